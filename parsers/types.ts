@@ -1,0 +1,128 @@
+/**
+ * The contract every feed parser keeps: bytes in, typed records and rejects out, every line accounted
+ * for, and a verdict per file. Parsers never throw on bad data; they reject it with a reason code.
+ * They throw only for faults outside the data (the stream failing), as a RedeyeError.
+ */
+import type { Readable } from 'node:stream';
+
+export type FeedName =
+  | 'ftl'
+  | 'flown'
+  | 'partner'
+  | 'hotel'
+  | 'alliance-claims'
+  | 'alliance-results'
+  | 'redemptions'
+  | 'members'
+  | 'fx'
+  | 'retro-claims';
+
+export const FEED_NAMES: readonly FeedName[] = [
+  'ftl',
+  'flown',
+  'partner',
+  'hotel',
+  'alliance-claims',
+  'alliance-results',
+  'redemptions',
+  'members',
+  'fx',
+  'retro-claims',
+];
+
+/** Where a record or reject came from. Text formats give a line; XML gives an element path and sequence. */
+export interface SourcePosition {
+  file: string;
+  /** 1-based line number of the first line of the record (for XML: the line where the element starts). */
+  line: number;
+  /** XML only: element path, e.g. `OTA_HotelStayInfoNotifRQ/StayInfos/StayInfo`. */
+  path?: string;
+  /** XML only: 1-based sequence of the element among its siblings of the same name. */
+  seq?: number;
+}
+
+export interface RecordEvent<T> extends SourcePosition {
+  type: 'record';
+  record: T;
+  /** Number of input lines this record consumed (an FTL passenger spans several). */
+  lines?: number;
+}
+
+export interface RejectEvent extends SourcePosition {
+  type: 'reject';
+  /** Field (column name, FTL element, XML attribute) at fault; `*` for the whole record or line. */
+  field: string;
+  /** Reason code, e.g. MALFORMED, BAD_AMOUNT, CHECK_DIGIT (the reason tables are in the README). */
+  reason: string;
+  /** Human-readable explanation naming what was expected. */
+  message: string;
+  /** The offending text, truncated to a sane length. */
+  text: string;
+  /** Number of input lines this reject accounts for (default 1). */
+  lines?: number;
+}
+
+export type Verdict = 'accepted' | 'rejected' | 'held';
+
+/** Counts that prove every line was accounted for: recordLines + rejectLines + structureLines + blankLines = lines. */
+export interface LineAccount {
+  lines: number;
+  recordLines: number;
+  rejectLines: number;
+  structureLines: number;
+  blankLines: number;
+  records: number;
+  rejects: number;
+}
+
+export interface VerdictEvent {
+  type: 'verdict';
+  file: string;
+  verdict: Verdict;
+  /** File-level reason code when rejected or held (e.g. CONTROL_TOTAL_MISMATCH, INCOMPLETE_MESSAGE). */
+  reason?: string;
+  message?: string;
+  account: LineAccount;
+  /** Feed-specific facts about the file (partner header, sequence, sender, FTL message ids…). */
+  meta?: Record<string, unknown>;
+}
+
+export type ParseEvent<T> = RecordEvent<T> | RejectEvent | VerdictEvent;
+
+/** One input file of a delivery. */
+export interface ParseInput {
+  /** Name shown in every record and reject (usually the file name as received). */
+  name: string;
+  /** Opens the bytes of the file; called once. */
+  open: () => Readable;
+  /** When the file was received: FTL resolves its year-less dates from it. */
+  receivedAt: Date;
+  /** Size in bytes when known: XML feeds refuse a file over their limit before parsing. */
+  size?: number;
+}
+
+export interface ParseOptions {
+  /** Character encoding of the file: `utf-8` (default), `cp866`, `windows-1251`, … */
+  encoding?: string;
+  /** CSV field separator where the format allows a choice (flown coupons: `,` or `;`). */
+  delimiter?: string;
+  /** XML feeds: documents over this many bytes are refused before parsing. */
+  maxBytes?: number;
+}
+
+export interface FeedParser<T> {
+  feed: FeedName;
+  /**
+   * Reads one delivery (one or more files) and yields its events in order. A verdict event closes each
+   * file; rejected files' records must not be posted (the verdict arrives after them, so consumers buffer
+   * or stage records until the verdict).
+   */
+  parse(inputs: ParseInput[], options?: ParseOptions): AsyncIterable<ParseEvent<T>>;
+}
+
+/** Longest offending text kept in a reject, so a huge line cannot bloat the reject table. */
+export const MAX_REJECT_TEXT = 200;
+
+export function clipText(text: string): string {
+  return text.length > MAX_REJECT_TEXT ? `${text.slice(0, MAX_REJECT_TEXT)}…` : text;
+}
