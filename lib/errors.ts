@@ -97,7 +97,8 @@ export function coerceError(error: unknown, context: ErrorContext = {}): RedeyeE
     return error;
   }
   if (error instanceof Error) {
-    const code = typeof (error as { code?: unknown }).code === 'string' ? (error as { code: string }).code : 'INTERNAL';
+    const raw = (error as Error & { code?: unknown }).code;
+    const code = typeof raw === 'string' ? raw : 'INTERNAL';
     return new RedeyeError(code, error.message, context, { cause: error });
   }
   return new RedeyeError('INTERNAL', String(error), context);
