@@ -1,0 +1,183 @@
+import { describe, expect, it } from 'vitest';
+import { loadImage, createCanvas } from '@napi-rs/canvas';
+import { chartNumberFormatter, renderChart, CHART_PALETTE, type ChartSpec } from './charts.js';
+import { RedeyeError } from '../lib/errors.js';
+
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+function ihdr(png: Buffer): { width: number; height: number } {
+  expect(png.subarray(12, 16).toString('ascii')).toBe('IHDR');
+  return { width: png.readUInt32BE(16), height: png.readUInt32BE(20) };
+}
+
+interface PixelStats {
+  distinctColours: number;
+  nonWhite: number;
+  total: number;
+}
+
+async function pixelStats(png: Buffer): Promise<PixelStats> {
+  const image = await loadImage(png);
+  const canvas = createCanvas(image.width, image.height);
+  const ctx = canvas.getContext('2d');
+  ctx.drawImage(image, 0, 0);
+  const { data } = ctx.getImageData(0, 0, image.width, image.height);
+  const colours = new Set<number>();
+  let nonWhite = 0;
+  for (let i = 0; i < data.length; i += 4) {
+    const [r, g, b, a] = [
+      data[i] as number,
+      data[i + 1] as number,
+      data[i + 2] as number,
+      data[i + 3] as number,
+    ];
+    colours.add(((r << 24) | (g << 16) | (b << 8) | a) >>> 0);
+    if (r < 250 || g < 250 || b < 250) nonWhite++;
+  }
+  return { distinctColours: colours.size, nonWhite, total: data.length / 4 };
+}
+
+async function pixelsOf(png: Buffer): Promise<Uint8ClampedArray> {
+  const image = await loadImage(png);
+  const canvas = createCanvas(image.width, image.height);
+  canvas.getContext('2d').drawImage(image, 0, 0);
+  return canvas.getContext('2d').getImageData(0, 0, image.width, image.height).data;
+}
+
+const channels = ['Own flights', 'Partner airlines', 'Hotels', 'Car rental', 'Banks'];
+
+const grouped: ChartSpec = {
+  kind: 'bar',
+  title: 'Accrual by channel',
+  subtitle: 'Business date 2024-05-01',
+  labels: channels,
+  series: [
+    { label: 'Yesterday', data: [1_234_567, 456_789, 120_000, 45_000, 300_000] },
+    { label: 'Same day last year', data: [1_134_567, 406_789, 110_000, 55_000, 310_000] },
+  ],
+  valueAxisTitle: 'Points',
+};
+
+describe('renderChart', () => {
+  it('produces a PNG whose header declares the requested size', async () => {
+    const png = await renderChart({ ...grouped, width: 640, height: 320 });
+    expect(png.subarray(0, 8).equals(PNG_SIGNATURE)).toBe(true);
+    expect(ihdr(png)).toEqual({ width: 640, height: 320 });
+  });
+
+  it('multiplies the pixel size by the pixel ratio for sharp images on dense screens', async () => {
+    const png = await renderChart({ ...grouped, width: 400, height: 200, pixelRatio: 2 });
+    expect(ihdr(png)).toEqual({ width: 800, height: 400 });
+  });
+
+  it('renders the same bytes for the same spec, so reruns attach identical images', async () => {
+    const first = await renderChart(grouped);
+    const second = await renderChart(grouped);
+    expect(first.equals(second)).toBe(true);
+  });
+
+  it.each<[string, ChartSpec]>([
+    ['grouped bars', grouped],
+    [
+      'stacked horizontal bars',
+      {
+        kind: 'bar',
+        horizontal: true,
+        stacked: true,
+        labels: channels,
+        series: [
+          { label: 'Base', data: [5, 4, 3, 2, 1] },
+          { label: 'Bonus', data: [1, 2, 3, 4, 5] },
+        ],
+        valueFormat: { compact: true },
+      },
+    ],
+    [
+      'a line with a gap',
+      {
+        kind: 'line',
+        labels: ['Jan', 'Feb', 'Mar', 'Apr'],
+        series: [{ label: 'Liability', data: [100_000, null, 90_000, 150_000] }],
+        valueFormat: { style: 'currency', currency: 'USD' },
+      },
+    ],
+    ['a pie', { kind: 'pie', labels: ['Tickets', 'Upgrades'], series: [{ label: 'Points', data: [3, 1] }] }],
+    [
+      'a doughnut',
+      {
+        kind: 'doughnut',
+        labels: ['Member', 'Silver', 'Gold'],
+        series: [{ label: 'Members', data: [900, 80, 20] }],
+      },
+    ],
+  ])('draws %s with visible content in several colours', async (_name, spec) => {
+    const stats = await pixelStats(await renderChart(spec));
+    // A blank or transparent image has one or two colours; a drawn chart has antialiased edges and text.
+    expect(stats.distinctColours).toBeGreaterThan(20);
+    expect(stats.nonWhite / stats.total).toBeGreaterThan(0.02);
+    expect(stats.nonWhite / stats.total).toBeLessThan(0.9);
+  });
+
+  it('paints an opaque white background so mail clients in dark mode do not show black', async () => {
+    const data = await pixelsOf(await renderChart(grouped));
+    expect([data[0], data[1], data[2], data[3]]).toEqual([255, 255, 255, 255]);
+  });
+
+  it('draws the series in the palette colours', async () => {
+    const data = await pixelsOf(
+      await renderChart({
+        kind: 'bar',
+        labels: ['only'],
+        series: [{ label: 's', data: [10] }],
+        width: 200,
+        height: 200,
+      }),
+    );
+    const hex = CHART_PALETTE[0] as string;
+    const want = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
+    let found = false;
+    for (let i = 0; i < data.length && !found; i += 4) {
+      found = data[i] === want[0] && data[i + 1] === want[1] && data[i + 2] === want[2];
+    }
+    expect(found).toBe(true);
+  });
+
+  it('renders title text: the same chart with a title differs from one without', async () => {
+    const untitled = await pixelsOf(await renderChart({ ...grouped, title: undefined, subtitle: undefined }));
+    const titled = await pixelsOf(await renderChart(grouped));
+    const other = await pixelsOf(await renderChart({ ...grouped, title: 'Redemption by channel' }));
+    expect(Buffer.from(untitled).equals(Buffer.from(titled))).toBe(false);
+    // Different words give different pixels: the glyphs themselves are drawn, not just a title box.
+    expect(Buffer.from(other).equals(Buffer.from(titled))).toBe(false);
+  });
+
+  it('rejects a series whose length does not match the labels', async () => {
+    await expect(
+      renderChart({ kind: 'bar', labels: ['a', 'b'], series: [{ label: 's', data: [1] }] }),
+    ).rejects.toThrow(RedeyeError);
+  });
+
+  it('rejects a pie with more than one series and sizes out of range', async () => {
+    const two = { label: 's', data: [1] };
+    await expect(renderChart({ kind: 'pie', labels: ['a'], series: [two, two] })).rejects.toMatchObject({
+      code: 'CHART_SPEC_INVALID',
+    });
+    await expect(renderChart({ ...grouped, width: 100_000 })).rejects.toMatchObject({
+      code: 'CHART_SPEC_INVALID',
+    });
+    await expect(
+      renderChart({ kind: 'bar', labels: ['a'], series: [{ label: 's', data: [Number.NaN] }] }),
+    ).rejects.toMatchObject({ code: 'CHART_SPEC_INVALID' });
+  });
+});
+
+describe('chartNumberFormatter', () => {
+  it('writes thousands separators and the requested style', () => {
+    expect(chartNumberFormatter()(1_234_567)).toBe('1,234,567');
+    expect(chartNumberFormatter({ style: 'decimal', decimals: 2 })(1234.5)).toBe('1,234.50');
+    expect(chartNumberFormatter({ style: 'percent', decimals: 1 })(0.125)).toBe('12.5%');
+    expect(chartNumberFormatter({ style: 'currency', currency: 'EUR' })(1234)).toBe('€1,234');
+    expect(chartNumberFormatter({ compact: true })(1_200_000)).toBe('1.2M');
+    expect(chartNumberFormatter({}, 'de-DE')(1_234_567)).toBe('1.234.567');
+  });
+});
