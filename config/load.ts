@@ -1,0 +1,112 @@
+/**
+ * Loads the configuration once, validates it as a whole and hands it down as a typed object.
+ * Every problem is reported at once, each with its path in the file and its line, so an operator
+ * fixes the file in one pass instead of one error per start.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
+import type { z } from 'zod';
+import { ConfigError, type ConfigProblem } from '../lib/errors.js';
+import { configSchema, type Config } from './schema.js';
+
+export const DEFAULT_CONFIG_FILE = 'redeye.config.yaml';
+
+export interface LoadedConfig extends Config {
+  /** Absolute path of the file this configuration was read from. */
+  configPath: string;
+  /** Relative paths in the file are resolved against its folder. */
+  configDir: string;
+}
+
+export interface LoadOptions {
+  /** Explicit path (the `--config` option); else REDEYE_CONFIG; else ./redeye.config.yaml. */
+  path?: string;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+}
+
+export function findConfigPath(options: LoadOptions = {}): string {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  const candidate = options.path ?? env.REDEYE_CONFIG ?? DEFAULT_CONFIG_FILE;
+  const full = resolve(cwd, candidate);
+  if (!existsSync(full)) {
+    const how = options.path ? '--config' : env.REDEYE_CONFIG ? 'REDEYE_CONFIG' : 'the default location';
+    throw new ConfigError(
+      `configuration file not found: ${full} (from ${how}). ` +
+        `Copy examples/redeye.config.yaml to ${DEFAULT_CONFIG_FILE}, or pass --config <file>.`,
+      [],
+      { file: full },
+    );
+  }
+  return full;
+}
+
+export function loadConfig(options: LoadOptions = {}): LoadedConfig {
+  const path = findConfigPath(options);
+  return parseConfig(readFileSync(path, 'utf8'), path, options.env ?? process.env);
+}
+
+/** Parses and validates configuration text; `path` names the file in errors and anchors relative paths. */
+export function parseConfig(text: string, path: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      `configuration file ${path} is not valid YAML`,
+      doc.errors.map((e) => ({ path: '', line: e.linePos?.[0]?.line, message: e.message.split('\n')[0] ?? e.message })),
+      { file: path },
+    );
+  }
+  const raw: unknown = doc.toJS() ?? {};
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    throw new ConfigError(
+      `configuration file ${path} has ${result.error.issues.length} problem(s)`,
+      result.error.issues.map((issue) => toProblem(issue, doc, lineCounter)),
+      { file: path },
+    );
+  }
+  const configDir = dirname(path);
+  const config = result.data;
+  const envUrl = env.REDEYE_DATABASE_URL;
+  config.database.url = resolveDatabaseUrl(envUrl && envUrl.length > 0 ? envUrl : config.database.url, configDir);
+  config.paths = {
+    var: resolve(configDir, config.paths.var),
+    landing: resolve(configDir, config.paths.landing),
+    outbox: resolve(configDir, config.paths.outbox),
+    reports: resolve(configDir, config.paths.reports),
+  };
+  for (const t of Object.values(config.transports)) {
+    if (t.type === 'local') t.root = resolve(configDir, t.root);
+  }
+  if (!config.program.carriers) config.program.carriers = [config.program.code];
+  return { ...config, configPath: path, configDir };
+}
+
+/** SQLite URLs may be relative (`sqlite:./var/redeye.sqlite`): anchor them at the config's folder. */
+export function resolveDatabaseUrl(url: string, baseDir: string): string {
+  if (/^postgres(ql)?:\/\//.test(url)) return url;
+  const file = url.startsWith('sqlite:') ? url.slice('sqlite:'.length) : url;
+  if (file === ':memory:') return 'sqlite::memory:';
+  return `sqlite:${isAbsolute(file) ? file : resolve(baseDir, file)}`;
+}
+
+function toProblem(issue: z.core.$ZodIssue, doc: Document, lineCounter: LineCounter): ConfigProblem {
+  const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
+  return { path: formatPath(path), line: lineOf(doc, lineCounter, path), message: issue.message };
+}
+
+export function formatPath(path: (string | number)[]): string {
+  return path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), '');
+}
+
+/** The line of the deepest node of `path` that exists in the file (a missing key points at its parent). */
+function lineOf(doc: Document, lineCounter: LineCounter, path: (string | number)[]): number | undefined {
+  for (let n = path.length; n >= 0; n--) {
+    const node = n === 0 ? doc.contents : doc.getIn(path.slice(0, n), true);
+    if (isNode(node) && node.range) return lineCounter.linePos(node.range[0]).line;
+  }
+  return undefined;
+}

@@ -1,0 +1,505 @@
+/**
+ * The configuration schema: one YAML file describes the program (codes, currency, value per point),
+ * its rules (earning, tiers, expiry, partners — each versioned by effective date), the feeds and where
+ * they come from, the exports, mail and schedules. Secrets never live here: the file names the
+ * environment variables that hold them.
+ */
+import { z } from 'zod';
+import { isIsoDate } from '../lib/dates.js';
+
+const isoDate = z.string().refine(isIsoDate, { message: 'expected a date YYYY-MM-DD' });
+/** YAML turns unquoted dates into Date objects; accept those and keep the calendar date. */
+const dateField = z.preprocess((v) => (v instanceof Date ? v.toISOString().slice(0, 10) : v), isoDate);
+
+/** Exact decimals are written as strings or plain numbers in YAML; they are kept as strings from here on. */
+const decimal = z
+  .union([z.string(), z.number()])
+  .transform((v) => String(v).trim())
+  .refine((v) => /^-?\d+(\.\d+)?$/.test(v), { message: 'expected a decimal number such as 0.0125' });
+const nonNegativeDecimal = decimal.refine((v) => !v.startsWith('-'), { message: 'expected a non-negative decimal' });
+
+const currency = z.string().regex(/^[A-Z]{3}$/, 'expected an ISO 4217 currency code such as USD');
+const code = (what: string) =>
+  z.string().regex(/^[A-Z0-9][A-Z0-9_-]{0,31}$/, `expected ${what}: capitals, digits, _ or -`);
+const airlineCode = z.string().regex(/^[A-Z0-9]{2,3}$/, 'expected a 2–3 character airline or program code');
+const airportCode = z.string().regex(/^[A-Z]{3}$/, 'expected a 3-letter IATA airport code');
+const envName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'expected the NAME of an environment variable');
+const positiveInt = z.number().int().positive();
+const nonNegativeInt = z.number().int().nonnegative();
+/** Multipliers such as earn rates and tier bonuses: plain numbers, applied then rounded down to whole points. */
+const factor = z.number().nonnegative();
+
+const regexString = z.string().refine(
+  (v) => {
+    try {
+      new RegExp(v);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'expected a valid regular expression' },
+);
+
+// ---------------------------------------------------------------------------------------------- program
+
+const memberNumberRule = z.object({
+  pattern: regexString.default('^[0-9]{10}$'),
+  checkDigit: z.enum(['luhn', 'mod7', 'none']).default('luhn'),
+});
+
+const program = z.object({
+  code: airlineCode,
+  name: z.string().min(1),
+  /** Carrier designators whose flights are this program's own (operating or marketing). */
+  carriers: z.array(airlineCode).min(1).optional(),
+  baseCurrency: currency,
+  /** Liability valuation: base-currency value of one point. */
+  valuePerPoint: nonNegativeDecimal,
+  memberNumber: memberNumberRule.default({ pattern: '^[0-9]{10}$', checkDigit: 'luhn' }),
+  timeZone: z.string().default('UTC'),
+});
+
+// ---------------------------------------------------------------------------------------------- database
+
+const database = z
+  .object({
+    /** `sqlite:./var/redeye.sqlite` (default) or `postgres://…`; REDEYE_DATABASE_URL overrides. */
+    url: z.string().default('sqlite:./var/redeye.sqlite'),
+    busyTimeoutMs: nonNegativeInt.default(10_000),
+    /** PostgreSQL pool size. */
+    poolMax: positiveInt.default(4),
+  })
+  .default({ url: 'sqlite:./var/redeye.sqlite', busyTimeoutMs: 10_000, poolMax: 4 });
+
+const paths = z
+  .object({
+    var: z.string().default('./var'),
+    landing: z.string().default('./var/landing'),
+    outbox: z.string().default('./var/outbox'),
+    reports: z.string().default('./var/reports'),
+  })
+  .default({ var: './var', landing: './var/landing', outbox: './var/outbox', reports: './var/reports' });
+
+// ---------------------------------------------------------------------------------------------- earning
+
+const tierFactors = z.record(z.string(), factor).default({});
+
+const promotion = z.object({
+  id: code('a promotion id'),
+  from: dateField,
+  to: dateField,
+  /** `DME-LED` (either direction), `DME-*`, `*-AER`; empty means every route. */
+  routes: z.array(z.string().regex(/^([A-Z]{3}|\*)-([A-Z]{3}|\*)$/, 'expected ORG-DST, e.g. DME-LED or *-AER')).default([]),
+  /** Booking classes (RBD letters); empty means every class. */
+  classes: z.array(z.string().regex(/^[A-Z]$/)).default([]),
+  /** Extra share of the base points (0.5 = +50%). */
+  bonus: factor.default(0),
+  /** Fixed points added per eligible flight. */
+  points: nonNegativeInt.default(0),
+});
+
+const cityPair = z.object({ from: airportCode, to: airportCode, miles: positiveInt });
+
+const airEarningVersion = z.object({
+  id: z.string().min(1),
+  effectiveFrom: dateField,
+  basis: z.enum(['distance', 'revenue']),
+  /** Distance-based: which class sets the earn rate. */
+  rateBy: z.enum(['booked', 'flown']).default('booked'),
+  /** Earn rate per RBD letter (1.5 = 150% of the distance). A class missing from the table earns nothing. */
+  classRates: z.record(z.string().regex(/^[A-Z]$/, 'expected a single RBD letter'), factor).default({}),
+  minimumMiles: nonNegativeInt.default(0),
+  cityPairs: z.array(cityPair).default([]),
+  /** Revenue-based: points per unit of base currency spent on the listed components. */
+  pointsPerUnit: nonNegativeDecimal.default('0'),
+  revenueComponents: z.array(z.enum(['fare', 'surcharge', 'tax'])).default(['fare', 'surcharge']),
+  tierBonus: tierFactors,
+  promotions: z.array(promotion).default([]),
+});
+
+const statusEarning = z
+  .object({
+    /** What a flown coupon contributes to status: its spend, its distance, or one segment. */
+    metric: z.enum(['spend', 'miles', 'segments']).default('spend'),
+    /** Spend components that count (the demo: base fare plus taxes). */
+    spendComponents: z.array(z.enum(['fare', 'surcharge', 'tax'])).default(['fare', 'tax']),
+    /** Whether partner-airline flights count towards status. */
+    partnerAirlines: z.boolean().default(true),
+  })
+  .default({ metric: 'spend', spendComponents: ['fare', 'tax'], partnerAirlines: true });
+
+const earning = z.object({
+  air: z.array(airEarningVersion).min(1, 'at least one air earning version is needed'),
+  status: statusEarning,
+  /** Days after the flight within which an FTL/coupon may still be credited without a retro-claim. */
+  airClaimWindowDays: positiveInt.default(365),
+  /** Whether an FTL passenger is credited before the flown coupon confirms the flight. */
+  creditOnFtl: z.boolean().default(true),
+});
+
+// ---------------------------------------------------------------------------------------------- tiers
+
+const tierLevel = z.object({
+  code: code('a tier code'),
+  name: z.string().min(1),
+  /** In base-currency units for spend, miles for miles, count for segments. */
+  threshold: z.number().nonnegative(),
+});
+
+const tiers = z
+  .object({
+    metric: z.enum(['spend', 'miles', 'segments']),
+    window: z.enum(['rolling12', 'calendarYear']),
+    levels: z.array(tierLevel).min(1),
+    /** When downgrades are considered: each member's anniversary of reaching the tier, or 1 January. */
+    review: z.enum(['anniversary', 'calendarYear']).default('anniversary'),
+    /** A downgrade drops at most one level per review. */
+    softLanding: z.boolean().default(true),
+  })
+  .superRefine((t, ctx) => {
+    for (let i = 1; i < t.levels.length; i++) {
+      if (t.levels[i]!.threshold <= t.levels[i - 1]!.threshold) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['levels', i, 'threshold'],
+          message: 'tier thresholds must increase from one level to the next',
+        });
+      }
+    }
+    if (t.levels[0] && t.levels[0].threshold !== 0) {
+      ctx.addIssue({ code: 'custom', path: ['levels', 0, 'threshold'], message: 'the first tier must start at 0' });
+    }
+  });
+
+// ---------------------------------------------------------------------------------------------- expiry
+
+const expiry = z.discriminatedUnion('policy', [
+  z.object({
+    policy: z.literal('fixedTerm'),
+    /** Points expire this many months after the end of the month they were earned in. */
+    months: positiveInt,
+    warningDays: positiveInt.default(30),
+  }),
+  z.object({
+    policy: z.literal('inactivity'),
+    /** All points expire after this many months without earning activity. */
+    months: positiveInt,
+    warningDays: positiveInt.default(30),
+  }),
+]);
+
+// ---------------------------------------------------------------------------------------------- partners
+
+const activityRule = z
+  .object({
+    /** `spend`: rate points per unit of base currency; `activity`: rate points per record. */
+    per: z.enum(['spend', 'activity']),
+    rate: nonNegativeDecimal,
+    capPerActivity: positiveInt.optional(),
+    /** Hotel stays: revenue categories that earn (e.g. ROOM, or ROOM and FOOD). */
+    revenueCategories: z.array(z.string()).optional(),
+    /** Invoice line charge code for this activity type (IS-XML); falls back to the partner's. */
+    chargeCode: z.string().optional(),
+  })
+  .strict();
+
+const contract = z.object({
+  id: z.string().min(1),
+  validFrom: dateField,
+  validTo: dateField.optional(),
+  claimWindowDays: positiveInt.default(180),
+  /** Price the partner pays per point credited on its behalf, in the billing currency. */
+  pricePerPoint: nonNegativeDecimal,
+  tierBonus: tierFactors,
+  activities: z.record(z.string(), activityRule).refine((a) => Object.keys(a).length > 0, {
+    message: 'a contract covers at least one activity type',
+  }),
+  capPerPeriod: z.object({ points: positiveInt, period: z.enum(['month', 'year']) }).optional(),
+});
+
+const partnerAirlineChart = z.object({
+  id: z.string().min(1),
+  effectiveFrom: dateField,
+  /** Earn rate per flown RBD on the partner's flights. */
+  classRates: z.record(z.string().regex(/^[A-Z]$/), factor),
+  minimumMiles: nonNegativeInt.default(0),
+  /** Price per point the partner airline pays for points we credit on its flights. */
+  pricePerPoint: nonNegativeDecimal.default('0'),
+});
+
+const billing = z.object({
+  currency,
+  organizationId: z.string().min(1),
+  designator: z.string().min(1),
+  organizationName: z.string().min(1),
+  chargeCategory: z.string().min(1),
+  chargeCode: z.string().min(1),
+  settlementMethod: z.string().default('I'),
+});
+
+const partner = z.object({
+  code: code('a partner code'),
+  name: z.string().min(1),
+  kind: z.enum(['hotel', 'car', 'bank', 'retail', 'airline', 'other']),
+  /** Partner airlines: the program code on their members' cards (FTL `.R/FQTV LH …`). */
+  program: airlineCode.optional(),
+  /** Hotels speaking OpenTravel: chain codes (and optionally brand codes) that select this partner. */
+  hotelChains: z.array(z.string()).default([]),
+  contracts: z.array(contract).default([]),
+  charts: z.array(partnerAirlineChart).default([]),
+  billing: billing.optional(),
+  /** Where responses, claims and invoices for this partner are delivered (a transport name). */
+  outbox: z.string().optional(),
+});
+
+// ---------------------------------------------------------------------------------------------- feeds & transports
+
+const completeness = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('marker'), suffix: z.string().min(1).default('.done') }),
+  z.object({ kind: z.literal('stable'), seconds: nonNegativeInt.default(30) }),
+  z.object({ kind: z.literal('none') }),
+]);
+
+const feed = z.object({
+  /** Transport name (see `transports`). */
+  source: z.string().min(1),
+  remoteDir: z.string().default('.'),
+  /** Regular expression the file names must match. */
+  pattern: regexString,
+  encoding: z.string().default('utf-8'),
+  delimiter: z.string().length(1).optional(),
+  completeness: completeness.default({ kind: 'none' }),
+  afterFetch: z.enum(['archive', 'leave']).default('leave'),
+  archiveDir: z.string().default('archive'),
+  /** XML feeds: documents larger than this are refused before parsing. */
+  maxBytes: positiveInt.default(50 * 1024 * 1024),
+  /** FTL: hours an incomplete message may wait for its missing parts before it is reported. */
+  holdHours: positiveInt.default(48),
+});
+
+const localTransport = z.object({ type: z.literal('local'), root: z.string().min(1) });
+const sftpTransport = z
+  .object({
+    type: z.literal('sftp'),
+    host: z.string().min(1),
+    port: z.number().int().min(1).max(65535).default(22),
+    username: z.string().min(1),
+    passwordEnv: envName.optional(),
+    privateKeyEnv: envName.optional(),
+    privateKeyPathEnv: envName.optional(),
+    passphraseEnv: envName.optional(),
+    /** The server's host key, pinned: `SHA256:…` as `ssh-keygen -lf` prints it. */
+    hostKeySha256: z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}=?$/, 'expected SHA256:<base64> as ssh-keygen -lf prints'),
+    retries: nonNegativeInt.default(3),
+    timeoutSeconds: positiveInt.default(30),
+  })
+  .refine((t) => t.passwordEnv || t.privateKeyEnv || t.privateKeyPathEnv, {
+    message: 'an SFTP transport names passwordEnv, privateKeyEnv or privateKeyPathEnv',
+  });
+const transport = z.union([localTransport, sftpTransport]);
+
+// ---------------------------------------------------------------------------------------------- exports, mail, reports, schedules
+
+const mailingKinds = ['EXPIRY_WARNING', 'BALANCE_STATEMENT', 'TIER_CHANGE', 'INCOMPLETE_REGISTRATION', 'ACCOUNT_CLOSURE'] as const;
+
+const exportsSection = z
+  .object({
+    /** Transport and folder where exports not bound to one partner go (mailing lists, invoices). */
+    outbox: z.string().default('outbox'),
+    alliance: z.object({ resultsDueDays: positiveInt.default(7) }).default({ resultsDueDays: 7 }),
+    invoices: z
+      .object({
+        issuingOrganizationId: z.string().default('XX'),
+        organizationDesignator: z.string().default('XX'),
+        organizationName: z.string().default('Redeye Airlines'),
+        dir: z.string().default('invoices'),
+      })
+      .default({ issuingOrganizationId: 'XX', organizationDesignator: 'XX', organizationName: 'Redeye Airlines', dir: 'invoices' }),
+    mailings: z
+      .object({
+        format: z.enum(['csv', 'xml']).default('csv'),
+        dir: z.string().default('mailings'),
+        expiryWarningDays: positiveInt.default(30),
+        incompleteAfterDays: positiveInt.default(14),
+        kinds: z.array(z.enum(mailingKinds)).default([...mailingKinds]),
+      })
+      .default({ format: 'csv', dir: 'mailings', expiryWarningDays: 30, incompleteAfterDays: 14, kinds: [...mailingKinds] }),
+  })
+  .default({
+    outbox: 'outbox',
+    alliance: { resultsDueDays: 7 },
+    invoices: { issuingOrganizationId: 'XX', organizationDesignator: 'XX', organizationName: 'Redeye Airlines', dir: 'invoices' },
+    mailings: { format: 'csv', dir: 'mailings', expiryWarningDays: 30, incompleteAfterDays: 14, kinds: [...mailingKinds] },
+  });
+
+const mail = z.object({
+  smtp: z.object({
+    host: z.string().min(1),
+    port: z.number().int().min(1).max(65535).default(587),
+    /** Implicit TLS (port 465). With false, STARTTLS is used when offered, or required with requireTLS. */
+    secure: z.boolean().default(false),
+    requireTLS: z.boolean().default(false),
+    userEnv: envName.optional(),
+    passwordEnv: envName.optional(),
+  }),
+  from: z.string().min(3),
+  /** Distribution lists by report name (`daily`, `monthly`, or a custom report's name). */
+  lists: z.record(z.string(), z.array(z.string().min(3))).default({}),
+  retries: nonNegativeInt.default(3),
+});
+
+const measure = z.enum(['pointsIssued', 'pointsRedeemed', 'pointsExpired', 'members', 'spend', 'activities']);
+const dimension = z.enum(['day', 'month', 'channel', 'partner', 'tier', 'route', 'cabin', 'serviceType']);
+
+const customReport = z.object({
+  name: z.string().regex(/^[a-z][a-z0-9-]*$/, 'expected a lower-case name such as partner-by-month'),
+  title: z.string().min(1),
+  measures: z.array(measure).min(1),
+  dimensions: z.array(dimension).min(1).max(2),
+  filters: z
+    .object({
+      channel: z.array(z.string()).optional(),
+      partner: z.array(z.string()).optional(),
+      tier: z.array(z.string()).optional(),
+      route: z.array(z.string()).optional(),
+      cabin: z.array(z.string()).optional(),
+      serviceType: z.array(z.string()).optional(),
+    })
+    .default({}),
+  /** The period a run covers, ending on the business date. */
+  period: z.enum(['day', 'week', 'month', 'quarter', 'year']).default('month'),
+  chart: z.object({ type: z.enum(['bar', 'stacked-bar', 'line', 'pie', 'none']).default('bar') }).default({ type: 'bar' }),
+  /** When the nightly `report` job produces it: every night, or on the last day of the month. */
+  schedule: z.enum(['daily', 'monthly', 'manual']).default('manual'),
+});
+
+const reports = z
+  .object({
+    topRoutes: positiveInt.default(10),
+    comparisonWeeks: positiveInt.default(4),
+    custom: z.array(customReport).default([]),
+  })
+  .default({ topRoutes: 10, comparisonWeeks: 4, custom: [] });
+
+const jobName = z.enum(['fetch', 'ingest', 'accrue', 'tiers', 'expire', 'export', 'report', 'deliver', 'nightly', 'monthly', 'retention']);
+
+const schedules = z
+  .object({
+    timeZone: z.string().optional(),
+    jobs: z.array(z.object({ job: jobName, cron: z.string().min(9), dateOffsetDays: z.number().int().default(-1) })).default([]),
+    /** After an outage, how many missed business dates the scheduler runs before today's. */
+    catchUpDays: nonNegativeInt.default(7),
+  })
+  .default({ jobs: [], catchUpDays: 7 });
+
+const retention = z
+  .object({
+    /** Personal data of a closed account is erased this many months after closure. */
+    closedMonths: positiveInt.default(24),
+    /** Whether `redeye member forget` may erase an open account's personal data on request. */
+    forgetOnRequest: z.boolean().default(true),
+    /** Environment variable holding the secret that keys the irreversible tokens. */
+    tokenSecretEnv: envName.default('REDEYE_TOKEN_SECRET'),
+  })
+  .default({ closedMonths: 24, forgetOnRequest: true, tokenSecretEnv: 'REDEYE_TOKEN_SECRET' });
+
+// ---------------------------------------------------------------------------------------------- whole file
+
+export const configSchema = z
+  .object({
+    program,
+    database,
+    paths,
+    earning,
+    tiers,
+    expiry,
+    retroClaims: z
+      .object({ minDaysAfterFlight: nonNegativeInt.default(14), maxMonthsAfterFlight: positiveInt.default(6) })
+      .default({ minDaysAfterFlight: 14, maxMonthsAfterFlight: 6 }),
+    pools: z
+      .object({ earnInto: z.enum(['pool', 'member']).default('pool'), redeemFrom: z.enum(['pool', 'member']).default('pool') })
+      .default({ earnInto: 'pool', redeemFrom: 'pool' }),
+    fx: z.object({ maxStaleDays: nonNegativeInt.default(4) }).default({ maxStaleDays: 4 }),
+    partners: z.array(partner).default([]),
+    transports: z.record(z.string(), transport).default({}),
+    feeds: z
+      .object({
+        ftl: feed.optional(),
+        flown: feed.optional(),
+        partner: feed.optional(),
+        hotel: feed.optional(),
+        'alliance-claims': feed.optional(),
+        'alliance-results': feed.optional(),
+        redemptions: feed.optional(),
+        members: feed.optional(),
+        fx: feed.optional(),
+        'retro-claims': feed.optional(),
+      })
+      .strict()
+      .default({}),
+    exports: exportsSection,
+    mail: mail.optional(),
+    reports,
+    schedules,
+    retention,
+    logging: z.object({ level: z.enum(['debug', 'info', 'warn', 'error']).default('info') }).default({ level: 'info' }),
+  })
+  .superRefine((c, ctx) => {
+    const transports = new Set(Object.keys(c.transports));
+    for (const [name, f] of Object.entries(c.feeds)) {
+      if (f && !transports.has(f.source)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['feeds', name, 'source'],
+          message: `no transport named "${f.source}" (known: ${[...transports].join(', ') || 'none'})`,
+        });
+      }
+    }
+    const seen = new Set<string>();
+    c.partners.forEach((p, i) => {
+      if (seen.has(p.code)) ctx.addIssue({ code: 'custom', path: ['partners', i, 'code'], message: `partner ${p.code} is defined twice` });
+      seen.add(p.code);
+      if (p.outbox && !transports.has(p.outbox)) {
+        ctx.addIssue({ code: 'custom', path: ['partners', i, 'outbox'], message: `no transport named "${p.outbox}"` });
+      }
+      if (p.kind === 'airline' && !p.program) {
+        ctx.addIssue({ code: 'custom', path: ['partners', i, 'program'], message: 'a partner airline names its program code' });
+      }
+    });
+    const tierCodes = new Set(c.tiers.levels.map((l) => l.code));
+    const checkTierKeys = (record: Record<string, number>, path: (string | number)[]) => {
+      for (const key of Object.keys(record)) {
+        if (!tierCodes.has(key)) ctx.addIssue({ code: 'custom', path: [...path, key], message: `unknown tier ${key}` });
+      }
+    };
+    c.earning.air.forEach((v, i) => checkTierKeys(v.tierBonus, ['earning', 'air', i, 'tierBonus']));
+    c.partners.forEach((p, i) =>
+      p.contracts.forEach((k, j) => checkTierKeys(k.tierBonus, ['partners', i, 'contracts', j, 'tierBonus'])),
+    );
+    if (c.mail) {
+      for (const name of Object.keys(c.mail.lists)) {
+        if (name !== 'daily' && name !== 'monthly' && !c.reports.custom.some((r) => r.name === name)) {
+          ctx.addIssue({ code: 'custom', path: ['mail', 'lists', name], message: `no report named "${name}"` });
+        }
+      }
+    }
+  });
+
+export type Config = z.infer<typeof configSchema>;
+export type ProgramConfig = Config['program'];
+export type AirEarningVersion = z.infer<typeof airEarningVersion>;
+export type TiersConfig = Config['tiers'];
+export type ExpiryConfig = Config['expiry'];
+export type PartnerConfig = z.infer<typeof partner>;
+export type ContractConfig = z.infer<typeof contract>;
+export type ActivityRuleConfig = z.infer<typeof activityRule>;
+export type PartnerAirlineChart = z.infer<typeof partnerAirlineChart>;
+export type FeedConfig = z.infer<typeof feed>;
+export type TransportConfig = z.infer<typeof transport>;
+export type SftpTransportConfig = z.infer<typeof sftpTransport>;
+export type MailConfig = z.infer<typeof mail>;
+export type CustomReportConfig = z.infer<typeof customReport>;
+export type JobName = z.infer<typeof jobName>;
+export type MailingKind = (typeof mailingKinds)[number];
+export const MAILING_KINDS = mailingKinds;

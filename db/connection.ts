@@ -1,0 +1,164 @@
+/**
+ * One database seam for both engines. SQLite (better-sqlite3) is the embedded default: a single file
+ * under ./var, WAL, synchronous=NORMAL, foreign keys on, a busy timeout, and write transactions that
+ * take the write lock up front (BEGIN IMMEDIATE) so two processes never deadlock upgrading a read lock.
+ * PostgreSQL is used when the URL says so; the same migrations and the same queries serve both.
+ */
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
+import knexFactory, { type Knex } from 'knex';
+import pg from 'pg';
+import type BetterSqlite3 from 'better-sqlite3';
+import { RedeyeError } from '../lib/errors.js';
+
+const require = createRequire(import.meta.url);
+
+export type Dialect = 'sqlite' | 'postgres';
+
+export interface Db {
+  readonly knex: Knex;
+  readonly dialect: Dialect;
+  /** The URL with any password masked, for messages. */
+  readonly displayUrl: string;
+  /** SQLite file path (undefined on PostgreSQL or in memory). */
+  readonly file?: string;
+  transaction<T>(fn: (trx: Knex.Transaction) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  busyTimeoutMs?: number;
+  poolMax?: number;
+}
+
+let pgTypesConfigured = false;
+
+/** pg returns int8 and dates as strings or Date objects by default; Redeye wants numbers and ISO strings. */
+function configurePgTypes(): void {
+  if (pgTypesConfigured) return;
+  pgTypesConfigured = true;
+  // Points and minor units stay far below 2^53; counts and sums of them likewise.
+  pg.types.setTypeParser(20, (v) => Number(v));
+  pg.types.setTypeParser(1082, (v) => v);
+  pg.types.setTypeParser(1114, (v) => new Date(`${v.replace(' ', 'T')}Z`).toISOString());
+  pg.types.setTypeParser(1184, (v) => new Date(v).toISOString());
+}
+
+export function isPostgresUrl(url: string): boolean {
+  return /^postgres(ql)?:\/\//.test(url);
+}
+
+export function maskUrl(url: string): string {
+  return url.replace(/(\/\/[^:/@]+:)[^@]*@/, '$1***@');
+}
+
+export function openDb(url: string, options: OpenOptions = {}): Db {
+  return isPostgresUrl(url) ? openPostgres(url, options) : openSqlite(url, options);
+}
+
+// -------------------------------------------------------------------------------------------- SQLite
+
+/**
+ * knex's SQLite transactions start with a deferred BEGIN; a second process that reads first and then
+ * writes gets SQLITE_BUSY without waiting. Taking the write lock at BEGIN makes writers queue on the
+ * busy timeout instead.
+ */
+function immediateSqliteClient(): unknown {
+  type Ctor = new (...args: unknown[]) => { query(conn: unknown, sql: string): unknown };
+  const BetterSqliteClient = require('knex/lib/dialects/better-sqlite3/index.js') as Ctor;
+  const SqliteTransaction = require('knex/lib/dialects/sqlite3/execution/sqlite-transaction.js') as Ctor;
+  class ImmediateTransaction extends SqliteTransaction {
+    begin(conn: unknown) {
+      return this.query(conn, 'BEGIN IMMEDIATE;');
+    }
+  }
+  return class RedeyeSqliteClient extends BetterSqliteClient {
+    transaction(...args: unknown[]) {
+      return new ImmediateTransaction(this, ...args);
+    }
+  };
+}
+
+function openSqlite(url: string, options: OpenOptions): Db {
+  const file = url.startsWith('sqlite:') ? url.slice('sqlite:'.length) : url;
+  const inMemory = file === ':memory:' || file === '';
+  if (!inMemory) {
+    const dir = dirname(file);
+    // Personal data lives in this file: the folder and the file are the owner's alone.
+    if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if (!existsSync(file)) closeSync(openSync(file, 'a', 0o600));
+    chmodSync(file, 0o600);
+  }
+  const busyTimeout = options.busyTimeoutMs ?? 10_000;
+  const knex = knexFactory({
+    client: immediateSqliteClient() as Knex.Config['client'],
+    connection: { filename: inMemory ? ':memory:' : file },
+    useNullAsDefault: true,
+    pool: {
+      min: 1,
+      max: 1,
+      // A connection is never closed while the process runs: the ledger's prepared statements live on it.
+      idleTimeoutMillis: 2_147_483_647,
+      afterCreate: (conn: BetterSqlite3.Database, done: (err: Error | null, conn: unknown) => void) => {
+        try {
+          if (!inMemory) conn.pragma('journal_mode = WAL');
+          conn.pragma('synchronous = NORMAL');
+          conn.pragma('foreign_keys = ON');
+          conn.pragma(`busy_timeout = ${busyTimeout}`);
+          done(null, conn);
+        } catch (error) {
+          done(error as Error, conn);
+        }
+      },
+    },
+  });
+  return {
+    knex,
+    dialect: 'sqlite',
+    displayUrl: `sqlite:${inMemory ? ':memory:' : file}`,
+    file: inMemory ? undefined : file,
+    transaction: (fn) => knex.transaction(fn),
+    close: () => knex.destroy(),
+  };
+}
+
+// -------------------------------------------------------------------------------------------- PostgreSQL
+
+function openPostgres(url: string, options: OpenOptions): Db {
+  configurePgTypes();
+  const parsed = new URL(url);
+  const schema = parsed.searchParams.get('schema') ?? undefined;
+  parsed.searchParams.delete('schema');
+  const knex = knexFactory({
+    client: 'pg',
+    connection: { connectionString: parsed.toString() },
+    searchPath: schema ? [schema] : undefined,
+    pool: { min: 0, max: options.poolMax ?? 4 },
+  });
+  return {
+    knex,
+    dialect: 'postgres',
+    displayUrl: maskUrl(url),
+    transaction: (fn) => knex.transaction(fn),
+    close: () => knex.destroy(),
+  };
+}
+
+/**
+ * The better-sqlite3 handle behind a knex transaction (or the root knex), for the ledger's hot path:
+ * prepared statements run synchronously inside the caller's transaction.
+ */
+export async function sqliteHandle(trx: Knex | Knex.Transaction): Promise<BetterSqlite3.Database> {
+  const client = trx.client as { acquireConnection(): Promise<BetterSqlite3.Database>; releaseConnection(c: unknown): Promise<void> };
+  const conn = await client.acquireConnection();
+  // For a transaction this is a no-op; for the root knex the pool keeps its single connection alive.
+  await client.releaseConnection(conn);
+  return conn;
+}
+
+export class DatabaseError extends RedeyeError {
+  constructor(message: string, context: Record<string, unknown> = {}, options?: { cause?: unknown }) {
+    super('DATABASE', message, context, options);
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * Account identities. Every account has a stable code from which its kind, unit and rules follow,
+ * so a posting can be validated (balanced per unit, lots where lots belong) before touching the database.
+ */
+import { InvalidPostingError } from './errors.js';
+
+export type AccountKind =
+  | 'MEMBER_POINTS'
+  | 'MEMBER_STATUS'
+  | 'POOL_POINTS'
+  | 'OWN_FLIGHTS'
+  | 'PARTNER'
+  | 'EXPIRY'
+  | 'REDEMPTION'
+  | 'ADJUSTMENT'
+  | 'STATUS_ISSUED'
+  | 'STATUS_LAPSED';
+
+export type StatusMetric = 'SPEND' | 'MILES' | 'SEGMENTS';
+export const STATUS_METRICS: readonly StatusMetric[] = ['SPEND', 'MILES', 'SEGMENTS'];
+
+export interface AccountDescriptor {
+  code: string;
+  kind: AccountKind;
+  /** PTS for award points; the metric for status credits. Postings balance per unit. */
+  unit: 'PTS' | StatusMetric;
+  tracksLots: boolean;
+  mayGoNegative: boolean;
+  memberNumber?: string;
+  poolCode?: string;
+  partnerCode?: string;
+  serviceType?: string;
+}
+
+export const Accounts = {
+  memberPoints: (memberNumber: string) => `MEMBER:${memberNumber}:PTS`,
+  memberStatus: (memberNumber: string, metric: StatusMetric) => `MEMBER:${memberNumber}:${metric}`,
+  poolPoints: (poolCode: string) => `POOL:${poolCode}:PTS`,
+  ownFlights: 'OWN_FLIGHTS',
+  partner: (partnerCode: string) => `PARTNER:${partnerCode}`,
+  expiry: 'EXPIRY',
+  redemption: (serviceType: string) => `REDEMPTION:${serviceType}`,
+  adjustment: 'ADJUSTMENT',
+  statusIssued: (metric: StatusMetric) => `STATUS_ISSUED:${metric}`,
+  statusLapsed: (metric: StatusMetric) => `STATUS_LAPSED:${metric}`,
+} as const;
+
+const SEGMENT = /^[A-Za-z0-9_.-]{1,40}$/;
+
+const cache = new Map<string, AccountDescriptor>();
+
+/** Reads an account code; throws InvalidPostingError for a code that names no account. */
+export function describeAccount(code: string): AccountDescriptor {
+  const hit = cache.get(code);
+  if (hit) return hit;
+  const d = parse(code);
+  if (cache.size > 500_000) cache.clear();
+  cache.set(code, d);
+  return d;
+}
+
+function parse(code: string): AccountDescriptor {
+  const parts = code.split(':');
+  const bad = () => new InvalidPostingError(`not an account code: ${JSON.stringify(code)}`, { account: code });
+  if (parts.some((p) => !SEGMENT.test(p))) throw bad();
+  const [head, a, b] = parts;
+  const system = (kind: AccountKind, unit: AccountDescriptor['unit'] = 'PTS', extra: Partial<AccountDescriptor> = {}) => ({
+    code,
+    kind,
+    unit,
+    tracksLots: false,
+    mayGoNegative: true,
+    ...extra,
+  });
+  switch (head) {
+    case 'MEMBER':
+      if (parts.length !== 3 || !a || !b) throw bad();
+      if (b === 'PTS') return { code, kind: 'MEMBER_POINTS', unit: 'PTS', tracksLots: true, mayGoNegative: false, memberNumber: a };
+      if (isMetric(b)) return { code, kind: 'MEMBER_STATUS', unit: b, tracksLots: false, mayGoNegative: true, memberNumber: a };
+      throw bad();
+    case 'POOL':
+      if (parts.length !== 3 || !a || b !== 'PTS') throw bad();
+      return { code, kind: 'POOL_POINTS', unit: 'PTS', tracksLots: true, mayGoNegative: false, poolCode: a };
+    case 'OWN_FLIGHTS':
+    case 'EXPIRY':
+    case 'ADJUSTMENT':
+      if (parts.length !== 1) throw bad();
+      return system(head);
+    case 'PARTNER':
+      if (parts.length !== 2 || !a) throw bad();
+      return system('PARTNER', 'PTS', { partnerCode: a });
+    case 'REDEMPTION':
+      if (parts.length !== 2 || !a) throw bad();
+      return system('REDEMPTION', 'PTS', { serviceType: a });
+    case 'STATUS_ISSUED':
+    case 'STATUS_LAPSED':
+      if (parts.length !== 2 || !a || !isMetric(a)) throw bad();
+      return system(head, a);
+    default:
+      throw bad();
+  }
+}
+
+function isMetric(s: string | undefined): s is StatusMetric {
+  return s === 'SPEND' || s === 'MILES' || s === 'SEGMENTS';
+}

@@ -1,0 +1,128 @@
+/**
+ * `redeye ledger check`: proves the ledger's invariants over the whole database, with SQL that reads
+ * entries, lots and movements independently of the stored balances it verifies.
+ */
+import type { Knex } from 'knex';
+
+export interface CheckResult {
+  name: string;
+  description: string;
+  checked: number;
+  violations: string[];
+}
+
+export interface LedgerCheckReport {
+  ok: boolean;
+  checks: CheckResult[];
+}
+
+const MAX_LISTED = 50;
+
+export async function checkLedger(knex: Knex): Promise<LedgerCheckReport> {
+  const count = async (table: string, where?: (qb: Knex.QueryBuilder) => void) => {
+    const qb = knex(table).count({ n: '*' });
+    if (where) where(qb);
+    const row = (await qb.first()) as { n: number | string } | undefined;
+    return Number(row?.n ?? 0);
+  };
+  const checks: CheckResult[] = [];
+
+  const postings = await count('postings');
+  const unbalanced = await knex.raw(`
+    SELECT e.posting_id AS posting_id, a.unit AS unit, SUM(e.amount) AS total
+      FROM entries e JOIN accounts a ON a.id = e.account_id
+     GROUP BY e.posting_id, a.unit
+    HAVING SUM(e.amount) <> 0`);
+  const thin = await knex.raw(`
+    SELECT p.id AS posting_id, p.idempotency_key AS k, COUNT(e.id) AS n
+      FROM postings p LEFT JOIN entries e ON e.posting_id = p.id
+     GROUP BY p.id, p.idempotency_key
+    HAVING COUNT(e.id) < 2`);
+  checks.push({
+    name: 'postings-balance',
+    description: 'every posting has at least two entries and they sum to zero in each unit',
+    checked: postings,
+    violations: [
+      ...rows(unbalanced).map((r) => `posting ${r.posting_id}: ${r.unit} entries sum to ${r.total}`),
+      ...rows(thin).map((r) => `posting ${r.posting_id} (${r.k}) has ${r.n} entries`),
+    ],
+  });
+
+  const accounts = await count('accounts');
+  const drift = await knex.raw(`
+    SELECT a.code AS code, a.balance AS balance, COALESCE(s.total, 0) AS total
+      FROM accounts a LEFT JOIN (SELECT account_id, SUM(amount) AS total FROM entries GROUP BY account_id) s
+        ON s.account_id = a.id
+     WHERE a.balance <> COALESCE(s.total, 0)`);
+  checks.push({
+    name: 'balances-equal-entries',
+    description: 'every account balance equals the sum of its entries',
+    checked: accounts,
+    violations: rows(drift).map((r) => `${r.code}: balance ${r.balance}, entries sum to ${r.total}`),
+  });
+
+  const lotAccounts = await count('accounts', (qb) => qb.where('tracks_lots', true));
+  const lotDrift = await knex.raw(`
+    SELECT a.code AS code, a.balance AS balance, COALESCE(l.total, 0) AS total
+      FROM accounts a LEFT JOIN (SELECT account_id, SUM(remaining) AS total FROM lots GROUP BY account_id) l
+        ON l.account_id = a.id
+     WHERE a.tracks_lots = ? AND a.balance <> COALESCE(l.total, 0)`, [true]);
+  const badLots = await knex.raw(`
+    SELECT l.id AS id, l.amount AS amount, l.remaining AS remaining, COALESCE(m.total, 0) AS moved
+      FROM lots l LEFT JOIN (SELECT lot_id, SUM(amount) AS total FROM lot_movements GROUP BY lot_id) m ON m.lot_id = l.id
+     WHERE l.remaining < 0 OR l.remaining > l.amount OR l.remaining <> l.amount + COALESCE(m.total, 0)`);
+  checks.push({
+    name: 'lots-cover-balances',
+    description: 'the open lots of every award account sum to its balance, and each lot equals its amount plus its movements',
+    checked: lotAccounts,
+    violations: [
+      ...rows(lotDrift).map((r) => `${r.code}: balance ${r.balance}, open lots hold ${r.total}`),
+      ...rows(badLots).map((r) => `lot ${r.id}: amount ${r.amount}, remaining ${r.remaining}, movements ${r.moved}`),
+    ],
+  });
+
+  const negatives = await knex('accounts').where('may_go_negative', false).andWhere('balance', '<', 0).select('code', 'balance');
+  checks.push({
+    name: 'no-negative-member-balance',
+    description: 'no member or pool award balance is negative',
+    checked: lotAccounts,
+    violations: negatives.map((r: { code: string; balance: number }) => `${r.code}: ${r.balance}`),
+  });
+
+  const repeated = await knex.raw(`
+    SELECT idempotency_key AS k, COUNT(*) AS n FROM postings GROUP BY idempotency_key HAVING COUNT(*) > 1`);
+  checks.push({
+    name: 'idempotency-keys-unique',
+    description: 'no idempotency key is used twice',
+    checked: postings,
+    violations: rows(repeated).map((r) => `${r.k} used ${r.n} times`),
+  });
+
+  const statusAccounts = await count('accounts', (qb) => qb.where('kind', 'MEMBER_STATUS'));
+  const statusDrift = await knex.raw(`
+    SELECT a.code AS code, a.balance AS balance, COALESCE(s.total, 0) AS total
+      FROM accounts a LEFT JOIN (
+        SELECT member_id, metric, SUM(amount) AS total FROM status_credits WHERE lapsed_by IS NULL GROUP BY member_id, metric
+      ) s ON s.member_id = a.member_id AND s.metric = a.unit
+     WHERE a.kind = 'MEMBER_STATUS' AND a.balance <> COALESCE(s.total, 0)`);
+  checks.push({
+    name: 'status-credits-match',
+    description: 'every member status account equals its status credits still inside the window',
+    checked: statusAccounts,
+    violations: rows(statusDrift).map((r) => `${r.code}: balance ${r.balance}, live status credits ${r.total}`),
+  });
+
+  for (const c of checks) {
+    if (c.violations.length > MAX_LISTED) {
+      const more = c.violations.length - MAX_LISTED;
+      c.violations = [...c.violations.slice(0, MAX_LISTED), `… and ${more} more`];
+    }
+  }
+  return { ok: checks.every((c) => c.violations.length === 0), checks };
+}
+
+/** knex.raw answers differ by driver: an array on better-sqlite3, `{ rows }` on pg. */
+function rows(result: unknown): Array<Record<string, unknown>> {
+  if (Array.isArray(result)) return result as Array<Record<string, unknown>>;
+  return ((result as { rows?: unknown[] }).rows ?? []) as Array<Record<string, unknown>>;
+}

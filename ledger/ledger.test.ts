@@ -1,0 +1,345 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { availableEngines, createTestDatabase, type TestDb } from '../test/harness/db.js';
+import { Accounts } from './accounts.js';
+import { checkLedger } from './check.js';
+import {
+  IdempotencyConflictError,
+  InsufficientPointsError,
+  InvalidPostingError,
+  UnbalancedPostingError,
+  UnknownAccountOwnerError,
+} from './errors.js';
+import { Ledger } from './ledger.js';
+import { insertMember, insertPool } from './members.js';
+import { balanceAsOf, openLots, statement, statusCreditsInWindow } from './queries.js';
+import type { PostingInput } from './types.js';
+
+const M1 = '1000000016';
+const M2 = '1000000024';
+
+function accrual(key: string, member: string, points: number, opts: Partial<PostingInput> & { expiresOn?: string } = {}): PostingInput {
+  return {
+    key,
+    kind: 'ACCRUAL',
+    businessDate: opts.businessDate ?? '2026-11-26',
+    channel: 'OWN_FLIGHTS',
+    entries: [
+      { account: Accounts.memberPoints(member), amount: points, expiresOn: opts.expiresOn ?? '2029-11-30' },
+      { account: Accounts.ownFlights, amount: -points },
+    ],
+    ...opts,
+  };
+}
+
+function redemption(key: string, member: string, points: number, businessDate = '2026-11-27'): PostingInput {
+  return {
+    key,
+    kind: 'REDEMPTION',
+    businessDate,
+    channel: 'REDEMPTION:AWARD_TICKET',
+    entries: [
+      { account: Accounts.memberPoints(member), amount: -points },
+      { account: Accounts.redemption('AWARD_TICKET'), amount: points },
+    ],
+  };
+}
+
+for (const engine of availableEngines()) {
+  describe(`ledger on ${engine}`, () => {
+    let t: TestDb;
+    let ledger: Ledger;
+
+    beforeEach(async () => {
+      t = await createTestDatabase(engine);
+      ledger = new Ledger(t.db, { now: () => new Date('2026-11-27T02:00:00Z') });
+      for (const number of [M1, M2]) {
+        await insertMember(t.db.knex, { number, status: 'ACTIVE', tier: 'MEMBER', surname: 'IVANOV', givenName: 'IVAN' });
+      }
+    });
+    afterEach(async () => {
+      await t.cleanup();
+    });
+
+    const balance = async (code: string) =>
+      Number((await t.db.knex('accounts').where({ code }).first('balance'))?.balance ?? 0);
+
+    it('an accrual credits the member, debits the funding account and opens a lot', async () => {
+      const [r] = await ledger.post([accrual('A1', M1, 1500)]);
+      expect(r!.status).toBe('posted');
+      expect(await balance(Accounts.memberPoints(M1))).toBe(1500);
+      expect(await balance(Accounts.ownFlights)).toBe(-1500);
+      const lots = await openLots(t.db.knex, Accounts.memberPoints(M1));
+      expect(lots).toMatchObject([{ amount: 1500, remaining: 1500, expiresOn: '2029-11-30', earnedOn: '2026-11-26' }]);
+      expect((await checkLedger(t.db.knex)).ok).toBe(true);
+    });
+
+    it('refuses a posting whose entries do not sum to zero, and writes nothing', async () => {
+      const bad: PostingInput = {
+        key: 'U1',
+        kind: 'ACCRUAL',
+        businessDate: '2026-11-26',
+        entries: [
+          { account: Accounts.memberPoints(M1), amount: 100 },
+          { account: Accounts.ownFlights, amount: -99 },
+        ],
+      };
+      await expect(ledger.post([accrual('OK1', M1, 10), bad])).rejects.toBeInstanceOf(UnbalancedPostingError);
+      expect(await t.db.knex('postings').count({ n: '*' }).first()).toMatchObject({ n: expect.anything() });
+      expect(Number((await t.db.knex('postings').count({ n: '*' }).first())!.n)).toBe(0);
+    });
+
+    it('balances per unit: points cannot pay for status credits', async () => {
+      await expect(
+        ledger.post([
+          {
+            key: 'X',
+            kind: 'ADJUSTMENT',
+            businessDate: '2026-11-26',
+            entries: [
+              { account: Accounts.memberPoints(M1), amount: 100 },
+              { account: Accounts.statusIssued('SPEND'), amount: -100 },
+            ],
+          },
+        ]),
+      ).rejects.toBeInstanceOf(UnbalancedPostingError);
+    });
+
+    it('a replay with the same key and content returns the original posting and posts nothing new', async () => {
+      const [first] = await ledger.post([accrual('A1', M1, 1500)]);
+      const [again] = await ledger.post([accrual('A1', M1, 1500)]);
+      expect(again).toEqual({ key: 'A1', status: 'duplicate', postingId: first!.postingId });
+      expect(await balance(Accounts.memberPoints(M1))).toBe(1500);
+      expect((await checkLedger(t.db.knex)).ok).toBe(true);
+    });
+
+    it('the same key with different content is an error naming both postings', async () => {
+      await ledger.post([accrual('A1', M1, 1500)]);
+      const err = await ledger.post([accrual('A1', M1, 1600)]).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(IdempotencyConflictError);
+      expect((err as Error).message).toMatch(/A1 is already used by posting 1/);
+    });
+
+    it('a debit larger than the balance is refused with INSUFFICIENT_POINTS and never goes negative', async () => {
+      await ledger.post([accrual('A1', M1, 1000)]);
+      await expect(ledger.post([redemption('R1', M1, 1001)])).rejects.toBeInstanceOf(InsufficientPointsError);
+      const [r] = await ledger.post([redemption('R1', M1, 1001)], { atomic: false });
+      expect(r).toMatchObject({ status: 'refused', reason: 'INSUFFICIENT_POINTS' });
+      expect(await balance(Accounts.memberPoints(M1))).toBe(1000);
+    });
+
+    it('a non-atomic batch commits what it can and reports each refusal', async () => {
+      const results = await ledger.post([accrual('A1', M1, 500), redemption('R1', M1, 800), redemption('R2', M1, 300)], {
+        atomic: false,
+      });
+      expect(results.map((r) => r.status)).toEqual(['posted', 'refused', 'posted']);
+      expect(await balance(Accounts.memberPoints(M1))).toBe(200);
+      expect((await checkLedger(t.db.knex)).ok).toBe(true);
+    });
+
+    it('debits consume lots earliest expiry first, never-expiring lots last', async () => {
+      await ledger.post([
+        accrual('A-late', M1, 300, { expiresOn: '2030-01-31' }),
+        { ...accrual('A-never', M1, 200), entries: [{ account: Accounts.memberPoints(M1), amount: 200, expiresOn: null }, { account: Accounts.ownFlights, amount: -200 }] },
+        accrual('A-early', M1, 100, { expiresOn: '2027-03-31' }),
+        accrual('A-mid', M1, 100, { expiresOn: '2028-06-30' }),
+      ]);
+      await ledger.post([redemption('R1', M1, 250)]);
+      const lots = await openLots(t.db.knex, Accounts.memberPoints(M1));
+      expect(lots.map((l) => [l.expiresOn, l.remaining])).toEqual([
+        ['2030-01-31', 250],
+        [null, 200],
+      ]);
+    });
+
+    it('a reversal of a redemption gives back the same lots with their expiry dates', async () => {
+      await ledger.post([accrual('A1', M1, 100, { expiresOn: '2027-01-31' }), accrual('A2', M1, 100, { expiresOn: '2028-01-31' })]);
+      await ledger.post([redemption('R1', M1, 150)]);
+      const [rev] = await ledger.post([{ key: 'R1:cancel', reverses: 'R1', businessDate: '2026-11-28' }]);
+      expect(rev!.status).toBe('posted');
+      const lots = await openLots(t.db.knex, Accounts.memberPoints(M1));
+      expect(lots.map((l) => [l.expiresOn, l.remaining])).toEqual([
+        ['2027-01-31', 100],
+        ['2028-01-31', 100],
+      ]);
+      const reversal = await t.db.knex('postings').where({ idempotency_key: 'R1:cancel' }).first();
+      const original = await t.db.knex('postings').where({ idempotency_key: 'R1' }).first();
+      expect(reversal.reversal_of).toBe(original.id);
+      expect((await checkLedger(t.db.knex)).ok).toBe(true);
+    });
+
+    it('a reversal is posted once: replayed it is a duplicate, under another key it is refused', async () => {
+      await ledger.post([accrual('A1', M1, 100)]);
+      await ledger.post([{ key: 'A1:rev', reverses: 'A1', businessDate: '2026-11-28' }]);
+      const [again] = await ledger.post([{ key: 'A1:rev', reverses: 'A1', businessDate: '2026-11-28' }]);
+      expect(again!.status).toBe('duplicate');
+      const [other] = await ledger.post([{ key: 'A1:rev2', reverses: 'A1', businessDate: '2026-11-28' }], { atomic: false });
+      expect(other).toMatchObject({ status: 'refused', reason: 'ALREADY_REVERSED' });
+      expect(await balance(Accounts.memberPoints(M1))).toBe(0);
+    });
+
+    it('reversing an accrual whose points were partly spent takes the rest from other lots, or is refused', async () => {
+      await ledger.post([accrual('A1', M1, 100, { expiresOn: '2027-01-31' }), accrual('A2', M1, 100, { expiresOn: '2028-01-31' })]);
+      await ledger.post([redemption('R1', M1, 80)]);
+      await ledger.post([{ key: 'A1:rev', reverses: 'A1', businessDate: '2026-11-28' }]);
+      expect(await balance(Accounts.memberPoints(M1))).toBe(20);
+      expect((await openLots(t.db.knex, Accounts.memberPoints(M1))).map((l) => l.remaining)).toEqual([20]);
+      await ledger.post([redemption('R2', M1, 20)]);
+      const [r] = await ledger.post([{ key: 'A2:rev', reverses: 'A2', businessDate: '2026-11-28' }], { atomic: false });
+      expect(r).toMatchObject({ status: 'refused', reason: 'INSUFFICIENT_POINTS' });
+      expect((await checkLedger(t.db.knex)).ok).toBe(true);
+    });
+
+    it('a transfer carrying lots keeps their earning and expiry dates', async () => {
+      await ledger.post([accrual('A1', M1, 100, { expiresOn: '2027-01-31' }), accrual('A2', M1, 50, { expiresOn: '2028-01-31' })]);
+      await ledger.post([
+        {
+          key: 'MERGE:M1',
+          kind: 'TRANSFER',
+          businessDate: '2026-11-28',
+          carryLots: true,
+          entries: [
+            { account: Accounts.memberPoints(M1), amount: -150 },
+            { account: Accounts.memberPoints(M2), amount: 150 },
+          ],
+        },
+      ]);
+      expect((await openLots(t.db.knex, Accounts.memberPoints(M2))).map((l) => [l.expiresOn, l.remaining])).toEqual([
+        ['2027-01-31', 100],
+        ['2028-01-31', 50],
+      ]);
+      expect((await checkLedger(t.db.knex)).ok).toBe(true);
+    });
+
+    it('an expiry debits exactly the lot it names', async () => {
+      await ledger.post([accrual('A1', M1, 100, { expiresOn: '2027-01-31' }), accrual('A2', M1, 70, { expiresOn: '2026-10-31' })]);
+      const [lot] = (await openLots(t.db.knex, Accounts.memberPoints(M1))).filter((l) => l.expiresOn === '2027-01-31');
+      await ledger.post([
+        {
+          key: `EXP:${lot!.id}`,
+          kind: 'EXPIRY',
+          businessDate: '2027-02-01',
+          entries: [
+            { account: Accounts.memberPoints(M1), amount: -100, lotId: lot!.id },
+            { account: Accounts.expiry, amount: 100 },
+          ],
+        },
+      ]);
+      expect((await openLots(t.db.knex, Accounts.memberPoints(M1))).map((l) => [l.expiresOn, l.remaining])).toEqual([
+        ['2026-10-31', 70],
+      ]);
+    });
+
+    it('status credits are recorded apart from points and summed inside a window', async () => {
+      await ledger.post([
+        {
+          ...accrual('A1', M1, 1500, { activityDate: '2026-05-01' }),
+          statusCredits: [{ memberNumber: M1, metric: 'SPEND', amount: 15000, activityDate: '2026-05-01' }],
+        },
+        {
+          ...accrual('A2', M1, 100, { activityDate: '2025-01-01' }),
+          statusCredits: [{ memberNumber: M1, metric: 'SPEND', amount: 999, activityDate: '2025-01-01' }],
+        },
+      ]);
+      expect(await statusCreditsInWindow(t.db.knex, M1, 'SPEND', { from: '2025-11-27', to: '2026-11-26' })).toBe(15000);
+      expect(await balance(Accounts.memberStatus(M1, 'SPEND'))).toBe(15999);
+      expect(await balance(Accounts.memberPoints(M1))).toBe(1600);
+      expect((await checkLedger(t.db.knex)).ok).toBe(true);
+    });
+
+    it('a statement shows every movement with its running balance; balances can be read as of a date', async () => {
+      await ledger.post([accrual('A1', M1, 1000, { businessDate: '2026-11-01' }), accrual('A2', M1, 500, { businessDate: '2026-11-10' })]);
+      await ledger.post([redemption('R1', M1, 300, '2026-11-20')]);
+      const lines = await statement(t.db.knex, Accounts.memberPoints(M1));
+      expect(lines.map((l) => [l.businessDate, l.amount, l.balance])).toEqual([
+        ['2026-11-01', 1000, 1000],
+        ['2026-11-10', 500, 1500],
+        ['2026-11-20', -300, 1200],
+      ]);
+      expect(await balanceAsOf(t.db.knex, Accounts.memberPoints(M1), '2026-11-15')).toBe(1500);
+      const fromMid = await statement(t.db.knex, Accounts.memberPoints(M1), { from: '2026-11-10' });
+      expect(fromMid.map((l) => l.balance)).toEqual([1500, 1200]);
+    });
+
+    it('a posting to an unknown member is refused before anything is written', async () => {
+      await expect(ledger.post([accrual('A1', '9999999999', 10)])).rejects.toBeInstanceOf(UnknownAccountOwnerError);
+      await expect(
+        ledger.post([{ key: 'bad', kind: 'ACCRUAL', businessDate: '2026-11-26', entries: [{ account: 'NOPE', amount: 1 }, { account: Accounts.ownFlights, amount: -1 }] }]),
+      ).rejects.toBeInstanceOf(InvalidPostingError);
+    });
+
+    it('pool accounts hold lots like member accounts', async () => {
+      await insertPool(t.db.knex, 'H1', 'HOUSEHOLD');
+      await ledger.post([
+        {
+          key: 'P1',
+          kind: 'ACCRUAL',
+          businessDate: '2026-11-26',
+          memberNumber: M1,
+          entries: [
+            { account: Accounts.poolPoints('H1'), amount: 400, expiresOn: '2029-01-31' },
+            { account: Accounts.ownFlights, amount: -400 },
+          ],
+        },
+      ]);
+      expect(await balance(Accounts.poolPoints('H1'))).toBe(400);
+      expect((await checkLedger(t.db.knex)).ok).toBe(true);
+    });
+
+    it('concurrent batches against the same members keep every invariant', async () => {
+      const batches = Array.from({ length: 6 }, (_, b) =>
+        Array.from({ length: 40 }, (_, i) => (i % 4 === 3 ? redemption(`R-${b}-${i}`, i % 2 ? M1 : M2, 5) : accrual(`A-${b}-${i}`, i % 2 ? M1 : M2, 10 + i))),
+      );
+      const results = await Promise.all(batches.map((b) => ledger.post(b, { atomic: false })));
+      const report = await checkLedger(t.db.knex);
+      expect(report.checks.flatMap((c) => c.violations)).toEqual([]);
+      const posted = results.flat().filter((r) => r.status === 'posted').length;
+      expect(Number((await t.db.knex('postings').count({ n: '*' }).first())!.n)).toBe(posted);
+    });
+
+    it('ledger check finds a tampered balance, an unbalanced posting and a lot that no longer covers its account', async () => {
+      await ledger.post([accrual('A1', M1, 100)]);
+      await t.db.knex('accounts').where({ code: Accounts.memberPoints(M1) }).update({ balance: 90 });
+      await t.db.knex('entries').where({ amount: -100 }).update({ amount: -99 });
+      const report = await checkLedger(t.db.knex);
+      expect(report.ok).toBe(false);
+      const byName = Object.fromEntries(report.checks.map((c) => [c.name, c.violations]));
+      expect(byName['postings-balance']).toHaveLength(1);
+      expect(byName['balances-equal-entries']!.join()).toContain(Accounts.memberPoints(M1));
+      expect(byName['lots-cover-balances']!.join()).toContain('balance 90, open lots hold 100');
+    });
+
+    it('any sequence of accruals, redemptions and reversals keeps the invariants', async () => {
+      type Op = { type: 'accrue'; member: 0 | 1; points: number; months: number } | { type: 'redeem'; member: 0 | 1; points: number } | { type: 'reverse'; index: number };
+      const op: fc.Arbitrary<Op> = fc.oneof(
+        fc.record({ type: fc.constant('accrue' as const), member: fc.constantFrom(0 as const, 1 as const), points: fc.integer({ min: 1, max: 500 }), months: fc.integer({ min: 1, max: 36 }) }),
+        fc.record({ type: fc.constant('redeem' as const), member: fc.constantFrom(0 as const, 1 as const), points: fc.integer({ min: 1, max: 400 }) }),
+        fc.record({ type: fc.constant('reverse' as const), index: fc.nat() }),
+      );
+      let run = 0;
+      await fc.assert(
+        fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 25 }), async (ops) => {
+          run++;
+          const keys: string[] = [];
+          for (const [i, o] of ops.entries()) {
+            const key = `${run}-${i}`;
+            const member = o.type === 'reverse' ? M1 : [M1, M2][o.member]!;
+            if (o.type === 'accrue') {
+              await ledger.post([accrual(key, member, o.points, { expiresOn: `20${27 + Math.floor(o.months / 12)}-0${1 + (o.months % 9)}-28` })]);
+              keys.push(key);
+            } else if (o.type === 'redeem') {
+              const [r] = await ledger.post([redemption(key, member, o.points)], { atomic: false });
+              if (r!.status === 'posted') keys.push(key);
+            } else if (keys.length > 0) {
+              const target = keys[o.index % keys.length]!;
+              await ledger.post([{ key: `${key}-rev`, reverses: target, businessDate: '2026-11-29' }], { atomic: false });
+            }
+          }
+          const report = await checkLedger(t.db.knex);
+          expect(report.checks.flatMap((c) => c.violations)).toEqual([]);
+        }),
+        { numRuns: engine === 'sqlite' ? 25 : 8 },
+      );
+    });
+  });
+}

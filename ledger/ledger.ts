@@ -1,0 +1,547 @@
+/**
+ * The posting engine. A posting is built, validated as a whole (balanced per unit, real accounts, lots
+ * only where lots belong), then committed with its entries, lots, lot movements and status credits in
+ * one transaction. The idempotency key makes every posting safe to replay: the same key with the same
+ * content returns the original; the same key with other content is an error naming both.
+ */
+import { createHash } from 'node:crypto';
+import type { Knex } from 'knex';
+import type { Db } from '../db/connection.js';
+import { isIsoDate } from '../lib/dates.js';
+import { RedeyeError } from '../lib/errors.js';
+import { Accounts, describeAccount, type AccountDescriptor, type StatusMetric } from './accounts.js';
+import {
+  AlreadyReversedError,
+  IdempotencyConflictError,
+  InsufficientPointsError,
+  InvalidPostingError,
+  UnbalancedPostingError,
+  UnknownAccountOwnerError,
+  UnknownPostingError,
+} from './errors.js';
+import { openStore, type AccountRow, type ExistingPosting, type LedgerStore } from './store.js';
+import {
+  isReversal,
+  type EntryInput,
+  type PostingInput,
+  type PostingRequest,
+  type PostOptions,
+  type PostResult,
+  type ReversalInput,
+} from './types.js';
+
+export interface LedgerOptions {
+  /** The clock stamping `created_at`; tests pin it. */
+  now?: () => Date;
+}
+
+interface PreparedPosting {
+  type: 'posting';
+  input: PostingInput;
+  entries: Array<EntryInput & { descriptor: AccountDescriptor }>;
+  hash: string;
+}
+
+interface PreparedReversal {
+  type: 'reversal';
+  input: ReversalInput;
+  hash: string;
+}
+
+type Prepared = PreparedPosting | PreparedReversal;
+
+const MAX_KEY = 200;
+
+export class Ledger {
+  /** Accounts known to be committed. Accounts created inside a transaction join only after it commits. */
+  private readonly accounts = new Map<string, AccountRow>();
+  private readonly now: () => Date;
+
+  constructor(
+    readonly db: Db,
+    options: LedgerOptions = {},
+  ) {
+    this.now = options.now ?? (() => new Date());
+  }
+
+  async postOne(request: PostingRequest, options: PostOptions & { trx?: Knex.Transaction } = {}): Promise<PostResult> {
+    const [result] = await this.post([request], options);
+    return result!;
+  }
+
+  /**
+   * Posts a batch in one transaction (inside `options.trx` when given, as a savepoint). Every request is
+   * validated before anything is written; see PostOptions for how refusals are handled.
+   */
+  async post(requests: PostingRequest[], options: PostOptions & { trx?: Knex.Transaction } = {}): Promise<PostResult[]> {
+    if (requests.length === 0) return [];
+    const prepared = requests.map(prepare);
+    const atomic = options.atomic ?? true;
+    const createdAt = this.now().toISOString();
+    const run = async (trx: Knex.Transaction) => {
+      const store = await openStore(this.db.dialect, trx);
+      const session = new PostingSession(store, this.accounts, createdAt, atomic);
+      await session.lockAccounts(prepared);
+      const results: PostResult[] = [];
+      for (const p of prepared) results.push(await session.apply(p));
+      await session.flush();
+      return { results, created: session.created };
+    };
+    if (options.trx) {
+      const outer = options.trx;
+      const { results, created } = await outer.transaction(run);
+      outer.executionPromise.then(
+        () => this.remember(created),
+        () => undefined,
+      );
+      return results;
+    }
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const { results, created } = await this.db.transaction(run);
+        this.remember(created);
+        return results;
+      } catch (error) {
+        // Concurrent batches on PostgreSQL may deadlock on account rows; the loser is safe to replay.
+        const code = (error as { code?: unknown }).code;
+        if (attempt < 6 && (code === '40P01' || code === '40001')) {
+          await new Promise((r) => setTimeout(r, Math.random() * 50 * attempt));
+          continue;
+        }
+        throw error;
+      }
+    }
+  }
+
+  private remember(created: AccountRow[]): void {
+    for (const a of created) this.accounts.set(a.code, a);
+  }
+}
+
+// ------------------------------------------------------------------------------------------------ validation
+
+function prepare(request: PostingRequest): Prepared {
+  checkKey(request.key);
+  if (!isIsoDate(request.businessDate)) {
+    throw new InvalidPostingError(`posting ${request.key}: business date ${JSON.stringify(request.businessDate)} is not YYYY-MM-DD`, {
+      key: request.key,
+    });
+  }
+  if (isReversal(request)) {
+    checkKey(request.reverses);
+    return {
+      type: 'reversal',
+      input: request,
+      hash: hash(['REVERSAL', request.businessDate, request.reverses, request.sourceRef ?? null]),
+    };
+  }
+  return preparePosting(request);
+}
+
+function checkKey(key: string): void {
+  if (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY) {
+    throw new InvalidPostingError(`an idempotency key is a non-empty string of at most ${MAX_KEY} characters: ${JSON.stringify(key)}`);
+  }
+}
+
+function preparePosting(input: PostingInput): PreparedPosting {
+  const key = input.key;
+  const entries: PreparedPosting['entries'] = [];
+  for (const e of input.entries) entries.push({ ...e, descriptor: describeAccount(e.account) });
+  for (const sc of input.statusCredits ?? []) {
+    if (!Number.isSafeInteger(sc.amount) || sc.amount === 0) {
+      throw new InvalidPostingError(`posting ${key}: a status credit is a non-zero whole number, got ${sc.amount}`, { key });
+    }
+    if (!isIsoDate(sc.activityDate)) {
+      throw new InvalidPostingError(`posting ${key}: status credit activity date ${sc.activityDate} is not YYYY-MM-DD`, { key });
+    }
+    const member = Accounts.memberStatus(sc.memberNumber, sc.metric);
+    const issued = Accounts.statusIssued(sc.metric);
+    entries.push({ account: member, amount: sc.amount, descriptor: describeAccount(member) });
+    entries.push({ account: issued, amount: -sc.amount, descriptor: describeAccount(issued) });
+  }
+  if (entries.length < 2) {
+    throw new UnbalancedPostingError(`posting ${key} has ${entries.length} entr${entries.length === 1 ? 'y' : 'ies'}; a posting needs at least two`, {
+      key,
+    });
+  }
+  const sums = new Map<string, number>();
+  let lotDebits = 0;
+  let lotCredits = 0;
+  for (const e of entries) {
+    if (!Number.isSafeInteger(e.amount) || e.amount === 0) {
+      throw new InvalidPostingError(`posting ${key}: entry on ${e.account} must be a non-zero whole number, got ${e.amount}`, {
+        key,
+        account: e.account,
+      });
+    }
+    sums.set(e.descriptor.unit, (sums.get(e.descriptor.unit) ?? 0) + e.amount);
+    const d = e.descriptor;
+    if (e.lotId !== undefined && (!d.tracksLots || e.amount > 0)) {
+      throw new InvalidPostingError(`posting ${key}: lotId is only for a debit on a lot-tracking account (${e.account})`, { key });
+    }
+    if (e.expiresOn !== undefined && e.expiresOn !== null && (!d.tracksLots || e.amount < 0 || !isIsoDate(e.expiresOn))) {
+      throw new InvalidPostingError(`posting ${key}: expiresOn is a date on a credit to a lot-tracking account (${e.account})`, { key });
+    }
+    if (d.tracksLots) {
+      if (e.amount < 0) lotDebits -= e.amount;
+      else lotCredits += e.amount;
+    }
+  }
+  for (const [unit, sum] of sums) {
+    if (sum !== 0) {
+      throw new UnbalancedPostingError(`posting ${key} does not balance: its ${unit} entries sum to ${sum}, not 0`, { key, unit, sum });
+    }
+  }
+  if (input.carryLots && lotDebits !== lotCredits) {
+    throw new InvalidPostingError(`posting ${key} carries lots, so its lot-account debits (${lotDebits}) must equal its credits (${lotCredits})`, {
+      key,
+    });
+  }
+  const content = [
+    input.kind,
+    input.businessDate,
+    entries.map((e) => [e.account, e.amount, e.expiresOn ?? null, e.earnedOn ?? null, e.lotId ?? null]),
+    (input.statusCredits ?? []).map((s) => [s.memberNumber, s.metric, s.amount, s.activityDate]),
+    input.carryLots ?? false,
+    input.memberNumber ?? null,
+    input.channel ?? null,
+    input.activityDate ?? null,
+    input.sourceRef ?? null,
+    input.ruleVersion ?? null,
+  ];
+  return { type: 'posting', input, entries, hash: hash(content) };
+}
+
+function hash(content: unknown): string {
+  return createHash('sha256').update(JSON.stringify(content)).digest('hex');
+}
+
+// ------------------------------------------------------------------------------------------------ session
+
+/** Lot pieces consumed by a posting's debits, handed to its credits when it carries lots. */
+interface LotPiece {
+  amount: number;
+  earnedOn: string;
+  expiresOn: string | null;
+}
+
+class Refusal extends Error {
+  constructor(readonly error: RedeyeError) {
+    super(error.message);
+  }
+}
+
+class PostingSession {
+  readonly created: AccountRow[] = [];
+  private readonly local = new Map<string, AccountRow>();
+  private readonly loaded = new Map<number, number>();
+  private readonly pending = new Map<number, number>();
+  private readonly memberIds = new Map<string, number>();
+
+  constructor(
+    private readonly store: LedgerStore,
+    private readonly committed: Map<string, AccountRow>,
+    private readonly createdAt: string,
+    private readonly atomic: boolean,
+  ) {}
+
+  async apply(p: Prepared): Promise<PostResult> {
+    try {
+      return p.type === 'posting' ? await this.applyPosting(p) : await this.applyReversal(p);
+    } catch (error) {
+      if (error instanceof Refusal) {
+        if (this.atomic) throw error.error;
+        return { key: p.input.key, status: 'refused', reason: error.error.code, message: error.error.message };
+      }
+      throw error;
+    }
+  }
+
+  /** Resolves every account the batch names and takes their row locks in one ordered sweep. */
+  async lockAccounts(prepared: Prepared[]): Promise<void> {
+    const ids = new Set<number>();
+    for (const p of prepared) {
+      if (p.type !== 'posting') continue;
+      for (const e of p.entries) ids.add((await this.account(e.descriptor)).id);
+    }
+    if (ids.size === 0) return;
+    for (const [id, balance] of await this.store.lockAccounts([...ids])) this.loaded.set(id, balance);
+  }
+
+  async flush(): Promise<void> {
+    const ids = [...this.pending.keys()].sort((a, b) => a - b);
+    for (const id of ids) {
+      const delta = this.pending.get(id)!;
+      if (delta !== 0) await this.store.addBalance(id, delta);
+    }
+    this.pending.clear();
+  }
+
+  // -------------------------------------------------------------------------------------------- postings
+
+  private async applyPosting(p: PreparedPosting): Promise<PostResult> {
+    const { input } = p;
+    const rows: AccountRow[] = [];
+    for (const e of p.entries) rows.push(await this.account(e.descriptor));
+    const guarded = new Map<number, { row: AccountRow; amount: number }>();
+    p.entries.forEach((e, i) => {
+      const row = rows[i]!;
+      if (e.amount < 0 && !row.mayGoNegative) {
+        const g = guarded.get(row.id) ?? { row, amount: 0 };
+        g.amount += e.amount;
+        guarded.set(row.id, g);
+      }
+    });
+    if (guarded.size > 0) {
+      // Check for a replay before the balance: a duplicate must return the original even when the
+      // balance has since been spent.
+      const existing = await this.store.findPostingByKey(input.key);
+      if (existing) return this.duplicate(input.key, existing, p.hash);
+      await this.requireFunds(input.key, [...guarded.values()]);
+    }
+    const memberId = await this.memberIdFor(input.memberNumber, p, rows);
+    const id = await this.store.insertPosting({
+      kind: input.kind,
+      businessDate: input.businessDate,
+      key: input.key,
+      contentHash: p.hash,
+      memberId,
+      channel: input.channel ?? null,
+      activityDate: input.activityDate ?? null,
+      sourceFileId: input.sourceFileId ?? null,
+      sourceRef: input.sourceRef ?? null,
+      ruleVersion: input.ruleVersion ?? null,
+      reversalOf: null,
+      detail: input.detail === undefined ? null : JSON.stringify(input.detail),
+      createdAt: this.createdAt,
+    });
+    if (id === null) {
+      const existing = await this.store.findPostingByKey(input.key);
+      return this.duplicate(input.key, existing!, p.hash);
+    }
+    for (let i = 0; i < p.entries.length; i++) {
+      await this.store.insertEntry(id, rows[i]!.id, p.entries[i]!.amount, input.businessDate);
+      this.addPending(rows[i]!.id, p.entries[i]!.amount);
+    }
+    // Debits first: a transfer's credits take over the lots its debits released.
+    const carried: LotPiece[] = [];
+    for (let i = 0; i < p.entries.length; i++) {
+      const e = p.entries[i]!;
+      if (e.amount < 0 && rows[i]!.tracksLots) carried.push(...(await this.consume(input.key, rows[i]!, -e.amount, id, e.lotId)));
+    }
+    const defaultEarned = input.activityDate ?? input.businessDate;
+    for (let i = 0; i < p.entries.length; i++) {
+      const e = p.entries[i]!;
+      const row = rows[i]!;
+      if (e.amount <= 0 || !row.tracksLots) continue;
+      if (input.carryLots) {
+        for (const piece of takePieces(carried, e.amount)) {
+          await this.store.insertLot(row.id, piece.amount, piece.earnedOn, piece.expiresOn, id);
+        }
+      } else {
+        await this.store.insertLot(row.id, e.amount, e.earnedOn ?? defaultEarned, e.expiresOn ?? null, id);
+      }
+    }
+    for (const sc of input.statusCredits ?? []) {
+      const row = await this.account(describeAccount(Accounts.memberStatus(sc.memberNumber, sc.metric)));
+      await this.store.insertStatusCredit(row.memberId!, sc.metric, sc.amount, sc.activityDate, id);
+    }
+    return { key: input.key, status: 'posted', postingId: id };
+  }
+
+  private async applyReversal(p: PreparedReversal): Promise<PostResult> {
+    const { input } = p;
+    const existing = await this.store.findPostingByKey(input.key);
+    if (existing) return this.duplicate(input.key, existing, p.hash);
+    const original = await this.store.findPostingByKey(input.reverses);
+    if (!original) throw new Refusal(new UnknownPostingError(input.reverses, { reversal: input.key }));
+    if (original.reversalOf !== null) {
+      throw new InvalidPostingError(`posting ${input.reverses} is itself a reversal; post a new posting instead of reversing it`, {
+        key: input.key,
+      });
+    }
+    const earlier = await this.store.findReversalOf(original.id);
+    if (earlier !== undefined) throw new Refusal(new AlreadyReversedError(input.reverses, earlier, input.key));
+
+    const entries = (await this.store.postingEntries(original.id)).map((e) => ({ accountId: e.accountId, amount: -e.amount }));
+    const rows = new Map<number, AccountRow>();
+    for (const e of entries) rows.set(e.accountId, await this.accountById(e.accountId));
+    const guarded = new Map<number, { row: AccountRow; amount: number }>();
+    for (const e of entries) {
+      const row = rows.get(e.accountId)!;
+      if (e.amount < 0 && !row.mayGoNegative) {
+        const g = guarded.get(row.id) ?? { row, amount: 0 };
+        g.amount += e.amount;
+        guarded.set(row.id, g);
+      }
+    }
+    await this.requireFunds(input.key, [...guarded.values()]);
+
+    const id = await this.store.insertPosting({
+      kind: 'REVERSAL',
+      businessDate: input.businessDate,
+      key: input.key,
+      contentHash: p.hash,
+      memberId: original.memberId,
+      channel: original.channel,
+      activityDate: original.activityDate,
+      sourceFileId: input.sourceFileId ?? null,
+      sourceRef: input.sourceRef ?? null,
+      ruleVersion: null,
+      reversalOf: original.id,
+      detail: input.detail === undefined ? null : JSON.stringify(input.detail),
+      createdAt: this.createdAt,
+    });
+    if (id === null) {
+      const again = await this.store.findPostingByKey(input.key);
+      return this.duplicate(input.key, again!, p.hash);
+    }
+    for (const e of entries) {
+      await this.store.insertEntry(id, e.accountId, e.amount, input.businessDate);
+      this.addPending(e.accountId, e.amount);
+    }
+    // What the original consumed comes back to the very lots it came from, with their expiry dates.
+    for (const m of await this.store.movementsOf(original.id)) {
+      if (m.amount >= 0) continue;
+      await this.store.adjustLot(m.lotId, -m.amount);
+      await this.store.insertMovement(m.lotId, id, -m.amount);
+    }
+    // What the original credited leaves its own lot first; if some was spent since, other lots cover it.
+    for (const lot of await this.store.lotsCreatedBy(original.id)) {
+      const current = (await this.store.lot(lot.id))!;
+      const take = Math.min(current.remaining, lot.amount);
+      if (take > 0) {
+        await this.store.adjustLot(lot.id, -take);
+        await this.store.insertMovement(lot.id, id, -take);
+      }
+      if (lot.amount > take) await this.consume(input.key, await this.accountById(lot.accountId), lot.amount - take, id);
+    }
+    for (const sc of await this.store.statusCreditsOf(original.id)) {
+      await this.store.insertStatusCredit(sc.memberId, sc.metric, -sc.amount, sc.activityDate, id);
+    }
+    return { key: input.key, status: 'posted', postingId: id };
+  }
+
+  // -------------------------------------------------------------------------------------------- helpers
+
+  private duplicate(key: string, existing: ExistingPosting, incomingHash: string): PostResult {
+    if (existing.contentHash !== incomingHash) throw new IdempotencyConflictError(key, { postingId: existing.id, contentHash: existing.contentHash }, incomingHash);
+    return { key, status: 'duplicate', postingId: existing.id };
+  }
+
+  private async requireFunds(key: string, debits: Array<{ row: AccountRow; amount: number }>): Promise<void> {
+    for (const { row, amount } of debits) {
+      const balance = await this.balance(row.id);
+      if (balance + amount < 0) throw new Refusal(new InsufficientPointsError(key, row.code, balance, -amount));
+    }
+  }
+
+  private async balance(accountId: number): Promise<number> {
+    let b = this.loaded.get(accountId);
+    if (b === undefined) {
+      b = await this.store.balanceForUpdate(accountId);
+      this.loaded.set(accountId, b);
+    }
+    return b + (this.pending.get(accountId) ?? 0);
+  }
+
+  private addPending(accountId: number, amount: number): void {
+    this.pending.set(accountId, (this.pending.get(accountId) ?? 0) + amount);
+  }
+
+  /** Consumes `amount` from the account's lots (a given lot, or earliest expiry first). */
+  private async consume(key: string, row: AccountRow, amount: number, postingId: number, lotId?: number): Promise<LotPiece[]> {
+    const pieces: LotPiece[] = [];
+    if (lotId !== undefined) {
+      const lot = await this.store.lot(lotId);
+      if (!lot || lot.accountId !== row.id || lot.remaining < amount) {
+        throw new InvalidPostingError(
+          `posting ${key} debits ${amount} from lot ${lotId} of ${row.code}, which ${lot ? `holds ${lot.remaining}` : 'does not exist'}`,
+          { key, account: row.code, lotId },
+        );
+      }
+      await this.store.adjustLot(lot.id, -amount);
+      await this.store.insertMovement(lot.id, postingId, -amount);
+      return [{ amount, earnedOn: lot.earnedOn, expiresOn: lot.expiresOn }];
+    }
+    let left = amount;
+    for (const lot of await this.store.openLots(row.id)) {
+      if (left === 0) break;
+      const take = Math.min(lot.remaining, left);
+      await this.store.adjustLot(lot.id, -take);
+      await this.store.insertMovement(lot.id, postingId, -take);
+      pieces.push({ amount: take, earnedOn: lot.earnedOn, expiresOn: lot.expiresOn });
+      left -= take;
+    }
+    if (left > 0) {
+      throw new RedeyeError('LEDGER_INTEGRITY', `the open lots of ${row.code} cover ${amount - left} of the ${amount} posting ${key} debits`, {
+        key,
+        account: row.code,
+      });
+    }
+    return pieces;
+  }
+
+  private async account(d: AccountDescriptor): Promise<AccountRow> {
+    const known = this.committed.get(d.code) ?? this.local.get(d.code);
+    if (known) return known;
+    let row = await this.store.findAccount(d.code);
+    if (!row) {
+      let memberId: number | null = null;
+      let poolId: number | null = null;
+      if (d.memberNumber !== undefined) {
+        memberId = (await this.store.findMemberId(d.memberNumber)) ?? null;
+        if (memberId === null) throw new UnknownAccountOwnerError(d.code, `member ${d.memberNumber}`);
+      }
+      if (d.poolCode !== undefined) {
+        poolId = (await this.store.findPoolId(d.poolCode)) ?? null;
+        if (poolId === null) throw new UnknownAccountOwnerError(d.code, `pool ${d.poolCode}`);
+      }
+      row = await this.store.createAccount(d, { memberId, poolId }, this.createdAt);
+      this.created.push(row);
+    }
+    this.local.set(d.code, row);
+    return row;
+  }
+
+  private readonly byId = new Map<number, AccountRow>();
+
+  private async accountById(id: number): Promise<AccountRow> {
+    const hit = this.byId.get(id);
+    if (hit) return hit;
+    const row = await this.account(describeAccount(await this.store.accountCode(id)));
+    this.byId.set(id, row);
+    return row;
+  }
+
+  private async memberIdFor(number: string | undefined, p: PreparedPosting, rows: AccountRow[]): Promise<number | null> {
+    if (number === undefined) {
+      const member = rows.find((r) => r.memberId !== null);
+      return member ? member.memberId : null;
+    }
+    const cached = this.memberIds.get(number);
+    if (cached !== undefined) return cached;
+    const fromRows = rows.find((r, i) => p.entries[i]!.descriptor.memberNumber === number)?.memberId ?? undefined;
+    const id = fromRows ?? (await this.store.findMemberId(number));
+    if (id === undefined) throw new UnknownAccountOwnerError(`posting ${p.input.key}`, `member ${number}`);
+    this.memberIds.set(number, id);
+    return id;
+  }
+}
+
+function takePieces(pool: LotPiece[], amount: number): LotPiece[] {
+  const out: LotPiece[] = [];
+  let left = amount;
+  while (left > 0) {
+    const head = pool[0]!;
+    const take = Math.min(head.amount, left);
+    out.push({ ...head, amount: take });
+    head.amount -= take;
+    if (head.amount === 0) pool.shift();
+    left -= take;
+  }
+  return out;
+}
+
+export type { StatusMetric };

@@ -1,0 +1,482 @@
+/**
+ * The ledger's SQL seam: the few statements the posting engine needs, implemented once with prepared
+ * statements on better-sqlite3 (synchronous, inside the caller's transaction) and once with named
+ * prepared statements on a pg client. The engine holds every decision; a store only reads and writes.
+ */
+import type { Knex } from 'knex';
+import type BetterSqlite3 from 'better-sqlite3';
+import type { PoolClient } from 'pg';
+import { sqliteHandle, type Dialect } from '../db/connection.js';
+import type { AccountDescriptor } from './accounts.js';
+
+type MaybePromise<T> = T | Promise<T>;
+
+export interface AccountRow {
+  id: number;
+  code: string;
+  unit: string;
+  tracksLots: boolean;
+  mayGoNegative: boolean;
+  memberId: number | null;
+}
+
+export interface PostingRow {
+  kind: string;
+  businessDate: string;
+  key: string;
+  contentHash: string;
+  memberId: number | null;
+  channel: string | null;
+  activityDate: string | null;
+  sourceFileId: number | null;
+  sourceRef: string | null;
+  ruleVersion: string | null;
+  reversalOf: number | null;
+  detail: string | null;
+  createdAt: string;
+}
+
+export interface ExistingPosting {
+  id: number;
+  contentHash: string;
+  kind: string;
+  reversalOf: number | null;
+  memberId: number | null;
+  channel: string | null;
+  activityDate: string | null;
+}
+
+export interface LotRow {
+  id: number;
+  accountId: number;
+  amount: number;
+  remaining: number;
+  earnedOn: string;
+  expiresOn: string | null;
+}
+
+export interface LedgerStore {
+  findAccount(code: string): MaybePromise<AccountRow | undefined>;
+  createAccount(d: AccountDescriptor, owner: { memberId: number | null; poolId: number | null }, now: string): MaybePromise<AccountRow>;
+  accountCode(accountId: number): MaybePromise<string>;
+  findMemberId(number: string): MaybePromise<number | undefined>;
+  findPoolId(code: string): MaybePromise<number | undefined>;
+  /** Returns the new id, or null when the key is already taken. */
+  insertPosting(row: PostingRow): MaybePromise<number | null>;
+  findPostingByKey(key: string): MaybePromise<ExistingPosting | undefined>;
+  findReversalOf(postingId: number): MaybePromise<number | undefined>;
+  postingEntries(postingId: number): MaybePromise<Array<{ accountId: number; amount: number }>>;
+  lotsCreatedBy(postingId: number): MaybePromise<LotRow[]>;
+  movementsOf(postingId: number): MaybePromise<Array<{ lotId: number; accountId: number; amount: number }>>;
+  statusCreditsOf(postingId: number): MaybePromise<Array<{ memberId: number; metric: string; amount: number; activityDate: string }>>;
+  insertEntry(postingId: number, accountId: number, amount: number, businessDate: string): MaybePromise<void>;
+  insertLot(accountId: number, amount: number, earnedOn: string, expiresOn: string | null, postingId: number): MaybePromise<number>;
+  openLots(accountId: number): MaybePromise<LotRow[]>;
+  lot(lotId: number): MaybePromise<LotRow | undefined>;
+  adjustLot(lotId: number, delta: number): MaybePromise<void>;
+  insertMovement(lotId: number, postingId: number, amount: number): MaybePromise<void>;
+  /** Reads the balance; on PostgreSQL it also locks the account row until the transaction ends. */
+  balanceForUpdate(accountId: number): MaybePromise<number>;
+  addBalance(accountId: number, delta: number): MaybePromise<void>;
+  /**
+   * Reads the balances of the given accounts; on PostgreSQL it also locks their rows, in id order, so
+   * concurrent batches queue instead of deadlocking on each other's accounts.
+   */
+  lockAccounts(accountIds: number[]): MaybePromise<Map<number, number>>;
+  insertStatusCredit(memberId: number, metric: string, amount: number, activityDate: string, postingId: number): MaybePromise<void>;
+}
+
+export async function openStore(dialect: Dialect, trx: Knex.Transaction): Promise<LedgerStore> {
+  if (dialect === 'sqlite') return new SqliteStore(await sqliteHandle(trx));
+  const client = (await (trx.client as { acquireConnection(): Promise<PoolClient> }).acquireConnection()) as PoolClient;
+  return new PgStore(client);
+}
+
+// ------------------------------------------------------------------------------------------------ SQLite
+
+const SQL = {
+  findAccount: 'SELECT id, code, unit, tracks_lots, may_go_negative, member_id FROM accounts WHERE code = ?',
+  createAccount:
+    'INSERT INTO accounts (code, kind, unit, member_id, pool_id, partner_code, service_type, tracks_lots, may_go_negative, balance, created_at) VALUES (?,?,?,?,?,?,?,?,?,0,?) ON CONFLICT (code) DO NOTHING',
+  accountCode: 'SELECT code FROM accounts WHERE id = ?',
+  findMember: 'SELECT id FROM members WHERE number = ?',
+  findPool: 'SELECT id FROM pools WHERE code = ?',
+  insertPosting:
+    'INSERT INTO postings (kind, business_date, idempotency_key, content_hash, member_id, channel, activity_date, source_file_id, source_ref, rule_version, reversal_of, detail, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (idempotency_key) DO NOTHING',
+  findPosting:
+    'SELECT id, content_hash, kind, reversal_of, member_id, channel, activity_date FROM postings WHERE idempotency_key = ?',
+  findReversal: 'SELECT id FROM postings WHERE reversal_of = ?',
+  entries: 'SELECT account_id, amount FROM entries WHERE posting_id = ? ORDER BY id',
+  lotsCreated:
+    'SELECT id, account_id, amount, remaining, earned_on, expires_on FROM lots WHERE origin_posting_id = ? ORDER BY id',
+  movements:
+    'SELECT m.lot_id, l.account_id, m.amount FROM lot_movements m JOIN lots l ON l.id = m.lot_id WHERE m.posting_id = ? ORDER BY m.id',
+  statusCredits: 'SELECT member_id, metric, amount, activity_date FROM status_credits WHERE posting_id = ? ORDER BY id',
+  insertEntry: 'INSERT INTO entries (posting_id, account_id, amount, business_date) VALUES (?,?,?,?)',
+  insertLot:
+    'INSERT INTO lots (account_id, amount, remaining, earned_on, expires_on, origin_posting_id) VALUES (?,?,?,?,?,?)',
+  // Earliest expiry first; lots that never expire are spent last.
+  openLots:
+    'SELECT id, account_id, amount, remaining, earned_on, expires_on FROM lots WHERE account_id = ? AND remaining > 0 ORDER BY (expires_on IS NULL), expires_on, earned_on, id',
+  lot: 'SELECT id, account_id, amount, remaining, earned_on, expires_on FROM lots WHERE id = ?',
+  adjustLot: 'UPDATE lots SET remaining = remaining + ? WHERE id = ?',
+  insertMovement: 'INSERT INTO lot_movements (lot_id, posting_id, amount) VALUES (?,?,?)',
+  balance: 'SELECT balance FROM accounts WHERE id = ?',
+  addBalance: 'UPDATE accounts SET balance = balance + ? WHERE id = ?',
+  insertStatusCredit:
+    'INSERT INTO status_credits (member_id, metric, amount, activity_date, posting_id) VALUES (?,?,?,?,?)',
+} as const;
+
+type SqlName = keyof typeof SQL;
+
+const prepared = new WeakMap<BetterSqlite3.Database, Map<SqlName, BetterSqlite3.Statement>>();
+
+interface RawLot {
+  id: number;
+  account_id: number;
+  amount: number;
+  remaining: number;
+  earned_on: string;
+  expires_on: string | null;
+}
+
+const toLot = (r: RawLot): LotRow => ({
+  id: r.id,
+  accountId: r.account_id,
+  amount: r.amount,
+  remaining: r.remaining,
+  earnedOn: r.earned_on,
+  expiresOn: r.expires_on,
+});
+
+interface RawAccount {
+  id: number;
+  code: string;
+  unit: string;
+  tracks_lots: number | boolean;
+  may_go_negative: number | boolean;
+  member_id: number | null;
+}
+
+const toAccount = (r: RawAccount): AccountRow => ({
+  id: r.id,
+  code: r.code,
+  unit: r.unit,
+  tracksLots: Boolean(r.tracks_lots),
+  mayGoNegative: Boolean(r.may_go_negative),
+  memberId: r.member_id,
+});
+
+class SqliteStore implements LedgerStore {
+  private readonly stmts: Map<SqlName, BetterSqlite3.Statement>;
+
+  constructor(private readonly db: BetterSqlite3.Database) {
+    let m = prepared.get(db);
+    if (!m) {
+      m = new Map();
+      prepared.set(db, m);
+    }
+    this.stmts = m;
+  }
+
+  private s(name: SqlName): BetterSqlite3.Statement {
+    let st = this.stmts.get(name);
+    if (!st) {
+      st = this.db.prepare(SQL[name]);
+      this.stmts.set(name, st);
+    }
+    return st;
+  }
+
+  findAccount(code: string) {
+    const r = this.s('findAccount').get(code) as RawAccount | undefined;
+    return r && toAccount(r);
+  }
+  createAccount(d: AccountDescriptor, owner: { memberId: number | null; poolId: number | null }, now: string) {
+    const info = this.s('createAccount').run(
+      d.code,
+      d.kind,
+      d.unit,
+      owner.memberId,
+      owner.poolId,
+      d.partnerCode ?? null,
+      d.serviceType ?? null,
+      d.tracksLots ? 1 : 0,
+      d.mayGoNegative ? 1 : 0,
+      now,
+    );
+    if (info.changes === 0) return this.findAccount(d.code)!;
+    return {
+      id: Number(info.lastInsertRowid),
+      code: d.code,
+      unit: d.unit,
+      tracksLots: d.tracksLots,
+      mayGoNegative: d.mayGoNegative,
+      memberId: owner.memberId,
+    };
+  }
+  accountCode(accountId: number) {
+    return (this.s('accountCode').get(accountId) as { code: string }).code;
+  }
+  findMemberId(number: string) {
+    return (this.s('findMember').get(number) as { id: number } | undefined)?.id;
+  }
+  findPoolId(code: string) {
+    return (this.s('findPool').get(code) as { id: number } | undefined)?.id;
+  }
+  insertPosting(p: PostingRow) {
+    const info = this.s('insertPosting').run(
+      p.kind,
+      p.businessDate,
+      p.key,
+      p.contentHash,
+      p.memberId,
+      p.channel,
+      p.activityDate,
+      p.sourceFileId,
+      p.sourceRef,
+      p.ruleVersion,
+      p.reversalOf,
+      p.detail,
+      p.createdAt,
+    );
+    return info.changes === 0 ? null : Number(info.lastInsertRowid);
+  }
+  findPostingByKey(key: string) {
+    const r = this.s('findPosting').get(key) as
+      | { id: number; content_hash: string; kind: string; reversal_of: number | null; member_id: number | null; channel: string | null; activity_date: string | null }
+      | undefined;
+    return (
+      r && {
+        id: r.id,
+        contentHash: r.content_hash,
+        kind: r.kind,
+        reversalOf: r.reversal_of,
+        memberId: r.member_id,
+        channel: r.channel,
+        activityDate: r.activity_date,
+      }
+    );
+  }
+  findReversalOf(postingId: number) {
+    return (this.s('findReversal').get(postingId) as { id: number } | undefined)?.id;
+  }
+  postingEntries(postingId: number) {
+    return (this.s('entries').all(postingId) as Array<{ account_id: number; amount: number }>).map((r) => ({
+      accountId: r.account_id,
+      amount: r.amount,
+    }));
+  }
+  lotsCreatedBy(postingId: number) {
+    return (this.s('lotsCreated').all(postingId) as RawLot[]).map(toLot);
+  }
+  movementsOf(postingId: number) {
+    return (this.s('movements').all(postingId) as Array<{ lot_id: number; account_id: number; amount: number }>).map((r) => ({
+      lotId: r.lot_id,
+      accountId: r.account_id,
+      amount: r.amount,
+    }));
+  }
+  statusCreditsOf(postingId: number) {
+    return (
+      this.s('statusCredits').all(postingId) as Array<{ member_id: number; metric: string; amount: number; activity_date: string }>
+    ).map((r) => ({ memberId: r.member_id, metric: r.metric, amount: r.amount, activityDate: r.activity_date }));
+  }
+  insertEntry(postingId: number, accountId: number, amount: number, businessDate: string) {
+    this.s('insertEntry').run(postingId, accountId, amount, businessDate);
+  }
+  insertLot(accountId: number, amount: number, earnedOn: string, expiresOn: string | null, postingId: number) {
+    return Number(this.s('insertLot').run(accountId, amount, amount, earnedOn, expiresOn, postingId).lastInsertRowid);
+  }
+  openLots(accountId: number) {
+    return (this.s('openLots').all(accountId) as RawLot[]).map(toLot);
+  }
+  lot(lotId: number) {
+    const r = this.s('lot').get(lotId) as RawLot | undefined;
+    return r && toLot(r);
+  }
+  adjustLot(lotId: number, delta: number) {
+    this.s('adjustLot').run(delta, lotId);
+  }
+  insertMovement(lotId: number, postingId: number, amount: number) {
+    this.s('insertMovement').run(lotId, postingId, amount);
+  }
+  balanceForUpdate(accountId: number) {
+    return (this.s('balance').get(accountId) as { balance: number }).balance;
+  }
+  addBalance(accountId: number, delta: number) {
+    this.s('addBalance').run(delta, accountId);
+  }
+  lockAccounts(_accountIds: number[]) {
+    // The SQLite write lock (BEGIN IMMEDIATE) already serialises writers; balances are read when needed.
+    return new Map<number, number>();
+  }
+  insertStatusCredit(memberId: number, metric: string, amount: number, activityDate: string, postingId: number) {
+    this.s('insertStatusCredit').run(memberId, metric, amount, activityDate, postingId);
+  }
+}
+
+// ------------------------------------------------------------------------------------------------ PostgreSQL
+
+/** `?` placeholders become `$n`, so both stores share one set of statements. */
+function toPg(sql: string): string {
+  let n = 0;
+  return sql.replace(/\?/g, () => `$${++n}`);
+}
+
+const PG_SQL: Record<SqlName, string> = Object.fromEntries(
+  Object.entries(SQL).map(([k, v]) => [k, toPg(v)]),
+) as Record<SqlName, string>;
+PG_SQL.createAccount = `${PG_SQL.createAccount} RETURNING id`;
+PG_SQL.insertPosting = `${PG_SQL.insertPosting} RETURNING id`;
+PG_SQL.insertLot = `${PG_SQL.insertLot} RETURNING id`;
+PG_SQL.balance = `${PG_SQL.balance} FOR UPDATE`;
+
+class PgStore implements LedgerStore {
+  constructor(private readonly client: PoolClient) {}
+
+  private async q<T>(name: SqlName, values: unknown[]): Promise<T[]> {
+    const res = await this.client.query({ name: `redeye_ledger_${name}`, text: PG_SQL[name], values });
+    return res.rows as T[];
+  }
+
+  async findAccount(code: string) {
+    const [r] = await this.q<RawAccount>('findAccount', [code]);
+    return r && toAccount(r);
+  }
+  async createAccount(d: AccountDescriptor, owner: { memberId: number | null; poolId: number | null }, now: string) {
+    const [r] = await this.q<{ id: number }>('createAccount', [
+      d.code,
+      d.kind,
+      d.unit,
+      owner.memberId,
+      owner.poolId,
+      d.partnerCode ?? null,
+      d.serviceType ?? null,
+      d.tracksLots,
+      d.mayGoNegative,
+      now,
+    ]);
+    // Another transaction created it first (concurrent batches on PostgreSQL).
+    if (!r) return (await this.findAccount(d.code))!;
+    return {
+      id: r.id,
+      code: d.code,
+      unit: d.unit,
+      tracksLots: d.tracksLots,
+      mayGoNegative: d.mayGoNegative,
+      memberId: owner.memberId,
+    };
+  }
+  async accountCode(accountId: number) {
+    return (await this.q<{ code: string }>('accountCode', [accountId]))[0]!.code;
+  }
+  async findMemberId(number: string) {
+    return (await this.q<{ id: number }>('findMember', [number]))[0]?.id;
+  }
+  async findPoolId(code: string) {
+    return (await this.q<{ id: number }>('findPool', [code]))[0]?.id;
+  }
+  async insertPosting(p: PostingRow) {
+    const rows = await this.q<{ id: number }>('insertPosting', [
+      p.kind,
+      p.businessDate,
+      p.key,
+      p.contentHash,
+      p.memberId,
+      p.channel,
+      p.activityDate,
+      p.sourceFileId,
+      p.sourceRef,
+      p.ruleVersion,
+      p.reversalOf,
+      p.detail,
+      p.createdAt,
+    ]);
+    return rows[0]?.id ?? null;
+  }
+  async findPostingByKey(key: string) {
+    const [r] = await this.q<{
+      id: number;
+      content_hash: string;
+      kind: string;
+      reversal_of: number | null;
+      member_id: number | null;
+      channel: string | null;
+      activity_date: string | null;
+    }>('findPosting', [key]);
+    return (
+      r && {
+        id: r.id,
+        contentHash: r.content_hash,
+        kind: r.kind,
+        reversalOf: r.reversal_of,
+        memberId: r.member_id,
+        channel: r.channel,
+        activityDate: r.activity_date,
+      }
+    );
+  }
+  async findReversalOf(postingId: number) {
+    return (await this.q<{ id: number }>('findReversal', [postingId]))[0]?.id;
+  }
+  async postingEntries(postingId: number) {
+    return (await this.q<{ account_id: number; amount: number }>('entries', [postingId])).map((r) => ({
+      accountId: r.account_id,
+      amount: r.amount,
+    }));
+  }
+  async lotsCreatedBy(postingId: number) {
+    return (await this.q<RawLot>('lotsCreated', [postingId])).map(toLot);
+  }
+  async movementsOf(postingId: number) {
+    return (await this.q<{ lot_id: number; account_id: number; amount: number }>('movements', [postingId])).map((r) => ({
+      lotId: r.lot_id,
+      accountId: r.account_id,
+      amount: r.amount,
+    }));
+  }
+  async statusCreditsOf(postingId: number) {
+    return (
+      await this.q<{ member_id: number; metric: string; amount: number; activity_date: string }>('statusCredits', [postingId])
+    ).map((r) => ({ memberId: r.member_id, metric: r.metric, amount: r.amount, activityDate: r.activity_date }));
+  }
+  async insertEntry(postingId: number, accountId: number, amount: number, businessDate: string) {
+    await this.q('insertEntry', [postingId, accountId, amount, businessDate]);
+  }
+  async insertLot(accountId: number, amount: number, earnedOn: string, expiresOn: string | null, postingId: number) {
+    const [r] = await this.q<{ id: number }>('insertLot', [accountId, amount, amount, earnedOn, expiresOn, postingId]);
+    return r!.id;
+  }
+  async openLots(accountId: number) {
+    return (await this.q<RawLot>('openLots', [accountId])).map(toLot);
+  }
+  async lot(lotId: number) {
+    const [r] = await this.q<RawLot>('lot', [lotId]);
+    return r && toLot(r);
+  }
+  async adjustLot(lotId: number, delta: number) {
+    await this.q('adjustLot', [delta, lotId]);
+  }
+  async insertMovement(lotId: number, postingId: number, amount: number) {
+    await this.q('insertMovement', [lotId, postingId, amount]);
+  }
+  async balanceForUpdate(accountId: number) {
+    return (await this.q<{ balance: number }>('balance', [accountId]))[0]!.balance;
+  }
+  async addBalance(accountId: number, delta: number) {
+    await this.q('addBalance', [delta, accountId]);
+  }
+  async lockAccounts(accountIds: number[]) {
+    const sorted = [...accountIds].sort((a, b) => a - b);
+    const res = await this.client.query({
+      name: 'redeye_ledger_lockAccounts',
+      text: 'SELECT id, balance FROM accounts WHERE id = ANY($1::int[]) ORDER BY id FOR UPDATE',
+      values: [sorted],
+    });
+    return new Map((res.rows as Array<{ id: number; balance: number }>).map((r) => [r.id, r.balance]));
+  }
+  async insertStatusCredit(memberId: number, metric: string, amount: number, activityDate: string, postingId: number) {
+    await this.q('insertStatusCredit', [memberId, metric, amount, activityDate, postingId]);
+  }
+}

@@ -1,0 +1,92 @@
+import type { IsoDate } from '../lib/dates.js';
+import type { StatusMetric } from './accounts.js';
+
+export type PostingKind =
+  | 'ACCRUAL'
+  | 'REDEMPTION'
+  | 'EXPIRY'
+  | 'REVERSAL'
+  | 'TRANSFER'
+  | 'ADJUSTMENT'
+  | 'STATUS_LAPSE';
+
+export interface EntryInput {
+  /** Account code (see `Accounts`). */
+  account: string;
+  /** Signed whole points (or status units): positive credits the account, negative debits it. */
+  amount: number;
+  /** A credit to a lot-tracking account creates a lot expiring on this date (null: never). */
+  expiresOn?: IsoDate | null;
+  /** Earning date of the lot a credit creates; default: the posting's activity date, else its business date. */
+  earnedOn?: IsoDate;
+  /** A debit consumes exactly this lot (expiry of one lot) instead of the earliest-expiring ones. */
+  lotId?: number;
+}
+
+export interface StatusCreditInput {
+  memberNumber: string;
+  metric: StatusMetric;
+  /** Minor units of base currency for SPEND; miles; segments. Negative for a correction. */
+  amount: number;
+  activityDate: IsoDate;
+}
+
+export interface PostingInput {
+  /** Idempotency key chosen by the caller from the activity's stable identity. */
+  key: string;
+  kind: PostingKind;
+  businessDate: IsoDate;
+  entries: EntryInput[];
+  /** Status credits recorded with the posting (the ledger adds their balanced entries). */
+  statusCredits?: StatusCreditInput[];
+  /**
+   * Transfers (merges, pool moves): credits to lot accounts take over the lots the debits consumed,
+   * with their earning and expiry dates, instead of creating new lots.
+   */
+  carryLots?: boolean;
+  memberNumber?: string;
+  channel?: string;
+  activityDate?: IsoDate;
+  sourceFileId?: number;
+  sourceRef?: string;
+  ruleVersion?: string;
+  /** Explanation kept with the posting (rule, base points, bonuses). Not part of its identity. */
+  detail?: unknown;
+}
+
+export interface ReversalInput {
+  key: string;
+  /** Idempotency key of the posting to reverse. */
+  reverses: string;
+  businessDate: IsoDate;
+  sourceFileId?: number;
+  sourceRef?: string;
+  detail?: unknown;
+}
+
+export type PostingRequest = PostingInput | ReversalInput;
+
+export function isReversal(r: PostingRequest): r is ReversalInput {
+  return (r as ReversalInput).reverses !== undefined;
+}
+
+export type PostStatus = 'posted' | 'duplicate' | 'refused';
+
+export interface PostResult {
+  key: string;
+  status: PostStatus;
+  /** The posting id: the new one, or the original for a duplicate. */
+  postingId?: number;
+  /** For refusals: INSUFFICIENT_POINTS, ALREADY_REVERSED, UNKNOWN_POSTING. */
+  reason?: string;
+  message?: string;
+}
+
+export interface PostOptions {
+  /**
+   * `true` (default): the batch is all-or-nothing; a refusal throws and nothing of the batch is kept.
+   * `false`: refusals (short balance, already reversed, unknown original) are reported per posting and the
+   * rest is committed. Invalid postings (unbalanced, bad account) always throw.
+   */
+  atomic?: boolean;
+}
