@@ -1,0 +1,75 @@
+import { TransportError, type TransportErrorContext } from './errors.js';
+import { byName, statelessPattern, unsafeNameReason } from './names.js';
+import type { Clock, Completeness, RemoteEntry } from './types.js';
+
+/**
+ * The complete files among `listAll()`'s entries that match `pattern`. Every transport answers `ready`
+ * through this one function, so the completeness rules cannot drift apart between SFTP and local folders.
+ */
+export async function readyEntries(
+  listAll: () => Promise<RemoteEntry[]>,
+  pattern: RegExp,
+  completeness: Completeness,
+  clock: Clock,
+  context: TransportErrorContext,
+): Promise<RemoteEntry[]> {
+  checkCompleteness(completeness, context);
+  const matcher = statelessPattern(pattern);
+  if (completeness.kind === 'marker') return completeByMarker(await listAll(), matcher, completeness.suffix);
+  const first = (await listAll()).filter((entry) => matcher.test(entry.name));
+  if (first.length === 0) return [];
+  await clock.sleep(completeness.seconds * 1000);
+  const second = (await listAll()).filter((entry) => matcher.test(entry.name));
+  return unchangedBetween(first, second).sort(byName);
+}
+
+export function checkCompleteness(completeness: Completeness, context: TransportErrorContext): void {
+  if (completeness.kind === 'marker') {
+    if (completeness.suffix.length === 0 || unsafeNameReason(`x${completeness.suffix}`) !== undefined) {
+      throw new TransportError(
+        'UNSAFE_NAME',
+        `marker suffix ${JSON.stringify(completeness.suffix)} must be non-empty and free of path separators`,
+        context,
+      );
+    }
+  } else if (!(Number.isFinite(completeness.seconds) && completeness.seconds >= 0)) {
+    throw new TransportError(
+      'TRANSFER_FAILED',
+      `stable-file wait must be a non-negative number of seconds, got ${completeness.seconds}`,
+      context,
+    );
+  }
+}
+
+function wholeSeconds(date: Date): number {
+  return Math.floor(date.getTime() / 1000);
+}
+
+/**
+ * The files of a full folder listing that match `pattern` and have a marker no older than themselves.
+ * Markers are compared to the second because SFTP reports modification times in whole seconds.
+ */
+export function completeByMarker(all: RemoteEntry[], pattern: RegExp, suffix: string): RemoteEntry[] {
+  const matcher = statelessPattern(pattern);
+  const markers = new Map<string, RemoteEntry>();
+  for (const entry of all) if (entry.name.endsWith(suffix)) markers.set(entry.name, entry);
+  return all.filter((entry) => {
+    if (entry.name.endsWith(suffix) || !matcher.test(entry.name)) return false;
+    const marker = markers.get(entry.name + suffix);
+    return marker !== undefined && wholeSeconds(marker.modifiedAt) >= wholeSeconds(entry.modifiedAt);
+  });
+}
+
+/** The entries of `second` that were in `first` with the same type, size and modification time. */
+export function unchangedBetween(first: RemoteEntry[], second: RemoteEntry[]): RemoteEntry[] {
+  const before = new Map(first.map((entry) => [entry.name, entry]));
+  return second.filter((entry) => {
+    const earlier = before.get(entry.name);
+    return (
+      earlier !== undefined &&
+      earlier.type === entry.type &&
+      earlier.size === entry.size &&
+      earlier.modifiedAt.getTime() === entry.modifiedAt.getTime()
+    );
+  });
+}

@@ -1,0 +1,126 @@
+import type { TransportKind } from './errors.js';
+
+/** One entry of a remote folder. Directories are never listed; symbolic links are, so they can be refused. */
+export interface RemoteEntry {
+  name: string;
+  size: number;
+  /** Modification time as the server reports it (SFTP: whole seconds). */
+  modifiedAt: Date;
+  type: 'file' | 'symlink';
+}
+
+/**
+ * When a file in an inbox counts as complete, i.e. the partner has finished writing it.
+ *
+ * - `marker`: the partner writes `<name><suffix>` (e.g. `FTL0102.csv.done`) after the file. Markers are
+ *   never offered as files; a marker older than its file is ignored, because it was left behind by an
+ *   earlier file of the same name that is now being overwritten.
+ * - `stable`: size and modification time do not change for `seconds`. `ready` lists, waits that long
+ *   through the transport's clock, lists again and offers only what did not move.
+ */
+export type Completeness = { kind: 'marker'; suffix: string } | { kind: 'stable'; seconds: number };
+
+export interface DownloadResult {
+  /** Absolute path of the file under its final name in the local folder. */
+  localPath: string;
+  size: number;
+  /** Lowercase hex SHA-256 of the bytes written. */
+  sha256: string;
+  /**
+   * True when the local folder already held this exact file (a rerun after the file was fetched but
+   * before it was archived): nothing was replaced.
+   */
+  alreadyPresent: boolean;
+}
+
+export interface UploadResult {
+  /** Path of the delivered file on the server (or on disk, for a local transport). */
+  remotePath: string;
+  size: number;
+  sha256: string;
+  /** True when the target already existed with the same bytes, so nothing was written. */
+  alreadyPresent: boolean;
+}
+
+export interface ArchiveResult {
+  /** Path of the archived file; differs from `<archiveDir>/<name>` when that name was already taken. */
+  archivedPath: string;
+  /** Path of the archived marker, when a marker suffix was given and the marker existed. */
+  archivedMarkerPath?: string;
+}
+
+export interface CompanionOptions {
+  /**
+   * Suffix of the completeness marker that goes with the file (`.done`). When given, the marker is
+   * moved or removed after the file, so it cannot make the next file of the same name look complete.
+   */
+  markerSuffix?: string;
+}
+
+/**
+ * Moves files between Redeye and a partner's folder. Folder arguments are configuration (trusted);
+ * file names come from the partner and are checked before any byte is written anywhere.
+ */
+export interface Transport {
+  readonly kind: TransportKind;
+  /** `user@host:port` for SFTP, the root folder for a local transport: what operators see in errors. */
+  readonly endpoint: string;
+
+  /** Regular files and symbolic links in `remoteDir` whose name matches `pattern`, sorted by name. */
+  list(remoteDir: string, pattern: RegExp): Promise<RemoteEntry[]>;
+
+  /** The entries of `list` that are complete under `completeness`. */
+  ready(remoteDir: string, pattern: RegExp, completeness: Completeness): Promise<RemoteEntry[]>;
+
+  /**
+   * Copies `remoteDir/<name>` to `localDir/<name>`. Bytes go to a temporary name first and the SHA-256 is
+   * computed while they stream; the file appears under its final name only once every byte is on disk
+   * and the size matches both the server's and, when an entry from `list` is passed, the listed size.
+   * A local file already under that name is left alone if it has the same bytes and is an error
+   * (`TARGET_EXISTS`) if not. Nothing is left behind on failure.
+   */
+  download(remoteDir: string, file: string | RemoteEntry, localDir: string): Promise<DownloadResult>;
+
+  /**
+   * Delivers `localPath` as `remoteDir/<name>`: written to a temporary name, then renamed. An existing
+   * target with the same bytes makes this a no-op; with different bytes it is `TARGET_EXISTS`.
+   */
+  upload(localPath: string, remoteDir: string, name: string): Promise<UploadResult>;
+
+  /**
+   * Moves `remoteDir/<name>` into `archiveDir` (created if missing, in the same namespace as `remoteDir`).
+   * If the archive already holds that name, the file is kept as `<name>.1`, `<name>.2`, … rather than
+   * overwriting an earlier delivery.
+   */
+  archive(
+    remoteDir: string,
+    name: string,
+    archiveDir: string,
+    options?: CompanionOptions,
+  ): Promise<ArchiveResult>;
+
+  /** Deletes `remoteDir/<name>` (a symbolic link is deleted, not followed). False if it was already gone. */
+  remove(remoteDir: string, name: string, options?: CompanionOptions): Promise<boolean>;
+
+  close(): Promise<void>;
+}
+
+/** Time as the transports see it; tests replace `sleep` to make waiting instantaneous and observable. */
+export interface Clock {
+  sleep(ms: number): Promise<void>;
+}
+
+export const systemClock: Clock = {
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+};
+
+/** The subset of a pino logger the transports use. Messages never contain secrets. */
+export interface TransportLogger {
+  warn(context: Record<string, unknown>, message: string): void;
+  info(context: Record<string, unknown>, message: string): void;
+}
+
+export const silentLogger: TransportLogger = {
+  warn: () => undefined,
+  info: () => undefined,
+};
