@@ -1,0 +1,245 @@
+/**
+ * Exchange rates for partner spend, ECB style: each rate is units of a currency per one euro, published
+ * on TARGET business days. Cross rates go through EUR; an activity on a day without rates takes the
+ * latest earlier rate up to a configured number of days back, and beyond that is rejected with
+ * BAD_CURRENCY rather than converted at a stale rate (formats/fx-rates.md).
+ *
+ * Arithmetic is exact: amounts and rates become integers scaled by powers of ten, the cross rate is one
+ * fraction, and the only rounding is the final half-even one to the target currency's minor unit.
+ * Rounding the euro leg first would be a second rounding: 1000.00 USD at USD 1.0479 / GBP 0.8345 is
+ * 796.35 GBP, but 796.36 through a rounded 954.29 EUR.
+ */
+import { Decimal } from 'decimal.js';
+import { daysBetween, isIsoDate, type IsoDate } from '../lib/dates.js';
+import { InputError } from '../lib/errors.js';
+import { type CurrencyCode, isCurrencyCode, minorUnitExponent, tryParseAmount } from '../lib/money.js';
+
+/** One published rate: `rate` units of `currency` buy one euro on `date`. */
+export interface FxRate {
+  date: IsoDate;
+  currency: CurrencyCode;
+  /** Plain decimal string, as published (`1.0479`); never a float. */
+  rate: string;
+}
+
+export type FxConversion =
+  { ok: true; amount: Decimal; rateDate: IsoDate } | { ok: false; reason: 'BAD_CURRENCY'; message: string };
+
+/** A decimal value as `units / 10^scale`, so products and quotients stay exact in BigInt. */
+interface Scaled {
+  units: bigint;
+  scale: number;
+}
+
+interface Series {
+  dates: IsoDate[];
+  rates: Scaled[];
+}
+
+const ONE: Scaled = { units: 1n, scale: 0 };
+
+function notACurrency(code: string): string {
+  return `${JSON.stringify(code)} is not an ISO 4217 currency code`;
+}
+
+// For the unrounded variant only: 40 significant digits keep the quotient's error far below any minor unit.
+const Precise = Decimal.clone({ precision: 40, rounding: Decimal.ROUND_HALF_EVEN });
+
+function scaled(value: Decimal): Scaled {
+  const text = value.toFixed(); // plain notation, every digit
+  const point = text.indexOf('.');
+  if (point < 0) return { units: BigInt(text), scale: 0 };
+  return { units: BigInt(text.slice(0, point) + text.slice(point + 1)), scale: text.length - point - 1 };
+}
+
+function pow10(n: number): bigint {
+  return 10n ** BigInt(n);
+}
+
+/** numerator / denominator (denominator > 0) rounded half to even to an integer. */
+function divideHalfEven(numerator: bigint, denominator: bigint): bigint {
+  const negative = numerator < 0n;
+  const magnitude = negative ? -numerator : numerator;
+  let quotient = magnitude / denominator;
+  const twiceRemainder = (magnitude % denominator) * 2n;
+  if (twiceRemainder > denominator || (twiceRemainder === denominator && quotient % 2n === 1n))
+    quotient += 1n;
+  return negative ? -quotient : quotient;
+}
+
+export class FxTable {
+  private readonly series = new Map<CurrencyCode, Series>();
+
+  /**
+   * Builds the table from published rates in any order. Throws `BAD_RATE` for a rate that is not a
+   * positive plain decimal, an unknown currency or date, a euro rate other than 1, or two different
+   * rates for one currency on one day: the rates file is wrong and nothing should be converted with it.
+   */
+  constructor(rates: Iterable<FxRate>) {
+    const byCurrency = new Map<CurrencyCode, Map<IsoDate, { text: string; value: Scaled }>>();
+    for (const { date, currency, rate } of rates) {
+      const context = { currency, date, rate };
+      if (!isIsoDate(date))
+        throw new InputError('BAD_RATE', `rate date is not a date: ${JSON.stringify(date)}`, context);
+      if (!isCurrencyCode(currency)) {
+        throw new InputError(
+          'BAD_RATE',
+          `rate for an unknown currency ${JSON.stringify(currency)} on ${date}`,
+          context,
+        );
+      }
+      const parsed = tryParseAmount(rate);
+      if (!parsed || !parsed.isPositive() || parsed.isZero()) {
+        throw new InputError(
+          'BAD_RATE',
+          `${currency} rate on ${date} is not a positive decimal: ${JSON.stringify(rate)}`,
+          context,
+        );
+      }
+      if (currency === 'EUR') {
+        if (!parsed.equals(1))
+          throw new InputError('BAD_RATE', `EUR rate on ${date} must be 1, got ${rate}`, context);
+        continue;
+      }
+      let days = byCurrency.get(currency);
+      if (!days) byCurrency.set(currency, (days = new Map()));
+      const earlier = days.get(date);
+      if (earlier && !parsed.equals(earlier.text)) {
+        throw new InputError(
+          'BAD_RATE',
+          `two ${currency} rates on ${date}: ${earlier.text} and ${rate}`,
+          context,
+        );
+      }
+      days.set(date, { text: rate, value: scaled(parsed) });
+    }
+    for (const [currency, days] of byCurrency) {
+      const dates = [...days.keys()].sort();
+      this.series.set(currency, { dates, rates: dates.map((d) => days.get(d)!.value) });
+    }
+  }
+
+  /** Currencies with at least one rate, EUR included. */
+  currencies(): CurrencyCode[] {
+    return ['EUR', ...this.series.keys()].sort();
+  }
+
+  /**
+   * The rate of `currency` per euro in force on `date`: that day's, or the latest earlier one at most
+   * `maxStaleDays` before it. Undefined when there is none.
+   */
+  rateOn(
+    currency: CurrencyCode,
+    date: IsoDate,
+    maxStaleDays: number,
+  ): { rate: Decimal; date: IsoDate } | undefined {
+    const found = this.lookup(currency, date, maxStaleDays);
+    if (!found || typeof found === 'string') return undefined;
+    return { rate: new Decimal(`${found.rate.units}e-${found.rate.scale}`), date: found.date };
+  }
+
+  /** `amount` of `from` in `to` on `date`, rounded once, half-even, to the minor unit of `to`. */
+  convert(
+    amount: string | Decimal,
+    from: CurrencyCode,
+    to: CurrencyCode,
+    date: IsoDate,
+    maxStaleDays: number,
+  ): FxConversion {
+    return this.crossRate(amount, from, to, date, maxStaleDays, (numerator, denominator) => {
+      const exponent = minorUnitExponent(to)!;
+      const minor = divideHalfEven(numerator * pow10(exponent), denominator);
+      return new Decimal(`${minor}e-${exponent}`);
+    });
+  }
+
+  /**
+   * Like `convert`, without the final rounding: the exact quotient to 40 significant digits, for
+   * callers that go on computing (a points rate per unit of spend) and round once at their own end.
+   */
+  convertUnrounded(
+    amount: string | Decimal,
+    from: CurrencyCode,
+    to: CurrencyCode,
+    date: IsoDate,
+    maxStaleDays: number,
+  ): FxConversion {
+    return this.crossRate(amount, from, to, date, maxStaleDays, (numerator, denominator) =>
+      new Precise(numerator.toString()).dividedBy(denominator.toString()),
+    );
+  }
+
+  /**
+   * amount × rate(to) / rate(from) as one fraction of integers, handed to `finish`:
+   * (a / 10^as) × (t / 10^ts) / (f / 10^fs) = a·t·10^fs / (f·10^(as+ts)).
+   */
+  private crossRate(
+    amount: string | Decimal,
+    from: CurrencyCode,
+    to: CurrencyCode,
+    date: IsoDate,
+    maxStaleDays: number,
+    finish: (numerator: bigint, denominator: bigint) => Decimal,
+  ): FxConversion {
+    if (!isIsoDate(date)) throw new RangeError(`not an ISO date (YYYY-MM-DD): ${JSON.stringify(date)}`);
+    const value = typeof amount === 'string' ? tryParseAmount(amount) : amount;
+    if (!value || !value.isFinite()) {
+      throw new InputError('BAD_AMOUNT', `not a decimal amount: ${JSON.stringify(String(amount))}`, {
+        value: String(amount),
+      });
+    }
+    const a = scaled(value);
+    if (from === to) {
+      // No rate is needed, so none has to be loaded; the code must still be a currency.
+      if (!isCurrencyCode(from)) return { ok: false, reason: 'BAD_CURRENCY', message: notACurrency(from) };
+      return { ok: true, amount: finish(a.units, pow10(a.scale)), rateDate: date };
+    }
+    const source = this.lookup(from, date, maxStaleDays);
+    if (typeof source === 'string') return { ok: false, reason: 'BAD_CURRENCY', message: source };
+    const target = this.lookup(to, date, maxStaleDays);
+    if (typeof target === 'string') return { ok: false, reason: 'BAD_CURRENCY', message: target };
+
+    const { rate: f } = source;
+    const { rate: t } = target;
+    let numerator = a.units * t.units;
+    let denominator = f.units;
+    const shift = f.scale - a.scale - t.scale;
+    if (shift >= 0) numerator *= pow10(shift);
+    else denominator *= pow10(-shift);
+    // The older of the two rates is the one that decides how stale the conversion is.
+    const rateDate = source.date < target.date ? source.date : target.date;
+    return { ok: true, amount: finish(numerator, denominator), rateDate };
+  }
+
+  /** The rate in force, or the message explaining why there is none. */
+  private lookup(
+    currency: CurrencyCode,
+    date: IsoDate,
+    maxStaleDays: number,
+  ): { rate: Scaled; date: IsoDate } | string {
+    if (!isCurrencyCode(currency)) return notACurrency(currency);
+    if (currency === 'EUR') return { rate: ONE, date };
+    const series = this.series.get(currency);
+    if (!series) return `no ${currency} rates are loaded`;
+    // Latest published date on or before `date`, by binary search over the sorted dates.
+    let low = 0;
+    let high = series.dates.length - 1;
+    let found = -1;
+    while (low <= high) {
+      const mid = (low + high) >>> 1;
+      if (series.dates[mid]! <= date) {
+        found = mid;
+        low = mid + 1;
+      } else {
+        high = mid - 1;
+      }
+    }
+    if (found < 0) return `no ${currency} rate on or before ${date} (first rate ${series.dates[0]})`;
+    const rateDate = series.dates[found]!;
+    const age = daysBetween(rateDate, date);
+    if (age > maxStaleDays) {
+      return `no ${currency} rate on ${date} or the ${maxStaleDays} days before (latest earlier rate ${rateDate}, ${age} days old)`;
+    }
+    return { rate: series.rates[found]!, date: rateDate };
+  }
+}
