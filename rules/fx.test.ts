@@ -193,7 +193,14 @@ describe('round trips', () => {
   const rateText = fc
     .tuple(fc.integer({ min: 1, max: 999_999_999 }), fc.integer({ min: 0, max: 6 }))
     .map(([units, scale]) => new Decimal(units).dividedBy(new Decimal(10).pow(scale)).toFixed());
-  const scenario = fc
+  interface Scenario {
+    from: string;
+    to: string;
+    fromRate: string;
+    toRate: string;
+    minor: number;
+  }
+  const scenario: fc.Arbitrary<Scenario> = fc
     .record({
       from: fc.constantFrom('EUR', ...codes),
       to: fc.constantFrom('EUR', ...codes),
@@ -203,7 +210,7 @@ describe('round trips', () => {
     })
     .filter(({ from, to }) => from !== to);
 
-  function roundTrip({ from, to, fromRate, toRate, minor }: fc.Infer<typeof scenario>) {
+  function roundTrip({ from, to, fromRate, toRate, minor }: Scenario) {
     const rates = [
       { date: '2026-11-26', currency: from, rate: from === 'EUR' ? '1' : fromRate },
       { date: '2026-11-26', currency: to, rate: to === 'EUR' ? '1' : toRate },
