@@ -1,0 +1,398 @@
+/**
+ * Does the name a passenger travelled under belong to the member whose card it carries?
+ *
+ * The card number already identifies the account; the name check stops a card being used by someone
+ * else. So it forgives everything a booking, a DCS or a partner system does to a name — case, accents,
+ * Cyrillic written in Latin by different rules, titles typed into the given name, long names cut to fit
+ * a line, separators — and nothing that makes it a different name: IVANOV is not IVANOVA, SMITH is not
+ * SMYTH, IVAN is not ANNA.
+ *
+ * Latin against Latin is compared letter for letter (after folding). Transliteration variants are only
+ * tried where there is Cyrillic to transliterate: in the travelled name, or in the member's local-script
+ * name. A travelled ANDREY therefore matches a member ANDREI only when the profile also holds АНДРЕЙ.
+ */
+
+export interface TravelledName {
+  /** As travelled; when `givenName` is absent, `SURNAME/GIVEN` in one field is split at the slash. */
+  surname: string;
+  givenName?: string;
+}
+
+export interface MemberName {
+  /** Latin, as on the travel document. */
+  surname: string;
+  givenName: string;
+  /** Native script (e.g. Cyrillic), when the profile has it. */
+  surnameLocal?: string;
+  givenNameLocal?: string;
+}
+
+/**
+ * Why a name matched (the weakest evidence that was needed) or why it did not. A match through
+ * transliteration that needed no other tolerance is `TRANSLITERATED`.
+ */
+export type NameMatchReason =
+  | 'EXACT'
+  | 'TRANSLITERATED'
+  | 'EXTRA_GIVEN_NAMES'
+  | 'GIVEN_NAME_TRUNCATED'
+  | 'GIVEN_NAME_INITIAL'
+  | 'SURNAME_TRUNCATED'
+  | 'SURNAME_ONLY'
+  | 'SURNAME_MISMATCH'
+  | 'GIVEN_NAME_MISMATCH'
+  | 'NO_SURNAME';
+
+export interface NameMatch {
+  matches: boolean;
+  reason?: NameMatchReason;
+}
+
+// ICAO Doc 9303 (part 3) transliteration of Cyrillic, first alternative, followed by the older spellings
+// still found in passports, loyalty profiles and tickets issued under earlier rules.
+const CYRILLIC = new Map<string, readonly string[]>(
+  Object.entries({
+    А: ['A'],
+    Б: ['B'],
+    В: ['V'],
+    Г: ['G'],
+    Д: ['D'],
+    Е: ['E'],
+    Ё: ['E', 'YO'],
+    Ж: ['ZH'],
+    З: ['Z'],
+    И: ['I'],
+    Й: ['I', 'Y'],
+    К: ['K'],
+    Л: ['L'],
+    М: ['M'],
+    Н: ['N'],
+    О: ['O'],
+    П: ['P'],
+    Р: ['R'],
+    С: ['S'],
+    Т: ['T'],
+    У: ['U'],
+    Ф: ['F'],
+    Х: ['KH', 'H'],
+    Ц: ['TS', 'TZ'],
+    Ч: ['CH'],
+    Ш: ['SH'],
+    Щ: ['SHCH'],
+    Ъ: ['IE', ''],
+    Ы: ['Y'],
+    Ь: [''],
+    Э: ['E'],
+    Ю: ['IU', 'YU'],
+    Я: ['IA', 'YA'],
+    // Ukrainian, Belarusian, Serbian and Macedonian letters of the same ICAO table.
+    Ґ: ['G'],
+    Є: ['IE', 'YE'],
+    І: ['I'],
+    Ї: ['I', 'YI'],
+    Ў: ['U'],
+    Ђ: ['D'],
+    Ѓ: ['G'],
+    Ѕ: ['DZ'],
+    Ј: ['J'],
+    Љ: ['LJ'],
+    Њ: ['NJ'],
+    Ћ: ['C'],
+    Ќ: ['K'],
+    Џ: ['DZ'],
+    // Kazakh letters, as Kazakhstan's own passports write them (not in the ICAO table).
+    Ә: ['A'],
+    Ғ: ['G'],
+    Қ: ['K'],
+    Ң: ['N', 'NG'],
+    Ө: ['O'],
+    Ұ: ['U'],
+    Ү: ['U'],
+    Һ: ['H'],
+  }),
+);
+
+// Latin letters that do not reduce to A–Z by dropping accents. Umlauts and Nordic letters take the ICAO
+// machine-readable spelling first (MÜLLER → MUELLER) and the plain vowel as a tolerated variant.
+const LATIN_SPECIAL = new Map<string, readonly string[]>(
+  Object.entries({
+    Ä: ['AE', 'A'],
+    Ö: ['OE', 'O'],
+    Ü: ['UE', 'U'],
+    Å: ['AA', 'A'],
+    Ø: ['OE', 'O'],
+    Æ: ['AE'],
+    Œ: ['OE'],
+    ẞ: ['SS'],
+    Þ: ['TH'],
+    Ð: ['D'],
+    Đ: ['D'],
+    Ł: ['L'],
+    Ħ: ['H'],
+    Ŧ: ['T'],
+    Ŋ: ['N'],
+    Ĳ: ['IJ'],
+  }),
+);
+
+// After these, older systems wrote Е as YE (ЕЛЕНА → YELENA, СЕРГЕЕВ → SERGEYEV).
+const BEFORE_IOTATED = new Set([...'АЕЁИОУЫЭЮЯІЇЄЪЬ']);
+
+const TITLES = new Set([
+  'MR',
+  'MRS',
+  'MS',
+  'MSTR',
+  'MISS',
+  'MISTER',
+  'MADAM',
+  'MADAME',
+  'MME',
+  'MLLE',
+  'MX',
+  'DR',
+  'PROF',
+  'SIR',
+  'REV',
+  'CHD',
+  'INF',
+]);
+// Titles a DCS glues to the last given name without a space (FOX/ALANMR), longest first.
+const GLUED_TITLES = ['MSTR', 'MISS', 'PROF', 'MRS', 'CHD', 'INF', 'MR', 'MS', 'DR'];
+
+/**
+ * The shortest travelled surname that can have been cut to fit. The tightest name field in use is the
+ * boarding-pass barcode's 20 characters (IATA BCBP), which holds an 18-letter surname before `/` and an
+ * initial; every longer field (tickets, FTL and PNL lines of 64) leaves more. A shorter surname was not
+ * cut, so IVANOV is never read as the beginning of IVANOVA.
+ */
+const MIN_TRUNCATED_SURNAME = 18;
+
+/** Bound on the spellings tried for one name field; enough for any real name's Cyrillic variants. */
+const MAX_SPELLINGS = 256;
+
+const APOSTROPHES = /['’ʼ‘`´]/gu;
+const SEPARATORS = /[^\p{L}\p{M}]+/u;
+const COMBINING_MARKS = /\p{M}+/gu;
+const CYRILLIC_LETTER = /\p{Script=Cyrillic}/u;
+
+/** Upper-case words of a name, accents and apostrophes kept for now (they decide the spelling). */
+function wordsOf(text: string): string[] {
+  return text.normalize('NFC').toUpperCase().replace(APOSTROPHES, '').split(SEPARATORS).filter(Boolean);
+}
+
+/** Each letter of a word as its alternative Latin spellings, the ICAO one first. */
+function lettersOf(word: string): ReadonlyArray<readonly string[]> {
+  const chars = [...word];
+  const letters: Array<readonly string[]> = [];
+  for (let i = 0; i < chars.length; i++) {
+    const c = chars[i]!;
+    const next = chars[i + 1];
+    if ((c === 'И' || c === 'Ы') && next === 'Й' && i + 2 === chars.length) {
+      // -ИЙ / -ЫЙ endings: ICAO II / YI, and the IY, Y, I and YY of older passports (DMITRIY, YURI, BELYY).
+      letters.push(c === 'И' ? ['II', 'IY', 'Y', 'I'] : ['YI', 'YY', 'Y']);
+      i++;
+    } else if (c === 'К' && next === 'С') {
+      letters.push(['KS', 'X']); // ALEKSANDR / ALEXANDR
+      i++;
+    } else if (c === 'Е' && (i === 0 || BEFORE_IOTATED.has(chars[i - 1]!))) {
+      letters.push(['E', 'YE']);
+    } else {
+      const known = CYRILLIC.get(c) ?? LATIN_SPECIAL.get(c);
+      // Anything else loses its accents (É → E, Ñ → N); a letter of another script stays itself.
+      letters.push(known ?? [c.normalize('NFD').replace(COMBINING_MARKS, '')]);
+    }
+  }
+  return letters;
+}
+
+/** Every concatenation of one alternative per part, primary spellings first, at most MAX_SPELLINGS. */
+function combine(parts: ReadonlyArray<readonly string[]>): string[] {
+  let spellings = [''];
+  for (const alternatives of parts) {
+    const next: string[] = [];
+    for (const head of spellings) {
+      for (const tail of alternatives) {
+        if (next.length < MAX_SPELLINGS) next.push(head + tail);
+      }
+    }
+    spellings = next;
+  }
+  return [...new Set(spellings)];
+}
+
+// The same few thousand words recur all night (IVANOV, ANNA): spell each once.
+const spellingCache = new Map<string, readonly string[]>();
+
+function spellingsOf(word: string): readonly string[] {
+  let spellings = spellingCache.get(word);
+  if (!spellings) {
+    if (spellingCache.size >= 50_000) spellingCache.clear();
+    spellings = combine(lettersOf(word)).filter(Boolean);
+    spellingCache.set(word, spellings);
+  }
+  return spellings;
+}
+
+/** A word of a name as written (upper case) and its Latin spellings, the ICAO one first. */
+interface Word {
+  text: string;
+  spellings: readonly string[];
+}
+
+/** A name field as words; words that spell to nothing (a lone Ь) are dropped. */
+function fieldOf(text: string | undefined): Word[] {
+  if (!text) return [];
+  return wordsOf(text)
+    .map((word) => ({ text: word, spellings: spellingsOf(word) }))
+    .filter((word) => word.spellings.length > 0);
+}
+
+function spellingsOfField(words: readonly Word[]): string[] {
+  return combine(words.map((word) => word.spellings));
+}
+
+/**
+ * A name reduced to the key it is compared by: upper case, accents dropped, Cyrillic in the ICAO
+ * Doc 9303 transliteration, apostrophes, hyphens and spaces removed (`Smith-Jones` → `SMITHJONES`,
+ * `Фёдоров` → `FEDOROV`). Titles are not removed: only a given name can carry one.
+ */
+export function normaliseName(text: string): string {
+  return fieldOf(text)
+    .map((word) => word.spellings[0])
+    .join('');
+}
+
+function isTitle(word: Word): boolean {
+  return TITLES.has(word.text);
+}
+
+/** The travelled given name as candidate word lists: as written less title words, then with a glued title cut off. */
+function givenCandidates(words: readonly Word[]): Word[][] {
+  let start = 0;
+  let end = words.length;
+  while (start < end && isTitle(words[start]!)) start++;
+  while (end > start && isTitle(words[end - 1]!)) end--;
+  const plain = words.slice(start, end);
+  const candidates = [plain];
+  const last = plain.at(-1);
+  const glued =
+    last && GLUED_TITLES.find((title) => last.text.length > title.length && last.text.endsWith(title));
+  if (last && glued) {
+    const text = last.text.slice(0, -glued.length);
+    candidates.push([...plain.slice(0, -1), { text, spellings: spellingsOf(text) }]);
+  }
+  return candidates;
+}
+
+/** Whether some spelling in `prefixes` is a proper beginning of some spelling in `of`. */
+function anyPrefix(prefixes: Iterable<string>, of: ReadonlySet<string>): boolean {
+  for (const prefix of prefixes) {
+    for (const whole of of) if (whole.length > prefix.length && whole.startsWith(prefix)) return true;
+  }
+  return false;
+}
+
+function intersects(a: Iterable<string>, b: ReadonlySet<string>): boolean {
+  for (const x of a) if (b.has(x)) return true;
+  return false;
+}
+
+type GivenMatch = 'EXACT' | 'EXTRA_GIVEN_NAMES' | 'GIVEN_NAME_TRUNCATED' | 'GIVEN_NAME_INITIAL' | undefined;
+
+function matchGiven(travelled: readonly Word[], member: ReadonlySet<string>): GivenMatch {
+  // Spellings of the first j travelled words run together, for j = 1 … n.
+  const leading: string[][] = [];
+  for (let j = 1; j <= travelled.length; j++) leading.push(spellingsOfField(travelled.slice(0, j)));
+  const whole = leading.at(-1)!;
+  if (intersects(whole, member)) return 'EXACT';
+  // A travelled given name may add a middle name or patronymic the profile does not hold.
+  for (let j = 0; j < leading.length - 1; j++)
+    if (intersects(leading[j]!, member)) return 'EXTRA_GIVEN_NAMES';
+  // Or be cut by the DCS, down to an initial.
+  if (!anyPrefix(whole, member)) return undefined;
+  return travelled.length === 1 && [...travelled[0]!.text].length === 1
+    ? 'GIVEN_NAME_INITIAL'
+    : 'GIVEN_NAME_TRUNCATED';
+}
+
+/** The match of a travelled name against one view of the member (Latin, or Latin and local script). */
+function matchAgainst(
+  surnameText: string,
+  surname: readonly Word[],
+  given: readonly Word[],
+  memberSurnames: ReadonlySet<string>,
+  memberGivens: ReadonlySet<string>,
+): NameMatch {
+  const surnames = spellingsOfField(surname);
+  let surnameTruncated = false;
+  if (!intersects(surnames, memberSurnames)) {
+    if (surnameText.trim().length < MIN_TRUNCATED_SURNAME || !anyPrefix(surnames, memberSurnames)) {
+      return { matches: false, reason: 'SURNAME_MISMATCH' };
+    }
+    surnameTruncated = true;
+  }
+  for (const candidate of givenCandidates(given)) {
+    if (candidate.length === 0 || memberGivens.size === 0) {
+      // Nothing to compare the given name with: the surname is all the evidence there is.
+      return { matches: true, reason: surnameTruncated ? 'SURNAME_TRUNCATED' : 'SURNAME_ONLY' };
+    }
+    const givenMatch = matchGiven(candidate, memberGivens);
+    // The DCS cuts the given name to an initial before it touches the surname.
+    if (givenMatch && (!surnameTruncated || givenMatch === 'GIVEN_NAME_INITIAL')) {
+      return { matches: true, reason: surnameTruncated ? 'SURNAME_TRUNCATED' : givenMatch };
+    }
+  }
+  return { matches: false, reason: 'GIVEN_NAME_MISMATCH' };
+}
+
+function spellingSet(...texts: Array<string | undefined>): Set<string> {
+  const set = new Set<string>();
+  for (const text of texts)
+    for (const spelling of spellingsOfField(fieldOf(text))) if (spelling) set.add(spelling);
+  return set;
+}
+
+/**
+ * Whether the travelled name (from an FTL, a coupon or a partner file) can be the member's. On a match,
+ * `reason` says which tolerance was needed; otherwise it says which part of the name differs.
+ */
+export function nameMatches(travelled: TravelledName, member: MemberName): NameMatch {
+  let surnameText = travelled.surname;
+  let givenText = travelled.givenName;
+  if (givenText === undefined && surnameText.includes('/')) {
+    const slash = surnameText.indexOf('/');
+    givenText = surnameText.slice(slash + 1);
+    surnameText = surnameText.slice(0, slash);
+  }
+  let surname = fieldOf(surnameText);
+  const given = fieldOf(givenText);
+  // With no given name, a title can only have landed after the surname (SMITH MR).
+  while (given.length === 0 && surname.length > 1 && isTitle(surname.at(-1)!)) surname = surname.slice(0, -1);
+  if (surname.length === 0) return { matches: false, reason: 'NO_SURNAME' };
+
+  const latin = matchAgainst(
+    surnameText,
+    surname,
+    given,
+    spellingSet(member.surname),
+    spellingSet(member.givenName),
+  );
+  const travelledInCyrillic = CYRILLIC_LETTER.test(surnameText) || CYRILLIC_LETTER.test(givenText ?? '');
+  if (latin.matches) {
+    return latin.reason === 'EXACT' && travelledInCyrillic
+      ? { matches: true, reason: 'TRANSLITERATED' }
+      : latin;
+  }
+  if (!member.surnameLocal && !member.givenNameLocal) return latin;
+
+  const local = matchAgainst(
+    surnameText,
+    surname,
+    given,
+    spellingSet(member.surname, member.surnameLocal),
+    spellingSet(member.givenName, member.givenNameLocal),
+  );
+  if (local.matches) return local.reason === 'EXACT' ? { matches: true, reason: 'TRANSLITERATED' } : local;
+  return local;
+}
