@@ -54,6 +54,9 @@ describe('great-circle miles between airports', () => {
     expect(greatCircleMiles('ZZZ', 'DME')).toBeUndefined();
     expect(greatCircleKm('QQQ', 'ZZZ')).toBeUndefined();
     expect(greatCircleDistance('', 'LED')).toBeUndefined();
+    // Not mistaken for a route already cached (DME–LED) whose codes run together the same way.
+    expect(greatCircleMiles('DME', 'LED')).toBe(414);
+    expect(greatCircleMiles('DM', 'ELED')).toBeUndefined();
   });
 
   it('keeps km and miles consistent: miles are km over 1.609344', () => {

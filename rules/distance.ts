@@ -34,20 +34,24 @@ export function haversineKm(a: LatLon, b: LatLon): number {
 // Keyed by the two codes in alphabetical order, since the distance is the same both ways.
 const kmByPair = new Map<string, number>();
 
-/** Unrounded distance in kilometres and statute miles between two airports, or undefined if either is unknown. */
-export function greatCircleDistance(from: string, to: string): { km: number; miles: number } | undefined {
-  const a = from.toUpperCase();
-  const b = to.toUpperCase();
-  const key = a < b ? `${a}${b}` : `${b}${a}`;
+function kmBetween(from: string, to: string): number | undefined {
+  const key = from < to ? `${from}-${to}` : `${to}-${from}`;
   let km = kmByPair.get(key);
   if (km === undefined) {
-    const origin = airport(a);
-    const destination = airport(b);
+    const origin = airport(from);
+    const destination = airport(to);
     if (!origin || !destination) return undefined;
     km = haversineKm(origin, destination);
+    // Cached under the codes as given; a lower-case spelling simply gets its own entry.
     kmByPair.set(key, km);
   }
-  return { km, miles: km / KM_PER_STATUTE_MILE };
+  return km;
+}
+
+/** Unrounded distance in kilometres and statute miles between two airports, or undefined if either is unknown. */
+export function greatCircleDistance(from: string, to: string): { km: number; miles: number } | undefined {
+  const km = kmBetween(from, to);
+  return km === undefined ? undefined : { km, miles: km / KM_PER_STATUTE_MILE };
 }
 
 /**
@@ -55,12 +59,12 @@ export function greatCircleDistance(from: string, to: string): { km: number; mil
  * distances (half a mile up); undefined when either code is unknown.
  */
 export function greatCircleMiles(from: string, to: string): number | undefined {
-  const distance = greatCircleDistance(from, to);
-  return distance && Math.round(distance.miles);
+  const km = kmBetween(from, to);
+  return km === undefined ? undefined : Math.round(km / KM_PER_STATUTE_MILE);
 }
 
 /** Whole kilometres between two airports, rounded to the nearest; undefined when either code is unknown. */
 export function greatCircleKm(from: string, to: string): number | undefined {
-  const distance = greatCircleDistance(from, to);
-  return distance && Math.round(distance.km);
+  const km = kmBetween(from, to);
+  return km === undefined ? undefined : Math.round(km);
 }
