@@ -12,13 +12,14 @@
  * | level  | code          | when                                                                        |
  * |--------|---------------|-----------------------------------------------------------------------------|
  * | record | MALFORMED     | a day Cube whose @time is missing or not a date (the whole day is rejected) |
- * | record | BAD_CURRENCY  | @currency missing, not three capital letters, or EUR itself                 |
+ * | record | BAD_CURRENCY  | @currency missing, not an ISO 4217 code (upper case), or EUR itself         |
  * | record | BAD_RATE      | @rate missing, not a plain positive decimal, zero, or absurdly long         |
  * | record | DUPLICATE     | the same (date, currency) appears again in the file                         |
  * | file   | EMPTY_FILE    | no day Cube at all                                                          |
  * | file   | (xml-common)  | TOO_LARGE, EMPTY_FILE, BAD_ENCODING, DOCTYPE_FORBIDDEN, NOT_WELL_FORMED, TOO_DEEP, WRONG_DOCUMENT |
  */
 import { isIsoDate, type IsoDate } from '../lib/dates.js';
+import { isCurrencyCode } from '../lib/money.js';
 import type { FeedParser, ParseEvent, ParseInput, ParseOptions } from './types.js';
 import {
   attrOf,
@@ -96,19 +97,14 @@ function handle(doc: XmlDocument): XmlFileResult<FxRate> {
         });
       const currency = attrOf(cube, 'currency');
       const rawRate = attrOf(cube, 'rate');
-      if (currency === undefined || !/^[A-Z]{3}$/.test(currency) || currency === 'EUR') {
+      if (currency === undefined || !isCurrencyCode(currency) || currency === 'EUR') {
         const why =
           currency === undefined
-            ? 'missing'
+            ? '@currency is missing'
             : currency === 'EUR'
-              ? 'EUR is the base, not a quote'
-              : 'not a 3-letter ISO 4217 code';
-        reject(
-          '@currency',
-          'BAD_CURRENCY',
-          `@currency ${currency === undefined ? '' : JSON.stringify(currency) + ' '}${why}`.trim(),
-          currency ?? '',
-        );
+              ? '@currency EUR is the base, not a quote'
+              : `@currency ${JSON.stringify(currency)} is not an ISO 4217 currency code`;
+        reject('@currency', 'BAD_CURRENCY', why, currency ?? '');
         return;
       }
       const rate = rawRate === undefined ? null : canonicalRate(rawRate);

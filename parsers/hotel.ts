@@ -35,12 +35,13 @@
  * |        |               | that is not a date, stay dates missing or check-in after check-out,      |
  * |        |               | SequenceNumber not a positive integer                                     |
  * | record | BAD_AMOUNT    | Amount missing or not an OTA Money value, PointsEarned not an integer     |
- * | record | BAD_CURRENCY  | CurrencyCode missing or not three letters                                 |
+ * | record | BAD_CURRENCY  | CurrencyCode missing or not an ISO 4217 code                              |
  * | file   | EMPTY_FILE    | the message holds no StayInfo                                             |
  * | file   | (xml-common)  | TOO_LARGE, BAD_ENCODING, DOCTYPE_FORBIDDEN, NOT_WELL_FORMED, TOO_DEEP, WRONG_DOCUMENT |
  */
 import { addDays, isIsoDate, type IsoDate } from '../lib/dates.js';
 import { ConfigError } from '../lib/errors.js';
+import { isCurrencyCode } from '../lib/money.js';
 import type { FeedParser, ParseEvent, ParseInput, ParseOptions } from './types.js';
 import {
   attrOf,
@@ -243,13 +244,14 @@ function money(el: XmlElement, field: string): { amount: string; currency: strin
     );
   }
   const currency = attrOf(el, 'CurrencyCode');
-  if (currency === undefined || !/^[A-Za-z]{3}$/.test(currency)) {
+  // OTA's AlphaLength3 allows lower case; the code itself must be a current ISO 4217 one.
+  if (currency === undefined || !isCurrencyCode(currency.toUpperCase())) {
     throw new StayProblem(
       `${field}/@CurrencyCode`,
       'BAD_CURRENCY',
       currency === undefined
         ? `${field}/@CurrencyCode is missing`
-        : `${field}/@CurrencyCode ${JSON.stringify(currency)} is not a 3-letter ISO 4217 code`,
+        : `${field}/@CurrencyCode ${JSON.stringify(currency)} is not an ISO 4217 currency code`,
       currency ?? '',
     );
   }
