@@ -162,12 +162,18 @@ const LINE_TEXT = /^[^ \p{Cc}](?:[^\p{Cc}]*[^ \p{Cc}])?$/u;
 const FREE_TEXT = /^[^ \t\n\r\p{Cc}](?:(?:[^\p{Cc}]|[\t\n\r])*[^ \t\n\r\p{Cc}])?$/u;
 // Code points XML cannot carry even as references; not control characters, so checked separately.
 const NON_XML = /[\p{Cs}\uFFFE\uFFFF]/u;
-const TIMESTAMP = /^(\d{4}-\d{2}-\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})?(?:Z|([+-])(\d{2}):(\d{2}))$/;
+const TIMESTAMP =
+  /^([1-9][0-9]{3}-[0-9]{2}-[0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.[0-9]{1,9})?(?:Z|([+-])([0-9]{2}):([0-9]{2}))$/;
+
+/** A calendar date the XSD's `Date` accepts too: xs:date allows years below 1000, our dates never need them. */
+export function isCalendarDate(value: string): boolean {
+  return /^[1-9]/.test(value) && isIsoDate(value);
+}
 
 /** ISO 8601 / xs:dateTime with a mandatory offset, seconds below 60, offset within ±14:00. */
 export function isIsoTimestamp(value: string): boolean {
   const m = TIMESTAMP.exec(value);
-  if (!m || !isIsoDate(m[1]!)) return false;
+  if (!m || !isCalendarDate(m[1]!)) return false;
   if (Number(m[2]) > 23 || Number(m[3]) > 59 || Number(m[4]) > 59) return false;
   if (m[5] !== undefined) {
     const h = Number(m[6]);
@@ -212,7 +218,7 @@ export const RULES = {
   name: text(LINE_TEXT, 64, 'a name of 1-64 characters'),
   carrier: pattern(CARRIER, 'an airline designator (2 letters/digits or 3 letters)'),
   flightNumber: pattern(FLIGHT_NUMBER, 'a flight number of 1-4 digits and an optional suffix letter'),
-  date: (v: string) => (isIsoDate(v) ? null : 'expected a date YYYY-MM-DD'),
+  date: (v: string) => (isCalendarDate(v) ? null : 'expected a date YYYY-MM-DD'),
   airport: pattern(AIRPORT, 'a 3-letter airport code'),
   cabin: pattern(ONE_LETTER, 'a one-letter cabin code'),
   rbd: pattern(ONE_LETTER, 'a one-letter booking designator'),
@@ -482,7 +488,7 @@ function readEntries<T extends { claimId: string }>(
       return reject(
         {
           field: 'ClaimId',
-          message: `claim id ${JSON.stringify(entry.claimId)} appears earlier in this file`,
+          message: `ClaimId ${JSON.stringify(entry.claimId)} appears earlier in this file`,
           value: entry.claimId,
         },
         'DUPLICATE',
