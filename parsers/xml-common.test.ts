@@ -1,0 +1,158 @@
+import { isUtf8 } from 'node:buffer';
+import { Readable } from 'node:stream';
+import fc from 'fast-check';
+import iconv from 'iconv-lite';
+import { describe, expect, it } from 'vitest';
+import { RedeyeError } from '../lib/errors.js';
+import { inputOf } from './fixtures/xml/support.js';
+import {
+  decodeXml,
+  escapeXmlAttr,
+  escapeXmlText,
+  firstInvalidUtf8,
+  LineIndex,
+  parseXmlText,
+  readBounded,
+  type XmlElement,
+} from './xml-common.js';
+
+function parsed(text: string): XmlElement {
+  const r = parseXmlText(text);
+  if (!r.ok) throw new Error(`refused: ${r.refusal.reason} ${r.refusal.message}`);
+  return r.doc.root;
+}
+
+describe('UTF-8 checking', () => {
+  const bytes = fc.oneof(
+    fc.uint8Array({ maxLength: 40 }),
+    fc.string({ unit: 'binary', maxLength: 20 }).map((s) => new Uint8Array(Buffer.from(s, 'utf8'))),
+    fc
+      .tuple(
+        fc.string({ unit: 'binary', maxLength: 10 }),
+        fc.uint8Array({ minLength: 1, maxLength: 3 }),
+        fc.string({ maxLength: 5 }),
+      )
+      .map(([a, b, c]) => new Uint8Array(Buffer.concat([Buffer.from(a), Buffer.from(b), Buffer.from(c)]))),
+  );
+
+  it('finds the first invalid byte exactly where a strict decoder gives up', () => {
+    fc.assert(
+      fc.property(bytes, (b) => {
+        const at = firstInvalidUtf8(b);
+        expect(at === -1).toBe(isUtf8(b));
+        if (at !== -1) {
+          expect(isUtf8(b.subarray(0, at))).toBe(true);
+          expect(() => new TextDecoder('utf-8', { fatal: true }).decode(b)).toThrow();
+        }
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('strips a byte-order mark and accepts the usual spellings of UTF-8', () => {
+    expect(decodeXml(Buffer.from('\ufeff<a/>'))).toEqual({ ok: true, text: '<a/>' });
+    for (const name of ['UTF-8', 'utf8', 'Utf-8']) {
+      expect(decodeXml(Buffer.from(`<?xml version="1.0" encoding='${name}'?><a/>`)).ok, name).toBe(true);
+    }
+  });
+
+  it('reads a configured single-byte encoding, and refuses a document claiming another', () => {
+    const cp1251 = iconv.encode('<?xml version="1.0" encoding="windows-1251"?><a>Иванов</a>', 'windows-1251');
+    const decoded = decodeXml(cp1251, 'windows-1251');
+    expect(decoded.ok && parsed(decoded.text).text).toBe('Иванов');
+    expect(decodeXml(cp1251)).toMatchObject({ ok: false, refusal: { reason: 'BAD_ENCODING' } });
+    expect(decodeXml(Buffer.from('<a/>'), 'no-such-encoding')).toMatchObject({
+      ok: false,
+      refusal: { reason: 'BAD_ENCODING' },
+    });
+  });
+});
+
+describe('escaping and decoding', () => {
+  // Any text XML can carry.
+  const xmlText = fc
+    .string({ unit: 'binary', maxLength: 40 })
+    // eslint-disable-next-line no-control-regex -- removing what XML 1.0 cannot carry
+    .map((s) => s.replace(/[\0-\x08\x0B\x0C\x0E-\x1F\uFFFE\uFFFF]/g, ''));
+
+  it('reads back exactly what was escaped, in text and in attributes', () => {
+    fc.assert(
+      fc.property(xmlText, (s) => {
+        const root = parsed(`<a x="${escapeXmlAttr(s)}">${escapeXmlText(s)}</a>`);
+        expect(root.attrs.get('x')).toBe(s);
+        expect(root.text).toBe(s);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('decodes the five entities and character references once, CDATA never', () => {
+    const root = parsed('<a t="&amp;lt; &#38;#60;">&amp;amp; &#x3C; &#60; <![CDATA[&amp; <b>]]></a>');
+    expect(root.attrs.get('t')).toBe('&lt; &#60;');
+    expect(root.text).toBe('&amp; < < &amp; <b>');
+  });
+
+  it('normalises literal white space in attributes but keeps referenced white space', () => {
+    const root = parsed('<a t="x\ty\nz" r="x&#9;y&#10;z&#13;"/>');
+    expect(root.attrs.get('t')).toBe('x y z');
+    expect(root.attrs.get('r')).toBe('x\ty\nz\r');
+  });
+});
+
+describe('namespaces and positions', () => {
+  it('resolves prefixes, default namespaces and their undeclaration by scope', () => {
+    const root = parsed(
+      '<p:a xmlns:p="urn:one" xmlns="urn:two"><b/><p:c xmlns:p="urn:three"/><d xmlns=""/><xml:e/></p:a>',
+    );
+    expect([root.ns, root.name]).toEqual(['urn:one', 'a']);
+    expect(root.children.map((c) => [c.ns, c.name])).toEqual([
+      ['urn:two', 'b'],
+      ['urn:three', 'c'],
+      ['', 'd'],
+      ['http://www.w3.org/XML/1998/namespace', 'e'],
+    ]);
+  });
+
+  it('gives elements their physical line whatever the line ends', () => {
+    for (const eol of ['\n', '\r\n', '\r']) {
+      const root = parsed(['<a>', '  <b/>', '', '  <c>', '  </c>', '</a>'].join(eol));
+      expect(root.children.map((c) => c.line)).toEqual([2, 4]);
+    }
+  });
+
+  it('counts lines like a reader does', () => {
+    const idx = new LineIndex('a\nbb\n\nc');
+    expect(idx.count).toBe(4);
+    expect([idx.lineOf(0), idx.lineOf(2), idx.lineOf(5), idx.lineOf(6)]).toEqual([1, 2, 3, 4]);
+    expect(idx.columnOf(3)).toBe(2);
+    expect(idx.lineText(2)).toBe('bb');
+    expect(new LineIndex('a\n').count).toBe(1);
+    expect(new LineIndex('').count).toBe(0);
+  });
+});
+
+describe('reading bytes', () => {
+  it('accepts strings and typed arrays from a stream', async () => {
+    const input = inputOf('x.xml', '', {
+      open: () => Readable.from(['<a>', new Uint8Array([0x78]), Buffer.from('</a>')]),
+    });
+    const read = await readBounded(input, 100);
+    expect(read.ok && read.bytes.toString()).toBe('<a>x</a>');
+  });
+
+  it('throws a RedeyeError when the stream itself fails: that is not bad data', async () => {
+    const input = inputOf('x.xml', '', {
+      open: () =>
+        new Readable({
+          read() {
+            this.destroy(new Error('connection reset'));
+          },
+        }),
+    });
+    await expect(readBounded(input, 100)).rejects.toMatchObject({
+      code: 'INPUT_READ_FAILED',
+      context: { file: 'x.xml' },
+    });
+    await expect(readBounded(input, 100)).rejects.toBeInstanceOf(RedeyeError);
+  });
+});
