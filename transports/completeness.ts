@@ -15,6 +15,7 @@ export async function readyEntries(
 ): Promise<RemoteEntry[]> {
   checkCompleteness(completeness, context);
   const matcher = statelessPattern(pattern);
+  if (completeness.kind === 'none') return (await listAll()).filter((entry) => matcher.test(entry.name));
   if (completeness.kind === 'marker') return completeByMarker(await listAll(), matcher, completeness.suffix);
   const first = (await listAll()).filter((entry) => matcher.test(entry.name));
   if (first.length === 0) return [];
@@ -32,7 +33,10 @@ export function checkCompleteness(completeness: Completeness, context: Transport
         context,
       );
     }
-  } else if (!(Number.isFinite(completeness.seconds) && completeness.seconds >= 0)) {
+  } else if (
+    completeness.kind === 'stable' &&
+    !(Number.isFinite(completeness.seconds) && completeness.seconds >= 0)
+  ) {
     throw new TransportError(
       'TRANSFER_FAILED',
       `stable-file wait must be a non-negative number of seconds, got ${completeness.seconds}`,

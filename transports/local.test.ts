@@ -214,6 +214,14 @@ describe('local folder transport', () => {
     expect(sleeps).toEqual([]);
   });
 
+  it('offers every matching file at once when the partner renames files into place (no completeness rule)', async () => {
+    await writeFile(join(inbox, 'a.csv'), 'a');
+    await writeFile(join(inbox, 'b.tmp'), 'b');
+    const ready = await transport.ready('inbox', /\.csv$/, { kind: 'none' });
+    expect(ready.map((e) => e.name)).toEqual(['a.csv']);
+    expect(sleeps).toEqual([]);
+  });
+
   it('offers a file only when its marker exists, never the marker itself, and ignores a stale marker', async () => {
     const past = new Date(Date.now() - 3_600_000);
     await writeFile(join(inbox, 'a.csv'), 'a');

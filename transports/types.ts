@@ -12,13 +12,15 @@ export interface RemoteEntry {
 /**
  * When a file in an inbox counts as complete, i.e. the partner has finished writing it.
  *
+ * - `none`: as soon as it is listed; for partners that write under another name and rename when done.
  * - `marker`: the partner writes `<name><suffix>` (e.g. `FTL0102.csv.done`) after the file. Markers are
  *   never offered as files; a marker older than its file is ignored, because it was left behind by an
  *   earlier file of the same name that is now being overwritten.
  * - `stable`: size and modification time do not change for `seconds`. `ready` lists, waits that long
  *   through the transport's clock, lists again and offers only what did not move.
  */
-export type Completeness = { kind: 'marker'; suffix: string } | { kind: 'stable'; seconds: number };
+export type Completeness =
+  { kind: 'none' } | { kind: 'marker'; suffix: string } | { kind: 'stable'; seconds: number };
 
 export interface DownloadResult {
   /** Absolute path of the file under its final name in the local folder. */
