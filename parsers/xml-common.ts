@@ -456,6 +456,8 @@ const parser = new XMLParser({
   ignorePiTags: true,
   allowBooleanAttributes: false,
   maxNestedTags: MAX_XML_DEPTH + 1,
+  // No callbacks use it, and building a path string per tag costs about half the parse time.
+  jPath: false,
 });
 
 const XML_NS = 'http://www.w3.org/XML/1998/namespace';
