@@ -213,6 +213,24 @@ describe('SFTP transport: connection faults', () => {
     expect(logLines.some((line) => line.includes('retrying') && line.includes('big.bin'))).toBe(true);
   });
 
+  it('recovers downloads running side by side when their shared connection is cut', async () => {
+    const files = {
+      'one.bin': randomBytes(600_000),
+      'two.bin': randomBytes(600_000),
+      'three.csv': randomBytes(10),
+    };
+    for (const [name, data] of Object.entries(files)) await writeFile(join(server.root, 'inbox', name), data);
+    server.faults.cutRead = { bytes: 300_000, times: 1, path: 'inbox/one.bin' };
+    const transport = connect();
+    await transport.list('inbox', /./);
+    const results = await Promise.all(
+      Object.keys(files).map((name) => transport.download('inbox', name, landing)),
+    );
+    expect(results.map((r) => r.sha256)).toEqual(Object.values(files).map((data) => sha256(data)));
+    expect((await readdir(landing)).sort()).toEqual(['one.bin', 'three.csv', 'two.bin']);
+    expect(server.stats.connections).toBe(2);
+  });
+
   it('gives up on a download that keeps being cut, with exponential backoff and nothing left behind', async () => {
     await writeFile(join(server.root, 'inbox', 'big.bin'), randomBytes(500_000));
     server.faults.cutRead = { bytes: 100_000, times: 99, path: 'inbox/big.bin' };

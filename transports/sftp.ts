@@ -8,7 +8,7 @@ import type { Client, ConnectConfig, SFTPWrapper, Stats } from 'ssh2';
 import SftpClient from 'ssh2-sftp-client';
 import { ConfigError, type ConfigProblem } from '../lib/errors.js';
 import { readyEntries } from './completeness.js';
-import { TransportError, type TransportErrorCode, type TransportErrorContext } from './errors.js';
+import { TransportError, type TransportErrorContext } from './errors.js';
 import { fsError, land } from './landing.js';
 import { assertSafeName, byName, joinRemote, statelessPattern, temporaryName } from './names.js';
 import {
@@ -325,8 +325,9 @@ export class SftpTransport implements Transport {
           await this.request(session, context, (cb) => session.sftp.rename(temp, target, cb));
         } catch (error) {
           // SFTP rename refuses an existing target; someone delivered the same name in the meantime.
+          if (isConnectionFault(error)) throw error;
           const raced = await this.lstatIfExists(session, target, context);
-          if (raced === undefined || isConnectionFault(error)) throw error;
+          if (raced === undefined) throw error;
           renameSent = false;
           await this.unlinkIfExists(session, temp, context);
           leftoverTemp = undefined;
@@ -455,14 +456,15 @@ export class SftpTransport implements Transport {
   ): Promise<T> {
     let lastError: TransportError | undefined;
     for (let n = 1; n <= this.attempts; n++) {
+      let session: Session | undefined;
       try {
-        const session = await this.connected(context);
+        session = await this.connected(context);
         return await operation(session);
       } catch (error) {
         const failure = this.asTransportError(error, context);
         if (!failure.retryable) throw failure;
         lastError = failure;
-        this.dropSession(failure);
+        if (session) this.dropSession(session, failure);
         if (n === this.attempts) break;
         const delayMs = Math.min(this.maxDelayMs, this.initialDelayMs * 2 ** (n - 1));
         this.logger.warn(
@@ -501,10 +503,13 @@ export class SftpTransport implements Transport {
     return this.connecting;
   }
 
-  private dropSession(reason: TransportError): void {
-    const session = this.session;
-    this.session = undefined;
-    if (session && !session.closed) session.destroy(reason);
+  /**
+   * Forgets a session that failed. Only that one: with operations running side by side, another may
+   * already have replaced it with a healthy connection that must not be torn down.
+   */
+  private dropSession(session: Session, reason: TransportError): void {
+    if (this.session === session) this.session = undefined;
+    if (!session.closed) session.destroy(reason);
   }
 
   private async connect(context: TransportErrorContext): Promise<Session> {
@@ -1082,5 +1087,3 @@ function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
   });
   return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
-
-export type { TransportErrorCode };
