@@ -199,7 +199,12 @@ export class LocalTransport implements Transport {
     const entries: RemoteEntry[] = [];
     for (const name of names) {
       // lstat, not stat: a link must be reported as a link so `download` can refuse it.
-      const info = await lstatIfExists(join(folder, name));
+      let info: Stats | undefined;
+      try {
+        info = await lstatIfExists(join(folder, name));
+      } catch (error) {
+        throw fsError(error, `cannot inspect ${join(folder, name)}`, { ...context, file: name });
+      }
       if (info === undefined) continue;
       const type = info.isFile() ? 'file' : info.isSymbolicLink() ? 'symlink' : undefined;
       if (type !== undefined) entries.push({ name, size: info.size, modifiedAt: info.mtime, type });
