@@ -4,11 +4,11 @@
  * one transaction. The idempotency key makes every posting safe to replay: the same key with the same
  * content returns the original; the same key with other content is an error naming both.
  */
-import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Db } from '../db/connection.js';
 import { isIsoDate } from '../lib/dates.js';
 import { RedeyeError } from '../lib/errors.js';
+import { canonical, fingerprint } from '../lib/fingerprint.js';
 import { Accounts, describeAccount, type AccountDescriptor, type StatusMetric } from './accounts.js';
 import {
   AlreadyReversedError,
@@ -19,7 +19,16 @@ import {
   UnknownAccountOwnerError,
   UnknownPostingError,
 } from './errors.js';
-import { openStore, type AccountRow, type ExistingPosting, type LedgerStore } from './store.js';
+import {
+  openStore,
+  type AccountRow,
+  type EntryRow,
+  type ExistingPosting,
+  type LedgerStore,
+  type LotInsert,
+  type PostingRow,
+  type StatusCreditRow,
+} from './store.js';
 import {
   isReversal,
   type EntryInput,
@@ -81,10 +90,7 @@ export class Ledger {
     const run = async (trx: Knex.Transaction) => {
       const store = await openStore(this.db.dialect, trx);
       const session = new PostingSession(store, this.accounts, createdAt, atomic);
-      await session.lockAccounts(prepared);
-      const results: PostResult[] = [];
-      for (const p of prepared) results.push(await session.apply(p));
-      await session.flush();
+      const results = await session.applyAll(prepared);
       return { results, created: session.created };
     };
     if (options.trx) {
@@ -132,7 +138,7 @@ function prepare(request: PostingRequest): Prepared {
     return {
       type: 'reversal',
       input: request,
-      hash: hash(['REVERSAL', request.businessDate, request.reverses, request.sourceRef ?? null]),
+      hash: fingerprint(canonical(['REVERSAL', request.businessDate, request.reverses, request.sourceRef])),
     };
   }
   return preparePosting(request);
@@ -147,7 +153,16 @@ function checkKey(key: string): void {
 function preparePosting(input: PostingInput): PreparedPosting {
   const key = input.key;
   const entries: PreparedPosting['entries'] = [];
-  for (const e of input.entries) entries.push({ ...e, descriptor: describeAccount(e.account) });
+  for (const e of input.entries) {
+    entries.push({
+      account: e.account,
+      amount: e.amount,
+      expiresOn: e.expiresOn,
+      earnedOn: e.earnedOn,
+      lotId: e.lotId,
+      descriptor: describeAccount(e.account),
+    });
+  }
   for (const sc of input.statusCredits ?? []) {
     if (!Number.isSafeInteger(sc.amount) || sc.amount === 0) {
       throw new InvalidPostingError(`posting ${key}: a status credit is a non-zero whole number, got ${sc.amount}`, { key });
@@ -165,9 +180,23 @@ function preparePosting(input: PostingInput): PreparedPosting {
       key,
     });
   }
-  const sums = new Map<string, number>();
+  // Most postings move one unit; a second unit (status credits) is the exception.
+  let unit = '';
+  let sum = 0;
+  let others: Record<string, number> | undefined;
   let lotDebits = 0;
   let lotCredits = 0;
+  const fields: Array<string | number | boolean | null | undefined> = [
+    input.kind,
+    input.businessDate,
+    input.carryLots ?? false,
+    input.memberNumber,
+    input.channel,
+    input.activityDate,
+    input.sourceRef,
+    input.ruleVersion,
+    entries.length,
+  ];
   for (const e of entries) {
     if (!Number.isSafeInteger(e.amount) || e.amount === 0) {
       throw new InvalidPostingError(`posting ${key}: entry on ${e.account} must be a non-zero whole number, got ${e.amount}`, {
@@ -175,8 +204,14 @@ function preparePosting(input: PostingInput): PreparedPosting {
         account: e.account,
       });
     }
-    sums.set(e.descriptor.unit, (sums.get(e.descriptor.unit) ?? 0) + e.amount);
     const d = e.descriptor;
+    if (unit === '' || d.unit === unit) {
+      unit = d.unit;
+      sum += e.amount;
+    } else {
+      others ??= {};
+      others[d.unit] = (others[d.unit] ?? 0) + e.amount;
+    }
     if (e.lotId !== undefined && (!d.tracksLots || e.amount > 0)) {
       throw new InvalidPostingError(`posting ${key}: lotId is only for a debit on a lot-tracking account (${e.account})`, { key });
     }
@@ -187,34 +222,21 @@ function preparePosting(input: PostingInput): PreparedPosting {
       if (e.amount < 0) lotDebits -= e.amount;
       else lotCredits += e.amount;
     }
+    fields.push(e.account, e.amount, e.expiresOn, e.earnedOn, e.lotId);
   }
-  for (const [unit, sum] of sums) {
-    if (sum !== 0) {
-      throw new UnbalancedPostingError(`posting ${key} does not balance: its ${unit} entries sum to ${sum}, not 0`, { key, unit, sum });
-    }
+  const unbalanced: Array<[string, number]> = sum !== 0 ? [[unit, sum]] : [];
+  for (const [u, s] of Object.entries(others ?? {})) if (s !== 0) unbalanced.push([u, s]);
+  if (unbalanced.length > 0) {
+    const [u, s] = unbalanced[0]!;
+    throw new UnbalancedPostingError(`posting ${key} does not balance: its ${u} entries sum to ${s}, not 0`, { key, unit: u, sum: s });
   }
   if (input.carryLots && lotDebits !== lotCredits) {
     throw new InvalidPostingError(`posting ${key} carries lots, so its lot-account debits (${lotDebits}) must equal its credits (${lotCredits})`, {
       key,
     });
   }
-  const content = [
-    input.kind,
-    input.businessDate,
-    entries.map((e) => [e.account, e.amount, e.expiresOn ?? null, e.earnedOn ?? null, e.lotId ?? null]),
-    (input.statusCredits ?? []).map((s) => [s.memberNumber, s.metric, s.amount, s.activityDate]),
-    input.carryLots ?? false,
-    input.memberNumber ?? null,
-    input.channel ?? null,
-    input.activityDate ?? null,
-    input.sourceRef ?? null,
-    input.ruleVersion ?? null,
-  ];
-  return { type: 'posting', input, entries, hash: hash(content) };
-}
-
-function hash(content: unknown): string {
-  return createHash('sha256').update(JSON.stringify(content)).digest('hex');
+  for (const s of input.statusCredits ?? []) fields.push(s.memberNumber, s.metric, s.amount, s.activityDate);
+  return { type: 'posting', input, entries, hash: fingerprint(canonical(fields)) };
 }
 
 // ------------------------------------------------------------------------------------------------ session
@@ -246,6 +268,31 @@ class PostingSession {
     private readonly atomic: boolean,
   ) {}
 
+  /**
+   * Applies a batch in order. Runs of plain credits (accruals: no guarded debit, no lot choice) go
+   * through bulk statements; anything that must read balances or lots goes one posting at a time.
+   */
+  async applyAll(prepared: Prepared[]): Promise<PostResult[]> {
+    await this.resolveAccounts(prepared);
+    const results: PostResult[] = new Array(prepared.length);
+    let run: number[] = [];
+    for (let i = 0; i < prepared.length; i++) {
+      const p = prepared[i]!;
+      if (p.type === 'posting' && this.isPlainCredit(p)) {
+        run.push(i);
+        continue;
+      }
+      if (run.length > 0) {
+        await this.applyRun(run, prepared as PreparedPosting[], results);
+        run = [];
+      }
+      results[i] = await this.apply(p);
+    }
+    if (run.length > 0) await this.applyRun(run, prepared as PreparedPosting[], results);
+    await this.flush();
+    return results;
+  }
+
   async apply(p: Prepared): Promise<PostResult> {
     try {
       return p.type === 'posting' ? await this.applyPosting(p) : await this.applyReversal(p);
@@ -258,22 +305,149 @@ class PostingSession {
     }
   }
 
-  /** Resolves every account the batch names and takes their row locks in one ordered sweep. */
-  async lockAccounts(prepared: Prepared[]): Promise<void> {
+  private isPlainCredit(p: PreparedPosting): boolean {
+    if (p.input.carryLots) return false;
+    for (const e of p.entries) {
+      if (e.lotId !== undefined) return false;
+      if (e.amount < 0 && !e.descriptor.mayGoNegative) return false;
+    }
+    return true;
+  }
+
+  /** Resolves (creating where missing) every account the batch names, and takes their locks, in bulk. */
+  private async resolveAccounts(prepared: Prepared[]): Promise<void> {
+    const wanted = new Map<string, AccountDescriptor>();
+    const members = new Set<string>();
+    for (const p of prepared) {
+      if (p.type !== 'posting') continue;
+      if (p.input.memberNumber !== undefined && !this.memberIds.has(p.input.memberNumber)) members.add(p.input.memberNumber);
+      for (const e of p.entries) {
+        if (!this.committed.has(e.account) && !this.local.has(e.account)) wanted.set(e.account, e.descriptor);
+      }
+    }
+    if (wanted.size > 0) {
+      for (const row of await this.store.findAccounts([...wanted.keys()])) {
+        this.local.set(row.code, row);
+        wanted.delete(row.code);
+      }
+    }
+    for (const d of wanted.values()) {
+      if (d.memberNumber !== undefined && !this.memberIds.has(d.memberNumber)) members.add(d.memberNumber);
+    }
+    if (members.size > 0) {
+      for (const [number, id] of await this.store.findMemberIds([...members])) this.memberIds.set(number, id);
+    }
+    if (wanted.size > 0) {
+      const rows: Array<{ d: AccountDescriptor; memberId: number | null; poolId: number | null }> = [];
+      for (const d of wanted.values()) {
+        let memberId: number | null = null;
+        let poolId: number | null = null;
+        if (d.memberNumber !== undefined) {
+          memberId = this.memberIds.get(d.memberNumber) ?? null;
+          if (memberId === null) throw new UnknownAccountOwnerError(d.code, `member ${d.memberNumber}`);
+        }
+        if (d.poolCode !== undefined) {
+          poolId = (await this.store.findPoolId(d.poolCode)) ?? null;
+          if (poolId === null) throw new UnknownAccountOwnerError(d.code, `pool ${d.poolCode}`);
+        }
+        rows.push({ d, memberId, poolId });
+      }
+      for (const row of await this.store.createAccounts(rows, this.createdAt)) {
+        this.local.set(row.code, row);
+        this.created.push(row);
+      }
+    }
     const ids = new Set<number>();
     for (const p of prepared) {
       if (p.type !== 'posting') continue;
-      for (const e of p.entries) ids.add((await this.account(e.descriptor)).id);
+      for (const e of p.entries) ids.add(this.known(e.account).id);
     }
-    if (ids.size === 0) return;
-    for (const [id, balance] of await this.store.lockAccounts([...ids])) this.loaded.set(id, balance);
+    if (ids.size > 0) for (const [id, balance] of await this.store.lockAccounts([...ids])) this.loaded.set(id, balance);
+  }
+
+  private known(code: string): AccountRow {
+    return (this.committed.get(code) ?? this.local.get(code))!;
+  }
+
+  /** Posts a run of plain credits with one statement per table per chunk. */
+  private async applyRun(indices: number[], prepared: PreparedPosting[], results: PostResult[]): Promise<void> {
+    const rows = indices.map((i) => this.postingRow(prepared[i]!));
+    const inserted = await this.store.insertPostings(rows);
+    const claimed = new Set<string>();
+    const entries: EntryRow[] = [];
+    const lots: LotInsert[] = [];
+    const credits: StatusCreditRow[] = [];
+    for (const i of indices) {
+      const p = prepared[i]!;
+      const key = p.input.key;
+      const id = inserted.get(key);
+      if (id === undefined || claimed.has(key)) {
+        // Taken before this batch, or twice within it: a replay if the content matches.
+        const existing = await this.store.findPostingByKey(key);
+        results[i] = this.duplicate(key, existing!, p.hash);
+        continue;
+      }
+      claimed.add(key);
+      const date = p.input.businessDate;
+      const earned = p.input.activityDate ?? date;
+      for (const e of p.entries) {
+        const row = this.known(e.account);
+        entries.push([id, row.id, e.amount, date]);
+        this.addPending(row.id, e.amount);
+        if (e.amount > 0 && row.tracksLots) lots.push([row.id, e.amount, e.earnedOn ?? earned, e.expiresOn ?? null, id]);
+      }
+      for (const sc of p.input.statusCredits ?? []) {
+        const row = this.known(Accounts.memberStatus(sc.memberNumber, sc.metric));
+        credits.push([row.memberId!, sc.metric, sc.amount, sc.activityDate, id]);
+      }
+      results[i] = { key, status: 'posted', postingId: id };
+    }
+    if (entries.length > 0) await this.store.insertEntries(entries);
+    if (lots.length > 0) await this.store.insertLots(lots);
+    if (credits.length > 0) await this.store.insertStatusCredits(credits);
+  }
+
+  private postingRow(p: PreparedPosting): PostingRow {
+    const input = p.input;
+    let memberId: number | null = null;
+    if (input.memberNumber !== undefined) {
+      const id = this.memberIds.get(input.memberNumber);
+      if (id === undefined) throw new UnknownAccountOwnerError(`posting ${input.key}`, `member ${input.memberNumber}`);
+      memberId = id;
+    } else {
+      for (const e of p.entries) {
+        const m = this.known(e.account).memberId;
+        if (m !== null) {
+          memberId = m;
+          break;
+        }
+      }
+    }
+    return {
+      kind: input.kind,
+      businessDate: input.businessDate,
+      key: input.key,
+      contentHash: p.hash,
+      memberId,
+      channel: input.channel ?? null,
+      activityDate: input.activityDate ?? null,
+      sourceFileId: input.sourceFileId ?? null,
+      sourceRef: input.sourceRef ?? null,
+      ruleVersion: input.ruleVersion ?? null,
+      reversalOf: null,
+      detail: input.detail === undefined ? null : JSON.stringify(input.detail),
+      createdAt: this.createdAt,
+    };
   }
 
   async flush(): Promise<void> {
-    const ids = [...this.pending.keys()].sort((a, b) => a - b);
-    for (const id of ids) {
-      const delta = this.pending.get(id)!;
-      if (delta !== 0) await this.store.addBalance(id, delta);
+    const deltas: Array<[number, number]> = [];
+    for (const [id, delta] of this.pending) if (delta !== 0) deltas.push([id, delta]);
+    deltas.sort((a, b) => a[0] - b[0]);
+    if (deltas.length > 0) await this.store.addBalances(deltas);
+    for (const [id, delta] of deltas) {
+      const before = this.loaded.get(id);
+      if (before !== undefined) this.loaded.set(id, before + delta);
     }
     this.pending.clear();
   }

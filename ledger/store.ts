@@ -84,6 +84,34 @@ export interface LedgerStore {
    */
   lockAccounts(accountIds: number[]): MaybePromise<Map<number, number>>;
   insertStatusCredit(memberId: number, metric: string, amount: number, activityDate: string, postingId: number): MaybePromise<void>;
+
+  // Bulk operations: the hot path posts runs of plain credits with a handful of statements per run.
+  findAccounts(codes: string[]): MaybePromise<AccountRow[]>;
+  findMemberIds(numbers: string[]): MaybePromise<Map<string, number>>;
+  createAccounts(
+    rows: Array<{ d: AccountDescriptor; memberId: number | null; poolId: number | null }>,
+    now: string,
+  ): MaybePromise<AccountRow[]>;
+  /** Inserts postings whose keys are free; returns key → id for those inserted (taken keys are absent). */
+  insertPostings(rows: PostingRow[]): MaybePromise<Map<string, number>>;
+  insertEntries(rows: EntryRow[]): MaybePromise<void>;
+  insertLots(rows: LotInsert[]): MaybePromise<void>;
+  insertStatusCredits(rows: StatusCreditRow[]): MaybePromise<void>;
+  addBalances(deltas: Array<[accountId: number, delta: number]>): MaybePromise<void>;
+}
+
+export type EntryRow = [postingId: number, accountId: number, amount: number, businessDate: string];
+export type LotInsert = [accountId: number, amount: number, earnedOn: string, expiresOn: string | null, postingId: number];
+export type StatusCreditRow = [memberId: number, metric: string, amount: number, activityDate: string, postingId: number];
+
+const POSTING_COLUMNS =
+  'kind, business_date, idempotency_key, content_hash, member_id, channel, activity_date, source_file_id, source_ref, rule_version, reversal_of, detail, created_at';
+
+function chunks<T>(rows: T[], size: number): T[][] {
+  if (rows.length <= size) return [rows];
+  const out: T[][] = [];
+  for (let i = 0; i < rows.length; i += size) out.push(rows.slice(i, i + size));
+  return out;
 }
 
 export async function openStore(dialect: Dialect, trx: Knex.Transaction): Promise<LedgerStore> {
@@ -314,7 +342,96 @@ class SqliteStore implements LedgerStore {
   insertStatusCredit(memberId: number, metric: string, amount: number, activityDate: string, postingId: number) {
     this.s('insertStatusCredit').run(memberId, metric, amount, activityDate, postingId);
   }
+
+  /** Multi-row statements, cached by row count: one SQLite step inserts a whole chunk. */
+  private multi(table: string, columns: string, width: number, rows: number, suffix = ''): BetterSqlite3.Statement {
+    const key = `${table}:${rows}:${suffix}`;
+    let st = this.multiStmts.get(key);
+    if (!st) {
+      const one = `(${new Array(width).fill('?').join(',')})`;
+      st = this.db.prepare(`INSERT INTO ${table} (${columns}) VALUES ${new Array(rows).fill(one).join(',')}${suffix}`);
+      this.multiStmts.set(key, st);
+    }
+    return st;
+  }
+
+  private get multiStmts(): Map<string, BetterSqlite3.Statement> {
+    let m = multiPrepared.get(this.db);
+    if (!m) {
+      m = new Map();
+      multiPrepared.set(this.db, m);
+    }
+    return m;
+  }
+
+  findAccounts(codes: string[]) {
+    const out: AccountRow[] = [];
+    for (const code of codes) {
+      const r = this.findAccount(code);
+      if (r) out.push(r);
+    }
+    return out;
+  }
+  findMemberIds(numbers: string[]) {
+    const out = new Map<string, number>();
+    for (const n of numbers) {
+      const id = this.findMemberId(n);
+      if (id !== undefined) out.set(n, id);
+    }
+    return out;
+  }
+  createAccounts(rows: Array<{ d: AccountDescriptor; memberId: number | null; poolId: number | null }>, now: string) {
+    return rows.map((r) => this.createAccount(r.d, { memberId: r.memberId, poolId: r.poolId }, now));
+  }
+  insertPostings(rows: PostingRow[]) {
+    const out = new Map<string, number>();
+    for (const chunk of chunks(rows, 200)) {
+      const st = this.multi('postings', POSTING_COLUMNS, 13, chunk.length, ' ON CONFLICT (idempotency_key) DO NOTHING');
+      const values: unknown[] = [];
+      for (const p of chunk) {
+        values.push(p.kind, p.businessDate, p.key, p.contentHash, p.memberId, p.channel, p.activityDate);
+        values.push(p.sourceFileId, p.sourceRef, p.ruleVersion, p.reversalOf, p.detail, p.createdAt);
+      }
+      const info = st.run(values);
+      // AUTOINCREMENT hands one statement's rows consecutive ids in VALUES order, so without a skipped
+      // key the ids follow from the last one; RETURNING would cost a result row per posting.
+      const last = Number(info.lastInsertRowid);
+      if (info.changes === chunk.length) {
+        for (let i = 0; i < chunk.length; i++) out.set(chunk[i]!.key, last - chunk.length + 1 + i);
+      } else {
+        const first = last - info.changes + 1;
+        for (const p of chunk) {
+          const id = info.changes > 0 ? this.findPostingByKey(p.key)?.id : undefined;
+          if (id !== undefined && id >= first && id <= last && !out.has(p.key)) out.set(p.key, id);
+        }
+      }
+    }
+    return out;
+  }
+  insertEntries(rows: EntryRow[]) {
+    for (const chunk of chunks(rows, 500)) {
+      this.multi('entries', 'posting_id, account_id, amount, business_date', 4, chunk.length).run(chunk.flat());
+    }
+  }
+  insertLots(rows: LotInsert[]) {
+    for (const chunk of chunks(rows, 400)) {
+      const values: unknown[] = [];
+      for (const [a, amount, e, x, p] of chunk) values.push(a, amount, amount, e, x, p);
+      this.multi('lots', 'account_id, amount, remaining, earned_on, expires_on, origin_posting_id', 6, chunk.length).run(values);
+    }
+  }
+  insertStatusCredits(rows: StatusCreditRow[]) {
+    for (const chunk of chunks(rows, 400)) {
+      this.multi('status_credits', 'member_id, metric, amount, activity_date, posting_id', 5, chunk.length).run(chunk.flat());
+    }
+  }
+  addBalances(deltas: Array<[number, number]>) {
+    const st = this.s('addBalance');
+    for (const [id, delta] of deltas) st.run(delta, id);
+  }
 }
+
+const multiPrepared = new WeakMap<BetterSqlite3.Database, Map<string, BetterSqlite3.Statement>>();
 
 // ------------------------------------------------------------------------------------------------ PostgreSQL
 
@@ -478,5 +595,104 @@ class PgStore implements LedgerStore {
   }
   async insertStatusCredit(memberId: number, metric: string, amount: number, activityDate: string, postingId: number) {
     await this.q('insertStatusCredit', [memberId, metric, amount, activityDate, postingId]);
+  }
+
+  // Bulk statements take one array per column (unnest), so a whole run is one round trip per table.
+  private async bulk<T>(name: string, text: string, values: unknown[]): Promise<T[]> {
+    const res = await this.client.query({ name: `redeye_ledger_bulk_${name}`, text, values });
+    return res.rows as T[];
+  }
+
+  async findAccounts(codes: string[]) {
+    const rows = await this.bulk<RawAccount>(
+      'findAccounts',
+      'SELECT id, code, unit, tracks_lots, may_go_negative, member_id FROM accounts WHERE code = ANY($1::text[])',
+      [codes],
+    );
+    return rows.map(toAccount);
+  }
+  async findMemberIds(numbers: string[]) {
+    const rows = await this.bulk<{ id: number; number: string }>('findMembers', 'SELECT id, number FROM members WHERE number = ANY($1::text[])', [
+      numbers,
+    ]);
+    return new Map(rows.map((r) => [r.number, r.id]));
+  }
+  async createAccounts(rows: Array<{ d: AccountDescriptor; memberId: number | null; poolId: number | null }>, now: string) {
+    const col = <T>(f: (r: (typeof rows)[number]) => T) => rows.map(f);
+    await this.bulk(
+      'createAccounts',
+      `INSERT INTO accounts (code, kind, unit, member_id, pool_id, partner_code, service_type, tracks_lots, may_go_negative, balance, created_at)
+       SELECT c, k, u, m, p, pc, st, tl, mn, 0, $10::timestamptz
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::int[], $6::text[], $7::text[], $8::bool[], $9::bool[])
+           AS t(c, k, u, m, p, pc, st, tl, mn)
+       ON CONFLICT (code) DO NOTHING`,
+      [
+        col((r) => r.d.code),
+        col((r) => r.d.kind),
+        col((r) => r.d.unit),
+        col((r) => r.memberId),
+        col((r) => r.poolId),
+        col((r) => r.d.partnerCode ?? null),
+        col((r) => r.d.serviceType ?? null),
+        col((r) => r.d.tracksLots),
+        col((r) => r.d.mayGoNegative),
+        now,
+      ],
+    );
+    return this.findAccounts(col((r) => r.d.code));
+  }
+  async insertPostings(rows: PostingRow[]) {
+    const col = <T>(f: (r: PostingRow) => T) => rows.map(f);
+    const returned = await this.bulk<{ id: number; idempotency_key: string }>(
+      'insertPostings',
+      `INSERT INTO postings (${POSTING_COLUMNS})
+       SELECT * FROM unnest($1::text[], $2::date[], $3::text[], $4::text[], $5::int[], $6::text[], $7::date[], $8::int[], $9::text[], $10::text[], $11::bigint[], $12::text[], $13::timestamptz[])
+       ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, idempotency_key`,
+      [
+        col((r) => r.kind),
+        col((r) => r.businessDate),
+        col((r) => r.key),
+        col((r) => r.contentHash),
+        col((r) => r.memberId),
+        col((r) => r.channel),
+        col((r) => r.activityDate),
+        col((r) => r.sourceFileId),
+        col((r) => r.sourceRef),
+        col((r) => r.ruleVersion),
+        col((r) => r.reversalOf),
+        col((r) => r.detail),
+        col((r) => r.createdAt),
+      ],
+    );
+    return new Map(returned.map((r) => [r.idempotency_key, r.id]));
+  }
+  async insertEntries(rows: EntryRow[]) {
+    await this.bulk(
+      'insertEntries',
+      'INSERT INTO entries (posting_id, account_id, amount, business_date) SELECT * FROM unnest($1::bigint[], $2::int[], $3::bigint[], $4::date[])',
+      [rows.map((r) => r[0]), rows.map((r) => r[1]), rows.map((r) => r[2]), rows.map((r) => r[3])],
+    );
+  }
+  async insertLots(rows: LotInsert[]) {
+    await this.bulk(
+      'insertLots',
+      `INSERT INTO lots (account_id, amount, remaining, earned_on, expires_on, origin_posting_id)
+       SELECT a, n, n, e, x, p FROM unnest($1::int[], $2::bigint[], $3::date[], $4::date[], $5::bigint[]) AS t(a, n, e, x, p)`,
+      [rows.map((r) => r[0]), rows.map((r) => r[1]), rows.map((r) => r[2]), rows.map((r) => r[3]), rows.map((r) => r[4])],
+    );
+  }
+  async insertStatusCredits(rows: StatusCreditRow[]) {
+    await this.bulk(
+      'insertStatusCredits',
+      'INSERT INTO status_credits (member_id, metric, amount, activity_date, posting_id) SELECT * FROM unnest($1::int[], $2::text[], $3::bigint[], $4::date[], $5::bigint[])',
+      [rows.map((r) => r[0]), rows.map((r) => r[1]), rows.map((r) => r[2]), rows.map((r) => r[3]), rows.map((r) => r[4])],
+    );
+  }
+  async addBalances(deltas: Array<[number, number]>) {
+    await this.bulk(
+      'addBalances',
+      'UPDATE accounts a SET balance = a.balance + v.d FROM unnest($1::int[], $2::bigint[]) AS v(id, d) WHERE a.id = v.id',
+      [deltas.map((d) => d[0]), deltas.map((d) => d[1])],
+    );
   }
 }

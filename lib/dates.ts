@@ -7,7 +7,21 @@ export type IsoDate = string;
 
 const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 
+/** Dates repeat endlessly in a night's records; remembering the valid ones keeps validation off the profile. */
+const knownValid = new Set<string>();
+
 export function isIsoDate(value: string): boolean {
+  if (knownValid.has(value)) return true;
+  const valid = checkIsoDate(value);
+  if (valid) {
+    if (knownValid.size > 100_000) knownValid.clear();
+    knownValid.add(value);
+  }
+  return valid;
+}
+
+function checkIsoDate(value: string): boolean {
+  if (typeof value !== 'string') return false;
   const m = ISO_DATE.exec(value);
   if (!m) return false;
   const d = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));

@@ -99,7 +99,7 @@ export async function up(knex: Knex): Promise<void> {
     t.string('kind', 24).notNullable();
     t.date('business_date').notNullable();
     t.string('idempotency_key', 200).notNullable().unique();
-    /** sha256 of the posting's canonical content: a replay with other content is refused. */
+    /** Fingerprint of the posting's canonical content: a replay with other content is refused. */
     t.string('content_hash', 64).notNullable();
     t.integer('member_id').nullable().references('id').inTable('members');
     /** Where the points come from or go: OWN_FLIGHTS, PARTNER_AIRLINE:LH, PARTNER:HTL, REDEMPTION:UPGRADE, … */
