@@ -25,9 +25,11 @@
  * are counted; whitespace-only lines are blank; a non-blank line overlapped by a rejected record element is
  * a reject line, else one overlapped by an accepted record element is a record line, else it is structure.
  * A line shared by several records (minified XML) is attributed to the first of them, so the per-event
- * `lines` can be 0 and the sums still tie out. A file refused before its records could be read counts all
- * its non-blank lines as reject lines (zero records, zero rejects); a file refused for size was not read,
- * so all its counts are zero.
+ * `lines` can be 0 and the sums still tie out. A file refused before its records could be read (encoding,
+ * DTD, well-formedness, wrong document) yields one reject with field `*` and the verdict's reason, at the
+ * line of the fault, carrying all its non-blank lines — as the CSV reader does for an unreadable
+ * remainder — so reject lines always equal the sum of the rejects' `lines`. A file refused for size was
+ * not read: no reject, all counts zero.
  *
  * File-level reason codes produced here:
  *
@@ -47,6 +49,7 @@ import iconv from 'iconv-lite';
 import { RedeyeError } from '../lib/errors.js';
 import {
   clipText,
+  MAX_REJECT_TEXT,
   type FeedName,
   type LineAccount,
   type ParseEvent,
@@ -699,34 +702,25 @@ export interface XmlFeedSpec<T> {
   handle(doc: XmlDocument, input: ParseInput): XmlFileResult<T>;
 }
 
-function refusedAccount(bytes: Buffer | undefined): LineAccount {
-  const account: LineAccount = {
-    lines: 0,
-    recordLines: 0,
-    rejectLines: 0,
-    structureLines: 0,
-    blankLines: 0,
-    records: 0,
-    rejects: 0,
-  };
-  if (!bytes || bytes.length === 0) return account;
-  let blank = true;
-  const close = () => {
-    account.lines++;
-    if (blank) account.blankLines++;
-    else account.rejectLines++;
-    blank = true;
-  };
+/** Physical lines of raw bytes (CR, LF, CRLF), without decoding: the bytes may not be text at all. */
+function byteLines(bytes: Buffer): { start: number; end: number }[] {
+  const lines: { start: number; end: number }[] = [];
+  let start = 0;
   for (let i = 0; i < bytes.length; i++) {
-    const b = bytes[i]!;
-    if (b === 0x0a) close();
-    else if (b === 0x0d) {
-      if (bytes[i + 1] !== 0x0a) close();
-    } else if (b !== 0x20 && b !== 0x09) blank = false;
+    const b = bytes[i];
+    if (b === 0x0a || b === 0x0d) {
+      lines.push({ start, end: i });
+      if (b === 0x0d && bytes[i + 1] === 0x0a) i++;
+      start = i + 1;
+    }
   }
-  const last = bytes[bytes.length - 1];
-  if (last !== 0x0a && last !== 0x0d) close();
-  return account;
+  if (start < bytes.length) lines.push({ start, end: bytes.length });
+  return lines;
+}
+
+function isBlankBytes(bytes: Buffer, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (bytes[i] !== 0x20 && bytes[i] !== 0x09) return false;
+  return true;
 }
 
 /** Attributes each non-blank line to the first reject, else the first record, overlapping it (see the header). */
@@ -793,7 +787,7 @@ export async function* parseXmlFeed<T>(
   for (const input of inputs) {
     const read = await readBounded(input, maxBytes);
     if (!read.ok) {
-      yield refusedVerdict(input, read.refusal, undefined, {
+      yield* refused(input, read.refusal, undefined, {
         maxBytes,
         bytesRead: read.refusal.bytesRead ?? 0,
       });
@@ -802,12 +796,12 @@ export async function* parseXmlFeed<T>(
     const { bytes } = read;
     const decoded = decodeXml(bytes, options.encoding);
     if (!decoded.ok) {
-      yield refusedVerdict(input, decoded.refusal, bytes, { bytes: bytes.length });
+      yield* refused(input, decoded.refusal, bytes, { bytes: bytes.length });
       continue;
     }
     const parsed = parseXmlText(decoded.text);
     if (!parsed.ok) {
-      yield refusedVerdict(input, parsed.refusal, bytes, { bytes: bytes.length });
+      yield* refused(input, parsed.refusal, bytes, { bytes: bytes.length });
       continue;
     }
     const { doc } = parsed;
@@ -816,7 +810,7 @@ export async function* parseXmlFeed<T>(
         reason: 'WRONG_DOCUMENT',
         message: `root element is ${describeName(doc.root)}, expected {${spec.root.ns}}${spec.root.name}`,
       };
-      yield refusedVerdict(input, refusal, bytes, { bytes: bytes.length, root: describeName(doc.root) });
+      yield* refused(input, refusal, bytes, { bytes: bytes.length, root: describeName(doc.root) });
       continue;
     }
     const result = spec.handle(doc, input);
@@ -856,19 +850,55 @@ export async function* parseXmlFeed<T>(
   }
 }
 
-function refusedVerdict(
+/** The events of a file refused as a whole: one `*` reject holding its non-blank lines, then the verdict. */
+function* refused(
   input: ParseInput,
   refusal: XmlRefusal,
   bytes: Buffer | undefined,
   meta: Record<string, unknown>,
-): VerdictEvent {
-  return {
+): Generator<RejectEvent | VerdictEvent> {
+  const account: LineAccount = {
+    lines: 0,
+    recordLines: 0,
+    rejectLines: 0,
+    structureLines: 0,
+    blankLines: 0,
+    records: 0,
+    rejects: 0,
+  };
+  // A document refused for its size was not read, so there are no lines to speak of.
+  const lines = bytes && refusal.reason !== 'TOO_LARGE' ? byteLines(bytes) : [];
+  let firstContent = 0;
+  for (const [i, l] of lines.entries()) {
+    if (isBlankBytes(bytes!, l.start, l.end)) account.blankLines++;
+    else {
+      account.rejectLines++;
+      firstContent ||= i + 1;
+    }
+  }
+  account.lines = lines.length;
+  if (account.rejectLines > 0) {
+    const line = refusal.line !== undefined && refusal.line <= lines.length ? refusal.line : firstContent;
+    const at = lines[line - 1]!;
+    account.rejects = 1;
+    yield {
+      type: 'reject',
+      file: input.name,
+      line,
+      field: '*',
+      reason: refusal.reason,
+      message: refusal.message,
+      text: clipText(bytes!.toString('utf8', at.start, Math.min(at.end, at.start + 4 * MAX_REJECT_TEXT))),
+      lines: account.rejectLines,
+    };
+  }
+  yield {
     type: 'verdict',
     file: input.name,
     verdict: 'rejected',
     reason: refusal.reason,
     message: refusal.message,
-    account: refusedAccount(refusal.reason === 'TOO_LARGE' ? undefined : bytes),
+    account,
     meta: {
       ...meta,
       ...(refusal.line !== undefined ? { line: refusal.line } : {}),
