@@ -1,15 +1,16 @@
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedeyeError } from '../lib/errors.js';
 import { renderChart } from './charts.js';
 import {
   buildWorkbookBuffer,
   cellAddress,
+  ReportWorkbook,
   writeWorkbookFile,
   type ColumnSpec,
-  type ReportWorkbook,
   type WorkbookOptions,
 } from './workbook.js';
 import {
@@ -539,6 +540,34 @@ describe('report workbook errors', () => {
         await first;
       }),
     ).resolves.toBeInstanceOf(Buffer);
+  });
+});
+
+describe('report workbook output failures', () => {
+  it('fails instead of hanging when the output breaks half-way (disk full)', async () => {
+    let written = 0;
+    const output = new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        written += chunk.length;
+        callback(
+          written > 64 * 1024
+            ? Object.assign(new Error('no space left on device'), { code: 'ENOSPC' })
+            : null,
+        );
+      },
+    });
+    const book = new ReportWorkbook(output, options);
+    function* rows() {
+      for (let i = 0; i < 2_000_000; i++) yield i;
+    }
+    const attempt = (async () => {
+      await book.addSheet({
+        name: 'Detail',
+        table: { columns: [{ header: 'n', type: 'integer', value: (n: number) => n }], rows: rows() },
+      });
+      await book.finish();
+    })();
+    await expect(attempt).rejects.toThrow('no space left on device');
   });
 });
 

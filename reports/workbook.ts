@@ -133,6 +133,7 @@ interface ArchiverInternals {
   append(source: Buffer | string, data: ZipEntryData): unknown;
   abort(): unknown;
   on(event: 'error', listener: (error: Error) => void): unknown;
+  emit(event: 'error', error: Error): boolean;
   _moduleAppend(source: unknown, data: ZipEntryData, callback: (error?: Error) => void): void;
 }
 interface PipeTarget {
@@ -167,8 +168,11 @@ interface WorkbookInternals {
 }
 
 function assertInternals(book: WorkbookInternals): void {
-  const probe = book.addWorksheet.length >= 0 && typeof book.zip?._moduleAppend === 'function';
-  if (!probe || typeof book.addImage !== 'function' || typeof book.getImage !== 'function') {
+  if (
+    typeof book.zip?._moduleAppend !== 'function' ||
+    typeof book.addImage !== 'function' ||
+    typeof book.getImage !== 'function'
+  ) {
     throw new RedeyeError(
       'XLSX_WRITER_UNSUPPORTED',
       'this exceljs version does not have the streaming-writer internals the report workbook extends',
@@ -180,7 +184,10 @@ function assertSheetInternals(sheet: WorksheetInternals): void {
   if (
     typeof sheet._sheetRelsWriter?.addRelationship !== 'function' ||
     typeof sheet._writeLegacyData !== 'function' ||
-    typeof sheet.stream?.write !== 'function'
+    typeof sheet.stream?.write !== 'function' ||
+    // The sheet's entry stream is piped into archiver as soon as it exists; backpressure reads the
+    // pipe's state, and without it memory would grow with the row count instead of failing here.
+    sheet.stream.pipes?.[0]?._writableState === undefined
   ) {
     throw new RedeyeError(
       'XLSX_WRITER_UNSUPPORTED',
@@ -594,7 +601,14 @@ export class ReportWorkbook {
     zip._moduleAppend = (source, data, callback) => {
       let content = source;
       if (data.name === '[Content_Types].xml' && this.drawings.length > 0) {
-        content = Buffer.from(this.withDrawingContentTypes(String(source)), 'utf8');
+        try {
+          content = Buffer.from(this.withDrawingContentTypes(String(source)), 'utf8');
+        } catch (error) {
+          // We run inside archiver's queue: report through its error event, which fails `finish`.
+          zip.emit('error', error as Error);
+          callback();
+          return;
+        }
       }
       moduleAppend(content, { ...data, date: this.stamp }, callback);
     };
