@@ -68,19 +68,27 @@ async function benchLedger(db: Db, postings: number, members: number, batch: num
 /** The floor: the same rows, prepared statements, one transaction, nothing else. */
 async function benchBareLoop(db: Db, postings: number, members: number) {
   await seedMembers(db, members);
-  const conn = (await (db.knex.client as { acquireConnection(): Promise<import('better-sqlite3').Database> }).acquireConnection());
+  const conn = await (
+    db.knex.client as { acquireConnection(): Promise<import('better-sqlite3').Database> }
+  ).acquireConnection();
   const now = new Date().toISOString();
   const insertAccount = conn.prepare(
     "INSERT INTO accounts (code, kind, unit, member_id, tracks_lots, may_go_negative, balance, created_at) VALUES (?, 'MEMBER_POINTS', 'PTS', ?, 1, 0, 0, ?)",
   );
-  conn.prepare("INSERT INTO accounts (code, kind, unit, tracks_lots, may_go_negative, balance, created_at) VALUES ('OWN_FLIGHTS', 'OWN_FLIGHTS', 'PTS', 0, 1, 0, ?)").run(now);
+  conn
+    .prepare(
+      "INSERT INTO accounts (code, kind, unit, tracks_lots, may_go_negative, balance, created_at) VALUES ('OWN_FLIGHTS', 'OWN_FLIGHTS', 'PTS', 0, 1, 0, ?)",
+    )
+    .run(now);
   conn.transaction(() => {
     for (let m = 0; m < members; m++) insertAccount.run(Accounts.memberPoints(memberNumber(m)), m + 1, now);
   })();
   const insertPosting = conn.prepare(
     'INSERT INTO postings (kind, business_date, idempotency_key, content_hash, member_id, channel, activity_date, source_file_id, source_ref, rule_version, reversal_of, detail, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)',
   );
-  const insertEntry = conn.prepare('INSERT INTO entries (posting_id, account_id, amount, business_date) VALUES (?,?,?,?)');
+  const insertEntry = conn.prepare(
+    'INSERT INTO entries (posting_id, account_id, amount, business_date) VALUES (?,?,?,?)',
+  );
   const insertLot = conn.prepare(
     'INSERT INTO lots (account_id, amount, remaining, earned_on, expires_on, origin_posting_id) VALUES (?,?,?,?,?,?)',
   );
@@ -92,7 +100,21 @@ async function benchBareLoop(db: Db, postings: number, members: number) {
         const points = p.entries[0]!.amount;
         const memberAccount = (i % members) + 2;
         const id = Number(
-          insertPosting.run(p.kind, p.businessDate, p.key, hash, (i % members) + 1, p.channel, p.activityDate, null, p.sourceRef, p.ruleVersion, null, null, now).lastInsertRowid,
+          insertPosting.run(
+            p.kind,
+            p.businessDate,
+            p.key,
+            hash,
+            (i % members) + 1,
+            p.channel,
+            p.activityDate,
+            null,
+            p.sourceRef,
+            p.ruleVersion,
+            null,
+            null,
+            now,
+          ).lastInsertRowid,
         );
         insertEntry.run(id, memberAccount, points, BUSINESS_DATE);
         insertEntry.run(id, 1, -points, BUSINESS_DATE);
@@ -108,7 +130,9 @@ export default async function run(args: string[]): Promise<void> {
   const postings = intOption(args, 'postings', 1_000_000);
   const members = intOption(args, 'members', 100_000);
   const batch = intOption(args, 'batch', 5_000);
-  console.log(`ledger benchmark: ${fmt(postings)} accrual postings for ${fmt(members)} members, batches of ${fmt(batch)}`);
+  console.log(
+    `ledger benchmark: ${fmt(postings)} accrual postings for ${fmt(members)} members, batches of ${fmt(batch)}`,
+  );
 
   const dir = tempDir('ledger');
   try {
@@ -124,13 +148,25 @@ export default async function run(args: string[]): Promise<void> {
     await db.close();
 
     console.log('SQLite');
-    line('bare better-sqlite3 loop', `${fmt(bare.rate)} postings/s (${fmt(bare.seconds, 1)} s wall, ${fmt(bare.cpuSeconds, 1)} s CPU)`);
-    line('ledger.post in batches', `${fmt(ledger.rate)} postings/s (${fmt(ledger.seconds, 1)} s wall, ${fmt(ledger.cpuSeconds, 1)} s CPU)`);
+    line(
+      'bare better-sqlite3 loop',
+      `${fmt(bare.rate)} postings/s (${fmt(bare.seconds, 1)} s wall, ${fmt(bare.cpuSeconds, 1)} s CPU)`,
+    );
+    line(
+      'ledger.post in batches',
+      `${fmt(ledger.rate)} postings/s (${fmt(ledger.seconds, 1)} s wall, ${fmt(ledger.cpuSeconds, 1)} s CPU)`,
+    );
     line('ledger check after the run', check.ok ? 'clean' : 'VIOLATIONS');
     line('peak RSS', `${fmt(peakRssMb())} MB`);
     const ratio = ledger.rate / bare.rate;
-    line('ratio ledger / bare loop (wall)', `${ratio.toFixed(2)} (target ≥ 0.60) ${ratio >= 0.6 ? 'MET' : 'NOT MET'}`);
-    line('ratio ledger / bare loop (CPU)', `${(ledger.cpuRate / bare.cpuRate).toFixed(2)} (the same on a busy machine)`);
+    line(
+      'ratio ledger / bare loop (wall)',
+      `${ratio.toFixed(2)} (target ≥ 0.60) ${ratio >= 0.6 ? 'MET' : 'NOT MET'}`,
+    );
+    line(
+      'ratio ledger / bare loop (CPU)',
+      `${(ledger.cpuRate / bare.cpuRate).toFixed(2)} (the same on a busy machine)`,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -138,7 +174,12 @@ export default async function run(args: string[]): Promise<void> {
   await benchPostgres(args, Math.min(postings, intOption(args, 'pg-postings', 200_000)), members, batch);
 }
 
-async function benchPostgres(_args: string[], postings: number, members: number, batch: number): Promise<void> {
+async function benchPostgres(
+  _args: string[],
+  postings: number,
+  members: number,
+  batch: number,
+): Promise<void> {
   let url = process.env.REDEYE_BENCH_PG_URL;
   let stop: (() => Promise<void>) | undefined;
   if (!url) {

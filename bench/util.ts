@@ -16,12 +16,18 @@ export function rssMb(): number {
  * Wall time and CPU time (user + system) of this process. On a busy machine wall time also counts other
  * processes' turns; CPU time is what this code cost, so ratios are computed from both and printed.
  */
-export async function timed<T>(fn: () => Promise<T> | T): Promise<{ value: T; seconds: number; cpuSeconds: number }> {
+export async function timed<T>(
+  fn: () => Promise<T> | T,
+): Promise<{ value: T; seconds: number; cpuSeconds: number }> {
   const start = process.hrtime.bigint();
   const cpu = process.cpuUsage();
   const value = await fn();
   const used = process.cpuUsage(cpu);
-  return { value, seconds: Number(process.hrtime.bigint() - start) / 1e9, cpuSeconds: (used.user + used.system) / 1e6 };
+  return {
+    value,
+    seconds: Number(process.hrtime.bigint() - start) / 1e9,
+    cpuSeconds: (used.user + used.system) / 1e6,
+  };
 }
 
 export function tempDir(prefix: string): string {

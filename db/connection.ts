@@ -154,7 +154,10 @@ function openPostgres(url: string, options: OpenOptions): Db {
  * prepared statements run synchronously inside the caller's transaction.
  */
 export async function sqliteHandle(trx: Knex | Knex.Transaction): Promise<BetterSqlite3.Database> {
-  const client = trx.client as { acquireConnection(): Promise<BetterSqlite3.Database>; releaseConnection(c: unknown): Promise<void> };
+  const client = trx.client as {
+    acquireConnection(): Promise<BetterSqlite3.Database>;
+    releaseConnection(c: unknown): Promise<void>;
+  };
   const conn = await client.acquireConnection();
   // For a transaction this is a no-op; for the root knex the pool keeps its single connection alive.
   await client.releaseConnection(conn);

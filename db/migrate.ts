@@ -15,7 +15,10 @@ export async function migrateLatest(db: Db): Promise<string[]> {
 }
 
 export async function migrationStatus(db: Db): Promise<MigrationStatus> {
-  const [completed, pending] = (await db.knex.migrate.list(config)) as [Array<{ name: string } | string>, Array<{ name: string } | string>];
+  const [completed, pending] = (await db.knex.migrate.list(config)) as [
+    Array<{ name: string } | string>,
+    Array<{ name: string } | string>,
+  ];
   const name = (m: { name: string } | string) => (typeof m === 'string' ? m : m.name);
   return { applied: completed.map(name), pending: pending.map(name) };
 }

@@ -61,10 +61,15 @@ export function describeAccount(code: string): AccountDescriptor {
 
 function parse(code: string): AccountDescriptor {
   const parts = code.split(':');
-  const bad = () => new InvalidPostingError(`not an account code: ${JSON.stringify(code)}`, { account: code });
+  const bad = () =>
+    new InvalidPostingError(`not an account code: ${JSON.stringify(code)}`, { account: code });
   if (parts.some((p) => !SEGMENT.test(p))) throw bad();
   const [head, a, b] = parts;
-  const system = (kind: AccountKind, unit: AccountDescriptor['unit'] = 'PTS', extra: Partial<AccountDescriptor> = {}) => ({
+  const system = (
+    kind: AccountKind,
+    unit: AccountDescriptor['unit'] = 'PTS',
+    extra: Partial<AccountDescriptor> = {},
+  ) => ({
     code,
     kind,
     unit,
@@ -75,8 +80,24 @@ function parse(code: string): AccountDescriptor {
   switch (head) {
     case 'MEMBER':
       if (parts.length !== 3 || !a || !b) throw bad();
-      if (b === 'PTS') return { code, kind: 'MEMBER_POINTS', unit: 'PTS', tracksLots: true, mayGoNegative: false, memberNumber: a };
-      if (isMetric(b)) return { code, kind: 'MEMBER_STATUS', unit: b, tracksLots: false, mayGoNegative: true, memberNumber: a };
+      if (b === 'PTS')
+        return {
+          code,
+          kind: 'MEMBER_POINTS',
+          unit: 'PTS',
+          tracksLots: true,
+          mayGoNegative: false,
+          memberNumber: a,
+        };
+      if (isMetric(b))
+        return {
+          code,
+          kind: 'MEMBER_STATUS',
+          unit: b,
+          tracksLots: false,
+          mayGoNegative: true,
+          memberNumber: a,
+        };
       throw bad();
     case 'POOL':
       if (parts.length !== 3 || !a || b !== 'PTS') throw bad();

@@ -62,26 +62,35 @@ export async function checkLedger(knex: Knex): Promise<LedgerCheckReport> {
   });
 
   const lotAccounts = await count('accounts', (qb) => qb.where('tracks_lots', true));
-  const lotDrift = await knex.raw(`
+  const lotDrift = await knex.raw(
+    `
     SELECT a.code AS code, a.balance AS balance, COALESCE(l.total, 0) AS total
       FROM accounts a LEFT JOIN (SELECT account_id, SUM(remaining) AS total FROM lots GROUP BY account_id) l
         ON l.account_id = a.id
-     WHERE a.tracks_lots = ? AND a.balance <> COALESCE(l.total, 0)`, [true]);
+     WHERE a.tracks_lots = ? AND a.balance <> COALESCE(l.total, 0)`,
+    [true],
+  );
   const badLots = await knex.raw(`
     SELECT l.id AS id, l.amount AS amount, l.remaining AS remaining, COALESCE(m.total, 0) AS moved
       FROM lots l LEFT JOIN (SELECT lot_id, SUM(amount) AS total FROM lot_movements GROUP BY lot_id) m ON m.lot_id = l.id
      WHERE l.remaining < 0 OR l.remaining > l.amount OR l.remaining <> l.amount + COALESCE(m.total, 0)`);
   checks.push({
     name: 'lots-cover-balances',
-    description: 'the open lots of every award account sum to its balance, and each lot equals its amount plus its movements',
+    description:
+      'the open lots of every award account sum to its balance, and each lot equals its amount plus its movements',
     checked: lotAccounts,
     violations: [
       ...rows(lotDrift).map((r) => `${r.code}: balance ${r.balance}, open lots hold ${r.total}`),
-      ...rows(badLots).map((r) => `lot ${r.id}: amount ${r.amount}, remaining ${r.remaining}, movements ${r.moved}`),
+      ...rows(badLots).map(
+        (r) => `lot ${r.id}: amount ${r.amount}, remaining ${r.remaining}, movements ${r.moved}`,
+      ),
     ],
   });
 
-  const negatives = await knex('accounts').where('may_go_negative', false).andWhere('balance', '<', 0).select('code', 'balance');
+  const negatives = await knex('accounts')
+    .where('may_go_negative', false)
+    .andWhere('balance', '<', 0)
+    .select('code', 'balance');
   checks.push({
     name: 'no-negative-member-balance',
     description: 'no member or pool award balance is negative',
@@ -109,7 +118,9 @@ export async function checkLedger(knex: Knex): Promise<LedgerCheckReport> {
     name: 'status-credits-match',
     description: 'every member status account equals its status credits still inside the window',
     checked: statusAccounts,
-    violations: rows(statusDrift).map((r) => `${r.code}: balance ${r.balance}, live status credits ${r.total}`),
+    violations: rows(statusDrift).map(
+      (r) => `${r.code}: balance ${r.balance}, live status credits ${r.total}`,
+    ),
   });
 
   for (const c of checks) {

@@ -18,7 +18,12 @@ import type { PostingInput } from './types.js';
 const M1 = '1000000016';
 const M2 = '1000000024';
 
-function accrual(key: string, member: string, points: number, opts: Partial<PostingInput> & { expiresOn?: string } = {}): PostingInput {
+function accrual(
+  key: string,
+  member: string,
+  points: number,
+  opts: Partial<PostingInput> & { expiresOn?: string } = {},
+): PostingInput {
   return {
     key,
     kind: 'ACCRUAL',
@@ -54,7 +59,13 @@ for (const engine of availableEngines()) {
       t = await createTestDatabase(engine);
       ledger = new Ledger(t.db, { now: () => new Date('2026-11-27T02:00:00Z') });
       for (const number of [M1, M2]) {
-        await insertMember(t.db.knex, { number, status: 'ACTIVE', tier: 'MEMBER', surname: 'IVANOV', givenName: 'IVAN' });
+        await insertMember(t.db.knex, {
+          number,
+          status: 'ACTIVE',
+          tier: 'MEMBER',
+          surname: 'IVANOV',
+          givenName: 'IVAN',
+        });
       }
     });
     afterEach(async () => {
@@ -70,7 +81,9 @@ for (const engine of availableEngines()) {
       expect(await balance(Accounts.memberPoints(M1))).toBe(1500);
       expect(await balance(Accounts.ownFlights)).toBe(-1500);
       const lots = await openLots(t.db.knex, Accounts.memberPoints(M1));
-      expect(lots).toMatchObject([{ amount: 1500, remaining: 1500, expiresOn: '2029-11-30', earnedOn: '2026-11-26' }]);
+      expect(lots).toMatchObject([
+        { amount: 1500, remaining: 1500, expiresOn: '2029-11-30', earnedOn: '2026-11-26' },
+      ]);
       expect((await checkLedger(t.db.knex)).ok).toBe(true);
     });
 
@@ -129,9 +142,12 @@ for (const engine of availableEngines()) {
     });
 
     it('a non-atomic batch commits what it can and reports each refusal', async () => {
-      const results = await ledger.post([accrual('A1', M1, 500), redemption('R1', M1, 800), redemption('R2', M1, 300)], {
-        atomic: false,
-      });
+      const results = await ledger.post(
+        [accrual('A1', M1, 500), redemption('R1', M1, 800), redemption('R2', M1, 300)],
+        {
+          atomic: false,
+        },
+      );
       expect(results.map((r) => r.status)).toEqual(['posted', 'refused', 'posted']);
       expect(await balance(Accounts.memberPoints(M1))).toBe(200);
       expect((await checkLedger(t.db.knex)).ok).toBe(true);
@@ -140,7 +156,13 @@ for (const engine of availableEngines()) {
     it('debits consume lots earliest expiry first, never-expiring lots last', async () => {
       await ledger.post([
         accrual('A-late', M1, 300, { expiresOn: '2030-01-31' }),
-        { ...accrual('A-never', M1, 200), entries: [{ account: Accounts.memberPoints(M1), amount: 200, expiresOn: null }, { account: Accounts.ownFlights, amount: -200 }] },
+        {
+          ...accrual('A-never', M1, 200),
+          entries: [
+            { account: Accounts.memberPoints(M1), amount: 200, expiresOn: null },
+            { account: Accounts.ownFlights, amount: -200 },
+          ],
+        },
         accrual('A-early', M1, 100, { expiresOn: '2027-03-31' }),
         accrual('A-mid', M1, 100, { expiresOn: '2028-06-30' }),
       ]);
@@ -153,7 +175,10 @@ for (const engine of availableEngines()) {
     });
 
     it('a reversal of a redemption gives back the same lots with their expiry dates', async () => {
-      await ledger.post([accrual('A1', M1, 100, { expiresOn: '2027-01-31' }), accrual('A2', M1, 100, { expiresOn: '2028-01-31' })]);
+      await ledger.post([
+        accrual('A1', M1, 100, { expiresOn: '2027-01-31' }),
+        accrual('A2', M1, 100, { expiresOn: '2028-01-31' }),
+      ]);
       await ledger.post([redemption('R1', M1, 150)]);
       const [rev] = await ledger.post([{ key: 'R1:cancel', reverses: 'R1', businessDate: '2026-11-28' }]);
       expect(rev!.status).toBe('posted');
@@ -173,25 +198,35 @@ for (const engine of availableEngines()) {
       await ledger.post([{ key: 'A1:rev', reverses: 'A1', businessDate: '2026-11-28' }]);
       const [again] = await ledger.post([{ key: 'A1:rev', reverses: 'A1', businessDate: '2026-11-28' }]);
       expect(again!.status).toBe('duplicate');
-      const [other] = await ledger.post([{ key: 'A1:rev2', reverses: 'A1', businessDate: '2026-11-28' }], { atomic: false });
+      const [other] = await ledger.post([{ key: 'A1:rev2', reverses: 'A1', businessDate: '2026-11-28' }], {
+        atomic: false,
+      });
       expect(other).toMatchObject({ status: 'refused', reason: 'ALREADY_REVERSED' });
       expect(await balance(Accounts.memberPoints(M1))).toBe(0);
     });
 
     it('reversing an accrual whose points were partly spent takes the rest from other lots, or is refused', async () => {
-      await ledger.post([accrual('A1', M1, 100, { expiresOn: '2027-01-31' }), accrual('A2', M1, 100, { expiresOn: '2028-01-31' })]);
+      await ledger.post([
+        accrual('A1', M1, 100, { expiresOn: '2027-01-31' }),
+        accrual('A2', M1, 100, { expiresOn: '2028-01-31' }),
+      ]);
       await ledger.post([redemption('R1', M1, 80)]);
       await ledger.post([{ key: 'A1:rev', reverses: 'A1', businessDate: '2026-11-28' }]);
       expect(await balance(Accounts.memberPoints(M1))).toBe(20);
       expect((await openLots(t.db.knex, Accounts.memberPoints(M1))).map((l) => l.remaining)).toEqual([20]);
       await ledger.post([redemption('R2', M1, 20)]);
-      const [r] = await ledger.post([{ key: 'A2:rev', reverses: 'A2', businessDate: '2026-11-28' }], { atomic: false });
+      const [r] = await ledger.post([{ key: 'A2:rev', reverses: 'A2', businessDate: '2026-11-28' }], {
+        atomic: false,
+      });
       expect(r).toMatchObject({ status: 'refused', reason: 'INSUFFICIENT_POINTS' });
       expect((await checkLedger(t.db.knex)).ok).toBe(true);
     });
 
     it('a transfer carrying lots keeps their earning and expiry dates', async () => {
-      await ledger.post([accrual('A1', M1, 100, { expiresOn: '2027-01-31' }), accrual('A2', M1, 50, { expiresOn: '2028-01-31' })]);
+      await ledger.post([
+        accrual('A1', M1, 100, { expiresOn: '2027-01-31' }),
+        accrual('A2', M1, 50, { expiresOn: '2028-01-31' }),
+      ]);
       await ledger.post([
         {
           key: 'MERGE:M1',
@@ -204,7 +239,9 @@ for (const engine of availableEngines()) {
           ],
         },
       ]);
-      expect((await openLots(t.db.knex, Accounts.memberPoints(M2))).map((l) => [l.expiresOn, l.remaining])).toEqual([
+      expect(
+        (await openLots(t.db.knex, Accounts.memberPoints(M2))).map((l) => [l.expiresOn, l.remaining]),
+      ).toEqual([
         ['2027-01-31', 100],
         ['2028-01-31', 50],
       ]);
@@ -212,8 +249,13 @@ for (const engine of availableEngines()) {
     });
 
     it('an expiry debits exactly the lot it names', async () => {
-      await ledger.post([accrual('A1', M1, 100, { expiresOn: '2027-01-31' }), accrual('A2', M1, 70, { expiresOn: '2026-10-31' })]);
-      const [lot] = (await openLots(t.db.knex, Accounts.memberPoints(M1))).filter((l) => l.expiresOn === '2027-01-31');
+      await ledger.post([
+        accrual('A1', M1, 100, { expiresOn: '2027-01-31' }),
+        accrual('A2', M1, 70, { expiresOn: '2026-10-31' }),
+      ]);
+      const [lot] = (await openLots(t.db.knex, Accounts.memberPoints(M1))).filter(
+        (l) => l.expiresOn === '2027-01-31',
+      );
       await ledger.post([
         {
           key: `EXP:${lot!.id}`,
@@ -225,9 +267,9 @@ for (const engine of availableEngines()) {
           ],
         },
       ]);
-      expect((await openLots(t.db.knex, Accounts.memberPoints(M1))).map((l) => [l.expiresOn, l.remaining])).toEqual([
-        ['2026-10-31', 70],
-      ]);
+      expect(
+        (await openLots(t.db.knex, Accounts.memberPoints(M1))).map((l) => [l.expiresOn, l.remaining]),
+      ).toEqual([['2026-10-31', 70]]);
     });
 
     it('status credits are recorded apart from points and summed inside a window', async () => {
@@ -241,14 +283,19 @@ for (const engine of availableEngines()) {
           statusCredits: [{ memberNumber: M1, metric: 'SPEND', amount: 999, activityDate: '2025-01-01' }],
         },
       ]);
-      expect(await statusCreditsInWindow(t.db.knex, M1, 'SPEND', { from: '2025-11-27', to: '2026-11-26' })).toBe(15000);
+      expect(
+        await statusCreditsInWindow(t.db.knex, M1, 'SPEND', { from: '2025-11-27', to: '2026-11-26' }),
+      ).toBe(15000);
       expect(await balance(Accounts.memberStatus(M1, 'SPEND'))).toBe(15999);
       expect(await balance(Accounts.memberPoints(M1))).toBe(1600);
       expect((await checkLedger(t.db.knex)).ok).toBe(true);
     });
 
     it('a statement shows every movement with its running balance; balances can be read as of a date', async () => {
-      await ledger.post([accrual('A1', M1, 1000, { businessDate: '2026-11-01' }), accrual('A2', M1, 500, { businessDate: '2026-11-10' })]);
+      await ledger.post([
+        accrual('A1', M1, 1000, { businessDate: '2026-11-01' }),
+        accrual('A2', M1, 500, { businessDate: '2026-11-10' }),
+      ]);
       await ledger.post([redemption('R1', M1, 300, '2026-11-20')]);
       const lines = await statement(t.db.knex, Accounts.memberPoints(M1));
       expect(lines.map((l) => [l.businessDate, l.amount, l.balance])).toEqual([
@@ -262,9 +309,21 @@ for (const engine of availableEngines()) {
     });
 
     it('a posting to an unknown member is refused before anything is written', async () => {
-      await expect(ledger.post([accrual('A1', '9999999999', 10)])).rejects.toBeInstanceOf(UnknownAccountOwnerError);
+      await expect(ledger.post([accrual('A1', '9999999999', 10)])).rejects.toBeInstanceOf(
+        UnknownAccountOwnerError,
+      );
       await expect(
-        ledger.post([{ key: 'bad', kind: 'ACCRUAL', businessDate: '2026-11-26', entries: [{ account: 'NOPE', amount: 1 }, { account: Accounts.ownFlights, amount: -1 }] }]),
+        ledger.post([
+          {
+            key: 'bad',
+            kind: 'ACCRUAL',
+            businessDate: '2026-11-26',
+            entries: [
+              { account: 'NOPE', amount: 1 },
+              { account: Accounts.ownFlights, amount: -1 },
+            ],
+          },
+        ]),
       ).rejects.toBeInstanceOf(InvalidPostingError);
     });
 
@@ -288,7 +347,11 @@ for (const engine of availableEngines()) {
 
     it('concurrent batches against the same members keep every invariant', async () => {
       const batches = Array.from({ length: 6 }, (_, b) =>
-        Array.from({ length: 40 }, (_, i) => (i % 4 === 3 ? redemption(`R-${b}-${i}`, i % 2 ? M1 : M2, 5) : accrual(`A-${b}-${i}`, i % 2 ? M1 : M2, 10 + i))),
+        Array.from({ length: 40 }, (_, i) =>
+          i % 4 === 3
+            ? redemption(`R-${b}-${i}`, i % 2 ? M1 : M2, 5)
+            : accrual(`A-${b}-${i}`, i % 2 ? M1 : M2, 10 + i),
+        ),
       );
       const results = await Promise.all(batches.map((b) => ledger.post(b, { atomic: false })));
       const report = await checkLedger(t.db.knex);
@@ -299,7 +362,10 @@ for (const engine of availableEngines()) {
 
     it('ledger check finds a tampered balance, an unbalanced posting and a lot that no longer covers its account', async () => {
       await ledger.post([accrual('A1', M1, 100)]);
-      await t.db.knex('accounts').where({ code: Accounts.memberPoints(M1) }).update({ balance: 90 });
+      await t.db
+        .knex('accounts')
+        .where({ code: Accounts.memberPoints(M1) })
+        .update({ balance: 90 });
       await t.db.knex('entries').where({ amount: -100 }).update({ amount: -99 });
       const report = await checkLedger(t.db.knex);
       expect(report.ok).toBe(false);
@@ -310,10 +376,22 @@ for (const engine of availableEngines()) {
     });
 
     it('any sequence of accruals, redemptions and reversals keeps the invariants', async () => {
-      type Op = { type: 'accrue'; member: 0 | 1; points: number; months: number } | { type: 'redeem'; member: 0 | 1; points: number } | { type: 'reverse'; index: number };
+      type Op =
+        | { type: 'accrue'; member: 0 | 1; points: number; months: number }
+        | { type: 'redeem'; member: 0 | 1; points: number }
+        | { type: 'reverse'; index: number };
       const op: fc.Arbitrary<Op> = fc.oneof(
-        fc.record({ type: fc.constant('accrue' as const), member: fc.constantFrom(0 as const, 1 as const), points: fc.integer({ min: 1, max: 500 }), months: fc.integer({ min: 1, max: 36 }) }),
-        fc.record({ type: fc.constant('redeem' as const), member: fc.constantFrom(0 as const, 1 as const), points: fc.integer({ min: 1, max: 400 }) }),
+        fc.record({
+          type: fc.constant('accrue' as const),
+          member: fc.constantFrom(0 as const, 1 as const),
+          points: fc.integer({ min: 1, max: 500 }),
+          months: fc.integer({ min: 1, max: 36 }),
+        }),
+        fc.record({
+          type: fc.constant('redeem' as const),
+          member: fc.constantFrom(0 as const, 1 as const),
+          points: fc.integer({ min: 1, max: 400 }),
+        }),
         fc.record({ type: fc.constant('reverse' as const), index: fc.nat() }),
       );
       let run = 0;
@@ -325,14 +403,20 @@ for (const engine of availableEngines()) {
             const key = `${run}-${i}`;
             const member = o.type === 'reverse' ? M1 : [M1, M2][o.member]!;
             if (o.type === 'accrue') {
-              await ledger.post([accrual(key, member, o.points, { expiresOn: `20${27 + Math.floor(o.months / 12)}-0${1 + (o.months % 9)}-28` })]);
+              await ledger.post([
+                accrual(key, member, o.points, {
+                  expiresOn: `20${27 + Math.floor(o.months / 12)}-0${1 + (o.months % 9)}-28`,
+                }),
+              ]);
               keys.push(key);
             } else if (o.type === 'redeem') {
               const [r] = await ledger.post([redemption(key, member, o.points)], { atomic: false });
               if (r!.status === 'posted') keys.push(key);
             } else if (keys.length > 0) {
               const target = keys[o.index % keys.length]!;
-              await ledger.post([{ key: `${key}-rev`, reverses: target, businessDate: '2026-11-29' }], { atomic: false });
+              await ledger.post([{ key: `${key}-rev`, reverses: target, businessDate: '2026-11-29' }], {
+                atomic: false,
+              });
             }
           }
           const report = await checkLedger(t.db.knex);

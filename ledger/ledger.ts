@@ -73,7 +73,10 @@ export class Ledger {
     this.now = options.now ?? (() => new Date());
   }
 
-  async postOne(request: PostingRequest, options: PostOptions & { trx?: Knex.Transaction } = {}): Promise<PostResult> {
+  async postOne(
+    request: PostingRequest,
+    options: PostOptions & { trx?: Knex.Transaction } = {},
+  ): Promise<PostResult> {
     const [result] = await this.post([request], options);
     return result!;
   }
@@ -82,7 +85,10 @@ export class Ledger {
    * Posts a batch in one transaction (inside `options.trx` when given, as a savepoint). Every request is
    * validated before anything is written; see PostOptions for how refusals are handled.
    */
-  async post(requests: PostingRequest[], options: PostOptions & { trx?: Knex.Transaction } = {}): Promise<PostResult[]> {
+  async post(
+    requests: PostingRequest[],
+    options: PostOptions & { trx?: Knex.Transaction } = {},
+  ): Promise<PostResult[]> {
     if (requests.length === 0) return [];
     const prepared = requests.map(prepare);
     const atomic = options.atomic ?? true;
@@ -129,9 +135,12 @@ export class Ledger {
 function prepare(request: PostingRequest): Prepared {
   checkKey(request.key);
   if (!isIsoDate(request.businessDate)) {
-    throw new InvalidPostingError(`posting ${request.key}: business date ${JSON.stringify(request.businessDate)} is not YYYY-MM-DD`, {
-      key: request.key,
-    });
+    throw new InvalidPostingError(
+      `posting ${request.key}: business date ${JSON.stringify(request.businessDate)} is not YYYY-MM-DD`,
+      {
+        key: request.key,
+      },
+    );
   }
   if (isReversal(request)) {
     checkKey(request.reverses);
@@ -146,7 +155,9 @@ function prepare(request: PostingRequest): Prepared {
 
 function checkKey(key: string): void {
   if (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY) {
-    throw new InvalidPostingError(`an idempotency key is a non-empty string of at most ${MAX_KEY} characters: ${JSON.stringify(key)}`);
+    throw new InvalidPostingError(
+      `an idempotency key is a non-empty string of at most ${MAX_KEY} characters: ${JSON.stringify(key)}`,
+    );
   }
 }
 
@@ -165,10 +176,16 @@ function preparePosting(input: PostingInput): PreparedPosting {
   }
   for (const sc of input.statusCredits ?? []) {
     if (!Number.isSafeInteger(sc.amount) || sc.amount === 0) {
-      throw new InvalidPostingError(`posting ${key}: a status credit is a non-zero whole number, got ${sc.amount}`, { key });
+      throw new InvalidPostingError(
+        `posting ${key}: a status credit is a non-zero whole number, got ${sc.amount}`,
+        { key },
+      );
     }
     if (!isIsoDate(sc.activityDate)) {
-      throw new InvalidPostingError(`posting ${key}: status credit activity date ${sc.activityDate} is not YYYY-MM-DD`, { key });
+      throw new InvalidPostingError(
+        `posting ${key}: status credit activity date ${sc.activityDate} is not YYYY-MM-DD`,
+        { key },
+      );
     }
     const member = Accounts.memberStatus(sc.memberNumber, sc.metric);
     const issued = Accounts.statusIssued(sc.metric);
@@ -176,9 +193,12 @@ function preparePosting(input: PostingInput): PreparedPosting {
     entries.push({ account: issued, amount: -sc.amount, descriptor: describeAccount(issued) });
   }
   if (entries.length < 2) {
-    throw new UnbalancedPostingError(`posting ${key} has ${entries.length} entr${entries.length === 1 ? 'y' : 'ies'}; a posting needs at least two`, {
-      key,
-    });
+    throw new UnbalancedPostingError(
+      `posting ${key} has ${entries.length} entr${entries.length === 1 ? 'y' : 'ies'}; a posting needs at least two`,
+      {
+        key,
+      },
+    );
   }
   // Most postings move one unit; a second unit (status credits) is the exception.
   let unit = '';
@@ -199,10 +219,13 @@ function preparePosting(input: PostingInput): PreparedPosting {
   ];
   for (const e of entries) {
     if (!Number.isSafeInteger(e.amount) || e.amount === 0) {
-      throw new InvalidPostingError(`posting ${key}: entry on ${e.account} must be a non-zero whole number, got ${e.amount}`, {
-        key,
-        account: e.account,
-      });
+      throw new InvalidPostingError(
+        `posting ${key}: entry on ${e.account} must be a non-zero whole number, got ${e.amount}`,
+        {
+          key,
+          account: e.account,
+        },
+      );
     }
     const d = e.descriptor;
     if (unit === '' || d.unit === unit) {
@@ -213,10 +236,20 @@ function preparePosting(input: PostingInput): PreparedPosting {
       others[d.unit] = (others[d.unit] ?? 0) + e.amount;
     }
     if (e.lotId !== undefined && (!d.tracksLots || e.amount > 0)) {
-      throw new InvalidPostingError(`posting ${key}: lotId is only for a debit on a lot-tracking account (${e.account})`, { key });
+      throw new InvalidPostingError(
+        `posting ${key}: lotId is only for a debit on a lot-tracking account (${e.account})`,
+        { key },
+      );
     }
-    if (e.expiresOn !== undefined && e.expiresOn !== null && (!d.tracksLots || e.amount < 0 || !isIsoDate(e.expiresOn))) {
-      throw new InvalidPostingError(`posting ${key}: expiresOn is a date on a credit to a lot-tracking account (${e.account})`, { key });
+    if (
+      e.expiresOn !== undefined &&
+      e.expiresOn !== null &&
+      (!d.tracksLots || e.amount < 0 || !isIsoDate(e.expiresOn))
+    ) {
+      throw new InvalidPostingError(
+        `posting ${key}: expiresOn is a date on a credit to a lot-tracking account (${e.account})`,
+        { key },
+      );
     }
     if (d.tracksLots) {
       if (e.amount < 0) lotDebits -= e.amount;
@@ -228,12 +261,19 @@ function preparePosting(input: PostingInput): PreparedPosting {
   for (const [u, s] of Object.entries(others ?? {})) if (s !== 0) unbalanced.push([u, s]);
   if (unbalanced.length > 0) {
     const [u, s] = unbalanced[0]!;
-    throw new UnbalancedPostingError(`posting ${key} does not balance: its ${u} entries sum to ${s}, not 0`, { key, unit: u, sum: s });
+    throw new UnbalancedPostingError(`posting ${key} does not balance: its ${u} entries sum to ${s}, not 0`, {
+      key,
+      unit: u,
+      sum: s,
+    });
   }
   if (input.carryLots && lotDebits !== lotCredits) {
-    throw new InvalidPostingError(`posting ${key} carries lots, so its lot-account debits (${lotDebits}) must equal its credits (${lotCredits})`, {
-      key,
-    });
+    throw new InvalidPostingError(
+      `posting ${key} carries lots, so its lot-account debits (${lotDebits}) must equal its credits (${lotCredits})`,
+      {
+        key,
+      },
+    );
   }
   for (const s of input.statusCredits ?? []) fields.push(s.memberNumber, s.metric, s.amount, s.activityDate);
   return { type: 'posting', input, entries, hash: fingerprint(canonical(fields)) };
@@ -299,7 +339,12 @@ class PostingSession {
     } catch (error) {
       if (error instanceof Refusal) {
         if (this.atomic) throw error.error;
-        return { key: p.input.key, status: 'refused', reason: error.error.code, message: error.error.message };
+        return {
+          key: p.input.key,
+          status: 'refused',
+          reason: error.error.code,
+          message: error.error.message,
+        };
       }
       throw error;
     }
@@ -320,7 +365,8 @@ class PostingSession {
     const members = new Set<string>();
     for (const p of prepared) {
       if (p.type !== 'posting') continue;
-      if (p.input.memberNumber !== undefined && !this.memberIds.has(p.input.memberNumber)) members.add(p.input.memberNumber);
+      if (p.input.memberNumber !== undefined && !this.memberIds.has(p.input.memberNumber))
+        members.add(p.input.memberNumber);
       for (const e of p.entries) {
         if (!this.committed.has(e.account) && !this.local.has(e.account)) wanted.set(e.account, e.descriptor);
       }
@@ -362,7 +408,8 @@ class PostingSession {
       if (p.type !== 'posting') continue;
       for (const e of p.entries) ids.add(this.known(e.account).id);
     }
-    if (ids.size > 0) for (const [id, balance] of await this.store.lockAccounts([...ids])) this.loaded.set(id, balance);
+    if (ids.size > 0)
+      for (const [id, balance] of await this.store.lockAccounts([...ids])) this.loaded.set(id, balance);
   }
 
   private known(code: string): AccountRow {
@@ -370,7 +417,11 @@ class PostingSession {
   }
 
   /** Posts a run of plain credits with one statement per table per chunk. */
-  private async applyRun(indices: number[], prepared: PreparedPosting[], results: PostResult[]): Promise<void> {
+  private async applyRun(
+    indices: number[],
+    prepared: PreparedPosting[],
+    results: PostResult[],
+  ): Promise<void> {
     const rows = indices.map((i) => this.postingRow(prepared[i]!));
     const inserted = await this.store.insertPostings(rows);
     const claimed = new Set<string>();
@@ -394,7 +445,8 @@ class PostingSession {
         const row = this.known(e.account);
         entries.push([id, row.id, e.amount, date]);
         this.addPending(row.id, e.amount);
-        if (e.amount > 0 && row.tracksLots) lots.push([row.id, e.amount, e.earnedOn ?? earned, e.expiresOn ?? null, id]);
+        if (e.amount > 0 && row.tracksLots)
+          lots.push([row.id, e.amount, e.earnedOn ?? earned, e.expiresOn ?? null, id]);
       }
       for (const sc of p.input.statusCredits ?? []) {
         const row = this.known(Accounts.memberStatus(sc.memberNumber, sc.metric));
@@ -412,7 +464,8 @@ class PostingSession {
     let memberId: number | null = null;
     if (input.memberNumber !== undefined) {
       const id = this.memberIds.get(input.memberNumber);
-      if (id === undefined) throw new UnknownAccountOwnerError(`posting ${input.key}`, `member ${input.memberNumber}`);
+      if (id === undefined)
+        throw new UnknownAccountOwnerError(`posting ${input.key}`, `member ${input.memberNumber}`);
       memberId = id;
     } else {
       for (const e of p.entries) {
@@ -502,7 +555,8 @@ class PostingSession {
     const carried: LotPiece[] = [];
     for (let i = 0; i < p.entries.length; i++) {
       const e = p.entries[i]!;
-      if (e.amount < 0 && rows[i]!.tracksLots) carried.push(...(await this.consume(input.key, rows[i]!, -e.amount, id, e.lotId)));
+      if (e.amount < 0 && rows[i]!.tracksLots)
+        carried.push(...(await this.consume(input.key, rows[i]!, -e.amount, id, e.lotId)));
     }
     const defaultEarned = input.activityDate ?? input.businessDate;
     for (let i = 0; i < p.entries.length; i++) {
@@ -531,14 +585,21 @@ class PostingSession {
     const original = await this.store.findPostingByKey(input.reverses);
     if (!original) throw new Refusal(new UnknownPostingError(input.reverses, { reversal: input.key }));
     if (original.reversalOf !== null) {
-      throw new InvalidPostingError(`posting ${input.reverses} is itself a reversal; post a new posting instead of reversing it`, {
-        key: input.key,
-      });
+      throw new InvalidPostingError(
+        `posting ${input.reverses} is itself a reversal; post a new posting instead of reversing it`,
+        {
+          key: input.key,
+        },
+      );
     }
     const earlier = await this.store.findReversalOf(original.id);
-    if (earlier !== undefined) throw new Refusal(new AlreadyReversedError(input.reverses, earlier, input.key));
+    if (earlier !== undefined)
+      throw new Refusal(new AlreadyReversedError(input.reverses, earlier, input.key));
 
-    const entries = (await this.store.postingEntries(original.id)).map((e) => ({ accountId: e.accountId, amount: -e.amount }));
+    const entries = (await this.store.postingEntries(original.id)).map((e) => ({
+      accountId: e.accountId,
+      amount: -e.amount,
+    }));
     const rows = new Map<number, AccountRow>();
     for (const e of entries) rows.set(e.accountId, await this.accountById(e.accountId));
     const guarded = new Map<number, { row: AccountRow; amount: number }>();
@@ -589,7 +650,8 @@ class PostingSession {
         await this.store.adjustLot(lot.id, -take);
         await this.store.insertMovement(lot.id, id, -take);
       }
-      if (lot.amount > take) await this.consume(input.key, await this.accountById(lot.accountId), lot.amount - take, id);
+      if (lot.amount > take)
+        await this.consume(input.key, await this.accountById(lot.accountId), lot.amount - take, id);
     }
     for (const sc of await this.store.statusCreditsOf(original.id)) {
       await this.store.insertStatusCredit(sc.memberId, sc.metric, -sc.amount, sc.activityDate, id);
@@ -600,14 +662,20 @@ class PostingSession {
   // -------------------------------------------------------------------------------------------- helpers
 
   private duplicate(key: string, existing: ExistingPosting, incomingHash: string): PostResult {
-    if (existing.contentHash !== incomingHash) throw new IdempotencyConflictError(key, { postingId: existing.id, contentHash: existing.contentHash }, incomingHash);
+    if (existing.contentHash !== incomingHash)
+      throw new IdempotencyConflictError(
+        key,
+        { postingId: existing.id, contentHash: existing.contentHash },
+        incomingHash,
+      );
     return { key, status: 'duplicate', postingId: existing.id };
   }
 
   private async requireFunds(key: string, debits: Array<{ row: AccountRow; amount: number }>): Promise<void> {
     for (const { row, amount } of debits) {
       const balance = await this.balance(row.id);
-      if (balance + amount < 0) throw new Refusal(new InsufficientPointsError(key, row.code, balance, -amount));
+      if (balance + amount < 0)
+        throw new Refusal(new InsufficientPointsError(key, row.code, balance, -amount));
     }
   }
 
@@ -625,7 +693,13 @@ class PostingSession {
   }
 
   /** Consumes `amount` from the account's lots (a given lot, or earliest expiry first). */
-  private async consume(key: string, row: AccountRow, amount: number, postingId: number, lotId?: number): Promise<LotPiece[]> {
+  private async consume(
+    key: string,
+    row: AccountRow,
+    amount: number,
+    postingId: number,
+    lotId?: number,
+  ): Promise<LotPiece[]> {
     const pieces: LotPiece[] = [];
     if (lotId !== undefined) {
       const lot = await this.store.lot(lotId);
@@ -649,10 +723,14 @@ class PostingSession {
       left -= take;
     }
     if (left > 0) {
-      throw new RedeyeError('LEDGER_INTEGRITY', `the open lots of ${row.code} cover ${amount - left} of the ${amount} posting ${key} debits`, {
-        key,
-        account: row.code,
-      });
+      throw new RedeyeError(
+        'LEDGER_INTEGRITY',
+        `the open lots of ${row.code} cover ${amount - left} of the ${amount} posting ${key} debits`,
+        {
+          key,
+          account: row.code,
+        },
+      );
     }
     return pieces;
   }
@@ -689,14 +767,19 @@ class PostingSession {
     return row;
   }
 
-  private async memberIdFor(number: string | undefined, p: PreparedPosting, rows: AccountRow[]): Promise<number | null> {
+  private async memberIdFor(
+    number: string | undefined,
+    p: PreparedPosting,
+    rows: AccountRow[],
+  ): Promise<number | null> {
     if (number === undefined) {
       const member = rows.find((r) => r.memberId !== null);
       return member ? member.memberId : null;
     }
     const cached = this.memberIds.get(number);
     if (cached !== undefined) return cached;
-    const fromRows = rows.find((r, i) => p.entries[i]!.descriptor.memberNumber === number)?.memberId ?? undefined;
+    const fromRows =
+      rows.find((r, i) => p.entries[i]!.descriptor.memberNumber === number)?.memberId ?? undefined;
     const id = fromRows ?? (await this.store.findMemberId(number));
     if (id === undefined) throw new UnknownAccountOwnerError(`posting ${p.input.key}`, `member ${number}`);
     this.memberIds.set(number, id);

@@ -115,7 +115,12 @@ export async function getMember(q: Q, number: string): Promise<Member | undefine
   return r ? toMember(r as Record<string, unknown>) : undefined;
 }
 
-export async function insertPool(q: Q, code: string, type: 'HOUSEHOLD' | 'CORPORATE', now: Date = new Date()): Promise<number> {
+export async function insertPool(
+  q: Q,
+  code: string,
+  type: 'HOUSEHOLD' | 'CORPORATE',
+  now: Date = new Date(),
+): Promise<number> {
   const [row] = await q('pools').insert({ code, type, created_at: now.toISOString() }).returning('id');
   return typeof row === 'object' ? (row as { id: number }).id : (row as number);
 }

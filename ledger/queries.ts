@@ -46,7 +46,11 @@ export interface StatementLine {
 }
 
 /** Every entry of the account in posting order, each with the balance after it. */
-export async function statement(q: Q, code: string, range: { from?: IsoDate; to?: IsoDate } = {}): Promise<StatementLine[]> {
+export async function statement(
+  q: Q,
+  code: string,
+  range: { from?: IsoDate; to?: IsoDate } = {},
+): Promise<StatementLine[]> {
   const account = await findAccount(q, code);
   if (!account) return [];
   let opening = 0;
@@ -97,7 +101,14 @@ export async function openLots(q: Q, code: string): Promise<OpenLot[]> {
     .join('accounts as a', 'a.id', 'l.account_id')
     .where('a.code', code)
     .andWhere('l.remaining', '>', 0)
-    .select('l.id', 'l.amount', 'l.remaining', 'l.earned_on as earnedOn', 'l.expires_on as expiresOn', 'l.origin_posting_id as originPostingId')
+    .select(
+      'l.id',
+      'l.amount',
+      'l.remaining',
+      'l.earned_on as earnedOn',
+      'l.expires_on as expiresOn',
+      'l.origin_posting_id as originPostingId',
+    )
     .orderByRaw('(l.expires_on IS NULL), l.expires_on, l.earned_on, l.id');
   return rows.map((r: OpenLot) => ({ ...r, amount: Number(r.amount), remaining: Number(r.remaining) }));
 }

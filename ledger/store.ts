@@ -57,7 +57,11 @@ export interface LotRow {
 
 export interface LedgerStore {
   findAccount(code: string): MaybePromise<AccountRow | undefined>;
-  createAccount(d: AccountDescriptor, owner: { memberId: number | null; poolId: number | null }, now: string): MaybePromise<AccountRow>;
+  createAccount(
+    d: AccountDescriptor,
+    owner: { memberId: number | null; poolId: number | null },
+    now: string,
+  ): MaybePromise<AccountRow>;
   accountCode(accountId: number): MaybePromise<string>;
   findMemberId(number: string): MaybePromise<number | undefined>;
   findPoolId(code: string): MaybePromise<number | undefined>;
@@ -68,9 +72,17 @@ export interface LedgerStore {
   postingEntries(postingId: number): MaybePromise<Array<{ accountId: number; amount: number }>>;
   lotsCreatedBy(postingId: number): MaybePromise<LotRow[]>;
   movementsOf(postingId: number): MaybePromise<Array<{ lotId: number; accountId: number; amount: number }>>;
-  statusCreditsOf(postingId: number): MaybePromise<Array<{ memberId: number; metric: string; amount: number; activityDate: string }>>;
+  statusCreditsOf(
+    postingId: number,
+  ): MaybePromise<Array<{ memberId: number; metric: string; amount: number; activityDate: string }>>;
   insertEntry(postingId: number, accountId: number, amount: number, businessDate: string): MaybePromise<void>;
-  insertLot(accountId: number, amount: number, earnedOn: string, expiresOn: string | null, postingId: number): MaybePromise<number>;
+  insertLot(
+    accountId: number,
+    amount: number,
+    earnedOn: string,
+    expiresOn: string | null,
+    postingId: number,
+  ): MaybePromise<number>;
   openLots(accountId: number): MaybePromise<LotRow[]>;
   lot(lotId: number): MaybePromise<LotRow | undefined>;
   adjustLot(lotId: number, delta: number): MaybePromise<void>;
@@ -83,7 +95,13 @@ export interface LedgerStore {
    * concurrent batches queue instead of deadlocking on each other's accounts.
    */
   lockAccounts(accountIds: number[]): MaybePromise<Map<number, number>>;
-  insertStatusCredit(memberId: number, metric: string, amount: number, activityDate: string, postingId: number): MaybePromise<void>;
+  insertStatusCredit(
+    memberId: number,
+    metric: string,
+    amount: number,
+    activityDate: string,
+    postingId: number,
+  ): MaybePromise<void>;
 
   // Bulk operations: the hot path posts runs of plain credits with a handful of statements per run.
   findAccounts(codes: string[]): MaybePromise<AccountRow[]>;
@@ -101,8 +119,20 @@ export interface LedgerStore {
 }
 
 export type EntryRow = [postingId: number, accountId: number, amount: number, businessDate: string];
-export type LotInsert = [accountId: number, amount: number, earnedOn: string, expiresOn: string | null, postingId: number];
-export type StatusCreditRow = [memberId: number, metric: string, amount: number, activityDate: string, postingId: number];
+export type LotInsert = [
+  accountId: number,
+  amount: number,
+  earnedOn: string,
+  expiresOn: string | null,
+  postingId: number,
+];
+export type StatusCreditRow = [
+  memberId: number,
+  metric: string,
+  amount: number,
+  activityDate: string,
+  postingId: number,
+];
 
 const POSTING_COLUMNS =
   'kind, business_date, idempotency_key, content_hash, member_id, channel, activity_date, source_file_id, source_ref, rule_version, reversal_of, detail, created_at';
@@ -116,7 +146,9 @@ function chunks<T>(rows: T[], size: number): T[][] {
 
 export async function openStore(dialect: Dialect, trx: Knex.Transaction): Promise<LedgerStore> {
   if (dialect === 'sqlite') return new SqliteStore(await sqliteHandle(trx));
-  const client = (await (trx.client as { acquireConnection(): Promise<PoolClient> }).acquireConnection()) as PoolClient;
+  const client = (await (
+    trx.client as { acquireConnection(): Promise<PoolClient> }
+  ).acquireConnection()) as PoolClient;
   return new PgStore(client);
 }
 
@@ -139,7 +171,8 @@ const SQL = {
     'SELECT id, account_id, amount, remaining, earned_on, expires_on FROM lots WHERE origin_posting_id = ? ORDER BY id',
   movements:
     'SELECT m.lot_id, l.account_id, m.amount FROM lot_movements m JOIN lots l ON l.id = m.lot_id WHERE m.posting_id = ? ORDER BY m.id',
-  statusCredits: 'SELECT member_id, metric, amount, activity_date FROM status_credits WHERE posting_id = ? ORDER BY id',
+  statusCredits:
+    'SELECT member_id, metric, amount, activity_date FROM status_credits WHERE posting_id = ? ORDER BY id',
   insertEntry: 'INSERT INTO entries (posting_id, account_id, amount, business_date) VALUES (?,?,?,?)',
   insertLot:
     'INSERT INTO lots (account_id, amount, remaining, earned_on, expires_on, origin_posting_id) VALUES (?,?,?,?,?,?)',
@@ -220,7 +253,11 @@ class SqliteStore implements LedgerStore {
     const r = this.s('findAccount').get(code) as RawAccount | undefined;
     return r && toAccount(r);
   }
-  createAccount(d: AccountDescriptor, owner: { memberId: number | null; poolId: number | null }, now: string) {
+  createAccount(
+    d: AccountDescriptor,
+    owner: { memberId: number | null; poolId: number | null },
+    now: string,
+  ) {
     const info = this.s('createAccount').run(
       d.code,
       d.kind,
@@ -272,7 +309,15 @@ class SqliteStore implements LedgerStore {
   }
   findPostingByKey(key: string) {
     const r = this.s('findPosting').get(key) as
-      | { id: number; content_hash: string; kind: string; reversal_of: number | null; member_id: number | null; channel: string | null; activity_date: string | null }
+      | {
+          id: number;
+          content_hash: string;
+          kind: string;
+          reversal_of: number | null;
+          member_id: number | null;
+          channel: string | null;
+          activity_date: string | null;
+        }
       | undefined;
     return (
       r && {
@@ -299,7 +344,9 @@ class SqliteStore implements LedgerStore {
     return (this.s('lotsCreated').all(postingId) as RawLot[]).map(toLot);
   }
   movementsOf(postingId: number) {
-    return (this.s('movements').all(postingId) as Array<{ lot_id: number; account_id: number; amount: number }>).map((r) => ({
+    return (
+      this.s('movements').all(postingId) as Array<{ lot_id: number; account_id: number; amount: number }>
+    ).map((r) => ({
       lotId: r.lot_id,
       accountId: r.account_id,
       amount: r.amount,
@@ -307,14 +354,32 @@ class SqliteStore implements LedgerStore {
   }
   statusCreditsOf(postingId: number) {
     return (
-      this.s('statusCredits').all(postingId) as Array<{ member_id: number; metric: string; amount: number; activity_date: string }>
-    ).map((r) => ({ memberId: r.member_id, metric: r.metric, amount: r.amount, activityDate: r.activity_date }));
+      this.s('statusCredits').all(postingId) as Array<{
+        member_id: number;
+        metric: string;
+        amount: number;
+        activity_date: string;
+      }>
+    ).map((r) => ({
+      memberId: r.member_id,
+      metric: r.metric,
+      amount: r.amount,
+      activityDate: r.activity_date,
+    }));
   }
   insertEntry(postingId: number, accountId: number, amount: number, businessDate: string) {
     this.s('insertEntry').run(postingId, accountId, amount, businessDate);
   }
-  insertLot(accountId: number, amount: number, earnedOn: string, expiresOn: string | null, postingId: number) {
-    return Number(this.s('insertLot').run(accountId, amount, amount, earnedOn, expiresOn, postingId).lastInsertRowid);
+  insertLot(
+    accountId: number,
+    amount: number,
+    earnedOn: string,
+    expiresOn: string | null,
+    postingId: number,
+  ) {
+    return Number(
+      this.s('insertLot').run(accountId, amount, amount, earnedOn, expiresOn, postingId).lastInsertRowid,
+    );
   }
   openLots(accountId: number) {
     return (this.s('openLots').all(accountId) as RawLot[]).map(toLot);
@@ -339,17 +404,31 @@ class SqliteStore implements LedgerStore {
     // The SQLite write lock (BEGIN IMMEDIATE) already serialises writers; balances are read when needed.
     return new Map<number, number>();
   }
-  insertStatusCredit(memberId: number, metric: string, amount: number, activityDate: string, postingId: number) {
+  insertStatusCredit(
+    memberId: number,
+    metric: string,
+    amount: number,
+    activityDate: string,
+    postingId: number,
+  ) {
     this.s('insertStatusCredit').run(memberId, metric, amount, activityDate, postingId);
   }
 
   /** Multi-row statements, cached by row count: one SQLite step inserts a whole chunk. */
-  private multi(table: string, columns: string, width: number, rows: number, suffix = ''): BetterSqlite3.Statement {
+  private multi(
+    table: string,
+    columns: string,
+    width: number,
+    rows: number,
+    suffix = '',
+  ): BetterSqlite3.Statement {
     const key = `${table}:${rows}:${suffix}`;
     let st = this.multiStmts.get(key);
     if (!st) {
       const one = `(${new Array(width).fill('?').join(',')})`;
-      st = this.db.prepare(`INSERT INTO ${table} (${columns}) VALUES ${new Array(rows).fill(one).join(',')}${suffix}`);
+      st = this.db.prepare(
+        `INSERT INTO ${table} (${columns}) VALUES ${new Array(rows).fill(one).join(',')}${suffix}`,
+      );
       this.multiStmts.set(key, st);
     }
     return st;
@@ -380,13 +459,22 @@ class SqliteStore implements LedgerStore {
     }
     return out;
   }
-  createAccounts(rows: Array<{ d: AccountDescriptor; memberId: number | null; poolId: number | null }>, now: string) {
+  createAccounts(
+    rows: Array<{ d: AccountDescriptor; memberId: number | null; poolId: number | null }>,
+    now: string,
+  ) {
     return rows.map((r) => this.createAccount(r.d, { memberId: r.memberId, poolId: r.poolId }, now));
   }
   insertPostings(rows: PostingRow[]) {
     const out = new Map<string, number>();
     for (const chunk of chunks(rows, 200)) {
-      const st = this.multi('postings', POSTING_COLUMNS, 13, chunk.length, ' ON CONFLICT (idempotency_key) DO NOTHING');
+      const st = this.multi(
+        'postings',
+        POSTING_COLUMNS,
+        13,
+        chunk.length,
+        ' ON CONFLICT (idempotency_key) DO NOTHING',
+      );
       const values: unknown[] = [];
       for (const p of chunk) {
         values.push(p.kind, p.businessDate, p.key, p.contentHash, p.memberId, p.channel, p.activityDate);
@@ -410,19 +498,31 @@ class SqliteStore implements LedgerStore {
   }
   insertEntries(rows: EntryRow[]) {
     for (const chunk of chunks(rows, 500)) {
-      this.multi('entries', 'posting_id, account_id, amount, business_date', 4, chunk.length).run(chunk.flat());
+      this.multi('entries', 'posting_id, account_id, amount, business_date', 4, chunk.length).run(
+        chunk.flat(),
+      );
     }
   }
   insertLots(rows: LotInsert[]) {
     for (const chunk of chunks(rows, 400)) {
       const values: unknown[] = [];
       for (const [a, amount, e, x, p] of chunk) values.push(a, amount, amount, e, x, p);
-      this.multi('lots', 'account_id, amount, remaining, earned_on, expires_on, origin_posting_id', 6, chunk.length).run(values);
+      this.multi(
+        'lots',
+        'account_id, amount, remaining, earned_on, expires_on, origin_posting_id',
+        6,
+        chunk.length,
+      ).run(values);
     }
   }
   insertStatusCredits(rows: StatusCreditRow[]) {
     for (const chunk of chunks(rows, 400)) {
-      this.multi('status_credits', 'member_id, metric, amount, activity_date, posting_id', 5, chunk.length).run(chunk.flat());
+      this.multi(
+        'status_credits',
+        'member_id, metric, amount, activity_date, posting_id',
+        5,
+        chunk.length,
+      ).run(chunk.flat());
     }
   }
   addBalances(deltas: Array<[number, number]>) {
@@ -461,7 +561,11 @@ class PgStore implements LedgerStore {
     const [r] = await this.q<RawAccount>('findAccount', [code]);
     return r && toAccount(r);
   }
-  async createAccount(d: AccountDescriptor, owner: { memberId: number | null; poolId: number | null }, now: string) {
+  async createAccount(
+    d: AccountDescriptor,
+    owner: { memberId: number | null; poolId: number | null },
+    now: string,
+  ) {
     const [r] = await this.q<{ id: number }>('createAccount', [
       d.code,
       d.kind,
@@ -547,7 +651,9 @@ class PgStore implements LedgerStore {
     return (await this.q<RawLot>('lotsCreated', [postingId])).map(toLot);
   }
   async movementsOf(postingId: number) {
-    return (await this.q<{ lot_id: number; account_id: number; amount: number }>('movements', [postingId])).map((r) => ({
+    return (
+      await this.q<{ lot_id: number; account_id: number; amount: number }>('movements', [postingId])
+    ).map((r) => ({
       lotId: r.lot_id,
       accountId: r.account_id,
       amount: r.amount,
@@ -555,14 +661,35 @@ class PgStore implements LedgerStore {
   }
   async statusCreditsOf(postingId: number) {
     return (
-      await this.q<{ member_id: number; metric: string; amount: number; activity_date: string }>('statusCredits', [postingId])
-    ).map((r) => ({ memberId: r.member_id, metric: r.metric, amount: r.amount, activityDate: r.activity_date }));
+      await this.q<{ member_id: number; metric: string; amount: number; activity_date: string }>(
+        'statusCredits',
+        [postingId],
+      )
+    ).map((r) => ({
+      memberId: r.member_id,
+      metric: r.metric,
+      amount: r.amount,
+      activityDate: r.activity_date,
+    }));
   }
   async insertEntry(postingId: number, accountId: number, amount: number, businessDate: string) {
     await this.q('insertEntry', [postingId, accountId, amount, businessDate]);
   }
-  async insertLot(accountId: number, amount: number, earnedOn: string, expiresOn: string | null, postingId: number) {
-    const [r] = await this.q<{ id: number }>('insertLot', [accountId, amount, amount, earnedOn, expiresOn, postingId]);
+  async insertLot(
+    accountId: number,
+    amount: number,
+    earnedOn: string,
+    expiresOn: string | null,
+    postingId: number,
+  ) {
+    const [r] = await this.q<{ id: number }>('insertLot', [
+      accountId,
+      amount,
+      amount,
+      earnedOn,
+      expiresOn,
+      postingId,
+    ]);
     return r!.id;
   }
   async openLots(accountId: number) {
@@ -593,7 +720,13 @@ class PgStore implements LedgerStore {
     });
     return new Map((res.rows as Array<{ id: number; balance: number }>).map((r) => [r.id, r.balance]));
   }
-  async insertStatusCredit(memberId: number, metric: string, amount: number, activityDate: string, postingId: number) {
+  async insertStatusCredit(
+    memberId: number,
+    metric: string,
+    amount: number,
+    activityDate: string,
+    postingId: number,
+  ) {
     await this.q('insertStatusCredit', [memberId, metric, amount, activityDate, postingId]);
   }
 
@@ -612,12 +745,17 @@ class PgStore implements LedgerStore {
     return rows.map(toAccount);
   }
   async findMemberIds(numbers: string[]) {
-    const rows = await this.bulk<{ id: number; number: string }>('findMembers', 'SELECT id, number FROM members WHERE number = ANY($1::text[])', [
-      numbers,
-    ]);
+    const rows = await this.bulk<{ id: number; number: string }>(
+      'findMembers',
+      'SELECT id, number FROM members WHERE number = ANY($1::text[])',
+      [numbers],
+    );
     return new Map(rows.map((r) => [r.number, r.id]));
   }
-  async createAccounts(rows: Array<{ d: AccountDescriptor; memberId: number | null; poolId: number | null }>, now: string) {
+  async createAccounts(
+    rows: Array<{ d: AccountDescriptor; memberId: number | null; poolId: number | null }>,
+    now: string,
+  ) {
     const col = <T>(f: (r: (typeof rows)[number]) => T) => rows.map(f);
     await this.bulk(
       'createAccounts',
@@ -678,14 +816,26 @@ class PgStore implements LedgerStore {
       'insertLots',
       `INSERT INTO lots (account_id, amount, remaining, earned_on, expires_on, origin_posting_id)
        SELECT a, n, n, e, x, p FROM unnest($1::int[], $2::bigint[], $3::date[], $4::date[], $5::bigint[]) AS t(a, n, e, x, p)`,
-      [rows.map((r) => r[0]), rows.map((r) => r[1]), rows.map((r) => r[2]), rows.map((r) => r[3]), rows.map((r) => r[4])],
+      [
+        rows.map((r) => r[0]),
+        rows.map((r) => r[1]),
+        rows.map((r) => r[2]),
+        rows.map((r) => r[3]),
+        rows.map((r) => r[4]),
+      ],
     );
   }
   async insertStatusCredits(rows: StatusCreditRow[]) {
     await this.bulk(
       'insertStatusCredits',
       'INSERT INTO status_credits (member_id, metric, amount, activity_date, posting_id) SELECT * FROM unnest($1::int[], $2::text[], $3::bigint[], $4::date[], $5::bigint[])',
-      [rows.map((r) => r[0]), rows.map((r) => r[1]), rows.map((r) => r[2]), rows.map((r) => r[3]), rows.map((r) => r[4])],
+      [
+        rows.map((r) => r[0]),
+        rows.map((r) => r[1]),
+        rows.map((r) => r[2]),
+        rows.map((r) => r[3]),
+        rows.map((r) => r[4]),
+      ],
     );
   }
   async addBalances(deltas: Array<[number, number]>) {

@@ -2,13 +2,7 @@ import type { IsoDate } from '../lib/dates.js';
 import type { StatusMetric } from './accounts.js';
 
 export type PostingKind =
-  | 'ACCRUAL'
-  | 'REDEMPTION'
-  | 'EXPIRY'
-  | 'REVERSAL'
-  | 'TRANSFER'
-  | 'ADJUSTMENT'
-  | 'STATUS_LAPSE';
+  'ACCRUAL' | 'REDEMPTION' | 'EXPIRY' | 'REVERSAL' | 'TRANSFER' | 'ADJUSTMENT' | 'STATUS_LAPSE';
 
 export interface EntryInput {
   /** Account code (see `Accounts`). */

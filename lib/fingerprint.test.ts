@@ -10,12 +10,18 @@ describe('content fingerprints', () => {
 
   it('change with any single-character edit of a posting-sized text', () => {
     fc.assert(
-      fc.property(fc.string({ minLength: 1, maxLength: 200 }), fc.nat(), fc.integer({ min: 1, max: 0xffff }), (s, at, delta) => {
-        const i = at % s.length;
-        const changed = s.slice(0, i) + String.fromCharCode((s.charCodeAt(i) + delta) % 0x10000) + s.slice(i + 1);
-        fc.pre(changed !== s);
-        expect(fingerprint(changed)).not.toBe(fingerprint(s));
-      }),
+      fc.property(
+        fc.string({ minLength: 1, maxLength: 200 }),
+        fc.nat(),
+        fc.integer({ min: 1, max: 0xffff }),
+        (s, at, delta) => {
+          const i = at % s.length;
+          const changed =
+            s.slice(0, i) + String.fromCharCode((s.charCodeAt(i) + delta) % 0x10000) + s.slice(i + 1);
+          fc.pre(changed !== s);
+          expect(fingerprint(changed)).not.toBe(fingerprint(s));
+        },
+      ),
       { numRuns: 2000 },
     );
   });

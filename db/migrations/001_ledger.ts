@@ -137,7 +137,9 @@ export async function up(knex: Knex): Promise<void> {
     t.index(['origin_posting_id']);
   });
   // Only open lots are ever searched for consumption; the partial index stays small as lots are spent.
-  await knex.raw('CREATE INDEX lots_open ON lots (account_id, expires_on, earned_on, id) WHERE remaining > 0');
+  await knex.raw(
+    'CREATE INDEX lots_open ON lots (account_id, expires_on, earned_on, id) WHERE remaining > 0',
+  );
 
   await knex.schema.createTable('lot_movements', (t) => {
     t.bigIncrements('id').primary();

@@ -23,7 +23,10 @@ export function availableEngines(): Engine[] {
   return inject('pgUrl') ? ['sqlite', 'postgres'] : ['sqlite'];
 }
 
-export async function createTestDatabase(engine: Engine, options: { migrate?: boolean } = {}): Promise<TestDb> {
+export async function createTestDatabase(
+  engine: Engine,
+  options: { migrate?: boolean } = {},
+): Promise<TestDb> {
   const migrate = options.migrate ?? true;
   if (engine === 'sqlite') {
     const dir = mkdtempSync(join(tmpdir(), 'redeye-test-'));

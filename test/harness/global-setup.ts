@@ -18,7 +18,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
   if (!url) {
     if (!findPgBin()) {
       if (ci) throw new Error('CI=true but PostgreSQL is not installed: the PostgreSQL suites cannot run');
-      console.warn('[redeye tests] PostgreSQL not found: PostgreSQL suites are skipped (install postgresql to run them)');
+      console.warn(
+        '[redeye tests] PostgreSQL not found: PostgreSQL suites are skipped (install postgresql to run them)',
+      );
     } else {
       cluster = await startPgCluster();
       url = cluster.url;

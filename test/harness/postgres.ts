@@ -44,10 +44,14 @@ function uid(name: string): { uid: number; gid: number } | undefined {
 
 export async function startPgCluster(): Promise<PgCluster> {
   const bin = findPgBin();
-  if (!bin) throw new Error('PostgreSQL server binaries not found under /usr/lib/postgresql (apt-get install postgresql)');
+  if (!bin)
+    throw new Error(
+      'PostgreSQL server binaries not found under /usr/lib/postgresql (apt-get install postgresql)',
+    );
   const asRoot = process.getuid?.() === 0;
   const pgUser = asRoot ? uid('postgres') : undefined;
-  if (asRoot && !pgUser) throw new Error('running as root but there is no postgres user to run the server as');
+  if (asRoot && !pgUser)
+    throw new Error('running as root but there is no postgres user to run the server as');
   const base = mkdtempSync(join(tmpdir(), 'redeye-pg-'));
   const data = join(base, 'data');
   chmodSync(base, 0o755);

@@ -1,0 +1,87 @@
+import type { Command } from 'commander';
+import { Accounts } from '../../ledger/accounts.js';
+import { checkLedger } from '../../ledger/check.js';
+import { getMember } from '../../ledger/members.js';
+import { openLots, statement } from '../../ledger/queries.js';
+import { RedeyeError } from '../../lib/errors.js';
+import type { ActionRunner, CommandContext } from '../context.js';
+import { table } from '../format.js';
+
+export function registerLedger(program: Command, run: ActionRunner): void {
+  const ledger = program.command('ledger').description('the points ledger');
+  ledger
+    .command('check')
+    .description('verify every ledger invariant over the whole database; exit 0 only when all hold')
+    .option('--json', 'print the result as JSON')
+    .action(
+      run(async (ctx: CommandContext, opts: { json?: boolean }) => {
+        const report = await checkLedger(ctx.db().knex);
+        if (opts.json) {
+          ctx.output.out(JSON.stringify(report));
+        } else {
+          for (const c of report.checks) {
+            const mark = c.violations.length === 0 ? 'ok  ' : 'FAIL';
+            ctx.output.out(`${mark} ${c.description} (${c.checked} checked)`);
+            for (const v of c.violations) ctx.output.out(`       ${v}`);
+          }
+          ctx.output.out(report.ok ? 'ledger check: all invariants hold' : 'ledger check: VIOLATIONS FOUND');
+        }
+        return report.ok ? 0 : 1;
+      }),
+    );
+
+  const member = program.command('member').description('members: balances, lots, statements');
+  member
+    .command('show')
+    .argument('<number>', 'member number')
+    .description('balance, tier, open lots and the statement of one member')
+    .option('--json', 'print as JSON')
+    .action(
+      run(async (ctx: CommandContext, number: string, opts: { json?: boolean }) => {
+        const knex = ctx.db().knex;
+        const m = await getMember(knex, number);
+        if (!m) throw new RedeyeError('MEMBER_UNKNOWN', `no member ${number}`, { member: number });
+        const code = Accounts.memberPoints(number);
+        const [lots, lines] = await Promise.all([openLots(knex, code), statement(knex, code)]);
+        const balance = lines.at(-1)?.balance ?? 0;
+        if (opts.json) {
+          ctx.output.out(
+            JSON.stringify({
+              member: { number: m.number, status: m.status, tier: m.tier, tierSince: m.tierSince },
+              balance,
+              lots,
+              statement: lines,
+            }),
+          );
+          return;
+        }
+        ctx.output.out(
+          `member ${m.number}  ${m.status}  tier ${m.tier}${m.tierSince ? ` since ${m.tierSince}` : ''}`,
+        );
+        ctx.output.out(`balance ${balance.toLocaleString('en-US')} points`);
+        ctx.output.out('');
+        ctx.output.out('open lots (consumed in this order)');
+        ctx.output.out(
+          table(
+            ['earned', 'expires', 'amount', 'remaining'],
+            lots.map((l) => [l.earnedOn, l.expiresOn ?? 'never', l.amount, l.remaining]),
+          ),
+        );
+        ctx.output.out('');
+        ctx.output.out('statement');
+        ctx.output.out(
+          table(
+            ['date', 'kind', 'channel', 'reference', 'amount', 'balance'],
+            lines.map((l) => [
+              l.businessDate,
+              l.kind,
+              l.channel ?? '',
+              l.sourceRef ?? '',
+              l.amount,
+              l.balance,
+            ]),
+          ),
+        );
+      }),
+    );
+}

@@ -1,0 +1,74 @@
+/**
+ * What every command needs, built once: the validated configuration, a logger, and on demand the
+ * database. Commands receive it instead of reaching for globals, so tests can run them in-process.
+ */
+import type { Db } from '../db/connection.js';
+import { openDb } from '../db/connection.js';
+import { loadConfig, type LoadedConfig } from '../config/load.js';
+import { createLogger, type Logger } from '../lib/log.js';
+
+export interface GlobalOptions {
+  config?: string;
+  logLevel?: string;
+}
+
+export interface Output {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+export const processOutput: Output = {
+  out: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
+  err: (text) => process.stderr.write(text.endsWith('\n') ? text : `${text}\n`),
+};
+
+export class CommandContext {
+  private _config?: LoadedConfig;
+  private _db?: Db;
+  private _logger?: Logger;
+
+  constructor(
+    readonly options: GlobalOptions,
+    readonly output: Output = processOutput,
+    readonly env: NodeJS.ProcessEnv = process.env,
+  ) {}
+
+  get config(): LoadedConfig {
+    this._config ??= loadConfig({ path: this.options.config, env: this.env });
+    return this._config;
+  }
+
+  get logger(): Logger {
+    this._logger ??= createLogger({
+      level: (this.options.logLevel ?? this.env.REDEYE_LOG_LEVEL ?? this.configLevel()) as 'info',
+    });
+    return this._logger;
+  }
+
+  private configLevel(): string {
+    try {
+      return this.config.logging.level;
+    } catch {
+      return 'info';
+    }
+  }
+
+  /** Opens the configured database (once per command). */
+  db(): Db {
+    this._db ??= openDb(this.config.database.url, {
+      busyTimeoutMs: this.config.database.busyTimeoutMs,
+      poolMax: this.config.database.poolMax,
+    });
+    return this._db;
+  }
+
+  async close(): Promise<void> {
+    await this._db?.close();
+    this._db = undefined;
+  }
+}
+
+/** Wraps a command action: context in, exit code out (see cli/main.ts). */
+export type ActionRunner = (
+  fn: (ctx: CommandContext, ...args: never[]) => Promise<number | void>,
+) => (...args: unknown[]) => Promise<void>;
