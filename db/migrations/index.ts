@@ -5,6 +5,7 @@
  */
 import type { Knex } from 'knex';
 import * as m001 from './001_ledger.js';
+import * as m002 from './002_program.js';
 
 export interface Migration {
   name: string;
@@ -12,7 +13,10 @@ export interface Migration {
   down(knex: Knex): Promise<void>;
 }
 
-export const migrations: Migration[] = [{ name: '001_ledger', ...m001 }];
+export const migrations: Migration[] = [
+  { name: '001_ledger', ...m001 },
+  { name: '002_program', ...m002 },
+];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {
   getMigrations: async () => migrations,
