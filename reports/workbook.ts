@@ -6,7 +6,7 @@
  * Everything goes through exceljs's streaming writer (`stream.xlsx.WorkbookWriter`): rows are written
  * and forgotten, so a million-row sheet costs no more memory than a ten-row one. That writer has styles
  * but no pictures, and it stamps the zip entries with the wall clock. Both gaps are closed here by a
- * small, checked extension of its internals (see `StreamingInternals`):
+ * small extension of its internals, checked when used (see `WorkbookInternals` and `assertInternals`):
  *
  * - pictures: each sheet with images gets a DrawingML part (`xl/drawings/drawingN.xml`) with a
  *   one-cell anchor per image, its relationships, a `<drawing>` element in the sheet and a content
