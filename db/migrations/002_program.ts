@@ -51,7 +51,11 @@ export async function up(knex: Knex): Promise<void> {
     t.string('reason', 48).nullable();
     t.integer('points').notNullable().defaultTo(0);
     t.bigInteger('status_credit').notNullable().defaultTo(0);
+    /** Idempotency keys of the award posting and of a separate status-credit posting, once posted. */
     t.string('posting_key', 200).nullable();
+    t.string('status_posting_key', 200).nullable();
+    /** The activity has work for the accrue job (new, completed by another feed, or corrected). */
+    t.boolean('needs_accrual').notNullable().defaultTo(true);
     t.string('rule_version', 64).nullable();
     t.integer('source_file_id').nullable().references('id').inTable('files');
     t.integer('source_line').nullable();
@@ -62,6 +66,7 @@ export async function up(knex: Knex): Promise<void> {
     t.index(['business_date', 'type']);
     t.index(['source_file_id']);
     t.index(['partner_code', 'external_ref']);
+    t.index(['needs_accrual', 'id']);
   });
 
   await knex.schema.createTable('ftl_parts', (t) => {
@@ -186,6 +191,9 @@ export async function up(knex: Knex): Promise<void> {
     t.timestamp('acquired_at', { useTz: true }).notNullable();
     t.timestamp('heartbeat_at', { useTz: true }).notNullable();
   });
+
+  // The tiers job lapses credits that left the qualification window; only live ones are searched.
+  await knex.raw('CREATE INDEX status_credits_live ON status_credits (activity_date) WHERE lapsed_by IS NULL');
 
   await knex.schema.alterTable('rejects', (t) => {
     t.string('member_number', 25).nullable();

@@ -1,0 +1,41 @@
+/**
+ * The shape every job of the night shares. A job runs for one business date, is safe to rerun (a rerun
+ * changes nothing already done and writes the same files), and reports what it did as counts rather
+ * than throwing into the scheduler; an exception means the step failed and the run is recorded failed.
+ */
+import type { Db } from '../db/connection.js';
+import type { LoadedConfig } from '../config/load.js';
+import type { IsoDate } from '../lib/dates.js';
+import type { Logger } from '../lib/log.js';
+
+export interface Progress {
+  /** Starts (or restarts) a bar for a phase: `files`, `records`, … */
+  start(label: string, total: number): void;
+  increment(by?: number): void;
+  stop(): void;
+}
+
+export const noProgress: Progress = { start: () => undefined, increment: () => undefined, stop: () => undefined };
+
+export interface JobContext {
+  db: Db;
+  config: LoadedConfig;
+  logger: Logger;
+  businessDate: IsoDate;
+  /** The clock; tests and reruns pin it. Nothing written to an output file may depend on it. */
+  now: () => Date;
+  progress: Progress;
+  /** Set when the process was asked to stop: a job finishes its current transaction and returns. */
+  signal?: AbortSignal;
+  /** Process environment (secrets for transports and mail). */
+  env: NodeJS.ProcessEnv;
+}
+
+export interface JobResult {
+  /** What the job did, e.g. { files: 3, records: 1200, postings: 1150, rejects: 50 }. */
+  counts: Record<string, number>;
+  /** Things an operator should read (e.g. a partner file sequence gap). */
+  warnings?: string[];
+}
+
+export type Job = (ctx: JobContext) => Promise<JobResult>;
