@@ -861,7 +861,7 @@ export class FieldReader {
     const reason = this.reasonFor(code);
     if (this.problem === null) {
       const message =
-        code === 'MISSING_FIELD'
+        text.length === 0
           ? `${field} is required: expected ${expected}`
           : `${field}: expected ${expected}, found ${JSON.stringify(clipText(text))}`;
       this.problem = { field, reason, message, text };
