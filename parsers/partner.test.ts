@@ -184,9 +184,7 @@ describe('partner parser on fixtures', () => {
     expect(verdicts).toHaveLength(1);
     expect(verdicts[0]).toMatchObject({ verdict: 'rejected', reason });
     expect(verdicts[0]?.message).toContain(message);
-    const bytes = (await import('node:fs')).readFileSync(
-      new URL(`./fixtures/partner/${name}`, import.meta.url),
-    );
+    const bytes = readFileSync(new URL(`./fixtures/partner/${name}`, import.meta.url));
     expect(checkFileEvents(events, bytes)).toEqual([]);
   });
 
