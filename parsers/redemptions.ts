@@ -1,0 +1,115 @@
+/**
+ * Redemptions from the award and ancillary systems (formats/redemptions.md): a header row naming the
+ * columns in any order, one redemption or cancellation per row. The separator is `,` unless the header
+ * row shows `;` (or ParseOptions.delimiter says otherwise).
+ *
+ * reference and partner_code may be left out of the header; partner_code is required on a
+ * PARTNER_REWARD row, since that partner bills the program for it.
+ */
+import {
+  HeaderedCsvHandler,
+  IDENTIFIER_RE,
+  readCsvFile,
+  readCsvFiles,
+  type ColumnSpec,
+  type FieldReader,
+  type SourceLine,
+} from './csv-common.js';
+import type { FeedParser, ParseEvent, ParseInput, ParseOptions } from './types.js';
+
+export type ServiceType =
+  'AWARD_TICKET' | 'UPGRADE' | 'EXCESS_BAGGAGE' | 'SEAT' | 'LOUNGE' | 'PARTNER_REWARD' | 'CHARITY' | 'OTHER';
+
+/** ISSUED debits the points; CANCELLED gives back those of an earlier redemption_id. */
+export type RedemptionStatus = 'ISSUED' | 'CANCELLED';
+
+export interface Redemption extends SourceLine {
+  redemptionId: string;
+  memberNumber: string;
+  redemptionDate: string;
+  serviceType: ServiceType;
+  /** Always positive; the status says which way the points go. */
+  points: number;
+  reference: string | null;
+  partnerCode: string | null;
+  status: RedemptionStatus;
+}
+
+export const REDEMPTION_COLUMNS: readonly ColumnSpec[] = [
+  { name: 'redemption_id', required: true },
+  { name: 'member_number', required: true },
+  { name: 'redemption_date', required: true },
+  { name: 'service_type', required: true },
+  { name: 'points', required: true },
+  { name: 'reference', required: false },
+  { name: 'partner_code', required: false },
+  { name: 'status', required: true },
+];
+const ID = 0;
+const MEMBER = 1;
+const DATE = 2;
+const SERVICE = 3;
+const POINTS = 4;
+const REFERENCE = 5;
+const PARTNER = 6;
+const STATUS = 7;
+
+const SERVICE_TYPES: ReadonlySet<ServiceType> = new Set([
+  'AWARD_TICKET',
+  'UPGRADE',
+  'EXCESS_BAGGAGE',
+  'SEAT',
+  'LOUNGE',
+  'PARTNER_REWARD',
+  'CHARITY',
+  'OTHER',
+]);
+const STATUSES: ReadonlySet<RedemptionStatus> = new Set(['ISSUED', 'CANCELLED']);
+const POINTS_RE = /^\d{1,15}$/;
+const PARTNER_CODE_RE = /^[A-Za-z0-9-]{1,16}$/;
+
+class RedemptionsHandler extends HeaderedCsvHandler<Redemption> {
+  constructor(file: string) {
+    super(file, REDEMPTION_COLUMNS);
+  }
+
+  protected build(r: FieldReader, line: number): Redemption {
+    const serviceType = r.oneOf(SERVICE, SERVICE_TYPES);
+    const partnerCode = r.optMatch(PARTNER, PARTNER_CODE_RE, 'a partner code of 1-16 letters, digits or -');
+    if (serviceType === 'PARTNER_REWARD' && partnerCode === null) {
+      r.fail(PARTNER, 'MISSING_FIELD', 'the partner that delivered a PARTNER_REWARD', '');
+    }
+    const pointsText = r.raw(POINTS);
+    let points = 0;
+    if (pointsText === '') r.fail(POINTS, 'MISSING_FIELD', 'a positive whole number of points', '');
+    else if (!POINTS_RE.test(pointsText) || (points = Number(pointsText)) === 0) {
+      r.fail(POINTS, 'BAD_POINTS', 'a positive whole number of points', pointsText);
+    }
+    return {
+      redemptionId: r.match(ID, IDENTIFIER_RE, 'an id of letters, digits and _ . / : -'),
+      memberNumber: r.member(MEMBER),
+      redemptionDate: r.date(DATE),
+      serviceType,
+      points,
+      reference: r.optText(REFERENCE),
+      partnerCode,
+      status: r.oneOf(STATUS, STATUSES, 'BAD_STATUS'),
+      sourceFile: this.file,
+      sourceLine: line,
+    };
+  }
+}
+
+export const redemptionsParser: FeedParser<Redemption> = {
+  feed: 'redemptions',
+  parse(inputs: ParseInput[], options: ParseOptions = {}): AsyncIterable<ParseEvent<Redemption>> {
+    return readCsvFiles(inputs, (input) =>
+      readCsvFile(
+        'redemptions',
+        input,
+        { delimiter: options.delimiter, candidates: [',', ';'], encoding: options.encoding },
+        new RedemptionsHandler(input.name),
+      ),
+    );
+  },
+};
