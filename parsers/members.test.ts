@@ -1,0 +1,306 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { bytesInput, checkFileEvents, collect, csvField, fixtureInput } from './csv-testing.js';
+import {
+  MEMBER_COLUMNS,
+  consentFor,
+  membersParser,
+  parseMarketingConsent,
+  type MarketingConsent,
+  type MemberRecord,
+} from './members.js';
+
+const read = (name: string) => collect(membersParser, [fixtureInput(`members/${name}`)]);
+
+describe('marketing consent', () => {
+  it('reads one answer, answers per mailing type, and a default with exceptions', () => {
+    expect(parseMarketingConsent('')).toBeNull();
+    expect(parseMarketingConsent('Y')).toEqual({ all: true, byType: {} });
+    expect(parseMarketingConsent(' EXPIRY:Y ; STATEMENT:N ')).toEqual({
+      all: null,
+      byType: { EXPIRY: true, STATEMENT: false },
+    });
+    expect(parseMarketingConsent('N;STATEMENT:Y')).toEqual({ all: false, byType: { STATEMENT: true } });
+  });
+
+  it('refuses anything else', () => {
+    for (const text of [
+      'YES',
+      'y',
+      'STATEMENT',
+      'STATEMENT:YES',
+      'STATEMENT:Y;N',
+      'STATEMENT:Y;STATEMENT:N',
+      'statement:Y',
+      'Y;;EXPIRY:N',
+    ]) {
+      expect(parseMarketingConsent(text), text).toBeUndefined();
+    }
+  });
+
+  it('answers per type from the type, the default, or no', () => {
+    const consent = parseMarketingConsent('N;STATEMENT:Y') as MarketingConsent;
+    expect(consentFor(consent, 'STATEMENT')).toBe(true);
+    expect(consentFor(consent, 'EXPIRY')).toBe(false);
+    expect(consentFor(parseMarketingConsent('TIER:Y') as MarketingConsent, 'EXPIRY')).toBe(false);
+    expect(consentFor(parseMarketingConsent('Y') as MarketingConsent, 'EXPIRY')).toBe(true);
+    expect(consentFor(null, 'EXPIRY')).toBe(false);
+  });
+});
+
+describe('members parser on fixtures', () => {
+  it('reads full member records in file order, timestamps normalised to UTC', async () => {
+    const { records, rejects, verdicts } = await read('valid.csv');
+    expect(rejects).toEqual([]);
+    expect(records.map((r) => r.record)).toEqual([
+      {
+        memberNumber: '0012345678',
+        status: 'ACTIVE',
+        mergedInto: null,
+        enrolmentDate: '2019-03-14',
+        enrolmentChannel: 'WEB',
+        surname: 'IVANOV',
+        givenName: 'IVAN',
+        surnameLocal: 'Иванов',
+        givenNameLocal: 'Иван',
+        birthDate: '1980-07-01',
+        email: 'ivan@example.ru',
+        phone: '+7 495 123-45-67',
+        country: 'RU',
+        language: 'ru',
+        marketingConsent: { all: true, byType: {} },
+        groupType: 'HOUSEHOLD',
+        groupId: 'HH-1',
+        updatedAt: '2024-05-01T07:00:00.000Z',
+        sourceFile: 'valid.csv',
+        sourceLine: 2,
+      },
+      expect.objectContaining({
+        memberNumber: '0012345679',
+        marketingConsent: { all: null, byType: { EXPIRY: true, STATEMENT: false } },
+        updatedAt: '2024-05-01T08:00:00.000Z',
+      }),
+      expect.objectContaining({
+        memberNumber: '0012345678',
+        status: 'SUSPENDED',
+        marketingConsent: { all: false, byType: { STATEMENT: true } },
+        updatedAt: '2024-05-01T06:00:00.000Z',
+      }),
+      expect.objectContaining({
+        memberNumber: '0000000042',
+        status: 'INCOMPLETE',
+        surname: null,
+        updatedAt: '2024-04-30T12:00:00.500Z',
+      }),
+      expect.objectContaining({
+        status: 'MERGED',
+        mergedInto: '0012345678',
+        language: 'en-GB',
+        groupType: 'CORPORATE',
+      }),
+    ]);
+    expect(verdicts[0]?.verdict).toBe('accepted');
+  });
+
+  it('reads a semicolon file whose consent field is quoted', async () => {
+    const { records } = await read('semicolon-quoted-consent.csv');
+    expect(records[0]?.record).toMatchObject({
+      surname: "O'BRIEN; JR",
+      marketingConsent: { all: true, byType: { TIER: false } },
+      updatedAt: '2024-04-30T23:00:00.000Z',
+      email: null,
+    });
+  });
+
+  it('rejects each bad row with its field and reason', async () => {
+    const { records, rejects } = await read('reasons.csv');
+    expect(records.map((r) => r.line)).toEqual([2]);
+    expect(rejects.map((r) => `${r.line} ${r.field} ${r.reason}`)).toEqual([
+      '3 member_number BAD_MEMBER_NUMBER',
+      '4 status BAD_STATUS',
+      '5 merged_into MISSING_FIELD',
+      '6 merged_into INCONSISTENT_FIELDS',
+      '7 enrolment_date BAD_DATE',
+      '8 enrolment_channel BAD_ENUM',
+      '9 surname MISSING_FIELD',
+      '10 email BAD_FORMAT',
+      '11 marketing_consent BAD_FORMAT',
+      '12 country BAD_FORMAT',
+      '13 updated_at BAD_TIMESTAMP',
+      '14 group_id MISSING_FIELD',
+      '15 updated_at MISSING_FIELD',
+      '16 * MALFORMED',
+      '17 marketing_consent BAD_FORMAT',
+    ]);
+    expect(rejects[3]?.message).toBe(
+      'merged_into: expected no merged_into unless status is MERGED (status is ACTIVE), found "0099"',
+    );
+    expect(rejects[10]?.message).toContain('with a time zone');
+  });
+});
+
+describe('members parser properties', () => {
+  it('never throws and accounts for every line of any input', async () => {
+    const token = fc.constantFrom(
+      ',',
+      ';',
+      '"',
+      '\n',
+      '\r\n',
+      'ACTIVE',
+      '007',
+      'Y;EXPIRY:N',
+      '2024-05-01T00:00:00Z',
+      '\0',
+      '\xe2\x82',
+    );
+    const header = MEMBER_COLUMNS.map((c) => c.name).join(',');
+    const body = fc.array(token, { maxLength: 60 }).map((t) => t.join(''));
+    const bytes = fc.oneof(
+      body.map((b) => Buffer.from(`${header}\n${b}`, 'latin1')),
+      fc.uint8Array({ maxLength: 150 }).map((u) => Buffer.from(u)),
+    );
+    await fc.assert(
+      fc.asyncProperty(bytes, fc.array(fc.nat({ max: 500 }), { maxLength: 4 }), async (buf, cuts) => {
+        const { events } = await collect(membersParser, [bytesInput('m.csv', buf, cuts)]);
+        expect(checkFileEvents(events, buf)).toEqual([]);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('reads back exactly the generated members', async () => {
+    const text = fc
+      .array(fc.constantFrom('A', 'я', 'ü', ' ', ',', ';', '"', '\n'), { minLength: 1, maxLength: 10 })
+      .map((p) => p.join('').trim())
+      .filter((s) => s.length > 0);
+    const opt = <T>(a: fc.Arbitrary<T>) => fc.option(a, { nil: null });
+    const date = fc
+      .date({
+        min: new Date('1920-01-01T00:00:00Z'),
+        max: new Date('2035-12-31T00:00:00Z'),
+        noInvalidDate: true,
+      })
+      .map((d) => d.toISOString().slice(0, 10));
+    const consent = fc
+      .tuple(
+        opt(fc.boolean()),
+        fc.dictionary(fc.stringMatching(/^[A-Z][A-Z0-9_]{0,8}$/), fc.boolean(), { maxKeys: 3 }),
+      )
+      .filter(([all, byType]) => all !== null || Object.keys(byType).length > 0);
+    const member = fc
+      .record({
+        memberNumber: fc.stringMatching(/^[0-9A-Z]{1,24}$/),
+        status: fc.constantFrom('ACTIVE', 'INCOMPLETE', 'SUSPENDED', 'CLOSED', 'MERGED') as fc.Arbitrary<
+          MemberRecord['status']
+        >,
+        mergedInto: fc.stringMatching(/^[0-9]{1,12}$/),
+        enrolmentDate: date,
+        enrolmentChannel: fc.constantFrom('WEB', 'APP', 'AIRPORT', 'CALLCENTER', 'PARTNER') as fc.Arbitrary<
+          MemberRecord['enrolmentChannel']
+        >,
+        surname: text,
+        givenName: opt(text),
+        surnameLocal: opt(text),
+        givenNameLocal: opt(text),
+        birthDate: opt(date),
+        email: opt(fc.stringMatching(/^[a-z0-9.]{1,10}@[a-z]{1,8}\.[a-z]{2,3}$/)),
+        phone: opt(fc.stringMatching(/^\+[0-9]{7,12}$/)),
+        country: opt(fc.stringMatching(/^[A-Z]{2}$/)),
+        language: opt(fc.stringMatching(/^[a-z]{2}(-[A-Z]{2})?$/)),
+        consent: opt(consent),
+        group: opt(
+          fc.tuple(
+            fc.constantFrom('HOUSEHOLD', 'CORPORATE') as fc.Arbitrary<'HOUSEHOLD' | 'CORPORATE'>,
+            fc.stringMatching(/^[A-Z0-9][A-Z0-9-]{0,9}$/),
+          ),
+        ),
+        updatedAt: fc.date({
+          min: new Date('2000-01-01T00:00:00Z'),
+          max: new Date('2035-12-31T00:00:00Z'),
+          noInvalidDate: true,
+        }),
+        offsetMinutes: fc.integer({ min: -12 * 60, max: 14 * 60 }),
+      })
+      .filter((m) => m.mergedInto !== m.memberNumber);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(member, { maxLength: 8 }),
+        fc.constantFrom(',', ';'),
+        fc.array(fc.nat({ max: 3000 }), { maxLength: 4 }),
+        async (members, sep, cuts) => {
+          const lines = [MEMBER_COLUMNS.map((c) => c.name).join(sep)];
+          let line = 2;
+          const expected = members.map((m): MemberRecord => {
+            const local = new Date(m.updatedAt.getTime() + m.offsetMinutes * 60_000)
+              .toISOString()
+              .slice(0, 23);
+            const abs = Math.abs(m.offsetMinutes);
+            const zone = `${m.offsetMinutes < 0 ? '-' : '+'}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
+            const consentText =
+              m.consent === null
+                ? ''
+                : [
+                    ...(m.consent[0] === null ? [] : [m.consent[0] ? 'Y' : 'N']),
+                    ...Object.entries(m.consent[1]).map(([t, v]) => `${t}:${v ? 'Y' : 'N'}`),
+                  ].join(';');
+            const cells = [
+              m.memberNumber,
+              m.status,
+              m.status === 'MERGED' ? m.mergedInto : '',
+              m.enrolmentDate,
+              m.enrolmentChannel,
+              m.surname,
+              m.givenName ?? '',
+              m.surnameLocal ?? '',
+              m.givenNameLocal ?? '',
+              m.birthDate ?? '',
+              m.email ?? '',
+              m.phone ?? '',
+              m.country ?? '',
+              m.language ?? '',
+              consentText,
+              m.group?.[0] ?? '',
+              m.group?.[1] ?? '',
+              `${local}${zone}`,
+            ];
+            const row = cells.map((v) => csvField(v, sep)).join(sep);
+            lines.push(row);
+            const record: MemberRecord = {
+              memberNumber: m.memberNumber,
+              status: m.status,
+              mergedInto: m.status === 'MERGED' ? m.mergedInto : null,
+              enrolmentDate: m.enrolmentDate,
+              enrolmentChannel: m.enrolmentChannel,
+              surname: m.surname,
+              givenName: m.givenName,
+              surnameLocal: m.surnameLocal,
+              givenNameLocal: m.givenNameLocal,
+              birthDate: m.birthDate,
+              email: m.email,
+              phone: m.phone,
+              country: m.country,
+              language: m.language,
+              marketingConsent: m.consent === null ? null : { all: m.consent[0], byType: m.consent[1] },
+              groupType: m.group?.[0] ?? null,
+              groupId: m.group?.[1] ?? null,
+              updatedAt: m.updatedAt.toISOString(),
+              sourceFile: 'm.csv',
+              sourceLine: line,
+            };
+            line += 1 + (row.match(/\r\n|\r|\n/g)?.length ?? 0);
+            return record;
+          });
+          const bytes = Buffer.from(`${lines.join('\n')}\n`);
+          const { records, rejects, events } = await collect(membersParser, [
+            bytesInput('m.csv', bytes, cuts),
+          ]);
+          expect(rejects).toEqual([]);
+          expect(records.map((e) => e.record)).toEqual(expected);
+          expect(checkFileEvents(events, bytes)).toEqual([]);
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+});

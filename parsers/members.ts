@@ -1,0 +1,258 @@
+/**
+ * Member master delta from the CRM and enrolment systems (formats/members.md): a header row naming the
+ * columns in any order, one full member record per row. The separator is `,` unless the header row shows
+ * `;` (or ParseOptions.delimiter says otherwise).
+ *
+ * Rows are yielded in file order, several per member if the file has them; applying them in
+ * `updatedAt` order, an older row never overwriting a newer one, is the rules layer's work. `updatedAt`
+ * is the instant normalised to UTC (`2024-05-01T07:00:00.000Z`), so the strings compare in time order;
+ * a timestamp without a time zone is refused (BAD_TIMESTAMP), as its order against others is unknown.
+ *
+ * Required columns: member_number, status, enrolment_date, enrolment_channel, surname, given_name,
+ * updated_at. The others may be left out of the header.
+ *
+ * Value rules: merged_into is given exactly when status is MERGED; surname is required unless the
+ * member is INCOMPLETE (enrolment not finished), CLOSED or MERGED; group_type and group_id come
+ * together. Personal fields are optional and validated when present.
+ *
+ * marketing_consent syntax (case as shown, spaces around the separators ignored):
+ *
+ *     (empty)                        consent not stated
+ *     Y | N                          one answer for every mailing type
+ *     EXPIRY:Y;STATEMENT:N           per mailing type; types not listed are not stated
+ *     N;STATEMENT:Y                  a default first, then exceptions to it
+ *
+ * A mailing type is a capital letter followed by capitals, digits or `_` (the program's mailing types,
+ * e.g. STATEMENT, EXPIRY, TIER, CARD, REGISTRATION); each appears once. In a `;`-separated file the
+ * field must be quoted, as any field containing the separator.
+ */
+import {
+  HeaderedCsvHandler,
+  IDENTIFIER_RE,
+  parseIsoTimestamp,
+  readCsvFile,
+  readCsvFiles,
+  type ColumnSpec,
+  type FieldReader,
+  type SourceLine,
+} from './csv-common.js';
+import type { FeedParser, ParseEvent, ParseInput, ParseOptions } from './types.js';
+
+export type MemberStatus = 'ACTIVE' | 'INCOMPLETE' | 'SUSPENDED' | 'CLOSED' | 'MERGED';
+export type EnrolmentChannel = 'WEB' | 'APP' | 'AIRPORT' | 'CALLCENTER' | 'PARTNER';
+export type GroupType = 'HOUSEHOLD' | 'CORPORATE';
+
+export interface MarketingConsent {
+  /** The answer for mailing types not listed in `byType`; null when the member gave none. */
+  all: boolean | null;
+  byType: Readonly<Record<string, boolean>>;
+}
+
+export interface MemberRecord extends SourceLine {
+  memberNumber: string;
+  status: MemberStatus;
+  mergedInto: string | null;
+  enrolmentDate: string;
+  enrolmentChannel: EnrolmentChannel;
+  surname: string | null;
+  givenName: string | null;
+  surnameLocal: string | null;
+  givenNameLocal: string | null;
+  birthDate: string | null;
+  email: string | null;
+  phone: string | null;
+  /** ISO 3166-1 alpha-2. */
+  country: string | null;
+  /** ISO 639-1, optionally with a region: `ru`, `en-GB`. */
+  language: string | null;
+  marketingConsent: MarketingConsent | null;
+  groupType: GroupType | null;
+  groupId: string | null;
+  /** UTC ISO 8601 with milliseconds: strings compare in time order. */
+  updatedAt: string;
+}
+
+export const MEMBER_COLUMNS: readonly ColumnSpec[] = [
+  { name: 'member_number', required: true },
+  { name: 'status', required: true },
+  { name: 'merged_into', required: false },
+  { name: 'enrolment_date', required: true },
+  { name: 'enrolment_channel', required: true },
+  { name: 'surname', required: true },
+  { name: 'given_name', required: true },
+  { name: 'surname_local', required: false },
+  { name: 'given_name_local', required: false },
+  { name: 'birth_date', required: false },
+  { name: 'email', required: false },
+  { name: 'phone', required: false },
+  { name: 'country', required: false },
+  { name: 'language', required: false },
+  { name: 'marketing_consent', required: false },
+  { name: 'group_type', required: false },
+  { name: 'group_id', required: false },
+  { name: 'updated_at', required: true },
+];
+const MEMBER = 0;
+const STATUS = 1;
+const MERGED_INTO = 2;
+const ENROLMENT_DATE = 3;
+const CHANNEL = 4;
+const SURNAME = 5;
+const GIVEN = 6;
+const SURNAME_LOCAL = 7;
+const GIVEN_LOCAL = 8;
+const BIRTH_DATE = 9;
+const EMAIL = 10;
+const PHONE = 11;
+const COUNTRY = 12;
+const LANGUAGE = 13;
+const CONSENT = 14;
+const GROUP_TYPE = 15;
+const GROUP_ID = 16;
+const UPDATED_AT = 17;
+
+const STATUSES: ReadonlySet<MemberStatus> = new Set([
+  'ACTIVE',
+  'INCOMPLETE',
+  'SUSPENDED',
+  'CLOSED',
+  'MERGED',
+]);
+const CHANNELS: ReadonlySet<EnrolmentChannel> = new Set(['WEB', 'APP', 'AIRPORT', 'CALLCENTER', 'PARTNER']);
+const GROUP_TYPES: ReadonlySet<GroupType> = new Set(['HOUSEHOLD', 'CORPORATE']);
+const EMAIL_RE = /^[^\s@]{1,64}@[^\s@]+\.[^\s@]+$/;
+const PHONE_RE = /^\+?[0-9][0-9 ().-]{3,24}$/;
+const COUNTRY_RE = /^[A-Z]{2}$/;
+const LANGUAGE_RE = /^[a-z]{2}(-[A-Z]{2})?$/;
+const MAILING_TYPE_RE = /^[A-Z][A-Z0-9_]{0,31}$/;
+const SURNAME_OPTIONAL: ReadonlySet<MemberStatus> = new Set(['INCOMPLETE', 'CLOSED', 'MERGED']);
+
+/** Reads the marketing_consent syntax above; null for an empty value, undefined when malformed. */
+export function parseMarketingConsent(text: string): MarketingConsent | null | undefined {
+  const value = text.trim();
+  if (value === '') return null;
+  let all: boolean | null = null;
+  const byType: Record<string, boolean> = {};
+  const parts = value.split(';').map((p) => p.trim());
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i] as string;
+    if (part === 'Y' || part === 'N') {
+      if (i !== 0) return undefined;
+      all = part === 'Y';
+      continue;
+    }
+    const colon = part.indexOf(':');
+    if (colon < 0) return undefined;
+    const type = part.slice(0, colon).trim();
+    const answer = part.slice(colon + 1).trim();
+    if (!MAILING_TYPE_RE.test(type) || (answer !== 'Y' && answer !== 'N') || Object.hasOwn(byType, type)) {
+      return undefined;
+    }
+    byType[type] = answer === 'Y';
+  }
+  return { all, byType };
+}
+
+/** Whether the member agreed to mailings of `type`: its own answer, else the default, else no. */
+export function consentFor(consent: MarketingConsent | null, type: string): boolean {
+  if (consent === null) return false;
+  return consent.byType[type] ?? consent.all ?? false;
+}
+
+const CONSENT_EXPECTED =
+  'Y, N, or per mailing type like EXPIRY:Y;STATEMENT:N (optionally after a default Y or N)';
+
+class MembersHandler extends HeaderedCsvHandler<MemberRecord> {
+  constructor(file: string) {
+    super(file, MEMBER_COLUMNS);
+  }
+
+  protected build(r: FieldReader, line: number): MemberRecord {
+    const memberNumber = r.member(MEMBER);
+    const status = r.oneOf(STATUS, STATUSES, 'BAD_STATUS');
+    const mergedInto = r.optMember(MERGED_INTO);
+    if (status === 'MERGED' && mergedInto === null) {
+      r.fail(MERGED_INTO, 'MISSING_FIELD', 'the surviving member number of a MERGED member', '');
+    } else if (mergedInto !== null && status !== 'MERGED') {
+      r.fail(
+        MERGED_INTO,
+        'INCONSISTENT_FIELDS',
+        `no merged_into unless status is MERGED (status is ${status})`,
+        mergedInto,
+      );
+    } else if (mergedInto !== null && mergedInto === memberNumber) {
+      r.fail(MERGED_INTO, 'INCONSISTENT_FIELDS', 'a member number other than the merged member', mergedInto);
+    }
+    const surname = SURNAME_OPTIONAL.has(status)
+      ? r.optText(SURNAME)
+      : r.text(SURNAME, 'the surname of a member that is ACTIVE or SUSPENDED');
+    const consentText = r.raw(CONSENT);
+    const consent = parseMarketingConsent(consentText);
+    if (consent === undefined) r.fail(CONSENT, 'BAD_FORMAT', CONSENT_EXPECTED, consentText);
+    const groupType = r.optOneOf(GROUP_TYPE, GROUP_TYPES);
+    const groupId = r.optMatch(GROUP_ID, IDENTIFIER_RE, 'a group id of letters, digits and _ . / : -');
+    if ((groupType === null) !== (groupId === null)) {
+      r.fail(
+        groupType === null ? GROUP_TYPE : GROUP_ID,
+        'MISSING_FIELD',
+        'group_type and group_id together, or neither',
+        '',
+      );
+    }
+    const updatedText = r.raw(UPDATED_AT);
+    let updatedAt = '';
+    if (updatedText === '') {
+      r.fail(UPDATED_AT, 'MISSING_FIELD', 'an ISO 8601 timestamp with a time zone', '');
+    } else {
+      updatedAt = parseIsoTimestamp(updatedText, true) ?? '';
+      if (updatedAt === '') {
+        r.fail(
+          UPDATED_AT,
+          'BAD_TIMESTAMP',
+          'an ISO 8601 timestamp with a time zone, e.g. 2024-05-01T10:00:00+03:00',
+          updatedText,
+        );
+      }
+    }
+    return {
+      memberNumber,
+      status,
+      mergedInto,
+      enrolmentDate: r.date(ENROLMENT_DATE),
+      enrolmentChannel: r.oneOf(CHANNEL, CHANNELS),
+      surname,
+      givenName: r.optText(GIVEN),
+      surnameLocal: r.optText(SURNAME_LOCAL),
+      givenNameLocal: r.optText(GIVEN_LOCAL),
+      birthDate: r.optDate(BIRTH_DATE),
+      email: r.optMatch(EMAIL, EMAIL_RE, 'an e-mail address'),
+      phone: r.optMatch(PHONE, PHONE_RE, 'a phone number of digits, optionally with +, spaces, ( ) . -'),
+      country: r.optMatch(COUNTRY, COUNTRY_RE, 'an ISO 3166 two-letter country code'),
+      language: r.optMatch(
+        LANGUAGE,
+        LANGUAGE_RE,
+        'an ISO 639-1 language code, optionally with a region (en-GB)',
+      ),
+      marketingConsent: consent ?? null,
+      groupType,
+      groupId,
+      updatedAt,
+      sourceFile: this.file,
+      sourceLine: line,
+    };
+  }
+}
+
+export const membersParser: FeedParser<MemberRecord> = {
+  feed: 'members',
+  parse(inputs: ParseInput[], options: ParseOptions = {}): AsyncIterable<ParseEvent<MemberRecord>> {
+    return readCsvFiles(inputs, (input) =>
+      readCsvFile(
+        'members',
+        input,
+        { delimiter: options.delimiter, candidates: [',', ';'], encoding: options.encoding },
+        new MembersHandler(input.name),
+      ),
+    );
+  },
+};
