@@ -1,0 +1,974 @@
+/**
+ * One part of an FTL message, from its first envelope line to its END line.
+ *
+ * `scanHeader` reads the envelope and flight line, `checkEnd` the END line: enough to identify a part and
+ * decide whether it can be used. `PartReader` reads the body one line at a time, as the collector hands
+ * the lines over, so a line is looked at once on the way in; its records and rejects wait in the reader
+ * until the assembler knows what becomes of the part. `readPart` runs the same reader over stored lines:
+ * for a part that is rejected whole (its passengers become rejects), for a part seeded from an earlier
+ * delivery, and for tests.
+ */
+import type { IsoDate } from '../../lib/dates.js';
+import type { LineAccount, ParseEvent, RecordEvent, RejectEvent } from '../types.js';
+import { clipText } from '../types.js';
+import {
+  ADDRESS_LINE,
+  ELEMENT,
+  LINE_WIDTH,
+  MAX_LINE,
+  ORIGINATOR_START,
+  PRIORITY_LINE,
+  associationMatches,
+  interpretSuffix,
+  quickPnrEnd,
+  readCardCore,
+  readFqtCard,
+  readEndLine,
+  readFlightLine,
+  readFqtUsage,
+  readGroupLine,
+  readMarketingFlight,
+  readNameElement,
+  readOriginator,
+  readPnr,
+  resolveFlightDate,
+  type CardCore,
+  type ParsedName,
+} from './grammar.js';
+import type {
+  FtlCard,
+  FtlCardUsage,
+  FtlFileCounts,
+  FtlFlight,
+  FtlMarketingFlight,
+  FtlOriginator,
+  FtlPassenger,
+  FtlPassengerWarning,
+  FtlRemark,
+} from './model.js';
+import type { FtlPartReason, FtlRejectReason } from './reasons.js';
+
+export interface PartInput {
+  file: string;
+  /** Line number of `lines[0]` in its file. */
+  firstLine: number;
+  lines: readonly string[];
+  /** Some decoded text of the file held U+FFFD: check each line for bad bytes. */
+  suspect: boolean;
+}
+
+export interface PartHeader {
+  flightIndex: number;
+  flight: FtlFlight;
+  /** Message identity: `XX101/2024-05-28/DME`. */
+  key: string;
+  part: number;
+  /** The flight line had no `PARTn` and was read as part 1. */
+  partImplied: boolean;
+  originator: FtlOriginator | null;
+}
+
+export interface PartEnd {
+  /** Index of the END line. */
+  endIndex: number;
+  /** The part ended with ENDFTL. */
+  final: boolean;
+}
+
+export interface PartFault {
+  reason: FtlPartReason;
+  message: string;
+  /** Line index the part-level reject is attached to. */
+  index: number;
+}
+
+export interface ScanContext {
+  receivedAt: Date;
+  receivedOn: IsoDate;
+  futureDays: number;
+  /** Resolved dates by `DDMMM`, per file. */
+  dateCache?: Map<string, IsoDate | null>;
+  /** Originator lines already read, per file (the parts of a message repeat theirs). */
+  originatorCache?: Map<string, FtlOriginator | null>;
+}
+
+export function messageKey(f: {
+  carrier: string;
+  number: string;
+  suffix: string | null;
+  date: string;
+  board: string;
+}) {
+  return `${f.carrier}${f.number}${f.suffix ?? ''}/${f.date}/${f.board}`;
+}
+
+/**
+ * Reads the envelope and the flight line: `lines[0..]` up to the first non-blank line after the FTL
+ * identifier. Returns the header, or a fault with the index it concerns (and the flight line's index,
+ * -1 when there is none).
+ */
+export function scanHeader(
+  lines: readonly string[],
+  firstLine: number,
+  ctx: ScanContext,
+): { header: PartHeader; fault: null } | { header: null; fault: PartFault; flightIndex: number } {
+  const n = lines.length;
+  let originator: FtlOriginator | null = null;
+  let i = 0;
+  let sawFtl = false;
+  const fail = (message: string, index: number, flightIndex = -1) => ({
+    header: null,
+    fault: { reason: 'MALFORMED_HEADER' as const, message, index },
+    flightIndex,
+  });
+  for (; i < n; i++) {
+    const t = trimLine(lines[i]!);
+    if (t.length === 0) continue;
+    if (t === 'FTL') {
+      sawFtl = true;
+      i++;
+      break;
+    }
+    if (ORIGINATOR_START.test(t)) {
+      const cached = ctx.originatorCache?.get(t);
+      originator = cached !== undefined ? cached : readOriginator(t, ctx.receivedAt);
+      if (cached === undefined) ctx.originatorCache?.set(t, originator);
+      continue;
+    }
+    if (PRIORITY_LINE.test(t) || ADDRESS_LINE.test(t)) continue;
+    return fail('expected the envelope (priority, addresses, originator) and the FTL identifier', i);
+  }
+  if (!sawFtl) return fail('no FTL identifier line', Math.max(0, n - 1));
+  while (i < n && trimLine(lines[i]!).length === 0) i++;
+  if (i >= n) return fail('no flight line after the FTL identifier', Math.max(0, n - 1));
+  const flightText = trimLine(lines[i]!);
+  if (readEndLine(flightText) !== null) return fail('no flight line after the FTL identifier', i);
+  const read = readFlightLine(flightText);
+  if (!read.ok) return fail(read.error, i, i);
+  const f = read.value;
+  let date = ctx.dateCache?.get(f.dateRaw);
+  if (date === undefined) {
+    date = resolveFlightDate(f.day, f.month, ctx.receivedOn, ctx.futureDays);
+    ctx.dateCache?.set(f.dateRaw, date);
+  }
+  if (date === null) return fail(`cannot place ${f.dateRaw} in a year`, i, i);
+  const flight: FtlFlight = {
+    carrier: f.carrier,
+    number: f.number,
+    numberRaw: f.numberRaw,
+    suffix: f.suffix,
+    date,
+    dateRaw: f.dateRaw,
+    board: f.board,
+  };
+  return {
+    header: {
+      flightIndex: i,
+      flight,
+      key: messageKey(flight),
+      part: f.part ?? 1,
+      partImplied: f.part === null,
+      originator,
+    },
+    fault: null,
+  };
+}
+
+/** Index of the END line when it is the last non-blank line after `after`, else -1. */
+export function findEnd(lines: readonly string[], after: number): number {
+  for (let j = lines.length - 1; j > after; j--) {
+    const t = trimLine(lines[j]!);
+    if (t.length === 0) continue;
+    return readEndLine(t) !== null ? j : -1;
+  }
+  return -1;
+}
+
+/** Checks that the part's last non-blank line closes it: ENDPARTn for its PARTn, or ENDFTL. */
+export function checkEnd(
+  lines: readonly string[],
+  firstLine: number,
+  header: PartHeader,
+): { end: PartEnd; fault: null } | { end: PartEnd | null; fault: PartFault } {
+  const endIndex = findEnd(lines, header.flightIndex);
+  if (endIndex === -1) {
+    return {
+      end: null,
+      fault: {
+        reason: 'MISSING_END',
+        message: `PART${header.part} of ${header.key} has no ENDPART${header.part}/ENDFTL line (cut short)`,
+        index: header.flightIndex,
+      },
+    };
+  }
+  const end = readEndLine(trimLine(lines[endIndex]!));
+  if (end === 'FTL') return { end: { endIndex, final: true }, fault: null };
+  if (end !== header.part) {
+    return {
+      end: { endIndex, final: false },
+      fault: {
+        reason: 'END_MISMATCH',
+        message: `ENDPART${String(end)} (line ${firstLine + endIndex}) does not close PART${header.part} (line ${
+          firstLine + header.flightIndex
+        }): the part is rejected whole`,
+        index: endIndex,
+      },
+    };
+  }
+  return { end: { endIndex, final: false }, fault: null };
+}
+
+export interface CountedGroup {
+  destination: string;
+  count: number;
+  subclass: string;
+  read: number;
+}
+
+/** A name element and every non-blank line up to the next name, group or NIL line. */
+interface Block {
+  index: number;
+  text: string;
+  names: ParsedName[];
+  countMismatch: boolean;
+  group: CountedGroup | null;
+  rejectReason: FtlRejectReason | null;
+  rejectMessage: string;
+  recordLines: number;
+  rejectLines: number;
+  /** Rejects of the block's own lines (allocated on the first). */
+  rejects: RejectEvent[] | null;
+  pnr: string | null;
+  pnrAirline: string | null;
+  marketing: FtlMarketingFlight | null;
+  cards: FtlCard[];
+  remarks: FtlRemark[] | null;
+  warnings: FtlPassengerWarning[] | null;
+}
+
+/** An `.R/` element waiting for its `.RN/` continuations. */
+interface PendingRemark {
+  index: number;
+  text: string;
+  /** The line itself when the remark stands alone on it (its raw form, no rebuilding). */
+  line: string | null;
+  /** Lines the remark occupies alone: 1 on its own line, 0 when inline on the name line. */
+  ownLines: number;
+  contLines: number;
+  bad: FtlRejectReason | null;
+  /** No readable passenger before it. */
+  orphan: boolean;
+}
+
+export interface PartReaderOptions {
+  file: string;
+  firstLine: number;
+  /** Needed for records; null when the part is read only to be rejected. */
+  header: PartHeader | null;
+  ownPrograms: ReadonlySet<string>;
+  /** The part is given up whole: passenger blocks become rejects with this reason. */
+  reject: PartFault | null;
+  suspect: boolean;
+}
+
+const NO_DATE = '1970-01-01';
+
+/**
+ * Reads a part's body line by line. Records and rejects collect in `out` with the line counts that
+ * go with them, until the assembler hands them on (or drops them for a re-reading in reject mode).
+ */
+export class PartReader {
+  readonly out: ParseEvent<FtlPassenger>[] = [];
+  recordLines = 0;
+  records = 0;
+  rejectLines = 0;
+  rejects = 0;
+  structureLines = 0;
+  blankLines = 0;
+  passengers = 0;
+  passengersWithoutUsableCard = 0;
+  ownCards = 0;
+  partnerCards = 0;
+  longLines = 0;
+  readonly groups: CountedGroup[] = [];
+  private group: CountedGroup | null = null;
+  private badGroupLine = 0;
+  private block: Block | null = null;
+  /** The remark waiting for continuations (one object, reused: there is at most one at a time). */
+  private readonly pending: PendingRemark = {
+    index: 0,
+    text: '',
+    line: null,
+    ownLines: 0,
+    contLines: 0,
+    bad: null,
+    orphan: false,
+  };
+  private hasPending = false;
+  private readonly file: string;
+  private readonly firstLine: number;
+  readonly header: PartHeader | null;
+  /** Check each line for U+FFFD (set once the file's decoded text held one). */
+  suspect: boolean;
+  private readonly own: ReadonlySet<string>;
+  private readonly partReject: PartFault | null;
+  private readonly flightDate: IsoDate;
+
+  constructor(options: PartReaderOptions) {
+    this.file = options.file;
+    this.firstLine = options.firstLine;
+    this.header = options.header;
+    this.own = options.ownPrograms;
+    this.partReject = options.reject;
+    this.suspect = options.suspect;
+    this.flightDate = options.header ? options.header.flight.date : NO_DATE;
+  }
+
+  /** A structure line of the envelope or the END line, a blank, or the part-level reject's line. */
+  frame(index: number, t: string): void {
+    if (this.partReject !== null && index === this.partReject.index) {
+      const field = readEndLine(t) !== null ? 'END' : 'header';
+      this.reject(index, 1, field, this.partReject.reason, this.partReject.message, t, null);
+    } else if (t.length === 0) {
+      this.blankLines++;
+    } else {
+      this.structureLines++;
+    }
+  }
+
+  /** One body line: `raw` as decoded, `t` trimmed. */
+  line(index: number, raw: string, t: string): void {
+    if (this.hasPending) {
+      if (isContinuation(t)) {
+        this.continuation(raw, t);
+        return;
+      }
+      this.finishRemark();
+    }
+    if (t.length === 0) {
+      this.blankLines++;
+      return;
+    }
+    if (t.length > LINE_WIDTH) this.longLine();
+    const bad: FtlRejectReason | null =
+      t.length > MAX_LINE
+        ? 'LINE_TOO_LONG'
+        : this.suspect && t.indexOf('\uFFFD') !== -1
+          ? 'BAD_ENCODING'
+          : null;
+    const c = t.charCodeAt(0);
+    if (c === 46 /* . */) this.elementLine(index, raw, t, bad);
+    else if (c >= 48 && c <= 57) this.nameLine(index, raw, t, bad);
+    else if (c === 45 /* - */) this.groupLine(index, t, bad);
+    else if (t === 'NIL') {
+      this.closeBlock();
+      this.structureLines++;
+    } else {
+      this.reject(
+        index,
+        1,
+        '*',
+        bad ?? 'MALFORMED_LINE',
+        'expected a group (-), name (1…), element (.X/) or NIL line',
+        t,
+        this.block,
+      );
+    }
+  }
+
+  /** Closes the last passenger: call once after the last body line. */
+  finish(): void {
+    if (this.hasPending) this.finishRemark();
+    this.closeBlock();
+  }
+
+  private elementLine(index: number, raw: string, t: string, bad: FtlRejectReason | null): void {
+    const block = this.block;
+    if (isContinuation(t)) {
+      // Continuations of a remark were taken with it: this one follows something else.
+      if (block === null)
+        this.reject(
+          index,
+          1,
+          '.RN/',
+          'NO_PASSENGER',
+          'continuation with no passenger name before it',
+          t,
+          null,
+        );
+      else
+        this.reject(
+          index,
+          1,
+          '.RN/',
+          bad ?? 'MALFORMED_REMARK',
+          'continuation .RN/ without an .R/ remark before it',
+          t,
+          block,
+        );
+      return;
+    }
+    const c1 = t.charCodeAt(1);
+    const single = t.charCodeAt(2) === 47 && c1 >= 65 && c1 <= 90;
+    if (single && c1 === 76 /* L */ && block !== null && bad === null && block.pnr === null) {
+      const end = quickPnrEnd(t, 3);
+      if (end !== -1) {
+        block.pnr = t.slice(3, end);
+        block.pnrAirline = end === t.length ? null : t.slice(end + 1);
+        block.recordLines++;
+        return;
+      }
+    }
+    if (single && c1 === 82 /* R */) {
+      const full = keepTrailing(raw, t);
+      this.startRemark(index, full.slice(3), full === t ? t : null, 1, bad, block === null);
+      return;
+    }
+    let code: string;
+    let text: string;
+    if (single) {
+      code = t[1]!;
+      text = t.slice(3);
+    } else {
+      const m = ELEMENT.exec(t);
+      if (m === null) {
+        this.reject(index, 1, '*', bad ?? 'MALFORMED_LINE', 'expected an element .<code>/…', t, block);
+        return;
+      }
+      code = m[1]!;
+      text = m[2]!;
+      if (code === 'R') {
+        // Unreachable through the single-letter path above, kept for safety of the pattern path.
+        this.startRemark(index, text, null, 1, bad, block === null);
+        return;
+      }
+    }
+    if (block === null) {
+      this.reject(index, 1, `.${code}/`, 'NO_PASSENGER', 'element with no passenger name before it', t, null);
+    } else if (bad !== null) {
+      this.reject(index, 1, `.${code}/`, bad, badMessage(bad), t, block);
+    } else {
+      this.element(block, code, text, index, 1);
+    }
+  }
+
+  private startRemark(
+    index: number,
+    text: string,
+    line: string | null,
+    ownLines: number,
+    bad: FtlRejectReason | null,
+    orphan: boolean,
+  ): void {
+    const p = this.pending;
+    p.index = index;
+    p.text = text;
+    p.line = line;
+    p.ownLines = ownLines;
+    p.contLines = 0;
+    p.bad = bad;
+    p.orphan = orphan;
+    this.hasPending = true;
+  }
+
+  private continuation(raw: string, t: string): void {
+    const p = this.pending;
+    if (t.length > LINE_WIDTH) this.longLine();
+    if (t.length > MAX_LINE) p.bad = 'LINE_TOO_LONG';
+    else if (this.suspect && t.indexOf('\uFFFD') !== -1) p.bad = 'BAD_ENCODING';
+    p.text += keepTrailing(raw, t).slice(4);
+    p.line = null;
+    p.contLines++;
+  }
+
+  private nameLine(index: number, raw: string, t: string, bad: FtlRejectReason | null): void {
+    this.closeBlock();
+    if (bad !== null) {
+      this.reject(index, 1, 'name', bad, badMessage(bad), t, null);
+      return;
+    }
+    const r = readNameElement(t);
+    if (typeof r === 'string') {
+      this.reject(index, 1, 'name', 'MALFORMED_NAME', `${r}: expected 1SURNAME/GIVEN NAMES [TITLE]`, t, null);
+      return;
+    }
+    const group = this.group;
+    const b: Block = {
+      index,
+      text: t,
+      names: r.names,
+      countMismatch: r.count !== r.names.length,
+      group,
+      rejectReason: null,
+      rejectMessage: '',
+      recordLines: 1,
+      rejectLines: 0,
+      rejects: null,
+      pnr: null,
+      pnrAirline: null,
+      marketing: null,
+      cards: [],
+      remarks: null,
+      warnings: t.length > LINE_WIDTH ? ['LONG_LINE'] : null,
+    };
+    if (group === null) {
+      b.rejectReason = 'NO_GROUP';
+      b.rejectMessage =
+        this.badGroupLine > 0
+          ? `the destination group line above (line ${this.badGroupLine}) is unreadable`
+          : 'no destination group line (-DEST99C) before this passenger';
+    }
+    this.block = b;
+    const inline = r.inline;
+    for (let k = 0; k < inline.length; k++) {
+      if (this.hasPending) this.finishRemark();
+      const m = ELEMENT.exec(inline[k]!)!;
+      if (m[1] !== 'R') {
+        this.element(b, m[1]!, m[2]!, index, 0);
+        continue;
+      }
+      // `t` and its full-width form differ only by trailing spaces, which belong to the last element.
+      const text = k === inline.length - 1 ? m[2]! + keepTrailing(raw, t).slice(t.length) : m[2]!;
+      this.startRemark(index, text, null, 0, null, false);
+    }
+  }
+
+  private groupLine(index: number, t: string, bad: FtlRejectReason | null): void {
+    this.closeBlock();
+    const r = bad === null ? readGroupLine(t) : null;
+    if (r !== null && r.ok) {
+      // A fixed shape: spread objects end up megamorphic, and every passenger touches its group.
+      const g: CountedGroup = {
+        destination: r.value.destination,
+        count: r.value.count,
+        subclass: r.value.subclass,
+        read: 0,
+      };
+      this.group = g;
+      this.groups.push(g);
+      this.badGroupLine = 0;
+      this.structureLines++;
+    } else {
+      this.group = null;
+      this.badGroupLine = this.firstLine + index;
+      this.reject(
+        index,
+        1,
+        'group',
+        bad ?? 'MALFORMED_GROUP',
+        r === null ? badMessage(bad!) : r.error,
+        t,
+        null,
+      );
+    }
+  }
+
+  /** Any element but `.R/`, on its own line (`count` 1) or inline on the name line (0). */
+  private element(b: Block, code: string, text: string, index: number, count: number): void {
+    const line = this.firstLine + index;
+    switch (code) {
+      case 'L': {
+        const r = readPnr(text);
+        if (typeof r === 'string') {
+          this.reject(index, count, '.L/', 'MALFORMED_ELEMENT', r, `.L/${text}`, b);
+          return;
+        }
+        if (b.pnr === null) {
+          b.pnr = r.pnr;
+          b.pnrAirline = r.airline;
+        } else {
+          addRemark(b, { code, text, line });
+          warn(b, 'DUPLICATE_ELEMENT');
+        }
+        break;
+      }
+      case 'M': {
+        const r = readMarketingFlight(text, this.flightDate);
+        if (!r.ok) {
+          this.reject(index, count, '.M/', 'MALFORMED_ELEMENT', r.error, `.M/${text}`, b);
+          return;
+        }
+        if (b.marketing === null) {
+          b.marketing = r.value;
+        } else {
+          addRemark(b, { code, text, line });
+          warn(b, 'DUPLICATE_ELEMENT');
+        }
+        break;
+      }
+      case 'F': {
+        const core = readCardCore(text, false);
+        if (core === null) {
+          this.reject(
+            index,
+            count,
+            '.F/',
+            'MALFORMED_ELEMENT',
+            'expected .F/<airline> <number>[/<tier>]',
+            `.F/${text}`,
+            b,
+          );
+          return;
+        }
+        b.cards.push(makeCard('FQTV', 'F', core, `.F/${text.trim()}`, line, this.own));
+        break;
+      }
+      default:
+        addRemark(b, { code, text: text.trim(), line });
+    }
+    b.recordLines += count;
+  }
+
+  private finishRemark(): void {
+    const p = this.pending;
+    this.hasPending = false;
+    const text = p.text;
+    const body = text.length > 0 && text.charCodeAt(text.length - 1) === 32 ? text.trimEnd() : text;
+    const whole = p.line !== null && body === text ? p.line : `.R/${body}`;
+    const count = p.ownLines + p.contLines;
+    const b = this.block;
+    if (p.orphan || b === null) {
+      this.reject(
+        p.index,
+        count,
+        '.R/',
+        'NO_PASSENGER',
+        'remark with no passenger name before it',
+        whole,
+        null,
+      );
+      return;
+    }
+    if (p.bad !== null) {
+      this.reject(p.index, count, '.R/', p.bad, badMessage(p.bad), whole, b);
+      return;
+    }
+    const usage = readFqtUsage(body);
+    if (usage === null) {
+      addRemark(b, { code: 'R', text: body, line: this.firstLine + p.index });
+      b.recordLines += count;
+      return;
+    }
+    const core = readFqtCard(body);
+    if (core === null) {
+      this.reject(
+        p.index,
+        count,
+        `.R/${usage}`,
+        'MALFORMED_REMARK',
+        `expected .R/${usage} [status] <airline> <number>[-suffix]: the remark is not used, the passenger is`,
+        whole,
+        b,
+      );
+      return;
+    }
+    b.cards.push(makeCard(usage, 'R', core, whole, this.firstLine + p.index, this.own));
+    b.recordLines += count;
+  }
+
+  private longLine(): void {
+    this.longLines++;
+    if (this.block !== null) warn(this.block, 'LONG_LINE');
+  }
+
+  private reject(
+    index: number,
+    count: number,
+    field: string,
+    reason: string,
+    message: string,
+    text: string,
+    into: Block | null,
+  ): void {
+    const ev: RejectEvent = {
+      type: 'reject',
+      file: this.file,
+      line: this.firstLine + index,
+      field,
+      reason,
+      message,
+      text: clipText(text),
+      lines: count,
+    };
+    if (into !== null) {
+      if (into.rejects === null) into.rejects = [ev];
+      else into.rejects.push(ev);
+      into.rejectLines += count;
+      return;
+    }
+    this.rejectLines += count;
+    this.rejects++;
+    this.out.push(ev);
+  }
+
+  private closeBlock(): void {
+    const b = this.block;
+    if (b === null) return;
+    this.block = null;
+    const partReject = this.partReject;
+    const reason = partReject !== null ? partReject.reason : b.rejectReason;
+    if (reason !== null) {
+      const message = partReject !== null ? `passenger not read: ${partReject.message}` : b.rejectMessage;
+      this.reject(b.index, b.recordLines + b.rejectLines, '*', reason, message, b.text, null);
+      return;
+    }
+    this.emitPassengers(b);
+    if (b.rejects === null) return;
+    for (const r of b.rejects) {
+      this.rejectLines += r.lines ?? 1;
+      this.rejects++;
+      this.out.push(r);
+    }
+  }
+
+  private emitPassengers(b: Block): void {
+    const header = this.header!;
+    const names = b.names;
+    const multi = names.length > 1;
+    const g = b.group!;
+    for (let k = 0; k < names.length; k++) {
+      const name = names[k]!;
+      let cards: FtlCard[];
+      let unmatched = false;
+      if (!multi) {
+        cards = b.cards;
+      } else {
+        cards = [];
+        for (const card of b.cards) {
+          const association = card.association;
+          if (association !== null) {
+            const hit = names.findIndex((nm) => associationMatches(association, nm));
+            if (hit === -1) unmatched = true;
+            else if (hit !== k) continue;
+          }
+          cards.push(card);
+        }
+      }
+      let partnerCards: FtlCard[] | null = null;
+      let accrual: FtlCard | null = null;
+      let partnerAccrual: FtlCard | null = null;
+      let booked: string | null = null;
+      for (let ci = 0; ci < cards.length; ci++) {
+        const c = cards[ci]!;
+        if (c.own) {
+          this.ownCards++;
+          if (accrual === null && c.usage === 'FQTV') accrual = c;
+        } else {
+          if (partnerCards === null) partnerCards = [c];
+          else partnerCards.push(c);
+          this.partnerCards++;
+          if (partnerAccrual === null && c.usage === 'FQTV') partnerAccrual = c;
+        }
+        if (booked === null && c.bookedSubclass !== null) booked = c.bookedSubclass;
+      }
+      if (accrual === null) accrual = partnerAccrual;
+      if (accrual !== null && accrual.bookedSubclass !== null) booked = accrual.bookedSubclass;
+      let warnings: FtlPassengerWarning[] | null =
+        b.warnings === null ? null : k === 0 ? b.warnings : b.warnings.slice();
+      if (cards.length === 0) {
+        warnings = noted(warnings, 'NO_USABLE_CARD');
+        this.passengersWithoutUsableCard++;
+      } else if (accrual === null) {
+        warnings = noted(warnings, 'NO_ACCRUAL_CARD');
+      }
+      if (unmatched) warnings = noted(warnings, 'ASSOCIATION_UNMATCHED');
+      if (b.countMismatch && k === 0) warnings = noted(warnings, 'NAME_COUNT_MISMATCH');
+      const record: FtlPassenger = {
+        message: header.key,
+        flight: header.flight,
+        originator: header.originator,
+        part: header.part,
+        held: false,
+        destination: g.destination,
+        subclass: g.subclass,
+        bookedSubclass: booked,
+        surname: name.surname,
+        givenName: name.givenName,
+        title: name.title,
+        nameRaw: name.raw,
+        nameCount: names.length,
+        nameIndex: k + 1,
+        pnr: b.pnr,
+        pnrAirline: b.pnrAirline,
+        marketingFlight: b.marketing,
+        cards,
+        partnerCards: partnerCards ?? NONE,
+        accrualCard: accrual,
+        remarks: b.remarks === null ? NONE : k === 0 ? b.remarks : b.remarks.slice(),
+        warnings: warnings ?? NONE,
+      };
+      // A multi-name element is one set of lines: its first name carries them in the account.
+      const lineCount = k === 0 ? b.recordLines : 0;
+      const ev: RecordEvent<FtlPassenger> = {
+        type: 'record',
+        file: this.file,
+        line: this.firstLine + b.index,
+        record,
+        lines: lineCount,
+      };
+      this.out.push(ev);
+      this.recordLines += lineCount;
+      this.records++;
+      g.read++;
+      this.passengers++;
+    }
+  }
+}
+
+/** Shared by every record without partner cards, remarks or warnings: read-only, never grows. */
+const NONE: readonly never[] = Object.freeze([]);
+
+function noted(warnings: FtlPassengerWarning[] | null, w: FtlPassengerWarning): FtlPassengerWarning[] {
+  if (warnings === null) return [w];
+  warnings.push(w);
+  return warnings;
+}
+
+function addRemark(b: Block, remark: FtlRemark): void {
+  if (b.remarks === null) b.remarks = [remark];
+  else b.remarks.push(remark);
+}
+
+function warn(b: Block, warning: FtlPassengerWarning): void {
+  if (b.warnings === null) b.warnings = [warning];
+  else if (!b.warnings.includes(warning)) b.warnings.push(warning);
+}
+
+function isContinuation(t: string): boolean {
+  return t.charCodeAt(1) === 82 && t.charCodeAt(2) === 78 && t.charCodeAt(3) === 47 && t.charCodeAt(0) === 46;
+}
+
+/** A full-width line keeps its trailing spaces: the emitter cut it there, possibly mid-text. */
+function keepTrailing(raw: string, t: string): string {
+  if (raw.length < LINE_WIDTH) return t;
+  const full = raw.trimStart();
+  return full.length === LINE_WIDTH ? full : t;
+}
+
+/**
+ * Reads a stored part whole: envelope, body and END line. `header` is null when it could not be read
+ * (the part is then rejected whole, `reject` says why); `endIndex` is -1 when there is no END line.
+ */
+export function readPart(
+  input: PartInput,
+  header: PartHeader | null,
+  flightIndex: number,
+  endIndex: number,
+  options: { ownPrograms: ReadonlySet<string>; reject: PartFault | null },
+): PartReader {
+  const lines = input.lines;
+  const n = lines.length;
+  const reader = new PartReader({
+    file: input.file,
+    firstLine: input.firstLine,
+    header,
+    ownPrograms: options.ownPrograms,
+    reject: options.reject,
+    suspect: input.suspect,
+  });
+  // The body starts after the flight line; without one, after the line the header failed on.
+  const bodyStart = (flightIndex >= 0 ? flightIndex : Math.max(options.reject?.index ?? 0, 0)) + 1;
+  const bodyEnd = endIndex >= bodyStart ? endIndex : n;
+  for (let i = 0; i < Math.min(bodyStart, n); i++) reader.frame(i, trimLine(lines[i]!));
+  for (let i = bodyStart; i < bodyEnd; i++) {
+    const raw = lines[i]!;
+    reader.line(i, raw, trimLine(raw));
+  }
+  reader.finish();
+  if (endIndex >= bodyStart) {
+    reader.frame(endIndex, trimLine(lines[endIndex]!));
+    // The END line is the last non-blank one: only blanks can follow it.
+    reader.blankLines += n - endIndex - 1;
+  }
+  return reader;
+}
+
+/** Where a part's events and counts go when it is handed on. */
+export interface PartSink {
+  out: ParseEvent<FtlPassenger>[];
+  /** Null for a part seeded from an earlier delivery: its lines were accounted when it first arrived. */
+  account: LineAccount | null;
+  counts: FtlFileCounts | null;
+}
+
+/**
+ * Hands a reader's events on: `held` marks the records of a message that is still incomplete. A seeded
+ * part (no account) passes on its records only; its rejects were reported when it first arrived.
+ */
+export function handOn(reader: PartReader, sink: PartSink, held: boolean): void {
+  const out = sink.out;
+  const events = reader.out;
+  if (sink.account === null) {
+    for (let i = 0; i < events.length; i++) {
+      const ev = events[i]!;
+      if (ev.type === 'record') out.push(ev);
+    }
+    return;
+  }
+  for (let i = 0; i < events.length; i++) {
+    const ev = events[i]!;
+    if (held && ev.type === 'record') ev.record.held = true;
+    out.push(ev);
+  }
+  const a = sink.account;
+  a.recordLines += reader.recordLines;
+  a.records += reader.records;
+  a.rejectLines += reader.rejectLines;
+  a.rejects += reader.rejects;
+  a.structureLines += reader.structureLines;
+  a.blankLines += reader.blankLines;
+  const c = sink.counts;
+  if (c !== null) {
+    c.passengers += reader.passengers;
+    if (held) c.passengersHeld += reader.passengers;
+    c.passengersWithoutUsableCard += reader.passengersWithoutUsableCard;
+    c.ownCards += reader.ownCards;
+    c.partnerCards += reader.partnerCards;
+    c.longLines += reader.longLines;
+  }
+}
+
+/** Most lines carry no surrounding spaces: check the ends before paying for trim(). */
+export function trimLine(raw: string): string {
+  const n = raw.length;
+  if (n === 0) return raw;
+  return visible(raw.charCodeAt(0)) && visible(raw.charCodeAt(n - 1)) ? raw : raw.trim();
+}
+
+/** Printable ASCII or Cyrillic: certainly not whitespace. */
+function visible(c: number): boolean {
+  return (c > 32 && c < 127) || (c >= 0x400 && c <= 0x4ff);
+}
+
+function badMessage(reason: FtlRejectReason): string {
+  return reason === 'LINE_TOO_LONG'
+    ? `line longer than ${MAX_LINE} characters`
+    : 'bytes not valid in the configured encoding (U+FFFD after decoding)';
+}
+
+function makeCard(
+  usage: FtlCardUsage,
+  element: 'R' | 'F',
+  core: CardCore,
+  raw: string,
+  line: number,
+  own: ReadonlySet<string>,
+): FtlCard {
+  const s = interpretSuffix(usage, core.rest);
+  return {
+    usage,
+    program: core.program,
+    number: core.number,
+    suffix: s.suffix,
+    suffixKind: s.suffixKind,
+    bookedSubclass: s.bookedSubclass,
+    tier: s.tier,
+    text: s.text,
+    association: s.association,
+    statusCode: core.statusCode,
+    own: own.has(core.program),
+    element,
+    raw,
+    line,
+  };
+}
