@@ -16,7 +16,9 @@ const decimal = z
   .union([z.string(), z.number()])
   .transform((v) => String(v).trim())
   .refine((v) => /^-?\d+(\.\d+)?$/.test(v), { message: 'expected a decimal number such as 0.0125' });
-const nonNegativeDecimal = decimal.refine((v) => !v.startsWith('-'), { message: 'expected a non-negative decimal' });
+const nonNegativeDecimal = decimal.refine((v) => !v.startsWith('-'), {
+  message: 'expected a non-negative decimal',
+});
 
 const currency = z.string().regex(/^[A-Z]{3}$/, 'expected an ISO 4217 currency code such as USD');
 const code = (what: string) =>
@@ -90,7 +92,9 @@ const promotion = z.object({
   from: dateField,
   to: dateField,
   /** `DME-LED` (either direction), `DME-*`, `*-AER`; empty means every route. */
-  routes: z.array(z.string().regex(/^([A-Z]{3}|\*)-([A-Z]{3}|\*)$/, 'expected ORG-DST, e.g. DME-LED or *-AER')).default([]),
+  routes: z
+    .array(z.string().regex(/^([A-Z]{3}|\*)-([A-Z]{3}|\*)$/, 'expected ORG-DST, e.g. DME-LED or *-AER'))
+    .default([]),
   /** Booking classes (RBD letters); empty means every class. */
   classes: z.array(z.string().regex(/^[A-Z]$/)).default([]),
   /** Extra share of the base points (0.5 = +50%). */
@@ -118,16 +122,15 @@ const airEarningVersion = z.object({
   promotions: z.array(promotion).default([]),
 });
 
+/** What a flight contributes to status, in the tiers' metric (`tiers.metric`: spend, miles or segments). */
 const statusEarning = z
   .object({
-    /** What a flown coupon contributes to status: its spend, its distance, or one segment. */
-    metric: z.enum(['spend', 'miles', 'segments']).default('spend'),
     /** Spend components that count (the demo: base fare plus taxes). */
     spendComponents: z.array(z.enum(['fare', 'surcharge', 'tax'])).default(['fare', 'tax']),
     /** Whether partner-airline flights count towards status. */
     partnerAirlines: z.boolean().default(true),
   })
-  .default({ metric: 'spend', spendComponents: ['fare', 'tax'], partnerAirlines: true });
+  .default({ spendComponents: ['fare', 'tax'], partnerAirlines: true });
 
 const earning = z.object({
   air: z.array(airEarningVersion).min(1, 'at least one air earning version is needed'),
@@ -168,7 +171,11 @@ const tiers = z
       }
     }
     if (t.levels[0] && t.levels[0].threshold !== 0) {
-      ctx.addIssue({ code: 'custom', path: ['levels', 0, 'threshold'], message: 'the first tier must start at 0' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['levels', 0, 'threshold'],
+        message: 'the first tier must start at 0',
+      });
     }
   });
 
@@ -290,7 +297,9 @@ const sftpTransport = z
     privateKeyPathEnv: envName.optional(),
     passphraseEnv: envName.optional(),
     /** The server's host key, pinned: `SHA256:…` as `ssh-keygen -lf` prints it. */
-    hostKeySha256: z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}=?$/, 'expected SHA256:<base64> as ssh-keygen -lf prints'),
+    hostKeySha256: z
+      .string()
+      .regex(/^SHA256:[A-Za-z0-9+/]{43}=?$/, 'expected SHA256:<base64> as ssh-keygen -lf prints'),
     retries: nonNegativeInt.default(3),
     timeoutSeconds: positiveInt.default(30),
   })
@@ -301,7 +310,13 @@ const transport = z.union([localTransport, sftpTransport]);
 
 // ---------------------------------------------------------------------------------------------- exports, mail, reports, schedules
 
-const mailingKinds = ['EXPIRY_WARNING', 'BALANCE_STATEMENT', 'TIER_CHANGE', 'INCOMPLETE_REGISTRATION', 'ACCOUNT_CLOSURE'] as const;
+const mailingKinds = [
+  'EXPIRY_WARNING',
+  'BALANCE_STATEMENT',
+  'TIER_CHANGE',
+  'INCOMPLETE_REGISTRATION',
+  'ACCOUNT_CLOSURE',
+] as const;
 
 const exportsSection = z
   .object({
@@ -315,7 +330,12 @@ const exportsSection = z
         organizationName: z.string().default('Redeye Airlines'),
         dir: z.string().default('invoices'),
       })
-      .default({ issuingOrganizationId: 'XX', organizationDesignator: 'XX', organizationName: 'Redeye Airlines', dir: 'invoices' }),
+      .default({
+        issuingOrganizationId: 'XX',
+        organizationDesignator: 'XX',
+        organizationName: 'Redeye Airlines',
+        dir: 'invoices',
+      }),
     mailings: z
       .object({
         format: z.enum(['csv', 'xml']).default('csv'),
@@ -324,13 +344,30 @@ const exportsSection = z
         incompleteAfterDays: positiveInt.default(14),
         kinds: z.array(z.enum(mailingKinds)).default([...mailingKinds]),
       })
-      .default({ format: 'csv', dir: 'mailings', expiryWarningDays: 30, incompleteAfterDays: 14, kinds: [...mailingKinds] }),
+      .default({
+        format: 'csv',
+        dir: 'mailings',
+        expiryWarningDays: 30,
+        incompleteAfterDays: 14,
+        kinds: [...mailingKinds],
+      }),
   })
   .default({
     outbox: 'outbox',
     alliance: { resultsDueDays: 7 },
-    invoices: { issuingOrganizationId: 'XX', organizationDesignator: 'XX', organizationName: 'Redeye Airlines', dir: 'invoices' },
-    mailings: { format: 'csv', dir: 'mailings', expiryWarningDays: 30, incompleteAfterDays: 14, kinds: [...mailingKinds] },
+    invoices: {
+      issuingOrganizationId: 'XX',
+      organizationDesignator: 'XX',
+      organizationName: 'Redeye Airlines',
+      dir: 'invoices',
+    },
+    mailings: {
+      format: 'csv',
+      dir: 'mailings',
+      expiryWarningDays: 30,
+      incompleteAfterDays: 14,
+      kinds: [...mailingKinds],
+    },
   });
 
 const mail = z.object({
@@ -369,7 +406,9 @@ const customReport = z.object({
     .default({}),
   /** The period a run covers, ending on the business date. */
   period: z.enum(['day', 'week', 'month', 'quarter', 'year']).default('month'),
-  chart: z.object({ type: z.enum(['bar', 'stacked-bar', 'line', 'pie', 'none']).default('bar') }).default({ type: 'bar' }),
+  chart: z
+    .object({ type: z.enum(['bar', 'stacked-bar', 'line', 'pie', 'none']).default('bar') })
+    .default({ type: 'bar' }),
   /** When the nightly `report` job produces it: every night, or on the last day of the month. */
   schedule: z.enum(['daily', 'monthly', 'manual']).default('manual'),
 });
@@ -382,12 +421,28 @@ const reports = z
   })
   .default({ topRoutes: 10, comparisonWeeks: 4, custom: [] });
 
-const jobName = z.enum(['fetch', 'ingest', 'accrue', 'tiers', 'expire', 'export', 'report', 'deliver', 'nightly', 'monthly', 'retention']);
+const jobName = z.enum([
+  'fetch',
+  'ingest',
+  'accrue',
+  'tiers',
+  'expire',
+  'export',
+  'report',
+  'deliver',
+  'nightly',
+  'monthly',
+  'retention',
+]);
 
 const schedules = z
   .object({
     timeZone: z.string().optional(),
-    jobs: z.array(z.object({ job: jobName, cron: z.string().min(9), dateOffsetDays: z.number().int().default(-1) })).default([]),
+    jobs: z
+      .array(
+        z.object({ job: jobName, cron: z.string().min(9), dateOffsetDays: z.number().int().default(-1) }),
+      )
+      .default([]),
     /** After an outage, how many missed business dates the scheduler runs before today's. */
     catchUpDays: nonNegativeInt.default(7),
   })
@@ -415,10 +470,16 @@ export const configSchema = z
     tiers,
     expiry,
     retroClaims: z
-      .object({ minDaysAfterFlight: nonNegativeInt.default(14), maxMonthsAfterFlight: positiveInt.default(6) })
+      .object({
+        minDaysAfterFlight: nonNegativeInt.default(14),
+        maxMonthsAfterFlight: positiveInt.default(6),
+      })
       .default({ minDaysAfterFlight: 14, maxMonthsAfterFlight: 6 }),
     pools: z
-      .object({ earnInto: z.enum(['pool', 'member']).default('pool'), redeemFrom: z.enum(['pool', 'member']).default('pool') })
+      .object({
+        earnInto: z.enum(['pool', 'member']).default('pool'),
+        redeemFrom: z.enum(['pool', 'member']).default('pool'),
+      })
       .default({ earnInto: 'pool', redeemFrom: 'pool' }),
     fx: z.object({ maxStaleDays: nonNegativeInt.default(4) }).default({ maxStaleDays: 4 }),
     partners: z.array(partner).default([]),
@@ -443,7 +504,9 @@ export const configSchema = z
     reports,
     schedules,
     retention,
-    logging: z.object({ level: z.enum(['debug', 'info', 'warn', 'error']).default('info') }).default({ level: 'info' }),
+    logging: z
+      .object({ level: z.enum(['debug', 'info', 'warn', 'error']).default('info') })
+      .default({ level: 'info' }),
   })
   .superRefine((c, ctx) => {
     const transports = new Set(Object.keys(c.transports));
@@ -458,19 +521,33 @@ export const configSchema = z
     }
     const seen = new Set<string>();
     c.partners.forEach((p, i) => {
-      if (seen.has(p.code)) ctx.addIssue({ code: 'custom', path: ['partners', i, 'code'], message: `partner ${p.code} is defined twice` });
+      if (seen.has(p.code))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['partners', i, 'code'],
+          message: `partner ${p.code} is defined twice`,
+        });
       seen.add(p.code);
       if (p.outbox && !transports.has(p.outbox)) {
-        ctx.addIssue({ code: 'custom', path: ['partners', i, 'outbox'], message: `no transport named "${p.outbox}"` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['partners', i, 'outbox'],
+          message: `no transport named "${p.outbox}"`,
+        });
       }
       if (p.kind === 'airline' && !p.program) {
-        ctx.addIssue({ code: 'custom', path: ['partners', i, 'program'], message: 'a partner airline names its program code' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['partners', i, 'program'],
+          message: 'a partner airline names its program code',
+        });
       }
     });
     const tierCodes = new Set(c.tiers.levels.map((l) => l.code));
     const checkTierKeys = (record: Record<string, number>, path: (string | number)[]) => {
       for (const key of Object.keys(record)) {
-        if (!tierCodes.has(key)) ctx.addIssue({ code: 'custom', path: [...path, key], message: `unknown tier ${key}` });
+        if (!tierCodes.has(key))
+          ctx.addIssue({ code: 'custom', path: [...path, key], message: `unknown tier ${key}` });
       }
     };
     c.earning.air.forEach((v, i) => checkTierKeys(v.tierBonus, ['earning', 'air', i, 'tierBonus']));
@@ -480,7 +557,11 @@ export const configSchema = z
     if (c.mail) {
       for (const name of Object.keys(c.mail.lists)) {
         if (name !== 'daily' && name !== 'monthly' && !c.reports.custom.some((r) => r.name === name)) {
-          ctx.addIssue({ code: 'custom', path: ['mail', 'lists', name], message: `no report named "${name}"` });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['mail', 'lists', name],
+            message: `no report named "${name}"`,
+          });
         }
       }
     }

@@ -15,7 +15,11 @@ export interface Progress {
   stop(): void;
 }
 
-export const noProgress: Progress = { start: () => undefined, increment: () => undefined, stop: () => undefined };
+export const noProgress: Progress = {
+  start: () => undefined,
+  increment: () => undefined,
+  stop: () => undefined,
+};
 
 export interface JobContext {
   db: Db;

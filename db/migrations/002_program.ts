@@ -40,10 +40,19 @@ export async function up(knex: Knex): Promise<void> {
     t.boolean('seen_ftl').notNullable().defaultTo(false);
     t.boolean('seen_coupon').notNullable().defaultTo(false);
     t.integer('miles').nullable();
-    /** Spend in minor units of its own currency, and of the base currency. */
+    /** Spend in minor units of its own currency (coupons: fare, carrier surcharge, tax). */
     t.bigInteger('spend_minor').nullable();
+    t.bigInteger('fare_minor').nullable();
+    t.bigInteger('surcharge_minor').nullable();
+    t.bigInteger('tax_minor').nullable();
     t.string('spend_currency', 3).nullable();
+    /** The spend converted to the base currency at the activity date's rate, once accrued. */
     t.bigInteger('base_spend_minor').nullable();
+    /** Partner-requested points (signed; a negative value reverses `reversal_of_ref`). */
+    t.integer('points_requested').nullable();
+    t.string('reversal_of_ref', 100).nullable();
+    /** JSON: feed-specific facts the rules need later (hotel revenue by category, promo code, cards). */
+    t.text('detail').nullable();
     /** Partner's own reference (transaction id, reservation id, claim id, redemption id). */
     t.string('external_ref', 100).nullable();
     /** POSTED | PARTIAL | REJECTED | PENDING | REVERSED | NOT_CREDITED (another program's card) */

@@ -1,0 +1,421 @@
+/**
+ * `accrue`: turns activities that have work to do into postings. Batches are taken in archive order;
+ * each batch's postings and the activities' outcomes are committed together, so a run killed at any
+ * moment resumes exactly where it stopped and a rerun finds nothing left to do.
+ */
+import type { Knex } from 'knex';
+import { sqliteHandle } from '../db/connection.js';
+import { endOfMonth, startOfMonth, type IsoDate } from '../lib/dates.js';
+import { Ledger } from '../ledger/ledger.js';
+import type { PostResult, PostingRequest } from '../ledger/types.js';
+import {
+  decide,
+  type AccrualContext,
+  type AccrualDecision,
+  type ActivityUpdate,
+  type OriginalActivity,
+} from '../rules/accrual.js';
+import type { ActivityRow } from '../rules/activity.js';
+import type { MemberFacts } from '../rules/eligibility.js';
+import { FxTable } from '../rules/fx.js';
+import { Program } from '../rules/program.js';
+import { fromDb } from './activities.js';
+import { processRetroClaims } from './retro-claims.js';
+import type { Job, JobContext, JobResult } from './types.js';
+
+type Q = Knex | Knex.Transaction;
+
+const BATCH = 5_000;
+
+export async function loadFxTable(q: Q): Promise<FxTable> {
+  const rows = await q('fx_rates').select('rate_date', 'currency', 'rate');
+  return new FxTable(
+    rows.map((r: { rate_date: string; currency: string; rate: string }) => ({
+      date: r.rate_date,
+      currency: r.currency,
+      rate: r.rate,
+    })),
+  );
+}
+
+export async function loadMembers(q: Q, numbers: Iterable<string>): Promise<Map<string, MemberFacts>> {
+  const list = [...new Set(numbers)];
+  const out = new Map<string, MemberFacts>();
+  for (let i = 0; i < list.length; i += 500) {
+    const rows = await q('members as m')
+      .leftJoin('pools as p', 'p.id', 'm.pool_id')
+      .whereIn('m.number', list.slice(i, i + 500))
+      .select(
+        'm.id',
+        'm.number',
+        'm.status',
+        'm.merged_into',
+        'm.enrolment_date',
+        'm.surname',
+        'm.given_name',
+        'm.surname_local',
+        'm.given_name_local',
+        'm.tier',
+        'p.code as pool_code',
+      );
+    for (const r of rows) {
+      out.set(r.number, {
+        id: Number(r.id),
+        number: r.number,
+        status: r.status,
+        mergedInto: r.merged_into ?? null,
+        enrolmentDate: r.enrolment_date ?? null,
+        surname: r.surname ?? null,
+        givenName: r.given_name ?? null,
+        surnameLocal: r.surname_local ?? null,
+        givenNameLocal: r.given_name_local ?? null,
+        tier: r.tier,
+        poolCode: r.pool_code ?? null,
+      });
+    }
+  }
+  return out;
+}
+
+async function loadOriginals(q: Q, rows: ActivityRow[]): Promise<Map<string, OriginalActivity>> {
+  const keys = new Set<string>();
+  for (const r of rows) {
+    if (r.type === 'PARTNER' && r.reversalOfRef) keys.add(`PTR:${r.partnerCode}:${r.reversalOfRef}`);
+    if (r.type === 'REDEMPTION' && r.activityType === 'CANCEL' && r.reversalOfRef)
+      keys.add(`RDM:${r.reversalOfRef}`);
+  }
+  const out = new Map<string, OriginalActivity>();
+  const list = [...keys];
+  for (let i = 0; i < list.length; i += 500) {
+    const found = await q('activities')
+      .whereIn('activity_key', list.slice(i, i + 500))
+      .select('activity_key', 'status', 'posting_key', 'status_posting_key', 'points');
+    for (const f of found) {
+      out.set(f.activity_key, {
+        activityKey: f.activity_key,
+        status: f.status,
+        postingKey: f.posting_key,
+        statusPostingKey: f.status_posting_key,
+        points: Math.abs(Number(f.points)),
+      });
+    }
+  }
+  return out;
+}
+
+/** Flights already credited to the same member on the same date and route (FTL per marketing carrier). */
+async function loadCreditedFlights(q: Q, rows: ActivityRow[]): Promise<Set<string>> {
+  const wanted = rows.filter((r) => r.type === 'FLIGHT' && r.memberNumber && !r.postingKey);
+  const out = new Set<string>();
+  const members = [...new Set(wanted.map((r) => r.memberNumber!))];
+  const dates = [...new Set(wanted.map((r) => r.activityDate))];
+  if (members.length === 0) return out;
+  for (let i = 0; i < members.length; i += 500) {
+    const found = await q('activities')
+      .where('type', 'FLIGHT')
+      .whereIn('member_number', members.slice(i, i + 500))
+      .whereIn('activity_date', dates)
+      .whereNotNull('posting_key')
+      .select('member_number', 'activity_date', 'origin', 'destination', 'activity_key');
+    for (const f of found)
+      out.add(`${f.member_number}|${f.activity_date}|${f.origin}|${f.destination}|${f.activity_key}`);
+  }
+  return out;
+}
+
+function periodOf(period: 'month' | 'year', date: IsoDate): { from: IsoDate; to: IsoDate } {
+  return period === 'month'
+    ? { from: startOfMonth(date), to: endOfMonth(date) }
+    : { from: `${date.slice(0, 4)}-01-01`, to: `${date.slice(0, 4)}-12-31` };
+}
+
+/** Points a member earned from a partner in a cap period, read once per (member, partner, period) and kept current. */
+class PeriodPoints {
+  private readonly cache = new Map<string, number>();
+  constructor(private readonly q: () => Q) {}
+
+  key(member: string, partner: string, period: 'month' | 'year', date: IsoDate): string {
+    const p = periodOf(period, date);
+    return `${member}|${partner}|${p.from}`;
+  }
+
+  async prime(rows: ActivityRow[], program: Program): Promise<void> {
+    for (const r of rows) {
+      if ((r.type !== 'PARTNER' && r.type !== 'HOTEL') || !r.memberNumber || !r.partnerCode) continue;
+      const partner = program.partner(r.partnerCode);
+      const contract =
+        partner && r.activityType ? program.contract(partner, r.activityType, r.activityDate) : undefined;
+      const cap = contract?.capPerPeriod;
+      if (!cap) continue;
+      const k = this.key(r.memberNumber, r.partnerCode, cap.period, r.activityDate);
+      if (this.cache.has(k)) continue;
+      const p = periodOf(cap.period, r.activityDate);
+      const row = await this.q()('activities')
+        .where({ member_number: r.memberNumber, partner_code: r.partnerCode })
+        .whereIn('status', ['POSTED', 'PARTIAL'])
+        .andWhere('activity_date', '>=', p.from)
+        .andWhere('activity_date', '<=', p.to)
+        .sum({ total: 'points' })
+        .first();
+      this.cache.set(k, Number(row?.total ?? 0));
+    }
+  }
+
+  get(member: string, partner: string, period: 'month' | 'year', date: IsoDate): number {
+    return this.cache.get(this.key(member, partner, period, date)) ?? 0;
+  }
+
+  add(member: string, partner: string, period: 'month' | 'year', date: IsoDate, points: number): void {
+    const k = this.key(member, partner, period, date);
+    this.cache.set(k, (this.cache.get(k) ?? 0) + points);
+  }
+}
+
+export interface AccrueState {
+  program: Program;
+  fx: FxTable;
+  periods: PeriodPoints;
+}
+
+/** Builds the pure decision context for a batch from what is in the database. */
+export async function contextFor(
+  q: Q,
+  state: AccrueState,
+  businessDate: IsoDate,
+  rows: ActivityRow[],
+): Promise<AccrualContext> {
+  const members = await loadMembers(
+    q,
+    rows.flatMap((r) => (r.memberNumber ? [r.memberNumber] : [])),
+  );
+  const originals = await loadOriginals(q, rows);
+  const credited = await loadCreditedFlights(q, rows);
+  await state.periods.prime(rows, state.program);
+  const creditedNow = new Set<string>();
+  return {
+    program: state.program,
+    businessDate,
+    fx: state.fx,
+    members,
+    periodPoints: (m, p, period, date) => state.periods.get(m, p, period, date),
+    creditedSameFlight: (row) => {
+      const prefix = `${row.memberNumber}|${row.activityDate}|${row.origin}|${row.destination}|`;
+      for (const c of credited) if (c.startsWith(prefix) && !c.endsWith(`|${row.activityKey}`)) return true;
+      if (creditedNow.has(prefix)) return true;
+      creditedNow.add(prefix);
+      return false;
+    },
+    original: (key) => originals.get(key),
+  };
+}
+
+/** Records a decision's effect on the session state (caps) once it is known to be posted. */
+function remember(state: AccrueState, row: ActivityRow, decision: AccrualDecision): void {
+  if (
+    (row.type === 'PARTNER' || row.type === 'HOTEL') &&
+    row.memberNumber &&
+    row.partnerCode &&
+    decision.update.points
+  ) {
+    const partner = state.program.partner(row.partnerCode);
+    const contract =
+      partner && row.activityType
+        ? state.program.contract(partner, row.activityType, row.activityDate)
+        : undefined;
+    if (contract?.capPerPeriod)
+      state.periods.add(
+        row.memberNumber,
+        row.partnerCode,
+        contract.capPerPeriod.period,
+        row.activityDate,
+        decision.update.points,
+      );
+  }
+}
+
+const UPDATE_COLUMNS: Array<[keyof ActivityRow, string]> = [
+  ['status', 'status'],
+  ['reason', 'reason'],
+  ['points', 'points'],
+  ['statusCredit', 'status_credit'],
+  ['postingKey', 'posting_key'],
+  ['statusPostingKey', 'status_posting_key'],
+  ['ruleVersion', 'rule_version'],
+  ['memberId', 'member_id'],
+  ['baseSpendMinor', 'base_spend_minor'],
+  ['miles', 'miles'],
+  ['needsAccrual', 'needs_accrual'],
+];
+
+/** Writes the outcome columns of many activities with one prepared statement (SQLite) or one statement (PostgreSQL). */
+async function writeOutcomes(
+  trx: Knex.Transaction,
+  dialect: 'sqlite' | 'postgres',
+  rows: ActivityRow[],
+  now: string,
+): Promise<void> {
+  if (rows.length === 0) return;
+  if (dialect === 'sqlite') {
+    const db = await sqliteHandle(trx);
+    const st = db.prepare(
+      `UPDATE activities SET ${UPDATE_COLUMNS.map(([, c]) => `${c} = ?`).join(', ')}, updated_at = ? WHERE id = ?`,
+    );
+    for (const r of rows) {
+      st.run(
+        ...UPDATE_COLUMNS.map(([k]) => (typeof r[k] === 'boolean' ? (r[k] ? 1 : 0) : (r[k] ?? null))),
+        now,
+        r.id,
+      );
+    }
+    return;
+  }
+  const types: Record<string, string> = {
+    status: 'text',
+    reason: 'text',
+    points: 'int',
+    status_credit: 'bigint',
+    posting_key: 'text',
+    status_posting_key: 'text',
+    rule_version: 'text',
+    member_id: 'int',
+    base_spend_minor: 'bigint',
+    miles: 'int',
+    needs_accrual: 'bool',
+  };
+  const cols = UPDATE_COLUMNS.map(([, c]) => c);
+  const values = [rows.map((r) => r.id), ...UPDATE_COLUMNS.map(([k]) => rows.map((r) => r[k] ?? null))];
+  // knex would spread array bindings into lists; the pg client sends each column as one array.
+  const client = (await (
+    trx.client as { acquireConnection(): Promise<import('pg').PoolClient> }
+  ).acquireConnection()) as import('pg').PoolClient;
+  await client.query(
+    `UPDATE activities a SET ${cols.map((c) => `${c} = v.${c}`).join(', ')}, updated_at = $1
+       FROM (SELECT * FROM unnest($2::bigint[], ${cols.map((c, i) => `$${i + 3}::${types[c]}[]`).join(', ')}) AS t(id, ${cols.join(', ')})) v
+      WHERE a.id = v.id`,
+    [now, ...values],
+  );
+}
+
+export interface BatchOutcome {
+  rows: number;
+  posted: number;
+  rejected: number;
+  postings: number;
+  byStatus: Record<string, number>;
+  byReason: Record<string, number>;
+}
+
+/** Decides and posts one batch of activities in one transaction. */
+export async function accrueBatch(
+  ctx: JobContext,
+  ledger: Ledger,
+  state: AccrueState,
+  rows: ActivityRow[],
+): Promise<BatchOutcome> {
+  const outcome: BatchOutcome = {
+    rows: rows.length,
+    posted: 0,
+    rejected: 0,
+    postings: 0,
+    byStatus: {},
+    byReason: {},
+  };
+  const now = ctx.now().toISOString();
+  await ctx.db.transaction(async (trx) => {
+    const decisionCtx = await contextFor(trx, state, ctx.businessDate, rows);
+    const requests: PostingRequest[] = [];
+    const owners: Array<{ row: ActivityRow; decision: AccrualDecision; planned: number }> = [];
+    for (const row of rows) {
+      const decision = decide(decisionCtx, row);
+      decision.postings.forEach((p, planned) => {
+        requests.push(p.request);
+        owners.push({ row, decision, planned });
+      });
+      Object.assign(row, decision.update, { needsAccrual: false });
+      (row as ActivityRow & { decision?: AccrualDecision }).decision = decision;
+    }
+    const results: PostResult[] =
+      requests.length > 0 ? await ledger.post(requests, { trx, atomic: false }) : [];
+    results.forEach((result, i) => {
+      const { row, decision, planned } = owners[i]!;
+      if (result.status === 'refused')
+        Object.assign(row, decision.postings[planned]!.onRefused(result.reason ?? 'REFUSED'), {
+          needsAccrual: false,
+        });
+      else outcome.postings += result.status === 'posted' ? 1 : 0;
+    });
+    const related = new Map<string, ActivityUpdate>();
+    const lastActivity = new Map<number, IsoDate>();
+    for (const row of rows) {
+      const decision = (row as ActivityRow & { decision?: AccrualDecision }).decision!;
+      delete (row as ActivityRow & { decision?: AccrualDecision }).decision;
+      outcome.byStatus[row.status] = (outcome.byStatus[row.status] ?? 0) + 1;
+      if (row.status === 'REJECTED') {
+        outcome.rejected++;
+        if (row.reason) outcome.byReason[row.reason] = (outcome.byReason[row.reason] ?? 0) + 1;
+        continue;
+      }
+      if (row.status === 'POSTED' || row.status === 'PARTIAL') outcome.posted++;
+      for (const r of decision.related) related.set(r.activityKey, r.update);
+      if (decision.earnedOn) {
+        const d = lastActivity.get(decision.earnedOn.memberId);
+        if (!d || d < decision.earnedOn.date)
+          lastActivity.set(decision.earnedOn.memberId, decision.earnedOn.date);
+      }
+      remember(state, row, decision);
+    }
+    await writeOutcomes(trx, ctx.db.dialect, rows, now);
+    for (const [key, update] of related) {
+      await trx('activities')
+        .where({ activity_key: key })
+        .update({ status: update.status, reason: update.reason ?? null, updated_at: now });
+    }
+    for (const [memberId, date] of lastActivity) {
+      await trx('members')
+        .where({ id: memberId })
+        .andWhere((w) => w.whereNull('last_activity_date').orWhere('last_activity_date', '<', date))
+        .update({ last_activity_date: date });
+    }
+  });
+  return outcome;
+}
+
+export const accrueJob: Job = async (ctx: JobContext): Promise<JobResult> => {
+  const program = new Program(ctx.config);
+  const ledger = new Ledger(ctx.db, { now: ctx.now });
+  const state: AccrueState = {
+    program,
+    fx: await loadFxTable(ctx.db.knex),
+    periods: new PeriodPoints(() => ctx.db.knex),
+  };
+  const counts: Record<string, number> = { activities: 0, posted: 0, rejected: 0, postings: 0 };
+  const pending = Number(
+    (await ctx.db.knex('activities').where('needs_accrual', true).count({ n: '*' }).first())?.n ?? 0,
+  );
+  ctx.progress.start('accrue', pending);
+  let lastId = 0;
+  while (!ctx.signal?.aborted) {
+    const raw = await ctx.db
+      .knex('activities')
+      .where('needs_accrual', true)
+      .andWhere('id', '>', lastId)
+      .orderBy('id')
+      .limit(BATCH);
+    if (raw.length === 0) break;
+    const rows = raw.map((r: Record<string, unknown>) => fromDb(r));
+    lastId = rows.at(-1)!.id!;
+    const b = await accrueBatch(ctx, ledger, state, rows);
+    counts.activities! += b.rows;
+    counts.posted! += b.posted;
+    counts.rejected! += b.rejected;
+    counts.postings! += b.postings;
+    for (const [k, v] of Object.entries(b.byReason)) counts[`reject.${k}`] = (counts[`reject.${k}`] ?? 0) + v;
+    ctx.progress.increment(b.rows);
+  }
+  ctx.progress.stop();
+  if (!ctx.signal?.aborted) {
+    const retro = await processRetroClaims(ctx, ledger, state);
+    for (const [k, v] of Object.entries(retro)) counts[`retro.${k}`] = v;
+  }
+  return { counts };
+};

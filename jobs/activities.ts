@@ -1,0 +1,116 @@
+/**
+ * The activity archive on disk: mapping between ActivityRow and the `activities` table, bulk inserts and
+ * updates for the ingest and accrue jobs. Kept apart from the rules so they stay free of SQL.
+ */
+import type { Knex } from 'knex';
+import type { ActivityRow } from '../rules/activity.js';
+import type { ActivityUpdate } from '../rules/accrual.js';
+
+type Q = Knex | Knex.Transaction;
+
+const COLUMNS: Array<[keyof ActivityRow, string]> = [
+  ['activityKey', 'activity_key'],
+  ['type', 'type'],
+  ['memberNumber', 'member_number'],
+  ['memberId', 'member_id'],
+  ['activityDate', 'activity_date'],
+  ['businessDate', 'business_date'],
+  ['channel', 'channel'],
+  ['partnerCode', 'partner_code'],
+  ['activityType', 'activity_type'],
+  ['serviceType', 'service_type'],
+  ['carrier', 'carrier'],
+  ['flightNumber', 'flight_number'],
+  ['origin', 'origin'],
+  ['destination', 'destination'],
+  ['cabin', 'cabin'],
+  ['bookedClass', 'booked_class'],
+  ['flownClass', 'flown_class'],
+  ['ticketNumber', 'ticket_number'],
+  ['couponNumber', 'coupon_number'],
+  ['couponStatus', 'coupon_status'],
+  ['pnr', 'pnr'],
+  ['travelSurname', 'travel_surname'],
+  ['travelGivenName', 'travel_given_name'],
+  ['seenFtl', 'seen_ftl'],
+  ['seenCoupon', 'seen_coupon'],
+  ['miles', 'miles'],
+  ['spendMinor', 'spend_minor'],
+  ['fareMinor', 'fare_minor'],
+  ['surchargeMinor', 'surcharge_minor'],
+  ['taxMinor', 'tax_minor'],
+  ['spendCurrency', 'spend_currency'],
+  ['baseSpendMinor', 'base_spend_minor'],
+  ['pointsRequested', 'points_requested'],
+  ['reversalOfRef', 'reversal_of_ref'],
+  ['externalRef', 'external_ref'],
+  ['status', 'status'],
+  ['reason', 'reason'],
+  ['points', 'points'],
+  ['statusCredit', 'status_credit'],
+  ['postingKey', 'posting_key'],
+  ['statusPostingKey', 'status_posting_key'],
+  ['needsAccrual', 'needs_accrual'],
+  ['ruleVersion', 'rule_version'],
+  ['sourceFileId', 'source_file_id'],
+  ['sourceLine', 'source_line'],
+  ['detail', 'detail'],
+];
+
+const BOOLEAN = new Set<keyof ActivityRow>(['seenFtl', 'seenCoupon', 'needsAccrual']);
+
+export function toDb(row: Partial<ActivityRow>, now: string): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, column] of COLUMNS) {
+    const v = row[key];
+    if (v === undefined) continue;
+    out[column] = key === 'detail' ? (v === null ? null : JSON.stringify(v)) : v;
+  }
+  out.updated_at = now;
+  return out;
+}
+
+export function fromDb(r: Record<string, unknown>): ActivityRow {
+  const out: Record<string, unknown> = { id: Number(r.id) };
+  for (const [key, column] of COLUMNS) {
+    const v = r[column];
+    if (key === 'detail') out[key] = v ? JSON.parse(v as string) : null;
+    else if (BOOLEAN.has(key)) out[key] = v === true || v === 1;
+    else out[key] = v ?? null;
+  }
+  return out as unknown as ActivityRow;
+}
+
+export function updateToDb(update: ActivityUpdate, now: string): Record<string, unknown> {
+  return toDb(update as Partial<ActivityRow>, now);
+}
+
+const INSERT_CHUNK = 300;
+
+export async function insertActivities(q: Q, rows: ActivityRow[], now: string): Promise<void> {
+  for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
+    await q('activities').insert(rows.slice(i, i + INSERT_CHUNK).map((r) => toDb(r, now)));
+  }
+}
+
+export async function activitiesByKeys(q: Q, keys: string[]): Promise<Map<string, ActivityRow>> {
+  const out = new Map<string, ActivityRow>();
+  for (let i = 0; i < keys.length; i += 500) {
+    const rows = await q('activities').whereIn('activity_key', keys.slice(i, i + 500));
+    for (const r of rows) out.set(r.activity_key as string, fromDb(r));
+  }
+  return out;
+}
+
+export async function activitiesByCoupons(
+  q: Q,
+  coupons: Array<[string, number]>,
+): Promise<Map<string, ActivityRow>> {
+  const out = new Map<string, ActivityRow>();
+  const tickets = [...new Set(coupons.map((c) => c[0]))];
+  for (let i = 0; i < tickets.length; i += 500) {
+    const rows = await q('activities').whereIn('ticket_number', tickets.slice(i, i + 500));
+    for (const r of rows) out.set(`${r.ticket_number}:${r.coupon_number}`, fromDb(r));
+  }
+  return out;
+}

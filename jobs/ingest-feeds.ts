@@ -1,0 +1,576 @@
+/**
+ * Feed handlers for the ingest job: how each feed's records become activities, members, rates or claims.
+ * Flights from the FTL and from flown coupons meet here: the first to arrive creates the activity, the
+ * second completes it; a coupon seen again with another status is a correction of what was posted.
+ */
+import type { Knex } from 'knex';
+import type { FeedName, RecordEvent, VerdictEvent } from '../parsers/types.js';
+import type { FlownCoupon } from '../parsers/flown.js';
+import type { PartnerActivity, PartnerFileMeta } from '../parsers/partner.js';
+import { parsePartnerFileName } from '../parsers/partner.js';
+import type { HotelStay } from '../parsers/hotel.js';
+import type { AllianceClaim, AllianceResult } from '../parsers/alliance.js';
+import type { Redemption } from '../parsers/redemptions.js';
+import type { RetroClaim } from '../parsers/retro-claims.js';
+import type { FxRate } from '../parsers/fx.js';
+import { toMinorUnits, isCurrencyCode } from '../lib/money.js';
+import {
+  allianceClaimDraft,
+  couponDraft,
+  hotelDraft,
+  partnerDraft,
+  redemptionDraft,
+  type ActivityRow,
+  type Draft,
+} from '../rules/activity.js';
+import type { Program } from '../rules/program.js';
+import { activitiesByCoupons, activitiesByKeys, insertActivities, toDb } from './activities.js';
+import { insertRejects, type FeedHandler, type RejectRow } from './ingest-file.js';
+import type { FileRow } from './registry.js';
+import type { JobContext } from './types.js';
+
+export function minorOf(amount: string, currency: string): number | undefined {
+  if (!isCurrencyCode(currency)) return undefined;
+  try {
+    return toMinorUnits(amount, currency);
+  } catch {
+    return undefined;
+  }
+}
+
+class Counter {
+  readonly values: Record<string, number> = {};
+  add(name: string, n = 1): void {
+    this.values[name] = (this.values[name] ?? 0) + n;
+  }
+}
+
+// ------------------------------------------------------------------------------------------------ flights
+
+/**
+ * Stores flight drafts (from FTL passengers or flown coupons), merging with what is already known:
+ * the same coupon again with another status is a correction; the same flight and card from the other
+ * feed completes the activity; the same from the same feed is a duplicate.
+ */
+export async function storeFlightDrafts(
+  trx: Knex.Transaction,
+  drafts: ActivityRow[],
+  now: string,
+  counts: Counter,
+): Promise<void> {
+  const byKey = await activitiesByKeys(trx, [...new Set(drafts.map((d) => d.activityKey))]);
+  const coupons = drafts
+    .filter((d) => d.ticketNumber !== null)
+    .map((d) => [d.ticketNumber!, d.couponNumber!] as [string, number]);
+  const byCoupon =
+    coupons.length > 0 ? await activitiesByCoupons(trx, coupons) : new Map<string, ActivityRow>();
+  const inserts = new Map<string, ActivityRow>();
+  const changed = new Map<number, Partial<ActivityRow>>();
+  const change = (row: ActivityRow, fields: Partial<ActivityRow>) => {
+    Object.assign(row, fields);
+    if (row.id !== undefined) changed.set(row.id, { ...(changed.get(row.id) ?? {}), ...fields });
+  };
+  for (const d of drafts) {
+    if (d.ticketNumber !== null) {
+      const known = byCoupon.get(`${d.ticketNumber}:${d.couponNumber}`);
+      if (known) {
+        if (known.couponStatus === d.couponStatus) {
+          counts.add('duplicates');
+        } else {
+          // A correction: accrue reverses what was posted (or declines what was not yet).
+          change(known, { couponStatus: d.couponStatus, needsAccrual: known.memberNumber !== null });
+          counts.add('corrections');
+        }
+        continue;
+      }
+    }
+    const existing = inserts.get(d.activityKey) ?? byKey.get(d.activityKey);
+    if (!existing) {
+      inserts.set(d.activityKey, d);
+      if (d.ticketNumber !== null) byCoupon.set(`${d.ticketNumber}:${d.couponNumber}`, d);
+      continue;
+    }
+    if ((d.seenFtl && existing.seenFtl) || (d.seenCoupon && existing.seenCoupon)) {
+      // The same passenger listed twice (an FTL per marketing carrier) or a second coupon for one flight.
+      counts.add('duplicates');
+      continue;
+    }
+    const fields: Partial<ActivityRow> = d.seenCoupon
+      ? {
+          seenCoupon: true,
+          ticketNumber: d.ticketNumber,
+          couponNumber: d.couponNumber,
+          couponStatus: d.couponStatus,
+          cabin: d.cabin,
+          bookedClass: d.bookedClass ?? existing.bookedClass,
+          flownClass: existing.flownClass ?? d.flownClass,
+          spendMinor: d.spendMinor,
+          fareMinor: d.fareMinor,
+          surchargeMinor: d.surchargeMinor,
+          taxMinor: d.taxMinor,
+          spendCurrency: d.spendCurrency,
+          pnr: existing.pnr ?? d.pnr,
+          detail: { ...(existing.detail ?? {}), ...(d.detail ?? {}) },
+        }
+      : { seenFtl: true, pnr: existing.pnr ?? d.pnr, flownClass: d.flownClass ?? existing.flownClass };
+    if (existing.memberNumber !== null) {
+      fields.needsAccrual = true;
+      if (existing.status === 'REJECTED') fields.status = 'PENDING';
+    }
+    change(existing, fields);
+    if (d.ticketNumber !== null) byCoupon.set(`${d.ticketNumber}:${d.couponNumber}`, existing);
+    counts.add('merged');
+  }
+  await insertActivities(trx, [...inserts.values()], now);
+  counts.add('activities', inserts.size);
+  for (const [id, fields] of changed) await trx('activities').where({ id }).update(toDb(fields, now));
+}
+
+export function flownHandler(
+  ctx: JobContext,
+  program: Program,
+): FeedHandler<FlownCoupon> & { counts(): Record<string, number> } {
+  const counts = new Counter();
+  return {
+    feed: 'flown',
+    counts: () => counts.values,
+    async records(trx, file, batch) {
+      const rejects: RejectRow[] = [];
+      const drafts: ActivityRow[] = [];
+      for (const e of batch) {
+        const d = couponDraft(e.record, program, ctx.businessDate, minorOf);
+        if (!d.ok) {
+          rejects.push({
+            line: e.line,
+            ...d.rejection,
+            recordRef: `${e.record.ticketNumber}/${e.record.couponNumber}`,
+          });
+          continue;
+        }
+        d.activity.sourceFileId = file.id;
+        d.activity.sourceLine = e.line;
+        drafts.push(d.activity);
+      }
+      await storeFlightDrafts(trx, drafts, ctx.now().toISOString(), counts);
+      return rejects;
+    },
+  };
+}
+
+// ------------------------------------------------------------------------------------------------ keyed activities
+
+/** Activities that must be new: a known key is a duplicate record (DUPLICATE), not a correction. */
+async function storeUnique(
+  trx: Knex.Transaction,
+  file: FileRow,
+  items: Array<{ event: RecordEvent<unknown>; draft: Draft; ref: string | null; member: string | null }>,
+  now: string,
+  counts: Counter,
+): Promise<RejectRow[]> {
+  const rejects: RejectRow[] = [];
+  const fresh: ActivityRow[] = [];
+  const keys = items.flatMap((i) => (i.draft.ok ? [i.draft.activity.activityKey] : []));
+  const known = await activitiesByKeys(trx, [...new Set(keys)]);
+  const seen = new Set<string>();
+  for (const { event, draft, ref, member } of items) {
+    if (!draft.ok) {
+      rejects.push({
+        line: event.line,
+        path: event.path ?? null,
+        ...draft.rejection,
+        recordRef: ref,
+        memberNumber: member,
+      });
+      continue;
+    }
+    const a = draft.activity;
+    if (known.has(a.activityKey) || seen.has(a.activityKey)) {
+      rejects.push({
+        line: event.line,
+        path: event.path ?? null,
+        field: 'id',
+        reason: 'DUPLICATE',
+        message: `${ref ?? a.activityKey} was already processed`,
+        recordRef: ref,
+        memberNumber: member,
+      });
+      counts.add('duplicates');
+      continue;
+    }
+    seen.add(a.activityKey);
+    a.sourceFileId = file.id;
+    a.sourceLine = event.seq ?? event.line;
+    fresh.push(a);
+  }
+  await insertActivities(trx, fresh, now);
+  counts.add('activities', fresh.length);
+  return rejects;
+}
+
+export function partnerHandler(
+  ctx: JobContext,
+  program: Program,
+): FeedHandler<PartnerActivity> & { counts(): Record<string, number> } {
+  const counts = new Counter();
+  let partnerCode = '';
+  return {
+    feed: 'partner',
+    counts: () => counts.values,
+    async begin(_trx, file) {
+      const name = parsePartnerFileName(file.name);
+      if (!name)
+        return {
+          reason: 'BAD_HEADER',
+          message: `${file.name} does not follow <PARTNER>_<YYYYMMDD>_<SEQ>.csv`,
+        };
+      if (!program.partner(name.partnerCode))
+        return { reason: 'UNKNOWN_PARTNER', message: `no partner ${name.partnerCode} in the configuration` };
+      partnerCode = name.partnerCode;
+    },
+    async records(trx, file, batch) {
+      return storeUnique(
+        trx,
+        file,
+        batch.map((e) => ({
+          event: e,
+          draft: partnerDraft(e.record, partnerCode, ctx.businessDate, minorOf),
+          ref: e.record.partnerTxnId,
+          member: e.record.memberNumber,
+        })),
+        ctx.now().toISOString(),
+        counts,
+      );
+    },
+    async end(trx, file, verdict: VerdictEvent) {
+      const meta = verdict.meta as unknown as PartnerFileMeta | undefined;
+      if (meta?.partnerCode && meta.partnerCode !== partnerCode) {
+        return {
+          reason: 'BAD_HEADER',
+          message: `header names partner ${meta.partnerCode}, the file name ${partnerCode}`,
+        };
+      }
+      const sequence = meta?.fileSequence ?? null;
+      if (sequence !== null) {
+        const last = await trx('files')
+          .where({ direction: 'in', feed: 'partner', partner_code: partnerCode, verdict: 'accepted' })
+          .whereNot('id', file.id)
+          .max({ s: 'sequence' })
+          .first();
+        const lastSeq = last?.s === null || last?.s === undefined ? null : Number(last.s);
+        if (lastSeq !== null && sequence <= lastSeq) {
+          return {
+            reason: 'DUPLICATE_FILE',
+            message: `sequence ${sequence} of ${partnerCode} was already processed (last ${lastSeq}) with other content`,
+          };
+        }
+        if (lastSeq !== null && sequence > lastSeq + 1) {
+          (verdict.meta as Record<string, unknown>).warnings = [
+            `${partnerCode}: file sequence jumps from ${lastSeq} to ${sequence}`,
+          ];
+        }
+      }
+      await trx('files').where({ id: file.id }).update({ partner_code: partnerCode, sequence });
+    },
+  };
+}
+
+export function hotelHandler(
+  ctx: JobContext,
+  program: Program,
+): FeedHandler<HotelStay> & { counts(): Record<string, number> } {
+  const counts = new Counter();
+  return {
+    feed: 'hotel',
+    counts: () => counts.values,
+    parseOptions: () => ({ ownPrograms: [program.code] }) as never,
+    async records(trx, file, batch) {
+      const items = [];
+      for (const e of batch) {
+        const stay = e.record;
+        if (!stay.own) {
+          counts.add('otherProgram');
+          continue;
+        }
+        const partner = program.partnerForHotelChain(stay.chainCode, stay.brandCode);
+        const draft: Draft = partner
+          ? hotelDraft(stay, partner.code, ctx.businessDate)
+          : {
+              ok: false,
+              rejection: {
+                reason: 'NO_CONTRACT',
+                field: 'ChainCode',
+                message: `no hotel partner for chain ${stay.chainCode ?? '(none)'}`,
+              },
+            };
+        if (partner) await trx('files').where({ id: file.id }).update({ partner_code: partner.code });
+        items.push({
+          event: e as RecordEvent<unknown>,
+          draft,
+          ref: stay.reservationId ?? null,
+          member: stay.memberNumber,
+        });
+      }
+      return storeUnique(trx, file, items, ctx.now().toISOString(), counts);
+    },
+  };
+}
+
+export function allianceClaimsHandler(
+  ctx: JobContext,
+  program: Program,
+): FeedHandler<AllianceClaim> & { counts(): Record<string, number> } {
+  const counts = new Counter();
+  // The header arrives in the verdict; the sender's code is also the claim's own program, read per record.
+  let sender: string | null = null;
+  return {
+    feed: 'alliance-claims',
+    counts: () => counts.values,
+    async records(trx, file, batch) {
+      const items = [];
+      const claimRows = [];
+      for (const e of batch) {
+        const c = e.record;
+        sender ??= c.flight.operatingCarrier;
+        const partner =
+          program.partnerForProgram(c.flight.operatingCarrier) ??
+          program.partnerForProgram(c.flight.marketingCarrier);
+        const draft: Draft = partner
+          ? allianceClaimDraft(c, partner.program ?? partner.code, partner.code, ctx.businessDate)
+          : {
+              ok: false,
+              rejection: {
+                reason: 'NO_CONTRACT',
+                field: 'OperatingCarrier',
+                message: `no partner airline ${c.flight.operatingCarrier}`,
+              },
+            };
+        items.push({ event: e as RecordEvent<unknown>, draft, ref: c.claimId, member: c.member.number });
+        if (draft.ok) {
+          claimRows.push({
+            direction: 'IN',
+            partner_code: partner!.code,
+            claim_id: c.claimId,
+            activity_key: draft.activity.activityKey,
+            business_date: ctx.businessDate,
+            file_id: file.id,
+            claim: JSON.stringify(c),
+            status: 'PENDING',
+          });
+        }
+      }
+      const rejects = await storeUnique(trx, file, items, ctx.now().toISOString(), counts);
+      const duplicateRefs = new Set(rejects.filter((r) => r.reason === 'DUPLICATE').map((r) => r.recordRef));
+      const fresh = claimRows.filter((r) => !duplicateRefs.has(r.claim_id));
+      for (let i = 0; i < fresh.length; i += 200)
+        await trx('alliance_claims')
+          .insert(fresh.slice(i, i + 200))
+          .onConflict(['direction', 'partner_code', 'claim_id'])
+          .ignore();
+      return rejects;
+    },
+    async end(trx, file, verdict) {
+      const meta = verdict.meta as { sender?: string; receiver?: string } | undefined;
+      if (meta?.receiver && meta.receiver !== program.code) {
+        return {
+          reason: 'BAD_HEADER',
+          message: `claims addressed to ${meta.receiver}, not to ${program.code}`,
+        };
+      }
+      const partner = meta?.sender
+        ? program.partnerForProgram(meta.sender)
+        : sender
+          ? program.partnerForProgram(sender)
+          : undefined;
+      if (!partner)
+        return {
+          reason: 'UNKNOWN_PARTNER',
+          message: `no partner airline ${meta?.sender ?? sender ?? '(unknown sender)'}`,
+        };
+      await trx('files').where({ id: file.id }).update({ partner_code: partner.code });
+    },
+  };
+}
+
+/** Results for our outbound claims: matched back to what we sent. */
+export function allianceResultsHandler(
+  ctx: JobContext,
+  program: Program,
+): FeedHandler<AllianceResult> & { counts(): Record<string, number> } {
+  const counts = new Counter();
+  const results: Array<RecordEvent<AllianceResult>> = [];
+  return {
+    feed: 'alliance-results',
+    counts: () => counts.values,
+    async records(_trx, _file, batch) {
+      results.push(...batch);
+      return [];
+    },
+    async end(trx, file, verdict) {
+      const meta = verdict.meta as { sender?: string; receiver?: string } | undefined;
+      const partner = meta?.sender ? program.partnerForProgram(meta.sender) : undefined;
+      if (!partner)
+        return {
+          reason: 'UNKNOWN_PARTNER',
+          message: `no partner airline ${meta?.sender ?? '(unknown sender)'}`,
+        };
+      await trx('files').where({ id: file.id }).update({ partner_code: partner.code });
+      const rejects: RejectRow[] = [];
+      for (const e of results) {
+        const r = e.record;
+        const updated = await trx('alliance_claims')
+          .where({ direction: 'OUT', partner_code: partner.code, claim_id: r.claimId })
+          .update({
+            status: r.status === 'accepted' ? 'ACCEPTED' : 'REJECTED',
+            points: r.status === 'accepted' ? r.pointsCredited : null,
+            reason: r.status === 'rejected' ? r.reasonCode : null,
+            answered_on: ctx.businessDate,
+            result_file_id: file.id,
+          });
+        if (updated === 0) {
+          rejects.push({
+            line: e.line,
+            path: e.path ?? null,
+            field: 'ClaimId',
+            reason: 'NOT_FOUND',
+            message: `no claim ${r.claimId} was sent to ${partner.code}`,
+            recordRef: r.claimId,
+          });
+        } else counts.add('matched');
+      }
+      await insertRejects(trx, ctx, file, rejects);
+    },
+  };
+}
+
+export function redemptionsHandler(
+  ctx: JobContext,
+): FeedHandler<Redemption> & { counts(): Record<string, number> } {
+  const counts = new Counter();
+  return {
+    feed: 'redemptions',
+    counts: () => counts.values,
+    async records(trx, file, batch) {
+      return storeUnique(
+        trx,
+        file,
+        batch.map((e) => ({
+          event: e,
+          draft: redemptionDraft(e.record, ctx.businessDate),
+          ref: e.record.redemptionId,
+          member: e.record.memberNumber,
+        })),
+        ctx.now().toISOString(),
+        counts,
+      );
+    },
+  };
+}
+
+export function fxHandler(_ctx: JobContext): FeedHandler<FxRate> & { counts(): Record<string, number> } {
+  const counts = new Counter();
+  return {
+    feed: 'fx',
+    counts: () => counts.values,
+    async records(trx, file, batch) {
+      const rejects: RejectRow[] = [];
+      const keys = batch.map((e) => [e.record.date, e.record.currency] as const);
+      const existing = new Map<string, string>();
+      for (let i = 0; i < keys.length; i += 300) {
+        const part = keys.slice(i, i + 300);
+        const rows = await trx('fx_rates').whereIn(
+          ['rate_date', 'currency'],
+          part.map((k) => [...k]),
+        );
+        for (const r of rows) existing.set(`${r.rate_date}:${r.currency}`, r.rate as string);
+      }
+      const fresh = [];
+      for (const e of batch) {
+        const k = `${e.record.date}:${e.record.currency}`;
+        const known = existing.get(k);
+        if (known !== undefined) {
+          if (known !== e.record.rate) {
+            rejects.push({
+              line: e.line,
+              field: 'rate',
+              reason: 'DUPLICATE',
+              message: `${e.record.currency} on ${e.record.date} is already ${known}; ${e.record.rate} ignored`,
+            });
+          } else counts.add('known');
+          continue;
+        }
+        existing.set(k, e.record.rate);
+        fresh.push({
+          rate_date: e.record.date,
+          currency: e.record.currency,
+          rate: e.record.rate,
+          source_file_id: file.id,
+        });
+      }
+      for (let i = 0; i < fresh.length; i += 300) await trx('fx_rates').insert(fresh.slice(i, i + 300));
+      counts.add('rates', fresh.length);
+      return rejects;
+    },
+  };
+}
+
+export function retroClaimsHandler(
+  _ctx: JobContext,
+): FeedHandler<RetroClaim> & { counts(): Record<string, number> } {
+  const counts = new Counter();
+  return {
+    feed: 'retro-claims',
+    counts: () => counts.values,
+    async records(trx, file, batch) {
+      const rejects: RejectRow[] = [];
+      const ids = batch.map((e) => e.record.claimId);
+      const known = new Set<string>();
+      for (let i = 0; i < ids.length; i += 500) {
+        for (const r of await trx('retro_claims')
+          .whereIn('claim_id', ids.slice(i, i + 500))
+          .select('claim_id'))
+          known.add(r.claim_id as string);
+      }
+      const fresh = [];
+      for (const e of batch) {
+        if (known.has(e.record.claimId)) {
+          rejects.push({
+            line: e.line,
+            field: 'claim_id',
+            reason: 'DUPLICATE',
+            message: `claim ${e.record.claimId} was already received`,
+            recordRef: e.record.claimId,
+            memberNumber: e.record.memberNumber,
+          });
+          continue;
+        }
+        known.add(e.record.claimId);
+        fresh.push({
+          claim_id: e.record.claimId,
+          member_number: e.record.memberNumber,
+          received_date: e.record.receivedDate,
+          claim: JSON.stringify(e.record),
+          status: 'PENDING',
+          source_file_id: file.id,
+        });
+      }
+      for (let i = 0; i < fresh.length; i += 200) await trx('retro_claims').insert(fresh.slice(i, i + 200));
+      counts.add('claims', fresh.length);
+      return rejects;
+    },
+  };
+}
+
+export type AnyHandler = FeedHandler<unknown> & { counts(): Record<string, number> };
+
+export const FEED_ORDER: FeedName[] = [
+  'fx',
+  'members',
+  'ftl',
+  'flown',
+  'partner',
+  'hotel',
+  'alliance-claims',
+  'alliance-results',
+  'redemptions',
+  'retro-claims',
+];

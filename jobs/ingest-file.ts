@@ -1,0 +1,222 @@
+/**
+ * Reading one landed file into the database, the same way for every feed: the parser streams records
+ * and rejects, a feed handler turns batches of records into activities (or members, rates, claims), and
+ * the whole file is one transaction. A file rejected whole (bad trailer, control totals, unknown partner)
+ * leaves nothing behind but its verdict: nothing from it can be posted.
+ */
+import { createReadStream } from 'node:fs';
+import type { Knex } from 'knex';
+import { getParser } from '../parsers/index.js';
+import type { FeedName, ParseOptions, RecordEvent, RejectEvent, VerdictEvent } from '../parsers/types.js';
+import { clipText } from '../parsers/types.js';
+import type { JobContext } from './types.js';
+import { setVerdict, type FileRow } from './registry.js';
+
+export interface RejectRow {
+  line: number | null;
+  path?: string | null;
+  field: string;
+  reason: string;
+  message: string;
+  text?: string | null;
+  recordRef?: string | null;
+  memberNumber?: string | null;
+}
+
+export interface FileRefusal {
+  reason: string;
+  message: string;
+}
+
+export interface FeedHandler<T> {
+  feed: FeedName;
+  /** Checks that need only the file (its name, its partner): a refusal rejects the file unread. */
+  begin?(trx: Knex.Transaction, file: FileRow): Promise<FileRefusal | void>;
+  /** Handles a batch of records; returns record-level rejects (duplicates, unknown partner of a stay…). */
+  records(trx: Knex.Transaction, file: FileRow, batch: Array<RecordEvent<T>>): Promise<RejectRow[]>;
+  /** Checks against the file's verdict facts (header against file name, sequence); may refuse the file. */
+  end?(trx: Knex.Transaction, file: FileRow, verdict: VerdictEvent): Promise<FileRefusal | void>;
+  parseOptions?(file: FileRow): ParseOptions;
+  /** Counts the handler keeps (activities inserted, merged, duplicates…), read after the file. */
+  counts?(): Record<string, number>;
+}
+
+export interface FileOutcome {
+  verdict: 'accepted' | 'rejected' | 'held';
+  reason?: string;
+  records: number;
+  rejects: number;
+  warnings: string[];
+}
+
+class Refused extends Error {
+  constructor(readonly refusal: FileRefusal) {
+    super(refusal.message);
+  }
+}
+
+const BATCH = 2_000;
+const REJECT_BATCH = 500;
+
+export async function insertRejects(
+  q: Knex | Knex.Transaction,
+  ctx: { businessDate: string; now: () => Date },
+  file: { id: number | null; feed: string },
+  rows: RejectRow[],
+): Promise<void> {
+  const now = ctx.now().toISOString();
+  for (let i = 0; i < rows.length; i += REJECT_BATCH) {
+    await q('rejects').insert(
+      rows.slice(i, i + REJECT_BATCH).map((r) => ({
+        file_id: file.id,
+        feed: file.feed,
+        line: r.line,
+        path: r.path ?? null,
+        field: r.field,
+        reason: r.reason,
+        message: r.message,
+        text: r.text === undefined || r.text === null ? null : clipText(r.text),
+        record_ref: r.recordRef ?? null,
+        member_number: r.memberNumber ?? null,
+        business_date: ctx.businessDate,
+        created_at: now,
+      })),
+    );
+  }
+}
+
+export function parseRejectRow(e: RejectEvent): RejectRow {
+  return {
+    line: e.line,
+    path: e.path ?? null,
+    field: e.field,
+    reason: e.reason,
+    message: e.message,
+    text: e.text,
+  };
+}
+
+/** Ingests one file with its feed's handler; records the verdict and counts in the registry. */
+export async function ingestFile<T>(
+  ctx: JobContext,
+  file: FileRow,
+  handler: FeedHandler<T>,
+): Promise<FileOutcome> {
+  const feedConfig = ctx.config.feeds[handler.feed];
+  const options: ParseOptions = {
+    encoding: feedConfig?.encoding,
+    delimiter: feedConfig?.delimiter,
+    maxBytes: feedConfig?.maxBytes,
+    ...handler.parseOptions?.(file),
+  };
+  const parser = getParser(handler.feed);
+  let records = 0;
+  let rejectCount = 0;
+  let verdictEvent: VerdictEvent | undefined;
+  const warnings: string[] = [];
+  try {
+    await ctx.db.transaction(async (trx) => {
+      const refusal = await handler.begin?.(trx, file);
+      if (refusal) throw new Refused(refusal);
+      let batch: Array<RecordEvent<T>> = [];
+      let rejects: RejectRow[] = [];
+      const flushRejects = async () => {
+        rejectCount += rejects.length;
+        await insertRejects(trx, ctx, file, rejects);
+        rejects = [];
+      };
+      const input = {
+        name: file.name,
+        open: () => createReadStream(file.localPath!),
+        receivedAt: new Date(file.receivedAt ?? ctx.now().toISOString()),
+        size: file.size,
+      };
+      for await (const event of parser.parse([input], options)) {
+        if (event.type === 'record') {
+          records++;
+          batch.push(event as RecordEvent<T>);
+          if (batch.length >= BATCH) {
+            rejects.push(...(await handler.records(trx, file, batch)));
+            batch = [];
+            ctx.progress.increment(BATCH);
+          }
+        } else if (event.type === 'reject') {
+          rejects.push(parseRejectRow(event));
+        } else {
+          verdictEvent = event;
+        }
+        if (rejects.length >= REJECT_BATCH) await flushRejects();
+      }
+      if (batch.length > 0) {
+        rejects.push(...(await handler.records(trx, file, batch)));
+        ctx.progress.increment(batch.length);
+      }
+      if (!verdictEvent)
+        throw new Refused({ reason: 'UNREADABLE', message: 'the parser gave no verdict for the file' });
+      if (verdictEvent.verdict === 'rejected') {
+        throw new Refused({
+          reason: verdictEvent.reason ?? 'REJECTED',
+          message: verdictEvent.message ?? 'file rejected',
+        });
+      }
+      const late = await handler.end?.(trx, file, verdictEvent);
+      if (late) throw new Refused(late);
+      await flushRejects();
+      const w = verdictEvent.meta?.warnings;
+      if (Array.isArray(w)) warnings.push(...w.map(String));
+      await setVerdict(
+        trx,
+        file.id,
+        {
+          verdict: verdictEvent.verdict === 'held' ? 'held' : 'accepted',
+          reason: verdictEvent.verdict === 'held' ? (verdictEvent.reason ?? 'HELD') : null,
+          message: verdictEvent.message ?? null,
+          counts: { lines: verdictEvent.account.lines, records, rejects: rejectCount, ...handler.counts?.() },
+          ...partnerFacts(verdictEvent),
+        },
+        ctx.now().toISOString(),
+      );
+    });
+  } catch (error) {
+    if (!(error instanceof Refused)) throw error;
+    // Nothing of a refused file stays: its verdict, reason and line count are all that is recorded.
+    await setVerdict(
+      ctx.db.knex,
+      file.id,
+      {
+        verdict: 'rejected',
+        reason: error.refusal.reason,
+        message: error.refusal.message,
+        counts: { lines: verdictEvent?.account.lines ?? 0, records: 0, rejects: 0 },
+        ...(verdictEvent ? partnerFacts(verdictEvent) : {}),
+      },
+      ctx.now().toISOString(),
+    );
+    ctx.logger.warn(
+      { file: file.name, feed: file.feed, reason: error.refusal.reason },
+      `file rejected: ${error.refusal.message}`,
+    );
+    return { verdict: 'rejected', reason: error.refusal.reason, records: 0, rejects: 0, warnings };
+  }
+  return {
+    verdict: verdictEvent!.verdict === 'held' ? 'held' : 'accepted',
+    records,
+    rejects: rejectCount,
+    warnings,
+  };
+}
+
+/** Partner code and file sequence from a verdict's meta, when the feed has them. */
+function partnerFacts(v: VerdictEvent): { partnerCode?: string | null; sequence?: number | null } {
+  const m = v.meta as
+    { partnerCode?: unknown; fileSequence?: unknown; sequence?: unknown; sender?: unknown } | undefined;
+  if (!m) return {};
+  const seq =
+    typeof m.fileSequence === 'number'
+      ? m.fileSequence
+      : typeof m.sequence === 'number'
+        ? m.sequence
+        : undefined;
+  const partner = typeof m.partnerCode === 'string' ? m.partnerCode : undefined;
+  return { ...(partner ? { partnerCode: partner } : {}), ...(seq !== undefined ? { sequence: seq } : {}) };
+}

@@ -1,0 +1,188 @@
+/**
+ * FTL deliveries: every pending FTL file of the night, together with the parts held from earlier nights,
+ * is one delivery. Complete messages become flight activities; parts of incomplete messages are held
+ * (not credited, not rejected) until their message completes or the hold time passes, when the message
+ * is reported as incomplete. A file whose held parts later complete becomes `accepted`.
+ */
+import { createReadStream } from 'node:fs';
+import { FtlAssembler } from '../parsers/ftl/index.js';
+import type { FtlPassenger, HeldFtlPart } from '../parsers/ftl/model.js';
+import type { ParseInput, VerdictEvent } from '../parsers/types.js';
+import { ftlDraft, type ActivityRow } from '../rules/activity.js';
+import type { Program } from '../rules/program.js';
+import { storeFlightDrafts } from './ingest-feeds.js';
+import { insertRejects, parseRejectRow, type RejectRow } from './ingest-file.js';
+import { setVerdict, type FileRow } from './registry.js';
+import type { JobContext } from './types.js';
+
+export interface FtlDeliveryOutcome {
+  files: number;
+  passengers: number;
+  rejects: number;
+  held: number;
+  expired: number;
+  counts: Record<string, number>;
+}
+
+const BATCH = 2_000;
+
+export async function ingestFtlDelivery(
+  ctx: JobContext,
+  program: Program,
+  files: FileRow[],
+): Promise<FtlDeliveryOutcome> {
+  const feed = ctx.config.feeds.ftl;
+  const counts: Record<string, number> = {};
+  const counter = { add: (k: string, n = 1) => (counts[k] = (counts[k] ?? 0) + n), values: counts };
+  let passengers = 0;
+  let rejectCount = 0;
+  const outcome = await ctx.db.transaction(async (trx) => {
+    const heldRows = await trx('ftl_parts').where({ status: 'held' }).select('id', 'part', 'file_id');
+    const seeds = heldRows.map((r) => JSON.parse(r.part as string) as HeldFtlPart);
+    // Seeded parts name the file they first arrived in; records released from them point back to it.
+    const fileIdsByName = new Map<string, number>();
+    for (const r of heldRows) {
+      const seed = JSON.parse(r.part as string) as HeldFtlPart;
+      if (r.file_id !== null) fileIdsByName.set(seed.file, Number(r.file_id));
+    }
+    for (const f of files) fileIdsByName.set(f.name, f.id);
+    const assembler = new FtlAssembler(
+      {
+        encoding: feed?.encoding ?? 'utf-8',
+        ownPrograms: [program.code],
+        timeZone: ctx.config.program.timeZone,
+        holdTimeoutHours: feed?.holdHours ?? 48,
+        asOf: ctx.now(),
+      },
+      seeds,
+    );
+    const inputs: ParseInput[] = files.map((f) => ({
+      name: f.name,
+      open: () => createReadStream(f.localPath!),
+      receivedAt: new Date(f.receivedAt ?? ctx.now().toISOString()),
+      size: f.size,
+    }));
+    let drafts: ActivityRow[] = [];
+    const rejectsByFile = new Map<number | null, RejectRow[]>();
+    const addReject = (fileName: string, r: RejectRow) => {
+      const id = fileIdsByName.get(fileName) ?? null;
+      const list = rejectsByFile.get(id) ?? [];
+      list.push(r);
+      rejectsByFile.set(id, list);
+    };
+    const verdicts: VerdictEvent[] = [];
+    const flush = async () => {
+      await storeFlightDrafts(trx, drafts, ctx.now().toISOString(), counter);
+      ctx.progress.increment(drafts.length);
+      drafts = [];
+    };
+    const handle = async (p: FtlPassenger, fileName: string, line: number) => {
+      if (p.held) return; // read so every line is accounted for; credited when the message completes
+      passengers++;
+      const d = ftlDraft(p, program, ctx.businessDate);
+      if (!d.ok) {
+        addReject(fileName, { line, ...d.rejection, recordRef: p.message });
+        return;
+      }
+      d.activity.sourceFileId = fileIdsByName.get(fileName) ?? null;
+      d.activity.sourceLine = line;
+      drafts.push(d.activity);
+      if (drafts.length >= BATCH) await flush();
+    };
+    for await (const event of assembler.parse(inputs)) {
+      if (event.type === 'record') await handle(event.record, event.file, event.line);
+      else if (event.type === 'reject') addReject(event.file, parseRejectRow(event));
+      else verdicts.push(event);
+    }
+    if (drafts.length > 0) await flush();
+    const result = assembler.result();
+    // Incomplete messages past the hold time are reported against the file of their first part.
+    for (const m of result.expired) {
+      const first = m.parts[0];
+      addReject(first?.file ?? '', {
+        line: first?.line ?? null,
+        field: 'PART',
+        reason: 'INCOMPLETE_MESSAGE',
+        message: m.description,
+        recordRef: m.message,
+      });
+    }
+    for (const [fileId, rows] of rejectsByFile) {
+      rejectCount += rows.length;
+      await insertRejects(trx, ctx, { id: fileId, feed: 'ftl' }, rows);
+    }
+    const now = ctx.now().toISOString();
+    await trx('ftl_parts').where({ status: 'held' }).delete();
+    for (const h of result.held) {
+      await trx('ftl_parts')
+        .insert({
+          message_key: h.message,
+          part_number: h.part,
+          part: JSON.stringify(h),
+          file_id: fileIdsByName.get(h.file) ?? null,
+          received_at: h.receivedAt,
+          status: 'held',
+        })
+        .onConflict(['message_key', 'part_number'])
+        .merge();
+    }
+    for (const m of result.expired) {
+      for (const p of m.parts) {
+        await trx('ftl_parts')
+          .insert({
+            message_key: m.message,
+            part_number: p.part,
+            part: JSON.stringify(p),
+            file_id: fileIdsByName.get(p.file) ?? null,
+            received_at: p.receivedAt,
+            status: 'expired',
+          })
+          .onConflict(['message_key', 'part_number'])
+          .merge();
+      }
+    }
+    for (const v of verdicts) {
+      const id = fileIdsByName.get(v.file);
+      if (id === undefined || !files.some((f) => f.id === id)) continue;
+      await setVerdict(
+        trx,
+        id,
+        {
+          verdict: v.verdict,
+          reason: v.reason ?? null,
+          message: v.message ?? null,
+          counts: { lines: v.account.lines, records: v.account.records, rejects: v.account.rejects },
+        },
+        now,
+      );
+    }
+    // Files that were held until now: accepted once none of their parts waits any more.
+    const stillHeld = new Set(
+      result.held.map((h) => fileIdsByName.get(h.file)).filter((x): x is number => x !== undefined),
+    );
+    const formerlyHeld = await trx('files')
+      .where({ direction: 'in', feed: 'ftl', verdict: 'held' })
+      .select('id');
+    for (const r of formerlyHeld) {
+      const id = Number(r.id);
+      if (!stillHeld.has(id))
+        await trx('files')
+          .where({ id })
+          .update({
+            verdict: 'accepted',
+            reason: null,
+            message: 'its held parts completed',
+            processed_at: now,
+          });
+    }
+    return { held: result.held.length, expired: result.expired.length };
+  });
+  return {
+    files: files.length,
+    passengers,
+    rejects: rejectCount,
+    held: outcome.held,
+    expired: outcome.expired,
+    counts,
+  };
+}

@@ -1,0 +1,110 @@
+/**
+ * `ingest`: reads every landed file that is still pending into the activity archive, in an order that
+ * lets later feeds rely on earlier ones (rates and members first, then flights, partners, redemptions,
+ * retro-claims). Each file is its own transaction; FTL files of the night form one delivery with the
+ * parts held from earlier nights.
+ */
+import { Ledger } from '../ledger/ledger.js';
+import type { FeedName } from '../parsers/types.js';
+import { Program } from '../rules/program.js';
+import {
+  FEED_ORDER,
+  allianceClaimsHandler,
+  allianceResultsHandler,
+  flownHandler,
+  fxHandler,
+  hotelHandler,
+  partnerHandler,
+  redemptionsHandler,
+  retroClaimsHandler,
+  type AnyHandler,
+} from './ingest-feeds.js';
+import { ingestFile } from './ingest-file.js';
+import { ingestFtlDelivery } from './ingest-ftl.js';
+import { membersHandler } from './ingest-members.js';
+import { pendingInbound } from './registry.js';
+import type { Job, JobContext, JobResult } from './types.js';
+
+function handlerFor(
+  feed: FeedName,
+  ctx: JobContext,
+  program: Program,
+  ledger: Ledger,
+): AnyHandler | undefined {
+  switch (feed) {
+    case 'flown':
+      return flownHandler(ctx, program) as AnyHandler;
+    case 'partner':
+      return partnerHandler(ctx, program) as AnyHandler;
+    case 'hotel':
+      return hotelHandler(ctx, program) as AnyHandler;
+    case 'alliance-claims':
+      return allianceClaimsHandler(ctx, program) as AnyHandler;
+    case 'alliance-results':
+      return allianceResultsHandler(ctx, program) as AnyHandler;
+    case 'redemptions':
+      return redemptionsHandler(ctx) as AnyHandler;
+    case 'members':
+      return membersHandler(ctx, program, ledger) as AnyHandler;
+    case 'fx':
+      return fxHandler(ctx) as AnyHandler;
+    case 'retro-claims':
+      return retroClaimsHandler(ctx) as AnyHandler;
+    default:
+      return undefined;
+  }
+}
+
+export const ingestJob: Job = async (ctx: JobContext): Promise<JobResult> => {
+  const program = new Program(ctx.config);
+  const ledger = new Ledger(ctx.db, { now: ctx.now });
+  const counts: Record<string, number> = {
+    files: 0,
+    accepted: 0,
+    rejected: 0,
+    held: 0,
+    records: 0,
+    rejects: 0,
+  };
+  const warnings: string[] = [];
+  const pending = await pendingInbound(ctx.db.knex);
+  const total = pending.reduce((s, f) => s + f.size, 0);
+  ctx.progress.start('ingest (bytes are estimated as records)', Math.max(1, Math.round(total / 120)));
+  for (const feed of FEED_ORDER) {
+    if (ctx.signal?.aborted) break;
+    const files = pending.filter((f) => f.feed === feed);
+    if (feed === 'ftl') {
+      const held = Number(
+        (await ctx.db.knex('ftl_parts').where({ status: 'held' }).count({ n: '*' }).first())?.n ?? 0,
+      );
+      if (files.length === 0 && held === 0) continue;
+      const r = await ingestFtlDelivery(ctx, program, files);
+      counts.files! += r.files;
+      counts.records! += r.passengers;
+      counts.rejects! += r.rejects;
+      counts.ftlHeldParts = r.held;
+      counts.ftlExpired = r.expired;
+      for (const [k, v] of Object.entries(r.counts)) counts[`ftl.${k}`] = v;
+      continue;
+    }
+    for (const file of files) {
+      if (ctx.signal?.aborted) break;
+      const handler = handlerFor(feed, ctx, program, ledger);
+      if (!handler) continue;
+      const r = await ingestFile(ctx, file, handler);
+      counts.files!++;
+      counts[r.verdict] = (counts[r.verdict] ?? 0) + 1;
+      counts.records! += r.records;
+      counts.rejects! += r.rejects;
+      for (const [k, v] of Object.entries(handler.counts()))
+        counts[`${feed}.${k}`] = (counts[`${feed}.${k}`] ?? 0) + v;
+      warnings.push(...r.warnings);
+      ctx.logger.info(
+        { file: file.name, feed, verdict: r.verdict, records: r.records, rejects: r.rejects },
+        `ingested ${file.name}`,
+      );
+    }
+  }
+  ctx.progress.stop();
+  return { counts, warnings };
+};

@@ -1,0 +1,180 @@
+/**
+ * The file registry: every file in or out is recorded with its name, feed, size, sha256, times, verdict
+ * and counts. The same content is never ingested twice (a second copy is recorded as `duplicate`); the
+ * same name with different content is recorded as `conflict` and held for an operator, never silently
+ * replaced.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import type { Knex } from 'knex';
+import type { IsoDate } from '../lib/dates.js';
+
+type Q = Knex | Knex.Transaction;
+
+export type InboundVerdict = 'pending' | 'accepted' | 'rejected' | 'held' | 'duplicate' | 'conflict';
+
+export interface FileRow {
+  id: number;
+  direction: 'in' | 'out';
+  feed: string;
+  name: string;
+  size: number;
+  sha256: string;
+  transport: string | null;
+  remotePath: string | null;
+  localPath: string | null;
+  businessDate: IsoDate | null;
+  partnerCode: string | null;
+  sequence: number | null;
+  verdict: string;
+  reason: string | null;
+  message: string | null;
+  counts: Record<string, number> | null;
+  receivedAt: string | null;
+  processedAt: string | null;
+  deliveredAt: string | null;
+  answersFileId: number | null;
+}
+
+export function toFileRow(r: Record<string, unknown>): FileRow {
+  return {
+    id: Number(r.id),
+    direction: r.direction as 'in' | 'out',
+    feed: r.feed as string,
+    name: r.name as string,
+    size: Number(r.size),
+    sha256: r.sha256 as string,
+    transport: (r.transport as string | null) ?? null,
+    remotePath: (r.remote_path as string | null) ?? null,
+    localPath: (r.local_path as string | null) ?? null,
+    businessDate: (r.business_date as string | null) ?? null,
+    partnerCode: (r.partner_code as string | null) ?? null,
+    sequence: r.sequence === null || r.sequence === undefined ? null : Number(r.sequence),
+    verdict: r.verdict as string,
+    reason: (r.reason as string | null) ?? null,
+    message: (r.message as string | null) ?? null,
+    counts: r.counts ? (JSON.parse(r.counts as string) as Record<string, number>) : null,
+    receivedAt: (r.received_at as string | null) ?? null,
+    processedAt: (r.processed_at as string | null) ?? null,
+    deliveredAt: (r.delivered_at as string | null) ?? null,
+    answersFileId:
+      r.answers_file_id === null || r.answers_file_id === undefined ? null : Number(r.answers_file_id),
+  };
+}
+
+export async function sha256File(path: string): Promise<{ sha256: string; size: number }> {
+  const hash = createHash('sha256');
+  let size = 0;
+  for await (const chunk of createReadStream(path)) {
+    hash.update(chunk as Buffer);
+    size += (chunk as Buffer).length;
+  }
+  return { sha256: hash.digest('hex'), size };
+}
+
+export interface InboundFile {
+  feed: string;
+  name: string;
+  size: number;
+  sha256: string;
+  transport?: string;
+  remotePath?: string;
+  localPath: string;
+  businessDate: IsoDate;
+  receivedAt: string;
+}
+
+export interface Registration {
+  file: FileRow;
+  /** `new`: to be ingested; `duplicate`: same content seen before; `conflict`: same name, other content; `known`: this very file was registered before. */
+  outcome: 'new' | 'duplicate' | 'conflict' | 'known';
+}
+
+/**
+ * Records a landed file. The decision is made against everything registered for the feed, in one
+ * transaction, so two fetches of the same file cannot both register it as new.
+ */
+export async function registerInbound(q: Q, f: InboundFile, now: string): Promise<Registration> {
+  const same = await q('files')
+    .where({ direction: 'in', feed: f.feed, sha256: f.sha256 })
+    .orderBy('id')
+    .first();
+  if (same) {
+    if (same.name === f.name) return { file: toFileRow(same), outcome: 'known' };
+  }
+  const sameName = same
+    ? undefined
+    : await q('files')
+        .where({ direction: 'in', feed: f.feed, name: f.name })
+        .whereNot('verdict', 'duplicate')
+        .orderBy('id')
+        .first();
+  const verdict: InboundVerdict = same ? 'duplicate' : sameName ? 'conflict' : 'pending';
+  const reason = same ? 'DUPLICATE_FILE' : sameName ? 'NAME_CONFLICT' : null;
+  const message = same
+    ? `same content as ${same.name} (file ${same.id}): not ingested again`
+    : sameName
+      ? `a different file named ${f.name} was received before (file ${sameName.id}): held for an operator`
+      : null;
+  const [row] = await q('files')
+    .insert({
+      direction: 'in',
+      feed: f.feed,
+      name: f.name,
+      size: f.size,
+      sha256: f.sha256,
+      transport: f.transport ?? null,
+      remote_path: f.remotePath ?? null,
+      local_path: f.localPath,
+      business_date: f.businessDate,
+      verdict,
+      reason,
+      message,
+      received_at: f.receivedAt,
+      processed_at: verdict === 'pending' ? null : now,
+      created_at: now,
+    })
+    .returning('*');
+  return {
+    file: toFileRow(row as Record<string, unknown>),
+    outcome: verdict === 'pending' ? 'new' : (verdict as 'duplicate' | 'conflict'),
+  };
+}
+
+export async function pendingInbound(q: Q, feed?: string): Promise<FileRow[]> {
+  const query = q('files')
+    .where({ direction: 'in', verdict: 'pending' })
+    .orderBy([{ column: 'received_at' }, { column: 'id' }]);
+  if (feed) query.andWhere({ feed });
+  return (await query).map((r: Record<string, unknown>) => toFileRow(r));
+}
+
+export async function setVerdict(
+  q: Q,
+  fileId: number,
+  v: {
+    verdict: string;
+    reason?: string | null;
+    message?: string | null;
+    counts?: Record<string, number>;
+    partnerCode?: string | null;
+    sequence?: number | null;
+  },
+  now: string,
+): Promise<void> {
+  const update: Record<string, unknown> = {
+    verdict: v.verdict,
+    reason: v.reason ?? null,
+    message: v.message ?? null,
+    processed_at: now,
+  };
+  if (v.counts) update.counts = JSON.stringify(v.counts);
+  if (v.partnerCode !== undefined) update.partner_code = v.partnerCode;
+  if (v.sequence !== undefined) update.sequence = v.sequence;
+  await q('files').where({ id: fileId }).update(update);
+}
+
+export async function fileById(q: Q, id: number): Promise<FileRow | undefined> {
+  const r = await q('files').where({ id }).first();
+  return r ? toFileRow(r as Record<string, unknown>) : undefined;
+}

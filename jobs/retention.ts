@@ -1,0 +1,123 @@
+/**
+ * Personal data lives only as long as the program allows. `retention` erases the personal fields of
+ * members closed for longer than the configured period; `redeye member forget` does the same for one
+ * member on request. Names become irreversible tokens (a keyed hash: the same name always gives the same
+ * token, so duplicates can still be recognised, but nothing gives the name back); birth date, e-mail and
+ * phone are removed. Member numbers and every posting stay: the books still balance. Each erasure is
+ * recorded, without the erased data.
+ */
+import { createHmac, randomBytes } from 'node:crypto';
+import type { Knex } from 'knex';
+import { addMonths } from '../lib/dates.js';
+import { RedeyeError } from '../lib/errors.js';
+import type { Job, JobContext, JobResult } from './types.js';
+
+export const ERASED_FIELDS = [
+  'surname',
+  'given_name',
+  'surname_local',
+  'given_name_local',
+  'birth_date',
+  'email',
+  'phone',
+] as const;
+
+/** The tokeniser: keyed by a secret from the environment, or by a per-run random key when none is set. */
+export function tokeniser(
+  env: NodeJS.ProcessEnv,
+  secretEnv: string,
+): (value: string | null) => string | null {
+  const secret =
+    env[secretEnv] && env[secretEnv]!.length > 0 ? env[secretEnv]! : randomBytes(32).toString('hex');
+  return (value) =>
+    value === null || value === ''
+      ? null
+      : `TOK-${createHmac('sha256', secret).update(value).digest('hex').slice(0, 16).toUpperCase()}`;
+}
+
+export async function eraseMember(
+  trx: Knex.Transaction,
+  member: {
+    id: number;
+    number: string;
+    surname: string | null;
+    given_name: string | null;
+    surname_local: string | null;
+    given_name_local: string | null;
+  },
+  token: (v: string | null) => string | null,
+  reason: 'RETENTION' | 'REQUEST',
+  now: string,
+): Promise<void> {
+  await trx('members')
+    .where({ id: member.id })
+    .update({
+      surname: token(member.surname),
+      given_name: token(member.given_name),
+      surname_local: token(member.surname_local),
+      given_name_local: token(member.given_name_local),
+      birth_date: null,
+      email: null,
+      phone: null,
+      erased_at: now,
+    });
+  // Names as travelled and the texts of rejects are the member's data too.
+  await trx('activities')
+    .where({ member_id: member.id })
+    .update({ travel_surname: null, travel_given_name: null });
+  await trx('activities')
+    .where({ member_number: member.number })
+    .update({ travel_surname: null, travel_given_name: null });
+  await trx('rejects').where({ member_number: member.number }).update({ text: null });
+  await trx('erasures').insert({
+    member_number: member.number,
+    reason,
+    erased_at: now,
+    fields: ERASED_FIELDS.join(','),
+  });
+}
+
+export const retentionJob: Job = async (ctx: JobContext): Promise<JobResult> => {
+  const cutoff = addMonths(ctx.businessDate, -ctx.config.retention.closedMonths);
+  const token = tokeniser(ctx.env, ctx.config.retention.tokenSecretEnv);
+  const due = await ctx.db
+    .knex('members')
+    .whereIn('status', ['CLOSED', 'MERGED'])
+    .whereNotNull('closed_on')
+    .andWhere('closed_on', '<=', cutoff)
+    .whereNull('erased_at')
+    .select('id', 'number', 'surname', 'given_name', 'surname_local', 'given_name_local');
+  const now = ctx.now().toISOString();
+  for (let i = 0; i < due.length; i += 500) {
+    await ctx.db.transaction(async (trx) => {
+      for (const m of due.slice(i, i + 500)) await eraseMember(trx, m, token, 'RETENTION', now);
+    });
+  }
+  return { counts: { erased: due.length } };
+};
+
+export class ForgetRefusedError extends RedeyeError {
+  constructor(number: string, why: string) {
+    super('FORGET_REFUSED', `member ${number} cannot be forgotten: ${why}`, { member: number });
+  }
+}
+
+/** Erasure on request, where the program allows it. */
+export async function forgetMember(
+  ctx: Pick<JobContext, 'db' | 'config' | 'env' | 'now'>,
+  number: string,
+): Promise<void> {
+  if (!ctx.config.retention.forgetOnRequest)
+    throw new ForgetRefusedError(
+      number,
+      'the program does not allow erasure on request (retention.forgetOnRequest)',
+    );
+  const m = await ctx.db
+    .knex('members')
+    .where({ number })
+    .first('id', 'number', 'surname', 'given_name', 'surname_local', 'given_name_local', 'erased_at');
+  if (!m) throw new RedeyeError('MEMBER_UNKNOWN', `no member ${number}`, { member: number });
+  if (m.erased_at) throw new ForgetRefusedError(number, `already erased on ${m.erased_at}`);
+  const token = tokeniser(ctx.env, ctx.config.retention.tokenSecretEnv);
+  await ctx.db.transaction((trx) => eraseMember(trx, m, token, 'REQUEST', ctx.now().toISOString()));
+}

@@ -1,0 +1,712 @@
+/**
+ * The posting decision for one activity: given what the program knows (members, rules, rates, what was
+ * credited before), which postings to make and what the activity's outcome is. Pure: the accrue job and
+ * the simulator feed it the same state and differ only in whether they write the result.
+ */
+import type { IsoDate } from '../lib/dates.js';
+import { fromMinorUnits, toMinorUnits } from '../lib/money.js';
+import { Accounts } from '../ledger/accounts.js';
+import type { PostingInput, PostingRequest, StatusCreditInput } from '../ledger/types.js';
+import {
+  awardPostingKey,
+  reversalKey,
+  statusPostingKey,
+  type ActivityRow,
+  type ActivityStatus,
+} from './activity.js';
+import {
+  airAward,
+  partnerAward,
+  partnerFlightAward,
+  statusCredit,
+  type Award,
+  type FareComponents,
+} from './earning.js';
+import { checkMember, checkMemberNumber, checkName, checkWindow, type MemberFacts } from './eligibility.js';
+import type { FxTable } from './fx.js';
+import type { Program } from './program.js';
+import { reject, type Rejection } from './reasons.js';
+
+export type ActivityUpdate = Partial<
+  Pick<
+    ActivityRow,
+    | 'status'
+    | 'reason'
+    | 'points'
+    | 'statusCredit'
+    | 'postingKey'
+    | 'statusPostingKey'
+    | 'ruleVersion'
+    | 'memberId'
+    | 'baseSpendMinor'
+    | 'miles'
+    | 'needsAccrual'
+  >
+>;
+
+export interface PlannedPosting {
+  request: PostingRequest;
+  /** What the activity becomes when the ledger refuses this posting (short balance, unknown original). */
+  onRefused: (reason: string) => ActivityUpdate;
+}
+
+export interface AccrualDecision {
+  postings: PlannedPosting[];
+  update: ActivityUpdate;
+  /** Other activities whose outcome changes with this one (the original of a reversal). */
+  related: Array<{ activityKey: string; update: ActivityUpdate }>;
+  /** An earning activity for the member on this date (inactivity expiry counts from the last one). */
+  earnedOn?: { memberId: number; date: IsoDate };
+  /** For the simulator and the posting detail: how the figure came about. */
+  award?: Award;
+  statusCredit?: StatusCreditInput;
+  rejection?: Rejection;
+}
+
+export interface OriginalActivity {
+  activityKey: string;
+  status: ActivityStatus;
+  postingKey: string | null;
+  statusPostingKey: string | null;
+  points: number;
+}
+
+export interface AccrualContext {
+  program: Program;
+  businessDate: IsoDate;
+  fx: FxTable;
+  members: ReadonlyMap<string, MemberFacts>;
+  /** Points already credited to the member by the partner in the cap period around `date` (earlier nights and this run). */
+  periodPoints(memberNumber: string, partnerCode: string, period: 'month' | 'year', date: IsoDate): number;
+  /** True when another activity already credited this member for the same date and route. */
+  creditedSameFlight(row: ActivityRow): boolean;
+  /** The activity a reversal or cancellation refers to. */
+  original(activityKey: string): OriginalActivity | undefined;
+}
+
+const done = (update: ActivityUpdate): ActivityUpdate => ({ needsAccrual: false, ...update });
+
+function rejected(rejection: Rejection, extra: ActivityUpdate = {}): AccrualDecision {
+  return {
+    postings: [],
+    related: [],
+    rejection,
+    update: done({ status: 'REJECTED', reason: rejection.reason, ...extra }),
+  };
+}
+
+/** Base-currency minor units of an amount in another currency's minor units, at the activity date's rate. */
+export function toBaseMinor(
+  ctx: AccrualContext,
+  minor: number,
+  currency: string,
+  date: IsoDate,
+): { ok: true; value: number } | { ok: false; rejection: Rejection } {
+  if (currency === ctx.program.baseCurrency) return { ok: true, value: minor };
+  const converted = ctx.fx.convert(
+    fromMinorUnits(minor, currency),
+    currency,
+    ctx.program.baseCurrency,
+    date,
+    ctx.program.config.fx.maxStaleDays,
+  );
+  if (!converted.ok) return { ok: false, rejection: reject('BAD_CURRENCY', 'currency', converted.message) };
+  return { ok: true, value: toMinorUnits(converted.amount, ctx.program.baseCurrency) };
+}
+
+/** The account a member earns into (its pool when the program says so) and spends from. */
+function pointsAccount(ctx: AccrualContext, member: MemberFacts, direction: 'earn' | 'redeem'): string {
+  const pools = ctx.program.config.pools;
+  const usePool =
+    member.poolCode && (direction === 'earn' ? pools.earnInto === 'pool' : pools.redeemFrom === 'pool');
+  return usePool ? Accounts.poolPoints(member.poolCode!) : Accounts.memberPoints(member.number);
+}
+
+/** Member checks shared by every earning activity: number, account, window, name. */
+function eligible(
+  ctx: AccrualContext,
+  row: ActivityRow,
+  windowDays: number,
+): { member: MemberFacts } | { rejection: Rejection } {
+  const number = row.memberNumber;
+  if (!number) return { rejection: reject('NO_CARD', 'member_number', 'no member number') };
+  const bad = checkMemberNumber(number, ctx.program.config.program.memberNumber);
+  if (bad) return { rejection: bad };
+  const member = ctx.members.get(number);
+  const closed = checkMember(number, member, row.activityDate);
+  if (closed) return { rejection: closed };
+  const window = checkWindow(row.activityDate, ctx.businessDate, windowDays);
+  if (window) return { rejection: window };
+  if (row.travelSurname) {
+    const name = checkName({ surname: row.travelSurname, givenName: row.travelGivenName }, member!);
+    if (name) return { rejection: name };
+  }
+  return { member: member! };
+}
+
+function fareOf(
+  ctx: AccrualContext,
+  row: ActivityRow,
+): { ok: true; fare: FareComponents | null } | { ok: false; rejection: Rejection } {
+  if (!row.seenCoupon || row.fareMinor === null || !row.spendCurrency) return { ok: true, fare: null };
+  const parts: number[] = [];
+  for (const minor of [row.fareMinor, row.surchargeMinor ?? 0, row.taxMinor ?? 0]) {
+    const r = toBaseMinor(ctx, minor, row.spendCurrency, row.activityDate);
+    if (!r.ok) return r;
+    parts.push(r.value);
+  }
+  return { ok: true, fare: { fare: parts[0]!, surcharge: parts[1]!, tax: parts[2]! } };
+}
+
+function credit(
+  key: string,
+  ctx: AccrualContext,
+  row: ActivityRow,
+  member: MemberFacts,
+  points: number,
+  funding: string,
+  ruleVersion: string,
+  award: Award | undefined,
+  status?: StatusCreditInput,
+): PostingInput {
+  const entries =
+    points > 0
+      ? [
+          {
+            account: pointsAccount(ctx, member, 'earn'),
+            amount: points,
+            expiresOn: ctx.program.expiresOn(row.activityDate),
+          },
+          { account: funding, amount: -points },
+        ]
+      : [];
+  return {
+    key,
+    kind: 'ACCRUAL',
+    businessDate: ctx.businessDate,
+    entries,
+    statusCredits: status ? [status] : undefined,
+    memberNumber: member.number,
+    channel: row.channel ?? undefined,
+    activityDate: row.activityDate,
+    sourceFileId: row.sourceFileId ?? undefined,
+    sourceRef: row.activityKey,
+    ruleVersion,
+    detail: award
+      ? {
+          basis: award.basis,
+          base: award.basePoints,
+          tierBonus: award.tierBonus,
+          promotion: award.promotionBonus,
+          promotions: award.promotions,
+          cappedFrom: award.cappedFrom,
+        }
+      : undefined,
+  };
+}
+
+const refusedAs = (reason: string): ActivityUpdate => done({ status: 'REJECTED', reason });
+
+// ------------------------------------------------------------------------------------------------ flights
+
+function decideFlight(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
+  if (row.status === 'NOT_CREDITED') return { postings: [], related: [], update: done({}) };
+  // A coupon voided, refunded or exchanged takes back what was posted for it.
+  if (row.couponStatus && row.couponStatus !== 'F') {
+    const postings: PlannedPosting[] = [];
+    for (const key of new Set(
+      [row.postingKey, row.statusPostingKey].filter((k): k is string => k !== null),
+    )) {
+      postings.push({
+        request: {
+          key: reversalKey(key),
+          reverses: key,
+          businessDate: ctx.businessDate,
+          sourceRef: row.activityKey,
+        },
+        onRefused: refusedAs,
+      });
+    }
+    if (postings.length === 0)
+      return rejected(
+        reject('NOT_FLOWN', 'coupon_status', `coupon status ${row.couponStatus}: nothing to credit`),
+      );
+    return { postings, related: [], update: done({ status: 'REVERSED', reason: 'NOT_FLOWN' }) };
+  }
+  const fare = fareOf(ctx, row);
+  if (!fare.ok) return rejected(fare.rejection);
+  const alreadyAwarded = row.postingKey !== null;
+  let member: MemberFacts;
+  if (alreadyAwarded) {
+    member = ctx.members.get(row.memberNumber!)!;
+    if (!member) return { postings: [], related: [], update: done({}) };
+  } else {
+    const e = eligible(ctx, row, ctx.program.config.earning.airClaimWindowDays);
+    if ('rejection' in e) return rejected(e.rejection);
+    member = e.member;
+    if (ctx.creditedSameFlight(row)) {
+      return rejected(
+        reject(
+          'DUPLICATE',
+          'flight',
+          `${row.memberNumber} was already credited for ${row.origin}-${row.destination} on ${row.activityDate}`,
+        ),
+      );
+    }
+  }
+  const wantsStatus = row.statusPostingKey === null;
+  const statusMetric = ctx.program.statusMetric;
+  // Spend-based status needs the coupon's money; distance or segments can come with the first feed.
+  const status =
+    wantsStatus && (statusMetric !== 'SPEND' || fare.fare)
+      ? statusCredit(ctx.program, { miles: row.miles ?? null, fare: fare.fare })
+      : undefined;
+  const statusInput: StatusCreditInput | undefined = status
+    ? {
+        memberNumber: member.number,
+        metric: status.metric,
+        amount: status.amount,
+        activityDate: row.activityDate,
+      }
+    : undefined;
+  const baseSpend = fare.fare ? fare.fare.fare + fare.fare.surcharge + fare.fare.tax : null;
+
+  if (alreadyAwarded) {
+    if (!statusInput) return { postings: [], related: [], update: done({ baseSpendMinor: baseSpend }) };
+    const key = statusPostingKey(row.activityKey);
+    return {
+      postings: [
+        {
+          request: credit(
+            key,
+            ctx,
+            row,
+            member,
+            0,
+            Accounts.ownFlights,
+            row.ruleVersion ?? 'status',
+            undefined,
+            statusInput,
+          ),
+          onRefused: refusedAs,
+        },
+      ],
+      related: [],
+      statusCredit: statusInput,
+      update: done({ statusPostingKey: key, statusCredit: statusInput.amount, baseSpendMinor: baseSpend }),
+    };
+  }
+  if (!row.seenCoupon && !ctx.program.config.earning.creditOnFtl) {
+    // Wait for the flown coupon to confirm the flight; stays pending.
+    return { postings: [], related: [], update: { needsAccrual: false, status: 'PENDING' } };
+  }
+  const result = airAward(ctx.program, {
+    origin: row.origin!,
+    destination: row.destination!,
+    bookedClass: row.bookedClass,
+    flownClass: row.flownClass ?? row.bookedClass ?? 'Y',
+    activityDate: row.activityDate,
+    tier: member.tier,
+    fare: fare.fare,
+  });
+  if (!result.ok) {
+    // No award (class earns nothing, unknown airport), but spend still counts towards status.
+    if (!statusInput) return rejected(result.rejection);
+    const key = statusPostingKey(row.activityKey);
+    return {
+      postings: [
+        {
+          request: credit(key, ctx, row, member, 0, Accounts.ownFlights, 'status', undefined, statusInput),
+          onRefused: refusedAs,
+        },
+      ],
+      related: [],
+      statusCredit: statusInput,
+      rejection: result.rejection,
+      update: done({
+        status: 'POSTED',
+        reason: result.rejection.reason,
+        statusPostingKey: key,
+        statusCredit: statusInput.amount,
+        baseSpendMinor: baseSpend,
+        memberId: member.id,
+      }),
+    };
+  }
+  const award = result.award;
+  const key = awardPostingKey(row.activityKey);
+  const miles = award.miles;
+  const withStatus =
+    statusInput ??
+    (wantsStatus && statusMetric === 'MILES' && miles
+      ? { memberNumber: member.number, metric: statusMetric, amount: miles, activityDate: row.activityDate }
+      : undefined);
+  return {
+    postings: [
+      {
+        request: credit(
+          key,
+          ctx,
+          row,
+          member,
+          award.points,
+          Accounts.ownFlights,
+          award.version,
+          award,
+          withStatus,
+        ),
+        onRefused: refusedAs,
+      },
+    ],
+    related: [],
+    award,
+    statusCredit: withStatus,
+    earnedOn: { memberId: member.id, date: row.activityDate },
+    update: done({
+      status: 'POSTED',
+      reason: null,
+      points: award.points,
+      postingKey: key,
+      statusPostingKey: withStatus ? key : null,
+      statusCredit: withStatus?.amount ?? 0,
+      ruleVersion: award.version,
+      memberId: member.id,
+      miles,
+      baseSpendMinor: baseSpend,
+    }),
+  };
+}
+
+function decidePartnerFlight(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
+  const partner = ctx.program.partner(row.partnerCode ?? '');
+  if (!partner) return rejected(reject('NO_CONTRACT', 'sender', `no partner airline ${row.partnerCode}`));
+  const e = eligible(ctx, row, ctx.program.config.earning.airClaimWindowDays);
+  if ('rejection' in e) return rejected(e.rejection);
+  const chart = ctx.program.chart(partner, row.activityDate);
+  if (!chart)
+    return rejected(
+      reject(
+        'NO_CONTRACT',
+        'flight/date',
+        `no ${partner.code} earning chart in force on ${row.activityDate}`,
+      ),
+    );
+  const result = partnerFlightAward(ctx.program, chart, {
+    origin: row.origin!,
+    destination: row.destination!,
+    flownClass: row.flownClass ?? 'Y',
+    activityDate: row.activityDate,
+    tier: e.member.tier,
+  });
+  if (!result.ok) return rejected(result.rejection);
+  const award = result.award;
+  const status = statusCredit(ctx.program, { miles: award.miles, fare: null, partnerFlight: true });
+  const statusInput = status
+    ? {
+        memberNumber: e.member.number,
+        metric: status.metric,
+        amount: status.amount,
+        activityDate: row.activityDate,
+      }
+    : undefined;
+  const key = awardPostingKey(row.activityKey);
+  return {
+    postings: [
+      {
+        request: credit(
+          key,
+          ctx,
+          row,
+          e.member,
+          award.points,
+          Accounts.partner(partner.code),
+          award.version,
+          award,
+          statusInput,
+        ),
+        onRefused: refusedAs,
+      },
+    ],
+    related: [],
+    award,
+    statusCredit: statusInput,
+    earnedOn: { memberId: e.member.id, date: row.activityDate },
+    update: done({
+      status: 'POSTED',
+      points: award.points,
+      postingKey: key,
+      statusPostingKey: statusInput ? key : null,
+      statusCredit: statusInput?.amount ?? 0,
+      ruleVersion: award.version,
+      memberId: e.member.id,
+      miles: award.miles,
+    }),
+  };
+}
+
+// ------------------------------------------------------------------------------------------------ partners
+
+function reversePartnerCredit(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
+  const originalKey = `PTR:${row.partnerCode}:${row.reversalOfRef}`;
+  const original = ctx.original(originalKey);
+  if (!original || !original.postingKey || (original.status !== 'POSTED' && original.status !== 'PARTIAL')) {
+    return rejected(
+      reject(
+        'UNKNOWN_ORIGINAL',
+        'partner_txn_id',
+        `${row.reversalOfRef} was never credited, so ${row.externalRef} has nothing to reverse`,
+      ),
+    );
+  }
+  if (row.pointsRequested !== null && -row.pointsRequested !== original.points) {
+    return rejected(
+      reject(
+        'BAD_AMOUNT',
+        'points_requested',
+        `the reversal asks for ${row.pointsRequested} but ${row.reversalOfRef} was credited ${original.points}`,
+      ),
+    );
+  }
+  const key = reversalKey(original.postingKey);
+  return {
+    postings: [
+      {
+        request: {
+          key,
+          reverses: original.postingKey,
+          businessDate: ctx.businessDate,
+          sourceRef: row.activityKey,
+          sourceFileId: row.sourceFileId ?? undefined,
+        },
+        onRefused: refusedAs,
+      },
+    ],
+    related: [{ activityKey: originalKey, update: { status: 'REVERSED', reason: 'REVERSED_BY_PARTNER' } }],
+    update: done({
+      status: 'POSTED',
+      points: -original.points,
+      postingKey: key,
+      memberId: ctx.members.get(row.memberNumber ?? '')?.id ?? null,
+    }),
+  };
+}
+
+function hotelSpend(
+  ctx: AccrualContext,
+  row: ActivityRow,
+  categories: string[] | undefined,
+): { ok: true; value: number | null } | { ok: false; rejection: Rejection } {
+  const revenue = row.detail?.revenue ?? [];
+  const counted = revenue.filter((r) => !categories || categories.includes(r.category));
+  if (counted.length === 0) return { ok: true, value: null };
+  let total = 0;
+  for (const r of counted) {
+    let minor: number;
+    try {
+      minor = toMinorUnits(r.amount, r.currency);
+    } catch {
+      return {
+        ok: false,
+        rejection: reject('BAD_AMOUNT', 'Amount', `revenue ${r.amount} ${r.currency} cannot be read`),
+      };
+    }
+    const base = toBaseMinor(ctx, minor, r.currency, row.activityDate);
+    if (!base.ok) return base;
+    total += base.value;
+  }
+  return { ok: true, value: total };
+}
+
+function decidePartner(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
+  if (row.pointsRequested !== null && row.pointsRequested < 0) {
+    if (!row.reversalOfRef)
+      return rejected(
+        reject(
+          'BAD_AMOUNT',
+          'points_requested',
+          'negative points without a -R reference to the credit they reverse',
+        ),
+      );
+    return reversePartnerCredit(ctx, row);
+  }
+  const partner = ctx.program.partner(row.partnerCode ?? '');
+  if (!partner) return rejected(reject('NO_CONTRACT', 'partner_code', `no partner ${row.partnerCode}`));
+  const type = row.activityType ?? '';
+  const contract = ctx.program.contract(partner, type, row.activityDate);
+  if (!contract)
+    return rejected(
+      reject(
+        'NO_CONTRACT',
+        'activity_type',
+        `no ${partner.code} contract covers ${type} on ${row.activityDate}`,
+      ),
+    );
+  const e = eligible(ctx, row, contract.claimWindowDays);
+  if ('rejection' in e) return rejected(e.rejection);
+  const rule = contract.activities[type]!;
+  let spendBase: number | null = null;
+  if (row.type === 'HOTEL') {
+    const spend = hotelSpend(ctx, row, rule.revenueCategories);
+    if (!spend.ok) return rejected(spend.rejection);
+    spendBase = spend.value;
+  } else if (row.spendMinor !== null && row.spendCurrency) {
+    const base = toBaseMinor(ctx, row.spendMinor, row.spendCurrency, row.activityDate);
+    if (!base.ok) return rejected(base.rejection);
+    spendBase = base.value;
+  }
+  if (spendBase !== null && spendBase < 0)
+    return rejected(
+      reject('BAD_AMOUNT', 'spend_amount', 'a negative spend earns nothing; reversals carry negative points'),
+    );
+  const result = partnerAward(
+    contract,
+    rule,
+    { spendBaseMinor: spendBase, pointsRequested: row.pointsRequested, tier: e.member.tier },
+    ctx.program.baseExponent,
+  );
+  if (!result.ok) return rejected(result.rejection);
+  const award = result.award;
+  let points = award.points;
+  let capped = award.cappedFrom !== undefined;
+  if (contract.capPerPeriod) {
+    const used = ctx.periodPoints(
+      e.member.number,
+      partner.code,
+      contract.capPerPeriod.period,
+      row.activityDate,
+    );
+    const room = Math.max(0, contract.capPerPeriod.points - used);
+    if (points > room) {
+      award.cappedFrom ??= points;
+      points = room;
+      capped = true;
+    }
+  }
+  if (points <= 0) {
+    return rejected(
+      reject(
+        'CAP_EXCEEDED',
+        'points',
+        `${partner.code}'s ${contract.capPerPeriod?.period ?? 'activity'} cap is used up`,
+      ),
+    );
+  }
+  award.points = points;
+  const key = awardPostingKey(row.activityKey);
+  return {
+    postings: [
+      {
+        request: credit(key, ctx, row, e.member, points, Accounts.partner(partner.code), contract.id, award),
+        onRefused: refusedAs,
+      },
+    ],
+    related: [],
+    award,
+    earnedOn: { memberId: e.member.id, date: row.activityDate },
+    rejection: capped
+      ? reject('CAP_EXCEEDED', 'points', `capped from ${award.cappedFrom} to ${points}`)
+      : undefined,
+    update: done({
+      status: capped ? 'PARTIAL' : 'POSTED',
+      reason: capped ? 'CAP_EXCEEDED' : null,
+      points,
+      postingKey: key,
+      ruleVersion: contract.id,
+      memberId: e.member.id,
+      baseSpendMinor: spendBase,
+    }),
+  };
+}
+
+// ------------------------------------------------------------------------------------------------ redemptions
+
+function decideRedemption(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
+  const number = row.memberNumber ?? '';
+  const member = ctx.members.get(number);
+  if (row.activityType === 'CANCEL') {
+    const originalKey = `RDM:${row.reversalOfRef}`;
+    const original = ctx.original(originalKey);
+    if (!original || original.status !== 'POSTED' || !original.postingKey) {
+      return rejected(
+        reject('UNKNOWN_REDEMPTION', 'redemption_id', `redemption ${row.reversalOfRef} was never issued`),
+      );
+    }
+    const key = row.activityKey;
+    return {
+      postings: [
+        {
+          request: {
+            key,
+            reverses: original.postingKey,
+            businessDate: ctx.businessDate,
+            sourceRef: row.activityKey,
+            sourceFileId: row.sourceFileId ?? undefined,
+          },
+          onRefused: (reason) =>
+            refusedAs(
+              reason === 'UNKNOWN_POSTING'
+                ? 'UNKNOWN_REDEMPTION'
+                : reason === 'ALREADY_REVERSED'
+                  ? 'DUPLICATE'
+                  : reason,
+            ),
+        },
+      ],
+      related: [{ activityKey: originalKey, update: { status: 'REVERSED', reason: 'CANCELLED' } }],
+      update: done({
+        status: 'POSTED',
+        points: original.points,
+        postingKey: key,
+        memberId: member?.id ?? null,
+      }),
+    };
+  }
+  const bad = checkMemberNumber(number, ctx.program.config.program.memberNumber);
+  if (bad) return rejected(bad);
+  if (!member) return rejected(reject('MEMBER_UNKNOWN', 'member_number', `no member ${number}`));
+  if (member.status === 'CLOSED' || member.status === 'MERGED')
+    return rejected(
+      reject('ACCOUNT_CLOSED', 'member_number', `account ${number} is ${member.status.toLowerCase()}`),
+    );
+  const points = -(row.pointsRequested ?? 0);
+  if (!(points > 0))
+    return rejected(reject('BAD_AMOUNT', 'points', 'a redemption debits a positive number of points'));
+  const key = row.activityKey;
+  return {
+    postings: [
+      {
+        request: {
+          key,
+          kind: 'REDEMPTION',
+          businessDate: ctx.businessDate,
+          entries: [
+            { account: pointsAccount(ctx, member, 'redeem'), amount: -points },
+            { account: Accounts.redemption(row.serviceType ?? 'OTHER'), amount: points },
+          ],
+          memberNumber: member.number,
+          channel: row.channel ?? `REDEMPTION:${row.serviceType ?? 'OTHER'}`,
+          activityDate: row.activityDate,
+          sourceFileId: row.sourceFileId ?? undefined,
+          sourceRef: row.activityKey,
+        },
+        onRefused: refusedAs,
+      },
+    ],
+    related: [],
+    update: done({ status: 'POSTED', points: -points, postingKey: key, memberId: member.id }),
+  };
+}
+
+export function decide(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
+  switch (row.type) {
+    case 'FLIGHT':
+      return decideFlight(ctx, row);
+    case 'PARTNER_FLIGHT':
+      return decidePartnerFlight(ctx, row);
+    case 'PARTNER':
+    case 'HOTEL':
+      return decidePartner(ctx, row);
+    case 'REDEMPTION':
+      return decideRedemption(ctx, row);
+  }
+}

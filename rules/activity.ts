@@ -1,0 +1,430 @@
+/**
+ * Activities: every record the feeds deliver becomes an activity with a stable identity, from which the
+ * idempotency keys of its postings derive. An FTL passenger and the flown coupon of the same flight and
+ * member are one activity (keyed by operating flight, date, board and off point, and card), so miles are
+ * posted once whichever arrives first; a coupon is also found by ticket and coupon number when it comes
+ * back corrected (refunded, voided, exchanged).
+ */
+import type { IsoDate } from '../lib/dates.js';
+import type { FlownCoupon } from '../parsers/flown.js';
+import type { FtlPassenger } from '../parsers/ftl/model.js';
+import type { HotelStay } from '../parsers/hotel.js';
+import type { PartnerActivity } from '../parsers/partner.js';
+import type { Redemption } from '../parsers/redemptions.js';
+import type { AllianceClaim } from '../parsers/alliance.js';
+import type { Program } from './program.js';
+import { reject, type Rejection } from './reasons.js';
+
+export type ActivityType = 'FLIGHT' | 'PARTNER_FLIGHT' | 'PARTNER' | 'HOTEL' | 'REDEMPTION';
+export type ActivityStatus = 'POSTED' | 'PARTIAL' | 'REJECTED' | 'PENDING' | 'REVERSED' | 'NOT_CREDITED';
+
+/** An activities row as the jobs read and write it (camelCase of the table's columns). */
+export interface ActivityRow {
+  id?: number;
+  activityKey: string;
+  type: ActivityType;
+  memberNumber: string | null;
+  memberId: number | null;
+  activityDate: IsoDate;
+  businessDate: IsoDate;
+  channel: string | null;
+  partnerCode: string | null;
+  activityType: string | null;
+  serviceType: string | null;
+  carrier: string | null;
+  flightNumber: string | null;
+  origin: string | null;
+  destination: string | null;
+  cabin: string | null;
+  bookedClass: string | null;
+  flownClass: string | null;
+  ticketNumber: string | null;
+  couponNumber: number | null;
+  couponStatus: string | null;
+  pnr: string | null;
+  travelSurname: string | null;
+  travelGivenName: string | null;
+  seenFtl: boolean;
+  seenCoupon: boolean;
+  miles: number | null;
+  spendMinor: number | null;
+  fareMinor: number | null;
+  surchargeMinor: number | null;
+  taxMinor: number | null;
+  spendCurrency: string | null;
+  baseSpendMinor: number | null;
+  pointsRequested: number | null;
+  reversalOfRef: string | null;
+  externalRef: string | null;
+  status: ActivityStatus;
+  reason: string | null;
+  points: number;
+  statusCredit: number;
+  postingKey: string | null;
+  statusPostingKey: string | null;
+  needsAccrual: boolean;
+  ruleVersion: string | null;
+  sourceFileId: number | null;
+  sourceLine: number | null;
+  detail: ActivityDetail | null;
+}
+
+/** Feed-specific facts kept with an activity for the rules (JSON in the `detail` column). */
+export interface ActivityDetail {
+  /** Hotel revenue by category: code, exact decimal amount, currency. */
+  revenue?: Array<{ category: string; amount: string; currency: string }>;
+  promoCode?: string | null;
+  locationCode?: string | null;
+  /** Redemptions: the reference (ticket/EMD/voucher). */
+  reference?: string | null;
+  /** FTL: the marketing flight when it differed. */
+  marketingFlight?: string | null;
+  /** Another program's card presented on our flight (exported in alliance claims). */
+  partnerCard?: { program: string; number: string };
+  fareBasis?: string | null;
+  marketingCarrier?: string | null;
+  marketingFlightNumber?: string | null;
+}
+
+// ------------------------------------------------------------------------------------------------ keys
+
+/** Flight numbers compare without zero padding: the DCS writes 0302, revenue accounting 302. */
+export function normaliseFlightNumber(n: string): string {
+  const m = /^0*(\d+)([A-Z]?)$/.exec(n.trim().toUpperCase());
+  return m ? `${m[1] === '' ? '0' : m[1]}${m[2]}` : n.trim().toUpperCase();
+}
+
+export function flightKey(
+  f: { carrier: string; number: string; date: IsoDate; origin: string; destination: string },
+  card: { program: string; number: string },
+): string {
+  return `FLT:${f.carrier}${normaliseFlightNumber(f.number)}:${f.date}:${f.origin}-${f.destination}:${card.program}:${card.number}`;
+}
+
+export const couponKey = (ticket: string, coupon: number) => `CPN:${ticket}:${coupon}`;
+export const partnerKey = (partner: string, txnId: string) => `PTR:${partner}:${txnId}`;
+export const hotelKey = (partner: string, reservationId: string) => `HTL:${partner}:${reservationId}`;
+export const allianceKey = (sender: string, claimId: string) => `PAF:${sender}:${claimId}`;
+export const redemptionKey = (id: string) => `RDM:${id}`;
+export const cancellationKey = (id: string) => `RDM:${id}:CANCEL`;
+
+/** Posting keys derived from the activity key. */
+export const awardPostingKey = (activityKey: string) => `${activityKey}:AWARD`;
+export const statusPostingKey = (activityKey: string) => `${activityKey}:STATUS`;
+export const reversalKey = (postingKey: string) => `${postingKey}:REV`;
+
+// ------------------------------------------------------------------------------------------------ drafts
+
+/** A fresh activity with every optional fact empty; drafts fill in what their feed knows. */
+export function blankActivity(
+  partial: Pick<ActivityRow, 'activityKey' | 'type' | 'activityDate' | 'businessDate'> & Partial<ActivityRow>,
+): ActivityRow {
+  return {
+    memberNumber: null,
+    memberId: null,
+    channel: null,
+    partnerCode: null,
+    activityType: null,
+    serviceType: null,
+    carrier: null,
+    flightNumber: null,
+    origin: null,
+    destination: null,
+    cabin: null,
+    bookedClass: null,
+    flownClass: null,
+    ticketNumber: null,
+    couponNumber: null,
+    couponStatus: null,
+    pnr: null,
+    travelSurname: null,
+    travelGivenName: null,
+    seenFtl: false,
+    seenCoupon: false,
+    miles: null,
+    spendMinor: null,
+    fareMinor: null,
+    surchargeMinor: null,
+    taxMinor: null,
+    spendCurrency: null,
+    baseSpendMinor: null,
+    pointsRequested: null,
+    reversalOfRef: null,
+    externalRef: null,
+    status: 'PENDING',
+    reason: null,
+    points: 0,
+    statusCredit: 0,
+    postingKey: null,
+    statusPostingKey: null,
+    needsAccrual: true,
+    ruleVersion: null,
+    sourceFileId: null,
+    sourceLine: null,
+    detail: null,
+    ...partial,
+  };
+}
+
+export type Draft = { ok: true; activity: ActivityRow } | { ok: false; rejection: Rejection };
+
+/**
+ * An FTL passenger: credited on the program's own card; with only another program's card it is kept
+ * for that program's claims file; with no usable card it is a reject (NO_CARD).
+ */
+export function ftlDraft(p: FtlPassenger, program: Program, businessDate: IsoDate): Draft {
+  const card = p.accrualCard;
+  if (!card)
+    return {
+      ok: false,
+      rejection: reject('NO_CARD', 'card', `${p.surname}/${p.givenName} has no usable FQTV card`),
+    };
+  const own = card.own;
+  const partner = own ? undefined : program.partnerForProgram(card.program);
+  const flight = {
+    carrier: p.flight.carrier,
+    number: p.flight.number + (p.flight.suffix ?? ''),
+    date: p.flight.date,
+    origin: p.flight.board,
+    destination: p.destination,
+  };
+  const activity = blankActivity({
+    activityKey: flightKey(flight, card),
+    type: 'FLIGHT',
+    activityDate: p.flight.date,
+    businessDate,
+    memberNumber: own ? card.number : null,
+    channel: own ? 'OWN_FLIGHTS' : null,
+    partnerCode: partner?.code ?? null,
+    carrier: p.flight.carrier,
+    flightNumber: normaliseFlightNumber(flight.number),
+    origin: p.flight.board,
+    destination: p.destination,
+    bookedClass: p.bookedSubclass ?? card.bookedSubclass ?? null,
+    flownClass: p.subclass,
+    pnr: p.pnr,
+    travelSurname: p.surname,
+    travelGivenName: p.givenName || null,
+    seenFtl: true,
+    status: own ? 'PENDING' : 'NOT_CREDITED',
+    reason: own ? null : partner ? null : 'NO_AGREEMENT',
+    needsAccrual: own,
+    externalRef: own ? null : card.number,
+    detail: {
+      ...(p.marketingFlight
+        ? { marketingFlight: `${p.marketingFlight.carrier}${p.marketingFlight.number}` }
+        : {}),
+      ...(own ? {} : { partnerCard: { program: card.program, number: card.number } }),
+    },
+  });
+  return { ok: true, activity };
+}
+
+/** A flown coupon: own card, another program's card, or none (archived for retro-claims). */
+export function couponDraft(
+  c: FlownCoupon,
+  program: Program,
+  businessDate: IsoDate,
+  minor: (amount: string, currency: string) => number | undefined,
+): Draft {
+  const fare = minor(c.fareAmount, c.currency);
+  const surcharge = minor(c.carrierSurchargeAmount, c.currency);
+  const tax = minor(c.taxAmount, c.currency);
+  if (fare === undefined || surcharge === undefined || tax === undefined) {
+    return {
+      ok: false,
+      rejection: reject(
+        'BAD_CURRENCY',
+        'currency',
+        `amounts in ${c.currency} cannot be read in that currency's minor units`,
+      ),
+    };
+  }
+  const flight = {
+    carrier: c.operatingCarrier,
+    number: c.operatingFlight,
+    date: c.flightDate,
+    origin: c.origin,
+    destination: c.destination,
+  };
+  const ownCard = c.ffpNumber !== null && c.ffpCarrier !== null && c.ffpCarrier === program.code;
+  const partnerCard = !ownCard && c.ffpNumber !== null && c.ffpCarrier !== null;
+  const partner = partnerCard ? program.partnerForProgram(c.ffpCarrier!) : undefined;
+  const key =
+    ownCard || partnerCard
+      ? flightKey(flight, { program: c.ffpCarrier!, number: c.ffpNumber! })
+      : couponKey(c.ticketNumber, c.couponNumber);
+  const activity = blankActivity({
+    activityKey: key,
+    type: 'FLIGHT',
+    activityDate: c.flightDate,
+    businessDate,
+    memberNumber: ownCard ? c.ffpNumber : null,
+    channel: ownCard ? 'OWN_FLIGHTS' : null,
+    partnerCode: partner?.code ?? null,
+    carrier: c.operatingCarrier,
+    flightNumber: normaliseFlightNumber(c.operatingFlight),
+    origin: c.origin,
+    destination: c.destination,
+    cabin: c.cabin,
+    bookedClass: c.bookedRbd,
+    flownClass: c.flownRbd,
+    ticketNumber: c.ticketNumber,
+    couponNumber: c.couponNumber,
+    couponStatus: c.couponStatus,
+    pnr: c.pnr,
+    travelSurname: c.passengerSurname,
+    travelGivenName: c.passengerGivenName,
+    seenCoupon: true,
+    spendMinor: fare + surcharge + tax,
+    fareMinor: fare,
+    surchargeMinor: surcharge,
+    taxMinor: tax,
+    spendCurrency: c.currency,
+    externalRef: ownCard ? null : c.ffpNumber,
+    status: ownCard ? 'PENDING' : 'NOT_CREDITED',
+    reason: ownCard ? null : partnerCard ? (partner ? null : 'NO_AGREEMENT') : 'NO_CARD',
+    needsAccrual: ownCard,
+    detail: {
+      fareBasis: c.fareBasis,
+      marketingCarrier: c.marketingCarrier,
+      marketingFlightNumber: c.marketingFlight,
+      ...(partnerCard ? { partnerCard: { program: c.ffpCarrier!, number: c.ffpNumber! } } : {}),
+    },
+  });
+  return { ok: true, activity };
+}
+
+export function partnerDraft(
+  r: PartnerActivity,
+  partnerCode: string,
+  businessDate: IsoDate,
+  minor: (amount: string, currency: string) => number | undefined,
+): Draft {
+  let spend: number | null = null;
+  if (r.spendAmount !== null) {
+    if (!r.currency)
+      return {
+        ok: false,
+        rejection: reject('BAD_CURRENCY', 'currency', 'a spend amount without its currency'),
+      };
+    const m = minor(r.spendAmount, r.currency);
+    if (m === undefined)
+      return { ok: false, rejection: reject('BAD_CURRENCY', 'currency', `unknown currency ${r.currency}`) };
+    spend = m;
+  }
+  return {
+    ok: true,
+    activity: blankActivity({
+      activityKey: partnerKey(partnerCode, r.partnerTxnId),
+      type: 'PARTNER',
+      activityDate: r.activityDate,
+      businessDate,
+      memberNumber: r.memberNumber,
+      channel: `PARTNER:${partnerCode}`,
+      partnerCode,
+      activityType: r.activityType,
+      travelSurname: r.surname,
+      travelGivenName: r.givenName,
+      spendMinor: spend,
+      spendCurrency: r.currency,
+      pointsRequested: r.pointsRequested,
+      reversalOfRef: r.reversalOf,
+      externalRef: r.partnerTxnId,
+      detail: { promoCode: r.promoCode, locationCode: r.locationCode },
+    }),
+  };
+}
+
+export function hotelDraft(s: HotelStay, partnerCode: string, businessDate: IsoDate): Draft {
+  if (!s.memberNumber)
+    return { ok: false, rejection: reject('MEMBER_UNKNOWN', 'AccountID', 'the stay names no member') };
+  if (!s.reservationId)
+    return { ok: false, rejection: reject('MALFORMED', 'ReservationID', 'the stay has no reservation id') };
+  if (!s.activityDate)
+    return {
+      ok: false,
+      rejection: reject('MALFORMED', 'Rate/@ExpireDate', 'the stay has no check-out date'),
+    };
+  return {
+    ok: true,
+    activity: blankActivity({
+      activityKey: hotelKey(partnerCode, s.reservationId),
+      type: 'HOTEL',
+      activityDate: s.activityDate,
+      businessDate,
+      memberNumber: s.memberNumber,
+      channel: `PARTNER:${partnerCode}`,
+      partnerCode,
+      activityType: 'STAY',
+      travelSurname: s.surname,
+      travelGivenName: s.givenName,
+      pointsRequested: s.pointsEarned ?? null,
+      externalRef: s.reservationId,
+      detail: {
+        revenue: s.revenue.map((r) => ({
+          category: r.category ?? '',
+          amount: r.amount,
+          currency: r.currency,
+        })),
+        locationCode: s.hotelCode ?? null,
+        promoCode: s.bonusCode ?? null,
+      },
+    }),
+  };
+}
+
+export function allianceClaimDraft(
+  c: AllianceClaim,
+  sender: string,
+  partnerCode: string,
+  businessDate: IsoDate,
+): Draft {
+  return {
+    ok: true,
+    activity: blankActivity({
+      activityKey: allianceKey(sender, c.claimId),
+      type: 'PARTNER_FLIGHT',
+      activityDate: c.flight.date,
+      businessDate,
+      memberNumber: c.member.number,
+      channel: `PARTNER_AIRLINE:${partnerCode}`,
+      partnerCode,
+      activityType: 'FLIGHT',
+      carrier: c.flight.operatingCarrier,
+      flightNumber: normaliseFlightNumber(c.flight.operatingFlightNumber),
+      origin: c.flight.origin,
+      destination: c.flight.destination,
+      cabin: c.flight.cabin ?? null,
+      flownClass: c.flight.flownRbd,
+      ticketNumber: c.flight.ticketNumber ?? null,
+      couponNumber: c.flight.couponNumber ?? null,
+      travelSurname: c.member.surname,
+      travelGivenName: c.member.givenName ?? null,
+      externalRef: c.claimId,
+    }),
+  };
+}
+
+export function redemptionDraft(r: Redemption, businessDate: IsoDate): Draft {
+  const cancel = r.status === 'CANCELLED';
+  return {
+    ok: true,
+    activity: blankActivity({
+      activityKey: cancel ? cancellationKey(r.redemptionId) : redemptionKey(r.redemptionId),
+      type: 'REDEMPTION',
+      activityDate: r.redemptionDate,
+      businessDate,
+      memberNumber: r.memberNumber,
+      channel: `REDEMPTION:${r.serviceType}`,
+      partnerCode: r.partnerCode,
+      serviceType: r.serviceType,
+      activityType: cancel ? 'CANCEL' : 'ISSUE',
+      points: 0,
+      pointsRequested: cancel ? r.points : -r.points,
+      reversalOfRef: cancel ? r.redemptionId : null,
+      externalRef: r.redemptionId,
+      detail: { reference: r.reference },
+    }),
+  };
+}

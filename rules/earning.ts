@@ -1,0 +1,288 @@
+/**
+ * Earning: how many award points and status credits an activity is worth under the rules in force on
+ * its date. Pure functions of the facts and the configuration; fractional results are rounded down to
+ * whole points once per component (base, tier bonus, promotion), the way members see them on statements.
+ */
+import type {
+  ActivityRuleConfig,
+  AirEarningVersion,
+  ContractConfig,
+  PartnerAirlineChart,
+} from '../config/schema.js';
+import type { IsoDate } from '../lib/dates.js';
+import { Decimal } from '../lib/money.js';
+import type { StatusMetric } from '../ledger/accounts.js';
+import { greatCircleMiles } from './distance.js';
+import type { Program } from './program.js';
+import { reject, type Rejection } from './reasons.js';
+
+export interface FareComponents {
+  /** Base-currency minor units. */
+  fare: number;
+  surcharge: number;
+  tax: number;
+}
+
+export interface AirFacts {
+  origin: string;
+  destination: string;
+  bookedClass: string | null;
+  flownClass: string;
+  activityDate: IsoDate;
+  tier: string;
+  /** From the flown coupon, converted to the base currency; absent for an FTL-only passenger. */
+  fare?: FareComponents | null;
+}
+
+export interface Award {
+  points: number;
+  basePoints: number;
+  tierBonus: number;
+  promotionBonus: number;
+  promotions: string[];
+  miles: number | null;
+  /** Rule version (air earning version, contract or chart id). */
+  version: string;
+  /** The class or activity rule that set the rate. */
+  basis: string;
+  /** Points before a cap cut them (when a cap applied). */
+  cappedFrom?: number;
+}
+
+export type AwardResult = { ok: true; award: Award } | { ok: false; rejection: Rejection };
+
+/** Flight distance in statute miles: a configured city pair (either direction) or the great circle. */
+export function flightMiles(
+  cityPairs: AirEarningVersion['cityPairs'],
+  origin: string,
+  destination: string,
+): number | undefined {
+  const pair = cityPairs.find(
+    (p) => (p.from === origin && p.to === destination) || (p.from === destination && p.to === origin),
+  );
+  return pair ? pair.miles : greatCircleMiles(origin, destination);
+}
+
+function floorTimes(points: number, factor: number): number {
+  // Through decimals so 1000 × 1.15 is 1150, not 1149.999….
+  return new Decimal(points).times(new Decimal(factor)).floor().toNumber();
+}
+
+function routeMatches(pattern: string, origin: string, destination: string): boolean {
+  const [a, b] = pattern.split('-') as [string, string];
+  const one = (x: string, y: string) => (a === '*' || a === x) && (b === '*' || b === y);
+  return one(origin, destination) || one(destination, origin);
+}
+
+function promotionsFor(
+  version: AirEarningVersion,
+  facts: AirFacts,
+  cls: string,
+  base: number,
+): { bonus: number; ids: string[] } {
+  let bonus = 0;
+  const ids: string[] = [];
+  for (const p of version.promotions) {
+    if (facts.activityDate < p.from || facts.activityDate > p.to) continue;
+    if (p.routes.length > 0 && !p.routes.some((r) => routeMatches(r, facts.origin, facts.destination)))
+      continue;
+    if (p.classes.length > 0 && !p.classes.includes(cls)) continue;
+    bonus += floorTimes(base, p.bonus) + p.points;
+    ids.push(p.id);
+  }
+  return { bonus, ids };
+}
+
+/** Award points for a flight on our own carriers. */
+export function airAward(program: Program, facts: AirFacts): AwardResult {
+  const version = program.airVersion(facts.activityDate);
+  if (!version) {
+    return {
+      ok: false,
+      rejection: reject(
+        'NO_EARNING_RULE',
+        'activity_date',
+        `no air earning rule in force on ${facts.activityDate}`,
+      ),
+    };
+  }
+  const cls = version.rateBy === 'booked' ? (facts.bookedClass ?? facts.flownClass) : facts.flownClass;
+  const miles = flightMiles(version.cityPairs, facts.origin, facts.destination);
+  let base: number;
+  let basis: string;
+  if (version.basis === 'distance') {
+    if (miles === undefined) {
+      return {
+        ok: false,
+        rejection: reject(
+          'UNKNOWN_AIRPORT',
+          'origin',
+          `no distance for ${facts.origin}-${facts.destination}: unknown airport and no city pair`,
+        ),
+      };
+    }
+    const rate = version.classRates[cls];
+    if (rate === undefined || rate === 0) {
+      return {
+        ok: false,
+        rejection: reject(
+          'CLASS_NOT_ELIGIBLE',
+          'booked_class',
+          `class ${cls} earns nothing under ${version.id}`,
+        ),
+      };
+    }
+    base = floorTimes(Math.max(miles, version.minimumMiles), rate);
+    basis = `${Math.max(miles, version.minimumMiles)} mi × ${rate} (${cls})`;
+  } else {
+    if (!facts.fare) {
+      // Revenue-based points need the coupon's money: an FTL alone waits for it.
+      return {
+        ok: false,
+        rejection: reject(
+          'BAD_AMOUNT',
+          'fare_amount',
+          'revenue-based earning needs the flown coupon amounts',
+        ),
+      };
+    }
+    const spendMinor = version.revenueComponents.reduce(
+      (s, c) => s + facts.fare![c === 'fare' ? 'fare' : c === 'surcharge' ? 'surcharge' : 'tax'],
+      0,
+    );
+    base = new Decimal(spendMinor)
+      .dividedBy(10 ** program.baseExponent)
+      .times(new Decimal(version.pointsPerUnit))
+      .floor()
+      .toNumber();
+    basis = `${spendMinor / 10 ** program.baseExponent} ${program.baseCurrency} × ${version.pointsPerUnit}`;
+  }
+  const tierBonus = floorTimes(base, version.tierBonus[facts.tier] ?? 0);
+  const promo = promotionsFor(version, facts, cls, base);
+  return {
+    ok: true,
+    award: {
+      points: base + tierBonus + promo.bonus,
+      basePoints: base,
+      tierBonus,
+      promotionBonus: promo.bonus,
+      promotions: promo.ids,
+      miles: miles ?? null,
+      version: version.id,
+      basis,
+    },
+  };
+}
+
+/** Award points for our member's flight on a partner airline, from that partner's chart. */
+export function partnerFlightAward(
+  program: Program,
+  chart: PartnerAirlineChart,
+  facts: { origin: string; destination: string; flownClass: string; activityDate: IsoDate; tier: string },
+): AwardResult {
+  const miles = greatCircleMiles(facts.origin, facts.destination);
+  if (miles === undefined) {
+    return {
+      ok: false,
+      rejection: reject('UNKNOWN_AIRPORT', 'origin', `no distance for ${facts.origin}-${facts.destination}`),
+    };
+  }
+  const rate = chart.classRates[facts.flownClass];
+  if (rate === undefined || rate === 0) {
+    return {
+      ok: false,
+      rejection: reject(
+        'CLASS_NOT_ELIGIBLE',
+        'flown_rbd',
+        `class ${facts.flownClass} earns nothing under ${chart.id}`,
+      ),
+    };
+  }
+  const counted = Math.max(miles, chart.minimumMiles);
+  const base = floorTimes(counted, rate);
+  const bonusRate = program.airVersion(facts.activityDate)?.tierBonus[facts.tier] ?? 0;
+  const tierBonus = floorTimes(base, bonusRate);
+  return {
+    ok: true,
+    award: {
+      points: base + tierBonus,
+      basePoints: base,
+      tierBonus,
+      promotionBonus: 0,
+      promotions: [],
+      miles,
+      version: chart.id,
+      basis: `${counted} mi × ${rate} (${facts.flownClass})`,
+    },
+  };
+}
+
+/**
+ * Award points for a non-air partner activity under its contract. When the partner sends the points
+ * itself (`pointsRequested`), they are the base — the partner pays for them; otherwise the contract's
+ * rule computes them from spend or per activity. The program's tier bonus comes on top, then the
+ * per-activity cap.
+ */
+export function partnerAward(
+  contract: ContractConfig,
+  rule: ActivityRuleConfig,
+  facts: { spendBaseMinor: number | null; pointsRequested: number | null; tier: string },
+  baseExponent: number,
+): AwardResult {
+  let base: number;
+  let basis: string;
+  if (facts.pointsRequested !== null) {
+    base = facts.pointsRequested;
+    basis = 'points requested by the partner';
+  } else if (rule.per === 'activity') {
+    base = new Decimal(rule.rate).floor().toNumber();
+    basis = `${rule.rate} per activity`;
+  } else {
+    if (facts.spendBaseMinor === null)
+      return {
+        ok: false,
+        rejection: reject('BAD_AMOUNT', 'spend_amount', 'the contract earns on spend and no spend was given'),
+      };
+    const units = new Decimal(facts.spendBaseMinor).dividedBy(10 ** baseExponent);
+    base = units.times(new Decimal(rule.rate)).floor().toNumber();
+    basis = `${units.toFixed()} × ${rule.rate}`;
+  }
+  const tierBonus = floorTimes(base, contract.tierBonus[facts.tier] ?? 0);
+  let points = base + tierBonus;
+  let cappedFrom: number | undefined;
+  if (rule.capPerActivity !== undefined && points > rule.capPerActivity) {
+    cappedFrom = points;
+    points = rule.capPerActivity;
+  }
+  return {
+    ok: true,
+    award: {
+      points,
+      basePoints: base,
+      tierBonus,
+      promotionBonus: 0,
+      promotions: [],
+      miles: null,
+      version: contract.id,
+      basis,
+      cappedFrom,
+    },
+  };
+}
+
+/** Status credit for a flown coupon (or a partner flight), in the program's qualification metric. */
+export function statusCredit(
+  program: Program,
+  facts: { miles: number | null; fare?: FareComponents | null; partnerFlight?: boolean },
+): { metric: StatusMetric; amount: number } | undefined {
+  const cfg = program.config.earning.status;
+  const metric = program.statusMetric;
+  if (facts.partnerFlight && !cfg.partnerAirlines) return undefined;
+  if (metric === 'SPEND') {
+    if (!facts.fare) return undefined;
+    const amount = cfg.spendComponents.reduce((s, c) => s + facts.fare![c], 0);
+    return amount > 0 ? { metric, amount } : undefined;
+  }
+  if (metric === 'MILES') return facts.miles ? { metric, amount: facts.miles } : undefined;
+  return { metric, amount: 1 };
+}

@@ -1,0 +1,110 @@
+/**
+ * Eligibility: may this activity be credited to this member? Each failure is a rejection with its reason
+ * code and the field at fault; the first failure wins, in the order a revenue accountant would check.
+ */
+import type { MemberNumberRule } from './check-digit.js';
+import { validateMemberNumber } from './check-digit.js';
+import { addDays, type IsoDate } from '../lib/dates.js';
+import { nameMatches } from './names.js';
+import { reject, type Rejection } from './reasons.js';
+
+/** What eligibility needs to know about a member (loaded in bulk by the jobs). */
+export interface MemberFacts {
+  id: number;
+  number: string;
+  status: 'ACTIVE' | 'INCOMPLETE' | 'SUSPENDED' | 'CLOSED' | 'MERGED';
+  mergedInto: string | null;
+  enrolmentDate: IsoDate | null;
+  surname: string | null;
+  givenName: string | null;
+  surnameLocal: string | null;
+  givenNameLocal: string | null;
+  tier: string;
+  poolCode: string | null;
+}
+
+/** The member number itself: its shape and check digit (before looking anything up). */
+export function checkMemberNumber(number: string, rule: MemberNumberRule): Rejection | undefined {
+  const r = validateMemberNumber(number, rule);
+  if (r.valid) return undefined;
+  return r.reason === 'CHECK_DIGIT'
+    ? reject('CHECK_DIGIT', 'member_number', `member number ${number} fails the check digit`)
+    : reject('MEMBER_UNKNOWN', 'member_number', `member number ${number} is not a number of this program`);
+}
+
+/** Known, open, active, and enrolled on or before the activity date. */
+export function checkMember(
+  number: string,
+  member: MemberFacts | undefined,
+  activityDate: IsoDate,
+): Rejection | undefined {
+  if (!member) return reject('MEMBER_UNKNOWN', 'member_number', `no member ${number}`);
+  if (member.status === 'MERGED') {
+    return reject(
+      'ACCOUNT_CLOSED',
+      'member_number',
+      `account ${number} was merged into ${member.mergedInto ?? 'another account'}`,
+    );
+  }
+  if (member.status === 'CLOSED')
+    return reject('ACCOUNT_CLOSED', 'member_number', `account ${number} is closed`);
+  if (member.status !== 'ACTIVE') {
+    return reject('MEMBER_INACTIVE', 'member_number', `account ${number} is ${member.status.toLowerCase()}`);
+  }
+  if (member.enrolmentDate && member.enrolmentDate > activityDate) {
+    return reject(
+      'NOT_ENROLLED',
+      'activity_date',
+      `activity on ${activityDate} precedes enrolment on ${member.enrolmentDate}`,
+    );
+  }
+  return undefined;
+}
+
+/** The name as travelled belongs to the member (see rules/names.ts for what is forgiven). */
+export function checkName(
+  travelled: { surname: string; givenName?: string | null },
+  member: MemberFacts,
+): Rejection | undefined {
+  if (!member.surname) return undefined; // erased or never given: the number alone identifies the account
+  const m = nameMatches(
+    { surname: travelled.surname, givenName: travelled.givenName ?? undefined },
+    {
+      surname: member.surname,
+      givenName: member.givenName ?? '',
+      surnameLocal: member.surnameLocal ?? undefined,
+      givenNameLocal: member.givenNameLocal ?? undefined,
+    },
+  );
+  if (m.matches) return undefined;
+  const given = travelled.givenName ? `/${travelled.givenName}` : '';
+  return reject(
+    'NAME_MISMATCH',
+    m.reason === 'GIVEN_NAME_MISMATCH' ? 'given_name' : 'surname',
+    `name ${travelled.surname}${given} does not match the member (${m.reason})`,
+  );
+}
+
+/** Not in the future, and not older than the claim window (days before the business date). */
+export function checkWindow(
+  activityDate: IsoDate,
+  businessDate: IsoDate,
+  windowDays: number,
+): Rejection | undefined {
+  if (activityDate > businessDate) {
+    return reject(
+      'FUTURE_DATE',
+      'activity_date',
+      `activity date ${activityDate} is after the processing date ${businessDate}`,
+    );
+  }
+  const oldest = addDays(businessDate, -windowDays);
+  if (activityDate < oldest) {
+    return reject(
+      'OUT_OF_WINDOW',
+      'activity_date',
+      `activity date ${activityDate} is older than the ${windowDays}-day claim window (from ${oldest})`,
+    );
+  }
+  return undefined;
+}

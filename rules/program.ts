@@ -1,0 +1,147 @@
+/**
+ * The program's rules as configured, with the version in force on a date picked out. Every rule that
+ * changes over time (air earning, partner contracts, partner-airline charts) is a list ordered by
+ * effective date; an activity is computed with the version in force on its activity date, so a rerun of
+ * an old date gives the old answer.
+ */
+import type {
+  AirEarningVersion,
+  ContractConfig,
+  PartnerAirlineChart,
+  PartnerConfig,
+} from '../config/schema.js';
+import type { LoadedConfig } from '../config/load.js';
+import { addDays, addMonths, endOfMonth, startOfMonth, type IsoDate } from '../lib/dates.js';
+import { minorUnitExponent } from '../lib/money.js';
+import type { StatusMetric } from '../ledger/accounts.js';
+
+export class Program {
+  readonly code: string;
+  readonly carriers: ReadonlySet<string>;
+  readonly baseCurrency: string;
+  /** Decimal places of the base currency: status credits for spend are kept in its minor units. */
+  readonly baseExponent: number;
+  private readonly air: AirEarningVersion[];
+  private readonly partnersByCode = new Map<string, PartnerConfig>();
+  private readonly partnersByProgram = new Map<string, PartnerConfig>();
+  private readonly partnersByChain = new Map<string, PartnerConfig>();
+
+  constructor(readonly config: LoadedConfig) {
+    this.code = config.program.code;
+    this.carriers = new Set(config.program.carriers ?? [config.program.code]);
+    this.baseCurrency = config.program.baseCurrency;
+    this.baseExponent = minorUnitExponent(this.baseCurrency) ?? 2;
+    this.air = [...config.earning.air].sort((a, b) => a.effectiveFrom.localeCompare(b.effectiveFrom));
+    for (const p of config.partners) {
+      this.partnersByCode.set(p.code, p);
+      if (p.program) this.partnersByProgram.set(p.program, p);
+      for (const chain of p.hotelChains) this.partnersByChain.set(chain, p);
+    }
+  }
+
+  /** The air earning version in force on `date`, or undefined before the first one. */
+  airVersion(date: IsoDate): AirEarningVersion | undefined {
+    let found: AirEarningVersion | undefined;
+    for (const v of this.air) if (v.effectiveFrom <= date) found = v;
+    return found;
+  }
+
+  partner(code: string): PartnerConfig | undefined {
+    return this.partnersByCode.get(code);
+  }
+
+  /** The partner airline whose members carry cards of `program` (e.g. LH), if we have an agreement. */
+  partnerForProgram(program: string): PartnerConfig | undefined {
+    return this.partnersByProgram.get(program);
+  }
+
+  partnerForHotelChain(chain: string | null | undefined, brand?: string | null): PartnerConfig | undefined {
+    if (brand && chain) {
+      const byBrand = this.partnersByChain.get(`${chain}/${brand}`);
+      if (byBrand) return byBrand;
+    }
+    return chain ? this.partnersByChain.get(chain) : undefined;
+  }
+
+  /** The contract of `partner` valid on `date` that covers `activityType`. */
+  contract(partner: PartnerConfig, activityType: string, date: IsoDate): ContractConfig | undefined {
+    return partner.contracts.find(
+      (c) =>
+        c.validFrom <= date &&
+        (c.validTo === undefined || date <= c.validTo) &&
+        c.activities[activityType] !== undefined,
+    );
+  }
+
+  /** The partner airline's earning chart in force on `date`. */
+  chart(partner: PartnerConfig, date: IsoDate): PartnerAirlineChart | undefined {
+    let found: PartnerAirlineChart | undefined;
+    for (const c of [...partner.charts].sort((a, b) => a.effectiveFrom.localeCompare(b.effectiveFrom))) {
+      if (c.effectiveFrom <= date) found = c;
+    }
+    return found;
+  }
+
+  isOwnCarrier(carrier: string): boolean {
+    return this.carriers.has(carrier);
+  }
+
+  // ------------------------------------------------------------------------------------------ status & tiers
+
+  get statusMetric(): StatusMetric {
+    return metricOf(this.config.tiers.metric);
+  }
+
+  /** A tier threshold in the units status credits are kept in (minor units for spend). */
+  thresholdUnits(threshold: number): number {
+    return this.statusMetric === 'SPEND' ? Math.round(threshold * 10 ** this.baseExponent) : threshold;
+  }
+
+  get tierCodes(): string[] {
+    return this.config.tiers.levels.map((l) => l.code);
+  }
+
+  get baseTier(): string {
+    return this.config.tiers.levels[0]!.code;
+  }
+
+  tierRank(code: string): number {
+    const i = this.tierCodes.indexOf(code);
+    return i < 0 ? 0 : i;
+  }
+
+  /** The highest tier whose threshold `qualification` (in status units) reaches. */
+  tierFor(qualification: number): string {
+    let tier = this.baseTier;
+    for (const level of this.config.tiers.levels)
+      if (qualification >= this.thresholdUnits(level.threshold)) tier = level.code;
+    return tier;
+  }
+
+  /** The qualification window ending on `date`: the last 12 months, or the calendar year so far. */
+  qualificationWindow(date: IsoDate): { from: IsoDate; to: IsoDate } {
+    if (this.config.tiers.window === 'calendarYear') return { from: `${date.slice(0, 4)}-01-01`, to: date };
+    const from = addMonths(date, -12);
+    // (date − 12 months, date]: a credit earned exactly a year ago has just left the window.
+    return { from: addDays(from, 1), to: date };
+  }
+
+  /** The next review of a tier reached (or confirmed) on `date`. */
+  reviewDateAfter(date: IsoDate): IsoDate {
+    if (this.config.tiers.review === 'calendarYear') return `${Number(date.slice(0, 4)) + 1}-12-31`;
+    return addMonths(date, 12);
+  }
+
+  // ------------------------------------------------------------------------------------------ expiry
+
+  /** Expiry date of points earned on `earnedOn` under the fixed-term policy; null under inactivity. */
+  expiresOn(earnedOn: IsoDate): IsoDate | null {
+    const e = this.config.expiry;
+    if (e.policy !== 'fixedTerm') return null;
+    return endOfMonth(addMonths(startOfMonth(earnedOn), e.months));
+  }
+}
+
+export function metricOf(metric: 'spend' | 'miles' | 'segments'): StatusMetric {
+  return metric === 'spend' ? 'SPEND' : metric === 'miles' ? 'MILES' : 'SEGMENTS';
+}

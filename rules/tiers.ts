@@ -1,0 +1,87 @@
+/**
+ * Tier movement. Upgrades take effect the night the qualification crosses a threshold; downgrades only
+ * at the member's review date and, with soft landing, by at most one level. A review that keeps the tier
+ * is recorded too (HOLD), so the history shows every decision.
+ */
+import type { IsoDate } from '../lib/dates.js';
+import type { Program } from './program.js';
+
+export interface TierState {
+  tier: string;
+  tierSince: IsoDate | null;
+  reviewDate: IsoDate | null;
+}
+
+export interface TierEvent {
+  direction: 'UP' | 'DOWN' | 'HOLD';
+  from: string;
+  to: string;
+  qualification: number;
+  reason: string;
+}
+
+export interface TierDecision {
+  event: TierEvent;
+  next: TierState;
+}
+
+/** An upgrade when `qualification` reaches a tier above the current one. */
+export function upgrade(
+  program: Program,
+  state: TierState,
+  qualification: number,
+  date: IsoDate,
+): TierDecision | undefined {
+  const target = program.tierFor(qualification);
+  if (program.tierRank(target) <= program.tierRank(state.tier)) return undefined;
+  return {
+    event: { direction: 'UP', from: state.tier, to: target, qualification, reason: 'THRESHOLD_REACHED' },
+    next: { tier: target, tierSince: date, reviewDate: program.reviewDateAfter(date) },
+  };
+}
+
+/** The review on (or after) the review date: keep, or step down (one level with soft landing). */
+export function review(
+  program: Program,
+  state: TierState,
+  qualification: number,
+  date: IsoDate,
+): TierDecision | undefined {
+  if (!state.reviewDate || state.reviewDate > date) return undefined;
+  const target = program.tierFor(qualification);
+  const current = program.tierRank(state.tier);
+  const targetRank = program.tierRank(target);
+  if (targetRank >= current) {
+    // Requalified (or better, which the nightly upgrade already handles): the tier holds for another period.
+    const to = targetRank > current ? target : state.tier;
+    return {
+      event: {
+        direction: targetRank > current ? 'UP' : 'HOLD',
+        from: state.tier,
+        to,
+        qualification,
+        reason: 'REVIEW_REQUALIFIED',
+      },
+      next: {
+        tier: to,
+        tierSince: targetRank > current ? date : state.tierSince,
+        reviewDate: program.reviewDateAfter(date),
+      },
+    };
+  }
+  const softLanding = program.config.tiers.softLanding;
+  const newRank = softLanding ? Math.max(targetRank, current - 1) : targetRank;
+  const to = program.tierCodes[newRank]!;
+  const base = newRank === 0;
+  return {
+    event: {
+      direction: 'DOWN',
+      from: state.tier,
+      to,
+      qualification,
+      reason: softLanding && newRank > targetRank ? 'REVIEW_SOFT_LANDING' : 'REVIEW_NOT_REQUALIFIED',
+    },
+    // The base tier needs no review; any other is reviewed again a period later.
+    next: { tier: to, tierSince: date, reviewDate: base ? null : program.reviewDateAfter(date) },
+  };
+}
