@@ -248,6 +248,14 @@ describe('readCsvFile', () => {
     expect(records(fixed.events)[0]?.fields).toEqual(['a;b', 'c;d']);
   });
 
+  it('sniffs the separator from a first line that arrives a byte at a time', async () => {
+    const text = `\r\n${'x;'.repeat(3000)}y,z\n1;2\n`;
+    const cuts = Array.from({ length: 7000 }, (_, i) => i + 1);
+    const { verdict } = await read(bytesInput('f', text, cuts));
+    expect(verdict.meta).toEqual({ delimiter: ';' });
+    expect(verdict.account).toMatchObject({ lines: 3, records: 2, blankLines: 1 });
+  });
+
   it('keeps a multi-byte character split between chunks and flags a broken one', async () => {
     const good = Buffer.from('a,Жёлтый\nb,c\n');
     for (let cut = 1; cut < good.length; cut++) {

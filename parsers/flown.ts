@@ -237,10 +237,13 @@ class FlownHandler extends HeaderedCsvHandler<FlownCoupon> {
     return null;
   }
 
-  protected override afterData(r: FieldReader, fieldCountOk: boolean): void {
-    if (!fieldCountOk) return;
-    const fare = r.raw(FARE);
-    if (DECIMAL_RE.test(fare)) this.fareSum.add(fare);
+  protected override afterData(r: FieldReader, fieldCountOk: boolean, record: FlownCoupon | null): void {
+    if (record !== null) {
+      this.fareSum.add(record.fareAmount);
+    } else if (fieldCountOk) {
+      const fare = r.raw(FARE);
+      if (DECIMAL_RE.test(fare)) this.fareSum.add(fare);
+    }
   }
 
   protected override meta(end: FileEnd): Record<string, unknown> {
