@@ -673,7 +673,10 @@ export class FtlAssembler {
         sp.file.counts.partsComplete++;
       }
     }
-    const mismatches = [...groups.values()].filter((g) => g.declared !== g.read && g.read < 100);
+    // The count is two digits: beyond 99 it says nothing to compare with.
+    const mismatches = [...groups.values()].filter(
+      (g) => g.declared !== g.read && g.read < 100 && g.declared < 100,
+    );
     this.messages.delete(msg.key);
     if (this.completed.size >= MAX_REMEMBERED) {
       const oldest = this.completed.keys().next();

@@ -118,8 +118,12 @@ export class PartCollector {
   end(): void {
     switch (this.mode) {
       case HEADER:
-        if (this.headerFtl) this.finishPart(false);
-        else this.headerToJunk(null);
+        if (this.headerFtl) {
+          this.finishPart(false);
+        } else {
+          this.headerToJunk(null);
+          this.closeJunk();
+        }
         break;
       case BODY:
         this.finishPart(false);

@@ -424,7 +424,8 @@ const L = 'A-Za-z\u0400-\u0481\u048A-\u04FF';
 /** One surname and one given name, letters first, no inline element: what quickName reads. */
 const QUICK_NAME = new RegExp(`^\\d{1,3}[${L}][${L}' .-]*\\/[${L}][${L} ]*$`);
 
-function readNameElementFully(t: string): NameElement | string {
+/** The general reading of a name element, without the fast path (tests hold the two to the same answers). */
+export function readNameElementFully(t: string): NameElement | string {
   let nameText = t;
   let inline = NO_INLINE;
   if (t.indexOf(' .') !== -1) {
@@ -696,7 +697,8 @@ const QUICK_FQT = /^FQT[VURS] (?:([A-Z]{2}\d{1,3}) )?([A-Z0-9А-ЯЁ]{2,3}) ([A-
 /** The card of an `FQTx …` remark text (usage code included), or null when it has none. */
 export function readFqtCard(text: string): CardCore | null {
   const m = QUICK_FQT.exec(text);
-  if (m !== null) {
+  // Without a status the pattern may have read a status code as the program: the general reading decides.
+  if (m !== null && (m[1] !== undefined || !startsWithStatus(text, 5))) {
     const program = m[2]!;
     const number = m[3]!;
     if (HAS_LETTER.test(program) && HAS_DIGIT.test(number)) {
@@ -705,6 +707,16 @@ export function readFqtCard(text: string): CardCore | null {
     }
   }
   return readCardCore(text, true, 5);
+}
+
+/** Two letters and up to three digits, or a known bare status code, then a space, at `p`. */
+function startsWithStatus(text: string, p: number): boolean {
+  const c0 = text.charCodeAt(p);
+  const c1 = text.charCodeAt(p + 1);
+  if (c0 < 65 || c0 > 90 || c1 < 65 || c1 > 90) return false;
+  let d = p + 2;
+  while (d < text.length && d - p < 5 && isDigit(text.charCodeAt(d))) d++;
+  return text.charCodeAt(d) === 32 && (d > p + 2 || STATUS_PAIRS[(c0 - 65) * 26 + c1 - 65] === 1);
 }
 
 /** `XX 1000000016`, `HK1 XX 1000000081`, `IB00000082270497`, each possibly followed by a suffix. */
