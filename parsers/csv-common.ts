@@ -21,7 +21,7 @@
  * | BAD_STATUS         | flown, redemptions, members | status not one of the documented values                     |
  * | BAD_ENUM           | flown, redemptions, members | cabin, passenger type, service type, channel, group type…   |
  * | BAD_FORMAT         | header-row feeds       | a code or text field not in its expected shape (airport, …)      |
- * | INCONSISTENT_FIELDS| flown, members         | fields contradict each other (merged_into without MERGED, …)     |
+ * | INCONSISTENT_FIELDS| members                | fields contradict each other (merged_into without MERGED, …)     |
  * | UNCLOSED_QUOTE     | header-row feeds       | the reject covering a never-closed quoted field (file rejected)  |
  * | RECORD_TOO_LONG    | header-row feeds       | the reject covering a record over 64 KiB (file rejected)         |
  * | BAD_HEADER_ROW     | header-row feeds       | the reject covering an unusable header row and the unread rest   |
@@ -114,6 +114,8 @@ export interface FileVerdict {
 
 /** One file's interpretation of rows; a new handler is made per file. */
 export interface CsvRowHandler<T> {
+  /** Told the separator before the first row, so rejects can quote a row as it was written. */
+  begin?(delimiter: string): void;
   /**
    * Called for every row with content, in file order. `encodingFault` is the index of the first field
    * holding a NUL or an invalid UTF-8 sequence, or -1.
@@ -205,6 +207,7 @@ async function* readCsvBatches<T>(
       delimiter = await sniffDelimiter(chunks, head, options.candidates);
     }
     const sep = delimiter;
+    handler.begin?.(sep);
 
     const onRow = (
       fields: string[],
@@ -1129,6 +1132,7 @@ export abstract class HeaderedCsvHandler<T> implements CsvRowHandler<T> {
   protected reader: FieldReader | null = null;
   protected header: string[] = [];
   protected dataRows = 0;
+  protected delimiter = ',';
 
   constructor(
     protected readonly file: string,
@@ -1159,6 +1163,10 @@ export abstract class HeaderedCsvHandler<T> implements CsvRowHandler<T> {
     return code;
   }
 
+  begin(delimiter: string): void {
+    this.delimiter = delimiter;
+  }
+
   row(fields: string[], line: number, lines: number, fault: number): RowOutcome<T> {
     let r = this.reader;
     if (r === null) {
@@ -1169,7 +1177,7 @@ export abstract class HeaderedCsvHandler<T> implements CsvRowHandler<T> {
           field: check.field,
           reason: check.reason,
           message: check.message,
-          text: fields.join(','),
+          text: fields.join(this.delimiter),
         };
       }
       this.header = check.header;
@@ -1195,7 +1203,7 @@ export abstract class HeaderedCsvHandler<T> implements CsvRowHandler<T> {
         field: '*',
         reason: 'MALFORMED',
         message: `expected ${this.header.length} fields as in the header row, found ${fields.length}`,
-        text: clipText(fields.join(',')),
+        text: clipText(fields.join(this.delimiter)),
       };
     } else if (fault >= 0) {
       out = {

@@ -101,6 +101,19 @@ describe('flown parser on fixtures', () => {
     expect(verdicts[0]?.verdict).toBe('accepted');
   });
 
+  it('quotes a malformed row in its own separator', async () => {
+    const header = FLOWN_COLUMNS.map((c) => c.name).join(';');
+    const { rejects } = await collect(flownParser, [bytesInput('s.csv', `${header}\n0741234567890;1;x\n`)]);
+    expect(rejects).toEqual([
+      expect.objectContaining({
+        line: 2,
+        reason: 'MALFORMED',
+        text: '0741234567890;1;x',
+        message: 'expected 26 fields as in the header row, found 3',
+      }),
+    ]);
+  });
+
   it('follows the header order and fills the columns left out', async () => {
     const { records, rejects } = await read('reordered-optional-columns-absent.csv');
     expect(rejects).toEqual([]);

@@ -229,7 +229,7 @@ class FlownHandler extends HeaderedCsvHandler<FlownCoupon> {
       !TRAILER_COUNT_RE.test(count ?? '') ||
       !DECIMAL_RE.test(sum ?? '')
     ) {
-      this.trailerProblem ??= `the trailer at line ${line} is malformed: expected #TRAILER,<record count>,<sum of fare_amount>, found ${JSON.stringify(fields.join(','))}`;
+      this.trailerProblem ??= `the trailer at line ${line} is malformed: expected #TRAILER,<record count>,<sum of fare_amount>, found ${JSON.stringify(fields.join(this.delimiter))}`;
       this.trailer = { line, count: -1, fareSum: '' };
       return null;
     }

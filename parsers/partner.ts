@@ -148,6 +148,7 @@ class PartnerHandler implements CsvRowHandler<PartnerActivity> {
   );
   private readonly fileName: PartnerFileName | null;
   private rows = 0;
+  private delimiter = ',';
   private header: { partnerCode: string; fileSequence: number; createdAt: string } | null = null;
   private headerProblem: string | null = null;
   private trailer: (PartnerTotals & { line: number }) | null = null;
@@ -164,12 +165,16 @@ class PartnerHandler implements CsvRowHandler<PartnerActivity> {
     return 'MALFORMED';
   }
 
+  begin(delimiter: string): void {
+    this.delimiter = delimiter;
+  }
+
   row(fields: string[], line: number, lines: number, fault: number): RowOutcome<PartnerActivity> {
     const first = this.rows === 0;
     this.rows++;
     const type = (fields[0] as string).trim();
     if (first && type !== 'H') {
-      this.headerProblem = `the file must start with an H record, found ${JSON.stringify(clipText(fields.join(',')))}`;
+      this.headerProblem = `the file must start with an H record, found ${JSON.stringify(clipText(fields.join(this.delimiter)))}`;
     }
     if (type === 'H') {
       this.readHeader(fields, line, first, fault);
@@ -290,7 +295,7 @@ class PartnerHandler implements CsvRowHandler<PartnerActivity> {
         lines,
         '*',
         `expected ${D_COLUMNS.length} fields in a D record, found ${fields.length}`,
-        fields.join(','),
+        fields.join(this.delimiter),
       );
     }
     if (fault >= 0) {
