@@ -296,7 +296,11 @@ function decideFlight(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
       update: done({ statusPostingKey: key, statusCredit: statusInput.amount, baseSpendMinor: baseSpend }),
     };
   }
-  if (!row.seenCoupon && !ctx.program.config.earning.creditOnFtl) {
+  // Revenue-based points are a share of the coupon's money, so an FTL passenger waits for its coupon
+  // under that basis too: rejecting it (BAD_AMOUNT) would blame a record that carries no amount at all.
+  const needsCoupon =
+    !ctx.program.config.earning.creditOnFtl || ctx.program.airVersion(row.activityDate)?.basis === 'revenue';
+  if (!row.seenCoupon && needsCoupon) {
     // Wait for the flown coupon to confirm the flight; stays pending.
     return { postings: [], related: [], update: { needsAccrual: false, status: 'PENDING' } };
   }
