@@ -2,6 +2,7 @@
  * What every command needs, built once: the validated configuration, a logger, and on demand the
  * database. Commands receive it instead of reaching for globals, so tests can run them in-process.
  */
+import { once } from 'node:events';
 import type { Db } from '../db/connection.js';
 import { openDb } from '../db/connection.js';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
@@ -15,11 +16,21 @@ export interface GlobalOptions {
 export interface Output {
   out(text: string): void;
   err(text: string): void;
+  /** Resolves when stdout has room again: long outputs (parse of a large file) wait on it. */
+  drain?(): Promise<void>;
 }
 
 export const processOutput: Output = {
-  out: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
-  err: (text) => process.stderr.write(text.endsWith('\n') ? text : `${text}\n`),
+  out: (text) => {
+    process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+  },
+  err: (text) => {
+    process.stderr.write(text.endsWith('\n') ? text : `${text}\n`);
+  },
+  drain: () =>
+    process.stdout.writableNeedDrain
+      ? once(process.stdout, 'drain').then(() => undefined)
+      : Promise.resolve(),
 };
 
 export class CommandContext {

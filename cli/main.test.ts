@@ -7,6 +7,7 @@ import { openDb } from '../db/connection.js';
 import { Ledger } from '../ledger/ledger.js';
 import { insertMember } from '../ledger/members.js';
 import { Accounts } from '../ledger/accounts.js';
+import { MIGRATION_NAMES } from '../db/migrate.js';
 
 const example = readFileSync(resolve(import.meta.dirname, '../examples/redeye.config.yaml'), 'utf8');
 
@@ -34,7 +35,7 @@ describe('the redeye command', () => {
   it('db migrate creates the SQLite file readable by its owner only, then db status lists what is applied', async () => {
     const migrated = await redeye(['--config', config, 'db', 'migrate']);
     expect(migrated.code).toBe(0);
-    expect(migrated.out).toMatch(/applied 2 migration\(s\): 001_ledger, 002_program/);
+    expect(migrated.out).toContain(`applied ${MIGRATION_NAMES.length} migration(s): ${MIGRATION_NAMES.join(', ')}`);
     const file = join(dir, 'var', 'redeye.sqlite');
     expect(statSync(file).mode & 0o777).toBe(0o600);
     expect(statSync(join(dir, 'var')).mode & 0o777).toBe(0o700);

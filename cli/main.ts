@@ -8,6 +8,10 @@ import { coerceError, RedeyeError } from '../lib/errors.js';
 import { CommandContext, processOutput, type Output } from './context.js';
 import { registerDb } from './commands/db.js';
 import { registerLedger } from './commands/ledger.js';
+import { registerFiles } from './commands/files.js';
+import { registerParse } from './commands/parse.js';
+import { registerRun, registerSchedule } from './commands/run.js';
+import { registerReport } from './commands/report.js';
 
 export interface MainOptions {
   output?: Output;
@@ -49,10 +53,22 @@ export function buildProgram(options: MainOptions, onExit: (code: number) => voi
 
   registerDb(program, run);
   registerLedger(program, run);
+  registerRun(program, run);
+  registerSchedule(program, run);
+  registerFiles(program, run);
+  registerParse(program, run);
+  registerReport(program, run);
   return program;
 }
 
 export async function main(argv: string[], options: MainOptions = {}): Promise<number> {
+  if (argv === process.argv) {
+    // `redeye parse … | head`: a reader that stops early is not an error.
+    process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EPIPE') process.exit(0);
+      throw error;
+    });
+  }
   let exitCode = 0;
   const program = buildProgram(options, (code) => {
     exitCode = code;

@@ -30,6 +30,8 @@ export interface Db {
 export interface OpenOptions {
   busyTimeoutMs?: number;
   poolMax?: number;
+  /** SQLite: open the file read-only (the simulator proves it changes nothing). */
+  readonly?: boolean;
 }
 
 let pgTypesConfigured = false;
@@ -83,7 +85,8 @@ function immediateSqliteClient(): unknown {
 function openSqlite(url: string, options: OpenOptions): Db {
   const file = url.startsWith('sqlite:') ? url.slice('sqlite:'.length) : url;
   const inMemory = file === ':memory:' || file === '';
-  if (!inMemory) {
+  const readonly = options.readonly === true && !inMemory;
+  if (!inMemory && !readonly) {
     const dir = dirname(file);
     // Personal data lives in this file: the folder and the file are the owner's alone.
     if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -93,7 +96,7 @@ function openSqlite(url: string, options: OpenOptions): Db {
   const busyTimeout = options.busyTimeoutMs ?? 10_000;
   const knex = knexFactory({
     client: immediateSqliteClient() as Knex.Config['client'],
-    connection: { filename: inMemory ? ':memory:' : file },
+    connection: { filename: inMemory ? ':memory:' : file, options: { readonly } },
     useNullAsDefault: true,
     pool: {
       min: 1,
@@ -102,6 +105,11 @@ function openSqlite(url: string, options: OpenOptions): Db {
       idleTimeoutMillis: 2_147_483_647,
       afterCreate: (conn: BetterSqlite3.Database, done: (err: Error | null, conn: unknown) => void) => {
         try {
+          if (readonly) {
+            conn.pragma(`busy_timeout = ${busyTimeout}`);
+            done(null, conn);
+            return;
+          }
           if (!inMemory) conn.pragma('journal_mode = WAL');
           // A night writes in large batches: checkpoint (and fsync) every ~40 MB of WAL rather than every
           // 4 MB, and trim the WAL file back after a checkpoint so it does not keep its peak size.

@@ -130,7 +130,7 @@ function periodOf(period: 'month' | 'year', date: IsoDate): { from: IsoDate; to:
 }
 
 /** Points a member earned from a partner in a cap period, read once per (member, partner, period) and kept current. */
-class PeriodPoints {
+export class PeriodPoints {
   private readonly cache = new Map<string, number>();
   constructor(private readonly q: () => Q) {}
 
@@ -210,7 +210,7 @@ export async function contextFor(
 }
 
 /** Records a decision's effect on the session state (caps) once it is known to be posted. */
-function remember(state: AccrueState, row: ActivityRow, decision: AccrualDecision): void {
+export function remember(state: AccrueState, row: ActivityRow, decision: AccrualDecision): void {
   if (
     (row.type === 'PARTNER' || row.type === 'HOTEL') &&
     row.memberNumber &&

@@ -4,6 +4,7 @@ import { checkLedger } from '../../ledger/check.js';
 import { getMember } from '../../ledger/members.js';
 import { openLots, statement } from '../../ledger/queries.js';
 import { RedeyeError } from '../../lib/errors.js';
+import { forgetMember } from '../../jobs/retention.js';
 import type { ActionRunner, CommandContext } from '../context.js';
 import { table } from '../format.js';
 
@@ -81,6 +82,20 @@ export function registerLedger(program: Command, run: ActionRunner): void {
               l.balance,
             ]),
           ),
+        );
+      }),
+    );
+  member
+    .command('forget')
+    .argument('<number>', 'member number')
+    .description(
+      "erase a member's personal data on request (where the program allows it); balances and history stay",
+    )
+    .action(
+      run(async (ctx: CommandContext, number: string) => {
+        await forgetMember({ db: ctx.db(), config: ctx.config, env: ctx.env, now: () => new Date() }, number);
+        ctx.output.out(
+          `member ${number}: personal data erased; member number and postings kept; erasure recorded`,
         );
       }),
     );

@@ -1,0 +1,199 @@
+import { createReadStream, statSync } from 'node:fs';
+import { basename } from 'node:path';
+import type { Command } from 'commander';
+import { ConfigError, UsageError } from '../../lib/errors.js';
+import { getParser } from '../../parsers/index.js';
+import { FEED_NAMES, type FeedName, type ParseInput, type ParseOptions } from '../../parsers/types.js';
+import { openDb } from '../../db/connection.js';
+import { simulate } from '../../jobs/simulate.js';
+import { defaultBusinessDate, parseDateOption } from './run.js';
+import type { ActionRunner, CommandContext } from '../context.js';
+
+function feedName(feed: string): FeedName {
+  if (!(FEED_NAMES as readonly string[]).includes(feed))
+    throw new UsageError(`unknown feed ${JSON.stringify(feed)}; feeds: ${FEED_NAMES.join(', ')}`);
+  return feed as FeedName;
+}
+
+function inputsFor(files: string[], received?: string): ParseInput[] {
+  const at = received ? new Date(received) : undefined;
+  if (at && Number.isNaN(at.getTime()))
+    throw new UsageError(`--received expects an ISO 8601 time, got ${received}`);
+  return files.map((path) => {
+    let stat;
+    try {
+      stat = statSync(path);
+    } catch {
+      throw new UsageError(`cannot read ${path}`, { file: path });
+    }
+    // An FTL's dates carry no year: the receipt time decides it (the file's time unless told).
+    return {
+      name: basename(path),
+      open: () => createReadStream(path),
+      receivedAt: at ?? stat.mtime,
+      size: stat.size,
+    };
+  });
+}
+
+/** Parse options from the configuration when there is one; `parse` works without it too. */
+function optionsFor(ctx: CommandContext, feed: FeedName, encoding?: string): ParseOptions {
+  let options: ParseOptions & { ownPrograms?: string[]; timeZone?: string } = {};
+  try {
+    const cfg = ctx.config;
+    const f = cfg.feeds[feed];
+    options = {
+      encoding: f?.encoding,
+      delimiter: f?.delimiter,
+      maxBytes: f?.maxBytes,
+      ownPrograms: [cfg.program.code],
+      timeZone: cfg.program.timeZone,
+    };
+  } catch (error) {
+    if (!(error instanceof ConfigError) || ctx.options.config) throw error;
+  }
+  if (encoding) options.encoding = encoding;
+  return options;
+}
+
+export function registerParse(program: Command, run: ActionRunner): void {
+  program
+    .command('parse')
+    .argument('<feed>', FEED_NAMES.join(', '))
+    .argument('<file...>', 'files of one delivery (the parts of an FTL message may be in several)')
+    .description(
+      'read files as Redeye reads them: one JSON object per line (records, rejects, then a summary); writes nothing',
+    )
+    .option(
+      '--encoding <name>',
+      "character encoding (overrides the feed's configured one): utf-8, cp866, windows-1251, …",
+    )
+    .option(
+      '--received <time>',
+      'receipt time (ISO 8601) for year inference; default: each file’s modification time',
+    )
+    .action(
+      run(
+        async (
+          ctx: CommandContext,
+          feed: string,
+          files: string[],
+          opts: { encoding?: string; received?: string },
+        ) => {
+          const name = feedName(feed);
+          const parser = getParser(name);
+          const summary = { type: 'summary', records: 0, rejects: 0, files: [] as unknown[] };
+          let lines = 0;
+          for await (const e of parser.parse(
+            inputsFor(files, opts.received),
+            optionsFor(ctx, name, opts.encoding),
+          )) {
+            if (++lines % 1000 === 0) await ctx.output.drain?.();
+            if (e.type === 'record') {
+              summary.records++;
+              ctx.output.out(
+                JSON.stringify({
+                  type: 'record',
+                  file: e.file,
+                  line: e.line,
+                  ...(e.path ? { path: e.path, seq: e.seq } : {}),
+                  record: e.record,
+                }),
+              );
+            } else if (e.type === 'reject') {
+              summary.rejects++;
+              ctx.output.out(
+                JSON.stringify({
+                  type: 'reject',
+                  file: e.file,
+                  line: e.line,
+                  ...(e.path ? { path: e.path, seq: e.seq } : {}),
+                  field: e.field,
+                  reason: e.reason,
+                  message: e.message,
+                  text: e.text,
+                }),
+              );
+            } else {
+              summary.files.push({
+                file: e.file,
+                verdict: e.verdict,
+                reason: e.reason,
+                message: e.message,
+                account: e.account,
+                meta: e.meta,
+              });
+            }
+          }
+          ctx.output.out(JSON.stringify(summary));
+        },
+      ),
+    );
+
+  program
+    .command('simulate')
+    .argument('<feed>', 'ftl, flown, partner, hotel, alliance-claims or redemptions')
+    .argument('<file...>', 'input files')
+    .description('apply the program rules to files and show what would be posted or rejected; writes nothing')
+    .option('-d, --date <YYYY-MM-DD>', 'business date to simulate (default: yesterday)')
+    .option('--encoding <name>', 'character encoding')
+    .option('--received <time>', 'receipt time for year inference (ISO 8601)')
+    .option('--json', 'one JSON object per line')
+    .action(
+      run(
+        async (
+          ctx: CommandContext,
+          feed: string,
+          files: string[],
+          opts: { date?: string; encoding?: string; received?: string; json?: boolean },
+        ) => {
+          const name = feedName(feed);
+          const date = parseDateOption(opts.date, () => defaultBusinessDate(ctx.config.program.timeZone));
+          // Read-only: the simulator must leave the database byte for byte as it found it.
+          const db = openDb(ctx.config.database.url, {
+            readonly: true,
+            busyTimeoutMs: ctx.config.database.busyTimeoutMs,
+          });
+          try {
+            for await (const e of simulate(db.knex, ctx.config, name, inputsFor(files, opts.received), date, {
+              encoding: opts.encoding ?? ctx.config.feeds[name]?.encoding,
+            })) {
+              if (opts.json) {
+                ctx.output.out(JSON.stringify(e));
+                continue;
+              }
+              if (e.type === 'record') {
+                const detail = e.postings[0]?.detail as { basis?: string } | undefined;
+                const status = e.postings[0]?.statusCredits?.[0];
+                ctx.output.out(
+                  `${e.file}:${e.line}  ${e.activity}  ${e.status}${e.reason ? ` ${e.reason}` : ''}` +
+                    (e.points
+                      ? `  ${e.points > 0 ? '+' : ''}${e.points.toLocaleString('en-US')} points`
+                      : '') +
+                    (e.postings[0]?.ruleVersion
+                      ? `  [${e.postings[0].ruleVersion}${detail?.basis ? `: ${detail.basis}` : ''}]`
+                      : '') +
+                    (status ? `  status +${status.amount} ${status.metric}` : '') +
+                    (e.message && e.status === 'REJECTED' ? `  — ${e.message}` : ''),
+                );
+              } else if (e.type === 'reject') {
+                ctx.output.out(`${e.file}:${e.line}  REJECTED ${e.reason} (${e.field})  — ${e.message}`);
+              } else {
+                ctx.output.out(
+                  `\n${e.records} records: ${e.posted} would post ${e.points.toLocaleString('en-US')} points` +
+                    (e.statusCredits
+                      ? ` and ${e.statusCredits.toLocaleString('en-US')} status credits`
+                      : '') +
+                    `, ${e.rejected} rejected, ${e.notCredited} for other programs`,
+                );
+                for (const [reason, n] of Object.entries(e.byReason).sort())
+                  ctx.output.out(`  ${reason.padEnd(24)} ${n}`);
+              }
+            }
+          } finally {
+            await db.close();
+          }
+        },
+      ),
+    );
+}

@@ -1,0 +1,124 @@
+import type { Command } from 'commander';
+import { addDays, dateInZone, isIsoDate } from '../../lib/dates.js';
+import { UsageError } from '../../lib/errors.js';
+import { isRunnable, JOB_NAMES, runJob, type RunSummary } from '../../jobs/runner.js';
+import type { JobContext } from '../../jobs/types.js';
+import type { ActionRunner, CommandContext } from '../context.js';
+import { table } from '../format.js';
+import { terminalProgress } from '../progress.js';
+import { Scheduler } from '../../jobs/schedule.js';
+
+/** The business date a night processes by default: yesterday in the program's time zone. */
+export function defaultBusinessDate(timeZone: string, now: Date = new Date()): string {
+  return addDays(dateInZone(now, timeZone), -1);
+}
+
+export function parseDateOption(value: string | undefined, fallback: () => string): string {
+  if (value === undefined) return fallback();
+  if (!isIsoDate(value))
+    throw new UsageError(`--date expects a date YYYY-MM-DD, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+export function jobContext(ctx: CommandContext, businessDate: string, signal?: AbortSignal): JobContext {
+  return {
+    db: ctx.db(),
+    config: ctx.config,
+    logger: ctx.logger,
+    businessDate,
+    now: () => new Date(),
+    progress: terminalProgress(),
+    signal,
+    env: ctx.env,
+  };
+}
+
+/** Stops after the current transaction on SIGINT/SIGTERM instead of dying mid-step. */
+export function abortOnSignals(): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+    },
+  };
+}
+
+export function printSummary(ctx: CommandContext, s: RunSummary): void {
+  ctx.output.out(`${s.job} for ${s.businessDate}: ${s.status.toUpperCase()} in ${s.seconds.toFixed(1)} s`);
+  ctx.output.out(
+    table(
+      ['step', 'status', 'seconds', 'counts'],
+      s.steps.map((step) => [
+        step.job,
+        step.status,
+        step.seconds.toFixed(1),
+        Object.entries(step.counts)
+          .filter(([, v]) => v !== 0)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' '),
+      ]),
+    ),
+  );
+  for (const step of s.steps) {
+    for (const w of step.warnings) ctx.output.out(`warning (${step.job}): ${w}`);
+    if (step.error) ctx.output.out(`error (${step.job}) [${step.error.code}]: ${step.error.message}`);
+  }
+}
+
+export function registerRun(program: Command, run: ActionRunner): void {
+  program
+    .command('run')
+    .argument('<job>', `one of: ${JOB_NAMES.join(', ')}`)
+    .description('run a job (or the whole night) for a business date; safe to rerun')
+    .option('-d, --date <YYYY-MM-DD>', "business date (default: yesterday in the program's time zone)")
+    .option('--json', 'print the run summary as JSON')
+    .action(
+      run(async (ctx: CommandContext, job: string, opts: { date?: string; json?: boolean }) => {
+        if (!isRunnable(job))
+          throw new UsageError(`unknown job ${JSON.stringify(job)}; jobs: ${JOB_NAMES.join(', ')}`);
+        const date = parseDateOption(opts.date, () => defaultBusinessDate(ctx.config.program.timeZone));
+        const stop = abortOnSignals();
+        try {
+          const summary = await runJob(jobContext(ctx, date, stop.signal), job);
+          if (opts.json) ctx.output.out(JSON.stringify(summary));
+          else printSummary(ctx, summary);
+          return summary.status === 'succeeded' ? 0 : 1;
+        } finally {
+          stop.dispose();
+        }
+      }),
+    );
+}
+
+export function registerSchedule(program: Command, run: ActionRunner): void {
+  program
+    .command('schedule')
+    .description(
+      'run the configured schedules as a daemon (catches up missed nights; stops cleanly on SIGTERM/SIGINT)',
+    )
+    .action(
+      run(async (ctx: CommandContext) => {
+        const scheduler = new Scheduler({
+          db: ctx.db(),
+          config: ctx.config,
+          logger: ctx.logger,
+          env: ctx.env,
+        });
+        await scheduler.start();
+        await new Promise<void>((resolve) => {
+          const stop = () => {
+            ctx.logger.info({}, 'stopping: the running step finishes its transaction first');
+            scheduler.stop().then(resolve, resolve);
+          };
+          process.once('SIGINT', stop);
+          process.once('SIGTERM', stop);
+        });
+        return 0;
+      }),
+    );
+}

@@ -1,0 +1,195 @@
+/**
+ * Running jobs: each run is recorded in `job_runs` (start, end, status, counts, error), holds a lock so
+ * the same job and date never run twice at once, and returns a summary instead of throwing into the
+ * scheduler. `nightly` runs the steps of the night in order under one lock; a failed step stops the
+ * night (except fetch: what did arrive is still read), and a rerun of the date picks up from there.
+ */
+import { hostname } from 'node:os';
+import { coerceError, RedeyeError } from '../lib/errors.js';
+import { accrueJob } from './accrue.js';
+import { expireJob } from './expire.js';
+import { fetchJob } from './fetch.js';
+import { ingestJob } from './ingest.js';
+import { acquireLock, type RunLock } from './lock.js';
+import { tiersJob } from './tiers.js';
+import type { Job, JobContext, JobResult } from './types.js';
+import { deliverJob } from './deliver.js';
+import { exportJob } from './export.js';
+import { reportJob } from './report.js';
+import { retentionJob } from './retention.js';
+import { endOfMonth } from '../lib/dates.js';
+
+export const STEP_JOBS = {
+  fetch: fetchJob,
+  ingest: ingestJob,
+  accrue: accrueJob,
+  tiers: tiersJob,
+  expire: expireJob,
+  export: exportJob,
+  report: reportJob,
+  deliver: deliverJob,
+  retention: retentionJob,
+} satisfies Record<string, Job>;
+
+export type StepName = keyof typeof STEP_JOBS;
+export const NIGHTLY_STEPS: StepName[] = [
+  'fetch',
+  'ingest',
+  'accrue',
+  'tiers',
+  'expire',
+  'export',
+  'report',
+  'deliver',
+  'retention',
+];
+/** Month-end: the exports and reports whose month-end parts run on the last day, then delivery. */
+export const MONTHLY_STEPS: StepName[] = ['export', 'report', 'deliver'];
+export const JOB_NAMES = [...Object.keys(STEP_JOBS), 'nightly', 'monthly'] as const;
+export type RunnableJob = StepName | 'nightly' | 'monthly';
+
+export interface StepSummary {
+  job: string;
+  status: 'succeeded' | 'failed' | 'skipped';
+  seconds: number;
+  counts: Record<string, number>;
+  warnings: string[];
+  error?: { code: string; message: string };
+}
+
+export interface RunSummary {
+  job: string;
+  businessDate: string;
+  status: 'succeeded' | 'failed';
+  steps: StepSummary[];
+  seconds: number;
+}
+
+export function isRunnable(name: string): name is RunnableJob {
+  return (JOB_NAMES as readonly string[]).includes(name);
+}
+
+async function runStep(ctx: JobContext, name: StepName): Promise<StepSummary> {
+  const started = ctx.now();
+  const [row] = await ctx.db
+    .knex('job_runs')
+    .insert({
+      job: name,
+      business_date: ctx.businessDate,
+      status: 'running',
+      started_at: started.toISOString(),
+      host: hostname(),
+      pid: process.pid,
+    })
+    .returning('id');
+  const runId = typeof row === 'object' ? Number((row as { id: number }).id) : Number(row);
+  const t0 = process.hrtime.bigint();
+  let result: JobResult | undefined;
+  let error: RedeyeError | undefined;
+  try {
+    ctx.logger.info({ job: name, businessDate: ctx.businessDate }, `${name} started`);
+    result = await STEP_JOBS[name](ctx);
+  } catch (e) {
+    error = coerceError(e, { job: name, businessDate: ctx.businessDate });
+  }
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  await ctx.db
+    .knex('job_runs')
+    .where({ id: runId })
+    .update({
+      status: error ? 'failed' : 'succeeded',
+      finished_at: ctx.now().toISOString(),
+      counts: JSON.stringify(result?.counts ?? {}),
+      error: error ? `[${error.code}] ${error.describe()}` : null,
+    });
+  if (error) {
+    ctx.logger.error(
+      { job: name, businessDate: ctx.businessDate, code: error.code, ...error.context },
+      `${name} failed: ${error.describe()}`,
+    );
+  } else {
+    ctx.logger.info(
+      {
+        job: name,
+        businessDate: ctx.businessDate,
+        seconds: Math.round(seconds * 10) / 10,
+        ...result?.counts,
+      },
+      `${name} finished`,
+    );
+  }
+  return {
+    job: name,
+    status: error ? 'failed' : 'succeeded',
+    seconds,
+    counts: result?.counts ?? {},
+    warnings: result?.warnings ?? [],
+    ...(error ? { error: { code: error.code, message: error.describe() } } : {}),
+  };
+}
+
+/** Runs one job (or the night, or the month-end) for a business date, under its lock. */
+export async function runJob(ctx: JobContext, name: RunnableJob): Promise<RunSummary> {
+  const t0 = process.hrtime.bigint();
+  const steps: StepName[] = name === 'nightly' ? NIGHTLY_STEPS : name === 'monthly' ? MONTHLY_STEPS : [name];
+  const runCtx = name === 'monthly' ? { ...ctx, businessDate: endOfMonth(ctx.businessDate) } : ctx;
+  let lock: RunLock | undefined;
+  const summaries: StepSummary[] = [];
+  let compositeRun: number | undefined;
+  try {
+    lock = await acquireLock(ctx.db, `${name}:${runCtx.businessDate}`, ctx.now);
+    if (steps.length > 1) {
+      // The night as a whole is recorded too: the scheduler's catch-up reads it.
+      const [row] = await ctx.db
+        .knex('job_runs')
+        .insert({
+          job: name,
+          business_date: runCtx.businessDate,
+          status: 'running',
+          started_at: ctx.now().toISOString(),
+          host: hostname(),
+          pid: process.pid,
+        })
+        .returning('id');
+      compositeRun = typeof row === 'object' ? Number((row as { id: number }).id) : Number(row);
+    }
+    let stopped = false;
+    for (const step of steps) {
+      if (stopped || ctx.signal?.aborted) {
+        summaries.push({ job: step, status: 'skipped', seconds: 0, counts: {}, warnings: [] });
+        continue;
+      }
+      const s = await runStep(runCtx, step);
+      summaries.push(s);
+      if (s.status === 'failed' && step !== 'fetch') stopped = true;
+    }
+    const failed = summaries.some((s) => s.status !== 'succeeded');
+    if (compositeRun !== undefined) {
+      const counts: Record<string, number> = {};
+      for (const s of summaries) for (const [k, v] of Object.entries(s.counts)) counts[`${s.job}.${k}`] = v;
+      await ctx.db
+        .knex('job_runs')
+        .where({ id: compositeRun })
+        .update({
+          status: failed ? 'failed' : 'succeeded',
+          finished_at: ctx.now().toISOString(),
+          counts: JSON.stringify(counts),
+          error: failed
+            ? summaries
+                .filter((s) => s.status !== 'succeeded')
+                .map((s) => `${s.job}: ${s.error?.message ?? s.status}`)
+                .join('; ')
+            : null,
+        });
+    }
+  } finally {
+    await lock?.release();
+  }
+  return {
+    job: name,
+    businessDate: runCtx.businessDate,
+    status: summaries.some((s) => s.status !== 'succeeded') ? 'failed' : 'succeeded',
+    steps: summaries,
+    seconds: Number(process.hrtime.bigint() - t0) / 1e9,
+  };
+}
