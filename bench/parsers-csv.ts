@@ -214,11 +214,11 @@ export async function benchFlownParser(rows: number): Promise<FlownBenchResult> 
     await writeFlownCsv(warm, Math.min(rows, 20_000), { seed: 7 });
     await floorPass(warm);
     await parserPass(warm, Math.min(rows, 20_000));
-    // Two interleaved rounds, the best of each kept: on a shared machine a neighbour's burst then
+    // Three interleaved rounds, the best of each kept: on a shared machine a neighbour's burst then
     // slows one pass, not the ratio.
     let floorSeconds = Infinity;
     let seconds = Infinity;
-    for (let round = 0; round < 2; round++) {
+    for (let round = 0; round < 3; round++) {
       floorSeconds = Math.min(floorSeconds, await floorPass(path));
       seconds = Math.min(seconds, await parserPass(path, rows));
     }
