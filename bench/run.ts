@@ -4,6 +4,7 @@
  */
 const benches: Record<string, () => Promise<{ default: (args: string[]) => Promise<void> }>> = {
   ledger: () => import('./ledger.js'),
+  parsers: () => import('./parsers.js'),
 };
 
 async function main(): Promise<void> {
