@@ -6,6 +6,7 @@
 import type { Knex } from 'knex';
 import * as m001 from './001_ledger.js';
 import * as m002 from './002_program.js';
+import * as m004 from './004_exports.js';
 
 export interface Migration {
   name: string;
@@ -16,6 +17,7 @@ export interface Migration {
 export const migrations: Migration[] = [
   { name: '001_ledger', ...m001 },
   { name: '002_program', ...m002 },
+  { name: '004_exports', ...m004 },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {
