@@ -1,0 +1,366 @@
+/**
+ * The one way an export reaches the outbox: `paths.outbox/<kind>/<name>`, written under a temporary
+ * name and renamed when complete, recorded in the file registry (direction `out`, verdict `written`)
+ * with its sha256, size, sequence, business date, partner and the inbound file it answers. The deliver
+ * job takes it from there; it reads only registry rows, so a file that is not registered is never sent.
+ *
+ * Identity. Every export has a key (`files.export_key`, unique) derived from what it covers: its kind,
+ * its partner and its business date or answered file. The first run allocates the sequence (gap-free per
+ * scope, in the `sequences` table) and stamps the creation time, in the same transaction as the registry
+ * row; a rollback returns the sequence number, so there are no gaps. A rerun finds the row by its key and
+ * rebuilds the file with the recorded sequence and creation time, never the clock of the rerun:
+ *
+ * | rebuilt bytes          | file on disk           | outcome                                          |
+ * |------------------------|------------------------|--------------------------------------------------|
+ * | same sha256 as the row | present, same bytes    | `unchanged`: nothing touched                      |
+ * | same sha256 as the row | missing or different   | `restored`: the recorded bytes are put back       |
+ * | different              | row still `written`    | `replaced`: not yet delivered, so the corrected   |
+ * |                        |                        | file replaces it under the same name and sequence |
+ * | different              | row `delivered`        | `drifted`: the partner has the first version; it  |
+ * |                        |                        | is kept and the difference is reported            |
+ *
+ * Order of the first write, all in one transaction: the sequence, the data, the temporary file and its
+ * fsync, the registry row (which claims the key: a concurrent writer of the same export waits on the
+ * unique index, fails, drops its temporary file and takes the rerun path), the rename, the commit. A crash
+ * before the commit leaves at most an unregistered file, which the rerun overwrites under the same name
+ * because the sequence it gets is the same one.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, rename, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Knex } from 'knex';
+import type { Db } from '../db/connection.js';
+import type { IsoDate } from '../lib/dates.js';
+import { temporaryName, unsafeNameReason } from '../transports/names.js';
+import { ExportError } from './errors.js';
+
+type Q = Knex | Knex.Transaction;
+
+export const EXPORT_KINDS = [
+  'partner-response',
+  'hotel-response',
+  'alliance-claims',
+  'alliance-results',
+  'invoice',
+  'invoice-statement',
+  'mailing',
+] as const;
+export type ExportKind = (typeof EXPORT_KINDS)[number];
+
+/** The facts of an export fixed at its first write and reused by every rerun. */
+export interface ExportStamp {
+  /** From the export's sequence scope; null for exports identified otherwise (results files). */
+  sequence: number | null;
+  /** Creation time, whole seconds. */
+  createdAt: Date;
+  /** The same instant as written into files: `2026-11-27T01:30:00Z`. */
+  timestamp: string;
+}
+
+export type ExportContent = string | Iterable<string> | AsyncIterable<string>;
+
+export interface PreparedExport {
+  content: ExportContent;
+  /** Figures kept with the registry row (`files.counts`), e.g. records, accepted, rejected. */
+  counts?: Record<string, number>;
+  /** Runs in the creating transaction once the registry row exists (e.g. recording the claims sent). */
+  afterInsert?: (trx: Knex.Transaction, fileId: number) => Promise<void>;
+}
+
+export interface ExportSpec {
+  kind: ExportKind;
+  /** The identity, `exportKey(...)`. */
+  key: string;
+  partnerCode: string | null;
+  businessDate: IsoDate;
+  answersFileId?: number | null;
+  sequenceScope?: string | null;
+  /** File name (one path component) from the stamp. */
+  name(stamp: ExportStamp): string;
+  /**
+   * The file's data. `fileId` is null on the first write (called inside its transaction, with `q` that
+   * transaction) and the registry id on a rerun, so an export can rebuild from what it recorded.
+   */
+  prepare(q: Q, stamp: ExportStamp, fileId: number | null): Promise<PreparedExport>;
+}
+
+export type WriteStatus = 'written' | 'unchanged' | 'restored' | 'replaced' | 'drifted';
+
+export interface WriteOutcome {
+  status: WriteStatus;
+  kind: ExportKind;
+  key: string;
+  fileId: number;
+  name: string;
+  path: string;
+  sequence: number | null;
+  sha256: string;
+  size: number;
+  counts: Record<string, number>;
+}
+
+export interface OutboxOptions {
+  /** `paths.outbox`. */
+  root: string;
+  /** The clock for a first write's creation time. */
+  now: () => Date;
+}
+
+/** `<kind>:<partner or ->:<what>`; the parts never contain `:` ambiguity that matters, being ours. */
+export function exportKey(kind: ExportKind, partnerCode: string | null, what: string): string {
+  return `${kind}:${partnerCode ?? '-'}:${what}`;
+}
+
+export function stampOf(createdAt: Date, sequence: number | null): ExportStamp {
+  const whole = new Date(Math.floor(createdAt.getTime() / 1000) * 1000);
+  return { sequence, createdAt: whole, timestamp: whole.toISOString().replace('.000Z', 'Z') };
+}
+
+interface FileRow {
+  id: number;
+  name: string;
+  local_path: string | null;
+  sha256: string;
+  size: number;
+  sequence: number | null;
+  verdict: string;
+  created_at: string | Date;
+}
+
+export async function findExport(q: Q, key: string): Promise<FileRow | undefined> {
+  return (await q('files')
+    .where({ direction: 'out', export_key: key })
+    .first('id', 'name', 'local_path', 'sha256', 'size', 'sequence', 'verdict', 'created_at')) as
+    FileRow | undefined;
+}
+
+/** Next value of a gap-free counter; call inside the transaction that records its use. */
+export async function nextSequence(trx: Knex.Transaction, scope: string): Promise<number> {
+  const result = (await trx.raw(
+    'INSERT INTO sequences (scope, value) VALUES (?, 1) ON CONFLICT (scope) DO UPDATE SET value = sequences.value + 1 RETURNING value',
+    [scope],
+  )) as { rows?: Array<{ value: number }> } | Array<{ value: number }>;
+  const rows = Array.isArray(result) ? result : (result.rows ?? []);
+  const value = Number(rows[0]?.value);
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new ExportError('SEQUENCE', `sequence ${scope} could not be advanced`, { scope });
+  }
+  return value;
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return code === '23505' || code === 'SQLITE_CONSTRAINT_UNIQUE';
+}
+
+export class Outbox {
+  constructor(
+    private readonly db: Db,
+    private readonly options: OutboxOptions,
+  ) {}
+
+  folder(kind: ExportKind): string {
+    return join(this.options.root, kind);
+  }
+
+  async write(spec: ExportSpec): Promise<WriteOutcome> {
+    const existing = await findExport(this.db.knex, spec.key);
+    if (existing) return this.rerun(spec, existing);
+    try {
+      return await this.db.transaction((trx) => this.create(trx, spec));
+    } catch (error) {
+      if (!isUniqueViolation(error)) throw error;
+      // Someone registered the same export meanwhile (its key is unique): ours is a rerun of theirs.
+      const row = await findExport(this.db.knex, spec.key);
+      if (!row) throw error;
+      return this.rerun(spec, row);
+    }
+  }
+
+  private async create(trx: Knex.Transaction, spec: ExportSpec): Promise<WriteOutcome> {
+    const sequence = spec.sequenceScope ? await nextSequence(trx, spec.sequenceScope) : null;
+    const stamp = stampOf(this.options.now(), sequence);
+    const name = this.checkName(spec, spec.name(stamp));
+    const dir = this.folder(spec.kind);
+    const path = join(dir, name);
+    const taken = await trx('files').where({ direction: 'out', local_path: path }).first('id', 'export_key');
+    if (taken) {
+      throw new ExportError(
+        'EXPORT_NAME_TAKEN',
+        `${spec.key}: ${path} is already registered as file ${taken.id} (${taken.export_key ?? 'no export key'})`,
+        { export: spec.key, partner: spec.partnerCode ?? undefined, file: name },
+      );
+    }
+    const prepared = await spec.prepare(trx, stamp, null);
+    await mkdir(dir, { recursive: true, mode: 0o750 });
+    const temp = await writeTemporary(dir, name, prepared.content);
+    try {
+      const counts = prepared.counts ?? {};
+      const [row] = await trx('files')
+        .insert({
+          direction: 'out',
+          feed: spec.kind,
+          name,
+          size: temp.size,
+          sha256: temp.sha256,
+          local_path: path,
+          business_date: spec.businessDate,
+          partner_code: spec.partnerCode,
+          sequence,
+          verdict: 'written',
+          counts: JSON.stringify(counts),
+          answers_file_id: spec.answersFileId ?? null,
+          export_key: spec.key,
+          created_at: stamp.createdAt.toISOString(),
+        })
+        .returning('id');
+      const fileId = typeof row === 'object' ? (row as { id: number }).id : (row as number);
+      await prepared.afterInsert?.(trx, fileId);
+      await rename(temp.path, path);
+      await syncFolder(dir);
+      return {
+        status: 'written',
+        kind: spec.kind,
+        key: spec.key,
+        fileId,
+        name,
+        path,
+        sequence,
+        sha256: temp.sha256,
+        size: temp.size,
+        counts,
+      };
+    } catch (error) {
+      await unlink(temp.path).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  private async rerun(spec: ExportSpec, row: FileRow): Promise<WriteOutcome> {
+    const stamp = stampOf(new Date(row.created_at), row.sequence === null ? null : Number(row.sequence));
+    const dir = this.folder(spec.kind);
+    const path = row.local_path ?? join(dir, row.name);
+    const prepared = await spec.prepare(this.db.knex, stamp, row.id);
+    await mkdir(dir, { recursive: true, mode: 0o750 });
+    const temp = await writeTemporary(dir, row.name, prepared.content);
+    const counts = prepared.counts ?? {};
+    const outcome = (status: WriteStatus): WriteOutcome => ({
+      status,
+      kind: spec.kind,
+      key: spec.key,
+      fileId: row.id,
+      name: row.name,
+      path,
+      sequence: stamp.sequence,
+      sha256: temp.sha256,
+      size: temp.size,
+      counts,
+    });
+    try {
+      if (temp.sha256 === row.sha256) {
+        if ((await sha256OfFile(path)) === row.sha256) {
+          await unlink(temp.path);
+          return outcome('unchanged');
+        }
+        await rename(temp.path, path);
+        await syncFolder(dir);
+        return outcome('restored');
+      }
+      if (row.verdict === 'written') {
+        await this.db.transaction(async (trx) => {
+          await trx('files')
+            .where({ id: row.id })
+            .update({ size: temp.size, sha256: temp.sha256, counts: JSON.stringify(counts) });
+          await rename(temp.path, path);
+          await syncFolder(dir);
+        });
+        return outcome('replaced');
+      }
+      await unlink(temp.path);
+      return { ...outcome('drifted'), sha256: row.sha256, size: Number(row.size) };
+    } catch (error) {
+      await unlink(temp.path).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  private checkName(spec: ExportSpec, name: string): string {
+    const why = unsafeNameReason(name);
+    if (why !== undefined || name.startsWith('.')) {
+      throw new ExportError(
+        'EXPORT_BAD_NAME',
+        `${spec.key}: ${JSON.stringify(name)} cannot be a file name in the outbox: ${why ?? 'hidden names are temporary files'}`,
+        { export: spec.key, partner: spec.partnerCode ?? undefined, file: name },
+      );
+    }
+    return name;
+  }
+}
+
+interface TemporaryFile {
+  path: string;
+  size: number;
+  sha256: string;
+}
+
+const FLUSH_BYTES = 1 << 16;
+
+/** Streams the content into a fresh hidden file in `dir`, hashing as it goes, and fsyncs it. */
+async function writeTemporary(dir: string, name: string, content: ExportContent): Promise<TemporaryFile> {
+  const path = join(dir, temporaryName(name));
+  const handle = await open(path, 'wx', 0o640);
+  const hash = createHash('sha256');
+  let size = 0;
+  let pending: string[] = [];
+  let pendingLength = 0;
+  const flush = async () => {
+    if (pending.length === 0) return;
+    const bytes = Buffer.from(pending.join(''), 'utf8');
+    pending = [];
+    pendingLength = 0;
+    hash.update(bytes);
+    size += bytes.length;
+    await handle.write(bytes);
+  };
+  try {
+    if (typeof content === 'string') {
+      pending.push(content);
+    } else {
+      for await (const chunk of content as AsyncIterable<string>) {
+        pending.push(chunk);
+        pendingLength += chunk.length;
+        if (pendingLength >= FLUSH_BYTES) await flush();
+      }
+    }
+    await flush();
+    await handle.sync();
+  } catch (error) {
+    await handle.close().catch(() => undefined);
+    await unlink(path).catch(() => undefined);
+    throw error;
+  }
+  await handle.close();
+  return { path, size, sha256: hash.digest('hex') };
+}
+
+async function sha256OfFile(path: string): Promise<string | null> {
+  try {
+    const hash = createHash('sha256');
+    for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+    return hash.digest('hex');
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 'ENOENT') return null;
+    throw error;
+  }
+}
+
+/** A rename is durable only once the folder entry is on disk. */
+async function syncFolder(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
