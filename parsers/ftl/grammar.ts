@@ -393,14 +393,21 @@ function trimmed(s: string): string {
 
 /** `1IVANOV/IVAN MR`, `2SMITH/JOHN MR/ANNA MRS`, possibly followed by inline elements; or an error. */
 export function readNameElement(t: string): NameElement | string {
-  return quickName(t) ?? readNameElementFully(t);
+  const name = readSingleName(t);
+  return name !== null
+    ? { count: singleNameCount, names: [name], inline: NO_INLINE as string[] }
+    : readNameElementFully(t);
 }
+
+/** The count of the name element last read by readSingleName (a return slot without an object). */
+export let singleNameCount = 0;
 
 /**
  * The everyday shape in one pass: a count, one surname and one given name of letters and spaces, no
- * inline element. Null for anything else, which the full reading handles (and judges).
+ * inline element. Null for anything else, which readNameElementFully handles (and judges). The count is
+ * left in `singleNameCount`.
  */
-function quickName(t: string): NameElement | null {
+export function readSingleName(t: string): ParsedName | null {
   // The shape is checked by the pattern (native code, cheap on sliced strings); counts and cuts by hand.
   if (!QUICK_NAME.test(t)) return null;
   let i = 0;
@@ -415,8 +422,8 @@ function quickName(t: string): NameElement | null {
   const g = slash + 1;
   const title = findTitle(t, g);
   const givenName = t.slice(g, title === null ? t.length : titleCut);
-  const name: ParsedName = { surname: t.slice(i, slash), givenName, title, raw: t.slice(i) };
-  return { count, names: [name], inline: NO_INLINE as string[] };
+  singleNameCount = count;
+  return { surname: t.slice(i, slash), givenName, title, raw: t.slice(i) };
 }
 
 /** Letters as NAME_CHAR has them: Latin, and Cyrillic without its signs and combining marks. */

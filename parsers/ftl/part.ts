@@ -28,11 +28,14 @@ import {
   readFqtUsage,
   readGroupLine,
   readMarketingFlight,
-  readNameElement,
+  readNameElementFully,
+  readSingleName,
+  singleNameCount,
   readOriginator,
   readPnr,
   resolveFlightDate,
   type CardCore,
+  type NameElement,
   type ParsedName,
 } from './grammar.js';
 import type {
@@ -229,7 +232,10 @@ export interface CountedGroup {
 interface Block {
   index: number;
   text: string;
-  names: ParsedName[];
+  /** The (first) name of the element. */
+  name: ParsedName;
+  /** All names of a multi-name element, or null for one name. */
+  more: ParsedName[] | null;
   countMismatch: boolean;
   group: CountedGroup | null;
   rejectReason: FtlRejectReason | null;
@@ -313,6 +319,25 @@ export class PartReader {
   private readonly own: ReadonlySet<string>;
   private readonly partReject: PartFault | null;
   private readonly flightDate: IsoDate;
+  private readonly spare: Block = {
+    index: 0,
+    text: '',
+    name: { surname: '', givenName: '', title: null, raw: '' },
+    more: null,
+    countMismatch: false,
+    group: null,
+    rejectReason: null,
+    rejectMessage: '',
+    recordLines: 0,
+    rejectLines: 0,
+    rejects: null,
+    pnr: null,
+    pnrAirline: null,
+    marketing: null,
+    cards: [],
+    remarks: null,
+    warnings: null,
+  };
 
   constructor(options: PartReaderOptions) {
     this.file = options.file;
@@ -487,30 +512,44 @@ export class PartReader {
       this.reject(index, 1, 'name', bad, badMessage(bad), t, null);
       return;
     }
-    const r = readNameElement(t);
-    if (typeof r === 'string') {
-      this.reject(index, 1, 'name', 'MALFORMED_NAME', `${r}: expected 1SURNAME/GIVEN NAMES [TITLE]`, t, null);
-      return;
+    // The everyday single name first, without the element objects of the general reading.
+    const single = readSingleName(t);
+    let r: NameElement | string | null = null;
+    if (single === null) {
+      r = readNameElementFully(t);
+      if (typeof r === 'string') {
+        this.reject(
+          index,
+          1,
+          'name',
+          'MALFORMED_NAME',
+          `${r}: expected 1SURNAME/GIVEN NAMES [TITLE]`,
+          t,
+          null,
+        );
+        return;
+      }
     }
     const group = this.group;
-    const b: Block = {
-      index,
-      text: t,
-      names: r.names,
-      countMismatch: r.count !== r.names.length,
-      group,
-      rejectReason: null,
-      rejectMessage: '',
-      recordLines: 1,
-      rejectLines: 0,
-      rejects: null,
-      pnr: null,
-      pnrAirline: null,
-      marketing: null,
-      cards: [],
-      remarks: null,
-      warnings: t.length > LINE_WIDTH ? ['LONG_LINE'] : null,
-    };
+    // One block object serves every passenger of the part: records take its arrays, never the block.
+    const b = this.spare;
+    b.index = index;
+    b.text = t;
+    b.name = single ?? r!.names[0]!;
+    b.more = r === null || r.names.length === 1 ? null : r.names;
+    b.countMismatch = r === null ? singleNameCount !== 1 : r.count !== r.names.length;
+    b.group = group;
+    b.rejectReason = null;
+    b.rejectMessage = '';
+    b.recordLines = 1;
+    b.rejectLines = 0;
+    b.rejects = null;
+    b.pnr = null;
+    b.pnrAirline = null;
+    b.marketing = null;
+    b.cards = [];
+    b.remarks = null;
+    b.warnings = t.length > LINE_WIDTH ? ['LONG_LINE'] : null;
     if (group === null) {
       b.rejectReason = 'NO_GROUP';
       b.rejectMessage =
@@ -519,6 +558,7 @@ export class PartReader {
           : 'no destination group line (-DEST99C) before this passenger';
     }
     this.block = b;
+    if (r === null) return;
     const inline = r.inline;
     for (let k = 0; k < inline.length; k++) {
       if (this.hasPending) this.finishRemark();
@@ -723,8 +763,8 @@ export class PartReader {
 
   private emitPassengers(b: Block): void {
     const header = this.header!;
-    const names = b.names;
-    const multi = names.length > 1;
+    const names = b.more ?? [b.name];
+    const multi = b.more !== null;
     const g = b.group!;
     for (let k = 0; k < names.length; k++) {
       const name = names[k]!;
