@@ -1,0 +1,545 @@
+/**
+ * Partner-airline claims and results (alliance-accrual.md), the data side; the XML is written by
+ * exporters/alliance-xml.ts.
+ *
+ * Outbound claims. Passengers of our flights who presented a partner program's card are activities of
+ * type FLIGHT, status NOT_CREDITED, with the partner whose `program` matches the card. Each day, per
+ * partner program, one claims file lists those not claimed before (the file is written even when empty, so
+ * the partner sees the sequence advance without gaps). What was sent is recorded in `alliance_claims`
+ * (direction OUT, status SENT) in the transaction that registers the file, and a rerun rebuilds the file
+ * from that record, not from the activities. A passenger whose data cannot make a valid claim (no surname,
+ * no cabin, a card number the interface cannot carry) is recorded with status INVALID and the problem as
+ * reason, once, instead of being retried every night.
+ *
+ * Results for inbound claims. Every accepted inbound claims file is answered with one results file: each
+ * claim read from it, accepted (points the posting credited, tier held on the answer's business date) or
+ * rejected with its reason; claims that could not be read but whose id is known are rejected MALFORMED. A
+ * claims file refused whole cannot be answered claim by claim (the results format has no file-level
+ * status), so it gets no results file and the export job reports it.
+ *
+ * Results for our claims. `matchAllianceResults` is what the ingest job calls with the records of a
+ * partner's results file: each result is matched by claim id to the claim we sent.
+ */
+import type { Knex } from 'knex';
+import { daysBetween, addDays, type IsoDate } from '../lib/dates.js';
+import {
+  ALLIANCE_REASON_CODES,
+  claimProblem,
+  type AllianceClaim,
+  type AllianceReasonCode,
+  type AllianceResult,
+  type AnsweredFile,
+  type FieldProblem,
+} from '../parsers/alliance.js';
+import { ExportError } from './errors.js';
+import { PARTNER_REASON_TEXT } from './partner-response.js';
+import { pendingActivities, type InboundFile } from './responses.js';
+
+type Q = Knex | Knex.Transaction;
+
+export function allianceClaimsName(
+  sender: string,
+  receiver: string,
+  businessDate: IsoDate,
+  sequence: number,
+): string {
+  return `${sender}_${receiver}_${businessDate.replace(/-/g, '')}_${String(sequence).padStart(6, '0')}.claims.xml`;
+}
+
+/** Named after the claims file it answers: `LH_XX_000017.results.xml` answers LH's 17th file to XX. */
+export function allianceResultsName(answers: AnsweredFile): string {
+  return `${answers.sender}_${answers.receiver}_${String(answers.sequence).padStart(6, '0')}.results.xml`;
+}
+
+export function claimsSequenceScope(sender: string, receiver: string): string {
+  return `alliance-claims:${sender}:${receiver}`;
+}
+
+// ------------------------------------------------------------------------------------------------ outbound
+
+export interface PassengerActivity {
+  id: number;
+  activityKey: string;
+  cardNumber: string | null;
+  surname: string | null;
+  givenName: string | null;
+  carrier: string | null;
+  flightNumber: string | null;
+  date: IsoDate;
+  origin: string | null;
+  destination: string | null;
+  cabin: string | null;
+  bookedClass: string | null;
+  flownClass: string | null;
+  ticketNumber: string | null;
+  couponNumber: number | null;
+}
+
+/** NOT_CREDITED passengers with this partner's card read on or before the date and never claimed. */
+export async function unclaimedPassengers(
+  q: Q,
+  partnerCode: string,
+  businessDate: IsoDate,
+): Promise<PassengerActivity[]> {
+  const rows = (await q('activities as a')
+    .where('a.type', 'FLIGHT')
+    .andWhere('a.status', 'NOT_CREDITED')
+    .andWhere('a.partner_code', partnerCode)
+    .andWhere('a.business_date', '<=', businessDate)
+    .whereNotExists((s) =>
+      s
+        .select(q.raw('1'))
+        .from('alliance_claims as c')
+        .where('c.direction', 'OUT')
+        .whereRaw('c.activity_key = a.activity_key'),
+    )
+    .orderBy('a.id')
+    .select(
+      'a.id',
+      'a.activity_key',
+      'a.external_ref',
+      'a.travel_surname',
+      'a.travel_given_name',
+      'a.carrier',
+      'a.flight_number',
+      'a.activity_date',
+      'a.origin',
+      'a.destination',
+      'a.cabin',
+      'a.booked_class',
+      'a.flown_class',
+      'a.ticket_number',
+      'a.coupon_number',
+    )) as Array<Record<string, unknown>>;
+  const str = (v: unknown) => (v === null || v === undefined || v === '' ? null : String(v));
+  return rows.map((r) => ({
+    id: Number(r.id),
+    activityKey: String(r.activity_key),
+    cardNumber: str(r.external_ref),
+    surname: str(r.travel_surname),
+    givenName: str(r.travel_given_name),
+    carrier: str(r.carrier),
+    flightNumber: str(r.flight_number),
+    date: String(r.activity_date),
+    origin: str(r.origin),
+    destination: str(r.destination),
+    cabin: str(r.cabin),
+    bookedClass: str(r.booked_class),
+    flownClass: str(r.flown_class),
+    ticketNumber: str(r.ticket_number),
+    couponNumber: r.coupon_number === null || r.coupon_number === undefined ? null : Number(r.coupon_number),
+  }));
+}
+
+/**
+ * The claim for a passenger, or the reason it cannot be one. The claim id is the sender's program and the
+ * activity id: unique for the sender and stable across reruns (it is recorded with the claim).
+ */
+export function claimFor(
+  p: PassengerActivity,
+  ourProgram: string,
+  partnerProgram: string,
+): { claim: AllianceClaim; problem: null } | { claim: null; problem: FieldProblem } {
+  const opt = <T>(v: T | null): T | undefined => (v === null ? undefined : v);
+  const claim: AllianceClaim = {
+    claimId: `${ourProgram}-${p.id}`,
+    member: {
+      program: partnerProgram,
+      number: p.cardNumber ?? '',
+      surname: p.surname ?? '',
+      givenName: opt(p.givenName),
+    },
+    flight: {
+      operatingCarrier: p.carrier ?? '',
+      operatingFlightNumber: p.flightNumber ?? '',
+      marketingCarrier: p.carrier ?? '',
+      marketingFlightNumber: p.flightNumber ?? '',
+      date: p.date,
+      origin: p.origin ?? '',
+      destination: p.destination ?? '',
+      cabin: p.cabin ?? '',
+      flownRbd: p.flownClass ?? p.bookedClass ?? '',
+      ticketNumber: opt(p.ticketNumber),
+      couponNumber: opt(p.couponNumber),
+    },
+  };
+  if (claim.member.givenName === undefined) delete claim.member.givenName;
+  if (claim.flight.ticketNumber === undefined) delete claim.flight.ticketNumber;
+  if (claim.flight.couponNumber === undefined) delete claim.flight.couponNumber;
+  const problem = claimProblem(claim);
+  return problem ? { claim: null, problem } : { claim, problem: null };
+}
+
+/** The claims recorded for a claims file, in the order they were written. */
+export async function claimsSentIn(q: Q, fileId: number): Promise<AllianceClaim[]> {
+  const rows = (await q('alliance_claims')
+    .where({ direction: 'OUT', file_id: fileId })
+    .orderBy('id')
+    .select('claim')) as Array<{ claim: string }>;
+  return rows.map((r) => JSON.parse(r.claim) as AllianceClaim);
+}
+
+export interface ClaimRecord {
+  activityKey: string;
+  claimId: string;
+  claim: AllianceClaim | PassengerActivity;
+  status: 'SENT' | 'INVALID';
+  reason: string | null;
+}
+
+/** Records what a claims file sent (and the passengers that could not be claimed) with the file's id. */
+export async function recordClaims(
+  trx: Knex.Transaction,
+  partnerCode: string,
+  businessDate: IsoDate,
+  fileId: number,
+  records: readonly ClaimRecord[],
+): Promise<void> {
+  for (let i = 0; i < records.length; i += 200) {
+    await trx('alliance_claims').insert(
+      records.slice(i, i + 200).map((r) => ({
+        direction: 'OUT',
+        partner_code: partnerCode,
+        claim_id: r.claimId,
+        activity_key: r.activityKey,
+        business_date: businessDate,
+        file_id: r.status === 'SENT' ? fileId : null,
+        claim: JSON.stringify(r.claim),
+        status: r.status,
+        reason: r.reason,
+      })),
+    );
+  }
+}
+
+// ------------------------------------------------------------------------------------------------ results
+
+/** The tier a member held on a date: from the tier events, else the member record. */
+export async function tierOn(q: Q, memberId: number, date: IsoDate): Promise<string | null> {
+  const before = (await q('tier_events')
+    .where('member_id', memberId)
+    .andWhere('business_date', '<=', date)
+    .whereIn('direction', ['UP', 'DOWN'])
+    .orderBy([
+      { column: 'business_date', order: 'desc' },
+      { column: 'id', order: 'desc' },
+    ])
+    .first('to_tier')) as { to_tier: string } | undefined;
+  if (before) return before.to_tier;
+  const after = (await q('tier_events')
+    .where('member_id', memberId)
+    .andWhere('business_date', '>', date)
+    .whereIn('direction', ['UP', 'DOWN'])
+    .orderBy([{ column: 'business_date' }, { column: 'id' }])
+    .first('from_tier')) as { from_tier: string | null } | undefined;
+  if (after?.from_tier) return after.from_tier;
+  const member = (await q('members').where('id', memberId).first('tier')) as { tier: string } | undefined;
+  return member?.tier ?? null;
+}
+
+function allianceReason(code: string | null): AllianceReasonCode {
+  return (ALLIANCE_REASON_CODES as readonly string[]).includes(code ?? '')
+    ? (code as AllianceReasonCode)
+    : 'MALFORMED';
+}
+
+export interface ResultsData {
+  answers: AnsweredFile;
+  results: AllianceResult[];
+  /** Inbound claims of the file that the results answer (for `alliance_claims` IN rows). */
+  claimIds: string[];
+}
+
+/** The results answering one inbound claims file; throws NOT_READY while claims are still pending. */
+export async function resultsData(
+  q: Q,
+  file: InboundFile,
+  partnerProgram: string,
+  ourProgram: string,
+  businessDate: IsoDate,
+): Promise<ResultsData> {
+  const context = { partner: file.partnerCode ?? undefined, file: file.name };
+  if (file.verdict !== 'accepted' || file.sequence === null) {
+    throw new ExportError(
+      'NOT_ANSWERABLE',
+      `claims file ${file.name} (id ${file.id}) was ${file.verdict}${file.reason ? ` (${file.reason})` : ''}: a results file answers claims one by one and cannot carry a file-level refusal`,
+      context,
+    );
+  }
+  const pending = await pendingActivities(q, file.id);
+  if (pending > 0) {
+    throw new ExportError(
+      'NOT_READY',
+      `claims file ${file.name} still has ${pending} claim(s) waiting for the accrue job`,
+      context,
+    );
+  }
+  const rows = (await q('activities as a')
+    .leftJoin('members as m', 'm.number', 'a.member_number')
+    .where('a.source_file_id', file.id)
+    .andWhere('a.type', 'PARTNER_FLIGHT')
+    .orderBy([{ column: 'a.source_line' }, { column: 'a.id' }])
+    .select(
+      'a.source_line',
+      'a.external_ref',
+      q.raw('COALESCE(a.member_id, m.id) AS member_id'),
+      'a.status',
+      'a.reason',
+      'a.points',
+      q('postings as p')
+        .join('entries as e', 'e.posting_id', 'p.id')
+        .join('accounts as ac', 'ac.id', 'e.account_id')
+        .whereRaw('p.idempotency_key = a.posting_key')
+        .andWhere('ac.kind', 'PARTNER')
+        .sum('e.amount')
+        .as('partner_amount'),
+    )) as Array<Record<string, unknown>>;
+  const entries: Array<{ line: number; result: AllianceResult }> = [];
+  const answered = new Set<string>();
+  for (const r of rows) {
+    const claimId = String(r.external_ref ?? '');
+    if (claimId === '' || answered.has(claimId)) continue;
+    answered.add(claimId);
+    const line = Number(r.source_line ?? 0);
+    const status = String(r.status);
+    if (status === 'POSTED' || status === 'PARTIAL' || status === 'REVERSED') {
+      const amount =
+        r.partner_amount === null || r.partner_amount === undefined ? null : Number(r.partner_amount);
+      const points = Math.max(0, amount === null ? Number(r.points ?? 0) : -amount);
+      const tier = r.member_id === null ? null : await tierOn(q, Number(r.member_id), businessDate);
+      if (tier === null) {
+        throw new ExportError(
+          'NO_TIER',
+          `claims file ${file.name}: claim ${claimId} was credited but its member has no tier`,
+          {
+            ...context,
+            field: 'TierHeld',
+          },
+        );
+      }
+      entries.push({ line, result: { claimId, status: 'accepted', pointsCredited: points, tierHeld: tier } });
+    } else if (status === 'REJECTED') {
+      const reasonCode = allianceReason((r.reason as string | null) ?? null);
+      entries.push({
+        line,
+        result: {
+          claimId,
+          status: 'rejected',
+          reasonCode,
+          reasonText: PARTNER_REASON_TEXT[reasonCode] ?? reasonCode,
+        },
+      });
+    } else {
+      throw new ExportError(
+        'UNEXPECTED_STATUS',
+        `claims file ${file.name}: claim ${claimId} has status ${status}, which a result cannot express`,
+        { ...context, field: 'status' },
+      );
+    }
+  }
+  const rejects = (await q('rejects')
+    .where('file_id', file.id)
+    .whereNotNull('record_ref')
+    .orderBy([{ column: 'line' }, { column: 'id' }])
+    .select('line', 'reason', 'message', 'record_ref')) as Array<Record<string, unknown>>;
+  for (const r of rejects) {
+    const claimId = String(r.record_ref);
+    // A repeated claim id was answered with its first occurrence; a file cannot answer one claim twice.
+    if (answered.has(claimId)) continue;
+    answered.add(claimId);
+    const message = (r.message as string | null) ?? PARTNER_REASON_TEXT.MALFORMED!;
+    entries.push({
+      line: Number(r.line ?? 0),
+      result: {
+        claimId,
+        status: 'rejected',
+        reasonCode: allianceReason((r.reason as string | null) ?? null),
+        reasonText: oneText(message),
+      },
+    });
+  }
+  entries.sort((a, b) => a.line - b.line);
+  return {
+    answers: { sender: partnerProgram, receiver: ourProgram, sequence: file.sequence },
+    results: entries.map((e) => e.result),
+    claimIds: [...answered],
+  };
+}
+
+/** The interface's FreeText: no control characters other than line breaks, no white space at the ends, ≤ 500. */
+function oneText(s: string): string {
+  // eslint-disable-next-line no-control-regex -- removing control characters is the point
+  const cleaned = s.replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\uFFFE\uFFFF]/g, ' ').trim();
+  const chars = [...cleaned];
+  const cut = chars.length > 500 ? chars.slice(0, 500).join('').trimEnd() : cleaned;
+  return cut === '' ? PARTNER_REASON_TEXT.MALFORMED! : cut;
+}
+
+/** Marks the inbound claims a results file answered (rows the ingest job recorded, when it did). */
+export async function markInboundAnswered(
+  trx: Knex.Transaction,
+  partnerCode: string,
+  claimIds: readonly string[],
+  resultFileId: number,
+  businessDate: IsoDate,
+): Promise<void> {
+  for (let i = 0; i < claimIds.length; i += 500) {
+    await trx('alliance_claims')
+      .where({ direction: 'IN', partner_code: partnerCode })
+      .whereIn('claim_id', claimIds.slice(i, i + 500))
+      .update({ result_file_id: resultFileId, answered_on: businessDate });
+  }
+}
+
+// ------------------------------------------------------------------------------------------------ matching
+
+export interface ResultsToMatch {
+  /** The partner whose results these are (its `program` is the results file's sender). */
+  partnerCode: string;
+  /** The registry id of the inbound results file. */
+  resultsFileId: number | null;
+  businessDate: IsoDate;
+  /** The claims file the results say they answer. */
+  answers?: AnsweredFile | null;
+  results: readonly AllianceResult[];
+}
+
+export interface MatchReport {
+  /** Results that found their claim. */
+  matched: number;
+  /** Claims answered for the first time by these results. */
+  updated: number;
+  /** Results already recorded exactly so (a rerun). */
+  unchanged: number;
+  /** Claim ids we never sent to this partner. */
+  unknown: string[];
+  /** Claims found, but sent in another file than the one the results say they answer. */
+  otherFile: string[];
+  /** Claims already answered differently: the first answer is kept. */
+  conflicting: string[];
+}
+
+interface OutClaim {
+  id: number;
+  claim_id: string;
+  status: string;
+  points: number | null;
+  reason: string | null;
+  result_file_id: number | null;
+  file_sequence: number | null;
+}
+
+/**
+ * Matches a partner's results to the claims we sent (alliance_claims OUT), in one transaction: a SENT
+ * claim becomes ACCEPTED (with the points the partner credited) or REJECTED (with its reason code), with
+ * the answer's date and the results file. Safe to call again with the same results.
+ */
+export async function matchAllianceResults(q: Q, input: ResultsToMatch): Promise<MatchReport> {
+  const run = async (trx: Knex.Transaction): Promise<MatchReport> => {
+    const report: MatchReport = {
+      matched: 0,
+      updated: 0,
+      unchanged: 0,
+      unknown: [],
+      otherFile: [],
+      conflicting: [],
+    };
+    const ids = [...new Set(input.results.map((r) => r.claimId))];
+    const found = new Map<string, OutClaim>();
+    for (let i = 0; i < ids.length; i += 500) {
+      const rows = (await trx('alliance_claims as c')
+        .leftJoin('files as f', 'f.id', 'c.file_id')
+        .where({ 'c.direction': 'OUT', 'c.partner_code': input.partnerCode })
+        .whereIn('c.claim_id', ids.slice(i, i + 500))
+        .select(
+          'c.id',
+          'c.claim_id',
+          'c.status',
+          'c.points',
+          'c.reason',
+          'c.result_file_id',
+          'f.sequence as file_sequence',
+        )) as OutClaim[];
+      for (const r of rows) found.set(r.claim_id, r);
+    }
+    for (const result of input.results) {
+      const claim = found.get(result.claimId);
+      if (!claim || claim.status === 'INVALID') {
+        report.unknown.push(result.claimId);
+        continue;
+      }
+      report.matched++;
+      if (
+        input.answers &&
+        claim.file_sequence !== null &&
+        Number(claim.file_sequence) !== input.answers.sequence
+      ) {
+        report.otherFile.push(result.claimId);
+      }
+      const status = result.status === 'accepted' ? 'ACCEPTED' : 'REJECTED';
+      const points = result.status === 'accepted' ? result.pointsCredited : null;
+      const reason = result.status === 'rejected' ? result.reasonCode : null;
+      if (claim.status === 'SENT') {
+        await trx('alliance_claims').where('id', claim.id).update({
+          status,
+          points,
+          reason,
+          answered_on: input.businessDate,
+          result_file_id: input.resultsFileId,
+        });
+        report.updated++;
+      } else if (
+        claim.status === status &&
+        (claim.points === null ? null : Number(claim.points)) === points &&
+        claim.reason === reason
+      ) {
+        report.unchanged++;
+      } else {
+        report.conflicting.push(result.claimId);
+      }
+    }
+    return report;
+  };
+  const isTransaction = (q as Knex.Transaction).isTransaction === true;
+  return isTransaction ? run(q as Knex.Transaction) : (q as Knex).transaction(run);
+}
+
+// ------------------------------------------------------------------------------------------------ overdue
+
+export interface UnansweredClaim {
+  partnerCode: string;
+  claimId: string;
+  /** Business date of the claims file that carried it. */
+  sentOn: IsoDate;
+  fileName: string | null;
+  fileSequence: number | null;
+  daysOutstanding: number;
+}
+
+/**
+ * Claims we sent that have had no result for at least `dueDays` days on `asOf` (the daily report lists
+ * them; `exports.alliance.resultsDueDays` is the configured number).
+ */
+export async function unansweredAllianceClaims(
+  q: Q,
+  options: { asOf: IsoDate; dueDays: number; partnerCode?: string },
+): Promise<UnansweredClaim[]> {
+  const latest = addDays(options.asOf, -options.dueDays);
+  const query = q('alliance_claims as c')
+    .leftJoin('files as f', 'f.id', 'c.file_id')
+    .where('c.direction', 'OUT')
+    .andWhere('c.status', 'SENT')
+    .andWhere('c.business_date', '<=', latest)
+    .orderBy([{ column: 'c.partner_code' }, { column: 'c.business_date' }, { column: 'c.claim_id' }])
+    .select('c.partner_code', 'c.claim_id', 'c.business_date', 'f.name', 'f.sequence');
+  if (options.partnerCode) query.andWhere('c.partner_code', options.partnerCode);
+  const rows = (await query) as Array<Record<string, unknown>>;
+  return rows.map((r) => ({
+    partnerCode: String(r.partner_code),
+    claimId: String(r.claim_id),
+    sentOn: String(r.business_date),
+    fileName: (r.name as string | null) ?? null,
+    fileSequence: r.sequence === null || r.sequence === undefined ? null : Number(r.sequence),
+    daysOutstanding: daysBetween(String(r.business_date), options.asOf),
+  }));
+}
