@@ -1,0 +1,171 @@
+/**
+ * What each partner is billed for a month, from the ledger: the points credited on its behalf are
+ * −(the entries on its account `PARTNER:<code>` with a business date in the month), reversals included
+ * (a reversal posted in the month reduces the month's bill, whenever the credit was). Each entry is
+ * attributed to an activity type and the contract (or partner-airline chart) that priced it: the
+ * posting's rule version, or its original's for a reversal, and the activity reached by the posting key.
+ *
+ * `partnerCredits` is the query; `billingMonth` turns its rows and the configuration into invoices (pure).
+ */
+import type { Knex } from 'knex';
+import type { LoadedConfig } from '../config/load.js';
+import type { PartnerConfig } from '../config/schema.js';
+import { endOfMonth, startOfMonth, type IsoDate } from '../lib/dates.js';
+import { ExportError } from './errors.js';
+import type { InvoiceInput, InvoiceLineInput, Organization } from './isxml.js';
+
+type Q = Knex | Knex.Transaction;
+
+export interface PartnerCreditRow {
+  partnerCode: string;
+  /** The activity's type (STAY, RENTAL, …), else its kind (HOTEL, PARTNER_FLIGHT), else the posting kind. */
+  activityType: string;
+  ruleVersion: string | null;
+  /** Points credited on the partner's behalf, net. */
+  points: number;
+  postings: number;
+}
+
+export async function partnerCredits(q: Q, from: IsoDate, to: IsoDate): Promise<PartnerCreditRow[]> {
+  const result = (await q.raw(
+    `SELECT ac.code AS account,
+            COALESCE(act.activity_type, act.type, p.kind) AS activity_type,
+            COALESCE(o.rule_version, p.rule_version, act.rule_version) AS rule_version,
+            SUM(e.amount) AS amount,
+            COUNT(*) AS postings
+       FROM entries e
+       JOIN accounts ac ON ac.id = e.account_id
+       JOIN postings p ON p.id = e.posting_id
+       LEFT JOIN postings o ON o.id = p.reversal_of
+       LEFT JOIN activities act ON act.posting_key = COALESCE(o.idempotency_key, p.idempotency_key)
+      WHERE ac.kind = 'PARTNER' AND e.business_date >= ? AND e.business_date <= ?
+      GROUP BY ac.code, COALESCE(act.activity_type, act.type, p.kind), COALESCE(o.rule_version, p.rule_version, act.rule_version)`,
+    [from, to],
+  )) as { rows?: Array<Record<string, unknown>> } | Array<Record<string, unknown>>;
+  const rows = Array.isArray(result) ? result : (result.rows ?? []);
+  return rows
+    .map((r) => ({
+      partnerCode: String(r.account).slice('PARTNER:'.length),
+      activityType: String(r.activity_type),
+      ruleVersion: (r.rule_version as string | null) ?? null,
+      points: -Number(r.amount),
+      postings: Number(r.postings),
+    }))
+    .sort(
+      (a, b) =>
+        cmp(a.partnerCode, b.partnerCode) ||
+        cmp(a.activityType, b.activityType) ||
+        cmp(a.ruleVersion ?? '', b.ruleVersion ?? ''),
+    );
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+export interface BillingMonth {
+  month: string;
+  start: IsoDate;
+  end: IsoDate;
+  invoices: InvoiceInput[];
+  /** Partners with credited points but no billing identity in the configuration: not invoiced. */
+  unbilled: Array<{ partnerCode: string; points: number }>;
+}
+
+interface Pricing {
+  contractId: string;
+  pricePerPoint: string;
+  chargeCode: string;
+}
+
+function pricing(partner: PartnerConfig, row: PartnerCreditRow, month: string): Pricing {
+  const billing = partner.billing!;
+  const contract = partner.contracts.find((c) => c.id === row.ruleVersion);
+  if (contract) {
+    return {
+      contractId: contract.id,
+      pricePerPoint: contract.pricePerPoint,
+      chargeCode: contract.activities[row.activityType]?.chargeCode ?? billing.chargeCode,
+    };
+  }
+  const chart = partner.charts.find((c) => c.id === row.ruleVersion);
+  if (chart)
+    return { contractId: chart.id, pricePerPoint: chart.pricePerPoint, chargeCode: billing.chargeCode };
+  throw new ExportError(
+    'NO_PRICE',
+    `partner ${partner.code}, ${month}: ${row.points} points of ${row.activityType} under rule version ${JSON.stringify(row.ruleVersion)} match no contract or chart of the partner, so they have no price`,
+    { partner: partner.code, field: 'rule_version', ruleVersion: row.ruleVersion },
+  );
+}
+
+/**
+ * Invoices for the month of `monthEnd`: one per partner with credited points, in partner-code order, one
+ * line per (activity type, contract or chart) with points ≠ 0, numbered `<YYYYMM><NNNN>` in that order.
+ * The numbers are unique because there is one transmission per month.
+ */
+export function billingMonth(
+  config: LoadedConfig,
+  monthEnd: IsoDate,
+  rows: readonly PartnerCreditRow[],
+): BillingMonth {
+  const start = startOfMonth(monthEnd);
+  const end = endOfMonth(monthEnd);
+  const month = end.slice(0, 7);
+  const seller: Organization = {
+    id: config.exports.invoices.issuingOrganizationId,
+    designator: config.exports.invoices.organizationDesignator,
+    name: config.exports.invoices.organizationName,
+  };
+  const partners = new Map(config.partners.map((p) => [p.code, p]));
+  const byPartner = new Map<string, PartnerCreditRow[]>();
+  for (const row of rows) byPartner.set(row.partnerCode, [...(byPartner.get(row.partnerCode) ?? []), row]);
+  const invoices: InvoiceInput[] = [];
+  const unbilled: BillingMonth['unbilled'] = [];
+  for (const code of [...byPartner.keys()].sort()) {
+    const partnerRows = byPartner.get(code)!.filter((r) => r.points !== 0);
+    if (partnerRows.length === 0) continue;
+    const partner = partners.get(code);
+    if (!partner?.billing) {
+      unbilled.push({ partnerCode: code, points: partnerRows.reduce((s, r) => s + r.points, 0) });
+      continue;
+    }
+    const merged = new Map<string, InvoiceLineInput>();
+    for (const row of partnerRows) {
+      const price = pricing(partner, row, month);
+      const id = `${row.activityType}\u0000${price.contractId}`;
+      const line = merged.get(id);
+      if (line) {
+        line.points += row.points;
+        line.detailCount += row.postings;
+        continue;
+      }
+      merged.set(id, {
+        chargeCode: price.chargeCode,
+        description: `${row.activityType} points credited, ${price.contractId}`,
+        startDate: start,
+        endDate: end,
+        points: row.points,
+        pricePerPoint: price.pricePerPoint,
+        detailCount: row.postings,
+        activityType: row.activityType,
+        contractId: price.contractId,
+      });
+    }
+    const lines = [...merged.values()].filter((l) => l.points !== 0);
+    if (lines.length === 0) continue;
+    const b = partner.billing;
+    invoices.push({
+      partnerCode: code,
+      invoiceNumber: `${month.replace('-', '')}${String(invoices.length + 1).padStart(4, '0')}`,
+      invoiceDate: end,
+      chargeCategory: b.chargeCategory,
+      seller,
+      buyer: { id: b.organizationId, designator: b.designator, name: b.organizationName },
+      currency: b.currency,
+      settlementMonthPeriod: `${month.slice(2, 4)}${month.slice(5, 7)}04`,
+      settlementMethod: b.settlementMethod,
+      lines,
+    });
+  }
+  return { month, start, end, invoices, unbilled };
+}

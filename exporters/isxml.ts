@@ -1,0 +1,326 @@
+/**
+ * Monthly partner billing (is-xml.md): one IS-XML `InvoiceTransmission` with one Miscellaneous invoice
+ * per billed partner, and the same figures as a CSV statement per partner. Pure builders: the summaries
+ * are computed here from the line items, so the rules a clearing house enforces hold by construction:
+ *
+ * - `LineItemCount` is the number of line items; `TotalLineItemAmount` their sum; `TotalAmount` that sum
+ *   plus tax and VAT (zero: points are billed without tax here);
+ * - the transmission summary is the sum of the invoices, per billing currency;
+ * - every amount is an integer of the currency's minor unit until it is written with exactly the
+ *   currency's decimals. A line's charge is `points × price per point` computed exactly and rounded once,
+ *   half-even, to the minor unit; nothing passes through binary floating point.
+ *
+ * `UnitPrice` carries IS-XML's scaling factor `SF`: the price per point times SF, with SF the smallest power
+ * of ten that makes it fit the currency's decimals (0.0095 USD per point is written `0.95` with SF 100),
+ * so `ChargeAmount = round(Quantity × UnitPrice / SF)`.
+ *
+ * The element names and order follow is-xml.md; schemas/redeye-isxml-subset-1.0.xsd is the project's
+ * own structural schema of exactly this subset (IATA's schema is not public). No `LineItemDetail` is
+ * written: the per-member detail would put personal data into a clearing-house file for no need.
+ */
+import { Decimal, formatMinor, minorUnitExponent, toMinorUnits } from '../lib/money.js';
+import { csvRecord, csvText } from './csv.js';
+import { ExportError } from './errors.js';
+import { XmlWriter } from './xml-writer.js';
+
+export const IS_XML_NS = 'http://www.IATA.com/IATAAviationInvoiceStandard';
+/** The IS-XML standard version in TransmissionHeader/Version; it must be the one the issuer's SIS profile uses. */
+export const IS_XML_VERSION = 'IATA:ISXMLInvoiceV3.8';
+
+export interface Organization {
+  /** SIS member/organisation id (e.g. the 3-digit airline accounting code or a location id). */
+  id: string;
+  designator: string;
+  name: string;
+}
+
+export interface InvoiceLineInput {
+  chargeCode: string;
+  description: string;
+  startDate: string;
+  endDate: string;
+  /** Points credited on the partner's behalf (net of reversals); may be negative. */
+  points: number;
+  /** Exact decimal, billing currency per point. */
+  pricePerPoint: string;
+  /** Postings behind the line. */
+  detailCount: number;
+  /** For the CSV statement: the activity type and the contract or chart that priced it. */
+  activityType: string;
+  contractId: string;
+}
+
+export interface InvoiceInput {
+  partnerCode: string;
+  invoiceNumber: string;
+  invoiceDate: string;
+  invoiceType?: 'Invoice' | 'CreditNote';
+  chargeCategory: string;
+  seller: Organization;
+  buyer: Organization;
+  currency: string;
+  /** YYMMPP: year, month and clearance period (01-04). */
+  settlementMonthPeriod: string;
+  settlementMethod: string;
+  lines: readonly InvoiceLineInput[];
+}
+
+export interface TransmissionInput {
+  transmissionId: string;
+  /** ISO 8601 date-time with offset. */
+  transmissionDateTime: string;
+  issuingOrganizationId: string;
+  invoices: readonly InvoiceInput[];
+}
+
+export interface PricedLine extends InvoiceLineInput {
+  lineNumber: number;
+  /** Price per point × scalingFactor, with the currency's decimals. */
+  unitPrice: string;
+  scalingFactor: number;
+  /** Minor units of the currency. */
+  chargeMinor: number;
+}
+
+export interface InvoiceTotals {
+  lineItemCount: number;
+  lineItemMinor: number;
+  taxMinor: number;
+  vatMinor: number;
+  totalMinor: number;
+}
+
+function exponentOf(currency: string, partner: string): number {
+  const exponent = minorUnitExponent(currency);
+  if (exponent === undefined) {
+    throw new ExportError(
+      'BAD_CURRENCY',
+      `invoice to ${partner}: ${JSON.stringify(currency)} is not an ISO 4217 currency`,
+      {
+        partner,
+        field: 'CurrencyCode',
+      },
+    );
+  }
+  return exponent;
+}
+
+/** Price per point as IS-XML writes it: the unit price with the currency's decimals and its scaling factor. */
+export function scaledUnitPrice(
+  pricePerPoint: string,
+  currency: string,
+): { unitPrice: string; scalingFactor: number } {
+  const exponent = exponentOf(currency, '?');
+  const price = new Decimal(pricePerPoint);
+  for (let k = 0; k <= 9; k++) {
+    const scaled = price.times(new Decimal(10).pow(k));
+    if (scaled.decimalPlaces() <= exponent) {
+      return { unitPrice: scaled.toFixed(exponent), scalingFactor: 10 ** k };
+    }
+  }
+  throw new ExportError(
+    'BAD_PRICE',
+    `price per point ${pricePerPoint} ${currency} needs more than 9 extra decimals`,
+    {
+      field: 'UnitPrice',
+    },
+  );
+}
+
+export function priceLines(invoice: InvoiceInput): PricedLine[] {
+  exponentOf(invoice.currency, invoice.partnerCode);
+  return invoice.lines.map((line, i) => {
+    if (!Number.isSafeInteger(line.points)) {
+      throw new ExportError(
+        'BAD_QUANTITY',
+        `invoice ${invoice.invoiceNumber} line ${i + 1}: ${line.points} is not a whole number of points`,
+        {
+          partner: invoice.partnerCode,
+          field: 'Quantity',
+        },
+      );
+    }
+    const { unitPrice, scalingFactor } = scaledUnitPrice(line.pricePerPoint, invoice.currency);
+    const chargeMinor = toMinorUnits(new Decimal(line.points).times(line.pricePerPoint), invoice.currency);
+    return { ...line, lineNumber: i + 1, unitPrice, scalingFactor, chargeMinor };
+  });
+}
+
+/** Sums of minor units stay exact only below 2^53; an invoice that large is refused, not rounded. */
+function addMinor(a: number, b: number): number {
+  const sum = a + b;
+  if (!Number.isSafeInteger(sum)) {
+    throw new ExportError(
+      'AMOUNT_TOO_LARGE',
+      `an invoice total of ${a} + ${b} minor units exceeds what can be added exactly`,
+      {
+        field: 'TotalAmount',
+      },
+    );
+  }
+  return sum;
+}
+
+export function invoiceTotals(lines: readonly PricedLine[]): InvoiceTotals {
+  const lineItemMinor = lines.reduce((sum, l) => addMinor(sum, l.chargeMinor), 0);
+  return { lineItemCount: lines.length, lineItemMinor, taxMinor: 0, vatMinor: 0, totalMinor: lineItemMinor };
+}
+
+export interface CurrencyTotals {
+  currency: string;
+  totalMinor: number;
+  taxMinor: number;
+  vatMinor: number;
+}
+
+/** Per billing currency, sorted by currency code. */
+export function transmissionTotals(invoices: readonly InvoiceInput[]): CurrencyTotals[] {
+  const by = new Map<string, CurrencyTotals>();
+  for (const invoice of invoices) {
+    const t = invoiceTotals(priceLines(invoice));
+    const c = by.get(invoice.currency) ?? {
+      currency: invoice.currency,
+      totalMinor: 0,
+      taxMinor: 0,
+      vatMinor: 0,
+    };
+    c.totalMinor = addMinor(c.totalMinor, t.totalMinor);
+    c.taxMinor = addMinor(c.taxMinor, t.taxMinor);
+    c.vatMinor = addMinor(c.vatMinor, t.vatMinor);
+    by.set(invoice.currency, c);
+  }
+  return [...by.values()].sort((a, b) => (a.currency < b.currency ? -1 : a.currency > b.currency ? 1 : 0));
+}
+
+function organization(x: XmlWriter, name: string, o: Organization): void {
+  x.open(name);
+  x.leaf('OrganizationID', o.id);
+  x.leaf('OrganizationDesignator', o.designator);
+  x.leaf('OrganizationName1', o.name);
+  x.close();
+}
+
+export function buildInvoiceTransmission(t: TransmissionInput): string {
+  if (t.invoices.length === 0) {
+    throw new ExportError('EMPTY_TRANSMISSION', `transmission ${t.transmissionId} has no invoice`, {
+      field: 'Invoice',
+    });
+  }
+  const x = new XmlWriter();
+  x.open('InvoiceTransmission', [['xmlns', IS_XML_NS]]);
+  x.open('TransmissionHeader');
+  x.leaf('TransmissionDateTime', t.transmissionDateTime);
+  x.leaf('Version', IS_XML_VERSION);
+  x.leaf('TransmissionID', t.transmissionId);
+  x.leaf('IssuingOrganizationID', t.issuingOrganizationId);
+  x.leaf('BillingCategory', 'Miscellaneous');
+  x.close();
+  for (const invoice of t.invoices) {
+    const lines = priceLines(invoice);
+    const totals = invoiceTotals(lines);
+    const money = (minor: number) => formatMinor(minor, invoice.currency);
+    x.open('Invoice');
+    x.open('InvoiceHeader');
+    x.leaf('InvoiceNumber', invoice.invoiceNumber);
+    x.leaf('InvoiceDate', invoice.invoiceDate);
+    x.leaf('InvoiceType', invoice.invoiceType ?? (totals.totalMinor < 0 ? 'CreditNote' : 'Invoice'));
+    x.leaf('ChargeCategory', invoice.chargeCategory);
+    organization(x, 'SellerOrganization', invoice.seller);
+    organization(x, 'BuyerOrganization', invoice.buyer);
+    x.open('PaymentTerms');
+    x.leaf('CurrencyCode', invoice.currency);
+    x.leaf('ClearanceCurrencyCode', invoice.currency);
+    x.leaf('ExchangeRate', '1.00000');
+    x.leaf('SettlementMonthPeriod', invoice.settlementMonthPeriod);
+    x.leaf('SettlementMethod', invoice.settlementMethod);
+    x.close();
+    x.close();
+    for (const line of lines) {
+      x.open('LineItem');
+      x.leaf('LineItemNumber', line.lineNumber);
+      x.leaf('ChargeCode', line.chargeCode);
+      x.leaf('Description', line.description);
+      x.leaf('StartDate', line.startDate);
+      x.leaf('EndDate', line.endDate);
+      x.leaf('Quantity', line.points, [['UOMCode', 'EA']]);
+      x.leaf('UnitPrice', line.unitPrice, [['SF', line.scalingFactor]]);
+      x.leaf('ChargeAmount', money(line.chargeMinor));
+      x.leaf('TotalNetAmount', money(line.chargeMinor));
+      x.leaf('DetailCount', line.detailCount);
+      x.close();
+    }
+    x.open('InvoiceSummary');
+    x.leaf('LineItemCount', totals.lineItemCount);
+    x.leaf('TotalLineItemAmount', money(totals.lineItemMinor));
+    x.leaf('TotalTaxAmount', money(totals.taxMinor));
+    x.leaf('TotalVATAmount', money(totals.vatMinor));
+    x.leaf('TotalAmount', money(totals.totalMinor));
+    x.leaf('TotalAmountInClearanceCurrency', money(totals.totalMinor));
+    x.close();
+    x.close();
+  }
+  x.open('TransmissionSummary');
+  x.leaf('InvoiceCount', t.invoices.length);
+  const totals = transmissionTotals(t.invoices);
+  for (const c of totals)
+    x.leaf('TotalAmount', formatMinor(c.totalMinor, c.currency), [['CurrencyCode', c.currency]]);
+  for (const c of totals)
+    x.leaf('TotalTaxAmount', formatMinor(c.taxMinor, c.currency), [['CurrencyCode', c.currency]]);
+  for (const c of totals)
+    x.leaf('TotalVATAmount', formatMinor(c.vatMinor, c.currency), [['CurrencyCode', c.currency]]);
+  x.close();
+  x.close();
+  return x.toString();
+}
+
+/**
+ * The invoice as a CSV statement for a partner without SIS access, figure for figure:
+ *
+ * ```
+ * H,<invoice_number>,<invoice_date>,<seller_id>,<buyer_id>,<buyer_name>,<period_start>,<period_end>,<currency>,<charge_category>
+ * L,<line_number>,<charge_code>,<activity_type>,<contract>,<description>,<points>,<price_per_point>,<amount>,<detail_count>
+ * T,<line_count>,<sum of points>,<total line amount>,<tax>,<vat>,<total amount>
+ * ```
+ */
+export function buildInvoiceStatement(invoice: InvoiceInput, period: { start: string; end: string }): string {
+  const lines = priceLines(invoice);
+  const totals = invoiceTotals(lines);
+  const money = (minor: number) => formatMinor(minor, invoice.currency);
+  let out = csvRecord([
+    'H',
+    csvText(invoice.invoiceNumber),
+    invoice.invoiceDate,
+    csvText(invoice.seller.id),
+    csvText(invoice.buyer.id),
+    csvText(invoice.buyer.name),
+    period.start,
+    period.end,
+    invoice.currency,
+    csvText(invoice.chargeCategory),
+  ]);
+  for (const l of lines) {
+    out += csvRecord([
+      'L',
+      l.lineNumber,
+      csvText(l.chargeCode),
+      csvText(l.activityType),
+      csvText(l.contractId),
+      csvText(l.description),
+      l.points,
+      new Decimal(l.pricePerPoint).toFixed(),
+      money(l.chargeMinor),
+      l.detailCount,
+    ]);
+  }
+  const points = lines.reduce((s, l) => s + l.points, 0);
+  out += csvRecord([
+    'T',
+    totals.lineItemCount,
+    points,
+    money(totals.lineItemMinor),
+    money(totals.taxMinor),
+    money(totals.vatMinor),
+    money(totals.totalMinor),
+  ]);
+  return out;
+}
