@@ -1,0 +1,562 @@
+/**
+ * Mailing lists for the mailing system, one file per mailing kind and date, as CSV or XML
+ * (`exports.mailings.format`). Each list carries only the personal data its mailing needs (the member
+ * number, the e-mail address to send to, the language to write in, the name to address the member by,
+ * and the facts of the mailing); birth dates, phone numbers, countries and native-script names never
+ * leave Redeye this way. A member is listed only when
+ *
+ * - their consent allows the kind: `consent[KIND]` when the member record states it, else `consent.ALL`,
+ *   else not (no recorded consent is no consent);
+ * - they have an e-mail address and their personal data has not been erased;
+ * - their status fits the mailing (ACTIVE for warnings, statements and tier changes; INCOMPLETE for the
+ *   registration reminder; CLOSED for the closure notice).
+ *
+ * | kind                    | when             | who                                                            |
+ * |-------------------------|------------------|----------------------------------------------------------------|
+ * | EXPIRY_WARNING          | daily            | points expiring exactly `expiryWarningDays` after the date      |
+ * | BALANCE_STATEMENT       | last day of month| every member with a balance or a movement in the month          |
+ * | TIER_CHANGE             | daily            | tier events of the date (an upgrade: new card ready)            |
+ * | INCOMPLETE_REGISTRATION | daily            | enrolment left INCOMPLETE exactly `incompleteAfterDays` ago     |
+ * | ACCOUNT_CLOSURE         | daily            | accounts closed on the date                                     |
+ *
+ * Lists that fire on an exact day warn each member once per event rather than every day of a window.
+ * Queries page through members by number, and the builders are generators, so a list of a million
+ * members never sits in memory.
+ */
+import type { Knex } from 'knex';
+import type { LoadedConfig } from '../config/load.js';
+import type { MailingKind } from '../config/schema.js';
+import { addDays, addMonths, endOfMonth, startOfMonth, type IsoDate } from '../lib/dates.js';
+import { csvRecord, csvRecords, csvText, type CsvField } from './csv.js';
+import { xmlChars } from './xml-writer.js';
+import { escapeXmlText } from '../parsers/xml-common.js';
+
+type Q = Knex | Knex.Transaction;
+
+export const MAILING_NS = 'urn:redeye:mailing:1.0';
+
+/** Whether a member's recorded consent allows a mailing of this kind. */
+export function consentAllows(
+  consent: Record<string, boolean> | null | undefined,
+  kind: MailingKind,
+): boolean {
+  if (!consent) return false;
+  const own = consent[kind];
+  if (typeof own === 'boolean') return own;
+  return consent.ALL === true;
+}
+
+interface Addressee {
+  memberNumber: string;
+  email: string;
+  language: string | null;
+  givenName: string | null;
+}
+
+export interface ExpiryWarningRow extends Addressee {
+  surname: string | null;
+  points: number;
+  expiresOn: IsoDate;
+}
+
+export interface BalanceStatementRow extends Addressee {
+  surname: string | null;
+  tier: string;
+  periodStart: IsoDate;
+  periodEnd: IsoDate;
+  opening: number;
+  /** Accrual postings net of their reversals. */
+  earned: number;
+  /** Points taken by redemptions net of cancellations (a positive number). */
+  redeemed: number;
+  /** Points expired (a positive number). */
+  expired: number;
+  /** Transfers, adjustments and anything else, signed. */
+  adjusted: number;
+  closing: number;
+}
+
+export interface TierChangeRow extends Addressee {
+  surname: string | null;
+  fromTier: string | null;
+  toTier: string;
+  direction: 'UP' | 'DOWN';
+  newCardReady: boolean;
+  effectiveDate: IsoDate;
+}
+
+export interface IncompleteRegistrationRow extends Addressee {
+  enrolmentDate: IsoDate;
+}
+
+export interface AccountClosureRow extends Addressee {
+  surname: string | null;
+  closedOn: IsoDate;
+}
+
+export interface MailingRows {
+  EXPIRY_WARNING: ExpiryWarningRow;
+  BALANCE_STATEMENT: BalanceStatementRow;
+  TIER_CHANGE: TierChangeRow;
+  INCOMPLETE_REGISTRATION: IncompleteRegistrationRow;
+  ACCOUNT_CLOSURE: AccountClosureRow;
+}
+
+export type MailingRow = MailingRows[MailingKind];
+
+// ------------------------------------------------------------------------------------------------ columns
+
+type Column<R> = readonly [name: string, value: (r: R) => CsvField | null, kind: 'text' | 'plain'];
+
+const ADDRESSEE: ReadonlyArray<Column<Addressee & { surname?: string | null }>> = [
+  ['member_number', (r) => r.memberNumber, 'text'],
+  ['email', (r) => r.email, 'text'],
+  ['language', (r) => r.language, 'text'],
+  ['given_name', (r) => r.givenName, 'text'],
+];
+const SURNAME: Column<{ surname: string | null }> = ['surname', (r) => r.surname, 'text'];
+
+/** The fields of each list, in order; the XML element names are the same in UpperCamelCase. */
+export const MAILING_COLUMNS: { [K in MailingKind]: ReadonlyArray<Column<MailingRows[K]>> } = {
+  EXPIRY_WARNING: [
+    ...ADDRESSEE,
+    SURNAME,
+    ['points_expiring', (r) => r.points, 'plain'],
+    ['expires_on', (r) => r.expiresOn, 'plain'],
+  ],
+  BALANCE_STATEMENT: [
+    ...ADDRESSEE,
+    SURNAME,
+    ['tier', (r) => r.tier, 'text'],
+    ['period_start', (r) => r.periodStart, 'plain'],
+    ['period_end', (r) => r.periodEnd, 'plain'],
+    ['opening_balance', (r) => r.opening, 'plain'],
+    ['earned', (r) => r.earned, 'plain'],
+    ['redeemed', (r) => r.redeemed, 'plain'],
+    ['expired', (r) => r.expired, 'plain'],
+    ['adjusted', (r) => r.adjusted, 'plain'],
+    ['closing_balance', (r) => r.closing, 'plain'],
+  ],
+  TIER_CHANGE: [
+    ...ADDRESSEE,
+    SURNAME,
+    ['from_tier', (r) => r.fromTier, 'text'],
+    ['to_tier', (r) => r.toTier, 'text'],
+    ['direction', (r) => r.direction, 'plain'],
+    ['new_card_ready', (r) => (r.newCardReady ? 'Y' : 'N'), 'plain'],
+    ['effective_date', (r) => r.effectiveDate, 'plain'],
+  ],
+  INCOMPLETE_REGISTRATION: [...ADDRESSEE, ['enrolment_date', (r) => r.enrolmentDate, 'plain']],
+  ACCOUNT_CLOSURE: [...ADDRESSEE, SURNAME, ['closed_on', (r) => r.closedOn, 'plain']],
+};
+
+function elementName(column: string): string {
+  return column.replace(/(^|_)([a-z])/g, (_, __, c: string) => c.toUpperCase());
+}
+
+// ------------------------------------------------------------------------------------------------ builders
+
+const BATCH = 500;
+
+/** CSV list: a header row of column names, then one row per recipient. */
+export async function* mailingCsv<K extends MailingKind>(
+  kind: K,
+  rows: AsyncIterable<MailingRows[K]> | Iterable<MailingRows[K]>,
+  counter: { recipients?: number } = {},
+): AsyncGenerator<string> {
+  const columns = MAILING_COLUMNS[kind] as ReadonlyArray<Column<MailingRows[K]>>;
+  yield csvRecord(columns.map(([name]) => name));
+  counter.recipients = 0;
+  let batch: CsvField[][] = [];
+  for await (const row of rows) {
+    batch.push(
+      columns.map(([, value, type]) => {
+        const v = value(row);
+        if (v === null) return '';
+        return type === 'text' ? csvText(String(v)) : v;
+      }),
+    );
+    counter.recipients++;
+    if (batch.length >= BATCH) {
+      yield csvRecords(batch);
+      batch = [];
+    }
+  }
+  if (batch.length > 0) yield csvRecords(batch);
+}
+
+export interface MailingHeader {
+  program: string;
+  kind: MailingKind;
+  businessDate: IsoDate;
+  sequence: number | null;
+  createdAt: string;
+}
+
+/** XML list in the namespace urn:redeye:mailing:1.0 (schemas/redeye-mailing-1.0.xsd). */
+export async function* mailingXml<K extends MailingKind>(
+  header: MailingHeader & { kind: K },
+  rows: AsyncIterable<MailingRows[K]> | Iterable<MailingRows[K]>,
+  counter: { recipients?: number } = {},
+): AsyncGenerator<string> {
+  const columns = MAILING_COLUMNS[header.kind] as ReadonlyArray<Column<MailingRows[K]>>;
+  const leaf = (indent: string, name: string, value: CsvField | null) =>
+    value === null || value === ''
+      ? ''
+      : `${indent}<${name}>${escapeXmlText(xmlChars(String(value)))}</${name}>\n`;
+  let head = `<?xml version="1.0" encoding="UTF-8"?>\n<MailingList xmlns="${MAILING_NS}">\n  <Header>\n`;
+  head += leaf('    ', 'Program', header.program);
+  head += leaf('    ', 'Kind', header.kind);
+  head += leaf('    ', 'BusinessDate', header.businessDate);
+  head += leaf('    ', 'Sequence', header.sequence);
+  head += leaf('    ', 'CreatedAt', header.createdAt);
+  head += '  </Header>\n';
+  yield head;
+  counter.recipients = 0;
+  let out = '';
+  for await (const row of rows) {
+    out += '  <Recipient>\n';
+    for (const [name, value] of columns) out += leaf('    ', elementName(name), value(row));
+    out += '  </Recipient>\n';
+    counter.recipients++;
+    if (out.length > 1 << 16) {
+      yield out;
+      out = '';
+    }
+  }
+  yield `${out}  <Control>\n    <RecipientCount>${counter.recipients}</RecipientCount>\n  </Control>\n</MailingList>\n`;
+}
+
+export function mailingName(kind: MailingKind, businessDate: IsoDate, format: 'csv' | 'xml'): string {
+  return `${kind}_${businessDate.replace(/-/g, '')}.${format}`;
+}
+
+// ------------------------------------------------------------------------------------------------ queries
+
+const PAGE = 2000;
+
+interface MemberRow {
+  id: number;
+  number: string;
+  email: string;
+  language: string | null;
+  given_name: string | null;
+  surname: string | null;
+  consent: string | null;
+  tier: string;
+  enrolment_date: string | null;
+  closed_on: string | null;
+  last_activity_date: string | null;
+}
+
+const MEMBER_COLUMNS = [
+  'm.id',
+  'm.number',
+  'm.email',
+  'm.language',
+  'm.given_name',
+  'm.surname',
+  'm.consent',
+  'm.tier',
+  'm.enrolment_date',
+  'm.closed_on',
+  'm.last_activity_date',
+];
+
+function parseConsent(text: string | null): Record<string, boolean> | null {
+  if (!text) return null;
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return parsed && typeof parsed === 'object' ? (parsed as Record<string, boolean>) : null;
+  } catch {
+    // A consent record that cannot be read grants nothing.
+    return null;
+  }
+}
+
+// A mailing system cannot send to an address without one @; a language code it cannot read is left out.
+const EMAIL = /^[^@\s]+@[^@\s]+$/;
+const LANGUAGE = /^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*$/;
+
+function addressee(m: MemberRow): Addressee & { surname: string | null } {
+  return {
+    memberNumber: m.number,
+    email: m.email,
+    language: m.language && m.language.length <= 8 && LANGUAGE.test(m.language) ? m.language : null,
+    givenName: m.given_name,
+    surname: m.surname,
+  };
+}
+
+/**
+ * Mailable members of a status, by member number, a page at a time: e-mail present, data not erased,
+ * consent given for the kind. `where` narrows further.
+ */
+async function* mailableMembers(
+  q: Q,
+  kind: MailingKind,
+  status: string,
+  where: (b: Knex.QueryBuilder) => void = () => undefined,
+): AsyncGenerator<MemberRow[]> {
+  let after = '';
+  for (;;) {
+    const page = (await q('members as m')
+      .where('m.status', status)
+      .whereNotNull('m.email')
+      .andWhere('m.email', '<>', '')
+      .whereNull('m.erased_at')
+      .andWhere('m.number', '>', after)
+      .modify(where)
+      .orderBy('m.number')
+      .limit(PAGE)
+      .select(MEMBER_COLUMNS)) as MemberRow[];
+    if (page.length === 0) return;
+    after = page[page.length - 1]!.number;
+    const allowed = page.filter(
+      (m) => EMAIL.test(m.email) && m.email.length <= 254 && consentAllows(parseConsent(m.consent), kind),
+    );
+    if (allowed.length > 0) yield allowed;
+    if (page.length < PAGE) return;
+  }
+}
+
+export interface MailingPolicy {
+  expiryWarningDays: number;
+  incompleteAfterDays: number;
+  expiry: LoadedConfig['expiry'];
+  tierOrder: readonly string[];
+}
+
+export function mailingPolicy(config: LoadedConfig): MailingPolicy {
+  return {
+    expiryWarningDays: config.exports.mailings.expiryWarningDays,
+    incompleteAfterDays: config.exports.mailings.incompleteAfterDays,
+    expiry: config.expiry,
+    tierOrder: config.tiers.levels.map((l) => l.code),
+  };
+}
+
+export async function* expiryWarnings(
+  q: Q,
+  businessDate: IsoDate,
+  policy: MailingPolicy,
+): AsyncGenerator<ExpiryWarningRow> {
+  const target = addDays(businessDate, policy.expiryWarningDays);
+  if (policy.expiry.policy === 'fixedTerm') {
+    const expiring = (b: Knex.QueryBuilder) =>
+      b.whereExists((s) =>
+        s
+          .select(q.raw('1'))
+          .from('lots as l')
+          .join('accounts as a', 'a.id', 'l.account_id')
+          .whereRaw('a.member_id = m.id')
+          .andWhere('a.kind', 'MEMBER_POINTS')
+          .andWhere('l.expires_on', target)
+          .andWhere('l.remaining', '>', 0),
+      );
+    for await (const page of mailableMembers(q, 'EXPIRY_WARNING', 'ACTIVE', expiring)) {
+      const points = (await q('lots as l')
+        .join('accounts as a', 'a.id', 'l.account_id')
+        .where('a.kind', 'MEMBER_POINTS')
+        .whereIn(
+          'a.member_id',
+          page.map((m) => m.id),
+        )
+        .andWhere('l.expires_on', target)
+        .andWhere('l.remaining', '>', 0)
+        .groupBy('a.member_id')
+        .select('a.member_id')
+        .sum({ points: 'l.remaining' })) as Array<{ member_id: number; points: number | string }>;
+      const byMember = new Map(points.map((p) => [Number(p.member_id), Number(p.points)]));
+      for (const m of page) {
+        const n = byMember.get(m.id);
+        if (n) yield { ...addressee(m), points: n, expiresOn: target };
+      }
+    }
+    return;
+  }
+  // Inactivity: everything expires `months` after the last earning activity. Month arithmetic clamps to
+  // month ends, so candidates come from a few days around the inverse date and are checked forwards.
+  const months = policy.expiry.months;
+  const around = addMonths(target, -months);
+  for await (const page of mailableMembers(q, 'EXPIRY_WARNING', 'ACTIVE', (b) =>
+    b.whereBetween('m.last_activity_date', [addDays(around, -3), addDays(around, 3)]),
+  )) {
+    const due = page.filter(
+      (m) => m.last_activity_date && addMonths(m.last_activity_date, months) === target,
+    );
+    if (due.length === 0) continue;
+    const balances = (await q('accounts')
+      .where('kind', 'MEMBER_POINTS')
+      .whereIn(
+        'member_id',
+        due.map((m) => m.id),
+      )
+      .select('member_id', 'balance')) as Array<{ member_id: number; balance: number | string }>;
+    const byMember = new Map(balances.map((b) => [Number(b.member_id), Number(b.balance)]));
+    for (const m of due) {
+      const n = byMember.get(m.id);
+      if (n && n > 0) yield { ...addressee(m), points: n, expiresOn: target };
+    }
+  }
+}
+
+export async function* balanceStatements(q: Q, businessDate: IsoDate): AsyncGenerator<BalanceStatementRow> {
+  const start = startOfMonth(businessDate);
+  const end = endOfMonth(businessDate);
+  for await (const page of mailableMembers(q, 'BALANCE_STATEMENT', 'ACTIVE')) {
+    const ids = page.map((m) => m.id);
+    const opening = (await q('entries as e')
+      .join('accounts as a', 'a.id', 'e.account_id')
+      .where('a.kind', 'MEMBER_POINTS')
+      .whereIn('a.member_id', ids)
+      .andWhere('e.business_date', '<', start)
+      .groupBy('a.member_id')
+      .select('a.member_id')
+      .sum({ amount: 'e.amount' })) as Array<{ member_id: number; amount: number | string }>;
+    const moves = (await q('entries as e')
+      .join('accounts as a', 'a.id', 'e.account_id')
+      .join('postings as p', 'p.id', 'e.posting_id')
+      .leftJoin('postings as o', 'o.id', 'p.reversal_of')
+      .where('a.kind', 'MEMBER_POINTS')
+      .whereIn('a.member_id', ids)
+      .andWhere('e.business_date', '>=', start)
+      .andWhere('e.business_date', '<=', end)
+      .groupBy('a.member_id', q.raw('COALESCE(o.kind, p.kind)'))
+      .select('a.member_id', q.raw('COALESCE(o.kind, p.kind) AS kind'))
+      .sum({ amount: 'e.amount' })) as Array<{ member_id: number; kind: string; amount: number | string }>;
+    const open = new Map(opening.map((r) => [Number(r.member_id), Number(r.amount)]));
+    const movement = new Map<
+      number,
+      { earned: number; redeemed: number; expired: number; adjusted: number; any: boolean }
+    >();
+    for (const r of moves) {
+      const id = Number(r.member_id);
+      const m = movement.get(id) ?? { earned: 0, redeemed: 0, expired: 0, adjusted: 0, any: false };
+      const amount = Number(r.amount);
+      if (r.kind === 'ACCRUAL') m.earned += amount;
+      else if (r.kind === 'REDEMPTION') m.redeemed -= amount;
+      else if (r.kind === 'EXPIRY') m.expired -= amount;
+      else m.adjusted += amount;
+      m.any = true;
+      movement.set(id, m);
+    }
+    for (const member of page) {
+      const o = open.get(member.id) ?? 0;
+      const m = movement.get(member.id);
+      if (o === 0 && !m?.any) continue;
+      const earned = m?.earned ?? 0;
+      const redeemed = m?.redeemed ?? 0;
+      const expired = m?.expired ?? 0;
+      const adjusted = m?.adjusted ?? 0;
+      yield {
+        ...addressee(member),
+        tier: member.tier,
+        periodStart: start,
+        periodEnd: end,
+        opening: o,
+        earned,
+        redeemed,
+        expired,
+        adjusted,
+        closing: o + earned - redeemed - expired + adjusted,
+      };
+    }
+  }
+}
+
+export async function* tierChanges(
+  q: Q,
+  businessDate: IsoDate,
+  policy: MailingPolicy,
+): AsyncGenerator<TierChangeRow> {
+  const rank = new Map(policy.tierOrder.map((code, i) => [code, i]));
+  for await (const page of mailableMembers(q, 'TIER_CHANGE', 'ACTIVE', (b) =>
+    b.whereExists((s) =>
+      s
+        .select(q.raw('1'))
+        .from('tier_events as t')
+        .whereRaw('t.member_id = m.id')
+        .andWhere('t.business_date', businessDate)
+        .whereIn('t.direction', ['UP', 'DOWN']),
+    ),
+  )) {
+    const events = (await q('tier_events')
+      .whereIn(
+        'member_id',
+        page.map((m) => m.id),
+      )
+      .andWhere('business_date', businessDate)
+      .whereIn('direction', ['UP', 'DOWN'])
+      .orderBy('id')
+      .select('member_id', 'from_tier', 'to_tier')) as Array<{
+      member_id: number;
+      from_tier: string | null;
+      to_tier: string;
+    }>;
+    // Several events on one day (an upgrade through two tiers) make one mailing: first tier to last.
+    const span = new Map<number, { from: string | null; to: string }>();
+    for (const e of events) {
+      const id = Number(e.member_id);
+      const s = span.get(id);
+      span.set(id, { from: s ? s.from : e.from_tier, to: e.to_tier });
+    }
+    for (const m of page) {
+      const s = span.get(m.id);
+      if (!s || s.from === s.to) continue;
+      const up = (rank.get(s.to) ?? 0) > (s.from === null ? -1 : (rank.get(s.from) ?? 0));
+      yield {
+        ...addressee(m),
+        fromTier: s.from,
+        toTier: s.to,
+        direction: up ? 'UP' : 'DOWN',
+        newCardReady: up,
+        effectiveDate: businessDate,
+      };
+    }
+  }
+}
+
+export async function* incompleteRegistrations(
+  q: Q,
+  businessDate: IsoDate,
+  policy: MailingPolicy,
+): AsyncGenerator<IncompleteRegistrationRow> {
+  const enrolled = addDays(businessDate, -policy.incompleteAfterDays);
+  for await (const page of mailableMembers(q, 'INCOMPLETE_REGISTRATION', 'INCOMPLETE', (b) =>
+    b.where('m.enrolment_date', enrolled),
+  )) {
+    for (const m of page) {
+      const { surname: _surname, ...who } = addressee(m);
+      yield { ...who, enrolmentDate: enrolled };
+    }
+  }
+}
+
+export async function* accountClosures(q: Q, businessDate: IsoDate): AsyncGenerator<AccountClosureRow> {
+  for await (const page of mailableMembers(q, 'ACCOUNT_CLOSURE', 'CLOSED', (b) =>
+    b.where('m.closed_on', businessDate),
+  )) {
+    for (const m of page) yield { ...addressee(m), closedOn: businessDate };
+  }
+}
+
+export function mailingRows(
+  q: Q,
+  kind: MailingKind,
+  businessDate: IsoDate,
+  policy: MailingPolicy,
+): AsyncGenerator<MailingRow> {
+  switch (kind) {
+    case 'EXPIRY_WARNING':
+      return expiryWarnings(q, businessDate, policy);
+    case 'BALANCE_STATEMENT':
+      return balanceStatements(q, businessDate);
+    case 'TIER_CHANGE':
+      return tierChanges(q, businessDate, policy);
+    case 'INCOMPLETE_REGISTRATION':
+      return incompleteRegistrations(q, businessDate, policy);
+    case 'ACCOUNT_CLOSURE':
+      return accountClosures(q, businessDate);
+  }
+}
