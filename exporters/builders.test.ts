@@ -1,0 +1,538 @@
+/**
+ * The pure builders: data in, bytes out. Exact expected bytes for the small cases, properties for the
+ * arithmetic the partners check (control totals, invoice sums), schema validation for every XML shape.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'csv-parse/sync';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { Decimal, formatMinor, minorUnitExponent } from '../lib/money.js';
+import {
+  PROJECT,
+  SHARED_FORMATS,
+  validateWithSchema,
+  writeTemp,
+  xmllintOrSkip,
+} from '../parsers/fixtures/xml/support.js';
+import { parseXmlText } from '../parsers/xml-common.js';
+import { csvRecord, csvText } from './csv.js';
+import { ExportError } from './errors.js';
+import { buildHotelStayResponse, hotelResponseName, type HotelStayResponse } from './hotel-response.js';
+import {
+  buildInvoiceStatement,
+  buildInvoiceTransmission,
+  invoiceTotals,
+  priceLines,
+  scaledUnitPrice,
+  transmissionTotals,
+  type InvoiceInput,
+  type TransmissionInput,
+} from './isxml.js';
+import {
+  MAILING_COLUMNS,
+  mailingCsv,
+  mailingXml,
+  type ExpiryWarningRow,
+  type TierChangeRow,
+} from './mailings.js';
+import {
+  buildPartnerResponse,
+  partnerResponseName,
+  type PartnerResponse,
+  type PartnerResponseRecord,
+} from './partner-response.js';
+
+const OTA_XSD = join(SHARED_FORMATS, 'ota/2017B/OTA_HotelStayInfoNotifRS.xsd');
+const ISXML_XSD = join(PROJECT, 'schemas/redeye-isxml-subset-1.0.xsd');
+const MAILING_XSD = join(PROJECT, 'schemas/redeye-mailing-1.0.xsd');
+
+async function text(chunks: AsyncIterable<string>): Promise<string> {
+  let out = '';
+  for await (const c of chunks) out += c;
+  return out;
+}
+
+function csvRows(bytes: string): string[][] {
+  return parse(bytes, { relax_column_count: true }) as string[][];
+}
+
+function expectValid(xsd: string, documents: string[]): void {
+  const check = validateWithSchema(xsd, writeTemp(documents));
+  expect(check.output).not.toMatch(/fails to validate|error/i);
+  expect(check.ok).toBe(true);
+}
+
+// ------------------------------------------------------------------------------------------ partner response
+
+describe('partner CSV response', () => {
+  const response: PartnerResponse = {
+    partnerCode: 'GRANDSTAY',
+    fileSequence: 7,
+    processedAt: '2026-12-01T01:30:00Z',
+    fileStatus: 'OK',
+    records: [
+      {
+        partnerTxnId: 'T1',
+        memberNumber: '1000000016',
+        status: 'A',
+        pointsPosted: 1500,
+        reasonCode: null,
+        reasonText: null,
+      },
+      {
+        partnerTxnId: 'T4',
+        memberNumber: '1000000024',
+        status: 'P',
+        pointsPosted: 10000,
+        reasonCode: 'CAP_EXCEEDED',
+        reasonText: 'cap, "monthly"',
+      },
+      {
+        partnerTxnId: '=1+1',
+        memberNumber: '@A1',
+        status: 'R',
+        pointsPosted: 0,
+        reasonCode: 'MALFORMED',
+        reasonText: '-bad',
+      },
+      {
+        partnerTxnId: 'T1-R',
+        memberNumber: '1000000016',
+        status: 'A',
+        pointsPosted: -1500,
+        reasonCode: null,
+        reasonText: null,
+      },
+    ],
+  };
+
+  it('writes H, one D per record in order, and T with the control totals', () => {
+    expect(buildPartnerResponse(response)).toBe(
+      'H,GRANDSTAY,7,2026-12-01T01:30:00Z,3,1,OK\r\n' +
+        'D,T1,1000000016,A,1500,,\r\n' +
+        'D,T4,1000000024,P,10000,CAP_EXCEEDED,"cap, ""monthly"""\r\n' +
+        "D,'=1+1,'@A1,R,0,MALFORMED,'-bad\r\n" +
+        'D,T1-R,1000000016,A,-1500,,\r\n' +
+        'T,4,10000\r\n',
+    );
+  });
+
+  it('answers a file rejected whole with its reason and no D records', () => {
+    expect(
+      buildPartnerResponse({ ...response, fileSequence: null, fileStatus: 'BAD_HEADER', records: [] }),
+    ).toBe('H,GRANDSTAY,,2026-12-01T01:30:00Z,0,0,BAD_HEADER\r\nT,0,0\r\n');
+    expect(() => buildPartnerResponse({ ...response, fileStatus: 'BAD_TRAILER' })).toThrow(ExportError);
+  });
+
+  it('refuses points on a rejected record', () => {
+    const bad = { ...response, records: [{ ...response.records[2]!, pointsPosted: 5 }] };
+    expect(() => buildPartnerResponse(bad)).toThrow(/points 5 with status R/);
+  });
+
+  it('names the response after the request', () => {
+    expect(partnerResponseName('GRANDSTAY_20261126_0007.csv')).toBe('GRANDSTAY_20261126_0007.resp.csv');
+    expect(partnerResponseName('odd-name.txt')).toBe('odd-name.txt.resp.csv');
+    expect(hotelResponseName('stays.XML')).toBe('stays.resp.xml');
+  });
+
+  const record = fc.record<PartnerResponseRecord>({
+    partnerTxnId: fc.string({ maxLength: 12 }),
+    memberNumber: fc.string({ maxLength: 12 }),
+    status: fc.constantFrom('A', 'P', 'R'),
+    pointsPosted: fc.integer({ min: -1_000_000, max: 1_000_000 }),
+    reasonCode: fc.option(fc.constantFrom('CAP_EXCEEDED', 'DUPLICATE', 'MALFORMED')),
+    reasonText: fc.option(fc.string({ maxLength: 30 })),
+  });
+
+  it('property: T counts the D records and sums their points; H counts accepted and rejected', () => {
+    fc.assert(
+      fc.property(fc.array(record, { maxLength: 40 }), (records) => {
+        const fixed = records.map((r) => (r.status === 'R' ? { ...r, pointsPosted: 0 } : r));
+        const rows = csvRows(buildPartnerResponse({ ...response, records: fixed }));
+        const h = rows[0]!;
+        const t = rows[rows.length - 1]!;
+        const d = rows.slice(1, -1);
+        expect(d.every((r) => r[0] === 'D' && r.length === 7)).toBe(true);
+        expect(Number(t[1])).toBe(d.length);
+        expect(Number(t[2])).toBe(d.reduce((s, r) => s + Number(r[4]), 0));
+        expect(Number(h[4])).toBe(d.filter((r) => r[3] !== 'R').length);
+        expect(Number(h[5])).toBe(d.filter((r) => r[3] === 'R').length);
+      }),
+    );
+  });
+});
+
+// ------------------------------------------------------------------------------------------ CSV safety
+
+describe('CSV text fields', () => {
+  it('property: a field read back never starts with a formula trigger, and otherwise is unchanged', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.string({ unit: 'binary', maxLength: 20 }), { minLength: 1, maxLength: 6 }),
+        (fields) => {
+          const [back] = csvRows(csvRecord(fields.map(csvText)));
+          back!.forEach((value, i) => {
+            const original = fields[i]!;
+            expect(/^[=+\-@\t\r]/.test(value)).toBe(false);
+            expect(value === original || value === `'${original}`).toBe(true);
+          });
+        },
+      ),
+    );
+  });
+});
+
+// ------------------------------------------------------------------------------------------ hotel response
+
+describe('OTA_HotelStayInfoNotifRS', () => {
+  const ok: HotelStayResponse = {
+    timeStamp: '2026-12-01T01:30:00Z',
+    sequence: 3,
+    warnings: [
+      {
+        reasonCode: 'NAME_MISMATCH',
+        text: 'surname or initial do not match the member',
+        sequenceNumber: 2,
+        reservationId: 'R-2',
+      },
+      {
+        reasonCode: 'CAP_EXCEEDED',
+        text: 'capped & <noted>',
+        sequenceNumber: 3,
+        reservationId: 'R-3',
+        partial: true,
+      },
+      { reasonCode: 'BAD_CURRENCY', text: 'line 40: "EU\u0001R"', reservationId: 'x'.repeat(65) },
+    ],
+  };
+
+  it('writes Success and a Warning per rejected or capped stay', () => {
+    const xml = buildHotelStayResponse(ok);
+    expect(xml).toContain('<Success/>');
+    expect(xml).toContain(
+      '<Warning Type="3" ShortText="NAME_MISMATCH" Status="Rejected" RecordID="R-2" RPH="2">surname or initial do not match the member</Warning>',
+    );
+    expect(xml).toContain('Type="11" ShortText="CAP_EXCEEDED" Status="PartiallyAccepted"');
+    expect(xml).toContain('capped &amp; &lt;noted&gt;');
+    // Too long for RecordID (64 characters at most): left out rather than invalid.
+    expect(xml).toContain(
+      '<Warning Type="3" ShortText="BAD_CURRENCY" Status="Rejected">line 40: "EUR"</Warning>',
+    );
+    const doc = parseXmlText(xml);
+    expect(doc.ok).toBe(true);
+  });
+
+  it('writes Errors for a refused document and nothing else', () => {
+    const xml = buildHotelStayResponse({
+      ...ok,
+      warnings: [],
+      error: { reasonCode: 'NOT_WELL_FORMED', text: 'line 3' },
+    });
+    expect(xml).not.toContain('Success');
+    expect(xml).toContain('<Errors>');
+    expect(() => buildHotelStayResponse({ ...ok, error: { reasonCode: 'X', text: 'y' } })).toThrow(
+      ExportError,
+    );
+  });
+
+  it.runIf(xmllintOrSkip())('validates against the OpenTravel schema', () => {
+    if (!existsSync(OTA_XSD)) {
+      console.warn(`NOTICE: ${OTA_XSD} not present: OpenTravel validation skipped`);
+      return;
+    }
+    expectValid(OTA_XSD, [
+      buildHotelStayResponse(ok),
+      buildHotelStayResponse({ timeStamp: '2026-12-01T01:30:00Z', sequence: null }),
+      buildHotelStayResponse({
+        ...ok,
+        warnings: [],
+        error: { reasonCode: 'UNKNOWN_PARTNER', text: 'chain ZZ' },
+      }),
+    ]);
+  });
+});
+
+// ------------------------------------------------------------------------------------------ IS-XML
+
+const ORG = { id: 'XX1', designator: 'XX', name: 'Redeye Airlines' };
+
+function invoice(partnerCode: string, currency: string, lines: Array<[number, string]>, n = 1): InvoiceInput {
+  return {
+    partnerCode,
+    invoiceNumber: `2026110${String(n).padStart(3, '0')}`,
+    invoiceDate: '2026-11-30',
+    chargeCategory: 'Miscellaneous',
+    seller: ORG,
+    buyer: { id: '9GS', designator: 'GS', name: `${partnerCode} & Co <Ltd>` },
+    currency,
+    settlementMonthPeriod: '261104',
+    settlementMethod: 'I',
+    lines: lines.map(([points, price], i) => ({
+      chargeCode: 'FFP',
+      description: `TYPE${i} points credited, C-${i}`,
+      startDate: '2026-11-01',
+      endDate: '2026-11-30',
+      points,
+      pricePerPoint: price,
+      detailCount: i + 1,
+      activityType: `TYPE${i}`,
+      contractId: `C-${i}`,
+    })),
+  };
+}
+
+function transmission(invoices: InvoiceInput[]): TransmissionInput {
+  return {
+    transmissionId: 'XX1-202611-0001',
+    transmissionDateTime: '2026-12-01T01:30:00Z',
+    issuingOrganizationId: 'XX1',
+    invoices,
+  };
+}
+
+/** Elements by local name from our own safe parser, for reading back what was written. */
+function values(xml: string, name: string): string[] {
+  const parsed = parseXmlText(xml);
+  if (!parsed.ok) throw new Error(parsed.refusal.message);
+  const out: string[] = [];
+  const walk = (el: { name: string; text: string; children: unknown[] }) => {
+    if (el.name === name) out.push(el.text.trim());
+    for (const c of el.children) walk(c as typeof el);
+  };
+  walk(parsed.doc.root as never);
+  return out;
+}
+
+describe('IS-XML invoice transmission', () => {
+  it('scales the unit price to the currency decimals and rounds each line once, half-even', () => {
+    expect(scaledUnitPrice('0.0095', 'USD')).toEqual({ unitPrice: '0.95', scalingFactor: 100 });
+    expect(scaledUnitPrice('0.0090', 'USD')).toEqual({ unitPrice: '0.09', scalingFactor: 10 });
+    expect(scaledUnitPrice('2', 'JPY')).toEqual({ unitPrice: '2', scalingFactor: 1 });
+    expect(scaledUnitPrice('0.0125', 'KWD')).toEqual({ unitPrice: '0.125', scalingFactor: 10 });
+    // 15801 × 0.0095 = 150.1095 → 150.11; 12345 × 0.0090 = 111.105 → 111.10 (half-even)
+    const lines = priceLines(
+      invoice('GS', 'USD', [
+        [15801, '0.0095'],
+        [12345, '0.0090'],
+      ]),
+    );
+    expect(lines.map((l) => l.chargeMinor)).toEqual([15011, 11110]);
+    expect(invoiceTotals(lines)).toEqual({
+      lineItemCount: 2,
+      lineItemMinor: 26121,
+      taxMinor: 0,
+      vatMinor: 0,
+      totalMinor: 26121,
+    });
+  });
+
+  it('writes the summaries from the lines, per invoice and per currency', () => {
+    const xml = buildInvoiceTransmission(
+      transmission([
+        invoice(
+          'GRANDSTAY',
+          'USD',
+          [
+            [15801, '0.0095'],
+            [10000, '0.0095'],
+          ],
+          1,
+        ),
+        invoice('LH', 'EUR', [[2000, '0.0105']], 2),
+        invoice('REDBANK', 'USD', [[-300, '0.0110']], 3),
+      ]),
+    );
+    expect(values(xml, 'LineItemCount')).toEqual(['2', '1', '1']);
+    expect(values(xml, 'TotalAmount')).toEqual(['245.11', '21.00', '-3.30', '21.00', '241.81']);
+    expect(values(xml, 'InvoiceType')).toEqual(['Invoice', 'Invoice', 'CreditNote']);
+    expect(xml).toContain('<TotalAmount CurrencyCode="EUR">21.00</TotalAmount>');
+    expect(xml).toContain('<TotalAmount CurrencyCode="USD">241.81</TotalAmount>');
+    expect(xml).toContain('<UnitPrice SF="100">0.95</UnitPrice>');
+    expect(xml).toContain('<OrganizationName1>GRANDSTAY &amp; Co &lt;Ltd&gt;</OrganizationName1>');
+    expect(() => buildInvoiceTransmission(transmission([]))).toThrow(ExportError);
+    const huge = invoice('BIG', 'USD', [
+      [2_000_000_000, '40000'],
+      [2_000_000_000, '40000'],
+    ]);
+    expect(() => buildInvoiceTransmission(transmission([huge]))).toThrow(/exceeds what can be added exactly/);
+  });
+
+  const currency = fc.constantFrom('USD', 'EUR', 'JPY', 'KWD');
+  const line = fc.tuple(
+    fc.integer({ min: -2_000_000, max: 50_000_000 }),
+    // Prices up to 999.99 per point: far beyond any real contract, small enough that totals stay exact.
+    fc
+      .tuple(fc.integer({ min: 0, max: 99_999 }), fc.integer({ min: 2, max: 6 }))
+      .map(([units, scale]) => new Decimal(units).div(new Decimal(10).pow(scale)).toFixed()),
+  );
+  const invoices = fc.array(fc.tuple(currency, fc.array(line, { minLength: 1, maxLength: 6 })), {
+    minLength: 1,
+    maxLength: 5,
+  });
+
+  it('property: totals equal the sum of the lines, and each line is Quantity × UnitPrice / SF rounded', () => {
+    fc.assert(
+      fc.property(invoices, (specs) => {
+        const input = specs.map(([cur, lines], i) => invoice(`P${i}`, cur, lines, i + 1));
+        const xml = buildInvoiceTransmission(transmission(input));
+        const byCurrency = new Map<string, Decimal>();
+        const invoiceTotalsRead = values(xml, 'TotalLineItemAmount');
+        const charges = values(xml, 'ChargeAmount');
+        const quantities = values(xml, 'Quantity');
+        const prices = values(xml, 'UnitPrice');
+        let k = 0;
+        input.forEach((inv, i) => {
+          const exponent = minorUnitExponent(inv.currency)!;
+          let sum = new Decimal(0);
+          for (const l of inv.lines) {
+            const scaled = scaledUnitPrice(l.pricePerPoint, inv.currency);
+            const expected = new Decimal(quantities[k]!)
+              .times(prices[k]!)
+              .div(scaled.scalingFactor)
+              .toDecimalPlaces(exponent, Decimal.ROUND_HALF_EVEN);
+            expect(new Decimal(charges[k]!).equals(expected)).toBe(true);
+            expect(charges[k]!.split('.')[1]?.length ?? 0).toBe(exponent);
+            expect(quantities[k]).toBe(String(l.points));
+            sum = sum.plus(charges[k]!);
+            k++;
+          }
+          expect(new Decimal(invoiceTotalsRead[i]!).equals(sum)).toBe(true);
+          byCurrency.set(inv.currency, (byCurrency.get(inv.currency) ?? new Decimal(0)).plus(sum));
+        });
+        expect(values(xml, 'LineItemCount').map(Number)).toEqual(input.map((i) => i.lines.length));
+        for (const t of transmissionTotals(input)) {
+          expect(new Decimal(formatMinor(t.totalMinor, t.currency)).equals(byCurrency.get(t.currency)!)).toBe(
+            true,
+          );
+          expect(xml).toContain(
+            `<TotalAmount CurrencyCode="${t.currency}">${formatMinor(t.totalMinor, t.currency)}</TotalAmount>`,
+          );
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('property: the CSV statement carries the same figures as the invoice', () => {
+    fc.assert(
+      fc.property(currency, fc.array(line, { minLength: 1, maxLength: 6 }), (cur, lines) => {
+        const inv = invoice('GRANDSTAY', cur, lines);
+        const rows = csvRows(buildInvoiceStatement(inv, { start: '2026-11-01', end: '2026-11-30' }));
+        const priced = priceLines(inv);
+        const l = rows.filter((r) => r[0] === 'L');
+        expect(l.map((r) => r[8])).toEqual(priced.map((p) => formatMinor(p.chargeMinor, cur)));
+        const t = rows[rows.length - 1]!;
+        const totals = invoiceTotals(priced);
+        expect(t).toEqual([
+          'T',
+          String(priced.length),
+          String(lines.reduce((s, [p]) => s + p, 0)),
+          formatMinor(totals.lineItemMinor, cur),
+          formatMinor(0, cur),
+          formatMinor(0, cur),
+          formatMinor(totals.totalMinor, cur),
+        ]);
+      }),
+    );
+  });
+
+  it.runIf(xmllintOrSkip())('validates against the project schema of the IS-XML subset', () => {
+    const samples = fc
+      .sample(invoices, { numRuns: 15, seed: 7 })
+      .map((specs) =>
+        buildInvoiceTransmission(
+          transmission(specs.map(([cur, lines], i) => invoice(`P${i}`, cur, lines, i + 1))),
+        ),
+      );
+    expectValid(ISXML_XSD, samples);
+    // The schema does catch what it can see: a duplicate invoice number.
+    const dup = buildInvoiceTransmission(
+      transmission([invoice('A', 'USD', [[1, '1']]), invoice('B', 'USD', [[1, '1']])]),
+    );
+    expect(validateWithSchema(ISXML_XSD, writeTemp([dup])).ok).toBe(false);
+  });
+});
+
+// ------------------------------------------------------------------------------------------ mailing lists
+
+describe('mailing lists', () => {
+  const warning: ExpiryWarningRow = {
+    memberNumber: '1000000016',
+    email: 'anna@example.com',
+    language: 'en',
+    givenName: '=cmd|"/c calc"!A1',
+    surname: 'Smith, Jr.',
+    points: 500,
+    expiresOn: '2027-01-29',
+  };
+  const change: TierChangeRow = {
+    memberNumber: '1000000024',
+    email: 'boris@example.com',
+    language: null,
+    givenName: 'Борис',
+    surname: null,
+    fromTier: 'MEMBER',
+    toTier: 'SILVER',
+    direction: 'UP',
+    newCardReady: true,
+    effectiveDate: '2026-11-30',
+  };
+
+  it('writes a header row and the fields of the kind, neutralising text', async () => {
+    const counter: { recipients?: number } = {};
+    const csv = await text(mailingCsv('EXPIRY_WARNING', [warning], counter));
+    expect(csv).toBe(
+      'member_number,email,language,given_name,surname,points_expiring,expires_on\r\n' +
+        `1000000016,anna@example.com,en,"'=cmd|""/c calc""!A1","Smith, Jr.",500,2027-01-29\r\n`,
+    );
+    expect(counter.recipients).toBe(1);
+  });
+
+  it('lists only the fields a mailing needs: never birth date, phone, country or native-script names', () => {
+    for (const columns of Object.values(MAILING_COLUMNS)) {
+      const names = columns.map(([n]) => n);
+      for (const forbidden of ['birth_date', 'phone', 'country', 'surname_local', 'given_name_local'])
+        expect(names).not.toContain(forbidden);
+    }
+    expect(MAILING_COLUMNS.INCOMPLETE_REGISTRATION.map(([n]) => n)).toEqual([
+      'member_number',
+      'email',
+      'language',
+      'given_name',
+      'enrolment_date',
+    ]);
+  });
+
+  it.runIf(xmllintOrSkip())('XML lists validate against the mailing schema', async () => {
+    const header = {
+      program: 'XX',
+      businessDate: '2026-11-30',
+      sequence: 4,
+      createdAt: '2026-12-01T01:30:00Z',
+    };
+    const docs = [
+      await text(mailingXml({ ...header, kind: 'EXPIRY_WARNING' }, [warning])),
+      await text(
+        mailingXml({ ...header, kind: 'TIER_CHANGE' }, [
+          change,
+          { ...change, memberNumber: '1', direction: 'DOWN', newCardReady: false, fromTier: null },
+        ]),
+      ),
+      await text(mailingXml({ ...header, kind: 'ACCOUNT_CLOSURE' }, [])),
+      await text(
+        mailingXml({ ...header, kind: 'INCOMPLETE_REGISTRATION' }, [
+          {
+            memberNumber: '7',
+            email: 'a@b',
+            language: 'pt-BR',
+            givenName: null,
+            enrolmentDate: '2026-11-16',
+          },
+        ]),
+      ),
+    ];
+    expect(docs[1]).toContain('<NewCardReady>Y</NewCardReady>');
+    expectValid(MAILING_XSD, docs);
+  });
+});

@@ -1,0 +1,564 @@
+/**
+ * The export job over a recorded month-end night, on SQLite and PostgreSQL: every file it writes, what
+ * the registry says about it, the XML against its schema, the invoice figures against the ledger
+ * recomputed here independently, consent and personal data in the mailing lists, and reruns that are
+ * byte-identical and register nothing new.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse } from 'csv-parse/sync';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { LoadedConfig } from '../config/load.js';
+import { addDays } from '../lib/dates.js';
+import { Decimal, formatMinor, toMinorUnits } from '../lib/money.js';
+import { allianceClaimsParser, allianceResultsParser, type AllianceClaim } from '../parsers/alliance.js';
+import {
+  ALLIANCE_XSD,
+  collect,
+  inputOf,
+  SHARED_FORMATS,
+  split,
+  validateWithSchema,
+  xmllintOrSkip,
+} from '../parsers/fixtures/xml/support.js';
+import { parseXmlText, type XmlElement } from '../parsers/xml-common.js';
+import { availableEngines, createTestDatabase, type TestDb } from '../test/harness/db.js';
+import {
+  DAY,
+  insertActivity,
+  jobContext,
+  M,
+  PROJECT,
+  recordNight,
+  testConfig,
+  type Night,
+} from '../exporters/fixtures/night.js';
+import { exportJob } from './export.js';
+
+const OTA_XSD = join(SHARED_FORMATS, 'ota/2017B/OTA_HotelStayInfoNotifRS.xsd');
+const SCHEMAS: Record<string, string> = {
+  'alliance-claims': ALLIANCE_XSD,
+  'alliance-results': ALLIANCE_XSD,
+  invoice: join(PROJECT, 'schemas/redeye-isxml-subset-1.0.xsd'),
+  mailing: join(PROJECT, 'schemas/redeye-mailing-1.0.xsd'),
+  'hotel-response': OTA_XSD,
+};
+
+interface OutRow {
+  id: number;
+  feed: string;
+  name: string;
+  size: number;
+  sha256: string;
+  local_path: string;
+  business_date: string;
+  partner_code: string | null;
+  sequence: number | null;
+  verdict: string;
+  answers_file_id: number | null;
+  export_key: string;
+}
+
+function csv(path: string): string[][] {
+  return parse(readFileSync(path, 'utf8'), { relax_column_count: true }) as string[][];
+}
+
+function sha256(path: string): string {
+  return createHash('sha256').update(readFileSync(path)).digest('hex');
+}
+
+function elements(xml: string, name: string): XmlElement[] {
+  const parsed = parseXmlText(xml);
+  if (!parsed.ok) throw new Error(parsed.refusal.message);
+  const out: XmlElement[] = [];
+  const walk = (el: XmlElement) => {
+    if (el.name === name) out.push(el);
+    el.children.forEach(walk);
+  };
+  walk(parsed.doc.root);
+  return out;
+}
+
+const textsOf = (xml: string, name: string) => elements(xml, name).map((e) => e.text.trim());
+const child = (el: XmlElement, name: string) => el.children.find((c) => c.name === name)?.text.trim();
+
+for (const engine of availableEngines()) {
+  describe(`export job on ${engine}`, () => {
+    let t: TestDb;
+    let config: LoadedConfig;
+    let night: Night;
+
+    beforeEach(async () => {
+      t = await createTestDatabase(engine);
+      config = testConfig();
+      night = await recordNight(t.db);
+    });
+
+    afterEach(async () => {
+      await t.cleanup();
+      rmSync(config.paths.outbox, { recursive: true, force: true });
+    });
+
+    const outRows = async (): Promise<OutRow[]> =>
+      (await t.db.knex('files').where('direction', 'out').orderBy('id')) as OutRow[];
+    const byKind = async (kind: string) => (await outRows()).filter((r) => r.feed === kind);
+    const one = async (kind: string, partner: string | null = null) => {
+      const rows = (await byKind(kind)).filter((r) => partner === null || r.partner_code === partner);
+      expect(rows).toHaveLength(1);
+      return rows[0]!;
+    };
+
+    it('writes every export of a month-end night and registers each for delivery', async () => {
+      const result = await exportJob(jobContext(t.db, config, DAY));
+      expect(result.counts).toMatchObject({
+        partnerResponses: 2,
+        hotelResponses: 2,
+        claimsFiles: 2,
+        claims: 2,
+        invalidClaims: 1,
+        resultsFiles: 1,
+        transmissions: 1,
+        invoices: 2,
+        statements: 2,
+        mailingLists: 5,
+        notReady: 1,
+        written: 15,
+      });
+      expect(result.counts.failed).toBeUndefined();
+      expect(result.warnings!.join('\n')).toMatch(/REDBANK_20261130_0001\.csv.*waiting for the accrue job/);
+      expect(result.warnings!.join('\n')).toMatch(/Member\/Surname/);
+
+      const rows = await outRows();
+      expect(rows).toHaveLength(15);
+      for (const row of rows) {
+        expect(row.verdict).toBe('written');
+        expect(row.business_date).toBe(DAY);
+        expect(row.local_path).toBe(join(config.paths.outbox, row.feed, row.name));
+        expect(existsSync(row.local_path)).toBe(true);
+        expect(sha256(row.local_path)).toBe(row.sha256);
+        expect(Number(row.size)).toBe(readFileSync(row.local_path).length);
+      }
+      // Only complete files in the outbox: no temporary names left behind.
+      for (const kind of new Set(rows.map((r) => r.feed))) {
+        expect(readdirSync(join(config.paths.outbox, kind)).filter((n) => n.startsWith('.'))).toEqual([]);
+      }
+      const response = await one('partner-response', 'GRANDSTAY');
+      expect(response).toMatchObject({
+        name: 'GRANDSTAY_20261130_0007.resp.csv',
+        answers_file_id: night.files.grandstayCsv,
+        sequence: 1,
+      });
+      expect((await byKind('hotel-response')).map((r) => r.answers_file_id)).toEqual([
+        night.files.hotelAccepted,
+        night.files.hotelRejected,
+      ]);
+      expect(await one('alliance-results')).toMatchObject({
+        name: 'LH_XX_000017.results.xml',
+        partner_code: 'LH',
+        answers_file_id: night.files.lhClaims,
+        sequence: null,
+      });
+      expect(await one('alliance-claims', 'LH')).toMatchObject({
+        name: 'XX_LH_20261130_000001.claims.xml',
+        sequence: 1,
+      });
+      expect(await one('invoice')).toMatchObject({
+        name: 'XX1_ISXML_202611_0001.xml',
+        partner_code: null,
+        sequence: 1,
+      });
+      expect((await byKind('invoice-statement')).map((r) => r.name)).toEqual([
+        'GRANDSTAY_STATEMENT_202611.csv',
+        'LH_STATEMENT_202611.csv',
+      ]);
+      expect((await byKind('mailing')).map((r) => r.name).sort()).toEqual([
+        'ACCOUNT_CLOSURE_20261130.csv',
+        'BALANCE_STATEMENT_20261130.csv',
+        'EXPIRY_WARNING_20261130.csv',
+        'INCOMPLETE_REGISTRATION_20261130.csv',
+        'TIER_CHANGE_20261130.csv',
+      ]);
+      // A pending file got no response and used no sequence number.
+      expect(await t.db.knex('sequences').where('scope', 'partner-response:REDBANK').first()).toBeUndefined();
+    });
+
+    it('answers the partner CSV file record by record, and a file rejected whole with its reason', async () => {
+      await exportJob(jobContext(t.db, config, DAY));
+      expect(readFileSync((await one('partner-response', 'GRANDSTAY')).local_path, 'utf8')).toBe(
+        'H,GRANDSTAY,7,2026-12-01T01:30:00Z,3,2,OK\r\n' +
+          'D,T1,1000000016,A,1500,,\r\n' +
+          'D,T3,1000000073,R,0,ACCOUNT_CLOSED,account merged into 1000000016\r\n' +
+          'D,T4,1000000024,P,10000,CAP_EXCEEDED,partially accepted: a per-activity or per-period cap applied\r\n' +
+          `D,'@SUM(1+1),'-2+3,R,0,MALFORMED,"line 5: -activity_date: expected a date YYYY-MM-DD, found ""2026-02-30"""\r\n` +
+          'D,T1-R,1000000016,A,-1500,,\r\n' +
+          'T,5,10000\r\n',
+      );
+      expect(readFileSync((await one('partner-response', 'DRIVE')).local_path, 'utf8')).toBe(
+        'H,DRIVE,3,2026-12-01T01:30:00Z,0,0,CONTROL_TOTAL_MISMATCH\r\nT,0,0\r\n',
+      );
+    });
+
+    it('answers hotel files with OTA_HotelStayInfoNotifRS: warnings per rejected stay, errors for a refused file', async () => {
+      await exportJob(jobContext(t.db, config, DAY));
+      const [accepted, refused] = await byKind('hotel-response');
+      const ok = readFileSync(accepted!.local_path, 'utf8');
+      expect(textsOf(ok, 'Success')).toEqual(['']);
+      const warnings = elements(ok, 'Warning').map((w) => [
+        w.attrs.get('ShortText'),
+        w.attrs.get('RPH'),
+        w.attrs.get('RecordID'),
+      ]);
+      expect(warnings).toEqual([
+        ['NAME_MISMATCH', '2', 'R-2'],
+        ['CAP_EXCEEDED', '3', 'R-3'],
+        ['BAD_CURRENCY', undefined, 'R-4'],
+      ]);
+      expect(elements(ok, 'OTA_HotelStayInfoNotifRS')[0]!.attrs.get('TimeStamp')).toBe(
+        '2026-12-01T01:30:00Z',
+      );
+      const bad = readFileSync(refused!.local_path, 'utf8');
+      expect(elements(bad, 'Error').map((e) => e.attrs.get('ShortText'))).toEqual(['NOT_WELL_FORMED']);
+    });
+
+    it('sends the day’s claims per partner program, recorded as sent, and reads them back with the parser', async () => {
+      await exportJob(jobContext(t.db, config, DAY));
+      const lh = await one('alliance-claims', 'LH');
+      const events = split(
+        await collect(allianceClaimsParser.parse([inputOf(lh.name, readFileSync(lh.local_path))])),
+      );
+      expect(events.verdict.verdict).toBe('accepted');
+      expect(events.verdict.meta).toMatchObject({
+        sender: 'XX',
+        receiver: 'LH',
+        sequence: 1,
+        createdAt: '2026-12-01T01:30:00Z',
+      });
+      const claims = events.records.map((r) => r.record);
+      expect(claims).toEqual<AllianceClaim[]>([
+        {
+          claimId: `XX-${night.activities.lhPassenger}`,
+          member: { program: 'LH', number: '992001234567', surname: 'MUELLER', givenName: 'HANS' },
+          flight: {
+            operatingCarrier: 'XX',
+            operatingFlightNumber: '0101',
+            marketingCarrier: 'XX',
+            marketingFlightNumber: '0101',
+            date: addDays(DAY, -1),
+            origin: 'SVO',
+            destination: 'FRA',
+            cabin: 'Y',
+            flownRbd: 'M',
+            ticketNumber: '5552101234567',
+            couponNumber: 1,
+          },
+        },
+      ]);
+      const recorded = await t.db.knex('alliance_claims').where({ direction: 'OUT' }).orderBy('id');
+      expect(
+        recorded.map((r) => [r.partner_code, r.status, r.file_id === null ? null : Number(r.file_id)]),
+      ).toEqual([
+        ['LH', 'SENT', lh.id],
+        ['LH', 'INVALID', null],
+        ['IB', 'SENT', (await one('alliance-claims', 'IB')).id],
+      ]);
+    });
+
+    it('answers the inbound claims file: credited claims with points and the tier held that day, the rest rejected', async () => {
+      await exportJob(jobContext(t.db, config, DAY));
+      const row = await one('alliance-results');
+      const events = split(
+        await collect(allianceResultsParser.parse([inputOf(row.name, readFileSync(row.local_path))])),
+      );
+      expect(events.verdict.verdict).toBe('accepted');
+      expect(events.verdict.meta).toMatchObject({
+        sender: 'XX',
+        receiver: 'LH',
+        answers: { sender: 'LH', receiver: 'XX', sequence: 17 },
+      });
+      expect(events.records.map((r) => r.record)).toEqual([
+        { claimId: 'LH-C1', status: 'accepted', pointsCredited: 2000, tierHeld: 'GOLD' },
+        {
+          claimId: 'LH-C2',
+          status: 'rejected',
+          reasonCode: 'MEMBER_UNKNOWN',
+          reasonText: 'no such member number',
+        },
+        {
+          claimId: 'LH-C3',
+          status: 'rejected',
+          reasonCode: 'MALFORMED',
+          reasonText: 'Flight/Origin: expected a 3-letter airport code',
+        },
+      ]);
+      const inbound = await t.db
+        .knex('alliance_claims')
+        .where({ direction: 'IN', claim_id: 'LH-C1' })
+        .first();
+      expect(Number(inbound.result_file_id)).toBe(row.id);
+      expect(inbound.answered_on).toBe(DAY);
+    });
+
+    it('invoices each partner the points credited on its behalf in the month, tying out to the ledger', async () => {
+      await exportJob(jobContext(t.db, config, DAY));
+      const xml = readFileSync((await one('invoice')).local_path, 'utf8');
+
+      // Independently: entries on each partner account in November, by the contract that priced them.
+      const entries = (await t.db
+        .knex('entries as e')
+        .join('accounts as a', 'a.id', 'e.account_id')
+        .join('postings as p', 'p.id', 'e.posting_id')
+        .leftJoin('postings as o', 'o.id', 'p.reversal_of')
+        .where('a.kind', 'PARTNER')
+        .whereBetween('e.business_date', ['2026-11-01', '2026-11-30'])
+        .select('a.code', 'e.amount', 'p.rule_version', 'o.rule_version as original_rule')) as Array<{
+        code: string;
+        amount: number;
+        rule_version: string | null;
+        original_rule: string | null;
+      }>;
+      const price = (rule: string) =>
+        config.partners.flatMap((p) => [...p.contracts, ...p.charts]).find((c) => c.id === rule)!
+          .pricePerPoint;
+      const points = new Map<string, number>();
+      for (const e of entries) points.set(e.code, (points.get(e.code) ?? 0) - Number(e.amount));
+      expect(Object.fromEntries(points)).toEqual({ 'PARTNER:GRANDSTAY': 25801, 'PARTNER:LH': 2000 });
+
+      const invoices = elements(xml, 'Invoice');
+      expect(
+        invoices.map((i) =>
+          child(
+            i.children
+              .find((c) => c.name === 'InvoiceHeader')!
+              .children.find((c) => c.name === 'BuyerOrganization')!,
+            'OrganizationID',
+          ),
+        ),
+      ).toEqual(['9GS', '220']);
+      const totals = new Map<string, Decimal>();
+      for (const invoice of invoices) {
+        const header = invoice.children.find((c) => c.name === 'InvoiceHeader')!;
+        const currency = child(
+          header.children.find((c) => c.name === 'PaymentTerms')!,
+          'CurrencyCode',
+        )!;
+        expect(child(header, 'ChargeCategory')).toBe('Miscellaneous');
+        const lines = invoice.children.filter((c) => c.name === 'LineItem');
+        let sum = new Decimal(0);
+        let quantity = 0;
+        for (const line of lines) {
+          const q = Number(child(line, 'Quantity'));
+          const description = child(line, 'Description')!;
+          const rule = description.split(', ')[1]!;
+          const expected = formatMinor(toMinorUnits(new Decimal(q).times(price(rule)), currency), currency);
+          expect(child(line, 'ChargeAmount')).toBe(expected);
+          expect(child(line, 'ChargeCode')).toBe('FFP');
+          sum = sum.plus(expected);
+          quantity += q;
+        }
+        const summary = invoice.children.find((c) => c.name === 'InvoiceSummary')!;
+        expect(Number(child(summary, 'LineItemCount'))).toBe(lines.length);
+        expect(child(summary, 'TotalAmount')).toBe(sum.toFixed(2));
+        const buyer = child(
+          header.children.find((c) => c.name === 'BuyerOrganization')!,
+          'OrganizationID',
+        );
+        expect(quantity).toBe(points.get(buyer === '9GS' ? 'PARTNER:GRANDSTAY' : 'PARTNER:LH'));
+        totals.set(currency, (totals.get(currency) ?? new Decimal(0)).plus(sum));
+      }
+      // 10000 × 0.0095 = 95.00 and 15801 × 0.0095 = 150.1095 → 150.11; 2000 × 0.0105 = 21.00
+      expect(Object.fromEntries([...totals].map(([c, v]) => [c, v.toFixed(2)]))).toEqual({
+        USD: '245.11',
+        EUR: '21.00',
+      });
+      const summary = elements(xml, 'TransmissionSummary')[0]!;
+      expect(
+        summary.children
+          .filter((c) => c.name === 'TotalAmount')
+          .map((c) => [c.attrs.get('CurrencyCode'), c.text]),
+      ).toEqual([
+        ['EUR', '21.00'],
+        ['USD', '245.11'],
+      ]);
+
+      const statement = csv((await one('invoice-statement', 'GRANDSTAY')).local_path);
+      expect(statement[0]!.slice(0, 5)).toEqual(['H', '2026110001', '2026-11-30', 'XX1', '9GS']);
+      expect(statement.filter((r) => r[0] === 'L').map((r) => [r[3], r[4], r[6], r[8]])).toEqual([
+        ['HOTEL', 'GRANDSTAY-2026', '15801', '150.11'],
+        ['STAY', 'GRANDSTAY-2026', '10000', '95.00'],
+      ]);
+      expect(statement[statement.length - 1]).toEqual([
+        'T',
+        '2',
+        '25801',
+        '245.11',
+        '0.00',
+        '0.00',
+        '245.11',
+      ]);
+    });
+
+    it('lists members for each mailing only with their consent and only the data the mailing needs', async () => {
+      await exportJob(jobContext(t.db, config, DAY));
+      const lists = Object.fromEntries(
+        (await byKind('mailing')).map((r) => [r.name.replace(/_2026.*/, ''), csv(r.local_path)]),
+      );
+      const numbers = (kind: string) => lists[kind]!.slice(1).map((r) => r[0]);
+      // Boris said no to expiry warnings though yes to everything else; Nora gave no consent at all.
+      expect(numbers('EXPIRY_WARNING')).toEqual([M.anna, M.evil]);
+      expect(lists.EXPIRY_WARNING![1]).toEqual([
+        M.anna,
+        'anna@example.com',
+        'en',
+        'Anna',
+        'Smith',
+        '500',
+        '2027-01-29',
+      ]);
+      expect(numbers('BALANCE_STATEMENT')).toEqual([M.anna, M.boris, M.evil]);
+      expect(lists.BALANCE_STATEMENT![0]).toEqual([
+        'member_number',
+        'email',
+        'language',
+        'given_name',
+        'surname',
+        'tier',
+        'period_start',
+        'period_end',
+        'opening_balance',
+        'earned',
+        'redeemed',
+        'expired',
+        'adjusted',
+        'closing_balance',
+      ]);
+      // Anna: 700 in October; in November 500 own-flight, 1500 reversed, 801 hotel, 2000 LH.
+      expect(lists.BALANCE_STATEMENT![1]!.slice(8)).toEqual(['700', '3301', '0', '0', '0', '4001']);
+      expect(lists.TIER_CHANGE!.slice(1).map((r) => [r[0], r[5], r[6], r[7], r[8]])).toEqual([
+        [M.boris, 'MEMBER', 'SILVER', 'UP', 'Y'],
+        [M.evil, 'GOLD', 'SILVER', 'DOWN', 'N'],
+      ]);
+      expect(lists.INCOMPLETE_REGISTRATION).toEqual([
+        ['member_number', 'email', 'language', 'given_name', 'enrolment_date'],
+        [M.incomplete, 'ivy@example.com', '', 'Ivy', '2026-11-16'],
+      ]);
+      expect(numbers('ACCOUNT_CLOSURE')).toEqual([M.closed]);
+      // Formula injection neutralised in names; no birth date, phone, country or native-script name anywhere.
+      expect(lists.TIER_CHANGE![2]!.slice(3, 5)).toEqual([
+        `'=HYPERLINK("http://evil.example","x")`,
+        `'+SUM(A1:A9)`,
+      ]);
+      for (const row of await byKind('mailing')) {
+        const bytes = readFileSync(row.local_path, 'utf8');
+        for (const personal of ['1980-04-05', '+15550001', 'GB', 'Смит'])
+          expect(bytes).not.toContain(personal);
+        expect(bytes).not.toContain('nora@example.com');
+      }
+    });
+
+    it.runIf(xmllintOrSkip())('every XML file it writes validates against its schema', async () => {
+      const xmlConfig = testConfig((c) => {
+        c.exports.mailings.format = 'xml';
+      });
+      try {
+        await exportJob(jobContext(t.db, xmlConfig, DAY));
+        const rows = ((await t.db.knex('files').where('direction', 'out')) as OutRow[]).filter((r) =>
+          r.name.endsWith('.xml'),
+        );
+        expect(new Set(rows.map((r) => r.feed))).toEqual(new Set(Object.keys(SCHEMAS)));
+        for (const [kind, xsd] of Object.entries(SCHEMAS)) {
+          if (kind === 'hotel-response' && !existsSync(xsd)) {
+            console.warn(`NOTICE: ${xsd} not present: OpenTravel validation skipped`);
+            continue;
+          }
+          const check = validateWithSchema(
+            xsd,
+            rows.filter((r) => r.feed === kind).map((r) => r.local_path),
+          );
+          expect(check.output).not.toMatch(/fails to validate/);
+          expect(check.ok, `${kind}: ${check.output}`).toBe(true);
+        }
+        const tier = rows.find((r) => r.name.startsWith('TIER_CHANGE'))!;
+        const recipients = elements(readFileSync(tier.local_path, 'utf8'), 'Recipient');
+        expect(recipients.map((r) => child(r, 'NewCardReady'))).toEqual(['Y', 'N']);
+      } finally {
+        rmSync(xmlConfig.paths.outbox, { recursive: true, force: true });
+      }
+    });
+
+    it('a rerun of the same date writes the same bytes, allocates nothing and registers nothing new', async () => {
+      await exportJob(jobContext(t.db, config, DAY));
+      const before = await outRows();
+      const bytes = before.map((r) => readFileSync(r.local_path));
+      const sequences = await t.db.knex('sequences').orderBy('scope');
+      const claims = await t.db.knex('alliance_claims').orderBy('id');
+
+      // Hours later, with a new passenger read meanwhile for that date: the sent file does not change.
+      await insertActivity(t.db.knex, {
+        type: 'FLIGHT',
+        status: 'NOT_CREDITED',
+        key: 'FLT:XX0105:LATE',
+        partnerCode: 'LH',
+        ref: '992005555555',
+        flight: {
+          carrier: 'XX',
+          flight_number: '105',
+          origin: 'SVO',
+          destination: 'MUC',
+          cabin: 'C',
+          booked_class: 'J',
+          travel_surname: 'LATE',
+        },
+      });
+      const rerun = await exportJob(jobContext(t.db, config, DAY, new Date('2026-12-01T09:45:00Z')));
+      expect(rerun.counts.written).toBeUndefined();
+      expect(rerun.counts.unchanged).toBe(before.length);
+      expect(await outRows()).toEqual(before);
+      before.forEach((r, i) => expect(readFileSync(r.local_path).equals(bytes[i]!)).toBe(true));
+      expect(await t.db.knex('sequences').orderBy('scope')).toEqual(sequences);
+      expect(await t.db.knex('alliance_claims').orderBy('id')).toEqual(claims);
+
+      // A file lost from the outbox is put back as it was.
+      rmSync(before[0]!.local_path);
+      const again = await exportJob(jobContext(t.db, config, DAY, new Date('2026-12-02T00:00:00Z')));
+      expect(again.counts.restored).toBe(1);
+      expect(readFileSync(before[0]!.local_path).equals(bytes[0]!)).toBe(true);
+    });
+
+    it('numbers files without gaps per partner and scope across nights', async () => {
+      await exportJob(jobContext(t.db, config, DAY));
+      const next = await exportJob(
+        jobContext(t.db, config, addDays(DAY, 1), new Date('2026-12-02T01:30:00Z')),
+      );
+      expect(next.counts).toMatchObject({ claimsFiles: 2, claims: 1, mailingLists: 4 });
+      await exportJob(jobContext(t.db, config, addDays(DAY, 2), new Date('2026-12-03T01:30:00Z')));
+      const rows = await outRows();
+      const scopes = new Map<string, number[]>();
+      for (const r of rows) {
+        if (r.sequence === null) continue;
+        const scope = `${r.feed}:${r.partner_code ?? r.name.replace(/_\d{8}\..*$/, '')}`;
+        scopes.set(scope, [...(scopes.get(scope) ?? []), Number(r.sequence)]);
+      }
+      for (const [scope, numbers] of scopes) {
+        expect(numbers, scope).toEqual(numbers.map((_, i) => i + 1));
+      }
+      expect(scopes.get('alliance-claims:LH')).toEqual([1, 2, 3]);
+      expect(scopes.get('mailing:TIER_CHANGE')).toEqual([1, 2, 3]);
+      const second = rows.find((r) => r.name === 'XX_LH_20261201_000002.claims.xml')!;
+      const events = split(
+        await collect(allianceClaimsParser.parse([inputOf(second.name, readFileSync(second.local_path))])),
+      );
+      expect(events.records.map((r) => r.record.claimId)).toEqual([`XX-${night.activities.lhNextDay}`]);
+    });
+
+    it('fails naming the export when a partner’s credits have no price, after writing everything else', async () => {
+      await t.db.knex('postings').where('rule_version', 'LH-2025').update({ rule_version: 'LH-1999' });
+      await t.db.knex('activities').where('rule_version', 'LH-2025').update({ rule_version: 'LH-1999' });
+      await expect(exportJob(jobContext(t.db, config, DAY))).rejects.toThrow(
+        /invoices for 2026-11: partner LH, 2026-11: 2000 points of PARTNER_FLIGHT under rule version "LH-1999" match no contract or chart/,
+      );
+      expect((await outRows()).filter((r) => r.feed === 'mailing')).toHaveLength(5);
+      expect(await byKind('invoice')).toHaveLength(0);
+    });
+  });
+}

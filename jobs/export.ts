@@ -1,0 +1,500 @@
+/**
+ * The export job: everything Redeye sends for a business date, written into `paths.outbox/<kind>/` and
+ * registered for the deliver job (exporters/outbox.ts explains how a file is written and why a rerun is
+ * byte-identical and registers nothing twice).
+ *
+ * Every night:
+ * - a response to every partner CSV file and every hotel OTA file processed that night (or earlier and
+ *   not answered yet because records were still pending);
+ * - per partner airline, the day's outbound claims file, and a results file for every inbound claims file;
+ * - the daily mailing lists configured in `exports.mailings.kinds`.
+ * On the last day of the month, in addition: the IS-XML invoice transmission and one CSV statement per
+ * invoiced partner, and the balance statement mailing list.
+ *
+ * One export that fails does not stop the others: the job writes all it can, then fails naming each
+ * failure. Files whose records the accrue job has not decided yet, files that cannot be answered (no
+ * partner, a claims file refused whole) and claims without an answer after `exports.alliance.resultsDueDays`
+ * are reported as warnings.
+ */
+import type { LoadedConfig } from '../config/load.js';
+import type { MailingKind, PartnerConfig } from '../config/schema.js';
+import { endOfMonth, type IsoDate } from '../lib/dates.js';
+import { coerceError, type RedeyeError } from '../lib/errors.js';
+import {
+  allianceClaimsName,
+  allianceResultsName,
+  claimFor,
+  claimsSentIn,
+  claimsSequenceScope,
+  markInboundAnswered,
+  recordClaims,
+  resultsData,
+  unansweredAllianceClaims,
+  unclaimedPassengers,
+  type ClaimRecord,
+} from '../exporters/alliance.js';
+import { writeClaimsFile, writeResultsFile, type AllianceClaim } from '../exporters/alliance-xml.js';
+import { billingMonth, partnerCredits } from '../exporters/billing.js';
+import { ExportError } from '../exporters/errors.js';
+import { buildHotelStayResponse, hotelResponseName } from '../exporters/hotel-response.js';
+import { buildInvoiceStatement, buildInvoiceTransmission } from '../exporters/isxml.js';
+import { mailingCsv, mailingName, mailingPolicy, mailingRows, mailingXml } from '../exporters/mailings.js';
+import {
+  exportKey,
+  Outbox,
+  type ExportSpec,
+  type PreparedExport,
+  type WriteOutcome,
+} from '../exporters/outbox.js';
+import { buildPartnerResponse, partnerResponseName, responseTotals } from '../exporters/partner-response.js';
+import {
+  hotelResponseData,
+  inboundFilesToAnswer,
+  partnerFromFileName,
+  partnerResponseData,
+  type InboundFile,
+} from '../exporters/responses.js';
+import type { Job, JobContext, JobResult } from './types.js';
+
+/** Export problems that are facts to report, not failures of the job. */
+const REPORTED = new Set(['NOT_READY', 'NO_PARTNER', 'NOT_ANSWERABLE']);
+
+const DAILY_MAILINGS: readonly MailingKind[] = [
+  'EXPIRY_WARNING',
+  'TIER_CHANGE',
+  'INCOMPLETE_REGISTRATION',
+  'ACCOUNT_CLOSURE',
+];
+
+interface Task {
+  label: string;
+  run: () => Promise<void>;
+}
+
+class ExportRun {
+  readonly counts: Record<string, number> = {};
+  readonly warnings: string[] = [];
+  readonly failures: RedeyeError[] = [];
+  readonly outbox: Outbox;
+  readonly date: IsoDate;
+  readonly config: LoadedConfig;
+
+  constructor(readonly ctx: JobContext) {
+    this.date = ctx.businessDate;
+    this.config = ctx.config;
+    this.outbox = new Outbox(ctx.db, { root: ctx.config.paths.outbox, now: ctx.now });
+  }
+
+  add(name: string, n = 1): void {
+    this.counts[name] = (this.counts[name] ?? 0) + n;
+  }
+
+  async write(spec: ExportSpec, counter: string): Promise<WriteOutcome> {
+    const outcome = await this.outbox.write(spec);
+    this.add(counter);
+    this.add(outcome.status);
+    if (outcome.status === 'replaced') {
+      this.warnings.push(
+        `${outcome.name}: rebuilt with different content before delivery; the new version replaces it`,
+      );
+    } else if (outcome.status === 'drifted') {
+      this.warnings.push(
+        `${outcome.name}: already delivered, and rebuilding it now gives different content (the data changed after delivery); the delivered version stands`,
+      );
+    }
+    this.ctx.logger.debug({ export: spec.key, file: outcome.name, status: outcome.status }, 'export');
+    return outcome;
+  }
+
+  async attempt(task: Task): Promise<void> {
+    try {
+      await task.run();
+    } catch (error) {
+      const e = coerceError(error, { job: 'export', businessDate: this.date });
+      if (REPORTED.has(e.code)) {
+        this.add(e.code === 'NOT_READY' ? 'notReady' : 'notAnswerable');
+        this.warnings.push(`${task.label}: ${e.message}`);
+      } else {
+        this.add('failed');
+        e.message = `${task.label}: ${e.message}`;
+        this.failures.push(e);
+      }
+    }
+  }
+
+  partner(code: string | null): PartnerConfig | undefined {
+    return code === null ? undefined : this.config.partners.find((p) => p.code === code);
+  }
+
+  // -------------------------------------------------------------------------------------------- responses
+
+  partnerResponse(file: InboundFile): Task {
+    return {
+      label: `response to partner file ${file.name}`,
+      run: async () => {
+        const partnerCode = file.partnerCode ?? partnerFromFileName(file.name)?.partnerCode ?? null;
+        if (partnerCode === null) {
+          throw new ExportError(
+            'NO_PARTNER',
+            `no partner code in the file's header or name: it cannot be answered`,
+            {
+              file: file.name,
+            },
+          );
+        }
+        await this.write(
+          {
+            kind: 'partner-response',
+            key: exportKey('partner-response', partnerCode, `file=${file.id}`),
+            partnerCode,
+            businessDate: this.date,
+            answersFileId: file.id,
+            sequenceScope: `partner-response:${partnerCode}`,
+            name: () => partnerResponseName(file.name),
+            prepare: async (q, stamp) => {
+              const data = await partnerResponseData(q, { ...file, partnerCode }, stamp.timestamp);
+              const t = responseTotals(data.records);
+              return {
+                content: buildPartnerResponse(data),
+                counts: { records: t.details, accepted: t.accepted, rejected: t.rejected, points: t.points },
+              };
+            },
+          },
+          'partnerResponses',
+        );
+      },
+    };
+  }
+
+  hotelResponse(file: InboundFile): Task {
+    return {
+      label: `response to hotel file ${file.name}`,
+      run: async () => {
+        const partnerCode = file.partnerCode;
+        if (partnerCode === null) {
+          throw new ExportError(
+            'NO_PARTNER',
+            `no hotel partner was recognised for the file: it cannot be answered`,
+            {
+              file: file.name,
+            },
+          );
+        }
+        await this.write(
+          {
+            kind: 'hotel-response',
+            key: exportKey('hotel-response', partnerCode, `file=${file.id}`),
+            partnerCode,
+            businessDate: this.date,
+            answersFileId: file.id,
+            sequenceScope: `hotel-response:${partnerCode}`,
+            name: () => hotelResponseName(file.name),
+            prepare: async (q, stamp) => {
+              const data = await hotelResponseData(q, file, stamp);
+              return {
+                content: buildHotelStayResponse(data),
+                counts: { warnings: data.warnings?.length ?? 0, errors: data.error ? 1 : 0 },
+              };
+            },
+          },
+          'hotelResponses',
+        );
+      },
+    };
+  }
+
+  // -------------------------------------------------------------------------------------------- alliance
+
+  claimsFile(partner: PartnerConfig & { program: string }): Task {
+    const sender = this.config.program.code;
+    const receiver = partner.program;
+    return {
+      label: `claims file to ${partner.code}`,
+      run: async () => {
+        // Passengers that cannot be claimed are reported only once the file that skipped them is registered.
+        let invalid: string[] = [];
+        const outcome = await this.write(
+          {
+            kind: 'alliance-claims',
+            key: exportKey('alliance-claims', partner.code, this.date),
+            partnerCode: partner.code,
+            businessDate: this.date,
+            sequenceScope: claimsSequenceScope(sender, receiver),
+            name: (stamp) => allianceClaimsName(sender, receiver, this.date, stamp.sequence!),
+            prepare: async (q, stamp, fileId): Promise<PreparedExport> => {
+              const header = { sender, receiver, sequence: stamp.sequence!, createdAt: stamp.timestamp };
+              if (fileId !== null) {
+                const claims = await claimsSentIn(q, fileId);
+                return { content: writeClaimsFile({ ...header, claims }), counts: { claims: claims.length } };
+              }
+              const records: ClaimRecord[] = [];
+              const claims: AllianceClaim[] = [];
+              invalid = [];
+              for (const passenger of await unclaimedPassengers(q, partner.code, this.date)) {
+                const made = claimFor(passenger, sender, receiver);
+                if (made.claim) {
+                  claims.push(made.claim);
+                  records.push({
+                    activityKey: passenger.activityKey,
+                    claimId: made.claim.claimId,
+                    claim: made.claim,
+                    status: 'SENT',
+                    reason: null,
+                  });
+                  continue;
+                }
+                records.push({
+                  activityKey: passenger.activityKey,
+                  claimId: `${sender}-${passenger.id}`,
+                  claim: passenger,
+                  status: 'INVALID',
+                  reason: `MALFORMED:${made.problem.field}`.slice(0, 48),
+                });
+                invalid.push(
+                  `claim for ${partner.code} passenger (activity ${passenger.id}, ${passenger.date} ${passenger.carrier ?? '?'}${passenger.flightNumber ?? ''}) not sent: ${made.problem.message}`,
+                );
+              }
+              return {
+                content: writeClaimsFile({ ...header, claims }),
+                counts: { claims: claims.length, invalid: invalid.length },
+                afterInsert: (trx, id) => recordClaims(trx, partner.code, this.date, id, records),
+              };
+            },
+          },
+          'claimsFiles',
+        );
+        this.add('claims', outcome.counts.claims ?? 0);
+        if (outcome.status === 'written') {
+          this.add('invalidClaims', invalid.length);
+          this.warnings.push(...invalid);
+        }
+      },
+    };
+  }
+
+  resultsFile(file: InboundFile): Task {
+    const receiverOfClaims = this.config.program.code;
+    return {
+      label: `results for claims file ${file.name}`,
+      run: async () => {
+        const partner = this.partner(file.partnerCode);
+        if (!partner?.program || file.sequence === null) {
+          throw new ExportError(
+            'NO_PARTNER',
+            `claims file from ${file.partnerCode ?? 'an unknown sender'} without a configured partner airline or a file sequence: it cannot be answered`,
+            { file: file.name, partner: file.partnerCode ?? undefined },
+          );
+        }
+        const program = partner.program;
+        const answers = { sender: program, receiver: receiverOfClaims, sequence: file.sequence };
+        await this.write(
+          {
+            kind: 'alliance-results',
+            key: exportKey('alliance-results', partner.code, `file=${file.id}`),
+            partnerCode: partner.code,
+            businessDate: this.date,
+            answersFileId: file.id,
+            sequenceScope: null,
+            name: () => allianceResultsName(answers),
+            prepare: async (q, stamp) => {
+              const data = await resultsData(q, file, program, receiverOfClaims, this.date);
+              return {
+                content: writeResultsFile({
+                  sender: receiverOfClaims,
+                  receiver: program,
+                  createdAt: stamp.timestamp,
+                  answers: data.answers,
+                  results: data.results,
+                }),
+                counts: { results: data.results.length },
+                afterInsert: (trx, id) =>
+                  markInboundAnswered(trx, partner.code, data.claimIds, id, this.date),
+              };
+            },
+          },
+          'resultsFiles',
+        );
+      },
+    };
+  }
+
+  // -------------------------------------------------------------------------------------------- month end
+
+  invoices(): Task {
+    return {
+      label: `invoices for ${this.date.slice(0, 7)}`,
+      run: async () => {
+        const month = billingMonth(
+          this.config,
+          this.date,
+          await partnerCredits(this.ctx.db.knex, `${this.date.slice(0, 7)}-01`, this.date),
+        );
+        for (const u of month.unbilled) {
+          this.warnings.push(
+            `partner ${u.partnerCode}: ${u.points} points credited in ${month.month} but no billing identity is configured: not invoiced`,
+          );
+        }
+        if (month.invoices.length === 0) return;
+        const issuer = this.config.exports.invoices.issuingOrganizationId;
+        const safeIssuer = issuer.replace(/[^A-Za-z0-9-]/g, '_');
+        const yyyymm = month.month.replace('-', '');
+        await this.write(
+          {
+            kind: 'invoice',
+            key: exportKey('invoice', null, month.month),
+            partnerCode: null,
+            businessDate: this.date,
+            sequenceScope: `invoice:${issuer}`,
+            name: (stamp) => `${safeIssuer}_ISXML_${yyyymm}_${String(stamp.sequence).padStart(4, '0')}.xml`,
+            prepare: async (_q, stamp) => ({
+              content: buildInvoiceTransmission({
+                transmissionId: `${issuer}-${yyyymm}-${String(stamp.sequence).padStart(4, '0')}`,
+                transmissionDateTime: stamp.timestamp,
+                issuingOrganizationId: issuer,
+                invoices: month.invoices,
+              }),
+              counts: { invoices: month.invoices.length },
+            }),
+          },
+          'transmissions',
+        );
+        this.add('invoices', month.invoices.length);
+        for (const invoice of month.invoices) {
+          await this.attempt({
+            label: `statement for ${invoice.partnerCode} ${month.month}`,
+            run: async () => {
+              await this.write(
+                {
+                  kind: 'invoice-statement',
+                  key: exportKey('invoice-statement', invoice.partnerCode, month.month),
+                  partnerCode: invoice.partnerCode,
+                  businessDate: this.date,
+                  sequenceScope: `invoice-statement:${invoice.partnerCode}`,
+                  name: () => `${invoice.partnerCode}_STATEMENT_${yyyymm}.csv`,
+                  prepare: async () => ({
+                    content: buildInvoiceStatement(invoice, { start: month.start, end: month.end }),
+                    counts: { lines: invoice.lines.length },
+                  }),
+                },
+                'statements',
+              );
+            },
+          });
+        }
+      },
+    };
+  }
+
+  // -------------------------------------------------------------------------------------------- mailings
+
+  mailing(kind: MailingKind): Task {
+    const { format } = this.config.exports.mailings;
+    const policy = mailingPolicy(this.config);
+    return {
+      label: `${kind} mailing list`,
+      run: async () => {
+        const outcome = await this.write(
+          {
+            kind: 'mailing',
+            key: exportKey('mailing', null, `${kind}:${this.date}`),
+            partnerCode: null,
+            businessDate: this.date,
+            sequenceScope: `mailing:${kind}`,
+            name: () => mailingName(kind, this.date, format),
+            prepare: async (q, stamp) => {
+              const counter: { recipients?: number } = {};
+              const rows = mailingRows(q, kind, this.date, policy);
+              const content =
+                format === 'csv'
+                  ? mailingCsv(kind, rows, counter)
+                  : mailingXml(
+                      {
+                        program: this.config.program.code,
+                        kind,
+                        businessDate: this.date,
+                        sequence: stamp.sequence,
+                        createdAt: stamp.timestamp,
+                      },
+                      rows,
+                      counter,
+                    );
+              return { content, counts: counter as Record<string, number> };
+            },
+          },
+          'mailingLists',
+        );
+        this.add('recipients', outcome.counts.recipients ?? 0);
+      },
+    };
+  }
+
+  // -------------------------------------------------------------------------------------------- the night
+
+  async tasks(): Promise<Task[]> {
+    const knex = this.ctx.db.knex;
+    const tasks: Task[] = [];
+    for (const f of await inboundFilesToAnswer(knex, 'partner', 'partner-response', this.date)) {
+      tasks.push(this.partnerResponse(f));
+    }
+    for (const f of await inboundFilesToAnswer(knex, 'hotel', 'hotel-response', this.date)) {
+      tasks.push(this.hotelResponse(f));
+    }
+    for (const p of this.config.partners) {
+      if (p.kind === 'airline' && p.program)
+        tasks.push(this.claimsFile(p as PartnerConfig & { program: string }));
+    }
+    for (const f of await inboundFilesToAnswer(knex, 'alliance-claims', 'alliance-results', this.date, [
+      'accepted',
+    ])) {
+      tasks.push(this.resultsFile(f));
+    }
+    const monthEnd = this.date === endOfMonth(this.date);
+    if (monthEnd) tasks.push(this.invoices());
+    const kinds = new Set(this.config.exports.mailings.kinds);
+    for (const kind of DAILY_MAILINGS) if (kinds.has(kind)) tasks.push(this.mailing(kind));
+    if (monthEnd && kinds.has('BALANCE_STATEMENT')) tasks.push(this.mailing('BALANCE_STATEMENT'));
+    return tasks;
+  }
+
+  async overdueClaims(): Promise<void> {
+    const overdue = await unansweredAllianceClaims(this.ctx.db.knex, {
+      asOf: this.date,
+      dueDays: this.config.exports.alliance.resultsDueDays,
+    });
+    this.counts.overdueClaims = overdue.length;
+    const byPartner = new Map<string, number>();
+    for (const c of overdue) byPartner.set(c.partnerCode, (byPartner.get(c.partnerCode) ?? 0) + 1);
+    for (const [partner, n] of byPartner) {
+      this.warnings.push(
+        `${n} claim(s) sent to ${partner} have had no result for ${this.config.exports.alliance.resultsDueDays} days or more`,
+      );
+    }
+  }
+}
+
+export const exportJob: Job = async (ctx: JobContext): Promise<JobResult> => {
+  const run = new ExportRun(ctx);
+  const tasks = await run.tasks();
+  ctx.progress.start('exports', tasks.length);
+  for (const task of tasks) {
+    if (ctx.signal?.aborted) {
+      run.warnings.push('stopped on request before all exports were written; a rerun completes them');
+      break;
+    }
+    await run.attempt(task);
+    ctx.progress.increment();
+  }
+  ctx.progress.stop();
+  await run.overdueClaims();
+  for (const w of run.warnings) ctx.logger.warn({ job: 'export', businessDate: ctx.businessDate }, w);
+  if (run.failures.length > 0) {
+    ctx.logger.error({ job: 'export', counts: run.counts }, 'exports failed');
+    throw new ExportError(
+      'EXPORT_FAILED',
+      `${run.failures.length} export(s) failed for ${ctx.businessDate}: ${run.failures.map((f) => f.describe()).join('; ')}`,
+      { job: 'export', businessDate: ctx.businessDate },
+      { cause: run.failures[0] },
+    );
+  }
+  return { counts: run.counts, warnings: run.warnings };
+};
