@@ -139,7 +139,12 @@ export class PeriodPoints {
     return `${member}|${partner}|${p.from}`;
   }
 
-  async prime(rows: ActivityRow[], program: Program): Promise<void> {
+  /**
+   * Reads the points already credited in each cap period the rows fall in. `q` is the batch's
+   * transaction when there is one: on SQLite a read on another connection would wait for the
+   * transaction's lock for ever.
+   */
+  async prime(rows: ActivityRow[], program: Program, q: Q = this.q()): Promise<void> {
     for (const r of rows) {
       if ((r.type !== 'PARTNER' && r.type !== 'HOTEL') || !r.memberNumber || !r.partnerCode) continue;
       const partner = program.partner(r.partnerCode);
@@ -150,7 +155,7 @@ export class PeriodPoints {
       const k = this.key(r.memberNumber, r.partnerCode, cap.period, r.activityDate);
       if (this.cache.has(k)) continue;
       const p = periodOf(cap.period, r.activityDate);
-      const row = await this.q()('activities')
+      const row = await q('activities')
         .where({ member_number: r.memberNumber, partner_code: r.partnerCode })
         .whereIn('status', ['POSTED', 'PARTIAL'])
         .andWhere('activity_date', '>=', p.from)
@@ -190,7 +195,7 @@ export async function contextFor(
   );
   const originals = await loadOriginals(q, rows);
   const credited = await loadCreditedFlights(q, rows);
-  await state.periods.prime(rows, state.program);
+  await state.periods.prime(rows, state.program, q);
   const creditedNow = new Set<string>();
   return {
     program: state.program,
