@@ -214,8 +214,13 @@ export async function contextFor(
   };
 }
 
-/** Records a decision's effect on the session state (caps) once it is known to be posted. */
-export function remember(state: AccrueState, row: ActivityRow, decision: AccrualDecision): void {
+/** Records a decision's effect on the session state (caps); `sign` -1 takes it back (a refused posting). */
+export function remember(
+  state: AccrueState,
+  row: ActivityRow,
+  decision: AccrualDecision,
+  sign: 1 | -1 = 1,
+): void {
   if (
     (row.type === 'PARTNER' || row.type === 'HOTEL') &&
     row.memberNumber &&
@@ -233,7 +238,7 @@ export function remember(state: AccrueState, row: ActivityRow, decision: Accrual
         row.partnerCode,
         contract.capPerPeriod.period,
         row.activityDate,
-        decision.update.points,
+        sign * decision.update.points,
       );
   }
 }
@@ -332,6 +337,9 @@ export async function accrueBatch(
     const owners: Array<{ row: ActivityRow; decision: AccrualDecision; planned: number }> = [];
     for (const row of rows) {
       const decision = decide(decisionCtx, row);
+      // The next activity's period cap depends on this one: count it before deciding that one
+      // (it is taken back below if the ledger refuses the posting).
+      remember(state, row, decision);
       decision.postings.forEach((p, planned) => {
         requests.push(p.request);
         owners.push({ row, decision, planned });
@@ -343,11 +351,12 @@ export async function accrueBatch(
       requests.length > 0 ? await ledger.post(requests, { trx, atomic: false }) : [];
     results.forEach((result, i) => {
       const { row, decision, planned } = owners[i]!;
-      if (result.status === 'refused')
+      if (result.status === 'refused') {
+        remember(state, row, decision, -1);
         Object.assign(row, decision.postings[planned]!.onRefused(result.reason ?? 'REFUSED'), {
           needsAccrual: false,
         });
-      else outcome.postings += result.status === 'posted' ? 1 : 0;
+      } else outcome.postings += result.status === 'posted' ? 1 : 0;
     });
     const related = new Map<string, ActivityUpdate>();
     const lastActivity = new Map<number, IsoDate>();
@@ -367,7 +376,6 @@ export async function accrueBatch(
         if (!d || d < decision.earnedOn.date)
           lastActivity.set(decision.earnedOn.memberId, decision.earnedOn.date);
       }
-      remember(state, row, decision);
     }
     await writeOutcomes(trx, ctx.db.dialect, rows, now);
     for (const [key, update] of related) {
