@@ -155,9 +155,12 @@ export class PeriodPoints {
       const k = this.key(r.memberNumber, r.partnerCode, cap.period, r.activityDate);
       if (this.cache.has(k)) continue;
       const p = periodOf(cap.period, r.activityDate);
+      // A reversal's own row is left out: the credit it reverses is REVERSED and no longer counts, so
+      // counting the reversal's negative points as well would free the room twice.
       const row = await q('activities')
         .where({ member_number: r.memberNumber, partner_code: r.partnerCode })
         .whereIn('status', ['POSTED', 'PARTIAL'])
+        .whereNull('reversal_of_ref')
         .andWhere('activity_date', '>=', p.from)
         .andWhere('activity_date', '<=', p.to)
         .sum({ total: 'points' })
