@@ -522,17 +522,18 @@ function hotelSpend(
 }
 
 function decidePartner(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
-  if (row.pointsRequested !== null && row.pointsRequested < 0) {
-    if (!row.reversalOfRef)
-      return rejected(
-        reject(
-          'BAD_AMOUNT',
-          'points_requested',
-          'negative points without a -R reference to the credit they reverse',
-        ),
-      );
-    return reversePartnerCredit(ctx, row);
-  }
+  // A -R record reverses the credit it names, whether it carries the negative points or leaves them
+  // empty and gives only the negative spend (partner-accrual.md): routing on the sign of the points
+  // sent the spend-only reversal into earning, where its negative spend was rejected as BAD_AMOUNT.
+  if (row.reversalOfRef) return reversePartnerCredit(ctx, row);
+  if (row.pointsRequested !== null && row.pointsRequested < 0)
+    return rejected(
+      reject(
+        'BAD_AMOUNT',
+        'points_requested',
+        'negative points without a -R reference to the credit they reverse',
+      ),
+    );
   const partner = ctx.program.partner(row.partnerCode ?? '');
   if (!partner) return rejected(reject('NO_CONTRACT', 'partner_code', `no partner ${row.partnerCode}`));
   const type = row.activityType ?? '';
