@@ -161,7 +161,14 @@ interface WorkbookInternals {
   lastModifiedBy: string;
   title?: string;
   subject?: string;
-  addWorksheet(name: string, options: { views?: unknown[] }): WorksheetInternals;
+  addWorksheet(
+    name: string,
+    options: {
+      views?: unknown[];
+      pageSetup?: Partial<ExcelJS.PageSetup>;
+      headerFooter?: Partial<ExcelJS.HeaderFooter>;
+    },
+  ): WorksheetInternals;
   addImage(image: { buffer: Buffer; extension: 'png' }): number;
   getImage(id: number): { name: string };
   commit(): Promise<unknown>;
@@ -216,6 +223,18 @@ const HEADER_STYLE: Partial<ExcelJS.Style> = {
 };
 const TITLE_FONT: Partial<ExcelJS.Font> = { ...BASE_FONT, bold: true, size: 14 };
 const SUBTITLE_FONT: Partial<ExcelJS.Font> = { ...BASE_FONT, italic: true, color: { argb: 'FF52606D' } };
+
+// Printed (or converted to PDF), a sheet is one page wide in landscape, so a chart beside its table is
+// not cut into pieces on separate pages; the footer says which sheet and page a sheet of paper is.
+const PAGE_SETUP: Partial<ExcelJS.PageSetup> = {
+  orientation: 'landscape',
+  paperSize: 9,
+  fitToPage: true,
+  fitToWidth: 1,
+  fitToHeight: 0,
+  margins: { left: 0.5, right: 0.5, top: 0.6, bottom: 0.6, header: 0.3, footer: 0.3 },
+};
+const PAGE_FOOTER: Partial<ExcelJS.HeaderFooter> = { oddFooter: '&L&A&RPage &P of &N' };
 
 function totalsStyle(numFmt: string | undefined): Partial<ExcelJS.Style> {
   return {
@@ -725,7 +744,7 @@ export class ReportWorkbook {
 
     const freezeColumns = table?.freezeColumns ?? 0;
     const views = table ? [{ state: 'frozen', xSplit: freezeColumns, ySplit: headerRow }] : [];
-    const sheet = this.book.addWorksheet(name, { views });
+    const sheet = this.book.addWorksheet(name, { views, pageSetup: PAGE_SETUP, headerFooter: PAGE_FOOTER });
     assertSheetInternals(sheet);
     if (columns.length > 0) {
       sheet.columns = columns.map((c) => ({ width: c.width, style: c.style }));
