@@ -1,0 +1,366 @@
+/**
+ * The report queries. Each aggregates in SQL and returns a handful of rows, so a report costs a few
+ * passes over the data, never a copy of it in memory. They are written once for both engines:
+ * positional GROUP BY, `?` placeholders, and the few dialect differences (month of a date) from
+ * common.ts.
+ *
+ * Award points only: every ledger query here reads entries on member and pool PTS accounts (the
+ * points liability) or on the partners' funding accounts. Status credits never appear.
+ */
+import type { Db } from '../db/connection.js';
+import type { IsoDate } from '../lib/dates.js';
+import type { FxRate } from '../rules/fx.js';
+import {
+  dateTextSql,
+  MEMBER_ON_REGISTER_SQL,
+  monthSql,
+  num,
+  PTS_KINDS_SQL,
+  sqlRows,
+  tierAsOfSql,
+} from './common.js';
+
+/** Posting kinds as the liability sees them: a reversal counts under the kind of what it reverses. */
+export type MovementKind = 'ACCRUAL' | 'REDEMPTION' | 'EXPIRY' | 'ADJUSTMENT' | 'TRANSFER' | string;
+
+export interface Movement {
+  /** Business date, when asked for by day. */
+  day?: IsoDate;
+  kind: MovementKind;
+  channel: string | null;
+  reversal: boolean;
+  postings: number;
+  /** Net change of the liability (member and pool points) from these postings. */
+  points: number;
+}
+
+/** Movements of the points liability between two business dates (inclusive), by kind and channel. */
+export async function liabilityMovements(
+  db: Db,
+  from: IsoDate,
+  to: IsoDate,
+  options: { byDay?: boolean; days?: readonly IsoDate[] } = {},
+): Promise<Movement[]> {
+  const byDay = options.byDay === true || options.days !== undefined;
+  const dateFilter = options.days
+    ? `p.business_date IN (${options.days.map(() => '?').join(', ')})`
+    : 'p.business_date >= ? AND p.business_date <= ?';
+  const bindings = options.days ? [...options.days] : [from, to];
+  const groups = byDay ? 'GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4' : 'GROUP BY 1, 2, 3 ORDER BY 1, 2, 3';
+  const rows = await sqlRows<{
+    day?: string;
+    kind: string;
+    channel: string | null;
+    reversal: number | boolean;
+    postings: unknown;
+    points: unknown;
+  }>(
+    db.knex,
+    `SELECT ${byDay ? `${dateTextSql(db, 'p.business_date')} AS day, ` : ''}COALESCE(o.kind, p.kind) AS kind,
+            p.channel AS channel, CASE WHEN p.reversal_of IS NULL THEN 0 ELSE 1 END AS reversal,
+            COUNT(DISTINCT p.id) AS postings, SUM(e.amount) AS points
+       FROM postings p
+       JOIN entries e ON e.posting_id = p.id
+       JOIN accounts a ON a.id = e.account_id
+       LEFT JOIN postings o ON o.id = p.reversal_of
+      WHERE ${dateFilter} AND a.kind IN ${PTS_KINDS_SQL}
+      ${groups}`,
+    bindings,
+  );
+  return rows.map((r) => ({
+    ...(byDay ? { day: r.day } : {}),
+    kind: r.kind,
+    channel: r.channel,
+    reversal: num(r.reversal) === 1,
+    postings: num(r.postings),
+    points: num(r.points),
+  }));
+}
+
+/**
+ * Net change of the liability per month, from the first entry to `asOf`, read from the entries
+ * alone: the running sum is the balance at each month end, and its last value is the liability.
+ */
+export async function liabilityByMonth(
+  db: Db,
+  asOf: IsoDate,
+): Promise<Array<{ month: string; points: number }>> {
+  const rows = await sqlRows<{ month: string; points: unknown }>(
+    db.knex,
+    `SELECT ${monthSql(db, 'e.business_date')} AS month, SUM(e.amount) AS points
+       FROM entries e JOIN accounts a ON a.id = e.account_id
+      WHERE a.kind IN ${PTS_KINDS_SQL} AND e.business_date <= ?
+      GROUP BY 1 ORDER BY 1`,
+    [asOf],
+  );
+  return rows.map((r) => ({ month: r.month, points: num(r.points) }));
+}
+
+/**
+ * The stored balances of member and pool award accounts, less what was posted after `asOf`: what the
+ * accounts held at the end of `asOf` by the fast path that `ledger check` proves equal to the entries.
+ */
+export async function storedLiabilityAsOf(db: Db, asOf: IsoDate): Promise<number> {
+  const [stored] = await sqlRows<{ points: unknown }>(
+    db.knex,
+    `SELECT SUM(balance) AS points FROM accounts WHERE kind IN ${PTS_KINDS_SQL}`,
+  );
+  const [later] = await sqlRows<{ points: unknown }>(
+    db.knex,
+    `SELECT SUM(e.amount) AS points
+       FROM postings p JOIN entries e ON e.posting_id = p.id JOIN accounts a ON a.id = e.account_id
+      WHERE p.business_date > ? AND a.kind IN ${PTS_KINDS_SQL}`,
+    [asOf],
+  );
+  return num(stored?.points) - num(later?.points);
+}
+
+export interface OutstandingLots {
+  /** Month the points were earned (`YYYY-MM`). */
+  earned: string;
+  /** Expiry date of the lots; null: they never expire. */
+  expiresOn: IsoDate | null;
+  points: number;
+}
+
+/**
+ * Points still open at the end of `asOf`, by earning month and expiry date. Today's open lots are the
+ * starting point; for a past date the lots created after it are taken out and what was consumed from
+ * older lots after it is put back, so only postings after `asOf` are read again.
+ */
+export async function outstandingLots(db: Db, asOf: IsoDate): Promise<OutstandingLots[]> {
+  const earned = monthSql(db, 'l.earned_on');
+  const expires = dateTextSql(db, 'l.expires_on');
+  type Row = { earned: string; expires: string | null; points: unknown };
+  const now = await sqlRows<Row>(
+    db.knex,
+    `SELECT ${earned} AS earned, ${expires} AS expires, SUM(l.remaining) AS points
+       FROM lots l WHERE l.remaining > 0 GROUP BY 1, 2`,
+  );
+  const createdLater = await sqlRows<Row>(
+    db.knex,
+    `SELECT ${earned} AS earned, ${expires} AS expires, SUM(l.remaining) AS points
+       FROM postings p JOIN lots l ON l.origin_posting_id = p.id
+      WHERE p.business_date > ? GROUP BY 1, 2`,
+    [asOf],
+  );
+  const movedLater = await sqlRows<Row>(
+    db.knex,
+    `SELECT ${earned} AS earned, ${expires} AS expires, SUM(lm.amount) AS points
+       FROM postings p
+       JOIN lot_movements lm ON lm.posting_id = p.id
+       JOIN lots l ON l.id = lm.lot_id
+       JOIN postings op ON op.id = l.origin_posting_id
+      WHERE p.business_date > ? AND op.business_date <= ? GROUP BY 1, 2`,
+    [asOf, asOf],
+  );
+  const totals = new Map<string, OutstandingLots>();
+  const add = (rows: Row[], sign: number) => {
+    for (const r of rows) {
+      const key = `${r.earned}|${r.expires ?? ''}`;
+      const entry = totals.get(key) ?? { earned: r.earned, expiresOn: r.expires, points: 0 };
+      entry.points += sign * num(r.points);
+      totals.set(key, entry);
+    }
+  };
+  add(now, 1);
+  add(createdLater, -1);
+  add(movedLater, -1);
+  return [...totals.values()]
+    .filter((r) => r.points !== 0)
+    .sort(
+      (a, b) => a.earned.localeCompare(b.earned) || (a.expiresOn ?? '~').localeCompare(b.expiresOn ?? '~'),
+    );
+}
+
+/** Points taken by expiry postings (net of their reversals) between two dates, by earning month of the lots. */
+export async function expiredByEarnMonth(
+  db: Db,
+  from: IsoDate,
+  to: IsoDate,
+): Promise<Array<{ earned: string; points: number; accounts: number }>> {
+  const rows = await sqlRows<{ earned: string; points: unknown; accounts: unknown }>(
+    db.knex,
+    `SELECT ${monthSql(db, 'l.earned_on')} AS earned, -SUM(lm.amount) AS points,
+            COUNT(DISTINCT l.account_id) AS accounts
+       FROM postings p
+       LEFT JOIN postings o ON o.id = p.reversal_of
+       JOIN lot_movements lm ON lm.posting_id = p.id
+       JOIN lots l ON l.id = lm.lot_id
+      WHERE p.business_date >= ? AND p.business_date <= ? AND COALESCE(o.kind, p.kind) = 'EXPIRY'
+      GROUP BY 1 ORDER BY 1`,
+    [from, to],
+  );
+  return rows.map((r) => ({ earned: r.earned, points: num(r.points), accounts: num(r.accounts) }));
+}
+
+export interface PartnerCredit {
+  partner: string;
+  /** Activity date of the postings (business date when they have none): it picks the contract. */
+  activityDate: IsoDate;
+  points: number;
+}
+
+/**
+ * Points credited on each partner's behalf between two business dates: the debits of its funding
+ * account `PARTNER:<code>`, net of reversals (which credit it back), by activity date.
+ */
+export async function partnerCredits(db: Db, from: IsoDate, to: IsoDate): Promise<PartnerCredit[]> {
+  const rows = await sqlRows<{ partner: string; activity_date: string; points: unknown }>(
+    db.knex,
+    `SELECT a.partner_code AS partner, ${dateTextSql(db, 'COALESCE(p.activity_date, p.business_date)')} AS activity_date,
+            -SUM(e.amount) AS points
+       FROM postings p
+       JOIN entries e ON e.posting_id = p.id
+       JOIN accounts a ON a.id = e.account_id
+      WHERE p.business_date >= ? AND p.business_date <= ? AND a.kind = 'PARTNER'
+      GROUP BY 1, 2 ORDER BY 1, 2`,
+    [from, to],
+  );
+  return rows.map((r) => ({ partner: r.partner, activityDate: r.activity_date, points: num(r.points) }));
+}
+
+/** Distinct members who earned or spent points between two dates (reversals do not make anyone active). */
+export async function activeMembers(db: Db, from: IsoDate, to: IsoDate): Promise<number> {
+  const [row] = await sqlRows<{ n: unknown }>(
+    db.knex,
+    `SELECT COUNT(DISTINCT p.member_id) AS n FROM postings p
+      WHERE p.business_date >= ? AND p.business_date <= ? AND p.kind IN ('ACCRUAL', 'REDEMPTION')
+        AND p.member_id IS NOT NULL`,
+    [from, to],
+  );
+  return num(row?.n);
+}
+
+export async function membersOnRegister(db: Db, asOf: IsoDate): Promise<number> {
+  const [row] = await sqlRows<{ n: unknown }>(
+    db.knex,
+    `SELECT COUNT(*) AS n FROM members m WHERE ${MEMBER_ON_REGISTER_SQL}`,
+    [asOf, asOf],
+  );
+  return num(row?.n);
+}
+
+/** Members on the register by the tier they held at the end of `asOf`. */
+export async function tierDistribution(db: Db, asOf: IsoDate): Promise<Map<string, number>> {
+  const rows = await sqlRows<{ tier: string; members: unknown }>(
+    db.knex,
+    `SELECT t.tier AS tier, COUNT(*) AS members FROM (
+        SELECT ${tierAsOfSql('m.id')} AS tier FROM members m WHERE ${MEMBER_ON_REGISTER_SQL}
+     ) t GROUP BY 1 ORDER BY 1`,
+    [asOf, asOf, asOf],
+  );
+  return new Map(rows.map((r) => [r.tier, num(r.members)]));
+}
+
+export interface TierMovement {
+  fromTier: string | null;
+  toTier: string;
+  direction: string;
+  members: number;
+}
+
+export async function tierMovements(db: Db, from: IsoDate, to: IsoDate): Promise<TierMovement[]> {
+  const rows = await sqlRows<{
+    from_tier: string | null;
+    to_tier: string;
+    direction: string;
+    members: unknown;
+  }>(
+    db.knex,
+    `SELECT from_tier, to_tier, direction, COUNT(DISTINCT member_id) AS members
+       FROM tier_events WHERE business_date >= ? AND business_date <= ?
+      GROUP BY 1, 2, 3 ORDER BY 3, 1, 2`,
+    [from, to],
+  );
+  return rows.map((r) => ({
+    fromTier: r.from_tier,
+    toTier: r.to_tier,
+    direction: r.direction,
+    members: num(r.members),
+  }));
+}
+
+export interface RouteFigures {
+  origin: string;
+  destination: string;
+  flights: number;
+  members: number;
+  points: number;
+}
+
+/** Own-flight routes by award points credited on activities read between two dates. */
+export async function topRoutes(db: Db, from: IsoDate, to: IsoDate, limit: number): Promise<RouteFigures[]> {
+  const rows = await sqlRows<{
+    origin: string;
+    destination: string;
+    flights: unknown;
+    members: unknown;
+    points: unknown;
+  }>(
+    db.knex,
+    `SELECT origin, destination, COUNT(*) AS flights, COUNT(DISTINCT member_id) AS members,
+            SUM(points) AS points
+       FROM activities
+      WHERE business_date >= ? AND business_date <= ? AND type = 'FLIGHT'
+        AND status IN ('POSTED', 'PARTIAL') AND origin IS NOT NULL AND destination IS NOT NULL
+      GROUP BY 1, 2 ORDER BY 5 DESC, 3 DESC, 1, 2 LIMIT ?`,
+    [from, to, limit],
+  );
+  return rows.map((r) => ({
+    origin: r.origin,
+    destination: r.destination,
+    flights: num(r.flights),
+    members: num(r.members),
+    points: num(r.points),
+  }));
+}
+
+export interface PartnerActivity {
+  partner: string;
+  activityDate: IsoDate;
+  activities: number;
+  credited: number;
+  /** Spend in minor units of the base currency. */
+  spend: number;
+}
+
+/** Activities read for each partner between two business dates, by activity date. */
+export async function partnerActivities(db: Db, from: IsoDate, to: IsoDate): Promise<PartnerActivity[]> {
+  const rows = await sqlRows<{
+    partner: string;
+    activity_date: string;
+    activities: unknown;
+    credited: unknown;
+    spend: unknown;
+  }>(
+    db.knex,
+    `SELECT partner_code AS partner, ${dateTextSql(db, 'activity_date')} AS activity_date,
+            COUNT(*) AS activities,
+            SUM(CASE WHEN status IN ('POSTED', 'PARTIAL') THEN 1 ELSE 0 END) AS credited,
+            SUM(CASE WHEN status IN ('POSTED', 'PARTIAL') THEN COALESCE(base_spend_minor, 0) ELSE 0 END) AS spend
+       FROM activities
+      WHERE business_date >= ? AND business_date <= ? AND partner_code IS NOT NULL
+        AND type IN ('PARTNER', 'HOTEL', 'PARTNER_FLIGHT')
+      GROUP BY 1, 2 ORDER BY 1, 2`,
+    [from, to],
+  );
+  return rows.map((r) => ({
+    partner: r.partner,
+    activityDate: r.activity_date,
+    activities: num(r.activities),
+    credited: num(r.credited),
+    spend: num(r.spend),
+  }));
+}
+
+/** Published rates from `from` to `to`, for converting partner amounts into the base currency. */
+export async function fxRates(db: Db, from: IsoDate, to: IsoDate): Promise<FxRate[]> {
+  const rows = await sqlRows<{ rate_date: string; currency: string; rate: string }>(
+    db.knex,
+    `SELECT ${dateTextSql(db, 'rate_date')} AS rate_date, currency, rate FROM fx_rates
+      WHERE rate_date >= ? AND rate_date <= ? ORDER BY 1, 2`,
+    [from, to],
+  );
+  return rows.map((r) => ({ date: r.rate_date, currency: r.currency, rate: r.rate }));
+}
