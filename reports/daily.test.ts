@@ -1,0 +1,310 @@
+/**
+ * The daily workbook read back with openpyxl: its sections, figures that match the ledger and the
+ * registry read independently, detail sheets streamed at any length, and text from outside — member
+ * names, partner names, rejected records — that stays text however it starts.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LoadedConfig } from '../config/load.js';
+import { availableEngines, createTestDatabase, type TestDb } from '../test/harness/db.js';
+import { dumpXlsx, skipWithoutOpenpyxl, type XlsxDump } from '../test/harness/openpyxl.js';
+import {
+  buildScenario,
+  HOSTILE_PARTNER_NAME,
+  INJECTION_NAMES,
+  pngStats,
+  scenarioConfig,
+  tableOf,
+  type Scenario,
+} from '../test/harness/report-scenario.js';
+import { num, sqlRows, type ReportResult } from './common.js';
+import { dailyReport } from './daily.js';
+
+const DAY = '2026-06-02';
+const clock = () => new Date('2026-06-03T02:45:00Z');
+const HOSTILE_RECORD = '@SUM(1+1)*cmd|" /C calc"!A0';
+const HOSTILE_REF = "-2+3+cmd|' /C notepad'!A1";
+
+for (const engine of availableEngines()) {
+  describe(`daily report on ${engine}`, () => {
+    const skip = skipWithoutOpenpyxl();
+    let t: TestDb;
+    let dir: string;
+    let config: LoadedConfig;
+    let scenario: Scenario;
+    let report: ReportResult;
+    let dump: XlsxDump;
+
+    beforeAll(async () => {
+      dir = mkdtempSync(join(tmpdir(), 'redeye-daily-'));
+      config = scenarioConfig(dir, { hostilePartnerName: true });
+      t = await createTestDatabase(engine);
+      scenario = await buildScenario(t.db, config, { from: '2026-04-20', to: DAY, members: 30, perDay: 6 });
+      const knex = t.db.knex;
+      // Tonight: the members with hostile names change tier, and a partner file has hostile records.
+      for (const [i, number] of scenario.members.slice(1, 1 + INJECTION_NAMES.length).entries()) {
+        const member = (await knex('members').where({ number }).first('id', 'tier')) as {
+          id: number;
+          tier: string;
+        };
+        await knex('tier_events').insert({
+          event_key: `TEST:${number}`,
+          member_id: member.id,
+          business_date: DAY,
+          from_tier: member.tier,
+          to_tier: 'GOLD',
+          direction: 'UP',
+          qualification: 260_000 + i,
+          reason: '=1+1',
+          created_at: `${DAY}T23:00:00Z`,
+        });
+      }
+      const [file] = await knex('files')
+        .insert({
+          direction: 'in',
+          feed: 'partner',
+          name: '=HYPERLINK("http://evil.example")_20260602_1.csv',
+          size: 10,
+          sha256: 'f'.repeat(64),
+          business_date: DAY,
+          partner_code: 'REDBANK',
+          verdict: 'accepted',
+          counts: JSON.stringify({ records: 2, rejects: 2, posted: 0 }),
+          created_at: `${DAY}T23:00:00Z`,
+        })
+        .returning('id');
+      const fileId = typeof file === 'object' ? (file as { id: number }).id : (file as number);
+      await knex('rejects').insert([
+        {
+          file_id: fileId,
+          feed: 'partner',
+          line: 2,
+          field: 'member_number',
+          reason: 'UNKNOWN_MEMBER',
+          message: '+1 member unknown',
+          text: HOSTILE_RECORD,
+          record_ref: HOSTILE_REF,
+          business_date: DAY,
+          created_at: `${DAY}T23:00:00Z`,
+        },
+        {
+          file_id: fileId,
+          feed: 'partner',
+          line: 3,
+          field: 'amount',
+          reason: 'BAD_AMOUNT',
+          text: '\t=2+2',
+          business_date: DAY,
+          created_at: `${DAY}T23:00:00Z`,
+        },
+      ]);
+      report = await dailyReport(t.db, config, DAY, join(dir, 'out'), clock);
+      if (!skip) dump = await dumpXlsx(report.workbookPath);
+    });
+    afterAll(async () => {
+      await t.cleanup();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it.skipIf(skip)('has a sheet for each section of the night', () => {
+      expect(dump.sheets.map((s) => s.name)).toEqual([
+        'Summary',
+        'Accrual by channel',
+        'Redemptions',
+        'Expiries',
+        'Tier changes',
+        'Tier change detail',
+        'Files',
+        'Rejects by reason',
+        'Reject detail',
+        'Top routes',
+        'Unanswered claims',
+      ]);
+      expect(dump.warnings).toBe('');
+    });
+
+    it.skipIf(skip)(
+      'accrues by channel — own flights, each partner airline, each partner — as the ledger has it',
+      async () => {
+        const table = tableOf(dump, 'Accrual by channel');
+        expect(table.rows.map((r) => r[0]!.value)).toEqual([
+          'OWN_FLIGHTS',
+          'PARTNER_AIRLINE:IB',
+          'PARTNER_AIRLINE:LH',
+          'PARTNER:DRIVE',
+          'PARTNER:GRANDSTAY',
+          'PARTNER:REDBANK',
+        ]);
+        const byChannel = await sqlRows<{ channel: string; total: unknown }>(
+          t.db.knex,
+          `SELECT p.channel AS channel, SUM(e.amount) AS total FROM postings p
+           JOIN entries e ON e.posting_id = p.id JOIN accounts a ON a.id = e.account_id
+           LEFT JOIN postings o ON o.id = p.reversal_of
+          WHERE p.business_date = ? AND a.kind IN ('MEMBER_POINTS', 'POOL_POINTS')
+            AND COALESCE(o.kind, p.kind) = 'ACCRUAL' GROUP BY p.channel`,
+          [DAY],
+        );
+        let total = 0;
+        for (const r of byChannel) {
+          expect(table.cell(table.row(r.channel), 'Net points').value).toBe(num(r.total));
+          total += num(r.total);
+        }
+        expect(total).toBeGreaterThan(0);
+        expect(table.cell(table.totals!, 'Net points').cached).toBe(total);
+        expect(String(table.cell(table.totals!, 'Net points').value)).toMatch(/^=SUM\(G\d+:G\d+\)$/);
+      },
+    );
+
+    it.skipIf(skip)('keeps outside text as text: names, partner names, file names, rejected records', () => {
+      const channels = tableOf(dump, 'Accrual by channel');
+      const drive = channels.cell(channels.row('PARTNER:DRIVE'), 'Description');
+      expect(drive).toMatchObject({ value: HOSTILE_PARTNER_NAME, type: 's', numberFormat: '@' });
+
+      const detail = tableOf(dump, 'Tier change detail');
+      const names = detail.rows.map(
+        (r) => [detail.cell(r, 'Surname'), detail.cell(r, 'Given name')] as const,
+      );
+      for (const [surname, given] of INJECTION_NAMES) {
+        const found = names.find(([s]) => s.value === surname);
+        expect(found, `member ${surname}`).toBeDefined();
+        expect(found![0]).toMatchObject({ type: 's', value: surname });
+        expect(found![1]).toMatchObject({ type: 's', value: given });
+      }
+      for (const r of detail.rows) expect(detail.cell(r, 'Reason').type).toBe('s');
+
+      const rejects = tableOf(dump, 'Reject detail');
+      const hostile = rejects.rows.find((r) => rejects.cell(r, 'Text').value === HOSTILE_RECORD)!;
+      expect(rejects.cell(hostile, 'Text').type).toBe('s');
+      expect(rejects.cell(hostile, 'Record')).toMatchObject({ type: 's', value: HOSTILE_REF });
+      expect(rejects.cell(hostile, 'Message')).toMatchObject({ type: 's', value: '+1 member unknown' });
+      expect(rejects.cell(hostile, 'File')).toMatchObject({
+        type: 's',
+        value: '=HYPERLINK("http://evil.example")_20260602_1.csv',
+      });
+      const tab = rejects.rows.find((r) => rejects.cell(r, 'Reason').value === 'BAD_AMOUNT')!;
+      expect(rejects.cell(tab, 'Text')).toMatchObject({ type: 's', value: '\t=2+2' });
+      // No formula anywhere in the workbook except the totals' SUMs.
+      for (const sheet of dump.sheets) {
+        for (const row of sheet.rows) {
+          for (const cell of row)
+            if (cell.type === 'f') expect(String(cell.value)).toMatch(/^=SUM\([A-Z]+\d+:[A-Z]+\d+\)$/);
+        }
+      }
+    });
+
+    it.skipIf(skip)('counts files and rejects by reason from the registry', async () => {
+      const reasons = tableOf(dump, 'Rejects by reason');
+      const [count] = await sqlRows<{ n: unknown }>(
+        t.db.knex,
+        'SELECT COUNT(*) AS n FROM rejects WHERE business_date = ?',
+        [DAY],
+      );
+      expect(reasons.cell(reasons.totals!, 'Records rejected').cached).toBe(num(count?.n));
+      expect(tableOf(dump, 'Reject detail').rows).toHaveLength(num(count?.n));
+      const files = tableOf(dump, 'Files');
+      const [received] = await sqlRows<{ n: unknown }>(
+        t.db.knex,
+        "SELECT COUNT(*) AS n FROM files WHERE business_date = ? AND direction = 'in'",
+        [DAY],
+      );
+      expect(files.rows).toHaveLength(num(received?.n));
+      expect(files.cell(files.totals!, 'Rejected').cached).toBeGreaterThanOrEqual(2);
+    });
+
+    it.skipIf(skip)('compares the day with the same weekday of the previous four weeks', async () => {
+      const summary = tableOf(dump, 'Summary');
+      expect(summary.headers).toEqual([
+        'Figure',
+        '2026-06-02 (today)',
+        '2026-05-26',
+        '2026-05-19',
+        '2026-05-12',
+        '2026-05-05',
+        'Average of 4 weeks',
+        'Today against average',
+      ]);
+      const accrued = summary.row('Points accrued (net of reversals)');
+      const channels = tableOf(dump, 'Accrual by channel');
+      expect(summary.cell(accrued, '2026-06-02 (today)').value).toBe(
+        channels.cell(channels.totals!, 'Net points').cached,
+      );
+      const earlier = ['2026-05-26', '2026-05-19', '2026-05-12', '2026-05-05'].map((d) =>
+        Number(summary.cell(accrued, d).value),
+      );
+      expect(summary.cell(accrued, 'Average of 4 weeks').value).toBeCloseTo(
+        earlier.reduce((s, v) => s + v, 0) / 4,
+        9,
+      );
+      expect(summary.cell(summary.row('Tier upgrades'), '2026-06-02 (today)').value).toBeGreaterThanOrEqual(
+        3,
+      );
+    });
+
+    it.skipIf(skip)('lists claims to partner airlines that are past their answer date', async () => {
+      const claims = tableOf(dump, 'Unanswered claims');
+      const rows = (await t.db
+        .knex('alliance_claims')
+        .where({ direction: 'OUT', status: 'SENT' })
+        .andWhere('business_date', '<=', '2026-05-26')
+        .select('claim_id')) as Array<{ claim_id: string }>;
+      expect(rows.length).toBeGreaterThan(0);
+      expect(claims.rows.map((r) => claims.cell(r, 'Claim').value).sort()).toEqual(
+        rows.map((r) => r.claim_id).sort(),
+      );
+    });
+
+    it.skipIf(skip)('ranks the top routes by points', () => {
+      const routes = tableOf(dump, 'Top routes');
+      const points = routes.rows.map((r) => Number(routes.cell(r, 'Points').value));
+      expect(points.length).toBeGreaterThan(0);
+      expect([...points].sort((a, b) => b - a)).toEqual(points);
+    });
+
+    it('draws its charts, and the main one is accrual by channel', async () => {
+      expect(report.mainChart?.path).toBe(join(dir, 'out', 'daily-2026-06-02-accrual-by-channel.png'));
+      for (const path of report.chartPaths) {
+        const stats = await pngStats(readFileSync(path));
+        expect(stats.colours).toBeGreaterThan(20);
+        expect(stats.inked).toBeGreaterThan(2000);
+      }
+    });
+  });
+}
+
+describe('daily report detail sheets', () => {
+  const skip = skipWithoutOpenpyxl();
+  it.skipIf(skip)('are written whole however many rows a night has', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'redeye-daily-large-'));
+    const t = await createTestDatabase('sqlite');
+    try {
+      const config = scenarioConfig(dir);
+      // Several pages of the keyed reader (2,000 rows each) and a partial last one.
+      const rows = 6_500;
+      const batch: Record<string, unknown>[] = [];
+      for (let i = 0; i < rows; i++) {
+        batch.push({
+          feed: 'flown',
+          line: i + 2,
+          field: 'ticket_number',
+          reason: i % 3 === 0 ? 'DUPLICATE' : 'BAD_TICKET',
+          text: `row ${i}`,
+          business_date: DAY,
+          created_at: `${DAY}T23:00:00Z`,
+        });
+      }
+      for (let i = 0; i < batch.length; i += 500) await t.db.knex('rejects').insert(batch.slice(i, i + 500));
+      const report = await dailyReport(t.db, config, DAY, join(dir, 'out'), clock);
+      const dump = await dumpXlsx(report.workbookPath, { maxRows: 10 });
+      const detail = dump.sheets.find((s) => s.name === 'Reject detail')!;
+      const header = detail.rows.findIndex((r) => r[0]?.value === 'File') + 1;
+      expect(detail.maxRow).toBe(header + rows);
+      const reasons = dump.sheets.find((s) => s.name === 'Rejects by reason')!;
+      expect(reasons.rows.flat().find((c) => c.value === 'DUPLICATE')).toBeDefined();
+    } finally {
+      await t.cleanup();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

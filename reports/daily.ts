@@ -1,0 +1,766 @@
+/**
+ * The daily report: what the night of the business date did to the program.
+ *
+ * Sheets: Summary (the day against the same weekday of the previous weeks) · Accrual by channel (own
+ * flights, each partner airline, each non-air partner) · Redemptions (by service type) · Expiries (by
+ * earning month) · Tier changes and Tier change detail · Files · Rejects by reason and Reject detail ·
+ * Top routes · Unanswered claims (alliance claims past their answer date).
+ *
+ * The detail sheets (tier changes, rejects, files, claims) can be as long as a night makes them: they
+ * are read in keyed pages and written as they arrive.
+ */
+import { join } from 'node:path';
+import type { LoadedConfig } from '../config/load.js';
+import type { Db } from '../db/connection.js';
+import { addDays, daysBetween, type IsoDate } from '../lib/dates.js';
+import type { KeyFigure } from '../mail/report-mail.js';
+import {
+  change,
+  channelLabel,
+  chartCell,
+  dateTextSql,
+  defaultOutDir,
+  keysetRows,
+  num,
+  orderChannels,
+  orderServices,
+  prepareOutDir,
+  reportClock,
+  saveChart,
+  serviceLabel,
+  serviceOf,
+  share,
+  sqlRows,
+  tierName,
+  type Clock,
+  type ReportChart,
+  type ReportResult,
+} from './common.js';
+import { expiredByEarnMonth, liabilityMovements, topRoutes, type Movement } from './queries.js';
+import { writeWorkbookFile, type ColumnSpec } from './workbook.js';
+
+export const DAILY_TITLE = 'Daily loyalty report';
+
+interface DayFigures {
+  accrued: number;
+  accruals: number;
+  redeemed: number;
+  redemptions: number;
+  expired: number;
+  net: number;
+  upgrades: number;
+  downgrades: number;
+  files: number;
+  rejects: number;
+}
+
+const FIGURES: ReadonlyArray<readonly [keyof DayFigures, string]> = [
+  ['accrued', 'Points accrued (net of reversals)'],
+  ['accruals', 'Accrual postings'],
+  ['redeemed', 'Points redeemed (net of reversals)'],
+  ['redemptions', 'Redemptions'],
+  ['expired', 'Points expired'],
+  ['net', 'Net change of the liability'],
+  ['upgrades', 'Tier upgrades'],
+  ['downgrades', 'Tier downgrades'],
+  ['files', 'Files received'],
+  ['rejects', 'Records rejected'],
+];
+
+async function dayFigures(db: Db, days: readonly IsoDate[]): Promise<Map<IsoDate, DayFigures>> {
+  const figures = new Map<IsoDate, DayFigures>();
+  for (const day of days) {
+    figures.set(day, {
+      accrued: 0,
+      accruals: 0,
+      redeemed: 0,
+      redemptions: 0,
+      expired: 0,
+      net: 0,
+      upgrades: 0,
+      downgrades: 0,
+      files: 0,
+      rejects: 0,
+    });
+  }
+  const marks = days.map(() => '?').join(', ');
+  for (const m of await liabilityMovements(db, days[0]!, days[0]!, { days })) {
+    const f = figures.get(m.day!)!;
+    f.net += m.points;
+    if (m.kind === 'ACCRUAL') {
+      f.accrued += m.points;
+      if (!m.reversal) f.accruals += m.postings;
+    } else if (m.kind === 'REDEMPTION') {
+      f.redeemed -= m.points;
+      if (!m.reversal) f.redemptions += m.postings;
+    } else if (m.kind === 'EXPIRY') {
+      f.expired -= m.points;
+    }
+  }
+  const tiers = await sqlRows<{ day: string; direction: string; n: unknown }>(
+    db.knex,
+    `SELECT ${dateTextSql(db, 'business_date')} AS day, direction, COUNT(*) AS n FROM tier_events
+      WHERE business_date IN (${marks}) GROUP BY 1, 2`,
+    [...days],
+  );
+  for (const t of tiers) {
+    const f = figures.get(t.day)!;
+    if (t.direction === 'UP') f.upgrades += num(t.n);
+    if (t.direction === 'DOWN') f.downgrades += num(t.n);
+  }
+  const files = await sqlRows<{ day: string; n: unknown }>(
+    db.knex,
+    `SELECT ${dateTextSql(db, 'business_date')} AS day, COUNT(*) AS n FROM files
+      WHERE direction = 'in' AND business_date IN (${marks}) GROUP BY 1`,
+    [...days],
+  );
+  for (const r of files) figures.get(r.day)!.files = num(r.n);
+  const rejects = await sqlRows<{ day: string; n: unknown }>(
+    db.knex,
+    `SELECT ${dateTextSql(db, 'business_date')} AS day, COUNT(*) AS n FROM rejects
+      WHERE business_date IN (${marks}) GROUP BY 1`,
+    [...days],
+  );
+  for (const r of rejects) figures.get(r.day)!.rejects = num(r.n);
+  return figures;
+}
+
+interface ChannelRow {
+  channel: string;
+  label: string;
+  accruals: number;
+  accrued: number;
+  reversals: number;
+  reversed: number;
+  net: number;
+}
+
+function accrualByChannel(config: LoadedConfig, movements: Movement[]): ChannelRow[] {
+  const rows = new Map<string, ChannelRow>();
+  const accruals = movements.filter((m) => m.kind === 'ACCRUAL');
+  for (const channel of orderChannels(
+    config,
+    accruals.map((m) => m.channel ?? ''),
+  )) {
+    rows.set(channel, {
+      channel,
+      label: channel === '' ? '(no channel)' : channelLabel(config, channel),
+      accruals: 0,
+      accrued: 0,
+      reversals: 0,
+      reversed: 0,
+      net: 0,
+    });
+  }
+  for (const m of accruals) {
+    const row = rows.get(m.channel ?? '')!;
+    if (m.reversal) {
+      row.reversals += m.postings;
+      row.reversed += m.points;
+    } else {
+      row.accruals += m.postings;
+      row.accrued += m.points;
+    }
+    row.net += m.points;
+  }
+  return [...rows.values()];
+}
+
+interface ServiceRow {
+  service: string;
+  label: string;
+  redemptions: number;
+  redeemed: number;
+  reversals: number;
+  restored: number;
+  net: number;
+}
+
+function redemptionsByService(movements: Movement[]): ServiceRow[] {
+  const redemptions = movements.filter((m) => m.kind === 'REDEMPTION');
+  const rows = new Map<string, ServiceRow>();
+  for (const service of orderServices(redemptions.map((m) => serviceOf(m.channel) ?? 'OTHER'))) {
+    rows.set(service, {
+      service,
+      label: serviceLabel(service),
+      redemptions: 0,
+      redeemed: 0,
+      reversals: 0,
+      restored: 0,
+      net: 0,
+    });
+  }
+  for (const m of redemptions) {
+    const row = rows.get(serviceOf(m.channel) ?? 'OTHER')!;
+    if (m.reversal) {
+      row.reversals += m.postings;
+      row.restored += m.points;
+    } else {
+      row.redemptions += m.postings;
+      row.redeemed -= m.points;
+    }
+    row.net -= m.points;
+  }
+  return [...rows.values()];
+}
+
+interface CountsJson {
+  records?: unknown;
+  rejects?: unknown;
+  posted?: unknown;
+  held?: unknown;
+}
+
+function countOf(counts: CountsJson | undefined, key: keyof CountsJson): number | null {
+  const value = counts?.[key];
+  return typeof value === 'number' && Number.isSafeInteger(value) ? value : null;
+}
+
+function parseCounts(text: string | null): CountsJson | undefined {
+  if (text === null) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return typeof parsed === 'object' && parsed !== null ? (parsed as CountsJson) : undefined;
+  } catch {
+    // The registry's counts are written by Redeye; a row that does not parse is shown without them.
+    return undefined;
+  }
+}
+
+export async function dailyReport(
+  db: Db,
+  config: LoadedConfig,
+  businessDate: IsoDate,
+  outDir: string = defaultOutDir(config, businessDate),
+  clock: Clock = reportClock(config, businessDate),
+): Promise<ReportResult> {
+  const knex = db.knex;
+  const base = config.program.baseCurrency;
+  const prefix = `daily-${businessDate}`;
+  await prepareOutDir(outDir);
+
+  const weeks = config.reports.comparisonWeeks;
+  const compared = Array.from({ length: weeks + 1 }, (_, i) => addDays(businessDate, -7 * i));
+  const figures = await dayFigures(db, compared);
+  const today = figures.get(businessDate)!;
+  const earlier = compared.slice(1).map((d) => figures.get(d)!);
+  const average = (key: keyof DayFigures) =>
+    earlier.length === 0 ? 0 : earlier.reduce((s, f) => s + f[key], 0) / earlier.length;
+
+  const movements = await liabilityMovements(db, businessDate, businessDate);
+  const channels = accrualByChannel(config, movements);
+  const services = redemptionsByService(movements);
+  const expired = await expiredByEarnMonth(db, businessDate, businessDate);
+  const routes = await topRoutes(db, businessDate, businessDate, config.reports.topRoutes);
+  const tierSummary = await sqlRows<{
+    direction: string;
+    from_tier: string | null;
+    to_tier: string;
+    n: unknown;
+  }>(
+    knex,
+    `SELECT direction, from_tier, to_tier, COUNT(*) AS n FROM tier_events WHERE business_date = ?
+      GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
+    [businessDate],
+  );
+  const rejectReasons = await sqlRows<{ feed: string; reason: string; n: unknown; files: unknown }>(
+    knex,
+    `SELECT feed, reason, COUNT(*) AS n, COUNT(DISTINCT file_id) AS files FROM rejects WHERE business_date = ?
+      GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2`,
+    [businessDate],
+  );
+
+  const charts: ReportChart[] = [];
+  const chart = async (slug: string, spec: Parameters<typeof saveChart>[3]) => {
+    const saved = await saveChart(outDir, prefix, slug, spec);
+    charts.push(saved);
+    return saved;
+  };
+  const channelChart = await chart('accrual-by-channel', {
+    kind: 'bar',
+    horizontal: true,
+    title: `Points accrued by channel, ${businessDate}`,
+    subtitle: 'Net of reversals',
+    labels: channels.map((c) => c.label),
+    series: [{ label: 'Points', data: channels.map((c) => c.net) }],
+    valueFormat: { compact: true },
+  });
+  const comparisonChart = await chart('against-previous-weeks', {
+    kind: 'bar',
+    title: 'Points accrued and redeemed, same weekday',
+    labels: [...compared].reverse(),
+    series: [
+      { label: 'Accrued', data: [...compared].reverse().map((d) => figures.get(d)!.accrued) },
+      { label: 'Redeemed', data: [...compared].reverse().map((d) => figures.get(d)!.redeemed) },
+      { label: 'Expired', data: [...compared].reverse().map((d) => figures.get(d)!.expired) },
+    ],
+    valueFormat: { compact: true },
+  });
+  const redeemedServices = services.filter((s) => s.net > 0);
+  const redemptionChart =
+    redeemedServices.length > 0
+      ? await chart('redemptions', {
+          kind: 'doughnut',
+          title: 'Points redeemed by service type',
+          labels: redeemedServices.map((s) => s.label),
+          series: [{ label: 'Points', data: redeemedServices.map((s) => s.net) }],
+        })
+      : undefined;
+  const routeChart =
+    routes.length > 0
+      ? await chart('top-routes', {
+          kind: 'bar',
+          horizontal: true,
+          title: `Top ${routes.length} routes by points`,
+          labels: routes.map((r) => `${r.origin}–${r.destination}`),
+          series: [{ label: 'Points', data: routes.map((r) => r.points) }],
+        })
+      : undefined;
+  const rejectChart =
+    rejectReasons.length > 0
+      ? await chart('rejects', {
+          kind: 'bar',
+          horizontal: true,
+          title: 'Rejected records by reason',
+          labels: rejectReasons.slice(0, 12).map((r) => `${r.feed}: ${r.reason}`),
+          series: [
+            { label: 'Records', data: rejectReasons.slice(0, 12).map((r) => num(r.n)), colour: '#C8423B' },
+          ],
+        })
+      : undefined;
+
+  const workbookPath = join(outDir, `${prefix}.xlsx`);
+  const qualificationIsSpend = config.tiers.metric === 'spend';
+  await writeWorkbookFile(
+    workbookPath,
+    { report: { name: DAILY_TITLE, businessDate }, clock },
+    async (book) => {
+      interface ComparisonRow {
+        figure: string;
+        values: number[];
+        average: number;
+        change: number | null;
+      }
+      const comparisonRows: ComparisonRow[] = FIGURES.map(([key, figure]) => {
+        const avg = average(key);
+        return {
+          figure,
+          values: compared.map((d) => figures.get(d)![key]),
+          average: avg,
+          change: change(today[key], avg) ?? null,
+        };
+      });
+      const comparisonColumns: ColumnSpec<ComparisonRow>[] = [
+        { header: 'Figure', type: 'text', value: 'figure' },
+        ...compared.map((day, i): ColumnSpec<ComparisonRow> => ({
+          header: i === 0 ? `${day} (today)` : day,
+          type: 'integer',
+          value: (r) => r.values[i],
+          total: false,
+        })),
+        { header: `Average of ${weeks} weeks`, type: 'decimal', decimals: 1, value: 'average', total: false },
+        { header: 'Today against average', type: 'percent', value: 'change' },
+      ];
+      const summaryNotes = [
+        `${config.program.name}: the business date against the same weekday of the ${weeks} weeks before.`,
+      ];
+      await book.addSheet({
+        name: 'Summary',
+        notes: summaryNotes,
+        table: { columns: comparisonColumns, rows: comparisonRows, autoFilter: false, freezeColumns: 1 },
+        images: [
+          {
+            png: comparisonChart.png,
+            at: chartCell(0, summaryNotes.length + FIGURES.length + 2),
+            description: comparisonChart.alt,
+          },
+        ],
+      });
+
+      const channelColumns: ColumnSpec<ChannelRow>[] = [
+        { header: 'Channel', type: 'text', value: 'channel' },
+        { header: 'Description', type: 'text', value: 'label' },
+        { header: 'Accruals', type: 'integer', value: 'accruals' },
+        { header: 'Points accrued', type: 'points', value: 'accrued' },
+        { header: 'Reversals', type: 'integer', value: 'reversals' },
+        { header: 'Points reversed', type: 'points', value: 'reversed' },
+        { header: 'Net points', type: 'points', value: 'net' },
+      ];
+      await book.addSheet({
+        name: 'Accrual by channel',
+        title: 'Accruals by channel',
+        notes: [
+          'Award points credited to member and pool accounts; reversals of earlier accruals are negative.',
+        ],
+        table: { columns: channelColumns, rows: channels, totals: true },
+        images: [
+          { png: channelChart.png, at: chartCell(channelColumns.length, 1), description: channelChart.alt },
+        ],
+      });
+
+      const serviceColumns: ColumnSpec<ServiceRow>[] = [
+        { header: 'Service type', type: 'text', value: 'service' },
+        { header: 'Description', type: 'text', value: 'label' },
+        { header: 'Redemptions', type: 'integer', value: 'redemptions' },
+        { header: 'Points redeemed', type: 'points', value: 'redeemed' },
+        { header: 'Reversals', type: 'integer', value: 'reversals' },
+        { header: 'Points restored', type: 'points', value: 'restored' },
+        { header: 'Net points redeemed', type: 'points', value: 'net' },
+      ];
+      await book.addSheet({
+        name: 'Redemptions',
+        title: 'Redemptions by service type',
+        table: { columns: serviceColumns, rows: services, totals: true },
+        images: redemptionChart
+          ? [
+              {
+                png: redemptionChart.png,
+                at: chartCell(serviceColumns.length, 0),
+                description: redemptionChart.alt,
+              },
+            ]
+          : [],
+      });
+
+      const expiredTotal = expired.reduce((s, e) => s + e.points, 0);
+      await book.addSheet({
+        name: 'Expiries',
+        title: 'Points expired, by the month they were earned',
+        table: {
+          columns: [
+            { header: 'Earned in', type: 'text', value: 'earned' },
+            { header: 'Accounts', type: 'integer', value: 'accounts' },
+            { header: 'Points expired', type: 'points', value: 'points' },
+            {
+              header: 'Share',
+              type: 'percent',
+              value: (e: (typeof expired)[number]) => share(e.points, expiredTotal),
+            },
+          ],
+          rows: expired,
+          totals: true,
+        },
+      });
+
+      const directionLabel: Record<string, string> = {
+        UP: 'Upgrade',
+        DOWN: 'Downgrade',
+        HOLD: 'Kept at review',
+      };
+      await book.addSheet({
+        name: 'Tier changes',
+        table: {
+          columns: [
+            {
+              header: 'Movement',
+              type: 'text',
+              value: (r: (typeof tierSummary)[number]) => directionLabel[r.direction] ?? r.direction,
+            },
+            {
+              header: 'From tier',
+              type: 'text',
+              value: (r: (typeof tierSummary)[number]) =>
+                r.from_tier === null ? '(new member)' : tierName(config, r.from_tier),
+            },
+            {
+              header: 'To tier',
+              type: 'text',
+              value: (r: (typeof tierSummary)[number]) => tierName(config, r.to_tier),
+            },
+            { header: 'Members', type: 'integer', value: (r: (typeof tierSummary)[number]) => num(r.n) },
+          ],
+          rows: tierSummary,
+          totals: true,
+        },
+      });
+
+      interface TierDetail {
+        id: number;
+        number: string;
+        surname: string | null;
+        given_name: string | null;
+        direction: string;
+        from_tier: string | null;
+        to_tier: string;
+        qualification: unknown;
+        reason: string | null;
+      }
+      await book.addSheet({
+        name: 'Tier change detail',
+        title: 'Tier changes, member by member',
+        table: {
+          columns: [
+            { header: 'Member', type: 'text', value: 'number' },
+            { header: 'Surname', type: 'text', value: 'surname' },
+            { header: 'Given name', type: 'text', value: 'given_name' },
+            {
+              header: 'Movement',
+              type: 'text',
+              value: (r: TierDetail) => directionLabel[r.direction] ?? r.direction,
+            },
+            { header: 'From tier', type: 'text', value: 'from_tier' },
+            { header: 'To tier', type: 'text', value: 'to_tier' },
+            qualificationIsSpend
+              ? {
+                  header: `Qualifying spend (${base})`,
+                  type: 'money',
+                  currency: base,
+                  value: (r: TierDetail) => num(r.qualification),
+                  total: false,
+                }
+              : {
+                  header: `Qualifying ${config.tiers.metric}`,
+                  type: 'integer',
+                  value: (r: TierDetail) => num(r.qualification),
+                  total: false,
+                },
+            { header: 'Reason', type: 'text', value: 'reason' },
+          ],
+          rows: keysetRows<TierDetail>((after, size) =>
+            knex('tier_events as t')
+              .join('members as m', 'm.id', 't.member_id')
+              .where('t.business_date', businessDate)
+              .andWhere('t.id', '>', after)
+              .orderBy('t.id')
+              .limit(size)
+              .select(
+                't.id',
+                'm.number',
+                'm.surname',
+                'm.given_name',
+                't.direction',
+                't.from_tier',
+                't.to_tier',
+                't.qualification',
+                't.reason',
+              ),
+          ),
+          freezeColumns: 1,
+        },
+      });
+
+      interface FileRow {
+        id: number;
+        direction: string;
+        feed: string;
+        name: string;
+        partner_code: string | null;
+        verdict: string;
+        reason: string | null;
+        counts: string | null;
+      }
+      await book.addSheet({
+        name: 'Files',
+        title: 'Files of the night',
+        table: {
+          columns: [
+            {
+              header: 'Direction',
+              type: 'text',
+              value: (f: FileRow) => (f.direction === 'in' ? 'received' : 'sent'),
+            },
+            { header: 'Feed', type: 'text', value: 'feed' },
+            { header: 'File', type: 'text', value: 'name' },
+            { header: 'Partner', type: 'text', value: 'partner_code' },
+            { header: 'Verdict', type: 'text', value: 'verdict' },
+            { header: 'Reason', type: 'text', value: 'reason' },
+            {
+              header: 'Records',
+              type: 'integer',
+              value: (f: FileRow) => countOf(parseCounts(f.counts), 'records'),
+            },
+            {
+              header: 'Posted',
+              type: 'integer',
+              value: (f: FileRow) => countOf(parseCounts(f.counts), 'posted'),
+            },
+            {
+              header: 'Rejected',
+              type: 'integer',
+              value: (f: FileRow) => countOf(parseCounts(f.counts), 'rejects'),
+            },
+          ],
+          rows: keysetRows<FileRow>((after, size) =>
+            knex('files')
+              .where('business_date', businessDate)
+              .andWhere('id', '>', after)
+              .orderBy('id')
+              .limit(size)
+              .select('id', 'direction', 'feed', 'name', 'partner_code', 'verdict', 'reason', 'counts'),
+          ),
+          totals: true,
+        },
+      });
+
+      const rejectTotal = rejectReasons.reduce((s, r) => s + num(r.n), 0);
+      const reasonColumns: ColumnSpec<(typeof rejectReasons)[number]>[] = [
+        { header: 'Feed', type: 'text', value: 'feed' },
+        { header: 'Reason', type: 'text', value: 'reason' },
+        { header: 'Files', type: 'integer', value: (r) => num(r.files), total: false },
+        { header: 'Records rejected', type: 'integer', value: (r) => num(r.n) },
+        { header: 'Share', type: 'percent', value: (r) => share(num(r.n), rejectTotal) },
+      ];
+      await book.addSheet({
+        name: 'Rejects by reason',
+        table: { columns: reasonColumns, rows: rejectReasons, totals: true },
+        images: rejectChart
+          ? [{ png: rejectChart.png, at: chartCell(reasonColumns.length, 0), description: rejectChart.alt }]
+          : [],
+      });
+
+      interface RejectRow {
+        id: number;
+        file: string | null;
+        feed: string;
+        line: number | null;
+        field: string;
+        reason: string;
+        member_number: string | null;
+        record_ref: string | null;
+        message: string | null;
+        text: string | null;
+      }
+      await book.addSheet({
+        name: 'Reject detail',
+        title: 'Rejected records',
+        notes: ['Records as the partner sent them: text from outside, shown as text.'],
+        table: {
+          columns: [
+            { header: 'File', type: 'text', value: 'file' },
+            { header: 'Feed', type: 'text', value: 'feed' },
+            { header: 'Line', type: 'integer', value: 'line', total: false },
+            { header: 'Field', type: 'text', value: 'field' },
+            { header: 'Reason', type: 'text', value: 'reason' },
+            { header: 'Member', type: 'text', value: 'member_number' },
+            { header: 'Record', type: 'text', value: 'record_ref' },
+            { header: 'Message', type: 'text', value: 'message' },
+            { header: 'Text', type: 'text', value: 'text' },
+          ],
+          rows: keysetRows<RejectRow>((after, size) =>
+            knex('rejects as r')
+              .leftJoin('files as f', 'f.id', 'r.file_id')
+              .where('r.business_date', businessDate)
+              .andWhere('r.id', '>', after)
+              .orderBy('r.id')
+              .limit(size)
+              .select(
+                'r.id',
+                'f.name as file',
+                'r.feed',
+                'r.line',
+                'r.field',
+                'r.reason',
+                'r.member_number',
+                'r.record_ref',
+                'r.message',
+                'r.text',
+              ),
+          ),
+          freezeColumns: 1,
+        },
+      });
+
+      interface RouteRow {
+        rank: number;
+        route: string;
+        flights: number;
+        members: number;
+        points: number;
+      }
+      const routeColumns: ColumnSpec<RouteRow>[] = [
+        { header: 'Rank', type: 'integer', value: 'rank', total: false },
+        { header: 'Route', type: 'text', value: 'route' },
+        { header: 'Flights credited', type: 'integer', value: 'flights' },
+        { header: 'Members', type: 'integer', value: 'members', total: false },
+        { header: 'Points', type: 'points', value: 'points' },
+      ];
+      await book.addSheet({
+        name: 'Top routes',
+        title: 'Top routes by points',
+        notes: ['Own flights credited tonight, by points posted.'],
+        table: {
+          columns: routeColumns,
+          rows: routes.map((r, i) => ({
+            rank: i + 1,
+            route: `${r.origin}-${r.destination}`,
+            flights: r.flights,
+            members: r.members,
+            points: r.points,
+          })),
+          totals: { label: 'Top routes' },
+        },
+        images: routeChart
+          ? [{ png: routeChart.png, at: chartCell(routeColumns.length, 1), description: routeChart.alt }]
+          : [],
+      });
+
+      const due = config.exports.alliance.resultsDueDays;
+      const sentBy = addDays(businessDate, -due);
+      interface ClaimRow {
+        id: number;
+        partner_code: string;
+        claim_id: string;
+        sent: string;
+        points: number | null;
+      }
+      await book.addSheet({
+        name: 'Unanswered claims',
+        title: 'Claims to partner airlines without an answer',
+        notes: [
+          `Claims sent on or before ${sentBy} (${due} days for an answer) and not answered by ${businessDate}.`,
+        ],
+        table: {
+          columns: [
+            { header: 'Partner', type: 'text', value: 'partner_code' },
+            { header: 'Claim', type: 'text', value: 'claim_id' },
+            { header: 'Sent', type: 'date', value: 'sent' },
+            {
+              header: 'Days waiting',
+              type: 'integer',
+              value: (c: ClaimRow) => daysBetween(c.sent, businessDate),
+              total: false,
+            },
+            { header: 'Points claimed', type: 'points', value: 'points' },
+          ],
+          rows: keysetRows<ClaimRow>(async (after, size) =>
+            sqlRows<ClaimRow>(
+              knex,
+              `SELECT id, partner_code, claim_id, ${dateTextSql(db, 'business_date')} AS sent, points
+               FROM alliance_claims
+              WHERE direction = 'OUT' AND business_date <= ? AND id > ?
+                AND (status = 'SENT' OR (status IN ('ACCEPTED', 'REJECTED') AND answered_on > ?))
+              ORDER BY id LIMIT ?`,
+              [sentBy, after, businessDate, size],
+            ),
+          ),
+          totals: true,
+        },
+      });
+    },
+  );
+
+  const keyFigures: KeyFigure[] = [
+    figure('Points accrued', today.accrued, average('accrued'), weeks),
+    figure('Points redeemed', today.redeemed, average('redeemed'), weeks),
+    figure('Points expired', today.expired, average('expired'), weeks),
+    figure('Tier upgrades', today.upgrades, average('upgrades'), weeks),
+    figure('Files received', today.files, average('files'), weeks),
+    figure('Records rejected', today.rejects, average('rejects'), weeks),
+  ];
+  return {
+    report: 'daily',
+    title: DAILY_TITLE,
+    businessDate,
+    workbookPath,
+    chartPaths: charts.map((c) => c.path),
+    keyFigures,
+    mainChart: channelChart,
+  };
+}
+
+function figure(label: string, value: number, average: number, weeks: number): KeyFigure {
+  const c = change(value, average);
+  return c === undefined
+    ? { label, value }
+    : { label, value, change: c, note: `against the average of the same weekday, ${weeks} weeks` };
+}
