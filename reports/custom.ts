@@ -1,0 +1,588 @@
+/**
+ * The report constructor: a report defined in the configuration (`reports.custom`) by measures, one or
+ * two dimensions, filters, the period it covers (ending on the business date) and a chart type, and
+ * produced like the built-in reports.
+ *
+ * Measures come from two places. Points issued, redeemed and expired, and members, are read from the
+ * ledger (award points on member and pool accounts, net of reversals); spend and activities from the
+ * activity archive (credited activities). Each source is one grouped query; a report that needs both
+ * runs two and joins their rows by dimension values.
+ *
+ * Dimensions: `day` and `month` of the business date; `channel`; `partner` (from the channel for the
+ * ledger, the activity's partner otherwise); `tier` (the member's tier at the end of the business
+ * date); `route` and `cabin` (from the activity a posting credited); `serviceType` (redemptions).
+ */
+import { join } from 'node:path';
+import type { LoadedConfig } from '../config/load.js';
+import type { CustomReportConfig } from '../config/schema.js';
+import type { Db } from '../db/connection.js';
+import { addDays, eachDay, monthOf, startOfMonth, type IsoDate } from '../lib/dates.js';
+import { ConfigError } from '../lib/errors.js';
+import { formatMinor, minorUnitExponent } from '../lib/money.js';
+import type { KeyFigure } from '../mail/report-mail.js';
+import type { ChartSpec } from './charts.js';
+import {
+  channelLabel,
+  chartCell,
+  dateTextSql,
+  defaultOutDir,
+  monthLabel,
+  monthSql,
+  num,
+  prepareOutDir,
+  PTS_KINDS_SQL,
+  reportClock,
+  saveChart,
+  serviceLabel,
+  sqlRows,
+  tierAsOfSql,
+  tierName,
+  type Clock,
+  type ReportChart,
+  type ReportResult,
+} from './common.js';
+import { writeWorkbookFile, type ColumnSpec } from './workbook.js';
+
+type Measure = CustomReportConfig['measures'][number];
+type Dimension = CustomReportConfig['dimensions'][number];
+type FilterKey = keyof CustomReportConfig['filters'];
+
+const LEDGER_MEASURES: ReadonlySet<Measure> = new Set([
+  'pointsIssued',
+  'pointsRedeemed',
+  'pointsExpired',
+  'members',
+]);
+
+const MEASURE_HEADERS: Record<Measure, string> = {
+  pointsIssued: 'Points issued',
+  pointsRedeemed: 'Points redeemed',
+  pointsExpired: 'Points expired',
+  members: 'Members',
+  spend: 'Spend',
+  activities: 'Activities',
+};
+
+const DIMENSION_HEADERS: Record<Dimension, string> = {
+  day: 'Day',
+  month: 'Month',
+  channel: 'Channel',
+  partner: 'Partner',
+  tier: 'Tier',
+  route: 'Route',
+  cabin: 'Cabin',
+  serviceType: 'Service type',
+};
+
+const NONE = '(none)';
+/** Categories beyond these are summed into "Other" in charts and cross tables (the data sheet has them all). */
+const MAX_CATEGORIES = 15;
+const MAX_SERIES = 8;
+
+/** First day of the report's period, which ends on the business date. */
+export function periodStart(period: CustomReportConfig['period'], businessDate: IsoDate): IsoDate {
+  switch (period) {
+    case 'day':
+      return businessDate;
+    case 'week':
+      return addDays(businessDate, -6);
+    case 'month':
+      return startOfMonth(businessDate);
+    case 'quarter': {
+      const month = Number(businessDate.slice(5, 7));
+      const first = month - ((month - 1) % 3);
+      return `${businessDate.slice(0, 4)}-${String(first).padStart(2, '0')}-01`;
+    }
+    case 'year':
+      return `${businessDate.slice(0, 4)}-01-01`;
+  }
+}
+
+interface Fragment {
+  sql: string;
+  bindings: string[];
+}
+
+interface Source {
+  /** SQL of a dimension or filter value, with the bindings it carries. */
+  expression(key: Dimension | FilterKey): Fragment;
+  /** FROM and WHERE of the facts, for the joins the used dimensions and filters need. */
+  from(needs: { member: boolean; activity: boolean }): Fragment;
+  /** Inner columns the measures are computed from, and the measures over them. */
+  facts: string;
+  measures(measures: readonly Measure[]): string;
+}
+
+function ledgerSource(db: Db, from: IsoDate, to: IsoDate, asOf: IsoDate): Source {
+  const channel = 'p.channel';
+  return {
+    expression(key) {
+      switch (key) {
+        case 'day':
+          return { sql: dateTextSql(db, 'p.business_date'), bindings: [] };
+        case 'month':
+          return { sql: monthSql(db, 'p.business_date'), bindings: [] };
+        case 'channel':
+          return { sql: channel, bindings: [] };
+        case 'partner':
+          return {
+            sql: `CASE WHEN substr(${channel}, 1, 8) = 'PARTNER:' THEN substr(${channel}, 9) WHEN substr(${channel}, 1, 16) = 'PARTNER_AIRLINE:' THEN substr(${channel}, 17) END`,
+            bindings: [],
+          };
+        case 'serviceType':
+          return {
+            sql: `CASE WHEN substr(${channel}, 1, 11) = 'REDEMPTION:' THEN substr(${channel}, 12) END`,
+            bindings: [],
+          };
+        case 'tier':
+          return { sql: tierAsOfSql('m.id'), bindings: [asOf] };
+        case 'route':
+          return { sql: "act.origin || '-' || act.destination", bindings: [] };
+        case 'cabin':
+          return { sql: 'act.cabin', bindings: [] };
+      }
+    },
+    from(needs) {
+      return {
+        sql:
+          `FROM postings p JOIN entries e ON e.posting_id = p.id JOIN accounts a ON a.id = e.account_id
+           LEFT JOIN postings o ON o.id = p.reversal_of` +
+          (needs.member ? ' LEFT JOIN members m ON m.id = p.member_id' : '') +
+          (needs.activity
+            ? ' LEFT JOIN activities act ON act.posting_key = COALESCE(o.idempotency_key, p.idempotency_key)'
+            : '') +
+          ` WHERE p.business_date >= ? AND p.business_date <= ? AND a.kind IN ${PTS_KINDS_SQL}
+              AND COALESCE(o.kind, p.kind) IN ('ACCRUAL', 'REDEMPTION', 'EXPIRY')`,
+        bindings: [from, to],
+      };
+    },
+    facts:
+      'COALESCE(o.kind, p.kind) AS k, e.amount AS amount, p.member_id AS member_id, CASE WHEN p.reversal_of IS NULL THEN 0 ELSE 1 END AS rev',
+    measures(measures) {
+      return measures
+        .filter((m) => LEDGER_MEASURES.has(m))
+        .map((m) => {
+          switch (m) {
+            case 'pointsIssued':
+              return "SUM(CASE WHEN x.k = 'ACCRUAL' THEN x.amount ELSE 0 END) AS pointsIssued";
+            case 'pointsRedeemed':
+              return "SUM(CASE WHEN x.k = 'REDEMPTION' THEN -x.amount ELSE 0 END) AS pointsRedeemed";
+            case 'pointsExpired':
+              return "SUM(CASE WHEN x.k = 'EXPIRY' THEN -x.amount ELSE 0 END) AS pointsExpired";
+            default:
+              return "COUNT(DISTINCT CASE WHEN x.k IN ('ACCRUAL', 'REDEMPTION') AND x.rev = 0 THEN x.member_id END) AS members";
+          }
+        })
+        .join(', ');
+    },
+  };
+}
+
+function activitySource(db: Db, from: IsoDate, to: IsoDate, asOf: IsoDate): Source {
+  return {
+    expression(key) {
+      switch (key) {
+        case 'day':
+          return { sql: dateTextSql(db, 'act.business_date'), bindings: [] };
+        case 'month':
+          return { sql: monthSql(db, 'act.business_date'), bindings: [] };
+        case 'channel':
+          return { sql: 'act.channel', bindings: [] };
+        case 'partner':
+          return { sql: 'act.partner_code', bindings: [] };
+        case 'serviceType':
+          return { sql: 'act.service_type', bindings: [] };
+        case 'tier':
+          return { sql: tierAsOfSql('m.id'), bindings: [asOf] };
+        case 'route':
+          return { sql: "act.origin || '-' || act.destination", bindings: [] };
+        case 'cabin':
+          return { sql: 'act.cabin', bindings: [] };
+      }
+    },
+    from(needs) {
+      return {
+        sql:
+          'FROM activities act' +
+          (needs.member ? ' LEFT JOIN members m ON m.id = act.member_id' : '') +
+          ` WHERE act.business_date >= ? AND act.business_date <= ? AND act.status IN ('POSTED', 'PARTIAL')`,
+        bindings: [from, to],
+      };
+    },
+    facts: 'COALESCE(act.base_spend_minor, 0) AS spend',
+    measures(measures) {
+      return measures
+        .filter((m) => !LEDGER_MEASURES.has(m))
+        .map((m) => (m === 'spend' ? 'SUM(x.spend) AS spend' : 'COUNT(*) AS activities'))
+        .join(', ');
+    },
+  };
+}
+
+interface Cell {
+  keys: string[];
+  values: Partial<Record<Measure, number>>;
+}
+
+async function runSource(
+  db: Db,
+  source: Source,
+  dimensions: readonly Dimension[],
+  filters: CustomReportConfig['filters'],
+  measures: readonly Measure[],
+): Promise<Cell[]> {
+  const filterKeys = (Object.keys(filters) as FilterKey[]).filter((k) => (filters[k]?.length ?? 0) > 0);
+  const used = [...dimensions, ...filterKeys];
+  const needs = {
+    member: used.includes('tier'),
+    activity: used.includes('route') || used.includes('cabin'),
+  };
+  const columns: string[] = [];
+  const bindings: string[] = [];
+  dimensions.forEach((d, i) => {
+    const e = source.expression(d);
+    columns.push(`${e.sql} AS d${i}`);
+    bindings.push(...e.bindings);
+  });
+  filterKeys.forEach((k, i) => {
+    const e = source.expression(k);
+    columns.push(`${e.sql} AS f${i}`);
+    bindings.push(...e.bindings);
+  });
+  columns.push(source.facts);
+  const from = source.from(needs);
+  bindings.push(...from.bindings);
+  const where: string[] = [];
+  filterKeys.forEach((k, i) => {
+    const values = filters[k]!;
+    where.push(`x.f${i} IN (${values.map(() => '?').join(', ')})`);
+    bindings.push(...values);
+  });
+  const groups = dimensions.map((_, i) => `x.d${i}`);
+  const sql =
+    `SELECT ${[...groups, source.measures(measures)].join(', ')}
+       FROM (SELECT ${columns.join(', ')} ${from.sql}) x` +
+    (where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '') +
+    (groups.length > 0 ? ` GROUP BY ${groups.join(', ')}` : '');
+  const rows = await sqlRows<Record<string, unknown>>(db.knex, sql, bindings);
+  return rows.map((r) => {
+    const values: Partial<Record<Measure, number>> = {};
+    for (const m of measures) {
+      // PostgreSQL folds unquoted aliases to lower case.
+      const raw = r[m] ?? r[m.toLowerCase()];
+      values[m] = num(raw);
+    }
+    return {
+      keys: dimensions.map((_, i) =>
+        r[`d${i}`] === null || r[`d${i}`] === undefined ? NONE : String(r[`d${i}`]),
+      ),
+      values,
+    };
+  });
+}
+
+/** The measures of a custom report by its dimension values, and over the whole period. */
+export async function customReportData(
+  db: Db,
+  definition: CustomReportConfig,
+  businessDate: IsoDate,
+): Promise<{ from: IsoDate; to: IsoDate; cells: Cell[]; totals: Partial<Record<Measure, number>> }> {
+  const from = periodStart(definition.period, businessDate);
+  const to = businessDate;
+  const ledgerMeasures = definition.measures.filter((m) => LEDGER_MEASURES.has(m));
+  const activityMeasures = definition.measures.filter((m) => !LEDGER_MEASURES.has(m));
+  const merged = new Map<string, Cell>();
+  const totals: Partial<Record<Measure, number>> = {};
+  const sources: Array<[Source, Measure[]]> = [];
+  if (ledgerMeasures.length > 0) sources.push([ledgerSource(db, from, to, to), ledgerMeasures]);
+  if (activityMeasures.length > 0) sources.push([activitySource(db, from, to, to), activityMeasures]);
+  for (const [source, measures] of sources) {
+    for (const cell of await runSource(db, source, definition.dimensions, definition.filters, measures)) {
+      const key = cell.keys.join('\u0000');
+      const into = merged.get(key) ?? { keys: cell.keys, values: {} };
+      Object.assign(into.values, cell.values);
+      merged.set(key, into);
+    }
+    // Members are counted once over the period, not summed over the groups.
+    const [whole] = await runSource(db, source, [], definition.filters, measures);
+    Object.assign(totals, whole?.values ?? {});
+  }
+  return { from, to, cells: [...merged.values()], totals };
+}
+
+function isTime(d: Dimension): boolean {
+  return d === 'day' || d === 'month';
+}
+
+function dimensionLabel(config: LoadedConfig, d: Dimension, key: string): string {
+  if (key === NONE) return d === 'partner' ? 'No partner (own flights, other)' : NONE;
+  switch (d) {
+    case 'month':
+      return monthLabel(key);
+    case 'channel':
+      return channelLabel(config, key);
+    case 'partner':
+      return config.partners.find((p) => p.code === key)?.name ?? key;
+    case 'tier':
+      return tierName(config, key);
+    case 'serviceType':
+      return serviceLabel(key);
+    default:
+      return key;
+  }
+}
+
+/** Dimension values in report order: time in sequence (every day or month of the period), others by the first measure. */
+function orderKeys(
+  d: Dimension,
+  cells: Cell[],
+  index: number,
+  first: Measure,
+  from: IsoDate,
+  to: IsoDate,
+): string[] {
+  const found = new Set(cells.map((c) => c.keys[index]!));
+  if (d === 'day') return [...new Set([...eachDay(from, to), ...found])].sort();
+  if (d === 'month') {
+    const months = new Set(found);
+    for (const day of eachDay(from, to)) months.add(monthOf(day));
+    return [...months].sort();
+  }
+  const weight = new Map<string, number>();
+  for (const c of cells)
+    weight.set(c.keys[index]!, (weight.get(c.keys[index]!) ?? 0) + (c.values[first] ?? 0));
+  return [...found].sort((a, b) => (weight.get(b) ?? 0) - (weight.get(a) ?? 0) || a.localeCompare(b));
+}
+
+export function findCustomReport(config: LoadedConfig, name: string): CustomReportConfig | undefined {
+  return config.reports.custom.find((r) => r.name === name);
+}
+
+export async function customReport(
+  db: Db,
+  config: LoadedConfig,
+  definition: CustomReportConfig,
+  businessDate: IsoDate,
+  outDir: string = defaultOutDir(config, businessDate),
+  clock: Clock = reportClock(config, businessDate),
+): Promise<ReportResult> {
+  if (definition.name === 'daily' || definition.name === 'monthly' || definition.name === 'send') {
+    throw new ConfigError(`a custom report cannot be named "${definition.name}": the name is taken`, [
+      { path: 'reports.custom', message: `"${definition.name}" is reserved` },
+    ]);
+  }
+  const base = config.program.baseCurrency;
+  const scale = 10 ** (minorUnitExponent(base) ?? 2);
+  const prefix = `${definition.name}-${businessDate}`;
+  await prepareOutDir(outDir);
+  const { from, to, cells, totals } = await customReportData(db, definition, businessDate);
+  const [d1, d2] = definition.dimensions as [Dimension, Dimension | undefined];
+  const first = definition.measures[0]!;
+  const keys1 = orderKeys(d1, cells, 0, first, from, to);
+  const keys2 = d2
+    ? orderKeys(d2, cells, 1, first, from, to).filter((k) => cells.some((c) => c.keys[1] === k))
+    : [];
+  const byKey = new Map(cells.map((c) => [c.keys.join('\u0000'), c]));
+
+  // ---- the data sheet: one row per dimension value (pair), every measure
+  interface DataRow {
+    keys: string[];
+    labels: string[];
+    values: Partial<Record<Measure, number>>;
+  }
+  const rows: DataRow[] = [];
+  for (const k1 of keys1) {
+    if (!d2) {
+      const cell = byKey.get(k1);
+      if (!cell && !isTime(d1)) continue;
+      rows.push({ keys: [k1], labels: [dimensionLabel(config, d1, k1)], values: cell?.values ?? {} });
+      continue;
+    }
+    for (const k2 of keys2) {
+      const cell = byKey.get(`${k1}\u0000${k2}`);
+      if (!cell) continue;
+      rows.push({
+        keys: [k1, k2],
+        labels: [dimensionLabel(config, d1, k1), dimensionLabel(config, d2, k2)],
+        values: cell.values,
+      });
+    }
+  }
+  const dimensionColumns = (d: Dimension, i: number): ColumnSpec<DataRow>[] => {
+    const coded = d === 'channel' || d === 'partner' || d === 'tier' || d === 'serviceType';
+    return coded
+      ? [
+          { header: DIMENSION_HEADERS[d], type: 'text', value: (r) => r.keys[i] },
+          { header: `${DIMENSION_HEADERS[d]} name`, type: 'text', value: (r) => r.labels[i] },
+        ]
+      : [{ header: DIMENSION_HEADERS[d], type: d === 'day' ? 'date' : 'text', value: (r) => r.keys[i] }];
+  };
+  const measureColumn = (m: Measure): ColumnSpec<DataRow> => {
+    if (m === 'spend') {
+      return { header: `Spend (${base})`, type: 'money', currency: base, value: (r) => r.values.spend ?? 0 };
+    }
+    return {
+      header: MEASURE_HEADERS[m],
+      type: m === 'members' || m === 'activities' ? 'integer' : 'points',
+      value: (r) => r.values[m] ?? 0,
+      // Distinct members do not add up across groups; the period's count is in the notes.
+      ...(m === 'members' ? { total: false } : {}),
+    };
+  };
+  const columns: ColumnSpec<DataRow>[] = [
+    ...dimensionColumns(d1, 0),
+    ...(d2 ? dimensionColumns(d2, 1) : []),
+    ...definition.measures.map(measureColumn),
+  ];
+
+  // ---- the chart
+  let mainChart: ReportChart | undefined;
+  const chartType = definition.chart.type;
+  const toChart = (m: Measure, v: number) => (m === 'spend' ? v / scale : v);
+  if (chartType !== 'none' && keys1.length > 0) {
+    const categories = isTime(d1) ? keys1 : keys1.slice(0, MAX_CATEGORIES);
+    const rest = isTime(d1) ? [] : keys1.slice(MAX_CATEGORIES);
+    const labels = [
+      ...categories.map((k) => (d1 === 'day' ? k.slice(5) : dimensionLabel(config, d1, k))),
+      ...(rest.length > 0 ? ['Other'] : []),
+    ];
+    const valueOf = (k1: string, k2: string | undefined, m: Measure) =>
+      toChart(m, byKey.get(k2 === undefined ? k1 : `${k1}\u0000${k2}`)?.values[m] ?? 0);
+    const sum = (ks: string[], k2: string | undefined, m: Measure) =>
+      ks.reduce((s, k) => s + valueOf(k, k2, m), 0);
+    let series: ChartSpec['series'];
+    if (d2 && chartType !== 'pie') {
+      const shown = keys2.slice(0, MAX_SERIES);
+      const others = keys2.slice(MAX_SERIES);
+      series = [
+        ...shown.map((k2) => ({
+          label: dimensionLabel(config, d2, k2),
+          data: [
+            ...categories.map((k1) => valueOf(k1, k2, first)),
+            ...(rest.length > 0 ? [sum(rest, k2, first)] : []),
+          ],
+        })),
+        ...(others.length > 0
+          ? [
+              {
+                label: 'Other',
+                data: [
+                  ...categories.map((k1) => others.reduce((s, k2) => s + valueOf(k1, k2, first), 0)),
+                  ...(rest.length > 0 ? [others.reduce((s, k2) => s + sum(rest, k2, first), 0)] : []),
+                ],
+              },
+            ]
+          : []),
+      ];
+    } else {
+      const total = (k1: string, m: Measure) =>
+        d2 ? keys2.reduce((s, k2) => s + valueOf(k1, k2, m), 0) : valueOf(k1, undefined, m);
+      const measures = chartType === 'pie' ? [first] : definition.measures;
+      series = measures.map((m) => ({
+        label: m === 'spend' ? `Spend (${base})` : MEASURE_HEADERS[m],
+        data: [
+          ...categories.map((k1) => total(k1, m)),
+          ...(rest.length > 0 ? [rest.reduce((s, k1) => s + total(k1, m), 0)] : []),
+        ],
+      }));
+    }
+    mainChart = await saveChart(join(outDir), prefix, 'chart', {
+      kind: chartType === 'stacked-bar' ? 'bar' : chartType === 'pie' ? 'doughnut' : chartType,
+      stacked: chartType === 'stacked-bar',
+      title: definition.title,
+      subtitle: `${from} to ${to}`,
+      labels,
+      series,
+      valueFormat: first === 'spend' ? { style: 'currency', currency: base } : { compact: true },
+      ...(d1 === 'day' ? { categoryAxisTitle: 'Day' } : {}),
+    });
+  }
+
+  const filterText = (Object.keys(definition.filters) as FilterKey[])
+    .filter((k) => (definition.filters[k]?.length ?? 0) > 0)
+    .map((k) => `${k} ${definition.filters[k]!.join(', ')}`)
+    .join('; ');
+  const notes = [
+    `${from} to ${to}${filterText ? `; only ${filterText}` : ''}.`,
+    ...(definition.measures.includes('members')
+      ? [
+          `Members with points activity in the whole period: ${(totals.members ?? 0).toLocaleString('en-US')}.`,
+        ]
+      : []),
+  ];
+  const workbookPath = join(outDir, `${prefix}.xlsx`);
+  await writeWorkbookFile(
+    workbookPath,
+    { report: { name: definition.title, businessDate }, clock },
+    async (book) => {
+      await book.addSheet({
+        name: 'Data',
+        title: definition.title,
+        notes,
+        table: { columns, rows, totals: true, freezeColumns: d2 ? 2 : 1 },
+        images: mainChart
+          ? [{ png: mainChart.png, at: chartCell(columns.length, notes.length), description: mainChart.alt }]
+          : [],
+      });
+      if (d2) {
+        // The cross table: the first measure, the first dimension down, the second across.
+        const across = keys2.slice(0, MAX_CATEGORIES);
+        const others = keys2.slice(MAX_CATEGORIES);
+        interface CrossRow {
+          key: string;
+          label: string;
+        }
+        const value = (k1: string, k2: string) => byKey.get(`${k1}\u0000${k2}`)?.values[first] ?? 0;
+        const crossMeasure = (header: string, read: (r: CrossRow) => number): ColumnSpec<CrossRow> =>
+          first === 'spend'
+            ? { header, type: 'money', currency: base, value: read }
+            : {
+                header,
+                type: first === 'members' || first === 'activities' ? 'integer' : 'points',
+                value: read,
+                ...(first === 'members' ? { total: false } : {}),
+              };
+        await book.addSheet({
+          name: `By ${DIMENSION_HEADERS[d2].toLowerCase()}`,
+          title: `${MEASURE_HEADERS[first]} by ${DIMENSION_HEADERS[d1].toLowerCase()} and ${DIMENSION_HEADERS[d2].toLowerCase()}`,
+          table: {
+            columns: [
+              { header: DIMENSION_HEADERS[d1], type: 'text', value: 'label' },
+              ...across.map((k2) => crossMeasure(dimensionLabel(config, d2, k2), (r) => value(r.key, k2))),
+              ...(others.length > 0
+                ? [crossMeasure('Other', (r) => others.reduce((s, k2) => s + value(r.key, k2), 0))]
+                : []),
+              ...(first === 'members'
+                ? []
+                : [crossMeasure('Total', (r) => keys2.reduce((s, k2) => s + value(r.key, k2), 0))]),
+            ],
+            rows: keys1
+              .filter((k1) => isTime(d1) || keys2.some((k2) => byKey.has(`${k1}\u0000${k2}`)))
+              .map((k1) => ({ key: k1, label: dimensionLabel(config, d1, k1) })),
+            totals: true,
+            freezeColumns: 1,
+          },
+        });
+      }
+    },
+  );
+
+  const keyFigures: KeyFigure[] = definition.measures.map((m) =>
+    m === 'spend'
+      ? {
+          label: `Spend (${base})`,
+          value: Number(formatMinor(totals.spend ?? 0, base)),
+          format: { style: 'currency', currency: base, decimals: minorUnitExponent(base) ?? 2 },
+        }
+      : { label: MEASURE_HEADERS[m], value: totals[m] ?? 0 },
+  );
+  return {
+    report: definition.name,
+    title: definition.title,
+    businessDate,
+    workbookPath,
+    chartPaths: mainChart ? [mainChart.path] : [],
+    keyFigures,
+    mainChart,
+  };
+}
