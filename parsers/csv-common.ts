@@ -683,7 +683,7 @@ function findEncodingFault(fields: string[]): number {
 export const DECIMAL_RE = /^-?\d{1,18}(\.\d{1,9})?$/;
 const UNSIGNED_DECIMAL_RE = /^\d{1,18}(\.\d{1,9})?$/;
 export const CURRENCY_RE = /^[A-Z]{3}$/;
-export const TICKET_RE = /^(\d{3})-?(\d{10})$/;
+const TICKET_RE = /^(\d{3})-?(\d{10})$/;
 export const MEMBER_NUMBER_RE = /^[0-9A-Za-z]{1,24}$/;
 export const CARRIER_RE = /^[A-Z0-9]{2}$/;
 export const FLIGHT_NUMBER_RE = /^\d{1,4}[A-Z]?$/;
@@ -718,10 +718,6 @@ function digits(s: string, from: number, count: number): number {
     n = n * 10 + c;
   }
   return n;
-}
-
-export function isDecimal(text: string): boolean {
-  return DECIMAL_RE.test(text);
 }
 
 /**
@@ -1115,12 +1111,6 @@ export function checkHeader(fields: string[], columns: readonly ColumnSpec[]): H
     };
   }
   return { ok: true, positions, header };
-}
-
-/** The column whose field index is `i` in a row, for naming encoding faults. */
-export function columnAt(names: readonly string[], positions: Int32Array, i: number): string {
-  const c = positions.indexOf(i);
-  return c >= 0 ? (names[c] as string) : '*';
 }
 
 /**
