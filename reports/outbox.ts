@@ -1,0 +1,359 @@
+/**
+ * Report e-mail goes through an outbox table (`mail_outbox`), so that nothing is lost and nothing is
+ * sent twice:
+ *
+ * - queuing writes one row per report and business date, with a Message-ID derived from both; queuing
+ *   the same report again (a rerun of the night) finds the row and changes nothing;
+ * - sending claims a pending row (`sending`, with the time of the claim) before talking to the SMTP
+ *   server, and marks it `sent` after the server accepted it. A row that is `sent` is never picked
+ *   again. A failed attempt returns the row to `pending` with the error, for the next
+ *   `redeye report send`; a permanent refusal of every recipient marks it `failed` (the address is
+ *   wrong; sending again would not help), which `--retry-failed` puts back in the queue;
+ * - a claim older than an hour is taken to be a process that died mid-send: the row is sent again,
+ *   under the same Message-ID, which lets a deduplicating server or archive drop the copy.
+ */
+import { readFile } from 'node:fs/promises';
+import { basename, isAbsolute, join, relative, resolve } from 'node:path';
+import type { LoadedConfig } from '../config/load.js';
+import type { Db } from '../db/connection.js';
+import type { IsoDate } from '../lib/dates.js';
+import { ConfigError, RedeyeError } from '../lib/errors.js';
+import type { Logger } from '../lib/log.js';
+import {
+  createMailer,
+  MailDeliveryError,
+  reportMessageId,
+  type Mailer,
+  type MailerDependencies,
+  type ReportMessage,
+} from '../mail/mailer.js';
+import { renderReportMail } from '../mail/report-mail.js';
+import { dateTextSql, sqlRows, type ReportResult } from './common.js';
+
+export const XLSX_CONTENT_TYPE = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
+
+/** What a queued mail carries, by path: relative paths are under `paths.reports`. */
+export interface OutboxFiles {
+  workbook: string;
+  inline: Array<{ cid: string; path: string }>;
+}
+
+export type QueueOutcome =
+  | { queued: true; messageId: string; recipients: string[] }
+  | { queued: false; reason: 'already-queued'; messageId: string; status: string }
+  | { queued: false; reason: 'no-recipients' | 'mail-not-configured' };
+
+/** The domain of the configured sender (`Redeye <redeye@airline.example>` → `airline.example`). */
+export function senderDomain(from: string): string {
+  const address = /<([^<>]+)>/.exec(from)?.[1] ?? from;
+  const domain = /@([A-Za-z0-9.-]+)\s*$/.exec(address.trim())?.[1];
+  if (!domain) {
+    throw new ConfigError('the mail sender has no domain for Message-IDs', [
+      {
+        path: 'mail.from',
+        message: `expected an address such as redeye@airline.example, got ${JSON.stringify(from)}`,
+      },
+    ]);
+  }
+  return domain.toLowerCase();
+}
+
+function storedPath(config: LoadedConfig, path: string): string {
+  const inside = relative(config.paths.reports, path);
+  return inside.startsWith('..') || isAbsolute(inside) ? resolve(path) : inside;
+}
+
+function actualPath(config: LoadedConfig, stored: string): string {
+  return isAbsolute(stored) ? stored : join(config.paths.reports, stored);
+}
+
+/**
+ * Queues `report` for its distribution list (`mail.lists[report.report]`). Queuing a report and date
+ * that are already in the outbox does nothing, whatever became of the first.
+ */
+export async function queueReportMail(
+  db: Db,
+  config: LoadedConfig,
+  report: ReportResult,
+  now: Date,
+): Promise<QueueOutcome> {
+  if (!config.mail) return { queued: false, reason: 'mail-not-configured' };
+  const recipients = config.mail.lists[report.report] ?? [];
+  if (recipients.length === 0) return { queued: false, reason: 'no-recipients' };
+  const messageId = reportMessageId({
+    report: `${report.report}-report`,
+    businessDate: report.businessDate,
+    domain: senderDomain(config.mail.from),
+  });
+  const existing = await db
+    .knex('mail_outbox')
+    .where({ report: report.report, business_date: report.businessDate })
+    .first('message_id', 'status');
+  if (existing) {
+    return {
+      queued: false,
+      reason: 'already-queued',
+      messageId: existing.message_id,
+      status: existing.status,
+    };
+  }
+  const workbookName = basename(report.workbookPath);
+  const cid = `${report.report}-chart@redeye`;
+  const body = renderReportMail({
+    title: report.title,
+    businessDate: report.businessDate,
+    keyFigures: report.keyFigures,
+    ...(report.mainChart
+      ? {
+          chart: {
+            cid,
+            png: report.mainChart.png,
+            alt: report.mainChart.alt,
+            width: report.mainChart.width,
+            height: report.mainChart.height,
+          },
+        }
+      : {}),
+    attachmentNames: [workbookName],
+    footer: `${config.program.name} · sent by Redeye. The workbook has every figure, by sheet.`,
+  });
+  const files: OutboxFiles = {
+    workbook: storedPath(config, report.workbookPath),
+    inline: report.mainChart ? [{ cid, path: storedPath(config, report.mainChart.path) }] : [],
+  };
+  await db
+    .knex('mail_outbox')
+    .insert({
+      report: report.report,
+      business_date: report.businessDate,
+      message_id: messageId,
+      recipients: JSON.stringify(recipients),
+      subject: body.subject,
+      attachments: JSON.stringify(files),
+      html: body.html,
+      text: body.text,
+      status: 'pending',
+      attempts: 0,
+      created_at: now.toISOString(),
+    })
+    // Two processes queuing the same report at once: the second insert is the no-op.
+    .onConflict(['report', 'business_date'])
+    .ignore();
+  return { queued: true, messageId, recipients };
+}
+
+export interface SendOutboxOptions {
+  env?: NodeJS.ProcessEnv;
+  logger?: Logger;
+  now?: () => Date;
+  /** The mailer to send with; default one built from `mail.smtp`. */
+  mailer?: Mailer;
+  /** For the default mailer: how it waits between attempts (tests pass one that does not wait). */
+  mailerDependencies?: MailerDependencies;
+  /** Send only this report's mail. */
+  only?: { report: string; businessDate: IsoDate };
+  /** Put mails that failed for good back in the queue first. */
+  retryFailed?: boolean;
+  /** A claim older than this is a sender that died; default one hour. */
+  staleClaimMs?: number;
+}
+
+export interface SendOutboxResult {
+  sent: number;
+  /** Refused for good (every recipient rejected permanently). */
+  failed: number;
+  /** Still waiting after this run (failed for now, or not reached): the next `report send` tries again. */
+  pending: number;
+  errors: Array<{ report: string; businessDate: IsoDate; message: string }>;
+}
+
+interface OutboxRow {
+  id: number;
+  report: string;
+  business_date: string;
+  message_id: string;
+  recipients: string;
+  subject: string;
+  attachments: string;
+  html: string;
+  text: string;
+}
+
+export function mailerFromConfig(config: LoadedConfig, dependencies: MailerDependencies = {}): Mailer {
+  if (!config.mail)
+    throw new ConfigError('report mail is not configured', [
+      { path: 'mail', message: 'required to send reports' },
+    ]);
+  const smtp = config.mail.smtp;
+  return createMailer(
+    {
+      host: smtp.host,
+      port: smtp.port,
+      secure: smtp.secure,
+      requireTLS: smtp.requireTLS,
+      ...(smtp.userEnv !== undefined ? { userEnv: smtp.userEnv } : {}),
+      ...(smtp.passwordEnv !== undefined ? { passwordEnv: smtp.passwordEnv } : {}),
+      from: config.mail.from,
+      retry: { attempts: config.mail.retries + 1 },
+    },
+    dependencies,
+  );
+}
+
+async function messageOf(config: LoadedConfig, row: OutboxRow): Promise<ReportMessage> {
+  const files = JSON.parse(row.attachments) as OutboxFiles;
+  const read = async (stored: string) => {
+    const path = actualPath(config, stored);
+    try {
+      return await readFile(path);
+    } catch (error) {
+      throw new RedeyeError(
+        'REPORT_FILE_MISSING',
+        `cannot read ${path} for the mail: ${(error as Error).message}`,
+        {
+          path,
+          report: row.report,
+          businessDate: row.business_date,
+        },
+      );
+    }
+  };
+  return {
+    to: JSON.parse(row.recipients) as string[],
+    subject: row.subject,
+    html: row.html,
+    text: row.text,
+    messageId: row.message_id,
+    inlineImages: await Promise.all(
+      files.inline.map(async (image) => ({
+        cid: image.cid,
+        filename: basename(image.path),
+        content: await read(image.path),
+      })),
+    ),
+    attachments: [
+      {
+        filename: basename(files.workbook),
+        content: await read(files.workbook),
+        contentType: XLSX_CONTENT_TYPE,
+      },
+    ],
+  };
+}
+
+/** Sends every pending report mail; see the module comment for what happens on failure. */
+export async function sendOutbox(
+  db: Db,
+  config: LoadedConfig,
+  options: SendOutboxOptions = {},
+): Promise<SendOutboxResult> {
+  const knex = db.knex;
+  const now = options.now ?? (() => new Date());
+  const scope = (qb: ReturnType<typeof knex>) =>
+    options.only ? qb.where({ report: options.only.report, business_date: options.only.businessDate }) : qb;
+  if (options.retryFailed)
+    await scope(knex('mail_outbox').where({ status: 'failed' })).update({ status: 'pending' });
+  const stale = new Date(now().getTime() - (options.staleClaimMs ?? 3_600_000)).toISOString();
+  await scope(knex('mail_outbox').where({ status: 'sending' }).andWhere('sent_at', '<', stale)).update({
+    status: 'pending',
+  });
+
+  const rows = await sqlRows<OutboxRow>(
+    knex,
+    `SELECT id, report, ${dateTextSql(db, 'business_date')} AS business_date, message_id, recipients, subject,
+            attachments, html, text
+       FROM mail_outbox WHERE status = 'pending'${options.only ? ' AND report = ? AND business_date = ?' : ''}
+      ORDER BY id`,
+    options.only ? [options.only.report, options.only.businessDate] : [],
+  );
+  const result: SendOutboxResult = { sent: 0, failed: 0, pending: 0, errors: [] };
+  if (rows.length === 0) return result;
+  const mailer =
+    options.mailer ??
+    mailerFromConfig(config, {
+      ...options.mailerDependencies,
+      ...(options.env ? { env: options.env } : {}),
+      ...(options.logger ? { logger: options.logger } : {}),
+    });
+
+  for (const row of rows) {
+    const claimed = await knex('mail_outbox')
+      .where({ id: row.id, status: 'pending' })
+      .update({ status: 'sending', sent_at: now().toISOString(), attempts: knex.raw('attempts + 1') });
+    // Another sender took it between our read and our claim.
+    if (claimed !== 1) continue;
+    const where = { report: row.report, businessDate: row.business_date };
+    try {
+      const outcome = await mailer.sendReport(await messageOf(config, row));
+      const refused = outcome.rejected.map((r) => `${r.address}: ${r.response}`).join('; ');
+      await knex('mail_outbox')
+        .where({ id: row.id })
+        .update({
+          status: 'sent',
+          sent_at: now().toISOString(),
+          last_error: refused === '' ? null : `not delivered to ${refused}`,
+        });
+      result.sent++;
+      options.logger?.info(
+        { ...where, messageId: row.message_id, accepted: outcome.accepted.length },
+        'report mail sent',
+      );
+    } catch (error) {
+      const permanent =
+        error instanceof MailDeliveryError &&
+        error.outcome.rejected.length > 0 &&
+        error.outcome.rejected.every((r) => r.permanent);
+      const message = error instanceof Error ? error.message : String(error);
+      await knex('mail_outbox')
+        .where({ id: row.id })
+        .update({ status: permanent ? 'failed' : 'pending', last_error: message.slice(0, 4000) });
+      if (permanent) result.failed++;
+      result.errors.push({ ...where, message });
+      options.logger?.warn(
+        { ...where, messageId: row.message_id, permanent },
+        `report mail not sent: ${message}`,
+      );
+      // Without credentials no mail can go: the rest stays pending untouched.
+      if (error instanceof ConfigError) break;
+    }
+  }
+  const [left] = await sqlRows<{ n: unknown }>(
+    knex,
+    `SELECT COUNT(*) AS n FROM mail_outbox WHERE status = 'pending'${options.only ? ' AND report = ? AND business_date = ?' : ''}`,
+    options.only ? [options.only.report, options.only.businessDate] : [],
+  );
+  result.pending = Number(left?.n ?? 0);
+  return result;
+}
+
+export interface OutboxEntry {
+  report: string;
+  businessDate: IsoDate;
+  messageId: string;
+  status: string;
+  attempts: number;
+  lastError: string | null;
+}
+
+export async function outboxEntries(db: Db): Promise<OutboxEntry[]> {
+  const rows = await sqlRows<{
+    report: string;
+    business_date: string;
+    message_id: string;
+    status: string;
+    attempts: unknown;
+    last_error: string | null;
+  }>(
+    db.knex,
+    `SELECT report, ${dateTextSql(db, 'business_date')} AS business_date, message_id, status, attempts, last_error
+       FROM mail_outbox ORDER BY id`,
+  );
+  return rows.map((r) => ({
+    report: r.report,
+    businessDate: r.business_date,
+    messageId: r.message_id,
+    status: r.status,
+    attempts: Number(r.attempts),
+    lastError: r.last_error,
+  }));
+}
