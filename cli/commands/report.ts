@@ -1,0 +1,120 @@
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { isIsoDate } from '../../lib/dates.js';
+import { UsageError } from '../../lib/errors.js';
+import { chartNumberFormatter } from '../../reports/charts.js';
+import { queueReportMail, sendOutbox, type SendOutboxResult } from '../../reports/outbox.js';
+import { produceReport, reportNames } from '../../reports/produce.js';
+import type { ActionRunner, CommandContext } from '../context.js';
+import { table } from '../format.js';
+
+interface ReportOptions {
+  date?: string;
+  out?: string;
+  send?: boolean;
+  retryFailed?: boolean;
+  json?: boolean;
+}
+
+function printSendResult(ctx: CommandContext, result: SendOutboxResult, json: boolean | undefined): number {
+  if (json) ctx.output.out(JSON.stringify(result));
+  else {
+    ctx.output.out(
+      `report mail: ${result.sent} sent, ${result.failed} failed for good, ${result.pending} pending`,
+    );
+    for (const e of result.errors) ctx.output.out(`  ${e.report} ${e.businessDate}: ${e.message}`);
+  }
+  return result.errors.length === 0 ? 0 : 1;
+}
+
+export function registerReport(program: Command, run: ActionRunner): void {
+  program
+    .command('report')
+    .description(
+      'produce a report workbook with its charts (daily, monthly, or a custom report from reports.custom), ' +
+        'or send the report mail waiting in the outbox (report send)',
+    )
+    .argument('<name>', 'daily, monthly, the name of a custom report, or send')
+    .option('--date <YYYY-MM-DD>', 'business date of the report (required for a report)')
+    .option('--out <dir>', 'folder for the workbook and charts (default: paths.reports/<date>)')
+    .option('--send', 'queue the report for its distribution list and send it now')
+    .option('--retry-failed', 'with send: also retry mail whose recipients were all refused for good')
+    .option('--json', 'print the result as JSON')
+    .action(
+      run(async (ctx: CommandContext, name: string, opts: ReportOptions) => {
+        const db = ctx.db();
+        const config = ctx.config;
+        if (name === 'send') {
+          if (opts.date !== undefined || opts.out !== undefined || opts.send) {
+            throw new UsageError('report send takes no --date, --out or --send: it sends everything pending');
+          }
+          const result = await sendOutbox(db, config, {
+            env: ctx.env,
+            logger: ctx.logger,
+            retryFailed: opts.retryFailed === true,
+          });
+          return printSendResult(ctx, result, opts.json);
+        }
+        if (opts.date === undefined) {
+          throw new UsageError(
+            `report ${name} needs --date YYYY-MM-DD (reports: ${reportNames(config).join(', ')})`,
+          );
+        }
+        if (!isIsoDate(opts.date))
+          throw new UsageError(`--date must be YYYY-MM-DD, got ${JSON.stringify(opts.date)}`);
+        if (opts.retryFailed) throw new UsageError('--retry-failed goes with report send');
+        const report = await produceReport(
+          name,
+          db,
+          config,
+          opts.date,
+          opts.out ? resolve(opts.out) : undefined,
+        );
+        let code = 0;
+        let sent: SendOutboxResult | undefined;
+        let queued: Awaited<ReturnType<typeof queueReportMail>> | undefined;
+        if (opts.send) {
+          queued = await queueReportMail(db, config, report, new Date());
+          if (!queued.queued && queued.reason !== 'already-queued') {
+            throw new UsageError(`report ${name} cannot be mailed: ${queued.reason.replace(/-/g, ' ')}`);
+          }
+          sent = await sendOutbox(db, config, {
+            env: ctx.env,
+            logger: ctx.logger,
+            only: { report: report.report, businessDate: report.businessDate },
+          });
+        }
+        if (opts.json) {
+          ctx.output.out(
+            JSON.stringify({
+              report: report.report,
+              businessDate: report.businessDate,
+              workbook: report.workbookPath,
+              charts: report.chartPaths,
+              keyFigures: report.keyFigures,
+              ...(queued ? { queued } : {}),
+              ...(sent ? { mail: sent } : {}),
+            }),
+          );
+          return sent && sent.errors.length > 0 ? 1 : 0;
+        }
+        ctx.output.out(`${report.title}, business date ${report.businessDate}`);
+        ctx.output.out(`workbook  ${report.workbookPath}`);
+        for (const path of report.chartPaths) ctx.output.out(`chart     ${path}`);
+        ctx.output.out('');
+        ctx.output.out(
+          table(
+            ['figure', 'value'],
+            report.keyFigures.map((f) => [
+              f.label,
+              typeof f.value === 'number' ? chartNumberFormatter(f.format)(f.value) : f.value,
+            ]),
+          ),
+        );
+        if (queued && !queued.queued && queued.reason === 'already-queued')
+          ctx.output.out(`mail was already queued (${queued.messageId}, ${queued.status})`);
+        if (sent) code = printSendResult(ctx, sent, false);
+        return code;
+      }),
+    );
+}
