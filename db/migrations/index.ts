@@ -6,6 +6,7 @@
 import type { Knex } from 'knex';
 import * as m001 from './001_ledger.js';
 import * as m002 from './002_program.js';
+import * as m003 from './003_report_indexes.js';
 import * as m004 from './004_exports.js';
 
 export interface Migration {
@@ -17,6 +18,7 @@ export interface Migration {
 export const migrations: Migration[] = [
   { name: '001_ledger', ...m001 },
   { name: '002_program', ...m002 },
+  { name: '003_report_indexes', ...m003 },
   { name: '004_exports', ...m004 },
 ];
 
