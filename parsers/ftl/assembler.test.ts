@@ -333,6 +333,16 @@ describe('faults outside the data', () => {
     await expect(collect(ftlParser.parse([cannotOpen]))).rejects.toBeInstanceOf(RedeyeError);
   });
 
+  it('refuses a receipt time it cannot place in the calendar, naming the file', async () => {
+    const input = ftlInput('x.ftl', P1, new Date(Number.NaN));
+    await expect(collect(ftlParser.parse([input]))).rejects.toMatchObject({
+      code: 'BAD_INPUT',
+      context: { file: 'x.ftl' },
+    });
+    const far = ftlInput('y.ftl', P1, new Date('+012024-06-03T00:00:00Z'));
+    await expect(collect(ftlParser.parse([far]))).rejects.toBeInstanceOf(RedeyeError);
+  });
+
   it('refuses an unknown encoding before reading anything', () => {
     expect(() => new FtlAssembler({ encoding: 'klingon-8' })).toThrow(RedeyeError);
   });

@@ -15,7 +15,7 @@
  */
 import iconv from 'iconv-lite';
 import type { Readable } from 'node:stream';
-import { dateInZone } from '../../lib/dates.js';
+import { dateInZone, type IsoDate } from '../../lib/dates.js';
 import { RedeyeError } from '../../lib/errors.js';
 import type { LineAccount, ParseEvent, ParseInput, VerdictEvent } from '../types.js';
 import { clipText } from '../types.js';
@@ -100,9 +100,9 @@ interface MessageState {
   finalPart: number | null;
 }
 
+/** A message completed in this delivery: it had exactly the parts 1 to `finalPart`. */
 interface Remembered {
   finalPart: number;
-  parts: Set<number>;
   where: string;
 }
 
@@ -141,7 +141,7 @@ export class FtlAssembler {
     this.futureDays = options.futureDays ?? DEFAULT_FUTURE_DAYS;
     this.timeZone = options.timeZone ?? 'UTC';
     try {
-      dateInZone(new Date(0), this.timeZone);
+      receiptDate(new Date(0), this.timeZone);
     } catch (err) {
       throw new RedeyeError(
         'BAD_OPTION',
@@ -299,7 +299,7 @@ export class FtlAssembler {
 
   private openFile(input: ParseInput): FileState {
     const receivedAt = input.receivedAt.getTime();
-    if (!Number.isFinite(receivedAt)) {
+    if (!validReceipt(input.receivedAt)) {
       throw new RedeyeError('BAD_INPUT', `file ${input.name} has no valid receipt time`, {
         feed: 'ftl',
         file: input.name,
@@ -311,7 +311,7 @@ export class FtlAssembler {
       receivedAt,
       scan: {
         receivedAt: input.receivedAt,
-        receivedOn: dateInZone(input.receivedAt, this.timeZone),
+        receivedOn: receiptDate(input.receivedAt, this.timeZone),
         futureDays: this.futureDays,
         dateCache: new Map(),
         originatorCache: new Map(),
@@ -499,10 +499,10 @@ export class FtlAssembler {
       suspect: h.lines.some((l) => l.indexOf('\uFFFD') !== -1),
     };
     let problem: string;
-    if (Number.isFinite(receivedAt.getTime())) {
+    if (validReceipt(receivedAt)) {
       const scan = scanHeader(h.lines, h.line, {
         receivedAt,
-        receivedOn: dateInZone(receivedAt, this.timeZone),
+        receivedOn: receiptDate(receivedAt, this.timeZone),
         futureDays: this.futureDays,
       });
       if (scan.fault === null) {
@@ -544,7 +544,7 @@ export class FtlAssembler {
     const h = sp.header;
     const done = this.completed.get(h.key);
     if (done !== undefined) {
-      if (done.parts.has(h.part)) {
+      if (h.part <= done.finalPart) {
         this.ignore(
           sp,
           'DUPLICATE_PART',
@@ -684,7 +684,6 @@ export class FtlAssembler {
     }
     this.completed.set(msg.key, {
       finalPart: msg.finalPart!,
-      parts: new Set(msg.parts.keys()),
       where: parts.length === 1 ? where(parts[0]!) : `${parts.length} parts from ${where(parts[0]!)}`,
     });
     for (const f of filesOf(parts)) {
@@ -826,6 +825,17 @@ class FlatEvents<T> implements AsyncIterableIterator<T> {
       return { value: r.value[0]!, done: false };
     }
   }
+}
+
+/** A receipt time the calendar can place (years 1 to 9999). */
+function validReceipt(at: Date): boolean {
+  const y = at.getUTCFullYear();
+  return Number.isFinite(y) && y >= 1 && y <= 9999;
+}
+
+/** The calendar date of receipt; UTC without building a formatter (which costs milliseconds each). */
+function receiptDate(at: Date, timeZone: string): IsoDate {
+  return timeZone === 'UTC' ? at.toISOString().slice(0, 10) : dateInZone(at, timeZone);
 }
 
 function streamFault(file: string, err: unknown): RedeyeError {

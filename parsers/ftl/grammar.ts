@@ -708,7 +708,9 @@ export function readFqtCard(text: string): CardCore | null {
   if (m !== null && (m[1] !== undefined || !startsWithStatus(text, 5))) {
     const program = m[2]!;
     const number = m[3]!;
-    if (HAS_LETTER.test(program) && HAS_DIGIT.test(number)) {
+    // Programs start with a letter and numbers with a digit, nearly always: test the patterns only if not.
+    const letter = isUpperLetter(program.charCodeAt(0)) || HAS_LETTER.test(program);
+    if (letter && (isDigit(number.charCodeAt(0)) || HAS_DIGIT.test(number))) {
       const end = m[0].length;
       return { program, number, statusCode: m[1] ?? null, rest: end === text.length ? '' : text.slice(end) };
     }
