@@ -38,6 +38,7 @@ import {
 } from './mailings.js';
 import {
   buildPartnerResponse,
+  partnerResponseChunks,
   partnerResponseName,
   type PartnerResponse,
   type PartnerResponseRecord,
@@ -107,8 +108,8 @@ describe('partner CSV response', () => {
     ],
   };
 
-  it('writes H, one D per record in order, and T with the control totals', () => {
-    expect(buildPartnerResponse(response)).toBe(
+  it('writes H, one D per record in order, and T with the control totals', async () => {
+    expect(await buildPartnerResponse(response)).toBe(
       'H,GRANDSTAY,7,2026-12-01T01:30:00Z,3,1,OK\r\n' +
         'D,T1,1000000016,A,1500,,\r\n' +
         'D,T4,1000000024,P,10000,CAP_EXCEEDED,"cap, ""monthly"""\r\n' +
@@ -118,16 +119,29 @@ describe('partner CSV response', () => {
     );
   });
 
-  it('answers a file rejected whole with its reason and no D records', () => {
+  it('answers a file rejected whole with its reason and no D records', async () => {
     expect(
-      buildPartnerResponse({ ...response, fileSequence: null, fileStatus: 'BAD_HEADER', records: [] }),
+      await buildPartnerResponse({ ...response, fileSequence: null, fileStatus: 'BAD_HEADER', records: [] }),
     ).toBe('H,GRANDSTAY,,2026-12-01T01:30:00Z,0,0,BAD_HEADER\r\nT,0,0\r\n');
-    expect(() => buildPartnerResponse({ ...response, fileStatus: 'BAD_TRAILER' })).toThrow(ExportError);
+    await expect(buildPartnerResponse({ ...response, fileStatus: 'BAD_TRAILER' })).rejects.toThrow(
+      ExportError,
+    );
   });
 
-  it('refuses points on a rejected record', () => {
+  it('refuses points on a rejected record', async () => {
     const bad = { ...response, records: [{ ...response.records[2]!, pointsPosted: 5 }] };
-    expect(() => buildPartnerResponse(bad)).toThrow(/points 5 with status R/);
+    await expect(buildPartnerResponse(bad)).rejects.toThrow(/points 5 with status R/);
+  });
+
+  it('streamed, stops before T when the records contradict the counts announced in H', async () => {
+    const header = { ...response, accepted: 3, rejected: 0 };
+    const chunks: string[] = [];
+    await expect(
+      (async () => {
+        for await (const c of partnerResponseChunks(header, response.records)) chunks.push(c);
+      })(),
+    ).rejects.toThrow(/announced 3 accepted and 0 rejected, the D records hold 3 and 1/);
+    expect(chunks.join('')).not.toContain('\r\nT,');
   });
 
   it('names the response after the request', () => {
@@ -145,11 +159,11 @@ describe('partner CSV response', () => {
     reasonText: fc.option(fc.string({ maxLength: 30 })),
   });
 
-  it('property: T counts the D records and sums their points; H counts accepted and rejected', () => {
-    fc.assert(
-      fc.property(fc.array(record, { maxLength: 40 }), (records) => {
+  it('property: T counts the D records and sums their points; H counts accepted and rejected', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(record, { maxLength: 40 }), async (records) => {
         const fixed = records.map((r) => (r.status === 'R' ? { ...r, pointsPosted: 0 } : r));
-        const rows = csvRows(buildPartnerResponse({ ...response, records: fixed }));
+        const rows = csvRows(await buildPartnerResponse({ ...response, records: fixed }));
         const h = rows[0]!;
         const t = rows[rows.length - 1]!;
         const d = rows.slice(1, -1);

@@ -83,42 +83,102 @@ export function responseTotals(records: readonly PartnerResponseRecord[]): Respo
   return { accepted, rejected, details: records.length, points };
 }
 
-export function buildPartnerResponse(response: PartnerResponse): string {
-  const whole = response.fileStatus !== 'OK';
-  if (whole && response.records.length > 0) {
-    throw new ExportError(
-      'INVALID_RESPONSE',
-      `response to ${response.partnerCode} file ${response.fileSequence ?? '?'}: a file rejected whole (${response.fileStatus}) has no D records, ${response.records.length} given`,
-      { partner: response.partnerCode, field: 'file_status' },
-    );
-  }
-  response.records.forEach((r, i) => {
+/** The H record's facts: the response's identity and its counts, known before the D records are written. */
+export interface PartnerResponseHeader {
+  partnerCode: string;
+  fileSequence: number | null;
+  processedAt: string;
+  fileStatus: string;
+  /** A and P records. */
+  accepted: number;
+  /** R records. */
+  rejected: number;
+}
+
+function invalid(header: PartnerResponseHeader, message: string, field: string): ExportError {
+  return new ExportError(
+    'INVALID_RESPONSE',
+    `response to ${header.partnerCode} file ${header.fileSequence ?? '?'}: ${message}`,
+    { partner: header.partnerCode, field },
+  );
+}
+
+const BATCH = 500;
+
+/**
+ * The response as chunks of text, for files too large to hold: H from the header's counts, the D records
+ * as they come, T from what was written. Records that contradict the header (more or fewer accepted or
+ * rejected than it announced) make it throw before the T record, so no inconsistent file is completed.
+ */
+export async function* partnerResponseChunks(
+  header: PartnerResponseHeader,
+  records: AsyncIterable<PartnerResponseRecord> | Iterable<PartnerResponseRecord>,
+  totals: Partial<ResponseTotals> = {},
+): AsyncGenerator<string> {
+  yield csvRecord([
+    'H',
+    csvText(header.partnerCode),
+    header.fileSequence === null ? '' : header.fileSequence,
+    header.processedAt,
+    header.accepted,
+    header.rejected,
+    csvText(header.fileStatus),
+  ]);
+  const whole = header.fileStatus !== 'OK';
+  let accepted = 0;
+  let rejected = 0;
+  let points = 0;
+  let batch: CsvField[][] = [];
+  for await (const r of records) {
+    const n = accepted + rejected + 1;
+    if (whole) {
+      throw invalid(header, `a file rejected whole (${header.fileStatus}) has no D records`, 'file_status');
+    }
     if (!Number.isSafeInteger(r.pointsPosted) || (r.status === 'R' && r.pointsPosted !== 0)) {
-      throw new ExportError(
-        'INVALID_RESPONSE',
-        `response to ${response.partnerCode}: record ${i + 1} (${r.partnerTxnId}) has points ${r.pointsPosted} with status ${r.status}`,
-        { partner: response.partnerCode, field: 'points_posted' },
+      throw invalid(
+        header,
+        `record ${n} (${r.partnerTxnId}) has points ${r.pointsPosted} with status ${r.status}`,
+        'points_posted',
       );
     }
-  });
+    if (r.status === 'R') rejected++;
+    else accepted++;
+    points += r.pointsPosted;
+    batch.push([
+      'D',
+      csvText(r.partnerTxnId),
+      csvText(r.memberNumber),
+      r.status,
+      r.pointsPosted,
+      csvText(r.reasonCode),
+      csvText(r.reasonText),
+    ]);
+    if (batch.length >= BATCH) {
+      yield csvRecords(batch);
+      batch = [];
+    }
+  }
+  if (batch.length > 0) yield csvRecords(batch);
+  if (accepted !== header.accepted || rejected !== header.rejected) {
+    throw invalid(
+      header,
+      `the H record announced ${header.accepted} accepted and ${header.rejected} rejected, the D records hold ${accepted} and ${rejected}`,
+      'accepted_count',
+    );
+  }
+  Object.assign(totals, { accepted, rejected, details: accepted + rejected, points });
+  yield csvRecord(['T', accepted + rejected, points]);
+}
+
+/** The whole response at once, from its records. */
+export async function buildPartnerResponse(response: PartnerResponse): Promise<string> {
   const totals = responseTotals(response.records);
-  const header = csvRecord([
-    'H',
-    csvText(response.partnerCode),
-    response.fileSequence === null ? '' : response.fileSequence,
-    response.processedAt,
-    totals.accepted,
-    totals.rejected,
-    csvText(response.fileStatus),
-  ]);
-  const details: CsvField[][] = response.records.map((r) => [
-    'D',
-    csvText(r.partnerTxnId),
-    csvText(r.memberNumber),
-    r.status,
-    r.pointsPosted,
-    csvText(r.reasonCode),
-    csvText(r.reasonText),
-  ]);
-  return header + csvRecords(details) + csvRecord(['T', totals.details, totals.points]);
+  let out = '';
+  for await (const chunk of partnerResponseChunks(
+    { ...response, accepted: totals.accepted, rejected: totals.rejected },
+    response.records,
+  )) {
+    out += chunk;
+  }
+  return out;
 }

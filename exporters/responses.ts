@@ -15,6 +15,7 @@ import type { HotelStayResponse, HotelStayWarning } from './hotel-response.js';
 import {
   PARTNER_REASON_TEXT,
   type PartnerResponse,
+  type PartnerResponseHeader,
   type PartnerResponseRecord,
   type ResponseStatus,
 } from './partner-response.js';
@@ -120,40 +121,66 @@ interface ActivityOutcome {
   mergedInto: string | null;
 }
 
-async function activityOutcomes(q: Q, fileId: number, type: 'PARTNER' | 'HOTEL'): Promise<ActivityOutcome[]> {
-  const posted = q('postings as p')
-    .join('entries as e', 'e.posting_id', 'p.id')
-    .join('accounts as ac', 'ac.id', 'e.account_id')
-    .whereRaw('p.idempotency_key = a.posting_key')
-    .andWhere('ac.kind', 'PARTNER')
-    .sum('e.amount')
-    .as('partner_amount');
-  const rows = (await q('activities as a')
-    .leftJoin('members as m', 'm.number', 'a.member_number')
-    .where('a.source_file_id', fileId)
-    .andWhere('a.type', type)
-    .orderBy([{ column: 'a.source_line' }, { column: 'a.id' }])
-    .select(
-      'a.source_line',
-      'a.external_ref',
-      'a.member_number',
-      'a.status',
-      'a.reason',
-      'a.points',
-      'm.merged_into',
-      posted,
-    )) as Array<Record<string, unknown>>;
-  return rows.map((r) => ({
-    line: Number(r.source_line ?? 0),
-    ref: (r.external_ref as string | null) ?? '',
-    memberNumber: (r.member_number as string | null) ?? '',
-    status: r.status as string,
-    reason: (r.reason as string | null) ?? null,
-    points: Number(r.points ?? 0),
-    partnerAmount:
-      r.partner_amount === null || r.partner_amount === undefined ? null : Number(r.partner_amount),
-    mergedInto: (r.merged_into as string | null) ?? null,
-  }));
+const PAGE = 5000;
+
+/**
+ * A file's activities of one type in line order, a page at a time (keyset on line and id), each with the
+ * points its posting credited: a partner file can hold millions of records.
+ */
+async function* activityOutcomes(
+  q: Q,
+  fileId: number,
+  type: 'PARTNER' | 'HOTEL',
+): AsyncGenerator<ActivityOutcome> {
+  let line = -1;
+  let id = 0;
+  for (;;) {
+    const posted = q('postings as p')
+      .join('entries as e', 'e.posting_id', 'p.id')
+      .join('accounts as ac', 'ac.id', 'e.account_id')
+      .whereRaw('p.idempotency_key = a.posting_key')
+      .andWhere('ac.kind', 'PARTNER')
+      .sum('e.amount')
+      .as('partner_amount');
+    const rows = (await q('activities as a')
+      .leftJoin('members as m', 'm.number', 'a.member_number')
+      .where('a.source_file_id', fileId)
+      .andWhere('a.type', type)
+      .andWhereRaw('(COALESCE(a.source_line, 0) > ? OR (COALESCE(a.source_line, 0) = ? AND a.id > ?))', [
+        line,
+        line,
+        id,
+      ])
+      .orderByRaw('COALESCE(a.source_line, 0), a.id')
+      .limit(PAGE)
+      .select(
+        'a.id',
+        'a.source_line',
+        'a.external_ref',
+        'a.member_number',
+        'a.status',
+        'a.reason',
+        'a.points',
+        'm.merged_into',
+        posted,
+      )) as Array<Record<string, unknown>>;
+    for (const r of rows) {
+      line = Number(r.source_line ?? 0);
+      id = Number(r.id);
+      yield {
+        line,
+        ref: (r.external_ref as string | null) ?? '',
+        memberNumber: (r.member_number as string | null) ?? '',
+        status: r.status as string,
+        reason: (r.reason as string | null) ?? null,
+        points: Number(r.points ?? 0),
+        partnerAmount:
+          r.partner_amount === null || r.partner_amount === undefined ? null : Number(r.partner_amount),
+        mergedInto: (r.merged_into as string | null) ?? null,
+      };
+    }
+    if (rows.length < PAGE) return;
+  }
 }
 
 interface UnreadRecord {
@@ -165,21 +192,39 @@ interface UnreadRecord {
   memberNumber: string | null;
 }
 
-async function unreadRecords(q: Q, fileId: number): Promise<UnreadRecord[]> {
-  const rows = (await q('rejects')
-    .where('file_id', fileId)
-    .orderBy([{ column: 'line' }, { column: 'id' }])
-    .select('line', 'path', 'reason', 'message', 'record_ref', 'member_number')) as Array<
-    Record<string, unknown>
-  >;
-  return rows.map((r) => ({
-    line: r.line === null || r.line === undefined ? null : Number(r.line),
-    path: (r.path as string | null) ?? null,
-    reason: r.reason as string,
-    message: (r.message as string | null) ?? null,
-    ref: (r.record_ref as string | null) ?? null,
-    memberNumber: (r.member_number as string | null) ?? null,
-  }));
+/** The file's records that could not be read at all, in line order, a page at a time. */
+async function* unreadRecords(q: Q, fileId: number): AsyncGenerator<UnreadRecord> {
+  let line = -1;
+  let id = 0;
+  for (;;) {
+    const rows = (await q('rejects')
+      .where('file_id', fileId)
+      .andWhereRaw('(COALESCE(line, 0) > ? OR (COALESCE(line, 0) = ? AND id > ?))', [line, line, id])
+      .orderByRaw('COALESCE(line, 0), id')
+      .limit(PAGE)
+      .select('id', 'line', 'path', 'reason', 'message', 'record_ref', 'member_number')) as Array<
+      Record<string, unknown>
+    >;
+    for (const r of rows) {
+      line = Number(r.line ?? 0);
+      id = Number(r.id);
+      yield {
+        line: r.line === null || r.line === undefined ? null : Number(r.line),
+        path: (r.path as string | null) ?? null,
+        reason: r.reason as string,
+        message: (r.message as string | null) ?? null,
+        ref: (r.record_ref as string | null) ?? null,
+        memberNumber: (r.member_number as string | null) ?? null,
+      };
+    }
+    if (rows.length < PAGE) return;
+  }
+}
+
+async function collect<T>(items: AsyncIterable<T> | Iterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of items) out.push(item);
+  return out;
 }
 
 function reasonText(code: string | null, mergedInto: string | null): string | null {
@@ -211,12 +256,44 @@ function outcomeOf(a: ActivityOutcome): { status: ResponseStatus; points: number
   }
 }
 
-/** The response to one partner CSV file; throws NOT_READY while records are still pending. */
-export async function partnerResponseData(
+function unreadText(r: UnreadRecord): string | null {
+  return r.message ? `${r.line !== null ? `line ${r.line}: ` : ''}${r.message}` : reasonText(r.reason, null);
+}
+
+/** The counts of the H record, from aggregates, so the D records can be streamed after it. */
+async function responseCounts(
+  q: Q,
+  fileId: number,
+): Promise<{ accepted: number; rejected: number; other: string[] }> {
+  const byStatus = (await q('activities')
+    .where({ source_file_id: fileId, type: 'PARTNER' })
+    .groupBy('status')
+    .select('status')
+    .count({ n: '*' })) as Array<{ status: string; n: number | string }>;
+  const unread = await q('rejects').where('file_id', fileId).count({ n: '*' }).first();
+  let accepted = 0;
+  let rejected = Number(unread?.n ?? 0);
+  const other: string[] = [];
+  for (const { status, n } of byStatus) {
+    if (status === 'POSTED' || status === 'PARTIAL' || status === 'REVERSED') accepted += Number(n);
+    else if (status === 'REJECTED') rejected += Number(n);
+    else other.push(status);
+  }
+  return { accepted, rejected, other };
+}
+
+export interface PartnerResponseSource {
+  header: PartnerResponseHeader;
+  /** The D records in the request's order: activities and unreadable records merged by line. */
+  records: AsyncIterable<PartnerResponseRecord> | Iterable<PartnerResponseRecord>;
+}
+
+/** The response to one partner CSV file, ready to stream; throws NOT_READY while records are still pending. */
+export async function partnerResponseSource(
   q: Q,
   file: InboundFile,
   processedAt: string,
-): Promise<PartnerResponse> {
+): Promise<PartnerResponseSource> {
   const fromName = partnerFromFileName(file.name);
   const partnerCode = file.partnerCode ?? fromName?.partnerCode;
   if (!partnerCode) {
@@ -231,48 +308,84 @@ export async function partnerResponseData(
   }
   const base = { partnerCode, fileSequence: file.sequence ?? fromName?.sequence ?? null, processedAt };
   if (file.verdict === 'rejected') {
-    return { ...base, fileStatus: file.reason ?? 'REJECTED', records: [] };
+    return {
+      header: { ...base, fileStatus: file.reason ?? 'REJECTED', accepted: 0, rejected: 0 },
+      records: [],
+    };
   }
   const pending = await pendingActivities(q, file.id);
   if (pending > 0) throw notReady(file, pending);
-  const records: Array<PartnerResponseRecord & { line: number }> = [];
-  for (const a of await activityOutcomes(q, file.id, 'PARTNER')) {
-    const outcome = outcomeOf(a);
-    if (outcome === null) {
-      throw new ExportError(
-        'UNEXPECTED_STATUS',
-        `partner file ${file.name}: activity ${a.ref} at line ${a.line} has status ${a.status}, which a response cannot express`,
-        { partner: partnerCode, file: file.name, line: a.line, field: 'status' },
-      );
+  const counts = await responseCounts(q, file.id);
+  if (counts.other.length > 0) {
+    throw new ExportError(
+      'UNEXPECTED_STATUS',
+      `partner file ${file.name}: activities with status ${counts.other.join(', ')}, which a response cannot express`,
+      { partner: partnerCode, file: file.name, field: 'status' },
+    );
+  }
+  const header: PartnerResponseHeader = {
+    ...base,
+    fileStatus: 'OK',
+    accepted: counts.accepted,
+    rejected: counts.rejected,
+  };
+  return { header, records: mergeByLine(activityOutcomes(q, file.id, 'PARTNER'), unreadRecords(q, file.id)) };
+}
+
+function recordOf(a: ActivityOutcome): PartnerResponseRecord {
+  const outcome = outcomeOf(a)!;
+  const reason =
+    outcome.status === 'A' ? null : (a.reason ?? (outcome.status === 'P' ? 'CAP_EXCEEDED' : null));
+  return {
+    partnerTxnId: a.ref,
+    memberNumber: a.memberNumber,
+    status: outcome.status,
+    pointsPosted: outcome.points,
+    reasonCode: reason,
+    reasonText: reasonText(reason, a.mergedInto),
+  };
+}
+
+/** Two line-ordered streams as one; an activity goes first when both have the same line. */
+async function* mergeByLine(
+  activities: AsyncIterator<ActivityOutcome>,
+  unread: AsyncIterator<UnreadRecord>,
+): AsyncGenerator<PartnerResponseRecord> {
+  let a = await activities.next();
+  let u = await unread.next();
+  while (!a.done || !u.done) {
+    if (!a.done && (u.done || a.value.line <= (u.value.line ?? 0))) {
+      yield recordOf(a.value);
+      a = await activities.next();
+    } else if (!u.done) {
+      const r = u.value;
+      yield {
+        partnerTxnId: r.ref ?? '',
+        memberNumber: r.memberNumber ?? '',
+        status: 'R',
+        pointsPosted: 0,
+        reasonCode: r.reason,
+        reasonText: unreadText(r),
+      };
+      u = await unread.next();
     }
-    const reason =
-      outcome.status === 'A' ? null : (a.reason ?? (outcome.status === 'P' ? 'CAP_EXCEEDED' : null));
-    records.push({
-      line: a.line,
-      partnerTxnId: a.ref,
-      memberNumber: a.memberNumber,
-      status: outcome.status,
-      pointsPosted: outcome.points,
-      reasonCode: reason,
-      reasonText: reasonText(reason, a.mergedInto),
-    });
   }
-  for (const r of await unreadRecords(q, file.id)) {
-    records.push({
-      line: r.line ?? 0,
-      partnerTxnId: r.ref ?? '',
-      memberNumber: r.memberNumber ?? '',
-      status: 'R',
-      pointsPosted: 0,
-      reasonCode: r.reason,
-      reasonText: r.message
-        ? `${r.line !== null ? `line ${r.line}: ` : ''}${r.message}`
-        : reasonText(r.reason, null),
-    });
-  }
-  // Stable: activities and rejects of one line never coexist, and each list is already in line order.
-  records.sort((x, y) => x.line - y.line);
-  return { ...base, fileStatus: 'OK', records: records.map(({ line: _line, ...rest }) => rest) };
+}
+
+/** The whole response to one partner CSV file as data (small files, tests). */
+export async function partnerResponseData(
+  q: Q,
+  file: InboundFile,
+  processedAt: string,
+): Promise<PartnerResponse> {
+  const { header, records } = await partnerResponseSource(q, file, processedAt);
+  return {
+    partnerCode: header.partnerCode,
+    fileSequence: header.fileSequence,
+    processedAt: header.processedAt,
+    fileStatus: header.fileStatus,
+    records: await collect(records),
+  };
 }
 
 /** The OTA_HotelStayInfoNotifRS for one hotel file; throws NOT_READY while stays are still pending. */
@@ -289,7 +402,7 @@ export async function hotelResponseData(
   const pending = await pendingActivities(q, file.id);
   if (pending > 0) throw notReady(file, pending);
   const warnings: HotelStayWarning[] = [];
-  for (const a of await activityOutcomes(q, file.id, 'HOTEL')) {
+  for (const a of await collect(activityOutcomes(q, file.id, 'HOTEL'))) {
     const partial = a.status === 'PARTIAL';
     if (a.status !== 'REJECTED' && !partial) continue;
     const code = a.reason ?? (partial ? 'CAP_EXCEEDED' : 'REJECTED');
@@ -301,14 +414,8 @@ export async function hotelResponseData(
       partial,
     });
   }
-  for (const r of await unreadRecords(q, file.id)) {
-    warnings.push({
-      reasonCode: r.reason,
-      text: r.message
-        ? `${r.line !== null ? `line ${r.line}: ` : ''}${r.message}`
-        : (PARTNER_REASON_TEXT[r.reason] ?? r.reason),
-      reservationId: r.ref,
-    });
+  for (const r of await collect(unreadRecords(q, file.id))) {
+    warnings.push({ reasonCode: r.reason, text: unreadText(r) ?? r.reason, reservationId: r.ref });
   }
   return { ...base, warnings };
 }

@@ -46,12 +46,16 @@ import {
   type PreparedExport,
   type WriteOutcome,
 } from '../exporters/outbox.js';
-import { buildPartnerResponse, partnerResponseName, responseTotals } from '../exporters/partner-response.js';
+import {
+  partnerResponseChunks,
+  partnerResponseName,
+  type ResponseTotals,
+} from '../exporters/partner-response.js';
 import {
   hotelResponseData,
   inboundFilesToAnswer,
   partnerFromFileName,
-  partnerResponseData,
+  partnerResponseSource,
   type InboundFile,
 } from '../exporters/responses.js';
 import type { Job, JobContext, JobResult } from './types.js';
@@ -151,13 +155,10 @@ class ExportRun {
             answersFileId: file.id,
             sequenceScope: `partner-response:${partnerCode}`,
             name: () => partnerResponseName(file.name),
-            prepare: async (q, stamp) => {
-              const data = await partnerResponseData(q, { ...file, partnerCode }, stamp.timestamp);
-              const t = responseTotals(data.records);
-              return {
-                content: buildPartnerResponse(data),
-                counts: { records: t.details, accepted: t.accepted, rejected: t.rejected, points: t.points },
-              };
+            prepare: async (q, stamp): Promise<PreparedExport> => {
+              const source = await partnerResponseSource(q, { ...file, partnerCode }, stamp.timestamp);
+              const counts: Partial<ResponseTotals> = {};
+              return { content: partnerResponseChunks(source.header, source.records, counts), counts };
             },
           },
           'partnerResponses',

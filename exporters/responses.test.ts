@@ -1,0 +1,88 @@
+/**
+ * A partner file larger than one page of the response query: records and unreadable lines interleaved,
+ * streamed into the response in the request's order with the right counts.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parse } from 'csv-parse/sync';
+import { availableEngines, createTestDatabase, type TestDb } from '../test/harness/db.js';
+import { DAY, insertInboundFile } from './fixtures/night.js';
+import { partnerResponseChunks } from './partner-response.js';
+import { inboundFilesToAnswer, partnerResponseSource } from './responses.js';
+
+const RECORDS = 5_200;
+
+for (const engine of availableEngines()) {
+  describe(`partner response paging on ${engine}`, () => {
+    let t: TestDb;
+
+    beforeEach(async () => {
+      t = await createTestDatabase(engine);
+    });
+
+    afterEach(async () => {
+      await t.cleanup();
+    });
+
+    it('streams every record of a large file in line order, activities and unreadable lines merged', async () => {
+      const q = t.db.knex;
+      const fileId = await insertInboundFile(q, {
+        feed: 'partner',
+        name: 'REDBANK_20261130_0042.csv',
+        partnerCode: 'REDBANK',
+        sequence: 42,
+        verdict: 'accepted',
+      });
+      // Every 13th line could not be read; the others are records, every 7th of them rejected.
+      const activities: Record<string, unknown>[] = [];
+      const rejects: Record<string, unknown>[] = [];
+      for (let line = 2; line < RECORDS + 2; line++) {
+        if (line % 13 === 0) {
+          rejects.push({
+            file_id: fileId,
+            feed: 'partner',
+            line,
+            field: 'spend_amount',
+            reason: 'BAD_AMOUNT',
+            message: 'spend_amount: not a number',
+            record_ref: `B${line}`,
+            business_date: DAY,
+            created_at: '2026-11-30T23:00:00Z',
+          });
+          continue;
+        }
+        activities.push({
+          activity_key: `PTR:REDBANK:B${line}`,
+          type: 'PARTNER',
+          member_number: '1000000016',
+          activity_date: '2026-11-20',
+          business_date: DAY,
+          partner_code: 'REDBANK',
+          external_ref: `B${line}`,
+          status: line % 7 === 0 ? 'REJECTED' : 'POSTED',
+          reason: line % 7 === 0 ? 'NO_CONTRACT' : null,
+          points: line % 7 === 0 ? 0 : 10,
+          needs_accrual: false,
+          source_file_id: fileId,
+          source_line: line,
+          updated_at: '2026-11-30T23:00:00Z',
+        });
+      }
+      // Inserted out of order: the response must not depend on insertion order.
+      await q.batchInsert('activities', activities.reverse(), 500);
+      await q.batchInsert('rejects', rejects, 500);
+
+      const [file] = await inboundFilesToAnswer(q, 'partner', 'partner-response', DAY);
+      const source = await partnerResponseSource(q, file!, '2026-12-01T01:30:00Z');
+      expect(source.header).toMatchObject({
+        accepted: activities.filter((a) => a.status === 'POSTED').length,
+      });
+      let text = '';
+      for await (const chunk of partnerResponseChunks(source.header, source.records)) text += chunk;
+      const rows = parse(text, { relax_column_count: true }) as string[][];
+      const d = rows.filter((r) => r[0] === 'D');
+      expect(d.map((r) => r[1])).toEqual(Array.from({ length: RECORDS }, (_, i) => `B${i + 2}`));
+      expect(d.filter((r) => r[3] === 'R').length).toBe(Number(rows[0]![5]));
+      expect(rows[rows.length - 1]).toEqual(['T', String(RECORDS), String(Number(rows[0]![4]) * 10)]);
+    });
+  });
+}
