@@ -18,10 +18,38 @@ interface DueLot {
   expiresOn: string | null;
 }
 
-function expiryPosting(ctx: JobContext, lot: DueLot): PostingInput {
+/**
+ * The expiry key of a lot: `EXP:<lot>` the first time, `EXP:<lot>:<n>` for its n-th expiry. A lot
+ * expires again when a cancelled redemption gives back points it had lent before its date (they return
+ * to the very lot, with its date); reusing `EXP:<lot>` for that smaller amount was an idempotency
+ * conflict that failed the expire job every night from then on.
+ */
+function expiryKey(lot: DueLot, earlier: number): string {
+  return earlier === 0 ? `EXP:${lot.id}` : `EXP:${lot.id}:${earlier + 1}`;
+}
+
+/** How many expiry postings each lot has had already. */
+async function earlierExpiries(knex: JobContext['db']['knex'], lots: DueLot[]): Promise<Map<number, number>> {
+  const out = new Map<number, number>();
+  const rows = await knex('lot_movements as m')
+    .join('postings as p', 'p.id', 'm.posting_id')
+    .whereIn(
+      'm.lot_id',
+      lots.map((l) => l.id),
+    )
+    .andWhere('p.kind', 'EXPIRY')
+    .groupBy('m.lot_id')
+    .select('m.lot_id as lotId')
+    .count({ n: '*' });
+  for (const r of rows as Array<{ lotId: number | string; n: number | string }>)
+    out.set(Number(r.lotId), Number(r.n));
+  return out;
+}
+
+function expiryPosting(ctx: JobContext, lot: DueLot, earlier: number): PostingInput {
   const member = /^MEMBER:([^:]+):PTS$/.exec(lot.code)?.[1];
   return {
-    key: `EXP:${lot.id}`,
+    key: expiryKey(lot, earlier),
     kind: 'EXPIRY',
     businessDate: ctx.businessDate,
     channel: 'EXPIRY',
@@ -60,8 +88,11 @@ export const expireJob: Job = async (ctx: JobContext): Promise<JobResult> => {
     const lots = (await query) as DueLot[];
     if (lots.length === 0) break;
     lastId = lots.at(-1)!.id;
+    const earlier = await earlierExpiries(knex, lots);
     const results = await ledger.post(
-      lots.map((l) => expiryPosting(ctx, { ...l, remaining: Number(l.remaining) })),
+      lots.map((l) =>
+        expiryPosting(ctx, { ...l, remaining: Number(l.remaining) }, earlier.get(Number(l.id)) ?? 0),
+      ),
       { atomic: false },
     );
     results.forEach((r, i) => {
