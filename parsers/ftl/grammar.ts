@@ -76,10 +76,6 @@ export const MONTH_NAMES = [
   'DEC',
 ];
 
-export function isBlank(trimmed: string): boolean {
-  return trimmed.length === 0;
-}
-
 /** A line that belongs to a Type B envelope before the identifier. */
 export function isEnvelopeLine(t: string): boolean {
   return PRIORITY_LINE.test(t) || ADDRESS_LINE.test(t) || ORIGINATOR_START.test(t);

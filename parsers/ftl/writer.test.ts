@@ -213,6 +213,14 @@ describe('FTL writer', () => {
   it('refuses a passenger it cannot write', () => {
     expect(() => writeFtlMessage(msg([{ ...base, surname: ' ' }]))).toThrow(RedeyeError);
     expect(() => writeFtlMessage(msg([{ ...base, givenName: '', title: null }]))).toThrow(RedeyeError);
+    expect(() => writeFtlMessage(msg([{ ...base, givenName: 'JOHN/ANNA' }]))).toThrow(/names are letters/);
+    expect(() => writeFtlMessage(msg([{ ...base, cards: [{ program: 'XX', number: '' }] }]))).toThrow(
+      /card XX/,
+    );
+    expect(() => writeFtlMessage(msg([{ ...base, cards: [{ program: '12', number: '123' }] }]))).toThrow(
+      /card 12/,
+    );
+    expect(() => writeFtlMessage(msg([{ ...base, destination: 'LEDX' }]))).toThrow(/destination/);
     expect(() =>
       writeFtlMessage(
         msg([base], { flight: { carrier: 'XX', number: 1, date: '28.05.2024', board: 'DME' } }),

@@ -10,7 +10,7 @@
 import iconv from 'iconv-lite';
 import type { IsoDate } from '../../lib/dates.js';
 import { RedeyeError } from '../../lib/errors.js';
-import { LINE_WIDTH, MONTH_NAMES, looksLikeTitle, pad2 } from './grammar.js';
+import { LINE_WIDTH, MONTH_NAMES, isNameText, looksLikeTitle, pad2 } from './grammar.js';
 import type { FtlCardUsage } from './model.js';
 
 export interface FtlWriterCard {
@@ -163,7 +163,42 @@ export function encodeFtl(text: string, encoding = 'utf-8'): Buffer {
   return iconv.encode(text, encoding);
 }
 
+const CODE = /^[A-Z0-9А-ЯЁ]{2,3}$/;
+const NUMBER = /^[A-Z0-9]{1,25}$/;
+const LOCATOR = /^[A-Z0-9А-ЯЁ]{4,8}$/;
+const AIRPORT = /^[A-ZА-ЯЁ]{3}$/;
+const SUBCLASS = /^[A-ZА-ЯЁ]$/;
+
+/** What the parser would reject is refused here: the writer only emits valid messages. */
+function checkPassenger(p: FtlWriterPassenger): void {
+  const who = `${p.surname}/${p.givenName}`;
+  if (!AIRPORT.test(p.destination) || !SUBCLASS.test(p.subclass)) {
+    throw writeError(
+      `passenger ${who}: destination ${p.destination} or subclass ${p.subclass} is not writable`,
+    );
+  }
+  if (!isNameText(p.surname.trim()) || (p.givenName.trim() !== '' && !isNameText(p.givenName.trim()))) {
+    throw writeError(
+      `passenger ${JSON.stringify(who)}: names are letters, spaces, hyphens, apostrophes and dots`,
+    );
+  }
+  if (p.pnr && (!LOCATOR.test(p.pnr) || (p.pnrAirline && !CODE.test(p.pnrAirline)))) {
+    throw writeError(`passenger ${who}: record locator ${p.pnr}/${p.pnrAirline ?? ''} is not writable`);
+  }
+  for (const c of p.cards) {
+    if (
+      !CODE.test(c.program) ||
+      !/[A-ZА-ЯЁ]/.test(c.program) ||
+      !NUMBER.test(c.number) ||
+      !/\d/.test(c.number)
+    ) {
+      throw writeError(`passenger ${who}: card ${c.program} ${c.number} is not writable`);
+    }
+  }
+}
+
 function passengerLines(p: FtlWriterPassenger): string[] {
+  checkPassenger(p);
   const lines = [nameLine(p)];
   if (p.pnr) lines.push(`.L/${p.pnr}${p.pnrAirline ? `/${p.pnrAirline}` : ''}`);
   const m = p.marketingFlight;
