@@ -126,6 +126,17 @@ for (const engine of availableEngines()) {
         conflicting: [],
       });
       expect((await status())[lhClaim!.claimId]).toEqual(['ACCEPTED', 1234, null, addDays(DAY, 2)]);
+      // As of the day before the answer arrived, it was still unanswered.
+      expect(
+        (await unansweredAllianceClaims(t.db.knex, { asOf: addDays(DAY, 1), dueDays: 1 })).map(
+          (c) => c.claimId,
+        ),
+      ).toEqual([ibClaim!.claimId, lhClaim!.claimId]);
+      expect(
+        (await unansweredAllianceClaims(t.db.knex, { asOf: addDays(DAY, 2), dueDays: 1 })).map(
+          (c) => c.claimId,
+        ),
+      ).toEqual([ibClaim!.claimId]);
 
       // The same results again change nothing; a different answer later does not overwrite the first.
       expect(

@@ -517,8 +517,9 @@ export interface UnansweredClaim {
 }
 
 /**
- * Claims we sent that have had no result for at least `dueDays` days on `asOf` (the daily report lists
- * them; `exports.alliance.resultsDueDays` is the configured number).
+ * Claims we sent that, on `asOf`, had had no result for at least `dueDays` days (the daily report lists
+ * them; `exports.alliance.resultsDueDays` is the configured number). Answers recorded after `asOf` do not
+ * count, so the list for a past date is what it was that day.
  */
 export async function unansweredAllianceClaims(
   q: Q,
@@ -528,8 +529,15 @@ export async function unansweredAllianceClaims(
   const query = q('alliance_claims as c')
     .leftJoin('files as f', 'f.id', 'c.file_id')
     .where('c.direction', 'OUT')
-    .andWhere('c.status', 'SENT')
     .andWhere('c.business_date', '<=', latest)
+    // As of the date: a claim answered later was still unanswered then, so a rerun of an old date agrees.
+    .andWhere((w) =>
+      w
+        .where('c.status', 'SENT')
+        .orWhere((a) =>
+          a.whereIn('c.status', ['ACCEPTED', 'REJECTED']).andWhere('c.answered_on', '>', options.asOf),
+        ),
+    )
     .orderBy([{ column: 'c.partner_code' }, { column: 'c.business_date' }, { column: 'c.claim_id' }])
     .select('c.partner_code', 'c.claim_id', 'c.business_date', 'f.name', 'f.sequence');
   if (options.partnerCode) query.andWhere('c.partner_code', options.partnerCode);
