@@ -1,0 +1,372 @@
+/**
+ * The demo program: a realistic month of the airline XX's loyalty program "Redeye Miles", generated into
+ * local inbox folders one night at a time, for `redeye demo` to run night by night and then the month-end.
+ *
+ *     dir/redeye.config.yaml        examples/redeye.config.yaml pointed at this folder (see config.ts)
+ *     dir/plan.json                 what was generated: business dates, files, counts, deliberate cases
+ *     dir/nights/<date>/<feed dir>/ the files that arrive during the night of that business date, in
+ *                                   the folders the configuration's feeds read (ftl/, flown/, partner/,
+ *                                   hotel/, alliance/claims/, redemptions/, members/, fx/, retro-claims/)
+ *
+ * Business date D is the day whose activity its night processes (the nightly schedule runs at 02:30 on
+ * D+1 for D). Its folder holds the FTL lists of D's flights, revenue accounting's extract of the coupons
+ * flown on D-1, the partners' files sent that night, the ECB rates published on D, the CRM's delta of D,
+ * and the redemptions and missing-credit requests of D.
+ *
+ * History. A month alone would start every member at zero points and tier Member, so the first night
+ * also carries the past: the CRM's full extract of the member base, revenue accounting's back-load of the
+ * members' flown coupons of the previous twelve months (one file per quarter, with trailers) and the ECB's
+ * history file of the rates those coupons convert with. The back-load is what the program would have
+ * credited; it has no FTL, no non-member passengers and no partner activity, because none of those change
+ * balances or tiers that flown coupons do not already set, and generating them would multiply the first
+ * night's work for nothing the month shows. It is honest in what matters: every point and every status
+ * credit of the history goes through the same files and jobs as the month's, inside the 365-day claim
+ * window, so tiers after the first night are those a year of flying earns.
+ *
+ * Everything is drawn from a seeded generator, one stream per area (random.ts): the same seed, member
+ * count and month give byte-identical files. Nothing reads the clock.
+ */
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { addDays, addMonths, endOfMonth, type IsoDate } from '../lib/dates.js';
+import { FEED_NAMES, type FeedName } from '../parsers/types.js';
+import { greatCircleMiles } from '../rules/distance.js';
+import { writeAllianceClaimNights, ANSWER_LAG_DAYS } from './alliance.js';
+import { demoConfigText, exampleConfig } from './config.js';
+import { couponFields, flownFile, sourceRef, type CouponStatus } from './coupons.js';
+import { writeFtlNights } from './dcs.js';
+import { planTravel, segmentsOn, type EarnEstimate, type Segment } from './flights.js';
+import { writeFxNights } from './fx.js';
+import { baseRows, generateMembers, membersCsv, type Member } from './members.js';
+import { buildNetwork } from './network.js';
+import { NightWriter, type PlannedFile } from './out.js';
+import { writePartnerNights } from './partners.js';
+import { Random } from './random.js';
+import {
+  PointsEstimate,
+  accountOf,
+  segmentEstimate,
+  writeRedemptionNights,
+  writeRetroClaimNights,
+  type RequestsSummary,
+} from './requests.js';
+
+export interface DemoOptions {
+  /** The demo folder; created if missing. Its `nights/` folder is replaced. */
+  dir: string;
+  /** Members in the base at the start of the month (the issue asks for at least 50,000). */
+  members: number;
+  /** `YYYY-MM`, from 2025-01 (the demo contracts' validity). */
+  month: string;
+  seed?: number;
+}
+
+export interface FeedCount {
+  files: number;
+  records: number;
+}
+
+export interface DemoNight {
+  date: IsoDate;
+  /** Folder of the night's files, relative to the demo folder. */
+  dir: string;
+  files: number;
+  bytes: number;
+  feeds: Partial<Record<FeedName, FeedCount>>;
+}
+
+export interface DemoPlan {
+  month: string;
+  seed: number;
+  /** Members at the start of the month, and after the month's enrolments. */
+  members: { start: number; end: number };
+  /** Absolute demo folder; every other path is relative to it. */
+  dir: string;
+  config: string;
+  /** Where the night runner copies a night's files (the inbox transport's root). */
+  inbox: string;
+  businessDates: IsoDate[];
+  nights: DemoNight[];
+  counts: Record<FeedName, FeedCount>;
+  history: { from: IsoDate; to: IsoDate; coupons: number; files: string[] };
+  network: { routes: number; flightsPerDay: number; passengersPerDay: number };
+  /** The deliberate cases and where they are, in words. */
+  scenarios: string[];
+  /** Member numbers written wrong on purpose, and members travelling or staying under another name. */
+  deliberate: { badCheckDigit: string[]; unknownMembers: string[]; nameMismatch: string[] };
+  /** How the partner airlines answer the claims Redeye sends (see alliance.ts answerClaimsFile). */
+  allianceAnswers: { lagDays: Record<string, number> };
+  files: PlannedFile[];
+}
+
+function validate(options: DemoOptions): { month: string; members: number; seed: number } {
+  if (!/^\d{4}-(0[1-9]|1[0-2])$/.test(options.month)) {
+    throw new RangeError(`month must be YYYY-MM, got ${JSON.stringify(options.month)}`);
+  }
+  // The demo contracts (DRIVE, REDBANK, the partner airlines' charts) start on 2025-01-01.
+  if (options.month < '2025-01') throw new RangeError(`month must be 2025-01 or later, got ${options.month}`);
+  if (!Number.isSafeInteger(options.members) || options.members < 50 || options.members > 5_000_000) {
+    throw new RangeError(`members must be a whole number from 50 to 5,000,000, got ${options.members}`);
+  }
+  const seed = options.seed ?? 1;
+  if (!Number.isSafeInteger(seed) || seed < 0)
+    throw new RangeError(`seed must be a non-negative integer, got ${seed}`);
+  return { month: options.month, members: options.members, seed };
+}
+
+/** Points a coupon earns at least under the demo's distance-based rules (no bonus, no promotion), less 20%. */
+function earnEstimate(month: string): EarnEstimate {
+  const config = exampleConfig();
+  const versions = config.earning.air.filter((v) => v.effectiveFrom <= `${month}-01`);
+  const air = versions[versions.length - 1] ?? config.earning.air[0]!;
+  const pairs = new Map(air.cityPairs.map((p) => [[p.from, p.to].sort().join('-'), p.miles]));
+  const cache = new Map<string, number>();
+  return (from, to, rbd) => {
+    const key = `${from}${to}${rbd}`;
+    let points = cache.get(key);
+    if (points === undefined) {
+      const miles = pairs.get([from, to].sort().join('-')) ?? greatCircleMiles(from, to) ?? 0;
+      points = Math.floor(Math.max(air.minimumMiles, miles) * (air.classRates[rbd] ?? 0) * 0.8);
+      cache.set(key, points);
+    }
+    return points;
+  };
+}
+
+export async function generateDemo(options: DemoOptions): Promise<DemoPlan> {
+  const { month, members: count, seed } = validate(options);
+  const dir = resolve(options.dir);
+  const first: IsoDate = `${month}-01`;
+  const last = endOfMonth(first);
+  const days: IsoDate[] = [];
+  for (let d = first; d <= last; d = addDays(d, 1)) days.push(d);
+  const day = (n: number) => days[Math.min(days.length - 1, n - 1)]!;
+  const historyFrom = addDays(first, -360);
+
+  mkdirSync(dir, { recursive: true });
+  rmSync(join(dir, 'nights'), { recursive: true, force: true });
+  const writer = new NightWriter(dir);
+  const scenarios: string[] = [];
+
+  const flightsPerDay = Math.max(12, Math.round(count * 0.0012));
+  const passengersPerDay = Math.round(count * 0.17);
+  const network = buildNetwork(flightsPerDay);
+  const base = generateMembers({ seed, count, firstNight: first, lastNight: last, historyFrom, network });
+  const travel = planTravel({
+    seed,
+    network,
+    base,
+    historyFrom,
+    firstNight: first,
+    lastNight: last,
+    passengersPerDay,
+  });
+
+  // ------------------------------------------------------------------------------------------- members
+  const fullRows = baseRows(base);
+  writer.write(first, 'members', `MEMBERS_FULL_${first.replace(/-/g, '')}.csv`, membersCsv(fullRows), {
+    records: fullRows.length,
+    note: 'the CRM full extract: the member base as it stood before the month',
+  });
+  for (const date of days) {
+    const changes = base.deltas.get(date) ?? [];
+    if (changes.length === 0) continue;
+    writer.write(
+      date,
+      'members',
+      `MEMBERS_${date.replace(/-/g, '')}.csv`,
+      membersCsv(changes.map((c) => c.row)),
+      {
+        records: changes.length,
+      },
+    );
+  }
+  if (base.lateRow) {
+    const { night, change, supersededBy } = base.lateRow;
+    writer.write(night, 'members', `MEMBERS_CC_${night.replace(/-/g, '')}.csv`, membersCsv([change.row]), {
+      records: 1,
+      note: `call-centre row of ${change.updatedAt}, older than the row of ${supersededBy.updatedAt} already sent: must not win`,
+    });
+    scenarios.push(
+      `members: ${change.member.number}'s e-mail change of ${change.updatedAt} arrives on ${night}, after the newer row of ${supersededBy.updatedAt}`,
+    );
+  }
+  for (const { night, merged, survivor } of base.merges) {
+    scenarios.push(
+      `members: ${merged.number} (a duplicate account) merged into ${survivor.number} on ${night}`,
+    );
+  }
+  for (const { night, member } of base.closures)
+    scenarios.push(`members: ${member.number} closed on ${night}`);
+
+  // ------------------------------------------------------------------------------------------- rates
+  const fx = writeFxNights({ seed, writer, historyFrom, days });
+
+  // ------------------------------------------------------------------------------------------- FTL
+  const cp866Day = travel.scenarios.get('cp866')?.date ?? day(12);
+  const dcs = writeFtlNights({ seed, network, travel, writer, days, cp866Day });
+  for (const [name, s] of travel.scenarios) {
+    if (name !== 'cp866')
+      scenarios.push(`ftl: ${name} on XX${s.flight.number} ${s.flight.from}-${s.flight.to} ${s.date}`);
+  }
+  scenarios.push(
+    `ftl: VKO sends CP866 on ${cp866Day} to a feed configured for UTF-8: its Cyrillic names are rejected (BAD_ENCODING), credited from the coupons`,
+  );
+  for (const f of dcs.faults) scenarios.push(`ftl: ${f}`);
+  for (const s of travel.borrowed)
+    scenarios.push(
+      `ftl/flown: ${s.member!.number}'s card used by ${s.person.surname} on XX${s.flight.number} ${s.date} (NAME_MISMATCH)`,
+    );
+  for (const s of travel.inactiveFlyers)
+    scenarios.push(
+      `ftl/flown: ${s.member!.number} flies ${s.date} before finishing registration (MEMBER_INACTIVE)`,
+    );
+
+  // ------------------------------------------------------------------------------------------- flown coupons
+  const corrections = new Map<IsoDate, Array<[Segment, CouponStatus]>>();
+  const corrected = new Set<Segment>();
+  const fixes = Random.stream(seed, 'corrections');
+  for (const date of days.slice(0, -2)) {
+    for (const s of segmentsOn(travel, date)) {
+      if (
+        !fixes.chance(0.003) &&
+        !(date === first && corrected.size === 0 && s.member !== null && s.card === 'own')
+      )
+        continue;
+      const night = addDays(date, 1 + fixes.range(1, 6));
+      if (night > last) continue;
+      const list = corrections.get(night) ?? [];
+      list.push([s, fixes.chance(0.7) ? 'R' : 'E']);
+      corrections.set(night, list);
+      corrected.add(s);
+    }
+  }
+  const historyFiles: string[] = [];
+  const history = [...travel.history].sort((a, b) =>
+    a.date < b.date ? -1 : a.date > b.date ? 1 : a.flight.id - b.flight.id,
+  );
+  for (let q = 0; q < 4; q++) {
+    const from = addMonths(historyFrom, q * 3);
+    const to = q === 3 ? addDays(first, -1) : addDays(addMonths(historyFrom, (q + 1) * 3), -1);
+    const rows = history
+      .filter((s) => s.date >= from && s.date <= to)
+      .map((s, i) => couponFields(s, 'F', sourceRef(to, i + 1)));
+    const name = `FLOWN_HISTORY_${from.replace(/-/g, '')}_${to.replace(/-/g, '')}.csv`;
+    writer.write(first, 'flown', name, flownFile(rows).text, {
+      records: rows.length,
+      note: `back-load of members' coupons flown ${from} to ${to}`,
+    });
+    historyFiles.push(name);
+  }
+  for (const night of days.slice(1)) {
+    const rows: string[][] = [];
+    let n = 0;
+    for (const s of segmentsOn(travel, addDays(night, -1)))
+      rows.push(couponFields(s, 'F', sourceRef(night, ++n)));
+    for (const [s, status] of corrections.get(night) ?? [])
+      rows.push(couponFields(s, status, sourceRef(night, ++n)));
+    writer.write(night, 'flown', `FLOWN_${night.replace(/-/g, '')}.csv`, flownFile(rows).text, {
+      records: rows.length,
+      ...(corrections.has(night)
+        ? { note: `${corrections.get(night)!.length} coupon(s) of earlier nights refunded or exchanged` }
+        : {}),
+    });
+  }
+  const refunds = [...corrections.values()].reduce((s, l) => s + l.length, 0);
+  scenarios.push(`flown: ${refunds} coupon(s) come back refunded (R) or exchanged (E) on a later night`);
+
+  // ------------------------------------------------------------------------------------------- points estimate
+  const estimate = new PointsEstimate();
+  const estimateOf = earnEstimate(month);
+  const untracked = new Set<Member>();
+  for (const { merged, survivor } of base.merges) {
+    untracked.add(merged);
+    untracked.add(survivor);
+  }
+  const flyers = new Set<Member>();
+  const credit = (s: Segment, night: IsoDate) => {
+    if (s.member === null) return;
+    flyers.add(s.member);
+    if (corrected.has(s) || untracked.has(s.member)) return;
+    estimate.credit(night, accountOf(s.member), segmentEstimate(s, estimateOf));
+  };
+  for (const s of travel.history) credit(s, first);
+  for (const date of days) for (const s of segmentsOn(travel, date)) credit(s, addDays(date, 1));
+
+  // ------------------------------------------------------------------------------------------- partners
+  const quietMembers = base.members.filter(
+    (m) =>
+      m.status === 'ACTIVE' &&
+      m.group === null &&
+      !m.cardholder &&
+      m.enrolmentDate < historyFrom &&
+      m.earnUntil === null &&
+      !flyers.has(m) &&
+      !untracked.has(m),
+  );
+  const partners = writePartnerNights({ seed, base, writer, days, quietMembers: quietMembers.slice(0, 5) });
+  for (const n of partners.notes) scenarios.push(`partner: ${n}`);
+  const alliance = writeAllianceClaimNights({ seed, base, writer, days });
+  for (const n of alliance.notes) scenarios.push(`alliance: ${n}`);
+
+  // ------------------------------------------------------------------------------------------- redemptions, retro-claims
+  const requests: RequestsSummary = { redemptions: 0, cancellations: 0, insufficient: 0, retroClaims: {} };
+  const requestOptions = { seed, base, travel, writer, days, estimate, untracked };
+  writeRedemptionNights(requestOptions, requests);
+  writeRetroClaimNights(requestOptions, requests);
+  scenarios.push(
+    `redemptions: ${requests.redemptions} issued, ${requests.cancellations} cancelled later, ${requests.insufficient} larger than the balance (INSUFFICIENT_POINTS)`,
+  );
+  for (const [kind, n] of Object.entries(requests.retroClaims)) scenarios.push(`retro-claims: ${n} ${kind}`);
+
+  // ------------------------------------------------------------------------------------------- config and plan
+  writeFileSync(join(dir, 'redeye.config.yaml'), demoConfigText({ month, members: count, seed }));
+  const files = [...writer.files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const counts = Object.fromEntries(FEED_NAMES.map((f) => [f, { files: 0, records: 0 }])) as Record<
+    FeedName,
+    FeedCount
+  >;
+  const nights: DemoNight[] = days.map((date) => ({
+    date,
+    dir: `nights/${date}`,
+    files: 0,
+    bytes: 0,
+    feeds: {},
+  }));
+  const nightOf = new Map(nights.map((n) => [n.date, n]));
+  for (const f of files) {
+    counts[f.feed].files++;
+    counts[f.feed].records += f.records;
+    const n = nightOf.get(f.night)!;
+    n.files++;
+    n.bytes += f.bytes;
+    const c = (n.feeds[f.feed] ??= { files: 0, records: 0 });
+    c.files++;
+    c.records += f.records;
+  }
+  const plan: DemoPlan = {
+    month,
+    seed,
+    members: { start: count, end: base.members.length },
+    dir,
+    config: 'redeye.config.yaml',
+    inbox: 'var/inbox',
+    businessDates: days,
+    nights,
+    counts,
+    history: { from: historyFrom, to: addDays(first, -1), coupons: history.length, files: historyFiles },
+    network: { routes: network.routes.length, flightsPerDay: network.flights.length, passengersPerDay },
+    scenarios,
+    deliberate: {
+      badCheckDigit: [...partners.badCheckDigit, ...alliance.badCheckDigit],
+      unknownMembers: [...partners.unknownMembers, ...alliance.unknownMembers],
+      nameMismatch: [...partners.nameMismatch, ...travel.borrowed.map((s) => s.member!.number)],
+    },
+    allianceAnswers: { lagDays: { ...ANSWER_LAG_DAYS } },
+    files,
+  };
+  void fx;
+  const { dir: _absolute, ...portable } = plan;
+  writeFileSync(join(dir, 'plan.json'), `${JSON.stringify(portable, null, 1)}\n`);
+  return plan;
+}
