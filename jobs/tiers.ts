@@ -1,0 +1,172 @@
+/**
+ * `tiers`: status credits older than the qualification window lapse (posted, so every member's status
+ * account always equals the credits that still count); members whose qualification rose today are
+ * upgraded at once; members whose review date has come are reviewed (downgrade with soft landing, or
+ * hold). Every change is a tier event the mailing exports use.
+ */
+import type { Knex } from 'knex';
+import { Accounts, type StatusMetric } from '../ledger/accounts.js';
+import { Ledger } from '../ledger/ledger.js';
+import { Program } from '../rules/program.js';
+import { review, upgrade, type TierDecision, type TierState } from '../rules/tiers.js';
+import type { Job, JobContext, JobResult } from './types.js';
+
+async function lapse(ctx: JobContext, program: Program, ledger: Ledger): Promise<number> {
+  const { from } = program.qualificationWindow(ctx.businessDate);
+  const groups = await ctx.db
+    .knex('status_credits as s')
+    .join('members as m', 'm.id', 's.member_id')
+    .whereNull('s.lapsed_by')
+    .andWhere('s.activity_date', '<', from)
+    .groupBy('s.member_id', 'm.number', 's.metric')
+    .select('s.member_id as memberId', 'm.number as number', 's.metric as metric')
+    .sum({ total: 's.amount' });
+  let lapsed = 0;
+  const CHUNK = 1_000;
+  for (let i = 0; i < groups.length; i += CHUNK) {
+    const part = (
+      groups as Array<{ memberId: number; number: string; metric: StatusMetric; total: number | string }>
+    ).slice(i, i + CHUNK);
+    await ctx.db.transaction(async (trx) => {
+      const live = part.filter((g) => Number(g.total) !== 0);
+      const results = await ledger.post(
+        live.map((g) => ({
+          key: `LAPSE:${g.number}:${g.metric}:${ctx.businessDate}`,
+          kind: 'STATUS_LAPSE' as const,
+          businessDate: ctx.businessDate,
+          memberNumber: g.number,
+          channel: 'STATUS',
+          entries: [
+            { account: Accounts.memberStatus(g.number, g.metric), amount: -Number(g.total) },
+            { account: Accounts.statusLapsed(g.metric), amount: Number(g.total) },
+          ],
+          sourceRef: `credits before ${from}`,
+        })),
+        { trx },
+      );
+      for (const [j, g] of live.entries()) {
+        await trx('status_credits')
+          .where({ member_id: g.memberId, metric: g.metric })
+          .whereNull('lapsed_by')
+          .andWhere('activity_date', '<', from)
+          .update({ lapsed_by: results[j]!.postingId });
+        lapsed++;
+      }
+    });
+  }
+  return lapsed;
+}
+
+async function qualification(
+  q: Knex | Knex.Transaction,
+  program: Program,
+  memberIds: number[],
+  date: string,
+): Promise<Map<number, number>> {
+  const { from, to } = program.qualificationWindow(date);
+  const out = new Map<number, number>();
+  for (let i = 0; i < memberIds.length; i += 500) {
+    const rows = await q('status_credits')
+      .whereIn('member_id', memberIds.slice(i, i + 500))
+      .andWhere('metric', program.statusMetric)
+      .andWhere('activity_date', '>=', from)
+      .andWhere('activity_date', '<=', to)
+      .groupBy('member_id')
+      .select('member_id')
+      .sum({ total: 'amount' });
+    for (const r of rows as Array<{ member_id: number; total: number | string }>)
+      out.set(Number(r.member_id), Number(r.total));
+  }
+  return out;
+}
+
+async function apply(
+  trx: Knex.Transaction,
+  ctx: JobContext,
+  member: { id: number; number: string },
+  d: TierDecision,
+): Promise<void> {
+  await trx('tier_events')
+    .insert({
+      event_key: `TIER:${member.number}:${ctx.businessDate}:${d.event.direction}`,
+      member_id: member.id,
+      business_date: ctx.businessDate,
+      from_tier: d.event.from,
+      to_tier: d.event.to,
+      direction: d.event.direction,
+      qualification: d.event.qualification,
+      reason: d.event.reason,
+      created_at: ctx.now().toISOString(),
+    })
+    .onConflict('event_key')
+    .ignore();
+  await trx('members')
+    .where({ id: member.id })
+    .update({ tier: d.next.tier, tier_since: d.next.tierSince, review_date: d.next.reviewDate });
+}
+
+type MemberTierRow = {
+  id: number;
+  number: string;
+  tier: string;
+  tier_since: string | null;
+  review_date: string | null;
+};
+
+async function decideAll(
+  ctx: JobContext,
+  program: Program,
+  members: MemberTierRow[],
+  decideOne: (s: TierState, q: number) => TierDecision | undefined,
+  counts: Record<string, number>,
+) {
+  for (let i = 0; i < members.length; i += 1_000) {
+    const part = members.slice(i, i + 1_000);
+    await ctx.db.transaction(async (trx) => {
+      const q = await qualification(
+        trx,
+        program,
+        part.map((m) => m.id),
+        ctx.businessDate,
+      );
+      for (const m of part) {
+        const d = decideOne(
+          { tier: m.tier, tierSince: m.tier_since, reviewDate: m.review_date },
+          q.get(m.id) ?? 0,
+        );
+        if (!d) continue;
+        await apply(trx, ctx, m, d);
+        counts[d.event.direction.toLowerCase()] = (counts[d.event.direction.toLowerCase()] ?? 0) + 1;
+      }
+    });
+  }
+}
+
+export const tiersJob: Job = async (ctx: JobContext): Promise<JobResult> => {
+  const program = new Program(ctx.config);
+  const ledger = new Ledger(ctx.db, { now: ctx.now });
+  const counts: Record<string, number> = { lapsed: 0, up: 0, down: 0, hold: 0 };
+  counts.lapsed = await lapse(ctx, program, ledger);
+  // Members whose qualification rose today: credits posted on this business date.
+  const credited = (await ctx.db
+    .knex('members as m')
+    .whereIn(
+      'm.id',
+      ctx.db
+        .knex('status_credits as s')
+        .join('postings as p', 'p.id', 's.posting_id')
+        .where('p.business_date', ctx.businessDate)
+        .select('s.member_id'),
+    )
+    .whereIn('m.status', ['ACTIVE', 'SUSPENDED', 'INCOMPLETE'])
+    .select('m.id', 'm.number', 'm.tier', 'm.tier_since', 'm.review_date')) as MemberTierRow[];
+  await decideAll(ctx, program, credited, (s, q) => upgrade(program, s, q, ctx.businessDate), counts);
+  const due = (await ctx.db
+    .knex('members')
+    .whereNotNull('review_date')
+    .andWhere('review_date', '<=', ctx.businessDate)
+    .whereIn('status', ['ACTIVE', 'SUSPENDED', 'INCOMPLETE'])
+    .select('id', 'number', 'tier', 'tier_since', 'review_date')) as MemberTierRow[];
+  await decideAll(ctx, program, due, (s, q) => review(program, s, q, ctx.businessDate), counts);
+  return { counts };
+};
