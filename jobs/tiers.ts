@@ -85,10 +85,14 @@ async function apply(
   ctx: JobContext,
   member: { id: number; number: string },
   d: TierDecision,
-): Promise<void> {
+): Promise<boolean> {
+  const eventKey = `TIER:${member.number}:${ctx.businessDate}:${d.event.direction}`;
+  // A decision recorded before is a rerun of its date: applying it again would undo what later
+  // nights decided (an old upgrade rerun after the review that stepped the member down).
+  if (await trx('tier_events').where({ event_key: eventKey }).first('id')) return false;
   await trx('tier_events')
     .insert({
-      event_key: `TIER:${member.number}:${ctx.businessDate}:${d.event.direction}`,
+      event_key: eventKey,
       member_id: member.id,
       business_date: ctx.businessDate,
       from_tier: d.event.from,
@@ -103,6 +107,7 @@ async function apply(
   await trx('members')
     .where({ id: member.id })
     .update({ tier: d.next.tier, tier_since: d.next.tierSince, review_date: d.next.reviewDate });
+  return true;
 }
 
 type MemberTierRow = {
@@ -135,7 +140,7 @@ async function decideAll(
           q.get(m.id) ?? 0,
         );
         if (!d) continue;
-        await apply(trx, ctx, m, d);
+        if (!(await apply(trx, ctx, m, d))) continue;
         counts[d.event.direction.toLowerCase()] = (counts[d.event.direction.toLowerCase()] ?? 0) + 1;
       }
     });
