@@ -234,7 +234,19 @@ function decideFlight(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
     return { postings, related: [], update: done({ status: 'REVERSED', reason: 'NOT_FLOWN' }) };
   }
   const fare = fareOf(ctx, row);
-  if (!fare.ok) return rejected(fare.rejection);
+  if (!fare.ok) {
+    // Miles the FTL already brought stay posted, so the activity stays POSTED: only the status credit,
+    // which needs the coupon's money in the base currency, cannot be made. Marking it REJECTED would
+    // contradict the ledger (and count a credited flight among the night's rejects).
+    if (row.postingKey !== null)
+      return {
+        postings: [],
+        related: [],
+        rejection: fare.rejection,
+        update: done({ reason: fare.rejection.reason }),
+      };
+    return rejected(fare.rejection);
+  }
   const alreadyAwarded = row.postingKey !== null;
   let member: MemberFacts;
   if (alreadyAwarded) {
