@@ -5,6 +5,7 @@
 const benches: Record<string, () => Promise<{ default: (args: string[]) => Promise<void> }>> = {
   ledger: () => import('./ledger.js'),
   parsers: () => import('./parsers.js'),
+  reports: () => import('./reports.js'),
 };
 
 async function main(): Promise<void> {

@@ -151,9 +151,9 @@ function ledgerSource(db: Db, from: IsoDate, to: IsoDate, asOf: IsoDate): Source
           (needs.activity
             ? ' LEFT JOIN activities act ON act.posting_key = COALESCE(o.idempotency_key, p.idempotency_key)'
             : '') +
-          ` WHERE p.business_date >= ? AND p.business_date <= ? AND a.kind IN ${PTS_KINDS_SQL}
-              AND COALESCE(o.kind, p.kind) IN ('ACCRUAL', 'REDEMPTION', 'EXPIRY')`,
-        bindings: [from, to],
+          ` WHERE p.business_date >= ? AND p.business_date <= ? AND e.business_date >= ? AND e.business_date <= ?
+              AND a.kind IN ${PTS_KINDS_SQL} AND COALESCE(o.kind, p.kind) IN ('ACCRUAL', 'REDEMPTION', 'EXPIRY')`,
+        bindings: [from, to, from, to],
       };
     },
     facts:

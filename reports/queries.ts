@@ -42,10 +42,13 @@ export async function liabilityMovements(
   options: { byDay?: boolean; days?: readonly IsoDate[] } = {},
 ): Promise<Movement[]> {
   const byDay = options.byDay === true || options.days !== undefined;
+  // Entries carry their posting's business date: filtering on both lets each engine start from the
+  // index that suits it (SQLite: the account's entries by date; PostgreSQL: whatever its statistics say).
+  const marks = options.days?.map(() => '?').join(', ');
   const dateFilter = options.days
-    ? `p.business_date IN (${options.days.map(() => '?').join(', ')})`
-    : 'p.business_date >= ? AND p.business_date <= ?';
-  const bindings = options.days ? [...options.days] : [from, to];
+    ? `p.business_date IN (${marks}) AND e.business_date IN (${marks})`
+    : 'p.business_date >= ? AND p.business_date <= ? AND e.business_date >= ? AND e.business_date <= ?';
+  const bindings = options.days ? [...options.days, ...options.days] : [from, to, from, to];
   const groups = byDay ? 'GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4' : 'GROUP BY 1, 2, 3 ORDER BY 1, 2, 3';
   const rows = await sqlRows<{
     day?: string;
@@ -108,8 +111,8 @@ export async function storedLiabilityAsOf(db: Db, asOf: IsoDate): Promise<number
   const [later] = await sqlRows<{ points: unknown }>(
     db.knex,
     `SELECT SUM(e.amount) AS points
-       FROM postings p JOIN entries e ON e.posting_id = p.id JOIN accounts a ON a.id = e.account_id
-      WHERE p.business_date > ? AND a.kind IN ${PTS_KINDS_SQL}`,
+       FROM entries e JOIN accounts a ON a.id = e.account_id
+      WHERE e.business_date > ? AND a.kind IN ${PTS_KINDS_SQL}`,
     [asOf],
   );
   return num(stored?.points) - num(later?.points);
@@ -134,8 +137,10 @@ export async function outstandingLots(db: Db, asOf: IsoDate): Promise<Outstandin
   type Row = { earned: string; expires: string | null; points: unknown };
   const now = await sqlRows<Row>(
     db.knex,
+    // Spent lots add nothing; leaving out `remaining > 0` lets SQLite read the table in one sequential
+    // pass instead of through the open-lots index with a lookup per lot.
     `SELECT ${earned} AS earned, ${expires} AS expires, SUM(l.remaining) AS points
-       FROM lots l WHERE l.remaining > 0 GROUP BY 1, 2`,
+       FROM lots l GROUP BY 1, 2`,
   );
   const createdLater = await sqlRows<Row>(
     db.knex,
@@ -213,9 +218,10 @@ export async function partnerCredits(db: Db, from: IsoDate, to: IsoDate): Promis
        FROM postings p
        JOIN entries e ON e.posting_id = p.id
        JOIN accounts a ON a.id = e.account_id
-      WHERE p.business_date >= ? AND p.business_date <= ? AND a.kind = 'PARTNER'
+      WHERE p.business_date >= ? AND p.business_date <= ? AND e.business_date >= ? AND e.business_date <= ?
+        AND a.kind = 'PARTNER'
       GROUP BY 1, 2 ORDER BY 1, 2`,
-    [from, to],
+    [from, to, from, to],
   );
   return rows.map((r) => ({ partner: r.partner, activityDate: r.activity_date, points: num(r.points) }));
 }
