@@ -1,0 +1,329 @@
+/**
+ * One flight, two feeds: the FTL passenger and the flown coupon are one activity, whichever comes
+ * first; miles are posted once and status credits come from the coupon. A coupon coming back refunded,
+ * voided or exchanged takes back what was posted for it. Rules are versioned by the activity date.
+ */
+import { describe, expect, it } from 'vitest';
+import { availableEngines } from '../../test/harness/db.js';
+import { Accounts } from '../../ledger/accounts.js';
+import { awardPostingKey, flightKey, reversalKey, statusPostingKey } from '../activity.js';
+import {
+  memberNumber,
+  replaceOnce,
+  useScenario,
+  type Coupon,
+  type FtlMessage,
+  type Person,
+} from './scenario.js';
+
+const IVANOV: Person = { number: memberNumber(1), surname: 'IVANOV', givenName: 'IVAN' };
+
+const FLIGHT = { flight: '245', date: '2026-03-10', from: 'SVO', to: 'KZN' };
+const KEY = flightKey(
+  { carrier: 'XX', number: FLIGHT.flight, date: FLIGHT.date, origin: FLIGHT.from, destination: FLIGHT.to },
+  { program: 'XX', number: IVANOV.number },
+);
+
+const ftl = (over: Partial<FtlMessage> = {}): FtlMessage => ({
+  flight: 'XX245',
+  date: FLIGHT.date,
+  board: 'SVO',
+  groups: [{ dest: 'KZN', cls: 'Y', pax: [{ surname: 'IVANOV', givenName: 'IVAN', card: IVANOV.number }] }],
+  ...over,
+});
+
+/** IVANOV's coupon of XX245 SVO-KZN: $120 fare + $30 tax = $150 toward status, 461 miles in Y. */
+const coupon = (over: Partial<Coupon> = {}): Coupon => ({
+  ticket: '0741000000001',
+  coupon: 1,
+  ...FLIGHT,
+  booked: 'Y',
+  surname: 'IVANOV',
+  givenName: 'IVAN MR',
+  card: { program: 'XX', number: IVANOV.number },
+  fare: '120.00',
+  tax: '30.00',
+  ...over,
+});
+
+for (const engine of availableEngines()) {
+  describe(`a flight from the FTL and the flown coupon (${engine})`, () => {
+    const s = useScenario(engine);
+
+    it('FTL first: miles at once, status credits when the coupon confirms, miles not again', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      w.dropFtl(ftl());
+      await w.night('2026-03-11');
+      expect(await w.balance(IVANOV.number)).toBe(461);
+      expect(await w.statusBalance(IVANOV.number)).toBe(0);
+      expect(await w.activity(KEY)).toMatchObject({
+        status: 'POSTED',
+        seen_ftl: expect.anything(),
+        status_credit: 0,
+      });
+
+      w.dropCoupons([coupon()]);
+      const second = await w.night('2026-03-12');
+      expect(second.accrue.counts.postings).toBe(1);
+      expect(await w.balance(IVANOV.number)).toBe(461);
+      expect(await w.statusBalance(IVANOV.number)).toBe(15000);
+      expect(await w.activity(KEY)).toMatchObject({
+        status: 'POSTED',
+        points: 461,
+        status_credit: 15000,
+        posting_key: awardPostingKey(KEY),
+        status_posting_key: statusPostingKey(KEY),
+        ticket_number: '0741000000001',
+      });
+      // The status posting carries no points, only the credit.
+      expect((await w.posting(statusPostingKey(KEY)))?.entries).toEqual({
+        [Accounts.memberStatus(IVANOV.number, 'SPEND')]: 15000,
+        [Accounts.statusIssued('SPEND')]: -15000,
+      });
+      expect(await w.knex('activities').count({ n: '*' }).first()).toMatchObject({ n: 1 });
+    });
+
+    it('coupon first: miles and status at once; the later FTL adds nothing', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      w.dropCoupons([coupon()]);
+      await w.night('2026-03-11');
+      expect(await w.balance(IVANOV.number)).toBe(461);
+      expect(await w.statusBalance(IVANOV.number)).toBe(15000);
+      w.dropFtl(ftl());
+      const second = await w.night('2026-03-12');
+      expect(second.accrue.counts.postings).toBe(0);
+      expect(await w.balance(IVANOV.number)).toBe(461);
+      expect(await w.statusBalance(IVANOV.number)).toBe(15000);
+      expect(await w.activity(KEY)).toMatchObject({
+        seen_ftl: expect.anything(),
+        seen_coupon: expect.anything(),
+      });
+      expect(Number((await w.knex('activities').count({ n: '*' }).first())!.n)).toBe(1);
+      expect(await w.postingsOf(IVANOV.number)).toEqual([
+        { key: awardPostingKey(KEY), kind: 'ACCRUAL', businessDate: '2026-03-11' },
+      ]);
+    });
+
+    it('both in one night: one posting with the miles and the status credits', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      w.dropFtl(ftl());
+      w.dropCoupons([coupon()]);
+      await w.night('2026-03-11');
+      expect(await w.postingsOf(IVANOV.number)).toEqual([
+        { key: awardPostingKey(KEY), kind: 'ACCRUAL', businessDate: '2026-03-11' },
+      ]);
+      expect(await w.balance(IVANOV.number)).toBe(461);
+      expect(await w.statusBalance(IVANOV.number)).toBe(15000);
+    });
+
+    it('the same passenger in a second FTL sent under the marketing flight is not credited twice (DUPLICATE)', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      w.dropFtl(ftl());
+      w.dropFtl(ftl({ flight: 'YY5245' }));
+      await w.night('2026-03-11');
+      expect(await w.balance(IVANOV.number)).toBe(461);
+      const rows = await w.activitiesOf(IVANOV.number);
+      expect(rows.map((r) => [r.carrier, r.status, r.reason])).toEqual([
+        ['XX', 'POSTED', null],
+        ['YY', 'REJECTED', 'DUPLICATE'],
+      ]);
+    });
+
+    it('a coupon refunded after it was credited reverses the miles and the status credits', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      w.dropCoupons([coupon()]);
+      await w.night('2026-03-11');
+      w.dropCoupons([coupon({ status: 'R' })]);
+      await w.night('2026-03-20');
+      expect(await w.balance(IVANOV.number)).toBe(0);
+      expect(await w.statusBalance(IVANOV.number)).toBe(0);
+      expect(await w.statusInWindow(IVANOV.number, '2026-01-01', '2026-12-31')).toBe(0);
+      expect(await w.lots(IVANOV.number)).toEqual([]);
+      expect(await w.activity(KEY)).toMatchObject({
+        status: 'REVERSED',
+        reason: 'NOT_FLOWN',
+        coupon_status: 'R',
+      });
+      const original = await w.posting(awardPostingKey(KEY));
+      expect(await w.posting(reversalKey(awardPostingKey(KEY)))).toMatchObject({
+        kind: 'REVERSAL',
+        businessDate: '2026-03-20',
+        reversalOf: original!.id,
+        entries: {
+          [Accounts.memberPoints(IVANOV.number)]: -461,
+          [Accounts.ownFlights]: 461,
+          [Accounts.memberStatus(IVANOV.number, 'SPEND')]: -15000,
+          [Accounts.statusIssued('SPEND')]: 15000,
+        },
+      });
+    });
+
+    it('a void coupon after an FTL credit and its status posting takes both back', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      w.dropFtl(ftl());
+      await w.night('2026-03-11');
+      w.dropCoupons([coupon()]);
+      await w.night('2026-03-12');
+      w.dropCoupons([coupon({ status: 'V' })]);
+      await w.night('2026-03-13');
+      expect(await w.balance(IVANOV.number)).toBe(0);
+      expect(await w.statusBalance(IVANOV.number)).toBe(0);
+      expect(await w.posting(reversalKey(awardPostingKey(KEY)))).toBeDefined();
+      expect(await w.posting(reversalKey(statusPostingKey(KEY)))).toBeDefined();
+      expect(await w.activity(KEY)).toMatchObject({ status: 'REVERSED' });
+    });
+
+    it('an exchanged coupon on an FTL-credited flight reverses the FTL credit', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      w.dropFtl(ftl());
+      await w.night('2026-03-11');
+      w.dropCoupons([coupon({ status: 'E' })]);
+      await w.night('2026-03-12');
+      expect(await w.balance(IVANOV.number)).toBe(0);
+      expect(await w.statusBalance(IVANOV.number)).toBe(0);
+      expect(await w.activity(KEY)).toMatchObject({ status: 'REVERSED', reason: 'NOT_FLOWN' });
+    });
+
+    it('a coupon that arrives already refunded is not credited (NOT_FLOWN)', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      w.dropCoupons([coupon({ status: 'R' })]);
+      await w.night('2026-03-11');
+      expect(await w.balance(IVANOV.number)).toBe(0);
+      expect(await w.activity(KEY)).toMatchObject({ status: 'REJECTED', reason: 'NOT_FLOWN' });
+    });
+
+    it('a coupon read twice with the same status is one credit, in a copy of the file or in another file', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      w.dropCoupons([coupon()]);
+      await w.night('2026-03-11');
+      w.dropCoupons([coupon()]); // the same bytes under another name
+      const copy = await w.night('2026-03-12');
+      expect(copy.fetch.counts.duplicate).toBe(1);
+      w.dropCoupons([coupon(), coupon({ ticket: '0741000000002', flight: '247', date: '2026-03-12' })]);
+      const again = await w.night('2026-03-13');
+      expect(again.ingest.counts['flown.duplicates']).toBe(1);
+      expect(again.accrue.counts.postings).toBe(1);
+      expect(await w.balance(IVANOV.number)).toBe(461 + 461);
+    });
+
+    it('keeps an FTL-credited flight POSTED when its coupon comes in a currency without a rate: miles stay, no status', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      w.dropFtl(ftl());
+      await w.night('2026-03-11');
+      w.dropCoupons([coupon({ currency: 'CHF' })]);
+      const n = await w.night('2026-03-12');
+      expect(n.accrue.counts.rejected).toBe(0);
+      expect(await w.activity(KEY)).toMatchObject({
+        status: 'POSTED',
+        reason: 'BAD_CURRENCY',
+        points: 461,
+        posting_key: awardPostingKey(KEY),
+        status_posting_key: null,
+      });
+      expect(await w.balance(IVANOV.number)).toBe(461);
+      expect(await w.statusBalance(IVANOV.number)).toBe(0);
+    });
+
+    it('rejects a coupon that comes first in a currency without a rate, miles included (BAD_CURRENCY)', async () => {
+      // Current behaviour, an open question in the report: distance miles need no money, yet the whole
+      // coupon is rejected, and the FTL arriving later cannot credit the miles either.
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      w.dropCoupons([coupon({ currency: 'CHF' })]);
+      await w.night('2026-03-11');
+      w.dropFtl(ftl());
+      await w.night('2026-03-12');
+      expect(await w.activity(KEY)).toMatchObject({ status: 'REJECTED', reason: 'BAD_CURRENCY', points: 0 });
+      expect(await w.balance(IVANOV.number)).toBe(0);
+    });
+
+    it('a partner-program card on our flight is kept for the partner, not credited here', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      w.dropCoupons([
+        coupon({
+          card: { program: 'LH', number: '992001234567890' },
+          surname: 'SCHMIDT',
+          givenName: 'KLAUS',
+        }),
+      ]);
+      await w.night('2026-03-11');
+      const kept = await w.knex('activities').where({ partner_code: 'LH' }).first();
+      expect(kept).toMatchObject({
+        status: 'NOT_CREDITED',
+        reason: null,
+        member_number: null,
+        external_ref: '992001234567890',
+      });
+      expect(await w.postingCount()).toBe(0);
+    });
+  });
+
+  describe(`rules versioned by effective date (${engine})`, () => {
+    // A second earning version from 1 September 2026: Y earns 200% and the promotion is gone.
+    const s = useScenario(engine, (y) =>
+      replaceOnce(
+        y,
+        '  status:                      #',
+        `    - id: air-2026b
+      effectiveFrom: 2026-09-01
+      basis: distance
+      rateBy: booked
+      minimumMiles: 250
+      classRates: { Y: 2.0, C: 3.0 }
+      cityPairs:
+        - { from: DME, to: LED, miles: 400 }
+      tierBonus: { SILVER: 0.25, GOLD: 0.5, PLATINUM: 1.0 }
+  status:                      #`,
+      ),
+    );
+
+    it('credits each flight under the version in force on its date, even when it arrives after the change', async () => {
+      const w = s();
+      await w.enrol('2026-08-01', IVANOV);
+      // Flown the day before the change, reported two days after it.
+      w.dropCoupons([coupon({ date: '2026-08-31', ticket: '0741000000011' })]);
+      w.dropCoupons([coupon({ date: '2026-09-01', ticket: '0741000000012', flight: '247' })]);
+      await w.night('2026-09-02');
+      const old = flightKey(
+        { carrier: 'XX', number: '245', date: '2026-08-31', origin: 'SVO', destination: 'KZN' },
+        { program: 'XX', number: IVANOV.number },
+      );
+      const next = flightKey(
+        { carrier: 'XX', number: '247', date: '2026-09-01', origin: 'SVO', destination: 'KZN' },
+        { program: 'XX', number: IVANOV.number },
+      );
+      expect(await w.activity(old)).toMatchObject({ points: 461, rule_version: 'air-2024' }); // 461 × 1.0
+      expect(await w.activity(next)).toMatchObject({ points: 922, rule_version: 'air-2026b' }); // 461 × 2.0
+      expect((await w.posting(awardPostingKey(old)))?.ruleVersion).toBe('air-2024');
+      expect(await w.balance(IVANOV.number)).toBe(461 + 922);
+    });
+
+    it('a rerun of an old night after the change posts nothing and leaves the old version in place', async () => {
+      const w = s();
+      await w.enrol('2026-08-01', IVANOV);
+      w.dropCoupons([coupon({ date: '2026-08-30' })]);
+      await w.night('2026-08-31');
+      const key = flightKey(
+        { carrier: 'XX', number: '245', date: '2026-08-30', origin: 'SVO', destination: 'KZN' },
+        { program: 'XX', number: IVANOV.number },
+      );
+      await w.night('2026-09-05');
+      const before = await w.postingCount();
+      const rerun = await w.night('2026-08-31');
+      expect(rerun.accrue.counts.postings).toBe(0);
+      expect(await w.postingCount()).toBe(before);
+      expect(await w.activity(key)).toMatchObject({ points: 461, rule_version: 'air-2024' });
+    });
+  });
+}

@@ -1,0 +1,643 @@
+/**
+ * The worked-example harness: a demo-program world (examples/redeye.config.yaml, optionally edited into
+ * a variant) on SQLite or PostgreSQL, with writers for every inbound feed so a scenario drops real files
+ * into the inbox and runs the real night (fetch → ingest → accrue → tiers → expire), and readers for what
+ * a user relies on: balances, lots, status credits, tier events, activity outcomes, rejects, postings.
+ *
+ * `useScenario` registers the world per test and proves the ledger's invariants (`checkLedger`) after
+ * every scenario, whatever the scenario itself asserted.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, expect } from 'vitest';
+import { Decimal } from 'decimal.js';
+import { createWorld, type TestWorld } from '../../test/harness/context.js';
+import type { Engine } from '../../test/harness/db.js';
+import { checkLedger } from '../../ledger/check.js';
+import { Accounts, type StatusMetric } from '../../ledger/accounts.js';
+import { openLots, statusCreditsInWindow, type OpenLot } from '../../ledger/queries.js';
+import { withCheckDigit } from '../check-digit.js';
+import { fetchJob } from '../../jobs/fetch.js';
+import { ingestJob } from '../../jobs/ingest.js';
+import { accrueJob } from '../../jobs/accrue.js';
+import { tiersJob } from '../../jobs/tiers.js';
+import { expireJob } from '../../jobs/expire.js';
+import type { Job, JobResult } from '../../jobs/types.js';
+import type { FeedName } from '../../parsers/types.js';
+
+// ------------------------------------------------------------------------------------------------ members
+
+/** A valid demo-program member number (10 digits, Luhn) for a small sequence number. */
+export function memberNumber(seq: number): string {
+  return withCheckDigit(`4${String(seq).padStart(8, '0')}`, { pattern: '^[0-9]{10}$', checkDigit: 'luhn' });
+}
+
+/** The same base with a wrong check digit. */
+export function badCheckDigit(number: string): string {
+  const last = Number(number.at(-1));
+  return `${number.slice(0, -1)}${(last + 1) % 10}`;
+}
+
+export interface Person {
+  number: string;
+  surname: string;
+  givenName: string;
+  surnameLocal?: string;
+  givenNameLocal?: string;
+  status?: 'ACTIVE' | 'INCOMPLETE' | 'SUSPENDED' | 'CLOSED' | 'MERGED';
+  mergedInto?: string;
+  enrolled?: string;
+  group?: { type: 'HOUSEHOLD' | 'CORPORATE'; id: string };
+  updatedAt?: string;
+}
+
+// ------------------------------------------------------------------------------------------------ records
+
+export interface Coupon {
+  ticket: string;
+  coupon?: number;
+  issued?: string;
+  pnr?: string;
+  carrier?: string;
+  flight: string;
+  marketingCarrier?: string;
+  marketingFlight?: string;
+  date: string;
+  from: string;
+  to: string;
+  cabin?: string;
+  booked: string;
+  flown?: string;
+  fareBasis?: string;
+  surname: string;
+  givenName: string;
+  /** Card owner program and number; `null` for a ticket without a card. */
+  card?: { program: string; number: string } | null;
+  fare: string;
+  surcharge?: string;
+  tax?: string;
+  currency?: string;
+  status?: 'F' | 'V' | 'R' | 'E';
+}
+
+export interface FtlPax {
+  surname: string;
+  givenName: string;
+  title?: string;
+  /** Card number; program XX unless `program` says otherwise. */
+  card: string;
+  program?: string;
+  /** Booked subclass when it differs from the group's (the `-B` suffix). */
+  booked?: string;
+}
+
+export interface FtlMessage {
+  /** Operating (or marketing) flight as the DCS writes it, e.g. `XX101`. */
+  flight: string;
+  date: string;
+  board: string;
+  groups: Array<{ dest: string; cls: string; pax: FtlPax[] }>;
+}
+
+export interface PartnerRecord {
+  txn: string;
+  member: string;
+  surname: string;
+  givenName?: string;
+  date: string;
+  type: string;
+  location?: string;
+  spend?: string;
+  currency?: string;
+  points?: number;
+  promo?: string;
+}
+
+export interface HotelStayInput {
+  member: string;
+  program?: string;
+  surname: string;
+  givenName: string;
+  reservation: string;
+  checkIn: string;
+  checkOut: string;
+  revenue: Array<{ category: string; amount: string; currency?: string; date?: string }>;
+  pointsEarned?: number;
+}
+
+export interface AllianceClaimInput {
+  id: string;
+  member: string;
+  surname: string;
+  givenName?: string;
+  carrier: string;
+  flight: string;
+  date: string;
+  from: string;
+  to: string;
+  cabin: string;
+  rbd: string;
+}
+
+export interface RedemptionInput {
+  id: string;
+  member: string;
+  date: string;
+  service: string;
+  points: number;
+  reference?: string;
+  partner?: string;
+  status?: 'ISSUED' | 'CANCELLED';
+}
+
+export interface RetroClaimInput {
+  id: string;
+  member: string;
+  received: string;
+  ticket?: string;
+  coupon?: number;
+  carrier?: string;
+  flight?: string;
+  date?: string;
+  from?: string;
+  to?: string;
+  surname: string;
+  givenName?: string;
+}
+
+const MONTHS = ['JAN', 'FEB', 'MAR', 'APR', 'MAY', 'JUN', 'JUL', 'AUG', 'SEP', 'OCT', 'NOV', 'DEC'];
+
+const csvField = (v: string | number | null | undefined): string => {
+  const s = v === null || v === undefined ? '' : String(v);
+  return /[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+};
+const csvLine = (fields: Array<string | number | null | undefined>) => fields.map(csvField).join(',');
+
+export interface Night {
+  fetch: JobResult;
+  ingest: JobResult;
+  accrue: JobResult;
+  tiers: JobResult;
+  expire: JobResult;
+}
+
+export interface PostingView {
+  id: number;
+  key: string;
+  kind: string;
+  businessDate: string;
+  ruleVersion: string | null;
+  reversalOf: number | null;
+  detail: Record<string, unknown> | null;
+  entries: Record<string, number>;
+}
+
+// ------------------------------------------------------------------------------------------------ the world
+
+export class Scenario {
+  private files = 0;
+  private readonly partnerSequences = new Map<string, number>();
+  private allianceSequence = 0;
+
+  constructor(readonly w: TestWorld) {}
+
+  get knex() {
+    return this.w.t.db.knex;
+  }
+
+  // -------------------------------------------------------------------------------------------- inbox
+
+  /** Writes `content` as a new file of `feed` in the inbox (a fresh name unless one is given). */
+  drop(feed: FeedName, content: string, name?: string): string {
+    const cfg = this.w.config.feeds[feed]!;
+    const transport = this.w.config.transports[cfg.source]!;
+    if (transport.type !== 'local') throw new Error('scenarios use local inboxes');
+    const dir = join(transport.root, cfg.remoteDir);
+    mkdirSync(dir, { recursive: true });
+    const ext = { ftl: 'ftl', hotel: 'xml', 'alliance-claims': 'xml', 'alliance-results': 'xml', fx: 'xml' }[
+      feed as string
+    ];
+    const file = name ?? `${feed}-${String(++this.files).padStart(4, '0')}.${ext ?? 'csv'}`;
+    writeFileSync(join(dir, file), content);
+    return file;
+  }
+
+  dropMembers(people: Person[]): string {
+    const header =
+      'member_number,status,merged_into,enrolment_date,enrolment_channel,surname,given_name,surname_local,given_name_local,group_type,group_id,updated_at';
+    const lines = people.map((p) =>
+      csvLine([
+        p.number,
+        p.status ?? 'ACTIVE',
+        p.mergedInto ?? '',
+        p.enrolled ?? '2020-01-01',
+        'WEB',
+        p.surname,
+        p.givenName,
+        p.surnameLocal ?? '',
+        p.givenNameLocal ?? '',
+        p.group?.type ?? '',
+        p.group?.id ?? '',
+        p.updatedAt ?? '2020-01-01T00:00:00Z',
+      ]),
+    );
+    return this.drop('members', [header, ...lines].join('\n') + '\n');
+  }
+
+  dropCoupons(coupons: Coupon[], options: { trailer?: boolean } = {}): string {
+    const header =
+      'ticket_number,coupon_number,issue_date,pnr,operating_carrier,operating_flight,marketing_carrier,marketing_flight,flight_date,origin,destination,cabin,booked_rbd,flown_rbd,fare_basis,passenger_surname,passenger_given_name,passenger_type,ffp_carrier,ffp_number,fare_amount,carrier_surcharge_amount,tax_amount,currency,coupon_status,source_ref';
+    const lines = coupons.map((c, i) =>
+      csvLine([
+        c.ticket,
+        c.coupon ?? 1,
+        c.issued ?? c.date,
+        c.pnr ?? 'ABC123',
+        c.carrier ?? 'XX',
+        c.flight,
+        c.marketingCarrier ?? '',
+        c.marketingFlight ?? '',
+        c.date,
+        c.from,
+        c.to,
+        c.cabin ?? 'Y',
+        c.booked,
+        c.flown ?? c.booked,
+        c.fareBasis ?? `${c.booked}STD`,
+        c.surname,
+        c.givenName,
+        'ADT',
+        c.card === null ? '' : (c.card?.program ?? 'XX'),
+        c.card === null ? '' : (c.card?.number ?? ''),
+        c.fare,
+        c.surcharge ?? '0.00',
+        c.tax ?? '0.00',
+        c.currency ?? 'USD',
+        c.status ?? 'F',
+        `RA-${i + 1}`,
+      ]),
+    );
+    const out = [header, ...lines];
+    if (options.trailer) {
+      const sum = coupons.reduce((s, c) => s.plus(c.fare), new Decimal(0));
+      out.push(`#TRAILER,${coupons.length},${sum.toFixed(2)}`);
+    }
+    return this.drop('flown', out.join('\n') + '\n');
+  }
+
+  dropFtl(m: FtlMessage): string {
+    const [y, mo, d] = m.date.split('-');
+    const ddmmm = `${d}${MONTHS[Number(mo) - 1]}`;
+    void y;
+    const lines = ['QU MOWKTXX', `.MOWRMXX ${d}1530`, 'FTL', `${m.flight}/${ddmmm} ${m.board} PART1`];
+    for (const g of m.groups) {
+      lines.push(`-${g.dest}${String(g.pax.length).padStart(2, '0')}${g.cls}`);
+      for (const p of g.pax) {
+        lines.push(`1${p.surname}/${p.givenName}${p.title === undefined ? ' MR' : p.title}`);
+        lines.push(`.L/0M71MG/XX`);
+        lines.push(`.R/FQTV ${p.program ?? 'XX'} ${p.card}${p.booked ? `-${p.booked}` : ''}`);
+      }
+    }
+    lines.push('ENDFTL');
+    return this.drop('ftl', lines.join('\n') + '\n');
+  }
+
+  /** A partner file with its header and trailer; the sequence counts up per partner. */
+  dropPartner(partner: string, fileDate: string, records: PartnerRecord[], sequence?: number): string {
+    const seq = sequence ?? (this.partnerSequences.get(partner) ?? 0) + 1;
+    this.partnerSequences.set(partner, Math.max(seq, this.partnerSequences.get(partner) ?? 0));
+    const lines = [`H,${partner},${seq},${fileDate}T22:00:00+03:00`];
+    let points = 0;
+    let spend = new Decimal(0);
+    for (const r of records) {
+      lines.push(
+        csvLine([
+          'D',
+          r.txn,
+          r.member,
+          r.surname,
+          r.givenName ?? '',
+          r.date,
+          r.type,
+          r.location ?? '',
+          r.spend ?? '',
+          r.currency ?? '',
+          r.points ?? '',
+          r.promo ?? '',
+        ]),
+      );
+      points += r.points ?? 0;
+      if (r.spend) spend = spend.plus(r.spend);
+    }
+    lines.push(`T,${records.length},${points},${spend.toFixed(2)}`);
+    return this.drop(
+      'partner',
+      lines.join('\n') + '\n',
+      `${partner}_${fileDate.replaceAll('-', '')}_${seq}.csv`,
+    );
+  }
+
+  dropHotel(chain: string, stays: HotelStayInput[]): string {
+    const stayXml = stays.map((s, i) => {
+      const byCategory = new Map<string, HotelStayInput['revenue']>();
+      for (const r of s.revenue) byCategory.set(r.category, [...(byCategory.get(r.category) ?? []), r]);
+      const categories = [...byCategory]
+        .map(
+          ([cat, rs]) => `
+        <RevenueCategory RevenueCategoryCode="${cat}">
+          <RevenueDetails>${rs
+            .map(
+              (r) => `
+            <RevenueDetail TransactionDate="${r.date ?? s.checkIn}" Amount="${r.amount}" CurrencyCode="${r.currency ?? 'USD'}"/>`,
+            )
+            .join('')}
+          </RevenueDetails>
+        </RevenueCategory>`,
+        )
+        .join('');
+      const points = s.pointsEarned === undefined ? '' : ` PointsEarned="${s.pointsEarned}"`;
+      return `
+    <StayInfo SequenceNumber="${i + 1}">
+      <LoyaltyPointsAccruals>
+        <SelectedLoyalty ProgramCode="${s.program ?? 'XX'}" AccountID="${s.member}"${points}/>
+      </LoyaltyPointsAccruals>
+      <RevenueCategories>${categories}
+      </RevenueCategories>
+      <ReservationID Type="14" ID="${s.reservation}"/>
+      <HotelReservation>
+        <RoomStays><RoomStay><RoomRates><RoomRate><Rates>
+          <Rate EffectiveDate="${s.checkIn}" ExpireDate="${s.checkOut}"/>
+        </Rates></RoomRate></RoomRates></RoomStay></RoomStays>
+        <ResGuests><ResGuest PrimaryIndicator="true"><Profiles><ProfileInfo><Profile><Customer>
+          <PersonName><GivenName>${s.givenName}</GivenName><Surname>${s.surname}</Surname></PersonName>
+        </Customer></Profile></ProfileInfo></Profiles></ResGuest></ResGuests>
+      </HotelReservation>
+    </StayInfo>`;
+    });
+    return this.drop(
+      'hotel',
+      `<?xml version="1.0" encoding="UTF-8"?>
+<OTA_HotelStayInfoNotifRQ xmlns="http://www.opentravel.org/OTA/2003/05" EchoToken="T-${this.files}" TimeStamp="2026-01-01T00:00:00Z" Version="1.0">
+  <StayInfos ChainCode="${chain}" HotelCode="${chain}001">${stayXml.join('')}
+  </StayInfos>
+</OTA_HotelStayInfoNotifRQ>
+`,
+    );
+  }
+
+  dropAllianceClaims(sender: string, claims: AllianceClaimInput[]): string {
+    const body = claims
+      .map(
+        (c) => `
+  <Claim>
+    <ClaimId>${c.id}</ClaimId>
+    <Member><Program>XX</Program><Number>${c.member}</Number><Surname>${c.surname}</Surname>${
+      c.givenName ? `<GivenName>${c.givenName}</GivenName>` : ''
+    }</Member>
+    <Flight>
+      <OperatingCarrier>${c.carrier}</OperatingCarrier>
+      <OperatingFlightNumber>${c.flight}</OperatingFlightNumber>
+      <MarketingCarrier>${c.carrier}</MarketingCarrier>
+      <MarketingFlightNumber>${c.flight}</MarketingFlightNumber>
+      <FlightDate>${c.date}</FlightDate>
+      <Origin>${c.from}</Origin>
+      <Destination>${c.to}</Destination>
+      <Cabin>${c.cabin}</Cabin>
+      <FlownRbd>${c.rbd}</FlownRbd>
+    </Flight>
+  </Claim>`,
+      )
+      .join('');
+    return this.drop(
+      'alliance-claims',
+      `<?xml version="1.0" encoding="UTF-8"?>
+<AccrualClaims xmlns="urn:redeye:alliance:1.0">
+  <FileHeader>
+    <SenderProgram>${sender}</SenderProgram>
+    <ReceiverProgram>XX</ReceiverProgram>
+    <FileSequence>${++this.allianceSequence}</FileSequence>
+    <CreatedAt>2026-01-01T03:15:00Z</CreatedAt>
+  </FileHeader>${body}
+  <Control><ClaimCount>${claims.length}</ClaimCount></Control>
+</AccrualClaims>
+`,
+    );
+  }
+
+  dropRedemptions(rows: RedemptionInput[]): string {
+    const header =
+      'redemption_id,member_number,redemption_date,service_type,points,reference,partner_code,status';
+    const lines = rows.map((r) =>
+      csvLine([
+        r.id,
+        r.member,
+        r.date,
+        r.service,
+        r.points,
+        r.reference ?? `REF-${r.id}`,
+        r.partner ?? '',
+        r.status ?? 'ISSUED',
+      ]),
+    );
+    return this.drop('redemptions', [header, ...lines].join('\n') + '\n');
+  }
+
+  dropRetroClaims(rows: RetroClaimInput[]): string {
+    const header =
+      'claim_id,member_number,received_date,ticket_number,coupon_number,carrier,flight_number,flight_date,origin,destination,surname,given_name';
+    const lines = rows.map((r) =>
+      csvLine([
+        r.id,
+        r.member,
+        r.received,
+        r.ticket ?? '',
+        r.coupon ?? '',
+        r.carrier ?? '',
+        r.flight ?? '',
+        r.date ?? '',
+        r.from ?? '',
+        r.to ?? '',
+        r.surname,
+        r.givenName ?? '',
+      ]),
+    );
+    return this.drop('retro-claims', [header, ...lines].join('\n') + '\n');
+  }
+
+  /** ECB reference rates: date → currency → units per euro. */
+  dropFx(days: Record<string, Record<string, string>>): string {
+    const cubes = Object.entries(days)
+      .map(
+        ([date, rates]) =>
+          `    <Cube time="${date}">\n${Object.entries(rates)
+            .map(([c, r]) => `      <Cube currency="${c}" rate="${r}"/>`)
+            .join('\n')}\n    </Cube>`,
+      )
+      .join('\n');
+    return this.drop(
+      'fx',
+      `<?xml version="1.0" encoding="UTF-8"?>
+<gesmes:Envelope xmlns:gesmes="http://www.gesmes.org/xml/2002-08-01" xmlns="http://www.ecb.int/vocabulary/2002-08-01/eurofxref">
+  <gesmes:subject>Reference rates</gesmes:subject>
+  <gesmes:Sender><gesmes:name>European Central Bank</gesmes:name></gesmes:Sender>
+  <Cube>
+${cubes}
+  </Cube>
+</gesmes:Envelope>
+`,
+    );
+  }
+
+  // -------------------------------------------------------------------------------------------- jobs
+
+  run(job: Job, date: string): Promise<JobResult> {
+    return job(this.w.ctx(date));
+  }
+
+  /** The whole night for `date`: fetch → ingest → accrue → tiers → expire. */
+  async night(date: string): Promise<Night> {
+    const fetch = await this.run(fetchJob, date);
+    const ingest = await this.run(ingestJob, date);
+    const accrue = await this.run(accrueJob, date);
+    const tiers = await this.run(tiersJob, date);
+    const expire = await this.run(expireJob, date);
+    return { fetch, ingest, accrue, tiers, expire };
+  }
+
+  /** Enrols people through the members feed on a night of its own. */
+  async enrol(date: string, ...people: Person[]): Promise<void> {
+    this.dropMembers(people);
+    const n = await this.night(date);
+    expect(n.ingest.counts['members.enrolled'] ?? 0).toBe(people.length);
+  }
+
+  // -------------------------------------------------------------------------------------------- reads
+
+  private async balanceOf(code: string): Promise<number> {
+    const row = await this.knex('accounts').where({ code }).first('balance');
+    return Number(row?.balance ?? 0);
+  }
+
+  balance(member: string): Promise<number> {
+    return this.balanceOf(Accounts.memberPoints(member));
+  }
+
+  poolBalance(pool: string): Promise<number> {
+    return this.balanceOf(Accounts.poolPoints(pool));
+  }
+
+  /** The member's status account (what the ledger holds), in status units (cents for spend). */
+  statusBalance(member: string, metric: StatusMetric = 'SPEND'): Promise<number> {
+    return this.balanceOf(Accounts.memberStatus(member, metric));
+  }
+
+  /** Status credits with activity dates in the window. */
+  statusInWindow(member: string, from: string, to: string, metric: StatusMetric = 'SPEND'): Promise<number> {
+    return statusCreditsInWindow(this.knex, member, metric, { from, to });
+  }
+
+  lots(member: string): Promise<OpenLot[]> {
+    return openLots(this.knex, Accounts.memberPoints(member));
+  }
+
+  poolLots(pool: string): Promise<OpenLot[]> {
+    return openLots(this.knex, Accounts.poolPoints(pool));
+  }
+
+  /** Open lots as [remaining, expiresOn] in consumption order. */
+  async lotSummary(member: string): Promise<Array<[number, string | null]>> {
+    return (await this.lots(member)).map((l) => [l.remaining, l.expiresOn]);
+  }
+
+  async activity(key: string): Promise<Record<string, unknown> | undefined> {
+    return this.knex('activities').where({ activity_key: key }).first();
+  }
+
+  async activitiesOf(member: string): Promise<Array<Record<string, unknown>>> {
+    return this.knex('activities').where({ member_number: member }).orderBy('id');
+  }
+
+  async rejects(where: Record<string, unknown> = {}): Promise<Array<Record<string, unknown>>> {
+    return this.knex('rejects').where(where).orderBy('id');
+  }
+
+  async member(number: string): Promise<Record<string, unknown>> {
+    return (await this.knex('members').where({ number }).first()) as Record<string, unknown>;
+  }
+
+  async tierEvents(number: string): Promise<Array<Record<string, unknown>>> {
+    return this.knex('tier_events as t')
+      .join('members as m', 'm.id', 't.member_id')
+      .where('m.number', number)
+      .orderBy('t.id')
+      .select('t.business_date', 't.from_tier', 't.to_tier', 't.direction', 't.qualification', 't.reason');
+  }
+
+  async posting(key: string): Promise<PostingView | undefined> {
+    const p = await this.knex('postings').where({ idempotency_key: key }).first();
+    if (!p) return undefined;
+    const entries = await this.knex('entries as e')
+      .join('accounts as a', 'a.id', 'e.account_id')
+      .where('e.posting_id', p.id)
+      .select('a.code', 'e.amount');
+    const out: Record<string, number> = {};
+    for (const e of entries) out[e.code as string] = (out[e.code as string] ?? 0) + Number(e.amount);
+    return {
+      id: Number(p.id),
+      key,
+      kind: p.kind,
+      businessDate: p.business_date,
+      ruleVersion: p.rule_version ?? null,
+      reversalOf: p.reversal_of === null ? null : Number(p.reversal_of),
+      detail: p.detail ? (JSON.parse(p.detail) as Record<string, unknown>) : null,
+      entries: out,
+    };
+  }
+
+  async postingCount(): Promise<number> {
+    return Number((await this.knex('postings').count({ n: '*' }).first())!.n);
+  }
+
+  async postingsOf(member: string): Promise<Array<{ key: string; kind: string; businessDate: string }>> {
+    const rows = await this.knex('postings as p')
+      .join('members as m', 'm.id', 'p.member_id')
+      .where('m.number', member)
+      .orderBy('p.id')
+      .select('p.idempotency_key as key', 'p.kind as kind', 'p.business_date as businessDate');
+    return rows as Array<{ key: string; kind: string; businessDate: string }>;
+  }
+
+  async expectLedgerOk(): Promise<void> {
+    const report = await checkLedger(this.knex);
+    const violations = report.checks.flatMap((c) => c.violations.map((v) => `${c.name}: ${v}`));
+    expect(violations).toEqual([]);
+  }
+}
+
+/**
+ * A fresh world per test on `engine` (the demo program, or a variant of it through `edit`), its ledger
+ * checked after every test.
+ */
+export function useScenario(engine: Engine, edit?: (yaml: string) => string): () => Scenario {
+  let s: Scenario | undefined;
+  beforeEach(async () => {
+    s = new Scenario(await createWorld(engine, edit));
+  });
+  afterEach(async () => {
+    if (!s) return;
+    try {
+      await s.expectLedgerOk();
+    } finally {
+      await s.w.cleanup();
+      s = undefined;
+    }
+  });
+  return () => s!;
+}
+
+/** Replaces `from` by `to` in the YAML, failing loudly when the demo configuration no longer has it. */
+export function replaceOnce(yaml: string, from: string, to: string): string {
+  if (!yaml.includes(from))
+    throw new Error(`the demo configuration no longer contains ${JSON.stringify(from)}`);
+  return yaml.replace(from, to);
+}
