@@ -1,0 +1,479 @@
+/**
+ * Partner earning under the demo contracts, through partner files, hotel stays and partner-airline
+ * claims: per unit of spend and per activity, caps per activity and per month, successive contracts by
+ * validity date, tier bonuses, foreign-currency spend at the ECB rate of the activity date, reversals,
+ * and the partner-airline earning chart.
+ */
+import { describe, expect, it } from 'vitest';
+import { availableEngines } from '../../test/harness/db.js';
+import { Accounts } from '../../ledger/accounts.js';
+import { allianceKey, awardPostingKey, hotelKey, partnerKey, reversalKey } from '../activity.js';
+import { memberNumber, useScenario, type Person, type Scenario } from './scenario.js';
+
+const IVANOV: Person = { number: memberNumber(1), surname: 'IVANOV', givenName: 'IVAN' };
+const PETROVA: Person = { number: memberNumber(2), surname: 'PETROVA', givenName: 'ANNA' };
+const SIDOROV: Person = { number: memberNumber(3), surname: 'SIDOROV', givenName: 'PETR' };
+const KOZLOVA: Person = { number: memberNumber(4), surname: 'KOZLOVA', givenName: 'OLGA' };
+
+let tickets = 0;
+/** Earns `person` a tier with one flown coupon whose fare is the tier's threshold in dollars. */
+async function reachTier(w: Scenario, person: Person, fare: string, date: string): Promise<void> {
+  w.dropCoupons([
+    {
+      ticket: `074${String(2_000_000_000 + ++tickets).slice(-10)}`,
+      flight: '245',
+      date,
+      from: 'SVO',
+      to: 'KZN',
+      booked: 'Y',
+      surname: person.surname,
+      givenName: person.givenName,
+      card: { program: 'XX', number: person.number },
+      fare,
+    },
+  ]);
+}
+
+const points = async (w: Scenario, key: string) => Number((await w.activity(key))?.points);
+
+for (const engine of availableEngines()) {
+  describe(`partner earning by contract (${engine})`, () => {
+    const s = useScenario(engine);
+
+    it('earns per activity (RENTAL: 500) and per unit of spend (RENTAL_DAY: 1 per dollar) under DRIVE-2025', async () => {
+      const w = s();
+      w.dropFx({ '2026-03-10': { USD: '1.0800' } });
+      await w.enrol('2026-03-01', IVANOV);
+      w.dropPartner('DRIVE', '2026-03-11', [
+        // The interface wants spend or points on every record; RENTAL pays per rental whatever the spend.
+        {
+          txn: 'D-1',
+          member: IVANOV.number,
+          surname: 'IVANOV',
+          givenName: 'I',
+          date: '2026-03-10',
+          type: 'RENTAL',
+          spend: '180.00',
+          currency: 'USD',
+        },
+        {
+          txn: 'D-2',
+          member: IVANOV.number,
+          surname: 'IVANOV',
+          givenName: 'I',
+          date: '2026-03-10',
+          type: 'RENTAL_DAY',
+          spend: '250.00',
+          currency: 'USD',
+        },
+      ]);
+      await w.night('2026-03-11');
+      expect(await points(w, partnerKey('DRIVE', 'D-1'))).toBe(500);
+      expect(await points(w, partnerKey('DRIVE', 'D-2'))).toBe(250); // 250.00 USD × 1
+      expect(await w.balance(IVANOV.number)).toBe(750);
+      expect(await w.posting(awardPostingKey(partnerKey('DRIVE', 'D-1')))).toMatchObject({
+        ruleVersion: 'DRIVE-2025',
+        entries: { [Accounts.memberPoints(IVANOV.number)]: 500, [Accounts.partner('DRIVE')]: -500 },
+      });
+    });
+
+    it('converts euro spend to dollars with the ECB rate of the activity date, a weekend taking Friday’s rate', async () => {
+      const w = s();
+      // Tuesday 10 and Friday 13 March 2026 are published; Saturday 14 is not.
+      w.dropFx({ '2026-03-10': { USD: '1.0800' }, '2026-03-13': { USD: '1.1000' } });
+      await w.enrol('2026-03-01', IVANOV);
+      const rental = (txn: string, date: string, spend: string) => ({
+        txn,
+        member: IVANOV.number,
+        surname: 'IVANOV',
+        date,
+        type: 'RENTAL_DAY',
+        spend,
+        currency: 'EUR',
+      });
+      w.dropPartner('DRIVE', '2026-03-18', [
+        rental('E-1', '2026-03-10', '250.00'), // 250.00 × 1.08 = 270.00 USD → 270
+        rental('E-2', '2026-03-14', '100.00'), // Friday's 1.10: 110.00 USD → 110
+        rental('E-3', '2026-03-17', '33.33'), // 4 days after the last rate, still in force: 36.663 → 36.66 → 36
+        rental('E-4', '2026-03-18', '100.00'), // 5 days: too stale to convert
+      ]);
+      await w.night('2026-03-18');
+      expect(await points(w, partnerKey('DRIVE', 'E-1'))).toBe(270);
+      expect(await points(w, partnerKey('DRIVE', 'E-2'))).toBe(110);
+      expect(await points(w, partnerKey('DRIVE', 'E-3'))).toBe(36);
+      expect(await w.activity(partnerKey('DRIVE', 'E-4'))).toMatchObject({
+        status: 'REJECTED',
+        reason: 'BAD_CURRENCY',
+        points: 0,
+      });
+      expect(await w.activity(partnerKey('DRIVE', 'E-1'))).toMatchObject({ base_spend_minor: 27000 });
+      expect(await w.balance(IVANOV.number)).toBe(270 + 110 + 36);
+    });
+
+    it('cuts an activity to the per-activity cap and answers PARTIAL with CAP_EXCEEDED', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      w.dropPartner('DRIVE', '2026-03-11', [
+        {
+          txn: 'C-1',
+          member: IVANOV.number,
+          surname: 'IVANOV',
+          date: '2026-03-10',
+          type: 'RENTAL_DAY',
+          spend: '3240.00',
+          currency: 'USD',
+        },
+      ]);
+      await w.night('2026-03-11');
+      // 3240 × 1 = 3240 points, capped at 3000 per rental.
+      expect(await w.activity(partnerKey('DRIVE', 'C-1'))).toMatchObject({
+        status: 'PARTIAL',
+        reason: 'CAP_EXCEEDED',
+        points: 3000,
+      });
+      expect((await w.posting(awardPostingKey(partnerKey('DRIVE', 'C-1'))))?.detail).toMatchObject({
+        base: 3240,
+        cappedFrom: 3240,
+      });
+      expect(await w.balance(IVANOV.number)).toBe(3000);
+    });
+
+    it('applies REDBANK’s 50,000-point monthly cap across records, files and nights, and starts afresh next month', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      const spend = (txn: string, date: string, amount: string) => ({
+        txn,
+        member: IVANOV.number,
+        surname: 'IVANOV',
+        givenName: 'IVAN',
+        date,
+        type: 'CARD_SPEND',
+        spend: amount,
+        currency: 'USD',
+      });
+      w.dropPartner('REDBANK', '2026-03-20', [
+        spend('B-1', '2026-03-05', '30000.00'),
+        spend('B-2', '2026-03-06', '15000.00'),
+        spend('B-3', '2026-03-07', '8000.00'), // 5,000 of room left
+      ]);
+      await w.night('2026-03-20');
+      w.dropPartner('REDBANK', '2026-03-21', [
+        spend('B-4', '2026-03-20', '1000.00'), // nothing left in March
+        spend('B-5', '2026-04-01', '1000.00'), // April: a new month
+      ]);
+      await w.night('2026-04-02');
+      const outcome = async (txn: string) => {
+        const a = await w.activity(partnerKey('REDBANK', txn));
+        return [a?.status, a?.reason, a?.points];
+      };
+      expect(await outcome('B-1')).toEqual(['POSTED', null, 30000]);
+      expect(await outcome('B-2')).toEqual(['POSTED', null, 15000]);
+      expect(await outcome('B-3')).toEqual(['PARTIAL', 'CAP_EXCEEDED', 5000]);
+      expect(await outcome('B-4')).toEqual(['REJECTED', 'CAP_EXCEEDED', 0]);
+      expect(await outcome('B-5')).toEqual(['POSTED', null, 1000]);
+      expect(await w.balance(IVANOV.number)).toBe(51000);
+    });
+
+    it('a reversed credit frees its room under the monthly cap once, not twice', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      const spend = (txn: string, date: string, amount: string) => ({
+        txn,
+        member: IVANOV.number,
+        surname: 'IVANOV',
+        date,
+        type: 'CARD_SPEND',
+        spend: amount,
+        currency: 'USD',
+      });
+      w.dropPartner('REDBANK', '2026-03-10', [
+        spend('R-1', '2026-03-05', '30000.00'),
+        spend('R-2', '2026-03-06', '15000.00'),
+      ]);
+      await w.night('2026-03-10');
+      w.dropPartner('REDBANK', '2026-03-11', [
+        {
+          txn: 'R-1-R',
+          member: IVANOV.number,
+          surname: 'IVANOV',
+          date: '2026-03-10',
+          type: 'CARD_SPEND',
+          points: -30000,
+        },
+      ]);
+      await w.night('2026-03-11');
+      expect(await w.balance(IVANOV.number)).toBe(15000);
+      // March now holds 15,000 credited points: 35,000 of room, not 65,000.
+      w.dropPartner('REDBANK', '2026-03-12', [spend('R-3', '2026-03-11', '40000.00')]);
+      await w.night('2026-03-12');
+      expect(await w.activity(partnerKey('REDBANK', 'R-3'))).toMatchObject({
+        status: 'PARTIAL',
+        reason: 'CAP_EXCEEDED',
+        points: 35000,
+      });
+      expect(await w.balance(IVANOV.number)).toBe(50000);
+    });
+
+    it('adds the contract’s tier bonus to partner earning: +10% Silver, +25% Gold, +50% Platinum', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV, PETROVA, SIDOROV, KOZLOVA);
+      await reachTier(w, PETROVA, '1000.00', '2026-03-02');
+      await reachTier(w, SIDOROV, '2500.00', '2026-03-02');
+      await reachTier(w, KOZLOVA, '5000.00', '2026-03-02');
+      await w.night('2026-03-03');
+      expect((await w.member(KOZLOVA.number)).tier).toBe('PLATINUM');
+      w.dropPartner(
+        'DRIVE',
+        '2026-03-11',
+        [IVANOV, PETROVA, SIDOROV, KOZLOVA].map((p, i) => ({
+          txn: `T-${i}`,
+          member: p.number,
+          surname: p.surname,
+          date: '2026-03-10',
+          type: 'RENTAL',
+          spend: '99.00',
+          currency: 'USD',
+        })),
+      );
+      await w.night('2026-03-11');
+      expect(await points(w, partnerKey('DRIVE', 'T-0'))).toBe(500); // Member
+      expect(await points(w, partnerKey('DRIVE', 'T-1'))).toBe(550); // 500 + 10%
+      expect(await points(w, partnerKey('DRIVE', 'T-2'))).toBe(625); // 500 + 25%
+      expect(await points(w, partnerKey('DRIVE', 'T-3'))).toBe(750); // 500 + 50%
+      expect((await w.posting(awardPostingKey(partnerKey('DRIVE', 'T-2'))))?.detail).toMatchObject({
+        base: 500,
+        tierBonus: 125,
+      });
+    });
+
+    it('takes the partner’s points_requested as the base instead of the contract rate, with tier bonus and cap on top', async () => {
+      // Current behaviour, described as an open question in the report: the partner's figure replaces
+      // the contract's (RENTAL pays 500 per activity, the partner asked 800 and got 800).
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV, SIDOROV);
+      await reachTier(w, SIDOROV, '2500.00', '2026-03-02');
+      await w.night('2026-03-03');
+      w.dropPartner('DRIVE', '2026-03-11', [
+        {
+          txn: 'P-1',
+          member: IVANOV.number,
+          surname: 'IVANOV',
+          date: '2026-03-10',
+          type: 'RENTAL',
+          points: 800,
+        },
+        {
+          txn: 'P-2',
+          member: SIDOROV.number,
+          surname: 'SIDOROV',
+          date: '2026-03-10',
+          type: 'RENTAL',
+          points: 800,
+        },
+        {
+          txn: 'P-3',
+          member: IVANOV.number,
+          surname: 'IVANOV',
+          date: '2026-03-10',
+          type: 'RENTAL_DAY',
+          points: 5000,
+        },
+      ]);
+      await w.night('2026-03-11');
+      expect(await points(w, partnerKey('DRIVE', 'P-1'))).toBe(800);
+      expect(await points(w, partnerKey('DRIVE', 'P-2'))).toBe(1000); // 800 + 25%
+      expect(await w.activity(partnerKey('DRIVE', 'P-3'))).toMatchObject({ status: 'PARTIAL', points: 3000 });
+    });
+
+    it('reverses a partner credit with its -R record: the points leave the member’s account, the original is REVERSED', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      w.dropPartner('DRIVE', '2026-03-11', [
+        {
+          txn: 'V-1',
+          member: IVANOV.number,
+          surname: 'IVANOV',
+          date: '2026-03-10',
+          type: 'RENTAL',
+          spend: '150.00',
+          currency: 'USD',
+        },
+        {
+          txn: 'V-2',
+          member: IVANOV.number,
+          surname: 'IVANOV',
+          date: '2026-03-10',
+          type: 'RENTAL_DAY',
+          spend: '80.00',
+          currency: 'USD',
+        },
+      ]);
+      await w.night('2026-03-11');
+      expect(await w.balance(IVANOV.number)).toBe(580);
+      w.dropPartner('DRIVE', '2026-03-12', [
+        {
+          txn: 'V-1-R',
+          member: IVANOV.number,
+          surname: 'IVANOV',
+          date: '2026-03-11',
+          type: 'RENTAL',
+          points: -500,
+        },
+        // A reversal may give the negative spend instead of the points (partner-accrual.md).
+        {
+          txn: 'V-2-R',
+          member: IVANOV.number,
+          surname: 'IVANOV',
+          date: '2026-03-11',
+          type: 'RENTAL_DAY',
+          spend: '-80.00',
+          currency: 'USD',
+        },
+      ]);
+      await w.night('2026-03-12');
+      expect(await w.balance(IVANOV.number)).toBe(0);
+      expect(await w.activity(partnerKey('DRIVE', 'V-1'))).toMatchObject({
+        status: 'REVERSED',
+        reason: 'REVERSED_BY_PARTNER',
+      });
+      expect(await w.activity(partnerKey('DRIVE', 'V-1-R'))).toMatchObject({
+        status: 'POSTED',
+        points: -500,
+      });
+      expect(await w.activity(partnerKey('DRIVE', 'V-2-R'))).toMatchObject({ status: 'POSTED', points: -80 });
+      const original = await w.posting(awardPostingKey(partnerKey('DRIVE', 'V-1')));
+      expect(await w.posting(reversalKey(awardPostingKey(partnerKey('DRIVE', 'V-1'))))).toMatchObject({
+        kind: 'REVERSAL',
+        reversalOf: original!.id,
+        entries: { [Accounts.memberPoints(IVANOV.number)]: -500, [Accounts.partner('DRIVE')]: 500 },
+      });
+    });
+
+    it('chooses the hotel contract valid on the check-out date: GRANDSTAY-2024 pays 2 per room dollar, GRANDSTAY-2026 3 per room and food dollar', async () => {
+      const w = s();
+      await w.enrol('2026-06-01', IVANOV);
+      const stay = (reservation: string, checkIn: string, checkOut: string) => ({
+        member: IVANOV.number,
+        surname: 'Ivanov',
+        givenName: 'Ivan',
+        reservation,
+        checkIn,
+        checkOut,
+        revenue: [
+          { category: 'ROOM', amount: '400.00' },
+          { category: 'FOOD', amount: '50.00' },
+        ],
+      });
+      w.dropHotel('GS', [stay('GS-1', '2026-06-28', '2026-06-30'), stay('GS-2', '2026-06-29', '2026-07-01')]);
+      await w.night('2026-07-02');
+      expect(await w.activity(hotelKey('GRANDSTAY', 'GS-1'))).toMatchObject({
+        status: 'POSTED',
+        points: 800, // 400 × 2, food does not earn
+        rule_version: 'GRANDSTAY-2024',
+      });
+      expect(await w.activity(hotelKey('GRANDSTAY', 'GS-2'))).toMatchObject({
+        status: 'POSTED',
+        points: 1350, // (400 + 50) × 3
+        rule_version: 'GRANDSTAY-2026',
+      });
+      expect(await w.balance(IVANOV.number)).toBe(2150);
+    });
+
+    it('caps a long hotel stay at 10,000 points under GRANDSTAY-2024', async () => {
+      const w = s();
+      await w.enrol('2026-05-01', IVANOV);
+      w.dropHotel('GS', [
+        {
+          member: IVANOV.number,
+          surname: 'IVANOV',
+          givenName: 'IVAN',
+          reservation: 'GS-9',
+          checkIn: '2026-06-01',
+          checkOut: '2026-06-20',
+          revenue: [{ category: 'ROOM', amount: '6000.00' }],
+        },
+      ]);
+      await w.night('2026-06-21');
+      // 6000 × 2 = 12,000 points, capped at 10,000.
+      expect(await w.activity(hotelKey('GRANDSTAY', 'GS-9'))).toMatchObject({
+        status: 'PARTIAL',
+        reason: 'CAP_EXCEEDED',
+        points: 10000,
+      });
+    });
+  });
+
+  describe(`partner airlines: inbound claims under the earning chart (${engine})`, () => {
+    const s = useScenario(engine);
+
+    it('credits our member’s Lufthansa flights by the LH-2025 chart: distance × flown-class rate, 500-mile minimum', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV, PETROVA, SIDOROV);
+      await reachTier(w, SIDOROV, '2500.00', '2026-03-02');
+      await w.night('2026-03-03');
+      const claim = (id: string, p: Person, from: string, to: string, cabin: string, rbd: string) => ({
+        id,
+        member: p.number,
+        surname: p.surname,
+        givenName: p.givenName,
+        carrier: 'LH',
+        flight: '1444',
+        date: '2026-03-10',
+        from,
+        to,
+        cabin,
+        rbd,
+      });
+      w.dropAllianceClaims('LH', [
+        claim('LH-1', IVANOV, 'FRA', 'SVO', 'C', 'C'), // 1257 mi × 2.0 = 2514
+        claim('LH-2', PETROVA, 'FRA', 'MUC', 'Y', 'Y'), // 186 mi, raised to 500 × 1.0
+        claim('LH-3', SIDOROV, 'FRA', 'SVO', 'C', 'C'), // 2514 + Gold 50% (the air tier bonus) = 3771
+        claim('LH-4', IVANOV, 'FRA', 'SVO', 'Y', 'O'), // O earns nothing on the LH chart
+      ]);
+      await w.night('2026-03-11');
+      expect(await w.activity(allianceKey('LH', 'LH-1'))).toMatchObject({
+        type: 'PARTNER_FLIGHT',
+        status: 'POSTED',
+        points: 2514,
+        miles: 1257,
+        rule_version: 'LH-2025',
+      });
+      expect(await points(w, allianceKey('LH', 'LH-2'))).toBe(500);
+      expect(await points(w, allianceKey('LH', 'LH-3'))).toBe(3771);
+      expect(await w.activity(allianceKey('LH', 'LH-4'))).toMatchObject({
+        status: 'REJECTED',
+        reason: 'CLASS_NOT_ELIGIBLE',
+      });
+      expect((await w.posting(awardPostingKey(allianceKey('LH', 'LH-1'))))?.entries).toEqual({
+        [Accounts.memberPoints(IVANOV.number)]: 2514,
+        [Accounts.partner('LH')]: -2514,
+      });
+      // Under the spend metric a partner flight brings no status: the claims carry no money.
+      expect(await w.statusBalance(IVANOV.number)).toBe(0);
+    });
+
+    it('refuses a claims file from a program we have no agreement with', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      w.dropAllianceClaims('ZZ', [
+        {
+          id: 'ZZ-1',
+          member: IVANOV.number,
+          surname: 'IVANOV',
+          carrier: 'ZZ',
+          flight: '10',
+          date: '2026-03-10',
+          from: 'FRA',
+          to: 'SVO',
+          cabin: 'Y',
+          rbd: 'Y',
+        },
+      ]);
+      const n = await w.night('2026-03-11');
+      expect(n.ingest.counts.rejected).toBe(1);
+      const file = await w.knex('files').where({ feed: 'alliance-claims' }).first();
+      expect(file).toMatchObject({ verdict: 'rejected', reason: 'UNKNOWN_PARTNER' });
+      expect(await w.postingCount()).toBe(0);
+    });
+  });
+}
