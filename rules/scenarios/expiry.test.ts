@@ -1,0 +1,180 @@
+/**
+ * Expiry, both policies: fixed term (the demo: 36 months after the end of the month the points were
+ * earned, one expiry posting per lot, a warning figure for what expires in the next 60 days) and
+ * inactivity (a variant: everything after 18 months without earning activity).
+ */
+import { describe, expect, it } from 'vitest';
+import { availableEngines } from '../../test/harness/db.js';
+import { Accounts } from '../../ledger/accounts.js';
+import { expireJob } from '../../jobs/expire.js';
+import { memberNumber, replaceOnce, useScenario, type Person, type Scenario } from './scenario.js';
+
+const IVANOV: Person = { number: memberNumber(1), surname: 'IVANOV', givenName: 'IVAN' };
+const PETROVA: Person = { number: memberNumber(2), surname: 'PETROVA', givenName: 'ANNA' };
+
+/** A DRIVE rental day: `points` dollars of spend earn as many points. */
+function rent(w: Scenario, who: Person, txn: string, date: string, points: number): void {
+  w.dropPartner('DRIVE', date, [
+    {
+      txn,
+      member: who.number,
+      surname: who.surname,
+      date,
+      type: 'RENTAL_DAY',
+      spend: `${points}.00`,
+      currency: 'USD',
+    },
+  ]);
+}
+
+for (const engine of availableEngines()) {
+  describe(`fixed-term expiry, 36 months after the earning month (${engine})`, () => {
+    const s = useScenario(engine);
+
+    it('dates each lot to the end of the 36th month after its earning month and expires it that day, one posting per lot', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      rent(w, IVANOV, 'E-1', '2026-03-10', 1000);
+      await w.night('2026-03-10');
+      rent(w, IVANOV, 'E-2', '2026-03-31', 500);
+      await w.night('2026-03-31');
+      rent(w, IVANOV, 'E-3', '2026-04-01', 700);
+      await w.night('2026-04-01');
+      expect(await w.lotSummary(IVANOV.number)).toEqual([
+        [1000, '2029-03-31'],
+        [500, '2029-03-31'],
+        [700, '2029-04-30'],
+      ]);
+      const [march1, march2, april] = await w.lots(IVANOV.number);
+
+      const before = await w.night('2029-03-30');
+      expect(before.expire.counts.lots).toBe(0);
+      const due = await w.night('2029-03-31');
+      expect(due.expire.counts).toMatchObject({ lots: 2, points: 1500 });
+      expect(await w.balance(IVANOV.number)).toBe(700);
+      expect(await w.posting(`EXP:${march1!.id}`)).toMatchObject({
+        kind: 'EXPIRY',
+        businessDate: '2029-03-31',
+        entries: { [Accounts.memberPoints(IVANOV.number)]: -1000, [Accounts.expiry]: 1000 },
+      });
+      expect((await w.posting(`EXP:${march2!.id}`))?.entries).toMatchObject({ [Accounts.expiry]: 500 });
+      expect(await w.posting(`EXP:${april!.id}`)).toBeUndefined();
+
+      const rerun = await w.run(expireJob, '2029-03-31');
+      expect(rerun.counts.lots).toBe(0);
+      await w.night('2029-04-30');
+      expect(await w.balance(IVANOV.number)).toBe(0);
+      expect(await w.lots(IVANOV.number)).toEqual([]);
+    });
+
+    it('expires only what is left of a lot after a redemption, and warns of what expires in the next 60 days', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV, PETROVA);
+      rent(w, IVANOV, 'E-1', '2026-03-10', 1000);
+      rent(w, PETROVA, 'E-2', '2026-03-10', 300);
+      await w.night('2026-03-10');
+      rent(w, IVANOV, 'E-3', '2026-04-10', 400);
+      await w.night('2026-04-10');
+      w.dropRedemptions([
+        { id: 'R-1', member: IVANOV.number, date: '2026-05-01', service: 'LOUNGE', points: 250 },
+      ]);
+      await w.night('2026-05-01');
+      expect(await w.lotSummary(IVANOV.number)).toEqual([
+        [750, '2029-03-31'],
+        [400, '2029-04-30'],
+      ]);
+      // 1 February 2029: March's lots (750 + 300) fall in the next 60 days, April's does not.
+      const warned = await w.night('2029-02-01');
+      expect(warned.expire.counts.expiringSoon).toBe(1050);
+      const due = await w.night('2029-03-31');
+      expect(due.expire.counts).toMatchObject({ lots: 2, points: 1050 });
+      expect(await w.balance(IVANOV.number)).toBe(400);
+      expect(await w.balance(PETROVA.number)).toBe(0);
+    });
+
+    it('expires again what a cancelled redemption gives back to a lot that has already expired', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      rent(w, IVANOV, 'E-1', '2026-03-10', 1000);
+      await w.night('2026-03-10');
+      w.dropRedemptions([
+        { id: 'R-1', member: IVANOV.number, date: '2029-03-01', service: 'SEAT', points: 300 },
+      ]);
+      await w.night('2029-03-01');
+      await w.night('2029-03-31'); // the 700 left expire
+      expect(await w.balance(IVANOV.number)).toBe(0);
+      // The seat is cancelled after the lot's date: the 300 return to that lot, with its date…
+      w.dropRedemptions([
+        {
+          id: 'R-1',
+          member: IVANOV.number,
+          date: '2029-04-02',
+          service: 'SEAT',
+          points: 300,
+          status: 'CANCELLED',
+        },
+      ]);
+      const night = await w.night('2029-04-02');
+      expect((await w.posting('RDM:R-1:CANCEL'))?.entries).toEqual({
+        [Accounts.memberPoints(IVANOV.number)]: 300,
+        [Accounts.redemption('SEAT')]: -300,
+      });
+      // …and expire the same night, without clashing with the lot's first expiry.
+      expect(night.expire.counts).toMatchObject({ lots: 1, points: 300 });
+      expect(await w.balance(IVANOV.number)).toBe(0);
+      expect(await w.lots(IVANOV.number)).toEqual([]);
+      const [lot] = await w.knex('lots').select('id');
+      const expiries = await w
+        .knex('postings')
+        .where({ kind: 'EXPIRY' })
+        .orderBy('id')
+        .select('idempotency_key');
+      expect(expiries.map((p) => p.idempotency_key)).toEqual([`EXP:${lot.id}`, `EXP:${lot.id}:2`]);
+    });
+  });
+
+  describe(`inactivity expiry, 18 months without earning (${engine})`, () => {
+    const s = useScenario(engine, (y) =>
+      replaceOnce(
+        y,
+        'policy: fixedTerm            # points expire 36 months after the end of the month they were earned\n  months: 36',
+        'policy: inactivity\n  months: 18',
+      ),
+    );
+
+    it('keeps lots without a date and expires all of them 18 months after the last earning activity', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV, PETROVA);
+      rent(w, IVANOV, 'I-1', '2026-02-01', 300);
+      await w.night('2026-02-01');
+      rent(w, IVANOV, 'I-2', '2026-03-10', 200);
+      rent(w, PETROVA, 'I-3', '2026-03-10', 100);
+      await w.night('2026-03-10');
+      expect(await w.lotSummary(IVANOV.number)).toEqual([
+        [300, null],
+        [200, null],
+      ]);
+      // A redemption is not earning activity: it does not push the date back.
+      w.dropRedemptions([
+        { id: 'R-1', member: IVANOV.number, date: '2027-01-05', service: 'SEAT', points: 50 },
+      ]);
+      await w.night('2027-01-05');
+      rent(w, PETROVA, 'I-4', '2027-06-01', 100);
+      await w.night('2027-06-01');
+      expect((await w.member(IVANOV.number)).last_activity_date).toBe('2026-03-10');
+
+      const early = await w.night('2027-09-09');
+      expect(early.expire.counts.lots).toBe(0);
+      expect(await w.balance(IVANOV.number)).toBe(450);
+      const due = await w.night('2027-09-10');
+      expect(due.expire.counts).toMatchObject({ lots: 2, points: 450 });
+      expect(await w.balance(IVANOV.number)).toBe(0);
+      expect(await w.balance(PETROVA.number)).toBe(200); // active in June 2027
+      const expiries = await w.knex('postings').where({ kind: 'EXPIRY' }).orderBy('id').select('source_ref');
+      expect(expiries.map((p) => p.source_ref)).toEqual([
+        expect.stringMatching(/\(inactivity\)$/),
+        expect.stringMatching(/\(inactivity\)$/),
+      ]);
+    });
+  });
+}

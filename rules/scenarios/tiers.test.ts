@@ -1,0 +1,191 @@
+/**
+ * Tiers on the demo program's spend model (Member $0, Silver $1,000, Gold $2,500, Platinum $5,000 over a
+ * rolling 12 months, anniversary review, soft landing), across a year and more of nights: upgrades the
+ * night a threshold is crossed, credits lapsing out of the window, downgrades only at the review date and
+ * by one level, a review that holds.
+ */
+import { describe, expect, it } from 'vitest';
+import { availableEngines } from '../../test/harness/db.js';
+import { Accounts } from '../../ledger/accounts.js';
+import { memberNumber, useScenario, type Person, type Scenario } from './scenario.js';
+
+const IVANOV: Person = { number: memberNumber(1), surname: 'IVANOV', givenName: 'IVAN' };
+
+let tickets = 0;
+/** IVANOV flies SVO-KZN on `date` on a ticket of `fare` dollars (no taxes): that many dollars of status. */
+function fly(w: Scenario, date: string, fare: string): void {
+  w.dropCoupons([
+    {
+      ticket: `074${String(3_000_000_000 + ++tickets).slice(-10)}`,
+      flight: '245',
+      date,
+      from: 'SVO',
+      to: 'KZN',
+      booked: 'Y',
+      surname: 'IVANOV',
+      givenName: 'IVAN',
+      card: { program: 'XX', number: IVANOV.number },
+      fare,
+    },
+  ]);
+}
+
+const tierOf = async (w: Scenario) => {
+  const m = await w.member(IVANOV.number);
+  return { tier: m.tier, since: m.tier_since, review: m.review_date };
+};
+
+for (const engine of availableEngines()) {
+  describe(`tiers over time (${engine})`, () => {
+    const s = useScenario(engine);
+
+    it('upgrades the night the qualification crosses a threshold, and may skip a level', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV);
+      fly(w, '2026-03-10', '600.00');
+      await w.night('2026-03-11');
+      expect(await tierOf(w)).toEqual({ tier: 'MEMBER', since: '2020-01-01', review: null }); // since enrolment
+      fly(w, '2026-03-20', '400.00'); // $600 + $400 = $1,000: Silver
+      await w.night('2026-03-21');
+      expect(await tierOf(w)).toEqual({ tier: 'SILVER', since: '2026-03-21', review: '2027-03-21' });
+      fly(w, '2026-04-02', '4000.00'); // $5,000: straight to Platinum
+      await w.night('2026-04-03');
+      expect(await tierOf(w)).toEqual({ tier: 'PLATINUM', since: '2026-04-03', review: '2027-04-03' });
+      expect(await w.tierEvents(IVANOV.number)).toEqual([
+        {
+          business_date: '2026-03-21',
+          from_tier: 'MEMBER',
+          to_tier: 'SILVER',
+          direction: 'UP',
+          qualification: 100000,
+          reason: 'THRESHOLD_REACHED',
+        },
+        {
+          business_date: '2026-04-03',
+          from_tier: 'SILVER',
+          to_tier: 'PLATINUM',
+          direction: 'UP',
+          qualification: 500000,
+          reason: 'THRESHOLD_REACHED',
+        },
+      ]);
+    });
+
+    it('lands softly at the review date: Platinum with nothing in the window goes to Gold, not further, then a year later to Silver', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV);
+      fly(w, '2026-01-14', '5000.00');
+      await w.night('2026-01-15');
+      expect(await tierOf(w)).toEqual({ tier: 'PLATINUM', since: '2026-01-15', review: '2027-01-15' });
+      // Mid-year and the day the credit leaves the window: no review yet, the tier stands.
+      await w.night('2026-07-01');
+      const lapse = await w.night('2027-01-14');
+      expect(lapse.tiers.counts.lapsed).toBe(1);
+      expect(await w.statusBalance(IVANOV.number)).toBe(0);
+      expect(await tierOf(w)).toMatchObject({ tier: 'PLATINUM' });
+      // The review: qualification $0 would mean Member; soft landing allows one step.
+      await w.night('2027-01-15');
+      expect(await tierOf(w)).toEqual({ tier: 'GOLD', since: '2027-01-15', review: '2028-01-15' });
+      await w.night('2028-01-15');
+      expect(await tierOf(w)).toEqual({ tier: 'SILVER', since: '2028-01-15', review: '2029-01-15' });
+      const events = (await w.tierEvents(IVANOV.number)).map((e) => [
+        e.business_date,
+        e.from_tier,
+        e.to_tier,
+        e.direction,
+        e.reason,
+      ]);
+      expect(events).toEqual([
+        ['2026-01-15', 'MEMBER', 'PLATINUM', 'UP', 'THRESHOLD_REACHED'],
+        ['2027-01-15', 'PLATINUM', 'GOLD', 'DOWN', 'REVIEW_SOFT_LANDING'],
+        ['2028-01-15', 'GOLD', 'SILVER', 'DOWN', 'REVIEW_SOFT_LANDING'],
+      ]);
+    });
+
+    it('drops spend older than 12 months from the window: the status account always equals the live credits', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV);
+      fly(w, '2026-02-10', '600.00');
+      await w.night('2026-02-11');
+      fly(w, '2026-08-10', '600.00');
+      await w.night('2026-08-11');
+      expect(await tierOf(w)).toMatchObject({ tier: 'SILVER', review: '2027-08-11' });
+      expect(await w.statusBalance(IVANOV.number)).toBe(120000);
+      // 10 February 2027: the window is (10 Feb 2026, 10 Feb 2027], so February's $600 leaves it.
+      await w.night('2027-02-09');
+      expect(await w.statusBalance(IVANOV.number)).toBe(120000);
+      await w.night('2027-02-10');
+      expect(await w.statusBalance(IVANOV.number)).toBe(60000);
+      expect(await w.statusInWindow(IVANOV.number, '2026-02-11', '2027-02-10')).toBe(60000);
+      expect(await w.posting(`LAPSE:${IVANOV.number}:SPEND:2027-02-10`)).toMatchObject({
+        kind: 'STATUS_LAPSE',
+        entries: {
+          [Accounts.memberStatus(IVANOV.number, 'SPEND')]: -60000,
+          [Accounts.statusLapsed('SPEND')]: 60000,
+        },
+      });
+      // Still Silver until the review, where $600 is not enough.
+      expect(await tierOf(w)).toMatchObject({ tier: 'SILVER' });
+      await w.night('2027-08-10');
+      expect(await w.statusBalance(IVANOV.number)).toBe(0);
+      await w.night('2027-08-11');
+      expect(await tierOf(w)).toEqual({ tier: 'MEMBER', since: '2027-08-11', review: null });
+      expect((await w.tierEvents(IVANOV.number)).at(-1)).toMatchObject({
+        from_tier: 'SILVER',
+        to_tier: 'MEMBER',
+        direction: 'DOWN',
+        qualification: 0,
+        reason: 'REVIEW_NOT_REQUALIFIED',
+      });
+    });
+
+    it('holds the tier at a review that requalifies and sets the next review a year on', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV);
+      fly(w, '2026-03-10', '2500.00');
+      await w.night('2026-03-11');
+      expect(await tierOf(w)).toEqual({ tier: 'GOLD', since: '2026-03-11', review: '2027-03-11' });
+      // The night March 2026 leaves the window, March 2027 brings $2,600 in (together they would be Platinum).
+      fly(w, '2027-03-10', '2600.00');
+      await w.night('2027-03-10');
+      expect(await w.statusBalance(IVANOV.number)).toBe(260000);
+      expect(await tierOf(w)).toMatchObject({ tier: 'GOLD' });
+      await w.night('2027-03-11');
+      expect(await tierOf(w)).toEqual({ tier: 'GOLD', since: '2026-03-11', review: '2028-03-11' });
+      expect((await w.tierEvents(IVANOV.number)).at(-1)).toEqual({
+        business_date: '2027-03-11',
+        from_tier: 'GOLD',
+        to_tier: 'GOLD',
+        direction: 'HOLD',
+        qualification: 260000,
+        reason: 'REVIEW_REQUALIFIED',
+      });
+    });
+
+    it('a refund that takes the qualification back below the threshold does not downgrade before the review', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV);
+      fly(w, '2026-03-10', '1200.00');
+      await w.night('2026-03-11');
+      expect(await tierOf(w)).toMatchObject({ tier: 'SILVER' });
+      w.dropCoupons([
+        {
+          ticket: `074${String(3_000_000_000 + tickets).slice(-10)}`,
+          flight: '245',
+          date: '2026-03-10',
+          from: 'SVO',
+          to: 'KZN',
+          booked: 'Y',
+          surname: 'IVANOV',
+          givenName: 'IVAN',
+          card: { program: 'XX', number: IVANOV.number },
+          fare: '1200.00',
+          status: 'R',
+        },
+      ]);
+      await w.night('2026-03-20');
+      expect(await w.statusBalance(IVANOV.number)).toBe(0);
+      expect(await tierOf(w)).toMatchObject({ tier: 'SILVER', review: '2027-03-11' });
+    });
+  });
+}
