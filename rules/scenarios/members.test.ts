@@ -1,0 +1,201 @@
+/**
+ * The member master feed and what hangs on it: a merge moves the merged account's points (lots with
+ * their dates) and its live status credits to the survivor; members of a household pool earn award
+ * points into the pool and status into their own accounts, and redeem from the pool.
+ */
+import { describe, expect, it } from 'vitest';
+import { availableEngines } from '../../test/harness/db.js';
+import { Accounts } from '../../ledger/accounts.js';
+import { flightKey, partnerKey } from '../activity.js';
+import { memberNumber, useScenario, type Person, type Scenario } from './scenario.js';
+
+const SURVIVOR: Person = { number: memberNumber(1), surname: 'IVANOV', givenName: 'IVAN' };
+const MERGED: Person = { number: memberNumber(2), surname: 'IVANOV', givenName: 'IVAN' };
+
+let tickets = 0;
+function fly(w: Scenario, who: Person, date: string, fare: string, to = 'KZN'): void {
+  w.dropCoupons([
+    {
+      ticket: `074${String(4_000_000_000 + ++tickets).slice(-10)}`,
+      flight: '245',
+      date,
+      from: 'SVO',
+      to,
+      booked: 'Y',
+      surname: who.surname,
+      givenName: who.givenName,
+      card: { program: 'XX', number: who.number },
+      fare,
+    },
+  ]);
+}
+
+for (const engine of availableEngines()) {
+  describe(`member merges (${engine})`, () => {
+    const s = useScenario(engine);
+
+    it('moves the balance, the lots with their dates and the live status credits to the survivor, who is upgraded at once', async () => {
+      const w = s();
+      await w.enrol('2025-01-01', SURVIVOR, MERGED);
+      fly(w, MERGED, '2025-02-10', '500.00'); // will have left the window by the merge
+      await w.night('2025-02-11');
+      fly(w, MERGED, '2026-02-20', '400.00', 'AER');
+      await w.night('2026-02-21');
+      fly(w, MERGED, '2026-03-02', '300.00');
+      fly(w, SURVIVOR, '2026-03-02', '1900.00');
+      await w.night('2026-03-03');
+      expect((await w.member(SURVIVOR.number)).tier).toBe('SILVER');
+      expect((await w.member(MERGED.number)).tier).toBe('MEMBER');
+      expect(await w.lotSummary(MERGED.number)).toEqual([
+        [461, '2028-02-29'],
+        [873, '2029-02-28'],
+        [461, '2029-03-31'],
+      ]);
+      const mergedLots = await w.lots(MERGED.number);
+      // Live: $400 + $300; February 2025's $500 lapsed in February 2026.
+      expect(await w.statusBalance(MERGED.number)).toBe(70000);
+
+      w.dropMembers([
+        { ...MERGED, status: 'MERGED', mergedInto: SURVIVOR.number, updatedAt: '2026-03-10T09:00:00Z' },
+      ]);
+      const n = await w.night('2026-03-10');
+      expect(n.ingest.counts['members.merged']).toBe(1);
+      expect(await w.balance(MERGED.number)).toBe(0);
+      expect(await w.balance(SURVIVOR.number)).toBe(461 + 461 + 873 + 461);
+      const survivorLots = await w.lots(SURVIVOR.number);
+      expect(survivorLots.map((l) => [l.remaining, l.earnedOn, l.expiresOn])).toEqual(
+        [
+          ...mergedLots.map((l) => [l.remaining, l.earnedOn, l.expiresOn]),
+          [461, '2026-03-02', '2029-03-31'],
+        ].sort(
+          (a, b) => String(a[2]).localeCompare(String(b[2])) || String(a[1]).localeCompare(String(b[1])),
+        ),
+      );
+      expect(await w.statusBalance(MERGED.number)).toBe(0);
+      expect(await w.statusBalance(SURVIVOR.number)).toBe(190000 + 70000);
+      expect(await w.statusInWindow(SURVIVOR.number, '2025-03-11', '2026-03-10')).toBe(260000);
+      expect(await w.posting(`MERGE:${MERGED.number}:${SURVIVOR.number}`)).toMatchObject({
+        kind: 'TRANSFER',
+        entries: {
+          [Accounts.memberPoints(MERGED.number)]: -(461 + 873 + 461),
+          [Accounts.memberPoints(SURVIVOR.number)]: 461 + 873 + 461,
+          [Accounts.memberStatus(MERGED.number, 'SPEND')]: -70000,
+          [Accounts.memberStatus(SURVIVOR.number, 'SPEND')]: 70000,
+        },
+      });
+      // $1,900 + $700 = $2,600: Gold the night of the merge.
+      expect((await w.member(SURVIVOR.number)).tier).toBe('GOLD');
+      expect((await w.tierEvents(SURVIVOR.number)).at(-1)).toMatchObject({
+        from_tier: 'SILVER',
+        to_tier: 'GOLD',
+      });
+
+      // The merged card is closed for earning from then on; the lots keep their dates at the survivor.
+      fly(w, MERGED, '2026-03-11', '100.00');
+      await w.night('2026-03-12');
+      const late = await w.activity(
+        flightKey(
+          { carrier: 'XX', number: '245', date: '2026-03-11', origin: 'SVO', destination: 'KZN' },
+          { program: 'XX', number: MERGED.number },
+        ),
+      );
+      expect([late?.status, late?.reason]).toEqual(['REJECTED', 'ACCOUNT_CLOSED']);
+      await w.night('2028-02-29');
+      expect(await w.balance(SURVIVOR.number)).toBe(461 + 873 + 461);
+    });
+  });
+
+  describe(`the member master feed (${engine})`, () => {
+    const s = useScenario(engine);
+
+    it('applies rows in updated_at order: an older row never overwrites a newer one, in one file or across files', async () => {
+      const w = s();
+      const who = { number: memberNumber(21), givenName: 'ANNA', enrolled: '2026-01-01' };
+      w.dropMembers([
+        { ...who, surname: 'KOVALEVA', status: 'ACTIVE', updatedAt: '2026-03-01T10:00:00Z' },
+        { ...who, surname: 'SOKOLOVA', status: 'INCOMPLETE', updatedAt: '2026-03-01T09:00:00+03:00' },
+      ]);
+      await w.night('2026-03-01');
+      expect(await w.member(who.number)).toMatchObject({ surname: 'KOVALEVA', status: 'ACTIVE' });
+      w.dropMembers([
+        { ...who, surname: 'SOKOLOVA', status: 'SUSPENDED', updatedAt: '2026-03-01T09:59:59Z' },
+      ]);
+      const older = await w.night('2026-03-02');
+      expect(older.ingest.counts['members.older']).toBe(1);
+      expect(await w.member(who.number)).toMatchObject({ surname: 'KOVALEVA', status: 'ACTIVE' });
+      w.dropPartner('DRIVE', '2026-03-03', [
+        {
+          txn: 'K-1',
+          member: who.number,
+          surname: 'KOVALEVA',
+          date: '2026-03-02',
+          type: 'RENTAL_DAY',
+          spend: '10.00',
+          currency: 'USD',
+        },
+      ]);
+      await w.night('2026-03-03');
+      expect(await w.balance(who.number)).toBe(10);
+    });
+  });
+
+  describe(`household pools (${engine})`, () => {
+    const s = useScenario(engine);
+    const MOTHER: Person = {
+      number: memberNumber(11),
+      surname: 'PETROVA',
+      givenName: 'ANNA',
+      group: { type: 'HOUSEHOLD', id: 'HH-7' },
+    };
+    const SON: Person = {
+      number: memberNumber(12),
+      surname: 'PETROV',
+      givenName: 'OLEG',
+      group: { type: 'HOUSEHOLD', id: 'HH-7' },
+    };
+
+    it('credits award points to the pool and status credits to the member who flew; redeems from the pool', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', MOTHER, SON);
+      fly(w, MOTHER, '2026-03-10', '600.00');
+      fly(w, SON, '2026-03-10', '500.00', 'AER');
+      w.dropPartner('DRIVE', '2026-03-11', [
+        {
+          txn: 'P-1',
+          member: SON.number,
+          surname: 'PETROV',
+          date: '2026-03-10',
+          type: 'RENTAL_DAY',
+          spend: '100.00',
+          currency: 'USD',
+        },
+      ]);
+      await w.night('2026-03-11');
+      expect(await w.poolBalance('HH-7')).toBe(461 + 873 + 100);
+      expect(await w.balance(MOTHER.number)).toBe(0);
+      expect(await w.balance(SON.number)).toBe(0);
+      expect(await w.statusBalance(MOTHER.number)).toBe(60000);
+      expect(await w.statusBalance(SON.number)).toBe(50000);
+      expect((await w.poolLots('HH-7')).map((l) => [l.remaining, l.expiresOn])).toEqual([
+        [461, '2029-03-31'],
+        [873, '2029-03-31'],
+        [100, '2029-03-31'],
+      ]);
+      expect(await w.activity(partnerKey('DRIVE', 'P-1'))).toMatchObject({ status: 'POSTED', points: 100 });
+
+      w.dropRedemptions([
+        { id: 'R-1', member: MOTHER.number, date: '2026-03-12', service: 'LOUNGE', points: 1000 },
+      ]);
+      await w.night('2026-03-12');
+      expect(await w.poolBalance('HH-7')).toBe(434);
+      expect(await w.posting('RDM:R-1')).toMatchObject({
+        entries: { [Accounts.poolPoints('HH-7')]: -1000, [Accounts.redemption('LOUNGE')]: 1000 },
+      });
+
+      // Pool lots expire on the fixed term like a member's.
+      const expired = await w.night('2029-03-31');
+      expect(expired.expire.counts.points).toBe(434);
+      expect(await w.poolBalance('HH-7')).toBe(0);
+    });
+  });
+}
