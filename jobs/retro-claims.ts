@@ -123,6 +123,15 @@ export async function processRetroClaims(
           needs_accrual: false,
           updated_at: ctx.now().toISOString(),
         });
+      // A credited claim is earning activity like any accrual: without it, inactivity expiry would
+      // count from an older date and could take the claimed miles the night they were credited.
+      const earned = decision.earnedOn;
+      if (earned) {
+        await trx('members')
+          .where({ id: earned.memberId })
+          .andWhere((w) => w.whereNull('last_activity_date').orWhere('last_activity_date', '<', earned.date))
+          .update({ last_activity_date: earned.date });
+      }
       return { status: 'CREDITED', reason: null, activityKey: flight.activityKey };
     });
     await ctx.db
