@@ -176,5 +176,43 @@ for (const engine of availableEngines()) {
         expect.stringMatching(/\(inactivity\)$/),
       ]);
     });
+
+    it('counts a flight credited by a retro-claim as earning activity', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', { ...IVANOV, enrolled: '2026-01-01' });
+      w.dropCoupons([
+        {
+          ticket: '0741000000001',
+          flight: '245',
+          date: '2026-03-10',
+          from: 'SVO',
+          to: 'KZN',
+          booked: 'Y',
+          surname: 'IVANOV',
+          givenName: 'IVAN',
+          card: null,
+          fare: '100.00',
+        },
+      ]);
+      await w.night('2026-03-11');
+      w.dropRetroClaims([
+        {
+          id: 'C-1',
+          member: IVANOV.number,
+          received: '2026-03-30',
+          ticket: '0741000000001',
+          coupon: 1,
+          surname: 'IVANOV',
+        },
+      ]);
+      await w.night('2026-03-30');
+      expect((await w.member(IVANOV.number)).last_activity_date).toBe('2026-03-10');
+      // 18 months after enrolment the flight's 461 miles are still there…
+      await w.night('2027-07-01');
+      expect(await w.balance(IVANOV.number)).toBe(461);
+      // …until 18 months after the flight.
+      await w.night('2027-09-10');
+      expect(await w.balance(IVANOV.number)).toBe(0);
+    });
   });
 }
