@@ -47,13 +47,24 @@ export function couponFields(s: Segment, status: CouponStatus, sourceRef: string
   ];
 }
 
-/** The text of one flown-coupon file, with its trailer. */
-export function flownFile(rows: ReadonlyArray<readonly string[]>): { text: string; fareSum: string } {
-  const csv = new FlownCsvBuilder(',');
-  const parts = [csv.header()];
-  for (const r of rows) parts.push(csv.line(r));
-  parts.push(csv.trailer());
-  return { text: parts.join(''), fareSum: csv.fareSum.toString() };
+/** One flown-coupon file being written: rows become text as they come, the trailer closes it. */
+export class FlownFile {
+  private readonly csv = new FlownCsvBuilder(',');
+  private readonly parts: string[] = [this.csv.header()];
+
+  constructor(private readonly night: IsoDate) {}
+
+  get rows(): number {
+    return this.csv.rows;
+  }
+
+  add(s: Segment, status: CouponStatus): void {
+    this.parts.push(this.csv.line(couponFields(s, status, sourceRef(this.night, this.csv.rows + 1))));
+  }
+
+  text(): string {
+    return this.parts.join('') + this.csv.trailer();
+  }
 }
 
 /** Revenue accounting's record id: extract date and running number. */

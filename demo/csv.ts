@@ -12,6 +12,13 @@ export function csvField(value: string | number | null | undefined, separator = 
 }
 
 export function csvLine(fields: ReadonlyArray<string | number | null | undefined>, separator = ','): string {
+  // Most lines need no quoting: join, and fall back to field by field only when the line could need it.
+  const joined = fields.join(separator);
+  if (!/["\r\n]/.test(joined)) {
+    let separators = 0;
+    for (let at = joined.indexOf(separator); at >= 0; at = joined.indexOf(separator, at + 1)) separators++;
+    if (separators === fields.length - 1) return `${joined}\n`;
+  }
   let line = '';
   for (let i = 0; i < fields.length; i++) {
     if (i > 0) line += separator;

@@ -136,7 +136,15 @@ function cp866Rejects(text: string, eol: string): Record<string, number> {
   return out;
 }
 
-export function writeFtlNights(options: DcsOptions): DcsSummary {
+export interface Dcs {
+  /** Writes the FTL files of `date`'s flights, given everyone on board (flights.ts manifest()). */
+  writeDay(date: IsoDate, byFlight: ReadonlyMap<number, readonly Segment[]>): void;
+  /** What was written, once the last day is done. */
+  summary(): DcsSummary;
+}
+
+/** The DCS, one day at a time: the generator holds one day of passengers in memory, not a month. */
+export function createDcs(options: DcsOptions): Dcs {
   const { network, travel, writer, days } = options;
   const random = Random.stream(options.seed, 'dcs');
   const summary: DcsSummary = { messages: 0, files: 0, passengers: 0, multipart: 0, faults: [] };
@@ -146,18 +154,17 @@ export function writeFtlNights(options: DcsOptions): DcsSummary {
   const pending: Fault[] = [];
   for (const [fault, n] of FAULT_DAYS) faultOn.set(days[Math.min(days.length - 1, n - 1)]!, fault);
 
-  for (const date of days) {
-    const byFlight = travel.month.get(date);
+  const writeDay = (date: IsoDate, byFlight: ReadonlyMap<number, readonly Segment[]>) => {
     // A fault waits for a flight that can carry it (a small demo has quiet days).
     const todays = faultOn.get(date);
     if (todays) pending.push(todays);
     const flights = [...network.flights].sort((a, b) => {
-      const na = byFlight?.get(a.id)?.filter(listed).length ?? 0;
-      const nb = byFlight?.get(b.id)?.filter(listed).length ?? 0;
+      const na = byFlight.get(a.id)?.filter(listed).length ?? 0;
+      const nb = byFlight.get(b.id)?.filter(listed).length ?? 0;
       return nb - na || a.id - b.id;
     });
     for (const flight of flights) {
-      const segments: Segment[] = (byFlight?.get(flight.id) ?? []).filter(listed);
+      const segments: Segment[] = (byFlight.get(flight.id) ?? []).filter(listed);
       segments.sort((a, b) => CABIN_ORDER[cabinOf(a.flownRbd)]! - CABIN_ORDER[cabinOf(b.flownRbd)]!);
       const station = flight.from;
       const dialect = station === 'VKO' ? 'F' : station === 'DME' ? 'HK' : 'R';
@@ -272,8 +279,15 @@ export function writeFtlNights(options: DcsOptions): DcsSummary {
         );
       }
     }
-  }
-  if (pending.length > 0)
-    summary.faults.push(`not placed (no flight could carry them): ${pending.join(', ')}`);
-  return summary;
+  };
+  return {
+    writeDay,
+    summary: () => ({
+      ...summary,
+      faults:
+        pending.length > 0
+          ? [...summary.faults, `not placed (no flight could carry them): ${pending.join(', ')}`]
+          : summary.faults,
+    }),
+  };
 }

@@ -68,8 +68,9 @@ export const XX_TICKETS = '958';
 
 export class TicketOffice {
   private serial: number;
-  constructor(random: Random) {
-    this.serial = 2_100_000_000 + random.int(50_000_000);
+  /** Serials from `base`: members' tickets and each day's other passengers draw from separate ranges. */
+  constructor(random: Random, base = 2_100_000_000) {
+    this.serial = base + random.int(50_000);
   }
 
   next(prefix = XX_TICKETS): string {
@@ -112,9 +113,15 @@ function currencyFor(random: Random, flight: Flight, canEarn: boolean): Segment[
 const TITLE = { M: 'MR', F: 'MRS' } as const;
 
 export interface Travel {
+  seed: number;
+  network: Network;
+  /** Passengers per seat-at-82%-load, sizing the other passengers to the program. */
+  loadScale: number;
+  /** The date `days` before `date`, from a table (the generator asks millions of times). */
+  dateBefore(date: IsoDate, days: number): IsoDate;
   /** History coupons (members only), by flight date. */
   history: Segment[];
-  /** Month segments by flight date, then by flight id. */
+  /** Members' month segments by flight date, then by flight id (other passengers: see manifest()). */
   month: Map<IsoDate, Map<number, Segment[]>>;
   /** Flights of the month's deliberate cases, by scenario. */
   scenarios: Map<string, { date: IsoDate; flight: Flight }>;
@@ -132,6 +139,19 @@ export interface TravelOptions {
   lastNight: IsoDate;
   /** Passengers a day the schedule should carry. */
   passengersPerDay: number;
+}
+
+/** Dates by index over a span: the generator moves by days hundreds of thousands of times. */
+function calendar(from: IsoDate, to: IsoDate) {
+  const dates: IsoDate[] = [];
+  const index = new Map<IsoDate, number>();
+  for (let d = from; d <= to; d = addDays(d, 1)) {
+    index.set(d, dates.length);
+    dates.push(d);
+  }
+  const indexOf = (d: IsoDate) => index.get(d) ?? daysBetween(from, d);
+  const at = (i: number) => dates[i] ?? addDays(from, i);
+  return { indexOf, at, before: (d: IsoDate, n: number) => at(indexOf(d) - n) };
 }
 
 function memberMayEarn(m: Member, date: IsoDate): boolean {
@@ -216,27 +236,31 @@ export function planTravel(options: TravelOptions): Travel {
     return s;
   };
 
-  const spanDays = daysBetween(historyFrom, lastNight) + 1;
+  const cal = calendar(addDays(historyFrom, -120), addDays(lastNight, 40));
+  const endIndex = cal.indexOf(lastNight) + 1;
   for (const m of base.members) {
     if (m.segmentsPerYear === 0) continue;
     const from = m.earnFrom === null ? null : m.earnFrom > historyFrom ? m.earnFrom : historyFrom;
     if (from === null) continue;
-    const until = m.earnUntil === null || m.earnUntil > lastNight ? addDays(lastNight, 1) : m.earnUntil;
-    const days = daysBetween(from, until);
+    const fromIndex = cal.indexOf(from);
+    const untilIndex = m.earnUntil === null ? endIndex : Math.min(endIndex, cal.indexOf(m.earnUntil));
+    const until = cal.at(untilIndex);
+    const days = untilIndex - fromIndex;
     if (days <= 0) continue;
     const trips = random.poisson(((m.segmentsPerYear / 2) * days) / 365);
     const home = network.legsFrom.has(m.home) ? m.home : 'SVO';
     for (let t = 0; t < trips; t++) {
-      const out = addDays(from, random.int(days));
+      const outIndex = fromIndex + random.int(days);
+      const out = cal.at(outIndex);
       const leg = network.legsFrom.get(home)!.pick(random);
       const outbound = random.pick(network.byLeg.get(leg)!);
       const back = network.byLeg.get(`${outbound.to}-${outbound.from}`)!;
       const stay = m.segmentsPerYear > 20 ? random.range(0, 3) : random.range(2, 12);
-      const ret = addDays(out, stay);
+      const ret = cal.at(outIndex + stay);
       const rbd = bookingClass(random, outbound.aircraft, m.premium);
       const ticket = office.next();
       const pnr = random.code(6);
-      const issued = addDays(out, -random.range(1, 75));
+      const issued = cal.at(outIndex - random.range(1, 75));
       const roundTrip = ret < until;
       if (!flownOn.get(m)?.has(out))
         put(memberSegment(m, outbound, out, rbd, ticket, 1, pnr, issued, roundTrip));
@@ -259,9 +283,18 @@ export function planTravel(options: TravelOptions): Travel {
       }
     }
   }
-  void spanDays;
 
-  const travel: Travel = { history, month, scenarios: new Map(), borrowed: [], inactiveFlyers: [] };
+  const travel: Travel = {
+    seed: options.seed,
+    network,
+    loadScale: 1,
+    dateBefore: cal.before,
+    history,
+    month,
+    scenarios: new Map(),
+    borrowed: [],
+    inactiveFlyers: [],
+  };
   const days: IsoDate[] = [];
   for (let d = firstNight; d <= lastNight; d = addDays(d, 1)) days.push(d);
 
@@ -358,88 +391,88 @@ export function planTravel(options: TravelOptions): Travel {
   }
   if (incomplete) flyOn(incomplete, day(7), incomplete.person, travel.inactiveFlyers);
 
-  // Everyone else on board: filled to the day's load, a few with a partner program's card.
-  const seats = network.flights.reduce((s, f) => s + AIRCRAFT[f.aircraft].seats, 0);
-  const scale = options.passengersPerDay / (seats * 0.82);
-  const origins = new Weighted<WesternOrigin>([
-    ['DE', 30],
-    ['ES', 20],
-    ['FR', 20],
-    ['IT', 20],
-    ['GB', 10],
-  ]);
-  for (const date of days) {
-    let byFlight = month.get(date);
-    if (!byFlight) month.set(date, (byFlight = new Map()));
-    const weekday = new Date(`${date}T00:00:00Z`).getUTCDay();
-    const busy = weekday === 5 || weekday === 0 ? 1.12 : weekday === 2 || weekday === 3 ? 0.9 : 1;
-    for (const flight of network.flights) {
-      const list = byFlight.get(flight.id) ?? [];
-      byFlight.set(flight.id, list);
-      const type = AIRCRAFT[flight.aircraft];
-      const load = Math.min(
-        type.seats,
-        Math.round(type.seats * 0.82 * scale * busy * random.real(0.85, 1.12)),
-      );
-      const others = Math.max(0, load - list.length);
-      const partner =
-        flight.codeshare?.carrier ?? (flight.domestic ? null : random.chance(0.5) ? 'LH' : 'IB');
-      const pnrs: string[] = [];
-      for (let k = 0; k < others; k++) {
-        const foreign = !flight.domestic && random.chance(0.45);
-        const person = foreign
-          ? westernPerson(random, origins.pick(random))
-          : russianPerson(random, { withLocal: false });
-        const cardholder = partner !== null && foreign && random.chance(0.09);
-        const rbd = bookingClass(random, flight.aircraft, 0.04);
-        const cs = flight.codeshare && random.chance(0.25) ? flight.codeshare : null;
-        const child = random.next();
-        // Families book together: a child shares the PNR of the passenger before.
-        const pnr = child < 0.05 && pnrs.length > 0 ? pnrs[pnrs.length - 1]! : random.code(6);
-        pnrs.push(pnr);
-        const s: Segment = {
-          member: null,
-          person,
-          flight,
-          date,
-          bookedRbd: rbd,
-          flownRbd: rbd,
-          ticket: office.next(cs ? (cs.carrier === 'LH' ? LH_TICKETS : IB_TICKETS) : XX_TICKETS),
-          coupon: random.chance(0.35) ? 2 : 1,
-          issueDate: addDays(date, -random.range(0, 90)),
-          pnr,
-          card: cardholder ? 'partner' : 'none',
-          cardNumber: cardholder ? partnerCardNumber(random, partner) : null,
-          cardProgram: cardholder ? partner : null,
-          secondCard: null,
-          marketing: cs ?? { carrier: 'XX', number: flight.number },
-          paxType: child < 0.04 ? 'CHD' : child < 0.05 ? 'INF' : 'ADT',
-          title: random.chance(0.4) ? TITLE[person.gender] : null,
-          currency: currencyFor(random, flight, false),
-          fare: 0,
-          surcharge: 0,
-          tax: 0,
-          roundTrip: false,
-          group: false,
-        };
-        Object.assign(s, price(random, s));
-        if (s.paxType === 'INF') {
-          s.fare = Math.round(s.fare / 10);
-          s.surcharge = 0;
-        }
-        list.push(s);
-      }
-    }
-  }
+  const seats = network.flights.reduce((sum, f) => sum + AIRCRAFT[f.aircraft].seats, 0);
+  travel.loadScale = options.passengersPerDay / (seats * 0.82);
   return travel;
 }
 
-/** The segments whose coupons are flown on `date` (every flight of the day, members and others). */
-export function segmentsOn(travel: Travel, date: IsoDate): Segment[] {
-  const out: Segment[] = [];
-  const byFlight = travel.month.get(date);
-  if (!byFlight) return out;
-  for (const id of [...byFlight.keys()].sort((a, b) => a - b)) out.push(...byFlight.get(id)!);
+const ORIGINS = new Weighted<WesternOrigin>([
+  ['DE', 30],
+  ['ES', 20],
+  ['FR', 20],
+  ['IT', 20],
+  ['GB', 10],
+]);
+
+/**
+ * Everyone on board on `date`, by flight id: the members who planned to fly, and the other passengers
+ * that fill each flight to the day's load, a few with a partner program's card. The others are drawn
+ * from the day's own stream and ticket range, so asking twice (the DCS that night, revenue accounting
+ * the next) gives the same passengers, and only one day of them is ever held in memory.
+ */
+export function manifest(travel: Travel, date: IsoDate): Map<number, Segment[]> {
+  const { network } = travel;
+  const random = Random.stream(travel.seed, `passengers:${date}`);
+  const office = new TicketOffice(random, 3_000_000_000 + daysBetween('2020-01-01', date) * 1_000_000);
+  const planned = travel.month.get(date);
+  const out = new Map<number, Segment[]>();
+  const weekday = new Date(`${date}T00:00:00Z`).getUTCDay();
+  const busy = weekday === 5 || weekday === 0 ? 1.12 : weekday === 2 || weekday === 3 ? 0.9 : 1;
+  for (const flight of network.flights) {
+    const list = [...(planned?.get(flight.id) ?? [])];
+    out.set(flight.id, list);
+    const type = AIRCRAFT[flight.aircraft];
+    const load = Math.min(
+      type.seats,
+      Math.round(type.seats * 0.82 * travel.loadScale * busy * random.real(0.85, 1.12)),
+    );
+    const others = Math.max(0, load - list.length);
+    const partner = flight.codeshare?.carrier ?? (flight.domestic ? null : random.chance(0.5) ? 'LH' : 'IB');
+    let pnr = '';
+    for (let k = 0; k < others; k++) {
+      const foreign = !flight.domestic && random.chance(0.45);
+      const person = foreign
+        ? westernPerson(random, ORIGINS.pick(random))
+        : russianPerson(random, { withLocal: false });
+      const cardholder = partner !== null && foreign && random.chance(0.09);
+      const rbd = bookingClass(random, flight.aircraft, 0.04);
+      const cs = flight.codeshare && random.chance(0.25) ? flight.codeshare : null;
+      const child = random.next();
+      // Families book together: a child shares the PNR of the passenger before.
+      pnr = child < 0.05 && pnr !== '' ? pnr : random.code(6);
+      const s: Segment = {
+        member: null,
+        person,
+        flight,
+        date,
+        bookedRbd: rbd,
+        flownRbd: rbd,
+        ticket: office.next(cs ? (cs.carrier === 'LH' ? LH_TICKETS : IB_TICKETS) : XX_TICKETS),
+        coupon: random.chance(0.35) ? 2 : 1,
+        issueDate: travel.dateBefore(date, random.range(0, 90)),
+        pnr,
+        card: cardholder ? 'partner' : 'none',
+        cardNumber: cardholder ? partnerCardNumber(random, partner) : null,
+        cardProgram: cardholder ? partner : null,
+        secondCard: null,
+        marketing: cs ?? { carrier: 'XX', number: flight.number },
+        paxType: child < 0.04 ? 'CHD' : child < 0.05 ? 'INF' : 'ADT',
+        title: random.chance(0.4) ? TITLE[person.gender] : null,
+        currency: currencyFor(random, flight, false),
+        fare: 0,
+        surcharge: 0,
+        tax: 0,
+        roundTrip: false,
+        group: false,
+      };
+      Object.assign(s, price(random, s));
+      if (s.paxType === 'INF') {
+        s.fare = Math.round(s.fare / 10);
+        s.surcharge = 0;
+      }
+      list.push(s);
+    }
+  }
   return out;
 }
 

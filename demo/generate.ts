@@ -33,9 +33,9 @@ import { FEED_NAMES, type FeedName } from '../parsers/types.js';
 import { greatCircleMiles } from '../rules/distance.js';
 import { writeAllianceClaimNights, ANSWER_LAG_DAYS } from './alliance.js';
 import { demoConfigText, exampleConfig } from './config.js';
-import { couponFields, flownFile, sourceRef, type CouponStatus } from './coupons.js';
-import { writeFtlNights } from './dcs.js';
-import { planTravel, segmentsOn, type EarnEstimate, type Segment } from './flights.js';
+import { FlownFile, type CouponStatus } from './coupons.js';
+import { createDcs } from './dcs.js';
+import { manifest, planTravel, type EarnEstimate, type Segment } from './flights.js';
 import { writeFxNights } from './fx.js';
 import { baseRows, generateMembers, membersCsv, type Member } from './members.js';
 import { buildNetwork } from './network.js';
@@ -204,7 +204,7 @@ export async function generateDemo(options: DemoOptions): Promise<DemoPlan> {
 
   // ------------------------------------------------------------------------------------------- FTL
   const cp866Day = travel.scenarios.get('cp866')?.date ?? day(12);
-  const dcs = writeFtlNights({ seed, network, travel, writer, days, cp866Day });
+  const dcs = createDcs({ seed, network, travel, writer, days, cp866Day });
   for (const [name, s] of travel.scenarios) {
     if (name !== 'cp866')
       scenarios.push(`ftl: ${name} on XX${s.flight.number} ${s.flight.from}-${s.flight.to} ${s.date}`);
@@ -212,7 +212,6 @@ export async function generateDemo(options: DemoOptions): Promise<DemoPlan> {
   scenarios.push(
     `ftl: VKO sends CP866 on ${cp866Day} to a feed configured for UTF-8: its Cyrillic names are rejected (BAD_ENCODING), credited from the coupons`,
   );
-  for (const f of dcs.faults) scenarios.push(`ftl: ${f}`);
   for (const s of travel.borrowed)
     scenarios.push(
       `ftl/flown: ${s.member!.number}'s card used by ${s.person.surname} on XX${s.flight.number} ${s.date} (NAME_MISMATCH)`,
@@ -223,55 +222,58 @@ export async function generateDemo(options: DemoOptions): Promise<DemoPlan> {
     );
 
   // ------------------------------------------------------------------------------------------- flown coupons
-  const corrections = new Map<IsoDate, Array<[Segment, CouponStatus]>>();
-  const corrected = new Set<Segment>();
-  const fixes = Random.stream(seed, 'corrections');
-  for (const date of days.slice(0, -2)) {
-    for (const s of segmentsOn(travel, date)) {
-      if (
-        !fixes.chance(0.003) &&
-        !(date === first && corrected.size === 0 && s.member !== null && s.card === 'own')
-      )
-        continue;
-      const night = addDays(date, 1 + fixes.range(1, 6));
-      if (night > last) continue;
-      const list = corrections.get(night) ?? [];
-      list.push([s, fixes.chance(0.7) ? 'R' : 'E']);
-      corrections.set(night, list);
-      corrected.add(s);
-    }
-  }
+  // Members' coupons first, from the history back-load, one file per quarter.
   const historyFiles: string[] = [];
   const history = [...travel.history].sort((a, b) =>
     a.date < b.date ? -1 : a.date > b.date ? 1 : a.flight.id - b.flight.id,
   );
+  let at = 0;
   for (let q = 0; q < 4; q++) {
     const from = addMonths(historyFrom, q * 3);
     const to = q === 3 ? addDays(first, -1) : addDays(addMonths(historyFrom, (q + 1) * 3), -1);
-    const rows = history
-      .filter((s) => s.date >= from && s.date <= to)
-      .map((s, i) => couponFields(s, 'F', sourceRef(to, i + 1)));
+    const file = new FlownFile(to);
+    while (at < history.length && history[at]!.date <= to) file.add(history[at++]!, 'F');
     const name = `FLOWN_HISTORY_${from.replace(/-/g, '')}_${to.replace(/-/g, '')}.csv`;
-    writer.write(first, 'flown', name, flownFile(rows).text, {
-      records: rows.length,
+    writer.write(first, 'flown', name, file.text(), {
+      records: file.rows,
       note: `back-load of members' coupons flown ${from} to ${to}`,
     });
     historyFiles.push(name);
   }
-  for (const night of days.slice(1)) {
-    const rows: string[][] = [];
-    let n = 0;
-    for (const s of segmentsOn(travel, addDays(night, -1)))
-      rows.push(couponFields(s, 'F', sourceRef(night, ++n)));
-    for (const [s, status] of corrections.get(night) ?? [])
-      rows.push(couponFields(s, status, sourceRef(night, ++n)));
-    writer.write(night, 'flown', `FLOWN_${night.replace(/-/g, '')}.csv`, flownFile(rows).text, {
-      records: rows.length,
-      ...(corrections.has(night)
-        ? { note: `${corrections.get(night)!.length} coupon(s) of earlier nights refunded or exchanged` }
+  // Then day by day: the DCS lists the day's flights that night, revenue accounting extracts their
+  // coupons the next (and a few earlier coupons again, refunded or exchanged).
+  const corrections = new Map<IsoDate, Array<[Segment, CouponStatus]>>();
+  const corrected = new Set<Segment>();
+  const fixes = Random.stream(seed, 'corrections');
+  for (const date of days) {
+    const onBoard = manifest(travel, date);
+    dcs.writeDay(date, onBoard);
+    const night = addDays(date, 1);
+    if (night > last) break;
+    const file = new FlownFile(night);
+    for (const list of onBoard.values()) {
+      for (const s of list) {
+        file.add(s, 'F');
+        if (fixes.chance(0.003) || (corrected.size === 0 && s.card === 'own')) {
+          const later = addDays(night, fixes.range(1, 6));
+          if (later > last) continue;
+          const due = corrections.get(later) ?? [];
+          due.push([s, fixes.chance(0.7) ? 'R' : 'E']);
+          corrections.set(later, due);
+          corrected.add(s);
+        }
+      }
+    }
+    const fixed = corrections.get(night) ?? [];
+    for (const [s, status] of fixed) file.add(s, status);
+    writer.write(night, 'flown', `FLOWN_${night.replace(/-/g, '')}.csv`, file.text(), {
+      records: file.rows,
+      ...(fixed.length > 0
+        ? { note: `${fixed.length} coupon(s) of earlier nights refunded or exchanged` }
         : {}),
     });
   }
+  for (const f of dcs.summary().faults) scenarios.push(`ftl: ${f}`);
   const refunds = [...corrections.values()].reduce((s, l) => s + l.length, 0);
   scenarios.push(`flown: ${refunds} coupon(s) come back refunded (R) or exchanged (E) on a later night`);
 
@@ -291,7 +293,10 @@ export async function generateDemo(options: DemoOptions): Promise<DemoPlan> {
     estimate.credit(night, accountOf(s.member), segmentEstimate(s, estimateOf));
   };
   for (const s of travel.history) credit(s, first);
-  for (const date of days) for (const s of segmentsOn(travel, date)) credit(s, addDays(date, 1));
+  for (const [date, byFlight] of travel.month) {
+    const night = addDays(date, 1);
+    for (const list of byFlight.values()) for (const s of list) credit(s, night);
+  }
 
   // ------------------------------------------------------------------------------------------- partners
   const quietMembers = base.members.filter(
@@ -347,7 +352,7 @@ export async function generateDemo(options: DemoOptions): Promise<DemoPlan> {
   const plan: DemoPlan = {
     month,
     seed,
-    members: { start: count, end: base.members.length },
+    members: { start: fullRows.length, end: base.members.length },
     dir,
     config: 'redeye.config.yaml',
     inbox: 'var/inbox',

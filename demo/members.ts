@@ -357,20 +357,29 @@ export function generateMembers(options: BaseOptions): MemberBase {
   const mergeCount = Math.max(1, Math.round(count / 12_000));
   const mergeNights = random.sample(nights.slice(2, -3), mergeCount).sort();
   for (const night of mergeNights) {
-    const survivor = open();
-    if (!survivor || survivor.group !== null) continue;
-    const enrolled = addDays(survivor.enrolmentDate, random.range(30, 400));
-    if (enrolled >= options.historyFrom) continue;
-    const duplicate = newMember(random, members.length, offset, enrolled, network, { ...survivor.person });
-    duplicate.channel = survivor.channel === 'APP' ? 'AIRPORT' : 'APP';
-    duplicate.birthDate = survivor.birthDate;
-    duplicate.home = survivor.home;
-    duplicate.segmentsPerYear = Math.max(4, survivor.segmentsPerYear);
-    duplicate.duplicateOf = survivor;
-    duplicate.earnUntil = night;
-    members.push(duplicate);
-    byNumber.set(duplicate.number, duplicate);
-    merges.push({ night, merged: duplicate, survivor });
+    for (let tries = 0; tries < 200; tries++) {
+      const survivor = open();
+      // An account old enough that its duplicate, opened later, still has a year of flights to carry.
+      if (
+        !survivor ||
+        survivor.group !== null ||
+        survivor.enrolmentDate >= addDays(options.historyFrom, -400)
+      )
+        continue;
+      if (merges.some((x) => x.survivor === survivor)) continue;
+      const enrolled = addDays(survivor.enrolmentDate, random.range(30, 400));
+      const duplicate = newMember(random, members.length, offset, enrolled, network, { ...survivor.person });
+      duplicate.channel = survivor.channel === 'APP' ? 'AIRPORT' : 'APP';
+      duplicate.birthDate = survivor.birthDate;
+      duplicate.home = survivor.home;
+      duplicate.segmentsPerYear = Math.max(4, survivor.segmentsPerYear);
+      duplicate.duplicateOf = survivor;
+      duplicate.earnUntil = night;
+      members.push(duplicate);
+      byNumber.set(duplicate.number, duplicate);
+      merges.push({ night, merged: duplicate, survivor });
+      break;
+    }
   }
 
   for (const m of members) m.baseRow = memberRow(m);

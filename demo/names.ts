@@ -511,10 +511,18 @@ const ICAO: Record<string, string> = {
 // The pre-2013 passport spellings that loyalty profiles and old tickets still carry.
 const OLDER: Record<string, string> = { ...ICAO, Й: 'Y', Ю: 'YU', Я: 'YA', Ъ: '', Ё: 'YO' };
 
+// A few hundred names repeat across hundreds of thousands of passengers: spell each once.
+const spelled = new Map<string, string>();
+
 export function transliterate(cyrillic: string, older = false): string {
-  const table = older ? OLDER : ICAO;
-  let out = '';
-  for (const ch of cyrillic.toUpperCase()) out += table[ch] ?? ch;
+  const key = older ? `1${cyrillic}` : `0${cyrillic}`;
+  let out = spelled.get(key);
+  if (out === undefined) {
+    const table = older ? OLDER : ICAO;
+    out = '';
+    for (const ch of cyrillic.toUpperCase()) out += table[ch] ?? ch;
+    spelled.set(key, out);
+  }
   return out;
 }
 
@@ -541,10 +549,17 @@ export interface Person {
   family?: string;
 }
 
+const capitalised = new Map<string, string>();
+
 function capitalise(upper: string): string {
-  return upper
-    .toLowerCase()
-    .replace(/(^|[\s'-])(\p{L})/gu, (_, sep: string, letter: string) => sep + letter.toUpperCase());
+  let out = capitalised.get(upper);
+  if (out === undefined) {
+    out = upper
+      .toLowerCase()
+      .replace(/(^|[\s'-])(\p{L})/gu, (_, sep: string, letter: string) => sep + letter.toUpperCase());
+    capitalised.set(upper, out);
+  }
+  return out;
 }
 
 export function russianPerson(
@@ -586,13 +601,20 @@ export function westernPerson(random: Random, origin: WesternOrigin): Person {
  * A name as a ticket or a departure control system prints it: capitals, no accents, letters, spaces
  * and hyphens only (`GARCIA`, `OBRIEN`).
  */
+const documentNames = new Map<string, string>();
+
 export function documentName(name: string): string {
-  return name
-    .normalize('NFD')
-    .replace(/\p{M}/gu, '')
-    .toUpperCase()
-    .replace(/[^A-Z\u0400-\u04FF -]/g, '')
-    .trim();
+  let out = documentNames.get(name);
+  if (out === undefined) {
+    out = name
+      .normalize('NFD')
+      .replace(/\p{M}/gu, '')
+      .toUpperCase()
+      .replace(/[^A-Z\u0400-\u04FF -]/g, '')
+      .trim();
+    if (documentNames.size < 100_000) documentNames.set(name, out);
+  }
+  return out;
 }
 
 const MAIL_DOMAINS_RU = ['mail.ru', 'yandex.ru', 'gmail.com', 'inbox.ru', 'bk.ru', 'list.ru', 'rambler.ru'];
