@@ -58,13 +58,29 @@ export async function storeFlightDrafts(
   now: string,
   counts: Counter,
 ): Promise<void> {
-  const byKey = await activitiesByKeys(trx, [...new Set(drafts.map((d) => d.activityKey))]);
+  const byKey = await activitiesByKeys(trx, [
+    ...new Set(
+      drafts.flatMap((d) => [d.activityKey, ...(d.detail?.marketingKey ? [d.detail.marketingKey] : [])]),
+    ),
+  ]);
   const coupons = drafts
     .filter((d) => d.ticketNumber !== null)
     .map((d) => [d.ticketNumber!, d.couponNumber!] as [string, number]);
   const byCoupon =
     coupons.length > 0 ? await activitiesByCoupons(trx, coupons) : new Map<string, ActivityRow>();
   const inserts = new Map<string, ActivityRow>();
+  // A codeshare coupon meets its FTL passenger under the operating flight or, when the DCS listed the
+  // flight under the marketing one, under that key; the one already credited wins. Without this the
+  // coupon became a second activity, rejected as DUPLICATE: its status credits were lost, and a refund
+  // of the coupon left the FTL's miles in place.
+  const sameFlight = (d: ActivityRow): ActivityRow | undefined => {
+    const own = inserts.get(d.activityKey) ?? byKey.get(d.activityKey);
+    const key = d.detail?.marketingKey;
+    const listed = key ? (inserts.get(key) ?? byKey.get(key)) : undefined;
+    if (listed && listed.seenFtl && !listed.seenCoupon && (!own || (!own.postingKey && listed.postingKey)))
+      return listed;
+    return own;
+  };
   const changed = new Map<number, Partial<ActivityRow>>();
   const change = (row: ActivityRow, fields: Partial<ActivityRow>) => {
     Object.assign(row, fields);
@@ -84,7 +100,7 @@ export async function storeFlightDrafts(
         continue;
       }
     }
-    const existing = inserts.get(d.activityKey) ?? byKey.get(d.activityKey);
+    const existing = sameFlight(d);
     if (!existing) {
       inserts.set(d.activityKey, d);
       if (d.ticketNumber !== null) byCoupon.set(`${d.ticketNumber}:${d.couponNumber}`, d);

@@ -84,6 +84,11 @@ export interface ActivityDetail {
   fareBasis?: string | null;
   marketingCarrier?: string | null;
   marketingFlightNumber?: string | null;
+  /**
+   * A codeshare coupon: the key its passenger has when the DCS listed the flight under the marketing
+   * flight (one FTL per marketing carrier), so the coupon can find that FTL passenger.
+   */
+  marketingKey?: string;
 }
 
 // ------------------------------------------------------------------------------------------------ keys
@@ -254,6 +259,16 @@ export function couponDraft(
     ownCard || partnerCard
       ? flightKey(flight, { program: c.ffpCarrier!, number: c.ffpNumber! })
       : couponKey(c.ticketNumber, c.couponNumber);
+  const codeshare =
+    c.marketingCarrier !== c.operatingCarrier ||
+    normaliseFlightNumber(c.marketingFlight) !== normaliseFlightNumber(c.operatingFlight);
+  const marketingKey =
+    (ownCard || partnerCard) && codeshare
+      ? flightKey(
+          { ...flight, carrier: c.marketingCarrier, number: c.marketingFlight },
+          { program: c.ffpCarrier!, number: c.ffpNumber! },
+        )
+      : undefined;
   const activity = blankActivity({
     activityKey: key,
     type: 'FLIGHT',
@@ -289,6 +304,7 @@ export function couponDraft(
       fareBasis: c.fareBasis,
       marketingCarrier: c.marketingCarrier,
       marketingFlightNumber: c.marketingFlight,
+      ...(marketingKey ? { marketingKey } : {}),
       ...(partnerCard ? { partnerCard: { program: c.ffpCarrier!, number: c.ffpNumber! } } : {}),
     },
   });
