@@ -133,6 +133,34 @@ for (const engine of availableEngines()) {
       ]);
     });
 
+    it('an FTL sent under the marketing flight meets the coupon of the operating flight: miles once, status, refund', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      w.dropFtl(ftl({ flight: 'YY5245' }));
+      await w.night('2026-03-11');
+      const listedKey = flightKey(
+        { carrier: 'YY', number: '5245', date: FLIGHT.date, origin: 'SVO', destination: 'KZN' },
+        { program: 'XX', number: IVANOV.number },
+      );
+      expect(await w.activity(listedKey)).toMatchObject({ status: 'POSTED', points: 461 });
+      const codeshare = { marketingCarrier: 'YY', marketingFlight: '5245' };
+      w.dropCoupons([coupon(codeshare)]);
+      await w.night('2026-03-12');
+      expect(await w.balance(IVANOV.number)).toBe(461);
+      expect(await w.statusBalance(IVANOV.number)).toBe(15000);
+      expect(await w.activity(listedKey)).toMatchObject({
+        status: 'POSTED',
+        ticket_number: '0741000000001',
+        status_credit: 15000,
+      });
+      expect(Number((await w.knex('activities').count({ n: '*' }).first())!.n)).toBe(1);
+      w.dropCoupons([coupon({ ...codeshare, status: 'R' })]);
+      await w.night('2026-03-20');
+      expect(await w.balance(IVANOV.number)).toBe(0);
+      expect(await w.statusBalance(IVANOV.number)).toBe(0);
+      expect(await w.activity(listedKey)).toMatchObject({ status: 'REVERSED', reason: 'NOT_FLOWN' });
+    });
+
     it('a coupon refunded after it was credited reverses the miles and the status credits', async () => {
       const w = s();
       await w.enrol('2026-03-01', IVANOV);
