@@ -6,15 +6,18 @@
  *   members took on their networks (mostly from their hubs, a few with the member's name or number
  *   wrong), one file per night under a sequence without gaps since the partnership began.
  * - Results for our claims: the claims Redeye sends carry ids it assigns when it exports them
- *   (`XX-<activity id>`), which no generator can know in advance. `answerClaimsFile` therefore plays the
- *   partner after the fact: given a claims file Redeye delivered, it writes the results file the partner
- *   would send back (most accepted with the miles the partner credits and the member's tier there, a few
- *   rejected). The night runner calls it on what the deliver step put in the outbox and drops the answer
- *   into a later night's inbox.
+ *   (`XX-<activity id>`), which no generator can know in advance, so no results file can be written
+ *   ahead. `answerClaimsFile` plays the partner after the fact: given a claims file Redeye delivered, it
+ *   writes the results file the partner would send back (most accepted with the miles the partner credits
+ *   and the member's tier there, a few rejected). `answerDeliveredClaims` does it for a night runner:
+ *   before running a night it answers the claims files delivered a night (LH) or two (IB) earlier, into
+ *   the inbox. Iberia leaves one file unanswered, so the export job has overdue claims to report.
  */
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { addDays, daysBetween, weekday, type IsoDate } from '../lib/dates.js';
 import { writeClaimsFile, writeResultsFile } from '../exporters/alliance-xml.js';
-import { Readable } from 'node:stream';
 import {
   allianceClaimsParser,
   type AllianceClaim,
@@ -26,7 +29,7 @@ import { greatCircleMiles } from '../rules/distance.js';
 import { breakCheckDigit, unknownMemberNumber } from './flights.js';
 import type { Member, MemberBase } from './members.js';
 import { documentName } from './names.js';
-import type { NightWriter } from './out.js';
+import { FEED_DIRS, type NightWriter } from './out.js';
 import { Random, Weighted } from './random.js';
 
 interface PartnerNetwork {
@@ -341,9 +344,44 @@ export async function answerClaimsFile(
   };
 }
 
-/** Days after which each partner answers our claims (the night runner drops the answer then). */
+/** Nights after which each partner answers our claims. */
 export const ANSWER_LAG_DAYS: Readonly<Record<string, number>> = { LH: 1, IB: 2 };
 
-export function answerDue(claimsDate: IsoDate, partner: string, night: IsoDate): boolean {
-  return daysBetween(claimsDate, night) === (ANSWER_LAG_DAYS[partner] ?? 1);
+/** Iberia never answers its third claims file: the export job should report those claims as overdue. */
+export const UNANSWERED: Readonly<Record<string, number>> = { IB: 3 };
+
+const OUR_CLAIMS = /^XX_([A-Z0-9]{2,8})_(\d{4})(\d{2})(\d{2})_(\d{6})\.claims\.xml$/;
+
+/**
+ * For the night runner, before it runs `night`: answers the claims files Redeye delivered to the partners
+ * (`claimsDir`, where the deliver step put them) that are due that night, writing each results file into
+ * `inboxDir`'s `alliance/results/` folder. Files already answered are written again with the same bytes,
+ * so calling it twice for a night is harmless. Returns the results files written.
+ */
+export async function answerDeliveredClaims(options: {
+  claimsDir: string;
+  inboxDir: string;
+  night: IsoDate;
+  seed: number;
+}): Promise<string[]> {
+  if (!existsSync(options.claimsDir)) return [];
+  const written: string[] = [];
+  const out = join(options.inboxDir, ...FEED_DIRS['alliance-results'].split('/'));
+  for (const name of readdirSync(options.claimsDir).sort()) {
+    const m = OUR_CLAIMS.exec(name);
+    if (!m) continue;
+    const partner = m[1]!;
+    const lag = ANSWER_LAG_DAYS[partner];
+    if (lag === undefined || UNANSWERED[partner] === Number(m[5])) continue;
+    if (daysBetween(`${m[2]}-${m[3]}-${m[4]}`, options.night) !== lag) continue;
+    const answer = await answerClaimsFile(readFileSync(join(options.claimsDir, name)), {
+      seed: options.seed,
+      answeredOn: addDays(options.night, -1),
+    });
+    if (!answer) continue;
+    mkdirSync(out, { recursive: true });
+    writeFileSync(join(out, answer.name), answer.text);
+    written.push(answer.name);
+  }
+  return written;
 }

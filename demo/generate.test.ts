@@ -7,7 +7,7 @@
  * written beside the files loads and reads the folders the files are in.
  */
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, rmSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { Readable } from 'node:stream';
@@ -31,7 +31,7 @@ import type { PartnerActivity, PartnerFileMeta } from '../parsers/partner.js';
 import type { FeedName, ParseEvent, ParseInput, VerdictEvent } from '../parsers/types.js';
 import { validateMemberNumber } from '../rules/check-digit.js';
 import { nameMatches } from '../rules/names.js';
-import { answerClaimsFile } from './alliance.js';
+import { answerClaimsFile, answerDeliveredClaims } from './alliance.js';
 import { generateDemo, type DemoPlan } from './generate.js';
 import { MEMBER_RULE } from './members.js';
 import { FEED_DIRS, type PlannedFile } from './out.js';
@@ -435,6 +435,73 @@ describe('demo generator', () => {
         .map((e) => (e as { record: { claimId: string } }).record.claimId),
     ).toEqual(claims.map((c) => c.claimId));
     expect(await answerClaimsFile('<not-claims/>', { seed: SEED, answeredOn: '2026-10-05' })).toBeNull();
+  });
+
+  it('answers, before a night, the claims files delivered one (LH) or two (IB) nights earlier, except IB’s third', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'redeye-answers-'));
+    try {
+      const delivered = join(root, 'delivered', 'alliance-claims');
+      mkdirSync(delivered, { recursive: true });
+      const claim = (id: string): AllianceClaim => ({
+        claimId: id,
+        member: { program: 'LH', number: '992000000000001', surname: 'WEBER', givenName: 'ANNA' },
+        flight: {
+          operatingCarrier: 'XX',
+          operatingFlightNumber: '145',
+          marketingCarrier: 'XX',
+          marketingFlightNumber: '145',
+          date: '2026-10-02',
+          origin: 'SVO',
+          destination: 'FRA',
+          cabin: 'Y',
+          flownRbd: 'K',
+        },
+      });
+      const send = (receiver: string, date: string, sequence: number) =>
+        writeFileSync(
+          join(
+            delivered,
+            `XX_${receiver}_${date.replace(/-/g, '')}_${String(sequence).padStart(6, '0')}.claims.xml`,
+          ),
+          writeClaimsFile({
+            sender: 'XX',
+            receiver,
+            sequence,
+            createdAt: `${date}T23:00:00Z`,
+            claims: [claim(`XX-${sequence}`)],
+          }),
+        );
+      send('LH', '2026-10-02', 2);
+      send('IB', '2026-10-01', 2);
+      send('IB', '2026-10-02', 3);
+      const inbox = join(root, 'inbox');
+      const answered = await answerDeliveredClaims({
+        claimsDir: delivered,
+        inboxDir: inbox,
+        night: '2026-10-03',
+        seed: SEED,
+      });
+      expect(answered).toEqual(['XX_IB_000002.results.xml', 'XX_LH_000002.results.xml']);
+      expect(readdirSync(join(inbox, 'alliance', 'results')).sort()).toEqual(answered);
+      expect(
+        await answerDeliveredClaims({
+          claimsDir: delivered,
+          inboxDir: inbox,
+          night: '2026-10-04',
+          seed: SEED,
+        }),
+      ).toEqual([]);
+      expect(
+        await answerDeliveredClaims({
+          claimsDir: join(root, 'none'),
+          inboxDir: inbox,
+          night: '2026-10-04',
+          seed: SEED,
+        }),
+      ).toEqual([]);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 
   it('refuses options it cannot honour', async () => {

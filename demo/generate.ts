@@ -31,7 +31,7 @@ import { join, resolve } from 'node:path';
 import { addDays, addMonths, endOfMonth, type IsoDate } from '../lib/dates.js';
 import { FEED_NAMES, type FeedName } from '../parsers/types.js';
 import { greatCircleMiles } from '../rules/distance.js';
-import { writeAllianceClaimNights, ANSWER_LAG_DAYS } from './alliance.js';
+import { ANSWER_LAG_DAYS, UNANSWERED, writeAllianceClaimNights } from './alliance.js';
 import { demoConfigText, exampleConfig } from './config.js';
 import { FlownFile, type CouponStatus } from './coupons.js';
 import { createDcs } from './dcs.js';
@@ -94,8 +94,11 @@ export interface DemoPlan {
   scenarios: string[];
   /** Member numbers written wrong on purpose, and members travelling or staying under another name. */
   deliberate: { badCheckDigit: string[]; unknownMembers: string[]; nameMismatch: string[] };
-  /** How the partner airlines answer the claims Redeye sends (see alliance.ts answerClaimsFile). */
-  allianceAnswers: { lagDays: Record<string, number> };
+  /**
+   * How the partner airlines answer the claims Redeye sends: the night runner calls
+   * alliance.ts answerDeliveredClaims before each night (results cannot be generated ahead).
+   */
+  allianceAnswers: { lagDays: Record<string, number>; unansweredSequence: Record<string, number> };
   files: PlannedFile[];
 }
 
@@ -367,7 +370,7 @@ export async function generateDemo(options: DemoOptions): Promise<DemoPlan> {
       unknownMembers: [...partners.unknownMembers, ...alliance.unknownMembers],
       nameMismatch: [...partners.nameMismatch, ...travel.borrowed.map((s) => s.member!.number)],
     },
-    allianceAnswers: { lagDays: { ...ANSWER_LAG_DAYS } },
+    allianceAnswers: { lagDays: { ...ANSWER_LAG_DAYS }, unansweredSequence: { ...UNANSWERED } },
     files,
   };
   void fx;

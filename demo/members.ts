@@ -125,13 +125,13 @@ function consentValue(random: Random): string {
   return `N;${random.pick(['EXPIRY_WARNING', 'BALANCE_STATEMENT', 'TIER_CHANGE'])}:Y`;
 }
 
-/** Segments a year: half the members never fly, a few fly every week. */
+/** Segments a year: most members hardly fly, one in thirty flies every week or two. */
 function habit(random: Random): { segmentsPerYear: number; premium: number } {
   const r = random.next();
-  if (r < 0.5) return { segmentsPerYear: random.chance(0.1) ? 1 : 0, premium: 0.02 };
-  if (r < 0.8) return { segmentsPerYear: random.range(2, 6), premium: 0.04 };
-  if (r < 0.95) return { segmentsPerYear: random.range(8, 26), premium: 0.12 };
-  return { segmentsPerYear: random.range(36, 90), premium: 0.35 };
+  if (r < 0.55) return { segmentsPerYear: random.chance(0.1) ? 1 : 0, premium: 0.02 };
+  if (r < 0.88) return { segmentsPerYear: random.range(1, 6), premium: 0.04 };
+  if (r < 0.97) return { segmentsPerYear: random.range(8, 24), premium: 0.12 };
+  return { segmentsPerYear: random.range(30, 80), premium: 0.35 };
 }
 
 function homeFor(random: Random, person: Person, network: Network): string {
