@@ -102,13 +102,30 @@ export const expireJob: Job = async (ctx: JobContext): Promise<JobResult> => {
       } else if (r.status === 'refused') counts.refused!++;
     });
   }
-  // What expires in the warning period (fixed term): the figure the expiry-warning mailing goes out for.
+  // What expires in the warning period: the figure the expiry-warning mailing goes out for.
   if (policy.policy === 'fixedTerm') {
     const soon = await knex('lots')
       .where('remaining', '>', 0)
       .andWhere('expires_on', '>', ctx.businessDate)
       .andWhere('expires_on', '<=', addDays(ctx.businessDate, policy.warningDays))
       .sum({ total: 'remaining' })
+      .first();
+    counts.expiringSoon = Number(soon?.total ?? 0);
+  } else {
+    // Inactivity lots carry no date: a member's points expire `months` after the last earning
+    // activity, so those whose activity falls in (today, today + warningDays] less `months` are due.
+    const soon = await knex('lots as l')
+      .join('accounts as a', 'a.id', 'l.account_id')
+      .join('members as m', 'm.id', 'a.member_id')
+      .where('l.remaining', '>', 0)
+      .andWhere('a.kind', 'MEMBER_POINTS')
+      .andWhereRaw('COALESCE(m.last_activity_date, m.enrolment_date) > ?', [
+        addMonths(ctx.businessDate, -policy.months),
+      ])
+      .andWhereRaw('COALESCE(m.last_activity_date, m.enrolment_date) <= ?', [
+        addMonths(addDays(ctx.businessDate, policy.warningDays), -policy.months),
+      ])
+      .sum({ total: 'l.remaining' })
       .first();
     counts.expiringSoon = Number(soon?.total ?? 0);
   }
