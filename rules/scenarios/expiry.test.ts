@@ -163,6 +163,9 @@ for (const engine of availableEngines()) {
       await w.night('2027-06-01');
       expect((await w.member(IVANOV.number)).last_activity_date).toBe('2026-03-10');
 
+      // Warned 60 days ahead: 10 September 2027 less 60 days is 12 July.
+      expect((await w.night('2027-07-11')).expire.counts.expiringSoon).toBe(0);
+      expect((await w.night('2027-07-12')).expire.counts.expiringSoon).toBe(450);
       const early = await w.night('2027-09-09');
       expect(early.expire.counts.lots).toBe(0);
       expect(await w.balance(IVANOV.number)).toBe(450);
