@@ -41,11 +41,17 @@ const CUSTOM = `    - name: partner-points-by-month
       period: month
       chart: { type: pie }
     - name: burn-by-day
-      title: Burn by day and service
+      title: Burn by day and channel
       measures: [pointsRedeemed, pointsExpired]
-      dimensions: [day, serviceType]
+      dimensions: [day, channel]
       period: week
       chart: { type: line }
+    - name: partner-points-unfiltered
+      title: Partner points by month, as the demo has it
+      measures: [pointsIssued]
+      dimensions: [month, partner]
+      period: quarter
+      chart: { type: stacked-bar }
     - name: plain-table
       title: Spend by partner, no chart
       measures: [spend]
@@ -187,11 +193,34 @@ for (const engine of availableEngines()) {
       ).toBe(true);
     });
 
-    it.skipIf(skip)('fills every day of the period, by service type', async () => {
+    it.skipIf(skip)('leaves out what has no value for a dimension: own flights have no partner', async () => {
+      const filtered = await produceReport(
+        'partner-points-by-month',
+        t.db,
+        config,
+        DAY,
+        join(dir, 'f'),
+        clock,
+      );
+      const report = await produceReport(
+        'partner-points-unfiltered',
+        t.db,
+        config,
+        DAY,
+        join(dir, 'u'),
+        clock,
+      );
+      const data = tableOf(await dumpXlsx(report.workbookPath), 'Data');
+      expect(data.rows.every((r) => typeof r[1]!.value === 'string' && r[1]!.value !== '(none)')).toBe(true);
+      expect(data.cell(data.totals!, 'Points issued').cached).toBe(filtered.keyFigures[0]!.value);
+      expect(report.keyFigures).toEqual(filtered.keyFigures);
+    });
+
+    it.skipIf(skip)('fills every day of the period, by channel', async () => {
       const report = await produceReport('burn-by-day', t.db, config, DAY, join(dir, 'out'), clock);
       const dump = await dumpXlsx(report.workbookPath);
-      expect(dump.sheets.map((s) => s.name)).toEqual(['Data', 'By service type']);
-      const cross = tableOf(dump, 'By service type');
+      expect(dump.sheets.map((s) => s.name)).toEqual(['Data', 'By channel']);
+      const cross = tableOf(dump, 'By channel');
       expect(cross.rows.map((r) => r[0]!.value)).toEqual([
         '2026-05-25',
         '2026-05-26',
@@ -202,14 +231,11 @@ for (const engine of availableEngines()) {
         '2026-05-31',
       ]);
       const data = tableOf(dump, 'Data');
-      expect(data.headers).toEqual([
-        'Day',
-        'Service type',
-        'Service type name',
-        'Points redeemed',
-        'Points expired',
-      ]);
+      expect(data.headers).toEqual(['Day', 'Channel', 'Channel name', 'Points redeemed', 'Points expired']);
       expect(data.cell(data.totals!, 'Points expired').cached).toBeGreaterThan(0);
+      const expiry = data.rows.find((r) => r[1]!.value === 'EXPIRY')!;
+      expect(data.cell(expiry, 'Day').value).toBe('2026-05-31T00:00:00');
+      expect(data.cell(expiry, 'Channel name').value).toBe('Expiry');
     });
 
     it.skipIf(skip)('writes a table without a chart when the definition asks for none', async () => {

@@ -11,6 +11,7 @@
  * Dimensions: `day` and `month` of the business date; `channel`; `partner` (from the channel for the
  * ledger, the activity's partner otherwise); `tier` (the member's tier at the end of the business
  * date); `route` and `cabin` (from the activity a posting credited); `serviceType` (redemptions).
+ * What has no value for a dimension of the report (an own flight has no partner) is not in it.
  */
 import { join } from 'node:path';
 import type { LoadedConfig } from '../config/load.js';
@@ -230,6 +231,7 @@ async function runSource(
   dimensions: readonly Dimension[],
   filters: CustomReportConfig['filters'],
   measures: readonly Measure[],
+  grouped = true,
 ): Promise<Cell[]> {
   const filterKeys = (Object.keys(filters) as FilterKey[]).filter((k) => (filters[k]?.length ?? 0) > 0);
   const used = [...dimensions, ...filterKeys];
@@ -258,7 +260,10 @@ async function runSource(
     where.push(`x.f${i} IN (${values.map(() => '?').join(', ')})`);
     bindings.push(...values);
   });
-  const groups = dimensions.map((_, i) => `x.d${i}`);
+  // A fact without a value for a dimension (an own flight has no partner, a hotel stay no route) is
+  // outside a report grouped by it; the period totals leave it out the same way.
+  dimensions.forEach((_, i) => where.push(`x.d${i} IS NOT NULL`));
+  const groups = grouped ? dimensions.map((_, i) => `x.d${i}`) : [];
   const sql =
     `SELECT ${[...groups, source.measures(measures)].join(', ')}
        FROM (SELECT ${columns.join(', ')} ${from.sql}) x` +
@@ -273,7 +278,7 @@ async function runSource(
       values[m] = num(raw);
     }
     return {
-      keys: dimensions.map((_, i) =>
+      keys: groups.map((_, i) =>
         r[`d${i}`] === null || r[`d${i}`] === undefined ? NONE : String(r[`d${i}`]),
       ),
       values,
@@ -304,7 +309,7 @@ export async function customReportData(
       merged.set(key, into);
     }
     // Members are counted once over the period, not summed over the groups.
-    const [whole] = await runSource(db, source, [], definition.filters, measures);
+    const [whole] = await runSource(db, source, definition.dimensions, definition.filters, measures, false);
     Object.assign(totals, whole?.values ?? {});
   }
   return { from, to, cells: [...merged.values()], totals };
@@ -315,7 +320,7 @@ function isTime(d: Dimension): boolean {
 }
 
 function dimensionLabel(config: LoadedConfig, d: Dimension, key: string): string {
-  if (key === NONE) return d === 'partner' ? 'No partner (own flights, other)' : NONE;
+  if (key === NONE) return NONE;
   switch (d) {
     case 'month':
       return monthLabel(key);

@@ -185,8 +185,9 @@ export async function liabilityRollForward(
     opening,
     closing,
     issued: sum('issued'),
-    redeemed: -sum('redeemed'),
-    expired: -sum('expired'),
+    // 0 - x, not -x: a month without redemptions must not show "-0".
+    redeemed: 0 - sum('redeemed'),
+    expired: 0 - sum('expired'),
     adjustments: sum('adjustment'),
     lines,
     closingValueMinor,

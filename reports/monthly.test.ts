@@ -155,8 +155,8 @@ for (const engine of availableEngines()) {
         'Activities credited',
         'Spend (USD)',
         'Points credited',
-        'Price per point',
         'Currency',
+        'Price per point',
         'To bill (USD)',
         'To bill (EUR)',
       ]);

@@ -947,8 +947,15 @@ async function writePartnerSheet(
     { header: 'Kind', type: 'text', value: 'kind' },
     { header: 'Contract', type: 'text', value: (b) => b.contract ?? 'none in force' },
     { header: `Activities credited`, type: 'integer', value: 'activities' },
-    { header: `Spend (${base})`, type: 'money', currency: base, value: 'spendMinor' },
+    // Partner airlines report no spend: an empty cell, not 0.00.
+    {
+      header: `Spend (${base})`,
+      type: 'money',
+      currency: base,
+      value: (b) => (b.spendMinor === 0 ? null : b.spendMinor),
+    },
     { header: 'Points credited', type: 'points', value: 'points' },
+    { header: 'Currency', type: 'text', value: 'currency' },
     {
       header: 'Price per point',
       type: 'decimal',
@@ -956,7 +963,6 @@ async function writePartnerSheet(
       value: (b) => Number(b.pricePerPoint),
       total: false,
     },
-    { header: 'Currency', type: 'text', value: 'currency' },
     ...currencies.map((currency): ColumnSpec<BillingLine> => ({
       header: `To bill (${currency})`,
       type: 'money',
@@ -976,7 +982,8 @@ async function writePartnerSheet(
       ? [
           {
             png: partnerChart.png,
-            at: chartCell(columns.length, notes.length, 0),
+            // The table is wide: the chart goes under it, where a printed page has room.
+            at: chartCell(0, notes.length + billing.length + 2),
             description: partnerChart.alt,
           },
         ]

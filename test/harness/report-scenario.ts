@@ -200,10 +200,13 @@ export async function buildScenario(
 
   // Old lots, earned years ago, expiring month by month from the scenario's first months on.
   const opening = addDays(options.from, -1);
+  // Old lots expire in every month of the scenario, so each month end has points to expire.
+  const monthIndex = (d: IsoDate) => Number(d.slice(0, 4)) * 12 + Number(d.slice(5, 7));
+  const span = monthIndex(options.to) - monthIndex(options.from) + 1;
   const old: PostingRequest[] = [];
   numbers.forEach((number, i) => {
     for (let k = 0; k < 3; k++) {
-      const earnedOn = `${addMonths(options.from, -36 + k + (i % 4)).slice(0, 7)}-15`;
+      const earnedOn = `${addMonths(options.from, -36 + ((i + k * 5) % span)).slice(0, 7)}-15`;
       const points = 500 + ((i * 37 + k * 101) % 2500);
       old.push({
         key: `HISTORY:${number}:${k}`,
