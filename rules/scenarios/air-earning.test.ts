@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../../test/harness/db.js';
 import { Accounts } from '../../ledger/accounts.js';
 import { awardPostingKey, flightKey } from '../activity.js';
-import { memberNumber, replaceOnce, useScenario, type Coupon, type Person } from './scenario.js';
+import { memberNumber, replaceOnce, useScenario, YES, type Coupon, type Person } from './scenario.js';
 
 const IVANOV: Person = { number: memberNumber(1), surname: 'IVANOV', givenName: 'IVAN' };
 const PETROVA: Person = { number: memberNumber(2), surname: 'PETROVA', givenName: 'ANNA' };
@@ -186,6 +186,20 @@ for (const engine of availableEngines()) {
       expect(await w.balance(IVANOV.number)).toBe(461 + 691);
     });
 
+    it('applies the tier the member holds when the flight is credited, not the one held on the day of the flight', async () => {
+      // Current behaviour, an open question in the report: a flight flown as a Member and reported after
+      // the upgrade earns the Gold bonus.
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      w.dropCoupons([coupon({ date: '2026-03-10', from: 'SVO', to: 'KZN', booked: 'Y', fare: '2500.00' })]);
+      await w.night('2026-03-11');
+      expect((await w.member(IVANOV.number)).tier).toBe('GOLD');
+      w.dropCoupons([coupon({ date: '2026-03-09', from: 'KZN', to: 'SVO', booked: 'Y', flight: '246' })]);
+      await w.night('2026-03-12');
+      const key = keyOf({ flight: '246', date: '2026-03-09', from: 'KZN', to: 'SVO' });
+      expect(await w.activity(key)).toMatchObject({ points: 461 + 230 });
+    });
+
     it('gives the SOCHI-SUMMER bonus (+50%) only on routes to or from AER between 1 June and 31 August 2026', async () => {
       const w = s();
       await w.enrol('2026-05-01', IVANOV);
@@ -313,7 +327,7 @@ for (const engine of availableEngines()) {
         expect(await w.activity(key)).toMatchObject({
           status: 'POSTED',
           points: 702,
-          seen_ftl: expect.anything(),
+          seen_ftl: YES,
         });
         expect((await w.posting(awardPostingKey(key)))?.detail).toMatchObject({ basis: '140.5 USD × 5' });
       });

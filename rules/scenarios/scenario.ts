@@ -25,6 +25,9 @@ import { expireJob } from '../../jobs/expire.js';
 import type { Job, JobResult } from '../../jobs/types.js';
 import type { FeedName } from '../../parsers/types.js';
 
+/** A boolean column that is set: `1` on SQLite, `true` on PostgreSQL. */
+export const YES = expect.toSatisfy((v: unknown) => v === true || v === 1, 'a set flag');
+
 // ------------------------------------------------------------------------------------------------ members
 
 /** A valid demo-program member number (10 digits, Luhn) for a small sequence number. */
