@@ -9,8 +9,9 @@ import { join } from 'node:path';
 import { once } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { parse } from 'csv-parse';
-import { DecimalSum, csvTokenizerOptions } from '../parsers/csv-common.js';
-import { FLOWN_COLUMNS, flownParser } from '../parsers/flown.js';
+import { FlownCsvBuilder } from '../demo/flown-csv.js';
+import { csvTokenizerOptions } from '../parsers/csv-common.js';
+import { flownParser } from '../parsers/flown.js';
 
 export interface FlownCsvOptions {
   delimiter?: ',' | ';';
@@ -91,14 +92,15 @@ export async function writeFlownCsv(
     return seed % n;
   };
   const out = createWriteStream(path);
-  const fareSum = new DecimalSum();
+  // The demo generator's writer: header from the parser's column list, quoting, trailer totals.
+  const csv = new FlownCsvBuilder(sep);
   let bytes = 0;
   const write = async (text: string): Promise<void> => {
     bytes += Buffer.byteLength(text);
     if (!out.write(text)) await once(out, 'drain');
   };
   try {
-    await write(`${FLOWN_COLUMNS.map((c) => c.name).join(sep)}\n`);
+    await write(csv.header());
     let batch = '';
     for (let i = 0; i < rows; i++) {
       const serial = String(1_000_000_000 + i * 7).padStart(10, '0');
@@ -112,10 +114,10 @@ export async function writeFlownCsv(
       const flight = String(100 + next(1900));
       const codeshare = next(10) === 0;
       let surname = SURNAMES[next(SURNAMES.length)] as string;
-      if (next(100) === 0) surname = `"${surname}${sep} JR"`;
+      // The separator inside makes the writer quote the field.
+      if (next(100) === 0) surname = `${surname}${sep} JR`;
       const member = next(10) < 7;
       const fare = `${50 + next(2000)}.${String(next(100)).padStart(2, '0')}`;
-      fareSum.add(fare);
       const fields = [
         `074${serial}`,
         String(coupon),
@@ -144,13 +146,13 @@ export async function writeFlownCsv(
         next(50) === 0 ? 'R' : 'F',
         `RA${i}`,
       ];
-      batch += `${fields.join(sep)}\n`;
+      batch += csv.line(fields);
       if (batch.length > 256 * 1024) {
         await write(batch);
         batch = '';
       }
     }
-    if (options.trailer ?? true) batch += `#TRAILER${sep}${rows}${sep}${fareSum.toString()}\n`;
+    if (options.trailer ?? true) batch += csv.trailer();
     await write(batch);
     out.end();
     await once(out, 'finish');
@@ -158,7 +160,7 @@ export async function writeFlownCsv(
     out.destroy();
     throw error;
   }
-  return { rows, bytes, fareSum: fareSum.toString() };
+  return { rows, bytes, fareSum: csv.fareSum.toString() };
 }
 
 export interface FlownBenchResult {

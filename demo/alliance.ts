@@ -150,8 +150,15 @@ export function writeAllianceClaimNights(options: {
     badCheckDigit: [],
     unknownMembers: [],
   };
+  // Members since before the month: a claim never precedes the member's enrolment.
   const travellers = base.members.filter(
-    (m) => m.status === 'ACTIVE' && m.earnUntil === null && m.duplicateOf === null && m.segmentsPerYear > 0,
+    (m) =>
+      m.status === 'ACTIVE' &&
+      m.earnUntil === null &&
+      m.duplicateOf === null &&
+      m.segmentsPerYear > 0 &&
+      m.earnFrom !== null &&
+      m.earnFrom < addDays(days[0]!, -30),
   );
   const preferred = (p: PartnerNetwork) => {
     const home = p.program === 'LH' ? ['DE', 'IT', 'FR', 'GB'] : ['ES'];

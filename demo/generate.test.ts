@@ -176,6 +176,11 @@ describe('demo generator', () => {
       expect(n.feeds.partner?.files ?? 0, n.date).toBeGreaterThan(0);
     }
     expect(plan.history.coupons).toBeGreaterThan(MEMBERS);
+    // The full extract is fetched (in name order) before the first night's delta.
+    const firstMembers = plan.files
+      .filter((f) => f.night === plan.businessDates[0] && f.feed === 'members')
+      .map((f) => f.name);
+    expect([...firstMembers].sort()[0]).toMatch(/_FULL\.csv$/);
     expect(plan.history.files).toHaveLength(4);
   });
 

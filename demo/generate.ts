@@ -167,7 +167,9 @@ export async function generateDemo(options: DemoOptions): Promise<DemoPlan> {
 
   // ------------------------------------------------------------------------------------------- members
   const fullRows = baseRows(base);
-  writer.write(first, 'members', `MEMBERS_FULL_${first.replace(/-/g, '')}.csv`, membersCsv(fullRows), {
+  // Named for the day it stands at, so it sorts (and is fetched and read) before the first delta.
+  const asOf = addDays(first, -1).replace(/-/g, '');
+  writer.write(first, 'members', `MEMBERS_${asOf}_FULL.csv`, membersCsv(fullRows), {
     records: fullRows.length,
     note: 'the CRM full extract: the member base as it stood before the month',
   });

@@ -220,31 +220,48 @@ export function writeRetroClaimNights(options: RequestsOptions, summary: Request
     (s) => s.card === 'forgot' && s.member !== null && s.member.status === 'ACTIVE',
   );
   const windowOk = (s: Segment, received: IsoDate) => received <= addMonths(s.date, 6);
+  const claimed = new Set<Segment>();
+  const MATCHES = 'matches a coupon flown without card';
+  const EARLY = 'early (waits for the window, then matches)';
   for (const s of forgot) {
     if (!random.chance(0.5)) continue;
     const received = addDays(s.date, random.range(3, 80));
     if (received < first || received > last || !windowOk(s, received)) continue;
+    // Filed before the window opens, it waits; only a wait that ends inside the month shows it credited.
     const early = daysBetween(s.date, received) < 14;
-    file(
-      received,
-      s,
-      early ? 'early (waits for the window)' : 'matches a coupon flown without card',
-      random.chance(0.6),
-    );
+    if (early && addDays(s.date, 14) > last) continue;
+    file(received, s, early ? EARLY : MATCHES, random.chance(0.6));
+    claimed.add(s);
+  }
+  // However small the demo, some requests match and some wait first.
+  const unclaimed = forgot.filter((s) => !claimed.has(s));
+  const settled = unclaimed.filter((s) => s.date >= addDays(first, -80) && s.date <= addDays(first, -14));
+  for (const s of random.sample(settled, 3 - (summary.retroClaims[MATCHES] ?? 0))) {
+    file(addDays(first, random.range(1, 10)), s, MATCHES, random.chance(0.5));
+    claimed.add(s);
+  }
+  const recent = unclaimed.filter((s) => s.date >= first && addDays(s.date, 16) <= last && !claimed.has(s));
+  for (const s of random.sample(recent, 2 - (summary.retroClaims[EARLY] ?? 0))) {
+    file(addDays(s.date, random.range(3, 10)), s, EARLY, random.chance(0.5));
   }
   // One request for a flight of more than six months ago.
   const old = forgot.find((s) => daysBetween(s.date, first) > 200 && s.member!.status === 'ACTIVE');
   if (old) file(addDays(first, 2), old, 'older than the window', true);
-  // Requests for flights already credited (the card was given after all).
+  // Requests for flights already credited (the card was given after all), inside the window, so it is
+  // the duplicate the pipeline must spot, not the age.
   const credited = allSegments.filter(
-    (s) => s.card === 'own' && s.member?.status === 'ACTIVE' && s.date < addDays(first, -20),
+    (s) =>
+      s.card === 'own' &&
+      s.member?.status === 'ACTIVE' &&
+      s.date < addDays(first, -20) &&
+      s.date > addMonths(first, -5),
   );
   for (const s of random.sample(credited, Math.max(1, Math.round(forgot.length / 40)))) {
     file(addDays(first, random.range(1, days.length - 1)), s, 'already credited', random.chance(0.5));
   }
   // Flights that do not exist: a ticket number no coupon carries, or a flight on a day it did not fly.
   const members = options.base.members.filter((m) => m.status === 'ACTIVE' && m.earnUntil === null);
-  for (let k = Math.max(2, Math.round(forgot.length / 30)); k > 0 && members.length > 0; k--) {
+  for (let k = Math.max(2, Math.round(forgot.length / 60)); k > 0 && members.length > 0; k--) {
     const m = random.pick(members);
     const received = addDays(first, random.range(1, days.length - 1));
     const byTicket = k % 2 === 0;
