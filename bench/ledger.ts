@@ -19,11 +19,11 @@ import { fmt, intOption, line, peakRssMb, tempDir, timed } from './util.js';
 
 const BUSINESS_DATE = '2026-11-26';
 
-function memberNumber(i: number): string {
+export function memberNumber(i: number): string {
   return String(1_000_000_000 + i);
 }
 
-async function seedMembers(db: Db, members: number): Promise<void> {
+export async function seedMembers(db: Db, members: number): Promise<void> {
   const now = new Date().toISOString();
   const chunk = 500;
   for (let i = 0; i < members; i += chunk) {
@@ -66,7 +66,7 @@ async function benchLedger(db: Db, postings: number, members: number, batch: num
 }
 
 /** The floor: the same rows, prepared statements, one transaction, nothing else. */
-async function benchBareLoop(db: Db, postings: number, members: number) {
+export async function benchBareLoop(db: Db, postings: number, members: number) {
   await seedMembers(db, members);
   const conn = await (
     db.knex.client as { acquireConnection(): Promise<import('better-sqlite3').Database> }

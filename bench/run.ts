@@ -6,6 +6,7 @@ const benches: Record<string, () => Promise<{ default: (args: string[]) => Promi
   ledger: () => import('./ledger.js'),
   parsers: () => import('./parsers.js'),
   reports: () => import('./reports.js'),
+  accrue: () => import('./accrue.js'),
 };
 
 async function main(): Promise<void> {

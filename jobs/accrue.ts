@@ -103,22 +103,33 @@ async function loadOriginals(q: Q, rows: ActivityRow[]): Promise<Map<string, Ori
   return out;
 }
 
-/** Flights already credited to the same member on the same date and route (FTL per marketing carrier). */
-async function loadCreditedFlights(q: Q, rows: ActivityRow[]): Promise<Set<string>> {
+/**
+ * Flights already credited to the same member on the same date and route (an FTL per marketing carrier
+ * lists the passenger again under another flight number): member|date|origin|destination → activity keys.
+ */
+async function loadCreditedFlights(q: Q, rows: ActivityRow[]): Promise<Map<string, Set<string>>> {
   const wanted = rows.filter((r) => r.type === 'FLIGHT' && r.memberNumber && !r.postingKey);
-  const out = new Set<string>();
+  const out = new Map<string, Set<string>>();
   const members = [...new Set(wanted.map((r) => r.memberNumber!))];
-  const dates = [...new Set(wanted.map((r) => r.activityDate))];
   if (members.length === 0) return out;
+  // A date range per member, not member × date pairs: the index is walked once per member.
+  const dates = wanted.map((r) => r.activityDate).sort();
+  const first = dates[0]!;
+  const last = dates.at(-1)!;
   for (let i = 0; i < members.length; i += 500) {
     const found = await q('activities')
       .where('type', 'FLIGHT')
       .whereIn('member_number', members.slice(i, i + 500))
-      .whereIn('activity_date', dates)
+      .andWhere('activity_date', '>=', first)
+      .andWhere('activity_date', '<=', last)
       .whereNotNull('posting_key')
       .select('member_number', 'activity_date', 'origin', 'destination', 'activity_key');
-    for (const f of found)
-      out.add(`${f.member_number}|${f.activity_date}|${f.origin}|${f.destination}|${f.activity_key}`);
+    for (const f of found) {
+      const k = `${f.member_number}|${f.activity_date}|${f.origin}|${f.destination}`;
+      let set = out.get(k);
+      if (!set) out.set(k, (set = new Set()));
+      set.add(f.activity_key as string);
+    }
   }
   return out;
 }
@@ -183,6 +194,11 @@ export interface AccrueState {
   program: Program;
   fx: FxTable;
   periods: PeriodPoints;
+  /**
+   * Members read so far in this run. Nothing the rules read of a member (status, names, tier, pool)
+   * changes while accrue runs: the members feed is applied by ingest and tiers move afterwards.
+   */
+  members?: Map<string, MemberFacts>;
 }
 
 /** Builds the pure decision context for a batch from what is in the database. */
@@ -207,10 +223,11 @@ export async function contextFor(
     members,
     periodPoints: (m, p, period, date) => state.periods.get(m, p, period, date),
     creditedSameFlight: (row) => {
-      const prefix = `${row.memberNumber}|${row.activityDate}|${row.origin}|${row.destination}|`;
-      for (const c of credited) if (c.startsWith(prefix) && !c.endsWith(`|${row.activityKey}`)) return true;
-      if (creditedNow.has(prefix)) return true;
-      creditedNow.add(prefix);
+      const k = `${row.memberNumber}|${row.activityDate}|${row.origin}|${row.destination}`;
+      const before = credited.get(k);
+      if (before && [...before].some((key) => key !== row.activityKey)) return true;
+      if (creditedNow.has(k)) return true;
+      creditedNow.add(k);
       return false;
     },
     original: (key) => originals.get(key),

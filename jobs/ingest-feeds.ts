@@ -9,7 +9,8 @@ import type { FlownCoupon } from '../parsers/flown.js';
 import type { PartnerActivity, PartnerFileMeta } from '../parsers/partner.js';
 import { parsePartnerFileName } from '../parsers/partner.js';
 import type { HotelStay } from '../parsers/hotel.js';
-import type { AllianceClaim, AllianceResult } from '../parsers/alliance.js';
+import type { AllianceClaim, AllianceResult, AnsweredFile } from '../parsers/alliance.js';
+import { matchAllianceResults } from '../exporters/alliance.js';
 import type { Redemption } from '../parsers/redemptions.js';
 import type { RetroClaim } from '../parsers/retro-claims.js';
 import type { FxRate } from '../parsers/fx.js';
@@ -407,7 +408,7 @@ export function allianceClaimsHandler(
   };
 }
 
-/** Results for our outbound claims: matched back to what we sent. */
+/** Results for our outbound claims: matched back to what we sent (exporters/alliance.ts does the matching). */
 export function allianceResultsHandler(
   ctx: JobContext,
   program: Program,
@@ -422,7 +423,7 @@ export function allianceResultsHandler(
       return [];
     },
     async end(trx, file, verdict) {
-      const meta = verdict.meta as { sender?: string; receiver?: string } | undefined;
+      const meta = verdict.meta as { sender?: string; receiver?: string; answers?: AnsweredFile } | undefined;
       const partner = meta?.sender ? program.partnerForProgram(meta.sender) : undefined;
       if (!partner)
         return {
@@ -430,29 +431,35 @@ export function allianceResultsHandler(
           message: `no partner airline ${meta?.sender ?? '(unknown sender)'}`,
         };
       await trx('files').where({ id: file.id }).update({ partner_code: partner.code });
-      const rejects: RejectRow[] = [];
-      for (const e of results) {
-        const r = e.record;
-        const updated = await trx('alliance_claims')
-          .where({ direction: 'OUT', partner_code: partner.code, claim_id: r.claimId })
-          .update({
-            status: r.status === 'accepted' ? 'ACCEPTED' : 'REJECTED',
-            points: r.status === 'accepted' ? r.pointsCredited : null,
-            reason: r.status === 'rejected' ? r.reasonCode : null,
-            answered_on: ctx.businessDate,
-            result_file_id: file.id,
-          });
-        if (updated === 0) {
-          rejects.push({
-            line: e.line,
-            path: e.path ?? null,
-            field: 'ClaimId',
-            reason: 'NOT_FOUND',
-            message: `no claim ${r.claimId} was sent to ${partner.code}`,
-            recordRef: r.claimId,
-          });
-        } else counts.add('matched');
-      }
+      const report = await matchAllianceResults(trx, {
+        partnerCode: partner.code,
+        resultsFileId: file.id,
+        businessDate: ctx.businessDate,
+        answers: meta?.answers ?? null,
+        results: results.map((e) => e.record),
+      });
+      counts.add('matched', report.matched);
+      counts.add('updated', report.updated);
+      const lineOf = new Map(results.map((e) => [e.record.claimId, e]));
+      const rejects: RejectRow[] = [
+        ...report.unknown.map((id) => ({
+          id,
+          reason: 'NOT_FOUND',
+          message: `no claim ${id} was sent to ${partner.code}`,
+        })),
+        ...report.conflicting.map((id) => ({
+          id,
+          reason: 'DUPLICATE',
+          message: `claim ${id} was already answered differently; the first answer stands`,
+        })),
+      ].map((r) => ({
+        line: lineOf.get(r.id)?.line ?? null,
+        path: lineOf.get(r.id)?.path ?? null,
+        field: 'ClaimId',
+        reason: r.reason,
+        message: r.message,
+        recordRef: r.id,
+      }));
       await insertRejects(trx, ctx, file, rejects);
     },
   };

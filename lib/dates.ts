@@ -25,7 +25,11 @@ function checkIsoDate(value: string): boolean {
   const m = ISO_DATE.exec(value);
   if (!m) return false;
   const d = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
-  return d.getUTCFullYear() === Number(m[1]) && d.getUTCMonth() === Number(m[2]) - 1 && d.getUTCDate() === Number(m[3]);
+  return (
+    d.getUTCFullYear() === Number(m[1]) &&
+    d.getUTCMonth() === Number(m[2]) - 1 &&
+    d.getUTCDate() === Number(m[3])
+  );
 }
 
 function toUtc(date: IsoDate): Date {
@@ -38,14 +42,34 @@ function fromUtc(d: Date): IsoDate {
   return d.toISOString().slice(0, 10);
 }
 
+// A night asks for the same few hundred dates millions of times (claim windows, expiry dates):
+// date arithmetic is remembered rather than redone through Date objects.
+const memo = new Map<string, IsoDate>();
+
+function remembered(key: string, compute: () => IsoDate): IsoDate {
+  let v = memo.get(key);
+  if (v === undefined) {
+    if (memo.size > 200_000) memo.clear();
+    v = compute();
+    memo.set(key, v);
+  }
+  return v;
+}
+
 export function addDays(date: IsoDate, days: number): IsoDate {
-  const d = toUtc(date);
-  d.setUTCDate(d.getUTCDate() + days);
-  return fromUtc(d);
+  return remembered(`d${date}${days}`, () => {
+    const d = toUtc(date);
+    d.setUTCDate(d.getUTCDate() + days);
+    return fromUtc(d);
+  });
 }
 
 /** Adds calendar months, clamping to the last day of the target month (31 Jan + 1 month = 28/29 Feb). */
 export function addMonths(date: IsoDate, months: number): IsoDate {
+  return remembered(`m${date}${months}`, () => computeAddMonths(date, months));
+}
+
+function computeAddMonths(date: IsoDate, months: number): IsoDate {
   const d = toUtc(date);
   const day = d.getUTCDate();
   const target = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + months, 1));
@@ -59,8 +83,10 @@ export function startOfMonth(date: IsoDate): IsoDate {
 }
 
 export function endOfMonth(date: IsoDate): IsoDate {
-  const d = toUtc(startOfMonth(date));
-  return fromUtc(new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 0)));
+  return remembered(`e${date.slice(0, 7)}`, () => {
+    const d = toUtc(startOfMonth(date));
+    return fromUtc(new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 0)));
+  });
 }
 
 /** `YYYY-MM` of a date. */

@@ -111,9 +111,11 @@ describe('haversine on the mean Earth radius', () => {
     fc.assert(
       fc.property(point, point, point, (a, b, c) => {
         const ab = haversineKm(a, b);
-        expect(ab).toBeCloseTo(haversineKm(b, a), 6);
-        expect(ab).toBeLessThanOrEqual(Math.PI * EARTH_MEAN_RADIUS_KM + 1e-6);
-        expect(ab).toBeLessThanOrEqual(haversineKm(a, c) + haversineKm(c, b) + 1e-6);
+        // Haversine is ill-conditioned near antipodal points (asin of a value close to 1): there its
+        // floating-point error reaches a few tens of centimetres, so sums are compared to the metre.
+        expect(ab).toBeCloseTo(haversineKm(b, a), 3);
+        expect(ab).toBeLessThanOrEqual(Math.PI * EARTH_MEAN_RADIUS_KM + 1e-3);
+        expect(ab).toBeLessThanOrEqual(haversineKm(a, c) + haversineKm(c, b) + 1e-3);
       }),
     );
   });

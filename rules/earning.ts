@@ -64,7 +64,12 @@ export function flightMiles(
 }
 
 function floorTimes(points: number, factor: number): number {
-  // Through decimals so 1000 × 1.15 is 1150, not 1149.999….
+  if (factor === 0) return 0;
+  // In millionths, exactly, so 1000 × 1.15 is 1150 and not 1149.999…; finer factors go through decimals.
+  const scaled = Math.round(factor * 1_000_000);
+  if (Math.abs(scaled / 1_000_000 - factor) < 1e-12 && Math.abs(points * scaled) < Number.MAX_SAFE_INTEGER) {
+    return Math.floor((points * scaled) / 1_000_000);
+  }
   return new Decimal(points).times(new Decimal(factor)).floor().toNumber();
 }
 

@@ -358,6 +358,14 @@ function spellingSet(...texts: Array<string | undefined>): Set<string> {
  * `reason` says which tolerance was needed; otherwise it says which part of the name differs.
  */
 export function nameMatches(travelled: TravelledName, member: MemberName): NameMatch {
+  // The common case, letter for letter as on the profile: no spelling work needed.
+  if (
+    travelled.surname === member.surname &&
+    travelled.givenName === member.givenName &&
+    /^[A-Z]+$/.test(member.surname)
+  ) {
+    return { matches: true, reason: 'EXACT' };
+  }
   let surnameText = travelled.surname;
   let givenText = travelled.givenName;
   if (givenText === undefined && surnameText.includes('/')) {

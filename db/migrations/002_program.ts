@@ -72,6 +72,7 @@ export async function up(knex: Knex): Promise<void> {
     t.index(['ticket_number', 'coupon_number']);
     t.index(['carrier', 'flight_number', 'activity_date', 'origin']);
     t.index(['member_id', 'activity_date']);
+    t.index(['member_number', 'activity_date']);
     t.index(['business_date', 'type']);
     t.index(['source_file_id']);
     t.index(['partner_code', 'external_ref']);
