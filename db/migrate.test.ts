@@ -20,3 +20,43 @@ for (const engine of availableEngines()) {
     });
   });
 }
+
+if (availableEngines().includes('postgres')) {
+  describe('the PostgreSQL reporting role', () => {
+    it('reads the ledger and member numbers but no personal column', async () => {
+      const t = await createTestDatabase('postgres');
+      try {
+        await t.db
+          .knex('members')
+          .insert({
+            number: '1000000016',
+            status: 'ACTIVE',
+            tier: 'MEMBER',
+            surname: 'IVANOV',
+            email: 'ivan@example.org',
+            created_at: new Date().toISOString(),
+          });
+        const asReporting = <T>(fn: (trx: import('knex').Knex.Transaction) => Promise<T>) =>
+          t.db.knex.transaction(async (trx) => {
+            await trx.raw('SET LOCAL ROLE redeye_reporting');
+            return fn(trx);
+          });
+        expect(await asReporting((trx) => trx('members').select('number', 'tier'))).toEqual([
+          { number: '1000000016', tier: 'MEMBER' },
+        ]);
+        expect(await asReporting((trx) => trx('postings').count({ n: '*' }))).toHaveLength(1);
+        await expect(asReporting((trx) => trx('members').select('surname'))).rejects.toThrow(
+          /permission denied/,
+        );
+        await expect(asReporting((trx) => trx('members').select('email'))).rejects.toThrow(
+          /permission denied/,
+        );
+        await expect(asReporting((trx) => trx('activities').select('travel_surname'))).rejects.toThrow(
+          /permission denied/,
+        );
+      } finally {
+        await t.cleanup();
+      }
+    });
+  });
+}

@@ -8,6 +8,7 @@ import * as m001 from './001_ledger.js';
 import * as m002 from './002_program.js';
 import * as m003 from './003_report_indexes.js';
 import * as m004 from './004_exports.js';
+import * as m005 from './005_reporting_role.js';
 
 export interface Migration {
   name: string;
@@ -20,6 +21,7 @@ export const migrations: Migration[] = [
   { name: '002_program', ...m002 },
   { name: '003_report_indexes', ...m003 },
   { name: '004_exports', ...m004 },
+  { name: '005_reporting_role', ...m005 },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {
