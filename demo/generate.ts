@@ -9,19 +9,25 @@
  *                                   hotel/, alliance/claims/, redemptions/, members/, fx/, retro-claims/)
  *
  * Business date D is the day whose activity its night processes (the nightly schedule runs at 02:30 on
- * D+1 for D). Its folder holds the FTL lists of D's flights, revenue accounting's extract of the coupons
- * flown on D-1, the partners' files sent that night, the ECB rates published on D, the CRM's delta of D,
- * and the redemptions and missing-credit requests of D.
+ * D+1 for D). Its folder holds the FTL lists of D's flights (one file per message part, as the DCS
+ * gateway sends them when each flight closes), revenue accounting's extract of the coupons flown on D-1
+ * (so a flight is first credited from its FTL and confirmed, with its fare, the next night; the coupons of
+ * the month's last day fall into the next month), the partners' files sent that night, the ECB rates
+ * published on D, the CRM's delta of D, and the redemptions and missing-credit requests of D. Results for
+ * the claims Redeye sends to LH and IB cannot be written ahead (their claim ids are assigned by Redeye's
+ * export): alliance.ts answerDeliveredClaims plays the partners for the night runner.
  *
  * History. A month alone would start every member at zero points and tier Member, so the first night
- * also carries the past: the CRM's full extract of the member base, revenue accounting's back-load of the
- * members' flown coupons of the previous twelve months (one file per quarter, with trailers) and the ECB's
- * history file of the rates those coupons convert with. The back-load is what the program would have
- * credited; it has no FTL, no non-member passengers and no partner activity, because none of those change
- * balances or tiers that flown coupons do not already set, and generating them would multiply the first
- * night's work for nothing the month shows. It is honest in what matters: every point and every status
- * credit of the history goes through the same files and jobs as the month's, inside the 365-day claim
- * window, so tiers after the first night are those a year of flying earns.
+ * also carries the past: the CRM's full extract of the member base (as of the day before the month),
+ * revenue accounting's back-load of the members' flown coupons of the previous 360 days (one file per
+ * quarter, with trailers; the coupons of members who forgot their card included, without it, for the
+ * retro-claims to find), and the ECB's history file of the rates those coupons convert with. Everything
+ * else of the past is left out: other passengers' coupons, FTL lists, partner activity, redemptions. That
+ * keeps the first night to a few hundred thousand records at 50,000 members instead of millions, and
+ * costs little realism: tiers come from flown spend alone, and balances are what a year of flying earned
+ * (somewhat higher than a real program's, whose members also spent, and lower by the partner points).
+ * Every point and status credit of the history goes through the same files and jobs as the month's,
+ * inside the 365-day claim window, so tiers after the first night are those a year of flying earns.
  *
  * Everything is drawn from a seeded generator, one stream per area (random.ts): the same seed, member
  * count and month give byte-identical files. Nothing reads the clock.
@@ -201,8 +207,13 @@ export async function generateDemo(options: DemoOptions): Promise<DemoPlan> {
       `members: ${merged.number} (a duplicate account) merged into ${survivor.number} on ${night}`,
     );
   }
-  for (const { night, member } of base.closures)
-    scenarios.push(`members: ${member.number} closed on ${night}`);
+  if (base.closures.length > 0) {
+    const shown = base.closures.slice(0, 3).map(({ night, member }) => `${member.number} on ${night}`);
+    const more = base.closures.length > 3 ? ', …' : '';
+    scenarios.push(
+      `members: ${base.closures.length} account(s) closed during the month (${shown.join(', ')}${more})`,
+    );
+  }
 
   // ------------------------------------------------------------------------------------------- rates
   const fx = writeFxNights({ seed, writer, historyFrom, days });

@@ -256,12 +256,12 @@ export function writeRetroClaimNights(options: RequestsOptions, summary: Request
       s.date < addDays(first, -20) &&
       s.date > addMonths(first, -5),
   );
-  for (const s of random.sample(credited, Math.max(1, Math.round(forgot.length / 40)))) {
+  for (const s of random.sample(credited, Math.max(1, Math.round(forgot.length / 100)))) {
     file(addDays(first, random.range(1, days.length - 1)), s, 'already credited', random.chance(0.5));
   }
   // Flights that do not exist: a ticket number no coupon carries, or a flight on a day it did not fly.
   const members = options.base.members.filter((m) => m.status === 'ACTIVE' && m.earnUntil === null);
-  for (let k = Math.max(2, Math.round(forgot.length / 60)); k > 0 && members.length > 0; k--) {
+  for (let k = Math.max(2, Math.round(forgot.length / 100)); k > 0 && members.length > 0; k--) {
     const m = random.pick(members);
     const received = addDays(first, random.range(1, days.length - 1));
     const byTicket = k % 2 === 0;
