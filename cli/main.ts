@@ -10,6 +10,7 @@ import { registerDb } from './commands/db.js';
 import { registerLedger } from './commands/ledger.js';
 import { registerFiles } from './commands/files.js';
 import { registerParse } from './commands/parse.js';
+import { registerDemo } from './commands/demo.js';
 import { registerRun, registerSchedule } from './commands/run.js';
 import { registerReport } from './commands/report.js';
 
@@ -57,6 +58,7 @@ export function buildProgram(options: MainOptions, onExit: (code: number) => voi
   registerSchedule(program, run);
   registerFiles(program, run);
   registerParse(program, run);
+  registerDemo(program, run);
   registerReport(program, run);
   return program;
 }

@@ -4,6 +4,8 @@
  * temporary name and renamed when complete, then marked `delivered`; a delivered file is never sent
  * again. Then the mail outbox is sent. A failed upload leaves the file `written` for the next run.
  */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { createTransport } from '../transports/index.js';
 import type { Transport } from '../transports/types.js';
 import { coerceError, RedeyeError } from '../lib/errors.js';
@@ -13,7 +15,9 @@ import { deliverMail } from './deliver-mail.js';
 
 export class DeliveryIncompleteError extends RedeyeError {
   constructor(failures: string[]) {
-    super('DELIVERY_INCOMPLETE', `${failures.length} delivery failure(s): ${failures.join('; ')}`, {});
+    const shown = failures.slice(0, 5).join('; ');
+    const more = failures.length > 5 ? `; and ${failures.length - 5} more (each is in the log)` : '';
+    super('DELIVERY_INCOMPLETE', `${failures.length} delivery failure(s): ${shown}${more}`, {});
   }
 }
 
@@ -44,6 +48,9 @@ export const deliverJob: Job = async (ctx: JobContext): Promise<JobResult> => {
       const transportName = partner?.outbox ?? ctx.config.exports.outbox;
       const remoteDir = partner?.outbox ? '.' : file.feed;
       try {
+        const cfg = ctx.config.transports[transportName];
+        // Our own outbox folders are ours to create; a partner's server folder is theirs to provide.
+        if (cfg?.type === 'local') mkdirSync(join(cfg.root, remoteDir), { recursive: true });
         const r = await transportFor(transportName).upload(file.localPath!, remoteDir, file.name);
         await ctx.db.knex('files').where({ id: file.id, verdict: 'written' }).update({
           verdict: 'delivered',

@@ -118,6 +118,19 @@ export const awardPostingKey = (activityKey: string) => `${activityKey}:AWARD`;
 export const statusPostingKey = (activityKey: string) => `${activityKey}:STATUS`;
 export const reversalKey = (postingKey: string) => `${postingKey}:REV`;
 
+/**
+ * The cabin of a booking class where no coupon says it (an FTL lists the flown subclass only): the
+ * usual airline convention — F/A/P first, J/C/D/I/Z business, W/E/T premium economy is not universal,
+ * so only W is taken as premium economy and everything else as economy.
+ */
+export function cabinOf(rbd: string | null): string | null {
+  if (!rbd) return null;
+  if ('FAP'.includes(rbd)) return 'F';
+  if ('JCDIZR'.includes(rbd)) return 'C';
+  if (rbd === 'W') return 'W';
+  return 'Y';
+}
+
 // ------------------------------------------------------------------------------------------------ drafts
 
 /** A fresh activity with every optional fact empty; drafts fill in what their feed knows. */
@@ -182,7 +195,12 @@ export function ftlDraft(p: FtlPassenger, program: Program, businessDate: IsoDat
   if (!card)
     return {
       ok: false,
-      rejection: reject('NO_CARD', 'card', `${p.surname}/${p.givenName} has no usable FQTV card`),
+      // The line number identifies the passenger; the reject need not repeat the name.
+      rejection: reject(
+        'NO_CARD',
+        'card',
+        `passenger ${p.nameIndex} of the name element has no usable FQTV card`,
+      ),
     };
   const own = card.own;
   const partner = own ? undefined : program.partnerForProgram(card.program);
@@ -207,6 +225,7 @@ export function ftlDraft(p: FtlPassenger, program: Program, businessDate: IsoDat
     destination: p.destination,
     bookedClass: p.bookedSubclass ?? card.bookedSubclass ?? null,
     flownClass: p.subclass,
+    cabin: cabinOf(p.subclass),
     pnr: p.pnr,
     travelSurname: p.surname,
     travelGivenName: p.givenName || null,

@@ -77,11 +77,11 @@ export function checkName(
     },
   );
   if (m.matches) return undefined;
-  const given = travelled.givenName ? `/${travelled.givenName}` : '';
   return reject(
     'NAME_MISMATCH',
     m.reason === 'GIVEN_NAME_MISMATCH' ? 'given_name' : 'surname',
-    `name ${travelled.surname}${given} does not match the member (${m.reason})`,
+    // Rejects are read by operators and kept for months: the reason is enough, the names stay out.
+    `the name as travelled does not match the member's (${m.reason})`,
   );
 }
 

@@ -1,0 +1,123 @@
+import type { Command } from 'commander';
+import { resolve, relative } from 'node:path';
+import { openDb } from '../../db/connection.js';
+import { addMonths, dateInZone, startOfMonth } from '../../lib/dates.js';
+import { UsageError } from '../../lib/errors.js';
+import { checkLedger } from '../../ledger/check.js';
+import { runDemo } from '../../demo/run.js';
+import type { ActionRunner, CommandContext } from '../context.js';
+import { terminalProgress } from '../progress.js';
+import { createLogger } from '../../lib/log.js';
+
+export function registerDemo(program: Command, run: ActionRunner): void {
+  program
+    .command('demo')
+    .description(
+      'generate a realistic program into local inbox folders, run every night of a month and the month-end, and say where everything is',
+    )
+    .option(
+      '--dir <dir>',
+      'demo folder (./demo holds the generator’s source, so the default is under var/)',
+      'var/demo',
+    )
+    .option('--members <n>', 'members at the start of the month', '50000')
+    .option('--month <YYYY-MM>', 'month to run (default: last month)')
+    .option('--seed <n>', 'generator seed (the same seed gives the same files)', '1')
+    .action(
+      run(
+        async (ctx: CommandContext, opts: { dir: string; members: string; month?: string; seed: string }) => {
+          const members = Number(opts.members);
+          if (!Number.isInteger(members) || members < 50)
+            throw new UsageError(`--members expects a whole number of at least 50, got ${opts.members}`);
+          const month = opts.month ?? addMonths(startOfMonth(dateInZone(new Date(), 'UTC')), -1).slice(0, 7);
+          if (!/^\d{4}-(0[1-9]|1[0-2])$/.test(month))
+            throw new UsageError(`--month expects YYYY-MM, got ${opts.month}`);
+          const dir = resolve(opts.dir);
+          ctx.output.out(`Redeye demo: ${members.toLocaleString('en-US')} members, ${month}, in ${dir}`);
+          // Nights log their steps at warn level: the bar and the per-night lines tell the story.
+          const logger = createLogger({ level: (ctx.options.logLevel as 'info' | undefined) ?? 'warn' });
+          const result = await runDemo({
+            dir,
+            members,
+            month,
+            seed: Number(opts.seed),
+            logger,
+            progress: terminalProgress(),
+            onNight: (s) => {
+              const c = (job: string, key: string) => s.steps.find((x) => x.job === job)?.counts[key] ?? 0;
+              if (!process.stderr.isTTY || s.status !== 'succeeded') {
+                ctx.output.out(
+                  `  ${s.businessDate}  ${s.status.padEnd(9)} ${s.seconds.toFixed(1).padStart(6)} s  files ${c('ingest', 'files')}  records ${c('ingest', 'records')}  postings ${c('accrue', 'postings')}  rejects ${c('ingest', 'rejects') + c('accrue', 'rejected')}`,
+                );
+              }
+              for (const step of s.steps.filter((x) => x.error))
+                ctx.output.out(`    ${step.job}: [${step.error!.code}] ${step.error!.message}`);
+            },
+          });
+          const failed =
+            result.nights.filter((n) => n.status !== 'succeeded').length +
+            (result.monthEnd.status === 'succeeded' ? 0 : 1);
+          const db = openDb(result.config.database.url);
+          try {
+            const knex = db.knex;
+            const n = async (q: Promise<unknown>) =>
+              Number(((await q) as { n?: number | string } | undefined)?.n ?? 0);
+            const postings = await n(knex('postings').count({ n: '*' }).first());
+            const issued = await n(
+              knex('entries as e')
+                .join('accounts as a', 'a.id', 'e.account_id')
+                .join('postings as p', 'p.id', 'e.posting_id')
+                .whereIn('a.kind', ['MEMBER_POINTS', 'POOL_POINTS'])
+                .andWhere('p.kind', 'ACCRUAL')
+                .sum({ n: 'e.amount' })
+                .first(),
+            );
+            const redeemed = await n(
+              knex('entries as e')
+                .join('accounts as a', 'a.id', 'e.account_id')
+                .join('postings as p', 'p.id', 'e.posting_id')
+                .whereIn('a.kind', ['MEMBER_POINTS', 'POOL_POINTS'])
+                .andWhere('p.kind', 'REDEMPTION')
+                .sum({ n: 'e.amount' })
+                .first(),
+            );
+            const files = await n(knex('files').count({ n: '*' }).first());
+            const check = await checkLedger(knex);
+            const rel = (p: string) => {
+              const r = relative(process.cwd(), p);
+              return r === '' ? '.' : r.startsWith('..') ? p : r;
+            };
+            const cfg = result.config;
+            ctx.output.out('');
+            ctx.output.out(
+              `${result.nights.length} nights and the month-end in ${result.seconds.toFixed(0)} s: ${failed === 0 ? 'all succeeded' : `${failed} failed`}`,
+            );
+            ctx.output.out(
+              `  ${postings.toLocaleString('en-US')} postings; ${issued.toLocaleString('en-US')} points issued, ${(-redeemed).toLocaleString('en-US')} redeemed; ${files.toLocaleString('en-US')} files in the registry`,
+            );
+            ctx.output.out(
+              `  ledger check: ${check.ok ? 'all invariants hold' : 'VIOLATIONS — run redeye ledger check'}`,
+            );
+            ctx.output.out('');
+            ctx.output.out(`  configuration   ${rel(cfg.configPath)}`);
+            ctx.output.out(`  ledger          ${rel(cfg.database.url.replace(/^sqlite:/, ''))}`);
+            ctx.output.out(
+              `  reports         ${rel(cfg.paths.reports)}/<date>/   (daily, and monthly for ${month})`,
+            );
+            ctx.output.out(
+              `  exports         ${rel(cfg.paths.outbox)}/<kind>/   delivered to ${rel((cfg.transports.outbox as { root: string }).root)}`,
+            );
+            ctx.output.out(`  night inputs    ${rel(resolve(dir, 'nights'))}/<date>/`);
+            ctx.output.out('');
+            ctx.output.out(
+              `  try: redeye --config ${rel(cfg.configPath)} files list --date ${result.plan.businessDates.at(-1)}`,
+            );
+            ctx.output.out(`       redeye --config ${rel(cfg.configPath)} ledger check`);
+          } finally {
+            await db.close();
+          }
+          return failed === 0 ? 0 : 1;
+        },
+      ),
+    );
+}

@@ -1,0 +1,116 @@
+/**
+ * `redeye demo`: generates the demo program for a month, then runs every night of that month and the
+ * month-end on the embedded default (SQLite), the way the scheduler would: before each night the files
+ * that night receives are dropped into the inbox, and the partner airlines answer the claims Redeye sent
+ * them. Each night's clock is pinned to the early morning after its business date, so an FTL's year-less
+ * dates resolve as they would have, whichever month is replayed.
+ */
+import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import { loadConfig, type LoadedConfig } from '../config/load.js';
+import { openDb } from '../db/connection.js';
+import { migrateLatest } from '../db/migrate.js';
+import { addDays, endOfMonth } from '../lib/dates.js';
+import type { Logger } from '../lib/log.js';
+import { runJob, type RunSummary } from '../jobs/runner.js';
+import { noProgress, type Progress } from '../jobs/types.js';
+import { answerDeliveredClaims } from './alliance.js';
+import { generateDemo, type DemoPlan } from './generate.js';
+
+export interface DemoOptions {
+  dir: string;
+  members: number;
+  month: string;
+  seed?: number;
+  logger: Logger;
+  /** A bar over the nights (the steps of each night log their own lines). */
+  progress?: Progress;
+  /** Called after each night with its summary. */
+  onNight?: (summary: RunSummary) => void;
+}
+
+export interface DemoResult {
+  plan: DemoPlan;
+  config: LoadedConfig;
+  nights: RunSummary[];
+  monthEnd: RunSummary;
+  seconds: number;
+}
+
+/** The demo sends no mail: there is no SMTP server to receive it; reports stay in their folder. */
+function withoutMail(configPath: string): void {
+  const doc = parseDocument(readFileSync(configPath, 'utf8'));
+  doc.delete('mail');
+  writeFileSync(configPath, doc.toString({ lineWidth: 0 }));
+}
+
+export async function runDemo(o: DemoOptions): Promise<DemoResult> {
+  const t0 = process.hrtime.bigint();
+  const dir = resolve(o.dir);
+  // A demo starts from nothing: an old ledger would make its month's reruns meaningless.
+  rmSync(join(dir, 'var'), { recursive: true, force: true });
+  const plan = await generateDemo({ dir, members: o.members, month: o.month, seed: o.seed ?? 1 });
+  const configPath = resolve(dir, plan.config);
+  withoutMail(configPath);
+  const config = loadConfig({ path: configPath });
+  const db = openDb(config.database.url);
+  const progress = o.progress ?? noProgress;
+  const nights: RunSummary[] = [];
+  try {
+    await migrateLatest(db);
+    // The inbox folders exist before anything arrives, as a partner's SFTP folders do.
+    for (const feed of Object.values(config.feeds)) {
+      const t = feed && config.transports[feed.source];
+      if (t && t.type === 'local') mkdirSync(join(t.root, feed.remoteDir), { recursive: true });
+    }
+    progress.start('nights', plan.nights.length);
+    for (const night of plan.nights) {
+      const inbox = resolve(dir, plan.inbox);
+      await answerDeliveredClaims({
+        claimsDir: join(dir, 'var', 'delivered', 'alliance-claims'),
+        inboxDir: inbox,
+        night: night.date,
+        seed: plan.seed,
+      });
+      const source = resolve(dir, night.dir);
+      if (existsSync(source))
+        for (const entry of readdirSync(source))
+          cpSync(join(source, entry), join(inbox, entry), { recursive: true });
+      const at = new Date(`${addDays(night.date, 1)}T02:30:00Z`);
+      const summary = await runJob(
+        {
+          db,
+          config,
+          logger: o.logger,
+          businessDate: night.date,
+          now: () => at,
+          progress: noProgress,
+          env: process.env,
+        },
+        'nightly',
+      );
+      nights.push(summary);
+      o.onNight?.(summary);
+      progress.increment();
+    }
+    progress.stop();
+    const last = endOfMonth(`${o.month}-01`);
+    const at = new Date(`${addDays(last, 1)}T06:00:00Z`);
+    const monthEnd = await runJob(
+      {
+        db,
+        config,
+        logger: o.logger,
+        businessDate: last,
+        now: () => at,
+        progress: noProgress,
+        env: process.env,
+      },
+      'monthly',
+    );
+    return { plan, config, nights, monthEnd, seconds: Number(process.hrtime.bigint() - t0) / 1e9 };
+  } finally {
+    await db.close();
+  }
+}
