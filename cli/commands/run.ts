@@ -20,13 +20,25 @@ export function parseDateOption(value: string | undefined, fallback: () => strin
   return value;
 }
 
+/**
+ * The clock of a run: the wall clock, or REDEYE_NOW (an ISO 8601 instant) to replay a night exactly as
+ * it ran — receipt times, stamps in exported files — which is how the kill test compares two nights.
+ */
+export function runClock(env: NodeJS.ProcessEnv): () => Date {
+  const pinned = env.REDEYE_NOW;
+  if (!pinned) return () => new Date();
+  const at = new Date(pinned);
+  if (Number.isNaN(at.getTime())) throw new UsageError(`REDEYE_NOW is not an ISO 8601 instant: ${JSON.stringify(pinned)}`);
+  return () => at;
+}
+
 export function jobContext(ctx: CommandContext, businessDate: string, signal?: AbortSignal): JobContext {
   return {
     db: ctx.db(),
     config: ctx.config,
     logger: ctx.logger,
     businessDate,
-    now: () => new Date(),
+    now: runClock(ctx.env),
     progress: terminalProgress(),
     signal,
     env: ctx.env,
