@@ -7,6 +7,7 @@ const benches: Record<string, () => Promise<{ default: (args: string[]) => Promi
   parsers: () => import('./parsers.js'),
   reports: () => import('./reports.js'),
   accrue: () => import('./accrue.js'),
+  nightly: () => import('./nightly.js'),
 };
 
 async function main(): Promise<void> {

@@ -155,7 +155,7 @@ const tiers = z
     metric: z.enum(['spend', 'miles', 'segments']),
     window: z.enum(['rolling12', 'calendarYear']),
     levels: z.array(tierLevel).min(1),
-    /** When downgrades are considered: each member's anniversary of reaching the tier, or 1 January. */
+    /** When downgrades are considered: a year after reaching the tier, or on 31 December of the following year (calendar-year windows). */
     review: z.enum(['anniversary', 'calendarYear']).default('anniversary'),
     /** A downgrade drops at most one level per review. */
     softLanding: z.boolean().default(true),

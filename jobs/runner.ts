@@ -70,7 +70,8 @@ export function isRunnable(name: string): name is RunnableJob {
 }
 
 async function runStep(ctx: JobContext, name: StepName): Promise<StepSummary> {
-  const started = ctx.now();
+  // Run records keep wall-clock times even when the business clock is pinned (REDEYE_NOW, the demo).
+  const started = new Date();
   const [row] = await ctx.db
     .knex('job_runs')
     .insert({
@@ -98,7 +99,7 @@ async function runStep(ctx: JobContext, name: StepName): Promise<StepSummary> {
     .where({ id: runId })
     .update({
       status: error ? 'failed' : 'succeeded',
-      finished_at: ctx.now().toISOString(),
+      finished_at: new Date().toISOString(),
       counts: JSON.stringify(result?.counts ?? {}),
       error: error ? `[${error.code}] ${error.describe()}` : null,
     });
@@ -146,7 +147,7 @@ export async function runJob(ctx: JobContext, name: RunnableJob): Promise<RunSum
           job: name,
           business_date: runCtx.businessDate,
           status: 'running',
-          started_at: ctx.now().toISOString(),
+          started_at: new Date().toISOString(),
           host: hostname(),
           pid: process.pid,
         })
@@ -172,7 +173,7 @@ export async function runJob(ctx: JobContext, name: RunnableJob): Promise<RunSum
         .where({ id: compositeRun })
         .update({
           status: failed ? 'failed' : 'succeeded',
-          finished_at: ctx.now().toISOString(),
+          finished_at: new Date().toISOString(),
           counts: JSON.stringify(counts),
           error: failed
             ? summaries

@@ -233,19 +233,21 @@ function decideFlight(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
       );
     return { postings, related: [], update: done({ status: 'REVERSED', reason: 'NOT_FLOWN' }) };
   }
-  const fare = fareOf(ctx, row);
-  if (!fare.ok) {
-    // Miles the FTL already brought stay posted, so the activity stays POSTED: only the status credit,
-    // which needs the coupon's money in the base currency, cannot be made. Marking it REJECTED would
-    // contradict the ledger (and count a credited flight among the night's rejects).
-    if (row.postingKey !== null)
-      return {
-        postings: [],
-        related: [],
-        rejection: fare.rejection,
-        update: done({ reason: fare.rejection.reason }),
-      };
-    return rejected(fare.rejection);
+  const converted = fareOf(ctx, row);
+  // Without a rate for the coupon's currency only what needs its money waits: the status credit (and
+  // revenue-based points). Distance-based miles do not depend on it, so they do not depend on which
+  // feed arrived first either.
+  let fxProblem: Rejection | undefined;
+  let fare: { ok: true; fare: FareComponents | null };
+  if (converted.ok) fare = converted;
+  else {
+    fxProblem = converted.rejection;
+    const version = ctx.program.airVersion(row.activityDate);
+    if (row.postingKey !== null) {
+      return { postings: [], related: [], rejection: fxProblem, update: done({ reason: fxProblem.reason }) };
+    }
+    if (!version || version.basis !== 'distance') return rejected(fxProblem);
+    fare = { ok: true, fare: null };
   }
   const alreadyAwarded = row.postingKey !== null;
   let member: MemberFacts;
@@ -380,7 +382,7 @@ function decideFlight(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
     earnedOn: { memberId: member.id, date: row.activityDate },
     update: done({
       status: 'POSTED',
-      reason: null,
+      reason: fxProblem?.reason ?? null,
       points: award.points,
       postingKey: key,
       statusPostingKey: withStatus ? key : null,
