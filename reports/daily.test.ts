@@ -308,3 +308,33 @@ describe('daily report detail sheets', () => {
     }
   });
 });
+
+describe('daily report rerun after the night delivered its files', () => {
+  it('writes the same workbook: the Files sheet shows what the report instant knew', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'redeye-daily-rerun-'));
+    const t = await createTestDatabase('sqlite');
+    try {
+      const config = scenarioConfig(dir);
+      const night = '2026-06-03T02:30:00.000Z';
+      await t.db.knex('files').insert({
+        direction: 'out',
+        feed: 'partner-response',
+        name: 'GRANDSTAY_20260602_0001.resp.csv',
+        size: 10,
+        sha256: 'e'.repeat(64),
+        business_date: DAY,
+        partner_code: 'GRANDSTAY',
+        verdict: 'written',
+        created_at: night,
+      });
+      // The night's report step, then its deliver step, then an operator's rerun of the night.
+      const first = await dailyReport(t.db, config, DAY, join(dir, 'first'));
+      await t.db.knex('files').update({ verdict: 'delivered', delivered_at: night });
+      const rerun = await dailyReport(t.db, config, DAY, join(dir, 'rerun'));
+      expect(readFileSync(rerun.workbookPath).equals(readFileSync(first.workbookPath))).toBe(true);
+    } finally {
+      await t.cleanup();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -548,7 +548,15 @@ export async function dailyReport(
         verdict: string;
         reason: string | null;
         counts: string | null;
+        delivered_at: string | Date | null;
       }
+      // As the report's instant knew it: a file delivered after it (by this night's deliver step, which
+      // runs after the report) shows as written, so a rerun of the night writes the same workbook.
+      const asOf = clock().getTime();
+      const verdictAsOf = (f: FileRow) =>
+        f.verdict === 'delivered' && f.delivered_at !== null && new Date(f.delivered_at).getTime() > asOf
+          ? 'written'
+          : f.verdict;
       await book.addSheet({
         name: 'Files',
         title: 'Files of the night',
@@ -562,7 +570,7 @@ export async function dailyReport(
             { header: 'Feed', type: 'text', value: 'feed' },
             { header: 'File', type: 'text', value: 'name' },
             { header: 'Partner', type: 'text', value: 'partner_code' },
-            { header: 'Verdict', type: 'text', value: 'verdict' },
+            { header: 'Verdict', type: 'text', value: verdictAsOf },
             { header: 'Reason', type: 'text', value: 'reason' },
             {
               header: 'Records',
@@ -586,7 +594,17 @@ export async function dailyReport(
               .andWhere('id', '>', after)
               .orderBy('id')
               .limit(size)
-              .select('id', 'direction', 'feed', 'name', 'partner_code', 'verdict', 'reason', 'counts'),
+              .select(
+                'id',
+                'direction',
+                'feed',
+                'name',
+                'partner_code',
+                'verdict',
+                'reason',
+                'counts',
+                'delivered_at',
+              ),
           ),
           totals: true,
         },
