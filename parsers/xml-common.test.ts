@@ -11,6 +11,7 @@ import {
   escapeXmlText,
   firstInvalidUtf8,
   LineIndex,
+  parseXmlFeed,
   parseXmlText,
   readBounded,
   type XmlElement,
@@ -154,5 +155,37 @@ describe('reading bytes', () => {
       context: { file: 'x.xml' },
     });
     await expect(readBounded(input, 100)).rejects.toBeInstanceOf(RedeyeError);
+  });
+});
+
+describe('line accounting of refused documents', () => {
+  const feed = {
+    feed: 'fx' as const,
+    root: { ns: '', name: 'r' },
+    handle: () => ({ items: [] }),
+  };
+  const account = async (bytes: Buffer) => {
+    const events = [];
+    for await (const e of parseXmlFeed(feed, [inputOf('x.xml', bytes)])) events.push(e);
+    return events;
+  };
+
+  it('does not count a byte-order mark as a line, as the CSV and FTL readers do not', async () => {
+    const bom = Buffer.from([0xef, 0xbb, 0xbf]);
+    const empty = await account(bom);
+    expect(empty).toEqual([
+      expect.objectContaining({
+        type: 'verdict',
+        reason: 'EMPTY_FILE',
+        account: expect.objectContaining({ lines: 0, rejectLines: 0 }),
+      }),
+    ]);
+    const blank = await account(Buffer.concat([bom, Buffer.from('  \n\n')]));
+    expect(blank.at(-1)).toMatchObject({
+      reason: 'EMPTY_FILE',
+      account: { lines: 2, blankLines: 2, rejectLines: 0 },
+    });
+    const broken = await account(Buffer.concat([bom, Buffer.from('<r>\n')]));
+    expect(broken[0]).toMatchObject({ type: 'reject', line: 1, text: '<r>', lines: 1 });
   });
 });

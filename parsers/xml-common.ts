@@ -702,11 +702,15 @@ export interface XmlFeedSpec<T> {
   handle(doc: XmlDocument, input: ParseInput): XmlFileResult<T>;
 }
 
-/** Physical lines of raw bytes (CR, LF, CRLF), without decoding: the bytes may not be text at all. */
+/**
+ * Physical lines of raw bytes (CR, LF, CRLF), without decoding: the bytes may not be text at all. A
+ * leading UTF-8 byte-order mark is not text, as in a decoded document (and in the CSV and FTL readers),
+ * so a file holding nothing else has no lines.
+ */
 function byteLines(bytes: Buffer): { start: number; end: number }[] {
   const lines: { start: number; end: number }[] = [];
-  let start = 0;
-  for (let i = 0; i < bytes.length; i++) {
+  let start = bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
+  for (let i = start; i < bytes.length; i++) {
     const b = bytes[i];
     if (b === 0x0a || b === 0x0d) {
       lines.push({ start, end: i });
