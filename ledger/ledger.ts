@@ -511,15 +511,7 @@ class PostingSession {
     const { input } = p;
     const rows: AccountRow[] = [];
     for (const e of p.entries) rows.push(await this.account(e.descriptor));
-    const guarded = new Map<number, { row: AccountRow; amount: number }>();
-    p.entries.forEach((e, i) => {
-      const row = rows[i]!;
-      if (e.amount < 0 && !row.mayGoNegative) {
-        const g = guarded.get(row.id) ?? { row, amount: 0 };
-        g.amount += e.amount;
-        guarded.set(row.id, g);
-      }
-    });
+    const guarded = guardedDebits(p.entries.map((e, i) => ({ row: rows[i]!, amount: e.amount })));
     if (guarded.size > 0) {
       // Check for a replay before the balance: a duplicate must return the original even when the
       // balance has since been spent.
@@ -527,22 +519,7 @@ class PostingSession {
       if (existing) return this.duplicate(input.key, existing, p.hash);
       await this.requireFunds(input.key, [...guarded.values()]);
     }
-    const memberId = await this.memberIdFor(input.memberNumber, p, rows);
-    const id = await this.store.insertPosting({
-      kind: input.kind,
-      businessDate: input.businessDate,
-      key: input.key,
-      contentHash: p.hash,
-      memberId,
-      channel: input.channel ?? null,
-      activityDate: input.activityDate ?? null,
-      sourceFileId: input.sourceFileId ?? null,
-      sourceRef: input.sourceRef ?? null,
-      ruleVersion: input.ruleVersion ?? null,
-      reversalOf: null,
-      detail: input.detail === undefined ? null : JSON.stringify(input.detail),
-      createdAt: this.createdAt,
-    });
+    const id = await this.store.insertPosting(this.postingRow(p));
     if (id === null) {
       const existing = await this.store.findPostingByKey(input.key);
       return this.duplicate(input.key, existing!, p.hash);
@@ -602,15 +579,7 @@ class PostingSession {
     }));
     const rows = new Map<number, AccountRow>();
     for (const e of entries) rows.set(e.accountId, await this.accountById(e.accountId));
-    const guarded = new Map<number, { row: AccountRow; amount: number }>();
-    for (const e of entries) {
-      const row = rows.get(e.accountId)!;
-      if (e.amount < 0 && !row.mayGoNegative) {
-        const g = guarded.get(row.id) ?? { row, amount: 0 };
-        g.amount += e.amount;
-        guarded.set(row.id, g);
-      }
-    }
+    const guarded = guardedDebits(entries.map((e) => ({ row: rows.get(e.accountId)!, amount: e.amount })));
     await this.requireFunds(input.key, [...guarded.values()]);
 
     const id = await this.store.insertPosting({
@@ -766,25 +735,20 @@ class PostingSession {
     this.byId.set(id, row);
     return row;
   }
+}
 
-  private async memberIdFor(
-    number: string | undefined,
-    p: PreparedPosting,
-    rows: AccountRow[],
-  ): Promise<number | null> {
-    if (number === undefined) {
-      const member = rows.find((r) => r.memberId !== null);
-      return member ? member.memberId : null;
-    }
-    const cached = this.memberIds.get(number);
-    if (cached !== undefined) return cached;
-    const fromRows =
-      rows.find((r, i) => p.entries[i]!.descriptor.memberNumber === number)?.memberId ?? undefined;
-    const id = fromRows ?? (await this.store.findMemberId(number));
-    if (id === undefined) throw new UnknownAccountOwnerError(`posting ${p.input.key}`, `member ${number}`);
-    this.memberIds.set(number, id);
-    return id;
+/** Debits on accounts that may not go negative, summed per account: what must be covered by funds. */
+function guardedDebits(
+  entries: Array<{ row: AccountRow; amount: number }>,
+): Map<number, { row: AccountRow; amount: number }> {
+  const guarded = new Map<number, { row: AccountRow; amount: number }>();
+  for (const { row, amount } of entries) {
+    if (amount >= 0 || row.mayGoNegative) continue;
+    const g = guarded.get(row.id) ?? { row, amount: 0 };
+    g.amount += amount;
+    guarded.set(row.id, g);
   }
+  return guarded;
 }
 
 function takePieces(pool: LotPiece[], amount: number): LotPiece[] {
