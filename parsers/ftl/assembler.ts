@@ -20,6 +20,7 @@ import { RedeyeError } from '../../lib/errors.js';
 import type { LineAccount, ParseEvent, ParseInput, VerdictEvent } from '../types.js';
 import { clipText } from '../types.js';
 import { PartCollector, type CollectedPart, type CollectorSink, type JunkBlock } from './collector.js';
+import { TextFeed, fastPath } from './fast.js';
 import { LineSplitter } from './lines.js';
 import type {
   FtlDeliveryResult,
@@ -35,8 +36,10 @@ import type {
   HeldFtlPart,
 } from './model.js';
 import {
+  LazyPartInput,
   PartReader,
   checkEnd,
+  checkEndAt,
   findEnd,
   handOn,
   readPart,
@@ -57,8 +60,6 @@ const MAX_COMPLETE_FACTS = 1000;
 const MAX_PART_PROBLEMS = 1000;
 /** Completed message identities remembered to recognise late duplicates within one delivery. */
 const MAX_REMEMBERED = 100_000;
-/** Characters of decoded text split into lines between two hand-overs of events. */
-const SLICE = 8192;
 
 interface FileState {
   name: string;
@@ -188,6 +189,7 @@ export class FtlAssembler {
       if (this.out.length > 0) yield this.take();
       const collector = new PartCollector(this.sinkFor(file));
       const splitter = new LineSplitter(collector);
+      const feed = new TextFeed(splitter, collector, fastPath.enabled);
       const decoder = iconv.getDecoder(this.encoding);
       let stream: Readable;
       try {
@@ -209,22 +211,20 @@ export class FtlAssembler {
           const chunk = r.value;
           const text = typeof chunk === 'string' ? chunk : decoder.write(chunk);
           if (!collector.isSuspect && text.indexOf('\uFFFD') !== -1) collector.markSuspect();
-          // Small slices, each followed by a hand-over of its records: the consumer takes them while
+          // Small steps, each followed by a hand-over of its records: the consumer takes them while
           // they are young, so the collector has little to copy (records are most of the garbage).
-          for (let at = 0; at < text.length; at += SLICE) {
-            splitter.push(at === 0 && text.length <= SLICE ? text : text.slice(at, at + SLICE));
-            if (this.out.length > 0) yield this.take();
-          }
+          feed.push(text, false);
+          while (feed.step()) if (this.out.length > 0) yield this.take();
+          if (this.out.length > 0) yield this.take();
         }
         finished = true;
       } finally {
         if (!finished) stream.destroy();
       }
-      const tail = decoder.end();
-      if (tail) {
-        if (tail.indexOf('\uFFFD') !== -1) collector.markSuspect();
-        splitter.push(tail);
-      }
+      const tail = decoder.end() ?? '';
+      if (tail.indexOf('\uFFFD') !== -1) collector.markSuspect();
+      feed.push(tail, true);
+      while (feed.step()) if (this.out.length > 0) yield this.take();
       splitter.end();
       collector.end();
       file.account.lines = collector.lineCount;
@@ -439,12 +439,11 @@ export class FtlAssembler {
 
   private onPart(file: FileState, cp: CollectedPart): void {
     file.counts.parts++;
-    const input: PartInput = {
-      file: file.name,
-      firstLine: cp.firstLine,
-      lines: cp.lines,
-      suspect: cp.suspect,
-    };
+    // A part read by the fast path cuts its lines only when they are asked for (held, re-read, rejected).
+    const input: PartInput =
+      cp.end === undefined
+        ? { file: file.name, firstLine: cp.firstLine, lines: cp.lines, suspect: cp.suspect }
+        : new LazyPartInput(file.name, cp);
     let header: PartHeader | null;
     let flightIndex: number;
     let fault: PartFault | null = null;
@@ -458,11 +457,18 @@ export class FtlAssembler {
       fault = scan.fault;
     }
     if (header !== null) {
-      const end = checkEnd(cp.lines, cp.firstLine, header);
+      const known = cp.end;
+      const end =
+        known === undefined
+          ? checkEnd(cp.lines, cp.firstLine, header)
+          : checkEndAt(known.index, known.text, cp.firstLine, header);
       if (end.fault === null && cp.reader !== null) {
         const reader = cp.reader;
         reader.finish();
-        reader.frame(end.end.endIndex, trimLine(cp.lines[end.end.endIndex]!));
+        reader.frame(
+          end.end.endIndex,
+          known === undefined ? trimLine(cp.lines[end.end.endIndex]!) : known.text,
+        );
         this.addPart({
           input,
           header,

@@ -7,12 +7,15 @@ import {
   ADDRESS_LINE,
   END_ANY,
   IDENTIFIER_LINE,
+  MAX_LINE,
   ORIGINATOR_START,
   PRIORITY_LINE,
   isEnvelopeLine,
   isMessageStart,
   readEndLine,
 } from './grammar.js';
+import { DECLINE, fastPath, type TextScan } from './fast.js';
+import { splitLines } from './lines.js';
 import { trimLine, type PartReader } from './part.js';
 
 export const MAX_PART_LINES = 2000;
@@ -21,14 +24,19 @@ export const MAX_PART_CHARS = 200_000;
 const MAX_HEADER_LINES = 64;
 /** Address lines held back while skipping text, in case they open the next message. */
 const MAX_PENDING = 32;
+/** Envelope lines before the identifier that a fast part takes; more go through the general path. */
+const MAX_FAST_HEADER = 16;
 
 export interface CollectedPart {
   firstLine: number;
-  lines: string[];
+  /** The part's lines (cut from its text on first use when the part was read by the fast path). */
+  readonly lines: readonly string[];
   hasEnd: boolean;
   suspect: boolean;
   /** The reader the body lines went to, when the header could be read. */
   reader: PartReader | null;
+  /** Fast path: the END line, known without the lines (its index and trimmed text). */
+  end?: { index: number; text: string };
 }
 
 export type JunkReason = 'OUTSIDE_MESSAGE' | 'NOT_FTL' | 'MALFORMED_HEADER' | 'PART_TOO_LONG';
@@ -49,6 +57,28 @@ export interface CollectorSink {
   part(part: CollectedPart): void;
   junk(block: JunkBlock): void;
   blank(): void;
+}
+
+/**
+ * A part read by the fast path: its lines are cut from its text only when asked for (a part that is held,
+ * re-read or rejected). A class, not an object literal with a getter: such a literal gets a map of its
+ * own, kept in old space, which would keep every young record of the part alive until a full collection.
+ */
+class TextPart implements CollectedPart {
+  readonly hasEnd = true;
+  private cut: string[] | null = null;
+
+  constructor(
+    readonly firstLine: number,
+    private readonly text: string,
+    readonly suspect: boolean,
+    readonly reader: PartReader,
+    readonly end: { index: number; text: string },
+  ) {}
+
+  get lines(): readonly string[] {
+    return (this.cut ??= splitLines(this.text));
+  }
 }
 
 const OUTSIDE = 0;
@@ -88,6 +118,87 @@ export class PartCollector {
   /** Lines seen so far. */
   get lineCount(): number {
     return this.lineNo;
+  }
+
+  /** Between messages: the next line may start a part, which the fast path may read whole. */
+  get atRest(): boolean {
+    return this.mode === OUTSIDE;
+  }
+
+  /**
+   * Fast path (fast.ts): reads the part whose first envelope line starts at `pos` — envelope, flight line,
+   * body and END line — as `line()` would, and hands it on. Returns where the next line starts, or
+   * DECLINE when the part is not one the fast path reads or the text ends before its END line (the
+   * general path then reads its first line, and on). Nothing changes unless the part is handed on.
+   */
+  fastPart(scan: TextScan, pos: number): number {
+    const text = scan.text;
+    const n = scan.n;
+    // Envelope and identifier: non-blank lines with nothing around them, then the flight line.
+    const header: string[] = [];
+    let chars = 0;
+    let p = pos;
+    let identified = false;
+    while (true) {
+      if (p >= n) return DECLINE;
+      const e = scan.end(p);
+      if (e === -1) return DECLINE;
+      if (e === p || e - p > MAX_LINE || !visible(text.charCodeAt(p)) || !visible(text.charCodeAt(e - 1))) {
+        return DECLINE;
+      }
+      const raw = text.slice(p, e);
+      header.push(raw);
+      chars += raw.length;
+      p = scan.next;
+      if (identified) {
+        if (raw.charCodeAt(0) === 69 && readEndLine(raw) !== null) return DECLINE;
+        break;
+      }
+      if (raw === 'FTL') identified = true;
+      else if (header.length > MAX_FAST_HEADER || !isEnvelopeLine(raw)) return DECLINE;
+    }
+    const firstLine = this.lineNo + 1;
+    const reader = this.sink.begin(header, firstLine, this.suspect);
+    if (reader === null) return DECLINE;
+    // Body: passenger blocks read fast where they can be, any other line as body() reads it.
+    let index = header.length;
+    while (true) {
+      if (p >= n) return DECLINE;
+      const c = text.charCodeAt(p);
+      if (c >= 49 && c <= 57) {
+        const r = reader.fastBlock(scan, p, index);
+        if (r >= 0) {
+          index += reader.fastLines;
+          chars += reader.fastChars;
+          if (index > MAX_PART_LINES || chars > MAX_PART_CHARS) return DECLINE;
+          p = r;
+          continue;
+        }
+      }
+      const e = scan.end(p);
+      if (e === -1) return DECLINE;
+      if (e - p > MAX_LINE) return DECLINE;
+      const raw = text.slice(p, e);
+      const t = trimLine(raw);
+      if (t.length > 0) {
+        const c0 = t.charCodeAt(0);
+        if (c0 === 69 /* E */ && readEndLine(t) !== null) {
+          // The part is whole: hand it on as finishPart(true) would, its lines cut only if needed.
+          const part = new TextPart(firstLine, text.slice(pos, e), this.suspect, reader, { index, text: t });
+          this.lineNo += index + 1;
+          this.sawFtl = true;
+          fastPath.parts++;
+          this.sink.part(part);
+          return scan.next;
+        }
+        if ((c0 === 46 || c0 === 70 || c0 === 81) && isMessageStart(t)) return DECLINE;
+      }
+      index++;
+      chars += raw.length;
+      if (index > MAX_PART_LINES || chars > MAX_PART_CHARS) return DECLINE;
+      reader.line(index - 1, raw, t);
+      p = scan.next;
+    }
   }
 
   line(raw: string): void {
@@ -319,6 +430,11 @@ export class PartCollector {
     this.mode = OUTSIDE;
     if (j) this.sink.junk(j);
   }
+}
+
+/** Printable ASCII or Cyrillic: certainly not whitespace (what trimLine leaves alone). */
+function visible(c: number): boolean {
+  return (c > 32 && c < 127) || (c >= 0x400 && c <= 0x4ff);
 }
 
 function outsideMessage(): string {

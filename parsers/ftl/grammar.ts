@@ -292,11 +292,11 @@ export function splitTitle(given: string): { givenName: string; title: string | 
 let titleCut = 0;
 
 /**
- * The title at the end of `s` (from `from` on): after the last space, or glued to the last word. Sets
- * `titleCut` to the end of the given name before it.
+ * The title at the end of `s` (from `from` on, up to `end`): after the last space, or glued to the last
+ * word. Sets `titleCut` to the end of the given name before it.
  */
-function findTitle(s: string, from: number): string | null {
-  const n = s.length;
+function findTitle(s: string, from: number, end = s.length): string | null {
+  const n = end;
   if (n === from) return null;
   const lastChar = s.charCodeAt(n - 1);
   // Every title ends in one of D E F R S T V Y: most given names are done here.
@@ -321,7 +321,7 @@ function findTitle(s: string, from: number): string | null {
     }
   }
   if (sp !== -1 || n - from <= 4) {
-    const spaced = titleAt(s, sp === -1 ? from : sp + 1);
+    const spaced = titleAt(s, sp === -1 ? from : sp + 1, n);
     if (spaced !== null) {
       let cut = sp === -1 ? from : sp;
       while (cut > from && s.charCodeAt(cut - 1) === 32) cut--;
@@ -330,8 +330,9 @@ function findTitle(s: string, from: number): string | null {
     }
   }
   const lastLength = sp === -1 ? n - from : n - sp - 1;
-  for (const [title, minRest] of GLUED_TITLES) {
-    if (lastLength >= title.length + minRest && s.endsWith(title)) {
+  for (let k = 0; k < GLUED_TITLES.length; k++) {
+    const [title, minRest] = GLUED_TITLES[k]!;
+    if (lastLength >= title.length + minRest && s.endsWith(title, n)) {
       titleCut = n - title.length;
       return title;
     }
@@ -339,9 +340,9 @@ function findTitle(s: string, from: number): string | null {
   return null;
 }
 
-/** The title that `s` holds from `start` to its end, compared in place (no slicing on the hot path). */
-function titleAt(s: string, start: number): string | null {
-  const len = s.length - start;
+/** The title that `s` holds from `start` to `end`, compared in place (no slicing on the hot path). */
+function titleAt(s: string, start: number, end: number): string | null {
+  const len = end - start;
   if (len < 2 || len > 4) return null;
   for (const title of TITLES_BY_LENGTH[len]!) {
     let k = 0;
@@ -491,11 +492,11 @@ export interface Pnr {
 }
 
 /**
- * The common `.L/0M71MG/XX` read in place from `from`: returns the index where the locator ends (the
- * airline, if any, follows its slash), or -1 when the text has another shape.
+ * The common `.L/0M71MG/XX` read in place from `from` to `end`: returns the index where the locator ends
+ * (the airline, if any, follows its slash), or -1 when the text has another shape.
  */
-export function quickPnrEnd(t: string, from: number): number {
-  const n = t.length;
+export function quickPnrEnd(t: string, from: number, end = t.length): number {
+  const n = end;
   let i = from;
   while (i < n && isUpperAlnum(t.charCodeAt(i))) i++;
   const len = i - from;
@@ -821,4 +822,158 @@ export function readFqtUsage(text: string): FtlCardUsage | null {
     default:
       return null;
   }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Quick readers for the block fast path (part.ts, `PartReader.fastBlock`). Each reads the everyday shape
+// in place, between two offsets of a larger text, without slicing or matching; it answers exactly what the
+// general reader answers for the text it accepts (property.test.ts holds them to it) and declines
+// everything else, which the general reader then decides.
+
+/** Where the last successful quick read found things (one thread, no re-entry: slots without objects). */
+export const quickSlots = {
+  /** quickName: index of the slash, the title (or null), and where the given name ends. */
+  slash: 0,
+  title: null as string | null,
+  givenEnd: 0,
+  /** quickFqtCard: the usage, the end of the status code (-1 without one), the number's start and end. */
+  usage: 'FQTV' as FtlCardUsage,
+  statusEnd: -1,
+  numberFrom: 0,
+  numberEnd: 0,
+};
+
+/** A letter as QUICK_NAME has them: Latin, and Cyrillic without its signs and combining marks. */
+function isQuickLetter(c: number): boolean {
+  return (
+    (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 0x400 && c <= 0x481) || (c >= 0x48a && c <= 0x4ff)
+  );
+}
+
+function isLatinUpper(c: number): boolean {
+  return c >= 65 && c <= 90;
+}
+
+/**
+ * `1SURNAME/GIVEN NAMES[ TITLE]` in `s` from `p` to `e` (a whole line, nothing around it): the name element
+ * that `readSingleName` reads with a count of 1. Fills quickSlots.slash, .title and .givenEnd: the
+ * surname is `s.slice(p + 1, slash)`, the given name `s.slice(slash + 1, givenEnd)`.
+ */
+export function quickName(s: string, p: number, e: number): boolean {
+  if (e - p < 4 || s.charCodeAt(p) !== 49 || !isQuickLetter(s.charCodeAt(p + 1))) return false;
+  let i = p + 2;
+  for (; i < e; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 47) break;
+    if (!isQuickLetter(c) && c !== 32 && c !== 39 && c !== 45 && c !== 46) return false;
+  }
+  if (i >= e - 1 || s.charCodeAt(i - 1) === 32) return false;
+  const g = i + 1;
+  if (!isQuickLetter(s.charCodeAt(g)) || !isQuickLetter(s.charCodeAt(e - 1))) return false;
+  for (let k = g + 1; k < e - 1; k++) {
+    const c = s.charCodeAt(k);
+    if (c !== 32 && !isQuickLetter(c)) return false;
+  }
+  const title = findTitle(s, g, e);
+  quickSlots.slash = i;
+  quickSlots.title = title;
+  quickSlots.givenEnd = title === null ? e : titleCut;
+  return true;
+}
+
+/**
+ * `FQTx [SS9 ]XX 123…[ /-suffix]` in `s` from `f` to `t`: an FQT remark's text with an optional status
+ * code, a two-letter program and a number of digits, single-spaced — the card `readFqtCard` reads from
+ * it. Fills quickSlots.usage, .statusEnd (the status is `s.slice(f + 5, statusEnd)`), .numberFrom and
+ * .numberEnd; the program is the two letters before the number's space, the rest follows the number.
+ */
+export function quickFqtCard(s: string, f: number, t: number): boolean {
+  if (t - f < 9 || s.charCodeAt(f) !== 70 || s.charCodeAt(f + 1) !== 81 || s.charCodeAt(f + 2) !== 84) {
+    return false;
+  }
+  if (s.charCodeAt(f + 4) !== 32) return false;
+  let usage: FtlCardUsage;
+  switch (s.charCodeAt(f + 3)) {
+    case 86:
+      usage = 'FQTV';
+      break;
+    case 85:
+      usage = 'FQTU';
+      break;
+    case 82:
+      usage = 'FQTR';
+      break;
+    case 83:
+      usage = 'FQTS';
+      break;
+    default:
+      return false;
+  }
+  let q = f + 5;
+  let statusEnd = -1;
+  const a = s.charCodeAt(q);
+  const b = s.charCodeAt(q + 1);
+  if (!isLatinUpper(a) || !isLatinUpper(b) || q + 2 >= t) return false;
+  if (isDigit(s.charCodeAt(q + 2))) {
+    // A status code: two letters and one to three digits, then the program.
+    let d = q + 3;
+    while (d < t && d - q < 5 && isDigit(s.charCodeAt(d))) d++;
+    if (d + 3 >= t || s.charCodeAt(d) !== 32) return false;
+    statusEnd = d;
+    q = d + 1;
+    if (!isLatinUpper(s.charCodeAt(q)) || !isLatinUpper(s.charCodeAt(q + 1))) return false;
+  } else if (STATUS_PAIRS[(a - 65) * 26 + b - 65] === 1) {
+    // A bare status code where the program should be: the general reading decides.
+    return false;
+  }
+  if (q + 3 >= t + 1 || s.charCodeAt(q + 2) !== 32) return false;
+  const from = q + 3;
+  let r = from;
+  while (r < t && isDigit(s.charCodeAt(r))) r++;
+  if (r === from || r - from > 25) return false;
+  if (r < t) {
+    const c = s.charCodeAt(r);
+    if (c !== 32 && c !== 47 && c !== 45) return false;
+  }
+  quickSlots.usage = usage;
+  quickSlots.statusEnd = statusEnd;
+  quickSlots.numberFrom = from;
+  quickSlots.numberEnd = r;
+  return true;
+}
+
+/**
+ * `SU6120Y12LEDSVX` in `s` from `f` to `t`: a two-letter carrier, 1–5 digits, the subclass, a two-digit
+ * day and two airports, nothing after — the marketing flight `readMarketingFlight` reads; null otherwise.
+ */
+export function quickMarketing(
+  s: string,
+  f: number,
+  t: number,
+  operatingDate: IsoDate,
+): FtlMarketingFlight | null {
+  if (!isLatinUpper(s.charCodeAt(f)) || !isLatinUpper(s.charCodeAt(f + 1))) return null;
+  let i = f + 2;
+  while (i < t && isDigit(s.charCodeAt(i))) i++;
+  const digits = i - f - 2;
+  if (digits < 1 || digits > 5 || t - i !== 9 || !isLatinUpper(s.charCodeAt(i))) return null;
+  const d1 = s.charCodeAt(i + 1) - 48;
+  const d2 = s.charCodeAt(i + 2) - 48;
+  if (d1 < 0 || d1 > 9 || d2 < 0 || d2 > 9) return null;
+  for (let k = i + 3; k < t; k++) if (!isLatinUpper(s.charCodeAt(k))) return null;
+  const day = d1 * 10 + d2;
+  if (day < 1 || day > 31) return null;
+  const numberRaw = s.slice(f + 2, i);
+  return {
+    carrier: s.slice(f, f + 2),
+    number: s.charCodeAt(f + 2) === 48 ? String(Number(numberRaw)) : numberRaw,
+    numberRaw,
+    suffix: null,
+    subclass: s[i]!,
+    day,
+    date: nearestDay(day, operatingDate),
+    board: s.slice(i + 3, i + 6),
+    off: s.slice(i + 6, t),
+    raw: s.slice(f, t),
+  };
 }

@@ -19,6 +19,11 @@ export class LineSplitter {
 
   constructor(private readonly sink: LineSink) {}
 
+  /** Nothing of a line is kept and no LF is expected: the next text starts a line of its own. */
+  get atLineStart(): boolean {
+    return this.carry.length === 0 && !this.overflow && !this.skipLf;
+  }
+
   push(text: string): void {
     const n = text.length;
     let start = 0;
@@ -85,4 +90,13 @@ export class LineSplitter {
       this.overflow = true;
     }
   }
+}
+
+/** The lines of a whole text, cut as the splitter cuts them. */
+export function splitLines(text: string): string[] {
+  const lines: string[] = [];
+  const splitter = new LineSplitter({ line: (l) => lines.push(l) });
+  splitter.push(text);
+  splitter.end();
+  return lines;
 }

@@ -20,7 +20,11 @@ import {
   PRIORITY_LINE,
   associationMatches,
   interpretSuffix,
+  quickFqtCard,
+  quickMarketing,
+  quickName,
   quickPnrEnd,
+  quickSlots,
   readCardCore,
   readFqtCard,
   readEndLine,
@@ -48,7 +52,9 @@ import type {
   FtlPassenger,
   FtlPassengerWarning,
   FtlRemark,
+  FtlSuffixKind,
 } from './model.js';
+import { DECLINE, fastPath, type TextScan } from './fast.js';
 import type { FtlPartReason, FtlRejectReason } from './reasons.js';
 
 export interface PartInput {
@@ -58,6 +64,31 @@ export interface PartInput {
   lines: readonly string[];
   /** Some decoded text of the file held U+FFFD: check each line for bad bytes. */
   suspect: boolean;
+}
+
+/**
+ * The input of a part read by the fast path, whose lines are cut only when asked for. A class (see
+ * collector.ts, TextPart): a getter on a literal would keep the part's records alive too long.
+ */
+export class LazyPartInput implements PartInput {
+  readonly firstLine: number;
+  readonly suspect: boolean;
+
+  constructor(
+    readonly file: string,
+    private readonly source: {
+      readonly firstLine: number;
+      readonly suspect: boolean;
+      readonly lines: readonly string[];
+    },
+  ) {
+    this.firstLine = source.firstLine;
+    this.suspect = source.suspect;
+  }
+
+  get lines(): readonly string[] {
+    return this.source.lines;
+  }
 }
 
 export interface PartHeader {
@@ -204,7 +235,17 @@ export function checkEnd(
       },
     };
   }
-  const end = readEndLine(trimLine(lines[endIndex]!));
+  return checkEndAt(endIndex, trimLine(lines[endIndex]!), firstLine, header);
+}
+
+/** checkEnd for a part whose END line (`endText`, trimmed) is known to be the last non-blank line. */
+export function checkEndAt(
+  endIndex: number,
+  endText: string,
+  firstLine: number,
+  header: PartHeader,
+): { end: PartEnd; fault: null } | { end: PartEnd | null; fault: PartFault } {
+  const end = readEndLine(endText);
   if (end === 'FTL') return { end: { endIndex, final: true }, fault: null };
   if (end !== header.part) {
     return {
@@ -311,6 +352,14 @@ export class PartReader {
     orphan: false,
   };
   private hasPending = false;
+  /** Lines and characters read by the last fastBlock (or fastRemark), for the collector's part limits. */
+  fastLines = 0;
+  fastChars = 0;
+  /** The name of the block read fast: one object for all of them (records copy its fields). */
+  private readonly fastName: ParsedName = { surname: '', givenName: '', title: null, raw: '' };
+  /** The codes read fast last time: the same few programs and airlines come back on every passenger. */
+  private lastProgram = '';
+  private lastAirline = '';
   private readonly file: string;
   private readonly firstLine: number;
   readonly header: PartHeader | null;
@@ -405,6 +454,247 @@ export class PartReader {
   finish(): void {
     if (this.hasPending) this.finishRemark();
     this.closeBlock();
+  }
+
+  /**
+   * Fast path (fast.ts): reads the passenger block whose name line starts at `p` in the scanned text
+   * (line `index` of the part) in one go, and emits its record as line() would have for each of its
+   * lines. Returns where the line after the block starts, with its lines and characters in `fastLines`
+   * and `fastChars`; DECLINE when a line of the block is not of an everyday shape, the block would not
+   * end where its lines do, or the text ends first (line() then reads it, from the name line on).
+   * Nothing changes unless the block is read.
+   */
+  fastBlock(scan: TextScan, p: number, index: number): number {
+    const group = this.group;
+    if (group === null || this.partReject !== null || this.suspect) return DECLINE;
+    const text = scan.text;
+    const n = scan.n;
+    const e = scan.end(p);
+    if (e === -1) return DECLINE;
+    // `1SURNAME/GIVEN[ TITLE]`: what nameLine reads through readSingleName, with a count of 1.
+    if (e - p > LINE_WIDTH || !quickName(text, p, e)) return DECLINE;
+    const slash = quickSlots.slash;
+    const title = quickSlots.title;
+    const givenEnd = quickSlots.givenEnd;
+    let lines = 1;
+    let chars = e - p;
+    let pnrFrom = -1;
+    let pnrEnd = -1;
+    let pnrLineEnd = -1;
+    let marketing: FtlMarketingFlight | null = null;
+    const cards: FtlCard[] = [];
+    let q = scan.next;
+    // Elements on their own lines: one .L/, one .M/, and .R/FQTx cards with their .RN/ continuations.
+    while (true) {
+      if (q >= n) return DECLINE;
+      if (text.charCodeAt(q) !== 46 /* . */) break;
+      const eq = scan.end(q);
+      if (eq === -1) return DECLINE;
+      if (eq - q > LINE_WIDTH || text.charCodeAt(q + 2) !== 47 /* / */) return DECLINE;
+      const code = text.charCodeAt(q + 1);
+      if (code === 82 /* R */) {
+        const r = this.fastRemark(scan, q, eq, index + lines, cards);
+        if (r < 0) return r;
+        lines += this.fastLines;
+        chars += this.fastChars;
+        q = r;
+        continue;
+      }
+      if (code === 76 /* L */) {
+        // elementLine's in-place reading of a first .L/ (a second one is kept as a remark: declined).
+        if (pnrFrom !== -1) return DECLINE;
+        const end = quickPnrEnd(text, q + 3, eq);
+        if (end === -1) return DECLINE;
+        pnrFrom = q + 3;
+        pnrEnd = end;
+        pnrLineEnd = eq;
+      } else if (code === 77 /* M */) {
+        if (marketing !== null || !visible(text.charCodeAt(eq - 1))) return DECLINE;
+        marketing = quickMarketing(text, q + 3, eq, this.flightDate);
+        if (marketing === null) {
+          const r = readMarketingFlight(text.slice(q + 3, eq), this.flightDate);
+          if (!r.ok) return DECLINE;
+          marketing = r.value;
+        }
+      } else {
+        return DECLINE;
+      }
+      lines++;
+      chars += eq - q;
+      q = scan.next;
+    }
+    // The next line must close the block before anything else touches it: a name or group line within
+    // the width (a longer one would mark this block LONG_LINE first), or the END line.
+    const c = text.charCodeAt(q);
+    const eq = scan.end(q);
+    if (eq === -1) return DECLINE;
+    if ((c >= 48 && c <= 57) || c === 45 /* - */) {
+      if (eq - q > LINE_WIDTH) return DECLINE;
+    } else if (c !== 69 /* E */ || readEndLine(trimLine(text.slice(q, eq))) === null) {
+      return DECLINE;
+    }
+    // As line() → nameLine would: close what is open, then the block, read whole, closes at once.
+    if (this.hasPending) this.finishRemark();
+    this.closeBlock();
+    const name = this.fastName;
+    name.surname = text.slice(p + 1, slash);
+    name.givenName = text.slice(slash + 1, givenEnd);
+    name.title = title;
+    name.raw = text.slice(p + 1, e);
+    const b = this.spare;
+    b.index = index;
+    b.text = '';
+    b.name = name;
+    b.more = null;
+    b.countMismatch = false;
+    b.group = group;
+    b.rejectReason = null;
+    b.rejectMessage = '';
+    b.recordLines = lines;
+    b.rejectLines = 0;
+    b.rejects = null;
+    b.pnr = pnrFrom === -1 ? null : text.slice(pnrFrom, pnrEnd);
+    b.pnrAirline =
+      pnrFrom === -1 || pnrEnd === pnrLineEnd ? null : this.airlineCode(text, pnrEnd + 1, pnrLineEnd);
+    b.marketing = marketing;
+    b.cards = cards;
+    b.remarks = null;
+    b.warnings = null;
+    this.block = b;
+    this.closeBlock();
+    fastPath.blocks++;
+    this.fastLines = lines;
+    this.fastChars = chars;
+    return q;
+  }
+
+  /**
+   * An `.R/` line at `q` (ending at `eq`) and its `.RN/` continuations, read as startRemark, continuation
+   * and finishRemark would for an FQT card: the card joins `cards`. Returns where the next line starts
+   * (lines and characters in fastLines, fastChars), or DECLINE as fastBlock does.
+   */
+  private fastRemark(scan: TextScan, q: number, eq: number, index: number, cards: FtlCard[]): number {
+    const text = scan.text;
+    const n = scan.n;
+    // The text after `.R/` as keepTrailing leaves it: trimmed, or whole when the line fills the width.
+    let te = eq;
+    while (te > q + 3 && text.charCodeAt(te - 1) === 32) te--;
+    if (!visible(text.charCodeAt(te - 1))) return DECLINE;
+    const to = eq - q === LINE_WIDTH ? eq : te;
+    let joined: string | null = null;
+    let lines = 1;
+    let chars = eq - q;
+    let r = scan.next;
+    while (true) {
+      if (r >= n) return DECLINE;
+      if (
+        text.charCodeAt(r) !== 46 ||
+        text.charCodeAt(r + 1) !== 82 ||
+        text.charCodeAt(r + 2) !== 78 ||
+        text.charCodeAt(r + 3) !== 47
+      ) {
+        break;
+      }
+      const er = scan.end(r);
+      if (er === -1) return DECLINE;
+      if (er - r > LINE_WIDTH) return DECLINE;
+      let tr = er;
+      while (tr > r + 4 && text.charCodeAt(tr - 1) === 32) tr--;
+      if (!visible(text.charCodeAt(tr - 1))) return DECLINE;
+      const piece = text.slice(r + 4, er - r === LINE_WIDTH ? er : tr);
+      joined = (joined ?? text.slice(q + 3, to)) + piece;
+      lines++;
+      chars += er - r;
+      r = scan.next;
+    }
+    const s = joined ?? text;
+    const f = joined === null ? q + 3 : 0;
+    const t = joined === null ? to : joined.length;
+    // finishRemark would trim the end (and rebuild the raw text): left to it.
+    if (t > f && s.charCodeAt(t - 1) === 32) return DECLINE;
+    const whole = joined === null ? text.slice(q, to) : `.R/${joined}`;
+    const line = this.firstLine + index;
+    if (quickFqtCard(s, f, t)) {
+      const usage = quickSlots.usage;
+      const statusEnd = quickSlots.statusEnd;
+      const from = quickSlots.numberFrom;
+      const end = quickSlots.numberEnd;
+      const program = this.programCode(s, from - 3, from - 1);
+      let suffix: string | null = null;
+      let suffixKind: FtlSuffixKind | null = null;
+      let bookedSubclass: string | null = null;
+      let tier: string | null = null;
+      let freeText: string | null = null;
+      let association: string | null = null;
+      if (end < t) {
+        if (
+          usage === 'FQTV' &&
+          t - end === 2 &&
+          s.charCodeAt(end) === 45 &&
+          isLatinUpper(s.charCodeAt(end + 1))
+        ) {
+          // `-B`: the booked subclass, as interpretSuffix reads it.
+          suffix = s.slice(end, t);
+          suffixKind = 'bookedSubclass';
+          bookedSubclass = s[end + 1]!;
+        } else {
+          const x = interpretSuffix(usage, s.slice(end, t));
+          suffix = x.suffix;
+          suffixKind = x.suffixKind;
+          bookedSubclass = x.bookedSubclass;
+          tier = x.tier;
+          freeText = x.text;
+          association = x.association;
+        }
+      }
+      // The shape of makeCard's cards, field for field.
+      cards.push({
+        usage,
+        program,
+        number: s.slice(from, end),
+        suffix,
+        suffixKind,
+        bookedSubclass,
+        tier,
+        text: freeText,
+        association,
+        statusCode: statusEnd === -1 ? null : s.slice(f + 5, statusEnd),
+        own: this.own.has(program),
+        element: 'R',
+        raw: whole,
+        line,
+      });
+    } else {
+      const body = joined ?? text.slice(f, t);
+      const usage = readFqtUsage(body);
+      if (usage === null) return DECLINE;
+      const core = readFqtCard(body);
+      if (core === null) return DECLINE;
+      cards.push(makeCard(usage, 'R', core, whole, line, this.own));
+    }
+    this.fastLines = lines;
+    this.fastChars = chars;
+    return r;
+  }
+
+  /** `s.slice(from, to)`, as the string read last time when it is the same code (it nearly always is). */
+  private programCode(s: string, from: number, to: number): string {
+    const last = this.lastProgram;
+    if (
+      to - from === 2 &&
+      last.length === 2 &&
+      s.charCodeAt(from) === last.charCodeAt(0) &&
+      s.charCodeAt(from + 1) === last.charCodeAt(1)
+    ) {
+      return last;
+    }
+    return (this.lastProgram = s.slice(from, to));
+  }
+
+  private airlineCode(s: string, from: number, to: number): string {
+    const last = this.lastAirline;
+    if (to - from === last.length && s.startsWith(last, from)) return last;
+    return (this.lastAirline = s.slice(from, to));
   }
 
   private elementLine(index: number, raw: string, t: string, bad: FtlRejectReason | null): void {
@@ -763,16 +1053,17 @@ export class PartReader {
 
   private emitPassengers(b: Block): void {
     const header = this.header!;
-    const names = b.more ?? [b.name];
-    const multi = b.more !== null;
+    const more = b.more;
+    const count = more === null ? 1 : more.length;
     const g = b.group!;
-    for (let k = 0; k < names.length; k++) {
-      const name = names[k]!;
+    for (let k = 0; k < count; k++) {
+      const name = more === null ? b.name : more[k]!;
       let cards: FtlCard[];
       let unmatched = false;
-      if (!multi) {
+      if (more === null) {
         cards = b.cards;
       } else {
+        const names = more;
         cards = [];
         for (const card of b.cards) {
           const association = card.association;
@@ -826,7 +1117,7 @@ export class PartReader {
         givenName: name.givenName,
         title: name.title,
         nameRaw: name.raw,
-        nameCount: names.length,
+        nameCount: count,
         nameIndex: k + 1,
         pnr: b.pnr,
         pnrAirline: b.pnrAirline,
@@ -978,6 +1269,10 @@ export function trimLine(raw: string): string {
 /** Printable ASCII or Cyrillic: certainly not whitespace. */
 function visible(c: number): boolean {
   return (c > 32 && c < 127) || (c >= 0x400 && c <= 0x4ff);
+}
+
+function isLatinUpper(c: number): boolean {
+  return c >= 65 && c <= 90;
 }
 
 function badMessage(reason: FtlRejectReason): string {
