@@ -19,7 +19,7 @@ import { fetchJob } from '../jobs/fetch.js';
 import { ingestJob } from '../jobs/ingest.js';
 import { tiersJob } from '../jobs/tiers.js';
 import { generateDemo } from '../demo/generate.js';
-import { fmt, intOption, line, option, peakRssMb, tempDir, timed } from './util.js';
+import { fmt, intOption, line, option, peakRssMb, rssMb, tempDir, timed } from './util.js';
 
 export default async function run(args: string[]): Promise<void> {
   const members = intOption(args, 'members', 100_000);
@@ -29,6 +29,8 @@ export default async function run(args: string[]): Promise<void> {
     console.log(`nightly benchmark: the demo month ${month} with ${fmt(members)} members`);
     const gen = await timed(() => generateDemo({ dir, members, month, seed: 1 }));
     const plan = gen.value;
+    const rssAfterGeneration = peakRssMb();
+    let rssMax = 0;
     const config = loadConfig({ path: resolve(dir, plan.config) });
     const db = openDb(config.database.url);
     await migrateLatest(db);
@@ -53,7 +55,10 @@ export default async function run(args: string[]): Promise<void> {
           progress: noProgress,
           env: {},
         };
-        for (const step of steps) await step(ctx);
+        for (const step of steps) {
+          await step(ctx);
+          rssMax = Math.max(rssMax, rssMb());
+        }
       }
     });
     const activities = Number((await db.knex('activities').count({ n: '*' }).first())?.n ?? 0);
@@ -78,7 +83,8 @@ export default async function run(args: string[]): Promise<void> {
       `${fmt(activities / night.seconds)} (wall), ${fmt(activities / night.cpuSeconds)} (CPU)`,
     );
     line('ledger check', check.ok ? 'clean' : 'VIOLATIONS');
-    line('peak RSS', `${fmt(peakRssMb())} MB`);
+    line('peak RSS', `${fmt(peakRssMb())} MB (${fmt(rssAfterGeneration)} MB once the month was generated)`);
+    line('largest RSS between steps', `${fmt(rssMax)} MB`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -26,7 +26,9 @@ interface ChildResult {
 function child(kind: 'flown' | 'ftl', size: number): Promise<ChildResult> {
   const script = fileURLToPath(new URL('./run.js', import.meta.url));
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [script, 'parsers', '--child', kind, '--size', String(size)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const p = spawn(process.execPath, [script, 'parsers', '--child', kind, '--size', String(size)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     p.stdout.on('data', (d: Buffer) => (out += d.toString()));
     p.on('error', reject);
@@ -58,7 +60,9 @@ export default async function run(args: string[]): Promise<void> {
   const rows = intOption(args, 'rows', 1_000_000);
   const big = intOption(args, 'big', 4_000_000);
   const passengers = intOption(args, 'passengers', 1_000_000);
-  console.log(`parsers benchmark: flown coupons ${fmt(rows)} and ${fmt(big)} rows, FTL ${fmt(passengers)} passengers`);
+  console.log(
+    `parsers benchmark: flown coupons ${fmt(rows)} and ${fmt(big)} rows, FTL ${fmt(passengers)} passengers`,
+  );
   const flown = await child('flown', rows);
   const flownBig = await child('flown', big);
   const ftl = await child('ftl', passengers);
@@ -68,12 +72,18 @@ export default async function run(args: string[]): Promise<void> {
     line('MB/s', fmt(r.mbPerSecond, 1));
     line('parser seconds', fmt(r.seconds, 2));
     line(`${floor} seconds`, fmt(r.floorSeconds, 2));
-    line(`ratio ${floor} / parser`, `${r.ratio.toFixed(2)} (target ≥ ${target.toFixed(2)}) ${r.ratio >= target ? 'MET' : 'NOT MET'}`);
+    line(
+      `ratio ${floor} / parser`,
+      `${r.ratio.toFixed(2)} (target ≥ ${target.toFixed(2)}) ${r.ratio >= target ? 'MET' : 'NOT MET'}`,
+    );
     line('peak RSS', `${fmt(r.peakRssMb)} MB`);
   };
   print(`flown-coupon parser, ${fmt(rows)} rows`, flown, 'csv-parse', 0.6);
   print(`flown-coupon parser, ${fmt(big)} rows`, flownBig, 'csv-parse', 0.6);
   const growth = flownBig.peakRssMb / flown.peakRssMb - 1;
-  line(`peak RSS ${fmt(big)} vs ${fmt(rows)} rows`, `${growth >= 0 ? '+' : ''}${(growth * 100).toFixed(1)}% (target within 15%) ${Math.abs(growth) <= 0.15 ? 'MET' : 'NOT MET'}`);
+  line(
+    `peak RSS ${fmt(big)} vs ${fmt(rows)} rows`,
+    `${growth >= 0 ? '+' : ''}${(growth * 100).toFixed(1)}% (target within 15%) ${Math.abs(growth) <= 0.15 ? 'MET' : 'NOT MET'}`,
+  );
   print(`FTL parser, ${fmt(passengers)} passengers`, ftl, 'readline', 0.5);
 }

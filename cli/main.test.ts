@@ -35,7 +35,9 @@ describe('the redeye command', () => {
   it('db migrate creates the SQLite file readable by its owner only, then db status lists what is applied', async () => {
     const migrated = await redeye(['--config', config, 'db', 'migrate']);
     expect(migrated.code).toBe(0);
-    expect(migrated.out).toContain(`applied ${MIGRATION_NAMES.length} migration(s): ${MIGRATION_NAMES.join(', ')}`);
+    expect(migrated.out).toContain(
+      `applied ${MIGRATION_NAMES.length} migration(s): ${MIGRATION_NAMES.join(', ')}`,
+    );
     const file = join(dir, 'var', 'redeye.sqlite');
     expect(statSync(file).mode & 0o777).toBe(0o600);
     expect(statSync(join(dir, 'var')).mode & 0o777).toBe(0o700);

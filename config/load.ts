@@ -55,7 +55,11 @@ export function parseConfig(text: string, path: string, env: NodeJS.ProcessEnv =
   if (doc.errors.length > 0) {
     throw new ConfigError(
       `configuration file ${path} is not valid YAML`,
-      doc.errors.map((e) => ({ path: '', line: e.linePos?.[0]?.line, message: e.message.split('\n')[0] ?? e.message })),
+      doc.errors.map((e) => ({
+        path: '',
+        line: e.linePos?.[0]?.line,
+        message: e.message.split('\n')[0] ?? e.message,
+      })),
       { file: path },
     );
   }
@@ -71,7 +75,10 @@ export function parseConfig(text: string, path: string, env: NodeJS.ProcessEnv =
   const configDir = dirname(path);
   const config = result.data;
   const envUrl = env.REDEYE_DATABASE_URL;
-  config.database.url = resolveDatabaseUrl(envUrl && envUrl.length > 0 ? envUrl : config.database.url, configDir);
+  config.database.url = resolveDatabaseUrl(
+    envUrl && envUrl.length > 0 ? envUrl : config.database.url,
+    configDir,
+  );
   config.paths = {
     var: resolve(configDir, config.paths.var),
     landing: resolve(configDir, config.paths.landing),
@@ -99,7 +106,10 @@ function toProblem(issue: z.core.$ZodIssue, doc: Document, lineCounter: LineCoun
 }
 
 export function formatPath(path: (string | number)[]): string {
-  return path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), '');
+  return path.reduce<string>(
+    (acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p),
+    '',
+  );
 }
 
 /** The line of the deepest node of `path` that exists in the file (a missing key points at its parent). */

@@ -26,16 +26,14 @@ if (availableEngines().includes('postgres')) {
     it('reads the ledger and member numbers but no personal column', async () => {
       const t = await createTestDatabase('postgres');
       try {
-        await t.db
-          .knex('members')
-          .insert({
-            number: '1000000016',
-            status: 'ACTIVE',
-            tier: 'MEMBER',
-            surname: 'IVANOV',
-            email: 'ivan@example.org',
-            created_at: new Date().toISOString(),
-          });
+        await t.db.knex('members').insert({
+          number: '1000000016',
+          status: 'ACTIVE',
+          tier: 'MEMBER',
+          surname: 'IVANOV',
+          email: 'ivan@example.org',
+          created_at: new Date().toISOString(),
+        });
         const asReporting = <T>(fn: (trx: import('knex').Knex.Transaction) => Promise<T>) =>
           t.db.knex.transaction(async (trx) => {
             await trx.raw('SET LOCAL ROLE redeye_reporting');

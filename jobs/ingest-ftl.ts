@@ -166,14 +166,12 @@ export async function ingestFtlDelivery(
     for (const r of formerlyHeld) {
       const id = Number(r.id);
       if (!stillHeld.has(id))
-        await trx('files')
-          .where({ id })
-          .update({
-            verdict: 'accepted',
-            reason: null,
-            message: 'its held parts completed',
-            processed_at: now,
-          });
+        await trx('files').where({ id }).update({
+          verdict: 'accepted',
+          reason: null,
+          message: 'its held parts completed',
+          processed_at: now,
+        });
     }
     return { held: result.held.length, expired: result.expired.length };
   });

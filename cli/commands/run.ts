@@ -28,7 +28,8 @@ export function runClock(env: NodeJS.ProcessEnv): () => Date {
   const pinned = env.REDEYE_NOW;
   if (!pinned) return () => new Date();
   const at = new Date(pinned);
-  if (Number.isNaN(at.getTime())) throw new UsageError(`REDEYE_NOW is not an ISO 8601 instant: ${JSON.stringify(pinned)}`);
+  if (Number.isNaN(at.getTime()))
+    throw new UsageError(`REDEYE_NOW is not an ISO 8601 instant: ${JSON.stringify(pinned)}`);
   return () => at;
 }
 

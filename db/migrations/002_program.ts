@@ -203,7 +203,9 @@ export async function up(knex: Knex): Promise<void> {
   });
 
   // The tiers job lapses credits that left the qualification window; only live ones are searched.
-  await knex.raw('CREATE INDEX status_credits_live ON status_credits (activity_date) WHERE lapsed_by IS NULL');
+  await knex.raw(
+    'CREATE INDEX status_credits_live ON status_credits (activity_date) WHERE lapsed_by IS NULL',
+  );
 
   await knex.schema.alterTable('rejects', (t) => {
     t.string('member_number', 25).nullable();

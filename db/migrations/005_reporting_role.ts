@@ -115,7 +115,8 @@ export async function up(knex: Knex): Promise<void> {
     END $$;`);
   const exists = await knex.raw(`SELECT 1 FROM pg_roles WHERE rolname = ?`, [ROLE]);
   if ((exists as { rows: unknown[] }).rows.length === 0) return;
-  const schema = ((await knex.raw('SELECT current_schema() AS s')) as { rows: Array<{ s: string }> }).rows[0]!.s;
+  const schema = ((await knex.raw('SELECT current_schema() AS s')) as { rows: Array<{ s: string }> }).rows[0]!
+    .s;
   await knex.raw(`GRANT USAGE ON SCHEMA ?? TO ${ROLE}`, [schema]);
   for (const table of WHOLE_TABLES) await knex.raw(`GRANT SELECT ON ?? TO ${ROLE}`, [table]);
   for (const [table, columns] of Object.entries(COLUMNS)) {
