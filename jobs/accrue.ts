@@ -208,10 +208,12 @@ export async function contextFor(
   businessDate: IsoDate,
   rows: ActivityRow[],
 ): Promise<AccrualContext> {
-  const members = await loadMembers(
-    q,
-    rows.flatMap((r) => (r.memberNumber ? [r.memberNumber] : [])),
-  );
+  const cache = (state.members ??= new Map());
+  const missing = new Set<string>();
+  for (const r of rows) if (r.memberNumber && !cache.has(r.memberNumber)) missing.add(r.memberNumber);
+  if (cache.size > 200_000) cache.clear();
+  if (missing.size > 0) for (const [k, v] of await loadMembers(q, missing)) cache.set(k, v);
+  const members = cache;
   const originals = await loadOriginals(q, rows);
   const credited = await loadCreditedFlights(q, rows);
   await state.periods.prime(rows, state.program, q);

@@ -54,7 +54,7 @@ export function describeAccount(code: string): AccountDescriptor {
   const hit = cache.get(code);
   if (hit) return hit;
   const d = parse(code);
-  if (cache.size > 500_000) cache.clear();
+  if (cache.size > 100_000) cache.clear();
   cache.set(code, d);
   return d;
 }

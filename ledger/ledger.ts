@@ -126,6 +126,8 @@ export class Ledger {
   }
 
   private remember(created: AccountRow[]): void {
+    // A night touches a few hundred thousand accounts; past that the cache starts again rather than grow.
+    if (this.accounts.size + created.length > 250_000) this.accounts.clear();
     for (const a of created) this.accounts.set(a.code, a);
   }
 }
