@@ -8,5 +8,8 @@ export default defineConfig({
     globalSetup: ['test/harness/global-setup.ts'],
     hookTimeout: 120_000,
     pool: 'forks',
+    // Most suites wait on a database, a server or a child process rather than the CPU: two workers on a
+    // two-core machine (vitest's default would be one) keep the whole suite well inside CI's budget.
+    maxWorkers: 2,
   },
 });
