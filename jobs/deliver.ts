@@ -2,7 +2,8 @@
  * `deliver`: every outbound file the registry holds as `written` is uploaded to its destination (the
  * partner's own transport when configured, else the shared outbox, in a folder per export kind) under a
  * temporary name and renamed when complete, then marked `delivered`; a delivered file is never sent
- * again. Then the mail outbox is sent. A failed upload leaves the file `written` for the next run.
+ * again. Then the mail outbox is sent. A failed upload leaves the file `written` for the next run, a
+ * report mail that could not be sent stays pending; either fails the step.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -75,13 +76,17 @@ export const deliverJob: Job = async (ctx: JobContext): Promise<JobResult> => {
     for (const t of transports.values()) await t.close().catch(() => undefined);
   }
   let mailCounts: Record<string, number> = {};
+  const warnings: string[] = [];
   try {
-    mailCounts = (await deliverMail(ctx)).counts;
+    const mail = await deliverMail(ctx);
+    mailCounts = mail.counts;
+    failures.push(...mail.failures);
+    warnings.push(...(mail.warnings ?? []));
   } catch (error) {
     const e = coerceError(error);
     failures.push(`mail: [${e.code}] ${e.describe()}`);
   }
   for (const [k, v] of Object.entries(mailCounts)) counts[`mail.${k}`] = v;
   if (failures.length > 0) throw new DeliveryIncompleteError(failures);
-  return { counts };
+  return { counts, ...(warnings.length > 0 ? { warnings } : {}) };
 };
