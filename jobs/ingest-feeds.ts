@@ -26,7 +26,7 @@ import {
 } from '../rules/activity.js';
 import type { Program } from '../rules/program.js';
 import { activitiesByCoupons, activitiesByKeys, insertActivities, toDb } from './activities.js';
-import { insertRejects, type FeedHandler, type RejectRow } from './ingest-file.js';
+import type { FeedHandler, RejectRow } from './ingest-file.js';
 import type { FileRow } from './registry.js';
 import type { JobContext } from './types.js';
 
@@ -460,7 +460,8 @@ export function allianceResultsHandler(
         message: r.message,
         recordRef: r.id,
       }));
-      await insertRejects(trx, ctx, file, rejects);
+      // Returned, not inserted here: the file's reject count in the registry includes them.
+      return { rejects };
     },
   };
 }

@@ -34,8 +34,15 @@ export interface FeedHandler<T> {
   begin?(trx: Knex.Transaction, file: FileRow): Promise<FileRefusal | void>;
   /** Handles a batch of records; returns record-level rejects (duplicates, unknown partner of a stay…). */
   records(trx: Knex.Transaction, file: FileRow, batch: Array<RecordEvent<T>>): Promise<RejectRow[]>;
-  /** Checks against the file's verdict facts (header against file name, sequence); may refuse the file. */
-  end?(trx: Knex.Transaction, file: FileRow, verdict: VerdictEvent): Promise<FileRefusal | void>;
+  /**
+   * Checks against the file's verdict facts (header against file name, sequence); may refuse the file, or
+   * return the record-level rejects only the whole file could decide (results matched to their claims).
+   */
+  end?(
+    trx: Knex.Transaction,
+    file: FileRow,
+    verdict: VerdictEvent,
+  ): Promise<FileRefusal | { rejects: RejectRow[] } | void>;
   parseOptions?(file: FileRow): ParseOptions;
   /** Counts the handler keeps (activities inserted, merged, duplicates…), read after the file. */
   counts?(): Record<string, number>;
@@ -160,7 +167,8 @@ export async function ingestFile<T>(
         });
       }
       const late = await handler.end?.(trx, file, verdictEvent);
-      if (late) throw new Refused(late);
+      if (late && 'reason' in late) throw new Refused(late);
+      if (late) rejects.push(...late.rejects);
       await flushRejects();
       const w = verdictEvent.meta?.warnings;
       if (Array.isArray(w)) warnings.push(...w.map(String));
