@@ -98,6 +98,26 @@ export async function checkLedger(knex: Knex): Promise<LedgerCheckReport> {
     violations: negatives.map((r: { code: string; balance: number }) => `${r.code}: ${r.balance}`),
   });
 
+  // Balances as they stood at the end of each business date: a back-dated debit must not have pushed
+  // an earlier statement below zero even if today's balance is fine.
+  const pastNegatives = await knex.raw(
+    `
+    SELECT code AS code, business_date AS d, running AS running FROM (
+      SELECT a.code AS code, e.business_date AS business_date,
+             SUM(SUM(e.amount)) OVER (PARTITION BY e.account_id ORDER BY e.business_date) AS running
+        FROM entries e JOIN accounts a ON a.id = e.account_id
+       WHERE a.may_go_negative = ?
+       GROUP BY e.account_id, a.code, e.business_date
+    ) t WHERE running < 0 ORDER BY code, business_date`,
+    [false],
+  );
+  checks.push({
+    name: 'no-negative-member-balance-in-the-past',
+    description: 'no member or pool award balance was negative at the end of any business date',
+    checked: lotAccounts,
+    violations: rows(pastNegatives).map((r) => `${r.code}: ${r.running} at the end of ${r.d}`),
+  });
+
   const repeated = await knex.raw(`
     SELECT idempotency_key AS k, COUNT(*) AS n FROM postings GROUP BY idempotency_key HAVING COUNT(*) > 1`);
   checks.push({

@@ -360,6 +360,30 @@ for (const engine of availableEngines()) {
       expect(Number((await t.db.knex('postings').count({ n: '*' }).first())!.n)).toBe(posted);
     });
 
+    it('a debit dated before later entries must fit every balance from its date on (a rerun of an old night)', async () => {
+      await ledger.post([accrual('A1', M1, 100, { businessDate: '2026-11-01' })]);
+      await ledger.post([accrual('A2', M1, 900, { businessDate: '2026-11-20' })]);
+      // On 10 November the member held 100: a redemption of 500 dated then is refused though 1,000 are held now.
+      const [late] = await ledger.post([redemption('R-back', M1, 500, '2026-11-10')], { atomic: false });
+      expect(late).toMatchObject({ status: 'refused', reason: 'INSUFFICIENT_POINTS' });
+      const [fits] = await ledger.post([redemption('R-back-2', M1, 80, '2026-11-10')], { atomic: false });
+      expect(fits!.status).toBe('posted');
+      const report = await checkLedger(t.db.knex);
+      expect(report.checks.flatMap((c) => c.violations)).toEqual([]);
+    });
+
+    it('ledger check finds a balance that went below zero on a past date', async () => {
+      await ledger.post([accrual('A1', M1, 100, { businessDate: '2026-11-20' })]);
+      await ledger.post([redemption('R1', M1, 50, '2026-11-21')]);
+      await t.db
+        .knex('entries')
+        .where({ business_date: '2026-11-21' })
+        .update({ business_date: '2026-11-19' });
+      const report = await checkLedger(t.db.knex);
+      const past = report.checks.find((c) => c.name === 'no-negative-member-balance-in-the-past')!;
+      expect(past.violations).toEqual([`${Accounts.memberPoints(M1)}: -50 at the end of 2026-11-19`]);
+    });
+
     it('ledger check finds a tampered balance, an unbalanced posting and a lot that no longer covers its account', async () => {
       await ledger.post([accrual('A1', M1, 100)]);
       await t.db

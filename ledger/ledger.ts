@@ -519,7 +519,7 @@ class PostingSession {
       // balance has since been spent.
       const existing = await this.store.findPostingByKey(input.key);
       if (existing) return this.duplicate(input.key, existing, p.hash);
-      await this.requireFunds(input.key, [...guarded.values()]);
+      await this.requireFunds(input.key, [...guarded.values()], input.businessDate);
     }
     const id = await this.store.insertPosting(this.postingRow(p));
     if (id === null) {
@@ -582,7 +582,7 @@ class PostingSession {
     const rows = new Map<number, AccountRow>();
     for (const e of entries) rows.set(e.accountId, await this.accountById(e.accountId));
     const guarded = guardedDebits(entries.map((e) => ({ row: rows.get(e.accountId)!, amount: e.amount })));
-    await this.requireFunds(input.key, [...guarded.values()]);
+    await this.requireFunds(input.key, [...guarded.values()], input.businessDate);
 
     const id = await this.store.insertPosting({
       kind: 'REVERSAL',
@@ -642,11 +642,39 @@ class PostingSession {
     return { key, status: 'duplicate', postingId: existing.id };
   }
 
-  private async requireFunds(key: string, debits: Array<{ row: AccountRow; amount: number }>): Promise<void> {
+  private async requireFunds(
+    key: string,
+    debits: Array<{ row: AccountRow; amount: number }>,
+    businessDate: string,
+  ): Promise<void> {
     for (const { row, amount } of debits) {
       const balance = await this.balance(row.id);
       if (balance + amount < 0)
         throw new Refusal(new InsufficientPointsError(key, row.code, balance, -amount));
+      // A debit dated before entries already on the account (a rerun of an old night) must also fit
+      // every balance from its date on, or the statement would show the account below zero back then.
+      const latest = await this.store.latestEntryDate(row.id);
+      if (latest !== null && latest > businessDate) {
+        // The balance at the end of the debit's date, and at the end of every later date.
+        let running = 0;
+        let asOf = 0;
+        let lowest = Infinity;
+        for (const { date, total } of await this.store.dailyTotals(row.id)) {
+          running += total;
+          if (date <= businessDate) asOf = running;
+          else lowest = Math.min(lowest, running);
+        }
+        lowest = Math.min(lowest, asOf);
+        if (lowest + amount < 0)
+          throw new Refusal(
+            new InsufficientPointsError(
+              key,
+              `${row.code} (as of ${businessDate} and after)`,
+              lowest,
+              -amount,
+            ),
+          );
+      }
     }
   }
 

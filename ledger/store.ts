@@ -90,6 +90,10 @@ export interface LedgerStore {
   /** Reads the balance; on PostgreSQL it also locks the account row until the transaction ends. */
   balanceForUpdate(accountId: number): MaybePromise<number>;
   addBalance(accountId: number, delta: number): MaybePromise<void>;
+  /** Business date of the account's latest entry (null: none). */
+  latestEntryDate(accountId: number): MaybePromise<string | null>;
+  /** The account's entries summed per business date, oldest first. */
+  dailyTotals(accountId: number): MaybePromise<Array<{ date: string; total: number }>>;
   /**
    * Reads the balances of the given accounts; on PostgreSQL it also locks their rows, in id order, so
    * concurrent batches queue instead of deadlocking on each other's accounts.
@@ -183,6 +187,9 @@ const SQL = {
   adjustLot: 'UPDATE lots SET remaining = remaining + ? WHERE id = ?',
   insertMovement: 'INSERT INTO lot_movements (lot_id, posting_id, amount) VALUES (?,?,?)',
   balance: 'SELECT balance FROM accounts WHERE id = ?',
+  latestEntryDate: 'SELECT MAX(business_date) AS d FROM entries WHERE account_id = ?',
+  dailyTotals:
+    'SELECT business_date AS d, SUM(amount) AS t FROM entries WHERE account_id = ? GROUP BY business_date ORDER BY business_date',
   addBalance: 'UPDATE accounts SET balance = balance + ? WHERE id = ?',
   insertStatusCredit:
     'INSERT INTO status_credits (member_id, metric, amount, activity_date, posting_id) VALUES (?,?,?,?,?)',
@@ -399,6 +406,15 @@ class SqliteStore implements LedgerStore {
   }
   addBalance(accountId: number, delta: number) {
     this.s('addBalance').run(delta, accountId);
+  }
+  latestEntryDate(accountId: number) {
+    return (this.s('latestEntryDate').get(accountId) as { d: string | null }).d;
+  }
+  dailyTotals(accountId: number) {
+    return (this.s('dailyTotals').all(accountId) as Array<{ d: string; t: number }>).map((r) => ({
+      date: r.d,
+      total: Number(r.t),
+    }));
   }
   lockAccounts(_accountIds: number[]) {
     // The SQLite write lock (BEGIN IMMEDIATE) already serialises writers; balances are read when needed.
@@ -710,6 +726,15 @@ class PgStore implements LedgerStore {
   }
   async addBalance(accountId: number, delta: number) {
     await this.q('addBalance', [delta, accountId]);
+  }
+  async latestEntryDate(accountId: number) {
+    return (await this.q<{ d: string | null }>('latestEntryDate', [accountId]))[0]?.d ?? null;
+  }
+  async dailyTotals(accountId: number) {
+    return (await this.q<{ d: string; t: number | string }>('dailyTotals', [accountId])).map((r) => ({
+      date: r.d,
+      total: Number(r.t),
+    }));
   }
   async lockAccounts(accountIds: number[]) {
     const sorted = [...accountIds].sort((a, b) => a - b);
