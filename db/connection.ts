@@ -21,6 +21,8 @@ export interface Db {
   readonly dialect: Dialect;
   /** The URL with any password masked, for messages. */
   readonly displayUrl: string;
+  /** SQLite: how long a writer waits for another process's write lock before it gives up. */
+  readonly busyTimeoutMs?: number;
   /** SQLite file path (undefined on PostgreSQL or in memory). */
   readonly file?: string;
   transaction<T>(fn: (trx: Knex.Transaction) => Promise<T>): Promise<T>;
@@ -94,10 +96,13 @@ function openSqlite(url: string, options: OpenOptions): Db {
     chmodSync(file, 0o600);
   }
   const busyTimeout = options.busyTimeoutMs ?? 10_000;
+  const displayUrl = `sqlite:${inMemory ? ':memory:' : file}`;
   const knex = knexFactory({
     client: immediateSqliteClient() as Knex.Config['client'],
     connection: { filename: inMemory ? ':memory:' : file, options: { readonly } },
     useNullAsDefault: true,
+    // A failed statement's message carries the SQL with placeholders, never its values (see below).
+    compileSqlOnError: false,
     pool: {
       min: 1,
       max: 1,
@@ -125,10 +130,12 @@ function openSqlite(url: string, options: OpenOptions): Db {
       },
     },
   });
+  readableQueryErrors(knex, { displayUrl, busyTimeoutMs: busyTimeout });
   return {
     knex,
     dialect: 'sqlite',
-    displayUrl: `sqlite:${inMemory ? ':memory:' : file}`,
+    displayUrl,
+    busyTimeoutMs: busyTimeout,
     file: inMemory ? undefined : file,
     transaction: (fn) => knex.transaction(fn),
     close: () => knex.destroy(),
@@ -147,7 +154,9 @@ function openPostgres(url: string, options: OpenOptions): Db {
     connection: { connectionString: parsed.toString() },
     searchPath: schema ? [schema] : undefined,
     pool: { min: 0, max: options.poolMax ?? 4 },
+    compileSqlOnError: false,
   });
+  readableQueryErrors(knex, { displayUrl: maskUrl(url) });
   return {
     knex,
     dialect: 'postgres',
@@ -170,6 +179,80 @@ export async function sqliteHandle(trx: Knex | Knex.Transaction): Promise<Better
   // For a transaction this is a no-op; for the root knex the pool keeps its single connection alive.
   await client.releaseConnection(conn);
   return conn;
+}
+
+// -------------------------------------------------------------------------------------------- errors
+
+/** Driver codes of a database another process holds, and of a database that cannot grow. */
+const LOCKED_CODES = new Set([
+  'SQLITE_BUSY',
+  'SQLITE_BUSY_RECOVERY',
+  'SQLITE_BUSY_SNAPSHOT',
+  'SQLITE_BUSY_TIMEOUT',
+  'SQLITE_LOCKED',
+  'SQLITE_LOCKED_SHAREDCACHE',
+  '55P03', // PostgreSQL lock_not_available
+]);
+const FULL_CODES = new Set(['SQLITE_FULL', '53100' /* PostgreSQL disk_full */]);
+
+/** What an operator can act on, in words, naming the database; undefined for any other failure. */
+function databaseProblem(
+  code: unknown,
+  db: { displayUrl: string; busyTimeoutMs?: number },
+): string | undefined {
+  if (typeof code !== 'string') return undefined;
+  if (LOCKED_CODES.has(code)) {
+    const waited = db.busyTimeoutMs !== undefined ? `, gave up after waiting ${db.busyTimeoutMs} ms` : '';
+    return `the database ${db.displayUrl} is locked by another process${waited}`;
+  }
+  if (FULL_CODES.has(code))
+    return `the database ${db.displayUrl} is full: it cannot grow (the disk is full or a size limit is reached)`;
+  return undefined;
+}
+
+/** The statement's kind and table (`insert into files`), never its values. */
+function operationOf(sql: string): string {
+  const text = sql.trim().replace(/\s+/g, ' ');
+  const write = /^(insert into|update|delete from|replace into)\s+[`"]?([\w.]+)/i.exec(text);
+  if (write) return `${write[1]!.toLowerCase()} ${write[2]}`;
+  const read = /^(select|with)\b.*?\bfrom\s+[`"(]?([\w.]+)/i.exec(text);
+  if (read) return `select from ${read[2]}`;
+  return text.split(/[\s;(]/)[0]!.toLowerCase() + (/^begin immediate/i.test(text) ? ' immediate' : '');
+}
+
+const explained = new WeakSet<object>();
+
+/**
+ * knex puts the whole failed statement before the driver's message. With its values filled in that is
+ * unreadable for a batch insert and would carry members' data into logs and run records; even without
+ * them it hides what went wrong. The message becomes the driver's (or, for a locked or full database,
+ * what is wrong and with which database), then the statement's kind and table. The error keeps its
+ * class and driver code.
+ */
+function readableQueryErrors(knex: Knex, db: { displayUrl: string; busyTimeoutMs?: number }): void {
+  knex.on('query-error', (error: unknown, query: { sql?: unknown } | undefined) => {
+    if (!(error instanceof Error) || explained.has(error)) return;
+    explained.add(error);
+    const sql = typeof query?.sql === 'string' ? query.sql : '';
+    const prefix = `${sql} - `;
+    const driver =
+      sql !== '' && error.message.startsWith(prefix) ? error.message.slice(prefix.length) : error.message;
+    const problem = databaseProblem((error as { code?: unknown }).code, db);
+    error.message = sql === '' ? (problem ?? driver) : `${problem ?? driver} (${operationOf(sql)})`;
+  });
+}
+
+/**
+ * A database failure that did not come through knex (the ledger's prepared statements) in the same
+ * words: which database, and whether it is locked or full. Anything else is returned as it is.
+ */
+export function explainDatabaseError(error: unknown, db: Db): unknown {
+  if (!(error instanceof Error) || error instanceof RedeyeError || explained.has(error)) return error;
+  const code = (error as { code?: unknown }).code;
+  const problem = databaseProblem(code, db);
+  if (problem === undefined) return error;
+  explained.add(error);
+  return new RedeyeError(String(code), problem, { database: db.displayUrl }, { cause: error });
 }
 
 export class DatabaseError extends RedeyeError {

@@ -5,6 +5,7 @@
  * night (except fetch: what did arrive is still read), and a rerun of the date picks up from there.
  */
 import { hostname } from 'node:os';
+import { explainDatabaseError } from '../db/connection.js';
 import { coerceError, RedeyeError } from '../lib/errors.js';
 import { accrueJob } from './accrue.js';
 import { expireJob } from './expire.js';
@@ -69,40 +70,54 @@ export function isRunnable(name: string): name is RunnableJob {
   return (JOB_NAMES as readonly string[]).includes(name);
 }
 
+/** A failure as the run reports it: database failures say which database and what is wrong with it. */
+function stepError(ctx: JobContext, e: unknown, job: string): RedeyeError {
+  return coerceError(explainDatabaseError(e, ctx.db), { job, businessDate: ctx.businessDate });
+}
+
 async function runStep(ctx: JobContext, name: StepName): Promise<StepSummary> {
   // Run records keep wall-clock times even when the business clock is pinned (REDEYE_NOW, the demo).
   const started = new Date();
-  const [row] = await ctx.db
-    .knex('job_runs')
-    .insert({
-      job: name,
-      business_date: ctx.businessDate,
-      status: 'running',
-      started_at: started.toISOString(),
-      host: hostname(),
-      pid: process.pid,
-    })
-    .returning('id');
-  const runId = typeof row === 'object' ? Number((row as { id: number }).id) : Number(row);
   const t0 = process.hrtime.bigint();
+  let runId: number | undefined;
   let result: JobResult | undefined;
   let error: RedeyeError | undefined;
   try {
+    const [row] = await ctx.db
+      .knex('job_runs')
+      .insert({
+        job: name,
+        business_date: ctx.businessDate,
+        status: 'running',
+        started_at: started.toISOString(),
+        host: hostname(),
+        pid: process.pid,
+      })
+      .returning('id');
+    runId = typeof row === 'object' ? Number((row as { id: number }).id) : Number(row);
     ctx.logger.info({ job: name, businessDate: ctx.businessDate }, `${name} started`);
     result = await STEP_JOBS[name](ctx);
   } catch (e) {
-    error = coerceError(e, { job: name, businessDate: ctx.businessDate });
+    error = stepError(ctx, e, name);
   }
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  await ctx.db
-    .knex('job_runs')
-    .where({ id: runId })
-    .update({
-      status: error ? 'failed' : 'succeeded',
-      finished_at: new Date().toISOString(),
-      counts: JSON.stringify(result?.counts ?? {}),
-      error: error ? `[${error.code}] ${error.describe()}` : null,
-    });
+  // A database that failed the step may fail its record too: the step's own error is what is reported.
+  if (runId !== undefined)
+    await ctx.db
+      .knex('job_runs')
+      .where({ id: runId })
+      .update({
+        status: error ? 'failed' : 'succeeded',
+        finished_at: new Date().toISOString(),
+        counts: JSON.stringify(result?.counts ?? {}),
+        error: error ? `[${error.code}] ${error.describe()}` : null,
+      })
+      .catch((e: unknown) =>
+        ctx.logger.error(
+          { job: name, businessDate: ctx.businessDate },
+          `the end of ${name} could not be recorded: ${stepError(ctx, e, name).describe()}`,
+        ),
+      );
   if (error) {
     ctx.logger.error(
       { job: name, businessDate: ctx.businessDate, code: error.code, ...error.context },
@@ -138,7 +153,18 @@ export async function runJob(ctx: JobContext, name: RunnableJob): Promise<RunSum
   const summaries: StepSummary[] = [];
   let compositeRun: number | undefined;
   try {
-    lock = await acquireLock(ctx.db, `${name}:${runCtx.businessDate}`, ctx.now);
+    try {
+      lock = await acquireLock(ctx.db, `${name}:${runCtx.businessDate}`, ctx.now);
+    } catch (e) {
+      if (e instanceof RedeyeError) throw e;
+      const cause = stepError(runCtx, e, name);
+      throw new RedeyeError(
+        cause.code,
+        `${name} for ${runCtx.businessDate} could not take its run lock: ${cause.message}`,
+        cause.context,
+        { cause: e },
+      );
+    }
     if (steps.length > 1) {
       // The night as a whole is recorded too: the scheduler's catch-up reads it.
       const [row] = await ctx.db
@@ -181,10 +207,24 @@ export async function runJob(ctx: JobContext, name: RunnableJob): Promise<RunSum
                 .map((s) => `${s.job}: ${s.error?.message ?? s.status}`)
                 .join('; ')
             : null,
-        });
+        })
+        .catch((e: unknown) =>
+          ctx.logger.error(
+            { job: name, businessDate: runCtx.businessDate },
+            `the end of ${name} could not be recorded: ${stepError(runCtx, e, name).describe()}`,
+          ),
+        );
     }
   } finally {
-    await lock?.release();
+    // A lock left behind by a failed release is taken over by the next run (its holder is gone by then).
+    await lock
+      ?.release()
+      .catch((e: unknown) =>
+        ctx.logger.error(
+          { job: name, businessDate: runCtx.businessDate },
+          `the run lock could not be released: ${stepError(runCtx, e, name).describe()}`,
+        ),
+      );
   }
   return {
     job: name,
