@@ -125,6 +125,38 @@ export class PartCollector {
     return this.mode === OUTSIDE;
   }
 
+  /** Inside the body of a part being read line by line. */
+  get inBody(): boolean {
+    return this.mode === BODY;
+  }
+
+  /**
+   * Fast path (fast.ts) inside a part read line by line (one that began in an earlier piece of text, or
+   * whose envelope the fast path did not take): the passenger block whose name line starts at `p`, read
+   * as body() would read its lines. Returns where the next line starts, or DECLINE.
+   */
+  fastBody(scan: TextScan, p: number): number {
+    const reader = this.reader;
+    const c = scan.text.charCodeAt(p);
+    if (reader === null || c < 49 || c > 57) return DECLINE;
+    const lines = this.lines;
+    // No further than the part limits allow: body() rejects a part at the line that crosses them.
+    const r = reader.fastBlock(
+      scan,
+      p,
+      lines.length,
+      MAX_PART_LINES - lines.length,
+      MAX_PART_CHARS - this.chars,
+    );
+    if (r < 0) return DECLINE;
+    // The block's lines join the part's, as body() keeps them.
+    const text = scan.text;
+    for (let q = p; q < r; q = scan.next) lines.push(text.slice(q, scan.end(q)));
+    this.lineNo += reader.fastLines;
+    this.chars += reader.fastChars;
+    return r;
+  }
+
   /**
    * Fast path (fast.ts): reads the part whose first envelope line starts at `pos` — envelope, flight line,
    * body and END line — as `line()` would, and hands it on. Returns where the next line starts, or

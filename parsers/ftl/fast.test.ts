@@ -12,6 +12,8 @@ import {
   quickFqtCard,
   quickMarketing,
   quickName,
+  quickPnr,
+  quickPnrEnd,
   quickSlots,
   readFqtCard,
   readFqtUsage,
@@ -634,7 +636,11 @@ describe('fast path against the general path, block by block', () => {
         fc.array(handPartArb, { minLength: 1, maxLength: 3 }),
         fc.constantFrom('\r\n', '\n', '\r'),
         fc.constantFrom('utf-8', 'utf-8', 'cp866', 'windows-1251'),
-        fc.oneof(fc.constant(undefined), fc.integer({ min: 50, max: 3000 })),
+        fc.oneof(
+          fc.constant(undefined),
+          fc.integer({ min: 20, max: 300 }),
+          fc.integer({ min: 300, max: 3000 }),
+        ),
         async (parts, eol, encoding, chunk) => {
           const text = handText(parts).join(eol) + eol;
           const built: Built = {
@@ -649,6 +655,57 @@ describe('fast path against the general path, block by block', () => {
   });
 });
 
+describe('fast path against the general path, where the text is cut', () => {
+  it('does not take a line cut short by the end of a chunk for the end of a remark', async () => {
+    // `.RN` at the end of one chunk, `/` at the start of the next: a continuation all the same.
+    const lines = ['QU MOWKTXX', 'FTL', 'XX101/28MAY DME PART1', '-LED01Y', '1PETROV/PAVEL MR'];
+    const head = `${lines.join('\n')}\n.R/FQTV XX 1000000016-AAAAAA \n.RN`;
+    const text = `${head}/\nENDFTL\n`;
+    for (const chunk of [head.length, head.length - 1, head.length + 1, head.length - 2, undefined]) {
+      const built: Built = {
+        inputs: [ftlInput('cut.ftl', text, '2024-05-29T21:00:00Z', chunk)],
+        encoding: 'utf-8',
+      };
+      const fast = await read(built, true);
+      expectSame(fast, await read(built, false));
+      expect(fast.events.filter((e) => e.type === 'reject')).toEqual([]);
+    }
+  });
+});
+
+describe('fast path against the general path, at the part limits', () => {
+  it('gives up a part at the same line, whether the lines or the characters run over', async () => {
+    // Parts around MAX_PART_LINES (2000) and MAX_PART_CHARS (200,000): blocks read fast, with long
+    // element lines among them that the general path reads, so the limit falls inside a fast block.
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 600, max: 700 }),
+        fc.integer({ min: 0, max: 60 }),
+        fc.integer({ min: 0, max: 60 }),
+        fc.oneof(fc.constant(undefined), fc.integer({ min: 3000, max: 70000 })),
+        async (blocks, long, shift, chunk) => {
+          const lines = ['QU MOWKTXX', '.MOWRMXX 281530', 'FTL', 'XX101/28MAY DME PART1', '-LED99Y'];
+          for (let k = 0; k < blocks; k++) {
+            lines.push(
+              `1IVANOV/IVAN${'ABCDEFGHIJKLMNOPQRSTUVWXYZ'[k % 26]}`,
+              '.L/0M71MG/XX',
+              `.R/FQTV XX ${1000000000 + k}`,
+            );
+            if (k % 11 === 0 && long > 0) lines.push(`.I/${'X'.repeat(2500 + long * 50 + shift)}`);
+          }
+          lines.push('ENDFTL');
+          const built: Built = {
+            inputs: [ftlInput('big.ftl', `${lines.join('\r\n')}\r\n`, '2024-05-29T21:00:00Z', chunk)],
+            encoding: 'utf-8',
+          };
+          expectSame(await read(built, true), await read(built, false));
+        },
+      ),
+      { numRuns: Math.ceil(RUNS / 3) },
+    );
+  });
+});
+
 // ---------------------------------------------------------------------------------------------------
 // Pieces of the fast path
 
@@ -659,7 +716,13 @@ describe('quick readers against the general readers', () => {
     return { text: `${before}${s}\r\nNEXT`, from: before.length, to: before.length + s.length };
   };
 
-  it('quickName reads a name line as readSingleName does, when it reads it at all', () => {
+  /** The line the splitter would cut from `from`: up to the first CR or LF. */
+  const lineAt = (text: string, from: number) => {
+    const m = /[\r\n]/.exec(text.slice(from));
+    return text.slice(from, m === null ? text.length : from + m.index);
+  };
+
+  it('quickName reads a name line as readSingleName does, when the line ends where it says', () => {
     const piece = fc.constantFrom(
       '1',
       '2',
@@ -683,14 +746,18 @@ describe('quick readers against the general readers', () => {
       'é',
       '\u0483',
       '\r',
+      '\n',
       '\t',
       'x',
+      ' .L/ABC123',
     );
     fc.assert(
       fc.property(fc.array(piece, { maxLength: 9 }), (pieces) => {
-        const line = pieces.join('');
-        const { text, from, to } = at(line);
-        if (!quickName(text, from, to)) return;
+        const { text, from } = at(pieces.join(''));
+        if (!quickName(text, from, text.length)) return;
+        const line = lineAt(text, from);
+        // The caller reads the block only when the line ends where the name does.
+        if (quickSlots.end !== from + line.length) return;
         const general = readSingleName(line);
         expect(general).not.toBeNull();
         expect(singleNameCount).toBe(1);
@@ -698,8 +765,37 @@ describe('quick readers against the general readers', () => {
           surname: text.slice(from + 1, quickSlots.slash),
           givenName: text.slice(quickSlots.slash + 1, quickSlots.givenEnd),
           title: quickSlots.title,
-          raw: text.slice(from + 1, to),
+          raw: text.slice(from + 1, from + line.length),
         }).toEqual(general);
+      }),
+      { numRuns: RUNS * 30 },
+    );
+  });
+
+  it('quickPnr reads a .L/ element as quickPnrEnd does, when the line ends where it says', () => {
+    const piece = fc.constantFrom(
+      '0M71MG',
+      'ABC',
+      'ABCDEFGHI',
+      '/',
+      'XX',
+      'ЮТ',
+      'X',
+      'XXXX',
+      ' ',
+      '\r',
+      '-',
+      'a',
+      '1',
+    );
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 5 }), (pieces) => {
+        const { text, from } = at(`.L/${pieces.join('')}`);
+        const end = quickPnr(text, from + 3, text.length);
+        const line = lineAt(text, from);
+        // The caller reads the element only when the line ends where the shape does.
+        if (end === -1 || quickSlots.end !== from + line.length) return;
+        expect(quickPnrEnd(line, 3)).toBe(end - from);
       }),
       { numRuns: RUNS * 30 },
     );
@@ -722,9 +818,11 @@ describe('quick readers against the general readers', () => {
       )
       .map((parts) => parts.join(''));
     fc.assert(
-      fc.property(body, (b) => {
+      fc.property(body, fc.boolean(), (b, open) => {
         const { text, from, to } = at(b);
-        if (!quickFqtCard(text, from, to)) return;
+        // Either bounded by the line's end, or open-ended (the number then ends at the line's end).
+        if (!quickFqtCard(text, from, open ? text.length : to)) return;
+        if (open && quickSlots.numberEnd !== to) return;
         const core = readFqtCard(b);
         expect(core).not.toBeNull();
         expect(readFqtUsage(b)).toBe(quickSlots.usage);

@@ -55,6 +55,33 @@ export class TextScan {
   }
 
   /**
+   * Whether a line ends at `e` — a CR, an LF, or the end of a final text — as end() would have found it
+   * for a line with no terminator before `e`. Sets `next`; false also when that cannot be known yet (the
+   * text ends there, or with that CR).
+   */
+  endsAt(e: number): boolean {
+    const n = this.n;
+    if (e >= n) {
+      if (!this.final) return false;
+      this.next = n;
+      return true;
+    }
+    const c = this.text.charCodeAt(e);
+    if (c === 10) {
+      this.next = e + 1;
+      return true;
+    }
+    if (c !== 13) return false;
+    if (e + 1 < n) {
+      this.next = this.text.charCodeAt(e + 1) === 10 ? e + 2 : e + 1;
+      return true;
+    }
+    if (!this.final) return false;
+    this.next = n;
+    return true;
+  }
+
+  /**
    * Where the line starting at `p` ends (its terminator, or the end of a final text); -1 when the text
    * ends first (or with a CR whose LF may follow). Sets `next`.
    */
@@ -126,8 +153,14 @@ export class TextFeed {
     let p = this.pos;
     const stop = p + SLICE;
     while (p < n && p < stop) {
-      if (this.fast && p < this.lastEnd && collector.atRest && splitter.atLineStart) {
-        const r = collector.fastPart(scan, p);
+      if (this.fast && splitter.atLineStart) {
+        const r = collector.atRest
+          ? p < this.lastEnd
+            ? collector.fastPart(scan, p)
+            : DECLINE
+          : collector.inBody
+            ? collector.fastBody(scan, p)
+            : DECLINE;
         if (r >= 0) {
           p = r;
           continue;

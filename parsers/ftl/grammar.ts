@@ -826,12 +826,15 @@ export function readFqtUsage(text: string): FtlCardUsage | null {
 
 // ---------------------------------------------------------------------------------------------------
 // Quick readers for the block fast path (part.ts, `PartReader.fastBlock`). Each reads the everyday shape
-// in place, between two offsets of a larger text, without slicing or matching; it answers exactly what the
-// general reader answers for the text it accepts (property.test.ts holds them to it) and declines
-// everything else, which the general reader then decides.
+// in place in a larger text, from an offset up to a limit, without slicing or matching, and says where
+// the shape ended: the caller checks that the line ends there (no line terminator can be part of a shape).
+// A quick reader answers exactly what the general reader answers for the line it accepts (fast.test.ts
+// holds them to it) and declines everything else, which the general reader then decides.
 
 /** Where the last successful quick read found things (one thread, no re-entry: slots without objects). */
 export const quickSlots = {
+  /** Where the shape read ended (the line must end there). */
+  end: 0,
   /** quickName: index of the slash, the title (or null), and where the given name ends. */
   slash: 0,
   title: null as string | null,
@@ -843,11 +846,28 @@ export const quickSlots = {
   numberEnd: 0,
 };
 
-/** A letter as QUICK_NAME has them: Latin, and Cyrillic without its signs and combining marks. */
-function isQuickLetter(c: number): boolean {
-  return (
-    (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 0x400 && c <= 0x481) || (c >= 0x48a && c <= 0x4ff)
-  );
+/** Code units (below 0x500) by what the quick readers take them for. */
+const Q_LETTER = 1;
+/** Also in a surname: apostrophe, space, dot, hyphen. */
+const Q_SURNAME = 2;
+/** A given name: letters and spaces. */
+const Q_GIVEN = 4;
+/** Record locators and airline codes: A–Z, 0–9, А–Я, Ё. */
+const Q_CODE = 8;
+const QUICK_CHAR = new Uint8Array(0x500);
+// Letters as QUICK_NAME has them: Latin, and Cyrillic without its signs and combining marks.
+for (let c = 65; c <= 90; c++) QUICK_CHAR[c] = Q_LETTER | Q_SURNAME | Q_GIVEN | Q_CODE;
+for (let c = 97; c <= 122; c++) QUICK_CHAR[c] = Q_LETTER | Q_SURNAME | Q_GIVEN;
+for (let c = 0x400; c <= 0x4ff; c++)
+  if (c < 0x482 || c > 0x489) QUICK_CHAR[c] = Q_LETTER | Q_SURNAME | Q_GIVEN;
+for (let c = 48; c <= 57; c++) QUICK_CHAR[c] = Q_CODE;
+for (let c = 0x410; c <= 0x42f; c++) QUICK_CHAR[c]! |= Q_CODE;
+QUICK_CHAR[0x401]! |= Q_CODE;
+for (const c of [39, 45, 46]) QUICK_CHAR[c] = Q_SURNAME;
+QUICK_CHAR[32] = Q_SURNAME | Q_GIVEN;
+
+function quickIs(c: number, kind: number): boolean {
+  return c < 0x500 && (QUICK_CHAR[c]! & kind) !== 0;
 }
 
 function isLatinUpper(c: number): boolean {
@@ -855,26 +875,28 @@ function isLatinUpper(c: number): boolean {
 }
 
 /**
- * `1SURNAME/GIVEN NAMES[ TITLE]` in `s` from `p` to `e` (a whole line, nothing around it): the name element
- * that `readSingleName` reads with a count of 1. Fills quickSlots.slash, .title and .givenEnd: the
- * surname is `s.slice(p + 1, slash)`, the given name `s.slice(slash + 1, givenEnd)`.
+ * `1SURNAME/GIVEN NAMES[ TITLE]` in `s` from `p` (up to `t` at most): the name element that
+ * `readSingleName` reads with a count of 1, when the line ends where the given name does (quickSlots.end).
+ * Fills quickSlots.slash, .title and .givenEnd: the surname is `s.slice(p + 1, slash)`, the given name
+ * `s.slice(slash + 1, givenEnd)`.
  */
-export function quickName(s: string, p: number, e: number): boolean {
-  if (e - p < 4 || s.charCodeAt(p) !== 49 || !isQuickLetter(s.charCodeAt(p + 1))) return false;
+export function quickName(s: string, p: number, t: number): boolean {
+  if (t - p < 4 || s.charCodeAt(p) !== 49 || !quickIs(s.charCodeAt(p + 1), Q_LETTER)) return false;
   let i = p + 2;
-  for (; i < e; i++) {
+  for (; i < t; i++) {
     const c = s.charCodeAt(i);
     if (c === 47) break;
-    if (!isQuickLetter(c) && c !== 32 && c !== 39 && c !== 45 && c !== 46) return false;
+    if (!quickIs(c, Q_SURNAME)) return false;
   }
-  if (i >= e - 1 || s.charCodeAt(i - 1) === 32) return false;
+  if (i >= t - 1 || s.charCodeAt(i - 1) === 32) return false;
   const g = i + 1;
-  if (!isQuickLetter(s.charCodeAt(g)) || !isQuickLetter(s.charCodeAt(e - 1))) return false;
-  for (let k = g + 1; k < e - 1; k++) {
-    const c = s.charCodeAt(k);
-    if (c !== 32 && !isQuickLetter(c)) return false;
-  }
+  if (!quickIs(s.charCodeAt(g), Q_LETTER)) return false;
+  let e = g + 1;
+  while (e < t && quickIs(s.charCodeAt(e), Q_GIVEN)) e++;
+  // Trailing spaces would be trimmed off the line: the general reading takes it.
+  if (s.charCodeAt(e - 1) === 32) return false;
   const title = findTitle(s, g, e);
+  quickSlots.end = e;
   quickSlots.slash = i;
   quickSlots.title = title;
   quickSlots.givenEnd = title === null ? e : titleCut;
@@ -882,10 +904,32 @@ export function quickName(s: string, p: number, e: number): boolean {
 }
 
 /**
+ * `0M71MG[/XX]` in `s` from `from` (up to `t` at most): a record locator of 4–8 and an airline of 2–3
+ * letters or digits, as quickPnrEnd reads a whole `.L/` element when its line ends where this one does
+ * (quickSlots.end). Returns the end of the locator, or -1.
+ */
+export function quickPnr(s: string, from: number, t: number): number {
+  let i = from;
+  while (i < t && quickIs(s.charCodeAt(i), Q_CODE)) i++;
+  const len = i - from;
+  if (len < 4 || len > 8) return -1;
+  let end = i;
+  if (i < t && s.charCodeAt(i) === 47) {
+    end = i + 1;
+    while (end < t && quickIs(s.charCodeAt(end), Q_CODE)) end++;
+    const airline = end - i - 1;
+    if (airline < 2 || airline > 3) return -1;
+  }
+  quickSlots.end = end;
+  return i;
+}
+
+/**
  * `FQTx [SS9 ]XX 123…[ /-suffix]` in `s` from `f` to `t`: an FQT remark's text with an optional status
  * code, a two-letter program and a number of digits, single-spaced — the card `readFqtCard` reads from
  * it. Fills quickSlots.usage, .statusEnd (the status is `s.slice(f + 5, statusEnd)`), .numberFrom and
  * .numberEnd; the program is the two letters before the number's space, the rest follows the number.
+ * `t` may lie beyond the line: the number then ends at the line's end, or before a suffix.
  */
 export function quickFqtCard(s: string, f: number, t: number): boolean {
   if (t - f < 9 || s.charCodeAt(f) !== 70 || s.charCodeAt(f + 1) !== 81 || s.charCodeAt(f + 2) !== 84) {
@@ -933,7 +977,7 @@ export function quickFqtCard(s: string, f: number, t: number): boolean {
   if (r === from || r - from > 25) return false;
   if (r < t) {
     const c = s.charCodeAt(r);
-    if (c !== 32 && c !== 47 && c !== 45) return false;
+    if (c !== 32 && c !== 47 && c !== 45 && c !== 13 && c !== 10) return false;
   }
   quickSlots.usage = usage;
   quickSlots.statusEnd = statusEnd;

@@ -23,6 +23,7 @@ import {
   quickFqtCard,
   quickMarketing,
   quickName,
+  quickPnr,
   quickPnrEnd,
   quickSlots,
   readCardCore,
@@ -458,21 +459,23 @@ export class PartReader {
 
   /**
    * Fast path (fast.ts): reads the passenger block whose name line starts at `p` in the scanned text
-   * (line `index` of the part) in one go, and emits its record as line() would have for each of its
-   * lines. Returns where the line after the block starts, with its lines and characters in `fastLines`
-   * and `fastChars`; DECLINE when a line of the block is not of an everyday shape, the block would not
-   * end where its lines do, or the text ends first (line() then reads it, from the name line on).
-   * Nothing changes unless the block is read.
+   * (line `index` of the part) as line() would: the name line, then its element lines as long as they
+   * are of the everyday shapes (a first .L/ and .M/, .R/ FQT cards and their .RN/ continuations). The
+   * block is left open, as nameLine leaves it, for the next line to close — or to add to, through line(),
+   * when it is an element of another shape. Returns where the first line not read starts, with the lines
+   * and characters read in `fastLines` and `fastChars`, or DECLINE when the name line is not of the
+   * everyday shape (line() then reads it). It reads no more than `roomLines` lines and `roomChars`
+   * characters (what the collector's part limits leave). Nothing changes unless the block is read.
    */
-  fastBlock(scan: TextScan, p: number, index: number): number {
+  fastBlock(scan: TextScan, p: number, index: number, roomLines = Infinity, roomChars = Infinity): number {
     const group = this.group;
     if (group === null || this.partReject !== null || this.suspect) return DECLINE;
     const text = scan.text;
     const n = scan.n;
-    const e = scan.end(p);
-    if (e === -1) return DECLINE;
     // `1SURNAME/GIVEN[ TITLE]`: what nameLine reads through readSingleName, with a count of 1.
-    if (e - p > LINE_WIDTH || !quickName(text, p, e)) return DECLINE;
+    if (!quickName(text, p, n)) return DECLINE;
+    const e = quickSlots.end;
+    if (e - p > LINE_WIDTH || e - p > roomChars || roomLines < 1 || !scan.endsAt(e)) return DECLINE;
     const slash = quickSlots.slash;
     const title = quickSlots.title;
     const givenEnd = quickSlots.givenEnd;
@@ -484,56 +487,46 @@ export class PartReader {
     let marketing: FtlMarketingFlight | null = null;
     const cards: FtlCard[] = [];
     let q = scan.next;
-    // Elements on their own lines: one .L/, one .M/, and .R/FQTx cards with their .RN/ continuations.
-    while (true) {
-      if (q >= n) return DECLINE;
-      if (text.charCodeAt(q) !== 46 /* . */) break;
-      const eq = scan.end(q);
-      if (eq === -1) return DECLINE;
-      if (eq - q > LINE_WIDTH || text.charCodeAt(q + 2) !== 47 /* / */) return DECLINE;
+    // Element lines on their own (elementLine's `single` shape: `.X/`), until one of another shape.
+    while (q < n && text.charCodeAt(q) === 46 /* . */ && text.charCodeAt(q + 2) === 47 /* / */) {
       const code = text.charCodeAt(q + 1);
       if (code === 82 /* R */) {
-        const r = this.fastRemark(scan, q, eq, index + lines, cards);
-        if (r < 0) return r;
+        const r = this.fastRemark(scan, q, index + lines, cards, roomLines - lines, roomChars - chars);
+        if (r === DECLINE) break;
         lines += this.fastLines;
         chars += this.fastChars;
         q = r;
         continue;
       }
+      let eq: number;
       if (code === 76 /* L */) {
-        // elementLine's in-place reading of a first .L/ (a second one is kept as a remark: declined).
-        if (pnrFrom !== -1) return DECLINE;
-        const end = quickPnrEnd(text, q + 3, eq);
-        if (end === -1) return DECLINE;
+        // elementLine's in-place reading of a first .L/ (a second one is kept as a remark).
+        if (pnrFrom !== -1) break;
+        const end = quickPnr(text, q + 3, n);
+        eq = quickSlots.end;
+        if (end === -1 || eq - q > LINE_WIDTH || !scan.endsAt(eq)) break;
         pnrFrom = q + 3;
         pnrEnd = end;
         pnrLineEnd = eq;
       } else if (code === 77 /* M */) {
-        if (marketing !== null || !visible(text.charCodeAt(eq - 1))) return DECLINE;
+        if (marketing !== null) break;
+        eq = scan.end(q);
+        if (eq === -1 || eq - q > LINE_WIDTH || !visible(text.charCodeAt(eq - 1))) break;
         marketing = quickMarketing(text, q + 3, eq, this.flightDate);
         if (marketing === null) {
           const r = readMarketingFlight(text.slice(q + 3, eq), this.flightDate);
-          if (!r.ok) return DECLINE;
+          if (!r.ok) break;
           marketing = r.value;
         }
       } else {
-        return DECLINE;
+        break;
       }
+      if (lines + 1 > roomLines || chars + eq - q > roomChars) break;
       lines++;
       chars += eq - q;
       q = scan.next;
     }
-    // The next line must close the block before anything else touches it: a name or group line within
-    // the width (a longer one would mark this block LONG_LINE first), or the END line.
-    const c = text.charCodeAt(q);
-    const eq = scan.end(q);
-    if (eq === -1) return DECLINE;
-    if ((c >= 48 && c <= 57) || c === 45 /* - */) {
-      if (eq - q > LINE_WIDTH) return DECLINE;
-    } else if (c !== 69 /* E */ || readEndLine(trimLine(text.slice(q, eq))) === null) {
-      return DECLINE;
-    }
-    // As line() → nameLine would: close what is open, then the block, read whole, closes at once.
+    // As line() → nameLine would: close what is open, then open this block.
     if (this.hasPending) this.finishRemark();
     this.closeBlock();
     const name = this.fastName;
@@ -543,6 +536,7 @@ export class PartReader {
     name.raw = text.slice(p + 1, e);
     const b = this.spare;
     b.index = index;
+    // Read only to reject the block whole, which never happens to one with a group in a part read fast.
     b.text = '';
     b.name = name;
     b.more = null;
@@ -561,7 +555,6 @@ export class PartReader {
     b.remarks = null;
     b.warnings = null;
     this.block = b;
-    this.closeBlock();
     fastPath.blocks++;
     this.fastLines = lines;
     this.fastChars = chars;
@@ -569,13 +562,31 @@ export class PartReader {
   }
 
   /**
-   * An `.R/` line at `q` (ending at `eq`) and its `.RN/` continuations, read as startRemark, continuation
-   * and finishRemark would for an FQT card: the card joins `cards`. Returns where the next line starts
-   * (lines and characters in fastLines, fastChars), or DECLINE as fastBlock does.
+   * An `.R/` line at `q` and its `.RN/` continuations, read as startRemark, continuation and finishRemark
+   * would for an FQT card: the card joins `cards`. Returns where the next line starts (lines and
+   * characters in fastLines, fastChars), or DECLINE to leave the remark to line().
    */
-  private fastRemark(scan: TextScan, q: number, eq: number, index: number, cards: FtlCard[]): number {
+  private fastRemark(
+    scan: TextScan,
+    q: number,
+    index: number,
+    cards: FtlCard[],
+    roomLines: number,
+    roomChars: number,
+  ): number {
     const text = scan.text;
     const n = scan.n;
+    // The everyday card ends its line with its number: no search for the line's end.
+    let quick = quickFqtCard(text, q + 3, n);
+    let eq: number;
+    if (quick && scan.endsAt(quickSlots.numberEnd)) {
+      eq = quickSlots.numberEnd;
+    } else {
+      quick = false;
+      eq = scan.end(q);
+      if (eq === -1) return DECLINE;
+    }
+    if (eq - q > LINE_WIDTH) return DECLINE;
     // The text after `.R/` as keepTrailing leaves it: trimmed, or whole when the line fills the width.
     let te = eq;
     while (te > q + 3 && text.charCodeAt(te - 1) === 32) te--;
@@ -585,19 +596,21 @@ export class PartReader {
     let lines = 1;
     let chars = eq - q;
     let r = scan.next;
+    // Continuations: line() would hand a line to continuation() when its trimmed text starts `.RN/`.
     while (true) {
       if (r >= n) return DECLINE;
-      if (
-        text.charCodeAt(r) !== 46 ||
-        text.charCodeAt(r + 1) !== 82 ||
-        text.charCodeAt(r + 2) !== 78 ||
-        text.charCodeAt(r + 3) !== 47
-      ) {
-        break;
+      const c = text.charCodeAt(r);
+      if (c !== 46) {
+        // Not a continuation, unless spaces before it hide one.
+        if (c === 13 || c === 10 || visible(c)) break;
+        return DECLINE;
       }
+      // A line the text cuts short may still turn out to be a continuation.
+      if (r + 3 >= n) return DECLINE;
+      if (text.charCodeAt(r + 1) !== 82 || text.charCodeAt(r + 2) !== 78 || text.charCodeAt(r + 3) !== 47)
+        break;
       const er = scan.end(r);
-      if (er === -1) return DECLINE;
-      if (er - r > LINE_WIDTH) return DECLINE;
+      if (er === -1 || er - r > LINE_WIDTH) return DECLINE;
       let tr = er;
       while (tr > r + 4 && text.charCodeAt(tr - 1) === 32) tr--;
       if (!visible(text.charCodeAt(tr - 1))) return DECLINE;
@@ -607,14 +620,16 @@ export class PartReader {
       chars += er - r;
       r = scan.next;
     }
+    if (lines > roomLines || chars > roomChars) return DECLINE;
     const s = joined ?? text;
     const f = joined === null ? q + 3 : 0;
     const t = joined === null ? to : joined.length;
     // finishRemark would trim the end (and rebuild the raw text): left to it.
     if (t > f && s.charCodeAt(t - 1) === 32) return DECLINE;
+    if (!quick || joined !== null || to !== eq) quick = quickFqtCard(s, f, t);
     const whole = joined === null ? text.slice(q, to) : `.R/${joined}`;
     const line = this.firstLine + index;
-    if (quickFqtCard(s, f, t)) {
+    if (quick) {
       const usage = quickSlots.usage;
       const statusEnd = quickSlots.statusEnd;
       const from = quickSlots.numberFrom;
