@@ -6,7 +6,7 @@
  * fetches what was missed.
  */
 import { join } from 'node:path';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { RedeyeError, coerceError } from '../lib/errors.js';
 import { isSafeName } from '../transports/names.js';
 import { createTransport } from '../transports/index.js';
@@ -47,13 +47,16 @@ async function fetchFeed(
       );
       continue;
     }
-    // With files left on the server, the registry tells what was already taken: skip it unseen.
+    // With files left on the server, the registry tells what was already taken: skip it unseen, unless
+    // it is still to be read and its landed copy is gone (removed before ingest read it): land it again.
     if (cfg.afterFetch === 'leave') {
-      const known = await ctx.db
+      const known = (await ctx.db
         .knex('files')
         .where({ direction: 'in', feed, name: entry.name, size: entry.size })
-        .first('id');
-      if (known) continue;
+        .first('id', 'verdict', 'local_path')) as
+        { id: number; verdict: string; local_path: string | null } | undefined;
+      if (known && !(known.verdict === 'pending' && known.local_path && !existsSync(known.local_path)))
+        continue;
     }
     const got = await transport.download(cfg.remoteDir, entry, landing);
     const reg = await registerInbound(
@@ -72,6 +75,9 @@ async function fetchFeed(
       ctx.now().toISOString(),
     );
     counts[reg.outcome] = (counts[reg.outcome] ?? 0) + 1;
+    // A file landed again before it was read (its first landed copy was lost) is read from the new copy.
+    if (reg.outcome === 'known' && reg.file.verdict === 'pending' && reg.file.localPath !== got.localPath)
+      await ctx.db.knex('files').where({ id: reg.file.id }).update({ local_path: got.localPath });
     if (reg.outcome === 'conflict')
       ctx.logger.warn({ feed, file: entry.name }, reg.file.message ?? 'name conflict: held for an operator');
     if (cfg.afterFetch === 'archive') {
