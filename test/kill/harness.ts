@@ -153,7 +153,10 @@ export class World {
   }
 
   /** `node bin/redeye.js --config <world> <args…>` as a child process, optionally killed by plan. */
-  cli(args: string[], o: { date?: string; kill?: KillPlan }): Promise<ChildResult> {
+  cli(
+    args: string[],
+    o: { date?: string; kill?: KillPlan; onStepStarted?: (step: string) => void },
+  ): Promise<ChildResult> {
     const t0 = performance.now();
     const child = spawn(process.execPath, [BIN, '--config', this.config, ...args], {
       cwd: this.dir,
@@ -184,6 +187,7 @@ export class World {
         const m = /"msg":"([a-z]+) started"/.exec(line);
         if (!m || !(NIGHTLY_STEPS as string[]).includes(m[1]!)) continue;
         started.push({ step: m[1]!, at: performance.now() - t0 });
+        o.onStepStarted?.(m[1]!);
         if (o.kill && o.kill.step === m[1] && timer === undefined)
           timer = setTimeout(kill, Math.max(0, o.kill.offsetMs ?? 0));
       }
@@ -207,8 +211,12 @@ export class World {
     });
   }
 
-  nightly(date: string, kill?: KillPlan): Promise<ChildResult> {
-    return this.cli(['run', 'nightly', '--date', date, '--json'], { date, ...(kill ? { kill } : {}) });
+  nightly(date: string, kill?: KillPlan, onStepStarted?: (step: string) => void): Promise<ChildResult> {
+    return this.cli(['run', 'nightly', '--date', date, '--json'], {
+      date,
+      ...(kill ? { kill } : {}),
+      ...(onStepStarted ? { onStepStarted } : {}),
+    });
   }
 
   /** Whether the killed process left its run lock behind (the rerun must take it over). */
