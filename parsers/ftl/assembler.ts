@@ -209,13 +209,24 @@ export class FtlAssembler {
           }
           if (r.done) break;
           const chunk = r.value;
-          const text = typeof chunk === 'string' ? chunk : decoder.write(chunk);
-          if (!collector.isSuspect && text.indexOf('\uFFFD') !== -1) collector.markSuspect();
-          // Small steps, each followed by a hand-over of its records: the consumer takes them while
-          // they are young, so the collector has little to copy (records are most of the garbage).
-          feed.push(text, false);
-          while (feed.step()) if (this.out.length > 0) yield this.take();
-          if (this.out.length > 0) yield this.take();
+          let from = 0;
+          while (from < chunk.length) {
+            let text: string;
+            if (typeof chunk === 'string') {
+              text = chunk;
+              from = chunk.length;
+            } else {
+              const to = pieceEnd(chunk, from);
+              text = decoder.write(from === 0 && to === chunk.length ? chunk : chunk.subarray(from, to));
+              from = to;
+            }
+            if (!collector.isSuspect && text.indexOf('\uFFFD') !== -1) collector.markSuspect();
+            // Small steps, each followed by a hand-over of its records: the consumer takes them while
+            // they are young, so the collector has little to copy (records are most of the garbage).
+            feed.push(text, false);
+            while (feed.step()) if (this.out.length > 0) yield this.take();
+            if (this.out.length > 0) yield this.take();
+          }
         }
         finished = true;
       } finally {
@@ -831,6 +842,26 @@ class FlatEvents<T> implements AsyncIterableIterator<T> {
       return { value: r.value[0]!, done: false };
     }
   }
+}
+
+/** Bytes of a chunk decoded at a time, at least (see pieceEnd). */
+const PIECE = 8192;
+const LF_END = Buffer.from('\nEND', 'latin1');
+
+/**
+ * Where the piece of `chunk` from `from` ends: after the first line starting END at least PIECE bytes on
+ * (a part's END line, nearly always), or at the end of the chunk. Decoding the pieces one after the other
+ * gives the text of the whole chunk — the decoder keeps what a piece cuts of a character — but as several
+ * strings: parts of Latin text stay one-byte strings, faster to decode and to read, when a message beside
+ * them is Cyrillic; and a part read by the fast path is not cut between two of them.
+ */
+function pieceEnd(chunk: Buffer, from: number): number {
+  const n = chunk.length;
+  if (n - from < 2 * PIECE) return n;
+  const at = chunk.indexOf(LF_END, from + PIECE);
+  if (at === -1) return n;
+  const lf = chunk.indexOf(10, at + 4);
+  return lf === -1 ? n : lf + 1;
 }
 
 /** A receipt time the calendar can place (years 1 to 9999). */

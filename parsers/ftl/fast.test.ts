@@ -655,6 +655,47 @@ describe('fast path against the general path, block by block', () => {
   });
 });
 
+describe('fast path against the general path, on large chunks', () => {
+  it('reads a large chunk decoded piece by piece as small chunks read line by line', async () => {
+    // A chunk of 16 KB and more is decoded in pieces cut after END lines; small chunks are not.
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.array(passengerArb, { minLength: 20, maxLength: 120 }), fc.boolean()), {
+          minLength: 2,
+          maxLength: 5,
+        }),
+        fc.array(editArb, { maxLength: 6 }),
+        fc.constantFrom('\r\n', '\n'),
+        fc.constantFrom('utf-8', 'utf-8', 'cp866', 'windows-1251'),
+        fc.option(fc.nat(), { nil: null }),
+        async (messages, edits, eol, encoding, badByte) => {
+          const lines = messages.flatMap(([passengers, ending], i) =>
+            writeFtlMessage(
+              { flight: { carrier: 'XX', number: 100 + i, date: '2024-06-28', board: 'DME' }, passengers },
+              { maxPartChars: ending ? 3000 : 1500, lineEnding: '\n' },
+            )
+              .join('')
+              .split('\n')
+              .slice(0, -1),
+          );
+          let bytes = encodeFtl(applyEdits(lines, edits).join(eol) + eol, encoding);
+          if (badByte !== null) {
+            const at = badByte % bytes.length;
+            bytes = Buffer.concat([bytes.subarray(0, at), Buffer.from([0xd0]), bytes.subarray(at)]);
+          }
+          const whole: Built = { inputs: [ftlInput('big.ftl', bytes, '2024-06-29T21:00:00Z')], encoding };
+          const small: Built = {
+            inputs: [ftlInput('big.ftl', bytes, '2024-06-29T21:00:00Z', 997)],
+            encoding,
+          };
+          expectSame(await read(whole, true), await read(small, false));
+        },
+      ),
+      { numRuns: Math.ceil(RUNS / 3) },
+    );
+  });
+});
+
 describe('fast path against the general path, where the text is cut', () => {
   it('does not take a line cut short by the end of a chunk for the end of a remark', async () => {
     // `.RN` at the end of one chunk, `/` at the start of the next: a continuation all the same.
