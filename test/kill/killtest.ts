@@ -8,13 +8,14 @@
  * Kill points. The reference run gives the duration of every step of every night. The points are drawn
  * over that whole timeline (one uniform point in each of `kills` equal slices, so they spread over it;
  * one more in every step of the first night, and one while the process starts on the first and the last
- * night), and each is aimed as "this share of step S of night N": the killed world's child is killed that
- * long after it logs that S started. A rerun skips what is done, so a point measured from the start of the
- * process would drift to later steps; measured from the step's start it lands where it was drawn (or in
- * a later step when the rerun finishes S sooner, which the log shows: the step each kill interrupted is
- * read from `job_runs`). Points left when a night completes move to the next night; on the last night
- * they kill reruns of the completed night, which must change nothing either, and so do random points
- * until there have been `minKills` kills.
+ * night), and each is aimed at its step: the killed world's child is killed that long after it logs that
+ * the step started. A rerun skips what is done, so a point measured from the start of the process would
+ * drift to later steps. In a step that picks up where the last kill left it (fetch, ingest, accrue) the
+ * wait is the distance from the step's previous point; in a step that starts over it is the point's
+ * offset in the step. A point still lands in a later step when the rerun is quicker than the reference
+ * (the log shows it: the step each kill interrupted is read from `job_runs`). Points left when a night
+ * completes move to the next night; on the last night they kill reruns of the completed night, which
+ * must change nothing either, and so do random points until there have been `minKills` kills.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -53,7 +54,9 @@ interface Target {
   step: string;
   /** Where in the step (or in the start-up), as a share of its clean duration on the night it runs. */
   fraction: number;
-  why: 'timeline' | 'every step' | 'start' | 'top-up';
+  /** Order among the step's points. */
+  seq: number;
+  why: 'timeline' | 'start' | 'top-up';
 }
 
 export interface Attempt {
@@ -94,36 +97,50 @@ export interface KillTestReport {
   ms: number;
 }
 
+/**
+ * Steps that pick up where a killed run left them (fetch: files landed and registered; ingest: files
+ * read, each in its own transaction; accrue: batches posted). A rerun's point in such a step is measured
+ * from where the previous kill stopped it, so its kill points are aimed as the distance from the previous
+ * one; the other steps start over on a rerun, and their points are aimed from the step's start.
+ */
+const RESUMABLE = new Set(['fetch', 'ingest', 'accrue']);
+
 function pickTargets(
   options: KillTestOptions,
   timeline: Array<Array<{ step: string; seconds: number }>>,
   random: () => number,
 ): Target[][] {
-  const byNight: Target[][] = timeline.map(() => []);
-  // Every step of the first night at least once, in the first half of its clean duration (a rerun goes
-  // faster through what is done, so a later point would often land in the next step).
-  for (const { step } of timeline[0]!) byNight[0]!.push({ step, fraction: random() / 2, why: 'every step' });
-  // While the process starts (before it takes the lock): on the first and on the last night.
-  for (const night of new Set([0, timeline.length - 1]))
-    byNight[night]!.push({ step: 'start', fraction: random(), why: 'start' });
-  // The rest spread over the whole timeline of the nights' steps.
+  // Points (seconds into a step) per night and step.
+  const points = timeline.map((steps) => new Map(steps.map((s) => [s.step, [] as number[]])));
+  // Every step of the first night at least once, in the first half of its clean duration.
+  for (const { step, seconds } of timeline[0]!) points[0]!.get(step)!.push((random() * seconds) / 2);
+  // The rest spread over the whole timeline of the nights' steps: one point in each of `kills` slices.
   const flat = timeline.flatMap((steps, night) => steps.map((s) => ({ night, ...s })));
-  const total = flat.reduce((s, x) => s + x.seconds, 0);
+  const total = flat.reduce((sum, x) => sum + x.seconds, 0);
   for (let i = 0; i < options.kills; i++) {
     let at = ((i + random()) / options.kills) * total;
     for (const x of flat) {
       if (at < x.seconds || x === flat[flat.length - 1]) {
-        byNight[x.night]!.push({
-          step: x.step,
-          fraction: x.seconds > 0 ? Math.min(1, at / x.seconds) : 0,
-          why: 'timeline',
-        });
+        points[x.night]!.get(x.step)!.push(Math.min(at, x.seconds));
         break;
       }
       at -= x.seconds;
     }
   }
-  return byNight;
+  return timeline.map((steps, night) => {
+    const targets: Target[] = [];
+    // While the process starts (before it takes the lock): on the first and on the last night.
+    if (night === 0 || night === timeline.length - 1)
+      targets.push({ step: 'start', fraction: random(), seq: 0, why: 'start' });
+    for (const { step, seconds } of steps) {
+      const sorted = points[night]!.get(step)!.sort((a, b) => a - b);
+      sorted.forEach((at, i) => {
+        const aimed = RESUMABLE.has(step) ? at - (i > 0 ? sorted[i - 1]! : 0) : at;
+        targets.push({ step, fraction: seconds > 0 ? aimed / seconds : 0, seq: i, why: 'timeline' });
+      });
+    }
+    return targets;
+  });
 }
 
 /** A random point of a night's timeline (for the top-up). */
@@ -131,13 +148,13 @@ function randomTarget(steps: Array<{ step: string; seconds: number }>, random: (
   const total = steps.reduce((s, x) => s + x.seconds, 0);
   let at = random() * total;
   for (const x of steps) {
-    if (at < x.seconds) return { step: x.step, fraction: at / x.seconds, why: 'top-up' };
+    if (at < x.seconds) return { step: x.step, fraction: at / x.seconds, seq: 0, why: 'top-up' };
     at -= x.seconds;
   }
-  return { step: steps[steps.length - 1]!.step, fraction: random(), why: 'top-up' };
+  return { step: steps[steps.length - 1]!.step, fraction: random(), seq: 0, why: 'top-up' };
 }
 
-const order = (t: Target) => (t.step === 'start' ? -1 : NIGHTLY_STEPS.indexOf(t.step as never)) + t.fraction;
+const stepIndex = (t: Target) => (t.step === 'start' ? -1 : NIGHTLY_STEPS.indexOf(t.step as never));
 
 /** The feeds the reference world read files of. */
 function inboundFeeds(world: World): string[] {
@@ -216,9 +233,13 @@ export async function runKillTest(options: KillTestOptions): Promise<KillTestRep
   for (const [night, date] of dates.entries()) {
     await killed.deliverNight(date);
     const last = night === dates.length - 1;
-    const queue = [...carried, ...targets[night]!].sort((a, b) => order(a) - order(b));
+    const queue = [...carried, ...targets[night]!].sort(
+      (a, b) => stepIndex(a) - stepIndex(b) || a.seq - b.seq,
+    );
     carried = [];
     let completed = false;
+    /** Whether the last attempt ran to its end: a night is always left by a run that did. */
+    let ended = false;
     const steps = timeline[night]!;
     let topUps = 0;
     for (;;) {
@@ -255,6 +276,7 @@ export async function runKillTest(options: KillTestOptions): Promise<KillTestRep
         rerunOfCompleted: completed,
         exit: r.code,
       };
+      ended = !r.killed && r.code === 0;
       if (r.killed) {
         attempt.interrupted = killed.interruptedStep(r.pid, date);
         attempt.staleLock = killed.leftLock(r.pid);
@@ -278,7 +300,7 @@ export async function runKillTest(options: KillTestOptions): Promise<KillTestRep
           `${attempt.error ? ` — exit ${r.code}: ${attempt.error.slice(0, 300)}` : ''}`,
       );
     }
-    if (!completed) {
+    if (!ended) {
       const r = await killed.nightly(date);
       n++;
       keepLog(`killed-${date}-${String(n).padStart(3, '0')}-final`, r);
@@ -289,7 +311,7 @@ export async function runKillTest(options: KillTestOptions): Promise<KillTestRep
         outcome: r.code === 0 ? 'completed' : 'failed',
         ms: Math.round(r.ms),
         violations: [],
-        rerunOfCompleted: false,
+        rerunOfCompleted: completed,
         exit: r.code,
       };
       if (r.code !== 0) attempt.error = r.stdout.slice(-2000);
