@@ -1,0 +1,119 @@
+/**
+ * Two `redeye run nightly` for the same date at once, as two processes on one database: one runs the
+ * night, the other refuses with JOB_LOCKED naming the holder (or, started after the first finished, is a
+ * rerun that changes nothing), and nothing is posted twice: the world then holds exactly what one clean
+ * night leaves. On SQLite the lock is a row whose holder must be alive; on PostgreSQL, with both
+ * processes sharing one database, a session advisory lock.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDb } from '../../db/connection.js';
+import { availableEngines, createTestDatabase, type TestDb } from '../harness/db.js';
+import { compare, generate, snapshot, World, type ChildResult, type Demo } from '../kill/harness.js';
+import { halfPosted, MEMBERS, MONTH, NIGHT, urlOf } from './harness.js';
+
+const LOCKED = new RegExp(
+  `^error \\[JOB_LOCKED\\]: nightly:${NIGHT} is already running \\((.+)\\); not starting a second run$`,
+  'm',
+);
+
+/** Every posting as `key content-hash`, sorted: the same set means nothing missing and nothing twice. */
+async function postings(url: string): Promise<string[]> {
+  const db = openDb(url);
+  try {
+    const rows = (await db.knex('postings').select('idempotency_key', 'content_hash')) as Array<{
+      idempotency_key: string;
+      content_hash: string;
+    }>;
+    return rows.map((r) => `${r.idempotency_key} ${r.content_hash}`).sort();
+  } finally {
+    await db.close();
+  }
+}
+
+/** Starts the night in `w`; when the first one holds its lock (fetch started), starts the second. */
+async function overlapping(w: World): Promise<[ChildResult, ChildResult]> {
+  let second: Promise<ChildResult> | undefined;
+  const first = await w.nightly(NIGHT, undefined, (s) => {
+    if (s === 'fetch' && !second) second = w.nightly(NIGHT);
+  });
+  return [first, await second!];
+}
+
+describe('two nights for the same date at once', () => {
+  let base: string;
+  let demo: Demo;
+  let reference: World;
+  let referencePostings: string[];
+
+  beforeAll(async () => {
+    base = mkdtempSync(join(tmpdir(), 'redeye-faults-twice-'));
+    demo = await generate(join(base, 'demo'), MEMBERS, MONTH, 1);
+    reference = await World.create('reference', join(base, 'reference'), demo);
+    await reference.deliverNight(NIGHT);
+    const r = await reference.nightly(NIGHT);
+    expect(r.code, r.stdout).toBe(0);
+    referencePostings = await postings(urlOf(reference));
+    expect(referencePostings.length).toBeGreaterThan(100);
+  }, 120_000);
+  afterAll(() => rmSync(base, { recursive: true, force: true }));
+
+  it('SQLite: the second, started while the first runs, refuses with JOB_LOCKED', async () => {
+    const w = await World.create('sqlite-overlap', join(base, 'sqlite-overlap'), demo);
+    await w.deliverNight(NIGHT);
+    const [first, second] = await overlapping(w);
+    expect(first.code, first.stdout).toBe(0);
+    expect(second.code).toBe(1);
+    const refused = LOCKED.exec(second.stderr);
+    console.log(`[faults/twice] SQLite: ${refused?.[0]}`);
+    expect(refused?.[1]).toContain(`pid ${first.pid}`);
+    expect(second.started).toEqual([]);
+    expect(await halfPosted(urlOf(w))).toEqual([]);
+    expect(compare(snapshot(reference), snapshot(w))).toEqual([]);
+  }, 120_000);
+
+  it('SQLite: two started at the same instant: one night, nothing twice', async () => {
+    const w = await World.create('sqlite-together', join(base, 'sqlite-together'), demo);
+    await w.deliverNight(NIGHT);
+    const both = await Promise.all([w.nightly(NIGHT), w.nightly(NIGHT)]);
+    // One ran the night; the other refused, or came after it and found everything done.
+    expect(both.filter((r) => r.code === 0).length).toBeGreaterThanOrEqual(1);
+    for (const r of both) if (r.code !== 0) expect(r.stderr).toMatch(LOCKED);
+    expect(await halfPosted(urlOf(w))).toEqual([]);
+    expect(compare(snapshot(reference), snapshot(w))).toEqual([]);
+  }, 120_000);
+
+  const pg = availableEngines().includes('postgres');
+  describe.skipIf(!pg)('on PostgreSQL', () => {
+    let t: TestDb;
+    beforeAll(async () => {
+      t = await createTestDatabase('postgres');
+    }, 60_000);
+    afterAll(async () => {
+      await t?.cleanup();
+    });
+
+    it('two processes sharing one database: the advisory lock refuses the second', async () => {
+      const w = await World.create('postgres-overlap', join(base, 'postgres-overlap'), demo, {
+        edit: (doc) => doc.setIn(['database', 'url'], t.url),
+      });
+      await w.deliverNight(NIGHT);
+      const [first, second] = await overlapping(w);
+      expect(first.code, first.stdout + first.stderr.slice(-2000)).toBe(0);
+      expect(second.code).toBe(1);
+      const refused = LOCKED.exec(second.stderr);
+      console.log(`[faults/twice] PostgreSQL: ${refused?.[0]}`);
+      expect(refused?.[1]).toBe('another session holds its advisory lock');
+      expect(await halfPosted(t.url)).toEqual([]);
+      expect(await postings(t.url)).toEqual(referencePostings);
+      // Both at the same instant, now as reruns of the night: still nothing twice.
+      const both = await Promise.all([w.nightly(NIGHT), w.nightly(NIGHT)]);
+      for (const r of both) if (r.code !== 0) expect(r.stderr).toMatch(LOCKED);
+      expect(both.some((r) => r.code === 0)).toBe(true);
+      expect(await postings(t.url)).toEqual(referencePostings);
+      expect(await halfPosted(t.url)).toEqual([]);
+    }, 180_000);
+  });
+});
