@@ -43,28 +43,86 @@ export function scheduledJobs(config: LoadedConfig): ScheduledJob[] {
   return jobs;
 }
 
-/** Business dates a job missed: after its last successful run, up to the date it would run for now. */
+const partsFormat = new Map<string, Intl.DateTimeFormat>();
+
+/** Minute, hour, day of month, month and day of week of an instant in a time zone. */
+function localParts(
+  at: Date,
+  timeZone: string,
+): { minute: number; hour: number; day: number; month: number; weekday: number } {
+  let f = partsFormat.get(timeZone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hourCycle: 'h23',
+      minute: 'numeric',
+      hour: 'numeric',
+      day: 'numeric',
+      month: 'numeric',
+      weekday: 'short',
+    });
+    partsFormat.set(timeZone, f);
+  }
+  const p = Object.fromEntries(f.formatToParts(at).map((x) => [x.type, x.value]));
+  const weekday = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'].indexOf(p.weekday ?? '');
+  return {
+    minute: Number(p.minute),
+    hour: Number(p.hour),
+    day: Number(p.day),
+    month: Number(p.month),
+    weekday,
+  };
+}
+
+/**
+ * The instants in (from, to] at which a cron expression fires, in a time zone — minute by minute, which
+ * over the few days of a catch-up is a few thousand steps. Cron's rule for days applies: when both the
+ * day of month and the day of week are restricted, either may match.
+ */
+export function fireTimes(expression: string, from: Date, to: Date, timeZone: string): Date[] {
+  const f = cron.parse(expression);
+  const allDays = f.dayOfMonth.length >= 31;
+  const allWeekdays = f.dayOfWeek.length >= 7;
+  const out: Date[] = [];
+  const start = Math.floor(from.getTime() / 60_000) + 1;
+  const end = Math.floor(to.getTime() / 60_000);
+  for (let m = start; m <= end; m++) {
+    const at = new Date(m * 60_000);
+    const p = localParts(at, timeZone);
+    if (!f.minute.includes(p.minute) || !f.hour.includes(p.hour) || !f.month.includes(p.month)) continue;
+    const dom = f.dayOfMonth.includes(p.day);
+    const dow = f.dayOfWeek.includes(p.weekday) || (p.weekday === 0 && f.dayOfWeek.includes(7));
+    const dayOk = allDays && allWeekdays ? true : allDays ? dow : allWeekdays ? dom : dom || dow;
+    if (dayOk) out.push(at);
+  }
+  return out;
+}
+
+/**
+ * Business dates a scheduled job should have run for while the scheduler was down: one per time its
+ * cron fired in the last `catchUpDays` days (so a monthly job catches up months, not days), after the
+ * job's last successful run.
+ */
 export async function missedDates(
   db: Db,
-  job: string,
-  upTo: IsoDate,
+  job: ScheduledJob,
+  now: Date,
+  timeZone: string,
   catchUpDays: number,
 ): Promise<IsoDate[]> {
   const last = await db
     .knex('job_runs')
-    .where({ job, status: 'succeeded' })
+    .where({ job: job.job, status: 'succeeded' })
     .max({ d: 'business_date' })
     .first();
   const lastDate = (last?.d as string | null) ?? null;
-  const earliest = addDays(upTo, -catchUpDays);
-  const out: IsoDate[] = [];
-  for (
-    let d = lastDate && lastDate >= earliest ? addDays(lastDate, 1) : earliest;
-    d <= upTo;
-    d = addDays(d, 1)
-  )
-    out.push(d);
-  return lastDate === null ? [upTo] : out;
+  // A scheduler that has never run starts with the cron; it does not invent a history.
+  if (lastDate === null) return [];
+  const from = new Date(now.getTime() - catchUpDays * 86_400_000);
+  const dates = fireTimes(job.cron, from, now, timeZone).map((t) =>
+    addDays(dateInZone(t, timeZone), job.dateOffsetDays),
+  );
+  return [...new Set(dates)].filter((d) => d > lastDate).sort();
 }
 
 export class Scheduler {
@@ -88,6 +146,15 @@ export class Scheduler {
   private enqueue(job: RunnableJob, date: IsoDate): Promise<void> {
     this.queue = this.queue.then(async () => {
       if (this.controller.signal.aborted) return;
+      // Another scheduler sharing the database may have run it already: each job runs once per date.
+      const done = await this.o.db
+        .knex('job_runs')
+        .where({ job, business_date: date, status: 'succeeded' })
+        .first('id');
+      if (done) {
+        this.o.logger.info({ job, businessDate: date }, `${job} for ${date} already ran`);
+        return;
+      }
       const ctx: JobContext = {
         db: this.o.db,
         config: this.o.config,
@@ -115,15 +182,10 @@ export class Scheduler {
     return this.queue;
   }
 
-  /** Runs what was missed, then starts the cron tasks. */
+  /** Starts the cron tasks, then runs what was missed while the scheduler was down. */
   async start(): Promise<void> {
     const jobs = scheduledJobs(this.o.config);
-    for (const s of jobs) {
-      const upTo = this.businessDateFor(s.dateOffsetDays);
-      const missed = await missedDates(this.o.db, s.job, upTo, this.o.config.schedules.catchUpDays);
-      // Today's date is the cron's to run; catch-up covers the days before it.
-      for (const d of missed.filter((x) => x < upTo)) await this.enqueue(s.job, d);
-    }
+    const catchUp: Array<[RunnableJob, IsoDate]> = [];
     for (const s of jobs) {
       this.tasks.push(
         cron.schedule(s.cron, () => this.enqueue(s.job, this.businessDateFor(s.dateOffsetDays)), {
@@ -132,11 +194,30 @@ export class Scheduler {
           name: `redeye-${s.job}`,
         }),
       );
+      for (const d of await missedDates(
+        this.o.db,
+        s,
+        this.now(),
+        this.timeZone,
+        this.o.config.schedules.catchUpDays,
+      ))
+        catchUp.push([s.job, d]);
     }
     this.o.logger.info(
-      { timeZone: this.timeZone, jobs: jobs.map((j) => `${j.job} ${j.cron}`) },
+      {
+        timeZone: this.timeZone,
+        jobs: jobs.map((j) => `${j.job} ${j.cron}`),
+        catchUp: catchUp.map(([j, d]) => `${j} ${d}`),
+      },
       'scheduler started',
     );
+    // Queued, not awaited: the daemon must answer SIGTERM while a long catch-up is still running.
+    for (const [job, date] of catchUp) void this.enqueue(job, date);
+  }
+
+  /** Resolves when every queued run has finished. */
+  idle(): Promise<void> {
+    return this.queue;
   }
 
   /** Stops the cron tasks and waits for the running job to reach the end of its current transaction. */

@@ -1,0 +1,160 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { hostname } from 'node:os';
+import { availableEngines } from '../test/harness/db.js';
+import { createWorld, type TestWorld } from '../test/harness/context.js';
+import { openDb } from '../db/connection.js';
+import { silentLogger } from '../lib/log.js';
+import { missedDates, Scheduler } from './schedule.js';
+
+/** The demo configuration with one cheap scheduled job, at a time of day the test never reaches. */
+function scheduled(yaml: string): string {
+  return yaml
+    .replace(/\njobs:\n(\s+- \{ job: [^\n]+\n)+/, '\n')
+    .replace(
+      /schedules:\n[\s\S]*?catchUpDays: 7\n/,
+      'schedules:\n  timeZone: UTC\n  jobs:\n    - { job: tiers, cron: "0 3 * * *" }\n  catchUpDays: 5\n',
+    );
+}
+
+async function succeeded(w: TestWorld, job: string, date: string): Promise<void> {
+  const at = new Date().toISOString();
+  await w.t.db
+    .knex('job_runs')
+    .insert({
+      job,
+      business_date: date,
+      status: 'succeeded',
+      started_at: at,
+      finished_at: at,
+      host: hostname(),
+      pid: 1,
+    });
+}
+
+const runsOf = (w: TestWorld) =>
+  w.t.db.knex('job_runs').where({ job: 'tiers' }).orderBy('business_date').select('business_date', 'status');
+
+for (const engine of availableEngines()) {
+  describe(`the scheduler on ${engine}`, () => {
+    let w: TestWorld;
+    beforeEach(async () => {
+      w = await createWorld(engine, scheduled);
+    });
+    afterEach(async () => w.cleanup());
+
+    it('lists the business dates missed since the last successful run, bounded by catchUpDays', async () => {
+      await succeeded(w, 'tiers', '2026-11-20');
+      const daily = { job: 'tiers' as const, cron: '0 3 * * *', dateOffsetDays: -1 };
+      expect(await missedDates(w.t.db, daily, new Date('2026-11-24T10:00:00Z'), 'UTC', 5)).toEqual([
+        '2026-11-21',
+        '2026-11-22',
+        '2026-11-23',
+      ]);
+      expect(await missedDates(w.t.db, daily, new Date('2027-01-01T02:00:00Z'), 'UTC', 5)).toEqual([
+        '2026-12-26',
+        '2026-12-27',
+        '2026-12-28',
+        '2026-12-29',
+        '2026-12-30',
+      ]);
+      // A monthly job catches up months, not days.
+      const monthly = { job: 'tiers' as const, cron: '0 6 1 * *', dateOffsetDays: -1 };
+      expect(await missedDates(w.t.db, monthly, new Date('2026-12-03T00:00:00Z'), 'UTC', 40)).toEqual([
+        '2026-11-30',
+      ]);
+      // In the program's time zone: 02:30 in Moscow is 23:30 UTC the day before.
+      const moscow = { job: 'tiers' as const, cron: '30 2 * * *', dateOffsetDays: -1 };
+      expect(await missedDates(w.t.db, moscow, new Date('2026-11-21T23:45:00Z'), 'Europe/Moscow', 2)).toEqual(
+        ['2026-11-21'],
+      );
+    });
+
+    it('after an outage runs every missed night, oldest first, then leaves today to the cron', async () => {
+      await succeeded(w, 'tiers', '2026-11-22');
+      // 01:00 on the 26th: the 03:00 run for the 25th is still to come today.
+      const s = new Scheduler({
+        db: w.t.db,
+        config: w.config,
+        logger: silentLogger,
+        env: {},
+        now: () => new Date('2026-11-26T01:00:00Z'),
+      });
+      await s.start();
+      await s.idle();
+      await s.stop();
+      expect((await runsOf(w)).map((r) => r.business_date)).toEqual([
+        '2026-11-22',
+        '2026-11-23',
+        '2026-11-24',
+      ]);
+    });
+
+    it('runs the night whose time has passed while it was down as part of the catch-up', async () => {
+      await succeeded(w, 'tiers', '2026-11-23');
+      // 10:00: today's 03:00 run (for the 25th) was missed and the cron will not come back today.
+      const s = new Scheduler({
+        db: w.t.db,
+        config: w.config,
+        logger: silentLogger,
+        env: {},
+        now: () => new Date('2026-11-26T10:00:00Z'),
+      });
+      await s.start();
+      await s.idle();
+      await s.stop();
+      expect((await runsOf(w)).map((r) => r.business_date)).toEqual([
+        '2026-11-23',
+        '2026-11-24',
+        '2026-11-25',
+      ]);
+    });
+
+    it('stops cleanly: the running job finishes and nothing further starts', async () => {
+      await succeeded(w, 'tiers', '2026-11-20');
+      const s = new Scheduler({
+        db: w.t.db,
+        config: w.config,
+        logger: silentLogger,
+        env: {},
+        now: () => new Date('2026-11-26T10:00:00Z'),
+      });
+      await s.start();
+      await s.stop();
+      const runs = await runsOf(w);
+      expect(runs.every((r) => r.status === 'succeeded')).toBe(true);
+      expect(runs.length).toBeLessThan(6);
+      expect(await w.t.db.knex('job_locks').count({ n: '*' }).first()).toMatchObject({
+        n: expect.anything(),
+      });
+      expect(Number((await w.t.db.knex('job_locks').count({ n: '*' }).first())!.n)).toBe(0);
+    });
+
+    if (engine === 'postgres') {
+      it('two schedulers on one database run each job once per date', async () => {
+        await succeeded(w, 'tiers', '2026-11-20');
+        const second = openDb(w.t.url);
+        try {
+          const now = () => new Date('2026-11-26T10:00:00Z');
+          const a = new Scheduler({ db: w.t.db, config: w.config, logger: silentLogger, env: {}, now });
+          const b = new Scheduler({ db: second, config: w.config, logger: silentLogger, env: {}, now });
+          await Promise.all([a.start(), b.start()]);
+          await Promise.all([a.idle(), b.idle()]);
+          await Promise.all([a.stop(), b.stop()]);
+          const runs = await runsOf(w);
+          const dates = runs.map((r) => r.business_date);
+          expect(dates).toEqual([
+            '2026-11-20',
+            '2026-11-21',
+            '2026-11-22',
+            '2026-11-23',
+            '2026-11-24',
+            '2026-11-25',
+          ]);
+          expect(a.runs.length + b.runs.length).toBe(5);
+        } finally {
+          await second.close();
+        }
+      });
+    }
+  });
+}
