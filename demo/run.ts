@@ -45,6 +45,20 @@ function withoutMail(configPath: string): void {
   writeFileSync(configPath, doc.toString({ lineWidth: 0 }));
 }
 
+/** Every file of a night's folder, with where it goes in the inbox. */
+function filesOf(source: string, inbox: string): Array<[string, string]> {
+  if (!existsSync(source)) return [];
+  const out: Array<[string, string]> = [];
+  const walk = (dir: string, rel: string) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      if (e.isDirectory()) walk(join(dir, e.name), join(rel, e.name));
+      else out.push([join(dir, e.name), join(inbox, rel, e.name)]);
+    }
+  };
+  walk(source, '');
+  return out;
+}
+
 export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const t0 = process.hrtime.bigint();
   const dir = resolve(o.dir);
@@ -64,26 +78,23 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       const t = feed && config.transports[feed.source];
       if (t && t.type === 'local') mkdirSync(join(t.root, feed.remoteDir), { recursive: true });
     }
-    progress.start('nights', plan.nights.length);
-    for (const night of plan.nights) {
-      const inbox = resolve(dir, plan.inbox);
+    progress.start('nights', plan.nights.length + 1);
+    const inbox = resolve(dir, plan.inbox);
+    const night = async (date: string, files: Array<[string, string]>) => {
       await answerDeliveredClaims({
         claimsDir: join(dir, 'var', 'delivered', 'alliance-claims'),
         inboxDir: inbox,
-        night: night.date,
+        night: date,
         seed: plan.seed,
       });
-      const source = resolve(dir, night.dir);
-      if (existsSync(source))
-        for (const entry of readdirSync(source))
-          cpSync(join(source, entry), join(inbox, entry), { recursive: true });
-      const at = new Date(`${addDays(night.date, 1)}T02:30:00Z`);
+      for (const [from, to] of files) cpSync(from, to, { recursive: true });
+      const at = new Date(`${addDays(date, 1)}T02:30:00Z`);
       const summary = await runJob(
         {
           db,
           config,
           logger: o.logger,
-          businessDate: night.date,
+          businessDate: date,
           now: () => at,
           progress: noProgress,
           env: process.env,
@@ -93,6 +104,19 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
       nights.push(summary);
       o.onNight?.(summary);
       progress.increment();
+    };
+    // The year of history (the full member extract, the ECB history, members' past coupons) is read on
+    // the night before the month, so the month opens with the liability it would have had.
+    const first = plan.nights[0]!;
+    const firstFiles = filesOf(resolve(dir, first.dir), inbox);
+    const isHistory = ([from]: [string, string]) =>
+      /(_FULL\.csv|eurofxref-hist-[^/]*\.xml|FLOWN_HISTORY_[^/]*\.csv)$/.test(from);
+    await night(addDays(first.date, -1), firstFiles.filter(isHistory));
+    for (const n of plan.nights) {
+      await night(
+        n.date,
+        n === first ? firstFiles.filter((f) => !isHistory(f)) : filesOf(resolve(dir, n.dir), inbox),
+      );
     }
     progress.stop();
     const last = endOfMonth(`${o.month}-01`);

@@ -248,6 +248,20 @@ for (const engine of availableEngines()) {
       expect(dump.sheets[0]!.images).toHaveLength(0);
     });
 
+    it.skipIf(skip)('writes an empty table and no chart for a period with nothing to show', async () => {
+      const report = await produceReport(
+        'partner-points-by-month',
+        t.db,
+        config,
+        '2025-01-31',
+        join(dir, 'empty'),
+        clock,
+      );
+      expect(report.mainChart).toBeUndefined();
+      const data = tableOf(await dumpXlsx(report.workbookPath), 'Data');
+      expect(data.rows).toHaveLength(0);
+    });
+
     it('gives the same bytes on a rerun', async () => {
       const a = await produceReport('economy-routes', t.db, config, DAY, join(dir, 'a'), clock);
       const b = await produceReport('economy-routes', t.db, config, DAY, join(dir, 'b'), clock);

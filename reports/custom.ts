@@ -491,16 +491,18 @@ export async function customReport(
         ],
       }));
     }
-    mainChart = await saveChart(join(outDir), prefix, 'chart', {
-      kind: chartType === 'stacked-bar' ? 'bar' : chartType === 'pie' ? 'doughnut' : chartType,
-      stacked: chartType === 'stacked-bar',
-      title: definition.title,
-      subtitle: `${from} to ${to}`,
-      labels,
-      series,
-      valueFormat: first === 'spend' ? { style: 'currency', currency: base } : { compact: true },
-      ...(d1 === 'day' ? { categoryAxisTitle: 'Day' } : {}),
-    });
+    // A period with nothing to show (no partner points yet) gives a workbook without a chart, not a failure.
+    if (series.length > 0 && labels.length > 0)
+      mainChart = await saveChart(join(outDir), prefix, 'chart', {
+        kind: chartType === 'stacked-bar' ? 'bar' : chartType === 'pie' ? 'doughnut' : chartType,
+        stacked: chartType === 'stacked-bar',
+        title: definition.title,
+        subtitle: `${from} to ${to}`,
+        labels,
+        series,
+        valueFormat: first === 'spend' ? { style: 'currency', currency: base } : { compact: true },
+        ...(d1 === 'day' ? { categoryAxisTitle: 'Day' } : {}),
+      });
   }
 
   const filterText = (Object.keys(definition.filters) as FilterKey[])
