@@ -15,7 +15,7 @@ import {
   type ActivityUpdate,
   type OriginalActivity,
 } from '../rules/accrual.js';
-import type { ActivityRow } from '../rules/activity.js';
+import { reversalKey, type ActivityRow } from '../rules/activity.js';
 import type { MemberFacts } from '../rules/eligibility.js';
 import { FxTable } from '../rules/fx.js';
 import { Program } from '../rules/program.js';
@@ -99,6 +99,27 @@ async function loadOriginals(q: Q, rows: ActivityRow[]): Promise<Map<string, Ori
         points: Math.abs(Number(f.points)),
       });
     }
+  }
+  return out;
+}
+
+/**
+ * Postings of corrected flights (a coupon no longer flown) that an earlier night already reversed: a
+ * second correction (refunded, then exchanged) must not offer the same reversal again.
+ */
+async function loadReversed(q: Q, rows: ActivityRow[]): Promise<Set<string>> {
+  const keys = new Set<string>();
+  for (const r of rows) {
+    if (r.type !== 'FLIGHT' || !r.couponStatus || r.couponStatus === 'F') continue;
+    for (const k of [r.postingKey, r.statusPostingKey]) if (k) keys.add(reversalKey(k));
+  }
+  const out = new Set<string>();
+  const list = [...keys];
+  for (let i = 0; i < list.length; i += 500) {
+    const found = await q('postings')
+      .whereIn('idempotency_key', list.slice(i, i + 500))
+      .pluck('idempotency_key');
+    for (const k of found as string[]) out.add(k.slice(0, -':REV'.length));
   }
   return out;
 }
@@ -216,6 +237,7 @@ export async function contextFor(
   const members = cache;
   const originals = await loadOriginals(q, rows);
   const credited = await loadCreditedFlights(q, rows);
+  const reversed = await loadReversed(q, rows);
   await state.periods.prime(rows, state.program, q);
   const creditedNow = new Set<string>();
   return {
@@ -233,6 +255,7 @@ export async function contextFor(
       return false;
     },
     original: (key) => originals.get(key),
+    reversed: (key) => reversed.has(key),
   };
 }
 

@@ -82,6 +82,8 @@ export interface AccrualContext {
   creditedSameFlight(row: ActivityRow): boolean;
   /** The activity a reversal or cancellation refers to. */
   original(activityKey: string): OriginalActivity | undefined;
+  /** True when the posting with this key was already reversed (by an earlier correction of the activity). */
+  reversed(postingKey: string): boolean;
 }
 
 const done = (update: ActivityUpdate): ActivityUpdate => ({ needsAccrual: false, ...update });
@@ -214,9 +216,12 @@ function decideFlight(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
   // A coupon voided, refunded or exchanged takes back what was posted for it.
   if (row.couponStatus && row.couponStatus !== 'F') {
     const postings: PlannedPosting[] = [];
-    for (const key of new Set(
-      [row.postingKey, row.statusPostingKey].filter((k): k is string => k !== null),
-    )) {
+    const posted = [row.postingKey, row.statusPostingKey].filter((k): k is string => k !== null);
+    // Corrected again (refunded, then exchanged): what an earlier night took back stays taken back.
+    const open = posted.filter((k) => !ctx.reversed(k));
+    if (posted.length > 0 && open.length === 0)
+      return { postings, related: [], update: done({ status: 'REVERSED', reason: 'NOT_FLOWN' }) };
+    for (const key of new Set(open)) {
       postings.push({
         request: {
           key: reversalKey(key),
