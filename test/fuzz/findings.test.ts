@@ -10,6 +10,7 @@ import { fetchJob } from '../../jobs/fetch.js';
 import { ingestJob } from '../../jobs/ingest.js';
 import { checkLedger } from '../../ledger/check.js';
 import { insertMember } from '../../ledger/members.js';
+import { writeResultsFile } from '../../exporters/alliance-xml.js';
 import { withCheckDigit } from '../../rules/check-digit.js';
 import { createWorld, type TestWorld } from '../harness/context.js';
 
@@ -70,5 +71,36 @@ describe('a coupon corrected twice (found by the fuzz corpus)', () => {
       .pluck('idempotency_key');
     expect(new Set(reversals).size).toBe(reversals.length);
     expect((await checkLedger(w.t.db.knex)).ok).toBe(true);
+  });
+});
+
+describe('a results file answering claims we never sent (found by the fuzz runner)', () => {
+  let w: TestWorld;
+  beforeEach(async () => {
+    w = await createWorld('sqlite');
+  });
+  afterEach(async () => w.cleanup());
+
+  it('counts its NOT_FOUND rejects in the registry, as it stores them', async () => {
+    const text = writeResultsFile({
+      sender: 'LH',
+      receiver: 'XX',
+      createdAt: '2026-10-02T21:30:00Z',
+      answers: { sender: 'XX', receiver: 'LH', sequence: 7 },
+      results: [
+        { claimId: 'XX-1', status: 'accepted', pointsCredited: 500, tierHeld: 'GOLD' },
+        { claimId: 'XX-2', status: 'rejected', reasonCode: 'NAME_MISMATCH', reasonText: 'no' },
+      ],
+    });
+    writeFileSync(join(w.dir, 'inbox', 'alliance', 'results', 'XX_LH_000007.results.xml'), text);
+    const ctx = w.ctx('2026-10-02');
+    await fetchJob(ctx);
+    await ingestJob(ctx);
+    const row = await w.t.db.knex('files').where({ feed: 'alliance-results' }).first();
+    expect(row.verdict).toBe('accepted');
+    const stored = await w.t.db.knex('rejects').where({ file_id: row.id }).pluck('reason');
+    expect(stored).toEqual(['NOT_FOUND', 'NOT_FOUND']);
+    // Before the fix the row said 0: the rejects decided at the end of the file were stored uncounted.
+    expect(JSON.parse(String(row.counts))).toMatchObject({ records: 2, rejects: 2 });
   });
 });
