@@ -40,7 +40,7 @@ import { Program } from '../../rules/program.js';
 import { createWorld, type TestWorld } from '../harness/context.js';
 import { corpusFile, DEFAULT_CORPUS, type CorpusFile, type CorpusOptions } from './corpus.js';
 import { physicalLines } from './lines.js';
-import { buildSeeds, type SeedFile, type Seeds } from './seeds.js';
+import { buildSeeds, type Seeds } from './seeds.js';
 import { Watchdog, withTimeout } from './watchdog.js';
 
 export interface FuzzOptions {
@@ -184,10 +184,6 @@ export class FuzzRun {
   async tearDown(): Promise<void> {
     this.watchdog?.close();
     await this.world?.cleanup();
-  }
-
-  seedFiles(feed: FeedName): readonly SeedFile[] {
-    return this.seeds.byFeed[feed];
   }
 
   private seenSet(feed: FeedName): Set<string> {
