@@ -37,6 +37,7 @@ import type {
 } from './model.js';
 import {
   LazyPartInput,
+  EventQueue,
   PartReader,
   checkEnd,
   checkEndAt,
@@ -114,7 +115,7 @@ export class FtlAssembler {
   private readonly timeZone: string;
   private readonly holdTimeoutMs: number;
   private readonly asOf: Date | undefined;
-  private out: ParseEvent<FtlPassenger>[] = [];
+  private readonly out = new EventQueue<ParseEvent<FtlPassenger>>();
   private readonly messages = new Map<string, MessageState>();
   private readonly completed = new Map<string, Remembered>();
   private readonly files: FileState[] = [];
@@ -169,15 +170,14 @@ export class FtlAssembler {
   /** Ends the delivery: reads the parts still waiting as held, then the remaining verdicts. */
   *end(): Generator<ParseEvent<FtlPassenger>> {
     this.finish();
-    const batch = this.take();
-    for (let i = 0; i < batch.length; i++) yield batch[i]!;
+    for (const events of this.take()) for (let i = 0; i < events.length; i++) yield events[i]!;
   }
 
   /** Events come out in batches (one per chunk read); FlatEvents hands them out one by one. */
   private async *batches(
     inputs: readonly ParseInput[],
     finish: boolean,
-  ): AsyncGenerator<ParseEvent<FtlPassenger>[]> {
+  ): AsyncGenerator<ParseEvent<FtlPassenger>[][]> {
     for (const input of inputs) {
       if (this.ended) {
         throw new RedeyeError('FTL_DELIVERY_ENDED', 'a file was given after the end of the delivery', {
@@ -186,7 +186,7 @@ export class FtlAssembler {
         });
       }
       const file = this.openFile(input);
-      if (this.out.length > 0) yield this.take();
+      if (this.out.size > 0) yield this.take();
       const collector = new PartCollector(this.sinkFor(file));
       const splitter = new LineSplitter(collector);
       const feed = new TextFeed(splitter, collector, fastPath.enabled);
@@ -224,8 +224,8 @@ export class FtlAssembler {
             // Small steps, each followed by a hand-over of its records: the consumer takes them while
             // they are young, so the collector has little to copy (records are most of the garbage).
             feed.push(text, false);
-            while (feed.step()) if (this.out.length > 0) yield this.take();
-            if (this.out.length > 0) yield this.take();
+            while (feed.step()) if (this.out.size > 0) yield this.take();
+            if (this.out.size > 0) yield this.take();
           }
         }
         finished = true;
@@ -235,17 +235,17 @@ export class FtlAssembler {
       const tail = decoder.end() ?? '';
       if (tail.indexOf('\uFFFD') !== -1) collector.markSuspect();
       feed.push(tail, true);
-      while (feed.step()) if (this.out.length > 0) yield this.take();
+      while (feed.step()) if (this.out.size > 0) yield this.take();
       splitter.end();
       collector.end();
       file.account.lines = collector.lineCount;
       file.done = true;
       this.flushVerdicts(false);
-      if (this.out.length > 0) yield this.take();
+      if (this.out.size > 0) yield this.take();
     }
     if (finish) {
       this.finish();
-      if (this.out.length > 0) yield this.take();
+      if (this.out.size > 0) yield this.take();
     }
   }
 
@@ -302,10 +302,8 @@ export class FtlAssembler {
     return this.delivery;
   }
 
-  private take(): ParseEvent<FtlPassenger>[] {
-    const batch = this.out;
-    this.out = [];
-    return batch;
+  private take(): ParseEvent<FtlPassenger>[][] {
+    return this.out.take();
   }
 
   private openFile(input: ParseInput): FileState {
@@ -804,42 +802,65 @@ export class FtlAssembler {
 
 /**
  * Hands out batched events one at a time with already-settled promises: one promise per event instead
- * of a generator resumption per event, which is most of what reading a large file costs.
+ * of a generator resumption per event, which is most of what reading a large file costs. A batch is a
+ * list of arrays of events (see EventQueue).
  */
 class FlatEvents<T> implements AsyncIterableIterator<T> {
-  private batch: T[] = [];
+  private batch: T[][] = [];
+  private segment = 0;
+  private events: T[] = [];
   private pos = 0;
 
-  constructor(private readonly source: AsyncGenerator<T[]>) {}
+  constructor(private readonly source: AsyncGenerator<T[][]>) {}
 
   [Symbol.asyncIterator](): AsyncIterableIterator<T> {
     return this;
   }
 
   next(): Promise<IteratorResult<T>> {
-    if (this.pos < this.batch.length) return Promise.resolve({ value: this.batch[this.pos++]!, done: false });
+    if (this.pos < this.events.length)
+      return Promise.resolve({ value: this.events[this.pos++]!, done: false });
+    while (this.segment < this.batch.length) {
+      const events = this.batch[this.segment++]!;
+      if (events.length > 0) {
+        this.events = events;
+        this.pos = 1;
+        return Promise.resolve({ value: events[0]!, done: false });
+      }
+    }
     return this.pull();
   }
 
   async return(): Promise<IteratorResult<T>> {
-    this.batch = [];
-    this.pos = 0;
+    this.clear();
     await this.source.return(undefined);
     return { value: undefined, done: true };
+  }
+
+  private clear(): void {
+    this.batch = [];
+    this.segment = 0;
+    this.events = [];
+    this.pos = 0;
   }
 
   private async pull(): Promise<IteratorResult<T>> {
     while (true) {
       const r = await this.source.next();
       if (r.done) {
-        this.batch = [];
-        this.pos = 0;
+        this.clear();
         return { value: undefined, done: true };
       }
-      if (r.value.length === 0) continue;
-      this.batch = r.value;
-      this.pos = 1;
-      return { value: r.value[0]!, done: false };
+      const batch = r.value;
+      for (let k = 0; k < batch.length; k++) {
+        const events = batch[k]!;
+        if (events.length === 0) continue;
+        this.batch = batch;
+        this.segment = k + 1;
+        this.events = events;
+        this.pos = 1;
+        return { value: events[0]!, done: false };
+      }
     }
   }
 }

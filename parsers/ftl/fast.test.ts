@@ -9,12 +9,17 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { ParseEvent, ParseInput } from '../types.js';
 import { DECLINE, TextScan, fastPath } from './fast.js';
 import {
+  quickFlightLine,
   quickFqtCard,
   quickMarketing,
   quickName,
   quickPnr,
   quickPnrEnd,
   quickSlots,
+  readEndLine,
+  readEndLineByPattern,
+  readFlightLine,
+  readFlightLineByPattern,
   readFqtCard,
   readFqtUsage,
   readMarketingFlight,
@@ -916,6 +921,68 @@ describe('quick readers against the general readers', () => {
       ),
       { numRuns: RUNS * 30 },
     );
+  });
+
+  it('reads END lines and flight lines by hand as the patterns read them', () => {
+    const endPiece = fc.constantFrom(
+      'END',
+      'FTL',
+      'PART',
+      ' ',
+      '0',
+      '1',
+      '12',
+      '123',
+      '9999',
+      'X',
+      'ENDPART',
+    );
+    fc.assert(
+      fc.property(fc.array(endPiece, { maxLength: 5 }), (pieces) => {
+        const t = pieces.join('');
+        expect(readEndLine(t)).toBe(readEndLineByPattern(t));
+      }),
+      { numRuns: RUNS * 20 },
+    );
+    const flightPiece = fc.constantFrom(
+      'XX',
+      'S7',
+      'ЮТ',
+      'X',
+      '101',
+      '0302',
+      '123456',
+      'A',
+      '/',
+      '28',
+      '5',
+      '00',
+      '31',
+      '29',
+      'MAY',
+      'FEB',
+      'ИЮН',
+      'XYZ',
+      ' ',
+      '  ',
+      'DME',
+      'PART',
+      '1',
+      '0',
+      '1000',
+    );
+    fc.assert(
+      fc.property(fc.array(flightPiece, { maxLength: 9 }), (pieces) => {
+        const t = pieces.join('');
+        const quick = quickFlightLine(t);
+        if (quick !== null) expect(JSON.stringify(quick)).toBe(JSON.stringify(readFlightLineByPattern(t)));
+        expect(readFlightLine(t)).toEqual(readFlightLineByPattern(t));
+      }),
+      { numRuns: RUNS * 20 },
+    );
+    // The everyday shapes do go through the quick readings.
+    expect(quickFlightLine('XX101/28MAY DME PART12')).not.toBeNull();
+    expect(quickFlightLine('XX0302/05JUL LED')).not.toBeNull();
   });
 
   it('TextScan cuts lines where the line splitter does', () => {

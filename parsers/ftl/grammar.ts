@@ -119,6 +119,11 @@ export interface FlightLine {
 export type Read<T> = { ok: true; value: T } | { ok: false; error: string };
 
 export function readFlightLine(t: string): Read<FlightLine> {
+  return quickFlightLine(t) ?? readFlightLineByPattern(t);
+}
+
+/** readFlightLine through the pattern alone (the tests hold the quick reading to it). */
+export function readFlightLineByPattern(t: string): Read<FlightLine> {
   const m = FLIGHT_LINE.exec(t);
   if (!m) {
     return {
@@ -147,6 +152,56 @@ export function readFlightLine(t: string): Read<FlightLine> {
       month,
       dateRaw: `${m[4]}${monthName}`,
       board: m[6]!,
+      part,
+    },
+  };
+}
+
+/**
+ * The everyday flight line `XX101/28MAY DME PART1` read by hand: a two-letter designator, 1–5 digits, a
+ * two-digit day, a Latin month, single spaces, a PART number of 1–3 digits or none. What FLIGHT_LINE
+ * would read from it; null for any other shape, which the pattern then reads.
+ */
+export function quickFlightLine(t: string): Read<FlightLine> | null {
+  const n = t.length;
+  if (n < 13 || !isLatinUpper(t.charCodeAt(0)) || !isLatinUpper(t.charCodeAt(1))) return null;
+  let i = 2;
+  while (i < n && isDigit(t.charCodeAt(i))) i++;
+  const digits = i - 2;
+  if (digits < 1 || digits > 5 || t.charCodeAt(i) !== 47 /* / */ || n < i + 10) return null;
+  const d1 = t.charCodeAt(i + 1) - 48;
+  const d2 = t.charCodeAt(i + 2) - 48;
+  if (d1 < 0 || d1 > 9 || d2 < 0 || d2 > 9) return null;
+  for (const k of [i + 3, i + 4, i + 5, i + 7, i + 8, i + 9]) if (!isLatinUpper(t.charCodeAt(k))) return null;
+  if (t.charCodeAt(i + 6) !== 32) return null;
+  let part: number | null = null;
+  const after = i + 10;
+  if (after < n) {
+    // ` PARTn`: one space, PART, one to three digits.
+    if (n - after < 6 || n - after > 8 || !t.startsWith(' PART', after)) return null;
+    part = 0;
+    for (let k = after + 5; k < n; k++) {
+      const d = t.charCodeAt(k) - 48;
+      if (d < 0 || d > 9) return null;
+      part = part * 10 + d;
+    }
+  }
+  const monthName = t.slice(i + 3, i + 6);
+  const month = MONTHS.get(monthName);
+  const day = d1 * 10 + d2;
+  if (month === undefined || day < 1 || day > DAYS_IN_MONTH[month]! || part === 0) return null;
+  const numberRaw = t.slice(2, i);
+  return {
+    ok: true,
+    value: {
+      carrier: t.slice(0, 2),
+      number: String(Number(numberRaw)),
+      numberRaw,
+      suffix: null,
+      day,
+      month,
+      dateRaw: t.slice(i + 1, i + 6),
+      board: t.slice(i + 7, i + 10),
       part,
     },
   };
@@ -182,6 +237,24 @@ export function readGroupLine(t: string): Read<GroupLine> {
 /** `ENDFTL` → 'FTL'; `ENDPART3` → 3; anything else → null. */
 export function readEndLine(t: string): number | 'FTL' | null {
   if (t.charCodeAt(0) !== 69 /* E */) return null;
+  if (t === 'ENDFTL') return 'FTL';
+  // `ENDPARTn` without spaces, read by hand (the pattern decides any other shape).
+  const n = t.length;
+  if (n >= 8 && n <= 10 && t.startsWith('ENDPART')) {
+    let part = 0;
+    let k = 7;
+    for (; k < n; k++) {
+      const d = t.charCodeAt(k) - 48;
+      if (d < 0 || d > 9) break;
+      part = part * 10 + d;
+    }
+    if (k === n) return part;
+  }
+  return readEndLineByPattern(t);
+}
+
+/** readEndLine through the pattern alone (the tests hold the quick reading to it). */
+export function readEndLineByPattern(t: string): number | 'FTL' | null {
   const m = END_LINE.exec(t);
   if (!m) return null;
   return m[1] === undefined ? 'FTL' : Number(m[1]);
@@ -554,16 +627,22 @@ export function readMarketingFlight(text: string, operatingDate: IsoDate): Read<
   };
 }
 
-const nearestCache = new Map<string, IsoDate | null>();
+/** Resolved days by operating date: the days of month of one date, looked up without building a key. */
+const nearestCache = new Map<IsoDate, (IsoDate | null | undefined)[]>();
 
-/** The date with day-of-month `day` nearest to `near` (the previous, same or next month). */
+/** The date with day-of-month `day` (1–31) nearest to `near` (the previous, same or next month). */
 function nearestDay(day: number, near: IsoDate): IsoDate | null {
-  const key = near + String(day);
-  let hit = nearestCache.get(key);
-  if (hit === undefined) {
+  let days = nearestCache.get(near);
+  if (days === undefined) {
     if (nearestCache.size > 4096) nearestCache.clear();
+    days = [];
+    for (let d = 0; d <= 31; d++) days.push(undefined);
+    nearestCache.set(near, days);
+  }
+  let hit = days[day];
+  if (hit === undefined) {
     hit = computeNearestDay(day, near);
-    nearestCache.set(key, hit);
+    days[day] = hit;
   }
   return hit;
 }
@@ -846,33 +925,26 @@ export const quickSlots = {
   numberEnd: 0,
 };
 
-/** Code units (below 0x500) by what the quick readers take them for. */
-const Q_LETTER = 1;
-/** Also in a surname: apostrophe, space, dot, hyphen. */
-const Q_SURNAME = 2;
-/** A given name: letters and spaces. */
-const Q_GIVEN = 4;
-/** Record locators and airline codes: A–Z, 0–9, А–Я, Ё. */
-const Q_CODE = 8;
-const QUICK_CHAR = new Uint8Array(0x500);
-// Letters as QUICK_NAME has them: Latin, and Cyrillic without its signs and combining marks.
-for (let c = 65; c <= 90; c++) QUICK_CHAR[c] = Q_LETTER | Q_SURNAME | Q_GIVEN | Q_CODE;
-for (let c = 97; c <= 122; c++) QUICK_CHAR[c] = Q_LETTER | Q_SURNAME | Q_GIVEN;
-for (let c = 0x400; c <= 0x4ff; c++)
-  if (c < 0x482 || c > 0x489) QUICK_CHAR[c] = Q_LETTER | Q_SURNAME | Q_GIVEN;
-for (let c = 48; c <= 57; c++) QUICK_CHAR[c] = Q_CODE;
-for (let c = 0x410; c <= 0x42f; c++) QUICK_CHAR[c]! |= Q_CODE;
-QUICK_CHAR[0x401]! |= Q_CODE;
-for (const c of [39, 45, 46]) QUICK_CHAR[c] = Q_SURNAME;
-QUICK_CHAR[32] = Q_SURNAME | Q_GIVEN;
+/** Record locators and airline codes, A–Z, 0–9, А–Я and Ё, by code unit (below 0x430). */
+const CODE_CHAR = new Uint8Array(0x430);
+for (let c = 65; c <= 90; c++) CODE_CHAR[c] = 1;
+for (let c = 48; c <= 57; c++) CODE_CHAR[c] = 1;
+for (let c = 0x410; c <= 0x42f; c++) CODE_CHAR[c] = 1;
+CODE_CHAR[0x401] = 1;
 
-function quickIs(c: number, kind: number): boolean {
-  return c < 0x500 && (QUICK_CHAR[c]! & kind) !== 0;
+function isCodeChar(c: number): boolean {
+  return c < 0x430 && CODE_CHAR[c] === 1;
 }
 
 function isLatinUpper(c: number): boolean {
   return c >= 65 && c <= 90;
 }
+
+/**
+ * The shape of QUICK_NAME with a count of 1, matched where it starts (sticky) and up to where the given
+ * name ends: native matching costs less per character than a loop over charCodeAt.
+ */
+const QUICK_NAME_AT = new RegExp(`1[${L}][${L}' .-]*\\/[${L}][${L} ]*`, 'y');
 
 /**
  * `1SURNAME/GIVEN NAMES[ TITLE]` in `s` from `p` (up to `t` at most): the name element that
@@ -881,23 +953,17 @@ function isLatinUpper(c: number): boolean {
  * `s.slice(slash + 1, givenEnd)`.
  */
 export function quickName(s: string, p: number, t: number): boolean {
-  if (t - p < 4 || s.charCodeAt(p) !== 49 || !quickIs(s.charCodeAt(p + 1), Q_LETTER)) return false;
-  let i = p + 2;
-  for (; i < t; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 47) break;
-    if (!quickIs(c, Q_SURNAME)) return false;
-  }
-  if (i >= t - 1 || s.charCodeAt(i - 1) === 32) return false;
-  const g = i + 1;
-  if (!quickIs(s.charCodeAt(g), Q_LETTER)) return false;
-  let e = g + 1;
-  while (e < t && quickIs(s.charCodeAt(e), Q_GIVEN)) e++;
+  QUICK_NAME_AT.lastIndex = p;
+  if (!QUICK_NAME_AT.test(s)) return false;
+  const e = QUICK_NAME_AT.lastIndex;
   // Trailing spaces would be trimmed off the line: the general reading takes it.
-  if (s.charCodeAt(e - 1) === 32) return false;
-  const title = findTitle(s, g, e);
+  if (e > t || s.charCodeAt(e - 1) === 32) return false;
+  // The surname holds no slash: the first one after the count is the one.
+  const slash = s.indexOf('/', p + 2);
+  if (s.charCodeAt(slash - 1) === 32) return false;
+  const title = findTitle(s, slash + 1, e);
   quickSlots.end = e;
-  quickSlots.slash = i;
+  quickSlots.slash = slash;
   quickSlots.title = title;
   quickSlots.givenEnd = title === null ? e : titleCut;
   return true;
@@ -910,19 +976,25 @@ export function quickName(s: string, p: number, t: number): boolean {
  */
 export function quickPnr(s: string, from: number, t: number): number {
   let i = from;
-  while (i < t && quickIs(s.charCodeAt(i), Q_CODE)) i++;
+  while (i < t && isCodeChar(s.charCodeAt(i))) i++;
   const len = i - from;
   if (len < 4 || len > 8) return -1;
   let end = i;
   if (i < t && s.charCodeAt(i) === 47) {
     end = i + 1;
-    while (end < t && quickIs(s.charCodeAt(end), Q_CODE)) end++;
+    while (end < t && isCodeChar(s.charCodeAt(end))) end++;
     const airline = end - i - 1;
     if (airline < 2 || airline > 3) return -1;
   }
   quickSlots.end = end;
   return i;
 }
+
+/**
+ * QUICK_FQT's everyday shape, single-spaced, with a two-letter program and a number of digits that ends
+ * the line or comes before a suffix; matched where the remark's text starts (sticky).
+ */
+const QUICK_FQT_AT = /FQT[VURS] (?:[A-Z]{2}\d{1,3} )?[A-Z]{2} \d{1,25}(?=[ /\-\r\n]|$)/y;
 
 /**
  * `FQTx [SS9 ]XX 123…[ /-suffix]` in `s` from `f` to `t`: an FQT remark's text with an optional status
@@ -932,57 +1004,26 @@ export function quickPnr(s: string, from: number, t: number): number {
  * `t` may lie beyond the line: the number then ends at the line's end, or before a suffix.
  */
 export function quickFqtCard(s: string, f: number, t: number): boolean {
-  if (t - f < 9 || s.charCodeAt(f) !== 70 || s.charCodeAt(f + 1) !== 81 || s.charCodeAt(f + 2) !== 84) {
-    return false;
-  }
-  if (s.charCodeAt(f + 4) !== 32) return false;
-  let usage: FtlCardUsage;
-  switch (s.charCodeAt(f + 3)) {
-    case 86:
-      usage = 'FQTV';
-      break;
-    case 85:
-      usage = 'FQTU';
-      break;
-    case 82:
-      usage = 'FQTR';
-      break;
-    case 83:
-      usage = 'FQTS';
-      break;
-    default:
-      return false;
-  }
-  let q = f + 5;
+  QUICK_FQT_AT.lastIndex = f;
+  if (!QUICK_FQT_AT.test(s)) return false;
+  const end = QUICK_FQT_AT.lastIndex;
+  if (end > t) return false;
   let statusEnd = -1;
-  const a = s.charCodeAt(q);
-  const b = s.charCodeAt(q + 1);
-  if (!isLatinUpper(a) || !isLatinUpper(b) || q + 2 >= t) return false;
-  if (isDigit(s.charCodeAt(q + 2))) {
-    // A status code: two letters and one to three digits, then the program.
-    let d = q + 3;
-    while (d < t && d - q < 5 && isDigit(s.charCodeAt(d))) d++;
-    if (d + 3 >= t || s.charCodeAt(d) !== 32) return false;
-    statusEnd = d;
-    q = d + 1;
-    if (!isLatinUpper(s.charCodeAt(q)) || !isLatinUpper(s.charCodeAt(q + 1))) return false;
-  } else if (STATUS_PAIRS[(a - 65) * 26 + b - 65] === 1) {
-    // A bare status code where the program should be: the general reading decides.
-    return false;
+  let from: number;
+  if (isDigit(s.charCodeAt(f + 7))) {
+    // A status code (two letters and digits) before the program.
+    statusEnd = s.indexOf(' ', f + 8);
+    from = statusEnd + 4;
+  } else {
+    // A bare status code where the program stands: the general reading decides.
+    if (STATUS_PAIRS[(s.charCodeAt(f + 5) - 65) * 26 + s.charCodeAt(f + 6) - 65] === 1) return false;
+    from = f + 8;
   }
-  if (q + 3 >= t + 1 || s.charCodeAt(q + 2) !== 32) return false;
-  const from = q + 3;
-  let r = from;
-  while (r < t && isDigit(s.charCodeAt(r))) r++;
-  if (r === from || r - from > 25) return false;
-  if (r < t) {
-    const c = s.charCodeAt(r);
-    if (c !== 32 && c !== 47 && c !== 45 && c !== 13 && c !== 10) return false;
-  }
-  quickSlots.usage = usage;
+  const u = s.charCodeAt(f + 3);
+  quickSlots.usage = u === 86 ? 'FQTV' : u === 85 ? 'FQTU' : u === 82 ? 'FQTR' : 'FQTS';
   quickSlots.statusEnd = statusEnd;
   quickSlots.numberFrom = from;
-  quickSlots.numberEnd = r;
+  quickSlots.numberEnd = end;
   return true;
 }
 

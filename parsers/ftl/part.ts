@@ -360,7 +360,10 @@ export class PartReader {
   private readonly fastName: ParsedName = { surname: '', givenName: '', title: null, raw: '' };
   /** The codes read fast last time: the same few programs and airlines come back on every passenger. */
   private lastProgram = '';
+  private lastOwn: boolean | null = null;
   private lastAirline = '';
+  /** The card read by the last fastRemark. */
+  private fastCard: FtlCard | null = null;
   private readonly file: string;
   private readonly firstLine: number;
   readonly header: PartHeader | null;
@@ -485,14 +488,18 @@ export class PartReader {
     let pnrEnd = -1;
     let pnrLineEnd = -1;
     let marketing: FtlMarketingFlight | null = null;
-    const cards: FtlCard[] = [];
+    // Made with its first card: an empty array would grow a backing store for 17 on the first push.
+    let cards: FtlCard[] | null = null;
     let q = scan.next;
     // Element lines on their own (elementLine's `single` shape: `.X/`), until one of another shape.
     while (q < n && text.charCodeAt(q) === 46 /* . */ && text.charCodeAt(q + 2) === 47 /* / */) {
       const code = text.charCodeAt(q + 1);
       if (code === 82 /* R */) {
-        const r = this.fastRemark(scan, q, index + lines, cards, roomLines - lines, roomChars - chars);
+        const r = this.fastRemark(scan, q, index + lines, roomLines - lines, roomChars - chars);
         if (r === DECLINE) break;
+        const card = this.fastCard!;
+        if (cards === null) cards = [card];
+        else cards.push(card);
         lines += this.fastLines;
         chars += this.fastChars;
         q = r;
@@ -551,7 +558,7 @@ export class PartReader {
     b.pnrAirline =
       pnrFrom === -1 || pnrEnd === pnrLineEnd ? null : this.airlineCode(text, pnrEnd + 1, pnrLineEnd);
     b.marketing = marketing;
-    b.cards = cards;
+    b.cards = cards ?? [];
     b.remarks = null;
     b.warnings = null;
     this.block = b;
@@ -563,24 +570,31 @@ export class PartReader {
 
   /**
    * An `.R/` line at `q` and its `.RN/` continuations, read as startRemark, continuation and finishRemark
-   * would for an FQT card: the card joins `cards`. Returns where the next line starts (lines and
+   * would for an FQT card: the card is left in `fastCard`. Returns where the next line starts (lines and
    * characters in fastLines, fastChars), or DECLINE to leave the remark to line().
    */
-  private fastRemark(
-    scan: TextScan,
-    q: number,
-    index: number,
-    cards: FtlCard[],
-    roomLines: number,
-    roomChars: number,
-  ): number {
+  private fastRemark(scan: TextScan, q: number, index: number, roomLines: number, roomChars: number): number {
     const text = scan.text;
     const n = scan.n;
-    // The everyday card ends its line with its number: no search for the line's end.
+    // The everyday card ends its line with its number: no search for the line's end, nothing to trim.
     let quick = quickFqtCard(text, q + 3, n);
     let eq: number;
     if (quick && scan.endsAt(quickSlots.numberEnd)) {
       eq = quickSlots.numberEnd;
+      if (eq - q <= LINE_WIDTH && roomLines >= 1 && eq - q <= roomChars) {
+        const r = scan.next;
+        // Not followed by a continuation (which would join the remark).
+        const c = r < n ? text.charCodeAt(r) : 0;
+        if (
+          c === 49 ||
+          ((c !== 46 || (r + 3 < n && text.charCodeAt(r + 1) !== 82)) && (c === 13 || c === 10 || visible(c)))
+        ) {
+          this.fastCard = this.quickCard(text, q + 3, eq, text.slice(q, eq), this.firstLine + index);
+          this.fastLines = 1;
+          this.fastChars = eq - q;
+          return r;
+        }
+      }
     } else {
       quick = false;
       eq = scan.end(q);
@@ -630,66 +644,72 @@ export class PartReader {
     const whole = joined === null ? text.slice(q, to) : `.R/${joined}`;
     const line = this.firstLine + index;
     if (quick) {
-      const usage = quickSlots.usage;
-      const statusEnd = quickSlots.statusEnd;
-      const from = quickSlots.numberFrom;
-      const end = quickSlots.numberEnd;
-      const program = this.programCode(s, from - 3, from - 1);
-      let suffix: string | null = null;
-      let suffixKind: FtlSuffixKind | null = null;
-      let bookedSubclass: string | null = null;
-      let tier: string | null = null;
-      let freeText: string | null = null;
-      let association: string | null = null;
-      if (end < t) {
-        if (
-          usage === 'FQTV' &&
-          t - end === 2 &&
-          s.charCodeAt(end) === 45 &&
-          isLatinUpper(s.charCodeAt(end + 1))
-        ) {
-          // `-B`: the booked subclass, as interpretSuffix reads it.
-          suffix = s.slice(end, t);
-          suffixKind = 'bookedSubclass';
-          bookedSubclass = s[end + 1]!;
-        } else {
-          const x = interpretSuffix(usage, s.slice(end, t));
-          suffix = x.suffix;
-          suffixKind = x.suffixKind;
-          bookedSubclass = x.bookedSubclass;
-          tier = x.tier;
-          freeText = x.text;
-          association = x.association;
-        }
-      }
-      // The shape of makeCard's cards, field for field.
-      cards.push({
-        usage,
-        program,
-        number: s.slice(from, end),
-        suffix,
-        suffixKind,
-        bookedSubclass,
-        tier,
-        text: freeText,
-        association,
-        statusCode: statusEnd === -1 ? null : s.slice(f + 5, statusEnd),
-        own: this.own.has(program),
-        element: 'R',
-        raw: whole,
-        line,
-      });
+      this.fastCard = this.quickCard(s, f, t, whole, line);
     } else {
       const body = joined ?? text.slice(f, t);
       const usage = readFqtUsage(body);
       if (usage === null) return DECLINE;
       const core = readFqtCard(body);
       if (core === null) return DECLINE;
-      cards.push(makeCard(usage, 'R', core, whole, line, this.own));
+      this.fastCard = makeCard(usage, 'R', core, whole, line, this.own);
     }
     this.fastLines = lines;
     this.fastChars = chars;
     return r;
+  }
+
+  /** The card of an FQT remark text `s[f..t)` that quickFqtCard has just read, as makeCard makes it. */
+  private quickCard(s: string, f: number, t: number, whole: string, line: number): FtlCard {
+    const usage = quickSlots.usage;
+    const statusEnd = quickSlots.statusEnd;
+    const from = quickSlots.numberFrom;
+    const end = quickSlots.numberEnd;
+    const program = this.programCode(s, from - 3, from - 1);
+    const own = this.lastOwn !== null ? this.lastOwn : this.ownProgram(program);
+    let suffix: string | null = null;
+    let suffixKind: FtlSuffixKind | null = null;
+    let bookedSubclass: string | null = null;
+    let tier: string | null = null;
+    let freeText: string | null = null;
+    let association: string | null = null;
+    if (end < t) {
+      if (
+        usage === 'FQTV' &&
+        t - end === 2 &&
+        s.charCodeAt(end) === 45 &&
+        isLatinUpper(s.charCodeAt(end + 1))
+      ) {
+        // `-B`: the booked subclass, as interpretSuffix reads it.
+        suffix = s.slice(end, t);
+        suffixKind = 'bookedSubclass';
+        bookedSubclass = s[end + 1]!;
+      } else {
+        const x = interpretSuffix(usage, s.slice(end, t));
+        suffix = x.suffix;
+        suffixKind = x.suffixKind;
+        bookedSubclass = x.bookedSubclass;
+        tier = x.tier;
+        freeText = x.text;
+        association = x.association;
+      }
+    }
+    // The shape of makeCard's cards, field for field.
+    return {
+      usage,
+      program,
+      number: s.slice(from, end),
+      suffix,
+      suffixKind,
+      bookedSubclass,
+      tier,
+      text: freeText,
+      association,
+      statusCode: statusEnd === -1 ? null : s.slice(f + 5, statusEnd),
+      own,
+      element: 'R',
+      raw: whole,
+      line,
+    };
   }
 
   /** `s.slice(from, to)`, as the string read last time when it is the same code (it nearly always is). */
@@ -703,7 +723,15 @@ export class PartReader {
     ) {
       return last;
     }
+    this.lastOwn = null;
     return (this.lastProgram = s.slice(from, to));
+  }
+
+  /** Whether `program` is an own program (remembered for the program read last). */
+  private ownProgram(program: string): boolean {
+    const own = this.own.has(program);
+    if (program === this.lastProgram) this.lastOwn = own;
+    return own;
   }
 
   private airlineCode(s: string, from: number, to: number): string {
@@ -1229,9 +1257,46 @@ export function readPart(
   return reader;
 }
 
+/**
+ * Events on their way out, as a list of arrays: a part's events join it as they are, without a copy
+ * (and without growing one array event by event), single events are gathered between them.
+ */
+export class EventQueue<T> {
+  private segments: T[][] = [];
+  private loose: T[] | null = null;
+  size = 0;
+
+  push(ev: T): void {
+    if (this.loose === null) {
+      this.loose = [ev];
+      this.segments.push(this.loose);
+    } else {
+      this.loose.push(ev);
+    }
+    this.size++;
+  }
+
+  /** Appends `events` as they are: the caller hands them over and does not touch them again. */
+  pushAll(events: T[]): void {
+    if (events.length === 0) return;
+    this.segments.push(events);
+    this.loose = null;
+    this.size += events.length;
+  }
+
+  /** Everything queued, in order, as arrays; the queue is empty after. */
+  take(): T[][] {
+    const segments = this.segments;
+    this.segments = [];
+    this.loose = null;
+    this.size = 0;
+    return segments;
+  }
+}
+
 /** Where a part's events and counts go when it is handed on. */
 export interface PartSink {
-  out: ParseEvent<FtlPassenger>[];
+  out: EventQueue<ParseEvent<FtlPassenger>>;
   /** Null for a part seeded from an earlier delivery: its lines were accounted when it first arrived. */
   account: LineAccount | null;
   counts: FtlFileCounts | null;
@@ -1251,11 +1316,14 @@ export function handOn(reader: PartReader, sink: PartSink, held: boolean): void 
     }
     return;
   }
-  for (let i = 0; i < events.length; i++) {
-    const ev = events[i]!;
-    if (held && ev.type === 'record') ev.record.held = true;
-    out.push(ev);
+  if (held) {
+    for (let i = 0; i < events.length; i++) {
+      const ev = events[i]!;
+      if (ev.type === 'record') ev.record.held = true;
+    }
   }
+  // The reader is done with: its events go on as they are.
+  out.pushAll(events);
   const a = sink.account;
   a.recordLines += reader.recordLines;
   a.records += reader.records;
