@@ -117,14 +117,32 @@ export function maxDate(a: IsoDate, b: IsoDate): IsoDate {
   return a >= b ? a : b;
 }
 
+/**
+ * One formatter per time zone: building an Intl.DateTimeFormat costs tens of microseconds, using one
+ * costs little. Zone names are few (differently written names of one zone are separate entries, so the
+ * cache is bounded all the same); a name Intl refuses throws each time and is not kept.
+ */
+const zoneFormats = new Map<string, Intl.DateTimeFormat>();
+const MAX_ZONE_FORMATS = 64;
+
+function zoneFormat(timeZone: string): Intl.DateTimeFormat {
+  let format = zoneFormats.get(timeZone);
+  if (format === undefined) {
+    format = new Intl.DateTimeFormat('en-CA', {
+      timeZone,
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+    });
+    if (zoneFormats.size >= MAX_ZONE_FORMATS) zoneFormats.clear();
+    zoneFormats.set(timeZone, format);
+  }
+  return format;
+}
+
 /** The calendar date of an instant in a time zone (`Europe/Moscow`, `UTC`, …). */
 export function dateInZone(instant: Date, timeZone: string): IsoDate {
-  const parts = new Intl.DateTimeFormat('en-CA', {
-    timeZone,
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-  }).formatToParts(instant);
+  const parts = zoneFormat(timeZone).formatToParts(instant);
   const get = (type: string) => parts.find((p) => p.type === type)?.value ?? '';
   return `${get('year')}-${get('month')}-${get('day')}`;
 }

@@ -1,0 +1,59 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { dateInZone } from './dates.js';
+
+describe('dateInZone', () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it('gives the calendar date of an instant in the zone', () => {
+    const lateEvening = new Date('2024-05-28T21:30:00Z');
+    expect(dateInZone(lateEvening, 'UTC')).toBe('2024-05-28');
+    expect(dateInZone(lateEvening, 'Europe/Moscow')).toBe('2024-05-29');
+    expect(dateInZone(lateEvening, 'America/New_York')).toBe('2024-05-28');
+    expect(dateInZone(new Date('2024-01-01T04:59:59Z'), 'America/New_York')).toBe('2023-12-31');
+    expect(dateInZone(new Date('2024-01-01T05:00:00Z'), 'America/New_York')).toBe('2024-01-01');
+    // Daylight saving: midnight in New York is 04:00Z in summer, 05:00Z in winter.
+    expect(dateInZone(new Date('2024-07-04T03:59:59Z'), 'America/New_York')).toBe('2024-07-03');
+    expect(dateInZone(new Date('2024-07-04T04:00:00Z'), 'America/New_York')).toBe('2024-07-04');
+    expect(dateInZone(new Date('2024-02-29T12:00:00Z'), 'Asia/Kamchatka')).toBe('2024-03-01');
+  });
+
+  it('answers the same whichever zones were asked before', () => {
+    const instants = Array.from({ length: 50 }, (_, k) => new Date(Date.UTC(2024, 0, 1) + k * 7_777_777_777));
+    const zones = ['UTC', 'Europe/Moscow', 'America/Los_Angeles', 'Asia/Tokyo', 'Europe/Moscow'];
+    const expected = (at: Date, timeZone: string) => {
+      const parts = new Intl.DateTimeFormat('en-CA', {
+        timeZone,
+        year: 'numeric',
+        month: '2-digit',
+        day: '2-digit',
+      }).formatToParts(at);
+      const get = (type: string) => parts.find((p) => p.type === type)!.value;
+      return `${get('year')}-${get('month')}-${get('day')}`;
+    };
+    for (const at of instants)
+      for (const zone of zones) expect(dateInZone(at, zone)).toBe(expected(at, zone));
+  });
+
+  it('builds one formatter per zone, not one per call', () => {
+    const Real = Intl.DateTimeFormat;
+    let built = 0;
+    vi.spyOn(Intl, 'DateTimeFormat').mockImplementation(function (
+      this: unknown,
+      ...args: ConstructorParameters<typeof Intl.DateTimeFormat>
+    ) {
+      built++;
+      return new Real(...args);
+    } as unknown as typeof Intl.DateTimeFormat);
+    const zone = 'Pacific/Chatham'; // a zone no other test asks for
+    for (let k = 0; k < 1000; k++) dateInZone(new Date(Date.UTC(2024, 0, 1) + k * 3_600_000), zone);
+    expect(built).toBe(1);
+  });
+
+  it('refuses an unknown zone each time, as Intl does', () => {
+    expect(() => dateInZone(new Date(0), 'Mars/Olympus_Mons')).toThrow(RangeError);
+    expect(() => dateInZone(new Date(0), 'Mars/Olympus_Mons')).toThrow(RangeError);
+    expect(dateInZone(new Date(0), 'UTC')).toBe('1970-01-01');
+  });
+});
