@@ -106,5 +106,18 @@ export const ingestJob: Job = async (ctx: JobContext): Promise<JobResult> => {
     }
   }
   ctx.progress.stop();
+  // Rejected lines by reason, for the run's summary (the operator's first question about a night).
+  const ids = pending.map((f) => f.id);
+  for (let i = 0; i < ids.length; i += 500) {
+    const byReason = await ctx.db
+      .knex('rejects')
+      .whereIn('file_id', ids.slice(i, i + 500))
+      .groupBy('reason')
+      .select('reason')
+      .count({ n: '*' });
+    for (const r of byReason as Array<{ reason: string; n: number | string }>) {
+      counts[`reject.${r.reason}`] = (counts[`reject.${r.reason}`] ?? 0) + Number(r.n);
+    }
+  }
   return { counts, warnings };
 };
