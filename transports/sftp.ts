@@ -846,6 +846,10 @@ export class SftpTransport implements Transport {
     } finally {
       clearTimeout(idle);
       stopWatching();
+      // Destroying the stream closes the remote handle; when the session ends before the server answers,
+      // ssh2 fails that close with "No response from server" as an 'error' event on the stream, which has
+      // no listener once the reader is gone: uncaught, it would end the process. The bytes are all read.
+      stream.on('error', () => undefined);
       stream.destroy();
     }
   }
