@@ -21,6 +21,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { openDb, sqliteHandle } from '../db/connection.js';
 import { migrateLatest } from '../db/migrate.js';
+import { SERVICE_TYPES } from '../ledger/accounts.js';
 import { addMonths, endOfMonth, type IsoDate } from '../lib/dates.js';
 import { parseConfig } from '../config/load.js';
 import { monthlyReport } from '../reports/monthly.js';
@@ -30,16 +31,7 @@ import { fmt, intOption, line, option, peakRssMb, tempDir, timed } from './util.
 const FLOOR_SQL = `SELECT a.kind AS kind, substr(e.business_date, 1, 7) AS month, SUM(e.amount) AS total
   FROM entries e JOIN accounts a ON a.id = e.account_id GROUP BY 1, 2`;
 
-const SERVICES = [
-  'AWARD_TICKET',
-  'UPGRADE',
-  'EXCESS_BAGGAGE',
-  'SEAT',
-  'LOUNGE',
-  'PARTNER_REWARD',
-  'CHARITY',
-  'OTHER',
-];
+const SERVICES = SERVICE_TYPES;
 const AIRPORTS = ['DME', 'SVO', 'LED', 'AER', 'KZN', 'OVB', 'FRA', 'IST', 'DXB', 'SVX', 'KRR', 'MRV'];
 
 interface Measured {

@@ -13,6 +13,7 @@
  * credited; and one is older than the 6-month window.
  */
 import { addDays, addMonths, daysBetween, type IsoDate } from '../lib/dates.js';
+import type { ServiceType } from '../ledger/accounts.js';
 import { REDEMPTION_COLUMNS } from '../parsers/redemptions.js';
 import { RETRO_CLAIM_COLUMNS } from '../parsers/retro-claims.js';
 import { csvLine } from './csv.js';
@@ -67,8 +68,7 @@ export function accountOf(m: Member): string {
   return m.group?.id ?? m.number;
 }
 
-type Service =
-  'AWARD_TICKET' | 'UPGRADE' | 'EXCESS_BAGGAGE' | 'SEAT' | 'LOUNGE' | 'PARTNER_REWARD' | 'CHARITY' | 'OTHER';
+type Service = ServiceType;
 
 const SERVICES = new Weighted<[Service, number, number]>([
   [['AWARD_TICKET', 9000, 60000], 30],

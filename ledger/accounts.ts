@@ -16,6 +16,19 @@ export type AccountKind =
   | 'STATUS_ISSUED'
   | 'STATUS_LAPSED';
 
+/** What points are redeemed for: each has its redemption account (`REDEMPTION:<type>`), in this order. */
+export const SERVICE_TYPES = [
+  'AWARD_TICKET',
+  'UPGRADE',
+  'EXCESS_BAGGAGE',
+  'SEAT',
+  'LOUNGE',
+  'PARTNER_REWARD',
+  'CHARITY',
+  'OTHER',
+] as const;
+export type ServiceType = (typeof SERVICE_TYPES)[number];
+
 export type StatusMetric = 'SPEND' | 'MILES' | 'SEGMENTS';
 export const STATUS_METRICS: readonly StatusMetric[] = ['SPEND', 'MILES', 'SEGMENTS'];
 

@@ -9,16 +9,15 @@
 import {
   HeaderedCsvHandler,
   IDENTIFIER_RE,
-  readCsvFile,
-  readCsvFiles,
+  csvFeedParser,
   type ColumnSpec,
   type FieldReader,
   type SourceLine,
 } from './csv-common.js';
-import type { FeedParser, ParseEvent, ParseInput, ParseOptions } from './types.js';
+import type { FeedParser } from './types.js';
+import { SERVICE_TYPES, type ServiceType } from '../ledger/accounts.js';
 
-export type ServiceType =
-  'AWARD_TICKET' | 'UPGRADE' | 'EXCESS_BAGGAGE' | 'SEAT' | 'LOUNGE' | 'PARTNER_REWARD' | 'CHARITY' | 'OTHER';
+export type { ServiceType };
 
 /** ISSUED debits the points; CANCELLED gives back those of an earlier redemption_id. */
 export type RedemptionStatus = 'ISSUED' | 'CANCELLED';
@@ -54,16 +53,7 @@ const REFERENCE = 5;
 const PARTNER = 6;
 const STATUS = 7;
 
-const SERVICE_TYPES: ReadonlySet<ServiceType> = new Set([
-  'AWARD_TICKET',
-  'UPGRADE',
-  'EXCESS_BAGGAGE',
-  'SEAT',
-  'LOUNGE',
-  'PARTNER_REWARD',
-  'CHARITY',
-  'OTHER',
-]);
+const SERVICES: ReadonlySet<ServiceType> = new Set(SERVICE_TYPES);
 const STATUSES: ReadonlySet<RedemptionStatus> = new Set(['ISSUED', 'CANCELLED']);
 const POINTS_RE = /^\d{1,15}$/;
 const PARTNER_CODE_RE = /^[A-Za-z0-9-]{1,16}$/;
@@ -74,7 +64,7 @@ class RedemptionsHandler extends HeaderedCsvHandler<Redemption> {
   }
 
   protected build(r: FieldReader, line: number): Redemption {
-    const serviceType = r.oneOf(SERVICE, SERVICE_TYPES);
+    const serviceType = r.oneOf(SERVICE, SERVICES);
     const partnerCode = r.optMatch(PARTNER, PARTNER_CODE_RE, 'a partner code of 1-16 letters, digits or -');
     if (serviceType === 'PARTNER_REWARD' && partnerCode === null) {
       r.fail(PARTNER, 'MISSING_FIELD', 'the partner that delivered a PARTNER_REWARD', '');
@@ -100,16 +90,7 @@ class RedemptionsHandler extends HeaderedCsvHandler<Redemption> {
   }
 }
 
-export const redemptionsParser: FeedParser<Redemption> = {
-  feed: 'redemptions',
-  parse(inputs: ParseInput[], options: ParseOptions = {}): AsyncIterable<ParseEvent<Redemption>> {
-    return readCsvFiles(inputs, (input) =>
-      readCsvFile(
-        'redemptions',
-        input,
-        { delimiter: options.delimiter, candidates: [',', ';'], encoding: options.encoding },
-        new RedemptionsHandler(input.name),
-      ),
-    );
-  },
-};
+export const redemptionsParser: FeedParser<Redemption> = csvFeedParser(
+  'redemptions',
+  (file) => new RedemptionsHandler(file),
+);

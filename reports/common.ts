@@ -10,6 +10,7 @@
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Knex } from 'knex';
+import { SERVICE_TYPES } from '../ledger/accounts.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { Db } from '../db/connection.js';
 import { addDays, type IsoDate } from '../lib/dates.js';
@@ -214,16 +215,7 @@ export async function* keysetRows<T extends { id: number | string }>(
 
 // ------------------------------------------------------------------------------------------ names
 
-export const SERVICE_TYPES = [
-  'AWARD_TICKET',
-  'UPGRADE',
-  'EXCESS_BAGGAGE',
-  'SEAT',
-  'LOUNGE',
-  'PARTNER_REWARD',
-  'CHARITY',
-  'OTHER',
-] as const;
+export { SERVICE_TYPES };
 
 const SERVICE_LABELS: Record<string, string> = {
   AWARD_TICKET: 'Award tickets',
