@@ -52,9 +52,11 @@ import { RedeyeError } from '../lib/errors.js';
 import {
   clipText,
   type FeedName,
+  type FeedParser,
   type LineAccount,
   type ParseEvent,
   type ParseInput,
+  type ParseOptions,
   type RecordEvent,
   type RejectEvent,
   type Verdict,
@@ -1238,6 +1240,32 @@ export abstract class HeaderedCsvHandler<T> implements CsvRowHandler<T> {
 }
 
 /** The events of several files in order. */
+/**
+ * The FeedParser of a delimited feed: each file of a delivery read on its own, by a handler made for it.
+ * Without a configured separator the first line with content chooses among `candidates`; a feed whose
+ * format allows one separator only gives that one.
+ */
+export function csvFeedParser<T>(
+  feed: FeedName,
+  handlerFor: (file: string) => CsvRowHandler<T>,
+  candidates: readonly string[] = [',', ';'],
+): FeedParser<T> {
+  return {
+    feed,
+    parse(inputs: ParseInput[], options: ParseOptions = {}): AsyncIterable<ParseEvent<T>> {
+      const delimiter = options.delimiter ?? (candidates.length === 1 ? candidates[0] : undefined);
+      return readCsvFiles(inputs, (input) =>
+        readCsvFile(
+          feed,
+          input,
+          { delimiter, candidates, encoding: options.encoding },
+          handlerFor(input.name),
+        ),
+      );
+    },
+  };
+}
+
 export function readCsvFiles<T>(
   inputs: readonly ParseInput[],
   readOne: (input: ParseInput) => AsyncIterable<ParseEvent<T>>,

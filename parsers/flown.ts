@@ -19,8 +19,7 @@ import {
   FLIGHT_NUMBER_RE,
   HeaderedCsvHandler,
   RBD_RE,
-  readCsvFile,
-  readCsvFiles,
+  csvFeedParser,
   type ColumnSpec,
   type FieldReader,
   type FileEnd,
@@ -28,7 +27,7 @@ import {
   type RowOutcome,
   type SourceLine,
 } from './csv-common.js';
-import type { FeedParser, ParseEvent, ParseInput, ParseOptions } from './types.js';
+import type { FeedParser } from './types.js';
 
 export type Cabin = 'F' | 'C' | 'W' | 'Y';
 export type PassengerType = 'ADT' | 'CHD' | 'INF';
@@ -271,16 +270,4 @@ class FlownHandler extends HeaderedCsvHandler<FlownCoupon> {
   }
 }
 
-export const flownParser: FeedParser<FlownCoupon> = {
-  feed: 'flown',
-  parse(inputs: ParseInput[], options: ParseOptions = {}): AsyncIterable<ParseEvent<FlownCoupon>> {
-    return readCsvFiles(inputs, (input) =>
-      readCsvFile(
-        'flown',
-        input,
-        { delimiter: options.delimiter, candidates: [',', ';'], encoding: options.encoding },
-        new FlownHandler(input.name),
-      ),
-    );
-  },
-};
+export const flownParser: FeedParser<FlownCoupon> = csvFeedParser('flown', (file) => new FlownHandler(file));

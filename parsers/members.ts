@@ -30,13 +30,12 @@ import {
   HeaderedCsvHandler,
   IDENTIFIER_RE,
   parseIsoTimestamp,
-  readCsvFile,
-  readCsvFiles,
+  csvFeedParser,
   type ColumnSpec,
   type FieldReader,
   type SourceLine,
 } from './csv-common.js';
-import type { FeedParser, ParseEvent, ParseInput, ParseOptions } from './types.js';
+import type { FeedParser } from './types.js';
 
 export type MemberStatus = 'ACTIVE' | 'INCOMPLETE' | 'SUSPENDED' | 'CLOSED' | 'MERGED';
 export type EnrolmentChannel = 'WEB' | 'APP' | 'AIRPORT' | 'CALLCENTER' | 'PARTNER';
@@ -243,16 +242,7 @@ class MembersHandler extends HeaderedCsvHandler<MemberRecord> {
   }
 }
 
-export const membersParser: FeedParser<MemberRecord> = {
-  feed: 'members',
-  parse(inputs: ParseInput[], options: ParseOptions = {}): AsyncIterable<ParseEvent<MemberRecord>> {
-    return readCsvFiles(inputs, (input) =>
-      readCsvFile(
-        'members',
-        input,
-        { delimiter: options.delimiter, candidates: [',', ';'], encoding: options.encoding },
-        new MembersHandler(input.name),
-      ),
-    );
-  },
-};
+export const membersParser: FeedParser<MemberRecord> = csvFeedParser(
+  'members',
+  (file) => new MembersHandler(file),
+);

@@ -24,22 +24,14 @@ import {
   MEMBER_NUMBER_RE,
   isCalendarDate,
   parseIsoTimestamp,
-  readCsvFile,
-  readCsvFiles,
+  csvFeedParser,
   type CsvRowHandler,
   type FileEnd,
   type FileVerdict,
   type RowOutcome,
   type SourceLine,
 } from './csv-common.js';
-import {
-  clipText,
-  type FeedParser,
-  type ParseEvent,
-  type ParseInput,
-  type ParseOptions,
-  type RejectEvent,
-} from './types.js';
+import { clipText, type FeedParser, type RejectEvent } from './types.js';
 
 /** One D record. */
 export interface PartnerActivity extends SourceLine {
@@ -451,16 +443,8 @@ class PartnerHandler implements CsvRowHandler<PartnerActivity> {
   }
 }
 
-export const partnerParser: FeedParser<PartnerActivity> = {
-  feed: 'partner',
-  parse(inputs: ParseInput[], options: ParseOptions = {}): AsyncIterable<ParseEvent<PartnerActivity>> {
-    return readCsvFiles(inputs, (input) =>
-      readCsvFile(
-        'partner',
-        input,
-        { delimiter: options.delimiter ?? ',', candidates: [','], encoding: options.encoding },
-        new PartnerHandler(input.name),
-      ),
-    );
-  },
-};
+export const partnerParser: FeedParser<PartnerActivity> = csvFeedParser(
+  'partner',
+  (file) => new PartnerHandler(file),
+  [','],
+);

@@ -12,13 +12,12 @@ import {
   FLIGHT_NUMBER_RE,
   HeaderedCsvHandler,
   IDENTIFIER_RE,
-  readCsvFile,
-  readCsvFiles,
+  csvFeedParser,
   type ColumnSpec,
   type FieldReader,
   type SourceLine,
 } from './csv-common.js';
-import type { FeedParser, ParseEvent, ParseInput, ParseOptions } from './types.js';
+import type { FeedParser } from './types.js';
 
 export interface RetroClaim extends SourceLine {
   claimId: string;
@@ -115,16 +114,7 @@ class RetroClaimsHandler extends HeaderedCsvHandler<RetroClaim> {
   }
 }
 
-export const retroClaimsParser: FeedParser<RetroClaim> = {
-  feed: 'retro-claims',
-  parse(inputs: ParseInput[], options: ParseOptions = {}): AsyncIterable<ParseEvent<RetroClaim>> {
-    return readCsvFiles(inputs, (input) =>
-      readCsvFile(
-        'retro-claims',
-        input,
-        { delimiter: options.delimiter, candidates: [',', ';'], encoding: options.encoding },
-        new RetroClaimsHandler(input.name),
-      ),
-    );
-  },
-};
+export const retroClaimsParser: FeedParser<RetroClaim> = csvFeedParser(
+  'retro-claims',
+  (file) => new RetroClaimsHandler(file),
+);
