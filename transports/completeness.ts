@@ -1,6 +1,40 @@
-import { TransportError, type TransportErrorContext } from './errors.js';
+import { TransportError, type TransportErrorContext, type TransportKind } from './errors.js';
 import { byName, statelessPattern, unsafeNameReason } from './names.js';
 import type { Clock, Completeness, RemoteEntry } from './types.js';
+
+/**
+ * What every transport answers the same way from its whole listing of a folder: `list` and `ready`
+ * (through readyEntries), and the context its errors carry.
+ */
+export abstract class ListingTransport {
+  abstract readonly kind: TransportKind;
+  abstract readonly endpoint: string;
+  protected abstract readonly clock: Clock;
+  /** Every entry of the folder, links and odd names included, sorted by name. */
+  protected abstract listAll(remoteDir: string): Promise<RemoteEntry[]>;
+
+  async list(remoteDir: string, pattern: RegExp): Promise<RemoteEntry[]> {
+    const matcher = statelessPattern(pattern);
+    return (await this.listAll(remoteDir)).filter((entry) => matcher.test(entry.name));
+  }
+
+  ready(remoteDir: string, pattern: RegExp, completeness: Completeness): Promise<RemoteEntry[]> {
+    return readyEntries(
+      () => this.listAll(remoteDir),
+      pattern,
+      completeness,
+      this.clock,
+      this.context(remoteDir),
+    );
+  }
+
+  protected context(folder: string, file?: string, operation?: string): TransportErrorContext {
+    const context: TransportErrorContext = { transport: this.kind, endpoint: this.endpoint, folder };
+    if (file !== undefined) context.file = file;
+    if (operation !== undefined) context.operation = operation;
+    return context;
+  }
+}
 
 /**
  * The complete files among `listAll()`'s entries that match `pattern`. Every transport answers `ready`

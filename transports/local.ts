@@ -1,16 +1,15 @@
 import { constants, type Stats } from 'node:fs';
 import { link, lstat, mkdir, open, readdir, unlink, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { readyEntries } from './completeness.js';
+import { ListingTransport } from './completeness.js';
 import { TransportError, type TransportErrorContext } from './errors.js';
 import { errnoCode, fsError, land, syncFolder } from './landing.js';
-import { assertSafeName, byName, statelessPattern } from './names.js';
+import { assertSafeName, byName } from './names.js';
 import {
   systemClock,
   type ArchiveResult,
   type Clock,
   type CompanionOptions,
-  type Completeness,
   type DownloadResult,
   type RemoteEntry,
   type Transport,
@@ -31,29 +30,15 @@ const MAX_ARCHIVE_SUFFIX = 9999;
  * drive use. Same guarantees as SFTP, plus: a symbolic link in an inbox is refused, never followed, so a
  * link planted in an inbox cannot make Redeye read (or archive into) a file outside it.
  */
-export class LocalTransport implements Transport {
+export class LocalTransport extends ListingTransport implements Transport {
   readonly kind = 'local' as const;
   readonly endpoint: string;
-  private readonly clock: Clock;
+  protected readonly clock: Clock;
 
   constructor(options: LocalTransportOptions) {
+    super();
     this.endpoint = resolve(options.root);
     this.clock = options.clock ?? systemClock;
-  }
-
-  async list(remoteDir: string, pattern: RegExp): Promise<RemoteEntry[]> {
-    const matcher = statelessPattern(pattern);
-    return (await this.listAll(remoteDir)).filter((entry) => matcher.test(entry.name));
-  }
-
-  ready(remoteDir: string, pattern: RegExp, completeness: Completeness): Promise<RemoteEntry[]> {
-    return readyEntries(
-      () => this.listAll(remoteDir),
-      pattern,
-      completeness,
-      this.clock,
-      this.context(remoteDir),
-    );
   }
 
   async download(remoteDir: string, file: string | RemoteEntry, localDir: string): Promise<DownloadResult> {
@@ -187,7 +172,7 @@ export class LocalTransport implements Transport {
     // Nothing is held open between operations.
   }
 
-  private async listAll(remoteDir: string): Promise<RemoteEntry[]> {
+  protected async listAll(remoteDir: string): Promise<RemoteEntry[]> {
     const folder = this.folder(remoteDir);
     const context = this.context(remoteDir, undefined, 'list');
     let names: string[];
@@ -214,13 +199,6 @@ export class LocalTransport implements Transport {
 
   private folder(dir: string): string {
     return resolve(this.endpoint, dir);
-  }
-
-  private context(folder: string, file?: string, operation?: string): TransportErrorContext {
-    const context: TransportErrorContext = { transport: 'local', endpoint: this.endpoint, folder };
-    if (file !== undefined) context.file = file;
-    if (operation !== undefined) context.operation = operation;
-    return context;
   }
 }
 

@@ -7,17 +7,16 @@ import ssh2 from 'ssh2';
 import type { Client, ConnectConfig, SFTPWrapper, Stats } from 'ssh2';
 import SftpClient from 'ssh2-sftp-client';
 import { ConfigError, type ConfigProblem } from '../lib/errors.js';
-import { readyEntries } from './completeness.js';
+import { ListingTransport } from './completeness.js';
 import { TransportError, type TransportErrorContext } from './errors.js';
 import { fsError, land } from './landing.js';
-import { assertSafeName, byName, joinRemote, statelessPattern, temporaryName } from './names.js';
+import { assertSafeName, byName, joinRemote, temporaryName } from './names.js';
 import {
   silentLogger,
   systemClock,
   type ArchiveResult,
   type Clock,
   type CompanionOptions,
-  type Completeness,
   type DownloadResult,
   type RemoteEntry,
   type Transport,
@@ -200,14 +199,14 @@ interface Session {
  * a connection fault (refused, reset, timed out, cut mid-transfer) reconnects and tries again with
  * exponential backoff, while authentication failures and host-key mismatches fail at once.
  */
-export class SftpTransport implements Transport {
+export class SftpTransport extends ListingTransport implements Transport {
   readonly kind = 'sftp' as const;
   readonly endpoint: string;
   private readonly config: SftpTransportConfig;
   private readonly port: number;
   private readonly fingerprints: string[];
   private readonly env: Record<string, string | undefined>;
-  private readonly clock: Clock;
+  protected readonly clock: Clock;
   private readonly logger: TransportLogger;
   private readonly connectTimeoutMs: number;
   private readonly operationTimeoutMs: number;
@@ -218,6 +217,7 @@ export class SftpTransport implements Transport {
   private connecting: Promise<Session> | undefined;
 
   constructor(config: SftpTransportConfig, options: SftpTransportOptions = {}) {
+    super();
     const problems = sftpConfigProblems(config);
     if (problems.length > 0) throw new ConfigError('invalid SFTP transport configuration', problems);
     this.config = config;
@@ -234,21 +234,6 @@ export class SftpTransport implements Transport {
     this.attempts = config.retry?.attempts ?? DEFAULTS.attempts;
     this.initialDelayMs = config.retry?.initialDelayMs ?? DEFAULTS.initialDelayMs;
     this.maxDelayMs = config.retry?.maxDelayMs ?? DEFAULTS.maxDelayMs;
-  }
-
-  async list(remoteDir: string, pattern: RegExp): Promise<RemoteEntry[]> {
-    const matcher = statelessPattern(pattern);
-    return (await this.listAll(remoteDir)).filter((entry) => matcher.test(entry.name));
-  }
-
-  ready(remoteDir: string, pattern: RegExp, completeness: Completeness): Promise<RemoteEntry[]> {
-    return readyEntries(
-      () => this.listAll(remoteDir),
-      pattern,
-      completeness,
-      this.clock,
-      this.context(remoteDir),
-    );
   }
 
   async download(remoteDir: string, file: string | RemoteEntry, localDir: string): Promise<DownloadResult> {
@@ -420,7 +405,7 @@ export class SftpTransport implements Transport {
 
   // --- listing ---------------------------------------------------------------------------------------
 
-  private listAll(remoteDir: string): Promise<RemoteEntry[]> {
+  protected listAll(remoteDir: string): Promise<RemoteEntry[]> {
     const context = this.context(remoteDir, undefined, 'list');
     return this.withRetries(context, async (session) => {
       const items = await this.request<{ filename: string; longname: string; attrs: Stats }[]>(
@@ -1022,13 +1007,6 @@ export class SftpTransport implements Transport {
       `${toDir} already holds ${wanted} and 9999 renamed copies`,
       context,
     );
-  }
-
-  private context(folder: string, file?: string, operation?: string): TransportErrorContext {
-    const context: TransportErrorContext = { transport: 'sftp', endpoint: this.endpoint, folder };
-    if (file !== undefined) context.file = file;
-    if (operation !== undefined) context.operation = operation;
-    return context;
   }
 }
 
