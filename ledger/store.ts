@@ -217,6 +217,69 @@ const toLot = (r: RawLot): LotRow => ({
   expiresOn: r.expires_on,
 });
 
+interface RawPosting {
+  id: number;
+  content_hash: string;
+  kind: string;
+  reversal_of: number | null;
+  member_id: number | null;
+  channel: string | null;
+  activity_date: string | null;
+}
+
+const toPosting = (r: RawPosting) => ({
+  id: r.id,
+  contentHash: r.content_hash,
+  kind: r.kind,
+  reversalOf: r.reversal_of,
+  memberId: r.member_id,
+  channel: r.channel,
+  activityDate: r.activity_date,
+});
+
+/** The insertPosting statement's parameters, in its column order (both engines). */
+const postingParams = (p: PostingRow) => [
+  p.kind,
+  p.businessDate,
+  p.key,
+  p.contentHash,
+  p.memberId,
+  p.channel,
+  p.activityDate,
+  p.sourceFileId,
+  p.sourceRef,
+  p.ruleVersion,
+  p.reversalOf,
+  p.detail,
+  p.createdAt,
+];
+
+interface RawEntry {
+  account_id: number;
+  amount: number;
+}
+const toEntry = (r: RawEntry) => ({ accountId: r.account_id, amount: r.amount });
+
+interface RawMovement {
+  lot_id: number;
+  account_id: number;
+  amount: number;
+}
+const toMovement = (r: RawMovement) => ({ lotId: r.lot_id, accountId: r.account_id, amount: r.amount });
+
+interface RawStatusCredit {
+  member_id: number;
+  metric: string;
+  amount: number;
+  activity_date: string;
+}
+const toStatusCredit = (r: RawStatusCredit) => ({
+  memberId: r.member_id,
+  metric: r.metric,
+  amount: r.amount,
+  activityDate: r.activity_date,
+});
+
 interface RawAccount {
   id: number;
   code: string;
@@ -297,82 +360,27 @@ class SqliteStore implements LedgerStore {
     return (this.s('findPool').get(code) as { id: number } | undefined)?.id;
   }
   insertPosting(p: PostingRow) {
-    const info = this.s('insertPosting').run(
-      p.kind,
-      p.businessDate,
-      p.key,
-      p.contentHash,
-      p.memberId,
-      p.channel,
-      p.activityDate,
-      p.sourceFileId,
-      p.sourceRef,
-      p.ruleVersion,
-      p.reversalOf,
-      p.detail,
-      p.createdAt,
-    );
+    const info = this.s('insertPosting').run(...postingParams(p));
     return info.changes === 0 ? null : Number(info.lastInsertRowid);
   }
   findPostingByKey(key: string) {
-    const r = this.s('findPosting').get(key) as
-      | {
-          id: number;
-          content_hash: string;
-          kind: string;
-          reversal_of: number | null;
-          member_id: number | null;
-          channel: string | null;
-          activity_date: string | null;
-        }
-      | undefined;
-    return (
-      r && {
-        id: r.id,
-        contentHash: r.content_hash,
-        kind: r.kind,
-        reversalOf: r.reversal_of,
-        memberId: r.member_id,
-        channel: r.channel,
-        activityDate: r.activity_date,
-      }
-    );
+    const r = this.s('findPosting').get(key) as RawPosting | undefined;
+    return r && toPosting(r);
   }
   findReversalOf(postingId: number) {
     return (this.s('findReversal').get(postingId) as { id: number } | undefined)?.id;
   }
   postingEntries(postingId: number) {
-    return (this.s('entries').all(postingId) as Array<{ account_id: number; amount: number }>).map((r) => ({
-      accountId: r.account_id,
-      amount: r.amount,
-    }));
+    return (this.s('entries').all(postingId) as RawEntry[]).map(toEntry);
   }
   lotsCreatedBy(postingId: number) {
     return (this.s('lotsCreated').all(postingId) as RawLot[]).map(toLot);
   }
   movementsOf(postingId: number) {
-    return (
-      this.s('movements').all(postingId) as Array<{ lot_id: number; account_id: number; amount: number }>
-    ).map((r) => ({
-      lotId: r.lot_id,
-      accountId: r.account_id,
-      amount: r.amount,
-    }));
+    return (this.s('movements').all(postingId) as RawMovement[]).map(toMovement);
   }
   statusCreditsOf(postingId: number) {
-    return (
-      this.s('statusCredits').all(postingId) as Array<{
-        member_id: number;
-        metric: string;
-        amount: number;
-        activity_date: string;
-      }>
-    ).map((r) => ({
-      memberId: r.member_id,
-      metric: r.metric,
-      amount: r.amount,
-      activityDate: r.activity_date,
-    }));
+    return (this.s('statusCredits').all(postingId) as RawStatusCredit[]).map(toStatusCredit);
   }
   insertEntry(postingId: number, accountId: number, amount: number, businessDate: string) {
     this.s('insertEntry').run(postingId, accountId, amount, businessDate);
@@ -615,78 +623,27 @@ class PgStore implements LedgerStore {
     return (await this.q<{ id: number }>('findPool', [code]))[0]?.id;
   }
   async insertPosting(p: PostingRow) {
-    const rows = await this.q<{ id: number }>('insertPosting', [
-      p.kind,
-      p.businessDate,
-      p.key,
-      p.contentHash,
-      p.memberId,
-      p.channel,
-      p.activityDate,
-      p.sourceFileId,
-      p.sourceRef,
-      p.ruleVersion,
-      p.reversalOf,
-      p.detail,
-      p.createdAt,
-    ]);
+    const rows = await this.q<{ id: number }>('insertPosting', postingParams(p));
     return rows[0]?.id ?? null;
   }
   async findPostingByKey(key: string) {
-    const [r] = await this.q<{
-      id: number;
-      content_hash: string;
-      kind: string;
-      reversal_of: number | null;
-      member_id: number | null;
-      channel: string | null;
-      activity_date: string | null;
-    }>('findPosting', [key]);
-    return (
-      r && {
-        id: r.id,
-        contentHash: r.content_hash,
-        kind: r.kind,
-        reversalOf: r.reversal_of,
-        memberId: r.member_id,
-        channel: r.channel,
-        activityDate: r.activity_date,
-      }
-    );
+    const [r] = await this.q<RawPosting>('findPosting', [key]);
+    return r && toPosting(r);
   }
   async findReversalOf(postingId: number) {
     return (await this.q<{ id: number }>('findReversal', [postingId]))[0]?.id;
   }
   async postingEntries(postingId: number) {
-    return (await this.q<{ account_id: number; amount: number }>('entries', [postingId])).map((r) => ({
-      accountId: r.account_id,
-      amount: r.amount,
-    }));
+    return (await this.q<RawEntry>('entries', [postingId])).map(toEntry);
   }
   async lotsCreatedBy(postingId: number) {
     return (await this.q<RawLot>('lotsCreated', [postingId])).map(toLot);
   }
   async movementsOf(postingId: number) {
-    return (
-      await this.q<{ lot_id: number; account_id: number; amount: number }>('movements', [postingId])
-    ).map((r) => ({
-      lotId: r.lot_id,
-      accountId: r.account_id,
-      amount: r.amount,
-    }));
+    return (await this.q<RawMovement>('movements', [postingId])).map(toMovement);
   }
   async statusCreditsOf(postingId: number) {
-    return (
-      await this.q<{ member_id: number; metric: string; amount: number; activity_date: string }>(
-        'statusCredits',
-        [postingId],
-      )
-    ).map((r) => ({
-      memberId: r.member_id,
-      metric: r.metric,
-      amount: r.amount,
-      activityDate: r.activity_date,
-    }));
+    return (await this.q<RawStatusCredit>('statusCredits', [postingId])).map(toStatusCredit);
   }
   async insertEntry(postingId: number, accountId: number, amount: number, businessDate: string) {
     await this.q('insertEntry', [postingId, accountId, amount, businessDate]);
