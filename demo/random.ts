@@ -37,10 +37,16 @@ export class Random {
 
   constructor(seed: number, label = '') {
     const mix = splitmix((seed >>> 0) ^ hashLabel(label));
-    this.a = mix();
-    this.b = mix();
-    this.c = mix();
-    this.d = 1;
+    this.a = this.b = this.c = this.d = 0;
+    this.reseed(mix(), mix(), mix(), 1);
+  }
+
+  /** Starts the stream again from the given state words. */
+  protected reseed(a: number, b: number, c: number, d: number): void {
+    this.a = a;
+    this.b = b;
+    this.c = c;
+    this.d = d;
     // The first outputs of a fresh state are the least mixed.
     for (let i = 0; i < 12; i++) this.u32();
   }

@@ -1,52 +1,19 @@
+import { Random } from '../../demo/random.js';
+
 /**
- * A small seeded generator for the fuzz corpus (sfc32 seeded with cyrb128 of a text key). Our own rather
+ * A small seeded generator for the fuzz corpus (the demo's sfc32, seeded with cyrb128 of a text key). Our own rather
  * than fast-check's so that one file of the corpus can be rebuilt from its key alone, without replaying
  * the ones before it: `new Prng(\`${seed}:${feed}:${index}\`)` always gives the same stream.
  */
-export class Prng {
-  private a: number;
-  private b: number;
-  private c: number;
-  private d: number;
-
+export class Prng extends Random {
   constructor(key: string) {
-    [this.a, this.b, this.c, this.d] = cyrb128(key);
-    for (let i = 0; i < 12; i++) this.u32();
+    super(0);
+    this.reseed(...cyrb128(key));
   }
 
-  /** A uniform 32-bit unsigned integer. */
-  u32(): number {
-    const t = (((this.a + this.b) | 0) + this.d) | 0;
-    this.d = (this.d + 1) | 0;
-    this.a = this.b ^ (this.b >>> 9);
-    this.b = (this.c + (this.c << 3)) | 0;
-    this.c = (this.c << 21) | (this.c >>> 11);
-    this.c = (this.c + t) | 0;
-    return t >>> 0;
-  }
-
-  /** A float in [0, 1). */
-  next(): number {
-    return this.u32() / 4_294_967_296;
-  }
-
-  /** An integer in [0, n). */
-  int(n: number): number {
-    return n <= 0 ? 0 : Math.floor(this.next() * n);
-  }
-
-  /** An integer in [lo, hi]. */
-  range(lo: number, hi: number): number {
-    return lo + this.int(hi - lo + 1);
-  }
-
-  chance(p: number): boolean {
-    return this.next() < p;
-  }
-
-  pick<T>(items: readonly T[]): T {
-    if (items.length === 0) throw new RangeError('pick from an empty list');
-    return items[this.int(items.length)] as T;
+  /** An integer in [0, n); 0, without a draw, when n is not positive. */
+  override int(n: number): number {
+    return n <= 0 ? 0 : super.int(n);
   }
 
   /** One of `items` drawn by weight. */
