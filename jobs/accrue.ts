@@ -339,11 +339,9 @@ async function writeOutcomes(
   };
   const cols = UPDATE_COLUMNS.map(([, c]) => c);
   const values = [rows.map((r) => r.id), ...UPDATE_COLUMNS.map(([k]) => rows.map((r) => r[k] ?? null))];
-  // knex would spread array bindings into lists; the pg client sends each column as one array.
-  const client = (await (
-    trx.client as { acquireConnection(): Promise<import('pg').PoolClient> }
-  ).acquireConnection()) as import('pg').PoolClient;
-  await client.query(
+  await (
+    await pgConnection(trx)
+  ).query(
     `UPDATE activities a SET ${cols.map((c) => `${c} = v.${c}`).join(', ')}, updated_at = $1
        FROM (SELECT * FROM unnest($2::bigint[], ${cols.map((c, i) => `$${i + 3}::${types[c]}[]`).join(', ')}) AS t(id, ${cols.join(', ')})) v
       WHERE a.id = v.id`,
@@ -428,14 +426,46 @@ export async function accrueBatch(
         .where({ activity_key: key })
         .update({ status: update.status, reason: update.reason ?? null, updated_at: now });
     }
-    for (const [memberId, date] of lastActivity) {
-      await trx('members')
-        .where({ id: memberId })
-        .andWhere((w) => w.whereNull('last_activity_date').orWhere('last_activity_date', '<', date))
-        .update({ last_activity_date: date });
-    }
+    await writeLastActivity(trx, ctx.db.dialect, lastActivity);
   });
   return outcome;
+}
+
+/**
+ * Moves each member's last activity date forward (never back: an old flight credited late does not make
+ * a member look recently active). One prepared statement on SQLite, one statement on PostgreSQL: a batch
+ * touches thousands of members, and a query built per member cost more than the posting itself.
+ */
+async function writeLastActivity(
+  trx: Knex.Transaction,
+  dialect: 'sqlite' | 'postgres',
+  lastActivity: Map<number, IsoDate>,
+): Promise<void> {
+  if (lastActivity.size === 0) return;
+  if (dialect === 'sqlite') {
+    const db = await sqliteHandle(trx);
+    const st = db.prepare(
+      `UPDATE members SET last_activity_date = ?
+        WHERE id = ? AND (last_activity_date IS NULL OR last_activity_date < ?)`,
+    );
+    for (const [memberId, date] of lastActivity) st.run(date, memberId, date);
+    return;
+  }
+  await (
+    await pgConnection(trx)
+  ).query(
+    `UPDATE members m SET last_activity_date = v.d
+       FROM (SELECT * FROM unnest($1::bigint[], $2::date[]) AS t(id, d)) v
+      WHERE m.id = v.id AND (m.last_activity_date IS NULL OR m.last_activity_date < v.d)`,
+    [[...lastActivity.keys()], [...lastActivity.values()]],
+  );
+}
+
+/** The transaction's own pg connection: knex would spread array bindings into lists, pg sends each as one array. */
+async function pgConnection(trx: Knex.Transaction): Promise<import('pg').PoolClient> {
+  return (await (
+    trx.client as { acquireConnection(): Promise<import('pg').PoolClient> }
+  ).acquireConnection()) as import('pg').PoolClient;
 }
 
 export const accrueJob: Job = async (ctx: JobContext): Promise<JobResult> => {

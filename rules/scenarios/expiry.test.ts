@@ -154,6 +154,10 @@ for (const engine of availableEngines()) {
         [300, null],
         [200, null],
       ]);
+      // An older activity credited later does not move the date back.
+      rent(w, PETROVA, 'I-3B', '2026-03-05', 100);
+      await w.night('2026-03-20');
+      expect((await w.member(PETROVA.number)).last_activity_date).toBe('2026-03-10');
       // A redemption is not earning activity: it does not push the date back.
       w.dropRedemptions([
         { id: 'R-1', member: IVANOV.number, date: '2027-01-05', service: 'SEAT', points: 50 },
@@ -162,6 +166,7 @@ for (const engine of availableEngines()) {
       rent(w, PETROVA, 'I-4', '2027-06-01', 100);
       await w.night('2027-06-01');
       expect((await w.member(IVANOV.number)).last_activity_date).toBe('2026-03-10');
+      expect((await w.member(PETROVA.number)).last_activity_date).toBe('2027-06-01');
 
       // Warned 60 days ahead: 10 September 2027 less 60 days is 12 July.
       expect((await w.night('2027-07-11')).expire.counts.expiringSoon).toBe(0);
@@ -172,7 +177,7 @@ for (const engine of availableEngines()) {
       const due = await w.night('2027-09-10');
       expect(due.expire.counts).toMatchObject({ lots: 2, points: 450 });
       expect(await w.balance(IVANOV.number)).toBe(0);
-      expect(await w.balance(PETROVA.number)).toBe(200); // active in June 2027
+      expect(await w.balance(PETROVA.number)).toBe(300); // active in June 2027
       const expiries = await w.knex('postings').where({ kind: 'EXPIRY' }).orderBy('id').select('source_ref');
       expect(expiries.map((p) => p.source_ref)).toEqual([
         expect.stringMatching(/\(inactivity\)$/),
