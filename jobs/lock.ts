@@ -24,7 +24,8 @@ export interface RunLock {
   release(): Promise<void>;
 }
 
-function alive(pid: number): boolean {
+/** Whether a process of this machine is alive (one we may not signal is). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -69,7 +70,7 @@ export async function acquireLock(db: Db, name: string, now: () => Date): Promis
     const current = await trx('job_locks').where({ name }).first();
     if (current) {
       const sameHost = String(current.holder).startsWith(`${hostname()} `);
-      if (!sameHost || alive(Number(current.pid)))
+      if (!sameHost || processAlive(Number(current.pid)))
         throw new LockedError(name, `${current.holder} since ${current.acquired_at}`);
       // The holder died (killed mid-run): its lock is stale and the rerun takes it over.
       await trx('job_locks').where({ name }).delete();

@@ -11,7 +11,7 @@ import { accrueJob } from './accrue.js';
 import { expireJob } from './expire.js';
 import { fetchJob } from './fetch.js';
 import { ingestJob } from './ingest.js';
-import { acquireLock, type RunLock } from './lock.js';
+import { acquireLock, processAlive, type RunLock } from './lock.js';
 import { tiersJob } from './tiers.js';
 import type { Job, JobContext, JobResult } from './types.js';
 import { deliverJob } from './deliver.js';
@@ -144,6 +144,36 @@ async function runStep(ctx: JobContext, name: StepName): Promise<StepSummary> {
   };
 }
 
+/**
+ * Run records a killed process left `running` on this machine are closed as failed, so `job_runs` does
+ * not show a night still running days later. Only this host's records are touched: whether a process
+ * on another machine is alive cannot be known from here.
+ */
+async function closeInterruptedRuns(ctx: JobContext): Promise<void> {
+  const host = hostname();
+  const rows = (await ctx.db
+    .knex('job_runs')
+    .where({ status: 'running', host })
+    .whereNot({ pid: process.pid })
+    .select('id', 'pid')) as Array<{ id: number; pid: number }>;
+  const dead = rows.filter((r) => !processAlive(Number(r.pid)));
+  for (const r of dead) {
+    await ctx.db
+      .knex('job_runs')
+      .where({ id: r.id, status: 'running' })
+      .update({
+        status: 'failed',
+        finished_at: new Date().toISOString(),
+        error: `[INTERRUPTED] the process (${host} pid ${r.pid}) ended before this run finished`,
+      });
+  }
+  if (dead.length > 0)
+    ctx.logger.warn(
+      { runs: dead.map((r) => r.id) },
+      `${dead.length} run record(s) left running by ended processes closed as failed`,
+    );
+}
+
 /** Runs one job (or the night, or the month-end) for a business date, under its lock. */
 export async function runJob(ctx: JobContext, name: RunnableJob): Promise<RunSummary> {
   const t0 = process.hrtime.bigint();
@@ -165,6 +195,7 @@ export async function runJob(ctx: JobContext, name: RunnableJob): Promise<RunSum
         { cause: e },
       );
     }
+    await closeInterruptedRuns(ctx);
     if (steps.length > 1) {
       // The night as a whole is recorded too: the scheduler's catch-up reads it.
       const [row] = await ctx.db

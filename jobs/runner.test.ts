@@ -1,0 +1,63 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { hostname } from 'node:os';
+import { availableEngines } from '../test/harness/db.js';
+import { createWorld, type TestWorld } from '../test/harness/context.js';
+import { runJob } from './runner.js';
+
+/** The pid of a process that has certainly ended. */
+function endedPid(): number {
+  const r = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], {
+    encoding: 'utf8',
+  });
+  return Number(r.stdout);
+}
+
+for (const engine of availableEngines()) {
+  describe(`run records left by a killed process (${engine})`, () => {
+    let w: TestWorld;
+    beforeEach(async () => {
+      w = await createWorld(engine);
+    });
+    afterEach(async () => {
+      await w.cleanup();
+    });
+
+    it('are closed as failed by the next run on this machine; others are left as they are', async () => {
+      const dead = endedPid();
+      const row = (job: string, host: string, pid: number) => ({
+        job,
+        business_date: '2026-10-01',
+        status: 'running',
+        started_at: '2026-10-02T01:00:00.000Z',
+        host,
+        pid,
+      });
+      await w.t.db.knex('job_runs').insert([
+        row('nightly', hostname(), dead),
+        row('accrue', hostname(), dead),
+        row('accrue', 'another-host', dead),
+        row('report', hostname(), process.ppid),
+      ]);
+
+      const summary = await runJob(w.ctx('2026-10-02'), 'expire');
+      expect(summary.status).toBe('succeeded');
+
+      const runs = (await w.t.db
+        .knex('job_runs')
+        .orderBy('id')
+        .select('job', 'host', 'status', 'error', 'finished_at')) as Array<Record<string, unknown>>;
+      expect(runs.slice(0, 4).map((r) => [r.job, r.host, r.status])).toEqual([
+        ['nightly', hostname(), 'failed'],
+        ['accrue', hostname(), 'failed'],
+        ['accrue', 'another-host', 'running'],
+        ['report', hostname(), 'running'],
+      ]);
+      expect(runs[0]!.error).toBe(
+        `[INTERRUPTED] the process (${hostname()} pid ${dead}) ended before this run finished`,
+      );
+      expect(runs[0]!.finished_at).not.toBeNull();
+      expect(runs.at(-1)).toMatchObject({ job: 'expire', status: 'succeeded' });
+    });
+  });
+}
