@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { SERVICE_TYPES } from '../ledger/accounts.js';
 import { describe, expect, it } from 'vitest';
 import { bytesInput, checkFileEvents, collect, csvField, fixtureInput } from './csv-testing.js';
 import { REDEMPTION_COLUMNS, redemptionsParser, type Redemption } from './redemptions.js';
@@ -133,16 +134,7 @@ describe('redemptions parser properties', () => {
             noInvalidDate: true,
           })
           .map((d) => d.toISOString().slice(0, 10)),
-        serviceType: fc.constantFrom(
-          'AWARD_TICKET',
-          'UPGRADE',
-          'EXCESS_BAGGAGE',
-          'SEAT',
-          'LOUNGE',
-          'PARTNER_REWARD',
-          'CHARITY',
-          'OTHER',
-        ) as fc.Arbitrary<Redemption['serviceType']>,
+        serviceType: fc.constantFrom(...SERVICE_TYPES),
         points: fc.integer({ min: 1, max: 10_000_000 }),
         reference: fc.option(text, { nil: null }),
         partnerCode: fc.option(fc.stringMatching(/^[A-Z0-9]{2,8}$/), { nil: null }),
