@@ -33,12 +33,14 @@ for (const engine of availableEngines()) {
         host,
         pid,
       });
-      await w.t.db.knex('job_runs').insert([
-        row('nightly', hostname(), dead),
-        row('accrue', hostname(), dead),
-        row('accrue', 'another-host', dead),
-        row('report', hostname(), process.ppid),
-      ]);
+      await w.t.db
+        .knex('job_runs')
+        .insert([
+          row('nightly', hostname(), dead),
+          row('accrue', hostname(), dead),
+          row('accrue', 'another-host', dead),
+          row('report', hostname(), process.ppid),
+        ]);
 
       const summary = await runJob(w.ctx('2026-10-02'), 'expire');
       expect(summary.status).toBe('succeeded');

@@ -18,17 +18,15 @@ function scheduled(yaml: string): string {
 
 async function succeeded(w: TestWorld, job: string, date: string): Promise<void> {
   const at = new Date().toISOString();
-  await w.t.db
-    .knex('job_runs')
-    .insert({
-      job,
-      business_date: date,
-      status: 'succeeded',
-      started_at: at,
-      finished_at: at,
-      host: hostname(),
-      pid: 1,
-    });
+  await w.t.db.knex('job_runs').insert({
+    job,
+    business_date: date,
+    status: 'succeeded',
+    started_at: at,
+    finished_at: at,
+    host: hostname(),
+    pid: 1,
+  });
 }
 
 const runsOf = (w: TestWorld) =>
