@@ -7,9 +7,13 @@
  * recorded, without the erased data.
  */
 import { createHmac, randomBytes } from 'node:crypto';
+import type { Dirent } from 'node:fs';
+import { lstat, readdir, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Knex } from 'knex';
 import { addMonths } from '../lib/dates.js';
 import { RedeyeError } from '../lib/errors.js';
+import { TEMP_SUFFIX } from '../transports/names.js';
 import type { Job, JobContext, JobResult } from './types.js';
 
 export const ERASED_FIELDS = [
@@ -93,8 +97,47 @@ export const retentionJob: Job = async (ctx: JobContext): Promise<JobResult> => 
       for (const m of due.slice(i, i + 500)) await eraseMember(trx, m, token, 'RETENTION', now);
     });
   }
-  return { counts: { erased: due.length } };
+  const temporaryFilesRemoved = await sweepTemporaryFiles(
+    [ctx.config.paths.landing, ctx.config.paths.outbox, ctx.config.paths.reports],
+    Date.now() - TEMPORARY_FILE_MAX_AGE_MS,
+  );
+  return { counts: { erased: due.length, temporaryFilesRemoved } };
 };
+
+/** A temporary file older than this was left by a write that died: nothing will ever finish it. */
+export const TEMPORARY_FILE_MAX_AGE_MS = 24 * 3600 * 1000;
+
+/**
+ * Removes the temporary files (`*.part`) a killed write left in Redeye's own folders and that were last
+ * written before `beforeMs` (wall clock). They are never registered, read or delivered, but a mailing
+ * list's may hold names and addresses. Links are not followed or removed; a folder that does not exist
+ * is skipped. Returns how many were removed.
+ */
+export async function sweepTemporaryFiles(dirs: readonly string[], beforeMs: number): Promise<number> {
+  let removed = 0;
+  for (const dir of new Set(dirs)) {
+    let entries: Dirent[];
+    try {
+      entries = await readdir(dir, { recursive: true, withFileTypes: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw error;
+    }
+    for (const entry of entries) {
+      if (!entry.isFile() || !entry.name.endsWith(TEMP_SUFFIX)) continue;
+      const path = join(entry.parentPath ?? entry.path, entry.name);
+      try {
+        if ((await lstat(path)).mtimeMs >= beforeMs) continue;
+        await unlink(path);
+        removed++;
+      } catch (error) {
+        // Finished and renamed (or swept by another run) since the folder was read.
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      }
+    }
+  }
+  return removed;
+}
 
 export class ForgetRefusedError extends RedeyeError {
   constructor(number: string, why: string) {
