@@ -31,7 +31,6 @@ import { fmt, intOption, line, option, peakRssMb, tempDir, timed } from './util.
 const FLOOR_SQL = `SELECT a.kind AS kind, substr(e.business_date, 1, 7) AS month, SUM(e.amount) AS total
   FROM entries e JOIN accounts a ON a.id = e.account_id GROUP BY 1, 2`;
 
-const SERVICES = SERVICE_TYPES;
 const AIRPORTS = ['DME', 'SVO', 'LED', 'AER', 'KZN', 'OVB', 'FRA', 'IST', 'DXB', 'SVX', 'KRR', 'MRV'];
 
 interface Measured {
@@ -72,7 +71,7 @@ async function build(path: string, entries: number, members: number, month: stri
     const system = [
       ['OWN_FLIGHTS', 'OWN_FLIGHTS', null, null],
       ...['LH', 'GRANDSTAY', 'DRIVE', 'REDBANK'].map((p) => [`PARTNER:${p}`, 'PARTNER', p, null]),
-      ...SERVICES.map((s) => [`REDEMPTION:${s}`, 'REDEMPTION', null, s]),
+      ...SERVICE_TYPES.map((s) => [`REDEMPTION:${s}`, 'REDEMPTION', null, s]),
       ['EXPIRY', 'EXPIRY', null, null],
     ];
     const insertSystem = conn.prepare(
@@ -98,7 +97,7 @@ async function build(path: string, entries: number, members: number, month: stri
   const kind = `CASE WHEN ${isReversal} THEN 'REVERSAL' WHEN ${pos} < 17 THEN 'ACCRUAL' WHEN ${pos} < 19 THEN 'REDEMPTION' ELSE 'EXPIRY' END`;
   const accrualChannel = (j: string) =>
     `CASE (${j}) % 10 WHEN 6 THEN 'PARTNER_AIRLINE:LH' WHEN 7 THEN 'PARTNER:GRANDSTAY' WHEN 8 THEN 'PARTNER:DRIVE' WHEN 9 THEN 'PARTNER:REDBANK' ELSE 'OWN_FLIGHTS' END`;
-  const services = SERVICES.map((s, k) => `WHEN ${k} THEN 'REDEMPTION:${s}'`).join(' ');
+  const services = SERVICE_TYPES.map((s, k) => `WHEN ${k} THEN 'REDEMPTION:${s}'`).join(' ');
   const channel = `CASE WHEN ${isReversal} THEN ${accrualChannel(`${block} + 3`)} WHEN ${pos} < 17 THEN ${accrualChannel(`${block} + ${pos}`)}
     WHEN ${pos} < 19 THEN CASE (${block} + ${pos}) % 8 ${services} END ELSE 'EXPIRY' END`;
   const day = `date('${first}', '+' || (${block} * ${days} / ${blocks}) || ' days')`;

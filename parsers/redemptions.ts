@@ -17,8 +17,6 @@ import {
 import type { FeedParser } from './types.js';
 import { SERVICE_TYPES, type ServiceType } from '../ledger/accounts.js';
 
-export type { ServiceType };
-
 /** ISSUED debits the points; CANCELLED gives back those of an earlier redemption_id. */
 export type RedemptionStatus = 'ISSUED' | 'CANCELLED';
 

@@ -215,8 +215,6 @@ export async function* keysetRows<T extends { id: number | string }>(
 
 // ------------------------------------------------------------------------------------------ names
 
-export { SERVICE_TYPES };
-
 const SERVICE_LABELS: Record<string, string> = {
   AWARD_TICKET: 'Award tickets',
   UPGRADE: 'Upgrades',
