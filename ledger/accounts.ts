@@ -2,6 +2,7 @@
  * Account identities. Every account has a stable code from which its kind, unit and rules follow,
  * so a posting can be validated (balanced per unit, lots where lots belong) before touching the database.
  */
+import { BoundedCache } from '../lib/bounded-cache.js';
 import { InvalidPostingError } from './errors.js';
 
 export type AccountKind =
@@ -60,16 +61,11 @@ export const Accounts = {
 
 const SEGMENT = /^[A-Za-z0-9_.-]{1,40}$/;
 
-const cache = new Map<string, AccountDescriptor>();
+const cache = new BoundedCache<string, AccountDescriptor>(100_000);
 
 /** Reads an account code; throws InvalidPostingError for a code that names no account. */
 export function describeAccount(code: string): AccountDescriptor {
-  const hit = cache.get(code);
-  if (hit) return hit;
-  const d = parse(code);
-  if (cache.size > 100_000) cache.clear();
-  cache.set(code, d);
-  return d;
+  return cache.getOrCompute(code, parse);
 }
 
 function parse(code: string): AccountDescriptor {

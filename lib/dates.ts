@@ -3,6 +3,8 @@
  * lexicographically, survive both databases unchanged, and never drift through a time zone.
  * Arithmetic goes through UTC midnight so daylight-saving changes cannot shift a day.
  */
+import { BoundedCache } from './bounded-cache.js';
+
 export type IsoDate = string;
 
 const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
@@ -44,16 +46,10 @@ function fromUtc(d: Date): IsoDate {
 
 // A night asks for the same few hundred dates millions of times (claim windows, expiry dates):
 // date arithmetic is remembered rather than redone through Date objects.
-const memo = new Map<string, IsoDate>();
+const memo = new BoundedCache<string, IsoDate>(200_000);
 
 function remembered(key: string, compute: () => IsoDate): IsoDate {
-  let v = memo.get(key);
-  if (v === undefined) {
-    if (memo.size > 200_000) memo.clear();
-    v = compute();
-    memo.set(key, v);
-  }
-  return v;
+  return memo.getOrCompute(key, compute);
 }
 
 export function addDays(date: IsoDate, days: number): IsoDate {
@@ -122,22 +118,14 @@ export function maxDate(a: IsoDate, b: IsoDate): IsoDate {
  * costs little. Zone names are few (differently written names of one zone are separate entries, so the
  * cache is bounded all the same); a name Intl refuses throws each time and is not kept.
  */
-const zoneFormats = new Map<string, Intl.DateTimeFormat>();
-const MAX_ZONE_FORMATS = 64;
+const zoneFormats = new BoundedCache<string, Intl.DateTimeFormat>(64);
 
 function zoneFormat(timeZone: string): Intl.DateTimeFormat {
-  let format = zoneFormats.get(timeZone);
-  if (format === undefined) {
-    format = new Intl.DateTimeFormat('en-CA', {
-      timeZone,
-      year: 'numeric',
-      month: '2-digit',
-      day: '2-digit',
-    });
-    if (zoneFormats.size >= MAX_ZONE_FORMATS) zoneFormats.clear();
-    zoneFormats.set(timeZone, format);
-  }
-  return format;
+  return zoneFormats.getOrCompute(
+    timeZone,
+    (zone) =>
+      new Intl.DateTimeFormat('en-CA', { timeZone: zone, year: 'numeric', month: '2-digit', day: '2-digit' }),
+  );
 }
 
 /** The calendar date of an instant in a time zone (`Europe/Moscow`, `UTC`, …). */

@@ -11,6 +11,7 @@
  * tried where there is Cyrillic to transliterate: in the travelled name, or in the member's local-script
  * name. A travelled ANDREY therefore matches a member ANDREI only when the profile also holds АНДРЕЙ.
  */
+import { BoundedCache } from '../lib/bounded-cache.js';
 
 export interface TravelledName {
   /** As travelled; when `givenName` is absent, `SURNAME/GIVEN` in one field is split at the slash. */
@@ -222,16 +223,10 @@ function combine(parts: ReadonlyArray<readonly string[]>): string[] {
 }
 
 // The same few thousand words recur all night (IVANOV, ANNA): spell each once.
-const spellingCache = new Map<string, readonly string[]>();
+const spellingCache = new BoundedCache<string, readonly string[]>(50_000);
 
 function spellingsOf(word: string): readonly string[] {
-  let spellings = spellingCache.get(word);
-  if (!spellings) {
-    if (spellingCache.size >= 50_000) spellingCache.clear();
-    spellings = combine(lettersOf(word)).filter(Boolean);
-    spellingCache.set(word, spellings);
-  }
-  return spellings;
+  return spellingCache.getOrCompute(word, (w) => combine(lettersOf(w)).filter(Boolean));
 }
 
 /** A word of a name as written (upper case) and its Latin spellings, the ICAO one first. */
