@@ -10,6 +10,7 @@ import { dirname } from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
 import type BetterSqlite3 from 'better-sqlite3';
+import type { PoolClient } from 'pg';
 import { RedeyeError } from '../lib/errors.js';
 
 const require = createRequire(import.meta.url);
@@ -277,6 +278,25 @@ export async function sqliteHandle(trx: Knex | Knex.Transaction): Promise<Better
   // For a transaction this is a no-op; for the root knex the pool keeps its single connection alive.
   await client.releaseConnection(conn);
   return conn;
+}
+
+interface PgKnexClient {
+  acquireConnection(): Promise<PoolClient>;
+  releaseConnection(c: unknown): Promise<void>;
+}
+
+/**
+ * The pg connection behind a knex transaction (its own, nothing to release), or from the root knex one
+ * taken from the pool, to hand back with `releasePgConnection`. Queries on it send an array binding as
+ * one array (knex would spread it into a list) and keep session state (advisory locks) on that session.
+ */
+export async function pgConnection(q: Knex | Knex.Transaction): Promise<PoolClient> {
+  return (q.client as PgKnexClient).acquireConnection();
+}
+
+/** Hands a connection `pgConnection` took from the root knex back to the pool. */
+export async function releasePgConnection(q: Knex | Knex.Transaction, conn: PoolClient): Promise<void> {
+  await (q.client as PgKnexClient).releaseConnection(conn);
 }
 
 // -------------------------------------------------------------------------------------------- errors

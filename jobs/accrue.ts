@@ -4,7 +4,7 @@
  * moment resumes exactly where it stopped and a rerun finds nothing left to do.
  */
 import type { Knex } from 'knex';
-import { sqliteHandle } from '../db/connection.js';
+import { pgConnection, sqliteHandle } from '../db/connection.js';
 import { endOfMonth, startOfMonth, type IsoDate } from '../lib/dates.js';
 import { Ledger } from '../ledger/ledger.js';
 import type { PostResult, PostingRequest } from '../ledger/types.js';
@@ -459,13 +459,6 @@ async function writeLastActivity(
       WHERE m.id = v.id AND (m.last_activity_date IS NULL OR m.last_activity_date < v.d)`,
     [[...lastActivity.keys()], [...lastActivity.values()]],
   );
-}
-
-/** The transaction's own pg connection: knex would spread array bindings into lists, pg sends each as one array. */
-async function pgConnection(trx: Knex.Transaction): Promise<import('pg').PoolClient> {
-  return (await (
-    trx.client as { acquireConnection(): Promise<import('pg').PoolClient> }
-  ).acquireConnection()) as import('pg').PoolClient;
 }
 
 export const accrueJob: Job = async (ctx: JobContext): Promise<JobResult> => {

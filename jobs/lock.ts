@@ -6,8 +6,7 @@
  */
 import { hostname } from 'node:os';
 import { createHash } from 'node:crypto';
-import type { PoolClient } from 'pg';
-import type { Db } from '../db/connection.js';
+import { pgConnection, releasePgConnection, type Db } from '../db/connection.js';
 import { RedeyeError } from '../lib/errors.js';
 
 export class LockedError extends RedeyeError {
@@ -43,13 +42,11 @@ export function advisoryKey(name: string): bigint {
 export async function acquireLock(db: Db, name: string, now: () => Date): Promise<RunLock> {
   const holder = `${hostname()} pid ${process.pid}`;
   if (db.dialect === 'postgres') {
-    const client = (await (
-      db.knex.client as { acquireConnection(): Promise<PoolClient> }
-    ).acquireConnection()) as PoolClient;
+    const client = await pgConnection(db.knex);
     const key = advisoryKey(name).toString();
     const { rows } = await client.query('SELECT pg_try_advisory_lock($1::bigint) AS ok', [key]);
     if (!rows[0]?.ok) {
-      await (db.knex.client as { releaseConnection(c: unknown): Promise<void> }).releaseConnection(client);
+      await releasePgConnection(db.knex, client);
       throw new LockedError(name, 'another session holds its advisory lock');
     }
     return {
@@ -58,9 +55,7 @@ export async function acquireLock(db: Db, name: string, now: () => Date): Promis
         try {
           await client.query('SELECT pg_advisory_unlock($1::bigint)', [key]);
         } finally {
-          await (db.knex.client as { releaseConnection(c: unknown): Promise<void> }).releaseConnection(
-            client,
-          );
+          await releasePgConnection(db.knex, client);
         }
       },
     };
