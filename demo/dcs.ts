@@ -158,13 +158,11 @@ export function createDcs(options: DcsOptions): Dcs {
     // A fault waits for a flight that can carry it (a small demo has quiet days).
     const todays = faultOn.get(date);
     if (todays) pending.push(todays);
-    const flights = [...network.flights].sort((a, b) => {
-      const na = byFlight.get(a.id)?.filter(listed).length ?? 0;
-      const nb = byFlight.get(b.id)?.filter(listed).length ?? 0;
-      return nb - na || a.id - b.id;
-    });
-    for (const flight of flights) {
-      const segments: Segment[] = (byFlight.get(flight.id) ?? []).filter(listed);
+    // Each flight's listed passengers, filtered once: the fullest flights first.
+    const flights = network.flights
+      .map((flight) => ({ flight, segments: (byFlight.get(flight.id) ?? []).filter(listed) }))
+      .sort((a, b) => b.segments.length - a.segments.length || a.flight.id - b.flight.id);
+    for (const { flight, segments } of flights) {
       segments.sort((a, b) => CABIN_ORDER[cabinOf(a.flownRbd)]! - CABIN_ORDER[cabinOf(b.flownRbd)]!);
       const station = flight.from;
       const dialect = station === 'VKO' ? 'F' : station === 'DME' ? 'HK' : 'R';
