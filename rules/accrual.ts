@@ -247,11 +247,10 @@ function decideFlight(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
   if (converted.ok) fare = converted;
   else {
     fxProblem = converted.rejection;
-    const version = ctx.program.airVersion(row.activityDate);
     if (row.postingKey !== null) {
       return { postings: [], related: [], rejection: fxProblem, update: done({ reason: fxProblem.reason }) };
     }
-    if (!version || version.basis !== 'distance') return rejected(fxProblem);
+    if (ctx.program.airVersion(row.activityDate)?.basis !== 'distance') return rejected(fxProblem);
     fare = { ok: true, fare: null };
   }
   const alreadyAwarded = row.postingKey !== null;
