@@ -5,12 +5,11 @@
  * activity. Judged against the ledger benchmark's bare insert loop measured in the same run (target: at
  * least 0.5 of its rate).
  */
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { openDb, sqliteHandle, type Db } from '../db/connection.js';
 import { migrateLatest } from '../db/migrate.js';
 import { parseConfig } from '../config/load.js';
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { accrueJob } from '../jobs/accrue.js';
 import { noProgress } from '../jobs/types.js';

@@ -28,6 +28,7 @@ import {
   type FtlWriterMessage,
   type FtlWriterPassenger,
 } from '../parsers/ftl/writer.js';
+import { timed } from './util.js';
 
 export interface FtlBenchResult {
   passengers: number;
@@ -113,16 +114,6 @@ export async function benchFtlParser(
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
-}
-
-/** Wall time and CPU time (user + system, all threads of this process) of one run. */
-async function timed(run: () => Promise<unknown>): Promise<{ seconds: number; cpuSeconds: number }> {
-  const cpu = process.cpuUsage();
-  const t0 = performance.now();
-  await run();
-  const seconds = (performance.now() - t0) / 1000;
-  const used = process.cpuUsage(cpu);
-  return { seconds, cpuSeconds: (used.user + used.system) / 1e6 };
 }
 
 async function readAll(file: string): Promise<void> {

@@ -17,7 +17,7 @@
  * --keep (leave the database in place and print its path).
  */
 import { fork } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { openDb, sqliteHandle } from '../db/connection.js';
 import { migrateLatest } from '../db/migrate.js';
@@ -25,7 +25,6 @@ import { SERVICE_TYPES } from '../ledger/accounts.js';
 import { addMonths, endOfMonth, type IsoDate } from '../lib/dates.js';
 import { parseConfig } from '../config/load.js';
 import { monthlyReport } from '../reports/monthly.js';
-import { readFileSync } from 'node:fs';
 import { fmt, intOption, line, option, peakRssMb, tempDir, timed } from './util.js';
 
 const FLOOR_SQL = `SELECT a.kind AS kind, substr(e.business_date, 1, 7) AS month, SUM(e.amount) AS total
