@@ -258,12 +258,10 @@ export function createDcs(options: DcsOptions): Dcs {
       if (scenario === 'multipart-duplicate-part') {
         // The gateway resends part 1 seven minutes later: new stamp, same part.
         const again = new Date(at.getTime() + 7 * 60_000);
-        const stampText = (d: Date) =>
-          `${String(d.getUTCDate()).padStart(2, '0')}${String(d.getUTCHours()).padStart(2, '0')}${String(d.getUTCMinutes()).padStart(2, '0')}`;
-        const resent = parts[0]!.replace(
-          `.${station}DCXX ${stampText(at)}`,
-          `.${station}DCXX ${stampText(again)}`,
-        );
+        const resent = writeFtlMessage(
+          { ...message, originator: { address: `${station}DCXX`, sentAt: again } },
+          { lineEnding: eol },
+        )[0]!;
         emit(
           date,
           resent,
