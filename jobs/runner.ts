@@ -75,49 +75,71 @@ function stepError(ctx: JobContext, e: unknown, job: string): RedeyeError {
   return coerceError(explainDatabaseError(e, ctx.db), { job, businessDate: ctx.businessDate });
 }
 
+/**
+ * Opens a `job_runs` record as running. Run records keep wall-clock times even when the business clock
+ * is pinned (REDEYE_NOW, the demo).
+ */
+async function openRunRecord(ctx: JobContext, job: string): Promise<number> {
+  const [row] = await ctx.db
+    .knex('job_runs')
+    .insert({
+      job,
+      business_date: ctx.businessDate,
+      status: 'running',
+      started_at: new Date().toISOString(),
+      host: hostname(),
+      pid: process.pid,
+    })
+    .returning('id');
+  return typeof row === 'object' ? Number((row as { id: number }).id) : Number(row);
+}
+
+/**
+ * Closes a run record. A database that failed the run may fail its record too: that is logged, not
+ * thrown, so the run's own error is what is reported.
+ */
+async function closeRunRecord(
+  ctx: JobContext,
+  runId: number,
+  job: string,
+  end: { failed: boolean; counts: Record<string, number>; error: string | null },
+): Promise<void> {
+  await ctx.db
+    .knex('job_runs')
+    .where({ id: runId })
+    .update({
+      status: end.failed ? 'failed' : 'succeeded',
+      finished_at: new Date().toISOString(),
+      counts: JSON.stringify(end.counts),
+      error: end.error,
+    })
+    .catch((e: unknown) =>
+      ctx.logger.error(
+        { job, businessDate: ctx.businessDate },
+        `the end of ${job} could not be recorded: ${stepError(ctx, e, job).describe()}`,
+      ),
+    );
+}
+
 async function runStep(ctx: JobContext, name: StepName): Promise<StepSummary> {
-  // Run records keep wall-clock times even when the business clock is pinned (REDEYE_NOW, the demo).
-  const started = new Date();
   const t0 = process.hrtime.bigint();
   let runId: number | undefined;
   let result: JobResult | undefined;
   let error: RedeyeError | undefined;
   try {
-    const [row] = await ctx.db
-      .knex('job_runs')
-      .insert({
-        job: name,
-        business_date: ctx.businessDate,
-        status: 'running',
-        started_at: started.toISOString(),
-        host: hostname(),
-        pid: process.pid,
-      })
-      .returning('id');
-    runId = typeof row === 'object' ? Number((row as { id: number }).id) : Number(row);
+    runId = await openRunRecord(ctx, name);
     ctx.logger.info({ job: name, businessDate: ctx.businessDate }, `${name} started`);
     result = await STEP_JOBS[name](ctx);
   } catch (e) {
     error = stepError(ctx, e, name);
   }
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  // A database that failed the step may fail its record too: the step's own error is what is reported.
   if (runId !== undefined)
-    await ctx.db
-      .knex('job_runs')
-      .where({ id: runId })
-      .update({
-        status: error ? 'failed' : 'succeeded',
-        finished_at: new Date().toISOString(),
-        counts: JSON.stringify(result?.counts ?? {}),
-        error: error ? `[${error.code}] ${error.describe()}` : null,
-      })
-      .catch((e: unknown) =>
-        ctx.logger.error(
-          { job: name, businessDate: ctx.businessDate },
-          `the end of ${name} could not be recorded: ${stepError(ctx, e, name).describe()}`,
-        ),
-      );
+    await closeRunRecord(ctx, runId, name, {
+      failed: error !== undefined,
+      counts: result?.counts ?? {},
+      error: error ? `[${error.code}] ${error.describe()}` : null,
+    });
   if (error) {
     ctx.logger.error(
       { job: name, businessDate: ctx.businessDate, code: error.code, ...error.context },
@@ -198,18 +220,7 @@ export async function runJob(ctx: JobContext, name: RunnableJob): Promise<RunSum
     await closeInterruptedRuns(ctx);
     if (steps.length > 1) {
       // The night as a whole is recorded too: the scheduler's catch-up reads it.
-      const [row] = await ctx.db
-        .knex('job_runs')
-        .insert({
-          job: name,
-          business_date: runCtx.businessDate,
-          status: 'running',
-          started_at: new Date().toISOString(),
-          host: hostname(),
-          pid: process.pid,
-        })
-        .returning('id');
-      compositeRun = typeof row === 'object' ? Number((row as { id: number }).id) : Number(row);
+      compositeRun = await openRunRecord(runCtx, name);
     }
     let stopped = false;
     for (const step of steps) {
@@ -225,26 +236,16 @@ export async function runJob(ctx: JobContext, name: RunnableJob): Promise<RunSum
     if (compositeRun !== undefined) {
       const counts: Record<string, number> = {};
       for (const s of summaries) for (const [k, v] of Object.entries(s.counts)) counts[`${s.job}.${k}`] = v;
-      await ctx.db
-        .knex('job_runs')
-        .where({ id: compositeRun })
-        .update({
-          status: failed ? 'failed' : 'succeeded',
-          finished_at: new Date().toISOString(),
-          counts: JSON.stringify(counts),
-          error: failed
-            ? summaries
-                .filter((s) => s.status !== 'succeeded')
-                .map((s) => `${s.job}: ${s.error?.message ?? s.status}`)
-                .join('; ')
-            : null,
-        })
-        .catch((e: unknown) =>
-          ctx.logger.error(
-            { job: name, businessDate: runCtx.businessDate },
-            `the end of ${name} could not be recorded: ${stepError(runCtx, e, name).describe()}`,
-          ),
-        );
+      await closeRunRecord(runCtx, compositeRun, name, {
+        failed,
+        counts,
+        error: failed
+          ? summaries
+              .filter((s) => s.status !== 'succeeded')
+              .map((s) => `${s.job}: ${s.error?.message ?? s.status}`)
+              .join('; ')
+          : null,
+      });
     }
   } finally {
     // A lock left behind by a failed release is taken over by the next run (its holder is gone by then).
