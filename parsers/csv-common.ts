@@ -51,6 +51,7 @@ import iconv from 'iconv-lite';
 import { RedeyeError } from '../lib/errors.js';
 import {
   clipText,
+  utf8BomLength,
   type FeedName,
   type FeedParser,
   type LineAccount,
@@ -474,7 +475,7 @@ class ByteScan {
       }
       this.pendingHead = null;
       this.bomChecked = true;
-      chunk = joined[0] === 0xef && joined[1] === 0xbb && joined[2] === 0xbf ? joined.subarray(3) : joined;
+      chunk = joined.subarray(utf8BomLength(joined));
     }
     this.scan(chunk);
     return chunk;
@@ -490,8 +491,7 @@ class ByteScan {
     const rest = this.pendingHead;
     this.pendingHead = null;
     this.bomChecked = true;
-    const out =
-      rest.length === 3 && rest[0] === 0xef && rest[1] === 0xbb && rest[2] === 0xbf ? rest.subarray(3) : rest;
+    const out = rest.subarray(utf8BomLength(rest));
     this.scan(out);
     if (this.utf8Carry !== null) {
       this.suspicious = true;

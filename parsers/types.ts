@@ -120,6 +120,11 @@ export interface FeedParser<T> {
   parse(inputs: ParseInput[], options?: ParseOptions): AsyncIterable<ParseEvent<T>>;
 }
 
+/** 3 when `bytes` begin with a UTF-8 byte-order mark (EF BB BF), which is not text; otherwise 0. */
+export function utf8BomLength(bytes: Uint8Array): 0 | 3 {
+  return bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
+}
+
 /** Longest offending text kept in a reject, so a huge line cannot bloat the reject table. */
 export const MAX_REJECT_TEXT = 200;
 

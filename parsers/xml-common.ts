@@ -50,6 +50,7 @@ import { RedeyeError } from '../lib/errors.js';
 import {
   clipText,
   MAX_REJECT_TEXT,
+  utf8BomLength,
   type FeedName,
   type LineAccount,
   type ParseEvent,
@@ -210,10 +211,7 @@ export function decodeXml(bytes: Buffer, encoding = 'utf-8'): DecodeOutcome {
   const utf8 = sameEncoding(encoding, 'utf-8') || sameEncoding(encoding, 'utf8');
   let text: string;
   if (utf8) {
-    const body =
-      bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf
-        ? bytes.subarray(3)
-        : bytes;
+    const body = bytes.subarray(utf8BomLength(bytes));
     if (!isUtf8(body)) {
       const at = firstInvalidUtf8(body);
       const offset = at + (body === bytes ? 0 : 3);
@@ -709,7 +707,7 @@ export interface XmlFeedSpec<T> {
  */
 function byteLines(bytes: Buffer): { start: number; end: number }[] {
   const lines: { start: number; end: number }[] = [];
-  let start = bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
+  let start = utf8BomLength(bytes);
   for (let i = start; i < bytes.length; i++) {
     const b = bytes[i];
     if (b === 0x0a || b === 0x0d) {
