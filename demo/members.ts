@@ -241,18 +241,20 @@ function newMember(
   };
 }
 
+/** Where the members not from Russia come from. */
+const WESTERN_ORIGINS = new Weighted<WesternOrigin>([
+  ['DE', 35],
+  ['ES', 25],
+  ['FR', 15],
+  ['IT', 15],
+  ['GB', 10],
+]);
+
 function personFor(random: Random): Person {
   const r = random.next();
   if (r < 0.9)
     return russianPerson(random, { withLocal: random.chance(0.75), olderSpelling: random.chance(0.12) });
-  const origin = new Weighted<WesternOrigin>([
-    ['DE', 35],
-    ['ES', 25],
-    ['FR', 15],
-    ['IT', 15],
-    ['GB', 10],
-  ]).pick(random);
-  return westernPerson(random, origin);
+  return westernPerson(random, WESTERN_ORIGINS.pick(random));
 }
 
 export function generateMembers(options: BaseOptions): MemberBase {
