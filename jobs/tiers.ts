@@ -80,34 +80,53 @@ async function qualification(
   return out;
 }
 
+/** The key of the tier event a decision records for a member on a business date. */
+function eventKey(ctx: JobContext, member: { number: string }, d: TierDecision): string {
+  return `TIER:${member.number}:${ctx.businessDate}:${d.event.direction}`;
+}
+
+/** Which of these tier event keys are already recorded. */
+async function recordedEvents(trx: Knex.Transaction, keys: string[]): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (let i = 0; i < keys.length; i += 500) {
+    const found = await trx('tier_events')
+      .whereIn('event_key', keys.slice(i, i + 500))
+      .pluck('event_key');
+    for (const k of found as string[]) out.add(k);
+  }
+  return out;
+}
+
+/** Records the decisions' tier events and moves the members to their new tier. */
 async function apply(
   trx: Knex.Transaction,
   ctx: JobContext,
-  member: { id: number; number: string },
-  d: TierDecision,
-): Promise<boolean> {
-  const eventKey = `TIER:${member.number}:${ctx.businessDate}:${d.event.direction}`;
-  // A decision recorded before is a rerun of its date: applying it again would undo what later
-  // nights decided (an old upgrade rerun after the review that stepped the member down).
-  if (await trx('tier_events').where({ event_key: eventKey }).first('id')) return false;
-  await trx('tier_events')
-    .insert({
-      event_key: eventKey,
-      member_id: member.id,
-      business_date: ctx.businessDate,
-      from_tier: d.event.from,
-      to_tier: d.event.to,
-      direction: d.event.direction,
-      qualification: d.event.qualification,
-      reason: d.event.reason,
-      created_at: ctx.now().toISOString(),
-    })
-    .onConflict('event_key')
-    .ignore();
-  await trx('members')
-    .where({ id: member.id })
-    .update({ tier: d.next.tier, tier_since: d.next.tierSince, review_date: d.next.reviewDate });
-  return true;
+  decisions: Array<{ member: { id: number }; d: TierDecision; key: string }>,
+): Promise<void> {
+  if (decisions.length === 0) return;
+  const createdAt = ctx.now().toISOString();
+  for (let i = 0; i < decisions.length; i += 500) {
+    await trx('tier_events')
+      .insert(
+        decisions.slice(i, i + 500).map(({ member, d, key }) => ({
+          event_key: key,
+          member_id: member.id,
+          business_date: ctx.businessDate,
+          from_tier: d.event.from,
+          to_tier: d.event.to,
+          direction: d.event.direction,
+          qualification: d.event.qualification,
+          reason: d.event.reason,
+          created_at: createdAt,
+        })),
+      )
+      .onConflict('event_key')
+      .ignore();
+  }
+  for (const { member, d } of decisions)
+    await trx('members')
+      .where({ id: member.id })
+      .update({ tier: d.next.tier, tier_since: d.next.tierSince, review_date: d.next.reviewDate });
 }
 
 type MemberTierRow = {
@@ -134,15 +153,23 @@ async function decideAll(
         part.map((m) => m.id),
         ctx.businessDate,
       );
-      for (const m of part) {
+      const decided = part.flatMap((member) => {
         const d = decideOne(
-          { tier: m.tier, tierSince: m.tier_since, reviewDate: m.review_date },
-          q.get(m.id) ?? 0,
+          { tier: member.tier, tierSince: member.tier_since, reviewDate: member.review_date },
+          q.get(member.id) ?? 0,
         );
-        if (!d) continue;
-        if (!(await apply(trx, ctx, m, d))) continue;
+        return d ? [{ member, d, key: eventKey(ctx, member, d) }] : [];
+      });
+      // A decision recorded before is a rerun of its date: applying it again would undo what later
+      // nights decided (an old upgrade rerun after the review that stepped the member down).
+      const recorded = await recordedEvents(
+        trx,
+        decided.map((x) => x.key),
+      );
+      const fresh = decided.filter((x) => !recorded.has(x.key));
+      await apply(trx, ctx, fresh);
+      for (const { d } of fresh)
         counts[d.event.direction.toLowerCase()] = (counts[d.event.direction.toLowerCase()] ?? 0) + 1;
-      }
     });
   }
 }
