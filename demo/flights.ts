@@ -3,7 +3,7 @@
  * for frequent flyers, business class for some), the other passengers that fill each flight, and for
  * every flight of the month what the departure control system and revenue accounting send about it.
  */
-import { addDays, daysBetween, type IsoDate } from '../lib/dates.js';
+import { addDays, daysBetween, eachDay, type IsoDate } from '../lib/dates.js';
 import type { FtlWriterPassenger } from '../parsers/ftl/writer.js';
 import { withCheckDigit } from '../rules/check-digit.js';
 import type { Member, MemberBase } from './members.js';
@@ -295,8 +295,7 @@ export function planTravel(options: TravelOptions): Travel {
     borrowed: [],
     inactiveFlyers: [],
   };
-  const days: IsoDate[] = [];
-  for (let d = firstNight; d <= lastNight; d = addDays(d, 1)) days.push(d);
+  const days = [...eachDay(firstNight, lastNight)];
 
   // The deliberate cases of the month, on fixed days of it so every demo month has them.
   const widebody = network.flights.find((f) => f.from === 'SVO' && f.to === 'AER') ?? network.flights[0]!;

@@ -34,7 +34,7 @@
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { addDays, addMonths, endOfMonth, type IsoDate } from '../lib/dates.js';
+import { addDays, addMonths, eachDay, endOfMonth, type IsoDate } from '../lib/dates.js';
 import { FEED_NAMES, type FeedName } from '../parsers/types.js';
 import { greatCircleMiles } from '../rules/distance.js';
 import { ANSWER_LAG_DAYS, UNANSWERED, writeAllianceClaimNights } from './alliance.js';
@@ -147,8 +147,7 @@ export async function generateDemo(options: DemoOptions): Promise<DemoPlan> {
   const dir = resolve(options.dir);
   const first: IsoDate = `${month}-01`;
   const last = endOfMonth(first);
-  const days: IsoDate[] = [];
-  for (let d = first; d <= last; d = addDays(d, 1)) days.push(d);
+  const days = [...eachDay(first, last)];
   const day = (n: number) => days[Math.min(days.length - 1, n - 1)]!;
   const historyFrom = addDays(first, -360);
 

@@ -4,7 +4,7 @@
  * (enrolments, e-mail and phone changes, moves abroad, consent changes, completed registrations,
  * closures, merges of duplicate accounts), written as the CRM's full extract and daily deltas.
  */
-import { addDays, daysBetween, type IsoDate } from '../lib/dates.js';
+import { addDays, daysBetween, eachDay, type IsoDate } from '../lib/dates.js';
 import { MEMBER_COLUMNS } from '../parsers/members.js';
 import { withCheckDigit, type MemberNumberRule } from '../rules/check-digit.js';
 import { csvLine } from './csv.js';
@@ -336,8 +336,7 @@ export function generateMembers(options: BaseOptions): MemberBase {
   const deltas = new Map<IsoDate, MemberChange[]>();
   const merges: MemberBase['merges'] = [];
   const closures: MemberBase['closures'] = [];
-  const nights: IsoDate[] = [];
-  for (let d = firstNight; d <= lastNight; d = addDays(d, 1)) nights.push(d);
+  const nights = [...eachDay(firstNight, lastNight)];
   const push = (night: IsoDate, m: Member, kind: string, minute: number) => {
     m.updatedAt = stamp(night, minute, random.int(60));
     const change: MemberChange = { member: m, row: memberRow(m), updatedAt: m.updatedAt, kind };
