@@ -165,6 +165,3 @@ export default async function run(args: string[]): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
   }
 }
-
-/** For profiling the accrue job on the benchmark's data. */
-export const seedForProfile = seed;
