@@ -11,6 +11,7 @@ import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
 import type BetterSqlite3 from 'better-sqlite3';
 import type { PoolClient } from 'pg';
+import { BoundedCache } from '../lib/bounded-cache.js';
 import { RedeyeError } from '../lib/errors.js';
 
 const require = createRequire(import.meta.url);
@@ -127,19 +128,13 @@ interface KnexSqliteInternals {
 }
 
 /** Statements prepared on each connection, by SQL; cleared when it grows past a bound (multi-row inserts vary). */
-const statementsOf = new WeakMap<BetterSqlite3.Database, Map<string, BetterSqlite3.Statement>>();
+const statementsOf = new WeakMap<BetterSqlite3.Database, BoundedCache<string, BetterSqlite3.Statement>>();
 const MAX_STATEMENTS = 500;
 
 function preparedOn(conn: BetterSqlite3.Database, sql: string): BetterSqlite3.Statement {
   let statements = statementsOf.get(conn);
-  if (!statements) statementsOf.set(conn, (statements = new Map()));
-  let statement = statements.get(sql);
-  if (!statement) {
-    statement = conn.prepare(sql);
-    if (statements.size >= MAX_STATEMENTS) statements.clear();
-    statements.set(sql, statement);
-  }
-  return statement;
+  if (!statements) statementsOf.set(conn, (statements = new BoundedCache(MAX_STATEMENTS)));
+  return statements.getOrCompute(sql, (text) => conn.prepare(text));
 }
 
 /**
@@ -147,7 +142,7 @@ function preparedOn(conn: BetterSqlite3.Database, sql: string): BetterSqlite3.St
  * one hidden class, where adding keys one by one does not. Kept by column list (a statement's columns
  * follow the schema, which migrations change). A repeated name keeps its last value, as better-sqlite3 does.
  */
-const builders = new Map<string, (values: unknown[]) => Record<string, unknown>>();
+const builders = new BoundedCache<string, (values: unknown[]) => Record<string, unknown>>(MAX_STATEMENTS);
 
 function rowBuilder(
   columns: BetterSqlite3.ColumnDefinition[],
@@ -156,14 +151,10 @@ function rowBuilder(
   // In a literal `__proto__` would set the prototype rather than make a column.
   if (names.includes('__proto__')) return undefined;
   const key = names.join('\u0000');
-  let build = builders.get(key);
-  if (!build) {
+  return builders.getOrCompute(key, () => {
     const body = names.map((n, i) => `${JSON.stringify(n)}: v[${i}]`).join(', ');
-    build = new Function('v', `return { ${body} };`) as (values: unknown[]) => Record<string, unknown>;
-    if (builders.size >= MAX_STATEMENTS) builders.clear();
-    builders.set(key, build);
-  }
-  return build;
+    return new Function('v', `return { ${body} };`) as (values: unknown[]) => Record<string, unknown>;
+  });
 }
 
 function rowObject(columns: BetterSqlite3.ColumnDefinition[], values: unknown[]): Record<string, unknown> {

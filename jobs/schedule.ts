@@ -6,6 +6,7 @@
  * transaction, and the process exits 0.
  */
 import cron, { type ScheduledTask } from 'node-cron';
+import { BoundedCache } from '../lib/bounded-cache.js';
 import { addDays, dateInZone, type IsoDate } from '../lib/dates.js';
 import { ConfigError, coerceError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
@@ -43,26 +44,27 @@ export function scheduledJobs(config: LoadedConfig): ScheduledJob[] {
   return jobs;
 }
 
-const partsFormat = new Map<string, Intl.DateTimeFormat>();
+/** One formatter per time zone, as lib/dates.ts keeps them: building one costs far more than using it. */
+const partsFormat = new BoundedCache<string, Intl.DateTimeFormat>(64);
 
 /** Minute, hour, day of month, month and day of week of an instant in a time zone. */
 function localParts(
   at: Date,
   timeZone: string,
 ): { minute: number; hour: number; day: number; month: number; weekday: number } {
-  let f = partsFormat.get(timeZone);
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-US', {
-      timeZone,
-      hourCycle: 'h23',
-      minute: 'numeric',
-      hour: 'numeric',
-      day: 'numeric',
-      month: 'numeric',
-      weekday: 'short',
-    });
-    partsFormat.set(timeZone, f);
-  }
+  const f = partsFormat.getOrCompute(
+    timeZone,
+    (zone) =>
+      new Intl.DateTimeFormat('en-US', {
+        timeZone: zone,
+        hourCycle: 'h23',
+        minute: 'numeric',
+        hour: 'numeric',
+        day: 'numeric',
+        month: 'numeric',
+        weekday: 'short',
+      }),
+  );
   const p = Object.fromEntries(f.formatToParts(at).map((x) => [x.type, x.value]));
   const weekday = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'].indexOf(p.weekday ?? '');
   return {
