@@ -3,7 +3,7 @@
  * for frequent flyers, business class for some), the other passengers that fill each flight, and for
  * every flight of the month what the departure control system and revenue accounting send about it.
  */
-import { addDays, daysBetween, eachDay, type IsoDate } from '../lib/dates.js';
+import { addDays, daysBetween, eachDay, weekday, type IsoDate } from '../lib/dates.js';
 import type { FtlWriterPassenger } from '../parsers/ftl/writer.js';
 import { withCheckDigit } from '../rules/check-digit.js';
 import type { Member, MemberBase } from './members.js';
@@ -415,8 +415,8 @@ export function manifest(travel: Travel, date: IsoDate): Map<number, Segment[]> 
   const office = new TicketOffice(random, 3_000_000_000 + daysBetween('2020-01-01', date) * 1_000_000);
   const planned = travel.month.get(date);
   const out = new Map<number, Segment[]>();
-  const weekday = new Date(`${date}T00:00:00Z`).getUTCDay();
-  const busy = weekday === 5 || weekday === 0 ? 1.12 : weekday === 2 || weekday === 3 ? 0.9 : 1;
+  const wd = weekday(date);
+  const busy = wd === 5 || wd === 0 ? 1.12 : wd === 2 || wd === 3 ? 0.9 : 1;
   for (const flight of network.flights) {
     const list = [...(planned?.get(flight.id) ?? [])];
     out.set(flight.id, list);
