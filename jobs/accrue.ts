@@ -436,7 +436,7 @@ export async function accrueBatch(
  * a member look recently active). One prepared statement on SQLite, one statement on PostgreSQL: a batch
  * touches thousands of members, and a query built per member cost more than the posting itself.
  */
-async function writeLastActivity(
+export async function writeLastActivity(
   trx: Knex.Transaction,
   dialect: 'sqlite' | 'postgres',
   lastActivity: Map<number, IsoDate>,

@@ -13,7 +13,7 @@ import { decide } from '../rules/accrual.js';
 import { normaliseFlightNumber, type ActivityRow } from '../rules/activity.js';
 import { nameMatches } from '../rules/names.js';
 import { fromDb } from './activities.js';
-import { contextFor, type AccrueState } from './accrue.js';
+import { contextFor, writeLastActivity, type AccrueState } from './accrue.js';
 import type { JobContext } from './types.js';
 
 type Outcome = { status: 'PENDING' | 'CREDITED' | 'REJECTED'; reason: string | null; activityKey?: string };
@@ -126,12 +126,7 @@ export async function processRetroClaims(
       // A credited claim is earning activity like any accrual: without it, inactivity expiry would
       // count from an older date and could take the claimed miles the night they were credited.
       const earned = decision.earnedOn;
-      if (earned) {
-        await trx('members')
-          .where({ id: earned.memberId })
-          .andWhere((w) => w.whereNull('last_activity_date').orWhere('last_activity_date', '<', earned.date))
-          .update({ last_activity_date: earned.date });
-      }
+      if (earned) await writeLastActivity(trx, ctx.db.dialect, new Map([[earned.memberId, earned.date]]));
       return { status: 'CREDITED', reason: null, activityKey: flight.activityKey };
     });
     await ctx.db
