@@ -17,6 +17,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { addDays, daysBetween, weekday, type IsoDate } from '../lib/dates.js';
+import { allianceClaimsName, allianceResultsName } from '../exporters/alliance.js';
 import { writeClaimsFile, writeResultsFile } from '../exporters/alliance-xml.js';
 import {
   allianceClaimsParser,
@@ -218,7 +219,7 @@ export function writeAllianceClaimNights(options: {
       writer.write(
         date,
         'alliance-claims',
-        `${p.program}_XX_${date.replace(/-/g, '')}_${String(sequence).padStart(6, '0')}.claims.xml`,
+        allianceClaimsName(p.program, 'XX', date, sequence),
         writeClaimsFile(file),
         {
           records: claims.length,
@@ -338,17 +339,15 @@ export async function answerClaimsFile(
       tierHeld: PARTNER_TIERS[partner]!.pick(random),
     };
   });
+  const answers = { sender: header.sender, receiver: partner, sequence: header.sequence };
   const text = writeResultsFile({
     sender: partner,
     receiver: header.sender,
     createdAt: `${options.answeredOn}T21:30:00Z`,
-    answers: { sender: header.sender, receiver: partner, sequence: header.sequence },
+    answers,
     results,
   });
-  return {
-    name: `${header.sender}_${partner}_${String(header.sequence).padStart(6, '0')}.results.xml`,
-    text,
-  };
+  return { name: allianceResultsName(answers), text };
 }
 
 /** Nights after which each partner answers our claims. */
