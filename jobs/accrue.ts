@@ -230,9 +230,11 @@ export async function contextFor(
   rows: ActivityRow[],
 ): Promise<AccrualContext> {
   const cache = (state.members ??= new Map());
+  // Emptied before the batch's missing members are listed: emptied after, the members it already held
+  // would be neither kept nor read again, and this batch would find them unknown.
+  if (cache.size > 200_000) cache.clear();
   const missing = new Set<string>();
   for (const r of rows) if (r.memberNumber && !cache.has(r.memberNumber)) missing.add(r.memberNumber);
-  if (cache.size > 200_000) cache.clear();
   if (missing.size > 0) for (const [k, v] of await loadMembers(q, missing)) cache.set(k, v);
   const members = cache;
   const originals = await loadOriginals(q, rows);
