@@ -192,19 +192,13 @@ export function writeRetroClaimNights(options: RequestsOptions, summary: Request
   const nights = new Map<IsoDate, string[]>();
   let id = 120_000 + random.int(10_000);
   const count = (kind: string) => (summary.retroClaims[kind] = (summary.retroClaims[kind] ?? 0) + 1);
-  const file = (received: IsoDate, s: Segment, kind: string, byTicket: boolean) => {
-    const m = s.member!;
+  /** A request by `m`, received on `received`; `flight` is its ticket, coupon, carrier, number, date, from, to. */
+  const add = (received: IsoDate, m: Member, flight: Array<string | number>, kind: string) => {
     const row = csvLine([
       `RC${++id}`,
       m.number,
       received,
-      byTicket ? s.ticket : '',
-      byTicket ? s.coupon : '',
-      byTicket ? '' : 'XX',
-      byTicket ? '' : s.flight.number,
-      byTicket ? '' : s.date,
-      byTicket ? '' : s.flight.from,
-      byTicket ? '' : s.flight.to,
+      ...flight,
       documentName(m.person.surname),
       documentName(m.person.givenName),
     ]);
@@ -213,6 +207,15 @@ export function writeRetroClaimNights(options: RequestsOptions, summary: Request
     nights.set(received, list);
     count(kind);
   };
+  const file = (received: IsoDate, s: Segment, kind: string, byTicket: boolean) =>
+    add(
+      received,
+      s.member!,
+      byTicket
+        ? [s.ticket, s.coupon, '', '', '', '', '']
+        : ['', '', 'XX', s.flight.number, s.date, s.flight.from, s.flight.to],
+      kind,
+    );
   const allSegments: Segment[] = [...travel.history];
   for (const byFlight of travel.month.values())
     for (const list of byFlight.values()) allSegments.push(...list);
@@ -265,24 +268,14 @@ export function writeRetroClaimNights(options: RequestsOptions, summary: Request
     const m = random.pick(members);
     const received = addDays(first, random.range(1, days.length - 1));
     const byTicket = k % 2 === 0;
-    const row = csvLine([
-      `RC${++id}`,
-      m.number,
+    add(
       received,
-      byTicket ? `${XX_TICKETS}99${random.digits(8)}` : '',
-      byTicket ? 1 : '',
-      byTicket ? '' : 'XX',
-      byTicket ? '' : 9000 + random.int(900),
-      byTicket ? '' : addDays(received, -random.range(15, 60)),
-      byTicket ? '' : 'SVO',
-      byTicket ? '' : 'LED',
-      documentName(m.person.surname),
-      documentName(m.person.givenName),
-    ]);
-    const list = nights.get(received) ?? [];
-    list.push(row);
-    nights.set(received, list);
-    count('no such flight');
+      m,
+      byTicket
+        ? [`${XX_TICKETS}99${random.digits(8)}`, 1, '', '', '', '', '']
+        : ['', '', 'XX', 9000 + random.int(900), addDays(received, -random.range(15, 60)), 'SVO', 'LED'],
+      'no such flight',
+    );
   }
   for (const date of days) {
     const rows = nights.get(date);
