@@ -108,18 +108,19 @@ async function loadOriginals(q: Q, rows: ActivityRow[]): Promise<Map<string, Ori
  * second correction (refunded, then exchanged) must not offer the same reversal again.
  */
 async function loadReversed(q: Q, rows: ActivityRow[]): Promise<Set<string>> {
-  const keys = new Set<string>();
+  // Reversal key → the posting it reverses.
+  const keys = new Map<string, string>();
   for (const r of rows) {
     if (r.type !== 'FLIGHT' || !r.couponStatus || r.couponStatus === 'F') continue;
-    for (const k of [r.postingKey, r.statusPostingKey]) if (k) keys.add(reversalKey(k));
+    for (const k of [r.postingKey, r.statusPostingKey]) if (k) keys.set(reversalKey(k), k);
   }
   const out = new Set<string>();
-  const list = [...keys];
+  const list = [...keys.keys()];
   for (let i = 0; i < list.length; i += 500) {
     const found = await q('postings')
       .whereIn('idempotency_key', list.slice(i, i + 500))
       .pluck('idempotency_key');
-    for (const k of found as string[]) out.add(k.slice(0, -':REV'.length));
+    for (const k of found as string[]) out.add(keys.get(k)!);
   }
   return out;
 }
