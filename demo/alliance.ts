@@ -178,30 +178,17 @@ export function writeAllianceClaimNights(options: {
     for (const date of days) {
       if (p.sendsOn.length > 0 && !p.sendsOn.includes(weekday(date))) continue;
       sequence++;
+      const nextClaimId = () => `${p.program}${date.replace(/-/g, '')}${String(++claimNo).padStart(5, '0')}`;
       const claims: AllianceClaim[] = [];
       const n = random.poisson(base.members.length * (p.program === 'LH' ? 0.0004 : 0.0009));
       for (let k = 0; k < n && travellers.length > 0; k++) {
         const m = random.chance(0.7) ? random.pick(locals) : random.pick(travellers);
-        claims.push(
-          claimFor(
-            random,
-            p,
-            m,
-            date,
-            `${p.program}${date.replace(/-/g, '')}${String(++claimNo).padStart(5, '0')}`,
-          ),
-        );
+        claims.push(claimFor(random, p, m, date, nextClaimId()));
       }
       if (travellers.length > 0 && !wrongSent && date >= day(p.program === 'LH' ? 3 : 8)) {
         // LH once names a member who does not exist, IB once misspells a member's number.
         wrongSent = true;
-        const c = claimFor(
-          random,
-          p,
-          random.pick(travellers),
-          date,
-          `${p.program}${date.replace(/-/g, '')}${String(++claimNo).padStart(5, '0')}`,
-        );
+        const c = claimFor(random, p, random.pick(travellers), date, nextClaimId());
         const wrong = p.program === 'LH' ? unknownMemberNumber(random) : breakCheckDigit(c.member.number);
         claims.push({ ...c, member: { ...c.member, number: wrong } });
         (p.program === 'LH' ? summary.unknownMembers : summary.badCheckDigit).push(wrong);
