@@ -118,12 +118,10 @@ export function writeFxNights(options: {
   writer: NightWriter;
   historyFrom: IsoDate;
   days: readonly IsoDate[];
-}): { files: number; rates: number } {
+}): void {
   const { writer, days } = options;
   const first = days[0]!;
   const table = rateTable(options.seed, addDays(options.historyFrom, -60), days[days.length - 1]!);
-  let files = 0;
-  let rates = 0;
   // Newest first, as the ECB's history file lists them.
   const history = [...table].filter(([d]) => d >= addDays(options.historyFrom, -10) && d < first).reverse();
   const historyRates = history.reduce((s, [, r]) => s + r.length, 0);
@@ -131,16 +129,11 @@ export function writeFxNights(options: {
     records: historyRates,
     note: `reference rates ${history[history.length - 1]?.[0]} to ${history[0]?.[0]}: the history the demo's first night converts with`,
   });
-  files++;
-  rates += historyRates;
   for (const date of days) {
     const today = table.get(date);
     if (!today) continue;
     writer.write(date, 'fx', `eurofxref-daily-${date.replace(/-/g, '')}.xml`, envelope([[date, today]]), {
       records: today.length,
     });
-    files++;
-    rates += today.length;
   }
-  return { files, rates };
 }

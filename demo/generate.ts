@@ -215,7 +215,7 @@ export async function generateDemo(options: DemoOptions): Promise<DemoPlan> {
   }
 
   // ------------------------------------------------------------------------------------------- rates
-  const fx = writeFxNights({ seed, writer, historyFrom, days });
+  writeFxNights({ seed, writer, historyFrom, days });
 
   // ------------------------------------------------------------------------------------------- FTL
   const cp866Day = travel.scenarios.get('cp866')?.date ?? day(12);
@@ -385,7 +385,6 @@ export async function generateDemo(options: DemoOptions): Promise<DemoPlan> {
     allianceAnswers: { lagDays: { ...ANSWER_LAG_DAYS }, unansweredSequence: { ...UNANSWERED } },
     files,
   };
-  void fx;
   const { dir: _absolute, ...portable } = plan;
   writeFileSync(join(dir, 'plan.json'), `${JSON.stringify(portable, null, 1)}\n`);
   return plan;
