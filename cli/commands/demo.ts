@@ -5,6 +5,7 @@ import { addMonths, dateInZone, startOfMonth } from '../../lib/dates.js';
 import { UsageError } from '../../lib/errors.js';
 import { checkLedger } from '../../ledger/check.js';
 import { runDemo } from '../../demo/run.js';
+import { PTS_ACCOUNT_KINDS } from '../../reports/common.js';
 import type { ActionRunner, CommandContext } from '../context.js';
 import { terminalProgress } from '../progress.js';
 import { createLogger } from '../../lib/log.js';
@@ -63,24 +64,19 @@ export function registerDemo(program: Command, run: ActionRunner): void {
             const n = async (q: Promise<unknown>) =>
               Number(((await q) as { n?: number | string } | undefined)?.n ?? 0);
             const postings = await n(knex('postings').count({ n: '*' }).first());
-            const issued = await n(
-              knex('entries as e')
-                .join('accounts as a', 'a.id', 'e.account_id')
-                .join('postings as p', 'p.id', 'e.posting_id')
-                .whereIn('a.kind', ['MEMBER_POINTS', 'POOL_POINTS'])
-                .andWhere('p.kind', 'ACCRUAL')
-                .sum({ n: 'e.amount' })
-                .first(),
-            );
-            const redeemed = await n(
-              knex('entries as e')
-                .join('accounts as a', 'a.id', 'e.account_id')
-                .join('postings as p', 'p.id', 'e.posting_id')
-                .whereIn('a.kind', ['MEMBER_POINTS', 'POOL_POINTS'])
-                .andWhere('p.kind', 'REDEMPTION')
-                .sum({ n: 'e.amount' })
-                .first(),
-            );
+            /** The sum of the points entries of postings of one kind. */
+            const pointsOf = (postingKind: string) =>
+              n(
+                knex('entries as e')
+                  .join('accounts as a', 'a.id', 'e.account_id')
+                  .join('postings as p', 'p.id', 'e.posting_id')
+                  .whereIn('a.kind', PTS_ACCOUNT_KINDS)
+                  .andWhere('p.kind', postingKind)
+                  .sum({ n: 'e.amount' })
+                  .first(),
+              );
+            const issued = await pointsOf('ACCRUAL');
+            const redeemed = await pointsOf('REDEMPTION');
             const files = await n(knex('files').count({ n: '*' }).first());
             const check = await checkLedger(knex);
             const rel = (p: string) => {
