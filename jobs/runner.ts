@@ -197,7 +197,26 @@ async function closeInterruptedRuns(ctx: JobContext): Promise<void> {
 }
 
 /** Runs one job (or the night, or the month-end) for a business date, under its lock. */
-export async function runJob(ctx: JobContext, name: RunnableJob): Promise<RunSummary> {
+export interface RunOptions {
+  /**
+   * Refuse with AlreadyRanError when a run of this job for the date has already succeeded. Checked under
+   * the run lock, so two schedulers sharing a database never both run a date (one may finish and release
+   * the lock just before the other takes it). Manual runs leave it off: a rerun is always allowed.
+   */
+  onlyOnce?: boolean;
+}
+
+export class AlreadyRanError extends RedeyeError {
+  constructor(job: string, businessDate: string) {
+    super('ALREADY_RAN', `${job} for ${businessDate} already ran`, { job, businessDate });
+  }
+}
+
+export async function runJob(
+  ctx: JobContext,
+  name: RunnableJob,
+  options: RunOptions = {},
+): Promise<RunSummary> {
   const t0 = process.hrtime.bigint();
   const steps: StepName[] = name === 'nightly' ? NIGHTLY_STEPS : name === 'monthly' ? MONTHLY_STEPS : [name];
   const runCtx = name === 'monthly' ? { ...ctx, businessDate: endOfMonth(ctx.businessDate) } : ctx;
@@ -216,6 +235,13 @@ export async function runJob(ctx: JobContext, name: RunnableJob): Promise<RunSum
         cause.context,
         { cause: e },
       );
+    }
+    if (options.onlyOnce) {
+      const done = await ctx.db
+        .knex('job_runs')
+        .where({ job: name, business_date: ctx.businessDate, status: 'succeeded' })
+        .first('id');
+      if (done) throw new AlreadyRanError(name, ctx.businessDate);
     }
     await closeInterruptedRuns(ctx);
     if (steps.length > 1) {

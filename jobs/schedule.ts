@@ -12,7 +12,7 @@ import { ConfigError, coerceError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import type { Db } from '../db/connection.js';
 import type { LoadedConfig } from '../config/load.js';
-import { isRunnable, runJob, type RunnableJob, type RunSummary } from './runner.js';
+import { AlreadyRanError, isRunnable, runJob, type RunnableJob, type RunSummary } from './runner.js';
 import { noProgress, type JobContext } from './types.js';
 import { LockedError } from './lock.js';
 
@@ -148,15 +148,6 @@ export class Scheduler {
   private enqueue(job: RunnableJob, date: IsoDate): Promise<void> {
     this.queue = this.queue.then(async () => {
       if (this.controller.signal.aborted) return;
-      // Another scheduler sharing the database may have run it already: each job runs once per date.
-      const done = await this.o.db
-        .knex('job_runs')
-        .where({ job, business_date: date, status: 'succeeded' })
-        .first('id');
-      if (done) {
-        this.o.logger.info({ job, businessDate: date }, `${job} for ${date} already ran`);
-        return;
-      }
       const ctx: JobContext = {
         db: this.o.db,
         config: this.o.config,
@@ -168,7 +159,8 @@ export class Scheduler {
         env: this.o.env,
       };
       try {
-        const summary = await runJob(ctx, job);
+        // Another scheduler sharing the database may have run it already: each job runs once per date.
+        const summary = await runJob(ctx, job, { onlyOnce: true });
         this.runs.push(summary);
         this.o.logger.info(
           { job, businessDate: date, status: summary.status },
@@ -177,7 +169,8 @@ export class Scheduler {
       } catch (error) {
         const e = coerceError(error);
         // Another scheduler holds this run: it is being done, which is all that matters.
-        if (e instanceof LockedError) this.o.logger.info({ job, businessDate: date }, e.message);
+        if (e instanceof LockedError || e instanceof AlreadyRanError)
+          this.o.logger.info({ job, businessDate: date }, e.message);
         else this.o.logger.error({ job, businessDate: date, code: e.code }, e.describe());
       }
     });
