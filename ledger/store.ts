@@ -6,7 +6,7 @@
 import type { Knex } from 'knex';
 import type BetterSqlite3 from 'better-sqlite3';
 import type { PoolClient } from 'pg';
-import { sqliteHandle, type Dialect } from '../db/connection.js';
+import { pgConnection, sqliteHandle, type Dialect } from '../db/connection.js';
 import type { AccountDescriptor } from './accounts.js';
 
 type MaybePromise<T> = T | Promise<T>;
@@ -150,10 +150,7 @@ function chunks<T>(rows: T[], size: number): T[][] {
 
 export async function openStore(dialect: Dialect, trx: Knex.Transaction): Promise<LedgerStore> {
   if (dialect === 'sqlite') return new SqliteStore(await sqliteHandle(trx));
-  const client = (await (
-    trx.client as { acquireConnection(): Promise<PoolClient> }
-  ).acquireConnection()) as PoolClient;
-  return new PgStore(client);
+  return new PgStore(await pgConnection(trx));
 }
 
 // ------------------------------------------------------------------------------------------------ SQLite
