@@ -363,9 +363,3 @@ export function explainDatabaseError(error: unknown, db: Db): unknown {
   explained.add(error);
   return new RedeyeError(String(code), problem, { database: db.displayUrl }, { cause: error });
 }
-
-export class DatabaseError extends RedeyeError {
-  constructor(message: string, context: Record<string, unknown> = {}, options?: { cause?: unknown }) {
-    super('DATABASE', message, context, options);
-  }
-}
