@@ -76,7 +76,7 @@ export async function ingestFtlDelivery(
       ctx.progress.increment(drafts.length);
       drafts = [];
     };
-    const handle = async (p: FtlPassenger, fileName: string, line: number) => {
+    const handle = (p: FtlPassenger, fileName: string, line: number) => {
       if (p.held) return; // read so every line is accounted for; credited when the message completes
       passengers++;
       const d = ftlDraft(p, program, ctx.businessDate);
@@ -87,12 +87,15 @@ export async function ingestFtlDelivery(
       d.activity.sourceFileId = fileIdsByName.get(fileName) ?? null;
       d.activity.sourceLine = line;
       drafts.push(d.activity);
-      if (drafts.length >= BATCH) await flush();
     };
-    for await (const event of assembler.parse(inputs)) {
-      if (event.type === 'record') await handle(event.record, event.file, event.line);
-      else if (event.type === 'reject') addReject(event.file, parseRejectRow(event));
-      else verdicts.push(event);
+    for await (const run of assembler.parseRuns(inputs)) {
+      for (let i = 0; i < run.length; i++) {
+        const event = run[i]!;
+        if (event.type === 'record') handle(event.record, event.file, event.line);
+        else if (event.type === 'reject') addReject(event.file, parseRejectRow(event));
+        else verdicts.push(event);
+      }
+      if (drafts.length >= BATCH) await flush();
     }
     if (drafts.length > 0) await flush();
     const result = assembler.result();

@@ -48,6 +48,13 @@ async function deliver(inputs: ParseInput[], encoding?: string) {
   const assembler = new FtlAssembler({ encoding });
   const { all } = await collect(assembler.parse(inputs));
   checkDelivery(inputs, all);
+  // Read in runs (as the nightly ingest reads), the same events in the same order.
+  const runs: ParseEvent<FtlPassenger>[] = [];
+  for await (const run of new FtlAssembler({ encoding }).parseRuns(inputs)) {
+    expect(run.length).toBeGreaterThan(0);
+    runs.push(...run);
+  }
+  expect(runs).toEqual(all);
   return { all, result: assembler.result() };
 }
 
