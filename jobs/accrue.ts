@@ -130,20 +130,19 @@ async function loadReversed(q: Q, rows: ActivityRow[]): Promise<Set<string>> {
  * lists the passenger again under another flight number): member|date|origin|destination → activity keys.
  */
 async function loadCreditedFlights(q: Q, rows: ActivityRow[]): Promise<Map<string, Set<string>>> {
-  const wanted = rows.filter((r) => r.type === 'FLIGHT' && r.memberNumber && !r.postingKey);
   const out = new Map<string, Set<string>>();
-  const members = [...new Set(wanted.map((r) => r.memberNumber!))];
-  if (members.length === 0) return out;
-  // A date range per member, not member × date pairs: the index is walked once per member.
-  const dates = wanted.map((r) => r.activityDate).sort();
-  const first = dates[0]!;
-  const last = dates.at(-1)!;
-  for (let i = 0; i < members.length; i += 500) {
+  // Member and date pairs, not a date range per member: a member's other flights of the year would come
+  // back with every batch that holds one of theirs, the range read ten times what the pairs do.
+  const pairs = new Map<string, [string, IsoDate]>();
+  for (const r of rows) {
+    if (r.type !== 'FLIGHT' || !r.memberNumber || r.postingKey) continue;
+    pairs.set(`${r.memberNumber}|${r.activityDate}`, [r.memberNumber, r.activityDate]);
+  }
+  const list = [...pairs.values()];
+  for (let i = 0; i < list.length; i += 400) {
     const found = await q('activities')
       .where('type', 'FLIGHT')
-      .whereIn('member_number', members.slice(i, i + 500))
-      .andWhere('activity_date', '>=', first)
-      .andWhere('activity_date', '<=', last)
+      .whereIn(['member_number', 'activity_date'], list.slice(i, i + 400))
       .whereNotNull('posting_key')
       .select('member_number', 'activity_date', 'origin', 'destination', 'activity_key');
     for (const f of found) {
