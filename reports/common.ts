@@ -7,7 +7,7 @@
  * of the business date (entries, postings, events and files dated on or before it), results come in a
  * fixed order, and the only time written into a file comes from the injected clock.
  */
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Knex } from 'knex';
 import { SERVICE_TYPES } from '../ledger/accounts.js';
@@ -63,11 +63,20 @@ export function defaultOutDir(config: LoadedConfig, businessDate: IsoDate): stri
   return join(config.paths.reports, businessDate);
 }
 
-/** Writes a file so that a reader never sees half of it (temporary file beside it, then rename). */
+/**
+ * Writes a file so that a reader never sees half of it: a temporary file beside it, flushed to disk
+ * before the rename (as the workbooks are), so a crash just after cannot leave the name on empty bytes.
+ */
 export async function writeFileAtomic(path: string, bytes: Buffer): Promise<void> {
   const temporary = `${path}.${process.pid}.part`;
   try {
-    await writeFile(temporary, bytes);
+    const handle = await open(temporary, 'w');
+    try {
+      await handle.writeFile(bytes);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
     await rename(temporary, path);
   } catch (error) {
     await rm(temporary, { force: true });
