@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { hostname } from 'node:os';
 import { availableEngines } from '../test/harness/db.js';
 import { createWorld, type TestWorld } from '../test/harness/context.js';
-import { runJob } from './runner.js';
+import { AlreadyRanError, runJob } from './runner.js';
 
 /** The pid of a process that has certainly ended. */
 function endedPid(): number {
@@ -60,6 +60,44 @@ for (const engine of availableEngines()) {
       );
       expect(runs[0]!.finished_at).not.toBeNull();
       expect(runs.at(-1)).toMatchObject({ job: 'expire', status: 'succeeded' });
+    });
+  });
+
+  describe(`a scheduled run, once per date (${engine})`, () => {
+    let w: TestWorld;
+    beforeEach(async () => {
+      w = await createWorld(engine);
+    });
+    afterEach(async () => {
+      await w.cleanup();
+    });
+
+    const succeeded = (job: string, date: string) =>
+      w.t.db.knex('job_runs').insert({
+        job,
+        business_date: date,
+        status: 'succeeded',
+        started_at: '2026-11-01T03:00:00.000Z',
+        finished_at: '2026-11-01T03:10:00.000Z',
+        host: hostname(),
+        pid: process.pid,
+      });
+
+    it('is refused for a date that already succeeded; a manual rerun is not', async () => {
+      await succeeded('expire', '2026-10-02');
+      await expect(runJob(w.ctx('2026-10-02'), 'expire', { onlyOnce: true })).rejects.toBeInstanceOf(
+        AlreadyRanError,
+      );
+      expect((await runJob(w.ctx('2026-10-02'), 'expire')).status).toBe('succeeded');
+      expect((await runJob(w.ctx('2026-10-03'), 'expire', { onlyOnce: true })).status).toBe('succeeded');
+    });
+
+    it('finds a monthly run under its month’s last day, whichever day of the month it is asked for', async () => {
+      await succeeded('monthly', '2026-10-31');
+      await expect(runJob(w.ctx('2026-10-15'), 'monthly', { onlyOnce: true })).rejects.toMatchObject({
+        code: 'ALREADY_RAN',
+        message: 'monthly for 2026-10-31 already ran',
+      });
     });
   });
 }

@@ -239,9 +239,10 @@ export async function runJob(
     if (options.onlyOnce) {
       const done = await ctx.db
         .knex('job_runs')
-        .where({ job: name, business_date: ctx.businessDate, status: 'succeeded' })
+        .where({ job: name, business_date: runCtx.businessDate, status: 'succeeded' })
         .first('id');
-      if (done) throw new AlreadyRanError(name, ctx.businessDate);
+      // A monthly run is recorded under its month's last day, whatever day it was asked for.
+      if (done) throw new AlreadyRanError(name, runCtx.businessDate);
     }
     await closeInterruptedRuns(ctx);
     if (steps.length > 1) {
