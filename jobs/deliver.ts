@@ -4,15 +4,21 @@
  * temporary name and renamed when complete, then marked `delivered`; a delivered file is never sent
  * again. Then the mail outbox is sent. A failed upload leaves the file `written` for the next run, a
  * report mail that could not be sent stays pending; either fails the step.
+ *
+ * An upload killed half way leaves its temporary file on the destination, where nothing will finish it.
+ * Each destination delivered to is cleared of Redeye's temporary names (never any other) last written
+ * more than a day ago — old enough that no upload still running can own one.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createTransport } from '../transports/index.js';
+import { TEMP_NAME_PATTERN } from '../transports/names.js';
 import type { Transport } from '../transports/types.js';
 import { coerceError, RedeyeError } from '../lib/errors.js';
 import { toFileRow } from './registry.js';
 import type { Job, JobContext, JobResult } from './types.js';
 import { deliverMail } from './deliver-mail.js';
+import { TEMPORARY_FILE_MAX_AGE_MS } from './retention.js';
 
 export class DeliveryIncompleteError extends RedeyeError {
   constructor(failures: string[]) {
@@ -23,8 +29,11 @@ export class DeliveryIncompleteError extends RedeyeError {
 }
 
 export const deliverJob: Job = async (ctx: JobContext): Promise<JobResult> => {
-  const counts: Record<string, number> = { delivered: 0, unchanged: 0, failed: 0 };
+  const counts: Record<string, number> = { delivered: 0, unchanged: 0, failed: 0, temporaryFilesRemoved: 0 };
   const failures: string[] = [];
+  const warnings: string[] = [];
+  /** Destinations reached in this run: transport name and folder. */
+  const reached = new Map<string, [string, string]>();
   const transports = new Map<string, Transport>();
   const transportFor = (name: string): Transport => {
     let t = transports.get(name);
@@ -60,6 +69,7 @@ export const deliverJob: Job = async (ctx: JobContext): Promise<JobResult> => {
           remote_path: r.remotePath,
         });
         counts[r.alreadyPresent ? 'unchanged' : 'delivered']!++;
+        reached.set(`${transportName}\0${remoteDir}`, [transportName, remoteDir]);
       } catch (error) {
         const e = coerceError(error, { file: file.name, transport: transportName });
         counts.failed!++;
@@ -71,12 +81,28 @@ export const deliverJob: Job = async (ctx: JobContext): Promise<JobResult> => {
       }
       ctx.progress.increment();
     }
+    const before = Date.now() - TEMPORARY_FILE_MAX_AGE_MS;
+    for (const [transportName, remoteDir] of reached.values()) {
+      if (ctx.signal?.aborted) break;
+      try {
+        counts.temporaryFilesRemoved! += await sweepStaleTemporaries(
+          transportFor(transportName),
+          remoteDir,
+          before,
+        );
+      } catch (error) {
+        // The files are delivered; a folder that cannot be cleared is worth a look, not a failed night.
+        const e = coerceError(error, { transport: transportName });
+        warnings.push(
+          `temporary files in ${remoteDir} on ${transportName} not cleared: [${e.code}] ${e.describe()}`,
+        );
+      }
+    }
   } finally {
     ctx.progress.stop();
     for (const t of transports.values()) await t.close().catch(() => undefined);
   }
   let mailCounts: Record<string, number> = {};
-  const warnings: string[] = [];
   try {
     const mail = await deliverMail(ctx);
     mailCounts = mail.counts;
@@ -90,3 +116,17 @@ export const deliverJob: Job = async (ctx: JobContext): Promise<JobResult> => {
   if (failures.length > 0) throw new DeliveryIncompleteError(failures);
   return { counts, ...(warnings.length > 0 ? { warnings } : {}) };
 };
+
+/** Removes Redeye's temporary files in `remoteDir` last written before `beforeMs`; returns how many. */
+export async function sweepStaleTemporaries(
+  transport: Transport,
+  remoteDir: string,
+  beforeMs: number,
+): Promise<number> {
+  let removed = 0;
+  for (const entry of await transport.list(remoteDir, TEMP_NAME_PATTERN)) {
+    if (entry.type !== 'file' || entry.modifiedAt.getTime() >= beforeMs) continue;
+    if (await transport.remove(remoteDir, entry.name)) removed++;
+  }
+  return removed;
+}

@@ -33,6 +33,12 @@ export function assertSafeName(name: string, context: TransportErrorContext): vo
   }
 }
 
+/**
+ * The names temporaryName gives — hidden, twelve hex digits, `.part` — and that a partner's own files do
+ * not have: what Redeye may clear from a folder that is not its own.
+ */
+export const TEMP_NAME_PATTERN = /^\..+\.[0-9a-f]{12}\.part$/;
+
 /** Longest part of the original name kept in a temporary name, so the result stays under NAME_MAX (255 bytes). */
 const TEMP_NAME_KEEP_BYTES = 200;
 

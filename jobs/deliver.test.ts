@@ -1,0 +1,68 @@
+import { mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createWorld, type TestWorld } from '../test/harness/context.js';
+import { deliverJob } from './deliver.js';
+
+const DAY_MS = 24 * 3600 * 1000;
+
+describe('deliver', () => {
+  let w: TestWorld;
+  let delivered: string;
+  beforeEach(async () => {
+    w = await createWorld('sqlite');
+    const outbox = w.config.transports.outbox!;
+    if (outbox.type !== 'local') throw new Error('the example outbox is a local folder');
+    delivered = outbox.root;
+  });
+  afterEach(async () => {
+    await w.cleanup();
+  });
+
+  /** A file in `dir` last written `ageMs` ago. */
+  function file(dir: string, name: string, ageMs: number, content = 'x'): void {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, name), content);
+    const at = new Date(Date.now() - ageMs);
+    utimesSync(join(dir, name), at, at);
+  }
+
+  async function registerExport(feed: string, name: string, content: string): Promise<void> {
+    const localPath = join(w.dir, 'outbox', name);
+    writeFileSync(localPath, content);
+    await w.t.db.knex('files').insert({
+      direction: 'out',
+      feed,
+      name,
+      size: Buffer.byteLength(content),
+      sha256: '0'.repeat(64),
+      local_path: localPath,
+      business_date: '2026-10-01',
+      verdict: 'written',
+      created_at: '2026-10-01T23:00:00.000Z',
+    });
+  }
+
+  it('clears the temporary files a killed upload left where it delivers, once a day old, and nothing else', async () => {
+    const claims = join(delivered, 'alliance-claims');
+    file(claims, '.XX_LH_000001.claims.xml.0123456789ab.part', 2 * DAY_MS);
+    file(claims, '.XX_LH_000002.claims.xml.abcdefabcdef.part', 60_000);
+    file(claims, '.partner-note', 2 * DAY_MS);
+    file(claims, 'draft.part', 2 * DAY_MS);
+    // A folder nothing is delivered to in this run is not looked at.
+    file(join(delivered, 'mailing'), '.members.csv.0123456789ab.part', 2 * DAY_MS);
+    await registerExport('alliance-claims', 'XX_LH_000003.claims.xml', '<claims/>');
+
+    const result = await deliverJob(w.ctx('2026-10-01'));
+
+    expect(result.counts).toMatchObject({ delivered: 1, failed: 0, temporaryFilesRemoved: 1 });
+    expect(readdirSync(claims).sort()).toEqual([
+      '.XX_LH_000002.claims.xml.abcdefabcdef.part',
+      '.partner-note',
+      'XX_LH_000003.claims.xml',
+      'draft.part',
+    ]);
+    expect(readFileSync(join(claims, 'XX_LH_000003.claims.xml'), 'utf8')).toBe('<claims/>');
+    expect(readdirSync(join(delivered, 'mailing'))).toEqual(['.members.csv.0123456789ab.part']);
+  });
+});
