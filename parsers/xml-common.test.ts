@@ -50,6 +50,21 @@ describe('UTF-8 checking', () => {
     );
   });
 
+  it('names the first invalid byte by its offset in the file, byte-order mark or not', () => {
+    const broken = Buffer.concat([Buffer.from('<a>\n<b>'), Buffer.from([0xff]), Buffer.from('</b></a>')]);
+    expect(decodeXml(broken)).toMatchObject({
+      ok: false,
+      refusal: {
+        reason: 'BAD_ENCODING',
+        message: expect.stringContaining('invalid UTF-8 at byte 7 (0xff), line 2'),
+      },
+    });
+    expect(decodeXml(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), broken]))).toMatchObject({
+      ok: false,
+      refusal: { message: expect.stringContaining('invalid UTF-8 at byte 10 (0xff), line 2') },
+    });
+  });
+
   it('strips a byte-order mark and accepts the usual spellings of UTF-8', () => {
     expect(decodeXml(Buffer.from('\ufeff<a/>'))).toEqual({ ok: true, text: '<a/>' });
     for (const name of ['UTF-8', 'utf8', 'Utf-8']) {

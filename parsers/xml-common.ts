@@ -211,10 +211,10 @@ export function decodeXml(bytes: Buffer, encoding = 'utf-8'): DecodeOutcome {
   const utf8 = sameEncoding(encoding, 'utf-8') || sameEncoding(encoding, 'utf8');
   let text: string;
   if (utf8) {
-    const body = bytes.subarray(utf8BomLength(bytes));
+    const bom = utf8BomLength(bytes);
+    const body = bytes.subarray(bom);
     if (!isUtf8(body)) {
-      const at = firstInvalidUtf8(body);
-      const offset = at + (body === bytes ? 0 : 3);
+      const offset = firstInvalidUtf8(body) + bom;
       return refuse(
         `invalid UTF-8 at byte ${offset} (0x${bytes[offset]?.toString(16).padStart(2, '0') ?? '??'}), line ${lineOfByte(bytes, offset)}`,
         lineOfByte(bytes, offset),
