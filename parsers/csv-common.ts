@@ -1239,7 +1239,6 @@ export abstract class HeaderedCsvHandler<T> implements CsvRowHandler<T> {
   }
 }
 
-/** The events of several files in order. */
 /**
  * The FeedParser of a delimited feed: each file of a delivery read on its own, by a handler made for it.
  * Without a configured separator the first line with content chooses among `candidates`; a feed whose
@@ -1266,6 +1265,7 @@ export function csvFeedParser<T>(
   };
 }
 
+/** The events of several files in order. */
 export function readCsvFiles<T>(
   inputs: readonly ParseInput[],
   readOne: (input: ParseInput) => AsyncIterable<ParseEvent<T>>,
