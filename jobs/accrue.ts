@@ -5,6 +5,7 @@
  */
 import type { Knex } from 'knex';
 import { pgConnection, sqliteHandle } from '../db/connection.js';
+import { chunks } from '../lib/chunks.js';
 import { endOfMonth, startOfMonth, type IsoDate } from '../lib/dates.js';
 import { Ledger } from '../ledger/ledger.js';
 import type { PostResult, PostingRequest } from '../ledger/types.js';
@@ -41,10 +42,10 @@ export async function loadFxTable(q: Q): Promise<FxTable> {
 export async function loadMembers(q: Q, numbers: Iterable<string>): Promise<Map<string, MemberFacts>> {
   const list = [...new Set(numbers)];
   const out = new Map<string, MemberFacts>();
-  for (let i = 0; i < list.length; i += 500) {
+  for (const part of chunks(list, 500)) {
     const rows = await q('members as m')
       .leftJoin('pools as p', 'p.id', 'm.pool_id')
-      .whereIn('m.number', list.slice(i, i + 500))
+      .whereIn('m.number', part)
       .select(
         'm.id',
         'm.number',
@@ -86,9 +87,9 @@ async function loadOriginals(q: Q, rows: ActivityRow[]): Promise<Map<string, Ori
   }
   const out = new Map<string, OriginalActivity>();
   const list = [...keys];
-  for (let i = 0; i < list.length; i += 500) {
+  for (const part of chunks(list, 500)) {
     const found = await q('activities')
-      .whereIn('activity_key', list.slice(i, i + 500))
+      .whereIn('activity_key', part)
       .select('activity_key', 'status', 'posting_key', 'status_posting_key', 'points');
     for (const f of found) {
       out.set(f.activity_key, {
@@ -116,10 +117,8 @@ async function loadReversed(q: Q, rows: ActivityRow[]): Promise<Set<string>> {
   }
   const out = new Set<string>();
   const list = [...keys.keys()];
-  for (let i = 0; i < list.length; i += 500) {
-    const found = await q('postings')
-      .whereIn('idempotency_key', list.slice(i, i + 500))
-      .pluck('idempotency_key');
+  for (const part of chunks(list, 500)) {
+    const found = await q('postings').whereIn('idempotency_key', part).pluck('idempotency_key');
     for (const k of found as string[]) out.add(keys.get(k)!);
   }
   return out;
@@ -139,10 +138,10 @@ async function loadCreditedFlights(q: Q, rows: ActivityRow[]): Promise<Map<strin
     pairs.set(`${r.memberNumber}|${r.activityDate}`, [r.memberNumber, r.activityDate]);
   }
   const list = [...pairs.values()];
-  for (let i = 0; i < list.length; i += 400) {
+  for (const part of chunks(list, 400)) {
     const found = await q('activities')
       .where('type', 'FLIGHT')
-      .whereIn(['member_number', 'activity_date'], list.slice(i, i + 400))
+      .whereIn(['member_number', 'activity_date'], part)
       .whereNotNull('posting_key')
       .select('member_number', 'activity_date', 'origin', 'destination', 'activity_key');
     for (const f of found) {

@@ -5,6 +5,8 @@
  * hold). Every change is a tier event the mailing exports use.
  */
 import type { Knex } from 'knex';
+
+import { chunks } from '../lib/chunks.js';
 import { Accounts, type StatusMetric } from '../ledger/accounts.js';
 import { Ledger } from '../ledger/ledger.js';
 import { Program } from '../rules/program.js';
@@ -65,9 +67,9 @@ async function qualification(
 ): Promise<Map<number, number>> {
   const { from, to } = program.qualificationWindow(date);
   const out = new Map<number, number>();
-  for (let i = 0; i < memberIds.length; i += 500) {
+  for (const part of chunks(memberIds, 500)) {
     const rows = await q('status_credits')
-      .whereIn('member_id', memberIds.slice(i, i + 500))
+      .whereIn('member_id', part)
       .andWhere('metric', program.statusMetric)
       .andWhere('activity_date', '>=', from)
       .andWhere('activity_date', '<=', to)
@@ -88,10 +90,8 @@ function eventKey(ctx: JobContext, member: { number: string }, d: TierDecision):
 /** Which of these tier event keys are already recorded. */
 async function recordedEvents(trx: Knex.Transaction, keys: string[]): Promise<Set<string>> {
   const out = new Set<string>();
-  for (let i = 0; i < keys.length; i += 500) {
-    const found = await trx('tier_events')
-      .whereIn('event_key', keys.slice(i, i + 500))
-      .pluck('event_key');
+  for (const part of chunks(keys, 500)) {
+    const found = await trx('tier_events').whereIn('event_key', part).pluck('event_key');
     for (const k of found as string[]) out.add(k);
   }
   return out;
@@ -105,10 +105,10 @@ async function apply(
 ): Promise<void> {
   if (decisions.length === 0) return;
   const createdAt = ctx.now().toISOString();
-  for (let i = 0; i < decisions.length; i += 500) {
+  for (const part of chunks(decisions, 500)) {
     await trx('tier_events')
       .insert(
-        decisions.slice(i, i + 500).map(({ member, d, key }) => ({
+        part.map(({ member, d, key }) => ({
           event_key: key,
           member_id: member.id,
           business_date: ctx.businessDate,

@@ -7,6 +7,7 @@ import type { Knex } from 'knex';
 import type BetterSqlite3 from 'better-sqlite3';
 import type { PoolClient } from 'pg';
 import { pgConnection, sqliteHandle, type Dialect } from '../db/connection.js';
+import { chunks } from '../lib/chunks.js';
 import type { AccountDescriptor } from './accounts.js';
 
 type MaybePromise<T> = T | Promise<T>;
@@ -140,13 +141,6 @@ export type StatusCreditRow = [
 
 const POSTING_COLUMNS =
   'kind, business_date, idempotency_key, content_hash, member_id, channel, activity_date, source_file_id, source_ref, rule_version, reversal_of, detail, created_at';
-
-function chunks<T>(rows: T[], size: number): T[][] {
-  if (rows.length <= size) return [rows];
-  const out: T[][] = [];
-  for (let i = 0; i < rows.length; i += size) out.push(rows.slice(i, i + size));
-  return out;
-}
 
 export async function openStore(dialect: Dialect, trx: Knex.Transaction): Promise<LedgerStore> {
   if (dialect === 'sqlite') return new SqliteStore(await sqliteHandle(trx));
