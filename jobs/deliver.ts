@@ -12,13 +12,12 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { createTransport } from '../transports/index.js';
-import { TEMP_NAME_PATTERN } from '../transports/names.js';
+import { TEMP_NAME_PATTERN, TEMPORARY_FILE_MAX_AGE_MS } from '../transports/names.js';
 import type { Transport } from '../transports/types.js';
 import { coerceError, RedeyeError } from '../lib/errors.js';
 import { toFileRow } from './registry.js';
 import type { Job, JobContext, JobResult } from './types.js';
 import { deliverMail } from './deliver-mail.js';
-import { TEMPORARY_FILE_MAX_AGE_MS } from './retention.js';
 
 export class DeliveryIncompleteError extends RedeyeError {
   constructor(failures: string[]) {
@@ -32,8 +31,8 @@ export const deliverJob: Job = async (ctx: JobContext): Promise<JobResult> => {
   const counts: Record<string, number> = { delivered: 0, unchanged: 0, failed: 0, temporaryFilesRemoved: 0 };
   const failures: string[] = [];
   const warnings: string[] = [];
-  /** Destinations reached in this run: transport name and folder. */
-  const reached = new Map<string, [string, string]>();
+  /** Folders delivered to in this run, by transport name. */
+  const reached = new Map<string, Set<string>>();
   const transports = new Map<string, Transport>();
   const transportFor = (name: string): Transport => {
     let t = transports.get(name);
@@ -69,7 +68,9 @@ export const deliverJob: Job = async (ctx: JobContext): Promise<JobResult> => {
           remote_path: r.remotePath,
         });
         counts[r.alreadyPresent ? 'unchanged' : 'delivered']!++;
-        reached.set(`${transportName}\0${remoteDir}`, [transportName, remoteDir]);
+        let folders = reached.get(transportName);
+        if (!folders) reached.set(transportName, (folders = new Set()));
+        folders.add(remoteDir);
       } catch (error) {
         const e = coerceError(error, { file: file.name, transport: transportName });
         counts.failed!++;
@@ -82,20 +83,22 @@ export const deliverJob: Job = async (ctx: JobContext): Promise<JobResult> => {
       ctx.progress.increment();
     }
     const before = Date.now() - TEMPORARY_FILE_MAX_AGE_MS;
-    for (const [transportName, remoteDir] of reached.values()) {
-      if (ctx.signal?.aborted) break;
-      try {
-        counts.temporaryFilesRemoved! += await sweepStaleTemporaries(
-          transportFor(transportName),
-          remoteDir,
-          before,
-        );
-      } catch (error) {
-        // The files are delivered; a folder that cannot be cleared is worth a look, not a failed night.
-        const e = coerceError(error, { transport: transportName });
-        warnings.push(
-          `temporary files in ${remoteDir} on ${transportName} not cleared: [${e.code}] ${e.describe()}`,
-        );
+    for (const [transportName, folders] of reached) {
+      for (const remoteDir of folders) {
+        if (ctx.signal?.aborted) break;
+        try {
+          counts.temporaryFilesRemoved! += await sweepStaleTemporaries(
+            transportFor(transportName),
+            remoteDir,
+            before,
+          );
+        } catch (error) {
+          // The files are delivered; a folder that cannot be cleared is worth a look, not a failed night.
+          const e = coerceError(error, { transport: transportName });
+          warnings.push(
+            `temporary files in ${remoteDir} on ${transportName} not cleared: [${e.code}] ${e.describe()}`,
+          );
+        }
       }
     }
   } finally {

@@ -3,7 +3,8 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, wr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createWorld, type TestWorld } from '../test/harness/context.js';
-import { retentionJob, sweepTemporaryFiles, TEMPORARY_FILE_MAX_AGE_MS } from './retention.js';
+import { TEMPORARY_FILE_MAX_AGE_MS } from '../transports/names.js';
+import { retentionJob, sweepTemporaryFiles } from './retention.js';
 
 const DAY = 24 * 3600 * 1000;
 

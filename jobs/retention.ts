@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type { Knex } from 'knex';
 import { addMonths } from '../lib/dates.js';
 import { RedeyeError } from '../lib/errors.js';
-import { TEMP_SUFFIX } from '../transports/names.js';
+import { TEMP_SUFFIX, TEMPORARY_FILE_MAX_AGE_MS } from '../transports/names.js';
 import type { Job, JobContext, JobResult } from './types.js';
 
 export const ERASED_FIELDS = [
@@ -103,9 +103,6 @@ export const retentionJob: Job = async (ctx: JobContext): Promise<JobResult> => 
   );
   return { counts: { erased: due.length, temporaryFilesRemoved } };
 };
-
-/** A temporary file older than this was left by a write that died: nothing will ever finish it. */
-export const TEMPORARY_FILE_MAX_AGE_MS = 24 * 3600 * 1000;
 
 /**
  * Removes the temporary files (`*.part`) a killed write left in Redeye's own folders and that were last

@@ -5,6 +5,9 @@ import type { RemoteEntry } from './types.js';
 /** Suffix of the temporary names files are written under before they are renamed into place. */
 export const TEMP_SUFFIX = '.part';
 
+/** A temporary file older than this was left by a write that died: nothing will ever finish it. */
+export const TEMPORARY_FILE_MAX_AGE_MS = 24 * 3600 * 1000;
+
 /**
  * Why a remote file name is unsafe to use as a single path component, or undefined if it is safe.
  * Names come from partners' servers, so anything that could address another folder is refused.
