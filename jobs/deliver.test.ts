@@ -1,23 +1,20 @@
 import { mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createWorld, type TestWorld } from '../test/harness/context.js';
+import { describe, expect, it } from 'vitest';
+import { useWorld, type TestWorld } from '../test/harness/context.js';
 import { deliverJob } from './deliver.js';
 
 const DAY_MS = 24 * 3600 * 1000;
 
 describe('deliver', () => {
-  let w: TestWorld;
-  let delivered: string;
-  beforeEach(async () => {
-    w = await createWorld('sqlite');
+  const world = useWorld('sqlite');
+
+  /** The folder the example's shared outbox transport delivers into. */
+  function deliveredRoot(w: TestWorld): string {
     const outbox = w.config.transports.outbox!;
     if (outbox.type !== 'local') throw new Error('the example outbox is a local folder');
-    delivered = outbox.root;
-  });
-  afterEach(async () => {
-    await w.cleanup();
-  });
+    return outbox.root;
+  }
 
   /** A file in `dir` last written `ageMs` ago. */
   function file(dir: string, name: string, ageMs: number, content = 'x'): void {
@@ -27,7 +24,7 @@ describe('deliver', () => {
     utimesSync(join(dir, name), at, at);
   }
 
-  async function registerExport(feed: string, name: string, content: string): Promise<void> {
+  async function registerExport(w: TestWorld, feed: string, name: string, content: string): Promise<void> {
     const localPath = join(w.dir, 'outbox', name);
     writeFileSync(localPath, content);
     await w.t.db.knex('files').insert({
@@ -44,6 +41,8 @@ describe('deliver', () => {
   }
 
   it('clears the temporary files a killed upload left where it delivers, once a day old, and nothing else', async () => {
+    const w = world();
+    const delivered = deliveredRoot(w);
     const claims = join(delivered, 'alliance-claims');
     file(claims, '.XX_LH_000001.claims.xml.0123456789ab.part', 2 * DAY_MS);
     file(claims, '.XX_LH_000002.claims.xml.abcdefabcdef.part', 60_000);
@@ -51,7 +50,7 @@ describe('deliver', () => {
     file(claims, 'draft.part', 2 * DAY_MS);
     // A folder nothing is delivered to in this run is not looked at.
     file(join(delivered, 'mailing'), '.members.csv.0123456789ab.part', 2 * DAY_MS);
-    await registerExport('alliance-claims', 'XX_LH_000003.claims.xml', '<claims/>');
+    await registerExport(w, 'alliance-claims', 'XX_LH_000003.claims.xml', '<claims/>');
 
     const result = await deliverJob(w.ctx('2026-10-01'));
 

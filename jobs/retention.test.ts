@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createWorld, type TestWorld } from '../test/harness/context.js';
+import { useWorld } from '../test/harness/context.js';
 import { TEMPORARY_FILE_MAX_AGE_MS } from '../transports/names.js';
 import { retentionJob, sweepTemporaryFiles } from './retention.js';
 
@@ -53,15 +53,10 @@ describe('temporary files left by killed writes', () => {
 });
 
 describe('the retention job', () => {
-  let w: TestWorld;
-  beforeEach(async () => {
-    w = await createWorld('sqlite');
-  });
-  afterEach(async () => {
-    await w.cleanup();
-  });
+  const world = useWorld('sqlite');
 
   it('sweeps stale temporary files from the landing, outbox and report folders and counts them', async () => {
+    const w = world();
     const { landing, outbox, reports } = w.config.paths;
     for (const d of [landing, outbox, reports]) mkdirSync(d, { recursive: true });
     write(join(landing, '.FLOWN_20261001.csv.aaaaaaaaaaaa.part'), 2 * DAY);

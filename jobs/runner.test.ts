@@ -1,8 +1,8 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { hostname } from 'node:os';
 import { availableEngines } from '../test/harness/db.js';
-import { createWorld, type TestWorld } from '../test/harness/context.js';
+import { useWorld } from '../test/harness/context.js';
 import { AlreadyRanError, runJob } from './runner.js';
 
 /** The pid of a process that has certainly ended. */
@@ -15,15 +15,10 @@ function endedPid(): number {
 
 for (const engine of availableEngines()) {
   describe(`run records left by a killed process (${engine})`, () => {
-    let w: TestWorld;
-    beforeEach(async () => {
-      w = await createWorld(engine);
-    });
-    afterEach(async () => {
-      await w.cleanup();
-    });
+    const world = useWorld(engine);
 
     it('are closed as failed by the next run on this machine; others are left as they are', async () => {
+      const w = world();
       const dead = endedPid();
       const row = (job: string, host: string, pid: number) => ({
         job,
@@ -64,16 +59,10 @@ for (const engine of availableEngines()) {
   });
 
   describe(`a scheduled run, once per date (${engine})`, () => {
-    let w: TestWorld;
-    beforeEach(async () => {
-      w = await createWorld(engine);
-    });
-    afterEach(async () => {
-      await w.cleanup();
-    });
+    const world = useWorld(engine);
 
     const succeeded = (job: string, date: string) =>
-      w.t.db.knex('job_runs').insert({
+      world().t.db.knex('job_runs').insert({
         job,
         business_date: date,
         status: 'succeeded',
@@ -84,6 +73,7 @@ for (const engine of availableEngines()) {
       });
 
     it('is refused for a date that already succeeded; a manual rerun is not', async () => {
+      const w = world();
       await succeeded('expire', '2026-10-02');
       await expect(runJob(w.ctx('2026-10-02'), 'expire', { onlyOnce: true })).rejects.toBeInstanceOf(
         AlreadyRanError,
@@ -93,6 +83,7 @@ for (const engine of availableEngines()) {
     });
 
     it('finds a monthly run under its month’s last day, whichever day of the month it is asked for', async () => {
+      const w = world();
       await succeeded('monthly', '2026-10-31');
       await expect(runJob(w.ctx('2026-10-15'), 'monthly', { onlyOnce: true })).rejects.toMatchObject({
         code: 'ALREADY_RAN',

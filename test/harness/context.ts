@@ -5,6 +5,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { afterEach, beforeEach } from 'vitest';
 import { parseConfig, type LoadedConfig } from '../../config/load.js';
 import { silentLogger } from '../../lib/log.js';
 import { noProgress, type JobContext } from '../../jobs/types.js';
@@ -55,4 +56,17 @@ export async function createWorld(
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** A fresh world for every test of the enclosing suite, cleaned up after it; read it through the getter. */
+export function useWorld(engine: Engine, edit?: (yaml: string) => string): () => TestWorld {
+  let w: TestWorld | undefined;
+  beforeEach(async () => {
+    w = await createWorld(engine, edit);
+  });
+  afterEach(async () => {
+    await w?.cleanup();
+    w = undefined;
+  });
+  return () => w!;
 }
