@@ -13,22 +13,37 @@ import { Program } from '../rules/program.js';
 import { review, upgrade, type TierDecision, type TierState } from '../rules/tiers.js';
 import type { Job, JobContext, JobResult } from './types.js';
 
-async function lapse(ctx: JobContext, program: Program, ledger: Ledger): Promise<number> {
+interface LapseGroup {
+  memberId: number;
+  number: string;
+  metric: StatusMetric;
+  total: number | string;
+  lastPosting: number | string;
+}
+
+/**
+ * Lapses the credits that left the window, one posting per member and metric. A group that nets to
+ * zero (a credit and the refund that took it back) needs no posting, but its rows are still marked, by
+ * the latest posting among them (the one after which they counted for nothing): left unmarked they
+ * would be read again every night, for good.
+ */
+async function lapse(
+  ctx: JobContext,
+  program: Program,
+  ledger: Ledger,
+): Promise<{ posted: number; netZero: number }> {
   const { from } = program.qualificationWindow(ctx.businessDate);
-  const groups = await ctx.db
+  const groups = (await ctx.db
     .knex('status_credits as s')
     .join('members as m', 'm.id', 's.member_id')
     .whereNull('s.lapsed_by')
     .andWhere('s.activity_date', '<', from)
     .groupBy('s.member_id', 'm.number', 's.metric')
     .select('s.member_id as memberId', 'm.number as number', 's.metric as metric')
-    .sum({ total: 's.amount' });
-  let lapsed = 0;
-  const CHUNK = 1_000;
-  for (let i = 0; i < groups.length; i += CHUNK) {
-    const part = (
-      groups as Array<{ memberId: number; number: string; metric: StatusMetric; total: number | string }>
-    ).slice(i, i + CHUNK);
+    .sum({ total: 's.amount' })
+    .max({ lastPosting: 's.posting_id' })) as LapseGroup[];
+  const counts = { posted: 0, netZero: 0 };
+  for (const part of chunks(groups, 1_000)) {
     await ctx.db.transaction(async (trx) => {
       const live = part.filter((g) => Number(g.total) !== 0);
       const results = await ledger.post(
@@ -46,17 +61,19 @@ async function lapse(ctx: JobContext, program: Program, ledger: Ledger): Promise
         })),
         { trx },
       );
-      for (const [j, g] of live.entries()) {
+      const lapsedBy = new Map(live.map((g, j) => [g, results[j]!.postingId]));
+      for (const g of part) {
         await trx('status_credits')
           .where({ member_id: g.memberId, metric: g.metric })
           .whereNull('lapsed_by')
           .andWhere('activity_date', '<', from)
-          .update({ lapsed_by: results[j]!.postingId });
-        lapsed++;
+          .update({ lapsed_by: lapsedBy.get(g) ?? Number(g.lastPosting) });
       }
+      counts.posted += live.length;
+      counts.netZero += part.length - live.length;
     });
   }
-  return lapsed;
+  return counts;
 }
 
 async function qualification(
@@ -177,8 +194,14 @@ async function decideAll(
 export const tiersJob: Job = async (ctx: JobContext): Promise<JobResult> => {
   const program = new Program(ctx.config);
   const ledger = new Ledger(ctx.db, { now: ctx.now });
-  const counts: Record<string, number> = { lapsed: 0, up: 0, down: 0, hold: 0 };
-  counts.lapsed = await lapse(ctx, program, ledger);
+  const lapsed = await lapse(ctx, program, ledger);
+  const counts: Record<string, number> = {
+    lapsed: lapsed.posted,
+    'lapsed.netZero': lapsed.netZero,
+    up: 0,
+    down: 0,
+    hold: 0,
+  };
   // Members whose qualification rose today: credits posted on this business date.
   const credited = (await ctx.db
     .knex('members as m')

@@ -186,6 +186,28 @@ for (const engine of availableEngines()) {
       await w.night('2026-03-20');
       expect(await w.statusBalance(IVANOV.number)).toBe(0);
       expect(await tierOf(w)).toMatchObject({ tier: 'SILVER', review: '2027-03-11' });
+
+      // A year on, the credit and its refund leave the window together: nothing to post (they net to
+      // zero), but both are marked so that later nights do not read them again.
+      const leaving = await w.night('2027-03-10');
+      expect(leaving.tiers.counts).toMatchObject({ lapsed: 0, 'lapsed.netZero': 1 });
+      expect(await w.posting(`LAPSE:${IVANOV.number}:SPEND:2027-03-10`)).toBeUndefined();
+      const credits = await w
+        .knex('status_credits as s')
+        .join('postings as p', 'p.id', 's.posting_id')
+        .join('postings as by', 'by.id', 's.lapsed_by')
+        .orderBy('s.id')
+        .select('s.amount', 'p.kind', 'by.idempotency_key as lapsedBy');
+      expect(credits.map((c) => [Number(c.amount), c.kind])).toEqual([
+        [120000, 'ACCRUAL'],
+        [-120000, 'REVERSAL'],
+      ]);
+      // Marked by the refund's reversal, the posting after which the two counted for nothing.
+      const reversal = await w.knex('postings').where({ kind: 'REVERSAL' }).first('idempotency_key');
+      expect(credits.map((c) => c.lapsedBy)).toEqual([reversal.idempotency_key, reversal.idempotency_key]);
+      const next = await w.night('2027-03-11');
+      expect(next.tiers.counts).toMatchObject({ lapsed: 0, 'lapsed.netZero': 0 });
+      expect(await w.statusBalance(IVANOV.number)).toBe(0);
     });
   });
 }
