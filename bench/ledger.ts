@@ -65,6 +65,18 @@ async function benchLedger(db: Db, postings: number, members: number, batch: num
   return { seconds, cpuSeconds, rate: postings / seconds, cpuRate: postings / cpuSeconds };
 }
 
+/** The statements a bare loop writes entries and lots with. */
+export function prepareEntryAndLot(conn: import('better-sqlite3').Database) {
+  return {
+    insertEntry: conn.prepare(
+      'INSERT INTO entries (posting_id, account_id, amount, business_date) VALUES (?,?,?,?)',
+    ),
+    insertLot: conn.prepare(
+      'INSERT INTO lots (account_id, amount, remaining, earned_on, expires_on, origin_posting_id) VALUES (?,?,?,?,?,?)',
+    ),
+  };
+}
+
 /** The floor: the same rows, prepared statements, one transaction, nothing else. */
 export async function benchBareLoop(db: Db, postings: number, members: number) {
   await seedMembers(db, members);
@@ -86,12 +98,7 @@ export async function benchBareLoop(db: Db, postings: number, members: number) {
   const insertPosting = conn.prepare(
     'INSERT INTO postings (kind, business_date, idempotency_key, content_hash, member_id, channel, activity_date, source_file_id, source_ref, rule_version, reversal_of, detail, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)',
   );
-  const insertEntry = conn.prepare(
-    'INSERT INTO entries (posting_id, account_id, amount, business_date) VALUES (?,?,?,?)',
-  );
-  const insertLot = conn.prepare(
-    'INSERT INTO lots (account_id, amount, remaining, earned_on, expires_on, origin_posting_id) VALUES (?,?,?,?,?,?)',
-  );
+  const { insertEntry, insertLot } = prepareEntryAndLot(conn);
   const hash = '0'.repeat(64);
   const { seconds, cpuSeconds } = await timed(() => {
     conn.transaction(() => {
