@@ -34,6 +34,7 @@ import {
 import { ExportError } from './errors.js';
 import { PARTNER_REASON_TEXT } from './partner-response.js';
 import { pendingActivities, type InboundFile } from './responses.js';
+import { chunks } from '../lib/chunks.js';
 
 type Q = Knex | Knex.Transaction;
 
@@ -195,9 +196,9 @@ export async function recordClaims(
   fileId: number,
   records: readonly ClaimRecord[],
 ): Promise<void> {
-  for (let i = 0; i < records.length; i += 200) {
+  for (const part of chunks(records, 200)) {
     await trx('alliance_claims').insert(
-      records.slice(i, i + 200).map((r) => ({
+      part.map((r) => ({
         direction: 'OUT',
         partner_code: partnerCode,
         claim_id: r.claimId,
@@ -383,10 +384,10 @@ export async function markInboundAnswered(
   resultFileId: number,
   businessDate: IsoDate,
 ): Promise<void> {
-  for (let i = 0; i < claimIds.length; i += 500) {
+  for (const part of chunks(claimIds, 500)) {
     await trx('alliance_claims')
       .where({ direction: 'IN', partner_code: partnerCode })
-      .whereIn('claim_id', claimIds.slice(i, i + 500))
+      .whereIn('claim_id', part)
       .update({ result_file_id: resultFileId, answered_on: businessDate });
   }
 }
@@ -446,11 +447,11 @@ export async function matchAllianceResults(q: Q, input: ResultsToMatch): Promise
     };
     const ids = [...new Set(input.results.map((r) => r.claimId))];
     const found = new Map<string, OutClaim>();
-    for (let i = 0; i < ids.length; i += 500) {
+    for (const part of chunks(ids, 500)) {
       const rows = (await trx('alliance_claims as c')
         .leftJoin('files as f', 'f.id', 'c.file_id')
         .where({ 'c.direction': 'OUT', 'c.partner_code': input.partnerCode })
-        .whereIn('c.claim_id', ids.slice(i, i + 500))
+        .whereIn('c.claim_id', part)
         .select(
           'c.id',
           'c.claim_id',

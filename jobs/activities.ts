@@ -5,6 +5,7 @@
 import type { Knex } from 'knex';
 import type { ActivityRow } from '../rules/activity.js';
 import type { ActivityUpdate } from '../rules/accrual.js';
+import { chunks } from '../lib/chunks.js';
 
 type Q = Knex | Knex.Transaction;
 
@@ -88,15 +89,13 @@ export function updateToDb(update: ActivityUpdate, now: string): Record<string, 
 const INSERT_CHUNK = 300;
 
 export async function insertActivities(q: Q, rows: ActivityRow[], now: string): Promise<void> {
-  for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
-    await q('activities').insert(rows.slice(i, i + INSERT_CHUNK).map((r) => toDb(r, now)));
-  }
+  for (const part of chunks(rows, INSERT_CHUNK)) await q('activities').insert(part.map((r) => toDb(r, now)));
 }
 
 export async function activitiesByKeys(q: Q, keys: string[]): Promise<Map<string, ActivityRow>> {
   const out = new Map<string, ActivityRow>();
-  for (let i = 0; i < keys.length; i += 500) {
-    const rows = await q('activities').whereIn('activity_key', keys.slice(i, i + 500));
+  for (const part of chunks(keys, 500)) {
+    const rows = await q('activities').whereIn('activity_key', part);
     for (const r of rows) out.set(r.activity_key as string, fromDb(r));
   }
   return out;
@@ -108,8 +107,8 @@ export async function activitiesByCoupons(
 ): Promise<Map<string, ActivityRow>> {
   const out = new Map<string, ActivityRow>();
   const tickets = [...new Set(coupons.map((c) => c[0]))];
-  for (let i = 0; i < tickets.length; i += 500) {
-    const rows = await q('activities').whereIn('ticket_number', tickets.slice(i, i + 500));
+  for (const part of chunks(tickets, 500)) {
+    const rows = await q('activities').whereIn('ticket_number', part);
     for (const r of rows) out.set(`${r.ticket_number}:${r.coupon_number}`, fromDb(r));
   }
   return out;

@@ -29,6 +29,7 @@ import { activitiesByCoupons, activitiesByKeys, insertActivities, toDb } from '.
 import type { FeedHandler, RejectRow } from './ingest-file.js';
 import type { FileRow } from './registry.js';
 import type { JobContext } from './types.js';
+import { chunks } from '../lib/chunks.js';
 
 export function minorOf(amount: string, currency: string): number | undefined {
   if (!isCurrencyCode(currency)) return undefined;
@@ -378,9 +379,9 @@ export function allianceClaimsHandler(
       const rejects = await storeUnique(trx, file, items, ctx.now().toISOString(), counts);
       const duplicateRefs = new Set(rejects.filter((r) => r.reason === 'DUPLICATE').map((r) => r.recordRef));
       const fresh = claimRows.filter((r) => !duplicateRefs.has(r.claim_id));
-      for (let i = 0; i < fresh.length; i += 200)
+      for (const part of chunks(fresh, 200))
         await trx('alliance_claims')
-          .insert(fresh.slice(i, i + 200))
+          .insert(part)
           .onConflict(['direction', 'partner_code', 'claim_id'])
           .ignore();
       return rejects;
@@ -499,8 +500,7 @@ export function fxHandler(_ctx: JobContext): FeedHandler<FxRate> & { counts(): R
       const rejects: RejectRow[] = [];
       const keys = batch.map((e) => [e.record.date, e.record.currency] as const);
       const existing = new Map<string, string>();
-      for (let i = 0; i < keys.length; i += 300) {
-        const part = keys.slice(i, i + 300);
+      for (const part of chunks(keys, 300)) {
         const rows = await trx('fx_rates').whereIn(
           ['rate_date', 'currency'],
           part.map((k) => [...k]),
@@ -530,7 +530,7 @@ export function fxHandler(_ctx: JobContext): FeedHandler<FxRate> & { counts(): R
           source_file_id: file.id,
         });
       }
-      for (let i = 0; i < fresh.length; i += 300) await trx('fx_rates').insert(fresh.slice(i, i + 300));
+      for (const part of chunks(fresh, 300)) await trx('fx_rates').insert(part);
       counts.add('rates', fresh.length);
       return rejects;
     },
@@ -548,10 +548,8 @@ export function retroClaimsHandler(
       const rejects: RejectRow[] = [];
       const ids = batch.map((e) => e.record.claimId);
       const known = new Set<string>();
-      for (let i = 0; i < ids.length; i += 500) {
-        for (const r of await trx('retro_claims')
-          .whereIn('claim_id', ids.slice(i, i + 500))
-          .select('claim_id'))
+      for (const part of chunks(ids, 500)) {
+        for (const r of await trx('retro_claims').whereIn('claim_id', part).select('claim_id'))
           known.add(r.claim_id as string);
       }
       const fresh = [];
@@ -577,7 +575,7 @@ export function retroClaimsHandler(
           source_file_id: file.id,
         });
       }
-      for (let i = 0; i < fresh.length; i += 200) await trx('retro_claims').insert(fresh.slice(i, i + 200));
+      for (const part of chunks(fresh, 200)) await trx('retro_claims').insert(part);
       counts.add('claims', fresh.length);
       return rejects;
     },

@@ -11,6 +11,7 @@ import type { FeedName, ParseOptions, RecordEvent, RejectEvent, VerdictEvent } f
 import { clipText } from '../parsers/types.js';
 import type { JobContext } from './types.js';
 import { setVerdict, type FileRow } from './registry.js';
+import { chunks } from '../lib/chunks.js';
 
 export interface RejectRow {
   line: number | null;
@@ -72,9 +73,9 @@ export async function insertRejects(
   rows: RejectRow[],
 ): Promise<void> {
   const now = ctx.now().toISOString();
-  for (let i = 0; i < rows.length; i += REJECT_BATCH) {
+  for (const part of chunks(rows, REJECT_BATCH)) {
     await q('rejects').insert(
-      rows.slice(i, i + REJECT_BATCH).map((r) => ({
+      part.map((r) => ({
         file_id: file.id,
         feed: file.feed,
         line: r.line,

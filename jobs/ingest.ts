@@ -24,6 +24,7 @@ import { ingestFtlDelivery } from './ingest-ftl.js';
 import { membersHandler } from './ingest-members.js';
 import { pendingInbound } from './registry.js';
 import type { Job, JobContext, JobResult } from './types.js';
+import { chunks } from '../lib/chunks.js';
 
 function handlerFor(
   feed: FeedName,
@@ -108,10 +109,10 @@ export const ingestJob: Job = async (ctx: JobContext): Promise<JobResult> => {
   ctx.progress.stop();
   // Rejected lines by reason, for the run's summary (the operator's first question about a night).
   const ids = pending.map((f) => f.id);
-  for (let i = 0; i < ids.length; i += 500) {
+  for (const part of chunks(ids, 500)) {
     const byReason = await ctx.db
       .knex('rejects')
-      .whereIn('file_id', ids.slice(i, i + 500))
+      .whereIn('file_id', part)
       .groupBy('reason')
       .select('reason')
       .count({ n: '*' });

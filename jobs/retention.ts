@@ -15,6 +15,7 @@ import { addMonths } from '../lib/dates.js';
 import { RedeyeError } from '../lib/errors.js';
 import { TEMP_SUFFIX, TEMPORARY_FILE_MAX_AGE_MS } from '../transports/names.js';
 import type { Job, JobContext, JobResult } from './types.js';
+import { chunks } from '../lib/chunks.js';
 
 export const ERASED_FIELDS = [
   'surname',
@@ -92,9 +93,9 @@ export const retentionJob: Job = async (ctx: JobContext): Promise<JobResult> => 
     .whereNull('erased_at')
     .select('id', 'number', 'surname', 'given_name', 'surname_local', 'given_name_local');
   const now = ctx.now().toISOString();
-  for (let i = 0; i < due.length; i += 500) {
+  for (const part of chunks(due, 500)) {
     await ctx.db.transaction(async (trx) => {
-      for (const m of due.slice(i, i + 500)) await eraseMember(trx, m, token, 'RETENTION', now);
+      for (const m of part) await eraseMember(trx, m, token, 'RETENTION', now);
     });
   }
   const temporaryFilesRemoved = await sweepTemporaryFiles(

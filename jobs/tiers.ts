@@ -161,8 +161,7 @@ async function decideAll(
   decideOne: (s: TierState, q: number) => TierDecision | undefined,
   counts: Record<string, number>,
 ) {
-  for (let i = 0; i < members.length; i += 1_000) {
-    const part = members.slice(i, i + 1_000);
+  for (const part of chunks(members, 1_000)) {
     await ctx.db.transaction(async (trx) => {
       const q = await qualification(
         trx,
