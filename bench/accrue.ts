@@ -121,35 +121,27 @@ async function benchAccrueRowsFloor(db: Db, members: number) {
   const conn = await sqliteHandle(db.knex);
   const now = new Date().toISOString();
   const memberIds = new Map<string, number>();
-  const account = new Map<string, number>();
+  /** Member id → the member's points account and spend status account. */
+  const accountsOf = new Map<number, { points: number; status: number }>();
+  let ownFlights = 0;
+  let issued = 0;
   const insertAccount = conn.prepare(
     'INSERT INTO accounts (code, kind, unit, member_id, tracks_lots, may_go_negative, balance, created_at) VALUES (?, ?, ?, ?, ?, ?, 0, ?)',
   );
+  const open = (code: string, kind: string, unit: string, memberId: number | null, lots: boolean) =>
+    Number(insertAccount.run(code, kind, unit, memberId, lots ? 1 : 0, lots ? 0 : 1, now).lastInsertRowid);
   conn.transaction(() => {
-    for (const [code, kind, unit] of [
-      ['OWN_FLIGHTS', 'OWN_FLIGHTS', 'PTS'],
-      ['STATUS_ISSUED:SPEND', 'STATUS_ISSUED', 'SPEND'],
-    ])
-      account.set(code!, Number(insertAccount.run(code, kind, unit, null, 0, 1, now).lastInsertRowid));
+    ownFlights = open('OWN_FLIGHTS', 'OWN_FLIGHTS', 'PTS', null, false);
+    issued = open('STATUS_ISSUED:SPEND', 'STATUS_ISSUED', 'SPEND', null, false);
     for (const r of conn.prepare('SELECT id, number FROM members').all() as Array<{
       id: number;
       number: string;
     }>) {
       memberIds.set(r.number, r.id);
-      account.set(
-        `P${r.id}`,
-        Number(
-          insertAccount.run(`MEMBER:${r.number}:PTS`, 'MEMBER_POINTS', 'PTS', r.id, 1, 0, now)
-            .lastInsertRowid,
-        ),
-      );
-      account.set(
-        `S${r.id}`,
-        Number(
-          insertAccount.run(`MEMBER:${r.number}:SPEND`, 'MEMBER_STATUS', 'SPEND', r.id, 0, 1, now)
-            .lastInsertRowid,
-        ),
-      );
+      accountsOf.set(r.id, {
+        points: open(`MEMBER:${r.number}:PTS`, 'MEMBER_POINTS', 'PTS', r.id, true),
+        status: open(`MEMBER:${r.number}:SPEND`, 'MEMBER_STATUS', 'SPEND', r.id, false),
+      });
     }
   })();
   if (memberIds.size !== members) throw new Error(`expected ${members} members, found ${memberIds.size}`);
@@ -171,8 +163,6 @@ async function benchAccrueRowsFloor(db: Db, members: number) {
     'UPDATE members SET last_activity_date = ? WHERE id = ? AND (last_activity_date IS NULL OR last_activity_date < ?)',
   );
   const hash = '0'.repeat(16);
-  const ownFlights = account.get('OWN_FLIGHTS')!;
-  const issued = account.get('STATUS_ISSUED:SPEND')!;
   let rows = 0;
   const { seconds, cpuSeconds } = await timed(() => {
     conn.transaction(() => {
@@ -207,8 +197,7 @@ async function benchAccrueRowsFloor(db: Db, members: number) {
               now,
             ).lastInsertRowid,
           );
-          const pts = account.get(`P${memberId}`)!;
-          const status = account.get(`S${memberId}`)!;
+          const { points: pts, status } = accountsOf.get(memberId)!;
           insertEntry.run(id, pts, miles, BUSINESS_DATE);
           insertEntry.run(id, ownFlights, -miles, BUSINESS_DATE);
           insertEntry.run(id, status, a.spend_minor, BUSINESS_DATE);

@@ -1,7 +1,8 @@
-import { mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useWorld, type TestWorld } from '../test/harness/context.js';
+import { writeAgedFile } from '../test/harness/files.js';
 import { deliverJob } from './deliver.js';
 
 const DAY_MS = 24 * 3600 * 1000;
@@ -17,12 +18,7 @@ describe('deliver', () => {
   }
 
   /** A file in `dir` last written `ageMs` ago. */
-  function file(dir: string, name: string, ageMs: number, content = 'x'): void {
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, name), content);
-    const at = new Date(Date.now() - ageMs);
-    utimesSync(join(dir, name), at, at);
-  }
+  const file = (dir: string, name: string, ageMs: number) => writeAgedFile(join(dir, name), ageMs, 'x');
 
   async function registerExport(w: TestWorld, feed: string, name: string, content: string): Promise<void> {
     const localPath = join(w.dir, 'outbox', name);

@@ -1,19 +1,17 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { useWorld } from '../test/harness/context.js';
+import { writeAgedFile } from '../test/harness/files.js';
 import { TEMPORARY_FILE_MAX_AGE_MS } from '../transports/names.js';
 import { retentionJob, sweepTemporaryFiles } from './retention.js';
 
 const DAY = 24 * 3600 * 1000;
 
-function write(path: string, ageMs: number, text = 'surname,email\r\nIVANOV,ivan@example.org\r\n'): string {
-  writeFileSync(path, text);
-  const t = new Date(Date.now() - ageMs);
-  utimesSync(path, t, t);
-  return path;
-}
+/** A temporary file holding personal data, as a killed mailing-list write leaves, dated `ageMs` ago. */
+const write = (path: string, ageMs: number) =>
+  writeAgedFile(path, ageMs, 'surname,email\r\nIVANOV,ivan@example.org\r\n');
 
 describe('temporary files left by killed writes', () => {
   let dir: string;

@@ -196,7 +196,6 @@ async function closeInterruptedRuns(ctx: JobContext): Promise<void> {
     );
 }
 
-/** Runs one job (or the night, or the month-end) for a business date, under its lock. */
 export interface RunOptions {
   /**
    * Refuse with AlreadyRanError when a run of this job for the date has already succeeded. Checked under
@@ -212,6 +211,7 @@ export class AlreadyRanError extends RedeyeError {
   }
 }
 
+/** Runs one job (or the night, or the month-end) for a business date, under its lock. */
 export async function runJob(
   ctx: JobContext,
   name: RunnableJob,
@@ -237,11 +237,12 @@ export async function runJob(
       );
     }
     if (options.onlyOnce) {
+      // Looked up under runCtx's date: a monthly run is recorded under its month's last day, whatever
+      // day it was asked for.
       const done = await ctx.db
         .knex('job_runs')
         .where({ job: name, business_date: runCtx.businessDate, status: 'succeeded' })
         .first('id');
-      // A monthly run is recorded under its month's last day, whatever day it was asked for.
       if (done) throw new AlreadyRanError(name, runCtx.businessDate);
     }
     await closeInterruptedRuns(ctx);

@@ -7,7 +7,7 @@
  * of the business date (entries, postings, events and files dated on or before it), results come in a
  * fixed order, and the only time written into a file comes from the injected clock.
  */
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Knex } from 'knex';
 import { SERVICE_TYPES } from '../ledger/accounts.js';
@@ -18,7 +18,7 @@ import { RedeyeError } from '../lib/errors.js';
 import { Decimal, toMinorUnits } from '../lib/money.js';
 import type { KeyFigure } from '../mail/report-mail.js';
 import { renderChart, type ChartSpec } from './charts.js';
-import { cellAddress, type Clock } from './workbook.js';
+import { cellAddress, writeThroughTemporary, type Clock } from './workbook.js';
 
 export type { Clock };
 
@@ -63,23 +63,11 @@ export function defaultOutDir(config: LoadedConfig, businessDate: IsoDate): stri
   return join(config.paths.reports, businessDate);
 }
 
-/**
- * Writes a file so that a reader never sees half of it: a temporary file beside it, flushed to disk
- * before the rename (as the workbooks are), so a crash just after cannot leave the name on empty bytes.
- */
+/** Writes a file so that a reader never sees half of it (see writeThroughTemporary). */
 export async function writeFileAtomic(path: string, bytes: Buffer): Promise<void> {
-  const temporary = `${path}.${process.pid}.part`;
   try {
-    const handle = await open(temporary, 'w');
-    try {
-      await handle.writeFile(bytes);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temporary, path);
+    await writeThroughTemporary(path, (temporary) => writeFile(temporary, bytes));
   } catch (error) {
-    await rm(temporary, { force: true });
     throw new RedeyeError('REPORT_WRITE_FAILED', `cannot write ${path}: ${(error as Error).message}`, {
       path,
     });

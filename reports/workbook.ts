@@ -950,23 +950,18 @@ function rowPuller<T>(rows: Iterable<T> | AsyncIterable<T>): RowPuller<T> {
 }
 
 /**
- * Writes a workbook to `path` atomically: to a temporary file beside it, flushed to disk, then renamed,
- * so a reader (the mailer, an SFTP upload) never sees half a workbook, and a failed or killed run
- * leaves at most a `.part` file behind.
+ * Writes `path` so that a reader (the mailer, an SFTP upload) never sees half of it: `write` fills a
+ * temporary file beside it, which is flushed to disk and then renamed, so a crash just after cannot leave
+ * the name on empty blocks. On failure the temporary file is removed and the error passed on; a killed
+ * run leaves at most a `.part` file, which the retention job sweeps.
  */
-export async function writeWorkbookFile(
+export async function writeThroughTemporary<T>(
   path: string,
-  options: WorkbookOptions,
-  build: (book: ReportWorkbook) => Promise<void>,
-): Promise<WorkbookSummary> {
+  write: (temporary: string) => Promise<T>,
+): Promise<T> {
   const temporary = `${path}.${process.pid}.part`;
-  const output = createWriteStream(temporary);
-  const closed = once(output, 'close');
-  const book = new ReportWorkbook(output, options);
   try {
-    await build(book);
-    const summary = await book.finish();
-    await closed;
+    const result = await write(temporary);
     const handle = await open(temporary, 'r');
     try {
       await handle.sync();
@@ -974,13 +969,34 @@ export async function writeWorkbookFile(
       await handle.close();
     }
     await rename(temporary, path);
-    return summary;
+    return result;
   } catch (error) {
-    book.abort();
-    output.destroy();
     await rm(temporary, { force: true });
     throw error;
   }
+}
+
+/** Writes a workbook to `path` atomically (see writeThroughTemporary). */
+export async function writeWorkbookFile(
+  path: string,
+  options: WorkbookOptions,
+  build: (book: ReportWorkbook) => Promise<void>,
+): Promise<WorkbookSummary> {
+  return writeThroughTemporary(path, async (temporary) => {
+    const output = createWriteStream(temporary);
+    const closed = once(output, 'close');
+    const book = new ReportWorkbook(output, options);
+    try {
+      await build(book);
+      const summary = await book.finish();
+      await closed;
+      return summary;
+    } catch (error) {
+      book.abort();
+      output.destroy();
+      throw error;
+    }
+  });
 }
 
 /** Builds a (small) workbook in memory, e.g. for a mail attachment or a test. */
