@@ -1,3 +1,5 @@
+import { existsSync, readdirSync, readlinkSync } from 'node:fs';
+import type { Knex } from 'knex';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { createTestDatabase, type TestDb } from '../test/harness/db.js';
@@ -72,5 +74,80 @@ describe('rows read through the SQLite client', () => {
       ),
       { numRuns: 50 },
     );
+  });
+});
+
+// A multi-row statement inside a transaction journals the pages it changes so that a failing row undoes
+// only that statement; past 64 KiB SQLite moved that journal to a temporary file for the rest of the
+// transaction, and accrue wrote 9.4 GB of it for 200,000 activities. Write batches keep it in memory.
+describe.runIf(existsSync('/proc/self/fd'))('statement journals of write batches on SQLite', () => {
+  let t: TestDb;
+  beforeEach(async () => {
+    t = await createTestDatabase('sqlite', { migrate: false });
+    const { knex } = t.db;
+    await knex.schema.createTable('members', (table) => table.increments('id'));
+    await knex.schema.createTable('activities', (table) => {
+      table.increments('id');
+      table.integer('member_id').references('id').inTable('members');
+      table.string('remark', 200).index();
+    });
+    await knex('members').insert(Array.from({ length: 20 }, (_, i) => ({ id: i + 1 })));
+    for (let i = 0; i < 4_000; i += 400) {
+      await knex('activities').insert(
+        Array.from({ length: 400 }, (_, j) => ({ member_id: 1, remark: `${i + j}`.padStart(120, 'x') })),
+      );
+    }
+  });
+  afterEach(async () => {
+    await t.cleanup();
+  });
+
+  /** SQLite's temporary files this process has open (unlinked as soon as opened, named etilqs_…). */
+  const temporaryFilesOpen = () =>
+    readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`).includes('etilqs_');
+      } catch {
+        return false;
+      }
+    }).length;
+
+  // Changes a foreign key on every row in one statement: several hundred KB of journal.
+  const moveEveryActivity = (trx: Knex.Transaction) =>
+    trx('activities').update({ member_id: trx.raw('(id % 20) + 1'), remark: trx.raw("remark || 'y'") });
+
+  it('keeps the journal of a batch in memory, where a plain knex transaction writes it to a file', async () => {
+    let inBatch = -1;
+    let tempStore: unknown;
+    await t.db.transaction(async (trx) => {
+      await moveEveryActivity(trx);
+      inBatch = temporaryFilesOpen();
+      tempStore = await trx.raw('PRAGMA temp_store');
+    });
+    let inPlain = -1;
+    await t.db.knex.transaction(async (trx) => {
+      await moveEveryActivity(trx);
+      inPlain = temporaryFilesOpen();
+    });
+    expect(inBatch).toBe(0);
+    expect(inPlain).toBeGreaterThan(0);
+    // Sorts and temporary indexes inside the batch still spill to files, as everywhere else.
+    expect(tempStore).toEqual([{ temp_store: 0 }]);
+    expect(await t.db.knex.raw('PRAGMA temp_store')).toEqual([{ temp_store: 0 }]);
+    expect(await t.db.knex('activities').where({ member_id: 1 }).count({ n: '*' })).toEqual([{ n: 200 }]);
+  });
+
+  it('still undoes only the failing statement of a batch', async () => {
+    await t.db.transaction(async (trx) => {
+      await expect(
+        trx('activities').update({ member_id: trx.raw('CASE WHEN id = 3999 THEN 99 ELSE 2 END') }),
+      ).rejects.toThrow(/FOREIGN KEY/);
+      await trx('activities').where({ id: 1 }).update({ member_id: 3 });
+    });
+    const rows = await t.db.knex('activities').groupBy('member_id').select('member_id').count({ n: '*' });
+    expect(rows).toEqual([
+      { member_id: 1, n: 3_999 },
+      { member_id: 3, n: 1 },
+    ]);
   });
 });
