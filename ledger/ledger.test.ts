@@ -153,6 +153,29 @@ for (const engine of availableEngines()) {
       expect((await checkLedger(t.db.knex)).ok).toBe(true);
     });
 
+    it("inside the caller's transaction: a refused atomic batch leaves nothing, a non-atomic one goes with the caller", async () => {
+      await ledger.post([accrual('A1', M1, 1000)]);
+      await t.db.transaction(async (trx) => {
+        await expect(
+          ledger.post([accrual('A2', M1, 100), redemption('R1', M1, 5000)], { trx }),
+        ).rejects.toBeInstanceOf(InsufficientPointsError);
+        const results = await ledger.post([accrual('A3', M1, 50), redemption('R2', M1, 5000)], {
+          trx,
+          atomic: false,
+        });
+        expect(results.map((r) => r.status)).toEqual(['posted', 'refused']);
+      });
+      await expect(
+        t.db.transaction(async (trx) => {
+          await ledger.post([accrual('A4', M1, 70)], { trx, atomic: false });
+          throw new Error('the caller fails after posting');
+        }),
+      ).rejects.toThrow('the caller fails after posting');
+      expect(await balance(Accounts.memberPoints(M1))).toBe(1050);
+      expect(await t.db.knex('postings').orderBy('id').pluck('idempotency_key')).toEqual(['A1', 'A3']);
+      expect((await checkLedger(t.db.knex)).ok).toBe(true);
+    });
+
     it('debits consume lots earliest expiry first, never-expiring lots last', async () => {
       await ledger.post([
         accrual('A-late', M1, 300, { expiresOn: '2030-01-31' }),

@@ -82,8 +82,11 @@ export class Ledger {
   }
 
   /**
-   * Posts a batch in one transaction (inside `options.trx` when given, as a savepoint). Every request is
-   * validated before anything is written; see PostOptions for how refusals are handled.
+   * Posts a batch in one transaction. Inside `options.trx` an atomic batch is a savepoint, so that a
+   * refusal leaves nothing of it in the caller's transaction; a non-atomic one writes straight into it (its
+   * refusals are results, and anything it throws must fail the caller's transaction anyway — a savepoint
+   * would only hold the prior content of every page the batch changes in memory until its release). Every
+   * request is validated before anything is written; see PostOptions for how refusals are handled.
    */
   async post(
     requests: PostingRequest[],
@@ -101,7 +104,7 @@ export class Ledger {
     };
     if (options.trx) {
       const outer = options.trx;
-      const { results, created } = await outer.transaction(run);
+      const { results, created } = atomic ? await outer.transaction(run) : await run(outer);
       outer.executionPromise.then(
         () => this.remember(created),
         () => undefined,
