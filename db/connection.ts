@@ -105,7 +105,8 @@ function immediateSqliteClient(): unknown {
     async begin(conn: BetterSqlite3.Database) {
       if (!this.journalInMemory) return this.query(conn, 'BEGIN IMMEDIATE;');
       // SQLite decides where the transaction's statement journal lives when the write transaction
-      // starts; sorts and temporary indexes read the setting when they run, so it goes back at once.
+      // starts; sorts and temporary indexes read the setting when they run, so it goes back at once
+      // (allowed inside a transaction while no TEMP table exists, and Redeye makes none).
       conn.pragma('temp_store = MEMORY');
       try {
         return await this.query(conn, 'BEGIN IMMEDIATE;');
