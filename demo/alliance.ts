@@ -26,6 +26,7 @@ import {
   type ClaimsFile,
   type ClaimsFileHeader,
 } from '../parsers/alliance.js';
+import { cabinOf } from '../rules/activity.js';
 import { greatCircleMiles } from '../rules/distance.js';
 import { breakCheckDigit, unknownMemberNumber } from './flights.js';
 import type { Member, MemberBase } from './members.js';
@@ -130,10 +131,6 @@ export interface AllianceSummary {
   notes: string[];
   badCheckDigit: string[];
   unknownMembers: string[];
-}
-
-function cabinOf(rbd: string): string {
-  return 'JCDZ'.includes(rbd) ? 'C' : 'Y';
 }
 
 export function writeAllianceClaimNights(options: {
@@ -249,7 +246,7 @@ function claimFor(
       date: flightDate,
       origin,
       destination,
-      cabin: cabinOf(rbd),
+      cabin: cabinOf(rbd) ?? 'Y',
       flownRbd: rbd,
       fareBasis: `${rbd}${random.pick(['FLEX', 'CLASSIC', 'LIGHT', 'SAVER'])}`,
       ticketNumber: `${p.ticketPrefix}${random.digits(10)}`,

@@ -7,6 +7,7 @@
  * the miles the demo's accrual computes are the miles of these routes. LH and IB market seats on the XX
  * flights to their hubs (codeshares), which is also where most of their cardholders fly with XX.
  */
+import { cabinOf as programCabinOf } from '../rules/activity.js';
 import { airport } from '../rules/airports.js';
 import { greatCircleMiles } from '../rules/distance.js';
 import type { IsoDate } from '../lib/dates.js';
@@ -283,10 +284,11 @@ const BUSINESS = new Weighted<string>([
 ]);
 const PREMIUM = new Weighted<string>([['W', 1]]);
 
+/** The cabin of a booking class, by the program's own convention (the demo's aircraft have no first). */
 export function cabinOf(rbd: string): Cabin {
-  if ('JCDIZ'.includes(rbd)) return 'C';
-  if ('WP'.includes(rbd)) return 'W';
-  return 'Y';
+  const cabin = programCabinOf(rbd);
+  if (cabin === 'C' || cabin === 'W' || cabin === 'Y') return cabin;
+  throw new Error(`the demo's aircraft have no cabin for booking class ${rbd}`);
 }
 
 /** A booking class for a passenger; `premiumShare` is the chance of flying business where there is one. */
