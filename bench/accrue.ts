@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { accrueJob } from '../jobs/accrue.js';
 import { noProgress } from '../jobs/types.js';
 import { silentLogger } from '../lib/log.js';
+import { Accounts, describeAccount } from '../ledger/accounts.js';
 import { checkLedger } from '../ledger/check.js';
 import { withCheckDigit } from '../rules/check-digit.js';
 import { benchBareLoop, prepareEntryAndLot } from './ledger.js';
@@ -128,19 +129,25 @@ async function benchAccrueRowsFloor(db: Db, members: number) {
   const insertAccount = conn.prepare(
     'INSERT INTO accounts (code, kind, unit, member_id, tracks_lots, may_go_negative, balance, created_at) VALUES (?, ?, ?, ?, ?, ?, 0, ?)',
   );
-  const open = (code: string, kind: string, unit: string, memberId: number | null, lots: boolean) =>
-    Number(insertAccount.run(code, kind, unit, memberId, lots ? 1 : 0, lots ? 0 : 1, now).lastInsertRowid);
+  /** Opens the account a code names, as the ledger would (its kind, unit and rules follow from the code). */
+  const open = (code: string, memberId: number | null = null) => {
+    const d = describeAccount(code);
+    return Number(
+      insertAccount.run(code, d.kind, d.unit, memberId, d.tracksLots ? 1 : 0, d.mayGoNegative ? 1 : 0, now)
+        .lastInsertRowid,
+    );
+  };
   conn.transaction(() => {
-    ownFlights = open('OWN_FLIGHTS', 'OWN_FLIGHTS', 'PTS', null, false);
-    issued = open('STATUS_ISSUED:SPEND', 'STATUS_ISSUED', 'SPEND', null, false);
+    ownFlights = open(Accounts.ownFlights);
+    issued = open(Accounts.statusIssued('SPEND'));
     for (const r of conn.prepare('SELECT id, number FROM members').all() as Array<{
       id: number;
       number: string;
     }>) {
       memberIds.set(r.number, r.id);
       accountsOf.set(r.id, {
-        points: open(`MEMBER:${r.number}:PTS`, 'MEMBER_POINTS', 'PTS', r.id, true),
-        status: open(`MEMBER:${r.number}:SPEND`, 'MEMBER_STATUS', 'SPEND', r.id, false),
+        points: open(Accounts.memberPoints(r.number), r.id),
+        status: open(Accounts.memberStatus(r.number, 'SPEND'), r.id),
       });
     }
   })();
@@ -164,63 +171,68 @@ async function benchAccrueRowsFloor(db: Db, members: number) {
   );
   const hash = '0'.repeat(16);
   let rows = 0;
+  /** Every batch of the archive, in one transaction. */
+  const writeAll = conn.transaction(() => {
+    for (let after = 0; ;) {
+      const batch = read.all(after) as Array<{
+        id: number;
+        activity_key: string;
+        member_number: string;
+        activity_date: string;
+        spend_minor: number;
+      }>;
+      if (batch.length === 0) break;
+      after = batch.at(-1)!.id;
+      rows += batch.length;
+      const balances = new Map<number, number>();
+      const last = new Map<number, string>();
+      let points = 0;
+      let credits = 0;
+      for (const a of batch) {
+        const memberId = memberIds.get(a.member_number)!;
+        const miles = 300 + (a.id % 2_000);
+        const key = `${a.activity_key}:AWARD`;
+        const id = Number(
+          insertPosting.run(
+            BUSINESS_DATE,
+            key,
+            hash,
+            memberId,
+            a.activity_date,
+            a.activity_key,
+            `{"basis":"${miles} mi × 1 (Y)","base":${miles},"tierBonus":0,"promotion":0,"promotions":[]}`,
+            now,
+          ).lastInsertRowid,
+        );
+        const { points: pts, status } = accountsOf.get(memberId)!;
+        insertEntry.run(id, pts, miles, BUSINESS_DATE);
+        insertEntry.run(id, ownFlights, -miles, BUSINESS_DATE);
+        insertEntry.run(id, status, a.spend_minor, BUSINESS_DATE);
+        insertEntry.run(id, issued, -a.spend_minor, BUSINESS_DATE);
+        insertLot.run(pts, miles, miles, a.activity_date, '2029-12-31', id);
+        insertCredit.run(memberId, a.spend_minor, a.activity_date, id);
+        writeOutcome.run(miles, a.spend_minor, key, key, memberId, a.spend_minor, miles, now, a.id);
+        balances.set(pts, (balances.get(pts) ?? 0) + miles);
+        balances.set(status, (balances.get(status) ?? 0) + a.spend_minor);
+        points += miles;
+        credits += a.spend_minor;
+        if ((last.get(memberId) ?? '') < a.activity_date) last.set(memberId, a.activity_date);
+      }
+      balances.set(ownFlights, -points);
+      balances.set(issued, -credits);
+      for (const [id, delta] of balances) addBalance.run(delta, id);
+      for (const [id, date] of last) lastActivity.run(date, id, date);
+    }
+  });
   // As in the job's batches (db/connection.ts): the statement journal of the activity update stays in memory.
   conn.pragma('temp_store = MEMORY');
   const { seconds, cpuSeconds } = await timed(() => {
-    conn.transaction(() => {
-      for (let after = 0; ;) {
-        const batch = read.all(after) as Array<{
-          id: number;
-          activity_key: string;
-          member_number: string;
-          activity_date: string;
-          spend_minor: number;
-        }>;
-        if (batch.length === 0) break;
-        after = batch.at(-1)!.id;
-        rows += batch.length;
-        const balances = new Map<number, number>();
-        const last = new Map<number, string>();
-        let points = 0;
-        let credits = 0;
-        for (const a of batch) {
-          const memberId = memberIds.get(a.member_number)!;
-          const miles = 300 + (a.id % 2_000);
-          const key = `${a.activity_key}:AWARD`;
-          const id = Number(
-            insertPosting.run(
-              BUSINESS_DATE,
-              key,
-              hash,
-              memberId,
-              a.activity_date,
-              a.activity_key,
-              `{"basis":"${miles} mi × 1 (Y)","base":${miles},"tierBonus":0,"promotion":0,"promotions":[]}`,
-              now,
-            ).lastInsertRowid,
-          );
-          const { points: pts, status } = accountsOf.get(memberId)!;
-          insertEntry.run(id, pts, miles, BUSINESS_DATE);
-          insertEntry.run(id, ownFlights, -miles, BUSINESS_DATE);
-          insertEntry.run(id, status, a.spend_minor, BUSINESS_DATE);
-          insertEntry.run(id, issued, -a.spend_minor, BUSINESS_DATE);
-          insertLot.run(pts, miles, miles, a.activity_date, '2029-12-31', id);
-          insertCredit.run(memberId, a.spend_minor, a.activity_date, id);
-          writeOutcome.run(miles, a.spend_minor, key, key, memberId, a.spend_minor, miles, now, a.id);
-          balances.set(pts, (balances.get(pts) ?? 0) + miles);
-          balances.set(status, (balances.get(status) ?? 0) + a.spend_minor);
-          points += miles;
-          credits += a.spend_minor;
-          if ((last.get(memberId) ?? '') < a.activity_date) last.set(memberId, a.activity_date);
-        }
-        balances.set(ownFlights, -points);
-        balances.set(issued, -credits);
-        for (const [id, delta] of balances) addBalance.run(delta, id);
-        for (const [id, date] of last) lastActivity.run(date, id, date);
-      }
-    })();
+    try {
+      writeAll();
+    } finally {
+      conn.pragma('temp_store = DEFAULT');
+    }
   });
-  conn.pragma('temp_store = DEFAULT');
   return { seconds, cpuSeconds, rate: rows / seconds, cpuRate: rows / cpuSeconds };
 }
 

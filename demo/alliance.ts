@@ -26,10 +26,10 @@ import {
   type ClaimsFile,
   type ClaimsFileHeader,
 } from '../parsers/alliance.js';
-import { cabinOf } from '../rules/activity.js';
 import { greatCircleMiles } from '../rules/distance.js';
 import { breakCheckDigit, unknownMemberNumber } from './flights.js';
 import type { Member, MemberBase } from './members.js';
+import { cabinOf } from './network.js';
 import { documentName } from './names.js';
 import { FEED_DIRS, type NightWriter } from './out.js';
 import { Random, Weighted } from './random.js';
@@ -246,7 +246,7 @@ function claimFor(
       date: flightDate,
       origin,
       destination,
-      cabin: cabinOf(rbd) ?? 'Y',
+      cabin: cabinOf(rbd),
       flownRbd: rbd,
       fareBasis: `${rbd}${random.pick(['FLEX', 'CLASSIC', 'LIGHT', 'SAVER'])}`,
       ticketNumber: `${p.ticketPrefix}${random.digits(10)}`,

@@ -5,7 +5,6 @@
  * hold). Every change is a tier event the mailing exports use.
  */
 import type { Knex } from 'knex';
-
 import { chunks } from '../lib/chunks.js';
 import { Accounts, type StatusMetric } from '../ledger/accounts.js';
 import { Ledger } from '../ledger/ledger.js';

@@ -26,6 +26,7 @@ import { open, rename, rm } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import ExcelJS from 'exceljs';
 import { RedeyeError } from '../lib/errors.js';
+import { TEMP_SUFFIX } from '../transports/names.js';
 import { formatMinor, minorUnitExponent } from '../lib/money.js';
 import type { IsoDate } from '../lib/dates.js';
 import { safeSheetName, safeText } from './safe-text.js';
@@ -959,7 +960,8 @@ export async function writeThroughTemporary<T>(
   path: string,
   write: (temporary: string) => Promise<T>,
 ): Promise<T> {
-  const temporary = `${path}.${process.pid}.part`;
+  // The suffix the retention job sweeps by, should the run be killed before the rename.
+  const temporary = `${path}.${process.pid}${TEMP_SUFFIX}`;
   try {
     const result = await write(temporary);
     const handle = await open(temporary, 'r');
