@@ -163,7 +163,7 @@ async function benchAccrueRowsFloor(db: Db, members: number) {
     "INSERT INTO status_credits (member_id, metric, amount, activity_date, posting_id) VALUES (?, 'SPEND', ?, ?, ?)",
   );
   const writeOutcome = conn.prepare(
-    "UPDATE activities SET status = 'POSTED', reason = NULL, points = ?, status_credit = ?, posting_key = ?, status_posting_key = ?, rule_version = 'air-2024', member_id = ?, base_spend_minor = ?, miles = ?, needs_accrual = 0, updated_at = ? WHERE id = ?",
+    "UPDATE activities SET status = 'POSTED', reason = NULL, points = ?, status_credit = ?, posting_key = ?, status_posting_key = ?, posting_id = ?, rule_version = 'air-2024', member_id = ?, base_spend_minor = ?, miles = ?, needs_accrual = 0, updated_at = ? WHERE id = ?",
   );
   const addBalance = conn.prepare('UPDATE accounts SET balance = balance + ? WHERE id = ?');
   const lastActivity = conn.prepare(
@@ -211,7 +211,7 @@ async function benchAccrueRowsFloor(db: Db, members: number) {
         insertEntry.run(id, issued, -a.spend_minor, BUSINESS_DATE);
         insertLot.run(pts, miles, miles, a.activity_date, '2029-12-31', id);
         insertCredit.run(memberId, a.spend_minor, a.activity_date, id);
-        writeOutcome.run(miles, a.spend_minor, key, key, memberId, a.spend_minor, miles, now, a.id);
+        writeOutcome.run(miles, a.spend_minor, key, key, id, memberId, a.spend_minor, miles, now, a.id);
         balances.set(pts, (balances.get(pts) ?? 0) + miles);
         balances.set(status, (balances.get(status) ?? 0) + a.spend_minor);
         points += miles;

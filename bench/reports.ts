@@ -159,7 +159,7 @@ async function build(path: string, entries: number, members: number, month: stri
     run(
       `INSERT INTO activities (activity_key, type, member_number, member_id, activity_date, business_date, channel,
                                partner_code, activity_type, carrier, flight_number, origin, destination, cabin,
-                               base_spend_minor, status, points, posting_key, needs_accrual, updated_at)
+                               base_spend_minor, status, points, posting_key, posting_id, needs_accrual, updated_at)
        SELECT 'A:' || p.idempotency_key,
               CASE WHEN p.channel = 'OWN_FLIGHTS' THEN 'FLIGHT' WHEN p.channel LIKE 'PARTNER_AIRLINE:%' THEN 'PARTNER_FLIGHT' ELSE 'PARTNER' END,
               m.number, p.member_id, p.business_date, p.business_date, p.channel,
@@ -169,7 +169,7 @@ async function build(path: string, entries: number, members: number, month: stri
               CASE WHEN p.channel <> 'PARTNER:GRANDSTAY' THEN ${airportCase('p.id % 12')} END,
               CASE WHEN p.channel <> 'PARTNER:GRANDSTAY' THEN ${airportCase('(p.id / 12 + 1 + p.id % 12) % 12')} END,
               CASE WHEN p.id % 9 = 0 THEN 'C' ELSE 'Y' END,
-              10000 + p.id % 90000, 'POSTED', ${amountOf('p.id')}, p.idempotency_key, 0, ?
+              10000 + p.id % 90000, 'POSTED', ${amountOf('p.id')}, p.idempotency_key, p.id, 0, ?
          FROM postings p JOIN members m ON m.id = p.member_id
         WHERE p.business_date >= ? AND p.kind = 'ACCRUAL'`,
       created,

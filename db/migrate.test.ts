@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { availableEngines, createTestDatabase } from '../test/harness/db.js';
-import { migrateLatest, migrationStatus, MIGRATION_NAMES, rollbackAll } from './migrate.js';
+import { Accounts } from '../ledger/accounts.js';
+import { checkLedger } from '../ledger/check.js';
+import { Ledger } from '../ledger/ledger.js';
+import { insertMember } from '../ledger/members.js';
+import { MIGRATION_CONFIG, migrateLatest, migrationStatus, MIGRATION_NAMES, rollbackAll } from './migrate.js';
 
 for (const engine of availableEngines()) {
   describe(`migrations on ${engine}`, () => {
@@ -14,6 +18,57 @@ for (const engine of availableEngines()) {
         await rollbackAll(t.db);
         expect((await migrationStatus(t.db)).applied).toEqual([]);
         expect(await migrateLatest(t.db)).toEqual(MIGRATION_NAMES);
+      } finally {
+        await t.cleanup();
+      }
+    });
+
+    it('006 links every activity already credited to its posting by id', async () => {
+      const t = await createTestDatabase(engine);
+      try {
+        await t.db.knex.migrate.down(MIGRATION_CONFIG);
+        await insertMember(t.db.knex, { number: '1000000016', status: 'ACTIVE', tier: 'MEMBER' });
+        const ledger = new Ledger(t.db, { now: () => new Date('2026-11-27T02:00:00Z') });
+        const posted = await ledger.post(
+          ['FLIGHT:A', 'FLIGHT:B'].map((key) => ({
+            key,
+            kind: 'ACCRUAL' as const,
+            businessDate: '2026-11-26',
+            channel: 'OWN_FLIGHTS',
+            entries: [
+              { account: Accounts.memberPoints('1000000016'), amount: 100, expiresOn: '2029-11-30' },
+              { account: Accounts.ownFlights, amount: -100 },
+            ],
+          })),
+        );
+        await t.db.knex('activities').insert(
+          [
+            ['A', 'FLIGHT:A'],
+            ['B', 'FLIGHT:B'],
+            ['C', null],
+          ].map(([key, postingKey]) => ({
+            activity_key: key,
+            type: 'FLIGHT',
+            activity_date: '2026-11-25',
+            business_date: '2026-11-26',
+            status: postingKey ? 'POSTED' : 'REJECTED',
+            posting_key: postingKey,
+            updated_at: '2026-11-27T02:00:00Z',
+          })),
+        );
+        expect(await migrateLatest(t.db)).toEqual(['006_activity_posting_id']);
+        const linked = await t.db
+          .knex('activities')
+          .orderBy('activity_key')
+          .select('activity_key', 'posting_id');
+        expect(
+          linked.map((r) => [r.activity_key, r.posting_id === null ? null : Number(r.posting_id)]),
+        ).toEqual([
+          ['A', posted[0]!.postingId],
+          ['B', posted[1]!.postingId],
+          ['C', null],
+        ]);
+        expect((await checkLedger(t.db.knex)).ok).toBe(true);
       } finally {
         await t.cleanup();
       }
@@ -43,6 +98,8 @@ if (availableEngines().includes('postgres')) {
           { number: '1000000016', tier: 'MEMBER' },
         ]);
         expect(await asReporting((trx) => trx('postings').count({ n: '*' }))).toHaveLength(1);
+        // Granted by 006, which added the column the reports join on.
+        expect(await asReporting((trx) => trx('activities').select('posting_id', 'posting_key'))).toEqual([]);
         await expect(asReporting((trx) => trx('members').select('surname'))).rejects.toThrow(
           /permission denied/,
         );

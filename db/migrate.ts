@@ -1,7 +1,8 @@
 import type { Db } from './connection.js';
 import { migrationSource, migrations } from './migrations/index.js';
 
-const config = { migrationSource, tableName: 'knex_migrations' };
+/** What knex needs to find and record the migrations. */
+export const MIGRATION_CONFIG = { migrationSource, tableName: 'knex_migrations' };
 
 export interface MigrationStatus {
   applied: string[];
@@ -10,12 +11,12 @@ export interface MigrationStatus {
 
 /** Applies every pending migration; returns the names applied now. */
 export async function migrateLatest(db: Db): Promise<string[]> {
-  const [, applied] = (await db.knex.migrate.latest(config)) as [number, string[]];
+  const [, applied] = (await db.knex.migrate.latest(MIGRATION_CONFIG)) as [number, string[]];
   return applied;
 }
 
 export async function migrationStatus(db: Db): Promise<MigrationStatus> {
-  const [completed, pending] = (await db.knex.migrate.list(config)) as [
+  const [completed, pending] = (await db.knex.migrate.list(MIGRATION_CONFIG)) as [
     Array<{ name: string } | string>,
     Array<{ name: string } | string>,
   ];
@@ -24,7 +25,7 @@ export async function migrationStatus(db: Db): Promise<MigrationStatus> {
 }
 
 export async function rollbackAll(db: Db): Promise<void> {
-  await db.knex.migrate.rollback(config, true);
+  await db.knex.migrate.rollback(MIGRATION_CONFIG, true);
 }
 
 export const MIGRATION_NAMES = migrations.map((m) => m.name);

@@ -290,7 +290,7 @@ export async function resultsData(
       q('postings as p')
         .join('entries as e', 'e.posting_id', 'p.id')
         .join('accounts as ac', 'ac.id', 'e.account_id')
-        .whereRaw('p.idempotency_key = a.posting_key')
+        .whereRaw('p.id = a.posting_id')
         .andWhere('ac.kind', 'PARTNER')
         .sum('e.amount')
         .as('partner_amount'),

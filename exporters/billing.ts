@@ -3,7 +3,7 @@
  * −(the entries on its account `PARTNER:<code>` with a business date in the month), reversals included
  * (a reversal posted in the month reduces the month's bill, whenever the credit was). Each entry is
  * attributed to an activity type and the contract (or partner-airline chart) that priced it: the
- * posting's rule version, or its original's for a reversal, and the activity reached by the posting key.
+ * posting's rule version, or its original's for a reversal, and the activity whose award posting it is (or reverses).
  *
  * `partnerCredits` is the query; `billingMonth` turns its rows and the configuration into invoices (pure).
  */
@@ -37,7 +37,7 @@ export async function partnerCredits(q: Q, from: IsoDate, to: IsoDate): Promise<
        JOIN accounts ac ON ac.id = e.account_id
        JOIN postings p ON p.id = e.posting_id
        LEFT JOIN postings o ON o.id = p.reversal_of
-       LEFT JOIN activities act ON act.posting_key = COALESCE(o.idempotency_key, p.idempotency_key)
+       LEFT JOIN activities act ON act.posting_id = COALESCE(p.reversal_of, p.id)
       WHERE ac.kind = 'PARTNER' AND e.business_date >= ? AND e.business_date <= ?
       GROUP BY ac.code, COALESCE(act.activity_type, act.type, p.kind), COALESCE(o.rule_version, p.rule_version, act.rule_version)`,
     [from, to],

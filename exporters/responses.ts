@@ -138,7 +138,7 @@ async function* activityOutcomes(
     const posted = q('postings as p')
       .join('entries as e', 'e.posting_id', 'p.id')
       .join('accounts as ac', 'ac.id', 'e.account_id')
-      .whereRaw('p.idempotency_key = a.posting_key')
+      .whereRaw('p.id = a.posting_id')
       .andWhere('ac.kind', 'PARTNER')
       .sum('e.amount')
       .as('partner_amount');

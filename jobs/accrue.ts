@@ -20,7 +20,7 @@ import { reversalKey, type ActivityRow } from '../rules/activity.js';
 import type { MemberFacts } from '../rules/eligibility.js';
 import { FxTable } from '../rules/fx.js';
 import { Program } from '../rules/program.js';
-import { fromDb } from './activities.js';
+import { fromDb, postingIdsOf } from './activities.js';
 import { processRetroClaims } from './retro-claims.js';
 import type { Job, JobContext, JobResult } from './types.js';
 
@@ -303,26 +303,32 @@ const UPDATE_COLUMNS: Array<[keyof ActivityRow, string]> = [
   ['needsAccrual', 'needs_accrual'],
 ];
 
-/** Writes the outcome columns of many activities with one prepared statement (SQLite) or one statement (PostgreSQL). */
+/**
+ * Writes the outcome columns of many activities, with the id of the award posting each names, with one
+ * prepared statement (SQLite) or one statement (PostgreSQL).
+ */
 async function writeOutcomes(
   trx: Knex.Transaction,
   dialect: 'sqlite' | 'postgres',
   rows: ActivityRow[],
+  postingIds: Map<string, number>,
   now: string,
 ): Promise<void> {
   if (rows.length === 0) return;
+  const columns = [...UPDATE_COLUMNS.map(([, c]) => c), 'posting_id'];
+  // better-sqlite3 binds no booleans; pg binds them as they are.
+  const valuesOf = (r: ActivityRow) => [
+    ...UPDATE_COLUMNS.map(([k]) =>
+      typeof r[k] === 'boolean' && dialect === 'sqlite' ? (r[k] ? 1 : 0) : (r[k] ?? null),
+    ),
+    r.postingKey === null ? null : (postingIds.get(r.postingKey) ?? null),
+  ];
   if (dialect === 'sqlite') {
     const db = await sqliteHandle(trx);
     const st = db.prepare(
-      `UPDATE activities SET ${UPDATE_COLUMNS.map(([, c]) => `${c} = ?`).join(', ')}, updated_at = ? WHERE id = ?`,
+      `UPDATE activities SET ${columns.map((c) => `${c} = ?`).join(', ')}, updated_at = ? WHERE id = ?`,
     );
-    for (const r of rows) {
-      st.run(
-        ...UPDATE_COLUMNS.map(([k]) => (typeof r[k] === 'boolean' ? (r[k] ? 1 : 0) : (r[k] ?? null))),
-        now,
-        r.id,
-      );
-    }
+    for (const r of rows) st.run(...valuesOf(r), now, r.id);
     return;
   }
   const types: Record<string, string> = {
@@ -337,14 +343,15 @@ async function writeOutcomes(
     base_spend_minor: 'bigint',
     miles: 'int',
     needs_accrual: 'bool',
+    posting_id: 'bigint',
   };
-  const cols = UPDATE_COLUMNS.map(([, c]) => c);
-  const values = [rows.map((r) => r.id), ...UPDATE_COLUMNS.map(([k]) => rows.map((r) => r[k] ?? null))];
+  const byRow = rows.map((r) => valuesOf(r));
+  const values = [rows.map((r) => r.id), ...columns.map((_, i) => byRow.map((v) => v[i]))];
   await (
     await pgConnection(trx)
   ).query(
-    `UPDATE activities a SET ${cols.map((c) => `${c} = v.${c}`).join(', ')}, updated_at = $1
-       FROM (SELECT * FROM unnest($2::bigint[], ${cols.map((c, i) => `$${i + 3}::${types[c]}[]`).join(', ')}) AS t(id, ${cols.join(', ')})) v
+    `UPDATE activities a SET ${columns.map((c) => `${c} = v.${c}`).join(', ')}, updated_at = $1
+       FROM (SELECT * FROM unnest($2::bigint[], ${columns.map((c, i) => `$${i + 3}::${types[c]}[]`).join(', ')}) AS t(id, ${columns.join(', ')})) v
       WHERE a.id = v.id`,
     [now, ...values],
   );
@@ -421,7 +428,7 @@ export async function accrueBatch(
           lastActivity.set(decision.earnedOn.memberId, decision.earnedOn.date);
       }
     }
-    await writeOutcomes(trx, ctx.db.dialect, rows, now);
+    await writeOutcomes(trx, ctx.db.dialect, rows, await postingIdsOf(trx, rows, results), now);
     for (const [key, update] of related) {
       await trx('activities')
         .where({ activity_key: key })

@@ -5,6 +5,7 @@
 import type { Knex } from 'knex';
 import type { ActivityRow } from '../rules/activity.js';
 import type { ActivityUpdate } from '../rules/accrual.js';
+import type { PostResult } from '../ledger/types.js';
 import { chunks } from '../lib/chunks.js';
 
 type Q = Knex | Knex.Transaction;
@@ -112,4 +113,25 @@ export async function activitiesByCoupons(
     for (const r of rows) out.set(`${r.ticket_number}:${r.coupon_number}`, fromDb(r));
   }
   return out;
+}
+
+/**
+ * The id of the posting each row's `postingKey` names, for the archive's `posting_id`: from the ledger's
+ * results where this batch posted it (or found it already posted), read by key for the rest (a flight
+ * whose award an earlier night posted, now completed by its coupon).
+ */
+export async function postingIdsOf(
+  q: Q,
+  rows: Array<Pick<ActivityRow, 'postingKey'>>,
+  results: PostResult[],
+): Promise<Map<string, number>> {
+  const ids = new Map<string, number>();
+  for (const r of results) if (r.postingId !== undefined) ids.set(r.key, r.postingId);
+  const missing = new Set<string>();
+  for (const r of rows) if (r.postingKey !== null && !ids.has(r.postingKey)) missing.add(r.postingKey);
+  for (const part of chunks([...missing], 500)) {
+    const found = await q('postings').whereIn('idempotency_key', part).select('id', 'idempotency_key');
+    for (const f of found) ids.set(f.idempotency_key as string, Number(f.id));
+  }
+  return ids;
 }

@@ -12,7 +12,7 @@ import type { RetroClaim } from '../parsers/retro-claims.js';
 import { decide } from '../rules/accrual.js';
 import { normaliseFlightNumber, type ActivityRow } from '../rules/activity.js';
 import { nameMatches } from '../rules/names.js';
-import { fromDb } from './activities.js';
+import { fromDb, postingIdsOf } from './activities.js';
 import { contextFor, writeLastActivity, type AccrueState } from './accrue.js';
 import type { JobContext } from './types.js';
 
@@ -105,6 +105,7 @@ export async function processRetroClaims(
       if (refused)
         return { status: 'REJECTED', reason: refused.reason ?? 'REFUSED', activityKey: flight.activityKey };
       const u = decision.update;
+      const postingIds = await postingIdsOf(trx, [{ postingKey: u.postingKey ?? null }], results);
       await trx('activities')
         .where({ id: flight.id })
         .update({
@@ -116,6 +117,7 @@ export async function processRetroClaims(
           points: u.points ?? 0,
           status_credit: u.statusCredit ?? 0,
           posting_key: u.postingKey ?? null,
+          posting_id: u.postingKey ? (postingIds.get(u.postingKey) ?? null) : null,
           status_posting_key: u.statusPostingKey ?? null,
           rule_version: u.ruleVersion ?? null,
           miles: u.miles ?? null,

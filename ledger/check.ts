@@ -143,6 +143,25 @@ export async function checkLedger(knex: Knex): Promise<LedgerCheckReport> {
     ),
   });
 
+  // Exports and reports reach a posting's activity by this id; the key is what the rules decided.
+  const named = await count('activities', (qb) => qb.whereNotNull('posting_key'));
+  const misnamed = await knex.raw(`
+    SELECT a.activity_key AS k, a.posting_key AS pk, a.posting_id AS pid, p.id AS actual
+      FROM activities a LEFT JOIN postings p ON p.idempotency_key = a.posting_key
+     WHERE (a.posting_id IS NULL AND p.id IS NOT NULL)
+        OR (a.posting_id IS NOT NULL AND (p.id IS NULL OR a.posting_id <> p.id))
+     ORDER BY a.id`);
+  checks.push({
+    name: 'activities-link-their-postings',
+    description: "every activity's posting id is that of the award posting its posting key names",
+    checked: named,
+    violations: rows(misnamed).map((r) =>
+      r.pk === null
+        ? `activity ${r.k} links posting id ${r.pid} but names no posting`
+        : `activity ${r.k} names posting ${r.pk} (${r.actual === null ? 'not posted' : `id ${r.actual}`}) but links ${r.pid === null ? 'none' : `id ${r.pid}`}`,
+    ),
+  });
+
   for (const c of checks) {
     if (c.violations.length > MAX_LISTED) {
       const more = c.violations.length - MAX_LISTED;

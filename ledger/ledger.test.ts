@@ -422,6 +422,40 @@ for (const engine of availableEngines()) {
       expect(byName['lots-cover-balances']!.join()).toContain('balance 90, open lots hold 100');
     });
 
+    it('ledger check finds an activity whose posting id is not the posting its key names', async () => {
+      const [a1, a2] = await ledger.post([accrual('A1', M1, 100), accrual('A2', M1, 200)]);
+      const activity = (key: string, postingKey: string | null, postingId: number | null) => ({
+        activity_key: key,
+        type: 'FLIGHT',
+        member_number: M1,
+        activity_date: '2026-11-25',
+        business_date: '2026-11-26',
+        status: 'POSTED',
+        posting_key: postingKey,
+        posting_id: postingId,
+        updated_at: '2026-11-27T02:00:00Z',
+      });
+      await t.db
+        .knex('activities')
+        .insert([
+          activity('F1', 'A1', a1!.postingId!),
+          activity('F2', 'A2', a1!.postingId!),
+          activity('F3', 'A1', null),
+          activity('F4', null, a2!.postingId!),
+        ]);
+      const check = async () =>
+        (await checkLedger(t.db.knex)).checks.find((c) => c.name === 'activities-link-their-postings')!;
+      expect((await check()).violations).toEqual([
+        `activity F2 names posting A2 (id ${a2!.postingId}) but links id ${a1!.postingId}`,
+        `activity F3 names posting A1 (id ${a1!.postingId}) but links none`,
+        `activity F4 links posting id ${a2!.postingId} but names no posting`,
+      ]);
+      await t.db.knex('activities').where({ activity_key: 'F2' }).update({ posting_id: a2!.postingId });
+      await t.db.knex('activities').where({ activity_key: 'F3' }).update({ posting_id: a1!.postingId });
+      await t.db.knex('activities').where({ activity_key: 'F4' }).update({ posting_id: null });
+      expect(await check()).toMatchObject({ checked: 3, violations: [] });
+    });
+
     it('any sequence of accruals, redemptions and reversals keeps the invariants', async () => {
       type Op =
         | { type: 'accrue'; member: 0 | 1; points: number; months: number }

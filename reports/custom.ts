@@ -150,7 +150,7 @@ function ledgerSource(db: Db, from: IsoDate, to: IsoDate, asOf: IsoDate): Source
            LEFT JOIN postings o ON o.id = p.reversal_of` +
           (needs.member ? ' LEFT JOIN members m ON m.id = p.member_id' : '') +
           (needs.activity
-            ? ' LEFT JOIN activities act ON act.posting_key = COALESCE(o.idempotency_key, p.idempotency_key)'
+            ? ' LEFT JOIN activities act ON act.posting_id = COALESCE(p.reversal_of, p.id)'
             : '') +
           ` WHERE p.business_date >= ? AND p.business_date <= ? AND e.business_date >= ? AND e.business_date <= ?
               AND a.kind IN ${PTS_KINDS_SQL} AND COALESCE(o.kind, p.kind) IN ('ACCRUAL', 'REDEMPTION', 'EXPIRY')`,

@@ -1,7 +1,7 @@
 /**
  * Indexes for the reports. The daily report's detail sheets page through a night's rejects in id
- * order. (Custom reports by route or cabin join postings to activities by posting key: that index is
- * the exporters', in 004.)
+ * order. (Custom reports by route or cabin join postings to activities by posting id: that index is
+ * in 006.)
  */
 import type { Knex } from 'knex';
 

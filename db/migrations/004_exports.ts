@@ -1,8 +1,8 @@
 /**
  * What the exporters need beyond 001/002: the identity of each outbound file on its registry row, so a
  * rerun finds the file it wrote the first time (same sequence, same creation time, no second row), and
- * the indexes behind the exporters' joins (invoice lines reach activities by posting key; the daily
- * claims file looks for activities not yet claimed).
+ * the indexes behind the exporters' joins (invoice lines reached activities by posting key until 006;
+ * the daily claims file looks for activities not yet claimed).
  */
 import type { Knex } from 'knex';
 

@@ -6,7 +6,7 @@
  */
 import type { Knex } from 'knex';
 
-const ROLE = 'redeye_reporting';
+export const ROLE = 'redeye_reporting';
 
 const WHOLE_TABLES = [
   'accounts',

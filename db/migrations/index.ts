@@ -9,6 +9,7 @@ import * as m002 from './002_program.js';
 import * as m003 from './003_report_indexes.js';
 import * as m004 from './004_exports.js';
 import * as m005 from './005_reporting_role.js';
+import * as m006 from './006_activity_posting_id.js';
 
 export interface Migration {
   name: string;
@@ -22,6 +23,7 @@ export const migrations: Migration[] = [
   { name: '003_report_indexes', ...m003 },
   { name: '004_exports', ...m004 },
   { name: '005_reporting_role', ...m005 },
+  { name: '006_activity_posting_id', ...m006 },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {

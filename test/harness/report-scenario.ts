@@ -437,7 +437,11 @@ export async function buildScenario(
             .select('id', 'number')) as Array<{ id: number; number: string }>
         ).map((m) => [m.number, m.id]),
       );
-      for (const a of activities) a.member_id = ids.get(a.member_number as string) ?? null;
+      const postingIds = new Map(results.map((r) => [r.key, r.postingId ?? null]));
+      for (const a of activities) {
+        a.member_id = ids.get(a.member_number as string) ?? null;
+        a.posting_id = postingIds.get(a.posting_key as string) ?? null;
+      }
       for (let i = 0; i < activities.length; i += 200)
         await knex('activities').insert(activities.slice(i, i + 200));
     }
