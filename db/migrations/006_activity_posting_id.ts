@@ -1,7 +1,7 @@
 /**
  * The activity archive reaches its award posting by the posting's id, no longer by its key. The accrue
  * job sets `posting_key` on every flight it credits; an index on that 50-byte key takes each new entry
- * somewhere in the middle of a tree of a million, and that cost a tenth of an accrued flight's writes.
+ * somewhere in the middle of a tree of a million, about a tenth of what an accrued flight's writes cost.
  * Posting ids only grow, so their index is appended to. The exporters and reports that join postings to
  * activities use the id; the key stays on the row, for people and for the reversal rules.
  */
@@ -10,7 +10,7 @@ import { ROLE as REPORTING_ROLE } from './005_reporting_role.js';
 
 export async function up(knex: Knex): Promise<void> {
   await knex.schema.alterTable('activities', (t) => {
-    /** The award posting `posting_key` names (null until credited); no foreign key, as for the key. */
+    /** The award posting `posting_key` names (null until credited); `redeye ledger check` proves the link. */
     t.bigInteger('posting_id').nullable();
   });
   await knex.raw(
