@@ -8,6 +8,12 @@ import type { Knex } from 'knex';
 
 export const ROLE = 'redeye_reporting';
 
+/** Whether the role exists: a migration run without CREATEROLE made none, and then grants nothing. */
+export async function reportingRoleExists(knex: Knex): Promise<boolean> {
+  const found = await knex.raw('SELECT 1 FROM pg_roles WHERE rolname = ?', [ROLE]);
+  return (found as { rows: unknown[] }).rows.length > 0;
+}
+
 const WHOLE_TABLES = [
   'accounts',
   'postings',
@@ -113,8 +119,7 @@ export async function up(knex: Knex): Promise<void> {
     EXCEPTION WHEN insufficient_privilege THEN
       RAISE NOTICE 'no CREATEROLE privilege: the ${ROLE} role was not created';
     END $$;`);
-  const exists = await knex.raw(`SELECT 1 FROM pg_roles WHERE rolname = ?`, [ROLE]);
-  if ((exists as { rows: unknown[] }).rows.length === 0) return;
+  if (!(await reportingRoleExists(knex))) return;
   const schema = ((await knex.raw('SELECT current_schema() AS s')) as { rows: Array<{ s: string }> }).rows[0]!
     .s;
   await knex.raw(`GRANT USAGE ON SCHEMA ?? TO ${ROLE}`, [schema]);
@@ -129,8 +134,7 @@ export async function up(knex: Knex): Promise<void> {
 
 export async function down(knex: Knex): Promise<void> {
   if (knex.client.config.client !== 'pg') return;
-  const exists = await knex.raw(`SELECT 1 FROM pg_roles WHERE rolname = ?`, [ROLE]);
-  if ((exists as { rows: unknown[] }).rows.length === 0) return;
+  if (!(await reportingRoleExists(knex))) return;
   for (const table of [...WHOLE_TABLES, ...Object.keys(COLUMNS)])
     await knex.raw(`REVOKE ALL ON ?? FROM ${ROLE}`, [table]);
 }

@@ -6,7 +6,7 @@
  * activities use the id; the key stays on the row, for people and for the reversal rules.
  */
 import type { Knex } from 'knex';
-import { ROLE as REPORTING_ROLE } from './005_reporting_role.js';
+import { ROLE as REPORTING_ROLE, reportingRoleExists } from './005_reporting_role.js';
 
 export async function up(knex: Knex): Promise<void> {
   await knex.schema.alterTable('activities', (t) => {
@@ -22,9 +22,7 @@ export async function up(knex: Knex): Promise<void> {
     t.dropIndex(['posting_key'], 'activities_posting_key');
     t.index(['posting_id'], 'activities_posting_id');
   });
-  if (knex.client.config.client !== 'pg') return;
-  const role = await knex.raw('SELECT 1 FROM pg_roles WHERE rolname = ?', [REPORTING_ROLE]);
-  if ((role as { rows: unknown[] }).rows.length > 0)
+  if (knex.client.config.client === 'pg' && (await reportingRoleExists(knex)))
     await knex.raw(`GRANT SELECT (posting_id) ON activities TO ${REPORTING_ROLE}`);
 }
 

@@ -11,11 +11,13 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseConfig, type LoadedConfig } from '../../config/load.js';
 import type { Db } from '../../db/connection.js';
+import { postingIdsOf } from '../../jobs/activities.js';
 import { Accounts } from '../../ledger/accounts.js';
 import { Ledger } from '../../ledger/ledger.js';
 import { insertMember, insertPool, updateMember } from '../../ledger/members.js';
 import { openLots } from '../../ledger/queries.js';
 import type { PostingInput, PostingRequest } from '../../ledger/types.js';
+import { chunks } from '../../lib/chunks.js';
 import { addDays, addMonths, eachDay, endOfMonth, type IsoDate } from '../../lib/dates.js';
 import { withCheckDigit } from '../../rules/check-digit.js';
 import { createCanvas, loadImage } from '@napi-rs/canvas';
@@ -437,13 +439,16 @@ export async function buildScenario(
             .select('id', 'number')) as Array<{ id: number; number: string }>
         ).map((m) => [m.number, m.id]),
       );
-      const postingIds = new Map(results.map((r) => [r.key, r.postingId ?? null]));
+      const postingIds = await postingIdsOf(
+        knex,
+        activities.map((a) => ({ postingKey: a.posting_key as string })),
+        results,
+      );
       for (const a of activities) {
         a.member_id = ids.get(a.member_number as string) ?? null;
         a.posting_id = postingIds.get(a.posting_key as string) ?? null;
       }
-      for (let i = 0; i < activities.length; i += 200)
-        await knex('activities').insert(activities.slice(i, i + 200));
+      for (const part of chunks(activities, 200)) await knex('activities').insert(part);
     }
 
     // The night's files, their rejects, tier changes and alliance claims.
