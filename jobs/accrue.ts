@@ -78,19 +78,36 @@ export async function loadMembers(q: Q, numbers: Iterable<string>): Promise<Map<
   return out;
 }
 
-async function loadOriginals(q: Q, rows: ActivityRow[]): Promise<Map<string, OriginalActivity>> {
+/** What of an activity decides the cap period its points count in. */
+type CapFacts = Pick<ActivityRow, 'type' | 'memberNumber' | 'partnerCode' | 'activityType' | 'activityDate'>;
+
+async function loadOriginals(
+  q: Q,
+  rows: ActivityRow[],
+): Promise<Map<string, OriginalActivity & { capped: CapFacts }>> {
   const keys = new Set<string>();
   for (const r of rows) {
     if (r.type === 'PARTNER' && r.reversalOfRef) keys.add(`PTR:${r.partnerCode}:${r.reversalOfRef}`);
     if (r.type === 'REDEMPTION' && r.activityType === 'CANCEL' && r.reversalOfRef)
       keys.add(`RDM:${r.reversalOfRef}`);
   }
-  const out = new Map<string, OriginalActivity>();
+  const out = new Map<string, OriginalActivity & { capped: CapFacts }>();
   const list = [...keys];
   for (const part of chunks(list, 500)) {
     const found = await q('activities')
       .whereIn('activity_key', part)
-      .select('activity_key', 'status', 'posting_key', 'status_posting_key', 'points');
+      .select(
+        'activity_key',
+        'status',
+        'posting_key',
+        'status_posting_key',
+        'points',
+        'activity_date',
+        'type',
+        'member_number',
+        'partner_code',
+        'activity_type',
+      );
     for (const f of found) {
       out.set(f.activity_key, {
         activityKey: f.activity_key,
@@ -98,6 +115,14 @@ async function loadOriginals(q: Q, rows: ActivityRow[]): Promise<Map<string, Ori
         postingKey: f.posting_key,
         statusPostingKey: f.status_posting_key,
         points: Math.abs(Number(f.points)),
+        activityDate: f.activity_date,
+        capped: {
+          type: f.type,
+          memberNumber: f.member_number,
+          partnerCode: f.partner_code,
+          activityType: f.activity_type,
+          activityDate: f.activity_date,
+        },
       });
     }
   }
@@ -124,12 +149,19 @@ async function loadReversed(q: Q, rows: ActivityRow[]): Promise<Set<string>> {
   return out;
 }
 
+/** An award that stands for a member's flight: its activity, and its ticket when a coupon confirmed it. */
+export interface CreditedFlight {
+  activityKey: string;
+  ticketNumber: string | null;
+}
+
 /**
  * Flights already credited to the same member on the same date and route (an FTL per marketing carrier
- * lists the passenger again under another flight number): member|date|origin|destination → activity keys.
+ * lists the passenger again under another flight number): member|date|origin|destination → what stands.
+ * A reversed award no longer stands: the flight it was for was not flown.
  */
-async function loadCreditedFlights(q: Q, rows: ActivityRow[]): Promise<Map<string, Set<string>>> {
-  const out = new Map<string, Set<string>>();
+async function loadCreditedFlights(q: Q, rows: ActivityRow[]): Promise<Map<string, CreditedFlight[]>> {
+  const out = new Map<string, CreditedFlight[]>();
   // Member and date pairs, not a date range per member: a member's other flights of the year would come
   // back with every batch that holds one of theirs, the range read ten times what the pairs do.
   const pairs = new Map<string, [string, IsoDate]>();
@@ -143,12 +175,13 @@ async function loadCreditedFlights(q: Q, rows: ActivityRow[]): Promise<Map<strin
       .where('type', 'FLIGHT')
       .whereIn(['member_number', 'activity_date'], part)
       .whereNotNull('posting_key')
-      .select('member_number', 'activity_date', 'origin', 'destination', 'activity_key');
+      .whereIn('status', ['POSTED', 'PARTIAL'])
+      .select('member_number', 'activity_date', 'origin', 'destination', 'activity_key', 'ticket_number');
     for (const f of found) {
       const k = `${f.member_number}|${f.activity_date}|${f.origin}|${f.destination}`;
-      let set = out.get(k);
-      if (!set) out.set(k, (set = new Set()));
-      set.add(f.activity_key as string);
+      let list = out.get(k);
+      if (!list) out.set(k, (list = []));
+      list.push({ activityKey: f.activity_key as string, ticketNumber: f.ticket_number ?? null });
     }
   }
   return out;
@@ -175,7 +208,7 @@ export class PeriodPoints {
    * transaction when there is one: on SQLite a read on another connection would wait for the
    * transaction's lock for ever.
    */
-  async prime(rows: ActivityRow[], program: Program, q: Q = this.q()): Promise<void> {
+  async prime(rows: CapFacts[], program: Program, q: Q = this.q()): Promise<void> {
     for (const r of rows) {
       if ((r.type !== 'PARTNER' && r.type !== 'HOTEL') || !r.memberNumber || !r.partnerCode) continue;
       const partner = program.partner(r.partnerCode);
@@ -221,13 +254,22 @@ export interface AccrueState {
   members?: Map<string, MemberFacts>;
 }
 
+/** The decision context of a batch, which must hear of each decision before the next row is decided. */
+export interface BatchContext extends AccrualContext {
+  /**
+   * Makes a row just decided the original that later rows of the batch may reverse or cancel: a partner
+   * file can carry a credit and its reversal, and both arrive on the same night.
+   */
+  decided(row: ActivityRow): void;
+}
+
 /** Builds the pure decision context for a batch from what is in the database. */
 export async function contextFor(
   q: Q,
   state: AccrueState,
   businessDate: IsoDate,
   rows: ActivityRow[],
-): Promise<AccrualContext> {
+): Promise<BatchContext> {
   const cache = (state.members ??= new Map());
   // Emptied before the batch's missing members are listed: emptied after, the members it already held
   // would be neither kept nor read again, and this batch would find them unknown.
@@ -239,8 +281,9 @@ export async function contextFor(
   const originals = await loadOriginals(q, rows);
   const credited = await loadCreditedFlights(q, rows);
   const reversed = await loadReversed(q, rows);
-  await state.periods.prime(rows, state.program, q);
-  const creditedNow = new Set<string>();
+  // A reversal's points count in its original's period, which this batch may not otherwise touch.
+  await state.periods.prime([...rows, ...[...originals.values()].map((o) => o.capped)], state.program, q);
+  const creditedNow = new Map<string, CreditedFlight[]>();
   return {
     program: state.program,
     businessDate,
@@ -249,15 +292,38 @@ export async function contextFor(
     periodPoints: (m, p, period, date) => state.periods.get(m, p, period, date),
     creditedSameFlight: (row) => {
       const k = `${row.memberNumber}|${row.activityDate}|${row.origin}|${row.destination}`;
-      const before = credited.get(k);
-      if (before && [...before].some((key) => key !== row.activityKey)) return true;
-      if (creditedNow.has(k)) return true;
-      creditedNow.add(k);
+      const same = (f: CreditedFlight) => f.activityKey !== row.activityKey && sameSeat(f, row);
+      if (credited.get(k)?.some(same) || creditedNow.get(k)?.some(same)) return true;
+      let now = creditedNow.get(k);
+      if (!now) creditedNow.set(k, (now = []));
+      now.push({ activityKey: row.activityKey, ticketNumber: row.ticketNumber ?? null });
       return false;
     },
     original: (key) => originals.get(key),
+    decided: (row) => {
+      if (row.type !== 'PARTNER' && row.type !== 'REDEMPTION') return;
+      originals.set(row.activityKey, {
+        activityKey: row.activityKey,
+        status: row.status,
+        postingKey: row.postingKey,
+        statusPostingKey: row.statusPostingKey,
+        points: Math.abs(row.points ?? 0),
+        activityDate: row.activityDate,
+        capped: row,
+      });
+    },
     reversed: (key) => reversed.has(key),
   };
+}
+
+/**
+ * Whether a credited flight and another record of the same member, date and route are one journey. Two
+ * coupons of different tickets are two flights (out on the morning shuttle, again in the evening); a
+ * record without a ticket (an FTL listing, say under a marketing flight number) cannot show it is another
+ * flight, so it is taken as the one already credited.
+ */
+function sameSeat(credited: CreditedFlight, row: ActivityRow): boolean {
+  return !(credited.ticketNumber && row.ticketNumber && credited.ticketNumber !== row.ticketNumber);
 }
 
 /** Records a decision's effect on the session state (caps); `sign` -1 takes it back (a refused posting). */
@@ -273,17 +339,16 @@ export function remember(
     row.partnerCode &&
     decision.update.points
   ) {
+    const date = decision.countsOn ?? row.activityDate;
     const partner = state.program.partner(row.partnerCode);
     const contract =
-      partner && row.activityType
-        ? state.program.contract(partner, row.activityType, row.activityDate)
-        : undefined;
+      partner && row.activityType ? state.program.contract(partner, row.activityType, date) : undefined;
     if (contract?.capPerPeriod)
       state.periods.add(
         row.memberNumber,
         row.partnerCode,
         contract.capPerPeriod.period,
-        row.activityDate,
+        date,
         sign * decision.update.points,
       );
   }
@@ -396,6 +461,7 @@ export async function accrueBatch(
         owners.push({ row, decision, planned });
       });
       Object.assign(row, decision.update, { needsAccrual: false });
+      decisionCtx.decided(row);
       (row as ActivityRow & { decision?: AccrualDecision }).decision = decision;
     }
     const results: PostResult[] =

@@ -61,6 +61,11 @@ export interface AccrualDecision {
   award?: Award;
   statusCredit?: StatusCreditInput;
   rejection?: Rejection;
+  /**
+   * The date whose cap period the decision's points count in, when not the activity's own: a reversal
+   * frees room in the period of the credit it takes back, not in the period it arrived in.
+   */
+  countsOn?: IsoDate;
 }
 
 export interface OriginalActivity {
@@ -69,6 +74,7 @@ export interface OriginalActivity {
   postingKey: string | null;
   statusPostingKey: string | null;
   points: number;
+  activityDate: IsoDate;
 }
 
 export interface AccrualContext {
@@ -504,6 +510,7 @@ function reversePartnerCredit(ctx: AccrualContext, row: ActivityRow): AccrualDec
       },
     ],
     related: [{ activityKey: originalKey, update: { status: 'REVERSED', reason: 'REVERSED_BY_PARTNER' } }],
+    countsOn: original.activityDate,
     update: done({
       status: 'POSTED',
       points: -original.points,

@@ -134,6 +134,37 @@ for (const engine of availableEngines()) {
       ]);
     });
 
+    it('two coupons of two tickets on the same route and day are two flights, both credited', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      w.dropCoupons([coupon(), coupon({ ticket: '0741000000002', flight: '247' })]);
+      await w.night('2026-03-11');
+      const rows = await w.activitiesOf(IVANOV.number);
+      expect(rows.map((r) => [r.flight_number, r.status, r.reason])).toEqual([
+        ['245', 'POSTED', null],
+        ['247', 'POSTED', null],
+      ]);
+      expect(await w.balance(IVANOV.number)).toBe(461 + 461);
+      expect(await w.statusBalance(IVANOV.number)).toBe(15000 + 15000);
+    });
+
+    it('a refunded flight does not stand in the way of the flight taken instead on the same route and day', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      w.dropCoupons([coupon()]);
+      await w.night('2026-03-11');
+      w.dropCoupons([coupon({ status: 'R' })]);
+      await w.night('2026-03-12');
+      w.dropFtl(ftl({ flight: 'XX247' }));
+      await w.night('2026-03-13');
+      const rows = await w.activitiesOf(IVANOV.number);
+      expect(rows.map((r) => [r.flight_number, r.status, r.reason])).toEqual([
+        ['245', 'REVERSED', 'NOT_FLOWN'],
+        ['247', 'POSTED', null],
+      ]);
+      expect(await w.balance(IVANOV.number)).toBe(461);
+    });
+
     it('an FTL sent under the marketing flight meets the coupon of the operating flight: miles once, status, refund', async () => {
       const w = s();
       await w.enrol('2026-03-01', IVANOV);

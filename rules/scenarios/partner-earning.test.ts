@@ -349,6 +349,75 @@ for (const engine of availableEngines()) {
       });
     });
 
+    it('reverses a credit whose -R record comes in the same file, the same night', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      const record = (txn: string, extra: Record<string, unknown>) => ({
+        txn,
+        member: IVANOV.number,
+        surname: 'IVANOV',
+        date: '2026-03-10',
+        type: 'CARD_SPEND',
+        ...extra,
+      });
+      w.dropPartner('REDBANK', '2026-03-11', [
+        record('S-1', { spend: '500.00', currency: 'USD' }),
+        record('S-2', { spend: '700.00', currency: 'USD' }),
+        record('S-1-R', { points: -500 }),
+      ]);
+      await w.night('2026-03-11');
+      expect(await w.activity(partnerKey('REDBANK', 'S-1'))).toMatchObject({
+        status: 'REVERSED',
+        reason: 'REVERSED_BY_PARTNER',
+      });
+      expect(await w.activity(partnerKey('REDBANK', 'S-1-R'))).toMatchObject({
+        status: 'POSTED',
+        points: -500,
+      });
+      expect(await w.balance(IVANOV.number)).toBe(700);
+    });
+
+    it('a reversal dated in the next month frees room in its credit’s month, not in its own', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      const spend = (txn: string, date: string, amount: string) => ({
+        txn,
+        member: IVANOV.number,
+        surname: 'IVANOV',
+        date,
+        type: 'CARD_SPEND',
+        spend: amount,
+        currency: 'USD',
+      });
+      w.dropPartner('REDBANK', '2026-03-31', [spend('M-1', '2026-03-30', '50000.00')]);
+      await w.night('2026-03-31');
+      w.dropPartner('REDBANK', '2026-04-03', [
+        {
+          txn: 'M-1-R',
+          member: IVANOV.number,
+          surname: 'IVANOV',
+          date: '2026-04-01',
+          type: 'CARD_SPEND',
+          points: -50000,
+        },
+        // April's cap is untouched by March's reversal: 50,000 of room, not 100,000.
+        spend('M-2', '2026-04-02', '60000.00'),
+        // March has its room back.
+        spend('M-3', '2026-03-31', '20000.00'),
+      ]);
+      await w.night('2026-04-03');
+      expect(await w.activity(partnerKey('REDBANK', 'M-2'))).toMatchObject({
+        status: 'PARTIAL',
+        reason: 'CAP_EXCEEDED',
+        points: 50000,
+      });
+      expect(await w.activity(partnerKey('REDBANK', 'M-3'))).toMatchObject({
+        status: 'POSTED',
+        points: 20000,
+      });
+      expect(await w.balance(IVANOV.number)).toBe(70000);
+    });
+
     it('chooses the hotel contract valid on the check-out date: GRANDSTAY-2024 pays 2 per room dollar, GRANDSTAY-2026 3 per room and food dollar', async () => {
       const w = s();
       await w.enrol('2026-06-01', IVANOV);
