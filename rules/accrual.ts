@@ -612,6 +612,16 @@ function decidePartner(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
       capped = true;
     }
   }
+  // A spend too small to earn one point is not a cap at work: the partner is told its amount earns nothing.
+  if (points <= 0 && !capped) {
+    return rejected(
+      reject(
+        'BAD_AMOUNT',
+        row.pointsRequested !== null ? 'points' : 'spend_amount',
+        `the activity earns no points under ${contract.id}`,
+      ),
+    );
+  }
   if (points <= 0) {
     return rejected(
       reject(

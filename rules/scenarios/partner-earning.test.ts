@@ -174,6 +174,28 @@ for (const engine of availableEngines()) {
       expect(await w.balance(IVANOV.number)).toBe(51000);
     });
 
+    it('a spend too small to earn a point is BAD_AMOUNT on its spend, not a cap at work', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      w.dropPartner('REDBANK', '2026-03-20', [
+        {
+          txn: 'Z-1',
+          member: IVANOV.number,
+          surname: 'IVANOV',
+          date: '2026-03-05',
+          type: 'CARD_SPEND',
+          spend: '0.40',
+          currency: 'USD',
+        },
+      ]);
+      await w.night('2026-03-20');
+      expect(await w.activity(partnerKey('REDBANK', 'Z-1'))).toMatchObject({
+        status: 'REJECTED',
+        reason: 'BAD_AMOUNT',
+      });
+      expect(await w.balance(IVANOV.number)).toBe(0);
+    });
+
     it('a reversed credit frees its room under the monthly cap once, not twice', async () => {
       const w = s();
       await w.enrol('2026-03-01', IVANOV);
