@@ -6,7 +6,7 @@
  * waits and is tried again each night.
  */
 import type { Knex } from 'knex';
-import { addDays, addMonths, type IsoDate } from '../lib/dates.js';
+import { addDays, addMonths, daysBetween, type IsoDate } from '../lib/dates.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { RetroClaim } from '../parsers/retro-claims.js';
 import { decide } from '../rules/accrual.js';
@@ -39,14 +39,17 @@ async function candidates(q: Knex.Transaction, c: RetroClaim): Promise<ActivityR
       destination: c.destination,
     })
   ).map(fromDb);
-  return rows.filter(
-    (r) =>
-      r.travelSurname &&
-      nameMatches(
-        { surname: r.travelSurname, givenName: r.travelGivenName ?? undefined },
-        { surname: c.surname, givenName: c.givenName ?? '' },
-      ).matches,
-  );
+  // Either name may be the shortened one: the DCS truncates given names, and a member may claim with an
+  // initial. Matching is tried both ways so neither side's shortening hides the flight.
+  return rows.filter((r) => {
+    if (!r.travelSurname) return false;
+    const listed = { surname: r.travelSurname, givenName: r.travelGivenName ?? '' };
+    const claimed = { surname: c.surname, givenName: c.givenName ?? '' };
+    return (
+      nameMatches({ ...listed, givenName: r.travelGivenName ?? undefined }, claimed).matches ||
+      nameMatches({ ...claimed, givenName: c.givenName ?? undefined }, listed).matches
+    );
+  });
 }
 
 export async function processRetroClaims(
@@ -59,7 +62,24 @@ export async function processRetroClaims(
   const pending = await ctx.db.knex('retro_claims').where({ status: 'PENDING' }).orderBy('id');
   for (const stored of pending) {
     const claim = JSON.parse(stored.claim as string) as RetroClaim;
+    // The claim's outcome commits with its credit: killed between the two, the claim would stay PENDING
+    // and the next night would find its own credit and call it a DUPLICATE.
     const outcome = await ctx.db.transaction(async (trx): Promise<Outcome> => {
+      const o = await settle(trx);
+      await trx('retro_claims')
+        .where({ id: stored.id })
+        .update({
+          status: o.status,
+          reason: o.reason,
+          activity_key: o.activityKey ?? null,
+          last_tried_on: ctx.businessDate as IsoDate,
+        });
+      return o;
+    });
+    const k = outcome.status === 'REJECTED' ? `rejected.${outcome.reason}` : outcome.status.toLowerCase();
+    counts[k] = (counts[k] ?? 0) + 1;
+
+    async function settle(trx: Knex.Transaction): Promise<Outcome> {
       if (claim.flightDate && ctx.businessDate < addDays(claim.flightDate, window.minDaysAfterFlight))
         return { status: 'PENDING', reason: 'PENDING' };
       const found = await candidates(trx, claim);
@@ -90,6 +110,7 @@ export async function processRetroClaims(
         needsAccrual: true,
       };
       const decisionCtx = await contextFor(trx, state, ctx.businessDate, [row]);
+      decisionCtx.airClaimWindowDays = daysBetween(row.activityDate, ctx.businessDate);
       const decision = decide(decisionCtx, { ...row, activityDate: row.activityDate });
       if (decision.update.status === 'REJECTED')
         return {
@@ -130,18 +151,7 @@ export async function processRetroClaims(
       const earned = decision.earnedOn;
       if (earned) await writeLastActivity(trx, ctx.db.dialect, new Map([[earned.memberId, earned.date]]));
       return { status: 'CREDITED', reason: null, activityKey: flight.activityKey };
-    });
-    await ctx.db
-      .knex('retro_claims')
-      .where({ id: stored.id })
-      .update({
-        status: outcome.status,
-        reason: outcome.reason,
-        activity_key: outcome.activityKey ?? null,
-        last_tried_on: ctx.businessDate as IsoDate,
-      });
-    const k = outcome.status === 'REJECTED' ? `rejected.${outcome.reason}` : outcome.status.toLowerCase();
-    counts[k] = (counts[k] ?? 0) + 1;
+    }
   }
   return counts;
 }

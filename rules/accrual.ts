@@ -90,6 +90,11 @@ export interface AccrualContext {
   original(activityKey: string): OriginalActivity | undefined;
   /** True when the posting with this key was already reversed (by an earlier correction of the activity). */
   reversed(postingKey: string): boolean;
+  /**
+   * How many days back a flight may be credited, when not the program's air claim window: a retro-claim
+   * was judged by the retro-claim window, which reaches further back.
+   */
+  airClaimWindowDays?: number;
 }
 
 const done = (update: ActivityUpdate): ActivityUpdate => ({ needsAccrual: false, ...update });
@@ -265,7 +270,7 @@ function decideFlight(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
     member = ctx.members.get(row.memberNumber!)!;
     if (!member) return { postings: [], related: [], update: done({}) };
   } else {
-    const e = eligible(ctx, row, ctx.program.config.earning.airClaimWindowDays);
+    const e = eligible(ctx, row, ctx.airClaimWindowDays ?? ctx.program.config.earning.airClaimWindowDays);
     if ('rejection' in e) return rejected(e.rejection);
     member = e.member;
     if (ctx.creditedSameFlight(row)) {

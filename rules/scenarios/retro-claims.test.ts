@@ -6,7 +6,14 @@
 import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../../test/harness/db.js';
 import { awardPostingKey, couponKey } from '../activity.js';
-import { memberNumber, useScenario, type Coupon, type Person, type Scenario } from './scenario.js';
+import {
+  memberNumber,
+  replaceOnce,
+  useScenario,
+  type Coupon,
+  type Person,
+  type Scenario,
+} from './scenario.js';
 
 const IVANOV: Person = { number: memberNumber(1), surname: 'IVANOV', givenName: 'IVAN' };
 const PETROVA: Person = { number: memberNumber(2), surname: 'PETROVA', givenName: 'ANNA' };
@@ -178,6 +185,30 @@ for (const engine of availableEngines()) {
       expect(await w.balance(IVANOV.number)).toBe(461);
     });
 
+    it('finds the flight for a claim that gives only the initial of the given name the ticket spells out', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', PETROVA);
+      w.dropCoupons([coupon('0741000000002', { surname: 'PETROVA', givenName: 'ANNA MRS' })]);
+      await w.night('2026-03-11');
+      w.dropRetroClaims([
+        {
+          id: 'C-8',
+          member: PETROVA.number,
+          received: '2026-03-28',
+          carrier: 'XX',
+          flight: '0245',
+          date: '2026-03-10',
+          from: 'SVO',
+          to: 'KZN',
+          surname: 'PETROVA',
+          givenName: 'A',
+        },
+      ]);
+      await w.night('2026-03-28');
+      expect(await claimOutcome(w, 'C-8')).toEqual(['CREDITED', null]);
+      expect(await w.balance(PETROVA.number)).toBe(461);
+    });
+
     it('rejects a claim for a flight credited already (DUPLICATE), a repeated claim id, and a name that is not the member’s', async () => {
       const w = s();
       await w.enrol('2026-01-01', IVANOV, PETROVA);
@@ -224,6 +255,34 @@ for (const engine of availableEngines()) {
       ]);
       expect(await w.balance(IVANOV.number)).toBe(461);
       expect(await w.balance(PETROVA.number)).toBe(0);
+    });
+  });
+
+  describe(`retro-claims under an air claim window shorter than theirs (${engine})`, () => {
+    // Flights are credited up to 30 days back; a retro-claim reaches 6 months back, and its own window
+    // alone decides whether it came in time.
+    const s = useScenario(engine, (yaml) =>
+      replaceOnce(yaml, 'airClaimWindowDays: 365', 'airClaimWindowDays: 30'),
+    );
+
+    it('credits a claim for a flight older than the air claim window but inside the retro-claim window', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV);
+      w.dropCoupons([coupon('0741000000001')]);
+      await w.night('2026-03-11');
+      w.dropRetroClaims([
+        {
+          id: 'C-9',
+          member: IVANOV.number,
+          received: '2026-05-20',
+          ticket: '0741000000001',
+          coupon: 1,
+          surname: 'IVANOV',
+        },
+      ]);
+      await w.night('2026-05-20');
+      expect(await claimOutcome(w, 'C-9')).toEqual(['CREDITED', null]);
+      expect(await w.balance(IVANOV.number)).toBe(461);
     });
   });
 }
