@@ -532,6 +532,15 @@ export function fxHandler(_ctx: JobContext): FeedHandler<FxRate> & { counts(): R
       }
       for (const part of chunks(fresh, 300)) await trx('fx_rates').insert(part);
       counts.add('rates', fresh.length);
+      // A flight whose coupon's money had no rate was credited without what needs the money (its spend
+      // status credit, or all of it under revenue earning); with new rates it is decided again. Its miles
+      // are not posted twice: the award's key is taken.
+      if (fresh.length > 0) {
+        const waiting = await trx('activities')
+          .where({ type: 'FLIGHT', reason: 'BAD_CURRENCY', needs_accrual: false })
+          .update({ needs_accrual: true });
+        counts.add('flights.requeued', waiting);
+      }
       return rejects;
     },
   };

@@ -300,8 +300,11 @@ function decideFlight(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
     : undefined;
   const baseSpend = fare.fare ? fare.fare.fare + fare.fare.surcharge + fare.fare.tax : null;
 
+  // A rate that has come since the award clears the reason it was made without its money.
+  const cured = row.reason === 'BAD_CURRENCY' && fare.fare ? { reason: null } : {};
   if (alreadyAwarded) {
-    if (!statusInput) return { postings: [], related: [], update: done({ baseSpendMinor: baseSpend }) };
+    if (!statusInput)
+      return { postings: [], related: [], update: done({ baseSpendMinor: baseSpend, ...cured }) };
     const key = statusPostingKey(row.activityKey);
     return {
       postings: [
@@ -322,7 +325,12 @@ function decideFlight(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
       ],
       related: [],
       statusCredit: statusInput,
-      update: done({ statusPostingKey: key, statusCredit: statusInput.amount, baseSpendMinor: baseSpend }),
+      update: done({
+        statusPostingKey: key,
+        statusCredit: statusInput.amount,
+        baseSpendMinor: baseSpend,
+        ...cured,
+      }),
     };
   }
   // Revenue-based points are a share of the coupon's money, so an FTL passenger waits for its coupon

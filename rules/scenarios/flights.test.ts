@@ -321,6 +321,24 @@ for (const engine of availableEngines()) {
       expect(await w.statusBalance(IVANOV.number)).toBe(0);
     });
 
+    it('posts the status credit a missing rate held back once the rate arrives, and the miles not again', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      w.dropCoupons([coupon({ currency: 'CHF' })]);
+      await w.night('2026-03-11');
+      expect(await w.activity(KEY)).toMatchObject({ status: 'POSTED', reason: 'BAD_CURRENCY' });
+      expect(await w.statusBalance(IVANOV.number)).toBe(0);
+      // 1 EUR = 0.9 CHF = 1.08 USD: 150.00 CHF is 180.00 USD.
+      w.dropFx({ '2026-03-10': { CHF: '0.9000', USD: '1.0800' } });
+      const rated = await w.night('2026-03-12');
+      expect(rated.accrue.counts.postings).toBe(1);
+      expect(await w.activity(KEY)).toMatchObject({ status: 'POSTED', reason: null, status_credit: 18000 });
+      expect(await w.statusBalance(IVANOV.number)).toBe(18000);
+      expect(await w.balance(IVANOV.number)).toBe(461);
+      const again = await w.night('2026-03-13');
+      expect(again.accrue.counts.activities).toBe(0);
+    });
+
     it('a coupon that comes first in a currency without a rate still earns its distance miles, not its status (BAD_CURRENCY)', async () => {
       // Distance miles need no money, so the order the feeds arrive in does not change them; the spend
       // status credit waits for nothing it can get and is not made.
