@@ -61,6 +61,14 @@ describe('configuration', () => {
     expect(err.problems.map((p) => p.path)).toContain('mail.smtp.passwordEnv');
   });
 
+  it('refuses two contracts of one partner in force on the same day for the same activity type', () => {
+    const err = problems(example.replace('validTo: 2026-06-30', 'validTo: 2026-07-01'));
+    const problem = err.problems.find((p) => p.path === 'partners[0].contracts[1].validFrom');
+    expect(problem?.message).toBe(
+      'contracts GRANDSTAY-2024 and GRANDSTAY-2026 of GRANDSTAY are both in force on some dates for STAY; end one before the other begins',
+    );
+  });
+
   it('names the line of a YAML syntax error', () => {
     const err = problems('program:\n  code: XX\n   name: broken indentation\n');
     expect(err.message).toMatch(/not valid YAML/);

@@ -535,6 +535,22 @@ export const configSchema = z
           message: `no transport named "${p.outbox}"`,
         });
       }
+      // A date must pick one contract: with two in force for one activity type, which one pays would
+      // depend on their order in the file.
+      p.contracts.forEach((a, j) =>
+        p.contracts.slice(0, j).forEach((b) => {
+          const shared = Object.keys(a.activities).filter((t) => b.activities[t] !== undefined);
+          const overlap =
+            (a.validTo === undefined || b.validFrom <= a.validTo) &&
+            (b.validTo === undefined || a.validFrom <= b.validTo);
+          if (shared.length > 0 && overlap)
+            ctx.addIssue({
+              code: 'custom',
+              path: ['partners', i, 'contracts', j, 'validFrom'],
+              message: `contracts ${b.id} and ${a.id} of ${p.code} are both in force on some dates for ${shared.join(', ')}; end one before the other begins`,
+            });
+        }),
+      );
       if (p.kind === 'airline' && !p.program) {
         ctx.addIssue({
           code: 'custom',
