@@ -45,9 +45,16 @@ async function lapse(
   for (const part of chunks(groups, 1_000)) {
     await ctx.db.transaction(async (trx) => {
       const live = part.filter((g) => Number(g.total) !== 0);
+      // A rerun of the date can find credits a late file brought since: their lapse is another posting
+      // than the one the first run made, so it takes a key of its own (the last credit it lapses).
+      const base = (g: LapseGroup) => `LAPSE:${g.number}:${g.metric}:${ctx.businessDate}`;
+      const taken = new Set<string>();
+      for (const keys of chunks(live.map(base), 500))
+        for (const k of await trx('postings').whereIn('idempotency_key', keys).pluck('idempotency_key'))
+          taken.add(k as string);
       const results = await ledger.post(
         live.map((g) => ({
-          key: `LAPSE:${g.number}:${g.metric}:${ctx.businessDate}`,
+          key: taken.has(base(g)) ? `${base(g)}:${g.lastPosting}` : base(g),
           kind: 'STATUS_LAPSE' as const,
           businessDate: ctx.businessDate,
           memberNumber: g.number,
@@ -100,7 +107,9 @@ async function qualification(
 
 /** The key of the tier event a decision records for a member on a business date. */
 function eventKey(ctx: JobContext, member: { number: string }, d: TierDecision): string {
-  return `TIER:${member.number}:${ctx.businessDate}:${d.event.direction}`;
+  // The tier it moves to is part of it: a rerun with a late file may take the member further than the
+  // first run did, and that is another event, not the same one recorded again.
+  return `TIER:${member.number}:${ctx.businessDate}:${d.event.direction}:${d.event.to}`;
 }
 
 /** Which of these tier event keys are already recorded. */
@@ -200,7 +209,15 @@ export const tiersJob: Job = async (ctx: JobContext): Promise<JobResult> => {
     down: 0,
     hold: 0,
   };
-  // Members whose qualification rose today: credits posted on this business date.
+  // Members whose qualification rose: credits posted since the last night this job completed (a night
+  // that did not run tiers must not lose its upgrades), or on this business date when there is none.
+  const last = await ctx.db
+    .knex('job_runs')
+    .where({ job: 'tiers', status: 'succeeded' })
+    .andWhere('business_date', '<=', ctx.businessDate)
+    .max({ d: 'business_date' })
+    .first();
+  const since = last?.d ? String(last.d).slice(0, 10) : ctx.businessDate;
   const credited = (await ctx.db
     .knex('members as m')
     .whereIn(
@@ -208,7 +225,7 @@ export const tiersJob: Job = async (ctx: JobContext): Promise<JobResult> => {
       ctx.db
         .knex('status_credits as s')
         .join('postings as p', 'p.id', 's.posting_id')
-        .where('p.business_date', ctx.businessDate)
+        .whereBetween('p.business_date', [since, ctx.businessDate])
         .select('s.member_id'),
     )
     .whereIn('m.status', ['ACTIVE', 'SUSPENDED', 'INCOMPLETE'])

@@ -7,17 +7,18 @@
 import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../../test/harness/db.js';
 import { Accounts } from '../../ledger/accounts.js';
+import { runJob } from '../../jobs/runner.js';
 import { memberNumber, useScenario, type Person, type Scenario } from './scenario.js';
 
 const IVANOV: Person = { number: memberNumber(1), surname: 'IVANOV', givenName: 'IVAN' };
 
 let tickets = 0;
 /** IVANOV flies SVO-KZN on `date` on a ticket of `fare` dollars (no taxes): that many dollars of status. */
-function fly(w: Scenario, date: string, fare: string): void {
+function fly(w: Scenario, date: string, fare: string, flight = '245'): void {
   w.dropCoupons([
     {
       ticket: `074${String(3_000_000_000 + ++tickets).slice(-10)}`,
-      flight: '245',
+      flight,
       date,
       from: 'SVO',
       to: 'KZN',
@@ -137,6 +138,54 @@ for (const engine of availableEngines()) {
         qualification: 0,
         reason: 'REVIEW_NOT_REQUALIFIED',
       });
+    });
+
+    it('upgrades on the next night tiers runs when the night the threshold was crossed skipped it', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV);
+      await runJob(w.w.ctx('2026-03-09'), 'tiers');
+      fly(w, '2026-03-10', '1200.00');
+      // The night of 11 March runs as far as accrue only.
+      for (const job of ['fetch', 'ingest', 'accrue'] as const) await runJob(w.w.ctx('2026-03-11'), job);
+      expect(await tierOf(w)).toMatchObject({ tier: 'MEMBER' });
+      for (const job of ['fetch', 'ingest', 'accrue', 'tiers'] as const)
+        expect((await runJob(w.w.ctx('2026-03-12'), job)).status).toBe('succeeded');
+      expect(await tierOf(w)).toMatchObject({ tier: 'SILVER', since: '2026-03-12' });
+    });
+
+    it('a rerun of a night with a late file moves the member on to the tier the late credit reaches', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV);
+      fly(w, '2026-01-10', '1200.00');
+      await w.night('2026-01-11');
+      expect(await tierOf(w)).toMatchObject({ tier: 'SILVER', since: '2026-01-11' });
+      fly(w, '2026-01-09', '1500.00'); // a late coupon of the day before: $2,700 in all
+      await w.night('2026-01-11');
+      expect(await tierOf(w)).toMatchObject({ tier: 'GOLD', since: '2026-01-11' });
+      expect((await w.tierEvents(IVANOV.number)).map((e) => [e.from_tier, e.to_tier])).toEqual([
+        ['MEMBER', 'SILVER'],
+        ['SILVER', 'GOLD'],
+      ]);
+      await w.night('2026-01-11');
+      expect(await w.tierEvents(IVANOV.number)).toHaveLength(2);
+    });
+
+    it('a rerun of a night that lapsed credits lapses a late credit of the same day under a key of its own', async () => {
+      const w = s();
+      await w.enrol('2025-01-01', IVANOV);
+      fly(w, '2025-06-10', '600.00');
+      await w.night('2025-06-11');
+      await w.night('2026-06-10');
+      expect(await w.statusBalance(IVANOV.number)).toBe(0);
+      fly(w, '2025-06-10', '300.00', '247'); // a late coupon of another flight that day, just inside the claim window
+      const rerun = await w.night('2026-06-10');
+      expect(rerun.tiers.counts.lapsed).toBe(1);
+      expect(await w.statusBalance(IVANOV.number)).toBe(0);
+      expect(await w.posting(`LAPSE:${IVANOV.number}:SPEND:2026-06-10`)).toMatchObject({
+        entries: { [Accounts.memberStatus(IVANOV.number, 'SPEND')]: -60000 },
+      });
+      const again = await w.night('2026-06-10');
+      expect(again.tiers.counts.lapsed).toBe(0);
     });
 
     it('holds the tier at a review that requalifies and sets the next review a year on', async () => {
