@@ -145,9 +145,24 @@ export async function mergeInto(
     });
     statusCredits.push({ memberNumber: to, metric: c.metric, amount, activityDate: c.activityDate });
   }
+  // The survivor has been active whenever the merged account was: under inactivity expiry the points
+  // moved to it would otherwise be judged by its own, older, last activity and could expire that night.
+  const merged = await trx('members').where({ number: from }).first('last_activity_date');
+  if (merged?.last_activity_date) {
+    const last = String(merged.last_activity_date).slice(0, 10);
+    await trx('members')
+      .where({ number: to })
+      .andWhere((q) => q.whereNull('last_activity_date').orWhere('last_activity_date', '<', last))
+      .update({ last_activity_date: last });
+  }
   if (balance === 0 && statusCredits.length === 0) return;
+  // The record of a merged member can come again (the CRM re-sends it with other changes). The merge
+  // was made then; what reached the closed account since (a cancelled redemption restoring its lots)
+  // follows under a key of its own.
+  const first = `MERGE:${from}:${to}`;
+  const again = await trx('postings').where({ idempotency_key: first }).first('id');
   const posting: PostingInput = {
-    key: `MERGE:${from}:${to}`,
+    key: again ? `${first}:${ctx.businessDate}` : first,
     kind: 'TRANSFER',
     businessDate: ctx.businessDate,
     channel: 'TRANSFER',

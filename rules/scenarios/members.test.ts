@@ -105,6 +105,60 @@ for (const engine of availableEngines()) {
     });
   });
 
+  describe(`a merge and what follows it (${engine})`, () => {
+    const s = useScenario(engine);
+
+    it('gives the survivor the merged account’s last activity, and a re-sent merged record moves what reached the closed account since', async () => {
+      const w = s();
+      await w.enrol('2025-01-01', SURVIVOR, MERGED);
+      fly(w, MERGED, '2026-01-10', '300.00');
+      await w.night('2026-01-11');
+      w.dropRedemptions([
+        { id: 'R-1', member: MERGED.number, date: '2026-01-12', service: 'SEAT', points: 100 },
+      ]);
+      await w.night('2026-01-12');
+      w.dropMembers([
+        { ...MERGED, status: 'MERGED', mergedInto: SURVIVOR.number, updatedAt: '2026-01-14T09:00:00Z' },
+      ]);
+      await w.night('2026-01-14');
+      expect((await w.member(SURVIVOR.number)).last_activity_date).toBe('2026-01-10');
+      expect(await w.balance(SURVIVOR.number)).toBe(361);
+      // The redemption is cancelled after the merge: its lots come back to the closed account.
+      w.dropRedemptions([
+        {
+          id: 'R-1',
+          member: MERGED.number,
+          date: '2026-01-15',
+          service: 'SEAT',
+          points: 100,
+          status: 'CANCELLED',
+        },
+      ]);
+      await w.night('2026-01-15');
+      expect(await w.balance(MERGED.number)).toBe(100);
+      // The CRM sends the merged member's record again with another change.
+      w.dropMembers([
+        {
+          ...MERGED,
+          givenName: 'IVAN PETROVICH',
+          status: 'MERGED',
+          mergedInto: SURVIVOR.number,
+          updatedAt: '2026-01-20T09:00:00Z',
+        },
+      ]);
+      const again = await w.night('2026-01-20');
+      expect(again.ingest.counts['members.merged']).toBe(1);
+      expect(await w.balance(MERGED.number)).toBe(0);
+      expect(await w.balance(SURVIVOR.number)).toBe(461);
+      expect(await w.posting(`MERGE:${MERGED.number}:${SURVIVOR.number}:2026-01-20`)).toMatchObject({
+        kind: 'TRANSFER',
+        entries: { [Accounts.memberPoints(SURVIVOR.number)]: 100 },
+      });
+      await w.night('2026-01-20');
+      expect(await w.balance(SURVIVOR.number)).toBe(461);
+    });
+  });
+
   describe(`the member master feed (${engine})`, () => {
     const s = useScenario(engine);
 
