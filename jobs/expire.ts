@@ -3,7 +3,7 @@
  * member without earning activity for the configured months (inactivity). One posting per lot, keyed by
  * the lot, so a rerun posts nothing twice. Pools expire under the fixed-term policy only.
  */
-import { addDays, addMonths } from '../lib/dates.js';
+import { addDays, latestDueBy } from '../lib/dates.js';
 import { Accounts } from '../ledger/accounts.js';
 import { Ledger } from '../ledger/ledger.js';
 import type { PostingInput } from '../ledger/types.js';
@@ -79,7 +79,8 @@ export const expireJob: Job = async (ctx: JobContext): Promise<JobResult> => {
     if (policy.policy === 'fixedTerm') {
       query.andWhere('l.expires_on', '<=', ctx.businessDate);
     } else {
-      const cutoff = addMonths(ctx.businessDate, -policy.months);
+      // Due on addMonths(last activity, months), the date the expiry warning announced.
+      const cutoff = latestDueBy(ctx.businessDate, policy.months);
       query
         .join('members as m', 'm.id', 'a.member_id')
         .andWhere('a.kind', 'MEMBER_POINTS')
@@ -120,10 +121,10 @@ export const expireJob: Job = async (ctx: JobContext): Promise<JobResult> => {
       .where('l.remaining', '>', 0)
       .andWhere('a.kind', 'MEMBER_POINTS')
       .andWhereRaw('COALESCE(m.last_activity_date, m.enrolment_date) > ?', [
-        addMonths(ctx.businessDate, -policy.months),
+        latestDueBy(ctx.businessDate, policy.months),
       ])
       .andWhereRaw('COALESCE(m.last_activity_date, m.enrolment_date) <= ?', [
-        addMonths(addDays(ctx.businessDate, policy.warningDays), -policy.months),
+        latestDueBy(addDays(ctx.businessDate, policy.warningDays), policy.months),
       ])
       .sum({ total: 'l.remaining' })
       .first();

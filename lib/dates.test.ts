@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { dateInZone } from './dates.js';
+import fc from 'fast-check';
+import { addDays, addMonths, dateInZone, latestDueBy } from './dates.js';
 
 describe('dateInZone', () => {
   afterEach(() => {
@@ -55,5 +56,26 @@ describe('dateInZone', () => {
     expect(() => dateInZone(new Date(0), 'Mars/Olympus_Mons')).toThrow(RangeError);
     expect(() => dateInZone(new Date(0), 'Mars/Olympus_Mons')).toThrow(RangeError);
     expect(dateInZone(new Date(0), 'UTC')).toBe('1970-01-01');
+  });
+});
+
+describe('latestDueBy', () => {
+  it('is the last day whose date N months on has come, month ends included', () => {
+    // 28 to 31 August 2024 are all due 18 months on, on 28 February 2026.
+    expect(latestDueBy('2026-02-28', 18)).toBe('2024-08-31');
+    expect(latestDueBy('2026-02-27', 18)).toBe('2024-08-27');
+    expect(latestDueBy('2026-03-01', 18)).toBe('2024-09-01');
+    expect(latestDueBy('2028-02-29', 12)).toBe('2027-02-28');
+  });
+
+  it('inverts addMonths: a day is due by D exactly when it is on or before latestDueBy(D)', () => {
+    const day = fc.integer({ min: 0, max: 365 * 30 }).map((n) => addDays('2010-01-01', n));
+    fc.assert(
+      fc.property(day, fc.integer({ min: 1, max: 48 }), (date, months) => {
+        const last = latestDueBy(date, months);
+        expect(addMonths(last, months) <= date).toBe(true);
+        expect(addMonths(addDays(last, 1), months) > date).toBe(true);
+      }),
+    );
   });
 });

@@ -74,6 +74,16 @@ function computeAddMonths(date: IsoDate, months: number): IsoDate {
   return fromUtc(target);
 }
 
+/**
+ * The latest date whose `addMonths(·, months)` falls on or before `date`: the inverse of addMonths for
+ * "N months after". Clamping makes addMonths many-to-one at month ends (28 to 31 August all become 28
+ * February), so on the last day of a month every day of the month `months` earlier has come due.
+ */
+export function latestDueBy(date: IsoDate, months: number): IsoDate {
+  const back = addMonths(date, -months);
+  return date === endOfMonth(date) ? endOfMonth(back) : back;
+}
+
 export function startOfMonth(date: IsoDate): IsoDate {
   return `${date.slice(0, 7)}-01`;
 }
