@@ -31,6 +31,7 @@ import {
   type AnsweredFile,
   type FieldProblem,
 } from '../parsers/alliance.js';
+import { REJECT_REASONS, type RejectReason } from '../rules/reasons.js';
 import { ExportError } from './errors.js';
 import { PARTNER_REASON_TEXT } from './partner-response.js';
 import { pendingActivities, type InboundFile } from './responses.js';
@@ -87,6 +88,10 @@ export async function unclaimedPassengers(
     .andWhere('a.status', 'NOT_CREDITED')
     .andWhere('a.partner_code', partnerCode)
     .andWhere('a.business_date', '<=', businessDate)
+    // Only a flown passenger is claimed: listed by the FTL without a coupon yet, or on a flown coupon. A
+    // coupon refunded, voided or exchanged was not flown. One corrected after its claim went out stays
+    // claimed: the format has no withdrawal, so the partner's own audit has to catch it.
+    .where((f) => f.whereNull('a.coupon_status').orWhere('a.coupon_status', 'F'))
     .whereNotExists((s) =>
       s
         .select(q.raw('1'))
@@ -238,10 +243,52 @@ export async function tierOn(q: Q, memberId: number, date: IsoDate): Promise<str
   return member?.tier ?? null;
 }
 
+/**
+ * The closest partner-accrual.md code for each of the program's own reasons (rules/reasons.ts and the
+ * ingest's record-level codes), so a partner only ever reads codes of its format; the program's reason
+ * goes into the text. A class, route or card the chart or agreement does not cover is NO_CONTRACT; what
+ * the program already credited or holds for the flight is DUPLICATE; a member who cannot earn (not
+ * enrolled, suspended) is ACCOUNT_CLOSED's nearest kin (MEMBER_UNKNOWN would be untrue); an activity
+ * before the enrolment is outside the window the member may claim in.
+ */
+const PARTNER_CODE_OF: Readonly<Record<string, AllianceReasonCode>> = {
+  MEMBER_INACTIVE: 'ACCOUNT_CLOSED',
+  NOT_ENROLLED: 'OUT_OF_WINDOW',
+  UNKNOWN_AIRPORT: 'NO_CONTRACT',
+  CLASS_NOT_ELIGIBLE: 'NO_CONTRACT',
+  NO_EARNING_RULE: 'NO_CONTRACT',
+  NO_AGREEMENT: 'NO_CONTRACT',
+  NO_CARD: 'MEMBER_UNKNOWN',
+  NOT_FLOWN: 'NO_CONTRACT',
+  INSUFFICIENT_POINTS: 'BAD_AMOUNT',
+  // A reference to a credit we do not hold: readable, but naming nothing (the text says which).
+  UNKNOWN_ORIGINAL: 'MALFORMED',
+  UNKNOWN_REDEMPTION: 'MALFORMED',
+  NOT_FOUND: 'MALFORMED',
+  AMBIGUOUS: 'DUPLICATE',
+  PENDING: 'FUTURE_DATE',
+};
+
+/** The partner-accrual.md code a partner reads for one of the program's reasons (see PARTNER_CODE_OF). */
+export function partnerReasonCode(code: string | null): AllianceReasonCode {
+  if ((ALLIANCE_REASON_CODES as readonly string[]).includes(code ?? '')) return code as AllianceReasonCode;
+  return PARTNER_CODE_OF[code ?? ''] ?? 'MALFORMED';
+}
+
+/**
+ * The text that goes with `partnerReasonCode(code)`: the record's own message when there is one, else the
+ * format's meaning; when the program's reason is not a format code it leads the text, so the detail a
+ * partner's analyst asks about (`CLASS_NOT_ELIGIBLE: the booking class earns nothing …`) is not lost.
+ */
+export function partnerReasonText(code: string | null, message?: string | null): string {
+  const mapped = partnerReasonCode(code);
+  const own = code !== null && code !== mapped && code in REJECT_REASONS;
+  const detail = message ?? (own ? REJECT_REASONS[code as RejectReason] : PARTNER_REASON_TEXT[mapped]);
+  return code && code !== mapped ? `${code}: ${detail ?? code}` : (detail ?? mapped);
+}
+
 function allianceReason(code: string | null): AllianceReasonCode {
-  return (ALLIANCE_REASON_CODES as readonly string[]).includes(code ?? '')
-    ? (code as AllianceReasonCode)
-    : 'MALFORMED';
+  return partnerReasonCode(code);
 }
 
 export interface ResultsData {
@@ -320,14 +367,14 @@ export async function resultsData(
       }
       entries.push({ line, result: { claimId, status: 'accepted', pointsCredited: points, tierHeld: tier } });
     } else if (status === 'REJECTED') {
-      const reasonCode = allianceReason((r.reason as string | null) ?? null);
+      const reason = (r.reason as string | null) ?? null;
       entries.push({
         line,
         result: {
           claimId,
           status: 'rejected',
-          reasonCode,
-          reasonText: PARTNER_REASON_TEXT[reasonCode] ?? reasonCode,
+          reasonCode: allianceReason(reason),
+          reasonText: oneText(partnerReasonText(reason)),
         },
       });
     } else {
@@ -348,14 +395,14 @@ export async function resultsData(
     // A repeated claim id was answered with its first occurrence; a file cannot answer one claim twice.
     if (answered.has(claimId)) continue;
     answered.add(claimId);
-    const message = (r.message as string | null) ?? PARTNER_REASON_TEXT.MALFORMED!;
+    const reason = (r.reason as string | null) ?? null;
     entries.push({
       line: Number(r.line ?? 0),
       result: {
         claimId,
         status: 'rejected',
-        reasonCode: allianceReason((r.reason as string | null) ?? null),
-        reasonText: oneText(message),
+        reasonCode: allianceReason(reason),
+        reasonText: oneText(partnerReasonText(reason, (r.message as string | null) ?? null)),
       },
     });
   }

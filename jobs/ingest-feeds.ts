@@ -21,6 +21,7 @@ import {
   hotelDraft,
   partnerDraft,
   redemptionDraft,
+  reissueKey,
   type ActivityRow,
   type Draft,
 } from '../rules/activity.js';
@@ -52,7 +53,17 @@ class Counter {
 /**
  * Stores flight drafts (from FTL passengers or flown coupons), merging with what is already known:
  * the same coupon again with another status is a correction; the same flight and card from the other
- * feed completes the activity; the same from the same feed is a duplicate.
+ * feed completes the activity; the same passenger from the same FTL feed is a duplicate.
+ *
+ * A coupon on another ticket for a flight whose activity already holds a coupon is kept as an activity
+ * of its own (`reissueKey`), never dropped:
+ * - the first coupon was corrected away (exchanged, refunded, voided): the new coupon is the reissue the
+ *   member flew on, credited from its own amounts, while accrue reverses the first coupon's postings;
+ * - a coupon of the flight still stands as flown: it is a second coupon for the same seat, kept REJECTED
+ *   as DUPLICATE and re-queued when every coupon standing for the flight has been corrected away.
+ * The first coupon's activity keeps its key and postings (so its reversal stays linked to it, and a rerun
+ * of either file finds each coupon by ticket and coupon) and lists the other coupons (`otherCoupons`);
+ * at most one of the flight's coupons stands as flown at a time, so the member is credited once per flight.
  */
 export async function storeFlightDrafts(
   trx: Knex.Transaction,
@@ -70,7 +81,29 @@ export async function storeFlightDrafts(
     .map((d) => [d.ticketNumber!, d.couponNumber!] as [string, number]);
   const byCoupon =
     coupons.length > 0 ? await activitiesByCoupons(trx, coupons) : new Map<string, ActivityRow>();
+  // One object per stored activity, however it was found: a correction found by coupon must be seen by
+  // the next draft that finds the same activity by flight.
+  const otherKeys = (row: ActivityRow | undefined) => row?.detail?.otherCoupons ?? [];
+  const others = await activitiesByKeys(trx, [...new Set([...byKey.values()].flatMap(otherKeys))]);
+  for (const [ref, row] of byCoupon) {
+    const same = byKey.get(row.activityKey) ?? others.get(row.activityKey);
+    if (same) byCoupon.set(ref, same);
+  }
+  const couponRef = (d: ActivityRow) => `${d.ticketNumber}:${d.couponNumber}`;
+  // Corrections of archived coupons first: the reissue of an exchanged coupon must find it exchanged
+  // whichever line of the file comes first.
+  const archived = (d: ActivityRow) => d.ticketNumber !== null && byCoupon.has(couponRef(d));
+  const ordered = [...drafts.filter(archived), ...drafts.filter((d) => !archived(d))];
   const inserts = new Map<string, ActivityRow>();
+  const rowOf = (key: string) => inserts.get(key) ?? byKey.get(key) ?? others.get(key);
+  /** A coupon that stands as the flight's flown coupon (not corrected away, not a waiting duplicate). */
+  const stands = (r: ActivityRow | undefined) =>
+    r !== undefined &&
+    r.seenCoupon &&
+    r.couponStatus === 'F' &&
+    !(r.status === 'REJECTED' && r.reason === 'DUPLICATE');
+  // Flight activities one of whose coupons was corrected away: a waiting coupon may now stand.
+  const recheck = new Set<string>();
   // A codeshare coupon meets its FTL passenger under the operating flight or, when the DCS listed the
   // flight under the marketing one, under that key; the one already credited wins. Without this the
   // coupon became a second activity, rejected as DUPLICATE: its status credits were lost, and a refund
@@ -88,9 +121,9 @@ export async function storeFlightDrafts(
     Object.assign(row, fields);
     if (row.id !== undefined) changed.set(row.id, { ...(changed.get(row.id) ?? {}), ...fields });
   };
-  for (const d of drafts) {
+  for (const d of ordered) {
     if (d.ticketNumber !== null) {
-      const known = byCoupon.get(`${d.ticketNumber}:${d.couponNumber}`);
+      const known = byCoupon.get(couponRef(d));
       if (known) {
         if (known.couponStatus === d.couponStatus) {
           counts.add('duplicates');
@@ -98,6 +131,7 @@ export async function storeFlightDrafts(
           // A correction: accrue reverses what was posted (or declines what was not yet).
           change(known, { couponStatus: d.couponStatus, needsAccrual: known.memberNumber !== null });
           counts.add('corrections');
+          if (d.couponStatus !== 'F') recheck.add(known.detail?.flightActivity ?? known.activityKey);
         }
         continue;
       }
@@ -108,9 +142,29 @@ export async function storeFlightDrafts(
       if (d.ticketNumber !== null) byCoupon.set(`${d.ticketNumber}:${d.couponNumber}`, d);
       continue;
     }
-    if ((d.seenFtl && existing.seenFtl) || (d.seenCoupon && existing.seenCoupon)) {
-      // The same passenger listed twice (an FTL per marketing carrier) or a second coupon for one flight.
+    if (d.seenFtl && existing.seenFtl) {
+      // The same passenger listed twice (an FTL per marketing carrier).
       counts.add('duplicates');
+      continue;
+    }
+    if (d.seenCoupon && existing.seenCoupon) {
+      // Another ticket's coupon for this flight and card (the same coupon was found by number above).
+      const key = reissueKey(existing.activityKey, d.ticketNumber!, d.couponNumber!);
+      const standing = [existing, ...otherKeys(existing).map(rowOf)].find(stands);
+      d.activityKey = key;
+      d.detail = { ...(d.detail ?? {}), flightActivity: existing.activityKey };
+      if (!standing) {
+        counts.add('reissued');
+      } else {
+        Object.assign(d, { status: 'REJECTED', reason: 'DUPLICATE', needsAccrual: false });
+        d.detail.duplicateOf = `${standing.ticketNumber}/${standing.couponNumber}`;
+        counts.add('duplicates');
+      }
+      change(existing, {
+        detail: { ...(existing.detail ?? {}), otherCoupons: [...otherKeys(existing), key] },
+      });
+      inserts.set(key, d);
+      byCoupon.set(couponRef(d), d);
       continue;
     }
     const fields: Partial<ActivityRow> = d.seenCoupon
@@ -128,16 +182,46 @@ export async function storeFlightDrafts(
           taxMinor: d.taxMinor,
           spendCurrency: d.spendCurrency,
           pnr: existing.pnr ?? d.pnr,
+          // The flown coupon confirms the flight under the ticket's name (ftl.md, flown-coupons.md): it
+          // is the name the member check reads, whichever feed came first.
+          travelSurname: d.travelSurname,
+          travelGivenName: d.travelGivenName,
           detail: { ...(existing.detail ?? {}), ...(d.detail ?? {}) },
         }
       : { seenFtl: true, pnr: existing.pnr ?? d.pnr, flownClass: d.flownClass ?? existing.flownClass };
-    if (existing.memberNumber !== null) {
+    // A rejection the other feed's facts may cure (the name, the classes, the money) is decided again.
+    // Not one whose posting the ledger refused (a reversal short of points): that is not retried.
+    const posted = existing.postingKey !== null || existing.statusPostingKey !== null;
+    if (existing.memberNumber !== null && !(existing.status === 'REJECTED' && posted)) {
       fields.needsAccrual = true;
-      if (existing.status === 'REJECTED') fields.status = 'PENDING';
+      if (existing.status === 'REJECTED') Object.assign(fields, { status: 'PENDING', reason: null });
     }
     change(existing, fields);
-    if (d.ticketNumber !== null) byCoupon.set(`${d.ticketNumber}:${d.couponNumber}`, existing);
+    if (d.ticketNumber !== null) byCoupon.set(couponRef(d), existing);
     counts.add('merged');
+  }
+  // A flight none of whose coupons stands any more: the first coupon waiting beside it is the one flown.
+  const flights = [...recheck].filter((k) => !rowOf(k));
+  for (const [k, r] of await activitiesByKeys(trx, flights)) byKey.set(k, r);
+  const unread = [...recheck].flatMap((k) => otherKeys(rowOf(k))).filter((k) => !rowOf(k));
+  for (const [k, r] of await activitiesByKeys(trx, unread)) others.set(k, r);
+  for (const flight of recheck) {
+    const coupons = [rowOf(flight), ...otherKeys(rowOf(flight)).map(rowOf)];
+    if (coupons.some(stands)) continue;
+    const next = coupons.find(
+      (r) => r?.couponStatus === 'F' && r.status === 'REJECTED' && r.reason === 'DUPLICATE',
+    );
+    if (!next) continue;
+    change(
+      next,
+      next.memberNumber !== null
+        ? { status: 'PENDING', reason: null, needsAccrual: true }
+        : {
+            status: 'NOT_CREDITED',
+            reason: next.partnerCode || !next.detail?.partnerCard ? null : 'NO_AGREEMENT',
+          },
+    );
+    counts.add('reissued');
   }
   await insertActivities(trx, [...inserts.values()], now);
   counts.add('activities', inserts.size);
@@ -333,58 +417,51 @@ export function hotelHandler(
   };
 }
 
+/**
+ * The partner airline an inbound claim is credited for: the claims file's sender, whose chart applies,
+ * who is billed, and whose key (`PAF:<sender>:<claim id>`) and results it is (alliance-accrual.md: a
+ * partner airline claims for our members who flew on its flights, operated or marketed). The flight's
+ * operating carrier is not it: an LH claim for an IB-operated LH codeshare was credited and billed to IB.
+ * The ingest job and the simulator both choose the partner here.
+ */
+export function allianceClaimPartner(program: Program, fileSender: string | null | undefined) {
+  return fileSender ? program.partnerForProgram(fileSender) : undefined;
+}
+
+/** The draft of an inbound claim from the file `fileSender` sent (see `allianceClaimPartner`). */
+export function allianceClaimDraftFor(
+  program: Program,
+  fileSender: string | null | undefined,
+  claim: AllianceClaim,
+  businessDate: string,
+): Draft {
+  const partner = allianceClaimPartner(program, fileSender);
+  if (!partner)
+    return {
+      ok: false,
+      rejection: {
+        reason: 'NO_CONTRACT',
+        field: 'FileHeader/SenderProgram',
+        message: `no partner airline ${fileSender ?? '(unknown sender)'}`,
+      },
+    };
+  return allianceClaimDraft(claim, partner.program ?? partner.code, partner.code, businessDate);
+}
+
 export function allianceClaimsHandler(
   ctx: JobContext,
   program: Program,
 ): FeedHandler<AllianceClaim> & { counts(): Record<string, number> } {
   const counts = new Counter();
-  // The header arrives in the verdict; the sender's code is also the claim's own program, read per record.
-  let sender: string | null = null;
+  // The sender is in the file's header, which the handler learns with the verdict: the claims are held
+  // until then (the XML document is read whole anyway, bounded by the feed's maxBytes).
+  const claims: Array<RecordEvent<AllianceClaim>> = [];
   return {
     feed: 'alliance-claims',
     counts: () => counts.values,
-    async records(trx, file, batch) {
-      const items = [];
-      const claimRows = [];
-      for (const e of batch) {
-        const c = e.record;
-        sender ??= c.flight.operatingCarrier;
-        const partner =
-          program.partnerForProgram(c.flight.operatingCarrier) ??
-          program.partnerForProgram(c.flight.marketingCarrier);
-        const draft: Draft = partner
-          ? allianceClaimDraft(c, partner.program ?? partner.code, partner.code, ctx.businessDate)
-          : {
-              ok: false,
-              rejection: {
-                reason: 'NO_CONTRACT',
-                field: 'OperatingCarrier',
-                message: `no partner airline ${c.flight.operatingCarrier}`,
-              },
-            };
-        items.push({ event: e as RecordEvent<unknown>, draft, ref: c.claimId, member: c.member.number });
-        if (draft.ok) {
-          claimRows.push({
-            direction: 'IN',
-            partner_code: partner!.code,
-            claim_id: c.claimId,
-            activity_key: draft.activity.activityKey,
-            business_date: ctx.businessDate,
-            file_id: file.id,
-            claim: JSON.stringify(c),
-            status: 'PENDING',
-          });
-        }
-      }
-      const rejects = await storeUnique(trx, file, items, ctx.now().toISOString(), counts);
-      const duplicateRefs = new Set(rejects.filter((r) => r.reason === 'DUPLICATE').map((r) => r.recordRef));
-      const fresh = claimRows.filter((r) => !duplicateRefs.has(r.claim_id));
-      for (const part of chunks(fresh, 200))
-        await trx('alliance_claims')
-          .insert(part)
-          .onConflict(['direction', 'partner_code', 'claim_id'])
-          .ignore();
-      return rejects;
+    async records(_trx, _file, batch) {
+      claims.push(...batch);
+      return [];
     },
     async end(trx, file, verdict) {
       const meta = verdict.meta as { sender?: string; receiver?: string } | undefined;
@@ -394,17 +471,43 @@ export function allianceClaimsHandler(
           message: `claims addressed to ${meta.receiver}, not to ${program.code}`,
         };
       }
-      const partner = meta?.sender
-        ? program.partnerForProgram(meta.sender)
-        : sender
-          ? program.partnerForProgram(sender)
-          : undefined;
+      const partner = allianceClaimPartner(program, meta?.sender);
       if (!partner)
         return {
           reason: 'UNKNOWN_PARTNER',
-          message: `no partner airline ${meta?.sender ?? sender ?? '(unknown sender)'}`,
+          message: `no partner airline ${meta?.sender ?? '(unknown sender)'}`,
         };
       await trx('files').where({ id: file.id }).update({ partner_code: partner.code });
+      const items = claims.map((e) => ({
+        event: e as RecordEvent<unknown>,
+        draft: allianceClaimDraftFor(program, meta?.sender, e.record, ctx.businessDate),
+        ref: e.record.claimId,
+        member: e.record.member.number,
+      }));
+      const rejects = await storeUnique(trx, file, items, ctx.now().toISOString(), counts);
+      // Stored claims only (storeUnique marks them with the file): a repeated claim id is refused, not its first.
+      const fresh = items.flatMap((i) =>
+        i.draft.ok && i.draft.activity.sourceFileId === file.id
+          ? [
+              {
+                direction: 'IN',
+                partner_code: partner.code,
+                claim_id: i.ref,
+                activity_key: i.draft.activity.activityKey,
+                business_date: ctx.businessDate,
+                file_id: file.id,
+                claim: JSON.stringify(i.event.record),
+                status: 'PENDING',
+              },
+            ]
+          : [],
+      );
+      for (const part of chunks(fresh, 200))
+        await trx('alliance_claims')
+          .insert(part)
+          .onConflict(['direction', 'partner_code', 'claim_id'])
+          .ignore();
+      return { rejects };
     },
   };
 }

@@ -12,6 +12,7 @@ import type { HotelStay } from '../parsers/hotel.js';
 import type { PartnerActivity } from '../parsers/partner.js';
 import type { Redemption } from '../parsers/redemptions.js';
 import type { AllianceClaim } from '../parsers/alliance.js';
+import { isCurrencyCode } from '../lib/money.js';
 import type { Program } from './program.js';
 import { reject, type Rejection } from './reasons.js';
 
@@ -79,6 +80,20 @@ export interface ActivityDetail {
   reference?: string | null;
   /** FTL: the marketing flight when it differed. */
   marketingFlight?: string | null;
+  /**
+   * FTL: the operational suffix of the flight (`XX101A`), kept as read. Not part of the flight's identity:
+   * revenue accounting reports the coupon as XX101, and both must meet as one activity.
+   */
+  operationalSuffix?: string;
+  /** A coupon on another ticket for an already known flight (`reissueKey`): the flight activity's key. */
+  flightActivity?: string;
+  /**
+   * Such a coupon that came while another coupon of the flight stood as flown: that coupon, as
+   * `<ticket>/<coupon>`. It is kept REJECTED as DUPLICATE until no coupon of the flight stands.
+   */
+  duplicateOf?: string;
+  /** On a flight activity: the keys of the coupons on other tickets kept for the same flight. */
+  otherCoupons?: string[];
   /** Another program's card presented on our flight (exported in alliance claims). */
   partnerCard?: { program: string; number: string };
   fareBasis?: string | null;
@@ -107,6 +122,16 @@ export function flightKey(
 }
 
 export const couponKey = (ticket: string, coupon: number) => `CPN:${ticket}:${coupon}`;
+
+/**
+ * The identity of a flight's coupon on another ticket once the flight's activity already holds a coupon
+ * (a reissue after an exchange, or a second coupon for the same seat). It cannot share the flight's key:
+ * the postings of the first coupon (and their reversal) already own the keys that key derives, and the
+ * ledger answers a known key with the original posting, so the reissue's credit would never be made.
+ * Derived from the ticket and coupon, so a rerun finds the same activity.
+ */
+export const reissueKey = (flightActivityKey: string, ticket: string, coupon: number) =>
+  `${flightActivityKey}:${ticket}/${coupon}`;
 export const partnerKey = (partner: string, txnId: string) => `PTR:${partner}:${txnId}`;
 export const hotelKey = (partner: string, reservationId: string) => `HTL:${partner}:${reservationId}`;
 export const allianceKey = (sender: string, claimId: string) => `PAF:${sender}:${claimId}`;
@@ -204,9 +229,12 @@ export function ftlDraft(p: FtlPassenger, program: Program, businessDate: IsoDat
     };
   const own = card.own;
   const partner = own ? undefined : program.partnerForProgram(card.program);
+  // The operational suffix stays out of the key: the coupon of the same flight carries none, and with it
+  // the FTL passenger and the coupon became two activities (the coupon's status credit lost as DUPLICATE,
+  // its refund leaving the FTL's miles in place).
   const flight = {
     carrier: p.flight.carrier,
-    number: p.flight.number + (p.flight.suffix ?? ''),
+    number: p.flight.number,
     date: p.flight.date,
     origin: p.flight.board,
     destination: p.destination,
@@ -238,6 +266,7 @@ export function ftlDraft(p: FtlPassenger, program: Program, businessDate: IsoDat
       ...(p.marketingFlight
         ? { marketingFlight: `${p.marketingFlight.carrier}${p.marketingFlight.number}` }
         : {}),
+      ...(p.flight.suffix ? { operationalSuffix: p.flight.suffix } : {}),
       ...(own ? {} : { partnerCard: { program: card.program, number: card.number } }),
     },
   });
@@ -251,16 +280,25 @@ export function couponDraft(
   businessDate: IsoDate,
   minor: (amount: string, currency: string) => number | undefined,
 ): Draft {
+  if (!isCurrencyCode(c.currency))
+    return { ok: false, rejection: reject('BAD_CURRENCY', 'currency', `unknown currency ${c.currency}`) };
   const fare = minor(c.fareAmount, c.currency);
   const surcharge = minor(c.carrierSurchargeAmount, c.currency);
   const tax = minor(c.taxAmount, c.currency);
   if (fare === undefined || surcharge === undefined || tax === undefined) {
+    // The currency is known, so what cannot be held in minor units is the amount, out of range.
+    const [field, text] =
+      fare === undefined
+        ? ['fare_amount', c.fareAmount]
+        : surcharge === undefined
+          ? ['carrier_surcharge_amount', c.carrierSurchargeAmount]
+          : ['tax_amount', c.taxAmount];
     return {
       ok: false,
       rejection: reject(
-        'BAD_CURRENCY',
-        'currency',
-        `amounts in ${c.currency} cannot be read in that currency's minor units`,
+        'BAD_AMOUNT',
+        field,
+        `${text} ${c.currency} is out of range: too large to hold in minor units`,
       ),
     };
   }
@@ -343,9 +381,19 @@ export function partnerDraft(
         ok: false,
         rejection: reject('BAD_CURRENCY', 'currency', 'a spend amount without its currency'),
       };
-    const m = minor(r.spendAmount, r.currency);
-    if (m === undefined)
+    if (!isCurrencyCode(r.currency))
       return { ok: false, rejection: reject('BAD_CURRENCY', 'currency', `unknown currency ${r.currency}`) };
+    const m = minor(r.spendAmount, r.currency);
+    // A known currency whose amount cannot be held is an amount out of range (partner-accrual.md: BAD_AMOUNT).
+    if (m === undefined)
+      return {
+        ok: false,
+        rejection: reject(
+          'BAD_AMOUNT',
+          'spend_amount',
+          `${r.spendAmount} ${r.currency} is out of range: too large to hold in minor units`,
+        ),
+      };
     spend = m;
   }
   return {

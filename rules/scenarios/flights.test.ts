@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../../test/harness/db.js';
 import { Accounts } from '../../ledger/accounts.js';
-import { awardPostingKey, flightKey, reversalKey, statusPostingKey } from '../activity.js';
+import { awardPostingKey, flightKey, reissueKey, reversalKey, statusPostingKey } from '../activity.js';
 import {
   memberNumber,
   replaceOnce,
@@ -373,6 +373,164 @@ for (const engine of availableEngines()) {
         external_ref: '992001234567890',
       });
       expect(await w.postingCount()).toBe(0);
+    });
+  });
+
+  describe(`one flight, several tickets, two feeds (${engine})`, () => {
+    const s = useScenario(engine);
+    const REISSUE = { ticket: '0741000000200', fare: '200.00', tax: '30.00' };
+    const REISSUE_KEY = reissueKey(KEY, REISSUE.ticket, 1);
+
+    it('an exchanged coupon and its reissue in one night: the reissue credits the flight from its own amounts', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      w.dropCoupons([coupon()]);
+      await w.night('2026-03-11');
+      // The reissue's line before the exchange's: the order within the file must not matter.
+      w.dropCoupons([coupon(REISSUE), coupon({ status: 'E' })]);
+      const n = await w.night('2026-03-12');
+      expect(n.ingest.counts).toMatchObject({ 'flown.corrections': 1, 'flown.reissued': 1 });
+      expect(n.ingest.counts['flown.duplicates']).toBeUndefined();
+      expect(await w.balance(IVANOV.number)).toBe(461);
+      // $200 + $30 of the new ticket, not the $150 of the exchanged one.
+      expect(await w.statusBalance(IVANOV.number)).toBe(23000);
+      expect(await w.activity(KEY)).toMatchObject({
+        status: 'REVERSED',
+        reason: 'NOT_FLOWN',
+        coupon_status: 'E',
+      });
+      expect(await w.activity(REISSUE_KEY)).toMatchObject({
+        status: 'POSTED',
+        points: 461,
+        status_credit: 23000,
+        ticket_number: REISSUE.ticket,
+        posting_key: awardPostingKey(REISSUE_KEY),
+      });
+      expect((await w.postingsOf(IVANOV.number)).map((p) => p.key)).toEqual([
+        awardPostingKey(KEY),
+        reversalKey(awardPostingKey(KEY)),
+        awardPostingKey(REISSUE_KEY),
+      ]);
+      const before = await w.postingCount();
+      w.dropCoupons([coupon({ status: 'E' }), coupon(REISSUE)]); // the same night's records again
+      const rerun = await w.night('2026-03-13');
+      expect(rerun.ingest.counts).toMatchObject({ 'flown.duplicates': 2 });
+      expect(await w.postingCount()).toBe(before);
+      expect(await w.balance(IVANOV.number)).toBe(461);
+    });
+
+    it('a reissue after the exchange was already reversed gives the member the flight back', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      w.dropCoupons([coupon()]);
+      await w.night('2026-03-11');
+      w.dropCoupons([coupon({ status: 'E' })]);
+      await w.night('2026-03-12');
+      expect(await w.balance(IVANOV.number)).toBe(0);
+      w.dropCoupons([coupon(REISSUE)]);
+      await w.night('2026-03-13');
+      expect(await w.balance(IVANOV.number)).toBe(461);
+      expect(await w.statusBalance(IVANOV.number)).toBe(23000);
+      expect(await w.activity(REISSUE_KEY)).toMatchObject({ status: 'POSTED', points: 461 });
+      // A third ticket while the reissue stands is the same seat again: kept, not credited.
+      w.dropCoupons([coupon({ ticket: '0741000000300', fare: '90.00' })]);
+      await w.night('2026-03-14');
+      const third = await w.activity(reissueKey(KEY, '0741000000300', 1));
+      expect(third).toMatchObject({ status: 'REJECTED', reason: 'DUPLICATE' });
+      expect(JSON.parse(String(third!.detail))).toMatchObject({ duplicateOf: `${REISSUE.ticket}/1` });
+      expect(await w.balance(IVANOV.number)).toBe(461);
+      expect(await w.statusBalance(IVANOV.number)).toBe(23000);
+    });
+
+    it('a second ticket for a flight whose coupon stands is kept as DUPLICATE, and credited if the first is exchanged later', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      w.dropCoupons([coupon()]);
+      await w.night('2026-03-11');
+      w.dropCoupons([coupon(REISSUE)]);
+      const second = await w.night('2026-03-12');
+      expect(second.ingest.counts['flown.duplicates']).toBe(1);
+      expect(second.accrue.counts.postings).toBe(0);
+      expect(await w.activity(REISSUE_KEY)).toMatchObject({
+        status: 'REJECTED',
+        reason: 'DUPLICATE',
+        ticket_number: REISSUE.ticket,
+        member_number: IVANOV.number,
+      });
+      expect(JSON.parse(String((await w.activity(REISSUE_KEY))!.detail))).toMatchObject({
+        duplicateOf: '0741000000001/1',
+      });
+      expect(await w.balance(IVANOV.number)).toBe(461);
+      expect(await w.statusBalance(IVANOV.number)).toBe(15000);
+
+      w.dropCoupons([coupon({ status: 'E' })]);
+      await w.night('2026-03-13');
+      expect(await w.activity(KEY)).toMatchObject({ status: 'REVERSED' });
+      expect(await w.activity(REISSUE_KEY)).toMatchObject({ status: 'POSTED', reason: null, points: 461 });
+      expect(await w.balance(IVANOV.number)).toBe(461);
+      expect(await w.statusBalance(IVANOV.number)).toBe(23000);
+    });
+
+    it('an FTL flight with an operational suffix and its coupon are one activity: one credit, status, refund', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      w.dropFtl(ftl({ flight: 'XX245A' }));
+      await w.night('2026-03-11');
+      expect(await w.balance(IVANOV.number)).toBe(461);
+      const listed = await w.activity(KEY);
+      expect(listed).toMatchObject({ status: 'POSTED', flight_number: '245' });
+      expect(JSON.parse(String(listed!.detail))).toMatchObject({ operationalSuffix: 'A' });
+      w.dropCoupons([coupon()]);
+      await w.night('2026-03-12');
+      expect(await w.activity(KEY)).toMatchObject({
+        status: 'POSTED',
+        seen_coupon: YES,
+        status_credit: 15000,
+      });
+      expect(Number((await w.knex('activities').count({ n: '*' }).first())!.n)).toBe(1);
+      expect(await w.statusBalance(IVANOV.number)).toBe(15000);
+      w.dropCoupons([coupon({ status: 'R' })]);
+      await w.night('2026-03-20');
+      expect(await w.balance(IVANOV.number)).toBe(0);
+      expect(await w.statusBalance(IVANOV.number)).toBe(0);
+    });
+
+    it('a passenger refused for the FTL spelling of the name is credited when the coupon confirms the name', async () => {
+      const GRAY: Person = { number: memberNumber(2), surname: 'GRAY', givenName: 'JOHN' };
+      const grayKey = flightKey(
+        {
+          carrier: 'XX',
+          number: FLIGHT.flight,
+          date: FLIGHT.date,
+          origin: FLIGHT.from,
+          destination: FLIGHT.to,
+        },
+        { program: 'XX', number: GRAY.number },
+      );
+      const w = s();
+      await w.enrol('2026-03-01', GRAY);
+      w.dropFtl(
+        ftl({
+          groups: [
+            { dest: 'KZN', cls: 'Y', pax: [{ surname: 'GREY', givenName: 'JOHN', card: GRAY.number }] },
+          ],
+        }),
+      );
+      await w.night('2026-03-11');
+      expect(await w.activity(grayKey)).toMatchObject({ status: 'REJECTED', reason: 'NAME_MISMATCH' });
+      w.dropCoupons([
+        coupon({ surname: 'GRAY', givenName: 'JOHN', card: { program: 'XX', number: GRAY.number } }),
+      ]);
+      await w.night('2026-03-12');
+      expect(await w.activity(grayKey)).toMatchObject({
+        status: 'POSTED',
+        reason: null,
+        travel_surname: 'GRAY',
+        points: 461,
+        status_credit: 15000,
+      });
+      expect(await w.balance(GRAY.number)).toBe(461);
+      expect(await w.statusBalance(GRAY.number)).toBe(15000);
     });
   });
 

@@ -4,6 +4,8 @@
  * validity date, tier bonuses, foreign-currency spend at the ECB rate of the activity date, reversals,
  * and the partner-airline earning chart.
  */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../../test/harness/db.js';
 import { Accounts } from '../../ledger/accounts.js';
@@ -39,6 +41,23 @@ const points = async (w: Scenario, key: string) => Number((await w.activity(key)
 for (const engine of availableEngines()) {
   describe(`partner earning by contract (${engine})`, () => {
     const s = useScenario(engine);
+
+    it('an amount too large to hold is BAD_AMOUNT on spend_amount, an unknown currency BAD_CURRENCY, each as the partner reads it', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      const rec = { member: IVANOV.number, surname: 'IVANOV', date: '2026-03-10', type: 'RENTAL_DAY' };
+      w.dropPartner('DRIVE', '2026-03-11', [
+        { ...rec, txn: 'D-70', spend: '100000000000000.00', currency: 'USD' },
+        { ...rec, txn: 'D-71', spend: '10.00', currency: 'XXQ' },
+      ]);
+      await w.night('2026-03-11');
+      const rejects = await w.rejects({ feed: 'partner' });
+      expect(rejects.map((r) => [r.record_ref, r.reason, r.field])).toEqual([
+        ['D-70', 'BAD_AMOUNT', 'spend_amount'],
+        ['D-71', 'BAD_CURRENCY', 'currency'],
+      ]);
+      expect(String(rejects[0]!.message)).toMatch(/100000000000000\.00 USD is out of range/);
+    });
 
     it('earns per activity (RENTAL: 500) and per unit of spend (RENTAL_DAY: 1 per dollar) under DRIVE-2025', async () => {
       const w = s();
@@ -541,6 +560,54 @@ for (const engine of availableEngines()) {
       });
       // Under the spend metric a partner flight brings no status: the claims carry no money.
       expect(await w.statusBalance(IVANOV.number)).toBe(0);
+    });
+
+    it('credits, bills and keys a claim for the partner that sent it, not for the airline that operated the flight', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      // LH claims LH8050, an LH codeshare operated by IB as IB3150 (alliance-accrual.md: its flights).
+      const file = w.dropAllianceClaims('LH', [
+        {
+          id: 'LH-3',
+          member: IVANOV.number,
+          surname: IVANOV.surname,
+          carrier: 'IB',
+          flight: '3150',
+          date: '2026-03-10',
+          from: 'FRA',
+          to: 'SVO',
+          cabin: 'C',
+          rbd: 'C',
+        },
+      ]);
+      const feed = w.w.config.feeds['alliance-claims']!;
+      const inbox = w.w.config.transports[feed.source]!;
+      const path = join(inbox.type === 'local' ? inbox.root : '', feed.remoteDir, file);
+      writeFileSync(
+        path,
+        readFileSync(path, 'utf8')
+          .replace('<MarketingCarrier>IB</MarketingCarrier>', '<MarketingCarrier>LH</MarketingCarrier>')
+          .replace(
+            '<MarketingFlightNumber>3150</MarketingFlightNumber>',
+            '<MarketingFlightNumber>8050</MarketingFlightNumber>',
+          ),
+      );
+      await w.night('2026-03-11');
+      expect(await w.activity(allianceKey('IB', 'LH-3'))).toBeUndefined();
+      expect(await w.activity(allianceKey('LH', 'LH-3'))).toMatchObject({
+        status: 'POSTED',
+        partner_code: 'LH',
+        channel: 'PARTNER_AIRLINE:LH',
+        rule_version: 'LH-2025',
+        points: 2514,
+      });
+      expect((await w.posting(awardPostingKey(allianceKey('LH', 'LH-3'))))?.entries).toEqual({
+        [Accounts.memberPoints(IVANOV.number)]: 2514,
+        [Accounts.partner('LH')]: -2514,
+      });
+      expect(
+        await w.knex('alliance_claims').where({ direction: 'IN' }).select('partner_code', 'claim_id'),
+      ).toEqual([{ partner_code: 'LH', claim_id: 'LH-3' }]);
     });
 
     it('refuses a claims file from a program we have no agreement with', async () => {

@@ -1,0 +1,122 @@
+/**
+ * The alliance exports over real nights (rules/scenarios harness): who is claimed from partners, and what
+ * a partner reads when its claim is rejected.
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { availableEngines } from '../test/harness/db.js';
+import { memberNumber, useScenario, type Person } from '../rules/scenarios/scenario.js';
+import { exportJob } from '../jobs/export.js';
+import { ALLIANCE_REASON_CODES } from '../parsers/alliance.js';
+import { partnerReasonCode, partnerReasonText, unclaimedPassengers } from './alliance.js';
+
+const IVANOV: Person = { number: memberNumber(1), surname: 'IVANOV', givenName: 'IVAN' };
+const LH_CARD = (n: number) => `99200123456789${n}`;
+
+for (const engine of availableEngines()) {
+  describe(`alliance exports after a night (${engine})`, () => {
+    const s = useScenario(engine);
+
+    it('claims only flown passengers: not a coupon refunded, voided or exchanged', async () => {
+      const w = s();
+      const flight = {
+        flight: '245',
+        date: '2026-03-10',
+        from: 'SVO',
+        to: 'KZN',
+        booked: 'Y',
+        fare: '100.00',
+      };
+      const lh = (n: number) => ({ program: 'LH', number: LH_CARD(n) });
+      w.dropFtl({
+        flight: 'XX245',
+        date: flight.date,
+        board: 'SVO',
+        groups: [
+          {
+            dest: 'KZN',
+            cls: 'Y',
+            pax: [
+              { surname: 'SCHMIDT', givenName: 'KLAUS', card: LH_CARD(0), program: 'LH' },
+              { surname: 'WEBER', givenName: 'ANNA', card: LH_CARD(2), program: 'LH' },
+              { surname: 'KOCH', givenName: 'JAN', card: LH_CARD(3), program: 'LH' },
+            ],
+          },
+        ],
+      });
+      w.dropCoupons([
+        {
+          ...flight,
+          ticket: '2201000000001',
+          surname: 'SCHMIDT',
+          givenName: 'KLAUS',
+          card: lh(0),
+          status: 'R',
+        },
+        {
+          ...flight,
+          ticket: '2201000000002',
+          surname: 'MEYER',
+          givenName: 'PETRA',
+          card: lh(1),
+          status: 'V',
+        },
+        { ...flight, ticket: '2201000000003', surname: 'WEBER', givenName: 'ANNA', card: lh(2), status: 'F' },
+        { ...flight, ticket: '2201000000004', surname: 'BRAUN', givenName: 'EVA', card: lh(4), status: 'E' },
+      ]);
+      await w.night('2026-03-11');
+      const claimed = await unclaimedPassengers(w.knex, 'LH', '2026-03-11');
+      // KOCH: listed by the FTL, coupon not yet seen; WEBER: flown coupon.
+      expect(claimed.map((p) => p.surname).sort()).toEqual(['KOCH', 'WEBER']);
+    });
+
+    it('answers a claim rejected for its class with a code of the format, the program’s reason in the text', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      w.dropAllianceClaims('LH', [
+        {
+          id: 'LH-5',
+          member: IVANOV.number,
+          surname: 'IVANOV',
+          carrier: 'LH',
+          flight: '1444',
+          date: '2026-03-10',
+          from: 'FRA',
+          to: 'SVO',
+          cabin: 'Y',
+          rbd: 'O',
+        },
+      ]);
+      await w.night('2026-03-11');
+      await w.run(exportJob, '2026-03-11');
+      const out = await w.knex('files').where({ direction: 'out', feed: 'alliance-results' }).first();
+      const xml = readFileSync(String(out.local_path), 'utf8');
+      expect(xml).toContain('<ReasonCode>NO_CONTRACT</ReasonCode>');
+      expect(xml).toMatch(/<ReasonText>CLASS_NOT_ELIGIBLE: [^<]+<\/ReasonText>/);
+    });
+  });
+}
+
+describe('partner reason codes', () => {
+  it('gives partners only codes of partner-accrual.md, keeping the program’s reason in the text', () => {
+    const internal = [
+      'CLASS_NOT_ELIGIBLE',
+      'UNKNOWN_AIRPORT',
+      'NO_EARNING_RULE',
+      'MEMBER_INACTIVE',
+      'NOT_ENROLLED',
+      'UNKNOWN_ORIGINAL',
+      'INSUFFICIENT_POINTS',
+      'SOMETHING_NEW',
+    ];
+    for (const code of internal)
+      expect(ALLIANCE_REASON_CODES as readonly string[]).toContain(partnerReasonCode(code));
+    expect(partnerReasonCode('CLASS_NOT_ELIGIBLE')).toBe('NO_CONTRACT');
+    expect(partnerReasonCode('MEMBER_INACTIVE')).toBe('ACCOUNT_CLOSED');
+    expect(partnerReasonCode('NAME_MISMATCH')).toBe('NAME_MISMATCH');
+    expect(partnerReasonText('UNKNOWN_ORIGINAL', 'T-9 was never credited')).toBe(
+      'UNKNOWN_ORIGINAL: T-9 was never credited',
+    );
+    expect(partnerReasonText('NAME_MISMATCH')).toBe('surname or initial do not match the member');
+  });
+});
