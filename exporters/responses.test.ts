@@ -84,5 +84,43 @@ for (const engine of availableEngines()) {
       expect(d.filter((r) => r[3] === 'R').length).toBe(Number(rows[0]![5]));
       expect(rows[rows.length - 1]).toEqual(['T', String(RECORDS), String(Number(rows[0]![4]) * 10)]);
     });
+
+    it('tells the partner only codes of its format, the program’s own reason leading the text', async () => {
+      const q = t.db.knex;
+      const fileId = await insertInboundFile(q, {
+        feed: 'partner',
+        name: 'REDBANK_20261130_0043.csv',
+        partnerCode: 'REDBANK',
+        sequence: 43,
+        verdict: 'accepted',
+      });
+      await q('activities').insert({
+        activity_key: 'PTR:REDBANK:X9-R',
+        type: 'PARTNER',
+        member_number: '1000000016',
+        activity_date: '2026-11-20',
+        business_date: DAY,
+        partner_code: 'REDBANK',
+        external_ref: 'X9-R',
+        status: 'REJECTED',
+        reason: 'UNKNOWN_ORIGINAL',
+        points: 0,
+        needs_accrual: false,
+        source_file_id: fileId,
+        source_line: 2,
+        updated_at: '2026-11-30T23:00:00Z',
+      });
+      const [file] = await inboundFilesToAnswer(q, 'partner', 'partner-response', DAY);
+      const source = await partnerResponseSource(q, file!, '2026-12-01T01:30:00Z');
+      const records = [];
+      for await (const r of source.records) records.push(r);
+      expect(records).toEqual([
+        expect.objectContaining({
+          status: 'R',
+          reasonCode: 'MALFORMED',
+          reasonText: expect.stringMatching(/^UNKNOWN_ORIGINAL: /),
+        }),
+      ]);
+    });
   });
 }

@@ -10,6 +10,7 @@
  */
 import type { Knex } from 'knex';
 import { addDays, type IsoDate } from '../lib/dates.js';
+import { partnerReasonCode } from './alliance.js';
 import { ExportError } from './errors.js';
 import type { HotelStayResponse, HotelStayWarning } from './hotel-response.js';
 import {
@@ -256,6 +257,16 @@ function outcomeOf(a: ActivityOutcome): { status: ResponseStatus; points: number
   }
 }
 
+/**
+ * A reason as a partner may read it: only codes of partner-accrual.md go out; when the program's own
+ * reason is another (UNKNOWN_ORIGINAL, NOT_ENROLLED, …) it leads the text, so the detail is not lost.
+ */
+function forPartner(code: string | null, text: string | null): { code: string | null; text: string | null } {
+  if (code === null) return { code, text };
+  const mapped = partnerReasonCode(code);
+  return mapped === code ? { code, text } : { code: mapped, text: `${code}: ${text ?? code}` };
+}
+
 function unreadText(r: UnreadRecord): string | null {
   return r.message ? `${r.line !== null ? `line ${r.line}: ` : ''}${r.message}` : reasonText(r.reason, null);
 }
@@ -336,13 +347,14 @@ function recordOf(a: ActivityOutcome): PartnerResponseRecord {
   const outcome = outcomeOf(a)!;
   const reason =
     outcome.status === 'A' ? null : (a.reason ?? (outcome.status === 'P' ? 'CAP_EXCEEDED' : null));
+  const told = forPartner(reason, reasonText(reason, a.mergedInto));
   return {
     partnerTxnId: a.ref,
     memberNumber: a.memberNumber,
     status: outcome.status,
     pointsPosted: outcome.points,
-    reasonCode: reason,
-    reasonText: reasonText(reason, a.mergedInto),
+    reasonCode: told.code,
+    reasonText: told.text,
   };
 }
 
@@ -359,13 +371,14 @@ async function* mergeByLine(
       a = await activities.next();
     } else if (!u.done) {
       const r = u.value;
+      const told = forPartner(r.reason, unreadText(r));
       yield {
         partnerTxnId: r.ref ?? '',
         memberNumber: r.memberNumber ?? '',
         status: 'R',
         pointsPosted: 0,
-        reasonCode: r.reason,
-        reasonText: unreadText(r),
+        reasonCode: told.code,
+        reasonText: told.text,
       };
       u = await unread.next();
     }
@@ -405,17 +418,21 @@ export async function hotelResponseData(
   for (const a of await collect(activityOutcomes(q, file.id, 'HOTEL'))) {
     const partial = a.status === 'PARTIAL';
     if (a.status !== 'REJECTED' && !partial) continue;
-    const code = a.reason ?? (partial ? 'CAP_EXCEEDED' : 'REJECTED');
+    const told = forPartner(
+      a.reason ?? (partial ? 'CAP_EXCEEDED' : 'REJECTED'),
+      reasonText(a.reason ?? (partial ? 'CAP_EXCEEDED' : 'REJECTED'), a.mergedInto),
+    );
     warnings.push({
-      reasonCode: code,
-      text: reasonText(code, a.mergedInto) ?? code,
+      reasonCode: told.code!,
+      text: told.text ?? told.code!,
       sequenceNumber: a.line > 0 ? a.line : null,
       reservationId: a.ref || null,
       partial,
     });
   }
   for (const r of await collect(unreadRecords(q, file.id))) {
-    warnings.push({ reasonCode: r.reason, text: unreadText(r) ?? r.reason, reservationId: r.ref });
+    const told = forPartner(r.reason, unreadText(r));
+    warnings.push({ reasonCode: told.code!, text: told.text ?? told.code!, reservationId: r.ref });
   }
   return { ...base, warnings };
 }
