@@ -51,6 +51,62 @@ class Counter {
 // ------------------------------------------------------------------------------------------------ flights
 
 /**
+ * What a draft of the other feed brings to the flight's activity it completes (an FTL passenger meeting
+ * its coupon, or the coupon its passenger), and whether the activity must be decided again. Shared by
+ * ingest and the simulator, which must merge the same way.
+ */
+export function mergedFields(existing: ActivityRow, d: ActivityRow): Partial<ActivityRow> {
+  const fields: Partial<ActivityRow> = d.seenCoupon
+    ? {
+        seenCoupon: true,
+        ticketNumber: d.ticketNumber,
+        couponNumber: d.couponNumber,
+        couponStatus: d.couponStatus,
+        cabin: d.cabin,
+        bookedClass: d.bookedClass ?? existing.bookedClass,
+        flownClass: existing.flownClass ?? d.flownClass,
+        spendMinor: d.spendMinor,
+        fareMinor: d.fareMinor,
+        surchargeMinor: d.surchargeMinor,
+        taxMinor: d.taxMinor,
+        spendCurrency: d.spendCurrency,
+        pnr: existing.pnr ?? d.pnr,
+        // The flown coupon confirms the flight under the ticket's name (ftl.md, flown-coupons.md): it
+        // is the name the member check reads, whichever feed came first.
+        travelSurname: d.travelSurname,
+        travelGivenName: d.travelGivenName,
+        detail: { ...(existing.detail ?? {}), ...(d.detail ?? {}) },
+      }
+    : { seenFtl: true, pnr: existing.pnr ?? d.pnr, flownClass: d.flownClass ?? existing.flownClass };
+  // A rejection the other feed's facts may cure (the name, the classes, the money) is decided again.
+  // Not one whose posting the ledger refused (a reversal short of points): that is not retried.
+  const posted = existing.postingKey !== null || existing.statusPostingKey !== null;
+  if (existing.memberNumber !== null && !(existing.status === 'REJECTED' && posted)) {
+    fields.needsAccrual = true;
+    if (existing.status === 'REJECTED') Object.assign(fields, { status: 'PENDING', reason: null });
+  }
+  return fields;
+}
+
+/**
+ * The archived activity a flight draft completes: its own key's, or, when the DCS listed the flight under
+ * the marketing flight number, that listing's; the one already credited wins. Without this a codeshare
+ * coupon became a second activity, rejected as DUPLICATE: its status credits were lost, and a refund of
+ * the coupon left the FTL's miles in place.
+ */
+export function sameFlightOf(
+  d: ActivityRow,
+  find: (activityKey: string) => ActivityRow | undefined,
+): ActivityRow | undefined {
+  const own = find(d.activityKey);
+  const key = d.detail?.marketingKey;
+  const listed = key ? find(key) : undefined;
+  if (listed && listed.seenFtl && !listed.seenCoupon && (!own || (!own.postingKey && listed.postingKey)))
+    return listed;
+  return own;
+}
+
+/**
  * Stores flight drafts (from FTL passengers or flown coupons), merging with what is already known:
  * the same coupon again with another status is a correction; the same flight and card from the other
  * feed completes the activity; the same passenger from the same FTL feed is a duplicate.
@@ -104,18 +160,7 @@ export async function storeFlightDrafts(
     !(r.status === 'REJECTED' && r.reason === 'DUPLICATE');
   // Flight activities one of whose coupons was corrected away: a waiting coupon may now stand.
   const recheck = new Set<string>();
-  // A codeshare coupon meets its FTL passenger under the operating flight or, when the DCS listed the
-  // flight under the marketing one, under that key; the one already credited wins. Without this the
-  // coupon became a second activity, rejected as DUPLICATE: its status credits were lost, and a refund
-  // of the coupon left the FTL's miles in place.
-  const sameFlight = (d: ActivityRow): ActivityRow | undefined => {
-    const own = inserts.get(d.activityKey) ?? byKey.get(d.activityKey);
-    const key = d.detail?.marketingKey;
-    const listed = key ? (inserts.get(key) ?? byKey.get(key)) : undefined;
-    if (listed && listed.seenFtl && !listed.seenCoupon && (!own || (!own.postingKey && listed.postingKey)))
-      return listed;
-    return own;
-  };
+  const sameFlight = (d: ActivityRow) => sameFlightOf(d, (key) => inserts.get(key) ?? byKey.get(key));
   const changed = new Map<number, Partial<ActivityRow>>();
   const change = (row: ActivityRow, fields: Partial<ActivityRow>) => {
     Object.assign(row, fields);
@@ -167,35 +212,7 @@ export async function storeFlightDrafts(
       byCoupon.set(couponRef(d), d);
       continue;
     }
-    const fields: Partial<ActivityRow> = d.seenCoupon
-      ? {
-          seenCoupon: true,
-          ticketNumber: d.ticketNumber,
-          couponNumber: d.couponNumber,
-          couponStatus: d.couponStatus,
-          cabin: d.cabin,
-          bookedClass: d.bookedClass ?? existing.bookedClass,
-          flownClass: existing.flownClass ?? d.flownClass,
-          spendMinor: d.spendMinor,
-          fareMinor: d.fareMinor,
-          surchargeMinor: d.surchargeMinor,
-          taxMinor: d.taxMinor,
-          spendCurrency: d.spendCurrency,
-          pnr: existing.pnr ?? d.pnr,
-          // The flown coupon confirms the flight under the ticket's name (ftl.md, flown-coupons.md): it
-          // is the name the member check reads, whichever feed came first.
-          travelSurname: d.travelSurname,
-          travelGivenName: d.travelGivenName,
-          detail: { ...(existing.detail ?? {}), ...(d.detail ?? {}) },
-        }
-      : { seenFtl: true, pnr: existing.pnr ?? d.pnr, flownClass: d.flownClass ?? existing.flownClass };
-    // A rejection the other feed's facts may cure (the name, the classes, the money) is decided again.
-    // Not one whose posting the ledger refused (a reversal short of points): that is not retried.
-    const posted = existing.postingKey !== null || existing.statusPostingKey !== null;
-    if (existing.memberNumber !== null && !(existing.status === 'REJECTED' && posted)) {
-      fields.needsAccrual = true;
-      if (existing.status === 'REJECTED') Object.assign(fields, { status: 'PENDING', reason: null });
-    }
+    const fields = mergedFields(existing, d);
     change(existing, fields);
     if (d.ticketNumber !== null) byCoupon.set(couponRef(d), existing);
     counts.add('merged');
