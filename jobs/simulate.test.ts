@@ -1,6 +1,14 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  readFileSync,
+  readdirSync,
+  writeFileSync,
+  mkdtempSync,
+  rmSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { main } from '../cli/main.js';
@@ -128,6 +136,13 @@ describe('redeye simulate', () => {
     expect([null, EMPTY]).toContain(sha(`${dbFile}-wal`));
   });
 
+  it('adds no file beside the database (a read-only WAL connection leaves -shm and -wal behind)', async () => {
+    const folder = join(dir, 'var');
+    const before = readdirSync(folder).sort();
+    await simulateJson('ftl', { 'a.ftl': ftl('XX245', 'ABRAMOV/PAVEL MR', '1000000032') });
+    expect(readdirSync(folder).sort()).toEqual(before);
+  });
+
   it('refuses a feed that changes no points', async () => {
     writeFileSync(join(dir, 'rates.xml'), '<x/>');
     const err: string[] = [];
@@ -140,5 +155,247 @@ describe('redeye simulate', () => {
     );
     expect(code).toBe(2);
     expect(err.join('\n')).toMatch(/simulate reads activity feeds/);
+  });
+
+  /** Runs `redeye simulate … --json` on files written into the test folder; returns its events. */
+  async function simulateJson(
+    feed: string,
+    files: Record<string, string>,
+  ): Promise<Array<Record<string, unknown>>> {
+    for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+    const out: string[] = [];
+    const code = await main(
+      [
+        'node',
+        'redeye',
+        '--config',
+        config,
+        'simulate',
+        feed,
+        '--date',
+        '2026-06-05',
+        '--received',
+        '2026-06-04T10:00:00Z',
+        '--json',
+        ...Object.keys(files).map((f) => join(dir, f)),
+      ],
+      { output: { out: (s) => out.push(s), err: (s) => out.push(s) }, env: {} },
+    );
+    expect(code, out.join('\n')).toBe(0);
+    return out.map((l) => JSON.parse(l) as Record<string, unknown>);
+  }
+
+  const ftl = (flight: string, passenger: string, card: string) =>
+    `QU MOWKTXX\r\n.MOWRMXX 031530\r\nFTL\r\n${flight}/03JUN SVO PART1\r\n-AER01Y\r\n1${passenger}\r\n.R/FQTV XX ${card}\r\nENDFTL\r\n`;
+  const FLOWN =
+    'ticket_number,coupon_number,issue_date,pnr,operating_carrier,operating_flight,marketing_carrier,marketing_flight,flight_date,origin,destination,cabin,booked_rbd,flown_rbd,fare_basis,passenger_surname,passenger_given_name,passenger_type,ffp_carrier,ffp_number,fare_amount,carrier_surcharge_amount,tax_amount,currency,coupon_status,source_ref\r\n';
+  const coupon = (ticket: string, marketing: string, member: string, name: string, status: string) =>
+    `${ticket},1,2026-05-01,ABC123,XX,245,${marketing},2026-06-03,SVO,AER,Y,Y,Y,YFLEX,${name},ADT,XX,${member},150.00,10.00,20.00,USD,${status},R1\r\n`;
+  const summaryOf = (events: Array<Record<string, unknown>>) => events.at(-1) as Record<string, number>;
+  const lineOf = (events: Array<Record<string, unknown>>, file: string, line: number) =>
+    events.find((e) => e.file === file && e.line === line && e.type !== 'file');
+  /** Every record counts once: the categories add up to the records read, per file and in total. */
+  const addsUp = (c: Record<string, number>) =>
+    c.posted! + c.reversed! + c.rejected! + c.notCredited! + c.held! + c.merged! === c.records;
+
+  it('credits a passenger listed again under a marketing flight number once across the files of a run', async () => {
+    const events = await simulateJson('ftl', {
+      'a.ftl': ftl('XX245', 'ABRAMOV/PAVEL MR', '1000000032'),
+      'b.ftl': ftl('SU5401', 'ABRAMOV/PAVEL MR', '1000000032'),
+    });
+    const records = events.filter((e) => e.type === 'record');
+    expect(records.map((r) => r.status)).toEqual(['POSTED', 'REJECTED']);
+    expect(records[1]).toMatchObject({ reason: 'DUPLICATE', points: 0 });
+    expect(summaryOf(events)).toMatchObject({ records: 2, posted: 1, rejected: 1, points: 1309 });
+  });
+
+  it('merges a codeshare coupon into the passenger the archive holds under the marketing flight, as ingest does', async () => {
+    const db = openDb(`sqlite:${dbFile}`);
+    const key = 'FLT:SU5401:2026-06-03:SVO-AER:XX:1000000032';
+    await new Ledger(db).post([
+      {
+        key: `${key}:AWARD`,
+        kind: 'ACCRUAL',
+        businessDate: '2026-06-04',
+        entries: [
+          { account: Accounts.memberPoints('1000000032'), amount: 1309, expiresOn: '2029-06-30' },
+          { account: Accounts.ownFlights, amount: -1309 },
+        ],
+      },
+    ]);
+    await db.knex('activities').insert({
+      activity_key: key,
+      type: 'FLIGHT',
+      member_number: '1000000032',
+      activity_date: '2026-06-03',
+      business_date: '2026-06-04',
+      carrier: 'SU',
+      flight_number: '5401',
+      origin: 'SVO',
+      destination: 'AER',
+      status: 'POSTED',
+      seen_ftl: true,
+      points: 1309,
+      posting_key: `${key}:AWARD`,
+      needs_accrual: false,
+      updated_at: new Date().toISOString(),
+    });
+    await db.close();
+    const events = await simulateJson('flown', {
+      'c.csv': FLOWN + coupon('7770000000300', 'SU,5401', '1000000032', 'ABRAMOV,PAVEL', 'F'),
+    });
+    const record = lineOf(events, 'c.csv', 2) as { activity: string; status: string; postings: unknown[] };
+    // The FTL's miles stand; the coupon adds its spend as status credits.
+    expect(record).toMatchObject({ activity: key, status: 'POSTED', points: 0 });
+    expect(record.postings).toMatchObject([{ key: `${key}:STATUS`, statusCredits: [{ metric: 'SPEND' }] }]);
+    expect(summaryOf(events)).toMatchObject({ records: 1, posted: 1, rejected: 0, points: 0 });
+    expect(summaryOf(events).statusCredits).toBeGreaterThan(0);
+  });
+
+  it('takes a coupon flown then refunded in one file as one refunded activity: nothing would post', async () => {
+    const events = await simulateJson('flown', {
+      'd.csv':
+        FLOWN +
+        coupon('7770000000100', 'XX,245', '1000000032', 'ABRAMOV,PAVEL', 'F') +
+        coupon('7770000000100', 'XX,245', '1000000032', 'ABRAMOV,PAVEL', 'R'),
+    });
+    expect(lineOf(events, 'd.csv', 2)).toMatchObject({ status: 'MERGED', points: 0, postings: [] });
+    expect(lineOf(events, 'd.csv', 3)).toMatchObject({ status: 'REJECTED', reason: 'NOT_FLOWN', points: 0 });
+    const summary = summaryOf(events);
+    expect(summary).toMatchObject({
+      records: 2,
+      posted: 0,
+      points: 0,
+      statusCredits: 0,
+      merged: 1,
+      rejected: 1,
+    });
+    expect(addsUp(summary)).toBe(true);
+  });
+
+  it('counts a refund of a credited coupon as a reversal with negative points, never as would post', async () => {
+    const db = openDb(`sqlite:${dbFile}`);
+    const key = 'FLT:XX245:2026-06-03:SVO-AER:XX:1000000032';
+    await new Ledger(db).post([
+      {
+        key: `${key}:AWARD`,
+        kind: 'ACCRUAL',
+        businessDate: '2026-06-04',
+        entries: [
+          { account: Accounts.memberPoints('1000000032'), amount: 1309, expiresOn: '2029-06-30' },
+          { account: Accounts.ownFlights, amount: -1309 },
+        ],
+      },
+    ]);
+    await db.knex('activities').insert({
+      activity_key: key,
+      type: 'FLIGHT',
+      member_number: '1000000032',
+      activity_date: '2026-06-03',
+      business_date: '2026-06-04',
+      origin: 'SVO',
+      destination: 'AER',
+      ticket_number: '7770000000100',
+      coupon_number: 1,
+      coupon_status: 'F',
+      status: 'POSTED',
+      seen_coupon: true,
+      points: 1309,
+      posting_key: `${key}:AWARD`,
+      needs_accrual: false,
+      updated_at: new Date().toISOString(),
+    });
+    await db.close();
+    const events = await simulateJson('flown', {
+      'r.csv': FLOWN + coupon('7770000000100', 'XX,245', '1000000032', 'ABRAMOV,PAVEL', 'R'),
+    });
+    expect(lineOf(events, 'r.csv', 2)).toMatchObject({ status: 'REVERSED', points: -1309 });
+    expect(summaryOf(events)).toMatchObject({
+      records: 1,
+      posted: 0,
+      points: 0,
+      reversed: 1,
+      reversedPoints: -1309,
+    });
+  });
+
+  const partnerLine = (id: string, amount: string) =>
+    `D,${id},1000000065,MORGAN,SARAH,2026-06-01,CARD_SPEND,,${amount},USD,,\r\n`;
+
+  it('posts nothing from a file the night rejects whole, and says so', async () => {
+    const events = await simulateJson('partner', {
+      'REDBANK_20260604_1.csv':
+        'H,REDBANK,1,2026-06-04T01:00:00Z\r\n' +
+        partnerLine('RB1', '100.00') +
+        partnerLine('RB2', '50.00') +
+        'T,2,0,999.00\r\n',
+    });
+    expect(events[0]).toMatchObject({ type: 'file', verdict: 'rejected', reason: 'CONTROL_TOTAL_MISMATCH' });
+    const records = events.filter((e) => e.type === 'record');
+    expect(records).toHaveLength(2);
+    for (const r of records) expect(r).toMatchObject({ status: 'REJECTED', points: 0, postings: [] });
+    const summary = summaryOf(events);
+    expect(summary).toMatchObject({ records: 2, posted: 0, points: 0, rejected: 2 });
+    expect(summary.files).toMatchObject([{ verdict: 'rejected', reason: 'CONTROL_TOTAL_MISMATCH' }]);
+  });
+
+  it('rejects a partner file whose sequence the registry already holds as DUPLICATE_FILE', async () => {
+    const db = openDb(`sqlite:${dbFile}`);
+    await db.knex('files').insert({
+      direction: 'in',
+      feed: 'partner',
+      name: 'REDBANK_20260603_1.csv',
+      size: 1,
+      sha256: 'x'.repeat(64),
+      partner_code: 'REDBANK',
+      sequence: 1,
+      verdict: 'accepted',
+      created_at: new Date().toISOString(),
+    });
+    await db.close();
+    const events = await simulateJson('partner', {
+      'REDBANK_20260604_1.csv':
+        'H,REDBANK,1,2026-06-04T01:00:00Z\r\n' + partnerLine('RB1', '100.00') + 'T,1,0,100.00\r\n',
+    });
+    expect(events[0]).toMatchObject({ type: 'file', verdict: 'rejected', reason: 'DUPLICATE_FILE' });
+    expect(summaryOf(events)).toMatchObject({ records: 1, posted: 0, points: 0, rejected: 1 });
+  });
+
+  it('prints the verdict of a rejected file in text, next to totals that post nothing from it', async () => {
+    writeFileSync(
+      join(dir, 'REDBANK_20260604_1.csv'),
+      'H,REDBANK,1,2026-06-04T01:00:00Z\r\n' + partnerLine('RB1', '100.00') + 'T,1,0,999.00\r\n',
+    );
+    const out: string[] = [];
+    await main(
+      [
+        'node',
+        'redeye',
+        '--config',
+        config,
+        'simulate',
+        'partner',
+        '--date',
+        '2026-06-05',
+        join(dir, 'REDBANK_20260604_1.csv'),
+      ],
+      { output: { out: (s) => out.push(s), err: (s) => out.push(s) }, env: {} },
+    );
+    const text = out.join('\n');
+    expect(text).toMatch(/REDBANK_20260604_1\.csv: FILE REJECTED CONTROL_TOTAL_MISMATCH/);
+    expect(text).toMatch(/1 records: 0 would post 0 points/);
+  });
+
+  it('counts every record once: rejects, other programs and postings add up to the records read', async () => {
+    const events = await simulateJson('ftl', {
+      'a.ftl': ftl('XX245', 'ABRAMOV/PAVEL MR', '1000000032').replace(
+        'ENDFTL',
+        '1SMITH/JOHN MR\r\n.R/FQTV LH 992001234567890\r\n1KOZLOV/DMITRY MR\r\n.R/FQTV XX 1000000058\r\nENDFTL',
+      ),
+    });
+    const summary = summaryOf(events);
+    expect(summary.records).toBe(3);
+    expect(addsUp(summary)).toBe(true);
+    for (const f of summary.files as unknown as Array<Record<string, number>>) expect(addsUp(f)).toBe(true);
   });
 });

@@ -9,16 +9,22 @@ import type { LoadedConfig } from '../config/load.js';
 import type { IsoDate } from '../lib/dates.js';
 import { UsageError } from '../lib/errors.js';
 import { getParser } from '../parsers/index.js';
-import { parsePartnerFileName, type PartnerActivity } from '../parsers/partner.js';
+import { parsePartnerFileName, type PartnerActivity, type PartnerFileMeta } from '../parsers/partner.js';
 import type { FlownCoupon } from '../parsers/flown.js';
 import type { FtlPassenger } from '../parsers/ftl/model.js';
 import type { HotelStay } from '../parsers/hotel.js';
 import type { AllianceClaim } from '../parsers/alliance.js';
 import type { Redemption } from '../parsers/redemptions.js';
-import type { FeedName, ParseInput, ParseOptions, RecordEvent, RejectEvent } from '../parsers/types.js';
-import { decide } from '../rules/accrual.js';
+import type {
+  FeedName,
+  ParseInput,
+  ParseOptions,
+  RecordEvent,
+  RejectEvent,
+  VerdictEvent,
+} from '../parsers/types.js';
+import { decide, type AccrualDecision } from '../rules/accrual.js';
 import {
-  allianceClaimDraft,
   couponDraft,
   ftlDraft,
   hotelDraft,
@@ -28,9 +34,10 @@ import {
   type Draft,
 } from '../rules/activity.js';
 import { Program } from '../rules/program.js';
-import { fromDb } from './activities.js';
+import { activitiesByCoupons, activitiesByKeys } from './activities.js';
 import { contextFor, loadFxTable, PeriodPoints, remember, type AccrueState } from './accrue.js';
-import { minorOf } from './ingest-feeds.js';
+import { allianceClaimDraftFor, mergedFields, minorOf, sameFlightOf } from './ingest-feeds.js';
+import type { FileRefusal } from './ingest-file.js';
 import { isReversal } from '../ledger/types.js';
 
 export const SIMULATED_FEEDS: FeedName[] = [
@@ -73,17 +80,39 @@ export type SimulationEvent =
       message: string;
       text?: string;
     }
-  | {
+  | ({ type: 'file' } & FileSummary)
+  | ({
       type: 'summary';
-      records: number;
-      posted: number;
-      rejected: number;
-      notCredited: number;
-      points: number;
-      statusCredits: number;
       byReason: Record<string, number>;
-      files: Array<{ file: string; verdict: string; reason?: string }>;
-    };
+      files: FileSummary[];
+    } & Counts);
+
+/**
+ * What the records of a file (or of the run) come to. Each record counts once, so
+ * records = posted + reversed + rejected + notCredited + held + merged. Reversals take back what an
+ * earlier night posted: their points and status credits are negative and kept apart from what would post.
+ */
+export interface Counts {
+  records: number;
+  /** Records that would post a credit or a debit (points and statusCredits are theirs). */
+  posted: number;
+  /** Records that would take back an earlier posting (reversedPoints and reversedStatusCredits, negative). */
+  reversed: number;
+  rejected: number;
+  /** Another program's card or stay: not credited here. */
+  notCredited: number;
+  /** Parts waiting for the rest of their FTL message, flights waiting for their coupon. */
+  held: number;
+  /** Records whose activity a later record of the run completes or corrects, or that add nothing new. */
+  merged: number;
+  points: number;
+  statusCredits: number;
+  reversedPoints: number;
+  reversedStatusCredits: number;
+}
+
+/** A file's verdict as the night would give it, with what its records come to. */
+export type FileSummary = { file: string; verdict: string; reason?: string; message?: string } & Counts;
 
 function draftFor(
   feed: FeedName,
@@ -123,20 +152,6 @@ function draftFor(
             },
           };
     }
-    case 'alliance-claims': {
-      const c = record as AllianceClaim;
-      const partner = program.partnerForProgram(c.flight.operatingCarrier);
-      return partner
-        ? allianceClaimDraft(c, partner.program ?? partner.code, partner.code, date)
-        : {
-            ok: false,
-            rejection: {
-              reason: 'NO_CONTRACT',
-              field: 'OperatingCarrier',
-              message: `no partner airline ${c.flight.operatingCarrier}`,
-            },
-          };
-    }
     case 'redemptions':
       return redemptionDraft(record as Redemption, date);
     default:
@@ -144,42 +159,249 @@ function draftFor(
   }
 }
 
-/** What the archive already knows about this activity, merged as ingest would merge it. */
-async function withArchive(
-  knex: Knex,
-  draft: ActivityRow,
-  seen: Map<string, ActivityRow>,
-): Promise<ActivityRow | 'duplicate'> {
-  const known =
-    seen.get(draft.activityKey) ??
-    (await knex('activities')
-      .where({ activity_key: draft.activityKey })
-      .first()
-      .then((r) => (r ? fromDb(r) : undefined)));
-  if (!known) return draft;
-  if (draft.type !== 'FLIGHT') return 'duplicate';
-  if (
-    (draft.seenFtl && known.seenFtl) ||
-    (draft.seenCoupon && known.seenCoupon && draft.couponStatus === known.couponStatus)
-  )
-    return 'duplicate';
-  return draft.seenCoupon
-    ? {
-        ...known,
-        seenCoupon: true,
-        ticketNumber: draft.ticketNumber,
-        couponNumber: draft.couponNumber,
-        couponStatus: draft.couponStatus,
-        bookedClass: draft.bookedClass ?? known.bookedClass,
-        fareMinor: draft.fareMinor,
-        surchargeMinor: draft.surchargeMinor,
-        taxMinor: draft.taxMinor,
-        spendMinor: draft.spendMinor,
-        spendCurrency: draft.spendCurrency,
-      }
-    : { ...known, seenFtl: true };
+/** A record (or unreadable line) of the run and what became of it. */
+interface Item {
+  file: string;
+  line: number;
+  /** A line the parser could not read. */
+  parseReject?: RejectEvent;
+  draft?: Draft;
+  /** Read but not for this program's accounts: another program's stay, a part waiting for its message. */
+  skipped?: 'OTHER_PROGRAM' | 'HELD';
+  /** Why ingest would store nothing for it: the same record was read before. */
+  duplicate?: string;
+  /** The activity the record created or changed in the simulated archive. */
+  row?: ActivityRow;
+  /** A later record of the run changed the same activity: the outcome shows on that one. */
+  mergedInto?: Item;
+  /** A partner-airline claim, drafted once its file's header has named the sender. */
+  claim?: AllianceClaim;
 }
 
+/**
+ * The activity archive as the night's ingest would leave it, kept in memory: rows read from the database
+ * (then changed here) and rows the run adds. Lookups go through the functions ingest uses, so a coupon
+ * finds its flight by key, by marketing key or by ticket and coupon just as it would at night.
+ */
+class SimulatedArchive {
+  private readonly byKey = new Map<string, ActivityRow>();
+  private readonly byCoupon = new Map<string, ActivityRow>();
+  private readonly loadedKeys = new Set<string>();
+  private readonly loadedTickets = new Set<string>();
+  private readonly added: ActivityRow[] = [];
+  private readonly changed = new Set<ActivityRow>();
+  private readonly lastItem = new Map<ActivityRow, Item>();
+
+  constructor(private readonly knex: Knex) {}
+
+  /** One object per activity, whichever lookup found it first: a change must be seen by every later lookup. */
+  private adopt(row: ActivityRow): ActivityRow {
+    const mine = this.byKey.get(row.activityKey);
+    if (mine) return mine;
+    this.byKey.set(row.activityKey, row);
+    return row;
+  }
+
+  private async loadKeys(keys: string[]): Promise<void> {
+    const missing = [...new Set(keys)].filter((k) => !this.loadedKeys.has(k) && !this.byKey.has(k));
+    for (const k of missing) this.loadedKeys.add(k);
+    if (missing.length > 0)
+      for (const row of (await activitiesByKeys(this.knex, missing)).values()) this.adopt(row);
+  }
+
+  private async loadCoupons(coupons: Array<[string, number]>): Promise<void> {
+    const missing = coupons.filter(([t]) => !this.loadedTickets.has(t));
+    for (const [t] of missing) this.loadedTickets.add(t);
+    if (missing.length === 0) return;
+    // What the run already stored under a coupon is newer than the database's row for it.
+    for (const [k, row] of await activitiesByCoupons(this.knex, missing))
+      if (!this.byCoupon.has(k)) this.byCoupon.set(k, this.adopt(row));
+  }
+
+  private touch(row: ActivityRow, item: Item): void {
+    const before = this.lastItem.get(row);
+    if (before) before.mergedInto = item;
+    this.lastItem.set(row, item);
+    item.row = row;
+  }
+
+  private add(row: ActivityRow, item: Item): void {
+    this.byKey.set(row.activityKey, row);
+    this.added.push(row);
+    this.touch(row, item);
+  }
+
+  private change(row: ActivityRow, fields: Partial<ActivityRow>, item: Item): void {
+    Object.assign(row, fields);
+    if (row.id !== undefined) this.changed.add(row);
+    this.touch(row, item);
+  }
+
+  /** Flights as jobs/ingest-feeds.ts storeFlightDrafts stores them (see there for why each rule). */
+  async storeFlights(items: Item[]): Promise<void> {
+    const drafts = items.flatMap((i) => (i.draft?.ok ? [i.draft.activity] : []));
+    await this.loadKeys(
+      drafts.flatMap((d) => [d.activityKey, ...(d.detail?.marketingKey ? [d.detail.marketingKey] : [])]),
+    );
+    await this.loadCoupons(
+      drafts
+        .filter((d) => d.ticketNumber !== null)
+        .map((d) => [d.ticketNumber!, d.couponNumber!] as [string, number]),
+    );
+    const sameFlight = (d: ActivityRow) => sameFlightOf(d, (key) => this.byKey.get(key));
+    for (const item of items) {
+      if (!item.draft?.ok) continue;
+      const d = item.draft.activity;
+      const coupon = d.ticketNumber !== null ? `${d.ticketNumber}:${d.couponNumber}` : undefined;
+      const known = coupon ? this.byCoupon.get(coupon) : undefined;
+      if (known) {
+        if (known.couponStatus === d.couponStatus)
+          item.duplicate = `coupon ${d.ticketNumber}/${d.couponNumber} (${d.couponStatus}) was already read`;
+        else
+          this.change(
+            known,
+            { couponStatus: d.couponStatus, needsAccrual: known.memberNumber !== null },
+            item,
+          );
+        continue;
+      }
+      const existing = sameFlight(d);
+      if (!existing) {
+        this.add(d, item);
+        if (coupon) this.byCoupon.set(coupon, d);
+        continue;
+      }
+      if ((d.seenFtl && existing.seenFtl) || (d.seenCoupon && existing.seenCoupon)) {
+        item.duplicate = 'already read';
+        continue;
+      }
+      const fields = mergedFields(existing, d);
+      this.change(existing, fields, item);
+      if (coupon) this.byCoupon.set(coupon, existing);
+    }
+  }
+
+  /** Activities that must be new (partner, hotel, alliance, redemptions): a known key is a duplicate. */
+  async storeUnique(items: Item[]): Promise<void> {
+    await this.loadKeys(items.flatMap((i) => (i.draft?.ok ? [i.draft.activity.activityKey] : [])));
+    for (const item of items) {
+      if (!item.draft?.ok) continue;
+      const a = item.draft.activity;
+      if (this.byKey.has(a.activityKey)) item.duplicate = `${a.activityKey} was already processed`;
+      else this.add(a, item);
+    }
+  }
+
+  /** What accrue would take up, in its order: archive id, the rows this run adds coming last. */
+  toAccrue(): ActivityRow[] {
+    const older = [...this.changed].sort((a, b) => a.id! - b.id!);
+    return [...older, ...this.added].filter((r) => r.needsAccrual);
+  }
+}
+
+/** The checks ingest makes of a whole file besides its parser's (the feed handlers' begin and end). */
+async function refusalOf(
+  knex: Knex,
+  program: Program,
+  feed: FeedName,
+  verdict: VerdictEvent,
+  firstRecord: unknown,
+  runSequences: Map<string, number>,
+): Promise<FileRefusal | undefined> {
+  if (feed === 'partner') {
+    const name = parsePartnerFileName(verdict.file);
+    if (!name)
+      return {
+        reason: 'BAD_HEADER',
+        message: `${verdict.file} does not follow <PARTNER>_<YYYYMMDD>_<SEQ>.csv`,
+      };
+    const code = name.partnerCode;
+    if (!program.partner(code))
+      return { reason: 'UNKNOWN_PARTNER', message: `no partner ${code} in the configuration` };
+    const meta = verdict.meta as unknown as PartnerFileMeta | undefined;
+    if (meta?.partnerCode && meta.partnerCode !== code)
+      return {
+        reason: 'BAD_HEADER',
+        message: `header names partner ${meta.partnerCode}, the file name ${code}`,
+      };
+    const sequence = meta?.fileSequence ?? null;
+    if (sequence === null) return undefined;
+    const last = await knex('files')
+      .where({ direction: 'in', feed: 'partner', partner_code: code, verdict: 'accepted' })
+      .max({ s: 'sequence' })
+      .first();
+    const registered = last?.s === null || last?.s === undefined ? null : Number(last.s);
+    // A file earlier in this run is accepted by the time the night reads the next one.
+    const inRun = runSequences.get(code);
+    const lastSeq = inRun !== undefined && (registered === null || inRun > registered) ? inRun : registered;
+    if (lastSeq !== null && sequence <= lastSeq)
+      return {
+        reason: 'DUPLICATE_FILE',
+        message: `sequence ${sequence} of ${code} was already processed (last ${lastSeq})`,
+      };
+    runSequences.set(code, sequence);
+    return undefined;
+  }
+  if (feed === 'alliance-claims') {
+    const meta = verdict.meta as { sender?: string; receiver?: string } | undefined;
+    if (meta?.receiver && meta.receiver !== program.code)
+      return {
+        reason: 'BAD_HEADER',
+        message: `claims addressed to ${meta.receiver}, not to ${program.code}`,
+      };
+    const sender = meta?.sender ?? (firstRecord as AllianceClaim | undefined)?.flight.operatingCarrier;
+    if (!(sender ? program.partnerForProgram(sender) : undefined))
+      return { reason: 'UNKNOWN_PARTNER', message: `no partner airline ${sender ?? '(unknown sender)'}` };
+  }
+  return undefined;
+}
+
+/** What a record comes to, counted one way only: the counts of a file add up to its records. */
+type Outcome = 'posted' | 'reversed' | 'rejected' | 'notCredited' | 'held' | 'merged';
+
+const noCounts = (): Counts => ({
+  records: 0,
+  posted: 0,
+  reversed: 0,
+  rejected: 0,
+  notCredited: 0,
+  held: 0,
+  merged: 0,
+  points: 0,
+  statusCredits: 0,
+  reversedPoints: 0,
+  reversedStatusCredits: 0,
+});
+
+function simulatedPostings(decision: AccrualDecision): SimulatedPosting[] {
+  return decision.postings.map((p) =>
+    isReversal(p.request)
+      ? { key: p.request.key, kind: 'REVERSAL', reverses: p.request.reverses }
+      : {
+          key: p.request.key,
+          kind: p.request.kind,
+          entries: p.request.entries.map((x) => ({
+            account: x.account,
+            amount: x.amount,
+            ...(x.expiresOn !== undefined ? { expiresOn: x.expiresOn } : {}),
+          })),
+          statusCredits: (p.request.statusCredits ?? []).map((s) => ({
+            metric: s.metric,
+            amount: s.amount,
+            activityDate: s.activityDate,
+          })),
+          ruleVersion: p.request.ruleVersion,
+          detail: p.request.detail,
+        },
+  );
+}
+
+/**
+ * Runs the files as one night would: each file is staged until its verdict and stored in a simulated
+ * archive only when the night would accept it (ingest), then every activity the run created or changed
+ * is decided with one decision context and one session state (accrue), so that what a record changes —
+ * a flight credited, a cap used, a coupon corrected — is seen by every later one.
+ */
 export async function* simulate(
   knex: Knex,
   config: LoadedConfig,
@@ -194,40 +416,140 @@ export async function* simulate(
     );
   }
   const program = new Program(config);
-  const state: AccrueState = { program, fx: await loadFxTable(knex), periods: new PeriodPoints(() => knex) };
   const parser = getParser(feed);
   const parseOptions = {
     ...options,
     ownPrograms: [program.code],
     timeZone: config.program.timeZone,
   } as ParseOptions;
-  const summary = {
-    type: 'summary' as const,
-    records: 0,
-    posted: 0,
-    rejected: 0,
-    notCredited: 0,
-    points: 0,
-    statusCredits: 0,
-    byReason: {} as Record<string, number>,
-    files: [] as Array<{ file: string; verdict: string; reason?: string }>,
+  const archive = new SimulatedArchive(knex);
+  const items: Item[] = [];
+  const staged = new Map<string, Item[]>();
+  const firstRecord = new Map<string, unknown>();
+  const verdicts = new Map<string, { verdict: string; reason?: string; message?: string }>();
+  const runSequences = new Map<string, number>();
+  const stage = (item: Item) => {
+    items.push(item);
+    const list = staged.get(item.file) ?? [];
+    list.push(item);
+    staged.set(item.file, list);
   };
-  const seen = new Map<string, ActivityRow>();
-  const count = (reason: string) => (summary.byReason[reason] = (summary.byReason[reason] ?? 0) + 1);
+
   for await (const event of parser.parse(inputs, parseOptions)) {
-    if (event.type === 'verdict') {
-      summary.files.push({
-        file: event.file,
-        verdict: event.verdict,
-        ...(event.reason ? { reason: event.reason } : {}),
-      });
+    if (event.type === 'reject') {
+      stage({ file: event.file, line: event.line, parseReject: event });
       continue;
     }
-    if (event.type === 'reject') {
-      const r = event as RejectEvent;
-      summary.rejected++;
-      count(r.reason);
-      yield {
+    if (event.type === 'record') {
+      const e = event as RecordEvent<unknown>;
+      if (!firstRecord.has(e.file)) firstRecord.set(e.file, e.record);
+      const item: Item = { file: e.file, line: e.line };
+      if (feed === 'ftl' && (e.record as FtlPassenger).held) item.skipped = 'HELD';
+      else if (feed === 'hotel' && !(e.record as HotelStay).own) item.skipped = 'OTHER_PROGRAM';
+      else if (feed === 'alliance-claims') item.claim = e.record as AllianceClaim;
+      else item.draft = draftFor(feed, e.record, e.file, program, businessDate);
+      stage(item);
+      continue;
+    }
+    const v = event as VerdictEvent;
+    const list = staged.get(v.file) ?? [];
+    staged.delete(v.file);
+    const refusal =
+      v.verdict === 'rejected'
+        ? { reason: v.reason ?? 'REJECTED', message: v.message ?? 'file rejected' }
+        : await refusalOf(knex, program, feed, v, firstRecord.get(v.file), runSequences);
+    if (refusal) {
+      verdicts.set(v.file, { verdict: 'rejected', ...refusal });
+      continue;
+    }
+    verdicts.set(v.file, {
+      verdict: v.verdict,
+      ...(v.reason ? { reason: v.reason } : {}),
+      ...(v.message ? { message: v.message } : {}),
+    });
+    // A claim belongs to the partner that sent the file, as at ingest.
+    const sender = (v.meta as { sender?: string } | undefined)?.sender;
+    for (const item of list)
+      if (item.claim) item.draft = allianceClaimDraftFor(program, sender, item.claim, businessDate);
+    if (feed === 'ftl' || feed === 'flown') await archive.storeFlights(list);
+    else await archive.storeUnique(list);
+  }
+  // Ingest refuses a file its parser gave no verdict for.
+  for (const file of staged.keys())
+    verdicts.set(file, {
+      verdict: 'rejected',
+      reason: 'UNREADABLE',
+      message: 'the parser gave no verdict for the file',
+    });
+
+  const state: AccrueState = { program, fx: await loadFxTable(knex), periods: new PeriodPoints(() => knex) };
+  const decided = new Map<ActivityRow, { decision: AccrualDecision; before: ActivityRow }>();
+  const rows = archive.toAccrue();
+  if (rows.length > 0) {
+    const ctx = await contextFor(knex, state, businessDate, rows);
+    for (const row of rows) {
+      const before = { ...row };
+      const decision = decide(ctx, row);
+      remember(state, row, decision);
+      Object.assign(row, decision.update, { needsAccrual: false });
+      ctx.decided(row);
+      decided.set(row, { decision, before });
+    }
+  }
+
+  const total = noCounts();
+  const byReason: Record<string, number> = {};
+  const perFile = new Map<string, Counts>();
+  const fileOrder = [...new Set([...items.map((i) => i.file), ...verdicts.keys()])];
+  for (const file of fileOrder) perFile.set(file, noCounts());
+  const tally = (file: string, outcome: Outcome, reason?: string | null) => {
+    for (const c of [total, perFile.get(file)!]) {
+      c.records++;
+      c[outcome]++;
+    }
+    if (outcome === 'rejected') byReason[reason ?? 'REJECTED'] = (byReason[reason ?? 'REJECTED'] ?? 0) + 1;
+  };
+  const add = (
+    file: string,
+    field: 'points' | 'statusCredits' | 'reversedPoints' | 'reversedStatusCredits',
+    n: number,
+  ) => {
+    total[field] += n;
+    perFile.get(file)![field] += n;
+  };
+  const eventsOf = new Map<string, SimulationEvent[]>();
+  const out = (file: string, e: SimulationEvent) => {
+    const list = eventsOf.get(file) ?? [];
+    list.push(e);
+    eventsOf.set(file, list);
+  };
+  const record = (
+    item: Item,
+    activity: string,
+    status: string,
+    reason: string | null,
+    message?: string,
+    points = 0,
+    postings: SimulatedPosting[] = [],
+  ): SimulationEvent => ({
+    type: 'record',
+    file: item.file,
+    line: item.line,
+    activity,
+    status,
+    reason,
+    points,
+    postings,
+    ...(message ? { message } : {}),
+  });
+
+  for (const item of items) {
+    const verdict = verdicts.get(item.file)!;
+    const activity = item.draft?.ok ? item.draft.activity.activityKey : '';
+    if (item.parseReject) {
+      const r = item.parseReject;
+      tally(item.file, 'rejected', r.reason);
+      out(item.file, {
         type: 'reject',
         file: r.file,
         line: r.line,
@@ -235,102 +557,138 @@ export async function* simulate(
         reason: r.reason,
         message: r.message,
         text: r.text,
-      };
-      continue;
-    }
-    const e = event as RecordEvent<unknown>;
-    const draft = draftFor(feed, e.record, e.file, program, businessDate);
-    if (!draft) continue;
-    summary.records++;
-    if (!draft.ok) {
-      summary.rejected++;
-      count(draft.rejection.reason);
-      yield {
+      });
+    } else if (verdict.verdict === 'rejected') {
+      tally(item.file, 'rejected', verdict.reason);
+      out(
+        item.file,
+        record(
+          item,
+          activity,
+          'REJECTED',
+          verdict.reason ?? 'REJECTED',
+          `not posted: the file is rejected whole (${verdict.reason})`,
+        ),
+      );
+    } else if (item.skipped === 'HELD') {
+      tally(item.file, 'held');
+      out(
+        item.file,
+        record(item, activity, 'HELD', 'INCOMPLETE_MESSAGE', 'waits for the other parts of its message'),
+      );
+    } else if (item.skipped === 'OTHER_PROGRAM') {
+      tally(item.file, 'notCredited');
+      out(item.file, record(item, activity, 'NOT_CREDITED', null, 'a stay for another program'));
+    } else if (!item.draft) {
+      tally(item.file, 'notCredited');
+      out(item.file, record(item, activity, 'NOT_CREDITED', null));
+    } else if (!item.draft.ok) {
+      const r = item.draft.rejection;
+      tally(item.file, 'rejected', r.reason);
+      out(item.file, {
         type: 'reject',
-        file: e.file,
-        line: e.line,
-        field: draft.rejection.field,
-        reason: draft.rejection.reason,
-        message: draft.rejection.message,
-      };
-      continue;
+        file: item.file,
+        line: item.line,
+        field: r.field,
+        reason: r.reason,
+        message: r.message,
+      });
+    } else if (item.duplicate) {
+      tally(item.file, 'rejected', 'DUPLICATE');
+      out(item.file, record(item, activity, 'REJECTED', 'DUPLICATE', item.duplicate));
+    } else if (item.mergedInto) {
+      const later = item.mergedInto;
+      tally(item.file, 'merged');
+      out(
+        item.file,
+        record(
+          item,
+          item.row!.activityKey,
+          'MERGED',
+          null,
+          `its activity is completed or corrected by ${later.file}:${later.line}`,
+        ),
+      );
+    } else {
+      const row = item.row!;
+      const d = decided.get(row);
+      if (!d) {
+        if (row.status === 'NOT_CREDITED' || row.memberNumber === null) {
+          tally(item.file, 'notCredited');
+          out(
+            item.file,
+            record(
+              item,
+              row.activityKey,
+              'NOT_CREDITED',
+              row.reason,
+              row.partnerCode ? `exported to ${row.partnerCode}` : 'no card of this program',
+            ),
+          );
+        } else {
+          tally(item.file, 'merged');
+          out(item.file, record(item, row.activityKey, 'MERGED', null, 'nothing for accrue to do'));
+        }
+        continue;
+      }
+      const { decision, before } = d;
+      const postings = simulatedPostings(decision);
+      const status = decision.update.status ?? row.status;
+      const reason = decision.update.reason ?? null;
+      const message = decision.rejection?.message;
+      if (decision.postings.some((p) => isReversal(p.request))) {
+        // Taken back, so it counts against the totals: the reversed posting's points and credits.
+        const reversed = new Set(
+          decision.postings.map((p) => (isReversal(p.request) ? p.request.reverses : '')),
+        );
+        const points =
+          decision.update.points ??
+          (before.postingKey && reversed.has(before.postingKey) ? -(before.points ?? 0) : 0);
+        const credits =
+          before.statusPostingKey && reversed.has(before.statusPostingKey) ? -(before.statusCredit ?? 0) : 0;
+        tally(item.file, 'reversed');
+        add(item.file, 'reversedPoints', points);
+        add(item.file, 'reversedStatusCredits', credits);
+        out(item.file, record(item, row.activityKey, 'REVERSED', reason, message, points, postings));
+      } else if (decision.postings.length > 0) {
+        const points = decision.update.points ?? 0;
+        tally(item.file, 'posted');
+        add(item.file, 'points', points);
+        add(item.file, 'statusCredits', decision.statusCredit?.amount ?? 0);
+        out(item.file, record(item, row.activityKey, status, reason, message, points, postings));
+      } else if (status === 'REJECTED') {
+        tally(item.file, 'rejected', reason);
+        out(item.file, record(item, row.activityKey, status, reason, message));
+      } else if (status === 'PENDING') {
+        tally(item.file, 'held');
+        out(item.file, record(item, row.activityKey, status, reason, 'waits for its flown coupon'));
+      } else if (status === 'NOT_CREDITED') {
+        tally(item.file, 'notCredited');
+        out(item.file, record(item, row.activityKey, status, reason, message));
+      } else {
+        tally(item.file, 'merged');
+        out(
+          item.file,
+          record(item, row.activityKey, 'MERGED', reason, message ?? 'already credited: nothing new to post'),
+        );
+      }
     }
-    const row = await withArchive(knex, draft.activity, seen);
-    if (row === 'duplicate') {
-      summary.rejected++;
-      count('DUPLICATE');
-      yield {
-        type: 'record',
-        file: e.file,
-        line: e.line,
-        activity: draft.activity.activityKey,
-        status: 'REJECTED',
-        reason: 'DUPLICATE',
-        points: 0,
-        postings: [],
-        message: 'already read',
-      };
-      continue;
-    }
-    seen.set(row.activityKey, row);
-    if (row.status === 'NOT_CREDITED') {
-      summary.notCredited++;
-      yield {
-        type: 'record',
-        file: e.file,
-        line: e.line,
-        activity: row.activityKey,
-        status: 'NOT_CREDITED',
-        reason: row.reason,
-        points: 0,
-        postings: [],
-        message: row.partnerCode ? `exported to ${row.partnerCode}` : 'no card of this program',
-      };
-      continue;
-    }
-    const ctx = await contextFor(knex, state, businessDate, [row]);
-    const decision = decide(ctx, row);
-    remember(state, row, decision);
-    Object.assign(row, decision.update);
-    const points = decision.update.points ?? 0;
-    if (decision.update.status === 'REJECTED') {
-      summary.rejected++;
-      count(decision.update.reason ?? 'REJECTED');
-    } else if (decision.postings.length > 0) {
-      summary.posted++;
-      summary.points += points;
-      summary.statusCredits += decision.statusCredit?.amount ?? 0;
-    }
-    yield {
-      type: 'record',
-      file: e.file,
-      line: e.line,
-      activity: row.activityKey,
-      status: decision.update.status ?? row.status,
-      reason: decision.update.reason ?? null,
-      points,
-      message: decision.rejection?.message,
-      postings: decision.postings.map((p) =>
-        isReversal(p.request)
-          ? { key: p.request.key, kind: 'REVERSAL', reverses: p.request.reverses }
-          : {
-              key: p.request.key,
-              kind: p.request.kind,
-              entries: p.request.entries.map((x) => ({
-                account: x.account,
-                amount: x.amount,
-                ...(x.expiresOn !== undefined ? { expiresOn: x.expiresOn } : {}),
-              })),
-              statusCredits: (p.request.statusCredits ?? []).map((s) => ({
-                metric: s.metric,
-                amount: s.amount,
-                activityDate: s.activityDate,
-              })),
-              ruleVersion: p.request.ruleVersion,
-              detail: p.request.detail,
-            },
-      ),
-    };
   }
-  yield summary;
+
+  const files: FileSummary[] = [];
+  for (const file of fileOrder) {
+    const v = verdicts.get(file)!;
+    const summary: FileSummary = {
+      file,
+      verdict: v.verdict,
+      ...(v.reason ? { reason: v.reason } : {}),
+      ...(v.message ? { message: v.message } : {}),
+      ...perFile.get(file)!,
+    };
+    files.push(summary);
+    // The verdict comes first: a file the night rejects whole must not read as a list of postings.
+    yield { type: 'file', ...summary };
+    for (const e of eventsOf.get(file) ?? []) yield e;
+  }
+  yield { type: 'summary', ...total, byReason, files };
 }

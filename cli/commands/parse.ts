@@ -1,11 +1,12 @@
-import { createReadStream, statSync } from 'node:fs';
+import { createReadStream, existsSync, statSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
 import { ConfigError, UsageError } from '../../lib/errors.js';
 import { getParser } from '../../parsers/index.js';
 import { FEED_NAMES, type FeedName, type ParseInput, type ParseOptions } from '../../parsers/types.js';
 import { openDb } from '../../db/connection.js';
-import { simulate } from '../../jobs/simulate.js';
+import { simulate, type Counts, type FileSummary } from '../../jobs/simulate.js';
 import { defaultBusinessDate, parseDateOption } from './run.js';
 import type { ActionRunner, CommandContext } from '../context.js';
 
@@ -54,6 +55,57 @@ function optionsFor(ctx: CommandContext, feed: FeedName, encoding?: string): Par
   }
   if (encoding) options.encoding = encoding;
   return options;
+}
+
+/**
+ * A read-only connection to a WAL database creates its -shm and -wal files when they are missing and,
+ * being read-only, cannot remove them on close; SQLite removes them only when the last connection
+ * that may write closes. Called before the read-only connection opens, this returns what to run after
+ * it closed: if neither file was there and the log is still empty, a connection that never writes is
+ * opened and closed, and SQLite removes both itself. It does so only as the last connection (another
+ * process holding the database keeps its files), and with an empty log its checkpoint writes nothing.
+ */
+function walFilesTidier(file: string): () => void {
+  const wal = `${file}-wal`;
+  const missing = !existsSync(wal) && !existsSync(`${file}-shm`);
+  return () => {
+    if (!missing || !existsSync(wal) || statSync(wal).size > 0) return;
+    try {
+      const conn = new Database(file, { fileMustExist: true });
+      try {
+        conn.pragma('query_only = ON');
+        // The log is opened with the first read; closing a connection that never read leaves it.
+        conn.prepare('SELECT count(*) FROM sqlite_master').get();
+      } finally {
+        conn.close();
+      }
+    } catch {
+      // Not allowed to open it for writing (a read-only user): the files stay, as before.
+    }
+  };
+}
+
+const n = (x: number) => x.toLocaleString('en-US');
+
+function countsLine(c: Counts): string {
+  return (
+    `${n(c.records)} records: ${n(c.posted)} would post ${n(c.points)} points` +
+    (c.statusCredits ? ` and ${n(c.statusCredits)} status credits` : '') +
+    (c.reversed
+      ? `, ${n(c.reversed)} would reverse ${n(c.reversedPoints)} points` +
+        (c.reversedStatusCredits ? ` and ${n(c.reversedStatusCredits)} status credits` : '')
+      : '') +
+    `, ${n(c.rejected)} rejected, ${n(c.notCredited)} not credited (other programs)` +
+    (c.held ? `, ${n(c.held)} held` : '') +
+    (c.merged ? `, ${n(c.merged)} merged into other records` : '')
+  );
+}
+
+/** Loud for a file the night would reject whole: its records would post nothing. */
+function fileVerdictLine(f: FileSummary): string {
+  if (f.verdict === 'rejected')
+    return `${f.file}: FILE REJECTED ${f.reason ?? ''}${f.message ? ` — ${f.message}` : ''} — nothing from it would be posted`;
+  return `${f.file}: ${f.verdict}${f.reason ? ` ${f.reason}` : ''}`;
 }
 
 export function registerParse(program: Command, run: ActionRunner): void {
@@ -154,6 +206,7 @@ export function registerParse(program: Command, run: ActionRunner): void {
             readonly: true,
             busyTimeoutMs: ctx.config.database.busyTimeoutMs,
           });
+          const tidy = db.file ? walFilesTidier(db.file) : undefined;
           try {
             for await (const e of simulate(db.knex, ctx.config, name, inputsFor(files, opts.received), date, {
               encoding: opts.encoding ?? ctx.config.feeds[name]?.encoding,
@@ -178,20 +231,20 @@ export function registerParse(program: Command, run: ActionRunner): void {
                 );
               } else if (e.type === 'reject') {
                 ctx.output.out(`${e.file}:${e.line}  REJECTED ${e.reason} (${e.field})  — ${e.message}`);
+              } else if (e.type === 'file') {
+                ctx.output.out(fileVerdictLine(e));
               } else {
-                ctx.output.out(
-                  `\n${e.records} records: ${e.posted} would post ${e.points.toLocaleString('en-US')} points` +
-                    (e.statusCredits
-                      ? ` and ${e.statusCredits.toLocaleString('en-US')} status credits`
-                      : '') +
-                    `, ${e.rejected} rejected, ${e.notCredited} for other programs`,
-                );
+                ctx.output.out(`\n${countsLine(e)}`);
+                // Per file as well when one of several, or any, would not be accepted as it is.
+                if (e.files.length > 1 || e.files.some((f) => f.verdict !== 'accepted'))
+                  for (const f of e.files) ctx.output.out(`  ${fileVerdictLine(f)}: ${countsLine(f)}`);
                 for (const [reason, n] of Object.entries(e.byReason).sort())
                   ctx.output.out(`  ${reason.padEnd(24)} ${n}`);
               }
             }
           } finally {
             await db.close();
+            tidy?.();
           }
         },
       ),
