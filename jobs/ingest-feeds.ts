@@ -203,7 +203,8 @@ export async function storeFlightDrafts(
       } else {
         Object.assign(d, { status: 'REJECTED', reason: 'DUPLICATE', needsAccrual: false });
         d.detail.duplicateOf = `${standing.ticketNumber}/${standing.couponNumber}`;
-        counts.add('duplicates');
+        // Stored (as an activity, counted there), unlike a record read again: not a `duplicates`.
+        counts.add('secondCoupons');
       }
       change(existing, {
         detail: { ...(existing.detail ?? {}), otherCoupons: [...otherKeys(existing), key] },

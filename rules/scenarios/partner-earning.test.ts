@@ -36,6 +36,16 @@ async function reachTier(w: Scenario, person: Person, fare: string, date: string
   ]);
 }
 
+/** A partner record of IVANOV's: the fields every test here gives, and what it adds. */
+const ivanovs = (txn: string, date: string, type: string, extra: Record<string, unknown>) => ({
+  txn,
+  member: IVANOV.number,
+  surname: 'IVANOV',
+  date,
+  type,
+  ...extra,
+});
+
 const points = async (w: Scenario, key: string) => Number((await w.activity(key))?.points);
 
 for (const engine of availableEngines()) {
@@ -133,15 +143,7 @@ for (const engine of availableEngines()) {
       const w = s();
       await w.enrol('2026-03-01', IVANOV);
       w.dropPartner('DRIVE', '2026-03-11', [
-        {
-          txn: 'C-1',
-          member: IVANOV.number,
-          surname: 'IVANOV',
-          date: '2026-03-10',
-          type: 'RENTAL_DAY',
-          spend: '3240.00',
-          currency: 'USD',
-        },
+        ivanovs('C-1', '2026-03-10', 'RENTAL_DAY', { spend: '3240.00', currency: 'USD' }),
       ]);
       await w.night('2026-03-11');
       // 3240 × 1 = 3240 points, capped at 3000 per rental.
@@ -160,16 +162,8 @@ for (const engine of availableEngines()) {
     it('applies REDBANK’s 50,000-point monthly cap across records, files and nights, and starts afresh next month', async () => {
       const w = s();
       await w.enrol('2026-03-01', IVANOV);
-      const spend = (txn: string, date: string, amount: string) => ({
-        txn,
-        member: IVANOV.number,
-        surname: 'IVANOV',
-        givenName: 'IVAN',
-        date,
-        type: 'CARD_SPEND',
-        spend: amount,
-        currency: 'USD',
-      });
+      const spend = (txn: string, date: string, amount: string) =>
+        ivanovs(txn, date, 'CARD_SPEND', { spend: amount, currency: 'USD' });
       w.dropPartner('REDBANK', '2026-03-20', [
         spend('B-1', '2026-03-05', '30000.00'),
         spend('B-2', '2026-03-06', '15000.00'),
@@ -197,15 +191,7 @@ for (const engine of availableEngines()) {
       const w = s();
       await w.enrol('2026-03-01', IVANOV);
       w.dropPartner('REDBANK', '2026-03-20', [
-        {
-          txn: 'Z-1',
-          member: IVANOV.number,
-          surname: 'IVANOV',
-          date: '2026-03-05',
-          type: 'CARD_SPEND',
-          spend: '0.40',
-          currency: 'USD',
-        },
+        ivanovs('Z-1', '2026-03-05', 'CARD_SPEND', { spend: '0.40', currency: 'USD' }),
       ]);
       await w.night('2026-03-20');
       expect(await w.activity(partnerKey('REDBANK', 'Z-1'))).toMatchObject({
@@ -218,29 +204,15 @@ for (const engine of availableEngines()) {
     it('a reversed credit frees its room under the monthly cap once, not twice', async () => {
       const w = s();
       await w.enrol('2026-03-01', IVANOV);
-      const spend = (txn: string, date: string, amount: string) => ({
-        txn,
-        member: IVANOV.number,
-        surname: 'IVANOV',
-        date,
-        type: 'CARD_SPEND',
-        spend: amount,
-        currency: 'USD',
-      });
+      const spend = (txn: string, date: string, amount: string) =>
+        ivanovs(txn, date, 'CARD_SPEND', { spend: amount, currency: 'USD' });
       w.dropPartner('REDBANK', '2026-03-10', [
         spend('R-1', '2026-03-05', '30000.00'),
         spend('R-2', '2026-03-06', '15000.00'),
       ]);
       await w.night('2026-03-10');
       w.dropPartner('REDBANK', '2026-03-11', [
-        {
-          txn: 'R-1-R',
-          member: IVANOV.number,
-          surname: 'IVANOV',
-          date: '2026-03-10',
-          type: 'CARD_SPEND',
-          points: -30000,
-        },
+        ivanovs('R-1-R', '2026-03-10', 'CARD_SPEND', { points: -30000 }),
       ]);
       await w.night('2026-03-11');
       expect(await w.balance(IVANOV.number)).toBe(15000);
@@ -295,14 +267,7 @@ for (const engine of availableEngines()) {
       await reachTier(w, SIDOROV, '2500.00', '2026-03-02');
       await w.night('2026-03-03');
       w.dropPartner('DRIVE', '2026-03-11', [
-        {
-          txn: 'P-1',
-          member: IVANOV.number,
-          surname: 'IVANOV',
-          date: '2026-03-10',
-          type: 'RENTAL',
-          points: 800,
-        },
+        ivanovs('P-1', '2026-03-10', 'RENTAL', { points: 800 }),
         {
           txn: 'P-2',
           member: SIDOROV.number,
@@ -311,14 +276,7 @@ for (const engine of availableEngines()) {
           type: 'RENTAL',
           points: 800,
         },
-        {
-          txn: 'P-3',
-          member: IVANOV.number,
-          surname: 'IVANOV',
-          date: '2026-03-10',
-          type: 'RENTAL_DAY',
-          points: 5000,
-        },
+        ivanovs('P-3', '2026-03-10', 'RENTAL_DAY', { points: 5000 }),
       ]);
       await w.night('2026-03-11');
       expect(await points(w, partnerKey('DRIVE', 'P-1'))).toBe(800);
@@ -330,46 +288,15 @@ for (const engine of availableEngines()) {
       const w = s();
       await w.enrol('2026-03-01', IVANOV);
       w.dropPartner('DRIVE', '2026-03-11', [
-        {
-          txn: 'V-1',
-          member: IVANOV.number,
-          surname: 'IVANOV',
-          date: '2026-03-10',
-          type: 'RENTAL',
-          spend: '150.00',
-          currency: 'USD',
-        },
-        {
-          txn: 'V-2',
-          member: IVANOV.number,
-          surname: 'IVANOV',
-          date: '2026-03-10',
-          type: 'RENTAL_DAY',
-          spend: '80.00',
-          currency: 'USD',
-        },
+        ivanovs('V-1', '2026-03-10', 'RENTAL', { spend: '150.00', currency: 'USD' }),
+        ivanovs('V-2', '2026-03-10', 'RENTAL_DAY', { spend: '80.00', currency: 'USD' }),
       ]);
       await w.night('2026-03-11');
       expect(await w.balance(IVANOV.number)).toBe(580);
       w.dropPartner('DRIVE', '2026-03-12', [
-        {
-          txn: 'V-1-R',
-          member: IVANOV.number,
-          surname: 'IVANOV',
-          date: '2026-03-11',
-          type: 'RENTAL',
-          points: -500,
-        },
+        ivanovs('V-1-R', '2026-03-11', 'RENTAL', { points: -500 }),
         // A reversal may give the negative spend instead of the points (partner-accrual.md).
-        {
-          txn: 'V-2-R',
-          member: IVANOV.number,
-          surname: 'IVANOV',
-          date: '2026-03-11',
-          type: 'RENTAL_DAY',
-          spend: '-80.00',
-          currency: 'USD',
-        },
+        ivanovs('V-2-R', '2026-03-11', 'RENTAL_DAY', { spend: '-80.00', currency: 'USD' }),
       ]);
       await w.night('2026-03-12');
       expect(await w.balance(IVANOV.number)).toBe(0);
@@ -421,26 +348,12 @@ for (const engine of availableEngines()) {
     it('a reversal dated in the next month frees room in its credit’s month, not in its own', async () => {
       const w = s();
       await w.enrol('2026-03-01', IVANOV);
-      const spend = (txn: string, date: string, amount: string) => ({
-        txn,
-        member: IVANOV.number,
-        surname: 'IVANOV',
-        date,
-        type: 'CARD_SPEND',
-        spend: amount,
-        currency: 'USD',
-      });
+      const spend = (txn: string, date: string, amount: string) =>
+        ivanovs(txn, date, 'CARD_SPEND', { spend: amount, currency: 'USD' });
       w.dropPartner('REDBANK', '2026-03-31', [spend('M-1', '2026-03-30', '50000.00')]);
       await w.night('2026-03-31');
       w.dropPartner('REDBANK', '2026-04-03', [
-        {
-          txn: 'M-1-R',
-          member: IVANOV.number,
-          surname: 'IVANOV',
-          date: '2026-04-01',
-          type: 'CARD_SPEND',
-          points: -50000,
-        },
+        ivanovs('M-1-R', '2026-04-01', 'CARD_SPEND', { points: -50000 }),
         // April's cap is untouched by March's reversal: 50,000 of room, not 100,000.
         spend('M-2', '2026-04-02', '60000.00'),
         // March has its room back.
