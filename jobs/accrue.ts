@@ -16,7 +16,7 @@ import {
   type ActivityUpdate,
   type OriginalActivity,
 } from '../rules/accrual.js';
-import { reversalKey, type ActivityRow } from '../rules/activity.js';
+import { cancellationKey, reversalKey, type ActivityRow } from '../rules/activity.js';
 import type { MemberFacts } from '../rules/eligibility.js';
 import { FxTable } from '../rules/fx.js';
 import { Program } from '../rules/program.js';
@@ -424,6 +424,8 @@ async function writeOutcomes(
 
 export interface BatchOutcome {
   rows: number;
+  /** Ids of the redemptions this batch debited: a cancellation that came first may be waiting for one. */
+  issued: string[];
   posted: number;
   rejected: number;
   postings: number;
@@ -440,6 +442,7 @@ export async function accrueBatch(
 ): Promise<BatchOutcome> {
   const outcome: BatchOutcome = {
     rows: rows.length,
+    issued: [],
     posted: 0,
     rejected: 0,
     postings: 0,
@@ -487,6 +490,8 @@ export async function accrueBatch(
         continue;
       }
       if (row.status === 'POSTED' || row.status === 'PARTIAL') outcome.posted++;
+      if (row.type === 'REDEMPTION' && row.activityType === 'ISSUE' && row.status === 'POSTED')
+        outcome.issued.push(row.externalRef!);
       for (const r of decision.related) related.set(r.activityKey, r.update);
       if (decision.earnedOn) {
         const d = lastActivity.get(decision.earnedOn.memberId);
@@ -548,24 +553,45 @@ export const accrueJob: Job = async (ctx: JobContext): Promise<JobResult> => {
     (await ctx.db.knex('activities').where('needs_accrual', true).count({ n: '*' }).first())?.n ?? 0,
   );
   ctx.progress.start('accrue', pending);
-  let lastId = 0;
-  while (!ctx.signal?.aborted) {
-    const raw = await ctx.db
+  const issued: string[] = [];
+  const pass = async () => {
+    let lastId = 0;
+    while (!ctx.signal?.aborted) {
+      const raw = await ctx.db
+        .knex('activities')
+        .where('needs_accrual', true)
+        .andWhere('id', '>', lastId)
+        .orderBy('id')
+        .limit(BATCH);
+      if (raw.length === 0) break;
+      const rows = raw.map((r: Record<string, unknown>) => fromDb(r));
+      lastId = rows.at(-1)!.id!;
+      const b = await accrueBatch(ctx, ledger, state, rows);
+      counts.activities! += b.rows;
+      counts.posted! += b.posted;
+      counts.rejected! += b.rejected;
+      counts.postings! += b.postings;
+      issued.push(...b.issued);
+      for (const [k, v] of Object.entries(b.byReason))
+        counts[`reject.${k}`] = (counts[`reject.${k}`] ?? 0) + v;
+      ctx.progress.increment(b.rows);
+    }
+  };
+  await pass();
+  // Cancellations that came before their redemption, now that it is debited: a second pass applies them.
+  let waiting = 0;
+  for (const part of chunks(
+    issued.map((id) => cancellationKey(id)),
+    500,
+  ))
+    waiting += await ctx.db
       .knex('activities')
-      .where('needs_accrual', true)
-      .andWhere('id', '>', lastId)
-      .orderBy('id')
-      .limit(BATCH);
-    if (raw.length === 0) break;
-    const rows = raw.map((r: Record<string, unknown>) => fromDb(r));
-    lastId = rows.at(-1)!.id!;
-    const b = await accrueBatch(ctx, ledger, state, rows);
-    counts.activities! += b.rows;
-    counts.posted! += b.posted;
-    counts.rejected! += b.rejected;
-    counts.postings! += b.postings;
-    for (const [k, v] of Object.entries(b.byReason)) counts[`reject.${k}`] = (counts[`reject.${k}`] ?? 0) + v;
-    ctx.progress.increment(b.rows);
+      .whereIn('activity_key', part)
+      .andWhere({ status: 'PENDING', reason: 'UNKNOWN_REDEMPTION' })
+      .update({ needs_accrual: true });
+  if (waiting > 0) {
+    counts.cancellationsAwaited = waiting;
+    await pass();
   }
   ctx.progress.stop();
   if (!ctx.signal?.aborted) {

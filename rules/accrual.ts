@@ -679,7 +679,22 @@ function decideRedemption(ctx: AccrualContext, row: ActivityRow): AccrualDecisio
   if (row.activityType === 'CANCEL') {
     const originalKey = `RDM:${row.reversalOfRef}`;
     const original = ctx.original(originalKey);
-    if (!original || original.status !== 'POSTED' || !original.postingKey) {
+    if (!original) {
+      // The redemption system can send a cancellation before the redemption it cancels. It waits for
+      // it (the accrue job decides it again the night the redemption is posted); rejected, it would
+      // have used up its key and left the member's points debited for good.
+      return {
+        postings: [],
+        related: [],
+        rejection: reject(
+          'UNKNOWN_REDEMPTION',
+          'redemption_id',
+          `redemption ${row.reversalOfRef} has not arrived: the cancellation waits for it`,
+        ),
+        update: done({ status: 'PENDING', reason: 'UNKNOWN_REDEMPTION' }),
+      };
+    }
+    if (original.status !== 'POSTED' || !original.postingKey) {
       return rejected(
         reject('UNKNOWN_REDEMPTION', 'redemption_id', `redemption ${row.reversalOfRef} was never issued`),
       );

@@ -134,7 +134,7 @@ for (const engine of availableEngines()) {
       expect(await w.balance(IVANOV.number)).toBe(0);
     });
 
-    it('rejects the cancellation of a redemption never issued, and a second cancellation as a duplicate', async () => {
+    it('a cancellation that comes before its redemption waits for it, and a second cancellation is a duplicate', async () => {
       const w = s();
       await twoLots(w);
       w.dropRedemptions([
@@ -173,13 +173,31 @@ for (const engine of availableEngines()) {
       ]);
       await w.night('2026-03-07');
       expect(await w.activity(cancellationKey('R-9'))).toMatchObject({
-        status: 'REJECTED',
+        status: 'PENDING',
         reason: 'UNKNOWN_REDEMPTION',
       });
       expect((await w.rejects({ feed: 'redemptions' })).map((r) => [r.reason, r.record_ref])).toEqual([
         ['DUPLICATE', 'R-1'],
       ]);
       expect(await w.balance(IVANOV.number)).toBe(1500);
+      // R-9 itself arrives: debited, then the cancellation that waited for it gives the points back.
+      const lotsBefore = await w.lots(IVANOV.number);
+      w.dropRedemptions([
+        { id: 'R-9', member: IVANOV.number, date: '2026-03-04', service: 'SEAT', points: 100 },
+      ]);
+      const night = await w.night('2026-03-08');
+      expect(night.accrue.counts.cancellationsAwaited).toBe(1);
+      expect(await w.activity(redemptionKey('R-9'))).toMatchObject({
+        status: 'REVERSED',
+        reason: 'CANCELLED',
+      });
+      expect(await w.activity(cancellationKey('R-9'))).toMatchObject({ status: 'POSTED', points: 100 });
+      expect(await w.balance(IVANOV.number)).toBe(1500);
+      expect((await w.lots(IVANOV.number)).map((l) => [l.id, l.remaining, l.expiresOn])).toEqual(
+        lotsBefore.map((l) => [l.id, l.remaining, l.expiresOn]),
+      );
+      const again = await w.night('2026-03-09');
+      expect(again.accrue.counts.activities).toBe(0);
     });
 
     it('refuses redemptions for a closed account or an unknown member', async () => {
