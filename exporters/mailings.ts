@@ -20,13 +20,15 @@
  * | ACCOUNT_CLOSURE         | daily            | accounts closed on the date                                     |
  *
  * Lists that fire on an exact day warn each member once per event rather than every day of a window.
+ * Under inactivity expiry, a pool's expiring points are announced to each of its members who may be mailed.
  * Queries page through members by number, and the builders are generators, so a list of a million
  * members never sits in memory.
  */
 import type { Knex } from 'knex';
 import type { LoadedConfig } from '../config/load.js';
 import type { MailingKind } from '../config/schema.js';
-import { addDays, addMonths, endOfMonth, startOfMonth, type IsoDate } from '../lib/dates.js';
+import { addDays, addMonths, endOfMonth, latestDueBy, startOfMonth, type IsoDate } from '../lib/dates.js';
+import { poolsLastActiveIn } from '../jobs/expire.js';
 import { csvRecord, csvRecords, csvText, type CsvField } from './csv.js';
 import { xmlChars } from './xml-writer.js';
 import { escapeXmlText } from '../parsers/xml-common.js';
@@ -247,6 +249,7 @@ interface MemberRow {
   enrolment_date: string | null;
   closed_on: string | null;
   last_activity_date: string | null;
+  pool_id: number | null;
 }
 
 const MEMBER_COLUMNS = [
@@ -261,6 +264,7 @@ const MEMBER_COLUMNS = [
   'm.enrolment_date',
   'm.closed_on',
   'm.last_activity_date',
+  'm.pool_id',
 ];
 
 function parseConsent(text: string | null): Record<string, boolean> | null {
@@ -379,24 +383,43 @@ export async function* expiryWarnings(
   // month ends, so candidates come from a few days around the inverse date and are checked forwards.
   const months = policy.expiry.months;
   const around = addMonths(target, -months);
+  // A pool's points are its members' to spend: each member who may be mailed is warned of the pool's
+  // whole figure, added to what of their own expires that day, so nobody gets two warnings for one date.
+  const duePools = poolsLastActiveIn(q, {
+    after: latestDueBy(addDays(target, -1), months),
+    onOrBefore: latestDueBy(target, months),
+  });
+  const poolPoints = new Map(
+    (
+      (await duePools.clone().select('pa.pool_id', 'pa.balance')) as Array<{
+        pool_id: number;
+        balance: number | string;
+      }>
+    ).map((p) => [Number(p.pool_id), Number(p.balance)]),
+  );
+  const ownDue = (m: MemberRow) =>
+    m.last_activity_date !== null && addMonths(m.last_activity_date, months) === target;
+  const poolFigure = (m: MemberRow) => (m.pool_id === null ? 0 : (poolPoints.get(Number(m.pool_id)) ?? 0));
   for await (const page of mailableMembers(q, 'EXPIRY_WARNING', 'ACTIVE', (b) =>
-    b.whereBetween('m.last_activity_date', [addDays(around, -3), addDays(around, 3)]),
+    b.where((w) =>
+      w
+        .whereBetween('m.last_activity_date', [addDays(around, -3), addDays(around, 3)])
+        .orWhereIn('m.pool_id', duePools.clone().select('pa.pool_id')),
+    ),
   )) {
-    const due = page.filter(
-      (m) => m.last_activity_date && addMonths(m.last_activity_date, months) === target,
-    );
+    const due = page.filter((m) => ownDue(m) || poolFigure(m) > 0);
     if (due.length === 0) continue;
     const balances = (await q('accounts')
       .where('kind', 'MEMBER_POINTS')
       .whereIn(
         'member_id',
-        due.map((m) => m.id),
+        due.filter(ownDue).map((m) => m.id),
       )
       .select('member_id', 'balance')) as Array<{ member_id: number; balance: number | string }>;
     const byMember = new Map(balances.map((b) => [Number(b.member_id), Number(b.balance)]));
     for (const m of due) {
-      const n = byMember.get(m.id);
-      if (n && n > 0) yield { ...addressee(m), points: n, expiresOn: target };
+      const n = (byMember.get(m.id) ?? 0) + poolFigure(m);
+      if (n > 0) yield { ...addressee(m), points: n, expiresOn: target };
     }
   }
 }

@@ -1,9 +1,10 @@
 /**
  * `expire`: posts the expiry of every lot whose date has come (fixed term), or of every open lot of a
- * member without earning activity for the configured months (inactivity). One posting per lot, keyed by
- * the lot, so a rerun posts nothing twice. Pools expire under the fixed-term policy only.
+ * member or pool without earning activity for the configured months (inactivity). One posting per lot,
+ * keyed by the lot, so a rerun posts nothing twice.
  */
-import { addDays, latestDueBy } from '../lib/dates.js';
+import type { Knex } from 'knex';
+import { addDays, latestDueBy, type IsoDate } from '../lib/dates.js';
 import { Accounts } from '../ledger/accounts.js';
 import { Ledger } from '../ledger/ledger.js';
 import type { PostingInput } from '../ledger/types.js';
@@ -46,6 +47,50 @@ async function earlierExpiries(knex: JobContext['db']['knex'], lots: DueLot[]): 
   return out;
 }
 
+/**
+ * The pool accounts holding points whose last earning activity falls in (after, onOrBefore] (`after`
+ * omitted: any day up to `onOrBefore`), as a query on `accounts as pa` for the caller to select from.
+ * A pool is active when any of its members is (their last activity, or enrolment for one who never
+ * earned, as for a member's own points; closed and merged members included, for what they earned while
+ * in it) and when points are earned into it: a member who has since left takes their last activity
+ * date along, but what they earned into the pool still counts for the pool.
+ */
+export function poolsLastActiveIn(
+  q: Knex | Knex.Transaction,
+  range: { after?: IsoDate; onOrBefore: IsoDate },
+): Knex.QueryBuilder {
+  const memberActiveSince = (b: Knex.QueryBuilder, date: IsoDate) =>
+    b
+      .select(q.raw('1'))
+      .from('members as pm')
+      .whereRaw('pm.pool_id = pa.pool_id')
+      .andWhereRaw('COALESCE(pm.last_activity_date, pm.enrolment_date) > ?', [date]);
+  // An earning's activity date is never after the night that posted it: the business date bounds the
+  // search to the account's recent entries.
+  const earnedIntoSince = (b: Knex.QueryBuilder, date: IsoDate) =>
+    b
+      .select(q.raw('1'))
+      .from('entries as pe')
+      .join('postings as pp', 'pp.id', 'pe.posting_id')
+      .whereRaw('pe.account_id = pa.id')
+      .andWhere('pe.business_date', '>', date)
+      .andWhere('pe.amount', '>', 0)
+      .andWhere('pp.kind', 'ACCRUAL')
+      .andWhere('pp.activity_date', '>', date);
+  const { after, onOrBefore } = range;
+  return q('accounts as pa')
+    .where('pa.kind', 'POOL_POINTS')
+    .andWhere('pa.balance', '>', 0)
+    .whereNotExists((b) => memberActiveSince(b, onOrBefore))
+    .whereNotExists((b) => earnedIntoSince(b, onOrBefore))
+    .modify((b) => {
+      if (after !== undefined)
+        b.where((w) =>
+          w.whereExists((x) => memberActiveSince(x, after)).orWhereExists((x) => earnedIntoSince(x, after)),
+        );
+    });
+}
+
 function expiryPosting(ctx: JobContext, lot: DueLot, earlier: number): PostingInput {
   const member = /^MEMBER:([^:]+):PTS$/.exec(lot.code)?.[1];
   return {
@@ -73,21 +118,30 @@ export const expireJob: Job = async (ctx: JobContext): Promise<JobResult> => {
       .where('l.remaining', '>', 0)
       .select('l.id as id', 'l.remaining as remaining', 'a.code as code', 'l.expires_on as expiresOn')
       .orderBy('l.id');
-  let lastId = 0;
-  while (!ctx.signal?.aborted) {
-    const query = base().andWhere('l.id', '>', lastId).limit(BATCH);
-    if (policy.policy === 'fixedTerm') {
-      query.andWhere('l.expires_on', '<=', ctx.businessDate);
-    } else {
-      // Due on addMonths(last activity, months), the date the expiry warning announced.
-      const cutoff = latestDueBy(ctx.businessDate, policy.months);
+  const dueLots: Array<(query: Knex.QueryBuilder) => void> = [];
+  if (policy.policy === 'fixedTerm') {
+    dueLots.push((query) => query.andWhere('l.expires_on', '<=', ctx.businessDate));
+  } else {
+    // Due on addMonths(last activity, months), the date the expiry warning announced.
+    const cutoff = latestDueBy(ctx.businessDate, policy.months);
+    dueLots.push((query) =>
       query
         .join('members as m', 'm.id', 'a.member_id')
         .andWhere('a.kind', 'MEMBER_POINTS')
-        .andWhereRaw('COALESCE(m.last_activity_date, m.enrolment_date) <= ?', [cutoff]);
+        .andWhereRaw('COALESCE(m.last_activity_date, m.enrolment_date) <= ?', [cutoff]),
+    );
+    dueLots.push((query) =>
+      query.whereIn('a.id', poolsLastActiveIn(knex, { onOrBefore: cutoff }).select('pa.id')),
+    );
+  }
+  let lastId = 0;
+  while (dueLots.length > 0 && !ctx.signal?.aborted) {
+    const lots = (await base().modify(dueLots[0]!).andWhere('l.id', '>', lastId).limit(BATCH)) as DueLot[];
+    if (lots.length === 0) {
+      dueLots.shift();
+      lastId = 0;
+      continue;
     }
-    const lots = (await query) as DueLot[];
-    if (lots.length === 0) break;
     lastId = lots.at(-1)!.id;
     const earlier = await earlierExpiries(knex, lots);
     const results = await ledger.post(
@@ -128,7 +182,18 @@ export const expireJob: Job = async (ctx: JobContext): Promise<JobResult> => {
       ])
       .sum({ total: 'l.remaining' })
       .first();
-    counts.expiringSoon = Number(soon?.total ?? 0);
+    const poolsSoon = await knex('lots as l')
+      .where('l.remaining', '>', 0)
+      .whereIn(
+        'l.account_id',
+        poolsLastActiveIn(knex, {
+          after: latestDueBy(ctx.businessDate, policy.months),
+          onOrBefore: latestDueBy(addDays(ctx.businessDate, policy.warningDays), policy.months),
+        }).select('pa.id'),
+      )
+      .sum({ total: 'l.remaining' })
+      .first();
+    counts.expiringSoon = Number(soon?.total ?? 0) + Number(poolsSoon?.total ?? 0);
   }
   return { counts };
 };

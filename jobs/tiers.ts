@@ -1,8 +1,8 @@
 /**
  * `tiers`: status credits older than the qualification window lapse (posted, so every member's status
  * account always equals the credits that still count); members whose qualification rose today are
- * upgraded at once; members whose review date has come are reviewed (downgrade with soft landing, or
- * hold). Every change is a tier event the mailing exports use.
+ * upgraded at once; members whose review date has come are reviewed as of that date (downgrade with
+ * soft landing, or hold). Every change is a tier event the mailing exports use.
  */
 import type { Knex } from 'knex';
 import { chunks } from '../lib/chunks.js';
@@ -162,21 +162,31 @@ type MemberTierRow = {
   review_date: string | null;
 };
 
+/**
+ * Decides for each member with the qualification of the window ending on `judgedOn` (the business date
+ * unless said otherwise) and records the decisions.
+ */
 async function decideAll(
   ctx: JobContext,
   program: Program,
   members: MemberTierRow[],
   decideOne: (s: TierState, q: number) => TierDecision | undefined,
   counts: Record<string, number>,
+  judgedOn: (m: MemberTierRow) => string = () => ctx.businessDate,
 ) {
   for (const part of chunks(members, 1_000)) {
     await ctx.db.transaction(async (trx) => {
-      const q = await qualification(
-        trx,
-        program,
-        part.map((m) => m.id),
-        ctx.businessDate,
-      );
+      const byDate = new Map<string, MemberTierRow[]>();
+      for (const m of part) byDate.set(judgedOn(m), [...(byDate.get(judgedOn(m)) ?? []), m]);
+      const q = new Map<number, number>();
+      for (const [date, members] of byDate)
+        for (const [id, total] of await qualification(
+          trx,
+          program,
+          members.map((m) => m.id),
+          date,
+        ))
+          q.set(id, total);
       const decided = part.flatMap((member) => {
         const d = decideOne(
           { tier: member.tier, tierSince: member.tier_since, reviewDate: member.review_date },
@@ -209,6 +219,19 @@ export const tiersJob: Job = async (ctx: JobContext): Promise<JobResult> => {
     down: 0,
     hold: 0,
   };
+  const dueForReview = (op: '<' | '<=') =>
+    ctx.db
+      .knex('members')
+      .whereNotNull('review_date')
+      .andWhere('review_date', op, ctx.businessDate)
+      .whereIn('status', ['ACTIVE', 'SUSPENDED', 'INCOMPLETE'])
+      .select('id', 'number', 'tier', 'tier_since', 'review_date') as Promise<MemberTierRow[]>;
+  const reviewed = (s: TierState, q: number) => review(program, s, q, ctx.businessDate);
+  const onReviewDate = (m: MemberTierRow) => m.review_date!;
+  // Reviews whose date went by on nights that did not run this job come first, as they would have on
+  // their dates: the credits posted since are upgrades after the review, and may take a member the
+  // review stepped down back up.
+  await decideAll(ctx, program, await dueForReview('<'), reviewed, counts, onReviewDate);
   // Members whose qualification rose: credits posted since the last night this job completed (a night
   // that did not run tiers must not lose its upgrades), or on this business date when there is none.
   const last = await ctx.db
@@ -231,12 +254,6 @@ export const tiersJob: Job = async (ctx: JobContext): Promise<JobResult> => {
     .whereIn('m.status', ['ACTIVE', 'SUSPENDED', 'INCOMPLETE'])
     .select('m.id', 'm.number', 'm.tier', 'm.tier_since', 'm.review_date')) as MemberTierRow[];
   await decideAll(ctx, program, credited, (s, q) => upgrade(program, s, q, ctx.businessDate), counts);
-  const due = (await ctx.db
-    .knex('members')
-    .whereNotNull('review_date')
-    .andWhere('review_date', '<=', ctx.businessDate)
-    .whereIn('status', ['ACTIVE', 'SUSPENDED', 'INCOMPLETE'])
-    .select('id', 'number', 'tier', 'tier_since', 'review_date')) as MemberTierRow[];
-  await decideAll(ctx, program, due, (s, q) => review(program, s, q, ctx.businessDate), counts);
+  await decideAll(ctx, program, await dueForReview('<='), reviewed, counts, onReviewDate);
   return { counts };
 };

@@ -40,7 +40,13 @@ export function upgrade(
   };
 }
 
-/** The review on (or after) the review date: keep, or step down (one level with soft landing). */
+/**
+ * The review on (or after) the review date: keep, or step down (one level with soft landing).
+ * `qualification` is the one of the window ending on the review date. A review that comes late (nights
+ * skipped over it) is decided as it would have been on its date, and the next one counts from that date:
+ * otherwise every missed night would push a member's reviews later, and a calendar-year window would
+ * judge a review missed on 31 December against the new year's empty window.
+ */
 export function review(
   program: Program,
   state: TierState,
@@ -48,6 +54,7 @@ export function review(
   date: IsoDate,
 ): TierDecision | undefined {
   if (!state.reviewDate || state.reviewDate > date) return undefined;
+  const reviewedOn = state.reviewDate;
   const target = program.tierFor(qualification);
   const current = program.tierRank(state.tier);
   const targetRank = program.tierRank(target);
@@ -64,8 +71,8 @@ export function review(
       },
       next: {
         tier: to,
-        tierSince: targetRank > current ? date : state.tierSince,
-        reviewDate: program.reviewDateAfter(date),
+        tierSince: targetRank > current ? reviewedOn : state.tierSince,
+        reviewDate: program.reviewDateAfter(reviewedOn),
       },
     };
   }
@@ -82,6 +89,6 @@ export function review(
       reason: softLanding && newRank > targetRank ? 'REVIEW_SOFT_LANDING' : 'REVIEW_NOT_REQUALIFIED',
     },
     // The base tier needs no review; any other is reviewed again a period later.
-    next: { tier: to, tierSince: date, reviewDate: base ? null : program.reviewDateAfter(date) },
+    next: { tier: to, tierSince: reviewedOn, reviewDate: base ? null : program.reviewDateAfter(reviewedOn) },
   };
 }

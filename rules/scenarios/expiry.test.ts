@@ -11,6 +11,19 @@ import { memberNumber, replaceOnce, useScenario, type Person, type Scenario } fr
 
 const IVANOV: Person = { number: memberNumber(1), surname: 'IVANOV', givenName: 'IVAN' };
 const PETROVA: Person = { number: memberNumber(2), surname: 'PETROVA', givenName: 'ANNA' };
+const HOUSEHOLD = { type: 'HOUSEHOLD', id: 'HH-1' } as const;
+const MOTHER: Person = { number: memberNumber(11), surname: 'SMIRNOVA', givenName: 'OLGA', group: HOUSEHOLD };
+const SON: Person = { number: memberNumber(12), surname: 'SMIRNOV', givenName: 'PAVEL', group: HOUSEHOLD };
+const FATHER: Person = { number: memberNumber(13), surname: 'SMIRNOV', givenName: 'IGOR', group: HOUSEHOLD };
+
+/** Gives members an address and their consent to every mailing. */
+async function mailable(w: Scenario, ...people: Person[]): Promise<void> {
+  for (const p of people)
+    await w
+      .knex('members')
+      .where({ number: p.number })
+      .update({ email: `${p.givenName.toLowerCase()}@example.com`, consent: JSON.stringify({ ALL: true }) });
+}
 
 /** A DRIVE rental day: `points` dollars of spend earn as many points. */
 function rent(w: Scenario, who: Person, txn: string, date: string, points: number): void {
@@ -221,6 +234,89 @@ for (const engine of availableEngines()) {
       // …until 18 months after the flight.
       await w.night('2027-09-10');
       expect(await w.balance(IVANOV.number)).toBe(0);
+    });
+
+    it("expires a pool's points 18 months after the last earning of any of its members, and warns each member who may be mailed", async () => {
+      const w = s();
+      await w.enrol('2026-01-01', MOTHER, SON, FATHER);
+      await mailable(w, MOTHER, FATHER);
+      rent(w, MOTHER, 'H-1', '2026-02-01', 300);
+      rent(w, SON, 'H-2', '2026-03-10', 200);
+      await w.night('2026-03-10');
+      expect(await w.poolBalance('HH-1')).toBe(500);
+      expect((await w.member(SON.number)).last_activity_date).toBe('2026-03-10');
+      // The father's account is closed; he stays on the pool's records but is mailed no longer.
+      w.dropMembers([{ ...FATHER, status: 'CLOSED', updatedAt: '2026-04-01T00:00:00Z' }]);
+      await w.night('2026-04-01');
+
+      // Due on 10 September 2027: warned from 12 July, the mailing 60 days ahead.
+      expect((await w.night('2027-07-11')).expire.counts.expiringSoon).toBe(0);
+      expect((await w.night('2027-07-12')).expire.counts.expiringSoon).toBe(500);
+      expect(await w.mailingList('EXPIRY_WARNING', '2027-07-11')).toEqual([]);
+      expect(await w.mailingList('EXPIRY_WARNING', '2027-07-12')).toEqual([
+        expect.objectContaining({ memberNumber: MOTHER.number, points: 500, expiresOn: '2027-09-10' }),
+      ]);
+      expect((await w.night('2027-09-09')).expire.counts.lots).toBe(0);
+      expect(await w.poolBalance('HH-1')).toBe(500);
+      const due = await w.night('2027-09-10');
+      expect(due.expire.counts).toMatchObject({ lots: 2, points: 500 });
+      expect(await w.poolBalance('HH-1')).toBe(0);
+      expect(
+        (await w.posting(`EXP:${(await w.knex('lots').orderBy('id').first('id')).id}`))?.entries,
+      ).toEqual({
+        [Accounts.poolPoints('HH-1')]: -300,
+        [Accounts.expiry]: 300,
+      });
+    });
+
+    it('keeps a pool alive by what a member who has since left earned into it, not by what she earns after', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', MOTHER, SON);
+      rent(w, SON, 'H-1', '2026-02-01', 100);
+      await w.night('2026-02-01');
+      rent(w, MOTHER, 'H-2', '2026-06-01', 400);
+      await w.night('2026-06-01');
+      expect(await w.poolBalance('HH-1')).toBe(500);
+      const { group: _left, ...motherAlone } = MOTHER;
+      w.dropMembers([{ ...motherAlone, updatedAt: '2026-07-01T00:00:00Z' }]);
+      await w.night('2026-07-01');
+      await mailable(w, MOTHER, SON);
+      rent(w, MOTHER, 'H-3', '2027-01-05', 50);
+      await w.night('2027-01-05');
+      expect(await w.balance(MOTHER.number)).toBe(50);
+
+      // The son last earned on 1 February 2026, but the pool on 1 June: due on 1 December 2027.
+      await w.night('2027-08-01');
+      expect(await w.poolBalance('HH-1')).toBe(500);
+      // Warned 60 days ahead: the son, who is in the pool; the mother is not, and her own points are not due.
+      expect(await w.mailingList('EXPIRY_WARNING', '2027-10-02')).toEqual([
+        expect.objectContaining({ memberNumber: SON.number, points: 500, expiresOn: '2027-12-01' }),
+      ]);
+      await w.night('2027-11-30');
+      expect(await w.poolBalance('HH-1')).toBe(500);
+      await w.night('2027-12-01');
+      expect(await w.poolBalance('HH-1')).toBe(0);
+      expect(await w.balance(MOTHER.number)).toBe(50);
+    });
+
+    it("adds a pool's points to a member's own in one warning when both are due the same day", async () => {
+      const w = s();
+      const { group: _none, ...sonAlone } = SON;
+      await w.enrol('2026-01-01', sonAlone);
+      rent(w, SON, 'H-1', '2026-02-01', 70);
+      await w.night('2026-02-01');
+      w.dropMembers([{ ...SON, updatedAt: '2026-02-15T00:00:00Z' }]); // joins the household
+      await w.night('2026-02-15');
+      await mailable(w, SON);
+      rent(w, SON, 'H-2', '2026-03-10', 200);
+      await w.night('2026-03-10');
+      expect(await w.balance(SON.number)).toBe(70);
+      expect(await w.poolBalance('HH-1')).toBe(200);
+      expect(await w.mailingList('EXPIRY_WARNING', '2027-07-12')).toEqual([
+        expect.objectContaining({ memberNumber: SON.number, points: 270, expiresOn: '2027-09-10' }),
+      ]);
+      const due = await w.night('2027-09-10');
+      expect(due.expire.counts).toMatchObject({ lots: 2, points: 270 });
     });
   });
 }

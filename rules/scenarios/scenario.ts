@@ -24,6 +24,8 @@ import { tiersJob } from '../../jobs/tiers.js';
 import { expireJob } from '../../jobs/expire.js';
 import type { Job, JobResult } from '../../jobs/types.js';
 import type { FeedName } from '../../parsers/types.js';
+import type { MailingKind } from '../../config/schema.js';
+import { mailingPolicy, mailingRows, type MailingRows } from '../../exporters/mailings.js';
 
 /** A boolean column that is set: `1` on SQLite, `true` on PostgreSQL. */
 export const YES = expect.toSatisfy((v: unknown) => v === true || v === 1, 'a set flag');
@@ -125,6 +127,8 @@ export interface HotelStayInput {
   checkIn: string;
   checkOut: string;
   revenue: Array<{ category: string; amount: string; currency?: string; date?: string }>;
+  /** `SummaryAmount` per category; a category with a summary and no revenue is written with the summary alone. */
+  summaries?: Array<{ category: string; amount: string; currency?: string }>;
   pointsEarned?: number;
 }
 
@@ -344,10 +348,22 @@ export class Scenario {
     const stayXml = stays.map((s, i) => {
       const byCategory = new Map<string, HotelStayInput['revenue']>();
       for (const r of s.revenue) byCategory.set(r.category, [...(byCategory.get(r.category) ?? []), r]);
+      for (const m of s.summaries ?? []) if (!byCategory.has(m.category)) byCategory.set(m.category, []);
+      const summaryOf = (cat: string) => {
+        const m = s.summaries?.find((x) => x.category === cat);
+        return m
+          ? `
+          <SummaryAmount Amount="${m.amount}" CurrencyCode="${m.currency ?? 'USD'}"/>`
+          : '';
+      };
       const categories = [...byCategory]
-        .map(
-          ([cat, rs]) => `
-        <RevenueCategory RevenueCategoryCode="${cat}">
+        .map(([cat, rs]) =>
+          rs.length === 0
+            ? `
+        <RevenueCategory RevenueCategoryCode="${cat}">${summaryOf(cat)}
+        </RevenueCategory>`
+            : `
+        <RevenueCategory RevenueCategoryCode="${cat}">${summaryOf(cat)}
           <RevenueDetails>${rs
             .map(
               (r) => `
@@ -608,6 +624,14 @@ ${cubes}
       .orderBy('p.id')
       .select('p.idempotency_key as key', 'p.kind as kind', 'p.business_date as businessDate');
     return rows as Array<{ key: string; kind: string; businessDate: string }>;
+  }
+
+  /** Who a mailing list of `date` addresses, and with what, as the export job would write it. */
+  async mailingList<K extends MailingKind>(kind: K, date: string): Promise<Array<MailingRows[K]>> {
+    const rows: Array<MailingRows[K]> = [];
+    for await (const row of mailingRows(this.knex, kind, date, mailingPolicy(this.w.config)))
+      rows.push(row as MailingRows[K]);
+    return rows;
   }
 
   async expectLedgerOk(): Promise<void> {

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../../test/harness/db.js';
 import { Accounts } from '../../ledger/accounts.js';
 import { runJob } from '../../jobs/runner.js';
-import { memberNumber, useScenario, type Person, type Scenario } from './scenario.js';
+import { memberNumber, replaceOnce, useScenario, type Person, type Scenario } from './scenario.js';
 
 const IVANOV: Person = { number: memberNumber(1), surname: 'IVANOV', givenName: 'IVAN' };
 
@@ -257,6 +257,94 @@ for (const engine of availableEngines()) {
       const next = await w.night('2027-03-11');
       expect(next.tiers.counts).toMatchObject({ lapsed: 0, 'lapsed.netZero': 0 });
       expect(await w.statusBalance(IVANOV.number)).toBe(0);
+    });
+
+    it('a review the nights skipped is judged on its date, and the next review counts from that date', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV);
+      fly(w, '2026-01-14', '1200.00');
+      await w.night('2026-01-15');
+      expect(await tierOf(w)).toEqual({ tier: 'SILVER', since: '2026-01-15', review: '2027-01-15' });
+      fly(w, '2026-01-18', '1000.00');
+      await w.night('2026-01-19');
+      // The nights of 15 to 19 January 2027 do not run. On the review date the window (15 Jan 2026,
+      // 15 Jan 2027] holds the $1,000 of 18 January 2026; the run date's window no longer does.
+      await w.night('2027-01-14');
+      const late = await w.night('2027-01-20');
+      expect(late.tiers.counts).toMatchObject({ hold: 1, down: 0 });
+      expect(await tierOf(w)).toEqual({ tier: 'SILVER', since: '2026-01-15', review: '2028-01-15' });
+      expect((await w.tierEvents(IVANOV.number)).at(-1)).toEqual({
+        business_date: '2027-01-20',
+        from_tier: 'SILVER',
+        to_tier: 'SILVER',
+        direction: 'HOLD',
+        qualification: 100000,
+        reason: 'REVIEW_REQUALIFIED',
+      });
+      // The next review is on its anniversary, not five days later.
+      await w.night('2028-01-15');
+      expect(await tierOf(w)).toEqual({ tier: 'MEMBER', since: '2028-01-15', review: null });
+    });
+
+    it('a late review that steps the member down is followed by the upgrade the credits of the skipped nights reach', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV);
+      fly(w, '2026-01-14', '2500.00');
+      await w.night('2026-01-15');
+      expect(await tierOf(w)).toEqual({ tier: 'GOLD', since: '2026-01-15', review: '2027-01-15' });
+      await w.night('2027-01-14');
+      // Flown on 17 January 2027, read the first night that runs again.
+      fly(w, '2027-01-17', '2600.00');
+      const late = await w.night('2027-01-20');
+      expect(late.tiers.counts).toMatchObject({ down: 1, up: 1 });
+      expect(await tierOf(w)).toEqual({ tier: 'GOLD', since: '2027-01-20', review: '2028-01-20' });
+      expect(
+        (await w.tierEvents(IVANOV.number)).map((e) => [
+          e.business_date,
+          e.from_tier,
+          e.to_tier,
+          e.qualification,
+          e.reason,
+        ]),
+      ).toEqual([
+        ['2026-01-15', 'MEMBER', 'GOLD', 250000, 'THRESHOLD_REACHED'],
+        ['2027-01-20', 'GOLD', 'SILVER', 0, 'REVIEW_SOFT_LANDING'],
+        ['2027-01-20', 'SILVER', 'GOLD', 260000, 'THRESHOLD_REACHED'],
+      ]);
+    });
+  });
+
+  describe(`tiers over the calendar year, reviewed on 31 December (${engine})`, () => {
+    const s = useScenario(engine, (y) =>
+      replaceOnce(
+        replaceOnce(y, 'window: rolling12', 'window: calendarYear'),
+        'review: anniversary',
+        'review: calendarYear',
+      ),
+    );
+
+    it('a review missed on 31 December is judged on the year it closes, and the next is a year later', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV);
+      fly(w, '2026-03-10', '1200.00');
+      await w.night('2026-03-11');
+      expect(await tierOf(w)).toEqual({ tier: 'SILVER', since: '2026-03-11', review: '2027-12-31' });
+      fly(w, '2027-06-10', '1200.00');
+      await w.night('2027-06-11');
+      await w.night('2027-12-30');
+      // 31 December and 1 January do not run.
+      const late = await w.night('2028-01-02');
+      expect(late.tiers.counts).toMatchObject({ hold: 1, down: 0 });
+      expect(await w.statusBalance(IVANOV.number)).toBe(0); // 2027's credits have left the window
+      expect(await tierOf(w)).toEqual({ tier: 'SILVER', since: '2026-03-11', review: '2028-12-31' });
+      expect((await w.tierEvents(IVANOV.number)).at(-1)).toMatchObject({
+        business_date: '2028-01-02',
+        direction: 'HOLD',
+        qualification: 120000,
+      });
+      // Nothing flown in 2028: the review on its date steps down.
+      await w.night('2028-12-31');
+      expect(await tierOf(w)).toEqual({ tier: 'MEMBER', since: '2028-12-31', review: null });
     });
   });
 }
