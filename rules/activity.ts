@@ -12,7 +12,7 @@ import type { HotelStay } from '../parsers/hotel.js';
 import type { PartnerActivity } from '../parsers/partner.js';
 import type { Redemption } from '../parsers/redemptions.js';
 import type { AllianceClaim } from '../parsers/alliance.js';
-import { isCurrencyCode } from '../lib/money.js';
+import { isCurrencyCode, minorUnitExponent, parseAmount, Decimal } from '../lib/money.js';
 import type { Program } from './program.js';
 import { reject, type Rejection } from './reasons.js';
 
@@ -419,6 +419,46 @@ export function partnerDraft(
   };
 }
 
+/** OpenTravel's Total Revenue category (RVC 17): its SummaryAmount totals the stay's other categories. */
+const TOTAL_REVENUE = '17';
+
+/**
+ * The first revenue category whose details do not add up, in its own currency and exactly, to its
+ * `SummaryAmount` (ota-hotel-stay.md: the total is a cross-check). The Total Revenue category sends no
+ * details of its own (OpenTravel's sample, our partners' files): it is checked against all the stay's.
+ * Any other category with a summary and no details has nothing to add up and is taken as sent.
+ */
+function summaryMismatch(s: HotelStay): Rejection | undefined {
+  for (const summary of s.summaries) {
+    const own = s.revenue.filter((r) => r.category === summary.category);
+    const details = own.length > 0 ? own : summary.category === TOTAL_REVENUE ? s.revenue : [];
+    if (details.length === 0) continue;
+    const where =
+      summary.category === undefined
+        ? 'RevenueCategory/SummaryAmount'
+        : `RevenueCategory[@RevenueCategoryCode="${summary.category}"]/SummaryAmount`;
+    // A reject's field holds 64 characters: any OpenTravel code fits; the message names a longer one.
+    const field = where.length <= 64 ? where : 'RevenueCategory/SummaryAmount';
+    const stated = `${where} is ${summary.amount} ${summary.currency}`;
+    const foreign = details.find((d) => d.currency !== summary.currency);
+    if (foreign)
+      return reject(
+        'BAD_AMOUNT',
+        field,
+        `${stated}, but its details include ${foreign.amount} ${foreign.currency}`,
+      );
+    const total = details.reduce((sum, d) => sum.plus(parseAmount(d.amount)), new Decimal(0));
+    if (total.equals(parseAmount(summary.amount))) continue;
+    const places = Math.max(minorUnitExponent(summary.currency) ?? 0, total.decimalPlaces());
+    return reject(
+      'BAD_AMOUNT',
+      field,
+      `${stated}, but its details add up to ${total.toFixed(places)} ${summary.currency}`,
+    );
+  }
+  return undefined;
+}
+
 export function hotelDraft(s: HotelStay, partnerCode: string, businessDate: IsoDate): Draft {
   if (!s.memberNumber)
     return { ok: false, rejection: reject('MEMBER_UNKNOWN', 'AccountID', 'the stay names no member') };
@@ -429,6 +469,11 @@ export function hotelDraft(s: HotelStay, partnerCode: string, businessDate: IsoD
       ok: false,
       rejection: reject('MALFORMED', 'Rate/@ExpireDate', 'the stay has no check-out date'),
     };
+  // Refused here, as a record, like the parser's unreadable amounts: the hotel reads the figures in its
+  // response (an activity's rejection tells it only the code), and nothing of a stay whose own figures
+  // disagree is archived to be earned on.
+  const mismatch = summaryMismatch(s);
+  if (mismatch) return { ok: false, rejection: mismatch };
   return {
     ok: true,
     activity: blankActivity({

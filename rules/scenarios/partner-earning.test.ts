@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../../test/harness/db.js';
 import { Accounts } from '../../ledger/accounts.js';
 import { allianceKey, awardPostingKey, hotelKey, partnerKey, reversalKey } from '../activity.js';
+import { exportJob } from '../../jobs/export.js';
 import { memberNumber, useScenario, type Person, type Scenario } from './scenario.js';
 
 const IVANOV: Person = { number: memberNumber(1), surname: 'IVANOV', givenName: 'IVAN' };
@@ -424,6 +425,90 @@ for (const engine of availableEngines()) {
         points: 10000,
       });
     });
+
+    it('rejects a stay whose details do not add up to its category’s SummaryAmount as BAD_AMOUNT, naming the field and both figures in the hotel response', async () => {
+      const w = s();
+      await w.enrol('2026-05-01', IVANOV);
+      const stay = (
+        reservation: string,
+        revenue: Array<{ category: string; amount: string; currency?: string }>,
+        summaries?: Array<{ category: string; amount: string; currency?: string }>,
+      ) => ({
+        member: IVANOV.number,
+        surname: 'IVANOV',
+        givenName: 'IVAN',
+        reservation,
+        checkIn: '2026-06-10',
+        checkOut: '2026-06-12',
+        revenue,
+        ...(summaries ? { summaries } : {}),
+      });
+      const room = (amount: string, currency?: string) => ({ category: 'ROOM', amount, currency });
+      w.dropHotel('GS', [
+        // Exact decimals: 100.10 + 100.20 is 200.30, which binary floating point misses.
+        stay(
+          'GS-31',
+          [room('100.10'), room('100.20')],
+          [
+            { category: 'ROOM', amount: '200.30' },
+            { category: '17', amount: '200.30' }, // OpenTravel's Total Revenue: the whole stay
+          ],
+        ),
+        stay('GS-32', [room('100.10'), room('100.19')], [{ category: 'ROOM', amount: '200.30' }]),
+        stay(
+          'GS-33',
+          [room('300.00'), { category: 'FOOD', amount: '50.00' }],
+          [{ category: '17', amount: '360.00' }],
+        ),
+        stay('GS-34', [room('100.00')], [{ category: 'ROOM', amount: '100.00', currency: 'EUR' }]),
+        stay('GS-35', [room('150.00')]),
+      ]);
+      await w.night('2026-06-13');
+      expect(await w.activity(hotelKey('GRANDSTAY', 'GS-31'))).toMatchObject({
+        status: 'POSTED',
+        points: 400,
+      });
+      expect(await w.activity(hotelKey('GRANDSTAY', 'GS-35'))).toMatchObject({
+        status: 'POSTED',
+        points: 300,
+      });
+      for (const id of ['GS-32', 'GS-33', 'GS-34'])
+        expect(await w.activity(hotelKey('GRANDSTAY', id))).toBeUndefined();
+      const rejects = await w.rejects({ feed: 'hotel' });
+      const field = (category: string) => `RevenueCategory[@RevenueCategoryCode="${category}"]/SummaryAmount`;
+      expect(rejects.map((r) => [r.record_ref, r.reason, r.field, r.message])).toEqual([
+        [
+          'GS-32',
+          'BAD_AMOUNT',
+          field('ROOM'),
+          `${field('ROOM')} is 200.30 USD, but its details add up to 200.29 USD`,
+        ],
+        [
+          'GS-33',
+          'BAD_AMOUNT',
+          field('17'),
+          `${field('17')} is 360.00 USD, but its details add up to 350.00 USD`,
+        ],
+        [
+          'GS-34',
+          'BAD_AMOUNT',
+          field('ROOM'),
+          `${field('ROOM')} is 100.00 EUR, but its details include 100.00 USD`,
+        ],
+      ]);
+      expect(await w.balance(IVANOV.number)).toBe(700);
+
+      await w.run(exportJob, '2026-06-13');
+      const out = await w.knex('files').where({ direction: 'out', feed: 'hotel-response' }).first();
+      const xml = readFileSync(String(out.local_path), 'utf8');
+      const warning = (id: string) =>
+        new RegExp(`<Warning [^>]*ShortText="BAD_AMOUNT"[^>]*RecordID="${id}"[^>]*>([^<]*)</Warning>`).exec(
+          xml,
+        )?.[1];
+      expect(warning('GS-32')).toMatch(/SummaryAmount.*200\.30 USD.*200\.29 USD/);
+      expect(warning('GS-33')).toMatch(/SummaryAmount.*360\.00 USD.*350\.00 USD/);
+      expect(xml).not.toMatch(/RecordID="GS-3[15]"/);
+    });
   });
 
   describe(`partner airlines: inbound claims under the earning chart (${engine})`, () => {
@@ -451,7 +536,7 @@ for (const engine of availableEngines()) {
         claim('LH-1', IVANOV, 'FRA', 'SVO', 'C', 'C'), // 1257 mi × 2.0 = 2514
         claim('LH-2', PETROVA, 'FRA', 'MUC', 'Y', 'Y'), // 186 mi, raised to 500 × 1.0
         claim('LH-3', SIDOROV, 'FRA', 'SVO', 'C', 'C'), // 2514 + Gold 50% (the air tier bonus) = 3771
-        claim('LH-4', IVANOV, 'FRA', 'SVO', 'Y', 'O'), // O earns nothing on the LH chart
+        claim('LH-4', PETROVA, 'FRA', 'SVO', 'Y', 'O'), // O earns nothing on the LH chart
       ]);
       await w.night('2026-03-11');
       expect(await w.activity(allianceKey('LH', 'LH-1'))).toMatchObject({
@@ -521,6 +606,103 @@ for (const engine of availableEngines()) {
       expect(
         await w.knex('alliance_claims').where({ direction: 'IN' }).select('partner_code', 'claim_id'),
       ).toEqual([{ partner_code: 'LH', claim_id: 'LH-3' }]);
+    });
+
+    it('rejects the same flight claimed again under another claim id as DUPLICATE naming the first claim, in the same file, a later one or another partner’s', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV, PETROVA);
+      const flight = {
+        carrier: 'LH',
+        flight: '1444',
+        date: '2026-03-10',
+        from: 'FRA',
+        to: 'SVO',
+        cabin: 'C',
+        rbd: 'C',
+      };
+      const ivanov = { member: IVANOV.number, surname: IVANOV.surname, ...flight };
+      w.dropAllianceClaims('LH', [
+        { id: 'LH-1', ...ivanov },
+        { id: 'LH-7', ...ivanov },
+        { id: 'LH-8', member: PETROVA.number, surname: PETROVA.surname, ...flight }, // another member
+        { id: 'LH-9', ...ivanov, date: '2026-03-09' }, // another day
+      ]);
+      await w.night('2026-03-11');
+      expect(await points(w, allianceKey('LH', 'LH-1'))).toBe(2514);
+      expect(await points(w, allianceKey('LH', 'LH-8'))).toBe(2514);
+      expect(await points(w, allianceKey('LH', 'LH-9'))).toBe(2514);
+      expect(await w.activity(allianceKey('LH', 'LH-7'))).toBeUndefined();
+      expect(await w.balance(IVANOV.number)).toBe(2 * 2514);
+      const duplicates = async () =>
+        (await w.rejects({ feed: 'alliance-claims' })).map((r) => [
+          r.record_ref,
+          r.reason,
+          r.field,
+          r.message,
+        ]);
+      const sameFlight = 'flight LH1444 FRA-SVO of 2026-03-10 was already claimed for member';
+      expect(await duplicates()).toEqual([
+        ['LH-7', 'DUPLICATE', 'ClaimId', `claim LH-7: ${sameFlight} ${IVANOV.number} as LH claim LH-1`],
+      ]);
+      await w.run(exportJob, '2026-03-11');
+      const out = await w.knex('files').where({ direction: 'out', feed: 'alliance-results' }).first();
+      const xml = readFileSync(String(out.local_path), 'utf8');
+      expect(xml).toMatch(
+        /<ClaimId>LH-7<\/ClaimId>\s*<Rejected>\s*<ReasonCode>DUPLICATE<\/ReasonCode>\s*<ReasonText>claim LH-7: [^<]*LH claim LH-1<\/ReasonText>/,
+      );
+
+      // Iberia claims the same flight: the member was credited for it once already.
+      w.dropAllianceClaims('IB', [{ id: 'IB-3', ...ivanov }]);
+      await w.night('2026-03-12');
+      expect(await w.activity(allianceKey('IB', 'IB-3'))).toBeUndefined();
+      expect((await duplicates()).at(-1)).toEqual([
+        'IB-3',
+        'DUPLICATE',
+        'ClaimId',
+        `claim IB-3: ${sameFlight} ${IVANOV.number} as LH claim LH-1`,
+      ]);
+
+      // The night again, then the first file's claims sent again: nothing posts, and LH-1 is a claim read
+      // again, not a duplicate of itself.
+      const postings = await w.postingCount();
+      await w.night('2026-03-12');
+      w.dropAllianceClaims('LH', [
+        { id: 'LH-1', ...ivanov },
+        { id: 'LH-7', ...ivanov },
+      ]);
+      await w.night('2026-03-13');
+      expect(await w.postingCount()).toBe(postings);
+      expect(await w.balance(IVANOV.number)).toBe(2 * 2514);
+      expect((await duplicates()).slice(-2)).toEqual([
+        ['LH-1', 'DUPLICATE', 'id', 'LH-1 was already processed'],
+        ['LH-7', 'DUPLICATE', 'ClaimId', `claim LH-7: ${sameFlight} ${IVANOV.number} as LH claim LH-1`],
+      ]);
+      expect(await w.activity(allianceKey('LH', 'LH-1'))).toMatchObject({ status: 'POSTED', points: 2514 });
+    });
+
+    it('credits a flight whose earlier claim was rejected when it is claimed again under another claim id', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      const claim = {
+        member: IVANOV.number,
+        carrier: 'LH',
+        flight: '1444',
+        date: '2026-03-10',
+        from: 'FRA',
+        to: 'SVO',
+        cabin: 'C',
+        rbd: 'C',
+      };
+      w.dropAllianceClaims('LH', [{ id: 'LH-1', ...claim, surname: 'PETROVA' }]);
+      await w.night('2026-03-11');
+      expect(await w.activity(allianceKey('LH', 'LH-1'))).toMatchObject({
+        status: 'REJECTED',
+        reason: 'NAME_MISMATCH',
+      });
+      w.dropAllianceClaims('LH', [{ id: 'LH-2', ...claim, surname: 'IVANOV' }]);
+      await w.night('2026-03-12');
+      expect(await w.activity(allianceKey('LH', 'LH-2'))).toMatchObject({ status: 'POSTED', points: 2514 });
+      expect(await w.rejects({ feed: 'alliance-claims' })).toEqual([]);
     });
 
     it('refuses a claims file from a program we have no agreement with', async () => {
