@@ -27,6 +27,7 @@ for (const engine of availableEngines()) {
       const t = await createTestDatabase(engine);
       try {
         await t.db.knex.migrate.down(MIGRATION_CONFIG);
+        await t.db.knex.migrate.down(MIGRATION_CONFIG);
         await insertMember(t.db.knex, { number: '1000000016', status: 'ACTIVE', tier: 'MEMBER' });
         const ledger = new Ledger(t.db, { now: () => new Date('2026-11-27T02:00:00Z') });
         const posted = await ledger.post(
@@ -56,7 +57,7 @@ for (const engine of availableEngines()) {
             updated_at: '2026-11-27T02:00:00Z',
           })),
         );
-        expect(await migrateLatest(t.db)).toEqual(['006_activity_posting_id']);
+        expect(await migrateLatest(t.db)).toEqual(['006_activity_posting_id', '007_reject_field_length']);
         const linked = await t.db
           .knex('activities')
           .orderBy('activity_key')
@@ -69,6 +70,25 @@ for (const engine of availableEngines()) {
           ['C', null],
         ]);
         expect((await checkLedger(t.db.knex)).ok).toBe(true);
+      } finally {
+        await t.cleanup();
+      }
+    });
+
+    it('007 keeps a reject whose field is a long path into a hotel stay', async () => {
+      const t = await createTestDatabase(engine);
+      try {
+        const field = 'RevenueCategories/RevenueCategory[2]/RevenueDetails/RevenueDetail[3]/@Amount';
+        await t.db.knex('rejects').insert({
+          feed: 'hotel',
+          line: 41,
+          field,
+          reason: 'BAD_AMOUNT',
+          message: 'not an amount',
+          business_date: '2026-11-26',
+          created_at: '2026-11-27T02:00:00Z',
+        });
+        expect((await t.db.knex('rejects').first('field'))?.field).toBe(field);
       } finally {
         await t.cleanup();
       }

@@ -10,6 +10,7 @@ import * as m003 from './003_report_indexes.js';
 import * as m004 from './004_exports.js';
 import * as m005 from './005_reporting_role.js';
 import * as m006 from './006_activity_posting_id.js';
+import * as m007 from './007_reject_field_length.js';
 
 export interface Migration {
   name: string;
@@ -24,6 +25,7 @@ export const migrations: Migration[] = [
   { name: '004_exports', ...m004 },
   { name: '005_reporting_role', ...m005 },
   { name: '006_activity_posting_id', ...m006 },
+  { name: '007_reject_field_length', ...m007 },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {
