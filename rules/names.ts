@@ -198,6 +198,14 @@ function lettersOf(word: string): ReadonlyArray<readonly string[]> {
       i++;
     } else if (c === 'Е' && (i === 0 || BEFORE_IOTATED.has(chars[i - 1]!))) {
       letters.push(['E', 'YE']);
+    } else if (c === 'Е') {
+      // Ё is mostly printed as Е, and profiles spell the name as said: ФЕДОРОВ → FYODOROV, ПЕТР → PYOTR.
+      letters.push(['E', 'YO']);
+    } else if (c === 'Я' && chars[i - 1] === 'И') {
+      // -ИЯ as English spells it: МАРИЯ → MARIA, ЮЛИЯ → YULIA (ICAO MARIIA, older MARIYA).
+      letters.push(['IA', 'YA', 'A']);
+    } else if (c === 'Ь' && next === 'И') {
+      letters.push(['', 'Y']); // ИЛЬИН → ILIN, ILYIN
     } else {
       const known = CYRILLIC.get(c) ?? LATIN_SPECIAL.get(c);
       // Anything else loses its accents (É → E, Ñ → N); a letter of another script stays itself.
