@@ -107,6 +107,9 @@ async function loadOriginals(
         'member_number',
         'partner_code',
         'activity_type',
+        'points_requested',
+        'spend_minor',
+        'spend_currency',
       );
     for (const f of found) {
       out.set(f.activity_key, {
@@ -116,6 +119,9 @@ async function loadOriginals(
         statusPostingKey: f.status_posting_key,
         points: Math.abs(Number(f.points)),
         activityDate: f.activity_date,
+        pointsRequested: f.points_requested === null ? null : Number(f.points_requested),
+        spendMinor: f.spend_minor === null ? null : Number(f.spend_minor),
+        spendCurrency: f.spend_currency,
         capped: {
           type: f.type,
           memberNumber: f.member_number,
@@ -309,6 +315,9 @@ export async function contextFor(
         statusPostingKey: row.statusPostingKey,
         points: Math.abs(row.points ?? 0),
         activityDate: row.activityDate,
+        pointsRequested: row.pointsRequested,
+        spendMinor: row.spendMinor,
+        spendCurrency: row.spendCurrency,
         capped: row,
       });
     },

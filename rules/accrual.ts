@@ -75,6 +75,10 @@ export interface OriginalActivity {
   statusPostingKey: string | null;
   points: number;
   activityDate: IsoDate;
+  /** What the partner asked for and spent, to check a reversal's amount against (partner credits). */
+  pointsRequested?: number | null;
+  spendMinor?: number | null;
+  spendCurrency?: string | null;
 }
 
 export interface AccrualContext {
@@ -499,12 +503,33 @@ function reversePartnerCredit(ctx: AccrualContext, row: ActivityRow): AccrualDec
       ),
     );
   }
-  if (row.pointsRequested !== null && -row.pointsRequested !== original.points) {
+  // A partner reverses what it asked for (before our tier bonus) or what we credited; a reversal giving
+  // its spend instead gives the whole spend back. Anything else is not the credit it names.
+  if (
+    row.pointsRequested !== null &&
+    -row.pointsRequested !== original.points &&
+    -row.pointsRequested !== original.pointsRequested
+  ) {
     return rejected(
       reject(
         'BAD_AMOUNT',
         'points_requested',
         `the reversal asks for ${row.pointsRequested} but ${row.reversalOfRef} was credited ${original.points}`,
+      ),
+    );
+  }
+  if (
+    row.pointsRequested === null &&
+    row.spendMinor !== null &&
+    original.spendMinor !== null &&
+    original.spendMinor !== undefined &&
+    (row.spendCurrency !== original.spendCurrency || -row.spendMinor !== original.spendMinor)
+  ) {
+    return rejected(
+      reject(
+        'BAD_AMOUNT',
+        'spend_amount',
+        `the reversal gives back a spend of ${row.spendMinor} ${row.spendCurrency} (minor units) but ${row.reversalOfRef} spent ${original.spendMinor} ${original.spendCurrency}`,
       ),
     );
   }

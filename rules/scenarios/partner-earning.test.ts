@@ -285,6 +285,43 @@ for (const engine of availableEngines()) {
       expect(await w.activity(partnerKey('DRIVE', 'P-3'))).toMatchObject({ status: 'PARTIAL', points: 3000 });
     });
 
+    it('takes back a credit by the points the partner asked for (before our tier bonus), and refuses a reversal of another amount or spend', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV, SIDOROV);
+      await reachTier(w, SIDOROV, '2500.00', '2026-03-02');
+      await w.night('2026-03-03');
+      const sidorovs = (txn: string, extra: Record<string, unknown>) => ({
+        ...ivanovs(txn, '2026-03-10', 'RENTAL', extra),
+        member: SIDOROV.number,
+        surname: 'SIDOROV',
+      });
+      w.dropPartner('DRIVE', '2026-03-11', [
+        sidorovs('Q-1', { points: 700 }), // 700 + 25% Gold = 875 credited
+        ivanovs('Q-2', '2026-03-10', 'RENTAL_DAY', { spend: '50.00', currency: 'USD' }),
+        ivanovs('Q-3', '2026-03-10', 'RENTAL_DAY', { spend: '40.00', currency: 'USD' }),
+      ]);
+      await w.night('2026-03-11');
+      expect(await points(w, partnerKey('DRIVE', 'Q-1'))).toBe(875);
+      w.dropPartner('DRIVE', '2026-03-12', [
+        sidorovs('Q-1-R', { points: -700 }),
+        ivanovs('Q-2-R', '2026-03-11', 'RENTAL_DAY', { spend: '-1.00', currency: 'USD' }),
+        ivanovs('Q-3-R', '2026-03-11', 'RENTAL_DAY', { spend: '-40.00', currency: 'USD' }),
+      ]);
+      await w.night('2026-03-12');
+      expect(await w.activity(partnerKey('DRIVE', 'Q-1'))).toMatchObject({ status: 'REVERSED' });
+      expect(await w.activity(partnerKey('DRIVE', 'Q-1-R'))).toMatchObject({
+        status: 'POSTED',
+        points: -875,
+      });
+      expect(await w.activity(partnerKey('DRIVE', 'Q-2-R'))).toMatchObject({
+        status: 'REJECTED',
+        reason: 'BAD_AMOUNT',
+      });
+      expect(await w.activity(partnerKey('DRIVE', 'Q-2'))).toMatchObject({ status: 'POSTED', points: 50 });
+      expect(await w.activity(partnerKey('DRIVE', 'Q-3'))).toMatchObject({ status: 'REVERSED' });
+      expect(await w.balance(IVANOV.number)).toBe(50);
+    });
+
     it('reverses a partner credit with its -R record: the points leave the member’s account, the original is REVERSED', async () => {
       const w = s();
       await w.enrol('2026-03-01', IVANOV);
