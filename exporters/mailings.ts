@@ -347,33 +347,55 @@ export async function* expiryWarnings(
 ): AsyncGenerator<ExpiryWarningRow> {
   const target = addDays(businessDate, policy.expiryWarningDays);
   if (policy.expiry.policy === 'fixedTerm') {
-    const expiring = (b: Knex.QueryBuilder) =>
-      b.whereExists((s) =>
-        s
-          .select(q.raw('1'))
-          .from('lots as l')
-          .join('accounts as a', 'a.id', 'l.account_id')
-          .whereRaw('a.member_id = m.id')
-          .andWhere('a.kind', 'MEMBER_POINTS')
-          .andWhere('l.expires_on', target)
-          .andWhere('l.remaining', '>', 0),
-      );
-    for await (const page of mailableMembers(q, 'EXPIRY_WARNING', 'ACTIVE', expiring)) {
-      const points = (await q('lots as l')
+    // A pool's lots are its members' to spend, so each member who may be mailed is warned of what the
+    // pool loses that day as well as of their own, in one warning (as under inactivity).
+    const lotsDue = (s: Knex.QueryBuilder) =>
+      s
+        .select(q.raw('1'))
+        .from('lots as l')
         .join('accounts as a', 'a.id', 'l.account_id')
-        .where('a.kind', 'MEMBER_POINTS')
-        .whereIn(
-          'a.member_id',
-          page.map((m) => m.id),
-        )
         .andWhere('l.expires_on', target)
-        .andWhere('l.remaining', '>', 0)
-        .groupBy('a.member_id')
-        .select('a.member_id')
-        .sum({ points: 'l.remaining' })) as Array<{ member_id: number; points: number | string }>;
-      const byMember = new Map(points.map((p) => [Number(p.member_id), Number(p.points)]));
+        .andWhere('l.remaining', '>', 0);
+    const expiring = (b: Knex.QueryBuilder) =>
+      b.where((w) =>
+        w
+          .whereExists((s) => lotsDue(s).whereRaw('a.member_id = m.id').andWhere('a.kind', 'MEMBER_POINTS'))
+          .orWhereExists((s) =>
+            lotsDue(s).whereRaw('a.pool_id = m.pool_id').andWhere('a.kind', 'POOL_POINTS'),
+          ),
+      );
+    const dueOn = (kind: 'MEMBER_POINTS' | 'POOL_POINTS', owner: 'member_id' | 'pool_id', ids: number[]) =>
+      ids.length === 0
+        ? Promise.resolve(new Map<number, number>())
+        : q('lots as l')
+            .join('accounts as a', 'a.id', 'l.account_id')
+            .where('a.kind', kind)
+            .whereIn(`a.${owner}`, ids)
+            .andWhere('l.expires_on', target)
+            .andWhere('l.remaining', '>', 0)
+            .groupBy(`a.${owner}`)
+            .select(`a.${owner} as owner`)
+            .sum({ points: 'l.remaining' })
+            .then(
+              (rows) =>
+                new Map(
+                  (rows as Array<{ owner: number; points: number | string }>).map((r) => [
+                    Number(r.owner),
+                    Number(r.points),
+                  ]),
+                ),
+            );
+    for await (const page of mailableMembers(q, 'EXPIRY_WARNING', 'ACTIVE', expiring)) {
+      const own = await dueOn(
+        'MEMBER_POINTS',
+        'member_id',
+        page.map((m) => m.id),
+      );
+      const pools = await dueOn('POOL_POINTS', 'pool_id', [
+        ...new Set(page.flatMap((m) => (m.pool_id === null ? [] : [Number(m.pool_id)]))),
+      ]);
       for (const m of page) {
-        const n = byMember.get(m.id);
+        const n = (own.get(m.id) ?? 0) + (m.pool_id === null ? 0 : (pools.get(Number(m.pool_id)) ?? 0));
         if (n) yield { ...addressee(m), points: n, expiresOn: target };
       }
     }
@@ -397,13 +419,22 @@ export async function* expiryWarnings(
       }>
     ).map((p) => [Number(p.pool_id), Number(p.balance)]),
   );
-  const ownDue = (m: MemberRow) =>
-    m.last_activity_date !== null && addMonths(m.last_activity_date, months) === target;
+  // As the expire job counts it: a member who never earned is judged from the enrolment date.
+  const lastActive = (m: MemberRow) => m.last_activity_date ?? m.enrolment_date;
+  const ownDue = (m: MemberRow) => {
+    const last = lastActive(m);
+    return last !== null && addMonths(last, months) === target;
+  };
   const poolFigure = (m: MemberRow) => (m.pool_id === null ? 0 : (poolPoints.get(Number(m.pool_id)) ?? 0));
   for await (const page of mailableMembers(q, 'EXPIRY_WARNING', 'ACTIVE', (b) =>
     b.where((w) =>
       w
         .whereBetween('m.last_activity_date', [addDays(around, -3), addDays(around, 3)])
+        .orWhere((n) =>
+          n
+            .whereNull('m.last_activity_date')
+            .whereBetween('m.enrolment_date', [addDays(around, -3), addDays(around, 3)]),
+        )
         .orWhereIn('m.pool_id', duePools.clone().select('pa.pool_id')),
     ),
   )) {

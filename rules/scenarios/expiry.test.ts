@@ -146,6 +146,25 @@ for (const engine of availableEngines()) {
     });
   });
 
+  describe(`fixed-term expiry of a pool (${engine})`, () => {
+    const s = useScenario(engine);
+
+    it('warns each member of a pool who may be mailed of what the pool loses, with their own, in one warning', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', MOTHER, SON, IVANOV);
+      await mailable(w, MOTHER, SON, IVANOV);
+      rent(w, MOTHER, 'H-1', '2026-02-01', 300); // into the pool: expires 28 February 2029
+      await w.night('2026-02-02');
+      expect(await w.poolBalance('HH-1')).toBe(300);
+      expect(await w.mailingList('EXPIRY_WARNING', '2028-12-29')).toEqual([]);
+      const warned = await w.mailingList('EXPIRY_WARNING', '2028-12-30');
+      expect(warned.map((r) => [r.memberNumber, r.points, r.expiresOn])).toEqual([
+        [MOTHER.number, 300, '2029-02-28'],
+        [SON.number, 300, '2029-02-28'],
+      ]);
+    });
+  });
+
   describe(`inactivity expiry, 18 months without earning (${engine})`, () => {
     const s = useScenario(engine, (y) =>
       replaceOnce(
@@ -196,6 +215,25 @@ for (const engine of availableEngines()) {
         expect.stringMatching(/\(inactivity\)$/),
         expect.stringMatching(/\(inactivity\)$/),
       ]);
+    });
+
+    it('warns a member with no earning on record from the enrolment date, as the expire job counts', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV);
+      await mailable(w, IVANOV);
+      rent(w, IVANOV, 'H-1', '2026-02-01', 300);
+      await w.night('2026-02-01');
+      // Points brought over from an older system come with no earning activity on record.
+      await w
+        .knex('members')
+        .where({ number: IVANOV.number })
+        .update({ last_activity_date: null, enrolment_date: '2026-03-01' });
+      // Due on 1 September 2027, warned 60 days ahead.
+      expect(await w.mailingList('EXPIRY_WARNING', '2027-07-03')).toEqual([
+        expect.objectContaining({ memberNumber: IVANOV.number, points: 300, expiresOn: '2027-09-01' }),
+      ]);
+      expect((await w.night('2027-08-31')).expire.counts.lots).toBe(0);
+      expect((await w.night('2027-09-01')).expire.counts.points).toBe(300);
     });
 
     it('counts a flight credited by a retro-claim as earning activity', async () => {
