@@ -12,7 +12,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { main } from '../cli/main.js';
-import { openDb } from '../db/connection.js';
+import { openDb, type Db } from '../db/connection.js';
 import { migrateLatest } from '../db/migrate.js';
 import { insertMember } from '../ledger/members.js';
 import { Ledger } from '../ledger/ledger.js';
@@ -27,6 +27,38 @@ const EMPTY = createHash('sha256').digest('hex');
 
 function sha(path: string): string | null {
   return existsSync(path) ? createHash('sha256').update(readFileSync(path)).digest('hex') : null;
+}
+
+/**
+ * A flight an earlier night credited: its 1,309-point award posted and its activity archived, with the
+ * columns `columns` adds (the feed it came from, its coupon, its route).
+ */
+async function archiveCreditedFlight(db: Db, key: string, columns: Record<string, unknown>): Promise<void> {
+  const member = key.split(':').at(-1)!;
+  await new Ledger(db).post([
+    {
+      key: `${key}:AWARD`,
+      kind: 'ACCRUAL',
+      businessDate: '2026-06-04',
+      entries: [
+        { account: Accounts.memberPoints(member), amount: 1309, expiresOn: '2029-06-30' },
+        { account: Accounts.ownFlights, amount: -1309 },
+      ],
+    },
+  ]);
+  await db.knex('activities').insert({
+    activity_key: key,
+    type: 'FLIGHT',
+    member_number: member,
+    activity_date: '2026-06-03',
+    business_date: '2026-06-04',
+    status: 'POSTED',
+    points: 1309,
+    posting_key: `${key}:AWARD`,
+    needs_accrual: false,
+    updated_at: new Date().toISOString(),
+    ...columns,
+  });
 }
 
 describe('redeye simulate', () => {
@@ -57,30 +89,7 @@ describe('redeye simulate', () => {
       });
     }
     // A credit already posted for BELOVA's flight (its FTL came on an earlier night): the simulator sees it.
-    await new Ledger(db).post([
-      {
-        key: 'FLT:XX245:2026-06-03:SVO-AER:XX:1000000040:AWARD',
-        kind: 'ACCRUAL',
-        businessDate: '2026-06-04',
-        entries: [
-          { account: Accounts.memberPoints('1000000040'), amount: 1309, expiresOn: '2029-06-30' },
-          { account: Accounts.ownFlights, amount: -1309 },
-        ],
-      },
-    ]);
-    await db.knex('activities').insert({
-      activity_key: 'FLT:XX245:2026-06-03:SVO-AER:XX:1000000040',
-      type: 'FLIGHT',
-      member_number: '1000000040',
-      activity_date: '2026-06-03',
-      business_date: '2026-06-04',
-      status: 'POSTED',
-      seen_ftl: true,
-      points: 1309,
-      posting_key: 'FLT:XX245:2026-06-03:SVO-AER:XX:1000000040:AWARD',
-      needs_accrual: false,
-      updated_at: new Date().toISOString(),
-    });
+    await archiveCreditedFlight(db, 'FLT:XX245:2026-06-03:SVO-AER:XX:1000000040', { seen_ftl: true });
     await db.close();
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
@@ -212,33 +221,12 @@ describe('redeye simulate', () => {
   it('merges a codeshare coupon into the passenger the archive holds under the marketing flight, as ingest does', async () => {
     const db = openDb(`sqlite:${dbFile}`);
     const key = 'FLT:SU5401:2026-06-03:SVO-AER:XX:1000000032';
-    await new Ledger(db).post([
-      {
-        key: `${key}:AWARD`,
-        kind: 'ACCRUAL',
-        businessDate: '2026-06-04',
-        entries: [
-          { account: Accounts.memberPoints('1000000032'), amount: 1309, expiresOn: '2029-06-30' },
-          { account: Accounts.ownFlights, amount: -1309 },
-        ],
-      },
-    ]);
-    await db.knex('activities').insert({
-      activity_key: key,
-      type: 'FLIGHT',
-      member_number: '1000000032',
-      activity_date: '2026-06-03',
-      business_date: '2026-06-04',
+    await archiveCreditedFlight(db, key, {
       carrier: 'SU',
       flight_number: '5401',
       origin: 'SVO',
       destination: 'AER',
-      status: 'POSTED',
       seen_ftl: true,
-      points: 1309,
-      posting_key: `${key}:AWARD`,
-      needs_accrual: false,
-      updated_at: new Date().toISOString(),
     });
     await db.close();
     const events = await simulateJson('flown', {
@@ -276,34 +264,13 @@ describe('redeye simulate', () => {
   it('counts a refund of a credited coupon as a reversal with negative points, never as would post', async () => {
     const db = openDb(`sqlite:${dbFile}`);
     const key = 'FLT:XX245:2026-06-03:SVO-AER:XX:1000000032';
-    await new Ledger(db).post([
-      {
-        key: `${key}:AWARD`,
-        kind: 'ACCRUAL',
-        businessDate: '2026-06-04',
-        entries: [
-          { account: Accounts.memberPoints('1000000032'), amount: 1309, expiresOn: '2029-06-30' },
-          { account: Accounts.ownFlights, amount: -1309 },
-        ],
-      },
-    ]);
-    await db.knex('activities').insert({
-      activity_key: key,
-      type: 'FLIGHT',
-      member_number: '1000000032',
-      activity_date: '2026-06-03',
-      business_date: '2026-06-04',
+    await archiveCreditedFlight(db, key, {
       origin: 'SVO',
       destination: 'AER',
       ticket_number: '7770000000100',
       coupon_number: 1,
       coupon_status: 'F',
-      status: 'POSTED',
       seen_coupon: true,
-      points: 1309,
-      posting_key: `${key}:AWARD`,
-      needs_accrual: false,
-      updated_at: new Date().toISOString(),
     });
     await db.close();
     const events = await simulateJson('flown', {
