@@ -486,8 +486,8 @@ const claimedFlight = (
  * left to `storeUnique` (a record read again, refused as such), so a file sent again does not make a
  * first claim the duplicate of itself.
  */
-async function earlierClaimsOfSameFlight(
-  trx: Knex.Transaction,
+export async function earlierClaimsOfSameFlight(
+  trx: Knex | Knex.Transaction,
   drafts: ActivityRow[],
 ): Promise<Map<string, string>> {
   const pairs = new Map(
@@ -514,6 +514,18 @@ async function earlierClaimsOfSameFlight(
     else first.set(claimedFlight(d), claimName(d));
   }
   return duplicates;
+}
+
+/** A claim for a flight another claim has already claimed (`first`, as `earlierClaimsOfSameFlight` names it). */
+export function duplicateClaim(a: ActivityRow, claimId: string, first: string): Draft {
+  return {
+    ok: false,
+    rejection: {
+      reason: 'DUPLICATE',
+      field: 'ClaimId',
+      message: `claim ${claimId}: flight ${a.carrier}${a.flightNumber} ${a.origin}-${a.destination} of ${a.activityDate} was already claimed for member ${a.memberNumber} as ${first}`,
+    },
+  };
 }
 
 export function allianceClaimsHandler(
@@ -561,14 +573,7 @@ export function allianceClaimsHandler(
         const a = i.draft.activity;
         const first = earlier.get(a.activityKey);
         if (!first) continue;
-        i.draft = {
-          ok: false,
-          rejection: {
-            reason: 'DUPLICATE',
-            field: 'ClaimId',
-            message: `claim ${i.ref}: flight ${a.carrier}${a.flightNumber} ${a.origin}-${a.destination} of ${a.activityDate} was already claimed for member ${a.memberNumber} as ${first}`,
-          },
-        };
+        i.draft = duplicateClaim(a, i.ref, first);
         counts.add('duplicates');
       }
       const rejects = await storeUnique(trx, file, items, ctx.now().toISOString(), counts);

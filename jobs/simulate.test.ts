@@ -286,6 +286,37 @@ describe('redeye simulate', () => {
     });
   });
 
+  it('claims a partner-airline flight once, as ingest does: a second claim id for it is a DUPLICATE', async () => {
+    const claim = (id: string) => `
+  <Claim>
+    <ClaimId>${id}</ClaimId>
+    <Member><Program>XX</Program><Number>1000000032</Number><Surname>ABRAMOV</Surname></Member>
+    <Flight>
+      <OperatingCarrier>LH</OperatingCarrier><OperatingFlightNumber>1444</OperatingFlightNumber>
+      <MarketingCarrier>LH</MarketingCarrier><MarketingFlightNumber>1444</MarketingFlightNumber>
+      <FlightDate>2026-06-01</FlightDate><Origin>FRA</Origin><Destination>SVO</Destination>
+      <Cabin>Y</Cabin><FlownRbd>Y</FlownRbd>
+    </Flight>
+  </Claim>`;
+    const events = await simulateJson('alliance-claims', {
+      'LH_XX_20260604_000001.claims.xml': `<?xml version="1.0" encoding="UTF-8"?>
+<AccrualClaims xmlns="urn:redeye:alliance:1.0">
+  <FileHeader>
+    <SenderProgram>LH</SenderProgram><ReceiverProgram>XX</ReceiverProgram>
+    <FileSequence>1</FileSequence><CreatedAt>2026-06-04T03:15:00Z</CreatedAt>
+  </FileHeader>${claim('LH-1')}${claim('LH-7')}
+  <Control><ClaimCount>2</ClaimCount></Control>
+</AccrualClaims>
+`,
+    });
+    const records = events.filter((e) => e.type === 'record' || e.type === 'reject');
+    expect(records.map((r) => [r.status ?? 'REJECTED', r.reason ?? null])).toEqual([
+      ['POSTED', null],
+      ['REJECTED', 'DUPLICATE'],
+    ]);
+    expect(summaryOf(events)).toMatchObject({ records: 2, posted: 1, rejected: 1 });
+  });
+
   const partnerLine = (id: string, amount: string) =>
     `D,${id},1000000065,MORGAN,SARAH,2026-06-01,CARD_SPEND,,${amount},USD,,\r\n`;
 

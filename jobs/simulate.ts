@@ -36,7 +36,14 @@ import {
 import { Program } from '../rules/program.js';
 import { activitiesByCoupons, activitiesByKeys } from './activities.js';
 import { contextFor, loadFxTable, PeriodPoints, remember, type AccrueState } from './accrue.js';
-import { allianceClaimDraftFor, mergedFields, minorOf, sameFlightOf } from './ingest-feeds.js';
+import {
+  allianceClaimDraftFor,
+  duplicateClaim,
+  earlierClaimsOfSameFlight,
+  mergedFields,
+  minorOf,
+  sameFlightOf,
+} from './ingest-feeds.js';
 import type { FileRefusal } from './ingest-file.js';
 import { isReversal } from '../ledger/types.js';
 
@@ -428,6 +435,7 @@ export async function* simulate(
   const firstRecord = new Map<string, unknown>();
   const verdicts = new Map<string, { verdict: string; reason?: string; message?: string }>();
   const runSequences = new Map<string, number>();
+  const claimedInRun: ActivityRow[] = [];
   const stage = (item: Item) => {
     items.push(item);
     const list = staged.get(item.file) ?? [];
@@ -467,10 +475,22 @@ export async function* simulate(
       ...(v.reason ? { reason: v.reason } : {}),
       ...(v.message ? { message: v.message } : {}),
     });
-    // A claim belongs to the partner that sent the file, as at ingest.
+    // A claim belongs to the partner that sent the file, as at ingest, and a flight claimed before (in
+    // the archive or in an earlier file of this run) is claimed only once.
     const sender = (v.meta as { sender?: string } | undefined)?.sender;
     for (const item of list)
       if (item.claim) item.draft = allianceClaimDraftFor(program, sender, item.claim, businessDate);
+    if (feed === 'alliance-claims') {
+      const drafts = list.flatMap((i) => (i.draft?.ok ? [i.draft.activity] : []));
+      const earlier = await earlierClaimsOfSameFlight(knex, [...claimedInRun, ...drafts]);
+      for (const item of list) {
+        if (!item.draft?.ok || !item.claim) continue;
+        const claimed = item.draft.activity;
+        const first = earlier.get(claimed.activityKey);
+        if (first) item.draft = duplicateClaim(claimed, item.claim.claimId, first);
+        else claimedInRun.push(claimed);
+      }
+    }
     if (feed === 'ftl' || feed === 'flown') await archive.storeFlights(list);
     else await archive.storeUnique(list);
   }
