@@ -16,11 +16,13 @@ import {
 } from './activity.js';
 import {
   airAward,
+  flightMiles,
   partnerAward,
   partnerFlightAward,
   statusCredit,
   type Award,
   type FareComponents,
+  type FarePart,
 } from './earning.js';
 import { checkMember, checkMemberNumber, checkName, checkWindow, type MemberFacts } from './eligibility.js';
 import type { FxTable } from './fx.js';
@@ -166,13 +168,36 @@ function fareOf(
   row: ActivityRow,
 ): { ok: true; fare: FareComponents | null } | { ok: false; rejection: Rejection } {
   if (!row.seenCoupon || row.fareMinor === null || !row.spendCurrency) return { ok: true, fare: null };
-  const parts: number[] = [];
-  for (const minor of [row.fareMinor, row.surchargeMinor ?? 0, row.taxMinor ?? 0]) {
-    const r = toBaseMinor(ctx, minor, row.spendCurrency, row.activityDate);
-    if (!r.ok) return r;
-    parts.push(r.value);
-  }
-  return { ok: true, fare: { fare: parts[0]!, surcharge: parts[1]!, tax: parts[2]! } };
+  const currency = row.spendCurrency;
+  const minor: Record<FarePart, number> = {
+    fare: row.fareMinor,
+    surcharge: row.surchargeMinor ?? 0,
+    tax: row.taxMinor ?? 0,
+  };
+  // One rate serves every part: if the whole converts, so does any sum of parts.
+  const whole = toBaseMinor(ctx, minor.fare + minor.surcharge + minor.tax, currency, row.activityDate);
+  if (!whole.ok) return whole;
+  const sums = new Map<string, number>();
+  return {
+    ok: true,
+    fare: {
+      sumOf: (parts) => {
+        const k = parts.join('+');
+        let v = sums.get(k);
+        if (v === undefined) {
+          const r = toBaseMinor(
+            ctx,
+            parts.reduce((t, p) => t + minor[p], 0),
+            currency,
+            row.activityDate,
+          );
+          v = r.ok ? r.value : 0;
+          sums.set(k, v);
+        }
+        return v;
+      },
+    },
+  };
 }
 
 function credit(
@@ -290,9 +315,16 @@ function decideFlight(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
   const wantsStatus = row.statusPostingKey === null;
   const statusMetric = ctx.program.statusMetric;
   // Spend-based status needs the coupon's money; distance or segments can come with the first feed.
+  // Qualifying miles are the flight's distance whether or not its class earns points.
+  const version = statusMetric === 'MILES' ? ctx.program.airVersion(row.activityDate) : undefined;
+  const distance =
+    row.miles ??
+    (version && row.origin && row.destination
+      ? (flightMiles(version.cityPairs, row.origin, row.destination) ?? null)
+      : null);
   const status =
     wantsStatus && (statusMetric !== 'SPEND' || fare.fare)
-      ? statusCredit(ctx.program, { miles: row.miles ?? null, fare: fare.fare })
+      ? statusCredit(ctx.program, { miles: distance, fare: fare.fare })
       : undefined;
   const statusInput: StatusCreditInput | undefined = status
     ? {
@@ -302,7 +334,7 @@ function decideFlight(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
         activityDate: row.activityDate,
       }
     : undefined;
-  const baseSpend = fare.fare ? fare.fare.fare + fare.fare.surcharge + fare.fare.tax : null;
+  const baseSpend = fare.fare ? fare.fare.sumOf(['fare', 'surcharge', 'tax']) : null;
 
   // A rate that has come since the award clears the reason it was made without its money.
   const cured = row.reason === 'BAD_CURRENCY' && fare.fare ? { reason: null } : {};
@@ -386,6 +418,10 @@ function decideFlight(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
     (wantsStatus && statusMetric === 'MILES' && miles
       ? { memberNumber: member.number, metric: statusMetric, amount: miles, activityDate: row.activityDate }
       : undefined);
+  // A fare of nothing earns nothing under revenue earning: with no status credit either there is
+  // nothing to post, and a posting without entries is no posting.
+  if (award.points <= 0 && !withStatus)
+    return rejected(reject('BAD_AMOUNT', 'fare_amount', `the flight earns no points under ${award.version}`));
   return {
     postings: [
       {

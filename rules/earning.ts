@@ -16,11 +16,14 @@ import { greatCircleMiles } from './distance.js';
 import type { Program } from './program.js';
 import { reject, type Rejection } from './reasons.js';
 
+export type FarePart = 'fare' | 'surcharge' | 'tax';
+
 export interface FareComponents {
-  /** Base-currency minor units. */
-  fare: number;
-  surcharge: number;
-  tax: number;
+  /**
+   * The parts' total in base-currency minor units. A coupon in another currency is converted as one
+   * sum, rounded once: converting each part and adding the rounded cents could be a cent off.
+   */
+  sumOf(parts: readonly FarePart[]): number;
 }
 
 export interface AirFacts {
@@ -151,10 +154,7 @@ export function airAward(program: Program, facts: AirFacts): AwardResult {
         ),
       };
     }
-    const spendMinor = version.revenueComponents.reduce(
-      (s, c) => s + facts.fare![c === 'fare' ? 'fare' : c === 'surcharge' ? 'surcharge' : 'tax'],
-      0,
-    );
+    const spendMinor = facts.fare.sumOf(version.revenueComponents);
     base = new Decimal(spendMinor)
       .dividedBy(10 ** program.baseExponent)
       .times(new Decimal(version.pointsPerUnit))
@@ -285,7 +285,7 @@ export function statusCredit(
   if (facts.partnerFlight && !cfg.partnerAirlines) return undefined;
   if (metric === 'SPEND') {
     if (!facts.fare) return undefined;
-    const amount = cfg.spendComponents.reduce((s, c) => s + facts.fare![c], 0);
+    const amount = facts.fare.sumOf(cfg.spendComponents);
     return amount > 0 ? { metric, amount } : undefined;
   }
   if (metric === 'MILES') return facts.miles ? { metric, amount: facts.miles } : undefined;

@@ -331,6 +331,67 @@ for (const engine of availableEngines()) {
         });
         expect((await w.posting(awardPostingKey(key)))?.detail).toMatchObject({ basis: '140.5 USD × 5' });
       });
+
+      it('converts a foreign fare as one sum, rounded once: EUR 100.45 + 0.45 at 1.10 is USD 110.99, 554 points', async () => {
+        const w = s();
+        w.dropFx({ '2026-03-10': { USD: '1.1000' } });
+        await w.enrol('2026-03-01', IVANOV);
+        w.dropCoupons([
+          coupon({
+            date: '2026-03-10',
+            from: 'SVO',
+            to: 'KZN',
+            booked: 'Y',
+            fare: '100.45',
+            surcharge: '0.45',
+            tax: '0.00',
+            currency: 'EUR',
+          }),
+        ]);
+        await w.night('2026-03-11');
+        // Each part rounded on its own would be 110.50 + 0.50 = 111.00 dollars, 555 points.
+        const key = keyOf({ flight: '245', date: '2026-03-10', from: 'SVO', to: 'KZN' });
+        expect(await w.activity(key)).toMatchObject({ points: 554, base_spend_minor: 11099 });
+      });
+
+      it('rejects a coupon whose fare is nothing as BAD_AMOUNT, and the night goes on', async () => {
+        const w = s();
+        await w.enrol('2026-03-01', IVANOV);
+        w.dropCoupons([
+          coupon({ date: '2026-03-10', from: 'SVO', to: 'KZN', booked: 'Y', fare: '0.00', tax: '0.00' }),
+          coupon({
+            ticket: '0741000000009',
+            flight: '247',
+            date: '2026-03-10',
+            from: 'KZN',
+            to: 'SVO',
+            booked: 'Y',
+            fare: '100.00',
+          }),
+        ]);
+        const night = await w.night('2026-03-11');
+        expect(night.accrue.counts).toMatchObject({ activities: 2, posted: 1, 'reject.BAD_AMOUNT': 1 });
+        expect(await w.balance(IVANOV.number)).toBe(500);
+      });
+    });
+
+    describe('status in qualifying miles', () => {
+      const s = useScenario(engine, (y) => replaceOnce(y, 'metric: spend', 'metric: miles'));
+
+      it('counts the miles of a flight whose class earns no points', async () => {
+        const w = s();
+        await w.enrol('2026-03-01', IVANOV);
+        w.dropCoupons([coupon({ date: '2026-03-10', from: 'SVO', to: 'KZN', booked: 'Z' })]);
+        await w.night('2026-03-11');
+        const key = keyOf({ flight: '245', date: '2026-03-10', from: 'SVO', to: 'KZN' });
+        expect(await w.activity(key)).toMatchObject({
+          status: 'POSTED',
+          reason: 'CLASS_NOT_ELIGIBLE',
+          points: 0,
+        });
+        expect(await w.statusBalance(IVANOV.number, 'MILES')).toBe(461);
+        expect(await w.balance(IVANOV.number)).toBe(0);
+      });
     });
 
     describe('rates by the flown class', () => {
