@@ -6,6 +6,7 @@
  */
 import type { Knex } from 'knex';
 import { chunks } from '../lib/chunks.js';
+import { addDays } from '../lib/dates.js';
 import { Accounts, type StatusMetric } from '../ledger/accounts.js';
 import { Ledger } from '../ledger/ledger.js';
 import { Program } from '../rules/program.js';
@@ -241,19 +242,26 @@ export const tiersJob: Job = async (ctx: JobContext): Promise<JobResult> => {
     .max({ d: 'business_date' })
     .first();
   const since = last?.d ? String(last.d).slice(0, 10) : ctx.businessDate;
-  const credited = (await ctx.db
-    .knex('members as m')
-    .whereIn(
-      'm.id',
-      ctx.db
-        .knex('status_credits as s')
-        .join('postings as p', 'p.id', 's.posting_id')
-        .whereBetween('p.business_date', [since, ctx.businessDate])
-        .select('s.member_id'),
-    )
-    .whereIn('m.status', ['ACTIVE', 'SUSPENDED', 'INCOMPLETE'])
-    .select('m.id', 'm.number', 'm.tier', 'm.tier_since', 'm.review_date')) as MemberTierRow[];
-  await decideAll(ctx, program, credited, (s, q) => upgrade(program, s, q, ctx.businessDate), counts);
+  const credited = async () =>
+    (await ctx.db
+      .knex('members as m')
+      .whereIn(
+        'm.id',
+        ctx.db
+          .knex('status_credits as s')
+          .join('postings as p', 'p.id', 's.posting_id')
+          .whereBetween('p.business_date', [since, ctx.businessDate])
+          .select('s.member_id'),
+      )
+      .whereIn('m.status', ['ACTIVE', 'SUSPENDED', 'INCOMPLETE'])
+      .select('m.id', 'm.number', 'm.tier', 'm.tier_since', 'm.review_date')) as MemberTierRow[];
+  const upgraded = (s: TierState, q: number) => upgrade(program, s, q, ctx.businessDate);
+  // Under a calendar-year window, credits of a year whose last nights did not run this job are judged
+  // on that year, which has closed: judged only on the new year they would never count.
+  const yearStart = `${ctx.businessDate.slice(0, 4)}-01-01`;
+  if (program.config.tiers.window === 'calendarYear' && since < yearStart)
+    await decideAll(ctx, program, await credited(), upgraded, counts, () => addDays(yearStart, -1));
+  await decideAll(ctx, program, await credited(), upgraded, counts);
   await decideAll(ctx, program, await dueForReview('<='), reviewed, counts, onReviewDate);
   return { counts };
 };

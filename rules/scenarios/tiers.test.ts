@@ -346,5 +346,23 @@ for (const engine of availableEngines()) {
       await w.night('2028-12-31');
       expect(await tierOf(w)).toEqual({ tier: 'MEMBER', since: '2028-12-31', review: null });
     });
+
+    it('upgrades in January for the year just closed when its last night stopped before tiers', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV);
+      await runJob(w.w.ctx('2026-12-30'), 'tiers');
+      fly(w, '2026-12-30', '1200.00');
+      for (const job of ['fetch', 'ingest', 'accrue'] as const) await runJob(w.w.ctx('2026-12-31'), job);
+      expect(await tierOf(w)).toMatchObject({ tier: 'MEMBER' });
+      const january = await runJob(w.w.ctx('2027-01-01'), 'tiers');
+      expect(january.status).toBe('succeeded');
+      expect(await tierOf(w)).toMatchObject({ tier: 'SILVER', since: '2027-01-01' });
+      expect((await w.tierEvents(IVANOV.number)).at(-1)).toMatchObject({
+        business_date: '2027-01-01',
+        direction: 'UP',
+        to_tier: 'SILVER',
+        qualification: 120000,
+      });
+    });
   });
 }
