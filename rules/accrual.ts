@@ -174,6 +174,9 @@ function fareOf(
     surcharge: row.surchargeMinor ?? 0,
     tax: row.taxMinor ?? 0,
   };
+  // Nothing to convert in the base currency (the common case, once per flight all night): no memo.
+  if (currency === ctx.program.baseCurrency)
+    return { ok: true, fare: { sumOf: (parts) => parts.reduce((t, p) => t + minor[p], 0) } };
   // One rate serves every part: if the whole converts, so does any sum of parts.
   const whole = toBaseMinor(ctx, minor.fare + minor.surcharge + minor.tax, currency, row.activityDate);
   if (!whole.ok) return whole;
