@@ -8,7 +8,8 @@ import { availableEngines } from '../test/harness/db.js';
 import { memberNumber, useScenario, type Person } from '../rules/scenarios/scenario.js';
 import { exportJob } from '../jobs/export.js';
 import { ALLIANCE_REASON_CODES } from '../parsers/alliance.js';
-import { partnerReasonCode, partnerReasonText, unclaimedPassengers } from './alliance.js';
+import { unclaimedPassengers } from './alliance.js';
+import { partnerReasonCode, partnerReasonText } from './partner-reasons.js';
 
 const IVANOV: Person = { number: memberNumber(1), surname: 'IVANOV', givenName: 'IVAN' };
 const LH_CARD = (n: number) => `99200123456789${n}`;

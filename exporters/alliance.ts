@@ -23,16 +23,14 @@
 import type { Knex } from 'knex';
 import { daysBetween, addDays, type IsoDate } from '../lib/dates.js';
 import {
-  ALLIANCE_REASON_CODES,
   claimProblem,
   type AllianceClaim,
-  type AllianceReasonCode,
   type AllianceResult,
   type AnsweredFile,
   type FieldProblem,
 } from '../parsers/alliance.js';
-import { REJECT_REASONS, type RejectReason } from '../rules/reasons.js';
 import { ExportError } from './errors.js';
+import { partnerReasonCode, partnerReasonText } from './partner-reasons.js';
 import { PARTNER_REASON_TEXT } from './partner-response.js';
 import { pendingActivities, type InboundFile } from './responses.js';
 import { chunks } from '../lib/chunks.js';
@@ -243,54 +241,6 @@ export async function tierOn(q: Q, memberId: number, date: IsoDate): Promise<str
   return member?.tier ?? null;
 }
 
-/**
- * The closest partner-accrual.md code for each of the program's own reasons (rules/reasons.ts and the
- * ingest's record-level codes), so a partner only ever reads codes of its format; the program's reason
- * goes into the text. A class, route or card the chart or agreement does not cover is NO_CONTRACT; what
- * the program already credited or holds for the flight is DUPLICATE; a member who cannot earn (not
- * enrolled, suspended) is ACCOUNT_CLOSED's nearest kin (MEMBER_UNKNOWN would be untrue); an activity
- * before the enrolment is outside the window the member may claim in.
- */
-const PARTNER_CODE_OF: Readonly<Record<string, AllianceReasonCode>> = {
-  MEMBER_INACTIVE: 'ACCOUNT_CLOSED',
-  NOT_ENROLLED: 'OUT_OF_WINDOW',
-  UNKNOWN_AIRPORT: 'NO_CONTRACT',
-  CLASS_NOT_ELIGIBLE: 'NO_CONTRACT',
-  NO_EARNING_RULE: 'NO_CONTRACT',
-  NO_AGREEMENT: 'NO_CONTRACT',
-  NO_CARD: 'MEMBER_UNKNOWN',
-  NOT_FLOWN: 'NO_CONTRACT',
-  INSUFFICIENT_POINTS: 'BAD_AMOUNT',
-  // A reference to a credit we do not hold: readable, but naming nothing (the text says which).
-  UNKNOWN_ORIGINAL: 'MALFORMED',
-  UNKNOWN_REDEMPTION: 'MALFORMED',
-  NOT_FOUND: 'MALFORMED',
-  AMBIGUOUS: 'DUPLICATE',
-  PENDING: 'FUTURE_DATE',
-};
-
-/** The partner-accrual.md code a partner reads for one of the program's reasons (see PARTNER_CODE_OF). */
-export function partnerReasonCode(code: string | null): AllianceReasonCode {
-  if ((ALLIANCE_REASON_CODES as readonly string[]).includes(code ?? '')) return code as AllianceReasonCode;
-  return PARTNER_CODE_OF[code ?? ''] ?? 'MALFORMED';
-}
-
-/**
- * The text that goes with `partnerReasonCode(code)`: the record's own message when there is one, else the
- * format's meaning; when the program's reason is not a format code it leads the text, so the detail a
- * partner's analyst asks about (`CLASS_NOT_ELIGIBLE: the booking class earns nothing …`) is not lost.
- */
-export function partnerReasonText(code: string | null, message?: string | null): string {
-  const mapped = partnerReasonCode(code);
-  const own = code !== null && code !== mapped && code in REJECT_REASONS;
-  const detail = message ?? (own ? REJECT_REASONS[code as RejectReason] : PARTNER_REASON_TEXT[mapped]);
-  return code && code !== mapped ? `${code}: ${detail ?? code}` : (detail ?? mapped);
-}
-
-function allianceReason(code: string | null): AllianceReasonCode {
-  return partnerReasonCode(code);
-}
-
 export interface ResultsData {
   answers: AnsweredFile;
   results: AllianceResult[];
@@ -373,7 +323,7 @@ export async function resultsData(
         result: {
           claimId,
           status: 'rejected',
-          reasonCode: allianceReason(reason),
+          reasonCode: partnerReasonCode(reason),
           reasonText: oneText(partnerReasonText(reason)),
         },
       });
@@ -401,7 +351,7 @@ export async function resultsData(
       result: {
         claimId,
         status: 'rejected',
-        reasonCode: allianceReason(reason),
+        reasonCode: partnerReasonCode(reason),
         reasonText: oneText(partnerReasonText(reason, (r.message as string | null) ?? null)),
       },
     });

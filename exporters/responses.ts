@@ -10,8 +10,8 @@
  */
 import type { Knex } from 'knex';
 import { addDays, type IsoDate } from '../lib/dates.js';
-import { partnerReasonCode } from './alliance.js';
 import { ExportError } from './errors.js';
+import { forPartner } from './partner-reasons.js';
 import type { HotelStayResponse, HotelStayWarning } from './hotel-response.js';
 import {
   PARTNER_REASON_TEXT,
@@ -257,16 +257,6 @@ function outcomeOf(a: ActivityOutcome): { status: ResponseStatus; points: number
   }
 }
 
-/**
- * A reason as a partner may read it: only codes of partner-accrual.md go out; when the program's own
- * reason is another (UNKNOWN_ORIGINAL, NOT_ENROLLED, …) it leads the text, so the detail is not lost.
- */
-function forPartner(code: string | null, text: string | null): { code: string | null; text: string | null } {
-  if (code === null) return { code, text };
-  const mapped = partnerReasonCode(code);
-  return mapped === code ? { code, text } : { code: mapped, text: `${code}: ${text ?? code}` };
-}
-
 function unreadText(r: UnreadRecord): string | null {
   return r.message ? `${r.line !== null ? `line ${r.line}: ` : ''}${r.message}` : reasonText(r.reason, null);
 }
@@ -418,10 +408,8 @@ export async function hotelResponseData(
   for (const a of await collect(activityOutcomes(q, file.id, 'HOTEL'))) {
     const partial = a.status === 'PARTIAL';
     if (a.status !== 'REJECTED' && !partial) continue;
-    const told = forPartner(
-      a.reason ?? (partial ? 'CAP_EXCEEDED' : 'REJECTED'),
-      reasonText(a.reason ?? (partial ? 'CAP_EXCEEDED' : 'REJECTED'), a.mergedInto),
-    );
+    const reason = a.reason ?? (partial ? 'CAP_EXCEEDED' : 'REJECTED');
+    const told = forPartner(reason, reasonText(reason, a.mergedInto));
     warnings.push({
       reasonCode: told.code!,
       text: told.text ?? told.code!,

@@ -1,0 +1,65 @@
+/**
+ * Reasons as partners read them. Partner responses (CSV and OpenTravel) and alliance results carry only
+ * the codes of partner-accrual.md; the program's own reasons (rules/reasons.ts, the ingest's record
+ * codes) go out as the closest of them, with the program's reason leading the text.
+ */
+import { ALLIANCE_REASON_CODES, type AllianceReasonCode } from '../parsers/alliance.js';
+import { REJECT_REASONS, type RejectReason } from '../rules/reasons.js';
+import { PARTNER_REASON_TEXT } from './partner-response.js';
+
+/**
+ * The closest partner-accrual.md code for each of the program's own reasons (rules/reasons.ts and the
+ * ingest's record-level codes), so a partner only ever reads codes of its format; the program's reason
+ * goes into the text. A class, route or card the chart or agreement does not cover is NO_CONTRACT; what
+ * the program already credited or holds for the flight is DUPLICATE; a member who cannot earn (not
+ * enrolled, suspended) is ACCOUNT_CLOSED's nearest kin (MEMBER_UNKNOWN would be untrue); an activity
+ * before the enrolment is outside the window the member may claim in.
+ */
+const PARTNER_CODE_OF: Readonly<Record<string, AllianceReasonCode>> = {
+  MEMBER_INACTIVE: 'ACCOUNT_CLOSED',
+  NOT_ENROLLED: 'OUT_OF_WINDOW',
+  UNKNOWN_AIRPORT: 'NO_CONTRACT',
+  CLASS_NOT_ELIGIBLE: 'NO_CONTRACT',
+  NO_EARNING_RULE: 'NO_CONTRACT',
+  NO_AGREEMENT: 'NO_CONTRACT',
+  NO_CARD: 'MEMBER_UNKNOWN',
+  NOT_FLOWN: 'NO_CONTRACT',
+  INSUFFICIENT_POINTS: 'BAD_AMOUNT',
+  // A reference to a credit we do not hold: readable, but naming nothing (the text says which).
+  UNKNOWN_ORIGINAL: 'MALFORMED',
+  UNKNOWN_REDEMPTION: 'MALFORMED',
+  NOT_FOUND: 'MALFORMED',
+  AMBIGUOUS: 'DUPLICATE',
+  PENDING: 'FUTURE_DATE',
+};
+
+/** The partner-accrual.md code a partner reads for one of the program's reasons (see PARTNER_CODE_OF). */
+export function partnerReasonCode(code: string | null): AllianceReasonCode {
+  if ((ALLIANCE_REASON_CODES as readonly string[]).includes(code ?? '')) return code as AllianceReasonCode;
+  return PARTNER_CODE_OF[code ?? ''] ?? 'MALFORMED';
+}
+
+/**
+ * The text that goes with `partnerReasonCode(code)`: the record's own message when there is one, else the
+ * format's meaning; when the program's reason is not a format code it leads the text, so the detail a
+ * partner's analyst asks about (`CLASS_NOT_ELIGIBLE: the booking class earns nothing …`) is not lost.
+ */
+export function partnerReasonText(code: string | null, message?: string | null): string {
+  const mapped = partnerReasonCode(code);
+  const own = code !== null && code !== mapped && code in REJECT_REASONS;
+  const detail = message ?? (own ? REJECT_REASONS[code as RejectReason] : PARTNER_REASON_TEXT[mapped]);
+  return forPartner(code, detail ?? null).text ?? mapped;
+}
+
+/**
+ * A code and the text that goes with it, as a partner may read them: unchanged when the code is one of
+ * the format's, else the closest format code, with the program's own code leading the text.
+ */
+export function forPartner(
+  code: string | null,
+  text: string | null,
+): { code: string | null; text: string | null } {
+  if (code === null) return { code, text };
+  const mapped = partnerReasonCode(code);
+  return mapped === code ? { code, text } : { code: mapped, text: `${code}: ${text ?? code}` };
+}
