@@ -16,7 +16,13 @@ import {
   type ActivityUpdate,
   type OriginalActivity,
 } from '../rules/accrual.js';
-import { cancellationKey, reversalKey, type ActivityRow } from '../rules/activity.js';
+import {
+  cancellationKey,
+  partnerKey,
+  redemptionKey,
+  reversalKey,
+  type ActivityRow,
+} from '../rules/activity.js';
 import type { MemberFacts } from '../rules/eligibility.js';
 import { FxTable } from '../rules/fx.js';
 import { Program } from '../rules/program.js';
@@ -81,15 +87,31 @@ export async function loadMembers(q: Q, numbers: Iterable<string>): Promise<Map<
 /** What of an activity decides the cap period its points count in. */
 type CapFacts = Pick<ActivityRow, 'type' | 'memberNumber' | 'partnerCode' | 'activityType' | 'activityDate'>;
 
+/** An activity as a later reversal or cancellation sees it, read from the archive or decided this batch. */
+function originalOf(row: ActivityRow): OriginalActivity & { capped: CapFacts } {
+  return {
+    activityKey: row.activityKey,
+    status: row.status,
+    postingKey: row.postingKey,
+    statusPostingKey: row.statusPostingKey,
+    points: Math.abs(row.points ?? 0),
+    activityDate: row.activityDate,
+    pointsRequested: row.pointsRequested,
+    spendMinor: row.spendMinor,
+    spendCurrency: row.spendCurrency,
+    capped: row,
+  };
+}
+
 async function loadOriginals(
   q: Q,
   rows: ActivityRow[],
 ): Promise<Map<string, OriginalActivity & { capped: CapFacts }>> {
   const keys = new Set<string>();
   for (const r of rows) {
-    if (r.type === 'PARTNER' && r.reversalOfRef) keys.add(`PTR:${r.partnerCode}:${r.reversalOfRef}`);
+    if (r.type === 'PARTNER' && r.reversalOfRef) keys.add(partnerKey(r.partnerCode!, r.reversalOfRef));
     if (r.type === 'REDEMPTION' && r.activityType === 'CANCEL' && r.reversalOfRef)
-      keys.add(`RDM:${r.reversalOfRef}`);
+      keys.add(redemptionKey(r.reversalOfRef));
   }
   const out = new Map<string, OriginalActivity & { capped: CapFacts }>();
   const list = [...keys];
@@ -111,26 +133,7 @@ async function loadOriginals(
         'spend_minor',
         'spend_currency',
       );
-    for (const f of found) {
-      out.set(f.activity_key, {
-        activityKey: f.activity_key,
-        status: f.status,
-        postingKey: f.posting_key,
-        statusPostingKey: f.status_posting_key,
-        points: Math.abs(Number(f.points)),
-        activityDate: f.activity_date,
-        pointsRequested: f.points_requested === null ? null : Number(f.points_requested),
-        spendMinor: f.spend_minor === null ? null : Number(f.spend_minor),
-        spendCurrency: f.spend_currency,
-        capped: {
-          type: f.type,
-          memberNumber: f.member_number,
-          partnerCode: f.partner_code,
-          activityType: f.activity_type,
-          activityDate: f.activity_date,
-        },
-      });
-    }
+    for (const f of found) out.set(f.activity_key, originalOf(fromDb(f)));
   }
   return out;
 }
@@ -307,19 +310,8 @@ export async function contextFor(
     },
     original: (key) => originals.get(key),
     decided: (row) => {
-      if (row.type !== 'PARTNER' && row.type !== 'REDEMPTION') return;
-      originals.set(row.activityKey, {
-        activityKey: row.activityKey,
-        status: row.status,
-        postingKey: row.postingKey,
-        statusPostingKey: row.statusPostingKey,
-        points: Math.abs(row.points ?? 0),
-        activityDate: row.activityDate,
-        pointsRequested: row.pointsRequested,
-        spendMinor: row.spendMinor,
-        spendCurrency: row.spendCurrency,
-        capped: row,
-      });
+      if (row.type === 'PARTNER' || row.type === 'REDEMPTION')
+        originals.set(row.activityKey, originalOf(row));
     },
     reversed: (key) => reversed.has(key),
   };
@@ -333,6 +325,21 @@ export async function contextFor(
  */
 function sameSeat(credited: CreditedFlight, row: ActivityRow): boolean {
   return !(credited.ticketNumber && row.ticketNumber && credited.ticketNumber !== row.ticketNumber);
+}
+
+/**
+ * Decides one row of a batch, in turn: the decision's effect on the session (caps used) and on the
+ * batch (an original a later row may reverse) is recorded before the next row is decided. Accrue and
+ * the simulator take every row through here, so what one sees the other does.
+ */
+export function decideInTurn(ctx: BatchContext, state: AccrueState, row: ActivityRow): AccrualDecision {
+  const decision = decide(ctx, row);
+  // The next activity's period cap depends on this one: count it before deciding that one (accrue takes
+  // it back if the ledger refuses the posting).
+  remember(state, row, decision);
+  Object.assign(row, decision.update, { needsAccrual: false });
+  ctx.decided(row);
+  return decision;
 }
 
 /** Records a decision's effect on the session state (caps); `sign` -1 takes it back (a refused posting). */
@@ -464,16 +471,11 @@ export async function accrueBatch(
     const requests: PostingRequest[] = [];
     const owners: Array<{ row: ActivityRow; decision: AccrualDecision; planned: number }> = [];
     for (const row of rows) {
-      const decision = decide(decisionCtx, row);
-      // The next activity's period cap depends on this one: count it before deciding that one
-      // (it is taken back below if the ledger refuses the posting).
-      remember(state, row, decision);
+      const decision = decideInTurn(decisionCtx, state, row);
       decision.postings.forEach((p, planned) => {
         requests.push(p.request);
         owners.push({ row, decision, planned });
       });
-      Object.assign(row, decision.update, { needsAccrual: false });
-      decisionCtx.decided(row);
       (row as ActivityRow & { decision?: AccrualDecision }).decision = decision;
     }
     const results: PostResult[] =

@@ -27,7 +27,7 @@ import {
 } from '../rules/activity.js';
 import type { Program } from '../rules/program.js';
 import { activitiesByCoupons, activitiesByKeys, fromDb, insertActivities, toDb } from './activities.js';
-import type { FeedHandler, RejectRow } from './ingest-file.js';
+import type { FeedHandler, FileRefusal, RejectRow } from './ingest-file.js';
 import type { FileRow } from './registry.js';
 import type { JobContext } from './types.js';
 import { chunks } from '../lib/chunks.js';
@@ -184,7 +184,7 @@ export async function storeFlightDrafts(
     const existing = sameFlight(d);
     if (!existing) {
       inserts.set(d.activityKey, d);
-      if (d.ticketNumber !== null) byCoupon.set(`${d.ticketNumber}:${d.couponNumber}`, d);
+      if (d.ticketNumber !== null) byCoupon.set(couponRef(d), d);
       continue;
     }
     if (d.seenFtl && existing.seenFtl) {
@@ -446,6 +446,33 @@ export function allianceClaimPartner(program: Program, fileSender: string | null
   return fileSender ? program.partnerForProgram(fileSender) : undefined;
 }
 
+/**
+ * What a claims file's header says of the file as a whole: refused when it is addressed to another
+ * program or sent by no partner airline we know, else the partner that sent it. Ingest and the simulator
+ * judge a file by it alike.
+ */
+export function allianceClaimsHeader(
+  program: Program,
+  meta: { sender?: string; receiver?: string } | undefined,
+): { partner: NonNullable<ReturnType<typeof allianceClaimPartner>> } | { refusal: FileRefusal } {
+  if (meta?.receiver && meta.receiver !== program.code)
+    return {
+      refusal: {
+        reason: 'BAD_HEADER',
+        message: `claims addressed to ${meta.receiver}, not to ${program.code}`,
+      },
+    };
+  const partner = allianceClaimPartner(program, meta?.sender);
+  if (!partner)
+    return {
+      refusal: {
+        reason: 'UNKNOWN_PARTNER',
+        message: `no partner airline ${meta?.sender ?? '(unknown sender)'}`,
+      },
+    };
+  return { partner };
+}
+
 /** The draft of an inbound claim from the file `fileSender` sent (see `allianceClaimPartner`). */
 export function allianceClaimDraftFor(
   program: Program,
@@ -545,18 +572,9 @@ export function allianceClaimsHandler(
     },
     async end(trx, file, verdict) {
       const meta = verdict.meta as { sender?: string; receiver?: string } | undefined;
-      if (meta?.receiver && meta.receiver !== program.code) {
-        return {
-          reason: 'BAD_HEADER',
-          message: `claims addressed to ${meta.receiver}, not to ${program.code}`,
-        };
-      }
-      const partner = allianceClaimPartner(program, meta?.sender);
-      if (!partner)
-        return {
-          reason: 'UNKNOWN_PARTNER',
-          message: `no partner airline ${meta?.sender ?? '(unknown sender)'}`,
-        };
+      const header = allianceClaimsHeader(program, meta);
+      if ('refusal' in header) return header.refusal;
+      const { partner } = header;
       await trx('files').where({ id: file.id }).update({ partner_code: partner.code });
       const items = claims.map((e) => ({
         event: e as RecordEvent<unknown>,

@@ -23,7 +23,7 @@ import type {
   RejectEvent,
   VerdictEvent,
 } from '../parsers/types.js';
-import { decide, type AccrualDecision } from '../rules/accrual.js';
+import type { AccrualDecision } from '../rules/accrual.js';
 import {
   couponDraft,
   ftlDraft,
@@ -35,9 +35,10 @@ import {
 } from '../rules/activity.js';
 import { Program } from '../rules/program.js';
 import { activitiesByCoupons, activitiesByKeys } from './activities.js';
-import { contextFor, loadFxTable, PeriodPoints, remember, type AccrueState } from './accrue.js';
+import { contextFor, decideInTurn, loadFxTable, PeriodPoints, type AccrueState } from './accrue.js';
 import {
   allianceClaimDraftFor,
+  allianceClaimsHeader,
   duplicateClaim,
   earlierClaimsOfSameFlight,
   mergedFields,
@@ -312,7 +313,6 @@ async function refusalOf(
   program: Program,
   feed: FeedName,
   verdict: VerdictEvent,
-  firstRecord: unknown,
   runSequences: Map<string, number>,
 ): Promise<FileRefusal | undefined> {
   if (feed === 'partner') {
@@ -350,15 +350,8 @@ async function refusalOf(
     return undefined;
   }
   if (feed === 'alliance-claims') {
-    const meta = verdict.meta as { sender?: string; receiver?: string } | undefined;
-    if (meta?.receiver && meta.receiver !== program.code)
-      return {
-        reason: 'BAD_HEADER',
-        message: `claims addressed to ${meta.receiver}, not to ${program.code}`,
-      };
-    const sender = meta?.sender ?? (firstRecord as AllianceClaim | undefined)?.flight.operatingCarrier;
-    if (!(sender ? program.partnerForProgram(sender) : undefined))
-      return { reason: 'UNKNOWN_PARTNER', message: `no partner airline ${sender ?? '(unknown sender)'}` };
+    const header = allianceClaimsHeader(program, verdict.meta as { sender?: string; receiver?: string });
+    if ('refusal' in header) return header.refusal;
   }
   return undefined;
 }
@@ -432,7 +425,6 @@ export async function* simulate(
   const archive = new SimulatedArchive(knex);
   const items: Item[] = [];
   const staged = new Map<string, Item[]>();
-  const firstRecord = new Map<string, unknown>();
   const verdicts = new Map<string, { verdict: string; reason?: string; message?: string }>();
   const runSequences = new Map<string, number>();
   const claimedInRun: ActivityRow[] = [];
@@ -450,7 +442,6 @@ export async function* simulate(
     }
     if (event.type === 'record') {
       const e = event as RecordEvent<unknown>;
-      if (!firstRecord.has(e.file)) firstRecord.set(e.file, e.record);
       const item: Item = { file: e.file, line: e.line };
       if (feed === 'ftl' && (e.record as FtlPassenger).held) item.skipped = 'HELD';
       else if (feed === 'hotel' && !(e.record as HotelStay).own) item.skipped = 'OTHER_PROGRAM';
@@ -465,7 +456,7 @@ export async function* simulate(
     const refusal =
       v.verdict === 'rejected'
         ? { reason: v.reason ?? 'REJECTED', message: v.message ?? 'file rejected' }
-        : await refusalOf(knex, program, feed, v, firstRecord.get(v.file), runSequences);
+        : await refusalOf(knex, program, feed, v, runSequences);
     if (refusal) {
       verdicts.set(v.file, { verdict: 'rejected', ...refusal });
       continue;
@@ -509,11 +500,7 @@ export async function* simulate(
     const ctx = await contextFor(knex, state, businessDate, rows);
     for (const row of rows) {
       const before = { ...row };
-      const decision = decide(ctx, row);
-      remember(state, row, decision);
-      Object.assign(row, decision.update, { needsAccrual: false });
-      ctx.decided(row);
-      decided.set(row, { decision, before });
+      decided.set(row, { decision: decideInTurn(ctx, state, row), before });
     }
   }
 

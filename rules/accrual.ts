@@ -9,6 +9,8 @@ import { Accounts } from '../ledger/accounts.js';
 import type { PostingInput, PostingRequest, StatusCreditInput } from '../ledger/types.js';
 import {
   awardPostingKey,
+  partnerKey,
+  redemptionKey,
   reversalKey,
   statusPostingKey,
   type ActivityRow,
@@ -531,7 +533,7 @@ function decidePartnerFlight(ctx: AccrualContext, row: ActivityRow): AccrualDeci
 // ------------------------------------------------------------------------------------------------ partners
 
 function reversePartnerCredit(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
-  const originalKey = `PTR:${row.partnerCode}:${row.reversalOfRef}`;
+  const originalKey = partnerKey(row.partnerCode ?? '', row.reversalOfRef!);
   const original = ctx.original(originalKey);
   if (!original || !original.postingKey || (original.status !== 'POSTED' && original.status !== 'PARTIAL')) {
     return rejected(
@@ -741,7 +743,7 @@ function decideRedemption(ctx: AccrualContext, row: ActivityRow): AccrualDecisio
   const number = row.memberNumber ?? '';
   const member = ctx.members.get(number);
   if (row.activityType === 'CANCEL') {
-    const originalKey = `RDM:${row.reversalOfRef}`;
+    const originalKey = redemptionKey(row.reversalOfRef!);
     const original = ctx.original(originalKey);
     if (!original) {
       // The redemption system can send a cancellation before the redemption it cancels. It waits for
