@@ -107,9 +107,58 @@ export function sameFlightOf(
 }
 
 /**
- * Stores flight drafts (from FTL passengers or flown coupons), merging with what is already known:
- * the same coupon again with another status is a correction; the same flight and card from the other
- * feed completes the activity; the same passenger from the same FTL feed is a duplicate.
+ * Where flight drafts find what is already archived: the database at night; at simulation, the archive
+ * the simulator keeps in memory over it, so that both merge by the same rules.
+ */
+export interface FlightArchive {
+  /** Activities by key. One object per activity across calls: a change must be seen by every lookup. */
+  byKeys(keys: string[]): Promise<Map<string, ActivityRow>>;
+  /** Activities holding any coupon of the given tickets, by `ticket:coupon`. */
+  byCoupons(coupons: Array<[string, number]>): Promise<Map<string, ActivityRow>>;
+}
+
+/** What became of one flight draft. */
+export type FlightOutcome =
+  /** Read before: the same coupon with the same status, or the same passenger from the same FTL feed. */
+  | { kind: 'duplicate'; message: string }
+  /** A coupon read before, now with another status: accrue reverses what was posted for it. */
+  | { kind: 'corrected'; row: ActivityRow }
+  /** A flight not known before: a new activity. */
+  | { kind: 'new'; row: ActivityRow }
+  /** The other feed's record of a known flight: it completes the activity. */
+  | { kind: 'merged'; row: ActivityRow }
+  /** Another ticket's coupon for the flight, kept as its own activity: the reissue the member flew on. */
+  | { kind: 'reissued'; row: ActivityRow }
+  /** Another ticket's coupon while one stands as flown: kept REJECTED as DUPLICATE, waiting. */
+  | { kind: 'secondCoupon'; row: ActivityRow; standing: ActivityRow };
+
+export interface FlightMerge {
+  /** One per draft, in the drafts' order. */
+  outcomes: FlightOutcome[];
+  /** New activities, to be inserted. */
+  inserts: ActivityRow[];
+  /** Archived activities changed, with the fields changed (already applied to the row objects). */
+  changed: Map<ActivityRow, Partial<ActivityRow>>;
+  /**
+   * Coupons that waited beside a flight none of whose coupons stands any more: now the one flown. `by`
+   * is the index of the draft whose correction freed it.
+   */
+  requeued: Array<{ row: ActivityRow; by: number }>;
+}
+
+const couponRef = (d: ActivityRow) => `${d.ticketNumber}:${d.couponNumber}`;
+const otherKeys = (row: ActivityRow | undefined) => row?.detail?.otherCoupons ?? [];
+/** A coupon that stands as the flight's flown coupon (not corrected away, not a waiting duplicate). */
+const stands = (r: ActivityRow | undefined) =>
+  r !== undefined &&
+  r.seenCoupon &&
+  r.couponStatus === 'F' &&
+  !(r.status === 'REJECTED' && r.reason === 'DUPLICATE');
+
+/**
+ * Merges flight drafts (from FTL passengers or flown coupons) with what is already archived: the same
+ * coupon again with another status is a correction; the same flight and card from the other feed
+ * completes the activity; the same passenger from the same FTL feed is a duplicate.
  *
  * A coupon on another ticket for a flight whose activity already holds a coupon is kept as an activity
  * of its own (`reissueKey`), never dropped:
@@ -120,14 +169,11 @@ export function sameFlightOf(
  * The first coupon's activity keeps its key and postings (so its reversal stays linked to it, and a rerun
  * of either file finds each coupon by ticket and coupon) and lists the other coupons (`otherCoupons`);
  * at most one of the flight's coupons stands as flown at a time, so the member is credited once per flight.
+ *
+ * Writes nothing: the night stores the result (`storeFlightDrafts`), the simulator shows it.
  */
-export async function storeFlightDrafts(
-  trx: Knex.Transaction,
-  drafts: ActivityRow[],
-  now: string,
-  counts: Counter,
-): Promise<void> {
-  const byKey = await activitiesByKeys(trx, [
+export async function mergeFlightDrafts(archive: FlightArchive, drafts: ActivityRow[]): Promise<FlightMerge> {
+  const byKey = await archive.byKeys([
     ...new Set(
       drafts.flatMap((d) => [d.activityKey, ...(d.detail?.marketingKey ? [d.detail.marketingKey] : [])]),
     ),
@@ -135,48 +181,48 @@ export async function storeFlightDrafts(
   const coupons = drafts
     .filter((d) => d.ticketNumber !== null)
     .map((d) => [d.ticketNumber!, d.couponNumber!] as [string, number]);
-  const byCoupon =
-    coupons.length > 0 ? await activitiesByCoupons(trx, coupons) : new Map<string, ActivityRow>();
+  const byCoupon = coupons.length > 0 ? await archive.byCoupons(coupons) : new Map<string, ActivityRow>();
   // One object per stored activity, however it was found: a correction found by coupon must be seen by
   // the next draft that finds the same activity by flight.
-  const otherKeys = (row: ActivityRow | undefined) => row?.detail?.otherCoupons ?? [];
-  const others = await activitiesByKeys(trx, [...new Set([...byKey.values()].flatMap(otherKeys))]);
+  const others = await archive.byKeys([...new Set([...byKey.values()].flatMap(otherKeys))]);
   for (const [ref, row] of byCoupon) {
     const same = byKey.get(row.activityKey) ?? others.get(row.activityKey);
     if (same) byCoupon.set(ref, same);
   }
-  const couponRef = (d: ActivityRow) => `${d.ticketNumber}:${d.couponNumber}`;
   // Corrections of archived coupons first: the reissue of an exchanged coupon must find it exchanged
   // whichever line of the file comes first.
   const archived = (d: ActivityRow) => d.ticketNumber !== null && byCoupon.has(couponRef(d));
-  const ordered = [...drafts.filter(archived), ...drafts.filter((d) => !archived(d))];
+  const order = [...drafts.keys()];
+  order.sort((a, b) => Number(archived(drafts[b]!)) - Number(archived(drafts[a]!)));
   const inserts = new Map<string, ActivityRow>();
   const rowOf = (key: string) => inserts.get(key) ?? byKey.get(key) ?? others.get(key);
-  /** A coupon that stands as the flight's flown coupon (not corrected away, not a waiting duplicate). */
-  const stands = (r: ActivityRow | undefined) =>
-    r !== undefined &&
-    r.seenCoupon &&
-    r.couponStatus === 'F' &&
-    !(r.status === 'REJECTED' && r.reason === 'DUPLICATE');
-  // Flight activities one of whose coupons was corrected away: a waiting coupon may now stand.
-  const recheck = new Set<string>();
+  // Flight activities one of whose coupons was corrected away, with the draft that did it: a waiting
+  // coupon may now stand.
+  const recheck = new Map<string, number>();
   const sameFlight = (d: ActivityRow) => sameFlightOf(d, (key) => inserts.get(key) ?? byKey.get(key));
-  const changed = new Map<number, Partial<ActivityRow>>();
+  const changed = new Map<ActivityRow, Partial<ActivityRow>>();
   const change = (row: ActivityRow, fields: Partial<ActivityRow>) => {
     Object.assign(row, fields);
-    if (row.id !== undefined) changed.set(row.id, { ...(changed.get(row.id) ?? {}), ...fields });
+    // A row this merge inserts is written whole; only an archived one needs its changes.
+    if (inserts.get(row.activityKey) !== row) changed.set(row, { ...(changed.get(row) ?? {}), ...fields });
   };
-  for (const d of ordered) {
+  const outcomes: FlightOutcome[] = new Array(drafts.length);
+  for (const i of order) {
+    const d = drafts[i]!;
     if (d.ticketNumber !== null) {
       const known = byCoupon.get(couponRef(d));
       if (known) {
         if (known.couponStatus === d.couponStatus) {
-          counts.add('duplicates');
+          outcomes[i] = {
+            kind: 'duplicate',
+            message: `coupon ${d.ticketNumber}/${d.couponNumber} (${d.couponStatus}) was already read`,
+          };
         } else {
           // A correction: accrue reverses what was posted (or declines what was not yet).
           change(known, { couponStatus: d.couponStatus, needsAccrual: known.memberNumber !== null });
-          counts.add('corrections');
-          if (d.couponStatus !== 'F') recheck.add(known.detail?.flightActivity ?? known.activityKey);
+          outcomes[i] = { kind: 'corrected', row: known };
+          const flight = known.detail?.flightActivity ?? known.activityKey;
+          if (d.couponStatus !== 'F' && !recheck.has(flight)) recheck.set(flight, i);
         }
         continue;
       }
@@ -185,11 +231,15 @@ export async function storeFlightDrafts(
     if (!existing) {
       inserts.set(d.activityKey, d);
       if (d.ticketNumber !== null) byCoupon.set(couponRef(d), d);
+      outcomes[i] = { kind: 'new', row: d };
       continue;
     }
     if (d.seenFtl && existing.seenFtl) {
       // The same passenger listed twice (an FTL per marketing carrier).
-      counts.add('duplicates');
+      outcomes[i] = {
+        kind: 'duplicate',
+        message: `the passenger was already read for ${existing.activityKey}`,
+      };
       continue;
     }
     if (d.seenCoupon && existing.seenCoupon) {
@@ -199,12 +249,11 @@ export async function storeFlightDrafts(
       d.activityKey = key;
       d.detail = { ...(d.detail ?? {}), flightActivity: existing.activityKey };
       if (!standing) {
-        counts.add('reissued');
+        outcomes[i] = { kind: 'reissued', row: d };
       } else {
         Object.assign(d, { status: 'REJECTED', reason: 'DUPLICATE', needsAccrual: false });
         d.detail.duplicateOf = `${standing.ticketNumber}/${standing.couponNumber}`;
-        // Stored (as an activity, counted there), unlike a record read again: not a `duplicates`.
-        counts.add('secondCoupons');
+        outcomes[i] = { kind: 'secondCoupon', row: d, standing };
       }
       change(existing, {
         detail: { ...(existing.detail ?? {}), otherCoupons: [...otherKeys(existing), key] },
@@ -213,17 +262,17 @@ export async function storeFlightDrafts(
       byCoupon.set(couponRef(d), d);
       continue;
     }
-    const fields = mergedFields(existing, d);
-    change(existing, fields);
+    change(existing, mergedFields(existing, d));
     if (d.ticketNumber !== null) byCoupon.set(couponRef(d), existing);
-    counts.add('merged');
+    outcomes[i] = { kind: 'merged', row: existing };
   }
   // A flight none of whose coupons stands any more: the first coupon waiting beside it is the one flown.
-  const flights = [...recheck].filter((k) => !rowOf(k));
-  for (const [k, r] of await activitiesByKeys(trx, flights)) byKey.set(k, r);
-  const unread = [...recheck].flatMap((k) => otherKeys(rowOf(k))).filter((k) => !rowOf(k));
-  for (const [k, r] of await activitiesByKeys(trx, unread)) others.set(k, r);
-  for (const flight of recheck) {
+  const flights = [...recheck.keys()].filter((k) => !rowOf(k));
+  for (const [k, r] of await archive.byKeys(flights)) byKey.set(k, r);
+  const unread = [...recheck.keys()].flatMap((k) => otherKeys(rowOf(k))).filter((k) => !rowOf(k));
+  for (const [k, r] of await archive.byKeys(unread)) others.set(k, r);
+  const requeued: FlightMerge['requeued'] = [];
+  for (const [flight, by] of recheck) {
     const coupons = [rowOf(flight), ...otherKeys(rowOf(flight)).map(rowOf)];
     if (coupons.some(stands)) continue;
     const next = coupons.find(
@@ -239,11 +288,42 @@ export async function storeFlightDrafts(
             reason: next.partnerCode || !next.detail?.partnerCard ? null : 'NO_AGREEMENT',
           },
     );
-    counts.add('reissued');
+    requeued.push({ row: next, by });
   }
-  await insertActivities(trx, [...inserts.values()], now);
-  counts.add('activities', inserts.size);
-  for (const [id, fields] of changed) await trx('activities').where({ id }).update(toDb(fields, now));
+  return { outcomes, inserts: [...inserts.values()], changed, requeued };
+}
+
+/** The archive as the night reads it: the activities table, within the batch's transaction. */
+export const databaseArchive = (q: Knex | Knex.Transaction): FlightArchive => ({
+  byKeys: (keys) => activitiesByKeys(q, keys),
+  byCoupons: (coupons) => activitiesByCoupons(q, coupons),
+});
+
+/** Stores flight drafts as `mergeFlightDrafts` decides, counting what became of them. */
+export async function storeFlightDrafts(
+  trx: Knex.Transaction,
+  drafts: ActivityRow[],
+  now: string,
+  counts: Counter,
+): Promise<void> {
+  const merge = await mergeFlightDrafts(databaseArchive(trx), drafts);
+  for (const o of merge.outcomes) {
+    // A second coupon is stored (as an activity, counted there), unlike a record read again.
+    const name = {
+      duplicate: 'duplicates',
+      corrected: 'corrections',
+      new: undefined,
+      merged: 'merged',
+      reissued: 'reissued',
+      secondCoupon: 'secondCoupons',
+    }[o.kind];
+    if (name) counts.add(name);
+  }
+  if (merge.requeued.length > 0) counts.add('reissued', merge.requeued.length);
+  await insertActivities(trx, merge.inserts, now);
+  counts.add('activities', merge.inserts.length);
+  for (const [row, fields] of merge.changed)
+    if (row.id !== undefined) await trx('activities').where({ id: row.id }).update(toDb(fields, now));
 }
 
 export function flownHandler(

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import {
   copyFileSync,
   existsSync,
+  mkdirSync,
   readFileSync,
   readdirSync,
   writeFileSync,
@@ -382,6 +383,54 @@ describe('redeye simulate', () => {
     const text = out.join('\n');
     expect(text).toMatch(/REDBANK_20260604_1\.csv: FILE REJECTED CONTROL_TOTAL_MISMATCH/);
     expect(text).toMatch(/1 records: 0 would post 0 points/);
+  });
+
+  it('shows, on the line that corrects a coupon away, the waiting ticket the night credits in its place', async () => {
+    const inbox = join(dir, 'var', 'inbox', 'flown');
+    const night = async (date: string, file: string, text: string) => {
+      // Fetch lists every feed's folder: an empty inbox is a quiet night, a missing one a failure.
+      const feeds = ['ftl', 'flown', 'partner', 'hotel', 'alliance/claims', 'alliance/results'];
+      for (const feed of [...feeds, 'redemptions', 'members', 'fx', 'retro-claims'])
+        mkdirSync(join(inbox, '..', feed), { recursive: true });
+      writeFileSync(join(inbox, file), text);
+      for (const job of ['fetch', 'ingest', 'accrue']) {
+        const log: string[] = [];
+        const code = await main(['node', 'redeye', '--config', config, 'run', job, '--date', date], {
+          output: { out: (l) => log.push(l), err: (l) => log.push(l) },
+          env: {},
+        });
+        expect(code, log.join('\n')).toBe(0);
+      }
+    };
+    await night(
+      '2026-06-05',
+      'a.csv',
+      FLOWN + coupon('7770000000100', 'XX,245', '1000000032', 'ABRAMOV,PAVEL', 'F'),
+    );
+    // Another ticket for the same seat while the first stands: kept waiting, credited never twice.
+    await night(
+      '2026-06-06',
+      'b.csv',
+      FLOWN + coupon('7770000000200', 'XX,245', '1000000032', 'ABRAMOV,PAVEL', 'F'),
+    );
+    writeFileSync(
+      join(dir, 'r.csv'),
+      FLOWN + coupon('7770000000100', 'XX,245', '1000000032', 'ABRAMOV,PAVEL', 'R'),
+    );
+    const out: string[] = [];
+    const code = await main(
+      ['node', 'redeye', '--config', config, 'simulate', 'flown', '--date', '2026-06-07', join(dir, 'r.csv')],
+      { output: { out: (l) => out.push(l), err: (l) => out.push(l) }, env: {} },
+    );
+    expect(code).toBe(0);
+    const text = out.join('\n');
+    expect(text).toMatch(
+      /r\.csv:2 {2}FLT:XX245:2026-06-03:SVO-AER:XX:1000000032 {2}REVERSED NOT_FLOWN {2}-1,309 points/,
+    );
+    expect(text).toMatch(
+      /and credits FLT:XX245:2026-06-03:SVO-AER:XX:1000000032:\S*7770000000200\S* in its place: POSTED {2}\+1,309 points {2}status \+\d+/,
+    );
+    expect(text).toMatch(/1 records: 0 would post 1,309 points/);
   });
 
   it('counts every record once: rejects, other programs and postings add up to the records read', async () => {

@@ -41,9 +41,9 @@ import {
   allianceClaimsHeader,
   duplicateClaim,
   earlierClaimsOfSameFlight,
-  mergedFields,
+  mergeFlightDrafts,
   minorOf,
-  sameFlightOf,
+  type FlightArchive,
 } from './ingest-feeds.js';
 import type { FileRefusal } from './ingest-file.js';
 import { isReversal } from '../ledger/types.js';
@@ -78,6 +78,17 @@ export type SimulationEvent =
       points: number;
       postings: SimulatedPosting[];
       message?: string;
+      /**
+       * Coupons the night credits in place of the one this record corrects away (another ticket's coupon
+       * for the same flight, read on an earlier night): their points count in the totals' `points`.
+       */
+      replacements?: Array<{
+        activity: string;
+        status: string;
+        points: number;
+        statusCredits: number;
+        postings: SimulatedPosting[];
+      }>;
     }
   | {
       type: 'reject';
@@ -184,6 +195,8 @@ interface Item {
   mergedInto?: Item;
   /** A partner-airline claim, drafted once its file's header has named the sender. */
   claim?: AllianceClaim;
+  /** Coupons of earlier nights the night credits in place of the one this record corrects away. */
+  replacements?: ActivityRow[];
 }
 
 /**
@@ -191,7 +204,7 @@ interface Item {
  * (then changed here) and rows the run adds. Lookups go through the functions ingest uses, so a coupon
  * finds its flight by key, by marketing key or by ticket and coupon just as it would at night.
  */
-class SimulatedArchive {
+class SimulatedArchive implements FlightArchive {
   private readonly byKey = new Map<string, ActivityRow>();
   private readonly byCoupon = new Map<string, ActivityRow>();
   private readonly loadedKeys = new Set<string>();
@@ -245,48 +258,47 @@ class SimulatedArchive {
     this.touch(row, item);
   }
 
-  /** Flights as jobs/ingest-feeds.ts storeFlightDrafts stores them (see there for why each rule). */
-  async storeFlights(items: Item[]): Promise<void> {
-    const drafts = items.flatMap((i) => (i.draft?.ok ? [i.draft.activity] : []));
-    await this.loadKeys(
-      drafts.flatMap((d) => [d.activityKey, ...(d.detail?.marketingKey ? [d.detail.marketingKey] : [])]),
-    );
-    await this.loadCoupons(
-      drafts
-        .filter((d) => d.ticketNumber !== null)
-        .map((d) => [d.ticketNumber!, d.couponNumber!] as [string, number]),
-    );
-    const sameFlight = (d: ActivityRow) => sameFlightOf(d, (key) => this.byKey.get(key));
-    for (const item of items) {
-      if (!item.draft?.ok) continue;
-      const d = item.draft.activity;
-      const coupon = d.ticketNumber !== null ? `${d.ticketNumber}:${d.couponNumber}` : undefined;
-      const known = coupon ? this.byCoupon.get(coupon) : undefined;
-      if (known) {
-        if (known.couponStatus === d.couponStatus)
-          item.duplicate = `coupon ${d.ticketNumber}/${d.couponNumber} (${d.couponStatus}) was already read`;
-        else
-          this.change(
-            known,
-            { couponStatus: d.couponStatus, needsAccrual: known.memberNumber !== null },
-            item,
-          );
-        continue;
-      }
-      const existing = sameFlight(d);
-      if (!existing) {
-        this.add(d, item);
-        if (coupon) this.byCoupon.set(coupon, d);
-        continue;
-      }
-      if ((d.seenFtl && existing.seenFtl) || (d.seenCoupon && existing.seenCoupon)) {
-        item.duplicate = 'already read';
-        continue;
-      }
-      const fields = mergedFields(existing, d);
-      this.change(existing, fields, item);
-      if (coupon) this.byCoupon.set(coupon, existing);
+  async byKeys(keys: string[]): Promise<Map<string, ActivityRow>> {
+    await this.loadKeys(keys);
+    const out = new Map<string, ActivityRow>();
+    for (const k of keys) {
+      const row = this.byKey.get(k);
+      if (row) out.set(k, row);
     }
+    return out;
+  }
+
+  async byCoupons(coupons: Array<[string, number]>): Promise<Map<string, ActivityRow>> {
+    await this.loadCoupons(coupons);
+    const out = new Map<string, ActivityRow>();
+    for (const [ticket, coupon] of coupons) {
+      const row = this.byCoupon.get(`${ticket}:${coupon}`);
+      if (row) out.set(`${ticket}:${coupon}`, row);
+    }
+    return out;
+  }
+
+  /** Flights merged by the rules ingest stores them by (jobs/ingest-feeds.ts mergeFlightDrafts). */
+  async storeFlights(items: Item[]): Promise<void> {
+    const read = items.filter((i) => i.draft?.ok);
+    const activityOf = (i: Item) => (i.draft as Extract<Draft, { ok: true }>).activity;
+    const merge = await mergeFlightDrafts(this, read.map(activityOf));
+    merge.outcomes.forEach((o, n) => {
+      const item = read[n]!;
+      if (o.kind === 'duplicate') {
+        item.duplicate = o.message;
+        return;
+      }
+      if (o.kind === 'new' || o.kind === 'reissued' || o.kind === 'secondCoupon') this.add(o.row, item);
+      else this.touch(o.row, item);
+      const d = activityOf(item);
+      if (d.ticketNumber !== null) this.byCoupon.set(`${d.ticketNumber}:${d.couponNumber}`, o.row);
+    });
+    for (const row of merge.changed.keys()) if (row.id !== undefined) this.changed.add(row);
+    // A coupon of an earlier night, credited because this record corrected the one standing away: the
+    // night posts it, so it shows with the record that freed it. One stored by this run shows on its own.
+    for (const { row, by } of merge.requeued)
+      if (!this.lastItem.has(row)) (read[by]!.replacements ??= []).push(row);
   }
 
   /** Activities that must be new (partner, hotel, alliance, redemptions): a known key is a duplicate. */
@@ -530,6 +542,7 @@ export async function* simulate(
     list.push(e);
     eventsOf.set(file, list);
   };
+  const recordOf = new Map<Item, Extract<SimulationEvent, { type: 'record' }>>();
   const record = (
     item: Item,
     activity: string,
@@ -538,17 +551,21 @@ export async function* simulate(
     message?: string,
     points = 0,
     postings: SimulatedPosting[] = [],
-  ): SimulationEvent => ({
-    type: 'record',
-    file: item.file,
-    line: item.line,
-    activity,
-    status,
-    reason,
-    points,
-    postings,
-    ...(message ? { message } : {}),
-  });
+  ): SimulationEvent => {
+    const event = {
+      type: 'record' as const,
+      file: item.file,
+      line: item.line,
+      activity,
+      status,
+      reason,
+      points,
+      postings,
+      ...(message ? { message } : {}),
+    };
+    recordOf.set(item, event);
+    return event;
+  };
 
   for (const item of items) {
     const verdict = verdicts.get(item.file)!;
@@ -620,7 +637,21 @@ export async function* simulate(
       const row = item.row!;
       const d = decided.get(row);
       if (!d) {
-        if (row.status === 'NOT_CREDITED' || row.memberNumber === null) {
+        if (row.status === 'REJECTED') {
+          // A second coupon for a flight another coupon stands for: stored, waiting, credited never twice.
+          tally(item.file, 'rejected', row.reason);
+          const standing = row.detail?.duplicateOf;
+          out(
+            item.file,
+            record(
+              item,
+              row.activityKey,
+              'REJECTED',
+              row.reason,
+              standing ? `coupon ${standing} stands as flown for the same flight and card` : undefined,
+            ),
+          );
+        } else if (row.status === 'NOT_CREDITED' || row.memberNumber === null) {
           tally(item.file, 'notCredited');
           out(
             item.file,
@@ -679,6 +710,28 @@ export async function* simulate(
           record(item, row.activityKey, 'MERGED', reason, message ?? 'already credited: nothing new to post'),
         );
       }
+    }
+  }
+
+  // What the night credits in place of a coupon corrected away shows on the correcting record, and
+  // counts in its file's totals as the night would post it.
+  for (const item of items) {
+    const event = recordOf.get(item);
+    if (!item.replacements || !event) continue;
+    for (const row of item.replacements) {
+      const d = decided.get(row);
+      if (!d || d.decision.postings.length === 0) continue;
+      const points = d.decision.update.points ?? 0;
+      const statusCredits = d.decision.statusCredit?.amount ?? 0;
+      add(item.file, 'points', points);
+      add(item.file, 'statusCredits', statusCredits);
+      (event.replacements ??= []).push({
+        activity: row.activityKey,
+        status: d.decision.update.status ?? row.status,
+        points,
+        statusCredits,
+        postings: simulatedPostings(d.decision),
+      });
     }
   }
 

@@ -229,6 +229,11 @@ export function registerParse(program: Command, run: ActionRunner): void {
                     (status ? `  status +${status.amount} ${status.metric}` : '') +
                     (e.message && e.status === 'REJECTED' ? `  — ${e.message}` : ''),
                 );
+                for (const r of e.replacements ?? [])
+                  ctx.output.out(
+                    `    and credits ${r.activity} in its place: ${r.status}  +${r.points.toLocaleString('en-US')} points` +
+                      (r.statusCredits ? `  status +${r.statusCredits}` : ''),
+                  );
               } else if (e.type === 'reject') {
                 ctx.output.out(`${e.file}:${e.line}  REJECTED ${e.reason} (${e.field})  — ${e.message}`);
               } else if (e.type === 'file') {

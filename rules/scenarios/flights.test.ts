@@ -387,7 +387,14 @@ for (const engine of availableEngines()) {
       w.dropCoupons([coupon()]);
       await w.night('2026-03-11');
       // The reissue's line before the exchange's: the order within the file must not matter.
-      w.dropCoupons([coupon(REISSUE), coupon({ status: 'E' })]);
+      const file = w.dropCoupons([coupon(REISSUE), coupon({ status: 'E' })]);
+      // The simulator tells the night's outcome beforehand, line by line.
+      const shown = await w.simulate('flown', file, '2026-03-12');
+      expect(shown.filter((e) => e.type === 'record')).toMatchObject([
+        { line: 2, activity: REISSUE_KEY, status: 'POSTED', points: 461 },
+        { line: 3, activity: KEY, status: 'REVERSED', reason: 'NOT_FLOWN', points: -461 },
+      ]);
+      expect(shown.at(-1)).toMatchObject({ points: 461, statusCredits: 23000, reversedPoints: -461 });
       const n = await w.night('2026-03-12');
       expect(n.ingest.counts).toMatchObject({ 'flown.corrections': 1, 'flown.reissued': 1 });
       expect(n.ingest.counts['flown.duplicates']).toBeUndefined();
@@ -412,7 +419,12 @@ for (const engine of availableEngines()) {
         awardPostingKey(REISSUE_KEY),
       ]);
       const before = await w.postingCount();
-      w.dropCoupons([coupon({ status: 'E' }), coupon(REISSUE)]); // the same night's records again
+      const again = w.dropCoupons([coupon({ status: 'E' }), coupon(REISSUE)]); // the same records again
+      const reread = await w.simulate('flown', again, '2026-03-13');
+      expect(reread.filter((e) => e.type === 'record')).toMatchObject([
+        { status: 'REJECTED', reason: 'DUPLICATE', points: 0 },
+        { status: 'REJECTED', reason: 'DUPLICATE', points: 0 },
+      ]);
       const rerun = await w.night('2026-03-13');
       expect(rerun.ingest.counts).toMatchObject({ 'flown.duplicates': 2 });
       expect(await w.postingCount()).toBe(before);
@@ -433,7 +445,12 @@ for (const engine of availableEngines()) {
       expect(await w.statusBalance(IVANOV.number)).toBe(23000);
       expect(await w.activity(REISSUE_KEY)).toMatchObject({ status: 'POSTED', points: 461 });
       // A third ticket while the reissue stands is the same seat again: kept, not credited.
-      w.dropCoupons([coupon({ ticket: '0741000000300', fare: '90.00' })]);
+      const thirdFile = w.dropCoupons([coupon({ ticket: '0741000000300', fare: '90.00' })]);
+      expect((await w.simulate('flown', thirdFile, '2026-03-14')).at(-1)).toMatchObject({
+        rejected: 1,
+        points: 0,
+        byReason: { DUPLICATE: 1 },
+      });
       await w.night('2026-03-14');
       const third = await w.activity(reissueKey(KEY, '0741000000300', 1));
       expect(third).toMatchObject({ status: 'REJECTED', reason: 'DUPLICATE' });
@@ -447,7 +464,16 @@ for (const engine of availableEngines()) {
       await w.enrol('2026-03-01', IVANOV);
       w.dropCoupons([coupon()]);
       await w.night('2026-03-11');
-      w.dropCoupons([coupon(REISSUE)]);
+      const secondFile = w.dropCoupons([coupon(REISSUE)]);
+      const shownSecond = await w.simulate('flown', secondFile, '2026-03-12');
+      expect(shownSecond.find((e) => e.type === 'record')).toMatchObject({
+        activity: REISSUE_KEY,
+        status: 'REJECTED',
+        reason: 'DUPLICATE',
+        points: 0,
+        message: expect.stringContaining('0741000000001/1'),
+      });
+      expect(shownSecond.at(-1)).toMatchObject({ records: 1, rejected: 1, points: 0, statusCredits: 0 });
       const second = await w.night('2026-03-12');
       expect(second.ingest.counts).toMatchObject({ 'flown.secondCoupons': 1, 'flown.activities': 1 });
       expect(second.ingest.counts['flown.duplicates']).toBeUndefined();
@@ -464,7 +490,23 @@ for (const engine of availableEngines()) {
       expect(await w.balance(IVANOV.number)).toBe(461);
       expect(await w.statusBalance(IVANOV.number)).toBe(15000);
 
-      w.dropCoupons([coupon({ status: 'E' })]);
+      const exchange = w.dropCoupons([coupon({ status: 'E' })]);
+      // The exchange reverses the first ticket, and the night credits the waiting one in its place.
+      const shownExchange = await w.simulate('flown', exchange, '2026-03-13');
+      expect(shownExchange.find((e) => e.type === 'record')).toMatchObject({
+        activity: KEY,
+        status: 'REVERSED',
+        points: -461,
+        replacements: [{ activity: REISSUE_KEY, status: 'POSTED', points: 461, statusCredits: 23000 }],
+      });
+      expect(shownExchange.at(-1)).toMatchObject({
+        records: 1,
+        reversed: 1,
+        points: 461,
+        statusCredits: 23000,
+        reversedPoints: -461,
+        reversedStatusCredits: -15000,
+      });
       await w.night('2026-03-13');
       expect(await w.activity(KEY)).toMatchObject({ status: 'REVERSED' });
       expect(await w.activity(REISSUE_KEY)).toMatchObject({ status: 'POSTED', reason: null, points: 461 });

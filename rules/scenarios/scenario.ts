@@ -7,7 +7,7 @@
  * `useScenario` registers the world per test and proves the ledger's invariants (`checkLedger`) after
  * every scenario, whatever the scenario itself asserted.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { createReadStream, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect } from 'vitest';
 import { Decimal } from 'decimal.js';
@@ -22,6 +22,7 @@ import { ingestJob } from '../../jobs/ingest.js';
 import { accrueJob } from '../../jobs/accrue.js';
 import { tiersJob } from '../../jobs/tiers.js';
 import { expireJob } from '../../jobs/expire.js';
+import { simulate, type SimulationEvent } from '../../jobs/simulate.js';
 import type { Job, JobResult } from '../../jobs/types.js';
 import type { FeedName } from '../../parsers/types.js';
 import type { MailingKind } from '../../config/schema.js';
@@ -214,12 +215,16 @@ export class Scenario {
 
   // -------------------------------------------------------------------------------------------- inbox
 
-  /** Writes `content` as a new file of `feed` in the inbox (a fresh name unless one is given). */
-  drop(feed: FeedName, content: string, name?: string): string {
+  private inbox(feed: FeedName): string {
     const cfg = this.w.config.feeds[feed]!;
     const transport = this.w.config.transports[cfg.source]!;
     if (transport.type !== 'local') throw new Error('scenarios use local inboxes');
-    const dir = join(transport.root, cfg.remoteDir);
+    return join(transport.root, cfg.remoteDir);
+  }
+
+  /** Writes `content` as a new file of `feed` in the inbox (a fresh name unless one is given). */
+  drop(feed: FeedName, content: string, name?: string): string {
+    const dir = this.inbox(feed);
     mkdirSync(dir, { recursive: true });
     const ext = { ftl: 'ftl', hotel: 'xml', 'alliance-claims': 'xml', 'alliance-results': 'xml', fx: 'xml' }[
       feed as string
@@ -521,6 +526,19 @@ ${cubes}
     const tiers = await this.run(tiersJob, date);
     const expire = await this.run(expireJob, date);
     return { fetch, ingest, accrue, tiers, expire };
+  }
+
+  /** What `redeye simulate` shows for a file waiting in the inbox, as the night of `date` would take it. */
+  async simulate(feed: FeedName, file: string, date: string): Promise<SimulationEvent[]> {
+    const path = join(this.inbox(feed), file);
+    const input = {
+      name: file,
+      open: () => createReadStream(path),
+      receivedAt: new Date(`${date}T01:00:00Z`),
+    };
+    const events: SimulationEvent[] = [];
+    for await (const e of simulate(this.knex, this.w.config, feed, [input], date)) events.push(e);
+    return events;
   }
 
   /** Enrols people through the members feed on a night of its own. */
