@@ -745,7 +745,9 @@ function decideRedemption(ctx: AccrualContext, row: ActivityRow): AccrualDecisio
   if (row.activityType === 'CANCEL') {
     const originalKey = redemptionKey(row.reversalOfRef!);
     const original = ctx.original(originalKey);
-    if (!original) {
+    // Stored but not decided yet is not arrived either: a file can list the cancellation before the
+    // redemption it cancels, and accrue decides in file order.
+    if (!original || original.status === 'PENDING') {
       // The redemption system can send a cancellation before the redemption it cancels. It waits for
       // it (the accrue job decides it again the night the redemption is posted); rejected, it would
       // have used up its key and left the member's points debited for good.
@@ -789,6 +791,8 @@ function decideRedemption(ctx: AccrualContext, row: ActivityRow): AccrualDecisio
       related: [{ activityKey: originalKey, update: { status: 'REVERSED', reason: 'CANCELLED' } }],
       update: done({
         status: 'POSTED',
+        // It may have waited for its redemption (UNKNOWN_REDEMPTION): posted, it waits no more.
+        reason: null,
         points: original.points,
         postingKey: key,
         memberId: member?.id ?? null,

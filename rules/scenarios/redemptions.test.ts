@@ -191,13 +191,50 @@ for (const engine of availableEngines()) {
         status: 'REVERSED',
         reason: 'CANCELLED',
       });
-      expect(await w.activity(cancellationKey('R-9'))).toMatchObject({ status: 'POSTED', points: 100 });
+      expect(await w.activity(cancellationKey('R-9'))).toMatchObject({
+        status: 'POSTED',
+        reason: null,
+        points: 100,
+      });
       expect(await w.balance(IVANOV.number)).toBe(1500);
       expect((await w.lots(IVANOV.number)).map((l) => [l.id, l.remaining, l.expiresOn])).toEqual(
         lotsBefore.map((l) => [l.id, l.remaining, l.expiresOn]),
       );
       const again = await w.night('2026-03-09');
       expect(again.accrue.counts.activities).toBe(0);
+    });
+
+    it('a cancellation listed before its redemption in the same file waits for it that night: debited, then given back', async () => {
+      const w = s();
+      await twoLots(w);
+      const lotsBefore = await w.lots(IVANOV.number);
+      w.dropRedemptions([
+        {
+          id: 'R-5',
+          member: IVANOV.number,
+          date: '2026-03-05',
+          service: 'SEAT',
+          points: 300,
+          status: 'CANCELLED',
+        },
+        { id: 'R-5', member: IVANOV.number, date: '2026-03-05', service: 'SEAT', points: 300 },
+      ]);
+      const night = await w.night('2026-03-05');
+      expect(night.accrue.counts.cancellationsAwaited).toBe(1);
+      expect(await w.activity(redemptionKey('R-5'))).toMatchObject({
+        status: 'REVERSED',
+        reason: 'CANCELLED',
+      });
+      expect(await w.activity(cancellationKey('R-5'))).toMatchObject({
+        status: 'POSTED',
+        reason: null,
+        points: 300,
+      });
+      expect(await w.balance(IVANOV.number)).toBe(1500);
+      expect((await w.lots(IVANOV.number)).map((l) => [l.id, l.remaining, l.expiresOn])).toEqual(
+        lotsBefore.map((l) => [l.id, l.remaining, l.expiresOn]),
+      );
+      expect((await w.night('2026-03-06')).accrue.counts.activities).toBe(0);
     });
 
     it('refuses redemptions for a closed account or an unknown member', async () => {
