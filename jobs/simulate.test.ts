@@ -360,6 +360,72 @@ describe('redeye simulate', () => {
     expect(summaryOf(events)).toMatchObject({ records: 1, posted: 0, points: 0, rejected: 1 });
   });
 
+  it('takes files in the order the night lands them, by name, whatever the order they are given in', async () => {
+    const events = await simulateJson('partner', {
+      'REDBANK_20260604_2.csv':
+        'H,REDBANK,2,2026-06-04T02:00:00Z\r\n' + partnerLine('RB2', '50.00') + 'T,1,0,50.00\r\n',
+      'REDBANK_20260604_1.csv':
+        'H,REDBANK,1,2026-06-04T01:00:00Z\r\n' + partnerLine('RB1', '100.00') + 'T,1,0,100.00\r\n',
+    });
+    const files = events.filter((e) => e.type === 'file');
+    expect(files.map((f) => [f.file, f.verdict])).toEqual([
+      ['REDBANK_20260604_1.csv', 'accepted'],
+      ['REDBANK_20260604_2.csv', 'accepted'],
+    ]);
+    expect(summaryOf(events)).toMatchObject({ records: 2, posted: 2 });
+  });
+
+  it('reads no file the registry stops: a copy of one received before, or another file under a used name', async () => {
+    const content = FLOWN + coupon('7770000000100', 'XX,245', '1000000032', 'ABRAMOV,PAVEL', 'F');
+    const db = openDb(`sqlite:${dbFile}`);
+    await db.knex('files').insert({
+      direction: 'in',
+      feed: 'flown',
+      name: 'june.csv',
+      size: content.length,
+      sha256: createHash('sha256').update(content).digest('hex'),
+      verdict: 'accepted',
+      created_at: new Date().toISOString(),
+    });
+    await db.close();
+    const events = await simulateJson('flown', {
+      'copy.csv': content,
+      'june.csv': FLOWN + coupon('7770000000200', 'XX,245', '1000000057', 'KOZLOV,DMITRY', 'F'),
+      'new.csv': FLOWN + coupon('7770000000300', 'XX,245', '1000000065', 'MORGAN,SARAH', 'F'),
+      'new-again.csv': FLOWN + coupon('7770000000300', 'XX,245', '1000000065', 'MORGAN,SARAH', 'F'),
+    });
+    const verdicts = Object.fromEntries(
+      events.filter((e) => e.type === 'file').map((f) => [f.file, [f.verdict, f.reason ?? null]]),
+    );
+    expect(verdicts).toEqual({
+      'copy.csv': ['duplicate', 'DUPLICATE_FILE'],
+      'june.csv': ['conflict', 'NAME_CONFLICT'],
+      // In name order new-again.csv lands first: new.csv is the copy.
+      'new-again.csv': ['accepted', null],
+      'new.csv': ['duplicate', 'DUPLICATE_FILE'],
+    });
+    expect(summaryOf(events)).toMatchObject({ records: 4, posted: 1, rejected: 3 });
+  });
+
+  it('shows a redemption the balance no longer covers as the night records it, leaving the points for the next', async () => {
+    // BELOVA holds the 1,309 points of her archived flight.
+    const redemption = (id: string, points: number) =>
+      `${id},1000000040,2026-06-04,SEAT,${points},EMD-${id},,ISSUED\r\n`;
+    const events = await simulateJson('redemptions', {
+      'r.csv':
+        'redemption_id,member_number,redemption_date,service_type,points,reference,partner_code,status\r\n' +
+        redemption('R1', 1000) +
+        redemption('R2', 500) +
+        redemption('R3', 300),
+    });
+    expect(events.filter((e) => e.type === 'record').map((r) => [r.status, r.reason, r.points])).toEqual([
+      ['POSTED', null, -1000],
+      ['REJECTED', 'INSUFFICIENT_POINTS', 0],
+      ['POSTED', null, -300],
+    ]);
+    expect(summaryOf(events)).toMatchObject({ records: 3, posted: 2, rejected: 1, points: -1300 });
+  });
+
   it('prints the verdict of a rejected file in text, next to totals that post nothing from it', async () => {
     writeFileSync(
       join(dir, 'REDBANK_20260604_1.csv'),
@@ -385,7 +451,7 @@ describe('redeye simulate', () => {
     expect(text).toMatch(/1 records: 0 would post 0 points/);
   });
 
-  it('shows, on the line that corrects a coupon away, the waiting ticket the night credits in its place', async () => {
+  it('shows, on the line that corrects a coupon away, the waiting ticket the night credits in place of it', async () => {
     const inbox = join(dir, 'var', 'inbox', 'flown');
     const night = async (date: string, file: string, text: string) => {
       // Fetch lists every feed's folder: an empty inbox is a quiet night, a missing one a failure.
@@ -428,7 +494,7 @@ describe('redeye simulate', () => {
       /r\.csv:2 {2}FLT:XX245:2026-06-03:SVO-AER:XX:1000000032 {2}REVERSED NOT_FLOWN {2}-1,309 points/,
     );
     expect(text).toMatch(
-      /and credits FLT:XX245:2026-06-03:SVO-AER:XX:1000000032:\S*7770000000200\S* in its place: POSTED {2}\+1,309 points {2}status \+\d+/,
+      /and FLT:XX245:2026-06-03:SVO-AER:XX:1000000032:\S*7770000000200\S* \(in place of the coupon it corrects away\): POSTED {2}\+1,309 points {2}status \+\d+/,
     );
     expect(text).toMatch(/1 records: 0 would post 1,309 points/);
   });

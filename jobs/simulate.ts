@@ -4,6 +4,7 @@
  * database for what the rules depend on (members, earlier activities, rates, caps used) and keeps the
  * effect of earlier records of the same files in memory, exactly as one ingest and accrue would.
  */
+import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { LoadedConfig } from '../config/load.js';
 import type { IsoDate } from '../lib/dates.js';
@@ -30,12 +31,15 @@ import {
   hotelDraft,
   partnerDraft,
   redemptionDraft,
+  cancellationKey,
   type ActivityRow,
   type Draft,
 } from '../rules/activity.js';
 import { Program } from '../rules/program.js';
 import { activitiesByCoupons, activitiesByKeys } from './activities.js';
-import { contextFor, decideInTurn, loadFxTable, PeriodPoints, type AccrueState } from './accrue.js';
+import { contextFor, decideInTurn, loadFxTable, PeriodPoints, remember, type AccrueState } from './accrue.js';
+import { SimulatedLedger } from './simulated-ledger.js';
+import type { RejectReason } from '../rules/reasons.js';
 import {
   allianceClaimDraftFor,
   allianceClaimsHeader,
@@ -79,11 +83,13 @@ export type SimulationEvent =
       postings: SimulatedPosting[];
       message?: string;
       /**
-       * Coupons the night credits in place of the one this record corrects away (another ticket's coupon
-       * for the same flight, read on an earlier night): their points count in the totals' `points`.
+       * What the night posts for activities of earlier nights because of this record (`why`): another
+       * ticket's coupon for the flight credited in place of the one this record corrects away, or the
+       * cancellation that waited for this redemption. Their figures count in the totals.
        */
-      replacements?: Array<{
+      also?: Array<{
         activity: string;
+        why: string;
         status: string;
         points: number;
         statusCredits: number;
@@ -195,8 +201,11 @@ interface Item {
   mergedInto?: Item;
   /** A partner-airline claim, drafted once its file's header has named the sender. */
   claim?: AllianceClaim;
-  /** Coupons of earlier nights the night credits in place of the one this record corrects away. */
-  replacements?: ActivityRow[];
+  /**
+   * Activities of earlier nights the night posts for because of this record: the coupon credited in place
+   * of the one it corrects away, the cancellation that waited for its redemption.
+   */
+  also?: Array<{ row: ActivityRow; why: string }>;
 }
 
 /**
@@ -298,7 +307,8 @@ class SimulatedArchive implements FlightArchive {
     // A coupon of an earlier night, credited because this record corrected the one standing away: the
     // night posts it, so it shows with the record that freed it. One stored by this run shows on its own.
     for (const { row, by } of merge.requeued)
-      if (!this.lastItem.has(row)) (read[by]!.replacements ??= []).push(row);
+      if (!this.lastItem.has(row))
+        (read[by]!.also ??= []).push({ row, why: 'in place of the coupon it corrects away' });
   }
 
   /** Activities that must be new (partner, hotel, alliance, redemptions): a known key is a duplicate. */
@@ -317,6 +327,59 @@ class SimulatedArchive implements FlightArchive {
     const older = [...this.changed].sort((a, b) => a.id! - b.id!);
     return [...older, ...this.added].filter((r) => r.needsAccrual);
   }
+}
+
+async function sha256Of(input: ParseInput): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of input.open()) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/**
+ * What the file registry would make of a file at fetch (jobs/registry.ts registerInbound): the same
+ * content received before, under another name or this one, is not read again; another file under a name
+ * already received is held for an operator. `run` holds the files of this run landed before it.
+ */
+async function registryRefusal(
+  knex: Knex,
+  feed: FeedName,
+  name: string,
+  sha256: string,
+  run: Array<{ name: string; sha256: string }>,
+): Promise<(FileRefusal & { verdict: 'duplicate' | 'conflict' }) | undefined> {
+  const earlier = run.find((f) => f.sha256 === sha256);
+  if (earlier)
+    return {
+      verdict: 'duplicate',
+      reason: 'DUPLICATE_FILE',
+      message: `same content as ${earlier.name}, earlier in this run: not ingested again`,
+    };
+  const same = await knex('files').where({ direction: 'in', feed, sha256 }).orderBy('id').first();
+  // Received, not yet read (ingest failed, say): tonight's ingest reads it.
+  if (same && !(same.name === name && same.verdict === 'pending'))
+    return {
+      verdict: 'duplicate',
+      reason: 'DUPLICATE_FILE',
+      message:
+        same.name === name
+          ? `received before (file ${same.id}, ${same.verdict}): not read again`
+          : `same content as ${same.name} (file ${same.id}): not ingested again`,
+    };
+  if (same) return undefined;
+  const sameName =
+    run.find((f) => f.name === name) ??
+    (await knex('files')
+      .where({ direction: 'in', feed, name })
+      .whereNot('verdict', 'duplicate')
+      .orderBy('id')
+      .first());
+  if (sameName)
+    return {
+      verdict: 'conflict',
+      reason: 'NAME_CONFLICT',
+      message: `a different file named ${name} was received before: held for an operator`,
+    };
+  return undefined;
 }
 
 /** The checks ingest makes of a whole file besides its parser's (the feed handlers' begin and end). */
@@ -408,6 +471,95 @@ function simulatedPostings(decision: AccrualDecision): SimulatedPosting[] {
   );
 }
 
+interface Decided {
+  decision: AccrualDecision;
+  /** The activity before this run decided it: what a reversal takes back. */
+  before: ActivityRow;
+}
+
+/**
+ * A decision as the ledger would take it (`SimulatedLedger`): a posting it refuses is taken back as
+ * accrue takes it back — the cap room returned, the activity rejected with the ledger's reason.
+ */
+async function posted(
+  ledger: SimulatedLedger,
+  state: AccrueState,
+  row: ActivityRow,
+  decision: AccrualDecision,
+): Promise<AccrualDecision> {
+  let out = decision;
+  for (const p of decision.postings) {
+    const result = await ledger.post(p.request);
+    if (result.status !== 'refused') continue;
+    const reason = (result.reason ?? 'REFUSED') as RejectReason;
+    remember(state, row, decision, -1);
+    const update = p.onRefused(reason);
+    Object.assign(row, update, { needsAccrual: false });
+    out = {
+      ...out,
+      postings: out.postings.filter((q) => q !== p),
+      update: { ...out.update, ...update },
+      rejection: {
+        reason,
+        field: 'points',
+        message: `the ledger would refuse ${p.request.key}: ${reason}`,
+      },
+    };
+  }
+  return out;
+}
+
+interface Shown {
+  outcome: Outcome;
+  status: string;
+  reason: string | null;
+  message?: string;
+  /** Posted, or taken back (negative for a credit taken back). */
+  points: number;
+  statusCredits: number;
+  postings: SimulatedPosting[];
+}
+
+/** What a decided activity comes to, as a line of the simulation shows it. */
+function shownDecision(row: ActivityRow, { decision, before }: Decided): Shown {
+  const postings = simulatedPostings(decision);
+  const status = decision.update.status ?? row.status;
+  const reason = decision.update.reason ?? null;
+  const message = decision.rejection?.message;
+  const none = { points: 0, statusCredits: 0, postings: [] };
+  if (decision.postings.some((p) => isReversal(p.request))) {
+    // Taken back, so it counts against the totals: the reversed posting's points and credits.
+    const reversed = new Set(decision.postings.map((p) => (isReversal(p.request) ? p.request.reverses : '')));
+    const points =
+      decision.update.points ??
+      (before.postingKey && reversed.has(before.postingKey) ? -(before.points ?? 0) : 0);
+    const statusCredits =
+      before.statusPostingKey && reversed.has(before.statusPostingKey) ? -(before.statusCredit ?? 0) : 0;
+    return { outcome: 'reversed', status: 'REVERSED', reason, message, points, statusCredits, postings };
+  }
+  if (decision.postings.length > 0)
+    return {
+      outcome: 'posted',
+      status,
+      reason,
+      message,
+      points: decision.update.points ?? 0,
+      statusCredits: decision.statusCredit?.amount ?? 0,
+      postings,
+    };
+  if (status === 'REJECTED') return { outcome: 'rejected', status, reason, message, ...none };
+  if (status === 'PENDING')
+    return { outcome: 'held', status, reason, message: message ?? 'waits for its flown coupon', ...none };
+  if (status === 'NOT_CREDITED') return { outcome: 'notCredited', status, reason, message, ...none };
+  return {
+    outcome: 'merged',
+    status: 'MERGED',
+    reason,
+    message: message ?? 'already credited: nothing new to post',
+    ...none,
+  };
+}
+
 /**
  * Runs the files as one night would: each file is staged until its verdict and stored in a simulated
  * archive only when the night would accept it (ingest), then every activity the run created or changed
@@ -447,7 +599,19 @@ export async function* simulate(
     staged.set(item.file, list);
   };
 
-  for await (const event of parser.parse(inputs, parseOptions)) {
+  // As the night takes them: one fetch lands the files in name order, and the registry stops a file
+  // received before (the same content) and a different file under a name already used.
+  const ordered = [...inputs].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const registry = new Map<string, FileRefusal & { verdict: 'duplicate' | 'conflict' }>();
+  const run: Array<{ name: string; sha256: string }> = [];
+  for (const input of ordered) {
+    const sha256 = await sha256Of(input);
+    const refusal = await registryRefusal(knex, feed, input.name, sha256, run);
+    if (refusal) registry.set(input.name, refusal);
+    run.push({ name: input.name, sha256 });
+  }
+
+  for await (const event of parser.parse(ordered, parseOptions)) {
     if (event.type === 'reject') {
       stage({ file: event.file, line: event.line, parseReject: event });
       continue;
@@ -465,6 +629,11 @@ export async function* simulate(
     const v = event as VerdictEvent;
     const list = staged.get(v.file) ?? [];
     staged.delete(v.file);
+    const stopped = registry.get(v.file);
+    if (stopped) {
+      verdicts.set(v.file, stopped);
+      continue;
+    }
     const refusal =
       v.verdict === 'rejected'
         ? { reason: v.reason ?? 'REJECTED', message: v.message ?? 'file rejected' }
@@ -506,15 +675,39 @@ export async function* simulate(
     });
 
   const state: AccrueState = { program, fx: await loadFxTable(knex), periods: new PeriodPoints(() => knex) };
-  const decided = new Map<ActivityRow, { decision: AccrualDecision; before: ActivityRow }>();
-  const rows = archive.toAccrue();
-  if (rows.length > 0) {
+  const decided = new Map<ActivityRow, Decided>();
+  const ledger = new SimulatedLedger(knex);
+  /** Decides rows as one accrue batch does: each in turn, then posted in order, a refusal taken back. */
+  const accrue = async (rows: ActivityRow[]) => {
+    if (rows.length === 0) return;
     const ctx = await contextFor(knex, state, businessDate, rows);
-    for (const row of rows) {
-      const before = { ...row };
-      decided.set(row, { decision: decideInTurn(ctx, state, row), before });
-    }
+    // What this run decided before is known to the batch, as the archive makes it known at night.
+    for (const row of decided.keys()) ctx.decided(row);
+    const batch = rows.map((row) => {
+      const before = decided.get(row)?.before ?? { ...row };
+      return { row, before, decision: decideInTurn(ctx, state, row) };
+    });
+    for (const { row, before, decision } of batch)
+      decided.set(row, { before, decision: await posted(ledger, state, row, decision) });
+  };
+  await accrue(archive.toAccrue());
+  // Cancellations that came before their redemption, now that it is debited: the night's second pass.
+  const issued = [...decided.keys()].filter(
+    (r) => r.type === 'REDEMPTION' && r.activityType === 'ISSUE' && r.status === 'POSTED',
+  );
+  const awaited = await archive.byKeys(issued.map((r) => cancellationKey(r.externalRef!)));
+  const waiting = [...awaited.values()].filter(
+    (r) => r.status === 'PENDING' && r.reason === 'UNKNOWN_REDEMPTION',
+  );
+  for (const row of waiting) {
+    row.needsAccrual = true;
+    // One of an earlier night shows with the redemption it waited for.
+    const redemption = issued.find((r) => r.externalRef === row.reversalOfRef);
+    const item = redemption && items.find((i) => i.row === redemption);
+    if (!items.some((i) => i.row === row) && item)
+      (item.also ??= []).push({ row, why: 'the cancellation that waited for it' });
   }
+  await accrue(waiting);
 
   const total = noCounts();
   const byReason: Record<string, number> = {};
@@ -535,6 +728,16 @@ export async function* simulate(
   ) => {
     total[field] += n;
     perFile.get(file)![field] += n;
+  };
+  /** Adds what a shown decision posts or takes back to its file's totals. */
+  const count = (file: string, shown: Shown) => {
+    if (shown.outcome === 'reversed') {
+      add(file, 'reversedPoints', shown.points);
+      add(file, 'reversedStatusCredits', shown.statusCredits);
+    } else if (shown.outcome === 'posted') {
+      add(file, 'points', shown.points);
+      add(file, 'statusCredits', shown.statusCredits);
+    }
   };
   const eventsOf = new Map<string, SimulationEvent[]>();
   const out = (file: string, e: SimulationEvent) => {
@@ -570,7 +773,14 @@ export async function* simulate(
   for (const item of items) {
     const verdict = verdicts.get(item.file)!;
     const activity = item.draft?.ok ? item.draft.activity.activityKey : '';
-    if (item.parseReject) {
+    if (verdict.verdict === 'duplicate' || verdict.verdict === 'conflict') {
+      // The registry stops the file at fetch: the night reads none of its lines.
+      tally(item.file, 'rejected', verdict.reason);
+      out(
+        item.file,
+        record(item, activity, 'REJECTED', verdict.reason ?? null, `not read: ${verdict.message}`),
+      );
+    } else if (item.parseReject) {
       const r = item.parseReject;
       tally(item.file, 'rejected', r.reason);
       out(item.file, {
@@ -669,68 +879,43 @@ export async function* simulate(
         }
         continue;
       }
-      const { decision, before } = d;
-      const postings = simulatedPostings(decision);
-      const status = decision.update.status ?? row.status;
-      const reason = decision.update.reason ?? null;
-      const message = decision.rejection?.message;
-      if (decision.postings.some((p) => isReversal(p.request))) {
-        // Taken back, so it counts against the totals: the reversed posting's points and credits.
-        const reversed = new Set(
-          decision.postings.map((p) => (isReversal(p.request) ? p.request.reverses : '')),
-        );
-        const points =
-          decision.update.points ??
-          (before.postingKey && reversed.has(before.postingKey) ? -(before.points ?? 0) : 0);
-        const credits =
-          before.statusPostingKey && reversed.has(before.statusPostingKey) ? -(before.statusCredit ?? 0) : 0;
-        tally(item.file, 'reversed');
-        add(item.file, 'reversedPoints', points);
-        add(item.file, 'reversedStatusCredits', credits);
-        out(item.file, record(item, row.activityKey, 'REVERSED', reason, message, points, postings));
-      } else if (decision.postings.length > 0) {
-        const points = decision.update.points ?? 0;
-        tally(item.file, 'posted');
-        add(item.file, 'points', points);
-        add(item.file, 'statusCredits', decision.statusCredit?.amount ?? 0);
-        out(item.file, record(item, row.activityKey, status, reason, message, points, postings));
-      } else if (status === 'REJECTED') {
-        tally(item.file, 'rejected', reason);
-        out(item.file, record(item, row.activityKey, status, reason, message));
-      } else if (status === 'PENDING') {
-        tally(item.file, 'held');
-        out(item.file, record(item, row.activityKey, status, reason, 'waits for its flown coupon'));
-      } else if (status === 'NOT_CREDITED') {
-        tally(item.file, 'notCredited');
-        out(item.file, record(item, row.activityKey, status, reason, message));
-      } else {
-        tally(item.file, 'merged');
-        out(
-          item.file,
-          record(item, row.activityKey, 'MERGED', reason, message ?? 'already credited: nothing new to post'),
-        );
-      }
+      const shown = shownDecision(row, d);
+      tally(item.file, shown.outcome, shown.reason);
+      count(item.file, shown);
+      out(
+        item.file,
+        record(
+          item,
+          row.activityKey,
+          shown.status,
+          shown.reason,
+          shown.message,
+          shown.points,
+          shown.postings,
+        ),
+      );
     }
   }
 
-  // What the night credits in place of a coupon corrected away shows on the correcting record, and
-  // counts in its file's totals as the night would post it.
+  // What the night posts for other activities because of a record (the coupon credited in place of the
+  // one it corrects away, the cancellation that waited for its redemption) shows on that record and
+  // counts in its file's totals.
   for (const item of items) {
     const event = recordOf.get(item);
-    if (!item.replacements || !event) continue;
-    for (const row of item.replacements) {
+    if (!item.also || !event) continue;
+    for (const { row, why } of item.also) {
       const d = decided.get(row);
-      if (!d || d.decision.postings.length === 0) continue;
-      const points = d.decision.update.points ?? 0;
-      const statusCredits = d.decision.statusCredit?.amount ?? 0;
-      add(item.file, 'points', points);
-      add(item.file, 'statusCredits', statusCredits);
-      (event.replacements ??= []).push({
+      if (!d) continue;
+      const shown = shownDecision(row, d);
+      if (shown.postings.length === 0) continue;
+      count(item.file, shown);
+      (event.also ??= []).push({
         activity: row.activityKey,
-        status: d.decision.update.status ?? row.status,
-        points,
-        statusCredits,
-        postings: simulatedPostings(d.decision),
+        why,
+        status: shown.status,
+        points: shown.points,
+        statusCredits: shown.statusCredits,
+        postings: shown.postings,
       });
     }
   }

@@ -93,7 +93,7 @@ export type ParseEvent<T> = RecordEvent<T> | RejectEvent | VerdictEvent;
 export interface ParseInput {
   /** Name shown in every record and reject (usually the file name as received). */
   name: string;
-  /** Opens the bytes of the file; called once. */
+  /** Opens the bytes of the file from the start (the simulator reads a file twice: its checksum first). */
   open: () => Readable;
   /** When the file was received: FTL resolves its year-less dates from it. */
   receivedAt: Date;

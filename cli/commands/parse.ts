@@ -105,6 +105,8 @@ function countsLine(c: Counts): string {
 function fileVerdictLine(f: FileSummary): string {
   if (f.verdict === 'rejected')
     return `${f.file}: FILE REJECTED ${f.reason ?? ''}${f.message ? ` — ${f.message}` : ''} — nothing from it would be posted`;
+  if (f.verdict === 'duplicate' || f.verdict === 'conflict')
+    return `${f.file}: FILE ${f.verdict === 'duplicate' ? 'NOT READ' : 'HELD'} ${f.reason ?? ''}${f.message ? ` — ${f.message}` : ''} — nothing from it would be posted`;
   return `${f.file}: ${f.verdict}${f.reason ? ` ${f.reason}` : ''}`;
 }
 
@@ -229,10 +231,10 @@ export function registerParse(program: Command, run: ActionRunner): void {
                     (status ? `  status +${status.amount} ${status.metric}` : '') +
                     (e.message && e.status === 'REJECTED' ? `  — ${e.message}` : ''),
                 );
-                for (const r of e.replacements ?? [])
+                for (const a of e.also ?? [])
                   ctx.output.out(
-                    `    and credits ${r.activity} in its place: ${r.status}  +${r.points.toLocaleString('en-US')} points` +
-                      (r.statusCredits ? `  status +${r.statusCredits}` : ''),
+                    `    and ${a.activity} (${a.why}): ${a.status}  ${a.points > 0 ? '+' : ''}${a.points.toLocaleString('en-US')} points` +
+                      (a.statusCredits ? `  status ${a.statusCredits > 0 ? '+' : ''}${a.statusCredits}` : ''),
                   );
               } else if (e.type === 'reject') {
                 ctx.output.out(`${e.file}:${e.line}  REJECTED ${e.reason} (${e.field})  — ${e.message}`);

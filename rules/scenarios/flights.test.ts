@@ -497,7 +497,7 @@ for (const engine of availableEngines()) {
         activity: KEY,
         status: 'REVERSED',
         points: -461,
-        replacements: [{ activity: REISSUE_KEY, status: 'POSTED', points: 461, statusCredits: 23000 }],
+        also: [{ activity: REISSUE_KEY, status: 'POSTED', points: 461, statusCredits: 23000 }],
       });
       expect(shownExchange.at(-1)).toMatchObject({
         records: 1,

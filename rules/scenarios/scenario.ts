@@ -7,7 +7,7 @@
  * `useScenario` registers the world per test and proves the ledger's invariants (`checkLedger`) after
  * every scenario, whatever the scenario itself asserted.
  */
-import { createReadStream, mkdirSync, writeFileSync } from 'node:fs';
+import { createReadStream, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect } from 'vitest';
 import { Decimal } from 'decimal.js';
@@ -22,7 +22,7 @@ import { ingestJob } from '../../jobs/ingest.js';
 import { accrueJob } from '../../jobs/accrue.js';
 import { tiersJob } from '../../jobs/tiers.js';
 import { expireJob } from '../../jobs/expire.js';
-import { simulate, type SimulationEvent } from '../../jobs/simulate.js';
+import { simulate, SIMULATED_FEEDS, type SimulationEvent } from '../../jobs/simulate.js';
 import type { Job, JobResult } from '../../jobs/types.js';
 import type { FeedName } from '../../parsers/types.js';
 import type { MailingKind } from '../../config/schema.js';
@@ -518,14 +518,120 @@ ${cubes}
     return job(this.w.ctx(date));
   }
 
-  /** The whole night for `date`: fetch → ingest → accrue → tiers → expire. */
-  async night(date: string): Promise<Night> {
+  /**
+   * The whole night for `date`: fetch → ingest → accrue → tiers → expire.
+   *
+   * When the inbox holds files of one activity feed only, the simulator is asked first what they would
+   * do, and the night must bear it out: each file's verdict, each record's reject, each activity's status
+   * and reason, and the points of what it shows posted. `foretold: false` leaves a night unchecked: one
+   * whose outcome depends on what the simulator does not model (the ledger refusing a posting).
+   */
+  async night(date: string, options: { foretold?: boolean } = {}): Promise<Night> {
+    const foretold = options.foretold === false ? undefined : await this.foretell(date);
     const fetch = await this.run(fetchJob, date);
     const ingest = await this.run(ingestJob, date);
     const accrue = await this.run(accrueJob, date);
+    if (foretold) await this.expectAsForetold(foretold);
     const tiers = await this.run(tiersJob, date);
     const expire = await this.run(expireJob, date);
     return { fetch, ingest, accrue, tiers, expire };
+  }
+
+  /** The files in the inbox the night will fetch (fetch leaves those it took, the registry knows them), by feed. */
+  private async waiting(): Promise<Map<FeedName, string[]>> {
+    const out = new Map<FeedName, string[]>();
+    for (const feed of Object.keys(this.w.config.feeds) as FeedName[]) {
+      const dir = this.inbox(feed);
+      const known = new Set(
+        (await this.knex('files').where({ direction: 'in', feed }).select('name')).map(
+          (r) => r.name as string,
+        ),
+      );
+      const files = readdirSync(dir)
+        .filter((f) => statSync(join(dir, f)).isFile() && !known.has(f))
+        .sort();
+      if (files.length > 0) out.set(feed, files);
+    }
+    return out;
+  }
+
+  /** What the simulator shows for the night's files, when they are all of one activity feed. */
+  private async foretell(date: string): Promise<{ feed: FeedName; events: SimulationEvent[] } | undefined> {
+    const waiting = await this.waiting();
+    const [only] = waiting.keys();
+    if (waiting.size !== 1 || !only || !SIMULATED_FEEDS.includes(only)) return undefined;
+    const dir = this.inbox(only);
+    const receivedAt = this.w.ctx(date).now();
+    const inputs = waiting.get(only)!.map((name) => ({
+      name,
+      open: () => createReadStream(join(dir, name)),
+      receivedAt,
+    }));
+    const events: SimulationEvent[] = [];
+    for await (const e of simulate(this.knex, this.w.config, only, inputs, date)) events.push(e);
+    return { feed: only, events };
+  }
+
+  private async expectAsForetold(foretold: { feed: FeedName; events: SimulationEvent[] }): Promise<void> {
+    const fileIds = new Map<string, number>();
+    const refused = new Set<string>();
+    const reversed = new Set(
+      foretold.events.flatMap((e) =>
+        e.type === 'record'
+          ? [e, ...(e.also ?? [])].flatMap((x) => x.postings.flatMap((p) => (p.reverses ? [p.reverses] : [])))
+          : [],
+      ),
+    );
+    for (const e of foretold.events) {
+      if (e.type === 'file') {
+        if (e.verdict !== 'accepted') refused.add(e.file);
+        const file = await this.knex('files')
+          .where({ direction: 'in', feed: foretold.feed, name: e.file })
+          .orderBy('id', 'desc')
+          .first();
+        expect(file, `simulated ${e.file}`).toBeDefined();
+        fileIds.set(e.file, file.id as number);
+        expect({ file: e.file, verdict: file.verdict, reason: file.reason ?? undefined }).toEqual({
+          file: e.file,
+          verdict: e.verdict,
+          reason: e.reason,
+        });
+      } else if (e.type === 'reject') {
+        const found = await this.knex('rejects')
+          .where({ file_id: fileIds.get(e.file)!, line: e.line })
+          .select('reason');
+        expect(
+          found.map((r) => r.reason as string),
+          `simulated ${e.file}:${e.line} ${e.reason}`,
+        ).toContain(e.reason);
+      } else if (
+        e.type === 'record' &&
+        e.activity &&
+        !refused.has(e.file) &&
+        !['MERGED', 'HELD'].includes(e.status)
+      ) {
+        for (const shown of [e, ...(e.also ?? [])]) {
+          const where = `simulated ${e.file}:${e.line} ${shown.activity}`;
+          // What it shows posted, the night posted: the same postings, by their keys.
+          for (const p of shown.postings)
+            expect(await this.posting(p.key), `${where} ${p.key}`).toBeDefined();
+          const row = await this.activity(shown.activity);
+          if (e.status === 'REJECTED' && e.reason === 'DUPLICATE' && row?.status !== 'REJECTED') continue;
+          expect(row, where).toBeDefined();
+          // A reversing record is stored as the activity taken back (a refunded coupon) or as a reversal
+          // activity of its own that posted (a partner's -R record, a cancellation): its postings tell.
+          if (shown.status === 'REVERSED') continue;
+          // A credit a later record of the same run takes back ends REVERSED.
+          const status =
+            shown.postings.length > 0 && shown.postings.every((p) => reversed.has(p.key))
+              ? 'REVERSED'
+              : shown.status;
+          expect({ where, status: row!.status }).toEqual({ where, status });
+          if (shown === e && status === shown.status) expect(row!.reason ?? null, where).toBe(e.reason);
+          if (shown.status === 'POSTED' && shown.points !== 0) expect(row!.points, where).toBe(shown.points);
+        }
+      }
+    }
   }
 
   /** What `redeye simulate` shows for a file waiting in the inbox, as the night of `date` would take it. */
