@@ -451,23 +451,69 @@ describe('redeye simulate', () => {
     expect(text).toMatch(/1 records: 0 would post 0 points/);
   });
 
+  /** Runs fetch, ingest and accrue for `date` with `text` as a file of `feed` in the inbox. */
+  const night = async (date: string, file: string, text: string, feed = 'flown') => {
+    const inbox = join(dir, 'var', 'inbox', feed);
+    // Fetch lists every feed's folder: an empty inbox is a quiet night, a missing one a failure.
+    const feeds = ['ftl', 'flown', 'partner', 'hotel', 'alliance/claims', 'alliance/results'];
+    for (const f of [...feeds, 'redemptions', 'members', 'fx', 'retro-claims'])
+      mkdirSync(join(inbox, '..', f), { recursive: true });
+    writeFileSync(join(inbox, file), text);
+    for (const job of ['fetch', 'ingest', 'accrue']) {
+      const log: string[] = [];
+      const code = await main(['node', 'redeye', '--config', config, 'run', job, '--date', date], {
+        output: { out: (l) => log.push(l), err: (l) => log.push(l) },
+        // The night runs after its business date: an FTL's year-less dates resolve from it.
+        env: { REDEYE_NOW: `${date}T23:30:00Z` },
+      });
+      expect(code, log.join('\n')).toBe(0);
+    }
+  };
+
+  it('completes an FTL message with the parts an earlier night held, as ingest does', async () => {
+    await night(
+      '2026-06-04',
+      '02-multipart-part1.ftl',
+      readFileSync(sample('02-multipart-part1.ftl'), 'utf8'),
+      'ftl',
+    );
+    copyFileSync(sample('02-multipart-part2.ftl'), join(dir, '02-multipart-part2.ftl'));
+    const out: string[] = [];
+    const code = await main(
+      [
+        'node',
+        'redeye',
+        '--config',
+        config,
+        'simulate',
+        'ftl',
+        '--date',
+        '2026-06-05',
+        '--received',
+        '2026-06-05T23:30:00Z',
+        '--json',
+        join(dir, '02-multipart-part2.ftl'),
+      ],
+      { output: { out: (l) => out.push(l), err: (l) => out.push(l) }, env: {} },
+    );
+    expect(code, out.join('\n')).toBe(0);
+    const events = out.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(
+      events.filter((e) => e.type === 'file').map((f) => [f.file, f.verdict, f.message ?? null]),
+    ).toEqual([
+      ['02-multipart-part1.ftl', 'accepted', 'its held parts completed'],
+      ['02-multipart-part2.ftl', 'accepted', expect.any(String)],
+    ]);
+    // The passengers of both parts, as when the two files come together.
+    expect(summaryOf(events)).toMatchObject({
+      records: 4,
+      posted: 3,
+      rejected: 1,
+      points: 1309 * 2 + 1746 + 873 + 873,
+    });
+  });
+
   it('shows, on the line that corrects a coupon away, the waiting ticket the night credits in place of it', async () => {
-    const inbox = join(dir, 'var', 'inbox', 'flown');
-    const night = async (date: string, file: string, text: string) => {
-      // Fetch lists every feed's folder: an empty inbox is a quiet night, a missing one a failure.
-      const feeds = ['ftl', 'flown', 'partner', 'hotel', 'alliance/claims', 'alliance/results'];
-      for (const feed of [...feeds, 'redemptions', 'members', 'fx', 'retro-claims'])
-        mkdirSync(join(inbox, '..', feed), { recursive: true });
-      writeFileSync(join(inbox, file), text);
-      for (const job of ['fetch', 'ingest', 'accrue']) {
-        const log: string[] = [];
-        const code = await main(['node', 'redeye', '--config', config, 'run', job, '--date', date], {
-          output: { out: (l) => log.push(l), err: (l) => log.push(l) },
-          env: {},
-        });
-        expect(code, log.join('\n')).toBe(0);
-      }
-    };
     await night(
       '2026-06-05',
       'a.csv',

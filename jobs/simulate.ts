@@ -12,12 +12,14 @@ import { UsageError } from '../lib/errors.js';
 import { getParser } from '../parsers/index.js';
 import { parsePartnerFileName, type PartnerActivity, type PartnerFileMeta } from '../parsers/partner.js';
 import type { FlownCoupon } from '../parsers/flown.js';
-import type { FtlPassenger } from '../parsers/ftl/model.js';
+import type { FtlPassenger, HeldFtlPart } from '../parsers/ftl/model.js';
+import { FtlAssembler } from '../parsers/ftl/index.js';
 import type { HotelStay } from '../parsers/hotel.js';
 import type { AllianceClaim } from '../parsers/alliance.js';
 import type { Redemption } from '../parsers/redemptions.js';
 import type {
   FeedName,
+  ParseEvent,
   ParseInput,
   ParseOptions,
   RecordEvent,
@@ -611,7 +613,27 @@ export async function* simulate(
     run.push({ name: input.name, sha256 });
   }
 
-  for await (const event of parser.parse(ordered, parseOptions)) {
+  // FTL parts held from earlier nights belong to tonight's delivery, as at ingest (jobs/ingest-ftl.ts):
+  // a part completing their message releases their passengers, and their file is then accepted.
+  const heldFiles = new Set<string>();
+  const events = feed === 'ftl' ? await ftlDelivery() : parser.parse(ordered, parseOptions);
+  async function ftlDelivery(): Promise<AsyncIterable<ParseEvent<unknown>>> {
+    const rows = await knex('ftl_parts').where({ status: 'held' }).orderBy('id').select('part');
+    const seeds = rows.map((r: { part: string }) => JSON.parse(r.part) as HeldFtlPart);
+    for (const seed of seeds) heldFiles.add(seed.file);
+    const latest = Math.max(...ordered.map((i) => i.receivedAt.getTime()));
+    return new FtlAssembler(
+      {
+        ...parseOptions,
+        holdTimeoutHours: config.feeds.ftl?.holdHours ?? 48,
+        // The night reads its delivery right after landing it.
+        ...(Number.isFinite(latest) ? { asOf: new Date(latest) } : {}),
+      },
+      seeds,
+    ).parse(ordered);
+  }
+
+  for await (const event of events) {
     if (event.type === 'reject') {
       stage({ file: event.file, line: event.line, parseReject: event });
       continue;
@@ -665,6 +687,16 @@ export async function* simulate(
     }
     if (feed === 'ftl' || feed === 'flown') await archive.storeFlights(list);
     else await archive.storeUnique(list);
+  }
+  for (const [file, list] of staged) {
+    if (!heldFiles.has(file)) continue;
+    staged.delete(file);
+    if (list.some((i) => i.skipped !== 'HELD')) await archive.storeFlights(list);
+    const waits = list.some((i) => i.skipped === 'HELD');
+    verdicts.set(file, {
+      verdict: waits ? 'held' : 'accepted',
+      message: waits ? 'parts of it still wait for their message' : 'its held parts completed',
+    });
   }
   // Ingest refuses a file its parser gave no verdict for.
   for (const file of staged.keys())
