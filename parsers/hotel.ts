@@ -33,7 +33,8 @@
  * |--------|---------------|---------------------------------------------------------------------------|
  * | record | MALFORMED     | no member number, member without program, no ReservationID/@ID, a date   |
  * |        |               | that is not a date, stay dates missing or check-in after check-out,      |
- * |        |               | SequenceNumber not a positive integer                                     |
+ * |        |               | SequenceNumber not a positive integer, a member number of one of our      |
+ * |        |               | programs over 24 characters, ReservationID/@ID over 64 characters         |
  * | record | BAD_AMOUNT    | Amount missing or not an OTA Money value, PointsEarned not an integer     |
  * | record | BAD_CURRENCY  | CurrencyCode missing or not an ISO 4217 code                              |
  * | file   | EMPTY_FILE    | the message holds no StayInfo                                             |
@@ -121,6 +122,11 @@ class StayProblem extends Error {
     super(message);
   }
 }
+
+/** Our member numbers are at most 24 characters (the member-number columns hold 25). */
+const MAX_MEMBER_NUMBER = 24;
+/** OpenTravel's UniqueID/@ID is StringLength1to64. */
+const MAX_RESERVATION_ID = 64;
 
 const MONEY = /^([+-]?)([0-9]*)(?:\.([0-9]*))?$/;
 const MAX_INTEGER_DIGITS = 15;
@@ -376,6 +382,17 @@ function readStay(stay: XmlElement, hotel: HotelRef, own: ReadonlySet<string>): 
       membership.memberNumber,
     );
   }
+  const isOwn = own.has(membership.program.toUpperCase());
+  // Another program's number is only counted, never stored; ours goes into the archive and the rejects.
+  if (isOwn && membership.memberNumber.length > MAX_MEMBER_NUMBER) {
+    const attribute = membership.source === 'SelectedLoyalty' ? 'AccountID' : 'MembershipID';
+    throw new StayProblem(
+      `${membership.field}/@${attribute}`,
+      'MALFORMED',
+      `@${attribute} of program ${membership.program} is ${membership.memberNumber.length} characters long: a member number has at most ${MAX_MEMBER_NUMBER}`,
+      membership.memberNumber,
+    );
+  }
   let pointsEarned: number | undefined;
   if (membership.pointsEarned !== undefined) {
     if (!/^[+-]?[0-9]{1,8}$/.test(membership.pointsEarned)) {
@@ -398,6 +415,14 @@ function readStay(stay: XmlElement, hotel: HotelRef, own: ReadonlySet<string>): 
       '',
     );
   }
+  if (reservationId.length > MAX_RESERVATION_ID) {
+    throw new StayProblem(
+      'ReservationID/@ID',
+      'MALFORMED',
+      `ReservationID/@ID is ${reservationId.length} characters long: OpenTravel allows at most ${MAX_RESERVATION_ID}`,
+      reservationId,
+    );
+  }
   const { revenue, summaries } = readRevenue(stay);
   const { checkIn, checkOut } = readStayDates(stay);
   const customer = pickCustomer(stay, membership);
@@ -408,7 +433,7 @@ function readStay(stay: XmlElement, hotel: HotelRef, own: ReadonlySet<string>): 
     ...hotel,
     memberNumber: membership.memberNumber,
     program: membership.program,
-    own: own.has(membership.program.toUpperCase()),
+    own: isOwn,
     memberSource: membership.source,
     reservationId,
     revenue,

@@ -119,7 +119,8 @@ const STATUSES: ReadonlySet<MemberStatus> = new Set([
 ]);
 const CHANNELS: ReadonlySet<EnrolmentChannel> = new Set(['WEB', 'APP', 'AIRPORT', 'CALLCENTER', 'PARTNER']);
 const GROUP_TYPES: ReadonlySet<GroupType> = new Set(['HOUSEHOLD', 'CORPORATE']);
-const EMAIL_RE = /^[^\s@]{1,64}@[^\s@]+\.[^\s@]+$/;
+// At most 254 characters in all (RFC 5321's limit on a path, and the column's width).
+const EMAIL_RE = /^(?=.{1,254}$)[^\s@]{1,64}@[^\s@]+\.[^\s@]+$/;
 const PHONE_RE = /^\+?[0-9][0-9 ().-]{3,24}$/;
 const COUNTRY_RE = /^[A-Z]{2}$/;
 const LANGUAGE_RE = /^[a-z]{2}(-[A-Z]{2})?$/;
@@ -224,7 +225,7 @@ class MembersHandler extends HeaderedCsvHandler<MemberRecord> {
       surnameLocal: r.optText(SURNAME_LOCAL),
       givenNameLocal: r.optText(GIVEN_LOCAL),
       birthDate: r.optDate(BIRTH_DATE),
-      email: r.optMatch(EMAIL, EMAIL_RE, 'an e-mail address'),
+      email: r.optMatch(EMAIL, EMAIL_RE, 'an e-mail address of at most 254 characters'),
       phone: r.optMatch(PHONE, PHONE_RE, 'a phone number of digits, optionally with +, spaces, ( ) . -'),
       country: r.optMatch(COUNTRY, COUNTRY_RE, 'an ISO 3166 two-letter country code'),
       language: r.optMatch(

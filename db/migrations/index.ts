@@ -11,6 +11,7 @@ import * as m004 from './004_exports.js';
 import * as m005 from './005_reporting_role.js';
 import * as m006 from './006_activity_posting_id.js';
 import * as m007 from './007_reject_field_length.js';
+import * as m008 from './008_parsed_text_widths.js';
 
 export interface Migration {
   name: string;
@@ -26,6 +27,7 @@ export const migrations: Migration[] = [
   { name: '005_reporting_role', ...m005 },
   { name: '006_activity_posting_id', ...m006 },
   { name: '007_reject_field_length', ...m007 },
+  { name: '008_parsed_text_widths', ...m008 },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {
