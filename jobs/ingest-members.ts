@@ -132,7 +132,10 @@ export async function mergeInto(
     .whereNull('s.lapsed_by')
     .groupBy('s.metric', 's.activity_date')
     .select('s.metric as metric', 's.activity_date as activityDate')
-    .sum({ amount: 's.amount' });
+    .sum({ amount: 's.amount' })
+    // The credits' order is part of the posting's content hash: in PostgreSQL's hash order a rerun of
+    // the merge could differ from the first run and be refused as a conflict.
+    .orderBy([{ column: 's.metric' }, { column: 's.activity_date' }]);
   const statusCredits: StatusCreditInput[] = [];
   for (const c of credits as Array<{ metric: StatusMetric; activityDate: string; amount: number | string }>) {
     const amount = Number(c.amount);

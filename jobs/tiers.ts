@@ -41,7 +41,9 @@ async function lapse(
     .groupBy('s.member_id', 'm.number', 's.metric')
     .select('s.member_id as memberId', 'm.number as number', 's.metric as metric')
     .sum({ total: 's.amount' })
-    .max({ lastPosting: 's.posting_id' })) as LapseGroup[];
+    .max({ lastPosting: 's.posting_id' })
+    // PostgreSQL returns groups in hash order: the lapse postings' ids would differ from run to run.
+    .orderBy([{ column: 'm.number' }, { column: 's.metric' }])) as LapseGroup[];
   const counts = { posted: 0, netZero: 0 };
   for (const part of chunks(groups, 1_000)) {
     await ctx.db.transaction(async (trx) => {
@@ -226,7 +228,10 @@ export const tiersJob: Job = async (ctx: JobContext): Promise<JobResult> => {
       .whereNotNull('review_date')
       .andWhere('review_date', op, ctx.businessDate)
       .whereIn('status', ['ACTIVE', 'SUSPENDED', 'INCOMPLETE'])
-      .select('id', 'number', 'tier', 'tier_since', 'review_date') as Promise<MemberTierRow[]>;
+      .select('id', 'number', 'tier', 'tier_since', 'review_date')
+      // The order the tier events are recorded in, and so the daily report's (by event id): PostgreSQL
+      // would otherwise return the members in whatever order its plan reads them.
+      .orderBy('number') as Promise<MemberTierRow[]>;
   const reviewed = (s: TierState, q: number) => review(program, s, q, ctx.businessDate);
   const onReviewDate = (m: MemberTierRow) => m.review_date!;
   // Reviews whose date went by on nights that did not run this job come first, as they would have on
@@ -254,7 +259,8 @@ export const tiersJob: Job = async (ctx: JobContext): Promise<JobResult> => {
           .select('s.member_id'),
       )
       .whereIn('m.status', ['ACTIVE', 'SUSPENDED', 'INCOMPLETE'])
-      .select('m.id', 'm.number', 'm.tier', 'm.tier_since', 'm.review_date')) as MemberTierRow[];
+      .select('m.id', 'm.number', 'm.tier', 'm.tier_since', 'm.review_date')
+      .orderBy('m.number')) as MemberTierRow[];
   const upgraded = (s: TierState, q: number) => upgrade(program, s, q, ctx.businessDate);
   // Under a calendar-year window, credits of a year whose last nights did not run this job are judged
   // on that year, which has closed: judged only on the new year they would never count.

@@ -57,20 +57,26 @@ export function registerFiles(program: Command, run: ActionRunner): void {
         const knex = ctx.db().knex;
         const file = await fileById(knex, id);
         if (!file) throw new RedeyeError('FILE_UNKNOWN', `no file ${id} in the registry`, { fileId: id });
+        // Explicit orders throughout: PostgreSQL returns groups in hash order, and sorts NULL last where
+        // SQLite sorts it first, so the same file would be shown differently on each engine and run.
         const outcomes = await knex('activities')
           .where({ source_file_id: id })
           .groupBy('status', 'reason')
           .select('status', 'reason')
           .count({ n: '*' })
-          .sum({ points: 'points' });
+          .sum({ points: 'points' })
+          .orderBy('status')
+          .orderByRaw("coalesce(reason, '')");
         const rejects = await knex('rejects')
           .where({ file_id: id })
           .groupBy('reason')
           .select('reason')
-          .count({ n: '*' });
+          .count({ n: '*' })
+          .orderBy('reason');
         const firstRejects = await knex('rejects')
           .where({ file_id: id })
-          .orderBy('line')
+          .orderByRaw('line is null')
+          .orderBy([{ column: 'line' }, { column: 'id' }])
           .limit(50)
           .select('line', 'field', 'reason', 'message');
         if (opts.json) {
