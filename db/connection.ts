@@ -10,7 +10,7 @@ import { dirname } from 'node:path';
 import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
 import type BetterSqlite3 from 'better-sqlite3';
-import type { PoolClient } from 'pg';
+import type { ClientBase, PoolClient } from 'pg';
 import { BoundedCache } from '../lib/bounded-cache.js';
 import { RedeyeError } from '../lib/errors.js';
 
@@ -45,7 +45,11 @@ export interface OpenOptions {
 
 let pgTypesConfigured = false;
 
-/** pg returns int8 and dates as strings or Date objects by default; Redeye wants numbers and ISO strings. */
+/**
+ * pg returns int8 and dates as strings or Date objects by default; Redeye wants numbers and ISO strings.
+ * A date is passed through as the server writes it, and timestamps are read as ISO text: both hold only
+ * while the session's DateStyle is ISO, which `PG_SESSION` pins on every connection.
+ */
 function configurePgTypes(): void {
   if (pgTypesConfigured) return;
   pgTypesConfigured = true;
@@ -270,6 +274,16 @@ function openSqlite(url: string, options: OpenOptions): Db {
 
 // -------------------------------------------------------------------------------------------- PostgreSQL
 
+/**
+ * Set on every PostgreSQL connection the pool opens. The session's DateStyle is otherwise whatever the
+ * cluster, the database or the role says (`ALTER DATABASE … SET datestyle = 'SQL, DMY'` made a date
+ * `31/05/2026` and a timestamp unreadable), and the type parsers above want ISO. TimeZone is UTC because
+ * the `timestamp` parser reads a time without zone as UTC (a timestamptz cast to one takes the session's
+ * zone). A SET when the connection opens rather than the `options` startup parameter, which connection
+ * poolers may refuse.
+ */
+const PG_SESSION = "SET DateStyle = 'ISO, YMD'; SET TimeZone = 'UTC'";
+
 function openPostgres(url: string, options: OpenOptions): Db {
   configurePgTypes();
   const parsed = new URL(url);
@@ -279,7 +293,16 @@ function openPostgres(url: string, options: OpenOptions): Db {
     client: 'pg',
     connection: { connectionString: parsed.toString() },
     searchPath: schema ? [schema] : undefined,
-    pool: { min: 0, max: options.poolMax ?? 4 },
+    pool: {
+      min: 0,
+      max: options.poolMax ?? 4,
+      afterCreate: (conn: ClientBase, done: (err: Error | null, conn: unknown) => void) => {
+        conn.query(PG_SESSION).then(
+          () => done(null, conn),
+          (error: unknown) => done(error as Error, conn),
+        );
+      },
+    },
     compileSqlOnError: false,
   });
   readableQueryErrors(knex, { displayUrl: maskUrl(url) });
