@@ -6,79 +6,102 @@
  * waits and is tried again each night.
  */
 import type { Knex } from 'knex';
+import type { LoadedConfig } from '../config/load.js';
 import { addDays, addMonths, daysBetween, type IsoDate } from '../lib/dates.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { RetroClaim } from '../parsers/retro-claims.js';
-import { decide } from '../rules/accrual.js';
+import { decide, type AccrualDecision } from '../rules/accrual.js';
 import { normaliseFlightNumber, type ActivityRow } from '../rules/activity.js';
 import { nameMatches } from '../rules/names.js';
-import { fromDb, postingIdsOf } from './activities.js';
+import { fromDb, postingIdsOf, toDb } from './activities.js';
 import { contextFor, writeLastActivity, type AccrueState } from './accrue.js';
 import type { JobContext } from './types.js';
 
-type Outcome = { status: 'PENDING' | 'CREDITED' | 'REJECTED'; reason: string | null; activityKey?: string };
+type Q = Knex | Knex.Transaction;
 
-async function candidates(q: Knex.Transaction, c: RetroClaim): Promise<ActivityRow[]> {
-  if (c.ticketNumber && c.couponNumber !== null) {
-    return (
-      await q('activities').where({
-        type: 'FLIGHT',
-        ticket_number: c.ticketNumber,
-        coupon_number: c.couponNumber,
-      })
-    ).map(fromDb);
-  }
-  if (!c.carrier || !c.flightNumber || !c.flightDate || !c.origin || !c.destination) return [];
-  const rows = (
-    await q('activities').where({
-      type: 'FLIGHT',
-      carrier: c.carrier,
-      flight_number: normaliseFlightNumber(c.flightNumber),
-      activity_date: c.flightDate,
-      origin: c.origin,
-      destination: c.destination,
-    })
-  ).map(fromDb);
+export type ClaimOutcome = {
+  status: 'PENDING' | 'CREDITED' | 'REJECTED';
+  reason: string | null;
+  activityKey?: string;
+};
+
+/** Whether an archived flight is the one a claim names: by ticket and coupon, or flight, date, route and name. */
+export function claimMatches(c: RetroClaim, r: ActivityRow): boolean {
+  if (r.type !== 'FLIGHT') return false;
+  if (c.ticketNumber && c.couponNumber !== null)
+    return r.ticketNumber === c.ticketNumber && r.couponNumber === c.couponNumber;
+  if (!c.carrier || !c.flightNumber || !c.flightDate || !c.origin || !c.destination) return false;
+  if (
+    r.carrier !== c.carrier ||
+    r.flightNumber !== normaliseFlightNumber(c.flightNumber) ||
+    r.activityDate !== c.flightDate ||
+    r.origin !== c.origin ||
+    r.destination !== c.destination ||
+    !r.travelSurname
+  )
+    return false;
   // Either name may be the shortened one: the DCS truncates given names, and a member may claim with an
   // initial. Matching is tried both ways so neither side's shortening hides the flight.
-  return rows.filter((r) => {
-    if (!r.travelSurname) return false;
-    const listed = { surname: r.travelSurname, givenName: r.travelGivenName ?? '' };
-    const claimed = { surname: c.surname, givenName: c.givenName ?? '' };
-    return (
-      nameMatches({ ...listed, givenName: r.travelGivenName ?? undefined }, claimed).matches ||
-      nameMatches({ ...claimed, givenName: c.givenName ?? undefined }, listed).matches
-    );
-  });
+  const listed = { surname: r.travelSurname, givenName: r.travelGivenName ?? '' };
+  const claimed = { surname: c.surname, givenName: c.givenName ?? '' };
+  return (
+    nameMatches({ ...listed, givenName: r.travelGivenName ?? undefined }, claimed).matches ||
+    nameMatches({ ...claimed, givenName: c.givenName ?? undefined }, listed).matches
+  );
 }
 
-/** What becomes of one pending claim tonight, its credit posted when it is credited. */
-async function settleClaim(
-  trx: Knex.Transaction,
-  ctx: JobContext,
-  ledger: Ledger,
+/** The archived flights a claim names. */
+export async function claimCandidates(q: Q, c: RetroClaim): Promise<ActivityRow[]> {
+  const where =
+    c.ticketNumber && c.couponNumber !== null
+      ? { type: 'FLIGHT', ticket_number: c.ticketNumber, coupon_number: c.couponNumber }
+      : c.carrier && c.flightNumber && c.flightDate && c.origin && c.destination
+        ? {
+            type: 'FLIGHT',
+            carrier: c.carrier,
+            flight_number: normaliseFlightNumber(c.flightNumber),
+            activity_date: c.flightDate,
+            origin: c.origin,
+            destination: c.destination,
+          }
+        : undefined;
+  if (!where) return [];
+  return (await q('activities').where(where)).map(fromDb).filter((r: ActivityRow) => claimMatches(c, r));
+}
+
+/**
+ * What a claim comes to against the flights it names (`found`): an outcome without a posting, or the
+ * flight to credit with its decision. The night posts it (`processRetroClaims`), the simulator shows it.
+ */
+export async function judgeClaim(
+  q: Q,
+  config: LoadedConfig,
+  businessDate: IsoDate,
   state: AccrueState,
   claim: RetroClaim,
-): Promise<Outcome> {
-  const window = ctx.config.retroClaims;
-  if (claim.flightDate && ctx.businessDate < addDays(claim.flightDate, window.minDaysAfterFlight))
-    return { status: 'PENDING', reason: 'PENDING' };
-  const found = await candidates(trx, claim);
-  if (found.length === 0) return { status: 'REJECTED', reason: 'NOT_FOUND' };
-  if (found.length > 1) return { status: 'REJECTED', reason: 'AMBIGUOUS' };
+  found: ActivityRow[],
+): Promise<{ outcome: ClaimOutcome; credit?: { flight: ActivityRow; decision: AccrualDecision } }> {
+  const window = config.retroClaims;
+  const outcome = (status: ClaimOutcome['status'], reason: string | null, activityKey?: string) => ({
+    outcome: { status, reason, ...(activityKey ? { activityKey } : {}) },
+  });
+  if (claim.flightDate && businessDate < addDays(claim.flightDate, window.minDaysAfterFlight))
+    return outcome('PENDING', 'PENDING');
+  if (found.length === 0) return outcome('REJECTED', 'NOT_FOUND');
+  if (found.length > 1) return outcome('REJECTED', 'AMBIGUOUS');
   const flight = found[0]!;
-  if (ctx.businessDate < addDays(flight.activityDate, window.minDaysAfterFlight))
-    return { status: 'PENDING', reason: 'PENDING' };
+  if (businessDate < addDays(flight.activityDate, window.minDaysAfterFlight))
+    return outcome('PENDING', 'PENDING');
   if (claim.receivedDate > addMonths(flight.activityDate, window.maxMonthsAfterFlight))
-    return { status: 'REJECTED', reason: 'OUT_OF_WINDOW' };
+    return outcome('REJECTED', 'OUT_OF_WINDOW');
   if (
     flight.postingKey ||
     flight.partnerCode ||
     (flight.status !== 'NOT_CREDITED' && flight.status !== 'REJECTED')
   ) {
-    return { status: 'REJECTED', reason: 'DUPLICATE', activityKey: flight.activityKey };
+    return outcome('REJECTED', 'DUPLICATE', flight.activityKey);
   }
-  if (flight.couponStatus && flight.couponStatus !== 'F') return { status: 'REJECTED', reason: 'NOT_FOUND' };
+  if (flight.couponStatus && flight.couponStatus !== 'F') return outcome('REJECTED', 'NOT_FOUND');
   // Credit the flight as if the member's card had been given at check-in; the claim window, not the
   // ordinary accrual window, decided its timeliness.
   const row: ActivityRow = {
@@ -89,15 +112,49 @@ async function settleClaim(
     reason: null,
     needsAccrual: true,
   };
-  const decisionCtx = await contextFor(trx, state, ctx.businessDate, [row]);
-  decisionCtx.airClaimWindowDays = daysBetween(row.activityDate, ctx.businessDate);
-  const decision = decide(decisionCtx, { ...row, activityDate: row.activityDate });
+  const decisionCtx = await contextFor(q, state, businessDate, [row]);
+  decisionCtx.airClaimWindowDays = daysBetween(row.activityDate, businessDate);
+  const decision = decide(decisionCtx, row);
   if (decision.update.status === 'REJECTED')
-    return {
-      status: 'REJECTED',
-      reason: decision.update.reason ?? 'REJECTED',
-      activityKey: flight.activityKey,
-    };
+    return outcome('REJECTED', decision.update.reason ?? 'REJECTED', flight.activityKey);
+  return {
+    outcome: { status: 'CREDITED', reason: null, activityKey: flight.activityKey },
+    credit: { flight, decision },
+  };
+}
+
+/** What the archive row of a flight credited by a claim becomes. */
+export function creditedByClaim(claim: RetroClaim, decision: AccrualDecision): Partial<ActivityRow> {
+  const u = decision.update;
+  return {
+    memberNumber: claim.memberNumber,
+    memberId: u.memberId ?? null,
+    channel: 'OWN_FLIGHTS',
+    status: u.status!,
+    reason: 'RETRO_CLAIM',
+    points: u.points ?? 0,
+    statusCredit: u.statusCredit ?? 0,
+    postingKey: u.postingKey ?? null,
+    statusPostingKey: u.statusPostingKey ?? null,
+    ruleVersion: u.ruleVersion ?? null,
+    miles: u.miles ?? null,
+    baseSpendMinor: u.baseSpendMinor ?? null,
+    needsAccrual: false,
+  };
+}
+
+/** What becomes of one pending claim tonight, its credit posted when it is credited. */
+async function settleClaim(
+  trx: Knex.Transaction,
+  ctx: JobContext,
+  ledger: Ledger,
+  state: AccrueState,
+  claim: RetroClaim,
+): Promise<ClaimOutcome> {
+  const found = await claimCandidates(trx, claim);
+  const { outcome, credit } = await judgeClaim(trx, ctx.config, ctx.businessDate, state, claim, found);
+  if (!credit) return outcome;
+  const { flight, decision } = credit;
   const results = await ledger.post(
     decision.postings.map((p) => p.request),
     { trx, atomic: false },
@@ -107,30 +164,18 @@ async function settleClaim(
     return { status: 'REJECTED', reason: refused.reason ?? 'REFUSED', activityKey: flight.activityKey };
   const u = decision.update;
   const postingIds = await postingIdsOf(trx, [{ postingKey: u.postingKey ?? null }], results);
+  const now = ctx.now().toISOString();
   await trx('activities')
     .where({ id: flight.id })
     .update({
-      member_number: claim.memberNumber,
-      member_id: u.memberId ?? null,
-      channel: 'OWN_FLIGHTS',
-      status: u.status,
-      reason: 'RETRO_CLAIM',
-      points: u.points ?? 0,
-      status_credit: u.statusCredit ?? 0,
-      posting_key: u.postingKey ?? null,
+      ...toDb(creditedByClaim(claim, decision), now),
       posting_id: u.postingKey ? (postingIds.get(u.postingKey) ?? null) : null,
-      status_posting_key: u.statusPostingKey ?? null,
-      rule_version: u.ruleVersion ?? null,
-      miles: u.miles ?? null,
-      base_spend_minor: u.baseSpendMinor ?? null,
-      needs_accrual: false,
-      updated_at: ctx.now().toISOString(),
     });
   // A credited claim is earning activity like any accrual: without it, inactivity expiry would
   // count from an older date and could take the claimed miles the night they were credited.
   const earned = decision.earnedOn;
   if (earned) await writeLastActivity(trx, ctx.db.dialect, new Map([[earned.memberId, earned.date]]));
-  return { status: 'CREDITED', reason: null, activityKey: flight.activityKey };
+  return outcome;
 }
 
 export async function processRetroClaims(
@@ -144,7 +189,7 @@ export async function processRetroClaims(
     const claim = JSON.parse(stored.claim as string) as RetroClaim;
     // The claim's outcome commits with its credit: killed between the two, the claim would stay PENDING
     // and the next night would find its own credit and call it a DUPLICATE.
-    const outcome = await ctx.db.transaction(async (trx): Promise<Outcome> => {
+    const outcome = await ctx.db.transaction(async (trx): Promise<ClaimOutcome> => {
       const o = await settleClaim(trx, ctx, ledger, state, claim);
       await trx('retro_claims')
         .where({ id: stored.id })

@@ -171,6 +171,7 @@ describe('redeye simulate', () => {
   async function simulateJson(
     feed: string,
     files: Record<string, string>,
+    date = '2026-06-05',
   ): Promise<Array<Record<string, unknown>>> {
     for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
     const out: string[] = [];
@@ -183,7 +184,7 @@ describe('redeye simulate', () => {
         'simulate',
         feed,
         '--date',
-        '2026-06-05',
+        date,
         '--received',
         '2026-06-04T10:00:00Z',
         '--json',
@@ -511,6 +512,62 @@ describe('redeye simulate', () => {
       rejected: 1,
       points: 1309 * 2 + 1746 + 873 + 873,
     });
+  });
+
+  /** ABRAMOV's SVO-AER flight of 2026-06-03 on ticket 7770000000500, flown without his card. */
+  const flownWithoutCard =
+    FLOWN + coupon('7770000000500', 'XX,245', '', 'ABRAMOV,PAVEL', 'F').replace(',ADT,XX,,', ',ADT,,,');
+  const RETRO =
+    'claim_id,member_number,received_date,ticket_number,coupon_number,carrier,flight_number,flight_date,origin,destination,surname,given_name\r\n';
+
+  it('settles retro-claims as accrue does: credited, waiting for the flight to age, not found, received twice', async () => {
+    await night('2026-06-05', 'nocard.csv', flownWithoutCard);
+    const events = await simulateJson(
+      'retro-claims',
+      {
+        'claims.csv':
+          RETRO +
+          'C-1,1000000032,2026-06-19,7770000000500,1,,,,,,ABRAMOV,PAVEL\r\n' +
+          'C-1,1000000032,2026-06-19,7770000000500,1,,,,,,ABRAMOV,PAVEL\r\n' +
+          'C-2,1000000032,2026-06-19,,,XX,245,2026-06-10,SVO,AER,ABRAMOV,PAVEL\r\n' +
+          'C-3,1000000032,2026-06-19,7779999999999,1,,,,,,ABRAMOV,PAVEL\r\n',
+      },
+      '2026-06-20',
+    );
+    const lines = events.filter((e) => e.type === 'record' || e.type === 'reject');
+    expect(lines.map((e) => [e.line, e.claim ?? null, e.status ?? 'REJECTED', e.reason])).toEqual([
+      [2, 'C-1', 'POSTED', 'RETRO_CLAIM'],
+      [3, null, 'REJECTED', 'DUPLICATE'],
+      [4, 'C-2', 'PENDING', 'PENDING'],
+      [5, 'C-3', 'REJECTED', 'NOT_FOUND'],
+    ]);
+    // 873 mi × 1 (Y) + the summer Sochi promotion.
+    expect(lines[0]).toMatchObject({ activity: 'CPN:7770000000500:1', points: 1309 });
+    expect(summaryOf(events)).toMatchObject({ records: 4, posted: 1, held: 1, rejected: 2, points: 1309 });
+  });
+
+  it('shows a waiting retro-claim credited by the coupon of the file that names its flight', async () => {
+    await night(
+      '2026-06-05',
+      'claims.csv',
+      // By flight: younger than 14 days, it waits.
+      RETRO + 'C-9,1000000032,2026-06-05,,,XX,245,2026-06-03,SVO,AER,ABRAMOV,PAVEL\r\n',
+      'retro-claims',
+    );
+    const events = await simulateJson('flown', { 'late.csv': flownWithoutCard }, '2026-06-20');
+    expect(events.find((e) => e.type === 'record')).toMatchObject({
+      activity: 'CPN:7770000000500:1',
+      status: 'NOT_CREDITED',
+      also: [
+        {
+          activity: 'CPN:7770000000500:1',
+          why: 'the retro-claim C-9 that waited for it',
+          status: 'POSTED',
+          points: 1309,
+        },
+      ],
+    });
+    expect(summaryOf(events)).toMatchObject({ records: 1, notCredited: 1, points: 1309 });
   });
 
   it('shows, on the line that corrects a coupon away, the waiting ticket the night credits in place of it', async () => {

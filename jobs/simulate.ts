@@ -41,6 +41,15 @@ import { Program } from '../rules/program.js';
 import { activitiesByCoupons, activitiesByKeys } from './activities.js';
 import { contextFor, decideInTurn, loadFxTable, PeriodPoints, remember, type AccrueState } from './accrue.js';
 import { SimulatedLedger } from './simulated-ledger.js';
+import {
+  claimCandidates,
+  claimMatches,
+  creditedByClaim,
+  judgeClaim,
+  type ClaimOutcome,
+} from './retro-claims.js';
+import type { RetroClaim } from '../parsers/retro-claims.js';
+import { chunks } from '../lib/chunks.js';
 import type { RejectReason } from '../rules/reasons.js';
 import {
   allianceClaimDraftFor,
@@ -61,6 +70,7 @@ export const SIMULATED_FEEDS: FeedName[] = [
   'hotel',
   'alliance-claims',
   'redemptions',
+  'retro-claims',
 ];
 
 export interface SimulatedPosting {
@@ -84,6 +94,8 @@ export type SimulationEvent =
       points: number;
       postings: SimulatedPosting[];
       message?: string;
+      /** The retro-claim the record is (its outcome is the claim's: credited, waiting or rejected). */
+      claim?: string;
       /**
        * What the night posts for activities of earlier nights because of this record (`why`): another
        * ticket's coupon for the flight credited in place of the one this record corrects away, or the
@@ -207,7 +219,10 @@ interface Item {
    * Activities of earlier nights the night posts for because of this record: the coupon credited in place
    * of the one it corrects away, the cancellation that waited for its redemption.
    */
-  also?: Array<{ row: ActivityRow; why: string }>;
+  also?: Array<{ row: ActivityRow; why: string; decided?: Decided }>;
+  /** A retro-claim, settled after accrue as the night settles it. */
+  retroClaim?: RetroClaim;
+  settled?: SettledClaim;
 }
 
 /**
@@ -322,6 +337,11 @@ class SimulatedArchive implements FlightArchive {
       if (this.byKey.has(a.activityKey)) item.duplicate = `${a.activityKey} was already processed`;
       else this.add(a, item);
     }
+  }
+
+  /** The activities this run adds. */
+  addedRows(): readonly ActivityRow[] {
+    return this.added;
   }
 
   /** What accrue would take up, in its order: archive id, the rows this run adds coming last. */
@@ -562,6 +582,88 @@ function shownDecision(row: ActivityRow, { decision, before }: Decided): Shown {
   };
 }
 
+interface SettledClaim {
+  outcome: ClaimOutcome;
+  credit?: Decided & { flight: ActivityRow };
+}
+
+/**
+ * Retro-claims as ingest receives them: a claim id received before (or earlier in this run) is a
+ * DUPLICATE, the rest wait for accrue to settle them.
+ */
+async function receiveClaims(knex: Knex, list: Item[], inRun: Set<string>): Promise<void> {
+  const ids = list.flatMap((i) => (i.retroClaim ? [i.retroClaim.claimId] : []));
+  const known = new Set<string>(inRun);
+  for (const part of chunks(ids, 500))
+    for (const r of await knex('retro_claims').whereIn('claim_id', part).select('claim_id'))
+      known.add(r.claim_id as string);
+  for (const item of list) {
+    const claim = item.retroClaim;
+    if (!claim) continue;
+    if (known.has(claim.claimId))
+      item.draft = {
+        ok: false,
+        rejection: {
+          reason: 'DUPLICATE',
+          field: 'claim_id',
+          message: `claim ${claim.claimId} was already received`,
+        },
+      };
+    known.add(claim.claimId);
+    inRun.add(claim.claimId);
+  }
+}
+
+/**
+ * One claim as accrue settles it (jobs/retro-claims.ts), over the simulated archive: the flights it
+ * names in the database as this run leaves them, and the run's new ones. A credit is posted to the
+ * simulated ledger and marks its flight, so a later claim for it is a DUPLICATE.
+ */
+async function settleClaimAsTheNight(
+  knex: Knex,
+  config: LoadedConfig,
+  businessDate: IsoDate,
+  state: AccrueState,
+  ledger: SimulatedLedger,
+  archive: SimulatedArchive,
+  claim: RetroClaim,
+): Promise<SettledClaim> {
+  const stored = await claimCandidates(knex, claim);
+  const current = await archive.byKeys(stored.map((r) => r.activityKey));
+  const found = new Map<string, ActivityRow>();
+  for (const r of [...current.values(), ...archive.addedRows()])
+    if (claimMatches(claim, r)) found.set(r.activityKey, r);
+  const { outcome, credit } = await judgeClaim(knex, config, businessDate, state, claim, [...found.values()]);
+  if (!credit) return { outcome };
+  let refused: string | undefined;
+  for (const p of credit.decision.postings) {
+    const result = await ledger.post(p.request);
+    if (result.status === 'refused') refused ??= result.reason ?? 'REFUSED';
+  }
+  if (refused)
+    return { outcome: { status: 'REJECTED', reason: refused, activityKey: credit.flight.activityKey } };
+  const before = { ...credit.flight };
+  Object.assign(credit.flight, creditedByClaim(claim, credit.decision));
+  return { outcome, credit: { flight: credit.flight, decision: credit.decision, before } };
+}
+
+function claimMessage(outcome: ClaimOutcome, minDays: number): string {
+  switch (outcome.reason) {
+    case 'PENDING':
+      return `the flight is less than ${minDays} days old: the claim is tried again each night`;
+    case 'NOT_FOUND':
+      return 'no flight in the archive matches the claim';
+    case 'AMBIGUOUS':
+      return 'more than one passenger in the archive matches the claim';
+    case 'OUT_OF_WINDOW':
+      return 'received after the retro-claim window closed';
+    case 'DUPLICATE':
+      return `the flight ${outcome.activityKey ?? ''} was credited already`;
+    default:
+      return `the flight ${outcome.activityKey ?? ''} cannot be credited: ${outcome.reason}`;
+  }
+}
+
 /**
  * Runs the files as one night would: each file is staged until its verdict and stored in a simulated
  * archive only when the night would accept it (ingest), then every activity the run created or changed
@@ -594,6 +696,7 @@ export async function* simulate(
   const verdicts = new Map<string, { verdict: string; reason?: string; message?: string }>();
   const runSequences = new Map<string, number>();
   const claimedInRun: ActivityRow[] = [];
+  const claimsInRun = new Set<string>();
   const stage = (item: Item) => {
     items.push(item);
     const list = staged.get(item.file) ?? [];
@@ -644,6 +747,7 @@ export async function* simulate(
       if (feed === 'ftl' && (e.record as FtlPassenger).held) item.skipped = 'HELD';
       else if (feed === 'hotel' && !(e.record as HotelStay).own) item.skipped = 'OTHER_PROGRAM';
       else if (feed === 'alliance-claims') item.claim = e.record as AllianceClaim;
+      else if (feed === 'retro-claims') item.retroClaim = e.record as RetroClaim;
       else item.draft = draftFor(feed, e.record, e.file, program, businessDate);
       stage(item);
       continue;
@@ -685,7 +789,8 @@ export async function* simulate(
         else claimedInRun.push(claimed);
       }
     }
-    if (feed === 'ftl' || feed === 'flown') await archive.storeFlights(list);
+    if (feed === 'retro-claims') await receiveClaims(knex, list, claimsInRun);
+    else if (feed === 'ftl' || feed === 'flown') await archive.storeFlights(list);
     else await archive.storeUnique(list);
   }
   for (const [file, list] of staged) {
@@ -740,6 +845,27 @@ export async function* simulate(
       (item.also ??= []).push({ row, why: 'the cancellation that waited for it' });
   }
   await accrue(waiting);
+  // Retro-claims, as accrue settles them after its passes: the waiting ones of earlier nights first (a
+  // coupon of this run may be the flight one names), then the file's.
+  if (feed === 'retro-claims' || feed === 'ftl' || feed === 'flown') {
+    const settle = (claim: RetroClaim) =>
+      settleClaimAsTheNight(knex, config, businessDate, state, ledger, archive, claim);
+    const stored = await knex('retro_claims').where({ status: 'PENDING' }).orderBy('id').select('claim');
+    for (const r of stored) {
+      const claim = JSON.parse(r.claim as string) as RetroClaim;
+      const settled = await settle(claim);
+      const item = settled.credit && items.find((i) => i.row === settled.credit!.flight);
+      if (item)
+        (item.also ??= []).push({
+          row: settled.credit!.flight,
+          why: `the retro-claim ${claim.claimId} that waited for it`,
+          decided: { decision: settled.credit!.decision, before: settled.credit!.before },
+        });
+    }
+    for (const item of items)
+      if (item.retroClaim && !item.draft && verdicts.get(item.file)?.verdict === 'accepted')
+        item.settled = await settle(item.retroClaim);
+  }
 
   const total = noCounts();
   const byReason: Record<string, number> = {};
@@ -845,6 +971,38 @@ export async function* simulate(
     } else if (item.skipped === 'OTHER_PROGRAM') {
       tally(item.file, 'notCredited');
       out(item.file, record(item, activity, 'NOT_CREDITED', null, 'a stay for another program'));
+    } else if (item.settled) {
+      const { outcome, credit } = item.settled;
+      if (credit) {
+        const shown = shownDecision(credit.flight, credit);
+        tally(item.file, 'posted');
+        count(item.file, shown);
+        out(item.file, {
+          ...record(
+            item,
+            credit.flight.activityKey,
+            'POSTED',
+            'RETRO_CLAIM',
+            `claim ${item.retroClaim!.claimId} credits the flight`,
+            shown.points,
+            shown.postings,
+          ),
+          claim: item.retroClaim!.claimId,
+        } as SimulationEvent);
+      } else {
+        const held = outcome.status === 'PENDING';
+        tally(item.file, held ? 'held' : 'rejected', outcome.reason);
+        out(item.file, {
+          ...record(
+            item,
+            '',
+            outcome.status,
+            outcome.reason,
+            claimMessage(outcome, config.retroClaims.minDaysAfterFlight),
+          ),
+          claim: item.retroClaim!.claimId,
+        } as SimulationEvent);
+      }
     } else if (!item.draft) {
       tally(item.file, 'notCredited');
       out(item.file, record(item, activity, 'NOT_CREDITED', null));
@@ -876,8 +1034,9 @@ export async function* simulate(
         ),
       );
     } else {
-      const row = item.row!;
-      const d = decided.get(row);
+      // Shown as ingest and accrue leave it: a claim crediting it afterwards shows as `also`.
+      const row = item.also?.find((a) => a.row === item.row && a.decided)?.decided!.before ?? item.row!;
+      const d = decided.get(item.row!);
       if (!d) {
         if (row.status === 'REJECTED') {
           // A second coupon for a flight another coupon stands for: stored, waiting, credited never twice.
@@ -935,8 +1094,8 @@ export async function* simulate(
   for (const item of items) {
     const event = recordOf.get(item);
     if (!item.also || !event) continue;
-    for (const { row, why } of item.also) {
-      const d = decided.get(row);
+    for (const { row, why, decided: explicit } of item.also) {
+      const d = explicit ?? decided.get(row);
       if (!d) continue;
       const shown = shownDecision(row, d);
       if (shown.postings.length === 0) continue;

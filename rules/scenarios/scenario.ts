@@ -604,13 +604,21 @@ ${cubes}
           found.map((r) => r.reason as string),
           `simulated ${e.file}:${e.line} ${e.reason}`,
         ).toContain(e.reason);
-      } else if (
+      } else if (e.type === 'record' && e.claim && !refused.has(e.file)) {
+        // A retro-claim: the claim ends as shown (credited, waiting, or rejected with its reason).
+        const claim = await this.knex('retro_claims').where({ claim_id: e.claim }).first();
+        const shown = e.status === 'POSTED' ? ['CREDITED', null] : [e.status, e.reason];
+        expect([e.claim, claim?.status, claim?.reason ?? null]).toEqual([e.claim, ...shown]);
+      }
+      if (
         e.type === 'record' &&
         e.activity &&
         !refused.has(e.file) &&
         !['MERGED', 'HELD'].includes(e.status)
       ) {
-        for (const shown of [e, ...(e.also ?? [])]) {
+        // An activity something else of the night changed too (a claim credited it) ends as that shows.
+        const later = new Set((e.also ?? []).map((a) => a.activity));
+        for (const shown of [...(later.has(e.activity) ? [] : [e]), ...(e.also ?? [])]) {
           const where = `simulated ${e.file}:${e.line} ${shown.activity}`;
           // What it shows posted, the night posted: the same postings, by their keys.
           for (const p of shown.postings)
