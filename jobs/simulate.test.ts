@@ -478,27 +478,9 @@ describe('redeye simulate', () => {
       readFileSync(sample('02-multipart-part1.ftl'), 'utf8'),
       'ftl',
     );
-    copyFileSync(sample('02-multipart-part2.ftl'), join(dir, '02-multipart-part2.ftl'));
-    const out: string[] = [];
-    const code = await main(
-      [
-        'node',
-        'redeye',
-        '--config',
-        config,
-        'simulate',
-        'ftl',
-        '--date',
-        '2026-06-05',
-        '--received',
-        '2026-06-05T23:30:00Z',
-        '--json',
-        join(dir, '02-multipart-part2.ftl'),
-      ],
-      { output: { out: (l) => out.push(l), err: (l) => out.push(l) }, env: {} },
-    );
-    expect(code, out.join('\n')).toBe(0);
-    const events = out.map((l) => JSON.parse(l) as Record<string, unknown>);
+    const events = await simulateJson('ftl', {
+      '02-multipart-part2.ftl': readFileSync(sample('02-multipart-part2.ftl'), 'utf8'),
+    });
     expect(
       events.filter((e) => e.type === 'file').map((f) => [f.file, f.verdict, f.message ?? null]),
     ).toEqual([
