@@ -101,6 +101,8 @@ export function parseRejectRow(e: RejectEvent): RejectRow {
     reason: e.reason,
     message: e.message,
     text: e.text,
+    ...(e.recordRef ? { recordRef: e.recordRef } : {}),
+    ...(e.memberNumber ? { memberNumber: e.memberNumber } : {}),
   };
 }
 

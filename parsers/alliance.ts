@@ -455,6 +455,24 @@ function readResult(el: XmlElement): AllianceResult {
   });
 }
 
+/**
+ * The claim id and member number of an entry rejected for another field, when they read cleanly: the
+ * results file answers the claim by its id (alliance-accrual.md: per claim id).
+ */
+function identityOf(el: XmlElement): { recordRef?: string; memberNumber?: string } {
+  const only = (parent: XmlElement | undefined, name: string) => {
+    const found = childrenOf(parent, ALLIANCE_NS, name);
+    return found.length === 1 ? textOf(found[0]) : undefined;
+  };
+  const members = childrenOf(el, ALLIANCE_NS, 'Member');
+  const id = only(el, 'ClaimId');
+  const number = members.length === 1 ? only(members[0], 'Number') : undefined;
+  return {
+    ...(id && RULES.claimId(id) === null ? { recordRef: id } : {}),
+    ...(number && RULES.memberNumber(number) === null ? { memberNumber: number } : {}),
+  };
+}
+
 function readEntries<T extends { claimId: string }>(
   doc: XmlDocument,
   name: 'Claim' | 'Result',
@@ -474,6 +492,7 @@ function readEntries<T extends { claimId: string }>(
       reason,
       message: p.message,
       text: p.value === '' ? sourceOf(doc, el) : p.value,
+      ...identityOf(el),
     });
     let entry: T;
     try {

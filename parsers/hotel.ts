@@ -354,6 +354,12 @@ interface HotelRef {
   hotelCode?: string;
 }
 
+/** A rejected stay's reservation id, when it reads cleanly: the response names the stay by it. */
+function reservationOf(stay: XmlElement): { recordRef?: string } {
+  const id = attrOf(childOf(stay, OTA_NS, 'ReservationID'), 'ID');
+  return id && id.length <= MAX_RESERVATION_ID ? { recordRef: id } : {};
+}
+
 function readStay(stay: XmlElement, hotel: HotelRef, own: ReadonlySet<string>): HotelStay {
   const seqRaw = attrOf(stay, 'SequenceNumber');
   if (seqRaw !== undefined && !/^\+?0*[1-9][0-9]{0,14}$/.test(seqRaw)) {
@@ -483,6 +489,7 @@ function handle(doc: XmlDocument, own: ReadonlySet<string>): XmlFileResult<Hotel
           reason: error.reason,
           message: error.message,
           text: error.value === '' ? sourceOf(doc, stay) : error.value,
+          ...reservationOf(stay),
         });
       }
     });

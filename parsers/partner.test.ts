@@ -122,6 +122,20 @@ describe('partner parser on fixtures', () => {
     expect(rejects[0]?.message).toBe(
       'activity_date: expected a real calendar date YYYY-MM-DD, found "2024-04-31"',
     );
+    // The response echoes the transaction and member of a line it rejects, wherever they read cleanly.
+    expect(rejects.map((r) => [r.line, r.recordRef ?? null, r.memberNumber ?? null])).toEqual([
+      [2, 'TX2001', '0012345678'],
+      [3, 'TX2002', '0012345678'],
+      [4, 'TX2003', '0012345678'],
+      [5, 'TX2004', '0012345678'],
+      [6, 'TX2005', '0012345678'],
+      [7, 'TX2006', '0012345678'],
+      [8, null, null],
+      [9, 'TX2008', null],
+      [10, 'TX2009-R', '0012345678'],
+      [11, 'TX2010', '0012345678'],
+      [13, 'TX2012', '0012345678'],
+    ]);
     expect(rejects[3]?.message).toContain('suffix -R');
     expect(rejects[4]?.message).toBe('spend_amount is required: expected spend_amount or points_requested');
     expect(rejects[5]).toMatchObject({ message: 'expected 12 fields in a D record, found 11' });
@@ -230,6 +244,34 @@ describe('partner parser properties', () => {
         expect(checkFileEvents(events, buf)).toEqual([]);
       }),
       { numRuns: 300 },
+    );
+  });
+
+  it('names the transaction and member of a D line it rejects for another field', async () => {
+    const broken = fc.constantFrom(
+      ['2024-13-01', '100', 'EUR'], // activity_date
+      ['2024-05-01', '1O0', 'EUR'], // spend_amount
+      ['2024-05-01', '100', 'EURO'], // currency
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.stringMatching(/^[0-9A-Za-z][0-9A-Za-z_.:-]{0,20}$/).filter((s) => !s.endsWith('-R')),
+        fc.stringMatching(/^[0-9]{1,24}$/),
+        broken,
+        fc.boolean(),
+        async (txn, member, [date, spend, currency], short) => {
+          const fields = ['D', txn, member, 'IVANOV', 'I', date, 'STAY', 'MOW01', spend, currency, '', ''];
+          // A line short of a field is rejected whole: what it does hold in front still names it.
+          const line = (short ? fields.slice(0, 11) : fields).join(',');
+          const file = `H,ACME,1,2024-05-02T00:00:00Z\n${line}\nT,1,0,0\n`;
+          const { rejects } = await collect(partnerParser, [
+            bytesInput('ACME_20240502_1.csv', Buffer.from(file), []),
+          ]);
+          expect(rejects).toHaveLength(1);
+          expect(rejects[0]).toMatchObject({ recordRef: txn, memberNumber: member });
+        },
+      ),
+      { numRuns: 100 },
     );
   });
 

@@ -191,6 +191,20 @@ class PartnerHandler implements CsvRowHandler<PartnerActivity> {
     return this.readDetail(fields, line, lines, fault);
   }
 
+  /**
+   * A D line rejected whole still names its transaction and member where those fields read cleanly: the
+   * response echoes them (partner-accrual.md), or the partner cannot tell which record failed.
+   */
+  private identified(e: RejectEvent, fields: string[]): RejectEvent {
+    const txn = (fields[TXN] ?? '').trim();
+    const member = (fields[MEMBER] ?? '').trim();
+    return {
+      ...e,
+      ...(IDENTIFIER_RE.test(txn) ? { recordRef: txn } : {}),
+      ...(MEMBER_NUMBER_RE.test(member) ? { memberNumber: member } : {}),
+    };
+  }
+
   private rejectLine(line: number, lines: number, field: string, message: string, text: string): RejectEvent {
     return {
       type: 'reject',
@@ -282,22 +296,28 @@ class PartnerHandler implements CsvRowHandler<PartnerActivity> {
       if (DECIMAL_RE.test(spend)) this.spend.add(spend);
     }
     if (!countOk) {
-      return this.rejectLine(
-        line,
-        lines,
-        '*',
-        `expected ${D_COLUMNS.length} fields in a D record, found ${fields.length}`,
-        fields.join(this.delimiter),
+      return this.identified(
+        this.rejectLine(
+          line,
+          lines,
+          '*',
+          `expected ${D_COLUMNS.length} fields in a D record, found ${fields.length}`,
+          fields.join(this.delimiter),
+        ),
+        fields,
       );
     }
     if (fault >= 0) {
       const field = D_COLUMNS[fault] ?? '*';
-      return this.rejectLine(
-        line,
-        lines,
-        field,
-        `${field}: expected UTF-8 text without NUL bytes`,
-        fields[fault] ?? '',
+      return this.identified(
+        this.rejectLine(
+          line,
+          lines,
+          field,
+          `${field}: expected UTF-8 text without NUL bytes`,
+          fields[fault] ?? '',
+        ),
+        fields,
       );
     }
     const txn = r.match(TXN, IDENTIFIER_RE, 'a transaction id of letters, digits and _ . / : -');
@@ -371,7 +391,7 @@ class PartnerHandler implements CsvRowHandler<PartnerActivity> {
       r.fail(TXN, 'MALFORMED', 'the reversed partner_txn_id before the -R suffix', txn);
     }
     const promoCode = r.optMatch(PROMO, IDENTIFIER_RE, 'a promotion code of letters, digits and _ . / : -');
-    if (r.problem !== null) return r.reject(this.file, line, lines);
+    if (r.problem !== null) return this.identified(r.reject(this.file, line, lines), fields);
     return {
       type: 'record',
       file: this.file,

@@ -60,6 +60,12 @@ export interface RejectEvent extends SourcePosition {
   text: string;
   /** Number of input lines this reject accounts for (default 1). */
   lines?: number;
+  /**
+   * The record's own id (a partner transaction id, a claim id, a reservation id) and member number, when
+   * they could be read from a record rejected for another field: the partner's response echoes them.
+   */
+  recordRef?: string;
+  memberNumber?: string;
 }
 
 export type Verdict = 'accepted' | 'rejected' | 'held';

@@ -682,6 +682,9 @@ export interface XmlRejectItem {
   reason: string;
   message: string;
   text: string;
+  /** The record's id and member number, where readable (RejectEvent). */
+  recordRef?: string;
+  memberNumber?: string;
 }
 
 export type XmlItem<T> = XmlRecordItem<T> | XmlRejectItem;
@@ -836,6 +839,8 @@ export async function* parseXmlFeed<T>(
           reason: item.reason,
           message: item.message,
           text: clipText(item.text),
+          ...(item.recordRef ? { recordRef: item.recordRef } : {}),
+          ...(item.memberNumber ? { memberNumber: item.memberNumber } : {}),
         };
         yield event;
       }

@@ -645,6 +645,46 @@ for (const engine of availableEngines()) {
       ).toEqual([{ partner_code: 'LH', claim_id: 'LH-3' }]);
     });
 
+    it('answers a record it cannot read by its transaction or claim id and member, in the partner response and the alliance results', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      w.drop(
+        'partner',
+        'H,DRIVE,1,2026-03-11T22:00:00+03:00\n' +
+          `D,DRV-1,${IVANOV.number},IVANOV,I,2026-03-10,RENTAL_DAY,,10O.00,USD,,\n` +
+          `D,DRV-2,${IVANOV.number},IVANOV,I,2026-03-10,RENTAL_DAY,,100.00,USD\n` +
+          'T,2,0,0\n',
+        'DRIVE_20260311_1.csv',
+      );
+      w.dropAllianceClaims('LH', [
+        {
+          id: 'LH-5',
+          member: IVANOV.number,
+          surname: IVANOV.surname,
+          carrier: 'LH',
+          flight: '1444',
+          date: '2026-03-10',
+          from: 'FRA',
+          to: 'SVO',
+          cabin: 'y', // not a cabin code: the claim cannot be read
+          rbd: 'Y',
+        },
+      ]);
+      await w.night('2026-03-11');
+      await w.run(exportJob, '2026-03-11');
+      const sent = async (feed: string) =>
+        readFileSync(
+          String((await w.knex('files').where({ direction: 'out', feed }).first()).local_path),
+          'utf8',
+        );
+      const response = (await sent('partner-response')).split('\r\n');
+      expect(response[1]).toMatch(new RegExp(`^D,DRV-1,${IVANOV.number},R,0,BAD_AMOUNT,`));
+      expect(response[2]).toMatch(new RegExp(`^D,DRV-2,${IVANOV.number},R,0,MALFORMED,`));
+      expect(await sent('alliance-results')).toMatch(
+        /<ClaimId>LH-5<\/ClaimId>\s*<Rejected>\s*<ReasonCode>MALFORMED<\/ReasonCode>/,
+      );
+    });
+
     it('rejects the same flight claimed again under another claim id as DUPLICATE naming the first claim, in the same file, a later one or another partner’s', async () => {
       const w = s();
       await w.enrol('2026-03-01', IVANOV, PETROVA);
