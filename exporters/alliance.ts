@@ -34,6 +34,7 @@ import { partnerReasonCode, partnerReasonText } from './partner-reasons.js';
 import { PARTNER_REASON_TEXT } from './partner-response.js';
 import { pendingActivities, type InboundFile } from './responses.js';
 import { chunks } from '../lib/chunks.js';
+import type { ActivityDetail } from '../rules/activity.js';
 
 type Q = Knex | Knex.Transaction;
 
@@ -73,7 +74,28 @@ export interface PassengerActivity {
   flownClass: string | null;
   ticketNumber: string | null;
   couponNumber: number | null;
+  /** The flight the passenger was sold on, when a codeshare's differs from the operating one. */
+  marketingCarrier: string | null;
+  marketingFlightNumber: string | null;
 }
+
+/**
+ * The marketing flight an archived passenger names: from the coupon or the FTL's `.M/` element. Rows
+ * archived before the FTL kept carrier and number apart hold it as one designator (`LH2541`).
+ */
+function marketingOf(detail: unknown): { carrier: string; number: string } | null {
+  if (typeof detail !== 'string' || !detail.includes('marketing')) return null;
+  const d = JSON.parse(detail) as ActivityDetail;
+  if (d.marketingCarrier && d.marketingFlightNumber)
+    return { carrier: d.marketingCarrier, number: d.marketingFlightNumber };
+  const m = d.marketingFlight ? /^([A-Z0-9]{2})([0-9]{1,4}[A-Z]?)$/.exec(d.marketingFlight) : null;
+  return m ? { carrier: m[1]!, number: m[2]! } : null;
+}
+
+const marketingFields = (m: { carrier: string; number: string } | null) => ({
+  marketingCarrier: m?.carrier ?? null,
+  marketingFlightNumber: m?.number ?? null,
+});
 
 /** NOT_CREDITED passengers with this partner's card read on or before the date and never claimed. */
 export async function unclaimedPassengers(
@@ -114,6 +136,7 @@ export async function unclaimedPassengers(
       'a.flown_class',
       'a.ticket_number',
       'a.coupon_number',
+      'a.detail',
     )) as Array<Record<string, unknown>>;
   const str = (v: unknown) => (v === null || v === undefined || v === '' ? null : String(v));
   return rows.map((r) => ({
@@ -132,6 +155,7 @@ export async function unclaimedPassengers(
     flownClass: str(r.flown_class),
     ticketNumber: str(r.ticket_number),
     couponNumber: r.coupon_number === null || r.coupon_number === undefined ? null : Number(r.coupon_number),
+    ...marketingFields(marketingOf(r.detail)),
   }));
 }
 
@@ -156,8 +180,8 @@ export function claimFor(
     flight: {
       operatingCarrier: p.carrier ?? '',
       operatingFlightNumber: p.flightNumber ?? '',
-      marketingCarrier: p.carrier ?? '',
-      marketingFlightNumber: p.flightNumber ?? '',
+      marketingCarrier: p.marketingCarrier ?? p.carrier ?? '',
+      marketingFlightNumber: p.marketingFlightNumber ?? p.flightNumber ?? '',
       date: p.date,
       origin: p.origin ?? '',
       destination: p.destination ?? '',

@@ -110,6 +110,23 @@ for (const engine of availableEngines()) {
         source_line: 2,
         updated_at: '2026-11-30T23:00:00Z',
       });
+      // The month's cap was reached before this one: nothing of it could be credited.
+      await q('activities').insert({
+        activity_key: 'PTR:REDBANK:X10',
+        type: 'PARTNER',
+        member_number: '1000000016',
+        activity_date: '2026-11-20',
+        business_date: DAY,
+        partner_code: 'REDBANK',
+        external_ref: 'X10',
+        status: 'REJECTED',
+        reason: 'CAP_EXCEEDED',
+        points: 0,
+        needs_accrual: false,
+        source_file_id: fileId,
+        source_line: 3,
+        updated_at: '2026-11-30T23:00:00Z',
+      });
       const [file] = await inboundFilesToAnswer(q, 'partner', 'partner-response', DAY);
       const source = await partnerResponseSource(q, file!, '2026-12-01T01:30:00Z');
       const records = [];
@@ -118,7 +135,14 @@ for (const engine of availableEngines()) {
         expect.objectContaining({
           status: 'R',
           reasonCode: 'MALFORMED',
-          reasonText: expect.stringMatching(/^UNKNOWN_ORIGINAL: /),
+          reasonText: 'UNKNOWN_ORIGINAL: a reversal names a partner transaction that was never credited',
+        }),
+        // Rejected, so the text does not say "partially accepted" (the code's meaning in the format).
+        expect.objectContaining({
+          status: 'R',
+          pointsPosted: 0,
+          reasonCode: 'CAP_EXCEEDED',
+          reasonText: 'a per-activity or per-period cap left nothing to credit: no points posted',
         }),
       ]);
     });

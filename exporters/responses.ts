@@ -12,6 +12,7 @@ import type { Knex } from 'knex';
 import { addDays, type IsoDate } from '../lib/dates.js';
 import { ExportError } from './errors.js';
 import { forPartner } from './partner-reasons.js';
+import { REJECT_REASONS, type RejectReason } from '../rules/reasons.js';
 import type { HotelStayResponse, HotelStayWarning } from './hotel-response.js';
 import {
   PARTNER_REASON_TEXT,
@@ -120,6 +121,8 @@ interface ActivityOutcome {
   points: number;
   partnerAmount: number | null;
   mergedInto: string | null;
+  /** A hotel stay's `StayInfo/@SequenceNumber`, when the hotel sent one. */
+  sequenceNumber: number | null;
 }
 
 const PAGE = 5000;
@@ -163,6 +166,7 @@ async function* activityOutcomes(
         'a.reason',
         'a.points',
         'm.merged_into',
+        'a.detail',
         posted,
       )) as Array<Record<string, unknown>>;
     for (const r of rows) {
@@ -178,10 +182,17 @@ async function* activityOutcomes(
         partnerAmount:
           r.partner_amount === null || r.partner_amount === undefined ? null : Number(r.partner_amount),
         mergedInto: (r.merged_into as string | null) ?? null,
+        sequenceNumber: sequenceNumberOf(r.detail),
       };
     }
     if (rows.length < PAGE) return;
   }
+}
+
+function sequenceNumberOf(detail: unknown): number | null {
+  if (typeof detail !== 'string' || !detail.includes('sequenceNumber')) return null;
+  const n = (JSON.parse(detail) as { sequenceNumber?: unknown }).sequenceNumber;
+  return typeof n === 'number' && Number.isInteger(n) ? n : null;
 }
 
 interface UnreadRecord {
@@ -228,10 +239,17 @@ async function collect<T>(items: AsyncIterable<T> | Iterable<T>): Promise<T[]> {
   return out;
 }
 
-function reasonText(code: string | null, mergedInto: string | null): string | null {
+/**
+ * The text of a record's reason: the format's meaning for its codes, the program's own description for
+ * the rest (`forPartner` puts the program's code before it), and what is true of the record where the
+ * code's meaning is not: a cap that left nothing to credit rejects the record, it accepts none of it.
+ */
+function reasonText(code: string | null, mergedInto: string | null, rejected = false): string | null {
   if (code === null) return null;
   if (code === 'ACCOUNT_CLOSED' && mergedInto) return `account merged into ${mergedInto}`;
-  return PARTNER_REASON_TEXT[code] ?? code;
+  if (code === 'CAP_EXCEEDED' && rejected)
+    return 'a per-activity or per-period cap left nothing to credit: no points posted';
+  return PARTNER_REASON_TEXT[code] ?? REJECT_REASONS[code as RejectReason] ?? code;
 }
 
 function notReady(file: InboundFile, pending: number): ExportError {
@@ -337,7 +355,7 @@ function recordOf(a: ActivityOutcome): PartnerResponseRecord {
   const outcome = outcomeOf(a)!;
   const reason =
     outcome.status === 'A' ? null : (a.reason ?? (outcome.status === 'P' ? 'CAP_EXCEEDED' : null));
-  const told = forPartner(reason, reasonText(reason, a.mergedInto));
+  const told = forPartner(reason, reasonText(reason, a.mergedInto, outcome.status === 'R'));
   return {
     partnerTxnId: a.ref,
     memberNumber: a.memberNumber,
@@ -409,11 +427,11 @@ export async function hotelResponseData(
     const partial = a.status === 'PARTIAL';
     if (a.status !== 'REJECTED' && !partial) continue;
     const reason = a.reason ?? (partial ? 'CAP_EXCEEDED' : 'REJECTED');
-    const told = forPartner(reason, reasonText(reason, a.mergedInto));
+    const told = forPartner(reason, reasonText(reason, a.mergedInto, !partial));
     warnings.push({
       reasonCode: told.code!,
       text: told.text ?? told.code!,
-      sequenceNumber: a.line > 0 ? a.line : null,
+      sequenceNumber: a.sequenceNumber,
       reservationId: a.ref || null,
       partial,
     });

@@ -210,8 +210,8 @@ for (const engine of availableEngines()) {
         w.attrs.get('RecordID'),
       ]);
       expect(warnings).toEqual([
-        ['NAME_MISMATCH', '2', 'R-2'],
-        ['CAP_EXCEEDED', '3', 'R-3'],
+        ['NAME_MISMATCH', '20', 'R-2'],
+        ['CAP_EXCEEDED', '30', 'R-3'],
         ['BAD_CURRENCY', undefined, 'R-4'],
       ]);
       expect(elements(ok, 'OTA_HotelStayInfoNotifRS')[0]!.attrs.get('TimeStamp')).toBe(
@@ -242,8 +242,8 @@ for (const engine of availableEngines()) {
           flight: {
             operatingCarrier: 'XX',
             operatingFlightNumber: '0101',
-            marketingCarrier: 'XX',
-            marketingFlightNumber: '0101',
+            marketingCarrier: 'LH',
+            marketingFlightNumber: '2541',
             date: addDays(DAY, -1),
             origin: 'SVO',
             destination: 'FRA',
@@ -253,6 +253,13 @@ for (const engine of availableEngines()) {
             couponNumber: 1,
           },
         },
+      ]);
+      const ib = await one('alliance-claims', 'IB');
+      const ibClaims = split(
+        await collect(allianceClaimsParser.parse([inputOf(ib.name, readFileSync(ib.local_path))])),
+      ).records.map((r) => r.record.flight);
+      expect(ibClaims).toMatchObject([
+        { operatingCarrier: 'XX', marketingCarrier: 'IB', marketingFlightNumber: '7401' },
       ]);
       const recorded = await t.db.knex('alliance_claims').where({ direction: 'OUT' }).orderBy('id');
       expect(

@@ -75,6 +75,8 @@ export interface ActivityDetail {
   /** Hotel revenue by category: code, exact decimal amount, currency. */
   revenue?: Array<{ category: string; amount: string; currency: string }>;
   promoCode?: string | null;
+  /** A hotel stay's `StayInfo/@SequenceNumber` (OpenTravel): how its response names it. */
+  sequenceNumber?: number | null;
   locationCode?: string | null;
   /** Redemptions: the reference (ticket/EMD/voucher). */
   reference?: string | null;
@@ -264,7 +266,11 @@ export function ftlDraft(p: FtlPassenger, program: Program, businessDate: IsoDat
     externalRef: own ? null : card.number,
     detail: {
       ...(p.marketingFlight
-        ? { marketingFlight: `${p.marketingFlight.carrier}${p.marketingFlight.number}` }
+        ? {
+            marketingFlight: `${p.marketingFlight.carrier}${p.marketingFlight.number}`,
+            marketingCarrier: p.marketingFlight.carrier,
+            marketingFlightNumber: p.marketingFlight.number,
+          }
         : {}),
       ...(p.flight.suffix ? { operationalSuffix: p.flight.suffix } : {}),
       ...(own ? {} : { partnerCard: { program: card.program, number: card.number } }),
@@ -497,6 +503,8 @@ export function hotelDraft(s: HotelStay, partnerCode: string, businessDate: IsoD
         })),
         locationCode: s.hotelCode ?? null,
         promoCode: s.bonusCode ?? null,
+        // The response names the stay by it (`RPH`), not by its position in the file.
+        sequenceNumber: s.sequenceNumber ?? null,
       },
     }),
   };
