@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadImage, createCanvas } from '@napi-rs/canvas';
-import { chartNumberFormatter, renderChart, CHART_PALETTE, type ChartSpec } from './charts.js';
+import { Chart, type ChartItem } from 'chart.js';
+import { buildConfig, chartNumberFormatter, renderChart, CHART_PALETTE, type ChartSpec } from './charts.js';
 import { RedeyeError } from '../lib/errors.js';
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
@@ -179,5 +180,48 @@ describe('chartNumberFormatter', () => {
     expect(chartNumberFormatter({ style: 'currency', currency: 'EUR' })(1234)).toBe('€1,234');
     expect(chartNumberFormatter({ compact: true })(1_200_000)).toBe('1.2M');
     expect(chartNumberFormatter({}, 'de-DE')(1_234_567)).toBe('1.234.567');
+  });
+});
+
+describe('value axis', () => {
+  /** The values of the ticks Chart.js puts on the value axis of a spec. */
+  async function valueTicks(spec: ChartSpec): Promise<number[]> {
+    await renderChart(spec); // registers Chart.js and the font, as a report does
+    const canvas = createCanvas(spec.width ?? 800, spec.height ?? 400);
+    const chart = new Chart(canvas.getContext('2d') as unknown as ChartItem, buildConfig(spec));
+    try {
+      return chart.scales[spec.horizontal ? 'x' : 'y']!.ticks.map((t) => t.value);
+    } finally {
+      chart.destroy();
+    }
+  }
+
+  it('steps by whole numbers for points and counts, also when every value is 0', async () => {
+    // The monthly expiry forecast of a program whose lots expire in none of the next 12 months.
+    const forecast: ChartSpec = {
+      kind: 'bar',
+      title: 'Points expiring by month',
+      labels: ['Jul 2026', 'Aug 2026', 'Sep 2026'],
+      series: [{ label: 'Points', data: [0, 0, 0] }],
+      valueFormat: { compact: true },
+    };
+    const ticks = await valueTicks(forecast);
+    expect(ticks.length).toBeGreaterThan(1);
+    for (const t of ticks) expect(Number.isInteger(t), `tick ${t}`).toBe(true);
+    for (const t of await valueTicks({ ...forecast, valueFormat: undefined, horizontal: true }))
+      expect(Number.isInteger(t), `tick ${t}`).toBe(true);
+    // Small counts too: 0, 1, 2, 3 members, not 0, 0.5, … 3.
+    const small = await valueTicks({ ...forecast, series: [{ label: 'Members', data: [1, 3, 2] }] });
+    for (const t of small) expect(Number.isInteger(t), `tick ${t}`).toBe(true);
+  });
+
+  it('keeps fractional steps for rates', async () => {
+    const ticks = await valueTicks({
+      kind: 'line',
+      labels: ['Apr', 'May', 'Jun'],
+      series: [{ label: 'Burn rate', data: [0.12, 0.18, 0.15] }],
+      valueFormat: { style: 'percent' },
+    });
+    expect(ticks.some((t) => !Number.isInteger(t))).toBe(true);
   });
 });

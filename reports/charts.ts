@@ -206,7 +206,8 @@ function withAlpha(hex: string, alpha: number): string {
   return `rgba(${parseInt(m[1] as string, 16)}, ${parseInt(m[2] as string, 16)}, ${parseInt(m[3] as string, 16)}, ${alpha})`;
 }
 
-function buildConfig(spec: ChartSpec): ChartConfiguration {
+/** The Chart.js configuration of a spec (exported for tests that look at the axes Chart.js builds). */
+export function buildConfig(spec: ChartSpec): ChartConfiguration {
   const format = chartNumberFormatter(spec.valueFormat, spec.locale ?? 'en-US');
   const isCircular = spec.kind === 'pie' || spec.kind === 'doughnut';
   const font = { family: CHART_FONT_FAMILY, size: 12 };
@@ -262,12 +263,20 @@ function buildConfig(spec: ChartSpec): ChartConfiguration {
     });
   }
 
+  // Points, members, counts: whole numbers, so whole steps on the axis too. Chart.js would otherwise
+  // divide an axis with no data above 0 (an all-zero forecast) into tenths: 0, 0.1, … 1 points.
+  const integers = (spec.valueFormat?.style ?? 'integer') === 'integer';
   const valueAxis = {
     stacked: spec.stacked ?? false,
     beginAtZero: true,
     grid: { color: GRID_COLOUR },
     border: { color: GRID_COLOUR },
-    ticks: { color: TEXT_COLOUR, font, callback: (value: string | number) => format(Number(value)) },
+    ticks: {
+      color: TEXT_COLOUR,
+      font,
+      ...(integers ? { precision: 0 } : {}),
+      callback: (value: string | number) => format(Number(value)),
+    },
     title: {
       display: spec.valueAxisTitle !== undefined,
       text: spec.valueAxisTitle ?? '',

@@ -188,9 +188,20 @@ export function tierAsOfSql(memberId: string): string {
   );
 }
 
-/** Members on the register at the end of a date: enrolled by then, not closed by then, not merged. */
+/**
+ * Members on the register at the end of a date (two `?`, both the date): enrolled by then and not
+ * closed or merged by then. A member merged or closed after the date is on that date's register, so a
+ * report for a past date counts the same members however many merges and closures came since.
+ *
+ * The date a member left is `closed_on`, which the member-master ingest sets to the business date of a
+ * closure or a merge. A merged member without one (written by something else than the ingest) left on
+ * the date of its merge's transfer posting (key `MERGE:<merged>:<survivor>`, jobs/ingest-members.ts);
+ * one with neither left at a date nobody knows, and is on no register.
+ */
 export const MEMBER_ON_REGISTER_SQL =
-  "m.status <> 'MERGED' AND (m.enrolment_date IS NULL OR m.enrolment_date <= ?) AND (m.closed_on IS NULL OR m.closed_on > ?)";
+  "(m.enrolment_date IS NULL OR m.enrolment_date <= ?) AND COALESCE(m.closed_on, CASE WHEN m.status = 'MERGED'" +
+  " THEN COALESCE((SELECT MIN(mp.business_date) FROM postings mp WHERE mp.idempotency_key = 'MERGE:' || m.number" +
+  " || ':' || m.merged_into), '0001-01-01') ELSE '9999-12-31' END) > ?";
 
 /**
  * Rows of a large result in pages keyed by a unique, increasing `id`: memory holds one page, on both

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LoadedConfig } from '../config/load.js';
+import { Accounts } from '../ledger/accounts.js';
 import { availableEngines, createTestDatabase, type TestDb } from '../test/harness/db.js';
 import { dumpXlsx, skipWithoutOpenpyxl, type XlsxDump } from '../test/harness/openpyxl.js';
 import {
@@ -255,6 +256,22 @@ for (const engine of availableEngines()) {
       );
     });
 
+    it.skipIf(skip)('names tiers in the tier change detail as the tier changes do', () => {
+      const names = config.tiers.levels.map((l) => l.name);
+      const summary = tableOf(dump, 'Tier changes');
+      const detail = tableOf(dump, 'Tier change detail');
+      expect(detail.rows.length).toBeGreaterThanOrEqual(INJECTION_NAMES.length);
+      for (const r of detail.rows) {
+        expect(names).toContain(detail.cell(r, 'From tier').value);
+        expect(names).toContain(detail.cell(r, 'To tier').value);
+      }
+      const pairs = (table: typeof summary) =>
+        new Set(
+          table.rows.map((r) => `${table.cell(r, 'From tier').value}>${table.cell(r, 'To tier').value}`),
+        );
+      expect(pairs(detail)).toEqual(pairs(summary));
+    });
+
     it.skipIf(skip)('ranks the top routes by points', () => {
       const routes = tableOf(dump, 'Top routes');
       const points = routes.rows.map((r) => Number(routes.cell(r, 'Points').value));
@@ -337,4 +354,124 @@ describe('daily report rerun after the night delivered its files', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+});
+
+describe('daily report Files and Unanswered claims, as the jobs record them', () => {
+  const skip = skipWithoutOpenpyxl();
+  it.skipIf(skip)(
+    'shows what each file posted from the ledger, and the flight each unanswered claim names',
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'redeye-daily-files-'));
+      const t = await createTestDatabase('sqlite');
+      try {
+        const config = scenarioConfig(dir);
+        const scenario = await buildScenario(t.db, config, {
+          from: '2026-05-18',
+          to: DAY,
+          members: 10,
+          perDay: 3,
+        });
+        const knex = t.db.knex;
+        // A partner file as the ingest registers it: its counts hold lines, records, rejects and the
+        // feed's own counters, never a number of postings.
+        const [row] = await knex('files')
+          .insert({
+            direction: 'in',
+            feed: 'partner',
+            name: 'REDBANK_20260602_0001.csv',
+            size: 100,
+            sha256: 'a'.repeat(64),
+            business_date: DAY,
+            partner_code: 'REDBANK',
+            verdict: 'accepted',
+            counts: JSON.stringify({ lines: 5, records: 3, rejects: 1, activities: 2 }),
+            created_at: `${DAY}T23:00:00Z`,
+          })
+          .returning('id');
+        const fileId = typeof row === 'object' ? (row as { id: number }).id : (row as number);
+        await knex('files').insert({
+          direction: 'out',
+          feed: 'partner-response',
+          name: 'REDBANK_20260602_0001.resp.csv',
+          size: 10,
+          sha256: 'b'.repeat(64),
+          business_date: DAY,
+          partner_code: 'REDBANK',
+          verdict: 'written',
+          created_at: `${DAY}T23:30:00Z`,
+        });
+        const member = scenario.members[2]!;
+        const spend = (key: string, day: string, points: number) => ({
+          key,
+          kind: 'ACCRUAL' as const,
+          businessDate: day,
+          channel: 'PARTNER:REDBANK',
+          memberNumber: member,
+          sourceFileId: fileId,
+          entries: [
+            { account: Accounts.memberPoints(member), amount: points, expiresOn: '2029-06-30' },
+            { account: Accounts.partner('REDBANK'), amount: -points },
+          ],
+        });
+        await scenario.ledger.post([spend('FILE-TEST:1', DAY, 120), spend('FILE-TEST:2', DAY, 80)]);
+        const claim = {
+          claimId: 'XX-4711',
+          member: { program: 'LH', number: '992000001', surname: 'Smith' },
+          flight: {
+            operatingCarrier: 'XX',
+            operatingFlightNumber: '0123',
+            marketingCarrier: 'XX',
+            marketingFlightNumber: '0123',
+            date: '2026-05-20',
+            origin: 'SVO',
+            destination: 'LED',
+            cabin: 'Y',
+            flownRbd: 'M',
+          },
+        };
+        await knex('alliance_claims').insert({
+          direction: 'OUT',
+          partner_code: 'LH',
+          claim_id: claim.claimId,
+          business_date: '2026-05-21',
+          claim: JSON.stringify(claim),
+          status: 'SENT',
+        });
+
+        const first = await dailyReport(t.db, config, DAY, join(dir, 'first'), clock);
+        const dump = await dumpXlsx(first.workbookPath);
+        const files = tableOf(dump, 'Files');
+        const byName = (name: string) => files.rows.find((r) => files.cell(r, 'File').value === name)!;
+        expect(files.cell(byName('REDBANK_20260602_0001.csv'), 'Records').value).toBe(3);
+        expect(files.cell(byName('REDBANK_20260602_0001.csv'), 'Posted').value).toBe(2);
+        expect(files.cell(byName('REDBANK_20260602_0001.csv'), 'Rejected').value).toBe(1);
+        expect(files.cell(byName('REDBANK_20260602_0001.resp.csv'), 'Posted').value).toBeNull();
+        expect(files.cell(files.totals!, 'Posted').cached).toBe(2);
+
+        const claims = tableOf(dump, 'Unanswered claims');
+        expect(claims.headers).not.toContain('Points claimed');
+        const sent = claims.rows.find((r) => claims.cell(r, 'Claim').value === 'XX-4711')!;
+        expect(claims.cell(sent, 'Flight').value).toBe('XX0123');
+        expect(claims.cell(sent, 'Flown').value).toBe('2026-05-20T00:00:00');
+        expect(claims.cell(sent, 'Route').value).toBe('SVO-LED');
+        expect(claims.cell(sent, 'Cabin').value).toBe('Y');
+        // No member data of the claim on the sheet.
+        expect(dump.sheets.find((s) => s.name === 'Unanswered claims')!.rows.flat()).not.toContainEqual(
+          expect.objectContaining({ value: '992000001' }),
+        );
+
+        // The next night posts more from the file and the partner answers the claim: this night's
+        // report reads the same.
+        await scenario.ledger.post([spend('FILE-TEST:3', '2026-06-03', 50)]);
+        await knex('alliance_claims')
+          .where({ claim_id: 'XX-4711' })
+          .update({ status: 'ACCEPTED', points: 1500, answered_on: '2026-06-03' });
+        const rerun = await dailyReport(t.db, config, DAY, join(dir, 'rerun'), clock);
+        expect(readFileSync(rerun.workbookPath).equals(readFileSync(first.workbookPath))).toBe(true);
+      } finally {
+        await t.cleanup();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 });

@@ -207,8 +207,6 @@ function redemptionsByService(movements: Movement[]): ServiceRow[] {
 interface CountsJson {
   records?: unknown;
   rejects?: unknown;
-  posted?: unknown;
-  held?: unknown;
 }
 
 function countOf(counts: CountsJson | undefined, key: keyof CountsJson): number | null {
@@ -225,6 +223,40 @@ function parseCounts(text: string | null): CountsJson | undefined {
     // The registry's counts are written by Redeye; a row that does not parse is shown without them.
     return undefined;
   }
+}
+
+interface ClaimedFlight {
+  flight: string | null;
+  date: IsoDate | null;
+  route: string | null;
+  cabin: string | null;
+}
+
+/** The flight a claim we sent names, from the claim as recorded (the partner's answer adds the points). */
+function claimedFlight(text: string): ClaimedFlight {
+  const none: ClaimedFlight = { flight: null, date: null, route: null, cabin: null };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // Recorded by Redeye as it sent the claim; a row that does not parse is listed without its flight.
+    return none;
+  }
+  const flight = (parsed as { flight?: unknown } | null)?.flight;
+  if (typeof flight !== 'object' || flight === null) return none;
+  const f = flight as Record<string, unknown>;
+  const field = (v: unknown) => (typeof v === 'string' && v !== '' ? v : null);
+  const carrier = field(f.operatingCarrier);
+  const number = field(f.operatingFlightNumber);
+  const origin = field(f.origin);
+  const destination = field(f.destination);
+  const date = field(f.date);
+  return {
+    flight: carrier !== null && number !== null ? `${carrier}${number}` : null,
+    date: date !== null && /^\d{4}-\d{2}-\d{2}$/.test(date) ? date : null,
+    route: origin !== null && destination !== null ? `${origin}-${destination}` : null,
+    cabin: field(f.cabin),
+  };
 }
 
 export async function dailyReport(
@@ -498,8 +530,13 @@ export async function dailyReport(
               type: 'text',
               value: (r: TierDetail) => directionLabel[r.direction] ?? r.direction,
             },
-            { header: 'From tier', type: 'text', value: 'from_tier' },
-            { header: 'To tier', type: 'text', value: 'to_tier' },
+            {
+              header: 'From tier',
+              type: 'text',
+              value: (r: TierDetail) =>
+                r.from_tier === null ? '(new member)' : tierName(config, r.from_tier),
+            },
+            { header: 'To tier', type: 'text', value: (r: TierDetail) => tierName(config, r.to_tier) },
             qualificationIsSpend
               ? {
                   header: `Qualifying spend (${base})`,
@@ -557,9 +594,25 @@ export async function dailyReport(
         f.verdict === 'delivered' && f.delivered_at !== null && new Date(f.delivered_at).getTime() > asOf
           ? 'written'
           : f.verdict;
+      // What each file posted, from the ledger: the postings made from its records (credits,
+      // redemptions, reversals) dated the business date. A file of the night posts nothing before it
+      // came, and what later nights post from it (a flight its coupon completes) is not this night's.
+      const postedByFile = new Map(
+        (
+          await sqlRows<{ file_id: unknown; n: unknown }>(
+            knex,
+            `SELECT source_file_id AS file_id, COUNT(*) AS n FROM postings
+              WHERE business_date = ? AND source_file_id IS NOT NULL GROUP BY 1`,
+            [businessDate],
+          )
+        ).map((r) => [num(r.file_id), num(r.n)]),
+      );
       await book.addSheet({
         name: 'Files',
         title: 'Files of the night',
+        notes: [
+          'Posted: ledger postings made tonight from the file’s records. A flight is posted from the first file that named it.',
+        ],
         table: {
           columns: [
             {
@@ -580,7 +633,8 @@ export async function dailyReport(
             {
               header: 'Posted',
               type: 'integer',
-              value: (f: FileRow) => countOf(parseCounts(f.counts), 'posted'),
+              // Received files only: a file we sent posts nothing.
+              value: (f: FileRow) => (f.direction === 'in' ? (postedByFile.get(Number(f.id)) ?? 0) : null),
             },
             {
               header: 'Rejected',
@@ -695,7 +749,9 @@ export async function dailyReport(
       await book.addSheet({
         name: 'Top routes',
         title: 'Top routes by points',
-        notes: ['Own flights credited tonight, by points posted.'],
+        notes: [
+          'Own-flight points posted tonight net of reversals, by route; flights: credits less reversals.',
+        ],
         table: {
           columns: routeColumns,
           rows: routes.map((r, i) => ({
@@ -719,7 +775,7 @@ export async function dailyReport(
         partner_code: string;
         claim_id: string;
         sent: string;
-        points: number | null;
+        claim: string;
       }
       await book.addSheet({
         name: 'Unanswered claims',
@@ -735,23 +791,29 @@ export async function dailyReport(
             {
               header: 'Days waiting',
               type: 'integer',
-              value: (c: ClaimRow) => daysBetween(c.sent, businessDate),
+              value: (c: ClaimRow & ClaimedFlight) => daysBetween(c.sent, businessDate),
               total: false,
             },
-            { header: 'Points claimed', type: 'points', value: 'points' },
+            // A claim names the flight; the partner's earning chart decides the points, and they come
+            // only with its answer (alliance-accrual.md): there are no points to show for an unanswered one.
+            { header: 'Flight', type: 'text', value: 'flight' },
+            { header: 'Flown', type: 'date', value: 'date' },
+            { header: 'Route', type: 'text', value: 'route' },
+            { header: 'Cabin', type: 'text', value: 'cabin' },
           ],
-          rows: keysetRows<ClaimRow>(async (after, size) =>
-            sqlRows<ClaimRow>(
-              knex,
-              `SELECT id, partner_code, claim_id, ${dateTextSql(db, 'business_date')} AS sent, points
+          rows: keysetRows<ClaimRow & ClaimedFlight>(async (after, size) =>
+            (
+              await sqlRows<ClaimRow>(
+                knex,
+                `SELECT id, partner_code, claim_id, ${dateTextSql(db, 'business_date')} AS sent, claim
                FROM alliance_claims
               WHERE direction = 'OUT' AND business_date <= ? AND id > ?
                 AND (status = 'SENT' OR (status IN ('ACCEPTED', 'REJECTED') AND answered_on > ?))
               ORDER BY id LIMIT ?`,
-              [sentBy, after, businessDate, size],
-            ),
+                [sentBy, after, businessDate, size],
+              )
+            ).map((c) => ({ ...c, ...claimedFlight(c.claim) })),
           ),
-          totals: true,
         },
       });
     },

@@ -216,6 +216,18 @@ for (const engine of availableEngines()) {
         expect(table.cell(r, 'Members').value).toBe(expected.get(String(r[0]!.value)) ?? 0);
     });
 
+    it.skipIf(skip)('stores the net cost per point as the four decimals it shows', () => {
+      const table = tableOf(dump, 'Effectiveness');
+      const header = 'Net cost per point (USD)';
+      const costs = table.rows.map((r) => table.cell(r, header)).filter((c) => c.value !== null);
+      expect(costs.length).toBeGreaterThan(0);
+      for (const cell of costs) {
+        expect(cell.numberFormat).toBe('#,##0.0000');
+        const value = Number(cell.value);
+        expect(String(value), 'no binary tail').toBe(String(Number(value.toFixed(4))));
+      }
+    });
+
     it.skipIf(skip)('places charts as pictures on the sheets', () => {
       expect(dump.pillow).toBe(true);
       const images = Object.fromEntries(dump.sheets.map((s) => [s.name, s.images.length]));

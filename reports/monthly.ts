@@ -772,7 +772,9 @@ export async function monthlyReport(
       await book.addSheet({
         name: 'Top routes',
         title: 'Top routes by points',
-        notes: ['Own flights credited this month, by points posted.'],
+        notes: [
+          'Own-flight points posted this month net of reversals, by route; flights: credits less reversals.',
+        ],
         table: { columns: routeColumns, rows: routeRows, totals: { label: 'Top routes' } },
         images: routeChart
           ? [{ png: routeChart.png, at: chartCell(routeColumns.length, 1), description: routeChart.alt }]
@@ -972,6 +974,7 @@ async function writePartnerSheet(
   ];
   const notes = [
     'Points credited on each partner’s behalf this month, net of reversals, at the price of the contract in force on the activity date.',
+    'Activities credited: credits posted this month less reversals posted this month, with their spend.',
   ];
   await book.addSheet({
     name: 'Partners',
@@ -990,6 +993,9 @@ async function writePartnerSheet(
       : [],
   });
 }
+
+/** Decimals of the net cost per point, as shown and as stored. */
+const NET_COST_DECIMALS = 4;
 
 async function writeEffectivenessSheet(
   book: Book,
@@ -1027,10 +1033,16 @@ async function writeEffectivenessSheet(
       burnRate: share(p.redeemed, p.issued),
       valueIssuedMinor,
       revenueMinor: p.revenueMinor ?? null,
+      // Exact decimals, rounded half-even to the decimals shown: a cell holds the figure it displays,
+      // not a binary fraction's tail (0.012000000342256296 for 0.0120).
       netCost:
         p.revenueMinor === undefined || p.issued === 0
           ? null
-          : (valueIssuedMinor - p.revenueMinor) / scale / p.issued,
+          : new Decimal(valueIssuedMinor - p.revenueMinor)
+              .div(scale)
+              .div(p.issued)
+              .toDecimalPlaces(NET_COST_DECIMALS, Decimal.ROUND_HALF_EVEN)
+              .toNumber(),
     };
   });
   const columns: ColumnSpec<EffectivenessRow>[] = [
@@ -1057,7 +1069,13 @@ async function writeEffectivenessSheet(
       value: 'revenueMinor',
       total: false,
     },
-    { header: `Net cost per point (${base})`, type: 'decimal', decimals: 4, value: 'netCost', total: false },
+    {
+      header: `Net cost per point (${base})`,
+      type: 'decimal',
+      decimals: NET_COST_DECIMALS,
+      value: 'netCost',
+      total: false,
+    },
   ];
   const notes = [
     'Active: members who earned or redeemed in the month. Burn rate: points redeemed / points issued.',

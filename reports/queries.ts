@@ -295,7 +295,20 @@ export interface RouteFigures {
   points: number;
 }
 
-/** Own-flight routes by award points credited on activities read between two dates. */
+/**
+ * Own-flight routes by the award points their postings of the period credited, read from the ledger
+ * as the accrual by channel reads it: the entries on member and pool points accounts of OWN_FLIGHTS
+ * accrual postings dated in the period, and of reversals dated in the period, each under the route of
+ * the flight its credit (or, for a reversal, the credit it reverses) was posted for (the archive links
+ * the flight to that posting by id). Nothing a later night changes in the archive (a flight refunded and
+ * marked REVERSED) moves a past period's figures: the reversal counts on its own date.
+ *
+ * Flights follow the same rule as the points: each credit of the period counts +1 and each reversal of
+ * the period −1, so a flight credited and refunded in the period counts 0, and a refund of an earlier
+ * flight takes one off the period it is dated in. Members are those with a credit of the period on the
+ * route (a reversal makes no one a member of it). The points of all routes add up to the own-flight
+ * line of the accrual by channel, except for own-flight postings with no flight in the archive.
+ */
 export async function topRoutes(db: Db, from: IsoDate, to: IsoDate, limit: number): Promise<RouteFigures[]> {
   const rows = await sqlRows<{
     origin: string;
@@ -305,13 +318,21 @@ export async function topRoutes(db: Db, from: IsoDate, to: IsoDate, limit: numbe
     points: unknown;
   }>(
     db.knex,
-    `SELECT origin, destination, COUNT(*) AS flights, COUNT(DISTINCT member_id) AS members,
-            SUM(points) AS points
-       FROM activities
-      WHERE business_date >= ? AND business_date <= ? AND type = 'FLIGHT'
-        AND status IN ('POSTED', 'PARTIAL') AND origin IS NOT NULL AND destination IS NOT NULL
+    `SELECT act.origin AS origin, act.destination AS destination,
+            COUNT(DISTINCT CASE WHEN p.reversal_of IS NULL THEN p.id END)
+              - COUNT(DISTINCT CASE WHEN p.reversal_of IS NOT NULL THEN p.id END) AS flights,
+            COUNT(DISTINCT CASE WHEN p.reversal_of IS NULL THEN p.member_id END) AS members,
+            SUM(e.amount) AS points
+       FROM postings p
+       JOIN entries e ON e.posting_id = p.id
+       JOIN accounts a ON a.id = e.account_id
+       LEFT JOIN postings o ON o.id = p.reversal_of
+       JOIN activities act ON act.posting_id = COALESCE(p.reversal_of, p.id)
+      WHERE p.business_date >= ? AND p.business_date <= ? AND e.business_date >= ? AND e.business_date <= ?
+        AND a.kind IN ${PTS_KINDS_SQL} AND p.channel = 'OWN_FLIGHTS' AND COALESCE(o.kind, p.kind) = 'ACCRUAL'
+        AND act.type = 'FLIGHT' AND act.origin IS NOT NULL AND act.destination IS NOT NULL
       GROUP BY 1, 2 ORDER BY 5 DESC, 3 DESC, 1, 2 LIMIT ?`,
-    [from, to, limit],
+    [from, to, from, to, limit],
   );
   return rows.map((r) => ({
     origin: r.origin,
@@ -325,36 +346,48 @@ export async function topRoutes(db: Db, from: IsoDate, to: IsoDate, limit: numbe
 export interface PartnerActivity {
   partner: string;
   activityDate: IsoDate;
-  activities: number;
+  /** Credits of the period less reversals of the period (of credits of any date). */
   credited: number;
-  /** Spend in minor units of the base currency. */
+  /** Spend of those credits, less that of the reversed ones, in minor units of the base currency. */
   spend: number;
 }
 
-/** Activities read for each partner between two business dates, by activity date. */
+/**
+ * Activities credited on each partner's behalf between two business dates, by activity date, read from
+ * the ledger the way `partnerCredits` reads the points: every accrual posting of the period that funded
+ * points from the partner's account counts +1, every reversal of the period −1, so the count goes with
+ * the points credited net of reversals on the same line. The spend is that of the activity each credit
+ * was posted for (a reversal takes back the spend of the activity it reverses). A reversal record that a
+ * partner sends is therefore never a credited activity of its own, and a later night marking a credit
+ * REVERSED in the archive changes nothing in a past period.
+ */
 export async function partnerActivities(db: Db, from: IsoDate, to: IsoDate): Promise<PartnerActivity[]> {
   const rows = await sqlRows<{
     partner: string;
     activity_date: string;
-    activities: unknown;
     credited: unknown;
     spend: unknown;
   }>(
     db.knex,
-    `SELECT partner_code AS partner, ${dateTextSql(db, 'activity_date')} AS activity_date,
-            COUNT(*) AS activities,
-            SUM(CASE WHEN status IN ('POSTED', 'PARTIAL') THEN 1 ELSE 0 END) AS credited,
-            SUM(CASE WHEN status IN ('POSTED', 'PARTIAL') THEN COALESCE(base_spend_minor, 0) ELSE 0 END) AS spend
-       FROM activities
-      WHERE business_date >= ? AND business_date <= ? AND partner_code IS NOT NULL
-        AND type IN ('PARTNER', 'HOTEL', 'PARTNER_FLIGHT')
+    `SELECT x.partner AS partner, x.activity_date AS activity_date, SUM(x.sign) AS credited,
+            SUM(x.sign * x.spend) AS spend
+       FROM (SELECT DISTINCT p.id AS id, a.partner_code AS partner,
+                    ${dateTextSql(db, 'COALESCE(p.activity_date, p.business_date)')} AS activity_date,
+                    CASE WHEN p.reversal_of IS NULL THEN 1 ELSE -1 END AS sign,
+                    COALESCE(act.base_spend_minor, 0) AS spend
+               FROM postings p
+               JOIN entries e ON e.posting_id = p.id
+               JOIN accounts a ON a.id = e.account_id
+               LEFT JOIN postings o ON o.id = p.reversal_of
+               LEFT JOIN activities act ON act.posting_id = COALESCE(p.reversal_of, p.id)
+              WHERE p.business_date >= ? AND p.business_date <= ? AND e.business_date >= ? AND e.business_date <= ?
+                AND a.kind = 'PARTNER' AND COALESCE(o.kind, p.kind) = 'ACCRUAL') x
       GROUP BY 1, 2 ORDER BY 1, 2`,
-    [from, to],
+    [from, to, from, to],
   );
   return rows.map((r) => ({
     partner: r.partner,
     activityDate: r.activity_date,
-    activities: num(r.activities),
     credited: num(r.credited),
     spend: num(r.spend),
   }));

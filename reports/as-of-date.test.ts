@@ -1,0 +1,394 @@
+/**
+ * Reports for a past date, produced again after later nights changed what is not the ledger: the
+ * archive's status of an activity (a flight refunded, a partner credit reversed) and the register
+ * (a member merged or closed). The figures come from the ledger as of the date, so the workbook is the
+ * same bytes, and the night of the change shows it.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LoadedConfig } from '../config/load.js';
+import { Accounts } from '../ledger/accounts.js';
+import { updateMember } from '../ledger/members.js';
+import type { PostingRequest } from '../ledger/types.js';
+import { availableEngines, createTestDatabase, type TestDb } from '../test/harness/db.js';
+import { dumpXlsx, skipWithoutOpenpyxl } from '../test/harness/openpyxl.js';
+import { buildScenario, scenarioConfig, tableOf, type Scenario } from '../test/harness/report-scenario.js';
+import { num, sqlRows, type ReportResult } from './common.js';
+import { dailyReport } from './daily.js';
+import { monthlyReport } from './monthly.js';
+import { liabilityMovements, membersOnRegister, tierDistribution, topRoutes } from './queries.js';
+
+const dailyClock = (day: string) => () => new Date(`${day}T21:00:00Z`);
+const monthlyClock = () => new Date('2026-05-31T21:00:00Z');
+
+/** The workbook and its charts, byte for byte. */
+function sameFiles(a: ReportResult, b: ReportResult): void {
+  expect(readFileSync(b.workbookPath).equals(readFileSync(a.workbookPath))).toBe(true);
+  expect(b.chartPaths.length).toBe(a.chartPaths.length);
+  for (let i = 0; i < a.chartPaths.length; i++) {
+    expect(readFileSync(b.chartPaths[i]!).equals(readFileSync(a.chartPaths[i]!)), b.chartPaths[i]).toBe(true);
+  }
+}
+
+async function postOne(scenario: Scenario, request: PostingRequest): Promise<number> {
+  const [result] = await scenario.ledger.post([request]);
+  if (result?.status !== 'posted') throw new Error(`not posted: ${JSON.stringify(result)}`);
+  return result.postingId!;
+}
+
+async function memberId(t: TestDb, number: string): Promise<number> {
+  return ((await t.db.knex('members').where({ number }).first('id')) as { id: number }).id;
+}
+
+/** An archive row as the ingest and accrue jobs leave it for a credited activity. */
+function activityRow(day: string, row: Record<string, unknown>): Record<string, unknown> {
+  return {
+    activity_date: day,
+    business_date: day,
+    status: 'POSTED',
+    needs_accrual: false,
+    seen_ftl: true,
+    seen_coupon: true,
+    status_credit: 0,
+    updated_at: `${day}T23:00:00Z`,
+    ...row,
+  };
+}
+
+for (const engine of availableEngines()) {
+  describe(`top routes on ${engine}: from the postings of the date`, () => {
+    const skip = skipWithoutOpenpyxl();
+    const D1 = '2026-06-01';
+    const D2 = '2026-06-02';
+    const KEY = 'FLOWN:5559990001:1';
+    const POINTS = 1_234;
+    let t: TestDb;
+    let dir: string;
+    let config: LoadedConfig;
+    let scenario: Scenario;
+
+    beforeAll(async () => {
+      dir = mkdtempSync(join(tmpdir(), 'redeye-routes-'));
+      const loaded = scenarioConfig(dir);
+      // Every route listed, so the routes add up to the own-flight channel.
+      config = { ...loaded, reports: { ...loaded.reports, topRoutes: 100 } };
+      t = await createTestDatabase(engine);
+      scenario = await buildScenario(t.db, config, { from: '2026-05-01', to: D2, members: 30, perDay: 8 });
+      // Night 1: a flight on a route of its own is credited.
+      const member = scenario.members[11]!;
+      const postingId = await postOne(scenario, {
+        key: KEY,
+        kind: 'ACCRUAL',
+        businessDate: D1,
+        activityDate: D1,
+        channel: 'OWN_FLIGHTS',
+        memberNumber: member,
+        entries: [
+          { account: Accounts.memberPoints(member), amount: POINTS, expiresOn: '2029-06-30' },
+          { account: Accounts.ownFlights, amount: -POINTS },
+        ],
+      });
+      await t.db.knex('activities').insert(
+        activityRow(D1, {
+          activity_key: `FLIGHT:XX777:${D1}:SVX:5559990001`,
+          type: 'FLIGHT',
+          member_number: member,
+          member_id: await memberId(t, member),
+          channel: 'OWN_FLIGHTS',
+          carrier: 'XX',
+          flight_number: '777',
+          origin: 'SVX',
+          destination: 'LED',
+          cabin: 'Y',
+          ticket_number: '5559990001',
+          coupon_number: 1,
+          coupon_status: 'F',
+          points: POINTS,
+          posting_key: KEY,
+          posting_id: postingId,
+        }),
+      );
+    });
+    afterAll(async () => {
+      await t.cleanup();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    /** Top routes and the own-flight line of the accrual by channel, as the workbook shows them. */
+    async function routesOf(report: ReportResult) {
+      const dump = await dumpXlsx(report.workbookPath);
+      const routes = tableOf(dump, 'Top routes');
+      const channels = tableOf(dump, 'Accrual by channel');
+      return {
+        route: (name: string) => {
+          const row = routes.rows.find((r) => routes.cell(r, 'Route').value === name);
+          return row
+            ? {
+                flights: routes.cell(row, 'Flights credited').value,
+                points: routes.cell(row, 'Points').value,
+              }
+            : undefined;
+        },
+        total: routes.cell(routes.totals!, 'Points').cached,
+        ownFlights: channels.cell(channels.row('OWN_FLIGHTS'), 'Net points').value,
+      };
+    }
+
+    it.skipIf(skip)(
+      'a flight credited on one night and refunded on the next: the first night reads the same again, the second shows the refund',
+      async () => {
+        const first = await dailyReport(t.db, config, D1, join(dir, 'd1-first'), dailyClock(D1));
+        const before = await routesOf(first);
+        expect(before.route('SVX-LED')).toEqual({ flights: 1, points: POINTS });
+        expect(before.total).toBe(before.ownFlights);
+
+        // Night 2: the coupon comes back refunded; the accrue job reverses the credit and marks the
+        // flight REVERSED in the archive.
+        await postOne(scenario, { key: `${KEY}:REV`, reverses: KEY, businessDate: D2 });
+        await t.db
+          .knex('activities')
+          .where({ posting_key: KEY })
+          .update({ status: 'REVERSED', reason: 'NOT_FLOWN', coupon_status: 'R' });
+
+        const rerun = await dailyReport(t.db, config, D1, join(dir, 'd1-rerun'), dailyClock(D1));
+        sameFiles(first, rerun);
+
+        const second = await dailyReport(t.db, config, D2, join(dir, 'd2'), dailyClock(D2));
+        const after = await routesOf(second);
+        expect(after.route('SVX-LED')).toEqual({ flights: -1, points: -POINTS });
+        // The scenario reverses an earlier own flight on Tuesdays too: the routes still add up.
+        expect(after.total).toBe(after.ownFlights);
+      },
+    );
+
+    it('adds up to the own-flight accruals of a month, reversals included', async () => {
+      const routes = await topRoutes(t.db, '2026-05-01', '2026-05-31', 100);
+      const ownFlights = (await liabilityMovements(t.db, '2026-05-01', '2026-05-31'))
+        .filter((m) => m.kind === 'ACCRUAL' && m.channel === 'OWN_FLIGHTS')
+        .reduce((s, m) => s + m.points, 0);
+      expect(routes.length).toBeGreaterThan(5);
+      expect(routes.reduce((s, r) => s + r.points, 0)).toBe(ownFlights);
+      const [reversed] = await sqlRows<{ n: unknown }>(
+        t.db.knex,
+        `SELECT COUNT(*) AS n FROM postings p JOIN postings o ON o.id = p.reversal_of
+          WHERE p.business_date BETWEEN '2026-05-01' AND '2026-05-31' AND o.channel = 'OWN_FLIGHTS'`,
+      );
+      const [credited] = await sqlRows<{ n: unknown }>(
+        t.db.knex,
+        `SELECT COUNT(*) AS n FROM postings p
+          WHERE p.business_date BETWEEN '2026-05-01' AND '2026-05-31' AND p.channel = 'OWN_FLIGHTS'
+            AND p.kind = 'ACCRUAL'`,
+      );
+      expect(routes.reduce((s, r) => s + r.flights, 0)).toBe(num(credited?.n) - num(reversed?.n));
+    });
+  });
+
+  describe(`members on the register on ${engine}: as of the date`, () => {
+    const skip = skipWithoutOpenpyxl();
+    const MONTH_END = '2026-05-31';
+    let t: TestDb;
+    let dir: string;
+    let config: LoadedConfig;
+    let scenario: Scenario;
+
+    beforeAll(async () => {
+      dir = mkdtempSync(join(tmpdir(), 'redeye-register-'));
+      config = scenarioConfig(dir);
+      t = await createTestDatabase(engine);
+      scenario = await buildScenario(t.db, config, {
+        from: '2026-05-01',
+        to: MONTH_END,
+        members: 30,
+        perDay: 5,
+      });
+    });
+    afterAll(async () => {
+      await t.cleanup();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    /** A merge as the member-master ingest makes it: MERGED, closed on the date, points moved. */
+    async function merge(from: string, into: string, day: string, options: { closedOn: boolean }) {
+      const balance = Number(
+        (
+          (await t.db
+            .knex('accounts')
+            .where({ code: Accounts.memberPoints(from) })
+            .first('balance')) as {
+            balance: number | string;
+          }
+        ).balance,
+      );
+      expect(balance).toBeGreaterThan(0);
+      await updateMember(t.db.knex, from, {
+        status: 'MERGED',
+        mergedInto: into,
+        ...(options.closedOn ? { closedOn: day } : {}),
+      });
+      await postOne(scenario, {
+        key: `MERGE:${from}:${into}`,
+        kind: 'TRANSFER',
+        businessDate: day,
+        channel: 'TRANSFER',
+        memberNumber: into,
+        carryLots: true,
+        entries: [
+          { account: Accounts.memberPoints(from), amount: -balance },
+          { account: Accounts.memberPoints(into), amount: balance },
+        ],
+        sourceRef: `merge of ${from} into ${into}`,
+      });
+    }
+
+    it.skipIf(skip)('counts a member merged or closed after the date on that date', async () => {
+      const first = await monthlyReport(t.db, config, MONTH_END, join(dir, 'first'), monthlyClock);
+      const all = scenario.members.length;
+      expect(await membersOnRegister(t.db, MONTH_END)).toBe(all);
+
+      const [a, b, c, d] = [7, 8, 9, 10].map((i) => scenario.members[i]!);
+      await merge(a!, b!, '2026-06-18', { closedOn: true });
+      // Written by something other than the ingest: no closing date, the merge's posting dates it.
+      await merge(c!, b!, '2026-06-25', { closedOn: false });
+      await updateMember(t.db.knex, d!, { status: 'CLOSED', closedOn: '2026-06-20' });
+
+      expect(await membersOnRegister(t.db, MONTH_END)).toBe(all);
+      const tiers = await tierDistribution(t.db, MONTH_END);
+      expect([...tiers.values()].reduce((s, n) => s + n, 0)).toBe(all);
+      expect(await membersOnRegister(t.db, '2026-06-17')).toBe(all);
+      expect(await membersOnRegister(t.db, '2026-06-18')).toBe(all - 1);
+      expect(await membersOnRegister(t.db, '2026-06-20')).toBe(all - 2);
+      expect(await membersOnRegister(t.db, '2026-06-25')).toBe(all - 3);
+
+      const rerun = await monthlyReport(t.db, config, MONTH_END, join(dir, 'rerun'), monthlyClock);
+      sameFiles(first, rerun);
+      const dump = await dumpXlsx(rerun.workbookPath);
+      const distribution = tableOf(dump, 'Tier distribution');
+      expect(distribution.cell(distribution.totals!, 'Members').cached).toBe(all);
+    });
+  });
+
+  describe(`partner activities on ${engine}: credits standing from the ledger`, () => {
+    const skip = skipWithoutOpenpyxl();
+    const MONTH_END = '2026-05-31';
+    let t: TestDb;
+    let dir: string;
+    let config: LoadedConfig;
+    let scenario: Scenario;
+
+    beforeAll(async () => {
+      dir = mkdtempSync(join(tmpdir(), 'redeye-partners-'));
+      config = scenarioConfig(dir);
+      t = await createTestDatabase(engine);
+      scenario = await buildScenario(t.db, config, {
+        from: '2026-05-01',
+        to: MONTH_END,
+        members: 30,
+        perDay: 8,
+      });
+    });
+    afterAll(async () => {
+      await t.cleanup();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    /** A hotel stay credited on `day` as the accrue job posts it, with its archive row. */
+    async function stay(key: string, day: string, member: string, spendMinor: number, points: number) {
+      const postingId = await postOne(scenario, {
+        key,
+        kind: 'ACCRUAL',
+        businessDate: day,
+        activityDate: day,
+        channel: 'PARTNER:GRANDSTAY',
+        memberNumber: member,
+        entries: [
+          { account: Accounts.memberPoints(member), amount: points, expiresOn: '2029-06-30' },
+          { account: Accounts.partner('GRANDSTAY'), amount: -points },
+        ],
+      });
+      await t.db.knex('activities').insert(
+        activityRow(day, {
+          activity_key: key,
+          type: 'HOTEL',
+          member_number: member,
+          member_id: await memberId(t, member),
+          channel: 'PARTNER:GRANDSTAY',
+          partner_code: 'GRANDSTAY',
+          activity_type: 'STAY',
+          external_ref: key,
+          spend_minor: spendMinor,
+          spend_currency: 'USD',
+          base_spend_minor: spendMinor,
+          points,
+          posting_key: key,
+          posting_id: postingId,
+        }),
+      );
+    }
+
+    /** The partner's reversal record of `key`, read and posted on `day`: the stay becomes REVERSED. */
+    async function reversal(key: string, day: string, member: string, points: number) {
+      const postingId = await postOne(scenario, { key: `${key}:REV`, reverses: key, businessDate: day });
+      await t.db.knex('activities').insert(
+        activityRow(day, {
+          activity_key: `${key}-R`,
+          type: 'HOTEL',
+          member_number: member,
+          member_id: await memberId(t, member),
+          channel: 'PARTNER:GRANDSTAY',
+          partner_code: 'GRANDSTAY',
+          activity_type: 'STAY',
+          external_ref: `${key}-R`,
+          points_requested: -points,
+          reversal_of_ref: key,
+          points: -points,
+          posting_key: `${key}:REV`,
+          posting_id: postingId,
+        }),
+      );
+      await t.db
+        .knex('activities')
+        .where({ activity_key: key })
+        .update({ status: 'REVERSED', reason: 'REVERSED_BY_PARTNER' });
+    }
+
+    /** GRANDSTAY's credits in May less its reversals in May, and their spend, read independently. */
+    async function expected(): Promise<{ credited: number; spendMinor: number }> {
+      const [row] = await sqlRows<{ credited: unknown; spend: unknown }>(
+        t.db.knex,
+        `SELECT SUM(CASE WHEN p.reversal_of IS NULL THEN 1 ELSE -1 END) AS credited,
+                SUM(CASE WHEN p.reversal_of IS NULL THEN 1 ELSE -1 END * COALESCE(act.base_spend_minor, 0)) AS spend
+           FROM postings p
+           LEFT JOIN postings o ON o.id = p.reversal_of
+           LEFT JOIN activities act ON act.posting_key = COALESCE(o.idempotency_key, p.idempotency_key)
+          WHERE p.business_date BETWEEN '2026-05-01' AND '2026-05-31'
+            AND COALESCE(o.channel, p.channel) = 'PARTNER:GRANDSTAY'`,
+      );
+      return { credited: num(row?.credited), spendMinor: num(row?.spend) };
+    }
+
+    it.skipIf(skip)(
+      'counts a credit reversed in the month once less, not its reversal record as one more, and reads the same later',
+      async () => {
+        const member = scenario.members[12]!;
+        await stay('GS-T-1', '2026-05-10', member, 40_000, 800);
+        await stay('GS-T-2', '2026-05-11', member, 25_000, 500);
+        await reversal('GS-T-1', '2026-05-20', member, 800);
+
+        const first = await monthlyReport(t.db, config, MONTH_END, join(dir, 'first'), monthlyClock);
+        const partners = tableOf(await dumpXlsx(first.workbookPath), 'Partners');
+        const line = partners.row('GRANDSTAY');
+        const want = await expected();
+        expect(want.credited).toBeGreaterThan(1);
+        expect(partners.cell(line, 'Activities credited').value).toBe(want.credited);
+        expect(partners.cell(line, 'Spend (USD)').value).toBeCloseTo(want.spendMinor / 100, 9);
+
+        // A June night reverses the other May stay: May's report does not move.
+        await reversal('GS-T-2', '2026-06-03', member, 500);
+        const rerun = await monthlyReport(t.db, config, MONTH_END, join(dir, 'rerun'), monthlyClock);
+        sameFiles(first, rerun);
+      },
+    );
+  });
+}
