@@ -50,10 +50,11 @@ async function earlierExpiries(knex: JobContext['db']['knex'], lots: DueLot[]): 
 /**
  * The pool accounts holding points whose last earning activity falls in (after, onOrBefore] (`after`
  * omitted: any day up to `onOrBefore`), as a query on `accounts as pa` for the caller to select from.
- * A pool is active when any of its members is (their last activity, or enrolment for one who never
- * earned, as for a member's own points; closed and merged members included, for what they earned while
- * in it) and when points are earned into it: a member who has since left takes their last activity
- * date along, but what they earned into the pool still counts for the pool.
+ * A pool is active when any of its members is (their last activity; closed and merged members
+ * included, for what they earned while in it) and when points are earned into it: a member who has since
+ * left takes their last activity date along, but what they earned into the pool still counts for the
+ * pool. Enrolment is not activity here: a member joining who never earns would otherwise keep points
+ * alive that nobody earned (for a member's own points it is, so a new member's are not due at once).
  */
 export function poolsLastActiveIn(
   q: Knex | Knex.Transaction,
@@ -64,7 +65,7 @@ export function poolsLastActiveIn(
       .select(q.raw('1'))
       .from('members as pm')
       .whereRaw('pm.pool_id = pa.pool_id')
-      .andWhereRaw('COALESCE(pm.last_activity_date, pm.enrolment_date) > ?', [date]);
+      .andWhereRaw('pm.last_activity_date > ?', [date]);
   // An earning's activity date is never after the night that posted it: the business date bounds the
   // search to the account's recent entries.
   const earnedIntoSince = (b: Knex.QueryBuilder, date: IsoDate) =>

@@ -6,7 +6,7 @@
  */
 import type { Knex } from 'knex';
 import { chunks } from '../lib/chunks.js';
-import { addDays } from '../lib/dates.js';
+import { addDays, type IsoDate } from '../lib/dates.js';
 import { Accounts, type StatusMetric } from '../ledger/accounts.js';
 import { Ledger } from '../ledger/ledger.js';
 import { Program } from '../rules/program.js';
@@ -261,13 +261,15 @@ export const tiersJob: Job = async (ctx: JobContext): Promise<JobResult> => {
       .whereIn('m.status', ['ACTIVE', 'SUSPENDED', 'INCOMPLETE'])
       .select('m.id', 'm.number', 'm.tier', 'm.tier_since', 'm.review_date')
       .orderBy('m.number')) as MemberTierRow[];
-  const upgraded = (s: TierState, q: number) => upgrade(program, s, q, ctx.businessDate);
+  const upgradedOn = (date: IsoDate) => (s: TierState, q: number) => upgrade(program, s, q, date);
   // Under a calendar-year window, credits of a year whose last nights did not run this job are judged
-  // on that year, which has closed: judged only on the new year they would never count.
+  // on that year, which has closed: judged only on the new year they would never count. The upgrade is
+  // that year's, as on a night that ran: reached on its last day, reviewed at the end of the next year.
   const yearStart = `${ctx.businessDate.slice(0, 4)}-01-01`;
+  const yearEnd = addDays(yearStart, -1);
   if (program.config.tiers.window === 'calendarYear' && since < yearStart)
-    await decideAll(ctx, program, await credited(), upgraded, counts, () => addDays(yearStart, -1));
-  await decideAll(ctx, program, await credited(), upgraded, counts);
+    await decideAll(ctx, program, await credited(), upgradedOn(yearEnd), counts, () => yearEnd);
+  await decideAll(ctx, program, await credited(), upgradedOn(ctx.businessDate), counts);
   await decideAll(ctx, program, await dueForReview('<='), reviewed, counts, onReviewDate);
   return { counts };
 };

@@ -126,10 +126,15 @@ export class Program {
     return { from: addDays(from, 1), to: date };
   }
 
-  /** The next review of a tier reached (or confirmed) on `date`. */
+  /**
+   * The next review of a tier reached (or confirmed) on `date`: a year on, the first day whose window no
+   * longer holds `date`'s credits. A tier reached on 29 February is reviewed on 1 March: on 28 February
+   * its window (from 29 February) would still count the credit that earned it, a second year from one.
+   */
   reviewDateAfter(date: IsoDate): IsoDate {
     if (this.config.tiers.review === 'calendarYear') return `${Number(date.slice(0, 4)) + 1}-12-31`;
-    return addMonths(date, 12);
+    const review = addMonths(date, 12);
+    return this.qualificationWindow(review).from <= date ? addDays(review, 1) : review;
   }
 
   // ------------------------------------------------------------------------------------------ expiry

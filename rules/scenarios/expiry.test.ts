@@ -307,6 +307,27 @@ for (const engine of availableEngines()) {
       });
     });
 
+    it('does not keep a pool alive by a member who joins it and never earns', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', MOTHER);
+      rent(w, MOTHER, 'H-1', '2026-06-01', 400);
+      await w.night('2026-06-01');
+      // A daughter joins the household shortly before the pool is due, and earns nothing.
+      const DAUGHTER: Person = {
+        ...SON,
+        number: memberNumber(14),
+        givenName: 'ANNA',
+        enrolled: '2027-11-15',
+      };
+      w.dropMembers([{ ...DAUGHTER, updatedAt: '2027-11-15T00:00:00Z' }]);
+      await w.night('2027-11-15');
+      await w.night('2027-11-30');
+      expect(await w.poolBalance('HH-1')).toBe(400);
+      // Due 18 months after the pool's last earning, as without her.
+      expect((await w.night('2027-12-01')).expire.counts).toMatchObject({ points: 400 });
+      expect(await w.poolBalance('HH-1')).toBe(0);
+    });
+
     it('keeps a pool alive by what a member who has since left earned into it, not by what she earns after', async () => {
       const w = s();
       await w.enrol('2026-01-01', MOTHER, SON);

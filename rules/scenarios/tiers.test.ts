@@ -188,6 +188,23 @@ for (const engine of availableEngines()) {
       expect(again.tiers.counts.lapsed).toBe(0);
     });
 
+    it('reviews a tier reached on 29 February on 1 March: the credit that earned it counts for one year, not two', async () => {
+      const w = s();
+      await w.enrol('2028-01-01', IVANOV);
+      fly(w, '2028-02-29', '1200.00');
+      await w.night('2028-02-29');
+      expect(await tierOf(w)).toEqual({ tier: 'SILVER', since: '2028-02-29', review: '2029-03-01' });
+      // On 28 February 2029 the window (from 29 February 2028) still holds the credit: no review yet.
+      await w.night('2029-02-28');
+      expect(await tierOf(w)).toMatchObject({ tier: 'SILVER' });
+      await w.night('2029-03-01');
+      expect(await tierOf(w)).toEqual({ tier: 'MEMBER', since: '2029-03-01', review: null });
+      expect((await w.tierEvents(IVANOV.number)).at(-1)).toMatchObject({
+        direction: 'DOWN',
+        qualification: 0,
+      });
+    });
+
     it('holds the tier at a review that requalifies and sets the next review a year on', async () => {
       const w = s();
       await w.enrol('2026-01-01', IVANOV);
@@ -356,7 +373,8 @@ for (const engine of availableEngines()) {
       expect(await tierOf(w)).toMatchObject({ tier: 'MEMBER' });
       const january = await runJob(w.w.ctx('2027-01-01'), 'tiers');
       expect(january.status).toBe('succeeded');
-      expect(await tierOf(w)).toMatchObject({ tier: 'SILVER', since: '2027-01-01' });
+      // Reached in the year it closes, as on a night that ran: reviewed at the end of the next year.
+      expect(await tierOf(w)).toEqual({ tier: 'SILVER', since: '2026-12-31', review: '2027-12-31' });
       expect((await w.tierEvents(IVANOV.number)).at(-1)).toMatchObject({
         business_date: '2027-01-01',
         direction: 'UP',
