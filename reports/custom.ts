@@ -3,15 +3,18 @@
  * two dimensions, filters, the period it covers (ending on the business date) and a chart type, and
  * produced like the built-in reports.
  *
- * Measures come from two places. Points issued, redeemed and expired, and members, are read from the
- * ledger (award points on member and pool accounts, net of reversals); spend and activities from the
- * activity archive (credited activities). Each source is one grouped query; a report that needs both
- * runs two and joins their rows by dimension values.
+ * Every measure is read from the ledger as of the period, so a report for a past date comes out the
+ * same when rerun after later nights. Points issued, redeemed and expired, and members, are the award
+ * points on member and pool accounts, net of reversals. Activities are the credits (accrual postings
+ * crediting award points) of the period less the reversals of the period, and spend the base-currency
+ * spend of the activity each credit was posted for, less that of the reversed ones (`activitySource`).
+ * Each source is one grouped query; a report that needs both runs two and joins their rows by
+ * dimension values.
  *
- * Dimensions: `day` and `month` of the business date; `channel`; `partner` (from the channel for the
- * ledger, the activity's partner otherwise); `tier` (the member's tier at the end of the business
- * date); `route` and `cabin` (from the activity a posting credited); `serviceType` (redemptions).
- * What has no value for a dimension of the report (an own flight has no partner) is not in it.
+ * Dimensions, of the posting for every measure: `day` and `month` of its business date; `channel`;
+ * `partner` (from the channel); `tier` (the member's tier at the end of the business date); `route`
+ * and `cabin` (from the activity a posting credited); `serviceType` (redemptions). What has no value
+ * for a dimension of the report (an own flight has no partner) is not in it.
  */
 import { join } from 'node:path';
 import type { LoadedConfig } from '../config/load.js';
@@ -114,35 +117,46 @@ interface Source {
   measures(measures: readonly Measure[]): string;
 }
 
-function ledgerSource(db: Db, from: IsoDate, to: IsoDate, asOf: IsoDate): Source {
+/**
+ * A dimension's value for a posting `p`: its business date, its channel (a reversal carries the
+ * channel of what it reverses), the partner or service type the channel names, the tier its member
+ * `m` held at `asOf`, and the route and cabin of the archive's activity `act` the posting (or, for a
+ * reversal, the posting it reverses) was made for. Both sources read the same postings, so a dimension
+ * means the same for every measure.
+ */
+function postingExpression(db: Db, asOf: IsoDate): Source['expression'] {
   const channel = 'p.channel';
+  return (key) => {
+    switch (key) {
+      case 'day':
+        return { sql: dateTextSql(db, 'p.business_date'), bindings: [] };
+      case 'month':
+        return { sql: monthSql(db, 'p.business_date'), bindings: [] };
+      case 'channel':
+        return { sql: channel, bindings: [] };
+      case 'partner':
+        return {
+          sql: `CASE WHEN substr(${channel}, 1, 8) = 'PARTNER:' THEN substr(${channel}, 9) WHEN substr(${channel}, 1, 16) = 'PARTNER_AIRLINE:' THEN substr(${channel}, 17) END`,
+          bindings: [],
+        };
+      case 'serviceType':
+        return {
+          sql: `CASE WHEN substr(${channel}, 1, 11) = 'REDEMPTION:' THEN substr(${channel}, 12) END`,
+          bindings: [],
+        };
+      case 'tier':
+        return { sql: tierAsOfSql('m.id'), bindings: [asOf] };
+      case 'route':
+        return { sql: "act.origin || '-' || act.destination", bindings: [] };
+      case 'cabin':
+        return { sql: 'act.cabin', bindings: [] };
+    }
+  };
+}
+
+function ledgerSource(db: Db, from: IsoDate, to: IsoDate, asOf: IsoDate): Source {
   return {
-    expression(key) {
-      switch (key) {
-        case 'day':
-          return { sql: dateTextSql(db, 'p.business_date'), bindings: [] };
-        case 'month':
-          return { sql: monthSql(db, 'p.business_date'), bindings: [] };
-        case 'channel':
-          return { sql: channel, bindings: [] };
-        case 'partner':
-          return {
-            sql: `CASE WHEN substr(${channel}, 1, 8) = 'PARTNER:' THEN substr(${channel}, 9) WHEN substr(${channel}, 1, 16) = 'PARTNER_AIRLINE:' THEN substr(${channel}, 17) END`,
-            bindings: [],
-          };
-        case 'serviceType':
-          return {
-            sql: `CASE WHEN substr(${channel}, 1, 11) = 'REDEMPTION:' THEN substr(${channel}, 12) END`,
-            bindings: [],
-          };
-        case 'tier':
-          return { sql: tierAsOfSql('m.id'), bindings: [asOf] };
-        case 'route':
-          return { sql: "act.origin || '-' || act.destination", bindings: [] };
-        case 'cabin':
-          return { sql: 'act.cabin', bindings: [] };
-      }
-    },
+    expression: postingExpression(db, asOf),
     from(needs) {
       return {
         sql:
@@ -179,42 +193,42 @@ function ledgerSource(db: Db, from: IsoDate, to: IsoDate, asOf: IsoDate): Source
   };
 }
 
+/**
+ * Activities and spend, read from the ledger as of the period like the monthly report's partner
+ * activities (`partnerActivities`), never from the archive's current status. A credit is an accrual
+ * posting of the period that credits award points (an entry on a member or pool points account, as
+ * `pointsIssued` reads them; a status-only posting credits none); each counts +1 with the base-currency
+ * spend of the activity it was posted for (`activities.posting_id`), and each reversal of a credit
+ * posted in the period counts −1 and takes back the spend of the activity it reverses, whatever the
+ * date of the credit. So a partner's reversal record is never an activity of its own, a credit and its
+ * reversal in one period net to nothing, and a credit reversed on a later night stays in its period:
+ * rerun after that night, a past report gives the same figures. A credit the archive has no activity
+ * for counts with no spend (and no route or cabin). Activities are accruals only: a redemption is
+ * none, so grouped by service type they are empty.
+ */
 function activitySource(db: Db, from: IsoDate, to: IsoDate, asOf: IsoDate): Source {
   return {
-    expression(key) {
-      switch (key) {
-        case 'day':
-          return { sql: dateTextSql(db, 'act.business_date'), bindings: [] };
-        case 'month':
-          return { sql: monthSql(db, 'act.business_date'), bindings: [] };
-        case 'channel':
-          return { sql: 'act.channel', bindings: [] };
-        case 'partner':
-          return { sql: 'act.partner_code', bindings: [] };
-        case 'serviceType':
-          return { sql: 'act.service_type', bindings: [] };
-        case 'tier':
-          return { sql: tierAsOfSql('m.id'), bindings: [asOf] };
-        case 'route':
-          return { sql: "act.origin || '-' || act.destination", bindings: [] };
-        case 'cabin':
-          return { sql: 'act.cabin', bindings: [] };
-      }
-    },
+    expression: postingExpression(db, asOf),
     from(needs) {
+      // One row per posting: the points entries only decide which postings are credits.
       return {
         sql:
-          'FROM activities act' +
-          (needs.member ? ' LEFT JOIN members m ON m.id = act.member_id' : '') +
-          ` WHERE act.business_date >= ? AND act.business_date <= ? AND act.status IN ('POSTED', 'PARTIAL')`,
-        bindings: [from, to],
+          `FROM postings p LEFT JOIN postings o ON o.id = p.reversal_of
+           LEFT JOIN activities act ON act.posting_id = COALESCE(p.reversal_of, p.id)` +
+          (needs.member ? ' LEFT JOIN members m ON m.id = p.member_id' : '') +
+          ` WHERE p.business_date >= ? AND p.business_date <= ? AND COALESCE(o.kind, p.kind) = 'ACCRUAL'
+              AND EXISTS (SELECT 1 FROM entries e JOIN accounts a ON a.id = e.account_id
+                           WHERE e.posting_id = p.id AND a.kind IN ${PTS_KINDS_SQL}
+                             AND e.business_date >= ? AND e.business_date <= ?)`,
+        bindings: [from, to, from, to],
       };
     },
-    facts: 'COALESCE(act.base_spend_minor, 0) AS spend',
+    facts:
+      'CASE WHEN p.reversal_of IS NULL THEN 1 ELSE -1 END AS sign, COALESCE(act.base_spend_minor, 0) AS spend',
     measures(measures) {
       return measures
         .filter((m) => !LEDGER_MEASURES.has(m))
-        .map((m) => (m === 'spend' ? 'SUM(x.spend) AS spend' : 'COUNT(*) AS activities'))
+        .map((m) => (m === 'spend' ? 'SUM(x.sign * x.spend) AS spend' : 'SUM(x.sign) AS activities'))
         .join(', ');
     },
   };
@@ -514,6 +528,11 @@ export async function customReport(
     ...(definition.measures.includes('members')
       ? [
           `Members with points activity in the whole period: ${(totals.members ?? 0).toLocaleString('en-US')}.`,
+        ]
+      : []),
+    ...(definition.measures.includes('activities') || definition.measures.includes('spend')
+      ? [
+          'Activities: credits posted in the period less reversals posted in the period; spend: that of the credited activities less that of the reversed ones.',
         ]
       : []),
   ];

@@ -468,11 +468,7 @@ export async function buildScenario(
           partner_code: feed === 'partner' ? 'REDBANK' : feed === 'hotel' ? 'GRANDSTAY' : null,
           verdict: rejected ? 'rejected' : 'accepted',
           reason: rejected ? 'BAD_TRAILER' : null,
-          counts: JSON.stringify(
-            rejected
-              ? { records: 0 }
-              : { records: 20 + f, rejects: rejectCount, posted: 20 + f - rejectCount },
-          ),
+          counts: JSON.stringify(rejected ? { records: 0 } : { records: 20 + f, rejects: rejectCount }),
           created_at: updated,
         })
         .returning('id');
