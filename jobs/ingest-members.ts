@@ -2,9 +2,11 @@
  * The member master feed: each row is a member's full current record. Rows are applied in `updated_at`
  * order — an older row never overwrites a newer one, whichever file it came in — and a merge moves the
  * merged account's points (with their lots and expiry dates) and live status credits to the survivor.
+ * When the program redeems from pools, a pool member's points live in the pool: a member put into a pool
+ * brings their own points along, and a merge into a pool member moves the points into the pool.
  */
 import type { Knex } from 'knex';
-import { Accounts, type StatusMetric } from '../ledger/accounts.js';
+import { Accounts, describeAccount, type StatusMetric } from '../ledger/accounts.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { memberRow } from '../ledger/members.js';
 import type { PostingInput, StatusCreditInput } from '../ledger/types.js';
@@ -55,6 +57,7 @@ export function membersHandler(
           add('older');
           continue;
         }
+        const pool = await poolId(trx, r, now);
         const fields = memberRow({
           number: r.memberNumber,
           status: r.status,
@@ -71,7 +74,7 @@ export function membersHandler(
           consent: consentJson(r.marketingConsent),
           enrolmentDate: r.enrolmentDate,
           enrolmentChannel: r.enrolmentChannel,
-          poolId: await poolId(trx, r, now),
+          poolId: pool,
           sourceUpdatedAt: r.updatedAt,
         });
         if ((r.status === 'CLOSED' || r.status === 'MERGED') && !current?.closed_on)
@@ -107,6 +110,8 @@ export function membersHandler(
         if (r.status === 'MERGED') {
           await mergeInto(trx, ctx, ledger, r.memberNumber, r.mergedInto!);
           add('merged');
+        } else if (r.status !== 'CLOSED' && pool !== null && r.groupId) {
+          if (await poolInto(trx, ctx, ledger, r.memberNumber, r.groupId)) add('pooled');
         }
       }
       return rejects;
@@ -114,7 +119,121 @@ export function membersHandler(
   };
 }
 
-/** Moves a merged account's points (lots and their dates) and live status credits to the survivor. */
+/** An award account's balance (0 for an account not opened yet). */
+async function pointsOf(trx: Knex.Transaction, account: string): Promise<number> {
+  const row = await trx('accounts').where({ code: account }).first('balance');
+  return Number(row?.balance ?? 0);
+}
+
+/**
+ * The key of a move made once between two parties: `first` the first time; when the record comes again
+ * (the CRM re-sends it with other changes), what reached the account since follows under
+ * `first:<businessDate>`.
+ */
+async function moveKey(trx: Knex.Transaction, ctx: JobContext, first: string): Promise<string> {
+  const again = await trx('postings').where({ idempotency_key: first }).first('id');
+  return again ? `${first}:${ctx.businessDate}` : first;
+}
+
+/**
+ * A transfer of `points` from one award account to another that takes the lots along with their
+ * earning and expiry dates (`carryLots`), and moves the status credits given with it.
+ */
+function carryPosting(
+  ctx: JobContext,
+  move: {
+    key: string;
+    memberNumber: string;
+    from: string;
+    to: string;
+    points: number;
+    statusCredits?: StatusCreditInput[];
+    sourceRef: string;
+  },
+): PostingInput {
+  return {
+    key: move.key,
+    kind: 'TRANSFER',
+    businessDate: ctx.businessDate,
+    channel: 'TRANSFER',
+    memberNumber: move.memberNumber,
+    carryLots: true,
+    entries:
+      move.points > 0
+        ? [
+            { account: move.from, amount: -move.points },
+            { account: move.to, amount: move.points },
+          ]
+        : [],
+    statusCredits: move.statusCredits ?? [],
+    sourceRef: move.sourceRef,
+  };
+}
+
+/**
+ * The pool account a member's points live in: their pool's, when the program redeems from pools (what
+ * is kept anywhere else could never be spent); otherwise none.
+ */
+async function pooledAccount(trx: Knex.Transaction, ctx: JobContext, member: string): Promise<string | null> {
+  if (ctx.config.pools.redeemFrom !== 'pool') return null;
+  const row = await trx('members as m')
+    .join('pools as p', 'p.id', 'm.pool_id')
+    .where('m.number', member)
+    .first('p.code as code');
+  return row ? poolAccount(ctx, String(row.code)) : null;
+}
+
+/** The pool's award account, or null (with a warning) for a group id no account code can carry. */
+function poolAccount(ctx: JobContext, poolCode: string): string | null {
+  const account = Accounts.poolPoints(poolCode);
+  try {
+    describeAccount(account);
+    return account;
+  } catch {
+    ctx.logger.warn({ pool: poolCode }, `group id ${poolCode} cannot name a pool account: points not pooled`);
+    return null;
+  }
+}
+
+/**
+ * Under `pools.redeemFrom: pool` a pool member's points live in the pool: moves the member's own open
+ * points (lots and their dates) to the pool's account. Status credits stay with the member: status is
+ * personal. Returns whether anything moved. A member who leaves the pool leaves the points in it.
+ */
+export async function poolInto(
+  trx: Knex.Transaction,
+  ctx: JobContext,
+  ledger: Ledger,
+  member: string,
+  poolCode: string,
+): Promise<boolean> {
+  if (ctx.config.pools.redeemFrom !== 'pool') return false;
+  const own = Accounts.memberPoints(member);
+  const points = await pointsOf(trx, own);
+  if (points <= 0) return false;
+  const pool = poolAccount(ctx, poolCode);
+  if (!pool) return false;
+  const key = await moveKey(trx, ctx, `POOL:${member}:${poolCode}`);
+  await ledger.post(
+    [
+      carryPosting(ctx, {
+        key,
+        memberNumber: member,
+        from: own,
+        to: pool,
+        points,
+        sourceRef: `${member} joins pool ${poolCode}`,
+      }),
+    ],
+    { trx },
+  );
+  return true;
+}
+
+/**
+ * Moves a merged account's points (lots and their dates) and live status credits to the survivor; the
+ * points to the survivor's pool when it is in one and the program redeems from pools.
+ */
 export async function mergeInto(
   trx: Knex.Transaction,
   ctx: JobContext,
@@ -122,10 +241,7 @@ export async function mergeInto(
   from: string,
   to: string,
 ): Promise<void> {
-  const account = await trx('accounts')
-    .where({ code: Accounts.memberPoints(from) })
-    .first('balance');
-  const balance = Number(account?.balance ?? 0);
+  const balance = await pointsOf(trx, Accounts.memberPoints(from));
   const credits = await trx('status_credits as s')
     .join('members as m', 'm.id', 's.member_id')
     .where('m.number', from)
@@ -162,24 +278,14 @@ export async function mergeInto(
   // The record of a merged member can come again (the CRM re-sends it with other changes). The merge
   // was made then; what reached the closed account since (a cancelled redemption restoring its lots)
   // follows under a key of its own.
-  const first = `MERGE:${from}:${to}`;
-  const again = await trx('postings').where({ idempotency_key: first }).first('id');
-  const posting: PostingInput = {
-    key: again ? `${first}:${ctx.businessDate}` : first,
-    kind: 'TRANSFER',
-    businessDate: ctx.businessDate,
-    channel: 'TRANSFER',
+  const posting = carryPosting(ctx, {
+    key: await moveKey(trx, ctx, `MERGE:${from}:${to}`),
     memberNumber: to,
-    carryLots: true,
-    entries:
-      balance > 0
-        ? [
-            { account: Accounts.memberPoints(from), amount: -balance },
-            { account: Accounts.memberPoints(to), amount: balance },
-          ]
-        : [],
+    from: Accounts.memberPoints(from),
+    to: (balance > 0 ? await pooledAccount(trx, ctx, to) : null) ?? Accounts.memberPoints(to),
+    points: balance,
     statusCredits,
     sourceRef: `merge of ${from} into ${to}`,
-  };
+  });
   await ledger.post([posting], { trx });
 }

@@ -357,6 +357,22 @@ for (const engine of availableEngines()) {
       expect(await w.poolBalance('HH-1')).toBe(0);
       expect(await w.balance(MOTHER.number)).toBe(50);
     });
+  });
+
+  // Members of a pool who redeem from their own accounts keep their own points there (with `redeemFrom:
+  // pool` they move into the pool when the member joins it, see pool-points.test.ts).
+  describe(`inactivity expiry, pool members redeeming from their own accounts (${engine})`, () => {
+    const s = useScenario(engine, (y) =>
+      replaceOnce(
+        replaceOnce(
+          y,
+          'policy: fixedTerm            # points expire 36 months after the end of the month they were earned\n  months: 36',
+          'policy: inactivity\n  months: 18',
+        ),
+        'redeemFrom: pool',
+        'redeemFrom: member',
+      ),
+    );
 
     it("adds a pool's points to a member's own in one warning when both are due the same day", async () => {
       const w = s();
@@ -364,7 +380,8 @@ for (const engine of availableEngines()) {
       await w.enrol('2026-01-01', sonAlone);
       rent(w, SON, 'H-1', '2026-02-01', 70);
       await w.night('2026-02-01');
-      w.dropMembers([{ ...SON, updatedAt: '2026-02-15T00:00:00Z' }]); // joins the household
+      // Joins the household; redeeming from his own account, he keeps his own points there.
+      w.dropMembers([{ ...SON, updatedAt: '2026-02-15T00:00:00Z' }]);
       await w.night('2026-02-15');
       await mailable(w, SON);
       rent(w, SON, 'H-2', '2026-03-10', 200);

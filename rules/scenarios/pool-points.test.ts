@@ -1,0 +1,196 @@
+/**
+ * A pool member's points live in the pool when the program redeems from it (`pools.redeemFrom: pool`):
+ * a member put into a pool by the members feed brings their own points along, and a merge into a pool
+ * member moves the merged points into the pool, the lots keeping their dates and status staying personal;
+ * a member leaving a pool leaves the pooled points in it. With `redeemFrom: member` nothing moves.
+ */
+import { describe, expect, it } from 'vitest';
+import { availableEngines } from '../../test/harness/db.js';
+import { Accounts } from '../../ledger/accounts.js';
+import { memberNumber, replaceOnce, useScenario, type Person, type Scenario } from './scenario.js';
+
+const HOUSEHOLD = { type: 'HOUSEHOLD', id: 'H1' } as const;
+const ANNA: Person = { number: memberNumber(31), surname: 'SOKOLOVA', givenName: 'ANNA' };
+const BORIS: Person = { number: memberNumber(32), surname: 'SOKOLOV', givenName: 'BORIS' };
+const CLARA: Person = { number: memberNumber(33), surname: 'SOKOLOVA', givenName: 'CLARA', group: HOUSEHOLD };
+
+let tickets = 0;
+/** A Y flight from Moscow: SVO–AER earns 873 points, SVO–KZN 461. */
+function fly(w: Scenario, who: Person, date: string, fare: string, to = 'AER'): void {
+  w.dropCoupons([
+    {
+      ticket: `074${String(5_000_000_000 + ++tickets).slice(-10)}`,
+      flight: '245',
+      date,
+      from: 'SVO',
+      to,
+      booked: 'Y',
+      surname: who.surname,
+      givenName: who.givenName,
+      card: { program: 'XX', number: who.number },
+      fare,
+    },
+  ]);
+}
+
+const view = (lots: Array<{ remaining: number; earnedOn: string; expiresOn: string | null }>) =>
+  lots.map((l) => [l.remaining, l.earnedOn, l.expiresOn]);
+
+for (const engine of availableEngines()) {
+  describe(`pool members' points live in the pool (${engine})`, () => {
+    const s = useScenario(engine);
+
+    it('moves the points of a member who joins a pool into it, lots and dates kept, so the member can redeem them', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', ANNA);
+      fly(w, ANNA, '2026-02-20', '300.00', 'KZN');
+      await w.night('2026-02-21');
+      fly(w, ANNA, '2026-03-10', '400.00');
+      await w.night('2026-03-11');
+      expect(await w.balance(ANNA.number)).toBe(461 + 873);
+      const own = view(await w.lots(ANNA.number));
+      expect(own).toEqual([
+        [461, '2026-02-20', '2029-02-28'],
+        [873, '2026-03-10', '2029-03-31'],
+      ]);
+
+      w.dropMembers([{ ...ANNA, group: HOUSEHOLD, updatedAt: '2026-03-12T09:00:00Z' }]);
+      const joined = await w.night('2026-03-12');
+      expect(joined.ingest.counts['members.pooled']).toBe(1);
+      expect(await w.balance(ANNA.number)).toBe(0);
+      expect(await w.lots(ANNA.number)).toEqual([]);
+      expect(await w.poolBalance('H1')).toBe(461 + 873);
+      expect(view(await w.poolLots('H1'))).toEqual(own);
+      expect(await w.posting(`POOL:${ANNA.number}:H1`)).toMatchObject({
+        kind: 'TRANSFER',
+        businessDate: '2026-03-12',
+        entries: { [Accounts.memberPoints(ANNA.number)]: -1334, [Accounts.poolPoints('H1')]: 1334 },
+      });
+      // Status is personal: it stays with the member.
+      expect(await w.statusBalance(ANNA.number)).toBe(70000);
+
+      w.dropRedemptions([
+        { id: 'R-1', member: ANNA.number, date: '2026-03-13', service: 'SEAT', points: 500 },
+      ]);
+      await w.night('2026-03-13');
+      expect(await w.posting('RDM:R-1')).toMatchObject({
+        kind: 'REDEMPTION',
+        entries: { [Accounts.poolPoints('H1')]: -500, [Accounts.redemption('SEAT')]: 500 },
+      });
+      expect(await w.poolBalance('H1')).toBe(834);
+      // Earliest expiry first: the February lot went, March's is whole.
+      expect(view(await w.poolLots('H1'))).toEqual([[834, '2026-03-10', '2029-03-31']]);
+
+      // Rerunning the nights posts nothing new.
+      const postings = await w.postingCount();
+      await w.night('2026-03-12');
+      await w.night('2026-03-13');
+      expect(await w.postingCount()).toBe(postings);
+      expect(await w.poolBalance('H1')).toBe(834);
+    });
+
+    it('moves the points of an account merged into a pool member into the pool, and the status credits to the survivor', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', BORIS, CLARA);
+      fly(w, BORIS, '2026-03-10', '400.00');
+      await w.night('2026-03-11');
+      expect(await w.balance(BORIS.number)).toBe(873);
+      const merged = view(await w.lots(BORIS.number));
+
+      w.dropMembers([
+        { ...BORIS, status: 'MERGED', mergedInto: CLARA.number, updatedAt: '2026-03-12T09:00:00Z' },
+      ]);
+      const n = await w.night('2026-03-12');
+      expect(n.ingest.counts['members.merged']).toBe(1);
+      expect(await w.balance(BORIS.number)).toBe(0);
+      expect(await w.balance(CLARA.number)).toBe(0);
+      expect(await w.poolBalance('H1')).toBe(873);
+      expect(view(await w.poolLots('H1'))).toEqual(merged);
+      expect(await w.posting(`MERGE:${BORIS.number}:${CLARA.number}`)).toMatchObject({
+        kind: 'TRANSFER',
+        entries: {
+          [Accounts.memberPoints(BORIS.number)]: -873,
+          [Accounts.poolPoints('H1')]: 873,
+          [Accounts.memberStatus(BORIS.number, 'SPEND')]: -40000,
+          [Accounts.memberStatus(CLARA.number, 'SPEND')]: 40000,
+        },
+      });
+      expect(await w.statusBalance(CLARA.number)).toBe(40000);
+
+      w.dropRedemptions([
+        { id: 'R-2', member: CLARA.number, date: '2026-03-13', service: 'LOUNGE', points: 500 },
+      ]);
+      await w.night('2026-03-13');
+      expect(await w.activity('RDM:R-2')).toMatchObject({ status: 'POSTED' });
+      expect(await w.poolBalance('H1')).toBe(373);
+    });
+
+    it('leaves the pooled points in the pool when the member leaves it; points earned since follow a return', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', ANNA);
+      fly(w, ANNA, '2026-03-10', '400.00');
+      await w.night('2026-03-11');
+      w.dropMembers([{ ...ANNA, group: HOUSEHOLD, updatedAt: '2026-03-12T09:00:00Z' }]);
+      await w.night('2026-03-12');
+      expect(await w.poolBalance('H1')).toBe(873);
+
+      w.dropMembers([{ ...ANNA, updatedAt: '2026-04-01T09:00:00Z' }]);
+      const left = await w.night('2026-04-01');
+      expect(left.ingest.counts['members.pooled'] ?? 0).toBe(0);
+      expect((await w.member(ANNA.number)).pool_id).toBeNull();
+      expect(await w.poolBalance('H1')).toBe(873);
+      expect(view(await w.poolLots('H1'))).toEqual([[873, '2026-03-10', '2029-03-31']]);
+      expect(await w.balance(ANNA.number)).toBe(0);
+
+      // Out of the pool she earns for herself; back in it, those points follow her under a key of their own.
+      fly(w, ANNA, '2026-04-05', '300.00', 'KZN');
+      await w.night('2026-04-06');
+      expect(await w.balance(ANNA.number)).toBe(461);
+      w.dropMembers([{ ...ANNA, group: HOUSEHOLD, updatedAt: '2026-04-07T09:00:00Z' }]);
+      await w.night('2026-04-07');
+      expect(await w.balance(ANNA.number)).toBe(0);
+      expect(await w.poolBalance('H1')).toBe(873 + 461);
+      expect(await w.posting(`POOL:${ANNA.number}:H1:2026-04-07`)).toMatchObject({
+        entries: { [Accounts.memberPoints(ANNA.number)]: -461, [Accounts.poolPoints('H1')]: 461 },
+      });
+      expect(view(await w.poolLots('H1'))).toEqual([
+        [873, '2026-03-10', '2029-03-31'],
+        [461, '2026-04-05', '2029-04-30'],
+      ]);
+    });
+  });
+
+  describe(`a program that redeems from the member's own account (${engine})`, () => {
+    const s = useScenario(engine, (y) => replaceOnce(y, 'redeemFrom: pool', 'redeemFrom: member'));
+
+    it('moves nothing into the pool: neither on joining nor on a merge into a pool member', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', ANNA, BORIS, CLARA);
+      fly(w, ANNA, '2026-03-10', '400.00');
+      fly(w, BORIS, '2026-03-10', '300.00', 'KZN');
+      await w.night('2026-03-11');
+      expect(await w.balance(ANNA.number)).toBe(873);
+      expect(await w.balance(BORIS.number)).toBe(461);
+
+      w.dropMembers([
+        { ...ANNA, group: HOUSEHOLD, updatedAt: '2026-03-12T09:00:00Z' },
+        { ...BORIS, status: 'MERGED', mergedInto: CLARA.number, updatedAt: '2026-03-12T09:00:00Z' },
+      ]);
+      const n = await w.night('2026-03-12');
+      expect(n.ingest.counts['members.pooled'] ?? 0).toBe(0);
+      expect(await w.posting(`POOL:${ANNA.number}:H1`)).toBeUndefined();
+      expect(await w.balance(ANNA.number)).toBe(873);
+      expect(await w.balance(CLARA.number)).toBe(461);
+      expect(await w.poolBalance('H1')).toBe(0);
+
+      w.dropRedemptions([
+        { id: 'R-3', member: ANNA.number, date: '2026-03-13', service: 'SEAT', points: 500 },
+      ]);
+      await w.night('2026-03-13');
+      expect(await w.posting('RDM:R-3')).toMatchObject({
+        entries: { [Accounts.memberPoints(ANNA.number)]: -500, [Accounts.redemption('SEAT')]: 500 },
+      });
+      expect(await w.balance(ANNA.number)).toBe(373);
+    });
+  });
+}
