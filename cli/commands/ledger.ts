@@ -45,11 +45,31 @@ export function registerLedger(program: Command, run: ActionRunner): void {
         const code = Accounts.memberPoints(number);
         const [lots, lines] = await Promise.all([openLots(knex, code), statement(knex, code)]);
         const balance = lines.at(-1)?.balance ?? 0;
+        // A pool member earns into (and may redeem from) the pool: its balance is what they can spend.
+        const inPool = (await knex('members as m')
+          .join('pools as p', 'p.id', 'm.pool_id')
+          .where('m.number', number)
+          .first('p.code as code')) as { code: string } | undefined;
+        const pool = inPool
+          ? {
+              code: inPool.code,
+              balance: Number(
+                (
+                  await knex('accounts')
+                    .where({ code: Accounts.poolPoints(inPool.code) })
+                    .first('balance')
+                )?.balance ?? 0,
+              ),
+              earnsInto: ctx.config.pools.earnInto === 'pool',
+              redeemsFrom: ctx.config.pools.redeemFrom === 'pool',
+            }
+          : null;
         if (opts.json) {
           ctx.output.out(
             JSON.stringify({
               member: { number: m.number, status: m.status, tier: m.tier, tierSince: m.tierSince },
               balance,
+              pool,
               lots,
               statement: lines,
             }),
@@ -60,6 +80,14 @@ export function registerLedger(program: Command, run: ActionRunner): void {
           `member ${m.number}  ${m.status}  tier ${m.tier}${m.tierSince ? ` since ${m.tierSince}` : ''}`,
         );
         ctx.output.out(`balance ${balance.toLocaleString('en-US')} points`);
+        if (pool) {
+          const uses = [pool.earnsInto ? 'earns into' : '', pool.redeemsFrom ? 'redeems from' : '']
+            .filter(Boolean)
+            .join(' and ');
+          ctx.output.out(
+            `pool ${pool.code}: ${pool.balance.toLocaleString('en-US')} points${uses ? ` (the member ${uses} it)` : ''}`,
+          );
+        }
         ctx.output.out('');
         ctx.output.out('open lots (consumed in this order)');
         ctx.output.out(

@@ -1,0 +1,73 @@
+/**
+ * `redeye member show` for a member of a pool: what the member can spend is the pool's balance, so it is
+ * shown with the member's own.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { main } from '../main.js';
+import { openDb } from '../../db/connection.js';
+import { Ledger } from '../../ledger/ledger.js';
+import { insertMember } from '../../ledger/members.js';
+import { Accounts } from '../../ledger/accounts.js';
+
+const example = readFileSync(resolve(import.meta.dirname, '../../examples/redeye.config.yaml'), 'utf8');
+
+async function redeye(args: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(['node', 'redeye', ...args], {
+    output: { out: (s) => out.push(s), err: (s) => err.push(s) },
+    env: {},
+  });
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+describe('redeye member show', () => {
+  let dir: string;
+  let config: string;
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'redeye-member-'));
+    config = join(dir, 'redeye.config.yaml');
+    writeFileSync(config, example.replace('sqlite:../var/redeye.sqlite', 'sqlite:./var/redeye.sqlite'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("shows a pool member's pool and its balance beside their own", async () => {
+    expect((await redeye(['--config', config, 'db', 'migrate'])).code).toBe(0);
+    const db = openDb(`sqlite:${join(dir, 'var', 'redeye.sqlite')}`);
+    const [pool] = await db
+      .knex('pools')
+      .insert({ code: 'HH-1', type: 'HOUSEHOLD', created_at: '2026-11-01T00:00:00Z' })
+      .returning('id');
+    await insertMember(db.knex, { number: '1000000016', status: 'ACTIVE', tier: 'MEMBER' });
+    await db
+      .knex('members')
+      .where({ number: '1000000016' })
+      .update({ pool_id: Number((pool as { id: number }).id) });
+    await new Ledger(db).post([
+      {
+        key: 'A1',
+        kind: 'ACCRUAL',
+        businessDate: '2026-11-26',
+        channel: 'OWN_FLIGHTS',
+        entries: [
+          { account: Accounts.poolPoints('HH-1'), amount: 1500, expiresOn: '2029-11-30' },
+          { account: Accounts.ownFlights, amount: -1500 },
+        ],
+      },
+    ]);
+    await db.close();
+    const text = await redeye(['--config', config, 'member', 'show', '1000000016']);
+    expect(text.code).toBe(0);
+    expect(text.out).toContain('balance 0 points');
+    expect(text.out).toContain('pool HH-1: 1,500 points (the member earns into and redeems from it)');
+    const json = await redeye(['--config', config, 'member', 'show', '1000000016', '--json']);
+    expect(JSON.parse(json.out)).toMatchObject({
+      balance: 0,
+      pool: { code: 'HH-1', balance: 1500, earnsInto: true, redeemsFrom: true },
+    });
+  });
+});
