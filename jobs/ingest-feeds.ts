@@ -407,6 +407,36 @@ async function storeUnique(
   return rejects;
 }
 
+/** The partner's file accepted under this sequence number, if any (`except`: the file being read). */
+export async function acceptedPartnerFile(
+  q: Knex | Knex.Transaction,
+  partnerCode: string,
+  sequence: number,
+  except?: number,
+): Promise<{ id: number; name: string } | undefined> {
+  const row = await q('files')
+    .where({ direction: 'in', feed: 'partner', partner_code: partnerCode, verdict: 'accepted', sequence })
+    .modify((b) => {
+      if (except !== undefined) b.whereNot('id', except);
+    })
+    .orderBy('id')
+    .first('id', 'name');
+  return row ? { id: Number(row.id), name: String(row.name) } : undefined;
+}
+
+/** The refusal of a sequence number already accepted: the same content never gets here (`duplicate`). */
+export function repeatedSequence(
+  partnerCode: string,
+  sequence: number,
+  earlier: { id?: number; name: string },
+): FileRefusal {
+  const which = earlier.id === undefined ? earlier.name : `${earlier.name}, file ${earlier.id}`;
+  return {
+    reason: 'DUPLICATE_FILE',
+    message: `sequence ${sequence} of ${partnerCode} was already processed (${which}) with other content`,
+  };
+}
+
 export function partnerHandler(
   ctx: JobContext,
   program: Program,
@@ -451,21 +481,24 @@ export function partnerHandler(
       }
       const sequence = meta?.fileSequence ?? null;
       if (sequence !== null) {
-        const last = await trx('files')
-          .where({ direction: 'in', feed: 'partner', partner_code: partnerCode, verdict: 'accepted' })
-          .whereNot('id', file.id)
-          .max({ s: 'sequence' })
-          .first();
+        // A repeat is this very sequence number accepted before (partner-accrual.md); the same content
+        // never gets here (the registry records it `duplicate`), and a rejected file's sequence may be
+        // sent again corrected. A lower number not seen yet fills a gap: it is accepted, and said late.
+        const accepted = () =>
+          trx('files')
+            .where({ direction: 'in', feed: 'partner', partner_code: partnerCode, verdict: 'accepted' })
+            .whereNot('id', file.id);
+        const repeat = await acceptedPartnerFile(trx, partnerCode, sequence, file.id);
+        if (repeat) return repeatedSequence(partnerCode, sequence, repeat);
+        const last = await accepted().max({ s: 'sequence' }).first();
         const lastSeq = last?.s === null || last?.s === undefined ? null : Number(last.s);
-        if (lastSeq !== null && sequence <= lastSeq) {
-          return {
-            reason: 'DUPLICATE_FILE',
-            message: `sequence ${sequence} of ${partnerCode} was already processed (last ${lastSeq}) with other content`,
-          };
-        }
         if (lastSeq !== null && sequence > lastSeq + 1) {
           (verdict.meta as Record<string, unknown>).warnings = [
             `${partnerCode}: file sequence jumps from ${lastSeq} to ${sequence}`,
+          ];
+        } else if (lastSeq !== null && sequence < lastSeq) {
+          (verdict.meta as Record<string, unknown>).warnings = [
+            `${partnerCode}: file sequence ${sequence} arrived late (after ${lastSeq}) and fills a gap`,
           ];
         }
       }

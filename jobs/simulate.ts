@@ -58,6 +58,8 @@ import {
   earlierClaimsOfSameFlight,
   mergeFlightDrafts,
   minorOf,
+  acceptedPartnerFile,
+  repeatedSequence,
   type FlightArchive,
 } from './ingest-feeds.js';
 import type { FileRefusal } from './ingest-file.js';
@@ -410,7 +412,7 @@ async function refusalOf(
   program: Program,
   feed: FeedName,
   verdict: VerdictEvent,
-  runSequences: Map<string, number>,
+  runSequences: Map<string, Map<number, string>>,
 ): Promise<FileRefusal | undefined> {
   if (feed === 'partner') {
     const name = parsePartnerFileName(verdict.file);
@@ -430,20 +432,14 @@ async function refusalOf(
       };
     const sequence = meta?.fileSequence ?? null;
     if (sequence === null) return undefined;
-    const last = await knex('files')
-      .where({ direction: 'in', feed: 'partner', partner_code: code, verdict: 'accepted' })
-      .max({ s: 'sequence' })
-      .first();
-    const registered = last?.s === null || last?.s === undefined ? null : Number(last.s);
-    // A file earlier in this run is accepted by the time the night reads the next one.
-    const inRun = runSequences.get(code);
-    const lastSeq = inRun !== undefined && (registered === null || inRun > registered) ? inRun : registered;
-    if (lastSeq !== null && sequence <= lastSeq)
-      return {
-        reason: 'DUPLICATE_FILE',
-        message: `sequence ${sequence} of ${code} was already processed (last ${lastSeq})`,
-      };
-    runSequences.set(code, sequence);
+    // As ingest judges it: a repeat is this very number accepted before, in the registry or earlier in
+    // this run (accepted by the time the night reads the next file); a lower one not seen fills a gap.
+    const inRun = runSequences.get(code) ?? new Map<number, string>();
+    const earlier = inRun.has(sequence)
+      ? { name: inRun.get(sequence)! }
+      : await acceptedPartnerFile(knex, code, sequence);
+    if (earlier) return repeatedSequence(code, sequence, earlier);
+    runSequences.set(code, inRun.set(sequence, verdict.file));
     return undefined;
   }
   if (feed === 'alliance-claims') {
@@ -694,7 +690,7 @@ export async function* simulate(
   const items: Item[] = [];
   const staged = new Map<string, Item[]>();
   const verdicts = new Map<string, { verdict: string; reason?: string; message?: string }>();
-  const runSequences = new Map<string, number>();
+  const runSequences = new Map<string, Map<number, string>>();
   const claimedInRun: ActivityRow[] = [];
   const claimsInRun = new Set<string>();
   const stage = (item: Item) => {

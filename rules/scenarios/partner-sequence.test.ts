@@ -1,0 +1,98 @@
+/**
+ * Partner file sequences (partner-accrual.md): "a gap is reported as a warning, a repeat of an already
+ * processed sequence with different content is rejected as a duplicate file". A late file that fills a
+ * gap is neither: nights run out of order (night 07 before night 06) must still credit it.
+ */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { availableEngines } from '../../test/harness/db.js';
+import { partnerKey } from '../activity.js';
+import { exportJob } from '../../jobs/export.js';
+import { memberNumber, useScenario, type Person, type Scenario } from './scenario.js';
+
+const IVANOV: Person = { number: memberNumber(1), surname: 'IVANOV', givenName: 'IVAN' };
+
+const stay = (txn: string, spend = '100.00') => ({
+  txn,
+  member: IVANOV.number,
+  surname: 'IVANOV',
+  date: '2026-03-04',
+  type: 'STAY',
+  spend,
+  currency: 'USD',
+});
+
+/** The partner response written for the inbound file `name`: its header and detail lines. */
+async function response(w: Scenario, name: string): Promise<string[]> {
+  const inbound = await w.knex('files').where({ direction: 'in', feed: 'partner', name }).first();
+  const out = await w
+    .knex('files')
+    .where({ direction: 'out', feed: 'partner-response', answers_file_id: inbound.id })
+    .first();
+  expect(out, `response to ${name}`).toBeDefined();
+  return readFileSync(String(out.local_path), 'utf8').split('\r\n').filter(Boolean);
+}
+
+const verdictOf = async (w: Scenario, name: string) =>
+  w.knex('files').where({ direction: 'in', feed: 'partner', name }).first('verdict', 'reason', 'message');
+
+for (const engine of availableEngines()) {
+  describe(`partner file sequences (${engine})`, () => {
+    const s = useScenario(engine);
+
+    it('credits a late file that fills a sequence gap, and still refuses a true repeat of it as DUPLICATE_FILE', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      w.dropPartner('GRANDSTAY', '2026-03-05', [stay('G-887')], 887);
+      await w.night('2026-03-05');
+      await w.run(exportJob, '2026-03-05');
+
+      // Night 07 runs before night 06: 889 arrives first, and the gap is a warning.
+      w.dropPartner('GRANDSTAY', '2026-03-07', [stay('G-889')], 889);
+      const seventh = await w.night('2026-03-07');
+      expect(seventh.ingest.warnings).toContain('GRANDSTAY: file sequence jumps from 887 to 889');
+      await w.run(exportJob, '2026-03-07');
+
+      // Then 888: not seen before, it fills the gap (and the simulator, asked first, says so too).
+      w.dropPartner('GRANDSTAY', '2026-03-06', [stay('G-888')], 888);
+      const sixth = await w.night('2026-03-06');
+      expect(await verdictOf(w, 'GRANDSTAY_20260306_888.csv')).toMatchObject({
+        verdict: 'accepted',
+        reason: null,
+      });
+      expect(sixth.ingest.warnings).toContain(
+        'GRANDSTAY: file sequence 888 arrived late (after 889) and fills a gap',
+      );
+      await w.run(exportJob, '2026-03-06');
+
+      for (const seq of [887, 888, 889]) {
+        expect(await w.activity(partnerKey('GRANDSTAY', `G-${seq}`))).toMatchObject({
+          status: 'POSTED',
+          points: 200, // STAY under GRANDSTAY-2024: 2 per dollar
+        });
+        const day = { 887: '05', 888: '06', 889: '07' }[seq]!;
+        const lines = await response(w, `GRANDSTAY_202603${day}_${seq}.csv`);
+        expect(lines[0]).toMatch(new RegExp(`^H,GRANDSTAY,${seq},[^,]+,1,0,OK$`));
+        expect(lines[1]).toMatch(new RegExp(`^D,G-${seq},${IVANOV.number},A,200,`));
+      }
+      expect(await w.balance(IVANOV.number)).toBe(600);
+
+      // 888 again, with other content: a true repeat, refused whole and answered DUPLICATE_FILE.
+      w.dropPartner('GRANDSTAY', '2026-03-08', [stay('G-888B', '50.00')], 888);
+      await w.night('2026-03-08');
+      expect(await verdictOf(w, 'GRANDSTAY_20260308_888.csv')).toMatchObject({
+        verdict: 'rejected',
+        reason: 'DUPLICATE_FILE',
+        message: expect.stringMatching(
+          /^sequence 888 of GRANDSTAY was already processed \(GRANDSTAY_20260306_888\.csv, file \d+\) with other content$/,
+        ),
+      });
+      expect(await w.activity(partnerKey('GRANDSTAY', 'G-888B'))).toBeUndefined();
+      expect(await w.balance(IVANOV.number)).toBe(600);
+      await w.run(exportJob, '2026-03-08');
+      const refused = await response(w, 'GRANDSTAY_20260308_888.csv');
+      expect(refused[0]).toMatch(/^H,GRANDSTAY,888,[^,]+,0,0,DUPLICATE_FILE$/);
+      expect(refused.filter((l) => l.startsWith('D,'))).toEqual([]);
+    });
+  });
+}
