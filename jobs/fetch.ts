@@ -6,14 +6,15 @@
  * fetches what was missed.
  */
 import { join } from 'node:path';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
+import { stat, unlink, utimes } from 'node:fs/promises';
 import { RedeyeError, coerceError } from '../lib/errors.js';
 import { isSafeName } from '../transports/names.js';
 import { createTransport } from '../transports/index.js';
-import type { Transport } from '../transports/types.js';
+import type { RemoteEntry, Transport } from '../transports/types.js';
 import type { FeedConfig } from '../config/schema.js';
 import type { FeedName } from '../parsers/types.js';
-import { registerInbound } from './registry.js';
+import { registerInbound, type FileRow } from './registry.js';
 import type { Job, JobContext, JobResult } from './types.js';
 
 export class FetchIncompleteError extends RedeyeError {
@@ -24,6 +25,72 @@ export class FetchIncompleteError extends RedeyeError {
       { feeds: failures.map((f) => f.feed) },
     );
   }
+}
+
+/**
+ * Whether a file left on the server is one the registry already holds as listed: a registration of that
+ * name and size whose landed copy is at least as new as the listed modification time (the copy was
+ * written after the file last changed), or, the copy gone from a file already read, whose registration
+ * is. Anything else is downloaded and `registerInbound` decides: the same bytes are `known`, other
+ * content under the name is a `conflict` held for an operator, never skipped unseen. One stat per
+ * registration of the name: unchanged files cost no download.
+ */
+async function takenAsListed(ctx: JobContext, feed: FeedName, entry: RemoteEntry): Promise<boolean> {
+  const rows = (await ctx.db
+    .knex('files')
+    .where({ direction: 'in', feed, name: entry.name, size: entry.size })
+    .select('verdict', 'local_path', 'received_at')) as Array<{
+    verdict: string;
+    local_path: string | null;
+    received_at: string | Date | null;
+  }>;
+  const listed = entry.modifiedAt.getTime();
+  for (const row of rows) {
+    const copy = row.local_path ? await stat(row.local_path).catch(() => undefined) : undefined;
+    if (copy) {
+      // Within a millisecond: a copy dated by `dateCopy` may read back a hair early.
+      if (copy.mtimeMs >= listed - 1) return true;
+    } else if (
+      row.verdict !== 'pending' &&
+      row.received_at &&
+      new Date(row.received_at).getTime() >= listed
+    ) {
+      return true;
+    }
+  }
+  return false;
+}
+
+/**
+ * Where a `known` file (the same name and bytes registered before) is read from: its registered copy,
+ * or, when that copy was lost before ingest read it, the copy landed now. A copy landed now that stands
+ * for no registration is removed: a file touched on the server without a change leaves no second copy.
+ */
+async function copyOfKnown(ctx: JobContext, file: FileRow, landed: string): Promise<string> {
+  if (file.localPath === landed) return landed;
+  const present = file.localPath !== null && (await exists(file.localPath));
+  if (!present && file.verdict === 'pending') {
+    await ctx.db.knex('files').where({ id: file.id }).update({ local_path: landed });
+    return landed;
+  }
+  const other = await ctx.db.knex('files').where({ direction: 'in', local_path: landed }).first('id');
+  if (!other) await unlink(landed).catch(() => undefined);
+  return file.localPath ?? landed;
+}
+
+/**
+ * Dates a landed copy no earlier than the listing it was checked against, so the next night takes the
+ * file as listed without a download (a server clock ahead of ours, or a file touched without a change).
+ */
+async function dateCopy(path: string, listedAt: Date): Promise<void> {
+  const copy = await stat(path).catch(() => undefined);
+  // Only a hint: a copy left undated costs one more download, which the registry then takes as known.
+  if (copy && copy.mtimeMs < listedAt.getTime())
+    await utimes(path, listedAt, listedAt).catch(() => undefined);
+}
+
+async function exists(path: string): Promise<boolean> {
+  return (await stat(path).catch(() => undefined)) !== undefined;
 }
 
 async function fetchFeed(
@@ -48,16 +115,9 @@ async function fetchFeed(
       continue;
     }
     // With files left on the server, the registry tells what was already taken: skip it unseen, unless
-    // it is still to be read and its landed copy is gone (removed before ingest read it): land it again.
-    if (cfg.afterFetch === 'leave') {
-      const known = (await ctx.db
-        .knex('files')
-        .where({ direction: 'in', feed, name: entry.name, size: entry.size })
-        .first('id', 'verdict', 'local_path')) as
-        { id: number; verdict: string; local_path: string | null } | undefined;
-      if (known && !(known.verdict === 'pending' && known.local_path && !existsSync(known.local_path)))
-        continue;
-    }
+    // it changed since (see `takenAsListed`) or it is still to be read and its landed copy is gone
+    // (removed before ingest read it): land it again, and the registry says what it is.
+    if (cfg.afterFetch === 'leave' && (await takenAsListed(ctx, feed, entry))) continue;
     const got = await transport.download(cfg.remoteDir, entry, landing);
     const reg = await registerInbound(
       ctx.db.knex,
@@ -76,8 +136,8 @@ async function fetchFeed(
     );
     counts[reg.outcome] = (counts[reg.outcome] ?? 0) + 1;
     // A file landed again before it was read (its first landed copy was lost) is read from the new copy.
-    if (reg.outcome === 'known' && reg.file.verdict === 'pending' && reg.file.localPath !== got.localPath)
-      await ctx.db.knex('files').where({ id: reg.file.id }).update({ local_path: got.localPath });
+    const copy = reg.outcome === 'known' ? await copyOfKnown(ctx, reg.file, got.localPath) : got.localPath;
+    if (cfg.afterFetch === 'leave') await dateCopy(copy, entry.modifiedAt);
     if (reg.outcome === 'conflict')
       ctx.logger.warn({ feed, file: entry.name }, reg.file.message ?? 'name conflict: held for an operator');
     if (cfg.afterFetch === 'archive') {

@@ -1,0 +1,104 @@
+/**
+ * `fetch` with files left on the server (`afterFetch: leave`, the default): the registry tells what was
+ * already taken, and a file that changed under the same name — even to the same size — is downloaded
+ * and recorded `conflict` for an operator, never skipped unseen (README, "File registry").
+ */
+import { existsSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { availableEngines } from '../test/harness/db.js';
+import { useWorld, type TestWorld } from '../test/harness/context.js';
+import { fetchJob } from './fetch.js';
+
+const NAME = 'flown-0001.csv';
+const FIRST = 'ticket,coupon\n0742100000001,1\n';
+const SECOND = 'ticket,coupon\n0742100000002,1\n'; // other content, the same size
+
+function inbox(w: TestWorld): string {
+  return join(w.dir, 'inbox', 'flown');
+}
+
+/** Writes the inbox file with `content`, last modified at `at`. */
+function put(w: TestWorld, content: string, at: Date): string {
+  const path = join(inbox(w), NAME);
+  writeFileSync(path, content);
+  utimesSync(path, at, at);
+  return path;
+}
+
+const landed = (w: TestWorld, date: string) => join(w.config.paths.landing, 'flown', date, NAME);
+
+const rows = (w: TestWorld) =>
+  w.t.db
+    .knex('files')
+    .where({ direction: 'in', feed: 'flown', name: NAME })
+    .orderBy('id')
+    .select('id', 'verdict', 'reason', 'sha256', 'local_path');
+
+for (const engine of availableEngines()) {
+  describe(`fetch of files left on the server (${engine})`, () => {
+    const world = useWorld(engine);
+    // Files that were in the inbox before the first night: their copies land after they were written.
+    const before = new Date(Date.now() - 3_600_000);
+
+    it('skips an unchanged file without downloading it again', async () => {
+      const w = world();
+      put(w, FIRST, before);
+      expect((await fetchJob(w.ctx('2026-03-10'))).counts).toMatchObject({ new: 1 });
+      const again = await fetchJob(w.ctx('2026-03-11'));
+      expect(again.counts).toMatchObject({ new: 0, known: 0, duplicate: 0, conflict: 0 });
+      expect(existsSync(landed(w, '2026-03-11'))).toBe(false);
+      expect(await rows(w)).toHaveLength(1);
+    });
+
+    it('records a file changed to other content of the same size as a conflict, held for an operator', async () => {
+      const w = world();
+      put(w, FIRST, before);
+      await fetchJob(w.ctx('2026-03-10'));
+      // The partner rewrites the file after it was taken: same name, same size, other bytes.
+      expect(SECOND.length).toBe(FIRST.length);
+      put(w, SECOND, new Date(Date.now() + 60_000));
+      const second = await fetchJob(w.ctx('2026-03-11'));
+      expect(second.counts).toMatchObject({ new: 0, known: 0, conflict: 1 });
+      const [first, conflict] = await rows(w);
+      expect(first).toMatchObject({ verdict: 'pending', reason: null });
+      expect(conflict).toMatchObject({
+        verdict: 'conflict',
+        reason: 'NAME_CONFLICT',
+        local_path: landed(w, '2026-03-11'),
+      });
+      expect(readFileSync(String(conflict!.local_path), 'utf8')).toBe(SECOND);
+      // Recorded once: the next night takes it as listed.
+      const third = await fetchJob(w.ctx('2026-03-12'));
+      expect(third.counts).toMatchObject({ new: 0, known: 0, conflict: 0 });
+      expect(await rows(w)).toHaveLength(2);
+    });
+
+    it('takes a file touched without a change as known, keeps no second copy, and skips it after', async () => {
+      const w = world();
+      put(w, FIRST, before);
+      await fetchJob(w.ctx('2026-03-10'));
+      put(w, FIRST, new Date(Date.now() + 60_000));
+      const touched = await fetchJob(w.ctx('2026-03-11'));
+      expect(touched.counts).toMatchObject({ new: 0, known: 1, conflict: 0 });
+      expect(existsSync(landed(w, '2026-03-11'))).toBe(false);
+      expect(existsSync(landed(w, '2026-03-10'))).toBe(true);
+      expect(await rows(w)).toHaveLength(1);
+      const after = await fetchJob(w.ctx('2026-03-12'));
+      expect(after.counts).toMatchObject({ new: 0, known: 0, conflict: 0 });
+    });
+
+    it('lands again a file still to be read whose landed copy was removed', async () => {
+      const w = world();
+      put(w, FIRST, before);
+      await fetchJob(w.ctx('2026-03-10'));
+      const [row] = await rows(w);
+      rmSync(String(row!.local_path));
+      const again = await fetchJob(w.ctx('2026-03-11'));
+      expect(again.counts).toMatchObject({ known: 1 });
+      const [moved] = await rows(w);
+      expect(moved).toMatchObject({ id: row!.id, verdict: 'pending', local_path: landed(w, '2026-03-11') });
+      expect(readFileSync(landed(w, '2026-03-11'), 'utf8')).toBe(FIRST);
+    });
+  });
+}
