@@ -34,6 +34,16 @@ export async function land(
   const hash = createHash('sha256');
   let size = 0;
   let handle: FileHandle | undefined;
+  // A failing write, fsync or close (a full disk) names the landing folder and the file written there;
+  // a failing source is the transport's to name.
+  const onDisk = <T>(step: Promise<T>): Promise<T> =>
+    step.catch((error: unknown) => {
+      throw fsError(error, `cannot write ${name} into the landing folder ${dir}`, {
+        ...context,
+        path: tempPath,
+        landingFolder: dir,
+      });
+    });
   try {
     handle = await openForLanding(tempPath, context);
     for await (const chunk of source) {
@@ -42,12 +52,12 @@ export async function land(
       if (size > expectedSize)
         throw sizeMismatch(expectedSize, size, 'grew while it was being copied', context);
       hash.update(bytes);
-      await handle.write(bytes);
+      await onDisk(handle.write(bytes));
     }
     if (size !== expectedSize) throw sizeMismatch(expectedSize, size, 'ended early', context);
     // Without this a crash after the rename could leave the final name pointing at empty blocks.
-    await handle.sync();
-    await handle.close();
+    await onDisk(handle.sync());
+    await onDisk(handle.close());
     handle = undefined;
     const sha256 = hash.digest('hex');
     const alreadyPresent = await placeWithoutClobber(tempPath, finalPath, size, sha256, context);
@@ -92,6 +102,10 @@ async function placeWithoutClobber(
   sha256: string,
   context: TransportErrorContext,
 ): Promise<boolean> {
+  const placing = <T>(step: Promise<T>): Promise<T> =>
+    step.catch((error: unknown) => {
+      throw fsError(error, `cannot place ${finalPath}`, { ...context, path: finalPath });
+    });
   let existing = false;
   try {
     // link() fails if the name exists, which rename() would silently replace.
@@ -103,8 +117,8 @@ async function placeWithoutClobber(
       // Filesystems without hard links: check, then rename. Only a concurrent writer can slip in between.
       if (await exists(finalPath)) existing = true;
       else {
-        await rename(tempPath, finalPath);
-        await syncFolder(dirname(finalPath));
+        await placing(rename(tempPath, finalPath));
+        await placing(syncFolder(dirname(finalPath)));
         return false;
       }
     } else throw fsError(error, `cannot place ${finalPath}`, { ...context, path: finalPath });
@@ -123,7 +137,7 @@ async function placeWithoutClobber(
     });
   }
   await unlink(tempPath);
-  await syncFolder(dirname(finalPath));
+  await placing(syncFolder(dirname(finalPath)));
   return false;
 }
 
@@ -200,6 +214,16 @@ export function fsError(error: unknown, what: string, context: TransportErrorCon
     case 'EACCES':
     case 'EPERM':
       return new TransportError('PERMISSION_DENIED', `${what}: permission denied`, context, { cause: error });
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return new TransportError(
+        'TRANSFER_FAILED',
+        `${what}: no space left on the device (${code})`,
+        context,
+        {
+          cause: error,
+        },
+      );
     case 'EXDEV':
       return new TransportError(
         'CROSS_DEVICE',
