@@ -4,17 +4,27 @@
  * (a member merged or closed). The figures come from the ledger as of the date, so the workbook is the
  * same bytes, and the night of the change shows it.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LoadedConfig } from '../config/load.js';
 import { Accounts } from '../ledger/accounts.js';
 import { updateMember } from '../ledger/members.js';
-import type { PostingRequest } from '../ledger/types.js';
 import { availableEngines, createTestDatabase, type TestDb } from '../test/harness/db.js';
 import { dumpXlsx, skipWithoutOpenpyxl } from '../test/harness/openpyxl.js';
-import { buildScenario, scenarioConfig, tableOf, type Scenario } from '../test/harness/report-scenario.js';
+import {
+  archiveRow,
+  buildScenario,
+  memberId,
+  postOne,
+  reversal,
+  sameFiles,
+  scenarioConfig,
+  stay,
+  tableOf,
+  type Scenario,
+} from '../test/harness/report-scenario.js';
 import { num, sqlRows, type ReportResult } from './common.js';
 import { dailyReport } from './daily.js';
 import { monthlyReport } from './monthly.js';
@@ -23,39 +33,8 @@ import { liabilityMovements, membersOnRegister, tierDistribution, topRoutes } fr
 const dailyClock = (day: string) => () => new Date(`${day}T21:00:00Z`);
 const monthlyClock = () => new Date('2026-05-31T21:00:00Z');
 
-/** The workbook and its charts, byte for byte. */
-function sameFiles(a: ReportResult, b: ReportResult): void {
-  expect(readFileSync(b.workbookPath).equals(readFileSync(a.workbookPath))).toBe(true);
-  expect(b.chartPaths.length).toBe(a.chartPaths.length);
-  for (let i = 0; i < a.chartPaths.length; i++) {
-    expect(readFileSync(b.chartPaths[i]!).equals(readFileSync(a.chartPaths[i]!)), b.chartPaths[i]).toBe(true);
-  }
-}
-
-async function postOne(scenario: Scenario, request: PostingRequest): Promise<number> {
-  const [result] = await scenario.ledger.post([request]);
-  if (result?.status !== 'posted') throw new Error(`not posted: ${JSON.stringify(result)}`);
-  return result.postingId!;
-}
-
-async function memberId(t: TestDb, number: string): Promise<number> {
-  return ((await t.db.knex('members').where({ number }).first('id')) as { id: number }).id;
-}
-
-/** An archive row as the ingest and accrue jobs leave it for a credited activity. */
-function activityRow(day: string, row: Record<string, unknown>): Record<string, unknown> {
-  return {
-    activity_date: day,
-    business_date: day,
-    status: 'POSTED',
-    needs_accrual: false,
-    seen_ftl: true,
-    seen_coupon: true,
-    status_credit: 0,
-    updated_at: `${day}T23:00:00Z`,
-    ...row,
-  };
-}
+/** A credited flight's archive row: its flight and coupon records were seen. */
+const SEEN = { seen_ftl: true, seen_coupon: true };
 
 for (const engine of availableEngines()) {
   describe(`top routes on ${engine}: from the postings of the date`, () => {
@@ -91,11 +70,12 @@ for (const engine of availableEngines()) {
         ],
       });
       await t.db.knex('activities').insert(
-        activityRow(D1, {
+        archiveRow(D1, {
+          ...SEEN,
           activity_key: `FLIGHT:XX777:${D1}:SVX:5559990001`,
           type: 'FLIGHT',
           member_number: member,
-          member_id: await memberId(t, member),
+          member_id: await memberId(scenario, member),
           channel: 'OWN_FLIGHTS',
           carrier: 'XX',
           flight_number: '777',
@@ -293,66 +273,6 @@ for (const engine of availableEngines()) {
       rmSync(dir, { recursive: true, force: true });
     });
 
-    /** A hotel stay credited on `day` as the accrue job posts it, with its archive row. */
-    async function stay(key: string, day: string, member: string, spendMinor: number, points: number) {
-      const postingId = await postOne(scenario, {
-        key,
-        kind: 'ACCRUAL',
-        businessDate: day,
-        activityDate: day,
-        channel: 'PARTNER:GRANDSTAY',
-        memberNumber: member,
-        entries: [
-          { account: Accounts.memberPoints(member), amount: points, expiresOn: '2029-06-30' },
-          { account: Accounts.partner('GRANDSTAY'), amount: -points },
-        ],
-      });
-      await t.db.knex('activities').insert(
-        activityRow(day, {
-          activity_key: key,
-          type: 'HOTEL',
-          member_number: member,
-          member_id: await memberId(t, member),
-          channel: 'PARTNER:GRANDSTAY',
-          partner_code: 'GRANDSTAY',
-          activity_type: 'STAY',
-          external_ref: key,
-          spend_minor: spendMinor,
-          spend_currency: 'USD',
-          base_spend_minor: spendMinor,
-          points,
-          posting_key: key,
-          posting_id: postingId,
-        }),
-      );
-    }
-
-    /** The partner's reversal record of `key`, read and posted on `day`: the stay becomes REVERSED. */
-    async function reversal(key: string, day: string, member: string, points: number) {
-      const postingId = await postOne(scenario, { key: `${key}:REV`, reverses: key, businessDate: day });
-      await t.db.knex('activities').insert(
-        activityRow(day, {
-          activity_key: `${key}-R`,
-          type: 'HOTEL',
-          member_number: member,
-          member_id: await memberId(t, member),
-          channel: 'PARTNER:GRANDSTAY',
-          partner_code: 'GRANDSTAY',
-          activity_type: 'STAY',
-          external_ref: `${key}-R`,
-          points_requested: -points,
-          reversal_of_ref: key,
-          points: -points,
-          posting_key: `${key}:REV`,
-          posting_id: postingId,
-        }),
-      );
-      await t.db
-        .knex('activities')
-        .where({ activity_key: key })
-        .update({ status: 'REVERSED', reason: 'REVERSED_BY_PARTNER' });
-    }
-
     /** GRANDSTAY's credits in May less its reversals in May, and their spend, read independently. */
     async function expected(): Promise<{ credited: number; spendMinor: number }> {
       const [row] = await sqlRows<{ credited: unknown; spend: unknown }>(
@@ -372,9 +292,23 @@ for (const engine of availableEngines()) {
       'counts a credit reversed in the month once less, not its reversal record as one more, and reads the same later',
       async () => {
         const member = scenario.members[12]!;
-        await stay('GS-T-1', '2026-05-10', member, 40_000, 800);
-        await stay('GS-T-2', '2026-05-11', member, 25_000, 500);
-        await reversal('GS-T-1', '2026-05-20', member, 800);
+        await stay(scenario, {
+          key: 'GS-T-1',
+          day: '2026-05-10',
+          member,
+          spendMinor: 40_000,
+          points: 800,
+          archive: SEEN,
+        });
+        await stay(scenario, {
+          key: 'GS-T-2',
+          day: '2026-05-11',
+          member,
+          spendMinor: 25_000,
+          points: 500,
+          archive: SEEN,
+        });
+        await reversal(scenario, { key: 'GS-T-1', day: '2026-05-20', member, points: 800, archive: SEEN });
 
         const first = await monthlyReport(t.db, config, MONTH_END, join(dir, 'first'), monthlyClock);
         const partners = tableOf(await dumpXlsx(first.workbookPath), 'Partners');
@@ -385,7 +319,7 @@ for (const engine of availableEngines()) {
         expect(partners.cell(line, 'Spend (USD)').value).toBeCloseTo(want.spendMinor / 100, 9);
 
         // A June night reverses the other May stay: May's report does not move.
-        await reversal('GS-T-2', '2026-06-03', member, 500);
+        await reversal(scenario, { key: 'GS-T-2', day: '2026-06-03', member, points: 500, archive: SEEN });
         const rerun = await monthlyReport(t.db, config, MONTH_END, join(dir, 'rerun'), monthlyClock);
         sameFiles(first, rerun);
       },

@@ -5,18 +5,24 @@
  * no activity of its own, the figures equal an independent reading of the ledger, and the workbook is
  * the same bytes on a rerun. The night of the reversal shows it.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LoadedConfig } from '../config/load.js';
 import type { CustomReportConfig } from '../config/schema.js';
-import { Accounts } from '../ledger/accounts.js';
-import type { PostingRequest } from '../ledger/types.js';
 import type { IsoDate } from '../lib/dates.js';
 import { availableEngines, createTestDatabase, type TestDb } from '../test/harness/db.js';
 import { dumpXlsx, skipWithoutOpenpyxl } from '../test/harness/openpyxl.js';
-import { buildScenario, scenarioConfig, tableOf, type Scenario } from '../test/harness/report-scenario.js';
+import {
+  buildScenario,
+  reversal,
+  sameFiles,
+  scenarioConfig,
+  stay,
+  tableOf,
+  type Scenario,
+} from '../test/harness/report-scenario.js';
 import { num, sqlRows, type ReportResult } from './common.js';
 import { customReportData } from './custom.js';
 import { produceReport } from './produce.js';
@@ -33,15 +39,6 @@ const CUSTOM = `    - name: partner-activities
       chart: { type: bar }
 `;
 
-/** The workbook and its charts, byte for byte. */
-function sameFiles(a: ReportResult, b: ReportResult): void {
-  expect(readFileSync(b.workbookPath).equals(readFileSync(a.workbookPath))).toBe(true);
-  expect(b.chartPaths.length).toBe(a.chartPaths.length);
-  for (let i = 0; i < a.chartPaths.length; i++) {
-    expect(readFileSync(b.chartPaths[i]!).equals(readFileSync(a.chartPaths[i]!)), b.chartPaths[i]).toBe(true);
-  }
-}
-
 for (const engine of availableEngines()) {
   describe(`custom activities and spend on ${engine}: from the ledger as of the period`, () => {
     const skip = skipWithoutOpenpyxl();
@@ -50,89 +47,6 @@ for (const engine of availableEngines()) {
     let config: LoadedConfig;
     let scenario: Scenario;
     let member: string;
-
-    async function postOne(request: PostingRequest): Promise<number> {
-      const [result] = await scenario.ledger.post([request]);
-      if (result?.status !== 'posted') throw new Error(`not posted: ${JSON.stringify(result)}`);
-      return result.postingId!;
-    }
-
-    async function memberId(number: string): Promise<number> {
-      return ((await t.db.knex('members').where({ number }).first('id')) as { id: number }).id;
-    }
-
-    /** An archive row as the ingest and accrue jobs leave it for a credited hotel stay or its reversal. */
-    function stayRow(day: string, row: Record<string, unknown>): Record<string, unknown> {
-      return {
-        activity_date: day,
-        business_date: day,
-        status: 'POSTED',
-        needs_accrual: false,
-        seen_ftl: false,
-        seen_coupon: false,
-        status_credit: 0,
-        updated_at: `${day}T23:00:00Z`,
-        type: 'HOTEL',
-        member_number: member,
-        channel: 'PARTNER:GRANDSTAY',
-        partner_code: 'GRANDSTAY',
-        activity_type: 'STAY',
-        ...row,
-      };
-    }
-
-    /** A hotel stay credited on `day` as the accrue job posts it. */
-    async function stay(key: string, day: string, spendMinor: number, points: number): Promise<void> {
-      const postingId = await postOne({
-        key,
-        kind: 'ACCRUAL',
-        businessDate: day,
-        activityDate: day,
-        channel: 'PARTNER:GRANDSTAY',
-        memberNumber: member,
-        entries: [
-          { account: Accounts.memberPoints(member), amount: points, expiresOn: '2029-06-30' },
-          { account: Accounts.partner('GRANDSTAY'), amount: -points },
-        ],
-      });
-      await t.db.knex('activities').insert(
-        stayRow(day, {
-          activity_key: key,
-          member_id: await memberId(member),
-          external_ref: key,
-          spend_minor: spendMinor,
-          spend_currency: 'USD',
-          base_spend_minor: spendMinor,
-          points,
-          posting_key: key,
-          posting_id: postingId,
-        }),
-      );
-    }
-
-    /** The partner's reversal record of `key`, read and posted on `day`: a POSTED row, the stay REVERSED. */
-    async function reversal(key: string, day: string, spendMinor: number, points: number): Promise<void> {
-      const postingId = await postOne({ key: `${key}:REV`, reverses: key, businessDate: day });
-      await t.db.knex('activities').insert(
-        stayRow(day, {
-          activity_key: `${key}-R`,
-          member_id: await memberId(member),
-          external_ref: `${key}-R`,
-          reversal_of_ref: key,
-          points_requested: -points,
-          spend_minor: -spendMinor,
-          spend_currency: 'USD',
-          base_spend_minor: -spendMinor,
-          points: -points,
-          posting_key: `${key}:REV`,
-          posting_id: postingId,
-        }),
-      );
-      await t.db
-        .knex('activities')
-        .where({ activity_key: key })
-        .update({ status: 'REVERSED', reason: 'REVERSED_BY_PARTNER' });
-    }
 
     /**
      * Each partner's credits posted in the period less its reversals posted in the period, and their
@@ -201,9 +115,9 @@ for (const engine of availableEngines()) {
       });
       member = scenario.members[12]!;
       // May: a stay credited and reversed by the partner's record in the month, another credited.
-      await stay('GS-C-1', '2026-05-10', 40_000, 800);
-      await stay('GS-C-2', '2026-05-11', 25_000, 500);
-      await reversal('GS-C-1', '2026-05-20', 40_000, 800);
+      await stay(scenario, { key: 'GS-C-1', day: '2026-05-10', member, spendMinor: 40_000, points: 800 });
+      await stay(scenario, { key: 'GS-C-2', day: '2026-05-11', member, spendMinor: 25_000, points: 500 });
+      await reversal(scenario, { key: 'GS-C-1', day: '2026-05-20', member, spendMinor: 40_000, points: 800 });
     });
     afterAll(async () => {
       await t.cleanup();
@@ -288,7 +202,7 @@ for (const engine of availableEngines()) {
           clock(MAY_END),
         );
         // June 3rd: the partner reverses the other May stay.
-        await reversal('GS-C-2', JUNE_NIGHT, 25_000, 500);
+        await reversal(scenario, { key: 'GS-C-2', day: JUNE_NIGHT, member, spendMinor: 25_000, points: 500 });
         const rerun = await produceReport(
           'partner-activities',
           t.db,

@@ -20,7 +20,9 @@ import type { PostingInput, PostingRequest } from '../../ledger/types.js';
 import { chunks } from '../../lib/chunks.js';
 import { addDays, addMonths, eachDay, endOfMonth, type IsoDate } from '../../lib/dates.js';
 import { withCheckDigit } from '../../rules/check-digit.js';
+import type { ReportResult } from '../../reports/common.js';
 import { createCanvas, loadImage } from '@napi-rs/canvas';
+import { expect } from 'vitest';
 import type { DumpedCell, XlsxDump } from './openpyxl.js';
 
 export const EXAMPLE_CONFIG = join(import.meta.dirname, '..', '..', 'examples', 'redeye.config.yaml');
@@ -645,4 +647,126 @@ export function tableOf(dump: XlsxDump, name: string): DumpedTable {
       return found;
     },
   };
+}
+
+/** Two runs of a report wrote the same workbook and the same charts, byte for byte. */
+export function sameFiles(a: ReportResult, b: ReportResult): void {
+  expect(readFileSync(b.workbookPath).equals(readFileSync(a.workbookPath))).toBe(true);
+  expect(b.chartPaths.length).toBe(a.chartPaths.length);
+  for (let i = 0; i < a.chartPaths.length; i++) {
+    expect(readFileSync(b.chartPaths[i]!).equals(readFileSync(a.chartPaths[i]!)), b.chartPaths[i]).toBe(true);
+  }
+}
+
+/** Posts one request on the scenario's ledger, as a later night would, and returns its posting id. */
+export async function postOne(scenario: Scenario, request: PostingRequest): Promise<number> {
+  const [result] = await scenario.ledger.post([request]);
+  if (result?.status !== 'posted') throw new Error(`not posted: ${JSON.stringify(result)}`);
+  return result.postingId!;
+}
+
+/** The register's id of member `number`. */
+export async function memberId(scenario: Scenario, number: string): Promise<number> {
+  return ((await scenario.ledger.db.knex('members').where({ number }).first('id')) as { id: number }).id;
+}
+
+/** An archive row as the ingest and accrue jobs leave it for an activity credited on `day`. */
+export function archiveRow(day: IsoDate, row: Record<string, unknown>): Record<string, unknown> {
+  return {
+    activity_date: day,
+    business_date: day,
+    status: 'POSTED',
+    needs_accrual: false,
+    status_credit: 0,
+    updated_at: `${day}T23:00:00Z`,
+    ...row,
+  };
+}
+
+export interface StayOptions {
+  /** The stay's posting key, activity key and external reference. */
+  key: string;
+  day: IsoDate;
+  member: string;
+  spendMinor: number;
+  points: number;
+  /** Further columns of the archive row. */
+  archive?: Record<string, unknown>;
+}
+
+/** The archive columns every GRANDSTAY hotel stay and reversal record of `member` shares. */
+function grandstayRow(day: IsoDate, member: string, row: Record<string, unknown>) {
+  return archiveRow(day, {
+    type: 'HOTEL',
+    member_number: member,
+    channel: 'PARTNER:GRANDSTAY',
+    partner_code: 'GRANDSTAY',
+    activity_type: 'STAY',
+    ...row,
+  });
+}
+
+/** A GRANDSTAY hotel stay credited on `day` as the accrue job posts it, with its archive row. */
+export async function stay(scenario: Scenario, options: StayOptions): Promise<void> {
+  const { key, day, member, spendMinor, points } = options;
+  const postingId = await postOne(scenario, {
+    key,
+    kind: 'ACCRUAL',
+    businessDate: day,
+    activityDate: day,
+    channel: 'PARTNER:GRANDSTAY',
+    memberNumber: member,
+    entries: [
+      { account: Accounts.memberPoints(member), amount: points, expiresOn: '2029-06-30' },
+      { account: Accounts.partner('GRANDSTAY'), amount: -points },
+    ],
+  });
+  await scenario.ledger.db.knex('activities').insert(
+    grandstayRow(day, member, {
+      activity_key: key,
+      member_id: await memberId(scenario, member),
+      external_ref: key,
+      spend_minor: spendMinor,
+      spend_currency: 'USD',
+      base_spend_minor: spendMinor,
+      points,
+      posting_key: key,
+      posting_id: postingId,
+      ...options.archive,
+    }),
+  );
+}
+
+export interface ReversalOptions extends Omit<StayOptions, 'spendMinor'> {
+  /** The spend the record takes back, written negative on its row; without it the row has no spend. */
+  spendMinor?: number;
+}
+
+/**
+ * GRANDSTAY's reversal record of the stay `key`, read and posted on `day`: a POSTED row of its own,
+ * and the stay's row REVERSED.
+ */
+export async function reversal(scenario: Scenario, options: ReversalOptions): Promise<void> {
+  const { key, day, member, spendMinor, points } = options;
+  const knex = scenario.ledger.db.knex;
+  const postingId = await postOne(scenario, { key: `${key}:REV`, reverses: key, businessDate: day });
+  await knex('activities').insert(
+    grandstayRow(day, member, {
+      activity_key: `${key}-R`,
+      member_id: await memberId(scenario, member),
+      external_ref: `${key}-R`,
+      reversal_of_ref: key,
+      points_requested: -points,
+      ...(spendMinor === undefined
+        ? {}
+        : { spend_minor: -spendMinor, spend_currency: 'USD', base_spend_minor: -spendMinor }),
+      points: -points,
+      posting_key: `${key}:REV`,
+      posting_id: postingId,
+      ...options.archive,
+    }),
+  );
+  await knex('activities')
+    .where({ activity_key: key })
+    .update({ status: 'REVERSED', reason: 'REVERSED_BY_PARTNER' });
 }
