@@ -2,7 +2,9 @@
  * Running jobs: each run is recorded in `job_runs` (start, end, status, counts, error), holds a lock so
  * the same job and date never run twice at once, and returns a summary instead of throwing into the
  * scheduler. `nightly` runs the steps of the night in order under one lock; a failed step stops the
- * night (except fetch: what did arrive is still read), and a rerun of the date picks up from there.
+ * night (except fetch: what did arrive is still read, but nothing is made or sent from it), and a rerun
+ * of the date picks up from there. A step the process was asked to stop (SIGTERM, SIGINT) before it
+ * returned is recorded failed with `[INTERRUPTED]`: it may have left work undone, which the rerun does.
  */
 import { hostname } from 'node:os';
 import { explainDatabaseError } from '../db/connection.js';
@@ -47,6 +49,15 @@ export const NIGHTLY_STEPS: StepName[] = [
 /** Month-end: the exports and reports whose month-end parts run on the last day, then delivery. */
 export const MONTHLY_STEPS: StepName[] = ['export', 'report', 'deliver'];
 export const JOB_NAMES = [...Object.keys(STEP_JOBS), 'nightly', 'monthly'] as const;
+/**
+ * The steps a night still runs after a failed fetch: they read and post what did arrive (every file is
+ * its own transaction, every posting has its idempotency key, so the rerun only adds what was missing).
+ * The others are skipped until the rerun: tiers and expire make once-per-date decisions (a review, a lot
+ * expired) that must see the whole day's postings; export, report and deliver would make and send the
+ * date's outputs from part of its data, and a delivered file is never delivered again; retention is
+ * left with them so the rerun completes the night in the order of a night without the fault.
+ */
+const STEPS_AFTER_FAILED_FETCH: ReadonlySet<StepName> = new Set(['ingest', 'accrue']);
 export type RunnableJob = StepName | 'nightly' | 'monthly';
 
 export interface StepSummary {
@@ -55,7 +66,10 @@ export interface StepSummary {
   seconds: number;
   counts: Record<string, number>;
   warnings: string[];
+  /** Why the step failed; `INTERRUPTED` when the process was asked to stop before the step returned. */
   error?: { code: string; message: string };
+  /** Why a skipped step did not run. */
+  reason?: string;
 }
 
 export interface RunSummary {
@@ -64,10 +78,33 @@ export interface RunSummary {
   status: 'succeeded' | 'failed';
   steps: StepSummary[];
   seconds: number;
+  /** Where and why the run stopped short of its steps; absent when every step ran and succeeded. */
+  stopped?: { step: string; reason: string };
 }
 
 export function isRunnable(name: string): name is RunnableJob {
   return (JOB_NAMES as readonly string[]).includes(name);
+}
+
+/** How a stop request names itself: the signal's name when the CLI or the scheduler gave it. */
+function stopRequest(signal: AbortSignal): string {
+  return typeof signal.reason === 'string' ? `stopped on request (${signal.reason})` : 'stopped on request';
+}
+
+/**
+ * A step that returned after the process was asked to stop. Jobs stop at their next transaction when
+ * they see the request, so it may have left work undone; whether it did cannot be told from here (a job
+ * that never looks at the request does all of it), so it is not taken for done: a rerun is always safe.
+ */
+export class InterruptedError extends RedeyeError {
+  constructor(job: string, businessDate: string, signal: AbortSignal) {
+    super(
+      'INTERRUPTED',
+      `${stopRequest(signal)} while ${job} was running, which may have left work undone; a rerun of ` +
+        `${businessDate} completes it`,
+      { job, businessDate },
+    );
+  }
 }
 
 /** A failure as the run reports it: database failures say which database and what is wrong with it. */
@@ -130,6 +167,10 @@ async function runStep(ctx: JobContext, name: StepName): Promise<StepSummary> {
     runId = await openRunRecord(ctx, name);
     ctx.logger.info({ job: name, businessDate: ctx.businessDate }, `${name} started`);
     result = await STEP_JOBS[name](ctx);
+    // Jobs return early when asked to stop, with counts that look like success: a step the stop request
+    // reached before it returned is recorded as interrupted, so neither the operator, nor the scheduler's
+    // catch-up, nor a later night (tiers reads its last successful run) takes it for done.
+    if (ctx.signal?.aborted) error = new InterruptedError(name, ctx.businessDate, ctx.signal);
   } catch (e) {
     error = stepError(ctx, e, name);
   }
@@ -196,6 +237,10 @@ async function closeInterruptedRuns(ctx: JobContext): Promise<void> {
     );
 }
 
+function skipped(job: string, reason: string): StepSummary {
+  return { job, status: 'skipped', seconds: 0, counts: {}, warnings: [], reason };
+}
+
 export interface RunOptions {
   /**
    * Refuse with AlreadyRanError when a run of this job for the date has already succeeded. Checked under
@@ -223,6 +268,7 @@ export async function runJob(
   let lock: RunLock | undefined;
   const summaries: StepSummary[] = [];
   let compositeRun: number | undefined;
+  let stopped: RunSummary['stopped'];
   try {
     try {
       lock = await acquireLock(ctx.db, `${name}:${runCtx.businessDate}`, ctx.now);
@@ -250,15 +296,41 @@ export async function runJob(
       // The night as a whole is recorded too: the scheduler's catch-up reads it.
       compositeRun = await openRunRecord(runCtx, name);
     }
-    let stopped = false;
+    // After a failed fetch the night reads what did arrive, then ends failed naming fetch.
+    let fetchFailed = false;
     for (const step of steps) {
-      if (stopped || ctx.signal?.aborted) {
-        summaries.push({ job: step, status: 'skipped', seconds: 0, counts: {}, warnings: [] });
+      if (stopped) {
+        summaries.push(skipped(step, `not run: the run stopped at ${stopped.step}`));
+        continue;
+      }
+      if (ctx.signal?.aborted) {
+        stopped = { step, reason: `${stopRequest(ctx.signal)} before ${step} started` };
+        summaries.push(skipped(step, `not run: ${stopped.reason}`));
+        continue;
+      }
+      if (fetchFailed && !STEPS_AFTER_FAILED_FETCH.has(step)) {
+        summaries.push(skipped(step, 'not run: fetch failed; the rerun runs it once every file is in'));
         continue;
       }
       const s = await runStep(runCtx, step);
       summaries.push(s);
-      if (s.status === 'failed' && step !== 'fetch') stopped = true;
+      if (s.status !== 'failed') continue;
+      const interrupted = s.error?.code === 'INTERRUPTED';
+      if (step === 'fetch' && !interrupted && steps.length > 1) fetchFailed = true;
+      else
+        stopped = {
+          step,
+          reason: interrupted
+            ? `${stopRequest(ctx.signal!)} while ${step} was running`
+            : `${step} failed [${s.error?.code}]`,
+        };
+    }
+    if (fetchFailed && !stopped) {
+      const error = summaries.find((x) => x.job === 'fetch')?.error;
+      stopped = {
+        step: 'fetch',
+        reason: `fetch failed [${error?.code}]; what did arrive was read, the rest waits for the rerun`,
+      };
     }
     const failed = summaries.some((s) => s.status !== 'succeeded');
     if (compositeRun !== undefined) {
@@ -292,5 +364,6 @@ export async function runJob(
     status: summaries.some((s) => s.status !== 'succeeded') ? 'failed' : 'succeeded',
     steps: summaries,
     seconds: Number(process.hrtime.bigint() - t0) / 1e9,
+    ...(stopped ? { stopped } : {}),
   };
 }
