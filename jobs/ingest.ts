@@ -81,6 +81,17 @@ export const ingestJob: Job = async (ctx: JobContext): Promise<JobResult> => {
       if (files.length === 0 && held === 0) continue;
       const r = await ingestFtlDelivery(ctx, program, files);
       counts.files! += r.files;
+      // A delivery gives each of the night's files its verdict in the registry: counted from there.
+      const ftlIds = files.map((f) => f.id);
+      for (const part of chunks(ftlIds, 500)) {
+        const byVerdict = (await ctx.db
+          .knex('files')
+          .whereIn('id', part)
+          .groupBy('verdict')
+          .select('verdict')
+          .count({ n: '*' })) as Array<{ verdict: string; n: number | string }>;
+        for (const v of byVerdict) counts[v.verdict] = (counts[v.verdict] ?? 0) + Number(v.n);
+      }
       counts.records! += r.passengers;
       counts.rejects! += r.rejects;
       counts.ftlHeldParts = r.held;
@@ -97,8 +108,10 @@ export const ingestJob: Job = async (ctx: JobContext): Promise<JobResult> => {
       counts[r.verdict] = (counts[r.verdict] ?? 0) + 1;
       counts.records! += r.records;
       counts.rejects! += r.rejects;
-      for (const [k, v] of Object.entries(handler.counts()))
-        counts[`${feed}.${k}`] = (counts[`${feed}.${k}`] ?? 0) + v;
+      // A file rejected whole leaves nothing behind: what its handler counted was rolled back with it.
+      if (r.verdict !== 'rejected')
+        for (const [k, v] of Object.entries(handler.counts()))
+          counts[`${feed}.${k}`] = (counts[`${feed}.${k}`] ?? 0) + v;
       warnings.push(...r.warnings);
       ctx.logger.info(
         { file: file.name, feed, verdict: r.verdict, records: r.records, rejects: r.rejects },
