@@ -1,10 +1,11 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { hostname } from 'node:os';
 import { availableEngines } from '../test/harness/db.js';
 import { createWorld, type TestWorld } from '../test/harness/context.js';
 import { openDb } from '../db/connection.js';
 import { silentLogger } from '../lib/log.js';
 import { missedDates, Scheduler } from './schedule.js';
+import { STEP_JOBS } from './runner.js';
 
 /** The demo configuration with one cheap scheduled job, at a time of day the test never reaches. */
 function scheduled(yaml: string): string {
@@ -38,7 +39,10 @@ for (const engine of availableEngines()) {
     beforeEach(async () => {
       w = await createWorld(engine, scheduled);
     });
-    afterEach(async () => w.cleanup());
+    afterEach(async () => {
+      vi.restoreAllMocks();
+      await w.cleanup();
+    });
 
     it('lists the business dates missed since the last successful run, bounded by catchUpDays', async () => {
       await succeeded(w, 'tiers', '2026-11-20');
@@ -125,6 +129,39 @@ for (const engine of availableEngines()) {
         n: expect.anything(),
       });
       expect(Number((await w.t.db.knex('job_locks').count({ n: '*' }).first())!.n)).toBe(0);
+    });
+
+    it('does not take a run stopped by SIGTERM for done: the next start catches it up', async () => {
+      await succeeded(w, 'tiers', '2026-11-23');
+      const now = () => new Date('2026-11-26T10:00:00Z');
+      const s = new Scheduler({ db: w.t.db, config: w.config, logger: silentLogger, env: {}, now });
+      const tiers = STEP_JOBS.tiers;
+      let stopping: Promise<void> | undefined;
+      // SIGTERM while the catch-up's first night is running.
+      vi.spyOn(STEP_JOBS, 'tiers').mockImplementation((ctx) => {
+        stopping ??= s.stop('SIGTERM');
+        return tiers(ctx);
+      });
+      await s.start();
+      await s.idle();
+      await stopping;
+      expect(s.runs.map((r) => [r.businessDate, r.status, r.stopped])).toEqual([
+        [
+          '2026-11-24',
+          'failed',
+          { step: 'tiers', reason: 'stopped on request (SIGTERM) while tiers was running' },
+        ],
+      ]);
+      vi.restoreAllMocks();
+
+      const next = new Scheduler({ db: w.t.db, config: w.config, logger: silentLogger, env: {}, now });
+      await next.start();
+      await next.idle();
+      await next.stop();
+      expect(next.runs.map((r) => [r.businessDate, r.status])).toEqual([
+        ['2026-11-24', 'succeeded'],
+        ['2026-11-25', 'succeeded'],
+      ]);
     });
 
     if (engine === 'postgres') {

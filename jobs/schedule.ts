@@ -131,6 +131,7 @@ export class Scheduler {
   private readonly controller = new AbortController();
   private readonly tasks: ScheduledTask[] = [];
   private queue: Promise<void> = Promise.resolve();
+  private started?: Promise<void>;
   private readonly timeZone: string;
   private readonly now: () => Date;
   readonly runs: RunSummary[] = [];
@@ -162,9 +163,17 @@ export class Scheduler {
         // Another scheduler sharing the database may have run it already: each job runs once per date.
         const summary = await runJob(ctx, job, { onlyOnce: true });
         this.runs.push(summary);
+        const stopped = summary.stopped
+          ? ` (stopped at ${summary.stopped.step}: ${summary.stopped.reason})`
+          : '';
         this.o.logger.info(
-          { job, businessDate: date, status: summary.status },
-          `${job} for ${date}: ${summary.status}`,
+          {
+            job,
+            businessDate: date,
+            status: summary.status,
+            ...(summary.stopped ? { stopped: summary.stopped } : {}),
+          },
+          `${job} for ${date}: ${summary.status}${stopped}`,
         );
       } catch (error) {
         const e = coerceError(error);
@@ -177,11 +186,24 @@ export class Scheduler {
     return this.queue;
   }
 
-  /** Starts the cron tasks, then runs what was missed while the scheduler was down. */
-  async start(): Promise<void> {
+  /**
+   * Starts the cron tasks, then runs what was missed while the scheduler was down. A stop during
+   * start-up ends it there: no further task is started and nothing is caught up.
+   */
+  start(): Promise<void> {
+    this.started ??= this.begin().catch(async (error: unknown) => {
+      // Tasks already started would keep the process alive after a failed start.
+      for (const t of this.tasks.splice(0)) await t.destroy();
+      throw error;
+    });
+    return this.started;
+  }
+
+  private async begin(): Promise<void> {
     const jobs = scheduledJobs(this.o.config);
     const catchUp: Array<[RunnableJob, IsoDate]> = [];
     for (const s of jobs) {
+      if (this.controller.signal.aborted) break;
       this.tasks.push(
         cron.schedule(s.cron, () => this.enqueue(s.job, this.businessDateFor(s.dateOffsetDays)), {
           timezone: this.timeZone,
@@ -197,6 +219,10 @@ export class Scheduler {
         this.o.config.schedules.catchUpDays,
       ))
         catchUp.push([s.job, d]);
+    }
+    if (this.controller.signal.aborted) {
+      this.o.logger.info({}, 'scheduler stopped during start-up: nothing was run');
+      return;
     }
     this.o.logger.info(
       {
@@ -215,10 +241,15 @@ export class Scheduler {
     return this.queue;
   }
 
-  /** Stops the cron tasks and waits for the running job to reach the end of its current transaction. */
-  async stop(): Promise<void> {
-    this.controller.abort();
-    for (const t of this.tasks) await t.destroy();
+  /**
+   * Stops the cron tasks and waits for the running job to reach the end of its current transaction.
+   * `reason` (the signal's name) is what an interrupted run names as what stopped it.
+   */
+  async stop(reason?: unknown): Promise<void> {
+    this.controller.abort(reason);
+    // A stop during start-up waits for it to end, so that every task it started is destroyed here.
+    await this.started?.catch(() => undefined);
+    for (const t of this.tasks.splice(0)) await t.destroy();
     await this.queue;
     this.o.logger.info({}, 'scheduler stopped');
   }

@@ -8,7 +8,10 @@ import { table } from '../format.js';
 import { terminalProgress } from '../progress.js';
 import { Scheduler } from '../../jobs/schedule.js';
 
-/** The business date a night processes by default: yesterday in the program's time zone. */
+/**
+ * The business date a night processes by default: yesterday in the program's time zone, by the run's
+ * clock (pass `runClock(env)()` so that REDEYE_NOW replays the night it names).
+ */
 export function defaultBusinessDate(timeZone: string, now: Date = new Date()): string {
   return addDays(dateInZone(now, timeZone), -1);
 }
@@ -46,10 +49,13 @@ export function jobContext(ctx: CommandContext, businessDate: string, signal?: A
   };
 }
 
-/** Stops after the current transaction on SIGINT/SIGTERM instead of dying mid-step. */
+/**
+ * Stops after the current transaction on SIGINT/SIGTERM instead of dying mid-step. The signal's name is
+ * the abort reason, so the run can say what stopped it. A second signal gets the default action.
+ */
 export function abortOnSignals(): { signal: AbortSignal; dispose(): void } {
   const controller = new AbortController();
-  const stop = () => controller.abort();
+  const stop = (signal: NodeJS.Signals) => controller.abort(signal);
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   return {
@@ -81,6 +87,14 @@ export function printSummary(ctx: CommandContext, s: RunSummary): void {
     for (const w of step.warnings) ctx.output.out(`warning (${step.job}): ${w}`);
     if (step.error) ctx.output.out(`error (${step.job}) [${step.error.code}]: ${step.error.message}`);
   }
+  if (s.stopped) {
+    const notRun = s.steps.filter((step) => step.status === 'skipped').map((step) => step.job);
+    ctx.output.out(
+      `stopped at ${s.stopped.step}: ${s.stopped.reason}` +
+        (notRun.length > 0 ? `; not run: ${notRun.join(', ')}` : '') +
+        `; run ${s.job} for ${s.businessDate} again to complete it`,
+    );
+  }
 }
 
 export function registerRun(program: Command, run: ActionRunner): void {
@@ -94,7 +108,9 @@ export function registerRun(program: Command, run: ActionRunner): void {
       run(async (ctx: CommandContext, job: string, opts: { date?: string; json?: boolean }) => {
         if (!isRunnable(job))
           throw new UsageError(`unknown job ${JSON.stringify(job)}; jobs: ${JOB_NAMES.join(', ')}`);
-        const date = parseDateOption(opts.date, () => defaultBusinessDate(ctx.config.program.timeZone));
+        const date = parseDateOption(opts.date, () =>
+          defaultBusinessDate(ctx.config.program.timeZone, runClock(ctx.env)()),
+        );
         const stop = abortOnSignals();
         try {
           const summary = await runJob(jobContext(ctx, date, stop.signal), job);
@@ -116,22 +132,37 @@ export function registerSchedule(program: Command, run: ActionRunner): void {
     )
     .action(
       run(async (ctx: CommandContext) => {
-        const scheduler = new Scheduler({
-          db: ctx.db(),
-          config: ctx.config,
-          logger: ctx.logger,
-          env: ctx.env,
-        });
-        await scheduler.start();
-        await new Promise<void>((resolve) => {
-          const stop = () => {
-            ctx.logger.info({}, 'stopping: the running step finishes its transaction first');
-            scheduler.stop().then(resolve, resolve);
-          };
-          process.once('SIGINT', stop);
-          process.once('SIGTERM', stop);
-        });
-        return 0;
+        // The daemon runs on the wall clock: cron fires by it, and a pinned clock would give every firing
+        // the same business date. REDEYE_NOW replays one night: `redeye run nightly --date D`.
+        if (ctx.env.REDEYE_NOW)
+          throw new UsageError(
+            'REDEYE_NOW pins the clock of one run and redeye schedule runs on the wall clock: unset it ' +
+              '(to replay a night as it ran, use REDEYE_NOW with redeye run nightly --date YYYY-MM-DD)',
+          );
+        // The handlers come first: a signal during start-up (configuration, database, the catch-up's
+        // look-up) must stop the daemon as cleanly as one after it, not kill it.
+        const stop = abortOnSignals();
+        try {
+          const requested = new Promise<void>((resolve) =>
+            stop.signal.aborted ? resolve() : stop.signal.addEventListener('abort', () => resolve()),
+          );
+          const scheduler = new Scheduler({
+            db: ctx.db(),
+            config: ctx.config,
+            logger: ctx.logger,
+            env: ctx.env,
+          });
+          await Promise.race([scheduler.start(), requested]);
+          await requested;
+          ctx.logger.info(
+            { signal: stop.signal.reason as unknown },
+            'stopping: the running step finishes its transaction first',
+          );
+          await scheduler.stop(stop.signal.reason);
+          return 0;
+        } finally {
+          stop.dispose();
+        }
       }),
     );
 }

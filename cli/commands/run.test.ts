@@ -1,0 +1,172 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { main } from '../main.js';
+import { openDb } from '../../db/connection.js';
+import { insertMember } from '../../ledger/members.js';
+import { STEP_JOBS } from '../../jobs/runner.js';
+import { Scheduler } from '../../jobs/schedule.js';
+
+const example = readFileSync(resolve(import.meta.dirname, '../../examples/redeye.config.yaml'), 'utf8');
+const FTL = resolve(import.meta.dirname, '../../parsers/ftl/fixtures/01-simple.ftl');
+const FEED_FOLDERS = [
+  'ftl',
+  'flown',
+  'partner',
+  'hotel',
+  'alliance/claims',
+  'alliance/results',
+  'redemptions',
+  'members',
+  'fx',
+  'retro-claims',
+];
+
+describe('redeye run and redeye schedule', () => {
+  let dir: string;
+  let config: string;
+
+  /** Runs the command in-process: its output, its errors, and its log lines (pino writes to stderr). */
+  async function redeye(args: string[], env: NodeJS.ProcessEnv = {}) {
+    const out: string[] = [];
+    const err: string[] = [];
+    const log: string[] = [];
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      log.push(String(chunk));
+      return true;
+    });
+    try {
+      const code = await main(['node', 'redeye', '--config', config, ...args], {
+        output: { out: (s) => out.push(s), err: (s) => err.push(s) },
+        env: { REDEYE_LOG_LEVEL: 'info', ...env },
+      });
+      return { code, out: out.join('\n'), err: err.join('\n'), log: log.join('') };
+    } finally {
+      spy.mockRestore();
+    }
+  }
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'redeye-run-'));
+    config = join(dir, 'redeye.config.yaml');
+    writeFileSync(config, example.replaceAll('../var/', './var/'));
+    for (const f of FEED_FOLDERS) mkdirSync(join(dir, 'var', 'inbox', f), { recursive: true });
+    expect((await redeye(['db', 'migrate'])).code).toBe(0);
+  });
+  afterEach(() => {
+    vi.restoreAllMocks();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  describe('the default business date', () => {
+    it('is yesterday in the program’s time zone by the clock REDEYE_NOW pins', async () => {
+      // 02:30 UTC on 5 June is 05:30 in Moscow: yesterday is 4 June.
+      const r = await redeye(['run', 'tiers', '--json'], { REDEYE_NOW: '2026-06-05T02:30:00Z' });
+      expect(r.code, r.err).toBe(0);
+      expect(JSON.parse(r.out)).toMatchObject({ job: 'tiers', businessDate: '2026-06-04' });
+      // 22:30 UTC on 4 June is already 5 June in Moscow: yesterday is 4 June, not 3 June (UTC's).
+      const late = await redeye(['run', 'tiers', '--json'], { REDEYE_NOW: '2026-06-04T22:30:00Z' });
+      expect(JSON.parse(late.out)).toMatchObject({ businessDate: '2026-06-04' });
+    });
+
+    it('of simulate is too', async () => {
+      const db = openDb(`sqlite:${join(dir, 'var', 'redeye.sqlite')}`);
+      await insertMember(db.knex, {
+        number: '1000000016',
+        status: 'ACTIVE',
+        tier: 'MEMBER',
+        surname: 'IVANOV',
+        givenName: 'IVAN',
+        enrolmentDate: '2020-01-01',
+      });
+      await db.close();
+      const coupon = join(dir, 'coupon.csv');
+      writeFileSync(
+        coupon,
+        'ticket_number,coupon_number,issue_date,pnr,operating_carrier,operating_flight,marketing_carrier,' +
+          'marketing_flight,flight_date,origin,destination,cabin,booked_rbd,flown_rbd,fare_basis,' +
+          'passenger_surname,passenger_given_name,passenger_type,ffp_carrier,ffp_number,fare_amount,' +
+          'carrier_surcharge_amount,tax_amount,currency,coupon_status,source_ref\n' +
+          // Flown on 10 June: after the business date REDEYE_NOW gives, long before the wall clock's.
+          '0741234567890,1,2026-06-01,K7QX2M,XX,245,,,2026-06-10,SVO,LED,Y,B,B,BSTD,IVANOV,IVAN,ADT,XX,' +
+          '1000000016,100.00,12.50,8.40,EUR,F,RA-1\n',
+      );
+      const r = await redeye(['simulate', 'flown', coupon, '--json'], { REDEYE_NOW: '2026-06-05T02:30:00Z' });
+      expect(r.code, r.err).toBe(0);
+      const record = r.out
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .find((e) => e.type === 'record');
+      expect(record).toMatchObject({ reason: 'FUTURE_DATE' });
+      expect(String(record!.message)).toContain('after the processing date 2026-06-04');
+    });
+
+    it('is refused for the scheduler, which runs on the wall clock', async () => {
+      const r = await redeye(['schedule'], { REDEYE_NOW: '2026-06-05T02:30:00Z' });
+      expect(r.code).toBe(2);
+      expect(r.err).toMatch(/^error \[USAGE\]: REDEYE_NOW pins the clock of one run/);
+    }, 15_000);
+  });
+
+  it('a step stopped by SIGTERM is reported as such, and the run exits 1', async () => {
+    copyFileSync(FTL, join(dir, 'var', 'inbox', 'ftl', '01-simple.ftl'));
+    const env = { REDEYE_NOW: '2026-05-29T23:30:00Z' };
+    expect((await redeye(['run', 'fetch'], env)).code).toBe(0);
+    const ingest = STEP_JOBS.ingest;
+    // SIGTERM arrives as ingest starts: it stops before its first file.
+    vi.spyOn(STEP_JOBS, 'ingest').mockImplementation((ctx) => {
+      process.emit('SIGTERM', 'SIGTERM');
+      return ingest(ctx);
+    });
+    const r = await redeye(['run', 'ingest'], env);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/^ingest for 2026-05-29: FAILED/);
+    expect(r.out).toMatch(/ingest\s+failed/);
+    expect(r.out).toContain(
+      'error (ingest) [INTERRUPTED]: stopped on request (SIGTERM) while ingest was running, which may have ' +
+        'left work undone; a rerun of 2026-05-29 completes it',
+    );
+    expect(r.out).toContain(
+      'stopped at ingest: stopped on request (SIGTERM) while ingest was running; run ingest for 2026-05-29 again to complete it',
+    );
+    expect(process.listenerCount('SIGTERM')).toBe(0);
+
+    vi.restoreAllMocks();
+    const again = await redeye(['run', 'ingest', '--json'], env);
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.out)).toMatchObject({
+      status: 'succeeded',
+      steps: [{ counts: { accepted: 1 } }],
+    });
+  });
+
+  it('schedule stops cleanly, exit 0, on a SIGTERM in the middle of its start-up', async () => {
+    const before = process.listenerCount('SIGTERM');
+    const start = Scheduler.prototype.start;
+    let handled: boolean | undefined;
+    vi.spyOn(Scheduler.prototype, 'start').mockImplementation(function (this: Scheduler) {
+      // The signal comes while the daemon is starting: a process without a handler for it dies here.
+      handled = process.emit('SIGTERM', 'SIGTERM');
+      return start.call(this);
+    });
+    const running = redeye(['schedule']);
+    await vi.waitFor(() => expect(handled).toBeDefined());
+    if (!handled) {
+      // Nothing took it: this process lives on (a real one would have died), so stop the daemon the
+      // way an operator would, once it listens, and let the assertions below report the failure.
+      await vi.waitFor(() => expect(process.listenerCount('SIGTERM')).toBeGreaterThan(before));
+      process.emit('SIGTERM', 'SIGTERM');
+    }
+    const r = await running;
+    expect(handled).toBe(true);
+    expect(r.code).toBe(0);
+    expect(r.log).toContain(
+      '"signal":"SIGTERM","msg":"stopping: the running step finishes its transaction first"',
+    );
+    expect(r.log).toContain('scheduler stopped during start-up: nothing was run');
+    expect(r.log).toContain('"msg":"scheduler stopped"');
+    expect(r.log).not.toContain('scheduler started');
+    expect(process.listenerCount('SIGTERM')).toBe(before);
+  });
+});
