@@ -69,6 +69,147 @@ describe('configuration', () => {
     );
   });
 
+  /** The 1-based line of the first line of the example holding `text`. */
+  const lineOfText = (text: string, from = 0) =>
+    example.split('\n').findIndex((l, i) => i >= from && l.includes(text)) + 1;
+
+  it('refuses misspelt keys instead of dropping them, each with its path, line and the key it likely meant', () => {
+    const broken = example
+      .replace('capPerPeriod: { points: 50000', 'capPerperiod: { points: 50000')
+      .replace('softLanding: true', 'softlanding: true')
+      .replace('catchUpDays: 7', 'catchUpDay: 7')
+      .replace('holdHours: 48', 'holdHour: 48')
+      .replace('  level: info', '  level: info\n  colour: never');
+    const err = problems(broken);
+    const byPath = Object.fromEntries(err.problems.map((p) => [p.path, p]));
+    expect(byPath['partners[2].contracts[0].capPerperiod']).toEqual({
+      path: 'partners[2].contracts[0].capPerperiod',
+      line: lineOfText('capPerPeriod'),
+      message: 'unknown key "capPerperiod" (did you mean "capPerPeriod"?)',
+    });
+    expect(byPath['tiers.softlanding']!.message).toBe(
+      'unknown key "softlanding" (did you mean "softLanding"?)',
+    );
+    expect(byPath['tiers.softlanding']!.line).toBe(lineOfText('softLanding'));
+    expect(byPath['schedules.catchUpDay']!.message).toMatch(/did you mean "catchUpDays"/);
+    expect(byPath['feeds.ftl.holdHour']!.message).toMatch(/did you mean "holdHours"/);
+    expect(byPath['feeds.ftl.holdHour']!.line).toBe(lineOfText('holdHours'));
+    // Nothing close: the keys the section knows.
+    expect(byPath['logging.colour']!.message).toBe('unknown key "colour" (known here: level)');
+    expect(err.problems).toHaveLength(5);
+    expect(err.exitCode).toBe(2);
+    expect(err.describe()).toContain(
+      `partners[2].contracts[0].capPerperiod (line ${lineOfText('capPerPeriod')}): unknown key "capPerperiod"`,
+    );
+  });
+
+  it('refuses a misspelt key in a block map at the line of the key, and in a transport', () => {
+    const err = problems(
+      example
+        .replace('    root: ../var/inbox', '    rooot: ../var/inbox')
+        .replace('retention:\n  closedMonths: 24', 'retention:\n  closedMonth: 24'),
+    );
+    const byPath = Object.fromEntries(err.problems.map((p) => [p.path, p]));
+    expect(byPath['transports.inbox.rooot']!.message).toBe('unknown key "rooot" (did you mean "root"?)');
+    expect(byPath['transports.inbox.rooot']!.line).toBe(lineOfText('root: ../var/inbox'));
+    expect(byPath['retention.closedMonth']!.line).toBe(lineOfText('closedMonths'));
+    expect(byPath['transports.inbox.root']!.message).toMatch(/expected string/i);
+  });
+
+  it('keeps the maps keyed by name open: activity types of a contract, transports', () => {
+    const config = parseConfig(
+      example
+        .replace(
+          'RENTAL: { per: activity, rate: "500" }',
+          'RENTAL: { per: activity, rate: "500" }\n          BOOKING: { per: activity, rate: "1" }',
+        )
+        .replace(
+          '  outbox:                      # where exports',
+          '  spare: { type: local, root: ../var/spare }\n  outbox:                      # where exports',
+        ),
+      examplePath,
+      {},
+    );
+    expect(Object.keys(config.partners.find((p) => p.code === 'DRIVE')!.contracts[0]!.activities)).toContain(
+      'BOOKING',
+    );
+    expect(Object.keys(config.transports)).toEqual(['inbox', 'spare', 'outbox']);
+  });
+
+  it('refuses a time zone the runtime does not know, in the program and in the schedules', () => {
+    const err = problems(
+      example
+        .replace('  timeZone: Europe/Moscow\n\ndatabase', '  timeZone: Europe/Moskva\n\ndatabase')
+        .replace('schedules:\n  timeZone: Europe/Moscow', 'schedules:\n  timeZone: Mars/Olympus_Mons'),
+    );
+    const byPath = Object.fromEntries(err.problems.map((p) => [p.path, p]));
+    expect(byPath['program.timeZone']).toEqual({
+      path: 'program.timeZone',
+      line: lineOfText('timeZone: Europe/Moscow'),
+      message:
+        'unknown time zone "Europe/Moskva": expected an IANA time zone such as Europe/Moscow or UTC (did you mean "Europe/Moscow"?)',
+    });
+    expect(byPath['schedules.timeZone']!.message).toMatch(/^unknown time zone "Mars\/Olympus_Mons"/);
+    expect(byPath['schedules.timeZone']!.line).toBe(
+      lineOfText('timeZone: Europe/Moscow', lineOfText('schedules:')),
+    );
+    expect(
+      parseConfig(example.replace('timeZone: Europe/Moscow', 'timeZone: UTC'), examplePath, {}).program
+        .timeZone,
+    ).toBe('UTC');
+  });
+
+  it('refuses a name that points at no transport, partner, tier or report wherever one is named', () => {
+    const broken = example
+      .replace('exports:\n  outbox: outbox', 'exports:\n  outbox: outbx')
+      .replace('    program: LH\n', '    program: LH\n    outbox: lufthansa\n')
+      .replace(
+        '      schedule: monthly',
+        '      schedule: monthly\n      filters: { partner: [GRANDSTAY, DRVE], tier: [GOLD, GLOD] }',
+      )
+      .replace('    monthly: [commercial@', '    montly: [commercial@');
+    const err = problems(broken);
+    const byPath = Object.fromEntries(err.problems.map((p) => [p.path, p]));
+    expect(byPath['exports.outbox']).toEqual({
+      path: 'exports.outbox',
+      line: broken.split('\n').indexOf('  outbox: outbx') + 1,
+      message: 'no transport named "outbx" (known: inbox, outbox) (did you mean "outbox"?)',
+    });
+    expect(byPath['partners[3].outbox']!.message).toBe(
+      'no transport named "lufthansa" (known: inbox, outbox)',
+    );
+    expect(byPath['reports.custom[0].filters.partner[1]']!.message).toBe(
+      'no partner DRVE (did you mean "DRIVE"?)',
+    );
+    expect(byPath['reports.custom[0].filters.tier[1]']!.message).toBe(
+      'unknown tier GLOD (did you mean "GOLD"?)',
+    );
+    expect(byPath['mail.lists.montly']!.message).toBe('no report named "montly" (did you mean "monthly"?)');
+    expect(err.problems).toHaveLength(5);
+  });
+
+  it('refuses an invalid cron expression with its path and line', () => {
+    const err = problems(
+      example
+        .replace('{ job: nightly, cron: "30 2 * * *" }', '{ job: nightly, cron: "30 25 * * *" }')
+        .replace('{ job: monthly, cron: "0 6 1 * *" }', '{ job: monthly, cron: "0 6 1 *" }'),
+    );
+    expect(err.problems).toEqual([
+      {
+        path: 'schedules.jobs[0].cron',
+        line: lineOfText('job: nightly'),
+        message: expect.stringMatching(/^not a cron expression: "30 25 \* \* \*" \(25 .*hour\)/),
+      },
+      {
+        path: 'schedules.jobs[1].cron',
+        line: lineOfText('job: monthly'),
+        message: expect.stringMatching(
+          /^not a cron expression: "0 6 1 \*" \(expected 5 or 6 fields but got 4\)/,
+        ),
+      },
+    ]);
+  });
+
   it('names the line of a YAML syntax error', () => {
     const err = problems('program:\n  code: XX\n   name: broken indentation\n');
     expect(err.message).toMatch(/not valid YAML/);

@@ -5,10 +5,11 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
+import { LineCounter, parseDocument, isMap, isNode, isScalar, type Document } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, type ConfigProblem } from '../lib/errors.js';
 import { configSchema, type Config } from './schema.js';
+import { didYouMean, knownKeys } from './suggest.js';
 
 export const DEFAULT_CONFIG_FILE = 'redeye.config.yaml';
 
@@ -66,11 +67,10 @@ export function parseConfig(text: string, path: string, env: NodeJS.ProcessEnv =
   const raw: unknown = doc.toJS() ?? {};
   const result = configSchema.safeParse(raw);
   if (!result.success) {
-    throw new ConfigError(
-      `configuration file ${path} has ${result.error.issues.length} problem(s)`,
-      result.error.issues.map((issue) => toProblem(issue, doc, lineCounter)),
-      { file: path },
-    );
+    const problems = result.error.issues.flatMap((issue) => toProblems(issue, doc, lineCounter, raw));
+    throw new ConfigError(`configuration file ${path} has ${problems.length} problem(s)`, problems, {
+      file: path,
+    });
   }
   const configDir = dirname(path);
   const config = result.data;
@@ -100,9 +100,27 @@ export function resolveDatabaseUrl(url: string, baseDir: string): string {
   return `sqlite:${isAbsolute(file) ? file : resolve(baseDir, file)}`;
 }
 
-function toProblem(issue: z.core.$ZodIssue, doc: Document, lineCounter: LineCounter): ConfigProblem {
+function toProblems(
+  issue: z.core.$ZodIssue,
+  doc: Document,
+  lineCounter: LineCounter,
+  raw: unknown,
+): ConfigProblem[] {
   const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
-  return { path: formatPath(path), line: lineOf(doc, lineCounter, path), message: issue.message };
+  if (issue.code === 'unrecognized_keys') {
+    // A misspelt key would otherwise be dropped without a word (`capPerperiod` would lift a cap):
+    // each is a problem of its own, at its own line, with the key it most likely meant.
+    const known = knownKeys(configSchema, path, raw);
+    return issue.keys.map((key) => ({
+      path: formatPath([...path, key]),
+      line: lineOf(doc, lineCounter, [...path, key]),
+      message:
+        `unknown key "${key}"` +
+        (didYouMean(key, known) ||
+          (known.length > 0 ? ` (known here: ${[...known].sort().join(', ')})` : '')),
+    }));
+  }
+  return [{ path: formatPath(path), line: lineOf(doc, lineCounter, path), message: issue.message }];
 }
 
 export function formatPath(path: (string | number)[]): string {
@@ -112,9 +130,20 @@ export function formatPath(path: (string | number)[]): string {
   );
 }
 
-/** The line of the deepest node of `path` that exists in the file (a missing key points at its parent). */
+/**
+ * The line of the deepest node of `path` that exists in the file (a missing key points at its parent).
+ * A key's line is where the key is written, not where its value starts (a block map begins a line below).
+ */
 function lineOf(doc: Document, lineCounter: LineCounter, path: (string | number)[]): number | undefined {
   for (let n = path.length; n >= 0; n--) {
+    const last = path[n - 1];
+    if (n > 0 && typeof last === 'string') {
+      const parent = n === 1 ? doc.contents : doc.getIn(path.slice(0, n - 1), true);
+      if (isMap(parent)) {
+        const pair = parent.items.find((p) => (isScalar(p.key) ? p.key.value : p.key) === last);
+        if (pair && isNode(pair.key) && pair.key.range) return lineCounter.linePos(pair.key.range[0]).line;
+      }
+    }
     const node = n === 0 ? doc.contents : doc.getIn(path.slice(0, n), true);
     if (isNode(node) && node.range) return lineCounter.linePos(node.range[0]).line;
   }

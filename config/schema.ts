@@ -4,8 +4,10 @@
  * they come from, the exports, mail and schedules. Secrets never live here: the file names the
  * environment variables that hold them.
  */
+import cron from 'node-cron';
 import { z } from 'zod';
 import { isIsoDate } from '../lib/dates.js';
+import { didYouMean, isTimeZone, timeZoneProblem } from './suggest.js';
 
 const isoDate = z.string().refine(isIsoDate, { message: 'expected a date YYYY-MM-DD' });
 /** YAML turns unquoted dates into Date objects; accept those and keep the calendar date. */
@@ -43,14 +45,29 @@ const regexString = z.string().refine(
   { message: 'expected a valid regular expression' },
 );
 
+/** An IANA time zone the runtime knows: an unknown one would fail a night at its first date, not here. */
+const timeZone = z.string().superRefine((v, ctx) => {
+  if (!isTimeZone(v)) ctx.addIssue({ code: 'custom', message: timeZoneProblem(v) });
+});
+
+/** A cron expression as node-cron reads it (5 fields, or 6 with seconds first). */
+const cronExpression = z.string().superRefine((v, ctx) => {
+  if (cron.validate(v)) return;
+  const why = cron.validateDetailed(v).errors[0]?.message;
+  ctx.addIssue({
+    code: 'custom',
+    message: `not a cron expression: ${JSON.stringify(v)}${why ? ` (${why})` : ''}; expected e.g. "30 2 * * *"`,
+  });
+});
+
 // ---------------------------------------------------------------------------------------------- program
 
-const memberNumberRule = z.object({
+const memberNumberRule = z.strictObject({
   pattern: regexString.default('^[0-9]{10}$'),
   checkDigit: z.enum(['luhn', 'mod7', 'none']).default('luhn'),
 });
 
-const program = z.object({
+const program = z.strictObject({
   code: airlineCode,
   name: z.string().min(1),
   /** Carrier designators whose flights are this program's own (operating or marketing). */
@@ -59,13 +76,13 @@ const program = z.object({
   /** Liability valuation: base-currency value of one point. */
   valuePerPoint: nonNegativeDecimal,
   memberNumber: memberNumberRule.default({ pattern: '^[0-9]{10}$', checkDigit: 'luhn' }),
-  timeZone: z.string().default('UTC'),
+  timeZone: timeZone.default('UTC'),
 });
 
 // ---------------------------------------------------------------------------------------------- database
 
 const database = z
-  .object({
+  .strictObject({
     /** `sqlite:./var/redeye.sqlite` (default) or `postgres://…`; REDEYE_DATABASE_URL overrides. */
     url: z.string().default('sqlite:./var/redeye.sqlite'),
     busyTimeoutMs: nonNegativeInt.default(10_000),
@@ -75,7 +92,7 @@ const database = z
   .default({ url: 'sqlite:./var/redeye.sqlite', busyTimeoutMs: 10_000, poolMax: 4 });
 
 const paths = z
-  .object({
+  .strictObject({
     var: z.string().default('./var'),
     landing: z.string().default('./var/landing'),
     outbox: z.string().default('./var/outbox'),
@@ -87,7 +104,7 @@ const paths = z
 
 const tierFactors = z.record(z.string(), factor).default({});
 
-const promotion = z.object({
+const promotion = z.strictObject({
   id: code('a promotion id'),
   from: dateField,
   to: dateField,
@@ -103,9 +120,9 @@ const promotion = z.object({
   points: nonNegativeInt.default(0),
 });
 
-const cityPair = z.object({ from: airportCode, to: airportCode, miles: positiveInt });
+const cityPair = z.strictObject({ from: airportCode, to: airportCode, miles: positiveInt });
 
-const airEarningVersion = z.object({
+const airEarningVersion = z.strictObject({
   id: z.string().min(1),
   effectiveFrom: dateField,
   basis: z.enum(['distance', 'revenue']),
@@ -124,7 +141,7 @@ const airEarningVersion = z.object({
 
 /** What a flight contributes to status, in the tiers' metric (`tiers.metric`: spend, miles or segments). */
 const statusEarning = z
-  .object({
+  .strictObject({
     /** Spend components that count (the demo: base fare plus taxes). */
     spendComponents: z.array(z.enum(['fare', 'surcharge', 'tax'])).default(['fare', 'tax']),
     /** Whether partner-airline flights count towards status. */
@@ -132,7 +149,7 @@ const statusEarning = z
   })
   .default({ spendComponents: ['fare', 'tax'], partnerAirlines: true });
 
-const earning = z.object({
+const earning = z.strictObject({
   air: z.array(airEarningVersion).min(1, 'at least one air earning version is needed'),
   status: statusEarning,
   /** Days after the flight within which an FTL/coupon may still be credited without a retro-claim. */
@@ -143,7 +160,7 @@ const earning = z.object({
 
 // ---------------------------------------------------------------------------------------------- tiers
 
-const tierLevel = z.object({
+const tierLevel = z.strictObject({
   code: code('a tier code'),
   name: z.string().min(1),
   /** In base-currency units for spend, miles for miles, count for segments. */
@@ -151,7 +168,7 @@ const tierLevel = z.object({
 });
 
 const tiers = z
-  .object({
+  .strictObject({
     metric: z.enum(['spend', 'miles', 'segments']),
     window: z.enum(['rolling12', 'calendarYear']),
     levels: z.array(tierLevel).min(1),
@@ -182,13 +199,13 @@ const tiers = z
 // ---------------------------------------------------------------------------------------------- expiry
 
 const expiry = z.discriminatedUnion('policy', [
-  z.object({
+  z.strictObject({
     policy: z.literal('fixedTerm'),
     /** Points expire this many months after the end of the month they were earned in. */
     months: positiveInt,
     warningDays: positiveInt.default(30),
   }),
-  z.object({
+  z.strictObject({
     policy: z.literal('inactivity'),
     /** All points expire after this many months without earning activity. */
     months: positiveInt,
@@ -211,7 +228,7 @@ const activityRule = z
   })
   .strict();
 
-const contract = z.object({
+const contract = z.strictObject({
   id: z.string().min(1),
   validFrom: dateField,
   validTo: dateField.optional(),
@@ -222,10 +239,10 @@ const contract = z.object({
   activities: z.record(z.string(), activityRule).refine((a) => Object.keys(a).length > 0, {
     message: 'a contract covers at least one activity type',
   }),
-  capPerPeriod: z.object({ points: positiveInt, period: z.enum(['month', 'year']) }).optional(),
+  capPerPeriod: z.strictObject({ points: positiveInt, period: z.enum(['month', 'year']) }).optional(),
 });
 
-const partnerAirlineChart = z.object({
+const partnerAirlineChart = z.strictObject({
   id: z.string().min(1),
   effectiveFrom: dateField,
   /** Earn rate per flown RBD on the partner's flights. */
@@ -235,7 +252,7 @@ const partnerAirlineChart = z.object({
   pricePerPoint: nonNegativeDecimal.default('0'),
 });
 
-const billing = z.object({
+const billing = z.strictObject({
   currency,
   organizationId: z.string().min(1),
   designator: z.string().min(1),
@@ -245,7 +262,7 @@ const billing = z.object({
   settlementMethod: z.string().default('I'),
 });
 
-const partner = z.object({
+const partner = z.strictObject({
   code: code('a partner code'),
   name: z.string().min(1),
   kind: z.enum(['hotel', 'car', 'bank', 'retail', 'airline', 'other']),
@@ -263,12 +280,12 @@ const partner = z.object({
 // ---------------------------------------------------------------------------------------------- feeds & transports
 
 const completeness = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('marker'), suffix: z.string().min(1).default('.done') }),
-  z.object({ kind: z.literal('stable'), seconds: nonNegativeInt.default(30) }),
-  z.object({ kind: z.literal('none') }),
+  z.strictObject({ kind: z.literal('marker'), suffix: z.string().min(1).default('.done') }),
+  z.strictObject({ kind: z.literal('stable'), seconds: nonNegativeInt.default(30) }),
+  z.strictObject({ kind: z.literal('none') }),
 ]);
 
-const feed = z.object({
+const feed = z.strictObject({
   /** Transport name (see `transports`). */
   source: z.string().min(1),
   remoteDir: z.string().default('.'),
@@ -285,9 +302,9 @@ const feed = z.object({
   holdHours: positiveInt.default(48),
 });
 
-const localTransport = z.object({ type: z.literal('local'), root: z.string().min(1) });
+const localTransport = z.strictObject({ type: z.literal('local'), root: z.string().min(1) });
 const sftpTransport = z
-  .object({
+  .strictObject({
     type: z.literal('sftp'),
     host: z.string().min(1),
     port: z.number().int().min(1).max(65535).default(22),
@@ -306,7 +323,7 @@ const sftpTransport = z
   .refine((t) => t.passwordEnv || t.privateKeyEnv || t.privateKeyPathEnv, {
     message: 'an SFTP transport names passwordEnv, privateKeyEnv or privateKeyPathEnv',
   });
-const transport = z.union([localTransport, sftpTransport]);
+const transport = z.discriminatedUnion('type', [localTransport, sftpTransport]);
 
 // ---------------------------------------------------------------------------------------------- exports, mail, reports, schedules
 
@@ -319,12 +336,12 @@ const mailingKinds = [
 ] as const;
 
 const exportsSection = z
-  .object({
+  .strictObject({
     /** Transport and folder where exports not bound to one partner go (mailing lists, invoices). */
     outbox: z.string().default('outbox'),
-    alliance: z.object({ resultsDueDays: positiveInt.default(7) }).default({ resultsDueDays: 7 }),
+    alliance: z.strictObject({ resultsDueDays: positiveInt.default(7) }).default({ resultsDueDays: 7 }),
     invoices: z
-      .object({
+      .strictObject({
         issuingOrganizationId: z.string().default('XX'),
         organizationDesignator: z.string().default('XX'),
         organizationName: z.string().default('Redeye Airlines'),
@@ -337,7 +354,7 @@ const exportsSection = z
         dir: 'invoices',
       }),
     mailings: z
-      .object({
+      .strictObject({
         format: z.enum(['csv', 'xml']).default('csv'),
         dir: z.string().default('mailings'),
         expiryWarningDays: positiveInt.default(30),
@@ -370,8 +387,8 @@ const exportsSection = z
     },
   });
 
-const mail = z.object({
-  smtp: z.object({
+const mail = z.strictObject({
+  smtp: z.strictObject({
     host: z.string().min(1),
     port: z.number().int().min(1).max(65535).default(587),
     /** Implicit TLS (port 465). With false, STARTTLS is used when offered, or required with requireTLS. */
@@ -389,13 +406,13 @@ const mail = z.object({
 const measure = z.enum(['pointsIssued', 'pointsRedeemed', 'pointsExpired', 'members', 'spend', 'activities']);
 const dimension = z.enum(['day', 'month', 'channel', 'partner', 'tier', 'route', 'cabin', 'serviceType']);
 
-const customReport = z.object({
+const customReport = z.strictObject({
   name: z.string().regex(/^[a-z][a-z0-9-]*$/, 'expected a lower-case name such as partner-by-month'),
   title: z.string().min(1),
   measures: z.array(measure).min(1),
   dimensions: z.array(dimension).min(1).max(2),
   filters: z
-    .object({
+    .strictObject({
       channel: z.array(z.string()).optional(),
       partner: z.array(z.string()).optional(),
       tier: z.array(z.string()).optional(),
@@ -407,14 +424,14 @@ const customReport = z.object({
   /** The period a run covers, ending on the business date. */
   period: z.enum(['day', 'week', 'month', 'quarter', 'year']).default('month'),
   chart: z
-    .object({ type: z.enum(['bar', 'stacked-bar', 'line', 'pie', 'none']).default('bar') })
+    .strictObject({ type: z.enum(['bar', 'stacked-bar', 'line', 'pie', 'none']).default('bar') })
     .default({ type: 'bar' }),
   /** When the nightly `report` job produces it: every night, or on the last day of the month. */
   schedule: z.enum(['daily', 'monthly', 'manual']).default('manual'),
 });
 
 const reports = z
-  .object({
+  .strictObject({
     topRoutes: positiveInt.default(10),
     comparisonWeeks: positiveInt.default(4),
     custom: z.array(customReport).default([]),
@@ -436,11 +453,15 @@ const jobName = z.enum([
 ]);
 
 const schedules = z
-  .object({
-    timeZone: z.string().optional(),
+  .strictObject({
+    timeZone: timeZone.optional(),
     jobs: z
       .array(
-        z.object({ job: jobName, cron: z.string().min(9), dateOffsetDays: z.number().int().default(-1) }),
+        z.strictObject({
+          job: jobName,
+          cron: cronExpression,
+          dateOffsetDays: z.number().int().default(-1),
+        }),
       )
       .default([]),
     /** After an outage, how many missed business dates the scheduler runs before today's. */
@@ -449,7 +470,7 @@ const schedules = z
   .default({ jobs: [], catchUpDays: 7 });
 
 const retention = z
-  .object({
+  .strictObject({
     /** Personal data of a closed account is erased this many months after closure. */
     closedMonths: positiveInt.default(24),
     /** Whether `redeye member forget` may erase an open account's personal data on request. */
@@ -462,7 +483,7 @@ const retention = z
 // ---------------------------------------------------------------------------------------------- whole file
 
 export const configSchema = z
-  .object({
+  .strictObject({
     program,
     database,
     paths,
@@ -470,18 +491,18 @@ export const configSchema = z
     tiers,
     expiry,
     retroClaims: z
-      .object({
+      .strictObject({
         minDaysAfterFlight: nonNegativeInt.default(14),
         maxMonthsAfterFlight: positiveInt.default(6),
       })
       .default({ minDaysAfterFlight: 14, maxMonthsAfterFlight: 6 }),
     pools: z
-      .object({
+      .strictObject({
         earnInto: z.enum(['pool', 'member']).default('pool'),
         redeemFrom: z.enum(['pool', 'member']).default('pool'),
       })
       .default({ earnInto: 'pool', redeemFrom: 'pool' }),
-    fx: z.object({ maxStaleDays: nonNegativeInt.default(4) }).default({ maxStaleDays: 4 }),
+    fx: z.strictObject({ maxStaleDays: nonNegativeInt.default(4) }).default({ maxStaleDays: 4 }),
     partners: z.array(partner).default([]),
     transports: z.record(z.string(), transport).default({}),
     feeds: z
@@ -505,20 +526,26 @@ export const configSchema = z
     schedules,
     retention,
     logging: z
-      .object({ level: z.enum(['debug', 'info', 'warn', 'error']).default('info') })
+      .strictObject({ level: z.enum(['debug', 'info', 'warn', 'error']).default('info') })
       .default({ level: 'info' }),
   })
   .superRefine((c, ctx) => {
     const transports = new Set(Object.keys(c.transports));
-    for (const [name, f] of Object.entries(c.feeds)) {
-      if (f && !transports.has(f.source)) {
+    /** Every setting that names a transport must name one that exists. */
+    const checkTransport = (name: string, path: (string | number)[]) => {
+      if (!transports.has(name))
         ctx.addIssue({
           code: 'custom',
-          path: ['feeds', name, 'source'],
-          message: `no transport named "${f.source}" (known: ${[...transports].join(', ') || 'none'})`,
+          path,
+          message:
+            `no transport named "${name}" (known: ${[...transports].join(', ') || 'none'})` +
+            didYouMean(name, transports),
         });
-      }
+    };
+    for (const [name, f] of Object.entries(c.feeds)) {
+      if (f) checkTransport(f.source, ['feeds', name, 'source']);
     }
+    checkTransport(c.exports.outbox, ['exports', 'outbox']);
     const seen = new Set<string>();
     c.partners.forEach((p, i) => {
       if (seen.has(p.code))
@@ -528,13 +555,7 @@ export const configSchema = z
           message: `partner ${p.code} is defined twice`,
         });
       seen.add(p.code);
-      if (p.outbox && !transports.has(p.outbox)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['partners', i, 'outbox'],
-          message: `no transport named "${p.outbox}"`,
-        });
-      }
+      if (p.outbox) checkTransport(p.outbox, ['partners', i, 'outbox']);
       // A date must pick one contract: with two in force for one activity type, which one pays would
       // depend on their order in the file.
       p.contracts.forEach((a, j) =>
@@ -563,20 +584,45 @@ export const configSchema = z
     const checkTierKeys = (record: Record<string, number>, path: (string | number)[]) => {
       for (const key of Object.keys(record)) {
         if (!tierCodes.has(key))
-          ctx.addIssue({ code: 'custom', path: [...path, key], message: `unknown tier ${key}` });
+          ctx.addIssue({
+            code: 'custom',
+            path: [...path, key],
+            message: `unknown tier ${key}${didYouMean(key, tierCodes)}`,
+          });
       }
     };
     c.earning.air.forEach((v, i) => checkTierKeys(v.tierBonus, ['earning', 'air', i, 'tierBonus']));
     c.partners.forEach((p, i) =>
       p.contracts.forEach((k, j) => checkTierKeys(k.tierBonus, ['partners', i, 'contracts', j, 'tierBonus'])),
     );
+    // A custom report's filters name partners and tiers: one no longer (or never) defined matches nothing.
+    const partnerCodes = new Set(c.partners.map((p) => p.code));
+    c.reports.custom.forEach((r, i) => {
+      r.filters.partner?.forEach((code, j) => {
+        if (!partnerCodes.has(code))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['reports', 'custom', i, 'filters', 'partner', j],
+            message: `no partner ${code}${didYouMean(code, partnerCodes)}`,
+          });
+      });
+      r.filters.tier?.forEach((code, j) => {
+        if (!tierCodes.has(code))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['reports', 'custom', i, 'filters', 'tier', j],
+            message: `unknown tier ${code}${didYouMean(code, tierCodes)}`,
+          });
+      });
+    });
     if (c.mail) {
+      const reportNames = ['daily', 'monthly', ...c.reports.custom.map((r) => r.name)];
       for (const name of Object.keys(c.mail.lists)) {
-        if (name !== 'daily' && name !== 'monthly' && !c.reports.custom.some((r) => r.name === name)) {
+        if (!reportNames.includes(name)) {
           ctx.addIssue({
             code: 'custom',
             path: ['mail', 'lists', name],
-            message: `no report named "${name}"`,
+            message: `no report named "${name}"${didYouMean(name, reportNames)}`,
           });
         }
       }
