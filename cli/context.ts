@@ -64,11 +64,17 @@ export class CommandContext {
     }
   }
 
-  /** Opens the configured database (once per command). */
-  db(): Db {
+  /**
+   * Opens the configured database (once per command). Only `db migrate` creates a SQLite file that is
+   * not there (`create`); every command but `db migrate` and `db status` refuses a database with
+   * migrations pending (`requireMigrated`), naming it, instead of failing on a missing table.
+   */
+  db(options: { create?: boolean; requireMigrated?: boolean } = {}): Db {
     this._db ??= openDb(this.config.database.url, {
       busyTimeoutMs: this.config.database.busyTimeoutMs,
       poolMax: this.config.database.poolMax,
+      create: options.create ?? false,
+      requireMigrated: options.requireMigrated ?? true,
     });
     return this._db;
   }

@@ -1,8 +1,22 @@
-import { existsSync, readdirSync, readlinkSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Knex } from 'knex';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
 import { createTestDatabase, type TestDb } from '../test/harness/db.js';
+import { RedeyeError } from '../lib/errors.js';
+import { DatabaseNotReadyError, openDb, type Db } from './connection.js';
+import { MIGRATION_CONFIG, MIGRATION_NAMES, migrateLatest } from './migrate.js';
 
 // The SQLite client reads rows as arrays and builds the objects itself (db/connection.ts): what a query
 // returns must be exactly what knex over better-sqlite3 returned before.
@@ -149,5 +163,117 @@ describe.runIf(existsSync('/proc/self/fd'))('statement journals of write batches
       { member_id: 1, n: 3_999 },
       { member_id: 3, n: 1 },
     ]);
+  });
+});
+
+// A command pointed at the wrong path, an unmigrated database or a file that is no database gets an
+// error naming the file, never a new empty database or a stack trace.
+describe('opening a SQLite database that is not there or not ready', () => {
+  let dir: string;
+  let opened: Db[];
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'redeye-open-'));
+    opened = [];
+  });
+  afterEach(async () => {
+    for (const db of opened) await db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const open = (file: string, options: Parameters<typeof openDb>[1] = {}) => {
+    const db = openDb(`sqlite:${file}`, options);
+    opened.push(db);
+    return db;
+  };
+  const failure = async (fn: () => unknown): Promise<RedeyeError> => {
+    try {
+      await fn();
+    } catch (error) {
+      expect(error).toBeInstanceOf(RedeyeError);
+      return error as RedeyeError;
+    }
+    throw new Error('expected an error');
+  };
+
+  it('without create, a missing file is an error naming it, and neither file nor folder is made', async () => {
+    const file = join(dir, 'nonexistent', 'dir', 'x.sqlite');
+    for (const options of [{ create: false }, { readonly: true }]) {
+      const e = await failure(() => open(file, options));
+      expect(e).toBeInstanceOf(DatabaseNotReadyError);
+      expect(e).toMatchObject({ code: 'DATABASE_MISSING', exitCode: 2 });
+      expect(e.message).toBe(
+        `there is no database at ${file}: check database.url in the configuration and REDEYE_DATABASE_URL, or create it with \`redeye db migrate\``,
+      );
+    }
+    expect(existsSync(join(dir, 'nonexistent'))).toBe(false);
+    // `db migrate` creates it (the default).
+    const db = open(file);
+    await migrateLatest(db);
+    expect(existsSync(file)).toBe(true);
+  });
+
+  it('with requireMigrated, a database without every migration is refused: run `redeye db migrate`', async () => {
+    const file = join(dir, 'redeye.sqlite');
+    const fresh = open(file, { requireMigrated: true });
+    const none = await failure(() => fresh.knex('job_locks').select('*'));
+    expect(none).toBeInstanceOf(DatabaseNotReadyError);
+    expect(none).toMatchObject({ code: 'DATABASE_NOT_MIGRATED', exitCode: 2 });
+    expect(none.message).toBe(
+      `the database at ${file} is not migrated: run \`redeye db migrate\` (it has none of the migrations)`,
+    );
+
+    const partly = open(file);
+    await partly.knex.migrate.up(MIGRATION_CONFIG);
+    await partly.close();
+    const pending = await failure(() =>
+      open(file, { requireMigrated: true, create: false }).knex('files').first(),
+    );
+    expect(pending.message).toBe(
+      `the database at ${file} is not migrated: run \`redeye db migrate\` (pending: ${MIGRATION_NAMES.slice(1).join(', ')})`,
+    );
+    const readonly = await failure(() =>
+      open(file, { requireMigrated: true, readonly: true }).knex('files').first(),
+    );
+    expect(readonly.code).toBe('DATABASE_NOT_MIGRATED');
+
+    await migrateLatest(open(file));
+    expect(
+      await open(file, { requireMigrated: true, create: false }).knex('files').count({ n: '*' }).first(),
+    ).toEqual({
+      n: 0,
+    });
+  });
+
+  it('refuses a path that names a folder, and leaves the folder as it was', async () => {
+    const folder = join(dir, 'shared');
+    mkdirSync(folder, { mode: 0o755 });
+    const e = await failure(() => open(folder));
+    expect(e.code).toBe('DATABASE_UNOPENABLE');
+    expect(e.message).toMatch(/it is not a file/);
+    expect(statSync(folder).mode & 0o777).toBe(0o755);
+  });
+
+  it('a file that is not a database, or cannot be opened, is named in a one-line error and no stack is printed', async () => {
+    const corrupt = join(dir, 'corrupt.sqlite');
+    writeFileSync(corrupt, 'not a database: '.repeat(40));
+    const printed = vi.spyOn(console, 'log').mockImplementation(() => undefined);
+    const warned = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+    try {
+      const e = await failure(() => open(corrupt, { create: false }).knex('postings').first());
+      expect(e.code).toBe('SQLITE_NOTADB');
+      expect(e.message).toBe(
+        `cannot open the database ${corrupt} (file is not a database): it is not a SQLite database, or it is damaged`,
+      );
+      expect(e.context).toEqual({ database: `sqlite:${corrupt}` });
+      const folder = join(dir, 'a-folder.sqlite');
+      mkdirSync(folder);
+      const f = await failure(() => open(folder, { readonly: true }).knex('postings').first());
+      expect(f.message).toMatch(new RegExp(`^cannot open the database ${folder} \\(`));
+      expect([...printed.mock.calls, ...warned.mock.calls].flat().join('\n')).not.toMatch(
+        /Acquire connection error| {4}at /,
+      );
+    } finally {
+      printed.mockRestore();
+      warned.mockRestore();
+    }
   });
 });

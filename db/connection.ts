@@ -4,7 +4,7 @@
  * take the write lock up front (BEGIN IMMEDIATE) so two processes never deadlock upgrading a read lock.
  * PostgreSQL is used when the URL says so; the same migrations and the same queries serve both.
  */
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import knexFactory, { type Knex } from 'knex';
@@ -13,6 +13,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import type { ClientBase, PoolClient } from 'pg';
 import { BoundedCache } from '../lib/bounded-cache.js';
 import { RedeyeError } from '../lib/errors.js';
+import { migrations } from './migrations/index.js';
 
 const require = createRequire(import.meta.url);
 
@@ -41,6 +42,16 @@ export interface OpenOptions {
   poolMax?: number;
   /** SQLite: open the file read-only (the simulator proves it changes nothing). */
   readonly?: boolean;
+  /**
+   * SQLite: create the file, and its folder, when they do not exist (the default). Commands other than
+   * `db migrate` pass false: a mistyped path is then an error naming it, not a new empty database.
+   */
+  create?: boolean;
+  /**
+   * SQLite: refuse a database with migrations not applied yet (DATABASE_NOT_MIGRATED, checked when the
+   * connection opens), instead of failing later on a table that is not there.
+   */
+  requireMigrated?: boolean;
 }
 
 let pgTypesConfigured = false;
@@ -95,7 +106,9 @@ const JOURNAL_IN_MEMORY = 'redeyeStatementJournalInMemory';
  */
 function immediateSqliteClient(): unknown {
   type Ctor = new (...args: unknown[]) => { query(conn: unknown, sql: string): Promise<unknown> };
-  const BetterSqliteClient = require('knex/lib/dialects/better-sqlite3/index.js') as Ctor;
+  const BetterSqliteClient = require('knex/lib/dialects/better-sqlite3/index.js') as new (
+    ...args: unknown[]
+  ) => { acquireRawConnection(): Promise<unknown> };
   const SqliteTransaction = require('knex/lib/dialects/sqlite3/execution/sqlite-transaction.js') as Ctor;
   class ImmediateTransaction extends SqliteTransaction {
     private readonly journalInMemory: boolean;
@@ -122,6 +135,15 @@ function immediateSqliteClient(): unknown {
   return class RedeyeSqliteClient extends BetterSqliteClient {
     transaction(container: unknown, config: unknown, outerTx: unknown) {
       return new ImmediateTransaction(this, container, config, outerTx);
+    }
+
+    /** A file that cannot be opened (a folder, no permission) is named in the error. */
+    override async acquireRawConnection(): Promise<unknown> {
+      try {
+        return await super.acquireRawConnection();
+      } catch (error) {
+        throw unopenable(error, (this as unknown as KnexSqliteSettings).connectionSettings.filename);
+      }
     }
 
     /**
@@ -160,6 +182,10 @@ interface KnexQueryObject {
   options?: unknown;
   response?: unknown;
   context?: unknown;
+}
+
+interface KnexSqliteSettings {
+  connectionSettings: { filename: string };
 }
 
 interface KnexSqliteInternals {
@@ -210,15 +236,77 @@ function rowObject(columns: BetterSqlite3.ColumnDefinition[], values: unknown[])
   return row;
 }
 
+/**
+ * The SQLite database a command was pointed at is not there or not ready for it. Like a configuration
+ * error it needs a person before anything can run: exits 2.
+ */
+export class DatabaseNotReadyError extends RedeyeError {
+  override readonly exitCode = 2;
+  constructor(code: 'DATABASE_MISSING' | 'DATABASE_NOT_MIGRATED', message: string, database: string) {
+    super(code, message, { database });
+  }
+}
+
+/**
+ * A driver failure opening the file, in words that name it (the driver says only `file is not a
+ * database`). A locked or full database keeps its own error, which the query errors explain.
+ */
+function unopenable(error: unknown, file: string): unknown {
+  if (!(error instanceof Error) || error instanceof RedeyeError) return error;
+  const code = (error as { code?: unknown }).code;
+  if (databaseProblem(code, { displayUrl: `sqlite:${file}` }) !== undefined) return error;
+  const hint =
+    code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT'
+      ? ': it is not a SQLite database, or it is damaged'
+      : code === 'SQLITE_CANTOPEN'
+        ? ': check that the path names a file and that this user may read and write it and its folder'
+        : '';
+  return new RedeyeError(
+    typeof code === 'string' ? code : 'DATABASE_UNOPENABLE',
+    `cannot open the database ${file} (${error.message})${hint}`,
+    { database: `sqlite:${file}` },
+    { cause: error },
+  );
+}
+
+/** The migrations not applied to the database on `conn` (all of them when it was never migrated). */
+function pendingMigrations(conn: BetterSqlite3.Database): string[] {
+  const table = conn
+    .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'knex_migrations'")
+    .get();
+  const applied = new Set(
+    table
+      ? (conn.prepare('SELECT name FROM knex_migrations').all() as Array<{ name: string }>).map((r) => r.name)
+      : [],
+  );
+  return migrations.map((m) => m.name).filter((name) => !applied.has(name));
+}
+
 function openSqlite(url: string, options: OpenOptions): Db {
   const file = url.startsWith('sqlite:') ? url.slice('sqlite:'.length) : url;
   const inMemory = file === ':memory:' || file === '';
   const readonly = options.readonly === true && !inMemory;
+  // Only `db migrate` makes a database: anything else finding none was pointed at the wrong place.
+  if (!inMemory && (readonly || options.create === false) && !existsSync(file))
+    throw new DatabaseNotReadyError(
+      'DATABASE_MISSING',
+      `there is no database at ${file}: check database.url in the configuration and REDEYE_DATABASE_URL, ` +
+        'or create it with `redeye db migrate`',
+      `sqlite:${file}`,
+    );
   if (!inMemory && !readonly) {
     const dir = dirname(file);
     // Personal data lives in this file: the folder and the file are the owner's alone.
     if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
     if (!existsSync(file)) closeSync(openSync(file, 'a', 0o600));
+    // Only a file is made the owner's alone: a URL naming a folder (`sqlite:/tmp`) once took /tmp's
+    // permissions away from every other user of the machine.
+    if (!statSync(file).isFile())
+      throw new RedeyeError(
+        'DATABASE_UNOPENABLE',
+        `cannot open the database ${file}: it is not a file (check database.url and REDEYE_DATABASE_URL)`,
+        { database: `sqlite:${file}` },
+      );
     chmodSync(file, 0o600);
   }
   const busyTimeout = options.busyTimeoutMs ?? 10_000;
@@ -235,9 +323,23 @@ function openSqlite(url: string, options: OpenOptions): Db {
       // A connection is never closed while the process runs: the ledger's prepared statements live on it.
       idleTimeoutMillis: 2_147_483_647,
       afterCreate: (conn: BetterSqlite3.Database, done: (err: Error | null, conn: unknown) => void) => {
+        const migrated = () => {
+          if (options.requireMigrated !== true) return;
+          const pending = pendingMigrations(conn);
+          if (pending.length === 0) return;
+          throw new DatabaseNotReadyError(
+            'DATABASE_NOT_MIGRATED',
+            `the database at ${file} is not migrated: run \`redeye db migrate\`` +
+              (pending.length === migrations.length
+                ? ' (it has none of the migrations)'
+                : ` (pending: ${pending.join(', ')})`),
+            displayUrl,
+          );
+        };
         try {
           if (readonly) {
             conn.pragma(`busy_timeout = ${busyTimeout}`);
+            migrated();
             done(null, conn);
             return;
           }
@@ -253,10 +355,24 @@ function openSqlite(url: string, options: OpenOptions): Db {
           conn.pragma('cache_size = -65536');
           conn.pragma('foreign_keys = ON');
           conn.pragma(`busy_timeout = ${busyTimeout}`);
+          migrated();
           done(null, conn);
         } catch (error) {
-          done(error as Error, conn);
+          // The pool keeps no connection that failed here: close the file, and name it in the error.
+          try {
+            conn.close();
+          } catch {
+            // Already unusable: the error below is what matters.
+          }
+          done(unopenable(error, file) as Error, conn);
         }
+      },
+    },
+    log: {
+      // knex prints a failed connection's stack to stdout before it hands the error over; the error
+      // itself (naming the file) is what the command reports.
+      warn: (message: string) => {
+        if (!String(message).startsWith('Acquire connection error')) console.warn(message);
       },
     },
   });

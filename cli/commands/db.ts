@@ -8,7 +8,7 @@ export function registerDb(program: Command, run: ActionRunner): void {
     .description('apply every pending migration to the configured database (SQLite file or PostgreSQL)')
     .action(
       run(async (ctx) => {
-        const database = ctx.db();
+        const database = ctx.db({ create: true, requireMigrated: false });
         const applied = await migrateLatest(database);
         ctx.output.out(
           applied.length === 0
@@ -21,7 +21,7 @@ export function registerDb(program: Command, run: ActionRunner): void {
     .description('list applied and pending migrations')
     .action(
       run(async (ctx) => {
-        const database = ctx.db();
+        const database = ctx.db({ requireMigrated: false });
         const status = await migrationStatus(database);
         ctx.output.out(`database: ${database.displayUrl} (${database.dialect})`);
         for (const name of status.applied) ctx.output.out(`  applied  ${name}`);

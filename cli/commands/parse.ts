@@ -208,6 +208,7 @@ export function registerParse(program: Command, run: ActionRunner): void {
           // Read-only: the simulator must leave the database byte for byte as it found it.
           const db = openDb(ctx.config.database.url, {
             readonly: true,
+            requireMigrated: true,
             busyTimeoutMs: ctx.config.database.busyTimeoutMs,
           });
           const tidy = db.file ? walFilesTidier(db.file) : undefined;
