@@ -5,7 +5,14 @@ import { join } from 'node:path';
 import { useWorld } from '../test/harness/context.js';
 import { writeAgedFile } from '../test/harness/files.js';
 import { TEMPORARY_FILE_MAX_AGE_MS } from '../transports/names.js';
-import { retentionJob, sweepTemporaryFiles } from './retention.js';
+import { insertMember } from '../ledger/members.js';
+import {
+  forgetMember,
+  retentionJob,
+  sweepTemporaryFiles,
+  tokeniser,
+  TokenSecretMissingError,
+} from './retention.js';
 
 const DAY = 24 * 3600 * 1000;
 
@@ -65,5 +72,96 @@ describe('the retention job', () => {
     const result = await retentionJob(w.ctx('2026-10-03'));
     expect(result.counts).toEqual({ erased: 0, temporaryFilesRemoved: 3 });
     expect(existsSync(fresh)).toBe(true);
+  });
+});
+
+describe('the token secret (REDEYE_TOKEN_SECRET)', () => {
+  const world = useWorld('sqlite');
+  const SECRET = { REDEYE_TOKEN_SECRET: 'the program secret' };
+
+  /** Two members closed in 2023 with one surname (a family), and an open one. */
+  async function members(): Promise<void> {
+    const knex = world().t.db.knex;
+    for (const [number, status, given] of [
+      ['1000000016', 'CLOSED', 'IVAN'],
+      ['1000000024', 'CLOSED', 'MARIA'],
+      ['1000000032', 'ACTIVE', 'OLGA'],
+    ] as const)
+      await insertMember(knex, {
+        number,
+        status,
+        tier: 'MEMBER',
+        surname: 'KUZNETSOVA',
+        givenName: given,
+        email: `${given.toLowerCase()}@mail.example`,
+        closedOn: status === 'CLOSED' ? '2023-01-31' : null,
+      });
+  }
+
+  const surname = async (number: string) =>
+    (await world().t.db.knex('members').where({ number }).first('surname')).surname as string;
+
+  it('keys the same name to the same token, run after run, and refuses to work without the secret', () => {
+    expect(tokeniser(SECRET, 'REDEYE_TOKEN_SECRET')('KUZNETSOVA')).toBe(
+      tokeniser({ ...SECRET }, 'REDEYE_TOKEN_SECRET')('KUZNETSOVA'),
+    );
+    expect(tokeniser(SECRET, 'REDEYE_TOKEN_SECRET')('KUZNETSOVA')).toMatch(/^TOK-[0-9A-F]{16}$/);
+    for (const env of [{}, { REDEYE_TOKEN_SECRET: '' }]) {
+      let error: unknown;
+      try {
+        tokeniser(env, 'REDEYE_TOKEN_SECRET');
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(TokenSecretMissingError);
+      expect(error).toMatchObject({ code: 'SECRET_MISSING', exitCode: 2 });
+      expect((error as Error).message).toMatch(/^environment variable REDEYE_TOKEN_SECRET .* is not set/);
+    }
+  });
+
+  it('the retention job erases nothing without the secret (and still sweeps), and with it gives one name one token', async () => {
+    await members();
+    const w = world();
+    mkdirSync(w.config.paths.outbox, { recursive: true });
+    write(join(w.config.paths.outbox, '.MAILING.csv.dddddddddddd.part'), 2 * DAY);
+    await expect(retentionJob(w.ctx('2026-03-01'))).rejects.toThrow(
+      /environment variable REDEYE_TOKEN_SECRET .* is not set/,
+    );
+    expect(await surname('1000000016')).toBe('KUZNETSOVA');
+    expect(await w.t.db.knex('erasures').count({ n: '*' }).first()).toEqual({ n: 0 });
+    expect(existsSync(join(w.config.paths.outbox, '.MAILING.csv.dddddddddddd.part'))).toBe(false);
+
+    // A night with nothing due does not need the secret.
+    const early = await retentionJob(w.ctx('2024-06-01'));
+    expect(early.counts.erased).toBe(0);
+
+    const r = await retentionJob({ ...w.ctx('2026-03-01'), env: SECRET });
+    expect(r.counts.erased).toBe(2);
+    expect(await surname('1000000016')).toBe(tokeniser(SECRET, 'REDEYE_TOKEN_SECRET')('KUZNETSOVA'));
+    expect(await surname('1000000024')).toBe(await surname('1000000016'));
+  });
+
+  it('member forget refuses without the secret, and two runs give the same token for the same surname', async () => {
+    await members();
+    const w = world();
+    const ctx = { ...w.ctx('2024-06-01'), env: {} };
+    await expect(forgetMember(ctx, '1000000032')).rejects.toMatchObject({
+      code: 'SECRET_MISSING',
+      exitCode: 2,
+      context: { variable: 'REDEYE_TOKEN_SECRET' },
+    });
+    expect(await surname('1000000032')).toBe('KUZNETSOVA');
+    // A configuration naming another variable: the message names that one.
+    const other = {
+      ...ctx,
+      config: { ...w.config, retention: { ...w.config.retention, tokenSecretEnv: 'LOYALTY_TOKEN_KEY' } },
+    };
+    await expect(forgetMember(other, '1000000032')).rejects.toThrow(/LOYALTY_TOKEN_KEY/);
+
+    // Two `member forget` runs, each with its own tokeniser: one surname, one token.
+    await forgetMember({ ...ctx, env: { ...SECRET } }, '1000000032');
+    await forgetMember({ ...ctx, env: { ...SECRET } }, '1000000016');
+    expect(await surname('1000000032')).toMatch(/^TOK-[0-9A-F]{16}$/);
+    expect(await surname('1000000016')).toBe(await surname('1000000032'));
   });
 });

@@ -6,7 +6,7 @@
  * phone are removed. Member numbers and every posting stay: the books still balance. Each erasure is
  * recorded, without the erased data.
  */
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import type { Dirent } from 'node:fs';
 import { lstat, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -27,13 +27,33 @@ export const ERASED_FIELDS = [
   'phone',
 ] as const;
 
-/** The tokeniser: keyed by a secret from the environment, or by a per-run random key when none is set. */
+/**
+ * The secret that keys the tokens is missing. A random key in its place would give the same name another
+ * token on every run, so erased duplicates could no longer be recognised: nothing is erased without it.
+ * Like a missing SFTP secret, the deployment is incomplete: exits 2.
+ */
+export class TokenSecretMissingError extends RedeyeError {
+  override readonly exitCode = 2;
+  constructor(variable: string) {
+    super(
+      'SECRET_MISSING',
+      `environment variable ${variable} (the secret that keys the tokens of erased names, ` +
+        `retention.tokenSecretEnv) is not set: set it to the program's secret, the same for every run`,
+      { variable },
+    );
+  }
+}
+
+/**
+ * The tokeniser, keyed by the secret in the environment variable `secretEnv`: the same name always gives
+ * the same token. Throws TokenSecretMissingError when the variable is unset or empty.
+ */
 export function tokeniser(
   env: NodeJS.ProcessEnv,
   secretEnv: string,
 ): (value: string | null) => string | null {
-  const secret =
-    env[secretEnv] && env[secretEnv]!.length > 0 ? env[secretEnv]! : randomBytes(32).toString('hex');
+  const secret = env[secretEnv];
+  if (secret === undefined || secret === '') throw new TokenSecretMissingError(secretEnv);
   return (value) =>
     value === null || value === ''
       ? null
@@ -83,8 +103,12 @@ export async function eraseMember(
 }
 
 export const retentionJob: Job = async (ctx: JobContext): Promise<JobResult> => {
+  // First, so that a night that cannot erase (no token secret) still clears them.
+  const temporaryFilesRemoved = await sweepTemporaryFiles(
+    [ctx.config.paths.landing, ctx.config.paths.outbox, ctx.config.paths.reports],
+    Date.now() - TEMPORARY_FILE_MAX_AGE_MS,
+  );
   const cutoff = addMonths(ctx.businessDate, -ctx.config.retention.closedMonths);
-  const token = tokeniser(ctx.env, ctx.config.retention.tokenSecretEnv);
   const due = await ctx.db
     .knex('members')
     .whereIn('status', ['CLOSED', 'MERGED'])
@@ -92,16 +116,14 @@ export const retentionJob: Job = async (ctx: JobContext): Promise<JobResult> => 
     .andWhere('closed_on', '<=', cutoff)
     .whereNull('erased_at')
     .select('id', 'number', 'surname', 'given_name', 'surname_local', 'given_name_local');
+  // The secret is needed only when there is something to erase: a night with nothing due runs without it.
+  const token = due.length > 0 ? tokeniser(ctx.env, ctx.config.retention.tokenSecretEnv) : () => null;
   const now = ctx.now().toISOString();
   for (const part of chunks(due, 500)) {
     await ctx.db.transaction(async (trx) => {
       for (const m of part) await eraseMember(trx, m, token, 'RETENTION', now);
     });
   }
-  const temporaryFilesRemoved = await sweepTemporaryFiles(
-    [ctx.config.paths.landing, ctx.config.paths.outbox, ctx.config.paths.reports],
-    Date.now() - TEMPORARY_FILE_MAX_AGE_MS,
-  );
   return { counts: { erased: due.length, temporaryFilesRemoved } };
 };
 

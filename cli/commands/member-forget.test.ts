@@ -1,0 +1,61 @@
+/**
+ * `redeye member forget` keys erased names by REDEYE_TOKEN_SECRET: without it the command refuses
+ * (SECRET_MISSING, exit 2) and erases nothing; with it two runs give one surname one token.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { main } from '../main.js';
+import { createTestDatabase, type TestDb } from '../../test/harness/db.js';
+import { insertMember } from '../../ledger/members.js';
+
+const example = readFileSync(resolve(import.meta.dirname, '../../examples/redeye.config.yaml'), 'utf8');
+
+describe('redeye member forget', () => {
+  let t: TestDb;
+  let dir: string;
+  let config: string;
+  beforeEach(async () => {
+    t = await createTestDatabase('sqlite');
+    dir = mkdtempSync(join(tmpdir(), 'redeye-forget-cli-'));
+    config = join(dir, 'redeye.config.yaml');
+    writeFileSync(config, example);
+    for (const number of ['1000000016', '1000000024'])
+      await insertMember(t.db.knex, { number, status: 'ACTIVE', tier: 'MEMBER', surname: 'PETROVA' });
+  });
+  afterEach(async () => {
+    await t.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function forget(number: string, env: NodeJS.ProcessEnv) {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await main(['node', 'redeye', '--config', config, 'member', 'forget', number], {
+      output: { out: (s) => out.push(s), err: (s) => err.push(s) },
+      env: { REDEYE_DATABASE_URL: t.url, REDEYE_LOG_LEVEL: 'silent', ...env },
+    });
+    return { code, out: out.join('\n'), err: err.join('\n') };
+  }
+  const surname = async (number: string) =>
+    ((await t.db.knex('members').where({ number }).first('surname')) as { surname: string }).surname;
+
+  it('refuses without the secret, naming the variable, and erases nothing', async () => {
+    const r = await forget('1000000016', {});
+    expect(r.code).toBe(2);
+    expect(r.err).toBe(
+      "error [SECRET_MISSING]: environment variable REDEYE_TOKEN_SECRET (the secret that keys the tokens of erased names, retention.tokenSecretEnv) is not set: set it to the program's secret, the same for every run",
+    );
+    expect(await surname('1000000016')).toBe('PETROVA');
+    expect(await t.db.knex('erasures').count({ n: '*' }).first()).toEqual({ n: 0 });
+  });
+
+  it('with the secret, two runs give the same surname the same token', async () => {
+    const env = { REDEYE_TOKEN_SECRET: 'program secret' };
+    expect((await forget('1000000016', env)).code).toBe(0);
+    expect((await forget('1000000024', env)).code).toBe(0);
+    expect(await surname('1000000016')).toMatch(/^TOK-[0-9A-F]{16}$/);
+    expect(await surname('1000000024')).toBe(await surname('1000000016'));
+  });
+});
