@@ -6,8 +6,8 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { availableEngines, createTestDatabase } from '../../test/harness/db.js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { availableEngines, createTestDatabase, type TestDb } from '../../test/harness/db.js';
 import { main } from '../main.js';
 
 const example = readFileSync(resolve(import.meta.dirname, '../../examples/redeye.config.yaml'), 'utf8');
@@ -89,7 +89,8 @@ for (const engine of availableEngines()) {
         const shown = JSON.parse(out.join('\n')) as {
           outcomes: Array<{ status: string; reason: string | null; n: unknown; points: unknown }>;
           rejects: Array<{ reason: string; n: unknown }>;
-          firstRejects: Array<{ line: number | null; reason: string }>;
+          firstRejects: Array<{ line: number | null; kind: string; reason: string }>;
+          more: number;
         };
         expect(shown.outcomes.map((o) => [o.status, o.reason, Number(o.n), Number(o.points)])).toEqual([
           ['PENDING', null, 1, 0],
@@ -106,18 +107,213 @@ for (const engine of availableEngines()) {
           ['MALFORMED', 2],
           ['NOT_FOUND', 1],
         ]);
-        expect(shown.firstRejects.map((r) => [r.line, r.reason])).toEqual([
-          [2, 'MALFORMED'],
-          [3, 'BAD_AMOUNT'],
-          [7, 'MALFORMED'],
-          [7, 'BAD_CURRENCY'],
-          [null, 'NOT_FOUND'],
-          [null, 'DUPLICATE'],
+        // The reader's rejects and the activities the rules refused, by line (none last), the reader's first.
+        expect(shown.firstRejects.map((r) => [r.line, r.kind, r.reason])).toEqual([
+          [2, 'record', 'MALFORMED'],
+          [3, 'record', 'BAD_AMOUNT'],
+          [7, 'record', 'MALFORMED'],
+          [7, 'record', 'BAD_CURRENCY'],
+          [null, 'record', 'NOT_FOUND'],
+          [null, 'record', 'DUPLICATE'],
+          [null, 'activity', 'NAME_MISMATCH'],
+          [null, 'activity', 'MEMBER_UNKNOWN'],
+          [null, 'activity', ''],
         ]);
+        expect(shown.more).toBe(0);
       } finally {
         await t.cleanup();
         rmSync(dir, { recursive: true, force: true });
       }
+    });
+  });
+}
+
+/** `redeye files …` in-process against a test database; stdout lines and the exit code. */
+async function files(config: string, url: string, args: string[]): Promise<{ code: number; out: string }> {
+  const out: string[] = [];
+  const code = await main(['node', 'redeye', '--config', config, 'files', ...args], {
+    output: { out: (s) => out.push(s), err: (s) => out.push(s) },
+    env: { REDEYE_DATABASE_URL: url, REDEYE_LOG_LEVEL: 'silent' },
+  });
+  return { code, out: out.join('\n') };
+}
+
+for (const engine of availableEngines()) {
+  describe(`redeye files: what became of each line (${engine})`, () => {
+    const now = '2026-03-11T01:00:00.000Z';
+    let t: TestDb;
+    let dir: string;
+    let config: string;
+    beforeEach(async () => {
+      t = await createTestDatabase(engine);
+      dir = mkdtempSync(join(tmpdir(), 'redeye-files-cli-'));
+      config = join(dir, 'redeye.config.yaml');
+      writeFileSync(config, example);
+    });
+    afterEach(async () => {
+      await t.cleanup();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    async function file(id: number, feed: string, name: string): Promise<void> {
+      await t.db.knex('files').insert({
+        id,
+        direction: 'in',
+        feed,
+        name,
+        size: 100,
+        sha256: 'b'.repeat(64),
+        verdict: 'accepted',
+        business_date: '2026-03-11',
+        created_at: now,
+      });
+    }
+
+    it('lists the activities the rules refused with line, member and activity key, and counts no points for them', async () => {
+      await file(1015, 'redemptions', 'REDEMPTIONS_20260311.csv');
+      const activity = (
+        line: number,
+        status: string,
+        reason: string | null,
+        points: number,
+        member: string,
+      ) => ({
+        activity_key: `RDM:XX:R-${line}`,
+        type: 'REDEMPTION',
+        member_number: member,
+        activity_date: '2026-03-10',
+        business_date: '2026-03-11',
+        status,
+        reason,
+        points,
+        source_file_id: 1015,
+        source_line: line,
+        updated_at: now,
+      });
+      await t.db
+        .knex('activities')
+        .insert([
+          activity(2, 'POSTED', null, -5_000, '1000000016'),
+          activity(3, 'REJECTED', 'INSUFFICIENT_POINTS', -100_064_999, '1000000024'),
+          activity(5, 'REJECTED', 'CHECK_DIGIT', -1_000, '1000000025'),
+          activity(6, 'REJECTED', 'INSUFFICIENT_POINTS', -2_000, '1000000032'),
+        ]);
+      await t.db.knex('rejects').insert({
+        file_id: 1015,
+        feed: 'redemptions',
+        line: 4,
+        field: 'points',
+        reason: 'BAD_AMOUNT',
+        message: 'points: not a number',
+        member_number: '1000000040',
+        record_ref: 'R-4',
+        business_date: '2026-03-11',
+        created_at: now,
+      });
+
+      const json = await files(config, t.url, ['show', '1015', '--json']);
+      expect(json.code).toBe(0);
+      const shown = JSON.parse(json.out) as {
+        outcomes: Array<{ status: string; reason: string | null; n: unknown; points: unknown }>;
+        firstRejects: unknown[];
+        more: number;
+      };
+      expect(shown.outcomes.map((o) => [o.status, o.reason, Number(o.n), Number(o.points)])).toEqual([
+        ['POSTED', null, 1, -5_000],
+        ['REJECTED', 'CHECK_DIGIT', 1, 0],
+        ['REJECTED', 'INSUFFICIENT_POINTS', 2, 0],
+      ]);
+      expect(shown.firstRejects).toEqual([
+        {
+          line: 3,
+          kind: 'activity',
+          reason: 'INSUFFICIENT_POINTS',
+          member: '1000000024',
+          ref: 'RDM:XX:R-3',
+          field: null,
+          message: 'the redemption is larger than the available balance',
+        },
+        {
+          line: 4,
+          kind: 'record',
+          reason: 'BAD_AMOUNT',
+          member: '1000000040',
+          ref: 'R-4',
+          field: 'points',
+          message: 'points: not a number',
+        },
+        expect.objectContaining({ line: 5, kind: 'activity', reason: 'CHECK_DIGIT', member: '1000000025' }),
+        expect.objectContaining({
+          line: 6,
+          kind: 'activity',
+          reason: 'INSUFFICIENT_POINTS',
+          ref: 'RDM:XX:R-6',
+        }),
+      ]);
+      expect(shown.more).toBe(0);
+
+      const text = await files(config, t.url, ['show', '1015']);
+      expect(text.code).toBe(0);
+      expect(text.out).toMatch(/REJECTED\s+INSUFFICIENT_POINTS\s+2\s+0\n/);
+      expect(text.out).not.toContain('100,064,999');
+      expect(text.out).toMatch(/\n\s*3\s+activity\s+INSUFFICIENT_POINTS\s+1000000024\s+RDM:XX:R-3\s+/);
+      expect(text.out).toMatch(
+        /\n\s*4\s+record\s+BAD_AMOUNT\s+1000000040\s+R-4\s+points\s+points: not a number/,
+      );
+      expect(text.out).not.toMatch(/more rejected/);
+    });
+
+    it('says how many rejected lines it does not show, in text and JSON', async () => {
+      await file(7, 'partner', 'DRIVE_20260311_1.csv');
+      await t.db.knex('rejects').insert(
+        Array.from({ length: 40 }, (_, i) => ({
+          file_id: 7,
+          feed: 'partner',
+          line: i + 2,
+          field: 'amount',
+          reason: 'BAD_AMOUNT',
+          message: 'amount: not a number',
+          business_date: '2026-03-11',
+          created_at: now,
+        })),
+      );
+      await t.db.knex('activities').insert(
+        Array.from({ length: 30 }, (_, i) => ({
+          activity_key: `PTR:DRIVE:D-${i}`,
+          type: 'PARTNER',
+          member_number: '1000000016',
+          activity_date: '2026-03-10',
+          business_date: '2026-03-11',
+          status: 'REJECTED',
+          reason: 'NAME_MISMATCH',
+          points: 500,
+          source_file_id: 7,
+          source_line: 100 + i,
+          updated_at: now,
+        })),
+      );
+      const json = await files(config, t.url, ['show', '7', '--json']);
+      const shown = JSON.parse(json.out) as { firstRejects: Array<{ line: number }>; more: number };
+      expect(shown.firstRejects).toHaveLength(50);
+      expect(shown.firstRejects.at(-1)!.line).toBe(109);
+      expect(shown.more).toBe(20);
+      const text = await files(config, t.url, ['show', '7']);
+      expect(text.out).toContain('first 50 rejected lines of 70');
+      expect(text.out).toMatch(/… and 20 more rejected line\(s\) not shown$/);
+    });
+
+    it('files list prints ids as files show reads them, and files show takes one printed with separators', async () => {
+      await file(1015, 'partner', 'DRIVE_20260311_2.csv');
+      const list = await files(config, t.url, ['list']);
+      expect(list.code).toBe(0);
+      expect(list.out).toMatch(/\n1015\s+in\s+partner\s+DRIVE_20260311_2\.csv/);
+      expect(list.out).not.toContain('1,015');
+      for (const id of ['1015', '1,015']) {
+        const shown = await files(config, t.url, ['show', id]);
+        expect(shown.code).toBe(0);
+        expect(shown.out).toMatch(/^file 1015: received DRIVE_20260311_2\.csv/);
+      }
+      expect((await files(config, t.url, ['show', '10,15'])).code).toBe(2);
     });
   });
 }

@@ -3,7 +3,34 @@ import { RedeyeError, UsageError } from '../../lib/errors.js';
 import { isIsoDate } from '../../lib/dates.js';
 import { fileById, toFileRow } from '../../jobs/registry.js';
 import type { ActionRunner, CommandContext } from '../context.js';
+import { REJECT_REASONS } from '../../rules/reasons.js';
 import { table } from '../format.js';
+
+/** How many rejected lines `files show` lists; the rest are counted (`more`). */
+const SHOWN_REJECTS = 50;
+
+/**
+ * A line of the file that became nothing: a record the reader refused (`rejects`, kind `record`), or an
+ * activity the rules refused when the night applied them (status REJECTED, kind `activity`).
+ */
+interface RejectedLine {
+  line: number | null;
+  kind: 'record' | 'activity';
+  reason: string;
+  member: string | null;
+  /** The activity's key, or the record's own reference (partner transaction id, claim id). */
+  ref: string | null;
+  field: string | null;
+  message: string | null;
+  /** For the order only: the row's id in its table. */
+  id: number;
+}
+
+/** `1015`, and `1,015` as `files list` printed ids before, so a copied id still works. */
+function parseFileId(text: string): number | undefined {
+  const digits = /^\d{1,3}(,\d{3})+$/.test(text) ? text.replaceAll(',', '') : text;
+  return /^\d+$/.test(digits) ? Number(digits) : undefined;
+}
 
 export function registerFiles(program: Command, run: ActionRunner): void {
   const files = program
@@ -41,6 +68,7 @@ export function registerFiles(program: Command, run: ActionRunner): void {
               r.counts?.records ?? 0,
               r.counts?.rejects ?? 0,
             ]),
+            { plain: ['id'] },
           ),
         );
       }),
@@ -52,19 +80,25 @@ export function registerFiles(program: Command, run: ActionRunner): void {
     .option('--json', 'print as JSON')
     .action(
       run(async (ctx: CommandContext, idText: string, opts: { json?: boolean }) => {
-        const id = Number(idText);
-        if (!Number.isInteger(id)) throw new UsageError(`a file id is a number, got ${idText}`);
+        const id = parseFileId(idText);
+        if (id === undefined) throw new UsageError(`a file id is a number, got ${idText}`);
         const knex = ctx.db().knex;
         const file = await fileById(knex, id);
         if (!file) throw new RedeyeError('FILE_UNKNOWN', `no file ${id} in the registry`, { fileId: id });
         // Explicit orders throughout: PostgreSQL returns groups in hash order, and sorts NULL last where
         // SQLite sorts it first, so the same file would be shown differently on each engine and run.
+        // Points posted: a refused activity keeps the points it asked for (a redemption larger than the
+        // balance, -100,064,999), and one not decided yet or not ours has none.
         const outcomes = await knex('activities')
           .where({ source_file_id: id })
           .groupBy('status', 'reason')
           .select('status', 'reason')
           .count({ n: '*' })
-          .sum({ points: 'points' })
+          .select(
+            knex.raw(
+              "coalesce(sum(CASE WHEN status IN ('POSTED', 'PARTIAL', 'REVERSED') THEN points ELSE 0 END), 0) AS points",
+            ),
+          )
           .orderBy('status')
           .orderByRaw("coalesce(reason, '')");
         const rejects = await knex('rejects')
@@ -73,14 +107,61 @@ export function registerFiles(program: Command, run: ActionRunner): void {
           .select('reason')
           .count({ n: '*' })
           .orderBy('reason');
-        const firstRejects = await knex('rejects')
-          .where({ file_id: id })
-          .orderByRaw('line is null')
-          .orderBy([{ column: 'line' }, { column: 'id' }])
-          .limit(50)
-          .select('line', 'field', 'reason', 'message');
+        const records = (
+          await knex('rejects')
+            .where({ file_id: id })
+            .orderByRaw('line is null')
+            .orderBy([{ column: 'line' }, { column: 'id' }])
+            .limit(SHOWN_REJECTS)
+            .select('id', 'line', 'field', 'reason', 'message', 'member_number', 'record_ref')
+        ).map((r: Record<string, unknown>): RejectedLine => ({
+          line: r.line === null ? null : Number(r.line),
+          kind: 'record',
+          reason: String(r.reason),
+          member: (r.member_number as string | null) ?? null,
+          ref: (r.record_ref as string | null) ?? null,
+          field: (r.field as string | null) ?? null,
+          message: (r.message as string | null) ?? null,
+          id: Number(r.id),
+        }));
+        const refused = (
+          await knex('activities')
+            .where({ source_file_id: id, status: 'REJECTED' })
+            .orderByRaw('source_line is null')
+            .orderBy([{ column: 'source_line' }, { column: 'id' }])
+            .limit(SHOWN_REJECTS)
+            .select('id', 'source_line', 'reason', 'member_number', 'activity_key')
+        ).map((r: Record<string, unknown>): RejectedLine => ({
+          line: r.source_line === null ? null : Number(r.source_line),
+          kind: 'activity',
+          reason: (r.reason as string | null) ?? '',
+          member: (r.member_number as string | null) ?? null,
+          ref: (r.activity_key as string | null) ?? null,
+          field: null,
+          message: REJECT_REASONS[r.reason as keyof typeof REJECT_REASONS] ?? null,
+          id: Number(r.id),
+        }));
+        const counted = async (q: Promise<unknown>) =>
+          Number(((await q) as { n?: number | string } | undefined)?.n ?? 0);
+        const total =
+          (await counted(knex('rejects').where({ file_id: id }).count({ n: '*' }).first())) +
+          (await counted(
+            knex('activities').where({ source_file_id: id, status: 'REJECTED' }).count({ n: '*' }).first(),
+          ));
+        // By line (none last); on one line the reader's reject before the rules', then in the order made.
+        const firstRejects = [...records, ...refused]
+          .sort(
+            (a, b) =>
+              (a.line === null ? 1 : 0) - (b.line === null ? 1 : 0) ||
+              (a.line ?? 0) - (b.line ?? 0) ||
+              (a.kind === b.kind ? 0 : a.kind === 'record' ? -1 : 1) ||
+              a.id - b.id,
+          )
+          .slice(0, SHOWN_REJECTS)
+          .map(({ id: _id, ...r }) => r);
+        const more = total - firstRejects.length;
         if (opts.json) {
-          ctx.output.out(JSON.stringify({ file, outcomes, rejects, firstRejects }));
+          ctx.output.out(JSON.stringify({ file, outcomes, rejects, firstRejects, more }));
           return;
         }
         ctx.output.out(
@@ -104,7 +185,7 @@ export function registerFiles(program: Command, run: ActionRunner): void {
           ctx.output.out('\nwhat became of its records');
           ctx.output.out(
             table(
-              ['status', 'reason', 'activities', 'points'],
+              ['status', 'reason', 'activities', 'points posted'],
               outcomes.map((o: Record<string, unknown>) => [
                 String(o.status),
                 String(o.reason ?? ''),
@@ -122,18 +203,27 @@ export function registerFiles(program: Command, run: ActionRunner): void {
               rejects.map((r: Record<string, unknown>) => [String(r.reason), Number(r.n)]),
             ),
           );
-          ctx.output.out('\nfirst rejected lines');
+        }
+        if (firstRejects.length > 0) {
+          ctx.output.out(
+            more > 0 ? `\nfirst ${firstRejects.length} rejected lines of ${total}` : '\nrejected lines',
+          );
           ctx.output.out(
             table(
-              ['line', 'field', 'reason', 'message'],
-              firstRejects.map((r: Record<string, unknown>) => [
-                Number(r.line ?? 0),
-                String(r.field),
-                String(r.reason),
-                String(r.message ?? ''),
+              ['line', 'kind', 'reason', 'member', 'record', 'field', 'message'],
+              firstRejects.map((r) => [
+                r.line ?? '-',
+                r.kind,
+                r.reason,
+                r.member ?? '',
+                r.ref ?? '',
+                r.field ?? '',
+                r.message ?? '',
               ]),
+              { plain: ['line'] },
             ),
           );
+          if (more > 0) ctx.output.out(`… and ${more} more rejected line(s) not shown`);
         }
       }),
     );
