@@ -11,7 +11,6 @@
  * In each case, with the lock released or the room back, the next run completes the night, and the world
  * then holds exactly what a night without the fault leaves.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,59 +18,10 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Document } from 'yaml';
 import { compare, generate, REPO, snapshot, World, type Demo } from '../kill/harness.js';
-import { halfPosted, MEMBERS, MONTH, NIGHT, step, summaryOf, urlOf } from './harness.js';
+import { halfPosted, locker, MEMBERS, MONTH, NIGHT, step, summaryOf, urlOf } from './harness.js';
 
 const BUSY_TIMEOUT_MS = 1_500;
 const shortBusyTimeout = (doc: Document) => doc.setIn(['database', 'busyTimeoutMs'], BUSY_TIMEOUT_MS);
-
-/**
- * Another process that takes SQLite's write lock (BEGIN IMMEDIATE, waiting for a transaction in progress
- * to end) when told to, and holds it until released.
- */
-interface Locker {
-  ready: Promise<void>;
-  /** Takes the lock; resolves once it is held. */
-  lock(): Promise<void>;
-  release(): Promise<void>;
-}
-
-function locker(file: string): Locker {
-  const script = `
-    const Database = require('better-sqlite3');
-    const db = new Database(process.argv[1], { fileMustExist: true });
-    db.pragma('busy_timeout = 60000');
-    process.stdout.write('ready\\n');
-    process.stdin.on('data', () => { db.exec('BEGIN IMMEDIATE'); process.stdout.write('locked\\n'); });
-    process.stdin.on('end', () => { if (db.inTransaction) db.exec('ROLLBACK'); db.close(); process.exit(0); });`;
-  const child: ChildProcess = spawn(process.execPath, ['-e', script, file], {
-    cwd: REPO,
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const said = (word: string) =>
-    new Promise<void>((resolve, reject) => {
-      const onData = (b: Buffer) => {
-        if (!b.toString().includes(word)) return;
-        child.stdout!.off('data', onData);
-        resolve();
-      };
-      child.stdout!.on('data', onData);
-      child.once('exit', (code) => reject(new Error(`the locker exited (${code}) before it said ${word}`)));
-    });
-  const ready = said('ready');
-  return {
-    ready,
-    lock: async () => {
-      const locked = said('locked');
-      child.stdin!.write('lock\n');
-      await locked;
-    },
-    release: async () => {
-      child.stdin!.end();
-      await exited;
-    },
-  };
-}
 
 describe('database faults in a night', () => {
   let base: string;

@@ -5,10 +5,11 @@
  * posted, and a TCP relay that stands for a server's address so the server can be "gone" (connection
  * refused) and come back on the same port.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { openDb } from '../../db/connection.js';
 import { checkLedger } from '../../ledger/check.js';
-import type { World } from '../kill/harness.js';
+import { REPO, type World } from '../kill/harness.js';
 
 export const MONTH = '2026-10';
 export const NIGHT = '2026-10-01';
@@ -151,5 +152,54 @@ export async function startRelay(target: { host: string; port: number }): Promis
     down,
     up: listen,
     stop: down,
+  };
+}
+
+/**
+ * Another process that takes SQLite's write lock (BEGIN IMMEDIATE, waiting for a transaction in progress
+ * to end) when told to, and holds it until released.
+ */
+export interface Locker {
+  ready: Promise<void>;
+  /** Takes the lock; resolves once it is held. */
+  lock(): Promise<void>;
+  release(): Promise<void>;
+}
+
+export function locker(file: string): Locker {
+  const script = `
+    const Database = require('better-sqlite3');
+    const db = new Database(process.argv[1], { fileMustExist: true });
+    db.pragma('busy_timeout = 60000');
+    process.stdout.write('ready\\n');
+    process.stdin.on('data', () => { db.exec('BEGIN IMMEDIATE'); process.stdout.write('locked\\n'); });
+    process.stdin.on('end', () => { if (db.inTransaction) db.exec('ROLLBACK'); db.close(); process.exit(0); });`;
+  const child: ChildProcess = spawn(process.execPath, ['-e', script, file], {
+    cwd: REPO,
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const said = (word: string) =>
+    new Promise<void>((resolve, reject) => {
+      const onData = (b: Buffer) => {
+        if (!b.toString().includes(word)) return;
+        child.stdout!.off('data', onData);
+        resolve();
+      };
+      child.stdout!.on('data', onData);
+      child.once('exit', (code) => reject(new Error(`the locker exited (${code}) before it said ${word}`)));
+    });
+  const ready = said('ready');
+  return {
+    ready,
+    lock: async () => {
+      const locked = said('locked');
+      child.stdin!.write('lock\n');
+      await locked;
+    },
+    release: async () => {
+      child.stdin!.end();
+      await exited;
+    },
   };
 }

@@ -5,56 +5,16 @@
  * again, so a mailing list sent with a header only would stay so). The night exits 1 naming fetch; the
  * next run completes it, equal table by table and file by file to a night without the fault.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Document } from 'yaml';
-import { compare, generate, REPO, snapshot, World, type Demo } from '../kill/harness.js';
-import { halfPosted, MEMBERS, MONTH, NIGHT, step, summaryOf, urlOf } from './harness.js';
+import { compare, generate, snapshot, World, type Demo } from '../kill/harness.js';
+import { halfPosted, locker, MEMBERS, MONTH, NIGHT, step, summaryOf, urlOf } from './harness.js';
 
 const BUSY_TIMEOUT_MS = 1_500;
 const shortBusyTimeout = (doc: Document) => doc.setIn(['database', 'busyTimeoutMs'], BUSY_TIMEOUT_MS);
-
-/** Another process that holds SQLite's write lock (BEGIN IMMEDIATE) from `lock()` until `release()`. */
-function locker(file: string): { ready: Promise<void>; lock(): Promise<void>; release(): Promise<void> } {
-  const script = `
-    const Database = require('better-sqlite3');
-    const db = new Database(process.argv[1], { fileMustExist: true });
-    db.pragma('busy_timeout = 60000');
-    process.stdout.write('ready\\n');
-    process.stdin.on('data', () => { db.exec('BEGIN IMMEDIATE'); process.stdout.write('locked\\n'); });
-    process.stdin.on('end', () => { if (db.inTransaction) db.exec('ROLLBACK'); db.close(); process.exit(0); });`;
-  const child: ChildProcess = spawn(process.execPath, ['-e', script, file], {
-    cwd: REPO,
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const said = (word: string) =>
-    new Promise<void>((resolve, reject) => {
-      const onData = (b: Buffer) => {
-        if (!b.toString().includes(word)) return;
-        child.stdout!.off('data', onData);
-        resolve();
-      };
-      child.stdout!.on('data', onData);
-      child.once('exit', (code) => reject(new Error(`the locker exited (${code}) before it said ${word}`)));
-    });
-  const ready = said('ready');
-  return {
-    ready,
-    lock: async () => {
-      const locked = said('locked');
-      child.stdin!.write('lock\n');
-      await locked;
-    },
-    release: async () => {
-      child.stdin!.end();
-      await exited;
-    },
-  };
-}
 
 /**
  * `compare`'s problems less the differences in claim ids alone: the claims table and the registry rows
