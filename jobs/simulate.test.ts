@@ -13,6 +13,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { main } from '../cli/main.js';
+import { SIMULATED_FEEDS } from './simulate.js';
 import { openDb, type Db } from '../db/connection.js';
 import { migrateLatest } from '../db/migrate.js';
 import { insertMember } from '../ledger/members.js';
@@ -151,6 +152,18 @@ describe('redeye simulate', () => {
     const before = readdirSync(folder).sort();
     await simulateJson('ftl', { 'a.ftl': ftl('XX245', 'ABRAMOV/PAVEL MR', '1000000032') });
     expect(readdirSync(folder).sort()).toEqual(before);
+  });
+
+  it('names every feed it simulates in its help', async () => {
+    const out: string[] = [];
+    const code = await main(['node', 'redeye', 'simulate', '--help'], {
+      output: { out: (s) => out.push(s), err: (s) => out.push(s) },
+      env: {},
+    });
+    expect(code).toBe(0);
+    // The help wraps its lines.
+    expect(out.join(' ').replace(/\s+/g, ' ')).toContain(SIMULATED_FEEDS.join(', '));
+    expect(SIMULATED_FEEDS).toContain('retro-claims');
   });
 
   it('refuses a feed that changes no points', async () => {

@@ -6,7 +6,7 @@ import { ConfigError, UsageError } from '../../lib/errors.js';
 import { getParser } from '../../parsers/index.js';
 import { FEED_NAMES, type FeedName, type ParseInput, type ParseOptions } from '../../parsers/types.js';
 import { openDb } from '../../db/connection.js';
-import { simulate, type Counts, type FileSummary } from '../../jobs/simulate.js';
+import { simulate, SIMULATED_FEEDS, type Counts, type FileSummary } from '../../jobs/simulate.js';
 import { defaultBusinessDate, parseDateOption, runClock } from './run.js';
 import type { ActionRunner, CommandContext } from '../context.js';
 
@@ -186,7 +186,7 @@ export function registerParse(program: Command, run: ActionRunner): void {
 
   program
     .command('simulate')
-    .argument('<feed>', 'ftl, flown, partner, hotel, alliance-claims or redemptions')
+    .argument('<feed>', SIMULATED_FEEDS.join(', '))
     .argument('<file...>', 'input files')
     .description('apply the program rules to files and show what would be posted or rejected; writes nothing')
     .option('-d, --date <YYYY-MM-DD>', 'business date to simulate (default: yesterday)')
