@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { main } from '../cli/main.js';
 import { SIMULATED_FEEDS } from './simulate.js';
+import { FEED_DIRS } from '../demo/out.js';
 import { openDb, type Db } from '../db/connection.js';
 import { migrateLatest } from '../db/migrate.js';
 import { insertMember } from '../ledger/members.js';
@@ -469,9 +470,7 @@ describe('redeye simulate', () => {
   const night = async (date: string, file: string, text: string, feed = 'flown') => {
     const inbox = join(dir, 'var', 'inbox', feed);
     // Fetch lists every feed's folder: an empty inbox is a quiet night, a missing one a failure.
-    const feeds = ['ftl', 'flown', 'partner', 'hotel', 'alliance/claims', 'alliance/results'];
-    for (const f of [...feeds, 'redemptions', 'members', 'fx', 'retro-claims'])
-      mkdirSync(join(inbox, '..', f), { recursive: true });
+    for (const f of Object.values(FEED_DIRS)) mkdirSync(join(inbox, '..', f), { recursive: true });
     writeFileSync(join(inbox, file), text);
     for (const job of ['fetch', 'ingest', 'accrue']) {
       const log: string[] = [];

@@ -7,21 +7,10 @@ import { openDb } from '../../db/connection.js';
 import { insertMember } from '../../ledger/members.js';
 import { STEP_JOBS } from '../../jobs/runner.js';
 import { Scheduler } from '../../jobs/schedule.js';
+import { FEED_DIRS } from '../../demo/out.js';
 
 const example = readFileSync(resolve(import.meta.dirname, '../../examples/redeye.config.yaml'), 'utf8');
 const FTL = resolve(import.meta.dirname, '../../parsers/ftl/fixtures/01-simple.ftl');
-const FEED_FOLDERS = [
-  'ftl',
-  'flown',
-  'partner',
-  'hotel',
-  'alliance/claims',
-  'alliance/results',
-  'redemptions',
-  'members',
-  'fx',
-  'retro-claims',
-];
 
 describe('redeye run and redeye schedule', () => {
   let dir: string;
@@ -51,7 +40,7 @@ describe('redeye run and redeye schedule', () => {
     dir = mkdtempSync(join(tmpdir(), 'redeye-run-'));
     config = join(dir, 'redeye.config.yaml');
     writeFileSync(config, example.replaceAll('../var/', './var/'));
-    for (const f of FEED_FOLDERS) mkdirSync(join(dir, 'var', 'inbox', f), { recursive: true });
+    for (const f of Object.values(FEED_DIRS)) mkdirSync(join(dir, 'var', 'inbox', f), { recursive: true });
     expect((await redeye(['db', 'migrate'])).code).toBe(0);
   });
   afterEach(() => {

@@ -14,6 +14,7 @@ import Database from 'better-sqlite3';
 import { parseDocument, type Document } from 'yaml';
 import { answerDeliveredClaims } from '../../demo/alliance.js';
 import { generateDemo, type DemoPlan } from '../../demo/generate.js';
+import { FEED_DIRS } from '../../demo/out.js';
 import { NIGHTLY_STEPS } from '../../jobs/runner.js';
 import { addDays } from '../../lib/dates.js';
 
@@ -111,19 +112,7 @@ export class World {
     const migrate = await world.cli(['db', 'migrate'], {});
     if (migrate.code !== 0) throw new Error(`db migrate failed in ${name}: ${migrate.stderr}`);
     // The inbox folders exist before anything arrives, as a partner's SFTP folders do.
-    for (const sub of [
-      'ftl',
-      'flown',
-      'partner',
-      'hotel',
-      'alliance/claims',
-      'alliance/results',
-      'redemptions',
-      'members',
-      'fx',
-      'retro-claims',
-    ])
-      mkdirSync(join(world.var, 'inbox', sub), { recursive: true });
+    for (const sub of Object.values(FEED_DIRS)) mkdirSync(join(world.var, 'inbox', sub), { recursive: true });
     return world;
   }
 
