@@ -70,8 +70,10 @@ export async function claimCandidates(q: Q, c: RetroClaim): Promise<ActivityRow[
 }
 
 /**
- * What a claim comes to against the flights it names (`found`): an outcome without a posting, or the
- * flight to credit with its decision. The night posts it (`processRetroClaims`), the simulator shows it.
+ * What a claim comes to against the flights it names (`find`, asked only once the claim's own flight
+ * date lets it be judged: a young claim waits every night without a search): an outcome without a
+ * posting, or the flight to credit with its decision. The night posts it (`processRetroClaims`), the
+ * simulator shows it.
  */
 export async function judgeClaim(
   q: Q,
@@ -79,7 +81,7 @@ export async function judgeClaim(
   businessDate: IsoDate,
   state: AccrueState,
   claim: RetroClaim,
-  found: ActivityRow[],
+  find: () => Promise<ActivityRow[]>,
 ): Promise<{ outcome: ClaimOutcome; credit?: { flight: ActivityRow; decision: AccrualDecision } }> {
   const window = config.retroClaims;
   const outcome = (status: ClaimOutcome['status'], reason: string | null, activityKey?: string) => ({
@@ -87,6 +89,7 @@ export async function judgeClaim(
   });
   if (claim.flightDate && businessDate < addDays(claim.flightDate, window.minDaysAfterFlight))
     return outcome('PENDING', 'PENDING');
+  const found = await find();
   if (found.length === 0) return outcome('REJECTED', 'NOT_FOUND');
   if (found.length > 1) return outcome('REJECTED', 'AMBIGUOUS');
   const flight = found[0]!;
@@ -151,8 +154,9 @@ async function settleClaim(
   state: AccrueState,
   claim: RetroClaim,
 ): Promise<ClaimOutcome> {
-  const found = await claimCandidates(trx, claim);
-  const { outcome, credit } = await judgeClaim(trx, ctx.config, ctx.businessDate, state, claim, found);
+  const { outcome, credit } = await judgeClaim(trx, ctx.config, ctx.businessDate, state, claim, () =>
+    claimCandidates(trx, claim),
+  );
   if (!credit) return outcome;
   const { flight, decision } = credit;
   const results = await ledger.post(
@@ -178,21 +182,28 @@ async function settleClaim(
   return outcome;
 }
 
+/** The claims waiting to be settled, in the order they arrived. */
+export async function pendingClaims(q: Q): Promise<Array<{ id: number; claim: RetroClaim }>> {
+  const rows = await q('retro_claims').where({ status: 'PENDING' }).orderBy('id').select('id', 'claim');
+  return rows.map((r: { id: number | string; claim: string }) => ({
+    id: Number(r.id),
+    claim: JSON.parse(r.claim) as RetroClaim,
+  }));
+}
+
 export async function processRetroClaims(
   ctx: JobContext,
   ledger: Ledger,
   state: AccrueState,
 ): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
-  const pending = await ctx.db.knex('retro_claims').where({ status: 'PENDING' }).orderBy('id');
-  for (const stored of pending) {
-    const claim = JSON.parse(stored.claim as string) as RetroClaim;
+  for (const { id, claim } of await pendingClaims(ctx.db.knex)) {
     // The claim's outcome commits with its credit: killed between the two, the claim would stay PENDING
     // and the next night would find its own credit and call it a DUPLICATE.
     const outcome = await ctx.db.transaction(async (trx): Promise<ClaimOutcome> => {
       const o = await settleClaim(trx, ctx, ledger, state, claim);
       await trx('retro_claims')
-        .where({ id: stored.id })
+        .where({ id })
         .update({
           status: o.status,
           reason: o.reason,

@@ -46,6 +46,7 @@ import {
   claimMatches,
   creditedByClaim,
   judgeClaim,
+  pendingClaims,
   type ClaimOutcome,
 } from './retro-claims.js';
 import type { RetroClaim } from '../parsers/retro-claims.js';
@@ -280,12 +281,6 @@ class SimulatedArchive implements FlightArchive {
     this.touch(row, item);
   }
 
-  private change(row: ActivityRow, fields: Partial<ActivityRow>, item: Item): void {
-    Object.assign(row, fields);
-    if (row.id !== undefined) this.changed.add(row);
-    this.touch(row, item);
-  }
-
   async byKeys(keys: string[]): Promise<Map<string, ActivityRow>> {
     await this.loadKeys(keys);
     const out = new Map<string, ActivityRow>();
@@ -339,6 +334,14 @@ class SimulatedArchive implements FlightArchive {
       if (this.byKey.has(a.activityKey)) item.duplicate = `${a.activityKey} was already processed`;
       else this.add(a, item);
     }
+  }
+
+  /** Rows read from the database by another query: the run's own objects for them, none read again. */
+  adopted(rows: ActivityRow[]): ActivityRow[] {
+    return rows.map((row) => {
+      this.loadedKeys.add(row.activityKey);
+      return this.adopt(row);
+    });
   }
 
   /** The activities this run adds. */
@@ -622,14 +625,16 @@ async function settleClaimAsTheNight(
   state: AccrueState,
   ledger: SimulatedLedger,
   archive: SimulatedArchive,
+  added: readonly ActivityRow[],
   claim: RetroClaim,
 ): Promise<SettledClaim> {
-  const stored = await claimCandidates(knex, claim);
-  const current = await archive.byKeys(stored.map((r) => r.activityKey));
-  const found = new Map<string, ActivityRow>();
-  for (const r of [...current.values(), ...archive.addedRows()])
-    if (claimMatches(claim, r)) found.set(r.activityKey, r);
-  const { outcome, credit } = await judgeClaim(knex, config, businessDate, state, claim, [...found.values()]);
+  const find = async () => {
+    const found = new Map<string, ActivityRow>();
+    for (const r of [...archive.adopted(await claimCandidates(knex, claim)), ...added])
+      if (claimMatches(claim, r)) found.set(r.activityKey, r);
+    return [...found.values()];
+  };
+  const { outcome, credit } = await judgeClaim(knex, config, businessDate, state, claim, find);
   if (!credit) return { outcome };
   let refused: string | undefined;
   for (const p of credit.decision.postings) {
@@ -832,25 +837,29 @@ export async function* simulate(
   const waiting = [...awaited.values()].filter(
     (r) => r.status === 'PENDING' && r.reason === 'UNKNOWN_REDEMPTION',
   );
+  // The first record of the run that stored or changed each activity.
+  const itemOf = new Map<ActivityRow, Item>();
+  for (const item of items) if (item.row && !itemOf.has(item.row)) itemOf.set(item.row, item);
+  const issuedById = new Map(issued.map((r) => [r.externalRef, r]));
   for (const row of waiting) {
     row.needsAccrual = true;
     // One of an earlier night shows with the redemption it waited for.
-    const redemption = issued.find((r) => r.externalRef === row.reversalOfRef);
-    const item = redemption && items.find((i) => i.row === redemption);
-    if (!items.some((i) => i.row === row) && item)
+    const redemption = issuedById.get(row.reversalOfRef);
+    const item = redemption && itemOf.get(redemption);
+    if (!itemOf.has(row) && item)
       (item.also ??= []).push({ row, why: 'the cancellation that waited for it' });
   }
   await accrue(waiting);
   // Retro-claims, as accrue settles them after its passes: the waiting ones of earlier nights first (a
   // coupon of this run may be the flight one names), then the file's.
   if (feed === 'retro-claims' || feed === 'ftl' || feed === 'flown') {
+    // The run's new flights: no claim settled here adds one.
+    const added = archive.addedRows().filter((r) => r.type === 'FLIGHT');
     const settle = (claim: RetroClaim) =>
-      settleClaimAsTheNight(knex, config, businessDate, state, ledger, archive, claim);
-    const stored = await knex('retro_claims').where({ status: 'PENDING' }).orderBy('id').select('claim');
-    for (const r of stored) {
-      const claim = JSON.parse(r.claim as string) as RetroClaim;
+      settleClaimAsTheNight(knex, config, businessDate, state, ledger, archive, added, claim);
+    for (const { claim } of await pendingClaims(knex)) {
       const settled = await settle(claim);
-      const item = settled.credit && items.find((i) => i.row === settled.credit!.flight);
+      const item = settled.credit && itemOf.get(settled.credit.flight);
       if (item)
         (item.also ??= []).push({
           row: settled.credit!.flight,
