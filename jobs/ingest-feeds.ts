@@ -191,9 +191,9 @@ export async function mergeFlightDrafts(archive: FlightArchive, drafts: Activity
   }
   // Corrections of archived coupons first: the reissue of an exchanged coupon must find it exchanged
   // whichever line of the file comes first.
-  const archived = (d: ActivityRow) => d.ticketNumber !== null && byCoupon.has(couponRef(d));
+  const archived = drafts.map((d) => d.ticketNumber !== null && byCoupon.has(couponRef(d)));
   const order = [...drafts.keys()];
-  order.sort((a, b) => Number(archived(drafts[b]!)) - Number(archived(drafts[a]!)));
+  order.sort((a, b) => Number(archived[b]) - Number(archived[a]));
   const inserts = new Map<string, ActivityRow>();
   const rowOf = (key: string) => inserts.get(key) ?? byKey.get(key) ?? others.get(key);
   // Flight activities one of whose coupons was corrected away, with the draft that did it: a waiting

@@ -523,7 +523,7 @@ async function posted(
       rejection: {
         reason,
         field: 'points',
-        message: `the ledger would refuse ${p.request.key}: ${reason}`,
+        message: `the ledger would refuse it: ${result.message ?? reason}`,
       },
     };
   }

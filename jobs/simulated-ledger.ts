@@ -1,40 +1,67 @@
 /**
  * The ledger's answers to a run's postings, foretold without writing: what it would refuse
- * (INSUFFICIENT_POINTS, ALREADY_REVERSED, UNKNOWN_POSTING) and what it would find already posted. The
- * simulator asks it in the order accrue posts, so a redemption or a refund that the member's balance no
- * longer covers shows as the night will record it, and a debit refused leaves the points for the next one.
+ * (INSUFFICIENT_POINTS, ALREADY_REVERSED, UNKNOWN_POSTING, with the ledger's own message) and what it
+ * would find already posted. The simulator asks it in the order accrue posts, so a redemption or a refund
+ * that the member's balance no longer covers shows as the night will record it, and a debit refused
+ * leaves the points for the next one.
  */
 import type { Knex } from 'knex';
 import { describeAccount } from '../ledger/accounts.js';
+import { AlreadyReversedError, InsufficientPointsError, UnknownPostingError } from '../ledger/errors.js';
 import { isReversal, type PostingRequest, type PostStatus } from '../ledger/types.js';
+import type { RedeyeError } from '../lib/errors.js';
 
 interface Entry {
   account: string;
   amount: number;
 }
 
-export interface ForetoldResult {
+interface ForetoldResult {
   status: PostStatus;
   reason?: string;
+  /** The ledger's message for a refusal: which posting, account and amounts. */
+  message?: string;
 }
 
+const refused = (error: RedeyeError): ForetoldResult => ({
+  status: 'refused',
+  reason: error.code,
+  message: error.message,
+});
+
 export class SimulatedLedger {
-  /** Balances of the accounts read so far, moved by what the run posted. */
-  private readonly balances = new Map<string, number>();
+  /** Stored balances read so far (only of accounts a debit was guarded on). */
+  private readonly loaded = new Map<string, number>();
+  /** What the run posted to each account. */
+  private readonly pending = new Map<string, number>();
   /** Postings of the run, by key, with their entries (a later row may reverse one). */
   private readonly postedNow = new Map<string, Entry[]>();
-  private readonly reversedNow = new Set<string>();
+  private readonly reversedNow = new Map<string, string>();
+  /** Stored postings looked up by key: their id, or null for none. */
+  private readonly storedIds = new Map<string, number | null>();
 
   constructor(private readonly knex: Knex) {}
 
   async post(request: PostingRequest): Promise<ForetoldResult> {
-    if (this.postedNow.has(request.key) || (await this.stored(request.key))) return { status: 'duplicate' };
+    if (this.postedNow.has(request.key) || (await this.storedId(request.key)) !== null)
+      return { status: 'duplicate' };
     let entries: Entry[];
     if (isReversal(request)) {
-      const original = this.postedNow.get(request.reverses) ?? (await this.storedEntries(request.reverses));
-      if (!original) return { status: 'refused', reason: 'UNKNOWN_POSTING' };
-      if (this.reversedNow.has(request.reverses) || (await this.reversedBefore(request.reverses)))
-        return { status: 'refused', reason: 'ALREADY_REVERSED' };
+      const originalId = this.postedNow.has(request.reverses) ? null : await this.storedId(request.reverses);
+      const original =
+        this.postedNow.get(request.reverses) ??
+        (originalId === null ? undefined : await this.storedEntries(originalId));
+      if (!original) return refused(new UnknownPostingError(request.reverses, { reversal: request.key }));
+      const reversedBy = this.reversedNow.get(request.reverses);
+      if (reversedBy !== undefined)
+        return {
+          status: 'refused',
+          reason: 'ALREADY_REVERSED',
+          message: `posting ${request.reverses} is reversed by ${reversedBy} earlier in this run; ${request.key} cannot reverse it again`,
+        };
+      const earlier = originalId === null ? undefined : await this.reversalOf(originalId);
+      if (earlier !== undefined)
+        return refused(new AlreadyReversedError(request.reverses, earlier, request.key));
       entries = original.map((e) => ({ account: e.account, amount: -e.amount }));
     } else {
       entries = request.entries.map((e) => ({ account: e.account, amount: e.amount }));
@@ -44,36 +71,41 @@ export class SimulatedLedger {
     for (const e of entries)
       if (e.amount < 0 && !describeAccount(e.account).mayGoNegative)
         debits.set(e.account, (debits.get(e.account) ?? 0) + e.amount);
-    for (const [account, amount] of debits)
-      if ((await this.balance(account)) + amount < 0)
-        return { status: 'refused', reason: 'INSUFFICIENT_POINTS' };
-    for (const e of entries) this.balances.set(e.account, (await this.balance(e.account)) + e.amount);
+    for (const [account, amount] of debits) {
+      const balance = await this.balance(account);
+      if (balance + amount < 0)
+        return refused(new InsufficientPointsError(request.key, account, balance, -amount));
+    }
+    for (const e of entries) this.pending.set(e.account, (this.pending.get(e.account) ?? 0) + e.amount);
     this.postedNow.set(request.key, entries);
-    if (isReversal(request)) this.reversedNow.add(request.reverses);
+    if (isReversal(request)) this.reversedNow.set(request.reverses, request.key);
     return { status: 'posted' };
   }
 
   private async balance(account: string): Promise<number> {
-    let b = this.balances.get(account);
-    if (b === undefined) {
+    let stored = this.loaded.get(account);
+    if (stored === undefined) {
       const row = await this.knex('accounts').where({ code: account }).first('balance');
-      b = Number(row?.balance ?? 0);
-      this.balances.set(account, b);
+      stored = Number(row?.balance ?? 0);
+      this.loaded.set(account, stored);
     }
-    return b;
+    return stored + (this.pending.get(account) ?? 0);
   }
 
-  private async stored(key: string): Promise<{ id: number } | undefined> {
-    const row = await this.knex('postings').where({ idempotency_key: key }).first('id');
-    return row ? { id: Number(row.id) } : undefined;
+  private async storedId(key: string): Promise<number | null> {
+    let id = this.storedIds.get(key);
+    if (id === undefined) {
+      const row = await this.knex('postings').where({ idempotency_key: key }).first('id');
+      id = row ? Number(row.id) : null;
+      this.storedIds.set(key, id);
+    }
+    return id;
   }
 
-  private async storedEntries(key: string): Promise<Entry[] | undefined> {
-    const posting = await this.stored(key);
-    if (!posting) return undefined;
+  private async storedEntries(postingId: number): Promise<Entry[]> {
     const rows = await this.knex('entries as e')
       .join('accounts as a', 'a.id', 'e.account_id')
-      .where('e.posting_id', posting.id)
+      .where('e.posting_id', postingId)
       .orderBy('e.id')
       .select('a.code', 'e.amount');
     return rows.map((r: { code: string; amount: number | string }) => ({
@@ -82,9 +114,9 @@ export class SimulatedLedger {
     }));
   }
 
-  private async reversedBefore(key: string): Promise<boolean> {
-    const posting = await this.stored(key);
-    if (!posting) return false;
-    return (await this.knex('postings').where({ reversal_of: posting.id }).first('id')) !== undefined;
+  /** The id of the stored posting that reverses `postingId`, if any. */
+  private async reversalOf(postingId: number): Promise<number | undefined> {
+    const row = await this.knex('postings').where({ reversal_of: postingId }).first('id');
+    return row ? Number(row.id) : undefined;
   }
 }
