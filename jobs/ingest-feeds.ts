@@ -4,6 +4,7 @@
  * second completes it; a coupon seen again with another status is a correction of what was posted.
  */
 import type { Knex } from 'knex';
+import type { IsoDate } from '../lib/dates.js';
 import type { FeedName, RecordEvent, VerdictEvent } from '../parsers/types.js';
 import type { FlownCoupon } from '../parsers/flown.js';
 import type { PartnerActivity, PartnerFileMeta } from '../parsers/partner.js';
@@ -437,6 +438,57 @@ export function repeatedSequence(
   };
 }
 
+/**
+ * The partner a partner file is from, by its name (`<PARTNER>_<YYYYMMDD>_<SEQ>.csv`), or why the night
+ * refuses the whole file. Ingest and the simulator judge a file here.
+ */
+export function partnerOfFile(
+  program: Program,
+  fileName: string,
+): { partnerCode: string } | { refusal: FileRefusal } {
+  const name = parsePartnerFileName(fileName);
+  if (!name)
+    return {
+      refusal: {
+        reason: 'BAD_HEADER',
+        message: `${fileName} does not follow <PARTNER>_<YYYYMMDD>_<SEQ>.csv`,
+      },
+    };
+  if (!program.partner(name.partnerCode))
+    return {
+      refusal: { reason: 'UNKNOWN_PARTNER', message: `no partner ${name.partnerCode} in the configuration` },
+    };
+  return { partnerCode: name.partnerCode };
+}
+
+/** The header must name the partner the file name does. */
+export function partnerHeaderRefusal(
+  partnerCode: string,
+  meta: PartnerFileMeta | undefined,
+): FileRefusal | undefined {
+  if (meta?.partnerCode && meta.partnerCode !== partnerCode)
+    return {
+      reason: 'BAD_HEADER',
+      message: `header names partner ${meta.partnerCode}, the file name ${partnerCode}`,
+    };
+  return undefined;
+}
+
+/** A stay of one of our members as the hotel partner of its chain credits it, or why no contract covers it. */
+export function hotelStayDraft(program: Program, stay: HotelStay, date: IsoDate): Draft {
+  const partner = program.partnerForHotelChain(stay.chainCode, stay.brandCode);
+  return partner
+    ? hotelDraft(stay, partner.code, date)
+    : {
+        ok: false,
+        rejection: {
+          reason: 'NO_CONTRACT',
+          field: 'ChainCode',
+          message: `no hotel partner for chain ${stay.chainCode ?? '(none)'}`,
+        },
+      };
+}
+
 export function partnerHandler(
   ctx: JobContext,
   program: Program,
@@ -447,15 +499,9 @@ export function partnerHandler(
     feed: 'partner',
     counts: () => counts.values,
     async begin(_trx, file) {
-      const name = parsePartnerFileName(file.name);
-      if (!name)
-        return {
-          reason: 'BAD_HEADER',
-          message: `${file.name} does not follow <PARTNER>_<YYYYMMDD>_<SEQ>.csv`,
-        };
-      if (!program.partner(name.partnerCode))
-        return { reason: 'UNKNOWN_PARTNER', message: `no partner ${name.partnerCode} in the configuration` };
-      partnerCode = name.partnerCode;
+      const of = partnerOfFile(program, file.name);
+      if ('refusal' in of) return of.refusal;
+      partnerCode = of.partnerCode;
     },
     async records(trx, file, batch) {
       return storeUnique(
@@ -473,12 +519,8 @@ export function partnerHandler(
     },
     async end(trx, file, verdict: VerdictEvent) {
       const meta = verdict.meta as unknown as PartnerFileMeta | undefined;
-      if (meta?.partnerCode && meta.partnerCode !== partnerCode) {
-        return {
-          reason: 'BAD_HEADER',
-          message: `header names partner ${meta.partnerCode}, the file name ${partnerCode}`,
-        };
-      }
+      const header = partnerHeaderRefusal(partnerCode, meta);
+      if (header) return header;
       const sequence = meta?.fileSequence ?? null;
       if (sequence !== null) {
         // A repeat is this very sequence number accepted before (partner-accrual.md); the same content
@@ -524,18 +566,9 @@ export function hotelHandler(
           counts.add('otherProgram');
           continue;
         }
-        const partner = program.partnerForHotelChain(stay.chainCode, stay.brandCode);
-        const draft: Draft = partner
-          ? hotelDraft(stay, partner.code, ctx.businessDate)
-          : {
-              ok: false,
-              rejection: {
-                reason: 'NO_CONTRACT',
-                field: 'ChainCode',
-                message: `no hotel partner for chain ${stay.chainCode ?? '(none)'}`,
-              },
-            };
-        if (partner) await trx('files').where({ id: file.id }).update({ partner_code: partner.code });
+        const draft = hotelStayDraft(program, stay, ctx.businessDate);
+        if (draft.ok)
+          await trx('files').where({ id: file.id }).update({ partner_code: draft.activity.partnerCode });
         items.push({
           event: e as RecordEvent<unknown>,
           draft,

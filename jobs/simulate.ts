@@ -10,7 +10,7 @@ import type { LoadedConfig } from '../config/load.js';
 import type { IsoDate } from '../lib/dates.js';
 import { UsageError } from '../lib/errors.js';
 import { getParser } from '../parsers/index.js';
-import { parsePartnerFileName, type PartnerActivity, type PartnerFileMeta } from '../parsers/partner.js';
+import type { PartnerActivity, PartnerFileMeta } from '../parsers/partner.js';
 import type { FlownCoupon } from '../parsers/flown.js';
 import type { FtlPassenger, HeldFtlPart } from '../parsers/ftl/model.js';
 import { FtlAssembler } from '../parsers/ftl/index.js';
@@ -30,7 +30,6 @@ import type { AccrualDecision } from '../rules/accrual.js';
 import {
   couponDraft,
   ftlDraft,
-  hotelDraft,
   partnerDraft,
   redemptionDraft,
   cancellationKey,
@@ -61,6 +60,9 @@ import {
   minorOf,
   acceptedPartnerFile,
   repeatedSequence,
+  partnerOfFile,
+  partnerHeaderRefusal,
+  hotelStayDraft,
   type FlightArchive,
 } from './ingest-feeds.js';
 import type { FileRefusal } from './ingest-file.js';
@@ -171,29 +173,14 @@ function draftFor(
     case 'flown':
       return couponDraft(record as FlownCoupon, program, date, minorOf);
     case 'partner': {
-      const name = parsePartnerFileName(file);
-      if (!name || !program.partner(name.partnerCode))
-        return {
-          ok: false,
-          rejection: { reason: 'NO_CONTRACT', field: 'file', message: `no partner for file ${file}` },
-        };
-      return partnerDraft(record as PartnerActivity, name.partnerCode, date, minorOf);
+      // A file of no partner is refused whole (refusalOf): its records show that verdict, not this one.
+      const of = partnerOfFile(program, file);
+      return 'refusal' in of
+        ? { ok: false, rejection: { reason: 'NO_CONTRACT', field: 'file', message: of.refusal.message } }
+        : partnerDraft(record as PartnerActivity, of.partnerCode, date, minorOf);
     }
-    case 'hotel': {
-      const stay = record as HotelStay;
-      if (!stay.own) return undefined;
-      const partner = program.partnerForHotelChain(stay.chainCode, stay.brandCode);
-      return partner
-        ? hotelDraft(stay, partner.code, date)
-        : {
-            ok: false,
-            rejection: {
-              reason: 'NO_CONTRACT',
-              field: 'ChainCode',
-              message: `no hotel partner for chain ${stay.chainCode}`,
-            },
-          };
-    }
+    case 'hotel':
+      return hotelStayDraft(program, record as HotelStay, date);
     case 'redemptions':
       return redemptionDraft(record as Redemption, date);
     default:
@@ -418,21 +405,12 @@ async function refusalOf(
   runSequences: Map<string, Map<number, string>>,
 ): Promise<FileRefusal | undefined> {
   if (feed === 'partner') {
-    const name = parsePartnerFileName(verdict.file);
-    if (!name)
-      return {
-        reason: 'BAD_HEADER',
-        message: `${verdict.file} does not follow <PARTNER>_<YYYYMMDD>_<SEQ>.csv`,
-      };
-    const code = name.partnerCode;
-    if (!program.partner(code))
-      return { reason: 'UNKNOWN_PARTNER', message: `no partner ${code} in the configuration` };
+    const of = partnerOfFile(program, verdict.file);
+    if ('refusal' in of) return of.refusal;
+    const code = of.partnerCode;
     const meta = verdict.meta as unknown as PartnerFileMeta | undefined;
-    if (meta?.partnerCode && meta.partnerCode !== code)
-      return {
-        reason: 'BAD_HEADER',
-        message: `header names partner ${meta.partnerCode}, the file name ${code}`,
-      };
+    const header = partnerHeaderRefusal(code, meta);
+    if (header) return header;
     const sequence = meta?.fileSequence ?? null;
     if (sequence === null) return undefined;
     // As ingest judges it: a repeat is this very number accepted before, in the registry or earlier in
