@@ -27,26 +27,43 @@ export class FetchIncompleteError extends RedeyeError {
   }
 }
 
+interface Registration {
+  verdict: string;
+  local_path: string | null;
+  received_at: string | Date | null;
+}
+type Registrations = Map<string, Registration[]>;
+const registrationKey = (name: string, size: number) => `${size}:${name}`;
+
+/** A feed's inbound registrations by name and size: one query for a listing of any length. */
+async function registrationsOf(ctx: JobContext, feed: FeedName): Promise<Registrations> {
+  const rows = (await ctx.db
+    .knex('files')
+    .where({ direction: 'in', feed })
+    .select('name', 'size', 'verdict', 'local_path', 'received_at')) as Array<
+    Registration & { name: string; size: number | string }
+  >;
+  const out: Registrations = new Map();
+  for (const r of rows) {
+    const key = registrationKey(r.name, Number(r.size));
+    out.set(key, [...(out.get(key) ?? []), r]);
+  }
+  return out;
+}
+
 /**
  * Whether a file left on the server is one the registry already holds as listed: a registration of that
  * name and size whose landed copy is at least as new as the listed modification time (the copy was
  * written after the file last changed), or, the copy gone from a file already read, whose registration
  * is. Anything else is downloaded and `registerInbound` decides: the same bytes are `known`, other
  * content under the name is a `conflict` held for an operator, never skipped unseen. One stat per
- * registration of the name: unchanged files cost no download.
+ * registration of the name: unchanged files cost no download. `registered` is the feed's registrations
+ * by name and size (`registrationsOf`), read once for the whole listing.
  */
-async function takenAsListed(ctx: JobContext, feed: FeedName, entry: RemoteEntry): Promise<boolean> {
-  const rows = (await ctx.db
-    .knex('files')
-    .where({ direction: 'in', feed, name: entry.name, size: entry.size })
-    .select('verdict', 'local_path', 'received_at')) as Array<{
-    verdict: string;
-    local_path: string | null;
-    received_at: string | Date | null;
-  }>;
+async function takenAsListed(registered: Registrations, entry: RemoteEntry): Promise<boolean> {
   const listed = entry.modifiedAt.getTime();
-  for (const row of rows) {
-    const copy = row.local_path ? await stat(row.local_path).catch(() => undefined) : undefined;
+  for (const row of registered.get(registrationKey(entry.name, entry.size)) ?? []) {
+    const copy = row.local_path ? await statOrNone(row.local_path) : undefined;
     if (copy) {
       // Within a millisecond: a copy dated by `dateCopy` may read back a hair early.
       if (copy.mtimeMs >= listed - 1) return true;
@@ -83,14 +100,16 @@ async function copyOfKnown(ctx: JobContext, file: FileRow, landed: string): Prom
  * file as listed without a download (a server clock ahead of ours, or a file touched without a change).
  */
 async function dateCopy(path: string, listedAt: Date): Promise<void> {
-  const copy = await stat(path).catch(() => undefined);
+  const copy = await statOrNone(path);
   // Only a hint: a copy left undated costs one more download, which the registry then takes as known.
   if (copy && copy.mtimeMs < listedAt.getTime())
     await utimes(path, listedAt, listedAt).catch(() => undefined);
 }
 
+const statOrNone = (path: string) => stat(path).catch(() => undefined);
+
 async function exists(path: string): Promise<boolean> {
-  return (await stat(path).catch(() => undefined)) !== undefined;
+  return (await statOrNone(path)) !== undefined;
 }
 
 async function fetchFeed(
@@ -104,6 +123,7 @@ async function fetchFeed(
   const entries = await transport.ready(cfg.remoteDir, pattern, cfg.completeness);
   const landing = join(ctx.config.paths.landing, feed, ctx.businessDate);
   mkdirSync(landing, { recursive: true, mode: 0o700 });
+  const registered = cfg.afterFetch === 'leave' ? await registrationsOf(ctx, feed) : new Map();
   for (const entry of entries) {
     if (ctx.signal?.aborted) return;
     if (!isSafeName(entry.name) || entry.type !== 'file') {
@@ -117,7 +137,7 @@ async function fetchFeed(
     // With files left on the server, the registry tells what was already taken: skip it unseen, unless
     // it changed since (see `takenAsListed`) or it is still to be read and its landed copy is gone
     // (removed before ingest read it): land it again, and the registry says what it is.
-    if (cfg.afterFetch === 'leave' && (await takenAsListed(ctx, feed, entry))) continue;
+    if (cfg.afterFetch === 'leave' && (await takenAsListed(registered, entry))) continue;
     const got = await transport.download(cfg.remoteDir, entry, landing);
     const reg = await registerInbound(
       ctx.db.knex,
