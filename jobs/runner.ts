@@ -50,14 +50,25 @@ export const NIGHTLY_STEPS: StepName[] = [
 export const MONTHLY_STEPS: StepName[] = ['export', 'report', 'deliver'];
 export const JOB_NAMES = [...Object.keys(STEP_JOBS), 'nightly', 'monthly'] as const;
 /**
- * The steps a night still runs after a failed fetch: they read and post what did arrive (every file is
- * its own transaction, every posting has its idempotency key, so the rerun only adds what was missing).
- * The others are skipped until the rerun: tiers and expire make once-per-date decisions (a review, a lot
- * expired) that must see the whole day's postings; export, report and deliver would make and send the
- * date's outputs from part of its data, and a delivered file is never delivered again; retention is
- * left with them so the rerun completes the night in the order of a night without the fault.
+ * Whether a step runs on part of the night's files, after a failed fetch. Every step says, so a new one
+ * cannot be added without deciding. Ingest and accrue read and post what did arrive (every file is its
+ * own transaction, every posting has its idempotency key, so the rerun only adds what was missing). The
+ * others wait for the rerun: tiers and expire make once-per-date decisions (a review, a lot expired) that
+ * must see the whole day's postings; export, report and deliver would make and send the date's outputs
+ * from part of its data, and a delivered file is never delivered again; retention is left with them so
+ * the rerun completes the night in the order of a night without the fault.
  */
-const STEPS_AFTER_FAILED_FETCH: ReadonlySet<StepName> = new Set(['ingest', 'accrue']);
+const RUNS_ON_PART_OF_THE_FILES: Readonly<Record<StepName, boolean>> = {
+  fetch: false,
+  ingest: true,
+  accrue: true,
+  tiers: false,
+  expire: false,
+  export: false,
+  report: false,
+  deliver: false,
+  retention: false,
+};
 export type RunnableJob = StepName | 'nightly' | 'monthly';
 
 export interface StepSummary {
@@ -96,7 +107,7 @@ function stopRequest(signal: AbortSignal): string {
  * they see the request, so it may have left work undone; whether it did cannot be told from here (a job
  * that never looks at the request does all of it), so it is not taken for done: a rerun is always safe.
  */
-export class InterruptedError extends RedeyeError {
+class InterruptedError extends RedeyeError {
   constructor(job: string, businessDate: string, signal: AbortSignal) {
     super(
       'INTERRUPTED',
@@ -297,7 +308,7 @@ export async function runJob(
       compositeRun = await openRunRecord(runCtx, name);
     }
     // After a failed fetch the night reads what did arrive, then ends failed naming fetch.
-    let fetchFailed = false;
+    let partial: { step: StepName; reason: string } | undefined;
     for (const step of steps) {
       if (stopped) {
         summaries.push(skipped(step, `not run: the run stopped at ${stopped.step}`));
@@ -308,7 +319,7 @@ export async function runJob(
         summaries.push(skipped(step, `not run: ${stopped.reason}`));
         continue;
       }
-      if (fetchFailed && !STEPS_AFTER_FAILED_FETCH.has(step)) {
+      if (partial && !RUNS_ON_PART_OF_THE_FILES[step]) {
         summaries.push(skipped(step, 'not run: fetch failed; the rerun runs it once every file is in'));
         continue;
       }
@@ -316,7 +327,11 @@ export async function runJob(
       summaries.push(s);
       if (s.status !== 'failed') continue;
       const interrupted = s.error?.code === 'INTERRUPTED';
-      if (step === 'fetch' && !interrupted && steps.length > 1) fetchFailed = true;
+      if (step === 'fetch' && !interrupted && steps.length > 1)
+        partial = {
+          step,
+          reason: `fetch failed [${s.error?.code}]; what did arrive was read, the rest waits for the rerun`,
+        };
       else
         stopped = {
           step,
@@ -325,13 +340,7 @@ export async function runJob(
             : `${step} failed [${s.error?.code}]`,
         };
     }
-    if (fetchFailed && !stopped) {
-      const error = summaries.find((x) => x.job === 'fetch')?.error;
-      stopped = {
-        step: 'fetch',
-        reason: `fetch failed [${error?.code}]; what did arrive was read, the rest waits for the rerun`,
-      };
-    }
+    stopped ??= partial;
     const failed = summaries.some((s) => s.status !== 'succeeded');
     if (compositeRun !== undefined) {
       const counts: Record<string, number> = {};
