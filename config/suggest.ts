@@ -5,7 +5,7 @@
 import type { z } from 'zod';
 
 /** The closest candidate to `word`, when it is close enough to be the likely intent; case is ignored. */
-export function closest(word: string, candidates: Iterable<string>): string | undefined {
+function closest(word: string, candidates: Iterable<string>): string | undefined {
   const w = word.toLowerCase();
   let best: string | undefined;
   let bestDistance = Infinity;

@@ -13,7 +13,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import type { ClientBase, PoolClient } from 'pg';
 import { BoundedCache } from '../lib/bounded-cache.js';
 import { RedeyeError } from '../lib/errors.js';
-import { migrations } from './migrations/index.js';
+import { MIGRATION_CONFIG, MIGRATION_NAMES } from './migrate.js';
 
 const require = createRequire(import.meta.url);
 
@@ -272,14 +272,16 @@ function unopenable(error: unknown, file: string): unknown {
 /** The migrations not applied to the database on `conn` (all of them when it was never migrated). */
 function pendingMigrations(conn: BetterSqlite3.Database): string[] {
   const table = conn
-    .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'knex_migrations'")
-    .get();
+    .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?")
+    .get(MIGRATION_CONFIG.tableName);
   const applied = new Set(
     table
-      ? (conn.prepare('SELECT name FROM knex_migrations').all() as Array<{ name: string }>).map((r) => r.name)
+      ? (conn.prepare(`SELECT name FROM ${MIGRATION_CONFIG.tableName}`).all() as Array<{ name: string }>).map(
+          (r) => r.name,
+        )
       : [],
   );
-  return migrations.map((m) => m.name).filter((name) => !applied.has(name));
+  return MIGRATION_NAMES.filter((name) => !applied.has(name));
 }
 
 function openSqlite(url: string, options: OpenOptions): Db {
@@ -330,7 +332,7 @@ function openSqlite(url: string, options: OpenOptions): Db {
           throw new DatabaseNotReadyError(
             'DATABASE_NOT_MIGRATED',
             `the database at ${file} is not migrated: run \`redeye db migrate\`` +
-              (pending.length === migrations.length
+              (pending.length === MIGRATION_NAMES.length
                 ? ' (it has none of the migrations)'
                 : ` (pending: ${pending.join(', ')})`),
             displayUrl,

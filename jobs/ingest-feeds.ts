@@ -295,7 +295,7 @@ export async function mergeFlightDrafts(archive: FlightArchive, drafts: Activity
 }
 
 /** The archive as the night reads it: the activities table, within the batch's transaction. */
-export const databaseArchive = (q: Knex | Knex.Transaction): FlightArchive => ({
+const databaseArchive = (q: Knex | Knex.Transaction): FlightArchive => ({
   byKeys: (keys) => activitiesByKeys(q, keys),
   byCoupons: (coupons) => activitiesByCoupons(q, coupons),
 });

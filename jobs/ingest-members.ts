@@ -43,7 +43,7 @@ export function membersHandler(
   return {
     feed: 'members',
     counts: () => counts,
-    async records(trx, _file, batch) {
+    async records(trx, file, batch) {
       const now = ctx.now().toISOString();
       const rejects: RejectRow[] = [];
       // Oldest first within the batch; across batches and files the stored updated_at decides.
@@ -111,7 +111,8 @@ export function membersHandler(
           await mergeInto(trx, ctx, ledger, r.memberNumber, r.mergedInto!);
           add('merged');
         } else if (r.status !== 'CLOSED' && pool !== null && r.groupId) {
-          if (await poolInto(trx, ctx, ledger, r.memberNumber, r.groupId)) add('pooled');
+          const source = { member: r.memberNumber, file: file.name, line: e.line };
+          if (await poolInto(trx, ctx, ledger, source, r.groupId)) add('pooled');
         }
       }
       return rejects;
@@ -180,17 +181,28 @@ async function pooledAccount(trx: Knex.Transaction, ctx: JobContext, member: str
     .join('pools as p', 'p.id', 'm.pool_id')
     .where('m.number', member)
     .first('p.code as code');
-  return row ? poolAccount(ctx, String(row.code)) : null;
+  return row ? poolAccount(ctx, String(row.code), { member }) : null;
+}
+
+/** Whose points, and from which record of the members feed when there is one: a warning names them. */
+interface PoolingOf {
+  member: string;
+  file?: string;
+  line?: number;
 }
 
 /** The pool's award account, or null (with a warning) for a group id no account code can carry. */
-function poolAccount(ctx: JobContext, poolCode: string): string | null {
+function poolAccount(ctx: JobContext, poolCode: string, of: PoolingOf): string | null {
   const account = Accounts.poolPoints(poolCode);
   try {
     describeAccount(account);
     return account;
   } catch {
-    ctx.logger.warn({ pool: poolCode }, `group id ${poolCode} cannot name a pool account: points not pooled`);
+    const where = of.file ? ` (${of.file} line ${of.line}, group_id)` : '';
+    ctx.logger.warn(
+      { pool: poolCode, ...of },
+      `group id ${poolCode} of member ${of.member}${where} cannot name a pool account: the member's points stay on the member's account`,
+    );
     return null;
   }
 }
@@ -200,18 +212,19 @@ function poolAccount(ctx: JobContext, poolCode: string): string | null {
  * points (lots and their dates) to the pool's account. Status credits stay with the member: status is
  * personal. Returns whether anything moved. A member who leaves the pool leaves the points in it.
  */
-export async function poolInto(
+async function poolInto(
   trx: Knex.Transaction,
   ctx: JobContext,
   ledger: Ledger,
-  member: string,
+  of: PoolingOf,
   poolCode: string,
 ): Promise<boolean> {
   if (ctx.config.pools.redeemFrom !== 'pool') return false;
+  const member = of.member;
   const own = Accounts.memberPoints(member);
   const points = await pointsOf(trx, own);
   if (points <= 0) return false;
-  const pool = poolAccount(ctx, poolCode);
+  const pool = poolAccount(ctx, poolCode, of);
   if (!pool) return false;
   const key = await moveKey(trx, ctx, `POOL:${member}:${poolCode}`);
   await ledger.post(

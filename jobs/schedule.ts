@@ -8,11 +8,11 @@
 import cron, { type ScheduledTask } from 'node-cron';
 import { BoundedCache } from '../lib/bounded-cache.js';
 import { addDays, dateInZone, type IsoDate } from '../lib/dates.js';
-import { ConfigError, coerceError } from '../lib/errors.js';
+import { coerceError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import type { Db } from '../db/connection.js';
 import type { LoadedConfig } from '../config/load.js';
-import { AlreadyRanError, isRunnable, runJob, type RunnableJob, type RunSummary } from './runner.js';
+import { AlreadyRanError, runJob, type RunnableJob, type RunSummary } from './runner.js';
 import { noProgress, type JobContext } from './types.js';
 import { LockedError } from './lock.js';
 
@@ -30,18 +30,9 @@ export interface ScheduledJob {
   dateOffsetDays: number;
 }
 
+/** The configured schedules; their cron expressions and job names were checked when the file loaded. */
 export function scheduledJobs(config: LoadedConfig): ScheduledJob[] {
-  const problems = [];
-  const jobs: ScheduledJob[] = [];
-  for (const [i, s] of config.schedules.jobs.entries()) {
-    if (!cron.validate(s.cron))
-      problems.push({ path: `schedules.jobs[${i}].cron`, message: `not a cron expression: ${s.cron}` });
-    if (!isRunnable(s.job))
-      problems.push({ path: `schedules.jobs[${i}].job`, message: `unknown job ${s.job}` });
-    else jobs.push({ job: s.job, cron: s.cron, dateOffsetDays: s.dateOffsetDays });
-  }
-  if (problems.length > 0) throw new ConfigError('the schedules are not valid', problems);
-  return jobs;
+  return config.schedules.jobs.map(({ job, cron, dateOffsetDays }) => ({ job, cron, dateOffsetDays }));
 }
 
 /** One formatter per time zone, as lib/dates.ts keeps them: building one costs far more than using it. */
