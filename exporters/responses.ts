@@ -121,8 +121,8 @@ interface ActivityOutcome {
   points: number;
   partnerAmount: number | null;
   mergedInto: string | null;
-  /** A hotel stay's `StayInfo/@SequenceNumber`, when the hotel sent one. */
-  sequenceNumber: number | null;
+  /** A hotel stay's detail (its `StayInfo/@SequenceNumber` among it), read for hotel files only. */
+  detail: string | null;
 }
 
 const PAGE = 5000;
@@ -166,7 +166,9 @@ async function* activityOutcomes(
         'a.reason',
         'a.points',
         'm.merged_into',
-        'a.detail',
+        // Only a hotel response names a record by what its detail holds: a partner file's millions of
+        // rows need not carry theirs.
+        ...(type === 'HOTEL' ? ['a.detail'] : []),
         posted,
       )) as Array<Record<string, unknown>>;
     for (const r of rows) {
@@ -182,15 +184,15 @@ async function* activityOutcomes(
         partnerAmount:
           r.partner_amount === null || r.partner_amount === undefined ? null : Number(r.partner_amount),
         mergedInto: (r.merged_into as string | null) ?? null,
-        sequenceNumber: sequenceNumberOf(r.detail),
+        detail: typeof r.detail === 'string' ? r.detail : null,
       };
     }
     if (rows.length < PAGE) return;
   }
 }
 
-function sequenceNumberOf(detail: unknown): number | null {
-  if (typeof detail !== 'string' || !detail.includes('sequenceNumber')) return null;
+function sequenceNumberOf(detail: string | null): number | null {
+  if (detail === null || !detail.includes('sequenceNumber')) return null;
   const n = (JSON.parse(detail) as { sequenceNumber?: unknown }).sequenceNumber;
   return typeof n === 'number' && Number.isInteger(n) ? n : null;
 }
@@ -431,7 +433,7 @@ export async function hotelResponseData(
     warnings.push({
       reasonCode: told.code!,
       text: told.text ?? told.code!,
-      sequenceNumber: a.sequenceNumber,
+      sequenceNumber: sequenceNumberOf(a.detail),
       reservationId: a.ref || null,
       partial,
     });
