@@ -188,7 +188,8 @@ class PartnerHandler implements CsvRowHandler<PartnerActivity> {
         type,
       );
     }
-    return this.readDetail(fields, line, lines, fault);
+    const detail = this.readDetail(fields, line, lines, fault);
+    return detail?.type === 'reject' ? this.identified(detail, fields) : detail;
   }
 
   /**
@@ -296,28 +297,22 @@ class PartnerHandler implements CsvRowHandler<PartnerActivity> {
       if (DECIMAL_RE.test(spend)) this.spend.add(spend);
     }
     if (!countOk) {
-      return this.identified(
-        this.rejectLine(
-          line,
-          lines,
-          '*',
-          `expected ${D_COLUMNS.length} fields in a D record, found ${fields.length}`,
-          fields.join(this.delimiter),
-        ),
-        fields,
+      return this.rejectLine(
+        line,
+        lines,
+        '*',
+        `expected ${D_COLUMNS.length} fields in a D record, found ${fields.length}`,
+        fields.join(this.delimiter),
       );
     }
     if (fault >= 0) {
       const field = D_COLUMNS[fault] ?? '*';
-      return this.identified(
-        this.rejectLine(
-          line,
-          lines,
-          field,
-          `${field}: expected UTF-8 text without NUL bytes`,
-          fields[fault] ?? '',
-        ),
-        fields,
+      return this.rejectLine(
+        line,
+        lines,
+        field,
+        `${field}: expected UTF-8 text without NUL bytes`,
+        fields[fault] ?? '',
       );
     }
     const txn = r.match(TXN, IDENTIFIER_RE, 'a transaction id of letters, digits and _ . / : -');
@@ -391,7 +386,7 @@ class PartnerHandler implements CsvRowHandler<PartnerActivity> {
       r.fail(TXN, 'MALFORMED', 'the reversed partner_txn_id before the -R suffix', txn);
     }
     const promoCode = r.optMatch(PROMO, IDENTIFIER_RE, 'a promotion code of letters, digits and _ . / : -');
-    if (r.problem !== null) return this.identified(r.reject(this.file, line, lines), fields);
+    if (r.problem !== null) return r.reject(this.file, line, lines);
     return {
       type: 'record',
       file: this.file,

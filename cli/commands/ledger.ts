@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { Accounts } from '../../ledger/accounts.js';
 import { checkLedger } from '../../ledger/check.js';
 import { getMember } from '../../ledger/members.js';
-import { openLots, statement } from '../../ledger/queries.js';
+import { findAccount, openLots, statement } from '../../ledger/queries.js';
 import { RedeyeError } from '../../lib/errors.js';
 import { forgetMember } from '../../jobs/retention.js';
 import type { ActionRunner, CommandContext } from '../context.js';
@@ -46,20 +46,14 @@ export function registerLedger(program: Command, run: ActionRunner): void {
         const [lots, lines] = await Promise.all([openLots(knex, code), statement(knex, code)]);
         const balance = lines.at(-1)?.balance ?? 0;
         // A pool member earns into (and may redeem from) the pool: its balance is what they can spend.
-        const inPool = (await knex('members as m')
-          .join('pools as p', 'p.id', 'm.pool_id')
-          .where('m.number', number)
-          .first('p.code as code')) as { code: string } | undefined;
-        const pool = inPool
+        const poolCode = m.poolId
+          ? ((await knex('pools').where({ id: m.poolId }).first('code')) as { code: string } | undefined)
+              ?.code
+          : undefined;
+        const pool = poolCode
           ? {
-              code: inPool.code,
-              balance: Number(
-                (
-                  await knex('accounts')
-                    .where({ code: Accounts.poolPoints(inPool.code) })
-                    .first('balance')
-                )?.balance ?? 0,
-              ),
+              code: poolCode,
+              balance: Number((await findAccount(knex, Accounts.poolPoints(poolCode)))?.balance ?? 0),
               earnsInto: ctx.config.pools.earnInto === 'pool',
               redeemsFrom: ctx.config.pools.redeemFrom === 'pool',
             }
