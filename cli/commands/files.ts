@@ -141,13 +141,12 @@ export function registerFiles(program: Command, run: ActionRunner): void {
           message: REJECT_REASONS[r.reason as keyof typeof REJECT_REASONS] ?? null,
           id: Number(r.id),
         }));
-        const counted = async (q: Promise<unknown>) =>
-          Number(((await q) as { n?: number | string } | undefined)?.n ?? 0);
+        // Counted already: the rejects by reason, and the activities by status.
         const total =
-          (await counted(knex('rejects').where({ file_id: id }).count({ n: '*' }).first())) +
-          (await counted(
-            knex('activities').where({ source_file_id: id, status: 'REJECTED' }).count({ n: '*' }).first(),
-          ));
+          rejects.reduce((n, r) => n + Number(r.n), 0) +
+          (outcomes as Array<{ status: string; n: number | string }>)
+            .filter((o) => o.status === 'REJECTED')
+            .reduce((n, o) => n + Number(o.n), 0);
         // By line (none last); on one line the reader's reject before the rules', then in the order made.
         const firstRejects = [...records, ...refused]
           .sort(
