@@ -170,27 +170,22 @@ export const expireJob: Job = async (ctx: JobContext): Promise<JobResult> => {
   } else {
     // Inactivity lots carry no date: a member's points expire `months` after the last earning
     // activity, so those whose activity falls in (today, today + warningDays] less `months` are due.
+    const dueNow = latestDueBy(ctx.businessDate, policy.months);
+    const dueSoon = latestDueBy(addDays(ctx.businessDate, policy.warningDays), policy.months);
     const soon = await knex('lots as l')
       .join('accounts as a', 'a.id', 'l.account_id')
       .join('members as m', 'm.id', 'a.member_id')
       .where('l.remaining', '>', 0)
       .andWhere('a.kind', 'MEMBER_POINTS')
-      .andWhereRaw('COALESCE(m.last_activity_date, m.enrolment_date) > ?', [
-        latestDueBy(ctx.businessDate, policy.months),
-      ])
-      .andWhereRaw('COALESCE(m.last_activity_date, m.enrolment_date) <= ?', [
-        latestDueBy(addDays(ctx.businessDate, policy.warningDays), policy.months),
-      ])
+      .andWhereRaw('COALESCE(m.last_activity_date, m.enrolment_date) > ?', [dueNow])
+      .andWhereRaw('COALESCE(m.last_activity_date, m.enrolment_date) <= ?', [dueSoon])
       .sum({ total: 'l.remaining' })
       .first();
     const poolsSoon = await knex('lots as l')
       .where('l.remaining', '>', 0)
       .whereIn(
         'l.account_id',
-        poolsLastActiveIn(knex, {
-          after: latestDueBy(ctx.businessDate, policy.months),
-          onOrBefore: latestDueBy(addDays(ctx.businessDate, policy.warningDays), policy.months),
-        }).select('pa.id'),
+        poolsLastActiveIn(knex, { after: dueNow, onOrBefore: dueSoon }).select('pa.id'),
       )
       .sum({ total: 'l.remaining' })
       .first();

@@ -7,7 +7,7 @@ import { getParser } from '../../parsers/index.js';
 import { FEED_NAMES, type FeedName, type ParseInput, type ParseOptions } from '../../parsers/types.js';
 import { openDb } from '../../db/connection.js';
 import { simulate, SIMULATED_FEEDS, type Counts, type FileSummary } from '../../jobs/simulate.js';
-import { defaultBusinessDate, parseDateOption, runClock } from './run.js';
+import { businessDateOption } from './run.js';
 import type { ActionRunner, CommandContext } from '../context.js';
 
 function feedName(feed: string): FeedName {
@@ -202,9 +202,7 @@ export function registerParse(program: Command, run: ActionRunner): void {
           opts: { date?: string; encoding?: string; received?: string; json?: boolean },
         ) => {
           const name = feedName(feed);
-          const date = parseDateOption(opts.date, () =>
-            defaultBusinessDate(ctx.config.program.timeZone, runClock(ctx.env)()),
-          );
+          const date = businessDateOption(ctx, opts.date);
           // Read-only: the simulator must leave the database byte for byte as it found it.
           const db = openDb(ctx.config.database.url, {
             readonly: true,

@@ -9,15 +9,11 @@ import { terminalProgress } from '../progress.js';
 import { Scheduler } from '../../jobs/schedule.js';
 
 /**
- * The business date a night processes by default: yesterday in the program's time zone, by the run's
- * clock (pass `runClock(env)()` so that REDEYE_NOW replays the night it names).
+ * The business date of `--date`, or by default yesterday in the program's time zone by the run's clock
+ * (`runClock`: REDEYE_NOW replays the night it names).
  */
-export function defaultBusinessDate(timeZone: string, now: Date = new Date()): string {
-  return addDays(dateInZone(now, timeZone), -1);
-}
-
-export function parseDateOption(value: string | undefined, fallback: () => string): string {
-  if (value === undefined) return fallback();
+export function businessDateOption(ctx: CommandContext, value: string | undefined): string {
+  if (value === undefined) return addDays(dateInZone(runClock(ctx.env)(), ctx.config.program.timeZone), -1);
   if (!isIsoDate(value))
     throw new UsageError(`--date expects a date YYYY-MM-DD, got ${JSON.stringify(value)}`);
   return value;
@@ -108,9 +104,7 @@ export function registerRun(program: Command, run: ActionRunner): void {
       run(async (ctx: CommandContext, job: string, opts: { date?: string; json?: boolean }) => {
         if (!isRunnable(job))
           throw new UsageError(`unknown job ${JSON.stringify(job)}; jobs: ${JOB_NAMES.join(', ')}`);
-        const date = parseDateOption(opts.date, () =>
-          defaultBusinessDate(ctx.config.program.timeZone, runClock(ctx.env)()),
-        );
+        const date = businessDateOption(ctx, opts.date);
         const stop = abortOnSignals();
         try {
           const summary = await runJob(jobContext(ctx, date, stop.signal), job);
