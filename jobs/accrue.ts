@@ -438,6 +438,13 @@ async function writeOutcomes(
   );
 }
 
+/** A redemption debited: a cancellation that came first may be waiting for it. */
+export const isIssuedRedemption = (row: ActivityRow) =>
+  row.type === 'REDEMPTION' && row.activityType === 'ISSUE' && row.status === 'POSTED';
+
+/** A cancellation that came before its redemption and waits for it (the second pass applies it). */
+export const WAITING_CANCELLATION = { status: 'PENDING', reason: 'UNKNOWN_REDEMPTION' } as const;
+
 export interface BatchOutcome {
   rows: number;
   /** Ids of the redemptions this batch debited: a cancellation that came first may be waiting for one. */
@@ -501,8 +508,7 @@ export async function accrueBatch(
         continue;
       }
       if (row.status === 'POSTED' || row.status === 'PARTIAL') outcome.posted++;
-      if (row.type === 'REDEMPTION' && row.activityType === 'ISSUE' && row.status === 'POSTED')
-        outcome.issued.push(row.externalRef!);
+      if (isIssuedRedemption(row)) outcome.issued.push(row.externalRef!);
       for (const r of decision.related) related.set(r.activityKey, r.update);
       if (decision.earnedOn) {
         const d = lastActivity.get(decision.earnedOn.memberId);
@@ -598,7 +604,7 @@ export const accrueJob: Job = async (ctx: JobContext): Promise<JobResult> => {
     waiting += await ctx.db
       .knex('activities')
       .whereIn('activity_key', part)
-      .andWhere({ status: 'PENDING', reason: 'UNKNOWN_REDEMPTION' })
+      .andWhere(WAITING_CANCELLATION)
       .update({ needs_accrual: true });
   if (waiting > 0) {
     counts.cancellationsAwaited = waiting;

@@ -905,6 +905,22 @@ export function fxHandler(_ctx: JobContext): FeedHandler<FxRate> & { counts(): R
   };
 }
 
+/** Which of these retro-claim ids were received before. */
+export async function receivedClaimIds(q: Knex | Knex.Transaction, ids: string[]): Promise<Set<string>> {
+  const known = new Set<string>();
+  for (const part of chunks(ids, 500))
+    for (const r of await q('retro_claims').whereIn('claim_id', part).select('claim_id'))
+      known.add(r.claim_id as string);
+  return known;
+}
+
+/** A retro-claim whose id was received before is a DUPLICATE of it. */
+export const claimReceivedBefore = (claimId: string) => ({
+  reason: 'DUPLICATE' as const,
+  field: 'claim_id',
+  message: `claim ${claimId} was already received`,
+});
+
 export function retroClaimsHandler(
   _ctx: JobContext,
 ): FeedHandler<RetroClaim> & { counts(): Record<string, number> } {
@@ -914,20 +930,16 @@ export function retroClaimsHandler(
     counts: () => counts.values,
     async records(trx, file, batch) {
       const rejects: RejectRow[] = [];
-      const ids = batch.map((e) => e.record.claimId);
-      const known = new Set<string>();
-      for (const part of chunks(ids, 500)) {
-        for (const r of await trx('retro_claims').whereIn('claim_id', part).select('claim_id'))
-          known.add(r.claim_id as string);
-      }
+      const known = await receivedClaimIds(
+        trx,
+        batch.map((e) => e.record.claimId),
+      );
       const fresh = [];
       for (const e of batch) {
         if (known.has(e.record.claimId)) {
           rejects.push({
             line: e.line,
-            field: 'claim_id',
-            reason: 'DUPLICATE',
-            message: `claim ${e.record.claimId} was already received`,
+            ...claimReceivedBefore(e.record.claimId),
             recordRef: e.record.claimId,
             memberNumber: e.record.memberNumber,
           });

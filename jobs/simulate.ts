@@ -38,7 +38,16 @@ import {
 } from '../rules/activity.js';
 import { Program } from '../rules/program.js';
 import { activitiesByCoupons, activitiesByKeys } from './activities.js';
-import { contextFor, decideInTurn, loadFxTable, PeriodPoints, remember, type AccrueState } from './accrue.js';
+import {
+  contextFor,
+  decideInTurn,
+  isIssuedRedemption,
+  loadFxTable,
+  PeriodPoints,
+  remember,
+  WAITING_CANCELLATION,
+  type AccrueState,
+} from './accrue.js';
 import { SimulatedLedger } from './simulated-ledger.js';
 import {
   claimCandidates,
@@ -49,7 +58,6 @@ import {
   type ClaimOutcome,
 } from './retro-claims.js';
 import type { RetroClaim } from '../parsers/retro-claims.js';
-import { chunks } from '../lib/chunks.js';
 import type { RejectReason } from '../rules/reasons.js';
 import {
   allianceClaimDraftFor,
@@ -61,6 +69,8 @@ import {
   acceptedPartnerFile,
   repeatedSequence,
   partnerOfFile,
+  receivedClaimIds,
+  claimReceivedBefore,
   partnerHeaderRefusal,
   hotelStayDraft,
   type FlightArchive,
@@ -570,22 +580,11 @@ interface SettledClaim {
  */
 async function receiveClaims(knex: Knex, list: Item[], inRun: Set<string>): Promise<void> {
   const ids = list.flatMap((i) => (i.retroClaim ? [i.retroClaim.claimId] : []));
-  const known = new Set<string>(inRun);
-  for (const part of chunks(ids, 500))
-    for (const r of await knex('retro_claims').whereIn('claim_id', part).select('claim_id'))
-      known.add(r.claim_id as string);
+  const known = new Set([...inRun, ...(await receivedClaimIds(knex, ids))]);
   for (const item of list) {
     const claim = item.retroClaim;
     if (!claim) continue;
-    if (known.has(claim.claimId))
-      item.draft = {
-        ok: false,
-        rejection: {
-          reason: 'DUPLICATE',
-          field: 'claim_id',
-          message: `claim ${claim.claimId} was already received`,
-        },
-      };
+    if (known.has(claim.claimId)) item.draft = { ok: false, rejection: claimReceivedBefore(claim.claimId) };
     known.add(claim.claimId);
     inRun.add(claim.claimId);
   }
@@ -626,20 +625,26 @@ async function settleClaimAsTheNight(
   return { outcome, credit: { flight: credit.flight, decision: credit.decision, before } };
 }
 
-function claimMessage(outcome: ClaimOutcome, minDays: number): string {
+function claimMessage(claim: RetroClaim, outcome: ClaimOutcome, minDays: number): string {
+  // What the claim names, as the archive is searched for it.
+  const named =
+    claim.ticketNumber && claim.couponNumber !== null
+      ? `coupon ${claim.ticketNumber}/${claim.couponNumber}`
+      : `flight ${claim.carrier ?? '?'}${claim.flightNumber ?? '?'} of ${claim.flightDate ?? '?'} ${claim.origin ?? '?'}-${claim.destination ?? '?'} for ${claim.surname}`;
+  const flight = outcome.activityKey ? `the flight ${outcome.activityKey}` : named;
   switch (outcome.reason) {
     case 'PENDING':
-      return `the flight is less than ${minDays} days old: the claim is tried again each night`;
+      return `${named} is less than ${minDays} days old: the claim is tried again each night`;
     case 'NOT_FOUND':
-      return 'no flight in the archive matches the claim';
+      return `no flown coupon or listed passenger in the archive matches ${named}`;
     case 'AMBIGUOUS':
-      return 'more than one passenger in the archive matches the claim';
+      return `more than one passenger in the archive matches ${named}`;
     case 'OUT_OF_WINDOW':
-      return 'received after the retro-claim window closed';
+      return `received after the retro-claim window for ${named} closed`;
     case 'DUPLICATE':
-      return `the flight ${outcome.activityKey ?? ''} was credited already`;
+      return `${flight} was credited already`;
     default:
-      return `the flight ${outcome.activityKey ?? ''} cannot be credited: ${outcome.reason}`;
+      return `${flight} cannot be credited: ${outcome.reason}`;
   }
 }
 
@@ -808,12 +813,10 @@ export async function* simulate(
   };
   await accrue(archive.toAccrue());
   // Cancellations that came before their redemption, now that it is debited: the night's second pass.
-  const issued = [...decided.keys()].filter(
-    (r) => r.type === 'REDEMPTION' && r.activityType === 'ISSUE' && r.status === 'POSTED',
-  );
+  const issued = [...decided.keys()].filter(isIssuedRedemption);
   const awaited = await archive.byKeys(issued.map((r) => cancellationKey(r.externalRef!)));
   const waiting = [...awaited.values()].filter(
-    (r) => r.status === 'PENDING' && r.reason === 'UNKNOWN_REDEMPTION',
+    (r) => r.status === WAITING_CANCELLATION.status && r.reason === WAITING_CANCELLATION.reason,
   );
   // The first record of the run that stored or changed each activity.
   const itemOf = new Map<ActivityRow, Item>();
@@ -981,7 +984,7 @@ export async function* simulate(
             '',
             outcome.status,
             outcome.reason,
-            claimMessage(outcome, config.retroClaims.minDaysAfterFlight),
+            claimMessage(item.retroClaim!, outcome, config.retroClaims.minDaysAfterFlight),
           ),
           claim: item.retroClaim!.claimId,
         } as SimulationEvent);
