@@ -94,28 +94,51 @@ export interface Registration {
  * Records a landed file. The decision is made against everything registered for the feed, in one
  * transaction, so two fetches of the same file cannot both register it as new.
  */
-export async function registerInbound(q: Q, f: InboundFile, now: string): Promise<Registration> {
+/**
+ * What the registry holds of a file received: the first registration of the same content, or, when
+ * there is none, the first other file registered under its name. `registerInbound` decides by it, and
+ * the simulator foretells fetch by it.
+ */
+export async function inboundMatch(
+  q: Q,
+  f: Pick<InboundFile, 'feed' | 'name' | 'sha256'>,
+): Promise<{ same?: Record<string, unknown>; sameName?: Record<string, unknown> }> {
   const same = await q('files')
     .where({ direction: 'in', feed: f.feed, sha256: f.sha256 })
     .orderBy('id')
     .first();
-  if (same) {
-    if (same.name === f.name) return { file: toFileRow(same), outcome: 'known' };
-  }
-  const sameName = same
-    ? undefined
-    : await q('files')
-        .where({ direction: 'in', feed: f.feed, name: f.name })
-        .whereNot('verdict', 'duplicate')
-        .orderBy('id')
-        .first();
+  if (same) return { same };
+  const sameName = await q('files')
+    .where({ direction: 'in', feed: f.feed, name: f.name })
+    .whereNot('verdict', 'duplicate')
+    .orderBy('id')
+    .first();
+  return sameName ? { sameName } : {};
+}
+
+/** The refusal of a copy of a file received before (`id` absent: earlier in the same run). */
+export const copyOf = (earlier: { name: string; id?: number }) => ({
+  reason: 'DUPLICATE_FILE' as const,
+  message: `same content as ${earlier.name}${earlier.id === undefined ? ', earlier in this run' : ` (file ${earlier.id})`}: not ingested again`,
+});
+
+/** The refusal of another file under a name received before: held for an operator. */
+export const conflictWith = (name: string, earlier: { id?: number }) => ({
+  reason: 'NAME_CONFLICT' as const,
+  message: `a different file named ${name} was received before${earlier.id === undefined ? '' : ` (file ${earlier.id})`}: held for an operator`,
+});
+
+export async function registerInbound(q: Q, f: InboundFile, now: string): Promise<Registration> {
+  const { same, sameName } = await inboundMatch(q, f);
+  if (same && same.name === f.name) return { file: toFileRow(same), outcome: 'known' };
   const verdict: InboundVerdict = same ? 'duplicate' : sameName ? 'conflict' : 'pending';
-  const reason = same ? 'DUPLICATE_FILE' : sameName ? 'NAME_CONFLICT' : null;
-  const message = same
-    ? `same content as ${same.name} (file ${same.id}): not ingested again`
+  const refusal = same
+    ? copyOf({ name: String(same.name), id: Number(same.id) })
     : sameName
-      ? `a different file named ${f.name} was received before (file ${sameName.id}): held for an operator`
-      : null;
+      ? conflictWith(f.name, { id: Number(sameName.id) })
+      : undefined;
+  const reason = refusal?.reason ?? null;
+  const message = refusal?.message ?? null;
   const [row] = await q('files')
     .insert({
       direction: 'in',

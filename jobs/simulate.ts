@@ -49,6 +49,7 @@ import {
   type AccrueState,
 } from './accrue.js';
 import { SimulatedLedger } from './simulated-ledger.js';
+import { conflictWith, copyOf, inboundMatch } from './registry.js';
 import {
   claimCandidates,
   claimMatches,
@@ -372,37 +373,20 @@ async function registryRefusal(
   run: Array<{ name: string; sha256: string }>,
 ): Promise<(FileRefusal & { verdict: 'duplicate' | 'conflict' }) | undefined> {
   const earlier = run.find((f) => f.sha256 === sha256);
-  if (earlier)
+  if (earlier) return { verdict: 'duplicate', ...copyOf({ name: earlier.name }) };
+  const { same, sameName } = await inboundMatch(knex, { feed, name, sha256 });
+  if (same?.name === name) {
+    // Received, not yet read (ingest failed, say): tonight's ingest reads it.
+    if (same.verdict === 'pending') return undefined;
     return {
       verdict: 'duplicate',
       reason: 'DUPLICATE_FILE',
-      message: `same content as ${earlier.name}, earlier in this run: not ingested again`,
+      message: `received before (file ${Number(same.id)}, ${String(same.verdict)}): not read again`,
     };
-  const same = await knex('files').where({ direction: 'in', feed, sha256 }).orderBy('id').first();
-  // Received, not yet read (ingest failed, say): tonight's ingest reads it.
-  if (same && !(same.name === name && same.verdict === 'pending'))
-    return {
-      verdict: 'duplicate',
-      reason: 'DUPLICATE_FILE',
-      message:
-        same.name === name
-          ? `received before (file ${same.id}, ${same.verdict}): not read again`
-          : `same content as ${same.name} (file ${same.id}): not ingested again`,
-    };
-  if (same) return undefined;
-  const sameName =
-    run.find((f) => f.name === name) ??
-    (await knex('files')
-      .where({ direction: 'in', feed, name })
-      .whereNot('verdict', 'duplicate')
-      .orderBy('id')
-      .first());
-  if (sameName)
-    return {
-      verdict: 'conflict',
-      reason: 'NAME_CONFLICT',
-      message: `a different file named ${name} was received before: held for an operator`,
-    };
+  }
+  if (same) return { verdict: 'duplicate', ...copyOf({ name: String(same.name), id: Number(same.id) }) };
+  if (run.some((f) => f.name === name)) return { verdict: 'conflict', ...conflictWith(name, {}) };
+  if (sameName) return { verdict: 'conflict', ...conflictWith(name, { id: Number(sameName.id) }) };
   return undefined;
 }
 
