@@ -33,6 +33,11 @@ const PARTNER_CODE_OF: Readonly<Record<string, AllianceReasonCode>> = {
   PENDING: 'FUTURE_DATE',
 };
 
+/** What a reason means, in words: the format's meaning for its codes, the program's for its own. */
+export function reasonMeaning(code: string): string | undefined {
+  return PARTNER_REASON_TEXT[code] ?? REJECT_REASONS[code as RejectReason];
+}
+
 /** The partner-accrual.md code a partner reads for one of the program's reasons (see PARTNER_CODE_OF). */
 export function partnerReasonCode(code: string | null): AllianceReasonCode {
   if ((ALLIANCE_REASON_CODES as readonly string[]).includes(code ?? '')) return code as AllianceReasonCode;
@@ -47,7 +52,7 @@ export function partnerReasonCode(code: string | null): AllianceReasonCode {
 export function partnerReasonText(code: string | null, message?: string | null): string {
   const mapped = partnerReasonCode(code);
   const own = code !== null && code !== mapped && code in REJECT_REASONS;
-  const detail = message ?? (own ? REJECT_REASONS[code as RejectReason] : PARTNER_REASON_TEXT[mapped]);
+  const detail = message ?? (own ? reasonMeaning(code) : PARTNER_REASON_TEXT[mapped]);
   return forPartner(code, detail ?? null).text ?? mapped;
 }
 

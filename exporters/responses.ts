@@ -11,8 +11,7 @@
 import type { Knex } from 'knex';
 import { addDays, type IsoDate } from '../lib/dates.js';
 import { ExportError } from './errors.js';
-import { forPartner } from './partner-reasons.js';
-import { REJECT_REASONS, type RejectReason } from '../rules/reasons.js';
+import { forPartner, reasonMeaning } from './partner-reasons.js';
 import type { HotelStayResponse, HotelStayWarning } from './hotel-response.js';
 import {
   PARTNER_REASON_TEXT,
@@ -251,7 +250,7 @@ function reasonText(code: string | null, mergedInto: string | null, rejected = f
   if (code === 'ACCOUNT_CLOSED' && mergedInto) return `account merged into ${mergedInto}`;
   if (code === 'CAP_EXCEEDED' && rejected)
     return 'a per-activity or per-period cap left nothing to credit: no points posted';
-  return PARTNER_REASON_TEXT[code] ?? REJECT_REASONS[code as RejectReason] ?? code;
+  return reasonMeaning(code) ?? code;
 }
 
 function notReady(file: InboundFile, pending: number): ExportError {
