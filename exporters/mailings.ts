@@ -28,7 +28,7 @@ import type { Knex } from 'knex';
 import type { LoadedConfig } from '../config/load.js';
 import type { MailingKind } from '../config/schema.js';
 import { addDays, addMonths, endOfMonth, latestDueBy, startOfMonth, type IsoDate } from '../lib/dates.js';
-import { poolsLastActiveIn } from '../jobs/expire.js';
+import { poolsLastActiveIn } from '../ledger/queries.js';
 import { csvRecord, csvRecords, csvText, type CsvField } from './csv.js';
 import { xmlChars } from './xml-writer.js';
 import { escapeXmlText } from '../parsers/xml-common.js';

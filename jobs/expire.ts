@@ -4,7 +4,8 @@
  * keyed by the lot, so a rerun posts nothing twice.
  */
 import type { Knex } from 'knex';
-import { addDays, latestDueBy, type IsoDate } from '../lib/dates.js';
+import { addDays, latestDueBy } from '../lib/dates.js';
+import { poolsLastActiveIn } from '../ledger/queries.js';
 import { Accounts } from '../ledger/accounts.js';
 import { Ledger } from '../ledger/ledger.js';
 import type { PostingInput } from '../ledger/types.js';
@@ -45,51 +46,6 @@ async function earlierExpiries(knex: JobContext['db']['knex'], lots: DueLot[]): 
   for (const r of rows as Array<{ lotId: number | string; n: number | string }>)
     out.set(Number(r.lotId), Number(r.n));
   return out;
-}
-
-/**
- * The pool accounts holding points whose last earning activity falls in (after, onOrBefore] (`after`
- * omitted: any day up to `onOrBefore`), as a query on `accounts as pa` for the caller to select from.
- * A pool is active when any of its members is (their last activity; closed and merged members
- * included, for what they earned while in it) and when points are earned into it: a member who has since
- * left takes their last activity date along, but what they earned into the pool still counts for the
- * pool. Enrolment is not activity here: a member joining who never earns would otherwise keep points
- * alive that nobody earned (for a member's own points it is, so a new member's are not due at once).
- */
-export function poolsLastActiveIn(
-  q: Knex | Knex.Transaction,
-  range: { after?: IsoDate; onOrBefore: IsoDate },
-): Knex.QueryBuilder {
-  const memberActiveSince = (b: Knex.QueryBuilder, date: IsoDate) =>
-    b
-      .select(q.raw('1'))
-      .from('members as pm')
-      .whereRaw('pm.pool_id = pa.pool_id')
-      .andWhereRaw('pm.last_activity_date > ?', [date]);
-  // An earning's activity date is never after the night that posted it: the business date bounds the
-  // search to the account's recent entries.
-  const earnedIntoSince = (b: Knex.QueryBuilder, date: IsoDate) =>
-    b
-      .select(q.raw('1'))
-      .from('entries as pe')
-      .join('postings as pp', 'pp.id', 'pe.posting_id')
-      .whereRaw('pe.account_id = pa.id')
-      .andWhere('pe.business_date', '>', date)
-      .andWhere('pe.amount', '>', 0)
-      .andWhere('pp.kind', 'ACCRUAL')
-      .andWhere('pp.activity_date', '>', date);
-  const { after, onOrBefore } = range;
-  return q('accounts as pa')
-    .where('pa.kind', 'POOL_POINTS')
-    .andWhere('pa.balance', '>', 0)
-    .whereNotExists((b) => memberActiveSince(b, onOrBefore))
-    .whereNotExists((b) => earnedIntoSince(b, onOrBefore))
-    .modify((b) => {
-      if (after !== undefined)
-        b.where((w) =>
-          w.whereExists((x) => memberActiveSince(x, after)).orWhereExists((x) => earnedIntoSince(x, after)),
-        );
-    });
 }
 
 function expiryPosting(ctx: JobContext, lot: DueLot, earlier: number): PostingInput {
