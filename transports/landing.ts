@@ -36,14 +36,11 @@ export async function land(
   let handle: FileHandle | undefined;
   // A failing write, fsync or close (a full disk) names the landing folder and the file written there;
   // a failing source is the transport's to name.
-  const onDisk = <T>(step: Promise<T>): Promise<T> =>
-    step.catch((error: unknown) => {
-      throw fsError(error, `cannot write ${name} into the landing folder ${dir}`, {
-        ...context,
-        path: tempPath,
-        landingFolder: dir,
-      });
-    });
+  const onDisk = orFsError(`cannot write ${name} into the landing folder ${dir}`, {
+    ...context,
+    path: tempPath,
+    landingFolder: dir,
+  });
   try {
     handle = await openForLanding(tempPath, context);
     for await (const chunk of source) {
@@ -95,6 +92,14 @@ function sizeMismatch(
  * name already held the same bytes (the temporary file is dropped), throws `TARGET_EXISTS` when it held
  * different ones.
  */
+/** A file-system step whose failure says what was being done, where (`fsError`). */
+const orFsError =
+  (what: string, context: TransportErrorContext) =>
+  <T>(step: Promise<T>): Promise<T> =>
+    step.catch((error: unknown) => {
+      throw fsError(error, what, context);
+    });
+
 async function placeWithoutClobber(
   tempPath: string,
   finalPath: string,
@@ -102,10 +107,7 @@ async function placeWithoutClobber(
   sha256: string,
   context: TransportErrorContext,
 ): Promise<boolean> {
-  const placing = <T>(step: Promise<T>): Promise<T> =>
-    step.catch((error: unknown) => {
-      throw fsError(error, `cannot place ${finalPath}`, { ...context, path: finalPath });
-    });
+  const placing = orFsError(`cannot place ${finalPath}`, { ...context, path: finalPath });
   let existing = false;
   try {
     // link() fails if the name exists, which rename() would silently replace.
