@@ -530,18 +530,19 @@ export const configSchema = z
       .default({ level: 'info' }),
   })
   .superRefine((c, ctx) => {
-    const transports = new Set(Object.keys(c.transports));
-    /** Every setting that names a transport must name one that exists. */
-    const checkTransport = (name: string, path: (string | number)[]) => {
-      if (!transports.has(name))
-        ctx.addIssue({
-          code: 'custom',
-          path,
-          message:
-            `no transport named "${name}" (known: ${[...transports].join(', ') || 'none'})` +
-            didYouMean(name, transports),
-        });
+    /** A setting that names something defined elsewhere must name one that is (`what` says what not). */
+    const mustName = (known: Iterable<string>, what: (name: string) => string) => {
+      const defined = new Set(known);
+      return (name: string, path: (string | number)[]) => {
+        if (!defined.has(name))
+          ctx.addIssue({ code: 'custom', path, message: `${what(name)}${didYouMean(name, defined)}` });
+      };
     };
+    const transports = Object.keys(c.transports);
+    const checkTransport = mustName(
+      transports,
+      (name) => `no transport named "${name}" (known: ${transports.join(', ') || 'none'})`,
+    );
     for (const [name, f] of Object.entries(c.feeds)) {
       if (f) checkTransport(f.source, ['feeds', name, 'source']);
     }
@@ -580,52 +581,34 @@ export const configSchema = z
         });
       }
     });
-    const tierCodes = new Set(c.tiers.levels.map((l) => l.code));
+    const checkTier = mustName(
+      c.tiers.levels.map((l) => l.code),
+      (code) => `unknown tier ${code}`,
+    );
     const checkTierKeys = (record: Record<string, number>, path: (string | number)[]) => {
-      for (const key of Object.keys(record)) {
-        if (!tierCodes.has(key))
-          ctx.addIssue({
-            code: 'custom',
-            path: [...path, key],
-            message: `unknown tier ${key}${didYouMean(key, tierCodes)}`,
-          });
-      }
+      for (const key of Object.keys(record)) checkTier(key, [...path, key]);
     };
     c.earning.air.forEach((v, i) => checkTierKeys(v.tierBonus, ['earning', 'air', i, 'tierBonus']));
     c.partners.forEach((p, i) =>
       p.contracts.forEach((k, j) => checkTierKeys(k.tierBonus, ['partners', i, 'contracts', j, 'tierBonus'])),
     );
     // A custom report's filters name partners and tiers: one no longer (or never) defined matches nothing.
-    const partnerCodes = new Set(c.partners.map((p) => p.code));
+    const checkPartner = mustName(
+      c.partners.map((p) => p.code),
+      (code) => `no partner ${code}`,
+    );
     c.reports.custom.forEach((r, i) => {
-      r.filters.partner?.forEach((code, j) => {
-        if (!partnerCodes.has(code))
-          ctx.addIssue({
-            code: 'custom',
-            path: ['reports', 'custom', i, 'filters', 'partner', j],
-            message: `no partner ${code}${didYouMean(code, partnerCodes)}`,
-          });
-      });
-      r.filters.tier?.forEach((code, j) => {
-        if (!tierCodes.has(code))
-          ctx.addIssue({
-            code: 'custom',
-            path: ['reports', 'custom', i, 'filters', 'tier', j],
-            message: `unknown tier ${code}${didYouMean(code, tierCodes)}`,
-          });
-      });
+      r.filters.partner?.forEach((code, j) =>
+        checkPartner(code, ['reports', 'custom', i, 'filters', 'partner', j]),
+      );
+      r.filters.tier?.forEach((code, j) => checkTier(code, ['reports', 'custom', i, 'filters', 'tier', j]));
     });
     if (c.mail) {
-      const reportNames = ['daily', 'monthly', ...c.reports.custom.map((r) => r.name)];
-      for (const name of Object.keys(c.mail.lists)) {
-        if (!reportNames.includes(name)) {
-          ctx.addIssue({
-            code: 'custom',
-            path: ['mail', 'lists', name],
-            message: `no report named "${name}"${didYouMean(name, reportNames)}`,
-          });
-        }
-      }
+      const checkReport = mustName(
+        ['daily', 'monthly', ...c.reports.custom.map((r) => r.name)],
+        (name) => `no report named "${name}"`,
+      );
+      for (const name of Object.keys(c.mail.lists)) checkReport(name, ['mail', 'lists', name]);
     }
   });
 
