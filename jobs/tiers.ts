@@ -180,7 +180,12 @@ async function decideAll(
   for (const part of chunks(members, 1_000)) {
     await ctx.db.transaction(async (trx) => {
       const byDate = new Map<string, MemberTierRow[]>();
-      for (const m of part) byDate.set(judgedOn(m), [...(byDate.get(judgedOn(m)) ?? []), m]);
+      for (const m of part) {
+        const date = judgedOn(m);
+        const list = byDate.get(date);
+        if (list) list.push(m);
+        else byDate.set(date, [m]);
+      }
       const q = new Map<number, number>();
       for (const [date, members] of byDate)
         for (const [id, total] of await qualification(

@@ -182,7 +182,8 @@ function fareOf(
   // One rate serves every part: if the whole converts, so does any sum of parts.
   const whole = toBaseMinor(ctx, minor.fare + minor.surcharge + minor.tax, currency, row.activityDate);
   if (!whole.ok) return whole;
-  const sums = new Map<string, number>();
+  // The whole (what status counts in the demo) is converted already.
+  const sums = new Map<string, number>([['fare+surcharge+tax', whole.value]]);
   return {
     ok: true,
     fare: {
