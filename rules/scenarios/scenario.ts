@@ -560,16 +560,22 @@ ${cubes}
     const waiting = await this.waiting();
     const [only] = waiting.keys();
     if (waiting.size !== 1 || !only || !SIMULATED_FEEDS.includes(only)) return undefined;
-    const dir = this.inbox(only);
-    const receivedAt = this.w.ctx(date).now();
-    const inputs = waiting.get(only)!.map((name) => ({
-      name,
-      open: () => createReadStream(join(dir, name)),
-      receivedAt,
-    }));
-    const events: SimulationEvent[] = [];
-    for await (const e of simulate(this.knex, this.w.config, only, inputs, date)) events.push(e);
+    const events = await this.simulateFiles(only, waiting.get(only)!, date, this.w.ctx(date).now());
     return { feed: only, events };
+  }
+
+  /** What `simulate` shows for files of `feed` waiting in the inbox. */
+  private async simulateFiles(
+    feed: FeedName,
+    names: string[],
+    date: string,
+    receivedAt: Date,
+  ): Promise<SimulationEvent[]> {
+    const dir = this.inbox(feed);
+    const inputs = names.map((name) => ({ name, open: () => createReadStream(join(dir, name)), receivedAt }));
+    const events: SimulationEvent[] = [];
+    for await (const e of simulate(this.knex, this.w.config, feed, inputs, date)) events.push(e);
+    return events;
   }
 
   private async expectAsForetold(foretold: { feed: FeedName; events: SimulationEvent[] }): Promise<void> {
@@ -644,15 +650,7 @@ ${cubes}
 
   /** What `redeye simulate` shows for a file waiting in the inbox, as the night of `date` would take it. */
   async simulate(feed: FeedName, file: string, date: string): Promise<SimulationEvent[]> {
-    const path = join(this.inbox(feed), file);
-    const input = {
-      name: file,
-      open: () => createReadStream(path),
-      receivedAt: new Date(`${date}T01:00:00Z`),
-    };
-    const events: SimulationEvent[] = [];
-    for await (const e of simulate(this.knex, this.w.config, feed, [input], date)) events.push(e);
-    return events;
+    return this.simulateFiles(feed, [file], date, new Date(`${date}T01:00:00Z`));
   }
 
   /** Enrols people through the members feed on a night of its own. */
