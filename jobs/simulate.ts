@@ -110,6 +110,8 @@ export type SimulationEvent =
       points: number;
       postings: SimulatedPosting[];
       message?: string;
+      /** For a record the rules reject, the field at fault (the reject row's `field` at night). */
+      field?: string;
       /** The retro-claim the record is (its outcome is the claim's: credited, waiting or rejected). */
       claim?: string;
       /**
@@ -507,6 +509,7 @@ interface Shown {
   status: string;
   reason: string | null;
   message?: string;
+  field?: string;
   /** Posted, or taken back (negative for a credit taken back). */
   points: number;
   statusCredits: number;
@@ -540,7 +543,10 @@ function shownDecision(row: ActivityRow, { decision, before }: Decided): Shown {
       statusCredits: decision.statusCredit?.amount ?? 0,
       postings,
     };
-  if (status === 'REJECTED') return { outcome: 'rejected', status, reason, message, ...none };
+  if (status === 'REJECTED') {
+    const field = decision.rejection?.field;
+    return { outcome: 'rejected', status, reason, message, ...(field ? { field } : {}), ...none };
+  }
   if (status === 'PENDING')
     return { outcome: 'held', status, reason, message: message ?? 'waits for its flown coupon', ...none };
   if (status === 'NOT_CREDITED') return { outcome: 'notCredited', status, reason, message, ...none };
@@ -882,6 +888,7 @@ export async function* simulate(
     message?: string,
     points = 0,
     postings: SimulatedPosting[] = [],
+    field?: string,
   ): SimulationEvent => {
     const event = {
       type: 'record' as const,
@@ -893,6 +900,7 @@ export async function* simulate(
       points,
       postings,
       ...(message ? { message } : {}),
+      ...(field ? { field } : {}),
     };
     recordOf.set(item, event);
     return event;
@@ -1053,6 +1061,7 @@ export async function* simulate(
           shown.message,
           shown.points,
           shown.postings,
+          shown.field,
         ),
       );
     }

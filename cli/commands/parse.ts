@@ -230,6 +230,7 @@ export function registerParse(program: Command, run: ActionRunner): void {
                       ? `  [${e.postings[0].ruleVersion}${detail?.basis ? `: ${detail.basis}` : ''}]`
                       : '') +
                     (status ? `  status +${status.amount} ${status.metric}` : '') +
+                    (e.status === 'REJECTED' && e.field ? ` (${e.field})` : '') +
                     (e.message && e.status === 'REJECTED' ? `  — ${e.message}` : ''),
                 );
                 for (const a of e.also ?? [])
