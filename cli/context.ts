@@ -7,6 +7,7 @@ import type { Db } from '../db/connection.js';
 import { openDb } from '../db/connection.js';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
 import { createLogger, type Logger } from '../lib/log.js';
+import { UsageError } from '../lib/errors.js';
 
 export interface GlobalOptions {
   config?: string;
@@ -43,6 +44,20 @@ export class CommandContext {
     readonly output: Output = processOutput,
     readonly env: NodeJS.ProcessEnv = process.env,
   ) {}
+
+  /**
+   * The clock of every command: the wall clock, or REDEYE_NOW (an ISO 8601 instant) to replay a night
+   * exactly as it ran — receipt times, stamps in exported files, the report mail's queue time, an
+   * erasure's record — which is how the kill test compares two nights.
+   */
+  get now(): () => Date {
+    const pinned = this.env.REDEYE_NOW;
+    if (!pinned) return () => new Date();
+    const at = new Date(pinned);
+    if (Number.isNaN(at.getTime()))
+      throw new UsageError(`REDEYE_NOW is not an ISO 8601 instant: ${JSON.stringify(pinned)}`);
+    return () => at;
+  }
 
   get config(): LoadedConfig {
     this._config ??= loadConfig({ path: this.options.config, env: this.env });

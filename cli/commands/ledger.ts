@@ -115,7 +115,7 @@ export function registerLedger(program: Command, run: ActionRunner): void {
     )
     .action(
       run(async (ctx: CommandContext, number: string) => {
-        await forgetMember({ db: ctx.db(), config: ctx.config, env: ctx.env, now: () => new Date() }, number);
+        await forgetMember({ db: ctx.db(), config: ctx.config, env: ctx.env, now: ctx.now }, number);
         ctx.output.out(
           `member ${number}: personal data erased; member number and postings kept; erasure recorded`,
         );

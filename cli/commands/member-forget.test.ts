@@ -58,4 +58,20 @@ describe('redeye member forget', () => {
     expect(await surname('1000000016')).toMatch(/^TOK-[0-9A-F]{16}$/);
     expect(await surname('1000000024')).toBe(await surname('1000000016'));
   });
+
+  it('records the erasure at the instant REDEYE_NOW pins', async () => {
+    const r = await forget('1000000016', {
+      REDEYE_TOKEN_SECRET: 'program secret',
+      REDEYE_NOW: '2026-06-05T02:30:00Z',
+    });
+    expect(r.code).toBe(0);
+    const member = (await t.db.knex('members').where({ number: '1000000016' }).first('erased_at')) as {
+      erased_at: string;
+    };
+    const erasure = (await t.db.knex('erasures').first('erased_at')) as { erased_at: string };
+    expect([member.erased_at, erasure.erased_at]).toEqual([
+      '2026-06-05T02:30:00.000Z',
+      '2026-06-05T02:30:00.000Z',
+    ]);
+  });
 });

@@ -64,6 +64,27 @@ describe('redeye report', () => {
     expect(smtp.messages).toHaveLength(1);
   });
 
+  it('queues and sends the mail at the instant REDEYE_NOW pins, as the night it replays did', async () => {
+    const wall = env;
+    env = { ...wall, REDEYE_NOW: '2026-06-01T03:15:00Z' };
+    try {
+      const r = await redeye('report', 'monthly', '--date', '2026-05-31', '--send');
+      expect(r.err).toBe('');
+      expect(r.code).toBe(0);
+    } finally {
+      env = wall;
+    }
+    const mail = (await t.db
+      .knex('mail_outbox')
+      .where({ report: 'monthly', business_date: '2026-05-31' })
+      .first('created_at', 'sent_at', 'status')) as { created_at: string; sent_at: string; status: string };
+    expect(mail).toEqual({
+      created_at: '2026-06-01T03:15:00.000Z',
+      sent_at: '2026-06-01T03:15:00.000Z',
+      status: 'sent',
+    });
+  });
+
   it('produces a custom report from the configuration by its name', async () => {
     const r = await redeye('report', 'partner-points-by-month', '--date', '2026-05-31');
     expect(r.code).toBe(0);

@@ -51,6 +51,7 @@ export function registerReport(program: Command, run: ActionRunner): void {
           const result = await sendOutbox(db, config, {
             env: ctx.env,
             logger: ctx.logger,
+            now: ctx.now,
             retryFailed: opts.retryFailed === true,
           });
           return printSendResult(ctx, result, opts.json);
@@ -74,13 +75,14 @@ export function registerReport(program: Command, run: ActionRunner): void {
         let sent: SendOutboxResult | undefined;
         let queued: Awaited<ReturnType<typeof queueReportMail>> | undefined;
         if (opts.send) {
-          queued = await queueReportMail(db, config, report, new Date());
+          queued = await queueReportMail(db, config, report, ctx.now());
           if (!queued.queued && queued.reason !== 'already-queued') {
             throw new UsageError(`report ${name} cannot be mailed: ${queued.reason.replace(/-/g, ' ')}`);
           }
           sent = await sendOutbox(db, config, {
             env: ctx.env,
             logger: ctx.logger,
+            now: ctx.now,
             only: { report: report.report, businessDate: report.businessDate },
           });
         }

@@ -10,26 +10,13 @@ import { Scheduler } from '../../jobs/schedule.js';
 
 /**
  * The business date of `--date`, or by default yesterday in the program's time zone by the run's clock
- * (`runClock`: REDEYE_NOW replays the night it names).
+ * (`CommandContext.now`: REDEYE_NOW replays the night it names).
  */
 export function businessDateOption(ctx: CommandContext, value: string | undefined): string {
-  if (value === undefined) return addDays(dateInZone(runClock(ctx.env)(), ctx.config.program.timeZone), -1);
+  if (value === undefined) return addDays(dateInZone(ctx.now(), ctx.config.program.timeZone), -1);
   if (!isIsoDate(value))
     throw new UsageError(`--date expects a date YYYY-MM-DD, got ${JSON.stringify(value)}`);
   return value;
-}
-
-/**
- * The clock of a run: the wall clock, or REDEYE_NOW (an ISO 8601 instant) to replay a night exactly as
- * it ran — receipt times, stamps in exported files — which is how the kill test compares two nights.
- */
-export function runClock(env: NodeJS.ProcessEnv): () => Date {
-  const pinned = env.REDEYE_NOW;
-  if (!pinned) return () => new Date();
-  const at = new Date(pinned);
-  if (Number.isNaN(at.getTime()))
-    throw new UsageError(`REDEYE_NOW is not an ISO 8601 instant: ${JSON.stringify(pinned)}`);
-  return () => at;
 }
 
 export function jobContext(ctx: CommandContext, businessDate: string, signal?: AbortSignal): JobContext {
@@ -38,7 +25,7 @@ export function jobContext(ctx: CommandContext, businessDate: string, signal?: A
     config: ctx.config,
     logger: ctx.logger,
     businessDate,
-    now: runClock(ctx.env),
+    now: ctx.now,
     progress: terminalProgress(),
     signal,
     env: ctx.env,
