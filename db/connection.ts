@@ -48,8 +48,8 @@ export interface OpenOptions {
    */
   create?: boolean;
   /**
-   * SQLite: refuse a database with migrations not applied yet (DATABASE_NOT_MIGRATED, checked when the
-   * connection opens), instead of failing later on a table that is not there.
+   * Refuse a database with migrations not applied yet (DATABASE_NOT_MIGRATED, checked when each
+   * connection opens, on either engine), instead of failing later on a table that is not there.
    */
   requireMigrated?: boolean;
 }
@@ -237,7 +237,7 @@ function rowObject(columns: BetterSqlite3.ColumnDefinition[], values: unknown[])
 }
 
 /**
- * The SQLite database a command was pointed at is not there or not ready for it. Like a configuration
+ * The database a command was pointed at is not there (SQLite) or not ready for it. Like a configuration
  * error it needs a person before anything can run: exits 2.
  */
 export class DatabaseNotReadyError extends RedeyeError {
@@ -274,15 +274,51 @@ function pendingMigrations(conn: BetterSqlite3.Database): string[] {
   const table = conn
     .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?")
     .get(MIGRATION_CONFIG.tableName);
-  const applied = new Set(
+  return notApplied(
     table
-      ? (conn.prepare(`SELECT name FROM ${MIGRATION_CONFIG.tableName}`).all() as Array<{ name: string }>).map(
-          (r) => r.name,
-        )
+      ? (conn.prepare(`SELECT name FROM ${MIGRATION_CONFIG.tableName}`).all() as Array<{ name: string }>)
       : [],
   );
-  return MIGRATION_NAMES.filter((name) => !applied.has(name));
 }
+
+/** The same on PostgreSQL, in the schema the connection's search path names. */
+async function pendingPgMigrations(conn: ClientBase): Promise<string[]> {
+  const table = await conn.query<{ present: boolean }>('SELECT to_regclass($1) IS NOT NULL AS present', [
+    MIGRATION_CONFIG.tableName,
+  ]);
+  return notApplied(
+    table.rows[0]?.present
+      ? (await conn.query<{ name: string }>(`SELECT name FROM ${MIGRATION_CONFIG.tableName}`)).rows
+      : [],
+  );
+}
+
+function notApplied(applied: Array<{ name: string }>): string[] {
+  const names = new Set(applied.map((r) => r.name));
+  return MIGRATION_NAMES.filter((name) => !names.has(name));
+}
+
+/** A database with `pending` migrations, refused: the command would fail later on a missing table. */
+function notMigrated(where: string, database: string, pending: string[]): DatabaseNotReadyError {
+  return new DatabaseNotReadyError(
+    'DATABASE_NOT_MIGRATED',
+    `the database ${where} is not migrated: run \`redeye db migrate\`` +
+      (pending.length === MIGRATION_NAMES.length
+        ? ' (it has none of the migrations)'
+        : ` (pending: ${pending.join(', ')})`),
+    database,
+  );
+}
+
+/**
+ * knex prints a failed connection's stack to stdout before it hands the error over; the error itself
+ * (naming the database) is what the command reports.
+ */
+const quietAcquireErrors = {
+  warn: (message: string) => {
+    if (!String(message).startsWith('Acquire connection error')) console.warn(message);
+  },
+};
 
 function openSqlite(url: string, options: OpenOptions): Db {
   const file = url.startsWith('sqlite:') ? url.slice('sqlite:'.length) : url;
@@ -328,15 +364,7 @@ function openSqlite(url: string, options: OpenOptions): Db {
         const migrated = () => {
           if (options.requireMigrated !== true) return;
           const pending = pendingMigrations(conn);
-          if (pending.length === 0) return;
-          throw new DatabaseNotReadyError(
-            'DATABASE_NOT_MIGRATED',
-            `the database at ${file} is not migrated: run \`redeye db migrate\`` +
-              (pending.length === MIGRATION_NAMES.length
-                ? ' (it has none of the migrations)'
-                : ` (pending: ${pending.join(', ')})`),
-            displayUrl,
-          );
+          if (pending.length > 0) throw notMigrated(`at ${file}`, displayUrl, pending);
         };
         try {
           if (readonly) {
@@ -370,13 +398,7 @@ function openSqlite(url: string, options: OpenOptions): Db {
         }
       },
     },
-    log: {
-      // knex prints a failed connection's stack to stdout before it hands the error over; the error
-      // itself (naming the file) is what the command reports.
-      warn: (message: string) => {
-        if (!String(message).startsWith('Acquire connection error')) console.warn(message);
-      },
-    },
+    log: quietAcquireErrors,
   });
   readableQueryErrors(knex, { displayUrl, busyTimeoutMs: busyTimeout });
   return {
@@ -414,14 +436,29 @@ function openPostgres(url: string, options: OpenOptions): Db {
     pool: {
       min: 0,
       max: options.poolMax ?? 4,
-      afterCreate: (conn: ClientBase, done: (err: Error | null, conn: unknown) => void) => {
-        conn.query(PG_SESSION).then(
+      afterCreate: (
+        conn: ClientBase & { end(): Promise<void> },
+        done: (err: Error | null, conn: unknown) => void,
+      ) => {
+        const ready = async () => {
+          await conn.query(PG_SESSION);
+          if (options.requireMigrated !== true) return;
+          const pending = await pendingPgMigrations(conn);
+          if (pending.length > 0) throw notMigrated(maskUrl(url), maskUrl(url), pending);
+        };
+        ready().then(
           () => done(null, conn),
-          (error: unknown) => done(error as Error, conn),
+          (error: unknown) =>
+            // The pool does not close a connection its afterCreate refused.
+            void conn.end().then(
+              () => done(error as Error, conn),
+              () => done(error as Error, conn),
+            ),
         );
       },
     },
     compileSqlOnError: false,
+    log: quietAcquireErrors,
   });
   readableQueryErrors(knex, { displayUrl: maskUrl(url) });
   return {
