@@ -38,6 +38,24 @@ export function reasonMeaning(code: string): string | undefined {
   return PARTNER_REASON_TEXT[code] ?? REJECT_REASONS[code as RejectReason];
 }
 
+/**
+ * The text of one record's reason: the format's meaning for its codes, the program's own description for
+ * the rest, and what is true of the record where the code's meaning is not: a closed account that was
+ * merged names the survivor, and a cap that left nothing to credit rejects the record, it accepts none of
+ * it. Partner responses and `redeye files show` say the same.
+ */
+export function recordReasonText(
+  code: string | null,
+  mergedInto: string | null,
+  rejected = false,
+): string | null {
+  if (code === null) return null;
+  if (code === 'ACCOUNT_CLOSED' && mergedInto) return `account merged into ${mergedInto}`;
+  if (code === 'CAP_EXCEEDED' && rejected)
+    return 'a per-activity or per-period cap left nothing to credit: no points posted';
+  return reasonMeaning(code) ?? code;
+}
+
 /** The partner-accrual.md code a partner reads for one of the program's reasons (see PARTNER_CODE_OF). */
 export function partnerReasonCode(code: string | null): AllianceReasonCode {
   if ((ALLIANCE_REASON_CODES as readonly string[]).includes(code ?? '')) return code as AllianceReasonCode;

@@ -11,7 +11,7 @@
 import type { Knex } from 'knex';
 import { addDays, type IsoDate } from '../lib/dates.js';
 import { ExportError } from './errors.js';
-import { forPartner, reasonMeaning } from './partner-reasons.js';
+import { forPartner, recordReasonText } from './partner-reasons.js';
 import type { HotelStayResponse, HotelStayWarning } from './hotel-response.js';
 import {
   PARTNER_REASON_TEXT,
@@ -240,19 +240,6 @@ async function collect<T>(items: AsyncIterable<T> | Iterable<T>): Promise<T[]> {
   return out;
 }
 
-/**
- * The text of a record's reason: the format's meaning for its codes, the program's own description for
- * the rest (`forPartner` puts the program's code before it), and what is true of the record where the
- * code's meaning is not: a cap that left nothing to credit rejects the record, it accepts none of it.
- */
-function reasonText(code: string | null, mergedInto: string | null, rejected = false): string | null {
-  if (code === null) return null;
-  if (code === 'ACCOUNT_CLOSED' && mergedInto) return `account merged into ${mergedInto}`;
-  if (code === 'CAP_EXCEEDED' && rejected)
-    return 'a per-activity or per-period cap left nothing to credit: no points posted';
-  return reasonMeaning(code) ?? code;
-}
-
 function notReady(file: InboundFile, pending: number): ExportError {
   return new ExportError(
     'NOT_READY',
@@ -277,7 +264,9 @@ function outcomeOf(a: ActivityOutcome): { status: ResponseStatus; points: number
 }
 
 function unreadText(r: UnreadRecord): string | null {
-  return r.message ? `${r.line !== null ? `line ${r.line}: ` : ''}${r.message}` : reasonText(r.reason, null);
+  return r.message
+    ? `${r.line !== null ? `line ${r.line}: ` : ''}${r.message}`
+    : recordReasonText(r.reason, null);
 }
 
 /** The counts of the H record, from aggregates, so the D records can be streamed after it. */
@@ -356,7 +345,7 @@ function recordOf(a: ActivityOutcome): PartnerResponseRecord {
   const outcome = outcomeOf(a)!;
   const reason =
     outcome.status === 'A' ? null : (a.reason ?? (outcome.status === 'P' ? 'CAP_EXCEEDED' : null));
-  const told = forPartner(reason, reasonText(reason, a.mergedInto, outcome.status === 'R'));
+  const told = forPartner(reason, recordReasonText(reason, a.mergedInto, outcome.status === 'R'));
   return {
     partnerTxnId: a.ref,
     memberNumber: a.memberNumber,
@@ -428,7 +417,7 @@ export async function hotelResponseData(
     const partial = a.status === 'PARTIAL';
     if (a.status !== 'REJECTED' && !partial) continue;
     const reason = a.reason ?? (partial ? 'CAP_EXCEEDED' : 'REJECTED');
-    const told = forPartner(reason, reasonText(reason, a.mergedInto, !partial));
+    const told = forPartner(reason, recordReasonText(reason, a.mergedInto, !partial));
     warnings.push({
       reasonCode: told.code!,
       text: told.text ?? told.code!,

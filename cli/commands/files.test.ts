@@ -263,6 +263,48 @@ for (const engine of availableEngines()) {
       expect(text.out).not.toMatch(/more rejected/);
     });
 
+    it('says what is true of a refused activity: the survivor of a merged account, and a cap that left nothing', async () => {
+      await file(21, 'partner', 'DRIVE_20260311_3.csv');
+      await t.db.knex('members').insert([
+        { number: '1000000016', status: 'ACTIVE', tier: 'MEMBER', created_at: now },
+        {
+          number: '1000000024',
+          status: 'CLOSED',
+          tier: 'MEMBER',
+          merged_into: '1000000016',
+          created_at: now,
+        },
+        { number: '1000000032', status: 'CLOSED', tier: 'MEMBER', created_at: now },
+      ]);
+      const refused = (line: number, reason: string, member: string) => ({
+        activity_key: `PTR:DRIVE:D-${line}`,
+        type: 'PARTNER',
+        member_number: member,
+        activity_date: '2026-03-10',
+        business_date: '2026-03-11',
+        status: 'REJECTED',
+        reason,
+        points: 0,
+        source_file_id: 21,
+        source_line: line,
+        updated_at: now,
+      });
+      await t.db
+        .knex('activities')
+        .insert([
+          refused(2, 'ACCOUNT_CLOSED', '1000000024'),
+          refused(3, 'ACCOUNT_CLOSED', '1000000032'),
+          refused(4, 'CAP_EXCEEDED', '1000000016'),
+        ]);
+      const json = await files(config, t.url, ['show', '21', '--json']);
+      const shown = JSON.parse(json.out) as { firstRejects: Array<{ line: number; message: string }> };
+      expect(shown.firstRejects.map((r) => [r.line, r.message])).toEqual([
+        [2, 'account merged into 1000000016'],
+        [3, 'account closed or merged'],
+        [4, 'a per-activity or per-period cap left nothing to credit: no points posted'],
+      ]);
+    });
+
     it('says how many rejected lines it does not show, in text and JSON', async () => {
       await file(7, 'partner', 'DRIVE_20260311_1.csv');
       await t.db.knex('rejects').insert(

@@ -3,7 +3,7 @@ import { RedeyeError, UsageError } from '../../lib/errors.js';
 import { isIsoDate } from '../../lib/dates.js';
 import { fileById, toFileRow } from '../../jobs/registry.js';
 import type { ActionRunner, CommandContext } from '../context.js';
-import { REJECT_REASONS } from '../../rules/reasons.js';
+import { recordReasonText } from '../../exporters/partner-reasons.js';
 import { table } from '../format.js';
 
 /** How many rejected lines `files show` lists; the rest are counted (`more`). */
@@ -125,12 +125,13 @@ export function registerFiles(program: Command, run: ActionRunner): void {
           id: Number(r.id),
         }));
         const refused = (
-          await knex('activities')
-            .where({ source_file_id: id, status: 'REJECTED' })
-            .orderByRaw('source_line is null')
-            .orderBy([{ column: 'source_line' }, { column: 'id' }])
+          await knex('activities as a')
+            .leftJoin('members as m', 'm.number', 'a.member_number')
+            .where({ 'a.source_file_id': id, 'a.status': 'REJECTED' })
+            .orderByRaw('a.source_line is null')
+            .orderBy([{ column: 'a.source_line' }, { column: 'a.id' }])
             .limit(SHOWN_REJECTS)
-            .select('id', 'source_line', 'reason', 'member_number', 'activity_key')
+            .select('a.id', 'a.source_line', 'a.reason', 'a.member_number', 'a.activity_key', 'm.merged_into')
         ).map((r: Record<string, unknown>): RejectedLine => ({
           line: r.source_line === null ? null : Number(r.source_line),
           kind: 'activity',
@@ -138,7 +139,11 @@ export function registerFiles(program: Command, run: ActionRunner): void {
           member: (r.member_number as string | null) ?? null,
           ref: (r.activity_key as string | null) ?? null,
           field: null,
-          message: REJECT_REASONS[r.reason as keyof typeof REJECT_REASONS] ?? null,
+          message: recordReasonText(
+            (r.reason as string | null) ?? null,
+            (r.merged_into as string | null) ?? null,
+            true,
+          ),
           id: Number(r.id),
         }));
         // Counted already: the rejects by reason, and the activities by status.
