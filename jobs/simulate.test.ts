@@ -182,11 +182,13 @@ describe('redeye simulate', () => {
   });
 
   /** Runs `redeye simulate … --json` on files written into the test folder; returns its events. */
-  async function simulateJson(
+  /** `redeye simulate` of files written into the test folder: its output lines, JSON or text. */
+  async function simulateOut(
     feed: string,
     files: Record<string, string>,
-    date = '2026-06-05',
-  ): Promise<Array<Record<string, unknown>>> {
+    date: string,
+    json: boolean,
+  ): Promise<string[]> {
     for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
     const out: string[] = [];
     const code = await main(
@@ -201,13 +203,21 @@ describe('redeye simulate', () => {
         date,
         '--received',
         '2026-06-04T10:00:00Z',
-        '--json',
+        ...(json ? ['--json'] : []),
         ...Object.keys(files).map((f) => join(dir, f)),
       ],
       { output: { out: (s) => out.push(s), err: (s) => out.push(s) }, env: {} },
     );
     expect(code, out.join('\n')).toBe(0);
-    return out.map((l) => JSON.parse(l) as Record<string, unknown>);
+    return out;
+  }
+
+  async function simulateJson(
+    feed: string,
+    files: Record<string, string>,
+    date = '2026-06-05',
+  ): Promise<Array<Record<string, unknown>>> {
+    return (await simulateOut(feed, files, date, true)).map((l) => JSON.parse(l) as Record<string, unknown>);
   }
 
   const ftl = (flight: string, passenger: string, card: string) =>
@@ -538,6 +548,29 @@ describe('redeye simulate', () => {
     // 873 mi × 1 (Y) + the summer Sochi promotion.
     expect(lines[0]).toMatchObject({ activity: 'CPN:7770000000500:1', points: 1309 });
     expect(summaryOf(events)).toMatchObject({ records: 4, posted: 1, held: 1, rejected: 2, points: 1309 });
+  });
+
+  it('says in text why a record would not post in full, whatever its status: waiting, rejected, and which claim it is', async () => {
+    await night('2026-06-05', 'nocard.csv', flownWithoutCard);
+    const text = (
+      await simulateOut(
+        'retro-claims',
+        {
+          'claims.csv':
+            RETRO +
+            'C-2,1000000032,2026-06-19,,,XX,245,2026-06-10,SVO,AER,ABRAMOV,PAVEL\r\n' +
+            'C-3,1000000032,2026-06-19,7779999999999,1,,,,,,ABRAMOV,PAVEL\r\n',
+        },
+        '2026-06-20',
+        false,
+      )
+    ).join('\n');
+    expect(text).toMatch(
+      /claims\.csv:2 {2}claim C-2 {2}PENDING PENDING {2}— flight XX245 of 2026-06-10 SVO-AER for ABRAMOV is less than 14 days old/,
+    );
+    expect(text).toMatch(
+      /claims\.csv:3 {2}claim C-3 {2}REJECTED NOT_FOUND {2}— no flown coupon or listed passenger in the archive matches coupon 7779999999999\/1/,
+    );
   });
 
   it('shows a waiting retro-claim credited by the coupon of the file that names its flight', async () => {

@@ -222,7 +222,7 @@ export function registerParse(program: Command, run: ActionRunner): void {
                 const detail = e.postings[0]?.detail as { basis?: string } | undefined;
                 const status = e.postings[0]?.statusCredits?.[0];
                 ctx.output.out(
-                  `${e.file}:${e.line}  ${e.activity}  ${e.status}${e.reason ? ` ${e.reason}` : ''}` +
+                  `${e.file}:${e.line}  ${e.activity || `claim ${e.claim ?? '?'}`}  ${e.status}${e.reason ? ` ${e.reason}` : ''}` +
                     (e.points
                       ? `  ${e.points > 0 ? '+' : ''}${e.points.toLocaleString('en-US')} points`
                       : '') +
@@ -230,8 +230,9 @@ export function registerParse(program: Command, run: ActionRunner): void {
                       ? `  [${e.postings[0].ruleVersion}${detail?.basis ? `: ${detail.basis}` : ''}]`
                       : '') +
                     (status ? `  status +${status.amount} ${status.metric}` : '') +
-                    (e.status === 'REJECTED' && e.field ? ` (${e.field})` : '') +
-                    (e.message && e.status === 'REJECTED' ? `  — ${e.message}` : ''),
+                    (e.field ? ` (${e.field})` : '') +
+                    // Why it would not post in full: rejected, capped, held, reversed, or nothing new.
+                    (e.message ? `  — ${e.message}` : ''),
                 );
                 for (const a of e.also ?? [])
                   ctx.output.out(
