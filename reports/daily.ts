@@ -11,6 +11,7 @@
  */
 import { join } from 'node:path';
 import type { LoadedConfig } from '../config/load.js';
+import type { Knex } from 'knex';
 import type { Db } from '../db/connection.js';
 import { addDays, daysBetween, type IsoDate } from '../lib/dates.js';
 import type { KeyFigure } from '../mail/report-mail.js';
@@ -38,6 +39,7 @@ import {
 } from './common.js';
 import { expiredByEarnMonth, liabilityMovements, topRoutes, type Movement } from './queries.js';
 import { writeWorkbookFile, type ColumnSpec } from './workbook.js';
+import { recordReasonText } from '../exporters/partner-reasons.js';
 
 export const DAILY_TITLE = 'Daily loyalty report';
 
@@ -66,6 +68,32 @@ const FIGURES: ReadonlyArray<readonly [keyof DayFigures, string]> = [
   ['files', 'Files received'],
   ['rejects', 'Records rejected'],
 ];
+
+/**
+ * The records of a night that were not credited, from the three places a refusal is kept: the lines a
+ * reader could not take (`rejects`), the activities the rules refused (first read that night, as they
+ * stand now), and the retro-claims settled as rejected that night. Each row: day, feed, reason, file,
+ * and the id and source of the row, so the summary, the reasons and the detail count the same records.
+ * `marks` is the placeholder list of the days; see `rejectedRecordsParams` for its parameters.
+ */
+function rejectedRecordsSql(marks: string): string {
+  return `SELECT business_date AS day, feed, reason, file_id, 'record' AS source, id FROM rejects
+      WHERE business_date IN (${marks})
+    UNION ALL
+    SELECT a.business_date, COALESCE(f.feed, lower(a.type)), COALESCE(a.reason, 'REJECTED'),
+           a.source_file_id, 'activity', a.id
+      FROM activities a LEFT JOIN files f ON f.id = a.source_file_id
+     WHERE a.business_date IN (${marks}) AND a.status = 'REJECTED'
+    UNION ALL
+    SELECT c.last_tried_on, COALESCE(f.feed, 'retro-claims'), COALESCE(c.reason, 'REJECTED'),
+           c.source_file_id, 'retro-claim', c.id
+      FROM retro_claims c LEFT JOIN files f ON f.id = c.source_file_id
+     WHERE c.last_tried_on IN (${marks}) AND c.status = 'REJECTED'`;
+}
+
+function rejectedRecordsParams(days: readonly IsoDate[]): IsoDate[] {
+  return [...days, ...days, ...days];
+}
 
 async function dayFigures(db: Db, days: readonly IsoDate[]): Promise<Map<IsoDate, DayFigures>> {
   const figures = new Map<IsoDate, DayFigures>();
@@ -117,11 +145,10 @@ async function dayFigures(db: Db, days: readonly IsoDate[]): Promise<Map<IsoDate
   for (const r of files) figures.get(r.day)!.files = num(r.n);
   const rejects = await sqlRows<{ day: string; n: unknown }>(
     db.knex,
-    `SELECT ${dateTextSql(db, 'business_date')} AS day, COUNT(*) AS n FROM rejects
-      WHERE business_date IN (${marks}) GROUP BY 1`,
-    [...days],
+    `SELECT ${dateTextSql(db, 'day')} AS day, COUNT(*) AS n FROM (${rejectedRecordsSql(marks)}) r GROUP BY 1`,
+    rejectedRecordsParams(days),
   );
-  for (const r of rejects) figures.get(r.day)!.rejects = num(r.n);
+  for (const r of rejects) figures.get(r.day)!.rejects += num(r.n);
   return figures;
 }
 
@@ -259,6 +286,93 @@ function claimedFlight(text: string): ClaimedFlight {
   };
 }
 
+interface RejectedRecordRow {
+  file: string | null;
+  feed: string;
+  kind: 'record' | 'activity' | 'retro-claim';
+  line: number | null;
+  field: string | null;
+  reason: string;
+  member_number: string | null;
+  record_ref: string | null;
+  message: string | null;
+  text: string | null;
+}
+
+/** Each rejected record of the night (see `rejectedRecordsSql`), the reader's first, a page at a time. */
+async function* rejectedRecordRows(knex: Knex, businessDate: IsoDate): AsyncGenerator<RejectedRecordRow> {
+  for await (const r of keysetRows<Record<string, unknown> & { id: number }>((after, size) =>
+    knex('rejects as r')
+      .leftJoin('files as f', 'f.id', 'r.file_id')
+      .where('r.business_date', businessDate)
+      .andWhere('r.id', '>', after)
+      .orderBy('r.id')
+      .limit(size)
+      .select('r.id', 'f.name as file', 'r.feed', 'r.line', 'r.field', 'r.reason', 'r.member_number')
+      .select('r.record_ref', 'r.message', 'r.text'),
+  ))
+    yield {
+      file: (r.file as string | null) ?? null,
+      feed: String(r.feed),
+      kind: 'record',
+      line: r.line === null ? null : num(r.line),
+      field: (r.field as string | null) ?? null,
+      reason: String(r.reason),
+      member_number: (r.member_number as string | null) ?? null,
+      record_ref: (r.record_ref as string | null) ?? null,
+      message: (r.message as string | null) ?? null,
+      text: (r.text as string | null) ?? null,
+    };
+  for await (const a of keysetRows<Record<string, unknown> & { id: number }>((after, size) =>
+    knex('activities as a')
+      .leftJoin('files as f', 'f.id', 'a.source_file_id')
+      .leftJoin('members as m', 'm.number', 'a.member_number')
+      .where({ 'a.business_date': businessDate, 'a.status': 'REJECTED' })
+      .andWhere('a.id', '>', after)
+      .orderBy('a.id')
+      .limit(size)
+      .select('a.id', 'f.name as file', 'f.feed', 'a.type', 'a.source_line', 'a.reason', 'a.member_number')
+      .select('a.external_ref', 'a.activity_key', 'm.merged_into'),
+  )) {
+    const reason = (a.reason as string | null) ?? 'REJECTED';
+    yield {
+      file: (a.file as string | null) ?? null,
+      feed: (a.feed as string | null) ?? String(a.type).toLowerCase(),
+      kind: 'activity',
+      line: a.source_line === null ? null : num(a.source_line),
+      field: null,
+      reason,
+      member_number: (a.member_number as string | null) ?? null,
+      record_ref: (a.external_ref as string | null) ?? (a.activity_key as string),
+      message: recordReasonText(reason, (a.merged_into as string | null) ?? null, true),
+      text: null,
+    };
+  }
+  for await (const c of keysetRows<Record<string, unknown> & { id: number }>((after, size) =>
+    knex('retro_claims as c')
+      .leftJoin('files as f', 'f.id', 'c.source_file_id')
+      .where({ 'c.last_tried_on': businessDate, 'c.status': 'REJECTED' })
+      .andWhere('c.id', '>', after)
+      .orderBy('c.id')
+      .limit(size)
+      .select('c.id', 'f.name as file', 'f.feed', 'c.reason', 'c.member_number', 'c.claim_id'),
+  )) {
+    const reason = (c.reason as string | null) ?? 'REJECTED';
+    yield {
+      file: (c.file as string | null) ?? null,
+      feed: (c.feed as string | null) ?? 'retro-claims',
+      kind: 'retro-claim',
+      line: null,
+      field: null,
+      reason,
+      member_number: (c.member_number as string | null) ?? null,
+      record_ref: String(c.claim_id),
+      message: recordReasonText(reason, null, true),
+      text: null,
+    };
+  }
+}
+
 export async function dailyReport(
   db: Db,
   config: LoadedConfig,
@@ -297,9 +411,9 @@ export async function dailyReport(
   );
   const rejectReasons = await sqlRows<{ feed: string; reason: string; n: unknown; files: unknown }>(
     knex,
-    `SELECT feed, reason, COUNT(*) AS n, COUNT(DISTINCT file_id) AS files FROM rejects WHERE business_date = ?
-      GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2`,
-    [businessDate],
+    `SELECT feed, reason, COUNT(*) AS n, COUNT(DISTINCT file_id) AS files
+       FROM (${rejectedRecordsSql('?')}) r GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2`,
+    rejectedRecordsParams([businessDate]),
   );
 
   const charts: ReportChart[] = [];
@@ -607,11 +721,31 @@ export async function dailyReport(
           )
         ).map((r) => [num(r.file_id), num(r.n)]),
       );
+      // Records of the night's files refused after reading: activities the rules refused, retro-claims
+      // settled as rejected by the report's date.
+      const refusedByFile = new Map(
+        (
+          await sqlRows<{ file_id: unknown; n: unknown }>(
+            knex,
+            `SELECT file_id, SUM(n) AS n FROM (
+                SELECT a.source_file_id AS file_id, COUNT(*) AS n
+                  FROM files f JOIN activities a ON a.source_file_id = f.id
+                 WHERE f.business_date = ? AND a.status = 'REJECTED' GROUP BY 1
+                UNION ALL
+                SELECT c.source_file_id, COUNT(*)
+                  FROM files f JOIN retro_claims c ON c.source_file_id = f.id
+                 WHERE f.business_date = ? AND c.status = 'REJECTED' AND c.last_tried_on <= ? GROUP BY 1
+              ) r GROUP BY 1`,
+            [businessDate, businessDate, businessDate],
+          )
+        ).map((r) => [num(r.file_id), num(r.n)]),
+      );
       await book.addSheet({
         name: 'Files',
         title: 'Files of the night',
         notes: [
           'Posted: ledger postings made tonight from the file’s records. A flight is posted from the first file that named it.',
+          'Rejected: lines the reader could not take, and records the program rules refused.',
         ],
         table: {
           columns: [
@@ -639,7 +773,12 @@ export async function dailyReport(
             {
               header: 'Rejected',
               type: 'integer',
-              value: (f: FileRow) => countOf(parseCounts(f.counts), 'rejects'),
+              // The reader's rejects, and for a received file the records the rules refused since.
+              value: (f: FileRow) => {
+                const read = countOf(parseCounts(f.counts), 'rejects');
+                const refused = refusedByFile.get(Number(f.id)) ?? 0;
+                return read === null && refused === 0 ? null : (read ?? 0) + refused;
+              },
             },
           ],
           rows: keysetRows<FileRow>((after, size) =>
@@ -680,26 +819,18 @@ export async function dailyReport(
           : [],
       });
 
-      interface RejectRow {
-        id: number;
-        file: string | null;
-        feed: string;
-        line: number | null;
-        field: string;
-        reason: string;
-        member_number: string | null;
-        record_ref: string | null;
-        message: string | null;
-        text: string | null;
-      }
       await book.addSheet({
         name: 'Reject detail',
         title: 'Rejected records',
-        notes: ['Records as the partner sent them: text from outside, shown as text.'],
+        notes: [
+          'Records as the partner sent them: text from outside, shown as text.',
+          'Kind: record, a line the reader could not take; activity, one the program rules refused; retro-claim, a claim settled as rejected.',
+        ],
         table: {
           columns: [
             { header: 'File', type: 'text', value: 'file' },
             { header: 'Feed', type: 'text', value: 'feed' },
+            { header: 'Kind', type: 'text', value: 'kind' },
             { header: 'Line', type: 'integer', value: 'line', total: false },
             { header: 'Field', type: 'text', value: 'field' },
             { header: 'Reason', type: 'text', value: 'reason' },
@@ -708,26 +839,7 @@ export async function dailyReport(
             { header: 'Message', type: 'text', value: 'message' },
             { header: 'Text', type: 'text', value: 'text' },
           ],
-          rows: keysetRows<RejectRow>((after, size) =>
-            knex('rejects as r')
-              .leftJoin('files as f', 'f.id', 'r.file_id')
-              .where('r.business_date', businessDate)
-              .andWhere('r.id', '>', after)
-              .orderBy('r.id')
-              .limit(size)
-              .select(
-                'r.id',
-                'f.name as file',
-                'r.feed',
-                'r.line',
-                'r.field',
-                'r.reason',
-                'r.member_number',
-                'r.record_ref',
-                'r.message',
-                'r.text',
-              ),
-          ),
+          rows: rejectedRecordRows(knex, businessDate),
           freezeColumns: 1,
         },
       });
