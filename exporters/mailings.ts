@@ -21,6 +21,7 @@
  *
  * Lists that fire on an exact day warn each member once per event rather than every day of a window.
  * Under inactivity expiry, a pool's expiring points are announced to each of its members who may be mailed.
+ * A pool member's balance statement is their own account and their pool's together, in one row.
  * Queries page through members by number, and the builders are generators, so a list of a million
  * members never sits in memory.
  */
@@ -455,65 +456,121 @@ export async function* expiryWarnings(
   }
 }
 
+/** A month's figures of award accounts, as the balance statement shows them (all but `any` in points). */
+interface PeriodFigures {
+  opening: number;
+  earned: number;
+  redeemed: number;
+  expired: number;
+  adjusted: number;
+  /** Whether the account had any entry in the period (movements that net to nothing included). */
+  any: boolean;
+}
+
+/**
+ * The figures of the award accounts of `kind` owned by `ids` (members or pools) for [start, end], by
+ * owner, in two queries however many owners: the opening balance from the entries dated before the
+ * period, and the period's entries by posting kind (a reversal counts under the kind it reverses).
+ */
+async function periodFigures(
+  q: Q,
+  kind: 'MEMBER_POINTS' | 'POOL_POINTS',
+  owner: 'member_id' | 'pool_id',
+  ids: number[],
+  start: IsoDate,
+  end: IsoDate,
+): Promise<Map<number, PeriodFigures>> {
+  const out = new Map<number, PeriodFigures>();
+  if (ids.length === 0) return out;
+  const opening = (await q('entries as e')
+    .join('accounts as a', 'a.id', 'e.account_id')
+    .where('a.kind', kind)
+    .whereIn(`a.${owner}`, ids)
+    .andWhere('e.business_date', '<', start)
+    .groupBy(`a.${owner}`)
+    .select(`a.${owner} as owner`)
+    .sum({ amount: 'e.amount' })) as Array<{ owner: number; amount: number | string }>;
+  const moves = (await q('entries as e')
+    .join('accounts as a', 'a.id', 'e.account_id')
+    .join('postings as p', 'p.id', 'e.posting_id')
+    .leftJoin('postings as o', 'o.id', 'p.reversal_of')
+    .where('a.kind', kind)
+    .whereIn(`a.${owner}`, ids)
+    .andWhere('e.business_date', '>=', start)
+    .andWhere('e.business_date', '<=', end)
+    .groupBy(`a.${owner}`, q.raw('COALESCE(o.kind, p.kind)'))
+    .select(`a.${owner} as owner`, q.raw('COALESCE(o.kind, p.kind) AS kind'))
+    .sum({ amount: 'e.amount' })) as Array<{ owner: number; kind: string; amount: number | string }>;
+  const of = (id: number) => {
+    let f = out.get(id);
+    if (!f) out.set(id, (f = { opening: 0, earned: 0, redeemed: 0, expired: 0, adjusted: 0, any: false }));
+    return f;
+  };
+  for (const r of opening) of(Number(r.owner)).opening += Number(r.amount);
+  for (const r of moves) {
+    const f = of(Number(r.owner));
+    const amount = Number(r.amount);
+    if (r.kind === 'ACCRUAL') f.earned += amount;
+    else if (r.kind === 'REDEMPTION') f.redeemed -= amount;
+    else if (r.kind === 'EXPIRY') f.expired -= amount;
+    else f.adjusted += amount;
+    f.any = true;
+  }
+  return out;
+}
+
+/**
+ * One statement per ACTIVE member with a balance or a movement in the month. A pool member's points
+ * live in the pool (they earn into it, and their own points moved there when they joined), so their
+ * statement is their own account and their pool's together, each figure the sum of the two: what moved
+ * from the one into the other nets out within `adjusted`. The pool is the member's pool as the members
+ * feed last set it (`members.pool_id`, as the expiry warning and `member show` take it); a member who has
+ * left a pool is shown their own account alone, the points they left in it being the pool's.
+ */
 export async function* balanceStatements(q: Q, businessDate: IsoDate): AsyncGenerator<BalanceStatementRow> {
   const start = startOfMonth(businessDate);
   const end = endOfMonth(businessDate);
   for await (const page of mailableMembers(q, 'BALANCE_STATEMENT', 'ACTIVE')) {
-    const ids = page.map((m) => m.id);
-    const opening = (await q('entries as e')
-      .join('accounts as a', 'a.id', 'e.account_id')
-      .where('a.kind', 'MEMBER_POINTS')
-      .whereIn('a.member_id', ids)
-      .andWhere('e.business_date', '<', start)
-      .groupBy('a.member_id')
-      .select('a.member_id')
-      .sum({ amount: 'e.amount' })) as Array<{ member_id: number; amount: number | string }>;
-    const moves = (await q('entries as e')
-      .join('accounts as a', 'a.id', 'e.account_id')
-      .join('postings as p', 'p.id', 'e.posting_id')
-      .leftJoin('postings as o', 'o.id', 'p.reversal_of')
-      .where('a.kind', 'MEMBER_POINTS')
-      .whereIn('a.member_id', ids)
-      .andWhere('e.business_date', '>=', start)
-      .andWhere('e.business_date', '<=', end)
-      .groupBy('a.member_id', q.raw('COALESCE(o.kind, p.kind)'))
-      .select('a.member_id', q.raw('COALESCE(o.kind, p.kind) AS kind'))
-      .sum({ amount: 'e.amount' })) as Array<{ member_id: number; kind: string; amount: number | string }>;
-    const open = new Map(opening.map((r) => [Number(r.member_id), Number(r.amount)]));
-    const movement = new Map<
-      number,
-      { earned: number; redeemed: number; expired: number; adjusted: number; any: boolean }
-    >();
-    for (const r of moves) {
-      const id = Number(r.member_id);
-      const m = movement.get(id) ?? { earned: 0, redeemed: 0, expired: 0, adjusted: 0, any: false };
-      const amount = Number(r.amount);
-      if (r.kind === 'ACCRUAL') m.earned += amount;
-      else if (r.kind === 'REDEMPTION') m.redeemed -= amount;
-      else if (r.kind === 'EXPIRY') m.expired -= amount;
-      else m.adjusted += amount;
-      m.any = true;
-      movement.set(id, m);
-    }
+    const own = await periodFigures(
+      q,
+      'MEMBER_POINTS',
+      'member_id',
+      page.map((m) => m.id),
+      start,
+      end,
+    );
+    const pools = await periodFigures(
+      q,
+      'POOL_POINTS',
+      'pool_id',
+      [...new Set(page.flatMap((m) => (m.pool_id === null ? [] : [Number(m.pool_id)])))],
+      start,
+      end,
+    );
     for (const member of page) {
-      const o = open.get(member.id) ?? 0;
-      const m = movement.get(member.id);
-      if (o === 0 && !m?.any) continue;
-      const earned = m?.earned ?? 0;
-      const redeemed = m?.redeemed ?? 0;
-      const expired = m?.expired ?? 0;
-      const adjusted = m?.adjusted ?? 0;
+      const parts = [
+        own.get(member.id),
+        member.pool_id === null ? undefined : pools.get(Number(member.pool_id)),
+      ];
+      const sum = (field: Exclude<keyof PeriodFigures, 'any'>) =>
+        parts.reduce((n, f) => n + (f?.[field] ?? 0), 0);
+      const opening = sum('opening');
+      if (opening === 0 && !parts.some((f) => f?.any)) continue;
+      const earned = sum('earned');
+      const redeemed = sum('redeemed');
+      const expired = sum('expired');
+      const adjusted = sum('adjusted');
       yield {
         ...addressee(member),
         tier: member.tier,
         periodStart: start,
         periodEnd: end,
-        opening: o,
+        opening,
         earned,
         redeemed,
         expired,
         adjusted,
-        closing: o + earned - redeemed - expired + adjusted,
+        closing: opening + earned - redeemed - expired + adjusted,
       };
     }
   }
