@@ -1,12 +1,12 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { isIsoDate } from '../../lib/dates.js';
 import { UsageError } from '../../lib/errors.js';
 import { chartNumberFormatter } from '../../reports/charts.js';
 import { queueReportMail, sendOutbox, type SendOutboxResult } from '../../reports/outbox.js';
 import { produceReport, reportNames } from '../../reports/produce.js';
 import type { ActionRunner, CommandContext } from '../context.js';
 import { table } from '../format.js';
+import { businessDateOption } from './run.js';
 
 interface ReportOptions {
   date?: string;
@@ -61,16 +61,9 @@ export function registerReport(program: Command, run: ActionRunner): void {
             `report ${name} needs --date YYYY-MM-DD (reports: ${reportNames(config).join(', ')})`,
           );
         }
-        if (!isIsoDate(opts.date))
-          throw new UsageError(`--date must be YYYY-MM-DD, got ${JSON.stringify(opts.date)}`);
+        const date = businessDateOption(ctx, opts.date, { ended: { what: `report ${name}` } });
         if (opts.retryFailed) throw new UsageError('--retry-failed goes with report send');
-        const report = await produceReport(
-          name,
-          db,
-          config,
-          opts.date,
-          opts.out ? resolve(opts.out) : undefined,
-        );
+        const report = await produceReport(name, db, config, date, opts.out ? resolve(opts.out) : undefined);
         let code = 0;
         let sent: SendOutboxResult | undefined;
         let queued: Awaited<ReturnType<typeof queueReportMail>> | undefined;

@@ -59,6 +59,38 @@ describe('redeye run and redeye schedule', () => {
       expect(JSON.parse(late.out)).toMatchObject({ businessDate: '2026-06-04' });
     });
 
+    it('refuses a date that has not ended, before anything runs; a month-end waits for its last day', async () => {
+      const env = { REDEYE_NOW: '2026-06-05T02:30:00Z' };
+      const runs = async () => {
+        const db = openDb(`sqlite:${join(dir, 'var', 'redeye.sqlite')}`);
+        try {
+          return Number(((await db.knex('job_runs').count({ n: '*' }).first()) as { n: unknown }).n);
+        } finally {
+          await db.close();
+        }
+      };
+      for (const [args, refusal] of [
+        [['run', 'tiers', '--date', '2026-06-05'], 'run tiers for 2026-06-05'],
+        [['run', 'nightly', '--date', '2027-06-04'], 'run nightly for 2027-06-04'],
+        // Mid-month: the month-end is for 30 June, weeks away.
+        [['run', 'monthly', '--date', '2026-06-03'], 'run monthly for 2026-06-30'],
+        [['report', 'daily', '--date', '2026-06-05'], 'report daily for 2026-06-05'],
+      ] as const) {
+        const r = await redeye([...args], env);
+        expect(r.code).toBe(2);
+        expect(r.err).toBe(
+          `error [USAGE]: ${refusal} cannot run yet: the last business date that has ended is 2026-06-04 ` +
+            '(Europe/Moscow); to replay a night as of another clock, set REDEYE_NOW',
+        );
+      }
+      expect(await runs()).toBe(0);
+      // The last day that has ended runs, and so does the month-end once its last day has.
+      expect((await redeye(['run', 'tiers', '--date', '2026-06-04'], env)).code).toBe(0);
+      const monthEnd = await redeye(['run', 'monthly', '--date', '2026-05-12', '--json'], env);
+      expect(JSON.parse(monthEnd.out)).toMatchObject({ job: 'monthly', businessDate: '2026-05-31' });
+      expect(await runs()).toBeGreaterThan(0);
+    });
+
     it('of simulate is too', async () => {
       const db = openDb(`sqlite:${join(dir, 'var', 'redeye.sqlite')}`);
       await insertMember(db.knex, {

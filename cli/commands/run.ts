@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { addDays, dateInZone, isIsoDate } from '../../lib/dates.js';
+import { addDays, dateInZone, endOfMonth, isIsoDate, type IsoDate } from '../../lib/dates.js';
 import { UsageError } from '../../lib/errors.js';
 import { isRunnable, JOB_NAMES, runJob, type RunSummary } from '../../jobs/runner.js';
 import type { JobContext } from '../../jobs/types.js';
@@ -8,14 +8,35 @@ import { table } from '../format.js';
 import { terminalProgress } from '../progress.js';
 import { Scheduler } from '../../jobs/schedule.js';
 
+/** The last business date that has ended: yesterday in the program's time zone, by the command's clock. */
+export function lastBusinessDate(ctx: CommandContext): IsoDate {
+  return addDays(dateInZone(ctx.now(), ctx.config.program.timeZone), -1);
+}
+
 /**
- * The business date of `--date`, or by default yesterday in the program's time zone by the run's clock
- * (`CommandContext.now`: REDEYE_NOW replays the night it names).
+ * The business date of `--date`, or by default the last one (`lastBusinessDate`; REDEYE_NOW replays the
+ * night it names). With `ended`, a date that has not ended yet is refused: a night run for it would post,
+ * lapse and send what its day has not finished making (status credits lapsed a year early, a month-end's
+ * invoices with weeks still to come), and what a later night finds would not undo it.
  */
-export function businessDateOption(ctx: CommandContext, value: string | undefined): string {
-  if (value === undefined) return addDays(dateInZone(ctx.now(), ctx.config.program.timeZone), -1);
+export function businessDateOption(
+  ctx: CommandContext,
+  value: string | undefined,
+  options: { ended?: { what: string; through?: (date: IsoDate) => IsoDate } } = {},
+): IsoDate {
+  if (value === undefined) return lastBusinessDate(ctx);
   if (!isIsoDate(value))
     throw new UsageError(`--date expects a date YYYY-MM-DD, got ${JSON.stringify(value)}`);
+  const ended = options.ended;
+  if (ended) {
+    const last = lastBusinessDate(ctx);
+    const through = ended.through?.(value) ?? value;
+    if (through > last)
+      throw new UsageError(
+        `${ended.what} for ${through} cannot run yet: the last business date that has ended is ${last} ` +
+          `(${ctx.config.program.timeZone}); to replay a night as of another clock, set REDEYE_NOW`,
+      );
+  }
   return value;
 }
 
@@ -91,7 +112,10 @@ export function registerRun(program: Command, run: ActionRunner): void {
       run(async (ctx: CommandContext, job: string, opts: { date?: string; json?: boolean }) => {
         if (!isRunnable(job))
           throw new UsageError(`unknown job ${JSON.stringify(job)}; jobs: ${JOB_NAMES.join(', ')}`);
-        const date = businessDateOption(ctx, opts.date);
+        const date = businessDateOption(ctx, opts.date, {
+          // A month-end runs for its month's last day, whatever day of the month --date names.
+          ended: { what: `run ${job}`, through: job === 'monthly' ? endOfMonth : undefined },
+        });
         const stop = abortOnSignals();
         try {
           const summary = await runJob(jobContext(ctx, date, stop.signal), job);
