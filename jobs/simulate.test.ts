@@ -148,6 +148,18 @@ describe('redeye simulate', () => {
     expect([null, EMPTY]).toContain(sha(`${dbFile}-wal`));
   });
 
+  it('prints in text how the points were reached, tier bonus and promotion included, and spend toward status in money', async () => {
+    const files = Object.fromEntries(
+      ['02-multipart-part1.ftl', '02-multipart-part2.ftl'].map((f) => [f, readFileSync(sample(f), 'latin1')]),
+    );
+    const text = (await simulateOut('ftl', files, '2026-06-05', false)).join('\n');
+    // Gold: booked C (200%) 1,746, the +50% tier bonus 873 and the summer Sochi promotion 873.
+    expect(text).toMatch(
+      /:XX:1000000065 {2}POSTED {2}\+3,492 points {2}\[air-2024: 873 mi × 2 \(C\) \+ tier bonus 873 \+ promotion 873\]/,
+    );
+    expect(text).toMatch(/\n4 records: 3 would post 6,110 points, 1 rejected/);
+  });
+
   it('adds no file beside the database (a read-only WAL connection leaves -shm and -wal behind)', async () => {
     const folder = join(dir, 'var');
     const before = readdirSync(folder).sort();
@@ -429,7 +441,7 @@ describe('redeye simulate', () => {
       'new-again.csv': ['accepted', null],
       'new.csv': ['duplicate', 'DUPLICATE_FILE'],
     });
-    expect(summaryOf(events)).toMatchObject({ records: 4, posted: 1, rejected: 3 });
+    expect(summaryOf(events)).toMatchObject({ records: 4, posted: 1, rejected: 2, held: 1 });
   });
 
   it('shows a redemption the balance no longer covers as the night records it, leaving the points for the next', async () => {
@@ -624,7 +636,7 @@ describe('redeye simulate', () => {
       /r\.csv:2 {2}FLT:XX245:2026-06-03:SVO-AER:XX:1000000032 {2}REVERSED NOT_FLOWN {2}-1,309 points/,
     );
     expect(text).toMatch(
-      /and FLT:XX245:2026-06-03:SVO-AER:XX:1000000032:\S*7770000000200\S* \(in place of the coupon it corrects away\): POSTED {2}\+1,309 points {2}status \+\d+/,
+      /and FLT:XX245:2026-06-03:SVO-AER:XX:1000000032:\S*7770000000200\S* \(in place of the coupon it corrects away\): POSTED {2}\+1,309 points {2}\+170\.00 USD toward status/,
     );
     expect(text).toMatch(/1 records: 0 would post 1,309 points/);
   });

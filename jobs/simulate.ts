@@ -910,11 +910,19 @@ export async function* simulate(
     const verdict = verdicts.get(item.file)!;
     const activity = item.draft?.ok ? item.draft.activity.activityKey : '';
     if (verdict.verdict === 'duplicate' || verdict.verdict === 'conflict') {
-      // The registry stops the file at fetch: the night reads none of its lines.
-      tally(item.file, 'rejected', verdict.reason);
+      // The registry stops the file at fetch: the night reads none of its lines. A copy of a file read
+      // before is refused; another file under a used name is held for an operator, its records with it.
+      const held = verdict.verdict === 'conflict';
+      tally(item.file, held ? 'held' : 'rejected', verdict.reason);
       out(
         item.file,
-        record(item, activity, 'REJECTED', verdict.reason ?? null, `not read: ${verdict.message}`),
+        record(
+          item,
+          activity,
+          held ? 'HELD' : 'REJECTED',
+          verdict.reason ?? null,
+          `${held ? 'held with its file' : 'not read'}: ${verdict.message}`,
+        ),
       );
     } else if (item.parseReject) {
       const r = item.parseReject;

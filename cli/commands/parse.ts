@@ -8,6 +8,8 @@ import { FEED_NAMES, type FeedName, type ParseInput, type ParseOptions } from '.
 import { openDb } from '../../db/connection.js';
 import { simulate, SIMULATED_FEEDS, type Counts, type FileSummary } from '../../jobs/simulate.js';
 import { businessDateOption } from './run.js';
+import type { LoadedConfig } from '../../config/load.js';
+import { formatMinor } from '../../lib/money.js';
 import type { ActionRunner, CommandContext } from '../context.js';
 
 function feedName(feed: string): FeedName {
@@ -87,18 +89,36 @@ function walFilesTidier(file: string): () => void {
 
 const n = (x: number) => x.toLocaleString('en-US');
 
-function countsLine(c: Counts): string {
+/**
+ * Status credits as the program counts them: spend in the base currency (held in its minor units, so
+ * 15000 is 150.00 USD), or miles, or segments.
+ */
+export function statusCreditText(config: LoadedConfig): (amount: number) => string {
+  const base = config.program.baseCurrency;
+  const metric = config.tiers.metric;
+  if (metric === 'spend') return (amount) => `${formatMinor(amount, base)} ${base} toward status`;
+  return (amount) => `${n(amount)} status ${metric}`;
+}
+
+function countsLine(c: Counts, status: (amount: number) => string): string {
   return (
     `${n(c.records)} records: ${n(c.posted)} would post ${n(c.points)} points` +
-    (c.statusCredits ? ` and ${n(c.statusCredits)} status credits` : '') +
+    (c.statusCredits ? ` and ${status(c.statusCredits)}` : '') +
     (c.reversed
       ? `, ${n(c.reversed)} would reverse ${n(c.reversedPoints)} points` +
-        (c.reversedStatusCredits ? ` and ${n(c.reversedStatusCredits)} status credits` : '')
+        (c.reversedStatusCredits ? ` and ${status(c.reversedStatusCredits)}` : '')
       : '') +
     `, ${n(c.rejected)} rejected, ${n(c.notCredited)} not credited (other programs)` +
     (c.held ? `, ${n(c.held)} held` : '') +
     (c.merged ? `, ${n(c.merged)} merged into other records` : '')
   );
+}
+
+/** How a posting's points were reached: the basis, then any tier bonus and promotion on top of it. */
+function basisText(detail: { basis?: string; tierBonus?: number; promotion?: number } | undefined): string {
+  if (!detail?.basis) return '';
+  const plus = (label: string, points: number | undefined) => (points ? ` + ${label} ${n(points)}` : '');
+  return `: ${detail.basis}${plus('tier bonus', detail.tierBonus)}${plus('promotion', detail.promotion)}`;
 }
 
 /** Loud for a file the night would reject whole: its records would post nothing. */
@@ -210,6 +230,7 @@ export function registerParse(program: Command, run: ActionRunner): void {
             busyTimeoutMs: ctx.config.database.busyTimeoutMs,
           });
           const tidy = db.file ? walFilesTidier(db.file) : undefined;
+          const statusText = statusCreditText(ctx.config);
           try {
             for await (const e of simulate(db.knex, ctx.config, name, inputsFor(files, opts.received), date, {
               encoding: opts.encoding ?? ctx.config.feeds[name]?.encoding,
@@ -219,7 +240,8 @@ export function registerParse(program: Command, run: ActionRunner): void {
                 continue;
               }
               if (e.type === 'record') {
-                const detail = e.postings[0]?.detail as { basis?: string } | undefined;
+                const detail = e.postings[0]?.detail as
+                  { basis?: string; tierBonus?: number; promotion?: number } | undefined;
                 const status = e.postings[0]?.statusCredits?.[0];
                 ctx.output.out(
                   `${e.file}:${e.line}  ${e.activity || `claim ${e.claim ?? '?'}`}  ${e.status}${e.reason ? ` ${e.reason}` : ''}` +
@@ -227,9 +249,9 @@ export function registerParse(program: Command, run: ActionRunner): void {
                       ? `  ${e.points > 0 ? '+' : ''}${e.points.toLocaleString('en-US')} points`
                       : '') +
                     (e.postings[0]?.ruleVersion
-                      ? `  [${e.postings[0].ruleVersion}${detail?.basis ? `: ${detail.basis}` : ''}]`
+                      ? `  [${e.postings[0].ruleVersion}${basisText(detail)}]`
                       : '') +
-                    (status ? `  status +${status.amount} ${status.metric}` : '') +
+                    (status ? `  +${statusText(status.amount)}` : '') +
                     (e.field ? ` (${e.field})` : '') +
                     // Why it would not post in full: rejected, capped, held, reversed, or nothing new.
                     (e.message ? `  — ${e.message}` : ''),
@@ -237,17 +259,20 @@ export function registerParse(program: Command, run: ActionRunner): void {
                 for (const a of e.also ?? [])
                   ctx.output.out(
                     `    and ${a.activity} (${a.why}): ${a.status}  ${a.points > 0 ? '+' : ''}${a.points.toLocaleString('en-US')} points` +
-                      (a.statusCredits ? `  status ${a.statusCredits > 0 ? '+' : ''}${a.statusCredits}` : ''),
+                      (a.statusCredits
+                        ? `  ${a.statusCredits > 0 ? '+' : ''}${statusText(a.statusCredits)}`
+                        : ''),
                   );
               } else if (e.type === 'reject') {
                 ctx.output.out(`${e.file}:${e.line}  REJECTED ${e.reason} (${e.field})  — ${e.message}`);
               } else if (e.type === 'file') {
                 ctx.output.out(fileVerdictLine(e));
               } else {
-                ctx.output.out(`\n${countsLine(e)}`);
+                ctx.output.out(`\n${countsLine(e, statusText)}`);
                 // Per file as well when one of several, or any, would not be accepted as it is.
                 if (e.files.length > 1 || e.files.some((f) => f.verdict !== 'accepted'))
-                  for (const f of e.files) ctx.output.out(`  ${fileVerdictLine(f)}: ${countsLine(f)}`);
+                  for (const f of e.files)
+                    ctx.output.out(`  ${fileVerdictLine(f)}: ${countsLine(f, statusText)}`);
                 for (const [reason, n] of Object.entries(e.byReason).sort())
                   ctx.output.out(`  ${reason.padEnd(24)} ${n}`);
               }
