@@ -45,11 +45,15 @@ export interface StatementLine {
   balance: number;
 }
 
-/** Every entry of the account in posting order, each with the balance after it. */
+/**
+ * Every entry of the account in posting order, each with the balance after it; with `forMember`, only the
+ * entries of postings made for that member (a pool's entries from one member's flights and redemptions),
+ * each with the account's balance after it all the same.
+ */
 export async function statement(
   q: Q,
   code: string,
-  range: { from?: IsoDate; to?: IsoDate } = {},
+  range: { from?: IsoDate; to?: IsoDate; forMember?: number } = {},
 ): Promise<StatementLine[]> {
   const account = await findAccount(q, code);
   if (!account) return [];
@@ -78,12 +82,17 @@ export async function statement(
     .orderBy([{ column: 'e.business_date' }, { column: 'e.id' }]);
   if (range.from) query.andWhere('e.business_date', '>=', range.from);
   if (range.to) query.andWhere('e.business_date', '<=', range.to);
-  const rows = (await query) as Omit<StatementLine, 'balance'>[];
+  const rows = (await query.select('p.member_id as memberId')) as Array<
+    Omit<StatementLine, 'balance'> & { memberId: number | null }
+  >;
   let balance = opening;
-  return rows.map((r) => {
+  const lines: StatementLine[] = [];
+  for (const { memberId, ...r } of rows) {
     balance += Number(r.amount);
-    return { ...r, amount: Number(r.amount), balance };
-  });
+    if (range.forMember === undefined || Number(memberId) === range.forMember)
+      lines.push({ ...r, amount: Number(r.amount), balance });
+  }
+  return lines;
 }
 
 export interface OpenLot {

@@ -56,6 +56,8 @@ export function registerLedger(program: Command, run: ActionRunner): void {
               balance: Number((await findAccount(knex, Accounts.poolPoints(poolCode)))?.balance ?? 0),
               earnsInto: ctx.config.pools.earnInto === 'pool',
               redeemsFrom: ctx.config.pools.redeemFrom === 'pool',
+              // What the member's own flights, partner activity and redemptions moved in the pool.
+              statement: await statement(knex, Accounts.poolPoints(poolCode), { forMember: m.id }),
             }
           : null;
         if (opts.json) {
@@ -90,12 +92,10 @@ export function registerLedger(program: Command, run: ActionRunner): void {
             lots.map((l) => [l.earnedOn, l.expiresOn ?? 'never', l.amount, l.remaining]),
           ),
         );
-        ctx.output.out('');
-        ctx.output.out('statement');
-        ctx.output.out(
+        const statementTable = (rows: typeof lines, balance: string) =>
           table(
-            ['date', 'kind', 'channel', 'reference', 'amount', 'balance'],
-            lines.map((l) => [
+            ['date', 'kind', 'channel', 'reference', 'amount', balance],
+            rows.map((l) => [
               l.businessDate,
               l.kind,
               l.channel ?? '',
@@ -103,8 +103,15 @@ export function registerLedger(program: Command, run: ActionRunner): void {
               l.amount,
               l.balance,
             ]),
-          ),
-        );
+          );
+        ctx.output.out('');
+        ctx.output.out('statement');
+        ctx.output.out(statementTable(lines, 'balance'));
+        if (pool) {
+          ctx.output.out('');
+          ctx.output.out(`in pool ${pool.code}: the member's own postings`);
+          ctx.output.out(statementTable(pool.statement, 'pool balance'));
+        }
       }),
     );
   member

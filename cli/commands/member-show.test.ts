@@ -47,27 +47,43 @@ describe('redeye member show', () => {
       .knex('members')
       .where({ number: '1000000016' })
       .update({ pool_id: Number((pool as { id: number }).id) });
+    await insertMember(db.knex, { number: '1000000024', status: 'ACTIVE', tier: 'MEMBER' });
+    const flight = (key: string, member: string, date: string, points: number) => ({
+      key,
+      kind: 'ACCRUAL' as const,
+      businessDate: date,
+      channel: 'OWN_FLIGHTS',
+      memberNumber: member,
+      sourceRef: `FLT:XX245:${date}:SVO-AER:XX:${member}`,
+      entries: [
+        { account: Accounts.poolPoints('HH-1'), amount: points, expiresOn: '2029-11-30' },
+        { account: Accounts.ownFlights, amount: -points },
+      ],
+    });
+    // The other member of the household flew first: the pool holds both flights.
     await new Ledger(db).post([
-      {
-        key: 'A1',
-        kind: 'ACCRUAL',
-        businessDate: '2026-11-26',
-        channel: 'OWN_FLIGHTS',
-        entries: [
-          { account: Accounts.poolPoints('HH-1'), amount: 1500, expiresOn: '2029-11-30' },
-          { account: Accounts.ownFlights, amount: -1500 },
-        ],
-      },
+      flight('A0', '1000000024', '2026-11-25', 500),
+      flight('A1', '1000000016', '2026-11-26', 1000),
     ]);
     await db.close();
     const text = await redeye(['--config', config, 'member', 'show', '1000000016']);
     expect(text.code).toBe(0);
     expect(text.out).toContain('balance 0 points');
     expect(text.out).toContain('pool HH-1: 1,500 points (the member earns into and redeems from it)');
+    // Their own flight, credited to the pool, with the pool's balance after it; not the other member's.
+    expect(text.out).toMatch(
+      /in pool HH-1: the member's own postings\n.*pool balance\n.*\n\s*2026-11-26\s+ACCRUAL\s+OWN_FLIGHTS\s+FLT:XX245:2026-11-26:SVO-AER:XX:1000000016\s+1,000\s+1,500\s*$/,
+    );
     const json = await redeye(['--config', config, 'member', 'show', '1000000016', '--json']);
     expect(JSON.parse(json.out)).toMatchObject({
       balance: 0,
-      pool: { code: 'HH-1', balance: 1500, earnsInto: true, redeemsFrom: true },
+      pool: {
+        code: 'HH-1',
+        balance: 1500,
+        earnsInto: true,
+        redeemsFrom: true,
+        statement: [{ businessDate: '2026-11-26', amount: 1000, balance: 1500 }],
+      },
     });
   });
 });
