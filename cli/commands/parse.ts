@@ -39,8 +39,15 @@ function inputsFor(files: string[], received?: string): ParseInput[] {
   });
 }
 
-/** Parse options from the configuration when there is one; `parse` works without it too. */
-function optionsFor(ctx: CommandContext, feed: FeedName, encoding?: string): ParseOptions {
+/**
+ * Parse options from the configuration when there is one; `parse` works without it too, given on the
+ * command line what a feed cannot be read without (a hotel file: which loyalty program is ours).
+ */
+function optionsFor(
+  ctx: CommandContext,
+  feed: FeedName,
+  given: { encoding?: string; program?: string },
+): ParseOptions {
   let options: ParseOptions & { ownPrograms?: string[]; timeZone?: string } = {};
   try {
     const cfg = ctx.config;
@@ -55,7 +62,13 @@ function optionsFor(ctx: CommandContext, feed: FeedName, encoding?: string): Par
   } catch (error) {
     if (!(error instanceof ConfigError) || ctx.options.config) throw error;
   }
-  if (encoding) options.encoding = encoding;
+  if (given.encoding) options.encoding = given.encoding;
+  if (given.program) options.ownPrograms = [given.program];
+  if (feed === 'hotel' && !options.ownPrograms)
+    throw new UsageError(
+      "parse hotel needs the program's code to tell our members' stays from other programs': " +
+        'give --program CODE, or a configuration (program.code)',
+    );
   return options;
 }
 
@@ -146,22 +159,23 @@ export function registerParse(program: Command, run: ActionRunner): void {
       '--received <time>',
       'receipt time (ISO 8601) for year inference; default: each file’s modification time',
     )
+    .option(
+      '--program <code>',
+      "the program's code, which marks a hotel stay as ours (default: program.code of the configuration)",
+    )
     .action(
       run(
         async (
           ctx: CommandContext,
           feed: string,
           files: string[],
-          opts: { encoding?: string; received?: string },
+          opts: { encoding?: string; received?: string; program?: string },
         ) => {
           const name = feedName(feed);
           const parser = getParser(name);
           const summary = { type: 'summary', records: 0, rejects: 0, files: [] as unknown[] };
           let lines = 0;
-          for await (const e of parser.parse(
-            inputsFor(files, opts.received),
-            optionsFor(ctx, name, opts.encoding),
-          )) {
+          for await (const e of parser.parse(inputsFor(files, opts.received), optionsFor(ctx, name, opts))) {
             if (++lines % 1000 === 0) await ctx.output.drain?.();
             if (e.type === 'record') {
               summary.records++;
