@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import type { Db } from '../db/connection.js';
 import { openDb } from '../db/connection.js';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
-import { createLogger, type Logger } from '../lib/log.js';
+import { checkLogLevel, createLogger, type Logger } from '../lib/log.js';
 import { UsageError } from '../lib/errors.js';
 
 export interface GlobalOptions {
@@ -65,13 +65,18 @@ export class CommandContext {
   }
 
   get logger(): Logger {
+    // --log-level, else REDEYE_LOG_LEVEL (empty is unset), else the configuration; checked by cli/main.ts
+    // before the command ran, and again here for a context built without it.
     this._logger ??= createLogger({
-      level: (this.options.logLevel ?? this.env.REDEYE_LOG_LEVEL ?? this.configLevel()) as 'info',
+      level:
+        checkLogLevel(this.options.logLevel, '--log-level') ??
+        checkLogLevel(this.env.REDEYE_LOG_LEVEL, 'REDEYE_LOG_LEVEL') ??
+        this.configLevel(),
     });
     return this._logger;
   }
 
-  private configLevel(): string {
+  private configLevel(): LoadedConfig['logging']['level'] {
     try {
       return this.config.logging.level;
     } catch {

@@ -125,4 +125,26 @@ describe('the redeye command', () => {
     expect(help.code).toBe(0);
     expect(help.out).toMatch(/ledger/);
   });
+
+  it('refuses an unknown log level from --log-level or REDEYE_LOG_LEVEL before any command runs (exit 2), logging or not', async () => {
+    await redeye(['--config', config, 'db', 'migrate']);
+    const levels = 'debug, info, warn, error, silent';
+    for (const args of [
+      ['run', 'tiers', '--date', '2026-11-26'],
+      ['ledger', 'check'],
+    ]) {
+      const flag = await redeye(['--config', config, '--log-level', 'loud', ...args]);
+      expect(flag, args.join(' ')).toMatchObject({ code: 2, out: '' });
+      expect(flag.err).toBe(`error [USAGE]: --log-level must be one of ${levels}; got "loud"`);
+      const variable = await redeye(['--config', config, ...args], { REDEYE_LOG_LEVEL: 'loud' });
+      expect(variable, args.join(' ')).toMatchObject({ code: 2, out: '' });
+      expect(variable.err).toBe(`error [USAGE]: REDEYE_LOG_LEVEL must be one of ${levels}; got "loud"`);
+    }
+    // Known levels run; an empty variable is no variable.
+    expect((await redeye(['--config', config, '--log-level', 'warn', 'ledger', 'check'])).code).toBe(0);
+    expect((await redeye(['--config', config, 'ledger', 'check'], { REDEYE_LOG_LEVEL: '' })).code).toBe(0);
+    expect((await redeye(['--config', config, 'ledger', 'check'], { REDEYE_LOG_LEVEL: 'silent' })).code).toBe(
+      0,
+    );
+  });
 });

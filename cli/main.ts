@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { coerceError, RedeyeError } from '../lib/errors.js';
+import { checkLogLevel, LOG_LEVELS } from '../lib/log.js';
 import { CommandContext, processOutput, type Output } from './context.js';
 import { registerDb } from './commands/db.js';
 import { registerLedger } from './commands/ledger.js';
@@ -21,19 +22,29 @@ export interface MainOptions {
 
 export function buildProgram(options: MainOptions, onExit: (code: number) => void): Command {
   const output = options.output ?? processOutput;
+  const env = options.env ?? process.env;
   const program = new Command('redeye')
     .description('Redeye: the nightly batch back office of an airline loyalty program')
     .option('-c, --config <file>', 'configuration file (default: $REDEYE_CONFIG or ./redeye.config.yaml)')
-    .option('--log-level <level>', 'debug, info, warn or error')
+    .option(
+      '--log-level <level>',
+      `${LOG_LEVELS.join(', ')} (default: $REDEYE_LOG_LEVEL, else logging.level in the configuration)`,
+    )
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: (s) => output.out(s.trimEnd()), writeErr: (s) => output.err(s.trimEnd()) })
-    .exitOverride();
+    .exitOverride()
+    // Before any command runs, whether it logs or not: a level pino does not know was an INTERNAL error
+    // with a stack trace in commands that log, and taken without a word by those that do not.
+    .hook('preAction', () => {
+      checkLogLevel(program.opts<{ logLevel?: string }>().logLevel, '--log-level');
+      checkLogLevel(env.REDEYE_LOG_LEVEL, 'REDEYE_LOG_LEVEL');
+    });
 
   /** Wraps an action: builds the context, runs, closes the database, maps errors to exit codes. */
   const run =
     (fn: (ctx: CommandContext, ...args: never[]) => Promise<number | void>) =>
     async (...args: unknown[]): Promise<void> => {
-      const ctx = new CommandContext(program.opts(), output, options.env ?? process.env);
+      const ctx = new CommandContext(program.opts(), output, env);
       let code = 0;
       try {
         const result = await (fn as (ctx: CommandContext, ...a: unknown[]) => Promise<number | void>)(

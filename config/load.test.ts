@@ -215,4 +215,63 @@ describe('configuration', () => {
     expect(err.message).toMatch(/not valid YAML/);
     expect(err.problems[0]!.line).toBeGreaterThan(0);
   });
+
+  it('refuses a database URL openDb cannot open, naming database.url or REDEYE_DATABASE_URL and the accepted forms (exit 2)', () => {
+    const line = example.split('\n').findIndex((l) => /^\s+url: /.test(l)) + 1;
+    const withUrl = (url: string) => example.replace(/^(\s+url: ).*$/m, `$1${url}`);
+    for (const [url, words] of [
+      ['mysql://localhost/x', 'uses the scheme "mysql:", which Redeye does not support'],
+      ['postgres:/db/redeye', 'is not one Redeye reads (a PostgreSQL URL begins with postgres://)'],
+      [
+        '"postgres://u:p@db:99999/x"',
+        'is not a valid PostgreSQL URL (check the host and port; @, / and : in a password are written %40, %2F and %3A)',
+      ],
+      ['""', 'is empty'],
+    ] as const) {
+      const err = problems(withUrl(url));
+      expect(err.exitCode, url).toBe(2);
+      expect(err.problems, url).toEqual([
+        {
+          path: 'database.url',
+          line,
+          message: `the database URL ${words}: expected sqlite:<path> (or a plain file path) or postgres://user:password@host:port/database (postgresql:// too)`,
+        },
+      ]);
+    }
+    // Before, the URL was taken for a relative SQLite path: a database in a folder named `mysql:`.
+    let refused: unknown;
+    try {
+      parseConfig(example, '/etc/redeye/redeye.config.yaml', {
+        REDEYE_DATABASE_URL: 'mysql://u:secret@db/x',
+      });
+    } catch (e) {
+      refused = e;
+    }
+    expect(refused).toBeInstanceOf(ConfigError);
+    expect((refused as ConfigError).exitCode).toBe(2);
+    expect((refused as ConfigError).describe()).toBe(
+      'REDEYE_DATABASE_URL: the database URL uses the scheme "mysql:", which Redeye does not support: expected sqlite:<path> (or a plain file path) or postgres://user:password@host:port/database (postgresql:// too)',
+    );
+    // The accepted forms.
+    for (const url of [
+      'sqlite:./var/a.sqlite',
+      './var/a:b.sqlite',
+      '/srv/redeye.sqlite',
+      '"sqlite::memory:"',
+    ])
+      expect(parseConfig(withUrl(url), '/etc/redeye/redeye.config.yaml', {}).database.url).toMatch(
+        /^sqlite:/,
+      );
+    for (const url of ['postgres://u:p@db/redeye', 'postgresql://db:5433/redeye?schema=night'])
+      expect(
+        parseConfig(example, '/etc/redeye/redeye.config.yaml', { REDEYE_DATABASE_URL: url }).database.url,
+      ).toBe(url);
+  });
+
+  it('takes the log levels --log-level and REDEYE_LOG_LEVEL take, and no other', () => {
+    const withLevel = (level: string) => example.replace(/^(logging:\n\s+level: ).*$/m, `$1${level}`);
+    for (const level of ['debug', 'info', 'warn', 'error', 'silent'])
+      expect(parseConfig(withLevel(level), '/etc/redeye/redeye.config.yaml', {}).logging.level).toBe(level);
+    expect(problems(withLevel('loud')).problems[0]!.path).toBe('logging.level');
+  });
 });

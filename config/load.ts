@@ -8,7 +8,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { LineCounter, parseDocument, isMap, isNode, isScalar, type Document } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, type ConfigProblem } from '../lib/errors.js';
-import { configSchema, type Config } from './schema.js';
+import { configSchema, databaseUrlProblem, type Config } from './schema.js';
 import { didYouMean, knownKeys } from './suggest.js';
 
 export const DEFAULT_CONFIG_FILE = 'redeye.config.yaml';
@@ -75,6 +75,15 @@ export function parseConfig(text: string, path: string, env: NodeJS.ProcessEnv =
   const configDir = dirname(path);
   const config = result.data;
   const envUrl = env.REDEYE_DATABASE_URL;
+  if (envUrl && envUrl.length > 0) {
+    // The file's `database.url` was checked with the rest of the file; the variable that overrides it
+    // is checked here, and named, since it is not in the file.
+    const problem = databaseUrlProblem(envUrl);
+    if (problem !== undefined)
+      throw new ConfigError(`REDEYE_DATABASE_URL: the database URL ${problem}`, [], {
+        variable: 'REDEYE_DATABASE_URL',
+      });
+  }
   config.database.url = resolveDatabaseUrl(
     envUrl && envUrl.length > 0 ? envUrl : config.database.url,
     configDir,

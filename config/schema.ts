@@ -7,6 +7,7 @@
 import cron from 'node-cron';
 import { z } from 'zod';
 import { isIsoDate } from '../lib/dates.js';
+import { LOG_LEVELS } from '../lib/log.js';
 import { didYouMean, isTimeZone, timeZoneProblem } from './suggest.js';
 
 const isoDate = z.string().refine(isIsoDate, { message: 'expected a date YYYY-MM-DD' });
@@ -81,10 +82,40 @@ const program = z.strictObject({
 
 // ---------------------------------------------------------------------------------------------- database
 
+/** The forms of `database.url` (and REDEYE_DATABASE_URL) that `openDb` opens, as errors state them. */
+export const DATABASE_URL_FORMS =
+  'sqlite:<path> (or a plain file path) or postgres://user:password@host:port/database (postgresql:// too)';
+
+/**
+ * What is wrong with a database URL, or undefined when `openDb` can open it. Anything else than a
+ * PostgreSQL URL used to be taken for a SQLite path: `mysql://localhost/x` made a database in a folder
+ * named `mysql:`. A scheme is letters, digits, `+`, `-` or `.` before the first `:` (RFC 3986); a plain
+ * path with a colon later on (`./var/a:b.sqlite`) has none, and `sqlite:` takes any path.
+ */
+export function databaseUrlProblem(url: string): string | undefined {
+  if (url.trim() === '') return `is empty: expected ${DATABASE_URL_FORMS}`;
+  if (/^postgres(ql)?:\/\//.test(url)) {
+    if (URL.canParse(url)) return undefined;
+    return `is not a valid PostgreSQL URL (check the host and port; @, / and : in a password are written %40, %2F and %3A): expected ${DATABASE_URL_FORMS}`;
+  }
+  if (url.startsWith('sqlite:')) return undefined;
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(url)?.[1];
+  if (scheme === undefined) return undefined;
+  return /^postgres(ql)?$/i.test(scheme) || /^sqlite$/i.test(scheme)
+    ? `is not one Redeye reads (a PostgreSQL URL begins with postgres://): expected ${DATABASE_URL_FORMS}`
+    : `uses the scheme "${scheme}:", which Redeye does not support: expected ${DATABASE_URL_FORMS}`;
+}
+
 const database = z
   .strictObject({
     /** `sqlite:./var/redeye.sqlite` (default) or `postgres://…`; REDEYE_DATABASE_URL overrides. */
-    url: z.string().default('sqlite:./var/redeye.sqlite'),
+    url: z
+      .string()
+      .superRefine((url, ctx) => {
+        const problem = databaseUrlProblem(url);
+        if (problem !== undefined) ctx.addIssue({ code: 'custom', message: `the database URL ${problem}` });
+      })
+      .default('sqlite:./var/redeye.sqlite'),
     busyTimeoutMs: nonNegativeInt.default(10_000),
     /** PostgreSQL pool size. */
     poolMax: positiveInt.default(4),
@@ -525,9 +556,7 @@ export const configSchema = z
     reports,
     schedules,
     retention,
-    logging: z
-      .strictObject({ level: z.enum(['debug', 'info', 'warn', 'error']).default('info') })
-      .default({ level: 'info' }),
+    logging: z.strictObject({ level: z.enum(LOG_LEVELS).default('info') }).default({ level: 'info' }),
   })
   .superRefine((c, ctx) => {
     /** A setting that names something defined elsewhere must name one that is (`what` says what not). */

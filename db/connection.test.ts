@@ -243,13 +243,28 @@ describe('opening a SQLite database that is not there or not ready', () => {
     });
   });
 
-  it('refuses a path that names a folder, and leaves the folder as it was', async () => {
+  it('refuses a path that names a folder, read-only or not, as a setting to correct (exit 2), and leaves the folder as it was', async () => {
     const folder = join(dir, 'shared');
     mkdirSync(folder, { mode: 0o755 });
-    const e = await failure(() => open(folder));
-    expect(e.code).toBe('DATABASE_UNOPENABLE');
-    expect(e.message).toMatch(/it is not a file/);
+    for (const options of [{}, { create: false }, { readonly: true }]) {
+      const e = await failure(() => open(folder, options));
+      expect(e).toBeInstanceOf(DatabaseNotReadyError);
+      expect(e).toMatchObject({ code: 'DATABASE_UNOPENABLE', exitCode: 2 });
+      expect(e.message).toBe(
+        `cannot open the database ${folder}: it is not a file (check database.url and REDEYE_DATABASE_URL)`,
+      );
+    }
     expect(statSync(folder).mode & 0o777).toBe(0o755);
+  });
+
+  it('refuses a URL of another scheme instead of making a SQLite file named after it (exit 2, password masked)', async () => {
+    const e = await failure(async () => openDb(`mysql://u:secret@${dir}/x`));
+    expect(e).toMatchObject({ code: 'CONFIG_INVALID', exitCode: 2 });
+    expect(e.message).toBe(
+      `mysql://u:***@${dir}/x: the database URL uses the scheme "mysql:", which Redeye does not support: ` +
+        'expected sqlite:<path> (or a plain file path) or postgres://user:password@host:port/database (postgresql:// too)',
+    );
+    expect(readdirSync(dir)).toEqual([]);
   });
 
   it('a file that is not a database, or cannot be opened, is named in a one-line error and no stack is printed', async () => {
@@ -267,7 +282,9 @@ describe('opening a SQLite database that is not there or not ready', () => {
       const folder = join(dir, 'a-folder.sqlite');
       mkdirSync(folder);
       const f = await failure(() => open(folder, { readonly: true }).knex('postings').first());
-      expect(f.message).toMatch(new RegExp(`^cannot open the database ${folder} \\(`));
+      expect(f.message).toBe(
+        `cannot open the database ${folder}: it is not a file (check database.url and REDEYE_DATABASE_URL)`,
+      );
       expect([...printed.mock.calls, ...warned.mock.calls].flat().join('\n')).not.toMatch(
         /Acquire connection error| {4}at /,
       );

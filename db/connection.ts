@@ -12,7 +12,8 @@ import pg from 'pg';
 import type BetterSqlite3 from 'better-sqlite3';
 import type { ClientBase, PoolClient } from 'pg';
 import { BoundedCache } from '../lib/bounded-cache.js';
-import { RedeyeError } from '../lib/errors.js';
+import { ConfigError, RedeyeError } from '../lib/errors.js';
+import { databaseUrlProblem } from '../config/schema.js';
 import { MIGRATION_CONFIG, MIGRATION_NAMES } from './migrate.js';
 
 const require = createRequire(import.meta.url);
@@ -80,6 +81,11 @@ export function maskUrl(url: string): string {
 }
 
 export function openDb(url: string, options: OpenOptions = {}): Db {
+  // The configuration refuses these already (naming database.url or REDEYE_DATABASE_URL); a caller
+  // with a URL of its own gets the same refusal rather than a SQLite file named after the URL.
+  const problem = databaseUrlProblem(url);
+  if (problem !== undefined)
+    throw new ConfigError(`${maskUrl(url)}: the database URL ${problem}`, [], { database: maskUrl(url) });
   return isPostgresUrl(url) ? openPostgres(url, options) : openSqlite(url, options);
 }
 
@@ -237,13 +243,26 @@ function rowObject(columns: BetterSqlite3.ColumnDefinition[], values: unknown[])
 }
 
 /**
- * The database a command was pointed at is not there (SQLite) or not ready for it. Like a configuration
- * error it needs a person before anything can run: exits 2.
+ * The database a command was pointed at is not there (a SQLite path with no file, a PostgreSQL database
+ * not created), not a file (a SQLite path naming a folder), refuses the login, or is not ready for it
+ * (migrations pending). Like a configuration error it needs a person to change a setting or prepare the
+ * database before anything can run: exits 2. A database that is there but fails (damaged, locked, full,
+ * a server not answering) is a failure: exit 1.
  */
 export class DatabaseNotReadyError extends RedeyeError {
   override readonly exitCode = 2;
-  constructor(code: 'DATABASE_MISSING' | 'DATABASE_NOT_MIGRATED', message: string, database: string) {
-    super(code, message, { database });
+  constructor(
+    code: 'DATABASE_MISSING' | 'DATABASE_NOT_MIGRATED' | 'DATABASE_UNOPENABLE' | 'DATABASE_LOGIN_FAILED',
+    message: string,
+    database: string,
+    options?: { cause?: unknown; driverCode?: string },
+  ) {
+    super(
+      code,
+      message,
+      options?.driverCode === undefined ? { database } : { database, driverCode: options.driverCode },
+      options?.cause === undefined ? undefined : { cause: options.cause },
+    );
   }
 }
 
@@ -337,16 +356,17 @@ function openSqlite(url: string, options: OpenOptions): Db {
     // Personal data lives in this file: the folder and the file are the owner's alone.
     if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
     if (!existsSync(file)) closeSync(openSync(file, 'a', 0o600));
-    // Only a file is made the owner's alone: a URL naming a folder (`sqlite:/tmp`) once took /tmp's
-    // permissions away from every other user of the machine.
-    if (!statSync(file).isFile())
-      throw new RedeyeError(
-        'DATABASE_UNOPENABLE',
-        `cannot open the database ${file}: it is not a file (check database.url and REDEYE_DATABASE_URL)`,
-        { database: `sqlite:${file}` },
-      );
-    chmodSync(file, 0o600);
   }
+  // Only a file is made the owner's alone: a URL naming a folder (`sqlite:/tmp`) once took /tmp's
+  // permissions away from every other user of the machine. A path naming something else than a file is
+  // a setting to correct, as a path naming nothing is (DATABASE_MISSING): exit 2, read-only or not.
+  if (!inMemory && !statSync(file).isFile())
+    throw new DatabaseNotReadyError(
+      'DATABASE_UNOPENABLE',
+      `cannot open the database ${file}: it is not a file (check database.url and REDEYE_DATABASE_URL)`,
+      `sqlite:${file}`,
+    );
+  if (!inMemory && !readonly) chmodSync(file, 0o600);
   const busyTimeout = options.busyTimeoutMs ?? 10_000;
   const displayUrl = `sqlite:${inMemory ? ':memory:' : file}`;
   const knex = knexFactory({
@@ -424,6 +444,89 @@ function openSqlite(url: string, options: OpenOptions): Db {
  */
 const PG_SESSION = "SET DateStyle = 'ISO, YMD'; SET TimeZone = 'UTC'";
 
+/**
+ * How long a connection attempt to a server that does not answer may take before it is reported as
+ * unreachable. Below knex's acquire timeout (60 s), whose message (`the pool is probably full`) would
+ * send an operator looking in the wrong place.
+ */
+const PG_CONNECT_TIMEOUT_MS = 30_000;
+
+/**
+ * Failed connections of the knex PostgreSQL client name the database and say what is wrong. The client
+ * stays knex's own `pg` (migrations ask `knex.client.config.client === 'pg'`): its instance's
+ * `acquireRawConnection`, which the pool calls for every new connection, is wrapped.
+ */
+function nameConnectionFailures(knex: Knex, displayUrl: string): void {
+  const client = knex.client as { acquireRawConnection(): Promise<unknown> };
+  const acquire = client.acquireRawConnection.bind(client);
+  client.acquireRawConnection = async () => {
+    try {
+      return await acquire();
+    } catch (error) {
+      throw unconnectable(error, displayUrl);
+    }
+  };
+}
+
+/** Network failures reaching the server, in words. */
+const UNREACHABLE: Record<string, string> = {
+  ECONNREFUSED: 'the connection was refused: is PostgreSQL running and listening on that host and port?',
+  ENOTFOUND: 'the host name is not known: check the host in the URL',
+  EAI_AGAIN: 'the host name could not be resolved now (DNS did not answer)',
+  ETIMEDOUT: 'the connection timed out: the host does not answer on that port',
+  EHOSTUNREACH: 'the host is unreachable',
+  ENETUNREACH: 'the network is unreachable',
+  ECONNRESET: 'the server closed the connection while it was being set up',
+};
+
+/**
+ * A failure to connect to PostgreSQL as one line naming the database (password masked) and what is
+ * wrong, with a stable code: DATABASE_UNREACHABLE (exit 1: the server is down or not reachable, the same
+ * settings work once it is back), DATABASE_LOGIN_FAILED (28P01 wrong password, 28000 a role or
+ * pg_hba.conf refusing it: exit 2, a setting to correct) and DATABASE_MISSING (3D000: exit 2, as for a
+ * SQLite path with no file). The driver's code stays in the context; anything else is returned as is.
+ */
+function unconnectable(error: unknown, displayUrl: string): unknown {
+  if (!(error instanceof Error) || error instanceof RedeyeError) return error;
+  const code = (error as { code?: unknown }).code;
+  const options = { cause: error, driverCode: typeof code === 'string' ? code : undefined };
+  const where = `the database ${displayUrl}`;
+  if (typeof code === 'string' && UNREACHABLE[code] !== undefined)
+    return new RedeyeError(
+      'DATABASE_UNREACHABLE',
+      `cannot connect to ${where}: ${UNREACHABLE[code]}`,
+      { database: displayUrl, driverCode: code },
+      { cause: error },
+    );
+  if (error.message === 'timeout expired')
+    return new RedeyeError(
+      'DATABASE_UNREACHABLE',
+      `cannot connect to ${where}: no answer within ${PG_CONNECT_TIMEOUT_MS / 1000} s`,
+      { database: displayUrl, driverCode: 'ETIMEDOUT' },
+      { cause: error },
+    );
+  if (code === '28P01' || code === '28000')
+    return new DatabaseNotReadyError(
+      'DATABASE_LOGIN_FAILED',
+      `cannot log in to ${where}: ${error.message} (` +
+        (code === '28P01'
+          ? 'check the user and password in database.url or REDEYE_DATABASE_URL'
+          : "the server's pg_hba.conf or the role does not allow this login") +
+        ')',
+      displayUrl,
+      options,
+    );
+  if (code === '3D000')
+    return new DatabaseNotReadyError(
+      'DATABASE_MISSING',
+      `${where} does not exist on that server: check the database name in database.url and REDEYE_DATABASE_URL, ` +
+        'or create it (createdb) and run `redeye db migrate`',
+      displayUrl,
+      options,
+    );
+  return error;
+}
+
 function openPostgres(url: string, options: OpenOptions): Db {
   configurePgTypes();
   const parsed = new URL(url);
@@ -431,7 +534,7 @@ function openPostgres(url: string, options: OpenOptions): Db {
   parsed.searchParams.delete('schema');
   const knex = knexFactory({
     client: 'pg',
-    connection: { connectionString: parsed.toString() },
+    connection: { connectionString: parsed.toString(), connectionTimeoutMillis: PG_CONNECT_TIMEOUT_MS },
     searchPath: schema ? [schema] : undefined,
     pool: {
       min: 0,
@@ -460,6 +563,7 @@ function openPostgres(url: string, options: OpenOptions): Db {
     compileSqlOnError: false,
     log: quietAcquireErrors,
   });
+  nameConnectionFailures(knex, maskUrl(url));
   readableQueryErrors(knex, { displayUrl: maskUrl(url) });
   return {
     knex,

@@ -75,11 +75,19 @@ export interface ConfigProblem {
   message: string;
 }
 
-/** Wrong use of a command (bad option, missing argument): exits 2. */
+/**
+ * Wrong use of a command (bad option, missing argument, a setting it cannot honour): exits 2. The code
+ * is `USAGE` unless a more precise one is given (`UNSUPPORTED_ENCODING`).
+ */
 export class UsageError extends RedeyeError {
   override readonly exitCode = 2;
-  constructor(message: string, context: ErrorContext = {}) {
-    super('USAGE', message, context);
+  constructor(message: string, context: ErrorContext = {}, options: { code?: string; cause?: unknown } = {}) {
+    super(
+      options.code ?? 'USAGE',
+      message,
+      context,
+      options.cause === undefined ? undefined : { cause: options.cause },
+    );
   }
 }
 

@@ -359,3 +359,143 @@ for (const engine of availableEngines()) {
     });
   });
 }
+
+for (const engine of availableEngines()) {
+  describe(`redeye files list (${engine})`, () => {
+    const now = '2026-10-16T01:00:00.000Z';
+    let t: TestDb;
+    let dir: string;
+    let config: string;
+    beforeEach(async () => {
+      t = await createTestDatabase(engine);
+      dir = mkdtempSync(join(tmpdir(), 'redeye-files-list-'));
+      config = join(dir, 'redeye.config.yaml');
+      writeFileSync(config, example);
+    });
+    afterEach(async () => {
+      await t.cleanup();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    const row = (i: number, over: Record<string, unknown> = {}) => ({
+      direction: 'in',
+      feed: 'flown',
+      name: `FLOWN_${String(i).padStart(5, '0')}.csv`,
+      size: 100,
+      sha256: i.toString(16).padStart(64, '0'),
+      verdict: 'accepted',
+      business_date: '2026-10-16',
+      counts: JSON.stringify({ records: i, rejects: 1 }),
+      created_at: now,
+      ...over,
+    });
+
+    async function list(args: string[], drains?: { n: number }) {
+      const out: string[] = [];
+      const err: string[] = [];
+      const code = await main(['node', 'redeye', '--config', config, 'files', 'list', ...args], {
+        output: {
+          out: (s) => out.push(s),
+          err: (s) => err.push(s),
+          drain: async () => {
+            if (drains) drains.n += 1;
+          },
+        },
+        env: { REDEYE_DATABASE_URL: t.url, REDEYE_LOG_LEVEL: 'silent' },
+      });
+      return { code, out, err: err.join('\n') };
+    }
+
+    it('lists every file, not the first 1,000: in pages, waiting for the output between them, text and JSON', async () => {
+      for (let i = 1; i <= 1083; i += 200)
+        await t.db
+          .knex('files')
+          .insert(Array.from({ length: Math.min(200, 1084 - i) }, (_, k) => row(i + k)));
+      const drains = { n: 0 };
+      const json = await list(['--json'], drains);
+      expect(json.code).toBe(0);
+      expect(json.out).toHaveLength(1083);
+      expect(json.out.map((l) => (JSON.parse(l) as { id: number }).id)).toEqual(
+        Array.from({ length: 1083 }, (_, k) => 1083 - k),
+      );
+      expect(drains.n).toBe(3); // 500, 500, 83
+      const text = await list(['--date', '2026-10-16'], drains);
+      expect(text.out).toHaveLength(2 + 1083);
+      expect(text.out[0]).toBe(
+        '  id  dir  feed   name             date        verdict   reason  records  rejects',
+      );
+      expect(text.out[2]).toBe(
+        '1083  in   flown  FLOWN_01083.csv  2026-10-16  accepted            1,083        1',
+      );
+      expect(text.out.at(-1)).toBe(
+        '   1  in   flown  FLOWN_00001.csv  2026-10-16  accepted                1        1',
+      );
+      expect(drains.n).toBe(6);
+    });
+
+    it('shows what an outgoing file carries as its records, and no rejects, instead of 0 and 0', async () => {
+      await t.db.knex('files').insert([
+        row(1, {
+          name: 'DRIVE_20261016_1.csv',
+          feed: 'partner',
+          counts: JSON.stringify({ records: 4, rejects: 2 }),
+        }),
+        row(2, {
+          direction: 'out',
+          feed: 'mailing',
+          name: 'TIER_CHANGE_20261016.csv',
+          verdict: 'delivered',
+          counts: JSON.stringify({ recipients: 2 }),
+        }),
+        row(3, {
+          direction: 'out',
+          feed: 'partner-response',
+          name: 'DRIVE_20261016_1.resp.csv',
+          verdict: 'written',
+          counts: JSON.stringify({ accepted: 2, rejected: 2, details: 4, points: 900 }),
+        }),
+        row(4, {
+          direction: 'out',
+          feed: 'hotel-response',
+          name: 'GRANDSTAY_RS.xml',
+          verdict: 'written',
+          counts: JSON.stringify({ warnings: 0, errors: 0 }),
+        }),
+      ]);
+      const r = await list([]);
+      expect(r.code).toBe(0);
+      expect(r.out.slice(2).map((l) => l.trim().split(/\s{2,}/))).toEqual([
+        ['4', 'out', 'hotel-response', 'GRANDSTAY_RS.xml', '2026-10-16', 'written'],
+        ['3', 'out', 'partner-response', 'DRIVE_20261016_1.resp.csv', '2026-10-16', 'written', '4'],
+        ['2', 'out', 'mailing', 'TIER_CHANGE_20261016.csv', '2026-10-16', 'delivered', '2'],
+        ['1', 'in', 'partner', 'DRIVE_20261016_1.csv', '2026-10-16', 'accepted', '4', '2'],
+      ]);
+    });
+
+    it('refuses an unknown --feed as parse does (exit 2), and takes incoming feeds and export kinds', async () => {
+      await t.db
+        .knex('files')
+        .insert([
+          row(1),
+          row(2, { direction: 'out', feed: 'alliance-claims', name: 'XX_LH_20261016_0001.claims.xml' }),
+        ]);
+      const bogus = await list(['--feed', 'bogus']);
+      expect(bogus.code).toBe(2);
+      expect(bogus.out).toEqual([]);
+      expect(bogus.err).toBe(
+        'error [USAGE]: unknown feed "bogus"; incoming feeds: ftl, flown, partner, hotel, alliance-claims, ' +
+          'alliance-results, redemptions, members, fx, retro-claims; outgoing (export kinds): partner-response, ' +
+          'hotel-response, alliance-claims, alliance-results, invoice, invoice-statement, mailing',
+      );
+      for (const feed of ['partner-response', 'mailing', 'invoice'])
+        expect(await list(['--feed', feed])).toMatchObject({
+          code: 0,
+          out: [expect.stringMatching(/\n\(none\)$/)],
+        });
+      const claims = await list(['--feed', 'alliance-claims', '--json']);
+      expect(claims.out.map((l) => (JSON.parse(l) as { name: string }).name)).toEqual([
+        'XX_LH_20261016_0001.claims.xml',
+      ]);
+    });
+  });
+}

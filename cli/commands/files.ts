@@ -1,9 +1,11 @@
 import type { Command } from 'commander';
 import { RedeyeError, UsageError } from '../../lib/errors.js';
 import { isIsoDate } from '../../lib/dates.js';
-import { fileById, toFileRow } from '../../jobs/registry.js';
+import { fileById, toFileRow, type FileRow } from '../../jobs/registry.js';
 import type { ActionRunner, CommandContext } from '../context.js';
 import { recordReasonText } from '../../exporters/partner-reasons.js';
+import { EXPORT_KINDS, type ExportKind } from '../../exporters/outbox.js';
+import { FEED_NAMES } from '../../parsers/types.js';
 import { table } from '../format.js';
 
 /** How many rejected lines `files show` lists; the rest are counted (`more`). */
@@ -26,6 +28,48 @@ interface RejectedLine {
   id: number;
 }
 
+/**
+ * The feeds the registry records: what comes in (a parser's feed, as the fetch job registers it) and
+ * what goes out (an export's kind, as the outbox registers it). `alliance-claims` is both.
+ */
+export const REGISTRY_FEEDS: readonly string[] = [...new Set<string>([...FEED_NAMES, ...EXPORT_KINDS])];
+
+/** An unknown `--feed` is a usage error, as `redeye parse bogus` is, not an empty list. */
+function registryFeed(feed: string): string {
+  if (REGISTRY_FEEDS.includes(feed)) return feed;
+  throw new UsageError(
+    `unknown feed ${JSON.stringify(feed)}; incoming feeds: ${FEED_NAMES.join(', ')}; ` +
+      `outgoing (export kinds): ${EXPORT_KINDS.join(', ')}`,
+    { option: '--feed' },
+  );
+}
+
+/**
+ * The count of an outgoing file that says how many records it carries, by kind (`files.counts` as
+ * jobs/export.ts writes it). A hotel response answers one stay file with warnings and errors, not
+ * records: none. Outgoing files have no rejects of their own: that column stays empty for them.
+ */
+const OUTGOING_RECORDS: Record<ExportKind, string | null> = {
+  'partner-response': 'details',
+  'hotel-response': null,
+  'alliance-claims': 'claims',
+  'alliance-results': 'results',
+  invoice: 'invoices',
+  'invoice-statement': 'lines',
+  mailing: 'recipients',
+};
+
+/** The records and rejects columns of `files list`: a received file's counts; what a sent one carries. */
+function listedCounts(r: FileRow): [number | '', number | ''] {
+  if (r.direction === 'in') return [r.counts?.records ?? 0, r.counts?.rejects ?? 0];
+  const key = (OUTGOING_RECORDS as Record<string, string | null | undefined>)[r.feed] ?? null;
+  const records = key === null ? undefined : r.counts?.[key];
+  return [records ?? '', ''];
+}
+
+/** Rows `files list` reads at a time: the registry is listed whole, in bounded memory. */
+export const LIST_PAGE = 500;
+
 /** `1015`, and `1,015` as `files list` printed ids before, so a copied id still works. */
 function parseFileId(text: string): number | undefined {
   const digits = /^\d{1,3}(,\d{3})+$/.test(text) ? text.replaceAll(',', '') : text;
@@ -46,31 +90,77 @@ export function registerFiles(program: Command, run: ActionRunner): void {
       run(async (ctx: CommandContext, opts: { date?: string; feed?: string; json?: boolean }) => {
         if (opts.date && !isIsoDate(opts.date))
           throw new UsageError(`--date expects YYYY-MM-DD, got ${opts.date}`);
-        const q = ctx.db().knex('files').orderBy('id', 'desc');
-        if (opts.date) q.where({ business_date: opts.date });
-        if (opts.feed) q.where({ feed: opts.feed });
-        const rows = (await q.limit(1000)).map((r: Record<string, unknown>) => toFileRow(r));
+        const feed = opts.feed === undefined ? undefined : registryFeed(opts.feed);
+        const knex = ctx.db().knex;
+        // Every file, newest first, a page at a time (keyset on id), up to the newest there is now: a
+        // file registered while the list is printed is not half in it. The list once stopped at 1,000
+        // rows without a word.
+        const top = (await knex('files').max({ id: 'id' }).first()) as
+          { id: number | string | null } | undefined;
+        const newest = top?.id === null || top?.id === undefined ? 0 : Number(top.id);
+        const pages = async function* (): AsyncGenerator<FileRow[]> {
+          let below = newest + 1;
+          for (;;) {
+            const q = knex('files').where('id', '<', below).orderBy('id', 'desc').limit(LIST_PAGE);
+            if (opts.date) q.where({ business_date: opts.date });
+            if (feed) q.where({ feed });
+            const page = (await q).map((r: Record<string, unknown>) => toFileRow(r));
+            if (page.length === 0) return;
+            yield page;
+            if (page.length < LIST_PAGE) return;
+            below = page.at(-1)!.id;
+          }
+        };
+        const wait = async () => {
+          await ctx.output.drain?.();
+        };
         if (opts.json) {
-          for (const r of rows) ctx.output.out(JSON.stringify(r));
+          for await (const page of pages()) {
+            for (const r of page) ctx.output.out(JSON.stringify(r));
+            await wait();
+          }
           return;
         }
-        ctx.output.out(
-          table(
-            ['id', 'dir', 'feed', 'name', 'date', 'verdict', 'reason', 'records', 'rejects'],
-            rows.map((r) => [
-              r.id,
-              r.direction,
-              r.feed,
-              r.name,
-              r.businessDate ?? '',
-              r.verdict,
-              r.reason ?? '',
-              r.counts?.records ?? 0,
-              r.counts?.rejects ?? 0,
-            ]),
-            { plain: ['id'] },
-          ),
-        );
+        const headers = ['id', 'dir', 'feed', 'name', 'date', 'verdict', 'reason', 'records', 'rejects'];
+        const cells = (r: FileRow): string[] => {
+          const [records, rejects] = listedCounts(r);
+          const n = (v: number | '') => (v === '' ? '' : v.toLocaleString('en-US'));
+          return [
+            String(r.id),
+            r.direction,
+            r.feed,
+            r.name,
+            r.businessDate ?? '',
+            r.verdict,
+            r.reason ?? '',
+            n(records),
+            n(rejects),
+          ];
+        };
+        // The table of cli/format.ts, printed a page at a time: a first pass over the pages finds the
+        // columns' widths, the second prints. Ids and counts are right-aligned; ids without separators.
+        const widths = headers.map((h) => h.length);
+        let count = 0;
+        for await (const page of pages()) {
+          for (const r of page) cells(r).forEach((c, i) => (widths[i] = Math.max(widths[i]!, c.length)));
+          count += page.length;
+        }
+        const right = new Set([0, 7, 8]);
+        const fmt = (r: string[]) =>
+          r
+            .map((c, i) => (right.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+            .join('  ')
+            .trimEnd();
+        if (count === 0) {
+          ctx.output.out(table(headers, []));
+          return;
+        }
+        ctx.output.out(fmt(headers));
+        ctx.output.out(fmt(widths.map((w) => '-'.repeat(w))));
+        for await (const page of pages()) {
+          for (const r of page) ctx.output.out(fmt(cells(r)));
+          await wait();
+        }
       }),
     );
   files
