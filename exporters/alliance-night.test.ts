@@ -108,6 +108,7 @@ describe('partner reason codes', () => {
       'NOT_ENROLLED',
       'UNKNOWN_ORIGINAL',
       'INSUFFICIENT_POINTS',
+      'NOT_OWN_FLIGHT',
       'SOMETHING_NEW',
     ];
     for (const code of internal)

@@ -10,7 +10,7 @@ import { PARTNER_REASON_TEXT } from './partner-response.js';
 /**
  * The closest partner-accrual.md code for each of the program's own reasons (rules/reasons.ts and the
  * ingest's record-level codes), so a partner only ever reads codes of its format; the program's reason
- * goes into the text. A class, route or card the chart or agreement does not cover is NO_CONTRACT; what
+ * goes into the text. A class, route, card or airline the chart or agreement does not cover is NO_CONTRACT; what
  * the program already credited or holds for the flight is DUPLICATE; a member who cannot earn (not
  * enrolled, suspended) is ACCOUNT_CLOSED's nearest kin (MEMBER_UNKNOWN would be untrue); an activity
  * before the enrolment is outside the window the member may claim in.
@@ -24,6 +24,8 @@ const PARTNER_CODE_OF: Readonly<Record<string, AllianceReasonCode>> = {
   NO_AGREEMENT: 'NO_CONTRACT',
   NO_CARD: 'MEMBER_UNKNOWN',
   NOT_FLOWN: 'NO_CONTRACT',
+  // Another airline's flight: no chart of ours covers it (its airline's claim credits it).
+  NOT_OWN_FLIGHT: 'NO_CONTRACT',
   INSUFFICIENT_POINTS: 'BAD_AMOUNT',
   // A reference to a credit we do not hold: readable, but naming nothing (the text says which).
   UNKNOWN_ORIGINAL: 'MALFORMED',

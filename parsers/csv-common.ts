@@ -12,7 +12,8 @@
  * | MISSING_FIELD      | header-row feeds       | a required value is empty                                        |
  * | BAD_DATE           | header-row feeds       | not a real calendar date YYYY-MM-DD                              |
  * | BAD_TIMESTAMP      | members                | not an ISO 8601 date-time with a time zone                       |
- * | BAD_AMOUNT         | flown, partner         | not a decimal -?\d+(\.\d+)?; partner: also points, spend rules   |
+ * | BAD_AMOUNT         | flown, partner         | not a decimal of ≤ 18 digits before the point and ≤ 9 after;     |
+ * |                    |                        | partner: also points, spend rules                                |
  * | BAD_CURRENCY       | flown, partner         | not a 3-letter ISO 4217 code                                     |
  * | BAD_TICKET         | flown, retro-claims    | not 13 digits (a `-` after the 3-digit prefix is tolerated)      |
  * | BAD_COUPON         | flown, retro-claims    | coupon number not 1–4                                            |
@@ -48,7 +49,7 @@ import { Readable } from 'node:stream';
 import { isUtf8 } from 'node:buffer';
 import { Parser as CsvParser, type CsvError, type Options as CsvOptions } from 'csv-parse';
 import iconv from 'iconv-lite';
-import { RedeyeError } from '../lib/errors.js';
+import { RedeyeError, UsageError } from '../lib/errors.js';
 import {
   clipText,
   utf8BomLength,
@@ -443,7 +444,12 @@ function makeDecoder(encoding: string | undefined): Decoder {
   const normalized = encoding.toLowerCase().replace(/[^a-z0-9]/g, '');
   if (normalized === 'utf8') return null;
   if (!iconv.encodingExists(encoding)) {
-    throw new RedeyeError('UNSUPPORTED_ENCODING', `unknown character encoding ${JSON.stringify(encoding)}`);
+    // A name given with --encoding or in the feed's configuration, not a fault of the file: exit 2.
+    throw new UsageError(
+      `unknown character encoding ${JSON.stringify(encoding)}`,
+      {},
+      { code: 'UNSUPPORTED_ENCODING' },
+    );
   }
   return iconv.getDecoder(encoding, { stripBOM: false });
 }
@@ -683,12 +689,21 @@ function findEncodingFault(fields: string[]): number {
 
 /** A decimal amount as the feeds write it. The length bounds keep absurd values out of exact sums. */
 export const DECIMAL_RE = /^-?\d{1,18}(\.\d{1,9})?$/;
+/** What DECIMAL_RE accepts, in words, for reject messages (the pattern alone hid its length bounds). */
+export const DECIMAL_TEXT = 'a decimal amount with at most 18 digits before the point and 9 after';
 const UNSIGNED_DECIMAL_RE = /^\d{1,18}(\.\d{1,9})?$/;
 export const CURRENCY_RE = /^[A-Z]{3}$/;
 const TICKET_RE = /^(\d{3})-?(\d{10})$/;
 export const MEMBER_NUMBER_RE = /^[0-9A-Za-z]{1,24}$/;
 export const CARRIER_RE = /^[A-Z0-9]{2}$/;
-export const FLIGHT_NUMBER_RE = /^\d{1,4}[A-Z]?$/;
+/**
+ * A flight number as the CSV feeds write it: 1–5 digits, as ftl.md's flight line has them (the FTL reader's
+ * own pattern, parsers/ftl/grammar.ts), and an optional suffix letter, so the coupon of any flight the FTL
+ * credits can be read. `activities.flight_number` (varchar(8)) holds the 6 characters at most.
+ */
+export const FLIGHT_NUMBER_RE = /^\d{1,5}[A-Z]?$/;
+/** What FLIGHT_NUMBER_RE accepts, in words, for reject messages. */
+export const FLIGHT_NUMBER_TEXT = 'a flight number of 1-5 digits and an optional letter';
 export const AIRPORT_RE = /^[A-Z]{3}$/;
 export const RBD_RE = /^[A-Z]$/;
 export const IDENTIFIER_RE = /^[0-9A-Za-z][0-9A-Za-z_./:-]{0,63}$/;
@@ -961,7 +976,7 @@ export class FieldReader {
   /** A decimal amount kept exactly as written; `unsigned` refuses a minus sign. */
   amount(c: number, unsigned = false): string {
     const v = this.raw(c);
-    const expected = unsigned ? 'a decimal amount \\d+(\\.\\d+)?' : 'a decimal amount -?\\d+(\\.\\d+)?';
+    const expected = unsigned ? `${DECIMAL_TEXT}, without a sign` : DECIMAL_TEXT;
     if (v.length === 0) this.fail(c, 'MISSING_FIELD', expected, v);
     else if (!(unsigned ? UNSIGNED_DECIMAL_RE : DECIMAL_RE).test(v)) this.fail(c, 'BAD_AMOUNT', expected, v);
     return v;

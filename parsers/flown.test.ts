@@ -320,6 +320,118 @@ describe('flown parser on fixtures', () => {
 
 const HEADER = FLOWN_COLUMNS.map((c) => c.name).join(',');
 
+const HEADER_ROW = FLOWN_COLUMNS.map((c) => c.name).join(',');
+/** A valid coupon row of XX245 SVO-LED, with some cells replaced. */
+function couponRow(over: Record<string, string> = {}): string {
+  const cells: Record<string, string> = {
+    ticket_number: '0741234567890',
+    coupon_number: '1',
+    issue_date: '2024-04-20',
+    pnr: 'K7QX2M',
+    operating_carrier: 'XX',
+    operating_flight: '245',
+    marketing_carrier: 'XX',
+    marketing_flight: '245',
+    flight_date: '2024-05-01',
+    origin: 'SVO',
+    destination: 'LED',
+    cabin: 'Y',
+    booked_rbd: 'B',
+    flown_rbd: 'B',
+    fare_basis: 'BSTD',
+    passenger_surname: 'IVANOV',
+    passenger_given_name: 'IVAN MR',
+    passenger_type: 'ADT',
+    ffp_carrier: 'XX',
+    ffp_number: '0012345678',
+    fare_amount: '100.00',
+    carrier_surcharge_amount: '0.00',
+    tax_amount: '10.00',
+    currency: 'EUR',
+    coupon_status: 'F',
+    source_ref: 'RA-1',
+    ...over,
+  };
+  return FLOWN_COLUMNS.map((c) => cells[c.name]).join(',');
+}
+const readRows = (rows: string[]) =>
+  collect(flownParser, [bytesInput('rows.csv', [HEADER_ROW, ...rows, ''].join('\n'))]);
+
+describe('flown parser: flights that go somewhere, flight numbers, amounts', () => {
+  it('rejects a coupon from an airport to itself (LED-LED) naming destination, and counts it in the trailer', async () => {
+    const { records, rejects, verdicts } = await readRows([
+      couponRow({ origin: 'LED', destination: 'LED' }),
+      couponRow({ coupon_number: '2' }),
+      '#TRAILER,2,200.00',
+    ]);
+    expect(records.map((r) => r.line)).toEqual([3]);
+    expect(rejects).toEqual([
+      expect.objectContaining({
+        file: 'rows.csv',
+        line: 2,
+        lines: 1,
+        field: 'destination',
+        reason: 'BAD_FORMAT',
+        message: 'destination: expected an airport other than the origin LED, found "LED"',
+        text: 'LED',
+      }),
+    ]);
+    expect(verdicts[0]).toMatchObject({
+      verdict: 'accepted',
+      account: { lines: 4, records: 1, rejects: 1, recordLines: 1, rejectLines: 1, structureLines: 2 },
+      meta: { read: { dataRows: 2, fareSum: '200.00' } },
+    });
+  });
+
+  it('reads flight numbers of 1-5 digits and a suffix letter, as the FTL has them, and refuses 6 digits', async () => {
+    const { records, rejects } = await readRows([
+      couponRow({ operating_flight: '12345', marketing_carrier: 'LH', marketing_flight: '99999A' }),
+      couponRow({ coupon_number: '2', operating_flight: '1', marketing_flight: '1' }),
+      couponRow({ coupon_number: '3', operating_flight: '123456' }),
+      couponRow({ coupon_number: '4', marketing_flight: '12345AB' }),
+    ]);
+    expect(records.map((r) => [r.record.operatingFlight, r.record.marketingFlight])).toEqual([
+      ['12345', '99999A'],
+      ['1', '1'],
+    ]);
+    expect(rejects.map((r) => [r.line, r.field, r.reason, r.message])).toEqual([
+      [
+        4,
+        'operating_flight',
+        'BAD_FORMAT',
+        'operating_flight: expected a flight number of 1-5 digits and an optional letter, found "123456"',
+      ],
+      [
+        5,
+        'marketing_flight',
+        'BAD_FORMAT',
+        'marketing_flight: expected a flight number of 1-5 digits and an optional letter, found "12345AB"',
+      ],
+    ]);
+  });
+
+  it('says what an amount may be: at most 18 digits before the point and 9 after', async () => {
+    const { records, rejects } = await readRows([
+      couponRow({ fare_amount: '99999999999999999999999.999999' }),
+      couponRow({ coupon_number: '2', tax_amount: '1.0000000001' }),
+      couponRow({ coupon_number: '3', fare_amount: '999999999999999999.999999999' }),
+    ]);
+    expect(records.map((r) => r.record.fareAmount)).toEqual(['999999999999999999.999999999']);
+    expect(rejects.map((r) => [r.field, r.reason, r.message])).toEqual([
+      [
+        'fare_amount',
+        'BAD_AMOUNT',
+        'fare_amount: expected a decimal amount with at most 18 digits before the point and 9 after, found "99999999999999999999999.999999"',
+      ],
+      [
+        'tax_amount',
+        'BAD_AMOUNT',
+        'tax_amount: expected a decimal amount with at most 18 digits before the point and 9 after, found "1.0000000001"',
+      ],
+    ]);
+  });
+});
+
 describe('flown parser on any input', () => {
   it('never throws and accounts for every line', async () => {
     const token = fc.constantFrom(
@@ -377,11 +489,15 @@ const coupon = fc.record({
   issueDate: isoDate,
   pnr: optional(fc.stringMatching(/^[A-Z0-9]{6}$/)),
   operatingCarrier: fc.stringMatching(/^[A-Z0-9]{2}$/),
-  operatingFlight: fc.stringMatching(/^\d{1,4}[A-Z]?$/),
-  marketing: optional(fc.tuple(fc.stringMatching(/^[A-Z0-9]{2}$/), fc.stringMatching(/^\d{1,4}$/))),
+  // 1-5 digits, as the FTL's flight line has them (a 5-digit flight is generated often enough).
+  operatingFlight: fc.oneof(fc.stringMatching(/^\d{1,5}[A-Z]?$/), fc.stringMatching(/^\d{5}[A-Z]?$/)),
+  marketing: optional(fc.tuple(fc.stringMatching(/^[A-Z0-9]{2}$/), fc.stringMatching(/^\d{1,5}[A-Z]?$/))),
   flightDate: isoDate,
-  origin: upper(3, 3),
-  destination: upper(3, 3),
+  // A flight goes somewhere: a valid coupon never has its destination at its origin.
+  route: fc
+    .tuple(upper(3, 3), upper(3, 3))
+    .filter(([from, to]) => from !== to)
+    .map(([origin, destination]) => ({ origin, destination })),
   cabin: fc.constantFrom('F', 'C', 'W', 'Y'),
   bookedRbd: upper(1, 1),
   flownRbd: optional(upper(1, 1)),
@@ -410,8 +526,8 @@ function cellsOf(c: GeneratedCoupon): Record<string, string> {
     marketing_carrier: c.marketing?.[0] ?? '',
     marketing_flight: c.marketing?.[1] ?? '',
     flight_date: c.flightDate,
-    origin: c.origin,
-    destination: c.destination,
+    origin: c.route.origin,
+    destination: c.route.destination,
     cabin: c.cabin,
     booked_rbd: c.bookedRbd,
     flown_rbd: c.flownRbd ?? '',
@@ -448,8 +564,8 @@ function expectedRecord(
     marketingCarrier: marketing?.[0] ?? c.operatingCarrier,
     marketingFlight: marketing?.[1] ?? c.operatingFlight,
     flightDate: c.flightDate,
-    origin: c.origin,
-    destination: c.destination,
+    origin: c.route.origin,
+    destination: c.route.destination,
     cabin: c.cabin,
     bookedRbd: c.bookedRbd,
     flownRbd: (has('flown_rbd') ? c.flownRbd : null) ?? c.bookedRbd,
@@ -536,6 +652,40 @@ describe('flown parser on generated valid files', () => {
         },
       ),
       { numRuns: 150 },
+    );
+  });
+
+  it('rejects each coupon whose destination is its origin, naming destination, and reads the others', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(coupon, fc.boolean()), { minLength: 1, maxLength: 8 }),
+        async (rows) => {
+          const columns = FLOWN_COLUMNS.map((c) => c.name);
+          const lines = [columns.join(',')];
+          for (const [c, toItself] of rows) {
+            const cells = cellsOf(c);
+            if (toItself) cells.destination = cells.origin!;
+            lines.push(columns.map((name) => csvField(cells[name] as string, ',')).join(','));
+          }
+          const bytes = Buffer.from(lines.join('\n') + '\n', 'utf8');
+          const { records, rejects, verdicts, events } = await collect(flownParser, [
+            bytesInput('gen.csv', bytes),
+          ]);
+          expect(records.map((r) => r.record.destination)).toEqual(
+            rows.filter(([, toItself]) => !toItself).map(([c]) => c.route.destination),
+          );
+          expect(rejects.map((r) => [r.field, r.reason, r.text])).toEqual(
+            rows
+              .filter(([, toItself]) => toItself)
+              .map(([c]) => ['destination', 'BAD_FORMAT', c.route.origin]),
+          );
+          expect(verdicts[0]).toMatchObject({
+            account: { records: records.length, rejects: rejects.length },
+          });
+          expect(checkFileEvents(events, bytes)).toEqual([]);
+        },
+      ),
+      { numRuns: 100 },
     );
   });
 });

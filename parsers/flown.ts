@@ -17,6 +17,7 @@ import {
   DECIMAL_RE,
   DecimalSum,
   FLIGHT_NUMBER_RE,
+  FLIGHT_NUMBER_TEXT,
   HeaderedCsvHandler,
   RBD_RE,
   csvFeedParser,
@@ -140,7 +141,8 @@ const FARE_BASIS_RE = /^[A-Z0-9/]{1,15}$/;
 const TRAILER_COUNT_RE = /^\d{1,12}$/;
 
 const CARRIER = 'a 2-character airline designator';
-const FLIGHT = 'a flight number of 1-4 digits and an optional letter';
+const FLIGHT = FLIGHT_NUMBER_TEXT;
+const AIRPORT = 'a 3-letter IATA airport code';
 
 class FlownHandler extends HeaderedCsvHandler<FlownCoupon> {
   private readonly fareSum = new DecimalSum();
@@ -176,7 +178,7 @@ class FlownHandler extends HeaderedCsvHandler<FlownCoupon> {
         '',
       );
     }
-    return {
+    const coupon: FlownCoupon = {
       ticketNumber: r.ticket(TICKET),
       couponNumber: r.coupon(COUPON),
       issueDate: r.date(ISSUE_DATE),
@@ -186,8 +188,8 @@ class FlownHandler extends HeaderedCsvHandler<FlownCoupon> {
       marketingCarrier: marketingCarrier ?? operatingCarrier,
       marketingFlight: marketingFlight ?? operatingFlight,
       flightDate: r.date(FLIGHT_DATE),
-      origin: r.match(ORIGIN, AIRPORT_RE, 'a 3-letter IATA airport code'),
-      destination: r.match(DESTINATION, AIRPORT_RE, 'a 3-letter IATA airport code'),
+      origin: r.match(ORIGIN, AIRPORT_RE, AIRPORT),
+      destination: r.match(DESTINATION, AIRPORT_RE, AIRPORT),
       cabin: r.oneOf(CABIN, CABINS),
       bookedRbd,
       flownRbd: flownRbd ?? bookedRbd,
@@ -206,6 +208,16 @@ class FlownHandler extends HeaderedCsvHandler<FlownCoupon> {
       sourceFile: this.file,
       sourceLine: line,
     };
+    // A flight goes somewhere: a coupon from an airport to itself would earn the minimum miles.
+    if (coupon.origin === coupon.destination && AIRPORT_RE.test(coupon.origin)) {
+      r.fail(
+        DESTINATION,
+        'BAD_FORMAT',
+        `an airport other than the origin ${coupon.origin}`,
+        coupon.destination,
+      );
+    }
+    return coupon;
   }
 
   protected override special(fields: string[], line: number): RowOutcome<FlownCoupon> | undefined {

@@ -136,6 +136,10 @@ describe('partner parser on fixtures', () => {
       [11, 'TX2010', '0012345678'],
       [13, 'TX2012', '0012345678'],
     ]);
+    // The rule in words: the pattern alone (-?\d+(\.\d+)?) matched amounts it refused for their length.
+    expect(rejects[1]?.message).toBe(
+      'spend_amount: expected a decimal amount with at most 18 digits before the point and 9 after, found "12.5.0"',
+    );
     expect(rejects[3]?.message).toContain('suffix -R');
     expect(rejects[4]?.message).toBe('spend_amount is required: expected spend_amount or points_requested');
     expect(rejects[5]).toMatchObject({ message: 'expected 12 fields in a D record, found 11' });

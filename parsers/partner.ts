@@ -18,6 +18,7 @@ import { basename } from 'node:path';
 import {
   CURRENCY_RE,
   DECIMAL_RE,
+  DECIMAL_TEXT,
   DecimalSum,
   FieldReader,
   IDENTIFIER_RE,
@@ -273,7 +274,7 @@ class PartnerHandler implements CsvRowHandler<PartnerActivity> {
     } else if (points !== '' && !/^-?\d{1,18}$/.test(points)) {
       this.trailerProblem ??= `${at}: sum of points_requested: expected a signed whole number, found ${JSON.stringify(clipText(points))}`;
     } else if (spend !== '' && !DECIMAL_RE.test(spend)) {
-      this.trailerProblem ??= `${at}: sum of spend_amount: expected a decimal -?\\d+(\\.\\d+)?, found ${JSON.stringify(clipText(spend))}`;
+      this.trailerProblem ??= `${at}: sum of spend_amount: expected ${DECIMAL_TEXT}, found ${JSON.stringify(clipText(spend))}`;
     } else {
       this.trailer = { line, detailCount: Number(count), pointsSum: points || '0', spendSum: spend || '0' };
     }
@@ -340,7 +341,7 @@ class PartnerHandler implements CsvRowHandler<PartnerActivity> {
     }
     if (spendText !== '') {
       if (!DECIMAL_RE.test(spendText)) {
-        r.fail(SPEND, 'BAD_AMOUNT', 'a decimal amount -?\\d+(\\.\\d+)?', spendText);
+        r.fail(SPEND, 'BAD_AMOUNT', DECIMAL_TEXT, spendText);
       } else if (spendText.startsWith('-') && !reversal) {
         r.fail(
           SPEND,

@@ -126,7 +126,7 @@ describe('retro-claims parser properties', () => {
         flight: fc.option(
           fc.tuple(
             fc.stringMatching(/^[A-Z0-9]{2}$/),
-            fc.stringMatching(/^\d{1,4}[A-Z]?$/),
+            fc.stringMatching(/^\d{1,5}[A-Z]?$/),
             date,
             fc.stringMatching(/^[A-Z]{3}$/),
             fc.stringMatching(/^[A-Z]{3}$/),

@@ -9,6 +9,7 @@ import { Accounts } from '../ledger/accounts.js';
 import type { PostingInput, PostingRequest, StatusCreditInput } from '../ledger/types.js';
 import {
   awardPostingKey,
+  normaliseFlightNumber,
   partnerKey,
   redemptionKey,
   reversalKey,
@@ -26,7 +27,14 @@ import {
   type FareComponents,
   type FarePart,
 } from './earning.js';
-import { checkMember, checkMemberNumber, checkName, checkWindow, type MemberFacts } from './eligibility.js';
+import {
+  checkMember,
+  checkMemberNumber,
+  checkName,
+  checkOwnFlight,
+  checkWindow,
+  type MemberFacts,
+} from './eligibility.js';
 import type { FxTable } from './fx.js';
 import type { Program } from './program.js';
 import { reject, type Rejection } from './reasons.js';
@@ -257,6 +265,26 @@ const refusedAs = (reason: string): ActivityUpdate => done({ status: 'REJECTED',
 
 // ------------------------------------------------------------------------------------------------ flights
 
+/**
+ * The carriers that say whose flight an own-flight activity is: the coupon's operating and marketing
+ * carriers (kept when the coupon completed an FTL passenger), else the FTL's flight and its `.M/`
+ * marketing flight. Undefined when the records cannot tell: an FTL passenger without a `.M/` of its own
+ * and no coupon yet. ftl.md: the DCS may list a flight we operate under a marketing flight (one FTL per
+ * marketing carrier), and `.M/` comes only when the marketing flight differs from the operating one; the
+ * FTL is our DCS's list of the flights we operate, so such a listing is ours (until a coupon says whose).
+ */
+function carriersOf(row: ActivityRow): Array<string | null | undefined> | undefined {
+  const d = row.detail;
+  if (row.seenCoupon) return [row.carrier, d?.operatingCarrier, d?.marketingCarrier];
+  const marketing =
+    d?.marketingCarrier &&
+    !(
+      d.marketingCarrier === row.carrier &&
+      normaliseFlightNumber(d.marketingFlightNumber ?? '') === row.flightNumber
+    );
+  return marketing ? [row.carrier, d.marketingCarrier] : undefined;
+}
+
 function decideFlight(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
   if (row.status === 'NOT_CREDITED') return { postings: [], related: [], update: done({}) };
   // A coupon voided, refunded or exchanged takes back what was posted for it.
@@ -316,6 +344,13 @@ function decideFlight(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
           `${row.memberNumber} was already credited for ${row.origin}-${row.destination} on ${row.activityDate}`,
         ),
       );
+    }
+    // Another airline's flight earns through its airline's claim, not on our chart (what was posted
+    // before stays posted: a status credit made for the flight is not taken back here).
+    const carriers = row.statusPostingKey === null ? carriersOf(row) : undefined;
+    if (carriers) {
+      const notOwn = checkOwnFlight(`${row.carrier ?? ''}${row.flightNumber ?? ''}`, carriers, ctx.program);
+      if (notOwn) return rejected(notOwn);
     }
   }
   const wantsStatus = row.statusPostingKey === null;

@@ -99,6 +99,12 @@ export interface ActivityDetail {
   /** Another program's card presented on our flight (exported in alliance claims). */
   partnerCard?: { program: string; number: string };
   fareBasis?: string | null;
+  /**
+   * A coupon's operating carrier. The activity's `carrier` is that of the flight it is keyed by, which is
+   * the marketing one when the coupon completed an FTL listed under the marketing flight: kept here so
+   * that whether the flight is one of the program's own still reads the carrier that operated it.
+   */
+  operatingCarrier?: string | null;
   marketingCarrier?: string | null;
   marketingFlightNumber?: string | null;
   /**
@@ -365,6 +371,7 @@ export function couponDraft(
     needsAccrual: ownCard,
     detail: {
       fareBasis: c.fareBasis,
+      operatingCarrier: c.operatingCarrier,
       marketingCarrier: c.marketingCarrier,
       marketingFlightNumber: c.marketingFlight,
       ...(marketingKey ? { marketingKey } : {}),

@@ -6,6 +6,7 @@ import type { MemberNumberRule } from './check-digit.js';
 import { validateMemberNumber } from './check-digit.js';
 import { addDays, type IsoDate } from '../lib/dates.js';
 import { nameMatches } from './names.js';
+import type { Program } from './program.js';
 import { reject, type Rejection } from './reasons.js';
 
 /** What eligibility needs to know about a member (loaded in bulk by the jobs). */
@@ -107,4 +108,28 @@ export function checkWindow(
     );
   }
   return undefined;
+}
+
+/**
+ * An own flight (an FTL passenger, a flown coupon) earns on the program's own chart only when one of the
+ * program's own carriers (`program.carriers`) operated or marketed it: a codeshare we market is ours to
+ * credit, and so is a flight we operate under another airline's number. Any other airline's flight earns
+ * through that airline's claim on the partner chart (alliance-accrual.md); crediting its coupon too would
+ * credit the flight twice. `carriers` are the designators the activity knows: the flight it is keyed by
+ * (the coupon's operating flight, or the FTL's header flight, which may be the marketing one), the
+ * marketing flight (the coupon's, or the FTL's `.M/`), and the operating carrier of a coupon that
+ * completed an FTL listed under the marketing flight.
+ */
+export function checkOwnFlight(
+  flight: string,
+  carriers: ReadonlyArray<string | null | undefined>,
+  program: Pick<Program, 'carriers' | 'isOwnCarrier'>,
+): Rejection | undefined {
+  const known = [...new Set(carriers.filter((c): c is string => typeof c === 'string' && c !== ''))];
+  if (known.some((c) => program.isOwnCarrier(c))) return undefined;
+  return reject(
+    'NOT_OWN_FLIGHT',
+    'carrier',
+    `${flight} is operated and marketed by ${known.join(' and ') || 'no known carrier'}, not by one of the program's own carriers (${[...program.carriers].join(', ')}): the flight earns through its airline's claim`,
+  );
 }

@@ -23,6 +23,8 @@ export const REJECT_REASONS = {
   NO_EARNING_RULE: 'no earning rule was in force on the activity date',
   NO_CARD: 'the passenger presented no usable frequent-flyer card',
   NO_AGREEMENT: 'the card belongs to a program we have no agreement with',
+  NOT_OWN_FLIGHT:
+    "neither the operating nor the marketing carrier is one of the program's own: the flight earns through its airline's claim",
   NOT_FLOWN: 'the coupon was voided, refunded or exchanged before it was credited',
   INSUFFICIENT_POINTS: 'the redemption is larger than the available balance',
   UNKNOWN_REDEMPTION: 'a cancellation names a redemption that was never issued',

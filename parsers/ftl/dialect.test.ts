@@ -133,6 +133,39 @@ describe('destination groups', () => {
     expect(fact.groupCountMismatches).toEqual([{ destination: 'LED', subclass: 'Y', declared: 3, read: 1 }]);
   });
 
+  it('refuses a group arriving at the board point (XX999/25OCT DME, -DME01Y) as it refuses a bad group: the line and its passengers', async () => {
+    const { passengers, rejects, verdicts } = await read(
+      message(
+        [
+          '-DME01Y',
+          '1IVANOV/IVAN',
+          '.R/FQTV XX 1000000016',
+          '-LED01Y',
+          '1PETROVA/ANNA',
+          '.R/FQTV XX 1000000024',
+        ],
+        'XX999/25OCT DME PART1',
+      ),
+      undefined,
+      '\n',
+      '2024-10-26T21:00:00Z',
+    );
+    expect(passengers.map((p) => [p.surname, p.destination, p.flight.board])).toEqual([
+      ['PETROVA', 'LED', 'DME'],
+    ]);
+    expect(rejects.map((r) => [r.line, r.lines, r.field, r.reason, r.text])).toEqual([
+      [5, 1, 'group', 'MALFORMED_GROUP', '-DME01Y'],
+      [6, 2, '*', 'NO_GROUP', '1IVANOV/IVAN'],
+    ]);
+    expect(rejects[0]!.message).toMatch(/the destination DME is the flight's board point/);
+    expect(rejects[1]!.message).toMatch(/line 5\) names the board point DME as its destination/);
+    // Every line accounted for: 3 read (PETROVA and her group), 3 refused, 5 of structure.
+    expect(verdicts[0]).toMatchObject({ verdict: 'accepted' });
+    expect(verdicts[0]!.account).toMatchObject({ lines: 11, records: 1, rejects: 2, rejectLines: 3 });
+    // The group refused is not counted against its declared count.
+    expect((verdicts[0]!.meta as unknown as FtlFileMeta).messages[0]!.groupCountMismatches).toEqual([]);
+  });
+
   it('rejects a passenger listed before any group line', async () => {
     const { passengers, rejects } = await read(message(['1IVANOV/IVAN', '.R/FQTV XX 1000000016']));
     expect(passengers).toEqual([]);

@@ -341,6 +341,8 @@ export class PartReader {
   readonly groups: CountedGroup[] = [];
   private group: CountedGroup | null = null;
   private badGroupLine = 0;
+  /** Why the group line at `badGroupLine` was refused, as the passengers under it are told. */
+  private badGroupWhy = 'is unreadable';
   private block: Block | null = null;
   /** The remark waiting for continuations (one object, reused: there is at most one at a time). */
   private readonly pending: PendingRemark = {
@@ -887,7 +889,7 @@ export class PartReader {
       b.rejectReason = 'NO_GROUP';
       b.rejectMessage =
         this.badGroupLine > 0
-          ? `the destination group line above (line ${this.badGroupLine}) is unreadable`
+          ? `the destination group line above (line ${this.badGroupLine}) ${this.badGroupWhy}`
           : 'no destination group line (-DEST99C) before this passenger';
     }
     this.block = b;
@@ -908,7 +910,16 @@ export class PartReader {
 
   private groupLine(index: number, t: string, bad: FtlRejectReason | null): void {
     this.closeBlock();
-    const r = bad === null ? readGroupLine(t) : null;
+    let r = bad === null ? readGroupLine(t) : null;
+    const board = this.header?.flight.board;
+    // A flight goes somewhere: a group arriving where the flight boards would earn the minimum miles. It
+    // is refused as an unreadable group is: the line, and each passenger under it (NO_GROUP).
+    const toItself = r !== null && r.ok && r.value.destination === board;
+    if (toItself)
+      r = {
+        ok: false,
+        error: `the destination ${board} is the flight's board point: expected another airport`,
+      };
     if (r !== null && r.ok) {
       // A fixed shape: spread objects end up megamorphic, and every passenger touches its group.
       const g: CountedGroup = {
@@ -924,6 +935,7 @@ export class PartReader {
     } else {
       this.group = null;
       this.badGroupLine = this.firstLine + index;
+      this.badGroupWhy = toItself ? `names the board point ${board} as its destination` : 'is unreadable';
       this.reject(
         index,
         1,

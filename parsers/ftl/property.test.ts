@@ -76,6 +76,7 @@ const FTL_LINES = [
   'NIL',
   '-LED02Y',
   '-LEDXXY',
+  '-DME01Y',
   '1IVANOV/IVAN MR',
   '2SMITH/JOHN MR/ANNA MRS',
   '1FOX/ALANMR .R/FQTV AI 43214321',
@@ -205,7 +206,7 @@ const passengerArb: fc.Arbitrary<FtlWriterPassenger> = fc
     marketing: fc.option(
       fc.record({
         carrier: fc.constantFrom('SU', 'AF'),
-        number: fc.integer({ min: 1, max: 9999 }),
+        number: fc.integer({ min: 1, max: 99999 }),
         subclass: fc.constantFrom('Y', 'M'),
         day: fc.integer({ min: 1, max: 28 }),
         board: fc.constant('DME'),
@@ -303,6 +304,8 @@ describe('writer → parser', () => {
       passengers: fc.array(passengerArb, { maxLength: 25 }),
       carrier: fc.constantFrom('XX', 'ЮТ', 'S7'),
       number: fc.integer({ min: 1, max: 99999 }),
+      // Some groups arrive where the flight boards: refused, never read (a flight goes somewhere).
+      board: fc.constantFrom('DME', 'LED', 'КЗН'),
       date: fc.date({
         min: new Date('2024-01-01T00:00:00Z'),
         max: new Date('2026-12-31T00:00:00Z'),
@@ -318,9 +321,10 @@ describe('writer → parser', () => {
       fc.asyncProperty(messageArb, async (m) => {
         const date = m.date.toISOString().slice(0, 10);
         const message: FtlWriterMessage = {
-          flight: { carrier: m.carrier, number: m.number, date, board: 'DME' },
+          flight: { carrier: m.carrier, number: m.number, date, board: m.board },
           passengers: m.passengers,
         };
+        const toItself = m.passengers.filter((p) => p.destination === m.board);
         const parts = writeFtlMessage(message, { maxPartChars: m.maxPartChars, lineEnding: m.eol });
         for (const p of parts) {
           const lines = p.split(m.eol).slice(0, -1);
@@ -333,11 +337,25 @@ describe('writer → parser', () => {
         const texts = m.split ? shuffled : [shuffled.join('')];
         const inputs = texts.map((t, i) => ftlInput(`w${i}.ftl`, encodeFtl(t, m.encoding), received));
         const { all, result } = await deliver(inputs, m.encoding);
-        expect(all.filter((e) => e.type === 'reject')).toEqual([]);
+        // Each passenger of a group arriving at the board point is refused (NO_GROUP), and so is the
+        // group line, as often as the parts repeat it (MALFORMED_GROUP); nothing else.
+        const rejects = all.flatMap((e) => (e.type === 'reject' ? [e] : []));
+        expect(rejects.filter((r) => r.reason === 'NO_GROUP')).toHaveLength(toItself.length);
+        expect(
+          rejects.filter((r) => r.reason !== 'NO_GROUP').map((r) => [r.reason, r.field, r.text]),
+        ).toEqual(
+          rejects
+            .filter((r) => r.reason !== 'NO_GROUP')
+            .map(() => ['MALFORMED_GROUP', 'group', expect.stringMatching(`^-${m.board}\\d\\d`)]),
+        );
+        expect(rejects.some((r) => r.reason === 'MALFORMED_GROUP')).toBe(toItself.length > 0);
         expect(result.held).toEqual([]);
         const records = all.flatMap((e) => (e.type === 'record' ? [e.record] : []));
         const byPart = [...records].sort((a, b) => a.part - b.part);
-        expect(byPart.map(reading)).toEqual(expectedReading(m.passengers));
+        expect(byPart.map(reading)).toEqual(
+          expectedReading(m.passengers.filter((p) => p.destination !== m.board)),
+        );
+        expect(records.every((r) => r.destination !== r.flight.board)).toBe(true);
         expect(records.every((r) => r.flight.date === date && !r.held)).toBe(true);
       }),
       { numRuns: RUNS },

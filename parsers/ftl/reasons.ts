@@ -13,7 +13,8 @@
  * | PART_TOO_LONG       | part      | a part far beyond the ~3000 characters of the format (memory guard)              |
  * | DUPLICATE_PART      | part      | the same part of the same message was already received: ignored, counted         |
  * | UNEXPECTED_PART     | part      | a part beyond the part that ended with ENDFTL, or a second final part            |
- * | MALFORMED_GROUP     | line      | destination group line unreadable; passengers under it get NO_GROUP              |
+ * | MALFORMED_GROUP     | line      | destination group line unreadable, or naming the flight's board point as its     |
+ * |                     |           | destination; passengers under it get NO_GROUP                                    |
  * | NO_GROUP            | passenger | a passenger with no valid destination group above it                             |
  * | MALFORMED_NAME      | passenger | name element unreadable; elements after it get NO_PASSENGER                      |
  * | NO_PASSENGER        | element   | an element with no readable passenger before it                                  |
@@ -36,7 +37,7 @@ export const FTL_REJECT_REASONS = {
   PART_TOO_LONG: 'part exceeds the size limit',
   DUPLICATE_PART: 'part already received',
   UNEXPECTED_PART: 'part beyond the final part of its message',
-  MALFORMED_GROUP: 'destination group line unreadable',
+  MALFORMED_GROUP: "destination group line unreadable, or arriving at the flight's board point",
   NO_GROUP: 'passenger without a valid destination group',
   MALFORMED_NAME: 'name element unreadable',
   NO_PASSENGER: 'element without a passenger',

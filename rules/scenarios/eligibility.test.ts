@@ -2,10 +2,11 @@
  * Every reason an activity is not credited, produced by real files through the real night: the member
  * master (unknown, check digit, closed, merged, suspended, incomplete, not yet enrolled), the name as
  * travelled, the claim window and the processing date, duplicates, contracts, amounts and currencies,
- * and the flight-only reasons (airport, class, rule in force, card, agreement).
+ * and the flight-only reasons (airport, class, rule in force, card, agreement, another airline's flight).
  */
 import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../../test/harness/db.js';
+import { partnerReasonCode, partnerReasonText } from '../../exporters/partner-reasons.js';
 import { couponKey, flightKey, hotelKey, partnerKey } from '../activity.js';
 import { badCheckDigit, memberNumber, useScenario, type Person, type Scenario } from './scenario.js';
 
@@ -476,6 +477,87 @@ for (const engine of availableEngines()) {
       expect([ua?.status, ua?.reason, ua?.external_ref]).toEqual(['NOT_CREDITED', 'NO_AGREEMENT', 'UA12345']);
       expect((await w.rejects({ feed: 'ftl' })).map((r) => r.reason)).toContain('NO_CARD');
       expect(await w.postingCount()).toBe(0);
+    });
+
+    it('refuses another airline’s flight with NOT_OWN_FLIGHT: a coupon operated and marketed by LH or by an unknown ZZ, in simulate as at night', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', ACTIVE);
+      const coupon = (ticket: string, carrier: string, flightNo: string, from: string, to: string) => ({
+        ticket,
+        carrier,
+        flight: flightNo,
+        marketingCarrier: carrier,
+        marketingFlight: flightNo,
+        date: '2026-03-10',
+        from,
+        to,
+        booked: 'Y',
+        surname: 'IVANOV',
+        givenName: 'IVAN',
+        card: { program: 'XX', number: ACTIVE.number },
+        fare: '100.00',
+      });
+      const file = w.dropCoupons([
+        coupon('2201000000001', 'LH', '1446', 'FRA', 'SVO'),
+        coupon('9991000000001', 'ZZ', '900', 'SVO', 'KZN'),
+      ]);
+      const lh = flightKey(
+        { carrier: 'LH', number: '1446', date: '2026-03-10', origin: 'FRA', destination: 'SVO' },
+        { program: 'XX', number: ACTIVE.number },
+      );
+      const zz = flightKey(
+        { carrier: 'ZZ', number: '900', date: '2026-03-10', origin: 'SVO', destination: 'KZN' },
+        { program: 'XX', number: ACTIVE.number },
+      );
+      const shown = await w.simulate('flown', file, '2026-03-11');
+      expect(shown.filter((e) => e.type === 'record')).toMatchObject([
+        { line: 2, activity: lh, status: 'REJECTED', reason: 'NOT_OWN_FLIGHT', points: 0 },
+        { line: 3, activity: zz, status: 'REJECTED', reason: 'NOT_OWN_FLIGHT', points: 0 },
+      ]);
+      expect(shown.at(-1)).toMatchObject({ points: 0, rejected: 2, byReason: { NOT_OWN_FLIGHT: 2 } });
+      await w.night('2026-03-11');
+      expect(await outcome(w, lh)).toEqual(['REJECTED', 'NOT_OWN_FLIGHT']);
+      expect(await outcome(w, zz)).toEqual(['REJECTED', 'NOT_OWN_FLIGHT']);
+      expect(await w.postingCount()).toBe(0);
+      expect(await w.balance(ACTIVE.number)).toBe(0);
+      expect(await w.statusBalance(ACTIVE.number)).toBe(0);
+      // Partners read the nearest code of partner-accrual.md, the program's reason leading the text.
+      expect(partnerReasonCode('NOT_OWN_FLIGHT')).toBe('NO_CONTRACT');
+      expect(partnerReasonText('NOT_OWN_FLIGHT')).toMatch(/^NOT_OWN_FLIGHT: neither the operating nor/);
+    });
+
+    it('refuses an FTL passenger whose .M/ shows the flight operated and marketed by others; one we market is credited', async () => {
+      const w = s();
+      const other: Person = { number: memberNumber(2), surname: 'PETROVA', givenName: 'ANNA' };
+      await w.enrol('2026-03-01', ACTIVE, other);
+      w.drop(
+        'ftl',
+        [
+          'QU MOWKTXX',
+          '.MOWRMXX 101530',
+          'FTL',
+          'LH1446/10MAR FRA PART1',
+          '-SVO02Y',
+          '1IVANOV/IVAN MR',
+          '.M/IB5446Y10FRASVO',
+          `.R/FQTV XX ${ACTIVE.number}`,
+          '1PETROVA/ANNA MRS',
+          '.M/XX5446Y10FRASVO',
+          `.R/FQTV XX ${other.number}`,
+          'ENDFTL',
+          '',
+        ].join('\n'),
+      );
+      await w.night('2026-03-11');
+      const key = (member: string) =>
+        flightKey(
+          { carrier: 'LH', number: '1446', date: '2026-03-10', origin: 'FRA', destination: 'SVO' },
+          { program: 'XX', number: member },
+        );
+      expect(await outcome(w, key(ACTIVE.number))).toEqual(['REJECTED', 'NOT_OWN_FLIGHT']);
+      expect(await outcome(w, key(other.number))).toEqual(['POSTED', null]);
+      expect(await w.balance(ACTIVE.number)).toBe(0);
+      expect(await w.balance(other.number)).toBeGreaterThan(0);
     });
   });
 }

@@ -25,6 +25,8 @@ const KEY = flightKey(
   { program: 'XX', number: IVANOV.number },
 );
 
+const IVANOV_PAX = { surname: 'IVANOV', givenName: 'IVAN', card: IVANOV.number };
+
 const ftl = (over: Partial<FtlMessage> = {}): FtlMessage => ({
   flight: 'XX245',
   date: FLIGHT.date,
@@ -191,6 +193,96 @@ for (const engine of availableEngines()) {
       expect(await w.balance(IVANOV.number)).toBe(0);
       expect(await w.statusBalance(IVANOV.number)).toBe(0);
       expect(await w.activity(listedKey)).toMatchObject({ status: 'REVERSED', reason: 'NOT_FLOWN' });
+    });
+
+    it('a codeshare is ours when we market it or operate it: both coupons earn on our chart, the operator kept through the merge', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      // Marketed by us, operated by LH; and operated by us, sold as LH's flight.
+      w.dropCoupons([
+        coupon({ carrier: 'LH', flight: '3245', marketingCarrier: 'XX', marketingFlight: '245' }),
+        coupon({ ticket: '0741000000002', flight: '247', marketingCarrier: 'LH', marketingFlight: '3247' }),
+      ]);
+      await w.night('2026-03-11');
+      const rows = await w.activitiesOf(IVANOV.number);
+      expect(rows.map((r) => [r.carrier, r.flight_number, r.status, r.reason, r.points])).toEqual([
+        ['LH', '3245', 'POSTED', null, 461],
+        ['XX', '247', 'POSTED', null, 461],
+      ]);
+      // The DCS lists our XX249 under LH's number, with no .M/: ours (ftl.md). This listing is refused for
+      // its spelling of the name; the coupon that completes it names the operator (XX), and the flight is
+      // decided again as ours. (Another day: a listing has no ticket to tell it from the flights of the 10th.)
+      const pax = { surname: 'SIDOROV', givenName: 'IVAN', card: IVANOV.number };
+      w.dropFtl(
+        ftl({ flight: 'LH3249', date: '2026-03-11', groups: [{ dest: 'KZN', cls: 'Y', pax: [pax] }] }),
+      );
+      await w.night('2026-03-12');
+      const listed = flightKey(
+        { carrier: 'LH', number: '3249', date: '2026-03-11', origin: 'SVO', destination: 'KZN' },
+        { program: 'XX', number: IVANOV.number },
+      );
+      expect(await w.activity(listed)).toMatchObject({ status: 'REJECTED', reason: 'NAME_MISMATCH' });
+      w.dropCoupons([
+        coupon({
+          ticket: '0741000000003',
+          flight: '249',
+          date: '2026-03-11',
+          marketingCarrier: 'LH',
+          marketingFlight: '3249',
+        }),
+      ]);
+      await w.night('2026-03-13');
+      expect(await w.activity(listed)).toMatchObject({ status: 'POSTED', points: 461, status_credit: 15000 });
+      expect(JSON.parse(String((await w.activity(listed))!.detail))).toMatchObject({
+        operatingCarrier: 'XX',
+      });
+      expect(await w.balance(IVANOV.number)).toBe(3 * 461);
+    });
+
+    it('a flight from an airport to itself is refused by the readers, naming the field: no minimum miles', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      const file = w.dropCoupons([coupon({ from: 'LED', to: 'LED' })]);
+      const shown = await w.simulate('flown', file, '2026-03-11');
+      expect(shown.filter((e) => e.type === 'record')).toEqual([]);
+      expect(shown.filter((e) => e.type === 'reject')).toMatchObject([
+        { line: 2, field: 'destination', reason: 'BAD_FORMAT' },
+      ]);
+      await w.night('2026-03-11');
+      w.dropFtl(
+        ftl({ flight: 'XX999', board: 'DME', groups: [{ dest: 'DME', cls: 'Y', pax: [IVANOV_PAX] }] }),
+      );
+      await w.night('2026-03-12');
+      expect(await w.postingCount()).toBe(0);
+      expect(await w.activitiesOf(IVANOV.number)).toEqual([]);
+      const rejects = await w.rejects();
+      expect(rejects.map((r) => [r.feed, r.line, r.field, r.reason])).toEqual([
+        ['flown', 2, 'destination', 'BAD_FORMAT'],
+        ['ftl', 5, 'group', 'MALFORMED_GROUP'],
+        ['ftl', 6, '*', 'NO_GROUP'],
+      ]);
+    });
+
+    it('a 5-digit flight: the coupon confirms what the FTL credited, one activity', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      w.dropFtl(ftl({ flight: 'XX12345' }));
+      await w.night('2026-03-11');
+      w.dropCoupons([coupon({ flight: '12345' })]);
+      await w.night('2026-03-12');
+      const key = flightKey(
+        { carrier: 'XX', number: '12345', date: FLIGHT.date, origin: 'SVO', destination: 'KZN' },
+        { program: 'XX', number: IVANOV.number },
+      );
+      expect(await w.activity(key)).toMatchObject({
+        status: 'POSTED',
+        points: 461,
+        status_credit: 15000,
+        flight_number: '12345',
+        ticket_number: '0741000000001',
+      });
+      expect(await w.rejects()).toEqual([]);
+      expect(await w.balance(IVANOV.number)).toBe(461);
     });
 
     it('a coupon refunded after it was credited reverses the miles and the status credits', async () => {
