@@ -17,12 +17,12 @@ function scheduled(yaml: string): string {
     );
 }
 
-async function succeeded(w: TestWorld, job: string, date: string): Promise<void> {
+async function succeeded(w: TestWorld, job: string, date: string, status = 'succeeded'): Promise<void> {
   const at = new Date().toISOString();
   await w.t.db.knex('job_runs').insert({
     job,
     business_date: date,
-    status: 'succeeded',
+    status,
     started_at: at,
     finished_at: at,
     host: hostname(),
@@ -89,6 +89,28 @@ for (const engine of availableEngines()) {
         '2026-11-23',
         '2026-11-24',
       ]);
+    });
+
+    it('catches up a night that failed though a later one succeeded, and nothing before its first success', async () => {
+      await succeeded(w, 'tiers', '2026-11-21', 'failed');
+      await succeeded(w, 'tiers', '2026-11-22');
+      await succeeded(w, 'tiers', '2026-11-23', 'failed');
+      await succeeded(w, 'tiers', '2026-11-24');
+      const daily = { job: 'tiers' as const, cron: '0 3 * * *', dateOffsetDays: -1 };
+      expect(await missedDates(w.t.db, daily, new Date('2026-11-26T01:00:00Z'), 'UTC', 7)).toEqual([
+        '2026-11-23',
+      ]);
+      const s = new Scheduler({
+        db: w.t.db,
+        config: w.config,
+        logger: silentLogger,
+        env: {},
+        now: () => new Date('2026-11-26T01:00:00Z'),
+      });
+      await s.start();
+      await s.idle();
+      await s.stop();
+      expect(s.runs.map((r) => [r.businessDate, r.status])).toEqual([['2026-11-23', 'succeeded']]);
     });
 
     it('runs the night whose time has passed while it was down as part of the catch-up', async () => {

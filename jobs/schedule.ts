@@ -92,9 +92,11 @@ export function fireTimes(expression: string, from: Date, to: Date, timeZone: st
 }
 
 /**
- * Business dates a scheduled job should have run for while the scheduler was down: one per time its
- * cron fired in the last `catchUpDays` days (so a monthly job catches up months, not days), after the
- * job's last successful run.
+ * Business dates a scheduled job should have run for and has not: one per time its cron fired in the
+ * last `catchUpDays` days (so a monthly job catches up months, not days) with no successful run — missed
+ * while the scheduler was down, or failed (a night that failed stays to be done even after a later one
+ * succeeded; its files, exports and reports are still owed). Nothing before the job's first successful
+ * run: a scheduler that has never run starts with the cron; it does not invent a history.
  */
 export async function missedDates(
   db: Db,
@@ -103,19 +105,32 @@ export async function missedDates(
   timeZone: string,
   catchUpDays: number,
 ): Promise<IsoDate[]> {
-  const last = await db
+  const first = await db
     .knex('job_runs')
     .where({ job: job.job, status: 'succeeded' })
-    .max({ d: 'business_date' })
+    .min({ d: 'business_date' })
     .first();
-  const lastDate = (last?.d as string | null) ?? null;
-  // A scheduler that has never run starts with the cron; it does not invent a history.
-  if (lastDate === null) return [];
+  const firstDate = (first?.d as string | null) ?? null;
+  if (firstDate === null) return [];
   const from = new Date(now.getTime() - catchUpDays * 86_400_000);
-  const dates = fireTimes(job.cron, from, now, timeZone).map((t) =>
-    addDays(dateInZone(t, timeZone), job.dateOffsetDays),
+  const dates = [
+    ...new Set(
+      fireTimes(job.cron, from, now, timeZone).map((t) =>
+        addDays(dateInZone(t, timeZone), job.dateOffsetDays),
+      ),
+    ),
+  ].filter((d) => d > firstDate);
+  if (dates.length === 0) return [];
+  const done = new Set(
+    (
+      (await db
+        .knex('job_runs')
+        .where({ job: job.job, status: 'succeeded' })
+        .whereIn('business_date', dates)
+        .distinct('business_date')) as Array<{ business_date: string }>
+    ).map((r) => r.business_date),
   );
-  return [...new Set(dates)].filter((d) => d > lastDate).sort();
+  return dates.filter((d) => !done.has(d)).sort();
 }
 
 export class Scheduler {
