@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../test/harness/db.js';
 import { useWorld, type TestWorld } from '../test/harness/context.js';
 import { fetchJob } from './fetch.js';
+import { runJob } from './runner.js';
 
 const NAME = 'flown-0001.csv';
 const FIRST = 'ticket,coupon\n0742100000001,1\n';
@@ -99,6 +100,24 @@ for (const engine of availableEngines()) {
       const [moved] = await rows(w);
       expect(moved).toMatchObject({ id: row!.id, verdict: 'pending', local_path: landed(w, '2026-03-11') });
       expect(readFileSync(landed(w, '2026-03-11'), 'utf8')).toBe(FIRST);
+    });
+
+    it('lands nothing for a night run again after a later one: what is on the server now is the next night’s', async () => {
+      const w = world();
+      await runJob(w.ctx('2026-03-11'), 'fetch');
+      put(w, FIRST, before);
+      // The night of the 10th failed before its fetch and is run again, the 11th having fetched.
+      const old = await runJob(w.ctx('2026-03-10'), 'fetch');
+      expect(old.status).toBe('succeeded');
+      expect(old.steps[0]!.counts).toMatchObject({ new: 0 });
+      expect(old.steps[0]!.warnings).toEqual([
+        'fetch for 2026-03-10 landed nothing: the night of 2026-03-11 has fetched already, and the files on the servers now are for the next night',
+      ]);
+      expect(await rows(w)).toHaveLength(0);
+      // The next night takes it, as it would have without the rerun; the night itself may run again.
+      expect((await runJob(w.ctx('2026-03-12'), 'fetch')).steps[0]!.counts).toMatchObject({ new: 1 });
+      expect(existsSync(landed(w, '2026-03-12'))).toBe(true);
+      expect((await runJob(w.ctx('2026-03-12'), 'fetch')).steps[0]!.warnings).toEqual([]);
     });
   });
 }
