@@ -76,8 +76,23 @@ export function isPostgresUrl(url: string): boolean {
   return /^postgres(ql)?:\/\//.test(url);
 }
 
+/**
+ * The URL as messages may show it: the password masked wherever it is — in the user information, up to
+ * the last `@` (a password with an unescaped `@`, `/` or `?` is still the password; masking too much is
+ * the safe side), and in a `password` or `sslpassword` query parameter.
+ */
 export function maskUrl(url: string): string {
-  return url.replace(/(\/\/[^:/@]+:)[^@]*@/, '$1***@');
+  let shown = url;
+  const scheme = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.exec(url);
+  if (scheme) {
+    const start = scheme[0].length;
+    const rest = url.slice(start);
+    const at = rest.lastIndexOf('@');
+    const colon = rest.indexOf(':');
+    if (at !== -1 && colon !== -1 && colon < at)
+      shown = `${url.slice(0, start)}${rest.slice(0, colon)}:***${rest.slice(at)}`;
+  }
+  return shown.replace(/([?&](?:ssl)?password=)[^&#]*/gi, '$1***');
 }
 
 export function openDb(url: string, options: OpenOptions = {}): Db {
