@@ -8,6 +8,7 @@ import { availableEngines } from '../test/harness/db.js';
 import { memberNumber, useScenario, type Person } from '../rules/scenarios/scenario.js';
 import { exportJob } from '../jobs/export.js';
 import { ALLIANCE_REASON_CODES } from '../parsers/alliance.js';
+import { Program } from '../rules/program.js';
 import { unclaimedPassengers } from './alliance.js';
 import { partnerReasonCode, partnerReasonText } from './partner-reasons.js';
 
@@ -66,9 +67,126 @@ for (const engine of availableEngines()) {
         { ...flight, ticket: '2201000000004', surname: 'BRAUN', givenName: 'EVA', card: lh(4), status: 'E' },
       ]);
       await w.night('2026-03-11');
-      const claimed = await unclaimedPassengers(w.knex, 'LH', '2026-03-11');
+      const claimed = await unclaimedPassengers(w.knex, 'LH', '2026-03-11', new Program(w.w.config));
       // KOCH: listed by the FTL, coupon not yet seen; WEBER: flown coupon.
       expect(claimed.map((p) => p.surname).sort()).toEqual(['KOCH', 'WEBER']);
+    });
+
+    it('claims only flights one of our carriers operated or marketed: not an LH flight from LH, 5-digit flights too', async () => {
+      const w = s();
+      const lh = (n: number) => ({ program: 'LH', number: LH_CARD(n) });
+      const coupon = (ticket: string, surname: string, card: number, f: Record<string, string>) => ({
+        ticket,
+        date: '2026-03-10',
+        booked: 'Y',
+        fare: '100.00',
+        givenName: 'KLAUS',
+        surname,
+        card: lh(card),
+        flight: f.flight!,
+        from: f.from!,
+        to: f.to!,
+        carrier: f.carrier,
+        marketingCarrier: f.marketingCarrier,
+        marketingFlight: f.marketingFlight,
+      });
+      w.dropCoupons([
+        // LH's own flight in our extract (an interline coupon on our ticket stock): LH credits it itself.
+        coupon('2201000000011', 'SCHMIDT', 0, {
+          carrier: 'LH',
+          flight: '1446',
+          marketingCarrier: 'LH',
+          marketingFlight: '1446',
+          from: 'FRA',
+          to: 'SVO',
+        }),
+        // Operated by LH, sold as our XX5446: a codeshare we market is ours to claim for.
+        coupon('2201000000012', 'WEBER', 2, {
+          carrier: 'LH',
+          flight: '1446',
+          marketingCarrier: 'XX',
+          marketingFlight: '5446',
+          from: 'FRA',
+          to: 'SVO',
+        }),
+        // Operated by us under LH's number.
+        coupon('2201000000013', 'KOCH', 3, {
+          carrier: 'XX',
+          flight: '245',
+          marketingCarrier: 'LH',
+          marketingFlight: '7245',
+          from: 'SVO',
+          to: 'KZN',
+        }),
+        // A five-digit flight number of ours, as the FTL and the coupons carry it.
+        coupon('2201000000014', 'BRAUN', 4, { carrier: 'XX', flight: '12345', from: 'SVO', to: 'AER' }),
+      ]);
+      // FTL passengers: one whose .M/ shows LH's flight sold by IB, one of our flight without a .M/.
+      w.drop(
+        'ftl',
+        [
+          'QU MOWKTXX',
+          '.MOWRMXX 101530',
+          'FTL',
+          'LH1447/10MAR SVO PART1',
+          '-FRA01Y',
+          '1MEYER/PETRA MRS',
+          '.M/IB5447Y10SVOFRA',
+          `.R/FQTV LH ${LH_CARD(5)}`,
+          'ENDFTL',
+          '',
+        ].join('\n'),
+      );
+      w.dropFtl({
+        flight: 'XX247',
+        date: '2026-03-10',
+        board: 'SVO',
+        groups: [
+          {
+            dest: 'KZN',
+            cls: 'Y',
+            pax: [{ surname: 'FISCHER', givenName: 'EVA', card: LH_CARD(6), program: 'LH' }],
+          },
+        ],
+      });
+      await w.night('2026-03-11');
+      const program = new Program(w.w.config);
+      const claimable = await unclaimedPassengers(w.knex, 'LH', '2026-03-11', program);
+      expect(claimable.map((p) => p.surname).sort()).toEqual(['BRAUN', 'FISCHER', 'KOCH', 'WEBER']);
+
+      const result = await w.run(exportJob, '2026-03-11');
+      expect(result.counts.invalidClaims ?? 0).toBe(0);
+      const sent = (await w
+        .knex('alliance_claims as c')
+        .join('activities as a', 'a.activity_key', 'c.activity_key')
+        .where({ 'c.direction': 'OUT', 'c.partner_code': 'LH' })
+        .orderBy('a.travel_surname')
+        .select('a.travel_surname', 'c.status')) as Array<{ travel_surname: string; status: string }>;
+      expect(sent.map((r) => [r.travel_surname, r.status])).toEqual([
+        ['BRAUN', 'SENT'],
+        ['FISCHER', 'SENT'],
+        ['KOCH', 'SENT'],
+        ['WEBER', 'SENT'],
+      ]);
+      const out = await w
+        .knex('files')
+        .where({ direction: 'out', feed: 'alliance-claims', partner_code: 'LH' })
+        .first();
+      const xml = readFileSync(String(out.local_path), 'utf8');
+      expect(xml).toContain('<OperatingFlightNumber>12345</OperatingFlightNumber>');
+      expect(xml).toContain('<ClaimCount>4</ClaimCount>');
+      // LH's own flights stay as they were read: NOT_CREDITED, neither claimed nor credited.
+      const others = await w
+        .knex('activities')
+        .whereIn('travel_surname', ['SCHMIDT', 'MEYER'])
+        .orderBy('travel_surname')
+        .select('travel_surname', 'status', 'partner_code');
+      expect(others).toEqual([
+        { travel_surname: 'MEYER', status: 'NOT_CREDITED', partner_code: 'LH' },
+        { travel_surname: 'SCHMIDT', status: 'NOT_CREDITED', partner_code: 'LH' },
+      ]);
+      // A rerun claims nothing more.
+      expect(await unclaimedPassengers(w.knex, 'LH', '2026-03-11', program)).toEqual([]);
     });
 
     it('answers a claim rejected for its class with a code of the format, the program’s reason in the text', async () => {

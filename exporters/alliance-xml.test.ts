@@ -330,7 +330,8 @@ const freeText = fc
 
 const program = fc.stringMatching(/^[A-Z0-9]{2,8}$/);
 const carrier = fc.oneof(fc.stringMatching(/^[A-Z0-9]{2}$/), fc.stringMatching(/^[A-Z]{3}$/));
-const flightNumber = fc.stringMatching(/^[0-9]{1,4}[A-Z]?$/);
+// 1-5 digits and a suffix letter, as the FTL and the flown coupons carry them; five digits often.
+const flightNumber = fc.oneof(fc.stringMatching(/^[0-9]{1,5}[A-Z]?$/), fc.stringMatching(/^[0-9]{5}[A-Z]?$/));
 const airport = fc.stringMatching(/^[A-Z]{3}$/);
 const letter = fc.stringMatching(/^[A-Z]$/);
 const isoDate = fc
@@ -391,6 +392,7 @@ const claimArb: fc.Arbitrary<AllianceClaim> = fc
       },
     ),
   })
+  // A flight goes somewhere: a claim from an airport to itself is rejected (tested below).
   .filter((c) => c.flight.origin !== c.flight.destination);
 
 const pair = fc.tuple(program, program).filter(([a, b]) => a !== b);
@@ -480,6 +482,83 @@ describe('alliance round trips', () => {
   });
 });
 
+describe('alliance claims the reader refuses', () => {
+  const withOneClaim = claimsFileArb.filter((f) => f.claims.length > 0);
+
+  it('generates five-digit flight numbers, and never a valid claim from an airport to itself', () => {
+    const claims = fc.sample(claimArb, { numRuns: 300, seed: 20261128 });
+    expect(claims.some((c) => /^[0-9]{5}[A-Z]?$/.test(c.flight.operatingFlightNumber))).toBe(true);
+    expect(claims.every((c) => c.flight.origin !== c.flight.destination)).toBe(true);
+  });
+
+  it('a claim whose destination is its origin: rejected MALFORMED on Flight/Destination, the others read', async () => {
+    await fc.assert(
+      fc.asyncProperty(withOneClaim, fc.nat(), async (file, pick) => {
+        const k = pick % file.claims.length;
+        const bad = file.claims[k]!;
+        // The writer refuses it, naming the field…
+        const looped = { ...bad, flight: { ...bad.flight, destination: bad.flight.origin } };
+        const claims = file.claims.map((c, i) => (i === k ? looped : c));
+        expect(() => writeClaimsFile({ ...file, claims })).toThrow(
+          expect.objectContaining({
+            code: 'INVALID_ALLIANCE_FILE',
+            context: expect.objectContaining({ field: 'Flight/Destination' }),
+          }),
+        );
+        // …and a partner's file holding it has that claim rejected, by its id, and the rest read.
+        const xml = remember(writeClaimsFile(file));
+        let seen = -1;
+        const edited = xml.replace(/<Destination>[A-Z]{3}<\/Destination>/g, (m) =>
+          ++seen === k ? `<Destination>${bad.flight.origin}</Destination>` : m,
+        );
+        const { records, rejects, verdict } = await readClaims(edited);
+        expect(rejects).toHaveLength(1);
+        expect(rejects[0]).toMatchObject({
+          reason: 'MALFORMED',
+          field: 'Flight/Destination',
+          seq: k + 1,
+          text: bad.flight.origin,
+          recordRef: bad.claimId,
+        });
+        expect(rejects[0]!.message).toContain(`other than the origin ${bad.flight.origin}`);
+        expect(records.map((r) => r.record)).toEqual(file.claims.filter((_, i) => i !== k));
+        expect(verdict.verdict).toBe('accepted');
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('a flight number of six digits or two letters: rejected MALFORMED on the field', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        withOneClaim,
+        fc.nat(),
+        fc.constantFrom('OperatingFlightNumber', 'MarketingFlightNumber'),
+        fc.oneof(fc.stringMatching(/^[0-9]{6,7}[A-Z]?$/), fc.stringMatching(/^[0-9]{1,5}[A-Z]{2}$/)),
+        async (file, pick, element, number) => {
+          const k = pick % file.claims.length;
+          const xml = remember(writeClaimsFile(file));
+          let seen = -1;
+          const pattern = new RegExp(`<${element}>[0-9A-Z]+</${element}>`, 'g');
+          const edited = xml.replace(pattern, (m) =>
+            ++seen === k ? `<${element}>${number}</${element}>` : m,
+          );
+          const { records, rejects } = await readClaims(edited);
+          expect(rejects).toHaveLength(1);
+          expect(rejects[0]).toMatchObject({
+            reason: 'MALFORMED',
+            field: `Flight/${element}`,
+            seq: k + 1,
+            text: number,
+          });
+          expect(records).toHaveLength(file.claims.length - 1);
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+});
+
 // ---------------------------------------------------------------------------------------------------------
 
 describe.skipIf(!xmllintOrSkip())('XSD validation with xmllint', () => {
@@ -525,6 +604,7 @@ describe.skipIf(!xmllintOrSkip())('XSD validation with xmllint', () => {
       Stamp: 'Timestamp',
       Day: 'Date',
       Program: 'ProgramCode',
+      Flight: 'FlightNumber',
     } as const;
     const rules: Record<keyof typeof types, (v: string) => string | null> = {
       Name: RULES.name,
@@ -532,6 +612,7 @@ describe.skipIf(!xmllintOrSkip())('XSD validation with xmllint', () => {
       Stamp: RULES.timestamp,
       Day: RULES.date,
       Program: RULES.program,
+      Flight: RULES.flightNumber,
     };
     const xsd = join(dir, 'probe.xsd');
     writeFileSync(
@@ -588,6 +669,15 @@ ${Object.entries(types)
           fc.tuple(
             fc.constant('Program' as const),
             fc.oneof(program, fc.constantFrom('a1', 'ABCDEFGHI', 'R', 'R E')),
+          ),
+          fc.tuple(
+            fc.constant('Flight' as const),
+            fc.oneof(
+              flightNumber,
+              fc.stringMatching(/^[0-9]{0,7}[A-Za-z]{0,2}$/),
+              // Digits of other scripts: neither JavaScript's \d nor the XSD's [0-9] takes them.
+              fc.constantFrom('12345', '123456', '1234A', '12345Z', '\u0661\u0662', ' 123', '12 3'),
+            ),
           ),
         ),
         { numRuns: 600, seed: 20261127 },

@@ -3,7 +3,10 @@
  * exporters/alliance-xml.ts.
  *
  * Outbound claims. Passengers of our flights who presented a partner program's card are activities of
- * type FLIGHT, status NOT_CREDITED, with the partner whose `program` matches the card. Each day, per
+ * type FLIGHT, status NOT_CREDITED, with the partner whose `program` matches the card. Only a flight one of
+ * the program's own carriers operated or marketed is claimed (`notOwnFlight`, the rule accrue applies
+ * to our own cards): a coupon of another airline's flight in our extract earns through that airline, not
+ * through a claim of ours. Each day, per
  * partner program, one claims file lists those not claimed before (the file is written even when empty, so
  * the partner sees the sequence advance without gaps). What was sent is recorded in `alliance_claims`
  * (direction OUT, status SENT) in the transaction that registers the file, and a rerun rebuilds the file
@@ -35,6 +38,8 @@ import { PARTNER_REASON_TEXT } from './partner-response.js';
 import { pendingActivities, type InboundFile } from './responses.js';
 import { chunks } from '../lib/chunks.js';
 import type { ActivityDetail } from '../rules/activity.js';
+import { notOwnFlight } from '../rules/eligibility.js';
+import type { Program } from '../rules/program.js';
 
 type Q = Knex | Knex.Transaction;
 
@@ -83,25 +88,36 @@ export interface PassengerActivity {
  * The marketing flight an archived passenger names: from the coupon or the FTL's `.M/` element. Rows
  * archived before the FTL kept carrier and number apart hold it as one designator (`LH2541`).
  */
-function marketingOf(detail: unknown): { carrier: string; number: string } | null {
-  if (typeof detail !== 'string' || !detail.includes('marketing')) return null;
-  const d = JSON.parse(detail) as ActivityDetail;
+function marketingOf(d: ActivityDetail | null): { carrier: string; number: string } | null {
+  if (!d) return null;
   if (d.marketingCarrier && d.marketingFlightNumber)
     return { carrier: d.marketingCarrier, number: d.marketingFlightNumber };
-  const m = d.marketingFlight ? /^([A-Z0-9]{2})([0-9]{1,4}[A-Z]?)$/.exec(d.marketingFlight) : null;
+  const m = d.marketingFlight ? /^([A-Z0-9]{2})([0-9]{1,5}[A-Z]?)$/.exec(d.marketingFlight) : null;
   return m ? { carrier: m[1]!, number: m[2]! } : null;
 }
+
+function detailOf(detail: unknown): ActivityDetail | null {
+  return typeof detail === 'string' && detail !== '' ? (JSON.parse(detail) as ActivityDetail) : null;
+}
+
+const str = (v: unknown) => (v === null || v === undefined || v === '' ? null : String(v));
 
 const marketingFields = (m: { carrier: string; number: string } | null) => ({
   marketingCarrier: m?.carrier ?? null,
   marketingFlightNumber: m?.number ?? null,
 });
 
-/** NOT_CREDITED passengers with this partner's card read on or before the date and never claimed. */
+/**
+ * NOT_CREDITED passengers with this partner's card read on or before the date and never claimed, on
+ * flights one of the program's own carriers operated or marketed. A passenger of another airline's flight
+ * (an LH coupon with an LH card in our revenue-accounting extract) is left out, as accrue refuses such a
+ * flight NOT_OWN_FLIGHT for our own cards: claiming it from LH would ask LH to pay for its own flight.
+ */
 export async function unclaimedPassengers(
   q: Q,
   partnerCode: string,
   businessDate: IsoDate,
+  program: Pick<Program, 'carriers' | 'isOwnCarrier'>,
 ): Promise<PassengerActivity[]> {
   const rows = (await q('activities as a')
     .where('a.type', 'FLIGHT')
@@ -136,10 +152,31 @@ export async function unclaimedPassengers(
       'a.flown_class',
       'a.ticket_number',
       'a.coupon_number',
+      'a.seen_coupon',
       'a.detail',
     )) as Array<Record<string, unknown>>;
-  const str = (v: unknown) => (v === null || v === undefined || v === '' ? null : String(v));
-  return rows.map((r) => ({
+  const passengers: PassengerActivity[] = [];
+  for (const r of rows) {
+    const detail = detailOf(r.detail);
+    const carrier = str(r.carrier);
+    const flightNumber = str(r.flight_number);
+    const seenCoupon = r.seen_coupon === true || r.seen_coupon === 1;
+    const marketing = marketingOf(detail);
+    const facts = {
+      carrier,
+      flightNumber,
+      seenCoupon,
+      operatingCarrier: detail?.operatingCarrier,
+      marketing,
+    };
+    if (notOwnFlight(facts, program)) continue;
+    passengers.push(passengerOf(r, detail));
+  }
+  return passengers;
+}
+
+function passengerOf(r: Record<string, unknown>, detail: ActivityDetail | null): PassengerActivity {
+  return {
     id: Number(r.id),
     activityKey: String(r.activity_key),
     cardNumber: str(r.external_ref),
@@ -155,8 +192,8 @@ export async function unclaimedPassengers(
     flownClass: str(r.flown_class),
     ticketNumber: str(r.ticket_number),
     couponNumber: r.coupon_number === null || r.coupon_number === undefined ? null : Number(r.coupon_number),
-    ...marketingFields(marketingOf(r.detail)),
-  }));
+    ...marketingFields(marketingOf(detail)),
+  };
 }
 
 /**

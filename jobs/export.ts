@@ -58,6 +58,7 @@ import {
   partnerResponseSource,
   type InboundFile,
 } from '../exporters/responses.js';
+import { Program } from '../rules/program.js';
 import type { Job, JobContext, JobResult } from './types.js';
 
 /** Export problems that are facts to report, not failures of the job. */
@@ -231,7 +232,9 @@ class ExportRun {
               const records: ClaimRecord[] = [];
               const claims: AllianceClaim[] = [];
               invalid = [];
-              for (const passenger of await unclaimedPassengers(q, partner.code, this.date)) {
+              // Only flights one of the program's own carriers operated or marketed are claimed.
+              const program = new Program(this.config);
+              for (const passenger of await unclaimedPassengers(q, partner.code, this.date, program)) {
                 const made = claimFor(passenger, sender, receiver);
                 if (made.claim) {
                   claims.push(made.claim);

@@ -167,6 +167,49 @@ describe('alliance claims', () => {
     expect(dup.rejects[0]).toMatchObject({ seq: 2, line: claimsText.slice(0, second).split('\n').length });
   });
 
+  it('reads flight numbers of 1-5 digits and a suffix letter, as the FTL and the flown coupons carry them', async () => {
+    const five = await parseClaims(
+      claimsText
+        .replace('<OperatingFlightNumber>812<', '<OperatingFlightNumber>12345<')
+        .replace('<MarketingFlightNumber>5812<', '<MarketingFlightNumber>00812A<'),
+    );
+    expect(five.rejects).toEqual([]);
+    expect(five.records[1]!.record.flight).toMatchObject({
+      operatingFlightNumber: '12345',
+      marketingFlightNumber: '00812A',
+    });
+    for (const bad of ['123456', '12345AB', '1234a', '']) {
+      const { rejects, records } = await parseClaims(
+        claimsText.replace('<OperatingFlightNumber>812<', `<OperatingFlightNumber>${bad}<`),
+      );
+      expect(records, bad).toHaveLength(1);
+      expect(rejects[0], bad).toMatchObject({
+        reason: 'MALFORMED',
+        field: 'Flight/OperatingFlightNumber',
+        seq: 2,
+      });
+      if (bad !== '') expect(rejects[0]!.message).toContain('1-5 digits and an optional letter');
+    }
+  });
+
+  it('rejects a claim from an airport to itself on Flight/Destination, naming the origin', async () => {
+    const { records, rejects, verdict } = await parseClaims(
+      claimsText.replace('<Destination>LED</Destination>', '<Destination>SVO</Destination>'),
+    );
+    expect(records.map((r) => r.record.claimId)).toEqual(['XY-20261126-0001']);
+    expect(rejects).toHaveLength(1);
+    expect(rejects[0]).toMatchObject({
+      reason: 'MALFORMED',
+      field: 'Flight/Destination',
+      text: 'SVO',
+      seq: 2,
+      // The results file answers it by its id.
+      recordRef: 'XY-20261126-0002',
+    });
+    expect(rejects[0]!.message).toBe('Flight/Destination: expected an airport other than the origin SVO');
+    expect(verdict.verdict).toBe('accepted');
+  });
+
   it('tolerates white space around values, any prefix, and element order', async () => {
     const variant = claimsText
       .replace(

@@ -23,6 +23,7 @@
  * contract: consumers stage records until the verdict), so operators see everything that was wrong.
  */
 import { isIsoDate, type IsoDate } from '../lib/dates.js';
+import { FLIGHT_NUMBER_RE, FLIGHT_NUMBER_TEXT } from './csv-common.js';
 import type { FeedParser, ParseEvent, ParseInput, ParseOptions } from './types.js';
 import {
   childrenOf,
@@ -68,7 +69,10 @@ export interface AllianceMember {
 
 export interface AllianceFlight {
   operatingCarrier: string;
-  /** Flight number as a string: `0123` and `123` are written as the carrier writes them. */
+  /**
+   * Flight number as a string: 1-5 digits and an optional suffix letter, `0123` and `123` written as the
+   * carrier writes them.
+   */
   operatingFlightNumber: string;
   marketingCarrier: string;
   marketingFlightNumber: string;
@@ -150,7 +154,6 @@ export const MAX_POINTS = 2_147_483_647;
 const PROGRAM = /^[A-Z0-9]{2,8}$/;
 const MEMBER_NUMBER = /^[A-Z0-9]{1,20}$/;
 const CARRIER = /^(?:[A-Z0-9]{2}|[A-Z]{3})$/;
-const FLIGHT_NUMBER = /^[0-9]{1,4}[A-Z]?$/;
 const AIRPORT = /^[A-Z]{3}$/;
 const ONE_LETTER = /^[A-Z]$/;
 const FARE_BASIS = /^[A-Z0-9]{1,15}$/;
@@ -217,7 +220,9 @@ export const RULES = {
   claimId: text(LINE_TEXT, 64, 'an id of 1-64 characters'),
   name: text(LINE_TEXT, 64, 'a name of 1-64 characters'),
   carrier: pattern(CARRIER, 'an airline designator (2 letters/digits or 3 letters)'),
-  flightNumber: pattern(FLIGHT_NUMBER, 'a flight number of 1-4 digits and an optional suffix letter'),
+  // The flown coupons' and the FTL's flight numbers (1-5 digits, a suffix letter): a flight we credit or
+  // claim for is one the interface can carry. XSD `FlightNumber` has the same pattern.
+  flightNumber: pattern(FLIGHT_NUMBER_RE, FLIGHT_NUMBER_TEXT),
   date: (v: string) => (isCalendarDate(v) ? null : 'expected a date YYYY-MM-DD'),
   airport: pattern(AIRPORT, 'a 3-letter airport code'),
   cabin: pattern(ONE_LETTER, 'a one-letter cabin code'),
@@ -328,7 +333,11 @@ export function claimProblem(claim: AllianceClaim): FieldProblem | null {
   c.str('Flight/TicketNumber', f.ticketNumber, RULES.ticket, true);
   c.num('Flight/CouponNumber', f.couponNumber, NUMBER_RULES.coupon, true);
   if (f.origin !== undefined && f.origin === f.destination) {
-    c.fail('Flight/Destination', 'Flight/Destination: same airport as the origin', f.destination ?? '');
+    c.fail(
+      'Flight/Destination',
+      `Flight/Destination: expected an airport other than the origin ${f.origin}`,
+      f.destination ?? '',
+    );
   }
   return c.problem;
 }

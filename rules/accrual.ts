@@ -9,7 +9,6 @@ import { Accounts } from '../ledger/accounts.js';
 import type { PostingInput, PostingRequest, StatusCreditInput } from '../ledger/types.js';
 import {
   awardPostingKey,
-  normaliseFlightNumber,
   partnerKey,
   redemptionKey,
   reversalKey,
@@ -31,8 +30,8 @@ import {
   checkMember,
   checkMemberNumber,
   checkName,
-  checkOwnFlight,
   checkWindow,
+  notOwnFlight,
   type MemberFacts,
 } from './eligibility.js';
 import type { FxTable } from './fx.js';
@@ -265,26 +264,6 @@ const refusedAs = (reason: string): ActivityUpdate => done({ status: 'REJECTED',
 
 // ------------------------------------------------------------------------------------------------ flights
 
-/**
- * The carriers that say whose flight an own-flight activity is: the coupon's operating and marketing
- * carriers (kept when the coupon completed an FTL passenger), else the FTL's flight and its `.M/`
- * marketing flight. Undefined when the records cannot tell: an FTL passenger without a `.M/` of its own
- * and no coupon yet. ftl.md: the DCS may list a flight we operate under a marketing flight (one FTL per
- * marketing carrier), and `.M/` comes only when the marketing flight differs from the operating one; the
- * FTL is our DCS's list of the flights we operate, so such a listing is ours (until a coupon says whose).
- */
-function carriersOf(row: ActivityRow): Array<string | null | undefined> | undefined {
-  const d = row.detail;
-  if (row.seenCoupon) return [row.carrier, d?.operatingCarrier, d?.marketingCarrier];
-  const marketing =
-    d?.marketingCarrier &&
-    !(
-      d.marketingCarrier === row.carrier &&
-      normaliseFlightNumber(d.marketingFlightNumber ?? '') === row.flightNumber
-    );
-  return marketing ? [row.carrier, d.marketingCarrier] : undefined;
-}
-
 function decideFlight(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
   if (row.status === 'NOT_CREDITED') return { postings: [], related: [], update: done({}) };
   // A coupon voided, refunded or exchanged takes back what was posted for it.
@@ -347,11 +326,23 @@ function decideFlight(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
     }
     // Another airline's flight earns through its airline's claim, not on our chart (what was posted
     // before stays posted: a status credit made for the flight is not taken back here).
-    const carriers = row.statusPostingKey === null ? carriersOf(row) : undefined;
-    if (carriers) {
-      const notOwn = checkOwnFlight(`${row.carrier ?? ''}${row.flightNumber ?? ''}`, carriers, ctx.program);
-      if (notOwn) return rejected(notOwn);
-    }
+    const d = row.detail;
+    const notOwn =
+      row.statusPostingKey === null
+        ? notOwnFlight(
+            {
+              carrier: row.carrier,
+              flightNumber: row.flightNumber,
+              seenCoupon: row.seenCoupon,
+              operatingCarrier: d?.operatingCarrier,
+              marketing: d?.marketingCarrier
+                ? { carrier: d.marketingCarrier, number: d.marketingFlightNumber ?? '' }
+                : null,
+            },
+            ctx.program,
+          )
+        : undefined;
+    if (notOwn) return rejected(notOwn);
   }
   const wantsStatus = row.statusPostingKey === null;
   const statusMetric = ctx.program.statusMetric;

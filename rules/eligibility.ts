@@ -5,6 +5,7 @@
 import type { MemberNumberRule } from './check-digit.js';
 import { validateMemberNumber } from './check-digit.js';
 import { addDays, type IsoDate } from '../lib/dates.js';
+import { normaliseFlightNumber } from './activity.js';
 import { nameMatches } from './names.js';
 import type { Program } from './program.js';
 import { reject, type Rejection } from './reasons.js';
@@ -110,26 +111,49 @@ export function checkWindow(
   return undefined;
 }
 
+/** What an archived flight tells of whose it is (an activity row, as accrue and the claims exporter read it). */
+export interface FlightCarrierFacts {
+  /** The carrier and number the activity is keyed by: the coupon's operating flight, or the FTL's flight. */
+  carrier: string | null;
+  flightNumber: string | null;
+  seenCoupon: boolean;
+  /** A coupon's operating carrier, kept when it completed an FTL listed under the marketing flight. */
+  operatingCarrier?: string | null;
+  /** The marketing flight: the coupon's, or the FTL's `.M/`. */
+  marketing: { carrier: string; number: string } | null;
+}
+
 /**
- * An own flight (an FTL passenger, a flown coupon) earns on the program's own chart only when one of the
- * program's own carriers (`program.carriers`) operated or marketed it: a codeshare we market is ours to
- * credit, and so is a flight we operate under another airline's number. Any other airline's flight earns
- * through that airline's claim on the partner chart (alliance-accrual.md); crediting its coupon too would
- * credit the flight twice. `carriers` are the designators the activity knows: the flight it is keyed by
- * (the coupon's operating flight, or the FTL's header flight, which may be the marketing one), the
- * marketing flight (the coupon's, or the FTL's `.M/`), and the operating carrier of a coupon that
- * completed an FTL listed under the marketing flight.
+ * An own flight (an FTL passenger, a flown coupon) earns on the program's own chart, and is claimed from
+ * a partner for that partner's card, only when one of the program's own carriers (`program.carriers`)
+ * operated or marketed it: a codeshare we market is ours, and so is a flight we operate under another
+ * airline's number. Any other airline's flight earns through that airline's claim on the partner chart
+ * (alliance-accrual.md); crediting its coupon too would credit the flight twice, and claiming it from
+ * that airline would ask it to pay for its own flight.
+ *
+ * The carriers that say whose flight it is: once a coupon was seen, its operating and marketing carriers;
+ * before, the FTL's flight and its `.M/` marketing flight. An FTL passenger without a `.M/` of its own and
+ * no coupon yet is ours: ftl.md has the DCS list a flight we operate under a marketing flight (one FTL per
+ * marketing carrier), with `.M/` only when the marketing flight differs, and the FTL is our DCS's list of
+ * the flights we operate (until a coupon says whose).
  */
-export function checkOwnFlight(
-  flight: string,
-  carriers: ReadonlyArray<string | null | undefined>,
+export function notOwnFlight(
+  f: FlightCarrierFacts,
   program: Pick<Program, 'carriers' | 'isOwnCarrier'>,
 ): Rejection | undefined {
+  let carriers: Array<string | null | undefined>;
+  if (f.seenCoupon) carriers = [f.carrier, f.operatingCarrier, f.marketing?.carrier];
+  else if (
+    f.marketing &&
+    !(f.marketing.carrier === f.carrier && normaliseFlightNumber(f.marketing.number) === f.flightNumber)
+  )
+    carriers = [f.carrier, f.marketing.carrier];
+  else return undefined;
   const known = [...new Set(carriers.filter((c): c is string => typeof c === 'string' && c !== ''))];
   if (known.some((c) => program.isOwnCarrier(c))) return undefined;
   return reject(
     'NOT_OWN_FLIGHT',
     'carrier',
-    `${flight} is operated and marketed by ${known.join(' and ') || 'no known carrier'}, not by one of the program's own carriers (${[...program.carriers].join(', ')}): the flight earns through its airline's claim`,
+    `${f.carrier ?? ''}${f.flightNumber ?? ''} is operated and marketed by ${known.join(' and ') || 'no known carrier'}, not by one of the program's own carriers (${[...program.carriers].join(', ')}): the flight earns through its airline's claim`,
   );
 }
