@@ -508,8 +508,33 @@ const retention = z
     forgetOnRequest: z.boolean().default(true),
     /** Environment variable holding the secret that keys the irreversible tokens. */
     tokenSecretEnv: envName.default('REDEYE_TOKEN_SECRET'),
+    /**
+     * Days after its business date that the landed copy of an inbound file (names, e-mails, birth dates)
+     * is kept once read; a file still pending, held or in conflict is kept until it is settled.
+     */
+    landedFileDays: positiveInt.default(90),
+    /**
+     * Days after its business date that Redeye's copy of a delivered export is kept in `paths.outbox`;
+     * a delivered mailing list is then removed from the shared outbox it was delivered to as well.
+     */
+    exportCopyDays: positiveInt.default(30),
+    /** Days a stored report folder (`paths.reports/<date>/`) is kept; its mail, while unsent, keeps it. */
+    reportDays: positiveInt.default(90),
+    /**
+     * Days after its business date that a reject keeps the text of its line, and an expired FTL part its
+     * content: lines without a member number cannot be tied to a member, so they are blanked by age.
+     */
+    rejectTextDays: positiveInt.default(90),
   })
-  .default({ closedMonths: 24, forgetOnRequest: true, tokenSecretEnv: 'REDEYE_TOKEN_SECRET' });
+  .default({
+    closedMonths: 24,
+    forgetOnRequest: true,
+    tokenSecretEnv: 'REDEYE_TOKEN_SECRET',
+    landedFileDays: 90,
+    exportCopyDays: 30,
+    reportDays: 90,
+    rejectTextDays: 90,
+  });
 
 // ---------------------------------------------------------------------------------------------- whole file
 

@@ -70,7 +70,7 @@ describe('the retention job', () => {
     const fresh = write(join(outbox, '.GRANDSTAY_20261002_1.resp.csv.cccccccccccc.part'), 60 * 1000);
 
     const result = await retentionJob(w.ctx('2026-10-03'));
-    expect(result.counts).toEqual({ erased: 0, temporaryFilesRemoved: 3 });
+    expect(result.counts).toMatchObject({ erased: 0, temporaryFilesRemoved: 3 });
     expect(existsSync(fresh)).toBe(true);
   });
 });

@@ -5,15 +5,26 @@
  * token, so duplicates can still be recognised, but nothing gives the name back); birth date, e-mail and
  * phone are removed. Member numbers and every posting stay: the books still balance. Each erasure is
  * recorded, without the erased data.
+ *
+ * The erasure reaches every row tied to the member: the member record, names as travelled on their
+ * activities, the names in the JSON of the alliance claims and retro-claims of their activities (claim id,
+ * member number, flight and points stay for the books and the partners' reconciliation), and the texts of
+ * rejects carrying their number. What cannot be tied to one member is removed by age, every night, counted
+ * from the business date (never the wall clock): the text of rejects and expired FTL parts
+ * (`retention.rejectTextDays`), landed inbound files once read (`landedFileDays`), Redeye's copies of
+ * delivered exports and the delivered mailing lists in the shared outbox (`exportCopyDays`), and stored
+ * report folders (`reportDays`). A file cannot be edited to remove one member, so it goes whole.
  */
 import { createHmac } from 'node:crypto';
 import type { Dirent } from 'node:fs';
-import { lstat, readdir, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { lstat, readdir, rm, rmdir, unlink } from 'node:fs/promises';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import type { Knex } from 'knex';
-import { addMonths } from '../lib/dates.js';
-import { RedeyeError } from '../lib/errors.js';
+import { addDays, addMonths, type IsoDate } from '../lib/dates.js';
+import { coerceError, RedeyeError } from '../lib/errors.js';
+import { createTransport } from '../transports/index.js';
 import { TEMP_SUFFIX, TEMPORARY_FILE_MAX_AGE_MS } from '../transports/names.js';
+import type { Transport } from '../transports/types.js';
 import type { Job, JobContext, JobResult } from './types.js';
 import { chunks } from '../lib/chunks.js';
 
@@ -94,12 +105,79 @@ export async function eraseMember(
     .where({ member_number: member.number })
     .update({ travel_surname: null, travel_given_name: null });
   await trx('rejects').where({ member_number: member.number }).update({ text: null });
+  // The claims of their activities keep what the books and the partners' reconciliation need (claim id,
+  // member number, flight, points); the names in them become the same tokens, other personal fields go.
+  const keys = (
+    await trx('activities')
+      .where({ member_id: member.id })
+      .orWhere({ member_number: member.number })
+      .select('activity_key')
+  ).map((r: { activity_key: string }) => r.activity_key);
+  for (const part of chunks(keys, 500)) {
+    const rows = await trx('alliance_claims').whereIn('activity_key', part).select('id', 'claim');
+    await scrubClaims(trx, 'alliance_claims', rows, token);
+  }
+  await scrubClaims(
+    trx,
+    'retro_claims',
+    await trx('retro_claims').where({ member_number: member.number }).select('id', 'claim'),
+    token,
+  );
   await trx('erasures').insert({
     member_number: member.number,
     reason,
     erased_at: now,
     fields: ERASED_FIELDS.join(','),
   });
+}
+
+/** Keys of personal fields in stored claim JSON: names become tokens, the others are removed. */
+const NAME_KEYS = new Set(['surname', 'givenName', 'surnameLocal', 'givenNameLocal']);
+const REMOVED_KEYS = new Set(['birthDate', 'email', 'phone']);
+const TOKEN = /^TOK-[0-9A-F]{16}$/;
+
+/** Replaces the personal fields of a claim's JSON at any depth; true when anything changed. */
+export function scrubPersonal(value: unknown, token: (v: string | null) => string | null): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  let changed = false;
+  if (Array.isArray(value)) {
+    for (const v of value) changed = scrubPersonal(v, token) || changed;
+    return changed;
+  }
+  const o = value as Record<string, unknown>;
+  for (const [k, v] of Object.entries(o)) {
+    if (REMOVED_KEYS.has(k)) {
+      delete o[k];
+      changed = true;
+    } else if (NAME_KEYS.has(k) && typeof v === 'string' && v !== '' && !TOKEN.test(v)) {
+      // Types that require a name keep a string: the token.
+      o[k] = token(v) ?? '';
+      changed = true;
+    } else {
+      changed = scrubPersonal(v, token) || changed;
+    }
+  }
+  return changed;
+}
+
+async function scrubClaims(
+  trx: Knex.Transaction,
+  table: 'alliance_claims' | 'retro_claims',
+  rows: Array<{ id: number | string; claim: string }>,
+  token: (v: string | null) => string | null,
+): Promise<void> {
+  for (const r of rows) {
+    let claim: unknown;
+    try {
+      claim = JSON.parse(r.claim);
+    } catch {
+      continue; // not JSON: nothing this code wrote
+    }
+    if (scrubPersonal(claim, token))
+      await trx(table)
+        .where({ id: r.id })
+        .update({ claim: JSON.stringify(claim) });
+  }
 }
 
 export const retentionJob: Job = async (ctx: JobContext): Promise<JobResult> => {
@@ -124,8 +202,213 @@ export const retentionJob: Job = async (ctx: JobContext): Promise<JobResult> => 
       for (const m of part) await eraseMember(trx, m, token, 'RETENTION', now);
     });
   }
-  return { counts: { erased: due.length, temporaryFilesRemoved } };
+  const r = ctx.config.retention;
+  const warnings: string[] = [];
+  const counts = {
+    erased: due.length,
+    temporaryFilesRemoved,
+    ...(await blankOldRejects(ctx.db.knex, addDays(ctx.businessDate, -r.rejectTextDays))),
+    landedFilesRemoved: await removeLandedFiles(ctx, addDays(ctx.businessDate, -r.landedFileDays)),
+    ...(await removeExportCopies(ctx, addDays(ctx.businessDate, -r.exportCopyDays), warnings)),
+    reportFoldersRemoved: await removeReportFolders(ctx, addDays(ctx.businessDate, -r.reportDays)),
+  };
+  return { counts, ...(warnings.length > 0 ? { warnings } : {}) };
 };
+
+/**
+ * Blanks the line text of rejects of business dates before `before`, and removes expired FTL parts
+ * received before it. A reject's line may carry a name without a member number (an FTL part received
+ * twice, a malformed line): nothing ties it to one member, so it goes by age. Reason, field, line and
+ * reference stay for the night's account.
+ */
+async function blankOldRejects(
+  knex: Knex,
+  before: IsoDate,
+): Promise<{ rejectTextsBlanked: number; ftlPartsRemoved: number }> {
+  const rejectTextsBlanked = Number(
+    await knex('rejects').where('business_date', '<', before).whereNotNull('text').update({ text: null }),
+  );
+  const ftlPartsRemoved = Number(
+    await knex('ftl_parts')
+      .whereNot({ status: 'held' })
+      .andWhere('received_at', '<', `${before}T00:00:00Z`)
+      .delete(),
+  );
+  return { rejectTextsBlanked, ftlPartsRemoved };
+}
+
+/** `path` resolved, when it lies strictly inside `root`; undefined otherwise. */
+function inside(root: string, path: string): string | undefined {
+  const full = resolve(path);
+  const rel = relative(resolve(root), full);
+  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) ? full : undefined;
+}
+
+/**
+ * Removes the regular file at `path` (inside `root`; a link is never followed or removed) and its folder
+ * when that is left empty (up to, not including, `root`). True when a file was removed.
+ */
+async function removeOwnFile(root: string, path: string): Promise<boolean> {
+  const full = inside(root, path);
+  if (!full) return false;
+  try {
+    if (!(await lstat(full)).isFile()) return false;
+    await unlink(full);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw error;
+  }
+  for (let dir = dirname(full); inside(root, dir); dir = dirname(dir)) {
+    try {
+      await rmdir(dir);
+    } catch {
+      break; // not empty (or gone): the folder stays
+    }
+  }
+  return true;
+}
+
+/** Inbound verdicts whose landed copy may still be read: pending, held (FTL parts), conflict (operator). */
+const UNSETTLED = ['pending', 'held', 'conflict'];
+
+/**
+ * Removes the landed copies of inbound files of business dates before `before` once read (a copy shared
+ * with an unsettled registration, or holding an FTL part still held, stays). The registry keeps the row
+ * and its path: a copy gone from a file already read is what `fetch` expects (it then judges a file left
+ * on the server by its registration), and `ingest` reads only pending files.
+ */
+async function removeLandedFiles(ctx: JobContext, before: IsoDate): Promise<number> {
+  const knex = ctx.db.knex;
+  const rows = (await knex('files')
+    .where({ direction: 'in' })
+    .whereNotNull('local_path')
+    .andWhere('business_date', '<', before)
+    .whereNotIn('verdict', UNSETTLED)
+    .select('local_path')) as Array<{ local_path: string }>;
+  const paths = [...new Set(rows.map((r) => r.local_path))];
+  if (paths.length === 0) return 0;
+  const kept = new Set<string>();
+  for (const part of chunks(paths, 500)) {
+    for (const r of await knex('files')
+      .where({ direction: 'in' })
+      .whereIn('local_path', part)
+      .where((q) =>
+        q
+          .whereIn('verdict', UNSETTLED)
+          .orWhereIn(
+            'id',
+            knex('ftl_parts').where({ status: 'held' }).whereNotNull('file_id').select('file_id'),
+          ),
+      )
+      .select('local_path'))
+      kept.add(r.local_path as string);
+  }
+  let removed = 0;
+  for (const path of paths) {
+    if (ctx.signal?.aborted) break;
+    if (!kept.has(path) && (await removeOwnFile(ctx.config.paths.landing, path))) removed++;
+  }
+  return removed;
+}
+
+/**
+ * Removes Redeye's copies (`paths.outbox`) of exports delivered for business dates before `before`; a file
+ * not yet delivered always stays. A mailing list delivered to the shared outbox is removed there first:
+ * the mailing house has had it as long, and it holds addresses. Partners' copies of their files are theirs.
+ * A mailing list that cannot be removed there keeps our copy, so the next night tries again.
+ */
+async function removeExportCopies(
+  ctx: JobContext,
+  before: IsoDate,
+  warnings: string[],
+): Promise<{ exportCopiesRemoved: number; deliveredMailingsRemoved: number }> {
+  const counts = { exportCopiesRemoved: 0, deliveredMailingsRemoved: 0 };
+  const rows = (await ctx.db
+    .knex('files')
+    .where({ direction: 'out', verdict: 'delivered' })
+    .whereNotNull('local_path')
+    .andWhere('business_date', '<', before)
+    .orderBy('id')
+    .select('feed', 'name', 'local_path', 'transport', 'partner_code')) as Array<{
+    feed: string;
+    name: string;
+    local_path: string;
+    transport: string | null;
+    partner_code: string | null;
+  }>;
+  const shared = ctx.config.exports.outbox;
+  let transport: Transport | undefined;
+  try {
+    for (const row of rows) {
+      if (ctx.signal?.aborted) break;
+      const path = inside(ctx.config.paths.outbox, row.local_path);
+      if (!path || !(await lstat(path).catch(() => undefined))?.isFile()) continue;
+      if (row.feed === 'mailing' && row.partner_code === null && row.transport === shared) {
+        try {
+          const cfg = ctx.config.transports[shared];
+          if (!cfg) throw new RedeyeError('UNKNOWN_TRANSPORT', `no transport named ${shared}`, {});
+          transport ??= createTransport(cfg, { env: ctx.env, logger: ctx.logger });
+          if (await transport.remove(row.feed, row.name)) counts.deliveredMailingsRemoved++;
+        } catch (error) {
+          const e = coerceError(error, { transport: shared, file: row.name });
+          warnings.push(`${row.name} not removed from ${shared}: [${e.code}] ${e.describe()}`);
+          continue;
+        }
+      }
+      if (await removeOwnFile(ctx.config.paths.outbox, path)) counts.exportCopiesRemoved++;
+    }
+  } finally {
+    await transport?.close().catch(() => undefined);
+  }
+  return counts;
+}
+
+const DATE_FOLDER = /^\d{4}-\d{2}-\d{2}$/;
+
+/**
+ * Removes the report folders (`paths.reports/<date>/`, workbooks and charts: the daily report's tier
+ * changes name members) of dates before `before`, except one a report mail not yet sent still attaches.
+ * Only real folders named by a date are touched; a link is neither followed nor removed.
+ */
+async function removeReportFolders(ctx: JobContext, before: IsoDate): Promise<number> {
+  const root = ctx.config.paths.reports;
+  let entries: Dirent[];
+  try {
+    entries = await readdir(root, { withFileTypes: true });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw error;
+  }
+  const old = entries.filter((e) => e.isDirectory() && DATE_FOLDER.test(e.name) && e.name < before);
+  if (old.length === 0) return 0;
+  const attached = new Set<string>();
+  for (const m of (await ctx.db
+    .knex('mail_outbox')
+    .whereNot({ status: 'sent' })
+    .select('attachments')) as Array<{ attachments: string }>) {
+    let files: { workbook?: string; inline?: Array<{ path?: string }> } = {};
+    try {
+      files = JSON.parse(m.attachments) as typeof files;
+    } catch {
+      // unreadable: protects nothing in particular
+    }
+    for (const p of [files.workbook, ...(files.inline ?? []).map((i) => i.path)]) {
+      if (typeof p !== 'string') continue;
+      const rel = relative(resolve(root), resolve(root, p));
+      if (!rel.startsWith('..') && !isAbsolute(rel)) attached.add(rel.split(/[\\/]/)[0]!);
+    }
+  }
+  let removed = 0;
+  for (const e of old) {
+    if (attached.has(e.name)) continue;
+    const dir = join(root, e.name);
+    // Checked again just before: a folder swapped for a link since the listing is not followed.
+    if (!(await lstat(dir).catch(() => undefined))?.isDirectory()) continue;
+    await rm(dir, { recursive: true, force: true });
+    removed++;
+  }
+  return removed;
+}
 
 /**
  * Removes the temporary files (`*.part`) a killed write left in Redeye's own folders and that were last
