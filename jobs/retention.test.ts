@@ -165,3 +165,35 @@ describe('the token secret (REDEYE_TOKEN_SECRET)', () => {
     expect(await surname('1000000016')).toBe(await surname('1000000032'));
   });
 });
+
+describe('names as travelled', () => {
+  const world = useWorld('sqlite');
+
+  it('clears the names as travelled of flights older than the claim window, and only those', async () => {
+    const w = world();
+    const flight = (key: string, date: string) => ({
+      activity_key: key,
+      type: 'FLIGHT',
+      activity_date: date,
+      business_date: date,
+      status: 'POSTED',
+      travel_surname: 'KUZNETSOVA',
+      travel_given_name: 'OLGA',
+      updated_at: `${date}T23:00:00Z`,
+    });
+    // The demo program's claim window is 365 days: on 1 March 2026 it reaches back to 1 March 2025.
+    await w.t.db.knex('activities').insert([flight('FLT:OLD', '2025-02-28'), flight('FLT:IN', '2025-03-01')]);
+    const r = await retentionJob({ ...w.ctx('2026-03-01'), env: {} });
+    expect(r.counts.travelNamesCleared).toBe(1);
+    expect(
+      await w.t.db
+        .knex('activities')
+        .orderBy('activity_key')
+        .select('activity_key', 'travel_surname', 'travel_given_name'),
+    ).toEqual([
+      { activity_key: 'FLT:IN', travel_surname: 'KUZNETSOVA', travel_given_name: 'OLGA' },
+      { activity_key: 'FLT:OLD', travel_surname: null, travel_given_name: null },
+    ]);
+    expect((await retentionJob({ ...w.ctx('2026-03-01'), env: {} })).counts.travelNamesCleared).toBe(0);
+  });
+});

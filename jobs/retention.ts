@@ -208,12 +208,30 @@ export const retentionJob: Job = async (ctx: JobContext): Promise<JobResult> => 
     erased: due.length,
     temporaryFilesRemoved,
     ...(await blankOldRejects(ctx.db.knex, addDays(ctx.businessDate, -r.rejectTextDays))),
+    travelNamesCleared: await clearTravelNames(
+      ctx.db.knex,
+      addDays(ctx.businessDate, -ctx.config.earning.airClaimWindowDays),
+    ),
     landedFilesRemoved: await removeLandedFiles(ctx, addDays(ctx.businessDate, -r.landedFileDays)),
     ...(await removeExportCopies(ctx, addDays(ctx.businessDate, -r.exportCopyDays), warnings)),
     reportFoldersRemoved: await removeReportFolders(ctx, addDays(ctx.businessDate, -r.reportDays)),
   };
   return { counts, ...(warnings.length > 0 ? { warnings } : {}) };
 };
+
+/**
+ * Clears the names as travelled of flights older than the claim window (`earning.airClaimWindowDays`,
+ * before `before`): they are kept only to match a retro-claim or a late coupon to the flight, and neither
+ * can credit a flight outside the window any more.
+ */
+async function clearTravelNames(knex: Knex, before: IsoDate): Promise<number> {
+  return Number(
+    await knex('activities')
+      .where('activity_date', '<', before)
+      .andWhere((q) => q.whereNotNull('travel_surname').orWhereNotNull('travel_given_name'))
+      .update({ travel_surname: null, travel_given_name: null }),
+  );
+}
 
 /**
  * Blanks the line text of rejects of business dates before `before`, and removes expired FTL parts
