@@ -17,7 +17,7 @@
  * | file   | BAD_HEADER             | FileHeader missing or invalid (results: answered file inconsistent)   |
  * | file   | BAD_TRAILER            | Control element or its count missing or invalid                       |
  * | file   | CONTROL_TOTAL_MISMATCH | the control count differs from the number of Claim/Result elements    |
- * | file   | (xml-common)           | TOO_LARGE, EMPTY_FILE, BAD_ENCODING, DOCTYPE_FORBIDDEN, NOT_WELL_FORMED, TOO_DEEP, WRONG_DOCUMENT |
+ * | file   | (xml-common)           | TOO_LARGE, EMPTY_FILE, BAD_ENCODING, DOCTYPE_FORBIDDEN, NOT_WELL_FORMED, TOO_DEEP, TOO_MANY_ELEMENTS, TOO_MANY_ATTRIBUTES, WRONG_DOCUMENT |
  *
  * A file refused at file level still lists its records and rejects before the `rejected` verdict (the
  * contract: consumers stage records until the verdict), so operators see everything that was wrong.

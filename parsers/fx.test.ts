@@ -139,4 +139,29 @@ describe('fx: ECB reference rates', () => {
       reason: 'WRONG_DOCUMENT',
     });
   });
+
+  it('refuses an envelope padded with empty elements as a file (TOO_MANY_ELEMENTS), never a crash', async () => {
+    const padded = ENVELOPE(
+      `<Cube time="2026-11-26"><Cube currency="USD" rate="1.0479"/></Cube>\n${'<x/>'.repeat(20)}`,
+    );
+    const events = await collect(
+      fxParser.parse([inputOf('eurofxref.xml', padded)], { xmlLimits: { maxElements: 10 } }),
+    );
+    expectBalanced(events);
+    const { records, rejects, verdict } = split(events);
+    expect(records).toEqual([]);
+    expect(rejects).toMatchObject([{ field: '*', reason: 'TOO_MANY_ELEMENTS', line: 2 }]);
+    expect(verdict).toMatchObject({
+      file: 'eurofxref.xml',
+      verdict: 'rejected',
+      reason: 'TOO_MANY_ELEMENTS',
+      message: 'line 2, column 25: more than 10 elements (CDATA sections included) in the document',
+    });
+    // The same envelope within the limit is read.
+    const ok = split(
+      await collect(fxParser.parse([inputOf('eurofxref.xml', padded)], { xmlLimits: { maxElements: 25 } })),
+    );
+    expect(ok.verdict).toMatchObject({ verdict: 'accepted' });
+    expect(ok.records).toHaveLength(1);
+  });
 });

@@ -17,10 +17,11 @@
  * | record | DUPLICATE     | the same (date, currency) appears again in the file                         |
  * | file   | EMPTY_FILE    | no day Cube at all                                                          |
  * | file   | (xml-common)  | TOO_LARGE, EMPTY_FILE, BAD_ENCODING, DOCTYPE_FORBIDDEN, NOT_WELL_FORMED, TOO_DEEP, WRONG_DOCUMENT |
+ * |        |               | TOO_MANY_ELEMENTS, TOO_MANY_ATTRIBUTES (the full ECB history, ~210,000 elements, is far below) |
  */
 import { isIsoDate, type IsoDate } from '../lib/dates.js';
 import { isCurrencyCode } from '../lib/money.js';
-import type { FeedParser, ParseEvent, ParseInput, ParseOptions } from './types.js';
+import type { FeedParser, ParseEvent, ParseInput } from './types.js';
 import {
   attrOf,
   childOf,
@@ -31,6 +32,7 @@ import {
   type XmlDocument,
   type XmlFileResult,
   type XmlItem,
+  type XmlParseOptions,
 } from './xml-common.js';
 
 export const GESMES_NS = 'http://www.gesmes.org/xml/2002-08-01';
@@ -141,9 +143,14 @@ function handle(doc: XmlDocument): XmlFileResult<FxRate> {
   return { items, meta };
 }
 
-export const fxParser: FeedParser<FxRate> = {
+/** The FX parser; its options may lower the XML node limits (tests do). */
+export interface FxFeedParser extends FeedParser<FxRate> {
+  parse(inputs: ParseInput[], options?: XmlParseOptions): AsyncIterable<ParseEvent<FxRate>>;
+}
+
+export const fxParser: FxFeedParser = {
   feed: 'fx',
-  parse(inputs: ParseInput[], options?: ParseOptions): AsyncIterable<ParseEvent<FxRate>> {
+  parse(inputs: ParseInput[], options?: XmlParseOptions): AsyncIterable<ParseEvent<FxRate>> {
     return parseXmlFeed({ feed: 'fx', root: { ns: GESMES_NS, name: 'Envelope' }, handle }, inputs, options);
   },
 };

@@ -423,6 +423,22 @@ describe.each(FEEDS)('hostile input: %s', (_name, parser, options) => {
     await refuse('<x>'.repeat(100) + '</x>'.repeat(100), 'TOO_DEEP');
   });
 
+  it('refuses a document with more nodes than the tree may hold, before building it (real limits)', async () => {
+    // The reviewer's padding, scaled down to just over the limits: 1,000,002 elements (the root is one); 257 attributes on
+    // one element; 1,000,200 attributes in 5,001 elements of 200.
+    const elements = await refuse(`<x>\n${'<y/>'.repeat(1_000_001)}\n</x>`, 'TOO_MANY_ELEMENTS');
+    expect(elements.verdict).toMatchObject({
+      file: 'hostile.xml',
+      message: 'line 2, column 3999997: more than 1000000 elements (CDATA sections included) in the document',
+    });
+    expect(elements.reject).toMatchObject({ line: 2, lines: 3 });
+    const attrs = (n: number) => Array.from({ length: n }, (_, i) => ` a${i}=""`).join('');
+    const one = await refuse(`<x>\n<y${attrs(257)}/>\n</x>`, 'TOO_MANY_ATTRIBUTES');
+    expect(one.verdict.message).toBe('line 2, column 1: an element has more than 256 attributes');
+    const all = await refuse(`<x>${`<y${attrs(200)}/>\n`.repeat(5_001)}</x>`, 'TOO_MANY_ATTRIBUTES');
+    expect(all.verdict.message).toBe('line 5001, column 1: more than 1000000 attributes in the document');
+  });
+
   it('keeps each file of a delivery separate: a refused file does not affect the next', async () => {
     const good = {
       hotel: fixture('hotel-stays.xml'),

@@ -39,11 +39,13 @@
  * | record | BAD_CURRENCY  | CurrencyCode missing or not an ISO 4217 code                              |
  * | file   | EMPTY_FILE    | the message holds no StayInfo                                             |
  * | file   | (xml-common)  | TOO_LARGE, BAD_ENCODING, DOCTYPE_FORBIDDEN, NOT_WELL_FORMED, TOO_DEEP, WRONG_DOCUMENT |
+ * |        |               | TOO_MANY_ELEMENTS, TOO_MANY_ATTRIBUTES: the document is parsed whole, so its nodes are  |
+ * |        |               | bounded (a stay is ~45 elements: 1,000,000 admit ~22,000 stays, far beyond a night)   |
  */
 import { addDays, isIsoDate, type IsoDate } from '../lib/dates.js';
 import { ConfigError } from '../lib/errors.js';
 import { isCurrencyCode } from '../lib/money.js';
-import type { FeedParser, ParseEvent, ParseInput, ParseOptions } from './types.js';
+import type { FeedParser, ParseEvent, ParseInput } from './types.js';
 import {
   attrOf,
   childOf,
@@ -56,6 +58,7 @@ import {
   type XmlElement,
   type XmlFileResult,
   type XmlItem,
+  type XmlParseOptions,
 } from './xml-common.js';
 
 export const OTA_NS = 'http://www.opentravel.org/OTA/2003/05';
@@ -101,7 +104,7 @@ export interface HotelStay {
   activityDate: IsoDate;
 }
 
-export interface HotelParseOptions extends ParseOptions {
+export interface HotelParseOptions extends XmlParseOptions {
   /** Program codes that are ours; stays for any other program are marked `own: false`. */
   ownPrograms?: readonly string[];
 }

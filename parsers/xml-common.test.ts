@@ -14,6 +14,9 @@ import {
   parseXmlFeed,
   parseXmlText,
   readBounded,
+  scanMarkup,
+  DEFAULT_XML_LIMITS,
+  type XmlCounts,
   type XmlElement,
 } from './xml-common.js';
 
@@ -202,5 +205,148 @@ describe('line accounting of refused documents', () => {
     });
     const broken = await account(Buffer.concat([bom, Buffer.from('<r>\n')]));
     expect(broken[0]).toMatchObject({ type: 'reject', line: 1, text: '<r>', lines: 1 });
+  });
+});
+
+describe('node limits: elements and attributes are counted before any tree is built', () => {
+  const feed = {
+    feed: 'fx' as const,
+    root: { ns: '', name: 'r' },
+    handle: () => ({ items: [] }),
+  };
+  const run = async (text: string, xmlLimits: Record<string, number>) => {
+    const events = [];
+    for await (const e of parseXmlFeed(feed, [inputOf('nodes.xml', text)], { xmlLimits })) events.push(e);
+    return events;
+  };
+
+  it('refuses more elements than the limit, CDATA sections included, as a file-level TOO_MANY_ELEMENTS', async () => {
+    const events = await run('<r>\n<a/><a/>\n<a/></r>', { maxElements: 3 });
+    expect(events).toEqual([
+      expect.objectContaining({
+        type: 'reject',
+        file: 'nodes.xml',
+        line: 3,
+        field: '*',
+        reason: 'TOO_MANY_ELEMENTS',
+        text: '<a/></r>',
+        lines: 3,
+      }),
+      expect.objectContaining({
+        type: 'verdict',
+        file: 'nodes.xml',
+        verdict: 'rejected',
+        reason: 'TOO_MANY_ELEMENTS',
+        message: 'line 3, column 1: more than 3 elements (CDATA sections included) in the document',
+        account: expect.objectContaining({ lines: 3, rejectLines: 3, rejects: 1, records: 0 }),
+      }),
+    ]);
+    expect((await run('<r><a/><![CDATA[x]]></r>', { maxElements: 2 })).at(-1)).toMatchObject({
+      reason: 'TOO_MANY_ELEMENTS',
+      message: 'line 1, column 8: more than 2 elements (CDATA sections included) in the document',
+    });
+    // Closing tags, comments and processing instructions are not elements.
+    expect(
+      (await run('<?xml version="1.0"?><r><!-- c --><?pi x?><a></a><a/></r>', { maxElements: 3 })).at(-1),
+    ).toMatchObject({
+      verdict: 'accepted',
+    });
+  });
+
+  it('refuses more attributes on one element than the limit, namespace declarations included', async () => {
+    const events = await run('<r>\n<a x="1" y=\'2\' xmlns:p="urn:p"/></r>', { maxAttributesPerElement: 2 });
+    expect(events.at(-1)).toMatchObject({
+      type: 'verdict',
+      file: 'nodes.xml',
+      reason: 'TOO_MANY_ATTRIBUTES',
+      message: 'line 2, column 1: an element has more than 2 attributes',
+    });
+    expect((await run('<r><a x="1" y="2"/></r>', { maxAttributesPerElement: 2 })).at(-1)).toMatchObject({
+      verdict: 'accepted',
+    });
+  });
+
+  it('refuses more attributes in the document than the limit', async () => {
+    const events = await run('<r a="1">\n<b c="2"/>\n<b c="&amp;&gt;"/></r>', { maxAttributes: 2 });
+    expect(events.at(-1)).toMatchObject({
+      reason: 'TOO_MANY_ATTRIBUTES',
+      message: 'line 3, column 1: more than 2 attributes in the document',
+    });
+  });
+
+  it("refuses the reviewer's padded FX envelope at once, with the real limits", async () => {
+    const text = `<r>${'<x/>'.repeat(DEFAULT_XML_LIMITS.maxElements)}</r>`;
+    const started = performance.now();
+    const events = await run(text, {});
+    expect(performance.now() - started).toBeLessThan(5000);
+    expect(events.at(-1)).toMatchObject({ reason: 'TOO_MANY_ELEMENTS', file: 'nodes.xml' });
+    const attrs = Array.from({ length: 257 }, (_, i) => ` a${i}=""`).join('');
+    expect((await run(`<r><x${attrs}/></r>`, {})).at(-1)).toMatchObject({ reason: 'TOO_MANY_ATTRIBUTES' });
+  });
+
+  // Random documents: the pre-scan's counts are exact, the document parses at exactly those limits, and
+  // one less refuses it.
+  type Node = { name: string; attrs: string[]; children: Node[]; cdata: boolean; text: string };
+  const name = fc.constantFrom('a', 'b', 'Cube', 'x-y', 'n.1', '_z');
+  const value = fc.string({ maxLength: 6 }).map((v) => escapeXmlAttr(v.replace(/[^\u0020-\u007e]/g, '')));
+  const { tree } = fc.letrec((tie) => ({
+    tree: fc.record({
+      name,
+      attrs: fc.uniqueArray(fc.constantFrom('p', 'q', 'r', 'rate', 'time', 'ID'), { maxLength: 4 }),
+      children: fc.oneof(
+        { maxDepth: 4, depthIdentifier: 'tree' },
+        fc.constant([] as Node[]),
+        fc.array(tie('tree') as fc.Arbitrary<Node>, { maxLength: 3 }),
+      ),
+      cdata: fc.boolean(),
+      text: fc.constantFrom('', ' ', '\n  ', 'x &amp; y', '1.0479'),
+    }),
+  }));
+  const doc = fc.tuple(tree, fc.array(value, { minLength: 4, maxLength: 4 }));
+  const write = (n: Node, values: string[]): string =>
+    `<${n.name}${n.attrs.map((a, i) => ` ${a}="${values[i % values.length]}"`).join('')}>${n.text}${
+      n.cdata ? '<![CDATA[<raw> & ]]>' : ''
+    }${n.children.map((c) => write(c, values)).join('')}</${n.name}>`;
+  const count = (n: Node): XmlCounts =>
+    n.children
+      .map(count)
+      .reduce((a, b) => ({ elements: a.elements + b.elements, attributes: a.attributes + b.attributes }), {
+        elements: 1 + (n.cdata ? 1 : 0),
+        attributes: n.attrs.length,
+      });
+  const maxOwn = (n: Node): number => Math.max(n.attrs.length, ...n.children.map(maxOwn));
+
+  it('counts exactly, accepts at the limits, refuses one below', () => {
+    fc.assert(
+      fc.property(doc, ([root, values]) => {
+        const text = write(root, values);
+        const expected = count(root);
+        const counts: XmlCounts = { elements: -1, attributes: -1 };
+        expect(scanMarkup(text, DEFAULT_XML_LIMITS, counts)).toBeNull();
+        expect(counts).toEqual(expected);
+        const exact = {
+          maxElements: expected.elements,
+          maxAttributes: expected.attributes,
+          maxAttributesPerElement: maxOwn(root),
+        };
+        const accepted = parseXmlText(text, exact);
+        expect(accepted.ok).toBe(true);
+        expect(parseXmlText(text, { ...exact, maxElements: expected.elements - 1 })).toMatchObject({
+          ok: false,
+          refusal: { reason: 'TOO_MANY_ELEMENTS' },
+        });
+        if (expected.attributes > 0) {
+          expect(parseXmlText(text, { ...exact, maxAttributes: expected.attributes - 1 })).toMatchObject({
+            ok: false,
+            refusal: { reason: 'TOO_MANY_ATTRIBUTES' },
+          });
+          expect(parseXmlText(text, { ...exact, maxAttributesPerElement: maxOwn(root) - 1 })).toMatchObject({
+            ok: false,
+            refusal: { reason: 'TOO_MANY_ATTRIBUTES' },
+          });
+        }
+      }),
+      { numRuns: 300 },
+    );
   });
 });

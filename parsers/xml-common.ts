@@ -9,8 +9,9 @@
  * 2. encoding: strict UTF-8 (or the feed's configured encoding), agreeing with the XML declaration;
  * 3. no `<!DOCTYPE` anywhere (hence no entity declarations, no external entities, no billion laughs);
  * 4. only XML characters, only the five predefined entities and numeric character references, no `<` in
- *    attribute values, bounded nesting — checked by our own scanner, because fast-xml-parser's validator
- *    accepts `&undeclared;` and `<` inside attribute values;
+ *    attribute values, bounded nesting, a bounded number of elements and attributes (`XmlLimits`) —
+ *    checked by our own scanner, because fast-xml-parser's validator accepts `&undeclared;` and `<` inside
+ *    attribute values, and because the tree costs memory per node, not per byte (see `XmlLimits`);
  * 5. fast-xml-parser's validator for the rest of well-formedness, then its parser with entity processing
  *    switched off (`processEntities: false`): we decode the five entities and character references ourselves,
  *    so no library default (HTML entity tables, DOCTYPE entities, limits tuned for someone else) ever
@@ -41,6 +42,8 @@
  * | DOCTYPE_FORBIDDEN | the text contains `<!DOCTYPE` or `<!ENTITY` (anywhere, even in a comment)    |
  * | NOT_WELL_FORMED   | any well-formedness or namespace error, with line and column                 |
  * | TOO_DEEP          | elements nested deeper than 64                                               |
+ * | TOO_MANY_ELEMENTS | more than 1,000,000 elements and CDATA sections in the document              |
+ * | TOO_MANY_ATTRIBUTES | more than 256 attributes on one element, or 1,000,000 in the document      |
  * | WRONG_DOCUMENT    | the root element is not the one the feed reads (name or namespace URI)       |
  */
 import { isUtf8 } from 'node:buffer';
@@ -65,6 +68,56 @@ import {
 export const DEFAULT_XML_MAX_BYTES = 32 * 1024 * 1024;
 /** None of our documents nests deeper than about 15; anything far deeper is an attack or garbage. */
 export const MAX_XML_DEPTH = 64;
+
+/**
+ * Documents are parsed whole, and the tree costs memory per node rather than per byte: an element costs
+ * a few hundred bytes in fast-xml-parser's output and in our `XmlElement`s, an attribute about a hundred,
+ * a CDATA section as much as an element. Within the 50 MiB `maxBytes` default a sender could pack 12.5
+ * million `<x/>` (measured: past 4.5 GB, a V8 heap out-of-memory, exit 134, on every rerun) or 2.6 million
+ * attributes on one element (2.7 GB and 40 s). So the pre-scan counts nodes and refuses a document over
+ * these limits before any tree is built. They are set from the largest legitimate documents:
+ *
+ * - ECB: the full history since 1999 (eurofxref-hist.xml) is ~6,800 days × ~30 currencies ≈ 210,000
+ *   Cube elements and ≈ 415,000 attributes in 7.5 MB (the 90-day file is 1/75 of that);
+ * - hotel OTA: one message per hotel and night (demo/partners.ts); a stay in that layout is ~45 elements
+ *   and ~35 attributes in ~2.9 KB, so even a 3,000-checkout night is ~135,000 elements. A whole 50 MiB
+ *   batch indented that way (~18,000 stays) is 0.82 million elements and 0.62 million attributes, and
+ *   is accepted (~1.0 GB peak); the same minified (~28,000 stays, 1.25 million elements) is refused;
+ * - alliance claims: ~15 elements per claim, well below one element per 40 bytes.
+ *
+ * 1,000,000 elements and 1,000,000 attributes are therefore 5× the full ECB history and 7× a very busy
+ * hotel night, and keep the worst document they admit near the largest legitimate one. No element of
+ * OpenTravel, ECB or our own schema carries more than about 20 attributes, hence 256 per element, which
+ * also keeps fast-xml-parser's per-element attribute handling fast. (What remains proportional to bytes:
+ * fast-xml-parser concatenates character data one character at a time, ~32 bytes of heap per character
+ * until the text is flattened, so 50 MiB of text peaks near 1.9 GB: `maxBytes` is what bounds that.)
+ */
+export interface XmlLimits {
+  /** Deepest nesting of elements (TOO_DEEP). */
+  maxDepth: number;
+  /** Elements plus CDATA sections in the document (TOO_MANY_ELEMENTS). */
+  maxElements: number;
+  /** Attributes (namespace declarations included) on one element (TOO_MANY_ATTRIBUTES). */
+  maxAttributesPerElement: number;
+  /** Attributes in the whole document (TOO_MANY_ATTRIBUTES). */
+  maxAttributes: number;
+}
+
+export const MAX_XML_ELEMENTS = 1_000_000;
+export const MAX_XML_ATTRIBUTES_PER_ELEMENT = 256;
+export const MAX_XML_ATTRIBUTES = 1_000_000;
+
+export const DEFAULT_XML_LIMITS: Readonly<XmlLimits> = {
+  maxDepth: MAX_XML_DEPTH,
+  maxElements: MAX_XML_ELEMENTS,
+  maxAttributesPerElement: MAX_XML_ATTRIBUTES_PER_ELEMENT,
+  maxAttributes: MAX_XML_ATTRIBUTES,
+};
+
+/** Options of the XML feeds: the common ones, and the node limits (lowered by tests, never raised by config). */
+export interface XmlParseOptions extends ParseOptions {
+  xmlLimits?: Partial<XmlLimits>;
+}
 
 export interface XmlRefusal {
   reason: string;
@@ -298,7 +351,7 @@ function isXmlCodePoint(cp: number): boolean {
 }
 
 interface ScanError {
-  reason: 'NOT_WELL_FORMED' | 'TOO_DEEP';
+  reason: 'NOT_WELL_FORMED' | 'TOO_DEEP' | 'TOO_MANY_ELEMENTS' | 'TOO_MANY_ATTRIBUTES';
   message: string;
   offset: number;
 }
@@ -323,11 +376,24 @@ function checkReference(text: string, i: number): number | string {
   return end + 1;
 }
 
+/** What the pre-scan counted in a document it accepted. */
+export interface XmlCounts {
+  /** Elements plus CDATA sections. */
+  elements: number;
+  attributes: number;
+}
+
 /**
  * One linear pass over the text for what fast-xml-parser's validator lets through: undeclared entity
- * references, `<` inside attribute values, unterminated comments/CDATA/PIs, and excessive nesting.
+ * references, `<` inside attribute values, unterminated comments/CDATA/PIs, excessive nesting, and more
+ * elements or attributes than `limits` allow (counted before any tree exists, so memory stays bounded).
+ * Attributes are counted by their quoted values: in a start tag the validator accepts, each attribute has
+ * exactly one.
  */
-function scanMarkup(text: string, maxDepth: number): ScanError | null {
+export function scanMarkup(text: string, limits: XmlLimits, counts?: XmlCounts): ScanError | null {
+  const { maxDepth, maxElements, maxAttributesPerElement, maxAttributes } = limits;
+  let elements = 0;
+  let attributes = 0;
   let depth = 0;
   let i = 0;
   const n = text.length;
@@ -356,6 +422,8 @@ function scanMarkup(text: string, maxDepth: number): ScanError | null {
     } else if (text.startsWith('<![CDATA[', i)) {
       const end = text.indexOf(']]>', i + 9);
       if (end === -1) return fail('CDATA section is not closed', i);
+      // A CDATA section becomes a node of its own in the tree: it costs what an element costs.
+      if (++elements > maxElements) return tooManyElements(maxElements, i);
       i = end + 3;
     } else if (text.startsWith('<?', i)) {
       const end = text.indexOf('?>', i + 2);
@@ -365,8 +433,10 @@ function scanMarkup(text: string, maxDepth: number): ScanError | null {
       return fail("markup declaration '<!' is not allowed here", i);
     } else {
       const closing = text.charCodeAt(i + 1) === 0x2f; /* / */
+      if (!closing && ++elements > maxElements) return tooManyElements(maxElements, i);
       let j = i + 1;
       let quote = 0;
+      let own = 0;
       for (; j < n; j++) {
         const c = text.charCodeAt(j);
         if (quote !== 0) {
@@ -377,8 +447,23 @@ function scanMarkup(text: string, maxDepth: number): ScanError | null {
             if (typeof r === 'string') return fail(r, j);
             j = r - 1;
           }
-        } else if (c === 0x22 || c === 0x27) quote = c;
-        else if (c === 0x3e /* > */) break;
+        } else if (c === 0x22 || c === 0x27) {
+          quote = c;
+          if (++own > maxAttributesPerElement) {
+            return {
+              reason: 'TOO_MANY_ATTRIBUTES',
+              message: `an element has more than ${maxAttributesPerElement} attributes`,
+              offset: i,
+            };
+          }
+          if (++attributes > maxAttributes) {
+            return {
+              reason: 'TOO_MANY_ATTRIBUTES',
+              message: `more than ${maxAttributes} attributes in the document`,
+              offset: i,
+            };
+          }
+        } else if (c === 0x3e /* > */) break;
         else if (c === 0x3c) return fail("'<' inside a tag", j);
       }
       if (j >= n) return fail('tag is not closed', i);
@@ -392,7 +477,19 @@ function scanMarkup(text: string, maxDepth: number): ScanError | null {
       i = j + 1;
     }
   }
+  if (counts) {
+    counts.elements = elements;
+    counts.attributes = attributes;
+  }
   return null;
+}
+
+function tooManyElements(maxElements: number, offset: number): ScanError {
+  return {
+    reason: 'TOO_MANY_ELEMENTS',
+    message: `more than ${maxElements} elements (CDATA sections included) in the document`,
+    offset,
+  };
 }
 
 const REFERENCE = /&(?:#x([0-9A-Fa-f]+)|#([0-9]+)|(amp|lt|gt|quot|apos));/g;
@@ -463,6 +560,9 @@ const parser = new XMLParser({
 
 const XML_NS = 'http://www.w3.org/XML/1998/namespace';
 
+/** Shared by every element without attributes: a Map each would cost more than the element itself. */
+const NO_ATTRIBUTES: ReadonlyMap<string, string> = new Map();
+
 class NamespaceError extends Error {
   constructor(
     message: string,
@@ -498,11 +598,11 @@ function buildElement(
   const ns = prefix === 'xml' ? XML_NS : inScope.get(prefix);
   if (ns === undefined)
     throw new NamespaceError(`namespace prefix '${prefix}' of <${key}> is not declared`, start);
-  const attrs = new Map<string, string>();
+  let attrs: Map<string, string> | undefined;
   for (const [k, v] of Object.entries(rawAttrs)) {
     if (k.includes(':') || k === 'xmlns') continue;
     // Attribute-value normalisation (XML 1.0 §3.3.3): literal white space becomes a space, references survive.
-    attrs.set(k, decodeReferences(v.replace(/[\t\n]/g, ' ')));
+    (attrs ??= new Map()).set(k, decodeReferences(v.replace(/[\t\n]/g, ' ')));
   }
   const children: XmlElement[] = [];
   let text = '';
@@ -520,7 +620,7 @@ function buildElement(
   return {
     ns,
     name: colon === -1 ? key : key.slice(colon + 1),
-    attrs,
+    attrs: attrs ?? NO_ATTRIBUTES,
     children,
     text,
     start,
@@ -529,8 +629,11 @@ function buildElement(
   };
 }
 
-/** Parses decoded text into an element tree, or refuses it with a reason and a position. */
-export function parseXmlText(decoded: string, maxDepth = MAX_XML_DEPTH): XmlParseOutcome {
+/**
+ * Parses decoded text into an element tree, or refuses it with a reason and a position. `limits` lowers
+ * (or, in a test, changes) the node limits of `DEFAULT_XML_LIMITS`.
+ */
+export function parseXmlText(decoded: string, limits: Partial<XmlLimits> = {}): XmlParseOutcome {
   const text = decoded.replace(/\r\n?/g, '\n');
   const lines = new LineIndex(text);
   const refuse = (reason: string, message: string, offset?: number): XmlParseOutcome => {
@@ -560,7 +663,7 @@ export function parseXmlText(decoded: string, maxDepth = MAX_XML_DEPTH): XmlPars
       bad.index,
     );
   }
-  const scan = scanMarkup(text, maxDepth);
+  const scan = scanMarkup(text, { ...DEFAULT_XML_LIMITS, ...limits });
   if (scan) return refuse(scan.reason, scan.message, scan.offset);
   const valid = XMLValidator.validate(text, { allowBooleanAttributes: false });
   if (valid !== true) {
@@ -786,7 +889,7 @@ function accountLines<T>(
 export async function* parseXmlFeed<T>(
   spec: XmlFeedSpec<T>,
   inputs: ParseInput[],
-  options: ParseOptions = {},
+  options: XmlParseOptions = {},
 ): AsyncGenerator<ParseEvent<T>> {
   const maxBytes = options.maxBytes ?? DEFAULT_XML_MAX_BYTES;
   for (const input of inputs) {
@@ -804,7 +907,7 @@ export async function* parseXmlFeed<T>(
       yield* refused(input, decoded.refusal, bytes, { bytes: bytes.length });
       continue;
     }
-    const parsed = parseXmlText(decoded.text);
+    const parsed = parseXmlText(decoded.text, options.xmlLimits);
     if (!parsed.ok) {
       yield* refused(input, parsed.refusal, bytes, { bytes: bytes.length });
       continue;
