@@ -12,6 +12,7 @@ import {
   sweepTemporaryFiles,
   tokeniser,
   TokenSecretMissingError,
+  travelNamesNeededFrom,
 } from './retention.js';
 
 const DAY = 24 * 3600 * 1000;
@@ -181,8 +182,10 @@ describe('names as travelled', () => {
       travel_given_name: 'OLGA',
       updated_at: `${date}T23:00:00Z`,
     });
-    // The demo program's claim window is 365 days: on 1 March 2026 it reaches back to 1 March 2025.
-    await w.t.db.knex('activities').insert([flight('FLT:OLD', '2025-02-28'), flight('FLT:IN', '2025-03-01')]);
+    // The demo program's claim window is 365 days, further back than retro-claims' 6 months: on 1 March
+    // 2026 names are kept from 1 March 2025, three days' margin included from 26 February.
+    expect(travelNamesNeededFrom(w.config, '2026-03-01')).toBe('2025-02-26');
+    await w.t.db.knex('activities').insert([flight('FLT:OLD', '2025-02-25'), flight('FLT:IN', '2025-02-26')]);
     const r = await retentionJob({ ...w.ctx('2026-03-01'), env: {} });
     expect(r.counts.travelNamesCleared).toBe(1);
     expect(
@@ -195,5 +198,12 @@ describe('names as travelled', () => {
       { activity_key: 'FLT:OLD', travel_surname: null, travel_given_name: null },
     ]);
     expect((await retentionJob({ ...w.ctx('2026-03-01'), env: {} })).counts.travelNamesCleared).toBe(0);
+  });
+
+  it('keeps them as long as a retro-claim by flight and name may still come, when that reaches further back', () => {
+    const w = world();
+    const config = { ...w.config, earning: { ...w.config.earning, airClaimWindowDays: 30 } };
+    // A retro-claim may come 6 months after the flight: names are kept 6 months (and three days).
+    expect(travelNamesNeededFrom(config, '2026-04-19')).toBe('2025-10-16');
   });
 });

@@ -20,6 +20,7 @@ import type { Dirent } from 'node:fs';
 import { lstat, readdir, rm, rmdir, unlink } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import type { Knex } from 'knex';
+import type { LoadedConfig } from '../config/load.js';
 import { addDays, addMonths, type IsoDate } from '../lib/dates.js';
 import { coerceError, RedeyeError } from '../lib/errors.js';
 import { createTransport } from '../transports/index.js';
@@ -210,7 +211,7 @@ export const retentionJob: Job = async (ctx: JobContext): Promise<JobResult> => 
     ...(await blankOldRejects(ctx.db.knex, addDays(ctx.businessDate, -r.rejectTextDays))),
     travelNamesCleared: await clearTravelNames(
       ctx.db.knex,
-      addDays(ctx.businessDate, -ctx.config.earning.airClaimWindowDays),
+      travelNamesNeededFrom(ctx.config, ctx.businessDate),
     ),
     landedFilesRemoved: await removeLandedFiles(ctx, addDays(ctx.businessDate, -r.landedFileDays)),
     ...(await removeExportCopies(ctx, addDays(ctx.businessDate, -r.exportCopyDays), warnings)),
@@ -220,9 +221,20 @@ export const retentionJob: Job = async (ctx: JobContext): Promise<JobResult> => 
 };
 
 /**
- * Clears the names as travelled of flights older than the claim window (`earning.airClaimWindowDays`,
- * before `before`): they are kept only to match a retro-claim or a late coupon to the flight, and neither
- * can credit a flight outside the window any more.
+ * The oldest flight date whose names as travelled may still be needed: a late coupon is credited within
+ * the air claim window (`earning.airClaimWindowDays`), and a retro-claim by flight and name is matched up
+ * to `retroClaims.maxMonthsAfterFlight` after the flight, whichever reaches further back; three days more,
+ * so that a month's end (31 March − 1 month) never cuts a claim short.
+ */
+export function travelNamesNeededFrom(config: LoadedConfig, businessDate: IsoDate): IsoDate {
+  const air = addDays(businessDate, -config.earning.airClaimWindowDays);
+  const retro = addMonths(businessDate, -config.retroClaims.maxMonthsAfterFlight);
+  return addDays(air < retro ? air : retro, -3);
+}
+
+/**
+ * Clears the names as travelled of flights before `before` (`travelNamesNeededFrom`): they are kept only
+ * to match a retro-claim or a late coupon to the flight, and neither can credit it any more.
  */
 async function clearTravelNames(knex: Knex, before: IsoDate): Promise<number> {
   return Number(

@@ -14,6 +14,7 @@ import {
   type Person,
   type Scenario,
 } from './scenario.js';
+import { retentionJob } from '../../jobs/retention.js';
 
 const IVANOV: Person = { number: memberNumber(1), surname: 'IVANOV', givenName: 'IVAN' };
 const PETROVA: Person = { number: memberNumber(2), surname: 'PETROVA', givenName: 'ANNA' };
@@ -283,6 +284,31 @@ for (const engine of availableEngines()) {
       await w.night('2026-05-20');
       expect(await claimOutcome(w, 'C-9')).toEqual(['CREDITED', null]);
       expect(await w.balance(IVANOV.number)).toBe(461);
+    });
+
+    it('finds the flight by its name as travelled after the retention step, inside the retro-claim window', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV);
+      w.dropCoupons([coupon('0741000000001')]);
+      await w.night('2026-03-11');
+      // 40 days on: past the air claim window, inside the retro-claims' 6 months. The names stay.
+      expect((await w.run(retentionJob, '2026-04-19')).counts).toMatchObject({ travelNamesCleared: 0 });
+      w.dropRetroClaims([
+        {
+          id: 'C-10',
+          member: IVANOV.number,
+          received: '2026-04-20',
+          carrier: 'XX',
+          flight: '0245',
+          date: '2026-03-10',
+          from: 'SVO',
+          to: 'KZN',
+          surname: 'Ivanov',
+          givenName: 'Ivan',
+        },
+      ]);
+      await w.night('2026-04-20', { foretold: false });
+      expect(await claimOutcome(w, 'C-10')).toEqual(['CREDITED', null]);
     });
   });
 }
