@@ -100,6 +100,18 @@ describe('exit codes of a bad setting', () => {
     }
   });
 
+  it('a feed configured with an encoding no decoder knows: refused at start-up, naming the setting', async () => {
+    writeFileSync(
+      config,
+      example.replace('encoding: utf-8, holdHours: 48', 'encoding: klingon, holdHours: 48'),
+    );
+    const r = await redeye(['db', 'status']);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(
+      /- feeds\.ftl\.encoding \(line \d+\): is not a character encoding Redeye can read \(utf-8, cp866, windows-1251, iso-8859-1, …\)/,
+    );
+  });
+
   it('parse with an encoding no decoder knows: UNSUPPORTED_ENCODING, exit 2', async () => {
     const csv = join(dir, 'f.csv');
     writeFileSync(csv, 'a,b\n');
@@ -111,5 +123,12 @@ describe('exit codes of a bad setting', () => {
     writeFileSync(ftl, 'FTL\r\nENDFTL\r\n');
     const message = await redeye(['parse', 'ftl', '--encoding', 'klingon', ftl]);
     expect([message.code, message.err]).toEqual([2, r.err]);
+    // The XML feeds too: every file would be refused alike, so the setting is what is wrong.
+    const xml = join(dir, 'rates.xml');
+    writeFileSync(xml, '<?xml version="1.0" encoding="UTF-8"?><x/>');
+    for (const feed of ['fx', 'hotel', 'alliance-claims']) {
+      const refused = await redeye(['parse', feed, '--encoding', 'klingon', '--program', 'XX', xml]);
+      expect([feed, refused.code, refused.err]).toEqual([feed, 2, r.err]);
+    }
   });
 });

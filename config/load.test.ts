@@ -221,7 +221,15 @@ describe('configuration', () => {
     const withUrl = (url: string) => example.replace(/^(\s+url: ).*$/m, `$1${url}`);
     for (const [url, words] of [
       ['mysql://localhost/x', 'uses the scheme "mysql:", which Redeye does not support'],
-      ['postgres:/db/redeye', 'is not one Redeye reads (a PostgreSQL URL begins with postgres://)'],
+      [
+        'postgres:/db/redeye',
+        'is not one Redeye reads (a PostgreSQL URL begins with postgres://, in lower case)',
+      ],
+      [
+        'POSTGRES://db/redeye',
+        'is not one Redeye reads (a PostgreSQL URL begins with postgres://, in lower case)',
+      ],
+      ['SQLITE:./var/x.sqlite', 'is not one Redeye reads (write the scheme sqlite: in lower case)'],
       [
         '"postgres://u:p@db:99999/x"',
         'is not a valid PostgreSQL URL (check the host and port; @, / and : in a password are written %40, %2F and %3A)',
@@ -258,6 +266,9 @@ describe('configuration', () => {
       './var/a:b.sqlite',
       '/srv/redeye.sqlite',
       '"sqlite::memory:"',
+      // A plain path may hold a colon: a Windows drive, a file name with one.
+      "'C:\\redeye\\var\\redeye.sqlite'",
+      'data:2026.sqlite',
     ])
       expect(parseConfig(withUrl(url), '/etc/redeye/redeye.config.yaml', {}).database.url).toMatch(
         /^sqlite:/,

@@ -5,6 +5,7 @@
  * environment variables that hold them.
  */
 import cron from 'node-cron';
+import iconv from 'iconv-lite';
 import { z } from 'zod';
 import { isIsoDate } from '../lib/dates.js';
 import { LOG_LEVELS } from '../lib/log.js';
@@ -89,8 +90,8 @@ export const DATABASE_URL_FORMS =
 /**
  * What is wrong with a database URL, or undefined when `openDb` can open it. Anything else than a
  * PostgreSQL URL used to be taken for a SQLite path: `mysql://localhost/x` made a database in a folder
- * named `mysql:`. A scheme is letters, digits, `+`, `-` or `.` before the first `:` (RFC 3986); a plain
- * path with a colon later on (`./var/a:b.sqlite`) has none, and `sqlite:` takes any path.
+ * named `mysql:`. A scheme is letters, digits, `+`, `-` or `.` before `://`; a plain path may hold a
+ * colon anywhere (`C:\\redeye\\x.sqlite`, `data:2026.sqlite`), and `sqlite:` takes any path.
  */
 export function databaseUrlProblem(url: string): string | undefined {
   if (url.trim() === '') return `is empty: expected ${DATABASE_URL_FORMS}`;
@@ -99,11 +100,15 @@ export function databaseUrlProblem(url: string): string | undefined {
     return `is not a valid PostgreSQL URL (check the host and port; @, / and : in a password are written %40, %2F and %3A): expected ${DATABASE_URL_FORMS}`;
   }
   if (url.startsWith('sqlite:')) return undefined;
-  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(url)?.[1];
+  if (/^sqlite:/i.test(url))
+    return `is not one Redeye reads (write the scheme sqlite: in lower case): expected ${DATABASE_URL_FORMS}`;
+  if (/^postgres(ql)?:/i.test(url))
+    return `is not one Redeye reads (a PostgreSQL URL begins with postgres://, in lower case): expected ${DATABASE_URL_FORMS}`;
+  // Another scheme is one followed by `//` (mysql://…): a plain path may hold a colon (a Windows drive
+  // C:\…, a file name data:2026.sqlite).
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(url)?.[1];
   if (scheme === undefined) return undefined;
-  return /^postgres(ql)?$/i.test(scheme) || /^sqlite$/i.test(scheme)
-    ? `is not one Redeye reads (a PostgreSQL URL begins with postgres://): expected ${DATABASE_URL_FORMS}`
-    : `uses the scheme "${scheme}:", which Redeye does not support: expected ${DATABASE_URL_FORMS}`;
+  return `uses the scheme "${scheme}:", which Redeye does not support: expected ${DATABASE_URL_FORMS}`;
 }
 
 const database = z
@@ -322,7 +327,12 @@ const feed = z.strictObject({
   remoteDir: z.string().default('.'),
   /** Regular expression the file names must match. */
   pattern: regexString,
-  encoding: z.string().default('utf-8'),
+  encoding: z
+    .string()
+    .refine((name) => iconv.encodingExists(name), {
+      message: 'is not a character encoding Redeye can read (utf-8, cp866, windows-1251, iso-8859-1, …)',
+    })
+    .default('utf-8'),
   delimiter: z.string().length(1).optional(),
   completeness: completeness.default({ kind: 'none' }),
   afterFetch: z.enum(['archive', 'leave']).default('leave'),

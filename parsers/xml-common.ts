@@ -49,7 +49,7 @@
 import { isUtf8 } from 'node:buffer';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import iconv from 'iconv-lite';
-import { RedeyeError } from '../lib/errors.js';
+import { RedeyeError, UsageError } from '../lib/errors.js';
 import {
   clipText,
   MAX_REJECT_TEXT,
@@ -275,8 +275,14 @@ export function decodeXml(bytes: Buffer, encoding = 'utf-8'): DecodeOutcome {
     }
     text = body.toString('utf8');
   } else {
+    // A setting or option to correct, not a fault of the file: every file would be refused alike. The
+    // same refusal, code and exit status as the CSV and FTL readers give.
     if (!iconv.encodingExists(encoding))
-      return refuse(`unknown encoding ${JSON.stringify(encoding)} configured for this feed`);
+      throw new UsageError(
+        `unknown character encoding ${JSON.stringify(encoding)}`,
+        {},
+        { code: 'UNSUPPORTED_ENCODING' },
+      );
     text = iconv.decode(bytes, encoding);
   }
   const declaration = XML_DECLARATION.exec(text);

@@ -75,6 +75,7 @@ describe('redeye run and redeye schedule', () => {
         // Mid-month: the month-end is for 30 June, weeks away.
         [['run', 'monthly', '--date', '2026-06-03'], 'run monthly for 2026-06-30'],
         [['report', 'daily', '--date', '2026-06-05'], 'report daily for 2026-06-05'],
+        [['report', 'monthly', '--date', '2026-06-03'], 'report monthly for 2026-06-30'],
       ] as const) {
         const r = await redeye([...args], env);
         expect(r.code).toBe(2);
