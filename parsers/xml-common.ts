@@ -83,10 +83,14 @@ export const MAX_XML_DEPTH = 64;
  *   and ~35 attributes in ~2.9 KB, so even a 3,000-checkout night is ~135,000 elements. A whole 50 MiB
  *   batch indented that way (~18,000 stays) is 0.82 million elements and 0.62 million attributes, and
  *   is accepted (~1.0 GB peak); the same minified (~28,000 stays, 1.25 million elements) is refused;
- * - alliance claims: ~15 elements per claim, well below one element per 40 bytes.
+ * - alliance claims: 17 elements in ~600 bytes per claim as exporters/alliance-xml.ts writes them, so
+ *   1,000,000 elements are ~58,000 claims in one file (~35 MB, under `maxBytes`): a partner airline's
+ *   daily claims for our members on its flights are a few thousand, so the limit is ~20× that. A
+ *   larger file is refused whole (TOO_MANY_ELEMENTS) and the partner is asked to split it.
  *
- * 1,000,000 elements and 1,000,000 attributes are therefore 5× the full ECB history and 7× a very busy
- * hotel night, and keep the worst document they admit near the largest legitimate one. No element of
+ * 1,000,000 elements and 1,000,000 attributes are therefore 5× the full ECB history, 7× a very busy
+ * hotel night and ~20× a busy partner's daily claims, and keep the worst document they admit near the
+ * largest legitimate one. No element of
  * OpenTravel, ECB or our own schema carries more than about 20 attributes, hence 256 per element, which
  * also keeps fast-xml-parser's per-element attribute handling fast. (What remains proportional to bytes:
  * fast-xml-parser concatenates character data one character at a time, ~32 bytes of heap per character

@@ -481,6 +481,18 @@ describe('daily report Files and Unanswered claims, as the jobs record them', ()
           })
           .returning('id');
         const fileId = typeof row === 'object' ? (row as { id: number }).id : (row as number);
+        // One record the reader refused for two faults: two reject rows, as the summary counts them.
+        await knex('rejects').insert(
+          ['amount', 'currency'].map((field) => ({
+            file_id: fileId,
+            feed: 'partner',
+            line: 4,
+            field,
+            reason: field === 'amount' ? 'BAD_AMOUNT' : 'BAD_CURRENCY',
+            business_date: DAY,
+            created_at: `${DAY}T23:00:00Z`,
+          })),
+        );
         await knex('files').insert({
           direction: 'out',
           feed: 'partner-response',
@@ -536,7 +548,8 @@ describe('daily report Files and Unanswered claims, as the jobs record them', ()
         const byName = (name: string) => files.rows.find((r) => files.cell(r, 'File').value === name)!;
         expect(files.cell(byName('REDBANK_20260602_0001.csv'), 'Records').value).toBe(3);
         expect(files.cell(byName('REDBANK_20260602_0001.csv'), 'Posted').value).toBe(2);
-        expect(files.cell(byName('REDBANK_20260602_0001.csv'), 'Rejected').value).toBe(1);
+        expect(files.cell(byName('REDBANK_20260602_0001.csv'), 'Rejected').value).toBe(2);
+        expect(files.cell(byName('REDBANK_20260602_0001.resp.csv'), 'Rejected').value).toBeNull();
         expect(files.cell(byName('REDBANK_20260602_0001.resp.csv'), 'Posted').value).toBeNull();
         expect(files.cell(files.totals!, 'Posted').cached).toBe(2);
 

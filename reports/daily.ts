@@ -721,14 +721,19 @@ export async function dailyReport(
           )
         ).map((r) => [num(r.file_id), num(r.n)]),
       );
-      // Records of the night's files refused after reading: activities the rules refused, retro-claims
-      // settled as rejected by the report's date.
+      // Records of the night's files not credited, counted as the summary and the reject sheets count
+      // them: the reader's reject rows, activities the rules refused, retro-claims settled as rejected by
+      // the report's date.
       const refusedByFile = new Map(
         (
           await sqlRows<{ file_id: unknown; n: unknown }>(
             knex,
             `SELECT file_id, SUM(n) AS n FROM (
-                SELECT a.source_file_id AS file_id, COUNT(*) AS n
+                SELECT r.file_id AS file_id, COUNT(*) AS n
+                  FROM files f JOIN rejects r ON r.file_id = f.id
+                 WHERE f.business_date = ? GROUP BY 1
+                UNION ALL
+                SELECT a.source_file_id, COUNT(*)
                   FROM files f JOIN activities a ON a.source_file_id = f.id
                  WHERE f.business_date = ? AND a.status = 'REJECTED' GROUP BY 1
                 UNION ALL
@@ -736,7 +741,7 @@ export async function dailyReport(
                   FROM files f JOIN retro_claims c ON c.source_file_id = f.id
                  WHERE f.business_date = ? AND c.status = 'REJECTED' AND c.last_tried_on <= ? GROUP BY 1
               ) r GROUP BY 1`,
-            [businessDate, businessDate, businessDate],
+            [businessDate, businessDate, businessDate, businessDate],
           )
         ).map((r) => [num(r.file_id), num(r.n)]),
       );
@@ -773,12 +778,8 @@ export async function dailyReport(
             {
               header: 'Rejected',
               type: 'integer',
-              // The reader's rejects, and for a received file the records the rules refused since.
-              value: (f: FileRow) => {
-                const read = countOf(parseCounts(f.counts), 'rejects');
-                const refused = refusedByFile.get(Number(f.id)) ?? 0;
-                return read === null && refused === 0 ? null : (read ?? 0) + refused;
-              },
+              // Received files only: a file we sent rejects nothing.
+              value: (f: FileRow) => (f.direction === 'in' ? (refusedByFile.get(Number(f.id)) ?? 0) : null),
             },
           ],
           rows: keysetRows<FileRow>((after, size) =>
