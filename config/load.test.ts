@@ -39,6 +39,35 @@ describe('configuration', () => {
     expect(resolveDatabaseUrl('sqlite::memory:', '/x')).toBe('sqlite::memory:');
   });
 
+  it('puts the landing, outbox and reports folders under paths.var unless they are named', () => {
+    const withPaths = (block: string) => example.replace(/^paths:\n(?: {2}.*\n)+/m, `paths:\n${block}`);
+    const under = parseConfig(withPaths('  var: /data/redeye\n'), examplePath, {}).paths;
+    expect(under).toEqual({
+      var: '/data/redeye',
+      landing: '/data/redeye/landing',
+      outbox: '/data/redeye/outbox',
+      reports: '/data/redeye/reports',
+    });
+    const named = parseConfig(withPaths('  var: /data/redeye\n  reports: /srv/reports\n'), examplePath, {});
+    expect(named.paths).toMatchObject({ landing: '/data/redeye/landing', reports: '/srv/reports' });
+    expect(problems(withPaths('  var: ./var\n  report: ./r\n')).problems).toEqual([
+      expect.objectContaining({
+        path: 'paths.report',
+        message: 'unknown key "report" (did you mean "reports"?)',
+      }),
+    ]);
+  });
+
+  it('refuses a custom report named as a built-in report or command at start-up, not when the night reaches it', () => {
+    const broken = example.replace('- name: partner-points-by-month', '- name: daily');
+    expect(problems(broken).problems).toEqual([
+      expect.objectContaining({
+        path: 'reports.custom[0].name',
+        message: '"daily" is the name of a built-in report or command; choose another',
+      }),
+    ]);
+  });
+
   it('reports every problem at once, each with its path and line in the file', () => {
     const broken = example
       .replace('baseCurrency: USD', 'baseCurrency: dollars')

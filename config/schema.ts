@@ -127,14 +127,25 @@ const database = z
   })
   .default({ url: 'sqlite:./var/redeye.sqlite', busyTimeoutMs: 10_000, poolMax: 4 });
 
+/**
+ * The folders Redeye writes: `var` holds the others unless they are named (landing, outbox, reports
+ * default to `<var>/landing`, `<var>/outbox`, `<var>/reports`). Relative paths are resolved against the
+ * configuration file's folder by the loader.
+ */
 const paths = z
   .strictObject({
     var: z.string().default('./var'),
-    landing: z.string().default('./var/landing'),
-    outbox: z.string().default('./var/outbox'),
-    reports: z.string().default('./var/reports'),
+    landing: z.string().optional(),
+    outbox: z.string().optional(),
+    reports: z.string().optional(),
   })
-  .default({ var: './var', landing: './var/landing', outbox: './var/outbox', reports: './var/reports' });
+  .default({ var: './var' })
+  .transform((p) => ({
+    var: p.var,
+    landing: p.landing ?? `${p.var}/landing`,
+    outbox: p.outbox ?? `${p.var}/outbox`,
+    reports: p.reports ?? `${p.var}/reports`,
+  }));
 
 // ---------------------------------------------------------------------------------------------- earning
 
@@ -386,25 +397,21 @@ const exportsSection = z
         issuingOrganizationId: z.string().default('XX'),
         organizationDesignator: z.string().default('XX'),
         organizationName: z.string().default('Redeye Airlines'),
-        dir: z.string().default('invoices'),
       })
       .default({
         issuingOrganizationId: 'XX',
         organizationDesignator: 'XX',
         organizationName: 'Redeye Airlines',
-        dir: 'invoices',
       }),
     mailings: z
       .strictObject({
         format: z.enum(['csv', 'xml']).default('csv'),
-        dir: z.string().default('mailings'),
         expiryWarningDays: positiveInt.default(30),
         incompleteAfterDays: positiveInt.default(14),
         kinds: z.array(z.enum(mailingKinds)).default([...mailingKinds]),
       })
       .default({
         format: 'csv',
-        dir: 'mailings',
         expiryWarningDays: 30,
         incompleteAfterDays: 14,
         kinds: [...mailingKinds],
@@ -417,11 +424,9 @@ const exportsSection = z
       issuingOrganizationId: 'XX',
       organizationDesignator: 'XX',
       organizationName: 'Redeye Airlines',
-      dir: 'invoices',
     },
     mailings: {
       format: 'csv',
-      dir: 'mailings',
       expiryWarningDays: 30,
       incompleteAfterDays: 14,
       kinds: [...mailingKinds],
@@ -447,8 +452,17 @@ const mail = z.strictObject({
 const measure = z.enum(['pointsIssued', 'pointsRedeemed', 'pointsExpired', 'members', 'spend', 'activities']);
 const dimension = z.enum(['day', 'month', 'channel', 'partner', 'tier', 'route', 'cabin', 'serviceType']);
 
+/** Names a custom report may not take: the built-in reports, and `report send`. */
+export const RESERVED_REPORT_NAMES: ReadonlySet<string> = new Set(['daily', 'monthly', 'send']);
+
 const customReport = z.strictObject({
-  name: z.string().regex(/^[a-z][a-z0-9-]*$/, 'expected a lower-case name such as partner-by-month'),
+  name: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]*$/, 'expected a lower-case name such as partner-by-month')
+    .refine((name) => !RESERVED_REPORT_NAMES.has(name), {
+      error: (issue) =>
+        `"${String(issue.input)}" is the name of a built-in report or command; choose another`,
+    }),
   title: z.string().min(1),
   measures: z.array(measure).min(1),
   dimensions: z.array(dimension).min(1).max(2),

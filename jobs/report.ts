@@ -7,12 +7,11 @@
  */
 import { RedeyeError } from '../lib/errors.js';
 import { queueReportMail } from '../reports/outbox.js';
-import { checkCustomReportNames, produceReport, reportsDueOn } from '../reports/produce.js';
+import { produceReport, reportsDueOn } from '../reports/produce.js';
 import type { Job, JobContext, JobResult } from './types.js';
 
 export const reportJob: Job = async (ctx: JobContext): Promise<JobResult> => {
   const { db, config, businessDate, logger } = ctx;
-  checkCustomReportNames(config);
   const due = reportsDueOn(config, businessDate);
   const counts = { reports: 0, charts: 0, queued: 0, alreadyQueued: 0 };
   const warnings: string[] = [];

@@ -5,25 +5,11 @@
 import type { LoadedConfig } from '../config/load.js';
 import type { Db } from '../db/connection.js';
 import { endOfMonth, isIsoDate, type IsoDate } from '../lib/dates.js';
-import { ConfigError, UsageError } from '../lib/errors.js';
+import { UsageError } from '../lib/errors.js';
 import { defaultOutDir, reportClock, type Clock, type ReportResult } from './common.js';
 import { customReport, findCustomReport } from './custom.js';
 import { dailyReport } from './daily.js';
 import { monthlyReport } from './monthly.js';
-
-/** Names a custom report may not take: the built-in reports, and `report send`. */
-export const RESERVED_REPORT_NAMES: ReadonlySet<string> = new Set(['daily', 'monthly', 'send']);
-
-export function checkCustomReportNames(config: LoadedConfig): void {
-  const problems = config.reports.custom
-    .map((r, i) => ({ r, i }))
-    .filter(({ r }) => RESERVED_REPORT_NAMES.has(r.name))
-    .map(({ r, i }) => ({
-      path: `reports.custom[${i}].name`,
-      message: `"${r.name}" is the name of a built-in report or command; choose another`,
-    }));
-  if (problems.length > 0) throw new ConfigError('a custom report uses a reserved name', problems);
-}
 
 export function reportNames(config: LoadedConfig): string[] {
   return ['daily', 'monthly', ...config.reports.custom.map((r) => r.name)];
@@ -44,7 +30,6 @@ export async function produceReport(
   if (!isIsoDate(businessDate)) {
     throw new UsageError(`the business date must be YYYY-MM-DD, got ${JSON.stringify(businessDate)}`);
   }
-  checkCustomReportNames(config);
   if (name === 'daily') return dailyReport(db, config, businessDate, outDir, clock);
   if (name === 'monthly') return monthlyReport(db, config, businessDate, outDir, clock);
   const definition = findCustomReport(config, name);
