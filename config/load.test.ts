@@ -68,6 +68,16 @@ describe('configuration', () => {
     ]);
   });
 
+  it('refuses secure SMTP with requireTLS at start-up, as the mailer would when the night sends', () => {
+    const broken = example.replace('port: 25, secure: false,', 'port: 465, secure: true, requireTLS: true,');
+    expect(problems(broken).problems).toEqual([
+      expect.objectContaining({
+        path: 'mail.smtp.requireTLS',
+        message: 'STARTTLS is for plain connections; secure is already TLS',
+      }),
+    ]);
+  });
+
   it('reports every problem at once, each with its path and line in the file', () => {
     const broken = example
       .replace('baseCurrency: USD', 'baseCurrency: dollars')

@@ -434,15 +434,22 @@ const exportsSection = z
   });
 
 const mail = z.strictObject({
-  smtp: z.strictObject({
-    host: z.string().min(1),
-    port: z.number().int().min(1).max(65535).default(587),
-    /** Implicit TLS (port 465). With false, STARTTLS is used when offered, or required with requireTLS. */
-    secure: z.boolean().default(false),
-    requireTLS: z.boolean().default(false),
-    userEnv: envName.optional(),
-    passwordEnv: envName.optional(),
-  }),
+  smtp: z
+    .strictObject({
+      host: z.string().min(1),
+      port: z.number().int().min(1).max(65535).default(587),
+      /** Implicit TLS (port 465). With false, STARTTLS is used when offered, or required with requireTLS. */
+      secure: z.boolean().default(false),
+      requireTLS: z.boolean().default(false),
+      userEnv: envName.optional(),
+      passwordEnv: envName.optional(),
+    })
+    // Refused at start-up as the mailer refuses it when the night sends: STARTTLS upgrades a plain
+    // connection, and with `secure` there is none.
+    .refine((smtp) => !(smtp.secure && smtp.requireTLS), {
+      path: ['requireTLS'],
+      message: 'STARTTLS is for plain connections; secure is already TLS',
+    }),
   from: z.string().min(3),
   /** Distribution lists by report name (`daily`, `monthly`, or a custom report's name). */
   lists: z.record(z.string(), z.array(z.string().min(3))).default({}),
