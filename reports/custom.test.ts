@@ -8,7 +8,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LoadedConfig } from '../config/load.js';
-import { ConfigError } from '../lib/errors.js';
 import { availableEngines, createTestDatabase, type TestDb } from '../test/harness/db.js';
 import { dumpXlsx, skipWithoutOpenpyxl } from '../test/harness/openpyxl.js';
 import { buildScenario, pngStats, scenarioConfig, tableOf } from '../test/harness/report-scenario.js';
@@ -280,11 +279,20 @@ for (const engine of availableEngines()) {
       await expect(produceReport('no-such-report', t.db, config, DAY)).rejects.toThrow(
         /no report named "no-such-report"/,
       );
-      const clash = scenarioConfig(join(dir, 'clash'), {
-        customReports: '    - { name: monthly, title: Clash, measures: [spend], dimensions: [partner] }\n',
-      });
-      await expect(produceReport('daily', t.db, clash, DAY, join(dir, 'clash-out'))).rejects.toBeInstanceOf(
-        ConfigError,
+      // Refused with the configuration, before any night runs.
+      expect(() =>
+        scenarioConfig(join(dir, 'clash'), {
+          customReports: '    - { name: monthly, title: Clash, measures: [spend], dimensions: [partner] }\n',
+        }),
+      ).toThrow(
+        expect.objectContaining({
+          problems: [
+            expect.objectContaining({
+              path: 'reports.custom[0].name',
+              message: '"monthly" is the name of a built-in report or command; choose another',
+            }),
+          ],
+        }),
       );
     });
   });
