@@ -169,6 +169,23 @@ for (const engine of availableEngines()) {
       });
     }
 
+    it('shows the copy Redeye keeps of a file, and says when the retention step has removed it', async () => {
+      const kept = join(dir, 'FLOWN_20260311.csv');
+      writeFileSync(kept, 'ticket_number\n');
+      const gone = join(dir, 'FLOWN_20251101.csv');
+      for (const [id, path] of [
+        [31, kept],
+        [32, gone],
+      ] as const) {
+        await file(id, 'flown', path.slice(dir.length + 1));
+        await t.db.knex('files').where({ id }).update({ local_path: path });
+      }
+      expect((await files(config, t.url, ['show', '31'])).out).toContain(`\n  copy ${kept}\n`);
+      expect((await files(config, t.url, ['show', '32'])).out).toContain(
+        `\n  copy ${gone} (removed: retention, or by hand)\n`,
+      );
+    });
+
     it('lists the activities the rules refused with line, member and activity key, and counts no points for them', async () => {
       await file(1015, 'redemptions', 'REDEMPTIONS_20260311.csv');
       const activity = (

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { RedeyeError, UsageError } from '../../lib/errors.js';
 import { isIsoDate } from '../../lib/dates.js';
@@ -266,6 +267,11 @@ export function registerFiles(program: Command, run: ActionRunner): void {
           `  business date ${file.businessDate ?? '-'}, ${file.direction === 'in' ? `received ${file.receivedAt}` : `delivered ${file.deliveredAt ?? 'not yet'}`}`,
         );
         if (file.remotePath) ctx.output.out(`  ${file.transport ?? ''}:${file.remotePath}`);
+        // The copy Redeye keeps: the retention step removes it whole after its period (retention.*Days).
+        if (file.localPath)
+          ctx.output.out(
+            `  copy ${file.localPath}${existsSync(file.localPath) ? '' : ' (removed: retention, or by hand)'}`,
+          );
         ctx.output.out(
           `  verdict ${file.verdict}${file.reason ? ` (${file.reason})` : ''}${file.message ? `: ${file.message}` : ''}`,
         );
