@@ -6,14 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../../test/harness/db.js';
 import { awardPostingKey, couponKey } from '../activity.js';
-import {
-  memberNumber,
-  replaceOnce,
-  useScenario,
-  type Coupon,
-  type Person,
-  type Scenario,
-} from './scenario.js';
+import { memberNumber, replaceOnce, useScenario, type Coupon, type Person } from './scenario.js';
+import { claimOutcome } from './edges.js';
 import { retentionJob } from '../../jobs/retention.js';
 
 const IVANOV: Person = { number: memberNumber(1), surname: 'IVANOV', givenName: 'IVAN' };
@@ -34,11 +28,6 @@ const coupon = (ticket: string, over: Partial<Coupon> = {}): Coupon => ({
   tax: '30.00',
   ...over,
 });
-
-const claimOutcome = async (w: Scenario, id: string) => {
-  const c = await w.knex('retro_claims').where({ claim_id: id }).first();
-  return [c?.status, c?.reason];
-};
 
 for (const engine of availableEngines()) {
   describe(`retro-claims (${engine})`, () => {

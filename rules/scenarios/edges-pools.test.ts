@@ -1,0 +1,125 @@
+/**
+ * Worked examples where the program rules meet: each computed by hand from README and MISSION and
+ * checked on both engines, with the ledger invariants, by the scenario harness.
+ */
+import { describe, expect, it } from 'vitest';
+import { availableEngines } from '../../test/harness/db.js';
+import { memberNumber, useScenario, type Person } from './scenario.js';
+import { couponsFrom } from './edges.js';
+
+const HOUSEHOLD = { type: 'HOUSEHOLD', id: 'H9' } as const;
+const ANNA: Person = { number: memberNumber(41), surname: 'SOKOLOVA', givenName: 'ANNA', group: HOUSEHOLD };
+const BORIS: Person = { number: memberNumber(42), surname: 'SOKOLOV', givenName: 'BORIS', group: HOUSEHOLD };
+
+const cpn = couponsFrom(7_000_000_000, ANNA);
+
+for (const engine of availableEngines()) {
+  describe(`edge cases of pools (${engine})`, () => {
+    const s = useScenario(engine);
+
+    it('a retro-claim of a pool member earns into the pool', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', ANNA);
+      const c = cpn(null, '2026-03-10', '100.00');
+      w.dropCoupons([c]);
+      await w.night('2026-03-11');
+      w.dropRetroClaims([
+        {
+          id: 'C-1',
+          member: ANNA.number,
+          received: '2026-03-28',
+          ticket: c.ticket,
+          coupon: 1,
+          surname: 'SOKOLOVA',
+          givenName: 'ANNA',
+        },
+      ]);
+      await w.night('2026-03-28');
+      expect([
+        await w.poolBalance('H9'),
+        await w.balance(ANNA.number),
+        await w.statusBalance(ANNA.number),
+      ]).toEqual([461, 0, 10000]);
+    });
+
+    it('a partner-airline claim and a hotel stay of a pool member earn into the pool', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', ANNA);
+      w.dropAllianceClaims('LH', [
+        {
+          id: 'L-1',
+          member: ANNA.number,
+          surname: 'SOKOLOVA',
+          givenName: 'ANNA',
+          carrier: 'LH',
+          flight: '1447',
+          date: '2026-03-10',
+          from: 'FRA',
+          to: 'SVO',
+          cabin: 'Y',
+          rbd: 'Y',
+        },
+      ]);
+      await w.night('2026-03-11');
+      w.dropHotel('GS', [
+        {
+          member: ANNA.number,
+          surname: 'SOKOLOVA',
+          givenName: 'ANNA',
+          reservation: 'RES-1',
+          checkIn: '2026-03-10',
+          checkOut: '2026-03-12',
+          revenue: [{ category: '9', amount: '200.00' }],
+        },
+      ]);
+      await w.night('2026-03-13');
+      const pool = await w.poolBalance('H9');
+      expect(await w.balance(ANNA.number)).toBe(0);
+      expect(pool).toBeGreaterThan(400);
+    });
+
+    it('a refund after the flyer left the pool takes the points back from the pool', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', ANNA, BORIS);
+      const c = cpn(ANNA, '2026-03-10', '100.00');
+      w.dropCoupons([c]);
+      await w.night('2026-03-11');
+      expect(await w.poolBalance('H9')).toBe(461);
+      w.dropMembers([{ ...ANNA, group: undefined, updatedAt: '2026-03-12T00:00:00Z' }]);
+      await w.night('2026-03-12');
+      w.dropCoupons([{ ...c, status: 'R' }]);
+      await w.night('2026-03-13', { foretold: false });
+      const a = (await w.activitiesOf(ANNA.number))[0]!;
+      expect([a.status, await w.poolBalance('H9'), await w.statusBalance(ANNA.number)]).toEqual([
+        'REVERSED',
+        0,
+        0,
+      ]);
+    });
+
+    it('a pool redemption cancelled after the member left the pool goes back to the pool', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', ANNA, BORIS);
+      w.dropCoupons([cpn(ANNA, '2026-03-10', '100.00')]);
+      await w.night('2026-03-11');
+      w.dropRedemptions([
+        { id: 'R-1', member: ANNA.number, date: '2026-03-12', service: 'SEAT', points: 400 },
+      ]);
+      await w.night('2026-03-12');
+      w.dropMembers([{ ...ANNA, group: undefined, updatedAt: '2026-03-13T00:00:00Z' }]);
+      await w.night('2026-03-13');
+      w.dropRedemptions([
+        {
+          id: 'R-1',
+          member: ANNA.number,
+          date: '2026-03-14',
+          service: 'SEAT',
+          points: 400,
+          status: 'CANCELLED',
+        },
+      ]);
+      await w.night('2026-03-14');
+      expect([await w.poolBalance('H9'), await w.balance(ANNA.number)]).toEqual([461, 0]);
+    });
+  });
+}
