@@ -197,6 +197,10 @@ describe('hotel: project fixtures', () => {
     ]);
     expect(rejects.every((r) => r.path === 'OTA_HotelStayInfoNotifRQ/StayInfos/StayInfo')).toBe(true);
     expect(rejects[1]).toMatchObject({ text: '12,50', line: 10 });
+    // The message says what an amount may be, limits included.
+    expect(rejects[1]!.message).toContain(
+      'is not an amount (decimal, at most 15 digits before the point and 3 after, DecimalPlaces 0-3)',
+    );
     expect(rejects[2]!.text).toBe('2026-02-30');
     expect(rejects[0]!.text).toContain('<StayInfo SequenceNumber="1">');
     expect(records.map((r) => [r.seq, r.record.memberNumber, r.record.pointsEarned])).toEqual([

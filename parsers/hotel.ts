@@ -248,7 +248,7 @@ function money(el: XmlElement, field: string): { amount: string; currency: strin
     throw new StayProblem(
       `${field}/@Amount`,
       'BAD_AMOUNT',
-      `${field}/@Amount ${JSON.stringify(raw)} is not an amount (decimal, at most ${MAX_DECIMALS} decimals, DecimalPlaces 0-${MAX_DECIMALS})`,
+      `${field}/@Amount ${JSON.stringify(raw)} is not an amount (decimal, at most ${MAX_INTEGER_DIGITS} digits before the point and ${MAX_DECIMALS} after, DecimalPlaces 0-${MAX_DECIMALS})`,
       raw,
     );
   }
