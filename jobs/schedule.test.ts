@@ -17,7 +17,8 @@ function scheduled(yaml: string): string {
     );
 }
 
-async function succeeded(w: TestWorld, job: string, date: string, status = 'succeeded'): Promise<void> {
+/** A run of `job` for `date` recorded as it ended (`succeeded` unless said). */
+async function ran(w: TestWorld, job: string, date: string, status = 'succeeded'): Promise<void> {
   const at = new Date().toISOString();
   await w.t.db.knex('job_runs').insert({
     job,
@@ -28,6 +29,21 @@ async function succeeded(w: TestWorld, job: string, date: string, status = 'succ
     host: hostname(),
     pid: 1,
   });
+}
+
+/** A scheduler started at `at` (UTC) that runs its catch-up and stops. */
+async function catchUpAt(w: TestWorld, at: string): Promise<Scheduler> {
+  const s = new Scheduler({
+    db: w.t.db,
+    config: w.config,
+    logger: silentLogger,
+    env: {},
+    now: () => new Date(at),
+  });
+  await s.start();
+  await s.idle();
+  await s.stop();
+  return s;
 }
 
 const runsOf = (w: TestWorld) =>
@@ -45,7 +61,7 @@ for (const engine of availableEngines()) {
     });
 
     it('lists the business dates missed since the last successful run, bounded by catchUpDays', async () => {
-      await succeeded(w, 'tiers', '2026-11-20');
+      await ran(w, 'tiers', '2026-11-20');
       const daily = { job: 'tiers' as const, cron: '0 3 * * *', dateOffsetDays: -1 };
       expect(await missedDates(w.t.db, daily, new Date('2026-11-24T10:00:00Z'), 'UTC', 5)).toEqual([
         '2026-11-21',
@@ -72,18 +88,9 @@ for (const engine of availableEngines()) {
     });
 
     it('after an outage runs every missed night, oldest first, then leaves today to the cron', async () => {
-      await succeeded(w, 'tiers', '2026-11-22');
+      await ran(w, 'tiers', '2026-11-22');
       // 01:00 on the 26th: the 03:00 run for the 25th is still to come today.
-      const s = new Scheduler({
-        db: w.t.db,
-        config: w.config,
-        logger: silentLogger,
-        env: {},
-        now: () => new Date('2026-11-26T01:00:00Z'),
-      });
-      await s.start();
-      await s.idle();
-      await s.stop();
+      await catchUpAt(w, '2026-11-26T01:00:00Z');
       expect((await runsOf(w)).map((r) => r.business_date)).toEqual([
         '2026-11-22',
         '2026-11-23',
@@ -92,40 +99,22 @@ for (const engine of availableEngines()) {
     });
 
     it('catches up a night that failed though a later one succeeded, and nothing before its first success', async () => {
-      await succeeded(w, 'tiers', '2026-11-21', 'failed');
-      await succeeded(w, 'tiers', '2026-11-22');
-      await succeeded(w, 'tiers', '2026-11-23', 'failed');
-      await succeeded(w, 'tiers', '2026-11-24');
+      await ran(w, 'tiers', '2026-11-21', 'failed');
+      await ran(w, 'tiers', '2026-11-22');
+      await ran(w, 'tiers', '2026-11-23', 'failed');
+      await ran(w, 'tiers', '2026-11-24');
       const daily = { job: 'tiers' as const, cron: '0 3 * * *', dateOffsetDays: -1 };
       expect(await missedDates(w.t.db, daily, new Date('2026-11-26T01:00:00Z'), 'UTC', 7)).toEqual([
         '2026-11-23',
       ]);
-      const s = new Scheduler({
-        db: w.t.db,
-        config: w.config,
-        logger: silentLogger,
-        env: {},
-        now: () => new Date('2026-11-26T01:00:00Z'),
-      });
-      await s.start();
-      await s.idle();
-      await s.stop();
+      const s = await catchUpAt(w, '2026-11-26T01:00:00Z');
       expect(s.runs.map((r) => [r.businessDate, r.status])).toEqual([['2026-11-23', 'succeeded']]);
     });
 
     it('runs the night whose time has passed while it was down as part of the catch-up', async () => {
-      await succeeded(w, 'tiers', '2026-11-23');
+      await ran(w, 'tiers', '2026-11-23');
       // 10:00: today's 03:00 run (for the 25th) was missed and the cron will not come back today.
-      const s = new Scheduler({
-        db: w.t.db,
-        config: w.config,
-        logger: silentLogger,
-        env: {},
-        now: () => new Date('2026-11-26T10:00:00Z'),
-      });
-      await s.start();
-      await s.idle();
-      await s.stop();
+      await catchUpAt(w, '2026-11-26T10:00:00Z');
       expect((await runsOf(w)).map((r) => r.business_date)).toEqual([
         '2026-11-23',
         '2026-11-24',
@@ -134,7 +123,7 @@ for (const engine of availableEngines()) {
     });
 
     it('stops cleanly: the running job finishes and nothing further starts', async () => {
-      await succeeded(w, 'tiers', '2026-11-20');
+      await ran(w, 'tiers', '2026-11-20');
       const s = new Scheduler({
         db: w.t.db,
         config: w.config,
@@ -154,7 +143,7 @@ for (const engine of availableEngines()) {
     });
 
     it('does not take a run stopped by SIGTERM for done: the next start catches it up', async () => {
-      await succeeded(w, 'tiers', '2026-11-23');
+      await ran(w, 'tiers', '2026-11-23');
       const now = () => new Date('2026-11-26T10:00:00Z');
       const s = new Scheduler({ db: w.t.db, config: w.config, logger: silentLogger, env: {}, now });
       const tiers = STEP_JOBS.tiers;
@@ -188,7 +177,7 @@ for (const engine of availableEngines()) {
 
     if (engine === 'postgres') {
       it('two schedulers on one database run each job once per date', async () => {
-        await succeeded(w, 'tiers', '2026-11-20');
+        await ran(w, 'tiers', '2026-11-20');
         const second = openDb(w.t.url);
         try {
           const now = () => new Date('2026-11-26T10:00:00Z');
