@@ -6,7 +6,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../test/harness/db.js';
-import { memberNumber, useScenario, type Person, type Scenario } from '../rules/scenarios/scenario.js';
+import {
+  mailable,
+  memberNumber,
+  useScenario,
+  type Person,
+  type Scenario,
+} from '../rules/scenarios/scenario.js';
 
 const HOUSEHOLD = { type: 'HOUSEHOLD', id: 'HH-7' } as const;
 const MOTHER: Person = { number: memberNumber(71), surname: 'SMIRNOVA', givenName: 'OLGA', group: HOUSEHOLD };
@@ -14,15 +20,6 @@ const SON: Person = { number: memberNumber(72), surname: 'SMIRNOV', givenName: '
 const ANNA: Person = { number: memberNumber(73), surname: 'KOZLOVA', givenName: 'ANNA' };
 const IVANOV: Person = { number: memberNumber(74), surname: 'IVANOV', givenName: 'IVAN' };
 const BORIS: Person = { number: memberNumber(75), surname: 'SMIRNOV', givenName: 'BORIS', group: HOUSEHOLD };
-
-/** Gives members an address and their consent to every mailing. */
-async function mailable(w: Scenario, ...people: Person[]): Promise<void> {
-  for (const p of people)
-    await w
-      .knex('members')
-      .where({ number: p.number })
-      .update({ email: `${p.givenName.toLowerCase()}@example.com`, consent: JSON.stringify({ ALL: true }) });
-}
 
 let rentals = 0;
 /** A DRIVE rental day: `points` dollars of spend earn as many points. */

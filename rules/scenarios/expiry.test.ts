@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../../test/harness/db.js';
 import { Accounts } from '../../ledger/accounts.js';
 import { expireJob } from '../../jobs/expire.js';
-import { memberNumber, replaceOnce, useScenario, type Person, type Scenario } from './scenario.js';
+import { mailable, memberNumber, replaceOnce, useScenario, type Person, type Scenario } from './scenario.js';
 
 const IVANOV: Person = { number: memberNumber(1), surname: 'IVANOV', givenName: 'IVAN' };
 const PETROVA: Person = { number: memberNumber(2), surname: 'PETROVA', givenName: 'ANNA' };
@@ -15,15 +15,6 @@ const HOUSEHOLD = { type: 'HOUSEHOLD', id: 'HH-1' } as const;
 const MOTHER: Person = { number: memberNumber(11), surname: 'SMIRNOVA', givenName: 'OLGA', group: HOUSEHOLD };
 const SON: Person = { number: memberNumber(12), surname: 'SMIRNOV', givenName: 'PAVEL', group: HOUSEHOLD };
 const FATHER: Person = { number: memberNumber(13), surname: 'SMIRNOV', givenName: 'IGOR', group: HOUSEHOLD };
-
-/** Gives members an address and their consent to every mailing. */
-async function mailable(w: Scenario, ...people: Person[]): Promise<void> {
-  for (const p of people)
-    await w
-      .knex('members')
-      .where({ number: p.number })
-      .update({ email: `${p.givenName.toLowerCase()}@example.com`, consent: JSON.stringify({ ALL: true }) });
-}
 
 /** A DRIVE rental day: `points` dollars of spend earn as many points. */
 function rent(w: Scenario, who: Person, txn: string, date: string, points: number): void {

@@ -793,6 +793,15 @@ export function useScenario(engine: Engine, edit?: (yaml: string) => string): ()
 }
 
 /** Replaces `from` by `to` in the YAML, failing loudly when the demo configuration no longer has it. */
+/** Gives members an address and their consent to every mailing (the mailing lists' scenarios). */
+export async function mailable(w: Scenario, ...people: Person[]): Promise<void> {
+  for (const p of people)
+    await w
+      .knex('members')
+      .where({ number: p.number })
+      .update({ email: `${p.givenName.toLowerCase()}@example.com`, consent: JSON.stringify({ ALL: true }) });
+}
+
 export function replaceOnce(yaml: string, from: string, to: string): string {
   if (!yaml.includes(from))
     throw new Error(`the demo configuration no longer contains ${JSON.stringify(from)}`);
