@@ -96,8 +96,14 @@ function marketingOf(d: ActivityDetail | null): { carrier: string; number: strin
   return m ? { carrier: m[1]!, number: m[2]! } : null;
 }
 
+/**
+ * The detail of an archived passenger, as far as claims read it: its marketing flight and a coupon's
+ * operating carrier. Most rows carry neither, and are not parsed (this runs for every unclaimed row).
+ */
 function detailOf(detail: unknown): ActivityDetail | null {
-  return typeof detail === 'string' && detail !== '' ? (JSON.parse(detail) as ActivityDetail) : null;
+  return typeof detail === 'string' && (detail.includes('marketing') || detail.includes('operatingCarrier'))
+    ? (JSON.parse(detail) as ActivityDetail)
+    : null;
 }
 
 const str = (v: unknown) => (v === null || v === undefined || v === '' ? null : String(v));
@@ -170,12 +176,15 @@ export async function unclaimedPassengers(
       marketing,
     };
     if (notOwnFlight(facts, program)) continue;
-    passengers.push(passengerOf(r, detail));
+    passengers.push(passengerOf(r, marketing));
   }
   return passengers;
 }
 
-function passengerOf(r: Record<string, unknown>, detail: ActivityDetail | null): PassengerActivity {
+function passengerOf(
+  r: Record<string, unknown>,
+  marketing: { carrier: string; number: string } | null,
+): PassengerActivity {
   return {
     id: Number(r.id),
     activityKey: String(r.activity_key),
@@ -192,7 +201,7 @@ function passengerOf(r: Record<string, unknown>, detail: ActivityDetail | null):
     flownClass: str(r.flown_class),
     ticketNumber: str(r.ticket_number),
     couponNumber: r.coupon_number === null || r.coupon_number === undefined ? null : Number(r.coupon_number),
-    ...marketingFields(marketingOf(detail)),
+    ...marketingFields(marketing),
   };
 }
 
