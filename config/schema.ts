@@ -84,7 +84,7 @@ const program = z.strictObject({
 // ---------------------------------------------------------------------------------------------- database
 
 /** The forms of `database.url` (and REDEYE_DATABASE_URL) that `openDb` opens, as errors state them. */
-export const DATABASE_URL_FORMS =
+const DATABASE_URL_FORMS =
   'sqlite:<path> (or a plain file path) or postgres://user:password@host:port/database (postgresql:// too)';
 
 /**

@@ -138,7 +138,7 @@ const REMOVED_KEYS = new Set(['birthDate', 'email', 'phone']);
 const TOKEN = /^TOK-[0-9A-F]{16}$/;
 
 /** Replaces the personal fields of a claim's JSON at any depth; true when anything changed. */
-export function scrubPersonal(value: unknown, token: (v: string | null) => string | null): boolean {
+function scrubPersonal(value: unknown, token: (v: string | null) => string | null): boolean {
   if (value === null || typeof value !== 'object') return false;
   let changed = false;
   if (Array.isArray(value)) {

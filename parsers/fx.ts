@@ -144,7 +144,7 @@ function handle(doc: XmlDocument): XmlFileResult<FxRate> {
 }
 
 /** The FX parser; its options may lower the XML node limits (tests do). */
-export interface FxFeedParser extends FeedParser<FxRate> {
+interface FxFeedParser extends FeedParser<FxRate> {
   parse(inputs: ParseInput[], options?: XmlParseOptions): AsyncIterable<ParseEvent<FxRate>>;
 }
 

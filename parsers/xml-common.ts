@@ -107,9 +107,9 @@ export interface XmlLimits {
   maxAttributes: number;
 }
 
-export const MAX_XML_ELEMENTS = 1_000_000;
-export const MAX_XML_ATTRIBUTES_PER_ELEMENT = 256;
-export const MAX_XML_ATTRIBUTES = 1_000_000;
+const MAX_XML_ELEMENTS = 1_000_000;
+const MAX_XML_ATTRIBUTES_PER_ELEMENT = 256;
+const MAX_XML_ATTRIBUTES = 1_000_000;
 
 export const DEFAULT_XML_LIMITS: Readonly<XmlLimits> = {
   maxDepth: MAX_XML_DEPTH,

@@ -33,7 +33,7 @@ interface RejectedLine {
  * The feeds the registry records: what comes in (a parser's feed, as the fetch job registers it) and
  * what goes out (an export's kind, as the outbox registers it). `alliance-claims` is both.
  */
-export const REGISTRY_FEEDS: readonly string[] = [...new Set<string>([...FEED_NAMES, ...EXPORT_KINDS])];
+const REGISTRY_FEEDS: readonly string[] = [...new Set<string>([...FEED_NAMES, ...EXPORT_KINDS])];
 
 /** An unknown `--feed` is a usage error, as `redeye parse bogus` is, not an empty list. */
 function registryFeed(feed: string): string {
@@ -69,7 +69,7 @@ function listedCounts(r: FileRow): [number | '', number | ''] {
 }
 
 /** Rows `files list` reads at a time: the registry is listed whole, in bounded memory. */
-export const LIST_PAGE = 500;
+const LIST_PAGE = 500;
 
 /** `1015`, and `1,015` as `files list` printed ids before, so a copied id still works. */
 function parseFileId(text: string): number | undefined {

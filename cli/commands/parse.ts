@@ -106,7 +106,7 @@ const n = (x: number) => x.toLocaleString('en-US');
  * Status credits as the program counts them: spend in the base currency (held in its minor units, so
  * 15000 is 150.00 USD), or miles, or segments.
  */
-export function statusCreditText(config: LoadedConfig): (amount: number) => string {
+function statusCreditText(config: LoadedConfig): (amount: number) => string {
   const base = config.program.baseCurrency;
   const metric = config.tiers.metric;
   if (metric === 'spend') return (amount) => `${formatMinor(amount, base)} ${base} toward status`;
