@@ -8,6 +8,7 @@
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { stat, unlink, utimes } from 'node:fs/promises';
+import { chunks } from '../lib/chunks.js';
 import { RedeyeError, coerceError } from '../lib/errors.js';
 import { isSafeName } from '../transports/names.js';
 import { createTransport } from '../transports/index.js';
@@ -35,18 +36,26 @@ interface Registration {
 type Registrations = Map<string, Registration[]>;
 const registrationKey = (name: string, size: number) => `${size}:${name}`;
 
-/** A feed's inbound registrations by name and size: one query for a listing of any length. */
-async function registrationsOf(ctx: JobContext, feed: FeedName): Promise<Registrations> {
-  const rows = (await ctx.db
-    .knex('files')
-    .where({ direction: 'in', feed })
-    .select('name', 'size', 'verdict', 'local_path', 'received_at')) as Array<
-    Registration & { name: string; size: number | string }
-  >;
+/**
+ * The inbound registrations of the files listed, by name and size: a query per 500 names of the listing
+ * (the `(direction, feed, name)` index), however long the feed's history.
+ */
+async function registrationsOf(ctx: JobContext, feed: FeedName, names: string[]): Promise<Registrations> {
   const out: Registrations = new Map();
-  for (const r of rows) {
-    const key = registrationKey(r.name, Number(r.size));
-    out.set(key, [...(out.get(key) ?? []), r]);
+  for (const part of chunks([...new Set(names)], 500)) {
+    const rows = (await ctx.db
+      .knex('files')
+      .where({ direction: 'in', feed })
+      .whereIn('name', part)
+      .select('name', 'size', 'verdict', 'local_path', 'received_at')) as Array<
+      Registration & { name: string; size: number | string }
+    >;
+    for (const r of rows) {
+      const key = registrationKey(r.name, Number(r.size));
+      const list = out.get(key);
+      if (list) list.push(r);
+      else out.set(key, [r]);
+    }
   }
   return out;
 }
@@ -123,7 +132,14 @@ async function fetchFeed(
   const entries = await transport.ready(cfg.remoteDir, pattern, cfg.completeness);
   const landing = join(ctx.config.paths.landing, feed, ctx.businessDate);
   mkdirSync(landing, { recursive: true, mode: 0o700 });
-  const registered = cfg.afterFetch === 'leave' ? await registrationsOf(ctx, feed) : new Map();
+  const registered =
+    cfg.afterFetch === 'leave'
+      ? await registrationsOf(
+          ctx,
+          feed,
+          entries.map((e) => e.name),
+        )
+      : new Map();
   for (const entry of entries) {
     if (ctx.signal?.aborted) return;
     if (!isSafeName(entry.name) || entry.type !== 'file') {
