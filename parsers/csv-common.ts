@@ -49,9 +49,10 @@ import { Readable } from 'node:stream';
 import { isUtf8 } from 'node:buffer';
 import { Parser as CsvParser, type CsvError, type Options as CsvOptions } from 'csv-parse';
 import iconv from 'iconv-lite';
-import { RedeyeError, UsageError } from '../lib/errors.js';
+import { RedeyeError } from '../lib/errors.js';
 import {
   clipText,
+  checkEncoding,
   utf8BomLength,
   type FeedName,
   type FeedParser,
@@ -443,14 +444,7 @@ function makeDecoder(encoding: string | undefined): Decoder {
   if (encoding === undefined) return null;
   const normalized = encoding.toLowerCase().replace(/[^a-z0-9]/g, '');
   if (normalized === 'utf8') return null;
-  if (!iconv.encodingExists(encoding)) {
-    // A name given with --encoding or in the feed's configuration, not a fault of the file: exit 2.
-    throw new UsageError(
-      `unknown character encoding ${JSON.stringify(encoding)}`,
-      {},
-      { code: 'UNSUPPORTED_ENCODING' },
-    );
-  }
+  checkEncoding(encoding);
   return iconv.getDecoder(encoding, { stripBOM: false });
 }
 

@@ -4,6 +4,8 @@
  * They throw only for faults outside the data (the stream failing), as a RedeyeError.
  */
 import type { Readable } from 'node:stream';
+import iconv from 'iconv-lite';
+import { UsageError } from '../lib/errors.js';
 
 export type FeedName =
   | 'ftl'
@@ -136,4 +138,18 @@ export const MAX_REJECT_TEXT = 200;
 
 export function clipText(text: string): string {
   return text.length > MAX_REJECT_TEXT ? `${text.slice(0, MAX_REJECT_TEXT)}…` : text;
+}
+
+/**
+ * Refuses an encoding no decoder knows. It is a name given with `--encoding` or in the feed's
+ * configuration, not a fault of a file (every file would be refused alike): a usage error, exit 2, the
+ * same from every reader.
+ */
+export function checkEncoding(encoding: string): void {
+  if (!iconv.encodingExists(encoding))
+    throw new UsageError(
+      `unknown character encoding ${JSON.stringify(encoding)}`,
+      {},
+      { code: 'UNSUPPORTED_ENCODING' },
+    );
 }

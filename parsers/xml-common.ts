@@ -49,10 +49,11 @@
 import { isUtf8 } from 'node:buffer';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import iconv from 'iconv-lite';
-import { RedeyeError, UsageError } from '../lib/errors.js';
+import { RedeyeError } from '../lib/errors.js';
 import {
   clipText,
   MAX_REJECT_TEXT,
+  checkEncoding,
   utf8BomLength,
   type FeedName,
   type LineAccount,
@@ -279,14 +280,7 @@ export function decodeXml(bytes: Buffer, encoding = 'utf-8'): DecodeOutcome {
     }
     text = body.toString('utf8');
   } else {
-    // A setting or option to correct, not a fault of the file: every file would be refused alike. The
-    // same refusal, code and exit status as the CSV and FTL readers give.
-    if (!iconv.encodingExists(encoding))
-      throw new UsageError(
-        `unknown character encoding ${JSON.stringify(encoding)}`,
-        {},
-        { code: 'UNSUPPORTED_ENCODING' },
-      );
+    checkEncoding(encoding);
     text = iconv.decode(bytes, encoding);
   }
   const declaration = XML_DECLARATION.exec(text);

@@ -16,9 +16,9 @@
 import iconv from 'iconv-lite';
 import type { Readable } from 'node:stream';
 import { dateInZone, type IsoDate } from '../../lib/dates.js';
-import { RedeyeError, UsageError } from '../../lib/errors.js';
+import { RedeyeError } from '../../lib/errors.js';
 import type { LineAccount, ParseEvent, ParseInput, VerdictEvent } from '../types.js';
-import { clipText } from '../types.js';
+import { checkEncoding, clipText } from '../types.js';
 import { PartCollector, type CollectedPart, type CollectorSink, type JunkBlock } from './collector.js';
 import { TextFeed, fastPath } from './fast.js';
 import { LineSplitter } from './lines.js';
@@ -133,14 +133,7 @@ export class FtlAssembler {
    */
   constructor(options: FtlParseOptions = {}, held: readonly HeldFtlPart[] = []) {
     const encoding = options.encoding ?? 'utf-8';
-    if (!iconv.encodingExists(encoding)) {
-      // The same refusal, code and exit status as the CSV and XML feeds give an unknown encoding.
-      throw new UsageError(
-        `unknown character encoding ${JSON.stringify(encoding)}`,
-        { feed: 'ftl' },
-        { code: 'UNSUPPORTED_ENCODING' },
-      );
-    }
+    checkEncoding(encoding);
     this.encoding = encoding;
     this.ownPrograms = new Set(options.ownPrograms ?? DEFAULT_OWN_PROGRAMS);
     this.futureDays = options.futureDays ?? DEFAULT_FUTURE_DAYS;
