@@ -11,7 +11,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createTransport } from '../transports/index.js';
+import { TransportsByName } from '../transports/index.js';
 import { TEMP_NAME_PATTERN, TEMPORARY_FILE_MAX_AGE_MS } from '../transports/names.js';
 import type { Transport } from '../transports/types.js';
 import { coerceError, RedeyeError } from '../lib/errors.js';
@@ -33,17 +33,7 @@ export const deliverJob: Job = async (ctx: JobContext): Promise<JobResult> => {
   const warnings: string[] = [];
   /** Folders delivered to in this run, by transport name. */
   const reached = new Map<string, Set<string>>();
-  const transports = new Map<string, Transport>();
-  const transportFor = (name: string): Transport => {
-    let t = transports.get(name);
-    if (!t) {
-      const cfg = ctx.config.transports[name];
-      if (!cfg) throw new RedeyeError('UNKNOWN_TRANSPORT', `no transport named ${name}`, { transport: name });
-      t = createTransport(cfg, { env: ctx.env, logger: ctx.logger });
-      transports.set(name, t);
-    }
-    return t;
-  };
+  const transports = new TransportsByName(ctx.config.transports, { env: ctx.env, logger: ctx.logger });
   const written = (
     await ctx.db.knex('files').where({ direction: 'out', verdict: 'written' }).orderBy('id')
   ).map((r: Record<string, unknown>) => toFileRow(r));
@@ -60,7 +50,7 @@ export const deliverJob: Job = async (ctx: JobContext): Promise<JobResult> => {
         const cfg = ctx.config.transports[transportName];
         // Our own outbox folders are ours to create; a partner's server folder is theirs to provide.
         if (cfg?.type === 'local') mkdirSync(join(cfg.root, remoteDir), { recursive: true });
-        const r = await transportFor(transportName).upload(file.localPath!, remoteDir, file.name);
+        const r = await transports.get(transportName).upload(file.localPath!, remoteDir, file.name);
         await ctx.db.knex('files').where({ id: file.id, verdict: 'written' }).update({
           verdict: 'delivered',
           delivered_at: ctx.now().toISOString(),
@@ -88,7 +78,7 @@ export const deliverJob: Job = async (ctx: JobContext): Promise<JobResult> => {
         if (ctx.signal?.aborted) break;
         try {
           counts.temporaryFilesRemoved! += await sweepStaleTemporaries(
-            transportFor(transportName),
+            transports.get(transportName),
             remoteDir,
             before,
           );
@@ -103,7 +93,7 @@ export const deliverJob: Job = async (ctx: JobContext): Promise<JobResult> => {
     }
   } finally {
     ctx.progress.stop();
-    for (const t of transports.values()) await t.close().catch(() => undefined);
+    await transports.close();
   }
   let mailCounts: Record<string, number> = {};
   try {

@@ -11,7 +11,7 @@ import { stat, unlink, utimes } from 'node:fs/promises';
 import { chunks } from '../lib/chunks.js';
 import { RedeyeError, coerceError } from '../lib/errors.js';
 import { isSafeName } from '../transports/names.js';
-import { createTransport } from '../transports/index.js';
+import { TransportsByName } from '../transports/index.js';
 import type { RemoteEntry, Transport } from '../transports/types.js';
 import type { FeedConfig } from '../config/schema.js';
 import type { FeedName } from '../parsers/types.js';
@@ -209,18 +209,13 @@ export const fetchJob: Job = async (ctx: JobContext): Promise<JobResult> => {
       ],
     };
   const failures: Array<{ feed: string; error: RedeyeError }> = [];
-  const transports = new Map<string, Transport>();
+  const transports = new TransportsByName(ctx.config.transports, { env: ctx.env, logger: ctx.logger });
   ctx.progress.start('fetch', 0);
   try {
     for (const [feed, cfg] of Object.entries(ctx.config.feeds) as Array<[FeedName, FeedConfig | undefined]>) {
       if (!cfg || ctx.signal?.aborted) continue;
       try {
-        let t = transports.get(cfg.source);
-        if (!t) {
-          t = createTransport(ctx.config.transports[cfg.source]!, { env: ctx.env, logger: ctx.logger });
-          transports.set(cfg.source, t);
-        }
-        await fetchFeed(ctx, t, feed, cfg, counts);
+        await fetchFeed(ctx, transports.get(cfg.source), feed, cfg, counts);
       } catch (error) {
         const e = coerceError(error, { feed });
         failures.push({ feed, error: e });
@@ -229,7 +224,7 @@ export const fetchJob: Job = async (ctx: JobContext): Promise<JobResult> => {
     }
   } finally {
     ctx.progress.stop();
-    for (const t of transports.values()) await t.close().catch(() => undefined);
+    await transports.close();
   }
   if (failures.length > 0) throw new FetchIncompleteError(failures);
   return { counts };

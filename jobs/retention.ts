@@ -23,9 +23,8 @@ import type { Knex } from 'knex';
 import type { LoadedConfig } from '../config/load.js';
 import { addDays, addMonths, type IsoDate } from '../lib/dates.js';
 import { coerceError, RedeyeError } from '../lib/errors.js';
-import { createTransport } from '../transports/index.js';
+import { TransportsByName } from '../transports/index.js';
 import { TEMP_SUFFIX, TEMPORARY_FILE_MAX_AGE_MS } from '../transports/names.js';
-import type { Transport } from '../transports/types.js';
 import type { Job, JobContext, JobResult } from './types.js';
 import { chunks } from '../lib/chunks.js';
 
@@ -367,7 +366,7 @@ async function removeExportCopies(
     partner_code: string | null;
   }>;
   const shared = ctx.config.exports.outbox;
-  let transport: Transport | undefined;
+  const transports = new TransportsByName(ctx.config.transports, { env: ctx.env, logger: ctx.logger });
   try {
     for (const row of rows) {
       if (ctx.signal?.aborted) break;
@@ -375,10 +374,7 @@ async function removeExportCopies(
       if (!path || !(await lstat(path).catch(() => undefined))?.isFile()) continue;
       if (row.feed === 'mailing' && row.partner_code === null && row.transport === shared) {
         try {
-          const cfg = ctx.config.transports[shared];
-          if (!cfg) throw new RedeyeError('UNKNOWN_TRANSPORT', `no transport named ${shared}`, {});
-          transport ??= createTransport(cfg, { env: ctx.env, logger: ctx.logger });
-          if (await transport.remove(row.feed, row.name)) counts.deliveredMailingsRemoved++;
+          if (await transports.get(shared).remove(row.feed, row.name)) counts.deliveredMailingsRemoved++;
         } catch (error) {
           const e = coerceError(error, { transport: shared, file: row.name });
           warnings.push(`${row.name} not removed from ${shared}: [${e.code}] ${e.describe()}`);
@@ -388,7 +384,7 @@ async function removeExportCopies(
       if (await removeOwnFile(ctx.config.paths.outbox, path)) counts.exportCopiesRemoved++;
     }
   } finally {
-    await transport?.close().catch(() => undefined);
+    await transports.close();
   }
   return counts;
 }

@@ -1,4 +1,5 @@
 import type { TransportConfig } from '../config/schema.js';
+import { RedeyeError } from '../lib/errors.js';
 import { LocalTransport } from './local.js';
 import { SftpTransport } from './sftp.js';
 import type { Clock, Transport, TransportLogger } from './types.js';
@@ -48,4 +49,35 @@ export function createTransport(config: TransportConfig, options: CreateTranspor
     },
     options,
   );
+}
+
+/**
+ * The transports a job uses, by configured name: each made on first use and kept for the rest of the
+ * job (one SFTP session per server, not one per file), all closed by `close()`. A name the configuration
+ * does not define (the configuration checks every name it sets) is UNKNOWN_TRANSPORT, naming it.
+ */
+export class TransportsByName {
+  private readonly made = new Map<string, Transport>();
+
+  constructor(
+    private readonly configs: Readonly<Record<string, TransportConfig>>,
+    private readonly options: CreateTransportOptions = {},
+  ) {}
+
+  get(name: string): Transport {
+    let t = this.made.get(name);
+    if (!t) {
+      const cfg = this.configs[name];
+      if (!cfg) throw new RedeyeError('UNKNOWN_TRANSPORT', `no transport named ${name}`, { transport: name });
+      t = createTransport(cfg, this.options);
+      this.made.set(name, t);
+    }
+    return t;
+  }
+
+  /** Closes every transport made; a failure to close one is not the job's failure. */
+  async close(): Promise<void> {
+    for (const t of this.made.values()) await t.close().catch(() => undefined);
+    this.made.clear();
+  }
 }
