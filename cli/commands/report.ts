@@ -6,7 +6,6 @@ import { queueReportMail, sendOutbox, type SendOutboxResult } from '../../report
 import { produceReport, reportNames } from '../../reports/produce.js';
 import type { ActionRunner, CommandContext } from '../context.js';
 import { table } from '../format.js';
-import { endOfMonth } from '../../lib/dates.js';
 import { businessDateOption } from './run.js';
 
 interface ReportOptions {
@@ -64,7 +63,7 @@ export function registerReport(program: Command, run: ActionRunner): void {
         }
         // The monthly report is the month's: it waits for the month's last day, as the month-end does.
         const date = businessDateOption(ctx, opts.date, {
-          ended: { what: `report ${name}`, through: name === 'monthly' ? endOfMonth : undefined },
+          ended: { what: `report ${name}`, monthEnd: name === 'monthly' },
         });
         if (opts.retryFailed) throw new UsageError('--retry-failed goes with report send');
         const report = await produceReport(name, db, config, date, opts.out ? resolve(opts.out) : undefined);

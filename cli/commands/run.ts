@@ -22,7 +22,7 @@ function lastBusinessDate(ctx: CommandContext): IsoDate {
 export function businessDateOption(
   ctx: CommandContext,
   value: string | undefined,
-  options: { ended?: { what: string; through?: (date: IsoDate) => IsoDate } } = {},
+  options: { ended?: { what: string; monthEnd?: boolean } } = {},
 ): IsoDate {
   if (value === undefined) return lastBusinessDate(ctx);
   if (!isIsoDate(value))
@@ -30,7 +30,8 @@ export function businessDateOption(
   const ended = options.ended;
   if (ended) {
     const last = lastBusinessDate(ctx);
-    const through = ended.through?.(value) ?? value;
+    // A month-end (`run monthly`, `report monthly`) runs for its month's last day, whatever --date names.
+    const through = ended.monthEnd ? endOfMonth(value) : value;
     if (through > last)
       throw new UsageError(
         `${ended.what} for ${through} cannot run yet: the last business date that has ended is ${last} ` +
@@ -114,7 +115,7 @@ export function registerRun(program: Command, run: ActionRunner): void {
           throw new UsageError(`unknown job ${JSON.stringify(job)}; jobs: ${JOB_NAMES.join(', ')}`);
         const date = businessDateOption(ctx, opts.date, {
           // A month-end runs for its month's last day, whatever day of the month --date names.
-          ended: { what: `run ${job}`, through: job === 'monthly' ? endOfMonth : undefined },
+          ended: { what: `run ${job}`, monthEnd: job === 'monthly' },
         });
         const stop = abortOnSignals();
         try {
