@@ -484,7 +484,7 @@ export function hotelStayDraft(program: Program, stay: HotelStay, date: IsoDate)
         rejection: {
           reason: 'NO_CONTRACT',
           field: 'ChainCode',
-          message: `no hotel partner for chain ${stay.chainCode ?? '(none)'}`,
+          message: `no hotel partner for chain ${stay.chainCode ?? '(none)'}${stay.brandCode ? ` or its brand ${stay.brandCode}` : ''} (partners[].hotelChains)`,
         },
       };
 }
