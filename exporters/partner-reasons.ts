@@ -33,6 +33,7 @@ const PARTNER_CODE_OF: Readonly<Record<string, AllianceReasonCode>> = {
   NOT_FOUND: 'MALFORMED',
   AMBIGUOUS: 'DUPLICATE',
   PENDING: 'FUTURE_DATE',
+  DATED_AHEAD: 'FUTURE_DATE',
 };
 
 /** What a reason means, in words: the format's meaning for its codes, the program's for its own. */

@@ -261,6 +261,12 @@ export interface AccrueState {
    * changes while accrue runs: the members feed is applied by ingest and tiers move afterwards.
    */
   members?: Map<string, MemberFacts>;
+  /** The day of the run by the clock: an activity read from no registered file came in today. */
+  today: IsoDate;
+  /** The day each registered file came in, by id, read as the batches name them. */
+  receivedDates?: Map<number, IsoDate>;
+  /** When the rows' files came in where the registry does not know them (the simulator's files). */
+  receivedOf?: (row: ActivityRow) => IsoDate | undefined;
 }
 
 /** The decision context of a batch, which must hear of each decision before the next row is decided. */
@@ -287,6 +293,19 @@ export async function contextFor(
   for (const r of rows) if (r.memberNumber && !cache.has(r.memberNumber)) missing.add(r.memberNumber);
   if (missing.size > 0) for (const [k, v] of await loadMembers(q, missing)) cache.set(k, v);
   const members = cache;
+  const received = (state.receivedDates ??= new Map());
+  const unread = new Set<number>();
+  for (const r of rows)
+    if (r.sourceFileId !== null && !received.has(r.sourceFileId)) unread.add(r.sourceFileId);
+  for (const part of chunks([...unread], 500))
+    for (const f of (await q('files').whereIn('id', part).select('id', 'received_at')) as Array<{
+      id: number;
+      received_at: string | Date | null;
+    }>)
+      received.set(
+        Number(f.id),
+        f.received_at ? new Date(f.received_at).toISOString().slice(0, 10) : state.today,
+      );
   const originals = await loadOriginals(q, rows);
   const credited = await loadCreditedFlights(q, rows);
   const reversed = await loadReversed(q, rows);
@@ -314,6 +333,10 @@ export async function contextFor(
         originals.set(row.activityKey, originalOf(row));
     },
     reversed: (key) => reversed.has(key),
+    receivedOn: (row) =>
+      state.receivedOf?.(row) ??
+      (row.sourceFileId !== null ? received.get(row.sourceFileId) : undefined) ??
+      state.today,
   };
 }
 
@@ -337,7 +360,8 @@ export function decideInTurn(ctx: BatchContext, state: AccrueState, row: Activit
   // The next activity's period cap depends on this one: count it before deciding that one (accrue takes
   // it back if the ledger refuses the posting).
   remember(state, row, decision);
-  Object.assign(row, decision.update, { needsAccrual: false });
+  // Decided, unless the decision leaves it with the job (an activity waiting for its own night).
+  Object.assign(row, { needsAccrual: false }, decision.update);
   ctx.decided(row);
   return decision;
 }
@@ -564,6 +588,7 @@ export const accrueJob: Job = async (ctx: JobContext): Promise<JobResult> => {
     program,
     fx: await loadFxTable(ctx.db.knex),
     periods: new PeriodPoints(() => ctx.db.knex),
+    today: ctx.now().toISOString().slice(0, 10),
   };
   const counts: Record<string, number> = { activities: 0, posted: 0, rejected: 0, postings: 0 };
   const pending = Number(
@@ -611,6 +636,16 @@ export const accrueJob: Job = async (ctx: JobContext): Promise<JobResult> => {
     await pass();
   }
   ctx.progress.stop();
+  const datedAhead = Number(
+    (
+      await ctx.db
+        .knex('activities')
+        .where({ needs_accrual: true, status: 'PENDING', reason: 'DATED_AHEAD' })
+        .count({ n: '*' })
+        .first()
+    )?.n ?? 0,
+  );
+  if (datedAhead > 0) counts.datedAhead = datedAhead;
   if (!ctx.signal?.aborted) {
     const retro = await processRetroClaims(ctx, ledger, state);
     for (const [k, v] of Object.entries(retro)) counts[`retro.${k}`] = v;

@@ -192,9 +192,8 @@ export const fetchJob: Job = async (ctx: JobContext): Promise<JobResult> => {
   const counts: Record<string, number> = { new: 0, known: 0, duplicate: 0, conflict: 0 };
   // A night run again after a later one (a failed night caught up, an old night rerun by hand) lands
   // nothing new: what is on the servers now came after that later night's fetch and is the next
-  // night's. Landed under the old date it would be read as of that date (its activities of the days
-  // since rejected FUTURE_DATE) and reported in a night long closed. The old night still reads what it
-  // landed itself.
+  // night's. Landed under the old date it would be reported in a night long closed. The old night still
+  // reads what it landed itself.
   const later = (await ctx.db
     .knex('job_runs')
     .where({ job: 'fetch', status: 'succeeded' })

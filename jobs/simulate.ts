@@ -785,7 +785,22 @@ export async function* simulate(
       message: 'the parser gave no verdict for the file',
     });
 
-  const state: AccrueState = { program, fx: await loadFxTable(knex), periods: new PeriodPoints(() => knex) };
+  // The files came in when their inputs say, as fetch would stamp them: an activity dated after the
+  // business date waits for its night when its file could have carried it.
+  const receivedOn = new Map(ordered.map((i) => [i.name, i.receivedAt.toISOString().slice(0, 10)]));
+  const rowReceived = new Map<ActivityRow, IsoDate>();
+  for (const item of items) {
+    const day = receivedOn.get(item.file);
+    const was = item.row && rowReceived.get(item.row);
+    if (item.row && day && (!was || was < day)) rowReceived.set(item.row, day);
+  }
+  const state: AccrueState = {
+    program,
+    fx: await loadFxTable(knex),
+    periods: new PeriodPoints(() => knex),
+    today: [...receivedOn.values()].sort().at(-1) ?? new Date().toISOString().slice(0, 10),
+    receivedOf: (row) => rowReceived.get(row),
+  };
   const decided = new Map<ActivityRow, Decided>();
   const ledger = new SimulatedLedger(knex);
   /** Decides rows as one accrue batch does: each in turn, then posted in order, a refusal taken back. */

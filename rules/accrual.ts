@@ -31,6 +31,7 @@ import {
   checkMemberNumber,
   checkName,
   checkWindow,
+  waitsForItsNight,
   notOwnFlight,
   type MemberFacts,
 } from './eligibility.js';
@@ -105,6 +106,11 @@ export interface AccrualContext {
   original(activityKey: string): OriginalActivity | undefined;
   /** True when the posting with this key was already reversed (by an earlier correction of the activity). */
   reversed(postingKey: string): boolean;
+  /**
+   * The day the activity's file came in (by the clock of the fetch that landed it): an activity dated
+   * after the business date waits for its own night when its file could have carried it.
+   */
+  receivedOn(row: ActivityRow): IsoDate;
   /**
    * How many days back a flight may be credited, when not the program's air claim window: a retro-claim
    * was judged by the retro-claim window, which reaches further back.
@@ -407,7 +413,7 @@ function decideFlight(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
     !ctx.program.config.earning.creditOnFtl || ctx.program.airVersion(row.activityDate)?.basis === 'revenue';
   if (!row.seenCoupon && needsCoupon) {
     // Wait for the flown coupon to confirm the flight; stays pending.
-    return { postings: [], related: [], update: { needsAccrual: false, status: 'PENDING' } };
+    return { postings: [], related: [], update: { needsAccrual: false, status: 'PENDING', reason: null } };
   }
   const result = airAward(ctx.program, {
     origin: row.origin!,
@@ -862,7 +868,26 @@ function decideRedemption(ctx: AccrualContext, row: ActivityRow): AccrualDecisio
   };
 }
 
+/**
+ * Decided on the night of its date, as every check (the claim window, the rules in force, the member's
+ * tier) reads it then: the activity stays with the accrue job, which takes it up each night until then.
+ */
+function waitForItsNight(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
+  return {
+    postings: [],
+    related: [],
+    rejection: reject(
+      'DATED_AHEAD',
+      'activity_date',
+      `dated ${row.activityDate}, after the night of ${ctx.businessDate}: decided on the night of ${row.activityDate}`,
+    ),
+    update: { status: 'PENDING', reason: 'DATED_AHEAD', needsAccrual: true },
+  };
+}
+
 export function decide(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
+  if (waitsForItsNight(row.activityDate, ctx.businessDate, ctx.receivedOn(row)))
+    return waitForItsNight(ctx, row);
   switch (row.type) {
     case 'FLIGHT':
       return decideFlight(ctx, row);

@@ -87,6 +87,23 @@ export function checkName(
   );
 }
 
+/**
+ * Local dates run up to fourteen hours ahead of UTC: a flight that left Tokyo this morning is dated
+ * tomorrow by the clock that stamped its file's arrival. A record may be dated this many days after the
+ * day its file came in without being in the future.
+ */
+export const DAYS_AHEAD_OF_RECEIPT = 1;
+
+/**
+ * An activity dated after the night being processed waits for the night of its date when its file
+ * could have carried it: came in on that date, or up to a day before (DAYS_AHEAD_OF_RECEIPT). That is a
+ * night caught up after an outage, whose fetch lands the files of the nights after it, and a file that
+ * carries the morning after its night. Dated later still, it is in the future (FUTURE_DATE).
+ */
+export function waitsForItsNight(activityDate: IsoDate, businessDate: IsoDate, receivedOn: IsoDate): boolean {
+  return activityDate > businessDate && activityDate <= addDays(receivedOn, DAYS_AHEAD_OF_RECEIPT);
+}
+
 /** Not in the future, and not older than the claim window (days before the business date). */
 export function checkWindow(
   activityDate: IsoDate,

@@ -32,6 +32,7 @@ export const REJECT_REASONS = {
   NOT_FOUND: 'no flown coupon or listed passenger matches the claim',
   AMBIGUOUS: 'more than one flown coupon or listed passenger matches the claim',
   PENDING: 'the flight is younger than the claim window: retried each night',
+  DATED_AHEAD: 'dated after the night being processed: decided on the night of its date',
 } as const;
 
 export type RejectReason = keyof typeof REJECT_REASONS;

@@ -18,7 +18,7 @@ function feedName(feed: string): FeedName {
   return feed as FeedName;
 }
 
-function inputsFor(files: string[], received?: string): ParseInput[] {
+function inputsFor(files: string[], received: string | undefined, now: Date): ParseInput[] {
   const at = received ? new Date(received) : undefined;
   if (at && Number.isNaN(at.getTime()))
     throw new UsageError(`--received expects an ISO 8601 time, got ${received}`);
@@ -29,11 +29,13 @@ function inputsFor(files: string[], received?: string): ParseInput[] {
     } catch {
       throw new UsageError(`cannot read ${path}`, { file: path });
     }
-    // An FTL's dates carry no year: the receipt time decides it (the file's time unless told).
+    // An FTL's dates carry no year, and the simulator holds back what is dated after the night but not
+    // after the file came in: the receipt time decides both. Unless told, it is the file's time, but not
+    // later than the clock (REDEYE_NOW replaying a night with files written since).
     return {
       name: basename(path),
       open: () => createReadStream(path),
-      receivedAt: at ?? stat.mtime,
+      receivedAt: at ?? (stat.mtime > now ? now : stat.mtime),
       size: stat.size,
     };
   });
@@ -175,7 +177,10 @@ export function registerParse(program: Command, run: ActionRunner): void {
           const parser = getParser(name);
           const summary = { type: 'summary', records: 0, rejects: 0, files: [] as unknown[] };
           let lines = 0;
-          for await (const e of parser.parse(inputsFor(files, opts.received), optionsFor(ctx, name, opts))) {
+          for await (const e of parser.parse(
+            inputsFor(files, opts.received, ctx.now()),
+            optionsFor(ctx, name, opts),
+          )) {
             if (++lines % 1000 === 0) await ctx.output.drain?.();
             if (e.type === 'record') {
               summary.records++;
@@ -246,9 +251,16 @@ export function registerParse(program: Command, run: ActionRunner): void {
           const tidy = db.file ? walFilesTidier(db.file) : undefined;
           const statusText = statusCreditText(ctx.config);
           try {
-            for await (const e of simulate(db.knex, ctx.config, name, inputsFor(files, opts.received), date, {
-              encoding: opts.encoding ?? ctx.config.feeds[name]?.encoding,
-            })) {
+            for await (const e of simulate(
+              db.knex,
+              ctx.config,
+              name,
+              inputsFor(files, opts.received, ctx.now()),
+              date,
+              {
+                encoding: opts.encoding ?? ctx.config.feeds[name]?.encoding,
+              },
+            )) {
               if (opts.json) {
                 ctx.output.out(JSON.stringify(e));
                 continue;

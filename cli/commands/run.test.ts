@@ -122,6 +122,14 @@ describe('redeye run and redeye schedule', () => {
         .find((e) => e.type === 'record');
       expect(record).toMatchObject({ reason: 'FUTURE_DATE' });
       expect(String(record!.message)).toContain('after the processing date 2026-06-04');
+      // Received on the 9th (a night caught up late), the flight waits for its own night.
+      const late = await redeye(['simulate', 'flown', coupon, '--received', '2026-06-09T12:00:00Z'], {
+        REDEYE_NOW: '2026-06-05T02:30:00Z',
+      });
+      expect(late.code, late.err).toBe(0);
+      expect(late.out).toContain(
+        'FLT:XX245:2026-06-10:SVO-LED:XX:1000000016  PENDING DATED_AHEAD  — dated 2026-06-10, after the night of 2026-06-04: decided on the night of 2026-06-10',
+      );
     });
 
     it('is refused for the scheduler, which runs on the wall clock', async () => {

@@ -193,14 +193,15 @@ for (const engine of availableEngines()) {
       }
     });
 
-    it('keeps to the claim window and the processing date: 90 days for DRIVE, 365 for flights, nothing from the future', async () => {
+    it('keeps to the claim window and the processing date: 90 days for DRIVE, 365 for flights, tomorrow waits for its night, nothing from further ahead', async () => {
       const w = s();
       await w.enrol('2025-01-01', ACTIVE);
       w.dropPartner('DRIVE', '2026-06-10', [
         rental('W-1', ACTIVE.number, 'IVANOV', '2026-03-11'), // 91 days before 10 June
         rental('W-2', ACTIVE.number, 'IVANOV', '2026-03-12'), // 90 days: the window's first day
         rental('W-3', ACTIVE.number, 'IVANOV', '2026-06-10'), // the processing date itself
-        rental('W-4', ACTIVE.number, 'IVANOV', '2026-06-11'), // tomorrow
+        rental('W-4', ACTIVE.number, 'IVANOV', '2026-06-11'), // tomorrow: a local date ahead of UTC
+        rental('W-5', ACTIVE.number, 'IVANOV', '2026-06-12'), // two days after the file came in
       ]);
       const coupon = (ticket: string, date: string) => ({
         ticket,
@@ -223,7 +224,8 @@ for (const engine of availableEngines()) {
       expect(await outcome(w, partnerKey('DRIVE', 'W-1'))).toEqual(['REJECTED', 'OUT_OF_WINDOW']);
       expect(await outcome(w, partnerKey('DRIVE', 'W-2'))).toEqual(['POSTED', null]);
       expect(await outcome(w, partnerKey('DRIVE', 'W-3'))).toEqual(['POSTED', null]);
-      expect(await outcome(w, partnerKey('DRIVE', 'W-4'))).toEqual(['REJECTED', 'FUTURE_DATE']);
+      expect(await outcome(w, partnerKey('DRIVE', 'W-4'))).toEqual(['PENDING', 'DATED_AHEAD']);
+      expect(await outcome(w, partnerKey('DRIVE', 'W-5'))).toEqual(['REJECTED', 'FUTURE_DATE']);
       expect(await outcome(w, flight(ACTIVE.number, '2025-06-09', 'SVO', 'KZN'))).toEqual([
         'REJECTED',
         'OUT_OF_WINDOW',

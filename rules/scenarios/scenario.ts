@@ -514,8 +514,9 @@ ${cubes}
 
   // -------------------------------------------------------------------------------------------- jobs
 
-  run(job: Job, date: string): Promise<JobResult> {
-    return job(this.w.ctx(date));
+  /** Runs a job for `date`, by default at 23:30 UTC that day; `at` is the clock of a night run late. */
+  run(job: Job, date: string, at?: Date): Promise<JobResult> {
+    return job(this.w.ctx(date, at));
   }
 
   /**
@@ -524,16 +525,18 @@ ${cubes}
    * When the inbox holds files of one activity feed only, the simulator is asked first what they would
    * do, and the night must bear it out: each file's verdict, each record's reject, each activity's status
    * and reason, and the points of what it shows posted. `foretold: false` leaves a night unchecked: one
-   * whose outcome depends on what the simulator does not model (the ledger refusing a posting).
+   * whose outcome depends on what the simulator does not model (the ledger refusing a posting). `at` is
+   * the clock the night runs by (a night caught up days later), 23:30 UTC on its date by default.
    */
-  async night(date: string, options: { foretold?: boolean } = {}): Promise<Night> {
-    const foretold = options.foretold === false ? undefined : await this.foretell(date);
-    const fetch = await this.run(fetchJob, date);
-    const ingest = await this.run(ingestJob, date);
-    const accrue = await this.run(accrueJob, date);
+  async night(date: string, options: { foretold?: boolean; at?: string } = {}): Promise<Night> {
+    const at = options.at ? new Date(options.at) : undefined;
+    const foretold = options.foretold === false ? undefined : await this.foretell(date, at);
+    const fetch = await this.run(fetchJob, date, at);
+    const ingest = await this.run(ingestJob, date, at);
+    const accrue = await this.run(accrueJob, date, at);
     if (foretold) await this.expectAsForetold(foretold);
-    const tiers = await this.run(tiersJob, date);
-    const expire = await this.run(expireJob, date);
+    const tiers = await this.run(tiersJob, date, at);
+    const expire = await this.run(expireJob, date, at);
     return { fetch, ingest, accrue, tiers, expire };
   }
 
@@ -556,11 +559,14 @@ ${cubes}
   }
 
   /** What the simulator shows for the night's files, when they are all of one activity feed. */
-  private async foretell(date: string): Promise<{ feed: FeedName; events: SimulationEvent[] } | undefined> {
+  private async foretell(
+    date: string,
+    at?: Date,
+  ): Promise<{ feed: FeedName; events: SimulationEvent[] } | undefined> {
     const waiting = await this.waiting();
     const [only] = waiting.keys();
     if (waiting.size !== 1 || !only || !SIMULATED_FEEDS.includes(only)) return undefined;
-    const events = await this.simulateFiles(only, waiting.get(only)!, date, this.w.ctx(date).now());
+    const events = await this.simulateFiles(only, waiting.get(only)!, date, this.w.ctx(date, at).now());
     return { feed: only, events };
   }
 
@@ -792,7 +798,6 @@ export function useScenario(engine: Engine, edit?: (yaml: string) => string): ()
   return () => s!;
 }
 
-/** Replaces `from` by `to` in the YAML, failing loudly when the demo configuration no longer has it. */
 /** Gives members an address and their consent to every mailing (the mailing lists' scenarios). */
 export async function mailable(w: Scenario, ...people: Person[]): Promise<void> {
   for (const p of people)
@@ -802,6 +807,7 @@ export async function mailable(w: Scenario, ...people: Person[]): Promise<void> 
       .update({ email: `${p.givenName.toLowerCase()}@example.com`, consent: JSON.stringify({ ALL: true }) });
 }
 
+/** Replaces `from` by `to` in the YAML, failing loudly when the demo configuration no longer has it. */
 export function replaceOnce(yaml: string, from: string, to: string): string {
   if (!yaml.includes(from))
     throw new Error(`the demo configuration no longer contains ${JSON.stringify(from)}`);
