@@ -476,6 +476,8 @@ export interface BatchOutcome {
   posted: number;
   rejected: number;
   postings: number;
+  /** Points reversals could not take back, the members having spent them (charged to UNRECOVERED). */
+  unrecovered: number;
   byStatus: Record<string, number>;
   byReason: Record<string, number>;
 }
@@ -493,6 +495,7 @@ export async function accrueBatch(
     posted: 0,
     rejected: 0,
     postings: 0,
+    unrecovered: 0,
     byStatus: {},
     byReason: {},
   };
@@ -519,6 +522,7 @@ export async function accrueBatch(
           needsAccrual: false,
         });
       } else outcome.postings += result.status === 'posted' ? 1 : 0;
+      outcome.unrecovered += result.unrecovered ?? 0;
     });
     const related = new Map<string, ActivityUpdate>();
     const lastActivity = new Map<number, IsoDate>();
@@ -613,6 +617,7 @@ export const accrueJob: Job = async (ctx: JobContext): Promise<JobResult> => {
       counts.posted! += b.posted;
       counts.rejected! += b.rejected;
       counts.postings! += b.postings;
+      if (b.unrecovered > 0) counts.unrecoveredPoints = (counts.unrecoveredPoints ?? 0) + b.unrecovered;
       issued.push(...b.issued);
       for (const [k, v] of Object.entries(b.byReason))
         counts[`reject.${k}`] = (counts[`reject.${k}`] ?? 0) + v;

@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { LoadedConfig } from '../config/load.js';
+import { Accounts } from '../ledger/accounts.js';
 import type { IsoDate } from '../lib/dates.js';
 import { UsageError } from '../lib/errors.js';
 import { getParser } from '../parsers/index.js';
@@ -485,6 +486,11 @@ async function posted(
   let out = decision;
   for (const p of decision.postings) {
     const result = await ledger.post(p.request);
+    if (result.unrecovered)
+      out = {
+        ...out,
+        note: `${result.unrecovered.toLocaleString('en-US')} points of it the member has spent: charged to ${Accounts.unrecovered}`,
+      };
     if (result.status !== 'refused') continue;
     const reason = (result.reason ?? 'REFUSED') as RejectReason;
     remember(state, row, decision, -1);
@@ -521,7 +527,7 @@ function shownDecision(row: ActivityRow, { decision, before }: Decided): Shown {
   const postings = simulatedPostings(decision);
   const status = decision.update.status ?? row.status;
   const reason = decision.update.reason ?? null;
-  const message = decision.rejection?.message;
+  const message = decision.rejection?.message ?? decision.note;
   const none = { points: 0, statusCredits: 0, postings: [] };
   if (decision.postings.some((p) => isReversal(p.request))) {
     // Taken back, so it counts against the totals: the reversed posting's points and credits.

@@ -21,6 +21,8 @@ interface ForetoldResult {
   reason?: string;
   /** The ledger's message for a refusal: which posting, account and amounts. */
   message?: string;
+  /** Points a reversal would charge to its shortfall account, the member having spent them. */
+  unrecovered?: number;
 }
 
 const refused = (error: RedeyeError): ForetoldResult => ({
@@ -71,15 +73,30 @@ export class SimulatedLedger {
     for (const e of entries)
       if (e.amount < 0 && !describeAccount(e.account).mayGoNegative)
         debits.set(e.account, (debits.get(e.account) ?? 0) + e.amount);
+    let unrecovered = 0;
     for (const [account, amount] of debits) {
       const balance = await this.balance(account);
-      if (balance + amount < 0)
+      if (balance + amount >= 0) continue;
+      if (!isReversal(request) || request.shortfallTo === undefined)
         return refused(new InsufficientPointsError(request.key, account, balance, -amount));
+      // As the ledger takes it: what the account holds, the rest charged to the shortfall account.
+      const short = -(Math.max(0, balance) + amount);
+      let left = short;
+      for (const e of entries) {
+        if (left <= 0) break;
+        if (e.account !== account || e.amount >= 0) continue;
+        const less = Math.min(left, -e.amount);
+        e.amount += less;
+        left -= less;
+      }
+      unrecovered += short;
     }
+    if (unrecovered > 0 && isReversal(request))
+      entries.push({ account: request.shortfallTo!, amount: -unrecovered });
     for (const e of entries) this.pending.set(e.account, (this.pending.get(e.account) ?? 0) + e.amount);
     this.postedNow.set(request.key, entries);
     if (isReversal(request)) this.reversedNow.set(request.reverses, request.key);
-    return { status: 'posted' };
+    return { status: 'posted', ...(unrecovered > 0 ? { unrecovered } : {}) };
   }
 
   private async balance(account: string): Promise<number> {

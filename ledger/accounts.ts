@@ -14,6 +14,7 @@ export type AccountKind =
   | 'EXPIRY'
   | 'REDEMPTION'
   | 'ADJUSTMENT'
+  | 'UNRECOVERED'
   | 'STATUS_ISSUED'
   | 'STATUS_LAPSED';
 
@@ -55,6 +56,8 @@ export const Accounts = {
   expiry: 'EXPIRY',
   redemption: (serviceType: string) => `REDEMPTION:${serviceType}`,
   adjustment: 'ADJUSTMENT',
+  /** Points a correction could not take back: the member had spent them (a ticket refunded after a redemption). */
+  unrecovered: 'UNRECOVERED',
   statusIssued: (metric: StatusMetric) => `STATUS_ISSUED:${metric}`,
   statusLapsed: (metric: StatusMetric) => `STATUS_LAPSED:${metric}`,
 } as const;
@@ -114,6 +117,7 @@ function parse(code: string): AccountDescriptor {
     case 'OWN_FLIGHTS':
     case 'EXPIRY':
     case 'ADJUSTMENT':
+    case 'UNRECOVERED':
       if (parts.length !== 1) throw bad();
       return system(head);
     case 'PARTNER':

@@ -245,6 +245,65 @@ for (const engine of availableEngines()) {
       expect((await checkLedger(t.db.knex)).ok).toBe(true);
     });
 
+    it('with a shortfall account, a reversal takes what the account holds (own lot first) and charges the rest there', async () => {
+      await ledger.post([
+        accrual('A1', M1, 100, { expiresOn: '2027-01-31' }),
+        accrual('A2', M1, 100, { expiresOn: '2028-01-31' }),
+      ]);
+      await ledger.post([redemption('R1', M1, 170)]);
+      // A1's lot is spent, A2's holds 30: all 30 come back, 70 of A2's 100 were spent.
+      const [r] = await ledger.post([
+        { key: 'A2:rev', reverses: 'A2', businessDate: '2026-11-28', shortfallTo: Accounts.unrecovered },
+      ]);
+      expect(r).toMatchObject({ status: 'posted', unrecovered: 70 });
+      expect(await balance(Accounts.memberPoints(M1))).toBe(0);
+      expect(await balance(Accounts.unrecovered)).toBe(-70);
+      expect(await balance(Accounts.ownFlights)).toBe(-100);
+      expect(await openLots(t.db.knex, Accounts.memberPoints(M1))).toEqual([]);
+      const posting = await t.db.knex('postings').where({ idempotency_key: 'A2:rev' }).first();
+      expect(JSON.parse(String(posting.detail))).toEqual({ unrecovered: 70 });
+      // Covered in full, it is the plain mirror: nothing charged, no detail.
+      await ledger.post([accrual('A3', M1, 50)]);
+      const [full] = await ledger.post([
+        { key: 'A3:rev', reverses: 'A3', businessDate: '2026-11-28', shortfallTo: Accounts.unrecovered },
+      ]);
+      expect(full).toMatchObject({ status: 'posted' });
+      expect(full!.unrecovered).toBeUndefined();
+      expect(await balance(Accounts.unrecovered)).toBe(-70);
+      expect((await checkLedger(t.db.knex)).ok).toBe(true);
+    });
+
+    it('a shortfall reversal dated before later entries takes only what every balance from its date on allows', async () => {
+      await ledger.post([accrual('A1', M1, 100, { businessDate: '2026-11-01' })]);
+      await ledger.post([redemption('R1', M1, 60, '2026-11-20')]);
+      await ledger.post([accrual('A2', M1, 500, { businessDate: '2026-11-25' })]);
+      // Dated 10 November: after the redemption of the 20th the member held 40 of A1's 100, so 40 come
+      // back though 540 are held now; the 60 redeemed are unrecovered.
+      const [r] = await ledger.post([
+        { key: 'A1:rev', reverses: 'A1', businessDate: '2026-11-10', shortfallTo: Accounts.unrecovered },
+      ]);
+      expect(r).toMatchObject({ status: 'posted', unrecovered: 60 });
+      expect(await balance(Accounts.memberPoints(M1))).toBe(500);
+      const report = await checkLedger(t.db.knex);
+      expect(report.checks.flatMap((c) => c.violations)).toEqual([]);
+    });
+
+    it('a shortfall account must be one that may go negative and keeps no lots', async () => {
+      await ledger.post([accrual('A1', M1, 100)]);
+      await ledger.post([redemption('R1', M1, 100)]);
+      await expect(
+        ledger.post([
+          {
+            key: 'A1:rev',
+            reverses: 'A1',
+            businessDate: '2026-11-28',
+            shortfallTo: Accounts.memberPoints(M2),
+          },
+        ]),
+      ).rejects.toBeInstanceOf(InvalidPostingError);
+      expect((await checkLedger(t.db.knex)).ok).toBe(true);
+    });
+
     it('a transfer carrying lots keeps their earning and expiry dates', async () => {
       await ledger.post([
         accrual('A1', M1, 100, { expiresOn: '2027-01-31' }),
@@ -460,7 +519,7 @@ for (const engine of availableEngines()) {
       type Op =
         | { type: 'accrue'; member: 0 | 1; points: number; months: number }
         | { type: 'redeem'; member: 0 | 1; points: number }
-        | { type: 'reverse'; index: number };
+        | { type: 'reverse'; index: number; shortfall: boolean };
       const op: fc.Arbitrary<Op> = fc.oneof(
         fc.record({
           type: fc.constant('accrue' as const),
@@ -473,7 +532,7 @@ for (const engine of availableEngines()) {
           member: fc.constantFrom(0 as const, 1 as const),
           points: fc.integer({ min: 1, max: 400 }),
         }),
-        fc.record({ type: fc.constant('reverse' as const), index: fc.nat() }),
+        fc.record({ type: fc.constant('reverse' as const), index: fc.nat(), shortfall: fc.boolean() }),
       );
       let run = 0;
       await fc.assert(
@@ -495,9 +554,19 @@ for (const engine of availableEngines()) {
               if (r!.status === 'posted') keys.push(key);
             } else if (keys.length > 0) {
               const target = keys[o.index % keys.length]!;
-              await ledger.post([{ key: `${key}-rev`, reverses: target, businessDate: '2026-11-29' }], {
-                atomic: false,
-              });
+              const [r] = await ledger.post(
+                [
+                  {
+                    key: `${key}-rev`,
+                    reverses: target,
+                    businessDate: '2026-11-29',
+                    ...(o.shortfall ? { shortfallTo: Accounts.unrecovered } : {}),
+                  },
+                ],
+                { atomic: false },
+              );
+              // With a shortfall account only a second reversal of the same posting is refused.
+              if (o.shortfall && r!.status === 'refused') expect(r!.reason).toBe('ALREADY_REVERSED');
             }
           }
           const report = await checkLedger(t.db.knex);

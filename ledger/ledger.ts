@@ -578,13 +578,22 @@ class PostingSession {
     if (earlier !== undefined)
       throw new Refusal(new AlreadyReversedError(input.reverses, earlier, input.key));
 
-    const entries = (await this.store.postingEntries(original.id)).map((e) => ({
+    let entries = (await this.store.postingEntries(original.id)).map((e) => ({
       accountId: e.accountId,
       amount: -e.amount,
     }));
     const rows = new Map<number, AccountRow>();
     for (const e of entries) rows.set(e.accountId, await this.accountById(e.accountId));
-    const guarded = guardedDebits(entries.map((e) => ({ row: rows.get(e.accountId)!, amount: e.amount })));
+    let guarded = guardedDebits(entries.map((e) => ({ row: rows.get(e.accountId)!, amount: e.amount })));
+    let unrecovered = 0;
+    if (input.shortfallTo !== undefined && guarded.size > 0) {
+      ({ entries, unrecovered } = await this.withShortfall(entries, guarded, input));
+      if (unrecovered > 0) {
+        const to = entries.at(-1)!.accountId;
+        rows.set(to, await this.accountById(to));
+        guarded = guardedDebits(entries.map((e) => ({ row: rows.get(e.accountId)!, amount: e.amount })));
+      }
+    }
     await this.requireFunds(input.key, [...guarded.values()], input.businessDate);
 
     const id = await this.store.insertPosting({
@@ -599,7 +608,12 @@ class PostingSession {
       sourceRef: input.sourceRef ?? null,
       ruleVersion: null,
       reversalOf: original.id,
-      detail: input.detail === undefined ? null : JSON.stringify(input.detail),
+      detail:
+        unrecovered > 0
+          ? JSON.stringify({ ...(input.detail as object | undefined), unrecovered })
+          : input.detail === undefined
+            ? null
+            : JSON.stringify(input.detail),
       createdAt: this.createdAt,
     });
     if (id === null) {
@@ -616,21 +630,61 @@ class PostingSession {
       await this.store.adjustLot(m.lotId, -m.amount);
       await this.store.insertMovement(m.lotId, id, -m.amount);
     }
-    // What the original credited leaves its own lot first; if some was spent since, other lots cover it.
+    // What the original credited leaves its own lot first; if some was spent since, other lots cover it,
+    // up to what the reversal takes from the account (less than the lot when part was unrecoverable).
+    const owed = new Map<number, number>();
+    for (const e of entries) if (e.amount < 0) owed.set(e.accountId, (owed.get(e.accountId) ?? 0) - e.amount);
     for (const lot of await this.store.lotsCreatedBy(original.id)) {
       const current = (await this.store.lot(lot.id))!;
-      const take = Math.min(current.remaining, lot.amount);
+      const budget = owed.get(lot.accountId) ?? 0;
+      const take = Math.min(current.remaining, lot.amount, budget);
       if (take > 0) {
         await this.store.adjustLot(lot.id, -take);
         await this.store.insertMovement(lot.id, id, -take);
       }
-      if (lot.amount > take)
-        await this.consume(input.key, await this.accountById(lot.accountId), lot.amount - take, id);
+      const rest = Math.min(lot.amount, budget) - take;
+      if (rest > 0) await this.consume(input.key, await this.accountById(lot.accountId), rest, id);
+      owed.set(lot.accountId, budget - take - rest);
     }
     for (const sc of await this.store.statusCreditsOf(original.id)) {
       await this.store.insertStatusCredit(sc.memberId, sc.metric, -sc.amount, sc.activityDate, id);
     }
-    return { key: input.key, status: 'posted', postingId: id };
+    return { key: input.key, status: 'posted', postingId: id, ...(unrecovered > 0 ? { unrecovered } : {}) };
+  }
+
+  /**
+   * A reversal's entries with what the guarded accounts no longer hold charged to `shortfallTo` instead:
+   * each debit shrinks to what its account can give up as of the business date, and one entry on the
+   * shortfall account makes up the difference, so the posting still balances.
+   */
+  private async withShortfall(
+    entries: Array<{ accountId: number; amount: number }>,
+    guarded: Map<number, { row: AccountRow; amount: number }>,
+    input: ReversalInput,
+  ): Promise<{ entries: Array<{ accountId: number; amount: number }>; unrecovered: number }> {
+    const to = await this.account(describeAccount(input.shortfallTo!));
+    if (to.mayGoNegative === false || to.tracksLots)
+      throw new InvalidPostingError(`${input.shortfallTo} cannot take a reversal's shortfall`, {
+        key: input.key,
+      });
+    const out = entries.map((e) => ({ ...e }));
+    let unrecovered = 0;
+    for (const { row, amount } of guarded.values()) {
+      let short = -amount - Math.max(0, await this.available(row, input.businessDate));
+      for (const e of out) {
+        if (short <= 0) break;
+        if (e.accountId !== row.id || e.amount >= 0) continue;
+        const less = Math.min(short, -e.amount);
+        e.amount += less;
+        short -= less;
+        unrecovered += less;
+      }
+    }
+    if (unrecovered === 0) return { entries, unrecovered };
+    return {
+      entries: [...out.filter((e) => e.amount !== 0), { accountId: to.id, amount: -unrecovered }],
+      unrecovered,
+    };
   }
 
   // -------------------------------------------------------------------------------------------- helpers
@@ -654,31 +708,39 @@ class PostingSession {
       const balance = await this.balance(row.id);
       if (balance + amount < 0)
         throw new Refusal(new InsufficientPointsError(key, row.code, balance, -amount));
-      // A debit dated before entries already on the account (a rerun of an old night) must also fit
-      // every balance from its date on, or the statement would show the account below zero back then.
-      const latest = await this.store.latestEntryDate(row.id);
-      if (latest !== null && latest > businessDate) {
-        // The balance at the end of the debit's date, and at the end of every later date.
-        let running = 0;
-        let asOf = 0;
-        let lowest = Infinity;
-        for (const { date, total } of await this.store.dailyTotals(row.id)) {
-          running += total;
-          if (date <= businessDate) asOf = running;
-          else lowest = Math.min(lowest, running);
-        }
-        lowest = Math.min(lowest, asOf);
-        if (lowest + amount < 0)
-          throw new Refusal(
-            new InsufficientPointsError(
-              key,
-              `${row.code} (as of ${businessDate} and after)`,
-              lowest,
-              -amount,
-            ),
-          );
-      }
+      const lowest = await this.lowestSince(row, businessDate);
+      if (lowest !== null && lowest + amount < 0)
+        throw new Refusal(
+          new InsufficientPointsError(key, `${row.code} (as of ${businessDate} and after)`, lowest, -amount),
+        );
     }
+  }
+
+  /** What a debit dated `businessDate` may take from the account: its balance now and at every date since. */
+  private async available(row: AccountRow, businessDate: string): Promise<number> {
+    const balance = await this.balance(row.id);
+    const lowest = await this.lowestSince(row, businessDate);
+    return lowest === null ? balance : Math.min(balance, lowest);
+  }
+
+  /**
+   * A debit dated before entries already on the account (a rerun of an old night) must also fit every
+   * balance from its date on, or the statement would show the account below zero back then: the lowest
+   * of the balance at the end of that date and at the end of every later date, or null when no entry is
+   * dated after it.
+   */
+  private async lowestSince(row: AccountRow, businessDate: string): Promise<number | null> {
+    const latest = await this.store.latestEntryDate(row.id);
+    if (latest === null || latest <= businessDate) return null;
+    let running = 0;
+    let asOf = 0;
+    let lowest = Infinity;
+    for (const { date, total } of await this.store.dailyTotals(row.id)) {
+      running += total;
+      if (date <= businessDate) asOf = running;
+      else lowest = Math.min(lowest, running);
+    }
+    return Math.min(lowest, asOf);
   }
 
   private async balance(accountId: number): Promise<number> {

@@ -56,6 +56,12 @@ export interface ReversalInput {
   sourceFileId?: number;
   sourceRef?: string;
   detail?: unknown;
+  /**
+   * The account charged with what the reversal cannot take back because the points account it debits
+   * no longer holds it (a refunded ticket whose miles were spent since): the reversal takes what the
+   * account holds and charges the rest here. Without it, such a reversal is refused (INSUFFICIENT_POINTS).
+   */
+  shortfallTo?: string;
 }
 
 export type PostingRequest = PostingInput | ReversalInput;
@@ -74,6 +80,8 @@ export interface PostResult {
   /** For refusals: INSUFFICIENT_POINTS, ALREADY_REVERSED, UNKNOWN_POSTING. */
   reason?: string;
   message?: string;
+  /** Points a reversal charged to its shortfall account, the member having spent them. */
+  unrecovered?: number;
 }
 
 export interface PostOptions {

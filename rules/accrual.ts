@@ -73,6 +73,8 @@ export interface AccrualDecision {
   award?: Award;
   statusCredit?: StatusCreditInput;
   rejection?: Rejection;
+  /** For the simulator: what else to say of a decision that posts (a reversal's unrecovered points). */
+  note?: string;
   /**
    * The date whose cap period the decision's points count in, when not the activity's own: a reversal
    * frees room in the period of the credit it takes back, not in the period it arrived in.
@@ -280,6 +282,11 @@ function decideFlight(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
     const open = posted.filter((k) => !ctx.reversed(k));
     if (posted.length > 0 && open.length === 0)
       return { postings, related: [], update: done({ status: 'REVERSED', reason: 'NOT_FLOWN' }) };
+    // Miles the member has spent since cannot come back from the account: what it still holds is taken,
+    // the rest is the program's loss (UNRECOVERED), and the status credits go in full. A merged member's
+    // miles moved to the survivor, which the reversal does not reach: that one is still refused.
+    const member = row.memberNumber ? ctx.members.get(row.memberNumber) : undefined;
+    const shortfall = member && member.status !== 'MERGED' ? { shortfallTo: Accounts.unrecovered } : {};
     for (const key of new Set(open)) {
       postings.push({
         request: {
@@ -287,6 +294,7 @@ function decideFlight(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
           reverses: key,
           businessDate: ctx.businessDate,
           sourceRef: row.activityKey,
+          ...shortfall,
         },
         onRefused: refusedAs,
       });

@@ -331,9 +331,7 @@ for (const engine of availableEngines()) {
       expect(await w.activity(KEY)).toMatchObject({ status: 'REVERSED' });
     });
 
-    it('a refund after the miles were spent is refused whole: miles and status credits stay, the activity says INSUFFICIENT_POINTS', async () => {
-      // Current behaviour, an open question in the report: the reversal may not take the balance below
-      // zero, so nothing is reversed (not even the status credits, which buy nothing) and it is not retried.
+    it('a refund after some miles were spent takes back what the member holds, charges the rest to UNRECOVERED, and the status credits in full', async () => {
       const w = s();
       await w.enrol('2026-03-01', IVANOV);
       w.dropCoupons([coupon()]);
@@ -342,18 +340,39 @@ for (const engine of availableEngines()) {
         { id: 'R-1', member: IVANOV.number, date: '2026-03-12', service: 'SEAT', points: 400 },
       ]);
       await w.night('2026-03-12');
-      w.dropCoupons([coupon({ status: 'R' })]);
+      expect(await w.balance(IVANOV.number)).toBe(61);
+      const file = w.dropCoupons([coupon({ status: 'R' })]);
+      const [shown] = (await w.simulate('flown', file, '2026-03-13')).flatMap((e) =>
+        e.type === 'record' ? [[e.status, e.points, e.message]] : [],
+      );
+      expect(shown).toEqual([
+        'REVERSED',
+        -461,
+        '400 points of it the member has spent: charged to UNRECOVERED',
+      ]);
+      // Foretold by the simulator (one feed in the inbox) and held to it.
       const refund = await w.night('2026-03-13');
-      expect(refund.accrue.counts['reject.INSUFFICIENT_POINTS']).toBe(1);
-      const refused = await w.activity(KEY);
-      expect([refused?.status, refused?.reason, Boolean(refused?.needs_accrual)]).toEqual([
-        'REJECTED',
-        'INSUFFICIENT_POINTS',
+      expect(refund.accrue.counts.unrecoveredPoints).toBe(400);
+      expect(refund.accrue.counts['reject.INSUFFICIENT_POINTS']).toBeUndefined();
+      const reversed = await w.activity(KEY);
+      expect([reversed?.status, reversed?.reason, Boolean(reversed?.needs_accrual)]).toEqual([
+        'REVERSED',
+        'NOT_FLOWN',
         false,
       ]);
-      expect(await w.posting(reversalKey(awardPostingKey(KEY)))).toBeUndefined();
-      expect(await w.balance(IVANOV.number)).toBe(61);
-      expect(await w.statusBalance(IVANOV.number)).toBe(15000);
+      // 461 credited: the 61 the member still holds come back, the 400 redeemed are the program's loss.
+      const posting = await w.posting(reversalKey(awardPostingKey(KEY)));
+      expect(posting?.entries).toEqual({
+        [Accounts.memberPoints(IVANOV.number)]: -61,
+        [Accounts.unrecovered]: -400,
+        [Accounts.ownFlights]: 461,
+        [Accounts.memberStatus(IVANOV.number, 'SPEND')]: -15000,
+        [Accounts.statusIssued('SPEND')]: 15000,
+      });
+      expect(posting?.detail).toMatchObject({ unrecovered: 400 });
+      expect(await w.balance(IVANOV.number)).toBe(0);
+      expect(await w.lotSummary(IVANOV.number)).toEqual([]);
+      expect(await w.statusBalance(IVANOV.number)).toBe(0);
       const later = await w.night('2026-03-14');
       expect(later.accrue.counts.activities).toBe(0);
     });
