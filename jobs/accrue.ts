@@ -63,6 +63,7 @@ export async function loadMembers(q: Q, numbers: Iterable<string>): Promise<Map<
         'm.surname_local',
         'm.given_name_local',
         'm.tier',
+        'm.tier_since',
         'p.code as pool_code',
       );
     for (const r of rows) {
@@ -77,6 +78,7 @@ export async function loadMembers(q: Q, numbers: Iterable<string>): Promise<Map<
         surnameLocal: r.surname_local ?? null,
         givenNameLocal: r.given_name_local ?? null,
         tier: r.tier,
+        tierSince: r.tier_since ?? null,
         poolCode: r.pool_code ?? null,
       });
     }
@@ -267,6 +269,52 @@ export interface AccrueState {
   receivedDates?: Map<number, IsoDate>;
   /** When the rows' files came in where the registry does not know them (the simulator's files). */
   receivedOf?: (row: ActivityRow) => IsoDate | undefined;
+  /** Tier changes of members whose tier changed after an activity of theirs, read as batches need them. */
+  tierChanges?: Map<number, TierChange[]>;
+}
+
+/** A tier event as the tier bonus reads it: from which tier, on which night. */
+interface TierChange {
+  on: IsoDate;
+  from: string;
+}
+
+/**
+ * The tier a member held on `date`: the current one unless it changed on or after that date, and then the
+ * one the first such change left. A tier moves on the night after accrue (the tiers job), so a change
+ * on the activity's own date came after it.
+ */
+function tierOn(member: MemberFacts, date: IsoDate, changes: ReadonlyMap<number, TierChange[]>): string {
+  if (member.tierSince === null || member.tierSince < date) return member.tier;
+  return changes.get(member.id)?.find((c) => c.on >= date)?.from ?? member.tier;
+}
+
+/** Reads the tier changes of the members the rows need them for (see `tierOn`). */
+async function loadTierChanges(
+  q: Q,
+  state: AccrueState,
+  rows: ActivityRow[],
+  members: ReadonlyMap<string, MemberFacts>,
+): Promise<Map<number, TierChange[]>> {
+  const changes = (state.tierChanges ??= new Map());
+  const wanted = new Set<number>();
+  for (const r of rows) {
+    const m = r.memberNumber ? members.get(r.memberNumber) : undefined;
+    if (m && m.tierSince !== null && m.tierSince >= r.activityDate && !changes.has(m.id)) wanted.add(m.id);
+  }
+  for (const id of wanted) changes.set(id, []);
+  for (const part of chunks([...wanted], 500))
+    for (const e of (await q('tier_events')
+      .whereIn('member_id', part)
+      .whereRaw('from_tier <> to_tier')
+      .orderBy([{ column: 'business_date' }, { column: 'id' }])
+      .select('member_id', 'business_date', 'from_tier')) as Array<{
+      member_id: number;
+      business_date: string;
+      from_tier: string;
+    }>)
+      changes.get(Number(e.member_id))!.push({ on: e.business_date, from: e.from_tier });
+  return changes;
 }
 
 /** The decision context of a batch, which must hear of each decision before the next row is decided. */
@@ -306,6 +354,7 @@ export async function contextFor(
         Number(f.id),
         f.received_at ? new Date(f.received_at).toISOString().slice(0, 10) : state.today,
       );
+  const tierChanges = await loadTierChanges(q, state, rows, members);
   const originals = await loadOriginals(q, rows);
   const credited = await loadCreditedFlights(q, rows);
   const reversed = await loadReversed(q, rows);
@@ -333,6 +382,7 @@ export async function contextFor(
         originals.set(row.activityKey, originalOf(row));
     },
     reversed: (key) => reversed.has(key),
+    tierOn: (member, date) => tierOn(member, date, tierChanges),
     receivedOn: (row) =>
       state.receivedOf?.(row) ??
       (row.sourceFileId !== null ? received.get(row.sourceFileId) : undefined) ??

@@ -114,6 +114,11 @@ export interface AccrualContext {
    */
   receivedOn(row: ActivityRow): IsoDate;
   /**
+   * The member's tier on a date, for the tier bonus: an activity credited late (a coupon days after the
+   * flight, a partner file weeks after the stay) earns the bonus of the tier the member held then.
+   */
+  tierOn(member: MemberFacts, date: IsoDate): string;
+  /**
    * How many days back a flight may be credited, when not the program's air claim window: a retro-claim
    * was judged by the retro-claim window, which reaches further back.
    */
@@ -429,7 +434,7 @@ function decideFlight(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
     bookedClass: row.bookedClass,
     flownClass: row.flownClass ?? row.bookedClass ?? 'Y',
     activityDate: row.activityDate,
-    tier: member.tier,
+    tier: ctx.tierOn(member, row.activityDate),
     fare: fare.fare,
   });
   if (!result.ok) {
@@ -523,7 +528,7 @@ function decidePartnerFlight(ctx: AccrualContext, row: ActivityRow): AccrualDeci
     destination: row.destination!,
     flownClass: row.flownClass ?? 'Y',
     activityDate: row.activityDate,
-    tier: e.member.tier,
+    tier: ctx.tierOn(e.member, row.activityDate),
   });
   if (!result.ok) return rejected(result.rejection);
   const award = result.award;
@@ -711,7 +716,11 @@ function decidePartner(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
   const result = partnerAward(
     contract,
     rule,
-    { spendBaseMinor: spendBase, pointsRequested: row.pointsRequested, tier: e.member.tier },
+    {
+      spendBaseMinor: spendBase,
+      pointsRequested: row.pointsRequested,
+      tier: ctx.tierOn(e.member, row.activityDate),
+    },
     ctx.program.baseExponent,
   );
   if (!result.ok) return rejected(result.rejection);

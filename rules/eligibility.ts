@@ -22,6 +22,8 @@ export interface MemberFacts {
   surnameLocal: string | null;
   givenNameLocal: string | null;
   tier: string;
+  /** The date the member's tier became what it is (enrolment, or the night of the last change). */
+  tierSince: IsoDate | null;
   poolCode: string | null;
 }
 

@@ -260,6 +260,34 @@ for (const engine of availableEngines()) {
       });
     });
 
+    it('gives the tier bonus of the tier held on the activity date, however late the record comes', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', PETROVA);
+      // Silver from the night of 5 March: the tiers job runs after that night's accrue.
+      await reachTier(w, PETROVA, '1000.00', '2026-03-05');
+      await w.night('2026-03-05');
+      expect((await w.member(PETROVA.number)).tier).toBe('SILVER');
+      const rentals = ['2026-03-04', '2026-03-05', '2026-03-06'].map((date, i) => ({
+        txn: `L-${i}`,
+        member: PETROVA.number,
+        surname: PETROVA.surname,
+        date,
+        type: 'RENTAL',
+        spend: '99.00',
+        currency: 'USD',
+      }));
+      // All three come in weeks later, in one file.
+      w.dropPartner('DRIVE', '2026-03-30', rentals);
+      await w.night('2026-03-30');
+      expect(await points(w, partnerKey('DRIVE', 'L-0'))).toBe(500); // before the upgrade: no bonus
+      expect(await points(w, partnerKey('DRIVE', 'L-1'))).toBe(500); // the day itself: before the night's tiers
+      expect(await points(w, partnerKey('DRIVE', 'L-2'))).toBe(550); // Silver: +10%
+      expect((await w.posting(awardPostingKey(partnerKey('DRIVE', 'L-0'))))?.detail).toMatchObject({
+        base: 500,
+        tierBonus: 0,
+      });
+    });
+
     it('takes the partner’s points_requested as the base instead of the contract rate, with tier bonus and cap on top', async () => {
       // Current behaviour, described as an open question in the report: the partner's figure replaces
       // the contract's (RENTAL pays 500 per activity, the partner asked 800 and got 800).
