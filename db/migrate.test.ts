@@ -4,6 +4,7 @@ import { Accounts } from '../ledger/accounts.js';
 import { checkLedger } from '../ledger/check.js';
 import { Ledger } from '../ledger/ledger.js';
 import { insertMember } from '../ledger/members.js';
+import { namesToClear, rejectTextsToBlank } from '../jobs/retention.js';
 import { MIGRATION_CONFIG, migrateLatest, migrationStatus, MIGRATION_NAMES, rollbackAll } from './migrate.js';
 
 for (const engine of availableEngines()) {
@@ -71,6 +72,34 @@ for (const engine of availableEngines()) {
           ['C', null],
         ]);
         expect((await checkLedger(t.db.knex)).ok).toBe(true);
+      } finally {
+        await t.cleanup();
+      }
+    });
+
+    it('009 lets retention read only the names and reject texts left to clear, through their partial indexes', async () => {
+      const t = await createTestDatabase(engine);
+      try {
+        const statements = [
+          [
+            namesToClear(t.db.knex, '2026-01-01').update({ travel_surname: null }),
+            'activities_travel_names_by_date',
+          ],
+          [rejectTextsToBlank(t.db.knex, '2026-01-01').update({ text: null }), 'rejects_text_by_date'],
+        ] as const;
+        for (const [statement, index] of statements) {
+          const { sql, bindings } = statement.toSQL();
+          const plan = await t.db.knex.transaction(async (trx) => {
+            // An empty table is read whole by PostgreSQL's choice; the question is whether it can use the index.
+            if (engine === 'postgres') await trx.raw('SET LOCAL enable_seqscan = off');
+            const explained = await trx.raw(
+              `${engine === 'postgres' ? 'EXPLAIN' : 'EXPLAIN QUERY PLAN'} ${sql}`,
+              bindings,
+            );
+            return JSON.stringify(engine === 'postgres' ? explained.rows : explained);
+          });
+          expect(plan).toContain(index);
+        }
       } finally {
         await t.cleanup();
       }

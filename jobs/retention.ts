@@ -236,13 +236,21 @@ export function travelNamesNeededFrom(config: LoadedConfig, businessDate: IsoDat
  * to match a retro-claim or a late coupon to the flight, and neither can credit it any more.
  */
 async function clearTravelNames(knex: Knex, before: IsoDate): Promise<number> {
-  return Number(
-    await knex('activities')
-      .where('activity_date', '<', before)
-      .andWhere((q) => q.whereNotNull('travel_surname').orWhereNotNull('travel_given_name'))
-      .update({ travel_surname: null, travel_given_name: null }),
-  );
+  return Number(await namesToClear(knex, before).update({ travel_surname: null, travel_given_name: null }));
 }
+
+/**
+ * The flights whose names are still to be cleared: written as the predicate of their partial index
+ * (migration 009), so that the database reads only those.
+ */
+export const namesToClear = (knex: Knex, before: IsoDate) =>
+  knex('activities')
+    .where('activity_date', '<', before)
+    .andWhere((q) => q.whereNotNull('travel_surname').orWhereNotNull('travel_given_name'));
+
+/** The rejects whose text is still to be blanked, as the predicate of their partial index (migration 009). */
+export const rejectTextsToBlank = (knex: Knex, before: IsoDate) =>
+  knex('rejects').where('business_date', '<', before).whereNotNull('text');
 
 /**
  * Blanks the line text of rejects of business dates before `before`, and removes expired FTL parts
@@ -254,9 +262,7 @@ async function blankOldRejects(
   knex: Knex,
   before: IsoDate,
 ): Promise<{ rejectTextsBlanked: number; ftlPartsRemoved: number }> {
-  const rejectTextsBlanked = Number(
-    await knex('rejects').where('business_date', '<', before).whereNotNull('text').update({ text: null }),
-  );
+  const rejectTextsBlanked = Number(await rejectTextsToBlank(knex, before).update({ text: null }));
   const ftlPartsRemoved = Number(
     await knex('ftl_parts')
       .whereNot({ status: 'held' })

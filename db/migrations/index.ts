@@ -12,6 +12,7 @@ import * as m005 from './005_reporting_role.js';
 import * as m006 from './006_activity_posting_id.js';
 import * as m007 from './007_reject_field_length.js';
 import * as m008 from './008_parsed_text_widths.js';
+import * as m009 from './009_retention_indexes.js';
 
 export interface Migration {
   name: string;
@@ -28,6 +29,7 @@ export const migrations: Migration[] = [
   { name: '006_activity_posting_id', ...m006 },
   { name: '007_reject_field_length', ...m007 },
   { name: '008_parsed_text_widths', ...m008 },
+  { name: '009_retention_indexes', ...m009 },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {
