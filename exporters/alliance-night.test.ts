@@ -175,15 +175,16 @@ for (const engine of availableEngines()) {
       const xml = readFileSync(String(out.local_path), 'utf8');
       expect(xml).toContain('<OperatingFlightNumber>12345</OperatingFlightNumber>');
       expect(xml).toContain('<ClaimCount>4</ClaimCount>');
-      // LH's own flights stay as they were read: NOT_CREDITED, neither claimed nor credited.
+      // LH's own flights stay NOT_CREDITED, neither claimed nor credited, and say why: the claims export
+      // does not read them again on later nights.
       const others = await w
         .knex('activities')
         .whereIn('travel_surname', ['SCHMIDT', 'MEYER'])
         .orderBy('travel_surname')
-        .select('travel_surname', 'status', 'partner_code');
+        .select('travel_surname', 'status', 'reason', 'partner_code');
       expect(others).toEqual([
-        { travel_surname: 'MEYER', status: 'NOT_CREDITED', partner_code: 'LH' },
-        { travel_surname: 'SCHMIDT', status: 'NOT_CREDITED', partner_code: 'LH' },
+        { travel_surname: 'MEYER', status: 'NOT_CREDITED', reason: 'NOT_OWN_FLIGHT', partner_code: 'LH' },
+        { travel_surname: 'SCHMIDT', status: 'NOT_CREDITED', reason: 'NOT_OWN_FLIGHT', partner_code: 'LH' },
       ]);
       // A rerun claims nothing more.
       expect(await unclaimedPassengers(w.knex, 'LH', '2026-03-11', program)).toEqual([]);

@@ -117,7 +117,9 @@ const marketingFields = (m: { carrier: string; number: string } | null) => ({
  * NOT_CREDITED passengers with this partner's card read on or before the date and never claimed, on
  * flights one of the program's own carriers operated or marketed. A passenger of another airline's flight
  * (an LH coupon with an LH card in our revenue-accounting extract) is left out, as accrue refuses such a
- * flight NOT_OWN_FLIGHT for our own cards: claiming it from LH would ask LH to pay for its own flight.
+ * flight NOT_OWN_FLIGHT for our own cards: claiming it from LH would ask LH to pay for its own flight. It
+ * is marked so (reason NOT_OWN_FLIGHT, which `files show` then gives) and not read again on later nights,
+ * until a record of the other feed completes the flight and its facts are judged again (`mergedFields`).
  */
 export async function unclaimedPassengers(
   q: Q,
@@ -134,6 +136,7 @@ export async function unclaimedPassengers(
     // coupon refunded, voided or exchanged was not flown. One corrected after its claim went out stays
     // claimed: the format has no withdrawal, so the partner's own audit has to catch it.
     .where((f) => f.whereNull('a.coupon_status').orWhere('a.coupon_status', 'F'))
+    .where((f) => f.whereNull('a.reason').orWhere('a.reason', '<>', 'NOT_OWN_FLIGHT'))
     .whereNotExists((s) =>
       s
         .select(q.raw('1'))
@@ -162,6 +165,7 @@ export async function unclaimedPassengers(
       'a.detail',
     )) as Array<Record<string, unknown>>;
   const passengers: PassengerActivity[] = [];
+  const notOwn: number[] = [];
   for (const r of rows) {
     const detail = detailOf(r.detail);
     const carrier = str(r.carrier);
@@ -175,9 +179,14 @@ export async function unclaimedPassengers(
       operatingCarrier: detail?.operatingCarrier,
       marketing,
     };
-    if (notOwnFlight(facts, program)) continue;
+    if (notOwnFlight(facts, program)) {
+      notOwn.push(Number(r.id));
+      continue;
+    }
     passengers.push(passengerOf(r, marketing));
   }
+  for (const part of chunks(notOwn, 500))
+    await q('activities').whereIn('id', part).update({ reason: 'NOT_OWN_FLIGHT' });
   return passengers;
 }
 
