@@ -77,7 +77,11 @@ export class SimulatedLedger {
     for (const [account, amount] of debits) {
       const balance = await this.balance(account);
       if (balance + amount >= 0) continue;
-      if (!isReversal(request) || request.shortfallTo === undefined)
+      if (
+        !isReversal(request) ||
+        request.shortfallTo === undefined ||
+        (await this.carriedAway(request.reverses)) > 0
+      )
         return refused(new InsufficientPointsError(request.key, account, balance, -amount));
       // As the ledger takes it: what the account holds, the rest charged to the shortfall account.
       const short = -(Math.max(0, balance) + amount);
@@ -129,6 +133,24 @@ export class SimulatedLedger {
       account: r.code,
       amount: Number(r.amount),
     }));
+  }
+
+  /**
+   * Points a transfer (a merge, a move into a pool) carried away from the lots of a stored posting: the
+   * ledger refuses a shortfall reversal of it, as those points are not spent (a posting of this run has
+   * none: the simulator runs no members feed).
+   */
+  private async carriedAway(key: string): Promise<number> {
+    const id = this.postedNow.has(key) ? null : await this.storedId(key);
+    if (id === null) return 0;
+    const row = await this.knex('lots as l')
+      .join('lot_movements as m', 'm.lot_id', 'l.id')
+      .join('postings as p', 'p.id', 'm.posting_id')
+      .where('l.origin_posting_id', id)
+      .andWhere('m.amount', '<', 0)
+      .andWhere('p.kind', 'TRANSFER')
+      .first(this.knex.raw('COALESCE(-SUM(m.amount), 0) AS n'));
+    return Number((row as { n?: unknown } | undefined)?.n ?? 0);
   }
 
   /** The id of the stored posting that reverses `postingId`, if any. */

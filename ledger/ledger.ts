@@ -587,7 +587,7 @@ class PostingSession {
     let guarded = guardedDebits(entries.map((e) => ({ row: rows.get(e.accountId)!, amount: e.amount })));
     let unrecovered = 0;
     if (input.shortfallTo !== undefined && guarded.size > 0) {
-      ({ entries, unrecovered } = await this.withShortfall(entries, guarded, input));
+      ({ entries, unrecovered } = await this.withShortfall(original.id, entries, guarded, input));
       if (unrecovered > 0) {
         const to = entries.at(-1)!.accountId;
         rows.set(to, await this.accountById(to));
@@ -658,10 +658,20 @@ class PostingSession {
    * shortfall account makes up the difference, so the posting still balances.
    */
   private async withShortfall(
+    originalId: number,
     entries: Array<{ accountId: number; amount: number }>,
     guarded: Map<number, { row: AccountRow; amount: number }>,
     input: ReversalInput,
   ): Promise<{ entries: Array<{ accountId: number; amount: number }>; unrecovered: number }> {
+    const shortOf = new Map<number, number>();
+    for (const { row, amount } of guarded.values()) {
+      const short = -amount - Math.max(0, await this.available(row, input.businessDate));
+      if (short > 0) shortOf.set(row.id, short);
+    }
+    if (shortOf.size === 0) return { entries, unrecovered: 0 };
+    // Points a merge or a move into a pool carried away are not spent: they are in another account, which
+    // the reversal does not reach. Written off they would stay spendable there; the reversal is refused.
+    if ((await this.store.carriedAway(originalId)) > 0) return { entries, unrecovered: 0 };
     const to = await this.account(describeAccount(input.shortfallTo!));
     if (to.mayGoNegative === false || to.tracksLots)
       throw new InvalidPostingError(`${input.shortfallTo} cannot take a reversal's shortfall`, {
@@ -669,18 +679,15 @@ class PostingSession {
       });
     const out = entries.map((e) => ({ ...e }));
     let unrecovered = 0;
-    for (const { row, amount } of guarded.values()) {
-      let short = -amount - Math.max(0, await this.available(row, input.businessDate));
-      for (const e of out) {
-        if (short <= 0) break;
-        if (e.accountId !== row.id || e.amount >= 0) continue;
-        const less = Math.min(short, -e.amount);
-        e.amount += less;
-        short -= less;
-        unrecovered += less;
-      }
+    for (const e of out) {
+      const short = shortOf.get(e.accountId) ?? 0;
+      if (short <= 0 || e.amount >= 0) continue;
+      const less = Math.min(short, -e.amount);
+      e.amount += less;
+      shortOf.set(e.accountId, short - less);
+      unrecovered += less;
     }
-    if (unrecovered === 0) return { entries, unrecovered };
+    if (unrecovered === 0) return { entries, unrecovered: 0 };
     return {
       entries: [...out.filter((e) => e.amount !== 0), { accountId: to.id, amount: -unrecovered }],
       unrecovered,

@@ -89,6 +89,37 @@ for (const engine of availableEngines()) {
       expect(await w.poolBalance('H1')).toBe(834);
     });
 
+    it('refuses whole the refund of a flight whose points moved into the pool: they are not spent, and no write-off leaves them spendable there', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', ANNA);
+      fly(w, ANNA, '2026-02-20', '300.00', 'KZN');
+      await w.night('2026-02-21');
+      w.dropMembers([{ ...ANNA, group: HOUSEHOLD, updatedAt: '2026-03-12T09:00:00Z' }]);
+      await w.night('2026-03-12');
+      expect(await w.poolBalance('H1')).toBe(461);
+      w.dropCoupons([
+        {
+          ticket: `074${String(5_000_000_000 + tickets).slice(-10)}`,
+          flight: '245',
+          date: '2026-02-20',
+          from: 'SVO',
+          to: 'KZN',
+          booked: 'Y',
+          surname: ANNA.surname,
+          givenName: ANNA.givenName,
+          card: { program: 'XX', number: ANNA.number },
+          fare: '300.00',
+          status: 'R',
+        },
+      ]);
+      // Foretold by the simulator, which refuses it as the night does.
+      const refund = await w.night('2026-03-13');
+      expect(refund.accrue.counts['reject.INSUFFICIENT_POINTS']).toBe(1);
+      expect(refund.accrue.counts.unrecoveredPoints).toBeUndefined();
+      expect(await w.poolBalance('H1')).toBe(461);
+      expect(await w.knex('accounts').where({ code: Accounts.unrecovered })).toEqual([]);
+    });
+
     it('moves the points of an account merged into a pool member into the pool, and the status credits to the survivor', async () => {
       const w = s();
       await w.enrol('2026-01-01', BORIS, CLARA);
