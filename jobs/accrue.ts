@@ -528,6 +528,8 @@ export interface BatchOutcome {
   postings: number;
   /** Points reversals could not take back, the members having spent them (charged to UNRECOVERED). */
   unrecovered: number;
+  /** Rows left with the job: dated after the night, they wait for the night of their date. */
+  waiting: number;
   byStatus: Record<string, number>;
   byReason: Record<string, number>;
 }
@@ -546,6 +548,7 @@ export async function accrueBatch(
     rejected: 0,
     postings: 0,
     unrecovered: 0,
+    waiting: 0,
     byStatus: {},
     byReason: {},
   };
@@ -579,6 +582,7 @@ export async function accrueBatch(
     for (const row of rows) {
       const decision = (row as ActivityRow & { decision?: AccrualDecision }).decision!;
       delete (row as ActivityRow & { decision?: AccrualDecision }).decision;
+      if (row.needsAccrual) outcome.waiting++;
       outcome.byStatus[row.status] = (outcome.byStatus[row.status] ?? 0) + 1;
       if (row.status === 'REJECTED') {
         outcome.rejected++;
@@ -650,20 +654,30 @@ export const accrueJob: Job = async (ctx: JobContext): Promise<JobResult> => {
   );
   ctx.progress.start('accrue', pending);
   const issued: string[] = [];
-  const pass = async () => {
+  /** Decides, a batch at a time, the activities waiting for it: all of them, or only those of `ids`. */
+  const pass = async (ids?: number[]) => {
     let lastId = 0;
+    const parts =
+      ids &&
+      chunks(
+        [...ids].sort((a, b) => a - b),
+        BATCH,
+      );
     while (!ctx.signal?.aborted) {
-      const raw = await ctx.db
-        .knex('activities')
-        .where('needs_accrual', true)
-        .andWhere('id', '>', lastId)
-        .orderBy('id')
-        .limit(BATCH);
-      if (raw.length === 0) break;
+      if (parts?.length === 0) break;
+      const query = ctx.db.knex('activities').where('needs_accrual', true);
+      if (parts) query.whereIn('id', parts.shift()!);
+      else query.andWhere('id', '>', lastId).limit(BATCH);
+      const raw = await query.orderBy('id');
+      if (raw.length === 0) {
+        if (parts) continue;
+        break;
+      }
       const rows = raw.map((r: Record<string, unknown>) => fromDb(r));
       lastId = rows.at(-1)!.id!;
       const b = await accrueBatch(ctx, ledger, state, rows);
-      counts.activities! += b.rows;
+      // What waits for its own night is counted apart (datedAhead), not as decided.
+      counts.activities! += b.rows - b.waiting;
       counts.posted! += b.posted;
       counts.rejected! += b.rejected;
       counts.postings! += b.postings;
@@ -676,19 +690,26 @@ export const accrueJob: Job = async (ctx: JobContext): Promise<JobResult> => {
   };
   await pass();
   // Cancellations that came before their redemption, now that it is debited: a second pass applies them.
-  let waiting = 0;
+  // Only those: the rest still marked waits for its own night, and was decided once already tonight.
+  const awaited: number[] = [];
   for (const part of chunks(
     issued.map((id) => cancellationKey(id)),
     500,
-  ))
-    waiting += await ctx.db
-      .knex('activities')
-      .whereIn('activity_key', part)
-      .andWhere(WAITING_CANCELLATION)
-      .update({ needs_accrual: true });
-  if (waiting > 0) {
-    counts.cancellationsAwaited = waiting;
-    await pass();
+  )) {
+    const ids = (
+      await ctx.db
+        .knex('activities')
+        .whereIn('activity_key', part)
+        .andWhere(WAITING_CANCELLATION)
+        .select('id')
+    ).map((r: { id: number | string }) => Number(r.id));
+    if (ids.length === 0) continue;
+    await ctx.db.knex('activities').whereIn('id', ids).update({ needs_accrual: true });
+    awaited.push(...ids);
+  }
+  if (awaited.length > 0) {
+    counts.cancellationsAwaited = awaited.length;
+    await pass(awaited);
   }
   ctx.progress.stop();
   const datedAhead = Number(

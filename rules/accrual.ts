@@ -903,7 +903,9 @@ function waitForItsNight(ctx: AccrualContext, row: ActivityRow): AccrualDecision
 }
 
 export function decide(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
-  if (waitsForItsNight(row.activityDate, ctx.businessDate, ctx.receivedOn(row)))
+  // Earning waits for its night; a redemption is debited as it comes, whatever its date: held back, it
+  // would miss the night's accrue, and the expiry that runs after it could take the points it was given.
+  if (row.type !== 'REDEMPTION' && waitsForItsNight(row.activityDate, ctx.businessDate, ctx.receivedOn(row)))
     return waitForItsNight(ctx, row);
   switch (row.type) {
     case 'FLIGHT':

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { exportJob } from '../../jobs/export.js';
 import { availableEngines } from '../../test/harness/db.js';
-import { awardPostingKey, flightKey, partnerKey } from '../activity.js';
+import { awardPostingKey, cancellationKey, flightKey, partnerKey, redemptionKey } from '../activity.js';
 import { memberNumber, useScenario, type Person, type Scenario } from './scenario.js';
 
 const IVANOV: Person = { number: memberNumber(1), surname: 'IVANOV', givenName: 'IVAN' };
@@ -63,6 +63,8 @@ for (const engine of availableEngines()) {
       // Each night is foretold by the simulator (one feed in the inbox) and held to it.
       const first = await w.night('2026-06-02', { at: '2026-06-05T02:30:00Z' });
       expect(first.accrue.counts.datedAhead).toBe(2);
+      // Decided tonight: the flight of the 2nd; the two that wait are counted apart.
+      expect(first.accrue.counts.activities).toBe(1);
       expect(await outcome(w, flightOn('2026-06-02'))).toEqual(['POSTED', null]);
       expect(await outcome(w, flightOn('2026-06-03'))).toEqual(['PENDING', 'DATED_AHEAD']);
       expect(await outcome(w, flightOn('2026-06-04'))).toEqual(['PENDING', 'DATED_AHEAD']);
@@ -117,6 +119,46 @@ for (const engine of availableEngines()) {
       expect(lines[1]).toMatch(new RegExp(`^D,C-2,${IVANOV.number},A,`));
       expect(lines[2]).toMatch(new RegExp(`^D,C-3,${IVANOV.number},A,`));
       expect((await w.posting(awardPostingKey(partnerKey('DRIVE', 'C-3'))))?.businessDate).toBe('2026-06-03');
+    });
+
+    it('debits a redemption dated after the night as it comes, before the expiry that runs after accrue', async () => {
+      const w = s();
+      await w.enrol('2026-06-01', IVANOV);
+      w.dropCoupons([coupon('0741000000002', '2026-06-02')]);
+      await w.night('2026-06-02');
+      const earned = await w.balance(IVANOV.number);
+      expect(earned).toBeGreaterThan(100);
+      w.dropRedemptions([
+        { id: 'R-1', member: IVANOV.number, date: '2026-06-04', service: 'SEAT', points: 100 },
+      ]);
+      const night = await w.night('2026-06-03');
+      expect(await outcome(w, redemptionKey('R-1'))).toEqual(['POSTED', null]);
+      expect(night.accrue.counts.datedAhead).toBeUndefined();
+      expect(await w.balance(IVANOV.number)).toBe(earned - 100);
+    });
+
+    it('applies a cancellation that came before its redemption once more in the second pass, and no row that waits for its night', async () => {
+      const w = s();
+      await w.enrol('2026-06-01', IVANOV);
+      w.dropCoupons([coupon('0741000000002', '2026-06-02')]);
+      await w.night('2026-06-02');
+      w.dropPartner('DRIVE', '2026-06-04', [rental('C-4', '2026-06-04')]);
+      w.dropRedemptions([
+        {
+          id: 'R-1',
+          member: IVANOV.number,
+          date: '2026-06-03',
+          service: 'SEAT',
+          points: 100,
+          status: 'CANCELLED',
+        },
+        { id: 'R-1', member: IVANOV.number, date: '2026-06-03', service: 'SEAT', points: 100 },
+      ]);
+      const night = await w.night('2026-06-03', { at: '2026-06-04T02:30:00Z' });
+      // The cancellation (twice: waiting, then applied) and its redemption; the rental waits apart.
+      expect(night.accrue.counts).toMatchObject({ activities: 3, cancellationsAwaited: 1, datedAhead: 1 });
+      expect(await outcome(w, cancellationKey('R-1'))).toEqual(['POSTED', null]);
+      expect(await outcome(w, partnerKey('DRIVE', 'C-4'))).toEqual(['PENDING', 'DATED_AHEAD']);
     });
 
     it('rejects FUTURE_DATE what is dated more than a day after its file came in, and the simulator shows both', async () => {
