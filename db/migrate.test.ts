@@ -77,6 +77,32 @@ for (const engine of availableEngines()) {
       }
     });
 
+    it('010 dates every tier event recorded before it from its night', async () => {
+      const t = await createTestDatabase(engine);
+      try {
+        const since = MIGRATION_NAMES.slice(MIGRATION_NAMES.indexOf('010_tier_event_effective_date'));
+        for (const _ of since) await t.db.knex.migrate.down(MIGRATION_CONFIG);
+        const id = await insertMember(t.db.knex, { number: '1000000016', status: 'ACTIVE', tier: 'SILVER' });
+        await t.db.knex('tier_events').insert({
+          event_key: 'TIER:1000000016:2026-03-21:UP:SILVER',
+          member_id: id,
+          business_date: '2026-03-21',
+          from_tier: 'MEMBER',
+          to_tier: 'SILVER',
+          direction: 'UP',
+          qualification: 100000,
+          reason: 'THRESHOLD_REACHED',
+          created_at: '2026-03-22T02:00:00Z',
+        });
+        expect(await migrateLatest(t.db)).toEqual(since);
+        expect(await t.db.knex('tier_events').select('business_date', 'effective_on')).toEqual([
+          { business_date: '2026-03-21', effective_on: '2026-03-21' },
+        ]);
+      } finally {
+        await t.cleanup();
+      }
+    });
+
     it('009 lets retention read only the names and reject texts left to clear, through their partial indexes', async () => {
       const t = await createTestDatabase(engine);
       try {

@@ -273,7 +273,7 @@ export interface AccrueState {
   tierChanges?: Map<number, TierChange[]>;
 }
 
-/** A tier event as the tier bonus reads it: from which tier, on which night. */
+/** A tier event as the tier bonus reads it: from which tier, from which date (`effective_on`). */
 interface TierChange {
   on: IsoDate;
   from: string;
@@ -307,13 +307,13 @@ async function loadTierChanges(
     for (const e of (await q('tier_events')
       .whereIn('member_id', part)
       .whereRaw('from_tier <> to_tier')
-      .orderBy([{ column: 'business_date' }, { column: 'id' }])
-      .select('member_id', 'business_date', 'from_tier')) as Array<{
+      .orderBy([{ column: 'effective_on' }, { column: 'id' }])
+      .select('member_id', 'effective_on', 'from_tier')) as Array<{
       member_id: number;
-      business_date: string;
+      effective_on: string;
       from_tier: string;
     }>)
-      changes.get(Number(e.member_id))!.push({ on: e.business_date, from: e.from_tier });
+      changes.get(Number(e.member_id))!.push({ on: e.effective_on, from: e.from_tier });
   return changes;
 }
 

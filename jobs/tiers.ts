@@ -129,7 +129,7 @@ async function recordedEvents(trx: Knex.Transaction, keys: string[]): Promise<Se
 async function apply(
   trx: Knex.Transaction,
   ctx: JobContext,
-  decisions: Array<{ member: { id: number }; d: TierDecision; key: string }>,
+  decisions: Array<{ member: { id: number; review_date: string | null }; d: TierDecision; key: string }>,
 ): Promise<void> {
   if (decisions.length === 0) return;
   const createdAt = ctx.now().toISOString();
@@ -140,6 +140,10 @@ async function apply(
           event_key: key,
           member_id: member.id,
           business_date: ctx.businessDate,
+          // A review caught up late takes effect from its review date, not from tonight; an upgrade
+          // from tonight. A tier held keeps its old date: the review's is the one it held on.
+          effective_on:
+            (d.event.direction === 'HOLD' ? member.review_date : d.next.tierSince) ?? ctx.businessDate,
           from_tier: d.event.from,
           to_tier: d.event.to,
           direction: d.event.direction,

@@ -13,6 +13,7 @@ import * as m006 from './006_activity_posting_id.js';
 import * as m007 from './007_reject_field_length.js';
 import * as m008 from './008_parsed_text_widths.js';
 import * as m009 from './009_retention_indexes.js';
+import * as m010 from './010_tier_event_effective_date.js';
 
 export interface Migration {
   name: string;
@@ -30,6 +31,7 @@ export const migrations: Migration[] = [
   { name: '007_reject_field_length', ...m007 },
   { name: '008_parsed_text_widths', ...m008 },
   { name: '009_retention_indexes', ...m009 },
+  { name: '010_tier_event_effective_date', ...m010 },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {

@@ -725,7 +725,15 @@ ${cubes}
       .join('members as m', 'm.id', 't.member_id')
       .where('m.number', number)
       .orderBy('t.id')
-      .select('t.business_date', 't.from_tier', 't.to_tier', 't.direction', 't.qualification', 't.reason');
+      .select(
+        't.business_date',
+        't.effective_on',
+        't.from_tier',
+        't.to_tier',
+        't.direction',
+        't.qualification',
+        't.reason',
+      );
   }
 
   async posting(key: string): Promise<PostingView | undefined> {

@@ -55,6 +55,7 @@ for (const engine of availableEngines()) {
       expect(await w.tierEvents(IVANOV.number)).toEqual([
         {
           business_date: '2026-03-21',
+          effective_on: '2026-03-21',
           from_tier: 'MEMBER',
           to_tier: 'SILVER',
           direction: 'UP',
@@ -63,6 +64,7 @@ for (const engine of availableEngines()) {
         },
         {
           business_date: '2026-04-03',
+          effective_on: '2026-04-03',
           from_tier: 'SILVER',
           to_tier: 'PLATINUM',
           direction: 'UP',
@@ -220,6 +222,7 @@ for (const engine of availableEngines()) {
       expect(await tierOf(w)).toEqual({ tier: 'GOLD', since: '2026-03-11', review: '2028-03-11' });
       expect((await w.tierEvents(IVANOV.number)).at(-1)).toEqual({
         business_date: '2027-03-11',
+        effective_on: '2027-03-11',
         from_tier: 'GOLD',
         to_tier: 'GOLD',
         direction: 'HOLD',
@@ -292,6 +295,7 @@ for (const engine of availableEngines()) {
       expect(await tierOf(w)).toEqual({ tier: 'SILVER', since: '2026-01-15', review: '2028-01-15' });
       expect((await w.tierEvents(IVANOV.number)).at(-1)).toEqual({
         business_date: '2027-01-20',
+        effective_on: '2027-01-15',
         from_tier: 'SILVER',
         to_tier: 'SILVER',
         direction: 'HOLD',
@@ -327,6 +331,21 @@ for (const engine of availableEngines()) {
         ['2026-01-15', 'MEMBER', 'GOLD', 250000, 'THRESHOLD_REACHED'],
         ['2027-01-20', 'GOLD', 'SILVER', 0, 'REVIEW_SOFT_LANDING'],
         ['2027-01-20', 'SILVER', 'GOLD', 260000, 'THRESHOLD_REACHED'],
+      ]);
+      // The review took effect on its date: the event keeps it beside the night that made it.
+      expect((await w.tierEvents(IVANOV.number)).map((e) => e.effective_on)).toEqual([
+        '2026-01-15',
+        '2027-01-15',
+        '2027-01-20',
+      ]);
+      // Flown on 16 January, after the review's date and before the night that made it, and reported
+      // late: the tier held that day was the review's Silver (+25%), not Gold.
+      fly(w, '2027-01-16', '100.00', '247');
+      await w.night('2027-01-25');
+      const flight = await w.knex('activities').where({ flight_number: '247' }).first();
+      expect([flight.points, (await w.posting(`${flight.activity_key}:AWARD`))?.detail]).toEqual([
+        461 + 115,
+        expect.objectContaining({ base: 461, tierBonus: 115 }),
       ]);
     });
   });
