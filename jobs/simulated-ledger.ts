@@ -80,7 +80,7 @@ export class SimulatedLedger {
       if (
         !isReversal(request) ||
         request.shortfallTo === undefined ||
-        (await this.carriedAway(request.reverses)) > 0
+        (await this.transferredOutSince(account, request.reverses))
       )
         return refused(new InsufficientPointsError(request.key, account, balance, -amount));
       // As the ledger takes it: what the account holds, the rest charged to the shortfall account.
@@ -136,21 +136,22 @@ export class SimulatedLedger {
   }
 
   /**
-   * Points a transfer (a merge, a move into a pool) carried away from the lots of a stored posting: the
-   * ledger refuses a shortfall reversal of it, as those points are not spent (a posting of this run has
-   * none: the simulator runs no members feed).
+   * Whether a transfer (a merge, a move into a pool) took points out of the account after a stored
+   * posting: the ledger refuses a shortfall reversal of it, as those points are not spent (a posting of
+   * this run has none after it: the simulator runs no members feed).
    */
-  private async carriedAway(key: string): Promise<number> {
+  private async transferredOutSince(account: string, key: string): Promise<boolean> {
     const id = this.postedNow.has(key) ? null : await this.storedId(key);
-    if (id === null) return 0;
-    const row = await this.knex('lots as l')
-      .join('lot_movements as m', 'm.lot_id', 'l.id')
-      .join('postings as p', 'p.id', 'm.posting_id')
-      .where('l.origin_posting_id', id)
-      .andWhere('m.amount', '<', 0)
+    if (id === null) return false;
+    const row = await this.knex('entries as e')
+      .join('accounts as a', 'a.id', 'e.account_id')
+      .join('postings as p', 'p.id', 'e.posting_id')
+      .where('a.code', account)
+      .andWhere('e.posting_id', '>', id)
+      .andWhere('e.amount', '<', 0)
       .andWhere('p.kind', 'TRANSFER')
-      .first(this.knex.raw('COALESCE(-SUM(m.amount), 0) AS n'));
-    return Number((row as { n?: unknown } | undefined)?.n ?? 0);
+      .first('e.id');
+    return row !== undefined;
   }
 
   /** The id of the stored posting that reverses `postingId`, if any. */

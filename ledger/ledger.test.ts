@@ -288,6 +288,35 @@ for (const engine of availableEngines()) {
       expect(report.checks.flatMap((c) => c.violations)).toEqual([]);
     });
 
+    it('a shortfall reversal is refused when a transfer took points out of the account since, whichever lots they were', async () => {
+      await ledger.post([
+        accrual('A1', M1, 100, { expiresOn: '2027-01-31' }),
+        accrual('A2', M1, 100, { expiresOn: '2028-01-31' }),
+      ]);
+      // A1's own lot is spent; A2's points move on (a pool joined, an account merged): not spent, moved.
+      await ledger.post([redemption('R1', M1, 100)]);
+      await ledger.post([
+        {
+          key: 'MOVE',
+          kind: 'TRANSFER',
+          businessDate: '2026-11-27',
+          carryLots: true,
+          entries: [
+            { account: Accounts.memberPoints(M1), amount: -100 },
+            { account: Accounts.memberPoints(M2), amount: 100 },
+          ],
+        },
+      ]);
+      const [r] = await ledger.post(
+        [{ key: 'A1:rev', reverses: 'A1', businessDate: '2026-11-28', shortfallTo: Accounts.unrecovered }],
+        { atomic: false },
+      );
+      expect(r).toMatchObject({ status: 'refused', reason: 'INSUFFICIENT_POINTS' });
+      expect(await balance(Accounts.memberPoints(M2))).toBe(100);
+      expect(await balance(Accounts.unrecovered)).toBe(0);
+      expect((await checkLedger(t.db.knex)).ok).toBe(true);
+    });
+
     it('a shortfall account must be one that may go negative and keeps no lots', async () => {
       await ledger.post([accrual('A1', M1, 100)]);
       await ledger.post([redemption('R1', M1, 100)]);

@@ -669,9 +669,12 @@ class PostingSession {
       if (short > 0) shortOf.set(row.id, short);
     }
     if (shortOf.size === 0) return { entries, unrecovered: 0 };
-    // Points a merge or a move into a pool carried away are not spent: they are in another account, which
-    // the reversal does not reach. Written off they would stay spendable there; the reversal is refused.
-    if ((await this.store.carriedAway(originalId)) > 0) return { entries, unrecovered: 0 };
+    // Points a merge or a move into a pool took out of the account since are not spent: they are in
+    // another account, which the reversal does not reach (whichever lots they were: the original's own may
+    // have been spent and others moved). Written off they would stay spendable there; it is refused.
+    for (const accountId of shortOf.keys())
+      if ((await this.store.transferredOutSince(accountId, originalId)) > 0)
+        return { entries, unrecovered: 0 };
     const to = await this.account(describeAccount(input.shortfallTo!));
     if (to.mayGoNegative === false || to.tracksLots)
       throw new InvalidPostingError(`${input.shortfallTo} cannot take a reversal's shortfall`, {

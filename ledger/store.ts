@@ -72,8 +72,8 @@ export interface LedgerStore {
   findReversalOf(postingId: number): MaybePromise<number | undefined>;
   postingEntries(postingId: number): MaybePromise<Array<{ accountId: number; amount: number }>>;
   lotsCreatedBy(postingId: number): MaybePromise<LotRow[]>;
-  /** Points a transfer (a merge, a move into a pool) carried away from the lots a posting created. */
-  carriedAway(postingId: number): MaybePromise<number>;
+  /** Points transfers (a merge, a move into a pool) took out of an account after a posting. */
+  transferredOutSince(accountId: number, postingId: number): MaybePromise<number>;
   movementsOf(postingId: number): MaybePromise<Array<{ lotId: number; accountId: number; amount: number }>>;
   statusCreditsOf(
     postingId: number,
@@ -166,8 +166,8 @@ const SQL = {
   entries: 'SELECT account_id, amount FROM entries WHERE posting_id = ? ORDER BY id',
   lotsCreated:
     'SELECT id, account_id, amount, remaining, earned_on, expires_on FROM lots WHERE origin_posting_id = ? ORDER BY id',
-  carriedAway:
-    "SELECT COALESCE(-SUM(m.amount), 0) AS n FROM lots l JOIN lot_movements m ON m.lot_id = l.id JOIN postings p ON p.id = m.posting_id WHERE l.origin_posting_id = ? AND m.amount < 0 AND p.kind = 'TRANSFER'",
+  transferredOutSince:
+    "SELECT COALESCE(-SUM(e.amount), 0) AS n FROM entries e JOIN postings p ON p.id = e.posting_id WHERE e.account_id = ? AND e.posting_id > ? AND e.amount < 0 AND p.kind = 'TRANSFER'",
   movements:
     'SELECT m.lot_id, l.account_id, m.amount FROM lot_movements m JOIN lots l ON l.id = m.lot_id WHERE m.posting_id = ? ORDER BY m.id',
   statusCredits:
@@ -371,8 +371,8 @@ class SqliteStore implements LedgerStore {
   lotsCreatedBy(postingId: number) {
     return (this.s('lotsCreated').all(postingId) as RawLot[]).map(toLot);
   }
-  carriedAway(postingId: number) {
-    return Number((this.s('carriedAway').get(postingId) as { n: number | string }).n);
+  transferredOutSince(accountId: number, postingId: number) {
+    return Number((this.s('transferredOutSince').get(accountId, postingId) as { n: number | string }).n);
   }
   movementsOf(postingId: number) {
     return (this.s('movements').all(postingId) as RawMovement[]).map(toMovement);
@@ -637,8 +637,8 @@ class PgStore implements LedgerStore {
   async lotsCreatedBy(postingId: number) {
     return (await this.q<RawLot>('lotsCreated', [postingId])).map(toLot);
   }
-  async carriedAway(postingId: number) {
-    const [r] = await this.q<{ n: number | string }>('carriedAway', [postingId]);
+  async transferredOutSince(accountId: number, postingId: number) {
+    const [r] = await this.q<{ n: number | string }>('transferredOutSince', [accountId, postingId]);
     return Number(r?.n ?? 0);
   }
   async movementsOf(postingId: number) {
