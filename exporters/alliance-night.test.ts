@@ -90,7 +90,7 @@ for (const engine of availableEngines()) {
         marketingCarrier: f.marketingCarrier,
         marketingFlight: f.marketingFlight,
       });
-      w.dropCoupons([
+      const coupons = w.dropCoupons([
         // LH's own flight in our extract (an interline coupon on our ticket stock): LH credits it itself.
         coupon('2201000000011', 'SCHMIDT', 0, {
           carrier: 'LH',
@@ -120,6 +120,19 @@ for (const engine of availableEngines()) {
         }),
         // A five-digit flight number of ours, as the FTL and the coupons carry it.
         coupon('2201000000014', 'BRAUN', 4, { carrier: 'XX', flight: '12345', from: 'SVO', to: 'AER' }),
+      ]);
+      // The simulator says which the claims export will leave out, and why.
+      const shown = (await w.simulate('flown', coupons, '2026-03-11')).flatMap((e) =>
+        e.type === 'record' ? [[e.line, e.status, e.reason, e.message]] : [],
+      );
+      expect(shown.slice(0, 2)).toEqual([
+        [
+          2,
+          'NOT_CREDITED',
+          'NOT_OWN_FLIGHT',
+          expect.stringMatching(/^not claimed from LH: LH1446 is operated and marketed by LH, not by one of/),
+        ],
+        [3, 'NOT_CREDITED', null, 'exported to LH'],
       ]);
       // FTL passengers: one whose .M/ shows LH's flight sold by IB, one of our flight without a .M/.
       w.drop(
@@ -188,6 +201,17 @@ for (const engine of availableEngines()) {
       ]);
       // A rerun claims nothing more.
       expect(await unclaimedPassengers(w.knex, 'LH', '2026-03-11', program)).toEqual([]);
+      // The mark is judged again each night: were LH one of the program's own carriers (the
+      // configuration corrected, say), they would be claimed, and the mark lifted.
+      const widened = new Program({
+        ...w.w.config,
+        program: { ...w.w.config.program, carriers: ['XX', 'LH'] },
+      });
+      const now = await unclaimedPassengers(w.knex, 'LH', '2026-03-12', widened);
+      expect(now.map((p) => p.surname).sort()).toEqual(['MEYER', 'SCHMIDT']);
+      expect(
+        await w.knex('activities').whereIn('travel_surname', ['SCHMIDT', 'MEYER']).whereNotNull('reason'),
+      ).toEqual([]);
     });
 
     it('answers a claim rejected for its class with a code of the format, the program’s reason in the text', async () => {

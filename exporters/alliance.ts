@@ -38,7 +38,7 @@ import { PARTNER_REASON_TEXT } from './partner-response.js';
 import { pendingActivities, type InboundFile } from './responses.js';
 import { chunks } from '../lib/chunks.js';
 import type { ActivityDetail } from '../rules/activity.js';
-import { notOwnFlight } from '../rules/eligibility.js';
+import { carrierFactsOf, notOwnFlight } from '../rules/eligibility.js';
 import type { Program } from '../rules/program.js';
 
 type Q = Knex | Knex.Transaction;
@@ -85,18 +85,6 @@ export interface PassengerActivity {
 }
 
 /**
- * The marketing flight an archived passenger names: from the coupon or the FTL's `.M/` element. Rows
- * archived before the FTL kept carrier and number apart hold it as one designator (`LH2541`).
- */
-function marketingOf(d: ActivityDetail | null): { carrier: string; number: string } | null {
-  if (!d) return null;
-  if (d.marketingCarrier && d.marketingFlightNumber)
-    return { carrier: d.marketingCarrier, number: d.marketingFlightNumber };
-  const m = d.marketingFlight ? /^([A-Z0-9]{2})([0-9]{1,5}[A-Z]?)$/.exec(d.marketingFlight) : null;
-  return m ? { carrier: m[1]!, number: m[2]! } : null;
-}
-
-/**
  * The detail of an archived passenger, as far as claims read it: its marketing flight and a coupon's
  * operating carrier. Most rows carry neither, and are not parsed (this runs for every unclaimed row).
  */
@@ -118,8 +106,8 @@ const marketingFields = (m: { carrier: string; number: string } | null) => ({
  * flights one of the program's own carriers operated or marketed. A passenger of another airline's flight
  * (an LH coupon with an LH card in our revenue-accounting extract) is left out, as accrue refuses such a
  * flight NOT_OWN_FLIGHT for our own cards: claiming it from LH would ask LH to pay for its own flight. It
- * is marked so (reason NOT_OWN_FLIGHT, which `files show` then gives) and not read again on later nights,
- * until a record of the other feed completes the flight and its facts are judged again (`mergedFields`).
+ * is marked so (reason NOT_OWN_FLIGHT, which `files show` then gives) and judged again each night, so a
+ * record that completes the flight, or a carrier added to `program.carriers`, lifts the mark.
  */
 export async function unclaimedPassengers(
   q: Q,
@@ -136,7 +124,6 @@ export async function unclaimedPassengers(
     // coupon refunded, voided or exchanged was not flown. One corrected after its claim went out stays
     // claimed: the format has no withdrawal, so the partner's own audit has to catch it.
     .where((f) => f.whereNull('a.coupon_status').orWhere('a.coupon_status', 'F'))
-    .where((f) => f.whereNull('a.reason').orWhere('a.reason', '<>', 'NOT_OWN_FLIGHT'))
     .whereNotExists((s) =>
       s
         .select(q.raw('1'))
@@ -163,30 +150,31 @@ export async function unclaimedPassengers(
       'a.coupon_number',
       'a.seen_coupon',
       'a.detail',
+      'a.reason',
     )) as Array<Record<string, unknown>>;
   const passengers: PassengerActivity[] = [];
-  const notOwn: number[] = [];
+  const marks = { set: [] as number[], lifted: [] as number[] };
   for (const r of rows) {
     const detail = detailOf(r.detail);
-    const carrier = str(r.carrier);
-    const flightNumber = str(r.flight_number);
-    const seenCoupon = r.seen_coupon === true || r.seen_coupon === 1;
-    const marketing = marketingOf(detail);
-    const facts = {
-      carrier,
-      flightNumber,
-      seenCoupon,
-      operatingCarrier: detail?.operatingCarrier,
-      marketing,
-    };
+    const facts = carrierFactsOf({
+      carrier: str(r.carrier),
+      flightNumber: str(r.flight_number),
+      seenCoupon: r.seen_coupon === true || r.seen_coupon === 1,
+      detail,
+    });
+    const marked = r.reason === 'NOT_OWN_FLIGHT';
     if (notOwnFlight(facts, program)) {
-      notOwn.push(Number(r.id));
+      if (!marked) marks.set.push(Number(r.id));
       continue;
     }
-    passengers.push(passengerOf(r, marketing));
+    if (marked) marks.lifted.push(Number(r.id));
+    passengers.push(passengerOf(r, facts.marketing));
   }
-  for (const part of chunks(notOwn, 500))
-    await q('activities').whereIn('id', part).update({ reason: 'NOT_OWN_FLIGHT' });
+  for (const [ids, reason] of [
+    [marks.set, 'NOT_OWN_FLIGHT'],
+    [marks.lifted, null],
+  ] as const)
+    for (const part of chunks(ids, 500)) await q('activities').whereIn('id', part).update({ reason });
   return passengers;
 }
 

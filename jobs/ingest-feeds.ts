@@ -79,9 +79,6 @@ export function mergedFields(existing: ActivityRow, d: ActivityRow): Partial<Act
         detail: { ...(existing.detail ?? {}), ...(d.detail ?? {}) },
       }
     : { seenFtl: true, pnr: existing.pnr ?? d.pnr, flownClass: d.flownClass ?? existing.flownClass };
-  // Another airline's flight, as the claims export judged it, may turn out ours (a coupon operated by
-  // one of our carriers for a passenger listed under the marketing number): the export judges it again.
-  if (existing.status === 'NOT_CREDITED' && existing.reason === 'NOT_OWN_FLIGHT') fields.reason = null;
   // A rejection the other feed's facts may cure (the name, the classes, the money) is decided again.
   // Not one whose posting the ledger refused (a reversal short of points): that is not retried.
   const posted = existing.postingKey !== null || existing.statusPostingKey !== null;

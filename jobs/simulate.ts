@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { LoadedConfig } from '../config/load.js';
 import { Accounts } from '../ledger/accounts.js';
+import { carrierFactsOf, notOwnFlight } from '../rules/eligibility.js';
 import type { IsoDate } from '../lib/dates.js';
 import { UsageError } from '../lib/errors.js';
 import { getParser } from '../parsers/index.js';
@@ -1061,14 +1062,20 @@ export async function* simulate(
           );
         } else if (row.status === 'NOT_CREDITED' || row.memberNumber === null) {
           tally(item.file, 'notCredited');
+          // As the claims export will judge it: another airline's flight is not claimed from it.
+          const notOwn = row.partnerCode ? notOwnFlight(carrierFactsOf(row), program) : undefined;
           out(
             item.file,
             record(
               item,
               row.activityKey,
               'NOT_CREDITED',
-              row.reason,
-              row.partnerCode ? `exported to ${row.partnerCode}` : 'no card of this program',
+              notOwn ? 'NOT_OWN_FLIGHT' : row.reason,
+              notOwn
+                ? `not claimed from ${row.partnerCode}: ${notOwn.message}`
+                : row.partnerCode
+                  ? `exported to ${row.partnerCode}`
+                  : 'no card of this program',
             ),
           );
         } else {

@@ -30,6 +30,7 @@ import {
   checkMember,
   checkMemberNumber,
   checkName,
+  carrierFactsOf,
   checkWindow,
   waitsForItsNight,
   notOwnFlight,
@@ -345,22 +346,7 @@ function decideFlight(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
     }
     // Another airline's flight earns through its airline's claim, not on our chart (what was posted
     // before stays posted: a status credit made for the flight is not taken back here).
-    const d = row.detail;
-    const notOwn =
-      row.statusPostingKey === null
-        ? notOwnFlight(
-            {
-              carrier: row.carrier,
-              flightNumber: row.flightNumber,
-              seenCoupon: row.seenCoupon,
-              operatingCarrier: d?.operatingCarrier,
-              marketing: d?.marketingCarrier
-                ? { carrier: d.marketingCarrier, number: d.marketingFlightNumber ?? '' }
-                : null,
-            },
-            ctx.program,
-          )
-        : undefined;
+    const notOwn = row.statusPostingKey === null ? notOwnFlight(carrierFactsOf(row), ctx.program) : undefined;
     if (notOwn) return rejected(notOwn);
   }
   const wantsStatus = row.statusPostingKey === null;

@@ -5,7 +5,7 @@
 import type { MemberNumberRule } from './check-digit.js';
 import { validateMemberNumber } from './check-digit.js';
 import { addDays, type IsoDate } from '../lib/dates.js';
-import { normaliseFlightNumber } from './activity.js';
+import { normaliseFlightNumber, type ActivityDetail } from './activity.js';
 import { nameMatches } from './names.js';
 import type { Program } from './program.js';
 import { reject, type Rejection } from './reasons.js';
@@ -140,6 +140,34 @@ export interface FlightCarrierFacts {
   operatingCarrier?: string | null;
   /** The marketing flight: the coupon's, or the FTL's `.M/`. */
   marketing: { carrier: string; number: string } | null;
+}
+
+/**
+ * The marketing flight an archived flight carries: the coupon's, or the FTL's `.M/`; rows archived before
+ * the carrier and number were kept apart hold it as one designator (`marketingFlight`, `LH1446`).
+ */
+function marketingOf(d: ActivityDetail | null | undefined): { carrier: string; number: string } | null {
+  if (!d) return null;
+  if (d.marketingCarrier && d.marketingFlightNumber)
+    return { carrier: d.marketingCarrier, number: d.marketingFlightNumber };
+  const m = d.marketingFlight ? /^([A-Z0-9]{2})([0-9]{1,5}[A-Z]?)$/.exec(d.marketingFlight) : null;
+  return m ? { carrier: m[1]!, number: m[2]! } : null;
+}
+
+/** What an archived flight tells of whose it is: accrue, the claims export and the simulator read it alike. */
+export function carrierFactsOf(row: {
+  carrier: string | null;
+  flightNumber: string | null;
+  seenCoupon: boolean;
+  detail: ActivityDetail | null;
+}): FlightCarrierFacts {
+  return {
+    carrier: row.carrier,
+    flightNumber: row.flightNumber,
+    seenCoupon: row.seenCoupon,
+    operatingCarrier: row.detail?.operatingCarrier,
+    marketing: marketingOf(row.detail),
+  };
 }
 
 /**
