@@ -9,22 +9,11 @@ import { describe, expect, it } from 'vitest';
 import { exportJob } from '../../jobs/export.js';
 import { availableEngines } from '../../test/harness/db.js';
 import { awardPostingKey, cancellationKey, flightKey, partnerKey, redemptionKey } from '../activity.js';
-import { memberNumber, useScenario, type Person, type Scenario } from './scenario.js';
+import { memberNumber, svoKznCoupon, useScenario, type Person, type Scenario } from './scenario.js';
 
 const IVANOV: Person = { number: memberNumber(1), surname: 'IVANOV', givenName: 'IVAN' };
 
-const coupon = (ticket: string, date: string) => ({
-  ticket,
-  flight: '245',
-  date,
-  from: 'SVO',
-  to: 'KZN',
-  booked: 'Y',
-  surname: IVANOV.surname,
-  givenName: IVANOV.givenName,
-  card: { program: 'XX', number: IVANOV.number },
-  fare: '100.00',
-});
+const coupon = (ticket: string, date: string) => svoKznCoupon(IVANOV, ticket, date);
 
 const rental = (txn: string, date: string) => ({
   txn,

@@ -8,7 +8,14 @@ import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../../test/harness/db.js';
 import { partnerReasonCode, partnerReasonText } from '../../exporters/partner-reasons.js';
 import { couponKey, flightKey, hotelKey, partnerKey } from '../activity.js';
-import { badCheckDigit, memberNumber, useScenario, type Person, type Scenario } from './scenario.js';
+import {
+  badCheckDigit,
+  memberNumber,
+  svoKznCoupon,
+  useScenario,
+  type Person,
+  type Scenario,
+} from './scenario.js';
 
 const ACTIVE: Person = { number: memberNumber(1), surname: 'IVANOV', givenName: 'IVAN' };
 
@@ -203,18 +210,7 @@ for (const engine of availableEngines()) {
         rental('W-4', ACTIVE.number, 'IVANOV', '2026-06-11'), // tomorrow: a local date ahead of UTC
         rental('W-5', ACTIVE.number, 'IVANOV', '2026-06-12'), // two days after the file came in
       ]);
-      const coupon = (ticket: string, date: string) => ({
-        ticket,
-        flight: '245',
-        date,
-        from: 'SVO',
-        to: 'KZN',
-        booked: 'Y',
-        surname: 'IVANOV',
-        givenName: 'IVAN',
-        card: { program: 'XX', number: ACTIVE.number },
-        fare: '100.00',
-      });
+      const coupon = (ticket: string, date: string) => svoKznCoupon(ACTIVE, ticket, date);
       w.dropCoupons([
         coupon('0741000000001', '2025-06-09'), // 366 days before 10 June 2026
         coupon('0741000000002', '2025-06-10'), // 365 days

@@ -806,6 +806,20 @@ export function useScenario(engine: Engine, edit?: (yaml: string) => string): ()
   return () => s!;
 }
 
+/** `person`'s flown coupon for SVO–KZN (461 miles) on `date`: a $100 Y fare, their card of this program. */
+export const svoKznCoupon = (person: Person, ticket: string, date: string): Coupon => ({
+  ticket,
+  flight: '245',
+  date,
+  from: 'SVO',
+  to: 'KZN',
+  booked: 'Y',
+  surname: person.surname,
+  givenName: person.givenName,
+  card: { program: 'XX', number: person.number },
+  fare: '100.00',
+});
+
 /** Gives members an address and their consent to every mailing (the mailing lists' scenarios). */
 export async function mailable(w: Scenario, ...people: Person[]): Promise<void> {
   for (const p of people)
