@@ -11,7 +11,7 @@ import { availableEngines } from '../../test/harness/db.js';
 import { Accounts } from '../../ledger/accounts.js';
 import { allianceKey, awardPostingKey, hotelKey, partnerKey, reversalKey } from '../activity.js';
 import { exportJob } from '../../jobs/export.js';
-import { memberNumber, useScenario, type Person, type Scenario } from './scenario.js';
+import { memberNumber, svoKznCoupon, useScenario, type Person, type Scenario } from './scenario.js';
 
 const IVANOV: Person = { number: memberNumber(1), surname: 'IVANOV', givenName: 'IVAN' };
 const PETROVA: Person = { number: memberNumber(2), surname: 'PETROVA', givenName: 'ANNA' };
@@ -22,18 +22,7 @@ let tickets = 0;
 /** Earns `person` a tier with one flown coupon whose fare is the tier's threshold in dollars. */
 async function reachTier(w: Scenario, person: Person, fare: string, date: string): Promise<void> {
   w.dropCoupons([
-    {
-      ticket: `074${String(2_000_000_000 + ++tickets).slice(-10)}`,
-      flight: '245',
-      date,
-      from: 'SVO',
-      to: 'KZN',
-      booked: 'Y',
-      surname: person.surname,
-      givenName: person.givenName,
-      card: { program: 'XX', number: person.number },
-      fare,
-    },
+    { ...svoKznCoupon(person, `074${String(2_000_000_000 + ++tickets).slice(-10)}`, date), fare },
   ]);
 }
 
