@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LoadedConfig } from '../config/load.js';
 import { Accounts } from '../ledger/accounts.js';
+import { Ledger } from '../ledger/ledger.js';
+import { insertMember } from '../ledger/members.js';
 import { availableEngines, createTestDatabase, type TestDb } from '../test/harness/db.js';
 import { dumpXlsx, skipWithoutOpenpyxl, type XlsxDump } from '../test/harness/openpyxl.js';
 import {
@@ -24,6 +26,7 @@ import { num, sqlRows, type ReportResult } from './common.js';
 import { dailyReport } from './daily.js';
 
 const DAY = '2026-06-02';
+const REFUNDED = '1000000990';
 const clock = () => new Date('2026-06-03T02:45:00Z');
 const HOSTILE_RECORD = '@SUM(1+1)*cmd|" /C calc"!A0';
 const HOSTILE_REF = "-2+3+cmd|' /C notepad'!A1";
@@ -147,6 +150,37 @@ for (const engine of availableEngines()) {
         last_tried_on: triedOn,
       });
       await knex('retro_claims').insert([claim('C-TONIGHT', DAY), claim('C-EARLIER', '2026-05-26')]);
+      // A flight refunded tonight after 250 of its 300 points bought a seat: 250 are the program's loss.
+      await insertMember(knex, { number: REFUNDED, status: 'ACTIVE', tier: 'MEMBER' });
+      const ledger = new Ledger(t.db, { now: () => new Date(`${DAY}T23:00:00Z`) });
+      await ledger.post([
+        {
+          key: 'TEST:FLIGHT',
+          kind: 'ACCRUAL',
+          businessDate: '2026-05-30',
+          channel: 'OWN_FLIGHTS',
+          entries: [
+            { account: Accounts.memberPoints(REFUNDED), amount: 300, expiresOn: '2029-05-31' },
+            { account: Accounts.ownFlights, amount: -300 },
+          ],
+        },
+        {
+          key: 'TEST:SEAT',
+          kind: 'REDEMPTION',
+          businessDate: '2026-05-31',
+          channel: 'REDEMPTION:SEAT',
+          entries: [
+            { account: Accounts.memberPoints(REFUNDED), amount: -250 },
+            { account: Accounts.redemption('SEAT'), amount: 250 },
+          ],
+        },
+        {
+          key: 'TEST:FLIGHT:REV',
+          reverses: 'TEST:FLIGHT',
+          businessDate: DAY,
+          shortfallTo: Accounts.unrecovered,
+        },
+      ]);
       report = await dailyReport(t.db, config, DAY, join(dir, 'out'), clock);
       if (!skip) dump = await dumpXlsx(report.workbookPath);
     });
@@ -292,6 +326,9 @@ for (const engine of availableEngines()) {
 
         const summary = tableOf(dump, 'Summary');
         expect(summary.cell(summary.row('Records rejected'), '2026-06-02 (today)').value).toBe(total);
+        const unrecovered = summary.row('Points spent before their refund (unrecovered)');
+        expect(summary.cell(unrecovered, '2026-06-02 (today)').value).toBe(250);
+        expect(summary.cell(unrecovered, '2026-05-26').value).toBe(0);
 
         const files = tableOf(dump, 'Files');
         const [received] = await sqlRows<{ n: unknown }>(

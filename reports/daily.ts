@@ -50,6 +50,8 @@ interface DayFigures {
   redemptions: number;
   expired: number;
   net: number;
+  /** Points refunds could not take back, the members having spent them (the UNRECOVERED account). */
+  unrecovered: number;
   upgrades: number;
   downgrades: number;
   files: number;
@@ -63,6 +65,7 @@ const FIGURES: ReadonlyArray<readonly [keyof DayFigures, string]> = [
   ['redemptions', 'Redemptions'],
   ['expired', 'Points expired'],
   ['net', 'Net change of the liability'],
+  ['unrecovered', 'Points spent before their refund (unrecovered)'],
   ['upgrades', 'Tier upgrades'],
   ['downgrades', 'Tier downgrades'],
   ['files', 'Files received'],
@@ -105,6 +108,7 @@ async function dayFigures(db: Db, days: readonly IsoDate[]): Promise<Map<IsoDate
       redemptions: 0,
       expired: 0,
       net: 0,
+      unrecovered: 0,
       upgrades: 0,
       downgrades: 0,
       files: 0,
@@ -125,6 +129,14 @@ async function dayFigures(db: Db, days: readonly IsoDate[]): Promise<Map<IsoDate
       f.expired -= m.points;
     }
   }
+  const unrecovered = await sqlRows<{ day: string; points: unknown }>(
+    db.knex,
+    `SELECT ${dateTextSql(db, 'e.business_date')} AS day, -SUM(e.amount) AS points
+       FROM entries e JOIN accounts a ON a.id = e.account_id
+      WHERE a.kind = 'UNRECOVERED' AND e.business_date IN (${marks}) GROUP BY 1`,
+    [...days],
+  );
+  for (const u of unrecovered) figures.get(u.day)!.unrecovered = num(u.points);
   const tiers = await sqlRows<{ day: string; direction: string; n: unknown }>(
     db.knex,
     `SELECT ${dateTextSql(db, 'business_date')} AS day, direction, COUNT(*) AS n FROM tier_events
