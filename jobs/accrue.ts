@@ -6,7 +6,7 @@
 import type { Knex } from 'knex';
 import { pgConnection, sqliteHandle } from '../db/connection.js';
 import { chunks } from '../lib/chunks.js';
-import { endOfMonth, startOfMonth, type IsoDate } from '../lib/dates.js';
+import { dateInZone, endOfMonth, startOfMonth, type IsoDate } from '../lib/dates.js';
 import { Ledger } from '../ledger/ledger.js';
 import type { PostResult, PostingRequest } from '../ledger/types.js';
 import {
@@ -289,6 +289,25 @@ function tierOn(member: MemberFacts, date: IsoDate, changes: ReadonlyMap<number,
   return changes.get(member.id)?.find((c) => c.on >= date)?.from ?? member.tier;
 }
 
+/** Reads the days the rows' files came in (UTC, as `waitsForItsNight` reads them), each file once a run. */
+async function loadReceivedDates(
+  q: Q,
+  state: AccrueState,
+  rows: ActivityRow[],
+): Promise<Map<number, IsoDate>> {
+  const received = (state.receivedDates ??= new Map());
+  const unread = new Set<number>();
+  for (const r of rows)
+    if (r.sourceFileId !== null && !received.has(r.sourceFileId)) unread.add(r.sourceFileId);
+  for (const part of chunks([...unread], 500))
+    for (const f of (await q('files').whereIn('id', part).select('id', 'received_at')) as Array<{
+      id: number;
+      received_at: string | Date | null;
+    }>)
+      received.set(Number(f.id), f.received_at ? dateInZone(new Date(f.received_at), 'UTC') : state.today);
+  return received;
+}
+
 /** Reads the tier changes of the members the rows need them for (see `tierOn`). */
 async function loadTierChanges(
   q: Q,
@@ -341,19 +360,7 @@ export async function contextFor(
   for (const r of rows) if (r.memberNumber && !cache.has(r.memberNumber)) missing.add(r.memberNumber);
   if (missing.size > 0) for (const [k, v] of await loadMembers(q, missing)) cache.set(k, v);
   const members = cache;
-  const received = (state.receivedDates ??= new Map());
-  const unread = new Set<number>();
-  for (const r of rows)
-    if (r.sourceFileId !== null && !received.has(r.sourceFileId)) unread.add(r.sourceFileId);
-  for (const part of chunks([...unread], 500))
-    for (const f of (await q('files').whereIn('id', part).select('id', 'received_at')) as Array<{
-      id: number;
-      received_at: string | Date | null;
-    }>)
-      received.set(
-        Number(f.id),
-        f.received_at ? new Date(f.received_at).toISOString().slice(0, 10) : state.today,
-      );
+  const received = await loadReceivedDates(q, state, rows);
   const tierChanges = await loadTierChanges(q, state, rows, members);
   const originals = await loadOriginals(q, rows);
   const credited = await loadCreditedFlights(q, rows);
@@ -639,6 +646,32 @@ export async function writeLastActivity(
   );
 }
 
+/**
+ * The activities with work for accrue, BATCH at a time in id order: every one (by keyset, each batch
+ * read after the one before has committed), or only those of `ids` that are still marked.
+ */
+async function* batchesToAccrue(knex: Knex, ids?: number[]): AsyncGenerator<ActivityRow[]> {
+  const marked = () => knex('activities').where('needs_accrual', true).orderBy('id');
+  if (ids) {
+    for (const part of chunks(
+      [...ids].sort((a, b) => a - b),
+      BATCH,
+    )) {
+      const raw = await marked().whereIn('id', part);
+      if (raw.length > 0) yield raw.map((r: Record<string, unknown>) => fromDb(r));
+    }
+    return;
+  }
+  let lastId = 0;
+  for (;;) {
+    const raw = await marked().andWhere('id', '>', lastId).limit(BATCH);
+    if (raw.length === 0) return;
+    const rows = raw.map((r: Record<string, unknown>) => fromDb(r));
+    lastId = rows.at(-1)!.id!;
+    yield rows;
+  }
+}
+
 export const accrueJob: Job = async (ctx: JobContext): Promise<JobResult> => {
   const program = new Program(ctx.config);
   const ledger = new Ledger(ctx.db, { now: ctx.now });
@@ -646,7 +679,7 @@ export const accrueJob: Job = async (ctx: JobContext): Promise<JobResult> => {
     program,
     fx: await loadFxTable(ctx.db.knex),
     periods: new PeriodPoints(() => ctx.db.knex),
-    today: ctx.now().toISOString().slice(0, 10),
+    today: dateInZone(ctx.now(), 'UTC'),
   };
   const counts: Record<string, number> = { activities: 0, posted: 0, rejected: 0, postings: 0 };
   const pending = Number(
@@ -656,25 +689,8 @@ export const accrueJob: Job = async (ctx: JobContext): Promise<JobResult> => {
   const issued: string[] = [];
   /** Decides, a batch at a time, the activities waiting for it: all of them, or only those of `ids`. */
   const pass = async (ids?: number[]) => {
-    let lastId = 0;
-    const parts =
-      ids &&
-      chunks(
-        [...ids].sort((a, b) => a - b),
-        BATCH,
-      );
-    while (!ctx.signal?.aborted) {
-      if (parts?.length === 0) break;
-      const query = ctx.db.knex('activities').where('needs_accrual', true);
-      if (parts) query.whereIn('id', parts.shift()!);
-      else query.andWhere('id', '>', lastId).limit(BATCH);
-      const raw = await query.orderBy('id');
-      if (raw.length === 0) {
-        if (parts) continue;
-        break;
-      }
-      const rows = raw.map((r: Record<string, unknown>) => fromDb(r));
-      lastId = rows.at(-1)!.id!;
+    for await (const rows of batchesToAccrue(ctx.db.knex, ids)) {
+      if (ctx.signal?.aborted) break;
       const b = await accrueBatch(ctx, ledger, state, rows);
       // What waits for its own night is counted apart (datedAhead), not as decided.
       counts.activities! += b.rows - b.waiting;

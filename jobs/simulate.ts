@@ -9,7 +9,7 @@ import type { Knex } from 'knex';
 import type { LoadedConfig } from '../config/load.js';
 import { Accounts } from '../ledger/accounts.js';
 import { carrierFactsOf, notOwnFlight } from '../rules/eligibility.js';
-import type { IsoDate } from '../lib/dates.js';
+import { dateInZone, type IsoDate } from '../lib/dates.js';
 import { UsageError } from '../lib/errors.js';
 import { getParser } from '../parsers/index.js';
 import type { PartnerActivity, PartnerFileMeta } from '../parsers/partner.js';
@@ -794,7 +794,7 @@ export async function* simulate(
 
   // The files came in when their inputs say, as fetch would stamp them: an activity dated after the
   // business date waits for its night when its file could have carried it.
-  const receivedOn = new Map(ordered.map((i) => [i.name, i.receivedAt.toISOString().slice(0, 10)]));
+  const receivedOn = new Map(ordered.map((i) => [i.name, dateInZone(i.receivedAt, 'UTC')]));
   const rowReceived = new Map<ActivityRow, IsoDate>();
   for (const item of items) {
     const day = receivedOn.get(item.file);
@@ -805,7 +805,7 @@ export async function* simulate(
     program,
     fx: await loadFxTable(knex),
     periods: new PeriodPoints(() => knex),
-    today: [...receivedOn.values()].sort().at(-1) ?? new Date().toISOString().slice(0, 10),
+    today: [...receivedOn.values()].sort().at(-1) ?? dateInZone(new Date(), 'UTC'),
     receivedOf: (row) => rowReceived.get(row),
   };
   const decided = new Map<ActivityRow, Decided>();

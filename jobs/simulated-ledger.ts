@@ -7,6 +7,7 @@
  */
 import type { Knex } from 'knex';
 import { describeAccount } from '../ledger/accounts.js';
+import { shrinkDebits } from '../ledger/ledger.js';
 import { AlreadyReversedError, InsufficientPointsError, UnknownPostingError } from '../ledger/errors.js';
 import { isReversal, type PostingRequest, type PostStatus } from '../ledger/types.js';
 import type { RedeyeError } from '../lib/errors.js';
@@ -73,7 +74,7 @@ export class SimulatedLedger {
     for (const e of entries)
       if (e.amount < 0 && !describeAccount(e.account).mayGoNegative)
         debits.set(e.account, (debits.get(e.account) ?? 0) + e.amount);
-    let unrecovered = 0;
+    const shortOf = new Map<string, number>();
     for (const [account, amount] of debits) {
       const balance = await this.balance(account);
       if (balance + amount >= 0) continue;
@@ -83,18 +84,10 @@ export class SimulatedLedger {
         (await this.transferredOutSince(account, request.reverses))
       )
         return refused(new InsufficientPointsError(request.key, account, balance, -amount));
-      // As the ledger takes it: what the account holds, the rest charged to the shortfall account.
-      const short = -(Math.max(0, balance) + amount);
-      let left = short;
-      for (const e of entries) {
-        if (left <= 0) break;
-        if (e.account !== account || e.amount >= 0) continue;
-        const less = Math.min(left, -e.amount);
-        e.amount += less;
-        left -= less;
-      }
-      unrecovered += short;
+      shortOf.set(account, -(Math.max(0, balance) + amount));
     }
+    // As the ledger takes it: what the account holds, the rest charged to the shortfall account.
+    const unrecovered = shrinkDebits(entries, (e) => e.account, shortOf);
     if (unrecovered > 0 && isReversal(request))
       entries.push({ account: request.shortfallTo!, amount: -unrecovered });
     for (const e of entries) this.pending.set(e.account, (this.pending.get(e.account) ?? 0) + e.amount);

@@ -681,15 +681,7 @@ class PostingSession {
         key: input.key,
       });
     const out = entries.map((e) => ({ ...e }));
-    let unrecovered = 0;
-    for (const e of out) {
-      const short = shortOf.get(e.accountId) ?? 0;
-      if (short <= 0 || e.amount >= 0) continue;
-      const less = Math.min(short, -e.amount);
-      e.amount += less;
-      shortOf.set(e.accountId, short - less);
-      unrecovered += less;
-    }
+    const unrecovered = shrinkDebits(out, (e) => e.accountId, shortOf);
     if (unrecovered === 0) return { entries, unrecovered: 0 };
     return {
       entries: [...out.filter((e) => e.amount !== 0), { accountId: to.id, amount: -unrecovered }],
@@ -843,6 +835,28 @@ class PostingSession {
 }
 
 /** Debits on accounts that may not go negative, summed per account: what must be covered by funds. */
+/**
+ * Shrinks, in place, the debits of `entries` on each account of `shortOf` by what that account no longer
+ * holds, and returns the points taken off: the shortfall account's entry. The ledger and the simulated
+ * ledger take a reversal's shortfall alike through it.
+ */
+export function shrinkDebits<E extends { amount: number }, K>(
+  entries: E[],
+  accountOf: (e: E) => K,
+  shortOf: Map<K, number>,
+): number {
+  let taken = 0;
+  for (const e of entries) {
+    const short = shortOf.get(accountOf(e)) ?? 0;
+    if (short <= 0 || e.amount >= 0) continue;
+    const less = Math.min(short, -e.amount);
+    e.amount += less;
+    shortOf.set(accountOf(e), short - less);
+    taken += less;
+  }
+  return taken;
+}
+
 function guardedDebits(
   entries: Array<{ row: AccountRow; amount: number }>,
 ): Map<number, { row: AccountRow; amount: number }> {
