@@ -116,8 +116,12 @@ export async function up(knex: Knex): Promise<void> {
       IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '${ROLE}') THEN
         CREATE ROLE ${ROLE} NOLOGIN;
       END IF;
-    EXCEPTION WHEN insufficient_privilege THEN
-      RAISE NOTICE 'no CREATEROLE privilege: the ${ROLE} role was not created';
+    EXCEPTION
+      WHEN insufficient_privilege THEN
+        RAISE NOTICE 'no CREATEROLE privilege: the ${ROLE} role was not created';
+      -- Roles belong to the cluster: another database's migration created it since the check above.
+      WHEN unique_violation OR duplicate_object THEN
+        NULL;
     END $$;`);
   if (!(await reportingRoleExists(knex))) return;
   const schema = ((await knex.raw('SELECT current_schema() AS s')) as { rows: Array<{ s: string }> }).rows[0]!
