@@ -487,11 +487,15 @@ async function posted(
   let out = decision;
   for (const p of decision.postings) {
     const result = await ledger.post(p.request);
+    const notes = (result.followed ?? []).map(
+      (f) =>
+        `${f.amount.toLocaleString('en-US')} points taken back from ${f.account}, where a transfer moved them`,
+    );
     if (result.unrecovered)
-      out = {
-        ...out,
-        note: `${result.unrecovered.toLocaleString('en-US')} points of it the member has spent: charged to ${Accounts.unrecovered}`,
-      };
+      notes.push(
+        `${result.unrecovered.toLocaleString('en-US')} points of it the member has spent: charged to ${Accounts.unrecovered}`,
+      );
+    if (notes.length > 0) out = { ...out, note: notes.join('; ') };
     if (result.status !== 'refused') continue;
     const reason = (result.reason ?? 'REFUSED') as RejectReason;
     remember(state, row, decision, -1);

@@ -288,32 +288,123 @@ for (const engine of availableEngines()) {
       expect(report.checks.flatMap((c) => c.violations)).toEqual([]);
     });
 
-    it('a shortfall reversal is refused when a transfer took points out of the account since, whichever lots they were', async () => {
+    /** Moves points (lots and dates along) and status credits from one member to another, as a merge does. */
+    const move = (key: string, from: string, to: string, points: number, spend = 0): PostingInput => ({
+      key,
+      kind: 'TRANSFER',
+      businessDate: '2026-11-27',
+      carryLots: true,
+      entries: [
+        { account: Accounts.memberPoints(from), amount: -points },
+        { account: Accounts.memberPoints(to), amount: points },
+      ],
+      statusCredits:
+        spend > 0
+          ? [
+              { memberNumber: from, metric: 'SPEND', amount: -spend, activityDate: '2026-11-20' },
+              { memberNumber: to, metric: 'SPEND', amount: spend, activityDate: '2026-11-20' },
+            ]
+          : [],
+    });
+    const reverse = (key: string, shortfall = true) =>
+      ledger.post(
+        [
+          {
+            key: `${key}:rev`,
+            reverses: key,
+            businessDate: '2026-11-28',
+            ...(shortfall ? { shortfallTo: Accounts.unrecovered } : {}),
+          },
+        ],
+        { atomic: false },
+      );
+    const entriesOf = async (key: string) =>
+      Object.fromEntries(
+        (
+          await t.db
+            .knex('entries as e')
+            .join('postings as p', 'p.id', 'e.posting_id')
+            .join('accounts as a', 'a.id', 'e.account_id')
+            .where('p.idempotency_key', key)
+            .select('a.code', 'e.amount')
+        ).map((r: { code: string; amount: number | string }) => [r.code, Number(r.amount)]),
+      );
+
+    it('a reversal takes the points a transfer moved out of the account since from where they went, lots and status credits too', async () => {
       await ledger.post([
-        accrual('A1', M1, 100, { expiresOn: '2027-01-31' }),
+        accrual('A1', M1, 100, {
+          expiresOn: '2027-01-31',
+          statusCredits: [{ memberNumber: M1, metric: 'SPEND', amount: 15000, activityDate: '2026-11-20' }],
+        }),
         accrual('A2', M1, 100, { expiresOn: '2028-01-31' }),
       ]);
       // A1's own lot is spent; A2's points move on (a pool joined, an account merged): not spent, moved.
       await ledger.post([redemption('R1', M1, 100)]);
-      await ledger.post([
-        {
-          key: 'MOVE',
-          kind: 'TRANSFER',
-          businessDate: '2026-11-27',
-          carryLots: true,
-          entries: [
-            { account: Accounts.memberPoints(M1), amount: -100 },
-            { account: Accounts.memberPoints(M2), amount: 100 },
-          ],
-        },
-      ]);
-      const [r] = await ledger.post(
-        [{ key: 'A1:rev', reverses: 'A1', businessDate: '2026-11-28', shortfallTo: Accounts.unrecovered }],
-        { atomic: false },
-      );
+      await ledger.post([move('MOVE', M1, M2, 100, 15000)]);
+      await ledger.post([accrual('A3', M2, 50, { expiresOn: '2027-06-30' })]);
+      const [r] = await reverse('A1');
+      expect(r).toMatchObject({ status: 'posted' });
+      expect(r!.unrecovered).toBeUndefined();
+      expect(await entriesOf('A1:rev')).toEqual({
+        [Accounts.memberPoints(M2)]: -100,
+        [Accounts.ownFlights]: 100,
+        [Accounts.memberStatus(M2, 'SPEND')]: -15000,
+        [Accounts.statusIssued('SPEND')]: 15000,
+      });
+      // The lot the transfer carried goes, not the survivor's own earlier-expiring one.
+      expect(
+        (await openLots(t.db.knex, Accounts.memberPoints(M2))).map((l) => [l.remaining, l.expiresOn]),
+      ).toEqual([[50, '2027-06-30']]);
+      expect(await balance(Accounts.memberStatus(M1, 'SPEND'))).toBe(0);
+      expect(await balance(Accounts.memberStatus(M2, 'SPEND'))).toBe(0);
+      const window = { from: '2026-01-01', to: '2026-12-31' };
+      expect(await statusCreditsInWindow(t.db.knex, M1, 'SPEND', window)).toBe(0);
+      expect(await statusCreditsInWindow(t.db.knex, M2, 'SPEND', window)).toBe(0);
+      expect((await checkLedger(t.db.knex)).ok).toBe(true);
+    });
+
+    it('a reversal follows the points through every transfer since, and charges what no account holds to the shortfall account', async () => {
+      const M3 = '1000000032';
+      await insertMember(t.db.knex, {
+        number: M3,
+        status: 'ACTIVE',
+        tier: 'MEMBER',
+        surname: 'X',
+        givenName: 'Y',
+      });
+      await ledger.post([accrual('A1', M1, 300)]);
+      await ledger.post([redemption('R1', M1, 50)]);
+      await ledger.post([move('MOVE1', M1, M2, 250)]);
+      await ledger.post([redemption('R2', M2, 100)]);
+      await ledger.post([move('MOVE2', M2, M3, 150)]);
+      await ledger.post([redemption('R3', M3, 120)]);
+      const [r] = await reverse('A1');
+      // 300 credited: 50 spent by M1, 100 by M2, 120 by M3; M3 holds the last 30.
+      expect(r).toMatchObject({ status: 'posted', unrecovered: 270 });
+      expect(await entriesOf('A1:rev')).toEqual({
+        [Accounts.memberPoints(M3)]: -30,
+        [Accounts.unrecovered]: -270,
+        [Accounts.ownFlights]: 300,
+      });
+      for (const m of [M1, M2, M3]) expect(await balance(Accounts.memberPoints(m))).toBe(0);
+      expect((await checkLedger(t.db.knex)).ok).toBe(true);
+    });
+
+    it('without a shortfall account, a reversal the accounts the points went to do not cover is refused whole', async () => {
+      await ledger.post([accrual('A1', M1, 100)]);
+      await ledger.post([move('MOVE', M1, M2, 100)]);
+      await ledger.post([redemption('R1', M2, 60)]);
+      const [r] = await reverse('A1', false);
       expect(r).toMatchObject({ status: 'refused', reason: 'INSUFFICIENT_POINTS' });
-      expect(await balance(Accounts.memberPoints(M2))).toBe(100);
-      expect(await balance(Accounts.unrecovered)).toBe(0);
+      expect(r!.message).toContain(Accounts.memberPoints(M1));
+      expect(await balance(Accounts.memberPoints(M2))).toBe(40);
+      // Covered where they went, it is taken there.
+      await ledger.post([accrual('A2', M2, 60)]);
+      expect(await reverse('A1', false)).toMatchObject([{ status: 'posted' }]);
+      expect(await entriesOf('A1:rev')).toEqual({
+        [Accounts.memberPoints(M2)]: -100,
+        [Accounts.ownFlights]: 100,
+      });
       expect((await checkLedger(t.db.knex)).ok).toBe(true);
     });
 

@@ -26,8 +26,10 @@ import {
   type ExistingPosting,
   type LedgerStore,
   type LotInsert,
+  type LotRow,
   type PostingRow,
   type StatusCreditRow,
+  type TransferOut,
 } from './store.js';
 import {
   isReversal,
@@ -291,6 +293,16 @@ interface LotPiece {
   amount: number;
   earnedOn: string;
   expiresOn: string | null;
+}
+
+/** Part of a reversal's debit taken from the account a transfer moved it into. */
+interface Followed {
+  /** The account the original credited. */
+  rootAccountId: number;
+  accountId: number;
+  amount: number;
+  /** The transfer that moved the points (or status credits) into `accountId`. */
+  viaPostingId: number;
 }
 
 class Refusal extends Error {
@@ -584,10 +596,17 @@ class PostingSession {
     }));
     const rows = new Map<number, AccountRow>();
     for (const e of entries) rows.set(e.accountId, await this.accountById(e.accountId));
+    // Points (and status credits) a merge or a move into a pool took out of the account since are not
+    // spent: the reversal takes them where they went.
+    const followed = await this.followTransfers(original.id, entries, rows, input.businessDate);
+    if (followed.length > 0) {
+      entries = withFollowed(entries, followed);
+      for (const f of followed) rows.set(f.accountId, await this.accountById(f.accountId));
+    }
     let guarded = guardedDebits(entries.map((e) => ({ row: rows.get(e.accountId)!, amount: e.amount })));
     let unrecovered = 0;
     if (input.shortfallTo !== undefined && guarded.size > 0) {
-      ({ entries, unrecovered } = await this.withShortfall(original.id, entries, guarded, input));
+      ({ entries, unrecovered } = await this.withShortfall(entries, guarded, input));
       if (unrecovered > 0) {
         const to = entries.at(-1)!.accountId;
         rows.set(to, await this.accountById(to));
@@ -634,7 +653,8 @@ class PostingSession {
     // up to what the reversal takes from the account (less than the lot when part was unrecoverable).
     const owed = new Map<number, number>();
     for (const e of entries) if (e.amount < 0) owed.set(e.accountId, (owed.get(e.accountId) ?? 0) - e.amount);
-    for (const lot of await this.store.lotsCreatedBy(original.id)) {
+    const ownLots = await this.store.lotsCreatedBy(original.id);
+    for (const lot of ownLots) {
       const current = (await this.store.lot(lot.id))!;
       const budget = owed.get(lot.accountId) ?? 0;
       const take = Math.min(current.remaining, lot.amount, budget);
@@ -646,10 +666,122 @@ class PostingSession {
       if (rest > 0) await this.consume(input.key, await this.accountById(lot.accountId), rest, id);
       owed.set(lot.accountId, budget - take - rest);
     }
-    for (const sc of await this.store.statusCreditsOf(original.id)) {
+    // Points followed into another account leave the lots the transfer carried there first (those with
+    // the dates of the original's own lots before the others), then the earliest expiring.
+    const ownDates = (lot: LotRow) =>
+      ownLots.some((o) => o.earnedOn === lot.earnedOn && o.expiresOn === lot.expiresOn);
+    for (const f of followed) {
+      const row = rows.get(f.accountId)!;
+      if (!row.tracksLots) continue;
+      let left = f.amount;
+      const carried = (await this.store.lotsCreatedBy(f.viaPostingId)).filter((l) => l.accountId === row.id);
+      for (const lot of [...carried.filter(ownDates), ...carried.filter((l) => !ownDates(l))]) {
+        if (left === 0) break;
+        const take = Math.min((await this.store.lot(lot.id))!.remaining, left);
+        if (take === 0) continue;
+        await this.store.adjustLot(lot.id, -take);
+        await this.store.insertMovement(lot.id, id, -take);
+        left -= take;
+      }
+      if (left > 0) await this.consume(input.key, row, left, id);
+    }
+    for (const sc of await this.reversedStatusCredits(original.id, entries, rows, followed)) {
       await this.store.insertStatusCredit(sc.memberId, sc.metric, -sc.amount, sc.activityDate, id);
     }
     return { key: input.key, status: 'posted', postingId: id, ...(unrecovered > 0 ? { unrecovered } : {}) };
+  }
+
+  /**
+   * Where the debits of a reversal went that their accounts no longer cover because transfers moved
+   * them out since the original (a merge into the survivor or its pool, a move into a pool): each
+   * transfer's destination gives up what it can, up to what the transfer moved, and what it moved on
+   * is followed in turn. Points accounts are judged by what a debit of the business date may take;
+   * status accounts, which do not refuse, by their balance.
+   */
+  private async followTransfers(
+    originalId: number,
+    entries: Array<{ accountId: number; amount: number }>,
+    rows: Map<number, AccountRow>,
+    businessDate: string,
+  ): Promise<Followed[]> {
+    const followed: Followed[] = [];
+    const taken = new Map<number, number>();
+    const holds = async (row: AccountRow) =>
+      Math.max(
+        0,
+        (row.mayGoNegative ? await this.balance(row.id) : await this.available(row, businessDate)) -
+          (taken.get(row.id) ?? 0),
+      );
+    // Transfers only ever move forward, so following them ends.
+    const reach = async (root: number, transfers: TransferOut[], want: number): Promise<number> => {
+      let got = 0;
+      for (const t of transfers) {
+        if (got === want) break;
+        const row = await this.accountById(t.toAccountId);
+        const ask = Math.min(want - got, t.amount);
+        const own = Math.min(ask, await holds(row));
+        if (own > 0) {
+          followed.push({ rootAccountId: root, accountId: row.id, amount: own, viaPostingId: t.postingId });
+          taken.set(row.id, (taken.get(row.id) ?? 0) + own);
+        }
+        if (ask > own)
+          got += await reach(root, await this.store.transfersOutSince(row.id, t.postingId), ask - own);
+        got += own;
+      }
+      return got;
+    };
+    for (const e of entries) {
+      const row = rows.get(e.accountId)!;
+      if (e.amount >= 0 || (row.memberId === null && !row.tracksLots)) continue;
+      // Most reversals find no transfer: their accounts' balances are read (and locked) only when needed.
+      const transfers = await this.store.transfersOutSince(row.id, originalId);
+      if (transfers.length === 0) continue;
+      const short = -e.amount - (await holds(row));
+      if (short > 0) await reach(row.id, transfers, short);
+    }
+    return followed;
+  }
+
+  /**
+   * The original's status credits as the reversal takes them back: from the member they were given to,
+   * and for what a merge moved since, from the survivor, as the reversal's entries on the status
+   * accounts say.
+   */
+  private async reversedStatusCredits(
+    originalId: number,
+    entries: Array<{ accountId: number; amount: number }>,
+    rows: Map<number, AccountRow>,
+    followed: Followed[],
+  ) {
+    const credits = await this.store.statusCreditsOf(originalId);
+    const roots = new Set(followed.map((f) => f.rootAccountId).filter((r) => !rows.get(r)!.tracksLots));
+    if (roots.size === 0) return credits;
+    // Per status account of the original: who gives back how much, the original member first.
+    const givers = new Map<string, Array<{ memberId: number; amount: number }>>();
+    for (const root of roots) {
+      const row = rows.get(root)!;
+      const stays = -(entries.find((e) => e.accountId === root)?.amount ?? 0);
+      givers.set(`${row.memberId}:${row.unit}`, [
+        { memberId: row.memberId!, amount: stays },
+        ...followed
+          .filter((f) => f.rootAccountId === root)
+          .map((f) => ({ memberId: rows.get(f.accountId)!.memberId!, amount: f.amount })),
+      ]);
+    }
+    const out: typeof credits = [];
+    for (const sc of credits) {
+      const queue = givers.get(`${sc.memberId}:${sc.metric}`);
+      let left = sc.amount;
+      for (const g of sc.amount > 0 ? (queue ?? []) : []) {
+        const take = Math.min(left, g.amount);
+        if (take <= 0) continue;
+        out.push({ ...sc, memberId: g.memberId, amount: take });
+        g.amount -= take;
+        left -= take;
+      }
+      if (left !== 0) out.push({ ...sc, amount: left });
+    }
+    return out;
   }
 
   /**
@@ -658,7 +790,6 @@ class PostingSession {
    * shortfall account makes up the difference, so the posting still balances.
    */
   private async withShortfall(
-    originalId: number,
     entries: Array<{ accountId: number; amount: number }>,
     guarded: Map<number, { row: AccountRow; amount: number }>,
     input: ReversalInput,
@@ -669,12 +800,6 @@ class PostingSession {
       if (short > 0) shortOf.set(row.id, short);
     }
     if (shortOf.size === 0) return { entries, unrecovered: 0 };
-    // Points a merge or a move into a pool took out of the account since are not spent: they are in
-    // another account, which the reversal does not reach (whichever lots they were: the original's own may
-    // have been spent and others moved). Written off they would stay spendable there; it is refused.
-    for (const accountId of shortOf.keys())
-      if ((await this.store.transferredOutSince(accountId, originalId)) > 0)
-        return { entries, unrecovered: 0 };
     const to = await this.account(describeAccount(input.shortfallTo!));
     if (to.mayGoNegative === false || to.tracksLots)
       throw new InvalidPostingError(`${input.shortfallTo} cannot take a reversal's shortfall`, {
@@ -734,15 +859,7 @@ class PostingSession {
   private async lowestSince(row: AccountRow, businessDate: string): Promise<number | null> {
     const latest = await this.store.latestEntryDate(row.id);
     if (latest === null || latest <= businessDate) return null;
-    let running = 0;
-    let asOf = 0;
-    let lowest = Infinity;
-    for (const { date, total } of await this.store.dailyTotals(row.id)) {
-      running += total;
-      if (date <= businessDate) asOf = running;
-      else lowest = Math.min(lowest, running);
-    }
-    return Math.min(lowest, asOf);
+    return lowestBalanceSince(await this.store.dailyTotals(row.id), businessDate);
   }
 
   private async balance(accountId: number): Promise<number> {
@@ -834,7 +951,44 @@ class PostingSession {
   }
 }
 
-/** Debits on accounts that may not go negative, summed per account: what must be covered by funds. */
+/**
+ * The lowest of an account's balance at the end of `businessDate` and at the end of every later date,
+ * from its entries summed per date (oldest first); null when no entry is dated after it. The ledger and
+ * the simulated ledger judge a back-dated debit alike through it.
+ */
+export function lowestBalanceSince(
+  totals: Array<{ date: string; total: number }>,
+  businessDate: string,
+): number | null {
+  let running = 0;
+  let asOf = 0;
+  let lowest: number | null = null;
+  for (const { date, total } of totals) {
+    running += total;
+    if (date <= businessDate) asOf = running;
+    else lowest = Math.min(lowest ?? running, running);
+  }
+  return lowest === null ? null : Math.min(lowest, asOf);
+}
+
+/**
+ * A reversal's entries with the debits followed into other accounts taken off their own accounts and
+ * put on the accounts they were followed into.
+ */
+function withFollowed(
+  entries: Array<{ accountId: number; amount: number }>,
+  followed: Followed[],
+): Array<{ accountId: number; amount: number }> {
+  const out = entries.map((e) => ({ ...e }));
+  for (const f of followed) {
+    out.find((e) => e.accountId === f.rootAccountId)!.amount += f.amount;
+    const there = out.find((e) => e.accountId === f.accountId);
+    if (there) there.amount -= f.amount;
+    else out.push({ accountId: f.accountId, amount: -f.amount });
+  }
+  return out.filter((e) => e.amount !== 0);
+}
+
 /**
  * Shrinks, in place, the debits of `entries` on each account of `shortOf` by what that account no longer
  * holds, and returns the points taken off: the shortfall account's entry. The ledger and the simulated
@@ -857,6 +1011,7 @@ export function shrinkDebits<E extends { amount: number }, K>(
   return taken;
 }
 
+/** Debits on accounts that may not go negative, summed per account: what must be covered by funds. */
 function guardedDebits(
   entries: Array<{ row: AccountRow; amount: number }>,
 ): Map<number, { row: AccountRow; amount: number }> {

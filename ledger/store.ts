@@ -56,6 +56,13 @@ export interface LotRow {
   expiresOn: string | null;
 }
 
+/** Points (or status credits) a transfer moved out of an account into another. */
+export interface TransferOut {
+  postingId: number;
+  toAccountId: number;
+  amount: number;
+}
+
 export interface LedgerStore {
   findAccount(code: string): MaybePromise<AccountRow | undefined>;
   createAccount(
@@ -72,8 +79,11 @@ export interface LedgerStore {
   findReversalOf(postingId: number): MaybePromise<number | undefined>;
   postingEntries(postingId: number): MaybePromise<Array<{ accountId: number; amount: number }>>;
   lotsCreatedBy(postingId: number): MaybePromise<LotRow[]>;
-  /** Points transfers (a merge, a move into a pool) took out of an account after a posting. */
-  transferredOutSince(accountId: number, postingId: number): MaybePromise<number>;
+  /**
+   * What transfers (a merge, a move into a pool) took out of an account after a posting, oldest first:
+   * each transfer's credit in the same unit, with where it went.
+   */
+  transfersOutSince(accountId: number, postingId: number): MaybePromise<TransferOut[]>;
   movementsOf(postingId: number): MaybePromise<Array<{ lotId: number; accountId: number; amount: number }>>;
   statusCreditsOf(
     postingId: number,
@@ -166,8 +176,8 @@ const SQL = {
   entries: 'SELECT account_id, amount FROM entries WHERE posting_id = ? ORDER BY id',
   lotsCreated:
     'SELECT id, account_id, amount, remaining, earned_on, expires_on FROM lots WHERE origin_posting_id = ? ORDER BY id',
-  transferredOutSince:
-    "SELECT COALESCE(-SUM(e.amount), 0) AS n FROM entries e JOIN postings p ON p.id = e.posting_id WHERE e.account_id = ? AND e.posting_id > ? AND e.amount < 0 AND p.kind = 'TRANSFER'",
+  transfersOutSince:
+    "SELECT c.posting_id, c.account_id, c.amount FROM entries d JOIN postings p ON p.id = d.posting_id AND p.kind = 'TRANSFER' JOIN accounts da ON da.id = d.account_id JOIN entries c ON c.posting_id = d.posting_id AND c.amount > 0 JOIN accounts ca ON ca.id = c.account_id AND ca.unit = da.unit WHERE d.account_id = ? AND d.posting_id > ? AND d.amount < 0 ORDER BY c.posting_id, c.id",
   movements:
     'SELECT m.lot_id, l.account_id, m.amount FROM lot_movements m JOIN lots l ON l.id = m.lot_id WHERE m.posting_id = ? ORDER BY m.id',
   statusCredits:
@@ -261,6 +271,17 @@ interface RawMovement {
   amount: number;
 }
 const toMovement = (r: RawMovement) => ({ lotId: r.lot_id, accountId: r.account_id, amount: r.amount });
+
+interface RawTransferOut {
+  posting_id: number;
+  account_id: number;
+  amount: number;
+}
+const toTransferOut = (r: RawTransferOut): TransferOut => ({
+  postingId: r.posting_id,
+  toAccountId: r.account_id,
+  amount: r.amount,
+});
 
 interface RawStatusCredit {
   member_id: number;
@@ -371,8 +392,8 @@ class SqliteStore implements LedgerStore {
   lotsCreatedBy(postingId: number) {
     return (this.s('lotsCreated').all(postingId) as RawLot[]).map(toLot);
   }
-  transferredOutSince(accountId: number, postingId: number) {
-    return Number((this.s('transferredOutSince').get(accountId, postingId) as { n: number | string }).n);
+  transfersOutSince(accountId: number, postingId: number) {
+    return (this.s('transfersOutSince').all(accountId, postingId) as RawTransferOut[]).map(toTransferOut);
   }
   movementsOf(postingId: number) {
     return (this.s('movements').all(postingId) as RawMovement[]).map(toMovement);
@@ -637,9 +658,8 @@ class PgStore implements LedgerStore {
   async lotsCreatedBy(postingId: number) {
     return (await this.q<RawLot>('lotsCreated', [postingId])).map(toLot);
   }
-  async transferredOutSince(accountId: number, postingId: number) {
-    const [r] = await this.q<{ n: number | string }>('transferredOutSince', [accountId, postingId]);
-    return Number(r?.n ?? 0);
+  async transfersOutSince(accountId: number, postingId: number) {
+    return (await this.q<RawTransferOut>('transfersOutSince', [accountId, postingId])).map(toTransferOut);
   }
   async movementsOf(postingId: number) {
     return (await this.q<RawMovement>('movements', [postingId])).map(toMovement);

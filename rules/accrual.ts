@@ -288,11 +288,9 @@ function decideFlight(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
     const open = posted.filter((k) => !ctx.reversed(k));
     if (posted.length > 0 && open.length === 0)
       return { postings, related: [], update: done({ status: 'REVERSED', reason: 'NOT_FLOWN' }) };
-    // Miles the member has spent since cannot come back from the account: what it still holds is taken,
-    // the rest is the program's loss (UNRECOVERED), and the status credits go in full. A merged member's
-    // miles moved to the survivor, which the reversal does not reach: that one is still refused.
-    const member = row.memberNumber ? ctx.members.get(row.memberNumber) : undefined;
-    const shortfall = member && member.status !== 'MERGED' ? { shortfallTo: Accounts.unrecovered } : {};
+    // Miles the member has spent since cannot come back: what the account (or the survivor or pool a
+    // merge or pooling moved them to) still holds is taken, the rest is the program's loss
+    // (UNRECOVERED), and the status credits go in full.
     for (const key of new Set(open)) {
       postings.push({
         request: {
@@ -300,7 +298,7 @@ function decideFlight(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
           reverses: key,
           businessDate: ctx.businessDate,
           sourceRef: row.activityKey,
-          ...shortfall,
+          shortfallTo: Accounts.unrecovered,
         },
         onRefused: refusedAs,
       });

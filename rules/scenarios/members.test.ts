@@ -157,6 +157,66 @@ for (const engine of availableEngines()) {
       await w.night('2026-01-20');
       expect(await w.balance(SURVIVOR.number)).toBe(461);
     });
+    it('takes a refund of a flight of the merged account back from the survivor: the points it still holds, the rest UNRECOVERED, and the status credits', async () => {
+      const w = s();
+      await w.enrol('2025-01-01', SURVIVOR, MERGED);
+      fly(w, MERGED, '2026-03-02', '300.00');
+      await w.night('2026-03-03');
+      const refunded = tickets;
+      w.dropMembers([
+        { ...MERGED, status: 'MERGED', mergedInto: SURVIVOR.number, updatedAt: '2026-03-10T09:00:00Z' },
+      ]);
+      await w.night('2026-03-10');
+      expect([await w.balance(SURVIVOR.number), await w.statusBalance(SURVIVOR.number)]).toEqual([
+        461, 30000,
+      ]);
+      w.dropRedemptions([
+        { id: 'R-1', member: SURVIVOR.number, date: '2026-03-11', service: 'SEAT', points: 300 },
+      ]);
+      await w.night('2026-03-11');
+      const file = w.dropCoupons([
+        {
+          ticket: `074${String(4_000_000_000 + refunded).slice(-10)}`,
+          flight: '245',
+          date: '2026-03-02',
+          from: 'SVO',
+          to: 'KZN',
+          booked: 'Y',
+          surname: MERGED.surname,
+          givenName: MERGED.givenName,
+          card: { program: 'XX', number: MERGED.number },
+          fare: '300.00',
+          status: 'R',
+        },
+      ]);
+      const [shown] = (await w.simulate('flown', file, '2026-03-12')).flatMap((e) =>
+        e.type === 'record' ? [[e.status, e.points, e.message]] : [],
+      );
+      expect(shown).toEqual([
+        'REVERSED',
+        -461,
+        `161 points taken back from ${Accounts.memberPoints(SURVIVOR.number)}, where a transfer moved them; 300 points of it the member has spent: charged to UNRECOVERED`,
+      ]);
+      // Foretold by the simulator, which follows the miles to the survivor as the night does.
+      const refund = await w.night('2026-03-12');
+      expect(refund.accrue.counts['reject.INSUFFICIENT_POINTS']).toBeUndefined();
+      expect(refund.accrue.counts.unrecoveredPoints).toBe(300);
+      const [reversal] = (await w.postingsOf(MERGED.number)).filter((p) => p.kind === 'REVERSAL');
+      expect((await w.posting(reversal!.key))?.entries).toEqual({
+        [Accounts.memberPoints(SURVIVOR.number)]: -161,
+        [Accounts.unrecovered]: -300,
+        [Accounts.ownFlights]: 461,
+        [Accounts.memberStatus(SURVIVOR.number, 'SPEND')]: -30000,
+        [Accounts.statusIssued('SPEND')]: 30000,
+      });
+      expect(await w.balance(SURVIVOR.number)).toBe(0);
+      expect(await w.lots(SURVIVOR.number)).toEqual([]);
+      expect(await w.statusBalance(SURVIVOR.number)).toBe(0);
+      expect(await w.statusInWindow(SURVIVOR.number, '2025-03-13', '2026-03-12')).toBe(0);
+      // The closed account is left as the merge left it: nothing, not below nothing.
+      expect([await w.balance(MERGED.number), await w.statusBalance(MERGED.number)]).toEqual([0, 0]);
+      expect(await w.statusInWindow(MERGED.number, '2025-03-13', '2026-03-12')).toBe(0);
+    });
   });
 
   describe(`the member master feed (${engine})`, () => {

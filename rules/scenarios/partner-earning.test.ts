@@ -372,6 +372,31 @@ for (const engine of availableEngines()) {
       });
     });
 
+    it('reverses a credit of an account merged since from the survivor, where the merge moved the points', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV, PETROVA);
+      w.dropPartner('DRIVE', '2026-03-11', [
+        ivanovs('V-1', '2026-03-10', 'RENTAL', { spend: '150.00', currency: 'USD' }),
+      ]);
+      await w.night('2026-03-11');
+      w.dropMembers([
+        { ...IVANOV, status: 'MERGED', mergedInto: PETROVA.number, updatedAt: '2026-03-12T09:00:00Z' },
+      ]);
+      await w.night('2026-03-12');
+      expect([await w.balance(IVANOV.number), await w.balance(PETROVA.number)]).toEqual([0, 500]);
+      w.dropPartner('DRIVE', '2026-03-13', [ivanovs('V-1-R', '2026-03-12', 'RENTAL', { points: -500 })]);
+      await w.night('2026-03-13');
+      expect(await w.activity(partnerKey('DRIVE', 'V-1'))).toMatchObject({
+        status: 'REVERSED',
+        reason: 'REVERSED_BY_PARTNER',
+      });
+      expect(await w.posting(reversalKey(awardPostingKey(partnerKey('DRIVE', 'V-1'))))).toMatchObject({
+        kind: 'REVERSAL',
+        entries: { [Accounts.memberPoints(PETROVA.number)]: -500, [Accounts.partner('DRIVE')]: 500 },
+      });
+      expect([await w.balance(IVANOV.number), await w.balance(PETROVA.number)]).toEqual([0, 0]);
+    });
+
     it('reverses a credit whose -R record comes in the same file, the same night', async () => {
       const w = s();
       await w.enrol('2026-03-01', IVANOV);

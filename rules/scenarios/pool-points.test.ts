@@ -89,35 +89,57 @@ for (const engine of availableEngines()) {
       expect(await w.poolBalance('H1')).toBe(834);
     });
 
-    it('refuses whole the refund of a flight whose points moved into the pool: they are not spent, and no write-off leaves them spendable there', async () => {
+    /** ANNA's SVO–KZN flight of 20 February, refunded. */
+    const refundOf = (ticket: number) => ({
+      ticket: `074${String(5_000_000_000 + ticket).slice(-10)}`,
+      flight: '245',
+      date: '2026-02-20',
+      from: 'SVO',
+      to: 'KZN',
+      booked: 'Y',
+      surname: ANNA.surname,
+      givenName: ANNA.givenName,
+      card: { program: 'XX', number: ANNA.number },
+      fare: '300.00',
+      status: 'R' as const,
+    });
+
+    it('takes the refund of a flight whose points moved into the pool back from the pool, and what the pool spent since is UNRECOVERED', async () => {
       const w = s();
-      await w.enrol('2026-01-01', ANNA);
+      await w.enrol('2026-01-01', ANNA, CLARA);
       fly(w, ANNA, '2026-02-20', '300.00', 'KZN');
       await w.night('2026-02-21');
+      const ticket = tickets;
+      fly(w, CLARA, '2026-03-01', '400.00');
+      await w.night('2026-03-02');
       w.dropMembers([{ ...ANNA, group: HOUSEHOLD, updatedAt: '2026-03-12T09:00:00Z' }]);
       await w.night('2026-03-12');
-      expect(await w.poolBalance('H1')).toBe(461);
-      w.dropCoupons([
-        {
-          ticket: `074${String(5_000_000_000 + tickets).slice(-10)}`,
-          flight: '245',
-          date: '2026-02-20',
-          from: 'SVO',
-          to: 'KZN',
-          booked: 'Y',
-          surname: ANNA.surname,
-          givenName: ANNA.givenName,
-          card: { program: 'XX', number: ANNA.number },
-          fare: '300.00',
-          status: 'R',
-        },
+      expect(await w.poolBalance('H1')).toBe(873 + 461);
+      // CLARA spends from the pool, earliest expiry first: all of ANNA's February lot and 539 of March's.
+      w.dropRedemptions([
+        { id: 'R-1', member: CLARA.number, date: '2026-03-13', service: 'SEAT', points: 1000 },
       ]);
-      // Foretold by the simulator, which refuses it as the night does.
-      const refund = await w.night('2026-03-13');
-      expect(refund.accrue.counts['reject.INSUFFICIENT_POINTS']).toBe(1);
-      expect(refund.accrue.counts.unrecoveredPoints).toBeUndefined();
-      expect(await w.poolBalance('H1')).toBe(461);
-      expect(await w.knex('accounts').where({ code: Accounts.unrecovered })).toEqual([]);
+      await w.night('2026-03-13');
+      expect(await w.poolBalance('H1')).toBe(334);
+      w.dropCoupons([refundOf(ticket)]);
+      // Foretold by the simulator, which follows the points into the pool as the night does.
+      const refund = await w.night('2026-03-14');
+      expect(refund.accrue.counts['reject.INSUFFICIENT_POINTS']).toBeUndefined();
+      expect(refund.accrue.counts.unrecoveredPoints).toBe(461 - 334);
+      const reversals = (await w.postingsOf(ANNA.number)).filter((p) => p.kind === 'REVERSAL');
+      expect(reversals).toHaveLength(1);
+      const posting = await w.posting(reversals[0]!.key);
+      expect(posting?.entries).toEqual({
+        [Accounts.poolPoints('H1')]: -334,
+        [Accounts.unrecovered]: -(461 - 334),
+        [Accounts.ownFlights]: 461,
+        [Accounts.memberStatus(ANNA.number, 'SPEND')]: -30000,
+        [Accounts.statusIssued('SPEND')]: 30000,
+      });
+      expect(await w.poolBalance('H1')).toBe(0);
+      expect(await w.poolLots('H1')).toEqual([]);
+      // Status is personal and stayed with ANNA: it goes from her.
+      expect(await w.statusBalance(ANNA.number)).toBe(0);
     });
 
     it('moves the points of an account merged into a pool member into the pool, and the status credits to the survivor', async () => {

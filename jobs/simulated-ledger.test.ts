@@ -1,0 +1,198 @@
+/**
+ * The simulated ledger must answer as the ledger will: for any history of credits, redemptions and
+ * transfers (merges, moves into a pool), dated in any order, the next posting is foretold with the
+ * ledger's own verdict — posted, or refused with the same reason and message — and a reversal with the
+ * same points charged to UNRECOVERED and the same accounts it follows the points into.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { availableEngines, createTestDatabase, type TestDb } from '../test/harness/db.js';
+import { Accounts } from '../ledger/accounts.js';
+import { checkLedger } from '../ledger/check.js';
+import { Ledger } from '../ledger/ledger.js';
+import { insertMember } from '../ledger/members.js';
+import type { PostingInput, PostingRequest } from '../ledger/types.js';
+import { SimulatedLedger } from './simulated-ledger.js';
+
+type Step =
+  | { type: 'credit'; who: number; points: number; day: number }
+  | { type: 'redeem'; who: number; points: number; day: number }
+  | { type: 'move'; from: number; to: number; points: number; day: number };
+
+const day = (d: number) => `2026-11-${String(d).padStart(2, '0')}`;
+
+const step: fc.Arbitrary<Step> = fc.oneof(
+  fc.record({
+    type: fc.constant('credit' as const),
+    who: fc.nat(2),
+    points: fc.integer({ min: 1, max: 400 }),
+    day: fc.integer({ min: 1, max: 20 }),
+  }),
+  fc.record({
+    type: fc.constant('redeem' as const),
+    who: fc.nat(2),
+    points: fc.integer({ min: 1, max: 400 }),
+    day: fc.integer({ min: 1, max: 20 }),
+  }),
+  fc.record({
+    type: fc.constant('move' as const),
+    from: fc.nat(2),
+    to: fc.nat(2),
+    points: fc.integer({ min: 1, max: 400 }),
+    day: fc.integer({ min: 1, max: 20 }),
+  }),
+);
+
+/** What a result says that a user reads: the verdict, its reason and message, the points written off. */
+const verdict = (r: { status: string; reason?: string; message?: string; unrecovered?: number }) => ({
+  status: r.status,
+  reason: r.reason,
+  message: r.message,
+  unrecovered: r.unrecovered,
+});
+
+for (const engine of availableEngines()) {
+  describe(`the simulated ledger foretells the ledger (${engine})`, () => {
+    let t: TestDb;
+    let run = 0;
+
+    beforeAll(async () => {
+      t = await createTestDatabase(engine);
+    });
+    afterAll(async () => {
+      await t.cleanup();
+    });
+
+    /** Three fresh members for a run, and the ledger's postings of a history between them. */
+    async function history(steps: Step[]): Promise<{ members: string[]; credits: string[]; ledger: Ledger }> {
+      const r = ++run;
+      const members = [0, 1, 2].map((i) => String(2_000_000_000 + r * 10 + i));
+      for (const number of members)
+        await insertMember(t.db.knex, {
+          number,
+          status: 'ACTIVE',
+          tier: 'MEMBER',
+          surname: 'X',
+          givenName: 'Y',
+        });
+      const ledger = new Ledger(t.db, { now: () => new Date('2026-11-27T02:00:00Z') });
+      const credits: string[] = [];
+      for (const [i, s] of steps.entries()) {
+        const key = `R${r}:${i}`;
+        const account = (who: number) => Accounts.memberPoints(members[who]!);
+        let posting: PostingInput;
+        if (s.type === 'credit') {
+          posting = {
+            key,
+            kind: 'ACCRUAL',
+            businessDate: day(s.day),
+            channel: 'OWN_FLIGHTS',
+            entries: [
+              { account: account(s.who), amount: s.points, expiresOn: day(s.day).replace('2026', '2029') },
+              { account: Accounts.ownFlights, amount: -s.points },
+            ],
+          };
+          credits.push(key);
+        } else if (s.type === 'redeem') {
+          posting = {
+            key,
+            kind: 'REDEMPTION',
+            businessDate: day(s.day),
+            entries: [
+              { account: account(s.who), amount: -s.points },
+              { account: Accounts.redemption('SEAT'), amount: s.points },
+            ],
+          };
+        } else {
+          if (s.from === s.to) continue;
+          posting = {
+            key,
+            kind: 'TRANSFER',
+            businessDate: day(s.day),
+            carryLots: true,
+            entries: [
+              { account: account(s.from), amount: -s.points },
+              { account: account(s.to), amount: s.points },
+            ],
+          };
+        }
+        await ledger.post([posting], { atomic: false });
+      }
+      return { members, credits, ledger };
+    }
+
+    it('gives every reversal and redemption after any history the verdict the ledger then gives it', async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(step, { minLength: 1, maxLength: 10 }),
+          fc.nat(),
+          fc.boolean(),
+          fc.integer({ min: 1, max: 25 }),
+          fc.integer({ min: 1, max: 400 }),
+          async (steps, pick, shortfall, date, points) => {
+            const { members, credits, ledger } = await history(steps);
+            const probe: PostingRequest =
+              credits.length > 0 && pick % 3 !== 0
+                ? {
+                    key: `${credits[pick % credits.length]}:rev`,
+                    reverses: credits[pick % credits.length]!,
+                    businessDate: day(date),
+                    ...(shortfall ? { shortfallTo: Accounts.unrecovered } : {}),
+                  }
+                : {
+                    key: `${members[0]}:probe`,
+                    kind: 'REDEMPTION',
+                    businessDate: day(date),
+                    entries: [
+                      { account: Accounts.memberPoints(members[pick % 3]!), amount: -points },
+                      { account: Accounts.redemption('SEAT'), amount: points },
+                    ],
+                  };
+            const foretold = await new SimulatedLedger(t.db.knex).post(probe);
+            const [result] = await ledger.post([probe], { atomic: false });
+            expect(verdict(foretold)).toEqual(verdict(result!));
+            if (result!.status === 'posted' && 'reverses' in probe) {
+              // The accounts it followed the points into are the ones the posting debits.
+              const debited = await t.db
+                .knex('entries as e')
+                .join('accounts as a', 'a.id', 'e.account_id')
+                .where('e.posting_id', result!.postingId!)
+                .andWhere('e.amount', '<', 0)
+                .andWhere('a.kind', 'MEMBER_POINTS')
+                .select('a.code', 'e.amount');
+              const followed = Object.fromEntries(
+                (foretold.followed ?? []).map((f) => [f.account, -f.amount]),
+              );
+              for (const d of debited as Array<{ code: string; amount: number | string }>)
+                if (d.code in followed) expect(Number(d.amount)).toBe(followed[d.code]);
+            }
+          },
+        ),
+        { numRuns: engine === 'sqlite' ? 120 : 40 },
+      );
+      expect((await checkLedger(t.db.knex)).ok).toBe(true);
+    });
+
+    it('judges a redemption dated before later entries by the balance at every date since, as the ledger does', async () => {
+      const { members, ledger } = await history([
+        { type: 'credit', who: 0, points: 100, day: 5 },
+        { type: 'redeem', who: 0, points: 100, day: 8 },
+        { type: 'credit', who: 0, points: 100, day: 12 },
+      ]);
+      const probe: PostingInput = {
+        key: `${members[0]}:early`,
+        kind: 'REDEMPTION',
+        businessDate: day(6),
+        entries: [
+          { account: Accounts.memberPoints(members[0]!), amount: -50 },
+          { account: Accounts.redemption('SEAT'), amount: 50 },
+        ],
+      };
+      const foretold = await new SimulatedLedger(t.db.knex).post(probe);
+      expect(foretold).toMatchObject({ status: 'refused', reason: 'INSUFFICIENT_POINTS' });
+      expect(foretold.message).toContain('as of 2026-11-06 and after');
+      const [result] = await ledger.post([probe], { atomic: false });
+      expect(verdict(foretold)).toEqual(verdict(result!));
+    });
+  });
+}
