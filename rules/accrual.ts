@@ -177,7 +177,7 @@ function eligible(
   const member = ctx.members.get(number);
   const closed = checkMember(number, member, row.activityDate);
   if (closed) return { rejection: closed };
-  const window = checkWindow(row.activityDate, ctx.businessDate, windowDays);
+  const window = checkWindow(row.activityDate, ctx.businessDate, windowDays, ctx.receivedOn(row));
   if (window) return { rejection: window };
   if (row.travelSurname) {
     const name = checkName({ surname: row.travelSurname, givenName: row.travelGivenName }, member!);

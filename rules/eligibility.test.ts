@@ -12,7 +12,12 @@ describe('an activity dated after the night being processed', () => {
     expect(waitsForItsNight('2026-06-06', '2026-06-02', '2026-06-05')).toBe(true);
     // Two days after the file came in no file could carry it: FUTURE_DATE.
     expect(waitsForItsNight('2026-06-07', '2026-06-02', '2026-06-05')).toBe(false);
-    expect(checkWindow('2026-06-07', '2026-06-02', 365)?.reason).toBe('FUTURE_DATE');
+    expect(checkWindow('2026-06-07', '2026-06-02', 365, '2026-06-05')).toMatchObject({
+      reason: 'FUTURE_DATE',
+      field: 'activity_date',
+      message:
+        'activity date 2026-06-07 is after the processing date 2026-06-02 and more than a day after its file came in (2026-06-05)',
+    });
     // On or before its night it is decided there and then.
     expect(waitsForItsNight('2026-06-02', '2026-06-02', '2026-06-05')).toBe(false);
     expect(waitsForItsNight('2026-06-01', '2026-06-02', '2026-06-05')).toBe(false);

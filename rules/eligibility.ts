@@ -106,17 +106,26 @@ export function waitsForItsNight(activityDate: IsoDate, businessDate: IsoDate, r
   return activityDate > businessDate && activityDate <= addDays(receivedOn, DAYS_AHEAD_OF_RECEIPT);
 }
 
-/** Not in the future, and not older than the claim window (days before the business date). */
+/**
+ * Not in the future, and not older than the claim window (days before the business date). `receivedOn`,
+ * the day the activity's file came in, lets a FUTURE_DATE say why the activity could not wait for its
+ * night (waitsForItsNight).
+ */
 export function checkWindow(
   activityDate: IsoDate,
   businessDate: IsoDate,
   windowDays: number,
+  receivedOn?: IsoDate,
 ): Rejection | undefined {
   if (activityDate > businessDate) {
+    const late =
+      receivedOn === undefined
+        ? ''
+        : ` and more than ${DAYS_AHEAD_OF_RECEIPT === 1 ? 'a day' : `${DAYS_AHEAD_OF_RECEIPT} days`} after its file came in (${receivedOn})`;
     return reject(
       'FUTURE_DATE',
       'activity_date',
-      `activity date ${activityDate} is after the processing date ${businessDate}`,
+      `activity date ${activityDate} is after the processing date ${businessDate}${late}`,
     );
   }
   const oldest = addDays(businessDate, -windowDays);

@@ -174,7 +174,7 @@ for (const engine of availableEngines()) {
           flightOn('2026-06-04'),
           'REJECTED',
           'FUTURE_DATE',
-          'activity date 2026-06-04 is after the processing date 2026-06-02',
+          'activity date 2026-06-04 is after the processing date 2026-06-02 and more than a day after its file came in (2026-06-02)',
         ],
       ]);
       // The night, its files fetched late on the 2nd, does the same.
