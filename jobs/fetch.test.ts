@@ -102,6 +102,24 @@ for (const engine of availableEngines()) {
       expect(readFileSync(landed(w, '2026-03-11'), 'utf8')).toBe(FIRST);
     });
 
+    it('leaves for the nights after it the files that came in after a caught-up night would have run', async () => {
+      const w = world();
+      const night = new Date(before.getTime() - 3_600_000);
+      const early = join(inbox(w), 'flown-early.csv');
+      writeFileSync(early, FIRST);
+      const tenToNight = new Date(night.getTime() - 600_000);
+      utimesSync(early, tenToNight, tenToNight);
+      put(w, SECOND, before); // an hour after the night's hour
+      const caughtUp = await fetchJob({ ...w.ctx('2026-03-10'), filesUntil: night });
+      expect(caughtUp.counts).toMatchObject({ new: 1, later: 1 });
+      expect(await w.t.db.knex('files').where({ direction: 'in' }).select('name', 'business_date')).toEqual([
+        { name: 'flown-early.csv', business_date: '2026-03-10' },
+      ]);
+      // The next night, run on time, takes it.
+      expect((await fetchJob(w.ctx('2026-03-11'))).counts).toMatchObject({ new: 1 });
+      expect(await rows(w)).toEqual([expect.objectContaining({ local_path: landed(w, '2026-03-11') })]);
+    });
+
     it('lands nothing for a night run again after a later one: what is on the server now is the next night’s', async () => {
       const w = world();
       await runJob(w.ctx('2026-03-11'), 'fetch');

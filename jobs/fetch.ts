@@ -129,7 +129,17 @@ async function fetchFeed(
   counts: Record<string, number>,
 ): Promise<void> {
   const pattern = new RegExp(cfg.pattern);
-  const entries = await transport.ready(cfg.remoteDir, pattern, cfg.completeness);
+  const ready = await transport.ready(cfg.remoteDir, pattern, cfg.completeness);
+  const until = ctx.filesUntil;
+  const entries = until ? ready.filter((e) => e.modifiedAt.getTime() <= until.getTime()) : ready;
+  if (entries.length < ready.length) {
+    const left = ready.length - entries.length;
+    counts.later = (counts.later ?? 0) + left;
+    ctx.logger.info(
+      { feed, files: left, until: until!.toISOString() },
+      `${feed}: ${left} file(s) came in after ${until!.toISOString()}, when the night of ${ctx.businessDate} would have run: left for the nights after it`,
+    );
+  }
   const landing = join(ctx.config.paths.landing, feed, ctx.businessDate);
   mkdirSync(landing, { recursive: true, mode: 0o700 });
   const registered =

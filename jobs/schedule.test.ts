@@ -1,10 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { availableEngines } from '../test/harness/db.js';
 import { createWorld, type TestWorld } from '../test/harness/context.js';
 import { openDb } from '../db/connection.js';
 import { silentLogger } from '../lib/log.js';
-import { missedDates, Scheduler } from './schedule.js';
+import { missedDates, scheduledJobs, Scheduler } from './schedule.js';
 import { STEP_JOBS } from './runner.js';
 
 /** The demo configuration with one cheap scheduled job, at a time of day the test never reaches. */
@@ -46,6 +48,10 @@ async function catchUpAt(w: TestWorld, at: string): Promise<Scheduler> {
   return s;
 }
 
+/** The business dates `missedDates` lists. */
+const missedDays = async (...args: Parameters<typeof missedDates>) =>
+  (await missedDates(...args)).map((m) => m.businessDate);
+
 const runsOf = (w: TestWorld) =>
   w.t.db.knex('job_runs').where({ job: 'tiers' }).orderBy('business_date').select('business_date', 'status');
 
@@ -63,12 +69,12 @@ for (const engine of availableEngines()) {
     it('lists the business dates missed since the last successful run, bounded by catchUpDays', async () => {
       await ran(w, 'tiers', '2026-11-20');
       const daily = { job: 'tiers' as const, cron: '0 3 * * *', dateOffsetDays: -1 };
-      expect(await missedDates(w.t.db, daily, new Date('2026-11-24T10:00:00Z'), 'UTC', 5)).toEqual([
+      expect(await missedDays(w.t.db, daily, new Date('2026-11-24T10:00:00Z'), 'UTC', 5)).toEqual([
         '2026-11-21',
         '2026-11-22',
         '2026-11-23',
       ]);
-      expect(await missedDates(w.t.db, daily, new Date('2027-01-01T02:00:00Z'), 'UTC', 5)).toEqual([
+      expect(await missedDays(w.t.db, daily, new Date('2027-01-01T02:00:00Z'), 'UTC', 5)).toEqual([
         '2026-12-26',
         '2026-12-27',
         '2026-12-28',
@@ -77,14 +83,14 @@ for (const engine of availableEngines()) {
       ]);
       // A monthly job catches up months, not days.
       const monthly = { job: 'tiers' as const, cron: '0 6 1 * *', dateOffsetDays: -1 };
-      expect(await missedDates(w.t.db, monthly, new Date('2026-12-03T00:00:00Z'), 'UTC', 40)).toEqual([
+      expect(await missedDays(w.t.db, monthly, new Date('2026-12-03T00:00:00Z'), 'UTC', 40)).toEqual([
         '2026-11-30',
       ]);
       // In the program's time zone: 02:30 in Moscow is 23:30 UTC the day before.
       const moscow = { job: 'tiers' as const, cron: '30 2 * * *', dateOffsetDays: -1 };
-      expect(await missedDates(w.t.db, moscow, new Date('2026-11-21T23:45:00Z'), 'Europe/Moscow', 2)).toEqual(
-        ['2026-11-21'],
-      );
+      expect(await missedDays(w.t.db, moscow, new Date('2026-11-21T23:45:00Z'), 'Europe/Moscow', 2)).toEqual([
+        '2026-11-21',
+      ]);
     });
 
     it('after an outage runs every missed night, oldest first, then leaves today to the cron', async () => {
@@ -104,7 +110,7 @@ for (const engine of availableEngines()) {
       await ran(w, 'tiers', '2026-11-23', 'failed');
       await ran(w, 'tiers', '2026-11-24');
       const daily = { job: 'tiers' as const, cron: '0 3 * * *', dateOffsetDays: -1 };
-      expect(await missedDates(w.t.db, daily, new Date('2026-11-26T01:00:00Z'), 'UTC', 7)).toEqual([
+      expect(await missedDays(w.t.db, daily, new Date('2026-11-26T01:00:00Z'), 'UTC', 7)).toEqual([
         '2026-11-23',
       ]);
       const s = await catchUpAt(w, '2026-11-26T01:00:00Z');
@@ -119,6 +125,59 @@ for (const engine of availableEngines()) {
         '2026-11-23',
         '2026-11-24',
         '2026-11-25',
+      ]);
+    });
+
+    it('gives each night caught up the files that had come in when it would have run, and leaves the rest for the nights after it', async () => {
+      const config = {
+        ...w.config,
+        schedules: {
+          ...w.config.schedules,
+          jobs: [{ job: 'fetch' as const, cron: '0 3 * * *', dateOffsetDays: -1 }],
+        },
+      };
+      await ran(w, 'fetch', '2026-11-22');
+      const inbox = join(w.dir, 'inbox', 'flown');
+      const arrived = {
+        'a.csv': '2026-11-23T10:00:00Z',
+        'b.csv': '2026-11-24T10:00:00Z',
+        'c.csv': '2026-11-25T10:00:00Z',
+      };
+      for (const [name, at] of Object.entries(arrived)) {
+        writeFileSync(join(inbox, name), `ticket,coupon\n${name}\n`);
+        utimesSync(join(inbox, name), new Date(at), new Date(at));
+      }
+      // Down from the 23rd to 01:00 on the 26th: the nights of the 23rd (run at 03:00 on the 24th) and
+      // the 24th (03:00 on the 25th) are caught up; the night of the 25th runs at 03:00 today.
+      expect(
+        (
+          await missedDates(w.t.db, scheduledJobs(config)[0]!, new Date('2026-11-26T01:00:00Z'), 'UTC', 7)
+        ).map((m) => [m.businessDate, m.firedAt.toISOString()]),
+      ).toEqual([
+        ['2026-11-23', '2026-11-24T03:00:00.000Z'],
+        ['2026-11-24', '2026-11-25T03:00:00.000Z'],
+      ]);
+      const s = new Scheduler({
+        db: w.t.db,
+        config,
+        logger: silentLogger,
+        env: {},
+        now: () => new Date('2026-11-26T01:00:00Z'),
+      });
+      await s.start();
+      await s.idle();
+      await s.stop();
+      expect(
+        s.runs.map((r) => [r.businessDate, r.status, r.steps[0]!.counts.new, r.steps[0]!.counts.later]),
+      ).toEqual([
+        ['2026-11-23', 'succeeded', 1, 2],
+        ['2026-11-24', 'succeeded', 1, 1],
+      ]);
+      expect(
+        await w.t.db.knex('files').where({ direction: 'in' }).orderBy('name').select('name', 'business_date'),
+      ).toEqual([
+        { name: 'a.csv', business_date: '2026-11-23' },
+        { name: 'b.csv', business_date: '2026-11-24' },
       ]);
     });
 

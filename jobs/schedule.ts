@@ -104,7 +104,7 @@ export async function missedDates(
   now: Date,
   timeZone: string,
   catchUpDays: number,
-): Promise<IsoDate[]> {
+): Promise<MissedRun[]> {
   const first = await db
     .knex('job_runs')
     .where({ job: job.job, status: 'succeeded' })
@@ -113,24 +113,32 @@ export async function missedDates(
   const firstDate = (first?.d as string | null) ?? null;
   if (firstDate === null) return [];
   const from = new Date(now.getTime() - catchUpDays * 86_400_000);
-  const dates = [
-    ...new Set(
-      fireTimes(job.cron, from, now, timeZone).map((t) =>
-        addDays(dateInZone(t, timeZone), job.dateOffsetDays),
-      ),
-    ),
-  ].filter((d) => d > firstDate);
-  if (dates.length === 0) return [];
+  // Fire times oldest first: a date fired for more than once keeps its last.
+  const firedAt = new Map<IsoDate, Date>();
+  for (const t of fireTimes(job.cron, from, now, timeZone)) {
+    const d = addDays(dateInZone(t, timeZone), job.dateOffsetDays);
+    if (d > firstDate) firedAt.set(d, t);
+  }
+  if (firedAt.size === 0) return [];
   const done = new Set(
     (
       (await db
         .knex('job_runs')
         .where({ job: job.job, status: 'succeeded' })
-        .whereIn('business_date', dates)
+        .whereIn('business_date', [...firedAt.keys()])
         .distinct('business_date')) as Array<{ business_date: string }>
     ).map((r) => r.business_date),
   );
-  return dates.filter((d) => !done.has(d)).sort();
+  return [...firedAt]
+    .filter(([d]) => !done.has(d))
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([businessDate, at]) => ({ businessDate, firedAt: at }));
+}
+
+/** A run the scheduler owes: its business date, and when its cron fired for it (the files it may take). */
+export interface MissedRun {
+  businessDate: IsoDate;
+  firedAt: Date;
 }
 
 export class Scheduler {
@@ -152,7 +160,7 @@ export class Scheduler {
     return addDays(dateInZone(this.now(), this.timeZone), offsetDays);
   }
 
-  private enqueue(job: RunnableJob, date: IsoDate): Promise<void> {
+  private enqueue(job: RunnableJob, date: IsoDate, filesUntil?: Date): Promise<void> {
     this.queue = this.queue.then(async () => {
       if (this.controller.signal.aborted) return;
       const ctx: JobContext = {
@@ -164,6 +172,7 @@ export class Scheduler {
         progress: noProgress,
         signal: this.controller.signal,
         env: this.o.env,
+        ...(filesUntil ? { filesUntil } : {}),
       };
       try {
         // Another scheduler sharing the database may have run it already: each job runs once per date.
@@ -207,7 +216,7 @@ export class Scheduler {
 
   private async begin(): Promise<void> {
     const jobs = scheduledJobs(this.o.config);
-    const catchUp: Array<[RunnableJob, IsoDate]> = [];
+    const catchUp: Array<[RunnableJob, MissedRun]> = [];
     for (const s of jobs) {
       if (this.controller.signal.aborted) break;
       this.tasks.push(
@@ -217,14 +226,14 @@ export class Scheduler {
           name: `redeye-${s.job}`,
         }),
       );
-      for (const d of await missedDates(
+      for (const missed of await missedDates(
         this.o.db,
         s,
         this.now(),
         this.timeZone,
         this.o.config.schedules.catchUpDays,
       ))
-        catchUp.push([s.job, d]);
+        catchUp.push([s.job, missed]);
     }
     if (this.controller.signal.aborted) {
       this.o.logger.info({}, 'scheduler stopped during start-up: nothing was run');
@@ -234,12 +243,13 @@ export class Scheduler {
       {
         timeZone: this.timeZone,
         jobs: jobs.map((j) => `${j.job} ${j.cron}`),
-        catchUp: catchUp.map(([j, d]) => `${j} ${d}`),
+        catchUp: catchUp.map(([j, m]) => `${j} ${m.businessDate}`),
       },
       'scheduler started',
     );
-    // Queued, not awaited: the daemon must answer SIGTERM while a long catch-up is still running.
-    for (const [job, date] of catchUp) void this.enqueue(job, date);
+    // Queued, not awaited: the daemon must answer SIGTERM while a long catch-up is still running. Each
+    // night takes the files that had come in when it would have run; the rest are the later nights'.
+    for (const [job, m] of catchUp) void this.enqueue(job, m.businessDate, m.firedAt);
   }
 
   /** Resolves when every queued run has finished. */

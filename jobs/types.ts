@@ -33,6 +33,11 @@ export interface JobContext {
   signal?: AbortSignal;
   /** Process environment (secrets for transports and mail). */
   env: NodeJS.ProcessEnv;
+  /**
+   * For a night caught up after an outage: the instant it would have run. Files the servers got after it
+   * are the later nights' and fetch leaves them there, so each night lands, reads and reports its own.
+   */
+  filesUntil?: Date;
 }
 
 export interface JobResult {

@@ -1,5 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { main } from '../main.js';
@@ -130,6 +138,33 @@ describe('redeye run and redeye schedule', () => {
       expect(late.out).toContain(
         'FLT:XX245:2026-06-10:SVO-LED:XX:1000000016  PENDING DATED_AHEAD  — dated 2026-06-10, after the night of 2026-06-04: decided on the night of 2026-06-10',
       );
+    });
+
+    it('a night caught up by hand with --files-until fetches only what had come in by then', async () => {
+      const env = { REDEYE_NOW: '2026-06-05T02:30:00Z' };
+      const inbox = join(dir, 'var', 'inbox', FEED_DIRS.flown);
+      for (const [name, at] of [
+        ['early.csv', '2026-06-02T20:00:00Z'],
+        ['late.csv', '2026-06-04T01:00:00Z'],
+      ] as const) {
+        writeFileSync(join(inbox, name), 'not read here\n');
+        utimesSync(join(inbox, name), new Date(at), new Date(at));
+      }
+      const bad = await redeye(
+        ['run', 'fetch', '--date', '2026-06-02', '--files-until', '2026-06-03 02:30'],
+        env,
+      );
+      expect([bad.code, bad.err]).toEqual([
+        2,
+        'error [USAGE]: --files-until expects an ISO 8601 time with its offset (2026-06-05T02:30:00Z), got "2026-06-03 02:30"',
+      ]);
+      const r = await redeye(
+        ['run', 'fetch', '--date', '2026-06-02', '--files-until', '2026-06-03T02:30:00+03:00', '--json'],
+        env,
+      );
+      expect(r.code, r.err).toBe(0);
+      expect(JSON.parse(r.out).steps[0].counts).toMatchObject({ new: 1, later: 1 });
+      expect(r.log).toContain('flown: 1 file(s) came in after 2026-06-02T23:30:00.000Z');
     });
 
     it('is refused for the scheduler, which runs on the wall clock', async () => {

@@ -41,7 +41,12 @@ export function businessDateOption(
   return value;
 }
 
-export function jobContext(ctx: CommandContext, businessDate: string, signal?: AbortSignal): JobContext {
+export function jobContext(
+  ctx: CommandContext,
+  businessDate: string,
+  signal?: AbortSignal,
+  filesUntil?: Date,
+): JobContext {
   return {
     db: ctx.db(),
     config: ctx.config,
@@ -51,7 +56,19 @@ export function jobContext(ctx: CommandContext, businessDate: string, signal?: A
     progress: terminalProgress(),
     signal,
     env: ctx.env,
+    ...(filesUntil ? { filesUntil } : {}),
   };
+}
+
+/** `--files-until`: an ISO 8601 instant with its offset (a time without one would be read in local time). */
+function filesUntilOption(value: string | undefined): Date | undefined {
+  if (value === undefined) return undefined;
+  const at = new Date(value);
+  if (!/(Z|[+-]\d{2}:?\d{2})$/.test(value) || Number.isNaN(at.getTime()))
+    throw new UsageError(
+      `--files-until expects an ISO 8601 time with its offset (2026-06-05T02:30:00Z), got ${JSON.stringify(value)}`,
+    );
+  return at;
 }
 
 /**
@@ -108,25 +125,36 @@ export function registerRun(program: Command, run: ActionRunner): void {
     .argument('<job>', `one of: ${JOB_NAMES.join(', ')}`)
     .description('run a job (or the whole night) for a business date; safe to rerun')
     .option('-d, --date <YYYY-MM-DD>', "business date (default: yesterday in the program's time zone)")
+    .option(
+      '--files-until <time>',
+      'a night caught up by hand: fetch only the files that had come in by this time (ISO 8601); the rest are left for the nights after it',
+    )
     .option('--json', 'print the run summary as JSON')
     .action(
-      run(async (ctx: CommandContext, job: string, opts: { date?: string; json?: boolean }) => {
-        if (!isRunnable(job))
-          throw new UsageError(`unknown job ${JSON.stringify(job)}; jobs: ${JOB_NAMES.join(', ')}`);
-        const date = businessDateOption(ctx, opts.date, {
-          // A month-end runs for its month's last day, whatever day of the month --date names.
-          ended: { what: `run ${job}`, monthEnd: job === 'monthly' },
-        });
-        const stop = abortOnSignals();
-        try {
-          const summary = await runJob(jobContext(ctx, date, stop.signal), job);
-          if (opts.json) ctx.output.out(JSON.stringify(summary));
-          else printSummary(ctx, summary);
-          return summary.status === 'succeeded' ? 0 : 1;
-        } finally {
-          stop.dispose();
-        }
-      }),
+      run(
+        async (
+          ctx: CommandContext,
+          job: string,
+          opts: { date?: string; filesUntil?: string; json?: boolean },
+        ) => {
+          if (!isRunnable(job))
+            throw new UsageError(`unknown job ${JSON.stringify(job)}; jobs: ${JOB_NAMES.join(', ')}`);
+          const date = businessDateOption(ctx, opts.date, {
+            // A month-end runs for its month's last day, whatever day of the month --date names.
+            ended: { what: `run ${job}`, monthEnd: job === 'monthly' },
+          });
+          const filesUntil = filesUntilOption(opts.filesUntil);
+          const stop = abortOnSignals();
+          try {
+            const summary = await runJob(jobContext(ctx, date, stop.signal, filesUntil), job);
+            if (opts.json) ctx.output.out(JSON.stringify(summary));
+            else printSummary(ctx, summary);
+            return summary.status === 'succeeded' ? 0 : 1;
+          } finally {
+            stop.dispose();
+          }
+        },
+      ),
     );
 }
 
