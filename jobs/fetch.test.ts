@@ -110,8 +110,11 @@ for (const engine of availableEngines()) {
       const tenToNight = new Date(night.getTime() - 600_000);
       utimesSync(early, tenToNight, tenToNight);
       put(w, SECOND, before); // an hour after the night's hour
-      const caughtUp = await fetchJob({ ...w.ctx('2026-03-10'), filesUntil: night });
+      const caughtUp = await fetchJob({ ...w.ctx('2026-03-10', new Date()), filesUntil: night });
       expect(caughtUp.counts).toMatchObject({ new: 1, later: 1 });
+      // Received, as far as the rules go, when the night would have run.
+      const taken = await w.t.db.knex('files').where({ name: 'flown-early.csv' }).first('received_at');
+      expect(new Date(taken.received_at).toISOString()).toBe(night.toISOString());
       expect(await w.t.db.knex('files').where({ direction: 'in' }).select('name', 'business_date')).toEqual([
         { name: 'flown-early.csv', business_date: '2026-03-10' },
       ]);

@@ -121,6 +121,16 @@ async function exists(path: string): Promise<boolean> {
   return (await statOrNone(path)) !== undefined;
 }
 
+/**
+ * When a file fetched now counts as received: now, or for a night caught up after an outage the hour it
+ * would have run, so that what is judged by the day a file came in (an activity dated after its night)
+ * is judged as on time.
+ */
+function receivedAt(ctx: JobContext): Date {
+  const now = ctx.now();
+  return ctx.filesUntil && ctx.filesUntil < now ? ctx.filesUntil : now;
+}
+
 async function fetchFeed(
   ctx: JobContext,
   transport: Transport,
@@ -131,7 +141,9 @@ async function fetchFeed(
   const pattern = new RegExp(cfg.pattern);
   const ready = await transport.ready(cfg.remoteDir, pattern, cfg.completeness);
   const until = ctx.filesUntil;
-  const entries = until ? ready.filter((e) => e.modifiedAt.getTime() <= until.getTime()) : ready;
+  const entries = until
+    ? ready.filter((e) => (e.completedAt ?? e.modifiedAt).getTime() <= until.getTime())
+    : ready;
   if (entries.length < ready.length) {
     const left = ready.length - entries.length;
     counts.later = (counts.later ?? 0) + left;
@@ -176,7 +188,7 @@ async function fetchFeed(
         remotePath: `${cfg.remoteDir}/${entry.name}`,
         localPath: got.localPath,
         businessDate: ctx.businessDate,
-        receivedAt: ctx.now().toISOString(),
+        receivedAt: receivedAt(ctx).toISOString(),
       },
       ctx.now().toISOString(),
     );

@@ -113,11 +113,12 @@ export async function missedDates(
   const firstDate = (first?.d as string | null) ?? null;
   if (firstDate === null) return [];
   const from = new Date(now.getTime() - catchUpDays * 86_400_000);
-  // Fire times oldest first: a date fired for more than once keeps its last.
+  // Fire times oldest first: a date fired for more than once keeps its first, the run that on time would
+  // have done it (the later ones find it done).
   const firedAt = new Map<IsoDate, Date>();
   for (const t of fireTimes(job.cron, from, now, timeZone)) {
     const d = addDays(dateInZone(t, timeZone), job.dateOffsetDays);
-    if (d > firstDate) firedAt.set(d, t);
+    if (d > firstDate && !firedAt.has(d)) firedAt.set(d, t);
   }
   if (firedAt.size === 0) return [];
   const done = new Set(

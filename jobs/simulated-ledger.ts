@@ -7,7 +7,16 @@
  */
 import type { Knex } from 'knex';
 import { describeAccount } from '../ledger/accounts.js';
-import { lowestBalanceSince, shrinkDebits } from '../ledger/ledger.js';
+import {
+  followTransfers,
+  movesOf,
+  shrinkDebits,
+  withFollowed,
+  type Followed,
+  type TransferMove,
+} from '../ledger/follow.js';
+import { lowestBalanceSince } from '../ledger/ledger.js';
+import { TRANSFERS_OUT_SINCE } from '../ledger/store.js';
 import { AlreadyReversedError, InsufficientPointsError, UnknownPostingError } from '../ledger/errors.js';
 import { isReversal, type PostingRequest, type PostStatus } from '../ledger/types.js';
 import type { RedeyeError } from '../lib/errors.js';
@@ -34,6 +43,25 @@ const refused = (error: RedeyeError): ForetoldResult => ({
   message: error.message,
 });
 
+/**
+ * The debits of `entries` on accounts that may not go negative, summed per account: negative amounts
+ * (`sign` 1), or the points to take as positive ones (`sign` -1).
+ */
+function guardedDebits(entries: Entry[], sign: 1 | -1): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const e of entries)
+    if (e.amount < 0 && !describeAccount(e.account).mayGoNegative)
+      out.set(e.account, (out.get(e.account) ?? 0) + sign * e.amount);
+  return out;
+}
+
+/** Followed points summed per account, in the order the accounts were first reached. */
+function perAccount(followed: Array<Followed<string>>): Array<{ account: string; amount: number }> {
+  const out = new Map<string, number>();
+  for (const f of followed) out.set(f.account, (out.get(f.account) ?? 0) + f.amount);
+  return [...out].map(([account, amount]) => ({ account, amount }));
+}
+
 export class SimulatedLedger {
   /** Stored balances read so far (only of accounts a debit was guarded on). */
   private readonly loaded = new Map<string, number>();
@@ -53,6 +81,8 @@ export class SimulatedLedger {
     if (this.postedNow.has(request.key) || (await this.storedId(request.key)) !== null)
       return { status: 'duplicate' };
     let entries: Entry[];
+    let followed: Array<Followed<string>> = [];
+    let blocked = false;
     if (isReversal(request)) {
       const originalId = this.postedNow.has(request.reverses) ? null : await this.storedId(request.reverses);
       const original =
@@ -70,33 +100,32 @@ export class SimulatedLedger {
       if (earlier !== undefined)
         return refused(new AlreadyReversedError(request.reverses, earlier, request.key));
       entries = original.map((e) => ({ account: e.account, amount: -e.amount }));
+      // As the ledger follows them: points transfers moved out of the accounts since a stored original
+      // (a posting of this run has none after it: the simulator runs no members feed). Status credits,
+      // which refuse nothing, are not followed here.
+      if (originalId !== null) {
+        const date = request.businessDate;
+        ({ followed, blocked } = await followTransfers(guardedDebits(entries, -1), originalId, date, {
+          transfersOut: (account, after) => this.transfersOut(account, after),
+          available: (account) => this.available(account, date),
+        }));
+        entries = withFollowed(
+          entries,
+          (e) => e.account,
+          (account, amount) => ({ account, amount }),
+          followed,
+        );
+      }
     } else {
       entries = request.entries.map((e) => ({ account: e.account, amount: e.amount }));
     }
     // As the ledger guards them: the debits on accounts that may not go negative, summed per account.
-    const debits = new Map<string, number>();
-    for (const e of entries)
-      if (e.amount < 0 && !describeAccount(e.account).mayGoNegative)
-        debits.set(e.account, (debits.get(e.account) ?? 0) + e.amount);
     const shortOf = new Map<string, number>();
-    const taken = new Map<string, number>();
-    const followed: Array<{ account: string; amount: number }> = [];
-    for (const [account, debit] of debits) {
-      let amount = debit;
-      let short = -amount - Math.max(0, await this.available(account, request.businessDate));
+    for (const [account, amount] of guardedDebits(entries, 1)) {
+      const short = -amount - Math.max(0, await this.available(account, request.businessDate));
       if (short <= 0) continue;
-      // As the ledger follows them: what transfers moved out of the account since the original.
-      if (isReversal(request)) {
-        for (const f of await this.follow(account, short, request.reverses, request.businessDate, taken)) {
-          entries.find((e) => e.account === account)!.amount += f.amount;
-          entries.push({ account: f.account, amount: -f.amount });
-          followed.push(f);
-          amount += f.amount;
-          short -= f.amount;
-        }
-      }
-      if (short === 0) continue;
-      if (!isReversal(request) || request.shortfallTo === undefined)
+      // Points moved away after the business date are not written off as of it (followTransfers).
+      if (!isReversal(request) || request.shortfallTo === undefined || blocked)
         return refused(await this.insufficient(request.key, account, amount, request.businessDate));
       shortOf.set(account, short);
     }
@@ -110,8 +139,13 @@ export class SimulatedLedger {
     return {
       status: 'posted',
       ...(unrecovered > 0 ? { unrecovered } : {}),
-      ...(followed.length > 0 ? { followed } : {}),
+      ...(followed.length > 0 ? { followed: perAccount(followed) } : {}),
     };
+  }
+
+  /** What the account would hold after the postings foretold so far. */
+  balanceAfter(account: string): Promise<number> {
+    return this.balance(account);
   }
 
   private async balance(account: string): Promise<number> {
@@ -162,57 +196,6 @@ export class SimulatedLedger {
     return new InsufficientPointsError(key, `${account} (as of ${businessDate} and after)`, lowest, -amount);
   }
 
-  /**
-   * Where transfers stored after the original (a merge, a move into a pool) took the points a reversal
-   * no longer finds in `account`, as the ledger follows them: each destination gives up what it holds,
-   * up to what the transfer moved, and what it moved on is followed in turn. A posting of this run has
-   * no transfer after it: the simulator runs no members feed.
-   */
-  private async follow(
-    account: string,
-    want: number,
-    reverses: string,
-    businessDate: string,
-    taken: Map<string, number>,
-  ): Promise<Array<{ account: string; amount: number }>> {
-    const originalId = this.postedNow.has(reverses) ? null : await this.storedId(reverses);
-    if (originalId === null) return [];
-    const out: Array<{ account: string; amount: number }> = [];
-    const reach = async (from: string, wanted: number, after: number): Promise<number> => {
-      let got = 0;
-      const transfers = await this.knex('entries as d')
-        .join('postings as p', 'p.id', 'd.posting_id')
-        .join('accounts as da', 'da.id', 'd.account_id')
-        .join('entries as c', 'c.posting_id', 'd.posting_id')
-        .join('accounts as ca', 'ca.id', 'c.account_id')
-        .where({ 'p.kind': 'TRANSFER', 'da.code': from })
-        .andWhere('d.posting_id', '>', after)
-        .andWhere('d.amount', '<', 0)
-        .andWhere('c.amount', '>', 0)
-        .andWhereRaw('ca.unit = da.unit')
-        .orderBy([{ column: 'c.posting_id' }, { column: 'c.id' }])
-        .select('c.posting_id as postingId', 'ca.code as code', 'c.amount as amount');
-      for (const t of transfers as Array<{
-        postingId: number | string;
-        code: string;
-        amount: number | string;
-      }>) {
-        if (got === wanted) break;
-        const ask = Math.min(wanted - got, Number(t.amount));
-        const holds = Math.max(0, (await this.available(t.code, businessDate)) - (taken.get(t.code) ?? 0));
-        const own = Math.min(ask, holds);
-        if (own > 0) {
-          out.push({ account: t.code, amount: own });
-          taken.set(t.code, (taken.get(t.code) ?? 0) + own);
-        }
-        got += own + (ask > own ? await reach(t.code, ask - own, Number(t.postingId)) : 0);
-      }
-      return got;
-    };
-    await reach(account, want, originalId);
-    return out;
-  }
-
   private async storedId(key: string): Promise<number | null> {
     let id = this.storedIds.get(key);
     if (id === undefined) {
@@ -233,6 +216,37 @@ export class SimulatedLedger {
       account: r.code,
       amount: Number(r.amount),
     }));
+  }
+
+  /** The stored transfers out of an account after a posting, as the ledger's store reads them. */
+  private async transfersOut(account: string, after: number): Promise<Array<TransferMove<string>>> {
+    const acc = await this.knex('accounts').where({ code: account }).first('id');
+    if (!acc) return [];
+    const result = (await this.knex.raw(TRANSFERS_OUT_SINCE, [acc.id, after, acc.id])) as unknown;
+    const rows = (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as Array<{
+      posting_id: number | string;
+      business_date: string;
+      account_id: number | string;
+      moved: number | string;
+      credited: number | string;
+    }>;
+    if (rows.length === 0) return [];
+    const codes = new Map(
+      (
+        (await this.knex('accounts')
+          .whereIn('id', [...new Set(rows.map((r) => Number(r.account_id)))])
+          .select('id', 'code')) as Array<{ id: number | string; code: string }>
+      ).map((r) => [Number(r.id), r.code]),
+    );
+    return movesOf(
+      rows.map((r) => ({
+        postingId: Number(r.posting_id),
+        businessDate: r.business_date,
+        to: codes.get(Number(r.account_id))!,
+        moved: Number(r.moved),
+        credited: Number(r.credited),
+      })),
+    );
   }
 
   /** The id of the stored posting that reverses `postingId`, if any. */

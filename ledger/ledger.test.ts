@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { availableEngines, createTestDatabase, type TestDb } from '../test/harness/db.js';
+import { availableEngines, createTestDatabase, enrolPlain, type TestDb } from '../test/harness/db.js';
 import { Accounts } from './accounts.js';
 import { checkLedger } from './check.js';
 import {
@@ -34,6 +34,26 @@ function accrual(
       { account: Accounts.ownFlights, amount: -points },
     ],
     ...opts,
+  };
+}
+
+/** One own-flights credit in several entries: [member, points, expiry] each. */
+function creditOf(
+  key: string,
+  parts: Array<[member: string, points: number, expiresOn: string]>,
+): PostingInput {
+  return {
+    key,
+    kind: 'ACCRUAL',
+    businessDate: '2026-11-26',
+    entries: [
+      ...parts.map(([member, amount, expiresOn]) => ({
+        account: Accounts.memberPoints(member),
+        amount,
+        expiresOn,
+      })),
+      { account: Accounts.ownFlights, amount: -parts.reduce((n, [, points]) => n + points, 0) },
+    ],
   };
 }
 
@@ -365,13 +385,7 @@ for (const engine of availableEngines()) {
 
     it('a reversal follows the points through every transfer since, and charges what no account holds to the shortfall account', async () => {
       const M3 = '1000000032';
-      await insertMember(t.db.knex, {
-        number: M3,
-        status: 'ACTIVE',
-        tier: 'MEMBER',
-        surname: 'X',
-        givenName: 'Y',
-      });
+      await enrolPlain(t.db, M3);
       await ledger.post([accrual('A1', M1, 300)]);
       await ledger.post([redemption('R1', M1, 50)]);
       await ledger.post([move('MOVE1', M1, M2, 250)]);
@@ -405,6 +419,138 @@ for (const engine of availableEngines()) {
         [Accounts.memberPoints(M2)]: -100,
         [Accounts.ownFlights]: 100,
       });
+      expect((await checkLedger(t.db.knex)).ok).toBe(true);
+    });
+
+    const spend = (member: string, amount: number, activityDate = '2026-11-20') => ({
+      memberNumber: member,
+      metric: 'SPEND' as const,
+      amount,
+      activityDate,
+    });
+    const window = { from: '2026-01-01', to: '2026-12-31' };
+
+    it('follows status credits only to the survivor of their own merge, never through STATUS_ISSUED to another', async () => {
+      const [M3, M4] = ['1000000032', '1000000040'];
+      await enrolPlain(t.db, M3, M4);
+      await ledger.post([accrual('A1', M1, 100, { statusCredits: [spend(M1, 15000)] })]);
+      await ledger.post([move('MOVE1', M1, M2, 100, 15000)]);
+      await ledger.post([accrual('A3', M3, 100, { statusCredits: [spend(M3, 5000)] })]);
+      await ledger.post([move('MOVE2', M3, M4, 100, 5000)]);
+      expect(await reverse('A1')).toMatchObject([{ status: 'posted' }]);
+      expect(await entriesOf('A1:rev')).toEqual({
+        [Accounts.memberPoints(M2)]: -100,
+        [Accounts.ownFlights]: 100,
+        [Accounts.memberStatus(M2, 'SPEND')]: -15000,
+        [Accounts.statusIssued('SPEND')]: 15000,
+      });
+      for (const [member, left] of [
+        [M1, 0],
+        [M2, 0],
+        [M4, 5000],
+      ] as const) {
+        expect(await balance(Accounts.memberStatus(member, 'SPEND')), member).toBe(left);
+        expect(await statusCreditsInWindow(t.db.knex, member, 'SPEND', window), member).toBe(left);
+      }
+      expect((await checkLedger(t.db.knex)).ok).toBe(true);
+    });
+
+    it('takes from the survivor no more status than the merge moved, however many dates it moved them under', async () => {
+      await ledger.post([accrual('A1', M1, 100, { statusCredits: [spend(M1, 500, '2025-11-01')] })]);
+      // A1's credits lapse before the merge; two later ones, of two dates, are what the merge moves.
+      await ledger.post([
+        {
+          key: 'LAPSE',
+          kind: 'STATUS_LAPSE',
+          businessDate: '2026-11-27',
+          entries: [
+            { account: Accounts.memberStatus(M1, 'SPEND'), amount: -500 },
+            { account: Accounts.statusLapsed('SPEND'), amount: 500 },
+          ],
+        },
+        accrual('A2', M1, 10, { statusCredits: [spend(M1, 50, '2026-11-10')] }),
+        accrual('A3', M1, 10, { statusCredits: [spend(M1, 50, '2026-11-11')] }),
+      ]);
+      // As the tiers job marks what it lapsed.
+      const lapse = await t.db.knex('postings').where({ idempotency_key: 'LAPSE' }).first('id');
+      await t.db
+        .knex('status_credits')
+        .where({ activity_date: '2025-11-01' })
+        .update({ lapsed_by: lapse.id });
+      await ledger.post([
+        {
+          ...move('MOVE', M1, M2, 120),
+          statusCredits: [
+            spend(M1, -50, '2026-11-10'),
+            spend(M2, 50, '2026-11-10'),
+            spend(M1, -50, '2026-11-11'),
+            spend(M2, 50, '2026-11-11'),
+          ],
+        },
+      ]);
+      await ledger.post([accrual('A4', M2, 1, { statusCredits: [spend(M2, 900)] })]);
+      expect(await reverse('A1')).toMatchObject([{ status: 'posted' }]);
+      // 100 moved: that much comes from M2; the rest of the 500, lapsed at M1, is taken there as before.
+      expect(await entriesOf('A1:rev')).toMatchObject({
+        [Accounts.memberStatus(M1, 'SPEND')]: -400,
+        [Accounts.memberStatus(M2, 'SPEND')]: -100,
+      });
+      expect(await balance(Accounts.memberStatus(M2, 'SPEND'))).toBe(900);
+      expect((await checkLedger(t.db.knex)).ok).toBe(true);
+    });
+
+    it('follows the debits of an original with two entries on one account as one', async () => {
+      await ledger.post([
+        creditOf('A1', [
+          [M1, 60, '2029-11-30'],
+          [M1, 40, '2030-11-30'],
+        ]),
+      ]);
+      await ledger.post([move('MOVE', M1, M2, 100)]);
+      await ledger.post([accrual('A2', M2, 30)]);
+      expect(await reverse('A1', false)).toMatchObject([{ status: 'posted' }]);
+      expect(await entriesOf('A1:rev')).toEqual({
+        [Accounts.memberPoints(M2)]: -100,
+        [Accounts.ownFlights]: 100,
+      });
+      expect(await balance(Accounts.memberPoints(M2))).toBe(30);
+      expect((await checkLedger(t.db.knex)).ok).toBe(true);
+    });
+
+    it('asks an account the original credited, that points were also moved into, for each point once', async () => {
+      await ledger.post([
+        creditOf('A1', [
+          [M1, 100, '2029-11-30'],
+          [M2, 100, '2029-11-30'],
+        ]),
+      ]);
+      await ledger.post([move('MOVE', M1, M2, 100)]);
+      await ledger.post([redemption('R1', M2, 150)]);
+      const [r] = await reverse('A1');
+      // M2 holds 50, which its own credit takes back; M1's points, moved to M2, were spent there.
+      expect(r).toMatchObject({ status: 'posted', unrecovered: 150 });
+      expect(await entriesOf('A1:rev')).toEqual({
+        [Accounts.memberPoints(M2)]: -50,
+        [Accounts.unrecovered]: -150,
+        [Accounts.ownFlights]: 200,
+      });
+      expect((await checkLedger(t.db.knex)).ok).toBe(true);
+    });
+
+    it('refuses, not writes off, a reversal dated before the transfer that moved its points away', async () => {
+      await ledger.post([accrual('A1', M1, 100)]);
+      await ledger.post([move('MOVE', M1, M2, 100)]); // dated 2026-11-27
+      const [r] = await ledger.post(
+        [{ key: 'A1:rev', reverses: 'A1', businessDate: '2026-11-26', shortfallTo: Accounts.unrecovered }],
+        { atomic: false },
+      );
+      expect(r).toMatchObject({ status: 'refused', reason: 'INSUFFICIENT_POINTS' });
+      expect([await balance(Accounts.memberPoints(M2)), await balance(Accounts.unrecovered)]).toEqual([
+        100, 0,
+      ]);
+      // Dated after the transfer, it is taken from M2.
+      expect(await reverse('A1')).toMatchObject([{ status: 'posted' }]);
+      expect(await balance(Accounts.memberPoints(M2))).toBe(0);
       expect((await checkLedger(t.db.knex)).ok).toBe(true);
     });
 

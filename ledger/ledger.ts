@@ -10,6 +10,7 @@ import { isIsoDate } from '../lib/dates.js';
 import { RedeyeError } from '../lib/errors.js';
 import { canonical, fingerprint } from '../lib/fingerprint.js';
 import { Accounts, describeAccount, type AccountDescriptor, type StatusMetric } from './accounts.js';
+import { followTransfers, movesOf, shrinkDebits, withFollowed, type Followed } from './follow.js';
 import {
   AlreadyReversedError,
   IdempotencyConflictError,
@@ -29,7 +30,6 @@ import {
   type LotRow,
   type PostingRow,
   type StatusCreditRow,
-  type TransferOut,
 } from './store.js';
 import {
   isReversal,
@@ -293,16 +293,6 @@ interface LotPiece {
   amount: number;
   earnedOn: string;
   expiresOn: string | null;
-}
-
-/** Part of a reversal's debit taken from the account a transfer moved it into. */
-interface Followed {
-  /** The account the original credited. */
-  rootAccountId: number;
-  accountId: number;
-  amount: number;
-  /** The transfer that moved the points (or status credits) into `accountId`. */
-  viaPostingId: number;
 }
 
 class Refusal extends Error {
@@ -598,14 +588,20 @@ class PostingSession {
     for (const e of entries) rows.set(e.accountId, await this.accountById(e.accountId));
     // Points (and status credits) a merge or a move into a pool took out of the account since are not
     // spent: the reversal takes them where they went.
-    const followed = await this.followTransfers(original.id, entries, rows, input.businessDate);
+    const { followed, blocked } = await this.followMoved(original.id, entries, rows, input.businessDate);
     if (followed.length > 0) {
-      entries = withFollowed(entries, followed);
-      for (const f of followed) rows.set(f.accountId, await this.accountById(f.accountId));
+      for (const f of followed) rows.set(f.account, await this.accountById(f.account));
+      entries = withFollowed(
+        entries,
+        (e) => e.accountId,
+        (accountId, amount) => ({ accountId, amount }),
+        followed,
+      );
     }
     let guarded = guardedDebits(entries.map((e) => ({ row: rows.get(e.accountId)!, amount: e.amount })));
     let unrecovered = 0;
-    if (input.shortfallTo !== undefined && guarded.size > 0) {
+    // Blocked: points moved away after the business date are not written off as of it (followTransfers).
+    if (input.shortfallTo !== undefined && guarded.size > 0 && !blocked) {
       ({ entries, unrecovered } = await this.withShortfall(entries, guarded, input));
       if (unrecovered > 0) {
         const to = entries.at(-1)!.accountId;
@@ -651,8 +647,10 @@ class PostingSession {
     }
     // What the original credited leaves its own lot first; if some was spent since, other lots cover it,
     // up to what the reversal takes from the account (less than the lot when part was unrecoverable).
+    // What was followed into an account leaves the lots the transfer carried, below.
     const owed = new Map<number, number>();
     for (const e of entries) if (e.amount < 0) owed.set(e.accountId, (owed.get(e.accountId) ?? 0) - e.amount);
+    for (const f of followed) owed.set(f.account, (owed.get(f.account) ?? 0) - f.amount);
     const ownLots = await this.store.lotsCreatedBy(original.id);
     for (const lot of ownLots) {
       const current = (await this.store.lot(lot.id))!;
@@ -671,7 +669,7 @@ class PostingSession {
     const ownDates = (lot: LotRow) =>
       ownLots.some((o) => o.earnedOn === lot.earnedOn && o.expiresOn === lot.expiresOn);
     for (const f of followed) {
-      const row = rows.get(f.accountId)!;
+      const row = rows.get(f.account)!;
       if (!row.tracksLots) continue;
       let left = f.amount;
       const carried = (await this.store.lotsCreatedBy(f.viaPostingId)).filter((l) => l.accountId === row.id);
@@ -692,54 +690,33 @@ class PostingSession {
   }
 
   /**
-   * Where the debits of a reversal went that their accounts no longer cover because transfers moved
-   * them out since the original (a merge into the survivor or its pool, a move into a pool): each
-   * transfer's destination gives up what it can, up to what the transfer moved, and what it moved on
-   * is followed in turn. Points accounts are judged by what a debit of the business date may take;
-   * status accounts, which do not refuse, by their balance.
+   * Follows the debits of a reversal on owners' accounts (member points and status, pools) that their
+   * accounts no longer cover into where transfers moved them since the original (`followTransfers`).
+   * Points accounts give what a debit of the business date may take; status accounts, which do not
+   * refuse, their balance.
    */
-  private async followTransfers(
+  private async followMoved(
     originalId: number,
     entries: Array<{ accountId: number; amount: number }>,
     rows: Map<number, AccountRow>,
     businessDate: string,
-  ): Promise<Followed[]> {
-    const followed: Followed[] = [];
-    const taken = new Map<number, number>();
-    const holds = async (row: AccountRow) =>
-      Math.max(
-        0,
-        (row.mayGoNegative ? await this.balance(row.id) : await this.available(row, businessDate)) -
-          (taken.get(row.id) ?? 0),
-      );
-    // Transfers only ever move forward, so following them ends.
-    const reach = async (root: number, transfers: TransferOut[], want: number): Promise<number> => {
-      let got = 0;
-      for (const t of transfers) {
-        if (got === want) break;
-        const row = await this.accountById(t.toAccountId);
-        const ask = Math.min(want - got, t.amount);
-        const own = Math.min(ask, await holds(row));
-        if (own > 0) {
-          followed.push({ rootAccountId: root, accountId: row.id, amount: own, viaPostingId: t.postingId });
-          taken.set(row.id, (taken.get(row.id) ?? 0) + own);
-        }
-        if (ask > own)
-          got += await reach(root, await this.store.transfersOutSince(row.id, t.postingId), ask - own);
-        got += own;
-      }
-      return got;
-    };
+  ): Promise<{ followed: Array<Followed<number>>; blocked: boolean }> {
+    const debits = new Map<number, number>();
     for (const e of entries) {
       const row = rows.get(e.accountId)!;
-      if (e.amount >= 0 || (row.memberId === null && !row.tracksLots)) continue;
-      // Most reversals find no transfer: their accounts' balances are read (and locked) only when needed.
-      const transfers = await this.store.transfersOutSince(row.id, originalId);
-      if (transfers.length === 0) continue;
-      const short = -e.amount - (await holds(row));
-      if (short > 0) await reach(row.id, transfers, short);
+      if (e.amount < 0 && (row.memberId !== null || row.tracksLots))
+        debits.set(row.id, (debits.get(row.id) ?? 0) - e.amount);
     }
-    return followed;
+    return followTransfers(debits, originalId, businessDate, {
+      transfersOut: async (account, after) =>
+        movesOf(
+          (await this.store.transfersOutSince(account, after)).map((t) => ({ ...t, to: t.toAccountId })),
+        ),
+      available: async (account) => {
+        const row = await this.accountById(account);
+        return row.mayGoNegative ? this.balance(row.id) : this.available(row, businessDate);
+      },
+    });
   }
 
   /**
@@ -751,21 +728,22 @@ class PostingSession {
     originalId: number,
     entries: Array<{ accountId: number; amount: number }>,
     rows: Map<number, AccountRow>,
-    followed: Followed[],
+    followed: Array<Followed<number>>,
   ) {
     const credits = await this.store.statusCreditsOf(originalId);
-    const roots = new Set(followed.map((f) => f.rootAccountId).filter((r) => !rows.get(r)!.tracksLots));
-    if (roots.size === 0) return credits;
+    const status = followed.filter((f) => !rows.get(f.root)!.tracksLots);
+    if (status.length === 0) return credits;
     // Per status account of the original: who gives back how much, the original member first.
     const givers = new Map<string, Array<{ memberId: number; amount: number }>>();
-    for (const root of roots) {
+    for (const root of new Set(status.map((f) => f.root))) {
       const row = rows.get(root)!;
-      const stays = -(entries.find((e) => e.accountId === root)?.amount ?? 0);
+      const debit = -entries.filter((e) => e.accountId === root).reduce((n, e) => n + e.amount, 0);
+      const into = status.filter((f) => f.account === root).reduce((n, f) => n + f.amount, 0);
       givers.set(`${row.memberId}:${row.unit}`, [
-        { memberId: row.memberId!, amount: stays },
-        ...followed
-          .filter((f) => f.rootAccountId === root)
-          .map((f) => ({ memberId: rows.get(f.accountId)!.memberId!, amount: f.amount })),
+        { memberId: row.memberId!, amount: debit - into },
+        ...status
+          .filter((f) => f.root === root)
+          .map((f) => ({ memberId: rows.get(f.account)!.memberId!, amount: f.amount })),
       ]);
     }
     const out: typeof credits = [];
@@ -969,46 +947,6 @@ export function lowestBalanceSince(
     else lowest = Math.min(lowest ?? running, running);
   }
   return lowest === null ? null : Math.min(lowest, asOf);
-}
-
-/**
- * A reversal's entries with the debits followed into other accounts taken off their own accounts and
- * put on the accounts they were followed into.
- */
-function withFollowed(
-  entries: Array<{ accountId: number; amount: number }>,
-  followed: Followed[],
-): Array<{ accountId: number; amount: number }> {
-  const out = entries.map((e) => ({ ...e }));
-  for (const f of followed) {
-    out.find((e) => e.accountId === f.rootAccountId)!.amount += f.amount;
-    const there = out.find((e) => e.accountId === f.accountId);
-    if (there) there.amount -= f.amount;
-    else out.push({ accountId: f.accountId, amount: -f.amount });
-  }
-  return out.filter((e) => e.amount !== 0);
-}
-
-/**
- * Shrinks, in place, the debits of `entries` on each account of `shortOf` by what that account no longer
- * holds, and returns the points taken off: the shortfall account's entry. The ledger and the simulated
- * ledger take a reversal's shortfall alike through it.
- */
-export function shrinkDebits<E extends { amount: number }, K>(
-  entries: E[],
-  accountOf: (e: E) => K,
-  shortOf: Map<K, number>,
-): number {
-  let taken = 0;
-  for (const e of entries) {
-    const short = shortOf.get(accountOf(e)) ?? 0;
-    if (short <= 0 || e.amount >= 0) continue;
-    const less = Math.min(short, -e.amount);
-    e.amount += less;
-    shortOf.set(accountOf(e), short - less);
-    taken += less;
-  }
-  return taken;
 }
 
 /** Debits on accounts that may not go negative, summed per account: what must be covered by funds. */

@@ -84,18 +84,22 @@ function wholeSeconds(date: Date): number {
 }
 
 /**
- * The files of a full folder listing that match `pattern` and have a marker no older than themselves.
- * Markers are compared to the second because SFTP reports modification times in whole seconds.
+ * The files of a full folder listing that match `pattern` and have a marker no older than themselves,
+ * each `completedAt` its marker. Markers are compared to the second because SFTP reports modification
+ * times in whole seconds.
  */
 export function completeByMarker(all: RemoteEntry[], pattern: RegExp, suffix: string): RemoteEntry[] {
   const matcher = statelessPattern(pattern);
   const markers = new Map<string, RemoteEntry>();
   for (const entry of all) if (entry.name.endsWith(suffix)) markers.set(entry.name, entry);
-  return all.filter((entry) => {
-    if (entry.name.endsWith(suffix) || !matcher.test(entry.name)) return false;
+  const out: RemoteEntry[] = [];
+  for (const entry of all) {
+    if (entry.name.endsWith(suffix) || !matcher.test(entry.name)) continue;
     const marker = markers.get(entry.name + suffix);
-    return marker !== undefined && wholeSeconds(marker.modifiedAt) >= wholeSeconds(entry.modifiedAt);
-  });
+    if (marker === undefined || wholeSeconds(marker.modifiedAt) < wholeSeconds(entry.modifiedAt)) continue;
+    out.push(marker.modifiedAt > entry.modifiedAt ? { ...entry, completedAt: marker.modifiedAt } : entry);
+  }
+  return out;
 }
 
 /** The entries of `second` that were in `first` with the same type, size and modification time. */

@@ -234,6 +234,24 @@ describe('local folder transport', () => {
     expect(ready.map((e) => e.name)).toEqual(['a.csv']);
   });
 
+  it('dates a file offered by its marker at the marker, when that came later: when the file was complete', async () => {
+    const written = new Date('2026-06-02T20:00:00Z');
+    const marked = new Date('2026-06-03T01:00:00Z');
+    await writeFile(join(inbox, 'a.csv'), 'a');
+    await writeFile(join(inbox, 'a.csv.done'), '');
+    await utimes(join(inbox, 'a.csv'), written, written);
+    await utimes(join(inbox, 'a.csv.done'), marked, marked);
+    await writeFile(join(inbox, 'b.csv'), 'b');
+    await writeFile(join(inbox, 'b.csv.done'), '');
+    await utimes(join(inbox, 'b.csv'), written, written);
+    await utimes(join(inbox, 'b.csv.done'), written, written);
+    const ready = await transport.ready('inbox', /\.csv/, { kind: 'marker', suffix: '.done' });
+    expect(ready.map((e) => [e.name, e.modifiedAt.toISOString(), e.completedAt?.toISOString()])).toEqual([
+      ['a.csv', written.toISOString(), marked.toISOString()],
+      ['b.csv', written.toISOString(), undefined],
+    ]);
+  });
+
   it('archives a fetched file with its marker and keeps an earlier archived file of the same name', async () => {
     await mkdir(join(root, 'archive'));
     await writeFile(join(root, 'archive', 'rates.xml'), 'yesterday');

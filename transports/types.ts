@@ -6,6 +6,8 @@ export interface RemoteEntry {
   size: number;
   /** Modification time as the server reports it (SFTP: whole seconds). */
   modifiedAt: Date;
+  /** When the file was complete, when later than `modifiedAt`: its marker's modification time. */
+  completedAt?: Date;
   type: 'file' | 'symlink';
 }
 

@@ -150,16 +150,28 @@ describe('redeye run and redeye schedule', () => {
         writeFileSync(join(inbox, name), 'not read here\n');
         utimesSync(join(inbox, name), new Date(at), new Date(at));
       }
-      const bad = await redeye(
-        ['run', 'fetch', '--date', '2026-06-02', '--files-until', '2026-06-03 02:30'],
+      for (const wrong of [
+        '2026-06-03 02:30',
+        '2026-06-03T02:30',
+        '2026-02-30T02:30Z',
+        'Wed Jun 03 2026 02:30:00 GMT+0300',
+      ]) {
+        const bad = await redeye(['run', 'fetch', '--date', '2026-06-02', '--files-until', wrong], env);
+        expect([bad.code, bad.err]).toEqual([
+          2,
+          `error [USAGE]: --files-until expects an ISO 8601 time with its offset (2026-06-05T02:30:00Z), got ${JSON.stringify(wrong)}`,
+        ]);
+      }
+      const other = await redeye(
+        ['run', 'tiers', '--date', '2026-06-02', '--files-until', '2026-06-03T02:30Z'],
         env,
       );
-      expect([bad.code, bad.err]).toEqual([
+      expect([other.code, other.err]).toEqual([
         2,
-        'error [USAGE]: --files-until expects an ISO 8601 time with its offset (2026-06-05T02:30:00Z), got "2026-06-03 02:30"',
+        'error [USAGE]: --files-until limits what fetch takes: run nightly or fetch with it, not tiers',
       ]);
       const r = await redeye(
-        ['run', 'fetch', '--date', '2026-06-02', '--files-until', '2026-06-03T02:30:00+03:00', '--json'],
+        ['run', 'fetch', '--date', '2026-06-02', '--files-until', '2026-06-03T02:30+03', '--json'],
         env,
       );
       expect(r.code, r.err).toBe(0);

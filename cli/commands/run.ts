@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { addDays, dateInZone, endOfMonth, isIsoDate, type IsoDate } from '../../lib/dates.js';
 import { UsageError } from '../../lib/errors.js';
-import { isRunnable, JOB_NAMES, runJob, type RunSummary } from '../../jobs/runner.js';
+import { isRunnable, JOB_NAMES, runJob, type RunnableJob, type RunSummary } from '../../jobs/runner.js';
 import type { JobContext } from '../../jobs/types.js';
 import type { ActionRunner, CommandContext } from '../context.js';
 import { table } from '../format.js';
@@ -61,10 +61,23 @@ export function jobContext(
 }
 
 /** `--files-until`: an ISO 8601 instant with its offset (a time without one would be read in local time). */
-function filesUntilOption(value: string | undefined): Date | undefined {
+function filesUntilOption(value: string | undefined, job: RunnableJob): Date | undefined {
   if (value === undefined) return undefined;
-  const at = new Date(value);
-  if (!/(Z|[+-]\d{2}:?\d{2})$/.test(value) || Number.isNaN(at.getTime()))
+  if (job !== 'fetch' && job !== 'nightly')
+    throw new UsageError(`--files-until limits what fetch takes: run nightly or fetch with it, not ${job}`);
+  const m = /^(\d{4}-\d{2}-\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,3})?)?(Z|[+-]\d{2}(?::?\d{2})?)$/.exec(
+    value,
+  );
+  // An offset of hours alone (+03) is ISO 8601 but not what Date reads.
+  const at = new Date(m ? (m[5]!.length === 3 ? `${value}:00` : value) : Number.NaN);
+  if (
+    !m ||
+    !isIsoDate(m[1]!) ||
+    Number(m[2]) > 23 ||
+    Number(m[3]) > 59 ||
+    Number(m[4] ?? 0) > 59 ||
+    Number.isNaN(at.getTime())
+  )
     throw new UsageError(
       `--files-until expects an ISO 8601 time with its offset (2026-06-05T02:30:00Z), got ${JSON.stringify(value)}`,
     );
@@ -143,7 +156,7 @@ export function registerRun(program: Command, run: ActionRunner): void {
             // A month-end runs for its month's last day, whatever day of the month --date names.
             ended: { what: `run ${job}`, monthEnd: job === 'monthly' },
           });
-          const filesUntil = filesUntilOption(opts.filesUntil);
+          const filesUntil = filesUntilOption(opts.filesUntil, job);
           const stop = abortOnSignals();
           try {
             const summary = await runJob(jobContext(ctx, date, stop.signal, filesUntil), job);

@@ -10,6 +10,7 @@ import pg from 'pg';
 import { inject } from 'vitest';
 import { openDb, type Db } from '../../db/connection.js';
 import { migrateLatest } from '../../db/migrate.js';
+import { insertMember } from '../../ledger/members.js';
 
 export interface TestDb {
   db: Db;
@@ -63,4 +64,10 @@ export async function createTestDatabase(
       await c.end();
     },
   };
+}
+
+/** Active members under placeholder names: owners for ledger tests' accounts, nothing more. */
+export async function enrolPlain(db: Db, ...numbers: string[]): Promise<void> {
+  for (const number of numbers)
+    await insertMember(db.knex, { number, status: 'ACTIVE', tier: 'MEMBER', surname: 'X', givenName: 'Y' });
 }

@@ -1,0 +1,146 @@
+/**
+ * Where a reversal finds the points its original credited when transfers (a merge into a survivor or
+ * its pool, a move into a pool) took them out of the account since: the ledger and the simulated ledger
+ * follow them through this one function, over their own look-ups (account ids there, codes here).
+ */
+
+/** Points (or status credits) one transfer moved out of an account into another. */
+export interface TransferMove<K> {
+  postingId: number;
+  businessDate: string;
+  to: K;
+  amount: number;
+}
+
+/** Part of a reversal's debit taken from an account a transfer moved it into. */
+export interface Followed<K> {
+  /** The account the original credited. */
+  root: K;
+  account: K;
+  amount: number;
+  /** The transfer that moved it into `account`. */
+  viaPostingId: number;
+}
+
+export interface FollowLookups<K> {
+  /** The transfers out of `account` after posting `after`, oldest first. */
+  transfersOut(account: K, after: number): Promise<Array<TransferMove<K>>>;
+  /** What a debit of the reversal's business date may take from the account. */
+  available(account: K): Promise<number>;
+}
+
+/**
+ * Follows what `debits` (points each account must give up, by account) finds missing: each account
+ * first gives what it holds; for the rest, each transfer out of it since the original gives what its
+ * destination holds, up to what it moved, and what moved on from there is followed in turn. An account
+ * is never asked twice for the same points, as a root or as a destination.
+ *
+ * `blocked`: a transfer dated after the reversal's business date moved points the reversal could not
+ * take (a night run again after a later night merged the account): as of that date they were still in
+ * the account, and written off they would stay spendable where they went, so the reversal is refused.
+ */
+export async function followTransfers<K>(
+  debits: Map<K, number>,
+  originalId: number,
+  businessDate: string,
+  look: FollowLookups<K>,
+): Promise<{ followed: Array<Followed<K>>; blocked: boolean }> {
+  const transfers = new Map<K, Array<TransferMove<K>>>();
+  for (const account of debits.keys()) {
+    const out = await look.transfersOut(account, originalId);
+    if (out.length > 0) transfers.set(account, out);
+  }
+  const followed: Array<Followed<K>> = [];
+  if (transfers.size === 0) return { followed, blocked: false };
+  // What each account's own debit takes from it, before anything is followed into it.
+  const taken = new Map<K, number>();
+  for (const [account, amount] of debits)
+    taken.set(account, Math.min(amount, Math.max(0, await look.available(account))));
+  const left = async (account: K) => Math.max(0, (await look.available(account)) - (taken.get(account) ?? 0));
+  let blocked = false;
+  // Transfers only ever move forward (by posting id), so following them ends.
+  const reach = async (root: K, moves: Array<TransferMove<K>>, want: number): Promise<number> => {
+    let got = 0;
+    for (const t of moves) {
+      if (got === want) break;
+      const ask = Math.min(want - got, t.amount);
+      const own = Math.min(ask, await left(t.to));
+      if (own < ask && t.businessDate > businessDate) blocked = true;
+      if (own > 0) {
+        followed.push({ root, account: t.to, amount: own, viaPostingId: t.postingId });
+        taken.set(t.to, (taken.get(t.to) ?? 0) + own);
+      }
+      got += own;
+      if (ask > own) got += await reach(root, await look.transfersOut(t.to, t.postingId), ask - own);
+    }
+    return got;
+  };
+  for (const [root, moves] of transfers) {
+    const short = debits.get(root)! - taken.get(root)!;
+    if (short > 0) await reach(root, moves, short);
+  }
+  return { followed, blocked };
+}
+
+/**
+ * Pairs what a transfer posting debited from an account with its credits to other owners' accounts of
+ * the same unit: `moved` caps what the credits can stand for (a merge's status legs pass through
+ * STATUS_ISSUED, which is not an owner's account and is left out by the query).
+ */
+export function movesOf<K>(
+  rows: Array<{ postingId: number; businessDate: string; to: K; moved: number; credited: number }>,
+): Array<TransferMove<K>> {
+  const out: Array<TransferMove<K>> = [];
+  const room = new Map<number, number>();
+  for (const r of rows) {
+    const left = room.get(r.postingId) ?? r.moved;
+    const amount = Math.min(left, r.credited);
+    room.set(r.postingId, left - amount);
+    if (amount > 0) out.push({ postingId: r.postingId, businessDate: r.businessDate, to: r.to, amount });
+  }
+  return out;
+}
+
+/**
+ * A reversal's entries with the debits followed into other accounts taken off the accounts the original
+ * credited and put on the accounts they were followed into (merged with an entry already there).
+ */
+export function withFollowed<E extends { amount: number }, K>(
+  entries: E[],
+  accountOf: (e: E) => K,
+  entry: (account: K, amount: number) => E,
+  followed: Array<Followed<K>>,
+): E[] {
+  const out = entries.map((e) => ({ ...e }));
+  const fromRoots = new Map<K, number>();
+  for (const f of followed) fromRoots.set(f.root, (fromRoots.get(f.root) ?? 0) + f.amount);
+  shrinkDebits(out, accountOf, fromRoots);
+  for (const f of followed) {
+    const there = out.find((e) => accountOf(e) === f.account);
+    if (there) there.amount -= f.amount;
+    else out.push(entry(f.account, -f.amount));
+  }
+  return out.filter((e) => e.amount !== 0);
+}
+
+/**
+ * Shrinks, in place, the debits of `entries` on each account of `shortOf` by what that account no longer
+ * holds, and returns the points taken off: the shortfall account's entry. The ledger and the simulated
+ * ledger take a reversal's shortfall alike through it.
+ */
+export function shrinkDebits<E extends { amount: number }, K>(
+  entries: E[],
+  accountOf: (e: E) => K,
+  shortOf: Map<K, number>,
+): number {
+  let taken = 0;
+  for (const e of entries) {
+    const short = shortOf.get(accountOf(e)) ?? 0;
+    if (short <= 0 || e.amount >= 0) continue;
+    const less = Math.min(short, -e.amount);
+    e.amount += less;
+    shortOf.set(accountOf(e), short - less);
+    taken += less;
+  }
+  return taken;
+}
