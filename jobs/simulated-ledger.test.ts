@@ -16,7 +16,7 @@ import { SimulatedLedger } from './simulated-ledger.js';
 type Step =
   | { type: 'credit'; who: number; points: number; day: number; also?: { who: number; points: number } }
   | { type: 'redeem'; who: number; points: number; day: number }
-  | { type: 'move'; from: number; to: number; points: number; day: number };
+  | { type: 'move'; from: number; to: number; points: number; spend: number; day: number };
 
 const day = (d: number) => `2026-11-${String(d).padStart(2, '0')}`;
 
@@ -41,10 +41,19 @@ const step: fc.Arbitrary<Step> = fc.oneof(
     type: fc.constant('move' as const),
     from: fc.nat(2),
     to: fc.nat(2),
-    points: fc.integer({ min: 1, max: 400 }),
+    // A merge moves points and status credits; a status-only one (0 points) happens too.
+    points: fc.integer({ min: 0, max: 400 }),
+    spend: fc.integer({ min: 0, max: 4000 }),
     day: fc.integer({ min: 1, max: 20 }),
   }),
 );
+
+const spend = (memberNumber: string, amount: number, activityDate: string) => ({
+  memberNumber,
+  metric: 'SPEND' as const,
+  amount,
+  activityDate,
+});
 
 /** What a result says that a user reads: the verdict, its reason and message, the points written off. */
 const verdict = (r: { status: string; reason?: string; message?: string; unrecovered?: number }) => ({
@@ -96,6 +105,8 @@ for (const engine of availableEngines()) {
                 : []),
               { account: Accounts.ownFlights, amount: -s.points - (s.also?.points ?? 0) },
             ],
+            // Status credits with it, ten per point, to the first member credited.
+            statusCredits: [spend(members[s.who]!, s.points * 10, day(s.day))],
           };
           credits.push(key);
         } else if (s.type === 'redeem') {
@@ -109,16 +120,23 @@ for (const engine of availableEngines()) {
             ],
           };
         } else {
-          if (s.from === s.to) continue;
+          if (s.from === s.to || s.points + s.spend === 0) continue;
           posting = {
             key,
             kind: 'TRANSFER',
             businessDate: day(s.day),
             carryLots: true,
-            entries: [
-              { account: account(s.from), amount: -s.points },
-              { account: account(s.to), amount: s.points },
-            ],
+            entries:
+              s.points > 0
+                ? [
+                    { account: account(s.from), amount: -s.points },
+                    { account: account(s.to), amount: s.points },
+                  ]
+                : [],
+            statusCredits:
+              s.spend > 0
+                ? [spend(members[s.from]!, -s.spend, day(s.day)), spend(members[s.to]!, s.spend, day(s.day))]
+                : [],
           };
         }
         await ledger.post([posting], { atomic: false });
@@ -156,7 +174,10 @@ for (const engine of availableEngines()) {
             const simulated = new SimulatedLedger(t.db.knex);
             const foretold = await simulated.post(probe);
             // What each account holds afterwards, as foretold: where the points were taken, and how many.
-            const codes = [...members.map((m) => Accounts.memberPoints(m)), Accounts.unrecovered];
+            const codes = [
+              ...members.flatMap((m) => [Accounts.memberPoints(m), Accounts.memberStatus(m, 'SPEND')]),
+              Accounts.unrecovered,
+            ];
             const after = new Map<string, number>();
             for (const code of codes) after.set(code, await simulated.balanceAfter(code));
             const [result] = await ledger.post([probe], { atomic: false });

@@ -43,22 +43,25 @@ const refused = (error: RedeyeError): ForetoldResult => ({
   message: error.message,
 });
 
-/**
- * The debits of `entries` on accounts that may not go negative, summed per account: negative amounts
- * (`sign` 1), or the points to take as positive ones (`sign` -1).
- */
-function guardedDebits(entries: Entry[], sign: 1 | -1): Map<string, number> {
+/** The debits of `entries` on the accounts `keep` takes, summed per account (negative). */
+function debitsOn(entries: Entry[], keep: (code: string) => boolean): Map<string, number> {
   const out = new Map<string, number>();
   for (const e of entries)
-    if (e.amount < 0 && !describeAccount(e.account).mayGoNegative)
-      out.set(e.account, (out.get(e.account) ?? 0) + sign * e.amount);
+    if (e.amount < 0 && keep(e.account)) out.set(e.account, (out.get(e.account) ?? 0) + e.amount);
   return out;
 }
 
-/** Followed points summed per account, in the order the accounts were first reached. */
+/** A member's or a pool's account, points or status: what a transfer can have moved. */
+function isOwners(code: string): boolean {
+  const d = describeAccount(code);
+  return d.memberNumber !== undefined || d.poolCode !== undefined;
+}
+
+/** Followed points (not status credits) summed per account, in the order the accounts were first reached. */
 function perAccount(followed: Array<Followed<string>>): Array<{ account: string; amount: number }> {
   const out = new Map<string, number>();
-  for (const f of followed) out.set(f.account, (out.get(f.account) ?? 0) + f.amount);
+  for (const f of followed)
+    if (describeAccount(f.account).unit === 'PTS') out.set(f.account, (out.get(f.account) ?? 0) + f.amount);
   return [...out].map(([account, amount]) => ({ account, amount }));
 }
 
@@ -100,14 +103,17 @@ export class SimulatedLedger {
       if (earlier !== undefined)
         return refused(new AlreadyReversedError(request.reverses, earlier, request.key));
       entries = original.map((e) => ({ account: e.account, amount: -e.amount }));
-      // As the ledger follows them: points transfers moved out of the accounts since a stored original
-      // (a posting of this run has none after it: the simulator runs no members feed). Status credits,
-      // which refuse nothing, are not followed here.
-      if (originalId !== null) {
+      // As the ledger follows them: what transfers moved out of the owners' accounts since a stored
+      // original (a posting of this run has none after it: the simulator runs no members feed).
+      if (originalId !== null && (await this.kindOf(originalId)) !== 'TRANSFER') {
         const date = request.businessDate;
-        ({ followed, blocked } = await followTransfers(guardedDebits(entries, -1), originalId, date, {
+        const owed = new Map([...debitsOn(entries, isOwners)].map(([account, d]) => [account, -d]));
+        ({ followed, blocked } = await followTransfers(owed, originalId, date, {
           transfersOut: (account, after) => this.transfersOut(account, after),
-          available: (account) => this.available(account, date),
+          available: (account) =>
+            describeAccount(account).mayGoNegative ? this.balance(account) : this.available(account, date),
+          balance: (account) => this.balance(account),
+          guarded: (account) => Promise.resolve(!describeAccount(account).mayGoNegative),
         }));
         entries = withFollowed(
           entries,
@@ -121,7 +127,7 @@ export class SimulatedLedger {
     }
     // As the ledger guards them: the debits on accounts that may not go negative, summed per account.
     const shortOf = new Map<string, number>();
-    for (const [account, amount] of guardedDebits(entries, 1)) {
+    for (const [account, amount] of debitsOn(entries, (code) => !describeAccount(code).mayGoNegative)) {
       const short = -amount - Math.max(0, await this.available(account, request.businessDate));
       if (short <= 0) continue;
       // Points moved away after the business date are not written off as of it (followTransfers).
@@ -139,7 +145,7 @@ export class SimulatedLedger {
     return {
       status: 'posted',
       ...(unrecovered > 0 ? { unrecovered } : {}),
-      ...(followed.length > 0 ? { followed: perAccount(followed) } : {}),
+      ...(perAccount(followed).length > 0 ? { followed: perAccount(followed) } : {}),
     };
   }
 
@@ -247,6 +253,10 @@ export class SimulatedLedger {
         credited: Number(r.credited),
       })),
     );
+  }
+
+  private async kindOf(postingId: number): Promise<string> {
+    return String((await this.knex('postings').where({ id: postingId }).first('kind')).kind);
   }
 
   /** The id of the stored posting that reverses `postingId`, if any. */

@@ -27,6 +27,10 @@ export interface FollowLookups<K> {
   transfersOut(account: K, after: number): Promise<Array<TransferMove<K>>>;
   /** What a debit of the reversal's business date may take from the account. */
   available(account: K): Promise<number>;
+  /** The account's balance now. */
+  balance(account: K): Promise<number>;
+  /** Whether the account refuses to go below zero (points), as status accounts do not. */
+  guarded(account: K): Promise<boolean>;
 }
 
 /**
@@ -35,9 +39,10 @@ export interface FollowLookups<K> {
  * destination holds, up to what it moved, and what moved on from there is followed in turn. An account
  * is never asked twice for the same points, as a root or as a destination.
  *
- * `blocked`: a transfer dated after the reversal's business date moved points the reversal could not
- * take (a night run again after a later night merged the account): as of that date they were still in
- * the account, and written off they would stay spendable where they went, so the reversal is refused.
+ * `blocked`: points a transfer dated after the reversal's business date moved into a points account
+ * could not be followed, yet that account holds points it did not hold as of that date (a night run
+ * again after a later night merged the account). As of the date the points were still in the account;
+ * written off they could stay spendable where they went, so the reversal is refused instead.
  */
 export async function followTransfers<K>(
   debits: Map<K, number>,
@@ -65,13 +70,20 @@ export async function followTransfers<K>(
       if (got === want) break;
       const ask = Math.min(want - got, t.amount);
       const own = Math.min(ask, await left(t.to));
-      if (own < ask && t.businessDate > businessDate) blocked = true;
       if (own > 0) {
         followed.push({ root, account: t.to, amount: own, viaPostingId: t.postingId });
         taken.set(t.to, (taken.get(t.to) ?? 0) + own);
       }
-      got += own;
-      if (ask > own) got += await reach(root, await look.transfersOut(t.to, t.postingId), ask - own);
+      let share = own;
+      if (ask > own) share += await reach(root, await look.transfersOut(t.to, t.postingId), ask - own);
+      if (
+        share < ask &&
+        t.businessDate > businessDate &&
+        (await look.guarded(t.to)) &&
+        (await look.balance(t.to)) - (taken.get(t.to) ?? 0) > (await left(t.to))
+      )
+        blocked = true;
+      got += share;
     }
     return got;
   };

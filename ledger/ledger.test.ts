@@ -554,6 +554,53 @@ for (const engine of availableEngines()) {
       expect((await checkLedger(t.db.knex)).ok).toBe(true);
     });
 
+    it('a transfer dated after the reversal blocks no write-off when the points are found further on, or were spent', async () => {
+      const M3 = '1000000032';
+      await enrolPlain(t.db, M3);
+      await ledger.post([accrual('A0', M3, 100, { businessDate: '2026-11-20' })]);
+      await ledger.post([accrual('A1', M1, 100)]);
+      await ledger.post([redemption('R1', M1, 40, '2026-11-26')]);
+      await ledger.post([
+        { ...move('MOVE1', M1, M2, 60), businessDate: '2026-11-28' },
+        { ...move('MOVE2', M2, M3, 60), businessDate: '2026-11-28' },
+      ]);
+      // Dated the 27th: M3, where the points went on, held 100 of its own then, enough for the 60.
+      const [r] = await ledger.post(
+        [{ key: 'A1:rev', reverses: 'A1', businessDate: '2026-11-27', shortfallTo: Accounts.unrecovered }],
+        { atomic: false },
+      );
+      expect(r).toMatchObject({ status: 'posted', unrecovered: 40 });
+      expect(await entriesOf('A1:rev')).toMatchObject({ [Accounts.memberPoints(M3)]: -60 });
+      expect((await checkLedger(t.db.knex)).ok).toBe(true);
+    });
+
+    it('a status-only merge dated after the reversal does not stop the spent points being written off', async () => {
+      const M3 = '1000000032';
+      await enrolPlain(t.db, M3);
+      await ledger.post([accrual('A1', M1, 100, { statusCredits: [spend(M1, 500)] })]);
+      await ledger.post([redemption('R1', M1, 100)]);
+      await ledger.post([
+        { ...move('MOVE1', M1, M2, 0, 500), entries: [] },
+        { ...move('MOVE2', M2, M3, 0, 500), entries: [] },
+      ]);
+      const [r] = await ledger.post(
+        [{ key: 'A1:rev', reverses: 'A1', businessDate: '2026-11-26', shortfallTo: Accounts.unrecovered }],
+        { atomic: false },
+      );
+      expect(r).toMatchObject({ status: 'posted', unrecovered: 100 });
+      expect(await entriesOf('A1:rev')).toMatchObject({ [Accounts.memberStatus(M3, 'SPEND')]: -500 });
+      expect((await checkLedger(t.db.knex)).ok).toBe(true);
+    });
+
+    it('a transfer is reversed as it stands: nothing is followed into the transfer itself', async () => {
+      await ledger.post([accrual('A1', M2, 100)]);
+      await ledger.post([move('T0', M2, M1, 100)]);
+      await ledger.post([move('T1', M1, M2, 100)]);
+      const [r] = await reverse('T0', false);
+      expect(r).toMatchObject({ status: 'refused', reason: 'INSUFFICIENT_POINTS' });
+      expect((await checkLedger(t.db.knex)).ok).toBe(true);
+    });
+
     it('a shortfall account must be one that may go negative and keeps no lots', async () => {
       await ledger.post([accrual('A1', M1, 100)]);
       await ledger.post([redemption('R1', M1, 100)]);

@@ -588,7 +588,11 @@ class PostingSession {
     for (const e of entries) rows.set(e.accountId, await this.accountById(e.accountId));
     // Points (and status credits) a merge or a move into a pool took out of the account since are not
     // spent: the reversal takes them where they went.
-    const { followed, blocked } = await this.followMoved(original.id, entries, rows, input.businessDate);
+    // (A transfer's own reversal would follow its points into itself: it is taken back as it stands.)
+    const { followed, blocked } =
+      original.kind === 'TRANSFER'
+        ? { followed: [], blocked: false }
+        : await this.followMoved(original.id, entries, rows, input.businessDate);
     if (followed.length > 0) {
       for (const f of followed) rows.set(f.account, await this.accountById(f.account));
       entries = withFollowed(
@@ -716,6 +720,8 @@ class PostingSession {
         const row = await this.accountById(account);
         return row.mayGoNegative ? this.balance(row.id) : this.available(row, businessDate);
       },
+      balance: (account) => this.balance(account),
+      guarded: async (account) => !(await this.accountById(account)).mayGoNegative,
     });
   }
 
