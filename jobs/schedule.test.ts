@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import cron from 'node-cron';
 import { join } from 'node:path';
 import { availableEngines } from '../test/harness/db.js';
 import { createWorld, type TestWorld } from '../test/harness/context.js';
@@ -102,6 +103,19 @@ for (const engine of availableEngines()) {
         '2026-11-23',
         '2026-11-24',
       ]);
+    });
+
+    it('runs a night the cron starts during start-up after the missed ones, not before them', async () => {
+      await ran(w, 'tiers', '2026-11-22');
+      // The cron fires as soon as its task is set up, while the missed nights are still being looked up.
+      const schedule = cron.schedule.bind(cron);
+      vi.spyOn(cron, 'schedule').mockImplementation((expression, task, options) => {
+        const scheduled = schedule(expression, task, options);
+        void (task as () => unknown)();
+        return scheduled;
+      });
+      const s = await catchUpAt(w, '2026-11-26T01:00:00Z');
+      expect(s.runs.map((r) => r.businessDate)).toEqual(['2026-11-23', '2026-11-24', '2026-11-25']);
     });
 
     it('catches up a night that failed though a later one succeeded, and nothing before its first success', async () => {

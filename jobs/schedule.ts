@@ -147,6 +147,8 @@ export class Scheduler {
   private readonly tasks: ScheduledTask[] = [];
   private queue: Promise<void> = Promise.resolve();
   private started?: Promise<void>;
+  /** Runs the cron asked for during start-up, held until the catch-up is queued ahead of them. */
+  private held: Array<[RunnableJob, IsoDate]> | undefined = [];
   private readonly timeZone: string;
   private readonly now: () => Date;
   readonly runs: RunSummary[] = [];
@@ -159,6 +161,15 @@ export class Scheduler {
   /** The business date a run started now would process. */
   businessDateFor(offsetDays: number): IsoDate {
     return addDays(dateInZone(this.now(), this.timeZone), offsetDays);
+  }
+
+  /** A cron firing: its run is queued, or held while the scheduler is still starting. */
+  private fired(job: RunnableJob, date: IsoDate): Promise<void> | undefined {
+    if (this.held) {
+      this.held.push([job, date]);
+      return undefined;
+    }
+    return this.enqueue(job, date);
   }
 
   private enqueue(job: RunnableJob, date: IsoDate, filesUntil?: Date): Promise<void> {
@@ -221,7 +232,7 @@ export class Scheduler {
     for (const s of jobs) {
       if (this.controller.signal.aborted) break;
       this.tasks.push(
-        cron.schedule(s.cron, () => this.enqueue(s.job, this.businessDateFor(s.dateOffsetDays)), {
+        cron.schedule(s.cron, () => this.fired(s.job, this.businessDateFor(s.dateOffsetDays)), {
           timezone: this.timeZone,
           noOverlap: true,
           name: `redeye-${s.job}`,
@@ -251,6 +262,11 @@ export class Scheduler {
     // Queued, not awaited: the daemon must answer SIGTERM while a long catch-up is still running. Each
     // night takes the files that had come in when it would have run; the rest are the later nights'.
     for (const [job, m] of catchUp) void this.enqueue(job, m.businessDate, m.firedAt);
+    // A night the cron started while the missed ones were being looked up runs after them: first, it
+    // would fetch their files, and their own fetches would then land nothing.
+    const held = this.held ?? [];
+    this.held = undefined;
+    for (const [job, date] of held) void this.enqueue(job, date);
   }
 
   /** Resolves when every queued run has finished. */
