@@ -35,9 +35,10 @@ export interface FollowLookups<K> {
 
 /**
  * Follows what `debits` (points each account must give up, by account) finds missing: each account
- * first gives what it holds; for the rest, each transfer out of it since the original gives what its
- * destination holds, up to what it moved, and what moved on from there is followed in turn. An account
- * is never asked twice for the same points, as a root or as a destination.
+ * first gives what it holds, whichever points they are (as a reversal always has); for the rest, each
+ * transfer out of it since the original gives, up to what it moved, what moved on from its destination
+ * since (followed in turn) and then what the destination holds. An account is never asked twice for
+ * the same points, as a root or as a destination.
  *
  * `blocked`: points a transfer dated after the reversal's business date moved into a points account
  * could not be followed, yet that account holds points it did not hold as of that date (a night run
@@ -69,13 +70,15 @@ export async function followTransfers<K>(
     for (const t of moves) {
       if (got === want) break;
       const ask = Math.min(want - got, t.amount);
-      const own = Math.min(ask, await left(t.to));
+      // What moved on from there went first: a transfer moves all the account holds, so what it holds
+      // now came after, and is the points it had then only when nothing moved on.
+      let share = await reach(root, await look.transfersOut(t.to, t.postingId), ask);
+      const own = Math.min(ask - share, await left(t.to));
       if (own > 0) {
         followed.push({ root, account: t.to, amount: own, viaPostingId: t.postingId });
         taken.set(t.to, (taken.get(t.to) ?? 0) + own);
       }
-      let share = own;
-      if (ask > own) share += await reach(root, await look.transfersOut(t.to, t.postingId), ask - own);
+      share += own;
       if (
         share < ask &&
         t.businessDate > businessDate &&

@@ -592,6 +592,29 @@ for (const engine of availableEngines()) {
       expect((await checkLedger(t.db.knex)).ok).toBe(true);
     });
 
+    it('follows what moved on from a destination before what it holds now, which came after', async () => {
+      const M3 = '1000000032';
+      await enrolPlain(t.db, M3);
+      await ledger.post([accrual('A1', M1, 130)]);
+      await ledger.post([redemption('R1', M1, 30)]);
+      await ledger.post([move('T1', M1, M2, 100)]);
+      await ledger.post([move('T2', M2, M3, 100)]);
+      // Credited after the member's points left, A2's go the same way but stop at M2.
+      await ledger.post([accrual('A2', M1, 30)]);
+      await ledger.post([move('T3', M1, M2, 30)]);
+      // The member's 130 left are taken, M3's 100 (T1's, moved on) before M2's 30 (T3's).
+      expect(await reverse('A1')).toMatchObject([{ status: 'posted' }]);
+      expect(await entriesOf('A1:rev')).toEqual({
+        [Accounts.memberPoints(M3)]: -100,
+        [Accounts.memberPoints(M2)]: -30,
+        [Accounts.ownFlights]: 130,
+      });
+      // The 30 spent are what A2's reversal cannot find.
+      expect(await reverse('A2')).toMatchObject([{ status: 'posted', unrecovered: 30 }]);
+      for (const m of [M1, M2, M3]) expect(await balance(Accounts.memberPoints(m))).toBe(0);
+      expect((await checkLedger(t.db.knex)).ok).toBe(true);
+    });
+
     it('a transfer is reversed as it stands: nothing is followed into the transfer itself', async () => {
       await ledger.post([accrual('A1', M2, 100)]);
       await ledger.post([move('T0', M2, M1, 100)]);
