@@ -13,6 +13,7 @@ import {
   tokeniser,
   TokenSecretMissingError,
   travelNamesNeededFrom,
+  UNREADABLE_CLAIM,
 } from './retention.js';
 
 const DAY = 24 * 3600 * 1000;
@@ -164,6 +165,22 @@ describe('the token secret (REDEYE_TOKEN_SECRET)', () => {
     await forgetMember({ ...ctx, env: { ...SECRET } }, '1000000016');
     expect(await surname('1000000032')).toMatch(/^TOK-[0-9A-F]{16}$/);
     expect(await surname('1000000016')).toBe(await surname('1000000032'));
+  });
+  it('replaces whole a stored claim of the member that is not readable JSON, and says so', async () => {
+    await members();
+    const w = world();
+    // Cut short by hand, say: the text still carries her name, and nothing in it can be told apart.
+    await w.t.db.knex('retro_claims').insert({
+      claim_id: 'RC-9',
+      member_number: '1000000032',
+      received_date: '2024-05-01',
+      claim: '{"claimId":"RC-9","surname":"KUZNETSOVA","givenName":"OL',
+      status: 'REJECTED',
+    });
+    expect(await forgetMember({ ...w.ctx('2024-06-01'), env: SECRET }, '1000000032')).toBe(1);
+    const kept = await w.t.db.knex('retro_claims').where({ claim_id: 'RC-9' }).first();
+    expect(kept).toMatchObject({ member_number: '1000000032', claim: UNREADABLE_CLAIM });
+    expect(JSON.stringify(await w.t.db.knex('retro_claims').select())).not.toContain('KUZNETSOVA');
   });
 });
 

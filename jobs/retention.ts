@@ -84,7 +84,7 @@ export async function eraseMember(
   token: (v: string | null) => string | null,
   reason: 'RETENTION' | 'REQUEST',
   now: string,
-): Promise<void> {
+): Promise<number> {
   await trx('members')
     .where({ id: member.id })
     .update({
@@ -113,11 +113,12 @@ export async function eraseMember(
       .orWhere({ member_number: member.number })
       .select('activity_key')
   ).map((r: { activity_key: string }) => r.activity_key);
+  let unreadable = 0;
   for (const part of chunks(keys, 500)) {
     const rows = await trx('alliance_claims').whereIn('activity_key', part).select('id', 'claim');
-    await scrubClaims(trx, 'alliance_claims', rows, token);
+    unreadable += await scrubClaims(trx, 'alliance_claims', rows, token);
   }
-  await scrubClaims(
+  unreadable += await scrubClaims(
     trx,
     'retro_claims',
     await trx('retro_claims').where({ member_number: member.number }).select('id', 'claim'),
@@ -129,6 +130,7 @@ export async function eraseMember(
     erased_at: now,
     fields: ERASED_FIELDS.join(','),
   });
+  return unreadable;
 }
 
 /** Keys of personal fields in stored claim JSON: names become tokens, the others are removed. */
@@ -160,24 +162,33 @@ function scrubPersonal(value: unknown, token: (v: string | null) => string | nul
   return changed;
 }
 
+/** What a stored claim that is not readable JSON becomes on erasure: its text may hold the names. */
+export const UNREADABLE_CLAIM = JSON.stringify({ erased: 'the stored claim was not readable JSON' });
+
+/** Scrubs the claims' JSON; returns how many were not readable and were replaced whole. */
 async function scrubClaims(
   trx: Knex.Transaction,
   table: 'alliance_claims' | 'retro_claims',
   rows: Array<{ id: number | string; claim: string }>,
   token: (v: string | null) => string | null,
-): Promise<void> {
+): Promise<number> {
+  let unreadable = 0;
   for (const r of rows) {
     let claim: unknown;
     try {
       claim = JSON.parse(r.claim);
     } catch {
-      continue; // not JSON: nothing this code wrote
+      // Not written by this code (edited by hand, cut short): nothing in it can be told apart, so all goes.
+      await trx(table).where({ id: r.id }).update({ claim: UNREADABLE_CLAIM });
+      unreadable++;
+      continue;
     }
     if (scrubPersonal(claim, token))
       await trx(table)
         .where({ id: r.id })
         .update({ claim: JSON.stringify(claim) });
   }
+  return unreadable;
 }
 
 export const retentionJob: Job = async (ctx: JobContext): Promise<JobResult> => {
@@ -197,15 +208,21 @@ export const retentionJob: Job = async (ctx: JobContext): Promise<JobResult> => 
   // The secret is needed only when there is something to erase: a night with nothing due runs without it.
   const token = due.length > 0 ? tokeniser(ctx.env, ctx.config.retention.tokenSecretEnv) : () => null;
   const now = ctx.now().toISOString();
+  let unreadableClaims = 0;
   for (const part of chunks(due, 500)) {
     await ctx.db.transaction(async (trx) => {
-      for (const m of part) await eraseMember(trx, m, token, 'RETENTION', now);
+      for (const m of part) unreadableClaims += await eraseMember(trx, m, token, 'RETENTION', now);
     });
   }
   const r = ctx.config.retention;
   const warnings: string[] = [];
+  if (unreadableClaims > 0)
+    warnings.push(
+      `${unreadableClaims} stored claim(s) of erased members were not readable JSON and were replaced whole`,
+    );
   const counts = {
     erased: due.length,
+    ...(unreadableClaims > 0 ? { unreadableClaimsReplaced: unreadableClaims } : {}),
     temporaryFilesRemoved,
     ...(await blankOldRejects(ctx.db.knex, addDays(ctx.businessDate, -r.rejectTextDays))),
     travelNamesCleared: await clearTravelNames(
@@ -484,7 +501,7 @@ export class ForgetRefusedError extends RedeyeError {
 export async function forgetMember(
   ctx: Pick<JobContext, 'db' | 'config' | 'env' | 'now'>,
   number: string,
-): Promise<void> {
+): Promise<number> {
   if (!ctx.config.retention.forgetOnRequest)
     throw new ForgetRefusedError(
       number,
@@ -497,5 +514,5 @@ export async function forgetMember(
   if (!m) throw new RedeyeError('MEMBER_UNKNOWN', `no member ${number}`, { member: number });
   if (m.erased_at) throw new ForgetRefusedError(number, `already erased on ${m.erased_at}`);
   const token = tokeniser(ctx.env, ctx.config.retention.tokenSecretEnv);
-  await ctx.db.transaction((trx) => eraseMember(trx, m, token, 'REQUEST', ctx.now().toISOString()));
+  return ctx.db.transaction((trx) => eraseMember(trx, m, token, 'REQUEST', ctx.now().toISOString()));
 }

@@ -122,10 +122,17 @@ export function registerLedger(program: Command, run: ActionRunner): void {
     )
     .action(
       run(async (ctx: CommandContext, number: string) => {
-        await forgetMember({ db: ctx.db(), config: ctx.config, env: ctx.env, now: ctx.now }, number);
+        const unreadable = await forgetMember(
+          { db: ctx.db(), config: ctx.config, env: ctx.env, now: ctx.now },
+          number,
+        );
         ctx.output.out(
           `member ${number}: personal data erased; member number and postings kept; erasure recorded`,
         );
+        if (unreadable > 0)
+          ctx.output.out(
+            `warning: ${unreadable} stored claim(s) of the member were not readable JSON and were replaced whole`,
+          );
       }),
     );
 }
