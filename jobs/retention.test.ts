@@ -181,6 +181,20 @@ describe('the token secret (REDEYE_TOKEN_SECRET)', () => {
     const kept = await w.t.db.knex('retro_claims').where({ claim_id: 'RC-9' }).first();
     expect(kept).toMatchObject({ member_number: '1000000032', claim: UNREADABLE_CLAIM });
     expect(JSON.stringify(await w.t.db.knex('retro_claims').select())).not.toContain('KUZNETSOVA');
+    // The retention step, erasing a closed member's, counts them and warns.
+    await w.t.db.knex('retro_claims').insert({
+      claim_id: 'RC-8',
+      member_number: '1000000016',
+      received_date: '2023-01-10',
+      claim: 'KUZNETSOVA IVAN XX101',
+      status: 'REJECTED',
+    });
+    const r = await retentionJob({ ...w.ctx('2026-03-01'), env: SECRET });
+    expect(r.counts).toMatchObject({ erased: 2, unreadableClaimsReplaced: 1 });
+    expect(r.warnings).toContain(
+      '1 stored claim(s) of erased members were not readable JSON and were replaced whole',
+    );
+    expect(JSON.stringify(await w.t.db.knex('retro_claims').select())).not.toContain('KUZNETSOVA');
   });
 });
 
