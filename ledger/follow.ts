@@ -36,9 +36,9 @@ export interface FollowLookups<K> {
 /**
  * Follows what `debits` (points each account must give up, by account) finds missing: each account
  * first gives what it holds, whichever points they are (as a reversal always has); for the rest, each
- * transfer out of it since the original gives, up to what it moved, what moved on from its destination
- * since (followed in turn) and then what the destination holds. An account is never asked twice for
- * the same points, as a root or as a destination.
+ * transfer out of it since the original gives, up to what it moved (over every path that reaches it),
+ * what moved on from its destination since (followed in turn) and then what the destination holds. An
+ * account is never asked twice for the same points, as a root or as a destination.
  *
  * `blocked`: points a transfer dated after the reversal's business date moved into a points account
  * could not be followed, yet that account holds points it did not hold as of that date (a night run
@@ -64,35 +64,47 @@ export async function followTransfers<K>(
     taken.set(account, Math.min(amount, Math.max(0, await look.available(account))));
   const left = async (account: K) => Math.max(0, (await look.available(account)) - (taken.get(account) ?? 0));
   let blocked = false;
-  // Transfers only ever move forward (by posting id), so following them ends.
-  const reach = async (root: K, moves: Array<TransferMove<K>>, want: number): Promise<number> => {
+  // What each transfer has still to give, over every path that reaches it.
+  const room = new Map<string, number>();
+  // Transfers only ever move forward (by posting id), so following them ends. `blocks`: a share left
+  // short where the points are still held (see above), known only once the whole hop is followed.
+  const reach = async (
+    root: K,
+    moves: Array<TransferMove<K>>,
+    want: number,
+  ): Promise<{ got: number; blocks: boolean }> => {
     let got = 0;
+    let blocks = false;
     for (const t of moves) {
       if (got === want) break;
-      const ask = Math.min(want - got, t.amount);
+      const key = `${t.postingId}:${String(t.to)}`;
+      const ask = Math.min(want - got, room.get(key) ?? t.amount);
+      if (ask <= 0) continue;
       // What moved on from there went first: a transfer moves all the account holds, so what it holds
       // now came after, and is the points it had then only when nothing moved on.
-      let share = await reach(root, await look.transfersOut(t.to, t.postingId), ask);
-      const own = Math.min(ask - share, await left(t.to));
+      const on = await reach(root, await look.transfersOut(t.to, t.postingId), ask);
+      const own = Math.min(ask - on.got, await left(t.to));
       if (own > 0) {
         followed.push({ root, account: t.to, amount: own, viaPostingId: t.postingId });
         taken.set(t.to, (taken.get(t.to) ?? 0) + own);
       }
-      share += own;
+      const share = on.got + own;
+      room.set(key, (room.get(key) ?? t.amount) - share);
       if (
         share < ask &&
-        t.businessDate > businessDate &&
-        (await look.guarded(t.to)) &&
-        (await look.balance(t.to)) - (taken.get(t.to) ?? 0) > (await left(t.to))
+        (on.blocks ||
+          (t.businessDate > businessDate &&
+            (await look.guarded(t.to)) &&
+            (await look.balance(t.to)) - (taken.get(t.to) ?? 0) > (await left(t.to))))
       )
-        blocked = true;
+        blocks = true;
       got += share;
     }
-    return got;
+    return { got, blocks };
   };
   for (const [root, moves] of transfers) {
     const short = debits.get(root)! - taken.get(root)!;
-    if (short > 0) await reach(root, moves, short);
+    if (short > 0 && (await reach(root, moves, short)).blocks) blocked = true;
   }
   return { followed, blocked };
 }

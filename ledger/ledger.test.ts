@@ -602,7 +602,7 @@ for (const engine of availableEngines()) {
       // Credited after the member's points left, A2's go the same way but stop at M2.
       await ledger.post([accrual('A2', M1, 30)]);
       await ledger.post([move('T3', M1, M2, 30)]);
-      // The member's 130 left are taken, M3's 100 (T1's, moved on) before M2's 30 (T3's).
+      // 130 taken from where the member's points went: M3's 100 (T1's, moved on), then M2's 30 (T3's).
       expect(await reverse('A1')).toMatchObject([{ status: 'posted' }]);
       expect(await entriesOf('A1:rev')).toEqual({
         [Accounts.memberPoints(M3)]: -100,
@@ -612,6 +612,47 @@ for (const engine of availableEngines()) {
       // The 30 spent are what A2's reversal cannot find.
       expect(await reverse('A2')).toMatchObject([{ status: 'posted', unrecovered: 30 }]);
       for (const m of [M1, M2, M3]) expect(await balance(Accounts.memberPoints(m))).toBe(0);
+      expect((await checkLedger(t.db.knex)).ok).toBe(true);
+    });
+
+    it('takes from a transfer no more than it moved, however many paths reach it', async () => {
+      const M3 = '1000000032';
+      await enrolPlain(t.db, M3);
+      await ledger.post([accrual('A0', M3, 500)]);
+      await ledger.post([accrual('A1', M1, 130)]);
+      await ledger.post([move('T1', M1, M2, 100)]);
+      await ledger.post([redemption('R1', M2, 80)]);
+      await ledger.post([move('T3', M1, M2, 30)]);
+      await ledger.post([move('T2', M2, M3, 50)]);
+      // T2 moved 50 of the member's points on: reached through T1 and through T3, it gives 50 in all.
+      expect(await reverse('A1')).toMatchObject([{ status: 'posted', unrecovered: 80 }]);
+      expect(await entriesOf('A1:rev')).toEqual({
+        [Accounts.memberPoints(M3)]: -50,
+        [Accounts.unrecovered]: -80,
+        [Accounts.ownFlights]: 130,
+      });
+      expect(await balance(Accounts.memberPoints(M3))).toBe(500);
+      expect((await checkLedger(t.db.knex)).ok).toBe(true);
+    });
+
+    it('a later transfer onward that cannot give blocks nothing when the destination covers the share itself', async () => {
+      const M3 = '1000000032';
+      await enrolPlain(t.db, M3);
+      await ledger.post([accrual('A0', M2, 100, { businessDate: '2026-11-20' })]);
+      await ledger.post([accrual('A1', M1, 130)]);
+      await ledger.post([redemption('R1', M1, 30, '2026-11-26')]);
+      await ledger.post([
+        { ...move('T1', M1, M2, 100), businessDate: '2026-11-28' },
+        { ...move('T2', M2, M3, 200), businessDate: '2026-11-28' },
+        accrual('A9', M2, 100, { businessDate: '2026-11-28' }),
+      ]);
+      // Dated the 27th: M3 held none of it then, but M2 held 100 of its own, enough for T1's share.
+      const [r] = await ledger.post(
+        [{ key: 'A1:rev', reverses: 'A1', businessDate: '2026-11-27', shortfallTo: Accounts.unrecovered }],
+        { atomic: false },
+      );
+      expect(r).toMatchObject({ status: 'posted', unrecovered: 30 });
+      expect(await entriesOf('A1:rev')).toMatchObject({ [Accounts.memberPoints(M2)]: -100 });
       expect((await checkLedger(t.db.knex)).ok).toBe(true);
     });
 
