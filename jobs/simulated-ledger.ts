@@ -65,6 +65,11 @@ function perAccount(followed: Array<Followed<string>>): Array<{ account: string;
   return [...out].map(([account, amount]) => ({ account, amount }));
 }
 
+interface StoredPosting {
+  id: number;
+  kind: string;
+}
+
 export class SimulatedLedger {
   /** Stored balances read so far (only of accounts a debit was guarded on). */
   private readonly loaded = new Map<string, number>();
@@ -73,21 +78,22 @@ export class SimulatedLedger {
   /** Postings of the run, by key, with their entries (a later row may reverse one). */
   private readonly postedNow = new Map<string, Entry[]>();
   private readonly reversedNow = new Map<string, string>();
-  /** Stored entries of accounts summed per business date, oldest first. */
-  private readonly storedTotals = new Map<string, Array<{ date: string; total: number }>>();
-  /** Stored postings looked up by key: their id, or null for none. */
-  private readonly storedIds = new Map<string, number | null>();
+  /** Stored entries of an account dated after a business date, summed per date (key: account, date). */
+  private readonly laterTotals = new Map<string, Array<{ date: string; total: number }>>();
+  /** Stored postings looked up by key (null: none). */
+  private readonly storedPostings = new Map<string, StoredPosting | null>();
 
   constructor(private readonly knex: Knex) {}
 
   async post(request: PostingRequest): Promise<ForetoldResult> {
-    if (this.postedNow.has(request.key) || (await this.storedId(request.key)) !== null)
+    if (this.postedNow.has(request.key) || (await this.stored(request.key)) !== null)
       return { status: 'duplicate' };
     let entries: Entry[];
     let followed: Array<Followed<string>> = [];
     let blocked = false;
     if (isReversal(request)) {
-      const originalId = this.postedNow.has(request.reverses) ? null : await this.storedId(request.reverses);
+      const stored = this.postedNow.has(request.reverses) ? null : await this.stored(request.reverses);
+      const originalId = stored?.id ?? null;
       const original =
         this.postedNow.get(request.reverses) ??
         (originalId === null ? undefined : await this.storedEntries(originalId));
@@ -105,13 +111,12 @@ export class SimulatedLedger {
       entries = original.map((e) => ({ account: e.account, amount: -e.amount }));
       // As the ledger follows them: what transfers moved out of the owners' accounts since a stored
       // original (a posting of this run has none after it: the simulator runs no members feed).
-      if (originalId !== null && (await this.kindOf(originalId)) !== 'TRANSFER') {
+      if (originalId !== null && stored?.kind !== 'TRANSFER') {
         const date = request.businessDate;
         const owed = new Map([...debitsOn(entries, isOwners)].map(([account, d]) => [account, -d]));
         ({ followed, blocked } = await followTransfers(owed, originalId, date, {
           transfersOut: (account, after) => this.transfersOut(account, after),
-          available: (account) =>
-            describeAccount(account).mayGoNegative ? this.balance(account) : this.available(account, date),
+          available: (account) => this.available(account, date),
           balance: (account) => this.balance(account),
           guarded: (account) => Promise.resolve(!describeAccount(account).mayGoNegative),
         }));
@@ -142,10 +147,11 @@ export class SimulatedLedger {
     for (const e of entries) this.pending.set(e.account, (this.pending.get(e.account) ?? 0) + e.amount);
     this.postedNow.set(request.key, entries);
     if (isReversal(request)) this.reversedNow.set(request.reverses, request.key);
+    const takenFrom = perAccount(followed);
     return {
       status: 'posted',
       ...(unrecovered > 0 ? { unrecovered } : {}),
-      ...(perAccount(followed).length > 0 ? { followed: perAccount(followed) } : {}),
+      ...(takenFrom.length > 0 ? { followed: takenFrom } : {}),
     };
   }
 
@@ -174,24 +180,34 @@ export class SimulatedLedger {
     return lowest === null ? balance : Math.min(balance, lowest);
   }
 
+  /**
+   * The lowest balance at the end of `businessDate` and of every later date (null: no stored entry is
+   * dated after it), as the ledger judges a back-dated debit. Only the entries dated after it are read:
+   * the balance as of the date is the stored balance less them.
+   */
   private async lowestSince(account: string, businessDate: string): Promise<number | null> {
-    let totals = this.storedTotals.get(account);
-    if (totals === undefined) {
+    const key = `${account} ${businessDate}`;
+    let later = this.laterTotals.get(key);
+    if (later === undefined) {
       const rows = await this.knex('entries as e')
         .join('accounts as a', 'a.id', 'e.account_id')
         .where('a.code', account)
+        .andWhere('e.business_date', '>', businessDate)
         .groupBy('e.business_date')
         .orderBy('e.business_date')
         .select('e.business_date as date')
         .sum({ total: 'e.amount' });
-      totals = (rows as unknown as Array<{ date: string; total: number | string }>).map((r) => ({
+      later = (rows as unknown as Array<{ date: string; total: number | string }>).map((r) => ({
         date: r.date,
         total: Number(r.total),
       }));
-      this.storedTotals.set(account, totals);
+      this.laterTotals.set(key, later);
     }
-    const lowest = lowestBalanceSince(totals, businessDate);
-    return lowest === null ? null : lowest + (this.pending.get(account) ?? 0);
+    if (later.length === 0) return null;
+    const pending = this.pending.get(account) ?? 0;
+    const stored = (await this.balance(account)) - pending;
+    const asOf = stored - later.reduce((n, t) => n + t.total, 0);
+    return lowestBalanceSince([{ date: businessDate, total: asOf }, ...later], businessDate)! + pending;
   }
 
   /** The ledger's refusal of a debit of `amount` the account does not cover, with its message. */
@@ -202,14 +218,15 @@ export class SimulatedLedger {
     return new InsufficientPointsError(key, `${account} (as of ${businessDate} and after)`, lowest, -amount);
   }
 
-  private async storedId(key: string): Promise<number | null> {
-    let id = this.storedIds.get(key);
-    if (id === undefined) {
-      const row = await this.knex('postings').where({ idempotency_key: key }).first('id');
-      id = row ? Number(row.id) : null;
-      this.storedIds.set(key, id);
+  /** A stored posting looked up by key: its id and kind, or null for none. */
+  private async stored(key: string): Promise<StoredPosting | null> {
+    let found = this.storedPostings.get(key);
+    if (found === undefined) {
+      const row = await this.knex('postings').where({ idempotency_key: key }).first('id', 'kind');
+      found = row ? { id: Number(row.id), kind: String(row.kind) } : null;
+      this.storedPostings.set(key, found);
     }
-    return id;
+    return found;
   }
 
   private async storedEntries(postingId: number): Promise<Entry[]> {
@@ -253,10 +270,6 @@ export class SimulatedLedger {
         credited: Number(r.credited),
       })),
     );
-  }
-
-  private async kindOf(postingId: number): Promise<string> {
-    return String((await this.knex('postings').where({ id: postingId }).first('kind')).kind);
   }
 
   /** The id of the stored posting that reverses `postingId`, if any. */

@@ -25,7 +25,7 @@ export interface Followed<K> {
 export interface FollowLookups<K> {
   /** The transfers out of `account` after posting `after`, oldest first. */
   transfersOut(account: K, after: number): Promise<Array<TransferMove<K>>>;
-  /** What a debit of the reversal's business date may take from the account. */
+  /** What a debit of the reversal's business date may take from a guarded (points) account. */
   available(account: K): Promise<number>;
   /** The account's balance now. */
   balance(account: K): Promise<number>;
@@ -59,10 +59,14 @@ export async function followTransfers<K>(
   const followed: Array<Followed<K>> = [];
   if (transfers.size === 0) return { followed, blocked: false };
   // What each account's own debit takes from it, before anything is followed into it.
+  // A points account gives what a debit of the date may take; a status account, which refuses
+  // nothing, its balance.
+  const holds = async (account: K) =>
+    (await look.guarded(account)) ? look.available(account) : look.balance(account);
   const taken = new Map<K, number>();
   for (const [account, amount] of debits)
-    taken.set(account, Math.min(amount, Math.max(0, await look.available(account))));
-  const left = async (account: K) => Math.max(0, (await look.available(account)) - (taken.get(account) ?? 0));
+    taken.set(account, Math.min(amount, Math.max(0, await holds(account))));
+  const left = async (account: K) => Math.max(0, (await holds(account)) - (taken.get(account) ?? 0));
   let blocked = false;
   // What each transfer has still to give, over every path that reaches it.
   const room = new Map<string, number>();

@@ -716,10 +716,7 @@ class PostingSession {
         movesOf(
           (await this.store.transfersOutSince(account, after)).map((t) => ({ ...t, to: t.toAccountId })),
         ),
-      available: async (account) => {
-        const row = await this.accountById(account);
-        return row.mayGoNegative ? this.balance(row.id) : this.available(row, businessDate);
-      },
+      available: async (account) => this.available(await this.accountById(account), businessDate),
       balance: (account) => this.balance(account),
       guarded: async (account) => !(await this.accountById(account)).mayGoNegative,
     });
