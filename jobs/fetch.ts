@@ -144,14 +144,15 @@ async function fetchFeed(
   const entries = until
     ? ready.filter((e) => (e.completedAt ?? e.modifiedAt).getTime() <= until.getTime())
     : ready;
-  if (entries.length < ready.length) {
+  if (until && entries.length < ready.length) {
     const left = ready.length - entries.length;
     counts.later = (counts.later ?? 0) + left;
     ctx.logger.info(
-      { feed, files: left, until: until!.toISOString() },
-      `${feed}: ${left} file(s) came in after ${until!.toISOString()}, when the night of ${ctx.businessDate} would have run: left for the nights after it`,
+      { feed, files: left, until: until.toISOString() },
+      `${feed}: ${left} file(s) came in after ${until.toISOString()}, when the night of ${ctx.businessDate} would have run: left for the nights after it`,
     );
   }
+  const received = receivedAt(ctx).toISOString();
   const landing = join(ctx.config.paths.landing, feed, ctx.businessDate);
   mkdirSync(landing, { recursive: true, mode: 0o700 });
   const registered =
@@ -188,7 +189,7 @@ async function fetchFeed(
         remotePath: `${cfg.remoteDir}/${entry.name}`,
         localPath: got.localPath,
         businessDate: ctx.businessDate,
-        receivedAt: receivedAt(ctx).toISOString(),
+        receivedAt: received,
       },
       ctx.now().toISOString(),
     );

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
-import { addDays, addMonths, dateInZone, latestDueBy } from './dates.js';
+import { addDays, addMonths, dateInZone, latestDueBy, parseIsoInstant } from './dates.js';
 
 describe('dateInZone', () => {
   afterEach(() => {
@@ -76,6 +76,42 @@ describe('latestDueBy', () => {
         expect(addMonths(last, months) <= date).toBe(true);
         expect(addMonths(addDays(last, 1), months) > date).toBe(true);
       }),
+    );
+  });
+});
+
+describe('parseIsoInstant', () => {
+  it('reads an ISO 8601 instant with its offset, and nothing looser', () => {
+    for (const [value, iso] of [
+      ['2026-06-05T02:30Z', '2026-06-05T02:30:00.000Z'],
+      ['2026-06-05T02:30:00.123Z', '2026-06-05T02:30:00.123Z'],
+      ['2026-06-05T02:30+03', '2026-06-04T23:30:00.000Z'],
+      ['2026-06-05T02:30+0300', '2026-06-04T23:30:00.000Z'],
+      ['2026-06-05T02:30:00-01:30', '2026-06-05T04:00:00.000Z'],
+    ] as const)
+      expect(parseIsoInstant(value)?.toISOString(), value).toBe(iso);
+    for (const value of [
+      '2026-06-05T02:30',
+      '2026-06-05 02:30Z',
+      '2026-02-30T02:30Z',
+      '2026-06-05T24:00Z',
+      'Fri Jun 05 2026 02:30:00 GMT+0300',
+    ])
+      expect(parseIsoInstant(value), value).toBeUndefined();
+  });
+
+  it('gives back the instant of any date written out in ISO form', () => {
+    fc.assert(
+      fc.property(
+        fc.date({
+          min: new Date('1970-01-01T00:00:00Z'),
+          max: new Date('2999-12-31T23:59:59Z'),
+          noInvalidDate: true,
+        }),
+        (d) => {
+          expect(parseIsoInstant(d.toISOString())?.getTime()).toBe(d.getTime());
+        },
+      ),
     );
   });
 });

@@ -144,3 +144,20 @@ export function dateInZone(instant: Date, timeZone: string): IsoDate {
   const get = (type: string) => parts.find((p) => p.type === type)?.value ?? '';
   return `${get('year')}-${get('month')}-${get('day')}`;
 }
+
+const ISO_INSTANT =
+  /^(\d{4}-\d{2}-\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,3})?)?(Z|[+-]\d{2}(?::?\d{2})?)$/;
+
+/**
+ * An ISO 8601 instant with its offset (`2026-06-05T02:30Z`, `…:00.000+03:00`, `+0300`, `+03`), or
+ * undefined for anything else: a time without an offset (Date would read it in local time), an
+ * impossible date or time, or what only Date's lenient parser takes.
+ */
+export function parseIsoInstant(value: string): Date | undefined {
+  const m = ISO_INSTANT.exec(value);
+  if (!m || !isIsoDate(m[1]!) || Number(m[2]) > 23 || Number(m[3]) > 59 || Number(m[4] ?? 0) > 59)
+    return undefined;
+  // An offset of hours alone is ISO 8601 but not what Date reads.
+  const at = new Date(m[5]!.length === 3 ? `${value}:00` : value);
+  return Number.isNaN(at.getTime()) ? undefined : at;
+}

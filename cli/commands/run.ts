@@ -1,5 +1,12 @@
 import type { Command } from 'commander';
-import { addDays, dateInZone, endOfMonth, isIsoDate, type IsoDate } from '../../lib/dates.js';
+import {
+  addDays,
+  dateInZone,
+  endOfMonth,
+  isIsoDate,
+  parseIsoInstant,
+  type IsoDate,
+} from '../../lib/dates.js';
 import { UsageError } from '../../lib/errors.js';
 import { isRunnable, JOB_NAMES, runJob, type RunnableJob, type RunSummary } from '../../jobs/runner.js';
 import type { JobContext } from '../../jobs/types.js';
@@ -65,19 +72,8 @@ function filesUntilOption(value: string | undefined, job: RunnableJob): Date | u
   if (value === undefined) return undefined;
   if (job !== 'fetch' && job !== 'nightly')
     throw new UsageError(`--files-until limits what fetch takes: run nightly or fetch with it, not ${job}`);
-  const m = /^(\d{4}-\d{2}-\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,3})?)?(Z|[+-]\d{2}(?::?\d{2})?)$/.exec(
-    value,
-  );
-  // An offset of hours alone (+03) is ISO 8601 but not what Date reads.
-  const at = new Date(m ? (m[5]!.length === 3 ? `${value}:00` : value) : Number.NaN);
-  if (
-    !m ||
-    !isIsoDate(m[1]!) ||
-    Number(m[2]) > 23 ||
-    Number(m[3]) > 59 ||
-    Number(m[4] ?? 0) > 59 ||
-    Number.isNaN(at.getTime())
-  )
+  const at = parseIsoInstant(value);
+  if (at === undefined)
     throw new UsageError(
       `--files-until expects an ISO 8601 time with its offset (2026-06-05T02:30:00Z), got ${JSON.stringify(value)}`,
     );
