@@ -8,6 +8,21 @@ import { openDb } from '../db/connection.js';
 import { loadConfig, type LoadedConfig } from '../config/load.js';
 import { checkLogLevel, createLogger, type Logger } from '../lib/log.js';
 import { UsageError } from '../lib/errors.js';
+import { parseIsoInstant } from '../lib/dates.js';
+
+/**
+ * An instant given on the command line or in the environment (`REDEYE_NOW`, `--received`,
+ * `--files-until`): ISO 8601 with its offset. A time without one is refused rather than read in the
+ * machine's local time, which is not the program's and would shift a replayed night by hours unseen.
+ */
+export function instantSetting(name: string, value: string): Date {
+  const at = parseIsoInstant(value);
+  if (at === undefined)
+    throw new UsageError(
+      `${name} expects an ISO 8601 time with its offset (2026-06-05T02:30:00Z), got ${JSON.stringify(value)}`,
+    );
+  return at;
+}
 
 export interface GlobalOptions {
   config?: string;
@@ -53,9 +68,7 @@ export class CommandContext {
   get now(): () => Date {
     const pinned = this.env.REDEYE_NOW;
     if (!pinned) return () => new Date();
-    const at = new Date(pinned);
-    if (Number.isNaN(at.getTime()))
-      throw new UsageError(`REDEYE_NOW is not an ISO 8601 instant: ${JSON.stringify(pinned)}`);
+    const at = instantSetting('REDEYE_NOW', pinned);
     return () => at;
   }
 

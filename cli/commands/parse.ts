@@ -10,7 +10,7 @@ import { simulate, SIMULATED_FEEDS, type Counts, type FileSummary } from '../../
 import { businessDateOption } from './run.js';
 import type { LoadedConfig } from '../../config/load.js';
 import { formatMinor } from '../../lib/money.js';
-import type { ActionRunner, CommandContext } from '../context.js';
+import { instantSetting, type ActionRunner, type CommandContext } from '../context.js';
 
 function feedName(feed: string): FeedName {
   if (!(FEED_NAMES as readonly string[]).includes(feed))
@@ -19,9 +19,7 @@ function feedName(feed: string): FeedName {
 }
 
 function inputsFor(files: string[], received: string | undefined, now: Date): ParseInput[] {
-  const at = received ? new Date(received) : undefined;
-  if (at && Number.isNaN(at.getTime()))
-    throw new UsageError(`--received expects an ISO 8601 time, got ${received}`);
+  const at = received === undefined ? undefined : instantSetting('--received', received);
   return files.map((path) => {
     let stat;
     try {

@@ -179,6 +179,29 @@ describe('redeye run and redeye schedule', () => {
       expect(r.log).toContain('flown: 1 file(s) came in after 2026-06-02T23:30:00.000Z');
     });
 
+    it('and --received are refused without an offset, which would read them in the machine’s time zone', async () => {
+      const coupon = join(dir, 'coupon.csv');
+      writeFileSync(coupon, 'not read: the time is refused first\n');
+      for (const wrong of ['2026-06-05T02:30', '2026-06-05 02:30:00', '2026-06-05', 'June 5, 2026 02:30']) {
+        const r = await redeye(['run', 'tiers', '--json'], { REDEYE_NOW: wrong });
+        expect([r.code, r.err]).toEqual([
+          2,
+          `error [USAGE]: REDEYE_NOW expects an ISO 8601 time with its offset (2026-06-05T02:30:00Z), got ${JSON.stringify(wrong)}`,
+        ]);
+        const s = await redeye(['simulate', 'flown', coupon, '--received', wrong], {
+          REDEYE_NOW: '2026-06-05T02:30:00Z',
+        });
+        expect([s.code, s.err]).toEqual([
+          2,
+          `error [USAGE]: --received expects an ISO 8601 time with its offset (2026-06-05T02:30:00Z), got ${JSON.stringify(wrong)}`,
+        ]);
+      }
+      // The same instant written with another offset replays the same night.
+      const moscow = await redeye(['run', 'tiers', '--json'], { REDEYE_NOW: '2026-06-05T05:30+03:00' });
+      expect(moscow.code, moscow.err).toBe(0);
+      expect(JSON.parse(moscow.out).businessDate).toBe('2026-06-04');
+    });
+
     it('is refused for the scheduler, which runs on the wall clock', async () => {
       const r = await redeye(['schedule'], { REDEYE_NOW: '2026-06-05T02:30:00Z' });
       expect(r.code).toBe(2);

@@ -1,16 +1,9 @@
 import type { Command } from 'commander';
-import {
-  addDays,
-  dateInZone,
-  endOfMonth,
-  isIsoDate,
-  parseIsoInstant,
-  type IsoDate,
-} from '../../lib/dates.js';
+import { addDays, dateInZone, endOfMonth, isIsoDate, type IsoDate } from '../../lib/dates.js';
 import { UsageError } from '../../lib/errors.js';
 import { isRunnable, JOB_NAMES, runJob, type RunnableJob, type RunSummary } from '../../jobs/runner.js';
 import type { JobContext } from '../../jobs/types.js';
-import type { ActionRunner, CommandContext } from '../context.js';
+import { instantSetting, type ActionRunner, type CommandContext } from '../context.js';
 import { table } from '../format.js';
 import { terminalProgress } from '../progress.js';
 import { Scheduler } from '../../jobs/schedule.js';
@@ -72,12 +65,7 @@ function filesUntilOption(value: string | undefined, job: RunnableJob): Date | u
   if (value === undefined) return undefined;
   if (job !== 'fetch' && job !== 'nightly')
     throw new UsageError(`--files-until limits what fetch takes: run nightly or fetch with it, not ${job}`);
-  const at = parseIsoInstant(value);
-  if (at === undefined)
-    throw new UsageError(
-      `--files-until expects an ISO 8601 time with its offset (2026-06-05T02:30:00Z), got ${JSON.stringify(value)}`,
-    );
-  return at;
+  return instantSetting('--files-until', value);
 }
 
 /**
