@@ -221,6 +221,11 @@ export async function* keysetRows<T extends { id: number | string }>(
   }
 }
 
+/** The rows of several sources one after the other, each read only when the one before is done. */
+export async function* concatRows<T>(...sources: AsyncIterable<T>[]): AsyncGenerator<T> {
+  for (const source of sources) yield* source;
+}
+
 // ------------------------------------------------------------------------------------------ names
 
 const SERVICE_LABELS: Record<string, string> = {

@@ -610,6 +610,108 @@ describe('daily report Files and Unanswered claims, as the jobs record them', ()
           .update({ status: 'ACCEPTED', points: 1500, answered_on: '2026-06-03' });
         const rerun = await dailyReport(t.db, config, DAY, join(dir, 'rerun'), clock);
         expect(readFileSync(rerun.workbookPath).equals(readFileSync(first.workbookPath))).toBe(true);
+
+        // The next night's sheet lists the file below its own files for what it posted from it, its
+        // records and rejects left to the night they came: every posting of a night is on its sheet.
+        const next = tableOf(
+          await dumpXlsx(
+            (
+              await dailyReport(
+                t.db,
+                config,
+                '2026-06-03',
+                join(dir, 'next'),
+                () => new Date('2026-06-04T02:45:00Z'),
+              )
+            ).workbookPath,
+          ),
+          'Files',
+        );
+        const earlier = next.rows.filter((r) => next.cell(r, 'File').value === 'REDBANK_20260602_0001.csv');
+        expect(earlier).toHaveLength(1);
+        expect(
+          ['Night', 'Verdict', 'Records', 'Posted', 'Rejected'].map((h) => next.cell(earlier[0]!, h).value),
+        ).toEqual(['2026-06-02T00:00:00', 'accepted', null, 1, null]);
+        expect(next.rows.at(-1)).toBe(earlier[0]);
+        const [fromFiles] = await sqlRows<{ n: unknown }>(
+          knex,
+          "SELECT COUNT(*) AS n FROM postings WHERE business_date = '2026-06-03' AND source_file_id IS NOT NULL",
+        );
+        expect(next.cell(next.totals!, 'Posted').cached).toBe(num(fromFiles?.n));
+      } finally {
+        await t.cleanup();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
+});
+
+describe('daily report Expiries', () => {
+  const skip = skipWithoutOpenpyxl();
+  it.skipIf(skip)(
+    'totals the expiries by account once, however many earning months an account’s points came from',
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'redeye-daily-expiries-'));
+      const t = await createTestDatabase('sqlite');
+      try {
+        const config = scenarioConfig(dir);
+        const scenario = await buildScenario(t.db, config, {
+          from: '2026-04-20',
+          to: '2026-05-31',
+          members: 10,
+          perDay: 4,
+        });
+        const knex = t.db.knex;
+        const lots = await sqlRows<{ id: unknown; code: string; earned: string; remaining: unknown }>(
+          knex,
+          `SELECT l.id AS id, a.code AS code, substr(l.earned_on, 1, 7) AS earned, l.remaining AS remaining
+             FROM lots l JOIN accounts a ON a.id = l.account_id
+            WHERE a.kind = 'MEMBER_POINTS' AND l.remaining > 0 ORDER BY l.id`,
+        );
+        // One account's lots of April and of May, and one lot of May of another account.
+        const both = lots.find(
+          (l) => l.earned === '2026-04' && lots.some((m) => m.code === l.code && m.earned === '2026-05'),
+        )!;
+        const due = [
+          both,
+          lots.find((l) => l.code === both.code && l.earned === '2026-05')!,
+          lots.find((l) => l.code !== both.code && l.earned === '2026-05')!,
+        ];
+        await scenario.ledger.post(
+          due.map((lot) => ({
+            key: `TEST:EXPIRY:${num(lot.id)}`,
+            kind: 'EXPIRY' as const,
+            businessDate: DAY,
+            channel: 'EXPIRY',
+            entries: [
+              { account: lot.code, amount: -num(lot.remaining), lotId: num(lot.id) },
+              { account: Accounts.expiry, amount: num(lot.remaining) },
+            ],
+          })),
+        );
+        const dump = await dumpXlsx(
+          (await dailyReport(t.db, config, DAY, join(dir, 'out'), clock)).workbookPath,
+        );
+        const expiries = tableOf(dump, 'Expiries');
+        expect(
+          expiries.rows.map((r) => [expiries.cell(r, 'Earned in').value, expiries.cell(r, 'Accounts').value]),
+        ).toEqual([
+          ['2026-04', 1],
+          ['2026-05', 2],
+        ]);
+        // The rows count the account twice: no sum of them stands as the total, the note says how many.
+        expect(expiries.cell(expiries.totals!, 'Accounts').value).toBeNull();
+        expect(expiries.cell(expiries.totals!, 'Points expired').cached).toBe(
+          due.reduce((sum, l) => sum + num(l.remaining), 0),
+        );
+        expect(
+          dump.sheets
+            .find((s) => s.name === 'Expiries')!
+            .rows.flat()
+            .map((c) => c.value),
+        ).toContain(
+          '2 accounts in all; an account whose points of several months expired counts in each of their rows.',
+        );
       } finally {
         await t.cleanup();
         rmSync(dir, { recursive: true, force: true });

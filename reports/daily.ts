@@ -19,6 +19,7 @@ import {
   change,
   channelLabel,
   chartCell,
+  concatRows,
   dateTextSql,
   defaultOutDir,
   keysetRows,
@@ -580,22 +581,30 @@ export async function dailyReport(
           : [],
       });
 
-      const expiredTotal = expired.reduce((s, e) => s + e.points, 0);
+      const expiredTotal = expired.months.reduce((s, e) => s + e.points, 0);
       await book.addSheet({
         name: 'Expiries',
         title: 'Points expired, by the month they were earned',
+        notes:
+          expired.months.length > 1
+            ? [
+                `${expired.accounts.toLocaleString('en-US')} accounts in all; an account whose points of ` +
+                  'several months expired counts in each of their rows.',
+              ]
+            : [],
         table: {
           columns: [
             { header: 'Earned in', type: 'text', value: 'earned' },
-            { header: 'Accounts', type: 'integer', value: 'accounts' },
+            // A sum of the rows would count an account once per month: the note gives the accounts.
+            { header: 'Accounts', type: 'integer', value: 'accounts', total: false },
             { header: 'Points expired', type: 'points', value: 'points' },
             {
               header: 'Share',
               type: 'percent',
-              value: (e: (typeof expired)[number]) => share(e.points, expiredTotal),
+              value: (e: (typeof expired.months)[number]) => share(e.points, expiredTotal),
             },
           ],
-          rows: expired,
+          rows: expired.months,
           totals: true,
         },
       });
@@ -712,6 +721,7 @@ export async function dailyReport(
         reason: string | null;
         counts: string | null;
         delivered_at: string | Date | null;
+        night: string | null;
       }
       // As the report's instant knew it: a file delivered after it (by this night's deliver step, which
       // runs after the report) shows as written, so a rerun of the night writes the same workbook.
@@ -722,7 +732,8 @@ export async function dailyReport(
           : f.verdict;
       // What each file posted, from the ledger: the postings made from its records (credits,
       // redemptions, reversals) dated the business date. A file of the night posts nothing before it
-      // came, and what later nights post from it (a flight its coupon completes) is not this night's.
+      // came; what a later night posts from it (a flight its coupon completes, an FTL message its last
+      // part releases) is that night's, and its sheet lists the file among the earlier files.
       const postedByFile = new Map(
         (
           await sqlRows<{ file_id: unknown; n: unknown }>(
@@ -757,12 +768,29 @@ export async function dailyReport(
           )
         ).map((r) => [num(r.file_id), num(r.n)]),
       );
+      const ofTheNight = (f: FileRow) => f.night === businessDate;
+      const fileRows = () =>
+        knex('files')
+          .orderBy('id')
+          .select(
+            'id',
+            'direction',
+            'feed',
+            'name',
+            'partner_code',
+            'verdict',
+            'reason',
+            'counts',
+            'delivered_at',
+            knex.raw(`${dateTextSql(db, 'business_date')} AS night`),
+          );
       await book.addSheet({
         name: 'Files',
         title: 'Files of the night',
         notes: [
           'Posted: ledger postings made tonight from the file’s records. A flight is posted from the first file that named it.',
           'Rejected: lines the reader could not take, and records the program rules refused.',
+          'Below the night’s files, files of earlier nights that tonight posted from (a flight a coupon completed, a message its last part released): their records and rejects count on their own night.',
         ],
         table: {
           columns: [
@@ -773,13 +801,14 @@ export async function dailyReport(
             },
             { header: 'Feed', type: 'text', value: 'feed' },
             { header: 'File', type: 'text', value: 'name' },
+            { header: 'Night', type: 'date', value: 'night' },
             { header: 'Partner', type: 'text', value: 'partner_code' },
             { header: 'Verdict', type: 'text', value: verdictAsOf },
             { header: 'Reason', type: 'text', value: 'reason' },
             {
               header: 'Records',
               type: 'integer',
-              value: (f: FileRow) => countOf(parseCounts(f.counts), 'records'),
+              value: (f: FileRow) => (ofTheNight(f) ? countOf(parseCounts(f.counts), 'records') : null),
             },
             {
               header: 'Posted',
@@ -791,26 +820,27 @@ export async function dailyReport(
               header: 'Rejected',
               type: 'integer',
               // Received files only: a file we sent rejects nothing.
-              value: (f: FileRow) => (f.direction === 'in' ? (refusedByFile.get(Number(f.id)) ?? 0) : null),
+              value: (f: FileRow) =>
+                f.direction === 'in' && ofTheNight(f) ? (refusedByFile.get(Number(f.id)) ?? 0) : null,
             },
           ],
-          rows: keysetRows<FileRow>((after, size) =>
-            knex('files')
-              .where('business_date', businessDate)
-              .andWhere('id', '>', after)
-              .orderBy('id')
-              .limit(size)
-              .select(
-                'id',
-                'direction',
-                'feed',
-                'name',
-                'partner_code',
-                'verdict',
-                'reason',
-                'counts',
-                'delivered_at',
-              ),
+          rows: concatRows(
+            keysetRows<FileRow>((after, size) =>
+              fileRows().where('business_date', businessDate).andWhere('id', '>', after).limit(size),
+            ),
+            keysetRows<FileRow>((after, size) =>
+              fileRows()
+                .whereIn(
+                  'id',
+                  knex('postings')
+                    .where('business_date', businessDate)
+                    .whereNotNull('source_file_id')
+                    .select('source_file_id'),
+                )
+                .andWhere('business_date', '<', businessDate)
+                .andWhere('id', '>', after)
+                .limit(size),
+            ),
           ),
           totals: true,
         },

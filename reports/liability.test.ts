@@ -89,6 +89,22 @@ for (const engine of availableEngines()) {
       expect(rf.issued - rf.redeemed - rf.expired + rf.adjustments).toBe(rf.closing - rf.opening);
     });
 
+    it('gives a balance at every calendar month end, months without a movement carrying it on', async () => {
+      // Nothing is posted after 2 June: July and August are quiet, and still months of the trend.
+      const rf = await liabilityRollForward(t.db, config(), '2026-09-01', '2026-09-30');
+      const june = await entriesSum('2026-06-30');
+      expect(rf.monthEnds).toEqual([
+        { month: '2026-03', points: await entriesSum('2026-03-31') },
+        { month: '2026-04', points: await entriesSum('2026-04-30') },
+        { month: '2026-05', points: await entriesSum('2026-05-31') },
+        { month: '2026-06', points: june },
+        { month: '2026-07', points: june },
+        { month: '2026-08', points: june },
+        { month: '2026-09', points: june },
+      ]);
+      expect([rf.opening, rf.closing]).toEqual([june, june]);
+    });
+
     it('values the closing balance at the value per point, and the lines add up to it', async () => {
       const c = config();
       const rf = await liabilityRollForward(t.db, c, '2026-05-01', '2026-05-31');

@@ -10,7 +10,7 @@
  */
 import type { LoadedConfig } from '../config/load.js';
 import type { Db } from '../db/connection.js';
-import { monthOf, type IsoDate } from '../lib/dates.js';
+import { addMonths, monthOf, type IsoDate } from '../lib/dates.js';
 import { RedeyeError } from '../lib/errors.js';
 import {
   channelLabel,
@@ -77,10 +77,19 @@ export async function liabilityRollForward(
   let running = 0;
   let opening = 0;
   const monthEnds: Array<{ month: string; points: number }> = [];
-  for (const m of byMonth) {
-    if (m.month < monthOf(from)) opening += m.points;
-    running += m.points;
-    monthEnds.push({ month: m.month, points: running });
+  // Every calendar month from the first movement on, a quiet one carrying the balance before it: a
+  // trend drawn only through months that moved would put two years apart side by side.
+  const moves = new Map(byMonth.map((m) => [m.month, m.points]));
+  const first = byMonth[0]?.month;
+  for (
+    let month = first;
+    month !== undefined && month <= monthOf(to);
+    month = monthOf(addMonths(`${month}-01`, 1))
+  ) {
+    const points = moves.get(month) ?? 0;
+    if (month < monthOf(from)) opening += points;
+    running += points;
+    monthEnds.push({ month, points: running });
   }
   const closing = running;
   const moved = known.movements ?? (await liabilityMovements(db, from, to));

@@ -179,24 +179,37 @@ export async function outstandingLots(db: Db, asOf: IsoDate): Promise<Outstandin
 }
 
 /** Points taken by expiry postings (net of their reversals) between two dates, by earning month of the lots. */
-export async function expiredByEarnMonth(
-  db: Db,
-  from: IsoDate,
-  to: IsoDate,
-): Promise<Array<{ earned: string; points: number; accounts: number }>> {
+export interface ExpiredByEarnMonth {
+  /** Per earning month: the points expired and the accounts they expired from. */
+  months: Array<{ earned: string; points: number; accounts: number }>;
+  /** The accounts points expired from, each once: the months' counts add up to more when an account's
+   * lots of several months expired (a caught-up night, or an inactivity expiry that takes them all). */
+  accounts: number;
+}
+
+export async function expiredByEarnMonth(db: Db, from: IsoDate, to: IsoDate): Promise<ExpiredByEarnMonth> {
+  const expiryMovements = `FROM postings p
+       LEFT JOIN postings o ON o.id = p.reversal_of
+       JOIN lot_movements lm ON lm.posting_id = p.id
+       JOIN lots l ON l.id = lm.lot_id
+      WHERE p.business_date >= ? AND p.business_date <= ? AND COALESCE(o.kind, p.kind) = 'EXPIRY'`;
   const rows = await sqlRows<{ earned: string; points: unknown; accounts: unknown }>(
     db.knex,
     `SELECT ${monthSql(db, 'l.earned_on')} AS earned, -SUM(lm.amount) AS points,
             COUNT(DISTINCT l.account_id) AS accounts
-       FROM postings p
-       LEFT JOIN postings o ON o.id = p.reversal_of
-       JOIN lot_movements lm ON lm.posting_id = p.id
-       JOIN lots l ON l.id = lm.lot_id
-      WHERE p.business_date >= ? AND p.business_date <= ? AND COALESCE(o.kind, p.kind) = 'EXPIRY'
+       ${expiryMovements}
       GROUP BY 1 ORDER BY 1`,
     [from, to],
   );
-  return rows.map((r) => ({ earned: r.earned, points: num(r.points), accounts: num(r.accounts) }));
+  const [all] = await sqlRows<{ accounts: unknown }>(
+    db.knex,
+    `SELECT COUNT(DISTINCT l.account_id) AS accounts ${expiryMovements}`,
+    [from, to],
+  );
+  return {
+    months: rows.map((r) => ({ earned: r.earned, points: num(r.points), accounts: num(r.accounts) })),
+    accounts: num(all?.accounts),
+  };
 }
 
 export interface PartnerCredit {
