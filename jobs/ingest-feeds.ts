@@ -503,6 +503,12 @@ export function partnerHandler(
       if ('refusal' in of) return of.refusal;
       partnerCode = of.partnerCode;
     },
+    // The name is what fetch matched and begin() checked against the configuration: a file refused for
+    // its header is still answered to the partner whose server it came from, under the name's sequence.
+    identity(file) {
+      if (partnerCode === '') return {};
+      return { partnerCode, sequence: parsePartnerFileName(file.name)?.sequence ?? null };
+    },
     async records(trx, file, batch) {
       return storeUnique(
         trx,

@@ -45,8 +45,20 @@ export interface FeedHandler<T> {
     verdict: VerdictEvent,
   ): Promise<FileRefusal | { rejects: RejectRow[] } | void>;
   parseOptions?(file: FileRow): ParseOptions;
+  /**
+   * Whom the file is from and its sequence, as the registry records them and its response is addressed,
+   * taken from what `begin` checked rather than from the file's own header: a refused header is unchecked
+   * by definition, and answering the partner it names would send one partner's rejection to another.
+   * Feeds without it keep what their parser read in the header.
+   */
+  identity?(file: FileRow): FileIdentity;
   /** Counts the handler keeps (activities inserted, merged, duplicates…), read after the file. */
   counts?(): Record<string, number>;
+}
+
+export interface FileIdentity {
+  partnerCode?: string | null;
+  sequence?: number | null;
 }
 
 export interface FileOutcome {
@@ -183,7 +195,7 @@ export async function ingestFile<T>(
           reason: verdictEvent.verdict === 'held' ? (verdictEvent.reason ?? 'HELD') : null,
           message: verdictEvent.message ?? null,
           counts: { lines: verdictEvent.account.lines, records, rejects: rejectCount, ...handler.counts?.() },
-          ...partnerFacts(verdictEvent),
+          ...identityOf(handler, file, verdictEvent),
         },
         ctx.now().toISOString(),
       );
@@ -199,7 +211,7 @@ export async function ingestFile<T>(
         reason: error.refusal.reason,
         message: error.refusal.message,
         counts: { lines: verdictEvent?.account.lines ?? 0, records: 0, rejects: 0 },
-        ...(verdictEvent ? partnerFacts(verdictEvent) : {}),
+        ...identityOf(handler, file, verdictEvent),
       },
       ctx.now().toISOString(),
     );
@@ -217,8 +229,13 @@ export async function ingestFile<T>(
   };
 }
 
+function identityOf<T>(handler: FeedHandler<T>, file: FileRow, v: VerdictEvent | undefined): FileIdentity {
+  if (handler.identity) return handler.identity(file);
+  return v ? headerFacts(v) : {};
+}
+
 /** Partner code and file sequence from a verdict's meta, when the feed has them. */
-function partnerFacts(v: VerdictEvent): { partnerCode?: string | null; sequence?: number | null } {
+function headerFacts(v: VerdictEvent): FileIdentity {
   const m = v.meta as
     { partnerCode?: unknown; fileSequence?: unknown; sequence?: unknown; sender?: unknown } | undefined;
   if (!m) return {};

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { copyFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { availableEngines } from '../test/harness/db.js';
 import { useWorld } from '../test/harness/context.js';
@@ -64,6 +64,64 @@ for (const engine of availableEngines()) {
       expect(byFeed).toEqual({ ftl: 3, flown: 2 });
       expect(counts['ftl.activities']).toBe(byFeed.ftl);
       expect(counts['flown.activities']).toBe(byFeed.flown);
+    });
+  });
+}
+
+for (const engine of availableEngines()) {
+  describe(`a partner file refused for its header (${engine})`, () => {
+    const world = useWorld(engine);
+
+    it('is registered and answered under the partner and sequence of its name, not those of its H record', async () => {
+      const w = world();
+      // REDBANK's file whose H record names DRIVE: the header is refused, and DRIVE never sent anything.
+      writeFileSync(
+        join(w.dir, 'inbox', 'partner', 'REDBANK_20261101_00670.csv'),
+        [
+          'H,DRIVE,1,2026-11-01T05:30:00+03:00',
+          'D,RBX0100,6221012195,NIKITINA,O,2026-10-31,CARD_SPEND,MCC5812,10.00,USD,,',
+          'T,1,0,10.00',
+          '',
+        ].join('\n'),
+      );
+      const ctx = w.ctx('2026-11-01');
+      expect((await runJob(ctx, 'fetch')).status).toBe('succeeded');
+      expect((await runJob(ctx, 'ingest')).status).toBe('succeeded');
+      expect(
+        await w.t.db
+          .knex('files')
+          .where({ direction: 'in', name: 'REDBANK_20261101_00670.csv' })
+          .first('verdict', 'reason', 'partner_code', 'sequence'),
+      ).toMatchObject({ verdict: 'rejected', reason: 'BAD_HEADER', partner_code: 'REDBANK' });
+      expect(
+        Number(
+          (
+            await w.t.db
+              .knex('files')
+              .where({ direction: 'in', name: 'REDBANK_20261101_00670.csv' })
+              .first('sequence')
+          )?.sequence,
+        ),
+      ).toBe(670);
+
+      expect((await runJob(ctx, 'export')).status).toBe('succeeded');
+      const answers = (await w.t.db
+        .knex('files')
+        .where({ direction: 'out', feed: 'partner-response' })
+        .select('name', 'partner_code', 'local_path')) as Array<{
+        name: string;
+        partner_code: string;
+        local_path: string;
+      }>;
+      expect(answers.map((a) => [a.name, a.partner_code])).toEqual([
+        ['REDBANK_20261101_00670.resp.csv', 'REDBANK'],
+      ]);
+      const header = readFileSync(answers[0]!.local_path, 'utf8').split(/\r?\n/)[0]!;
+      expect(header).toMatch(/^H,REDBANK,670,/);
+      expect(header).toMatch(/,BAD_HEADER$/);
+      // DRIVE's response sequence is untouched.
+      const scopes = (await w.t.db.knex('sequences').select('scope')).map((r) => String(r.scope));
+      expect(scopes.filter((s) => s.includes('DRIVE'))).toEqual([]);
     });
   });
 }
