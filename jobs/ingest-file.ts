@@ -129,6 +129,7 @@ export async function ingestFile<T>(
     encoding: feedConfig?.encoding,
     delimiter: feedConfig?.delimiter,
     maxBytes: feedConfig?.maxBytes,
+    memberNumber: ctx.config.program.memberNumber,
     ...handler.parseOptions?.(file),
   };
   const parser = getParser(handler.feed);

@@ -125,3 +125,36 @@ for (const engine of availableEngines()) {
     });
   });
 }
+
+for (const engine of availableEngines()) {
+  describe(`the members feed and the program's member-number rule (${engine})`, () => {
+    const world = useWorld(engine);
+
+    it('enrols no number that fails the check digit or the pattern, and says which line and why', async () => {
+      const w = world();
+      writeFileSync(
+        join(w.dir, 'inbox', 'members', 'members_20261101.csv'),
+        [
+          'member_number,status,enrolment_date,enrolment_channel,surname,given_name,updated_at',
+          '1000000016,ACTIVE,2026-10-01,WEB,IVANOV,IVAN,2026-10-01T10:00:00Z',
+          '1234567890,ACTIVE,2026-10-01,WEB,NIKITINA,OLGA,2026-10-01T10:00:00Z',
+          'ABC123,ACTIVE,2026-10-01,WEB,PETROVA,ANNA,2026-10-01T10:00:00Z',
+          '',
+        ].join('\n'),
+      );
+      const ctx = w.ctx('2026-11-01');
+      expect((await runJob(ctx, 'fetch')).status).toBe('succeeded');
+      expect((await runJob(ctx, 'ingest')).status).toBe('succeeded');
+      const enrolled = (await w.t.db.knex('members').select('number')).map((r) => String(r.number));
+      expect(enrolled).toEqual(['1000000016']);
+      const rejects = await w.t.db
+        .knex('rejects')
+        .orderBy('line')
+        .select('line', 'field', 'reason', 'member_number');
+      expect(rejects.map((r) => [Number(r.line), r.field, r.reason])).toEqual([
+        [3, 'member_number', 'CHECK_DIGIT'],
+        [4, 'member_number', 'BAD_MEMBER_NUMBER'],
+      ]);
+    });
+  });
+}

@@ -674,6 +674,7 @@ export async function* simulate(
     ...options,
     ownPrograms: [program.code],
     timeZone: config.program.timeZone,
+    memberNumber: config.program.memberNumber,
   } as ParseOptions;
   const archive = new SimulatedArchive(knex);
   const items: Item[] = [];

@@ -18,7 +18,9 @@
  * | BAD_TICKET         | flown, retro-claims    | not 13 digits (a `-` after the 3-digit prefix is tolerated)      |
  * | BAD_COUPON         | flown, retro-claims    | coupon number not 1–4                                            |
  * | BAD_POINTS         | redemptions            | points not a positive integer                                    |
- * | BAD_MEMBER_NUMBER  | header-row feeds       | member number not 1–24 letters/digits (check digit: rules layer) |
+ * | BAD_MEMBER_NUMBER  | header-row feeds       | member number not 1–24 letters/digits (check digit: rules layer);|
+ * |                    |                        | members: not of the program's pattern (program.memberNumber)     |
+ * | CHECK_DIGIT        | members                | member number fails the program's check digit                    |
  * | BAD_STATUS         | flown, redemptions, members | status not one of the documented values                     |
  * | BAD_ENUM           | flown, redemptions, members | cabin, passenger type, service type, channel, group type…   |
  * | BAD_FORMAT         | header-row feeds       | a code or text field not in its expected shape (airport, …)      |
@@ -50,6 +52,7 @@ import { isUtf8 } from 'node:buffer';
 import { Parser as CsvParser, type CsvError, type Options as CsvOptions } from 'csv-parse';
 import iconv from 'iconv-lite';
 import { RedeyeError } from '../lib/errors.js';
+import { validateMemberNumber, type MemberNumberRule } from '../rules/check-digit.js';
 import {
   clipText,
   checkEncoding,
@@ -1029,6 +1032,27 @@ export class FieldReader {
     return this.match(c, MEMBER_NUMBER_RE, MEMBER_NUMBER_EXPECTED, 'BAD_MEMBER_NUMBER');
   }
 
+  /**
+   * A number of this program (`rule`: its pattern and check digit) where a feed creates the member: a
+   * number refused here would otherwise be enrolled, and then refused CHECK_DIGIT on every activity.
+   */
+  programMember(c: number, rule: MemberNumberRule): string {
+    const v = this.member(c);
+    if (!MEMBER_NUMBER_RE.test(v)) return v;
+    const check = validateMemberNumber(v, rule);
+    if (check.valid) return v;
+    if (check.reason === 'CHECK_DIGIT')
+      this.fail(c, 'CHECK_DIGIT', `a member number whose ${rule.checkDigit} check digit holds`, v);
+    else
+      this.fail(
+        c,
+        'BAD_MEMBER_NUMBER',
+        `a member number of this program${rule.pattern === undefined ? '' : ` (${rule.pattern})`}${rule.checkDigit === 'none' ? '' : ` with a ${rule.checkDigit} check digit`}`,
+        v,
+      );
+    return v;
+  }
+
   optMember(c: number): string | null {
     return this.optMatch(c, MEMBER_NUMBER_RE, MEMBER_NUMBER_EXPECTED, 'BAD_MEMBER_NUMBER');
   }
@@ -1255,7 +1279,7 @@ export abstract class HeaderedCsvHandler<T> implements CsvRowHandler<T> {
  */
 export function csvFeedParser<T>(
   feed: FeedName,
-  handlerFor: (file: string) => CsvRowHandler<T>,
+  handlerFor: (file: string, options: ParseOptions) => CsvRowHandler<T>,
   candidates: readonly string[] = [',', ';'],
 ): FeedParser<T> {
   return {
@@ -1267,7 +1291,7 @@ export function csvFeedParser<T>(
           feed,
           input,
           { delimiter, candidates, encoding: options.encoding },
-          handlerFor(input.name),
+          handlerFor(input.name, options),
         ),
       );
     },

@@ -9,6 +9,7 @@ import {
   type MarketingConsent,
   type MemberRecord,
 } from './members.js';
+import { validateMemberNumber, withCheckDigit, type MemberNumberRule } from '../rules/check-digit.js';
 
 const read = (name: string) => collect(membersParser, [fixtureInput(`members/${name}`)]);
 
@@ -136,6 +137,71 @@ describe('members parser on fixtures', () => {
       'merged_into: expected no merged_into unless status is MERGED (status is ACTIVE), found "0099"',
     );
     expect(rejects[10]?.message).toContain('with a time zone');
+  });
+});
+
+describe("the program's member-number rule", () => {
+  const PROGRAM: MemberNumberRule = { pattern: '^[0-9]{10}$', checkDigit: 'luhn' };
+  const file = (...numbers: string[]) =>
+    [
+      'member_number,status,enrolment_date,enrolment_channel,surname,given_name,updated_at',
+      ...numbers.map((n) => `${n},ACTIVE,2026-10-01,WEB,NIKITINA,OLGA,2026-10-01T10:00:00Z`),
+      '',
+    ].join('\n');
+
+  it('refuses a number that fails the check digit or the pattern, with its line and field', async () => {
+    const { records, rejects } = await collect(
+      membersParser,
+      [bytesInput('m.csv', file('1000000016', '1234567890', 'ABC123', '123456789012345'))],
+      { memberNumber: PROGRAM },
+    );
+    expect(records.map((r) => r.record.memberNumber)).toEqual(['1000000016']);
+    expect(rejects.map((r) => `${r.line} ${r.field} ${r.reason}`)).toEqual([
+      '3 member_number CHECK_DIGIT',
+      '4 member_number BAD_MEMBER_NUMBER',
+      '5 member_number BAD_MEMBER_NUMBER',
+    ]);
+    expect(rejects[0]?.message).toBe(
+      'member_number: expected a member number whose luhn check digit holds, found "1234567890"',
+    );
+  });
+
+  it('is not applied without a rule (a file read with no configuration)', async () => {
+    const { records } = await collect(membersParser, [bytesInput('m.csv', file('1234567890', 'ABC123'))]);
+    expect(records.map((r) => r.record.memberNumber)).toEqual(['1234567890', 'ABC123']);
+  });
+
+  it('reads a number exactly when the rule takes it, else refuses it on member_number', async () => {
+    const rule = fc.constantFrom<MemberNumberRule>(
+      PROGRAM,
+      { pattern: '^[0-9]{8,12}$', checkDigit: 'mod7' },
+      { pattern: '^[0-9A-Z]{6}$', checkDigit: 'none' },
+    );
+    const number = fc.oneof(
+      fc.stringMatching(/^[0-9]{9}$/).map((base) => withCheckDigit(base, PROGRAM)),
+      fc.stringMatching(/^[0-9]{1,15}$/),
+      fc.stringMatching(/^[0-9A-Z]{1,24}$/),
+    );
+    await fc.assert(
+      fc.asyncProperty(rule, fc.array(number, { minLength: 1, maxLength: 6 }), async (r, numbers) => {
+        const { records, rejects } = await collect(membersParser, [bytesInput('m.csv', file(...numbers))], {
+          memberNumber: r,
+        });
+        const valid = numbers.map((n) => validateMemberNumber(n, r));
+        expect(records.map((e) => e.line)).toEqual(
+          numbers.flatMap((_, i) => (valid[i]!.valid ? [i + 2] : [])),
+        );
+        expect(rejects.map((e) => [e.line, e.field, e.reason])).toEqual(
+          numbers.flatMap((_, i) => {
+            const v = valid[i]!;
+            return v.valid
+              ? []
+              : [[i + 2, 'member_number', v.reason === 'CHECK_DIGIT' ? 'CHECK_DIGIT' : 'BAD_MEMBER_NUMBER']];
+          }),
+        );
+      }),
+      { numRuns: 200 },
+    );
   });
 });
 

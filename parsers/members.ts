@@ -36,6 +36,7 @@ import {
   type SourceLine,
 } from './csv-common.js';
 import type { FeedParser } from './types.js';
+import type { MemberNumberRule } from '../rules/check-digit.js';
 
 export type MemberStatus = 'ACTIVE' | 'INCOMPLETE' | 'SUSPENDED' | 'CLOSED' | 'MERGED';
 export type EnrolmentChannel = 'WEB' | 'APP' | 'AIRPORT' | 'CALLCENTER' | 'PARTNER';
@@ -163,12 +164,15 @@ const CONSENT_EXPECTED =
   'Y, N, or per mailing type like EXPIRY:Y;STATEMENT:N (optionally after a default Y or N)';
 
 class MembersHandler extends HeaderedCsvHandler<MemberRecord> {
-  constructor(file: string) {
+  constructor(
+    file: string,
+    private readonly rule: MemberNumberRule | undefined,
+  ) {
     super(file, MEMBER_COLUMNS);
   }
 
   protected build(r: FieldReader, line: number): MemberRecord {
-    const memberNumber = r.member(MEMBER);
+    const memberNumber = this.rule === undefined ? r.member(MEMBER) : r.programMember(MEMBER, this.rule);
     const status = r.oneOf(STATUS, STATUSES, 'BAD_STATUS');
     const mergedInto = r.optMember(MERGED_INTO);
     if (status === 'MERGED' && mergedInto === null) {
@@ -245,5 +249,5 @@ class MembersHandler extends HeaderedCsvHandler<MemberRecord> {
 
 export const membersParser: FeedParser<MemberRecord> = csvFeedParser(
   'members',
-  (file) => new MembersHandler(file),
+  (file, options) => new MembersHandler(file, options.memberNumber),
 );

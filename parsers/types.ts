@@ -3,6 +3,7 @@
  * for, and a verdict per file. Parsers never throw on bad data; they reject it with a reason code.
  * They throw only for faults outside the data (the stream failing), as a RedeyeError.
  */
+import type { MemberNumberRule } from '../rules/check-digit.js';
 import type { Readable } from 'node:stream';
 import iconv from 'iconv-lite';
 import { UsageError } from '../lib/errors.js';
@@ -116,6 +117,11 @@ export interface ParseOptions {
   delimiter?: string;
   /** XML feeds: documents over this many bytes are refused before parsing. */
   maxBytes?: number;
+  /**
+   * The program's member-number rule (`program.memberNumber`). The members feed enrols by it: a number
+   * that breaks it could never earn, every later activity of it being refused CHECK_DIGIT.
+   */
+  memberNumber?: MemberNumberRule;
 }
 
 export interface FeedParser<T> {

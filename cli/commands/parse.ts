@@ -56,6 +56,7 @@ function optionsFor(
       encoding: f?.encoding,
       delimiter: f?.delimiter,
       maxBytes: f?.maxBytes,
+      memberNumber: cfg.program.memberNumber,
       ownPrograms: [cfg.program.code],
       timeZone: cfg.program.timeZone,
     };
