@@ -220,7 +220,11 @@ export async function mergeFlightDrafts(archive: FlightArchive, drafts: Activity
           };
         } else {
           // A correction: accrue reverses what was posted (or declines what was not yet).
-          change(known, { couponStatus: d.couponStatus, needsAccrual: known.memberNumber !== null });
+          change(known, {
+            couponStatus: d.couponStatus,
+            needsAccrual: known.memberNumber !== null,
+            detail: { ...(known.detail ?? {}), correctedBy: { fileId: d.sourceFileId, line: d.sourceLine } },
+          });
           outcomes[i] = { kind: 'corrected', row: known };
           const flight = known.detail?.flightActivity ?? known.activityKey;
           if (d.couponStatus !== 'F' && !recheck.has(flight)) recheck.set(flight, i);

@@ -286,6 +286,8 @@ function decideFlight(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
     const posted = [row.postingKey, row.statusPostingKey].filter((k): k is string => k !== null);
     // Corrected again (refunded, then exchanged): what an earlier night took back stays taken back.
     const open = posted.filter((k) => !ctx.reversed(k));
+    // The record read is the correction, not the coupon first credited: the reversal is that file's.
+    const source = row.detail?.correctedBy?.fileId ?? row.sourceFileId;
     if (posted.length > 0 && open.length === 0)
       return { postings, related: [], update: done({ status: 'REVERSED', reason: 'NOT_FLOWN' }) };
     // Miles the member has spent since cannot come back: what the account (or the survivor or pool a
@@ -297,6 +299,7 @@ function decideFlight(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
           key: reversalKey(key),
           reverses: key,
           businessDate: ctx.businessDate,
+          sourceFileId: source ?? undefined,
           sourceRef: row.activityKey,
           shortfallTo: Accounts.unrecovered,
         },

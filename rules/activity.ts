@@ -96,6 +96,11 @@ export interface ActivityDetail {
   duplicateOf?: string;
   /** On a flight activity: the keys of the coupons on other tickets kept for the same flight. */
   otherCoupons?: string[];
+  /**
+   * The record that last changed the coupon's status (a refund, void or exchange read after the coupon):
+   * the activity keeps the file that first brought it, and its reversal is sourced here instead.
+   */
+  correctedBy?: { fileId: number | null; line: number | null };
   /** Another program's card presented on our flight (exported in alliance claims). */
   partnerCard?: { program: string; number: string };
   fareBasis?: string | null;

@@ -192,6 +192,14 @@ export function registerFiles(program: Command, run: ActionRunner): void {
           )
           .orderBy('status')
           .orderByRaw("coalesce(reason, '')");
+        // A record may post for an activity another file brought (a refund reverses a coupon credited
+        // the night before): counted from the ledger, so such a record is not missing from its file.
+        const postings = await knex('postings')
+          .where({ source_file_id: id })
+          .groupBy('kind')
+          .select('kind')
+          .count({ n: '*' })
+          .orderBy('kind');
         const rejects = await knex('rejects')
           .where({ file_id: id })
           .groupBy('reason')
@@ -256,7 +264,7 @@ export function registerFiles(program: Command, run: ActionRunner): void {
           .map(({ id: _id, ...r }) => r);
         const more = total - firstRejects.length;
         if (opts.json) {
-          ctx.output.out(JSON.stringify({ file, outcomes, rejects, firstRejects, more }));
+          ctx.output.out(JSON.stringify({ file, outcomes, postings, rejects, firstRejects, more }));
           return;
         }
         ctx.output.out(
@@ -292,6 +300,15 @@ export function registerFiles(program: Command, run: ActionRunner): void {
                 Number(o.n),
                 Number(o.points ?? 0),
               ]),
+            ),
+          );
+        }
+        if (postings.length > 0) {
+          ctx.output.out('\npostings made from its records');
+          ctx.output.out(
+            table(
+              ['kind', 'postings'],
+              postings.map((p: Record<string, unknown>) => [String(p.kind), Number(p.n)]),
             ),
           );
         }

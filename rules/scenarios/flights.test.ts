@@ -315,6 +315,22 @@ for (const engine of availableEngines()) {
       });
     });
 
+    it('the reversals of a refund carry the file that brought the refund, not the one credited', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      const flown = w.dropCoupons([coupon()]);
+      await w.night('2026-03-11');
+      const refund = w.dropCoupons([coupon({ status: 'R' })]);
+      await w.night('2026-03-12');
+      const idOf = async (name: string) => Number((await w.knex('files').where({ name }).first('id'))!.id);
+      const sourceOf = async (key: string) =>
+        (await w.knex('postings').where({ idempotency_key: key }).first('source_file_id', 'source_ref'))!;
+      expect(Number((await sourceOf(awardPostingKey(KEY))).source_file_id)).toBe(await idOf(flown));
+      const source = await sourceOf(reversalKey(awardPostingKey(KEY)));
+      expect(Number(source.source_file_id)).toBe(await idOf(refund));
+      expect(source.source_ref).toBe(KEY);
+    });
+
     it('a void coupon after an FTL credit and its status posting takes both back', async () => {
       const w = s();
       await w.enrol('2026-03-01', IVANOV);
