@@ -114,6 +114,37 @@ for (const engine of availableEngines()) {
       expect((await checkLedger(w.t.db.knex)).ok).toBe(true);
     });
 
+    it('rejects a held part whose message never completes as incomplete, its passengers counted as rejects', async () => {
+      drop('02-multipart-part2.ftl');
+      await night('2026-06-04');
+      const file = () =>
+        w.t.db.knex('files').where({ feed: 'ftl' }).first('verdict', 'reason', 'message', 'counts');
+      const countsOf = async () => JSON.parse(String((await file())!.counts)) as Record<string, number>;
+      expect((await file())!.verdict).toBe('held');
+      expect(await countsOf()).toMatchObject({ records: 0, rejects: 0, held: 2 });
+      // Past feeds.ftl.holdHours (48) with part 1 never sent.
+      const { ingested } = await night('2026-06-08');
+      expect(ingested.counts).toMatchObject({ ftlExpired: 1, records: 0, rejects: 2 });
+      expect(await file()).toMatchObject({ verdict: 'rejected', reason: 'INCOMPLETE_MESSAGE' });
+      expect(await countsOf()).toMatchObject({ records: 0, rejects: 2, held: 0 });
+      expect(Number((await w.t.db.knex('activities').count({ n: '*' }).first())!.n)).toBe(0);
+      expect(await w.t.db.knex('rejects').select('reason')).toEqual([{ reason: 'INCOMPLETE_MESSAGE' }]);
+    });
+
+    it("counts a held file's passengers as records once its message completes", async () => {
+      drop('02-multipart-part2.ftl');
+      await night('2026-06-04');
+      drop('02-multipart-part1.ftl');
+      await night('2026-06-05');
+      const counts = (await w.t.db.knex('files').where({ feed: 'ftl' }).orderBy('id').select('counts')).map(
+        (r) => JSON.parse(String(r.counts)) as Record<string, number>,
+      );
+      expect(counts.map((c) => [c.records, c.rejects, c.held])).toEqual([
+        [2, 0, 0],
+        [2, 0, 0],
+      ]);
+    });
+
     it('reads the variants: codeshare, status codes, glued airline, two cards (the own one credited)', async () => {
       drop('03-variants.ftl');
       await night('2026-07-13');

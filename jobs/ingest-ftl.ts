@@ -2,11 +2,12 @@
  * FTL deliveries: every pending FTL file of the night, together with the parts held from earlier nights,
  * is one delivery. Complete messages become flight activities; parts of incomplete messages are held
  * (not credited, not rejected) until their message completes or the hold time passes, when the message
- * is reported as incomplete. A file whose held parts later complete becomes `accepted`.
+ * is reported as incomplete. A file whose held parts later complete becomes `accepted`; one whose held
+ * parts expire with nothing of it kept becomes `rejected` (INCOMPLETE_MESSAGE).
  */
 import { createReadStream } from 'node:fs';
 import { FtlAssembler } from '../parsers/ftl/index.js';
-import type { FtlPassenger, HeldFtlPart } from '../parsers/ftl/model.js';
+import type { FtlFileMeta, FtlPassenger, HeldFtlPart } from '../parsers/ftl/model.js';
 import type { ParseInput, VerdictEvent } from '../parsers/types.js';
 import { ftlDraft, type ActivityRow } from '../rules/activity.js';
 import type { Program } from '../rules/program.js';
@@ -18,6 +19,10 @@ import type { JobContext } from './types.js';
 export interface FtlDeliveryOutcome {
   files: number;
   passengers: number;
+  /** Passengers kept and passengers rejected, as the files' counts take them (see `FileCounts`). */
+  records: number;
+  rejectedRecords: number;
+  /** Reject rows filed (an expired message is one row, however many passengers it held). */
   rejects: number;
   held: number;
   expired: number;
@@ -25,6 +30,14 @@ export interface FtlDeliveryOutcome {
 }
 
 const BATCH = 2_000;
+
+/** An FTL file's counts in the registry: records + rejects + held are the passengers it held. */
+type FileCounts = {
+  lines: number;
+  records: number;
+  rejects: number;
+  held: number;
+};
 
 export async function ingestFtlDelivery(
   ctx: JobContext,
@@ -76,14 +89,23 @@ export async function ingestFtlDelivery(
       ctx.progress.increment(drafts.length);
       drafts = [];
     };
+    // What each file's passengers became in this delivery, for its counts: kept (archived) or refused.
+    const kept = new Map<number, number>();
+    const refused = new Map<number, number>();
+    const tally = (m: Map<number, number>, fileName: string) => {
+      const id = fileIdsByName.get(fileName);
+      if (id !== undefined) m.set(id, (m.get(id) ?? 0) + 1);
+    };
     const handle = (p: FtlPassenger, fileName: string, line: number) => {
       if (p.held) return; // read so every line is accounted for; credited when the message completes
       passengers++;
       const d = ftlDraft(p, program, ctx.businessDate);
       if (!d.ok) {
+        tally(refused, fileName);
         addReject(fileName, { line, ...d.rejection, recordRef: p.message });
         return;
       }
+      tally(kept, fileName);
       d.activity.sourceFileId = fileIdsByName.get(fileName) ?? null;
       d.activity.sourceLine = line;
       drafts.push(d.activity);
@@ -144,43 +166,103 @@ export async function ingestFtlDelivery(
           .merge();
       }
     }
+    // A file's counts: records kept, records rejected (by the reader, the rules, or with a message
+    // that expired incomplete) and records held for their message, adding up to the passengers read.
+    let records = 0;
+    let rejectedRecords = 0;
+    const countsOf = new Map<number, FileCounts>();
     for (const v of verdicts) {
       const id = fileIdsByName.get(v.file);
       if (id === undefined || !files.some((f) => f.id === id)) continue;
+      const held = (v.meta as unknown as FtlFileMeta | undefined)?.counts.passengersHeld ?? 0;
+      const c: FileCounts = {
+        lines: v.account.lines,
+        records: kept.get(id) ?? 0,
+        rejects: v.account.rejects + (refused.get(id) ?? 0),
+        held,
+      };
+      countsOf.set(id, c);
+      records += c.records;
+      rejectedRecords += c.rejects;
       await setVerdict(
         trx,
         id,
-        {
-          verdict: v.verdict,
-          reason: v.reason ?? null,
-          message: v.message ?? null,
-          counts: { lines: v.account.lines, records: v.account.records, rejects: v.account.rejects },
-        },
+        { verdict: v.verdict, reason: v.reason ?? null, message: v.message ?? null, counts: c },
         now,
       );
     }
-    // Files that were held until now: accepted once none of their parts waits any more.
     const stillHeld = new Set(
       result.held.map((h) => fileIdsByName.get(h.file)).filter((x): x is number => x !== undefined),
     );
-    const formerlyHeld = await trx('files')
+    const expiredIn = new Map<number, string[]>();
+    for (const m of result.expired)
+      for (const p of m.parts) {
+        const id = fileIdsByName.get(p.file);
+        if (id !== undefined && !expiredIn.get(id)?.includes(m.message))
+          expiredIn.set(id, [...(expiredIn.get(id) ?? []), m.message]);
+      }
+    // Files held until now (from earlier nights, or tonight's whose message expired at once): what
+    // their parts became tonight. Once none waits, the passengers still counted held are those of
+    // messages that expired: rejected. A file of which nothing was kept and something expired is
+    // rejected INCOMPLETE_MESSAGE; otherwise accepted.
+    const held = await trx('files')
       .where({ direction: 'in', feed: 'ftl', verdict: 'held' })
-      .select('id');
-    for (const r of formerlyHeld) {
+      .select('id', 'counts');
+    for (const r of held) {
       const id = Number(r.id);
-      if (!stillHeld.has(id))
-        await trx('files').where({ id }).update({
-          verdict: 'accepted',
-          reason: null,
-          message: 'its held parts completed',
-          processed_at: now,
-        });
+      let c = countsOf.get(id);
+      if (!c) {
+        const before = (r.counts ? JSON.parse(String(r.counts)) : {}) as Partial<FileCounts>;
+        const k = kept.get(id) ?? 0;
+        const x = refused.get(id) ?? 0;
+        c = {
+          ...before,
+          lines: before.lines ?? 0,
+          records: (before.records ?? 0) + k,
+          rejects: (before.rejects ?? 0) + x,
+          held: Math.max(0, (before.held ?? 0) - k - x),
+        };
+        records += k;
+        rejectedRecords += x;
+      }
+      if (stillHeld.has(id)) {
+        await trx('files')
+          .where({ id })
+          .update({ counts: JSON.stringify(c) });
+        continue;
+      }
+      const expired = expiredIn.get(id) ?? [];
+      rejectedRecords += c.held;
+      c = { ...c, rejects: c.rejects + c.held, held: 0 };
+      const incomplete = expired.length > 0 && c.records === 0;
+      await setVerdict(
+        trx,
+        id,
+        incomplete
+          ? {
+              verdict: 'rejected',
+              reason: 'INCOMPLETE_MESSAGE',
+              message: `its held parts expired incomplete (${expired.join(', ')}): nothing of it is credited`,
+              counts: c,
+            }
+          : {
+              verdict: 'accepted',
+              message:
+                expired.length > 0
+                  ? `its held parts completed, but for ${expired.join(', ')}, which expired incomplete`
+                  : 'its held parts completed',
+              counts: c,
+            },
+        now,
+      );
     }
-    return { held: result.held.length, expired: result.expired.length };
+    return { held: result.held.length, expired: result.expired.length, records, rejectedRecords };
   });
   return {
     files: files.length,
     passengers,
+    records: outcome.records,
+    rejectedRecords: outcome.rejectedRecords,
     rejects: rejectCount,
     held: outcome.held,
     expired: outcome.expired,

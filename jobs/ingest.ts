@@ -92,8 +92,8 @@ export const ingestJob: Job = async (ctx: JobContext): Promise<JobResult> => {
           .count({ n: '*' })) as Array<{ verdict: string; n: number | string }>;
         for (const v of byVerdict) counts[v.verdict] = (counts[v.verdict] ?? 0) + Number(v.n);
       }
-      counts.records! += r.passengers;
-      counts.rejects! += r.rejects;
+      counts.records! += r.records;
+      counts.rejects! += r.rejectedRecords;
       counts.ftlHeldParts = r.held;
       counts.ftlExpired = r.expired;
       for (const [k, v] of Object.entries(r.counts)) counts[`ftl.${k}`] = v;
