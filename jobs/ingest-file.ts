@@ -133,8 +133,11 @@ export async function ingestFile<T>(
     ...handler.parseOptions?.(file),
   };
   const parser = getParser(handler.feed);
+  // A record the handler refuses (a duplicate, an unknown currency) is counted a reject, not a record:
+  // records + rejects is then every record the file held, each once.
   let records = 0;
   let rejectCount = 0;
+  let refusedRecords = 0;
   let verdictEvent: VerdictEvent | undefined;
   const warnings: string[] = [];
   try {
@@ -159,7 +162,9 @@ export async function ingestFile<T>(
           records++;
           batch.push(event as RecordEvent<T>);
           if (batch.length >= BATCH) {
-            rejects.push(...(await handler.records(trx, file, batch)));
+            const refused = await handler.records(trx, file, batch);
+            refusedRecords += refused.length;
+            rejects.push(...refused);
             batch = [];
             ctx.progress.increment(BATCH);
           }
@@ -171,7 +176,9 @@ export async function ingestFile<T>(
         if (rejects.length >= REJECT_BATCH) await flushRejects();
       }
       if (batch.length > 0) {
-        rejects.push(...(await handler.records(trx, file, batch)));
+        const refused = await handler.records(trx, file, batch);
+        refusedRecords += refused.length;
+        rejects.push(...refused);
         ctx.progress.increment(batch.length);
       }
       if (!verdictEvent)
@@ -184,8 +191,12 @@ export async function ingestFile<T>(
       }
       const late = await handler.end?.(trx, file, verdictEvent);
       if (late && 'reason' in late) throw new Refused(late);
-      if (late) rejects.push(...late.rejects);
+      if (late) {
+        refusedRecords += late.rejects.length;
+        rejects.push(...late.rejects);
+      }
       await flushRejects();
+      records -= refusedRecords;
       const w = verdictEvent.meta?.warnings;
       if (Array.isArray(w)) warnings.push(...w.map(String));
       await setVerdict(

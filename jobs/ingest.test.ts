@@ -158,3 +158,34 @@ for (const engine of availableEngines()) {
     });
   });
 }
+
+for (const engine of availableEngines()) {
+  describe(`a file's counts add up to its records (${engine})`, () => {
+    const world = useWorld(engine);
+
+    it('counts a record rejected at ingest once, as a reject: records + rejects = data lines', async () => {
+      const w = world();
+      writeFileSync(
+        join(w.dir, 'inbox', 'redemptions', 'REDEMPTIONS_20261101.csv'),
+        [
+          'redemption_id,member_number,redemption_date,service_type,points,reference,partner_code,status',
+          'R-1,1000000016,2026-11-01,UPGRADE,1000,,,ISSUED',
+          'R-2,1000000016,2026-11-01,UPGRADE,1000,,,ISSUED',
+          // The same redemption again: read by the parser, refused DUPLICATE at ingest.
+          'R-1,1000000016,2026-11-01,UPGRADE,1000,,,ISSUED',
+          // Refused by the reader.
+          'R-3,1000000016,2026-11-01,UPGRADE,-5,,,ISSUED',
+          '',
+        ].join('\n'),
+      );
+      const ctx = w.ctx('2026-11-01');
+      expect((await runJob(ctx, 'fetch')).status).toBe('succeeded');
+      const s = await runJob(ctx, 'ingest');
+      expect(s.steps[0]!.counts).toMatchObject({ records: 2, rejects: 2 });
+      const row = await w.t.db.knex('files').where({ name: 'REDEMPTIONS_20261101.csv' }).first('counts');
+      expect(JSON.parse(String(row!.counts))).toMatchObject({ records: 2, rejects: 2 });
+      const reasons = (await w.t.db.knex('rejects').orderBy('line').select('reason')).map((r) => r.reason);
+      expect(reasons).toEqual(['DUPLICATE', 'BAD_POINTS']);
+    });
+  });
+}

@@ -502,7 +502,8 @@ describe('daily report Files and Unanswered claims, as the jobs record them', ()
         });
         const knex = t.db.knex;
         // A partner file as the ingest registers it: its counts hold lines, records, rejects and the
-        // feed's own counters, never a number of postings.
+        // feed's own counters, never a number of postings. H, three D records (two kept, one refused
+        // by the reader) and T: the sheet's Records is the three.
         const [row] = await knex('files')
           .insert({
             direction: 'in',
@@ -513,7 +514,7 @@ describe('daily report Files and Unanswered claims, as the jobs record them', ()
             business_date: DAY,
             partner_code: 'REDBANK',
             verdict: 'accepted',
-            counts: JSON.stringify({ lines: 5, records: 3, rejects: 1, activities: 2 }),
+            counts: JSON.stringify({ lines: 5, records: 2, rejects: 1, activities: 2 }),
             created_at: `${DAY}T23:00:00Z`,
           })
           .returning('id');

@@ -247,6 +247,7 @@ function redemptionsByService(movements: Movement[]): ServiceRow[] {
 interface CountsJson {
   records?: unknown;
   rejects?: unknown;
+  held?: unknown;
 }
 
 function countOf(counts: CountsJson | undefined, key: keyof CountsJson): number | null {
@@ -789,6 +790,7 @@ export async function dailyReport(
         title: 'Files of the night',
         notes: [
           'Posted: ledger postings made tonight from the file’s records. A flight is posted from the first file that named it.',
+          'Records: every record the file held, kept, rejected or held for the rest of its FTL message.',
           'Rejected: lines the reader could not take, and records the program rules refused.',
           'Below the night’s files, files of earlier nights that tonight posted from (a flight a coupon completed, a message its last part released): their records and rejects count on their own night.',
         ],
@@ -808,7 +810,16 @@ export async function dailyReport(
             {
               header: 'Records',
               type: 'integer',
-              value: (f: FileRow) => (ofTheNight(f) ? countOf(parseCounts(f.counts), 'records') : null),
+              // Every record the file held (kept, rejected, or held for its FTL message): what
+              // Posted and Rejected are parts of. The registry counts a rejected record once, as a reject.
+              // An earlier night's file counts its records on its own night's sheet.
+              value: (f: FileRow) => {
+                if (!ofTheNight(f)) return null;
+                const counts = parseCounts(f.counts);
+                const records = countOf(counts, 'records');
+                if (records === null || f.direction !== 'in') return records;
+                return records + (countOf(counts, 'rejects') ?? 0) + (countOf(counts, 'held') ?? 0);
+              },
             },
             {
               header: 'Posted',
