@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../test/harness/db.js';
-import { memberNumber, useScenario, type Person } from '../rules/scenarios/scenario.js';
+import { memberNumber, useScenario, type Person, type Scenario } from '../rules/scenarios/scenario.js';
 import { exportJob } from '../jobs/export.js';
 import { ALLIANCE_REASON_CODES } from '../parsers/alliance.js';
 import { Program } from '../rules/program.js';
@@ -13,7 +13,36 @@ import { unclaimedPassengers } from './alliance.js';
 import { partnerReasonCode, partnerReasonText } from './partner-reasons.js';
 
 const IVANOV: Person = { number: memberNumber(1), surname: 'IVANOV', givenName: 'IVAN' };
+const PETROVA: Person = { number: memberNumber(2), surname: 'PETROVA', givenName: 'ANNA' };
 const LH_CARD = (n: number) => `99200123456789${n}`;
+
+/** An LH claim for one of our members on a Lufthansa flight in economy. */
+const lhClaim = (id: string, member: string, from: string, to: string) => ({
+  id,
+  member,
+  surname: 'IVANOV',
+  carrier: 'LH',
+  flight: '1444',
+  date: '2026-03-10',
+  from,
+  to,
+  cabin: 'Y',
+  rbd: 'Y',
+});
+
+async function resultsXml(w: Scenario): Promise<string> {
+  const out = await w.knex('files').where({ direction: 'out', feed: 'alliance-results' }).first();
+  return readFileSync(String(out.local_path), 'utf8');
+}
+
+/** Each result as [claim id, reason code, reason text], in the file's order. */
+function results(xml: string): Array<[string, string | undefined, string | undefined]> {
+  return [...xml.matchAll(/<Result>([\s\S]*?)<\/Result>/g)].map(([, body]) => [
+    /<ClaimId>([^<]*)</.exec(body!)![1]!,
+    /<ReasonCode>([^<]*)</.exec(body!)?.[1],
+    /<ReasonText>([^<]*)</.exec(body!)?.[1],
+  ]);
+}
 
 for (const engine of availableEngines()) {
   describe(`alliance exports after a night (${engine})`, () => {
@@ -237,6 +266,21 @@ for (const engine of availableEngines()) {
       const xml = readFileSync(String(out.local_path), 'utf8');
       expect(xml).toContain('<ReasonCode>NO_CONTRACT</ReasonCode>');
       expect(xml).toMatch(/<ReasonText>CLASS_NOT_ELIGIBLE: [^<]+<\/ReasonText>/);
+    });
+
+    it('names the surviving account when it rejects a claim for a member merged away', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV, PETROVA);
+      w.dropMembers([
+        { ...IVANOV, status: 'MERGED', mergedInto: PETROVA.number, updatedAt: '2026-03-05T09:00:00Z' },
+      ]);
+      await w.night('2026-03-05');
+      w.dropAllianceClaims('LH', [lhClaim('LH-6', IVANOV.number, 'FRA', 'SVO')]);
+      await w.night('2026-03-11');
+      await w.run(exportJob, '2026-03-11');
+      expect(results(await resultsXml(w))).toEqual([
+        ['LH-6', 'ACCOUNT_CLOSED', `account merged into ${PETROVA.number}`],
+      ]);
     });
   });
 }

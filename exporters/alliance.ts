@@ -33,7 +33,7 @@ import {
   type FieldProblem,
 } from '../parsers/alliance.js';
 import { ExportError } from './errors.js';
-import { partnerReasonCode, partnerReasonText } from './partner-reasons.js';
+import { partnerReasonCode, partnerReasonText, recordReasonText } from './partner-reasons.js';
 import { PARTNER_REASON_TEXT } from './partner-response.js';
 import { pendingActivities, type InboundFile } from './responses.js';
 import { chunks } from '../lib/chunks.js';
@@ -351,6 +351,7 @@ export async function resultsData(
       'a.status',
       'a.reason',
       'a.points',
+      'm.merged_into',
       q('postings as p')
         .join('entries as e', 'e.posting_id', 'p.id')
         .join('accounts as ac', 'ac.id', 'e.account_id')
@@ -385,13 +386,17 @@ export async function resultsData(
       entries.push({ line, result: { claimId, status: 'accepted', pointsCredited: points, tierHeld: tier } });
     } else if (status === 'REJECTED') {
       const reason = (r.reason as string | null) ?? null;
+      // partner-accrual.md: ACCOUNT_CLOSED names the surviving account when the member was merged.
+      const survivor = reason === 'ACCOUNT_CLOSED' ? ((r.merged_into as string | null) ?? null) : null;
       entries.push({
         line,
         result: {
           claimId,
           status: 'rejected',
           reasonCode: partnerReasonCode(reason),
-          reasonText: oneText(partnerReasonText(reason)),
+          reasonText: oneText(
+            partnerReasonText(reason, survivor ? recordReasonText(reason, survivor, true) : null),
+          ),
         },
       });
     } else {
