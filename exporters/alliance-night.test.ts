@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../test/harness/db.js';
 import { memberNumber, useScenario, type Person, type Scenario } from '../rules/scenarios/scenario.js';
+import { ALLIANCE_XSD, validateWithSchema, xmllintOrSkip } from '../parsers/fixtures/xml/support.js';
 import { exportJob } from '../jobs/export.js';
 import { ALLIANCE_REASON_CODES } from '../parsers/alliance.js';
 import { Program } from '../rules/program.js';
@@ -281,6 +282,38 @@ for (const engine of availableEngines()) {
       expect(results(await resultsXml(w))).toEqual([
         ['LH-6', 'ACCOUNT_CLOSED', `account merged into ${PETROVA.number}`],
       ]);
+    });
+
+    it('claims with the fare basis of the flown coupon, valid against the interface’s schema', async () => {
+      const w = s();
+      w.dropCoupons([
+        {
+          flight: '245',
+          date: '2026-03-10',
+          from: 'SVO',
+          to: 'KZN',
+          booked: 'B',
+          fareBasis: 'BFLEXEUOW',
+          fare: '100.00',
+          ticket: '2201000000021',
+          surname: 'SCHMIDT',
+          givenName: 'KLAUS',
+          card: { program: 'LH', number: LH_CARD(0) },
+        },
+      ]);
+      await w.night('2026-03-11');
+      await w.run(exportJob, '2026-03-11');
+      const out = await w
+        .knex('files')
+        .where({ direction: 'out', feed: 'alliance-claims', partner_code: 'LH' })
+        .first();
+      const xml = readFileSync(String(out.local_path), 'utf8');
+      expect(xml).toMatch(
+        /<FlownRbd>B<\/FlownRbd>\s*<FareBasis>BFLEXEUOW<\/FareBasis>\s*<TicketNumber>2201000000021<\/TicketNumber>/,
+      );
+      if (xmllintOrSkip()) {
+        expect(validateWithSchema(ALLIANCE_XSD, [String(out.local_path)])).toMatchObject({ ok: true });
+      }
     });
   });
 }

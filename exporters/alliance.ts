@@ -27,6 +27,7 @@ import type { Knex } from 'knex';
 import { daysBetween, addDays, type IsoDate } from '../lib/dates.js';
 import {
   claimProblem,
+  RULES,
   type AllianceClaim,
   type AllianceResult,
   type AnsweredFile,
@@ -79,17 +80,21 @@ export interface PassengerActivity {
   flownClass: string | null;
   ticketNumber: string | null;
   couponNumber: number | null;
+  /** The coupon's fare basis, when a flown coupon gave one. */
+  fareBasis: string | null;
   /** The flight the passenger was sold on, when a codeshare's differs from the operating one. */
   marketingCarrier: string | null;
   marketingFlightNumber: string | null;
 }
 
 /**
- * The detail of an archived passenger, as far as claims read it: its marketing flight and a coupon's
- * operating carrier. Most rows carry neither, and are not parsed (this runs for every unclaimed row).
+ * The detail of an archived passenger, as far as claims read it: its marketing flight, a coupon's
+ * operating carrier and fare basis. Rows that carry none of them are not parsed (this runs for every
+ * unclaimed row).
  */
 function detailOf(detail: unknown): ActivityDetail | null {
-  return typeof detail === 'string' && (detail.includes('marketing') || detail.includes('operatingCarrier'))
+  return typeof detail === 'string' &&
+    (detail.includes('marketing') || detail.includes('operatingCarrier') || detail.includes('fareBasis'))
     ? (JSON.parse(detail) as ActivityDetail)
     : null;
 }
@@ -168,7 +173,7 @@ export async function unclaimedPassengers(
       continue;
     }
     if (marked) marks.lifted.push(Number(r.id));
-    passengers.push(passengerOf(r, facts.marketing));
+    passengers.push(passengerOf(r, facts.marketing, detail?.fareBasis ?? null));
   }
   for (const [ids, reason] of [
     [marks.set, 'NOT_OWN_FLIGHT'],
@@ -181,6 +186,7 @@ export async function unclaimedPassengers(
 function passengerOf(
   r: Record<string, unknown>,
   marketing: { carrier: string; number: string } | null,
+  fareBasis: string | null,
 ): PassengerActivity {
   return {
     id: Number(r.id),
@@ -198,6 +204,7 @@ function passengerOf(
     flownClass: str(r.flown_class),
     ticketNumber: str(r.ticket_number),
     couponNumber: r.coupon_number === null || r.coupon_number === undefined ? null : Number(r.coupon_number),
+    fareBasis: str(fareBasis),
     ...marketingFields(marketing),
   };
 }
@@ -230,11 +237,15 @@ export function claimFor(
       destination: p.destination ?? '',
       cabin: p.cabin ?? '',
       flownRbd: p.flownClass ?? p.bookedClass ?? '',
+      // Flown coupons allow a `/` the interface's fare basis does not: such a fare basis is left out, as
+      // one not known would be, rather than keeping the whole claim from the partner.
+      fareBasis: p.fareBasis !== null && RULES.fareBasis(p.fareBasis) === null ? p.fareBasis : undefined,
       ticketNumber: opt(p.ticketNumber),
       couponNumber: opt(p.couponNumber),
     },
   };
   if (claim.member.givenName === undefined) delete claim.member.givenName;
+  if (claim.flight.fareBasis === undefined) delete claim.flight.fareBasis;
   if (claim.flight.ticketNumber === undefined) delete claim.flight.ticketNumber;
   if (claim.flight.couponNumber === undefined) delete claim.flight.couponNumber;
   const problem = claimProblem(claim);
