@@ -6,7 +6,8 @@
  * Points posted come from the ledger, not from the activity row: a posting is never changed, so a response
  * rebuilt later says exactly what the first one said even after the credit was reversed by a later file.
  * Points posted for a record = −(its posting's entry on the partner's account), which is the member's
- * credit including tier bonus and after caps, and negative for a reversal record.
+ * credit including tier bonus and after caps, and negative for a reversal record. Whether a cap cut the
+ * credit (`P`) is read from the posting too: a reversal rewrites the activity's status and reason.
  */
 import type { Knex } from 'knex';
 import { addDays, type IsoDate } from '../lib/dates.js';
@@ -119,6 +120,8 @@ interface ActivityOutcome {
   reason: string | null;
   points: number;
   partnerAmount: number | null;
+  /** The credit's posting says a cap cut it (`cappedFrom` in its detail). */
+  capped: boolean;
   mergedInto: string | null;
   /** A hotel stay's detail (its `StayInfo/@SequenceNumber` among it), read for hotel files only. */
   detail: string | null;
@@ -145,6 +148,10 @@ async function* activityOutcomes(
       .andWhere('ac.kind', 'PARTNER')
       .sum('e.amount')
       .as('partner_amount');
+    const postingDetail = q('postings as pd')
+      .whereRaw('pd.id = a.posting_id')
+      .select('pd.detail')
+      .as('posting_detail');
     const rows = (await q('activities as a')
       .leftJoin('members as m', 'm.number', 'a.member_number')
       .where('a.source_file_id', fileId)
@@ -169,6 +176,7 @@ async function* activityOutcomes(
         // rows need not carry theirs.
         ...(type === 'HOTEL' ? ['a.detail'] : []),
         posted,
+        postingDetail,
       )) as Array<Record<string, unknown>>;
     for (const r of rows) {
       line = Number(r.source_line ?? 0);
@@ -182,12 +190,19 @@ async function* activityOutcomes(
         points: Number(r.points ?? 0),
         partnerAmount:
           r.partner_amount === null || r.partner_amount === undefined ? null : Number(r.partner_amount),
+        capped: r.status === 'PARTIAL' || cappedPosting(r.posting_detail),
         mergedInto: (r.merged_into as string | null) ?? null,
         detail: typeof r.detail === 'string' ? r.detail : null,
       };
     }
     if (rows.length < PAGE) return;
   }
+}
+
+/** Whether a posting's detail says a cap cut the credit; most say nothing of a cap and are not parsed. */
+function cappedPosting(detail: unknown): boolean {
+  if (typeof detail !== 'string' || !detail.includes('cappedFrom')) return false;
+  return typeof (JSON.parse(detail) as { cappedFrom?: unknown }).cappedFrom === 'number';
 }
 
 function sequenceNumberOf(detail: string | null): number | null {
@@ -254,7 +269,7 @@ function outcomeOf(a: ActivityOutcome): { status: ResponseStatus; points: number
     case 'PARTIAL':
     case 'REVERSED': {
       const points = a.partnerAmount === null ? a.points : -a.partnerAmount;
-      return { status: a.status === 'PARTIAL' || a.reason === 'CAP_EXCEEDED' ? 'P' : 'A', points };
+      return { status: a.capped ? 'P' : 'A', points };
     }
     case 'REJECTED':
       return { status: 'R', points: 0 };
@@ -341,10 +356,19 @@ export async function partnerResponseSource(
   return { header, records: mergeByLine(activityOutcomes(q, file.id, 'PARTNER'), unreadRecords(q, file.id)) };
 }
 
+/**
+ * The reason a response gives for a record: none when accepted, the cap when capped (a reversal since
+ * has overwritten the activity's own reason), else the activity's.
+ */
+function reasonOf(a: ActivityOutcome, status: ResponseStatus): string | null {
+  if (status === 'A') return null;
+  if (status === 'P') return 'CAP_EXCEEDED';
+  return a.reason;
+}
+
 function recordOf(a: ActivityOutcome): PartnerResponseRecord {
   const outcome = outcomeOf(a)!;
-  const reason =
-    outcome.status === 'A' ? null : (a.reason ?? (outcome.status === 'P' ? 'CAP_EXCEEDED' : null));
+  const reason = reasonOf(a, outcome.status);
   const told = forPartner(reason, recordReasonText(reason, a.mergedInto, outcome.status === 'R'));
   return {
     partnerTxnId: a.ref,
@@ -414,9 +438,10 @@ export async function hotelResponseData(
   if (pending > 0) throw notReady(file, pending);
   const warnings: HotelStayWarning[] = [];
   for (const a of await collect(activityOutcomes(q, file.id, 'HOTEL'))) {
-    const partial = a.status === 'PARTIAL';
-    if (a.status !== 'REJECTED' && !partial) continue;
-    const reason = a.reason ?? (partial ? 'CAP_EXCEEDED' : 'REJECTED');
+    const outcome = outcomeOf(a);
+    if (outcome === null || outcome.status === 'A') continue;
+    const partial = outcome.status === 'P';
+    const reason = reasonOf(a, outcome.status) ?? 'REJECTED';
     const told = forPartner(reason, recordReasonText(reason, a.mergedInto, !partial));
     warnings.push({
       reasonCode: told.code!,

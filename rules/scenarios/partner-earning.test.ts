@@ -372,6 +372,34 @@ for (const engine of availableEngines()) {
       });
     });
 
+    it('answers a capped record P in a response rebuilt after the partner reversed it', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      w.dropPartner('DRIVE', '2026-03-11', [
+        // 4,000 dollars of rental days earn 4,000 points, capped at 3,000 under DRIVE-2025.
+        ivanovs('V-5', '2026-03-10', 'RENTAL_DAY', { spend: '4000.00', currency: 'USD' }),
+      ]);
+      await w.night('2026-03-11');
+      await w.run(exportJob, '2026-03-11');
+      const response = async () => {
+        const out = await w
+          .knex('files')
+          .where({ direction: 'out', feed: 'partner-response', name: 'DRIVE_20260311_1.resp.csv' })
+          .first();
+        return readFileSync(String(out.local_path), 'utf8');
+      };
+      const first = await response();
+      expect(first).toContain(
+        `D,V-5,${IVANOV.number},P,3000,CAP_EXCEEDED,partially accepted: a per-activity or per-period cap applied\r\n`,
+      );
+      w.dropPartner('DRIVE', '2026-03-12', [ivanovs('V-5-R', '2026-03-11', 'RENTAL_DAY', { points: -3000 })]);
+      await w.night('2026-03-12');
+      expect(await w.activity(partnerKey('DRIVE', 'V-5'))).toMatchObject({ status: 'REVERSED' });
+      const rebuilt = await w.run(exportJob, '2026-03-11');
+      expect(await response()).toBe(first);
+      expect(rebuilt.counts.replaced).toBeUndefined();
+    });
+
     it('reverses a credit of an account merged since from the survivor, where the merge moved the points', async () => {
       const w = s();
       await w.enrol('2026-03-01', IVANOV, PETROVA);
