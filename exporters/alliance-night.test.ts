@@ -284,6 +284,23 @@ for (const engine of availableEngines()) {
       ]);
     });
 
+    it('answers claims in the order of the file, those it could not read among the others', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      w.dropAllianceClaims('LH', [
+        lhClaim('LH-7', IVANOV.number, 'FRA', 'SVO'),
+        lhClaim('LH-8', IVANOV.number, 'F1', 'SVO'),
+        lhClaim('LH-9', IVANOV.number, 'MUC', 'SVO'),
+      ]);
+      await w.night('2026-03-11');
+      await w.run(exportJob, '2026-03-11');
+      expect(results(await resultsXml(w)).map(([id, code]) => [id, code])).toEqual([
+        ['LH-7', undefined],
+        ['LH-8', 'MALFORMED'],
+        ['LH-9', undefined],
+      ]);
+    });
+
     it('claims with the fare basis of the flown coupon, valid against the interface’s schema', async () => {
       const w = s();
       w.dropCoupons([

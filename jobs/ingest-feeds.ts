@@ -404,7 +404,9 @@ async function storeUnique(
     }
     seen.add(a.activityKey);
     a.sourceFileId = file.id;
-    a.sourceLine = event.seq ?? event.line;
+    // The line, as its rejects and those of the records around it have: answers list a file's records in
+    // its order by it, and an XML element's place among its siblings is no line.
+    a.sourceLine = event.line;
     fresh.push(a);
   }
   await insertActivities(trx, fresh, now);
