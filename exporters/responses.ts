@@ -218,6 +218,8 @@ interface UnreadRecord {
   message: string | null;
   ref: string | null;
   memberNumber: string | null;
+  /** The number the sender gave the record (a hotel's `StayInfo/@SequenceNumber`), when it read cleanly. */
+  sequenceNumber: number | null;
 }
 
 /** The file's records that could not be read at all, in line order, a page at a time. */
@@ -230,9 +232,16 @@ async function* unreadRecords(q: Q, fileId: number): AsyncGenerator<UnreadRecord
       .andWhereRaw('(COALESCE(line, 0) > ? OR (COALESCE(line, 0) = ? AND id > ?))', [line, line, id])
       .orderByRaw('COALESCE(line, 0), id')
       .limit(PAGE)
-      .select('id', 'line', 'path', 'reason', 'message', 'record_ref', 'member_number')) as Array<
-      Record<string, unknown>
-    >;
+      .select(
+        'id',
+        'line',
+        'path',
+        'reason',
+        'message',
+        'record_ref',
+        'member_number',
+        'sequence_number',
+      )) as Array<Record<string, unknown>>;
     for (const r of rows) {
       line = Number(r.line ?? 0);
       id = Number(r.id);
@@ -243,6 +252,8 @@ async function* unreadRecords(q: Q, fileId: number): AsyncGenerator<UnreadRecord
         message: (r.message as string | null) ?? null,
         ref: (r.record_ref as string | null) ?? null,
         memberNumber: (r.member_number as string | null) ?? null,
+        sequenceNumber:
+          r.sequence_number === null || r.sequence_number === undefined ? null : Number(r.sequence_number),
       };
     }
     if (rows.length < PAGE) return;
@@ -353,7 +364,7 @@ export async function partnerResponseSource(
     accepted: counts.accepted,
     rejected: counts.rejected,
   };
-  return { header, records: mergeByLine(activityOutcomes(q, file.id, 'PARTNER'), unreadRecords(q, file.id)) };
+  return { header, records: partnerRecords(q, file.id) };
 }
 
 /**
@@ -380,30 +391,44 @@ function recordOf(a: ActivityOutcome): PartnerResponseRecord {
   };
 }
 
-/** Two line-ordered streams as one; an activity goes first when both have the same line. */
-async function* mergeByLine(
-  activities: AsyncIterator<ActivityOutcome>,
-  unread: AsyncIterator<UnreadRecord>,
-): AsyncGenerator<PartnerResponseRecord> {
+type FileRecord = { activity: ActivityOutcome } | { unread: UnreadRecord };
+
+/**
+ * A file's activities and unreadable records in the file's order, two line-ordered streams merged; an
+ * activity goes first when both have the same line.
+ */
+async function* inFileOrder(q: Q, fileId: number, type: 'PARTNER' | 'HOTEL'): AsyncGenerator<FileRecord> {
+  const activities = activityOutcomes(q, fileId, type);
+  const unread = unreadRecords(q, fileId);
   let a = await activities.next();
   let u = await unread.next();
   while (!a.done || !u.done) {
     if (!a.done && (u.done || a.value.line <= (u.value.line ?? 0))) {
-      yield recordOf(a.value);
+      yield { activity: a.value };
       a = await activities.next();
     } else if (!u.done) {
-      const r = u.value;
-      const told = forPartner(r.reason, unreadText(r));
-      yield {
-        partnerTxnId: r.ref ?? '',
-        memberNumber: r.memberNumber ?? '',
-        status: 'R',
-        pointsPosted: 0,
-        reasonCode: told.code,
-        reasonText: told.text,
-      };
+      yield { unread: u.value };
       u = await unread.next();
     }
+  }
+}
+
+async function* partnerRecords(q: Q, fileId: number): AsyncGenerator<PartnerResponseRecord> {
+  for await (const record of inFileOrder(q, fileId, 'PARTNER')) {
+    if ('activity' in record) {
+      yield recordOf(record.activity);
+      continue;
+    }
+    const r = record.unread;
+    const told = forPartner(r.reason, unreadText(r));
+    yield {
+      partnerTxnId: r.ref ?? '',
+      memberNumber: r.memberNumber ?? '',
+      status: 'R',
+      pointsPosted: 0,
+      reasonCode: told.code,
+      reasonText: told.text,
+    };
   }
 }
 
@@ -437,7 +462,19 @@ export async function hotelResponseData(
   const pending = await pendingActivities(q, file.id);
   if (pending > 0) throw notReady(file, pending);
   const warnings: HotelStayWarning[] = [];
-  for (const a of await collect(activityOutcomes(q, file.id, 'HOTEL'))) {
+  for await (const record of inFileOrder(q, file.id, 'HOTEL')) {
+    if ('unread' in record) {
+      const r = record.unread;
+      const told = forPartner(r.reason, unreadText(r));
+      warnings.push({
+        reasonCode: told.code!,
+        text: told.text ?? told.code!,
+        sequenceNumber: r.sequenceNumber,
+        reservationId: r.ref,
+      });
+      continue;
+    }
+    const a = record.activity;
     const outcome = outcomeOf(a);
     if (outcome === null || outcome.status === 'A') continue;
     const partial = outcome.status === 'P';
@@ -450,10 +487,6 @@ export async function hotelResponseData(
       reservationId: a.ref || null,
       partial,
     });
-  }
-  for (const r of await collect(unreadRecords(q, file.id))) {
-    const told = forPartner(r.reason, unreadText(r));
-    warnings.push({ reasonCode: told.code!, text: told.text ?? told.code!, reservationId: r.ref });
   }
   return { ...base, warnings };
 }

@@ -368,7 +368,14 @@ export function flownHandler(
 async function storeUnique(
   trx: Knex.Transaction,
   file: FileRow,
-  items: Array<{ event: RecordEvent<unknown>; draft: Draft; ref: string | null; member: string | null }>,
+  items: Array<{
+    event: RecordEvent<unknown>;
+    draft: Draft;
+    ref: string | null;
+    member: string | null;
+    /** The number the sender gave the record, which its reject keeps (a hotel's StayInfo/@SequenceNumber). */
+    sequenceNumber?: number | null;
+  }>,
   now: string,
   counts: Counter,
 ): Promise<RejectRow[]> {
@@ -377,7 +384,7 @@ async function storeUnique(
   const keys = items.flatMap((i) => (i.draft.ok ? [i.draft.activity.activityKey] : []));
   const known = await activitiesByKeys(trx, [...new Set(keys)]);
   const seen = new Set<string>();
-  for (const { event, draft, ref, member } of items) {
+  for (const { event, draft, ref, member, sequenceNumber = null } of items) {
     if (!draft.ok) {
       rejects.push({
         line: event.line,
@@ -385,6 +392,7 @@ async function storeUnique(
         ...draft.rejection,
         recordRef: ref,
         memberNumber: member,
+        sequenceNumber,
       });
       continue;
     }
@@ -398,6 +406,7 @@ async function storeUnique(
         message: `${ref ?? a.activityKey} was already processed`,
         recordRef: ref,
         memberNumber: member,
+        sequenceNumber,
       });
       counts.add('duplicates');
       continue;
@@ -586,6 +595,7 @@ export function hotelHandler(
           draft,
           ref: stay.reservationId ?? null,
           member: stay.memberNumber,
+          sequenceNumber: stay.sequenceNumber ?? null,
         });
       }
       return storeUnique(trx, file, items, ctx.now().toISOString(), counts);

@@ -22,6 +22,7 @@ export interface RejectRow {
   text?: string | null;
   recordRef?: string | null;
   memberNumber?: string | null;
+  sequenceNumber?: number | null;
 }
 
 export interface FileRefusal {
@@ -98,6 +99,7 @@ export async function insertRejects(
         text: r.text === undefined || r.text === null ? null : clipText(r.text),
         record_ref: r.recordRef ?? null,
         member_number: r.memberNumber ?? null,
+        sequence_number: r.sequenceNumber ?? null,
         business_date: ctx.businessDate,
         created_at: now,
       })),
@@ -115,6 +117,7 @@ export function parseRejectRow(e: RejectEvent): RejectRow {
     text: e.text,
     ...(e.recordRef ? { recordRef: e.recordRef } : {}),
     ...(e.memberNumber ? { memberNumber: e.memberNumber } : {}),
+    ...(e.sequenceNumber !== undefined ? { sequenceNumber: e.sequenceNumber } : {}),
   };
 }
 

@@ -357,15 +357,24 @@ interface HotelRef {
   hotelCode?: string;
 }
 
-/** A rejected stay's reservation id, when it reads cleanly: the response names the stay by it. */
-function reservationOf(stay: XmlElement): { recordRef?: string } {
+const SEQUENCE_NUMBER = /^\+?0*[1-9][0-9]{0,14}$/;
+
+/**
+ * A rejected stay's sequence number and reservation id, those that read cleanly: the response names the
+ * stay by them.
+ */
+function identityOf(stay: XmlElement): { recordRef?: string; sequenceNumber?: number } {
   const id = attrOf(childOf(stay, OTA_NS, 'ReservationID'), 'ID');
-  return id && id.length <= MAX_RESERVATION_ID ? { recordRef: id } : {};
+  const seq = attrOf(stay, 'SequenceNumber');
+  return {
+    ...(id && id.length <= MAX_RESERVATION_ID ? { recordRef: id } : {}),
+    ...(seq !== undefined && SEQUENCE_NUMBER.test(seq) ? { sequenceNumber: Number(seq) } : {}),
+  };
 }
 
 function readStay(stay: XmlElement, hotel: HotelRef, own: ReadonlySet<string>): HotelStay {
   const seqRaw = attrOf(stay, 'SequenceNumber');
-  if (seqRaw !== undefined && !/^\+?0*[1-9][0-9]{0,14}$/.test(seqRaw)) {
+  if (seqRaw !== undefined && !SEQUENCE_NUMBER.test(seqRaw)) {
     throw new StayProblem(
       '@SequenceNumber',
       'MALFORMED',
@@ -492,7 +501,7 @@ function handle(doc: XmlDocument, own: ReadonlySet<string>): XmlFileResult<Hotel
           reason: error.reason,
           message: error.message,
           text: error.value === '' ? sourceOf(doc, stay) : error.value,
-          ...reservationOf(stay),
+          ...identityOf(stay),
         });
       }
     });

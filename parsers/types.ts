@@ -69,6 +69,8 @@ export interface RejectEvent extends SourcePosition {
    */
   recordRef?: string;
   memberNumber?: string;
+  /** The number the sender gave the record (a hotel's `StayInfo/@SequenceNumber`), when it reads cleanly. */
+  sequenceNumber?: number;
 }
 
 export type Verdict = 'accepted' | 'rejected' | 'held';

@@ -792,6 +792,7 @@ export interface XmlRejectItem {
   /** The record's id and member number, where readable (RejectEvent). */
   recordRef?: string;
   memberNumber?: string;
+  sequenceNumber?: number;
 }
 
 export type XmlItem<T> = XmlRecordItem<T> | XmlRejectItem;
@@ -948,6 +949,7 @@ export async function* parseXmlFeed<T>(
           text: clipText(item.text),
           ...(item.recordRef ? { recordRef: item.recordRef } : {}),
           ...(item.memberNumber ? { memberNumber: item.memberNumber } : {}),
+          ...(item.sequenceNumber !== undefined ? { sequenceNumber: item.sequenceNumber } : {}),
         };
         yield event;
       }

@@ -14,6 +14,7 @@ import * as m007 from './007_reject_field_length.js';
 import * as m008 from './008_parsed_text_widths.js';
 import * as m009 from './009_retention_indexes.js';
 import * as m010 from './010_tier_event_effective_date.js';
+import * as m011 from './011_reject_sequence_number.js';
 
 export interface Migration {
   name: string;
@@ -32,6 +33,7 @@ export const migrations: Migration[] = [
   { name: '008_parsed_text_widths', ...m008 },
   { name: '009_retention_indexes', ...m009 },
   { name: '010_tier_event_effective_date', ...m010 },
+  { name: '011_reject_sequence_number', ...m011 },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {

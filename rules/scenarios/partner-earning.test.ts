@@ -616,6 +616,41 @@ for (const engine of availableEngines()) {
       expect(warning('GS-33')).toMatch(/SummaryAmount.*360\.00 USD.*350\.00 USD/);
       expect(xml).not.toMatch(/RecordID="GS-3[15]"/);
     });
+
+    it('answers every rejected stay in the document’s order, by its own SequenceNumber, the unreadable and repeated ones too', async () => {
+      const w = s();
+      await w.enrol('2026-05-01', IVANOV);
+      const stay = (reservation: string, surname = 'IVANOV') => ({
+        member: IVANOV.number,
+        surname,
+        givenName: 'IVAN',
+        reservation,
+        checkIn: '2026-06-10',
+        checkOut: '2026-06-12',
+        revenue: [{ category: 'ROOM', amount: '100.00' }],
+      });
+      w.dropHotel('GS', [
+        stay('GSX001'),
+        stay('GSX002', 'PETROV'),
+        stay('R'.repeat(80)),
+        stay('GSX001'),
+        stay('GSX003', 'SIDOROV'),
+      ]);
+      await w.night('2026-06-13');
+      await w.run(exportJob, '2026-06-13');
+      const out = await w.knex('files').where({ direction: 'out', feed: 'hotel-response' }).first();
+      const xml = readFileSync(String(out.local_path), 'utf8');
+      const warnings = [...xml.matchAll(/<Warning ([^>]*)>/g)].map(([, attrs]) => {
+        const attr = (name: string) => new RegExp(`${name}="([^"]*)"`).exec(attrs!)?.[1];
+        return [attr('RPH'), attr('ShortText'), attr('RecordID')];
+      });
+      expect(warnings).toEqual([
+        ['2', 'NAME_MISMATCH', 'GSX002'],
+        ['3', 'MALFORMED', undefined],
+        ['4', 'DUPLICATE', 'GSX001'],
+        ['5', 'NAME_MISMATCH', 'GSX003'],
+      ]);
+    });
   });
 
   describe(`partner airlines: inbound claims under the earning chart (${engine})`, () => {
