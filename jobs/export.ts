@@ -168,20 +168,16 @@ class ExportRun {
     };
   }
 
+  /**
+   * Every hotel document processed is answered (ota-hotel-stay.md). One whose partner neither it nor its
+   * name identifies (an unknown chain: refused UNKNOWN_PARTNER) has no partner outbox and no partner
+   * counter: its `<Errors>` go to the shared outbox's hotel-response folder, without SequenceNmbr.
+   */
   hotelResponse(file: InboundFile): Task {
     return {
       label: `response to hotel file ${file.name}`,
       run: async () => {
         const partnerCode = file.partnerCode;
-        if (partnerCode === null) {
-          throw new ExportError(
-            'NO_PARTNER',
-            `no hotel partner was recognised for the file: it cannot be answered`,
-            {
-              file: file.name,
-            },
-          );
-        }
         await this.write(
           {
             kind: 'hotel-response',
@@ -189,7 +185,7 @@ class ExportRun {
             partnerCode,
             businessDate: this.date,
             answersFileId: file.id,
-            sequenceScope: `hotel-response:${partnerCode}`,
+            sequenceScope: partnerCode === null ? null : `hotel-response:${partnerCode}`,
             name: () => hotelResponseName(file.name),
             prepare: async (q, stamp) => {
               const data = await hotelResponseData(q, file, stamp);

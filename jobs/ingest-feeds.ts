@@ -489,6 +489,41 @@ export function partnerHeaderRefusal(
   return undefined;
 }
 
+/**
+ * The chain a hotel file's name gives, where the hotel feed's `pattern` captures it in a group named
+ * `chain` (the demo's `GS_GSBER01_StayInfoNotif_20261101.xml` is GrandStay's).
+ */
+export function hotelChainOfFileName(pattern: string | undefined, fileName: string): string | undefined {
+  if (pattern === undefined) return undefined;
+  return new RegExp(pattern).exec(fileName.replace(/^.*[\\/]/, ''))?.groups?.chain || undefined;
+}
+
+/**
+ * The hotel partner a document is from, or why the night refuses it whole: the partner of the chain (and
+ * brand) its StayInfos name; for a document that names none, or could not be read, of the chain its file
+ * name gives. Ingest and the simulator judge a file here, whether or not any of its stays is credited.
+ */
+export function hotelPartnerOf(
+  program: Program,
+  fileName: string,
+  meta: Record<string, unknown> | undefined,
+): { partnerCode: string } | { refusal: FileRefusal } {
+  const text = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
+  const named = text(meta?.chainCode);
+  const brand = named ? text(meta?.brandCode) : undefined;
+  const chain = named ?? hotelChainOfFileName(program.config.feeds.hotel?.pattern, fileName);
+  const partner = program.partnerForHotelChain(chain, brand);
+  if (partner) return { partnerCode: partner.code };
+  return {
+    refusal: {
+      reason: 'UNKNOWN_PARTNER',
+      message: chain
+        ? `no hotel partner for chain ${chain}${brand ? ` or its brand ${brand}` : ''} (partners[].hotelChains)`
+        : 'neither the document (StayInfos/@ChainCode) nor its file name names a hotel chain',
+    },
+  };
+}
+
 /** A stay of one of our members as the hotel partner of its chain credits it, or why no contract covers it. */
 export function hotelStayDraft(program: Program, stay: HotelStay, date: IsoDate): Draft {
   const partner = program.partnerForHotelChain(stay.chainCode, stay.brandCode);
@@ -579,6 +614,15 @@ export function hotelHandler(
     feed: 'hotel',
     counts: () => counts.values,
     parseOptions: () => ({ ownPrograms: [program.code] }) as never,
+    identity(file, verdict) {
+      const of = hotelPartnerOf(program, file.name, verdict?.meta);
+      return 'partnerCode' in of ? { partnerCode: of.partnerCode } : {};
+    },
+    async end(trx, file, verdict) {
+      const of = hotelPartnerOf(program, file.name, verdict.meta);
+      if ('refusal' in of) return of.refusal;
+      await trx('files').where({ id: file.id }).update({ partner_code: of.partnerCode });
+    },
     async records(trx, file, batch) {
       const items = [];
       for (const e of batch) {
@@ -588,8 +632,6 @@ export function hotelHandler(
           continue;
         }
         const draft = hotelStayDraft(program, stay, ctx.businessDate);
-        if (draft.ok)
-          await trx('files').where({ id: file.id }).update({ partner_code: draft.activity.partnerCode });
         items.push({
           event: e as RecordEvent<unknown>,
           draft,

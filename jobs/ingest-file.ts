@@ -48,11 +48,13 @@ export interface FeedHandler<T> {
   parseOptions?(file: FileRow): ParseOptions;
   /**
    * Whom the file is from and its sequence, as the registry records them and its response is addressed,
-   * taken from what `begin` checked rather than from the file's own header: a refused header is unchecked
-   * by definition, and answering the partner it names would send one partner's rejection to another.
-   * Feeds without it keep what their parser read in the header.
+   * taken from what `begin` checked or what could be read of the file (its name, its verdict's facts)
+   * rather than from the file's own header alone: a refused header is unchecked by definition, and
+   * answering the partner it names would send one partner's rejection to another; a document refused
+   * whole is still answered to the partner its name gives. Feeds without it keep what their parser
+   * read in the header.
    */
-  identity?(file: FileRow): FileIdentity;
+  identity?(file: FileRow, verdict: VerdictEvent | undefined): FileIdentity;
   /** Counts the handler keeps (activities inserted, merged, duplicates…), read after the file. */
   counts?(): Record<string, number>;
 }
@@ -217,7 +219,8 @@ export async function ingestFile<T>(
     });
   } catch (error) {
     if (!(error instanceof Refused)) throw error;
-    // Nothing of a refused file stays: its verdict, reason and line count are all that is recorded.
+    // Nothing of a refused file stays: its verdict, reason and line count are all that is recorded, and
+    // the partner it is from, to answer it.
     await setVerdict(
       ctx.db.knex,
       file.id,
@@ -245,7 +248,7 @@ export async function ingestFile<T>(
 }
 
 function identityOf<T>(handler: FeedHandler<T>, file: FileRow, v: VerdictEvent | undefined): FileIdentity {
-  if (handler.identity) return handler.identity(file);
+  if (handler.identity) return handler.identity(file, v);
   return v ? headerFacts(v) : {};
 }
 

@@ -75,6 +75,7 @@ import {
   receivedClaimIds,
   claimReceivedBefore,
   partnerHeaderRefusal,
+  hotelPartnerOf,
   hotelStayDraft,
   type FlightArchive,
 } from './ingest-feeds.js';
@@ -424,6 +425,10 @@ async function refusalOf(
   if (feed === 'alliance-claims') {
     const header = allianceClaimsHeader(program, verdict.meta as { sender?: string; receiver?: string });
     if ('refusal' in header) return header.refusal;
+  }
+  if (feed === 'hotel') {
+    const of = hotelPartnerOf(program, verdict.file, verdict.meta);
+    if ('refusal' in of) return of.refusal;
   }
   return undefined;
 }

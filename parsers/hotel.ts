@@ -518,6 +518,11 @@ function handle(doc: XmlDocument, own: ReadonlySet<string>): XmlFileResult<Hotel
     const value = attrOf(root, key);
     if (value !== undefined) meta[`${key[0]!.toLowerCase()}${key.slice(1)}`] = value;
   }
+  // Which hotel the document is from, though none of its stays be read: the response goes to its partner.
+  for (const key of ['ChainCode', 'BrandCode', 'HotelCode'] as const) {
+    const value = attrOf(groups[0], key);
+    if (value !== undefined) meta[`${key[0]!.toLowerCase()}${key.slice(1)}`] = value;
+  }
   if (items.length === 0) {
     return { items, refusal: { reason: 'EMPTY_FILE', message: 'the message holds no StayInfo' }, meta };
   }

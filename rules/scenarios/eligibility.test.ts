@@ -271,7 +271,7 @@ for (const engine of availableEngines()) {
       expect(await w.activity(hotelKey('GRANDSTAY', 'GS-77'))).toMatchObject({ points: 400 });
     });
 
-    it('rejects what no contract covers: an activity type, a date before the contract, a hotel chain', async () => {
+    it('rejects what no contract covers: an activity type, a date before the contract; refuses a hotel chain of no partner', async () => {
       const w = s();
       await w.enrol('2024-01-01', ACTIVE);
       w.dropPartner('DRIVE', '2025-01-05', [
@@ -294,9 +294,13 @@ for (const engine of availableEngines()) {
       expect(await outcome(w, partnerKey('DRIVE', 'X-1'))).toEqual(['REJECTED', 'NO_CONTRACT']);
       expect(await outcome(w, partnerKey('DRIVE', 'X-2'))).toEqual(['REJECTED', 'NO_CONTRACT']);
       expect(await outcome(w, partnerKey('DRIVE', 'X-3'))).toEqual(['POSTED', null]);
-      expect((await w.rejects({ feed: 'hotel' })).map((r) => [r.reason, r.field, r.record_ref])).toEqual([
-        ['NO_CONTRACT', 'ChainCode', 'ZZ-1'],
-      ]);
+      // No partner has chain ZZ: the document is refused whole, and answered so (ota-hotel-stay.md).
+      expect(await w.knex('files').where({ direction: 'in', feed: 'hotel' }).first()).toMatchObject({
+        verdict: 'rejected',
+        reason: 'UNKNOWN_PARTNER',
+        message: 'no hotel partner for chain ZZ (partners[].hotelChains)',
+      });
+      expect(await w.rejects({ feed: 'hotel' })).toEqual([]);
     });
 
     it('rejects bad amounts and currencies: unreadable spend, a reversal for another amount, a currency without rates', async () => {

@@ -4,13 +4,14 @@
  * validity date, tier bonuses, foreign-currency spend at the ECB rate of the activity date, reversals,
  * and the partner-airline earning chart.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../../test/harness/db.js';
 import { Accounts } from '../../ledger/accounts.js';
 import { allianceKey, awardPostingKey, hotelKey, partnerKey, reversalKey } from '../activity.js';
 import { exportJob } from '../../jobs/export.js';
+import { SHARED_FORMATS, validateWithSchema, xmllintOrSkip } from '../../parsers/fixtures/xml/support.js';
 import { memberNumber, svoKznCoupon, useScenario, type Person, type Scenario } from './scenario.js';
 
 const IVANOV: Person = { number: memberNumber(1), surname: 'IVANOV', givenName: 'IVAN' };
@@ -37,6 +38,8 @@ const ivanovs = (txn: string, date: string, type: string, extra: Record<string, 
 });
 
 const points = async (w: Scenario, key: string) => Number((await w.activity(key))?.points);
+
+const OTA_RS_XSD = join(SHARED_FORMATS, 'ota/2017B/OTA_HotelStayInfoNotifRS.xsd');
 
 for (const engine of availableEngines()) {
   describe(`partner earning by contract (${engine})`, () => {
@@ -615,6 +618,122 @@ for (const engine of availableEngines()) {
       expect(warning('GS-32')).toMatch(/SummaryAmount.*200\.30 USD.*200\.29 USD/);
       expect(warning('GS-33')).toMatch(/SummaryAmount.*360\.00 USD.*350\.00 USD/);
       expect(xml).not.toMatch(/RecordID="GS-3[15]"/);
+    });
+
+    it('answers every hotel document: none of its stays credited, unreadable, or from a chain it does not know', async () => {
+      const w = s();
+      await w.enrol('2026-05-01', IVANOV);
+      const stay = (program: string, reservation: string) => `
+    <StayInfo SequenceNumber="1">
+      <LoyaltyPointsAccruals><SelectedLoyalty ProgramCode="${program}" AccountID="${IVANOV.number}"/></LoyaltyPointsAccruals>
+      <RevenueCategories><RevenueCategory RevenueCategoryCode="ROOM"><RevenueDetails>
+        <RevenueDetail TransactionDate="2026-06-10" Amount="100.00" CurrencyCode="USD"/>
+      </RevenueDetails></RevenueCategory></RevenueCategories>
+      <ReservationID Type="14" ID="${reservation}"/>
+      <HotelReservation><RoomStays><RoomStay><RoomRates><RoomRate><Rates>
+        <Rate EffectiveDate="2026-06-10" ExpireDate="2026-06-12"/>
+      </Rates></RoomRate></RoomRates></RoomStay></RoomStays></HotelReservation>
+    </StayInfo>`;
+      const doc = (chain: string, stays: string) =>
+        `<?xml version="1.0" encoding="UTF-8"?>
+<OTA_HotelStayInfoNotifRQ xmlns="http://www.opentravel.org/OTA/2003/05" Version="1.0">
+  <StayInfos ChainCode="${chain}" HotelCode="${chain}BER01">${stays}
+  </StayInfos>
+</OTA_HotelStayInfoNotifRQ>
+`;
+      const names = {
+        otherProgram: w.drop(
+          'hotel',
+          doc('GS', stay('GSREW', 'GSY001')),
+          'GS_GSBER01_StayInfoNotif_20260612.xml',
+        ),
+        unreadStay: w.drop(
+          'hotel',
+          doc('GS', stay('XX', 'R'.repeat(80))),
+          'GS_GSBER02_StayInfoNotif_20260612.xml',
+        ),
+        notWellFormed: w.drop(
+          'hotel',
+          doc('GS', stay('XX', 'GSY003')).replace('</StayInfos>', ''),
+          'GS_GSBER03_StayInfoNotif_20260612.xml',
+        ),
+        unknownChain: w.drop(
+          'hotel',
+          doc('ZZ', stay('XX', 'ZZY004')),
+          'ZZ_ZZPAR01_StayInfoNotif_20260612.xml',
+        ),
+      };
+      await w.night('2026-06-13');
+      const inbound = async (name: string) =>
+        (await w.knex('files').where({ direction: 'in', feed: 'hotel', name }).first()) as Record<
+          string,
+          unknown
+        >;
+      expect(await inbound(names.otherProgram)).toMatchObject({
+        verdict: 'accepted',
+        partner_code: 'GRANDSTAY',
+      });
+      expect(await inbound(names.unreadStay)).toMatchObject({
+        verdict: 'accepted',
+        partner_code: 'GRANDSTAY',
+      });
+      expect(await inbound(names.notWellFormed)).toMatchObject({
+        verdict: 'rejected',
+        reason: 'NOT_WELL_FORMED',
+        partner_code: 'GRANDSTAY',
+      });
+      expect(await inbound(names.unknownChain)).toMatchObject({
+        verdict: 'rejected',
+        reason: 'UNKNOWN_PARTNER',
+        partner_code: null,
+      });
+
+      const result = await w.run(exportJob, '2026-06-13');
+      expect(result.counts).toMatchObject({ hotelResponses: 4 });
+      expect(result.counts.notAnswerable).toBeUndefined();
+      const response = async (name: string) => {
+        const out = (await w
+          .knex('files as o')
+          .join('files as i', 'i.id', 'o.answers_file_id')
+          .where({ 'o.direction': 'out', 'o.feed': 'hotel-response', 'i.name': name })
+          .first('o.partner_code', 'o.sequence', 'o.local_path')) as Record<string, unknown>;
+        const xml = readFileSync(String(out.local_path), 'utf8');
+        // OpenTravel's schemas are used from the shared formats, where present (ota-hotel-stay.md).
+        if (existsSync(OTA_RS_XSD) && xmllintOrSkip())
+          expect(validateWithSchema(OTA_RS_XSD, [String(out.local_path)])).toMatchObject({ ok: true });
+        const body = /<OTA_HotelStayInfoNotifRS [^>]*>([\s\S]*)<\/OTA_HotelStayInfoNotifRS>/.exec(xml)![1]!;
+        return {
+          partner: out.partner_code,
+          sequenceNmbr: /SequenceNmbr="([^"]*)"/.exec(xml)?.[1],
+          answer: [...body.matchAll(/<(Success|Warning|Error)\b([^>]*)>/g)].map(([, element, attrs]) =>
+            [
+              element,
+              ...[...attrs!.matchAll(/(Type|ShortText|RPH)="([^"]*)"/g)].map(([, k, v]) => `${k}=${v}`),
+            ].join(' '),
+          ),
+        };
+      };
+      expect(await response(names.otherProgram)).toEqual({
+        partner: 'GRANDSTAY',
+        sequenceNmbr: '1',
+        answer: ['Success'],
+      });
+      expect(await response(names.unreadStay)).toEqual({
+        partner: 'GRANDSTAY',
+        sequenceNmbr: '2',
+        answer: ['Success', 'Warning Type=3 ShortText=MALFORMED RPH=1'],
+      });
+      expect(await response(names.notWellFormed)).toEqual({
+        partner: 'GRANDSTAY',
+        sequenceNmbr: '3',
+        answer: ['Error Type=12 ShortText=NOT_WELL_FORMED'],
+      });
+      // No partner of ours, so no partner's outbox or counter: the shared outbox's hotel-response folder.
+      expect(await response(names.unknownChain)).toEqual({
+        partner: null,
+        sequenceNmbr: undefined,
+        answer: ['Error Type=6 ShortText=UNKNOWN_PARTNER'],
+      });
     });
 
     it('answers every rejected stay in the document’s order, by its own SequenceNumber, the unreadable and repeated ones too', async () => {

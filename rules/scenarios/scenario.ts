@@ -608,7 +608,8 @@ ${cubes}
           verdict: e.verdict,
           reason: e.reason,
         });
-      } else if (e.type === 'reject') {
+      } else if (e.type === 'reject' && !refused.has(e.file)) {
+        // A file refused whole keeps no rejects: its verdict says why (an unreadable XML document's one).
         const found = await this.knex('rejects')
           .where({ file_id: fileIds.get(e.file)!, line: e.line })
           .select('reason');
