@@ -36,28 +36,60 @@ const PARTNER_CODE_OF: Readonly<Record<string, AllianceReasonCode>> = {
   DATED_AHEAD: 'FUTURE_DATE',
 };
 
-/** What a reason means, in words: the format's meaning for its codes, the program's for its own. */
-export function reasonMeaning(code: string): string | undefined {
-  return PARTNER_REASON_TEXT[code] ?? REJECT_REASONS[code as RejectReason];
-}
+/**
+ * The record's own identifier in each feed that answers with partner-accrual.md's codes: the format's
+ * DUPLICATE speaks of a partner_txn_id, which a hotel stay or a claim does not have.
+ */
+const RECORD_ID_OF_FEED: Readonly<Record<string, string>> = {
+  partner: 'partner_txn_id',
+  hotel: 'reservation id',
+  'alliance-claims': 'claim id',
+};
 
 /**
- * The text of one record's reason: the format's meaning for its codes, the program's own description for
- * the rest, and what is true of the record where the code's meaning is not: a closed account that was
- * merged names the survivor, and a cap that left nothing to credit rejects the record, it accepts none of
- * it. Partner responses and `redeye files show` say the same.
+ * What a reason means, in words: the format's meaning for its codes, the program's for its own. A feed
+ * that does not speak partner-accrual.md (flights, redemptions, retro-claims) reads the program's
+ * meanings: a flown coupon's DUPLICATE is not a partner_txn_id processed twice. Without a feed, the
+ * format's words (what a partner reads).
+ */
+export function reasonMeaning(code: string, feed?: string | null): string | undefined {
+  const own = REJECT_REASONS[code as RejectReason];
+  if (feed === undefined || feed === null) return PARTNER_REASON_TEXT[code] ?? own;
+  const recordId = RECORD_ID_OF_FEED[feed];
+  if (recordId === undefined) return own ?? PARTNER_REASON_TEXT[code];
+  if (code === 'DUPLICATE') return `this ${recordId} was already processed`;
+  return PARTNER_REASON_TEXT[code] ?? own;
+}
+
+/** A rejected record of which a cap left nothing: the format's CAP_EXCEEDED says "partially accepted". */
+const CAP_LEFT_NOTHING = 'a per-activity or per-period cap left nothing to credit: no points posted';
+
+/**
+ * The text of one record's reason: what the rule said of the record when it gave the reason (`own.message`,
+ * kept with the activity), else the meaning of the code for the record's feed; and what is true of the
+ * record where the code's meaning is not: a closed account that was merged names the survivor, and a cap
+ * that left nothing to credit rejects the record, it accepts none of it. Partner responses and
+ * `redeye files show` say the same.
  */
 export function recordReasonText(
   code: string | null,
   mergedInto: string | null,
   rejected = false,
+  own: { message?: string | null; feed?: string | null; toPartner?: boolean } = {},
 ): string | null {
   if (code === null) return null;
   if (code === 'ACCOUNT_CLOSED' && mergedInto) return `account merged into ${mergedInto}`;
+  const message = own.toPartner && NOT_FOR_PARTNERS.has(code) ? null : (own.message ?? null);
   if (code === 'CAP_EXCEEDED' && rejected)
-    return 'a per-activity or per-period cap left nothing to credit: no points posted';
-  return reasonMeaning(code) ?? code;
+    return message ? `${CAP_LEFT_NOTHING} (${message})` : CAP_LEFT_NOTHING;
+  return message ?? reasonMeaning(code, own.feed) ?? code;
 }
+
+/**
+ * Reasons whose message a partner does not read: the ledger's refusal of a short balance names the
+ * member's account and what it holds, which is the member's business, not the partner's.
+ */
+const NOT_FOR_PARTNERS: ReadonlySet<string> = new Set(['INSUFFICIENT_POINTS']);
 
 /** The partner-accrual.md code a partner reads for one of the program's reasons (see PARTNER_CODE_OF). */
 export function partnerReasonCode(code: string | null): AllianceReasonCode {

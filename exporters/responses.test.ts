@@ -146,5 +146,58 @@ for (const engine of availableEngines()) {
         }),
       ]);
     });
+
+    it('tells the partner what the rule said of its record, but not the member’s balance', async () => {
+      const q = t.db.knex;
+      const fileId = await insertInboundFile(q, {
+        feed: 'partner',
+        name: 'REDBANK_20261130_0044.csv',
+        partnerCode: 'REDBANK',
+        sequence: 44,
+        verdict: 'accepted',
+      });
+      const refused = (line: number, reason: string, field: string, message: string) => ({
+        activity_key: `PTR:REDBANK:Y${line}`,
+        type: 'PARTNER',
+        member_number: '1000000016',
+        activity_date: '2026-11-20',
+        business_date: DAY,
+        partner_code: 'REDBANK',
+        external_ref: `Y${line}`,
+        status: 'REJECTED',
+        reason,
+        reason_field: field,
+        reason_message: message,
+        points: 0,
+        needs_accrual: false,
+        source_file_id: fileId,
+        source_line: line,
+        updated_at: '2026-11-30T23:00:00Z',
+      });
+      await q('activities').insert([
+        refused(2, 'NO_CONTRACT', 'activity_type', 'no REDBANK contract covers GROCERY on 2026-11-20'),
+        refused(
+          3,
+          'UNKNOWN_ORIGINAL',
+          'partner_txn_id',
+          'Y0 was never credited, so Y3 has nothing to reverse',
+        ),
+        refused(
+          4,
+          'INSUFFICIENT_POINTS',
+          'points',
+          'posting PTR:REDBANK:Y0:AWARD:REV needs 500 from MEMBER:1000000016:PTS, which holds 20',
+        ),
+      ]);
+      const [file] = await inboundFilesToAnswer(q, 'partner', 'partner-response', DAY);
+      const source = await partnerResponseSource(q, file!, '2026-12-01T01:30:00Z');
+      const records = [];
+      for await (const r of source.records) records.push(r);
+      expect(records.map((r) => [r.reasonCode, r.reasonText])).toEqual([
+        ['NO_CONTRACT', 'no REDBANK contract covers GROCERY on 2026-11-20'],
+        ['MALFORMED', 'UNKNOWN_ORIGINAL: Y0 was never credited, so Y3 has nothing to reverse'],
+        ['BAD_AMOUNT', 'INSUFFICIENT_POINTS: the redemption is larger than the available balance'],
+      ]);
+    });
   });
 }

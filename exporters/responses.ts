@@ -118,6 +118,8 @@ interface ActivityOutcome {
   memberNumber: string;
   status: string;
   reason: string | null;
+  /** What the rule said of the record when it gave the reason (null before migration 012). */
+  message: string | null;
   points: number;
   partnerAmount: number | null;
   /** The credit's posting says a cap cut it (`cappedFrom` in its detail). */
@@ -170,6 +172,7 @@ async function* activityOutcomes(
         'a.member_number',
         'a.status',
         'a.reason',
+        'a.reason_message',
         'a.points',
         'm.merged_into',
         // Only a hotel response names a record by what its detail holds: a partner file's millions of
@@ -187,6 +190,7 @@ async function* activityOutcomes(
         memberNumber: (r.member_number as string | null) ?? '',
         status: r.status as string,
         reason: (r.reason as string | null) ?? null,
+        message: (r.reason_message as string | null) ?? null,
         points: Number(r.points ?? 0),
         partnerAmount:
           r.partner_amount === null || r.partner_amount === undefined ? null : Number(r.partner_amount),
@@ -289,6 +293,17 @@ function outcomeOf(a: ActivityOutcome): { status: ResponseStatus; points: number
   }
 }
 
+/**
+ * The rule's own words for a record, as its feed's partner may read them (partner-reasons.ts), for a
+ * record refused: a capped credit is answered in the format's words, since a later reversal of it
+ * replaces its reason and message, and a response rebuilt then must say what the first one said.
+ */
+const ownWords = (a: ActivityOutcome, status: ResponseStatus, feed: AnsweredFeed = 'partner') => ({
+  message: status === 'R' ? a.message : null,
+  feed,
+  toPartner: true,
+});
+
 function unreadText(r: UnreadRecord): string | null {
   return r.message
     ? `${r.line !== null ? `line ${r.line}: ` : ''}${r.message}`
@@ -380,7 +395,10 @@ function reasonOf(a: ActivityOutcome, status: ResponseStatus): string | null {
 function recordOf(a: ActivityOutcome): PartnerResponseRecord {
   const outcome = outcomeOf(a)!;
   const reason = reasonOf(a, outcome.status);
-  const told = forPartner(reason, recordReasonText(reason, a.mergedInto, outcome.status === 'R'));
+  const told = forPartner(
+    reason,
+    recordReasonText(reason, a.mergedInto, outcome.status === 'R', ownWords(a, outcome.status)),
+  );
   return {
     partnerTxnId: a.ref,
     memberNumber: a.memberNumber,
@@ -479,7 +497,10 @@ export async function hotelResponseData(
     if (outcome === null || outcome.status === 'A') continue;
     const partial = outcome.status === 'P';
     const reason = reasonOf(a, outcome.status) ?? 'REJECTED';
-    const told = forPartner(reason, recordReasonText(reason, a.mergedInto, !partial));
+    const told = forPartner(
+      reason,
+      recordReasonText(reason, a.mergedInto, !partial, ownWords(a, outcome.status, 'hotel')),
+    );
     warnings.push({
       reasonCode: told.code!,
       text: told.text ?? told.code!,

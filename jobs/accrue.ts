@@ -11,6 +11,8 @@ import { Ledger } from '../ledger/ledger.js';
 import type { PostResult, PostingRequest } from '../ledger/types.js';
 import {
   decide,
+  reasonDetailOf,
+  refusedByLedger,
   type AccrualContext,
   type AccrualDecision,
   type ActivityUpdate,
@@ -418,7 +420,7 @@ export function decideInTurn(ctx: BatchContext, state: AccrueState, row: Activit
   // it back if the ledger refuses the posting).
   remember(state, row, decision);
   // Decided, unless the decision leaves it with the job (an activity waiting for its own night).
-  Object.assign(row, { needsAccrual: false }, decision.update);
+  Object.assign(row, { needsAccrual: false }, decision.update, reasonDetailOf(decision));
   ctx.decided(row);
   return decision;
 }
@@ -454,6 +456,8 @@ export function remember(
 const UPDATE_COLUMNS: Array<[keyof ActivityRow, string]> = [
   ['status', 'status'],
   ['reason', 'reason'],
+  ['reasonField', 'reason_field'],
+  ['reasonMessage', 'reason_message'],
   ['points', 'points'],
   ['statusCredit', 'status_credit'],
   ['postingKey', 'posting_key'],
@@ -496,6 +500,8 @@ async function writeOutcomes(
   const types: Record<string, string> = {
     status: 'text',
     reason: 'text',
+    reason_field: 'text',
+    reason_message: 'text',
     points: 'int',
     status_credit: 'bigint',
     posting_key: 'text',
@@ -578,8 +584,11 @@ export async function accrueBatch(
       const { row, decision, planned } = owners[i]!;
       if (result.status === 'refused') {
         remember(state, row, decision, -1);
-        Object.assign(row, decision.postings[planned]!.onRefused(result.reason ?? 'REFUSED'), {
+        const refusal = refusedByLedger(result.reason ?? 'REFUSED', result.message);
+        Object.assign(row, decision.postings[planned]!.onRefused(refusal.reason), {
           needsAccrual: false,
+          reasonField: refusal.field,
+          reasonMessage: refusal.message,
         });
       } else outcome.postings += result.status === 'posted' ? 1 : 0;
       outcome.unrecovered += result.unrecovered ?? 0;
@@ -609,7 +618,13 @@ export async function accrueBatch(
     for (const [key, update] of related) {
       await trx('activities')
         .where({ activity_key: key })
-        .update({ status: update.status, reason: update.reason ?? null, updated_at: now });
+        .update({
+          status: update.status,
+          reason: update.reason ?? null,
+          reason_field: update.reasonField ?? null,
+          reason_message: update.reasonMessage ?? null,
+          updated_at: now,
+        });
     }
     await writeLastActivity(trx, ctx.db.dialect, lastActivity);
   });

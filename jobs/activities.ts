@@ -48,6 +48,8 @@ const COLUMNS: Array<[keyof ActivityRow, string]> = [
   ['externalRef', 'external_ref'],
   ['status', 'status'],
   ['reason', 'reason'],
+  ['reasonField', 'reason_field'],
+  ['reasonMessage', 'reason_message'],
   ['points', 'points'],
   ['statusCredit', 'status_credit'],
   ['postingKey', 'posting_key'],

@@ -25,6 +25,7 @@ import {
   reissueKey,
   type ActivityRow,
   type Draft,
+  standingCouponMessage,
 } from '../rules/activity.js';
 import type { Program } from '../rules/program.js';
 import { activitiesByCoupons, activitiesByKeys, fromDb, insertActivities, toDb } from './activities.js';
@@ -84,7 +85,8 @@ export function mergedFields(existing: ActivityRow, d: ActivityRow): Partial<Act
   const posted = existing.postingKey !== null || existing.statusPostingKey !== null;
   if (existing.memberNumber !== null && !(existing.status === 'REJECTED' && posted)) {
     fields.needsAccrual = true;
-    if (existing.status === 'REJECTED') Object.assign(fields, { status: 'PENDING', reason: null });
+    if (existing.status === 'REJECTED')
+      Object.assign(fields, { status: 'PENDING', reason: null, reasonField: null, reasonMessage: null });
   }
   return fields;
 }
@@ -256,8 +258,14 @@ export async function mergeFlightDrafts(archive: FlightArchive, drafts: Activity
       if (!standing) {
         outcomes[i] = { kind: 'reissued', row: d };
       } else {
-        Object.assign(d, { status: 'REJECTED', reason: 'DUPLICATE', needsAccrual: false });
         d.detail.duplicateOf = `${standing.ticketNumber}/${standing.couponNumber}`;
+        Object.assign(d, {
+          status: 'REJECTED',
+          reason: 'DUPLICATE',
+          reasonField: 'ticket_number',
+          reasonMessage: standingCouponMessage(d.detail.duplicateOf),
+          needsAccrual: false,
+        });
         outcomes[i] = { kind: 'secondCoupon', row: d, standing };
       }
       change(existing, {
@@ -287,10 +295,12 @@ export async function mergeFlightDrafts(archive: FlightArchive, drafts: Activity
     change(
       next,
       next.memberNumber !== null
-        ? { status: 'PENDING', reason: null, needsAccrual: true }
+        ? { status: 'PENDING', reason: null, reasonField: null, reasonMessage: null, needsAccrual: true }
         : {
             status: 'NOT_CREDITED',
             reason: next.partnerCode || !next.detail?.partnerCard ? null : 'NO_AGREEMENT',
+            reasonField: null,
+            reasonMessage: null,
           },
     );
     requeued.push({ row: next, by });

@@ -135,6 +135,8 @@ export function creditedByClaim(claim: RetroClaim, decision: AccrualDecision): P
     channel: 'OWN_FLIGHTS',
     status: u.status!,
     reason: 'RETRO_CLAIM',
+    reasonField: null,
+    reasonMessage: null,
     points: u.points ?? 0,
     statusCredit: u.statusCredit ?? 0,
     postingKey: u.postingKey ?? null,

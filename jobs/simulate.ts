@@ -37,6 +37,7 @@ import {
   cancellationKey,
   type ActivityRow,
   type Draft,
+  standingCouponMessage,
 } from '../rules/activity.js';
 import { Program } from '../rules/program.js';
 import { activitiesByCoupons, activitiesByKeys } from './activities.js';
@@ -1059,7 +1060,6 @@ export async function* simulate(
         if (row.status === 'REJECTED') {
           // A second coupon for a flight another coupon stands for: stored, waiting, credited never twice.
           tally(item.file, 'rejected', row.reason);
-          const standing = row.detail?.duplicateOf;
           out(
             item.file,
             record(
@@ -1067,7 +1067,11 @@ export async function* simulate(
               row.activityKey,
               'REJECTED',
               row.reason,
-              standing ? `coupon ${standing} stands as flown for the same flight and card` : undefined,
+              row.reasonMessage ??
+                (row.detail?.duplicateOf ? standingCouponMessage(row.detail.duplicateOf) : undefined),
+              undefined,
+              undefined,
+              row.reasonField ?? undefined,
             ),
           );
         } else if (row.status === 'NOT_CREDITED' || row.memberNumber === null) {

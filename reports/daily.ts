@@ -346,19 +346,23 @@ async function* rejectedRecordRows(knex: Knex, businessDate: IsoDate): AsyncGene
       .orderBy('a.id')
       .limit(size)
       .select('a.id', 'f.name as file', 'f.feed', 'a.type', 'a.source_line', 'a.reason', 'a.member_number')
-      .select('a.external_ref', 'a.activity_key', 'm.merged_into'),
+      .select('a.external_ref', 'a.activity_key', 'm.merged_into', 'a.reason_field', 'a.reason_message'),
   )) {
     const reason = (a.reason as string | null) ?? 'REJECTED';
+    const feed = (a.feed as string | null) ?? String(a.type).toLowerCase();
     yield {
       file: (a.file as string | null) ?? null,
-      feed: (a.feed as string | null) ?? String(a.type).toLowerCase(),
+      feed,
       kind: 'activity',
       line: a.source_line === null ? null : num(a.source_line),
-      field: null,
+      field: (a.reason_field as string | null) ?? null,
       reason,
       member_number: (a.member_number as string | null) ?? null,
       record_ref: (a.external_ref as string | null) ?? (a.activity_key as string),
-      message: recordReasonText(reason, (a.merged_into as string | null) ?? null, true),
+      message: recordReasonText(reason, (a.merged_into as string | null) ?? null, true, {
+        message: (a.reason_message as string | null) ?? null,
+        feed,
+      }),
       text: null,
     };
   }

@@ -38,13 +38,15 @@ import {
 } from './eligibility.js';
 import type { FxTable } from './fx.js';
 import type { Program } from './program.js';
-import { reject, type Rejection } from './reasons.js';
+import { reject, REJECT_REASONS, type Rejection } from './reasons.js';
 
 export type ActivityUpdate = Partial<
   Pick<
     ActivityRow,
     | 'status'
     | 'reason'
+    | 'reasonField'
+    | 'reasonMessage'
     | 'points'
     | 'statusCredit'
     | 'postingKey'
@@ -127,6 +129,28 @@ export interface AccrualContext {
 }
 
 const done = (update: ActivityUpdate): ActivityUpdate => ({ needsAccrual: false, ...update });
+
+/**
+ * The field and message that go with a decision's reason: the rule's own words where it gave a rejection
+ * (a reject, a cap, a class that earns only status), none where the decision sets a reason without one,
+ * and nothing changed where it leaves the reason as it was.
+ */
+export function reasonDetailOf(decision: Pick<AccrualDecision, 'update' | 'rejection'>): ActivityUpdate {
+  if (decision.rejection)
+    return { reasonField: decision.rejection.field, reasonMessage: decision.rejection.message };
+  if (decision.update.reason !== undefined || decision.update.status !== undefined)
+    return { reasonField: null, reasonMessage: null };
+  return {};
+}
+
+/** A posting the ledger refused: the activity is rejected with the ledger's reason, in the ledger's words. */
+export function refusedByLedger(reason: string, message: string | undefined): Rejection {
+  return {
+    reason: reason as Rejection['reason'],
+    field: 'points',
+    message: message ?? REJECT_REASONS[reason as keyof typeof REJECT_REASONS] ?? reason,
+  };
+}
 
 function rejected(rejection: Rejection, extra: ActivityUpdate = {}): AccrualDecision {
   return {

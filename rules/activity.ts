@@ -59,6 +59,13 @@ export interface ActivityRow {
   externalRef: string | null;
   status: ActivityStatus;
   reason: string | null;
+  /**
+   * What the rule that gave `reason` said of this record: the field at fault and its own message
+   * (`activity date 2026-11-05 is after the processing date …`), as a reader's reject keeps them.
+   * Null when the reason came with no message of its own, or before migration 012.
+   */
+  reasonField: string | null;
+  reasonMessage: string | null;
   points: number;
   statusCredit: number;
   postingKey: string | null;
@@ -145,6 +152,12 @@ export const couponKey = (ticket: string, coupon: number) => `CPN:${ticket}:${co
  */
 export const reissueKey = (flightActivityKey: string, ticket: string, coupon: number) =>
   `${flightActivityKey}:${ticket}/${coupon}`;
+/**
+ * Why a second coupon for a flight is kept REJECTED DUPLICATE (`ActivityDetail.duplicateOf`, as
+ * `<ticket>/<coupon>`): ingest keeps it with the activity, the simulator and `files show` say it alike.
+ */
+export const standingCouponMessage = (coupon: string) =>
+  `coupon ${coupon} stands as flown for the same flight and card`;
 export const partnerKey = (partner: string, txnId: string) => `PTR:${partner}:${txnId}`;
 export const hotelKey = (partner: string, reservationId: string) => `HTL:${partner}:${reservationId}`;
 export const allianceKey = (sender: string, claimId: string) => `PAF:${sender}:${claimId}`;
@@ -209,6 +222,8 @@ export function blankActivity(
     externalRef: null,
     status: 'PENDING',
     reason: null,
+    reasonField: null,
+    reasonMessage: null,
     points: 0,
     statusCredit: 0,
     postingKey: null,

@@ -5,6 +5,7 @@ import { isIsoDate } from '../../lib/dates.js';
 import { fileById, toFileRow, type FileRow } from '../../jobs/registry.js';
 import type { ActionRunner, CommandContext } from '../context.js';
 import { recordReasonText } from '../../exporters/partner-reasons.js';
+import { standingCouponMessage, type ActivityDetail } from '../../rules/activity.js';
 import { EXPORT_KINDS, type ExportKind } from '../../exporters/outbox.js';
 import { FEED_NAMES } from '../../parsers/types.js';
 import { table } from '../format.js';
@@ -27,6 +28,18 @@ interface RejectedLine {
   message: string | null;
   /** For the order only: the row's id in its table. */
   id: number;
+}
+
+/**
+ * What the rule said of a refused activity, as accrue kept it. An activity decided before migration 012
+ * has no message; a second coupon for a flight still names in its detail the coupon that stands.
+ */
+function ruleMessageOf(r: Record<string, unknown>): string | null {
+  if (typeof r.reason_message === 'string') return r.reason_message;
+  if (r.reason !== 'DUPLICATE' || typeof r.detail !== 'string' || !r.detail.includes('duplicateOf'))
+    return null;
+  const standing = (JSON.parse(r.detail) as ActivityDetail).duplicateOf;
+  return standing ? standingCouponMessage(standing) : null;
 }
 
 /**
@@ -231,17 +244,19 @@ export function registerFiles(program: Command, run: ActionRunner): void {
             .orderBy([{ column: 'a.source_line' }, { column: 'a.id' }])
             .limit(SHOWN_REJECTS)
             .select('a.id', 'a.source_line', 'a.reason', 'a.member_number', 'a.activity_key', 'm.merged_into')
+            .select('a.reason_field', 'a.reason_message', 'a.detail')
         ).map((r: Record<string, unknown>): RejectedLine => ({
           line: r.source_line === null ? null : Number(r.source_line),
           kind: 'activity',
           reason: (r.reason as string | null) ?? '',
           member: (r.member_number as string | null) ?? null,
           ref: (r.activity_key as string | null) ?? null,
-          field: null,
+          field: (r.reason_field as string | null) ?? null,
           message: recordReasonText(
             (r.reason as string | null) ?? null,
             (r.merged_into as string | null) ?? null,
             true,
+            { message: ruleMessageOf(r), feed: file.feed },
           ),
           id: Number(r.id),
         }));

@@ -15,6 +15,7 @@ import * as m008 from './008_parsed_text_widths.js';
 import * as m009 from './009_retention_indexes.js';
 import * as m010 from './010_tier_event_effective_date.js';
 import * as m011 from './011_reject_sequence_number.js';
+import * as m012 from './012_activity_reason_detail.js';
 
 export interface Migration {
   name: string;
@@ -34,6 +35,7 @@ export const migrations: Migration[] = [
   { name: '009_retention_indexes', ...m009 },
   { name: '010_tier_event_effective_date', ...m010 },
   { name: '011_reject_sequence_number', ...m011 },
+  { name: '012_activity_reason_detail', ...m012 },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {

@@ -1,0 +1,111 @@
+/**
+ * What `redeye files show` says after a real night of what became of each record: a record the program
+ * rules refused keeps the field and message the rule gave it (the ones `redeye simulate` shows), in the
+ * words of its own feed, and a retro-claim file shows each claim's outcome.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { availableEngines } from '../../test/harness/db.js';
+import { main } from '../../cli/main.js';
+import {
+  badCheckDigit,
+  memberNumber,
+  svoKznCoupon,
+  useScenario,
+  type Person,
+  type Scenario,
+} from './scenario.js';
+
+const IVANOV: Person = { number: memberNumber(1), surname: 'IVANOV', givenName: 'IVAN' };
+
+interface Shown {
+  firstRejects: Array<{
+    line: number | null;
+    kind: string;
+    reason: string;
+    field: string | null;
+    message: string | null;
+  }>;
+}
+
+/** `redeye files show <id> [--json]` for the file of `feed` named `name`, against the scenario's database. */
+async function filesShow(w: Scenario, feed: string, name: string, json = true): Promise<string> {
+  const config = join(w.w.dir, 'redeye.config.yaml');
+  const example = resolve(import.meta.dirname, '../../examples/redeye.config.yaml');
+  writeFileSync(config, readFileSync(example, 'utf8').replaceAll('../var/', './'));
+  const file = await w.knex('files').where({ direction: 'in', feed, name }).first('id');
+  const out: string[] = [];
+  const code = await main(
+    ['node', 'redeye', '--config', config, 'files', 'show', String(file.id), ...(json ? ['--json'] : [])],
+    {
+      output: { out: (s) => out.push(s), err: (s) => out.push(s) },
+      env: { REDEYE_DATABASE_URL: w.w.t.url, REDEYE_LOG_LEVEL: 'silent' },
+    },
+  );
+  expect(code, out.join('\n')).toBe(0);
+  return out.join('\n');
+}
+
+for (const engine of availableEngines()) {
+  describe(`files show after the night (${engine})`, () => {
+    const s = useScenario(engine);
+
+    it('keeps the field and message of each rule that refused a partner record, as simulate shows them', async () => {
+      const w = s();
+      await w.enrol('2026-10-01', IVANOV);
+      const rec = {
+        member: IVANOV.number,
+        surname: 'IVANOV',
+        date: '2026-10-31',
+        type: 'CARD_SPEND',
+        spend: '100.00',
+        currency: 'USD',
+      };
+      const name = w.dropPartner('REDBANK', '2026-11-01', [
+        { ...rec, txn: 'RB-1', member: badCheckDigit(IVANOV.number) },
+        { ...rec, txn: 'RB-2', type: 'GROCERY' },
+        { ...rec, txn: 'RB-3', date: '2026-11-05' },
+        { ...rec, txn: 'RB-4', surname: 'PETROV' },
+      ]);
+      const simulated = (await w.simulate('partner', name, '2026-11-01')).flatMap((e) =>
+        e.type === 'record' && e.status === 'REJECTED' ? [[e.line, e.reason, e.field, e.message]] : [],
+      );
+      expect(simulated.map(([, reason, field]) => [reason, field])).toEqual([
+        ['CHECK_DIGIT', 'member_number'],
+        ['NO_CONTRACT', 'activity_type'],
+        ['FUTURE_DATE', 'activity_date'],
+        ['NAME_MISMATCH', 'surname'],
+      ]);
+      await w.night('2026-11-01');
+
+      const shown = JSON.parse(await filesShow(w, 'partner', name)) as Shown;
+      expect(shown.firstRejects.map((r) => [r.line, r.reason, r.field, r.message])).toEqual(simulated);
+      expect(shown.firstRejects[1]!.message).toBe('no REDBANK contract covers GROCERY on 2026-10-31');
+      expect(shown.firstRejects[2]!.message).toMatch(
+        /^activity date 2026-11-05 is after the processing date 2026-11-01 and more than a day after its file came in/,
+      );
+      const text = await filesShow(w, 'partner', name, false);
+      expect(text).toMatch(/FUTURE_DATE .* activity_date +activity date 2026-11-05 is after/);
+    });
+
+    it('says of a second coupon for a flown flight which coupon stands, not a partner_txn_id', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      w.dropCoupons([{ ...svoKznCoupon(IVANOV, '9589999000001', '2026-03-10'), coupon: 1 }]);
+      await w.night('2026-03-11');
+      const second = w.dropCoupons([{ ...svoKznCoupon(IVANOV, '9589999000002', '2026-03-10'), coupon: 1 }]);
+      await w.night('2026-03-12');
+
+      const shown = JSON.parse(await filesShow(w, 'flown', second)) as Shown;
+      expect(shown.firstRejects).toEqual([
+        expect.objectContaining({
+          kind: 'activity',
+          reason: 'DUPLICATE',
+          field: 'ticket_number',
+          message: 'coupon 9589999000001/1 stands as flown for the same flight and card',
+        }),
+      ]);
+    });
+  });
+}
