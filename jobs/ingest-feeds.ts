@@ -374,7 +374,27 @@ export function flownHandler(
 
 // ------------------------------------------------------------------------------------------------ keyed activities
 
-/** Activities that must be new: a known key is a duplicate record (DUPLICATE), not a correction. */
+/**
+ * Whether a record read before under this key may be sent again and decided afresh: its earlier copy was
+ * rejected, so nothing was ever posted for it (a partner's reversal that came before its original, a
+ * record corrected after NAME_MISMATCH, a reversal the balance could not cover then). One that was
+ * posted, reversed or still waits is a DUPLICATE. Ingest and the simulator judge a known key here.
+ */
+export const mayBeSentAgain = (earlier: Pick<ActivityRow, 'status' | 'needsAccrual'>) =>
+  earlier.status === 'REJECTED' && !earlier.needsAccrual;
+
+/**
+ * The key a rejected copy keeps once its record is sent again: the record's own key goes to the copy
+ * that is decided now (reversals and postings find it by that key), the rejected one stays with its
+ * file, its outcome and its reason under the key suffixed with that file (`PTR:REDBANK:RB-9-R#812`).
+ */
+export const setAsideKey = (earlier: Pick<ActivityRow, 'activityKey' | 'sourceFileId' | 'id'>) =>
+  `${earlier.activityKey}#${earlier.sourceFileId ?? `a${earlier.id}`}`;
+
+/**
+ * Activities that must be new: a known key is a duplicate record (DUPLICATE), not a correction; unless
+ * its earlier copy was rejected (`mayBeSentAgain`), when the record is stored and decided afresh.
+ */
 async function storeUnique(
   trx: Knex.Transaction,
   file: FileRow,
@@ -391,6 +411,7 @@ async function storeUnique(
 ): Promise<RejectRow[]> {
   const rejects: RejectRow[] = [];
   const fresh: ActivityRow[] = [];
+  const setAside: ActivityRow[] = [];
   const keys = items.flatMap((i) => (i.draft.ok ? [i.draft.activity.activityKey] : []));
   const known = await activitiesByKeys(trx, [...new Set(keys)]);
   const seen = new Set<string>();
@@ -407,7 +428,8 @@ async function storeUnique(
       continue;
     }
     const a = draft.activity;
-    if (known.has(a.activityKey) || seen.has(a.activityKey)) {
+    const earlier = known.get(a.activityKey);
+    if (seen.has(a.activityKey) || (earlier && !mayBeSentAgain(earlier))) {
       rejects.push({
         line: event.line,
         path: event.path ?? null,
@@ -421,6 +443,10 @@ async function storeUnique(
       counts.add('duplicates');
       continue;
     }
+    if (earlier) {
+      setAside.push(earlier);
+      counts.add('sentAgain');
+    }
     seen.add(a.activityKey);
     a.sourceFileId = file.id;
     // The line, as its rejects and those of the records around it have: answers list a file's records in
@@ -428,6 +454,17 @@ async function storeUnique(
     a.sourceLine = event.line;
     fresh.push(a);
   }
+  // The rejected copy posted nothing: the key of a posting the ledger refused it goes with the record,
+  // whose copy decided now may post under it (the ledger check would find the copy naming that posting).
+  for (const earlier of setAside)
+    await trx('activities')
+      .where({ id: earlier.id })
+      .update({
+        activity_key: setAsideKey(earlier),
+        posting_key: null,
+        status_posting_key: null,
+        updated_at: now,
+      });
   await insertActivities(trx, fresh, now);
   counts.add('activities', fresh.length);
   return rejects;
@@ -748,7 +785,8 @@ export async function earlierClaimsOfSameFlight(
       .whereIn(['member_number', 'activity_date'], part)
       .orderBy('id');
     for (const row of rows.map(fromDb)) {
-      archived.add(row.activityKey);
+      // A claim sent again after its rejection is a new claim of the flight: it may be a duplicate.
+      if (!mayBeSentAgain(row)) archived.add(row.activityKey);
       if (row.status === 'REJECTED' || first.has(claimedFlight(row))) continue;
       first.set(claimedFlight(row), claimName(row));
     }
@@ -832,11 +870,12 @@ export function allianceClaimsHandler(
             ]
           : [],
       );
+      // A claim sent again after its rejection is the one the partner now waits to have answered.
       for (const part of chunks(fresh, 200))
         await trx('alliance_claims')
           .insert(part)
           .onConflict(['direction', 'partner_code', 'claim_id'])
-          .ignore();
+          .merge(['file_id', 'business_date', 'claim', 'status']);
       return { rejects };
     },
   };

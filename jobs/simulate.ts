@@ -78,6 +78,7 @@ import {
   partnerHeaderRefusal,
   hotelPartnerOf,
   hotelStayDraft,
+  mayBeSentAgain,
   type FlightArchive,
 } from './ingest-feeds.js';
 import type { FileRefusal } from './ingest-file.js';
@@ -329,13 +330,17 @@ class SimulatedArchive implements FlightArchive {
         (read[by]!.also ??= []).push({ row, why: 'in place of the coupon it corrects away' });
   }
 
-  /** Activities that must be new (partner, hotel, alliance, redemptions): a known key is a duplicate. */
+  /**
+   * Activities that must be new (partner, hotel, alliance, redemptions): a known key is a duplicate, unless
+   * its earlier copy was rejected (ingest sets that copy aside and decides the record afresh).
+   */
   async storeUnique(items: Item[]): Promise<void> {
     await this.loadKeys(items.flatMap((i) => (i.draft?.ok ? [i.draft.activity.activityKey] : [])));
     for (const item of items) {
       if (!item.draft?.ok) continue;
       const a = item.draft.activity;
-      if (this.byKey.has(a.activityKey)) item.duplicate = `${a.activityKey} was already processed`;
+      const earlier = this.byKey.get(a.activityKey);
+      if (earlier && !mayBeSentAgain(earlier)) item.duplicate = `${a.activityKey} was already processed`;
       else this.add(a, item);
     }
   }

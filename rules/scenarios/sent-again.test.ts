@@ -1,0 +1,133 @@
+/**
+ * A record sent again under its own id after it was rejected is decided afresh, so a partner can correct
+ * it: a reversal that came before its original, a record whose name did not match, a reversal the balance
+ * could not cover then. The rejected copy stays with its own file; a record posted before stays a
+ * DUPLICATE, and a rerun of the night posts nothing new.
+ */
+import { describe, expect, it } from 'vitest';
+import { availableEngines } from '../../test/harness/db.js';
+import { ingestJob } from '../../jobs/ingest.js';
+import { accrueJob } from '../../jobs/accrue.js';
+import { partnerKey } from '../activity.js';
+import { memberNumber, useScenario, type Person } from './scenario.js';
+
+const IVANOV: Person = { number: memberNumber(1), surname: 'IVANOV', givenName: 'IVAN' };
+
+const spend = (txn: string, amount: string, extra: Record<string, unknown> = {}) => ({
+  txn,
+  member: IVANOV.number,
+  surname: 'IVANOV',
+  date: '2026-03-05',
+  type: 'CARD_SPEND',
+  spend: amount,
+  currency: 'USD',
+  ...extra,
+});
+const reversal = (txn: string, points: number) => ({
+  txn,
+  member: IVANOV.number,
+  surname: 'IVANOV',
+  date: '2026-03-05',
+  type: 'CARD_SPEND',
+  points,
+});
+
+for (const engine of availableEngines()) {
+  describe(`a rejected record sent again (${engine})`, () => {
+    const s = useScenario(engine);
+
+    it('takes back a credit with a reversal refused UNKNOWN_ORIGINAL before it, sent again after it', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      const early = w.dropPartner('REDBANK', '2026-03-10', [reversal('RB-9-R', -300)]);
+      await w.night('2026-03-10');
+      expect(await w.activity(partnerKey('REDBANK', 'RB-9-R'))).toMatchObject({
+        status: 'REJECTED',
+        reason: 'UNKNOWN_ORIGINAL',
+      });
+      w.dropPartner('REDBANK', '2026-03-11', [spend('RB-9', '300.00')]);
+      await w.night('2026-03-11');
+      expect(await w.balance(IVANOV.number)).toBe(300);
+
+      const again = w.dropPartner('REDBANK', '2026-03-12', [reversal('RB-9-R', -300)]);
+      const shown = await w.simulate('partner', again, '2026-03-12');
+      expect(shown.find((e) => e.type === 'record')).toMatchObject({ status: 'REVERSED', points: -300 });
+      const night = await w.night('2026-03-12');
+      expect(night.ingest.counts['partner.sentAgain']).toBe(1);
+      expect(await w.balance(IVANOV.number)).toBe(0);
+      expect(await w.activity(partnerKey('REDBANK', 'RB-9'))).toMatchObject({ status: 'REVERSED' });
+      // The first copy stays rejected, with its own file, under a key of its own.
+      const earlyFile = await w.knex('files').where({ name: early }).first('id');
+      const copies = await w
+        .knex('activities')
+        .where({ external_ref: 'RB-9-R' })
+        .orderBy('id')
+        .select('activity_key', 'status', 'reason', 'source_file_id');
+      expect(copies).toEqual([
+        {
+          activity_key: `${partnerKey('REDBANK', 'RB-9-R')}#${earlyFile.id}`,
+          status: 'REJECTED',
+          reason: 'UNKNOWN_ORIGINAL',
+          source_file_id: earlyFile.id,
+        },
+        expect.objectContaining({ activity_key: partnerKey('REDBANK', 'RB-9-R'), status: 'POSTED' }),
+      ]);
+      expect(await w.rejects({ reason: 'DUPLICATE' })).toEqual([]);
+
+      // The night again posts nothing, and a third copy, its reversal posted, is a DUPLICATE.
+      const postings = await w.postingCount();
+      await w.run(ingestJob, '2026-03-12');
+      await w.run(accrueJob, '2026-03-12');
+      w.dropPartner('REDBANK', '2026-03-13', [reversal('RB-9-R', -300)]);
+      await w.night('2026-03-13');
+      expect(await w.postingCount()).toBe(postings);
+      expect((await w.rejects({ reason: 'DUPLICATE' })).map((r) => r.record_ref)).toEqual(['RB-9-R']);
+    });
+
+    it('credits a record corrected after NAME_MISMATCH, and a posted record sent again stays a DUPLICATE', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      w.dropPartner('REDBANK', '2026-03-10', [
+        spend('RB-5', '120.00', { surname: 'PETROV' }),
+        spend('RB-6', '80.00'),
+      ]);
+      await w.night('2026-03-10');
+      expect(await w.activity(partnerKey('REDBANK', 'RB-5'))).toMatchObject({ reason: 'NAME_MISMATCH' });
+      w.dropPartner('REDBANK', '2026-03-11', [spend('RB-5', '120.00'), spend('RB-6', '80.00')]);
+      await w.night('2026-03-11');
+      expect(await w.activity(partnerKey('REDBANK', 'RB-5'))).toMatchObject({
+        status: 'POSTED',
+        points: 120,
+      });
+      expect(await w.balance(IVANOV.number)).toBe(200);
+      expect((await w.rejects({ reason: 'DUPLICATE' })).map((r) => r.record_ref)).toEqual(['RB-6']);
+    });
+
+    it('takes back a credit with a reversal refused INSUFFICIENT_POINTS, sent again once the member has points', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      w.dropPartner('REDBANK', '2026-03-10', [spend('RB-1', '500.00')]);
+      await w.night('2026-03-10');
+      w.dropRedemptions([
+        { id: 'AW-1', member: IVANOV.number, date: '2026-03-11', points: 500, service: 'AWARD_TICKET' },
+      ]);
+      await w.night('2026-03-11');
+      expect(await w.balance(IVANOV.number)).toBe(0);
+      w.dropPartner('REDBANK', '2026-03-12', [reversal('RB-1-R', -500)]);
+      await w.night('2026-03-12', { foretold: false });
+      expect(await w.activity(partnerKey('REDBANK', 'RB-1-R'))).toMatchObject({
+        status: 'REJECTED',
+        reason: 'INSUFFICIENT_POINTS',
+      });
+      w.dropPartner('REDBANK', '2026-03-13', [spend('RB-2', '600.00')]);
+      await w.night('2026-03-13');
+      w.dropPartner('REDBANK', '2026-03-14', [reversal('RB-1-R', -500)]);
+      await w.night('2026-03-14');
+      expect(await w.activity(partnerKey('REDBANK', 'RB-1-R'))).toMatchObject({
+        status: 'POSTED',
+        points: -500,
+      });
+      expect(await w.balance(IVANOV.number)).toBe(100);
+    });
+  });
+}
