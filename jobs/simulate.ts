@@ -55,6 +55,7 @@ import { SimulatedLedger } from './simulated-ledger.js';
 import { conflictWith, copyOf, inboundMatch } from './registry.js';
 import {
   claimCandidates,
+  claimMessage,
   claimMatches,
   creditedByClaim,
   judgeClaim,
@@ -635,29 +636,6 @@ async function settleClaimAsTheNight(
   const before = { ...credit.flight };
   Object.assign(credit.flight, creditedByClaim(claim, credit.decision));
   return { outcome, credit: { flight: credit.flight, decision: credit.decision, before } };
-}
-
-function claimMessage(claim: RetroClaim, outcome: ClaimOutcome, minDays: number): string {
-  // What the claim names, as the archive is searched for it.
-  const named =
-    claim.ticketNumber && claim.couponNumber !== null
-      ? `coupon ${claim.ticketNumber}/${claim.couponNumber}`
-      : `flight ${claim.carrier ?? '?'}${claim.flightNumber ?? '?'} of ${claim.flightDate ?? '?'} ${claim.origin ?? '?'}-${claim.destination ?? '?'} for ${claim.surname}`;
-  const flight = outcome.activityKey ? `the flight ${outcome.activityKey}` : named;
-  switch (outcome.reason) {
-    case 'PENDING':
-      return `${named} is less than ${minDays} days old: the claim is tried again each night`;
-    case 'NOT_FOUND':
-      return `no flown coupon or listed passenger in the archive matches ${named}`;
-    case 'AMBIGUOUS':
-      return `more than one passenger in the archive matches ${named}`;
-    case 'OUT_OF_WINDOW':
-      return `received after the retro-claim window for ${named} closed`;
-    case 'DUPLICATE':
-      return `${flight} was credited already`;
-    default:
-      return `${flight} cannot be credited: ${outcome.reason}`;
-  }
 }
 
 /**

@@ -1,11 +1,14 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
+import type { Knex } from 'knex';
 import { RedeyeError, UsageError } from '../../lib/errors.js';
 import { isIsoDate } from '../../lib/dates.js';
 import { fileById, toFileRow, type FileRow } from '../../jobs/registry.js';
 import type { ActionRunner, CommandContext } from '../context.js';
 import { recordReasonText } from '../../exporters/partner-reasons.js';
 import { standingCouponMessage, type ActivityDetail } from '../../rules/activity.js';
+import { claimMessage } from '../../jobs/retro-claims.js';
+import type { RetroClaim } from '../../parsers/retro-claims.js';
 import { EXPORT_KINDS, type ExportKind } from '../../exporters/outbox.js';
 import { FEED_NAMES } from '../../parsers/types.js';
 import { table } from '../format.js';
@@ -19,7 +22,7 @@ const SHOWN_REJECTS = 50;
  */
 interface RejectedLine {
   line: number | null;
-  kind: 'record' | 'activity';
+  kind: 'record' | 'activity' | 'claim';
   reason: string;
   member: string | null;
   /** The activity's key, or the record's own reference (partner transaction id, claim id). */
@@ -40,6 +43,80 @@ function ruleMessageOf(r: Record<string, unknown>): string | null {
     return null;
   const standing = (JSON.parse(r.detail) as ActivityDetail).duplicateOf;
   return standing ? standingCouponMessage(standing) : null;
+}
+
+interface ClaimOutcomes {
+  /** Claims by status (CREDITED, REJECTED, PENDING) and reason, with the points their credits posted. */
+  outcomes: Array<{ status: string; reason: string | null; n: number; points: number }>;
+  /** The first rejected claims, as rejected lines. */
+  rejected: Array<RejectedLine>;
+}
+
+/**
+ * What became of each claim of a retro-claims file: credited (with the points the flight's credit
+ * posted), rejected with its reason, or waiting; in the words `redeye simulate` uses for them.
+ */
+async function claimsOf(
+  knex: Knex,
+  fileId: number,
+  window: { minDaysAfterFlight: number },
+): Promise<ClaimOutcomes> {
+  const grouped = (await knex('retro_claims as c')
+    .leftJoin('activities as a', 'a.activity_key', 'c.activity_key')
+    .where('c.source_file_id', fileId)
+    .groupBy('c.status', 'c.reason')
+    .select('c.status', 'c.reason')
+    .count({ n: '*' })
+    .select(knex.raw("coalesce(sum(CASE WHEN c.status = 'CREDITED' THEN a.points ELSE 0 END), 0) AS points"))
+    .orderBy('c.status')
+    .orderByRaw("coalesce(c.reason, '')")) as Array<Record<string, unknown>>;
+  const rejected = (await knex('retro_claims')
+    .where({ source_file_id: fileId, status: 'REJECTED' })
+    .orderBy('id')
+    .limit(SHOWN_REJECTS)
+    .select('id', 'claim_id', 'member_number', 'reason', 'activity_key', 'claim')) as Array<
+    Record<string, unknown>
+  >;
+  return {
+    outcomes: grouped.map((o) => ({
+      status: String(o.status),
+      reason: (o.reason as string | null) ?? null,
+      n: Number(o.n),
+      points: Number(o.points ?? 0),
+    })),
+    rejected: rejected.map((c): RejectedLine => {
+      const claim = claimAsRead(c.claim);
+      const reason = (c.reason as string | null) ?? 'REJECTED';
+      const activityKey = (c.activity_key as string | null) ?? undefined;
+      return {
+        line: claim?.sourceLine ?? null,
+        kind: 'claim',
+        reason,
+        member: (c.member_number as string | null) ?? null,
+        ref: String(c.claim_id),
+        field: null,
+        message: claim
+          ? claimMessage(
+              claim,
+              { status: 'REJECTED', reason, ...(activityKey ? { activityKey } : {}) },
+              window.minDaysAfterFlight,
+            )
+          : recordReasonText(reason, null, true, { feed: 'retro-claims' }),
+        id: Number(c.id),
+      };
+    }),
+  };
+}
+
+/** A claim as ingest stored it; none when it cannot be read back (scrubbed on a member's request). */
+function claimAsRead(json: unknown): RetroClaim | null {
+  if (typeof json !== 'string') return null;
+  try {
+    const claim = JSON.parse(json) as Partial<RetroClaim> | null;
+    return claim && typeof claim.claimId === 'string' ? (claim as RetroClaim) : null;
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -260,14 +337,17 @@ export function registerFiles(program: Command, run: ActionRunner): void {
           ),
           id: Number(r.id),
         }));
-        // Counted already: the rejects by reason, and the activities by status.
+        // A retro-claim's outcome is in retro_claims, not in an activity of the file: the flight it
+        // credits came in another file.
+        const claims = file.feed === 'retro-claims' ? await claimsOf(knex, id, ctx.config.retroClaims) : null;
+        // Counted already: the rejects by reason, and the activities (or claims) by status.
         const total =
           rejects.reduce((n, r) => n + Number(r.n), 0) +
-          (outcomes as Array<{ status: string; n: number | string }>)
+          [...(outcomes as Array<{ status: string; n: number | string }>), ...(claims?.outcomes ?? [])]
             .filter((o) => o.status === 'REJECTED')
             .reduce((n, o) => n + Number(o.n), 0);
         // By line (none last); on one line the reader's reject before the rules', then in the order made.
-        const firstRejects = [...records, ...refused]
+        const firstRejects = [...records, ...refused, ...(claims?.rejected ?? [])]
           .sort(
             (a, b) =>
               (a.line === null ? 1 : 0) - (b.line === null ? 1 : 0) ||
@@ -279,7 +359,17 @@ export function registerFiles(program: Command, run: ActionRunner): void {
           .map(({ id: _id, ...r }) => r);
         const more = total - firstRejects.length;
         if (opts.json) {
-          ctx.output.out(JSON.stringify({ file, outcomes, postings, rejects, firstRejects, more }));
+          ctx.output.out(
+            JSON.stringify({
+              file,
+              outcomes,
+              ...(claims ? { claims: claims.outcomes } : {}),
+              postings,
+              rejects,
+              firstRejects,
+              more,
+            }),
+          );
           return;
         }
         ctx.output.out(
@@ -315,6 +405,15 @@ export function registerFiles(program: Command, run: ActionRunner): void {
                 Number(o.n),
                 Number(o.points ?? 0),
               ]),
+            ),
+          );
+        }
+        if (claims && claims.outcomes.length > 0) {
+          ctx.output.out('\nwhat became of its claims');
+          ctx.output.out(
+            table(
+              ['status', 'reason', 'claims', 'points posted'],
+              claims.outcomes.map((o) => [o.status, o.reason ?? '', o.n, o.points]),
             ),
           );
         }

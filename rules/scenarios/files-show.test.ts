@@ -107,5 +107,63 @@ for (const engine of availableEngines()) {
         }),
       ]);
     });
+
+    it('shows what became of each retro-claim of a file: credited with its points, rejected with why, waiting', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV);
+      const noCard = { ...svoKznCoupon(IVANOV, '0741000000001', '2026-03-10'), card: null, fare: '120.00' };
+      w.dropCoupons([noCard, { ...noCard, ticket: '0741000000002', date: '2026-03-20' }]);
+      await w.night('2026-03-21');
+      const claims = w.dropRetroClaims([
+        {
+          id: 'C-1',
+          member: IVANOV.number,
+          received: '2026-03-28',
+          ticket: '0741000000001',
+          coupon: 1,
+          surname: 'IVANOV',
+        },
+        {
+          id: 'C-2',
+          member: IVANOV.number,
+          received: '2026-03-28',
+          ticket: '0741000000009',
+          coupon: 1,
+          surname: 'IVANOV',
+        },
+        {
+          id: 'C-3',
+          member: IVANOV.number,
+          received: '2026-03-28',
+          ticket: '0741000000002',
+          coupon: 1,
+          surname: 'IVANOV',
+        },
+      ]);
+      await w.night('2026-03-28');
+
+      const shown = JSON.parse(await filesShow(w, 'retro-claims', claims)) as Shown & {
+        claims: Array<{ status: string; reason: string | null; n: number; points: number }>;
+      };
+      expect(shown.claims).toEqual([
+        { status: 'CREDITED', reason: null, n: 1, points: 461 },
+        { status: 'PENDING', reason: 'PENDING', n: 1, points: 0 },
+        { status: 'REJECTED', reason: 'NOT_FOUND', n: 1, points: 0 },
+      ]);
+      expect(shown.firstRejects).toEqual([
+        {
+          line: 3,
+          kind: 'claim',
+          reason: 'NOT_FOUND',
+          member: IVANOV.number,
+          ref: 'C-2',
+          field: null,
+          message: 'no flown coupon or listed passenger in the archive matches coupon 0741000000009/1',
+        },
+      ]);
+      const text = await filesShow(w, 'retro-claims', claims, false);
+      expect(text).toMatch(/what became of its claims/);
+      expect(text).toMatch(/CREDITED +1 +461/);
+    });
   });
 }
