@@ -266,7 +266,10 @@ for (const engine of availableEngines()) {
       const out = await w.knex('files').where({ direction: 'out', feed: 'alliance-results' }).first();
       const xml = readFileSync(String(out.local_path), 'utf8');
       expect(xml).toContain('<ReasonCode>NO_CONTRACT</ReasonCode>');
-      expect(xml).toMatch(/<ReasonText>CLASS_NOT_ELIGIBLE: [^<]+<\/ReasonText>/);
+      // The text is what the rule said of this claim, as the partner's CSV response and files show say it.
+      const said = await w.knex('activities').where({ external_ref: 'LH-5' }).first('reason_message');
+      expect(said.reason_message).toMatch(/O/);
+      expect(results(xml)).toEqual([['LH-5', 'NO_CONTRACT', `CLASS_NOT_ELIGIBLE: ${said.reason_message}`]]);
     });
 
     it('names the surviving account when it rejects a claim for a member merged away', async () => {

@@ -34,7 +34,12 @@ import {
   type FieldProblem,
 } from '../parsers/alliance.js';
 import { ExportError } from './errors.js';
-import { partnerReasonCode, partnerReasonText, recordReasonText } from './partner-reasons.js';
+import {
+  messageForPartner,
+  partnerReasonCode,
+  partnerReasonText,
+  recordReasonText,
+} from './partner-reasons.js';
 import { PARTNER_REASON_TEXT } from './partner-response.js';
 import { pendingActivities, type InboundFile } from './responses.js';
 import { chunks } from '../lib/chunks.js';
@@ -361,6 +366,7 @@ export async function resultsData(
       q.raw('COALESCE(a.member_id, m.id) AS member_id'),
       'a.status',
       'a.reason',
+      'a.reason_message',
       'a.points',
       'm.merged_into',
       q('postings as p')
@@ -406,7 +412,12 @@ export async function resultsData(
           status: 'rejected',
           reasonCode: partnerReasonCode(reason),
           reasonText: oneText(
-            partnerReasonText(reason, survivor ? recordReasonText(reason, survivor, true) : null),
+            partnerReasonText(
+              reason,
+              survivor
+                ? recordReasonText(reason, survivor, true)
+                : messageForPartner(reason, r.reason_message as string | null),
+            ),
           ),
         },
       });

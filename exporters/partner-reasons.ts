@@ -79,10 +79,15 @@ export function recordReasonText(
 ): string | null {
   if (code === null) return null;
   if (code === 'ACCOUNT_CLOSED' && mergedInto) return `account merged into ${mergedInto}`;
-  const message = own.toPartner && NOT_FOR_PARTNERS.has(code) ? null : (own.message ?? null);
+  const message = own.toPartner ? messageForPartner(code, own.message) : (own.message ?? null);
   if (code === 'CAP_EXCEEDED' && rejected)
     return message ? `${CAP_LEFT_NOTHING} (${message})` : CAP_LEFT_NOTHING;
   return message ?? reasonMeaning(code, own.feed) ?? code;
+}
+
+/** The rule's message for a reason as a partner may read it: none where the message is not for partners. */
+export function messageForPartner(code: string | null, message: string | null | undefined): string | null {
+  return code !== null && NOT_FOR_PARTNERS.has(code) ? null : (message ?? null);
 }
 
 /**
