@@ -458,9 +458,15 @@ export async function customReport(
   let mainChart: ReportChart | undefined;
   const chartType = definition.chart.type;
   const toChart = (m: Measure, v: number) => (m === 'spend' ? v / scale : v);
-  if (chartType !== 'none' && keys1.length > 0) {
-    const categories = isTime(d1) ? keys1 : keys1.slice(0, MAX_CATEGORIES);
-    const rest = isTime(d1) ? [] : keys1.slice(MAX_CATEGORIES);
+  // A slice of nothing only crowds a pie's legend (every service type at 0 of a points-by-channel pie).
+  const firstOf = (k1: string) =>
+    d2
+      ? keys2.reduce((s, k2) => s + (byKey.get(`${k1}\u0000${k2}`)?.values[first] ?? 0), 0)
+      : (byKey.get(k1)?.values[first] ?? 0);
+  const charted = chartType === 'pie' ? keys1.filter((k1) => firstOf(k1) !== 0) : keys1;
+  if (chartType !== 'none' && charted.length > 0) {
+    const categories = isTime(d1) ? charted : charted.slice(0, MAX_CATEGORIES);
+    const rest = isTime(d1) ? [] : charted.slice(MAX_CATEGORIES);
     const labels = [
       ...categories.map((k) => (d1 === 'day' ? k.slice(5) : dimensionLabel(config, d1, k))),
       ...(rest.length > 0 ? ['Other'] : []),
