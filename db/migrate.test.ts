@@ -103,6 +103,55 @@ for (const engine of availableEngines()) {
       }
     });
 
+    it("013 splits a held FTL file's old counts into the passengers kept and those waiting", async () => {
+      const t = await createTestDatabase(engine);
+      try {
+        const since = MIGRATION_NAMES.slice(MIGRATION_NAMES.indexOf('013_held_ftl_counts'));
+        for (const _ of since) await t.db.knex.migrate.down(MIGRATION_CONFIG);
+        const file = async (name: string, verdict: string, counts: object) => {
+          const [row] = await t.db
+            .knex('files')
+            .insert({
+              direction: 'in',
+              feed: 'ftl',
+              name,
+              size: 1,
+              sha256: name.padEnd(64, '0'),
+              business_date: '2026-06-04',
+              verdict,
+              counts: JSON.stringify(counts),
+              created_at: '2026-06-04T23:00:00Z',
+            })
+            .returning('id');
+          return typeof row === 'object' ? (row as { id: number }).id : (row as number);
+        };
+        // Three passengers read, one of them kept from a message complete in the file, two waiting.
+        const held = await file('PART2.ftl', 'held', { lines: 20, records: 3, rejects: 1 });
+        const waiting = await file('LONE.ftl', 'held', { lines: 9, records: 2, rejects: 0 });
+        const done = await file('DONE.ftl', 'accepted', { lines: 9, records: 2, rejects: 0 });
+        await t.db.knex('activities').insert({
+          activity_key: 'FLT:KEPT',
+          type: 'FLIGHT',
+          activity_date: '2026-06-03',
+          business_date: '2026-06-04',
+          status: 'PENDING',
+          source_file_id: held,
+          updated_at: '2026-06-04T23:00:00Z',
+        });
+        expect(await migrateLatest(t.db)).toEqual(since);
+        const counts = async (id: number) =>
+          JSON.parse(String((await t.db.knex('files').where({ id }).first('counts')).counts)) as object;
+        expect(await counts(held)).toEqual({ lines: 20, records: 1, rejects: 1, held: 2 });
+        expect(await counts(waiting)).toEqual({ lines: 9, records: 0, rejects: 0, held: 2 });
+        expect(await counts(done)).toEqual({ lines: 9, records: 2, rejects: 0 });
+        // Down gives the old form back.
+        await t.db.knex.migrate.down(MIGRATION_CONFIG);
+        expect(await counts(held)).toEqual({ lines: 20, records: 3, rejects: 1 });
+      } finally {
+        await t.cleanup();
+      }
+    });
+
     it('009 lets retention read only the names and reject texts left to clear, through their partial indexes', async () => {
       const t = await createTestDatabase(engine);
       try {
@@ -176,6 +225,13 @@ if (availableEngines().includes('postgres')) {
         expect(await asReporting((trx) => trx('postings').count({ n: '*' }))).toHaveLength(1);
         // Granted by 006, which added the column the reports join on.
         expect(await asReporting((trx) => trx('activities').select('posting_id', 'posting_key'))).toEqual([]);
+        // Granted by 011 and 012 with their columns: the field a rule faulted and a stay's number.
+        expect(await asReporting((trx) => trx('activities').select('reason_field'))).toEqual([]);
+        expect(await asReporting((trx) => trx('rejects').select('sequence_number'))).toEqual([]);
+        // A rule's message is withheld as a reject's is.
+        await expect(asReporting((trx) => trx('activities').select('reason_message'))).rejects.toThrow(
+          /permission denied/,
+        );
         await expect(asReporting((trx) => trx('members').select('surname'))).rejects.toThrow(
           /permission denied/,
         );

@@ -7,12 +7,17 @@
  * this migration have none; they are shown with their reason's meaning for their feed.
  */
 import type { Knex } from 'knex';
+import { ROLE as REPORTING_ROLE, reportingRoleExists } from './005_reporting_role.js';
 
 export async function up(knex: Knex): Promise<void> {
   await knex.schema.alterTable('activities', (t) => {
     t.text('reason_field').nullable();
     t.text('reason_message').nullable();
   });
+  // The reporting role reads the field at fault as it reads a reject's; the message stays withheld, as a
+  // reject's does: a ledger refusal names what the member's account holds.
+  if (knex.client.config.client === 'pg' && (await reportingRoleExists(knex)))
+    await knex.raw(`GRANT SELECT (reason_field) ON activities TO ${REPORTING_ROLE}`);
 }
 
 export async function down(knex: Knex): Promise<void> {

@@ -16,6 +16,7 @@ import * as m009 from './009_retention_indexes.js';
 import * as m010 from './010_tier_event_effective_date.js';
 import * as m011 from './011_reject_sequence_number.js';
 import * as m012 from './012_activity_reason_detail.js';
+import * as m013 from './013_held_ftl_counts.js';
 
 export interface Migration {
   name: string;
@@ -36,6 +37,7 @@ export const migrations: Migration[] = [
   { name: '010_tier_event_effective_date', ...m010 },
   { name: '011_reject_sequence_number', ...m011 },
   { name: '012_activity_reason_detail', ...m012 },
+  { name: '013_held_ftl_counts', ...m013 },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {
