@@ -866,16 +866,19 @@ export function allianceClaimsHandler(
                 file_id: file.id,
                 claim: JSON.stringify(i.event.record),
                 status: 'PENDING',
+                result_file_id: null,
+                answered_on: null,
               },
             ]
           : [],
       );
-      // A claim sent again after its rejection is the one the partner now waits to have answered.
+      // A claim sent again after its rejection is the one the partner now waits to have answered: the
+      // results file that answered its first copy does not answer it.
       for (const part of chunks(fresh, 200))
         await trx('alliance_claims')
           .insert(part)
           .onConflict(['direction', 'partner_code', 'claim_id'])
-          .merge(['file_id', 'business_date', 'claim', 'status']);
+          .merge(['file_id', 'business_date', 'claim', 'status', 'result_file_id', 'answered_on']);
       return { rejects };
     },
   };

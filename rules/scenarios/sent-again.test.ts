@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../../test/harness/db.js';
 import { ingestJob } from '../../jobs/ingest.js';
 import { accrueJob } from '../../jobs/accrue.js';
+import { exportJob } from '../../jobs/export.js';
 import { partnerKey } from '../activity.js';
 import { memberNumber, useScenario, type Person } from './scenario.js';
 
@@ -128,6 +129,45 @@ for (const engine of availableEngines()) {
         points: -500,
       });
       expect(await w.balance(IVANOV.number)).toBe(100);
+    });
+
+    it('answers a partner airline’s claim sent again after its rejection in the results of the file it came in', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      const claim = (surname: string) => ({
+        id: 'LH-7',
+        member: IVANOV.number,
+        surname,
+        carrier: 'LH',
+        flight: '1444',
+        date: '2026-03-10',
+        from: 'FRA',
+        to: 'SVO',
+        cabin: 'Y',
+        rbd: 'Y',
+      });
+      const inbound = () =>
+        w
+          .knex('alliance_claims')
+          .where({ direction: 'IN', claim_id: 'LH-7' })
+          .first('status', 'result_file_id');
+      const resultsFiles = () =>
+        w.knex('files').where({ direction: 'out', feed: 'alliance-results' }).orderBy('id').pluck('id');
+      w.dropAllianceClaims('LH', [claim('PETROV')]);
+      await w.night('2026-03-11');
+      await w.run(exportJob, '2026-03-11');
+      const [first] = await resultsFiles();
+      expect(await inbound()).toMatchObject({ result_file_id: first });
+
+      w.dropAllianceClaims('LH', [claim('IVANOV')]);
+      await w.night('2026-03-12');
+      // Sent again, it waits for an answer of its own: the first results file answered the first copy.
+      expect(await inbound()).toMatchObject({ result_file_id: null });
+      await w.run(exportJob, '2026-03-12');
+      const files = await resultsFiles();
+      expect(files).toHaveLength(2);
+      expect(await inbound()).toMatchObject({ result_file_id: files[1] });
+      expect(await w.balance(IVANOV.number)).toBeGreaterThan(0);
     });
   });
 }
