@@ -11,6 +11,7 @@ import type { FtlFileMeta, FtlPassenger, HeldFtlPart } from '../parsers/ftl/mode
 import type { ParseInput, VerdictEvent } from '../parsers/types.js';
 import { ftlDraft, type ActivityRow } from '../rules/activity.js';
 import type { Program } from '../rules/program.js';
+import { heldFileCounts, settleHeldFile, type FtlFileCounts } from './ftl-held.js';
 import { storeFlightDrafts } from './ingest-feeds.js';
 import { insertRejects, parseRejectRow, type RejectRow } from './ingest-file.js';
 import { setVerdict, type FileRow } from './registry.js';
@@ -32,12 +33,7 @@ export interface FtlDeliveryOutcome {
 const BATCH = 2_000;
 
 /** An FTL file's counts in the registry: records + rejects + held are the passengers it held. */
-type FileCounts = {
-  lines: number;
-  records: number;
-  rejects: number;
-  held: number;
-};
+type FileCounts = FtlFileCounts;
 
 export async function ingestFtlDelivery(
   ctx: JobContext,
@@ -202,9 +198,7 @@ export async function ingestFtlDelivery(
           expiredIn.set(id, [...(expiredIn.get(id) ?? []), m.message]);
       }
     // Files held until now (from earlier nights, or tonight's whose message expired at once): what
-    // their parts became tonight. Once none waits, the passengers still counted held are those of
-    // messages that expired: rejected. A file of which nothing was kept and something expired is
-    // rejected INCOMPLETE_MESSAGE; otherwise accepted.
+    // their parts became tonight (settleHeldFile, which the simulator shares).
     const held = await trx('files')
       .where({ direction: 'in', feed: 'ftl', verdict: 'held' })
       .select('id', 'counts');
@@ -215,44 +209,27 @@ export async function ingestFtlDelivery(
         const before = (r.counts ? JSON.parse(String(r.counts)) : {}) as Partial<FileCounts>;
         const k = kept.get(id) ?? 0;
         const x = refused.get(id) ?? 0;
-        c = {
-          ...before,
-          lines: before.lines ?? 0,
-          records: (before.records ?? 0) + k,
-          rejects: (before.rejects ?? 0) + x,
-          held: Math.max(0, (before.held ?? 0) - k - x),
-        };
+        c = heldFileCounts(before, k, x);
         records += k;
         rejectedRecords += x;
       }
-      if (stillHeld.has(id)) {
+      const settled = settleHeldFile(c, stillHeld.has(id), expiredIn.get(id) ?? []);
+      if (settled.verdict === 'held') {
         await trx('files')
           .where({ id })
-          .update({ counts: JSON.stringify(c) });
+          .update({ counts: JSON.stringify(settled.counts) });
         continue;
       }
-      const expired = expiredIn.get(id) ?? [];
-      rejectedRecords += c.held;
-      c = { ...c, rejects: c.rejects + c.held, held: 0 };
-      const incomplete = expired.length > 0 && c.records === 0;
+      rejectedRecords += settled.expiredPassengers;
       await setVerdict(
         trx,
         id,
-        incomplete
-          ? {
-              verdict: 'rejected',
-              reason: 'INCOMPLETE_MESSAGE',
-              message: `its held parts expired incomplete (${expired.join(', ')}): nothing of it is credited`,
-              counts: c,
-            }
-          : {
-              verdict: 'accepted',
-              message:
-                expired.length > 0
-                  ? `its held parts completed, but for ${expired.join(', ')}, which expired incomplete`
-                  : 'its held parts completed',
-              counts: c,
-            },
+        {
+          verdict: settled.verdict,
+          reason: settled.reason ?? null,
+          message: settled.message,
+          counts: settled.counts,
+        },
         now,
       );
     }

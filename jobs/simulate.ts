@@ -84,6 +84,7 @@ import {
 } from './ingest-feeds.js';
 import type { FileRefusal } from './ingest-file.js';
 import { isReversal } from '../ledger/types.js';
+import { heldFileCounts, settleHeldFile, type FtlFileCounts } from './ftl-held.js';
 
 export const SIMULATED_FEEDS: FeedName[] = [
   'ftl',
@@ -216,6 +217,8 @@ interface Item {
   draft?: Draft;
   /** Read but not for this program's accounts: another program's stay, a part waiting for its message. */
   skipped?: 'OTHER_PROGRAM' | 'HELD';
+  /** The FTL message a held passenger waits for. */
+  message?: string;
   /** Why ingest would store nothing for it: the same record was read before. */
   duplicate?: string;
   /** The activity the record created or changed in the simulated archive. */
@@ -692,15 +695,17 @@ export async function* simulate(
   }
 
   // FTL parts held from earlier nights belong to tonight's delivery, as at ingest (jobs/ingest-ftl.ts):
-  // a part completing their message releases their passengers, and their file is then accepted.
+  // a part completing their message releases their passengers, and their file is then settled as the
+  // night settles it, from what the delivery leaves (the assembler's result).
   const heldFiles = new Set<string>();
+  let assembler: FtlAssembler | undefined;
   const events = feed === 'ftl' ? await ftlDelivery() : parser.parse(ordered, parseOptions);
   async function ftlDelivery(): Promise<AsyncIterable<ParseEvent<unknown>>> {
     const rows = await knex('ftl_parts').where({ status: 'held' }).orderBy('id').select('part');
     const seeds = rows.map((r: { part: string }) => JSON.parse(r.part) as HeldFtlPart);
     for (const seed of seeds) heldFiles.add(seed.file);
     const latest = Math.max(...ordered.map((i) => i.receivedAt.getTime()));
-    return new FtlAssembler(
+    assembler = new FtlAssembler(
       {
         ...parseOptions,
         holdTimeoutHours: config.feeds.ftl?.holdHours ?? 48,
@@ -708,7 +713,8 @@ export async function* simulate(
         ...(Number.isFinite(latest) ? { asOf: new Date(latest) } : {}),
       },
       seeds,
-    ).parse(ordered);
+    );
+    return assembler.parse(ordered);
   }
 
   for await (const event of events) {
@@ -719,8 +725,10 @@ export async function* simulate(
     if (event.type === 'record') {
       const e = event as RecordEvent<unknown>;
       const item: Item = { file: e.file, line: e.line };
-      if (feed === 'ftl' && (e.record as FtlPassenger).held) item.skipped = 'HELD';
-      else if (feed === 'hotel' && !(e.record as HotelStay).own) item.skipped = 'OTHER_PROGRAM';
+      if (feed === 'ftl' && (e.record as FtlPassenger).held) {
+        item.skipped = 'HELD';
+        item.message = (e.record as FtlPassenger).message;
+      } else if (feed === 'hotel' && !(e.record as HotelStay).own) item.skipped = 'OTHER_PROGRAM';
       else if (feed === 'alliance-claims') item.claim = e.record as AllianceClaim;
       else if (feed === 'retro-claims') item.retroClaim = e.record as RetroClaim;
       else item.draft = draftFor(feed, e.record, e.file, program, businessDate);
@@ -768,6 +776,76 @@ export async function* simulate(
     else if (feed === 'ftl' || feed === 'flown') await archive.storeFlights(list);
     else await archive.storeUnique(list);
   }
+  // The files held for their messages, settled as the night's ingest settles them (settleHeldFile):
+  // those of earlier nights with parts in this delivery, and tonight's the parser left held. A file
+  // nothing waits for any more is accepted, or rejected INCOMPLETE_MESSAGE when nothing of it was kept
+  // and a message of it expired; each expired message is one reject, against the file of its first part.
+  const expiredRejects: Array<Extract<SimulationEvent, { type: 'reject' }>> = [];
+  /** Settled files: their passengers still held are rejected; `unlisted` of them have no line tonight. */
+  const settledFiles = new Map<string, { unlisted: number }>();
+  if (assembler) {
+    const result = assembler.result();
+    const stillHeld = new Set(result.held.map((h) => h.file));
+    const expiredIn = new Map<string, string[]>();
+    for (const m of result.expired) {
+      for (const p of m.parts)
+        if (!expiredIn.get(p.file)?.includes(m.message))
+          expiredIn.set(p.file, [...(expiredIn.get(p.file) ?? []), m.message]);
+      const first = m.parts[0];
+      expiredRejects.push({
+        type: 'reject',
+        file: first?.file ?? '',
+        line: first?.line ?? 0,
+        field: 'PART',
+        reason: 'INCOMPLETE_MESSAGE',
+        message: m.description,
+      });
+    }
+    const kept = (list: Item[]) => list.filter((i) => i.draft?.ok).length;
+    const refused = (list: Item[]) => list.filter((i) => i.draft && !i.draft.ok).length;
+    const settle = (file: string, counts: FtlFileCounts) => {
+      const settled = settleHeldFile(counts, stillHeld.has(file), expiredIn.get(file) ?? []);
+      if (settled.verdict === 'held') return undefined;
+      verdicts.set(file, {
+        verdict: settled.verdict,
+        ...(settled.reason ? { reason: settled.reason } : {}),
+        message: settled.message,
+      });
+      return settled;
+    };
+    // Tonight's files the parser left held (not stopped by the registry, not refused whole).
+    for (const [file, v] of verdicts) {
+      if (v.verdict !== 'held') continue;
+      const list = items.filter((i) => i.file === file);
+      const held = list.filter((i) => i.skipped === 'HELD').length;
+      const counts = {
+        lines: 0,
+        records: kept(list),
+        rejects: list.filter((i) => i.parseReject).length + refused(list),
+        held,
+      };
+      if (settle(file, counts)) settledFiles.set(file, { unlisted: 0 });
+    }
+    // Earlier nights' held files: their counts in the registry, and what of them tonight released.
+    const earlier = await knex('files')
+      .where({ direction: 'in', feed: 'ftl', verdict: 'held' })
+      .select('name', 'counts');
+    const tonight = new Set(ordered.map((i) => i.name));
+    for (const r of earlier) {
+      const file = String(r.name);
+      if (tonight.has(file) || verdicts.has(file)) continue;
+      heldFiles.delete(file);
+      const list = staged.get(file) ?? [];
+      staged.delete(file);
+      if (list.length > 0) await archive.storeFlights(list);
+      const before = (r.counts ? JSON.parse(String(r.counts)) : {}) as Partial<FtlFileCounts>;
+      const settled = settle(file, heldFileCounts(before, kept(list), refused(list)));
+      if (settled) settledFiles.set(file, { unlisted: settled.expiredPassengers });
+      else if (list.length > 0 || expiredIn.has(file))
+        verdicts.set(file, { verdict: 'held', message: 'parts of it still wait for their message' });
+    }
+  }
+  // Held parts of a file the registry does not hold as held: released, their file's verdict unchanged.
   for (const [file, list] of staged) {
     if (!heldFiles.has(file)) continue;
     staged.delete(file);
@@ -952,7 +1030,8 @@ export async function* simulate(
         message: r.message,
         text: r.text,
       });
-    } else if (verdict.verdict === 'rejected') {
+    } else if (verdict.verdict === 'rejected' && !settledFiles.has(item.file)) {
+      // (A held file rejected for its expired messages is not rejected whole: what of it was read stands.)
       tally(item.file, 'rejected', verdict.reason);
       out(
         item.file,
@@ -962,6 +1041,19 @@ export async function* simulate(
           'REJECTED',
           verdict.reason ?? 'REJECTED',
           `not posted: the file is rejected whole (${verdict.reason})`,
+        ),
+      );
+    } else if (item.skipped === 'HELD' && settledFiles.has(item.file)) {
+      // Its message expired incomplete: the night counts it a reject of its file, under the message's one.
+      tally(item.file, 'rejected', 'INCOMPLETE_MESSAGE');
+      out(
+        item.file,
+        record(
+          item,
+          activity,
+          'REJECTED',
+          'INCOMPLETE_MESSAGE',
+          `its message ${item.message ?? ''} expired incomplete: not credited`,
         ),
       );
     } else if (item.skipped === 'HELD') {
@@ -1099,6 +1191,13 @@ export async function* simulate(
       );
     }
   }
+
+  // Each expired message, one reject against the file of its first part, as the night files it. Its
+  // passengers count as the records it rejects: tonight's show on their lines above, those of an earlier
+  // night's file (read then, counted held since) count with their file here.
+  for (const e of expiredRejects) if (perFile.has(e.file)) out(e.file, e);
+  for (const [file, { unlisted }] of settledFiles)
+    for (let n = 0; n < unlisted; n++) tally(file, 'rejected', 'INCOMPLETE_MESSAGE');
 
   // What the night posts for other activities because of a record (the coupon credited in place of the
   // one it corrects away, the cancellation that waited for its redemption) shows on that record and

@@ -531,10 +531,18 @@ ${cubes}
   async night(date: string, options: { foretold?: boolean; at?: string } = {}): Promise<Night> {
     const at = options.at ? new Date(options.at) : undefined;
     const foretold = options.foretold === false ? undefined : await this.foretell(date, at);
+    // FTL files held from earlier nights: the night settles them with tonight's delivery.
+    const held = await this.knex('files')
+      .where({ direction: 'in', feed: 'ftl', verdict: 'held' })
+      .select('id');
     const fetch = await this.run(fetchJob, date, at);
     const ingest = await this.run(ingestJob, date, at);
     const accrue = await this.run(accrueJob, date, at);
-    if (foretold) await this.expectAsForetold(foretold);
+    if (foretold)
+      await this.expectAsForetold(
+        foretold,
+        held.map((r) => Number(r.id)),
+      );
     const tiers = await this.run(tiersJob, date, at);
     const expire = await this.run(expireJob, date, at);
     return { fetch, ingest, accrue, tiers, expire };
@@ -584,9 +592,25 @@ ${cubes}
     return events;
   }
 
-  private async expectAsForetold(foretold: { feed: FeedName; events: SimulationEvent[] }): Promise<void> {
+  private async expectAsForetold(
+    foretold: { feed: FeedName; events: SimulationEvent[] },
+    heldBefore: number[],
+  ): Promise<void> {
     const fileIds = new Map<string, number>();
     const refused = new Set<string>();
+    if (foretold.feed === 'ftl') {
+      // An FTL file held from an earlier night that the night settles shows with its verdict.
+      const settled = await this.knex('files')
+        .whereIn('id', heldBefore)
+        .whereNot({ verdict: 'held' })
+        .select('name', 'verdict', 'reason');
+      const shown = foretold.events.flatMap((e) => (e.type === 'file' ? [e] : []));
+      for (const f of settled)
+        expect(
+          shown.find((e) => e.file === f.name),
+          `simulated the held file ${String(f.name)} the night settled`,
+        ).toMatchObject({ verdict: f.verdict, ...(f.reason ? { reason: f.reason } : {}) });
+    }
     const reversed = new Set(
       foretold.events.flatMap((e) =>
         e.type === 'record'
@@ -596,7 +620,9 @@ ${cubes}
     );
     for (const e of foretold.events) {
       if (e.type === 'file') {
-        if (e.verdict !== 'accepted') refused.add(e.file);
+        // A file refused whole keeps no rejects; one rejected for its held parts' expiry keeps them.
+        if (e.verdict !== 'accepted' && e.verdict !== 'held' && e.reason !== 'INCOMPLETE_MESSAGE')
+          refused.add(e.file);
         const file = await this.knex('files')
           .where({ direction: 'in', feed: foretold.feed, name: e.file })
           .orderBy('id', 'desc')

@@ -1,0 +1,72 @@
+/**
+ * What becomes of an FTL file held for its messages once a delivery is read: the night's decision
+ * (jobs/ingest-ftl.ts) and the simulator's (jobs/simulate.ts) are this one function, so the two cannot
+ * tell a held file's fate apart.
+ */
+
+/** An FTL file's counts in the registry: records + rejects + held are the passengers it held. */
+export type FtlFileCounts = {
+  lines: number;
+  records: number;
+  rejects: number;
+  held: number;
+};
+
+/**
+ * A file held from an earlier night, after tonight's delivery: of its passengers still held, `kept` were
+ * released and archived, `refused` released and refused by the rules.
+ */
+export function heldFileCounts(before: Partial<FtlFileCounts>, kept: number, refused: number): FtlFileCounts {
+  return {
+    ...before,
+    lines: before.lines ?? 0,
+    records: (before.records ?? 0) + kept,
+    rejects: (before.rejects ?? 0) + refused,
+    held: Math.max(0, (before.held ?? 0) - kept - refused),
+  };
+}
+
+export type HeldFileSettlement =
+  | { verdict: 'held'; counts: FtlFileCounts; expiredPassengers: 0 }
+  | {
+      verdict: 'accepted' | 'rejected';
+      reason?: 'INCOMPLETE_MESSAGE';
+      message: string;
+      counts: FtlFileCounts;
+      /** Passengers counted held until now whose message expired: rejected tonight. */
+      expiredPassengers: number;
+    };
+
+/**
+ * A held file's verdict after a delivery, given its counts as the delivery leaves them (`counts`),
+ * whether a part of it still waits (`stillHeld`), and the messages of it that expired incomplete.
+ * Still waiting, it stays held. Otherwise the passengers still counted held are those of messages that
+ * expired: rejected. A file of which nothing was kept and something expired is rejected
+ * INCOMPLETE_MESSAGE; any other is accepted.
+ */
+export function settleHeldFile(
+  counts: FtlFileCounts,
+  stillHeld: boolean,
+  expired: readonly string[],
+): HeldFileSettlement {
+  if (stillHeld) return { verdict: 'held', counts, expiredPassengers: 0 };
+  const settled = { ...counts, rejects: counts.rejects + counts.held, held: 0 };
+  const expiredPassengers = counts.held;
+  if (expired.length > 0 && settled.records === 0)
+    return {
+      verdict: 'rejected',
+      reason: 'INCOMPLETE_MESSAGE',
+      message: `its held parts expired incomplete (${expired.join(', ')}): nothing of it is credited`,
+      counts: settled,
+      expiredPassengers,
+    };
+  return {
+    verdict: 'accepted',
+    message:
+      expired.length > 0
+        ? `its held parts completed, but for ${expired.join(', ')}, which expired incomplete`
+        : 'its held parts completed',
+    counts: settled,
+    expiredPassengers,
+  };
+}

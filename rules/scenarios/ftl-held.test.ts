@@ -1,0 +1,118 @@
+/**
+ * FTL parts held for the rest of their message, settled a later night: the message completes, or
+ * expires after `feeds.ftl.holdHours` (48). The simulator shows each held file's verdict and each
+ * expired message's reject as the night gives them (the harness holds every night to it).
+ */
+import { describe, expect, it } from 'vitest';
+import { availableEngines } from '../../test/harness/db.js';
+import type { SimulationEvent } from '../../jobs/simulate.js';
+import { memberNumber, useScenario, type Person } from './scenario.js';
+
+const IVANOV: Person = { number: memberNumber(1), surname: 'IVANOV', givenName: 'IVAN' };
+const PETROV: Person = { number: memberNumber(2), surname: 'PETROV', givenName: 'PETR' };
+
+type Pax = { surname: string; givenName: string; card?: string };
+
+/** One part of the FTL message of `flight` SVO-KZN on 10 March, in an envelope of its own. */
+function part(flight: string, n: number, final: boolean, pax: Pax[]): string {
+  return [
+    'QU MOWKTXX',
+    '.MOWRMXX 101530',
+    'FTL',
+    `${flight}/10MAR SVO PART${n}`,
+    `-KZN${String(pax.length).padStart(2, '0')}Y`,
+    ...pax.flatMap((p) => [
+      `1${p.surname}/${p.givenName} MR`,
+      '.L/0M71MG/XX',
+      ...(p.card ? [`.R/FQTV XX ${p.card}`] : []),
+    ]),
+    final ? 'ENDFTL' : `ENDPART${n}`,
+    '',
+  ].join('\n');
+}
+
+const ivanov = { surname: 'IVANOV', givenName: 'IVAN', card: IVANOV.number };
+const petrov = { surname: 'PETROV', givenName: 'PETR', card: PETROV.number };
+
+const fileOf = (events: SimulationEvent[], file: string) =>
+  events.find((e): e is Extract<SimulationEvent, { type: 'file' }> => e.type === 'file' && e.file === file);
+const rejectsOf = (events: SimulationEvent[], file: string) =>
+  events.flatMap((e) => (e.type === 'reject' && e.file === file ? [e.reason] : []));
+
+for (const engine of availableEngines()) {
+  describe(`FTL parts held from an earlier night (${engine})`, () => {
+    const s = useScenario(engine);
+
+    it('a lone part past the hold time: its file shows rejected INCOMPLETE_MESSAGE, with the message reject', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV, PETROV);
+      const held = w.drop('ftl', part('XX245', 2, true, [ivanov]));
+      await w.night('2026-03-11');
+      expect(await w.knex('files').where({ name: held }).first('verdict')).toEqual({ verdict: 'held' });
+
+      // Three nights on, another flight's FTL comes: the night settles the held file with it.
+      const other = w.drop('ftl', part('XX247', 1, true, [petrov]));
+      const events = await w.simulate('ftl', other, '2026-03-14');
+      expect(fileOf(events, other)).toMatchObject({ verdict: 'accepted', records: 1, posted: 1 });
+      expect(fileOf(events, held)).toMatchObject({
+        verdict: 'rejected',
+        reason: 'INCOMPLETE_MESSAGE',
+        message: expect.stringContaining('its held parts expired incomplete (XX245/2026-03-10/SVO)'),
+        records: 1,
+        rejected: 1,
+      });
+      expect(rejectsOf(events, held)).toEqual(['INCOMPLETE_MESSAGE']);
+      const summary = events.at(-1) as Extract<SimulationEvent, { type: 'summary' }>;
+      expect(summary).toMatchObject({ records: 2, posted: 1, rejected: 1, held: 0 });
+      expect(summary.byReason).toEqual({ INCOMPLETE_MESSAGE: 1 });
+
+      await w.night('2026-03-14');
+      expect(await w.knex('files').where({ name: held }).first('verdict', 'reason')).toEqual({
+        verdict: 'rejected',
+        reason: 'INCOMPLETE_MESSAGE',
+      });
+      expect((await w.rejects({ reason: 'INCOMPLETE_MESSAGE' })).length).toBe(1);
+    });
+
+    it('one message of a held file completes, the other expires: accepted, but for the expired one', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV, PETROV);
+      const held = w.drop('ftl', part('XX245', 2, true, [ivanov]) + part('XX246', 2, true, [ivanov]));
+      await w.night('2026-03-11');
+      const completing = w.drop('ftl', part('XX245', 1, false, [petrov]));
+      const events = await w.simulate('ftl', completing, '2026-03-14');
+      expect(fileOf(events, held)).toMatchObject({
+        verdict: 'accepted',
+        message: 'its held parts completed, but for XX246/2026-03-10/SVO, which expired incomplete',
+        records: 2,
+        posted: 1,
+        rejected: 1,
+      });
+      expect(rejectsOf(events, held)).toEqual(['INCOMPLETE_MESSAGE']);
+      await w.night('2026-03-14');
+      expect(await w.knex('files').where({ name: held }).first('verdict')).toEqual({ verdict: 'accepted' });
+    });
+
+    it('a held file whose released passengers are all refused and whose other message expires is rejected', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV, PETROV);
+      const noCard = { surname: 'SIDOROV', givenName: 'SIDOR' };
+      const held = w.drop('ftl', part('XX245', 2, true, [noCard]) + part('XX246', 2, true, [ivanov]));
+      await w.night('2026-03-11');
+      const completing = w.drop('ftl', part('XX245', 1, false, [petrov]));
+      const events = await w.simulate('ftl', completing, '2026-03-14');
+      expect(fileOf(events, held)).toMatchObject({
+        verdict: 'rejected',
+        reason: 'INCOMPLETE_MESSAGE',
+        records: 2,
+        rejected: 2,
+      });
+      expect(rejectsOf(events, held).sort()).toEqual(['INCOMPLETE_MESSAGE', 'NO_CARD']);
+      await w.night('2026-03-14');
+      expect(await w.knex('files').where({ name: held }).first('verdict', 'reason')).toEqual({
+        verdict: 'rejected',
+        reason: 'INCOMPLETE_MESSAGE',
+      });
+    });
+  });
+}
