@@ -612,8 +612,37 @@ describe('daily report Files and Unanswered claims, as the jobs record them', ()
         const rerun = await dailyReport(t.db, config, DAY, join(dir, 'rerun'), clock);
         expect(readFileSync(rerun.workbookPath).equals(readFileSync(first.workbookPath))).toBe(true);
 
-        // The next night's sheet lists the file below its own files for what it posted from it, its
-        // records and rejects left to the night they came: every posting of a night is on its sheet.
+        // The next night also files rejects against it and against a file of the night it posts nothing
+        // from (as for a held FTL part that expires).
+        const [held] = await knex('files')
+          .insert({
+            direction: 'in',
+            feed: 'ftl',
+            name: 'FTL_PART2.ftl',
+            size: 10,
+            sha256: 'c'.repeat(64),
+            business_date: DAY,
+            verdict: 'rejected',
+            reason: 'INCOMPLETE_MESSAGE',
+            counts: JSON.stringify({ lines: 9, records: 0, rejects: 2, held: 0 }),
+            created_at: `${DAY}T23:00:00Z`,
+          })
+          .returning('id');
+        const heldId = typeof held === 'object' ? (held as { id: number }).id : (held as number);
+        await knex('rejects').insert(
+          [fileId, heldId].map((id) => ({
+            file_id: id,
+            feed: id === fileId ? 'partner' : 'ftl',
+            line: 5,
+            field: 'PART',
+            reason: 'INCOMPLETE_MESSAGE',
+            business_date: '2026-06-03',
+            created_at: '2026-06-03T23:00:00Z',
+          })),
+        );
+        // The next night's sheet lists the file below its own files for what it posted from it and the
+        // lines it rejected of it, its records left to the night they came: every posting and reject of
+        // a night is on its sheet.
         const next = tableOf(
           await dumpXlsx(
             (
@@ -632,8 +661,12 @@ describe('daily report Files and Unanswered claims, as the jobs record them', ()
         expect(earlier).toHaveLength(1);
         expect(
           ['Night', 'Verdict', 'Records', 'Posted', 'Rejected'].map((h) => next.cell(earlier[0]!, h).value),
-        ).toEqual(['2026-06-02T00:00:00', 'accepted', null, 1, null]);
-        expect(next.rows.at(-1)).toBe(earlier[0]);
+        ).toEqual(['2026-06-02T00:00:00', 'accepted', null, 1, 1]);
+        const expired = next.rows.find((r) => next.cell(r, 'File').value === 'FTL_PART2.ftl')!;
+        expect(
+          ['Night', 'Verdict', 'Records', 'Posted', 'Rejected'].map((h) => next.cell(expired, h).value),
+        ).toEqual(['2026-06-02T00:00:00', 'rejected', null, 0, 1]);
+        expect(next.rows.slice(-2)).toContain(earlier[0]);
         const [fromFiles] = await sqlRows<{ n: unknown }>(
           knex,
           "SELECT COUNT(*) AS n FROM postings WHERE business_date = '2026-06-03' AND source_file_id IS NOT NULL",

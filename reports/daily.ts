@@ -773,6 +773,17 @@ export async function dailyReport(
           )
         ).map((r) => [num(r.file_id), num(r.n)]),
       );
+      // Reject rows filed tonight against files of earlier nights: an FTL file whose held parts expired.
+      const filedTonightByFile = new Map(
+        (
+          await sqlRows<{ file_id: unknown; n: unknown }>(
+            knex,
+            `SELECT r.file_id AS file_id, COUNT(*) AS n FROM rejects r JOIN files f ON f.id = r.file_id
+              WHERE r.business_date = ? AND f.business_date < ? GROUP BY 1`,
+            [businessDate, businessDate],
+          )
+        ).map((r) => [num(r.file_id), num(r.n)]),
+      );
       const ofTheNight = (f: FileRow) => f.night === businessDate;
       const fileRows = () =>
         knex('files')
@@ -796,7 +807,7 @@ export async function dailyReport(
           'Posted: ledger postings made tonight from the file’s records. A flight is posted from the first file that named it.',
           'Records: every record the file held, kept, rejected or held for the rest of its FTL message.',
           'Rejected: lines the reader could not take, and records the program rules refused.',
-          'Below the night’s files, files of earlier nights that tonight posted from (a flight a coupon completed, a message its last part released): their records and rejects count on their own night.',
+          'Below the night’s files, files of earlier nights that tonight posted from or rejected lines of (a flight a coupon completed, a message its last part released or that expired incomplete): Posted and Rejected are what tonight did; their records count on their own night.',
         ],
         table: {
           columns: [
@@ -836,7 +847,11 @@ export async function dailyReport(
               type: 'integer',
               // Received files only: a file we sent rejects nothing.
               value: (f: FileRow) =>
-                f.direction === 'in' && ofTheNight(f) ? (refusedByFile.get(Number(f.id)) ?? 0) : null,
+                f.direction !== 'in'
+                  ? null
+                  : ofTheNight(f)
+                    ? (refusedByFile.get(Number(f.id)) ?? 0)
+                    : (filedTonightByFile.get(Number(f.id)) ?? 0),
             },
           ],
           rows: concatRows(
@@ -845,12 +860,16 @@ export async function dailyReport(
             ),
             keysetRows<FileRow>((after, size) =>
               fileRows()
-                .whereIn(
-                  'id',
-                  knex('postings')
-                    .where('business_date', businessDate)
-                    .whereNotNull('source_file_id')
-                    .select('source_file_id'),
+                .where((q) =>
+                  q
+                    .whereIn(
+                      'id',
+                      knex('postings')
+                        .where('business_date', businessDate)
+                        .whereNotNull('source_file_id')
+                        .select('source_file_id'),
+                    )
+                    .orWhereIn('id', knex('rejects').where('business_date', businessDate).select('file_id')),
                 )
                 .andWhere('business_date', '<', businessDate)
                 .andWhere('id', '>', after)
