@@ -1000,6 +1000,11 @@ export async function* simulate(
     return event;
   };
 
+  const notCredited = (item: Item, activity: string, reason: string | undefined, message: string) => {
+    tally(item.file, 'rejected', reason);
+    out(item.file, record(item, activity, 'REJECTED', reason ?? 'REJECTED', message));
+  };
+
   for (const item of items) {
     const verdict = verdicts.get(item.file)!;
     const activity = item.draft?.ok ? item.draft.activity.activityKey : '';
@@ -1032,30 +1037,16 @@ export async function* simulate(
       });
     } else if (verdict.verdict === 'rejected' && !settledFiles.has(item.file)) {
       // (A held file rejected for its expired messages is not rejected whole: what of it was read stands.)
-      tally(item.file, 'rejected', verdict.reason);
-      out(
-        item.file,
-        record(
-          item,
-          activity,
-          'REJECTED',
-          verdict.reason ?? 'REJECTED',
-          `not posted: the file is rejected whole (${verdict.reason})`,
-        ),
+      notCredited(
+        item,
+        activity,
+        verdict.reason,
+        `not posted: the file is rejected whole (${verdict.reason})`,
       );
     } else if (item.skipped === 'HELD' && settledFiles.has(item.file)) {
       // Its message expired incomplete: the night counts it a reject of its file, under the message's one.
-      tally(item.file, 'rejected', 'INCOMPLETE_MESSAGE');
-      out(
-        item.file,
-        record(
-          item,
-          activity,
-          'REJECTED',
-          'INCOMPLETE_MESSAGE',
-          `its message ${item.message ?? ''} expired incomplete: not credited`,
-        ),
-      );
+      const expired = `its message ${item.message ?? ''} expired incomplete: not credited`;
+      notCredited(item, activity, 'INCOMPLETE_MESSAGE', expired);
     } else if (item.skipped === 'HELD') {
       tally(item.file, 'held');
       out(
