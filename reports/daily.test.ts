@@ -612,8 +612,21 @@ describe('daily report Files and Unanswered claims, as the jobs record them', ()
         const rerun = await dailyReport(t.db, config, DAY, join(dir, 'rerun'), clock);
         expect(readFileSync(rerun.workbookPath).equals(readFileSync(first.workbookPath))).toBe(true);
 
-        // The next night also files rejects against it and against a file of the night it posts nothing
-        // from (as for a held FTL part that expires).
+        // The next night also files a reject line against it (as against a held FTL part that expires).
+        const lateLine = (id: number, feed: string) => ({
+          file_id: id,
+          feed,
+          line: 5,
+          field: 'PART',
+          reason: 'INCOMPLETE_MESSAGE',
+          business_date: '2026-06-03',
+          created_at: '2026-06-03T23:00:00Z',
+        });
+        await knex('rejects').insert(lateLine(fileId, 'partner'));
+        // That line is the next night's: this night's report still reads the same.
+        const again = await dailyReport(t.db, config, DAY, join(dir, 'again'), clock);
+        expect(readFileSync(again.workbookPath).equals(readFileSync(first.workbookPath))).toBe(true);
+        // And against a file of this night it posts nothing from.
         const [held] = await knex('files')
           .insert({
             direction: 'in',
@@ -628,17 +641,8 @@ describe('daily report Files and Unanswered claims, as the jobs record them', ()
             created_at: `${DAY}T23:00:00Z`,
           })
           .returning('id');
-        const heldId = typeof held === 'object' ? (held as { id: number }).id : (held as number);
         await knex('rejects').insert(
-          [fileId, heldId].map((id) => ({
-            file_id: id,
-            feed: id === fileId ? 'partner' : 'ftl',
-            line: 5,
-            field: 'PART',
-            reason: 'INCOMPLETE_MESSAGE',
-            business_date: '2026-06-03',
-            created_at: '2026-06-03T23:00:00Z',
-          })),
+          lateLine(typeof held === 'object' ? (held as { id: number }).id : (held as number), 'ftl'),
         );
         // The next night's sheet lists the file below its own files for what it posted from it and the
         // lines it rejected of it, its records left to the night they came: every posting and reject of

@@ -750,8 +750,9 @@ export async function dailyReport(
         ).map((r) => [num(r.file_id), num(r.n)]),
       );
       // Records of the night's files not credited, counted as the summary and the reject sheets count
-      // them: the reader's reject rows, activities the rules refused, retro-claims settled as rejected by
-      // the report's date.
+      // them: the reader's reject rows filed that night (a later night's line against one of them, a held
+      // FTL part that expired, is that night's), activities the rules refused, retro-claims settled as
+      // rejected by the report's date.
       const refusedByFile = new Map(
         (
           await sqlRows<{ file_id: unknown; n: unknown }>(
@@ -759,7 +760,7 @@ export async function dailyReport(
             `SELECT file_id, SUM(n) AS n FROM (
                 SELECT r.file_id AS file_id, COUNT(*) AS n
                   FROM files f JOIN rejects r ON r.file_id = f.id
-                 WHERE f.business_date = ? GROUP BY 1
+                 WHERE f.business_date = ? AND r.business_date = f.business_date GROUP BY 1
                 UNION ALL
                 SELECT a.source_file_id, COUNT(*)
                   FROM files f JOIN activities a ON a.source_file_id = f.id
