@@ -3,6 +3,7 @@
  * (jobs/ingest-ftl.ts) and the simulator's (jobs/simulate.ts) are this one function, so the two cannot
  * tell a held file's fate apart.
  */
+import type { Knex } from 'knex';
 
 /** An FTL file's counts in the registry: records + rejects + held are the passengers it held. */
 export type FtlFileCounts = {
@@ -69,4 +70,31 @@ export function settleHeldFile(
     counts: settled,
     expiredPassengers,
   };
+}
+
+/**
+ * Messages of files still held that expired on an earlier night while another message of the same file
+ * waited: the file was not settled then, so the night that settles it must still name them (and reject
+ * the file when nothing of it was kept). `ftl_parts` keeps the parts of an expired message. In file and
+ * message order, for the night and the simulator alike.
+ */
+export async function expiredWhileHeld(
+  q: Knex | Knex.Transaction,
+): Promise<Array<{ fileId: number; name: string; message: string }>> {
+  const rows = (await q('ftl_parts as p')
+    .join('files as f', 'f.id', 'p.file_id')
+    .where({ 'p.status': 'expired', 'f.direction': 'in', 'f.feed': 'ftl', 'f.verdict': 'held' })
+    .distinct('p.file_id', 'f.name', 'p.message_key')
+    .orderBy([{ column: 'p.file_id' }, { column: 'p.message_key' }])) as Array<Record<string, unknown>>;
+  return rows.map((r) => ({
+    fileId: Number(r.file_id),
+    name: String(r.name),
+    message: String(r.message_key),
+  }));
+}
+
+/** Adds a file's expired message to the list of its messages that expired, once. */
+export function addExpired<K>(expiredIn: Map<K, string[]>, file: K, message: string): void {
+  const list = expiredIn.get(file) ?? [];
+  if (!list.includes(message)) expiredIn.set(file, [...list, message]);
 }

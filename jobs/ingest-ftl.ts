@@ -11,7 +11,13 @@ import type { FtlFileMeta, FtlPassenger, HeldFtlPart } from '../parsers/ftl/mode
 import type { ParseInput, VerdictEvent } from '../parsers/types.js';
 import { ftlDraft, type ActivityRow } from '../rules/activity.js';
 import type { Program } from '../rules/program.js';
-import { heldFileCounts, settleHeldFile, type FtlFileCounts } from './ftl-held.js';
+import {
+  addExpired,
+  expiredWhileHeld,
+  heldFileCounts,
+  settleHeldFile,
+  type FtlFileCounts,
+} from './ftl-held.js';
 import { storeFlightDrafts } from './ingest-feeds.js';
 import { insertRejects, parseRejectRow, type RejectRow } from './ingest-file.js';
 import { setVerdict, type FileRow } from './registry.js';
@@ -194,9 +200,10 @@ export async function ingestFtlDelivery(
     for (const m of result.expired)
       for (const p of m.parts) {
         const id = fileIdsByName.get(p.file);
-        if (id !== undefined && !expiredIn.get(id)?.includes(m.message))
-          expiredIn.set(id, [...(expiredIn.get(id) ?? []), m.message]);
+        if (id !== undefined) addExpired(expiredIn, id, m.message);
       }
+    // Tonight's expired parts are stored above: only those of earlier nights are new here.
+    for (const e of await expiredWhileHeld(trx)) addExpired(expiredIn, e.fileId, e.message);
     // Files held until now (from earlier nights, or tonight's whose message expired at once): what
     // their parts became tonight (settleHeldFile, which the simulator shares).
     const held = await trx('files')

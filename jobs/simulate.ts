@@ -84,7 +84,13 @@ import {
 } from './ingest-feeds.js';
 import type { FileRefusal } from './ingest-file.js';
 import { isReversal } from '../ledger/types.js';
-import { heldFileCounts, settleHeldFile, type FtlFileCounts } from './ftl-held.js';
+import {
+  addExpired,
+  expiredWhileHeld,
+  heldFileCounts,
+  settleHeldFile,
+  type FtlFileCounts,
+} from './ftl-held.js';
 
 export const SIMULATED_FEEDS: FeedName[] = [
   'ftl',
@@ -788,9 +794,7 @@ export async function* simulate(
     const stillHeld = new Set(result.held.map((h) => h.file));
     const expiredIn = new Map<string, string[]>();
     for (const m of result.expired) {
-      for (const p of m.parts)
-        if (!expiredIn.get(p.file)?.includes(m.message))
-          expiredIn.set(p.file, [...(expiredIn.get(p.file) ?? []), m.message]);
+      for (const p of m.parts) addExpired(expiredIn, p.file, m.message);
       const first = m.parts[0];
       expiredRejects.push({
         type: 'reject',
@@ -801,6 +805,9 @@ export async function* simulate(
         message: m.description,
       });
     }
+    // A file with a message expired tonight shows, though it still waits; one expired earlier, only once settled.
+    const expiredTonight = new Set(expiredIn.keys());
+    for (const e of await expiredWhileHeld(knex)) addExpired(expiredIn, e.name, e.message);
     const kept = (list: Item[]) => list.filter((i) => i.draft?.ok).length;
     const refused = (list: Item[]) => list.filter((i) => i.draft && !i.draft.ok).length;
     const settle = (file: string, counts: FtlFileCounts) => {
@@ -841,7 +848,7 @@ export async function* simulate(
       const before = (r.counts ? JSON.parse(String(r.counts)) : {}) as Partial<FtlFileCounts>;
       const settled = settle(file, heldFileCounts(before, kept(list), refused(list)));
       if (settled) settledFiles.set(file, { unlisted: settled.expiredPassengers });
-      else if (list.length > 0 || expiredIn.has(file))
+      else if (list.length > 0 || expiredTonight.has(file))
         verdicts.set(file, { verdict: 'held', message: 'parts of it still wait for their message' });
     }
   }

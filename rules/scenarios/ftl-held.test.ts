@@ -114,5 +114,35 @@ for (const engine of availableEngines()) {
         reason: 'INCOMPLETE_MESSAGE',
       });
     });
+
+    it('a held file whose one message expired an earlier night, the other completing with nothing kept, is rejected', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV, PETROV);
+      const noCard = { surname: 'SIDOROV', givenName: 'SIDOR' };
+      w.drop('ftl', part('XX245', 1, false, [ivanov]));
+      await w.night('2026-03-09');
+      const held = w.drop('ftl', part('XX245', 2, false, [petrov]) + part('XX246', 2, true, [noCard]));
+      await w.night('2026-03-11');
+      // XX245 expires while XX246 still waits: the file stays held.
+      await w.night('2026-03-12');
+      expect(await w.knex('files').where({ name: held }).first('verdict')).toEqual({ verdict: 'held' });
+
+      // XX246 completes, its passenger of this file refused: nothing of the file was ever kept.
+      const completing = w.drop('ftl', part('XX246', 1, false, [ivanov]));
+      const events = await w.simulate('ftl', completing, '2026-03-13');
+      const shown = {
+        verdict: 'rejected',
+        reason: 'INCOMPLETE_MESSAGE',
+        message: 'its held parts expired incomplete (XX245/2026-03-10/SVO): nothing of it is credited',
+      };
+      expect(fileOf(events, held)).toMatchObject(shown);
+      await w.night('2026-03-13');
+      expect(await w.knex('files').where({ name: held }).first('verdict', 'reason', 'message')).toEqual(
+        shown,
+      );
+      expect(
+        JSON.parse(String((await w.knex('files').where({ name: held }).first('counts')).counts)),
+      ).toMatchObject({ records: 0, rejects: 2, held: 0 });
+    });
   });
 }
