@@ -3,20 +3,44 @@
  * with a word and the exit code of a stop, where Node would end it at once with no log (exit 143).
  */
 import { spawn } from 'node:child_process';
-import { resolve } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const BIN = resolve(import.meta.dirname, '../bin/redeye.js');
+const READY = 'test: the shim listens for SIGTERM';
+
+let dir: string;
+let preload: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'redeye-bin-signals-'));
+  // Loaded before the shim: says when the shim adds its SIGTERM listener, so the test stops it then —
+  // long before the program has loaded. A fixed delay lost that race on a loaded machine.
+  preload = join(dir, 'ready.cjs');
+  writeFileSync(
+    preload,
+    `process.on('newListener', (event) => { if (event === 'SIGTERM') process.stderr.write(${JSON.stringify(`${READY}\n`)}); });\n`,
+  );
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function stopWhileLoading(args: string[]): Promise<{ code: number | null; stderr: string }> {
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, ['--require', preload, BIN, ...args], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    let stopped = false;
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      if (!stopped && stderr.includes(READY)) {
+        stopped = true;
+        child.kill('SIGTERM');
+      }
+    });
     child.on('error', fail);
     child.on('exit', (code) => done({ code, stderr }));
-    // The shim's handlers are in place once Node has run its first lines; the program is not loaded yet.
-    setTimeout(() => child.kill('SIGTERM'), 150);
   });
 }
 
