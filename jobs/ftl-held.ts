@@ -4,6 +4,7 @@
  * tell a held file's fate apart.
  */
 import type { Knex } from 'knex';
+import type { FtlIncompleteMessage } from '../parsers/ftl/model.js';
 
 /** An FTL file's counts in the registry: records + rejects + held are the passengers it held. */
 export type FtlFileCounts = {
@@ -76,9 +77,9 @@ export function settleHeldFile(
  * Messages of files still held that expired on an earlier night while another message of the same file
  * waited: the file was not settled then, so the night that settles it must still name them (and reject
  * the file when nothing of it was kept). `ftl_parts` keeps the parts of an expired message. In file and
- * message order, for the night and the simulator alike.
+ * message order.
  */
-export async function expiredWhileHeld(
+async function expiredWhileHeld(
   q: Knex | Knex.Transaction,
 ): Promise<Array<{ fileId: number; name: string; message: string }>> {
   const rows = (await q('ftl_parts as p')
@@ -93,8 +94,42 @@ export async function expiredWhileHeld(
   }));
 }
 
-/** Adds a file's expired message to the list of its messages that expired, once. */
-export function addExpired<K>(expiredIn: Map<K, string[]>, file: K, message: string): void {
-  const list = expiredIn.get(file) ?? [];
-  if (!list.includes(message)) expiredIn.set(file, [...list, message]);
+/**
+ * The messages of each file that expired incomplete, as `settleHeldFile` takes them: tonight's (the
+ * delivery's), then those of still-held files that expired on an earlier night. `expiredTonight` are the
+ * files with a message expired tonight. The night keys files by id, the simulator by name (`key`).
+ */
+export async function expiredByFile<K>(
+  q: Knex | Knex.Transaction,
+  tonight: readonly FtlIncompleteMessage[],
+  key: (file: { name: string; id?: number }) => K | undefined,
+): Promise<{ expiredIn: Map<K, string[]>; expiredTonight: Set<K> }> {
+  const expiredIn = new Map<K, string[]>();
+  const add = (file: K | undefined, message: string) => {
+    if (file === undefined) return;
+    const list = expiredIn.get(file) ?? [];
+    if (!list.includes(message)) expiredIn.set(file, [...list, message]);
+  };
+  for (const m of tonight) for (const p of m.parts) add(key({ name: p.file }), m.message);
+  const expiredTonight = new Set(expiredIn.keys());
+  for (const e of await expiredWhileHeld(q)) add(key({ name: e.name, id: e.fileId }), e.message);
+  return { expiredIn, expiredTonight };
+}
+
+/** The one reject an expired message files, against the file of its first part. */
+export function expiredMessageReject(m: FtlIncompleteMessage) {
+  const first = m.parts[0];
+  return {
+    file: first?.file ?? '',
+    line: first?.line ?? null,
+    field: 'PART',
+    reason: 'INCOMPLETE_MESSAGE' as const,
+    message: m.description,
+    recordRef: m.message,
+  };
+}
+
+/** A held file's counts as the registry stores them (JSON text; none before it was first counted). */
+export function storedCounts(text: unknown): Partial<FtlFileCounts> {
+  return text ? (JSON.parse(String(text)) as Partial<FtlFileCounts>) : {};
 }

@@ -20,6 +20,7 @@ import {
   allianceClaimDraft,
   couponDraft,
   hotelDraft,
+  NO_REASON,
   partnerDraft,
   redemptionDraft,
   reissueKey,
@@ -85,8 +86,7 @@ export function mergedFields(existing: ActivityRow, d: ActivityRow): Partial<Act
   const posted = existing.postingKey !== null || existing.statusPostingKey !== null;
   if (existing.memberNumber !== null && !(existing.status === 'REJECTED' && posted)) {
     fields.needsAccrual = true;
-    if (existing.status === 'REJECTED')
-      Object.assign(fields, { status: 'PENDING', reason: null, reasonField: null, reasonMessage: null });
+    if (existing.status === 'REJECTED') Object.assign(fields, { status: 'PENDING', ...NO_REASON });
   }
   return fields;
 }
@@ -295,12 +295,11 @@ export async function mergeFlightDrafts(archive: FlightArchive, drafts: Activity
     change(
       next,
       next.memberNumber !== null
-        ? { status: 'PENDING', reason: null, reasonField: null, reasonMessage: null, needsAccrual: true }
+        ? { status: 'PENDING', ...NO_REASON, needsAccrual: true }
         : {
             status: 'NOT_CREDITED',
+            ...NO_REASON,
             reason: next.partnerCode || !next.detail?.partnerCard ? null : 'NO_AGREEMENT',
-            reasonField: null,
-            reasonMessage: null,
           },
     );
     requeued.push({ row: next, by });
@@ -665,10 +664,10 @@ export function hotelHandler(
       const of = hotelPartnerOf(program, file.name, verdict?.meta);
       return 'partnerCode' in of ? { partnerCode: of.partnerCode } : {};
     },
-    async end(trx, file, verdict) {
+    // The partner is recorded with the verdict (identity); a document of no partner's chain is refused.
+    async end(_trx, file, verdict) {
       const of = hotelPartnerOf(program, file.name, verdict.meta);
       if ('refusal' in of) return of.refusal;
-      await trx('files').where({ id: file.id }).update({ partner_code: of.partnerCode });
     },
     async records(trx, file, batch) {
       const items = [];

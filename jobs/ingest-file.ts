@@ -156,6 +156,11 @@ export async function ingestFile<T>(
         await insertRejects(trx, ctx, file, rejects);
         rejects = [];
       };
+      // Records the handler refused were counted read: they are rejects, not records.
+      const refusedByIngest = (rows: RejectRow[]) => {
+        refusedRecords += rows.length;
+        rejects.push(...rows);
+      };
       const input = {
         name: file.name,
         open: () => createReadStream(file.localPath!),
@@ -167,9 +172,7 @@ export async function ingestFile<T>(
           records++;
           batch.push(event as RecordEvent<T>);
           if (batch.length >= BATCH) {
-            const refused = await handler.records(trx, file, batch);
-            refusedRecords += refused.length;
-            rejects.push(...refused);
+            refusedByIngest(await handler.records(trx, file, batch));
             batch = [];
             ctx.progress.increment(BATCH);
           }
@@ -181,9 +184,7 @@ export async function ingestFile<T>(
         if (rejects.length >= REJECT_BATCH) await flushRejects();
       }
       if (batch.length > 0) {
-        const refused = await handler.records(trx, file, batch);
-        refusedRecords += refused.length;
-        rejects.push(...refused);
+        refusedByIngest(await handler.records(trx, file, batch));
         ctx.progress.increment(batch.length);
       }
       if (!verdictEvent)
@@ -196,10 +197,7 @@ export async function ingestFile<T>(
       }
       const late = await handler.end?.(trx, file, verdictEvent);
       if (late && 'reason' in late) throw new Refused(late);
-      if (late) {
-        refusedRecords += late.rejects.length;
-        rejects.push(...late.rejects);
-      }
+      if (late) refusedByIngest(late.rejects);
       await flushRejects();
       records -= refusedRecords;
       const w = verdictEvent.meta?.warnings;

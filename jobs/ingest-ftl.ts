@@ -12,10 +12,11 @@ import type { ParseInput, VerdictEvent } from '../parsers/types.js';
 import { ftlDraft, type ActivityRow } from '../rules/activity.js';
 import type { Program } from '../rules/program.js';
 import {
-  addExpired,
-  expiredWhileHeld,
+  expiredByFile,
+  expiredMessageReject,
   heldFileCounts,
   settleHeldFile,
+  storedCounts,
   type FtlFileCounts,
 } from './ftl-held.js';
 import { storeFlightDrafts } from './ingest-feeds.js';
@@ -37,9 +38,6 @@ export interface FtlDeliveryOutcome {
 }
 
 const BATCH = 2_000;
-
-/** An FTL file's counts in the registry: records + rejects + held are the passengers it held. */
-type FileCounts = FtlFileCounts;
 
 export async function ingestFtlDelivery(
   ctx: JobContext,
@@ -125,14 +123,8 @@ export async function ingestFtlDelivery(
     const result = assembler.result();
     // Incomplete messages past the hold time are reported against the file of their first part.
     for (const m of result.expired) {
-      const first = m.parts[0];
-      addReject(first?.file ?? '', {
-        line: first?.line ?? null,
-        field: 'PART',
-        reason: 'INCOMPLETE_MESSAGE',
-        message: m.description,
-        recordRef: m.message,
-      });
+      const { file, ...reject } = expiredMessageReject(m);
+      addReject(file, reject);
     }
     for (const [fileId, rows] of rejectsByFile) {
       rejectCount += rows.length;
@@ -172,12 +164,12 @@ export async function ingestFtlDelivery(
     // that expired incomplete) and records held for their message, adding up to the passengers read.
     let records = 0;
     let rejectedRecords = 0;
-    const countsOf = new Map<number, FileCounts>();
+    const countsOf = new Map<number, FtlFileCounts>();
     for (const v of verdicts) {
       const id = fileIdsByName.get(v.file);
       if (id === undefined || !files.some((f) => f.id === id)) continue;
       const held = (v.meta as unknown as FtlFileMeta | undefined)?.counts.passengersHeld ?? 0;
-      const c: FileCounts = {
+      const c: FtlFileCounts = {
         lines: v.account.lines,
         records: kept.get(id) ?? 0,
         rejects: v.account.rejects + (refused.get(id) ?? 0),
@@ -196,14 +188,8 @@ export async function ingestFtlDelivery(
     const stillHeld = new Set(
       result.held.map((h) => fileIdsByName.get(h.file)).filter((x): x is number => x !== undefined),
     );
-    const expiredIn = new Map<number, string[]>();
-    for (const m of result.expired)
-      for (const p of m.parts) {
-        const id = fileIdsByName.get(p.file);
-        if (id !== undefined) addExpired(expiredIn, id, m.message);
-      }
-    // Tonight's expired parts are stored above: only those of earlier nights are new here.
-    for (const e of await expiredWhileHeld(trx)) addExpired(expiredIn, e.fileId, e.message);
+    // Tonight's expired parts are stored above: of the stored ones, only earlier nights' add anything.
+    const { expiredIn } = await expiredByFile(trx, result.expired, (f) => f.id ?? fileIdsByName.get(f.name));
     // Files held until now (from earlier nights, or tonight's whose message expired at once): what
     // their parts became tonight (settleHeldFile, which the simulator shares).
     const held = await trx('files')
@@ -213,10 +199,9 @@ export async function ingestFtlDelivery(
       const id = Number(r.id);
       let c = countsOf.get(id);
       if (!c) {
-        const before = (r.counts ? JSON.parse(String(r.counts)) : {}) as Partial<FileCounts>;
         const k = kept.get(id) ?? 0;
         const x = refused.get(id) ?? 0;
-        c = heldFileCounts(before, k, x);
+        c = heldFileCounts(storedCounts(r.counts), k, x);
         records += k;
         rejectedRecords += x;
       }

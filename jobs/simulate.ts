@@ -37,7 +37,7 @@ import {
   cancellationKey,
   type ActivityRow,
   type Draft,
-  standingCouponMessage,
+  ruleMessage,
 } from '../rules/activity.js';
 import { Program } from '../rules/program.js';
 import { activitiesByCoupons, activitiesByKeys } from './activities.js';
@@ -85,10 +85,11 @@ import {
 import type { FileRefusal } from './ingest-file.js';
 import { isReversal } from '../ledger/types.js';
 import {
-  addExpired,
-  expiredWhileHeld,
+  expiredByFile,
+  expiredMessageReject,
   heldFileCounts,
   settleHeldFile,
+  storedCounts,
   type FtlFileCounts,
 } from './ftl-held.js';
 
@@ -792,22 +793,12 @@ export async function* simulate(
   if (assembler) {
     const result = assembler.result();
     const stillHeld = new Set(result.held.map((h) => h.file));
-    const expiredIn = new Map<string, string[]>();
     for (const m of result.expired) {
-      for (const p of m.parts) addExpired(expiredIn, p.file, m.message);
-      const first = m.parts[0];
-      expiredRejects.push({
-        type: 'reject',
-        file: first?.file ?? '',
-        line: first?.line ?? 0,
-        field: 'PART',
-        reason: 'INCOMPLETE_MESSAGE',
-        message: m.description,
-      });
+      const { file, line, field, reason, message } = expiredMessageReject(m);
+      expiredRejects.push({ type: 'reject', file, line: line ?? 0, field, reason, message });
     }
     // A file with a message expired tonight shows, though it still waits; one expired earlier, only once settled.
-    const expiredTonight = new Set(expiredIn.keys());
-    for (const e of await expiredWhileHeld(knex)) addExpired(expiredIn, e.name, e.message);
+    const { expiredIn, expiredTonight } = await expiredByFile(knex, result.expired, (f) => f.name);
     const kept = (list: Item[]) => list.filter((i) => i.draft?.ok).length;
     const refused = (list: Item[]) => list.filter((i) => i.draft && !i.draft.ok).length;
     const settle = (file: string, counts: FtlFileCounts) => {
@@ -845,8 +836,7 @@ export async function* simulate(
       const list = staged.get(file) ?? [];
       staged.delete(file);
       if (list.length > 0) await archive.storeFlights(list);
-      const before = (r.counts ? JSON.parse(String(r.counts)) : {}) as Partial<FtlFileCounts>;
-      const settled = settle(file, heldFileCounts(before, kept(list), refused(list)));
+      const settled = settle(file, heldFileCounts(storedCounts(r.counts), kept(list), refused(list)));
       if (settled) settledFiles.set(file, { unlisted: settled.expiredPassengers });
       else if (list.length > 0 || expiredTonight.has(file))
         verdicts.set(file, { verdict: 'held', message: 'parts of it still wait for their message' });
@@ -1140,8 +1130,7 @@ export async function* simulate(
               row.activityKey,
               'REJECTED',
               row.reason,
-              row.reasonMessage ??
-                (row.detail?.duplicateOf ? standingCouponMessage(row.detail.duplicateOf) : undefined),
+              ruleMessage(row.reason, row.reasonMessage, row.detail) ?? undefined,
               undefined,
               undefined,
               row.reasonField ?? undefined,

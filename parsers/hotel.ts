@@ -514,15 +514,15 @@ function handle(doc: XmlDocument, own: ReadonlySet<string>): XmlFileResult<Hotel
     otherPrograms: Object.fromEntries([...otherPrograms].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
     rejectedStays: items.length - ownStays - otherProgramStays,
   };
-  for (const key of ['EchoToken', 'TimeStamp', 'Version', 'Target'] as const) {
-    const value = attrOf(root, key);
-    if (value !== undefined) meta[`${key[0]!.toLowerCase()}${key.slice(1)}`] = value;
-  }
+  const copyAttributes = (element: Parameters<typeof attrOf>[0], keys: readonly string[]) => {
+    for (const key of keys) {
+      const value = attrOf(element, key);
+      if (value !== undefined) meta[`${key[0]!.toLowerCase()}${key.slice(1)}`] = value;
+    }
+  };
+  copyAttributes(root, ['EchoToken', 'TimeStamp', 'Version', 'Target']);
   // Which hotel the document is from, though none of its stays be read: the response goes to its partner.
-  for (const key of ['ChainCode', 'BrandCode', 'HotelCode'] as const) {
-    const value = attrOf(groups[0], key);
-    if (value !== undefined) meta[`${key[0]!.toLowerCase()}${key.slice(1)}`] = value;
-  }
+  copyAttributes(groups[0], ['ChainCode', 'BrandCode', 'HotelCode']);
   if (items.length === 0) {
     return { items, refusal: { reason: 'EMPTY_FILE', message: 'the message holds no StayInfo' }, meta };
   }

@@ -158,6 +158,19 @@ export const reissueKey = (flightActivityKey: string, ticket: string, coupon: nu
  */
 export const standingCouponMessage = (coupon: string) =>
   `coupon ${coupon} stands as flown for the same flight and card`;
+
+/**
+ * What the rule said of a refused activity: the message kept with it, else, for a second coupon decided
+ * before its message was kept (migration 012), the coupon that stands.
+ */
+export function ruleMessage(
+  reason: string | null,
+  message: string | null | undefined,
+  detail: Pick<ActivityDetail, 'duplicateOf'> | null | undefined,
+): string | null {
+  if (message !== null && message !== undefined) return message;
+  return reason === 'DUPLICATE' && detail?.duplicateOf ? standingCouponMessage(detail.duplicateOf) : null;
+}
 export const partnerKey = (partner: string, txnId: string) => `PTR:${partner}:${txnId}`;
 export const hotelKey = (partner: string, reservationId: string) => `HTL:${partner}:${reservationId}`;
 export const allianceKey = (sender: string, claimId: string) => `PAF:${sender}:${claimId}`;
@@ -183,6 +196,9 @@ export function cabinOf(rbd: string | null): string | null {
 }
 
 // ------------------------------------------------------------------------------------------------ drafts
+
+/** An activity's reason cleared with what the rule said of it: set back to wait, or to a reason of none. */
+export const NO_REASON = { reason: null, reasonField: null, reasonMessage: null } as const;
 
 /** A fresh activity with every optional fact empty; drafts fill in what their feed knows. */
 export function blankActivity(

@@ -6,7 +6,7 @@ import { isIsoDate } from '../../lib/dates.js';
 import { fileById, toFileRow, type FileRow } from '../../jobs/registry.js';
 import type { ActionRunner, CommandContext } from '../context.js';
 import { recordReasonText } from '../../exporters/partner-reasons.js';
-import { standingCouponMessage, type ActivityDetail } from '../../rules/activity.js';
+import { ruleMessage, type ActivityDetail } from '../../rules/activity.js';
 import { claimMessage } from '../../jobs/retro-claims.js';
 import type { RetroClaim } from '../../parsers/retro-claims.js';
 import { EXPORT_KINDS, type ExportKind } from '../../exporters/outbox.js';
@@ -38,11 +38,16 @@ interface RejectedLine {
  * has no message; a second coupon for a flight still names in its detail the coupon that stands.
  */
 function ruleMessageOf(r: Record<string, unknown>): string | null {
-  if (typeof r.reason_message === 'string') return r.reason_message;
-  if (r.reason !== 'DUPLICATE' || typeof r.detail !== 'string' || !r.detail.includes('duplicateOf'))
-    return null;
-  const standing = (JSON.parse(r.detail) as ActivityDetail).duplicateOf;
-  return standing ? standingCouponMessage(standing) : null;
+  // Only a second coupon's detail is read: most rows' detail says nothing of a standing coupon.
+  const detail =
+    typeof r.detail === 'string' && r.detail.includes('duplicateOf')
+      ? (JSON.parse(r.detail) as ActivityDetail)
+      : null;
+  return ruleMessage(
+    (r.reason as string | null) ?? null,
+    typeof r.reason_message === 'string' ? r.reason_message : null,
+    detail,
+  );
 }
 
 interface ClaimOutcomes {
