@@ -144,9 +144,37 @@ for (const engine of availableEngines()) {
         expect(await counts(held)).toEqual({ lines: 20, records: 1, rejects: 1, held: 2 });
         expect(await counts(waiting)).toEqual({ lines: 9, records: 0, rejects: 0, held: 2 });
         expect(await counts(done)).toEqual({ lines: 9, records: 2, rejects: 0 });
-        // Down gives the old form back.
-        await t.db.knex.migrate.down(MIGRATION_CONFIG);
+        // Down gives the old form back (the migrations after it first, however many came since).
+        for (const _ of since) await t.db.knex.migrate.down(MIGRATION_CONFIG);
         expect(await counts(held)).toEqual({ lines: 20, records: 3, rejects: 1 });
+      } finally {
+        await t.cleanup();
+      }
+    });
+
+    it('015 keeps one invoice number per partner and month, each given once per issuer, and rolls back', async () => {
+      const t = await createTestDatabase(engine);
+      try {
+        const given = (issuer: string, partner: string, number: number) =>
+          t.db.knex('invoice_numbers').insert({
+            issuer,
+            billing_month: '2026-11',
+            partner_code: partner,
+            number,
+            invoice_number: `202611${String(number).padStart(4, '0')}`,
+            assigned_on: '2026-11-30',
+          });
+        await given('XX1', 'GRANDSTAY', 1);
+        await given('XX1', 'LH', 2);
+        // Another issuing organization numbers its own invoices.
+        await given('XX2', 'GRANDSTAY', 1);
+        await expect(given('XX1', 'DRIVE', 2)).rejects.toThrow(/unique|UNIQUE/);
+        await expect(given('XX1', 'LH', 3)).rejects.toThrow(/unique|UNIQUE/);
+        const since = MIGRATION_NAMES.slice(MIGRATION_NAMES.indexOf('015_invoice_numbers'));
+        for (const _ of since) await t.db.knex.migrate.down(MIGRATION_CONFIG);
+        expect(await t.db.knex.schema.hasTable('invoice_numbers')).toBe(false);
+        expect(await migrateLatest(t.db)).toEqual(since);
+        expect(await t.db.knex('invoice_numbers').select()).toEqual([]);
       } finally {
         await t.cleanup();
       }
@@ -228,6 +256,8 @@ if (availableEngines().includes('postgres')) {
         // Granted by 011 and 012 with their columns: the field a rule faulted and a stay's number.
         expect(await asReporting((trx) => trx('activities').select('reason_field'))).toEqual([]);
         expect(await asReporting((trx) => trx('rejects').select('sequence_number'))).toEqual([]);
+        // Granted by 015 with its table: the invoice numbers given to partners.
+        expect(await asReporting((trx) => trx('invoice_numbers').select('invoice_number'))).toEqual([]);
         // A rule's message is withheld as a reject's is.
         await expect(asReporting((trx) => trx('activities').select('reason_message'))).rejects.toThrow(
           /permission denied/,

@@ -5,7 +5,8 @@
  * attributed to an activity type and the contract (or partner-airline chart) that priced it: the
  * posting's rule version, or its original's for a reversal, and the activity whose award posting it is (or reverses).
  *
- * `partnerCredits` is the query; `billingMonth` turns its rows and the configuration into invoices (pure).
+ * `partnerCredits` is the query; `billingMonth` turns its rows and the configuration into invoices (pure);
+ * `invoiceNumbers` gives each invoiced partner its number for the month, kept from the first export on.
  */
 import type { Knex } from 'knex';
 import type { LoadedConfig } from '../config/load.js';
@@ -13,6 +14,9 @@ import type { PartnerConfig } from '../config/schema.js';
 import { endOfMonth, startOfMonth, type IsoDate } from '../lib/dates.js';
 import { ExportError } from './errors.js';
 import type { InvoiceInput, InvoiceLineInput, Organization } from './isxml.js';
+
+/** An invoice before its number: `invoiceNumbers` gives it one. */
+export type UnnumberedInvoice = Omit<InvoiceInput, 'invoiceNumber'>;
 
 type Q = Knex | Knex.Transaction;
 
@@ -67,7 +71,7 @@ export interface BillingMonth {
   month: string;
   start: IsoDate;
   end: IsoDate;
-  invoices: InvoiceInput[];
+  invoices: UnnumberedInvoice[];
   /** Partners with credited points but no billing identity in the configuration: not invoiced. */
   unbilled: Array<{ partnerCode: string; points: number }>;
 }
@@ -100,8 +104,8 @@ function pricing(partner: PartnerConfig, row: PartnerCreditRow, month: string): 
 
 /**
  * Invoices for the month of `monthEnd`: one per partner with credited points, in partner-code order, one
- * line per (activity type, contract or chart) with points ≠ 0, numbered `<YYYYMM><NNNN>` in that order.
- * The numbers are unique because there is one transmission per month.
+ * line per (activity type, contract or chart) with points ≠ 0. Their numbers are not a matter of their
+ * place in this list (a late partner would move the others): `invoiceNumbers` gives them.
  */
 export function billingMonth(
   config: LoadedConfig,
@@ -119,7 +123,7 @@ export function billingMonth(
   const partners = new Map(config.partners.map((p) => [p.code, p]));
   const byPartner = new Map<string, PartnerCreditRow[]>();
   for (const row of rows) byPartner.set(row.partnerCode, [...(byPartner.get(row.partnerCode) ?? []), row]);
-  const invoices: InvoiceInput[] = [];
+  const invoices: UnnumberedInvoice[] = [];
   const unbilled: BillingMonth['unbilled'] = [];
   for (const code of [...byPartner.keys()].sort()) {
     const partnerRows = byPartner.get(code)!.filter((r) => r.points !== 0);
@@ -156,7 +160,6 @@ export function billingMonth(
     const b = partner.billing;
     invoices.push({
       partnerCode: code,
-      invoiceNumber: `${month.replace('-', '')}${String(invoices.length + 1).padStart(4, '0')}`,
       invoiceDate: end,
       chargeCategory: b.chargeCategory,
       seller,
@@ -168,4 +171,52 @@ export function billingMonth(
     });
   }
   return { month, start, end, invoices, unbilled };
+}
+
+/** `<YYYYMM><NNNN>`: the month, then the number's place among those given that month. */
+function invoiceNumberOf(month: string, number: number): string {
+  return `${month.replace('-', '')}${String(number).padStart(4, '0')}`;
+}
+
+/**
+ * Each partner's invoice number for `month` under `issuer`: the one given to it by an earlier export of
+ * the month, else the next not given yet (in partner-code order among those new tonight). A number once
+ * given stays the partner's, on every re-export, before delivery and after, also when a later export
+ * finds nothing to invoice it: a clearing house takes InvoiceNumber as the invoice's identity, and the
+ * partner may have seen the number in a draft, so it is never given to another partner. Unique per issuer
+ * and month (the table's unique indexes hold it against a concurrent writer, which then fails and its
+ * rerun reads the numbers given). Call inside the transaction that records them.
+ */
+export async function invoiceNumbers(
+  trx: Knex.Transaction,
+  issuer: string,
+  month: string,
+  partnerCodes: readonly string[],
+  businessDate: IsoDate,
+): Promise<Map<string, string>> {
+  const given = (await trx('invoice_numbers')
+    .where({ issuer, billing_month: month })
+    .select('partner_code', 'number', 'invoice_number')) as Array<{
+    partner_code: string;
+    number: number | string;
+    invoice_number: string;
+  }>;
+  const numbers = new Map(given.map((r) => [r.partner_code, r.invoice_number]));
+  let last = given.reduce((max, r) => Math.max(max, Number(r.number)), 0);
+  const fresh = [...new Set(partnerCodes)].filter((code) => !numbers.has(code)).sort();
+  const rows = fresh.map((code) => {
+    last += 1;
+    const invoiceNumber = invoiceNumberOf(month, last);
+    numbers.set(code, invoiceNumber);
+    return {
+      issuer,
+      billing_month: month,
+      partner_code: code,
+      number: last,
+      invoice_number: invoiceNumber,
+      assigned_on: businessDate,
+    };
+  });
+  if (rows.length > 0) await trx('invoice_numbers').insert(rows);
+  return numbers;
 }

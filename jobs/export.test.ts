@@ -11,6 +11,7 @@ import { parse } from 'csv-parse/sync';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { LoadedConfig } from '../config/load.js';
 import { addDays } from '../lib/dates.js';
+import { Ledger } from '../ledger/ledger.js';
 import { Decimal, formatMinor, toMinorUnits } from '../lib/money.js';
 import { allianceClaimsParser, allianceResultsParser, type AllianceClaim } from '../parsers/alliance.js';
 import {
@@ -29,6 +30,7 @@ import {
   insertActivity,
   jobContext,
   M,
+  partnerCredit,
   PROJECT,
   recordNight,
   testConfig,
@@ -403,6 +405,100 @@ for (const engine of availableEngines()) {
         '0.00',
         '245.11',
       ]);
+    });
+
+    it('keeps each partner’s invoice number when a re-export adds a partner, before delivery and after', async () => {
+      const ledger = new Ledger(t.db, { now: () => new Date('2026-12-01T08:00:00Z') });
+      /** A partner file read late: the partner's credit of the month, as accrue records it. */
+      const lateCredit = async (partner: string, txn: string, points: number, rule: string, type: string) => {
+        const key = `PTR:${partner}:${txn}`;
+        // A member who gets no mailing: only the invoice files can change.
+        await ledger.post([partnerCredit(key, M.noConsent, partner, points, { ruleVersion: rule })]);
+        await insertActivity(t.db.knex, {
+          key,
+          type: 'PARTNER',
+          partnerCode: partner,
+          status: 'POSTED',
+          member: M.noConsent,
+          ref: txn,
+          points,
+          postingKey: key,
+          activityType: type,
+          ruleVersion: rule,
+        });
+      };
+      const transmission = async () => {
+        const xml = readFileSync((await one('invoice')).local_path, 'utf8');
+        return {
+          id: textsOf(xml, 'TransmissionID'),
+          invoices: elements(xml, 'InvoiceHeader').map((h) => [
+            child(h, 'InvoiceNumber'),
+            child(
+              h.children.find((c) => c.name === 'BuyerOrganization')!,
+              'OrganizationID',
+            ),
+          ]),
+        };
+      };
+      const statementNumber = async (partner: string) =>
+        csv((await one('invoice-statement', partner)).local_path)[0]![1];
+
+      await exportJob(jobContext(t.db, config, DAY));
+      expect(await transmission()).toEqual({
+        id: ['XX1-202611-0001'],
+        invoices: [
+          ['2026110001', '9GS'],
+          ['2026110002', '220'],
+        ],
+      });
+      const statements = await byKind('invoice-statement');
+
+      // DRIVE's file, read after the month-end export and before delivery: DRIVE sorts first, and takes
+      // the next number; the draft's numbers stay, and so do the statements that carry them.
+      await lateCredit('DRIVE', 'D-1', 500, 'DRIVE-2025', 'RENTAL');
+      const before = await exportJob(jobContext(t.db, config, DAY, new Date('2026-12-01T09:00:00Z')));
+      expect(before.counts).toMatchObject({ replaced: 1, written: 1, unchanged: 14 });
+      expect(await transmission()).toEqual({
+        id: ['XX1-202611-0001'],
+        invoices: [
+          ['2026110001', '9GS'],
+          ['2026110002', '220'],
+          ['2026110003', '9DR'],
+        ],
+      });
+      expect(await statementNumber('DRIVE')).toBe('2026110003');
+      expect((await byKind('invoice-statement')).filter((r) => r.partner_code !== 'DRIVE')).toEqual(
+        statements,
+      );
+
+      // Delivered, then DRIVE's credit taken back and REDBANK's file read late: DRIVE's number is not
+      // given to REDBANK, whose invoice takes the next one; the delivered transmission stands.
+      await t.db.knex('files').where({ direction: 'out' }).update({ verdict: 'delivered' });
+      await ledger.postOne({ key: 'REV:PTR:DRIVE:D-1', reverses: 'PTR:DRIVE:D-1', businessDate: DAY });
+      await lateCredit('REDBANK', 'RB-1', 1000, 'REDBANK-2025', 'CARD_SPEND');
+      const after = await exportJob(jobContext(t.db, config, DAY, new Date('2026-12-02T09:00:00Z')));
+      expect(after.counts).toMatchObject({ drifted: 1, written: 1, unchanged: 14, invoices: 3 });
+      expect(await statementNumber('REDBANK')).toBe('2026110004');
+      expect(await statementNumber('GRANDSTAY')).toBe('2026110001');
+      expect(
+        await t.db
+          .knex('invoice_numbers')
+          .orderBy('number')
+          .select('issuer', 'billing_month', 'partner_code', 'invoice_number', 'assigned_on'),
+      ).toEqual(
+        [
+          ['GRANDSTAY', '2026110001'],
+          ['LH', '2026110002'],
+          ['DRIVE', '2026110003'],
+          ['REDBANK', '2026110004'],
+        ].map(([partner_code, invoice_number]) => ({
+          issuer: 'XX1',
+          billing_month: '2026-11',
+          partner_code,
+          invoice_number,
+          assigned_on: DAY,
+        })),
+      );
     });
 
     it('lists members for each mailing only with their consent and only the data the mailing needs', async () => {

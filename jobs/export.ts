@@ -34,7 +34,7 @@ import {
   type ClaimRecord,
 } from '../exporters/alliance.js';
 import { writeClaimsFile, writeResultsFile, type AllianceClaim } from '../exporters/alliance-xml.js';
-import { billingMonth, partnerCredits } from '../exporters/billing.js';
+import { billingMonth, invoiceNumbers, partnerCredits } from '../exporters/billing.js';
 import { ExportError } from '../exporters/errors.js';
 import { buildHotelStayResponse, hotelResponseName } from '../exporters/hotel-response.js';
 import { buildInvoiceStatement, buildInvoiceTransmission } from '../exporters/isxml.js';
@@ -338,6 +338,20 @@ class ExportRun {
         const issuer = this.config.exports.invoices.issuingOrganizationId;
         const safeIssuer = issuer.replace(/[^A-Za-z0-9-]/g, '_');
         const yyyymm = month.month.replace('-', '');
+        // Numbers given before the files are written: a failed write keeps them, and its rerun reads them.
+        const numbers = await this.ctx.db.transaction((trx) =>
+          invoiceNumbers(
+            trx,
+            issuer,
+            month.month,
+            month.invoices.map((i) => i.partnerCode),
+            this.date,
+          ),
+        );
+        // In the order the numbers were given: a partner invoiced late comes after those numbered before it.
+        const invoices = month.invoices
+          .map((invoice) => ({ ...invoice, invoiceNumber: numbers.get(invoice.partnerCode)! }))
+          .sort((a, b) => Number(a.invoiceNumber) - Number(b.invoiceNumber));
         await this.write(
           {
             kind: 'invoice',
@@ -351,15 +365,15 @@ class ExportRun {
                 transmissionId: `${issuer}-${yyyymm}-${String(stamp.sequence).padStart(4, '0')}`,
                 transmissionDateTime: stamp.timestamp,
                 issuingOrganizationId: issuer,
-                invoices: month.invoices,
+                invoices,
               }),
-              counts: { invoices: month.invoices.length },
+              counts: { invoices: invoices.length },
             }),
           },
           'transmissions',
         );
-        this.add('invoices', month.invoices.length);
-        for (const invoice of month.invoices) {
+        this.add('invoices', invoices.length);
+        for (const invoice of invoices) {
           await this.attempt({
             label: `statement for ${invoice.partnerCode} ${month.month}`,
             run: async () => {

@@ -17,6 +17,7 @@ import * as m010 from './010_tier_event_effective_date.js';
 import * as m011 from './011_reject_sequence_number.js';
 import * as m012 from './012_activity_reason_detail.js';
 import * as m013 from './013_held_ftl_counts.js';
+import * as m015 from './015_invoice_numbers.js';
 
 export interface Migration {
   name: string;
@@ -38,6 +39,7 @@ export const migrations: Migration[] = [
   { name: '011_reject_sequence_number', ...m011 },
   { name: '012_activity_reason_detail', ...m012 },
   { name: '013_held_ftl_counts', ...m013 },
+  { name: '015_invoice_numbers', ...m015 },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {
