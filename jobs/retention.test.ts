@@ -170,31 +170,91 @@ describe('the token secret (REDEYE_TOKEN_SECRET)', () => {
     await members();
     const w = world();
     // Cut short by hand, say: the text still carries her name, and nothing in it can be told apart.
-    await w.t.db.knex('retro_claims').insert({
-      claim_id: 'RC-9',
-      member_number: '1000000032',
-      received_date: '2024-05-01',
-      claim: '{"claimId":"RC-9","surname":"KUZNETSOVA","givenName":"OL',
-      status: 'REJECTED',
-    });
-    expect(await forgetMember({ ...w.ctx('2024-06-01'), env: SECRET }, '1000000032')).toBe(1);
+    const [rc9] = await w.t.db
+      .knex('retro_claims')
+      .insert({
+        claim_id: 'RC-9',
+        member_number: '1000000032',
+        received_date: '2024-05-01',
+        claim: '{"claimId":"RC-9","surname":"KUZNETSOVA","givenName":"OL',
+        status: 'REJECTED',
+      })
+      .returning('id');
+    expect(await forgetMember({ ...w.ctx('2024-06-01'), env: SECRET }, '1000000032')).toEqual([
+      { table: 'retro_claims', id: Number(rc9.id), claimId: 'RC-9' },
+    ]);
     const kept = await w.t.db.knex('retro_claims').where({ claim_id: 'RC-9' }).first();
     expect(kept).toMatchObject({ member_number: '1000000032', claim: UNREADABLE_CLAIM });
     expect(JSON.stringify(await w.t.db.knex('retro_claims').select())).not.toContain('KUZNETSOVA');
-    // The retention step, erasing a closed member's, counts them and warns.
-    await w.t.db.knex('retro_claims').insert({
-      claim_id: 'RC-8',
-      member_number: '1000000016',
-      received_date: '2023-01-10',
-      claim: 'KUZNETSOVA IVAN XX101',
-      status: 'REJECTED',
-    });
+    // The retention step, erasing a closed member's, counts them and warns naming the table and the row.
+    const [rc8] = await w.t.db
+      .knex('retro_claims')
+      .insert({
+        claim_id: 'RC-8',
+        member_number: '1000000016',
+        received_date: '2023-01-10',
+        claim: 'KUZNETSOVA IVAN XX101',
+        status: 'REJECTED',
+      })
+      .returning('id');
     const r = await retentionJob({ ...w.ctx('2026-03-01'), env: SECRET });
     expect(r.counts).toMatchObject({ erased: 2, unreadableClaimsReplaced: 1 });
     expect(r.warnings).toContain(
-      '1 stored claim(s) of erased members were not readable JSON and were replaced whole',
+      `1 stored claim(s) of erased members were not readable JSON and were replaced whole: retro_claims row ${rc8.id} (claim RC-8)`,
     );
     expect(JSON.stringify(await w.t.db.knex('retro_claims').select())).not.toContain('KUZNETSOVA');
+  });
+
+  it('names the table and rows of every unreadable claim it replaced, the first five of a table and how many more', async () => {
+    await members();
+    const w = world();
+    const knex = w.t.db.knex;
+    // Ivan's partner-airline flight, with seven claims cut short by hand, and one of his retro-claims.
+    await knex('activities').insert({
+      activity_key: 'PAF:LH:LH-C1',
+      type: 'PARTNER_FLIGHT',
+      member_number: '1000000016',
+      activity_date: '2022-12-01',
+      business_date: '2022-12-02',
+      status: 'POSTED',
+      updated_at: '2022-12-02T23:00:00Z',
+    });
+    const alliance: number[] = [];
+    for (let i = 1; i <= 7; i++) {
+      const [row] = await knex('alliance_claims')
+        .insert({
+          direction: 'IN',
+          partner_code: 'LH',
+          claim_id: `LH-C${i}`,
+          activity_key: 'PAF:LH:LH-C1',
+          business_date: '2022-12-02',
+          claim: `{"claimId":"LH-C${i}","member":{"surname":"KUZNETSOVA"`,
+          status: 'ACCEPTED',
+        })
+        .returning('id');
+      alliance.push(Number(row.id));
+    }
+    const [retro] = await knex('retro_claims')
+      .insert({
+        claim_id: 'RC-8',
+        member_number: '1000000016',
+        received_date: '2023-01-10',
+        claim: 'KUZNETSOVA IVAN XX101',
+        status: 'REJECTED',
+      })
+      .returning('id');
+    const r = await retentionJob({ ...w.ctx('2026-03-01'), env: SECRET });
+    expect(r.counts).toMatchObject({ unreadableClaimsReplaced: 8 });
+    expect(r.warnings).toContain(
+      '8 stored claim(s) of erased members were not readable JSON and were replaced whole: ' +
+        `alliance_claims 7 rows: ${alliance
+          .slice(0, 5)
+          .map((id, i) => `${id} (claim LH-C${i + 1})`)
+          .join(', ')} and 2 more; ` +
+        `retro_claims row ${retro.id} (claim RC-8)`,
+    );
+    for (const id of [...alliance])
+      expect((await knex('alliance_claims').where({ id }).first('claim')).claim).toBe(UNREADABLE_CLAIM);
   });
 });
 

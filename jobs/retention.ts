@@ -84,7 +84,7 @@ export async function eraseMember(
   token: (v: string | null) => string | null,
   reason: 'RETENTION' | 'REQUEST',
   now: string,
-): Promise<number> {
+): Promise<ReplacedClaim[]> {
   await trx('members')
     .where({ id: member.id })
     .update({
@@ -113,16 +113,24 @@ export async function eraseMember(
       .orWhere({ member_number: member.number })
       .select('activity_key')
   ).map((r: { activity_key: string }) => r.activity_key);
-  let unreadable = 0;
+  const unreadable: ReplacedClaim[] = [];
   for (const part of chunks(keys, 500)) {
-    const rows = await trx('alliance_claims').whereIn('activity_key', part).select('id', 'claim');
-    unreadable += await scrubClaims(trx, 'alliance_claims', rows, token);
+    const rows = await trx('alliance_claims')
+      .whereIn('activity_key', part)
+      .orderBy('id')
+      .select('id', 'claim_id', 'claim');
+    unreadable.push(...(await scrubClaims(trx, 'alliance_claims', rows, token)));
   }
-  unreadable += await scrubClaims(
-    trx,
-    'retro_claims',
-    await trx('retro_claims').where({ member_number: member.number }).select('id', 'claim'),
-    token,
+  unreadable.push(
+    ...(await scrubClaims(
+      trx,
+      'retro_claims',
+      await trx('retro_claims')
+        .where({ member_number: member.number })
+        .orderBy('id')
+        .select('id', 'claim_id', 'claim'),
+      token,
+    )),
   );
   await trx('erasures').insert({
     member_number: member.number,
@@ -165,14 +173,43 @@ function scrubPersonal(value: unknown, token: (v: string | null) => string | nul
 /** What a stored claim that is not readable JSON becomes on erasure: its text may hold the names. */
 export const UNREADABLE_CLAIM = JSON.stringify({ erased: 'the stored claim was not readable JSON' });
 
-/** Scrubs the claims' JSON; returns how many were not readable and were replaced whole. */
+/** A stored claim that was not readable JSON and was replaced whole on erasure. */
+export interface ReplacedClaim {
+  table: 'alliance_claims' | 'retro_claims';
+  /** The row's id. */
+  id: number;
+  claimId: string;
+}
+
+/** How many rows of a table a warning names one by one; the rest are counted. */
+const NAMED_ROWS = 5;
+
+/**
+ * The warning for stored claims replaced whole, naming each table and its rows (row id and claim id, the
+ * first few when there are many) so that an accountant can find them: `2 stored claim(s) … replaced
+ * whole: retro_claims row 17 (claim RC-8); alliance_claims row 4 (claim LH-C1)`.
+ */
+export function replacedClaimsWarning(whose: string, replaced: readonly ReplacedClaim[]): string {
+  const byTable = new Map<string, ReplacedClaim[]>();
+  for (const r of replaced) byTable.set(r.table, [...(byTable.get(r.table) ?? []), r]);
+  const tables = [...byTable].map(([table, rows]) => {
+    const named = rows.slice(0, NAMED_ROWS).map((r) => `${r.id} (claim ${r.claimId})`);
+    const more = rows.length - named.length;
+    return rows.length === 1
+      ? `${table} row ${named[0]}`
+      : `${table} ${rows.length} rows: ${named.join(', ')}${more > 0 ? ` and ${more} more` : ''}`;
+  });
+  return `${replaced.length} stored claim(s) of ${whose} were not readable JSON and were replaced whole: ${tables.join('; ')}`;
+}
+
+/** Scrubs the claims' JSON; returns those that were not readable and were replaced whole. */
 async function scrubClaims(
   trx: Knex.Transaction,
   table: 'alliance_claims' | 'retro_claims',
-  rows: Array<{ id: number | string; claim: string }>,
+  rows: Array<{ id: number | string; claim_id: string; claim: string }>,
   token: (v: string | null) => string | null,
-): Promise<number> {
-  let unreadable = 0;
+): Promise<ReplacedClaim[]> {
+  const unreadable: ReplacedClaim[] = [];
   for (const r of rows) {
     let claim: unknown;
     try {
@@ -180,7 +217,7 @@ async function scrubClaims(
     } catch {
       // Not written by this code (edited by hand, cut short): nothing in it can be told apart, so all goes.
       await trx(table).where({ id: r.id }).update({ claim: UNREADABLE_CLAIM });
-      unreadable++;
+      unreadable.push({ table, id: Number(r.id), claimId: r.claim_id });
       continue;
     }
     if (scrubPersonal(claim, token))
@@ -208,21 +245,18 @@ export const retentionJob: Job = async (ctx: JobContext): Promise<JobResult> => 
   // The secret is needed only when there is something to erase: a night with nothing due runs without it.
   const token = due.length > 0 ? tokeniser(ctx.env, ctx.config.retention.tokenSecretEnv) : () => null;
   const now = ctx.now().toISOString();
-  let unreadableClaims = 0;
+  const unreadableClaims: ReplacedClaim[] = [];
   for (const part of chunks(due, 500)) {
     await ctx.db.transaction(async (trx) => {
-      for (const m of part) unreadableClaims += await eraseMember(trx, m, token, 'RETENTION', now);
+      for (const m of part) unreadableClaims.push(...(await eraseMember(trx, m, token, 'RETENTION', now)));
     });
   }
   const r = ctx.config.retention;
   const warnings: string[] = [];
-  if (unreadableClaims > 0)
-    warnings.push(
-      `${unreadableClaims} stored claim(s) of erased members were not readable JSON and were replaced whole`,
-    );
+  if (unreadableClaims.length > 0) warnings.push(replacedClaimsWarning('erased members', unreadableClaims));
   const counts = {
     erased: due.length,
-    ...(unreadableClaims > 0 ? { unreadableClaimsReplaced: unreadableClaims } : {}),
+    ...(unreadableClaims.length > 0 ? { unreadableClaimsReplaced: unreadableClaims.length } : {}),
     temporaryFilesRemoved,
     ...(await blankOldRejects(ctx.db.knex, addDays(ctx.businessDate, -r.rejectTextDays))),
     travelNamesCleared: await clearTravelNames(
@@ -501,7 +535,7 @@ export class ForgetRefusedError extends RedeyeError {
 export async function forgetMember(
   ctx: Pick<JobContext, 'db' | 'config' | 'env' | 'now'>,
   number: string,
-): Promise<number> {
+): Promise<ReplacedClaim[]> {
   if (!ctx.config.retention.forgetOnRequest)
     throw new ForgetRefusedError(
       number,

@@ -4,7 +4,7 @@ import { checkLedger } from '../../ledger/check.js';
 import { getMember } from '../../ledger/members.js';
 import { findAccount, openLots, statement } from '../../ledger/queries.js';
 import { RedeyeError } from '../../lib/errors.js';
-import { forgetMember } from '../../jobs/retention.js';
+import { forgetMember, replacedClaimsWarning } from '../../jobs/retention.js';
 import type { ActionRunner, CommandContext } from '../context.js';
 import { table } from '../format.js';
 
@@ -129,10 +129,8 @@ export function registerLedger(program: Command, run: ActionRunner): void {
         ctx.output.out(
           `member ${number}: personal data erased; member number and postings kept; erasure recorded`,
         );
-        if (unreadable > 0)
-          ctx.output.out(
-            `warning: ${unreadable} stored claim(s) of the member were not readable JSON and were replaced whole`,
-          );
+        if (unreadable.length > 0)
+          ctx.output.out(`warning: ${replacedClaimsWarning('the member', unreadable)}`);
       }),
     );
 }
