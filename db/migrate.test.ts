@@ -180,6 +180,29 @@ for (const engine of availableEngines()) {
       }
     });
 
+    it('016 keeps a rejected retro-claim of the longest id set aside with its file, and rolls back', async () => {
+      const t = await createTestDatabase(engine);
+      try {
+        const id = `C${'9'.repeat(63)}`;
+        const claim = (claimId: string, status: string) => ({
+          claim_id: claimId,
+          member_number: '1000000016',
+          received_date: '2026-03-28',
+          claim: JSON.stringify({ claimId: id }),
+          status,
+        });
+        await t.db.knex('retro_claims').insert([claim(`${id}#812345`, 'REJECTED'), claim(id, 'PENDING')]);
+        expect(await t.db.knex('retro_claims').orderBy('id').pluck('claim_id')).toEqual([`${id}#812345`, id]);
+        await t.db.knex('retro_claims').where({ status: 'REJECTED' }).delete();
+        const since = MIGRATION_NAMES.slice(MIGRATION_NAMES.indexOf('016_retro_claim_set_aside'));
+        for (const _ of since) await t.db.knex.migrate.down(MIGRATION_CONFIG);
+        expect(await t.db.knex('retro_claims').pluck('claim_id')).toEqual([id]);
+        expect(await migrateLatest(t.db)).toEqual(since);
+      } finally {
+        await t.cleanup();
+      }
+    });
+
     it('009 lets retention read only the names and reject texts left to clear, through their partial indexes', async () => {
       const t = await createTestDatabase(engine);
       try {
