@@ -1020,20 +1020,61 @@ export function fxHandler(_ctx: JobContext): FeedHandler<FxRate> & { counts(): R
   };
 }
 
-/** Which of these retro-claim ids were received before. */
-export async function receivedClaimIds(q: Knex | Knex.Transaction, ids: string[]): Promise<Set<string>> {
-  const known = new Set<string>();
-  for (const part of chunks(ids, 500))
-    for (const r of await q('retro_claims').whereIn('claim_id', part).select('claim_id'))
-      known.add(r.claim_id as string);
+/** A retro-claim received before under an id: what became of it, and the file it came in. */
+export interface ReceivedClaim {
+  id: number;
+  claimId: string;
+  status: 'PENDING' | 'CREDITED' | 'REJECTED';
+  sourceFileId: number | null;
+}
+
+/** The retro-claims received before under these ids (not those set aside: their ids carry their file). */
+export async function receivedClaims(
+  q: Knex | Knex.Transaction,
+  ids: string[],
+): Promise<Map<string, ReceivedClaim>> {
+  const known = new Map<string, ReceivedClaim>();
+  for (const part of chunks([...new Set(ids)], 500))
+    for (const r of await q('retro_claims')
+      .whereIn('claim_id', part)
+      .select('id', 'claim_id', 'status', 'source_file_id'))
+      known.set(r.claim_id as string, {
+        id: Number(r.id),
+        claimId: r.claim_id as string,
+        status: r.status as ReceivedClaim['status'],
+        sourceFileId: r.source_file_id === null ? null : Number(r.source_file_id),
+      });
   return known;
 }
 
-/** A retro-claim whose id was received before is a DUPLICATE of it. */
-export const claimReceivedBefore = (claimId: string) => ({
+/**
+ * Whether a retro-claim received before under this id may be sent again and decided afresh, as a rejected
+ * record of another feed may (`mayBeSentAgain`): a rejected claim credited nothing, and the call centre
+ * sends it again once the member has corrected what failed (the name on their account, the ticket
+ * number). A credited claim, or one still waiting (it is tried again each night by itself), is DUPLICATE.
+ * Ingest and the simulator judge a known claim id here.
+ */
+export const claimMayBeSentAgain = (earlier: Pick<ReceivedClaim, 'status'>) => earlier.status === 'REJECTED';
+
+/**
+ * The id a rejected claim keeps once it is sent again, as `setAsideKey` for activities: the claim's own id
+ * goes to the copy decided now, the rejected one stays with its file, its outcome and its reason under the
+ * id suffixed with that file (`C-9#812`).
+ */
+export const setAsideClaimId = (earlier: Pick<ReceivedClaim, 'claimId' | 'sourceFileId' | 'id'>) =>
+  `${earlier.claimId}#${earlier.sourceFileId ?? `c${earlier.id}`}`;
+
+/** A retro-claim whose id was received before, and is credited or waits, is a DUPLICATE of it. */
+export const claimReceivedBefore = (claimId: string, earlier?: Pick<ReceivedClaim, 'status'>) => ({
   reason: 'DUPLICATE' as const,
   field: 'claim_id',
-  message: `claim ${claimId} was already received`,
+  message: `claim ${claimId} was already received${
+    earlier?.status === 'CREDITED'
+      ? ' and credited'
+      : earlier?.status === 'PENDING'
+        ? ' and waits to be settled'
+        : ''
+  }`,
 });
 
 export function retroClaimsHandler(
@@ -1045,24 +1086,32 @@ export function retroClaimsHandler(
     counts: () => counts.values,
     async records(trx, file, batch) {
       const rejects: RejectRow[] = [];
-      const known = await receivedClaimIds(
+      const known = await receivedClaims(
         trx,
         batch.map((e) => e.record.claimId),
       );
       const fresh = [];
+      const setAside: ReceivedClaim[] = [];
       for (const e of batch) {
-        if (known.has(e.record.claimId)) {
+        const id = e.record.claimId;
+        const earlier = known.get(id);
+        if (earlier && !claimMayBeSentAgain(earlier)) {
           rejects.push({
             line: e.line,
-            ...claimReceivedBefore(e.record.claimId),
-            recordRef: e.record.claimId,
+            ...claimReceivedBefore(id, earlier),
+            recordRef: id,
             memberNumber: e.record.memberNumber,
           });
           continue;
         }
-        known.add(e.record.claimId);
+        if (earlier) {
+          setAside.push(earlier);
+          counts.add('sentAgain');
+        }
+        // A second copy in this delivery finds this one waiting: the first is not decided yet.
+        known.set(id, { id: 0, claimId: id, status: 'PENDING', sourceFileId: file.id });
         fresh.push({
-          claim_id: e.record.claimId,
+          claim_id: id,
           member_number: e.record.memberNumber,
           received_date: e.record.receivedDate,
           claim: JSON.stringify(e.record),
@@ -1070,6 +1119,11 @@ export function retroClaimsHandler(
           source_file_id: file.id,
         });
       }
+      // The rejected copy, its outcome and reason untouched, makes way for the copy decided now.
+      for (const earlier of setAside)
+        await trx('retro_claims')
+          .where({ id: earlier.id })
+          .update({ claim_id: setAsideClaimId(earlier) });
       for (const part of chunks(fresh, 200)) await trx('retro_claims').insert(part);
       counts.add('claims', fresh.length);
       return rejects;

@@ -74,8 +74,9 @@ import {
   acceptedPartnerFile,
   repeatedSequence,
   partnerOfFile,
-  receivedClaimIds,
+  receivedClaims,
   claimReceivedBefore,
+  claimMayBeSentAgain,
   partnerHeaderRefusal,
   hotelPartnerOf,
   hotelStayDraft,
@@ -599,16 +600,20 @@ interface SettledClaim {
 
 /**
  * Retro-claims as ingest receives them: a claim id received before (or earlier in this run) is a
- * DUPLICATE, the rest wait for accrue to settle them.
+ * DUPLICATE, unless the claim received before was rejected (`claimMayBeSentAgain`): then, as the rest,
+ * it waits for accrue to settle it afresh.
  */
 async function receiveClaims(knex: Knex, list: Item[], inRun: Set<string>): Promise<void> {
   const ids = list.flatMap((i) => (i.retroClaim ? [i.retroClaim.claimId] : []));
-  const known = new Set([...inRun, ...(await receivedClaimIds(knex, ids))]);
+  const known = await receivedClaims(knex, ids);
   for (const item of list) {
     const claim = item.retroClaim;
     if (!claim) continue;
-    if (known.has(claim.claimId)) item.draft = { ok: false, rejection: claimReceivedBefore(claim.claimId) };
-    known.add(claim.claimId);
+    const earlier = known.get(claim.claimId);
+    if (inRun.has(claim.claimId))
+      item.draft = { ok: false, rejection: claimReceivedBefore(claim.claimId, { status: 'PENDING' }) };
+    else if (earlier && !claimMayBeSentAgain(earlier))
+      item.draft = { ok: false, rejection: claimReceivedBefore(claim.claimId, earlier) };
     inRun.add(claim.claimId);
   }
 }

@@ -9,6 +9,8 @@ import { awardPostingKey, couponKey } from '../activity.js';
 import { memberNumber, replaceOnce, useScenario, type Coupon, type Person } from './scenario.js';
 import { claimOutcome } from './edges.js';
 import { retentionJob } from '../../jobs/retention.js';
+import { ingestJob } from '../../jobs/ingest.js';
+import { accrueJob } from '../../jobs/accrue.js';
 
 const IVANOV: Person = { number: memberNumber(1), surname: 'IVANOV', givenName: 'IVAN' };
 const PETROVA: Person = { number: memberNumber(2), surname: 'PETROVA', givenName: 'ANNA' };
@@ -199,7 +201,7 @@ for (const engine of availableEngines()) {
       expect(await w.balance(PETROVA.number)).toBe(461);
     });
 
-    it('rejects a claim for a flight credited already (DUPLICATE), a repeated claim id, and a name that is not the member’s', async () => {
+    it('rejects a claim for a flight credited already (DUPLICATE), again when it is sent again, and a name that is not the member’s', async () => {
       const w = s();
       await w.enrol('2026-01-01', IVANOV, PETROVA);
       w.dropCoupons([
@@ -237,14 +239,150 @@ for (const engine of availableEngines()) {
           givenName: 'IVAN',
         },
       ]);
-      await w.night('2026-03-31');
+      const again = await w.night('2026-03-31');
+      // Rejected, it was decided afresh: the flight was still credited already.
+      expect(again.ingest.counts['retro-claims.sentAgain']).toBe(1);
       expect(await claimOutcome(w, 'C-1')).toEqual(['REJECTED', 'DUPLICATE']);
       expect(await claimOutcome(w, 'C-2')).toEqual(['REJECTED', 'NAME_MISMATCH']);
-      expect((await w.rejects({ feed: 'retro-claims' })).map((r) => [r.reason, r.record_ref])).toEqual([
-        ['DUPLICATE', 'C-1'],
-      ]);
+      expect(await w.rejects({ feed: 'retro-claims' })).toEqual([]);
       expect(await w.balance(IVANOV.number)).toBe(461);
       expect(await w.balance(PETROVA.number)).toBe(0);
+    });
+  });
+
+  describe(`a retro-claim sent again under its claim id (${engine})`, () => {
+    const s = useScenario(engine);
+
+    /** The rows kept under a claim id: the copy decided now, and those set aside with their files. */
+    const copiesOf = (w: ReturnType<typeof s>, id: string) =>
+      w
+        .knex('retro_claims')
+        .where('claim_id', id)
+        .orWhere('claim_id', 'like', `${id}#%`)
+        .orderBy('id')
+        .select('claim_id', 'status', 'reason', 'source_file_id');
+    const fileId = async (w: ReturnType<typeof s>, name: string) =>
+      Number((await w.knex('files').where({ direction: 'in', name }).first('id')).id);
+
+    it('credits a claim rejected NAME_MISMATCH once the member’s name is corrected and the call centre sends it again', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', PETROVA);
+      // She flew under her new name, which her account did not have yet.
+      w.dropCoupons([coupon('0741000000002', { surname: 'SIDOROVA', givenName: 'ANNA MRS' })]);
+      await w.night('2026-03-11');
+      const claim = (received: string) => ({
+        id: 'C-2',
+        member: PETROVA.number,
+        received,
+        ticket: '0741000000002',
+        coupon: 1,
+        surname: 'SIDOROVA',
+        givenName: 'ANNA',
+      });
+      const first = w.dropRetroClaims([claim('2026-03-28')]);
+      await w.night('2026-03-28');
+      expect(await claimOutcome(w, 'C-2')).toEqual(['REJECTED', 'NAME_MISMATCH']);
+
+      w.dropMembers([{ ...PETROVA, surname: 'SIDOROVA', updatedAt: '2026-03-29T09:00:00Z' }]);
+      await w.night('2026-03-29');
+      const second = w.dropRetroClaims([claim('2026-03-30')]);
+      const shown = await w.simulate('retro-claims', second, '2026-03-30');
+      expect(shown.find((e) => e.type === 'record')).toMatchObject({
+        claim: 'C-2',
+        status: 'POSTED',
+        points: 461,
+      });
+      const night = await w.night('2026-03-30');
+      expect(night.ingest.counts['retro-claims.sentAgain']).toBe(1);
+      expect(night.accrue.counts['retro.credited']).toBe(1);
+      expect(await w.balance(PETROVA.number)).toBe(461);
+      expect(await w.activity(couponKey('0741000000002', 1))).toMatchObject({
+        status: 'POSTED',
+        reason: 'RETRO_CLAIM',
+        member_number: PETROVA.number,
+      });
+      // The rejection stays with the file it came in, its reason unchanged, under an id of its own.
+      expect(await copiesOf(w, 'C-2')).toEqual([
+        {
+          claim_id: `C-2#${await fileId(w, first)}`,
+          status: 'REJECTED',
+          reason: 'NAME_MISMATCH',
+          source_file_id: await fileId(w, first),
+        },
+        { claim_id: 'C-2', status: 'CREDITED', reason: null, source_file_id: await fileId(w, second) },
+      ]);
+      expect(await w.rejects({ feed: 'retro-claims' })).toEqual([]);
+
+      // The night again posts nothing; a third copy, the claim credited, is a DUPLICATE.
+      const postings = await w.postingCount();
+      await w.run(ingestJob, '2026-03-30');
+      await w.run(accrueJob, '2026-03-30');
+      w.dropRetroClaims([claim('2026-03-31')]);
+      await w.night('2026-03-31');
+      expect(await w.postingCount()).toBe(postings);
+      expect(
+        (await w.rejects({ feed: 'retro-claims' })).map((r) => [r.reason, r.record_ref, r.message]),
+      ).toEqual([['DUPLICATE', 'C-2', 'claim C-2 was already received and credited']]);
+      expect(await claimOutcome(w, 'C-2')).toEqual(['CREDITED', null]);
+    });
+
+    it('credits a claim rejected NOT_FOUND sent again with the ticket corrected; a second copy in the delivery and a waiting claim stay DUPLICATE', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV);
+      w.dropCoupons([coupon('0741000000001')]);
+      await w.night('2026-03-11');
+      const byTicket = (ticket: string, received: string) => ({
+        id: 'C-1',
+        member: IVANOV.number,
+        received,
+        ticket,
+        coupon: 1,
+        surname: 'IVANOV',
+      });
+      // A flight of 25 March, three days old: the claim waits for it to be 14 days old.
+      const waiting = (received: string) => ({
+        id: 'C-3',
+        member: IVANOV.number,
+        received,
+        carrier: 'XX',
+        flight: '245',
+        date: '2026-03-25',
+        from: 'SVO',
+        to: 'KZN',
+        surname: 'IVANOV',
+      });
+      const first = w.dropRetroClaims([byTicket('0741000000009', '2026-03-28'), waiting('2026-03-28')]);
+      await w.night('2026-03-28');
+      expect(await claimOutcome(w, 'C-1')).toEqual(['REJECTED', 'NOT_FOUND']);
+      expect(await claimOutcome(w, 'C-3')).toEqual(['PENDING', 'PENDING']);
+
+      const second = w.dropRetroClaims([
+        byTicket('0741000000001', '2026-03-29'),
+        byTicket('0741000000001', '2026-03-29'),
+        waiting('2026-03-29'),
+      ]);
+      const night = await w.night('2026-03-29');
+      expect(night.ingest.counts['retro-claims.sentAgain']).toBe(1);
+      expect(await claimOutcome(w, 'C-1')).toEqual(['CREDITED', null]);
+      expect(await claimOutcome(w, 'C-3')).toEqual(['PENDING', 'PENDING']);
+      expect(await w.balance(IVANOV.number)).toBe(461);
+      const secondId = await fileId(w, second);
+      expect(
+        (await w.rejects({ feed: 'retro-claims' })).map((r) => [r.file_id, r.line, r.record_ref, r.message]),
+      ).toEqual([
+        [secondId, 3, 'C-1', 'claim C-1 was already received and waits to be settled'],
+        [secondId, 4, 'C-3', 'claim C-3 was already received and waits to be settled'],
+      ]);
+      expect(await copiesOf(w, 'C-1')).toEqual([
+        {
+          claim_id: `C-1#${await fileId(w, first)}`,
+          status: 'REJECTED',
+          reason: 'NOT_FOUND',
+          source_file_id: await fileId(w, first),
+        },
+        { claim_id: 'C-1', status: 'CREDITED', reason: null, source_file_id: secondId },
+      ]);
+      expect(await copiesOf(w, 'C-3')).toHaveLength(1);
     });
   });
 
