@@ -4,12 +4,13 @@
  * produced like the built-in reports.
  *
  * Every measure is read from the ledger as of the period, so a report for a past date comes out the
- * same when rerun after later nights. Points issued, redeemed and expired, and members, are the award
- * points on member and pool accounts, net of reversals. Activities are the credits (accrual postings
+ * same when rerun after later nights. Points issued, redeemed and expired are the award points on
+ * member and pool accounts, net of reversals. Members are the active members as the monthly report
+ * counts them (`activeMemberPostingSql`), so the two agree. Activities are the credits (accrual postings
  * crediting award points) of the period less the reversals of the period, and spend the base-currency
  * spend of the activity each credit was posted for, less that of the reversed ones (`activitySource`).
- * Each source is one grouped query; a report that needs both runs two and joins their rows by
- * dimension values.
+ * Each source is one grouped query; a report that needs several runs one each and joins their rows
+ * by dimension values.
  *
  * Dimensions, of the posting for every measure: `day` and `month` of its business date; `channel`;
  * `partner` (from the channel); `tier` (the member's tier at the end of the business date); `route`
@@ -45,18 +46,22 @@ import {
   type ReportChart,
   type ReportResult,
 } from './common.js';
+import { activeMemberPostingSql } from './queries.js';
 import { writeWorkbookFile, type ColumnSpec } from './workbook.js';
 
 type Measure = CustomReportConfig['measures'][number];
 type Dimension = CustomReportConfig['dimensions'][number];
 type FilterKey = keyof CustomReportConfig['filters'];
 
-const LEDGER_MEASURES: ReadonlySet<Measure> = new Set([
-  'pointsIssued',
-  'pointsRedeemed',
-  'pointsExpired',
-  'members',
-]);
+/** The source each measure is read from: one grouped query per source a report uses. */
+const SOURCE_OF: Record<Measure, 'ledger' | 'members' | 'activities'> = {
+  pointsIssued: 'ledger',
+  pointsRedeemed: 'ledger',
+  pointsExpired: 'ledger',
+  members: 'members',
+  spend: 'activities',
+  activities: 'activities',
+};
 
 const MEASURE_HEADERS: Record<Measure, string> = {
   pointsIssued: 'Points issued',
@@ -171,24 +176,47 @@ function ledgerSource(db: Db, from: IsoDate, to: IsoDate, asOf: IsoDate): Source
         bindings: [from, to, from, to],
       };
     },
-    facts:
-      'COALESCE(o.kind, p.kind) AS k, e.amount AS amount, p.member_id AS member_id, CASE WHEN p.reversal_of IS NULL THEN 0 ELSE 1 END AS rev',
+    facts: 'COALESCE(o.kind, p.kind) AS k, e.amount AS amount',
     measures(measures) {
       return measures
-        .filter((m) => LEDGER_MEASURES.has(m))
+        .filter((m) => SOURCE_OF[m] === 'ledger')
         .map((m) => {
           switch (m) {
             case 'pointsIssued':
               return "SUM(CASE WHEN x.k = 'ACCRUAL' THEN x.amount ELSE 0 END) AS pointsIssued";
             case 'pointsRedeemed':
               return "SUM(CASE WHEN x.k = 'REDEMPTION' THEN -x.amount ELSE 0 END) AS pointsRedeemed";
-            case 'pointsExpired':
-              return "SUM(CASE WHEN x.k = 'EXPIRY' THEN -x.amount ELSE 0 END) AS pointsExpired";
             default:
-              return "COUNT(DISTINCT CASE WHEN x.k IN ('ACCRUAL', 'REDEMPTION') AND x.rev = 0 THEN x.member_id END) AS members";
+              return "SUM(CASE WHEN x.k = 'EXPIRY' THEN -x.amount ELSE 0 END) AS pointsExpired";
           }
         })
         .join(', ');
+    },
+  };
+}
+
+/**
+ * Members: the distinct members the postings of the period make active, by the monthly report's
+ * definition (`activeMemberPostingSql`: earned or redeemed award points; status credits alone and
+ * reversals make no one active), grouped by the same posting dimensions as the points.
+ */
+function memberSource(db: Db, from: IsoDate, to: IsoDate, asOf: IsoDate): Source {
+  return {
+    expression: postingExpression(db, asOf),
+    from(needs) {
+      const active = activeMemberPostingSql(from, to);
+      return {
+        sql:
+          'FROM postings p' +
+          (needs.member ? ' LEFT JOIN members m ON m.id = p.member_id' : '') +
+          (needs.activity ? ' LEFT JOIN activities act ON act.posting_id = p.id' : '') +
+          ` WHERE ${active.sql}`,
+        bindings: active.bindings,
+      };
+    },
+    facts: 'p.member_id AS member_id',
+    measures(measures) {
+      return measures.includes('members') ? 'COUNT(DISTINCT x.member_id) AS members' : '';
     },
   };
 }
@@ -227,7 +255,7 @@ function activitySource(db: Db, from: IsoDate, to: IsoDate, asOf: IsoDate): Sour
       'CASE WHEN p.reversal_of IS NULL THEN 1 ELSE -1 END AS sign, COALESCE(act.base_spend_minor, 0) AS spend',
     measures(measures) {
       return measures
-        .filter((m) => !LEDGER_MEASURES.has(m))
+        .filter((m) => SOURCE_OF[m] === 'activities')
         .map((m) => (m === 'spend' ? 'SUM(x.sign * x.spend) AS spend' : 'SUM(x.sign) AS activities'))
         .join(', ');
     },
@@ -308,13 +336,17 @@ export async function customReportData(
 ): Promise<{ from: IsoDate; to: IsoDate; cells: Cell[]; totals: Partial<Record<Measure, number>> }> {
   const from = periodStart(definition.period, businessDate);
   const to = businessDate;
-  const ledgerMeasures = definition.measures.filter((m) => LEDGER_MEASURES.has(m));
-  const activityMeasures = definition.measures.filter((m) => !LEDGER_MEASURES.has(m));
   const merged = new Map<string, Cell>();
   const totals: Partial<Record<Measure, number>> = {};
   const sources: Array<[Source, Measure[]]> = [];
-  if (ledgerMeasures.length > 0) sources.push([ledgerSource(db, from, to, to), ledgerMeasures]);
-  if (activityMeasures.length > 0) sources.push([activitySource(db, from, to, to), activityMeasures]);
+  for (const [kind, source] of [
+    ['ledger', ledgerSource],
+    ['members', memberSource],
+    ['activities', activitySource],
+  ] as const) {
+    const measures = definition.measures.filter((m) => SOURCE_OF[m] === kind);
+    if (measures.length > 0) sources.push([source(db, from, to, to), measures]);
+  }
   for (const [source, measures] of sources) {
     for (const cell of await runSource(db, source, definition.dimensions, definition.filters, measures)) {
       const key = cell.keys.join('\u0000');
@@ -533,7 +565,7 @@ export async function customReport(
     `${from} to ${to}${filterText ? `; only ${filterText}` : ''}.`,
     ...(definition.measures.includes('members')
       ? [
-          `Members with points activity in the whole period: ${(totals.members ?? 0).toLocaleString('en-US')}.`,
+          `Active members (earned or redeemed award points) in the whole period: ${(totals.members ?? 0).toLocaleString('en-US')}.`,
         ]
       : []),
     ...(definition.measures.includes('activities') || definition.measures.includes('spend')

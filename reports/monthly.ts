@@ -474,7 +474,7 @@ export async function monthlyReport(
         ...rollForwardSummary(config, rollForward),
         { figure: 'Members on the register', members: thisMonth.members },
         {
-          figure: 'Active members (earned or redeemed)',
+          figure: 'Active members (earned or redeemed award points)',
           members: thisMonth.active,
           rate: share(thisMonth.active, thisMonth.members),
         },
@@ -1078,7 +1078,7 @@ async function writeEffectivenessSheet(
     },
   ];
   const notes = [
-    'Active: members who earned or redeemed in the month. Burn rate: points redeemed / points issued.',
+    'Active: members who earned or redeemed award points in the month (status credits alone do not count). Burn rate: points redeemed / points issued.',
     `Net cost per point: (points issued × ${config.program.valuePerPoint} ${base} − partner billing in ${base}) / points issued; partner billing in other currencies at the ECB rate of the month end.`,
   ];
   await book.addSheet({

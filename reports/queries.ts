@@ -239,14 +239,32 @@ export async function partnerCredits(db: Db, from: IsoDate, to: IsoDate): Promis
   return rows.map((r) => ({ partner: r.partner, activityDate: r.activity_date, points: num(r.points) }));
 }
 
-/** Distinct members who earned or spent points between two dates (reversals do not make anyone active). */
+/**
+ * The one definition of an active member, for every report that counts them: a member with earning or
+ * burning activity in the period, that is an accrual or redemption posted between the two dates that
+ * moved award points on a member or pool account (a member earning into or redeeming from a pool is
+ * the active one). A flight that earned only status credits makes no one active: status credits buy
+ * nothing, and the program's own clock of activity (inactivity expiry) does not start again for them.
+ * A reversal makes no one active either. A condition on a posting `p`, with its bindings, so that a
+ * report grouping active members by channel, route or tier reads the same postings as the total.
+ */
+export function activeMemberPostingSql(from: IsoDate, to: IsoDate): { sql: string; bindings: IsoDate[] } {
+  return {
+    sql: `p.business_date >= ? AND p.business_date <= ? AND p.kind IN ('ACCRUAL', 'REDEMPTION')
+          AND p.member_id IS NOT NULL
+          AND EXISTS (SELECT 1 FROM entries ae JOIN accounts aa ON aa.id = ae.account_id
+                       WHERE ae.posting_id = p.id AND aa.kind IN ${PTS_KINDS_SQL})`,
+    bindings: [from, to],
+  };
+}
+
+/** Active members between two dates (`activeMemberPostingSql`). */
 export async function activeMembers(db: Db, from: IsoDate, to: IsoDate): Promise<number> {
+  const active = activeMemberPostingSql(from, to);
   const [row] = await sqlRows<{ n: unknown }>(
     db.knex,
-    `SELECT COUNT(DISTINCT p.member_id) AS n FROM postings p
-      WHERE p.business_date >= ? AND p.business_date <= ? AND p.kind IN ('ACCRUAL', 'REDEMPTION')
-        AND p.member_id IS NOT NULL`,
-    [from, to],
+    `SELECT COUNT(DISTINCT p.member_id) AS n FROM postings p WHERE ${active.sql}`,
+    active.bindings,
   );
   return num(row?.n);
 }
