@@ -111,6 +111,9 @@ for (const engine of availableEngines()) {
       const expected = toMinorUnits(new Decimal(rf.closing).times(c.program.valuePerPoint), 'USD');
       expect(rf.closingValueMinor).toBe(expected);
       expect(rf.lines.reduce((s, l) => s + l.valueMinor, 0)).toBe(expected);
+      // The section values the Summary shows roll forward to the same closing value.
+      const v = rf.values;
+      expect(v.opening + v.issued - v.redeemed - v.expired + v.adjustments + v.rounding).toBe(expected);
     });
 
     it('counts award points only: status credits on the same postings stay out', async () => {

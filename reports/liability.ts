@@ -7,6 +7,11 @@
  * month, up to the last day); the movements from the postings of the period. They are two readings of
  * the same entries, so opening + movements = closing holds exactly; the figure is also compared with
  * the stored account balances and with the open lots, and a disagreement is shown, never smoothed.
+ *
+ * The money is valued once, here: each line at its points × value per point, and a rounding line up
+ * to the valuation of the closing balance. Every other figure in money that sums these lines (the
+ * monthly Summary, the value issued on the Effectiveness sheet) reads them, so no sheet values the
+ * same points a cent apart from another.
  */
 import type { LoadedConfig } from '../config/load.js';
 import type { Db } from '../db/connection.js';
@@ -53,6 +58,19 @@ export interface RollForward {
   /** Opening line, movement lines, and a rounding line when the rounded values need one. */
   lines: RollForwardLine[];
   closingValueMinor: number;
+  /**
+   * The lines' values summed by section, in minor units, signed as the points figures above are
+   * (redeemed and expired as positive amounts taken out): opening + issued − redeemed − expired +
+   * adjustments + rounding = closing.
+   */
+  values: {
+    opening: number;
+    issued: number;
+    redeemed: number;
+    expired: number;
+    adjustments: number;
+    rounding: number;
+  };
   /** Liability at each month end up to `to` (the last month may end on `to`). */
   monthEnds: Array<{ month: string; points: number }>;
   /** The same closing figure read two other ways: stored balances and open lots. */
@@ -93,7 +111,83 @@ export async function liabilityRollForward(
   }
   const closing = running;
   const moved = known.movements ?? (await liabilityMovements(db, from, to));
+  const lines: RollForwardLine[] = [
+    valuedLine(config, 'opening', 'OPENING', `Opening balance (end of the previous month)`, opening),
+    ...movementLines(config, moved),
+  ];
 
+  const movementSum = lines.reduce((sum, l) => sum + l.points, 0);
+  if (movementSum !== closing) {
+    // The two readings of the entries disagree: some entry's business date differs from its posting's.
+    lines.push(
+      valuedLine(
+        config,
+        'adjustment',
+        'UNEXPLAINED',
+        'Unexplained difference (entries dated apart from their postings)',
+        closing - movementSum,
+      ),
+    );
+  }
+  const closingValueMinor = pointsValueMinor(config, closing);
+  const valueSum = lines.reduce((sum, l) => sum + l.valueMinor, 0);
+  if (valueSum !== closingValueMinor) {
+    lines.push({
+      section: 'rounding',
+      code: 'ROUNDING',
+      label: 'Rounding of the line values to the closing valuation',
+      points: 0,
+      valueMinor: closingValueMinor - valueSum,
+    });
+  }
+
+  const sum = (section: RollForwardSection) =>
+    lines.filter((l) => l.section === section).reduce((total, l) => total + l.points, 0);
+  const valueOf = (section: RollForwardSection) =>
+    lines.filter((l) => l.section === section).reduce((total, l) => total + l.valueMinor, 0);
+  const storedBalances = await storedLiabilityAsOf(db, to);
+  const lots = known.lots ?? (await outstandingLots(db, to));
+  return {
+    from,
+    to,
+    opening,
+    closing,
+    issued: sum('issued'),
+    // 0 - x, not -x: a month without redemptions must not show "-0".
+    redeemed: 0 - sum('redeemed'),
+    expired: 0 - sum('expired'),
+    adjustments: sum('adjustment'),
+    lines,
+    closingValueMinor,
+    values: {
+      opening: valueOf('opening'),
+      issued: valueOf('issued'),
+      redeemed: 0 - valueOf('redeemed'),
+      expired: 0 - valueOf('expired'),
+      adjustments: valueOf('adjustment'),
+      rounding: valueOf('rounding'),
+    },
+    monthEnds,
+    checks: { storedBalances, openLots: lots.reduce((total, l) => total + l.points, 0) },
+  };
+}
+
+function valuedLine(
+  config: LoadedConfig,
+  section: RollForwardSection,
+  code: string,
+  label: string,
+  points: number,
+): RollForwardLine {
+  return { section, code, label, points, valueMinor: pointsValueMinor(config, points) };
+}
+
+/**
+ * The movement lines of a roll-forward, each valued on its own: issued by channel, redeemed by service
+ * type, expired, adjustments and transfers. Also what the value issued of any month is read from, so
+ * the Effectiveness sheet values a month's issue as its Liability sheet does.
+ */
+export function movementLines(config: LoadedConfig, moved: readonly Movement[]): RollForwardLine[] {
   const issuedBy = new Map<string, number>();
   const redeemedBy = new Map<string, number>();
   const otherBy = new Map<string, number>();
@@ -112,21 +206,9 @@ export async function liabilityRollForward(
     }
   }
 
-  const line = (
-    section: RollForwardSection,
-    code: string,
-    label: string,
-    points: number,
-  ): RollForwardLine => ({
-    section,
-    code,
-    label,
-    points,
-    valueMinor: pointsValueMinor(config, points),
-  });
-  const lines: RollForwardLine[] = [
-    line('opening', 'OPENING', `Opening balance (end of the previous month)`, opening),
-  ];
+  const line = (section: RollForwardSection, code: string, label: string, points: number) =>
+    valuedLine(config, section, code, label, points);
+  const lines: RollForwardLine[] = [];
   for (const channel of orderChannels(
     config,
     [...issuedBy.keys()].filter((c) => c !== ''),
@@ -159,48 +241,5 @@ export async function liabilityRollForward(
   for (const kind of adjustmentKinds) {
     lines.push(line('adjustment', kind, adjustmentLabels[kind] ?? `Other: ${kind}`, otherBy.get(kind) ?? 0));
   }
-
-  const movementSum = lines.reduce((sum, l) => sum + l.points, 0);
-  if (movementSum !== closing) {
-    // The two readings of the entries disagree: some entry's business date differs from its posting's.
-    lines.push(
-      line(
-        'adjustment',
-        'UNEXPLAINED',
-        'Unexplained difference (entries dated apart from their postings)',
-        closing - movementSum,
-      ),
-    );
-  }
-  const closingValueMinor = pointsValueMinor(config, closing);
-  const valueSum = lines.reduce((sum, l) => sum + l.valueMinor, 0);
-  if (valueSum !== closingValueMinor) {
-    lines.push({
-      section: 'rounding',
-      code: 'ROUNDING',
-      label: 'Rounding of the line values to the closing valuation',
-      points: 0,
-      valueMinor: closingValueMinor - valueSum,
-    });
-  }
-
-  const sum = (section: RollForwardSection) =>
-    lines.filter((l) => l.section === section).reduce((total, l) => total + l.points, 0);
-  const storedBalances = await storedLiabilityAsOf(db, to);
-  const lots = known.lots ?? (await outstandingLots(db, to));
-  return {
-    from,
-    to,
-    opening,
-    closing,
-    issued: sum('issued'),
-    // 0 - x, not -x: a month without redemptions must not show "-0".
-    redeemed: 0 - sum('redeemed'),
-    expired: 0 - sum('expired'),
-    adjustments: sum('adjustment'),
-    lines,
-    closingValueMinor,
-    monthEnds,
-    checks: { storedBalances, openLots: lots.reduce((total, l) => total + l.points, 0) },
-  };
+  return lines;
 }

@@ -10,11 +10,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LoadedConfig } from '../config/load.js';
 import { Accounts } from '../ledger/accounts.js';
+import { Ledger } from '../ledger/ledger.js';
 import { Decimal, toMinorUnits } from '../lib/money.js';
-import { availableEngines, createTestDatabase, type TestDb } from '../test/harness/db.js';
+import { availableEngines, createTestDatabase, enrolPlain, type TestDb } from '../test/harness/db.js';
 import { dumpXlsx, skipWithoutOpenpyxl, type XlsxDump } from '../test/harness/openpyxl.js';
 import {
   buildScenario,
+  memberNumber,
   pngStats,
   scenarioConfig,
   tableOf,
@@ -266,6 +268,100 @@ for (const engine of availableEngines()) {
       for (let i = 0; i < later.chartPaths.length; i++) {
         expect(readFileSync(later.chartPaths[i]!).equals(readFileSync(report.chartPaths[i]!))).toBe(true);
       }
+    });
+  });
+}
+
+/**
+ * The Summary and the Liability sheet value the month's points once. At 0.012 USD a point, two
+ * redemptions of 802 points are 9.62 each on the Liability sheet (9.624 rounded), 19.24 together,
+ * while 1,604 points valued at once are 19.25; three credits of 1,003 points are 12.04 each, 36.12,
+ * against 36.11 at once. The lines then need a rounding line of −0.02 to the closing valuation.
+ */
+for (const engine of availableEngines()) {
+  describe(`monthly Summary against the Liability sheet on ${engine}`, () => {
+    const skip = skipWithoutOpenpyxl();
+    let t: TestDb;
+    let dir: string;
+    let config: LoadedConfig;
+    let dump: XlsxDump;
+    const [a, b] = [memberNumber(1), memberNumber(2)];
+    const cents = (minor: number) => minor / 100;
+
+    beforeAll(async () => {
+      dir = mkdtempSync(join(tmpdir(), 'redeye-monthly-cents-'));
+      config = scenarioConfig(dir);
+      t = await createTestDatabase(engine);
+      await enrolPlain(t.db, a, b);
+      const ledger = new Ledger(t.db, { now: () => new Date('2026-05-01T00:00:00Z') });
+      const accrual = (key: string, day: string, member: string, channel: string, points: number) => ({
+        key,
+        kind: 'ACCRUAL' as const,
+        businessDate: day,
+        channel,
+        entries: [
+          { account: Accounts.memberPoints(member), amount: points, expiresOn: '2029-06-30' },
+          {
+            account: channel === 'OWN_FLIGHTS' ? Accounts.ownFlights : Accounts.partner(channel.slice(8)),
+            amount: -points,
+          },
+        ],
+      });
+      const redemption = (key: string, member: string, service: string, points: number) => ({
+        key,
+        kind: 'REDEMPTION' as const,
+        businessDate: '2026-06-20',
+        channel: `REDEMPTION:${service}`,
+        entries: [
+          { account: Accounts.memberPoints(member), amount: -points },
+          { account: Accounts.redemption(service), amount: points },
+        ],
+      });
+      await ledger.post([
+        accrual('MAY:A', '2026-05-10', a, 'OWN_FLIGHTS', 10_000),
+        accrual('MAY:B', '2026-05-10', b, 'OWN_FLIGHTS', 10_000),
+        accrual('JUN:1', '2026-06-05', a, 'OWN_FLIGHTS', 1_003),
+        accrual('JUN:2', '2026-06-06', b, 'PARTNER:GRANDSTAY', 1_003),
+        accrual('JUN:3', '2026-06-07', a, 'PARTNER:REDBANK', 1_003),
+        redemption('JUN:4', a, 'SEAT', 802),
+        redemption('JUN:5', b, 'LOUNGE', 802),
+      ]);
+      const report = await monthlyReport(t.db, config, '2026-06-30', join(dir, 'out'), clock);
+      if (!skip) dump = await dumpXlsx(report.workbookPath);
+    });
+    afterAll(async () => {
+      await t.cleanup();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it.skipIf(skip)('gives each figure the value the Liability sheet gives its lines', () => {
+      const liability = tableOf(dump, 'Liability');
+      const section = (name: string) =>
+        liability.rows
+          .filter((r) => liability.cell(r, 'Section').value === name)
+          .reduce((sum, r) => sum + Math.round(Number(liability.cell(r, 'Value (USD)').value) * 100), 0);
+      // The month is one where valuing the total rounds apart from the lines.
+      expect(section('Redeemed')).toBe(-1924);
+      expect(toMinorUnits(new Decimal(1_604).times(config.program.valuePerPoint), 'USD')).toBe(1925);
+      expect(section('Issued')).toBe(3612);
+      expect(section('Rounding')).toBe(-2);
+
+      const summary = tableOf(dump, 'Summary');
+      const value = (figure: string) => summary.cell(summary.row(figure), 'Value (USD)').value;
+      expect(value('Points liability at the start of the period')).toBeCloseTo(cents(section('Opening')), 9);
+      expect(value('Points issued')).toBeCloseTo(cents(section('Issued')), 9);
+      expect(value('Points redeemed')).toBeCloseTo(cents(-section('Redeemed')), 9);
+      expect(value('Points expired')).toBeCloseTo(cents(-section('Expired')), 9);
+      expect(value('Adjustments and transfers')).toBeCloseTo(cents(section('Adjustments')), 9);
+      expect(value('Rounding of the line values to the closing valuation')).toBeCloseTo(-0.02, 9);
+      const closing = value('Points liability at the end of the period');
+      expect(closing).toBeCloseTo(Number(liability.cell(liability.totals!, 'Value (USD)').cached), 9);
+      expect(closing).toBeCloseTo(256.86, 9);
+      const effectiveness = tableOf(dump, 'Effectiveness');
+      expect(effectiveness.cell(effectiveness.row('Jun 2026'), 'Value issued (USD)').value).toBeCloseTo(
+        cents(section('Issued')),
+        9,
+      );
     });
   });
 }

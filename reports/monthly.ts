@@ -47,7 +47,7 @@ import {
   type ReportChart,
   type ReportResult,
 } from './common.js';
-import { liabilityRollForward, type RollForward } from './liability.js';
+import { liabilityRollForward, movementLines, type RollForward } from './liability.js';
 import {
   activeMembers,
   fxRates,
@@ -77,6 +77,8 @@ interface MonthFigures {
   expired: number;
   members: number;
   active: number;
+  /** Points issued in money, minor units: the Liability sheet's issued lines, each valued on its own. */
+  valueIssuedMinor: number;
   /** Partner billing converted to the base currency (minor units); undefined when a rate is missing. */
   revenueMinor: number | undefined;
 }
@@ -235,6 +237,9 @@ async function monthFigures(
     from,
     to,
     ...totalsOf(movements),
+    valueIssuedMinor: movementLines(config, movements)
+      .filter((l) => l.section === 'issued')
+      .reduce((sum, l) => sum + l.valueMinor, 0),
     members: await membersOnRegister(db, to),
     active: await activeMembers(db, from, to),
     revenueMinor: await revenueInBase(db, config, billing, to),
@@ -469,9 +474,12 @@ export async function monthlyReport(
     workbookPath,
     { report: { name: `${MONTHLY_TITLE}, ${monthLabel(month)}`, businessDate }, clock },
     async (book) => {
-      const summaryNotes = [`${config.program.name}: ${from} to ${to}. ${valueNote}`];
+      const summaryNotes = [
+        `${config.program.name}: ${from} to ${to}. ${valueNote}`,
+        'Values as on the Liability sheet: the sum of its lines, each valued on its own, and its rounding to the closing valuation.',
+      ];
       const summary: SummaryRow[] = [
-        ...rollForwardSummary(config, rollForward),
+        ...rollForwardSummary(rollForward),
         { figure: 'Members on the register', members: thisMonth.members },
         {
           figure: 'Active members (earned or redeemed award points)',
@@ -817,18 +825,25 @@ export async function monthlyReport(
   };
 }
 
-function rollForwardSummary(config: LoadedConfig, rf: RollForward): SummaryRow[] {
-  const row = (figure: string, points: number): SummaryRow => ({
-    figure,
-    points,
-    valueMinor: pointsValueMinor(config, points),
-  });
+/**
+ * The roll-forward in brief, in the Liability sheet's money: each figure is the sum of that sheet's
+ * lines, and its rounding line is shown when there is one, so the Summary ties to the same closing
+ * value and an analyst finds no cent between the two sheets.
+ */
+function rollForwardSummary(rf: RollForward): SummaryRow[] {
   return [
-    row('Points liability at the start of the period', rf.opening),
-    row('Points issued', rf.issued),
-    row('Points redeemed', rf.redeemed),
-    row('Points expired', rf.expired),
-    row('Adjustments and transfers', rf.adjustments),
+    {
+      figure: 'Points liability at the start of the period',
+      points: rf.opening,
+      valueMinor: rf.values.opening,
+    },
+    { figure: 'Points issued', points: rf.issued, valueMinor: rf.values.issued },
+    { figure: 'Points redeemed', points: rf.redeemed, valueMinor: rf.values.redeemed },
+    { figure: 'Points expired', points: rf.expired, valueMinor: rf.values.expired },
+    { figure: 'Adjustments and transfers', points: rf.adjustments, valueMinor: rf.values.adjustments },
+    ...(rf.values.rounding !== 0
+      ? [{ figure: 'Rounding of the line values to the closing valuation', valueMinor: rf.values.rounding }]
+      : []),
     {
       figure: 'Points liability at the end of the period',
       points: rf.closing,
@@ -1020,7 +1035,7 @@ async function writeEffectivenessSheet(
   }
   const scale = 10 ** (minorUnitExponent(base) ?? 2);
   const rows: EffectivenessRow[] = periods.map((p) => {
-    const valueIssuedMinor = pointsValueMinor(config, p.issued);
+    const valueIssuedMinor = p.valueIssuedMinor;
     return {
       month: monthLabel(p.month),
       members: p.members,
