@@ -112,6 +112,22 @@ describe('exit codes of a bad setting', () => {
     );
   });
 
+  it('a custom report charting points, money and counts on one chart: refused at start-up, exit 2', async () => {
+    writeFileSync(
+      config,
+      example
+        .replace('sqlite:../var/redeye.sqlite', 'sqlite:./var/redeye.sqlite')
+        .replace('      measures: [pointsIssued]\n', '      measures: [pointsIssued, spend, members]\n')
+        .replace('      dimensions: [month, partner]\n', '      dimensions: [partner]\n'),
+    );
+    const r = await redeye(['db', 'status']);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(
+      /- reports\.custom\[0\]\.measures \(line \d+\): custom report "partner-points-by-month" charts measures of 3 units on one stacked-bar chart \(points: pointsIssued; money: spend; count: members\)/,
+    );
+    expect(existsSync(join(dir, 'var'))).toBe(false);
+  });
+
   it('parse with an encoding no decoder knows: UNSUPPORTED_ENCODING, exit 2', async () => {
     const csv = join(dir, 'f.csv');
     writeFileSync(csv, 'a,b\n');

@@ -68,6 +68,35 @@ describe('configuration', () => {
     ]);
   });
 
+  it('refuses a custom chart of three units at start-up, naming the report and its measures', () => {
+    const measures = (list: string, chart = 'stacked-bar', dimensions = '[month, partner]') =>
+      example
+        .replace('      measures: [pointsIssued]\n', `      measures: ${list}\n`)
+        .replace('      dimensions: [month, partner]\n', `      dimensions: ${dimensions}\n`)
+        .replace('      chart: { type: stacked-bar }\n', `      chart: { type: ${chart} }\n`);
+    const broken = measures('[pointsIssued, members, spend, activities]', 'bar', '[partner]');
+    expect(problems(broken).problems).toEqual([
+      expect.objectContaining({
+        path: 'reports.custom[0].measures',
+        message:
+          'custom report "partner-points-by-month" charts measures of 3 units on one bar chart ' +
+          '(points: pointsIssued; count: members, activities; money: spend), but a chart has two value axes, ' +
+          'left and right: move the measures of one unit to a report of their own, or set chart type none',
+      }),
+    ]);
+    // Two units have an axis each; a pie, a chart of the second dimension's values or no chart draws
+    // the first measure alone.
+    const all = '[pointsIssued, members, spend]';
+    for (const fine of [
+      measures('[pointsIssued, spend]', 'line', '[partner]'),
+      measures(all, 'pie', '[partner]'),
+      measures(all, 'none', '[partner]'),
+      measures(all, 'stacked-bar', '[month, partner]'),
+    ]) {
+      expect(() => parseConfig(fine, examplePath, {})).not.toThrow();
+    }
+  });
+
   it('refuses secure SMTP with requireTLS at start-up, as the mailer would when the night sends', () => {
     const broken = example.replace('port: 25, secure: false,', 'port: 465, secure: true, requireTLS: true,');
     expect(problems(broken).problems).toEqual([

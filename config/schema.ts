@@ -457,6 +457,19 @@ const mail = z.strictObject({
 });
 
 const measure = z.enum(['pointsIssued', 'pointsRedeemed', 'pointsExpired', 'members', 'spend', 'activities']);
+
+export type MeasureUnit = 'points' | 'money' | 'count';
+
+/** What a custom report's measure is counted in: measures of one unit can share a chart's value axis. */
+export const MEASURE_UNITS: Readonly<Record<z.infer<typeof measure>, MeasureUnit>> = {
+  pointsIssued: 'points',
+  pointsRedeemed: 'points',
+  pointsExpired: 'points',
+  spend: 'money',
+  members: 'count',
+  activities: 'count',
+};
+
 const dimension = z.enum(['day', 'month', 'channel', 'partner', 'tier', 'route', 'cabin', 'serviceType']);
 
 /** Names a custom report may not take: the built-in reports, and `report send`. */
@@ -491,6 +504,44 @@ const customReport = z.strictObject({
   /** When the nightly `report` job produces it: every night, or on the last day of the month. */
   schedule: z.enum(['daily', 'monthly', 'manual']).default('manual'),
 });
+
+/**
+ * The measures a custom report's chart draws: with one dimension, a bar or line chart draws every
+ * measure as a series; a pie, or a chart whose series are the second dimension's values, draws the
+ * first measure only.
+ */
+export function chartedMeasures(r: {
+  measures: readonly z.infer<typeof measure>[];
+  dimensions: readonly unknown[];
+  chart: { type: string };
+}): Array<z.infer<typeof measure>> {
+  if (r.chart.type === 'none') return [];
+  if (r.chart.type === 'pie' || r.dimensions.length > 1) return r.measures.slice(0, 1);
+  return [...r.measures];
+}
+
+/**
+ * A chart has two value axes, left and right: measures of more than two units (points, money, counts)
+ * cannot each be read against a scale of their own, and sharing one would flatten the smaller figures
+ * (a few hundred members against millions of points) into nothing. Such a report is refused with the
+ * configuration, naming it and its measures.
+ */
+export function chartUnitsProblem(r: {
+  name: string;
+  measures: readonly z.infer<typeof measure>[];
+  dimensions: readonly unknown[];
+  chart: { type: string };
+}): string | undefined {
+  const byUnit = new Map<MeasureUnit, string[]>();
+  for (const m of chartedMeasures(r))
+    byUnit.set(MEASURE_UNITS[m], [...(byUnit.get(MEASURE_UNITS[m]) ?? []), m]);
+  if (byUnit.size <= 2) return undefined;
+  const units = [...byUnit].map(([unit, measures]) => `${unit}: ${measures.join(', ')}`).join('; ');
+  return (
+    `custom report "${r.name}" charts measures of ${byUnit.size} units on one ${r.chart.type} chart (${units}), ` +
+    'but a chart has two value axes, left and right: move the measures of one unit to a report of their own, or set chart type none'
+  );
+}
 
 const reports = z
   .strictObject({
@@ -687,6 +738,9 @@ export const configSchema = z
         checkPartner(code, ['reports', 'custom', i, 'filters', 'partner', j]),
       );
       r.filters.tier?.forEach((code, j) => checkTier(code, ['reports', 'custom', i, 'filters', 'tier', j]));
+      const units = chartUnitsProblem(r);
+      if (units !== undefined)
+        ctx.addIssue({ code: 'custom', path: ['reports', 'custom', i, 'measures'], message: units });
     });
     if (c.mail) {
       const checkReport = mustName(

@@ -172,6 +172,28 @@ describe('renderChart', () => {
   });
 });
 
+describe('a right value axis', () => {
+  it('is refused where a chart has no second value axis to give', async () => {
+    const members = { label: 'Members', data: [3, 4], axis: 'right' as const };
+    const points = { label: 'Points', data: [3000, 4000] };
+    for (const spec of [
+      { kind: 'doughnut', labels: ['a', 'b'], series: [members] },
+      { kind: 'bar', horizontal: true, labels: ['a', 'b'], series: [points, members] },
+      { kind: 'line', labels: ['a', 'b'], series: [members] },
+    ] satisfies ChartSpec[]) {
+      await expect(renderChart(spec), spec.kind).rejects.toMatchObject({ code: 'CHART_SPEC_INVALID' });
+    }
+    await expect(
+      renderChart({
+        kind: 'bar',
+        labels: ['a', 'b'],
+        series: [points, members],
+        rightAxis: { valueFormat: { style: 'currency' } },
+      }),
+    ).rejects.toMatchObject({ code: 'CHART_SPEC_INVALID' });
+  });
+});
+
 describe('chartNumberFormatter', () => {
   it('writes thousands separators and the requested style', () => {
     expect(chartNumberFormatter()(1_234_567)).toBe('1,234,567');

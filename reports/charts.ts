@@ -47,6 +47,9 @@ const BACKGROUND = '#FFFFFF';
 
 export type ChartKind = 'bar' | 'line' | 'pie' | 'doughnut';
 
+/** The Chart.js scale id of the right value axis (the left one is `y`). */
+export const RIGHT_AXIS = 'yRight';
+
 /** How numbers on the value axis (and in pie legends) are written. */
 export interface ChartNumberFormat {
   /** `integer` (default): 1,234,567; `decimal`: fixed decimals; `percent`: 0.125 → 12.5%; `currency`: $1,234. */
@@ -67,6 +70,11 @@ export interface ChartSeries {
   colour?: string;
   /** Bars with the same stack id are stacked on each other (with `stacked`, all bars share one stack). */
   stack?: string;
+  /**
+   * Vertical bars and lines: the value axis the series is read against. `right` is for a figure of
+   * another unit than the left axis's (money beside points), which one scale would misstate.
+   */
+  axis?: 'left' | 'right';
 }
 
 export interface ChartSpec {
@@ -88,6 +96,8 @@ export interface ChartSpec {
   valueFormat?: ChartNumberFormat;
   categoryAxisTitle?: string;
   valueAxisTitle?: string;
+  /** The right value axis of the series with `axis: 'right'`: its number format and title. */
+  rightAxis?: { valueFormat?: ChartNumberFormat; title?: string };
   /** Legend position; default `top`, or `right` for pie and doughnut. */
   legend?: 'top' | 'bottom' | 'right' | 'none';
   /** Locale for thousands separators and decimal marks; default `en-US`. */
@@ -146,8 +156,28 @@ function validate(spec: ChartSpec): void {
   if ((spec.kind === 'pie' || spec.kind === 'doughnut') && spec.series.length !== 1) {
     throw invalid(`a ${spec.kind} chart shows exactly one series, got ${spec.series.length}`, spec);
   }
-  if (spec.valueFormat?.style === 'currency' && !/^[A-Z]{3}$/.test(spec.valueFormat.currency ?? '')) {
-    throw invalid('a currency value format needs an ISO 4217 currency code', spec);
+  for (const format of [spec.valueFormat, spec.rightAxis?.valueFormat]) {
+    if (format?.style === 'currency' && !/^[A-Z]{3}$/.test(format.currency ?? '')) {
+      throw invalid('a currency value format needs an ISO 4217 currency code', spec);
+    }
+  }
+  const onRight = spec.series.filter((s) => s.axis === 'right');
+  if (onRight.length > 0) {
+    if (spec.kind !== 'bar' && spec.kind !== 'line') {
+      throw invalid(
+        `a ${spec.kind} chart has no value axes; series "${onRight[0]!.label}" asks for the right one`,
+        spec,
+      );
+    }
+    if (spec.horizontal === true) {
+      throw invalid(
+        'a horizontal bar chart has one value axis; no series can be read against a right one',
+        spec,
+      );
+    }
+    if (onRight.length === spec.series.length) {
+      throw invalid('every series is on the right axis: put the first unit on the left', spec);
+    }
   }
 }
 
@@ -216,6 +246,7 @@ export function buildConfig(spec: ChartSpec): ChartConfiguration {
 
   let labels = [...spec.labels];
   let datasets: ChartDataset[];
+  const twoAxes = !isCircular && spec.series.some((s) => s.axis === 'right');
   if (isCircular) {
     const values = (spec.series[0] as ChartSeries).data;
     const total = values.reduce<number>((sum, v) => sum + Math.abs(v ?? 0), 0);
@@ -237,8 +268,10 @@ export function buildConfig(spec: ChartSpec): ChartConfiguration {
   } else {
     datasets = spec.series.map((series, i) => {
       const colour = series.colour ?? (CHART_PALETTE[i % CHART_PALETTE.length] as string);
+      const axis = twoAxes ? { yAxisID: series.axis === 'right' ? RIGHT_AXIS : 'y' } : {};
       if (spec.kind === 'line') {
         return {
+          ...axis,
           type: 'line' as const,
           label: series.label,
           data: [...series.data],
@@ -251,39 +284,52 @@ export function buildConfig(spec: ChartSpec): ChartConfiguration {
           spanGaps: false,
         };
       }
+      // Stacked bars of two axes stack per axis, side by side: money heaped on points adds up to nothing.
+      const stack = series.stack ?? (twoAxes && spec.stacked ? (series.axis ?? 'left') : undefined);
       return {
+        ...axis,
         type: 'bar' as const,
         label: series.label,
         data: [...series.data],
         backgroundColor: colour,
         borderColor: colour,
         borderWidth: 0,
-        ...(series.stack !== undefined ? { stack: series.stack } : {}),
+        ...(stack !== undefined ? { stack } : {}),
       };
     });
   }
 
-  // Points, members, counts: whole numbers, so whole steps on the axis too. Chart.js would otherwise
-  // divide an axis with no data above 0 (an all-zero forecast) into tenths: 0, 0.1, … 1 points.
-  const integers = (spec.valueFormat?.style ?? 'integer') === 'integer';
-  const valueAxis = {
-    stacked: spec.stacked ?? false,
-    beginAtZero: true,
-    grid: { color: GRID_COLOUR },
-    border: { color: GRID_COLOUR },
-    ticks: {
-      color: TEXT_COLOUR,
-      font,
-      ...(integers ? { precision: 0 } : {}),
-      callback: (value: string | number) => format(Number(value)),
-    },
-    title: {
-      display: spec.valueAxisTitle !== undefined,
-      text: spec.valueAxisTitle ?? '',
-      color: TEXT_COLOUR,
-      font,
-    },
+  const valueAxisOf = (numberFormat: ChartNumberFormat | undefined, title: string | undefined) => {
+    const write =
+      numberFormat === spec.valueFormat ? format : chartNumberFormatter(numberFormat, spec.locale ?? 'en-US');
+    // Points, members, counts: whole numbers, so whole steps on the axis too. Chart.js would otherwise
+    // divide an axis with no data above 0 (an all-zero forecast) into tenths: 0, 0.1, … 1 points.
+    const integers = (numberFormat?.style ?? 'integer') === 'integer';
+    return {
+      stacked: spec.stacked ?? false,
+      beginAtZero: true,
+      grid: { color: GRID_COLOUR },
+      border: { color: GRID_COLOUR },
+      ticks: {
+        color: TEXT_COLOUR,
+        font,
+        ...(integers ? { precision: 0 } : {}),
+        callback: (value: string | number) => write(Number(value)),
+      },
+      title: { display: title !== undefined, text: title ?? '', color: TEXT_COLOUR, font },
+    };
   };
+  const valueAxis = valueAxisOf(spec.valueFormat, spec.valueAxisTitle);
+  // The right axis draws no grid of its own: two sets of lines across the bars would read as one scale.
+  const rightAxis = twoAxes
+    ? {
+        [RIGHT_AXIS]: {
+          ...valueAxisOf(spec.rightAxis?.valueFormat, spec.rightAxis?.title),
+          position: 'right' as const,
+          grid: { drawOnChartArea: false },
+        },
+      }
+    : {};
   const categoryAxis = {
     stacked: spec.stacked ?? false,
     grid: { display: false },
@@ -333,7 +379,11 @@ export function buildConfig(spec: ChartSpec): ChartConfiguration {
       },
       ...(isCircular
         ? {}
-        : { scales: horizontal ? { x: valueAxis, y: categoryAxis } : { x: categoryAxis, y: valueAxis } }),
+        : {
+            scales: horizontal
+              ? { x: valueAxis, y: categoryAxis }
+              : { x: categoryAxis, y: valueAxis, ...rightAxis },
+          }),
     },
     plugins: [background],
   } as ChartConfiguration;

@@ -31,7 +31,7 @@ const CUSTOM = `    - name: partner-points-by-month
       dimensions: [route]
       filters: { cabin: [Y] }
       period: month
-      chart: { type: bar }
+      chart: { type: pie }
       schedule: daily
     - name: redemptions-by-tier
       title: Redemptions by tier

@@ -19,13 +19,18 @@
  */
 import { join } from 'node:path';
 import type { LoadedConfig } from '../config/load.js';
-import type { CustomReportConfig } from '../config/schema.js';
+import {
+  chartUnitsProblem,
+  MEASURE_UNITS,
+  type CustomReportConfig,
+  type MeasureUnit,
+} from '../config/schema.js';
 import type { Db } from '../db/connection.js';
 import { addDays, eachDay, monthOf, startOfMonth, type IsoDate } from '../lib/dates.js';
 import { ConfigError } from '../lib/errors.js';
 import { formatMinor, minorUnitExponent } from '../lib/money.js';
 import type { KeyFigure } from '../mail/report-mail.js';
-import type { ChartSpec } from './charts.js';
+import type { ChartNumberFormat, ChartSpec } from './charts.js';
 import {
   channelLabel,
   chartCell,
@@ -361,6 +366,17 @@ export async function customReportData(
   return { from, to, cells: [...merged.values()], totals };
 }
 
+function unitFormat(unit: MeasureUnit, base: string): ChartNumberFormat {
+  return unit === 'money' ? { style: 'currency', currency: base } : { compact: true };
+}
+
+/** With two value axes each says what it counts, or a reader could not tell which scale a bar uses. */
+function axisTitle(unit: MeasureUnit, measures: readonly Measure[], base: string): string {
+  if (unit === 'points') return 'Points';
+  if (unit === 'money') return `Spend (${base})`;
+  return measures.map((m) => MEASURE_HEADERS[m]).join(' / ');
+}
+
 function isTime(d: Dimension): boolean {
   return d === 'day' || d === 'month';
 }
@@ -421,6 +437,10 @@ export async function customReport(
     throw new ConfigError(`a custom report cannot be named "${definition.name}": the name is taken`, [
       { path: 'reports.custom', message: `"${definition.name}" is reserved` },
     ]);
+  }
+  const unitsProblem = chartUnitsProblem(definition);
+  if (unitsProblem !== undefined) {
+    throw new ConfigError(unitsProblem, [{ path: 'reports.custom', message: unitsProblem }]);
   }
   const base = config.program.baseCurrency;
   const scale = 10 ** (minorUnitExponent(base) ?? 2);
@@ -508,6 +528,7 @@ export async function customReport(
     const sum = (ks: string[], k2: string | undefined, m: Measure) =>
       ks.reduce((s, k) => s + valueOf(k, k2, m), 0);
     let series: ChartSpec['series'];
+    let axes: Pick<ChartSpec, 'valueAxisTitle' | 'rightAxis'> = {};
     if (d2 && chartType !== 'pie') {
       const shown = keys2.slice(0, MAX_SERIES);
       const others = keys2.slice(MAX_SERIES);
@@ -535,13 +556,27 @@ export async function customReport(
       const total = (k1: string, m: Measure) =>
         d2 ? keys2.reduce((s, k2) => s + valueOf(k1, k2, m), 0) : valueOf(k1, undefined, m);
       const measures = chartType === 'pie' ? [first] : definition.measures;
+      // Measures of another unit than the first are read against an axis of their own, on the right
+      // (the configuration allows no third unit).
       series = measures.map((m) => ({
         label: m === 'spend' ? `Spend (${base})` : MEASURE_HEADERS[m],
         data: [
           ...categories.map((k1) => total(k1, m)),
           ...(rest.length > 0 ? [rest.reduce((s, k1) => s + total(k1, m), 0)] : []),
         ],
+        ...(MEASURE_UNITS[m] !== MEASURE_UNITS[first] ? { axis: 'right' as const } : {}),
       }));
+      const right = measures.filter((m) => MEASURE_UNITS[m] !== MEASURE_UNITS[first]);
+      if (right.length > 0) {
+        const onLeft = measures.filter((m) => MEASURE_UNITS[m] === MEASURE_UNITS[first]);
+        axes = {
+          valueAxisTitle: axisTitle(MEASURE_UNITS[first], onLeft, base),
+          rightAxis: {
+            valueFormat: unitFormat(MEASURE_UNITS[right[0]!], base),
+            title: axisTitle(MEASURE_UNITS[right[0]!], right, base),
+          },
+        };
+      }
     }
     // A period with nothing to show (no partner points yet) gives a workbook without a chart, not a failure.
     if (series.length > 0 && labels.length > 0)
@@ -552,7 +587,8 @@ export async function customReport(
         subtitle: `${from} to ${to}`,
         labels,
         series,
-        valueFormat: first === 'spend' ? { style: 'currency', currency: base } : { compact: true },
+        valueFormat: unitFormat(MEASURE_UNITS[first], base),
+        ...axes,
         ...(d1 === 'day' ? { categoryAxisTitle: 'Day' } : {}),
       });
   }
