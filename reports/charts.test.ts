@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { loadImage, createCanvas } from '@napi-rs/canvas';
 import { Chart, type ChartItem } from 'chart.js';
-import { buildConfig, chartNumberFormatter, renderChart, CHART_PALETTE, type ChartSpec } from './charts.js';
+import {
+  buildConfig,
+  chartNumberFormatter,
+  renderChart,
+  CHART_PALETTE,
+  OTHER_SLICE,
+  type ChartSpec,
+} from './charts.js';
 import { RedeyeError } from '../lib/errors.js';
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
@@ -169,6 +176,71 @@ describe('renderChart', () => {
     await expect(
       renderChart({ kind: 'bar', labels: ['a'], series: [{ label: 's', data: [Number.NaN] }] }),
     ).rejects.toMatchObject({ code: 'CHART_SPEC_INVALID' });
+  });
+});
+
+describe('colours', () => {
+  /** The slices a pie spec draws: label (without its value), value and colour. */
+  const slicesOf = (spec: ChartSpec) => {
+    const data = buildConfig(spec).data;
+    const dataset = data.datasets[0]!;
+    return (data.labels as string[]).map((label, i) => ({
+      label: label.replace(/: .*$/, ''),
+      value: dataset.data[i] as number,
+      colour: (dataset.backgroundColor as string[])[i]!,
+    }));
+  };
+  // Sixteen partners, as a custom pie of 15 and "Other" has them: sizes 1600, 1500, … 100.
+  const partners = Array.from({ length: 16 }, (_, i) => `Partner ${String.fromCharCode(65 + i)}`);
+  const sizes = partners.map((_, i) => (16 - i) * 100);
+
+  it('folds the smallest slices of a pie into "Other" beyond the palette, so no two slices look alike', () => {
+    // Shuffled, so the fold picks by size, not by position.
+    const order = [3, 15, 0, 9, 12, 6, 1, 14, 7, 10, 2, 13, 4, 11, 8, 5];
+    const slices = slicesOf({
+      kind: 'pie',
+      labels: order.map((i) => partners[i]!),
+      series: [{ label: 'Points', data: order.map((i) => sizes[i]!) }],
+    });
+    expect(slices).toHaveLength(CHART_PALETTE.length);
+    expect(new Set(slices.map((s) => s.colour)).size).toBe(slices.length);
+    // The nine largest in the order they came, then the other seven together.
+    expect(slices.slice(0, -1).map((s) => s.label)).toEqual(
+      order.filter((i) => i < 9).map((i) => partners[i]),
+    );
+    expect(slices.at(-1)).toMatchObject({
+      label: OTHER_SLICE,
+      value: 700 + 600 + 500 + 400 + 300 + 200 + 100,
+    });
+    expect(slices.reduce((sum, s) => sum + s.value, 0)).toBe(sizes.reduce((a, b) => a + b, 0));
+  });
+
+  it('folds a caller\'s own "Other" slice into the pie\'s, and leaves a pie within the palette alone', () => {
+    const slices = slicesOf({
+      kind: 'doughnut',
+      labels: [...partners.slice(0, 15), OTHER_SLICE],
+      series: [{ label: 'Points', data: [...sizes.slice(0, 15), 5000] }],
+    });
+    expect(slices.filter((s) => s.label === OTHER_SLICE)).toEqual([
+      expect.objectContaining({ value: 5000 + 700 + 600 + 500 + 400 + 300 + 200 }),
+    ]);
+    const small = slicesOf({
+      kind: 'pie',
+      labels: partners.slice(0, 10),
+      series: [{ label: 'Points', data: sizes.slice(0, 10) }],
+    });
+    expect(small.map((s) => s.label)).toEqual(partners.slice(0, 10));
+    expect(small.map((s) => s.colour)).toEqual(CHART_PALETTE);
+  });
+
+  it('refuses a bar or line chart of more series than colours', async () => {
+    const series = partners.slice(0, CHART_PALETTE.length + 1).map((label) => ({ label, data: [1] }));
+    await expect(renderChart({ kind: 'line', labels: ['May'], series })).rejects.toMatchObject({
+      code: 'CHART_SPEC_INVALID',
+      message: expect.stringMatching(/at most 10 series, one per palette colour, got 11/),
+    });
+    const ten = buildConfig({ kind: 'bar', labels: ['May'], series: series.slice(0, 10) }).data.datasets;
+    expect(new Set(ten.map((d) => d.backgroundColor)).size).toBe(10);
   });
 });
 

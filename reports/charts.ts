@@ -25,7 +25,11 @@ import {
 } from 'chart.js';
 import { RedeyeError } from '../lib/errors.js';
 
-/** Colours every report uses, in order: distinguishable for common colour-vision deficiencies. */
+/**
+ * Colours every report uses, in order: distinguishable for common colour-vision deficiencies. Ten is
+ * about as many hues as readers tell apart, so no chart uses a colour twice: a pie folds its smallest
+ * slices into "Other" beyond them (`pieSlices`), and a bar or line chart may not have more series.
+ */
 export const CHART_PALETTE: readonly string[] = [
   '#1F5A96', // deep blue
   '#E07B24', // orange
@@ -122,6 +126,37 @@ function ensureSetUp(): void {
   setUp = true;
 }
 
+/** The label of the slice the smallest slices of a pie are folded into. */
+export const OTHER_SLICE = 'Other';
+
+/**
+ * The slices a pie draws: all of them when the palette has a colour for each, otherwise the largest
+ * (by size, whatever their sign) in their order, one fewer than the palette's colours, and the rest
+ * summed into a last slice "Other" — into which a slice already called "Other" (a caller's own
+ * remainder) goes too, so no pie shows two. A pie of more slices than colours would show two slices
+ * alike, and the smallest slices of a pie are slivers no one reads; the report's table has them all.
+ */
+export function pieSlices(
+  labels: readonly string[],
+  values: readonly (number | null)[],
+): { labels: string[]; values: Array<number | null> } {
+  if (labels.length <= CHART_PALETTE.length) return { labels: [...labels], values: [...values] };
+  const keep = new Set(
+    labels
+      .map((label, i) => ({ i, label, size: Math.abs(values[i] ?? 0) }))
+      .filter((s) => s.label !== OTHER_SLICE)
+      .sort((a, b) => b.size - a.size || a.i - b.i)
+      .slice(0, CHART_PALETTE.length - 1)
+      .map((s) => s.i),
+  );
+  const kept = labels.map((_, i) => i).filter((i) => keep.has(i));
+  const other = labels.reduce((sum, _, i) => (keep.has(i) ? sum : sum + (values[i] ?? 0)), 0);
+  return {
+    labels: [...kept.map((i) => labels[i]!), OTHER_SLICE],
+    values: [...kept.map((i) => values[i] ?? null), other],
+  };
+}
+
 function invalid(message: string, spec: ChartSpec): RedeyeError {
   return new RedeyeError('CHART_SPEC_INVALID', message, { chart: spec.title ?? spec.kind });
 }
@@ -155,6 +190,12 @@ function validate(spec: ChartSpec): void {
   }
   if ((spec.kind === 'pie' || spec.kind === 'doughnut') && spec.series.length !== 1) {
     throw invalid(`a ${spec.kind} chart shows exactly one series, got ${spec.series.length}`, spec);
+  }
+  if (spec.series.length > CHART_PALETTE.length) {
+    throw invalid(
+      `a chart shows at most ${CHART_PALETTE.length} series, one per palette colour, got ${spec.series.length}: fold the rest into "Other"`,
+      spec,
+    );
   }
   for (const format of [spec.valueFormat, spec.rightAxis?.valueFormat]) {
     if (format?.style === 'currency' && !/^[A-Z]{3}$/.test(format.currency ?? '')) {
@@ -248,7 +289,9 @@ export function buildConfig(spec: ChartSpec): ChartConfiguration {
   let datasets: ChartDataset[];
   const twoAxes = !isCircular && spec.series.some((s) => s.axis === 'right');
   if (isCircular) {
-    const values = (spec.series[0] as ChartSeries).data;
+    const slices = pieSlices(spec.labels, (spec.series[0] as ChartSeries).data);
+    labels = slices.labels;
+    const values = slices.values;
     const total = values.reduce<number>((sum, v) => sum + Math.abs(v ?? 0), 0);
     const share = chartNumberFormatter({ style: 'percent', decimals: 1 }, spec.locale ?? 'en-US');
     // A static image has no tooltips: the legend carries each slice's value and share.
@@ -260,7 +303,7 @@ export function buildConfig(spec: ChartSpec): ChartConfiguration {
       {
         label: (spec.series[0] as ChartSeries).label,
         data: [...values],
-        backgroundColor: spec.labels.map((_, i) => CHART_PALETTE[i % CHART_PALETTE.length] as string),
+        backgroundColor: labels.map((_, i) => CHART_PALETTE[i] as string),
         borderColor: BACKGROUND,
         borderWidth: 2,
       },

@@ -1,6 +1,7 @@
 /**
  * A custom pie shows the slices that have a value: a points-by-channel pie over a month of earning has
- * every redemption channel at 0, and a legend listing them all hides the slices that are there.
+ * every redemption channel at 0, and a legend listing them all hides the slices that are there. And it
+ * never shows two slices in one colour: beyond the palette, its smallest slices are one "Other".
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { LoadedConfig } from '../config/load.js';
 import { createTestDatabase, type TestDb } from '../test/harness/db.js';
 import { buildScenario, scenarioConfig } from '../test/harness/report-scenario.js';
-import type { ChartSpec } from './charts.js';
+import { buildConfig, CHART_PALETTE, type ChartSpec } from './charts.js';
 import { num, sqlRows } from './common.js';
 import { produceReport } from './produce.js';
 
@@ -30,6 +31,12 @@ const CUSTOM = `    - name: issued-by-channel
       title: Points by channel
       measures: [pointsIssued]
       dimensions: [channel]
+      period: month
+      chart: { type: pie }
+    - name: issued-by-route
+      title: Points by route
+      measures: [pointsIssued]
+      dimensions: [route]
       period: month
       chart: { type: pie }
 `;
@@ -75,5 +82,29 @@ describe('a custom pie', () => {
     expect(pie!.series[0]!.data.reduce<number>((s, v) => s + (v ?? 0), 0)).toBe(
       issued.reduce((s, r) => s + num(r.total), 0),
     );
+  });
+
+  it('draws as many slices as there are colours, the smallest routes together as "Other"', async () => {
+    drawn.length = 0;
+    await produceReport(
+      'issued-by-route',
+      t.db,
+      config,
+      DAY,
+      join(dir, 'routes'),
+      () => new Date('2026-06-01T03:00:00Z'),
+    );
+    const [pie] = drawn;
+    const routes = pie!.labels.length;
+    expect(routes).toBeGreaterThan(CHART_PALETTE.length);
+    const values = pie!.series[0]!.data as number[];
+    const drawnConfig = buildConfig(pie!).data;
+    const slices = drawnConfig.datasets[0]!;
+    expect(drawnConfig.labels).toHaveLength(CHART_PALETTE.length);
+    expect(new Set(slices.backgroundColor as string[]).size).toBe(CHART_PALETTE.length);
+    expect(String(drawnConfig.labels!.at(-1))).toMatch(/^Other: /);
+    // The custom report orders routes by points: the nine first are drawn, the rest are "Other".
+    expect(slices.data.slice(0, -1)).toEqual(values.slice(0, CHART_PALETTE.length - 1));
+    expect(slices.data.at(-1)).toBe(values.slice(CHART_PALETTE.length - 1).reduce((a, b) => a + b, 0));
   });
 });
