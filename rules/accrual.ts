@@ -161,6 +161,19 @@ function rejected(rejection: Rejection, extra: ActivityUpdate = {}): AccrualDeci
   };
 }
 
+/**
+ * The earning activity a decision records for inactivity expiry: only one that earns points. Status
+ * credits alone keep no points alive, as a class that earns nothing does not, and the reports count a
+ * member active by the same measure.
+ */
+function earning(
+  member: { id: number },
+  row: { activityDate: IsoDate },
+  points: number,
+): Pick<AccrualDecision, 'earnedOn'> {
+  return points > 0 ? { earnedOn: { memberId: member.id, date: row.activityDate } } : {};
+}
+
 /** Base-currency minor units of an amount in another currency's minor units, at the activity date's rate. */
 export function toBaseMinor(
   ctx: AccrualContext,
@@ -504,7 +517,7 @@ function decideFlight(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
     related: [],
     award,
     statusCredit: withStatus,
-    earnedOn: { memberId: member.id, date: row.activityDate },
+    ...earning(member, row, award.points),
     update: done({
       status: 'POSTED',
       reason: fxProblem?.reason ?? null,
@@ -573,7 +586,7 @@ function decidePartnerFlight(ctx: AccrualContext, row: ActivityRow): AccrualDeci
     related: [],
     award,
     statusCredit: statusInput,
-    earnedOn: { memberId: e.member.id, date: row.activityDate },
+    ...earning(e.member, row, award.points),
     update: done({
       status: 'POSTED',
       points: award.points,
@@ -782,7 +795,7 @@ function decidePartner(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
     ],
     related: [],
     award,
-    earnedOn: { memberId: e.member.id, date: row.activityDate },
+    ...earning(e.member, row, points),
     rejection: capped
       ? reject('CAP_EXCEEDED', 'points', `capped from ${award.cappedFrom} to ${points}`)
       : undefined,

@@ -378,6 +378,20 @@ for (const engine of availableEngines()) {
         expect(night.accrue.counts).toMatchObject({ activities: 2, posted: 1, 'reject.BAD_AMOUNT': 1 });
         expect(await w.balance(IVANOV.number)).toBe(500);
       });
+
+      it('credits the taxes of a free ticket toward status, but the flight keeps no points alive', async () => {
+        const w = s();
+        await w.enrol('2026-03-01', IVANOV);
+        w.dropCoupons([
+          coupon({ date: '2026-03-10', from: 'SVO', to: 'KZN', booked: 'Y', fare: '0.00', tax: '30.00' }),
+        ]);
+        await w.night('2026-03-11');
+        const key = keyOf({ flight: '245', date: '2026-03-10', from: 'SVO', to: 'KZN' });
+        expect(await w.activity(key)).toMatchObject({ status: 'POSTED', points: 0 });
+        expect(await w.statusBalance(IVANOV.number)).toBe(3000);
+        // Inactivity expiry counts from the last flight or purchase that earned points: none yet.
+        expect((await w.member(IVANOV.number)).last_activity_date).toBeNull();
+      });
     });
 
     describe('status in qualifying miles', () => {
@@ -396,6 +410,7 @@ for (const engine of availableEngines()) {
         });
         expect(await w.statusBalance(IVANOV.number, 'MILES')).toBe(461);
         expect(await w.balance(IVANOV.number)).toBe(0);
+        expect((await w.member(IVANOV.number)).last_activity_date).toBeNull();
       });
     });
 
