@@ -24,6 +24,7 @@ import {
   partnerDraft,
   redemptionDraft,
   reissueKey,
+  setAsideId,
   type ActivityRow,
   type Draft,
   standingCouponMessage,
@@ -388,7 +389,7 @@ export const mayBeSentAgain = (earlier: Pick<ActivityRow, 'status' | 'needsAccru
  * file, its outcome and its reason under the key suffixed with that file (`PTR:REDBANK:RB-9-R#812`).
  */
 export const setAsideKey = (earlier: Pick<ActivityRow, 'activityKey' | 'sourceFileId' | 'id'>) =>
-  `${earlier.activityKey}#${earlier.sourceFileId ?? `a${earlier.id}`}`;
+  setAsideId(earlier.activityKey, earlier.sourceFileId, `a${earlier.id}`);
 
 /**
  * Activities that must be new: a known key is a duplicate record (DUPLICATE), not a correction; unless
@@ -1062,7 +1063,7 @@ export const claimMayBeSentAgain = (earlier: Pick<ReceivedClaim, 'status'>) => e
  * id suffixed with that file (`C-9#812`).
  */
 export const setAsideClaimId = (earlier: Pick<ReceivedClaim, 'claimId' | 'sourceFileId' | 'id'>) =>
-  `${earlier.claimId}#${earlier.sourceFileId ?? `c${earlier.id}`}`;
+  setAsideId(earlier.claimId, earlier.sourceFileId, `c${earlier.id}`);
 
 /** A retro-claim whose id was received before, and is credited or waits, is a DUPLICATE of it. */
 export const claimReceivedBefore = (claimId: string, earlier?: Pick<ReceivedClaim, 'status'>) => ({

@@ -41,6 +41,7 @@ import {
 import { expiredByEarnMonth, liabilityMovements, topRoutes, type Movement } from './queries.js';
 import { writeWorkbookFile, type ColumnSpec } from './workbook.js';
 import { recordReasonText } from '../exporters/partner-reasons.js';
+import { idAsSent } from '../rules/activity.js';
 
 export const DAILY_TITLE = 'Daily loyalty report';
 
@@ -384,7 +385,7 @@ async function* rejectedRecordRows(knex: Knex, businessDate: IsoDate): AsyncGene
       field: null,
       reason,
       member_number: (c.member_number as string | null) ?? null,
-      record_ref: String(c.claim_id),
+      record_ref: idAsSent(String(c.claim_id)),
       message: recordReasonText(reason, null, true),
       text: null,
     };

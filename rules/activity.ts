@@ -197,6 +197,16 @@ export function cabinOf(rbd: string | null): string | null {
 
 // ------------------------------------------------------------------------------------------------ drafts
 
+/**
+ * A rejected record sent again leaves its first copy under its own id suffixed with the file that
+ * brought it (`RB-9-R#812`, `C-9#812`): ids of the feeds never hold `#` (letters, digits and _ . / : -).
+ */
+export const setAsideId = (id: string, sourceFileId: number | null, fallback: string) =>
+  `${id}#${sourceFileId ?? fallback}`;
+
+/** The id as its sender gave it, of a copy set aside or not: what a report or a listing shows. */
+export const idAsSent = (id: string) => id.split('#', 1)[0] as string;
+
 /** An activity's reason cleared with what the rule said of it: set back to wait, or to a reason of none. */
 export const NO_REASON = { reason: null, reasonField: null, reasonMessage: null } as const;
 

@@ -6,7 +6,7 @@ import { isIsoDate } from '../../lib/dates.js';
 import { fileById, toFileRow, type FileRow } from '../../jobs/registry.js';
 import type { ActionRunner, CommandContext } from '../context.js';
 import { recordReasonText } from '../../exporters/partner-reasons.js';
-import { ruleMessage, type ActivityDetail } from '../../rules/activity.js';
+import { idAsSent, ruleMessage, type ActivityDetail } from '../../rules/activity.js';
 import { claimMessage } from '../../jobs/retro-claims.js';
 import type { RetroClaim } from '../../parsers/retro-claims.js';
 import { EXPORT_KINDS, type ExportKind } from '../../exporters/outbox.js';
@@ -98,7 +98,7 @@ async function claimsOf(
         kind: 'claim',
         reason,
         member: (c.member_number as string | null) ?? null,
-        ref: String(c.claim_id),
+        ref: idAsSent(String(c.claim_id)),
         field: null,
         message: claim
           ? claimMessage(

@@ -3,19 +3,10 @@
  * rules refused keeps the field and message the rule gave it (the ones `redeye simulate` shows), in the
  * words of its own feed, and a retro-claim file shows each claim's outcome.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../../test/harness/db.js';
-import { main } from '../../cli/main.js';
-import {
-  badCheckDigit,
-  memberNumber,
-  svoKznCoupon,
-  useScenario,
-  type Person,
-  type Scenario,
-} from './scenario.js';
+import { filesShow } from './files-show-cli.js';
+import { badCheckDigit, memberNumber, svoKznCoupon, useScenario, type Person } from './scenario.js';
 
 const IVANOV: Person = { number: memberNumber(1), surname: 'IVANOV', givenName: 'IVAN' };
 
@@ -27,24 +18,6 @@ interface Shown {
     field: string | null;
     message: string | null;
   }>;
-}
-
-/** `redeye files show <id> [--json]` for the file of `feed` named `name`, against the scenario's database. */
-async function filesShow(w: Scenario, feed: string, name: string, json = true): Promise<string> {
-  const config = join(w.w.dir, 'redeye.config.yaml');
-  const example = resolve(import.meta.dirname, '../../examples/redeye.config.yaml');
-  writeFileSync(config, readFileSync(example, 'utf8').replaceAll('../var/', './'));
-  const file = await w.knex('files').where({ direction: 'in', feed, name }).first('id');
-  const out: string[] = [];
-  const code = await main(
-    ['node', 'redeye', '--config', config, 'files', 'show', String(file.id), ...(json ? ['--json'] : [])],
-    {
-      output: { out: (s) => out.push(s), err: (s) => out.push(s) },
-      env: { REDEYE_DATABASE_URL: w.w.t.url, REDEYE_LOG_LEVEL: 'silent' },
-    },
-  );
-  expect(code, out.join('\n')).toBe(0);
-  return out.join('\n');
 }
 
 for (const engine of availableEngines()) {

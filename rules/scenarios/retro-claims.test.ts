@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../../test/harness/db.js';
 import { awardPostingKey, couponKey } from '../activity.js';
 import { memberNumber, replaceOnce, useScenario, type Coupon, type Person } from './scenario.js';
+import { filesShow } from './files-show-cli.js';
 import { claimOutcome } from './edges.js';
 import { retentionJob } from '../../jobs/retention.js';
 import { ingestJob } from '../../jobs/ingest.js';
@@ -312,6 +313,11 @@ for (const engine of availableEngines()) {
         { claim_id: 'C-2', status: 'CREDITED', reason: null, source_file_id: await fileId(w, second) },
       ]);
       expect(await w.rejects({ feed: 'retro-claims' })).toEqual([]);
+      // The first file still answers for its claim by the id the call centre gave it.
+      const firstShown = JSON.parse(await filesShow(w, 'retro-claims', first)) as {
+        firstRejects: Array<{ ref: string; reason: string }>;
+      };
+      expect(firstShown.firstRejects.map((r) => [r.ref, r.reason])).toEqual([['C-2', 'NAME_MISMATCH']]);
 
       // The night again posts nothing; a third copy, the claim credited, is a DUPLICATE.
       const postings = await w.postingCount();
