@@ -634,6 +634,16 @@ export const configSchema = z
         maxMonthsAfterFlight: positiveInt.default(6),
       })
       .default({ minDaysAfterFlight: 14, maxMonthsAfterFlight: 6 }),
+    redemptions: z
+      .strictObject({
+        /**
+         * Days a cancellation waits for the redemption it names, from the night it came in; on that day's
+         * night, its redemption still not come, it is rejected (UNKNOWN_REDEMPTION). 0: rejected the night
+         * it came unless its redemption comes the same night.
+         */
+        cancellationWaitDays: nonNegativeInt.default(7),
+      })
+      .default({ cancellationWaitDays: 7 }),
     pools: z
       .strictObject({
         earnInto: z.enum(['pool', 'member']).default('pool'),

@@ -5,6 +5,11 @@ import { checkLedger } from '../ledger/check.js';
 import { Ledger } from '../ledger/ledger.js';
 import { insertMember } from '../ledger/members.js';
 import { namesToClear, rejectTextsToBlank } from '../jobs/retention.js';
+import { overdueCancellations } from '../jobs/accrue.js';
+import { Program } from '../rules/program.js';
+import { parseConfig } from '../config/load.js';
+import { EXAMPLE_CONFIG } from '../test/harness/context.js';
+import { readFileSync } from 'node:fs';
 import { MIGRATION_CONFIG, migrateLatest, migrationStatus, MIGRATION_NAMES, rollbackAll } from './migrate.js';
 
 for (const engine of availableEngines()) {
@@ -231,6 +236,55 @@ for (const engine of availableEngines()) {
       }
     });
 
+    it('014 dates a reject made after a wait, and finds the waiting cancellations through their partial indexes', async () => {
+      const t = await createTestDatabase(engine);
+      try {
+        const since = MIGRATION_NAMES.slice(MIGRATION_NAMES.indexOf('014_cancellation_wait'));
+        expect(since).toEqual(['014_cancellation_wait']);
+        const program = new Program(parseConfig(readFileSync(EXAMPLE_CONFIG, 'utf8'), EXAMPLE_CONFIG, {}));
+        const statements = [
+          [
+            overdueCancellations(t.db.knex, program, '2026-03-12').select('id'),
+            'activities_cancellations_by_date',
+          ],
+          [t.db.knex('activities').where('rejected_on', '2026-03-12').select('id'), 'activities_rejected_on'],
+        ] as const;
+        for (const [statement, index] of statements) {
+          const { sql, bindings } = statement.toSQL();
+          const plan = await t.db.knex.transaction(async (trx) => {
+            if (engine === 'postgres') await trx.raw('SET LOCAL enable_seqscan = off');
+            const explained = await trx.raw(
+              `${engine === 'postgres' ? 'EXPLAIN' : 'EXPLAIN QUERY PLAN'} ${sql}`,
+              bindings,
+            );
+            return JSON.stringify(engine === 'postgres' ? explained.rows : explained);
+          });
+          expect(plan, sql).toContain(index);
+        }
+        await t.db.knex('activities').insert({
+          activity_key: 'RDM:R-9:CANCEL',
+          type: 'REDEMPTION',
+          activity_type: 'CANCEL',
+          activity_date: '2026-03-05',
+          business_date: '2026-03-05',
+          status: 'REJECTED',
+          reason: 'UNKNOWN_REDEMPTION',
+          rejected_on: '2026-03-12',
+          updated_at: '2026-03-12T23:30:00Z',
+        });
+        // Down takes the date and its indexes away, and leaves the rejected cancellation.
+        await t.db.knex.migrate.down(MIGRATION_CONFIG);
+        expect(await t.db.knex.schema.hasColumn('activities', 'rejected_on')).toBe(false);
+        expect(await t.db.knex('activities').select('activity_key', 'status')).toEqual([
+          { activity_key: 'RDM:R-9:CANCEL', status: 'REJECTED' },
+        ]);
+        expect(await migrateLatest(t.db)).toEqual(since);
+        expect(await t.db.knex.schema.hasColumn('activities', 'rejected_on')).toBe(true);
+      } finally {
+        await t.cleanup();
+      }
+    });
+
     it('007 keeps a reject whose field is a long path into a hotel stay', async () => {
       const t = await createTestDatabase(engine);
       try {
@@ -281,6 +335,8 @@ if (availableEngines().includes('postgres')) {
         expect(await asReporting((trx) => trx('rejects').select('sequence_number'))).toEqual([]);
         // Granted by 015 with its table: the invoice numbers given to partners.
         expect(await asReporting((trx) => trx('invoice_numbers').select('invoice_number'))).toEqual([]);
+        // Granted by 014: the night that rejected a cancellation after its wait, which the daily report reads.
+        expect(await asReporting((trx) => trx('activities').select('rejected_on'))).toEqual([]);
         // A rule's message is withheld as a reject's is.
         await expect(asReporting((trx) => trx('activities').select('reason_message'))).rejects.toThrow(
           /permission denied/,

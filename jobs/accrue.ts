@@ -6,7 +6,7 @@
 import type { Knex } from 'knex';
 import { pgConnection, sqliteHandle } from '../db/connection.js';
 import { chunks } from '../lib/chunks.js';
-import { dateInZone, endOfMonth, startOfMonth, type IsoDate } from '../lib/dates.js';
+import { addDays, dateInZone, endOfMonth, startOfMonth, type IsoDate } from '../lib/dates.js';
 import { Ledger } from '../ledger/ledger.js';
 import type { PostResult, PostingRequest } from '../ledger/types.js';
 import {
@@ -347,12 +347,19 @@ export interface BatchContext extends AccrualContext {
   decided(row: ActivityRow): void;
 }
 
+/** How a pass of the night decides its rows, besides what the database holds. */
+export interface PassOptions {
+  /** The night's last pass: every redemption of the night is debited (see `AccrualContext`). */
+  redemptionsSettled?: boolean;
+}
+
 /** Builds the pure decision context for a batch from what is in the database. */
 export async function contextFor(
   q: Q,
   state: AccrueState,
   businessDate: IsoDate,
   rows: ActivityRow[],
+  options: PassOptions = {},
 ): Promise<BatchContext> {
   const cache = (state.members ??= new Map());
   // Emptied before the batch's missing members are listed: emptied after, the members it already held
@@ -375,6 +382,7 @@ export async function contextFor(
     businessDate,
     fx: state.fx,
     members,
+    redemptionsSettled: options.redemptionsSettled ?? false,
     periodPoints: (m, p, period, date) => state.periods.get(m, p, period, date),
     creditedSameFlight: (row) => {
       const k = `${row.memberNumber}|${row.activityDate}|${row.origin}|${row.destination}`;
@@ -532,6 +540,20 @@ export const isIssuedRedemption = (row: ActivityRow) =>
 /** A cancellation that came before its redemption and waits for it (the second pass applies it). */
 export const WAITING_CANCELLATION = { status: 'PENDING', reason: 'UNKNOWN_REDEMPTION' } as const;
 
+export const isWaitingCancellation = (row: Pick<ActivityRow, 'status' | 'reason'>) =>
+  row.status === WAITING_CANCELLATION.status && row.reason === WAITING_CANCELLATION.reason;
+
+/**
+ * The cancellations still waiting for their redemption whose wait has ended by the night of
+ * `businessDate` (`cancellationRejectedOn`), among the cancellations only: written with the predicate of
+ * their partial index (migration 014), so that the night reads those and nothing else of the archive.
+ */
+export const overdueCancellations = (q: Q, program: Program, businessDate: IsoDate) =>
+  q('activities')
+    .whereRaw("type = 'REDEMPTION' AND activity_type = 'CANCEL'")
+    .andWhere(WAITING_CANCELLATION)
+    .andWhere('business_date', '<=', addDays(businessDate, -program.config.redemptions.cancellationWaitDays));
+
 export interface BatchOutcome {
   rows: number;
   /** Ids of the redemptions this batch debited: a cancellation that came first may be waiting for one. */
@@ -553,6 +575,7 @@ export async function accrueBatch(
   ledger: Ledger,
   state: AccrueState,
   rows: ActivityRow[],
+  options: PassOptions = {},
 ): Promise<BatchOutcome> {
   const outcome: BatchOutcome = {
     rows: rows.length,
@@ -567,7 +590,7 @@ export async function accrueBatch(
   };
   const now = ctx.now().toISOString();
   await ctx.db.transaction(async (trx) => {
-    const decisionCtx = await contextFor(trx, state, ctx.businessDate, rows);
+    const decisionCtx = await contextFor(trx, state, ctx.businessDate, rows, options);
     const requests: PostingRequest[] = [];
     const owners: Array<{ row: ActivityRow; decision: AccrualDecision; planned: number }> = [];
     for (const row of rows) {
@@ -595,12 +618,16 @@ export async function accrueBatch(
     });
     const related = new Map<string, ActivityUpdate>();
     const lastActivity = new Map<number, IsoDate>();
+    // Written apart from the outcome columns: few rows ever have one, and every row's update is the hot path.
+    const rejectedOn = new Map<IsoDate, number[]>();
     for (const row of rows) {
       const decision = (row as ActivityRow & { decision?: AccrualDecision }).decision!;
       delete (row as ActivityRow & { decision?: AccrualDecision }).decision;
       if (row.needsAccrual) outcome.waiting++;
       outcome.byStatus[row.status] = (outcome.byStatus[row.status] ?? 0) + 1;
       if (row.status === 'REJECTED') {
+        if (decision.rejectedOn)
+          rejectedOn.set(decision.rejectedOn, [...(rejectedOn.get(decision.rejectedOn) ?? []), row.id!]);
         outcome.rejected++;
         if (row.reason) outcome.byReason[row.reason] = (outcome.byReason[row.reason] ?? 0) + 1;
         continue;
@@ -615,6 +642,9 @@ export async function accrueBatch(
       }
     }
     await writeOutcomes(trx, ctx.db.dialect, rows, await postingIdsOf(trx, rows, results), now);
+    for (const [day, ids] of rejectedOn)
+      for (const part of chunks(ids, 500))
+        await trx('activities').whereIn('id', part).update({ rejected_on: day });
     for (const [key, update] of related) {
       await trx('activities')
         .where({ activity_key: key })
@@ -703,10 +733,10 @@ export const accrueJob: Job = async (ctx: JobContext): Promise<JobResult> => {
   ctx.progress.start('accrue', pending);
   const issued: string[] = [];
   /** Decides, a batch at a time, the activities waiting for it: all of them, or only those of `ids`. */
-  const pass = async (ids?: number[]) => {
+  const pass = async (ids?: number[], options: PassOptions = {}) => {
     for await (const rows of batchesToAccrue(ctx.db.knex, ids)) {
       if (ctx.signal?.aborted) break;
-      const b = await accrueBatch(ctx, ledger, state, rows);
+      const b = await accrueBatch(ctx, ledger, state, rows, options);
       // What waits for its own night is counted apart (datedAhead), not as decided.
       counts.activities! += b.rows - b.waiting;
       counts.posted! += b.posted;
@@ -741,6 +771,19 @@ export const accrueJob: Job = async (ctx: JobContext): Promise<JobResult> => {
   if (awaited.length > 0) {
     counts.cancellationsAwaited = awaited.length;
     await pass(awaited);
+  }
+  // Cancellations whose wait ends tonight without their redemption: rejected in a last pass, once every
+  // redemption of the night is debited (one later in tonight's files came in time). A rerun finds them
+  // rejected already; a caught-up night rejects those whose wait ended on a night it skipped.
+  const overdue = (await overdueCancellations(ctx.db.knex, program, ctx.businessDate).select('id')).map(
+    (r: { id: number | string }) => Number(r.id),
+  );
+  if (overdue.length > 0 && !ctx.signal?.aborted) {
+    for (const part of chunks(overdue, 500))
+      await ctx.db.knex('activities').whereIn('id', part).update({ needs_accrual: true });
+    const before = counts.rejected!;
+    await pass(overdue, { redemptionsSettled: true });
+    counts.cancellationsRejected = counts.rejected! - before;
   }
   ctx.progress.stop();
   const datedAhead = Number(

@@ -28,7 +28,7 @@ import type {
   RejectEvent,
   VerdictEvent,
 } from '../parsers/types.js';
-import type { AccrualDecision } from '../rules/accrual.js';
+import { cancellationRejectedOn, type AccrualDecision } from '../rules/accrual.js';
 import {
   couponDraft,
   ftlDraft,
@@ -45,11 +45,12 @@ import {
   contextFor,
   decideInTurn,
   isIssuedRedemption,
+  isWaitingCancellation,
   loadFxTable,
   PeriodPoints,
   remember,
-  WAITING_CANCELLATION,
   type AccrueState,
+  type PassOptions,
 } from './accrue.js';
 import { SimulatedLedger } from './simulated-ledger.js';
 import { conflictWith, copyOf, inboundMatch } from './registry.js';
@@ -885,9 +886,9 @@ export async function* simulate(
   const decided = new Map<ActivityRow, Decided>();
   const ledger = new SimulatedLedger(knex);
   /** Decides rows as one accrue batch does: each in turn, then posted in order, a refusal taken back. */
-  const accrue = async (rows: ActivityRow[]) => {
+  const accrue = async (rows: ActivityRow[], options: PassOptions = {}) => {
     if (rows.length === 0) return;
-    const ctx = await contextFor(knex, state, businessDate, rows);
+    const ctx = await contextFor(knex, state, businessDate, rows, options);
     // What this run decided before is known to the batch, as the archive makes it known at night.
     for (const row of decided.keys()) ctx.decided(row);
     const batch = rows.map((row) => {
@@ -901,9 +902,7 @@ export async function* simulate(
   // Cancellations that came before their redemption, now that it is debited: the night's second pass.
   const issued = [...decided.keys()].filter(isIssuedRedemption);
   const awaited = await archive.byKeys(issued.map((r) => cancellationKey(r.externalRef!)));
-  const waiting = [...awaited.values()].filter(
-    (r) => r.status === WAITING_CANCELLATION.status && r.reason === WAITING_CANCELLATION.reason,
-  );
+  const waiting = [...awaited.values()].filter(isWaitingCancellation);
   // The first record of the run that stored or changed each activity.
   const itemOf = new Map<ActivityRow, Item>();
   for (const item of items) if (item.row && !itemOf.has(item.row)) itemOf.set(item.row, item);
@@ -917,6 +916,16 @@ export async function* simulate(
       (item.also ??= []).push({ row, why: 'the cancellation that waited for it' });
   }
   await accrue(waiting);
+  // The night's last pass: the run's cancellations still without their redemption whose wait ends
+  // tonight (a program that waits no days) are rejected. An earlier night's whose wait ends tonight is
+  // rejected by the night whatever the files hold: it is no record of theirs, and changes none of them.
+  const overdue = archive
+    .addedRows()
+    .filter(
+      (r) => isWaitingCancellation(r) && cancellationRejectedOn(config, r.businessDate) <= businessDate,
+    );
+  for (const row of overdue) row.needsAccrual = true;
+  await accrue(overdue, { redemptionsSettled: true });
   // Retro-claims, as accrue settles them after its passes: the waiting ones of earlier nights first (a
   // coupon of this run may be the flight one names), then the file's.
   if (feed === 'retro-claims' || feed === 'ftl' || feed === 'flown') {

@@ -3,7 +3,7 @@
  * credited before), which postings to make and what the activity's outcome is. Pure: the accrue job and
  * the simulator feed it the same state and differ only in whether they write the result.
  */
-import type { IsoDate } from '../lib/dates.js';
+import { addDays, daysBetween, type IsoDate } from '../lib/dates.js';
 import { fromMinorUnits, toMinorUnits } from '../lib/money.js';
 import { Accounts } from '../ledger/accounts.js';
 import type { PostingInput, PostingRequest, StatusCreditInput } from '../ledger/types.js';
@@ -37,6 +37,7 @@ import {
   type MemberFacts,
 } from './eligibility.js';
 import type { FxTable } from './fx.js';
+import type { LoadedConfig } from '../config/load.js';
 import type { Program } from './program.js';
 import { reject, REJECT_REASONS, type Rejection } from './reasons.js';
 
@@ -83,6 +84,11 @@ export interface AccrualDecision {
    * frees room in the period of the credit it takes back, not in the period it arrived in.
    */
   countsOn?: IsoDate;
+  /**
+   * The night that rejects an activity which waited for something that never came (a cancellation for
+   * its redemption): the reject is that night's, in its reports, not the night's that read the record.
+   */
+  rejectedOn?: IsoDate;
 }
 
 export interface OriginalActivity {
@@ -126,6 +132,12 @@ export interface AccrualContext {
    * was judged by the retro-claim window, which reaches further back.
    */
   airClaimWindowDays?: number;
+  /**
+   * Set for the night's last pass, once every redemption the night brings is debited: only then is a
+   * cancellation whose wait is over rejected. Earlier in the night its redemption may still come, later
+   * in the same file or in a later batch.
+   */
+  redemptionsSettled?: boolean;
 }
 
 const done = (update: ActivityUpdate): ActivityUpdate => ({ needsAccrual: false, ...update });
@@ -813,6 +825,17 @@ function decidePartner(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
 
 // ------------------------------------------------------------------------------------------------ redemptions
 
+/**
+ * The night a cancellation that came in on the night of `cameIn` is rejected if its redemption has not
+ * come by the end of it. Counted in business dates, not from when its file was received: a night's
+ * redemptions are the ones that night reads, so the wait is a number of nights that could have brought
+ * the redemption, the same however late a caught-up night runs, and a file's time of receipt is the
+ * server's (a sender that keeps its own older times would shorten the wait).
+ */
+export function cancellationRejectedOn(config: Pick<LoadedConfig, 'redemptions'>, cameIn: IsoDate): IsoDate {
+  return addDays(cameIn, config.redemptions.cancellationWaitDays);
+}
+
 function decideRedemption(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
   const number = row.memberNumber ?? '';
   const member = ctx.members.get(number);
@@ -823,15 +846,32 @@ function decideRedemption(ctx: AccrualContext, row: ActivityRow): AccrualDecisio
     // redemption it cancels, and accrue decides in file order.
     if (!original || original.status === 'PENDING') {
       // The redemption system can send a cancellation before the redemption it cancels. It waits for
-      // it (the accrue job decides it again the night the redemption is posted); rejected, it would
-      // have used up its key and left the member's points debited for good.
+      // it (the accrue job decides it again the night the redemption is posted), for as long as the
+      // program says: the same system sends both, so one still alone after that is an error someone
+      // must look at, and a rejected cancellation, sent again, is decided afresh.
+      const rejectedOn = cancellationRejectedOn(ctx.program.config, row.businessDate);
+      if (ctx.redemptionsSettled && ctx.businessDate >= rejectedOn) {
+        const waited = daysBetween(row.businessDate, ctx.businessDate);
+        const wait = ctx.program.config.redemptions.cancellationWaitDays;
+        return {
+          ...rejected(
+            reject(
+              'UNKNOWN_REDEMPTION',
+              'redemption_id',
+              `redemption ${row.reversalOfRef} has not arrived: its cancellation, read on ${row.businessDate}, ` +
+                `waited ${waited} ${waited === 1 ? 'day' : 'days'} for it (cancellations wait ${wait})`,
+            ),
+          ),
+          rejectedOn: ctx.businessDate,
+        };
+      }
       return {
         postings: [],
         related: [],
         rejection: reject(
           'UNKNOWN_REDEMPTION',
           'redemption_id',
-          `redemption ${row.reversalOfRef} has not arrived: the cancellation waits for it`,
+          `redemption ${row.reversalOfRef} has not arrived: the cancellation waits for it until the night of ${rejectedOn}`,
         ),
         update: done({ status: 'PENDING', reason: 'UNKNOWN_REDEMPTION' }),
       };

@@ -17,6 +17,7 @@ import * as m010 from './010_tier_event_effective_date.js';
 import * as m011 from './011_reject_sequence_number.js';
 import * as m012 from './012_activity_reason_detail.js';
 import * as m013 from './013_held_ftl_counts.js';
+import * as m014 from './014_cancellation_wait.js';
 import * as m015 from './015_invoice_numbers.js';
 import * as m016 from './016_retro_claim_set_aside.js';
 
@@ -40,6 +41,7 @@ export const migrations: Migration[] = [
   { name: '011_reject_sequence_number', ...m011 },
   { name: '012_activity_reason_detail', ...m012 },
   { name: '013_held_ftl_counts', ...m013 },
+  { name: '014_cancellation_wait', ...m014 },
   { name: '015_invoice_numbers', ...m015 },
   { name: '016_retro_claim_set_aside', ...m016 },
 ];
