@@ -6,6 +6,7 @@ import { Ledger } from '../ledger/ledger.js';
 import { insertMember } from '../ledger/members.js';
 import { namesToClear, rejectTextsToBlank } from '../jobs/retention.js';
 import { overdueCancellations } from '../jobs/accrue.js';
+import { waitingCancellationsAt } from '../reports/daily.js';
 import { Program } from '../rules/program.js';
 import { parseConfig } from '../config/load.js';
 import { EXAMPLE_CONFIG } from '../test/harness/context.js';
@@ -245,6 +246,10 @@ for (const engine of availableEngines()) {
         const statements = [
           [
             overdueCancellations(t.db.knex, program, '2026-03-12').select('id'),
+            'activities_cancellations_by_date',
+          ],
+          [
+            waitingCancellationsAt(t.db.knex, '2026-03-12').select('a.id'),
             'activities_cancellations_by_date',
           ],
           [t.db.knex('activities').where('rejected_on', '2026-03-12').select('id'), 'activities_rejected_on'],

@@ -205,6 +205,7 @@ for (const engine of availableEngines()) {
         'Files',
         'Rejects by reason',
         'Reject detail',
+        'Waiting cancellations',
         'Top routes',
         'Unanswered claims',
       ]);

@@ -4,7 +4,8 @@
  * Sheets: Summary (the day against the same weekday of the previous weeks) · Accrual by channel (own
  * flights, each partner airline, each non-air partner) · Redemptions (by service type) · Expiries (by
  * earning month) · Tier changes and Tier change detail · Files · Rejects by reason and Reject detail ·
- * Top routes · Unanswered claims (alliance claims past their answer date).
+ * Waiting cancellations (cancellations still waiting for their redemption) · Top routes · Unanswered
+ * claims (alliance claims past their answer date).
  *
  * The detail sheets (tier changes, rejects, files, claims) can be as long as a night makes them: they
  * are read in keyed pages and written as they arrive.
@@ -42,6 +43,7 @@ import { expiredByEarnMonth, liabilityMovements, topRoutes, type Movement } from
 import { writeWorkbookFile, type ColumnSpec } from './workbook.js';
 import { recordReasonText } from '../exporters/partner-reasons.js';
 import { idAsSent } from '../rules/activity.js';
+import { cancellationRejectedOn } from '../rules/accrual.js';
 
 export const DAILY_TITLE = 'Daily loyalty report';
 
@@ -58,6 +60,8 @@ interface DayFigures {
   downgrades: number;
   files: number;
   rejects: number;
+  /** Cancellations still waiting for their redemption at the end of the day. */
+  waitingCancellations: number;
 }
 
 const FIGURES: ReadonlyArray<readonly [keyof DayFigures, string]> = [
@@ -72,23 +76,28 @@ const FIGURES: ReadonlyArray<readonly [keyof DayFigures, string]> = [
   ['downgrades', 'Tier downgrades'],
   ['files', 'Files received'],
   ['rejects', 'Records rejected'],
+  ['waitingCancellations', 'Cancellations waiting for their redemption'],
 ];
 
 /**
  * The records of a night that were not credited, from the three places a refusal is kept: the lines a
  * reader could not take (`rejects`), the activities the rules refused (first read that night, as they
- * stand now), and the retro-claims settled as rejected that night. Each row: day, feed, reason, file,
+ * stand now, or rejected that night after waiting on earlier ones: a cancellation whose redemption never
+ * came), and the retro-claims settled as rejected that night. Each row: day, feed, reason, file,
  * and the id and source of the row, so the summary, the reasons and the detail count the same records.
  * `marks` is the placeholder list of the days; see `rejectedRecordsParams` for its parameters.
  */
 function rejectedRecordsSql(marks: string): string {
+  const activity = `COALESCE(f.feed, lower(a.type)), COALESCE(a.reason, 'REJECTED'), a.source_file_id, 'activity', a.id
+      FROM activities a LEFT JOIN files f ON f.id = a.source_file_id`;
   return `SELECT business_date AS day, feed, reason, file_id, 'record' AS source, id FROM rejects
       WHERE business_date IN (${marks})
     UNION ALL
-    SELECT a.business_date, COALESCE(f.feed, lower(a.type)), COALESCE(a.reason, 'REJECTED'),
-           a.source_file_id, 'activity', a.id
-      FROM activities a LEFT JOIN files f ON f.id = a.source_file_id
-     WHERE a.business_date IN (${marks}) AND a.status = 'REJECTED'
+    SELECT a.business_date, ${activity}
+     WHERE a.business_date IN (${marks}) AND a.status = 'REJECTED' AND a.rejected_on IS NULL
+    UNION ALL
+    SELECT a.rejected_on, ${activity}
+     WHERE a.rejected_on IN (${marks}) AND a.status = 'REJECTED'
     UNION ALL
     SELECT c.last_tried_on, COALESCE(f.feed, 'retro-claims'), COALESCE(c.reason, 'REJECTED'),
            c.source_file_id, 'retro-claim', c.id
@@ -97,8 +106,26 @@ function rejectedRecordsSql(marks: string): string {
 }
 
 function rejectedRecordsParams(days: readonly IsoDate[]): IsoDate[] {
-  return [...days, ...days, ...days];
+  return [...days, ...days, ...days, ...days];
 }
+
+/**
+ * The cancellations waiting for their redemption at the end of `day`: read by then, and by then neither
+ * applied nor rejected — still waiting now, or applied (their reversal posted) or rejected on a later
+ * night, so a past date's report reads the same however many nights have run since. Read among the
+ * cancellations only, through their partial index (migration 014).
+ */
+export const waitingCancellationsAt = (knex: Knex, day: IsoDate) =>
+  knex('activities as a')
+    .leftJoin('postings as p', 'p.id', 'a.posting_id')
+    .whereRaw("a.type = 'REDEMPTION' AND a.activity_type = 'CANCEL'")
+    .andWhere('a.business_date', '<=', day)
+    .andWhere((q) =>
+      q
+        .where({ 'a.status': 'PENDING', 'a.reason': 'UNKNOWN_REDEMPTION' })
+        .orWhere('a.rejected_on', '>', day)
+        .orWhere('p.business_date', '>', day),
+    );
 
 async function dayFigures(db: Db, days: readonly IsoDate[]): Promise<Map<IsoDate, DayFigures>> {
   const figures = new Map<IsoDate, DayFigures>();
@@ -115,6 +142,7 @@ async function dayFigures(db: Db, days: readonly IsoDate[]): Promise<Map<IsoDate
       downgrades: 0,
       files: 0,
       rejects: 0,
+      waitingCancellations: 0,
     });
   }
   const marks = days.map(() => '?').join(', ');
@@ -163,6 +191,10 @@ async function dayFigures(db: Db, days: readonly IsoDate[]): Promise<Map<IsoDate
     rejectedRecordsParams(days),
   );
   for (const r of rejects) figures.get(r.day)!.rejects += num(r.n);
+  for (const day of days) {
+    const waiting = await waitingCancellationsAt(db.knex, day).count({ n: '*' }).first();
+    figures.get(day)!.waitingCancellations = num(waiting?.n);
+  }
   return figures;
 }
 
@@ -338,16 +370,21 @@ async function* rejectedRecordRows(knex: Knex, businessDate: IsoDate): AsyncGene
       message: (r.message as string | null) ?? null,
       text: (r.text as string | null) ?? null,
     };
-  for await (const a of keysetRows<Record<string, unknown> & { id: number }>((after, size) =>
-    knex('activities as a')
-      .leftJoin('files as f', 'f.id', 'a.source_file_id')
-      .leftJoin('members as m', 'm.number', 'a.member_number')
-      .where({ 'a.business_date': businessDate, 'a.status': 'REJECTED' })
-      .andWhere('a.id', '>', after)
-      .orderBy('a.id')
-      .limit(size)
-      .select('a.id', 'f.name as file', 'f.feed', 'a.type', 'a.source_line', 'a.reason', 'a.member_number')
-      .select('a.external_ref', 'a.activity_key', 'm.merged_into', 'a.reason_field', 'a.reason_message'),
+  const refused = (night: (q: Knex.QueryBuilder) => Knex.QueryBuilder) =>
+    keysetRows<Record<string, unknown> & { id: number }>((after, size) =>
+      night(knex('activities as a'))
+        .leftJoin('files as f', 'f.id', 'a.source_file_id')
+        .leftJoin('members as m', 'm.number', 'a.member_number')
+        .where('a.status', 'REJECTED')
+        .andWhere('a.id', '>', after)
+        .orderBy('a.id')
+        .limit(size)
+        .select('a.id', 'f.name as file', 'f.feed', 'a.type', 'a.source_line', 'a.reason', 'a.member_number')
+        .select('a.external_ref', 'a.activity_key', 'm.merged_into', 'a.reason_field', 'a.reason_message'),
+    );
+  for await (const a of concatRows(
+    refused((q) => q.where('a.business_date', businessDate).whereNull('a.rejected_on')),
+    refused((q) => q.where('a.rejected_on', businessDate)),
   )) {
     const reason = (a.reason as string | null) ?? 'REJECTED';
     const feed = (a.feed as string | null) ?? String(a.type).toLowerCase();
@@ -752,8 +789,9 @@ export async function dailyReport(
       );
       // Records of the night's files not credited, counted as the summary and the reject sheets count
       // them: the reader's reject rows filed that night (a later night's line against one of them, a held
-      // FTL part that expired, is that night's), activities the rules refused, retro-claims settled as
-      // rejected by the report's date.
+      // FTL part that expired, is that night's), activities the rules refused (but for those a later
+      // night rejected after they waited, a cancellation whose redemption never came: that night's),
+      // retro-claims settled as rejected by the report's date.
       const refusedByFile = new Map(
         (
           await sqlRows<{ file_id: unknown; n: unknown }>(
@@ -765,7 +803,8 @@ export async function dailyReport(
                 UNION ALL
                 SELECT a.source_file_id, COUNT(*)
                   FROM files f JOIN activities a ON a.source_file_id = f.id
-                 WHERE f.business_date = ? AND a.status = 'REJECTED' GROUP BY 1
+                 WHERE f.business_date = ? AND a.status = 'REJECTED'
+                   AND (a.rejected_on IS NULL OR a.rejected_on = f.business_date) GROUP BY 1
                 UNION ALL
                 SELECT c.source_file_id, COUNT(*)
                   FROM files f JOIN retro_claims c ON c.source_file_id = f.id
@@ -775,14 +814,20 @@ export async function dailyReport(
           )
         ).map((r) => [num(r.file_id), num(r.n)]),
       );
-      // Reject rows filed tonight against files of earlier nights: an FTL file whose held parts expired.
+      // Records of files of earlier nights rejected tonight: reject rows filed against an FTL file whose
+      // held parts expired, cancellations of one whose redemption never came.
       const filedTonightByFile = new Map(
         (
           await sqlRows<{ file_id: unknown; n: unknown }>(
             knex,
-            `SELECT r.file_id AS file_id, COUNT(*) AS n FROM rejects r JOIN files f ON f.id = r.file_id
-              WHERE r.business_date = ? AND f.business_date < ? GROUP BY 1`,
-            [businessDate, businessDate],
+            `SELECT file_id, SUM(n) AS n FROM (
+                SELECT r.file_id AS file_id, COUNT(*) AS n FROM rejects r JOIN files f ON f.id = r.file_id
+                 WHERE r.business_date = ? AND f.business_date < ? GROUP BY 1
+                UNION ALL
+                SELECT a.source_file_id, COUNT(*) FROM activities a JOIN files f ON f.id = a.source_file_id
+                 WHERE a.rejected_on = ? AND a.status = 'REJECTED' AND f.business_date < ? GROUP BY 1
+              ) r GROUP BY 1`,
+            [businessDate, businessDate, businessDate, businessDate],
           )
         ).map((r) => [num(r.file_id), num(r.n)]),
       );
@@ -809,7 +854,7 @@ export async function dailyReport(
           'Posted: ledger postings made tonight from the file’s records. A flight is posted from the first file that named it.',
           'Records: every record the file held, kept, rejected or held for the rest of its FTL message.',
           'Rejected: lines the reader could not take, and records the program rules refused.',
-          'Below the night’s files, files of earlier nights that tonight posted from or rejected lines of (a flight a coupon completed, a message its last part released or that expired incomplete): Posted and Rejected are what tonight did; their records count on their own night.',
+          'Below the night’s files, files of earlier nights that tonight posted from or rejected lines of (a flight a coupon completed, a message its last part released or that expired incomplete, a cancellation whose redemption never came): Posted and Rejected are what tonight did; their records count on their own night.',
         ],
         table: {
           columns: [
@@ -871,7 +916,14 @@ export async function dailyReport(
                         .whereNotNull('source_file_id')
                         .select('source_file_id'),
                     )
-                    .orWhereIn('id', knex('rejects').where('business_date', businessDate).select('file_id')),
+                    .orWhereIn('id', knex('rejects').where('business_date', businessDate).select('file_id'))
+                    .orWhereIn(
+                      'id',
+                      knex('activities')
+                        .where({ rejected_on: businessDate, status: 'REJECTED' })
+                        .whereNotNull('source_file_id')
+                        .select('source_file_id'),
+                    ),
                 )
                 .andWhere('business_date', '<', businessDate)
                 .andWhere('id', '>', after)
@@ -920,6 +972,68 @@ export async function dailyReport(
           ],
           rows: rejectedRecordRows(knex, businessDate),
           freezeColumns: 1,
+        },
+      });
+
+      interface WaitingRow {
+        id: number;
+        member_number: string | null;
+        external_ref: string | null;
+        service_type: string | null;
+        points_requested: unknown;
+        file: string | null;
+        source_line: unknown;
+        came_in: string;
+      }
+      const wait = config.redemptions.cancellationWaitDays;
+      await book.addSheet({
+        name: 'Waiting cancellations',
+        title: 'Cancellations waiting for their redemption',
+        notes: [
+          `Cancellations that came before the redemption they cancel, still waiting for it at the end of ${businessDate}.`,
+          `Each is applied the night its redemption comes; one whose redemption has not come in ${wait} ${wait === 1 ? 'day' : 'days'} is rejected (UNKNOWN_REDEMPTION) on the night shown.`,
+        ],
+        table: {
+          columns: [
+            { header: 'Member', type: 'text', value: 'member_number' },
+            { header: 'Redemption', type: 'text', value: 'external_ref' },
+            { header: 'Service type', type: 'text', value: 'service_type' },
+            { header: 'Points', type: 'points', value: (r: WaitingRow) => num(r.points_requested) },
+            { header: 'File', type: 'text', value: 'file' },
+            {
+              header: 'Line',
+              type: 'integer',
+              value: (r: WaitingRow) => (r.source_line === null ? null : num(r.source_line)),
+              total: false,
+            },
+            { header: 'Came in', type: 'date', value: 'came_in' },
+            {
+              header: 'Days waiting',
+              type: 'integer',
+              value: (r: WaitingRow) => daysBetween(r.came_in, businessDate),
+              total: false,
+            },
+            {
+              header: 'Rejected on',
+              type: 'date',
+              value: (r: WaitingRow) => cancellationRejectedOn(config, r.came_in),
+            },
+          ],
+          rows: keysetRows<WaitingRow>((after, size) =>
+            waitingCancellationsAt(knex, businessDate)
+              .leftJoin('files as f', 'f.id', 'a.source_file_id')
+              .andWhere('a.id', '>', after)
+              .orderBy('a.id')
+              .limit(size)
+              .select('a.id', 'a.member_number', 'a.external_ref', 'a.service_type', 'a.points_requested')
+              .select(
+                'f.name as file',
+                'a.source_line',
+                knex.raw(`${dateTextSql(db, 'a.business_date')} AS came_in`),
+              ),
+          ),
+          totals: true,
+          freezeColumns: 2,
         },
       });
 
@@ -1017,6 +1131,12 @@ export async function dailyReport(
     figure('Tier upgrades', today.upgrades, average('upgrades'), weeks),
     figure('Files received', today.files, average('files'), weeks),
     figure('Records rejected', today.rejects, average('rejects'), weeks),
+    figure(
+      'Cancellations waiting for their redemption',
+      today.waitingCancellations,
+      average('waitingCancellations'),
+      weeks,
+    ),
   ];
   return {
     report: 'daily',

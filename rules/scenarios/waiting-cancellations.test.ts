@@ -3,13 +3,17 @@
  * the demo program) from the night it came in. Its redemption coming within the wait, both post; not
  * come by the end of the wait's last night, the cancellation is rejected that night (UNKNOWN_REDEMPTION,
  * against its file and line), and a redemption coming after that is an ordinary one. The simulator
- * shows each night's files as the night decides them.
+ * shows each night's files as the night decides them, and the daily report lists the cancellations
+ * waiting at the end of its date.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../../cli/main.js';
+import { dailyReport } from '../../reports/daily.js';
 import { availableEngines } from '../../test/harness/db.js';
+import { dumpXlsx, skipWithoutOpenpyxl } from '../../test/harness/openpyxl.js';
+import { tableOf } from '../../test/harness/report-scenario.js';
 import { cancellationKey, redemptionKey } from '../activity.js';
 import {
   memberNumber,
@@ -232,6 +236,134 @@ for (const engine of availableEngines()) {
       });
       expect(await w.balance(IVANOV.number)).toBe(1500);
     });
+  });
+
+  describe(`the daily report of cancellations waiting (${engine})`, () => {
+    const s = useScenario(engine);
+    const skip = skipWithoutOpenpyxl();
+
+    it.skipIf(skip)(
+      'lists each cancellation while it waits and not after, counts its reject on the night it is rejected, and a past date reads the same later',
+      async () => {
+        const w = s();
+        await withPoints(w);
+        const report = async (date: string, run: string) =>
+          dailyReport(w.w.t.db, w.w.config, date, join(w.w.dir, 'reports', `${date}-${run}`));
+        const cancellations = w.dropRedemptions([
+          seat('R-7', '2026-03-05', 'CANCELLED'),
+          seat('R-9', '2026-03-05', 'CANCELLED'),
+        ]);
+        await w.night('2026-03-05');
+        const first = await report('2026-03-05', 'first');
+        const waiting = (dump: Awaited<ReturnType<typeof dumpXlsx>>) => {
+          const table = tableOf(dump, 'Waiting cancellations');
+          return table.rows.map((r) =>
+            [
+              'Member',
+              'Redemption',
+              'Service type',
+              'Points',
+              'File',
+              'Line',
+              'Came in',
+              'Days waiting',
+              'Rejected on',
+            ].map((h) => table.cell(r, h).value),
+          );
+        };
+        const row = (id: string, line: number, days: number) => [
+          IVANOV.number,
+          id,
+          'SEAT',
+          400,
+          cancellations,
+          line,
+          '2026-03-05T00:00:00',
+          days,
+          '2026-03-12T00:00:00',
+        ];
+        const summaryFigure = (dump: Awaited<ReturnType<typeof dumpXlsx>>, date: string) => {
+          const summary = tableOf(dump, 'Summary');
+          return summary.cell(summary.row('Cancellations waiting for their redemption'), `${date} (today)`)
+            .value;
+        };
+        const onFirst = await dumpXlsx(first.workbookPath);
+        expect(waiting(onFirst)).toEqual([row('R-7', 2, 0), row('R-9', 3, 0)]);
+        expect(summaryFigure(onFirst, '2026-03-05')).toBe(2);
+        expect(first.keyFigures).toContainEqual(
+          expect.objectContaining({ label: 'Cancellations waiting for their redemption', value: 2 }),
+        );
+        const waitingTotal = tableOf(onFirst, 'Waiting cancellations');
+        expect(waitingTotal.cell(waitingTotal.totals!, 'Points').cached).toBe(800);
+
+        // R-7's redemption comes: the cancellation is applied and waits no more.
+        w.dropRedemptions([seat('R-7', '2026-03-04')]);
+        await w.night('2026-03-08');
+        await w.night('2026-03-11');
+        const eve = await report('2026-03-11', 'first');
+        const onEve = await dumpXlsx(eve.workbookPath);
+        expect(waiting(onEve)).toEqual([row('R-9', 3, 6)]);
+        expect(summaryFigure(onEve, '2026-03-11')).toBe(1);
+        expect(tableOf(onEve, 'Reject detail').rows).toEqual([]);
+
+        // R-9's never comes: rejected on the night its wait ends, and that night's report counts it.
+        await w.night('2026-03-12');
+        const ended = await report('2026-03-12', 'first');
+        const onEnd = await dumpXlsx(ended.workbookPath);
+        expect(waiting(onEnd)).toEqual([]);
+        expect(summaryFigure(onEnd, '2026-03-12')).toBe(0);
+        const summary = tableOf(onEnd, 'Summary');
+        expect(summary.cell(summary.row('Records rejected'), '2026-03-12 (today)').value).toBe(1);
+        expect(
+          summary.cell(summary.row('Cancellations waiting for their redemption'), '2026-03-05').value,
+        ).toBe(2);
+        const detail = tableOf(onEnd, 'Reject detail');
+        expect(
+          detail.rows.map((r) =>
+            ['File', 'Feed', 'Kind', 'Line', 'Field', 'Reason', 'Member', 'Record', 'Message'].map(
+              (h) => detail.cell(r, h).value,
+            ),
+          ),
+        ).toEqual([
+          [
+            cancellations,
+            'redemptions',
+            'activity',
+            3,
+            'redemption_id',
+            'UNKNOWN_REDEMPTION',
+            IVANOV.number,
+            'R-9',
+            'redemption R-9 has not arrived: its cancellation, read on 2026-03-05, waited 7 days for it (cancellations wait 7)',
+          ],
+        ]);
+        const reasons = tableOf(onEnd, 'Rejects by reason');
+        expect(
+          reasons.rows.map((r) =>
+            ['Feed', 'Reason', 'Files', 'Records rejected'].map((h) => reasons.cell(r, h).value),
+          ),
+        ).toEqual([['redemptions', 'UNKNOWN_REDEMPTION', 1, 1]]);
+        // Its file came on an earlier night: listed below tonight's files with the record rejected tonight.
+        const files = tableOf(onEnd, 'Files');
+        const earlier = files.rows.find((r) => files.cell(r, 'File').value === cancellations)!;
+        expect(['Night', 'Records', 'Posted', 'Rejected'].map((h) => files.cell(earlier, h).value)).toEqual([
+          '2026-03-05T00:00:00',
+          null,
+          0,
+          1,
+        ]);
+
+        // The earlier nights' reports, made again, read as they did: what came after is not theirs.
+        for (const [date, made] of [
+          ['2026-03-05', first],
+          ['2026-03-11', eve],
+        ] as const)
+          expect(
+            readFileSync((await report(date, 'again')).workbookPath).equals(readFileSync(made.workbookPath)),
+            date,
+          ).toBe(true);
+      },
+    );
   });
 
   describe(`cancellations in a program that waits no days (${engine})`, () => {
