@@ -241,7 +241,6 @@ for (const engine of availableEngines()) {
       const t = await createTestDatabase(engine);
       try {
         const since = MIGRATION_NAMES.slice(MIGRATION_NAMES.indexOf('014_cancellation_wait'));
-        expect(since).toEqual(['014_cancellation_wait']);
         const program = new Program(parseConfig(readFileSync(EXAMPLE_CONFIG, 'utf8'), EXAMPLE_CONFIG, {}));
         const statements = [
           [
@@ -277,8 +276,9 @@ for (const engine of availableEngines()) {
           rejected_on: '2026-03-12',
           updated_at: '2026-03-12T23:30:00Z',
         });
-        // Down takes the date and its indexes away, and leaves the rejected cancellation.
-        await t.db.knex.migrate.down(MIGRATION_CONFIG);
+        // Down takes the date and its indexes away (the migrations after it first, however many came
+        // since), and leaves the rejected cancellation.
+        for (const _ of since) await t.db.knex.migrate.down(MIGRATION_CONFIG);
         expect(await t.db.knex.schema.hasColumn('activities', 'rejected_on')).toBe(false);
         expect(await t.db.knex('activities').select('activity_key', 'status')).toEqual([
           { activity_key: 'RDM:R-9:CANCEL', status: 'REJECTED' },
