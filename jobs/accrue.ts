@@ -593,6 +593,12 @@ export async function accrueBatch(
     const decisionCtx = await contextFor(trx, state, ctx.businessDate, rows, options);
     const requests: PostingRequest[] = [];
     const owners: Array<{ row: ActivityRow; decision: AccrualDecision; planned: number }> = [];
+    // Rows an earlier night read and reported waiting (an activity dated ahead, a flight waiting for its
+    // coupon, a cancellation for its redemption): rejected tonight, the reject is tonight's, in tonight's
+    // report. One rejected already and decided again stays its first night's.
+    const waitedSince = new Set(
+      rows.filter((row) => row.status !== 'REJECTED' && row.businessDate < ctx.businessDate),
+    );
     for (const row of rows) {
       const decision = decideInTurn(decisionCtx, state, row);
       decision.postings.forEach((p, planned) => {
@@ -619,15 +625,14 @@ export async function accrueBatch(
     const related = new Map<string, ActivityUpdate>();
     const lastActivity = new Map<number, IsoDate>();
     // Written apart from the outcome columns: few rows ever have one, and every row's update is the hot path.
-    const rejectedOn = new Map<IsoDate, number[]>();
+    const rejectedTonight: number[] = [];
     for (const row of rows) {
       const decision = (row as ActivityRow & { decision?: AccrualDecision }).decision!;
       delete (row as ActivityRow & { decision?: AccrualDecision }).decision;
       if (row.needsAccrual) outcome.waiting++;
       outcome.byStatus[row.status] = (outcome.byStatus[row.status] ?? 0) + 1;
       if (row.status === 'REJECTED') {
-        if (decision.rejectedOn)
-          rejectedOn.set(decision.rejectedOn, [...(rejectedOn.get(decision.rejectedOn) ?? []), row.id!]);
+        if (waitedSince.has(row)) rejectedTonight.push(row.id!);
         outcome.rejected++;
         if (row.reason) outcome.byReason[row.reason] = (outcome.byReason[row.reason] ?? 0) + 1;
         continue;
@@ -642,9 +647,8 @@ export async function accrueBatch(
       }
     }
     await writeOutcomes(trx, ctx.db.dialect, rows, await postingIdsOf(trx, rows, results), now);
-    for (const [day, ids] of rejectedOn)
-      for (const part of chunks(ids, 500))
-        await trx('activities').whereIn('id', part).update({ rejected_on: day });
+    for (const part of chunks(rejectedTonight, 500))
+      await trx('activities').whereIn('id', part).update({ rejected_on: ctx.businessDate });
     for (const [key, update] of related) {
       await trx('activities')
         .where({ activity_key: key })

@@ -84,11 +84,6 @@ export interface AccrualDecision {
    * frees room in the period of the credit it takes back, not in the period it arrived in.
    */
   countsOn?: IsoDate;
-  /**
-   * The night that rejects an activity which waited for something that never came (a cancellation for
-   * its redemption): the reject is that night's, in its reports, not the night's that read the record.
-   */
-  rejectedOn?: IsoDate;
 }
 
 export interface OriginalActivity {
@@ -853,17 +848,14 @@ function decideRedemption(ctx: AccrualContext, row: ActivityRow): AccrualDecisio
       if (ctx.redemptionsSettled && ctx.businessDate >= rejectedOn) {
         const waited = daysBetween(row.businessDate, ctx.businessDate);
         const wait = ctx.program.config.redemptions.cancellationWaitDays;
-        return {
-          ...rejected(
-            reject(
-              'UNKNOWN_REDEMPTION',
-              'redemption_id',
-              `redemption ${row.reversalOfRef} has not arrived: its cancellation, read on ${row.businessDate}, ` +
-                `waited ${waited} ${waited === 1 ? 'day' : 'days'} for it (cancellations wait ${wait})`,
-            ),
+        return rejected(
+          reject(
+            'UNKNOWN_REDEMPTION',
+            'redemption_id',
+            `redemption ${row.reversalOfRef} has not arrived: its cancellation, read on ${row.businessDate}, ` +
+              `waited ${waited} ${waited === 1 ? 'day' : 'days'} for it (cancellations wait ${wait})`,
           ),
-          rejectedOn: ctx.businessDate,
-        };
+        );
       }
       return {
         postings: [],

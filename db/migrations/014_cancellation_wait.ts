@@ -2,8 +2,9 @@
  * A cancellation that comes before its redemption waits for it, and since this migration for no longer
  * than `redemptions.cancellationWaitDays`: the night its wait ends, its redemption not come, it is
  * rejected. That reject belongs to that night, not to the night that read the cancellation, whose report
- * went out with it waiting: `rejected_on` dates it (null for an activity rejected on the night that read
- * it, as every one was before). Each night looks for the waiting cancellations, and the daily report for
+ * went out with it waiting: `rejected_on` dates it, and any activity an earlier night reported waiting
+ * and a later night rejects (one dated ahead, a flight that waited for its coupon); null for an activity
+ * rejected on the night that read it, as every one was before. Each night looks for the waiting cancellations, and the daily report for
  * those waiting at the end of its date, among the cancellations only, through a partial index that holds
  * nothing else; the rejects dated so are found through another.
  */

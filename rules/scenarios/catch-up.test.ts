@@ -5,9 +5,13 @@
  * future.
  */
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { exportJob } from '../../jobs/export.js';
+import { dailyReport } from '../../reports/daily.js';
 import { availableEngines } from '../../test/harness/db.js';
+import { dumpXlsx, skipWithoutOpenpyxl } from '../../test/harness/openpyxl.js';
+import { tableOf } from '../../test/harness/report-scenario.js';
 import { awardPostingKey, cancellationKey, flightKey, partnerKey, redemptionKey } from '../activity.js';
 import { memberNumber, svoKznCoupon, useScenario, type Person, type Scenario } from './scenario.js';
 
@@ -109,6 +113,44 @@ for (const engine of availableEngines()) {
       expect(lines[2]).toMatch(new RegExp(`^D,C-3,${IVANOV.number},A,`));
       expect((await w.posting(awardPostingKey(partnerKey('DRIVE', 'C-3'))))?.businessDate).toBe('2026-06-03');
     });
+
+    it.skipIf(skipWithoutOpenpyxl())(
+      'counts a record dated ahead and rejected on its own night in that night’s report, not the night that read it',
+      async () => {
+        const w = s();
+        await w.enrol('2026-06-01', IVANOV);
+        const file = w.dropPartner('DRIVE', '2026-06-03', [
+          rental('C-2', '2026-06-02'),
+          { ...rental('C-3', '2026-06-03'), surname: 'PETROV' },
+        ]);
+        const report = async (date: string, run: string) =>
+          dumpXlsx(
+            (await dailyReport(w.w.t.db, w.w.config, date, join(w.w.dir, 'reports', `${date}-${run}`)))
+              .workbookPath,
+          );
+        const rejected = (dump: Awaited<ReturnType<typeof dumpXlsx>>, date: string) => {
+          const summary = tableOf(dump, 'Summary');
+          const detail = tableOf(dump, 'Reject detail');
+          return {
+            total: summary.cell(summary.row('Records rejected'), `${date} (today)`).value,
+            detail: detail.rows.map((r) => ['File', 'Reason', 'Record'].map((h) => detail.cell(r, h).value)),
+          };
+        };
+        await w.night('2026-06-02', { at: '2026-06-04T02:30:00Z' });
+        expect(await outcome(w, partnerKey('DRIVE', 'C-3'))).toEqual(['PENDING', 'DATED_AHEAD']);
+        const first = await report('2026-06-02', 'first');
+        expect(rejected(first, '2026-06-02')).toEqual({ total: 0, detail: [] });
+
+        await w.night('2026-06-03', { at: '2026-06-04T02:40:00Z' });
+        expect(await outcome(w, partnerKey('DRIVE', 'C-3'))).toEqual(['REJECTED', 'NAME_MISMATCH']);
+        expect(rejected(await report('2026-06-03', 'first'), '2026-06-03')).toEqual({
+          total: 1,
+          detail: [[file, 'NAME_MISMATCH', 'C-3']],
+        });
+        // The night that read it reported it waiting, and reads so again.
+        expect(await report('2026-06-02', 'again')).toEqual(first);
+      },
+    );
 
     it('debits a redemption dated after the night as it comes, before the expiry that runs after accrue', async () => {
       const w = s();
