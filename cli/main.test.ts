@@ -126,6 +126,16 @@ describe('the redeye command', () => {
     expect(help.out).toMatch(/ledger/);
   });
 
+  it('prints the version of the package with --version, exit 0, without a configuration', async () => {
+    const pkg = JSON.parse(readFileSync(resolve(import.meta.dirname, '../package.json'), 'utf8')) as {
+      version: string;
+    };
+    for (const flag of ['--version', '-V']) {
+      const r = await redeye([flag]);
+      expect(r).toMatchObject({ code: 0, out: pkg.version });
+    }
+  });
+
   it('refuses an unknown log level from --log-level or REDEYE_LOG_LEVEL before any command runs (exit 2), logging or not', async () => {
     await redeye(['--config', config, 'db', 'migrate']);
     const levels = 'debug, info, warn, error, silent';

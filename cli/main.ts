@@ -3,6 +3,7 @@
  * Every error is printed with its code and location (file, line, field) and nothing else is thrown past
  * this point.
  */
+import { redeyeVersion } from './version.js';
 import { Command, CommanderError } from 'commander';
 import { coerceError, RedeyeError } from '../lib/errors.js';
 import { checkLogLevel, LOG_LEVELS } from '../lib/log.js';
@@ -30,6 +31,7 @@ export function buildProgram(options: MainOptions, onExit: (code: number) => voi
       '--log-level <level>',
       `${LOG_LEVELS.join(', ')} (default: $REDEYE_LOG_LEVEL, else logging.level in the configuration)`,
     )
+    .version(redeyeVersion(), '-V, --version', 'print the version of Redeye')
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: (s) => output.out(s.trimEnd()), writeErr: (s) => output.err(s.trimEnd()) })
     .exitOverride()

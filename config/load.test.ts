@@ -141,6 +141,38 @@ describe('configuration', () => {
   const lineOfText = (text: string, from = 0) =>
     example.split('\n').findIndex((l, i) => i >= from && l.includes(text)) + 1;
 
+  it('refuses a contract or promotion that ends before it begins, which would be in force on no date', () => {
+    const err = problems(
+      example
+        .replace('validTo: 2026-06-30', 'validTo: 2023-06-30')
+        .replace(/(\bto: )2026-08-31/, '$12026-05-31'),
+    );
+    expect(err.problems.find((p) => p.path === 'partners[0].contracts[0].validTo')?.message).toBe(
+      'validTo is before validFrom: the contract would be in force on no date',
+    );
+    expect(err.problems.find((p) => p.path.endsWith('promotions[0].to'))?.message).toBe(
+      'to is before from: the promotion would apply on no date',
+    );
+  });
+
+  it('refuses a mail sender or recipient that is not an e-mail address, at start-up rather than at send', () => {
+    const err = problems(
+      example
+        .replace('[commercial@airline.example]', '[commercial@airline.example, not-an-address]')
+        .replace('from: "Redeye reports <redeye@airline.example>"', 'from: "Redeye reports <redeye>"'),
+    );
+    expect(err.problems.map((p) => [p.path, p.message])).toEqual([
+      [
+        'mail.from',
+        'the sender: expected an e-mail address, e.g. ops@airline.example or "Ops <ops@airline.example>"',
+      ],
+      [
+        'mail.lists.daily[1]',
+        'a recipient: expected an e-mail address, e.g. ops@airline.example or "Ops <ops@airline.example>"',
+      ],
+    ]);
+  });
+
   it('refuses misspelt keys instead of dropping them, each with its path, line and the key it likely meant', () => {
     const broken = example
       .replace('capPerPeriod: { points: 50000', 'capPerperiod: { points: 50000')

@@ -151,21 +151,26 @@ const paths = z
 
 const tierFactors = z.record(z.string(), factor).default({});
 
-const promotion = z.strictObject({
-  id: code('a promotion id'),
-  from: dateField,
-  to: dateField,
-  /** `DME-LED` (either direction), `DME-*`, `*-AER`; empty means every route. */
-  routes: z
-    .array(z.string().regex(/^([A-Z]{3}|\*)-([A-Z]{3}|\*)$/, 'expected ORG-DST, e.g. DME-LED or *-AER'))
-    .default([]),
-  /** Booking classes (RBD letters); empty means every class. */
-  classes: z.array(z.string().regex(/^[A-Z]$/)).default([]),
-  /** Extra share of the base points (0.5 = +50%). */
-  bonus: factor.default(0),
-  /** Fixed points added per eligible flight. */
-  points: nonNegativeInt.default(0),
-});
+const promotion = z
+  .strictObject({
+    id: code('a promotion id'),
+    from: dateField,
+    to: dateField,
+    /** `DME-LED` (either direction), `DME-*`, `*-AER`; empty means every route. */
+    routes: z
+      .array(z.string().regex(/^([A-Z]{3}|\*)-([A-Z]{3}|\*)$/, 'expected ORG-DST, e.g. DME-LED or *-AER'))
+      .default([]),
+    /** Booking classes (RBD letters); empty means every class. */
+    classes: z.array(z.string().regex(/^[A-Z]$/)).default([]),
+    /** Extra share of the base points (0.5 = +50%). */
+    bonus: factor.default(0),
+    /** Fixed points added per eligible flight. */
+    points: nonNegativeInt.default(0),
+  })
+  .refine((p) => p.from <= p.to, {
+    path: ['to'],
+    message: 'to is before from: the promotion would apply on no date',
+  });
 
 const cityPair = z.strictObject({ from: airportCode, to: airportCode, miles: positiveInt });
 
@@ -275,19 +280,26 @@ const activityRule = z
   })
   .strict();
 
-const contract = z.strictObject({
-  id: z.string().min(1),
-  validFrom: dateField,
-  validTo: dateField.optional(),
-  claimWindowDays: positiveInt.default(180),
-  /** Price the partner pays per point credited on its behalf, in the billing currency. */
-  pricePerPoint: nonNegativeDecimal,
-  tierBonus: tierFactors,
-  activities: z.record(z.string(), activityRule).refine((a) => Object.keys(a).length > 0, {
-    message: 'a contract covers at least one activity type',
-  }),
-  capPerPeriod: z.strictObject({ points: positiveInt, period: z.enum(['month', 'year']) }).optional(),
-});
+const contract = z
+  .strictObject({
+    id: z.string().min(1),
+    validFrom: dateField,
+    validTo: dateField.optional(),
+    claimWindowDays: positiveInt.default(180),
+    /** Price the partner pays per point credited on its behalf, in the billing currency. */
+    pricePerPoint: nonNegativeDecimal,
+    tierBonus: tierFactors,
+    activities: z.record(z.string(), activityRule).refine((a) => Object.keys(a).length > 0, {
+      message: 'a contract covers at least one activity type',
+    }),
+    capPerPeriod: z.strictObject({ points: positiveInt, period: z.enum(['month', 'year']) }).optional(),
+  })
+  // A contract that ends before it begins is in force on no date: every activity of its types would be
+  // refused NO_CONTRACT, night after night, for a typing slip.
+  .refine((k) => k.validTo === undefined || k.validFrom <= k.validTo, {
+    path: ['validTo'],
+    message: 'validTo is before validFrom: the contract would be in force on no date',
+  });
 
 const partnerAirlineChart = z.strictObject({
   id: z.string().min(1),
@@ -379,6 +391,18 @@ const transport = z.discriminatedUnion('type', [localTransport, sftpTransport]);
 
 // ---------------------------------------------------------------------------------------------- exports, mail, reports, schedules
 
+/**
+ * An e-mail address, bare (`ops@airline.example`) or with a display name (`Ops <ops@airline.example>`).
+ * Checked at start-up: the SMTP server would refuse a malformed one only when the report is sent, at night.
+ */
+const mailbox = (what: string) =>
+  z
+    .string()
+    .regex(
+      /^(?:[^<>]*<[^\s@<>"]+@[^\s@<>".]+(?:\.[^\s@<>".]+)*>|[^\s@<>"]+@[^\s@<>".]+(?:\.[^\s@<>".]+)*)$/,
+      `${what}: expected an e-mail address, e.g. ops@airline.example or "Ops <ops@airline.example>"`,
+    );
+
 const mailingKinds = [
   'EXPIRY_WARNING',
   'BALANCE_STATEMENT',
@@ -450,9 +474,9 @@ const mail = z.strictObject({
       path: ['requireTLS'],
       message: 'STARTTLS is for plain connections; secure is already TLS',
     }),
-  from: z.string().min(3),
+  from: mailbox('the sender'),
   /** Distribution lists by report name (`daily`, `monthly`, or a custom report's name). */
-  lists: z.record(z.string(), z.array(z.string().min(3))).default({}),
+  lists: z.record(z.string(), z.array(mailbox('a recipient'))).default({}),
   retries: nonNegativeInt.default(3),
 });
 
