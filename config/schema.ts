@@ -357,7 +357,13 @@ const feed = z.strictObject({
     })
     .default('utf-8'),
   delimiter: z.string().length(1).optional(),
-  completeness: completeness.default({ kind: 'none' }),
+  /**
+   * When a file on the server is whole. By default its size and modification time must stay the same
+   * across two listings 30 seconds apart (see README, "Configuration"): a file still being uploaded is
+   * left for the next night rather than read in part. `none` only by choice, for partners that write
+   * under another name and rename when done.
+   */
+  completeness: completeness.default({ kind: 'stable', seconds: 30 }),
   afterFetch: z.enum(['archive', 'leave']).default('leave'),
   archiveDir: z.string().default('archive'),
   /** XML feeds: documents larger than this are refused before parsing. */

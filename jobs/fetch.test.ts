@@ -62,6 +62,10 @@ for (const engine of availableEngines()) {
       const second = await fetchJob(w.ctx('2026-03-11'));
       expect(second.counts).toMatchObject({ new: 0, known: 0, conflict: 1 });
       const [first, conflict] = await rows(w);
+      // Said in the night's summary, with the commands that decide it.
+      expect(second.warnings).toEqual([
+        `flown: ${NAME} from inbox:flown is held as file ${conflict!.id} (a different file named ${NAME} was received before (file ${first!.id}): held for an operator); read it with \`redeye files release ${conflict!.id}\`, or drop it with \`redeye files discard ${conflict!.id} --reason "…"\``,
+      ]);
       expect(first).toMatchObject({ verdict: 'pending', reason: null });
       expect(conflict).toMatchObject({
         verdict: 'conflict',
@@ -139,6 +143,94 @@ for (const engine of availableEngines()) {
       expect((await runJob(w.ctx('2026-03-12'), 'fetch')).steps[0]!.counts).toMatchObject({ new: 1 });
       expect(existsSync(landed(w, '2026-03-12'))).toBe(true);
       expect((await runJob(w.ctx('2026-03-12'), 'fetch')).steps[0]!.warnings).toEqual([]);
+    });
+  });
+}
+
+/** The example's flown feed as a partner's server would be configured: completeness left to its default. */
+const flownByDefault = (yaml: string) =>
+  yaml.replace('pattern: "\\\\.csv$", completeness: { kind: none } }', 'pattern: "\\\\.csv$" }');
+
+for (const engine of availableEngines()) {
+  describe(`fetch takes only complete files (${engine})`, () => {
+    const world = useWorld(engine, flownByDefault);
+    const WHOLE = 'ticket,coupon\n' + '0742100000001,1\n'.repeat(40);
+    const PART = WHOLE.slice(0, 100);
+
+    it('by default leaves a file still being written for the next night, and then takes it whole', async () => {
+      const w = world();
+      expect(w.config.feeds.flown!.completeness).toEqual({ kind: 'stable', seconds: 30 });
+      const path = put(w, PART, new Date(Date.now() - 5_000));
+      const waits: number[] = [];
+      // The partner's upload goes on while fetch waits between its two listings.
+      const writing = async (ms: number) => {
+        waits.push(ms);
+        writeFileSync(path, WHOLE);
+        utimesSync(path, new Date(), new Date());
+      };
+      const first = await fetchJob({ ...w.ctx('2026-03-10'), sleep: writing });
+      expect(waits).toEqual([30_000]);
+      expect(first.counts).toMatchObject({ new: 0, unfinished: 1 });
+      expect(await rows(w)).toHaveLength(0);
+      const next = await fetchJob({ ...w.ctx('2026-03-11'), sleep: async () => undefined });
+      expect(next.counts).toMatchObject({ new: 1 });
+      expect(readFileSync(landed(w, '2026-03-11'), 'utf8')).toBe(WHOLE);
+    });
+
+    it('waits once a night for all the feeds with files, not once per feed', async () => {
+      const w = world();
+      put(w, WHOLE, new Date(Date.now() - 3_600_000));
+      const members = join(w.dir, 'inbox', 'members', 'members-1.csv');
+      writeFileSync(members, 'x\n');
+      w.config.feeds.members = { ...w.config.feeds.members!, completeness: { kind: 'stable', seconds: 5 } };
+      const waits: number[] = [];
+      const result = await fetchJob({
+        ...w.ctx('2026-03-10'),
+        sleep: async (ms) => {
+          waits.push(ms);
+        },
+      });
+      // The longest any feed with files asks for.
+      expect(waits).toEqual([30_000]);
+      expect(result.counts).toMatchObject({ new: 2 });
+    });
+  });
+
+  describe(`fetch accounts for every file in an inbox folder (${engine})`, () => {
+    const world = useWorld(engine, (yaml) =>
+      yaml.replace('remoteDir: flown, pattern: "\\\\.csv$"', 'remoteDir: flown, pattern: "\\\\.CSV$"'),
+    );
+
+    it('warns of a file no feed’s pattern takes, naming the folder and the file, counts it, and leaves it', async () => {
+      const w = world();
+      writeFileSync(join(inbox(w), 'FLOWN_20260601.csv'), FIRST);
+      writeFileSync(join(inbox(w), 'FLOWN_20260602.CSV'), FIRST);
+      const r = await runJob(w.ctx('2026-03-10'), 'fetch');
+      expect(r.status).toBe('succeeded');
+      expect(r.steps[0]!.counts).toMatchObject({ new: 1, untaken: 1 });
+      expect(r.steps[0]!.warnings).toEqual([
+        `1 file(s) in inbox:flown (${join(w.dir, 'inbox')}) match no feed's pattern (flown "\\\\.CSV$") and are not fetched: FLOWN_20260601.csv`,
+      ]);
+      expect(await w.t.db.knex('files').pluck('name')).toEqual(['FLOWN_20260602.CSV']);
+      expect(existsSync(join(inbox(w), 'FLOWN_20260601.csv'))).toBe(true);
+    });
+
+    it('in a folder several feeds read, warns only of a file none of them takes; markers are taken', async () => {
+      const w = world();
+      w.config.feeds.redemptions = { ...w.config.feeds.redemptions!, remoteDir: 'flown', pattern: '^RED' };
+      w.config.feeds.flown = {
+        ...w.config.feeds.flown!,
+        completeness: { kind: 'marker', suffix: '.done' },
+      };
+      writeFileSync(join(inbox(w), 'RED_1.csv'), FIRST);
+      writeFileSync(join(inbox(w), 'F.CSV'), SECOND);
+      writeFileSync(join(inbox(w), 'F.CSV.done'), '');
+      writeFileSync(join(inbox(w), 'notes.txt'), 'x');
+      const r = await fetchJob(w.ctx('2026-03-10'));
+      expect(r.counts).toMatchObject({ new: 2, untaken: 1 });
+      expect(r.warnings).toEqual([
+        expect.stringContaining('(flown "\\\\.CSV$", redemptions "^RED") and are not fetched: notes.txt'),
+      ]);
     });
   });
 }

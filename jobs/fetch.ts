@@ -10,9 +10,10 @@ import { mkdirSync } from 'node:fs';
 import { stat, unlink, utimes } from 'node:fs/promises';
 import { chunks } from '../lib/chunks.js';
 import { RedeyeError, coerceError } from '../lib/errors.js';
-import { isSafeName } from '../transports/names.js';
+import { byName, isSafeName, statelessPattern } from '../transports/names.js';
+import { checkCompleteness, completeByMarker, unchangedBetween } from '../transports/completeness.js';
 import { TransportsByName } from '../transports/index.js';
-import type { RemoteEntry, Transport } from '../transports/types.js';
+import type { Completeness, RemoteEntry, Transport } from '../transports/types.js';
 import type { FeedConfig } from '../config/schema.js';
 import type { FeedName } from '../parsers/types.js';
 import { registerInbound, type FileRow } from './registry.js';
@@ -131,15 +132,69 @@ function receivedAt(ctx: JobContext): Date {
   return ctx.filesUntil && ctx.filesUntil < now ? ctx.filesUntil : now;
 }
 
+/** The feeds that read one folder of one transport: it is listed once for all of them. */
+interface Folder {
+  source: string;
+  remoteDir: string;
+  transport: Transport;
+  feeds: Array<{ feed: FeedName; cfg: FeedConfig; pattern: RegExp }>;
+  /** The first listing, then (for a feed complete when stable) the second. */
+  first?: RemoteEntry[];
+  second?: RemoteEntry[];
+}
+
+/** How many names a warning spells out; the rest are counted. */
+const NAMED_FILES = 10;
+
+const namesOf = (entries: RemoteEntry[]) =>
+  entries
+    .slice(0, NAMED_FILES)
+    .map((e) => e.name)
+    .join(', ') + (entries.length > NAMED_FILES ? ` and ${entries.length - NAMED_FILES} more` : '');
+
+/** The feed's complete files among a folder's listing, as its completeness rule says (stable: below). */
+function candidates(all: RemoteEntry[], pattern: RegExp, completeness: Completeness): RemoteEntry[] {
+  if (completeness.kind === 'marker') return completeByMarker(all, pattern, completeness.suffix);
+  return all.filter((entry) => pattern.test(entry.name));
+}
+
+/**
+ * The entries of a folder no feed reading it takes: not matched by any feed's pattern, and not a
+ * done-marker of a feed complete by marker. MISSION: every file accounted for — such a file would
+ * otherwise lie in the inbox unread without a word (a pattern `\.CSV$` and a file `….csv`).
+ */
+function untaken(folder: Folder, all: RemoteEntry[]): RemoteEntry[] {
+  return all.filter(
+    (entry) =>
+      !folder.feeds.some(
+        ({ cfg, pattern }) =>
+          pattern.test(entry.name) ||
+          (cfg.completeness.kind === 'marker' && entry.name.endsWith(cfg.completeness.suffix)),
+      ),
+  );
+}
+
+const timerSleep = (ms: number, signal?: AbortSignal): Promise<void> =>
+  new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+
 async function fetchFeed(
   ctx: JobContext,
   transport: Transport,
   feed: FeedName,
   cfg: FeedConfig,
+  ready: RemoteEntry[],
   counts: Record<string, number>,
+  warnings: string[],
 ): Promise<void> {
-  const pattern = new RegExp(cfg.pattern);
-  const ready = await transport.ready(cfg.remoteDir, pattern, cfg.completeness);
   const until = ctx.filesUntil;
   const entries = until
     ? ready.filter((e) => (e.completedAt ?? e.modifiedAt).getTime() <= until.getTime())
@@ -197,8 +252,17 @@ async function fetchFeed(
     // A file landed again before it was read (its first landed copy was lost) is read from the new copy.
     const copy = reg.outcome === 'known' ? await copyOfKnown(ctx, reg.file, got.localPath) : got.localPath;
     if (cfg.afterFetch === 'leave') await dateCopy(copy, entry.modifiedAt);
-    if (reg.outcome === 'conflict')
-      ctx.logger.warn({ feed, file: entry.name }, reg.file.message ?? 'name conflict: held for an operator');
+    if (reg.outcome === 'conflict') {
+      // Held until an operator decides: said in the night's summary, not only in the log, with the
+      // commands that decide it.
+      const held =
+        `${feed}: ${entry.name} from ${cfg.source}:${cfg.remoteDir} is held as file ${reg.file.id} ` +
+        `(${reg.file.message ?? 'a different file of that name was received before'}); ` +
+        `read it with \`redeye files release ${reg.file.id}\`, or drop it with ` +
+        `\`redeye files discard ${reg.file.id} --reason "…"\``;
+      warnings.push(held);
+      ctx.logger.warn({ feed, file: entry.name, fileId: reg.file.id, reason: reg.file.reason }, held);
+    }
     if (cfg.afterFetch === 'archive') {
       await transport.archive(
         cfg.remoteDir,
@@ -231,17 +295,114 @@ export const fetchJob: Job = async (ctx: JobContext): Promise<JobResult> => {
       ],
     };
   const failures: Array<{ feed: string; error: RedeyeError }> = [];
+  const failed = (feed: FeedName, error: unknown) => {
+    const e = coerceError(error, { feed });
+    failures.push({ feed, error: e });
+    ctx.logger.error({ feed, code: e.code, ...e.context }, `fetch of ${feed} failed: ${e.describe()}`);
+  };
+  const warnings: string[] = [];
   const transports = new TransportsByName(ctx.config.transports, { env: ctx.env, logger: ctx.logger });
+  const sleep = ctx.sleep ?? timerSleep;
   ctx.progress.start('fetch', 0);
   try {
+    // Every folder is listed once for all the feeds that read it, so a file none of them takes is seen.
+    const folders = new Map<string, Folder>();
     for (const [feed, cfg] of Object.entries(ctx.config.feeds) as Array<[FeedName, FeedConfig | undefined]>) {
-      if (!cfg || ctx.signal?.aborted) continue;
+      if (!cfg) continue;
       try {
-        await fetchFeed(ctx, transports.get(cfg.source), feed, cfg, counts);
+        const transport = transports.get(cfg.source);
+        checkCompleteness(cfg.completeness, {
+          transport: transport.kind,
+          endpoint: transport.endpoint,
+          folder: cfg.remoteDir,
+        });
+        const key = `${cfg.source}\0${cfg.remoteDir}`;
+        let folder = folders.get(key);
+        if (!folder)
+          folders.set(key, (folder = { source: cfg.source, remoteDir: cfg.remoteDir, transport, feeds: [] }));
+        folder.feeds.push({ feed, cfg, pattern: statelessPattern(new RegExp(cfg.pattern)) });
       } catch (error) {
-        const e = coerceError(error, { feed });
-        failures.push({ feed, error: e });
-        ctx.logger.error({ feed, code: e.code, ...e.context }, `fetch of ${feed} failed: ${e.describe()}`);
+        failed(feed, error);
+      }
+    }
+    const listing = async (folder: Folder): Promise<RemoteEntry[] | undefined> => {
+      try {
+        return await folder.transport.listAll(folder.remoteDir);
+      } catch (error) {
+        for (const { feed } of folder.feeds) failed(feed, error);
+        return undefined;
+      }
+    };
+    for (const folder of folders.values()) {
+      if (ctx.signal?.aborted) break;
+      folder.first = await listing(folder);
+      if (!folder.first) continue;
+      const left = untaken(folder, folder.first);
+      if (left.length === 0) continue;
+      counts.untaken = (counts.untaken ?? 0) + left.length;
+      const feeds = folder.feeds.map(({ feed, cfg }) => `${feed} ${JSON.stringify(cfg.pattern)}`).join(', ');
+      const message =
+        `${left.length} file(s) in ${folder.source}:${folder.remoteDir} (${folder.transport.endpoint}) ` +
+        `match no feed's pattern (${feeds}) and are not fetched: ${namesOf(left)}`;
+      warnings.push(message);
+      ctx.logger.warn(
+        {
+          transport: folder.source,
+          endpoint: folder.transport.endpoint,
+          folder: folder.remoteDir,
+          files: left.map((e) => e.name),
+        },
+        message,
+      );
+    }
+    // A file is whole when it stayed the same across two listings: one wait for the whole night, as long
+    // as the longest any feed with files asks for, rather than one per feed.
+    const waitFor = Math.max(
+      -1,
+      ...[...folders.values()].flatMap((folder) =>
+        folder.feeds
+          .filter(
+            ({ cfg, pattern }) =>
+              cfg.completeness.kind === 'stable' && folder.first?.some((e) => pattern.test(e.name)),
+          )
+          .map(({ cfg }) => (cfg.completeness as { seconds: number }).seconds),
+      ),
+    );
+    if (waitFor >= 0 && !ctx.signal?.aborted) {
+      ctx.logger.debug(
+        { seconds: waitFor },
+        `waiting ${waitFor} s to see which files are still being written`,
+      );
+      await sleep(waitFor * 1000, ctx.signal);
+      for (const folder of folders.values()) {
+        if (ctx.signal?.aborted) break;
+        const stable = folder.feeds.some(({ cfg }) => cfg.completeness.kind === 'stable');
+        if (folder.first && stable) folder.second = await listing(folder);
+      }
+    }
+    for (const folder of folders.values()) {
+      for (const { feed, cfg, pattern } of folder.feeds) {
+        if (ctx.signal?.aborted || !folder.first) continue;
+        let ready: RemoteEntry[];
+        if (cfg.completeness.kind === 'stable') {
+          if (!folder.second) continue;
+          const first = folder.first.filter((e) => pattern.test(e.name));
+          const second = folder.second.filter((e) => pattern.test(e.name));
+          ready = unchangedBetween(first, second).sort(byName);
+          const moving = second.filter((e) => !ready.includes(e));
+          if (moving.length > 0) {
+            counts.unfinished = (counts.unfinished ?? 0) + moving.length;
+            ctx.logger.info(
+              { feed, files: moving.map((e) => e.name) },
+              `${feed}: ${moving.length} file(s) changed while they were listed (still being written): left for the next fetch: ${namesOf(moving)}`,
+            );
+          }
+        } else ready = candidates(folder.first, pattern, cfg.completeness);
+        try {
+          await fetchFeed(ctx, folder.transport, feed, cfg, ready, counts, warnings);
+        } catch (error) {
+          failed(feed, error);
+        }
       }
     }
   } finally {
@@ -249,5 +410,5 @@ export const fetchJob: Job = async (ctx: JobContext): Promise<JobResult> => {
     await transports.close();
   }
   if (failures.length > 0) throw new FetchIncompleteError(failures);
-  return { counts };
+  return { counts, warnings };
 };

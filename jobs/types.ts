@@ -38,6 +38,11 @@ export interface JobContext {
    * are the later nights' and fetch leaves them there, so each night lands, reads and reports its own.
    */
   filesUntil?: Date;
+  /**
+   * Waits `ms` (fetch's wait between two listings of a folder), or less when `signal` aborts. Default: a
+   * timer. Tests replace it to make the wait instantaneous and to change a file while it lasts.
+   */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
 export interface JobResult {

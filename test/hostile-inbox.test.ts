@@ -174,7 +174,12 @@ describe('hostile entries on an SFTP server', () => {
         retries: 0,
         timeoutSeconds: 10,
       });
-      doc.setIn(['feeds', 'flown'], { source: 'partner', remoteDir: 'inbox', pattern: '\\.csv$' });
+      doc.setIn(['feeds', 'flown'], {
+        source: 'partner',
+        remoteDir: 'inbox',
+        pattern: '\\.csv$',
+        completeness: { kind: 'none' },
+      });
       return doc.toString();
     });
   });

@@ -11,7 +11,7 @@ export abstract class ListingTransport {
   abstract readonly endpoint: string;
   protected abstract readonly clock: Clock;
   /** Every entry of the folder, links and odd names included, sorted by name. */
-  protected abstract listAll(remoteDir: string): Promise<RemoteEntry[]>;
+  abstract listAll(remoteDir: string): Promise<RemoteEntry[]>;
 
   async list(remoteDir: string, pattern: RegExp): Promise<RemoteEntry[]> {
     const matcher = statelessPattern(pattern);

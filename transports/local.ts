@@ -172,7 +172,7 @@ export class LocalTransport extends ListingTransport implements Transport {
     // Nothing is held open between operations.
   }
 
-  protected async listAll(remoteDir: string): Promise<RemoteEntry[]> {
+  async listAll(remoteDir: string): Promise<RemoteEntry[]> {
     const folder = this.folder(remoteDir);
     const context = this.context(remoteDir, undefined, 'list');
     let names: string[];

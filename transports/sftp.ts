@@ -405,7 +405,7 @@ export class SftpTransport extends ListingTransport implements Transport {
 
   // --- listing ---------------------------------------------------------------------------------------
 
-  protected listAll(remoteDir: string): Promise<RemoteEntry[]> {
+  listAll(remoteDir: string): Promise<RemoteEntry[]> {
     const context = this.context(remoteDir, undefined, 'list');
     return this.withRetries(context, async (session) => {
       const items = await this.request<{ filename: string; longname: string; attrs: Stats }[]>(

@@ -14,12 +14,15 @@ export interface RemoteEntry {
 /**
  * When a file in an inbox counts as complete, i.e. the partner has finished writing it.
  *
- * - `none`: as soon as it is listed; for partners that write under another name and rename when done.
+ * - `none`: as soon as it is listed; only for partners that write under another name and rename when
+ *   done (and for folders Redeye's own tools fill with whole files, as the demo's): a file still being
+ *   written would be read in part.
  * - `marker`: the partner writes `<name><suffix>` (e.g. `FTL0102.csv.done`) after the file. Markers are
  *   never offered as files; a marker older than its file is ignored, because it was left behind by an
  *   earlier file of the same name that is now being overwritten.
- * - `stable`: size and modification time do not change for `seconds`. `ready` lists, waits that long
- *   through the transport's clock, lists again and offers only what did not move.
+ * - `stable` (the default, 30 seconds): size and modification time do not change for `seconds`. `ready`
+ *   lists, waits that long through the transport's clock, lists again and offers only what did not move;
+ *   the fetch job lists every folder, waits once for all its feeds, and lists again.
  */
 export type Completeness =
   { kind: 'none' } | { kind: 'marker'; suffix: string } | { kind: 'stable'; seconds: number };
@@ -69,6 +72,12 @@ export interface Transport {
   readonly kind: TransportKind;
   /** `user@host:port` for SFTP, the root folder for a local transport: what operators see in errors. */
   readonly endpoint: string;
+
+  /**
+   * Every regular file and symbolic link in `remoteDir`, whatever its name, sorted by name: what fetch
+   * reads once for all the feeds of a folder, and so sees the files none of them takes.
+   */
+  listAll(remoteDir: string): Promise<RemoteEntry[]>;
 
   /** Regular files and symbolic links in `remoteDir` whose name matches `pattern`, sorted by name. */
   list(remoteDir: string, pattern: RegExp): Promise<RemoteEntry[]>;
