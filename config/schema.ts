@@ -365,6 +365,12 @@ const feed = z.strictObject({
    */
   completeness: completeness.default({ kind: 'stable', seconds: 30 }),
   afterFetch: z.enum(['archive', 'leave']).default('leave'),
+  /**
+   * `unique`: a file's name is its identity, and other content under a name received before is held for
+   * an operator (a name conflict). `reused`: the partner sends every file under one name (REDEMPTIONS.csv
+   * each day), so other content under it is the next file, read as new; the same content is still a copy.
+   */
+  names: z.enum(['unique', 'reused']).default('unique'),
   archiveDir: z.string().default('archive'),
   /** XML feeds: documents larger than this are refused before parsing. */
   maxBytes: positiveInt.default(50 * 1024 * 1024),

@@ -209,6 +209,39 @@ for (const engine of availableEngines()) {
       }
     });
 
+    it('020 keeps who decided a held file, when and why, and rolls back', async () => {
+      const t = await createTestDatabase(engine);
+      try {
+        const decided = {
+          direction: 'in',
+          feed: 'flown',
+          name: 'FLOWN_20260502.csv',
+          size: 10,
+          sha256: 'c'.repeat(64),
+          verdict: 'discarded',
+          created_at: '2026-05-03T08:00:00Z',
+          decision: 'discarded',
+          decided_by: 'n'.repeat(128),
+          decided_at: '2026-05-03T08:15:00Z',
+          decision_reason: 'sent by mistake',
+        };
+        await t.db.knex('files').insert(decided);
+        expect(await t.db.knex('files').first('decision', 'decided_by', 'decision_reason')).toEqual({
+          decision: 'discarded',
+          decided_by: 'n'.repeat(128),
+          decision_reason: 'sent by mistake',
+        });
+        const since = MIGRATION_NAMES.slice(MIGRATION_NAMES.indexOf('020_file_decisions'));
+        for (const _ of since) await t.db.knex.migrate.down(MIGRATION_CONFIG);
+        expect(await t.db.knex.schema.hasColumn('files', 'decided_by')).toBe(false);
+        expect(await t.db.knex('files').pluck('name')).toEqual(['FLOWN_20260502.csv']);
+        expect(await migrateLatest(t.db)).toEqual(since);
+        expect(await t.db.knex('files').first('decision')).toEqual({ decision: null });
+      } finally {
+        await t.cleanup();
+      }
+    });
+
     it('009 lets retention read only the names and reject texts left to clear, through their partial indexes', async () => {
       const t = await createTestDatabase(engine);
       try {

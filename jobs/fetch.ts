@@ -245,6 +245,7 @@ async function fetchFeed(
         localPath: got.localPath,
         businessDate: ctx.businessDate,
         receivedAt: received,
+        namesReused: cfg.names === 'reused',
       },
       ctx.now().toISOString(),
     );

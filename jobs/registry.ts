@@ -8,10 +8,19 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type { Knex } from 'knex';
 import type { IsoDate } from '../lib/dates.js';
+import { RedeyeError } from '../lib/errors.js';
 
 type Q = Knex | Knex.Transaction;
 
-export type InboundVerdict = 'pending' | 'accepted' | 'rejected' | 'held' | 'duplicate' | 'conflict';
+export type InboundVerdict =
+  | 'pending'
+  | 'accepted'
+  | 'rejected'
+  | 'held'
+  | 'duplicate'
+  | 'conflict'
+  /** A conflict an operator chose never to read (`redeye files discard`). */
+  | 'discarded';
 
 export interface FileRow {
   id: number;
@@ -34,6 +43,11 @@ export interface FileRow {
   processedAt: string | null;
   deliveredAt: string | null;
   answersFileId: number | null;
+  /** An operator's decision on a file held for one (`files release`, `files discard`; migration 020). */
+  decision: 'released' | 'discarded' | null;
+  decidedBy: string | null;
+  decidedAt: string | null;
+  decisionReason: string | null;
 }
 
 export function toFileRow(r: Record<string, unknown>): FileRow {
@@ -59,6 +73,10 @@ export function toFileRow(r: Record<string, unknown>): FileRow {
     deliveredAt: (r.delivered_at as string | null) ?? null,
     answersFileId:
       r.answers_file_id === null || r.answers_file_id === undefined ? null : Number(r.answers_file_id),
+    decision: (r.decision as 'released' | 'discarded' | null | undefined) ?? null,
+    decidedBy: (r.decided_by as string | null | undefined) ?? null,
+    decidedAt: r.decided_at ? new Date(r.decided_at as string | Date).toISOString() : null,
+    decisionReason: (r.decision_reason as string | null | undefined) ?? null,
   };
 }
 
@@ -82,6 +100,8 @@ export interface InboundFile {
   localPath: string;
   businessDate: IsoDate;
   receivedAt: string;
+  /** The feed's partner sends every file under one name (`feeds.<feed>.names: reused`). */
+  namesReused?: boolean;
 }
 
 export interface Registration {
@@ -101,13 +121,15 @@ export interface Registration {
  */
 export async function inboundMatch(
   q: Q,
-  f: Pick<InboundFile, 'feed' | 'name' | 'sha256'>,
+  f: Pick<InboundFile, 'feed' | 'name' | 'sha256' | 'namesReused'>,
 ): Promise<{ same?: Record<string, unknown>; sameName?: Record<string, unknown> }> {
   const same = await q('files')
     .where({ direction: 'in', feed: f.feed, sha256: f.sha256 })
     .orderBy('id')
     .first();
   if (same) return { same };
+  // A partner that sends REDEMPTIONS.csv every day: other content under the name is the next file.
+  if (f.namesReused) return {};
   const sameName = await q('files')
     .where({ direction: 'in', feed: f.feed, name: f.name })
     .whereNot('verdict', 'duplicate')
@@ -200,4 +222,52 @@ export async function setVerdict(
 export async function fileById(q: Q, id: number): Promise<FileRow | undefined> {
   const r = await q('files').where({ id }).first();
   return r ? toFileRow(r as Record<string, unknown>) : undefined;
+}
+
+/** A decision asked of a file that is not waiting for one: exits 2 and says what the file is. */
+export class FileNotHeldError extends RedeyeError {
+  override readonly exitCode = 2;
+}
+
+/** Who decides, as the registry records it: the login the command runs under. */
+export type Decision =
+  | { decision: 'released'; by: string; reason?: string | null }
+  | { decision: 'discarded'; by: string; reason: string };
+
+/**
+ * An operator's decision on a file held as a name conflict. Released, the file becomes `pending` and the
+ * next ingest reads it as a new file (its records are judged as any others: one already posted from an
+ * earlier copy is a duplicate, never posted twice); discarded, it is never read, and its landed copy is
+ * the retention step's like a read file's. Who, when and why stay with the file. The change is made only
+ * if the file is still held (another operator may have decided it meanwhile).
+ */
+export async function decideHeld(q: Q, id: number, d: Decision, now: string): Promise<FileRow> {
+  const file = await fileById(q, id);
+  if (!file) throw new RedeyeError('FILE_UNKNOWN', `no file ${id} in the registry`, { fileId: id });
+  if (file.direction !== 'in' || file.verdict !== 'conflict') {
+    const was = file.decision ? `: ${file.decision} by ${file.decidedBy} at ${file.decidedAt}` : '';
+    throw new FileNotHeldError(
+      'FILE_NOT_HELD',
+      `file ${id} (${file.feed}) is ${file.verdict}, not held for an operator${was}; only a file held as a name conflict can be released or discarded`,
+      { fileId: id, file: file.name, verdict: file.verdict },
+    );
+  }
+  const released = d.decision === 'released';
+  const note = `${d.decision} by ${d.by} at ${now}${d.reason ? `: ${d.reason}` : ''}`;
+  const changed = await q('files')
+    .where({ id, verdict: 'conflict' })
+    .update({
+      verdict: released ? 'pending' : 'discarded',
+      // Released: the reason goes with the verdict; ingest writes the file's own. Discarded: kept, so
+      // the file still says why it was held, and the decision says why it was dropped.
+      reason: released ? null : file.reason,
+      message: released ? null : `${file.message ?? 'held for an operator'}; ${note}`,
+      processed_at: released ? null : now,
+      decision: d.decision,
+      decided_by: d.by,
+      decided_at: now,
+      decision_reason: d.reason ?? null,
+    });
+  if (changed === 0) return decideHeld(q, id, d, now);
+  return (await fileById(q, id))!;
 }

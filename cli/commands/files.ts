@@ -1,9 +1,10 @@
 import { existsSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import type { Knex } from 'knex';
 import { RedeyeError, UsageError } from '../../lib/errors.js';
 import { isIsoDate } from '../../lib/dates.js';
-import { fileById, toFileRow, type FileRow } from '../../jobs/registry.js';
+import { decideHeld, fileById, toFileRow, type FileRow } from '../../jobs/registry.js';
 import type { ActionRunner, CommandContext } from '../context.js';
 import { recordReasonText } from '../../exporters/partner-reasons.js';
 import { idAsSent, ruleMessage, type ActivityDetail } from '../../rules/activity.js';
@@ -393,6 +394,14 @@ export function registerFiles(program: Command, run: ActionRunner): void {
         ctx.output.out(
           `  verdict ${file.verdict}${file.reason ? ` (${file.reason})` : ''}${file.message ? `: ${file.message}` : ''}`,
         );
+        if (file.decision)
+          ctx.output.out(
+            `  ${file.decision} by ${file.decidedBy ?? '?'} at ${file.decidedAt ?? '?'}${file.decisionReason ? `: ${file.decisionReason}` : ''}`,
+          );
+        if (file.verdict === 'conflict')
+          ctx.output.out(
+            `  held for an operator: \`redeye files release ${file.id}\` reads it as a new file at the next ingest; \`redeye files discard ${file.id} --reason "…"\` never reads it`,
+          );
         if (file.counts)
           ctx.output.out(
             `  counts ${Object.entries(file.counts)
@@ -463,4 +472,70 @@ export function registerFiles(program: Command, run: ActionRunner): void {
         }
       }),
     );
+  files
+    .command('release')
+    .argument('<id>', 'file id of a file held as a name conflict (from files list)')
+    .description(
+      'reads a file held for an operator as a new file at the next ingest; records already posted from an earlier copy are rejected as duplicates, never posted twice',
+    )
+    .option('--reason <text>', 'why, kept with the file')
+    .option('--by <name>', 'who decides (default: the login running the command)')
+    .action(
+      run(async (ctx: CommandContext, idText: string, opts: { reason?: string; by?: string }) => {
+        const id = fileIdArgument(idText);
+        const file = await decideHeld(
+          ctx.db().knex,
+          id,
+          { decision: 'released', by: operator(ctx, opts.by), reason: opts.reason ?? null },
+          ctx.now().toISOString(),
+        );
+        ctx.output.out(
+          `file ${file.id} (${file.name}, ${file.feed}) released by ${file.decidedBy} at ${file.decidedAt}: ` +
+            'the next ingest reads it (the next night, or now with `redeye run ingest`)',
+        );
+      }),
+    );
+  files
+    .command('discard')
+    .argument('<id>', 'file id of a file held as a name conflict (from files list)')
+    .description('drops a file held for an operator: it is never read; the decision is recorded with it')
+    .requiredOption('--reason <text>', 'why, kept with the file')
+    .option('--by <name>', 'who decides (default: the login running the command)')
+    .action(
+      run(async (ctx: CommandContext, idText: string, opts: { reason: string; by?: string }) => {
+        const id = fileIdArgument(idText);
+        if (opts.reason.trim() === '')
+          throw new UsageError('--reason must say why the file is discarded', { option: '--reason' });
+        const file = await decideHeld(
+          ctx.db().knex,
+          id,
+          { decision: 'discarded', by: operator(ctx, opts.by), reason: opts.reason.trim() },
+          ctx.now().toISOString(),
+        );
+        ctx.output.out(
+          `file ${file.id} (${file.name}, ${file.feed}) discarded by ${file.decidedBy} at ${file.decidedAt}: it will not be read`,
+        );
+      }),
+    );
+}
+
+function fileIdArgument(text: string): number {
+  const id = parseFileId(text);
+  if (id === undefined) throw new UsageError(`a file id is a number, got ${text}`);
+  return id;
+}
+
+/** Who decides: `--by`, else the login (through sudo, the person's own), as the registry records it. */
+function operator(ctx: CommandContext, by: string | undefined): string {
+  const name = by?.trim() || ctx.env.SUDO_USER || ctx.env.USER || ctx.env.LOGNAME || safeLogin();
+  if (!name) throw new UsageError('cannot tell who is deciding: give --by <name>', { option: '--by' });
+  return name.slice(0, 128);
+}
+
+function safeLogin(): string | undefined {
+  try {
+    return userInfo().username;
+  } catch {
+    return undefined;
+  }
 }
