@@ -1,14 +1,16 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import cron from 'node-cron';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { availableEngines } from '../test/harness/db.js';
 import { createWorld, type TestWorld } from '../test/harness/context.js';
 import { openDb } from '../db/connection.js';
-import { silentLogger } from '../lib/log.js';
-import { missedDates, scheduledJobs, Scheduler } from './schedule.js';
-import { STEP_JOBS } from './runner.js';
+import { createLogger, silentLogger } from '../lib/log.js';
+import { RedeyeError } from '../lib/errors.js';
+import type { LoadedConfig } from '../config/load.js';
+import { datesLeftBehind, missedDates, scheduledJobs, Scheduler } from './schedule.js';
+import { STEP_JOBS, type RunnableJob } from './runner.js';
 
 /** The demo configuration with one cheap scheduled job, at a time of day the test never reaches. */
 function scheduled(yaml: string): string {
@@ -47,6 +49,104 @@ async function catchUpAt(w: TestWorld, at: string): Promise<Scheduler> {
   await s.idle();
   await s.stop();
   return s;
+}
+
+/**
+ * A clock the test moves by hand. The scheduler's waits for its next firing are sleeps on this clock:
+ * they end when the clock is moved past them (or the scheduler stops), never by real time passing.
+ */
+class ManualClock {
+  private t: number;
+  private sleepers: Array<{ until: number; wake: () => void }> = [];
+  private waiter?: { count: number; resolve: () => void };
+
+  constructor(at: string) {
+    this.t = Date.parse(at);
+  }
+
+  now = (): Date => new Date(this.t);
+
+  set(at: string): void {
+    this.t = Date.parse(at);
+  }
+
+  sleep = (ms: number, signal: AbortSignal): Promise<void> =>
+    new Promise<void>((resolve) => {
+      const entry = {
+        until: this.t + ms,
+        wake: () => {
+          this.sleepers = this.sleepers.filter((s) => s !== entry);
+          signal.removeEventListener('abort', entry.wake);
+          resolve();
+        },
+      };
+      if (signal.aborted) return resolve();
+      signal.addEventListener('abort', entry.wake, { once: true });
+      this.sleepers.push(entry);
+      this.notify();
+    });
+
+  /** Resolves once `count` of the scheduler's loops are waiting for their next firing. */
+  asleep(count = 1): Promise<void> {
+    return new Promise((resolve) => {
+      this.waiter = { count, resolve };
+      this.notify();
+    });
+  }
+
+  /** Moves the clock to `at`, ends the sleeps it passed, and resolves when the loops wait again. */
+  async moveTo(at: string, loops = 1): Promise<void> {
+    this.set(at);
+    for (const s of this.sleepers.filter((x) => x.until <= this.t)) s.wake();
+    await this.asleep(loops);
+  }
+
+  private notify(): void {
+    if (this.waiter && this.sleepers.length >= this.waiter.count) {
+      const { resolve } = this.waiter;
+      this.waiter = undefined;
+      resolve();
+    }
+  }
+}
+
+/** A logger at `level` whose JSON lines the test reads. */
+function capturedLogger(level: 'info' | 'warn') {
+  const lines: Array<{ level: string; msg: string } & Record<string, unknown>> = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(line));
+      done();
+    },
+  });
+  return { logger: createLogger({ level, pretty: false, destination }), lines };
+}
+
+/** The configuration with these schedules. */
+function withSchedules(
+  config: LoadedConfig,
+  jobs: Array<{ job: RunnableJob; cron: string }>,
+  settings: { timeZone?: string; catchUpDays?: number } = {},
+): LoadedConfig {
+  return {
+    ...config,
+    schedules: {
+      ...config.schedules,
+      ...settings,
+      jobs: jobs.map((j) => ({ ...j, dateOffsetDays: -1 })),
+    },
+  };
+}
+
+/** Every step of the night and the month-end does nothing, and says for which date it ran. */
+function idleSteps(): Array<[string, string]> {
+  const ran: Array<[string, string]> = [];
+  for (const name of Object.keys(STEP_JOBS) as Array<keyof typeof STEP_JOBS>)
+    vi.spyOn(STEP_JOBS, name).mockImplementation(async (ctx) => {
+      ran.push([name, ctx.businessDate]);
+      return { counts: {} };
+    });
+  return ran;
 }
 
 /** The business dates `missedDates` lists. */
@@ -107,28 +207,43 @@ for (const engine of availableEngines()) {
 
     it('runs a night the cron starts during start-up after the missed ones, not before them', async () => {
       await ran(w, 'tiers', '2026-11-22');
-      // The cron fires as soon as its task is set up, while the missed nights are still being looked up.
-      const schedule = cron.schedule.bind(cron);
-      vi.spyOn(cron, 'schedule').mockImplementation((expression, task, options) => {
-        const scheduled = schedule(expression, task, options);
-        void (task as () => unknown)();
-        return scheduled;
-      });
-      const s = await catchUpAt(w, '2026-11-26T01:00:00Z');
+      const clock = new ManualClock('2026-11-26T01:00:00Z');
+      const s = new Scheduler({ db: w.t.db, config: w.config, logger: silentLogger, env: {}, ...clock });
+      const started = s.start();
+      // 03:00 comes while the missed nights are still being looked up.
+      clock.set('2026-11-26T03:00:30Z');
+      await started;
+      await clock.asleep();
+      await s.idle();
+      await s.stop();
       expect(s.runs.map((r) => r.businessDate)).toEqual(['2026-11-23', '2026-11-24', '2026-11-25']);
     });
 
-    it('catches up a night that failed though a later one succeeded, and nothing before its first success', async () => {
+    it('catches up a night that failed though a later one succeeded, and nothing before its first run', async () => {
       await ran(w, 'tiers', '2026-11-21', 'failed');
       await ran(w, 'tiers', '2026-11-22');
       await ran(w, 'tiers', '2026-11-23', 'failed');
       await ran(w, 'tiers', '2026-11-24');
       const daily = { job: 'tiers' as const, cron: '0 3 * * *', dateOffsetDays: -1 };
       expect(await missedDays(w.t.db, daily, new Date('2026-11-26T01:00:00Z'), 'UTC', 7)).toEqual([
+        '2026-11-21',
         '2026-11-23',
       ]);
       const s = await catchUpAt(w, '2026-11-26T01:00:00Z');
-      expect(s.runs.map((r) => [r.businessDate, r.status])).toEqual([['2026-11-23', 'succeeded']]);
+      expect(s.runs.map((r) => [r.businessDate, r.status])).toEqual([
+        ['2026-11-21', 'succeeded'],
+        ['2026-11-23', 'succeeded'],
+      ]);
+    });
+
+    it('retries a first night that failed, though no night of the job has succeeded yet', async () => {
+      // The scheduler's very first night failed (a server refusing logins): it is owed all the same.
+      await ran(w, 'tiers', '2026-11-24', 'failed');
+      const daily = { job: 'tiers' as const, cron: '0 3 * * *', dateOffsetDays: -1 };
+      expect(await missedDays(w.t.db, daily, new Date('2026-11-26T10:00:00Z'), 'UTC', 7)).toEqual([
+        '2026-11-24',
+        '2026-11-25',
+      ]);
     });
 
     it('runs the night whose time has passed while it was down as part of the catch-up', async () => {
@@ -246,6 +361,153 @@ for (const engine of availableEngines()) {
         ['2026-11-24', 'succeeded'],
         ['2026-11-25', 'succeeded'],
       ]);
+    });
+
+    it('owes and runs the night whose cron time the clocks skip in spring', async () => {
+      // 01:30 does not exist in London on 2027-03-28: the night of the 27th runs at 02:00 BST (01:00Z).
+      const london = { job: 'tiers' as const, cron: '30 1 * * *', dateOffsetDays: -1 };
+      await ran(w, 'tiers', '2027-03-25');
+      expect(await missedDays(w.t.db, london, new Date('2027-03-29T12:00:00Z'), 'Europe/London', 5)).toEqual([
+        '2027-03-26',
+        '2027-03-27',
+        '2027-03-28',
+      ]);
+      // 02:30 does not exist in New York on 2027-03-14: the night of the 13th is owed too.
+      await ran(w, 'fetch', '2027-03-12');
+      const newYork = { job: 'fetch' as const, cron: '30 2 * * *', dateOffsetDays: -1 };
+      expect(
+        await missedDays(w.t.db, newYork, new Date('2027-03-15T12:00:00Z'), 'America/New_York', 2),
+      ).toEqual(['2027-03-13', '2027-03-14']);
+
+      await ran(w, 'tiers', '2027-03-26');
+      const config = withSchedules(w.config, [{ job: 'tiers', cron: '30 1 * * *' }], {
+        timeZone: 'Europe/London',
+      });
+      const clock = new ManualClock('2027-03-28T00:00:00Z');
+      const s = new Scheduler({ db: w.t.db, config, logger: silentLogger, env: {}, ...clock });
+      await s.start();
+      await clock.asleep();
+      await clock.moveTo('2027-03-28T00:59:59Z');
+      await s.idle();
+      expect(s.runs).toEqual([]);
+      await clock.moveTo('2027-03-28T01:00:00Z');
+      await s.idle();
+      await s.stop();
+      expect(s.runs.map((r) => [r.businessDate, r.status])).toEqual([['2027-03-27', 'succeeded']]);
+    });
+
+    it('retries a failed night before its next run, without a restart, and logs the failure as an error', async () => {
+      // Hourly at minute 0 in Sakhalin (UTC+11), a day of catch-up: at 12:30Z (23:30 on the 28th there)
+      // the night of the 27th is owed, and fails; at 13:00Z the cron fires for the 28th.
+      const config = withSchedules(w.config, [{ job: 'tiers', cron: '0 * * * *' }], {
+        timeZone: 'Asia/Sakhalin',
+        catchUpDays: 1,
+      });
+      await ran(w, 'tiers', '2026-11-26');
+      const tiers = STEP_JOBS.tiers;
+      let refuse = true;
+      vi.spyOn(STEP_JOBS, 'tiers').mockImplementation((ctx) => {
+        if (refuse)
+          throw new RedeyeError('SFTP_AUTH', 'sftp://sftp.partner.example:22 refused the login of redeye');
+        return tiers(ctx);
+      });
+      const { logger, lines } = capturedLogger('warn');
+      const clock = new ManualClock('2026-11-28T12:30:00Z');
+      const s = new Scheduler({ db: w.t.db, config, logger, env: {}, ...clock });
+      await s.start();
+      await clock.asleep();
+      await s.idle();
+      expect(s.runs.map((r) => [r.businessDate, r.status])).toEqual([['2026-11-27', 'failed']]);
+      const failure = lines.find((l) => l.businessDate === '2026-11-27' && l.status === 'failed');
+      expect(failure).toMatchObject({ level: 'error', job: 'tiers', status: 'failed' });
+      expect(failure!.msg).toContain('tiers for 2026-11-27: failed');
+      expect(failure!.msg).toContain(
+        '[SFTP_AUTH] sftp://sftp.partner.example:22 refused the login of redeye',
+      );
+
+      // The server is back; the daemon is left running.
+      refuse = false;
+      await clock.moveTo('2026-11-28T13:00:00Z');
+      await s.idle();
+      await s.stop();
+      expect(s.runs.map((r) => [r.businessDate, r.status])).toEqual([
+        ['2026-11-27', 'failed'],
+        ['2026-11-27', 'succeeded'],
+        ['2026-11-28', 'succeeded'],
+      ]);
+      expect(
+        await w.t.db
+          .knex('job_runs')
+          .where({ job: 'tiers', status: 'succeeded' })
+          .orderBy('business_date')
+          .pluck('business_date'),
+      ).toEqual(['2026-11-26', '2026-11-27', '2026-11-28']);
+    });
+
+    it('retries a month-end after its last day’s night in the same catch-up', async () => {
+      const steps = idleSteps();
+      // Listed first, the month-end still waits for the night of the 30th.
+      const config = withSchedules(w.config, [
+        { job: 'monthly', cron: '0 6 1 * *' },
+        { job: 'nightly', cron: '30 2 * * *' },
+      ]);
+      await ran(w, 'nightly', '2026-11-29');
+      await ran(w, 'nightly', '2026-11-30', 'failed');
+      await ran(w, 'monthly', '2026-10-31');
+      await ran(w, 'monthly', '2026-11-30', 'failed');
+      const clock = new ManualClock('2026-12-02T00:00:00Z');
+      const s = new Scheduler({ db: w.t.db, config, logger: silentLogger, env: {}, ...clock });
+      await s.start();
+      await clock.asleep(2);
+      await s.idle();
+      await s.stop();
+      expect(s.runs.map((r) => [r.job, r.businessDate, r.status])).toEqual([
+        ['nightly', '2026-11-30', 'succeeded'],
+        ['monthly', '2026-11-30', 'succeeded'],
+      ]);
+      expect(steps.at(-1)).toEqual(['deliver', '2026-11-30']);
+    });
+
+    it('warns once at start of the nights older than catchUpDays it leaves behind, naming them and the setting', async () => {
+      await ran(w, 'tiers', '2026-05-31');
+      const { logger, lines } = capturedLogger('warn');
+      const clock = new ManualClock('2026-11-28T10:00:00Z');
+      const s = new Scheduler({
+        db: w.t.db,
+        config: withSchedules(w.config, [{ job: 'tiers', cron: '0 3 * * *' }], { catchUpDays: 7 }),
+        logger,
+        env: {},
+        ...clock,
+      });
+      await s.start();
+      await clock.asleep();
+      await s.idle();
+      await s.stop();
+      expect(s.runs.map((r) => r.businessDate)).toEqual([
+        '2026-11-21',
+        '2026-11-22',
+        '2026-11-23',
+        '2026-11-24',
+        '2026-11-25',
+        '2026-11-26',
+        '2026-11-27',
+      ]);
+      const warnings = lines.filter((l) => l.level === 'warn');
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]!.msg).toContain('older than schedules.catchUpDays (7)');
+      expect(warnings[0]!.msg).toContain('tiers: 173 from 2026-06-01 to 2026-11-20');
+
+      // Hourly in Sakhalin, a day of catch-up, at 17:30 there on the 28th: the night of the 25th (fired
+      // all through the 26th) is left behind; the 26th's, still fired within the day, is caught up.
+      await ran(w, 'fetch', '2026-11-24');
+      const hourly = { job: 'fetch' as const, cron: '0 * * * *', dateOffsetDays: -1 };
+      const at = new Date('2026-11-28T06:30:00Z');
+      expect(await datesLeftBehind(w.t.db, hourly, at, 'Asia/Sakhalin', 1)).toEqual({
+        first: '2026-11-25',
+        last: '2026-11-25',
+        count: 1,
+      });
+      expect(await missedDays(w.t.db, hourly, at, 'Asia/Sakhalin', 1)).toEqual(['2026-11-26', '2026-11-27']);
     });
 
     if (engine === 'postgres') {

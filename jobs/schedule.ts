@@ -1,12 +1,11 @@
 /**
  * `redeye schedule`: the daemon that runs the configured schedules in the configured time zone. Runs
  * never overlap (one queue, plus the run locks, so several schedulers on one PostgreSQL database run
- * each job once). After an outage it first runs every business date it missed, oldest first, bounded
- * by `schedules.catchUpDays`. SIGTERM or SIGINT stops it cleanly: the running step finishes its current
+ * each job once). On start, and again before each run the cron fires, it first runs every business date
+ * owed — missed while it was down, failed or refused — oldest first, bounded by `schedules.catchUpDays`:
+ * a night that failed is retried at the next firing, not only at the next restart. SIGTERM or SIGINT stops it cleanly: the running step finishes its current
  * transaction, and the process exits 0.
  */
-import cron, { type ScheduledTask } from 'node-cron';
-import { BoundedCache } from '../lib/bounded-cache.js';
 import { addDays, dateInZone, type IsoDate } from '../lib/dates.js';
 import { coerceError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
@@ -15,6 +14,7 @@ import type { LoadedConfig } from '../config/load.js';
 import { AlreadyRanError, runJob, type RunnableJob, type RunSummary } from './runner.js';
 import { noProgress, type JobContext } from './types.js';
 import { LockedError } from './lock.js';
+import { CronCalendar, type CronFire } from './cron-calendar.js';
 
 export interface SchedulerOptions {
   db: Db;
@@ -22,6 +22,8 @@ export interface SchedulerOptions {
   logger: Logger;
   env: NodeJS.ProcessEnv;
   now?: () => Date;
+  /** Waits `ms`, or until the signal aborts (default: a timer); tests give a clock they move by hand. */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
 
 export interface ScheduledJob {
@@ -35,68 +37,14 @@ export function scheduledJobs(config: LoadedConfig): ScheduledJob[] {
   return config.schedules.jobs.map(({ job, cron, dateOffsetDays }) => ({ job, cron, dateOffsetDays }));
 }
 
-/** One formatter per time zone, as lib/dates.ts keeps them: building one costs far more than using it. */
-const partsFormat = new BoundedCache<string, Intl.DateTimeFormat>(64);
-
-/** Minute, hour, day of month, month and day of week of an instant in a time zone. */
-function localParts(
-  at: Date,
-  timeZone: string,
-): { minute: number; hour: number; day: number; month: number; weekday: number } {
-  const f = partsFormat.getOrCompute(
-    timeZone,
-    (zone) =>
-      new Intl.DateTimeFormat('en-US', {
-        timeZone: zone,
-        hourCycle: 'h23',
-        minute: 'numeric',
-        hour: 'numeric',
-        day: 'numeric',
-        month: 'numeric',
-        weekday: 'short',
-      }),
-  );
-  const p = Object.fromEntries(f.formatToParts(at).map((x) => [x.type, x.value]));
-  const weekday = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'].indexOf(p.weekday ?? '');
-  return {
-    minute: Number(p.minute),
-    hour: Number(p.hour),
-    day: Number(p.day),
-    month: Number(p.month),
-    weekday,
-  };
-}
-
 /**
- * The instants in (from, to] at which a cron expression fires, in a time zone — minute by minute, which
- * over the few days of a catch-up is a few thousand steps. Cron's rule for days applies: when both the
- * day of month and the day of week are restricted, either may match.
- */
-export function fireTimes(expression: string, from: Date, to: Date, timeZone: string): Date[] {
-  const f = cron.parse(expression);
-  const allDays = f.dayOfMonth.length >= 31;
-  const allWeekdays = f.dayOfWeek.length >= 7;
-  const out: Date[] = [];
-  const start = Math.floor(from.getTime() / 60_000) + 1;
-  const end = Math.floor(to.getTime() / 60_000);
-  for (let m = start; m <= end; m++) {
-    const at = new Date(m * 60_000);
-    const p = localParts(at, timeZone);
-    if (!f.minute.includes(p.minute) || !f.hour.includes(p.hour) || !f.month.includes(p.month)) continue;
-    const dom = f.dayOfMonth.includes(p.day);
-    const dow = f.dayOfWeek.includes(p.weekday) || (p.weekday === 0 && f.dayOfWeek.includes(7));
-    const dayOk = allDays && allWeekdays ? true : allDays ? dow : allWeekdays ? dom : dom || dow;
-    if (dayOk) out.push(at);
-  }
-  return out;
-}
-
-/**
- * Business dates a scheduled job should have run for and has not: one per time its cron fired in the
- * last `catchUpDays` days (so a monthly job catches up months, not days) with no successful run — missed
- * while the scheduler was down, or failed (a night that failed stays to be done even after a later one
- * succeeded; its files, exports and reports are still owed). Nothing before the job's first successful
- * run: a scheduler that has never run starts with the cron; it does not invent a history.
+ * Business dates a scheduled job owes: each business date its cron fired for in the last `catchUpDays`
+ * days (so a monthly job catches up months, not days) with no successful run — missed while the
+ * scheduler was down, failed, or refused (a night that failed stays to be done even after a later one
+ * succeeded; its files, exports and reports are still owed). The dates come from the calendar day by day
+ * (jobs/cron-calendar.ts), so a day whose cron time the clocks skipped is owed like any other. Nothing
+ * before the job's first recorded run: a scheduler that has never run starts with the cron; it does not
+ * invent a history.
  */
 export async function missedDates(
   db: Db,
@@ -105,35 +53,77 @@ export async function missedDates(
   timeZone: string,
   catchUpDays: number,
 ): Promise<MissedRun[]> {
-  const first = await db
-    .knex('job_runs')
-    .where({ job: job.job, status: 'succeeded' })
-    .min({ d: 'business_date' })
-    .first();
+  const first = await db.knex('job_runs').where({ job: job.job }).min({ d: 'business_date' }).first();
   const firstDate = (first?.d as string | null) ?? null;
   if (firstDate === null) return [];
   const from = new Date(now.getTime() - catchUpDays * 86_400_000);
   // Fire times oldest first: a date fired for more than once keeps its first, the run that on time would
   // have done it (the later ones find it done).
   const firedAt = new Map<IsoDate, Date>();
-  for (const t of fireTimes(job.cron, from, now, timeZone)) {
-    const d = addDays(dateInZone(t, timeZone), job.dateOffsetDays);
-    if (d > firstDate && !firedAt.has(d)) firedAt.set(d, t);
+  for (const f of new CronCalendar(job.cron, timeZone).between(from, now)) {
+    const d = addDays(f.day, job.dateOffsetDays);
+    if (d >= firstDate && !firedAt.has(d)) firedAt.set(d, f.at);
   }
   if (firedAt.size === 0) return [];
-  const done = new Set(
-    (
-      (await db
-        .knex('job_runs')
-        .where({ job: job.job, status: 'succeeded' })
-        .whereIn('business_date', [...firedAt.keys()])
-        .distinct('business_date')) as Array<{ business_date: string }>
-    ).map((r) => r.business_date),
-  );
+  const done = await succeededDates(db, job.job, [...firedAt.keys()]);
   return [...firedAt]
     .filter(([d]) => !done.has(d))
     .sort(([a], [b]) => (a < b ? -1 : 1))
     .map(([businessDate, at]) => ({ businessDate, firedAt: at }));
+}
+
+async function succeededDates(db: Db, job: RunnableJob, dates: IsoDate[]): Promise<Set<IsoDate>> {
+  const done = new Set<IsoDate>();
+  // A bounded IN list per query: SQLite takes at most 32,766 parameters.
+  for (let i = 0; i < dates.length; i += 500) {
+    const rows = (await db
+      .knex('job_runs')
+      .where({ job, status: 'succeeded' })
+      .whereIn('business_date', dates.slice(i, i + 500))
+      .distinct('business_date')) as Array<{ business_date: string }>;
+    for (const r of rows) done.add(r.business_date);
+  }
+  return done;
+}
+
+/**
+ * The business dates a job owes that are older than the catch-up window, and so will not be run by the
+ * scheduler: those after its last successful run (or from its first run, when none succeeded) whose cron
+ * fired before `catchUpDays` ago. Undefined when there are none.
+ */
+export async function datesLeftBehind(
+  db: Db,
+  job: ScheduledJob,
+  now: Date,
+  timeZone: string,
+  catchUpDays: number,
+): Promise<{ first: IsoDate; last: IsoDate; count: number } | undefined> {
+  const row = await db.knex('job_runs').where({ job: job.job }).min({ first: 'business_date' }).first();
+  const firstRun = (row?.first as string | null) ?? null;
+  if (firstRun === null) return undefined;
+  const success = await db
+    .knex('job_runs')
+    .where({ job: job.job, status: 'succeeded' })
+    .max({ last: 'business_date' })
+    .first();
+  const lastSuccess = (success?.last as string | null) ?? null;
+  const until = new Date(now.getTime() - catchUpDays * 86_400_000);
+  const since = lastSuccess ?? addDays(firstRun, -1);
+  // From two days before the local day whose cron fires for the date after `since`: clear of any offset.
+  const scanFrom = new Date(
+    Date.parse(`${addDays(since, 1 - job.dateOffsetDays)}T00:00:00Z`) - 2 * 86_400_000,
+  );
+  if (scanFrom >= until) return undefined;
+  const calendar = new CronCalendar(job.cron, timeZone);
+  const dates = new Set<IsoDate>();
+  for (const f of calendar.between(scanFrom, until)) {
+    const d = addDays(f.day, job.dateOffsetDays);
+    if (d > since) dates.add(d);
+  }
+  // A date its cron fires for again inside the window (an hourly cron) is caught up.
+  for (const f of calendar.between(until, now)) dates.delete(addDays(f.day, job.dateOffsetDays));
+  const sorted = [...dates].sort();
+  return sorted.length === 0 ? undefined : { first: sorted[0]!, last: sorted.at(-1)!, count: sorted.length };
 }
 
 /** A run the scheduler owes: its business date, and when its cron fired for it (the files it may take). */
@@ -142,20 +132,54 @@ export interface MissedRun {
   firedAt: Date;
 }
 
+/** A run owed by one of the scheduled jobs. */
+interface OwedRun extends MissedRun {
+  job: RunnableJob;
+}
+
+/**
+ * The order a catch-up runs in: oldest date first; on one date, a month-end after the other jobs, since
+ * it waits for its last day's night (its run is refused while that night has not succeeded).
+ */
+function catchUpOrder(jobs: ScheduledJob[]): (a: OwedRun, b: OwedRun) => number {
+  const rank = (j: RunnableJob) => (j === 'monthly' ? jobs.length : jobs.findIndex((s) => s.job === j));
+  return (a, b) =>
+    a.businessDate < b.businessDate ? -1 : a.businessDate > b.businessDate ? 1 : rank(a.job) - rank(b.job);
+}
+
+/** How long the daemon sleeps at most before reading the clock again (a clock stepped, a machine woken). */
+const MAX_SLEEP_MS = 60_000;
+
+function sleepFor(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
 export class Scheduler {
   private readonly controller = new AbortController();
-  private readonly tasks: ScheduledTask[] = [];
+  /** The loops that wait for each job's next firing; they end when the scheduler stops. */
+  private readonly watching: Array<Promise<void>> = [];
   private queue: Promise<void> = Promise.resolve();
   private started?: Promise<void>;
-  /** Runs the cron asked for during start-up, held until the catch-up is queued ahead of them. */
-  private held: Array<[RunnableJob, IsoDate]> | undefined = [];
   private readonly timeZone: string;
   private readonly now: () => Date;
+  private readonly sleep: (ms: number, signal: AbortSignal) => Promise<void>;
+  private readonly jobs: ScheduledJob[];
   readonly runs: RunSummary[] = [];
 
   constructor(private readonly o: SchedulerOptions) {
     this.timeZone = o.config.schedules.timeZone ?? o.config.program.timeZone;
     this.now = o.now ?? (() => new Date());
+    this.sleep = o.sleep ?? sleepFor;
+    this.jobs = scheduledJobs(o.config);
   }
 
   /** The business date a run started now would process. */
@@ -163,110 +187,188 @@ export class Scheduler {
     return addDays(dateInZone(this.now(), this.timeZone), offsetDays);
   }
 
-  /** A cron firing: its run is queued, or held while the scheduler is still starting. */
-  private fired(job: RunnableJob, date: IsoDate): Promise<void> | undefined {
-    if (this.held) {
-      this.held.push([job, date]);
-      return undefined;
-    }
-    return this.enqueue(job, date);
-  }
-
-  private enqueue(job: RunnableJob, date: IsoDate, filesUntil?: Date): Promise<void> {
-    this.queue = this.queue.then(async () => {
-      if (this.controller.signal.aborted) return;
-      const ctx: JobContext = {
-        db: this.o.db,
-        config: this.o.config,
-        logger: this.o.logger,
-        businessDate: date,
-        now: this.now,
-        progress: noProgress,
-        signal: this.controller.signal,
-        env: this.o.env,
-        ...(filesUntil ? { filesUntil } : {}),
-      };
-      try {
-        // Another scheduler sharing the database may have run it already: each job runs once per date.
-        const summary = await runJob(ctx, job, { onlyOnce: true });
-        this.runs.push(summary);
-        const stopped = summary.stopped
-          ? ` (stopped at ${summary.stopped.step}: ${summary.stopped.reason})`
-          : '';
-        this.o.logger.info(
-          {
-            job,
-            businessDate: date,
-            status: summary.status,
-            ...(summary.stopped ? { stopped: summary.stopped } : {}),
-          },
-          `${job} for ${date}: ${summary.status}${stopped}`,
-        );
-      } catch (error) {
-        const e = coerceError(error);
-        // Another scheduler holds this run: it is being done, which is all that matters.
-        if (e instanceof LockedError || e instanceof AlreadyRanError)
-          this.o.logger.info({ job, businessDate: date }, e.message);
-        else this.o.logger.error({ job, businessDate: date, code: e.code }, e.describe());
-      }
+  /** Adds work to the one queue: runs never overlap, and a failure never stops the queue. */
+  private enqueue(work: () => Promise<void>): Promise<void> {
+    this.queue = this.queue.then(work).catch((error: unknown) => {
+      const e = coerceError(error);
+      this.o.logger.error({ code: e.code }, `scheduler: ${e.describe()}`);
     });
     return this.queue;
   }
 
+  /** Runs a job for a date, once: another scheduler sharing the database may have run it already. */
+  private async runOnce(job: RunnableJob, date: IsoDate, filesUntil?: Date): Promise<void> {
+    if (this.controller.signal.aborted) return;
+    const ctx: JobContext = {
+      db: this.o.db,
+      config: this.o.config,
+      logger: this.o.logger,
+      businessDate: date,
+      now: this.now,
+      progress: noProgress,
+      signal: this.controller.signal,
+      env: this.o.env,
+      ...(filesUntil ? { filesUntil } : {}),
+    };
+    try {
+      const summary = await runJob(ctx, job, { onlyOnce: true });
+      this.runs.push(summary);
+      const stopped = summary.stopped
+        ? ` (stopped at ${summary.stopped.step}: ${summary.stopped.reason})`
+        : '';
+      const errors = summary.steps
+        .filter((s) => s.error)
+        .map((s) => `${s.job}: [${s.error!.code}] ${s.error!.message}`);
+      const fields = {
+        job,
+        businessDate: summary.businessDate,
+        status: summary.status,
+        ...(summary.stopped ? { stopped: summary.stopped } : {}),
+        ...(errors.length > 0 ? { errors } : {}),
+      };
+      if (summary.status === 'succeeded')
+        this.o.logger.info(fields, `${job} for ${summary.businessDate}: succeeded`);
+      else {
+        // A night that failed is owed: the operator watching warnings must see it, with why; a stop
+        // the operator asked for is a warning, since the next start runs it again.
+        const interrupted = summary.steps.some((s) => s.error?.code === 'INTERRUPTED');
+        const message =
+          `${job} for ${summary.businessDate}: failed${stopped}` +
+          (errors.length > 0 ? ` — ${errors.join('; ')}` : '') +
+          `; retried before the next scheduled run`;
+        if (interrupted) this.o.logger.warn(fields, message);
+        else this.o.logger.error(fields, message);
+      }
+    } catch (error) {
+      const e = coerceError(error);
+      // Another scheduler holds this run, or has done it: it is being done, which is all that matters.
+      if (e instanceof LockedError || e instanceof AlreadyRanError)
+        this.o.logger.info({ job, businessDate: date }, e.message);
+      else
+        this.o.logger.error(
+          { job, businessDate: date, code: e.code },
+          `${job} for ${date} could not run: ${e.describe()}; retried before the next scheduled run`,
+        );
+    }
+  }
+
+  /** Every run the scheduled jobs owe as of `now`, in the order a catch-up runs them. */
+  private async owed(now: Date): Promise<OwedRun[]> {
+    const owed: OwedRun[] = [];
+    for (const s of this.jobs) {
+      if (this.controller.signal.aborted) break;
+      for (const m of await missedDates(
+        this.o.db,
+        s,
+        now,
+        this.timeZone,
+        this.o.config.schedules.catchUpDays,
+      ))
+        owed.push({ job: s.job, ...m });
+    }
+    return owed.sort(catchUpOrder(this.jobs));
+  }
+
   /**
-   * Starts the cron tasks, then runs what was missed while the scheduler was down. A stop during
-   * start-up ends it there: no further task is started and nothing is caught up.
+   * A cron firing: first every night still owed (missed, failed or refused within `catchUpDays`, a
+   * month-end after its last day's night), oldest first, each taking the files that had come in when
+   * its cron fired for it; then the night fired for. Worked out when its turn in the queue comes, so
+   * it sees what the runs before it did.
+   */
+  private fired(s: ScheduledJob, fire: CronFire): Promise<void> {
+    const date = addDays(fire.day, s.dateOffsetDays);
+    return this.enqueue(async () => {
+      if (this.controller.signal.aborted) return;
+      let owed: OwedRun[] = [];
+      try {
+        owed = (await this.owed(this.now())).filter((o) => !(o.job === s.job && o.businessDate === date));
+      } catch (error) {
+        const e = coerceError(error);
+        this.o.logger.error(
+          { job: s.job, businessDate: date, code: e.code },
+          `the nights owed before ${s.job} for ${date} could not be looked up: ${e.describe()}`,
+        );
+      }
+      if (owed.length > 0)
+        this.o.logger.info(
+          { job: s.job, businessDate: date, catchUp: owed.map((o) => `${o.job} ${o.businessDate}`) },
+          `catching up ${owed.length} run(s) before ${s.job} for ${date}`,
+        );
+      for (const o of owed) await this.runOnce(o.job, o.businessDate, o.firedAt);
+      await this.runOnce(s.job, date);
+    });
+  }
+
+  /** Waits for each firing of a job after `after`, and queues it. */
+  private async watch(s: ScheduledJob, calendar: CronCalendar, after: Date): Promise<void> {
+    const signal = this.controller.signal;
+    let next = calendar.next(after);
+    while (next && !signal.aborted) {
+      const wait = next.at.getTime() - this.now().getTime();
+      if (wait > 0) {
+        await this.sleep(Math.min(wait, MAX_SLEEP_MS), signal);
+        continue;
+      }
+      void this.fired(s, next);
+      // After a sleep past several firings (a suspended machine), the next one to come: the catch-up
+      // of the one just queued runs the dates in between.
+      const now = this.now();
+      next = calendar.next(now > next.at ? now : next.at);
+    }
+    if (!next)
+      this.o.logger.warn(
+        { job: s.job, cron: s.cron },
+        `${s.job} (${s.cron}) does not fire again: nothing to wait for`,
+      );
+  }
+
+  /**
+   * Runs what was missed while the scheduler was down, then waits for the cron. A stop during start-up
+   * ends it there: nothing is caught up and no firing is waited for.
    */
   start(): Promise<void> {
-    this.started ??= this.begin().catch(async (error: unknown) => {
-      // Tasks already started would keep the process alive after a failed start.
-      for (const t of this.tasks.splice(0)) await t.destroy();
-      throw error;
-    });
+    this.started ??= this.begin();
     return this.started;
   }
 
   private async begin(): Promise<void> {
-    const jobs = scheduledJobs(this.o.config);
-    const catchUp: Array<[RunnableJob, MissedRun]> = [];
-    for (const s of jobs) {
+    const startedAt = this.now();
+    const calendars = this.jobs.map((s) => new CronCalendar(s.cron, this.timeZone));
+    const catchUpDays = this.o.config.schedules.catchUpDays;
+    const catchUp = await this.owed(startedAt);
+    const behind: string[] = [];
+    for (const s of this.jobs) {
       if (this.controller.signal.aborted) break;
-      this.tasks.push(
-        cron.schedule(s.cron, () => this.fired(s.job, this.businessDateFor(s.dateOffsetDays)), {
-          timezone: this.timeZone,
-          noOverlap: true,
-          name: `redeye-${s.job}`,
-        }),
-      );
-      for (const missed of await missedDates(
-        this.o.db,
-        s,
-        this.now(),
-        this.timeZone,
-        this.o.config.schedules.catchUpDays,
-      ))
-        catchUp.push([s.job, missed]);
+      const left = await datesLeftBehind(this.o.db, s, startedAt, this.timeZone, catchUpDays);
+      if (left) behind.push(`${s.job}: ${left.count} from ${left.first} to ${left.last}`);
     }
     if (this.controller.signal.aborted) {
       this.o.logger.info({}, 'scheduler stopped during start-up: nothing was run');
       return;
     }
+    if (behind.length > 0)
+      this.o.logger.warn(
+        { catchUpDays, leftBehind: behind },
+        `business dates with no successful run older than schedules.catchUpDays (${catchUpDays}) are ` +
+          `not caught up — ${behind.join('; ')}; run each with redeye run <job> --date YYYY-MM-DD, or ` +
+          'raise schedules.catchUpDays',
+      );
     this.o.logger.info(
       {
         timeZone: this.timeZone,
-        jobs: jobs.map((j) => `${j.job} ${j.cron}`),
-        catchUp: catchUp.map(([j, m]) => `${j} ${m.businessDate}`),
+        jobs: this.jobs.map(
+          (j, i) => `${j.job} ${j.cron} next ${calendars[i]!.next(startedAt)?.at.toISOString() ?? 'never'}`,
+        ),
+        catchUp: catchUp.map((m) => `${m.job} ${m.businessDate}`),
       },
       'scheduler started',
     );
     // Queued, not awaited: the daemon must answer SIGTERM while a long catch-up is still running. Each
     // night takes the files that had come in when it would have run; the rest are the later nights'.
-    for (const [job, m] of catchUp) void this.enqueue(job, m.businessDate, m.firedAt);
-    // A night the cron started while the missed ones were being looked up runs after them: first, it
-    // would fetch their files, and their own fetches would then land nothing.
-    const held = this.held ?? [];
-    this.held = undefined;
-    for (const [job, date] of held) void this.enqueue(job, date);
+    for (const m of catchUp) void this.enqueue(() => this.runOnce(m.job, m.businessDate, m.firedAt));
+    // Firings after the catch-up was looked up queue behind it: first, a night run on time would fetch
+    // the missed nights' files, and their own fetches would then land nothing.
+    this.jobs.forEach((s, i) => this.watching.push(this.watch(s, calendars[i]!, startedAt)));
   }
 
   /** Resolves when every queued run has finished. */
@@ -275,20 +377,19 @@ export class Scheduler {
   }
 
   /**
-   * Stops the cron tasks and waits for the running job to reach the end of its current transaction.
-   * `reason` (the signal's name) is what an interrupted run names as what stopped it.
+   * Stops waiting for the cron and waits for the running job to reach the end of its current
+   * transaction. `reason` (the signal's name) is what an interrupted run names as what stopped it.
    */
   async stop(reason?: unknown): Promise<void> {
     this.controller.abort(reason);
-    // A stop during start-up waits for it to end, so that every task it started is destroyed here.
     await this.started?.catch(() => undefined);
-    for (const t of this.tasks.splice(0)) await t.destroy();
+    await Promise.all(this.watching.splice(0));
     await this.queue;
     this.o.logger.info({}, 'scheduler stopped');
   }
 
   /** For tests and operators: run a scheduled job for a date through the same queue. */
   runNow(job: RunnableJob, date: IsoDate): Promise<void> {
-    return this.enqueue(job, date);
+    return this.enqueue(() => this.runOnce(job, date));
   }
 }
