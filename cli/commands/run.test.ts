@@ -241,6 +241,19 @@ describe('redeye run and redeye schedule', () => {
     });
   });
 
+  it('schedule without a schedules section is a configuration error (exit 2) naming the section', async () => {
+    writeFileSync(config, readFileSync(config, 'utf8').replace(/\nschedules:\n(?:[ #][^\n]*\n|\n)*/, '\n'));
+    expect(readFileSync(config, 'utf8')).not.toContain('schedules:');
+    const r = await redeye(['schedule']);
+    expect(r.code).toBe(2);
+    expect(r.err).toBe(
+      `error [CONFIG_INVALID]: redeye schedule has nothing to run in ${config}\n` +
+        '  - schedules.jobs: no scheduled job: the schedules section is missing or lists no jobs; add one, ' +
+        'e.g. schedules: { jobs: [{ job: nightly, cron: "30 2 * * *" }] }',
+    );
+    expect(r.log).not.toContain('scheduler started');
+  });
+
   it('schedule stops cleanly, exit 0, on a SIGTERM in the middle of its start-up', async () => {
     const before = process.listenerCount('SIGTERM');
     const start = Scheduler.prototype.start;

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { addDays, dateInZone, endOfMonth, isIsoDate, type IsoDate } from '../../lib/dates.js';
-import { UsageError } from '../../lib/errors.js';
+import { ConfigError, UsageError } from '../../lib/errors.js';
 import { isRunnable, JOB_NAMES, runJob, type RunnableJob, type RunSummary } from '../../jobs/runner.js';
 import type { JobContext } from '../../jobs/types.js';
 import { instantSetting, type ActionRunner, type CommandContext } from '../context.js';
@@ -174,6 +174,16 @@ export function registerSchedule(program: Command, run: ActionRunner): void {
         // look-up) must stop the daemon as cleanly as one after it, not kill it.
         const stop = abortOnSignals();
         try {
+          // A daemon with nothing to run would wait forever, saying only that its list is empty.
+          if (ctx.config.schedules.jobs.length === 0)
+            throw new ConfigError(`redeye schedule has nothing to run in ${ctx.config.configPath}`, [
+              {
+                path: 'schedules.jobs',
+                message:
+                  'no scheduled job: the schedules section is missing or lists no jobs; add one, e.g. ' +
+                  'schedules: { jobs: [{ job: nightly, cron: "30 2 * * *" }] }',
+              },
+            ]);
           const requested = new Promise<void>((resolve) =>
             stop.signal.aborted ? resolve() : stop.signal.addEventListener('abort', () => resolve()),
           );
