@@ -479,6 +479,13 @@ const mail = z.strictObject({
       requireTLS: z.boolean().default(false),
       userEnv: envName.optional(),
       passwordEnv: envName.optional(),
+      /**
+       * How long a server may take to accept the connection, to greet, and to answer mid-conversation.
+       * A server that takes connections and never answers costs a night these, per attempt, not minutes.
+       */
+      connectionTimeoutSeconds: positiveInt.default(10),
+      greetingTimeoutSeconds: positiveInt.default(10),
+      socketTimeoutSeconds: positiveInt.default(30),
     })
     // Refused at start-up as the mailer refuses it when the night sends: STARTTLS upgrades a plain
     // connection, and with `secure` there is none.

@@ -8,6 +8,7 @@ import {
   createMailer,
   isTransientSmtpFailure,
   MailDeliveryError,
+  MailInterruptedError,
   reportMessageId,
   type MailLogger,
   type ReportMessage,
@@ -65,7 +66,9 @@ function configFor(server: { host: string; port: number }, overrides: Partial<Sm
     secure: false,
     from: 'Redeye <redeye@airline.example>',
     retry: { attempts: 4, initialDelayMs: 1000, maxDelayMs: 3000 },
-    timeoutMs: 5000,
+    connectionTimeoutMs: 5000,
+    greetingTimeoutMs: 5000,
+    socketTimeoutMs: 5000,
     ...overrides,
   };
 }
@@ -168,7 +171,7 @@ describe('sendReport', () => {
     const { waits, sleep } = recorder();
     const config = configFor(
       { host: '127.0.0.1', port },
-      { timeoutMs: 300, retry: { attempts: 2, initialDelayMs: 10 } },
+      { greetingTimeoutMs: 300, retry: { attempts: 2, initialDelayMs: 10 } },
     );
     const error = await createMailer(config, { sleep })
       .sendReport(message())
@@ -177,6 +180,83 @@ describe('sendReport', () => {
     expect((error as MailDeliveryError).outcome.attempts).toBe(2);
     expect(sockets).toHaveLength(2);
     expect(waits).toEqual([10]);
+  });
+
+  it('stops at once on a stop request while a server that never answers holds the conversation', async () => {
+    const sockets: Socket[] = [];
+    const silent: Server = createServer((socket) => {
+      sockets.push(socket);
+      silent.emit('client');
+    });
+    silent.listen(0, '127.0.0.1');
+    await once(silent, 'listening');
+    servers.push({
+      stop: () =>
+        new Promise<void>((resolve) => {
+          for (const socket of sockets) socket.destroy();
+          silent.close(() => resolve());
+        }),
+    });
+    const { port } = silent.address() as AddressInfo;
+    const { waits, sleep } = recorder();
+    // Limits far beyond the test's own timeout: only the stop request can end the send in time.
+    const config = configFor(
+      { host: '127.0.0.1', port },
+      { greetingTimeoutMs: 600_000, socketTimeoutMs: 600_000, retry: { attempts: 3, initialDelayMs: 10 } },
+    );
+    const controller = new AbortController();
+    silent.once('client', () => controller.abort('SIGTERM'));
+    const error = await createMailer(config, { sleep })
+      .sendReport(message(), { signal: controller.signal })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(MailInterruptedError);
+    expect((error as MailInterruptedError).message).toBe(
+      'stopped on request (SIGTERM) while sending report mail <daily-loyalty-report.2024-05-01@redeye.airline.example>',
+    );
+    // No second attempt, no wait: the conversation was closed and the send ended there.
+    expect(sockets).toHaveLength(1);
+    expect(waits).toEqual([]);
+    if (!sockets[0]!.closed) await once(sockets[0]!, 'close');
+  });
+
+  it('ends the wait between attempts on a stop request, without another attempt', async () => {
+    const server = await smtp();
+    server.failNext(5, 451);
+    const controller = new AbortController();
+    // The real wait (30 s by default) is what must be cut short.
+    const sleep = (ms: number, signal?: AbortSignal) =>
+      new Promise<void>((_resolve, reject) => {
+        signal?.addEventListener('abort', () => reject(signal.reason as Error), { once: true });
+        controller.abort('SIGTERM');
+      });
+    const error = await createMailer(configFor(server, { retry: { attempts: 5, initialDelayMs: 30_000 } }), {
+      sleep,
+    })
+      .sendReport(message(), { signal: controller.signal })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(MailInterruptedError);
+    expect(server.refusals).toBe(1);
+    expect(server.messages).toHaveLength(0);
+  });
+
+  it('keeps what recipients already took when a stop request ends the retries of the others', async () => {
+    const server = await smtp();
+    server.rejectRecipient('busy@airline.example', 450);
+    const controller = new AbortController();
+    const outcome = await createMailer(configFor(server), {
+      sleep: async () => void controller.abort('SIGTERM'),
+    }).sendReport(message({ to: ['commercial@airline.example', 'busy@airline.example'], cc: [] }), {
+      signal: controller.signal,
+    });
+    expect(outcome.accepted).toEqual(['commercial@airline.example']);
+    expect(outcome.rejected).toEqual([
+      {
+        address: 'busy@airline.example',
+        response: expect.stringContaining('stopped on request (SIGTERM)'),
+        permanent: false,
+      },
+    ]);
+    expect(server.messages).toHaveLength(1);
   });
 
   it('retries only the recipients a server deferred, keeping everyone in the headers', async () => {

@@ -10,10 +10,17 @@
  * - the caller supplies a deterministic Message-ID, the same on every attempt and every rerun, so a
  *   server or archive that deduplicates can drop the copy a retry after a lost reply would make.
  *
+ * A night that is asked to stop (SIGTERM) must not sit out a dead server's timeouts and backoff: the
+ * caller's abort signal closes the SMTP conversation in flight and ends a wait between attempts, and
+ * the send ends with `MailInterruptedError` (the message is then not known to be delivered). A server
+ * that accepts connections and never answers costs the connection and greeting timeouts (10 s each by
+ * default), not minutes.
+ *
  * Credentials are read from the environment at send time, from variables whose names the
  * configuration gives; they are never logged and never part of an error.
  */
 import { hostname } from 'node:os';
+import { setTimeout as wait } from 'node:timers/promises';
 import nodemailer from 'nodemailer';
 import { ConfigError, RedeyeError, type ConfigProblem } from '../lib/errors.js';
 
@@ -37,8 +44,12 @@ export interface SmtpConfig {
     rejectUnauthorized?: boolean;
     servername?: string;
   };
-  /** Limit for connecting, for the greeting and for a silent socket; default 60 s. */
-  timeoutMs?: number;
+  /** Limit for the TCP (and TLS) connection; default 10 s. */
+  connectionTimeoutMs?: number;
+  /** Limit for the server's greeting once connected; default 10 s. */
+  greetingTimeoutMs?: number;
+  /** Limit for a silent server in the middle of the conversation; default 30 s. */
+  socketTimeoutMs?: number;
   retry?: {
     /** Attempts in total, including the first; default 5. */
     attempts?: number;
@@ -112,6 +123,21 @@ export class MailDeliveryError extends RedeyeError {
   }
 }
 
+/** The send was stopped on request (SIGTERM) before the server confirmed the message. */
+export class MailInterruptedError extends RedeyeError {
+  constructor(messageId: string, reason: unknown, options?: { cause?: unknown }) {
+    super(
+      'INTERRUPTED',
+      `${typeof reason === 'string' ? `stopped on request (${reason})` : 'stopped on request'} while sending report mail ${messageId}`,
+      { messageId },
+      options,
+    );
+  }
+}
+
+/** Defaults of the SMTP time limits (see `SmtpConfig`). */
+export const SMTP_TIMEOUT_DEFAULTS = { connectionMs: 10_000, greetingMs: 10_000, socketMs: 30_000 } as const;
+
 /** The subset of a pino logger the mailer writes to. */
 export interface MailLogger {
   info(details: object, message: string): void;
@@ -119,15 +145,20 @@ export interface MailLogger {
 }
 
 export interface MailerDependencies {
-  /** Waits between attempts; tests pass a recorder that does not wait. */
-  sleep?: (ms: number) => Promise<void>;
+  /** Waits between attempts, ending early (rejecting) when `signal` aborts; tests pass a recorder. */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   logger?: MailLogger;
   /** Where credentials are read from; default `process.env`, read at every send. */
   env?: NodeJS.ProcessEnv;
 }
 
+export interface SendOptions {
+  /** Aborting it closes the conversation in flight and ends a wait between attempts. */
+  signal?: AbortSignal;
+}
+
 export interface Mailer {
-  sendReport(message: ReportMessage): Promise<SendOutcome>;
+  sendReport(message: ReportMessage, options?: SendOptions): Promise<SendOutcome>;
 }
 
 /** Minimal shape of the errors nodemailer reports (see its NodemailerError). */
@@ -273,15 +304,20 @@ export function backoffDelay(attempt: number, initialMs: number, maxMs: number):
 export function createMailer(config: SmtpConfig, dependencies: MailerDependencies = {}): Mailer {
   validateConfig(config);
   const sleep =
-    dependencies.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+    dependencies.sleep ??
+    ((ms: number, signal?: AbortSignal) => wait(ms, undefined, signal ? { signal } : {}));
   const logger = dependencies.logger;
   const attempts = config.retry?.attempts ?? 5;
   const initialDelay = config.retry?.initialDelayMs ?? 30_000;
   const maxDelay = config.retry?.maxDelayMs ?? 600_000;
-  const timeout = config.timeoutMs ?? 60_000;
   const where = { host: config.host, port: config.port };
 
-  async function attempt(message: ReportMessage, messageId: string, envelopeTo: string[]): Promise<SmtpInfo> {
+  async function attempt(
+    message: ReportMessage,
+    messageId: string,
+    envelopeTo: string[],
+    signal: AbortSignal | undefined,
+  ): Promise<SmtpInfo> {
     const auth = credentials(config, dependencies.env ?? process.env);
     const transport = nodemailer.createTransport({
       host: config.host,
@@ -295,9 +331,9 @@ export function createMailer(config: SmtpConfig, dependencies: MailerDependencie
         ...(config.tls?.servername !== undefined ? { servername: config.tls.servername } : {}),
       },
       name: config.clientName ?? hostname(),
-      connectionTimeout: timeout,
-      greetingTimeout: timeout,
-      socketTimeout: timeout,
+      connectionTimeout: config.connectionTimeoutMs ?? SMTP_TIMEOUT_DEFAULTS.connectionMs,
+      greetingTimeout: config.greetingTimeoutMs ?? SMTP_TIMEOUT_DEFAULTS.greetingMs,
+      socketTimeout: config.socketTimeoutMs ?? SMTP_TIMEOUT_DEFAULTS.socketMs,
       // nodemailer's own logging would print the SMTP dialogue, AUTH included.
       logger: false,
       debug: false,
@@ -313,6 +349,8 @@ export function createMailer(config: SmtpConfig, dependencies: MailerDependencie
         messageId,
         ...(message.date ? { date: message.date } : {}),
         envelope: { from: config.from, to: envelopeTo },
+        // nodemailer closes the connection on abort and fails the send with EABORT.
+        ...(signal ? { signal } : {}),
         attachments: [
           ...message.inlineImages.map((image) => ({
             filename: image.filename,
@@ -334,8 +372,23 @@ export function createMailer(config: SmtpConfig, dependencies: MailerDependencie
     }
   }
 
-  async function sendReport(message: ReportMessage): Promise<SendOutcome> {
+  async function sendReport(message: ReportMessage, options: SendOptions = {}): Promise<SendOutcome> {
     const messageId = normaliseMessageId(message.messageId);
+    const signal = options.signal;
+    /**
+     * A stop request ends the send. Before any recipient has the message it is an error (the caller
+     * keeps the mail to send again); after some have it, the outcome says who, and the rest are left
+     * as not delivered for now, so a resend goes to them alone and no one gets it twice.
+     */
+    const stopped = (cause?: unknown): MailInterruptedError => {
+      const error = new MailInterruptedError(
+        messageId,
+        signal?.reason,
+        cause === undefined ? undefined : { cause },
+      );
+      if (accepted.length === 0) throw error;
+      return error;
+    };
     const everyone = [...message.to, ...(message.cc ?? [])];
     if (message.to.length === 0) {
       throw new RedeyeError('MAIL_MESSAGE_INVALID', 'a report mail needs at least one To: recipient', {
@@ -368,9 +421,13 @@ export function createMailer(config: SmtpConfig, dependencies: MailerDependencie
     };
 
     while (pending.length > 0 && made < attempts) {
+      if (signal?.aborted) {
+        lastError = stopped();
+        break;
+      }
       made++;
       try {
-        const info = await attempt(message, messageId, pending);
+        const info = await attempt(message, messageId, pending, signal);
         const taken = info.accepted.map(addressOf);
         accepted.push(...taken);
         response = info.response;
@@ -395,6 +452,11 @@ export function createMailer(config: SmtpConfig, dependencies: MailerDependencie
         );
       } catch (error) {
         if (error instanceof ConfigError) throw error;
+        // Aborted by us, not refused by the server: nodemailer's EABORT must not read as a verdict.
+        if (signal?.aborted) {
+          lastError = stopped(error);
+          break;
+        }
         const failure = error as SmtpFailure;
         lastError = failure;
         if (failure.code === 'EENVELOPE' && failure.rejectedErrors && failure.rejectedErrors.length > 0) {
@@ -422,7 +484,15 @@ export function createMailer(config: SmtpConfig, dependencies: MailerDependencie
           `report mail attempt failed: ${describeFailure(failure)}`,
         );
       }
-      if (pending.length > 0 && made < attempts) await sleep(backoffDelay(made, initialDelay, maxDelay));
+      if (pending.length > 0 && made < attempts) {
+        try {
+          await sleep(backoffDelay(made, initialDelay, maxDelay), signal);
+        } catch (error) {
+          if (!signal?.aborted) throw error;
+          lastError = stopped(error);
+          break;
+        }
+      }
     }
 
     for (const address of pending) {

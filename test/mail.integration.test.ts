@@ -71,7 +71,8 @@ describe('report mail through a real SMTP server', () => {
       secure: false,
       from: 'Redeye <redeye@redeye.test>',
       retry: { attempts: 1 },
-      timeoutMs: 10_000,
+      greetingTimeoutMs: 10_000,
+      socketTimeoutMs: 10_000,
     }).sendReport({
       to: ['commercial@airline.test'],
       cc: ['revenue@airline.test'],
