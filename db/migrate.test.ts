@@ -209,6 +209,80 @@ for (const engine of availableEngines()) {
       }
     });
 
+    it('019 records who claims a report mail and when one failed for good, keeping the times, and rolls back', async () => {
+      const t = await createTestDatabase(engine);
+      try {
+        const since = MIGRATION_NAMES.slice(MIGRATION_NAMES.indexOf('019_mail_claims'));
+        for (const _ of since) await t.db.knex.migrate.down(MIGRATION_CONFIG);
+        const mail = (report: string, status: string, sentAt: string) => ({
+          report,
+          business_date: '2026-05-08',
+          message_id: `<${report}-report.2026-05-08@airline.example>`,
+          recipients: '["commercial@airline.example"]',
+          subject: report,
+          attachments: '{"workbook":"w.xlsx","inline":[]}',
+          html: '',
+          text: '',
+          status,
+          attempts: 1,
+          created_at: '2026-05-09T02:00:00.000Z',
+          sent_at: sentAt,
+        });
+        // Before 019, sent_at held the time of the last claim of a mail not (yet) sent.
+        await t.db
+          .knex('mail_outbox')
+          .insert([
+            mail('daily', 'sending', '2026-05-09T02:31:00.000Z'),
+            mail('monthly', 'failed', '2026-05-09T02:32:00.000Z'),
+            mail('custom', 'sent', '2026-05-09T02:33:00.000Z'),
+          ]);
+        expect(await migrateLatest(t.db)).toEqual(since);
+        const iso = (v: unknown) => (v === null ? null : new Date(v as string).toISOString());
+        const rows = (await t.db.knex('mail_outbox').orderBy('id')).map((r: Record<string, unknown>) => ({
+          status: r.status,
+          sent_at: iso(r.sent_at),
+          claimed_at: iso(r.claimed_at),
+          failed_at: iso(r.failed_at),
+          claim_host: r.claim_host,
+          claim_pid: r.claim_pid,
+        }));
+        expect(rows).toEqual([
+          {
+            status: 'sending',
+            sent_at: null,
+            claimed_at: '2026-05-09T02:31:00.000Z',
+            failed_at: null,
+            claim_host: null,
+            claim_pid: null,
+          },
+          {
+            status: 'failed',
+            sent_at: null,
+            claimed_at: null,
+            failed_at: '2026-05-09T02:32:00.000Z',
+            claim_host: null,
+            claim_pid: null,
+          },
+          {
+            status: 'sent',
+            sent_at: '2026-05-09T02:33:00.000Z',
+            claimed_at: null,
+            failed_at: null,
+            claim_host: null,
+            claim_pid: null,
+          },
+        ]);
+        for (const _ of since) await t.db.knex.migrate.down(MIGRATION_CONFIG);
+        expect(await t.db.knex.schema.hasColumn('mail_outbox', 'claim_host')).toBe(false);
+        expect(
+          (await t.db.knex('mail_outbox').orderBy('id').pluck('sent_at')).map((v: unknown) => iso(v)),
+        ).toEqual(['2026-05-09T02:31:00.000Z', '2026-05-09T02:32:00.000Z', '2026-05-09T02:33:00.000Z']);
+        expect(await migrateLatest(t.db)).toEqual(since);
+      } finally {
+        await t.cleanup();
+      }
+    });
+
     it('020 keeps who decided a held file, when and why, and rolls back', async () => {
       const t = await createTestDatabase(engine);
       try {

@@ -3,13 +3,18 @@
  * fail: queued once however often the night runs, retried by `redeye report send` after a failure,
  * never sent twice, and set aside (not retried every night) when every recipient is refused for good.
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { simpleParser } from 'mailparser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../cli/main.js';
 import type { LoadedConfig } from '../config/load.js';
+import { pgConnection, releasePgConnection } from '../db/connection.js';
+import { advisoryKey } from '../jobs/lock.js';
 import { availableEngines, createTestDatabase, type TestDb } from '../test/harness/db.js';
 import { buildScenario, scenarioConfig } from '../test/harness/report-scenario.js';
 import { startInProcessSmtp, type InProcessSmtp } from '../test/harness/smtp-inprocess.js';
@@ -27,6 +32,81 @@ async function redeye(args: string[], env: NodeJS.ProcessEnv) {
     env: { REDEYE_LOG_LEVEL: 'silent', ...env },
   });
   return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+/** The id of a process of this machine that has ended, as a killed sender's is. */
+async function deadPid(): Promise<number> {
+  const child = spawn(process.execPath, ['-e', '']);
+  await once(child, 'exit');
+  return child.pid!;
+}
+
+/**
+ * A sender that is alive while it holds its claims: on SQLite a process of this machine that runs; on
+ * PostgreSQL a session holding the mails' advisory locks, as a sender does while it sends.
+ */
+async function liveClaimant(t: TestDb, engine: string) {
+  const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+  const claimant = { host: hostname(), pid: child.pid! };
+  const conn = engine === 'postgres' ? await pgConnection(t.db.knex) : undefined;
+  return {
+    claimant,
+    hold: async (ids: Array<number | string>) => {
+      for (const id of ids)
+        await conn?.query('SELECT pg_advisory_lock($1::bigint)', [
+          advisoryKey(`mail:${Number(id)}`).toString(),
+        ]);
+    },
+    stop: async () => {
+      if (conn) {
+        await conn.query('SELECT pg_advisory_unlock_all()');
+        await releasePgConnection(t.db.knex, conn);
+      }
+      const exited = once(child, 'exit');
+      child.kill();
+      await exited;
+    },
+  };
+}
+
+/** An SMTP address that takes connections and never answers, as a hung mail server does. */
+async function silentSmtp() {
+  const sockets: Socket[] = [];
+  const server: Server = createServer((socket) => {
+    sockets.push(socket);
+    server.emit('client');
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  return {
+    port,
+    connections: () => sockets.length,
+    onClient: (fn: () => void) => server.once('client', fn),
+    config: (
+      base: LoadedConfig,
+      mail: { greetingTimeoutSeconds?: number; retries?: number } = {},
+    ): LoadedConfig => ({
+      ...base,
+      mail: {
+        ...base.mail!,
+        ...(mail.retries !== undefined ? { retries: mail.retries } : {}),
+        smtp: {
+          ...base.mail!.smtp,
+          host: '127.0.0.1',
+          port,
+          ...(mail.greetingTimeoutSeconds !== undefined
+            ? { greetingTimeoutSeconds: mail.greetingTimeoutSeconds }
+            : {}),
+        },
+      },
+    }),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
 }
 
 describe('senderDomain', () => {
@@ -141,6 +221,20 @@ for (const engine of availableEngines()) {
       const connections = smtp.connections;
       expect(await sendOutbox(t.db, config, { mailerDependencies: noWait, now })).toMatchObject({ sent: 0 });
       expect(smtp.connections).toBe(connections);
+      // Not tried again, but not out of sight: report send lists it and exits 1 while it is unsent.
+      const listed = await redeye(['--config', config.configPath, 'report', 'send'], {
+        REDEYE_DATABASE_URL: t.url,
+      });
+      expect(listed.code).toBe(1);
+      expect(smtp.connections).toBe(connections);
+      expect(listed.out.split('\n')).toEqual([
+        'report mail: 0 sent, 1 failed for good, 0 pending',
+        'failed for good (not tried again):',
+        expect.stringMatching(
+          /^ {2}report mail monthly for 2026-05-31 to commercial@airline\.example, finance@airline\.example refused for good since 2026-06-01T03:00:00\.000Z: .*550 No such user/,
+        ),
+        '  `redeye report send --retry-failed` sends it again (to the same recipients) once the server would take it',
+      ]);
 
       const retried = await sendOutbox(t.db, config, { mailerDependencies: noWait, now, retryFailed: true });
       expect(retried).toMatchObject({ sent: 1, failed: 0, pending: 0 });
@@ -153,21 +247,117 @@ for (const engine of availableEngines()) {
       ).toBe(true);
     });
 
-    it('takes over a send that a dead process claimed long ago, and leaves a fresh claim alone', async () => {
-      await t.db.knex('mail_outbox').update({ status: 'sending', sent_at: '2026-06-01T01:00:00.000Z' });
+    /** Marks every mail as claimed by `claimant` at `at`, as a sender mid-send leaves it. */
+    const claimAll = (claimant: { host: string; pid: number } | null, at: string) =>
+      t.db.knex('mail_outbox').update({
+        status: 'sending',
+        claim_host: claimant?.host ?? null,
+        claim_pid: claimant?.pid ?? null,
+        claimed_at: at,
+      });
+
+    it('takes back at once a mail whose sender was killed mid-send, and sends it under the same Message-ID', async () => {
+      await claimAll({ host: hostname(), pid: await deadPid() }, '2026-06-01T02:55:00.000Z');
       const before = smtp.messages.length;
-      // Half an hour after the claim the claimant may still be sending: hands off.
-      const soon = () => new Date('2026-06-01T01:30:00Z');
-      expect(await sendOutbox(t.db, config, { mailerDependencies: noWait, now: soon })).toMatchObject({
-        sent: 0,
-      });
-      expect(smtp.messages.length).toBe(before);
-      const later = () => new Date('2026-06-01T02:30:00Z');
-      expect(await sendOutbox(t.db, config, { mailerDependencies: noWait, now: later })).toMatchObject({
-        sent: 2,
-      });
-      expect(smtp.messages.length).toBe(before + 2);
+      const result = await sendOutbox(t.db, config, { mailerDependencies: noWait, now });
+      expect(result).toMatchObject({ sent: 2, failed: 0, pending: 0, held: [] });
+      expect(result.reclaimed.map((c) => [c.report, c.claimedAt])).toEqual([
+        ['daily', '2026-06-01T02:55:00.000Z'],
+        ['monthly', '2026-06-01T02:55:00.000Z'],
+      ]);
+      expect(result.reclaimed[0]?.claimant).toMatch(new RegExp(`^${hostname()} pid \\d+$`));
+      expect(smtp.messages.slice(before).map((m) => m.parsed.messageId)).toEqual([
+        '<daily-report.2026-05-31@airline.example>',
+        '<monthly-report.2026-05-31@airline.example>',
+      ]);
       expect((await outboxEntries(t.db)).every((e) => e.status === 'sent')).toBe(true);
+    });
+
+    it('leaves alone a mail a live sender is sending, and says who has it', async () => {
+      const live = await liveClaimant(t, engine);
+      try {
+        await claimAll(live.claimant, '2026-06-01T02:55:00.000Z');
+        await live.hold(await t.db.knex('mail_outbox').pluck('id'));
+        const before = smtp.messages.length;
+        const result = await sendOutbox(t.db, config, { mailerDependencies: noWait, now });
+        expect(result).toMatchObject({ sent: 0, pending: 0, reclaimed: [] });
+        expect(result.held.map((c) => [c.report, c.claimant])).toEqual([
+          ['daily', `${live.claimant.host} pid ${live.claimant.pid}`],
+          ['monthly', `${live.claimant.host} pid ${live.claimant.pid}`],
+        ]);
+        expect(smtp.messages.length).toBe(before);
+        expect((await outboxEntries(t.db)).every((e) => e.status === 'sending')).toBe(true);
+      } finally {
+        await live.stop();
+      }
+    });
+
+    if (engine === 'sqlite')
+      it('takes back a claim it cannot check (another machine) only once it is an hour old', async () => {
+        await claimAll({ host: 'other-host.example', pid: 4242 }, '2026-06-01T01:00:00.000Z');
+        const before = smtp.messages.length;
+        const soon = () => new Date('2026-06-01T01:30:00Z');
+        expect(await sendOutbox(t.db, config, { mailerDependencies: noWait, now: soon })).toMatchObject({
+          sent: 0,
+        });
+        expect(smtp.messages.length).toBe(before);
+        const later = () => new Date('2026-06-01T02:30:00Z');
+        expect(await sendOutbox(t.db, config, { mailerDependencies: noWait, now: later })).toMatchObject({
+          sent: 2,
+        });
+        expect(smtp.messages.length).toBe(before + 2);
+      });
+
+    it('leaves the mail in flight pending on a stop request, and starts no other', async () => {
+      const silent = await silentSmtp();
+      try {
+        await t.db.knex('mail_outbox').update({ status: 'pending', claim_host: null, claim_pid: null });
+        const attempts = await t.db.knex('mail_outbox').orderBy('id').pluck('attempts');
+        const controller = new AbortController();
+        silent.onClient(() => controller.abort('SIGTERM'));
+        const result = await sendOutbox(t.db, silent.config(config), { now, signal: controller.signal });
+        expect(result).toMatchObject({
+          sent: 0,
+          failed: 0,
+          pending: 2,
+          errors: [],
+          stopped: 'stopped on request (SIGTERM)',
+        });
+        expect(silent.connections()).toBe(1);
+        const rows = await t.db.knex('mail_outbox').orderBy('id').select('status', 'attempts', 'claim_pid');
+        expect(rows).toEqual([
+          { status: 'pending', attempts: Number(attempts[0]) + 1, claim_pid: null },
+          { status: 'pending', attempts: Number(attempts[1]), claim_pid: null },
+        ]);
+      } finally {
+        await silent.stop();
+      }
+    });
+
+    it('does not try the mails after one the server did not answer at all', async () => {
+      const silent = await silentSmtp();
+      try {
+        const result = await sendOutbox(
+          t.db,
+          silent.config(config, { greetingTimeoutSeconds: 1, retries: 0 }),
+          {
+            now,
+          },
+        );
+        expect(result).toMatchObject({ sent: 0, pending: 2 });
+        expect(result.errors.map((e) => [e.report, e.message])).toEqual([
+          ['daily', expect.stringMatching(/Greeting never received/)],
+          [
+            'monthly',
+            `not tried: the mail before it (daily for 2026-05-31) got no answer from SMTP 127.0.0.1:${silent.port}`,
+          ],
+        ]);
+        expect(silent.connections()).toBe(1);
+      } finally {
+        await silent.stop();
+      }
+      // The server answers again: both go.
+      expect(await sendOutbox(t.db, config, { mailerDependencies: noWait, now })).toMatchObject({ sent: 2 });
     });
 
     it('does not mail a report that has no distribution list', async () => {

@@ -4,13 +4,15 @@
  *
  * - queuing writes one row per report and business date, with a Message-ID derived from both; queuing
  *   the same report again (a rerun of the night) finds the row and changes nothing;
- * - sending claims a pending row (`sending`, with the time of the claim) before talking to the SMTP
- *   server, and marks it `sent` after the server accepted it. A row that is `sent` is never picked
- *   again. A failed attempt returns the row to `pending` with the error, for the next
- *   `redeye report send`; a permanent refusal of every recipient marks it `failed` (the address is
- *   wrong; sending again would not help), which `--retry-failed` puts back in the queue;
- * - a claim older than an hour is taken to be a process that died mid-send: the row is sent again,
- *   under the same Message-ID, which lets a deduplicating server or archive drop the copy.
+ * - sending claims a pending row (`sending`, naming the claimant and the time: see `outbox-claims.ts`)
+ *   before talking to the SMTP server, and marks it `sent` after the server accepted it. A row that is
+ *   `sent` is never picked again. A failed attempt returns the row to `pending` with the error, for the
+ *   next `redeye report send`; a permanent refusal of every recipient marks it `failed` with the time
+ *   (the address is wrong; sending again would not help), which `--retry-failed` puts back in the queue;
+ * - a claim whose sender died mid-send is taken back by the next sender and sent again under the same
+ *   Message-ID, which lets a deduplicating server or archive drop the copy;
+ * - a stop request (SIGTERM) starts no further mail and abandons the one in flight, which stays pending;
+ *   a server that does not answer at all is not tried again for the mails after it in the same run.
  */
 import { readFile } from 'node:fs/promises';
 import { basename, isAbsolute, join, relative, resolve } from 'node:path';
@@ -22,6 +24,7 @@ import type { Logger } from '../lib/log.js';
 import {
   createMailer,
   MailDeliveryError,
+  MailInterruptedError,
   reportMessageId,
   type Mailer,
   type MailerDependencies,
@@ -29,6 +32,7 @@ import {
 } from '../mail/mailer.js';
 import { renderReportMail } from '../mail/report-mail.js';
 import { dateTextSql, sqlRows, type ReportResult } from './common.js';
+import { openMailClaims, type MailClaim } from './outbox-claims.js';
 
 export const XLSX_CONTENT_TYPE = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
 
@@ -154,17 +158,41 @@ export interface SendOutboxOptions {
   only?: { report: string; businessDate: IsoDate };
   /** Put mails that failed for good back in the queue first. */
   retryFailed?: boolean;
-  /** A claim older than this is a sender that died; default one hour. */
+  /** A claim whose claimant cannot be checked is a sender's that died once this old; default one hour. */
   staleClaimMs?: number;
+  /**
+   * A stop request (SIGTERM): no further mail is started, and the one in flight is abandoned (its
+   * connection closed) and left pending for the next run.
+   */
+  signal?: AbortSignal;
+}
+
+/** A mail every recipient of which was refused for good: it is not tried again until `--retry-failed`. */
+export interface FailedMail {
+  report: string;
+  businessDate: IsoDate;
+  recipients: string[];
+  /** The server's answer. */
+  lastError: string | null;
+  /** When it was refused; null for a mail refused before migration 019. */
+  failedAt: string | null;
 }
 
 export interface SendOutboxResult {
   sent: number;
-  /** Refused for good (every recipient rejected permanently). */
+  /** Mails refused for good (every recipient rejected permanently), in this run or before: see `failedMails`. */
   failed: number;
   /** Still waiting after this run (failed for now, or not reached): the next `report send` tries again. */
   pending: number;
+  /** Mails not sent by this run, with why: the server's answer, or why they were not tried. */
   errors: Array<{ report: string; businessDate: IsoDate; message: string }>;
+  failedMails: FailedMail[];
+  /** Mails a live sender (another process) is sending: left to it. */
+  held: MailClaim[];
+  /** Mails claimed by a sender that died mid-send, taken back and sent again by this run. */
+  reclaimed: MailClaim[];
+  /** Set when a stop request ended the run before every mail was tried: `stopped on request (SIGTERM)`. */
+  stopped?: string;
 }
 
 interface OutboxRow {
@@ -194,6 +222,9 @@ export function mailerFromConfig(config: LoadedConfig, dependencies: MailerDepen
       ...(smtp.userEnv !== undefined ? { userEnv: smtp.userEnv } : {}),
       ...(smtp.passwordEnv !== undefined ? { passwordEnv: smtp.passwordEnv } : {}),
       from: config.mail.from,
+      connectionTimeoutMs: smtp.connectionTimeoutSeconds * 1000,
+      greetingTimeoutMs: smtp.greetingTimeoutSeconds * 1000,
+      socketTimeoutMs: smtp.socketTimeoutSeconds * 1000,
       retry: { attempts: config.mail.retries + 1 },
     },
     dependencies,
@@ -249,81 +280,193 @@ export async function sendOutbox(
 ): Promise<SendOutboxResult> {
   const knex = db.knex;
   const now = options.now ?? (() => new Date());
+  const signal = options.signal;
+  const only = options.only;
+  const scopeSql = only ? ' AND report = ? AND business_date = ?' : '';
+  const scopeArgs = only ? [only.report, only.businessDate] : [];
   const scope = (qb: ReturnType<typeof knex>) =>
-    options.only ? qb.where({ report: options.only.report, business_date: options.only.businessDate }) : qb;
+    only ? qb.where({ report: only.report, business_date: only.businessDate }) : qb;
+  const result: SendOutboxResult = {
+    sent: 0,
+    failed: 0,
+    pending: 0,
+    errors: [],
+    failedMails: [],
+    held: [],
+    reclaimed: [],
+  };
   if (options.retryFailed)
-    await scope(knex('mail_outbox').where({ status: 'failed' })).update({ status: 'pending' });
-  const stale = new Date(now().getTime() - (options.staleClaimMs ?? 3_600_000)).toISOString();
-  await scope(knex('mail_outbox').where({ status: 'sending' }).andWhere('sent_at', '<', stale)).update({
-    status: 'pending',
-  });
-
-  const rows = await sqlRows<OutboxRow>(
-    knex,
-    `SELECT id, report, ${dateTextSql(db, 'business_date')} AS business_date, message_id, recipients, subject,
-            attachments, html, text
-       FROM mail_outbox WHERE status = 'pending'${options.only ? ' AND report = ? AND business_date = ?' : ''}
-      ORDER BY id`,
-    options.only ? [options.only.report, options.only.businessDate] : [],
-  );
-  const result: SendOutboxResult = { sent: 0, failed: 0, pending: 0, errors: [] };
-  if (rows.length === 0) return result;
-  const mailer =
-    options.mailer ??
-    mailerFromConfig(config, {
-      ...options.mailerDependencies,
-      ...(options.env ? { env: options.env } : {}),
-      ...(options.logger ? { logger: options.logger } : {}),
+    await scope(knex('mail_outbox').where({ status: 'failed' })).update({
+      status: 'pending',
+      failed_at: null,
     });
 
-  for (const row of rows) {
-    const claimed = await knex('mail_outbox')
-      .where({ id: row.id, status: 'pending' })
-      .update({ status: 'sending', sent_at: now().toISOString(), attempts: knex.raw('attempts + 1') });
-    // Another sender took it between our read and our claim.
-    if (claimed !== 1) continue;
-    const where = { report: row.report, businessDate: row.business_date };
-    try {
-      const outcome = await mailer.sendReport(await messageOf(config, row));
-      const refused = outcome.rejected.map((r) => `${r.address}: ${r.response}`).join('; ');
-      await knex('mail_outbox')
-        .where({ id: row.id })
-        .update({
-          status: 'sent',
-          sent_at: now().toISOString(),
-          last_error: refused === '' ? null : `not delivered to ${refused}`,
-        });
-      result.sent++;
-      options.logger?.info(
-        { ...where, messageId: row.message_id, accepted: outcome.accepted.length },
-        'report mail sent',
-      );
-    } catch (error) {
-      const permanent =
-        error instanceof MailDeliveryError &&
-        error.outcome.rejected.length > 0 &&
-        error.outcome.rejected.every((r) => r.permanent);
-      const message = error instanceof Error ? error.message : String(error);
-      await knex('mail_outbox')
-        .where({ id: row.id })
-        .update({ status: permanent ? 'failed' : 'pending', last_error: message.slice(0, 4000) });
-      if (permanent) result.failed++;
-      result.errors.push({ ...where, message });
+  const claims = await openMailClaims(db);
+  try {
+    const { taken, held } = await claims.reclaim(
+      only,
+      new Date(now().getTime() - (options.staleClaimMs ?? 3_600_000)),
+    );
+    result.reclaimed = taken;
+    result.held = held;
+    for (const c of taken)
       options.logger?.warn(
-        { ...where, messageId: row.message_id, permanent },
-        `report mail not sent: ${message}`,
+        { report: c.report, businessDate: c.businessDate, claimant: c.claimant, claimedAt: c.claimedAt },
+        `report mail ${c.report} for ${c.businessDate} was being sent by ${c.claimant ?? 'a sender'} ` +
+          `(since ${c.claimedAt ?? 'an unknown time'}), which ended before it was recorded sent: sending it ` +
+          'again under the same Message-ID (if the server had already accepted it, the recipients get it twice)',
       );
-      // Without credentials no mail can go: the rest stays pending untouched.
-      if (error instanceof ConfigError) break;
+    for (const c of held)
+      options.logger?.warn(
+        { report: c.report, businessDate: c.businessDate, claimant: c.claimant, claimedAt: c.claimedAt },
+        `report mail ${c.report} for ${c.businessDate} is being sent by ${c.claimant ?? 'another sender'} ` +
+          `(since ${c.claimedAt ?? 'an unknown time'}); left to it`,
+      );
+
+    const rows = await sqlRows<OutboxRow>(
+      knex,
+      `SELECT id, report, ${dateTextSql(db, 'business_date')} AS business_date, message_id, recipients, subject,
+              attachments, html, text
+         FROM mail_outbox WHERE status = 'pending'${scopeSql}
+        ORDER BY id`,
+      scopeArgs,
+    );
+    const mailer =
+      rows.length === 0
+        ? undefined
+        : (options.mailer ??
+          mailerFromConfig(config, {
+            ...options.mailerDependencies,
+            ...(options.env ? { env: options.env } : {}),
+            ...(options.logger ? { logger: options.logger } : {}),
+          }));
+    const server = config.mail ? `${config.mail.smtp.host}:${config.mail.smtp.port}` : 'the SMTP server';
+    /** Set when the server could not be reached at all: the mails after it are not tried this run. */
+    let unreachable: string | undefined;
+
+    for (const row of rows) {
+      const where = { report: row.report, businessDate: row.business_date };
+      if (signal?.aborted) {
+        result.stopped = stoppedOnRequest(signal);
+        break;
+      }
+      if (unreachable) {
+        result.errors.push({ ...where, message: `not tried: ${unreachable}` });
+        continue;
+      }
+      // Another sender took it between our read and our claim.
+      if (!(await claims.claim(row.id, now()))) continue;
+      try {
+        const outcome = await mailer!.sendReport(await messageOf(config, row), signal ? { signal } : {});
+        const refused = outcome.rejected.map((r) => `${r.address}: ${r.response}`).join('; ');
+        await knex('mail_outbox')
+          .where({ id: row.id })
+          .update({
+            status: 'sent',
+            sent_at: now().toISOString(),
+            claim_host: null,
+            claim_pid: null,
+            last_error: refused === '' ? null : `not delivered to ${refused}`,
+          });
+        result.sent++;
+        options.logger?.info(
+          { ...where, messageId: row.message_id, accepted: outcome.accepted.length },
+          'report mail sent',
+        );
+      } catch (error) {
+        if (error instanceof MailInterruptedError) {
+          // Nobody has it yet: it goes with the next run, under the same Message-ID.
+          await knex('mail_outbox')
+            .where({ id: row.id })
+            .update({ status: 'pending', claim_host: null, claim_pid: null });
+          result.stopped = stoppedOnRequest(signal);
+          options.logger?.warn(
+            { ...where, messageId: row.message_id },
+            `report mail ${row.report} for ${row.business_date} left pending: ${error.message}`,
+          );
+          break;
+        }
+        const permanent =
+          error instanceof MailDeliveryError &&
+          error.outcome.rejected.length > 0 &&
+          error.outcome.rejected.every((r) => r.permanent);
+        const message = error instanceof Error ? error.message : String(error);
+        await knex('mail_outbox')
+          .where({ id: row.id })
+          .update({
+            status: permanent ? 'failed' : 'pending',
+            claim_host: null,
+            claim_pid: null,
+            last_error: message.slice(0, 4000),
+            ...(permanent ? { failed_at: now().toISOString() } : {}),
+          });
+        result.errors.push({ ...where, message });
+        options.logger?.warn(
+          { ...where, messageId: row.message_id, permanent },
+          `report mail not sent: ${message}`,
+        );
+        // Without credentials no mail can go: the rest stays pending untouched.
+        if (error instanceof ConfigError) break;
+        if (error instanceof MailDeliveryError && !answered(error))
+          unreachable = `the mail before it (${row.report} for ${row.business_date}) got no answer from SMTP ${server}`;
+      } finally {
+        await claims.release(row.id);
+      }
     }
+  } finally {
+    await claims.close();
   }
+
   const [left] = await sqlRows<{ n: unknown }>(
     knex,
-    `SELECT COUNT(*) AS n FROM mail_outbox WHERE status = 'pending'${options.only ? ' AND report = ? AND business_date = ?' : ''}`,
-    options.only ? [options.only.report, options.only.businessDate] : [],
+    `SELECT COUNT(*) AS n FROM mail_outbox WHERE status = 'pending'${scopeSql}`,
+    scopeArgs,
   );
   result.pending = Number(left?.n ?? 0);
+  result.failedMails = await failedMails(db, only);
+  result.failed = result.failedMails.length;
   return result;
+}
+
+function stoppedOnRequest(signal: AbortSignal | undefined): string {
+  return typeof signal?.reason === 'string' ? `stopped on request (${signal.reason})` : 'stopped on request';
+}
+
+/**
+ * Whether the server answered at all: a mail that got no SMTP reply (refused connection, no greeting, a
+ * silent socket) tells that the next mail would wait out the same timeouts and backoff for nothing.
+ */
+function answered(error: MailDeliveryError): boolean {
+  return (
+    error.outcome.accepted.length > 0 || error.outcome.rejected.some((r) => r.responseCode !== undefined)
+  );
+}
+
+/** The mails refused for good, oldest first. */
+export async function failedMails(
+  db: Db,
+  only?: { report: string; businessDate: IsoDate },
+): Promise<FailedMail[]> {
+  const rows = await sqlRows<{
+    report: string;
+    business_date: string;
+    recipients: string;
+    last_error: string | null;
+    failed_at: string | null;
+  }>(
+    db.knex,
+    `SELECT report, ${dateTextSql(db, 'business_date')} AS business_date, recipients, last_error, failed_at
+       FROM mail_outbox WHERE status = 'failed'${only ? ' AND report = ? AND business_date = ?' : ''}
+      ORDER BY business_date, id`,
+    only ? [only.report, only.businessDate] : [],
+  );
+  return rows.map((r) => ({
+    report: r.report,
+    businessDate: r.business_date,
+    recipients: JSON.parse(r.recipients) as string[],
+    lastError: r.last_error,
+    failedAt: r.failed_at === null ? null : new Date(r.failed_at).toISOString(),
+  }));
 }
 
 export interface OutboxEntry {
