@@ -1,16 +1,30 @@
 /**
  * The night's `deliver` step for report mail: sends whatever the outbox holds pending (tonight's
- * reports and any an earlier night could not send). A mail that fails stays in the outbox for the
- * next run; one that was sent is never sent again. Each mail that could not go is returned as a
- * failure naming the report, its date and the SMTP server, and fails the step.
+ * reports and any an earlier night could not send), and takes back first a mail a killed run left
+ * claimed. A mail that fails stays in the outbox for the next run; one that was sent is never sent
+ * again. Each mail that could not go is returned as a failure naming the report, its date and the SMTP
+ * server, and fails the step. A mail refused for good by an earlier run is not tried again (that would
+ * be refused again), but the night does not pass over it in silence: it is a warning of the step, with
+ * the command that sends it again. A stop request leaves the mail in flight pending for the next run.
  */
-import { sendOutbox } from '../reports/outbox.js';
+import { sendOutbox, type FailedMail } from '../reports/outbox.js';
 import type { JobContext, JobResult } from './types.js';
 
 export interface MailDeliveryResult extends JobResult {
   /** One line per report mail not sent (still pending, or refused for good). */
   failures: string[];
 }
+
+/** How a mail refused for good reads in the night's summary and in `redeye report send`. */
+export function describeFailedMail(mail: FailedMail): string {
+  return (
+    `report mail ${mail.report} for ${mail.businessDate} to ${mail.recipients.join(', ')} refused for good` +
+    `${mail.failedAt ? ` since ${mail.failedAt}` : ''}: ${mail.lastError ?? 'no answer recorded'}`
+  );
+}
+
+export const RETRY_FAILED_HINT =
+  '`redeye report send --retry-failed` sends it again (to the same recipients) once the server would take it';
 
 export async function deliverMail(ctx: JobContext): Promise<MailDeliveryResult> {
   if (!ctx.config.mail) {
@@ -27,11 +41,49 @@ export async function deliverMail(ctx: JobContext): Promise<MailDeliveryResult> 
     };
   }
   const { host, port } = ctx.config.mail.smtp;
-  const result = await sendOutbox(ctx.db, ctx.config, { env: ctx.env, logger: ctx.logger, now: ctx.now });
+  const result = await sendOutbox(ctx.db, ctx.config, {
+    env: ctx.env,
+    logger: ctx.logger,
+    now: ctx.now,
+    ...(ctx.signal ? { signal: ctx.signal } : {}),
+  });
+  const failedNow = new Set(result.errors.map((e) => `${e.report} ${e.businessDate}`));
+  const warnings: string[] = [];
+  // Refused for good by an earlier run: the night's own date named mail by mail, the others counted.
+  const earlier = result.failedMails.filter((m) => !failedNow.has(`${m.report} ${m.businessDate}`));
+  for (const mail of earlier.filter((m) => m.businessDate === ctx.businessDate))
+    warnings.push(`${describeFailedMail(mail)}; not sent; ${RETRY_FAILED_HINT}`);
+  const others = earlier.filter((m) => m.businessDate !== ctx.businessDate);
+  if (others.length > 0)
+    warnings.push(
+      `${others.length} report mail(s) of other dates refused for good and not sent ` +
+        `(${others.map((m) => `${m.report} ${m.businessDate}`).join(', ')}); \`redeye report send\` lists them`,
+    );
+  for (const c of result.held)
+    warnings.push(
+      `report mail ${c.report} for ${c.businessDate} is being sent by ${c.claimant ?? 'another sender'} ` +
+        `(since ${c.claimedAt ?? 'an unknown time'}); left to it`,
+    );
+  for (const c of result.reclaimed)
+    warnings.push(
+      `report mail ${c.report} for ${c.businessDate} was left claimed by ${c.claimant ?? 'a sender'} that ended ` +
+        'mid-send; sent again under the same Message-ID (a duplicate is possible if the server had accepted it)',
+    );
+  if (result.stopped) {
+    const waiting = result.pending;
+    if (waiting > 0)
+      warnings.push(`${result.stopped}: ${waiting} report mail(s) left pending for the next run`);
+  }
   return {
-    counts: { sent: result.sent, failed: result.failed, pending: result.pending },
+    counts: {
+      sent: result.sent,
+      failed: result.failed,
+      pending: result.pending,
+      ...(result.reclaimed.length > 0 ? { reclaimed: result.reclaimed.length } : {}),
+    },
     failures: result.errors.map(
       (e) => `report mail ${e.report} for ${e.businessDate} not sent (SMTP ${host}:${port}): ${e.message}`,
     ),
+    ...(warnings.length > 0 ? { warnings } : {}),
   };
 }

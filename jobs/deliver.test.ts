@@ -1,9 +1,16 @@
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useWorld, type TestWorld } from '../test/harness/context.js';
+import { availableEngines } from '../test/harness/db.js';
 import { writeAgedFile } from '../test/harness/files.js';
+import { startInProcessSmtp } from '../test/harness/smtp-inprocess.js';
 import { deliverJob } from './deliver.js';
+import { runJob } from './runner.js';
 
 const DAY_MS = 24 * 3600 * 1000;
 
@@ -61,3 +68,124 @@ describe('deliver', () => {
     expect(readdirSync(join(delivered, 'mailing'))).toEqual(['.members.csv.0123456789ab.part']);
   });
 });
+
+for (const engine of availableEngines()) {
+  describe(`deliver's report mail on ${engine}`, () => {
+    const world = useWorld(engine);
+    const NIGHT = '2026-05-08';
+
+    /** Queues a report mail for `date` whose workbook exists, as the report step leaves it. */
+    async function queued(w: TestWorld, date: string, row: Record<string, unknown> = {}): Promise<void> {
+      mkdirSync(join(w.config.paths.reports, date), { recursive: true });
+      writeFileSync(join(w.config.paths.reports, date, `daily-${date}.xlsx`), 'workbook');
+      await w.t.db.knex('mail_outbox').insert({
+        report: 'daily',
+        business_date: date,
+        message_id: `<daily-report.${date}@airline.example>`,
+        recipients: JSON.stringify(['commercial@airline.example']),
+        subject: `Daily loyalty report — ${date}`,
+        attachments: JSON.stringify({ workbook: `${date}/daily-${date}.xlsx`, inline: [] }),
+        html: '<p>report</p>',
+        text: 'report',
+        status: 'pending',
+        attempts: 0,
+        created_at: `${date}T23:00:00.000Z`,
+        ...row,
+      });
+    }
+
+    /** Mail to `server`, without login (the example's user and password are for its own server). */
+    const pointMailAt = (w: TestWorld, server: { host: string; port: number }, retries = 0) => {
+      const { userEnv: _user, passwordEnv: _password, ...smtp } = w.config.mail!.smtp;
+      w.config.mail = { ...w.config.mail!, retries, smtp: { ...smtp, ...server } };
+    };
+
+    it('is recorded interrupted by the signal, not as a delivery failure, when stopped mid-send; the mail stays pending', async () => {
+      const w = world();
+      await queued(w, NIGHT);
+      await queued(w, '2026-05-07');
+      const sockets: Socket[] = [];
+      const silent: Server = createServer((socket) => {
+        sockets.push(socket);
+        silent.emit('client');
+      });
+      silent.listen(0, '127.0.0.1');
+      await once(silent, 'listening');
+      try {
+        pointMailAt(w, { host: '127.0.0.1', port: (silent.address() as AddressInfo).port }, 1);
+        const controller = new AbortController();
+        silent.once('client', () => controller.abort('SIGTERM'));
+        const s = await runJob({ ...w.ctx(NIGHT), signal: controller.signal }, 'deliver');
+        expect(s.status).toBe('failed');
+        expect(s.steps[0]).toMatchObject({
+          status: 'failed',
+          error: {
+            code: 'INTERRUPTED',
+            message: expect.stringMatching(/^stopped on request \(SIGTERM\) while deliver was running/),
+          },
+          warnings: ['stopped on request (SIGTERM): 2 report mail(s) left pending for the next run'],
+        });
+        expect(sockets).toHaveLength(1);
+        expect(await w.t.db.knex('mail_outbox').orderBy('id').pluck('status')).toEqual([
+          'pending',
+          'pending',
+        ]);
+      } finally {
+        for (const socket of sockets) socket.destroy();
+        await new Promise<void>((resolve) => silent.close(() => resolve()));
+      }
+    });
+
+    it("sends at once the mail a killed night left claimed, so the rerun's success is true", async () => {
+      const w = world();
+      const smtp = await startInProcessSmtp();
+      try {
+        pointMailAt(w, smtp);
+        const child = spawn(process.execPath, ['-e', '']);
+        await once(child, 'exit');
+        await queued(w, NIGHT, {
+          status: 'sending',
+          attempts: 1,
+          claim_host: hostname(),
+          claim_pid: child.pid,
+          claimed_at: `${NIGHT}T23:20:00.000Z`,
+        });
+        const result = await deliverJob(w.ctx(NIGHT));
+        expect(result.counts).toMatchObject({ 'mail.sent': 1, 'mail.pending': 0, 'mail.reclaimed': 1 });
+        expect(result.warnings).toEqual([
+          `report mail daily for ${NIGHT} was left claimed by ${hostname()} pid ${child.pid} that ended mid-send; ` +
+            'sent again under the same Message-ID (a duplicate is possible if the server had accepted it)',
+        ]);
+        expect(smtp.messages.map((m) => m.parsed.messageId)).toEqual([
+          `<daily-report.${NIGHT}@airline.example>`,
+        ]);
+        expect(await w.t.db.knex('mail_outbox').pluck('status')).toEqual(['sent']);
+      } finally {
+        await smtp.stop();
+      }
+    });
+
+    it('warns, in the night it belongs to, of a report mail refused for good by an earlier run', async () => {
+      const w = world();
+      await queued(w, NIGHT, {
+        status: 'failed',
+        attempts: 1,
+        failed_at: '2026-05-09T02:31:07.000Z',
+        last_error: "Can't send mail - all recipients were rejected: 550 No such user",
+      });
+      await queued(w, '2026-05-05', {
+        status: 'failed',
+        attempts: 1,
+        message_id: '<daily-report.2026-05-05@x>',
+      });
+      const result = await deliverJob(w.ctx(NIGHT));
+      expect(result.counts).toMatchObject({ 'mail.sent': 0, 'mail.failed': 2, 'mail.pending': 0 });
+      expect(result.warnings).toEqual([
+        `report mail daily for ${NIGHT} to commercial@airline.example refused for good since ` +
+          "2026-05-09T02:31:07.000Z: Can't send mail - all recipients were rejected: 550 No such user; not sent; " +
+          '`redeye report send --retry-failed` sends it again (to the same recipients) once the server would take it',
+        '1 report mail(s) of other dates refused for good and not sent (daily 2026-05-05); `redeye report send` lists them',
+      ]);
+    });
+  });
+}

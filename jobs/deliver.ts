@@ -3,7 +3,8 @@
  * partner's own transport when configured, else the shared outbox, in a folder per export kind) under a
  * temporary name and renamed when complete, then marked `delivered`; a delivered file is never sent
  * again. Then the mail outbox is sent. A failed upload leaves the file `written` for the next run, a
- * report mail that could not be sent stays pending; either fails the step.
+ * report mail that could not be sent stays pending; either fails the step. Asked to stop (SIGTERM), it
+ * starts no further upload or mail and returns, and the runner records it interrupted.
  *
  * An upload killed half way leaves its temporary file on the destination, where nothing will finish it.
  * Each destination delivered to is cleared of Redeye's temporary names (never any other) last written
@@ -106,7 +107,10 @@ export const deliverJob: Job = async (ctx: JobContext): Promise<JobResult> => {
     failures.push(`mail: [${e.code}] ${e.describe()}`);
   }
   for (const [k, v] of Object.entries(mailCounts)) counts[`mail.${k}`] = v;
-  if (failures.length > 0) throw new DeliveryIncompleteError(failures);
+  // Stopped on request: the runner records the step as interrupted, naming the signal; what failed
+  // before the request is not lost from the summary.
+  if (ctx.signal?.aborted) warnings.push(...failures);
+  else if (failures.length > 0) throw new DeliveryIncompleteError(failures);
   return { counts, ...(warnings.length > 0 ? { warnings } : {}) };
 };
 

@@ -6,7 +6,8 @@ import { queueReportMail, sendOutbox, type SendOutboxResult } from '../../report
 import { produceReport, reportNames } from '../../reports/produce.js';
 import type { ActionRunner, CommandContext } from '../context.js';
 import { table } from '../format.js';
-import { businessDateOption } from './run.js';
+import { describeFailedMail, RETRY_FAILED_HINT } from '../../jobs/deliver-mail.js';
+import { abortOnSignals, businessDateOption } from './run.js';
 
 interface ReportOptions {
   date?: string;
@@ -16,15 +17,43 @@ interface ReportOptions {
   json?: boolean;
 }
 
+/**
+ * Prints what became of the report mail. Exit 1 while a mail could not be sent: one that failed now,
+ * one refused for good (listed, with the command that sends it again), one still pending, or a run
+ * stopped on request.
+ */
 function printSendResult(ctx: CommandContext, result: SendOutboxResult, json: boolean | undefined): number {
   if (json) ctx.output.out(JSON.stringify(result));
   else {
     ctx.output.out(
-      `report mail: ${result.sent} sent, ${result.failed} failed for good, ${result.pending} pending`,
+      `report mail: ${result.sent} sent, ${result.failed} failed for good, ${result.pending} pending` +
+        (result.held.length > 0 ? `, ${result.held.length} being sent by another process` : ''),
     );
     for (const e of result.errors) ctx.output.out(`  ${e.report} ${e.businessDate}: ${e.message}`);
+    for (const c of result.reclaimed)
+      ctx.output.out(
+        `  ${c.report} ${c.businessDate}: taken back from ${c.claimant ?? 'a sender'}, which ended while ` +
+          'sending it, and sent again (a duplicate is possible if the server had accepted it)',
+      );
+    for (const c of result.held)
+      ctx.output.out(
+        `  ${c.report} ${c.businessDate}: being sent by ${c.claimant ?? 'another sender'} since ` +
+          `${c.claimedAt ?? 'an unknown time'}`,
+      );
+    if (result.failedMails.length > 0) {
+      ctx.output.out('failed for good (not tried again):');
+      for (const mail of result.failedMails) ctx.output.out(`  ${describeFailedMail(mail)}`);
+      ctx.output.out(`  ${RETRY_FAILED_HINT}`);
+    }
+    if (result.stopped) ctx.output.out(`${result.stopped}: the mail not sent stays pending`);
   }
-  return result.errors.length === 0 ? 0 : 1;
+  return sendExitCode(result);
+}
+
+function sendExitCode(result: SendOutboxResult): number {
+  const unsent =
+    result.errors.length > 0 || result.failed > 0 || result.pending > 0 || result.stopped !== undefined;
+  return unsent ? 1 : 0;
 }
 
 export function registerReport(program: Command, run: ActionRunner): void {
@@ -48,13 +77,19 @@ export function registerReport(program: Command, run: ActionRunner): void {
           if (opts.date !== undefined || opts.out !== undefined || opts.send) {
             throw new UsageError('report send takes no --date, --out or --send: it sends everything pending');
           }
-          const result = await sendOutbox(db, config, {
-            env: ctx.env,
-            logger: ctx.logger,
-            now: ctx.now,
-            retryFailed: opts.retryFailed === true,
-          });
-          return printSendResult(ctx, result, opts.json);
+          const stop = abortOnSignals();
+          try {
+            const result = await sendOutbox(db, config, {
+              env: ctx.env,
+              logger: ctx.logger,
+              now: ctx.now,
+              retryFailed: opts.retryFailed === true,
+              signal: stop.signal,
+            });
+            return printSendResult(ctx, result, opts.json);
+          } finally {
+            stop.dispose();
+          }
         }
         if (opts.date === undefined) {
           throw new UsageError(
@@ -75,12 +110,18 @@ export function registerReport(program: Command, run: ActionRunner): void {
           if (!queued.queued && queued.reason !== 'already-queued') {
             throw new UsageError(`report ${name} cannot be mailed: ${queued.reason.replace(/-/g, ' ')}`);
           }
-          sent = await sendOutbox(db, config, {
-            env: ctx.env,
-            logger: ctx.logger,
-            now: ctx.now,
-            only: { report: report.report, businessDate: report.businessDate },
-          });
+          const stop = abortOnSignals();
+          try {
+            sent = await sendOutbox(db, config, {
+              env: ctx.env,
+              logger: ctx.logger,
+              now: ctx.now,
+              only: { report: report.report, businessDate: report.businessDate },
+              signal: stop.signal,
+            });
+          } finally {
+            stop.dispose();
+          }
         }
         if (opts.json) {
           ctx.output.out(
@@ -94,7 +135,7 @@ export function registerReport(program: Command, run: ActionRunner): void {
               ...(sent ? { mail: sent } : {}),
             }),
           );
-          return sent && sent.errors.length > 0 ? 1 : 0;
+          return sent ? sendExitCode(sent) : 0;
         }
         ctx.output.out(`${report.title}, business date ${report.businessDate}`);
         ctx.output.out(`workbook  ${report.workbookPath}`);
