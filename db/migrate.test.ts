@@ -316,6 +316,38 @@ for (const engine of availableEngines()) {
       }
     });
 
+    it('017 names the run holding the run lock, clears the per-date locks of before, and rolls back', async () => {
+      const t = await createTestDatabase(engine);
+      try {
+        const lock = {
+          name: 'run',
+          holder: 'night-host pid 4242',
+          pid: 4242,
+          job: 'nightly',
+          business_date: '2026-05-10',
+          acquired_at: '2026-05-11T02:30:00.000Z',
+          heartbeat_at: '2026-05-11T02:30:00.000Z',
+        };
+        await t.db.knex('job_locks').insert(lock);
+        expect(await t.db.knex('job_locks').first('job', 'business_date')).toEqual({
+          job: 'nightly',
+          business_date: '2026-05-10',
+        });
+        const since = MIGRATION_NAMES.slice(MIGRATION_NAMES.indexOf('017_run_lock_holder'));
+        for (const _ of since) await t.db.knex.migrate.down(MIGRATION_CONFIG);
+        expect(await t.db.knex.schema.hasColumn('job_locks', 'job')).toBe(false);
+        expect(await t.db.knex.schema.hasColumn('job_locks', 'business_date')).toBe(false);
+        // A killed run's lock as versions before 017 named it: by its job and date.
+        const { job: _job, business_date: _date, ...before } = lock;
+        await t.db.knex('job_locks').insert({ ...before, name: 'nightly:2026-05-10' });
+        expect(await migrateLatest(t.db)).toEqual(since);
+        expect(await t.db.knex('job_locks').select('name')).toEqual([]);
+        expect(await t.db.knex.schema.hasColumn('job_locks', 'business_date')).toBe(true);
+      } finally {
+        await t.cleanup();
+      }
+    });
+
     it('009 lets retention read only the names and reject texts left to clear, through their partial indexes', async () => {
       const t = await createTestDatabase(engine);
       try {

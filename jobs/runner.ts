@@ -1,7 +1,7 @@
 /**
- * Running jobs: each run is recorded in `job_runs` (start, end, status, counts, error), holds a lock so
- * the same job and date never run twice at once, and returns a summary instead of throwing into the
- * scheduler. `nightly` runs the steps of the night in order under one lock; a failed step stops the
+ * Running jobs: each run is recorded in `job_runs` (start, end, status, counts, error), holds the run lock
+ * so no two runs overlap (whatever their job and date), and returns a summary instead of throwing into
+ * the scheduler. `nightly` runs the steps of the night in order under one lock; a failed step stops the
  * night (except fetch: what did arrive is still read, but nothing is made or sent from it), and a rerun
  * of the date picks up from there. A step the process was asked to stop (SIGTERM, SIGINT) before it
  * returned is recorded failed with `[INTERRUPTED]`: it may have left work undone, which the rerun does.
@@ -13,7 +13,7 @@ import { accrueJob } from './accrue.js';
 import { expireJob } from './expire.js';
 import { fetchJob } from './fetch.js';
 import { ingestJob } from './ingest.js';
-import { acquireLock, processAlive, type RunLock } from './lock.js';
+import { acquireRunLock, processAlive, type RunLock } from './lock.js';
 import { tiersJob } from './tiers.js';
 import type { Job, JobContext, JobResult } from './types.js';
 import { deliverJob } from './deliver.js';
@@ -267,7 +267,7 @@ export class AlreadyRanError extends RedeyeError {
   }
 }
 
-/** Runs one job (or the night, or the month-end) for a business date, under its lock. */
+/** Runs one job (or the night, or the month-end) for a business date, under the run lock. */
 export async function runJob(
   ctx: JobContext,
   name: RunnableJob,
@@ -282,7 +282,7 @@ export async function runJob(
   let stopped: RunSummary['stopped'];
   try {
     try {
-      lock = await acquireLock(ctx.db, `${name}:${runCtx.businessDate}`, ctx.now);
+      lock = await acquireRunLock(ctx.db, { job: name, businessDate: runCtx.businessDate });
     } catch (e) {
       if (e instanceof RedeyeError) throw e;
       const cause = stepError(runCtx, e, name);

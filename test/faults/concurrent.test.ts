@@ -1,9 +1,9 @@
 /**
- * Two `redeye run nightly` for the same date at once, as two processes on one database: one runs the
- * night, the other refuses with JOB_LOCKED naming the holder (or, started after the first finished, is a
- * rerun that changes nothing), and nothing is posted twice: the world then holds exactly what one clean
- * night leaves. On SQLite the lock is a row whose holder must be alive; on PostgreSQL, with both
- * processes sharing one database, a session advisory lock.
+ * Two runs at once, as two processes on one database — the same night twice, a night of another date, or
+ * a step of the night run alone: one runs, the other refuses with JOB_LOCKED naming the run that holds
+ * the lock (or, started after the first finished, is a rerun that changes nothing), and nothing is posted
+ * twice: the world then holds exactly what one clean night leaves. On SQLite the lock is a row whose
+ * holder must be alive; on PostgreSQL, with both processes sharing one database, a session advisory lock.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,11 +13,17 @@ import { openDb } from '../../db/connection.js';
 import { availableEngines, createTestDatabase, type TestDb } from '../harness/db.js';
 import { compare, generate, snapshot, World, type ChildResult, type Demo } from '../kill/harness.js';
 import { halfPosted, MEMBERS, MONTH, NIGHT, urlOf } from './harness.js';
+import { addDays } from '../../lib/dates.js';
 
-const LOCKED = new RegExp(
-  `^error \\[JOB_LOCKED\\]: nightly:${NIGHT} is already running \\((.+)\\); not starting a second run$`,
-  'm',
-);
+/** The refusal of `job` for `date` while the night of NIGHT runs; the groups: host, pid, since. */
+const lockedBy = (job: string, date: string) =>
+  new RegExp(
+    `^error \\[JOB_LOCKED\\]: ${job} for ${date} not started: nightly for ${NIGHT} is running ` +
+      `\\((\\S+) pid (\\d+), since (\\S+)\\); runs never overlap, run it again once that one has ended$`,
+    'm',
+  );
+const LOCKED = lockedBy('nightly', NIGHT);
+const NEXT_NIGHT = addDays(NIGHT, 1);
 
 /** Every posting as `key content-hash`, sorted: the same set means nothing missing and nothing twice. */
 async function postings(url: string): Promise<string[]> {
@@ -35,11 +41,36 @@ async function postings(url: string): Promise<string[]> {
 
 /** Starts the night in `w`; when the first one holds its lock (fetch started), starts the second. */
 async function overlapping(w: World): Promise<[ChildResult, ChildResult]> {
-  let second: Promise<ChildResult> | undefined;
+  const [first, second] = await alongside(w, [['nightly', NIGHT]]);
+  return [first, second[0]!];
+}
+
+/**
+ * Starts the night in `w` (not yet run there, so it lasts long enough); when it holds its lock (fetch
+ * started), starts `redeye run <job> --date <date>` for each of `others` at once.
+ */
+async function alongside(
+  w: World,
+  others: Array<[job: string, date: string]>,
+): Promise<[ChildResult, ChildResult[]]> {
+  let started: Promise<ChildResult[]> | undefined;
   const first = await w.nightly(NIGHT, undefined, (s) => {
-    if (s === 'fetch' && !second) second = w.nightly(NIGHT);
+    if (s === 'fetch' && !started)
+      started = Promise.all(
+        others.map(([job, date]) => w.cli(['run', job, '--date', date, '--json'], { date })),
+      );
   });
-  return [first, await second!];
+  return [first, await started!];
+}
+
+/** The second run refused as it should, naming the first; the world is what one clean night leaves. */
+function refusedBy(second: ChildResult, first: ChildResult, job: string, date: string): string {
+  expect(second.code, second.stderr.slice(-2000)).toBe(1);
+  const refused = lockedBy(job, date).exec(second.stderr);
+  expect(refused, second.stderr.slice(-2000)).not.toBeNull();
+  expect(refused![2]).toBe(String(first.pid));
+  expect(second.started).toEqual([]);
+  return refused![0];
 }
 
 describe('two nights for the same date at once', () => {
@@ -68,7 +99,7 @@ describe('two nights for the same date at once', () => {
     expect(second.code).toBe(1);
     const refused = LOCKED.exec(second.stderr);
     console.log(`[faults/twice] SQLite: ${refused?.[0]}`);
-    expect(refused?.[1]).toContain(`pid ${first.pid}`);
+    expect(refused?.[2]).toBe(String(first.pid));
     expect(second.started).toEqual([]);
     expect(await halfPosted(urlOf(w))).toEqual([]);
     expect(compare(snapshot(reference), snapshot(w))).toEqual([]);
@@ -84,6 +115,20 @@ describe('two nights for the same date at once', () => {
     expect(await halfPosted(urlOf(w))).toEqual([]);
     expect(compare(snapshot(reference), snapshot(w))).toEqual([]);
   }, 120_000);
+
+  for (const [job, date] of [
+    ['nightly', NEXT_NIGHT],
+    ['fetch', NIGHT],
+  ] as const)
+    it(`SQLite: run ${job} for ${date}, started while the night of ${NIGHT} runs, refuses with JOB_LOCKED`, async () => {
+      const w = await World.create(`sqlite-${job}`, join(base, `sqlite-${job}`), demo);
+      await w.deliverNight(NIGHT);
+      const [first, [second]] = await alongside(w, [[job, date]]);
+      expect(first.code, first.stdout).toBe(0);
+      console.log(`[faults/twice] SQLite: ${refusedBy(second!, first, job, date)}`);
+      expect(await halfPosted(urlOf(w))).toEqual([]);
+      expect(compare(snapshot(reference), snapshot(w))).toEqual([]);
+    }, 120_000);
 
   const pg = availableEngines().includes('postgres');
   describe.skipIf(!pg)('on PostgreSQL', () => {
@@ -103,9 +148,7 @@ describe('two nights for the same date at once', () => {
       const [first, second] = await overlapping(w);
       expect(first.code, first.stdout + first.stderr.slice(-2000)).toBe(0);
       expect(second.code).toBe(1);
-      const refused = LOCKED.exec(second.stderr);
-      console.log(`[faults/twice] PostgreSQL: ${refused?.[0]}`);
-      expect(refused?.[1]).toBe('another session holds its advisory lock');
+      console.log(`[faults/twice] PostgreSQL: ${refusedBy(second, first, 'nightly', NIGHT)}`);
       expect(await halfPosted(t.url)).toEqual([]);
       expect(await postings(t.url)).toEqual(referencePostings);
       // Both at the same instant, now as reruns of the night: still nothing twice.
@@ -114,6 +157,27 @@ describe('two nights for the same date at once', () => {
       expect(both.some((r) => r.code === 0)).toBe(true);
       expect(await postings(t.url)).toEqual(referencePostings);
       expect(await halfPosted(t.url)).toEqual([]);
+    }, 180_000);
+
+    it('a night of the next date and a step of the night, started while it runs, are refused', async () => {
+      const other = await createTestDatabase('postgres');
+      try {
+        const w = await World.create('postgres-other-runs', join(base, 'postgres-other-runs'), demo, {
+          edit: (doc) => doc.setIn(['database', 'url'], other.url),
+        });
+        await w.deliverNight(NIGHT);
+        const [first, [next, fetch]] = await alongside(w, [
+          ['nightly', NEXT_NIGHT],
+          ['fetch', NIGHT],
+        ]);
+        expect(first.code, first.stdout + first.stderr.slice(-2000)).toBe(0);
+        refusedBy(next!, first, 'nightly', NEXT_NIGHT);
+        refusedBy(fetch!, first, 'fetch', NIGHT);
+        expect(await postings(other.url)).toEqual(referencePostings);
+        expect(await halfPosted(other.url)).toEqual([]);
+      } finally {
+        await other.cleanup();
+      }
     }, 180_000);
   });
 });
