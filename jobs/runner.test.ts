@@ -9,6 +9,7 @@ import { insertMember } from '../ledger/members.js';
 import { Accounts } from '../ledger/accounts.js';
 import type { Progress } from './types.js';
 import { AlreadyRanError, runJob, type RunSummary } from './runner.js';
+import { acquireRunLock, LockedError } from './lock.js';
 
 /** The pid of a process that has certainly ended. */
 function endedPid(): number {
@@ -290,6 +291,151 @@ for (const engine of availableEngines()) {
       });
       expect(s.stopped?.step).toBe('export');
       expect((await runJob(w.ctx(NIGHT), 'export')).status).toBe('succeeded');
+    });
+  });
+}
+
+/** Nor the monthly report's: a month-end delivers everything without SMTP. */
+const noMonthEndMail = (yaml: string) =>
+  noReportMail(yaml).replace(/\n(\s+)monthly: \[[^\]]*\]/, '\n$1monthly: []');
+
+/** The month's last day: the night whose completion a month-end waits for. */
+const MONTH_END = '2026-05-31';
+
+async function completeNight(w: TestWorld): Promise<void> {
+  const night = await runJob(w.ctx(MONTH_END), 'nightly');
+  expect(night.status, JSON.stringify(night.steps.filter((x) => x.error))).toBe('succeeded');
+}
+
+for (const engine of availableEngines()) {
+  describe(`a month-end whose last night is not complete (${engine})`, () => {
+    const world = useWorld(engine, noMonthEndMail);
+    const monthEndRuns = (w: TestWorld) =>
+      w.t.db
+        .knex('job_runs')
+        .where({ job: 'monthly' })
+        .orderBy('id')
+        .select('business_date', 'status', 'error');
+
+    it('is refused, recorded failed and makes nothing while the night failed; it runs once the rerun has succeeded', async () => {
+      const w = world();
+      await members(w);
+      dropFtl(w);
+      // The partners' folder cannot be listed: the night of the 31st ends failed naming fetch.
+      const partner = join(w.dir, 'inbox', 'partner');
+      rmSync(partner, { recursive: true });
+      const night = await runJob(w.ctx(MONTH_END), 'nightly');
+      expect(night.status).toBe('failed');
+      const nightRun = await w.t.db.knex('job_runs').where({ job: 'nightly' }).first('id', 'started_at');
+
+      // As the example schedule's monthly cron does at 06:00, asked for any day of the month.
+      const s = await runJob(w.ctx('2026-05-12', new Date('2026-06-01T06:00:00Z')), 'monthly');
+      const message =
+        `monthly for ${MONTH_END} refused: the last nightly run for ${MONTH_END} (run ${nightRun.id}, started ` +
+        `${nightRun.started_at}) failed: fetch: `;
+      expect(s).toMatchObject({
+        job: 'monthly',
+        businessDate: MONTH_END,
+        status: 'failed',
+        refused: { code: 'NIGHT_INCOMPLETE', message: expect.stringContaining(message) },
+      });
+      expect(s.refused!.message).not.toMatch(/tiers: skipped/);
+      expect(s.refused!.message).toMatch(
+        new RegExp(`run nightly --date ${MONTH_END} until it succeeds, then monthly$`),
+      );
+      expect(s.steps.map((x) => [x.job, x.status])).toEqual([
+        ['export', 'skipped'],
+        ['report', 'skipped'],
+        ['deliver', 'skipped'],
+      ]);
+      // No invoice, statement, mailing list or report made from part of the month, let alone sent.
+      expect(await outbound(w)).toEqual([]);
+      expect(await w.t.db.knex('mail_outbox').count({ n: '*' }).first()).toMatchObject({ n: 0 });
+      expect(
+        await w.t.db.knex('job_runs').whereIn('job', ['export', 'report', 'deliver']).select('id'),
+      ).toEqual([]);
+      // A failed run of the month-end for its date: what a catch-up looks for.
+      expect(await monthEndRuns(w)).toEqual([
+        { business_date: MONTH_END, status: 'failed', error: `[NIGHT_INCOMPLETE] ${s.refused!.message}` },
+      ]);
+
+      mkdirSync(partner);
+      await completeNight(w);
+      const monthEnd = await runJob(w.ctx(MONTH_END, new Date('2026-06-01T06:00:00Z')), 'monthly');
+      expect(monthEnd.status, JSON.stringify(monthEnd)).toBe('succeeded');
+      expect(monthEnd.refused).toBeUndefined();
+      expect((await monthEndRuns(w)).map((r) => r.status)).toEqual(['failed', 'succeeded']);
+    });
+
+    it('is refused when no night of its date ran, and when a step of the night failed after it succeeded', async () => {
+      const w = world();
+      const none = await runJob(w.ctx(MONTH_END), 'monthly');
+      expect(none.status).toBe('failed');
+      expect(none.refused?.message).toMatch(
+        new RegExp(`^monthly for ${MONTH_END} refused: no nightly run for ${MONTH_END} is recorded\\. `),
+      );
+      // A night of another date is not the month's last.
+      expect((await runJob(w.ctx('2026-05-30'), 'nightly')).status).toBe('succeeded');
+      expect((await runJob(w.ctx(MONTH_END), 'monthly')).refused?.code).toBe('NIGHT_INCOMPLETE');
+
+      await members(w);
+      await completeNight(w);
+      // Fetched again by hand, and failing: what it did not fetch the month-end must not be made without.
+      rmSync(join(w.dir, 'inbox', 'ftl'), { recursive: true });
+      expect((await runJob(w.ctx(MONTH_END), 'fetch')).status).toBe('failed');
+      const fetchRun = await w.t.db.knex('job_runs').where({ job: 'fetch', status: 'failed' }).first('id');
+      const made = await outbound(w);
+      const after = await runJob(w.ctx(MONTH_END), 'monthly');
+      expect(after.refused?.message).toContain(
+        `refused: fetch for ${MONTH_END} (run ${fetchRun.id}, started `,
+      );
+      expect(after.refused?.message).toContain('run after the night succeeded, failed: [FETCH_INCOMPLETE]');
+      expect(await outbound(w)).toEqual(made);
+
+      mkdirSync(join(w.dir, 'inbox', 'ftl'));
+      await completeNight(w);
+      expect((await runJob(w.ctx(MONTH_END), 'monthly')).status).toBe('succeeded');
+    });
+  });
+
+  describe(`runs of any job and date (${engine})`, () => {
+    const world = useWorld(engine, noReportMail);
+
+    it('never overlap: a second is refused at once with JOB_LOCKED naming the run that holds the lock', async () => {
+      const w = world();
+      const lock = await acquireRunLock(w.t.db, { job: 'nightly', businessDate: '2026-05-10' });
+      const since = String((await w.t.db.knex('job_locks').first('acquired_at'))!.acquired_at);
+      const holder = `nightly for 2026-05-10 is running (${hostname()} pid ${process.pid}, since ${since})`;
+      try {
+        for (const [job, date] of [
+          ['nightly', '2026-05-11'],
+          ['fetch', '2026-05-10'],
+          ['monthly', '2026-05-12'],
+          ['nightly', '2026-05-10'],
+        ] as const) {
+          const refused = runJob(w.ctx(date), job);
+          await expect(refused).rejects.toBeInstanceOf(LockedError);
+          const runDate = job === 'monthly' ? MONTH_END : date;
+          await expect(refused).rejects.toMatchObject({
+            code: 'JOB_LOCKED',
+            message:
+              `${job} for ${runDate} not started: ${holder}; runs never overlap, run it again once that one ` +
+              'has ended',
+            heldBy: {
+              job: 'nightly',
+              businessDate: '2026-05-10',
+              holder: `${hostname()} pid ${process.pid}`,
+            },
+          });
+        }
+        // Refused before anything ran: not a step, not a run record.
+        expect(await w.t.db.knex('job_runs').select('id')).toEqual([]);
+      } finally {
+        await lock.release();
+      }
+      expect(await w.t.db.knex('job_locks').select('name')).toEqual([]);
+      expect((await runJob(w.ctx('2026-05-11'), 'nightly')).status).toBe('succeeded');
+      expect(await w.t.db.knex('job_locks').select('name')).toEqual([]);
     });
   });
 }

@@ -3,8 +3,10 @@
  * so no two runs overlap (whatever their job and date), and returns a summary instead of throwing into
  * the scheduler. `nightly` runs the steps of the night in order under one lock; a failed step stops the
  * night (except fetch: what did arrive is still read, but nothing is made or sent from it), and a rerun
- * of the date picks up from there. A step the process was asked to stop (SIGTERM, SIGINT) before it
- * returned is recorded failed with `[INTERRUPTED]`: it may have left work undone, which the rerun does.
+ * of the date picks up from there. `monthly` waits for the night of its month's last day: it is refused,
+ * and recorded failed, until that night has succeeded. A step the process was asked to stop (SIGTERM,
+ * SIGINT) before it returned is recorded failed with `[INTERRUPTED]`: it may have left work undone, which
+ * the rerun does.
  */
 import { hostname } from 'node:os';
 import { explainDatabaseError } from '../db/connection.js';
@@ -70,6 +72,12 @@ const RUNS_ON_PART_OF_THE_FILES: Readonly<Record<StepName, boolean>> = {
   retention: false,
 };
 export type RunnableJob = StepName | 'nightly' | 'monthly';
+/**
+ * The steps of the night whose work the month-end counts: what they post and decide is what its invoices,
+ * statements and report add up. (Export, report and deliver the month-end runs itself; retention changes
+ * nothing it counts.)
+ */
+const MONTH_END_COUNTS: readonly StepName[] = ['fetch', 'ingest', 'accrue', 'tiers', 'expire'];
 
 export interface StepSummary {
   job: string;
@@ -91,6 +99,8 @@ export interface RunSummary {
   seconds: number;
   /** Where and why the run stopped short of its steps; absent when every step ran and succeeded. */
   stopped?: { step: string; reason: string };
+  /** Why none of its steps ran: a month-end whose last night has not succeeded (`NIGHT_INCOMPLETE`). */
+  refused?: { code: string; message: string };
 }
 
 export function isRunnable(name: string): name is RunnableJob {
@@ -248,6 +258,64 @@ async function closeInterruptedRuns(ctx: JobContext): Promise<void> {
     );
 }
 
+interface RunRecord {
+  id: number;
+  job: string;
+  status: string;
+  started_at: string;
+  error: string | null;
+}
+
+/** A run record's error as a refusal quotes it: the failures, without the steps they left unrun. */
+function quotedError(error: string | null): string {
+  if (!error) return '';
+  const failures = error.replace(new RegExp(`; (?:${NIGHTLY_STEPS.join('|')}): skipped`, 'g'), '');
+  return `: ${failures.length > 300 ? `${failures.slice(0, 299)}…` : failures}`;
+}
+
+/**
+ * Why the month-end for `ctx.businessDate` (a month's last day) cannot be made yet, or undefined when its
+ * night is complete: the last `nightly` run of the date succeeded, and no step whose work the month-end
+ * counts has failed for the date since. A month-end made after a failed night invoices and states the
+ * month without the files that night did not read; they are posted under the date afterwards, after the
+ * invoice was delivered (a delivered file is never delivered again), and are never billed.
+ */
+async function unfinishedNight(ctx: JobContext): Promise<string | undefined> {
+  const date = ctx.businessDate;
+  const runs = (await ctx.db
+    .knex('job_runs')
+    .where({ business_date: date })
+    .whereIn('job', ['nightly', ...MONTH_END_COUNTS])
+    .orderBy('id', 'desc')
+    .select('id', 'job', 'status', 'started_at', 'error')) as RunRecord[];
+  const night = runs.find((r) => r.job === 'nightly');
+  if (!night) return `no nightly run for ${date} is recorded`;
+  const ended = (r: RunRecord) => (r.status === 'running' ? 'never finished' : r.status);
+  if (night.status !== 'succeeded')
+    return `the last nightly run for ${date} (run ${night.id}, started ${night.started_at}) ${ended(night)}${quotedError(night.error)}`;
+  const since = runs.find((r) => Number(r.id) > Number(night.id) && r.status !== 'succeeded');
+  if (since)
+    return (
+      `${since.job} for ${date} (run ${since.id}, started ${since.started_at}), run after the night succeeded, ` +
+      `${ended(since)}${quotedError(since.error)}`
+    );
+  return undefined;
+}
+
+/** The refusal of a month-end whose last night is not complete, or undefined when it may run. */
+async function monthEndRefusal(ctx: JobContext): Promise<RunSummary['refused']> {
+  const why = await unfinishedNight(ctx);
+  if (why === undefined) return undefined;
+  const date = ctx.businessDate;
+  return {
+    code: 'NIGHT_INCOMPLETE',
+    message:
+      `monthly for ${date} refused: ${why}. The month-end's invoices, statements and report are made from ` +
+      `the whole month, and what its last night has yet to post would never be billed: run nightly ` +
+      `--date ${date} until it succeeds, then monthly`,
+  };
+}
+
 function skipped(job: string, reason: string): StepSummary {
   return { job, status: 'skipped', seconds: 0, counts: {}, warnings: [], reason };
 }
@@ -280,6 +348,7 @@ export async function runJob(
   const summaries: StepSummary[] = [];
   let compositeRun: number | undefined;
   let stopped: RunSummary['stopped'];
+  let refused: RunSummary['refused'];
   try {
     try {
       lock = await acquireRunLock(ctx.db, { job: name, businessDate: runCtx.businessDate });
@@ -303,6 +372,11 @@ export async function runJob(
       if (done) throw new AlreadyRanError(name, runCtx.businessDate);
     }
     await closeInterruptedRuns(ctx);
+    // Looked up under the lock, so no night of the date can be running; recorded as a failed run of the
+    // month-end, which the scheduler's catch-up finds and runs again once the night has succeeded.
+    refused = name === 'monthly' ? await monthEndRefusal(runCtx) : undefined;
+    if (refused)
+      ctx.logger.error({ job: name, businessDate: runCtx.businessDate, code: refused.code }, refused.message);
     if (steps.length > 1) {
       // The night as a whole is recorded too: the scheduler's catch-up reads it.
       compositeRun = await openRunRecord(runCtx, name);
@@ -310,6 +384,10 @@ export async function runJob(
     // After a failed fetch the night reads what did arrive, then ends failed naming fetch.
     let partial: { step: StepName; reason: string } | undefined;
     for (const step of steps) {
+      if (refused) {
+        summaries.push(skipped(step, `not run: the night of ${runCtx.businessDate} is not complete`));
+        continue;
+      }
       if (stopped) {
         summaries.push(skipped(step, `not run: the run stopped at ${stopped.step}`));
         continue;
@@ -348,12 +426,14 @@ export async function runJob(
       await closeRunRecord(runCtx, compositeRun, name, {
         failed,
         counts,
-        error: failed
-          ? summaries
-              .filter((s) => s.status !== 'succeeded')
-              .map((s) => `${s.job}: ${s.error?.message ?? s.status}`)
-              .join('; ')
-          : null,
+        error: refused
+          ? `[${refused.code}] ${refused.message}`
+          : failed
+            ? summaries
+                .filter((s) => s.status !== 'succeeded')
+                .map((s) => `${s.job}: ${s.error?.message ?? s.status}`)
+                .join('; ')
+            : null,
       });
     }
   } finally {
@@ -374,5 +454,6 @@ export async function runJob(
     steps: summaries,
     seconds: Number(process.hrtime.bigint() - t0) / 1e9,
     ...(stopped ? { stopped } : {}),
+    ...(refused ? { refused } : {}),
   };
 }

@@ -93,10 +93,23 @@ describe('redeye run and redeye schedule', () => {
         );
       }
       expect(await runs()).toBe(0);
-      // The last day that has ended runs, and so does the month-end once its last day has.
+      // The last day that has ended runs; the month-end, once its last day has, is no longer a usage error
+      // but waits for that day's night, which has not run here (exit 1, recorded).
       expect((await redeye(['run', 'tiers', '--date', '2026-06-04'], env)).code).toBe(0);
       const monthEnd = await redeye(['run', 'monthly', '--date', '2026-05-12', '--json'], env);
-      expect(JSON.parse(monthEnd.out)).toMatchObject({ job: 'monthly', businessDate: '2026-05-31' });
+      expect(monthEnd.code).toBe(1);
+      expect(JSON.parse(monthEnd.out)).toMatchObject({
+        job: 'monthly',
+        businessDate: '2026-05-31',
+        status: 'failed',
+        refused: { code: 'NIGHT_INCOMPLETE' },
+      });
+      const printed = await redeye(['run', 'monthly', '--date', '2026-05-31'], env);
+      expect(printed.code).toBe(1);
+      expect(printed.out).toContain(
+        'error (monthly) [NIGHT_INCOMPLETE]: monthly for 2026-05-31 refused: no nightly run for 2026-05-31 ' +
+          'is recorded. ',
+      );
       expect(await runs()).toBeGreaterThan(0);
     });
 

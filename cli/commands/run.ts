@@ -106,6 +106,7 @@ export function printSummary(ctx: CommandContext, s: RunSummary): void {
     for (const w of step.warnings) ctx.output.out(`warning (${step.job}): ${w}`);
     if (step.error) ctx.output.out(`error (${step.job}) [${step.error.code}]: ${step.error.message}`);
   }
+  if (s.refused) ctx.output.out(`error (${s.job}) [${s.refused.code}]: ${s.refused.message}`);
   if (s.stopped) {
     const notRun = s.steps.filter((step) => step.status === 'skipped').map((step) => step.job);
     ctx.output.out(
