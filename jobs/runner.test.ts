@@ -10,6 +10,7 @@ import { Accounts } from '../ledger/accounts.js';
 import type { Progress } from './types.js';
 import { AlreadyRanError, runJob, type RunSummary } from './runner.js';
 import { acquireRunLock, LockedError } from './lock.js';
+import { silentLogger } from '../lib/log.js';
 
 /** The pid of a process that has certainly ended. */
 function endedPid(): number {
@@ -436,6 +437,39 @@ for (const engine of availableEngines()) {
       expect(await w.t.db.knex('job_locks').select('name')).toEqual([]);
       expect((await runJob(w.ctx('2026-05-11'), 'nightly')).status).toBe('succeeded');
       expect(await w.t.db.knex('job_locks').select('name')).toEqual([]);
+    });
+
+    it('a scheduled run waits while another job or date holds the lock, and is refused only by its own', async () => {
+      const w = world();
+      const lock = await acquireRunLock(w.t.db, { job: 'nightly', businessDate: '2026-05-10' });
+      let released = false;
+      let waiting!: () => void;
+      const waits = new Promise<void>((resolve) => (waiting = resolve));
+      const logger = {
+        ...silentLogger,
+        info: (_fields: unknown, message: string) => {
+          if (
+            message.startsWith(
+              'tiers for 2026-05-11 waits for the run lock: nightly for 2026-05-10 is running',
+            )
+          )
+            waiting();
+        },
+      } as unknown as typeof silentLogger;
+      try {
+        // Another scheduler's night of the same date is being done: this one need not.
+        await expect(runJob(w.ctx('2026-05-10'), 'nightly', { onlyOnce: true })).rejects.toBeInstanceOf(
+          LockedError,
+        );
+        const scheduled = runJob({ ...w.ctx('2026-05-11'), logger }, 'tiers', { onlyOnce: true });
+        await waits;
+        expect(await w.t.db.knex('job_runs').select('id')).toEqual([]);
+        await lock.release();
+        released = true;
+        expect((await scheduled).status).toBe('succeeded');
+      } finally {
+        if (!released) await lock.release();
+      }
     });
   });
 }

@@ -15,7 +15,7 @@ import { accrueJob } from './accrue.js';
 import { expireJob } from './expire.js';
 import { fetchJob } from './fetch.js';
 import { ingestJob } from './ingest.js';
-import { acquireRunLock, processAlive, type RunLock } from './lock.js';
+import { acquireRunLock, LockedError, processAlive, type LockedRun, type RunLock } from './lock.js';
 import { tiersJob } from './tiers.js';
 import type { Job, JobContext, JobResult } from './types.js';
 import { deliverJob } from './deliver.js';
@@ -322,9 +322,13 @@ function skipped(job: string, reason: string): StepSummary {
 
 export interface RunOptions {
   /**
-   * Refuse with AlreadyRanError when a run of this job for the date has already succeeded. Checked under
-   * the run lock, so two schedulers sharing a database never both run a date (one may finish and release
-   * the lock just before the other takes it). Manual runs leave it off: a rerun is always allowed.
+   * A scheduled run. Refuse with AlreadyRanError when a run of this job for the date has already
+   * succeeded. Checked under the run lock, so two schedulers sharing a database never both run a date
+   * (one may finish and release the lock just before the other takes it). And wait for the run lock
+   * while a run of another job or date holds it (another scheduler's night): refused at once, this run
+   * would be dropped until the next catch-up. Refused (LockedError) only by a run of its own job and
+   * date, which is being done. Manual runs leave it off: a rerun is always allowed, and a run that cannot
+   * start says so at once.
    */
   onlyOnce?: boolean;
 }
@@ -332,6 +336,48 @@ export interface RunOptions {
 export class AlreadyRanError extends RedeyeError {
   constructor(job: string, businessDate: string) {
     super('ALREADY_RAN', `${job} for ${businessDate} already ran`, { job, businessDate });
+  }
+}
+
+/** Resolves after `ms`, or at once when `signal` asks to stop. */
+function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done);
+  });
+}
+
+/**
+ * Takes the run lock; with `wait`, waits while a run of another job or date holds it (see
+ * RunOptions.onlyOnce), checking again with a growing pause up to 5 s, until a stop is asked for.
+ */
+async function takeRunLock(ctx: JobContext, run: LockedRun, wait: boolean): Promise<RunLock> {
+  let waiting = false;
+  for (let ms = 250; ; ms = Math.min(ms * 2, 5000)) {
+    try {
+      return await acquireRunLock(ctx.db, run);
+    } catch (e) {
+      const holder = e instanceof LockedError ? e.heldBy : undefined;
+      const same = holder?.job === run.job && holder.businessDate === run.businessDate;
+      if (!wait || !(e instanceof LockedError) || same || ctx.signal?.aborted) throw e;
+      if (!waiting)
+        ctx.logger.info(
+          { job: run.job, businessDate: run.businessDate, ...(holder ? { heldBy: holder } : {}) },
+          `${run.job} for ${run.businessDate} waits for the run lock: ${
+            holder
+              ? `${holder.job} for ${holder.businessDate} is running (${holder.holder})`
+              : 'another run holds it'
+          }`,
+        );
+      waiting = true;
+      await pause(ms, ctx.signal);
+    }
   }
 }
 
@@ -351,7 +397,11 @@ export async function runJob(
   let refused: RunSummary['refused'];
   try {
     try {
-      lock = await acquireRunLock(ctx.db, { job: name, businessDate: runCtx.businessDate });
+      lock = await takeRunLock(
+        ctx,
+        { job: name, businessDate: runCtx.businessDate },
+        options.onlyOnce === true,
+      );
     } catch (e) {
       if (e instanceof RedeyeError) throw e;
       const cause = stepError(runCtx, e, name);
