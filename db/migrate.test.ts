@@ -209,10 +209,10 @@ for (const engine of availableEngines()) {
       }
     });
 
-    it('019 records who claims a report mail and when one failed for good, keeping the times, and rolls back', async () => {
+    it('018 records who claims a report mail and when one failed for good, keeping the times, and rolls back', async () => {
       const t = await createTestDatabase(engine);
       try {
-        const since = MIGRATION_NAMES.slice(MIGRATION_NAMES.indexOf('019_mail_claims'));
+        const since = MIGRATION_NAMES.slice(MIGRATION_NAMES.indexOf('018_mail_claims'));
         for (const _ of since) await t.db.knex.migrate.down(MIGRATION_CONFIG);
         const mail = (report: string, status: string, sentAt: string) => ({
           report,
@@ -228,7 +228,7 @@ for (const engine of availableEngines()) {
           created_at: '2026-05-09T02:00:00.000Z',
           sent_at: sentAt,
         });
-        // Before 019, sent_at held the time of the last claim of a mail not (yet) sent.
+        // Before 018, sent_at held the time of the last claim of a mail not (yet) sent.
         await t.db
           .knex('mail_outbox')
           .insert([
@@ -283,7 +283,7 @@ for (const engine of availableEngines()) {
       }
     });
 
-    it('020 keeps who decided a held file, when and why, and rolls back', async () => {
+    it('019 keeps who decided a held file, when and why, and rolls back', async () => {
       const t = await createTestDatabase(engine);
       try {
         const decided = {
@@ -305,7 +305,7 @@ for (const engine of availableEngines()) {
           decided_by: 'n'.repeat(128),
           decision_reason: 'sent by mistake',
         });
-        const since = MIGRATION_NAMES.slice(MIGRATION_NAMES.indexOf('020_file_decisions'));
+        const since = MIGRATION_NAMES.slice(MIGRATION_NAMES.indexOf('019_file_decisions'));
         for (const _ of since) await t.db.knex.migrate.down(MIGRATION_CONFIG);
         expect(await t.db.knex.schema.hasColumn('files', 'decided_by')).toBe(false);
         expect(await t.db.knex('files').pluck('name')).toEqual(['FLOWN_20260502.csv']);

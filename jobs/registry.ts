@@ -43,7 +43,7 @@ export interface FileRow {
   processedAt: string | null;
   deliveredAt: string | null;
   answersFileId: number | null;
-  /** An operator's decision on a file held for one (`files release`, `files discard`; migration 020). */
+  /** An operator's decision on a file held for one (`files release`, `files discard`; migration 019). */
   decision: 'released' | 'discarded' | null;
   decidedBy: string | null;
   decidedAt: string | null;

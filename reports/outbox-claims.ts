@@ -10,7 +10,7 @@
  *   it with the session, so a claim whose lock is free is a dead sender's, on any machine;
  * - on SQLite (one machine) a claim of this host whose process is gone is a dead sender's;
  * - a claim whose claimant cannot be checked (another host on SQLite, a process id reused, a claim made
- *   before migration 019) is taken to be a dead sender's once it is older than the stale age (an hour).
+ *   before migration 018) is taken to be a dead sender's once it is older than the stale age (an hour).
  *
  * A claim taken back is sent again under the same Message-ID. If the dead sender had got as far as the
  * server's acceptance but not as far as recording it, the recipients get the report twice (a

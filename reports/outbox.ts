@@ -174,7 +174,7 @@ export interface FailedMail {
   recipients: string[];
   /** The server's answer. */
   lastError: string | null;
-  /** When it was refused; null for a mail refused before migration 019. */
+  /** When it was refused; null for a mail refused before migration 018. */
   failedAt: string | null;
 }
 

@@ -21,8 +21,8 @@ import * as m014 from './014_cancellation_wait.js';
 import * as m015 from './015_invoice_numbers.js';
 import * as m016 from './016_retro_claim_set_aside.js';
 import * as m017 from './017_run_lock_holder.js';
-import * as m019 from './019_mail_claims.js';
-import * as m020 from './020_file_decisions.js';
+import * as m018 from './018_mail_claims.js';
+import * as m019 from './019_file_decisions.js';
 
 export interface Migration {
   name: string;
@@ -48,8 +48,8 @@ export const migrations: Migration[] = [
   { name: '015_invoice_numbers', ...m015 },
   { name: '016_retro_claim_set_aside', ...m016 },
   { name: '017_run_lock_holder', ...m017 },
-  { name: '019_mail_claims', ...m019 },
-  { name: '020_file_decisions', ...m020 },
+  { name: '018_mail_claims', ...m018 },
+  { name: '019_file_decisions', ...m019 },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {
