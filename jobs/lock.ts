@@ -139,14 +139,18 @@ export async function acquireRunLock(db: Db, run: LockedRun): Promise<RunLock> {
       },
     };
   }
+  const held = (current: Record<string, unknown> | undefined): current is Record<string, unknown> =>
+    current !== undefined &&
+    (!String(current.holder).startsWith(`${hostname()} `) || processAlive(Number(current.pid)));
+  // Read first, outside a write transaction: the run that holds the lock may be in the middle of one,
+  // and a refusal is due at once, not after the busy timeout that BEGIN IMMEDIATE would wait.
+  const seen = (await db.knex('job_locks').where({ name }).first()) as Record<string, unknown> | undefined;
+  if (held(seen)) throw new LockedError(run, holderOf(seen));
   await db.transaction(async (trx) => {
     const current = (await trx('job_locks').where({ name }).first()) as Record<string, unknown> | undefined;
-    if (current) {
-      const sameHost = String(current.holder).startsWith(`${hostname()} `);
-      if (!sameHost || processAlive(Number(current.pid))) throw new LockedError(run, holderOf(current));
-      // The holder died (killed mid-run): its lock is stale and the rerun takes it over.
-      await trx('job_locks').where({ name }).delete();
-    }
+    if (held(current)) throw new LockedError(run, holderOf(current));
+    // The holder died (killed mid-run): its lock is stale and the rerun takes it over.
+    if (current) await trx('job_locks').where({ name }).delete();
     await trx('job_locks').insert(row);
   });
   return {

@@ -11,6 +11,7 @@ import type { Progress } from './types.js';
 import { AlreadyRanError, runJob, type RunSummary } from './runner.js';
 import { acquireRunLock, LockedError } from './lock.js';
 import { silentLogger } from '../lib/log.js';
+import { openDb } from '../db/connection.js';
 
 /** The pid of a process that has certainly ended. */
 function endedPid(): number {
@@ -438,6 +439,32 @@ for (const engine of availableEngines()) {
       expect((await runJob(w.ctx('2026-05-11'), 'nightly')).status).toBe('succeeded');
       expect(await w.t.db.knex('job_locks').select('name')).toEqual([]);
     });
+
+    it.skipIf(engine !== 'sqlite')(
+      'refuses at once while the run holding the lock is inside a write transaction, not after the busy timeout',
+      async () => {
+        const w = world();
+        const lock = await acquireRunLock(w.t.db, { job: 'nightly', businessDate: '2026-05-10' });
+        // The night in the middle of a write: another connection holds SQLite's write lock.
+        const night = openDb(w.t.url);
+        try {
+          await night.knex.raw('BEGIN IMMEDIATE');
+          const t0 = performance.now();
+          await expect(
+            acquireRunLock(w.t.db, { job: 'nightly', businessDate: '2026-05-11' }),
+          ).rejects.toMatchObject({
+            code: 'JOB_LOCKED',
+            heldBy: { job: 'nightly', businessDate: '2026-05-10' },
+          });
+          // The busy timeout is 10 s: a refusal that waited for the write lock takes that long.
+          expect(performance.now() - t0).toBeLessThan(5_000);
+          await night.knex.raw('ROLLBACK');
+        } finally {
+          await night.close();
+          await lock.release();
+        }
+      },
+    );
 
     it('a scheduled run waits while another job or date holds the lock, and is refused only by its own', async () => {
       const w = world();

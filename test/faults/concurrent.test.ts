@@ -1,7 +1,8 @@
 /**
  * Two runs at once, as two processes on one database — the same night twice, a night of another date, or
  * a step of the night run alone: one runs, the other refuses with JOB_LOCKED naming the run that holds
- * the lock (or, started after the first finished, is a rerun that changes nothing), and nothing is posted
+ * the lock (or, two started at the same instant, one of them may come after the first finished and be a
+ * rerun that changes nothing), and nothing is posted
  * twice: the world then holds exactly what one clean night leaves. On SQLite the lock is a row whose
  * holder must be alive; on PostgreSQL, with both processes sharing one database, a session advisory lock.
  */
@@ -46,19 +47,21 @@ async function overlapping(w: World): Promise<[ChildResult, ChildResult]> {
 }
 
 /**
- * Starts the night in `w` (not yet run there, so it lasts long enough); when it holds its lock (fetch
- * started), starts `redeye run <job> --date <date>` for each of `others` at once.
+ * Starts the night in `w`; when it holds its lock (fetch started), stops it (SIGSTOP) and starts
+ * `redeye run <job> --date <date>` for each of `others` at once, and lets it go on (SIGCONT) once they
+ * have ended: however fast the night or slow the others to load, they meet it holding its lock.
  */
 async function alongside(
   w: World,
   others: Array<[job: string, date: string]>,
 ): Promise<[ChildResult, ChildResult[]]> {
   let started: Promise<ChildResult[]> | undefined;
-  const first = await w.nightly(NIGHT, undefined, (s) => {
-    if (s === 'fetch' && !started)
-      started = Promise.all(
-        others.map(([job, date]) => w.cli(['run', job, '--date', date, '--json'], { date })),
-      );
+  const first = await w.nightly(NIGHT, undefined, (s, pid) => {
+    if (s !== 'fetch' || started) return;
+    process.kill(pid, 'SIGSTOP');
+    started = Promise.all(
+      others.map(([job, date]) => w.cli(['run', job, '--date', date, '--json'], { date })),
+    ).finally(() => process.kill(pid, 'SIGCONT'));
   });
   return [first, await started!];
 }

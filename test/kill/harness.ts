@@ -144,7 +144,7 @@ export class World {
   /** `node bin/redeye.js --config <world> <args…>` as a child process, optionally killed by plan. */
   cli(
     args: string[],
-    o: { date?: string; kill?: KillPlan; onStepStarted?: (step: string) => void },
+    o: { date?: string; kill?: KillPlan; onStepStarted?: (step: string, pid: number) => void },
   ): Promise<ChildResult> {
     const t0 = performance.now();
     const child = spawn(process.execPath, [BIN, '--config', this.config, ...args], {
@@ -176,7 +176,7 @@ export class World {
         const m = /"msg":"([a-z]+) started"/.exec(line);
         if (!m || !(NIGHTLY_STEPS as string[]).includes(m[1]!)) continue;
         started.push({ step: m[1]!, at: performance.now() - t0 });
-        o.onStepStarted?.(m[1]!);
+        o.onStepStarted?.(m[1]!, child.pid ?? -1);
         if (o.kill && o.kill.step === m[1] && timer === undefined)
           timer = setTimeout(kill, Math.max(0, o.kill.offsetMs ?? 0));
       }
@@ -200,7 +200,11 @@ export class World {
     });
   }
 
-  nightly(date: string, kill?: KillPlan, onStepStarted?: (step: string) => void): Promise<ChildResult> {
+  nightly(
+    date: string,
+    kill?: KillPlan,
+    onStepStarted?: (step: string, pid: number) => void,
+  ): Promise<ChildResult> {
     return this.cli(['run', 'nightly', '--date', date, '--json'], {
       date,
       ...(kill ? { kill } : {}),
