@@ -395,10 +395,11 @@ async function registryRefusal(
   name: string,
   sha256: string,
   run: Array<{ name: string; sha256: string }>,
+  namesReused: boolean,
 ): Promise<(FileRefusal & { verdict: 'duplicate' | 'conflict' }) | undefined> {
   const earlier = run.find((f) => f.sha256 === sha256);
   if (earlier) return { verdict: 'duplicate', ...copyOf({ name: earlier.name }) };
-  const { same, sameName } = await inboundMatch(knex, { feed, name, sha256 });
+  const { same, sameName } = await inboundMatch(knex, { feed, name, sha256, namesReused });
   if (same?.name === name) {
     // Received, not yet read (ingest failed, say): tonight's ingest reads it.
     if (same.verdict === 'pending') return undefined;
@@ -409,7 +410,8 @@ async function registryRefusal(
     };
   }
   if (same) return { verdict: 'duplicate', ...copyOf({ name: String(same.name), id: Number(same.id) }) };
-  if (run.some((f) => f.name === name)) return { verdict: 'conflict', ...conflictWith(name, {}) };
+  if (!namesReused && run.some((f) => f.name === name))
+    return { verdict: 'conflict', ...conflictWith(name, {}) };
   if (sameName) return { verdict: 'conflict', ...conflictWith(name, { id: Number(sameName.id) }) };
   return undefined;
 }
@@ -702,7 +704,14 @@ export async function* simulate(
   const run: Array<{ name: string; sha256: string }> = [];
   for (const input of ordered) {
     const sha256 = await sha256Of(input);
-    const refusal = await registryRefusal(knex, feed, input.name, sha256, run);
+    const refusal = await registryRefusal(
+      knex,
+      feed,
+      input.name,
+      sha256,
+      run,
+      config.feeds[feed]?.names === 'reused',
+    );
     if (refusal) registry.set(input.name, refusal);
     run.push({ name: input.name, sha256 });
   }

@@ -10,6 +10,8 @@ import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../../test/harness/db.js';
 import { EXAMPLE_CONFIG, useWorld, type TestWorld } from '../../test/harness/context.js';
 import { fetchJob } from '../../jobs/fetch.js';
+import { simulate } from '../../jobs/simulate.js';
+import { Readable } from 'node:stream';
 import { ingestJob } from '../../jobs/ingest.js';
 import { main } from '../main.js';
 
@@ -131,6 +133,18 @@ for (const engine of availableEngines()) {
         writeFileSync(join(inbox(w, 'redemptions'), 'REDEMPTIONS.csv'), content);
       put('day one\n');
       expect((await fetchJob(w.ctx('2026-05-02'))).counts).toMatchObject({ new: 1 });
+      // The simulator foretells day two's file as the fetch will take it: a new file, not a conflict.
+      const verdicts = [];
+      for await (const e of simulate(
+        w.t.db.knex,
+        w.config,
+        'redemptions',
+        [{ name: 'REDEMPTIONS.csv', open: () => Readable.from(['day two\n']), receivedAt: new Date() }],
+        '2026-05-03',
+      ))
+        if (e.type === 'file') verdicts.push([e.verdict, e.reason]);
+      expect(verdicts).not.toContainEqual(['conflict', 'NAME_CONFLICT']);
+      expect(verdicts).toHaveLength(1);
       put('day two\n');
       expect((await fetchJob(w.ctx('2026-05-03'))).counts).toMatchObject({ new: 1, conflict: 0 });
       put('day two\n');
