@@ -328,13 +328,13 @@ for (const engine of availableEngines()) {
       rmSync(partner, { recursive: true });
       const night = await runJob(w.ctx(MONTH_END), 'nightly');
       expect(night.status).toBe('failed');
-      const nightRun = await w.t.db.knex('job_runs').where({ job: 'nightly' }).first('id', 'started_at');
+      const fetchRun = await w.t.db.knex('job_runs').where({ job: 'fetch' }).first('id', 'started_at');
 
       // As the example schedule's monthly cron does at 06:00, asked for any day of the month.
       const s = await runJob(w.ctx('2026-05-12', new Date('2026-06-01T06:00:00Z')), 'monthly');
       const message =
-        `monthly for ${MONTH_END} refused: the last nightly run for ${MONTH_END} (run ${nightRun.id}, started ` +
-        `${nightRun.started_at}) failed: fetch: `;
+        `monthly for ${MONTH_END} refused: the last fetch for ${MONTH_END} (run ${fetchRun.id}, started ` +
+        `${fetchRun.started_at}) failed: [FETCH_INCOMPLETE] `;
       expect(s).toMatchObject({
         job: 'monthly',
         businessDate: MONTH_END,
@@ -389,14 +389,44 @@ for (const engine of availableEngines()) {
       const made = await outbound(w);
       const after = await runJob(w.ctx(MONTH_END), 'monthly');
       expect(after.refused?.message).toContain(
-        `refused: fetch for ${MONTH_END} (run ${fetchRun.id}, started `,
+        `refused: the last fetch for ${MONTH_END} (run ${fetchRun.id}, started `,
       );
-      expect(after.refused?.message).toContain('run after the night succeeded, failed: [FETCH_INCOMPLETE]');
+      expect(after.refused?.message).toContain('failed: [FETCH_INCOMPLETE]');
       expect(await outbound(w)).toEqual(made);
 
       mkdirSync(join(w.dir, 'inbox', 'ftl'));
       await completeNight(w);
       expect((await runJob(w.ctx(MONTH_END), 'monthly')).status).toBe('succeeded');
+    });
+
+    it('is made when the night failed only after what it counts (deliver, with a partner’s outbox down)', async () => {
+      const w = world();
+      await members(w);
+      await completeNight(w);
+      // The night run again, every step the month-end counts succeeding, then deliver failing.
+      const at = new Date().toISOString();
+      const record = (job: string, status: string, error: string | null = null) => ({
+        job,
+        business_date: MONTH_END,
+        status,
+        started_at: at,
+        finished_at: at,
+        host: hostname(),
+        pid: process.pid,
+        error,
+      });
+      await w.t.db
+        .knex('job_runs')
+        .insert([
+          record('nightly', 'failed', 'deliver: [DELIVERY_INCOMPLETE] sftp partner@outbox: cannot connect'),
+          ...['fetch', 'ingest', 'accrue', 'tiers', 'expire', 'export', 'report'].map((j) =>
+            record(j, 'succeeded'),
+          ),
+          record('deliver', 'failed', '[DELIVERY_INCOMPLETE] sftp partner@outbox: cannot connect'),
+        ]);
+      const monthEnd = await runJob(w.ctx(MONTH_END), 'monthly');
+      expect(monthEnd.refused).toBeUndefined();
+      expect(monthEnd.status, JSON.stringify(monthEnd.steps.filter((x) => x.error))).toBe('succeeded');
     });
   });
 

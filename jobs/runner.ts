@@ -275,30 +275,32 @@ function quotedError(error: string | null): string {
 
 /**
  * Why the month-end for `ctx.businessDate` (a month's last day) cannot be made yet, or undefined when its
- * night is complete: the last `nightly` run of the date succeeded, and no step whose work the month-end
- * counts has failed for the date since. A month-end made after a failed night invoices and states the
- * month without the files that night did not read; they are posted under the date afterwards, after the
- * invoice was delivered (a delivered file is never delivered again), and are never billed.
+ * night is complete: the last run for the date of each step whose work the month-end counts (fetch,
+ * ingest, accrue, tiers, expire — in a night or alone) succeeded. A month-end made after a failed night
+ * invoices and states the month without the files that night did not read; they are posted under the
+ * date afterwards, after the invoice was delivered (a delivered file is never delivered again), and are
+ * never billed. A night that failed only after them (a partner's outbox or the mail server down at
+ * deliver) has posted all the month holds: the month-end is not held back for every partner by it.
  */
 async function unfinishedNight(ctx: JobContext): Promise<string | undefined> {
   const date = ctx.businessDate;
   const runs = (await ctx.db
     .knex('job_runs')
     .where({ business_date: date })
-    .whereIn('job', ['nightly', ...MONTH_END_COUNTS])
+    .whereIn('job', MONTH_END_COUNTS)
     .orderBy('id', 'desc')
     .select('id', 'job', 'status', 'started_at', 'error')) as RunRecord[];
-  const night = runs.find((r) => r.job === 'nightly');
-  if (!night) return `no nightly run for ${date} is recorded`;
+  if (runs.length === 0) return `no nightly run for ${date} is recorded`;
+  const latest = new Map<string, RunRecord>();
+  for (const r of runs) if (!latest.has(r.job)) latest.set(r.job, r);
   const ended = (r: RunRecord) => (r.status === 'running' ? 'never finished' : r.status);
-  if (night.status !== 'succeeded')
-    return `the last nightly run for ${date} (run ${night.id}, started ${night.started_at}) ${ended(night)}${quotedError(night.error)}`;
-  const since = runs.find((r) => Number(r.id) > Number(night.id) && r.status !== 'succeeded');
-  if (since)
-    return (
-      `${since.job} for ${date} (run ${since.id}, started ${since.started_at}), run after the night succeeded, ` +
-      `${ended(since)}${quotedError(since.error)}`
-    );
+  const failed = MONTH_END_COUNTS.map((step) => latest.get(step)).find(
+    (r) => r !== undefined && r.status !== 'succeeded',
+  );
+  if (failed)
+    return `the last ${failed.job} for ${date} (run ${failed.id}, started ${failed.started_at}) ${ended(failed)}${quotedError(failed.error)}`;
+  const missing = MONTH_END_COUNTS.filter((step) => !latest.has(step));
+  if (missing.length > 0) return `${missing.join(', ')} never ran for ${date}`;
   return undefined;
 }
 

@@ -187,6 +187,18 @@ for (const engine of availableEngines()) {
       expect(await missedDays(w.t.db, monthly, new Date('2026-12-03T00:00:00Z'), 'UTC', 40)).toEqual([
         '2026-11-30',
       ]);
+      // The month-end fired on the 2nd (a day's grace for late files) is for the month before, the date
+      // its run is recorded under: owed until that date has a successful run, and then no longer.
+      await ran(w, 'monthly', '2026-10-31');
+      for (const dateOffsetDays of [-1, 0]) {
+        const graced = { job: 'monthly' as const, cron: '0 6 2 * *', dateOffsetDays };
+        expect(await missedDays(w.t.db, graced, new Date('2026-12-03T00:00:00Z'), 'UTC', 40)).toEqual([
+          '2026-11-30',
+        ]);
+      }
+      await ran(w, 'monthly', '2026-11-30');
+      const graced = { job: 'monthly' as const, cron: '0 6 2 * *', dateOffsetDays: -1 };
+      expect(await missedDays(w.t.db, graced, new Date('2026-12-03T00:00:00Z'), 'UTC', 40)).toEqual([]);
       // In the program's time zone: 02:30 in Moscow is 23:30 UTC the day before.
       const moscow = { job: 'tiers' as const, cron: '30 2 * * *', dateOffsetDays: -1 };
       expect(await missedDays(w.t.db, moscow, new Date('2026-11-21T23:45:00Z'), 'Europe/Moscow', 2)).toEqual([

@@ -6,7 +6,7 @@
  * a night that failed is retried at the next firing, not only at the next restart. SIGTERM or SIGINT stops it cleanly: the running step finishes its current
  * transaction, and the process exits 0.
  */
-import { addDays, dateInZone, type IsoDate } from '../lib/dates.js';
+import { addDays, endOfMonth, startOfMonth, type IsoDate } from '../lib/dates.js';
 import { coerceError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import type { Db } from '../db/connection.js';
@@ -30,6 +30,17 @@ export interface ScheduledJob {
   job: RunnableJob;
   cron: string;
   dateOffsetDays: number;
+}
+
+/**
+ * The business date a job's cron fires for on local `day`: the day moved by `dateOffsetDays`; for the
+ * month-end, the last month's end on or before it (the runner makes the month-end of a month's last day,
+ * and a firing on the 2nd, a day's grace for late files, is for the month before, not the one begun).
+ */
+export function businessDateOf(job: Pick<ScheduledJob, 'job' | 'dateOffsetDays'>, day: IsoDate): IsoDate {
+  const d = addDays(day, job.dateOffsetDays);
+  if (job.job !== 'monthly' || d === endOfMonth(d)) return d;
+  return addDays(startOfMonth(d), -1);
 }
 
 /** The configured schedules; their cron expressions and job names were checked when the file loaded. */
@@ -61,7 +72,7 @@ export async function missedDates(
   // have done it (the later ones find it done).
   const firedAt = new Map<IsoDate, Date>();
   for (const f of new CronCalendar(job.cron, timeZone).between(from, now)) {
-    const d = addDays(f.day, job.dateOffsetDays);
+    const d = businessDateOf(job, f.day);
     if (d >= firstDate && !firedAt.has(d)) firedAt.set(d, f.at);
   }
   if (firedAt.size === 0) return [];
@@ -117,11 +128,11 @@ export async function datesLeftBehind(
   const calendar = new CronCalendar(job.cron, timeZone);
   const dates = new Set<IsoDate>();
   for (const f of calendar.between(scanFrom, until)) {
-    const d = addDays(f.day, job.dateOffsetDays);
+    const d = businessDateOf(job, f.day);
     if (d > since) dates.add(d);
   }
   // A date its cron fires for again inside the window (an hourly cron) is caught up.
-  for (const f of calendar.between(until, now)) dates.delete(addDays(f.day, job.dateOffsetDays));
+  for (const f of calendar.between(until, now)) dates.delete(businessDateOf(job, f.day));
   const sorted = [...dates].sort();
   return sorted.length === 0 ? undefined : { first: sorted[0]!, last: sorted.at(-1)!, count: sorted.length };
 }
@@ -180,11 +191,6 @@ export class Scheduler {
     this.now = o.now ?? (() => new Date());
     this.sleep = o.sleep ?? sleepFor;
     this.jobs = scheduledJobs(o.config);
-  }
-
-  /** The business date a run started now would process. */
-  businessDateFor(offsetDays: number): IsoDate {
-    return addDays(dateInZone(this.now(), this.timeZone), offsetDays);
   }
 
   /** Adds work to the one queue: runs never overlap, and a failure never stops the queue. */
@@ -276,7 +282,7 @@ export class Scheduler {
    * it sees what the runs before it did.
    */
   private fired(s: ScheduledJob, fire: CronFire): Promise<void> {
-    const date = addDays(fire.day, s.dateOffsetDays);
+    const date = businessDateOf(s, fire.day);
     return this.enqueue(async () => {
       if (this.controller.signal.aborted) return;
       let owed: OwedRun[] = [];
