@@ -53,6 +53,9 @@ export interface RunLock {
   release(): Promise<void>;
 }
 
+/** The SQLite run locks this process holds now, by name and time taken: taken, and not yet released. */
+const heldHere = new Set<string>();
+
 /** Whether a process of this machine is alive (one we may not signal is). */
 export function processAlive(pid: number): boolean {
   try {
@@ -114,6 +117,12 @@ export async function acquireRunLock(db: Db, run: LockedRun): Promise<RunLock> {
     const release = async () => {
       try {
         await client.query('SELECT pg_advisory_unlock($1::bigint)', [key]);
+      } catch (e) {
+        // The session keeps its advisory lock until it ends: ended, it frees the lock, where handed back
+        // to the pool it would lock every later run of a long-lived daemon out.
+        (client as unknown as { __knex__disposed?: unknown }).__knex__disposed = e;
+        await client.end().catch(() => undefined);
+        throw e;
       } finally {
         await releasePgConnection(db.knex, client);
       }
@@ -139,9 +148,14 @@ export async function acquireRunLock(db: Db, run: LockedRun): Promise<RunLock> {
       },
     };
   }
+  // This very process is alive: a row of its own is held only while it holds the lock (a run of the
+  // daemon's), and is stale once that run has ended without removing it (a failed release).
   const held = (current: Record<string, unknown> | undefined): current is Record<string, unknown> =>
     current !== undefined &&
-    (!String(current.holder).startsWith(`${hostname()} `) || processAlive(Number(current.pid)));
+    (!String(current.holder).startsWith(`${hostname()} `) ||
+      (Number(current.pid) === process.pid
+        ? heldHere.has(`${name} ${String(current.acquired_at)}`)
+        : processAlive(Number(current.pid))));
   // Read first, outside a write transaction: the run that holds the lock may be in the middle of one,
   // and a refusal is due at once, not after the busy timeout that BEGIN IMMEDIATE would wait.
   const seen = (await db.knex('job_locks').where({ name }).first()) as Record<string, unknown> | undefined;
@@ -153,9 +167,11 @@ export async function acquireRunLock(db: Db, run: LockedRun): Promise<RunLock> {
     if (current) await trx('job_locks').where({ name }).delete();
     await trx('job_locks').insert(row);
   });
+  heldHere.add(`${name} ${stamp}`);
   return {
     name,
     release: async () => {
+      heldHere.delete(`${name} ${stamp}`);
       await db.knex('job_locks').where({ name, pid: process.pid }).delete();
     },
   };

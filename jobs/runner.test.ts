@@ -471,6 +471,20 @@ for (const engine of availableEngines()) {
     });
 
     it.skipIf(engine !== 'sqlite')(
+      'takes over a lock row of this very process whose run has ended (a failed release): a daemon is not locked out for good',
+      async () => {
+        const w = world();
+        const lock = await acquireRunLock(w.t.db, { job: 'nightly', businessDate: '2026-05-10' });
+        // Its release failed (the database busy): the row stays, naming this process, which lives on.
+        const row = await w.t.db.knex('job_locks').first();
+        await lock.release();
+        await w.t.db.knex('job_locks').insert(row);
+        expect((await runJob(w.ctx('2026-05-11'), 'tiers')).status).toBe('succeeded');
+        expect(await w.t.db.knex('job_locks').select('name')).toEqual([]);
+      },
+    );
+
+    it.skipIf(engine !== 'sqlite')(
       'refuses at once while the run holding the lock is inside a write transaction, not after the busy timeout',
       async () => {
         const w = world();

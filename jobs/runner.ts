@@ -489,7 +489,8 @@ export async function runJob(
       });
     }
   } finally {
-    // A lock left behind by a failed release is taken over by the next run (its holder is gone by then).
+    // A lock left behind by a failed release is taken over by the next run: a row of an ended process,
+    // or of this one (a daemon) once its run let it go; a PostgreSQL session that kept it is ended.
     await lock
       ?.release()
       .catch((e: unknown) =>

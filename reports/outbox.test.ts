@@ -360,6 +360,41 @@ for (const engine of availableEngines()) {
       expect(await sendOutbox(t.db, config, { mailerDependencies: noWait, now })).toMatchObject({ sent: 2 });
     });
 
+    it('keeps a mail some recipients took pending for the others alone, and sends it to them, once', async () => {
+      await t.db.knex('mail_outbox').update({ status: 'sent', claim_host: null, claim_pid: null });
+      await t.db
+        .knex('mail_outbox')
+        .where({ report: 'monthly' })
+        .update({
+          status: 'pending',
+          recipients: JSON.stringify(['commercial@airline.example', 'finance@airline.example']),
+        });
+      const before = smtp.messages.length;
+      // Refused for now on every attempt (retries: 3): the finance mailbox is over its quota tonight.
+      smtp.rejectRecipient('finance@airline.example', 452, 4);
+      const first = await sendOutbox(t.db, config, { mailerDependencies: noWait, now });
+      expect(first).toMatchObject({ sent: 0, pending: 1 });
+      expect(first.errors.map((e) => e.message)).toEqual([
+        expect.stringMatching(
+          /^delivered to 1 of the list; left for the next run for finance@airline\.example: finance@airline\.example: .*452/,
+        ),
+      ]);
+      const row = await t.db.knex('mail_outbox').where({ report: 'monthly' }).first('status', 'recipients');
+      expect(row).toEqual({ status: 'pending', recipients: '["finance@airline.example"]' });
+
+      const second = await sendOutbox(t.db, config, { mailerDependencies: noWait, now });
+      expect(second).toMatchObject({ sent: 1, pending: 0, errors: [] });
+      // Each got it once, under the one Message-ID.
+      const received = smtp.messages.slice(before);
+      expect(received.map((m) => m.envelope.to)).toEqual([
+        ['commercial@airline.example'],
+        ['finance@airline.example'],
+      ]);
+      expect(new Set(received.map((m) => m.parsed.messageId))).toEqual(
+        new Set(['<monthly-report.2026-05-31@airline.example>']),
+      );
+    });
+
     it('does not mail a report that has no distribution list', async () => {
       const custom = await produceReport('partner-points-by-month', t.db, config, '2026-05-31');
       expect(await queueReportMail(t.db, config, custom, now())).toEqual({

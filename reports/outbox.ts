@@ -359,6 +359,31 @@ export async function sendOutbox(
       try {
         const outcome = await mailer!.sendReport(await messageOf(config, row), signal ? { signal } : {});
         const refused = outcome.rejected.map((r) => `${r.address}: ${r.response}`).join('; ');
+        // Recipients refused for now (retries run out, or a stop request in the middle): the mail waits
+        // for them alone, under its Message-ID, so those who have it do not get it twice.
+        const later = outcome.rejected.filter((r) => !r.permanent).map((r) => r.address);
+        if (later.length > 0) {
+          const message =
+            `delivered to ${outcome.accepted.length} of the list; left for the next run for ` +
+            `${later.join(', ')}: ${refused}`;
+          await knex('mail_outbox')
+            .where({ id: row.id })
+            .update({
+              status: 'pending',
+              recipients: JSON.stringify(later),
+              claim_host: null,
+              claim_pid: null,
+              last_error: message.slice(0, 4000),
+            });
+          if (signal?.aborted) {
+            result.stopped = stoppedOnRequest(signal);
+            options.logger?.warn({ ...where, messageId: row.message_id }, `report mail ${message}`);
+            break;
+          }
+          result.errors.push({ ...where, message });
+          options.logger?.warn({ ...where, messageId: row.message_id }, `report mail ${message}`);
+          continue;
+        }
         await knex('mail_outbox')
           .where({ id: row.id })
           .update({
