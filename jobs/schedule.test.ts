@@ -480,6 +480,35 @@ for (const engine of availableEngines()) {
       expect(steps.at(-1)).toEqual(['deliver', '2026-11-30']);
     });
 
+    it('logs a refused month-end at error with its refusal, the reason the operator must act on', async () => {
+      const steps = idleSteps();
+      const { logger, lines } = capturedLogger('warn');
+      await ran(w, 'monthly', '2026-10-31');
+      const clock = new ManualClock('2026-12-02T00:00:00Z');
+      const s = new Scheduler({
+        db: w.t.db,
+        config: withSchedules(w.config, [{ job: 'monthly', cron: '0 6 1 * *' }]),
+        logger,
+        env: {},
+        ...clock,
+      });
+      await s.start();
+      await clock.asleep();
+      await s.idle();
+      await s.stop();
+      expect(s.runs.map((r) => [r.job, r.businessDate, r.status])).toEqual([
+        ['monthly', '2026-11-30', 'failed'],
+      ]);
+      expect(steps).toEqual([]);
+      const refused = lines.filter(
+        (l) => l.level === 'error' && l.msg.startsWith('monthly for 2026-11-30: failed'),
+      );
+      expect(refused).toHaveLength(1);
+      expect(refused[0]!.msg).toContain(
+        '[NIGHT_INCOMPLETE] monthly for 2026-11-30 refused: no nightly run for 2026-11-30 is recorded',
+      );
+    });
+
     it('warns once at start of the nights older than catchUpDays it leaves behind, naming them and the setting', async () => {
       await ran(w, 'tiers', '2026-05-31');
       const { logger, lines } = capturedLogger('warn');

@@ -222,9 +222,13 @@ export class Scheduler {
       const stopped = summary.stopped
         ? ` (stopped at ${summary.stopped.step}: ${summary.stopped.reason})`
         : '';
-      const errors = summary.steps
-        .filter((s) => s.error)
-        .map((s) => `${s.job}: [${s.error!.code}] ${s.error!.message}`);
+      // A refused month-end ran no step: its refusal is its reason.
+      const errors = [
+        ...(summary.refused ? [`[${summary.refused.code}] ${summary.refused.message}`] : []),
+        ...summary.steps
+          .filter((s) => s.error)
+          .map((s) => `${s.job}: [${s.error!.code}] ${s.error!.message}`),
+      ];
       const fields = {
         job,
         businessDate: summary.businessDate,
