@@ -18,6 +18,7 @@ import type { FeedConfig } from '../config/schema.js';
 import type { FeedName } from '../parsers/types.js';
 import { registerInbound, type FileRow } from './registry.js';
 import type { Job, JobContext, JobResult } from './types.js';
+import { sleepUnlessStopped } from '../lib/sleep.js';
 
 export class FetchIncompleteError extends RedeyeError {
   constructor(failures: Array<{ feed: string; error: RedeyeError }>) {
@@ -174,18 +175,6 @@ function untaken(folder: Folder, all: RemoteEntry[]): RemoteEntry[] {
   );
 }
 
-const timerSleep = (ms: number, signal?: AbortSignal): Promise<void> =>
-  new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-  });
-
 async function fetchFeed(
   ctx: JobContext,
   transport: Transport,
@@ -303,7 +292,7 @@ export const fetchJob: Job = async (ctx: JobContext): Promise<JobResult> => {
   };
   const warnings: string[] = [];
   const transports = new TransportsByName(ctx.config.transports, { env: ctx.env, logger: ctx.logger });
-  const sleep = ctx.sleep ?? timerSleep;
+  const sleep = ctx.sleep ?? sleepUnlessStopped;
   ctx.progress.start('fetch', 0);
   try {
     // Every folder is listed once for all the feeds that read it, so a file none of them takes is seen.

@@ -23,6 +23,7 @@ import { exportJob } from './export.js';
 import { reportJob } from './report.js';
 import { retentionJob } from './retention.js';
 import { endOfMonth } from '../lib/dates.js';
+import { sleepUnlessStopped } from '../lib/sleep.js';
 
 export const STEP_JOBS = {
   fetch: fetchJob,
@@ -341,20 +342,6 @@ export class AlreadyRanError extends RedeyeError {
   }
 }
 
-/** Resolves after `ms`, or at once when `signal` asks to stop. */
-function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done);
-  });
-}
-
 /**
  * Takes the run lock; with `wait`, waits while a run of another job or date holds it (see
  * RunOptions.onlyOnce), checking again with a growing pause up to 5 s, until a stop is asked for.
@@ -378,7 +365,7 @@ async function takeRunLock(ctx: JobContext, run: LockedRun, wait: boolean): Prom
           }`,
         );
       waiting = true;
-      await pause(ms, ctx.signal);
+      await sleepUnlessStopped(ms, ctx.signal);
     }
   }
 }

@@ -15,6 +15,7 @@ import { AlreadyRanError, runJob, type RunnableJob, type RunSummary } from './ru
 import { noProgress, type JobContext } from './types.js';
 import { LockedError } from './lock.js';
 import { CronCalendar, type CronFire } from './cron-calendar.js';
+import { sleepUnlessStopped } from '../lib/sleep.js';
 
 export interface SchedulerOptions {
   db: Db;
@@ -161,19 +162,6 @@ function catchUpOrder(jobs: ScheduledJob[]): (a: OwedRun, b: OwedRun) => number 
 /** How long the daemon sleeps at most before reading the clock again (a clock stepped, a machine woken). */
 const MAX_SLEEP_MS = 60_000;
 
-function sleepFor(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
-
 export class Scheduler {
   private readonly controller = new AbortController();
   /** The loops that wait for each job's next firing; they end when the scheduler stops. */
@@ -189,7 +177,7 @@ export class Scheduler {
   constructor(private readonly o: SchedulerOptions) {
     this.timeZone = o.config.schedules.timeZone ?? o.config.program.timeZone;
     this.now = o.now ?? (() => new Date());
-    this.sleep = o.sleep ?? sleepFor;
+    this.sleep = o.sleep ?? sleepUnlessStopped;
     this.jobs = scheduledJobs(o.config);
   }
 
