@@ -6,13 +6,15 @@
 import type { Knex } from 'knex';
 import { pgConnection, sqliteHandle } from '../db/connection.js';
 import { chunks } from '../lib/chunks.js';
-import { addDays, dateInZone, endOfMonth, startOfMonth, type IsoDate } from '../lib/dates.js';
+import { dateInZone, endOfMonth, startOfMonth, type IsoDate } from '../lib/dates.js';
 import { Ledger } from '../ledger/ledger.js';
 import type { PostResult, PostingRequest } from '../ledger/types.js';
 import {
+  cancellationsDueBy,
   decide,
   reasonDetailOf,
   refusedByLedger,
+  WAITING_CANCELLATION,
   type AccrualContext,
   type AccrualDecision,
   type ActivityUpdate,
@@ -537,9 +539,6 @@ async function writeOutcomes(
 export const isIssuedRedemption = (row: ActivityRow) =>
   row.type === 'REDEMPTION' && row.activityType === 'ISSUE' && row.status === 'POSTED';
 
-/** A cancellation that came before its redemption and waits for it (the second pass applies it). */
-export const WAITING_CANCELLATION = { status: 'PENDING', reason: 'UNKNOWN_REDEMPTION' } as const;
-
 export const isWaitingCancellation = (row: Pick<ActivityRow, 'status' | 'reason'>) =>
   row.status === WAITING_CANCELLATION.status && row.reason === WAITING_CANCELLATION.reason;
 
@@ -552,7 +551,7 @@ export const overdueCancellations = (q: Q, program: Program, businessDate: IsoDa
   q('activities')
     .whereRaw("type = 'REDEMPTION' AND activity_type = 'CANCEL'")
     .andWhere(WAITING_CANCELLATION)
-    .andWhere('business_date', '<=', addDays(businessDate, -program.config.redemptions.cancellationWaitDays));
+    .andWhere('business_date', '<=', cancellationsDueBy(program.config, businessDate));
 
 export interface BatchOutcome {
   rows: number;

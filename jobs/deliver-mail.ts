@@ -8,6 +8,7 @@
  * the command that sends it again. A stop request leaves the mail in flight pending for the next run.
  */
 import { sendOutbox, type FailedMail } from '../reports/outbox.js';
+import { describeHeldClaim } from '../reports/outbox-claims.js';
 import type { JobContext, JobResult } from './types.js';
 
 export interface MailDeliveryResult extends JobResult {
@@ -59,21 +60,14 @@ export async function deliverMail(ctx: JobContext): Promise<MailDeliveryResult> 
       `${others.length} report mail(s) of other dates refused for good and not sent ` +
         `(${others.map((m) => `${m.report} ${m.businessDate}`).join(', ')}); \`redeye report send\` lists them`,
     );
-  for (const c of result.held)
-    warnings.push(
-      `report mail ${c.report} for ${c.businessDate} is being sent by ${c.claimant ?? 'another sender'} ` +
-        `(since ${c.claimedAt ?? 'an unknown time'}); left to it`,
-    );
+  for (const c of result.held) warnings.push(describeHeldClaim(c));
   for (const c of result.reclaimed)
     warnings.push(
       `report mail ${c.report} for ${c.businessDate} was left claimed by ${c.claimant ?? 'a sender'} that ended ` +
         'mid-send; sent again under the same Message-ID (a duplicate is possible if the server had accepted it)',
     );
-  if (result.stopped) {
-    const waiting = result.pending;
-    if (waiting > 0)
-      warnings.push(`${result.stopped}: ${waiting} report mail(s) left pending for the next run`);
-  }
+  if (result.stopped && result.pending > 0)
+    warnings.push(`${result.stopped}: ${result.pending} report mail(s) left pending for the next run`);
   return {
     counts: {
       sent: result.sent,

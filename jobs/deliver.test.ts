@@ -1,7 +1,7 @@
+import { startSilentSmtp } from '../test/harness/smtp-silent.js';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -104,17 +104,11 @@ for (const engine of availableEngines()) {
       const w = world();
       await queued(w, NIGHT);
       await queued(w, '2026-05-07');
-      const sockets: Socket[] = [];
-      const silent: Server = createServer((socket) => {
-        sockets.push(socket);
-        silent.emit('client');
-      });
-      silent.listen(0, '127.0.0.1');
-      await once(silent, 'listening');
+      const silent = await startSilentSmtp();
       try {
-        pointMailAt(w, { host: '127.0.0.1', port: (silent.address() as AddressInfo).port }, 1);
+        pointMailAt(w, silent, 1);
         const controller = new AbortController();
-        silent.once('client', () => controller.abort('SIGTERM'));
+        silent.onClient(() => controller.abort('SIGTERM'));
         const s = await runJob({ ...w.ctx(NIGHT), signal: controller.signal }, 'deliver');
         expect(s.status).toBe('failed');
         expect(s.steps[0]).toMatchObject({
@@ -125,14 +119,13 @@ for (const engine of availableEngines()) {
           },
           warnings: ['stopped on request (SIGTERM): 2 report mail(s) left pending for the next run'],
         });
-        expect(sockets).toHaveLength(1);
+        expect(silent.sockets).toHaveLength(1);
         expect(await w.t.db.knex('mail_outbox').orderBy('id').pluck('status')).toEqual([
           'pending',
           'pending',
         ]);
       } finally {
-        for (const socket of sockets) socket.destroy();
-        await new Promise<void>((resolve) => silent.close(() => resolve()));
+        await silent.stop();
       }
     });
 

@@ -28,7 +28,8 @@ export interface LockHolder extends LockedRun {
   since: string;
 }
 
-function describeHolder(h: LockHolder | undefined): string {
+/** The run in the way, as a refusal or a wait names it. */
+export function describeHolder(h: LockHolder | undefined): string {
   if (!h) return 'another run holds the run lock (its PostgreSQL advisory lock), not yet recorded';
   return `${h.job} for ${h.businessDate} is running (${h.holder}, since ${h.since})`;
 }

@@ -15,7 +15,14 @@ import { accrueJob } from './accrue.js';
 import { expireJob } from './expire.js';
 import { fetchJob } from './fetch.js';
 import { ingestJob } from './ingest.js';
-import { acquireRunLock, LockedError, processAlive, type LockedRun, type RunLock } from './lock.js';
+import {
+  acquireRunLock,
+  describeHolder,
+  LockedError,
+  processAlive,
+  type LockedRun,
+  type RunLock,
+} from './lock.js';
 import { tiersJob } from './tiers.js';
 import type { Job, JobContext, JobResult } from './types.js';
 import { deliverJob } from './deliver.js';
@@ -23,7 +30,7 @@ import { exportJob } from './export.js';
 import { reportJob } from './report.js';
 import { retentionJob } from './retention.js';
 import { endOfMonth } from '../lib/dates.js';
-import { sleepUnlessStopped } from '../lib/sleep.js';
+import { sleepUnlessStopped, stopRequest } from '../lib/sleep.js';
 
 export const STEP_JOBS = {
   fetch: fetchJob,
@@ -108,11 +115,6 @@ export function isRunnable(name: string): name is RunnableJob {
   return (JOB_NAMES as readonly string[]).includes(name);
 }
 
-/** How a stop request names itself: the signal's name when the CLI or the scheduler gave it. */
-function stopRequest(signal: AbortSignal): string {
-  return typeof signal.reason === 'string' ? `stopped on request (${signal.reason})` : 'stopped on request';
-}
-
 /**
  * A step that returned after the process was asked to stop. Jobs stop at their next transaction when
  * they see the request, so it may have left work undone; whether it did cannot be told from here (a job
@@ -122,7 +124,7 @@ class InterruptedError extends RedeyeError {
   constructor(job: string, businessDate: string, signal: AbortSignal) {
     super(
       'INTERRUPTED',
-      `${stopRequest(signal)} while ${job} was running, which may have left work undone; a rerun of ` +
+      `${stopRequest(signal.reason)} while ${job} was running, which may have left work undone; a rerun of ` +
         `${businessDate} completes it`,
       { job, businessDate },
     );
@@ -358,11 +360,7 @@ async function takeRunLock(ctx: JobContext, run: LockedRun, wait: boolean): Prom
       if (!waiting)
         ctx.logger.info(
           { job: run.job, businessDate: run.businessDate, ...(holder ? { heldBy: holder } : {}) },
-          `${run.job} for ${run.businessDate} waits for the run lock: ${
-            holder
-              ? `${holder.job} for ${holder.businessDate} is running (${holder.holder})`
-              : 'another run holds it'
-          }`,
+          `${run.job} for ${run.businessDate} waits for the run lock: ${describeHolder(holder)}`,
         );
       waiting = true;
       await sleepUnlessStopped(ms, ctx.signal);
@@ -432,7 +430,7 @@ export async function runJob(
         continue;
       }
       if (ctx.signal?.aborted) {
-        stopped = { step, reason: `${stopRequest(ctx.signal)} before ${step} started` };
+        stopped = { step, reason: `${stopRequest(ctx.signal.reason)} before ${step} started` };
         summaries.push(skipped(step, `not run: ${stopped.reason}`));
         continue;
       }
@@ -453,7 +451,7 @@ export async function runJob(
         stopped = {
           step,
           reason: interrupted
-            ? `${stopRequest(ctx.signal!)} while ${step} was running`
+            ? `${stopRequest(ctx.signal!.reason)} while ${step} was running`
             : `${step} failed [${s.error?.code}]`,
         };
     }

@@ -14,3 +14,8 @@ export function sleepUnlessStopped(ms: number, signal?: AbortSignal): Promise<vo
     signal?.addEventListener('abort', done, { once: true });
   });
 }
+
+/** How a stop request names itself: by the signal's name, when the CLI or the scheduler gave it as the reason. */
+export function stopRequest(reason: unknown): string {
+  return typeof reason === 'string' ? `stopped on request (${reason})` : 'stopped on request';
+}

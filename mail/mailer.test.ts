@@ -1,5 +1,6 @@
+import { startSilentSmtp } from '../test/harness/smtp-silent.js';
 import { once } from 'node:events';
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer, type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '../lib/errors.js';
 import { startInProcessSmtp, type InProcessSmtp } from '../test/harness/smtp-inprocess.js';
@@ -156,18 +157,9 @@ describe('sendReport', () => {
   });
 
   it('treats a server that never answers as a timeout worth retrying', async () => {
-    const sockets: Socket[] = [];
-    const silent: Server = createServer((socket) => sockets.push(socket));
-    silent.listen(0, '127.0.0.1');
-    await once(silent, 'listening');
-    servers.push({
-      stop: () =>
-        new Promise<void>((resolve) => {
-          for (const socket of sockets) socket.destroy();
-          silent.close(() => resolve());
-        }),
-    });
-    const { port } = silent.address() as AddressInfo;
+    const silent = await startSilentSmtp();
+    servers.push(silent);
+    const { port, sockets } = silent;
     const { waits, sleep } = recorder();
     const config = configFor(
       { host: '127.0.0.1', port },
@@ -183,21 +175,9 @@ describe('sendReport', () => {
   });
 
   it('stops at once on a stop request while a server that never answers holds the conversation', async () => {
-    const sockets: Socket[] = [];
-    const silent: Server = createServer((socket) => {
-      sockets.push(socket);
-      silent.emit('client');
-    });
-    silent.listen(0, '127.0.0.1');
-    await once(silent, 'listening');
-    servers.push({
-      stop: () =>
-        new Promise<void>((resolve) => {
-          for (const socket of sockets) socket.destroy();
-          silent.close(() => resolve());
-        }),
-    });
-    const { port } = silent.address() as AddressInfo;
+    const silent = await startSilentSmtp();
+    servers.push(silent);
+    const { port, sockets } = silent;
     const { waits, sleep } = recorder();
     // Limits far beyond the test's own timeout: only the stop request can end the send in time.
     const config = configFor(
@@ -205,7 +185,7 @@ describe('sendReport', () => {
       { greetingTimeoutMs: 600_000, socketTimeoutMs: 600_000, retry: { attempts: 3, initialDelayMs: 10 } },
     );
     const controller = new AbortController();
-    silent.once('client', () => controller.abort('SIGTERM'));
+    silent.onClient(() => controller.abort('SIGTERM'));
     const error = await createMailer(config, { sleep })
       .sendReport(message(), { signal: controller.signal })
       .catch((e: unknown) => e);

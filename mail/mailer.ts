@@ -23,6 +23,7 @@ import { hostname } from 'node:os';
 import { setTimeout as wait } from 'node:timers/promises';
 import nodemailer from 'nodemailer';
 import { ConfigError, RedeyeError, type ConfigProblem } from '../lib/errors.js';
+import { stopRequest } from '../lib/sleep.js';
 
 export interface SmtpConfig {
   host: string;
@@ -128,7 +129,7 @@ export class MailInterruptedError extends RedeyeError {
   constructor(messageId: string, reason: unknown, options?: { cause?: unknown }) {
     super(
       'INTERRUPTED',
-      `${typeof reason === 'string' ? `stopped on request (${reason})` : 'stopped on request'} while sending report mail ${messageId}`,
+      `${stopRequest(reason)} while sending report mail ${messageId}`,
       { messageId },
       options,
     );
@@ -136,7 +137,7 @@ export class MailInterruptedError extends RedeyeError {
 }
 
 /** Defaults of the SMTP time limits (see `SmtpConfig`). */
-export const SMTP_TIMEOUT_DEFAULTS = { connectionMs: 10_000, greetingMs: 10_000, socketMs: 30_000 } as const;
+const SMTP_TIMEOUT_DEFAULTS = { connectionMs: 10_000, greetingMs: 10_000, socketMs: 30_000 } as const;
 
 /** The subset of a pino logger the mailer writes to. */
 export interface MailLogger {

@@ -310,7 +310,7 @@ export function buildConfig(spec: ChartSpec): ChartConfiguration {
     ];
   } else {
     datasets = spec.series.map((series, i) => {
-      const colour = series.colour ?? (CHART_PALETTE[i % CHART_PALETTE.length] as string);
+      const colour = series.colour ?? (CHART_PALETTE[i] as string);
       const axis = twoAxes ? { yAxisID: series.axis === 'right' ? RIGHT_AXIS : 'y' } : {};
       if (spec.kind === 'line') {
         return {

@@ -20,6 +20,7 @@
 import { join } from 'node:path';
 import type { LoadedConfig } from '../config/load.js';
 import {
+  chartedMeasures,
   chartUnitsProblem,
   MEASURE_UNITS,
   type CustomReportConfig,
@@ -555,7 +556,7 @@ export async function customReport(
     } else {
       const total = (k1: string, m: Measure) =>
         d2 ? keys2.reduce((s, k2) => s + valueOf(k1, k2, m), 0) : valueOf(k1, undefined, m);
-      const measures = chartType === 'pie' ? [first] : definition.measures;
+      const measures = chartedMeasures(definition);
       // Measures of another unit than the first are read against an axis of their own, on the right
       // (the configuration allows no third unit).
       series = measures.map((m) => ({

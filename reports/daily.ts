@@ -43,7 +43,7 @@ import { expiredByEarnMonth, liabilityMovements, topRoutes, type Movement } from
 import { writeWorkbookFile, type ColumnSpec } from './workbook.js';
 import { recordReasonText } from '../exporters/partner-reasons.js';
 import { idAsSent } from '../rules/activity.js';
-import { cancellationRejectedOn } from '../rules/accrual.js';
+import { cancellationRejectedOn, WAITING_CANCELLATION } from '../rules/accrual.js';
 
 export const DAILY_TITLE = 'Daily loyalty report';
 
@@ -122,7 +122,7 @@ export const waitingCancellationsAt = (knex: Knex, day: IsoDate) =>
     .andWhere('a.business_date', '<=', day)
     .andWhere((q) =>
       q
-        .where({ 'a.status': 'PENDING', 'a.reason': 'UNKNOWN_REDEMPTION' })
+        .where({ 'a.status': WAITING_CANCELLATION.status, 'a.reason': WAITING_CANCELLATION.reason })
         .orWhere('a.rejected_on', '>', day)
         .orWhere('p.business_date', '>', day),
     );

@@ -33,6 +33,14 @@ export interface MailClaim {
   claimedAt: string | null;
 }
 
+/** A mail a live sender has claimed, as the night's warnings and the log name it. */
+export function describeHeldClaim(c: MailClaim): string {
+  return (
+    `report mail ${c.report} for ${c.businessDate} is being sent by ${c.claimant ?? 'another sender'} ` +
+    `(since ${c.claimedAt ?? 'an unknown time'}); left to it`
+  );
+}
+
 export interface ClaimScope {
   report: string;
   businessDate: IsoDate;

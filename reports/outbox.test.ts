@@ -3,10 +3,10 @@
  * fail: queued once however often the night runs, retried by `redeye report send` after a failure,
  * never sent twice, and set aside (not retried every night) when every recipient is refused for good.
  */
+import { startSilentSmtp } from '../test/harness/smtp-silent.js';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { simpleParser } from 'mailparser';
@@ -69,20 +69,13 @@ async function liveClaimant(t: TestDb, engine: string) {
   };
 }
 
-/** An SMTP address that takes connections and never answers, as a hung mail server does. */
+/** A silent SMTP server (test/harness/smtp-silent.ts), and the configuration that sends to it. */
 async function silentSmtp() {
-  const sockets: Socket[] = [];
-  const server: Server = createServer((socket) => {
-    sockets.push(socket);
-    server.emit('client');
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
+  const server = await startSilentSmtp();
   return {
-    port,
-    connections: () => sockets.length,
-    onClient: (fn: () => void) => server.once('client', fn),
+    port: server.port,
+    connections: () => server.sockets.length,
+    onClient: server.onClient,
     config: (
       base: LoadedConfig,
       mail: { greetingTimeoutSeconds?: number; retries?: number } = {},
@@ -93,19 +86,15 @@ async function silentSmtp() {
         ...(mail.retries !== undefined ? { retries: mail.retries } : {}),
         smtp: {
           ...base.mail!.smtp,
-          host: '127.0.0.1',
-          port,
+          host: server.host,
+          port: server.port,
           ...(mail.greetingTimeoutSeconds !== undefined
             ? { greetingTimeoutSeconds: mail.greetingTimeoutSeconds }
             : {}),
         },
       },
     }),
-    stop: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
+    stop: server.stop,
   };
 }
 

@@ -32,7 +32,8 @@ import {
 } from '../mail/mailer.js';
 import { renderReportMail } from '../mail/report-mail.js';
 import { dateTextSql, sqlRows, type ReportResult } from './common.js';
-import { openMailClaims, type MailClaim } from './outbox-claims.js';
+import { describeHeldClaim, openMailClaims, type MailClaim } from './outbox-claims.js';
+import { stopRequest } from '../lib/sleep.js';
 
 export const XLSX_CONTENT_TYPE = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet';
 
@@ -319,8 +320,7 @@ export async function sendOutbox(
     for (const c of held)
       options.logger?.warn(
         { report: c.report, businessDate: c.businessDate, claimant: c.claimant, claimedAt: c.claimedAt },
-        `report mail ${c.report} for ${c.businessDate} is being sent by ${c.claimant ?? 'another sender'} ` +
-          `(since ${c.claimedAt ?? 'an unknown time'}); left to it`,
+        describeHeldClaim(c),
       );
 
     const rows = await sqlRows<OutboxRow>(
@@ -347,7 +347,7 @@ export async function sendOutbox(
     for (const row of rows) {
       const where = { report: row.report, businessDate: row.business_date };
       if (signal?.aborted) {
-        result.stopped = stoppedOnRequest(signal);
+        result.stopped = stopRequest(signal?.reason);
         break;
       }
       if (unreachable) {
@@ -375,13 +375,12 @@ export async function sendOutbox(
               claim_pid: null,
               last_error: message.slice(0, 4000),
             });
+          options.logger?.warn({ ...where, messageId: row.message_id }, `report mail ${message}`);
           if (signal?.aborted) {
-            result.stopped = stoppedOnRequest(signal);
-            options.logger?.warn({ ...where, messageId: row.message_id }, `report mail ${message}`);
+            result.stopped = stopRequest(signal.reason);
             break;
           }
           result.errors.push({ ...where, message });
-          options.logger?.warn({ ...where, messageId: row.message_id }, `report mail ${message}`);
           continue;
         }
         await knex('mail_outbox')
@@ -404,7 +403,7 @@ export async function sendOutbox(
           await knex('mail_outbox')
             .where({ id: row.id })
             .update({ status: 'pending', claim_host: null, claim_pid: null });
-          result.stopped = stoppedOnRequest(signal);
+          result.stopped = stopRequest(signal?.reason);
           options.logger?.warn(
             { ...where, messageId: row.message_id },
             `report mail ${row.report} for ${row.business_date} left pending: ${error.message}`,
@@ -453,10 +452,6 @@ export async function sendOutbox(
   return result;
 }
 
-function stoppedOnRequest(signal: AbortSignal | undefined): string {
-  return typeof signal?.reason === 'string' ? `stopped on request (${signal.reason})` : 'stopped on request';
-}
-
 /**
  * Whether the server answered at all: a mail that got no SMTP reply (refused connection, no greeting, a
  * silent socket) tells that the next mail would wait out the same timeouts and backoff for nothing.
@@ -468,10 +463,7 @@ function answered(error: MailDeliveryError): boolean {
 }
 
 /** The mails refused for good, oldest first. */
-export async function failedMails(
-  db: Db,
-  only?: { report: string; businessDate: IsoDate },
-): Promise<FailedMail[]> {
+async function failedMails(db: Db, only?: { report: string; businessDate: IsoDate }): Promise<FailedMail[]> {
   const rows = await sqlRows<{
     report: string;
     business_date: string;

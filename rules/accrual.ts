@@ -831,6 +831,14 @@ export function cancellationRejectedOn(config: Pick<LoadedConfig, 'redemptions'>
   return addDays(cameIn, config.redemptions.cancellationWaitDays);
 }
 
+/** The last night a cancellation may have come in for its wait to have ended by `night`. */
+export function cancellationsDueBy(config: Pick<LoadedConfig, 'redemptions'>, night: IsoDate): IsoDate {
+  return addDays(night, -config.redemptions.cancellationWaitDays);
+}
+
+/** A cancellation that came before its redemption and waits for it (accrue's second pass applies it). */
+export const WAITING_CANCELLATION = { status: 'PENDING', reason: 'UNKNOWN_REDEMPTION' } as const;
+
 function decideRedemption(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
   const number = row.memberNumber ?? '';
   const member = ctx.members.get(number);
@@ -865,7 +873,7 @@ function decideRedemption(ctx: AccrualContext, row: ActivityRow): AccrualDecisio
           'redemption_id',
           `redemption ${row.reversalOfRef} has not arrived: the cancellation waits for it until the night of ${rejectedOn}`,
         ),
-        update: done({ status: 'PENDING', reason: 'UNKNOWN_REDEMPTION' }),
+        update: done({ ...WAITING_CANCELLATION }),
       };
     }
     if (original.status !== 'POSTED' || !original.postingKey) {

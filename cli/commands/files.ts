@@ -267,8 +267,7 @@ export function registerFiles(program: Command, run: ActionRunner): void {
     .option('--json', 'print as JSON')
     .action(
       run(async (ctx: CommandContext, idText: string, opts: { json?: boolean }) => {
-        const id = parseFileId(idText);
-        if (id === undefined) throw new UsageError(`a file id is a number, got ${idText}`);
+        const id = fileIdArgument(idText);
         const knex = ctx.db().knex;
         const file = await fileById(knex, id);
         if (!file) throw new RedeyeError('FILE_UNKNOWN', `no file ${id} in the registry`, { fileId: id });
