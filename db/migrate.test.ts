@@ -494,6 +494,36 @@ if (availableEngines().includes('postgres')) {
         await expect(asReporting((trx) => trx('activities').select('travel_surname'))).rejects.toThrow(
           /permission denied/,
         );
+        // 024: the registry without who decided a held file and the reason they typed.
+        await t.db.knex('files').insert({
+          direction: 'in',
+          feed: 'flown',
+          name: 'FLOWN_20260502.csv',
+          size: 10,
+          sha256: 'c'.repeat(64),
+          verdict: 'discarded',
+          created_at: '2026-05-03T08:00:00Z',
+          decision: 'discarded',
+          decided_by: 'nightshift',
+          decided_at: '2026-05-03T08:15:00Z',
+          decision_reason: 'Anna Petrova says it was sent by mistake',
+        });
+        expect(await asReporting((trx) => trx('files').select('name', 'verdict', 'decision'))).toEqual([
+          { name: 'FLOWN_20260502.csv', verdict: 'discarded', decision: 'discarded' },
+        ]);
+        for (const column of ['decided_by', 'decision_reason'])
+          await expect(asReporting((trx) => trx('files').select(column))).rejects.toThrow(
+            /permission denied/,
+          );
+        await expect(asReporting((trx) => trx('files').select('*'))).rejects.toThrow(/permission denied/);
+        // Its down gives the table back whole, as before.
+        const since = MIGRATION_NAMES.slice(MIGRATION_NAMES.indexOf('024_file_decisions_withheld'));
+        for (const _ of since) await t.db.knex.migrate.down(MIGRATION_CONFIG);
+        expect(await asReporting((trx) => trx('files').pluck('decided_by'))).toEqual(['nightshift']);
+        expect(await migrateLatest(t.db)).toEqual(since);
+        await expect(asReporting((trx) => trx('files').select('decided_by'))).rejects.toThrow(
+          /permission denied/,
+        );
       } finally {
         await t.cleanup();
       }
