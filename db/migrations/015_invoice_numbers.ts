@@ -8,6 +8,7 @@
  * their partners in partner-code order, as those months were numbered, and keeps those numbers from then.
  */
 import type { Knex } from 'knex';
+import { RedeyeError } from '../../lib/errors.js';
 import { ROLE as REPORTING_ROLE, reportingRoleExists } from './005_reporting_role.js';
 
 export async function up(knex: Knex): Promise<void> {
@@ -33,5 +34,20 @@ export async function up(knex: Knex): Promise<void> {
 }
 
 export async function down(knex: Knex): Promise<void> {
+  // The numbers are what partners and the clearing house hold; nothing before 015 could give them back.
+  const given = (await knex('invoice_numbers')
+    .select('billing_month')
+    .count({ n: '*' })
+    .groupBy('billing_month')
+    .orderBy('billing_month')) as Array<{ billing_month: string; n: number | string }>;
+  if (given.length > 0)
+    throw new RedeyeError(
+      'MIGRATION_WOULD_LOSE_DATA',
+      `rolling back 015_invoice_numbers would lose the invoice numbers given to partners (${given
+        .map((g) => `${g.billing_month}: ${Number(g.n)}`)
+        .join(', ')}), and the next export would number those months anew; ` +
+        'copy the table aside and empty it first if that is meant',
+      { table: 'invoice_numbers' },
+    );
   await knex.schema.dropTable('invoice_numbers');
 }
