@@ -10,10 +10,10 @@ import { mkdirSync } from 'node:fs';
 import { stat, unlink, utimes } from 'node:fs/promises';
 import { chunks } from '../lib/chunks.js';
 import { RedeyeError, coerceError } from '../lib/errors.js';
-import { byName, isSafeName, statelessPattern } from '../transports/names.js';
-import { checkCompleteness, completeByMarker, unchangedBetween } from '../transports/completeness.js';
+import { isSafeName, statelessPattern } from '../transports/names.js';
+import { checkCompleteness, completeAmong, listSettled, type Listings } from '../transports/completeness.js';
 import { TransportsByName } from '../transports/index.js';
-import type { Completeness, RemoteEntry, Transport } from '../transports/types.js';
+import type { RemoteEntry, Transport } from '../transports/types.js';
 import type { FeedConfig } from '../config/schema.js';
 import type { FeedName } from '../parsers/types.js';
 import { registerInbound, type FileRow } from './registry.js';
@@ -139,9 +139,6 @@ interface Folder {
   remoteDir: string;
   transport: Transport;
   feeds: Array<{ feed: FeedName; cfg: FeedConfig; pattern: RegExp }>;
-  /** The first listing, then (for a feed complete when stable) the second. */
-  first?: RemoteEntry[];
-  second?: RemoteEntry[];
 }
 
 /** How many names a warning spells out; the rest are counted. */
@@ -152,12 +149,6 @@ const namesOf = (entries: RemoteEntry[]) =>
     .slice(0, NAMED_FILES)
     .map((e) => e.name)
     .join(', ') + (entries.length > NAMED_FILES ? ` and ${entries.length - NAMED_FILES} more` : '');
-
-/** The feed's complete files among a folder's listing, as its completeness rule says (stable: below). */
-function candidates(all: RemoteEntry[], pattern: RegExp, completeness: Completeness): RemoteEntry[] {
-  if (completeness.kind === 'marker') return completeByMarker(all, pattern, completeness.suffix);
-  return all.filter((entry) => pattern.test(entry.name));
-}
 
 /**
  * The entries of a folder no feed reading it takes: not matched by any feed's pattern, and not a
@@ -323,11 +314,22 @@ export const fetchJob: Job = async (ctx: JobContext): Promise<JobResult> => {
         return undefined;
       }
     };
-    for (const folder of folders.values()) {
-      if (ctx.signal?.aborted) break;
-      folder.first = await listing(folder);
-      if (!folder.first) continue;
-      const left = untaken(folder, folder.first);
+    const listings = await listSettled(
+      [...folders.values()].map((folder) => ({
+        list: () => listing(folder),
+        rules: folder.feeds.map(({ cfg, pattern }) => ({ pattern, completeness: cfg.completeness })),
+      })),
+      (ms) => sleep(ms, ctx.signal),
+      {
+        ...(ctx.signal ? { signal: ctx.signal } : {}),
+        onWait: (seconds) =>
+          ctx.logger.debug({ seconds }, `waiting ${seconds} s to see which files are still being written`),
+      },
+    );
+    const listed = [...folders.values()].map((folder, i): [Folder, Listings] => [folder, listings[i]!]);
+    for (const [folder, { first }] of listed) {
+      if (!first) continue;
+      const left = untaken(folder, first);
       if (left.length === 0) continue;
       counts.untaken = (counts.untaken ?? 0) + left.length;
       const feeds = folder.feeds.map(({ feed, cfg }) => `${feed} ${JSON.stringify(cfg.pattern)}`).join(', ');
@@ -345,41 +347,15 @@ export const fetchJob: Job = async (ctx: JobContext): Promise<JobResult> => {
         message,
       );
     }
-    // A file is whole when it stayed the same across two listings: one wait for the whole night, as long
-    // as the longest any feed with files asks for, rather than one per feed.
-    const waitFor = Math.max(
-      -1,
-      ...[...folders.values()].flatMap((folder) =>
-        folder.feeds
-          .filter(
-            ({ cfg, pattern }) =>
-              cfg.completeness.kind === 'stable' && folder.first?.some((e) => pattern.test(e.name)),
-          )
-          .map(({ cfg }) => (cfg.completeness as { seconds: number }).seconds),
-      ),
-    );
-    if (waitFor >= 0 && !ctx.signal?.aborted) {
-      ctx.logger.debug(
-        { seconds: waitFor },
-        `waiting ${waitFor} s to see which files are still being written`,
-      );
-      await sleep(waitFor * 1000, ctx.signal);
-      for (const folder of folders.values()) {
-        if (ctx.signal?.aborted) break;
-        const stable = folder.feeds.some(({ cfg }) => cfg.completeness.kind === 'stable');
-        if (folder.first && stable) folder.second = await listing(folder);
-      }
-    }
-    for (const folder of folders.values()) {
+    for (const [folder, { first, second }] of listed) {
       for (const { feed, cfg, pattern } of folder.feeds) {
-        if (ctx.signal?.aborted || !folder.first) continue;
-        let ready: RemoteEntry[];
-        if (cfg.completeness.kind === 'stable') {
-          if (!folder.second) continue;
-          const first = folder.first.filter((e) => pattern.test(e.name));
-          const second = folder.second.filter((e) => pattern.test(e.name));
-          ready = unchangedBetween(first, second).sort(byName);
-          const moving = second.filter((e) => !ready.includes(e));
+        if (ctx.signal?.aborted || !first) continue;
+        // Without its second listing (a stop request, or no file to wait for) a stable feed takes nothing.
+        if (cfg.completeness.kind === 'stable' && !second) continue;
+        const ready = completeAmong(first, second, pattern, cfg.completeness);
+        if (second && cfg.completeness.kind === 'stable') {
+          const taken = new Set(ready.map((e) => e.name));
+          const moving = second.filter((e) => pattern.test(e.name) && !taken.has(e.name));
           if (moving.length > 0) {
             counts.unfinished = (counts.unfinished ?? 0) + moving.length;
             ctx.logger.info(
@@ -387,7 +363,7 @@ export const fetchJob: Job = async (ctx: JobContext): Promise<JobResult> => {
               `${feed}: ${moving.length} file(s) changed while they were listed (still being written): left for the next fetch: ${namesOf(moving)}`,
             );
           }
-        } else ready = candidates(folder.first, pattern, cfg.completeness);
+        }
         try {
           await fetchFeed(ctx, folder.transport, feed, cfg, ready, counts, warnings);
         } catch (error) {

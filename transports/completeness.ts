@@ -4,7 +4,7 @@ import type { Clock, Completeness, RemoteEntry } from './types.js';
 
 /**
  * What every transport answers the same way from its whole listing of a folder: `list` and `ready`
- * (through readyEntries), and the context its errors carry.
+ * (through listSettled and completeAmong, as fetch does), and the context its errors carry.
  */
 export abstract class ListingTransport {
   abstract readonly kind: TransportKind;
@@ -18,14 +18,13 @@ export abstract class ListingTransport {
     return (await this.listAll(remoteDir)).filter((entry) => matcher.test(entry.name));
   }
 
-  ready(remoteDir: string, pattern: RegExp, completeness: Completeness): Promise<RemoteEntry[]> {
-    return readyEntries(
-      () => this.listAll(remoteDir),
-      pattern,
-      completeness,
-      this.clock,
-      this.context(remoteDir),
+  async ready(remoteDir: string, pattern: RegExp, completeness: Completeness): Promise<RemoteEntry[]> {
+    checkCompleteness(completeness, this.context(remoteDir));
+    const [listed] = await listSettled(
+      [{ list: () => this.listAll(remoteDir), rules: [{ pattern, completeness }] }],
+      (ms) => this.clock.sleep(ms),
     );
+    return listed?.first ? completeAmong(listed.first, listed.second, pattern, completeness) : [];
   }
 
   protected context(folder: string, file?: string, operation?: string): TransportErrorContext {
@@ -36,26 +35,86 @@ export abstract class ListingTransport {
   }
 }
 
+/** A feed's reading of a folder: the files it takes and when it takes one as complete. */
+export interface CompletenessRule {
+  pattern: RegExp;
+  completeness: Completeness;
+}
+
+/** A folder to list, with the rules of every feed that reads it. */
+export interface FolderToList {
+  /** The folder's whole listing; undefined when it could not be listed (the caller has said why). */
+  list(): Promise<RemoteEntry[] | undefined>;
+  rules: readonly CompletenessRule[];
+}
+
+/** A folder's listings: the first, and after the wait the second, when one of its rules is `stable`. */
+export interface Listings {
+  first?: RemoteEntry[];
+  second?: RemoteEntry[];
+}
+
 /**
- * The complete files among `listAll()`'s entries that match `pattern`. Every transport answers `ready`
- * through this one function, so the completeness rules cannot drift apart between SFTP and local folders.
+ * Lists every folder once; then, if a `stable` rule matched a file, waits once — as long as the longest
+ * such rule asks — and lists again every folder a `stable` rule reads. One wait for all the folders and
+ * feeds of a night rather than one per feed; `ready` is the case of one folder and one rule. The
+ * listings come back in the order of `folders`; `completeAmong` decides what each rule takes from them.
+ * A stop request ends the listing early: the folders not reached have no listing.
  */
-export async function readyEntries(
-  listAll: () => Promise<RemoteEntry[]>,
+export async function listSettled(
+  folders: readonly FolderToList[],
+  sleep: (ms: number) => Promise<void>,
+  options: { signal?: AbortSignal; onWait?: (seconds: number) => void } = {},
+): Promise<Listings[]> {
+  const { signal } = options;
+  const listings: Listings[] = folders.map(() => ({}));
+  for (const [i, folder] of folders.entries()) {
+    if (signal?.aborted) break;
+    listings[i]!.first = await folder.list();
+  }
+  const waitFor = Math.max(
+    -1,
+    ...folders.flatMap((folder, i) => folder.rules.map((rule) => stableWait(listings[i]!.first, rule) ?? -1)),
+  );
+  if (waitFor < 0 || signal?.aborted) return listings;
+  options.onWait?.(waitFor);
+  await sleep(waitFor * 1000);
+  for (const [i, folder] of folders.entries()) {
+    if (signal?.aborted) break;
+    const stable = folder.rules.some((rule) => rule.completeness.kind === 'stable');
+    if (listings[i]!.first && stable) listings[i]!.second = await folder.list();
+  }
+  return listings;
+}
+
+/** The seconds `rule` asks to wait before listing again: a `stable` rule that matched a file of `first`. */
+function stableWait(first: RemoteEntry[] | undefined, rule: CompletenessRule): number | undefined {
+  if (rule.completeness.kind !== 'stable' || first === undefined) return undefined;
+  const matcher = statelessPattern(rule.pattern);
+  return first.some((entry) => matcher.test(entry.name)) ? rule.completeness.seconds : undefined;
+}
+
+/**
+ * The complete files among a folder's listings that `pattern` matches, by the completeness rule: every
+ * match of `first` (`none`); those of `first` with a done-marker no older than themselves, markers never
+ * taken (`marker`); those of `second` unchanged since `first`, sorted by name, none without a `second`
+ * (`stable`). Fetch and `ready` both decide through this one function, so the rules cannot drift apart
+ * between them, or between SFTP and local folders.
+ */
+export function completeAmong(
+  first: readonly RemoteEntry[],
+  second: readonly RemoteEntry[] | undefined,
   pattern: RegExp,
   completeness: Completeness,
-  clock: Clock,
-  context: TransportErrorContext,
-): Promise<RemoteEntry[]> {
-  checkCompleteness(completeness, context);
+): RemoteEntry[] {
   const matcher = statelessPattern(pattern);
-  if (completeness.kind === 'none') return (await listAll()).filter((entry) => matcher.test(entry.name));
-  if (completeness.kind === 'marker') return completeByMarker(await listAll(), matcher, completeness.suffix);
-  const first = (await listAll()).filter((entry) => matcher.test(entry.name));
-  if (first.length === 0) return [];
-  await clock.sleep(completeness.seconds * 1000);
-  const second = (await listAll()).filter((entry) => matcher.test(entry.name));
-  return unchangedBetween(first, second).sort(byName);
+  if (completeness.kind === 'none') return first.filter((entry) => matcher.test(entry.name));
+  if (completeness.kind === 'marker') return completeByMarker(first, matcher, completeness.suffix);
+  if (second === undefined) return [];
+  return unchangedBetween(
+    first.filter((entry) => matcher.test(entry.name)),
+    second.filter((entry) => matcher.test(entry.name)),
+  ).sort(byName);
 }
 
 export function checkCompleteness(completeness: Completeness, context: TransportErrorContext): void {
@@ -88,8 +147,7 @@ function wholeSeconds(date: Date): number {
  * each `completedAt` its marker. Markers are compared to the second because SFTP reports modification
  * times in whole seconds.
  */
-export function completeByMarker(all: RemoteEntry[], pattern: RegExp, suffix: string): RemoteEntry[] {
-  const matcher = statelessPattern(pattern);
+function completeByMarker(all: readonly RemoteEntry[], matcher: RegExp, suffix: string): RemoteEntry[] {
   const markers = new Map<string, RemoteEntry>();
   for (const entry of all) if (entry.name.endsWith(suffix)) markers.set(entry.name, entry);
   const out: RemoteEntry[] = [];
@@ -103,7 +161,7 @@ export function completeByMarker(all: RemoteEntry[], pattern: RegExp, suffix: st
 }
 
 /** The entries of `second` that were in `first` with the same type, size and modification time. */
-export function unchangedBetween(first: RemoteEntry[], second: RemoteEntry[]): RemoteEntry[] {
+function unchangedBetween(first: RemoteEntry[], second: RemoteEntry[]): RemoteEntry[] {
   const before = new Map(first.map((entry) => [entry.name, entry]));
   return second.filter((entry) => {
     const earlier = before.get(entry.name);
