@@ -10,7 +10,9 @@
  */
 import { hostname } from 'node:os';
 import { explainDatabaseError } from '../db/connection.js';
-import { coerceError, RedeyeError } from '../lib/errors.js';
+import { coerceError, ConfigError, RedeyeError } from '../lib/errors.js';
+import type { Config } from '../config/schema.js';
+import { unsetSecretProblems } from '../transports/index.js';
 import { accrueJob } from './accrue.js';
 import { expireJob } from './expire.js';
 import { fetchJob } from './fetch.js';
@@ -80,6 +82,65 @@ const RUNS_ON_PART_OF_THE_FILES: Readonly<Record<StepName, boolean>> = {
   retention: false,
 };
 export type RunnableJob = StepName | 'nightly' | 'monthly';
+
+/**
+ * The transports each step connects to, each with what uses it. Every step says, so a new one cannot be
+ * added without deciding. Retention may remove delivered mailing lists from the exports' outbox, but a
+ * failure there is a warning and its erasures go on: a missing outbox secret must not hold back the
+ * erasure of personal data, so it does not count here.
+ */
+const TRANSPORTS_OF: Readonly<
+  Record<StepName, (config: Config) => Array<[transport: string, usedBy: string]>>
+> = {
+  fetch: (config) =>
+    Object.entries(config.feeds).flatMap(([feed, f]) =>
+      f ? [[f.source, `feed ${feed}`] as [string, string]] : [],
+    ),
+  ingest: () => [],
+  accrue: () => [],
+  tiers: () => [],
+  expire: () => [],
+  export: () => [],
+  report: () => [],
+  deliver: (config) => [
+    [config.exports.outbox, 'exports.outbox'],
+    ...config.partners.flatMap((p) =>
+      p.outbox ? [[p.outbox, `partner ${p.code}'s outbox`] as [string, string]] : [],
+    ),
+  ],
+  retention: () => [],
+};
+
+const stepsOf = (job: RunnableJob): StepName[] =>
+  job === 'nightly' ? NIGHTLY_STEPS : job === 'monthly' ? MONTHLY_STEPS : [job];
+
+/**
+ * Refuses, before anything runs or is recorded, `jobs` whose transports name a secret the environment
+ * does not hold (`what` is the command, as the operator typed it): a ConfigError (exit 2) listing each,
+ * instead of a night that fails when it connects. Jobs that connect to no such transport are not held
+ * back by it.
+ */
+export function checkTransportSecrets(
+  config: Config,
+  env: Record<string, string | undefined>,
+  jobs: readonly RunnableJob[],
+  what: string,
+): void {
+  const uses = new Map<string, string[]>();
+  for (const step of new Set(jobs.flatMap(stepsOf)))
+    for (const [transport, usedBy] of TRANSPORTS_OF[step](config)) {
+      const users = uses.get(transport) ?? [];
+      if (!users.includes(usedBy)) users.push(usedBy);
+      uses.set(transport, users);
+    }
+  const problems = unsetSecretProblems(config.transports, uses, env);
+  if (problems.length > 0)
+    throw new ConfigError(
+      `${what} cannot start: ${problems.length} secret(s) its transports need are not set in the environment`,
+      problems,
+    );
+}
+
 /**
  * The steps of the night whose work the month-end counts: what they post and decide is what its invoices,
  * statements and report add up. (Export, report and deliver the month-end runs itself; retention changes
@@ -375,7 +436,7 @@ export async function runJob(
   options: RunOptions = {},
 ): Promise<RunSummary> {
   const t0 = process.hrtime.bigint();
-  const steps: StepName[] = name === 'nightly' ? NIGHTLY_STEPS : name === 'monthly' ? MONTHLY_STEPS : [name];
+  const steps = stepsOf(name);
   const runCtx = name === 'monthly' ? { ...ctx, businessDate: endOfMonth(ctx.businessDate) } : ctx;
   let lock: RunLock | undefined;
   const summaries: StepSummary[] = [];

@@ -1,7 +1,7 @@
 import type { TransportConfig } from '../config/schema.js';
-import { RedeyeError } from '../lib/errors.js';
+import { RedeyeError, type ConfigProblem } from '../lib/errors.js';
 import { LocalTransport } from './local.js';
-import { SftpTransport } from './sftp.js';
+import { SftpTransport, unsetSecrets } from './sftp.js';
 import type { Clock, Transport, TransportLogger } from './types.js';
 
 export * from './types.js';
@@ -12,6 +12,8 @@ export {
   fingerprintOfKey,
   sftpConfigProblems,
   sshFingerprint,
+  unsetSecrets,
+  type SecretSetting,
   type SftpTransportConfig,
   type SftpTransportOptions,
 } from './sftp.js';
@@ -49,6 +51,32 @@ export function createTransport(config: TransportConfig, options: CreateTranspor
     },
     options,
   );
+}
+
+/**
+ * The secrets that the transports `uses` names would read when they connect and that `env` does not
+ * hold, as configuration problems: `transports.<name>.<setting>`, the variable, what it holds, and what
+ * uses the transport (a feed, the exports' outbox), never a value. Found before a run starts rather than
+ * when the night connects, hours into it.
+ */
+export function unsetSecretProblems(
+  configs: Readonly<Record<string, TransportConfig>>,
+  uses: ReadonlyMap<string, readonly string[]>,
+  env: Record<string, string | undefined>,
+): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  for (const [name, users] of uses) {
+    const config = configs[name];
+    if (config?.type !== 'sftp') continue;
+    for (const { setting, variable, what } of unsetSecrets(config, env))
+      problems.push({
+        path: `transports.${name}.${setting}`,
+        message:
+          `environment variable ${variable} (${what}) is not set; transport ${name} ` +
+          `(${config.username}@${config.host}:${config.port}) is used by ${users.join(', ')}`,
+      });
+  }
+  return problems;
 }
 
 /**

@@ -121,6 +121,40 @@ export function fingerprintOfKey(key: string | Buffer): string {
   return sshFingerprint(parsed.getPublicSSH());
 }
 
+/** The settings of an SFTP transport that name an environment variable holding a secret: what each holds. */
+const SECRET_SETTINGS = {
+  passwordEnv: 'SFTP password',
+  privateKeyEnv: 'SFTP private key',
+  privateKeyPathEnv: 'path of the SFTP private key',
+  passphraseEnv: 'key passphrase',
+} as const;
+
+export type SecretSetting = keyof typeof SECRET_SETTINGS;
+
+/** A secret's value; an empty variable is as good as unset (a deployment that blanked it, not a secret). */
+function secretValue(env: Record<string, string | undefined>, variable: string): string | undefined {
+  const value = env[variable];
+  return value === undefined || value === '' ? undefined : value;
+}
+
+/**
+ * The secrets an SFTP transport would read when it connects whose variables `env` does not hold: each
+ * setting, the variable it names and what it holds, never a value. The passphrase counts only with a key,
+ * as connecting reads it only then.
+ */
+export function unsetSecrets(
+  config: Pick<SftpTransportConfig, SecretSetting>,
+  env: Record<string, string | undefined>,
+): Array<{ setting: SecretSetting; variable: string; what: string }> {
+  const keyed = Boolean(config.privateKeyEnv || config.privateKeyPathEnv);
+  return (Object.keys(SECRET_SETTINGS) as SecretSetting[]).flatMap((setting) => {
+    const variable = config[setting];
+    if (!variable || (setting === 'passphraseEnv' && !keyed) || secretValue(env, variable) !== undefined)
+      return [];
+    return [{ setting, variable, what: SECRET_SETTINGS[setting] }];
+  });
+}
+
 /** Checks an SFTP configuration and returns every problem at once, with the path of each field. */
 export function sftpConfigProblems(config: SftpTransportConfig, at = ''): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
@@ -620,25 +654,26 @@ export class SftpTransport extends ListingTransport implements Transport {
   private credentials(
     context: TransportErrorContext,
   ): Pick<ConnectConfig, 'password' | 'privateKey' | 'passphrase'> {
-    const read = (variable: string, what: string): string => {
-      const value = this.env[variable];
-      if (value === undefined || value === '') {
-        throw new TransportError('SECRET_MISSING', `environment variable ${variable} (${what}) is not set`, {
-          ...context,
-          variable,
-        });
+    const read = (setting: SecretSetting, variable: string): string => {
+      const value = secretValue(this.env, variable);
+      if (value === undefined) {
+        throw new TransportError(
+          'SECRET_MISSING',
+          `environment variable ${variable} (${SECRET_SETTINGS[setting]}) is not set`,
+          { ...context, variable },
+        );
       }
       return value;
     };
     const result: Pick<ConnectConfig, 'password' | 'privateKey' | 'passphrase'> = {};
-    if (this.config.passwordEnv) result.password = read(this.config.passwordEnv, 'SFTP password');
+    if (this.config.passwordEnv) result.password = read('passwordEnv', this.config.passwordEnv);
     let key: string | Buffer | undefined;
     let keySource = '';
     if (this.config.privateKeyEnv) {
-      key = read(this.config.privateKeyEnv, 'SFTP private key');
+      key = read('privateKeyEnv', this.config.privateKeyEnv);
       keySource = `the key in ${this.config.privateKeyEnv}`;
     } else if (this.config.privateKeyPathEnv) {
-      const keyPath = read(this.config.privateKeyPathEnv, 'path of the SFTP private key');
+      const keyPath = read('privateKeyPathEnv', this.config.privateKeyPathEnv);
       try {
         key = readFileSync(keyPath);
       } catch (error) {
@@ -652,7 +687,7 @@ export class SftpTransport extends ListingTransport implements Transport {
     }
     if (key !== undefined) {
       const passphrase = this.config.passphraseEnv
-        ? read(this.config.passphraseEnv, 'key passphrase')
+        ? read('passphraseEnv', this.config.passphraseEnv)
         : undefined;
       const parsed = ssh2.utils.parseKey(key, passphrase);
       if (parsed instanceof Error) {

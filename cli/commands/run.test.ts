@@ -254,6 +254,98 @@ describe('redeye run and redeye schedule', () => {
     });
   });
 
+  describe('an SFTP secret the environment does not hold', () => {
+    const FINGERPRINT = `SHA256:${'A'.repeat(43)}`;
+    /** The example with a partner's SFTP server for `feed` (or the exports' outbox), its secrets named. */
+    function withSftp(secrets: string, use: { feed: string } | { outbox: true }) {
+      let text = readFileSync(config, 'utf8').replace(
+        /\ntransports:\n/,
+        `\ntransports:\n  dcs: { type: sftp, host: sftp.dcs.example, username: redeye, ${secrets}, hostKeySha256: "${FINGERPRINT}" }\n`,
+      );
+      text =
+        'feed' in use
+          ? text.replace(new RegExp(`(\\n  ${use.feed}: +\\{ source: )inbox`), '$1dcs')
+          : text.replace(/(\nexports:\n {2}outbox: )outbox/, '$1dcs');
+      expect(text).toMatch(/source: dcs|outbox: dcs/);
+      writeFileSync(config, text);
+    }
+    const runs = async () => {
+      const db = openDb(`sqlite:${join(dir, 'var', 'redeye.sqlite')}`);
+      try {
+        return Number(((await db.knex('job_runs').count({ n: '*' }).first()) as { n: unknown }).n);
+      } finally {
+        await db.close();
+      }
+    };
+
+    it('refuses run fetch and run nightly before any run is recorded (exit 2), naming transport, feed and variable', async () => {
+      withSftp('privateKeyPathEnv: DCS_KEY_PATH, passphraseEnv: DCS_KEY_PASSPHRASE', { feed: 'flown' });
+      // Set but empty is as good as unset; a secret that is set is never printed.
+      const env = { DCS_KEY_PATH: '', DCS_KEY_PASSPHRASE: 'hunter2-passphrase' };
+      for (const job of ['fetch', 'nightly']) {
+        const r = await redeye(['run', job, '--date', '2026-06-04'], env);
+        expect(r.code, r.out).toBe(2);
+        expect(r.err).toBe(
+          `error [CONFIG_INVALID]: redeye run ${job} cannot start: 1 secret(s) its transports need are not ` +
+            'set in the environment\n' +
+            '  - transports.dcs.privateKeyPathEnv: environment variable DCS_KEY_PATH (path of the SFTP private ' +
+            'key) is not set; transport dcs (redeye@sftp.dcs.example:22) is used by feed flown',
+        );
+        expect(r.err + r.out + r.log).not.toContain('hunter2');
+      }
+      expect(await runs()).toBe(0);
+      // Both missing: each is named.
+      const both = await redeye(['run', 'fetch', '--date', '2026-06-04']);
+      expect(both.code).toBe(2);
+      expect(both.err).toContain('transports.dcs.privateKeyPathEnv: environment variable DCS_KEY_PATH');
+      expect(both.err).toContain('transports.dcs.passphraseEnv: environment variable DCS_KEY_PASSPHRASE');
+      expect(await runs()).toBe(0);
+    });
+
+    it('does not hold back a run that does not connect to the transport', async () => {
+      withSftp('passwordEnv: DCS_PASSWORD', { feed: 'flown' });
+      for (const job of ['tiers', 'export', 'deliver']) {
+        const r = await redeye(['run', job, '--date', '2026-06-04']);
+        expect(r.code, `${job}: ${r.err}`).toBe(0);
+      }
+      expect((await redeye(['files', 'list'])).code).toBe(0);
+    });
+
+    it('refuses a delivery over SFTP, and not a fetch from local folders', async () => {
+      withSftp('passwordEnv: DCS_PASSWORD', { outbox: true });
+      const deliver = await redeye(['run', 'deliver', '--date', '2026-06-04']);
+      expect(deliver.code).toBe(2);
+      expect(deliver.err).toContain(
+        'transports.dcs.passwordEnv: environment variable DCS_PASSWORD (SFTP password) is not set; ' +
+          'transport dcs (redeye@sftp.dcs.example:22) is used by exports.outbox',
+      );
+      expect((await redeye(['run', 'monthly', '--date', '2026-05-31'])).code).toBe(2);
+      expect(await runs()).toBe(0);
+      const fetch = await redeye(['run', 'fetch', '--date', '2026-06-04']);
+      expect(fetch.code, fetch.err).toBe(0);
+    });
+
+    it('refuses to start the daemon (exit 2) when a scheduled job needs it', async () => {
+      withSftp('passwordEnv: DCS_PASSWORD', { feed: 'flown' });
+      let started = false;
+      vi.spyOn(Scheduler.prototype, 'start').mockImplementation(() => {
+        // Were it to start, stop it at once, so that the assertions report the failure.
+        started = true;
+        process.emit('SIGTERM', 'SIGTERM');
+        return Promise.resolve();
+      });
+      const r = await redeye(['schedule']);
+      expect(started).toBe(false);
+      expect(r.code).toBe(2);
+      expect(r.err).toContain(
+        'redeye schedule cannot start: 1 secret(s) its transports need are not set in the environment\n' +
+          '  - transports.dcs.passwordEnv: environment variable DCS_PASSWORD (SFTP password) is not set; ' +
+          'transport dcs (redeye@sftp.dcs.example:22) is used by feed flown',
+      );
+      expect(await runs()).toBe(0);
+    });
+  });
+
   it('schedule without a schedules section is a configuration error (exit 2) naming the section', async () => {
     writeFileSync(config, readFileSync(config, 'utf8').replace(/\nschedules:\n(?:[ #][^\n]*\n|\n)*/, '\n'));
     expect(readFileSync(config, 'utf8')).not.toContain('schedules:');

@@ -1,7 +1,14 @@
 import type { Command } from 'commander';
 import { addDays, dateInZone, endOfMonth, isIsoDate, type IsoDate } from '../../lib/dates.js';
 import { ConfigError, UsageError } from '../../lib/errors.js';
-import { isRunnable, JOB_NAMES, runJob, type RunnableJob, type RunSummary } from '../../jobs/runner.js';
+import {
+  checkTransportSecrets,
+  isRunnable,
+  JOB_NAMES,
+  runJob,
+  type RunnableJob,
+  type RunSummary,
+} from '../../jobs/runner.js';
 import type { JobContext } from '../../jobs/types.js';
 import { instantSetting, type ActionRunner, type CommandContext } from '../context.js';
 import { table } from '../format.js';
@@ -142,6 +149,7 @@ export function registerRun(program: Command, run: ActionRunner): void {
             ended: { what: `run ${job}`, monthEnd: job === 'monthly' },
           });
           const filesUntil = filesUntilOption(opts.filesUntil, job);
+          checkTransportSecrets(ctx.config, ctx.env, [job], `redeye run ${job}`);
           const stop = abortOnSignals();
           try {
             const summary = await runJob(jobContext(ctx, date, stop.signal, filesUntil), job);
@@ -185,6 +193,13 @@ export function registerSchedule(program: Command, run: ActionRunner): void {
                   'schedules: { jobs: [{ job: nightly, cron: "30 2 * * *" }] }',
               },
             ]);
+          // A daemon that would start, and fail every night when it connects, is refused here instead.
+          checkTransportSecrets(
+            ctx.config,
+            ctx.env,
+            ctx.config.schedules.jobs.map((s) => s.job),
+            'redeye schedule',
+          );
           const requested = new Promise<void>((resolve) =>
             stop.signal.aborted ? resolve() : stop.signal.addEventListener('abort', () => resolve()),
           );
