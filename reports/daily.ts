@@ -109,14 +109,9 @@ function rejectedRecordsParams(days: readonly IsoDate[]): IsoDate[] {
   return [...days, ...days, ...days, ...days];
 }
 
-/**
- * The cancellations waiting for their redemption at the end of `day`: read by then, and by then neither
- * applied nor rejected — still waiting now, or applied (their reversal posted) or rejected on a later
- * night, so a past date's report reads the same however many nights have run since. Read among the
- * cancellations only, through their partial index (migration 014).
- */
-export const waitingCancellationsAt = (knex: Knex, day: IsoDate) =>
-  knex('activities as a')
+/** `day` is a date, or a column of dates (the Summary's compared days, counted in one grouped query). */
+const cancellationsWaitingAt = (query: Knex.QueryBuilder, day: IsoDate | Knex.Ref<string, object>) =>
+  query
     .leftJoin('postings as p', 'p.id', 'a.posting_id')
     .whereRaw("a.type = 'REDEMPTION' AND a.activity_type = 'CANCEL'")
     .andWhere('a.business_date', '<=', day)
@@ -126,6 +121,15 @@ export const waitingCancellationsAt = (knex: Knex, day: IsoDate) =>
         .orWhere('a.rejected_on', '>', day)
         .orWhere('p.business_date', '>', day),
     );
+
+/**
+ * The cancellations waiting for their redemption at the end of `day`: read by then, and by then neither
+ * applied nor rejected — still waiting now, or applied (their reversal posted) or rejected on a later
+ * night, so a past date's report reads the same however many nights have run since. Read among the
+ * cancellations only, through their partial index (migration 014).
+ */
+export const waitingCancellationsAt = (knex: Knex, day: IsoDate) =>
+  cancellationsWaitingAt(knex('activities as a'), day);
 
 async function dayFigures(db: Db, days: readonly IsoDate[]): Promise<Map<IsoDate, DayFigures>> {
   const figures = new Map<IsoDate, DayFigures>();
@@ -191,10 +195,17 @@ async function dayFigures(db: Db, days: readonly IsoDate[]): Promise<Map<IsoDate
     rejectedRecordsParams(days),
   );
   for (const r of rejects) figures.get(r.day)!.rejects += num(r.n);
-  for (const day of days) {
-    const waiting = await waitingCancellationsAt(db.knex, day).count({ n: '*' }).first();
-    figures.get(day)!.waitingCancellations = num(waiting?.n);
-  }
+  // The compared days as a table of their own, so one grouped query counts what waited at each's end.
+  const dayValue = db.dialect === 'postgres' ? 'CAST(? AS date)' : '?';
+  const dayTable = days.map(() => `SELECT ${dayValue} AS day`).join(' UNION ALL ');
+  const waiting = (await cancellationsWaitingAt(
+    db.knex('activities as a').joinRaw(`JOIN (${dayTable}) d ON a.business_date <= d.day`, [...days]),
+    db.knex.ref('d.day'),
+  )
+    .select(db.knex.raw(`${dateTextSql(db, 'd.day')} AS day`))
+    .count({ n: '*' })
+    .groupBy('d.day')) as Array<{ day: string; n: unknown }>;
+  for (const w of waiting) figures.get(w.day)!.waitingCancellations = num(w.n);
   return figures;
 }
 
