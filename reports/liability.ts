@@ -58,23 +58,41 @@ export interface RollForward {
   /** Opening line, movement lines, and a rounding line when the rounded values need one. */
   lines: RollForwardLine[];
   closingValueMinor: number;
-  /**
-   * The lines' values summed by section, in minor units, signed as the points figures above are
-   * (redeemed and expired as positive amounts taken out): opening + issued − redeemed − expired +
-   * adjustments + rounding = closing.
-   */
-  values: {
-    opening: number;
-    issued: number;
-    redeemed: number;
-    expired: number;
-    adjustments: number;
-    rounding: number;
-  };
   /** Liability at each month end up to `to` (the last month may end on `to`). */
   monthEnds: Array<{ month: string; points: number }>;
   /** The same closing figure read two other ways: stored balances and open lots. */
   checks: { storedBalances: number; openLots: number };
+}
+
+/**
+ * The lines' values summed by section, in minor units, signed as the points figures are (redeemed and
+ * expired as positive amounts taken out): opening + issued − redeemed − expired + adjustments + rounding
+ * = closing. Read from the lines each time rather than kept beside them, so the two cannot disagree.
+ */
+export interface RollForwardValues {
+  opening: number;
+  issued: number;
+  redeemed: number;
+  expired: number;
+  adjustments: number;
+  rounding: number;
+}
+
+/** The value of a section's lines, in minor units, signed as the lines are. */
+export function sectionValue(lines: readonly RollForwardLine[], section: RollForwardSection): number {
+  return lines.filter((l) => l.section === section).reduce((total, l) => total + l.valueMinor, 0);
+}
+
+export function rollForwardValues(rf: Pick<RollForward, 'lines'>): RollForwardValues {
+  return {
+    opening: sectionValue(rf.lines, 'opening'),
+    issued: sectionValue(rf.lines, 'issued'),
+    // 0 - x, not -x: a month without redemptions must not show "-0".
+    redeemed: 0 - sectionValue(rf.lines, 'redeemed'),
+    expired: 0 - sectionValue(rf.lines, 'expired'),
+    adjustments: sectionValue(rf.lines, 'adjustment'),
+    rounding: sectionValue(rf.lines, 'rounding'),
+  };
 }
 
 /** `from` must be the first day of a month: the opening balance is the balance at the previous month end. */
@@ -143,8 +161,6 @@ export async function liabilityRollForward(
 
   const sum = (section: RollForwardSection) =>
     lines.filter((l) => l.section === section).reduce((total, l) => total + l.points, 0);
-  const valueOf = (section: RollForwardSection) =>
-    lines.filter((l) => l.section === section).reduce((total, l) => total + l.valueMinor, 0);
   const storedBalances = await storedLiabilityAsOf(db, to);
   const lots = known.lots ?? (await outstandingLots(db, to));
   return {
@@ -159,14 +175,6 @@ export async function liabilityRollForward(
     adjustments: sum('adjustment'),
     lines,
     closingValueMinor,
-    values: {
-      opening: valueOf('opening'),
-      issued: valueOf('issued'),
-      redeemed: 0 - valueOf('redeemed'),
-      expired: 0 - valueOf('expired'),
-      adjustments: valueOf('adjustment'),
-      rounding: valueOf('rounding'),
-    },
     monthEnds,
     checks: { storedBalances, openLots: lots.reduce((total, l) => total + l.points, 0) },
   };

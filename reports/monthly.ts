@@ -47,7 +47,14 @@ import {
   type ReportChart,
   type ReportResult,
 } from './common.js';
-import { liabilityRollForward, movementLines, type RollForward } from './liability.js';
+import {
+  liabilityRollForward,
+  movementLines,
+  rollForwardValues,
+  sectionValue,
+  type RollForward,
+  type RollForwardLine,
+} from './liability.js';
 import {
   activeMembers,
   fxRates,
@@ -228,7 +235,7 @@ async function monthFigures(
   config: LoadedConfig,
   from: IsoDate,
   to: IsoDate,
-  known: { movements?: Movement[]; billing?: BillingLine[] } = {},
+  known: { movements?: Movement[]; lines?: readonly RollForwardLine[]; billing?: BillingLine[] } = {},
 ): Promise<MonthFigures> {
   const movements = known.movements ?? (await liabilityMovements(db, from, to));
   const billing = known.billing ?? (await partnerBilling(db, config, from, to));
@@ -237,9 +244,7 @@ async function monthFigures(
     from,
     to,
     ...totalsOf(movements),
-    valueIssuedMinor: movementLines(config, movements)
-      .filter((l) => l.section === 'issued')
-      .reduce((sum, l) => sum + l.valueMinor, 0),
+    valueIssuedMinor: sectionValue(known.lines ?? movementLines(config, movements), 'issued'),
     members: await membersOnRegister(db, to),
     active: await activeMembers(db, from, to),
     revenueMinor: await revenueInBase(db, config, billing, to),
@@ -287,7 +292,11 @@ export async function monthlyReport(
   const billing = await partnerBilling(db, config, from, to);
   const previousFrom = startOfMonth(addMonths(from, -1));
   const yearAgoFrom = startOfMonth(addMonths(from, -12));
-  const thisMonth = await monthFigures(db, config, from, to, { movements, billing });
+  const thisMonth = await monthFigures(db, config, from, to, {
+    movements,
+    lines: rollForward.lines,
+    billing,
+  });
   const previous = await monthFigures(db, config, previousFrom, endOfMonth(previousFrom));
   const yearAgo = await monthFigures(db, config, yearAgoFrom, endOfMonth(yearAgoFrom));
   const tiers = await tierDistribution(db, to);
@@ -831,18 +840,19 @@ export async function monthlyReport(
  * value and an analyst finds no cent between the two sheets.
  */
 function rollForwardSummary(rf: RollForward): SummaryRow[] {
+  const values = rollForwardValues(rf);
   return [
     {
       figure: 'Points liability at the start of the period',
       points: rf.opening,
-      valueMinor: rf.values.opening,
+      valueMinor: values.opening,
     },
-    { figure: 'Points issued', points: rf.issued, valueMinor: rf.values.issued },
-    { figure: 'Points redeemed', points: rf.redeemed, valueMinor: rf.values.redeemed },
-    { figure: 'Points expired', points: rf.expired, valueMinor: rf.values.expired },
-    { figure: 'Adjustments and transfers', points: rf.adjustments, valueMinor: rf.values.adjustments },
-    ...(rf.values.rounding !== 0
-      ? [{ figure: 'Rounding of the line values to the closing valuation', valueMinor: rf.values.rounding }]
+    { figure: 'Points issued', points: rf.issued, valueMinor: values.issued },
+    { figure: 'Points redeemed', points: rf.redeemed, valueMinor: values.redeemed },
+    { figure: 'Points expired', points: rf.expired, valueMinor: values.expired },
+    { figure: 'Adjustments and transfers', points: rf.adjustments, valueMinor: values.adjustments },
+    ...(values.rounding !== 0
+      ? [{ figure: 'Rounding of the line values to the closing valuation', valueMinor: values.rounding }]
       : []),
     {
       figure: 'Points liability at the end of the period',
