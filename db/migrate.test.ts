@@ -305,6 +305,79 @@ for (const engine of availableEngines()) {
       }
     });
 
+    it('022 records the list each mail took and, where it is sure, that no one has it yet; and rolls back', async () => {
+      const t = await createTestDatabase(engine);
+      try {
+        const since = MIGRATION_NAMES.slice(MIGRATION_NAMES.indexOf('022_mail_recipients'));
+        for (const _ of since) await t.db.knex.migrate.down(MIGRATION_CONFIG);
+        const mail = (report: string, status: string, attempts: number, lastError: string | null) => ({
+          report,
+          business_date: '2026-05-08',
+          message_id: `<${report}-report.2026-05-08@airline.example>`,
+          recipients: '["finance@airline.example"]',
+          subject: report,
+          attachments: '{"workbook":"w.xlsx","inline":[]}',
+          html: '',
+          text: '',
+          status,
+          attempts,
+          last_error: lastError,
+          created_at: '2026-05-09T02:00:00.000Z',
+        });
+        await t.db
+          .knex('mail_outbox')
+          .insert([
+            mail('queued', 'pending', 0, null),
+            mail('refused', 'failed', 1, '550 No such user'),
+            mail('partly', 'pending', 1, 'delivered to 1 of the list; left for the next run for finance@…'),
+            mail('twice', 'failed', 2, '550 No such user'),
+            mail('sent', 'sent', 1, null),
+          ]);
+        expect(await migrateLatest(t.db)).toEqual(since);
+        expect(
+          await t.db
+            .knex('mail_outbox')
+            .orderBy('id')
+            .select('report', 'recipients', 'listed_to', 'delivered_to'),
+        ).toEqual([
+          {
+            report: 'queued',
+            recipients: '["finance@airline.example"]',
+            listed_to: '["finance@airline.example"]',
+            delivered_to: '[]',
+          },
+          {
+            report: 'refused',
+            recipients: '["finance@airline.example"]',
+            listed_to: '["finance@airline.example"]',
+            delivered_to: '[]',
+          },
+          // Delivered to someone, or maybe on an earlier attempt: who is not known.
+          {
+            report: 'partly',
+            recipients: '["finance@airline.example"]',
+            listed_to: '["finance@airline.example"]',
+            delivered_to: null,
+          },
+          {
+            report: 'twice',
+            recipients: '["finance@airline.example"]',
+            listed_to: '["finance@airline.example"]',
+            delivered_to: null,
+          },
+          { report: 'sent', recipients: '["finance@airline.example"]', listed_to: null, delivered_to: null },
+        ]);
+        for (const _ of since) await t.db.knex.migrate.down(MIGRATION_CONFIG);
+        expect(await t.db.knex.schema.hasColumn('mail_outbox', 'delivered_to')).toBe(false);
+        expect(await t.db.knex('mail_outbox').orderBy('id').pluck('recipients')).toEqual(
+          Array(5).fill('["finance@airline.example"]'),
+        );
+        expect(await migrateLatest(t.db)).toEqual(since);
+      } finally {
+        await t.cleanup();
+      }
+    });
+
     it('019 keeps who decided a held file, when and why, and rolls back', async () => {
       const t = await createTestDatabase(engine);
       try {

@@ -25,7 +25,8 @@ export function describeFailedMail(mail: FailedMail): string {
 }
 
 export const RETRY_FAILED_HINT =
-  '`redeye report send --retry-failed` sends it again (to the same recipients) once the server would take it';
+  '`redeye report send --retry-failed` sends it again, to the recipients its mail.lists entry names then ' +
+  '(correct a wrong address there first), once the server would take it';
 
 export async function deliverMail(ctx: JobContext): Promise<MailDeliveryResult> {
   if (!ctx.config.mail) {

@@ -176,7 +176,7 @@ for (const engine of availableEngines()) {
       expect(result.warnings).toEqual([
         `report mail daily for ${NIGHT} to commercial@airline.example refused for good since ` +
           "2026-05-09T02:31:07.000Z: Can't send mail - all recipients were rejected: 550 No such user; not sent; " +
-          '`redeye report send --retry-failed` sends it again (to the same recipients) once the server would take it',
+          '`redeye report send --retry-failed` sends it again, to the recipients its mail.lists entry names then (correct a wrong address there first), once the server would take it',
         '1 report mail(s) of other dates refused for good and not sent (daily 2026-05-05); `redeye report send` lists them',
       ]);
     });

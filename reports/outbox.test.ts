@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { simpleParser } from 'mailparser';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../cli/main.js';
 import type { LoadedConfig } from '../config/load.js';
 import { pgConnection, releasePgConnection } from '../db/connection.js';
@@ -19,7 +19,15 @@ import { availableEngines, createTestDatabase, type TestDb } from '../test/harne
 import { buildScenario, scenarioConfig } from '../test/harness/report-scenario.js';
 import { startInProcessSmtp, type InProcessSmtp } from '../test/harness/smtp-inprocess.js';
 import type { ReportResult } from './common.js';
-import { outboxEntries, queueReportMail, sendOutbox, senderDomain, XLSX_CONTENT_TYPE } from './outbox.js';
+import type { Logger } from '../lib/log.js';
+import {
+  addressees,
+  outboxEntries,
+  queueReportMail,
+  sendOutbox,
+  senderDomain,
+  XLSX_CONTENT_TYPE,
+} from './outbox.js';
 import { produceReport } from './produce.js';
 
 const noWait = { sleep: async () => undefined };
@@ -106,7 +114,185 @@ describe('senderDomain', () => {
   });
 });
 
+describe('addressees', () => {
+  const fresh = { owed: ['a@x.example'], listedTo: ['a@x.example'], deliveredTo: [] };
+  it('follows the list as it is now: a corrected address in place of the one queued', () => {
+    expect(addressees(fresh, ['b@x.example'])).toEqual(['b@x.example']);
+  });
+  it('keeps of a partly delivered mail those still owed it and listed, adds the new, and never the served', () => {
+    const partly = {
+      owed: ['c@x.example', 'd@x.example'],
+      listedTo: ['a@x.example', 'c@x.example', 'd@x.example', 'bad@x.example'],
+      deliveredTo: ['a@x.example'],
+    };
+    // bad@ refused for good and is still listed: not tried again; d@ left the list; e@ is new.
+    expect(addressees(partly, ['a@x.example', 'bad@x.example', 'c@x.example', 'e@x.example'])).toEqual([
+      'c@x.example',
+      'e@x.example',
+    ]);
+  });
+  it('does not send again to one it was delivered to who left the list and came back, whatever the case', () => {
+    const back = { owed: ['c@x.example'], listedTo: ['c@x.example'], deliveredTo: ['a@x.example'] };
+    expect(addressees(back, ['A@X.example', 'c@x.example', 'C@x.example'])).toEqual(['c@x.example']);
+  });
+  it('adds no one to a mail whose deliveries before migration 022 are not known, unless it would reach no one', () => {
+    const unknown = { owed: ['c@x.example'], listedTo: ['c@x.example'], deliveredTo: null };
+    expect(addressees(unknown, ['a@x.example', 'c@x.example'])).toEqual(['c@x.example']);
+    expect(addressees(unknown, ['a@x.example'])).toEqual(['a@x.example']);
+  });
+});
+
+/** The configuration with the report's distribution list replaced, as an operator edits it. */
+function listing(config: LoadedConfig, report: string, list: string[]): LoadedConfig {
+  return { ...config, mail: { ...config.mail!, lists: { ...config.mail!.lists, [report]: list } } };
+}
+
+/** A logger that keeps the warnings it is given, for the test to read. */
+function warningsLogger() {
+  const warnings: Array<{ details: Record<string, unknown>; message: string }> = [];
+  const logger = {
+    info: () => undefined,
+    debug: () => undefined,
+    error: () => undefined,
+    warn: (details: Record<string, unknown>, message: string) => warnings.push({ details, message }),
+  } as unknown as Logger;
+  return { logger, warnings };
+}
+
 for (const engine of availableEngines()) {
+  describe(`report mail recipients on ${engine}`, () => {
+    let t: TestDb;
+    let dir: string;
+    let smtp: InProcessSmtp;
+    let config: LoadedConfig;
+    let monthly: ReportResult;
+    const now = () => new Date('2026-06-01T03:00:00Z');
+    const monthlyRow = () =>
+      t.db.knex('mail_outbox').where({ report: 'monthly' }).first('status', 'recipients', 'last_error');
+
+    beforeAll(async () => {
+      dir = mkdtempSync(join(tmpdir(), 'redeye-recipients-'));
+      smtp = await startInProcessSmtp();
+      config = scenarioConfig(dir, { smtp: { host: smtp.host, port: smtp.port } });
+      t = await createTestDatabase(engine);
+      await buildScenario(t.db, config, { from: '2026-05-25', to: '2026-05-31', members: 6, perDay: 2 });
+      monthly = await produceReport('monthly', t.db, config, '2026-05-31');
+    });
+    afterEach(async () => {
+      await t.db.knex('mail_outbox').del();
+    });
+    afterAll(async () => {
+      await smtp.stop();
+      await t.cleanup();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('sends a mail refused for good for a wrong address, on --retry-failed, to the address corrected since', async () => {
+      // Queued while the list had a typing error; the server refuses that mailbox for good.
+      const typo = listing(config, 'monthly', ['finanse@airline.example']);
+      await queueReportMail(t.db, typo, monthly, now());
+      smtp.rejectRecipient('finanse@airline.example', 550);
+      expect(await sendOutbox(t.db, typo, { mailerDependencies: noWait, now })).toMatchObject({
+        sent: 0,
+        failed: 1,
+      });
+      const before = smtp.messages.length;
+
+      // The configuration file names the right addresses (commercial and finance) again.
+      const retried = await redeye(['--config', config.configPath, 'report', 'send', '--retry-failed'], {
+        REDEYE_DATABASE_URL: t.url,
+      });
+      expect(retried.err).toBe('');
+      expect(retried.code).toBe(0);
+      expect(retried.out.split('\n')).toEqual([
+        'report mail: 1 sent, 0 failed for good, 0 pending',
+        '  report mail monthly for 2026-05-31 goes to the recipients mail.lists.monthly names now (less those ' +
+          'who have it): commercial@airline.example, finance@airline.example; it was to go to finanse@airline.example',
+      ]);
+      const received = smtp.messages.slice(before);
+      expect(received.map((m) => m.envelope.to)).toEqual([
+        ['commercial@airline.example', 'finance@airline.example'],
+      ]);
+      expect(received[0]?.parsed.messageId).toBe('<monthly-report.2026-05-31@airline.example>');
+      expect(await monthlyRow()).toMatchObject({
+        status: 'sent',
+        recipients: '["commercial@airline.example","finance@airline.example"]',
+        last_error: null,
+      });
+    });
+
+    it('sends what a partial delivery left to those the list still names and to new ones, never twice to one', async () => {
+      await queueReportMail(t.db, config, monthly, now());
+      const before = smtp.messages.length;
+      // The finance mailbox is over its quota on every attempt tonight (retries: 3).
+      smtp.rejectRecipient('finance@airline.example', 452, 4);
+      expect(await sendOutbox(t.db, config, { mailerDependencies: noWait, now })).toMatchObject({
+        sent: 0,
+        pending: 1,
+      });
+      // The operator replaces finance with the audit mailbox, and lists commercial (who has it) again.
+      const edited = listing(config, 'monthly', ['Commercial@airline.example', 'audit@airline.example']);
+      const { logger, warnings } = warningsLogger();
+      const second = await sendOutbox(t.db, edited, { mailerDependencies: noWait, now, logger });
+      expect(second).toMatchObject({ sent: 1, pending: 0, errors: [] });
+      expect(second.readdressed).toEqual([
+        {
+          report: 'monthly',
+          businessDate: '2026-05-31',
+          was: ['finance@airline.example'],
+          now: ['audit@airline.example'],
+        },
+      ]);
+      expect(warnings).toContainEqual({
+        details: expect.objectContaining({
+          was: ['finance@airline.example'],
+          now: ['audit@airline.example'],
+          deliveredTo: ['commercial@airline.example'],
+        }),
+        message: expect.stringMatching(/^report mail monthly for 2026-05-31 goes to the recipients/),
+      });
+      expect(smtp.messages.slice(before).map((m) => m.envelope.to)).toEqual([
+        ['commercial@airline.example'],
+        ['audit@airline.example'],
+      ]);
+    });
+
+    it('marks sent, without sending, a mail whose list now names only those who have it', async () => {
+      await queueReportMail(t.db, config, monthly, now());
+      const before = smtp.messages.length;
+      smtp.rejectRecipient('finance@airline.example', 452, 4);
+      await sendOutbox(t.db, config, { mailerDependencies: noWait, now });
+      const result = await sendOutbox(t.db, listing(config, 'monthly', ['commercial@airline.example']), {
+        mailerDependencies: noWait,
+        now,
+      });
+      expect(result).toMatchObject({ pending: 0, errors: [] });
+      expect(result.readdressed).toMatchObject([{ was: ['finance@airline.example'], now: [] }]);
+      expect(smtp.messages.slice(before).map((m) => m.envelope.to)).toEqual([['commercial@airline.example']]);
+      expect(await monthlyRow()).toMatchObject({
+        status: 'sent',
+        last_error: 'not sent to finance@airline.example: no longer on mail.lists.monthly',
+      });
+    });
+
+    it('keeps pending, and says so, a mail whose list names no one now', async () => {
+      await queueReportMail(t.db, config, monthly, now());
+      const before = smtp.connections;
+      const result = await sendOutbox(t.db, listing(config, 'monthly', []), {
+        mailerDependencies: noWait,
+        now,
+      });
+      expect(result).toMatchObject({ sent: 0, pending: 1 });
+      expect(result.errors.map((e) => e.message)).toEqual([
+        'mail.lists.monthly names no one now: not sent; it goes once the list names its recipients',
+      ]);
+      expect(smtp.connections).toBe(before);
+      expect(await monthlyRow()).toMatchObject({ status: 'pending' });
+      // Named again: it goes.
+      expect(await sendOutbox(t.db, config, { mailerDependencies: noWait, now })).toMatchObject({ sent: 1 });
+    });
+  });
+
   describe(`report mail outbox on ${engine}`, () => {
     let t: TestDb;
     let dir: string;
@@ -222,7 +408,7 @@ for (const engine of availableEngines()) {
         expect.stringMatching(
           /^ {2}report mail monthly for 2026-05-31 to commercial@airline\.example, finance@airline\.example refused for good since 2026-06-01T03:00:00\.000Z: .*550 No such user/,
         ),
-        '  `redeye report send --retry-failed` sends it again (to the same recipients) once the server would take it',
+        '  `redeye report send --retry-failed` sends it again, to the recipients its mail.lists entry names then (correct a wrong address there first), once the server would take it',
       ]);
 
       const retried = await sendOutbox(t.db, config, { mailerDependencies: noWait, now, retryFailed: true });

@@ -9,6 +9,8 @@
  *   `sent` is never picked again. A failed attempt returns the row to `pending` with the error, for the
  *   next `redeye report send`; a permanent refusal of every recipient marks it `failed` with the time
  *   (the address is wrong; sending again would not help), which `--retry-failed` puts back in the queue;
+ * - a mail goes to the recipients its distribution list names when it is sent (an address corrected
+ *   since it was queued included), less those it was delivered to: see `addressees`;
  * - a claim whose sender died mid-send is taken back by the next sender and sent again under the same
  *   Message-ID, which lets a deduplicating server or archive drop the copy;
  * - a stop request (SIGTERM) starts no further mail and abandons the one in flight, which stays pending;
@@ -133,6 +135,8 @@ export async function queueReportMail(
       business_date: report.businessDate,
       message_id: messageId,
       recipients: JSON.stringify(recipients),
+      listed_to: JSON.stringify(recipients),
+      delivered_to: '[]',
       subject: body.subject,
       attachments: JSON.stringify(files),
       html: body.html,
@@ -192,16 +196,80 @@ export interface SendOutboxResult {
   held: MailClaim[];
   /** Mails claimed by a sender that died mid-send, taken back and sent again by this run. */
   reclaimed: MailClaim[];
+  /** Mails whose recipients this run changed to follow their distribution list as it is now. */
+  readdressed: Readdressed[];
   /** Set when a stop request ended the run before every mail was tried: `stopped on request (SIGTERM)`. */
   stopped?: string;
 }
+
+/** A mail whose recipients changed since it was queued or last tried, because its list did. */
+export interface Readdressed {
+  report: string;
+  businessDate: IsoDate;
+  /** The recipients it was owed by before: as queued, or those a partial delivery left. */
+  was: string[];
+  /** The recipients it goes to now; empty when everyone the list names has it. */
+  now: string[];
+}
+
+/** How a change of a mail's recipients reads in the log and in `redeye report send`. */
+export function describeReaddressed(r: Readdressed): string {
+  const list = (addresses: string[]) => (addresses.length === 0 ? 'no one' : addresses.join(', '));
+  return (
+    `report mail ${r.report} for ${r.businessDate} goes to the recipients mail.lists.${r.report} names now` +
+    ` (less those who have it): ${list(r.now)}; it was to go to ${list(r.was)}`
+  );
+}
+
+const addressKey = (address: string) => address.trim().toLowerCase();
+
+/**
+ * Who a mail goes to now, given its distribution list now: those still owed it (not yet delivered to)
+ * that the list still names, and those new on the list since the mail last took it, less any the mail
+ * was delivered to (one dropped from the list and named again) — so an address corrected since the
+ * mail was queued, or since it was refused for good, gets it, and no one gets it twice. An address
+ * that stayed on the list and is not owed it any more (it has the mail, or refused it for good on a
+ * partial delivery) is not tried again. Who has a mail queued before migration 022 and tried since may
+ * not be known (`deliveredTo` null): it goes to those still owed it that the list names, and only if
+ * the list names none of them any more to the list as it is — a duplicate is possible for one that took
+ * it before, where the other way it would reach no one. Addresses compare without regard to case; the
+ * list's spelling is used.
+ */
+export function addressees(
+  mail: {
+    owed: readonly string[];
+    listedTo: readonly string[] | null;
+    deliveredTo: readonly string[] | null;
+  },
+  listNow: readonly string[],
+): string[] {
+  const owed = new Set(mail.owed.map(addressKey));
+  const before = new Set((mail.listedTo ?? mail.owed).map(addressKey));
+  const delivered = mail.deliveredTo === null ? undefined : new Set(mail.deliveredTo.map(addressKey));
+  const to = new Map<string, string>();
+  for (const address of listNow) {
+    const key = addressKey(address);
+    const added = delivered !== undefined && !before.has(key) && !delivered.has(key);
+    if ((owed.has(key) || added) && !to.has(key)) to.set(key, address);
+  }
+  if (delivered === undefined && to.size === 0)
+    return [...new Map(listNow.map((a) => [addressKey(a), a])).values()];
+  return [...to.values()];
+}
+
+function sameAddresses(a: readonly string[], b: readonly string[]): boolean {
+  const keys = new Set(a.map(addressKey));
+  return keys.size === new Set(b.map(addressKey)).size && b.every((x) => keys.has(addressKey(x)));
+}
+
+const parseList = (json: string | null): string[] | null =>
+  json === null ? null : (JSON.parse(json) as string[]);
 
 interface OutboxRow {
   id: number;
   report: string;
   business_date: string;
   message_id: string;
-  recipients: string;
   subject: string;
   attachments: string;
   html: string;
@@ -232,7 +300,7 @@ export function mailerFromConfig(config: LoadedConfig, dependencies: MailerDepen
   );
 }
 
-async function messageOf(config: LoadedConfig, row: OutboxRow): Promise<ReportMessage> {
+async function messageOf(config: LoadedConfig, row: OutboxRow, to: string[]): Promise<ReportMessage> {
   const files = JSON.parse(row.attachments) as OutboxFiles;
   const read = async (stored: string) => {
     const path = actualPath(config, stored);
@@ -251,7 +319,7 @@ async function messageOf(config: LoadedConfig, row: OutboxRow): Promise<ReportMe
     }
   };
   return {
-    to: JSON.parse(row.recipients) as string[],
+    to,
     subject: row.subject,
     html: row.html,
     text: row.text,
@@ -295,6 +363,7 @@ export async function sendOutbox(
     failedMails: [],
     held: [],
     reclaimed: [],
+    readdressed: [],
   };
   if (options.retryFailed)
     await scope(knex('mail_outbox').where({ status: 'failed' })).update({
@@ -325,8 +394,8 @@ export async function sendOutbox(
 
     const rows = await sqlRows<OutboxRow>(
       knex,
-      `SELECT id, report, ${dateTextSql(db, 'business_date')} AS business_date, message_id, recipients, subject,
-              attachments, html, text
+      `SELECT id, report, ${dateTextSql(db, 'business_date')} AS business_date, message_id, subject, attachments,
+              html, text
          FROM mail_outbox WHERE status = 'pending'${scopeSql}
         ORDER BY id`,
       scopeArgs,
@@ -357,7 +426,62 @@ export async function sendOutbox(
       // Another sender took it between our read and our claim.
       if (!(await claims.claim(row.id, now()))) continue;
       try {
-        const outcome = await mailer!.sendReport(await messageOf(config, row), signal ? { signal } : {});
+        // Read again under the claim: a sender before us may have delivered it to part of its list since.
+        const stored = (await knex('mail_outbox')
+          .where({ id: row.id })
+          .first('recipients', 'listed_to', 'delivered_to')) as {
+          recipients: string;
+          listed_to: string | null;
+          delivered_to: string | null;
+        };
+        const owed = JSON.parse(stored.recipients) as string[];
+        const deliveredTo = parseList(stored.delivered_to);
+        const listNow = config.mail ? (config.mail.lists[row.report] ?? []) : undefined;
+        let to = owed;
+        if (listNow !== undefined && listNow.length === 0) {
+          // Sent to no one is not sent: it waits for the list to name someone, in sight of every run.
+          const message = `mail.lists.${row.report} names no one now: not sent; it goes once the list names its recipients`;
+          await knex('mail_outbox')
+            .where({ id: row.id })
+            .update({ status: 'pending', claim_host: null, claim_pid: null, last_error: message });
+          result.errors.push({ ...where, message });
+          options.logger?.warn({ ...where, messageId: row.message_id }, `report mail ${message}`);
+          continue;
+        }
+        if (listNow !== undefined) {
+          to = addressees({ owed, listedTo: parseList(stored.listed_to), deliveredTo }, listNow);
+          const change: Readdressed = { ...where, was: owed, now: to };
+          if (!sameAddresses(owed, to)) {
+            result.readdressed.push(change);
+            options.logger?.warn(
+              { ...where, messageId: row.message_id, was: owed, now: to, deliveredTo },
+              describeReaddressed(change),
+            );
+          }
+          // Recorded before sending: a sender killed mid-send leaves the next one the list it sent to.
+          await knex('mail_outbox')
+            .where({ id: row.id })
+            .update({ recipients: JSON.stringify(to), listed_to: JSON.stringify(listNow) });
+          if (to.length === 0) {
+            // Everyone the list names now has it (or refused it for good): nothing is left to send.
+            await knex('mail_outbox')
+              .where({ id: row.id })
+              .update({
+                status: 'sent',
+                sent_at: now().toISOString(),
+                claim_host: null,
+                claim_pid: null,
+                last_error: `not sent to ${owed.join(', ')}: no longer on mail.lists.${row.report}`.slice(
+                  0,
+                  4000,
+                ),
+              });
+            continue;
+          }
+        }
+        const delivered = (accepted: readonly string[]) =>
+          deliveredTo === null ? null : JSON.stringify([...deliveredTo, ...accepted]);
+        const outcome = await mailer!.sendReport(await messageOf(config, row, to), signal ? { signal } : {});
         const refused = outcome.rejected.map((r) => `${r.address}: ${r.response}`).join('; ');
         // Recipients refused for now (retries run out, or a stop request in the middle): the mail waits
         // for them alone, under its Message-ID, so those who have it do not get it twice.
@@ -371,6 +495,7 @@ export async function sendOutbox(
             .update({
               status: 'pending',
               recipients: JSON.stringify(later),
+              delivered_to: delivered(outcome.accepted),
               claim_host: null,
               claim_pid: null,
               last_error: message.slice(0, 4000),
@@ -388,6 +513,7 @@ export async function sendOutbox(
           .update({
             status: 'sent',
             sent_at: now().toISOString(),
+            delivered_to: delivered(outcome.accepted),
             claim_host: null,
             claim_pid: null,
             last_error: refused === '' ? null : `not delivered to ${refused}`,

@@ -2,7 +2,12 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../../lib/errors.js';
 import { chartNumberFormatter } from '../../reports/charts.js';
-import { queueReportMail, sendOutbox, type SendOutboxResult } from '../../reports/outbox.js';
+import {
+  describeReaddressed,
+  queueReportMail,
+  sendOutbox,
+  type SendOutboxResult,
+} from '../../reports/outbox.js';
 import { produceReport, reportNames } from '../../reports/produce.js';
 import type { ActionRunner, CommandContext } from '../context.js';
 import { table } from '../format.js';
@@ -29,6 +34,7 @@ function printSendResult(ctx: CommandContext, result: SendOutboxResult, json: bo
       `report mail: ${result.sent} sent, ${result.failed} failed for good, ${result.pending} pending` +
         (result.held.length > 0 ? `, ${result.held.length} being sent by another process` : ''),
     );
+    for (const r of result.readdressed) ctx.output.out(`  ${describeReaddressed(r)}`);
     for (const e of result.errors) ctx.output.out(`  ${e.report} ${e.businessDate}: ${e.message}`);
     for (const c of result.reclaimed)
       ctx.output.out(
@@ -67,7 +73,10 @@ export function registerReport(program: Command, run: ActionRunner): void {
     .option('--date <YYYY-MM-DD>', 'business date of the report (required for a report)')
     .option('--out <dir>', 'folder for the workbook and charts (default: paths.reports/<date>)')
     .option('--send', 'queue the report for its distribution list and send it now')
-    .option('--retry-failed', 'with send: also retry mail whose recipients were all refused for good')
+    .option(
+      '--retry-failed',
+      'with send: also retry mail whose recipients were all refused for good, to its list as configured now',
+    )
     .option('--json', 'print the result as JSON')
     .action(
       run(async (ctx: CommandContext, name: string, opts: ReportOptions) => {
