@@ -1025,6 +1025,9 @@ export async function dailyReport(
               total: false,
             },
             {
+              // Projected with today's wait: the night that rejects goes by the setting in force then, and
+              // the wait in force when a cancellation began to wait is recorded nowhere. The night that did
+              // reject it (rejected_on) is not used: a past date's report reads only what was known by then.
               header: 'Rejected on',
               type: 'date',
               value: (r: WaitingRow) => cancellationRejectedOn(config, r.came_in),
