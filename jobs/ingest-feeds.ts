@@ -30,6 +30,13 @@ import {
   standingCouponMessage,
 } from '../rules/activity.js';
 import type { Program } from '../rules/program.js';
+import {
+  claimReceipt,
+  claimReceivedBefore,
+  mayBeSentAgain,
+  recordReceipt,
+  type ClaimStatus,
+} from '../rules/sent-again.js';
 import { activitiesByCoupons, activitiesByKeys, fromDb, insertActivities, toDb } from './activities.js';
 import type { FeedHandler, FileRefusal, RejectRow } from './ingest-file.js';
 import type { FileRow } from './registry.js';
@@ -375,15 +382,6 @@ export function flownHandler(
 // ------------------------------------------------------------------------------------------------ keyed activities
 
 /**
- * Whether a record read before under this key may be sent again and decided afresh: its earlier copy was
- * rejected, so nothing was ever posted for it (a partner's reversal that came before its original, a
- * record corrected after NAME_MISMATCH, a reversal the balance could not cover then). One that was
- * posted, reversed or still waits is a DUPLICATE. Ingest and the simulator judge a known key here.
- */
-export const mayBeSentAgain = (earlier: Pick<ActivityRow, 'status' | 'needsAccrual'>) =>
-  earlier.status === 'REJECTED' && !earlier.needsAccrual;
-
-/**
  * The key a rejected copy keeps once its record is sent again: the record's own key goes to the copy
  * that is decided now (reversals and postings find it by that key), the rejected one stays with its
  * file, its outcome and its reason under the key suffixed with that file (`PTR:REDBANK:RB-9-R#812`).
@@ -393,7 +391,7 @@ export const setAsideKey = (earlier: Pick<ActivityRow, 'activityKey' | 'sourceFi
 
 /**
  * Activities that must be new: a known key is a duplicate record (DUPLICATE), not a correction; unless
- * its earlier copy was rejected (`mayBeSentAgain`), when the record is stored and decided afresh.
+ * its earlier copy was rejected (`recordReceipt`), when the record is stored and decided afresh.
  */
 async function storeUnique(
   trx: Knex.Transaction,
@@ -429,7 +427,8 @@ async function storeUnique(
     }
     const a = draft.activity;
     const earlier = known.get(a.activityKey);
-    if (seen.has(a.activityKey) || (earlier && !mayBeSentAgain(earlier))) {
+    const receipt = recordReceipt(earlier, seen.has(a.activityKey));
+    if (receipt === 'duplicate') {
       rejects.push({
         line: event.line,
         path: event.path ?? null,
@@ -443,8 +442,8 @@ async function storeUnique(
       counts.add('duplicates');
       continue;
     }
-    if (earlier) {
-      setAside.push(earlier);
+    if (receipt === 'sentAgain') {
+      setAside.push(earlier!);
       counts.add('sentAgain');
     }
     seen.add(a.activityKey);
@@ -1025,8 +1024,10 @@ export function fxHandler(_ctx: JobContext): FeedHandler<FxRate> & { counts(): R
 export interface ReceivedClaim {
   id: number;
   claimId: string;
-  status: 'PENDING' | 'CREDITED' | 'REJECTED';
+  status: ClaimStatus;
   sourceFileId: number | null;
+  /** The file it came in, as its refusal of a copy names it (none for a row kept before files were). */
+  file?: { id: number; name: string; night: IsoDate | null };
 }
 
 /** The retro-claims received before under these ids (not those set aside: their ids carry their file). */
@@ -1036,26 +1037,27 @@ export async function receivedClaims(
 ): Promise<Map<string, ReceivedClaim>> {
   const known = new Map<string, ReceivedClaim>();
   for (const part of chunks([...new Set(ids)], 500))
-    for (const r of await q('retro_claims')
-      .whereIn('claim_id', part)
-      .select('id', 'claim_id', 'status', 'source_file_id'))
+    for (const r of await q('retro_claims as c')
+      .leftJoin('files as f', 'f.id', 'c.source_file_id')
+      .whereIn('c.claim_id', part)
+      .select('c.id', 'c.claim_id', 'c.status', 'c.source_file_id', 'f.name', 'f.business_date'))
       known.set(r.claim_id as string, {
         id: Number(r.id),
         claimId: r.claim_id as string,
-        status: r.status as ReceivedClaim['status'],
+        status: r.status as ClaimStatus,
         sourceFileId: r.source_file_id === null ? null : Number(r.source_file_id),
+        ...(r.name === null || r.name === undefined
+          ? {}
+          : {
+              file: {
+                id: Number(r.source_file_id),
+                name: String(r.name),
+                night: (r.business_date as string | null) ?? null,
+              },
+            }),
       });
   return known;
 }
-
-/**
- * Whether a retro-claim received before under this id may be sent again and decided afresh, as a rejected
- * record of another feed may (`mayBeSentAgain`): a rejected claim credited nothing, and the call centre
- * sends it again once the member has corrected what failed (the name on their account, the ticket
- * number). A credited claim, or one still waiting (it is tried again each night by itself), is DUPLICATE.
- * Ingest and the simulator judge a known claim id here.
- */
-export const claimMayBeSentAgain = (earlier: Pick<ReceivedClaim, 'status'>) => earlier.status === 'REJECTED';
 
 /**
  * The id a rejected claim keeps once it is sent again, as `setAsideKey` for activities: the claim's own id
@@ -1065,23 +1067,12 @@ export const claimMayBeSentAgain = (earlier: Pick<ReceivedClaim, 'status'>) => e
 export const setAsideClaimId = (earlier: Pick<ReceivedClaim, 'claimId' | 'sourceFileId' | 'id'>) =>
   setAsideId(earlier.claimId, earlier.sourceFileId, `c${earlier.id}`);
 
-/** A retro-claim whose id was received before, and is credited or waits, is a DUPLICATE of it. */
-export const claimReceivedBefore = (claimId: string, earlier?: Pick<ReceivedClaim, 'status'>) => ({
-  reason: 'DUPLICATE' as const,
-  field: 'claim_id',
-  message: `claim ${claimId} was already received${
-    earlier?.status === 'CREDITED'
-      ? ' and credited'
-      : earlier?.status === 'PENDING'
-        ? ' and waits to be settled'
-        : ''
-  }`,
-});
-
 export function retroClaimsHandler(
   _ctx: JobContext,
 ): FeedHandler<RetroClaim> & { counts(): Record<string, number> } {
   const counts = new Counter();
+  // The claims of this file stored so far, by id, with their line: a second copy names the first's.
+  const seen = new Map<string, number>();
   return {
     feed: 'retro-claims',
     counts: () => counts.values,
@@ -1096,21 +1087,24 @@ export function retroClaimsHandler(
       for (const e of batch) {
         const id = e.record.claimId;
         const earlier = known.get(id);
-        if (earlier && !claimMayBeSentAgain(earlier)) {
+        const line = seen.get(id);
+        const receipt = claimReceipt(earlier, line !== undefined);
+        if (receipt === 'duplicate') {
           rejects.push({
             line: e.line,
-            ...claimReceivedBefore(id, earlier),
+            ...(line !== undefined
+              ? claimReceivedBefore(id, { status: 'PENDING' }, { sameFile: true, line })
+              : claimReceivedBefore(id, earlier!, { file: earlier!.file })),
             recordRef: id,
             memberNumber: e.record.memberNumber,
           });
           continue;
         }
-        if (earlier) {
-          setAside.push(earlier);
+        if (receipt === 'sentAgain') {
+          setAside.push(earlier!);
           counts.add('sentAgain');
         }
-        // A second copy in this delivery finds this one waiting: the first is not decided yet.
-        known.set(id, { id: 0, claimId: id, status: 'PENDING', sourceFileId: file.id });
+        seen.set(id, e.line);
         fresh.push({
           claim_id: id,
           member_number: e.record.memberNumber,

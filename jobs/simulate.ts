@@ -76,14 +76,12 @@ import {
   repeatedSequence,
   partnerOfFile,
   receivedClaims,
-  claimReceivedBefore,
-  claimMayBeSentAgain,
   partnerHeaderRefusal,
   hotelPartnerOf,
   hotelStayDraft,
-  mayBeSentAgain,
   type FlightArchive,
 } from './ingest-feeds.js';
+import { claimReceipt, claimReceivedBefore, recordReceipt } from '../rules/sent-again.js';
 import type { FileRefusal } from './ingest-file.js';
 import { isReversal } from '../ledger/types.js';
 import {
@@ -353,7 +351,10 @@ class SimulatedArchive implements FlightArchive {
       if (!item.draft?.ok) continue;
       const a = item.draft.activity;
       const earlier = this.byKey.get(a.activityKey);
-      if (earlier && !mayBeSentAgain(earlier)) item.duplicate = `${a.activityKey} was already processed`;
+      // A row this run added is a copy earlier in the run; one read from the database came before it.
+      const inRun = earlier !== undefined && this.lastItem.has(earlier);
+      if (recordReceipt(earlier, inRun) === 'duplicate')
+        item.duplicate = `${a.activityKey} was already processed`;
       else this.add(a, item);
     }
   }
@@ -602,22 +603,35 @@ interface SettledClaim {
 }
 
 /**
- * Retro-claims as ingest receives them: a claim id received before (or earlier in this run) is a
- * DUPLICATE, unless the claim received before was rejected (`claimMayBeSentAgain`): then, as the rest,
- * it waits for accrue to settle it afresh.
+ * Retro-claims as ingest receives them (`claimReceipt`): a claim id received before (or earlier in this
+ * run) is a DUPLICATE, unless the claim received before was rejected: then, as the rest, it waits for
+ * accrue to settle it afresh. `inRun` holds where each claim id of the run came in.
  */
-async function receiveClaims(knex: Knex, list: Item[], inRun: Set<string>): Promise<void> {
+async function receiveClaims(
+  knex: Knex,
+  list: Item[],
+  inRun: Map<string, { file: string; line: number }>,
+): Promise<void> {
   const ids = list.flatMap((i) => (i.retroClaim ? [i.retroClaim.claimId] : []));
   const known = await receivedClaims(knex, ids);
   for (const item of list) {
     const claim = item.retroClaim;
     if (!claim) continue;
     const earlier = known.get(claim.claimId);
-    if (inRun.has(claim.claimId))
-      item.draft = { ok: false, rejection: claimReceivedBefore(claim.claimId, { status: 'PENDING' }) };
-    else if (earlier && !claimMayBeSentAgain(earlier))
-      item.draft = { ok: false, rejection: claimReceivedBefore(claim.claimId, earlier) };
-    inRun.add(claim.claimId);
+    const first = inRun.get(claim.claimId);
+    if (claimReceipt(earlier, first !== undefined) !== 'duplicate') {
+      inRun.set(claim.claimId, { file: item.file, line: item.line });
+      continue;
+    }
+    // A copy earlier in the run waits to be settled, as the night's, stored first, would.
+    item.draft = {
+      ok: false,
+      rejection: !first
+        ? claimReceivedBefore(claim.claimId, earlier!, { file: earlier!.file })
+        : first.file === item.file
+          ? claimReceivedBefore(claim.claimId, { status: 'PENDING' }, { sameFile: true, line: first.line })
+          : claimReceivedBefore(claim.claimId, { status: 'PENDING' }, { file: { name: first.file } }),
+    };
   }
 }
 
@@ -689,7 +703,7 @@ export async function* simulate(
   const verdicts = new Map<string, { verdict: string; reason?: string; message?: string }>();
   const runSequences = new Map<string, Map<number, string>>();
   const claimedInRun: ActivityRow[] = [];
-  const claimsInRun = new Set<string>();
+  const claimsInRun = new Map<string, { file: string; line: number }>();
   const stage = (item: Item) => {
     items.push(item);
     const list = staged.get(item.file) ?? [];

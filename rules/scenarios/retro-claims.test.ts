@@ -323,12 +323,18 @@ for (const engine of availableEngines()) {
       const postings = await w.postingCount();
       await w.run(ingestJob, '2026-03-30');
       await w.run(accrueJob, '2026-03-30');
-      w.dropRetroClaims([claim('2026-03-31')]);
+      const third = w.dropRetroClaims([claim('2026-03-31')]);
+      // The call centre reads where the claim came before and what became of it, foretold and at night.
+      const said = `claim C-2 was already received in ${second} (file ${await fileId(w, second)}, night of 2026-03-30) and credited`;
+      const foretold = await w.simulate('retro-claims', third, '2026-03-31');
+      expect(foretold.flatMap((e) => (e.type === 'reject' ? [[e.reason, e.message]] : []))).toEqual([
+        ['DUPLICATE', said],
+      ]);
       await w.night('2026-03-31');
       expect(await w.postingCount()).toBe(postings);
       expect(
         (await w.rejects({ feed: 'retro-claims' })).map((r) => [r.reason, r.record_ref, r.message]),
-      ).toEqual([['DUPLICATE', 'C-2', 'claim C-2 was already received and credited']]);
+      ).toEqual([['DUPLICATE', 'C-2', said]]);
       expect(await claimOutcome(w, 'C-2')).toEqual(['CREDITED', null]);
     });
 
@@ -367,6 +373,7 @@ for (const engine of availableEngines()) {
         byTicket('0741000000001', '2026-03-29'),
         waiting('2026-03-29'),
       ]);
+      const foretold = await w.simulate('retro-claims', second, '2026-03-29');
       const night = await w.night('2026-03-29');
       expect(night.ingest.counts['retro-claims.sentAgain']).toBe(1);
       expect(await claimOutcome(w, 'C-1')).toEqual(['CREDITED', null]);
@@ -376,9 +383,18 @@ for (const engine of availableEngines()) {
       expect(
         (await w.rejects({ feed: 'retro-claims' })).map((r) => [r.file_id, r.line, r.record_ref, r.message]),
       ).toEqual([
-        [secondId, 3, 'C-1', 'claim C-1 was already received and waits to be settled'],
-        [secondId, 4, 'C-3', 'claim C-3 was already received and waits to be settled'],
+        [secondId, 3, 'C-1', 'claim C-1 was already received at line 2 of this file and waits to be settled'],
+        [
+          secondId,
+          4,
+          'C-3',
+          `claim C-3 was already received in ${first} (file ${await fileId(w, first)}, night of 2026-03-28) and waits to be settled`,
+        ],
       ]);
+      // The simulator names the first copies as the night does.
+      expect(foretold.flatMap((e) => (e.type === 'reject' ? [[e.line, e.message]] : []))).toEqual(
+        (await w.rejects({ feed: 'retro-claims' })).map((r) => [r.line, r.message]),
+      );
       expect(await copiesOf(w, 'C-1')).toEqual([
         {
           claim_id: `C-1#${await fileId(w, first)}`,

@@ -1,0 +1,113 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { ActivityStatus } from './activity.js';
+import {
+  claimReceipt,
+  claimReceivedBefore,
+  recordReceipt,
+  receiptOf,
+  type ClaimStatus,
+} from './sent-again.js';
+
+const CLAIM_STATUSES: ClaimStatus[] = ['PENDING', 'CREDITED', 'REJECTED'];
+const ACTIVITY_STATUSES: ActivityStatus[] = [
+  'POSTED',
+  'PARTIAL',
+  'REJECTED',
+  'PENDING',
+  'REVERSED',
+  'NOT_CREDITED',
+];
+
+describe('a retro-claim under a claim id received before', () => {
+  it('is settled afresh when the claim received before was rejected, the earlier copy set aside', () => {
+    expect(claimReceipt({ status: 'REJECTED' }, false)).toBe('sentAgain');
+  });
+
+  it('is a DUPLICATE when the claim received before was credited or still waits', () => {
+    expect(claimReceipt({ status: 'CREDITED' }, false)).toBe('duplicate');
+    expect(claimReceipt({ status: 'PENDING' }, false)).toBe('duplicate');
+  });
+
+  it('is a DUPLICATE when the claim came earlier in the same run, even after a rejected one', () => {
+    expect(claimReceipt(undefined, true)).toBe('duplicate');
+    expect(claimReceipt({ status: 'REJECTED' }, true)).toBe('duplicate');
+  });
+
+  it('is new when its id was never received', () => {
+    expect(claimReceipt(undefined, false)).toBe('new');
+  });
+
+  it('names the file the first copy came in and what became of it', () => {
+    expect(
+      claimReceivedBefore(
+        'C-9',
+        { status: 'CREDITED' },
+        { file: { name: 'RETRO_20260601.csv', id: 12, night: '2026-06-02' } },
+      ),
+    ).toEqual({
+      reason: 'DUPLICATE',
+      field: 'claim_id',
+      message:
+        'claim C-9 was already received in RETRO_20260601.csv (file 12, night of 2026-06-02) and credited',
+    });
+    expect(claimReceivedBefore('C-9', { status: 'PENDING' }, { sameFile: true, line: 4 }).message).toBe(
+      'claim C-9 was already received at line 4 of this file and waits to be settled',
+    );
+    // A file of the same simulated run is not registered: it has a name, no id.
+    expect(claimReceivedBefore('C-9', { status: 'PENDING' }, { file: { name: 'RETRO_A.csv' } }).message).toBe(
+      'claim C-9 was already received in RETRO_A.csv (earlier in this run) and waits to be settled',
+    );
+    // A claim kept before files were recorded has no file to name.
+    expect(claimReceivedBefore('C-9', { status: 'CREDITED' }, {}).message).toBe(
+      'claim C-9 was already received and credited',
+    );
+  });
+});
+
+describe('a record of another feed under a key read before', () => {
+  it('is decided afresh only when its earlier copy was rejected and is not queued to be decided again', () => {
+    expect(recordReceipt({ status: 'REJECTED', needsAccrual: false }, false)).toBe('sentAgain');
+    expect(recordReceipt({ status: 'REJECTED', needsAccrual: true }, false)).toBe('duplicate');
+    expect(recordReceipt({ status: 'POSTED', needsAccrual: false }, false)).toBe('duplicate');
+    expect(recordReceipt({ status: 'REVERSED', needsAccrual: false }, false)).toBe('duplicate');
+    expect(recordReceipt({ status: 'PENDING', needsAccrual: true }, false)).toBe('duplicate');
+    expect(recordReceipt(undefined, false)).toBe('new');
+    expect(recordReceipt(undefined, true)).toBe('duplicate');
+  });
+});
+
+describe('the decision on a copy sent again', () => {
+  it('never decides a second copy of one run, decides afresh only what credited nothing, and reads the unknown as new', () => {
+    const claim = fc.option(
+      fc.constantFrom(...CLAIM_STATUSES).map((status) => ({ status })),
+      {
+        nil: undefined,
+      },
+    );
+    const activity = fc.option(
+      fc.record({ status: fc.constantFrom(...ACTIVITY_STATUSES), needsAccrual: fc.boolean() }),
+      { nil: undefined },
+    );
+    fc.assert(
+      fc.property(claim, activity, fc.boolean(), fc.boolean(), (c, a, seenInRun, afresh) => {
+        for (const [earlier, receipt] of [
+          [c, claimReceipt(c, seenInRun)],
+          [a, recordReceipt(a, seenInRun)],
+          [c, receiptOf(c, seenInRun, () => afresh)],
+        ] as const) {
+          // Crediting twice is the one thing that must never happen: a copy seen tonight is refused.
+          if (seenInRun) expect(receipt).toBe('duplicate');
+          else if (earlier === undefined) expect(receipt).toBe('new');
+          else expect(receipt).not.toBe('new');
+        }
+        // Only a copy that credited nothing and waits for nothing is set aside for the new one.
+        if (claimReceipt(c, seenInRun) === 'sentAgain') expect(c?.status).toBe('REJECTED');
+        if (recordReceipt(a, seenInRun) === 'sentAgain')
+          expect(a).toEqual({ status: 'REJECTED', needsAccrual: false });
+        if (!seenInRun && c !== undefined)
+          expect(receiptOf(c, false, () => afresh)).toBe(afresh ? 'sentAgain' : 'duplicate');
+      }),
+    );
+  });
+});

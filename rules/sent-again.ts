@@ -1,0 +1,97 @@
+/**
+ * A record or a retro-claim that comes under an id received before: read as new, decided afresh with its
+ * earlier copy set aside, or refused as a DUPLICATE. Ingest (jobs/ingest-feeds.ts) and `redeye simulate`
+ * judge it here and word the refusal here, so the night and its simulation cannot disagree on either.
+ */
+import type { IsoDate } from '../lib/dates.js';
+import type { ActivityRow } from './activity.js';
+
+/** What becomes of a record under an id: `new` (none before), `sentAgain` (decided afresh), `duplicate`. */
+export type Receipt = 'new' | 'sentAgain' | 'duplicate';
+
+/**
+ * The one decision behind records and claims alike. A second copy in the same run is a duplicate whatever
+ * came before: the first copy is not decided yet, and deciding both would credit twice. Otherwise an
+ * earlier copy is either one that credited nothing, so the call centre or partner may send it again
+ * corrected (`decidedAfresh`), or one that stands.
+ */
+export function receiptOf<E>(
+  earlier: E | undefined,
+  seenInRun: boolean,
+  decidedAfresh: (earlier: E) => boolean,
+): Receipt {
+  if (seenInRun) return 'duplicate';
+  if (earlier === undefined) return 'new';
+  return decidedAfresh(earlier) ? 'sentAgain' : 'duplicate';
+}
+
+/**
+ * Whether a record read before under this key may be sent again and decided afresh: its earlier copy was
+ * rejected, so nothing was ever posted for it (a partner's reversal that came before its original, a
+ * record corrected after NAME_MISMATCH, a reversal the balance could not cover then). One that was
+ * posted, reversed or still waits (a rejected one queued to be decided again included) is a DUPLICATE.
+ */
+export const mayBeSentAgain = (earlier: Pick<ActivityRow, 'status' | 'needsAccrual'>) =>
+  earlier.status === 'REJECTED' && !earlier.needsAccrual;
+
+/** A record of another feed (partner, hotel, partner-airline claim, redemption) under a known key. */
+export const recordReceipt = (
+  earlier: Pick<ActivityRow, 'status' | 'needsAccrual'> | undefined,
+  seenInRun: boolean,
+) => receiptOf(earlier, seenInRun, mayBeSentAgain);
+
+export type ClaimStatus = 'PENDING' | 'CREDITED' | 'REJECTED';
+
+/**
+ * Whether a retro-claim received before under this id may be sent again and decided afresh, as a rejected
+ * record of another feed may: a rejected claim credited nothing, and the call centre sends it again once
+ * the member has corrected what failed (the name on their account, the ticket number). A credited claim,
+ * or one still waiting (it is tried again each night by itself), is DUPLICATE.
+ */
+export const claimMayBeSentAgain = (earlier: { status: ClaimStatus }) => earlier.status === 'REJECTED';
+
+/** A retro-claim under a claim id received before (in the archive, or earlier in this run). */
+export const claimReceipt = (earlier: { status: ClaimStatus } | undefined, seenInRun: boolean) =>
+  receiptOf(earlier, seenInRun, claimMayBeSentAgain);
+
+/**
+ * Where the copy received before came in. `file` absent: a file not known (a row kept before files were
+ * recorded); `sameFile`: the file being read, where the line is what finds it. A file of this run the
+ * simulator has not registered has no id yet.
+ */
+export type FirstCopy =
+  | { sameFile: true; line: number | null }
+  | { sameFile?: false; file?: { name: string; id?: number; night?: IsoDate | null } };
+
+/** ` in RETRO_20260601.csv (file 12, night of 2026-06-02)`, ` at line 3 of this file`, or nothing known. */
+export function receivedWhere(first: FirstCopy): string {
+  if (first.sameFile)
+    return first.line === null ? ' earlier in this file' : ` at line ${first.line} of this file`;
+  const f = first.file;
+  if (!f) return '';
+  const which =
+    f.id === undefined
+      ? 'earlier in this run'
+      : f.night
+        ? `file ${f.id}, night of ${f.night}`
+        : `file ${f.id}`;
+  return ` in ${f.name} (${which})`;
+}
+
+/** What became of a claim received before, as the call centre asks it. */
+const CLAIM_BECAME: Record<ClaimStatus, string> = {
+  CREDITED: ' and credited',
+  PENDING: ' and waits to be settled',
+  REJECTED: ' and rejected',
+};
+
+/**
+ * A retro-claim refused because its id was received before and stands: the file it came in and what
+ * became of it, so the call centre can answer the member without looking the first copy up
+ * (`claim C-9 was already received in RETRO_20260601.csv (file 12, night of 2026-06-02) and credited`).
+ */
+export const claimReceivedBefore = (claimId: string, earlier: { status: ClaimStatus }, first: FirstCopy) => ({
+  reason: 'DUPLICATE' as const,
+  field: 'claim_id',
+  message: `claim ${claimId} was already received${receivedWhere(first)}${CLAIM_BECAME[earlier.status]}`,
+});
