@@ -34,8 +34,10 @@ import {
   claimReceipt,
   claimReceivedBefore,
   mayBeSentAgain,
+  recordReadBefore,
   recordReceipt,
   type ClaimStatus,
+  type FirstCopy,
 } from '../rules/sent-again.js';
 import { activitiesByCoupons, activitiesByKeys, fromDb, insertActivities, toDb } from './activities.js';
 import type { FeedHandler, FileRefusal, RejectRow } from './ingest-file.js';
@@ -389,6 +391,36 @@ export function flownHandler(
 export const setAsideKey = (earlier: Pick<ActivityRow, 'activityKey' | 'sourceFileId' | 'id'>) =>
   setAsideId(earlier.activityKey, earlier.sourceFileId, `a${earlier.id}`);
 
+/** The files rows came in, by id, as the refusal of a copy names them. */
+export async function filesReceived(
+  q: Knex | Knex.Transaction,
+  ids: Array<number | null>,
+): Promise<Map<number, { id: number; name: string; night: IsoDate | null }>> {
+  const out = new Map<number, { id: number; name: string; night: IsoDate | null }>();
+  const wanted = [...new Set(ids.filter((id): id is number => id !== null))];
+  for (const part of chunks(wanted, 500))
+    for (const r of await q('files').whereIn('id', part).select('id', 'name', 'business_date'))
+      out.set(Number(r.id), {
+        id: Number(r.id),
+        name: String(r.name),
+        night: (r.business_date as string | null) ?? null,
+      });
+  return out;
+}
+
+/**
+ * Where an activity read before came in, seen from the file being read (`fileId`; none in a simulation,
+ * whose files are not registered): a line of that file, or another file.
+ */
+export const firstCopyOf = (
+  row: Pick<ActivityRow, 'sourceFileId' | 'sourceLine'>,
+  files: Map<number, { id: number; name: string; night: IsoDate | null }>,
+  fileId?: number,
+): FirstCopy =>
+  row.sourceFileId !== null && row.sourceFileId === fileId
+    ? { sameFile: true, line: row.sourceLine }
+    : { file: row.sourceFileId === null ? undefined : files.get(row.sourceFileId) };
+
 /**
  * Activities that must be new: a known key is a duplicate record (DUPLICATE), not a correction; unless
  * its earlier copy was rejected (`recordReceipt`), when the record is stored and decided afresh.
@@ -412,7 +444,12 @@ async function storeUnique(
   const setAside: ActivityRow[] = [];
   const keys = items.flatMap((i) => (i.draft.ok ? [i.draft.activity.activityKey] : []));
   const known = await activitiesByKeys(trx, [...new Set(keys)]);
-  const seen = new Set<string>();
+  const files = await filesReceived(
+    trx,
+    [...known.values()].map((r) => r.sourceFileId),
+  );
+  // The copies of this batch stored so far: a second names the first, not yet decided.
+  const seen = new Map<string, ActivityRow>();
   for (const { event, draft, ref, member, sequenceNumber = null } of items) {
     if (!draft.ok) {
       rejects.push({
@@ -426,15 +463,15 @@ async function storeUnique(
       continue;
     }
     const a = draft.activity;
+    const first = seen.get(a.activityKey);
     const earlier = known.get(a.activityKey);
-    const receipt = recordReceipt(earlier, seen.has(a.activityKey));
+    const receipt = recordReceipt(earlier, first !== undefined);
     if (receipt === 'duplicate') {
+      const standing = first ?? earlier!;
       rejects.push({
         line: event.line,
         path: event.path ?? null,
-        field: 'id',
-        reason: 'DUPLICATE',
-        message: `${ref ?? a.activityKey} was already processed`,
+        ...recordReadBefore(ref ?? a.activityKey, standing, firstCopyOf(standing, files, file.id)),
         recordRef: ref,
         memberNumber: member,
         sequenceNumber,
@@ -446,7 +483,7 @@ async function storeUnique(
       setAside.push(earlier!);
       counts.add('sentAgain');
     }
-    seen.add(a.activityKey);
+    seen.set(a.activityKey, a);
     a.sourceFileId = file.id;
     // The line, as its rejects and those of the records around it have: answers list a file's records in
     // its order by it, and an XML element's place among its siblings is no line.

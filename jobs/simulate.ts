@@ -79,9 +79,17 @@ import {
   partnerHeaderRefusal,
   hotelPartnerOf,
   hotelStayDraft,
+  filesReceived,
+  firstCopyOf,
   type FlightArchive,
 } from './ingest-feeds.js';
-import { claimReceipt, claimReceivedBefore, recordReceipt } from '../rules/sent-again.js';
+import {
+  claimReceipt,
+  claimReceivedBefore,
+  recordReadBefore,
+  recordReceipt,
+  type FirstCopy,
+} from '../rules/sent-again.js';
 import type { FileRefusal } from './ingest-file.js';
 import { isReversal } from '../ledger/types.js';
 import {
@@ -346,16 +354,26 @@ class SimulatedArchive implements FlightArchive {
    * its earlier copy was rejected (ingest sets that copy aside and decides the record afresh).
    */
   async storeUnique(items: Item[]): Promise<void> {
-    await this.loadKeys(items.flatMap((i) => (i.draft?.ok ? [i.draft.activity.activityKey] : [])));
+    const keys = items.flatMap((i) => (i.draft?.ok ? [i.draft.activity.activityKey] : []));
+    await this.loadKeys(keys);
+    const files = await filesReceived(
+      this.knex,
+      keys.map((k) => this.byKey.get(k)?.sourceFileId ?? null),
+    );
     for (const item of items) {
       if (!item.draft?.ok) continue;
       const a = item.draft.activity;
       const earlier = this.byKey.get(a.activityKey);
       // A row this run added is a copy earlier in the run; one read from the database came before it.
-      const inRun = earlier !== undefined && this.lastItem.has(earlier);
-      if (recordReceipt(earlier, inRun) === 'duplicate')
-        item.duplicate = `${a.activityKey} was already processed`;
-      else this.add(a, item);
+      const first = earlier && this.lastItem.get(earlier);
+      if (recordReceipt(earlier, first !== undefined) === 'duplicate') {
+        const where: FirstCopy = !first
+          ? firstCopyOf(earlier!, files)
+          : first.file === item.file
+            ? { sameFile: true, line: first.line }
+            : { file: { name: first.file } };
+        item.duplicate = recordReadBefore(a.externalRef ?? a.activityKey, earlier!, where).message;
+      } else this.add(a, item);
     }
   }
 

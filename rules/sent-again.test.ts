@@ -4,6 +4,7 @@ import type { ActivityStatus } from './activity.js';
 import {
   claimReceipt,
   claimReceivedBefore,
+  recordReadBefore,
   recordReceipt,
   receiptOf,
   type ClaimStatus,
@@ -74,6 +75,36 @@ describe('a record of another feed under a key read before', () => {
     expect(recordReceipt({ status: 'PENDING', needsAccrual: true }, false)).toBe('duplicate');
     expect(recordReceipt(undefined, false)).toBe('new');
     expect(recordReceipt(undefined, true)).toBe('duplicate');
+  });
+});
+
+describe('a record refused as read before', () => {
+  const file = { name: 'REDBANK_20260301_7.csv', id: 12, night: '2026-03-02' };
+
+  it('names the file that brought it first and what became of it', () => {
+    expect(recordReadBefore('RB-9', { status: 'POSTED', needsAccrual: false }, { file })).toEqual({
+      reason: 'DUPLICATE',
+      field: 'id',
+      message:
+        'RB-9 was already received in REDBANK_20260301_7.csv (file 12, night of 2026-03-02) and posted',
+    });
+    expect(recordReadBefore('RB-9-R', { status: 'REVERSED', needsAccrual: false }, { file }).message).toMatch(
+      /and reversed$/,
+    );
+    expect(recordReadBefore('RB-9', { status: 'PARTIAL', needsAccrual: false }, { file }).message).toMatch(
+      /and partly posted$/,
+    );
+  });
+
+  it('says a copy queued for accrue, or earlier in the same file, waits to be decided', () => {
+    // A rejection queued to be decided again has not settled: it is not "rejected".
+    expect(recordReadBefore('RB-9', { status: 'REJECTED', needsAccrual: true }, { file }).message).toMatch(
+      /and waits to be decided$/,
+    );
+    expect(
+      recordReadBefore('RB-9', { status: 'PENDING', needsAccrual: true }, { sameFile: true, line: 2 })
+        .message,
+    ).toBe('RB-9 was already received at line 2 of this file and waits to be decided');
   });
 });
 

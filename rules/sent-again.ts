@@ -95,3 +95,37 @@ export const claimReceivedBefore = (claimId: string, earlier: { status: ClaimSta
   field: 'claim_id',
   message: `claim ${claimId} was already received${receivedWhere(first)}${CLAIM_BECAME[earlier.status]}`,
 });
+
+/** What became of a record read before, as its refused copy says it. */
+function recordBecame(earlier: Pick<ActivityRow, 'status' | 'needsAccrual'>): string {
+  // Queued for accrue (new tonight, or a rejection to be decided again): nothing is settled yet.
+  if (earlier.needsAccrual || earlier.status === 'PENDING') return ' and waits to be decided';
+  switch (earlier.status) {
+    case 'POSTED':
+      return ' and posted';
+    case 'PARTIAL':
+      return ' and partly posted';
+    case 'REVERSED':
+      return ' and reversed';
+    case 'NOT_CREDITED':
+      return ' and not credited';
+    case 'REJECTED':
+      return ' and rejected';
+  }
+}
+
+/**
+ * A record of another feed refused because its key was read before and stands: the file it came in and
+ * what became of it (`RB-9 was already received in REDBANK_20260301_7.csv (file 12, night of 2026-03-02)
+ * and posted`). The partner reads it in its response as the accountant reads it in `files show`: both
+ * know the file by its name.
+ */
+export const recordReadBefore = (
+  ref: string,
+  earlier: Pick<ActivityRow, 'status' | 'needsAccrual'>,
+  first: FirstCopy,
+) => ({
+  reason: 'DUPLICATE' as const,
+  field: 'id',
+  message: `${ref} was already received${receivedWhere(first)}${recordBecame(earlier)}`,
+});

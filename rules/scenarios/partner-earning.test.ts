@@ -922,7 +922,7 @@ for (const engine of availableEngines()) {
         rbd: 'C',
       };
       const ivanov = { member: IVANOV.number, surname: IVANOV.surname, ...flight };
-      w.dropAllianceClaims('LH', [
+      const first = w.dropAllianceClaims('LH', [
         { id: 'LH-1', ...ivanov },
         { id: 'LH-7', ...ivanov },
         { id: 'LH-8', member: PETROVA.number, surname: PETROVA.surname, ...flight }, // another member
@@ -975,7 +975,13 @@ for (const engine of availableEngines()) {
       expect(await w.postingCount()).toBe(postings);
       expect(await w.balance(IVANOV.number)).toBe(2 * 2514);
       expect((await duplicates()).slice(-2)).toEqual([
-        ['LH-1', 'DUPLICATE', 'id', 'LH-1 was already processed'],
+        [
+          'LH-1',
+          'DUPLICATE',
+          'id',
+          // The partner and the accountant read which file brought it first, and that it was posted.
+          `LH-1 was already received in ${first} (file ${await w.inboundFileId(first)}, night of 2026-03-11) and posted`,
+        ],
         ['LH-7', 'DUPLICATE', 'ClaimId', `claim LH-7: ${sameFlight} ${IVANOV.number} as LH claim LH-1`],
       ]);
       expect(await w.activity(allianceKey('LH', 'LH-1'))).toMatchObject({ status: 'POSTED', points: 2514 });

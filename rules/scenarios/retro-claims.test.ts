@@ -262,8 +262,7 @@ for (const engine of availableEngines()) {
         .orWhere('claim_id', 'like', `${id}#%`)
         .orderBy('id')
         .select('claim_id', 'status', 'reason', 'source_file_id');
-    const fileId = async (w: ReturnType<typeof s>, name: string) =>
-      Number((await w.knex('files').where({ direction: 'in', name }).first('id')).id);
+    const fileId = (w: ReturnType<typeof s>, name: string) => w.inboundFileId(name);
 
     it('credits a claim rejected NAME_MISMATCH once the member’s name is corrected and the call centre sends it again', async () => {
       const w = s();

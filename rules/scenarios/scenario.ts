@@ -734,6 +734,11 @@ ${cubes}
     return (await this.lots(member)).map((l) => [l.remaining, l.expiresOn]);
   }
 
+  /** The registry's id of an inbound file, as messages and `files show` name it. */
+  async inboundFileId(name: string): Promise<number> {
+    return Number((await this.knex('files').where({ direction: 'in', name }).first('id')).id);
+  }
+
   async activity(key: string): Promise<Record<string, unknown> | undefined> {
     return this.knex('activities').where({ activity_key: key }).first();
   }

@@ -85,23 +85,39 @@ for (const engine of availableEngines()) {
       expect((await w.rejects({ reason: 'DUPLICATE' })).map((r) => r.record_ref)).toEqual(['RB-9-R']);
     });
 
-    it('credits a record corrected after NAME_MISMATCH, and a posted record sent again stays a DUPLICATE', async () => {
+    it('credits a record corrected after NAME_MISMATCH; a posted record, or a second copy in the file, stays a DUPLICATE naming the first', async () => {
       const w = s();
       await w.enrol('2026-03-01', IVANOV);
-      w.dropPartner('REDBANK', '2026-03-10', [
+      const first = w.dropPartner('REDBANK', '2026-03-10', [
         spend('RB-5', '120.00', { surname: 'PETROV' }),
         spend('RB-6', '80.00'),
       ]);
       await w.night('2026-03-10');
       expect(await w.activity(partnerKey('REDBANK', 'RB-5'))).toMatchObject({ reason: 'NAME_MISMATCH' });
-      w.dropPartner('REDBANK', '2026-03-11', [spend('RB-5', '120.00'), spend('RB-6', '80.00')]);
+      const second = w.dropPartner('REDBANK', '2026-03-11', [
+        spend('RB-5', '120.00'),
+        spend('RB-6', '80.00'),
+        spend('RB-5', '120.00'),
+      ]);
+      const shown = await w.simulate('partner', second, '2026-03-11');
       await w.night('2026-03-11');
       expect(await w.activity(partnerKey('REDBANK', 'RB-5'))).toMatchObject({
         status: 'POSTED',
         points: 120,
       });
       expect(await w.balance(IVANOV.number)).toBe(200);
-      expect((await w.rejects({ reason: 'DUPLICATE' })).map((r) => r.record_ref)).toEqual(['RB-6']);
+      // The partner and the accountant read which file brought the record first, and what became of it.
+      const duplicates = (await w.rejects({ reason: 'DUPLICATE' })).map((r) => [r.line, r.message]);
+      expect(duplicates).toEqual([
+        [
+          3,
+          `RB-6 was already received in ${first} (file ${await w.inboundFileId(first)}, night of 2026-03-10) and posted`,
+        ],
+        [4, 'RB-5 was already received at line 2 of this file and waits to be decided'],
+      ]);
+      expect(
+        shown.flatMap((e) => (e.type === 'record' && e.reason === 'DUPLICATE' ? [[e.line, e.message]] : [])),
+      ).toEqual(duplicates);
     });
 
     it('takes back a credit with a reversal refused INSUFFICIENT_POINTS, sent again once the member has points', async () => {
