@@ -391,12 +391,20 @@ export function flownHandler(
 export const setAsideKey = (earlier: Pick<ActivityRow, 'activityKey' | 'sourceFileId' | 'id'>) =>
   setAsideId(earlier.activityKey, earlier.sourceFileId, `a${earlier.id}`);
 
-/** The files rows came in, by id, as the refusal of a copy names them. */
+/** A file a copy came in, as the refusal of a later copy names it. */
+export interface FileReceived {
+  id: number;
+  name: string;
+  /** The night that read it. */
+  night: IsoDate | null;
+}
+
+/** The files rows came in, by id. */
 export async function filesReceived(
   q: Knex | Knex.Transaction,
   ids: Array<number | null>,
-): Promise<Map<number, { id: number; name: string; night: IsoDate | null }>> {
-  const out = new Map<number, { id: number; name: string; night: IsoDate | null }>();
+): Promise<Map<number, FileReceived>> {
+  const out = new Map<number, FileReceived>();
   const wanted = [...new Set(ids.filter((id): id is number => id !== null))];
   for (const part of chunks(wanted, 500))
     for (const r of await q('files').whereIn('id', part).select('id', 'name', 'business_date'))
@@ -414,7 +422,7 @@ export async function filesReceived(
  */
 export const firstCopyOf = (
   row: Pick<ActivityRow, 'sourceFileId' | 'sourceLine'>,
-  files: Map<number, { id: number; name: string; night: IsoDate | null }>,
+  files: Map<number, FileReceived>,
   fileId?: number,
 ): FirstCopy =>
   row.sourceFileId !== null && row.sourceFileId === fileId
@@ -1064,7 +1072,7 @@ export interface ReceivedClaim {
   status: ClaimStatus;
   sourceFileId: number | null;
   /** The file it came in, as its refusal of a copy names it (none for a row kept before files were). */
-  file?: { id: number; name: string; night: IsoDate | null };
+  file?: FileReceived;
 }
 
 /** The retro-claims received before under these ids (not those set aside: their ids carry their file). */
