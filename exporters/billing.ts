@@ -145,7 +145,7 @@ export function billingMonth(
       }
       merged.set(id, {
         chargeCode: price.chargeCode,
-        description: `${row.activityType} points credited, ${price.contractId}`,
+        description: '',
         startDate: start,
         endDate: end,
         points: row.points,
@@ -155,7 +155,13 @@ export function billingMonth(
         contractId: price.contractId,
       });
     }
-    const lines = [...merged.values()].filter((l) => l.points !== 0);
+    // Described once its rows are merged: whether a line's points were credited or reversed is their net.
+    const lines = [...merged.values()]
+      .filter((l) => l.points !== 0)
+      .map((l) => ({
+        ...l,
+        description: `${l.activityType} points ${l.points < 0 ? 'reversed' : 'credited'}, ${l.contractId}`,
+      }));
     if (lines.length === 0) continue;
     const b = partner.billing;
     invoices.push({

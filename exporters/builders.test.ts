@@ -407,7 +407,7 @@ describe('IS-XML invoice transmission', () => {
               .toDecimalPlaces(exponent, Decimal.ROUND_HALF_EVEN);
             expect(new Decimal(charges[k]!).equals(expected)).toBe(true);
             expect(charges[k]!.split('.')[1]?.length ?? 0).toBe(exponent);
-            expect(quantities[k]).toBe(String(l.points));
+            expect(quantities[k]).toBe(String(Math.abs(l.points)));
             sum = sum.plus(charges[k]!);
             k++;
           }
@@ -451,6 +451,33 @@ describe('IS-XML invoice transmission', () => {
     );
   });
 
+  it('bills a partner month of net reversals as a credit note: quantities positive, the price and amounts negative', () => {
+    // REDBANK reversed 1,300 CARD_SPEND points and had 1,000 RENTAL points credited: 300 owed back.
+    const redbank = invoice('REDBANK', 'USD', [
+      [-1300, '0.0110'],
+      [1000, '0.0110'],
+    ]);
+    const xml = buildInvoiceTransmission(transmission([redbank]));
+    expect(values(xml, 'InvoiceType')).toEqual(['CreditNote']);
+    expect(values(xml, 'Quantity')).toEqual(['1300', '1000']);
+    expect(values(xml, 'UnitPrice')).toEqual(['-0.11', '0.11']);
+    expect(values(xml, 'ChargeAmount')).toEqual(['-14.30', '11.00']);
+    expect(values(xml, 'TotalAmount')).toEqual(['-3.30', '-3.30']);
+
+    const rows = csvRows(buildInvoiceStatement(redbank, { start: '2026-11-01', end: '2026-11-30' }));
+    expect(rows[0]).toHaveLength(11);
+    expect(rows[0]![10]).toBe('CreditNote');
+    expect(rows.filter((r) => r[0] === 'L').map((r) => [r[6], r[7], r[8]])).toEqual([
+      ['-1300', '0.011', '-14.30'],
+      ['1000', '0.011', '11.00'],
+    ]);
+    expect(rows[rows.length - 1]).toEqual(['T', '2', '-300', '-3.30', '0.00', '0.00', '-3.30']);
+    const bill = csvRows(
+      buildInvoiceStatement(invoice('GS', 'USD', [[10, '1']]), { start: '2026-11-01', end: '2026-11-30' }),
+    );
+    expect(bill[0]![10]).toBe('Invoice');
+  });
+
   it.runIf(xmllintOrSkip())('validates against the project schema of the IS-XML subset', () => {
     const samples = fc
       .sample(invoices, { numRuns: 15, seed: 7 })
@@ -459,7 +486,10 @@ describe('IS-XML invoice transmission', () => {
           transmission(specs.map(([cur, lines], i) => invoice(`P${i}`, cur, lines, i + 1))),
         ),
       );
-    expectValid(ISXML_XSD, samples);
+    expectValid(ISXML_XSD, [
+      ...samples,
+      buildInvoiceTransmission(transmission([invoice('REDBANK', 'USD', [[-1300, '0.0110']])])),
+    ]);
     // The schema does catch what it can see: a duplicate invoice number.
     const dup = buildInvoiceTransmission(
       transmission([invoice('A', 'USD', [[1, '1']]), invoice('B', 'USD', [[1, '1']])]),

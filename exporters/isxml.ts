@@ -10,6 +10,11 @@
  *   currency's decimals. A line's charge is `points × price per point` computed exactly and rounded once,
  *   half-even, to the minor unit; nothing passes through binary floating point.
  *
+ * An invoice whose total is negative (a partner month of net reversals) is a `CreditNote`. IATA's ISPG
+ * (section 5.3, as IATA's SIS team clarified it) keeps `Quantity` positive on every document and puts the
+ * sign on `UnitPrice` and the amounts, so `ChargeAmount = Quantity × UnitPrice / SF` holds on a credit
+ * note too; a line of net reversals is written so in an invoice as in a credit note.
+ *
  * `UnitPrice` carries IS-XML's scaling factor `SF`: the price per point times SF, with SF the smallest power
  * of ten that makes it fit the currency's decimals (0.0095 USD per point is written `0.95` with SF 100),
  * so `ChargeAmount = round(Quantity × UnitPrice / SF)`.
@@ -39,7 +44,7 @@ export interface InvoiceLineInput {
   description: string;
   startDate: string;
   endDate: string;
-  /** Points credited on the partner's behalf (net of reversals); may be negative. */
+  /** Points credited on the partner's behalf (net of reversals); negative where reversals outweigh credits. */
   points: number;
   /** Exact decimal, billing currency per point. */
   pricePerPoint: string;
@@ -54,7 +59,6 @@ export interface InvoiceInput {
   partnerCode: string;
   invoiceNumber: string;
   invoiceDate: string;
-  invoiceType?: 'Invoice' | 'CreditNote';
   chargeCategory: string;
   seller: Organization;
   buyer: Organization;
@@ -75,7 +79,9 @@ export interface TransmissionInput {
 
 export interface PricedLine extends InvoiceLineInput {
   lineNumber: number;
-  /** Price per point × scalingFactor, with the currency's decimals. */
+  /** `Quantity`: the points, always positive (IS-XML's sign travels on the price and the amounts). */
+  quantity: number;
+  /** Price per point × scalingFactor, with the currency's decimals, negative on a line of net reversals. */
   unitPrice: string;
   scalingFactor: number;
   /** Minor units of the currency. */
@@ -142,7 +148,14 @@ export function priceLines(invoice: InvoiceInput): PricedLine[] {
     }
     const { unitPrice, scalingFactor } = scaledUnitPrice(line.pricePerPoint, invoice.currency);
     const chargeMinor = toMinorUnits(new Decimal(line.points).times(line.pricePerPoint), invoice.currency);
-    return { ...line, lineNumber: i + 1, unitPrice, scalingFactor, chargeMinor };
+    return {
+      ...line,
+      lineNumber: i + 1,
+      quantity: Math.abs(line.points),
+      unitPrice: line.points < 0 && !new Decimal(unitPrice).isZero() ? `-${unitPrice}` : unitPrice,
+      scalingFactor,
+      chargeMinor,
+    };
   });
 }
 
@@ -159,6 +172,14 @@ function addMinor(a: number, b: number): number {
     );
   }
   return sum;
+}
+
+/**
+ * A document whose total the partner is owed back is a credit note; IATA's ISPG (5.3) has its amounts
+ * negative and its quantities positive, as on every line of any document.
+ */
+export function invoiceTypeOf(totals: InvoiceTotals): 'Invoice' | 'CreditNote' {
+  return totals.totalMinor < 0 ? 'CreditNote' : 'Invoice';
 }
 
 export function invoiceTotals(lines: readonly PricedLine[]): InvoiceTotals {
@@ -223,7 +244,7 @@ export function buildInvoiceTransmission(t: TransmissionInput): string {
     x.open('InvoiceHeader');
     x.leaf('InvoiceNumber', invoice.invoiceNumber);
     x.leaf('InvoiceDate', invoice.invoiceDate);
-    x.leaf('InvoiceType', invoice.invoiceType ?? (totals.totalMinor < 0 ? 'CreditNote' : 'Invoice'));
+    x.leaf('InvoiceType', invoiceTypeOf(totals));
     x.leaf('ChargeCategory', invoice.chargeCategory);
     organization(x, 'SellerOrganization', invoice.seller);
     organization(x, 'BuyerOrganization', invoice.buyer);
@@ -242,7 +263,7 @@ export function buildInvoiceTransmission(t: TransmissionInput): string {
       x.leaf('Description', line.description);
       x.leaf('StartDate', line.startDate);
       x.leaf('EndDate', line.endDate);
-      x.leaf('Quantity', line.points, [['UOMCode', 'EA']]);
+      x.leaf('Quantity', line.quantity, [['UOMCode', 'EA']]);
       x.leaf('UnitPrice', line.unitPrice, [['SF', line.scalingFactor]]);
       x.leaf('ChargeAmount', money(line.chargeMinor));
       x.leaf('TotalNetAmount', money(line.chargeMinor));
@@ -277,10 +298,15 @@ export function buildInvoiceTransmission(t: TransmissionInput): string {
  * The invoice as a CSV statement for a partner without SIS access, figure for figure:
  *
  * ```
- * H,<invoice_number>,<invoice_date>,<seller_id>,<buyer_id>,<buyer_name>,<period_start>,<period_end>,<currency>,<charge_category>
+ * H,<invoice_number>,<invoice_date>,<seller_id>,<buyer_id>,<buyer_name>,<period_start>,<period_end>,<currency>,<charge_category>,<invoice_type>
  * L,<line_number>,<charge_code>,<activity_type>,<contract>,<description>,<points>,<price_per_point>,<amount>,<detail_count>
  * T,<line_count>,<sum of points>,<total line amount>,<tax>,<vat>,<total amount>
  * ```
+ *
+ * `invoice_type` is the IS-XML `InvoiceType`, last so that a reader of the fields before it is unaffected:
+ * an accounts-payable clerk books a `CreditNote` as money owed back, not as a bill. Points here are the
+ * net points credited (negative on a line of net reversals, whose description says so) at the contract's
+ * price, so `points × price_per_point = amount` holds with the ledger's signs.
  */
 export function buildInvoiceStatement(invoice: InvoiceInput, period: { start: string; end: string }): string {
   const lines = priceLines(invoice);
@@ -297,6 +323,7 @@ export function buildInvoiceStatement(invoice: InvoiceInput, period: { start: st
     period.end,
     invoice.currency,
     csvText(invoice.chargeCategory),
+    invoiceTypeOf(totals),
   ]);
   for (const l of lines) {
     out += csvRecord([

@@ -501,6 +501,68 @@ for (const engine of availableEngines()) {
       );
     });
 
+    it('sends a partner whose month reverses more than it credits a credit note, and says so in its statement', async () => {
+      const ledger = new Ledger(t.db, { now: () => new Date('2026-11-30T08:00:00Z') });
+      // REDBANK credited 1,300 points in October and took them back in November: 1,300 × 0.0110 owed back.
+      const key = 'PTR:REDBANK:RB-OCT';
+      await ledger.post([
+        partnerCredit(key, M.noConsent, 'REDBANK', 1300, {
+          ruleVersion: 'REDBANK-2025',
+          businessDate: '2026-10-15',
+        }),
+      ]);
+      await insertActivity(t.db.knex, {
+        key,
+        type: 'PARTNER',
+        partnerCode: 'REDBANK',
+        status: 'POSTED',
+        member: M.noConsent,
+        ref: 'RB-OCT',
+        points: 1300,
+        postingKey: key,
+        activityType: 'CARD_SPEND',
+        ruleVersion: 'REDBANK-2025',
+      });
+      await ledger.postOne({ key: `REV:${key}`, reverses: key, businessDate: DAY });
+
+      await exportJob(jobContext(t.db, config, DAY));
+      const xml = readFileSync((await one('invoice')).local_path, 'utf8');
+      const redbank = elements(xml, 'Invoice').find(
+        (i) =>
+          child(
+            i.children
+              .find((c) => c.name === 'InvoiceHeader')!
+              .children.find((c) => c.name === 'BuyerOrganization')!,
+            'OrganizationID',
+          ) === config.partners.find((p) => p.code === 'REDBANK')!.billing!.organizationId,
+      )!;
+      const header = redbank.children.find((c) => c.name === 'InvoiceHeader')!;
+      const line = redbank.children.find((c) => c.name === 'LineItem')!;
+      expect(child(header, 'InvoiceType')).toBe('CreditNote');
+      expect(child(line, 'Description')).toBe('CARD_SPEND points reversed, REDBANK-2025');
+      expect([child(line, 'Quantity'), child(line, 'UnitPrice'), child(line, 'ChargeAmount')]).toEqual([
+        '1300',
+        '-0.11',
+        '-14.30',
+      ]);
+      expect(textsOf(xml, 'InvoiceType').filter((t) => t === 'Invoice')).toHaveLength(2);
+      if (xmllintOrSkip()) {
+        const check = validateWithSchema(SCHEMAS.invoice!, [(await one('invoice')).local_path]);
+        expect(check.ok, check.output).toBe(true);
+      }
+
+      const statement = csv((await one('invoice-statement', 'REDBANK')).local_path);
+      expect(statement[0]![10]).toBe('CreditNote');
+      expect(statement[1]!.slice(5, 9)).toEqual([
+        'CARD_SPEND points reversed, REDBANK-2025',
+        '-1300',
+        '0.011',
+        '-14.30',
+      ]);
+      expect(statement[statement.length - 1]!.at(-1)).toBe('-14.30');
+      expect(csv((await one('invoice-statement', 'GRANDSTAY')).local_path)[0]![10]).toBe('Invoice');
+    });
+
     it('lists members for each mailing only with their consent and only the data the mailing needs', async () => {
       await exportJob(jobContext(t.db, config, DAY));
       const lists = Object.fromEntries(
