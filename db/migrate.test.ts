@@ -378,6 +378,43 @@ for (const engine of availableEngines()) {
       }
     });
 
+    it('023 puts the invoice numbers given before it in their month’s first transmission, and rolls back', async () => {
+      const t = await createTestDatabase(engine);
+      try {
+        const since = MIGRATION_NAMES.slice(MIGRATION_NAMES.indexOf('023_invoice_transmissions'));
+        for (const _ of since) await t.db.knex.migrate.down(MIGRATION_CONFIG);
+        expect(await t.db.knex.schema.hasColumn('invoice_numbers', 'transmission')).toBe(false);
+        const given = (partner: string, number: number) => ({
+          issuer: 'XX1',
+          billing_month: '2026-11',
+          partner_code: partner,
+          number,
+          invoice_number: `202611${String(number).padStart(4, '0')}`,
+          assigned_on: '2026-11-30',
+        });
+        await t.db.knex('invoice_numbers').insert([given('GRANDSTAY', 1), given('LH', 2)]);
+        expect(await migrateLatest(t.db)).toEqual(since);
+        const carried = () =>
+          t.db
+            .knex('invoice_numbers')
+            .orderBy('number')
+            .select('partner_code', 'invoice_number', 'transmission');
+        expect(await carried()).toEqual([
+          { partner_code: 'GRANDSTAY', invoice_number: '2026110001', transmission: 1 },
+          { partner_code: 'LH', invoice_number: '2026110002', transmission: 1 },
+        ]);
+        for (const _ of since) await t.db.knex.migrate.down(MIGRATION_CONFIG);
+        expect(await t.db.knex('invoice_numbers').orderBy('number').pluck('invoice_number')).toEqual([
+          '2026110001',
+          '2026110002',
+        ]);
+        expect(await migrateLatest(t.db)).toEqual(since);
+        expect((await carried()).map((r) => r.transmission)).toEqual([1, 1]);
+      } finally {
+        await t.cleanup();
+      }
+    });
+
     it('019 keeps who decided a held file, when and why, and rolls back', async () => {
       const t = await createTestDatabase(engine);
       try {

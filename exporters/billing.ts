@@ -226,3 +226,37 @@ export async function invoiceNumbers(
   if (rows.length > 0) await trx('invoice_numbers').insert(rows);
   return numbers;
 }
+
+/**
+ * The transmission of `month` that carries each numbered invoice: 1 the month's first, 2… the
+ * supplementary ones. A number not in a transmission yet goes into the month's latest one while that is
+ * not delivered (`delivered(k)` is false: it is replaced, as a draft is), else into a new one after it:
+ * a delivered transmission stands, and an invoice number a partner reads in its statement must be in
+ * exactly one transmission the clearing house received. A number, once in a transmission, stays there.
+ * Call inside the transaction that gives the numbers.
+ */
+export async function invoiceTransmissions(
+  trx: Knex.Transaction,
+  issuer: string,
+  month: string,
+  delivered: (transmission: number) => Promise<boolean>,
+): Promise<Map<string, number>> {
+  const given = (await trx('invoice_numbers')
+    .where({ issuer, billing_month: month })
+    .select('partner_code', 'transmission')) as Array<{
+    partner_code: string;
+    transmission: number | string | null;
+  }>;
+  const carried = new Map<string, number>();
+  for (const r of given) if (r.transmission !== null) carried.set(r.partner_code, Number(r.transmission));
+  const loose = given.filter((r) => r.transmission === null).map((r) => r.partner_code);
+  if (loose.length === 0) return carried;
+  const latest = Math.max(0, ...carried.values());
+  const into = latest === 0 ? 1 : (await delivered(latest)) ? latest + 1 : latest;
+  await trx('invoice_numbers')
+    .where({ issuer, billing_month: month })
+    .whereIn('partner_code', loose)
+    .update({ transmission: into });
+  for (const code of loose) carried.set(code, into);
+  return carried;
+}

@@ -428,7 +428,7 @@ for (const engine of availableEngines()) {
         });
       };
       const transmission = async () => {
-        const xml = readFileSync((await one('invoice')).local_path, 'utf8');
+        const xml = readFileSync((await byKind('invoice'))[0]!.local_path, 'utf8');
         return {
           id: textsOf(xml, 'TransmissionID'),
           invoices: elements(xml, 'InvoiceHeader').map((h) => [
@@ -472,12 +472,13 @@ for (const engine of availableEngines()) {
       );
 
       // Delivered, then DRIVE's credit taken back and REDBANK's file read late: DRIVE's number is not
-      // given to REDBANK, whose invoice takes the next one; the delivered transmission stands.
+      // given to REDBANK, whose invoice takes the next one, in a transmission of its own; the delivered
+      // transmission stands.
       await t.db.knex('files').where({ direction: 'out' }).update({ verdict: 'delivered' });
       await ledger.postOne({ key: 'REV:PTR:DRIVE:D-1', reverses: 'PTR:DRIVE:D-1', businessDate: DAY });
       await lateCredit('REDBANK', 'RB-1', 1000, 'REDBANK-2025', 'CARD_SPEND');
       const after = await exportJob(jobContext(t.db, config, DAY, new Date('2026-12-02T09:00:00Z')));
-      expect(after.counts).toMatchObject({ drifted: 1, written: 1, unchanged: 14, invoices: 3 });
+      expect(after.counts).toMatchObject({ drifted: 1, written: 2, unchanged: 14, invoices: 3 });
       expect(await statementNumber('REDBANK')).toBe('2026110004');
       expect(await statementNumber('GRANDSTAY')).toBe('2026110001');
       expect(
@@ -499,6 +500,95 @@ for (const engine of availableEngines()) {
           assigned_on: DAY,
         })),
       );
+    });
+
+    it('sends a partner invoiced after the month’s transmission was delivered a supplementary transmission of its own', async () => {
+      const ledger = new Ledger(t.db, { now: () => new Date('2026-12-01T08:00:00Z') });
+      const lateCredit = async (partner: string, txn: string, points: number, rule: string, type: string) => {
+        const key = `PTR:${partner}:${txn}`;
+        await ledger.post([partnerCredit(key, M.noConsent, partner, points, { ruleVersion: rule })]);
+        await insertActivity(t.db.knex, {
+          key,
+          type: 'PARTNER',
+          partnerCode: partner,
+          status: 'POSTED',
+          member: M.noConsent,
+          ref: txn,
+          points,
+          postingKey: key,
+          activityType: type,
+          ruleVersion: rule,
+        });
+      };
+      /** Each transmission: its file, TransmissionID and the invoice numbers it carries. */
+      const transmissions = async () =>
+        Promise.all(
+          (await byKind('invoice')).map(async (row) => {
+            const xml = readFileSync(row.local_path, 'utf8');
+            return {
+              name: row.name,
+              verdict: row.verdict,
+              id: textsOf(xml, 'TransmissionID')[0],
+              numbers: textsOf(xml, 'InvoiceNumber'),
+              xml,
+            };
+          }),
+        );
+      const statementNumbers = async () =>
+        Object.fromEntries(
+          await Promise.all(
+            (await byKind('invoice-statement')).map(async (r) => [r.partner_code, csv(r.local_path)[0]![1]]),
+          ),
+        );
+      const deliverAll = () =>
+        t.db.knex('files').where({ direction: 'out' }).update({ verdict: 'delivered' });
+
+      await exportJob(jobContext(t.db, config, DAY));
+      await deliverAll();
+      const [first] = await transmissions();
+
+      // DRIVE's file is read after delivery: the delivered transmission stays as it was, and DRIVE's
+      // invoice goes to the clearing house in a supplementary transmission, next in the issuer's sequence.
+      await lateCredit('DRIVE', 'D-1', 500, 'DRIVE-2025', 'RENTAL');
+      const late = await exportJob(jobContext(t.db, config, DAY, new Date('2026-12-02T09:00:00Z')));
+      expect(late.counts).toMatchObject({ transmissions: 2, written: 2, unchanged: 15 });
+      expect(late.counts.drifted).toBeUndefined();
+      expect((late.warnings ?? []).filter((w) => /delivered/.test(w))).toEqual([]);
+      const [again, supplement] = await transmissions();
+      expect(again).toEqual(first);
+      expect(supplement).toMatchObject({
+        name: 'XX1_ISXML_202611_0002.xml',
+        verdict: 'written',
+        id: 'XX1-202611-0002',
+        numbers: ['2026110003'],
+      });
+      expect(textsOf(supplement!.xml, 'InvoiceCount')).toEqual(['1']);
+      expect(textsOf(supplement!.xml, 'TotalAmount')).toEqual(['5.00', '5.00']);
+      if (xmllintOrSkip()) {
+        const check = validateWithSchema(
+          SCHEMAS.invoice!,
+          (await byKind('invoice')).map((r) => r.local_path),
+        );
+        expect(check.ok, check.output).toBe(true);
+      }
+
+      // A rerun writes nothing; REDBANK, read before the supplement is delivered, joins it as a draft.
+      const rerun = await exportJob(jobContext(t.db, config, DAY, new Date('2026-12-02T10:00:00Z')));
+      expect(rerun.counts.written).toBeUndefined();
+      await lateCredit('REDBANK', 'RB-1', 1000, 'REDBANK-2025', 'CARD_SPEND');
+      const draft = await exportJob(jobContext(t.db, config, DAY, new Date('2026-12-02T11:00:00Z')));
+      expect(draft.counts).toMatchObject({ replaced: 1, written: 1 });
+      expect((await transmissions()).map((x) => x.numbers)).toEqual([
+        ['2026110001', '2026110002'],
+        ['2026110003', '2026110004'],
+      ]);
+
+      // Every invoice number a partner reads in its statement is in exactly one transmission delivered.
+      await deliverAll();
+      const delivered = (await transmissions()).flatMap((x) => x.numbers);
+      const numbers = Object.values(await statementNumbers()).sort();
+      expect(numbers).toEqual(['2026110001', '2026110002', '2026110003', '2026110004']);
+      expect([...delivered].sort()).toEqual(numbers);
     });
 
     it('sends a partner whose month reverses more than it credits a credit note, and says so in its statement', async () => {

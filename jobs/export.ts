@@ -34,13 +34,14 @@ import {
   type ClaimRecord,
 } from '../exporters/alliance.js';
 import { writeClaimsFile, writeResultsFile, type AllianceClaim } from '../exporters/alliance-xml.js';
-import { billingMonth, invoiceNumbers, partnerCredits } from '../exporters/billing.js';
+import { billingMonth, invoiceNumbers, invoiceTransmissions, partnerCredits } from '../exporters/billing.js';
 import { ExportError } from '../exporters/errors.js';
 import { buildHotelStayResponse, hotelResponseName } from '../exporters/hotel-response.js';
 import { buildInvoiceStatement, buildInvoiceTransmission } from '../exporters/isxml.js';
 import { mailingCsv, mailingName, mailingPolicy, mailingRows, mailingXml } from '../exporters/mailings.js';
 import {
   exportKey,
+  findExport,
   Outbox,
   type ExportSpec,
   type PreparedExport,
@@ -338,40 +339,55 @@ class ExportRun {
         const issuer = this.config.exports.invoices.issuingOrganizationId;
         const safeIssuer = issuer.replace(/[^A-Za-z0-9-]/g, '_');
         const yyyymm = month.month.replace('-', '');
-        // Numbers given before the files are written: a failed write keeps them, and its rerun reads them.
-        const numbers = await this.ctx.db.transaction((trx) =>
-          invoiceNumbers(
+        // The month's first transmission keeps the key it always had; each supplementary one has its own.
+        const transmissionKey = (k: number) =>
+          exportKey('invoice', null, k === 1 ? month.month : `${month.month}#${k}`);
+        // Numbers, and the transmission carrying each, given before the files are written: a failed
+        // write keeps them, and its rerun reads them.
+        const { numbers, carriers } = await this.ctx.db.transaction(async (trx) => {
+          const numbers = await invoiceNumbers(
             trx,
             issuer,
             month.month,
             month.invoices.map((i) => i.partnerCode),
             this.date,
-          ),
-        );
+          );
+          const carriers = await invoiceTransmissions(trx, issuer, month.month, async (k) => {
+            const row = await findExport(trx, transmissionKey(k));
+            return row !== undefined && row.verdict !== 'written';
+          });
+          return { numbers, carriers };
+        });
         // In the order the numbers were given: a partner invoiced late comes after those numbered before it.
         const invoices = month.invoices
           .map((invoice) => ({ ...invoice, invoiceNumber: numbers.get(invoice.partnerCode)! }))
           .sort((a, b) => Number(a.invoiceNumber) - Number(b.invoiceNumber));
-        await this.write(
-          {
-            kind: 'invoice',
-            key: exportKey('invoice', null, month.month),
-            partnerCode: null,
-            businessDate: this.date,
-            sequenceScope: `invoice:${issuer}`,
-            name: (stamp) => `${safeIssuer}_ISXML_${yyyymm}_${String(stamp.sequence).padStart(4, '0')}.xml`,
-            prepare: async (_q, stamp) => ({
-              content: buildInvoiceTransmission({
-                transmissionId: `${issuer}-${yyyymm}-${String(stamp.sequence).padStart(4, '0')}`,
-                transmissionDateTime: stamp.timestamp,
-                issuingOrganizationId: issuer,
-                invoices,
+        const transmissions = [...new Set(carriers.values())].sort((a, b) => a - b);
+        for (const k of transmissions) {
+          const carried = invoices.filter((i) => carriers.get(i.partnerCode) === k);
+          // A transmission whose every invoice has since come to nothing has nothing to send.
+          if (carried.length === 0) continue;
+          await this.write(
+            {
+              kind: 'invoice',
+              key: transmissionKey(k),
+              partnerCode: null,
+              businessDate: this.date,
+              sequenceScope: `invoice:${issuer}`,
+              name: (stamp) => `${safeIssuer}_ISXML_${yyyymm}_${String(stamp.sequence).padStart(4, '0')}.xml`,
+              prepare: async (_q, stamp) => ({
+                content: buildInvoiceTransmission({
+                  transmissionId: `${issuer}-${yyyymm}-${String(stamp.sequence).padStart(4, '0')}`,
+                  transmissionDateTime: stamp.timestamp,
+                  issuingOrganizationId: issuer,
+                  invoices: carried,
+                }),
+                counts: { invoices: carried.length },
               }),
-              counts: { invoices: invoices.length },
-            }),
-          },
-          'transmissions',
-        );
+            },
+            'transmissions',
+          );
+        }
         this.add('invoices', invoices.length);
         for (const invoice of invoices) {
           await this.attempt({
