@@ -378,10 +378,57 @@ for (const engine of availableEngines()) {
       }
     });
 
+    it('023 keeps the survivor of each ACCOUNT_CLOSED rejection made before it, and rolls back', async () => {
+      const t = await createTestDatabase(engine);
+      try {
+        const since = MIGRATION_NAMES.slice(MIGRATION_NAMES.indexOf('023_export_facts'));
+        for (const _ of since) await t.db.knex.migrate.down(MIGRATION_CONFIG);
+        expect(await t.db.knex.schema.hasColumn('activities', 'merged_into')).toBe(false);
+        await insertMember(t.db.knex, { number: '1000000016', status: 'ACTIVE', tier: 'MEMBER' });
+        await insertMember(t.db.knex, {
+          number: '1000000073',
+          status: 'MERGED',
+          mergedInto: '1000000016',
+          tier: 'MEMBER',
+        });
+        await t.db.knex('activities').insert(
+          [
+            ['MERGED-AWAY', 'ACCOUNT_CLOSED'],
+            ['OTHER-REASON', 'NAME_MISMATCH'],
+          ].map(([key, reason]) => ({
+            activity_key: key,
+            type: 'PARTNER',
+            member_number: '1000000073',
+            activity_date: '2026-11-25',
+            business_date: '2026-11-26',
+            status: 'REJECTED',
+            reason,
+            updated_at: '2026-11-27T02:00:00Z',
+          })),
+        );
+        expect(await migrateLatest(t.db)).toEqual(since);
+        const survivors = () =>
+          t.db.knex('activities').orderBy('activity_key').select('activity_key', 'merged_into');
+        expect(await survivors()).toEqual([
+          { activity_key: 'MERGED-AWAY', merged_into: '1000000016' },
+          { activity_key: 'OTHER-REASON', merged_into: null },
+        ]);
+        for (const _ of since) await t.db.knex.migrate.down(MIGRATION_CONFIG);
+        expect(await t.db.knex('activities').orderBy('activity_key').pluck('reason')).toEqual([
+          'ACCOUNT_CLOSED',
+          'NAME_MISMATCH',
+        ]);
+        expect(await migrateLatest(t.db)).toEqual(since);
+        expect((await survivors()).map((r) => r.merged_into)).toEqual(['1000000016', null]);
+      } finally {
+        await t.cleanup();
+      }
+    });
+
     it('023 puts the invoice numbers given before it in their month’s first transmission, and rolls back', async () => {
       const t = await createTestDatabase(engine);
       try {
-        const since = MIGRATION_NAMES.slice(MIGRATION_NAMES.indexOf('023_invoice_transmissions'));
+        const since = MIGRATION_NAMES.slice(MIGRATION_NAMES.indexOf('023_export_facts'));
         for (const _ of since) await t.db.knex.migrate.down(MIGRATION_CONFIG);
         expect(await t.db.knex.schema.hasColumn('invoice_numbers', 'transmission')).toBe(false);
         const given = (partner: string, number: number) => ({

@@ -287,6 +287,58 @@ for (const engine of availableEngines()) {
       ]);
     });
 
+    it('names in a rebuilt answer the account the record was rejected for, not one the member was merged into since', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV, PETROVA);
+      w.dropMembers([{ ...IVANOV, status: 'CLOSED', updatedAt: '2026-03-05T09:00:00Z' }]);
+      await w.night('2026-03-05');
+      w.dropAllianceClaims('LH', [lhClaim('LH-10', IVANOV.number, 'FRA', 'SVO')]);
+      w.dropPartner('DRIVE', '2026-03-11', [
+        {
+          txn: 'D-10',
+          member: IVANOV.number,
+          surname: 'IVANOV',
+          date: '2026-03-10',
+          type: 'RENTAL',
+          points: 500,
+        },
+      ]);
+      await w.night('2026-03-11');
+      await w.run(exportJob, '2026-03-11');
+      const answers = async () =>
+        (await w
+          .knex('files')
+          .where({ direction: 'out' })
+          .whereIn('feed', ['alliance-results', 'partner-response'])
+          .orderBy('feed')
+          .select('feed', 'sha256', 'local_path')) as Array<{
+          feed: string;
+          sha256: string;
+          local_path: string;
+        }>;
+      const sent = await answers();
+      expect(sent.map((a) => a.feed)).toEqual(['alliance-results', 'partner-response']);
+      expect(results(readFileSync(sent[0]!.local_path, 'utf8'))).toEqual([
+        ['LH-10', 'ACCOUNT_CLOSED', `account ${IVANOV.number} is closed`],
+      ]);
+      const response = readFileSync(sent[1]!.local_path, 'utf8');
+      expect(response).toContain(
+        `D,D-10,${IVANOV.number},R,0,ACCOUNT_CLOSED,account ${IVANOV.number} is closed`,
+      );
+      await w.knex('files').where({ direction: 'out' }).update({ verdict: 'delivered' });
+
+      // The closed account is merged into PETROVA's afterwards: the answers, rebuilt, say what they said.
+      w.dropMembers([
+        { ...IVANOV, status: 'MERGED', mergedInto: PETROVA.number, updatedAt: '2026-03-12T09:00:00Z' },
+      ]);
+      await w.night('2026-03-12');
+      expect((await w.member(IVANOV.number)).merged_into).toBe(PETROVA.number);
+      const rerun = await w.run(exportJob, '2026-03-11');
+      expect(rerun.counts.drifted).toBeUndefined();
+      expect(await answers()).toEqual(sent);
+      expect(readFileSync(sent[1]!.local_path, 'utf8')).toBe(response);
+    });
+
     it('answers claims in the order of the file, those it could not read among the others', async () => {
       const w = s();
       await w.enrol('2026-03-01', IVANOV);

@@ -368,7 +368,8 @@ export async function resultsData(
       'a.reason',
       'a.reason_message',
       'a.points',
-      'm.merged_into',
+      // The survivor it was rejected for: the member may have been merged (again) since.
+      'a.merged_into',
       q('postings as p')
         .join('entries as e', 'e.posting_id', 'p.id')
         .join('accounts as ac', 'ac.id', 'e.account_id')

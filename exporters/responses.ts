@@ -155,7 +155,6 @@ async function* activityOutcomes(
       .select('pd.detail')
       .as('posting_detail');
     const rows = (await q('activities as a')
-      .leftJoin('members as m', 'm.number', 'a.member_number')
       .where('a.source_file_id', fileId)
       .andWhere('a.type', type)
       .andWhereRaw('(COALESCE(a.source_line, 0) > ? OR (COALESCE(a.source_line, 0) = ? AND a.id > ?))', [
@@ -174,7 +173,8 @@ async function* activityOutcomes(
         'a.reason',
         'a.reason_message',
         'a.points',
-        'm.merged_into',
+        // The survivor it was rejected for: the member may have been merged (again) since.
+        'a.merged_into',
         // Only a hotel response names a record by what its detail holds: a partner file's millions of
         // rows need not carry theirs.
         ...(type === 'HOTEL' ? ['a.detail'] : []),

@@ -646,6 +646,10 @@ export async function accrueBatch(
       }
     }
     await writeOutcomes(trx, ctx.db.dialect, rows, await postingIdsOf(trx, rows, results), now);
+    await keepSurvivors(
+      trx,
+      rows.filter((r) => r.status === 'REJECTED' && r.reason === 'ACCOUNT_CLOSED').map((r) => r.id!),
+    );
     for (const part of chunks(rejectedTonight, 500))
       await trx('activities').whereIn('id', part).update({ rejected_on: ctx.businessDate });
     for (const [key, update] of related) {
@@ -662,6 +666,23 @@ export async function accrueBatch(
     await writeLastActivity(trx, ctx.db.dialect, lastActivity);
   });
   return outcome;
+}
+
+/**
+ * The surviving account an ACCOUNT_CLOSED answer names (partner-accrual.md) is the one the member was
+ * merged into when the record was rejected, in the transaction that rejects it: read from the member when
+ * the answer is built, a merge made since would change a delivered file on its rebuild.
+ */
+async function keepSurvivors(trx: Knex.Transaction, ids: readonly number[]): Promise<void> {
+  for (const part of chunks(ids, 500)) {
+    await trx('activities')
+      .whereIn('id', part)
+      .update({
+        merged_into: trx('members')
+          .select('merged_into')
+          .whereRaw('members.number = activities.member_number'),
+      });
+  }
 }
 
 /**

@@ -24,7 +24,7 @@ import * as m017 from './017_run_lock_holder.js';
 import * as m018 from './018_mail_claims.js';
 import * as m019 from './019_file_decisions.js';
 import * as m022 from './022_mail_recipients.js';
-import * as m023 from './023_invoice_transmissions.js';
+import * as m023 from './023_export_facts.js';
 import * as m024 from './024_file_decisions_withheld.js';
 
 export interface Migration {
@@ -54,7 +54,7 @@ export const migrations: Migration[] = [
   { name: '018_mail_claims', ...m018 },
   { name: '019_file_decisions', ...m019 },
   { name: '022_mail_recipients', ...m022 },
-  { name: '023_invoice_transmissions', ...m023 },
+  { name: '023_export_facts', ...m023 },
   { name: '024_file_decisions_withheld', ...m024 },
 ];
 
