@@ -305,10 +305,10 @@ for (const engine of availableEngines()) {
       }
     });
 
-    it('022 records the list each mail took and, where it is sure, that no one has it yet; and rolls back', async () => {
+    it('020 records the list each mail took and, where it is sure, that no one has it yet; and rolls back', async () => {
       const t = await createTestDatabase(engine);
       try {
-        const since = MIGRATION_NAMES.slice(MIGRATION_NAMES.indexOf('022_mail_recipients'));
+        const since = MIGRATION_NAMES.slice(MIGRATION_NAMES.indexOf('020_mail_recipients'));
         for (const _ of since) await t.db.knex.migrate.down(MIGRATION_CONFIG);
         const mail = (report: string, status: string, attempts: number, lastError: string | null) => ({
           report,
@@ -378,10 +378,10 @@ for (const engine of availableEngines()) {
       }
     });
 
-    it('023 keeps the survivor of each ACCOUNT_CLOSED rejection made before it, and rolls back', async () => {
+    it('021 keeps the survivor of each ACCOUNT_CLOSED rejection made before it, and rolls back', async () => {
       const t = await createTestDatabase(engine);
       try {
-        const since = MIGRATION_NAMES.slice(MIGRATION_NAMES.indexOf('023_export_facts'));
+        const since = MIGRATION_NAMES.slice(MIGRATION_NAMES.indexOf('021_export_facts'));
         for (const _ of since) await t.db.knex.migrate.down(MIGRATION_CONFIG);
         expect(await t.db.knex.schema.hasColumn('activities', 'merged_into')).toBe(false);
         await insertMember(t.db.knex, { number: '1000000016', status: 'ACTIVE', tier: 'MEMBER' });
@@ -425,10 +425,10 @@ for (const engine of availableEngines()) {
       }
     });
 
-    it('023 puts the invoice numbers given before it in their month’s first transmission, and rolls back', async () => {
+    it('021 puts the invoice numbers given before it in their month’s first transmission, and rolls back', async () => {
       const t = await createTestDatabase(engine);
       try {
-        const since = MIGRATION_NAMES.slice(MIGRATION_NAMES.indexOf('023_export_facts'));
+        const since = MIGRATION_NAMES.slice(MIGRATION_NAMES.indexOf('021_export_facts'));
         for (const _ of since) await t.db.knex.migrate.down(MIGRATION_CONFIG);
         expect(await t.db.knex.schema.hasColumn('invoice_numbers', 'transmission')).toBe(false);
         const given = (partner: string, number: number) => ({
@@ -673,7 +673,7 @@ if (availableEngines().includes('postgres')) {
         await expect(asReporting((trx) => trx('activities').select('travel_surname'))).rejects.toThrow(
           /permission denied/,
         );
-        // 024: the registry without who decided a held file and the reason they typed.
+        // 022: the registry without who decided a held file and the reason they typed.
         await t.db.knex('files').insert({
           direction: 'in',
           feed: 'flown',
@@ -696,7 +696,7 @@ if (availableEngines().includes('postgres')) {
           );
         await expect(asReporting((trx) => trx('files').select('*'))).rejects.toThrow(/permission denied/);
         // Its down gives the table back whole, as before.
-        const since = MIGRATION_NAMES.slice(MIGRATION_NAMES.indexOf('024_file_decisions_withheld'));
+        const since = MIGRATION_NAMES.slice(MIGRATION_NAMES.indexOf('022_file_decisions_withheld'));
         for (const _ of since) await t.db.knex.migrate.down(MIGRATION_CONFIG);
         expect(await asReporting((trx) => trx('files').pluck('decided_by'))).toEqual(['nightshift']);
         expect(await migrateLatest(t.db)).toEqual(since);

@@ -135,7 +135,7 @@ describe('addressees', () => {
     const back = { owed: ['c@x.example'], listedTo: ['c@x.example'], deliveredTo: ['a@x.example'] };
     expect(addressees(back, ['A@X.example', 'c@x.example', 'C@x.example'])).toEqual(['c@x.example']);
   });
-  it('adds no one to a mail whose deliveries before migration 022 are not known, unless it would reach no one', () => {
+  it('adds no one to a mail whose deliveries before migration 020 are not known, unless it would reach no one', () => {
     const unknown = { owed: ['c@x.example'], listedTo: ['c@x.example'], deliveredTo: null };
     expect(addressees(unknown, ['a@x.example', 'c@x.example'])).toEqual(['c@x.example']);
     expect(addressees(unknown, ['a@x.example'])).toEqual(['a@x.example']);

@@ -229,7 +229,7 @@ const addressKey = (address: string) => address.trim().toLowerCase();
  * was delivered to (one dropped from the list and named again) — so an address corrected since the
  * mail was queued, or since it was refused for good, gets it, and no one gets it twice. An address
  * that stayed on the list and is not owed it any more (it has the mail, or refused it for good on a
- * partial delivery) is not tried again. Who has a mail queued before migration 022 and tried since may
+ * partial delivery) is not tried again. Who has a mail queued before migration 020 and tried since may
  * not be known (`deliveredTo` null): it goes to those still owed it that the list names, and only if
  * the list names none of them any more to the list as it is — a duplicate is possible for one that took
  * it before, where the other way it would reach no one. Addresses compare without regard to case; the

@@ -23,9 +23,9 @@ import * as m016 from './016_retro_claim_set_aside.js';
 import * as m017 from './017_run_lock_holder.js';
 import * as m018 from './018_mail_claims.js';
 import * as m019 from './019_file_decisions.js';
-import * as m022 from './022_mail_recipients.js';
-import * as m023 from './023_export_facts.js';
-import * as m024 from './024_file_decisions_withheld.js';
+import * as m020 from './020_mail_recipients.js';
+import * as m021 from './021_export_facts.js';
+import * as m022 from './022_file_decisions_withheld.js';
 
 export interface Migration {
   name: string;
@@ -53,9 +53,9 @@ export const migrations: Migration[] = [
   { name: '017_run_lock_holder', ...m017 },
   { name: '018_mail_claims', ...m018 },
   { name: '019_file_decisions', ...m019 },
-  { name: '022_mail_recipients', ...m022 },
-  { name: '023_export_facts', ...m023 },
-  { name: '024_file_decisions_withheld', ...m024 },
+  { name: '020_mail_recipients', ...m020 },
+  { name: '021_export_facts', ...m021 },
+  { name: '022_file_decisions_withheld', ...m022 },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {
