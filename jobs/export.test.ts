@@ -111,6 +111,32 @@ for (const engine of availableEngines()) {
       return rows[0]!;
     };
 
+    /** A partner file read late: the partner's credit of the month, as accrue records it. */
+    const lateCredit = async (
+      ledger: Ledger,
+      partner: string,
+      txn: string,
+      points: number,
+      rule: string,
+      type: string,
+    ) => {
+      const key = `PTR:${partner}:${txn}`;
+      // A member who gets no mailing: only the invoice files can change.
+      await ledger.post([partnerCredit(key, M.noConsent, partner, points, { ruleVersion: rule })]);
+      await insertActivity(t.db.knex, {
+        key,
+        type: 'PARTNER',
+        partnerCode: partner,
+        status: 'POSTED',
+        member: M.noConsent,
+        ref: txn,
+        points,
+        postingKey: key,
+        activityType: type,
+        ruleVersion: rule,
+      });
+    };
+
     it('writes every export of a month-end night and registers each for delivery', async () => {
       const result = await exportJob(jobContext(t.db, config, DAY));
       expect(result.counts).toMatchObject({
@@ -409,24 +435,6 @@ for (const engine of availableEngines()) {
 
     it('keeps each partner’s invoice number when a re-export adds a partner, before delivery and after', async () => {
       const ledger = new Ledger(t.db, { now: () => new Date('2026-12-01T08:00:00Z') });
-      /** A partner file read late: the partner's credit of the month, as accrue records it. */
-      const lateCredit = async (partner: string, txn: string, points: number, rule: string, type: string) => {
-        const key = `PTR:${partner}:${txn}`;
-        // A member who gets no mailing: only the invoice files can change.
-        await ledger.post([partnerCredit(key, M.noConsent, partner, points, { ruleVersion: rule })]);
-        await insertActivity(t.db.knex, {
-          key,
-          type: 'PARTNER',
-          partnerCode: partner,
-          status: 'POSTED',
-          member: M.noConsent,
-          ref: txn,
-          points,
-          postingKey: key,
-          activityType: type,
-          ruleVersion: rule,
-        });
-      };
       const transmission = async () => {
         const xml = readFileSync((await byKind('invoice'))[0]!.local_path, 'utf8');
         return {
@@ -455,7 +463,7 @@ for (const engine of availableEngines()) {
 
       // DRIVE's file, read after the month-end export and before delivery: DRIVE sorts first, and takes
       // the next number; the draft's numbers stay, and so do the statements that carry them.
-      await lateCredit('DRIVE', 'D-1', 500, 'DRIVE-2025', 'RENTAL');
+      await lateCredit(ledger, 'DRIVE', 'D-1', 500, 'DRIVE-2025', 'RENTAL');
       const before = await exportJob(jobContext(t.db, config, DAY, new Date('2026-12-01T09:00:00Z')));
       expect(before.counts).toMatchObject({ replaced: 1, written: 1, unchanged: 14 });
       expect(await transmission()).toEqual({
@@ -476,7 +484,7 @@ for (const engine of availableEngines()) {
       // transmission stands.
       await t.db.knex('files').where({ direction: 'out' }).update({ verdict: 'delivered' });
       await ledger.postOne({ key: 'REV:PTR:DRIVE:D-1', reverses: 'PTR:DRIVE:D-1', businessDate: DAY });
-      await lateCredit('REDBANK', 'RB-1', 1000, 'REDBANK-2025', 'CARD_SPEND');
+      await lateCredit(ledger, 'REDBANK', 'RB-1', 1000, 'REDBANK-2025', 'CARD_SPEND');
       const after = await exportJob(jobContext(t.db, config, DAY, new Date('2026-12-02T09:00:00Z')));
       expect(after.counts).toMatchObject({ drifted: 1, written: 2, unchanged: 14, invoices: 3 });
       expect(await statementNumber('REDBANK')).toBe('2026110004');
@@ -504,22 +512,6 @@ for (const engine of availableEngines()) {
 
     it('sends a partner invoiced after the month’s transmission was delivered a supplementary transmission of its own', async () => {
       const ledger = new Ledger(t.db, { now: () => new Date('2026-12-01T08:00:00Z') });
-      const lateCredit = async (partner: string, txn: string, points: number, rule: string, type: string) => {
-        const key = `PTR:${partner}:${txn}`;
-        await ledger.post([partnerCredit(key, M.noConsent, partner, points, { ruleVersion: rule })]);
-        await insertActivity(t.db.knex, {
-          key,
-          type: 'PARTNER',
-          partnerCode: partner,
-          status: 'POSTED',
-          member: M.noConsent,
-          ref: txn,
-          points,
-          postingKey: key,
-          activityType: type,
-          ruleVersion: rule,
-        });
-      };
       /** Each transmission: its file, TransmissionID and the invoice numbers it carries. */
       const transmissions = async () =>
         Promise.all(
@@ -549,7 +541,7 @@ for (const engine of availableEngines()) {
 
       // DRIVE's file is read after delivery: the delivered transmission stays as it was, and DRIVE's
       // invoice goes to the clearing house in a supplementary transmission, next in the issuer's sequence.
-      await lateCredit('DRIVE', 'D-1', 500, 'DRIVE-2025', 'RENTAL');
+      await lateCredit(ledger, 'DRIVE', 'D-1', 500, 'DRIVE-2025', 'RENTAL');
       const late = await exportJob(jobContext(t.db, config, DAY, new Date('2026-12-02T09:00:00Z')));
       expect(late.counts).toMatchObject({ transmissions: 2, written: 2, unchanged: 15 });
       expect(late.counts.drifted).toBeUndefined();
@@ -575,7 +567,7 @@ for (const engine of availableEngines()) {
       // A rerun writes nothing; REDBANK, read before the supplement is delivered, joins it as a draft.
       const rerun = await exportJob(jobContext(t.db, config, DAY, new Date('2026-12-02T10:00:00Z')));
       expect(rerun.counts.written).toBeUndefined();
-      await lateCredit('REDBANK', 'RB-1', 1000, 'REDBANK-2025', 'CARD_SPEND');
+      await lateCredit(ledger, 'REDBANK', 'RB-1', 1000, 'REDBANK-2025', 'CARD_SPEND');
       const draft = await exportJob(jobContext(t.db, config, DAY, new Date('2026-12-02T11:00:00Z')));
       expect(draft.counts).toMatchObject({ replaced: 1, written: 1 });
       expect((await transmissions()).map((x) => x.numbers)).toEqual([

@@ -44,6 +44,16 @@ describe('redeye run and redeye schedule', () => {
     }
   }
 
+  /** How many runs the database has recorded: a refused command records none. */
+  async function runs(): Promise<number> {
+    const db = openDb(`sqlite:${join(dir, 'var', 'redeye.sqlite')}`);
+    try {
+      return Number(((await db.knex('job_runs').count({ n: '*' }).first()) as { n: unknown }).n);
+    } finally {
+      await db.close();
+    }
+  }
+
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'redeye-run-'));
     config = join(dir, 'redeye.config.yaml');
@@ -69,14 +79,6 @@ describe('redeye run and redeye schedule', () => {
 
     it('refuses a date that has not ended, before anything runs; a month-end waits for its last day', async () => {
       const env = { REDEYE_NOW: '2026-06-05T02:30:00Z' };
-      const runs = async () => {
-        const db = openDb(`sqlite:${join(dir, 'var', 'redeye.sqlite')}`);
-        try {
-          return Number(((await db.knex('job_runs').count({ n: '*' }).first()) as { n: unknown }).n);
-        } finally {
-          await db.close();
-        }
-      };
       for (const [args, refusal] of [
         [['run', 'tiers', '--date', '2026-06-05'], 'run tiers for 2026-06-05'],
         [['run', 'nightly', '--date', '2027-06-04'], 'run nightly for 2027-06-04'],
@@ -269,14 +271,6 @@ describe('redeye run and redeye schedule', () => {
       expect(text).toMatch(/source: dcs|outbox: dcs/);
       writeFileSync(config, text);
     }
-    const runs = async () => {
-      const db = openDb(`sqlite:${join(dir, 'var', 'redeye.sqlite')}`);
-      try {
-        return Number(((await db.knex('job_runs').count({ n: '*' }).first()) as { n: unknown }).n);
-      } finally {
-        await db.close();
-      }
-    };
 
     it('refuses run fetch and run nightly before any run is recorded (exit 2), naming transport, feed and variable', async () => {
       withSftp('privateKeyPathEnv: DCS_KEY_PATH, passphraseEnv: DCS_KEY_PASSPHRASE', { feed: 'flown' });
