@@ -305,7 +305,7 @@ for (const engine of availableEngines()) {
       }
     });
 
-    it('020 records the list each mail took and, where it is sure, that no one has it yet; and rolls back', async () => {
+    it('020 records the list each mail took and that no one has it yet only where no attempt may have reached anyone; and rolls back', async () => {
       const t = await createTestDatabase(engine);
       try {
         const since = MIGRATION_NAMES.slice(MIGRATION_NAMES.indexOf('020_mail_recipients'));
@@ -324,15 +324,17 @@ for (const engine of availableEngines()) {
           last_error: lastError,
           created_at: '2026-05-09T02:00:00.000Z',
         });
-        await t.db
-          .knex('mail_outbox')
-          .insert([
-            mail('queued', 'pending', 0, null),
-            mail('refused', 'failed', 1, '550 No such user'),
-            mail('partly', 'pending', 1, 'delivered to 1 of the list; left for the next run for finance@…'),
-            mail('twice', 'failed', 2, '550 No such user'),
-            mail('sent', 'sent', 1, null),
-          ]);
+        await t.db.knex('mail_outbox').insert([
+          mail('queued', 'pending', 0, null),
+          mail('refused', 'failed', 1, '550 No such user'),
+          mail('partly', 'pending', 1, 'delivered to 1 of the list; left for the next run for finance@…'),
+          mail('twice', 'failed', 2, '550 No such user'),
+          mail('sent', 'sent', 1, null),
+          // Its sender was killed mid-send: the server may have taken it.
+          { ...mail('killed', 'sending', 1, null), claim_host: 'night-host', claim_pid: 4242 },
+          // Stopped before anyone took it, or a killed sender's taken back by a run that did not get to it.
+          mail('unsaid', 'pending', 1, null),
+        ]);
         expect(await migrateLatest(t.db)).toEqual(since);
         expect(
           await t.db
@@ -366,11 +368,23 @@ for (const engine of availableEngines()) {
             delivered_to: null,
           },
           { report: 'sent', recipients: '["finance@airline.example"]', listed_to: null, delivered_to: null },
+          {
+            report: 'killed',
+            recipients: '["finance@airline.example"]',
+            listed_to: '["finance@airline.example"]',
+            delivered_to: null,
+          },
+          {
+            report: 'unsaid',
+            recipients: '["finance@airline.example"]',
+            listed_to: '["finance@airline.example"]',
+            delivered_to: null,
+          },
         ]);
         for (const _ of since) await t.db.knex.migrate.down(MIGRATION_CONFIG);
         expect(await t.db.knex.schema.hasColumn('mail_outbox', 'delivered_to')).toBe(false);
         expect(await t.db.knex('mail_outbox').orderBy('id').pluck('recipients')).toEqual(
-          Array(5).fill('["finance@airline.example"]'),
+          Array(7).fill('["finance@airline.example"]'),
         );
         expect(await migrateLatest(t.db)).toEqual(since);
       } finally {

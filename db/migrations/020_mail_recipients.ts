@@ -7,9 +7,13 @@
  * (`listed_to`: an address on the list now but not then is a new one) and the recipients the server
  * accepted it for (`delivered_to`).
  *
- * A mail queued before this migration and tried once at most without reaching anyone has been
- * delivered to no one, which is recorded; of one tried more often, or delivered to part of its list,
- * who has it is not known (null), and it keeps to the recipients it still has.
+ * A mail queued before this migration and never tried, or tried once with an answer on record that it
+ * reached no one (refused, failed for now, its workbook missing), has been delivered to no one, which is
+ * recorded. Of any other who has it is not known (null), and it keeps to the recipients it still has:
+ * one tried more often or delivered to part of its list; one left `sending` by a sender killed
+ * mid-send (the server may have taken it); one pending after one attempt with no error on record (a
+ * stop request before anyone took it, or a killed sender's mail taken back by a run that ended before
+ * trying it again: which is not known).
  */
 import type { Knex } from 'knex';
 
@@ -25,14 +29,15 @@ export async function up(knex: Knex): Promise<void> {
     .update({ listed_to: knex.ref('recipients') });
   // One attempt that delivered to part of the list says so in last_error; a later attempt overwrites it.
   await knex('mail_outbox')
-    .whereNot({ status: 'sent' })
+    .whereIn('status', ['pending', 'failed'])
     .andWhere((q) =>
       q
         .where({ attempts: 0 })
         .orWhere((one) =>
           one
             .where({ attempts: 1 })
-            .andWhere((e) => e.whereNull('last_error').orWhereNot('last_error', 'like', 'delivered to %')),
+            .whereNotNull('last_error')
+            .whereNot('last_error', 'like', 'delivered to %'),
         ),
     )
     .update({ delivered_to: '[]' });
