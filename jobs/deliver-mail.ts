@@ -2,12 +2,13 @@
  * The night's `deliver` step for report mail: sends whatever the outbox holds pending (tonight's
  * reports and any an earlier night could not send), and takes back first a mail a killed run left
  * claimed. A mail that fails stays in the outbox for the next run; one that was sent is never sent
- * again. Each mail that could not go is returned as a failure naming the report, its date and the SMTP
- * server, and fails the step. A mail refused for good by an earlier run is not tried again (that would
+ * again. Each mail that could not go is returned as a failure naming the report, its date and why (the
+ * SMTP server where it is the cause), and fails the step. A mail whose recipients changed with its
+ * distribution list is counted and named among the step's warnings. A mail refused for good by an earlier run is not tried again (that would
  * be refused again), but the night does not pass over it in silence: it is a warning of the step, with
  * the command that sends it again. A stop request leaves the mail in flight pending for the next run.
  */
-import { sendOutbox, type FailedMail } from '../reports/outbox.js';
+import { describeReaddressed, sendOutbox, type FailedMail } from '../reports/outbox.js';
 import { describeHeldClaim } from '../reports/outbox-claims.js';
 import type { JobContext, JobResult } from './types.js';
 
@@ -42,7 +43,6 @@ export async function deliverMail(ctx: JobContext): Promise<MailDeliveryResult> 
         : {}),
     };
   }
-  const { host, port } = ctx.config.mail.smtp;
   const result = await sendOutbox(ctx.db, ctx.config, {
     env: ctx.env,
     logger: ctx.logger,
@@ -61,6 +61,8 @@ export async function deliverMail(ctx: JobContext): Promise<MailDeliveryResult> 
       `${others.length} report mail(s) of other dates refused for good and not sent ` +
         `(${others.map((m) => `${m.report} ${m.businessDate}`).join(', ')}); \`redeye report send\` lists them`,
     );
+  // The recipients changed with the list since the mail was queued or last tried: who gets it is news.
+  for (const r of result.readdressed) warnings.push(describeReaddressed(r));
   for (const c of result.held) warnings.push(describeHeldClaim(c));
   for (const c of result.reclaimed)
     warnings.push(
@@ -75,9 +77,12 @@ export async function deliverMail(ctx: JobContext): Promise<MailDeliveryResult> 
       failed: result.failed,
       pending: result.pending,
       ...(result.reclaimed.length > 0 ? { reclaimed: result.reclaimed.length } : {}),
+      ...(result.readdressed.length > 0 ? { readdressed: result.readdressed.length } : {}),
     },
+    // The SMTP server is named only where it is the cause: a list that names no one is not its fault.
     failures: result.errors.map(
-      (e) => `report mail ${e.report} for ${e.businessDate} not sent (SMTP ${host}:${port}): ${e.message}`,
+      (e) =>
+        `report mail ${e.report} for ${e.businessDate} not sent${e.server ? ` (SMTP ${e.server})` : ''}: ${e.message}`,
     ),
     ...(warnings.length > 0 ? { warnings } : {}),
   };

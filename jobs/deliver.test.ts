@@ -158,6 +158,54 @@ for (const engine of availableEngines()) {
       }
     });
 
+    it('counts and names, in the summary, a mail whose recipients follow a changed list', async () => {
+      const w = world();
+      const smtp = await startInProcessSmtp();
+      try {
+        pointMailAt(w, smtp);
+        // Queued for an address the daily list no longer names; the list names commercial now.
+        await queued(w, NIGHT, {
+          recipients: JSON.stringify(['Old desk <old@airline.example>']),
+          listed_to: JSON.stringify(['Old desk <old@airline.example>']),
+          delivered_to: '[]',
+        });
+        const result = await deliverJob(w.ctx(NIGHT));
+        expect(result.counts).toMatchObject({ 'mail.sent': 1, 'mail.pending': 0, 'mail.readdressed': 1 });
+        expect(result.warnings).toEqual([
+          `report mail daily for ${NIGHT} goes to the recipients mail.lists.daily names now (less those who ` +
+            'have it): commercial@airline.example; it was to go to Old desk <old@airline.example>',
+        ]);
+        expect(smtp.messages.map((m) => m.envelope.to)).toEqual([['commercial@airline.example']]);
+      } finally {
+        await smtp.stop();
+      }
+    });
+
+    it('fails the step naming the list, not the SMTP server, for a mail whose report left mail.lists', async () => {
+      const w = world();
+      const smtp = await startInProcessSmtp();
+      try {
+        pointMailAt(w, smtp);
+        await queued(w, NIGHT);
+        const { daily: _gone, ...lists } = w.config.mail!.lists;
+        w.config.mail = { ...w.config.mail!, lists };
+        const s = await runJob(w.ctx(NIGHT), 'deliver');
+        expect(s.steps[0]).toMatchObject({
+          status: 'failed',
+          error: {
+            code: 'DELIVERY_INCOMPLETE',
+            message:
+              `1 delivery failure(s): report mail daily for ${NIGHT} not sent: mail.lists has no list for ` +
+              'report daily; it goes with the next run once mail.lists.daily names its recipients ' +
+              '(to close a mail no one is to have, name an archive mailbox there)',
+          },
+        });
+        expect(smtp.connections).toBe(0);
+      } finally {
+        await smtp.stop();
+      }
+    });
+
     it('warns, in the night it belongs to, of a report mail refused for good by an earlier run', async () => {
       const w = world();
       await queued(w, NIGHT, {

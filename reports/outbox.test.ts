@@ -205,7 +205,7 @@ for (const engine of availableEngines()) {
       expect(retried.err).toBe('');
       expect(retried.code).toBe(0);
       expect(retried.out.split('\n')).toEqual([
-        'report mail: 1 sent, 0 failed for good, 0 pending',
+        'report mail: 1 sent, 0 failed for good, 0 pending, 1 readdressed',
         '  report mail monthly for 2026-05-31 goes to the recipients mail.lists.monthly names now (less those ' +
           'who have it): commercial@airline.example, finance@airline.example; it was to go to finanse@airline.example',
       ]);
@@ -266,13 +266,108 @@ for (const engine of availableEngines()) {
         mailerDependencies: noWait,
         now,
       });
-      expect(result).toMatchObject({ pending: 0, errors: [] });
+      expect(result).toMatchObject({ sent: 1, pending: 0, errors: [] });
       expect(result.readdressed).toMatchObject([{ was: ['finance@airline.example'], now: [] }]);
       expect(smtp.messages.slice(before).map((m) => m.envelope.to)).toEqual([['commercial@airline.example']]);
       expect(await monthlyRow()).toMatchObject({
         status: 'sent',
         last_error: 'not sent to finance@airline.example: no longer on mail.lists.monthly',
       });
+    });
+
+    it('tries again, by its mailbox, a recipient the list names with a display name who was refused for now', async () => {
+      const named = listing(config, 'monthly', [
+        'commercial@airline.example',
+        'Finance <finance@airline.example>',
+      ]);
+      await queueReportMail(t.db, named, monthly, now());
+      const before = smtp.messages.length;
+      smtp.rejectRecipient('finance@airline.example', 452, 4);
+      expect(await sendOutbox(t.db, named, { mailerDependencies: noWait, now })).toMatchObject({
+        pending: 1,
+      });
+      // Still owed as the list spells it, not as the server's envelope answer spelt it.
+      expect(await monthlyRow()).toMatchObject({ recipients: '["Finance <finance@airline.example>"]' });
+
+      const second = await sendOutbox(t.db, named, { mailerDependencies: noWait, now });
+      expect(second).toMatchObject({ sent: 1, pending: 0, errors: [], readdressed: [] });
+      expect(smtp.messages.slice(before).map((m) => m.envelope.to)).toEqual([
+        ['commercial@airline.example'],
+        ['finance@airline.example'],
+      ]);
+      expect(await monthlyRow()).toMatchObject({ status: 'sent', last_error: null });
+    });
+
+    it('does not send again to one who has the mail when the list renames them', async () => {
+      await queueReportMail(
+        t.db,
+        listing(config, 'monthly', ['Commercial <commercial@airline.example>', 'finance@airline.example']),
+        monthly,
+        now(),
+      );
+      const before = smtp.messages.length;
+      smtp.rejectRecipient('finance@airline.example', 452, 4);
+      await sendOutbox(
+        t.db,
+        listing(config, 'monthly', ['Commercial <commercial@airline.example>', 'finance@airline.example']),
+        { mailerDependencies: noWait, now },
+      );
+      // The operator gives the commercial mailbox a new display name, and its address in capitals.
+      const renamed = listing(config, 'monthly', [
+        'Commercial desk <Commercial@Airline.example>',
+        'finance@airline.example',
+      ]);
+      const second = await sendOutbox(t.db, renamed, { mailerDependencies: noWait, now });
+      expect(second).toMatchObject({ sent: 1, pending: 0, readdressed: [] });
+      expect(smtp.messages.slice(before).map((m) => m.envelope.to)).toEqual([
+        ['commercial@airline.example'],
+        ['finance@airline.example'],
+      ]);
+    });
+
+    it('counts as sent, to no one new, a mail whose list names only those who have it, in report send', async () => {
+      // Queued for an old mailbox besides the two the configuration file names; it is full tonight.
+      const withOld = listing(config, 'monthly', [
+        'commercial@airline.example',
+        'finance@airline.example',
+        'old@airline.example',
+      ]);
+      await queueReportMail(t.db, withOld, monthly, now());
+      smtp.rejectRecipient('old@airline.example', 452, 4);
+      await sendOutbox(t.db, withOld, { mailerDependencies: noWait, now });
+      const before = smtp.messages.length;
+
+      const send = await redeye(['--config', config.configPath, 'report', 'send'], {
+        REDEYE_DATABASE_URL: t.url,
+      });
+      expect(send.err).toBe('');
+      expect(send.code).toBe(0);
+      expect(send.out.split('\n')).toEqual([
+        'report mail: 1 sent (1 to no one new), 0 failed for good, 0 pending, 1 readdressed',
+        '  report mail monthly for 2026-05-31 goes to no one new: everyone mail.lists.monthly names now has it ' +
+          'or refused it for good; recorded sent (it was to go to old@airline.example)',
+      ]);
+      expect(smtp.messages.length).toBe(before);
+    });
+
+    it('says what is wrong with a mail whose report was taken out of mail.lists', async () => {
+      await queueReportMail(t.db, config, monthly, now());
+      const { monthly: _gone, ...lists } = config.mail!.lists;
+      const result = await sendOutbox(
+        t.db,
+        { ...config, mail: { ...config.mail!, lists } },
+        { mailerDependencies: noWait, now },
+      );
+      expect(result).toMatchObject({ sent: 0, pending: 1 });
+      expect(result.errors).toEqual([
+        {
+          report: 'monthly',
+          businessDate: '2026-05-31',
+          message:
+            'mail.lists has no list for report monthly; it goes with the next run once ' +
+            'mail.lists.monthly names its recipients (to close a mail no one is to have, name an archive mailbox there)',
+        },
+      ]);
     });
 
     it('keeps pending, and says so, a mail whose list names no one now', async () => {
@@ -284,7 +379,8 @@ for (const engine of availableEngines()) {
       });
       expect(result).toMatchObject({ sent: 0, pending: 1 });
       expect(result.errors.map((e) => e.message)).toEqual([
-        'mail.lists.monthly names no one now: not sent; it goes once the list names its recipients',
+        'mail.lists.monthly names no one; it goes with the next run once mail.lists.monthly names ' +
+          'its recipients (to close a mail no one is to have, name an archive mailbox there)',
       ]);
       expect(smtp.connections).toBe(before);
       expect(await monthlyRow()).toMatchObject({ status: 'pending' });

@@ -18,6 +18,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { basename, isAbsolute, join, relative, resolve } from 'node:path';
+import addressparser from 'nodemailer/lib/addressparser';
 import type { LoadedConfig } from '../config/load.js';
 import type { Db } from '../db/connection.js';
 import type { IsoDate } from '../lib/dates.js';
@@ -184,13 +185,23 @@ export interface FailedMail {
 }
 
 export interface SendOutboxResult {
+  /** Mails recorded sent by this run, `toNoOneNew` of them included. */
   sent: number;
+  /**
+   * Of `sent`: mails recorded sent without sending, because everyone their list names now has them (or
+   * refused them for good); each is in `readdressed` too.
+   */
+  toNoOneNew: number;
   /** Mails refused for good (every recipient rejected permanently), in this run or before: see `failedMails`. */
   failed: number;
   /** Still waiting after this run (failed for now, or not reached): the next `report send` tries again. */
   pending: number;
-  /** Mails not sent by this run, with why: the server's answer, or why they were not tried. */
-  errors: Array<{ report: string; businessDate: IsoDate; message: string }>;
+  /**
+   * Mails not sent by this run, with why: the server's answer, or why they were not tried. `server`
+   * (host:port) is set where the SMTP server is the cause (its answer, its silence, its login), not where
+   * the configuration or the files are (a list that names no one, a workbook gone).
+   */
+  errors: Array<{ report: string; businessDate: IsoDate; message: string; server?: string }>;
   failedMails: FailedMail[];
   /** Mails a live sender (another process) is sending: left to it. */
   held: MailClaim[];
@@ -212,16 +223,35 @@ export interface Readdressed {
   now: string[];
 }
 
-/** How a change of a mail's recipients reads in the log and in `redeye report send`. */
+/** How a change of a mail's recipients reads in the log, the night's summary and `redeye report send`. */
 export function describeReaddressed(r: Readdressed): string {
   const list = (addresses: string[]) => (addresses.length === 0 ? 'no one' : addresses.join(', '));
+  if (r.now.length === 0)
+    return (
+      `report mail ${r.report} for ${r.businessDate} goes to no one new: everyone mail.lists.${r.report} ` +
+      `names now has it or refused it for good; recorded sent (it was to go to ${list(r.was)})`
+    );
   return (
     `report mail ${r.report} for ${r.businessDate} goes to the recipients mail.lists.${r.report} names now` +
     ` (less those who have it): ${list(r.now)}; it was to go to ${list(r.was)}`
   );
 }
 
-const addressKey = (address: string) => address.trim().toLowerCase();
+/**
+ * The mailbox an entry of a list names, by which recipients compare: `Finance <Finance@airline.example>`
+ * and `finance@airline.example` are one recipient. Parsed as nodemailer parses the envelope, because the
+ * server's accepted and refused recipients come back as the envelope's bare addresses.
+ */
+export function mailboxOf(address: string): string {
+  const [parsed] = addressparser(address, { flatten: true });
+  return (parsed?.address ?? address).trim().toLowerCase();
+}
+
+/** Each address as `spelled` spells its mailbox (the list's display names kept), else as it is. */
+function spelledAs(spelled: readonly string[], addresses: readonly string[]): string[] {
+  const byMailbox = new Map(spelled.map((a) => [mailboxOf(a), a]));
+  return addresses.map((a) => byMailbox.get(mailboxOf(a)) ?? a);
+}
 
 /**
  * Who a mail goes to now, given its distribution list now: those still owed it (not yet delivered to)
@@ -232,8 +262,8 @@ const addressKey = (address: string) => address.trim().toLowerCase();
  * partial delivery) is not tried again. Who has a mail queued before migration 020 and tried since may
  * not be known (`deliveredTo` null): it goes to those still owed it that the list names, and only if
  * the list names none of them any more to the list as it is — a duplicate is possible for one that took
- * it before, where the other way it would reach no one. Addresses compare without regard to case; the
- * list's spelling is used.
+ * it before, where the other way it would reach no one. Addresses compare by mailbox (`mailboxOf`: the
+ * display name and case aside); the list's spelling is used.
  */
 export function addressees(
   mail: {
@@ -243,23 +273,23 @@ export function addressees(
   },
   listNow: readonly string[],
 ): string[] {
-  const owed = new Set(mail.owed.map(addressKey));
-  const before = new Set((mail.listedTo ?? mail.owed).map(addressKey));
-  const delivered = mail.deliveredTo === null ? undefined : new Set(mail.deliveredTo.map(addressKey));
+  const owed = new Set(mail.owed.map(mailboxOf));
+  const before = new Set((mail.listedTo ?? mail.owed).map(mailboxOf));
+  const delivered = mail.deliveredTo === null ? undefined : new Set(mail.deliveredTo.map(mailboxOf));
   const to = new Map<string, string>();
   for (const address of listNow) {
-    const key = addressKey(address);
+    const key = mailboxOf(address);
     const added = delivered !== undefined && !before.has(key) && !delivered.has(key);
     if ((owed.has(key) || added) && !to.has(key)) to.set(key, address);
   }
   if (delivered === undefined && to.size === 0)
-    return [...new Map(listNow.map((a) => [addressKey(a), a])).values()];
+    return [...new Map(listNow.map((a) => [mailboxOf(a), a])).values()];
   return [...to.values()];
 }
 
 function sameAddresses(a: readonly string[], b: readonly string[]): boolean {
-  const keys = new Set(a.map(addressKey));
-  return keys.size === new Set(b.map(addressKey)).size && b.every((x) => keys.has(addressKey(x)));
+  const keys = new Set(a.map(mailboxOf));
+  return keys.size === new Set(b.map(mailboxOf)).size && b.every((x) => keys.has(mailboxOf(x)));
 }
 
 const parseList = (json: string | null): string[] | null =>
@@ -364,6 +394,7 @@ export async function sendOutbox(
     held: [],
     reclaimed: [],
     readdressed: [],
+    toNoOneNew: 0,
   };
   if (options.retryFailed)
     await scope(knex('mail_outbox').where({ status: 'failed' })).update({
@@ -420,7 +451,7 @@ export async function sendOutbox(
         break;
       }
       if (unreachable) {
-        result.errors.push({ ...where, message: `not tried: ${unreachable}` });
+        result.errors.push({ ...where, message: `not tried: ${unreachable}`, server });
         continue;
       }
       // Another sender took it between our read and our claim.
@@ -436,11 +467,17 @@ export async function sendOutbox(
         };
         const owed = JSON.parse(stored.recipients) as string[];
         const deliveredTo = parseList(stored.delivered_to);
-        const listNow = config.mail ? (config.mail.lists[row.report] ?? []) : undefined;
+        const lists = config.mail?.lists;
+        const listNow = lists ? (lists[row.report] ?? []) : undefined;
         let to = owed;
         if (listNow !== undefined && listNow.length === 0) {
           // Sent to no one is not sent: it waits for the list to name someone, in sight of every run.
-          const message = `mail.lists.${row.report} names no one now: not sent; it goes once the list names its recipients`;
+          const message =
+            (lists && Object.hasOwn(lists, row.report)
+              ? `mail.lists.${row.report} names no one`
+              : `mail.lists has no list for report ${row.report}`) +
+            `; it goes with the next run once mail.lists.${row.report} names its recipients` +
+            ' (to close a mail no one is to have, name an archive mailbox there)';
           await knex('mail_outbox')
             .where({ id: row.id })
             .update({ status: 'pending', claim_host: null, claim_pid: null, last_error: message });
@@ -476,16 +513,23 @@ export async function sendOutbox(
                   4000,
                 ),
               });
+            result.sent++;
+            result.toNoOneNew++;
             continue;
           }
         }
+        // The server names recipients by bare address: kept as the list spells them, so that a
+        // display name is not lost from those still owed it.
         const delivered = (accepted: readonly string[]) =>
-          deliveredTo === null ? null : JSON.stringify([...deliveredTo, ...accepted]);
+          deliveredTo === null ? null : JSON.stringify([...deliveredTo, ...spelledAs(to, accepted)]);
         const outcome = await mailer!.sendReport(await messageOf(config, row, to), signal ? { signal } : {});
         const refused = outcome.rejected.map((r) => `${r.address}: ${r.response}`).join('; ');
         // Recipients refused for now (retries run out, or a stop request in the middle): the mail waits
         // for them alone, under its Message-ID, so those who have it do not get it twice.
-        const later = outcome.rejected.filter((r) => !r.permanent).map((r) => r.address);
+        const later = spelledAs(
+          to,
+          outcome.rejected.filter((r) => !r.permanent).map((r) => r.address),
+        );
         if (later.length > 0) {
           const message =
             `delivered to ${outcome.accepted.length} of the list; left for the next run for ` +
@@ -505,7 +549,7 @@ export async function sendOutbox(
             result.stopped = stopRequest(signal.reason);
             break;
           }
-          result.errors.push({ ...where, message });
+          result.errors.push({ ...where, message, server });
           continue;
         }
         await knex('mail_outbox')
@@ -550,7 +594,8 @@ export async function sendOutbox(
             last_error: message.slice(0, 4000),
             ...(permanent ? { failed_at: now().toISOString() } : {}),
           });
-        result.errors.push({ ...where, message });
+        const smtpCause = error instanceof MailDeliveryError || error instanceof ConfigError;
+        result.errors.push({ ...where, message, ...(smtpCause ? { server } : {}) });
         options.logger?.warn(
           { ...where, messageId: row.message_id, permanent },
           `report mail not sent: ${message}`,

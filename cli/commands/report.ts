@@ -31,7 +31,10 @@ function printSendResult(ctx: CommandContext, result: SendOutboxResult, json: bo
   if (json) ctx.output.out(JSON.stringify(result));
   else {
     ctx.output.out(
-      `report mail: ${result.sent} sent, ${result.failed} failed for good, ${result.pending} pending` +
+      `report mail: ${result.sent} sent` +
+        (result.toNoOneNew > 0 ? ` (${result.toNoOneNew} to no one new)` : '') +
+        `, ${result.failed} failed for good, ${result.pending} pending` +
+        (result.readdressed.length > 0 ? `, ${result.readdressed.length} readdressed` : '') +
         (result.held.length > 0 ? `, ${result.held.length} being sent by another process` : ''),
     );
     for (const r of result.readdressed) ctx.output.out(`  ${describeReaddressed(r)}`);
