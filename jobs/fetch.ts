@@ -353,7 +353,7 @@ export const fetchJob: Job = async (ctx: JobContext): Promise<JobResult> => {
         // Without its second listing (a stop request, or no file to wait for) a stable feed takes nothing.
         if (cfg.completeness.kind === 'stable' && !second) continue;
         const ready = completeAmong(first, second, pattern, cfg.completeness);
-        if (second && cfg.completeness.kind === 'stable') {
+        if (second) {
           const taken = new Set(ready.map((e) => e.name));
           const moving = second.filter((e) => pattern.test(e.name) && !taken.has(e.name));
           if (moving.length > 0) {

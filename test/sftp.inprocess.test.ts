@@ -24,6 +24,7 @@ import {
   startInProcessSftp,
   type InProcessSftp,
 } from './harness/sftp-inprocess.js';
+import { readyIn } from './harness/ready.js';
 
 const PASSWORD = 'correct horse battery staple';
 const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
@@ -417,7 +418,7 @@ describe('SFTP transport: completeness', () => {
     await writeFile(join(server.root, 'inbox', 'done.csv'), 'complete');
     await writeFile(join(server.root, 'inbox', 'growing.csv'), 'part');
     duringSleep = () => appendFile(join(server.root, 'inbox', 'growing.csv'), ' and more');
-    const ready = await connect().ready('inbox', /\.csv$/, { kind: 'stable', seconds: 60 });
+    const ready = await readyIn(connect(), 'inbox', /\.csv$/, { kind: 'stable', seconds: 60 }, clock);
     expect(ready.map((e) => e.name)).toEqual(['done.csv']);
     expect(sleeps).toEqual([60_000]);
   });
@@ -427,10 +428,12 @@ describe('SFTP transport: completeness', () => {
     duringSleep = () =>
       utimes(join(server.root, 'inbox', 'same.csv'), new Date(), new Date(Date.now() + 10_000));
     const transport = connect();
-    expect(await transport.ready('inbox', /\.csv$/, { kind: 'stable', seconds: 30 })).toEqual([]);
+    expect(await readyIn(transport, 'inbox', /\.csv$/, { kind: 'stable', seconds: 30 }, clock)).toEqual([]);
     duringSleep = undefined;
     expect(
-      (await transport.ready('inbox', /\.csv$/, { kind: 'stable', seconds: 30 })).map((e) => e.name),
+      (await readyIn(transport, 'inbox', /\.csv$/, { kind: 'stable', seconds: 30 }, clock)).map(
+        (e) => e.name,
+      ),
     ).toEqual(['same.csv']);
   });
 
@@ -442,7 +445,7 @@ describe('SFTP transport: completeness', () => {
     await writeFile(join(server.root, 'inbox', 'c.csv'), 'overwritten after an old marker');
     await writeFile(join(server.root, 'inbox', 'c.csv.done'), '');
     await utimes(join(server.root, 'inbox', 'c.csv.done'), past, past);
-    const ready = await connect().ready('inbox', /\.csv/, { kind: 'marker', suffix: '.done' });
+    const ready = await readyIn(connect(), 'inbox', /\.csv/, { kind: 'marker', suffix: '.done' }, clock);
     expect(ready.map((e) => e.name)).toEqual(['a.csv']);
     expect(sleeps).toEqual([]);
   });

@@ -14,6 +14,7 @@ import { SftpTransport, type SftpTransportConfig } from '../transports/sftp.js';
 import type { Clock } from '../transports/types.js';
 import { fingerprintOfPublicKeyLine, generateKeyPair } from './harness/sftp-inprocess.js';
 import { sshdAvailability, startSshd, type RunningSshd } from './harness/sshd.js';
+import { readyIn } from './harness/ready.js';
 
 const availability = sshdAvailability();
 const inCi = process.env.CI === 'true';
@@ -155,7 +156,7 @@ describe.skipIf(!availability.available)('SFTP transport against OpenSSH', () =>
     for (const content of ['monday', 'tuesday']) {
       await writeFile(join(sshd.servedDir, 'inbox', 'rates.xml'), content);
       await writeFile(join(sshd.servedDir, 'inbox', 'rates.xml.done'), '');
-      const ready = await transport.ready('inbox', /\.xml$/, { kind: 'marker', suffix: '.done' });
+      const ready = await readyIn(transport, 'inbox', /\.xml$/, { kind: 'marker', suffix: '.done' }, clock);
       expect(ready.map((e) => e.name)).toEqual(['rates.xml']);
       await transport.download('inbox', ready[0]!, landing).catch(() => undefined);
       await transport.archive('inbox', 'rates.xml', 'archive/2024-03', { markerSuffix: '.done' });
@@ -174,7 +175,7 @@ describe.skipIf(!availability.available)('SFTP transport against OpenSSH', () =>
     await writeFile(join(sshd.servedDir, 'inbox', 'steady.csv'), 'done');
     await writeFile(join(sshd.servedDir, 'inbox', 'busy.csv'), 'writing');
     duringSleep = () => appendFile(join(sshd.servedDir, 'inbox', 'busy.csv'), '...');
-    const ready = await connect().ready('inbox', /\.csv$/, { kind: 'stable', seconds: 20 });
+    const ready = await readyIn(connect(), 'inbox', /\.csv$/, { kind: 'stable', seconds: 20 }, clock);
     expect(ready.map((e) => e.name)).toEqual(['steady.csv']);
     expect(sleeps).toEqual([20_000]);
   });

@@ -1,30 +1,21 @@
 import { TransportError, type TransportErrorContext, type TransportKind } from './errors.js';
 import { byName, statelessPattern, unsafeNameReason } from './names.js';
-import type { Clock, Completeness, RemoteEntry } from './types.js';
+import type { Completeness, RemoteEntry } from './types.js';
 
 /**
- * What every transport answers the same way from its whole listing of a folder: `list` and `ready`
- * (through listSettled and completeAmong, as fetch does), and the context its errors carry.
+ * What every transport answers the same way from its whole listing of a folder: `list`, and the context
+ * its errors carry. Which listed files are complete is decided for all transports at once, by
+ * listSettled and completeAmong below.
  */
 export abstract class ListingTransport {
   abstract readonly kind: TransportKind;
   abstract readonly endpoint: string;
-  protected abstract readonly clock: Clock;
   /** Every entry of the folder, links and odd names included, sorted by name. */
   abstract listAll(remoteDir: string): Promise<RemoteEntry[]>;
 
   async list(remoteDir: string, pattern: RegExp): Promise<RemoteEntry[]> {
     const matcher = statelessPattern(pattern);
     return (await this.listAll(remoteDir)).filter((entry) => matcher.test(entry.name));
-  }
-
-  async ready(remoteDir: string, pattern: RegExp, completeness: Completeness): Promise<RemoteEntry[]> {
-    checkCompleteness(completeness, this.context(remoteDir));
-    const [listed] = await listSettled(
-      [{ list: () => this.listAll(remoteDir), rules: [{ pattern, completeness }] }],
-      (ms) => this.clock.sleep(ms),
-    );
-    return listed?.first ? completeAmong(listed.first, listed.second, pattern, completeness) : [];
   }
 
   protected context(folder: string, file?: string, operation?: string): TransportErrorContext {
@@ -57,7 +48,7 @@ export interface Listings {
 /**
  * Lists every folder once; then, if a `stable` rule matched a file, waits once — as long as the longest
  * such rule asks — and lists again every folder a `stable` rule reads. One wait for all the folders and
- * feeds of a night rather than one per feed; `ready` is the case of one folder and one rule. The
+ * feeds of a night rather than one per feed. The
  * listings come back in the order of `folders`; `completeAmong` decides what each rule takes from them.
  * A stop request ends the listing early: the folders not reached have no listing.
  */
@@ -98,8 +89,8 @@ function stableWait(first: RemoteEntry[] | undefined, rule: CompletenessRule): n
  * The complete files among a folder's listings that `pattern` matches, by the completeness rule: every
  * match of `first` (`none`); those of `first` with a done-marker no older than themselves, markers never
  * taken (`marker`); those of `second` unchanged since `first`, sorted by name, none without a `second`
- * (`stable`). Fetch and `ready` both decide through this one function, so the rules cannot drift apart
- * between them, or between SFTP and local folders.
+ * (`stable`). Every transport's files are decided by this one function, so the rules cannot drift apart
+ * between SFTP and local folders.
  */
 export function completeAmong(
   first: readonly RemoteEntry[],

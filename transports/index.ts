@@ -32,7 +32,7 @@ export interface CreateTransportOptions {
  */
 export function createTransport(config: TransportConfig, options: CreateTransportOptions = {}): Transport {
   if (config.type === 'local') {
-    return new LocalTransport({ root: config.root, ...(options.clock ? { clock: options.clock } : {}) });
+    return new LocalTransport({ root: config.root });
   }
   const timeoutMs = config.timeoutSeconds * 1000;
   return new SftpTransport(

@@ -18,6 +18,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TransportError } from './errors.js';
 import { LocalTransport } from './local.js';
 import type { Clock } from './types.js';
+import { readyIn } from '../test/harness/ready.js';
 
 const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
 
@@ -46,7 +47,7 @@ beforeEach(async () => {
   await mkdir(landing);
   sleeps = [];
   duringSleep = undefined;
-  transport = new LocalTransport({ root, clock });
+  transport = new LocalTransport({ root });
 });
 
 afterEach(async () => {
@@ -197,7 +198,7 @@ describe('local folder transport', () => {
     await writeFile(join(inbox, 'done.csv'), 'complete');
     await writeFile(join(inbox, 'growing.csv'), 'part');
     duringSleep = () => appendFile(join(inbox, 'growing.csv'), ' more');
-    const ready = await transport.ready('inbox', /\.csv$/, { kind: 'stable', seconds: 30 });
+    const ready = await readyIn(transport, 'inbox', /\.csv$/, { kind: 'stable', seconds: 30 }, clock);
     expect(ready.map((e) => e.name)).toEqual(['done.csv']);
     expect(sleeps).toEqual([30_000]);
   });
@@ -205,19 +206,19 @@ describe('local folder transport', () => {
   it('does not offer a file whose modification time moved under the stable rule, even at the same size', async () => {
     await writeFile(join(inbox, 'rewritten.csv'), 'same');
     duringSleep = () => utimes(join(inbox, 'rewritten.csv'), new Date(), new Date(Date.now() + 5_000));
-    expect(await transport.ready('inbox', /\.csv$/, { kind: 'stable', seconds: 5 })).toEqual([]);
+    expect(await readyIn(transport, 'inbox', /\.csv$/, { kind: 'stable', seconds: 5 }, clock)).toEqual([]);
   });
 
   it('does not wait under the stable rule when nothing matches', async () => {
     await writeFile(join(inbox, 'other.txt'), 'x');
-    expect(await transport.ready('inbox', /\.csv$/, { kind: 'stable', seconds: 30 })).toEqual([]);
+    expect(await readyIn(transport, 'inbox', /\.csv$/, { kind: 'stable', seconds: 30 }, clock)).toEqual([]);
     expect(sleeps).toEqual([]);
   });
 
   it('offers every matching file at once when the partner renames files into place (no completeness rule)', async () => {
     await writeFile(join(inbox, 'a.csv'), 'a');
     await writeFile(join(inbox, 'b.tmp'), 'b');
-    const ready = await transport.ready('inbox', /\.csv$/, { kind: 'none' });
+    const ready = await readyIn(transport, 'inbox', /\.csv$/, { kind: 'none' }, clock);
     expect(ready.map((e) => e.name)).toEqual(['a.csv']);
     expect(sleeps).toEqual([]);
   });
@@ -230,7 +231,7 @@ describe('local folder transport', () => {
     await writeFile(join(inbox, 'c.csv'), 'new content under an old name');
     await writeFile(join(inbox, 'c.csv.done'), '');
     await utimes(join(inbox, 'c.csv.done'), past, past);
-    const ready = await transport.ready('inbox', /\.csv/, { kind: 'marker', suffix: '.done' });
+    const ready = await readyIn(transport, 'inbox', /\.csv/, { kind: 'marker', suffix: '.done' }, clock);
     expect(ready.map((e) => e.name)).toEqual(['a.csv']);
   });
 
@@ -245,7 +246,7 @@ describe('local folder transport', () => {
     await writeFile(join(inbox, 'b.csv.done'), '');
     await utimes(join(inbox, 'b.csv'), written, written);
     await utimes(join(inbox, 'b.csv.done'), written, written);
-    const ready = await transport.ready('inbox', /\.csv/, { kind: 'marker', suffix: '.done' });
+    const ready = await readyIn(transport, 'inbox', /\.csv/, { kind: 'marker', suffix: '.done' }, clock);
     expect(ready.map((e) => [e.name, e.modifiedAt.toISOString(), e.completedAt?.toISOString()])).toEqual([
       ['a.csv', written.toISOString(), marked.toISOString()],
       ['b.csv', written.toISOString(), undefined],

@@ -6,9 +6,7 @@ import { TransportError, type TransportErrorContext } from './errors.js';
 import { errnoCode, fsError, land, syncFolder } from './landing.js';
 import { assertSafeName, byName } from './names.js';
 import {
-  systemClock,
   type ArchiveResult,
-  type Clock,
   type CompanionOptions,
   type DownloadResult,
   type RemoteEntry,
@@ -19,7 +17,6 @@ import {
 export interface LocalTransportOptions {
   /** Folder that relative inbox, outbox and archive folders are resolved against. */
   root: string;
-  clock?: Clock;
 }
 
 /** How many `<name>.N` archive names are tried before giving up: far more than any partner resends. */
@@ -33,12 +30,10 @@ const MAX_ARCHIVE_SUFFIX = 9999;
 export class LocalTransport extends ListingTransport implements Transport {
   readonly kind = 'local' as const;
   readonly endpoint: string;
-  protected readonly clock: Clock;
 
   constructor(options: LocalTransportOptions) {
     super();
     this.endpoint = resolve(options.root);
-    this.clock = options.clock ?? systemClock;
   }
 
   async download(remoteDir: string, file: string | RemoteEntry, localDir: string): Promise<DownloadResult> {

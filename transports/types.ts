@@ -20,9 +20,8 @@ export interface RemoteEntry {
  * - `marker`: the partner writes `<name><suffix>` (e.g. `FTL0102.csv.done`) after the file. Markers are
  *   never offered as files; a marker older than its file is ignored, because it was left behind by an
  *   earlier file of the same name that is now being overwritten.
- * - `stable` (the default, 30 seconds): size and modification time do not change for `seconds`. `ready`
- *   lists, waits that long through the transport's clock, lists again and offers only what did not move;
- *   the fetch job lists every folder, waits once for all its feeds, and lists again.
+ * - `stable` (the default, 30 seconds): size and modification time do not change for `seconds`. The fetch
+ *   job lists every folder, waits once for all its feeds, lists again and offers only what did not move.
  */
 export type Completeness =
   { kind: 'none' } | { kind: 'marker'; suffix: string } | { kind: 'stable'; seconds: number };
@@ -81,9 +80,6 @@ export interface Transport {
 
   /** Regular files and symbolic links in `remoteDir` whose name matches `pattern`, sorted by name. */
   list(remoteDir: string, pattern: RegExp): Promise<RemoteEntry[]>;
-
-  /** The entries of `list` that are complete under `completeness`. */
-  ready(remoteDir: string, pattern: RegExp, completeness: Completeness): Promise<RemoteEntry[]>;
 
   /**
    * Copies `remoteDir/<name>` to `localDir/<name>`. Bytes go to a temporary name first and the SHA-256 is
