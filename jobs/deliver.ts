@@ -16,7 +16,9 @@ import { TransportsByName } from '../transports/index.js';
 import { TEMP_NAME_PATTERN, TEMPORARY_FILE_MAX_AGE_MS } from '../transports/names.js';
 import type { Transport } from '../transports/types.js';
 import { coerceError, RedeyeError } from '../lib/errors.js';
-import { toFileRow } from './registry.js';
+import type { Knex } from 'knex';
+import type { Config } from '../config/schema.js';
+import { toFileRow, type FileRow } from './registry.js';
 import type { Job, JobContext, JobResult } from './types.js';
 import { deliverMail } from './deliver-mail.js';
 
@@ -28,6 +30,27 @@ export class DeliveryIncompleteError extends RedeyeError {
   }
 }
 
+/** The outbound files the registry holds waiting for delivery (`written`), oldest first. */
+export async function filesToDeliver(knex: Knex): Promise<FileRow[]> {
+  return (await knex('files').where({ direction: 'out', verdict: 'written' }).orderBy('id')).map(
+    (r: Record<string, unknown>) => toFileRow(r),
+  );
+}
+
+/**
+ * Where a file is delivered: the transport of its partner's own outbox, at its root, when one is
+ * configured (`partner` then names it); else `exports.outbox`, in the folder of its kind.
+ */
+export function destinationOf(
+  config: Config,
+  file: Pick<FileRow, 'partnerCode' | 'feed'>,
+): { transport: string; remoteDir: string; partner?: string } {
+  const partner = file.partnerCode ? config.partners.find((p) => p.code === file.partnerCode) : undefined;
+  return partner?.outbox
+    ? { transport: partner.outbox, remoteDir: '.', partner: partner.code }
+    : { transport: config.exports.outbox, remoteDir: file.feed };
+}
+
 export const deliverJob: Job = async (ctx: JobContext): Promise<JobResult> => {
   const counts: Record<string, number> = { delivered: 0, unchanged: 0, failed: 0, temporaryFilesRemoved: 0 };
   const failures: string[] = [];
@@ -35,18 +58,12 @@ export const deliverJob: Job = async (ctx: JobContext): Promise<JobResult> => {
   /** Folders delivered to in this run, by transport name. */
   const reached = new Map<string, Set<string>>();
   const transports = new TransportsByName(ctx.config.transports, { env: ctx.env, logger: ctx.logger });
-  const written = (
-    await ctx.db.knex('files').where({ direction: 'out', verdict: 'written' }).orderBy('id')
-  ).map((r: Record<string, unknown>) => toFileRow(r));
+  const written = await filesToDeliver(ctx.db.knex);
   ctx.progress.start('deliver', written.length);
   try {
     for (const file of written) {
       if (ctx.signal?.aborted) break;
-      const partner = file.partnerCode
-        ? ctx.config.partners.find((p) => p.code === file.partnerCode)
-        : undefined;
-      const transportName = partner?.outbox ?? ctx.config.exports.outbox;
-      const remoteDir = partner?.outbox ? '.' : file.feed;
+      const { transport: transportName, remoteDir } = destinationOf(ctx.config, file);
       try {
         const cfg = ctx.config.transports[transportName];
         // Our own outbox folders are ours to create; a partner's server folder is theirs to provide.

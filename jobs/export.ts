@@ -65,7 +65,7 @@ import type { Job, JobContext, JobResult } from './types.js';
 /** Export problems that are facts to report, not failures of the job. */
 const REPORTED = new Set(['NOT_READY', 'NO_PARTNER', 'NOT_ANSWERABLE']);
 
-const DAILY_MAILINGS: readonly MailingKind[] = [
+export const DAILY_MAILINGS: readonly MailingKind[] = [
   'EXPIRY_WARNING',
   'TIER_CHANGE',
   'INCOMPLETE_REGISTRATION',

@@ -10,8 +10,10 @@
  */
 import { hostname } from 'node:os';
 import { explainDatabaseError } from '../db/connection.js';
-import { coerceError, ConfigError, RedeyeError } from '../lib/errors.js';
+import type { Knex } from 'knex';
+import { coerceError, ConfigError, RedeyeError, type ConfigProblem } from '../lib/errors.js';
 import type { Config } from '../config/schema.js';
+import type { Db } from '../db/connection.js';
 import { unsetSecretProblems } from '../transports/index.js';
 import { accrueJob } from './accrue.js';
 import { expireJob } from './expire.js';
@@ -27,8 +29,8 @@ import {
 } from './lock.js';
 import { tiersJob } from './tiers.js';
 import type { Job, JobContext, JobResult } from './types.js';
-import { deliverJob } from './deliver.js';
-import { exportJob } from './export.js';
+import { deliverJob, destinationOf, filesToDeliver } from './deliver.js';
+import { DAILY_MAILINGS, exportJob } from './export.js';
 import { reportJob } from './report.js';
 import { retentionJob } from './retention.js';
 import { endOfMonth } from '../lib/dates.js';
@@ -84,13 +86,27 @@ const RUNS_ON_PART_OF_THE_FILES: Readonly<Record<StepName, boolean>> = {
 export type RunnableJob = StepName | 'nightly' | 'monthly';
 
 /**
- * The transports each step connects to, each with what uses it. Every step says, so a new one cannot be
- * added without deciding. Retention may remove delivered mailing lists from the exports' outbox, but a
- * failure there is a warning and its erasures go on: a missing outbox secret must not hold back the
- * erasure of personal data, so it does not count here.
+ * The transports a step of `steps` will connect to, each with what uses it. Every step says, so a new
+ * one cannot be added without deciding. Deliver connects only where files wait: a partner's outbox (or
+ * `exports.outbox`) while the registry holds files `written` for it, so one partner's unset password
+ * holds back neither a night with nothing for that partner nor a delivery that has nothing to send.
+ * What the night's own export will write is not known before it runs, with one exception: the daily
+ * mailing lists are written every night (empty or not) and go to `exports.outbox`, so a night counts it
+ * whenever a daily kind is configured. A partner's file tonight's export writes fails at deliver, after
+ * the ledger was posted, as it did before the check. The month-end's export writes only what the last
+ * day's night did not (a supplementary transmission): those too are found at deliver. Retention may
+ * remove delivered mailing lists from the exports' outbox, but a failure there is a warning and its
+ * erasures go on: a missing outbox secret must not hold back the erasure of personal data, so it does
+ * not count here.
  */
 const TRANSPORTS_OF: Readonly<
-  Record<StepName, (config: Config) => Array<[transport: string, usedBy: string]>>
+  Record<
+    StepName,
+    (
+      config: Config,
+      run: { knex: Knex; job: RunnableJob },
+    ) => Promise<Array<[transport: string, usedBy: string]>> | Array<[transport: string, usedBy: string]>
+  >
 > = {
   fetch: (config) =>
     Object.entries(config.feeds).flatMap(([feed, f]) =>
@@ -102,12 +118,27 @@ const TRANSPORTS_OF: Readonly<
   expire: () => [],
   export: () => [],
   report: () => [],
-  deliver: (config) => [
-    [config.exports.outbox, 'exports.outbox'],
-    ...config.partners.flatMap((p) =>
-      p.outbox ? [[p.outbox, `partner ${p.code}'s outbox`] as [string, string]] : [],
-    ),
-  ],
+  deliver: async (config, { knex, job }) => {
+    const waiting = new Map<string, { transport: string; files: number }>();
+    for (const file of await filesToDeliver(knex)) {
+      const to = destinationOf(config, file);
+      const user = to.partner ? `partner ${to.partner}'s outbox` : 'exports.outbox';
+      const w = waiting.get(user) ?? { transport: to.transport, files: 0 };
+      w.files++;
+      waiting.set(user, w);
+    }
+    const uses: Array<[string, string]> = [...waiting].map(([user, w]) => [
+      w.transport,
+      `${user} (${w.files} file(s) waiting for delivery)`,
+    ]);
+    if (
+      job === 'nightly' &&
+      !waiting.has('exports.outbox') &&
+      config.exports.mailings.kinds.some((k) => DAILY_MAILINGS.includes(k))
+    )
+      uses.push([config.exports.outbox, "exports.outbox (the night's mailing lists)"]);
+    return uses;
+  },
   retention: () => [],
 };
 
@@ -115,30 +146,57 @@ const stepsOf = (job: RunnableJob): StepName[] =>
   job === 'nightly' ? NIGHTLY_STEPS : job === 'monthly' ? MONTHLY_STEPS : [job];
 
 /**
- * Refuses, before anything runs or is recorded, `jobs` whose transports name a secret the environment
- * does not hold (`what` is the command, as the operator typed it): a ConfigError (exit 2) listing each,
- * instead of a night that fails when it connects. Jobs that connect to no such transport are not held
- * back by it.
+ * The secrets that `job`'s transports would read when it connects and that `env` does not hold, as
+ * configuration problems (the setting, the variable, what uses the transport; never a value). Reads the
+ * registry for the files waiting for delivery.
  */
-export function checkTransportSecrets(
-  config: Config,
-  env: Record<string, string | undefined>,
-  jobs: readonly RunnableJob[],
-  what: string,
-): void {
+export async function transportSecretProblems(
+  run: { config: Config; db: Db; env: Record<string, string | undefined> },
+  job: RunnableJob,
+): Promise<ConfigProblem[]> {
   const uses = new Map<string, string[]>();
-  for (const step of new Set(jobs.flatMap(stepsOf)))
-    for (const [transport, usedBy] of TRANSPORTS_OF[step](config)) {
+  for (const step of stepsOf(job))
+    for (const [transport, usedBy] of await TRANSPORTS_OF[step](run.config, { knex: run.db.knex, job })) {
       const users = uses.get(transport) ?? [];
       if (!users.includes(usedBy)) users.push(usedBy);
       uses.set(transport, users);
     }
-  const problems = unsetSecretProblems(config.transports, uses, env);
-  if (problems.length > 0)
-    throw new ConfigError(
-      `${what} cannot start: ${problems.length} secret(s) its transports need are not set in the environment`,
-      problems,
-    );
+  return unsetSecretProblems(run.config.transports, uses, run.env);
+}
+
+const secretsMissing = (what: string, problems: readonly ConfigProblem[]) =>
+  `${what}: ${problems.length} secret(s) its transports need are not set in the environment`;
+
+/**
+ * Refuses, before anything runs or is recorded, a run of `job` whose transports name a secret the
+ * environment does not hold (`what` is the command, as the operator typed it): a ConfigError (exit 2)
+ * listing each, instead of a night that fails when it connects.
+ */
+export async function checkTransportSecrets(
+  run: { config: Config; db: Db; env: Record<string, string | undefined> },
+  job: RunnableJob,
+  what: string,
+): Promise<void> {
+  const problems = await transportSecretProblems(run, job);
+  if (problems.length > 0) throw new ConfigError(secretsMissing(`${what} cannot start`, problems), problems);
+}
+
+/**
+ * The refusal of a scheduled run whose transports lack a secret, or undefined when it may run. Recorded
+ * failed like a month-end refused for its night, so the scheduler's catch-up runs it once the daemon is
+ * restarted with the secret set.
+ */
+async function secretsRefusal(ctx: JobContext, job: RunnableJob): Promise<Refusal | undefined> {
+  const problems = await transportSecretProblems(ctx, job);
+  if (problems.length === 0) return undefined;
+  return {
+    code: 'SECRET_MISSING',
+    message:
+      `${secretsMissing(`${job} for ${ctx.businessDate} refused`, problems)} — ` +
+      `${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}. Set them in the scheduler's ` +
+      'environment and restart it: its catch-up runs this date',
+    notRun: 'not run: a secret its transports need is not set',
+  };
 }
 
 /**
@@ -168,9 +226,15 @@ export interface RunSummary {
   seconds: number;
   /** Where and why the run stopped short of its steps; absent when every step ran and succeeded. */
   stopped?: { step: string; reason: string };
-  /** Why none of its steps ran: a month-end whose last night has not succeeded (`NIGHT_INCOMPLETE`). */
+  /**
+   * Why none of its steps ran: a month-end whose last night has not succeeded (`NIGHT_INCOMPLETE`), a
+   * scheduled run whose transports lack a secret (`SECRET_MISSING`).
+   */
   refused?: { code: string; message: string };
 }
+
+/** A refusal, with what each step it leaves unrun says. */
+type Refusal = NonNullable<RunSummary['refused']> & { notRun: string };
 
 export function isRunnable(name: string): name is RunnableJob {
   return (JOB_NAMES as readonly string[]).includes(name);
@@ -369,7 +433,7 @@ async function unfinishedNight(ctx: JobContext): Promise<string | undefined> {
 }
 
 /** The refusal of a month-end whose last night is not complete, or undefined when it may run. */
-async function monthEndRefusal(ctx: JobContext): Promise<RunSummary['refused']> {
+async function monthEndRefusal(ctx: JobContext): Promise<Refusal | undefined> {
   const why = await unfinishedNight(ctx);
   if (why === undefined) return undefined;
   const date = ctx.businessDate;
@@ -379,6 +443,7 @@ async function monthEndRefusal(ctx: JobContext): Promise<RunSummary['refused']> 
       `monthly for ${date} refused: ${why}. The month-end's invoices, statements and report are made from ` +
       `the whole month, and what its last night has yet to post would never be billed: run nightly ` +
       `--date ${date} until it succeeds, then monthly`,
+    notRun: `not run: the night of ${date} is not complete`,
   };
 }
 
@@ -397,6 +462,12 @@ export interface RunOptions {
    * start says so at once.
    */
   onlyOnce?: boolean;
+  /**
+   * A scheduled run: refused (recorded failed, `SECRET_MISSING`) when its transports name a secret the
+   * environment does not hold, looked up under the lock with the files then waiting for delivery. Manual
+   * runs leave it off: the command refuses them before anything is recorded (checkTransportSecrets).
+   */
+  refuseUnsetSecrets?: boolean;
 }
 
 export class AlreadyRanError extends RedeyeError {
@@ -442,7 +513,7 @@ export async function runJob(
   const summaries: StepSummary[] = [];
   let compositeRun: number | undefined;
   let stopped: RunSummary['stopped'];
-  let refused: RunSummary['refused'];
+  let refused: Refusal | undefined;
   try {
     try {
       lock = await takeRunLock(
@@ -473,17 +544,19 @@ export async function runJob(
     // Looked up under the lock, so no night of the date can be running; recorded as a failed run of the
     // month-end, which the scheduler's catch-up finds and runs again once the night has succeeded.
     refused = name === 'monthly' ? await monthEndRefusal(runCtx) : undefined;
+    if (!refused && options.refuseUnsetSecrets) refused = await secretsRefusal(runCtx, name);
     if (refused)
       ctx.logger.error({ job: name, businessDate: runCtx.businessDate, code: refused.code }, refused.message);
-    if (steps.length > 1) {
-      // The night as a whole is recorded too: the scheduler's catch-up reads it.
+    if (steps.length > 1 || refused) {
+      // The night as a whole is recorded too, and a refused run of one step in its place: the
+      // scheduler's catch-up reads them.
       compositeRun = await openRunRecord(runCtx, name);
     }
     // After a failed fetch the night reads what did arrive, then ends failed naming fetch.
     let partial: { step: StepName; reason: string } | undefined;
     for (const step of steps) {
       if (refused) {
-        summaries.push(skipped(step, `not run: the night of ${runCtx.businessDate} is not complete`));
+        summaries.push(skipped(step, refused.notRun));
         continue;
       }
       if (stopped) {
@@ -553,6 +626,6 @@ export async function runJob(
     steps: summaries,
     seconds: Number(process.hrtime.bigint() - t0) / 1e9,
     ...(stopped ? { stopped } : {}),
-    ...(refused ? { refused } : {}),
+    ...(refused ? { refused: { code: refused.code, message: refused.message } } : {}),
   };
 }

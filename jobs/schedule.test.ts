@@ -1,9 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { utimesSync, writeFileSync } from 'node:fs';
+import { readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { availableEngines } from '../test/harness/db.js';
+import { startInProcessSftp } from '../test/harness/sftp-inprocess.js';
 import { createWorld, type TestWorld } from '../test/harness/context.js';
 import { openDb } from '../db/connection.js';
 import { createLogger, silentLogger } from '../lib/log.js';
@@ -45,6 +46,20 @@ async function catchUpAt(w: TestWorld, at: string): Promise<Scheduler> {
     env: {},
     now: () => new Date(at),
   });
+  await s.start();
+  await s.idle();
+  await s.stop();
+  return s;
+}
+
+/** A scheduler with `config` and `env` started at `at` (UTC) that runs its catch-up and stops. */
+async function catchUpWith(
+  w: TestWorld,
+  config: LoadedConfig,
+  at: string,
+  env: NodeJS.ProcessEnv,
+): Promise<Scheduler> {
+  const s = new Scheduler({ db: w.t.db, config, logger: silentLogger, env, now: () => new Date(at) });
   await s.start();
   await s.idle();
   await s.stop();
@@ -507,6 +522,111 @@ for (const engine of availableEngines()) {
       expect(refused[0]!.msg).toContain(
         '[NIGHT_INCOMPLETE] monthly for 2026-11-30 refused: no nightly run for 2026-11-30 is recorded',
       );
+    });
+
+    it('refuses, records and logs only the runs whose transport lacks a secret, and catches them up once it is set', async () => {
+      const server = await startInProcessSftp({ password: 'dcs-secret' });
+      try {
+        // LH's files go to its own SFTP server, whose password the first daemon's environment lacks.
+        const config = withSchedules(w.config, [
+          { job: 'deliver', cron: '0 3 * * *' },
+          { job: 'retention', cron: '0 3 * * *' },
+        ]);
+        config.transports = {
+          ...config.transports,
+          dcs: {
+            type: 'sftp',
+            host: '127.0.0.1',
+            port: server.port,
+            username: server.username,
+            passwordEnv: 'DCS_PASSWORD',
+            hostKeySha256: server.hostKeyFingerprint,
+            retries: 0,
+            timeoutSeconds: 5,
+          },
+        };
+        config.partners = config.partners.map((p) => (p.code === 'LH' ? { ...p, outbox: 'dcs' } : p));
+        const localPath = join(w.dir, 'outbox', 'XX_LH_000001.claims.xml');
+        writeFileSync(localPath, '<claims/>');
+        await w.t.db.knex('files').insert({
+          direction: 'out',
+          feed: 'alliance-claims',
+          name: 'XX_LH_000001.claims.xml',
+          size: 9,
+          sha256: '0'.repeat(64),
+          local_path: localPath,
+          partner_code: 'LH',
+          business_date: '2026-11-26',
+          verdict: 'written',
+          created_at: '2026-11-26T23:00:00.000Z',
+        });
+        await ran(w, 'deliver', '2026-11-26');
+        await ran(w, 'retention', '2026-11-26');
+
+        const { logger, lines } = capturedLogger('warn');
+        const clock = new ManualClock('2026-11-28T03:30:00Z');
+        const s = new Scheduler({ db: w.t.db, config, logger, env: {}, ...clock });
+        await s.start();
+        await clock.asleep(2);
+        await s.idle();
+        const missing =
+          'transports.dcs.passwordEnv: environment variable DCS_PASSWORD (SFTP password) is not set; ' +
+          `transport dcs (partner@127.0.0.1:${server.port}) is used by partner LH's outbox (1 file(s) ` +
+          'waiting for delivery)';
+        // At start: the job named at error; retention is not held back by it.
+        expect(lines.filter((l) => l.level === 'error' && l.msg.startsWith('deliver: '))).toHaveLength(1);
+        expect(lines.find((l) => l.msg.startsWith('deliver: '))!.msg).toContain(missing);
+        // At each firing: refused (no step run, nothing connected), recorded failed, logged at error.
+        await clock.moveTo('2026-11-29T03:00:00Z', 2);
+        await s.idle();
+        await s.stop();
+        // Each firing also catches up what the other job's firing owes, so the runs are counted by kind.
+        const deliveries = s.runs.filter((r) => r.job === 'deliver');
+        expect(new Set(deliveries.map((r) => r.businessDate))).toEqual(new Set(['2026-11-27', '2026-11-28']));
+        for (const r of deliveries) {
+          expect(r).toMatchObject({ status: 'failed', refused: { code: 'SECRET_MISSING' } });
+          expect(r.steps.map((step) => step.status)).toEqual(['skipped']);
+        }
+        expect(s.runs.filter((r) => r.job === 'retention').map((r) => [r.businessDate, r.status])).toEqual([
+          ['2026-11-27', 'succeeded'],
+          ['2026-11-28', 'succeeded'],
+        ]);
+        expect(server.stats.connections).toBe(0);
+        const refusals = lines.filter(
+          (l) => l.level === 'error' && /^deliver for 2026-11-2[78]: failed/.test(l.msg),
+        );
+        expect(refusals).toHaveLength(deliveries.length);
+        for (const l of refusals)
+          expect(l.msg).toContain(
+            `[SECRET_MISSING] deliver for ${String(l.businessDate)} refused: 1 secret(s)`,
+          );
+        expect(refusals[0]!.msg).toContain(missing);
+        const recorded = (await w.t.db
+          .knex('job_runs')
+          .where({ job: 'deliver' })
+          .whereNot({ business_date: '2026-11-26' })
+          .select('status', 'error')) as Array<{ status: string; error: string }>;
+        expect(recorded).toHaveLength(deliveries.length);
+        for (const r of recorded) {
+          expect(r.status).toBe('failed');
+          expect(r.error).toMatch(/^\[SECRET_MISSING\] deliver for 2026-11-2[78] refused: 1 secret\(s\)/);
+        }
+
+        // Restarted with the secret set: the catch-up delivers what was refused.
+        const later = await catchUpWith(w, config, '2026-11-29T04:00:00Z', { DCS_PASSWORD: 'dcs-secret' });
+        expect(later.runs.map((r) => [r.job, r.businessDate, r.status])).toEqual([
+          ['deliver', '2026-11-27', 'succeeded'],
+          ['deliver', '2026-11-28', 'succeeded'],
+        ]);
+        expect(readFileSync(join(server.root, 'XX_LH_000001.claims.xml'), 'utf8')).toBe('<claims/>');
+        expect(
+          await w.t.db.knex('files').where({ name: 'XX_LH_000001.claims.xml' }).first('verdict'),
+        ).toEqual({
+          verdict: 'delivered',
+        });
+      } finally {
+        await server.stop();
+      }
     });
 
     it('warns once at start of the nights older than catchUpDays it leaves behind, naming them and the setting', async () => {

@@ -3,15 +3,24 @@
  * never overlap (one queue, plus the run locks, so several schedulers on one PostgreSQL database run
  * each job once). On start, and again before each run the cron fires, it first runs every business date
  * owed — missed while it was down, failed or refused — oldest first, bounded by `schedules.catchUpDays`:
- * a night that failed is retried at the next firing, not only at the next restart. SIGTERM or SIGINT stops it cleanly: the running step finishes its current
- * transaction, and the process exits 0.
+ * a night that failed is retried at the next firing, not only at the next restart. A job whose
+ * transports name a secret the environment does not hold is logged at error at start, and each of its
+ * runs is refused and recorded failed (SECRET_MISSING) until the daemon is restarted with it set, when
+ * the catch-up runs them; the other jobs run as ever. SIGTERM or SIGINT stops it cleanly: the running
+ * step finishes its current transaction, and the process exits 0.
  */
 import { addDays, endOfMonth, startOfMonth, type IsoDate } from '../lib/dates.js';
 import { coerceError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import type { Db } from '../db/connection.js';
 import type { LoadedConfig } from '../config/load.js';
-import { AlreadyRanError, runJob, type RunnableJob, type RunSummary } from './runner.js';
+import {
+  AlreadyRanError,
+  runJob,
+  transportSecretProblems,
+  type RunnableJob,
+  type RunSummary,
+} from './runner.js';
 import { noProgress, type JobContext } from './types.js';
 import { LockedError } from './lock.js';
 import { CronCalendar, type CronFire } from './cron-calendar.js';
@@ -205,7 +214,7 @@ export class Scheduler {
       ...(filesUntil ? { filesUntil } : {}),
     };
     try {
-      const summary = await runJob(ctx, job, { onlyOnce: true });
+      const summary = await runJob(ctx, job, { onlyOnce: true, refuseUnsetSecrets: true });
       this.runs.push(summary);
       const stopped = summary.stopped
         ? ` (stopped at ${summary.stopped.step}: ${summary.stopped.reason})`
@@ -339,6 +348,19 @@ export class Scheduler {
       if (this.controller.signal.aborted) break;
       const left = await datesLeftBehind(this.o.db, s, startedAt, this.timeZone, catchUpDays);
       if (left) behind.push(`${s.job}: ${left.count} from ${left.first} to ${left.last}`);
+    }
+    // The daemon starts without them: a run that does not need them (retention's erasures above all) is
+    // not held back. Each run that does is refused, recorded and caught up once they are set.
+    for (const job of new Set(this.jobs.map((s) => s.job))) {
+      if (this.controller.signal.aborted) break;
+      const problems = await transportSecretProblems(this.o, job);
+      if (problems.length > 0)
+        this.o.logger.error(
+          { job, problems: problems.map((p) => `${p.path}: ${p.message}`) },
+          `${job}: ${problems.length} secret(s) its transports need are not set in the environment — ` +
+            `${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}; each run that needs them is ` +
+            'refused and recorded failed, and caught up once they are set and the scheduler restarted',
+        );
     }
     if (this.controller.signal.aborted) {
       this.o.logger.info({}, 'scheduler stopped during start-up: nothing was run');

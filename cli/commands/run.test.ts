@@ -258,8 +258,11 @@ describe('redeye run and redeye schedule', () => {
 
   describe('an SFTP secret the environment does not hold', () => {
     const FINGERPRINT = `SHA256:${'A'.repeat(43)}`;
-    /** The example with a partner's SFTP server for `feed` (or the exports' outbox), its secrets named. */
-    function withSftp(secrets: string, use: { feed: string } | { outbox: true }) {
+    /**
+     * The example with a partner's SFTP server for `feed` (or the exports' outbox, or a partner's own
+     * outbox), its secrets named.
+     */
+    function withSftp(secrets: string, use: { feed: string } | { outbox: true } | { partner: string }) {
       let text = readFileSync(config, 'utf8').replace(
         /\ntransports:\n/,
         `\ntransports:\n  dcs: { type: sftp, host: sftp.dcs.example, username: redeye, ${secrets}, hostKeySha256: "${FINGERPRINT}" }\n`,
@@ -267,9 +270,34 @@ describe('redeye run and redeye schedule', () => {
       text =
         'feed' in use
           ? text.replace(new RegExp(`(\\n  ${use.feed}: +\\{ source: )inbox`), '$1dcs')
-          : text.replace(/(\nexports:\n {2}outbox: )outbox/, '$1dcs');
+          : 'partner' in use
+            ? text.replace(new RegExp(`(\\n  - code: ${use.partner}\\n)`), '$1    outbox: dcs\n')
+            : text.replace(/(\nexports:\n {2}outbox: )outbox/, '$1dcs');
       expect(text).toMatch(/source: dcs|outbox: dcs/);
       writeFileSync(config, text);
+    }
+    /** An export waiting for delivery (`written`), for `partner` or for the exports' outbox. */
+    async function waiting(name: string, partner: string | null): Promise<void> {
+      const localPath = join(dir, 'var', 'outbox', name);
+      mkdirSync(join(dir, 'var', 'outbox'), { recursive: true });
+      writeFileSync(localPath, '<claims/>');
+      const db = openDb(`sqlite:${join(dir, 'var', 'redeye.sqlite')}`);
+      try {
+        await db.knex('files').insert({
+          direction: 'out',
+          feed: 'alliance-claims',
+          name,
+          size: 9,
+          sha256: '0'.repeat(64),
+          local_path: localPath,
+          business_date: '2026-05-02',
+          verdict: 'written',
+          created_at: '2026-05-02T23:00:00.000Z',
+          partner_code: partner,
+        });
+      } finally {
+        await db.close();
+      }
     }
 
     it('refuses run fetch and run nightly before any run is recorded (exit 2), naming transport, feed and variable', async () => {
@@ -305,38 +333,95 @@ describe('redeye run and redeye schedule', () => {
       expect((await redeye(['files', 'list'])).code).toBe(0);
     });
 
-    it('refuses a delivery over SFTP, and not a fetch from local folders', async () => {
+    it('refuses a night whose mailing lists go to the exports’ outbox over SFTP, and a delivery only while files wait for it', async () => {
       withSftp('passwordEnv: DCS_PASSWORD', { outbox: true });
-      const deliver = await redeye(['run', 'deliver', '--date', '2026-06-04']);
-      expect(deliver.code).toBe(2);
-      expect(deliver.err).toContain(
+      // Every night writes its mailing lists there.
+      const nightly = await redeye(['run', 'nightly', '--date', '2026-06-04']);
+      expect(nightly.code).toBe(2);
+      expect(nightly.err).toContain(
         'transports.dcs.passwordEnv: environment variable DCS_PASSWORD (SFTP password) is not set; ' +
-          'transport dcs (redeye@sftp.dcs.example:22) is used by exports.outbox',
+          "transport dcs (redeye@sftp.dcs.example:22) is used by exports.outbox (the night's mailing lists)",
       );
-      expect((await redeye(['run', 'monthly', '--date', '2026-05-31'])).code).toBe(2);
       expect(await runs()).toBe(0);
+      // Nothing waits: a delivery connects to nothing, and the month-end is held back by its night alone.
+      expect((await redeye(['run', 'deliver', '--date', '2026-05-03'])).code).toBe(0);
+      const monthly = await redeye(['run', 'monthly', '--date', '2026-05-31']);
+      expect(monthly.code).toBe(1);
+      expect(monthly.out).toContain('[NIGHT_INCOMPLETE]');
+      const recorded = await runs();
+      await waiting('XX_LH_000001.claims.xml', null);
+      for (const job of ['deliver', 'monthly']) {
+        const r = await redeye(['run', job, '--date', '2026-05-31']);
+        expect(r.code).toBe(2);
+        expect(r.err).toContain(
+          'transport dcs (redeye@sftp.dcs.example:22) is used by exports.outbox (1 file(s) waiting for delivery)',
+        );
+      }
+      expect(await runs()).toBe(recorded);
       const fetch = await redeye(['run', 'fetch', '--date', '2026-06-04']);
       expect(fetch.code, fetch.err).toBe(0);
     });
 
-    it('refuses to start the daemon (exit 2) when a scheduled job needs it', async () => {
+    it('holds back for a partner’s outbox only the runs that would deliver files waiting for it', async () => {
+      withSftp('passwordEnv: DCS_PASSWORD', { partner: 'LH' });
+      // Nothing waits for LH: the night runs and posts; the claims file its export writes for LH fails at
+      // deliver, as it did before the check.
+      const nightly = await redeye(['run', 'nightly', '--date', '2026-06-04', '--json']);
+      expect(nightly.code, nightly.err).toBe(1);
+      const summary = JSON.parse(nightly.out) as {
+        steps: Array<{ job: string; status: string; error?: { code: string } }>;
+      };
+      expect(summary.steps.filter((s) => s.status !== 'succeeded')).toEqual([
+        expect.objectContaining({
+          job: 'deliver',
+          status: 'failed',
+          error: expect.objectContaining({ code: 'DELIVERY_INCOMPLETE' }),
+        }),
+        expect.objectContaining({ job: 'retention', status: 'skipped' }),
+      ]);
+      expect(summary.steps.find((s) => s.job === 'accrue')?.status).toBe('succeeded');
+      // Now a file waits for LH: any run that would deliver it is refused, whatever its date.
+      const recorded = await runs();
+      for (const [job, date] of [
+        ['deliver', '2026-01-10'],
+        ['nightly', '2026-06-05'],
+      ]) {
+        const r = await redeye(['run', job!, '--date', date!]);
+        expect(r.code).toBe(2);
+        expect(r.err).toBe(
+          `error [CONFIG_INVALID]: redeye run ${job} cannot start: 1 secret(s) its transports need are not ` +
+            'set in the environment\n' +
+            '  - transports.dcs.passwordEnv: environment variable DCS_PASSWORD (SFTP password) is not set; ' +
+            "transport dcs (redeye@sftp.dcs.example:22) is used by partner LH's outbox (1 file(s) waiting for " +
+            'delivery)',
+        );
+      }
+      expect(await runs()).toBe(recorded);
+      expect((await redeye(['run', 'export', '--date', '2026-06-04'])).code).toBe(0);
+    });
+
+    it('starts the daemon when a scheduled job needs it, naming at error what its runs will be refused for', async () => {
       withSftp('passwordEnv: DCS_PASSWORD', { feed: 'flown' });
-      let started = false;
-      vi.spyOn(Scheduler.prototype, 'start').mockImplementation(() => {
-        // Were it to start, stop it at once, so that the assertions report the failure.
-        started = true;
+      const start = Scheduler.prototype.start;
+      vi.spyOn(Scheduler.prototype, 'start').mockImplementation(async function (this: Scheduler) {
+        // Started, it is stopped as an operator would, so that the assertions see what it logged.
+        await start.call(this);
         process.emit('SIGTERM', 'SIGTERM');
-        return Promise.resolve();
       });
       const r = await redeye(['schedule']);
-      expect(started).toBe(false);
-      expect(r.code).toBe(2);
-      expect(r.err).toContain(
-        'redeye schedule cannot start: 1 secret(s) its transports need are not set in the environment\n' +
-          '  - transports.dcs.passwordEnv: environment variable DCS_PASSWORD (SFTP password) is not set; ' +
-          'transport dcs (redeye@sftp.dcs.example:22) is used by feed flown',
-      );
-      expect(await runs()).toBe(0);
+      expect(r.code, r.err).toBe(0);
+      expect(r.log).toContain('"msg":"scheduler started"');
+      const errors = r.log
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { level: string; msg: string })
+        .filter((l) => l.level === 'error');
+      expect(errors.map((l) => l.msg)).toEqual([
+        'nightly: 1 secret(s) its transports need are not set in the environment — ' +
+          'transports.dcs.passwordEnv: environment variable DCS_PASSWORD (SFTP password) is not set; ' +
+          'transport dcs (redeye@sftp.dcs.example:22) is used by feed flown; each run that needs them is ' +
+          'refused and recorded failed, and caught up once they are set and the scheduler restarted',
+      ]);
     });
   });
 

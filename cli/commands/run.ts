@@ -149,7 +149,11 @@ export function registerRun(program: Command, run: ActionRunner): void {
             ended: { what: `run ${job}`, monthEnd: job === 'monthly' },
           });
           const filesUntil = filesUntilOption(opts.filesUntil, job);
-          checkTransportSecrets(ctx.config, ctx.env, [job], `redeye run ${job}`);
+          await checkTransportSecrets(
+            { config: ctx.config, db: ctx.db(), env: ctx.env },
+            job,
+            `redeye run ${job}`,
+          );
           const stop = abortOnSignals();
           try {
             const summary = await runJob(jobContext(ctx, date, stop.signal, filesUntil), job);
@@ -193,13 +197,6 @@ export function registerSchedule(program: Command, run: ActionRunner): void {
                   'schedules: { jobs: [{ job: nightly, cron: "30 2 * * *" }] }',
               },
             ]);
-          // A daemon that would start, and fail every night when it connects, is refused here instead.
-          checkTransportSecrets(
-            ctx.config,
-            ctx.env,
-            ctx.config.schedules.jobs.map((s) => s.job),
-            'redeye schedule',
-          );
           const requested = new Promise<void>((resolve) =>
             stop.signal.aborted ? resolve() : stop.signal.addEventListener('abort', () => resolve()),
           );
