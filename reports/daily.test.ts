@@ -461,6 +461,48 @@ describe('daily report detail sheets', () => {
   });
 });
 
+for (const engine of availableEngines()) {
+  describe(`daily report Reject detail on ${engine}`, () => {
+    const skip = skipWithoutOpenpyxl();
+    it.skipIf(skip)(
+      'names the survivor a merged account’s rejection was made for, as the partner’s response does',
+      async () => {
+        const dir = mkdtempSync(join(tmpdir(), 'redeye-daily-survivor-'));
+        const t = await createTestDatabase(engine);
+        try {
+          const knex = t.db.knex;
+          // Merged into 1000000040 when its record was rejected; 1000000040 merged into 1000000016 since.
+          await insertMember(knex, { number: '1000000016', status: 'ACTIVE', tier: 'MEMBER' });
+          await insertMember(knex, { number: '1000000024', status: 'CLOSED', tier: 'MEMBER' });
+          await knex('members').where({ number: '1000000024' }).update({ merged_into: '1000000016' });
+          await knex('activities').insert({
+            activity_key: 'PTR:REDBANK:TX-2',
+            type: 'PARTNER',
+            member_number: '1000000024',
+            partner_code: 'REDBANK',
+            external_ref: 'TX-2',
+            activity_date: DAY,
+            business_date: DAY,
+            status: 'REJECTED',
+            reason: 'ACCOUNT_CLOSED',
+            merged_into: '1000000040',
+            source_line: 2,
+            updated_at: `${DAY}T23:00:00Z`,
+          });
+          const report = await dailyReport(t.db, scenarioConfig(dir), DAY, join(dir, 'out'), clock);
+          const detail = tableOf(await dumpXlsx(report.workbookPath), 'Reject detail');
+          expect(detail.rows.map((r) => detail.cell(r, 'Message').value)).toEqual([
+            'account merged into 1000000040',
+          ]);
+        } finally {
+          await t.cleanup();
+          rmSync(dir, { recursive: true, force: true });
+        }
+      },
+    );
+  });
+}
+
 describe('daily report rerun after the night delivered its files', () => {
   it('writes the same workbook: the Files sheet shows what the report instant knew', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'redeye-daily-rerun-'));

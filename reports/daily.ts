@@ -385,13 +385,13 @@ async function* rejectedRecordRows(knex: Knex, businessDate: IsoDate): AsyncGene
     keysetRows<Record<string, unknown> & { id: number }>((after, size) =>
       night(knex('activities as a'))
         .leftJoin('files as f', 'f.id', 'a.source_file_id')
-        .leftJoin('members as m', 'm.number', 'a.member_number')
         .where('a.status', 'REJECTED')
         .andWhere('a.id', '>', after)
         .orderBy('a.id')
         .limit(size)
         .select('a.id', 'f.name as file', 'f.feed', 'a.type', 'a.source_line', 'a.reason', 'a.member_number')
-        .select('a.external_ref', 'a.activity_key', 'm.merged_into', 'a.reason_field', 'a.reason_message'),
+        // The survivor kept with the activity when it was rejected, as the partner's response names it.
+        .select('a.external_ref', 'a.activity_key', 'a.merged_into', 'a.reason_field', 'a.reason_message'),
     );
   for await (const a of concatRows(
     refused((q) => q.where('a.business_date', businessDate).whereNull('a.rejected_on')),

@@ -306,17 +306,19 @@ for (const engine of availableEngines()) {
         source_line: line,
         updated_at: now,
       });
+      // 1000000024 was merged into 1000000040 when line 2 was rejected, and that survivor into
+      // 1000000016 since: the partner's response named 1000000040, and so does everything else.
       await t.db
         .knex('activities')
         .insert([
-          refused(2, 'ACCOUNT_CLOSED', '1000000024'),
+          { ...refused(2, 'ACCOUNT_CLOSED', '1000000024'), merged_into: '1000000040' },
           refused(3, 'ACCOUNT_CLOSED', '1000000032'),
           refused(4, 'CAP_EXCEEDED', '1000000016'),
         ]);
       const json = await files(config, t.url, ['show', '21', '--json']);
       const shown = JSON.parse(json.out) as { firstRejects: Array<{ line: number; message: string }> };
       expect(shown.firstRejects.map((r) => [r.line, r.message])).toEqual([
-        [2, 'account merged into 1000000016'],
+        [2, 'account merged into 1000000040'],
         [3, 'account closed or merged'],
         [4, 'a per-activity or per-period cap left nothing to credit: no points posted'],
       ]);

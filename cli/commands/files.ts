@@ -320,12 +320,12 @@ export function registerFiles(program: Command, run: ActionRunner): void {
         }));
         const refused = (
           await knex('activities as a')
-            .leftJoin('members as m', 'm.number', 'a.member_number')
             .where({ 'a.source_file_id': id, 'a.status': 'REJECTED' })
             .orderByRaw('a.source_line is null')
             .orderBy([{ column: 'a.source_line' }, { column: 'a.id' }])
             .limit(SHOWN_REJECTS)
-            .select('a.id', 'a.source_line', 'a.reason', 'a.member_number', 'a.activity_key', 'm.merged_into')
+            // The survivor kept with the activity when it was rejected, as the partner's response names it.
+            .select('a.id', 'a.source_line', 'a.reason', 'a.member_number', 'a.activity_key', 'a.merged_into')
             .select('a.reason_field', 'a.reason_message', 'a.detail')
         ).map((r: Record<string, unknown>): RejectedLine => ({
           line: r.source_line === null ? null : Number(r.source_line),
