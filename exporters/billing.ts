@@ -229,16 +229,21 @@ export async function invoiceNumbers(
 
 /**
  * The transmission of `month` that carries each numbered invoice: 1 the month's first, 2… the
- * supplementary ones. A number not in a transmission yet goes into the month's latest one while that is
- * not delivered (`delivered(k)` is false: it is replaced, as a draft is), else into a new one after it:
- * a delivered transmission stands, and an invoice number a partner reads in its statement must be in
- * exactly one transmission the clearing house received. A number, once in a transmission, stays there.
- * Call inside the transaction that gives the numbers.
+ * supplementary ones. A number not in a transmission goes into the month's latest one while that is not
+ * delivered (`delivered(k)` is false: it is replaced, as a draft is), else into a new one after it: a
+ * delivered transmission stands, and an invoice number a partner reads in its statement must be in
+ * exactly one transmission the clearing house received. A number in a delivered transmission stays there.
+ * One in a transmission not delivered whose partner is no longer `invoiced` is taken out of it (its
+ * transmission is null again), so that when its partner is invoiced again it goes where a number not in
+ * a transmission goes: were it kept in a draft that was then delivered without it, the clearing house
+ * would never receive that invoice. A number stays its partner's all the same. Numbers not in a
+ * transmission are left out of the map. Call inside the transaction that gives the numbers.
  */
 export async function invoiceTransmissions(
   trx: Knex.Transaction,
   issuer: string,
   month: string,
+  invoiced: ReadonlySet<string>,
   delivered: (transmission: number) => Promise<boolean>,
 ): Promise<Map<string, number>> {
   const given = (await trx('invoice_numbers')
@@ -247,12 +252,31 @@ export async function invoiceTransmissions(
     partner_code: string;
     transmission: number | string | null;
   }>;
+  const known = new Map<number, boolean>();
+  const isDelivered = async (k: number) => {
+    if (!known.has(k)) known.set(k, await delivered(k));
+    return known.get(k)!;
+  };
   const carried = new Map<string, number>();
-  for (const r of given) if (r.transmission !== null) carried.set(r.partner_code, Number(r.transmission));
-  const loose = given.filter((r) => r.transmission === null).map((r) => r.partner_code);
+  const freed: string[] = [];
+  for (const r of given) {
+    if (r.transmission === null) continue;
+    const k = Number(r.transmission);
+    if (!invoiced.has(r.partner_code) && !(await isDelivered(k))) freed.push(r.partner_code);
+    else carried.set(r.partner_code, k);
+  }
+  if (freed.length > 0) {
+    await trx('invoice_numbers')
+      .where({ issuer, billing_month: month })
+      .whereIn('partner_code', freed)
+      .update({ transmission: null });
+  }
+  const loose = given
+    .filter((r) => r.transmission === null && invoiced.has(r.partner_code))
+    .map((r) => r.partner_code);
   if (loose.length === 0) return carried;
   const latest = Math.max(0, ...carried.values());
-  const into = latest === 0 ? 1 : (await delivered(latest)) ? latest + 1 : latest;
+  const into = latest === 0 ? 1 : (await isDelivered(latest)) ? latest + 1 : latest;
   await trx('invoice_numbers')
     .where({ issuer, billing_month: month })
     .whereIn('partner_code', loose)

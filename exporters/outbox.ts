@@ -18,6 +18,13 @@
  * |                        |                        | file replaces it under the same name and sequence |
  * | different              | row `delivered`        | `drifted`: the partner has the first version; it  |
  * |                        |                        | is kept and the difference is reported            |
+ * | any                    | row `withdrawn`        | `reinstated`: never sent, so it is written again  |
+ * |                        |                        | under its name and sequence, for delivery         |
+ *
+ * An export not delivered that has come to have nothing to send (every invoice of a transmission has come
+ * to nothing) is withdrawn (`withdraw`): verdict `withdrawn`, with why, and its outbox copy removed, so
+ * deliver, which takes only `written` rows, never sends it. The row keeps its key, name and sequence: should
+ * the export have something to send again, it is reinstated as itself rather than numbered anew.
  *
  * Order of the first write, all in one transaction: the sequence, the data, the temporary file and its
  * fsync, the registry row (which claims the key: a concurrent writer of the same export waits on the
@@ -85,7 +92,7 @@ export interface ExportSpec {
   prepare(q: Q, stamp: ExportStamp, fileId: number | null): Promise<PreparedExport>;
 }
 
-export type WriteStatus = 'written' | 'unchanged' | 'restored' | 'replaced' | 'drifted';
+export type WriteStatus = 'written' | 'unchanged' | 'restored' | 'replaced' | 'drifted' | 'reinstated';
 
 export interface WriteOutcome {
   status: WriteStatus;
@@ -98,6 +105,16 @@ export interface WriteOutcome {
   sha256: string;
   size: number;
   counts: Record<string, number>;
+}
+
+/** The registry's verdict of an export withdrawn before delivery. */
+export const WITHDRAWN = 'withdrawn';
+
+export interface WithdrawOutcome {
+  status: 'withdrawn' | 'unchanged';
+  key: string;
+  fileId: number;
+  name: string;
 }
 
 export interface OutboxOptions {
@@ -258,6 +275,23 @@ export class Outbox {
       counts,
     });
     try {
+      if (row.verdict === WITHDRAWN) {
+        await this.db.transaction(async (trx) => {
+          await trx('files')
+            .where({ id: row.id })
+            .update({
+              verdict: 'written',
+              reason: null,
+              message: null,
+              size: temp.size,
+              sha256: temp.sha256,
+              counts: JSON.stringify(counts),
+            });
+          await rename(temp.path, path);
+          await syncFolder(dir);
+        });
+        return outcome('reinstated');
+      }
       if (temp.sha256 === row.sha256) {
         if ((await sha256OfFile(path)) === row.sha256) {
           await unlink(temp.path);
@@ -283,6 +317,34 @@ export class Outbox {
       await unlink(temp.path).catch(() => undefined);
       throw error;
     }
+  }
+
+  /**
+   * Withdraws the export `key` if it is registered and not delivered: `withdrawn`, `why` kept as its
+   * message, its outbox copy removed. Undefined when there is nothing to withdraw (never written, or
+   * delivered: what a partner has stands); `unchanged` when it was withdrawn already (a rerun).
+   */
+  async withdraw(key: string, why: string): Promise<WithdrawOutcome | undefined> {
+    const row = await findExport(this.db.knex, key);
+    if (!row || (row.verdict !== 'written' && row.verdict !== WITHDRAWN)) return undefined;
+    let status: WithdrawOutcome['status'] = 'unchanged';
+    if (row.verdict === 'written') {
+      const taken = await this.db
+        .knex('files')
+        .where({ id: row.id, verdict: 'written' })
+        .update({ verdict: WITHDRAWN, reason: 'NOTHING_TO_SEND', message: why });
+      // Delivered meanwhile: it stands, as any delivered export does.
+      if (Number(taken) === 0) return undefined;
+      status = 'withdrawn';
+    }
+    // After the commit: a crash between leaves a copy no `written` row names, which deliver never sends
+    // and the rerun removes.
+    if (row.local_path !== null) {
+      await unlink(row.local_path).catch((error: unknown) => {
+        if ((error as { code?: unknown }).code !== 'ENOENT') throw error;
+      });
+    }
+    return { status, key, fileId: row.id, name: row.name };
   }
 
   private checkName(spec: ExportSpec, name: string): string {

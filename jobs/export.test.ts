@@ -583,6 +583,117 @@ for (const engine of availableEngines()) {
       expect([...delivered].sort()).toEqual(numbers);
     });
 
+    /** Each transmission of the month: its file, verdict and the invoice numbers it carries. */
+    const carriedNumbers = async () =>
+      (await byKind('invoice')).map((row) => ({
+        name: row.name,
+        verdict: row.verdict,
+        numbers: existsSync(row.local_path)
+          ? textsOf(readFileSync(row.local_path, 'utf8'), 'InvoiceNumber')
+          : null,
+      }));
+    /** As the deliver job does: every file registered `written`, and only those. */
+    const deliverWritten = () =>
+      t.db.knex('files').where({ direction: 'out', verdict: 'written' }).update({ verdict: 'delivered' });
+
+    it('sends a partner numbered in a draft, taken out of it before delivery and invoiced again after, in a supplementary transmission', async () => {
+      const ledger = new Ledger(t.db, { now: () => new Date('2026-12-01T08:00:00Z') });
+      await exportJob(jobContext(t.db, config, DAY));
+      await lateCredit(ledger, 'DRIVE', 'D-1', 500, 'DRIVE-2025', 'RENTAL');
+      await exportJob(jobContext(t.db, config, DAY, new Date('2026-12-01T09:00:00Z')));
+      expect((await carriedNumbers()).map((x) => x.numbers)).toEqual([
+        ['2026110001', '2026110002', '2026110003'],
+      ]);
+
+      // DRIVE's credit taken back before delivery: the draft is replaced without DRIVE, whose number
+      // stays its own but is in no transmission.
+      await ledger.postOne({ key: 'REV:PTR:DRIVE:D-1', reverses: 'PTR:DRIVE:D-1', businessDate: DAY });
+      await exportJob(jobContext(t.db, config, DAY, new Date('2026-12-01T10:00:00Z')));
+      expect((await carriedNumbers()).map((x) => x.numbers)).toEqual([['2026110001', '2026110002']]);
+      await deliverWritten();
+
+      // DRIVE credited again after delivery: its invoice, under the number it was given, goes to the
+      // clearing house in a supplementary transmission, and its statement goes with it.
+      await lateCredit(ledger, 'DRIVE', 'D-2', 700, 'DRIVE-2025', 'RENTAL');
+      const late = await exportJob(jobContext(t.db, config, DAY, new Date('2026-12-02T10:00:00Z')));
+      expect(late.counts.drifted).toBeUndefined();
+      expect(await carriedNumbers()).toEqual([
+        { name: 'XX1_ISXML_202611_0001.xml', verdict: 'delivered', numbers: ['2026110001', '2026110002'] },
+        { name: 'XX1_ISXML_202611_0002.xml', verdict: 'written', numbers: ['2026110003'] },
+      ]);
+      const statement = await one('invoice-statement', 'DRIVE');
+      expect(statement.verdict).toBe('written');
+      expect(csv(statement.local_path)[0]![1]).toBe('2026110003');
+      expect(csv(statement.local_path).at(-1)![2]).toBe('700');
+      expect(
+        await t.db.knex('invoice_numbers').orderBy('number').select('partner_code', 'transmission'),
+      ).toEqual([
+        { partner_code: 'GRANDSTAY', transmission: 1 },
+        { partner_code: 'LH', transmission: 1 },
+        { partner_code: 'DRIVE', transmission: 2 },
+      ]);
+    });
+
+    it('withdraws a draft transmission and a statement whose invoice came to nothing before delivery, and sends them again if it comes back', async () => {
+      const ledger = new Ledger(t.db, { now: () => new Date('2026-12-01T08:00:00Z') });
+      await exportJob(jobContext(t.db, config, DAY));
+      await deliverWritten();
+      await lateCredit(ledger, 'DRIVE', 'D-1', 500, 'DRIVE-2025', 'RENTAL');
+      await exportJob(jobContext(t.db, config, DAY, new Date('2026-12-02T09:00:00Z')));
+      const supplement = (await byKind('invoice'))[1]!;
+      const statement = await one('invoice-statement', 'DRIVE');
+      const sequences = await t.db.knex('sequences').orderBy('scope');
+
+      // DRIVE's only credit taken back before the supplement is delivered: nothing is left to bill it.
+      await ledger.postOne({ key: 'REV:PTR:DRIVE:D-1', reverses: 'PTR:DRIVE:D-1', businessDate: DAY });
+      const reversed = await exportJob(jobContext(t.db, config, DAY, new Date('2026-12-02T10:00:00Z')));
+      expect(reversed.counts.withdrawn).toBe(2);
+      expect(reversed.warnings).toEqual(
+        expect.arrayContaining([
+          expect.stringMatching(
+            /^XX1_ISXML_202611_0002\.xml: withdrawn before delivery, not to be sent: .*DRIVE 2026110003/,
+          ),
+          expect.stringMatching(/^DRIVE_STATEMENT_202611\.csv: withdrawn before delivery, not to be sent: /),
+        ]),
+      );
+      for (const row of [supplement, statement]) {
+        const now = (await t.db.knex('files').where({ id: row.id }).first()) as OutRow & { reason: string };
+        expect(now).toMatchObject({ verdict: 'withdrawn', reason: 'NOTHING_TO_SEND', name: row.name });
+        expect(existsSync(row.local_path)).toBe(false);
+      }
+      // Nothing of the month's invoices is left for deliver: no bill for a reversed credit.
+      expect(
+        (await t.db.knex('files').where({ direction: 'out', verdict: 'written' }).select('feed')).filter(
+          (r) => String(r.feed).startsWith('invoice'),
+        ),
+      ).toEqual([]);
+
+      // A rerun writes nothing and withdraws nothing again.
+      const before = await outRows();
+      const rerun = await exportJob(jobContext(t.db, config, DAY, new Date('2026-12-02T11:00:00Z')));
+      expect(rerun.counts.withdrawn).toBeUndefined();
+      expect(rerun.counts.written).toBeUndefined();
+      expect(await outRows()).toEqual(before);
+
+      // DRIVE credited again before anything more is delivered: the withdrawn files are written anew
+      // under their names and sequences, so the clearing house's sequence has no gap.
+      await lateCredit(ledger, 'DRIVE', 'D-2', 700, 'DRIVE-2025', 'RENTAL');
+      const back = await exportJob(jobContext(t.db, config, DAY, new Date('2026-12-02T12:00:00Z')));
+      expect(back.counts).toMatchObject({ reinstated: 2 });
+      expect(back.counts.written).toBeUndefined();
+      expect((await carriedNumbers())[1]).toEqual({
+        name: 'XX1_ISXML_202611_0002.xml',
+        verdict: 'written',
+        numbers: ['2026110003'],
+      });
+      expect(await one('invoice-statement', 'DRIVE')).toMatchObject({
+        verdict: 'written',
+        name: statement.name,
+      });
+      expect(csv(statement.local_path).at(-1)![2]).toBe('700');
+      expect(await t.db.knex('sequences').orderBy('scope')).toEqual(sequences);
+    });
+
     it('sends a partner whose month reverses more than it credits a credit note, and says so in its statement', async () => {
       const ledger = new Ledger(t.db, { now: () => new Date('2026-11-30T08:00:00Z') });
       // REDBANK credited 1,300 points in October and took them back in November: 1,300 × 0.0110 owed back.

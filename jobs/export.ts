@@ -43,6 +43,7 @@ import {
   exportKey,
   findExport,
   Outbox,
+  WITHDRAWN,
   type ExportSpec,
   type PreparedExport,
   type WriteOutcome,
@@ -103,6 +104,10 @@ class ExportRun {
       this.warnings.push(
         `${outcome.name}: rebuilt with different content before delivery; the new version replaces it`,
       );
+    } else if (outcome.status === 'reinstated') {
+      this.warnings.push(
+        `${outcome.name}: withdrawn before delivery, and has something to send again: written anew under its name and sequence`,
+      );
     } else if (outcome.status === 'drifted') {
       this.warnings.push(
         `${outcome.name}: already delivered, and rebuilding it now gives different content (the data changed after delivery); the delivered version stands`,
@@ -110,6 +115,15 @@ class ExportRun {
     }
     this.ctx.logger.debug({ export: spec.key, file: outcome.name, status: outcome.status }, 'export');
     return outcome;
+  }
+
+  /** Withdraws an export not delivered that has nothing to send any more (exporters/outbox.ts). */
+  async withdraw(key: string, why: string): Promise<void> {
+    const outcome = await this.outbox.withdraw(key, why);
+    if (outcome?.status !== 'withdrawn') return;
+    this.add('withdrawn');
+    this.warnings.push(`${outcome.name}: withdrawn before delivery, not to be sent: ${why}`);
+    this.ctx.logger.debug({ export: key, file: outcome.name, status: outcome.status }, 'export');
   }
 
   async attempt(task: Task): Promise<void> {
@@ -335,26 +349,23 @@ class ExportRun {
             `partner ${u.partnerCode}: ${u.points} points credited in ${month.month} but no billing identity is configured: not invoiced`,
           );
         }
-        if (month.invoices.length === 0) return;
         const issuer = this.config.exports.invoices.issuingOrganizationId;
         const safeIssuer = issuer.replace(/[^A-Za-z0-9-]/g, '_');
         const yyyymm = month.month.replace('-', '');
         // The month's first transmission keeps the key it always had; each supplementary one has its own.
         const transmissionKey = (k: number) =>
           exportKey('invoice', null, k === 1 ? month.month : `${month.month}#${k}`);
+        const statementKey = (partnerCode: string) =>
+          exportKey('invoice-statement', partnerCode, month.month);
+        const invoiced = new Set(month.invoices.map((i) => i.partnerCode));
         // Numbers, and the transmission carrying each, given before the files are written: a failed
-        // write keeps them, and its rerun reads them.
+        // write keeps them, and its rerun reads them. Taken even when nobody is invoiced any more, so
+        // that drafts of invoices that have come to nothing are withdrawn below.
         const { numbers, carriers } = await this.ctx.db.transaction(async (trx) => {
-          const numbers = await invoiceNumbers(
-            trx,
-            issuer,
-            month.month,
-            month.invoices.map((i) => i.partnerCode),
-            this.date,
-          );
-          const carriers = await invoiceTransmissions(trx, issuer, month.month, async (k) => {
+          const numbers = await invoiceNumbers(trx, issuer, month.month, [...invoiced], this.date);
+          const carriers = await invoiceTransmissions(trx, issuer, month.month, invoiced, async (k) => {
             const row = await findExport(trx, transmissionKey(k));
-            return row !== undefined && row.verdict !== 'written';
+            return row !== undefined && row.verdict !== 'written' && row.verdict !== WITHDRAWN;
           });
           return { numbers, carriers };
         });
@@ -362,11 +373,13 @@ class ExportRun {
         const invoices = month.invoices
           .map((invoice) => ({ ...invoice, invoiceNumber: numbers.get(invoice.partnerCode)! }))
           .sort((a, b) => Number(a.invoiceNumber) - Number(b.invoiceNumber));
-        const transmissions = [...new Set(carriers.values())].sort((a, b) => a - b);
-        for (const k of transmissions) {
+        const sent = new Set<number>();
+        for (const k of [...new Set(carriers.values())].sort((a, b) => a - b)) {
           const carried = invoices.filter((i) => carriers.get(i.partnerCode) === k);
-          // A transmission whose every invoice has since come to nothing has nothing to send.
+          // Only a delivered transmission can be left with nothing (invoiceTransmissions takes the
+          // numbers of partners not invoiced out of the others): it stands, and there is nothing to send.
           if (carried.length === 0) continue;
+          sent.add(k);
           await this.write(
             {
               kind: 'invoice',
@@ -388,6 +401,26 @@ class ExportRun {
             'transmissions',
           );
         }
+        // A draft left carrying no invoice would bill, once delivered, invoices that came to nothing. A
+        // supplementary transmission is made only once the one before it is delivered, so the month's
+        // transmissions are registered under consecutive keys from the first.
+        // A partner no longer invoiced whose number a delivered transmission carries keeps its statement:
+        // it is of the invoice the clearing house has.
+        const dropped = [...numbers.keys()].filter((code) => !carriers.has(code)).sort();
+        const droppedText = dropped.map((code) => `${code} ${numbers.get(code)}`).join(', ');
+        for (let k = 1; (await findExport(this.ctx.db.knex, transmissionKey(k))) !== undefined; k++) {
+          if (sent.has(k)) continue;
+          await this.withdraw(
+            transmissionKey(k),
+            `every invoice of ${month.month} it carried has come to nothing (not invoiced now: ${droppedText}); each number stays its partner's`,
+          );
+        }
+        for (const code of dropped) {
+          await this.withdraw(
+            statementKey(code),
+            `${code} has nothing left to invoice for ${month.month}; its invoice number ${numbers.get(code)} stays its own`,
+          );
+        }
         this.add('invoices', invoices.length);
         for (const invoice of invoices) {
           await this.attempt({
@@ -396,7 +429,7 @@ class ExportRun {
               await this.write(
                 {
                   kind: 'invoice-statement',
-                  key: exportKey('invoice-statement', invoice.partnerCode, month.month),
+                  key: statementKey(invoice.partnerCode),
                   partnerCode: invoice.partnerCode,
                   businessDate: this.date,
                   sequenceScope: `invoice-statement:${invoice.partnerCode}`,

@@ -186,6 +186,32 @@ for (const engine of availableEngines()) {
       );
     });
 
+    it('shows an export withdrawn before delivery: its verdict, why, and that its copy is gone for that reason', async () => {
+      const path = join(dir, 'XX1_ISXML_202611_0002.xml');
+      await t.db.knex('files').insert({
+        id: 41,
+        direction: 'out',
+        feed: 'invoice',
+        name: 'XX1_ISXML_202611_0002.xml',
+        size: 100,
+        sha256: 'c'.repeat(64),
+        local_path: path,
+        business_date: '2026-11-30',
+        sequence: 2,
+        verdict: 'withdrawn',
+        reason: 'NOTHING_TO_SEND',
+        message: 'every invoice of 2026-11 it carried has come to nothing',
+        export_key: 'invoice:-:2026-11#2',
+        created_at: now,
+      });
+      const shown = (await files(config, t.url, ['show', '41'])).out;
+      expect(shown).toContain(
+        '\n  verdict withdrawn (NOTHING_TO_SEND): every invoice of 2026-11 it carried has come to nothing',
+      );
+      expect(shown).toContain('\n  business date 2026-11-30, delivered never\n');
+      expect(shown).toContain(`\n  copy ${path} (removed: withdrawn, never sent)\n`);
+    });
+
     it('lists the activities the rules refused with line, member and activity key, and counts no points for them', async () => {
       await file(1015, 'redemptions', 'REDEMPTIONS_20260311.csv');
       const activity = (

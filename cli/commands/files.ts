@@ -10,7 +10,7 @@ import { recordReasonText } from '../../exporters/partner-reasons.js';
 import { idAsSent, ruleMessage, type ActivityDetail } from '../../rules/activity.js';
 import { claimMessage } from '../../jobs/retro-claims.js';
 import type { RetroClaim } from '../../parsers/retro-claims.js';
-import { EXPORT_KINDS, type ExportKind } from '../../exporters/outbox.js';
+import { EXPORT_KINDS, WITHDRAWN, type ExportKind } from '../../exporters/outbox.js';
 import { FEED_NAMES } from '../../parsers/types.js';
 import { table } from '../format.js';
 
@@ -382,13 +382,13 @@ export function registerFiles(program: Command, run: ActionRunner): void {
         );
         ctx.output.out(`  size ${file.size} bytes, sha256 ${file.sha256}`);
         ctx.output.out(
-          `  business date ${file.businessDate ?? '-'}, ${file.direction === 'in' ? `received ${file.receivedAt}` : `delivered ${file.deliveredAt ?? 'not yet'}`}`,
+          `  business date ${file.businessDate ?? '-'}, ${file.direction === 'in' ? `received ${file.receivedAt}` : `delivered ${file.deliveredAt ?? (file.verdict === WITHDRAWN ? 'never' : 'not yet')}`}`,
         );
         if (file.remotePath) ctx.output.out(`  ${file.transport ?? ''}:${file.remotePath}`);
         // The copy Redeye keeps: the retention step removes it whole after its period (retention.*Days).
         if (file.localPath)
           ctx.output.out(
-            `  copy ${file.localPath}${existsSync(file.localPath) ? '' : ' (removed: retention, or by hand)'}`,
+            `  copy ${file.localPath}${existsSync(file.localPath) ? '' : file.verdict === WITHDRAWN ? ' (removed: withdrawn, never sent)' : ' (removed: retention, or by hand)'}`,
           );
         ctx.output.out(
           `  verdict ${file.verdict}${file.reason ? ` (${file.reason})` : ''}${file.message ? `: ${file.message}` : ''}`,
