@@ -128,20 +128,6 @@ const SEQUENCE_RE = /^\d{1,9}$/;
 const POINTS_RE = /^-?\d{1,15}$/;
 const ACTIVITY_TYPE_RE = /^[A-Z][A-Z0-9_]{0,31}$/;
 
-/** The registry keeps a reject's record_ref in 200 characters; a longer id is not the one sent. */
-const MAX_ECHOED_ID = 200;
-/**
- * Control and format characters, unassigned or private code points, lone surrogates and U+FFFD (what a
- * byte that was not UTF-8 decodes to): an id holding one cannot be written back as the partner sent it,
- * or would hide or reorder text (a line break, a bidi override) in the response a clerk reads.
- */
-const UNECHOABLE_RE = /[\p{C}\uFFFD]/u;
-
-/** A partner_txn_id the response can give back exactly as read (CSV quoting and the formula defence aside). */
-function echoable(txn: string): boolean {
-  return txn.length > 0 && txn.length <= MAX_ECHOED_ID && !UNECHOABLE_RE.test(txn);
-}
-
 /** Record-level codes of the reader mapped onto the partner interface's. */
 function partnerReason(code: string): string {
   return code === 'BAD_AMOUNT' || code === 'BAD_CURRENCY' ? code : 'MALFORMED';
@@ -209,16 +195,14 @@ class PartnerHandler implements CsvRowHandler<PartnerActivity> {
 
   /**
    * A D line rejected whole still names its transaction and member where those fields read cleanly: the
-   * response echoes them (partner-accrual.md), or the partner cannot tell which record failed. A
-   * transaction id the reader refuses (a space in it, letters beyond ASCII, longer than 64) is still
-   * the partner's own key for the record, and is echoed as sent wherever that is safe (echoable).
+   * response echoes them (partner-accrual.md), or the partner cannot tell which record failed.
    */
   private identified(e: RejectEvent, fields: string[]): RejectEvent {
     const txn = (fields[TXN] ?? '').trim();
     const member = (fields[MEMBER] ?? '').trim();
     return {
       ...e,
-      ...(echoable(txn) ? { recordRef: txn } : {}),
+      ...(IDENTIFIER_RE.test(txn) ? { recordRef: txn } : {}),
       ...(MEMBER_NUMBER_RE.test(member) ? { memberNumber: member } : {}),
     };
   }

@@ -62,33 +62,6 @@ for (const engine of availableEngines()) {
       expect(String(rejects[0]!.message)).toMatch(/100000000000000\.00 USD is out of range/);
     });
 
-    it('answers a record whose partner_txn_id it cannot read under that id as sent, for the partner to find it', async () => {
-      const w = s();
-      await w.enrol('2026-03-01', IVANOV);
-      const rec = {
-        member: IVANOV.number,
-        surname: 'IVANOV',
-        date: '2026-03-10',
-        type: 'RENTAL',
-        points: 500,
-      };
-      w.dropPartner('DRIVE', '2026-03-11', [
-        { ...rec, txn: 'D 80' },
-        { ...rec, txn: 'БР-81' },
-      ]);
-      await w.night('2026-03-11');
-      await w.run(exportJob, '2026-03-11');
-      const out = await w.knex('files').where({ direction: 'out', feed: 'partner-response' }).first();
-      const d = readFileSync(String(out.local_path), 'utf8')
-        .split('\r\n')
-        .filter((l) => l.startsWith('D,'))
-        .map((l) => l.split(',').slice(0, 6));
-      expect(d).toEqual([
-        ['D', 'D 80', IVANOV.number, 'R', '0', 'MALFORMED'],
-        ['D', 'БР-81', IVANOV.number, 'R', '0', 'MALFORMED'],
-      ]);
-    });
-
     it('earns per activity (RENTAL: 500) and per unit of spend (RENTAL_DAY: 1 per dollar) under DRIVE-2025', async () => {
       const w = s();
       w.dropFx({ '2026-03-10': { USD: '1.0800' } });
