@@ -169,6 +169,8 @@ for (const engine of availableEngines()) {
             number,
             invoice_number: `202611${String(number).padStart(4, '0')}`,
             assigned_on: '2026-11-30',
+            // As exports put them since 021; none would be a number taken out of a draft, which 021 keeps.
+            transmission: 1,
           });
         await given('XX1', 'GRANDSTAY', 1);
         await given('XX1', 'LH', 2);
@@ -427,7 +429,20 @@ for (const engine of availableEngines()) {
           { activity_key: 'MERGED-AWAY', merged_into: '1000000016' },
           { activity_key: 'OTHER-REASON', merged_into: null },
         ]);
-        for (const _ of since) await t.db.knex.migrate.down(MIGRATION_CONFIG);
+        // The survivor merged away since: the rejection's survivor is no longer the member's, and a
+        // re-up could not give it back, so the down refuses and keeps it.
+        await insertMember(t.db.knex, { number: '1000000099', status: 'ACTIVE', tier: 'MEMBER' });
+        await t.db.knex('members').where({ number: '1000000073' }).update({ merged_into: '1000000099' });
+        const down = async () => {
+          for (const _ of since) await t.db.knex.migrate.down(MIGRATION_CONFIG);
+        };
+        await expect(down()).rejects.toThrow(
+          /would lose the survivor 1 rejection\(s\) were made for \(MERGED-AWAY: 1000000016, the member's now 1000000099\)/,
+        );
+        expect((await survivors()).map((r) => r.merged_into)).toEqual(['1000000016', null]);
+        await t.db.knex('members').where({ number: '1000000073' }).update({ merged_into: '1000000016' });
+        await migrateLatest(t.db);
+        await down();
         expect(await t.db.knex('activities').orderBy('activity_key').pluck('reason')).toEqual([
           'ACCOUNT_CLOSED',
           'NAME_MISMATCH',
@@ -464,7 +479,26 @@ for (const engine of availableEngines()) {
           { partner_code: 'GRANDSTAY', invoice_number: '2026110001', transmission: 1 },
           { partner_code: 'LH', invoice_number: '2026110002', transmission: 1 },
         ]);
-        for (const _ of since) await t.db.knex.migrate.down(MIGRATION_CONFIG);
+        // A number in a supplement, or taken out of an undelivered draft, would be put in transmission 1
+        // by a re-up: the down refuses and keeps where each is.
+        const down = async () => {
+          for (const _ of since) await t.db.knex.migrate.down(MIGRATION_CONFIG);
+        };
+        for (const [transmission, shown] of [
+          [2, 'transmission 2'],
+          [null, 'none, taken out of an undelivered draft'],
+        ] as const) {
+          await t.db.knex('invoice_numbers').where({ partner_code: 'LH' }).update({ transmission });
+          await expect(down()).rejects.toThrow(
+            new RegExp(
+              `would lose the transmissions carrying 1 invoice number\\(s\\) \\(2026110002 in ${shown}\\)`,
+            ),
+          );
+          expect((await carried()).map((r) => r.transmission)).toEqual([1, transmission]);
+          await migrateLatest(t.db);
+        }
+        await t.db.knex('invoice_numbers').where({ partner_code: 'LH' }).update({ transmission: 1 });
+        await down();
         expect(await t.db.knex('invoice_numbers').orderBy('number').pluck('invoice_number')).toEqual([
           '2026110001',
           '2026110002',
@@ -674,6 +708,8 @@ if (availableEngines().includes('postgres')) {
         expect(await asReporting((trx) => trx('invoice_numbers').select('invoice_number'))).toEqual([]);
         // Granted by 014: the night that rejected a cancellation after its wait, which the daily report reads.
         expect(await asReporting((trx) => trx('activities').select('rejected_on'))).toEqual([]);
+        // Granted by 021: the survivor a rejection was made for, which the daily report's Reject detail names.
+        expect(await asReporting((trx) => trx('activities').select('merged_into'))).toEqual([]);
         // A rule's message is withheld as a reject's is.
         await expect(asReporting((trx) => trx('activities').select('reason_message'))).rejects.toThrow(
           /permission denied/,
