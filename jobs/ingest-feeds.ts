@@ -990,10 +990,23 @@ export function redemptionsHandler(
   ctx: JobContext,
 ): FeedHandler<Redemption> & { counts(): Record<string, number> } {
   const counts = new Counter();
+  const known = new Set(ctx.config.partners.map((p) => p.code));
+  /** Partner rewards of this file from a partner the configuration does not know: code → first line. */
+  const unknown = new Map<string, { line: number; rewards: number }>();
   return {
     feed: 'redemptions',
     counts: () => counts.values,
     async records(trx, file, batch) {
+      // The reward was given: refusing its debit would leave the member with it for nothing. It is posted,
+      // and said, since that partner's bill for it cannot be matched to a partner of the program.
+      for (const { record, line } of batch) {
+        if (record.serviceType !== 'PARTNER_REWARD' || record.partnerCode === null) continue;
+        if (known.has(record.partnerCode)) continue;
+        const seen = unknown.get(record.partnerCode);
+        if (seen) seen.rewards++;
+        else unknown.set(record.partnerCode, { line, rewards: 1 });
+        counts.add('unknownRewardPartner');
+      }
       return storeUnique(
         trx,
         file,
@@ -1006,6 +1019,19 @@ export function redemptionsHandler(
         ctx.now().toISOString(),
         counts,
       );
+    },
+    async end(_trx, file, verdict) {
+      if (unknown.size === 0) return;
+      const meta = (verdict.meta ?? (verdict.meta = {})) as Record<string, unknown>;
+      meta.warnings = [
+        ...((meta.warnings as string[] | undefined) ?? []),
+        ...[...unknown].map(
+          ([code, { line, rewards }]) =>
+            `${file.name}:${line} field partner_code: ${rewards} PARTNER_REWARD redemption(s) from partner ` +
+            `${code}, which is not in the configuration's partners: read as any other, but that partner's bill cannot ` +
+            'be matched to a partner of the program',
+        ),
+      ];
     },
   };
 }

@@ -256,5 +256,48 @@ for (const engine of availableEngines()) {
       });
       expect(await w.balance(IVANOV.number)).toBe(1500);
     });
+
+    it('debits a partner reward from a partner the configuration does not know, and says so naming file and line', async () => {
+      const w = s();
+      await twoLots(w);
+      const file = w.dropRedemptions([
+        {
+          id: 'R-1',
+          member: IVANOV.number,
+          date: '2026-03-05',
+          service: 'PARTNER_REWARD',
+          points: 100,
+          partner: 'GRANDSTAY',
+        },
+        {
+          id: 'R-2',
+          member: IVANOV.number,
+          date: '2026-03-05',
+          service: 'PARTNER_REWARD',
+          points: 200,
+          partner: 'ACME',
+        },
+        {
+          id: 'R-3',
+          member: IVANOV.number,
+          date: '2026-03-05',
+          service: 'PARTNER_REWARD',
+          points: 300,
+          partner: 'ACME',
+        },
+      ]);
+      const night = await w.night('2026-03-05');
+      // The member had the rewards: each is debited as any redemption is.
+      for (const id of ['R-1', 'R-2', 'R-3'])
+        expect(await w.activity(redemptionKey(id))).toMatchObject({ status: 'POSTED' });
+      expect(await w.balance(IVANOV.number)).toBe(900);
+      // GRANDSTAY is a partner of the program; ACME is not, and its bill could not be matched.
+      expect(night.ingest.warnings).toEqual([
+        `${file}:3 field partner_code: 2 PARTNER_REWARD redemption(s) from partner ACME, which is not in the ` +
+          "configuration's partners: read as any other, but that partner's bill cannot be matched to a partner " +
+          'of the program',
+      ]);
+      expect(night.ingest.counts['redemptions.unknownRewardPartner']).toBe(2);
+    });
   });
 }
