@@ -49,8 +49,7 @@ describe('a retro-claim under a claim id received before', () => {
     ).toEqual({
       reason: 'DUPLICATE',
       field: 'claim_id',
-      message:
-        'claim C-9 was already received in RETRO_20260601.csv (file 12, night of 2026-06-02) and credited',
+      message: 'claim C-9 was already received in RETRO_20260601.csv (night of 2026-06-02) and credited',
     });
     expect(claimReceivedBefore('C-9', { status: 'PENDING' }, { sameFile: true, line: 4 }).message).toBe(
       'claim C-9 was already received at line 4 of this file and waits to be settled',
@@ -85,8 +84,7 @@ describe('a record refused as read before', () => {
     expect(recordReadBefore('RB-9', { status: 'POSTED', needsAccrual: false }, { file })).toEqual({
       reason: 'DUPLICATE',
       field: 'id',
-      message:
-        'RB-9 was already received in REDBANK_20260301_7.csv (file 12, night of 2026-03-02) and posted',
+      message: 'RB-9 was already received in REDBANK_20260301_7.csv (night of 2026-03-02) and posted',
     });
     expect(recordReadBefore('RB-9-R', { status: 'REVERSED', needsAccrual: false }, { file }).message).toMatch(
       /and reversed$/,

@@ -63,19 +63,18 @@ export type FirstCopy =
   | { sameFile: true; line: number | null }
   | { sameFile?: false; file?: { name: string; id?: number; night?: IsoDate | null } };
 
-/** ` in RETRO_20260601.csv (file 12, night of 2026-06-02)`, ` at line 3 of this file`, or nothing known. */
+/**
+ * ` in RETRO_20260601.csv (night of 2026-06-02)`, ` at line 3 of this file`, or nothing known. The file
+ * goes by its name and night, not the registry's id: partners read these words in their responses, and
+ * a partner that sends one name every day (`names: reused`) is told which day's.
+ */
 export function receivedWhere(first: FirstCopy): string {
   if (first.sameFile)
     return first.line === null ? ' earlier in this file' : ` at line ${first.line} of this file`;
   const f = first.file;
   if (!f) return '';
-  const which =
-    f.id === undefined
-      ? 'earlier in this run'
-      : f.night
-        ? `file ${f.id}, night of ${f.night}`
-        : `file ${f.id}`;
-  return ` in ${f.name} (${which})`;
+  if (f.id === undefined) return ` in ${f.name} (earlier in this run)`;
+  return f.night ? ` in ${f.name} (night of ${f.night})` : ` in ${f.name}`;
 }
 
 /** What became of a claim received before, as the call centre asks it. */
@@ -88,7 +87,7 @@ const CLAIM_BECAME: Record<ClaimStatus, string> = {
 /**
  * A retro-claim refused because its id was received before and stands: the file it came in and what
  * became of it, so the call centre can answer the member without looking the first copy up
- * (`claim C-9 was already received in RETRO_20260601.csv (file 12, night of 2026-06-02) and credited`).
+ * (`claim C-9 was already received in RETRO_20260601.csv (night of 2026-06-02) and credited`).
  */
 export const claimReceivedBefore = (claimId: string, earlier: { status: ClaimStatus }, first: FirstCopy) => ({
   reason: 'DUPLICATE' as const,
@@ -116,7 +115,7 @@ function recordBecame(earlier: Pick<ActivityRow, 'status' | 'needsAccrual'>): st
 
 /**
  * A record of another feed refused because its key was read before and stands: the file it came in and
- * what became of it (`RB-9 was already received in REDBANK_20260301_7.csv (file 12, night of 2026-03-02)
+ * what became of it (`RB-9 was already received in REDBANK_20260301_7.csv (night of 2026-03-02)
  * and posted`). The partner reads it in its response as the accountant reads it in `files show`: both
  * know the file by its name.
  */

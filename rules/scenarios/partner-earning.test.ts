@@ -980,7 +980,7 @@ for (const engine of availableEngines()) {
           'DUPLICATE',
           'id',
           // The partner and the accountant read which file brought it first, and that it was posted.
-          `LH-1 was already received in ${first} (file ${await w.inboundFileId(first)}, night of 2026-03-11) and posted`,
+          `LH-1 was already received in ${first} (night of 2026-03-11) and posted`,
         ],
         ['LH-7', 'DUPLICATE', 'ClaimId', `claim LH-7: ${sameFlight} ${IVANOV.number} as LH claim LH-1`],
       ]);
