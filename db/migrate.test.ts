@@ -307,6 +307,62 @@ for (const engine of availableEngines()) {
       }
     });
 
+    it('023 records who refused a mail for good, and its down puts them back in the error text', async () => {
+      const t = await createTestDatabase(engine);
+      try {
+        const since = MIGRATION_NAMES.slice(MIGRATION_NAMES.indexOf('023_mail_refused'));
+        for (const _ of since) await t.db.knex.migrate.down(MIGRATION_CONFIG);
+        const mail = (report: string, status: string, row: Record<string, unknown>) => ({
+          report,
+          business_date: '2026-05-08',
+          message_id: `<${report}-report.2026-05-08@airline.example>`,
+          recipients: '["finance@airline.example"]',
+          subject: report,
+          attachments: '{"workbook":"w.xlsx","inline":[]}',
+          html: '',
+          text: '',
+          status,
+          attempts: 1,
+          created_at: '2026-05-09T02:00:00.000Z',
+          ...row,
+        });
+        const list = '["Commercial <commercial@airline.example>","finanse@airline.example"]';
+        await t.db.knex('mail_outbox').insert([
+          // Commercial took it; the typo was refused for good on an earlier attempt (its answer overwritten).
+          mail('partly', 'sent', {
+            listed_to: list,
+            delivered_to: '["Commercial@airline.example"]',
+            last_error: null,
+          }),
+          mail('whole', 'sent', { listed_to: list, delivered_to: list, last_error: null }),
+          mail('refused', 'failed', {
+            listed_to: '["finance@airline.example"]',
+            delivered_to: '[]',
+            last_error: '550 No such user',
+          }),
+          // Who has it is not known (before 020): nothing is said of it.
+          mail('unknown', 'sent', { listed_to: list, delivered_to: null, last_error: null }),
+        ]);
+        expect(await migrateLatest(t.db)).toEqual(since);
+        expect(await t.db.knex('mail_outbox').orderBy('id').pluck('refused_to')).toEqual([
+          '[{"address":"finanse@airline.example","answer":null}]',
+          null,
+          '[{"address":"finance@airline.example","answer":null}]',
+          null,
+        ]);
+        for (const _ of since) await t.db.knex.migrate.down(MIGRATION_CONFIG);
+        expect(await t.db.knex('mail_outbox').orderBy('id').pluck('last_error')).toEqual([
+          'not delivered to finanse@airline.example: refused for good',
+          null,
+          '550 No such user; not delivered to finance@airline.example: refused for good',
+          null,
+        ]);
+        expect(await migrateLatest(t.db)).toEqual(since);
+      } finally {
+        await t.cleanup();
+      }
+    });
+
     it('020 records the list each mail took and that no one has it yet only where no attempt may have reached anyone; and rolls back', async () => {
       const t = await createTestDatabase(engine);
       try {

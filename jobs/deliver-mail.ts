@@ -6,9 +6,19 @@
  * SMTP server where it is the cause), and fails the step. A mail whose recipients changed with its
  * distribution list is counted and named among the step's warnings. A mail refused for good by an earlier run is not tried again (that would
  * be refused again), but the night does not pass over it in silence: it is a warning of the step, with
- * the command that sends it again. A stop request leaves the mail in flight pending for the next run.
+ * the command that sends it again. So with a mail some recipients refused for good while others took it:
+ * it is not sent again by the night, even once the list is corrected, because which of the mails past
+ * a change of the list should go to it (a colleague added to the list is not owed last month's report)
+ * is the operator's call, made with `report send --retry-failed`; the night names it among its warnings
+ * while its list names one who has not had it. A stop request leaves the mail in flight pending for the
+ * next run.
  */
-import { describeReaddressed, sendOutbox, type FailedMail } from '../reports/outbox.js';
+import {
+  describePartlyRefused,
+  describeReaddressed,
+  sendOutbox,
+  type FailedMail,
+} from '../reports/outbox.js';
 import { describeHeldClaim } from '../reports/outbox-claims.js';
 import type { JobContext, JobResult } from './types.js';
 
@@ -61,6 +71,16 @@ export async function deliverMail(ctx: JobContext): Promise<MailDeliveryResult> 
       `${others.length} report mail(s) of other dates refused for good and not sent ` +
         `(${others.map((m) => `${m.report} ${m.businessDate}`).join(', ')}); \`redeye report send\` lists them`,
     );
+  // Sent to part of its list: the night's own date named, the others counted.
+  for (const m of result.partlyRefused.filter((p) => p.businessDate === ctx.businessDate))
+    warnings.push(describePartlyRefused(m));
+  const partlyOthers = result.partlyRefused.filter((p) => p.businessDate !== ctx.businessDate);
+  if (partlyOthers.length > 0)
+    warnings.push(
+      `${partlyOthers.length} report mail(s) of other dates sent to part of their list, others refusing them ` +
+        `for good (${partlyOthers.map((m) => `${m.report} ${m.businessDate}`).join(', ')}); ` +
+        '`redeye report send` lists them',
+    );
   // The recipients changed with the list since the mail was queued or last tried: who gets it is news.
   for (const r of result.readdressed) warnings.push(describeReaddressed(r));
   for (const c of result.held) warnings.push(describeHeldClaim(c));
@@ -78,6 +98,7 @@ export async function deliverMail(ctx: JobContext): Promise<MailDeliveryResult> 
       pending: result.pending,
       ...(result.reclaimed.length > 0 ? { reclaimed: result.reclaimed.length } : {}),
       ...(result.readdressed.length > 0 ? { readdressed: result.readdressed.length } : {}),
+      ...(result.partlyRefused.length > 0 ? { partlyRefused: result.partlyRefused.length } : {}),
     },
     // The SMTP server is named only where it is the cause: a list that names no one is not its fault.
     failures: result.errors.map(

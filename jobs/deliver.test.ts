@@ -158,6 +158,39 @@ for (const engine of availableEngines()) {
       }
     });
 
+    it('names a mail one recipient refused for good while its list names one who has not had it, and leaves it to report send', async () => {
+      const w = world();
+      const smtp = await startInProcessSmtp();
+      try {
+        pointMailAt(w, smtp);
+        await queued(w, NIGHT, {
+          status: 'sent',
+          recipients: JSON.stringify(['commercial@airline.example', 'typo@airline.example']),
+          listed_to: JSON.stringify(['commercial@airline.example', 'typo@airline.example']),
+          delivered_to: JSON.stringify(['commercial@airline.example']),
+          refused_to: JSON.stringify([{ address: 'typo@airline.example', answer: '550 No such user' }]),
+        });
+        // The operator corrected the list; the night does not send the mail again on its own.
+        w.config.mail = {
+          ...w.config.mail!,
+          lists: {
+            ...w.config.mail!.lists,
+            daily: ['commercial@airline.example', 'finance@airline.example'],
+          },
+        };
+        const result = await deliverJob(w.ctx(NIGHT));
+        expect(result.counts).toMatchObject({ 'mail.sent': 0, 'mail.partlyRefused': 1 });
+        expect(result.warnings).toEqual([
+          `report mail daily for ${NIGHT} sent to 1 of 2; refused for good: typo@airline.example (550 No such user); ` +
+            'mail.lists.daily now names finance@airline.example, who has not had it: ' +
+            '`redeye report send --retry-failed` sends it to them',
+        ]);
+        expect(smtp.connections).toBe(0);
+      } finally {
+        await smtp.stop();
+      }
+    });
+
     it('counts and names, in the summary, a mail whose recipients follow a changed list', async () => {
       const w = world();
       const smtp = await startInProcessSmtp();

@@ -22,6 +22,7 @@ import type { ReportResult } from './common.js';
 import type { Logger } from '../lib/log.js';
 import {
   addressees,
+  describePartlyRefused,
   outboxEntries,
   queueReportMail,
   sendOutbox,
@@ -350,6 +351,83 @@ for (const engine of availableEngines()) {
       expect(smtp.messages.length).toBe(before);
     });
 
+    it('sends a mail one recipient refused for good, on --retry-failed, to the address corrected since, and to no one twice', async () => {
+      // Queued and sent while the list had a typing error; the server refuses that mailbox for good.
+      const typo = listing(config, 'monthly', ['commercial@airline.example', 'finanse@airline.example']);
+      await queueReportMail(t.db, typo, monthly, now());
+      smtp.rejectRecipient('finanse@airline.example', 550);
+      const before = smtp.messages.length;
+      const first = await sendOutbox(t.db, typo, { mailerDependencies: noWait, now });
+      expect(first).toMatchObject({ sent: 1, failed: 0, pending: 0 });
+      expect(first.partlyRefused.map(describePartlyRefused)).toEqual([
+        expect.stringMatching(
+          /^report mail monthly for 2026-05-31 sent to 1 of 2; refused for good: finanse@airline\.example \(.*550 No such user.*\); correct mail\.lists\.monthly and run `redeye report send --retry-failed`$/,
+        ),
+      ]);
+
+      // The configuration file names the right address (finance): report send says so, sends nothing.
+      const env = { REDEYE_DATABASE_URL: t.url };
+      const listed = await redeye(['--config', config.configPath, 'report', 'send'], env);
+      expect(listed.code).toBe(1);
+      expect(listed.out.split('\n')).toEqual([
+        'report mail: 0 sent, 0 failed for good, 0 pending, 1 partly refused',
+        expect.stringMatching(
+          /^ {2}report mail monthly for 2026-05-31 sent to 1 of 2; refused for good: finanse@airline\.example \(.*\); mail\.lists\.monthly now names finance@airline\.example, who has not had it: `redeye report send --retry-failed` sends it to them$/,
+        ),
+      ]);
+      expect(smtp.messages.length).toBe(before + 1);
+
+      const retried = await redeye(['--config', config.configPath, 'report', 'send', '--retry-failed'], env);
+      expect(retried.err).toBe('');
+      expect(retried.code).toBe(0);
+      expect(retried.out.split('\n')).toEqual([
+        'report mail: 1 sent, 0 failed for good, 0 pending, 1 readdressed',
+        '  report mail monthly for 2026-05-31 goes to the recipients mail.lists.monthly names now (less those ' +
+          'who have it): finance@airline.example; it was to go to finanse@airline.example',
+      ]);
+      expect(smtp.messages.slice(before).map((m) => m.envelope.to)).toEqual([
+        ['commercial@airline.example'],
+        ['finance@airline.example'],
+      ]);
+      // Done: nothing more to send or to say, however often it is asked.
+      const again = await redeye(['--config', config.configPath, 'report', 'send', '--retry-failed'], env);
+      expect(again.out).toBe('report mail: 0 sent, 0 failed for good, 0 pending');
+      expect(again.code).toBe(0);
+      expect(smtp.messages.length).toBe(before + 2);
+    });
+
+    it('keeps a refusal for good through a later delivery to those refused for now, and tries it again only when asked', async () => {
+      const three = listing(config, 'monthly', [
+        'commercial@airline.example',
+        'finance@airline.example',
+        'bad@airline.example',
+      ]);
+      await queueReportMail(t.db, three, monthly, now());
+      const before = smtp.messages.length;
+      smtp.rejectRecipient('finance@airline.example', 452, 4);
+      smtp.rejectRecipient('bad@airline.example', 550, 1);
+      expect(await sendOutbox(t.db, three, { mailerDependencies: noWait, now })).toMatchObject({
+        pending: 1,
+      });
+      // The next night: finance takes it; bad@ is not tried again, and is not forgotten.
+      const second = await sendOutbox(t.db, three, { mailerDependencies: noWait, now });
+      expect(second).toMatchObject({ sent: 1, pending: 0 });
+      expect(second.partlyRefused).toMatchObject([
+        { report: 'monthly', delivered: 2, refused: [{ address: 'bad@airline.example' }], added: [] },
+      ]);
+      // The operator asks again, the list unchanged (the mailbox has been created since): it goes to bad@.
+      const retried = await sendOutbox(t.db, three, { mailerDependencies: noWait, now, retryFailed: true });
+      expect(retried).toMatchObject({ sent: 1, pending: 0, partlyRefused: [], readdressed: [] });
+      expect(smtp.messages.slice(before).map((m) => m.envelope.to)).toEqual([
+        ['commercial@airline.example'],
+        ['finance@airline.example'],
+        ['bad@airline.example'],
+      ]);
+      expect(await t.db.knex('mail_outbox').where({ report: 'monthly' }).first('refused_to')).toEqual({
+        refused_to: null,
+      });
+    });
+
     it('says what is wrong with a mail whose report was taken out of mail.lists', async () => {
       await queueReportMail(t.db, config, monthly, now());
       const { monthly: _gone, ...lists } = config.mail!.lists;
@@ -618,10 +696,12 @@ for (const engine of availableEngines()) {
         expect(result).toMatchObject({ sent: 0, pending: 2 });
         expect(result.errors.map((e) => [e.report, e.message])).toEqual([
           ['daily', expect.stringMatching(/Greeting never received/)],
-          [
-            'monthly',
-            `not tried: the mail before it (daily for 2026-05-31) got no answer from SMTP 127.0.0.1:${silent.port}`,
-          ],
+          ['monthly', 'not tried: the mail before it (daily for 2026-05-31) got no answer'],
+        ]);
+        // Named with each error, once: the night's failure line and report send put it before the text.
+        expect(result.errors.map((e) => e.server)).toEqual([
+          `127.0.0.1:${silent.port}`,
+          `127.0.0.1:${silent.port}`,
         ]);
         expect(silent.connections()).toBe(1);
       } finally {

@@ -9,6 +9,9 @@
  *   `sent` is never picked again. A failed attempt returns the row to `pending` with the error, for the
  *   next `redeye report send`; a permanent refusal of every recipient marks it `failed` with the time
  *   (the address is wrong; sending again would not help), which `--retry-failed` puts back in the queue;
+ * - a mail some recipients took and others refused for good is `sent` with those others recorded
+ *   (`refused_to`); while its list names one who has not had it (the refused address, or one new on the
+ *   list since: a correction), it is listed as partly refused, and `--retry-failed` sends it to them;
  * - a mail goes to the recipients its distribution list names when it is sent (an address corrected
  *   since it was queued included), less those it was delivered to: see `addressees`;
  * - a claim whose sender died mid-send is taken back by the next sender and sent again under the same
@@ -32,6 +35,7 @@ import {
   type Mailer,
   type MailerDependencies,
   type ReportMessage,
+  type SendOutcome,
 } from '../mail/mailer.js';
 import { renderReportMail } from '../mail/report-mail.js';
 import { dateTextSql, sqlRows, type ReportResult } from './common.js';
@@ -203,6 +207,11 @@ export interface SendOutboxResult {
    */
   errors: Array<{ report: string; businessDate: IsoDate; message: string; server?: string }>;
   failedMails: FailedMail[];
+  /**
+   * Mails sent to part of their list, others having refused them for good, that the list now names one
+   * who has not had: `--retry-failed` sends them to those.
+   */
+  partlyRefused: PartlyRefusedMail[];
   /** Mails a live sender (another process) is sending: left to it. */
   held: MailClaim[];
   /** Mails claimed by a sender that died mid-send, taken back and sent again by this run. */
@@ -211,6 +220,35 @@ export interface SendOutboxResult {
   readdressed: Readdressed[];
   /** Set when a stop request ended the run before every mail was tried: `stopped on request (SIGTERM)`. */
   stopped?: string;
+}
+
+/** A recipient that refused a mail for good, with the server's answer (null: refused before migration 023). */
+export interface Refusal {
+  address: string;
+  answer: string | null;
+}
+
+/** A mail some recipients took and others refused for good, still owed to someone its list names. */
+export interface PartlyRefusedMail {
+  report: string;
+  businessDate: IsoDate;
+  /** How many recipients have it. */
+  delivered: number;
+  refused: Refusal[];
+  /** Those the list names now who have not had it and did not refuse it: a corrected address, a new one. */
+  added: string[];
+}
+
+/** How a partly refused mail reads in `redeye report send` and the night's warnings. */
+export function describePartlyRefused(m: PartlyRefusedMail): string {
+  const refused = m.refused.map((r) => (r.answer ? `${r.address} (${r.answer})` : r.address)).join(', ');
+  const head =
+    `report mail ${m.report} for ${m.businessDate} sent to ${m.delivered} of ` +
+    `${m.delivered + m.refused.length}; refused for good: ${refused}; `;
+  return m.added.length === 0
+    ? `${head}correct mail.lists.${m.report} and run \`redeye report send --retry-failed\``
+    : `${head}mail.lists.${m.report} now names ${m.added.join(', ')}, who has not had it: ` +
+        '`redeye report send --retry-failed` sends it to them';
 }
 
 /** A mail whose recipients changed since it was queued or last tried, because its list did. */
@@ -294,6 +332,54 @@ function sameAddresses(a: readonly string[], b: readonly string[]): boolean {
 
 const parseList = (json: string | null): string[] | null =>
   json === null ? null : (JSON.parse(json) as string[]);
+
+const parseRefusals = (json: string | null): Refusal[] =>
+  json === null ? [] : (JSON.parse(json) as Refusal[]);
+
+/**
+ * The refusals for good a mail has after an attempt: those before, less anyone it reached now, with the
+ * new ones (the latest answer kept); null when none is left.
+ */
+function refusalsAfter(
+  before: readonly Refusal[],
+  outcome: SendOutcome,
+  to: readonly string[],
+): string | null {
+  const done = new Set(
+    [...outcome.accepted, ...outcome.rejected.filter((r) => r.permanent).map((r) => r.address)].map(
+      mailboxOf,
+    ),
+  );
+  const now = [
+    ...before.filter((r) => !done.has(mailboxOf(r.address))),
+    ...outcome.rejected
+      .filter((r) => r.permanent)
+      .map((r) => ({ address: spelledAs(to, [r.address])[0]!, answer: r.response })),
+  ];
+  return now.length === 0 ? null : JSON.stringify(now);
+}
+
+/**
+ * Of a mail recorded sent with refusals for good, who its list names now that has not had it: the
+ * refused still listed (the operator asks again with --retry-failed) and those new on the list since.
+ * None when who has it is not known (before migration 020) or the list names no one.
+ */
+function stillOwed(
+  row: {
+    recipients?: string;
+    listed_to: string | null;
+    delivered_to: string | null;
+    refused_to: string | null;
+  },
+  listNow: readonly string[] | undefined,
+): { refused: Refusal[]; to: string[] } {
+  const refused = parseRefusals(row.refused_to);
+  const deliveredTo = parseList(row.delivered_to);
+  if (refused.length === 0 || deliveredTo === null || !listNow || listNow.length === 0)
+    return { refused, to: [] };
+  const owed = refused.map((r) => r.address);
+  return { refused, to: addressees({ owed, listedTo: parseList(row.listed_to), deliveredTo }, listNow) };
+}
 
 interface OutboxRow {
   id: number;
@@ -394,13 +480,34 @@ export async function sendOutbox(
     held: [],
     reclaimed: [],
     readdressed: [],
+    partlyRefused: [],
     toNoOneNew: 0,
   };
-  if (options.retryFailed)
+  const listOf = (report: string) => config.mail?.lists[report];
+  if (options.retryFailed) {
     await scope(knex('mail_outbox').where({ status: 'failed' })).update({
       status: 'pending',
       failed_at: null,
     });
+    // A mail sent to part of its list goes back in the queue for those refused and still listed, and
+    // those new on the list since; the list it took and who has it stay, so no one gets it twice.
+    for (const row of (await scope(
+      knex('mail_outbox').where({ status: 'sent' }).whereNotNull('refused_to'),
+    ).select('id', 'report', 'listed_to', 'delivered_to', 'refused_to')) as Array<{
+      id: number;
+      report: string;
+      listed_to: string | null;
+      delivered_to: string | null;
+      refused_to: string;
+    }>) {
+      const { refused, to } = stillOwed(row, listOf(row.report));
+      if (to.length === 0) continue;
+      // Compare-and-set: another sender that retried it since has changed its refusals.
+      await knex('mail_outbox')
+        .where({ id: row.id, status: 'sent', refused_to: row.refused_to })
+        .update({ status: 'pending', recipients: JSON.stringify(refused.map((r) => r.address)) });
+    }
+  }
 
   const claims = await openMailClaims(db);
   try {
@@ -456,20 +563,25 @@ export async function sendOutbox(
       }
       // Another sender took it between our read and our claim.
       if (!(await claims.claim(row.id, now()))) continue;
+      // For the refusals of a failed attempt too: those before it, and the list it went to.
+      let refusedBefore: Refusal[] = [];
+      let to: string[] = [];
       try {
         // Read again under the claim: a sender before us may have delivered it to part of its list since.
         const stored = (await knex('mail_outbox')
           .where({ id: row.id })
-          .first('recipients', 'listed_to', 'delivered_to')) as {
+          .first('recipients', 'listed_to', 'delivered_to', 'refused_to')) as {
           recipients: string;
           listed_to: string | null;
           delivered_to: string | null;
+          refused_to: string | null;
         };
+        refusedBefore = parseRefusals(stored.refused_to);
         const owed = JSON.parse(stored.recipients) as string[];
         const deliveredTo = parseList(stored.delivered_to);
         const lists = config.mail?.lists;
         const listNow = lists ? (lists[row.report] ?? []) : undefined;
-        let to = owed;
+        to = owed;
         if (listNow !== undefined && listNow.length === 0) {
           // Sent to no one is not sent: it waits for the list to name someone, in sight of every run.
           const message =
@@ -540,6 +652,7 @@ export async function sendOutbox(
               status: 'pending',
               recipients: JSON.stringify(later),
               delivered_to: delivered(outcome.accepted),
+              refused_to: refusalsAfter(refusedBefore, outcome, to),
               claim_host: null,
               claim_pid: null,
               last_error: message.slice(0, 4000),
@@ -558,6 +671,7 @@ export async function sendOutbox(
             status: 'sent',
             sent_at: now().toISOString(),
             delivered_to: delivered(outcome.accepted),
+            refused_to: refusalsAfter(refusedBefore, outcome, to),
             claim_host: null,
             claim_pid: null,
             last_error: refused === '' ? null : `not delivered to ${refused}`,
@@ -592,7 +706,12 @@ export async function sendOutbox(
             claim_host: null,
             claim_pid: null,
             last_error: message.slice(0, 4000),
-            ...(permanent ? { failed_at: now().toISOString() } : {}),
+            ...(permanent
+              ? {
+                  failed_at: now().toISOString(),
+                  refused_to: refusalsAfter(refusedBefore, (error as MailDeliveryError).outcome, to),
+                }
+              : {}),
           });
         const smtpCause = error instanceof MailDeliveryError || error instanceof ConfigError;
         result.errors.push({ ...where, message, ...(smtpCause ? { server } : {}) });
@@ -603,7 +722,8 @@ export async function sendOutbox(
         // Without credentials no mail can go: the rest stays pending untouched.
         if (error instanceof ConfigError) break;
         if (error instanceof MailDeliveryError && !answered(error))
-          unreachable = `the mail before it (${row.report} for ${row.business_date}) got no answer from SMTP ${server}`;
+          // The server is named with each error (`server`), not again in its text.
+          unreachable = `the mail before it (${row.report} for ${row.business_date}) got no answer`;
       } finally {
         await claims.release(row.id);
       }
@@ -620,6 +740,7 @@ export async function sendOutbox(
   result.pending = Number(left?.n ?? 0);
   result.failedMails = await failedMails(db, only);
   result.failed = result.failedMails.length;
+  result.partlyRefused = await partlyRefusedMails(db, only, listOf);
   return result;
 }
 
@@ -655,6 +776,41 @@ async function failedMails(db: Db, only?: { report: string; businessDate: IsoDat
     lastError: r.last_error,
     failedAt: r.failed_at === null ? null : new Date(r.failed_at).toISOString(),
   }));
+}
+
+/** The mails sent to part of their list that the list now names one who has not had: oldest first. */
+async function partlyRefusedMails(
+  db: Db,
+  only: { report: string; businessDate: IsoDate } | undefined,
+  listOf: (report: string) => readonly string[] | undefined,
+): Promise<PartlyRefusedMail[]> {
+  const rows = await sqlRows<{
+    report: string;
+    business_date: string;
+    listed_to: string | null;
+    delivered_to: string | null;
+    refused_to: string | null;
+  }>(
+    db.knex,
+    `SELECT report, ${dateTextSql(db, 'business_date')} AS business_date, listed_to, delivered_to, refused_to
+       FROM mail_outbox WHERE status = 'sent' AND refused_to IS NOT NULL${only ? ' AND report = ? AND business_date = ?' : ''}
+      ORDER BY business_date, id`,
+    only ? [only.report, only.businessDate] : [],
+  );
+  const open: PartlyRefusedMail[] = [];
+  for (const r of rows) {
+    const { refused, to } = stillOwed(r, listOf(r.report));
+    if (to.length === 0) continue;
+    const refusedKeys = new Set(refused.map((x) => mailboxOf(x.address)));
+    open.push({
+      report: r.report,
+      businessDate: r.business_date,
+      delivered: new Set(parseList(r.delivered_to)!.map(mailboxOf)).size,
+      refused,
+      added: to.filter((a) => !refusedKeys.has(mailboxOf(a))),
+    });
+  }
+  return open;
 }
 
 export interface OutboxEntry {

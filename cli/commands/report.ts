@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { UsageError } from '../../lib/errors.js';
 import { chartNumberFormatter } from '../../reports/charts.js';
 import {
+  describePartlyRefused,
   describeReaddressed,
   queueReportMail,
   sendOutbox,
@@ -24,8 +25,8 @@ interface ReportOptions {
 
 /**
  * Prints what became of the report mail. Exit 1 while a mail could not be sent: one that failed now,
- * one refused for good (listed, with the command that sends it again), one still pending, or a run
- * stopped on request.
+ * one refused for good (listed, with the command that sends it again), one some recipients refused for
+ * good that its list names one who has not had, one still pending, or a run stopped on request.
  */
 function printSendResult(ctx: CommandContext, result: SendOutboxResult, json: boolean | undefined): number {
   if (json) ctx.output.out(JSON.stringify(result));
@@ -35,10 +36,13 @@ function printSendResult(ctx: CommandContext, result: SendOutboxResult, json: bo
         (result.toNoOneNew > 0 ? ` (${result.toNoOneNew} to no one new)` : '') +
         `, ${result.failed} failed for good, ${result.pending} pending` +
         (result.readdressed.length > 0 ? `, ${result.readdressed.length} readdressed` : '') +
+        (result.partlyRefused.length > 0 ? `, ${result.partlyRefused.length} partly refused` : '') +
         (result.held.length > 0 ? `, ${result.held.length} being sent by another process` : ''),
     );
     for (const r of result.readdressed) ctx.output.out(`  ${describeReaddressed(r)}`);
-    for (const e of result.errors) ctx.output.out(`  ${e.report} ${e.businessDate}: ${e.message}`);
+    for (const e of result.errors)
+      ctx.output.out(`  ${e.report} ${e.businessDate}${e.server ? ` (SMTP ${e.server})` : ''}: ${e.message}`);
+    for (const m of result.partlyRefused) ctx.output.out(`  ${describePartlyRefused(m)}`);
     for (const c of result.reclaimed)
       ctx.output.out(
         `  ${c.report} ${c.businessDate}: taken back from ${c.claimant ?? 'a sender'}, which ended while ` +
@@ -61,7 +65,11 @@ function printSendResult(ctx: CommandContext, result: SendOutboxResult, json: bo
 
 function sendExitCode(result: SendOutboxResult): number {
   const unsent =
-    result.errors.length > 0 || result.failed > 0 || result.pending > 0 || result.stopped !== undefined;
+    result.errors.length > 0 ||
+    result.failed > 0 ||
+    result.partlyRefused.length > 0 ||
+    result.pending > 0 ||
+    result.stopped !== undefined;
   return unsent ? 1 : 0;
 }
 
@@ -78,7 +86,8 @@ export function registerReport(program: Command, run: ActionRunner): void {
     .option('--send', 'queue the report for its distribution list and send it now')
     .option(
       '--retry-failed',
-      'with send: also retry mail whose recipients were all refused for good, to its list as configured now',
+      'with send: also retry mail refused for good (by every recipient, or by some: then to those the list ' +
+        'names now who have not had it), to its list as configured now',
     )
     .option('--json', 'print the result as JSON')
     .action(

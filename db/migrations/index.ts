@@ -26,6 +26,7 @@ import * as m019 from './019_file_decisions.js';
 import * as m020 from './020_mail_recipients.js';
 import * as m021 from './021_export_facts.js';
 import * as m022 from './022_file_decisions_withheld.js';
+import * as m023 from './023_mail_refused.js';
 
 export interface Migration {
   name: string;
@@ -56,6 +57,7 @@ export const migrations: Migration[] = [
   { name: '020_mail_recipients', ...m020 },
   { name: '021_export_facts', ...m021 },
   { name: '022_file_decisions_withheld', ...m022 },
+  { name: '023_mail_refused', ...m023 },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {
