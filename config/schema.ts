@@ -643,7 +643,10 @@ const retention = z
      * a delivered mailing list is then removed from the shared outbox it was delivered to as well.
      */
     exportCopyDays: positiveInt.default(30),
-    /** Days a stored report folder (`paths.reports/<date>/`) is kept; its mail, while unsent, keeps it. */
+    /**
+     * Days a stored report folder (`paths.reports/<date>/`) is kept; its mail, while unsent or owed to
+     * someone its list names (refused for good, then corrected), keeps it.
+     */
     reportDays: positiveInt.default(90),
     /**
      * Days after its business date that a reject keeps the text of its line, and an expired FTL part its

@@ -75,6 +75,44 @@ describe('the retention job', () => {
     expect(result.counts).toMatchObject({ erased: 0, temporaryFilesRemoved: 3 });
     expect(existsSync(fresh)).toBe(true);
   });
+
+  it('keeps an old report folder while a mail of it is unsent, or sent but owed to someone its list names', async () => {
+    const w = world();
+    const { reports } = w.config.paths;
+    const folders = ['2026-05-01', '2026-05-02', '2026-05-03', '2026-05-04'];
+    for (const d of folders) mkdirSync(join(reports, d), { recursive: true });
+    const mail = (day: string, status: string, delivered: string[], refused: string[]) => ({
+      report: 'monthly',
+      business_date: day,
+      message_id: `<monthly-report.${day}@airline.example>`,
+      recipients: JSON.stringify(refused),
+      listed_to: JSON.stringify(['commercial@airline.example', 'finance@airline.example']),
+      delivered_to: JSON.stringify(delivered),
+      refused_to:
+        refused.length === 0 ? null : JSON.stringify(refused.map((address) => ({ address, answer: '550' }))),
+      subject: 'monthly',
+      attachments: JSON.stringify({ workbook: `${day}/monthly-${day}.xlsx`, inline: [] }),
+      html: '',
+      text: '',
+      status,
+      attempts: 1,
+      created_at: `${day}T02:00:00.000Z`,
+    });
+    const all = ['commercial@airline.example', 'finance@airline.example'];
+    await w.t.db.knex('mail_outbox').insert([
+      // Sent to both: done.
+      mail('2026-05-01', 'sent', all, []),
+      // Not sent yet.
+      mail('2026-05-02', 'pending', [], []),
+      // Finance refused it for good and is still on mail.lists.monthly: report send --retry-failed reads it.
+      mail('2026-05-03', 'sent', ['commercial@airline.example'], ['finance@airline.example']),
+      // Refused by an address no longer on the list, which names no one who has not had it: done.
+      mail('2026-05-04', 'sent', all, ['finanse@airline.example']),
+    ]);
+    const result = await retentionJob(w.ctx('2026-09-01'));
+    expect(result.counts.reportFoldersRemoved).toBe(2);
+    expect(folders.filter((d) => existsSync(join(reports, d)))).toEqual(['2026-05-02', '2026-05-03']);
+  });
 });
 
 describe('the token secret (REDEYE_TOKEN_SECRET)', () => {

@@ -27,6 +27,7 @@ import { TransportsByName } from '../transports/index.js';
 import { TEMP_SUFFIX, TEMPORARY_FILE_MAX_AGE_MS } from '../transports/names.js';
 import type { Job, JobContext, JobResult } from './types.js';
 import { chunks } from '../lib/chunks.js';
+import { stillOwed } from '../reports/outbox.js';
 
 export const ERASED_FIELDS = [
   'surname',
@@ -465,10 +466,22 @@ async function removeReportFolders(ctx: JobContext, before: IsoDate): Promise<nu
   const old = entries.filter((e) => e.isDirectory() && DATE_FOLDER.test(e.name) && e.name < before);
   if (old.length === 0) return 0;
   const attached = new Set<string>();
-  for (const m of (await ctx.db
+  // A mail sent but refused for good by someone its list still names, or names anew, is not done: a
+  // `report send --retry-failed` reads its workbook again, so its folder stays with the unsent ones'.
+  const owed = (
+    (await ctx.db
+      .knex('mail_outbox')
+      .where({ status: 'sent' })
+      .whereNotNull('refused_to')
+      .select('attachments', 'report', 'listed_to', 'delivered_to', 'refused_to')) as Array<
+      Parameters<typeof stillOwed>[0] & { attachments: string; report: string }
+    >
+  ).filter((m) => stillOwed(m, ctx.config.mail?.lists[m.report]).to.length > 0);
+  const unsent = (await ctx.db
     .knex('mail_outbox')
     .whereNot({ status: 'sent' })
-    .select('attachments')) as Array<{ attachments: string }>) {
+    .select('attachments')) as Array<{ attachments: string }>;
+  for (const m of [...unsent, ...owed]) {
     let files: { workbook?: string; inline?: Array<{ path?: string }> } = {};
     try {
       files = JSON.parse(m.attachments) as typeof files;

@@ -364,7 +364,7 @@ function refusalsAfter(
  * refused still listed (the operator asks again with --retry-failed) and those new on the list since.
  * None when who has it is not known (before migration 020) or the list names no one.
  */
-function stillOwed(
+export function stillOwed(
   row: {
     recipients?: string;
     listed_to: string | null;
