@@ -224,7 +224,7 @@ function eligible(
   const window = checkWindow(row.activityDate, ctx.businessDate, windowDays, ctx.receivedOn(row));
   if (window) return { rejection: window };
   if (row.travelSurname) {
-    const name = checkName({ surname: row.travelSurname, givenName: row.travelGivenName }, member!);
+    const name = checkName({ surname: row.travelSurname, givenName: row.travelGivenName }, member!, row.type);
     if (name) return { rejection: name };
   }
   return { member: member! };

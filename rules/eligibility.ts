@@ -5,8 +5,8 @@
 import type { MemberNumberRule } from './check-digit.js';
 import { validateMemberNumber } from './check-digit.js';
 import { addDays, type IsoDate } from '../lib/dates.js';
-import { normaliseFlightNumber, type ActivityDetail } from './activity.js';
-import { nameMatches } from './names.js';
+import { normaliseFlightNumber, type ActivityDetail, type ActivityType } from './activity.js';
+import { nameMatches, type NameMatchReason } from './names.js';
 import type { Program } from './program.js';
 import { reject, type Rejection } from './reasons.js';
 
@@ -65,10 +65,41 @@ export function checkMember(
   return undefined;
 }
 
-/** The name as travelled belongs to the member (see rules/names.ts for what is forgiven). */
+/**
+ * Whose name a record carries, as the one who reads its rejection says it. A flight's goes nowhere but
+ * the registry and keeps the matcher's own code for the accountants; every other record's is read by
+ * the partner that sent it (responses, alliance results), who knows neither "as travelled" for a hotel
+ * guest nor the matcher's codes: its words say which part differs, and the field at fault (`surname`
+ * or `given_name`) tells the accountants the same.
+ */
+const NAME_HOLDER: Partial<Record<ActivityType, { surname: string; givenName: string; name: string }>> = {
+  HOTEL: { surname: "the guest's surname", givenName: "the guest's given name", name: "the guest's name" },
+  PARTNER: {
+    surname: 'the surname on the record',
+    givenName: 'the given name on the record',
+    name: 'the name on the record',
+  },
+  PARTNER_FLIGHT: {
+    surname: 'the surname as travelled',
+    givenName: 'the given name as travelled',
+    name: 'the name as travelled',
+  },
+};
+
+function nameMismatchText(type: ActivityType, reason: NameMatchReason | undefined): string {
+  const holder = NAME_HOLDER[type];
+  // Rejects are read by operators and kept for months: the reason is enough, the names stay out.
+  if (!holder) return `the name as travelled does not match the member's (${reason})`;
+  if (reason === 'GIVEN_NAME_MISMATCH') return `${holder.givenName} does not match the member's`;
+  if (reason === 'NO_SURNAME') return `${holder.name} holds no surname to match the member's`;
+  return `${holder.surname} does not match the member's`;
+}
+
+/** The name a record carries belongs to the member (see rules/names.ts for what is forgiven). */
 export function checkName(
   travelled: { surname: string; givenName?: string | null },
   member: MemberFacts,
+  type: ActivityType,
 ): Rejection | undefined {
   if (!member.surname) return undefined; // erased or never given: the number alone identifies the account
   const m = nameMatches(
@@ -84,8 +115,7 @@ export function checkName(
   return reject(
     'NAME_MISMATCH',
     m.reason === 'GIVEN_NAME_MISMATCH' ? 'given_name' : 'surname',
-    // Rejects are read by operators and kept for months: the reason is enough, the names stay out.
-    `the name as travelled does not match the member's (${m.reason})`,
+    nameMismatchText(type, m.reason),
   );
 }
 

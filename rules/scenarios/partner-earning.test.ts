@@ -736,6 +736,22 @@ for (const engine of availableEngines()) {
       });
     });
 
+    it('answers a partner record whose name is not the member’s without the flight wording or the matcher’s codes', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      w.dropPartner('DRIVE', '2026-03-11', [
+        ivanovs('D-80', '2026-03-10', 'RENTAL', { surname: 'PETROV', spend: '10.00', currency: 'USD' }),
+        ivanovs('D-81', '2026-03-10', 'RENTAL', { givenName: 'PETR', spend: '10.00', currency: 'USD' }),
+      ]);
+      await w.night('2026-03-11');
+      await w.run(exportJob, '2026-03-11');
+      const out = await w.knex('files').where({ direction: 'out', feed: 'partner-response' }).first();
+      expect(readFileSync(String(out.local_path), 'utf8').split('\r\n').slice(1, 3)).toEqual([
+        `D,D-80,${IVANOV.number},R,0,NAME_MISMATCH,the surname on the record does not match the member's`,
+        `D,D-81,${IVANOV.number},R,0,NAME_MISMATCH,the given name on the record does not match the member's`,
+      ]);
+    });
+
     it('answers every rejected stay in the document’s order, by its own SequenceNumber, the unreadable and repeated ones too', async () => {
       const w = s();
       await w.enrol('2026-05-01', IVANOV);
