@@ -566,6 +566,41 @@ for (const engine of availableEngines()) {
       }
     });
 
+    it('025 keeps the EchoToken a request gave, and rolls back only once none would be lost', async () => {
+      const t = await createTestDatabase(engine);
+      try {
+        const request = {
+          direction: 'in',
+          feed: 'hotel',
+          name: 'GS_GSBER01_StayInfoNotif_20261101.xml',
+          size: 10,
+          sha256: 'e'.repeat(64),
+          verdict: 'accepted',
+          created_at: '2026-11-02T01:00:00Z',
+        };
+        const token = `GSBER01-${'Ü'.repeat(119)}`; // 128 characters, OpenTravel's most
+        await t.db.knex('files').insert({ ...request, echo_token: token });
+        expect(await t.db.knex('files').pluck('echo_token')).toEqual([token]);
+        const since = MIGRATION_NAMES.slice(MIGRATION_NAMES.indexOf('025_request_echo_token'));
+        const down = async () => {
+          for (const _ of since) await t.db.knex.migrate.down(MIGRATION_CONFIG);
+        };
+        // A re-up could not give the token back, and a rebuilt response would lack it.
+        await expect(down()).rejects.toThrow(
+          /would lose the EchoToken 1 request\(s\) gave \(GS_GSBER01_StayInfoNotif_20261101\.xml \(id \d+\): "GSBER01-Ü/,
+        );
+        expect(await t.db.knex('files').pluck('echo_token')).toEqual([token]);
+        await t.db.knex('files').update({ echo_token: null });
+        await down();
+        expect(await t.db.knex.schema.hasColumn('files', 'echo_token')).toBe(false);
+        expect(await t.db.knex('files').pluck('name')).toEqual([request.name]);
+        expect(await migrateLatest(t.db)).toEqual(since);
+        expect(await t.db.knex('files').pluck('echo_token')).toEqual([null]);
+      } finally {
+        await t.cleanup();
+      }
+    });
+
     it('019 keeps who decided a held file, when and why, and rolls back', async () => {
       const t = await createTestDatabase(engine);
       try {
@@ -779,6 +814,8 @@ if (availableEngines().includes('postgres')) {
         await expect(asReporting((trx) => trx('activities').select('travel_surname'))).rejects.toThrow(
           /permission denied/,
         );
+        // Granted by 025: the EchoToken a hotel's request gave, which its response carries.
+        expect(await asReporting((trx) => trx('files').select('echo_token'))).toEqual([]);
         // 022: the registry without who decided a held file and the reason they typed.
         await t.db.knex('files').insert({
           direction: 'in',

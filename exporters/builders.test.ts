@@ -250,6 +250,21 @@ describe('OTA_HotelStayInfoNotifRS', () => {
     );
   });
 
+  it('echoes the request’s EchoToken, first and unchanged, on a processed and a refused document alike', () => {
+    const echoed = (r: HotelStayResponse) =>
+      /<OTA_HotelStayInfoNotifRS [^>]*>/.exec(buildHotelStayResponse(r))![0];
+    expect(echoed({ ...ok, echoToken: ' GS&1 <a>' })).toBe(
+      `<OTA_HotelStayInfoNotifRS xmlns="http://www.opentravel.org/OTA/2003/05" EchoToken=" GS&amp;1 &lt;a&gt;" TimeStamp="2026-12-01T01:30:00Z" Version="1.000" SequenceNmbr="3">`,
+    );
+    const refused = { ...ok, warnings: [], error: { reasonCode: 'EMPTY_FILE', text: 'no StayInfo' } };
+    expect(echoed({ ...refused, echoToken: 'GSBER01-20261002' })).toContain('EchoToken="GSBER01-20261002"');
+    expect(echoed({ ...refused, echoToken: null })).not.toContain('EchoToken');
+    // OpenTravel's StringLength1to128 in characters: 128 of them is a token, 129 is not.
+    expect(echoed({ ...ok, echoToken: 'Ü'.repeat(128) })).toContain(`EchoToken="${'Ü'.repeat(128)}"`);
+    expect(() => buildHotelStayResponse({ ...ok, echoToken: 'x'.repeat(129) })).toThrow(/EchoToken/);
+    expect(() => buildHotelStayResponse({ ...ok, echoToken: '' })).toThrow(/EchoToken/);
+  });
+
   it.runIf(xmllintOrSkip())('validates against the OpenTravel schema', () => {
     if (!existsSync(OTA_XSD)) {
       console.warn(`NOTICE: ${OTA_XSD} not present: OpenTravel validation skipped`);
@@ -262,6 +277,13 @@ describe('OTA_HotelStayInfoNotifRS', () => {
         ...ok,
         warnings: [],
         error: { reasonCode: 'UNKNOWN_PARTNER', text: 'chain ZZ' },
+      }),
+      buildHotelStayResponse({ ...ok, echoToken: `GS&<1> ${'Ü'.repeat(120)}` }),
+      buildHotelStayResponse({
+        ...ok,
+        echoToken: 'GSBER01-20261002',
+        warnings: [],
+        error: { reasonCode: 'EMPTY_FILE', text: 'no StayInfo' },
       }),
     ]);
   });

@@ -18,8 +18,11 @@
  * | `RecordID`  | the stay's `ReservationID/@ID`, when known and at most 64 characters            |
  * | text        | the reason in words                                                             |
  *
- * The root carries `TimeStamp` (the response's creation time) and `SequenceNmbr` (Redeye's response
- * counter for the partner, without gaps).
+ * The root carries the request's `EchoToken` unchanged when it had one (OpenTravel: a response "MUST
+ * include an echo token with an identical value"), `TimeStamp` (the response's creation time) and
+ * `SequenceNmbr` (Redeye's response counter for the partner, without gaps). The other attributes of
+ * OTA_PayloadStdAttributes are the response's own, none an echo the schema asks for: `Version` is this
+ * message's version, not the request's.
  */
 import { ExportError } from './errors.js';
 import { XmlWriter } from './xml-writer.js';
@@ -46,12 +49,16 @@ export interface HotelStayResponse {
   /** ISO 8601 date-time with offset. */
   timeStamp: string;
   sequence: number | null;
+  /** The request's `EchoToken`, echoed unchanged; none when the request had none. */
+  echoToken?: string | null;
   /** Present when the whole document was refused; then there are no warnings. */
   error?: HotelFileError | null;
   warnings?: readonly HotelStayWarning[];
 }
 
 const SHORT_TEXT = /^[^\p{Cc}]{1,64}$/u;
+/** OpenTravel's StringLength1to128, in characters (code points), as the parser keeps it. */
+const ECHO_TOKEN = /^[\s\S]{1,128}$/u;
 
 export function hotelResponseName(inboundName: string): string {
   const base = inboundName.replace(/^.*[\\/]/, '');
@@ -78,9 +85,18 @@ export function buildHotelStayResponse(response: HotelStayResponse): string {
       );
     }
   }
+  const echo = response.echoToken ?? undefined;
+  if (echo !== undefined && !ECHO_TOKEN.test(echo)) {
+    throw new ExportError(
+      'INVALID_RESPONSE',
+      `hotel response: EchoToken ${JSON.stringify(echo)} is not 1-128 characters`,
+      { field: 'EchoToken' },
+    );
+  }
   const x = new XmlWriter();
   x.open('OTA_HotelStayInfoNotifRS', [
     ['xmlns', OTA_NS],
+    ['EchoToken', echo],
     ['TimeStamp', response.timeStamp],
     ['Version', OTA_VERSION],
     ['SequenceNmbr', response.sequence],

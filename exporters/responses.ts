@@ -36,6 +36,8 @@ export interface InboundFile {
   reason: string | null;
   message: string | null;
   businessDate: IsoDate;
+  /** The request's OpenTravel `EchoToken`, as ingest kept it (migration 025). */
+  echoToken?: string | null;
 }
 
 /** How far back a night looks for files still unanswered (their records were pending on their own night). */
@@ -83,6 +85,7 @@ export async function inboundFilesToAnswer(
       'f.reason',
       'f.message',
       'f.business_date',
+      'f.echo_token',
     )) as Array<Record<string, unknown>>;
   return rows.map((r) => ({
     id: Number(r.id),
@@ -94,6 +97,7 @@ export async function inboundFilesToAnswer(
     reason: (r.reason as string | null) ?? null,
     message: (r.message as string | null) ?? null,
     businessDate: r.business_date as IsoDate,
+    echoToken: (r.echo_token as string | null) ?? null,
   }));
 }
 
@@ -472,7 +476,7 @@ export async function hotelResponseData(
   file: InboundFile,
   stamp: { timestamp: string; sequence: number | null },
 ): Promise<HotelStayResponse> {
-  const base = { timeStamp: stamp.timestamp, sequence: stamp.sequence };
+  const base = { timeStamp: stamp.timestamp, sequence: stamp.sequence, echoToken: file.echoToken ?? null };
   if (file.verdict === 'rejected') {
     const code = file.reason ?? 'REJECTED';
     return { ...base, error: { reasonCode: code, text: file.message ?? PARTNER_REASON_TEXT[code] ?? code } };

@@ -705,9 +705,14 @@ export function hotelHandler(
     feed: 'hotel',
     counts: () => counts.values,
     parseOptions: () => ({ ownPrograms: [program.code] }) as never,
+    // The echo token too, also of a document refused whole or of no partner's: each is answered.
     identity(file, verdict) {
       const of = hotelPartnerOf(program, file.name, verdict?.meta);
-      return 'partnerCode' in of ? { partnerCode: of.partnerCode } : {};
+      const echo = verdict?.meta?.echoToken;
+      return {
+        ...('partnerCode' in of ? { partnerCode: of.partnerCode } : {}),
+        ...(typeof echo === 'string' ? { echoToken: echo } : {}),
+      };
     },
     // The partner is recorded with the verdict (identity); a document of no partner's chain is refused.
     async end(_trx, file, verdict) {

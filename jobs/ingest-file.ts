@@ -62,6 +62,8 @@ export interface FeedHandler<T> {
 export interface FileIdentity {
   partnerCode?: string | null;
   sequence?: number | null;
+  /** The request's `EchoToken` (OpenTravel), which its response must carry unchanged. */
+  echoToken?: string | null;
 }
 
 export interface FileOutcome {

@@ -204,6 +204,7 @@ export async function setVerdict(
     counts?: Record<string, number>;
     partnerCode?: string | null;
     sequence?: number | null;
+    echoToken?: string | null;
   },
   now: string,
 ): Promise<void> {
@@ -216,6 +217,7 @@ export async function setVerdict(
   if (v.counts) update.counts = JSON.stringify(v.counts);
   if (v.partnerCode !== undefined) update.partner_code = v.partnerCode;
   if (v.sequence !== undefined) update.sequence = v.sequence;
+  if (v.echoToken !== undefined) update.echo_token = v.echoToken;
   await q('files').where({ id: fileId }).update(update);
 }
 

@@ -257,6 +257,22 @@ describe('hotel: project fixtures', () => {
     expect(wrongNs.records).toEqual([]);
   });
 
+  it('keeps the EchoToken as sent for the response to echo, one OpenTravel does not admit only as a warning', async () => {
+    const doc = (echo: string) =>
+      `<OTA_HotelStayInfoNotifRQ xmlns="http://www.opentravel.org/OTA/2003/05" EchoToken="${echo}" Version="1"><StayInfos/></OTA_HotelStayInfoNotifRQ>`;
+    // Refused whole, still answered: its response needs the token too.
+    const kept = await parseHotel(doc(' GS&amp;1 '));
+    expect(kept.verdict).toMatchObject({ verdict: 'rejected', reason: 'EMPTY_FILE' });
+    expect(kept.verdict.meta).toMatchObject({ echoToken: ' GS&1 ' });
+    expect((await parseHotel(doc('Ü'.repeat(128)))).verdict.meta?.echoToken).toBe('Ü'.repeat(128));
+    const long = (await parseHotel(doc('x'.repeat(129)))).verdict.meta;
+    expect(long?.echoToken).toBeUndefined();
+    expect(long?.warnings).toEqual([
+      'stays.xml: its EchoToken of 129 characters is not echoed in the response (OpenTravel allows 1 to 128)',
+    ]);
+    expect((await parseHotel(doc(''))).verdict.meta?.echoToken).toBeUndefined();
+  });
+
   it('needs ownPrograms, from the call or from the factory', async () => {
     expect(() => hotelParser.parse([inputOf('x.xml', '<a/>')])).toThrow(ConfigError);
     const fixed = createHotelParser({ ownPrograms: ['xy'] });

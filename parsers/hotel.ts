@@ -470,7 +470,7 @@ function readStay(stay: XmlElement, hotel: HotelRef, own: ReadonlySet<string>): 
   return record;
 }
 
-function handle(doc: XmlDocument, own: ReadonlySet<string>): XmlFileResult<HotelStay> {
+function handle(doc: XmlDocument, own: ReadonlySet<string>, file: string): XmlFileResult<HotelStay> {
   const { root } = doc;
   const items: XmlItem<HotelStay>[] = [];
   const otherPrograms = new Map<string, number>();
@@ -520,13 +520,34 @@ function handle(doc: XmlDocument, own: ReadonlySet<string>): XmlFileResult<Hotel
       if (value !== undefined) meta[`${key[0]!.toLowerCase()}${key.slice(1)}`] = value;
     }
   };
-  copyAttributes(root, ['EchoToken', 'TimeStamp', 'Version', 'Target']);
+  copyAttributes(root, ['TimeStamp', 'Version', 'Target']);
+  const echo = echoTokenOf(root, file);
+  if ('token' in echo) meta.echoToken = echo.token;
+  else if (echo.warning) meta.warnings = [echo.warning];
   // Which hotel the document is from, though none of its stays be read: the response goes to its partner.
   copyAttributes(groups[0], ['ChainCode', 'BrandCode', 'HotelCode']);
   if (items.length === 0) {
     return { items, refusal: { reason: 'EMPTY_FILE', message: 'the message holds no StayInfo' }, meta };
   }
   return { items, meta };
+}
+
+/** OpenTravel's StringLength1to128, the type of `EchoToken`. */
+export const ECHO_TOKEN_MAX = 128;
+
+/**
+ * The request's `EchoToken` as sent, untrimmed: the response must carry "an identical value"
+ * (OTA_PayloadStdAttributes). One OpenTravel's type does not admit (empty, over 128 characters) could not
+ * be echoed in a valid response: it is not kept, and the night says so.
+ */
+function echoTokenOf(root: XmlElement, file: string): { token: string } | { warning?: string } {
+  const value = root.attrs.get('EchoToken');
+  if (value === undefined) return {};
+  const length = [...value].length;
+  if (length >= 1 && length <= ECHO_TOKEN_MAX) return { token: value };
+  return {
+    warning: `${file}: its EchoToken of ${length} characters is not echoed in the response (OpenTravel allows 1 to ${ECHO_TOKEN_MAX})`,
+  };
 }
 
 /**
@@ -546,7 +567,11 @@ export function createHotelParser(defaults: { ownPrograms?: readonly string[] } 
       }
       const own = new Set(programs.map((p) => p.trim().toUpperCase()));
       return parseXmlFeed(
-        { feed: 'hotel', root: { ns: OTA_NS, name: HOTEL_ROOT }, handle: (doc) => handle(doc, own) },
+        {
+          feed: 'hotel',
+          root: { ns: OTA_NS, name: HOTEL_ROOT },
+          handle: (doc, input) => handle(doc, own, input.name),
+        },
         inputs,
         options,
       );

@@ -736,6 +736,87 @@ for (const engine of availableEngines()) {
       });
     });
 
+    it('echoes each request’s EchoToken in its response, accepted or refused whole, none where it had none, and rebuilds the same bytes', async () => {
+      const w = s();
+      await w.enrol('2026-05-01', IVANOV);
+      const stay = (surname: string, reservation: string) => `
+    <StayInfo SequenceNumber="1">
+      <LoyaltyPointsAccruals><SelectedLoyalty ProgramCode="XX" AccountID="${IVANOV.number}"/></LoyaltyPointsAccruals>
+      <RevenueCategories><RevenueCategory RevenueCategoryCode="ROOM"><RevenueDetails>
+        <RevenueDetail TransactionDate="2026-06-10" Amount="100.00" CurrencyCode="USD"/>
+      </RevenueDetails></RevenueCategory></RevenueCategories>
+      <ReservationID Type="14" ID="${reservation}"/>
+      <HotelReservation>
+        <RoomStays><RoomStay><RoomRates><RoomRate><Rates>
+          <Rate EffectiveDate="2026-06-10" ExpireDate="2026-06-12"/>
+        </Rates></RoomRate></RoomRates></RoomStay></RoomStays>
+        <ResGuests><ResGuest><Profiles><ProfileInfo><Profile><Customer>
+          <PersonName><GivenName>IVAN</GivenName><Surname>${surname}</Surname></PersonName>
+        </Customer></Profile></ProfileInfo></Profiles></ResGuest></ResGuests>
+      </HotelReservation>
+    </StayInfo>`;
+      const doc = (chain: string, echo: string | null, stays: string) =>
+        `<?xml version="1.0" encoding="UTF-8"?>
+<OTA_HotelStayInfoNotifRQ xmlns="http://www.opentravel.org/OTA/2003/05"${echo === null ? '' : ` EchoToken="${echo}"`} Version="1.0">
+  <StayInfos ChainCode="${chain}" HotelCode="${chain}BER01">${stays}
+  </StayInfos>
+</OTA_HotelStayInfoNotifRQ>
+`;
+      const names = {
+        accepted: w.drop(
+          'hotel',
+          // As sent, markup and spaces included: the response must carry an identical value.
+          doc('GS', ' GSBER01-20260612 &amp; &lt;1&gt; ', stay('PETROV', 'GSE001')),
+          'GS_GSBER01_StayInfoNotif_20260612.xml',
+        ),
+        empty: w.drop('hotel', doc('GS', 'GSBER02-20260612', ''), 'GS_GSBER02_StayInfoNotif_20260612.xml'),
+        unknownChain: w.drop(
+          'hotel',
+          doc('ZZ', 'ZZPAR01-20260612', stay('IVANOV', 'ZZE001')),
+          'ZZ_ZZPAR01_StayInfoNotif_20260612.xml',
+        ),
+        without: w.drop(
+          'hotel',
+          doc('GS', null, stay('IVANOV', 'GSE002')),
+          'GS_GSBER03_StayInfoNotif_20260612.xml',
+        ),
+      };
+      await w.night('2026-06-13');
+      const result = await w.run(exportJob, '2026-06-13');
+      expect(result.counts).toMatchObject({ hotelResponses: 4 });
+      const outbound = async () =>
+        (await w
+          .knex('files as o')
+          .join('files as i', 'i.id', 'o.answers_file_id')
+          .where({ 'o.direction': 'out', 'o.feed': 'hotel-response' })
+          .orderBy('o.id')
+          .select('i.name', 'o.local_path')) as Array<{ name: string; local_path: string }>;
+      const sent = new Map((await outbound()).map((r) => [r.name, readFileSync(r.local_path, 'utf8')]));
+      const root = (name: string) => /<OTA_HotelStayInfoNotifRS [^>]*>/.exec(sent.get(name)!)![0];
+      expect(root(names.accepted)).toContain('EchoToken=" GSBER01-20260612 &amp; &lt;1&gt; "');
+      expect(root(names.empty)).toContain('EchoToken="GSBER02-20260612"');
+      expect(sent.get(names.empty)).toContain('ShortText="EMPTY_FILE"');
+      expect(root(names.unknownChain)).toContain('EchoToken="ZZPAR01-20260612"');
+      expect(sent.get(names.unknownChain)).toContain('ShortText="UNKNOWN_PARTNER"');
+      expect(root(names.without)).not.toContain('EchoToken');
+      if (existsSync(OTA_RS_XSD) && xmllintOrSkip())
+        expect(
+          validateWithSchema(
+            OTA_RS_XSD,
+            (await outbound()).map((r) => r.local_path),
+          ),
+        ).toMatchObject({ ok: true });
+      // A hotel reads about its guest, in its own words: not "as travelled", not the matcher's codes.
+      expect(/<Warning [^>]*>([^<]*)<\/Warning>/.exec(sent.get(names.accepted)!)?.[1]).toBe(
+        "the guest's surname does not match the member's",
+      );
+
+      // Rebuilt hours later: the same bytes, nothing new written.
+      const rerun = await w.run(exportJob, '2026-06-13', new Date('2026-06-14T09:00:00Z'));
+      expect(rerun.counts.written).toBeUndefined();
+      for (const r of await outbound()) expect(readFileSync(r.local_path, 'utf8')).toBe(sent.get(r.name));
+    });
+
     it('answers a partner record whose name is not the member’s without the flight wording or the matcher’s codes', async () => {
       const w = s();
       await w.enrol('2026-03-01', IVANOV);
