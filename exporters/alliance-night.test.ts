@@ -12,6 +12,7 @@ import { ALLIANCE_REASON_CODES } from '../parsers/alliance.js';
 import { Program } from '../rules/program.js';
 import { unclaimedPassengers } from './alliance.js';
 import { partnerReasonCode, partnerReasonText } from './partner-reasons.js';
+import { exportCopy } from '../test/harness/files.js';
 
 const IVANOV: Person = { number: memberNumber(1), surname: 'IVANOV', givenName: 'IVAN' };
 const PETROVA: Person = { number: memberNumber(2), surname: 'PETROVA', givenName: 'ANNA' };
@@ -33,7 +34,7 @@ const lhClaim = (id: string, member: string, from: string, to: string) => ({
 
 async function resultsXml(w: Scenario): Promise<string> {
   const out = await w.knex('files').where({ direction: 'out', feed: 'alliance-results' }).first();
-  return readFileSync(String(out.local_path), 'utf8');
+  return readFileSync(exportCopy(w.w.config, out.local_path), 'utf8');
 }
 
 /** Each result as [claim id, reason code, reason text], in the file's order. */
@@ -215,7 +216,7 @@ for (const engine of availableEngines()) {
         .knex('files')
         .where({ direction: 'out', feed: 'alliance-claims', partner_code: 'LH' })
         .first();
-      const xml = readFileSync(String(out.local_path), 'utf8');
+      const xml = readFileSync(exportCopy(w.w.config, out.local_path), 'utf8');
       expect(xml).toContain('<OperatingFlightNumber>12345</OperatingFlightNumber>');
       expect(xml).toContain('<ClaimCount>4</ClaimCount>');
       // LH's own flights stay NOT_CREDITED, neither claimed nor credited, and say why: the claims export
@@ -264,7 +265,7 @@ for (const engine of availableEngines()) {
       await w.night('2026-03-11');
       await w.run(exportJob, '2026-03-11');
       const out = await w.knex('files').where({ direction: 'out', feed: 'alliance-results' }).first();
-      const xml = readFileSync(String(out.local_path), 'utf8');
+      const xml = readFileSync(exportCopy(w.w.config, out.local_path), 'utf8');
       expect(xml).toContain('<ReasonCode>NO_CONTRACT</ReasonCode>');
       // The text is what the rule said of this claim, as the partner's CSV response and files show say it.
       const said = await w.knex('activities').where({ external_ref: 'LH-5' }).first('reason_message');
@@ -318,10 +319,10 @@ for (const engine of availableEngines()) {
         }>;
       const sent = await answers();
       expect(sent.map((a) => a.feed)).toEqual(['alliance-results', 'partner-response']);
-      expect(results(readFileSync(sent[0]!.local_path, 'utf8'))).toEqual([
+      expect(results(readFileSync(exportCopy(w.w.config, sent[0]!.local_path), 'utf8'))).toEqual([
         ['LH-10', 'ACCOUNT_CLOSED', `account ${IVANOV.number} is closed`],
       ]);
-      const response = readFileSync(sent[1]!.local_path, 'utf8');
+      const response = readFileSync(exportCopy(w.w.config, sent[1]!.local_path), 'utf8');
       expect(response).toContain(
         `D,D-10,${IVANOV.number},R,0,ACCOUNT_CLOSED,account ${IVANOV.number} is closed`,
       );
@@ -336,7 +337,7 @@ for (const engine of availableEngines()) {
       const rerun = await w.run(exportJob, '2026-03-11');
       expect(rerun.counts.drifted).toBeUndefined();
       expect(await answers()).toEqual(sent);
-      expect(readFileSync(sent[1]!.local_path, 'utf8')).toBe(response);
+      expect(readFileSync(exportCopy(w.w.config, sent[1]!.local_path), 'utf8')).toBe(response);
     });
 
     it('answers claims in the order of the file, those it could not read among the others', async () => {
@@ -379,12 +380,14 @@ for (const engine of availableEngines()) {
         .knex('files')
         .where({ direction: 'out', feed: 'alliance-claims', partner_code: 'LH' })
         .first();
-      const xml = readFileSync(String(out.local_path), 'utf8');
+      const xml = readFileSync(exportCopy(w.w.config, out.local_path), 'utf8');
       expect(xml).toMatch(
         /<FlownRbd>B<\/FlownRbd>\s*<FareBasis>BFLEXEUOW<\/FareBasis>\s*<TicketNumber>2201000000021<\/TicketNumber>/,
       );
       if (xmllintOrSkip()) {
-        expect(validateWithSchema(ALLIANCE_XSD, [String(out.local_path)])).toMatchObject({ ok: true });
+        expect(validateWithSchema(ALLIANCE_XSD, [exportCopy(w.w.config, out.local_path)])).toMatchObject({
+          ok: true,
+        });
       }
     });
   });

@@ -14,6 +14,7 @@ import { collect, inputOf, split } from '../parsers/fixtures/xml/support.js';
 import { availableEngines, createTestDatabase, type TestDb } from '../test/harness/db.js';
 import { writeResultsFile } from './alliance-xml.js';
 import { matchAllianceResults, unansweredAllianceClaims } from './alliance.js';
+import { exportCopy } from '../test/harness/files.js';
 
 for (const engine of availableEngines()) {
   describe(`alliance claims round trip on ${engine}`, () => {
@@ -38,7 +39,9 @@ for (const engine of availableEngines()) {
         .where({ direction: 'out', feed: 'alliance-claims', partner_code: partner })
         .first();
       const events = split(
-        await collect(allianceClaimsParser.parse([inputOf(row.name, readFileSync(row.local_path))])),
+        await collect(
+          allianceClaimsParser.parse([inputOf(row.name, readFileSync(exportCopy(config, row.local_path)))]),
+        ),
       );
       expect(events.verdict.verdict).toBe('accepted');
       expect(events.rejects).toEqual([]);

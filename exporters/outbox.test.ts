@@ -58,7 +58,7 @@ for (const engine of availableEngines()) {
         feed: 'mailing',
         name: 'TEST_1.txt',
         verdict: 'written',
-        local_path: out.path,
+        local_path: join('mailing', 'TEST_1.txt'),
         sequence: 1,
       });
       expect(JSON.parse(row.counts)).toEqual({ lines: 1 });

@@ -35,10 +35,12 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, rename, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Knex } from 'knex';
 import type { Db } from '../db/connection.js';
 import type { IsoDate } from '../lib/dates.js';
+import { storedPath } from '../lib/paths.js';
+import { copyPath } from '../jobs/registry.js';
 import { temporaryName, unsafeNameReason } from '../transports/names.js';
 import { ExportError } from './errors.js';
 
@@ -136,6 +138,7 @@ export function stampOf(createdAt: Date, sequence: number | null): ExportStamp {
 
 interface FileRow {
   id: number;
+  feed: string;
   name: string;
   local_path: string | null;
   sha256: string;
@@ -148,7 +151,7 @@ interface FileRow {
 export async function findExport(q: Q, key: string): Promise<FileRow | undefined> {
   return (await q('files')
     .where({ direction: 'out', export_key: key })
-    .first('id', 'name', 'local_path', 'sha256', 'size', 'sequence', 'verdict', 'created_at')) as
+    .first('id', 'feed', 'name', 'local_path', 'sha256', 'size', 'sequence', 'verdict', 'created_at')) as
     FileRow | undefined;
 }
 
@@ -201,7 +204,12 @@ export class Outbox {
     const name = this.checkName(spec, spec.name(stamp));
     const dir = this.folder(spec.kind);
     const path = join(dir, name);
-    const taken = await trx('files').where({ direction: 'out', local_path: path }).first('id', 'export_key');
+    // The folder is the kind's, so its files are named by kind and name whatever form their paths were
+    // stored in (absolute before they were stored relative to the outbox).
+    const taken = await trx('files')
+      .where({ direction: 'out', feed: spec.kind, name })
+      .whereNotNull('local_path')
+      .first('id', 'export_key');
     if (taken) {
       throw new ExportError(
         'EXPORT_NAME_TAKEN',
@@ -221,7 +229,7 @@ export class Outbox {
           name,
           size: temp.size,
           sha256: temp.sha256,
-          local_path: path,
+          local_path: storedPath(this.options.root, path),
           business_date: spec.businessDate,
           partner_code: spec.partnerCode,
           sequence,
@@ -256,8 +264,9 @@ export class Outbox {
 
   private async rerun(spec: ExportSpec, row: FileRow): Promise<WriteOutcome> {
     const stamp = stampOf(new Date(row.created_at), row.sequence === null ? null : Number(row.sequence));
-    const dir = this.folder(spec.kind);
-    const path = row.local_path ?? join(dir, row.name);
+    const path = this.copyOf(row) ?? join(this.folder(spec.kind), row.name);
+    // The temporary file is renamed onto `path`, so it is written beside it.
+    const dir = dirname(path);
     const prepared = await spec.prepare(this.db.knex, stamp, row.id);
     await mkdir(dir, { recursive: true, mode: 0o750 });
     const temp = await writeTemporary(dir, row.name, prepared.content);
@@ -327,6 +336,8 @@ export class Outbox {
   async withdraw(key: string, why: string): Promise<WithdrawOutcome | undefined> {
     const row = await findExport(this.db.knex, key);
     if (!row || (row.verdict !== 'written' && row.verdict !== WITHDRAWN)) return undefined;
+    // Before anything changes: a copy that is not this installation's refuses the withdrawal whole.
+    const path = this.copyOf(row);
     let status: WithdrawOutcome['status'] = 'unchanged';
     if (row.verdict === 'written') {
       const taken = await this.db
@@ -339,12 +350,17 @@ export class Outbox {
     }
     // After the commit: a crash between leaves a copy no `written` row names, which deliver never sends
     // and the rerun removes.
-    if (row.local_path !== null) {
-      await unlink(row.local_path).catch((error: unknown) => {
+    if (path !== null) {
+      await unlink(path).catch((error: unknown) => {
         if ((error as { code?: unknown }).code !== 'ENOENT') throw error;
       });
     }
     return { status, key, fileId: row.id, name: row.name };
+  }
+
+  /** The row's copy in this outbox (`copyPath`): never a file of another installation's. */
+  private copyOf(row: FileRow): string | null {
+    return copyPath(this.options.root, { ...row, direction: 'out', localPath: row.local_path });
   }
 
   private checkName(spec: ExportSpec, name: string): string {

@@ -18,7 +18,7 @@ import type { Transport } from '../transports/types.js';
 import { coerceError, RedeyeError } from '../lib/errors.js';
 import type { Knex } from 'knex';
 import type { Config } from '../config/schema.js';
-import { toFileRow, type FileRow } from './registry.js';
+import { copyPath, toFileRow, type FileRow } from './registry.js';
 import type { Job, JobContext, JobResult } from './types.js';
 import { deliverMail } from './deliver-mail.js';
 
@@ -68,7 +68,9 @@ export const deliverJob: Job = async (ctx: JobContext): Promise<JobResult> => {
         const cfg = ctx.config.transports[transportName];
         // Our own outbox folders are ours to create; a partner's server folder is theirs to provide.
         if (cfg?.type === 'local') mkdirSync(join(cfg.root, remoteDir), { recursive: true });
-        const r = await transports.get(transportName).upload(file.localPath!, remoteDir, file.name);
+        const outbox = ctx.config.paths.outbox;
+        const copy = copyPath(outbox, file) ?? join(outbox, file.feed, file.name);
+        const r = await transports.get(transportName).upload(copy, remoteDir, file.name);
         await ctx.db.knex('files').where({ id: file.id, verdict: 'written' }).update({
           verdict: 'delivered',
           delivered_at: ctx.now().toISOString(),

@@ -54,6 +54,8 @@ interface OutRow {
   size: number;
   sha256: string;
   local_path: string;
+  /** Where the file is: `local_path` is stored relative to the outbox. */
+  copy: string;
   business_date: string;
   partner_code: string | null;
   sequence: number | null;
@@ -103,7 +105,10 @@ for (const engine of availableEngines()) {
     });
 
     const outRows = async (): Promise<OutRow[]> =>
-      (await t.db.knex('files').where('direction', 'out').orderBy('id')) as OutRow[];
+      ((await t.db.knex('files').where('direction', 'out').orderBy('id')) as OutRow[]).map((r) => ({
+        ...r,
+        copy: join(config.paths.outbox, r.local_path),
+      }));
     const byKind = async (kind: string) => (await outRows()).filter((r) => r.feed === kind);
     const one = async (kind: string, partner: string | null = null) => {
       const rows = (await byKind(kind)).filter((r) => partner === null || r.partner_code === partner);
@@ -162,10 +167,11 @@ for (const engine of availableEngines()) {
       for (const row of rows) {
         expect(row.verdict).toBe('written');
         expect(row.business_date).toBe(DAY);
-        expect(row.local_path).toBe(join(config.paths.outbox, row.feed, row.name));
-        expect(existsSync(row.local_path)).toBe(true);
-        expect(sha256(row.local_path)).toBe(row.sha256);
-        expect(Number(row.size)).toBe(readFileSync(row.local_path).length);
+        expect(row.local_path).toBe(join(row.feed, row.name));
+        expect(row.copy).toBe(join(config.paths.outbox, row.feed, row.name));
+        expect(existsSync(row.copy)).toBe(true);
+        expect(sha256(row.copy)).toBe(row.sha256);
+        expect(Number(row.size)).toBe(readFileSync(row.copy).length);
       }
       // Only complete files in the outbox: no temporary names left behind.
       for (const kind of new Set(rows.map((r) => r.feed))) {
@@ -213,7 +219,7 @@ for (const engine of availableEngines()) {
 
     it('answers the partner CSV file record by record, and a file rejected whole with its reason', async () => {
       await exportJob(jobContext(t.db, config, DAY));
-      expect(readFileSync((await one('partner-response', 'GRANDSTAY')).local_path, 'utf8')).toBe(
+      expect(readFileSync((await one('partner-response', 'GRANDSTAY')).copy, 'utf8')).toBe(
         'H,GRANDSTAY,7,2026-12-01T01:30:00Z,3,2,OK\r\n' +
           'D,T1,1000000016,A,1500,,\r\n' +
           'D,T3,1000000073,R,0,ACCOUNT_CLOSED,account merged into 1000000016\r\n' +
@@ -222,7 +228,7 @@ for (const engine of availableEngines()) {
           'D,T1-R,1000000016,A,-1500,,\r\n' +
           'T,5,10000\r\n',
       );
-      expect(readFileSync((await one('partner-response', 'DRIVE')).local_path, 'utf8')).toBe(
+      expect(readFileSync((await one('partner-response', 'DRIVE')).copy, 'utf8')).toBe(
         'H,DRIVE,3,2026-12-01T01:30:00Z,0,0,CONTROL_TOTAL_MISMATCH\r\nT,0,0\r\n',
       );
     });
@@ -230,7 +236,7 @@ for (const engine of availableEngines()) {
     it('answers hotel files with OTA_HotelStayInfoNotifRS: warnings per rejected stay, errors for a refused file', async () => {
       await exportJob(jobContext(t.db, config, DAY));
       const [accepted, refused] = await byKind('hotel-response');
-      const ok = readFileSync(accepted!.local_path, 'utf8');
+      const ok = readFileSync(accepted!.copy, 'utf8');
       expect(textsOf(ok, 'Success')).toEqual(['']);
       const warnings = elements(ok, 'Warning').map((w) => [
         w.attrs.get('ShortText'),
@@ -245,7 +251,7 @@ for (const engine of availableEngines()) {
       expect(elements(ok, 'OTA_HotelStayInfoNotifRS')[0]!.attrs.get('TimeStamp')).toBe(
         '2026-12-01T01:30:00Z',
       );
-      const bad = readFileSync(refused!.local_path, 'utf8');
+      const bad = readFileSync(refused!.copy, 'utf8');
       expect(elements(bad, 'Error').map((e) => e.attrs.get('ShortText'))).toEqual(['NOT_WELL_FORMED']);
     });
 
@@ -253,7 +259,7 @@ for (const engine of availableEngines()) {
       await exportJob(jobContext(t.db, config, DAY));
       const lh = await one('alliance-claims', 'LH');
       const events = split(
-        await collect(allianceClaimsParser.parse([inputOf(lh.name, readFileSync(lh.local_path))])),
+        await collect(allianceClaimsParser.parse([inputOf(lh.name, readFileSync(lh.copy))])),
       );
       expect(events.verdict.verdict).toBe('accepted');
       expect(events.verdict.meta).toMatchObject({
@@ -284,7 +290,7 @@ for (const engine of availableEngines()) {
       ]);
       const ib = await one('alliance-claims', 'IB');
       const ibClaims = split(
-        await collect(allianceClaimsParser.parse([inputOf(ib.name, readFileSync(ib.local_path))])),
+        await collect(allianceClaimsParser.parse([inputOf(ib.name, readFileSync(ib.copy))])),
       ).records.map((r) => r.record.flight);
       expect(ibClaims).toMatchObject([
         { operatingCarrier: 'XX', marketingCarrier: 'IB', marketingFlightNumber: '7401' },
@@ -303,7 +309,7 @@ for (const engine of availableEngines()) {
       await exportJob(jobContext(t.db, config, DAY));
       const row = await one('alliance-results');
       const events = split(
-        await collect(allianceResultsParser.parse([inputOf(row.name, readFileSync(row.local_path))])),
+        await collect(allianceResultsParser.parse([inputOf(row.name, readFileSync(row.copy))])),
       );
       expect(events.verdict.verdict).toBe('accepted');
       expect(events.verdict.meta).toMatchObject({
@@ -336,7 +342,7 @@ for (const engine of availableEngines()) {
 
     it('invoices each partner the points credited on its behalf in the month, tying out to the ledger', async () => {
       await exportJob(jobContext(t.db, config, DAY));
-      const xml = readFileSync((await one('invoice')).local_path, 'utf8');
+      const xml = readFileSync((await one('invoice')).copy, 'utf8');
 
       // Independently: entries on each partner account in November, by the contract that priced them.
       const entries = (await t.db
@@ -416,7 +422,7 @@ for (const engine of availableEngines()) {
         ['USD', '245.11'],
       ]);
 
-      const statement = csv((await one('invoice-statement', 'GRANDSTAY')).local_path);
+      const statement = csv((await one('invoice-statement', 'GRANDSTAY')).copy);
       expect(statement[0]!.slice(0, 5)).toEqual(['H', '2026110001', '2026-11-30', 'XX1', '9GS']);
       expect(statement.filter((r) => r[0] === 'L').map((r) => [r[3], r[4], r[6], r[8]])).toEqual([
         ['HOTEL', 'GRANDSTAY-2026', '15801', '150.11'],
@@ -436,7 +442,7 @@ for (const engine of availableEngines()) {
     it('keeps each partner’s invoice number when a re-export adds a partner, before delivery and after', async () => {
       const ledger = new Ledger(t.db, { now: () => new Date('2026-12-01T08:00:00Z') });
       const transmission = async () => {
-        const xml = readFileSync((await byKind('invoice'))[0]!.local_path, 'utf8');
+        const xml = readFileSync((await byKind('invoice'))[0]!.copy, 'utf8');
         return {
           id: textsOf(xml, 'TransmissionID'),
           invoices: elements(xml, 'InvoiceHeader').map((h) => [
@@ -449,7 +455,7 @@ for (const engine of availableEngines()) {
         };
       };
       const statementNumber = async (partner: string) =>
-        csv((await one('invoice-statement', partner)).local_path)[0]![1];
+        csv((await one('invoice-statement', partner)).copy)[0]![1];
 
       await exportJob(jobContext(t.db, config, DAY));
       expect(await transmission()).toEqual({
@@ -516,7 +522,7 @@ for (const engine of availableEngines()) {
       const transmissions = async () =>
         Promise.all(
           (await byKind('invoice')).map(async (row) => {
-            const xml = readFileSync(row.local_path, 'utf8');
+            const xml = readFileSync(row.copy, 'utf8');
             return {
               name: row.name,
               verdict: row.verdict,
@@ -529,7 +535,7 @@ for (const engine of availableEngines()) {
       const statementNumbers = async () =>
         Object.fromEntries(
           await Promise.all(
-            (await byKind('invoice-statement')).map(async (r) => [r.partner_code, csv(r.local_path)[0]![1]]),
+            (await byKind('invoice-statement')).map(async (r) => [r.partner_code, csv(r.copy)[0]![1]]),
           ),
         );
       const deliverAll = () =>
@@ -559,7 +565,7 @@ for (const engine of availableEngines()) {
       if (xmllintOrSkip()) {
         const check = validateWithSchema(
           SCHEMAS.invoice!,
-          (await byKind('invoice')).map((r) => r.local_path),
+          (await byKind('invoice')).map((r) => r.copy),
         );
         expect(check.ok, check.output).toBe(true);
       }
@@ -588,9 +594,7 @@ for (const engine of availableEngines()) {
       (await byKind('invoice')).map((row) => ({
         name: row.name,
         verdict: row.verdict,
-        numbers: existsSync(row.local_path)
-          ? textsOf(readFileSync(row.local_path, 'utf8'), 'InvoiceNumber')
-          : null,
+        numbers: existsSync(row.copy) ? textsOf(readFileSync(row.copy, 'utf8'), 'InvoiceNumber') : null,
       }));
     /** As the deliver job does: every file registered `written`, and only those. */
     const deliverWritten = () =>
@@ -623,8 +627,8 @@ for (const engine of availableEngines()) {
       ]);
       const statement = await one('invoice-statement', 'DRIVE');
       expect(statement.verdict).toBe('written');
-      expect(csv(statement.local_path)[0]![1]).toBe('2026110003');
-      expect(csv(statement.local_path).at(-1)![2]).toBe('700');
+      expect(csv(statement.copy)[0]![1]).toBe('2026110003');
+      expect(csv(statement.copy).at(-1)![2]).toBe('700');
       expect(
         await t.db.knex('invoice_numbers').orderBy('number').select('partner_code', 'transmission'),
       ).toEqual([
@@ -659,7 +663,7 @@ for (const engine of availableEngines()) {
       for (const row of [supplement, statement]) {
         const now = (await t.db.knex('files').where({ id: row.id }).first()) as OutRow & { reason: string };
         expect(now).toMatchObject({ verdict: 'withdrawn', reason: 'NOTHING_TO_SEND', name: row.name });
-        expect(existsSync(row.local_path)).toBe(false);
+        expect(existsSync(row.copy)).toBe(false);
       }
       // Nothing of the month's invoices is left for deliver: no bill for a reversed credit.
       expect(
@@ -690,7 +694,7 @@ for (const engine of availableEngines()) {
         verdict: 'written',
         name: statement.name,
       });
-      expect(csv(statement.local_path).at(-1)![2]).toBe('700');
+      expect(csv(statement.copy).at(-1)![2]).toBe('700');
       expect(await t.db.knex('sequences').orderBy('scope')).toEqual(sequences);
     });
 
@@ -719,7 +723,7 @@ for (const engine of availableEngines()) {
       await ledger.postOne({ key: `REV:${key}`, reverses: key, businessDate: DAY });
 
       await exportJob(jobContext(t.db, config, DAY));
-      const xml = readFileSync((await one('invoice')).local_path, 'utf8');
+      const xml = readFileSync((await one('invoice')).copy, 'utf8');
       const redbank = elements(xml, 'Invoice').find(
         (i) =>
           child(
@@ -740,11 +744,11 @@ for (const engine of availableEngines()) {
       ]);
       expect(textsOf(xml, 'InvoiceType').filter((t) => t === 'Invoice')).toHaveLength(2);
       if (xmllintOrSkip()) {
-        const check = validateWithSchema(SCHEMAS.invoice!, [(await one('invoice')).local_path]);
+        const check = validateWithSchema(SCHEMAS.invoice!, [(await one('invoice')).copy]);
         expect(check.ok, check.output).toBe(true);
       }
 
-      const statement = csv((await one('invoice-statement', 'REDBANK')).local_path);
+      const statement = csv((await one('invoice-statement', 'REDBANK')).copy);
       expect(statement[0]![10]).toBe('CreditNote');
       expect(statement[1]!.slice(5, 9)).toEqual([
         'CARD_SPEND points reversed, REDBANK-2025',
@@ -753,13 +757,13 @@ for (const engine of availableEngines()) {
         '-14.30',
       ]);
       expect(statement[statement.length - 1]!.at(-1)).toBe('-14.30');
-      expect(csv((await one('invoice-statement', 'GRANDSTAY')).local_path)[0]![10]).toBe('Invoice');
+      expect(csv((await one('invoice-statement', 'GRANDSTAY')).copy)[0]![10]).toBe('Invoice');
     });
 
     it('lists members for each mailing only with their consent and only the data the mailing needs', async () => {
       await exportJob(jobContext(t.db, config, DAY));
       const lists = Object.fromEntries(
-        (await byKind('mailing')).map((r) => [r.name.replace(/_2026.*/, ''), csv(r.local_path)]),
+        (await byKind('mailing')).map((r) => [r.name.replace(/_2026.*/, ''), csv(r.copy)]),
       );
       const numbers = (kind: string) => lists[kind]!.slice(1).map((r) => r[0]);
       // Boris said no to expiry warnings though yes to everything else; Nora gave no consent at all.
@@ -807,7 +811,7 @@ for (const engine of availableEngines()) {
         `'+SUM(A1:A9)`,
       ]);
       for (const row of await byKind('mailing')) {
-        const bytes = readFileSync(row.local_path, 'utf8');
+        const bytes = readFileSync(row.copy, 'utf8');
         for (const personal of ['1980-04-05', '+15550001', 'GB', 'Смит'])
           expect(bytes).not.toContain(personal);
         expect(bytes).not.toContain('nora@example.com');
@@ -831,13 +835,16 @@ for (const engine of availableEngines()) {
           }
           const check = validateWithSchema(
             xsd,
-            rows.filter((r) => r.feed === kind).map((r) => r.local_path),
+            rows.filter((r) => r.feed === kind).map((r) => join(xmlConfig.paths.outbox, r.local_path)),
           );
           expect(check.output).not.toMatch(/fails to validate/);
           expect(check.ok, `${kind}: ${check.output}`).toBe(true);
         }
         const tier = rows.find((r) => r.name.startsWith('TIER_CHANGE'))!;
-        const recipients = elements(readFileSync(tier.local_path, 'utf8'), 'Recipient');
+        const recipients = elements(
+          readFileSync(join(xmlConfig.paths.outbox, tier.local_path), 'utf8'),
+          'Recipient',
+        );
         expect(recipients.map((r) => child(r, 'NewCardReady'))).toEqual(['Y', 'N']);
       } finally {
         rmSync(xmlConfig.paths.outbox, { recursive: true, force: true });
@@ -847,7 +854,7 @@ for (const engine of availableEngines()) {
     it('a rerun of the same date writes the same bytes, allocates nothing and registers nothing new', async () => {
       await exportJob(jobContext(t.db, config, DAY));
       const before = await outRows();
-      const bytes = before.map((r) => readFileSync(r.local_path));
+      const bytes = before.map((r) => readFileSync(r.copy));
       const sequences = await t.db.knex('sequences').orderBy('scope');
       const claims = await t.db.knex('alliance_claims').orderBy('id');
 
@@ -872,15 +879,15 @@ for (const engine of availableEngines()) {
       expect(rerun.counts.written).toBeUndefined();
       expect(rerun.counts.unchanged).toBe(before.length);
       expect(await outRows()).toEqual(before);
-      before.forEach((r, i) => expect(readFileSync(r.local_path).equals(bytes[i]!)).toBe(true));
+      before.forEach((r, i) => expect(readFileSync(r.copy).equals(bytes[i]!)).toBe(true));
       expect(await t.db.knex('sequences').orderBy('scope')).toEqual(sequences);
       expect(await t.db.knex('alliance_claims').orderBy('id')).toEqual(claims);
 
       // A file lost from the outbox is put back as it was.
-      rmSync(before[0]!.local_path);
+      rmSync(before[0]!.copy);
       const again = await exportJob(jobContext(t.db, config, DAY, new Date('2026-12-02T00:00:00Z')));
       expect(again.counts.restored).toBe(1);
-      expect(readFileSync(before[0]!.local_path).equals(bytes[0]!)).toBe(true);
+      expect(readFileSync(before[0]!.copy).equals(bytes[0]!)).toBe(true);
     });
 
     it('numbers files without gaps per partner and scope across nights', async () => {
@@ -904,7 +911,7 @@ for (const engine of availableEngines()) {
       expect(scopes.get('mailing:TIER_CHANGE')).toEqual([1, 2, 3]);
       const second = rows.find((r) => r.name === 'XX_LH_20261201_000002.claims.xml')!;
       const events = split(
-        await collect(allianceClaimsParser.parse([inputOf(second.name, readFileSync(second.local_path))])),
+        await collect(allianceClaimsParser.parse([inputOf(second.name, readFileSync(second.copy))])),
       );
       expect(events.records.map((r) => r.record.claimId)).toEqual([`XX-${night.activities.lhNextDay}`]);
     });

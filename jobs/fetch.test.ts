@@ -27,7 +27,9 @@ function put(w: TestWorld, content: string, at: Date): string {
   return path;
 }
 
-const landed = (w: TestWorld, date: string) => join(w.config.paths.landing, 'flown', date, NAME);
+const landed = (w: TestWorld, date: string) => join(w.config.paths.landing, stored(date));
+/** What the registry stores of a landed copy: its path in the landing area. */
+const stored = (date: string) => join('flown', date, NAME);
 
 const rows = (w: TestWorld) =>
   w.t.db
@@ -70,9 +72,9 @@ for (const engine of availableEngines()) {
       expect(conflict).toMatchObject({
         verdict: 'conflict',
         reason: 'NAME_CONFLICT',
-        local_path: landed(w, '2026-03-11'),
+        local_path: stored('2026-03-11'),
       });
-      expect(readFileSync(String(conflict!.local_path), 'utf8')).toBe(SECOND);
+      expect(readFileSync(landed(w, '2026-03-11'), 'utf8')).toBe(SECOND);
       // Recorded once: the next night takes it as listed.
       const third = await fetchJob(w.ctx('2026-03-12'));
       expect(third.counts).toMatchObject({ new: 0, known: 0, conflict: 0 });
@@ -98,11 +100,11 @@ for (const engine of availableEngines()) {
       put(w, FIRST, before);
       await fetchJob(w.ctx('2026-03-10'));
       const [row] = await rows(w);
-      rmSync(String(row!.local_path));
+      rmSync(join(w.config.paths.landing, String(row!.local_path)));
       const again = await fetchJob(w.ctx('2026-03-11'));
       expect(again.counts).toMatchObject({ known: 1 });
       const [moved] = await rows(w);
-      expect(moved).toMatchObject({ id: row!.id, verdict: 'pending', local_path: landed(w, '2026-03-11') });
+      expect(moved).toMatchObject({ id: row!.id, verdict: 'pending', local_path: stored('2026-03-11') });
       expect(readFileSync(landed(w, '2026-03-11'), 'utf8')).toBe(FIRST);
     });
 
@@ -124,7 +126,7 @@ for (const engine of availableEngines()) {
       ]);
       // The next night, run on time, takes it.
       expect((await fetchJob(w.ctx('2026-03-11'))).counts).toMatchObject({ new: 1 });
-      expect(await rows(w)).toEqual([expect.objectContaining({ local_path: landed(w, '2026-03-11') })]);
+      expect(await rows(w)).toEqual([expect.objectContaining({ local_path: stored('2026-03-11') })]);
     });
 
     it('lands nothing for a night run again after a later one: what is on the server now is the next night’s', async () => {

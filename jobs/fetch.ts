@@ -16,7 +16,8 @@ import { TransportsByName } from '../transports/index.js';
 import type { RemoteEntry, Transport } from '../transports/types.js';
 import type { FeedConfig } from '../config/schema.js';
 import type { FeedName } from '../parsers/types.js';
-import { registerInbound, type FileRow } from './registry.js';
+import { storedPath } from '../lib/paths.js';
+import { copyPathUnlessRefused, registerInbound, type FileRow } from './registry.js';
 import type { Job, JobContext, JobResult } from './types.js';
 import { sleepUnlessStopped } from '../lib/sleep.js';
 
@@ -31,6 +32,7 @@ export class FetchIncompleteError extends RedeyeError {
 }
 
 interface Registration {
+  id: number;
   verdict: string;
   local_path: string | null;
   received_at: string | Date | null;
@@ -49,7 +51,7 @@ async function registrationsOf(ctx: JobContext, feed: FeedName, names: string[])
       .knex('files')
       .where({ direction: 'in', feed })
       .whereIn('name', part)
-      .select('name', 'size', 'verdict', 'local_path', 'received_at')) as Array<
+      .select('id', 'name', 'size', 'verdict', 'local_path', 'received_at')) as Array<
       Registration & { name: string; size: number | string }
     >;
     for (const r of rows) {
@@ -71,10 +73,22 @@ async function registrationsOf(ctx: JobContext, feed: FeedName, names: string[])
  * registration of the name: unchanged files cost no download. `registered` is the feed's registrations
  * by name and size (`registrationsOf`), read once for the whole listing.
  */
-async function takenAsListed(registered: Registrations, entry: RemoteEntry): Promise<boolean> {
+async function takenAsListed(
+  ctx: JobContext,
+  feed: FeedName,
+  registered: Registrations,
+  entry: RemoteEntry,
+): Promise<boolean> {
   const listed = entry.modifiedAt.getTime();
   for (const row of registered.get(registrationKey(entry.name, entry.size)) ?? []) {
-    const copy = row.local_path ? await statOrNone(row.local_path) : undefined;
+    const path = landedCopy(ctx, {
+      id: row.id,
+      direction: 'in',
+      feed,
+      name: entry.name,
+      localPath: row.local_path,
+    });
+    const copy = path ? await statOrNone(path) : undefined;
     if (copy) {
       // Within a millisecond: a copy dated by `dateCopy` may read back a hair early.
       if (copy.mtimeMs >= listed - 1) return true;
@@ -95,15 +109,36 @@ async function takenAsListed(registered: Registrations, entry: RemoteEntry): Pro
  * for no registration is removed: a file touched on the server without a change leaves no second copy.
  */
 async function copyOfKnown(ctx: JobContext, file: FileRow, landed: string): Promise<string> {
-  if (file.localPath === landed) return landed;
-  const present = file.localPath !== null && (await exists(file.localPath));
+  const registered = landedCopy(ctx, file);
+  if (registered === landed) return landed;
+  const stored = storedPath(ctx.config.paths.landing, landed);
+  const present = registered !== null && (await exists(registered));
   if (!present && file.verdict === 'pending') {
-    await ctx.db.knex('files').where({ id: file.id }).update({ local_path: landed });
+    await ctx.db.knex('files').where({ id: file.id }).update({ local_path: stored });
     return landed;
   }
-  const other = await ctx.db.knex('files').where({ direction: 'in', local_path: landed }).first('id');
+  // Either form: rows registered before paths were stored relative to the landing area hold it absolute.
+  const other = await ctx.db
+    .knex('files')
+    .where({ direction: 'in' })
+    .whereIn('local_path', [stored, landed])
+    .first('id');
   if (!other) await unlink(landed).catch(() => undefined);
-  return file.localPath ?? landed;
+  return registered ?? landed;
+}
+
+/**
+ * A registered file's landed copy in this installation's landing area (`copyPath`), or null when it has
+ * none there: a copy the registry places elsewhere is not ours to read, date or replace, so fetch judges
+ * the file by its registration alone.
+ */
+function landedCopy(
+  ctx: JobContext,
+  file: Pick<FileRow, 'id' | 'direction' | 'feed' | 'name' | 'localPath'>,
+): string | null {
+  return copyPathUnlessRefused(ctx.config.paths.landing, file, (error) =>
+    ctx.logger.warn({ fileId: file.id, file: file.name, path: file.localPath }, error.message),
+  );
 }
 
 /**
@@ -211,7 +246,7 @@ async function fetchFeed(
     // With files left on the server, the registry tells what was already taken: skip it unseen, unless
     // it changed since (see `takenAsListed`) or it is still to be read and its landed copy is gone
     // (removed before ingest read it): land it again, and the registry says what it is.
-    if (cfg.afterFetch === 'leave' && (await takenAsListed(registered, entry))) continue;
+    if (cfg.afterFetch === 'leave' && (await takenAsListed(ctx, feed, registered, entry))) continue;
     const got = await transport.download(cfg.remoteDir, entry, landing);
     const reg = await registerInbound(
       ctx.db.knex,
@@ -222,7 +257,7 @@ async function fetchFeed(
         sha256: got.sha256,
         transport: cfg.source,
         remotePath: `${cfg.remoteDir}/${entry.name}`,
-        localPath: got.localPath,
+        localPath: storedPath(ctx.config.paths.landing, got.localPath),
         businessDate: ctx.businessDate,
         receivedAt: received,
         namesReused: cfg.names === 'reused',

@@ -10,7 +10,7 @@ import { getParser } from '../parsers/index.js';
 import type { FeedName, ParseOptions, RecordEvent, RejectEvent, VerdictEvent } from '../parsers/types.js';
 import { clipText } from '../parsers/types.js';
 import type { JobContext } from './types.js';
-import { setVerdict, type FileRow } from './registry.js';
+import { copyPath, setVerdict, type FileRow } from './registry.js';
 import { chunks } from '../lib/chunks.js';
 
 export interface RejectRow {
@@ -165,7 +165,7 @@ export async function ingestFile<T>(
       };
       const input = {
         name: file.name,
-        open: () => createReadStream(file.localPath!),
+        open: () => createReadStream(copyPath(ctx.config.paths.landing, file)!),
         receivedAt: new Date(file.receivedAt ?? ctx.now().toISOString()),
         size: file.size,
       };

@@ -21,7 +21,7 @@ import {
 } from './ftl-held.js';
 import { storeFlightDrafts } from './ingest-feeds.js';
 import { insertRejects, parseRejectRow, type RejectRow } from './ingest-file.js';
-import { setVerdict, type FileRow } from './registry.js';
+import { copyPath, setVerdict, type FileRow } from './registry.js';
 import type { JobContext } from './types.js';
 
 export interface FtlDeliveryOutcome {
@@ -71,7 +71,7 @@ export async function ingestFtlDelivery(
     );
     const inputs: ParseInput[] = files.map((f) => ({
       name: f.name,
-      open: () => createReadStream(f.localPath!),
+      open: () => createReadStream(copyPath(ctx.config.paths.landing, f)!),
       receivedAt: new Date(f.receivedAt ?? ctx.now().toISOString()),
       size: f.size,
     }));

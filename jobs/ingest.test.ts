@@ -116,7 +116,9 @@ for (const engine of availableEngines()) {
       expect(answers.map((a) => [a.name, a.partner_code])).toEqual([
         ['REDBANK_20261101_00670.resp.csv', 'REDBANK'],
       ]);
-      const header = readFileSync(answers[0]!.local_path, 'utf8').split(/\r?\n/)[0]!;
+      const header = readFileSync(join(w.config.paths.outbox, answers[0]!.local_path), 'utf8').split(
+        /\r?\n/,
+      )[0]!;
       expect(header).toMatch(/^H,REDBANK,670,/);
       expect(header).toMatch(/,BAD_HEADER$/);
       // DRIVE's response sequence is untouched.

@@ -6,9 +6,11 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { basename, dirname, isAbsolute, join } from 'node:path';
 import type { Knex } from 'knex';
 import type { IsoDate } from '../lib/dates.js';
 import { RedeyeError } from '../lib/errors.js';
+import { actualPath, inside } from '../lib/paths.js';
 
 type Q = Knex | Knex.Transaction;
 
@@ -78,6 +80,74 @@ export function toFileRow(r: Record<string, unknown>): FileRow {
     decidedAt: r.decided_at ? new Date(r.decided_at as string | Date).toISOString() : null,
     decisionReason: (r.decision_reason as string | null | undefined) ?? null,
   };
+}
+
+/** The configured folders of the registry's copies (`paths`): landed files, and Redeye's own exports. */
+export interface CopyFolders {
+  landing: string;
+  outbox: string;
+}
+
+const DATE_FOLDER = /^\d{4}-\d{2}-\d{2}$/;
+
+/**
+ * The folder of the copies of a direction: `paths.landing` for files received, `paths.outbox` for exports.
+ * `files.local_path` is stored relative to it (`storedPath`).
+ */
+export const copyFolder = (folders: CopyFolders, direction: 'in' | 'out'): string =>
+  direction === 'in' ? folders.landing : folders.outbox;
+
+/** A registered copy this installation may not touch: its path lies outside its configured folder. */
+export class CopyOutsideError extends RedeyeError {}
+
+/**
+ * Where this installation keeps the copy of a registered file, always inside `root`, its `copyFolder` (null
+ * when the registry has no copy). A relative path is taken under the folder. An absolute one (every row
+ * written before paths were stored relative) is used as it is while it lies inside the folder — the
+ * database was not moved —; otherwise the database came from another installation, whose files are not
+ * ours to read, write or delete: the copy is where Redeye lays it out in this one
+ * (`<paths.outbox>/<kind>/<name>`, `<paths.landing>/<feed>/<date landed>/<name>`). A path that fits
+ * neither is refused (`CopyOutsideError`, naming the file and the path).
+ */
+export function copyPath(
+  root: string,
+  file: Pick<FileRow, 'id' | 'direction' | 'feed' | 'name' | 'localPath'>,
+): string | null {
+  const stored = file.localPath;
+  if (stored === null) return null;
+  const own = isAbsolute(stored) ? inside(root, stored) : actualPath(root, stored);
+  if (own !== undefined) return own;
+  if (isAbsolute(stored) && basename(stored) === file.name) {
+    const parent = dirname(stored);
+    if (file.direction === 'out' && basename(parent) === file.feed) return join(root, file.feed, file.name);
+    const landedOn = basename(parent);
+    if (file.direction === 'in' && DATE_FOLDER.test(landedOn) && basename(dirname(parent)) === file.feed)
+      return join(root, file.feed, landedOn, file.name);
+  }
+  const setting = file.direction === 'in' ? 'paths.landing' : 'paths.outbox';
+  throw new CopyOutsideError(
+    'FILE_COPY_OUTSIDE',
+    `file ${file.id} (${file.name}): the registry's copy ${stored} lies outside ${root} (${setting}) and is not where Redeye lays out its files; it is left untouched`,
+    { fileId: file.id, file: file.name, path: stored },
+  );
+}
+
+/**
+ * `copyPath` for the steps that pass over a copy they may not touch rather than fail (fetch, retention):
+ * null when refused, after telling `refused`.
+ */
+export function copyPathUnlessRefused(
+  root: string,
+  file: Pick<FileRow, 'id' | 'direction' | 'feed' | 'name' | 'localPath'>,
+  refused: (error: CopyOutsideError) => void,
+): string | null {
+  try {
+    return copyPath(root, file);
+  } catch (error) {
+    if (!(error instanceof CopyOutsideError)) throw error;
+    refused(error);
+    return null;
+  }
 }
 
 export async function sha256File(path: string): Promise<{ sha256: string; size: number }> {

@@ -26,6 +26,8 @@ import { coerceError, RedeyeError } from '../lib/errors.js';
 import { TransportsByName } from '../transports/index.js';
 import { TEMP_SUFFIX, TEMPORARY_FILE_MAX_AGE_MS } from '../transports/names.js';
 import type { Job, JobContext, JobResult } from './types.js';
+import { copyPathUnlessRefused, toFileRow } from './registry.js';
+import { inside } from '../lib/paths.js';
 import { chunks } from '../lib/chunks.js';
 import { stillOwed } from '../reports/outbox.js';
 
@@ -324,13 +326,6 @@ async function blankOldRejects(
   return { rejectTextsBlanked, ftlPartsRemoved };
 }
 
-/** `path` resolved, when it lies strictly inside `root`; undefined otherwise. */
-function inside(root: string, path: string): string | undefined {
-  const full = resolve(path);
-  const rel = relative(resolve(root), full);
-  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) ? full : undefined;
-}
-
 /**
  * Removes the regular file at `path` (inside `root`; a link is never followed or removed) and its folder
  * when that is left empty (up to, not including, `root`). True when a file was removed.
@@ -366,34 +361,53 @@ const UNSETTLED = ['pending', 'held', 'conflict'];
  */
 async function removeLandedFiles(ctx: JobContext, before: IsoDate): Promise<number> {
   const knex = ctx.db.knex;
-  const rows = (await knex('files')
-    .where({ direction: 'in' })
-    .whereNotNull('local_path')
-    .andWhere('business_date', '<', before)
-    .whereNotIn('verdict', UNSETTLED)
-    .select('local_path')) as Array<{ local_path: string }>;
-  const paths = [...new Set(rows.map((r) => r.local_path))];
-  if (paths.length === 0) return 0;
-  const kept = new Set<string>();
-  for (const part of chunks(paths, 500)) {
-    for (const r of await knex('files')
-      .where({ direction: 'in' })
-      .whereIn('local_path', part)
-      .where((q) =>
-        q
-          .whereIn('verdict', UNSETTLED)
-          .orWhereIn(
-            'id',
-            knex('ftl_parts').where({ status: 'held' }).whereNotNull('file_id').select('file_id'),
+  const root = ctx.config.paths.landing;
+  // Compared where they are, not as stored: a path may be stored relative or (registered before paths
+  // were stored relative to the landing area) absolute, and a moved database's absolute one is mapped.
+  const copiesOf = (rows: Array<Record<string, unknown>>) =>
+    rows.flatMap((r) => {
+      const file = toFileRow(r);
+      return (
+        copyPathUnlessRefused(root, file, (error) =>
+          ctx.logger.warn(
+            { fileId: file.id, file: file.name, path: file.localPath },
+            `${error.message}: not removed`,
           ),
-      )
-      .select('local_path'))
-      kept.add(r.local_path as string);
-  }
+        ) ?? []
+      );
+    });
+  const paths = new Set(
+    copiesOf(
+      await knex('files')
+        .where({ direction: 'in' })
+        .whereNotNull('local_path')
+        .andWhere('business_date', '<', before)
+        .whereNotIn('verdict', UNSETTLED)
+        .select('id', 'direction', 'feed', 'name', 'local_path'),
+    ),
+  );
+  if (paths.size === 0) return 0;
+  // The copies still to be read: few (files waiting for ingest or an operator, FTL parts held).
+  const kept = new Set(
+    copiesOf(
+      await knex('files')
+        .where({ direction: 'in' })
+        .whereNotNull('local_path')
+        .where((q) =>
+          q
+            .whereIn('verdict', UNSETTLED)
+            .orWhereIn(
+              'id',
+              knex('ftl_parts').where({ status: 'held' }).whereNotNull('file_id').select('file_id'),
+            ),
+        )
+        .select('id', 'direction', 'feed', 'name', 'local_path'),
+    ),
+  );
   let removed = 0;
   for (const path of paths) {
     if (ctx.signal?.aborted) break;
-    if (!kept.has(path) && (await removeOwnFile(ctx.config.paths.landing, path))) removed++;
+    if (!kept.has(path) && (await removeOwnFile(root, path))) removed++;
   }
   return removed;
 }
@@ -416,26 +430,28 @@ async function removeExportCopies(
     .whereNotNull('local_path')
     .andWhere('business_date', '<', before)
     .orderBy('id')
-    .select('feed', 'name', 'local_path', 'transport', 'partner_code')) as Array<{
-    feed: string;
-    name: string;
-    local_path: string;
-    transport: string | null;
-    partner_code: string | null;
-  }>;
+    .select('id', 'direction', 'feed', 'name', 'local_path', 'transport', 'partner_code')) as Array<
+    Record<string, unknown>
+  >;
   const shared = ctx.config.exports.outbox;
   const transports = new TransportsByName(ctx.config.transports, { env: ctx.env, logger: ctx.logger });
   try {
     for (const row of rows) {
       if (ctx.signal?.aborted) break;
-      const path = inside(ctx.config.paths.outbox, row.local_path);
+      const file = toFileRow(row);
+      const path = copyPathUnlessRefused(ctx.config.paths.outbox, file, (error) =>
+        ctx.logger.warn(
+          { fileId: file.id, file: file.name, path: file.localPath },
+          `${error.message}: not removed`,
+        ),
+      );
       if (!path || !(await lstat(path).catch(() => undefined))?.isFile()) continue;
-      if (row.feed === 'mailing' && row.partner_code === null && row.transport === shared) {
+      if (file.feed === 'mailing' && file.partnerCode === null && file.transport === shared) {
         try {
-          if (await transports.get(shared).remove(row.feed, row.name)) counts.deliveredMailingsRemoved++;
+          if (await transports.get(shared).remove(file.feed, file.name)) counts.deliveredMailingsRemoved++;
         } catch (error) {
-          const e = coerceError(error, { transport: shared, file: row.name });
-          warnings.push(`${row.name} not removed from ${shared}: [${e.code}] ${e.describe()}`);
+          const e = coerceError(error, { transport: shared, file: file.name });
+          warnings.push(`${file.name} not removed from ${shared}: [${e.code}] ${e.describe()}`);
           continue;
         }
       }

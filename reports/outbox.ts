@@ -20,7 +20,8 @@
  *   a server that does not answer at all is not tried again for the mails after it in the same run.
  */
 import { readFile } from 'node:fs/promises';
-import { basename, isAbsolute, join, relative, resolve } from 'node:path';
+import { basename, join } from 'node:path';
+import { actualPath, storedPath } from '../lib/paths.js';
 import addressparser from 'nodemailer/lib/addressparser';
 import type { LoadedConfig } from '../config/load.js';
 import type { Db } from '../db/connection.js';
@@ -68,15 +69,6 @@ export function senderDomain(from: string): string {
     ]);
   }
   return domain.toLowerCase();
-}
-
-function storedPath(config: LoadedConfig, path: string): string {
-  const inside = relative(config.paths.reports, path);
-  return inside.startsWith('..') || isAbsolute(inside) ? resolve(path) : inside;
-}
-
-function actualPath(config: LoadedConfig, stored: string): string {
-  return isAbsolute(stored) ? stored : join(config.paths.reports, stored);
 }
 
 /**
@@ -130,8 +122,8 @@ export async function queueReportMail(
     footer: `${config.program.name} · sent by Redeye. The workbook has every figure, by sheet.`,
   });
   const files: OutboxFiles = {
-    workbook: storedPath(config, report.workbookPath),
-    inline: report.mainChart ? [{ cid, path: storedPath(config, report.mainChart.path) }] : [],
+    workbook: storedPath(config.paths.reports, report.workbookPath),
+    inline: report.mainChart ? [{ cid, path: storedPath(config.paths.reports, report.mainChart.path) }] : [],
   };
   await db
     .knex('mail_outbox')
@@ -419,7 +411,7 @@ export function mailerFromConfig(config: LoadedConfig, dependencies: MailerDepen
 async function messageOf(config: LoadedConfig, row: OutboxRow, to: string[]): Promise<ReportMessage> {
   const files = JSON.parse(row.attachments) as OutboxFiles;
   const read = async (stored: string) => {
-    const path = actualPath(config, stored);
+    const path = actualPath(config.paths.reports, stored) ?? join(config.paths.reports, stored);
     try {
       return await readFile(path);
     } catch (error) {

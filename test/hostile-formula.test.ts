@@ -27,6 +27,7 @@ import type { FeedName } from '../parsers/types.js';
 import { withCheckDigit } from '../rules/check-digit.js';
 import { createWorld, type TestWorld } from './harness/context.js';
 import { dumpXlsx, skipWithoutOpenpyxl, type XlsxDump } from './harness/openpyxl.js';
+import { exportCopy } from './harness/files.js';
 
 const DATE = '2026-10-02';
 const TRIGGER = /^[=+\-@\t\r]/;
@@ -178,7 +179,10 @@ afterAll(async () => {
 
 async function outFiles(feed: string): Promise<Array<{ name: string; path: string }>> {
   const rows = await w.t.db.knex('files').where({ direction: 'out', feed }).select('name', 'local_path');
-  return rows.map((r: { name: string; local_path: string }) => ({ name: r.name, path: r.local_path }));
+  return rows.map((r: { name: string; local_path: string }) => ({
+    name: r.name,
+    path: exportCopy(w.config, r.local_path),
+  }));
 }
 
 /** Every text cell of the workbook that starts with a trigger, and every formula cell. */

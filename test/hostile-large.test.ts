@@ -18,6 +18,7 @@ import { ingestJob } from '../jobs/ingest.js';
 import type { JobResult } from '../jobs/types.js';
 import type { FeedName } from '../parsers/types.js';
 import { createWorld, type TestWorld } from './harness/context.js';
+import { landedCopy } from './harness/files.js';
 
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
@@ -129,7 +130,7 @@ describe('a 2 GB file in an inbox', () => {
     // Refused from the registry's size: not a byte of the file read, no memory to speak of.
     expect(ingested.read).toBeLessThan(16 * MiB);
     expect(ingested.rssGrowth).toBeLessThan(64 * MiB);
-    rmSync(String(after.local_path));
+    rmSync(landedCopy(w.config, after.local_path));
   }, 300_000);
 
   it('CSV feed: streamed to its last byte with flat memory, the line that never ends refused', async () => {
@@ -159,7 +160,7 @@ describe('a 2 GB file in an inbox', () => {
     expect(JSON.parse(String(after.counts))).toEqual({ lines: 5, records: 0, rejects: 0 });
     expect(ingested.read).toBeGreaterThanOrEqual(SIZE);
     expect(ingested.rssGrowth).toBeLessThan(128 * MiB);
-    const landed = String(after.local_path);
+    const landed = landedCopy(w.config, after.local_path);
     if (existsSync(landed)) rmSync(landed);
   }, 300_000);
 });

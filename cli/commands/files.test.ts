@@ -3,7 +3,7 @@
  * rows come in PostgreSQL's plan order without an ORDER BY, and the engines put NULL at opposite ends of
  * an ascending sort.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -148,7 +148,8 @@ for (const engine of availableEngines()) {
       t = await createTestDatabase(engine);
       dir = mkdtempSync(join(tmpdir(), 'redeye-files-cli-'));
       config = join(dir, 'redeye.config.yaml');
-      writeFileSync(config, example);
+      // The folders in the test's own directory: copies are shown where this configuration keeps them.
+      writeFileSync(config, example.replaceAll('../var/', './'));
     });
     afterEach(async () => {
       await t.cleanup();
@@ -170,24 +171,31 @@ for (const engine of availableEngines()) {
     }
 
     it('shows the copy Redeye keeps of a file, and says when the retention step has removed it', async () => {
-      const kept = join(dir, 'FLOWN_20260311.csv');
+      const landed = join(dir, 'landing', 'flown', '2026-03-11');
+      mkdirSync(landed, { recursive: true });
+      const kept = join(landed, 'FLOWN_20260311.csv');
       writeFileSync(kept, 'ticket_number\n');
-      const gone = join(dir, 'FLOWN_20251101.csv');
-      for (const [id, path] of [
-        [31, kept],
-        [32, gone],
+      const gone = join(dir, 'landing', 'flown', '2025-11-01', 'FLOWN_20251101.csv');
+      // Stored relative to the landing area, as fetch stores it now; absolute, as before; and absolute
+      // in another installation's landing area (a database restored here from it).
+      const moved = '/srv/old-redeye/var/landing/flown/2026-03-11/FLOWN_20260311.csv';
+      for (const [id, name, stored] of [
+        [31, 'FLOWN_20260311.csv', 'flown/2026-03-11/FLOWN_20260311.csv'],
+        [32, 'FLOWN_20251101.csv', gone],
+        [33, 'FLOWN_20260311.csv', moved],
       ] as const) {
-        await file(id, 'flown', path.slice(dir.length + 1));
-        await t.db.knex('files').where({ id }).update({ local_path: path });
+        await file(id, 'flown', name);
+        await t.db.knex('files').where({ id }).update({ local_path: stored });
       }
       expect((await files(config, t.url, ['show', '31'])).out).toContain(`\n  copy ${kept}\n`);
       expect((await files(config, t.url, ['show', '32'])).out).toContain(
         `\n  copy ${gone} (removed: retention, or by hand)\n`,
       );
+      expect((await files(config, t.url, ['show', '33'])).out).toContain(`\n  copy ${kept}\n`);
     });
 
     it('shows an export withdrawn before delivery: its verdict, why, and that its copy is gone for that reason', async () => {
-      const path = join(dir, 'XX1_ISXML_202611_0002.xml');
+      const path = join(dir, 'outbox', 'invoice', 'XX1_ISXML_202611_0002.xml');
       await t.db.knex('files').insert({
         id: 41,
         direction: 'out',
@@ -195,7 +203,7 @@ for (const engine of availableEngines()) {
         name: 'XX1_ISXML_202611_0002.xml',
         size: 100,
         sha256: 'c'.repeat(64),
-        local_path: path,
+        local_path: 'invoice/XX1_ISXML_202611_0002.xml',
         business_date: '2026-11-30',
         sequence: 2,
         verdict: 'withdrawn',

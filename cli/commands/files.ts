@@ -4,7 +4,14 @@ import type { Command } from 'commander';
 import type { Knex } from 'knex';
 import { RedeyeError, UsageError } from '../../lib/errors.js';
 import { isIsoDate } from '../../lib/dates.js';
-import { decideHeld, fileById, toFileRow, type FileRow } from '../../jobs/registry.js';
+import {
+  copyFolder,
+  copyPathUnlessRefused,
+  decideHeld,
+  fileById,
+  toFileRow,
+  type FileRow,
+} from '../../jobs/registry.js';
 import type { ActionRunner, CommandContext } from '../context.js';
 import { recordReasonText } from '../../exporters/partner-reasons.js';
 import { idAsSent, ruleMessage, type ActivityDetail } from '../../rules/activity.js';
@@ -386,10 +393,14 @@ export function registerFiles(program: Command, run: ActionRunner): void {
         );
         if (file.remotePath) ctx.output.out(`  ${file.transport ?? ''}:${file.remotePath}`);
         // The copy Redeye keeps: the retention step removes it whole after its period (retention.*Days).
-        if (file.localPath)
+        if (file.localPath) {
+          const copy = copyPathUnlessRefused(copyFolder(ctx.config.paths, file.direction), file, () => {});
           ctx.output.out(
-            `  copy ${file.localPath}${existsSync(file.localPath) ? '' : file.verdict === WITHDRAWN ? ' (removed: withdrawn, never sent)' : ' (removed: retention, or by hand)'}`,
+            copy === null
+              ? `  copy ${file.localPath} (outside this installation's ${file.direction === 'in' ? 'paths.landing' : 'paths.outbox'}: not used)`
+              : `  copy ${copy}${existsSync(copy) ? '' : file.verdict === WITHDRAWN ? ' (removed: withdrawn, never sent)' : ' (removed: retention, or by hand)'}`,
           );
+        }
         ctx.output.out(
           `  verdict ${file.verdict}${file.reason ? ` (${file.reason})` : ''}${file.message ? `: ${file.message}` : ''}`,
         );

@@ -14,6 +14,7 @@ import { dumpXlsx, skipWithoutOpenpyxl } from '../../test/harness/openpyxl.js';
 import { tableOf } from '../../test/harness/report-scenario.js';
 import { awardPostingKey, cancellationKey, flightKey, partnerKey, redemptionKey } from '../activity.js';
 import { memberNumber, svoKznCoupon, useScenario, type Person, type Scenario } from './scenario.js';
+import { exportCopy } from '../../test/harness/files.js';
 
 const IVANOV: Person = { number: memberNumber(1), surname: 'IVANOV', givenName: 'IVAN' };
 
@@ -108,7 +109,7 @@ for (const engine of availableEngines()) {
       await w.night('2026-06-03', { at: '2026-06-04T02:40:00Z' });
       await w.run(exportJob, '2026-06-03', new Date('2026-06-04T02:45:00Z'));
       const [response] = await responses();
-      const lines = readFileSync(String(response.local_path), 'utf8').split('\r\n');
+      const lines = readFileSync(exportCopy(w.w.config, response.local_path), 'utf8').split('\r\n');
       expect(lines[1]).toMatch(new RegExp(`^D,C-2,${IVANOV.number},A,`));
       expect(lines[2]).toMatch(new RegExp(`^D,C-3,${IVANOV.number},A,`));
       expect((await w.posting(awardPostingKey(partnerKey('DRIVE', 'C-3'))))?.businessDate).toBe('2026-06-03');

@@ -13,6 +13,7 @@ import { allianceKey, awardPostingKey, hotelKey, partnerKey, reversalKey } from 
 import { exportJob } from '../../jobs/export.js';
 import { SHARED_FORMATS, validateWithSchema, xmllintOrSkip } from '../../parsers/fixtures/xml/support.js';
 import { memberNumber, svoKznCoupon, useScenario, type Person, type Scenario } from './scenario.js';
+import { exportCopy } from '../../test/harness/files.js';
 
 const IVANOV: Person = { number: memberNumber(1), surname: 'IVANOV', givenName: 'IVAN' };
 const PETROVA: Person = { number: memberNumber(2), surname: 'PETROVA', givenName: 'ANNA' };
@@ -389,7 +390,7 @@ for (const engine of availableEngines()) {
           .knex('files')
           .where({ direction: 'out', feed: 'partner-response', name: 'DRIVE_20260311_1.resp.csv' })
           .first();
-        return readFileSync(String(out.local_path), 'utf8');
+        return readFileSync(exportCopy(w.w.config, out.local_path), 'utf8');
       };
       const first = await response();
       expect(first).toContain(
@@ -610,7 +611,7 @@ for (const engine of availableEngines()) {
 
       await w.run(exportJob, '2026-06-13');
       const out = await w.knex('files').where({ direction: 'out', feed: 'hotel-response' }).first();
-      const xml = readFileSync(String(out.local_path), 'utf8');
+      const xml = readFileSync(exportCopy(w.w.config, out.local_path), 'utf8');
       const warning = (id: string) =>
         new RegExp(`<Warning [^>]*ShortText="BAD_AMOUNT"[^>]*RecordID="${id}"[^>]*>([^<]*)</Warning>`).exec(
           xml,
@@ -697,10 +698,12 @@ for (const engine of availableEngines()) {
           .join('files as i', 'i.id', 'o.answers_file_id')
           .where({ 'o.direction': 'out', 'o.feed': 'hotel-response', 'i.name': name })
           .first('o.partner_code', 'o.sequence', 'o.local_path')) as Record<string, unknown>;
-        const xml = readFileSync(String(out.local_path), 'utf8');
+        const xml = readFileSync(exportCopy(w.w.config, out.local_path), 'utf8');
         // OpenTravel's schemas are used from the shared formats, where present (ota-hotel-stay.md).
         if (existsSync(OTA_RS_XSD) && xmllintOrSkip())
-          expect(validateWithSchema(OTA_RS_XSD, [String(out.local_path)])).toMatchObject({ ok: true });
+          expect(validateWithSchema(OTA_RS_XSD, [exportCopy(w.w.config, out.local_path)])).toMatchObject({
+            ok: true,
+          });
         const body = /<OTA_HotelStayInfoNotifRS [^>]*>([\s\S]*)<\/OTA_HotelStayInfoNotifRS>/.exec(xml)![1]!;
         return {
           partner: out.partner_code,
@@ -855,7 +858,7 @@ for (const engine of availableEngines()) {
       await w.night('2026-06-13');
       await w.run(exportJob, '2026-06-13');
       const out = await w.knex('files').where({ direction: 'out', feed: 'hotel-response' }).first();
-      const xml = readFileSync(String(out.local_path), 'utf8');
+      const xml = readFileSync(exportCopy(w.w.config, out.local_path), 'utf8');
       const warnings = [...xml.matchAll(/<Warning ([^>]*)>/g)].map(([, attrs]) => {
         const attr = (name: string) => new RegExp(`${name}="([^"]*)"`).exec(attrs!)?.[1];
         return [attr('RPH'), attr('ShortText'), attr('RecordID')];
@@ -995,7 +998,10 @@ for (const engine of availableEngines()) {
       await w.run(exportJob, '2026-03-11');
       const sent = async (feed: string) =>
         readFileSync(
-          String((await w.knex('files').where({ direction: 'out', feed }).first()).local_path),
+          exportCopy(
+            w.w.config,
+            (await w.knex('files').where({ direction: 'out', feed }).first()).local_path,
+          ),
           'utf8',
         );
       const response = (await sent('partner-response')).split('\r\n');
@@ -1044,7 +1050,7 @@ for (const engine of availableEngines()) {
       ]);
       await w.run(exportJob, '2026-03-11');
       const out = await w.knex('files').where({ direction: 'out', feed: 'alliance-results' }).first();
-      const xml = readFileSync(String(out.local_path), 'utf8');
+      const xml = readFileSync(exportCopy(w.w.config, out.local_path), 'utf8');
       expect(xml).toMatch(
         /<ClaimId>LH-7<\/ClaimId>\s*<Rejected>\s*<ReasonCode>DUPLICATE<\/ReasonCode>\s*<ReasonText>claim LH-7: [^<]*LH claim LH-1<\/ReasonText>/,
       );

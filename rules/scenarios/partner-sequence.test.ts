@@ -9,6 +9,7 @@ import { availableEngines } from '../../test/harness/db.js';
 import { partnerKey } from '../activity.js';
 import { exportJob } from '../../jobs/export.js';
 import { memberNumber, useScenario, type Person, type Scenario } from './scenario.js';
+import { exportCopy } from '../../test/harness/files.js';
 
 const IVANOV: Person = { number: memberNumber(1), surname: 'IVANOV', givenName: 'IVAN' };
 
@@ -30,7 +31,7 @@ async function response(w: Scenario, name: string): Promise<string[]> {
     .where({ direction: 'out', feed: 'partner-response', answers_file_id: inbound.id })
     .first();
   expect(out, `response to ${name}`).toBeDefined();
-  return readFileSync(String(out.local_path), 'utf8').split('\r\n').filter(Boolean);
+  return readFileSync(exportCopy(w.w.config, out.local_path), 'utf8').split('\r\n').filter(Boolean);
 }
 
 const verdictOf = async (w: Scenario, name: string) =>
