@@ -566,7 +566,7 @@ for (const engine of availableEngines()) {
       }
     });
 
-    it('025 keeps the EchoToken a request gave, and rolls back only once none would be lost', async () => {
+    it('024 keeps the EchoToken a request gave, and rolls back only once none would be lost', async () => {
       const t = await createTestDatabase(engine);
       try {
         const request = {
@@ -581,7 +581,7 @@ for (const engine of availableEngines()) {
         const token = `GSBER01-${'Ü'.repeat(119)}`; // 128 characters, OpenTravel's most
         await t.db.knex('files').insert({ ...request, echo_token: token });
         expect(await t.db.knex('files').pluck('echo_token')).toEqual([token]);
-        const since = MIGRATION_NAMES.slice(MIGRATION_NAMES.indexOf('025_request_echo_token'));
+        const since = MIGRATION_NAMES.slice(MIGRATION_NAMES.indexOf('024_request_echo_token'));
         const down = async () => {
           for (const _ of since) await t.db.knex.migrate.down(MIGRATION_CONFIG);
         };
@@ -814,7 +814,7 @@ if (availableEngines().includes('postgres')) {
         await expect(asReporting((trx) => trx('activities').select('travel_surname'))).rejects.toThrow(
           /permission denied/,
         );
-        // Granted by 025: the EchoToken a hotel's request gave, which its response carries.
+        // Granted by 024: the EchoToken a hotel's request gave, which its response carries.
         expect(await asReporting((trx) => trx('files').select('echo_token'))).toEqual([]);
         // 022: the registry without who decided a held file and the reason they typed.
         await t.db.knex('files').insert({

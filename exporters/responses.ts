@@ -36,7 +36,7 @@ export interface InboundFile {
   reason: string | null;
   message: string | null;
   businessDate: IsoDate;
-  /** The request's OpenTravel `EchoToken`, as ingest kept it (migration 025). */
+  /** The request's OpenTravel `EchoToken`, as ingest kept it (migration 024). */
   echoToken?: string | null;
 }
 

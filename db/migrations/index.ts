@@ -27,7 +27,7 @@ import * as m020 from './020_mail_recipients.js';
 import * as m021 from './021_export_facts.js';
 import * as m022 from './022_file_decisions_withheld.js';
 import * as m023 from './023_mail_refused.js';
-import * as m025 from './025_request_echo_token.js';
+import * as m024 from './024_request_echo_token.js';
 
 export interface Migration {
   name: string;
@@ -59,7 +59,7 @@ export const migrations: Migration[] = [
   { name: '021_export_facts', ...m021 },
   { name: '022_file_decisions_withheld', ...m022 },
   { name: '023_mail_refused', ...m023 },
-  { name: '025_request_echo_token', ...m025 },
+  { name: '024_request_echo_token', ...m024 },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {

@@ -36,7 +36,7 @@ export async function down(knex: Knex): Promise<void> {
         .join(', ') + (kept.length > 5 ? ` and ${kept.length - 5} more` : '');
     throw new RedeyeError(
       'MIGRATION_WOULD_LOSE_DATA',
-      `rolling back 025_request_echo_token would lose the EchoToken ${kept.length} request(s) gave (${shown}), which a re-up cannot read back, and rebuilt hotel responses would differ from those sent; clear files.echo_token first if that is meant`,
+      `rolling back 024_request_echo_token would lose the EchoToken ${kept.length} request(s) gave (${shown}), which a re-up cannot read back, and rebuilt hotel responses would differ from those sent; clear files.echo_token first if that is meant`,
       { table: 'files' },
     );
   }
