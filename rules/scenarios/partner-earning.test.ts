@@ -794,7 +794,8 @@ for (const engine of availableEngines()) {
           .where({ 'o.direction': 'out', 'o.feed': 'hotel-response' })
           .orderBy('o.id')
           .select('i.name', 'o.local_path')) as Array<{ name: string; local_path: string }>;
-      const sent = new Map((await outbound()).map((r) => [r.name, readFileSync(r.local_path, 'utf8')]));
+      const copy = (r: { local_path: string }) => exportCopy(w.w.config, r.local_path);
+      const sent = new Map((await outbound()).map((r) => [r.name, readFileSync(copy(r), 'utf8')]));
       const root = (name: string) => /<OTA_HotelStayInfoNotifRS [^>]*>/.exec(sent.get(name)!)![0];
       expect(root(names.accepted)).toContain('EchoToken=" GSBER01-20260612 &amp; &lt;1&gt; "');
       expect(root(names.empty)).toContain('EchoToken="GSBER02-20260612"');
@@ -803,12 +804,7 @@ for (const engine of availableEngines()) {
       expect(sent.get(names.unknownChain)).toContain('ShortText="UNKNOWN_PARTNER"');
       expect(root(names.without)).not.toContain('EchoToken');
       if (existsSync(OTA_RS_XSD) && xmllintOrSkip())
-        expect(
-          validateWithSchema(
-            OTA_RS_XSD,
-            (await outbound()).map((r) => r.local_path),
-          ),
-        ).toMatchObject({ ok: true });
+        expect(validateWithSchema(OTA_RS_XSD, (await outbound()).map(copy))).toMatchObject({ ok: true });
       // A hotel reads about its guest, in its own words: not "as travelled", not the matcher's codes.
       expect(/<Warning [^>]*>([^<]*)<\/Warning>/.exec(sent.get(names.accepted)!)?.[1]).toBe(
         "the guest's surname does not match the member's",
@@ -817,7 +813,7 @@ for (const engine of availableEngines()) {
       // Rebuilt hours later: the same bytes, nothing new written.
       const rerun = await w.run(exportJob, '2026-06-13', new Date('2026-06-14T09:00:00Z'));
       expect(rerun.counts.written).toBeUndefined();
-      for (const r of await outbound()) expect(readFileSync(r.local_path, 'utf8')).toBe(sent.get(r.name));
+      for (const r of await outbound()) expect(readFileSync(copy(r), 'utf8')).toBe(sent.get(r.name));
     });
 
     it('answers a partner record whose name is not the member’s without the flight wording or the matcher’s codes', async () => {
@@ -830,7 +826,7 @@ for (const engine of availableEngines()) {
       await w.night('2026-03-11');
       await w.run(exportJob, '2026-03-11');
       const out = await w.knex('files').where({ direction: 'out', feed: 'partner-response' }).first();
-      expect(readFileSync(String(out.local_path), 'utf8').split('\r\n').slice(1, 3)).toEqual([
+      expect(readFileSync(exportCopy(w.w.config, out.local_path), 'utf8').split('\r\n').slice(1, 3)).toEqual([
         `D,D-80,${IVANOV.number},R,0,NAME_MISMATCH,the surname on the record does not match the member's`,
         `D,D-81,${IVANOV.number},R,0,NAME_MISMATCH,the given name on the record does not match the member's`,
       ]);
