@@ -1002,17 +1002,7 @@ export function redemptionsHandler(
     feed: 'redemptions',
     counts: () => counts.values,
     async records(trx, file, batch) {
-      // The reward was given: refusing its debit would leave the member with it for nothing. It is posted,
-      // and said, since that partner's bill for it cannot be matched to a partner of the program.
-      for (const { record, line } of batch) {
-        if (record.serviceType !== 'PARTNER_REWARD' || record.partnerCode === null) continue;
-        if (known.has(record.partnerCode)) continue;
-        const seen = unknown.get(record.partnerCode);
-        if (seen) seen.rewards++;
-        else unknown.set(record.partnerCode, { line, rewards: 1 });
-        counts.add('unknownRewardPartner');
-      }
-      return storeUnique(
+      const rejects = await storeUnique(
         trx,
         file,
         batch.map((e) => ({
@@ -1024,6 +1014,19 @@ export function redemptionsHandler(
         ctx.now().toISOString(),
         counts,
       );
+      // The reward was given: refusing its debit would leave the member with it for nothing. It is read as
+      // any redemption, and said, since that partner's bill for it cannot be matched to a partner of the
+      // program. A copy refused as read before says nothing new.
+      const refused = new Set(rejects.map((r) => r.line));
+      for (const { record, line } of batch) {
+        if (record.serviceType !== 'PARTNER_REWARD' || record.partnerCode === null) continue;
+        if (known.has(record.partnerCode) || refused.has(line)) continue;
+        const seen = unknown.get(record.partnerCode);
+        if (seen) seen.rewards++;
+        else unknown.set(record.partnerCode, { line, rewards: 1 });
+        counts.add('unknownRewardPartner');
+      }
+      return rejects;
     },
     async end(_trx, file, verdict) {
       if (unknown.size === 0) return;

@@ -298,6 +298,22 @@ for (const engine of availableEngines()) {
           'of the program',
       ]);
       expect(night.ingest.counts['redemptions.unknownRewardPartner']).toBe(2);
+
+      // R-2 sent again the next night is refused as read before: nothing new to say of its partner.
+      w.dropRedemptions([
+        {
+          id: 'R-2',
+          member: IVANOV.number,
+          date: '2026-03-05',
+          service: 'PARTNER_REWARD',
+          points: 200,
+          partner: 'ACME',
+        },
+      ]);
+      const next = await w.night('2026-03-06');
+      expect(next.ingest.counts['redemptions.unknownRewardPartner']).toBeUndefined();
+      expect(next.ingest.warnings).toEqual([]);
+      expect(await w.balance(IVANOV.number)).toBe(900);
     });
   });
 }
