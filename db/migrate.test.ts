@@ -578,7 +578,7 @@ for (const engine of availableEngines()) {
           verdict: 'accepted',
           created_at: '2026-11-02T01:00:00Z',
         };
-        const token = `GSBER01-${'Ü'.repeat(119)}`; // 128 characters, OpenTravel's most
+        const token = `GSBER01-${'Ü'.repeat(120)}`; // 128 characters, OpenTravel's most
         await t.db.knex('files').insert({ ...request, echo_token: token });
         expect(await t.db.knex('files').pluck('echo_token')).toEqual([token]);
         const since = MIGRATION_NAMES.slice(MIGRATION_NAMES.indexOf('024_request_echo_token'));

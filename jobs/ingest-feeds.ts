@@ -682,13 +682,12 @@ export function partnerHandler(
         const last = await accepted().max({ s: 'sequence' }).first();
         const lastSeq = last?.s === null || last?.s === undefined ? null : Number(last.s);
         if (lastSeq !== null && sequence > lastSeq + 1) {
-          (verdict.meta as Record<string, unknown>).warnings = [
-            `${partnerCode}: file sequence jumps from ${lastSeq} to ${sequence}`,
-          ];
+          warn(verdict, `${partnerCode}: file sequence jumps from ${lastSeq} to ${sequence}`);
         } else if (lastSeq !== null && sequence < lastSeq) {
-          (verdict.meta as Record<string, unknown>).warnings = [
+          warn(
+            verdict,
             `${partnerCode}: file sequence ${sequence} arrived late (after ${lastSeq}) and fills a gap`,
-          ];
+          );
         }
       }
       await trx('files').where({ id: file.id }).update({ partner_code: partnerCode, sequence });
@@ -991,6 +990,12 @@ export function allianceResultsHandler(
   };
 }
 
+/** Adds a warning of the file's handler to what the run says of the file, after the reader's own. */
+function warn(verdict: VerdictEvent, warning: string): void {
+  const meta = (verdict.meta ?? (verdict.meta = {})) as Record<string, unknown>;
+  meta.warnings = [...((meta.warnings as string[] | undefined) ?? []), warning];
+}
+
 export function redemptionsHandler(
   ctx: JobContext,
 ): FeedHandler<Redemption> & { counts(): Record<string, number> } {
@@ -1029,17 +1034,13 @@ export function redemptionsHandler(
       return rejects;
     },
     async end(_trx, file, verdict) {
-      if (unknown.size === 0) return;
-      const meta = (verdict.meta ?? (verdict.meta = {})) as Record<string, unknown>;
-      meta.warnings = [
-        ...((meta.warnings as string[] | undefined) ?? []),
-        ...[...unknown].map(
-          ([code, { line, rewards }]) =>
-            `${file.name}:${line} field partner_code: ${rewards} PARTNER_REWARD redemption(s) from partner ` +
+      for (const [code, { line, rewards }] of unknown)
+        warn(
+          verdict,
+          `${file.name}:${line} field partner_code: ${rewards} PARTNER_REWARD redemption(s) from partner ` +
             `${code}, which is not in the configuration's partners: read as any other, but that partner's bill cannot ` +
             'be matched to a partner of the program',
-        ),
-      ];
+        );
     },
   };
 }

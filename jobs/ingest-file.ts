@@ -191,19 +191,24 @@ export async function ingestFile<T>(
       }
       if (!verdictEvent)
         throw new Refused({ reason: 'UNREADABLE', message: 'the parser gave no verdict for the file' });
+      // What the reader noticed is said whatever the verdict: a file refused whole is answered too.
+      const noticed = verdictEvent.meta?.warnings;
+      if (Array.isArray(noticed)) warnings.push(...noticed.map(String));
       if (verdictEvent.verdict === 'rejected') {
         throw new Refused({
           reason: verdictEvent.reason ?? 'REJECTED',
           message: verdictEvent.message ?? 'file rejected',
         });
       }
+      const noticedBefore = Array.isArray(noticed) ? noticed.length : 0;
       const late = await handler.end?.(trx, file, verdictEvent);
       if (late && 'reason' in late) throw new Refused(late);
       if (late) refusedByIngest(late.rejects);
       await flushRejects();
       records -= refusedRecords;
+      // And what the file's handler found at its end (a sequence gap, an unknown partner).
       const w = verdictEvent.meta?.warnings;
-      if (Array.isArray(w)) warnings.push(...w.map(String));
+      if (Array.isArray(w)) warnings.push(...w.slice(noticedBefore).map(String));
       await setVerdict(
         trx,
         file.id,

@@ -783,10 +783,15 @@ for (const engine of availableEngines()) {
           doc('GS', null, stay('IVANOV', 'GSE002')),
           'GS_GSBER03_StayInfoNotif_20260612.xml',
         ),
+        // Refused whole, with a token longer than OpenTravel allows: answered without it, and said.
+        longEmpty: w.drop('hotel', doc('GS', 'G'.repeat(129), ''), 'GS_GSBER04_StayInfoNotif_20260612.xml'),
       };
-      await w.night('2026-06-13');
+      const night = await w.night('2026-06-13');
+      expect(night.ingest.warnings).toContain(
+        `${names.longEmpty}: its EchoToken of 129 characters is not echoed in the response (OpenTravel allows 1 to 128)`,
+      );
       const result = await w.run(exportJob, '2026-06-13');
-      expect(result.counts).toMatchObject({ hotelResponses: 4 });
+      expect(result.counts).toMatchObject({ hotelResponses: 5 });
       const outbound = async () =>
         (await w
           .knex('files as o')
@@ -803,6 +808,7 @@ for (const engine of availableEngines()) {
       expect(root(names.unknownChain)).toContain('EchoToken="ZZPAR01-20260612"');
       expect(sent.get(names.unknownChain)).toContain('ShortText="UNKNOWN_PARTNER"');
       expect(root(names.without)).not.toContain('EchoToken');
+      expect(root(names.longEmpty)).not.toContain('EchoToken');
       if (existsSync(OTA_RS_XSD) && xmllintOrSkip())
         expect(validateWithSchema(OTA_RS_XSD, (await outbound()).map(copy))).toMatchObject({ ok: true });
       // A hotel reads about its guest, in its own words: not "as travelled", not the matcher's codes.
