@@ -17,7 +17,7 @@ import type { RemoteEntry, Transport } from '../transports/types.js';
 import type { FeedConfig } from '../config/schema.js';
 import type { FeedName } from '../parsers/types.js';
 import { storedPath } from '../lib/paths.js';
-import { copyPathUnlessRefused, registerInbound, type FileRow } from './registry.js';
+import { copyPathUnlessRefused, RefusedCopies, registerInbound, type FileRow } from './registry.js';
 import type { Job, JobContext, JobResult } from './types.js';
 import { sleepUnlessStopped } from '../lib/sleep.js';
 
@@ -75,13 +75,14 @@ async function registrationsOf(ctx: JobContext, feed: FeedName, names: string[])
  */
 async function takenAsListed(
   ctx: JobContext,
+  outside: RefusedCopies,
   feed: FeedName,
   registered: Registrations,
   entry: RemoteEntry,
 ): Promise<boolean> {
   const listed = entry.modifiedAt.getTime();
   for (const row of registered.get(registrationKey(entry.name, entry.size)) ?? []) {
-    const path = landedCopy(ctx, {
+    const path = landedCopy(ctx, outside, {
       id: row.id,
       direction: 'in',
       feed,
@@ -108,8 +109,13 @@ async function takenAsListed(
  * or, when that copy was lost before ingest read it, the copy landed now. A copy landed now that stands
  * for no registration is removed: a file touched on the server without a change leaves no second copy.
  */
-async function copyOfKnown(ctx: JobContext, file: FileRow, landed: string): Promise<string> {
-  const registered = landedCopy(ctx, file);
+async function copyOfKnown(
+  ctx: JobContext,
+  outside: RefusedCopies,
+  file: FileRow,
+  landed: string,
+): Promise<string> {
+  const registered = landedCopy(ctx, outside, file);
   if (registered === landed) return landed;
   const stored = storedPath(ctx.config.paths.landing, landed);
   const present = registered !== null && (await exists(registered));
@@ -134,11 +140,10 @@ async function copyOfKnown(ctx: JobContext, file: FileRow, landed: string): Prom
  */
 function landedCopy(
   ctx: JobContext,
+  outside: RefusedCopies,
   file: Pick<FileRow, 'id' | 'direction' | 'feed' | 'name' | 'localPath'>,
 ): string | null {
-  return copyPathUnlessRefused(ctx.config.paths.landing, file, (error) =>
-    ctx.logger.warn({ fileId: file.id, file: file.name, path: file.localPath }, error.message),
-  );
+  return copyPathUnlessRefused(ctx.config.paths.landing, file, outside.add);
 }
 
 /**
@@ -209,6 +214,7 @@ async function fetchFeed(
   ready: RemoteEntry[],
   counts: Record<string, number>,
   warnings: string[],
+  outside: RefusedCopies,
 ): Promise<void> {
   const until = ctx.filesUntil;
   const entries = until
@@ -246,7 +252,7 @@ async function fetchFeed(
     // With files left on the server, the registry tells what was already taken: skip it unseen, unless
     // it changed since (see `takenAsListed`) or it is still to be read and its landed copy is gone
     // (removed before ingest read it): land it again, and the registry says what it is.
-    if (cfg.afterFetch === 'leave' && (await takenAsListed(ctx, feed, registered, entry))) continue;
+    if (cfg.afterFetch === 'leave' && (await takenAsListed(ctx, outside, feed, registered, entry))) continue;
     const got = await transport.download(cfg.remoteDir, entry, landing);
     const reg = await registerInbound(
       ctx.db.knex,
@@ -266,7 +272,8 @@ async function fetchFeed(
     );
     counts[reg.outcome] = (counts[reg.outcome] ?? 0) + 1;
     // A file landed again before it was read (its first landed copy was lost) is read from the new copy.
-    const copy = reg.outcome === 'known' ? await copyOfKnown(ctx, reg.file, got.localPath) : got.localPath;
+    const copy =
+      reg.outcome === 'known' ? await copyOfKnown(ctx, outside, reg.file, got.localPath) : got.localPath;
     if (cfg.afterFetch === 'leave') await dateCopy(copy, entry.modifiedAt);
     if (reg.outcome === 'conflict') {
       // Held until an operator decides: said in the night's summary, not only in the log, with the
@@ -317,6 +324,10 @@ export const fetchJob: Job = async (ctx: JobContext): Promise<JobResult> => {
     ctx.logger.error({ feed, code: e.code, ...e.context }, `fetch of ${feed} failed: ${e.describe()}`);
   };
   const warnings: string[] = [];
+  const outside = new RefusedCopies(
+    'paths.landing',
+    'not used: those files are judged by their registration alone',
+  );
   const transports = new TransportsByName(ctx.config.transports, { env: ctx.env, logger: ctx.logger });
   const sleep = ctx.sleep ?? sleepUnlessStopped;
   ctx.progress.start('fetch', 0);
@@ -400,7 +411,7 @@ export const fetchJob: Job = async (ctx: JobContext): Promise<JobResult> => {
           }
         }
         try {
-          await fetchFeed(ctx, folder.transport, feed, cfg, ready, counts, warnings);
+          await fetchFeed(ctx, folder.transport, feed, cfg, ready, counts, warnings, outside);
         } catch (error) {
           failed(feed, error);
         }
@@ -410,6 +421,8 @@ export const fetchJob: Job = async (ctx: JobContext): Promise<JobResult> => {
     ctx.progress.stop();
     await transports.close();
   }
+  const copiesOutside = outside.tell(warnings, ctx.logger);
+  if (copiesOutside > 0) counts.copiesOutside = copiesOutside;
   if (failures.length > 0) throw new FetchIncompleteError(failures);
   return { counts, warnings };
 };

@@ -10,6 +10,7 @@ import { basename, dirname, isAbsolute, join } from 'node:path';
 import type { Knex } from 'knex';
 import type { IsoDate } from '../lib/dates.js';
 import { RedeyeError } from '../lib/errors.js';
+import type { Logger } from '../lib/log.js';
 import { actualPath, inside } from '../lib/paths.js';
 
 type Q = Knex | Knex.Transaction;
@@ -131,6 +132,56 @@ export function copyPath(
     { fileId: file.id, file: file.name, path: stored },
   );
 }
+
+/**
+ * The copies a step passed over because the registry places them outside its folder (`copyPath`
+ * refused them): told once in the step's warnings, so that the night's summary says which registrations
+ * to put right, where a log line per file every night went unread.
+ */
+export class RefusedCopies {
+  private readonly refused = new Map<number, CopyOutsideError>();
+
+  constructor(
+    private readonly setting: 'paths.landing' | 'paths.outbox',
+    /** What the step does without them: `not removed`, `not used: those files are judged by their registration alone`. */
+    private readonly consequence: string,
+  ) {}
+
+  /** The `refused` callback of `copyPathUnlessRefused`. */
+  readonly add = (error: CopyOutsideError): void => {
+    const id = Number(error.context.fileId);
+    if (!this.refused.has(id)) this.refused.set(id, error);
+  };
+
+  /**
+   * Adds the step's one warning of them to `warnings` and the log; how many were refused (the step's
+   * count).
+   */
+  tell(warnings: string[], logger: Logger): number {
+    const warning = this.warning();
+    if (warning === undefined) return 0;
+    warnings.push(warning);
+    logger.warn({ fileIds: [...this.refused.keys()].sort((a, b) => a - b) }, warning);
+    return this.refused.size;
+  }
+
+  private warning(): string | undefined {
+    if (this.refused.size === 0) return undefined;
+    const ids = [...this.refused.keys()].sort((a, b) => a - b);
+    const first = this.refused.get(ids[0]!)!;
+    const named =
+      ids.slice(0, NAMED_IDS).join(', ') +
+      (ids.length > NAMED_IDS ? ` and ${ids.length - NAMED_IDS} more` : '');
+    return (
+      `${ids.length} registered cop${ids.length === 1 ? 'y' : 'ies'} outside ${this.setting} ${this.consequence}: ` +
+      `file id${ids.length === 1 ? '' : 's'} ${named}, e.g. file ${ids[0]} (${String(first.context.file)}) ` +
+      `at ${String(first.context.path)}`
+    );
+  }
+}
+
+/** How many file ids a warning of refused copies spells out; the rest are counted. */
+const NAMED_IDS = 20;
 
 /**
  * `copyPath` for the steps that pass over a copy they may not touch rather than fail (fetch, retention):

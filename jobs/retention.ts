@@ -26,7 +26,7 @@ import { coerceError, RedeyeError } from '../lib/errors.js';
 import { TransportsByName } from '../transports/index.js';
 import { TEMP_SUFFIX, TEMPORARY_FILE_MAX_AGE_MS } from '../transports/names.js';
 import type { Job, JobContext, JobResult } from './types.js';
-import { copyPathUnlessRefused, toFileRow } from './registry.js';
+import { copyPathUnlessRefused, RefusedCopies, toFileRow, type CopyOutsideError } from './registry.js';
 import { inside } from '../lib/paths.js';
 import { chunks } from '../lib/chunks.js';
 import { stillOwed } from '../reports/outbox.js';
@@ -266,7 +266,7 @@ export const retentionJob: Job = async (ctx: JobContext): Promise<JobResult> => 
       ctx.db.knex,
       travelNamesNeededFrom(ctx.config, ctx.businessDate),
     ),
-    landedFilesRemoved: await removeLandedFiles(ctx, addDays(ctx.businessDate, -r.landedFileDays)),
+    ...(await removeLandedFiles(ctx, addDays(ctx.businessDate, -r.landedFileDays), warnings)),
     ...(await removeExportCopies(ctx, addDays(ctx.businessDate, -r.exportCopyDays), warnings)),
     reportFoldersRemoved: await removeReportFolders(ctx, addDays(ctx.businessDate, -r.reportDays)),
   };
@@ -359,23 +359,20 @@ const UNSETTLED = ['pending', 'held', 'conflict'];
  * and its path: a copy gone from a file already read is what `fetch` expects (it then judges a file left
  * on the server by its registration), and `ingest` reads only pending files.
  */
-async function removeLandedFiles(ctx: JobContext, before: IsoDate): Promise<number> {
+async function removeLandedFiles(
+  ctx: JobContext,
+  before: IsoDate,
+  warnings: string[],
+): Promise<{ landedFilesRemoved: number; landedCopiesOutside?: number }> {
   const knex = ctx.db.knex;
   const root = ctx.config.paths.landing;
+  // A copy due whose path the registry places outside the landing area stays, and the night says so: it
+  // may hold personal data past its period.
+  const outside = new RefusedCopies('paths.landing', 'not removed');
   // Compared where they are, not as stored: a path may be stored relative or (registered before paths
   // were stored relative to the landing area) absolute, and a moved database's absolute one is mapped.
-  const copiesOf = (rows: Array<Record<string, unknown>>) =>
-    rows.flatMap((r) => {
-      const file = toFileRow(r);
-      return (
-        copyPathUnlessRefused(root, file, (error) =>
-          ctx.logger.warn(
-            { fileId: file.id, file: file.name, path: file.localPath },
-            `${error.message}: not removed`,
-          ),
-        ) ?? []
-      );
-    });
+  const copiesOf = (rows: Array<Record<string, unknown>>, refused: (error: CopyOutsideError) => void) =>
+    rows.flatMap((r) => copyPathUnlessRefused(root, toFileRow(r), refused) ?? []);
   const paths = new Set(
     copiesOf(
       await knex('files')
@@ -384,9 +381,15 @@ async function removeLandedFiles(ctx: JobContext, before: IsoDate): Promise<numb
         .andWhere('business_date', '<', before)
         .whereNotIn('verdict', UNSETTLED)
         .select('id', 'direction', 'feed', 'name', 'local_path'),
+      outside.add,
     ),
   );
-  if (paths.size === 0) return 0;
+  const landedCopiesOutside = outside.tell(warnings, ctx.logger);
+  const counts = (landedFilesRemoved: number) => ({
+    landedFilesRemoved,
+    ...(landedCopiesOutside > 0 ? { landedCopiesOutside } : {}),
+  });
+  if (paths.size === 0) return counts(0);
   // The copies still to be read: few (files waiting for ingest or an operator, FTL parts held).
   const kept = new Set(
     copiesOf(
@@ -402,6 +405,8 @@ async function removeLandedFiles(ctx: JobContext, before: IsoDate): Promise<numb
             ),
         )
         .select('id', 'direction', 'feed', 'name', 'local_path'),
+      // A copy to keep that lies outside the landing area is none of those compared: nothing to tell.
+      () => {},
     ),
   );
   let removed = 0;
@@ -409,7 +414,7 @@ async function removeLandedFiles(ctx: JobContext, before: IsoDate): Promise<numb
     if (ctx.signal?.aborted) break;
     if (!kept.has(path) && (await removeOwnFile(root, path))) removed++;
   }
-  return removed;
+  return counts(removed);
 }
 
 /**
@@ -422,8 +427,9 @@ async function removeExportCopies(
   ctx: JobContext,
   before: IsoDate,
   warnings: string[],
-): Promise<{ exportCopiesRemoved: number; deliveredMailingsRemoved: number }> {
+): Promise<{ exportCopiesRemoved: number; deliveredMailingsRemoved: number; exportCopiesOutside?: number }> {
   const counts = { exportCopiesRemoved: 0, deliveredMailingsRemoved: 0 };
+  const outside = new RefusedCopies('paths.outbox', 'not removed');
   const rows = (await ctx.db
     .knex('files')
     .where({ direction: 'out', verdict: 'delivered' })
@@ -439,12 +445,7 @@ async function removeExportCopies(
     for (const row of rows) {
       if (ctx.signal?.aborted) break;
       const file = toFileRow(row);
-      const path = copyPathUnlessRefused(ctx.config.paths.outbox, file, (error) =>
-        ctx.logger.warn(
-          { fileId: file.id, file: file.name, path: file.localPath },
-          `${error.message}: not removed`,
-        ),
-      );
+      const path = copyPathUnlessRefused(ctx.config.paths.outbox, file, outside.add);
       if (!path || !(await lstat(path).catch(() => undefined))?.isFile()) continue;
       if (file.feed === 'mailing' && file.partnerCode === null && file.transport === shared) {
         try {
@@ -460,7 +461,8 @@ async function removeExportCopies(
   } finally {
     await transports.close();
   }
-  return counts;
+  const exportCopiesOutside = outside.tell(warnings, ctx.logger);
+  return { ...counts, ...(exportCopiesOutside > 0 ? { exportCopiesOutside } : {}) };
 }
 
 const DATE_FOLDER = /^\d{4}-\d{2}-\d{2}$/;

@@ -163,4 +163,90 @@ for (const engine of availableEngines()) {
       expect(snapshot(original.dir)).toEqual(before);
     });
   });
+
+  describe(`registered copies outside the configured folders (${engine})`, () => {
+    let w: TestWorld;
+    beforeEach(async () => {
+      w = await createWorld(engine);
+    });
+    afterEach(async () => {
+      await w.cleanup();
+    });
+
+    /** A file at a path that fits no layout of Redeye's (copied there by hand, or a folder renamed). */
+    const elsewhere = (name: string, content = 'x\n') => {
+      const path = join(w.dir, 'elsewhere', name);
+      mkdirSync(dirname(path), { recursive: true });
+      writeFileSync(path, content);
+      return path;
+    };
+    const register = async (row: Record<string, unknown>): Promise<number> => {
+      const [r] = (await w.t.db
+        .knex('files')
+        .insert({ size: 2, sha256: 'a'.repeat(64), created_at: '2025-01-02T00:00:00Z', ...row })
+        .returning('id')) as Array<{ id: number } | number>;
+      return typeof r === 'object' ? Number(r.id) : Number(r);
+    };
+
+    it('retention says in its warnings and counts which copies due it leaves, once per folder', async () => {
+      const landed = ['FLOWN_20250101.csv', 'FLOWN_20250102.csv'].map((name) => elsewhere(name));
+      const ids: number[] = [];
+      for (const [i, path] of landed.entries())
+        ids.push(
+          await register({
+            direction: 'in',
+            feed: 'flown',
+            name: `FLOWN_2025010${i + 1}.csv`,
+            sha256: String(i).repeat(64),
+            local_path: path,
+            business_date: '2025-01-01',
+            verdict: 'accepted',
+          }),
+        );
+      const sent = elsewhere('MAILING_20250101.csv');
+      const out = await register({
+        direction: 'out',
+        feed: 'mailing',
+        name: 'MAILING_20250101.csv',
+        local_path: sent,
+        business_date: '2025-01-01',
+        verdict: 'delivered',
+      });
+
+      const r = await retentionJob(w.ctx('2027-06-01', new Date('2027-06-01T23:30:00Z')));
+      expect(r.counts).toMatchObject({ landedCopiesOutside: 2, exportCopiesOutside: 1 });
+      expect(r.warnings).toEqual([
+        `2 registered copies outside paths.landing not removed: file ids ${ids.join(', ')}, e.g. file ${ids[0]} (FLOWN_20250101.csv) at ${landed[0]}`,
+        `1 registered copy outside paths.outbox not removed: file id ${out}, e.g. file ${out} (MAILING_20250101.csv) at ${sent}`,
+      ]);
+      for (const path of [...landed, sent]) expect(existsSync(path)).toBe(true);
+    });
+
+    it('fetch says in its warnings and counts the copies it judged by their registration alone', async () => {
+      const name = 'flown-0001.csv';
+      const content = 'ticket,coupon\n0742100000001,1\n';
+      const onServer = join(w.dir, 'inbox', 'flown', name);
+      writeFileSync(onServer, content);
+      const listed = new Date(Date.now() - 3_600_000);
+      utimesSync(onServer, listed, listed);
+      const path = elsewhere(name, content);
+      const id = await register({
+        direction: 'in',
+        feed: 'flown',
+        name,
+        size: Buffer.byteLength(content),
+        local_path: path,
+        business_date: '2026-03-10',
+        verdict: 'accepted',
+        received_at: new Date().toISOString(),
+      });
+
+      const r = await fetchJob(w.ctx('2026-03-11'));
+      expect(r.counts).toMatchObject({ new: 0, known: 0, copiesOutside: 1 });
+      expect(r.warnings).toEqual([
+        `1 registered copy outside paths.landing not used: those files are judged by their registration alone: file id ${id}, e.g. file ${id} (${name}) at ${path}`,
+      ]);
+      expect(readFileSync(path, 'utf8')).toBe(content);
+    });
+  });
 }
