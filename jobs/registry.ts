@@ -134,6 +134,23 @@ export function copyPath(
 }
 
 /**
+ * A registered file as `files list --json` and `files show --json` print it: `localPath` is the copy in
+ * this installation's folders (`copyPath`), absolute whichever form the row stores, so that a script
+ * reads the file the text output names; a copy refused is null, with why in `localPathRefused`.
+ */
+export function withCopyResolved(
+  folders: CopyFolders,
+  file: FileRow,
+): FileRow & { localPathRefused?: string } {
+  try {
+    return { ...file, localPath: copyPath(copyFolder(folders, file.direction), file) };
+  } catch (error) {
+    if (!(error instanceof CopyOutsideError)) throw error;
+    return { ...file, localPath: null, localPathRefused: `[${error.code}] ${error.message}` };
+  }
+}
+
+/**
  * The copies a step passed over because the registry places them outside its folder (`copyPath`
  * refused them): told once in the step's warnings, so that the night's summary says which registrations
  * to put right, where a log line per file every night went unread.

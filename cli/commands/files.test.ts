@@ -194,6 +194,49 @@ for (const engine of availableEngines()) {
       expect((await files(config, t.url, ['show', '33'])).out).toContain(`\n  copy ${kept}\n`);
     });
 
+    it('prints in JSON the copy the text names: absolute in this installation, or null and why', async () => {
+      const kept = join(dir, 'landing', 'flown', '2026-03-11', 'FLOWN_20260311.csv');
+      const odd = '/srv/by-hand/FLOWN_20260312.csv';
+      for (const [id, name, stored] of [
+        [31, 'FLOWN_20260311.csv', 'flown/2026-03-11/FLOWN_20260311.csv'],
+        [32, 'FLOWN_20260311.csv', kept],
+        [33, 'FLOWN_20260311.csv', '/srv/old-redeye/var/landing/flown/2026-03-11/FLOWN_20260311.csv'],
+        [34, 'FLOWN_20260312.csv', odd],
+        [35, 'FLOWN_20260313.csv', null],
+      ] as const) {
+        await file(id, 'flown', name);
+        await t.db.knex('files').where({ id }).update({ local_path: stored });
+      }
+      const refused = `[FILE_COPY_OUTSIDE] file 34 (FLOWN_20260312.csv): the registry's copy ${odd} lies outside ${join(dir, 'landing')} (paths.landing) and is not where Redeye lays out its files; it is left untouched`;
+      const listed = await files(config, t.url, ['list', '--json']);
+      expect(listed.code).toBe(0);
+      expect(
+        listed.out
+          .split('\n')
+          .map((l) => JSON.parse(l) as { id: number; localPath: string | null; localPathRefused?: string })
+          .map(({ id, localPath, localPathRefused }) => ({ id, localPath, localPathRefused })),
+      ).toEqual([
+        { id: 35, localPath: null, localPathRefused: undefined },
+        { id: 34, localPath: null, localPathRefused: refused },
+        { id: 33, localPath: kept, localPathRefused: undefined },
+        { id: 32, localPath: kept, localPathRefused: undefined },
+        { id: 31, localPath: kept, localPathRefused: undefined },
+      ]);
+      for (const [id, localPath] of [
+        [31, kept],
+        [33, kept],
+        [34, null],
+      ] as const) {
+        const shown = await files(config, t.url, ['show', String(id), '--json']);
+        expect(shown.code).toBe(0);
+        expect((JSON.parse(shown.out) as { file: unknown }).file).toMatchObject({ id, localPath });
+      }
+      const shown = JSON.parse((await files(config, t.url, ['show', '34', '--json'])).out) as {
+        file: { localPathRefused?: string };
+      };
+      expect(shown.file.localPathRefused).toBe(refused);
+    });
+
     it('shows an export withdrawn before delivery: its verdict, why, and that its copy is gone for that reason', async () => {
       const path = join(dir, 'outbox', 'invoice', 'XX1_ISXML_202611_0002.xml');
       await t.db.knex('files').insert({

@@ -11,6 +11,7 @@ import {
   fileById,
   toFileRow,
   type FileRow,
+  withCopyResolved,
 } from '../../jobs/registry.js';
 import type { ActionRunner, CommandContext } from '../context.js';
 import { recordReasonText } from '../../exporters/partner-reasons.js';
@@ -220,7 +221,7 @@ export function registerFiles(program: Command, run: ActionRunner): void {
         };
         if (opts.json) {
           for await (const page of pages()) {
-            for (const r of page) ctx.output.out(JSON.stringify(r));
+            for (const r of page) ctx.output.out(JSON.stringify(withCopyResolved(ctx.config.paths, r)));
             await wait();
           }
           return;
@@ -373,7 +374,7 @@ export function registerFiles(program: Command, run: ActionRunner): void {
         if (opts.json) {
           ctx.output.out(
             JSON.stringify({
-              file,
+              file: withCopyResolved(ctx.config.paths, file),
               outcomes,
               ...(claims ? { claims: claims.outcomes } : {}),
               postings,
