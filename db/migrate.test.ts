@@ -307,7 +307,7 @@ for (const engine of availableEngines()) {
       }
     });
 
-    it('023 records who refused a mail for good, and its down puts them back in the error text', async () => {
+    it('023 records who refused a failed mail for good, leaves the mails already sent closed, and its down puts the refusals back in the error text', async () => {
       const t = await createTestDatabase(engine);
       try {
         const since = MIGRATION_NAMES.slice(MIGRATION_NAMES.indexOf('023_mail_refused'));
@@ -328,7 +328,8 @@ for (const engine of availableEngines()) {
         });
         const list = '["Commercial <commercial@airline.example>","finanse@airline.example"]';
         await t.db.knex('mail_outbox').insert([
-          // Commercial took it; the typo was refused for good on an earlier attempt (its answer overwritten).
+          // Commercial took it, the typo was refused for good: whether anyone on the list as it is now
+          // should have it is not known here, so it stays closed (a colleague added since is not owed it).
           mail('partly', 'sent', {
             listed_to: list,
             delivered_to: '["Commercial@airline.example"]',
@@ -345,14 +346,14 @@ for (const engine of availableEngines()) {
         ]);
         expect(await migrateLatest(t.db)).toEqual(since);
         expect(await t.db.knex('mail_outbox').orderBy('id').pluck('refused_to')).toEqual([
-          '[{"address":"finanse@airline.example","answer":null}]',
+          null,
           null,
           '[{"address":"finance@airline.example","answer":null}]',
           null,
         ]);
         for (const _ of since) await t.db.knex.migrate.down(MIGRATION_CONFIG);
         expect(await t.db.knex('mail_outbox').orderBy('id').pluck('last_error')).toEqual([
-          'not delivered to finanse@airline.example: refused for good',
+          null,
           null,
           '550 No such user; not delivered to finance@airline.example: refused for good',
           null,

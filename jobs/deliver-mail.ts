@@ -10,7 +10,8 @@
  * it is not sent again by the night, even once the list is corrected, because which of the mails past
  * a change of the list should go to it (a colleague added to the list is not owed last month's report)
  * is the operator's call, made with `report send --retry-failed`; the night names it among its warnings
- * while its list names one who has not had it. A stop request leaves the mail in flight pending for the
+ * while its list names one who has not had it, and closes it, for good, once the list names no one who
+ * has not had it (a colleague added after that is not owed it). A stop request leaves the mail in flight pending for the
  * next run.
  */
 import {

@@ -1,7 +1,7 @@
 import { startSilentSmtp } from '../test/harness/smtp-silent.js';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -9,7 +9,9 @@ import { useWorld, type TestWorld } from '../test/harness/context.js';
 import { availableEngines } from '../test/harness/db.js';
 import { writeAgedFile } from '../test/harness/files.js';
 import { startInProcessSmtp } from '../test/harness/smtp-inprocess.js';
+import { addDays } from '../lib/dates.js';
 import { deliverJob } from './deliver.js';
+import { retentionJob } from './retention.js';
 import { runJob } from './runner.js';
 
 const DAY_MS = 24 * 3600 * 1000;
@@ -234,6 +236,48 @@ for (const engine of availableEngines()) {
           },
         });
         expect(smtp.connections).toBe(0);
+      } finally {
+        await smtp.stop();
+      }
+    });
+
+    it('closes a partly refused mail once its list no longer names the refused address, so a colleague added later neither reopens it nor keeps its folder from retention', async () => {
+      const w = world();
+      const smtp = await startInProcessSmtp();
+      const listDaily = (daily: string[]) => {
+        w.config.mail = { ...w.config.mail!, lists: { ...w.config.mail!.lists, daily } };
+      };
+      try {
+        pointMailAt(w, smtp);
+        const typo = ['commercial@airline.example', 'typo@airline.example'];
+        await queued(w, NIGHT, {
+          recipients: JSON.stringify(typo),
+          listed_to: JSON.stringify(typo),
+          delivered_to: '[]',
+        });
+        smtp.rejectRecipient('typo@airline.example', 550);
+        listDaily(typo);
+        expect((await deliverJob(w.ctx(NIGHT))).counts).toMatchObject({
+          'mail.sent': 1,
+          'mail.partlyRefused': 1,
+        });
+        // The wrong address taken out: the next night finds no one owed the mail, and closes it.
+        listDaily(['commercial@airline.example']);
+        const next = await deliverJob(w.ctx('2026-05-09'));
+        expect(next.counts).not.toHaveProperty('mail.partlyRefused');
+        expect(next.warnings).toBeUndefined();
+        // A colleague joins the list: not owed it, not named, and its folder goes by age.
+        listDaily(['commercial@airline.example', 'colleague@airline.example']);
+        const later = await deliverJob(w.ctx('2026-06-01'));
+        expect(later.counts).toMatchObject({ 'mail.sent': 0, 'mail.pending': 0 });
+        expect(later.warnings).toBeUndefined();
+        expect(smtp.messages.map((m) => m.envelope.to)).toEqual([['commercial@airline.example']]);
+        const folder = join(w.config.paths.reports, NIGHT);
+        const kept = await retentionJob(w.ctx(addDays(NIGHT, w.config.retention.reportDays)));
+        expect(kept.counts.reportFoldersRemoved).toBe(0);
+        const aged = await retentionJob(w.ctx(addDays(NIGHT, w.config.retention.reportDays + 1)));
+        expect(aged.counts.reportFoldersRemoved).toBe(1);
+        expect(existsSync(folder)).toBe(false);
       } finally {
         await smtp.stop();
       }

@@ -485,7 +485,8 @@ async function removeReportFolders(ctx: JobContext, before: IsoDate): Promise<nu
   if (old.length === 0) return 0;
   const attached = new Set<string>();
   // A mail sent but refused for good by someone its list still names, or names anew, is not done: a
-  // `report send --retry-failed` reads its workbook again, so its folder stays with the unsent ones'.
+  // `report send --retry-failed` reads its workbook again, so its folder stays with the unsent ones'. A
+  // mail a run closed (`refused_to` cleared) is done whoever joins its list later.
   const owed = (
     (await ctx.db
       .knex('mail_outbox')

@@ -218,7 +218,8 @@ for (const engine of availableEngines()) {
       expect(await monthlyRow()).toMatchObject({
         status: 'sent',
         recipients: '["commercial@airline.example","finance@airline.example"]',
-        last_error: null,
+        // Finished: the refusal is no longer owed anything, and stays on record.
+        last_error: expect.stringMatching(/^not delivered to finanse@airline\.example: .*550 No such user/),
       });
     });
 
@@ -394,6 +395,87 @@ for (const engine of availableEngines()) {
       expect(again.out).toBe('report mail: 0 sent, 0 failed for good, 0 pending');
       expect(again.code).toBe(0);
       expect(smtp.messages.length).toBe(before + 2);
+    });
+
+    it('closes a partly refused mail once its list names no one owed it: one who joins the list later is not owed it', async () => {
+      const typo = listing(config, 'monthly', ['commercial@airline.example', 'finanse@airline.example']);
+      await queueReportMail(t.db, typo, monthly, now());
+      smtp.rejectRecipient('finanse@airline.example', 550);
+      const before = smtp.messages.length;
+      expect((await sendOutbox(t.db, typo, { mailerDependencies: noWait, now })).partlyRefused).toHaveLength(
+        1,
+      );
+      // The operator takes the wrong address out: the run finds no one owed the mail, and closes it.
+      const done = await sendOutbox(t.db, listing(config, 'monthly', ['commercial@airline.example']), {
+        mailerDependencies: noWait,
+        now,
+      });
+      expect(done).toMatchObject({ sent: 0, pending: 0, errors: [], partlyRefused: [] });
+      const closed = await t.db
+        .knex('mail_outbox')
+        .where({ report: 'monthly' })
+        .first('refused_to', 'last_error');
+      expect(closed.refused_to).toBeNull();
+      expect(closed.last_error).toMatch(/^not delivered to finanse@airline\.example: .*550 No such user/);
+
+      // Later finance joins the list (the configuration file names it): nothing is owed, listed or sent.
+      const env = { REDEYE_DATABASE_URL: t.url };
+      for (const args of [
+        ['report', 'send'],
+        ['report', 'send', '--retry-failed'],
+      ]) {
+        const run = await redeye(['--config', config.configPath, ...args], env);
+        expect(run.err).toBe('');
+        expect(run.out).toBe('report mail: 0 sent, 0 failed for good, 0 pending');
+        expect(run.code).toBe(0);
+      }
+      expect(smtp.messages.slice(before).map((m) => m.envelope.to)).toEqual([['commercial@airline.example']]);
+      expect(await monthlyRow()).toMatchObject({ status: 'sent' });
+    });
+
+    it('sends a partly refused mail, while open, to the address corrected since, once, and then closes it', async () => {
+      const typo = listing(config, 'monthly', ['commercial@airline.example', 'finanse@airline.example']);
+      await queueReportMail(t.db, typo, monthly, now());
+      smtp.rejectRecipient('finanse@airline.example', 550);
+      const before = smtp.messages.length;
+      await sendOutbox(t.db, typo, { mailerDependencies: noWait, now });
+      // The typo corrected in one edit: the night names the mail as owed to the corrected address.
+      const corrected = listing(config, 'monthly', ['commercial@airline.example', 'finance@airline.example']);
+      const night = await sendOutbox(t.db, corrected, { mailerDependencies: noWait, now });
+      expect(night).toMatchObject({ sent: 0, partlyRefused: [{ added: ['finance@airline.example'] }] });
+
+      const retried = await sendOutbox(t.db, corrected, {
+        mailerDependencies: noWait,
+        now,
+        retryFailed: true,
+      });
+      expect(retried).toMatchObject({ sent: 1, pending: 0, errors: [], partlyRefused: [] });
+      expect(
+        await t.db.knex('mail_outbox').where({ report: 'monthly' }).first('refused_to', 'last_error'),
+      ).toEqual({
+        refused_to: null,
+        last_error: expect.stringMatching(/^not delivered to finanse@airline\.example: .*550 No such user/),
+      });
+
+      // Closed: a colleague added next month is not owed it, however it is asked.
+      const grown = listing(config, 'monthly', [
+        'commercial@airline.example',
+        'finance@airline.example',
+        'colleague@airline.example',
+      ]);
+      for (const retryFailed of [false, true])
+        expect(await sendOutbox(t.db, grown, { mailerDependencies: noWait, now, retryFailed })).toMatchObject(
+          {
+            sent: 0,
+            pending: 0,
+            errors: [],
+            partlyRefused: [],
+          },
+        );
+      expect(smtp.messages.slice(before).map((m) => m.envelope.to)).toEqual([
+        ['commercial@airline.example'],
+        ['finance@airline.example'],
+      ]);
     });
 
     it('keeps a refusal for good through a later delivery to those refused for now, and tries it again only when asked', async () => {

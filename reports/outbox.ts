@@ -12,6 +12,7 @@
  * - a mail some recipients took and others refused for good is `sent` with those others recorded
  *   (`refused_to`); while its list names one who has not had it (the refused address, or one new on the
  *   list since: a correction), it is listed as partly refused, and `--retry-failed` sends it to them;
+ *   the first run that finds its list naming no one owed it closes it, for good;
  * - a mail goes to the recipients its distribution list names when it is sent (an address corrected
  *   since it was queued included), less those it was delivered to: see `addressees`;
  * - a claim whose sender died mid-send is taken back by the next sender and sent again under the same
@@ -201,7 +202,7 @@ export interface SendOutboxResult {
   failedMails: FailedMail[];
   /**
    * Mails sent to part of their list, others having refused them for good, that the list now names one
-   * who has not had: `--retry-failed` sends them to those.
+   * who has not had: `--retry-failed` sends them to those. The others of them this run closed.
    */
   partlyRefused: PartlyRefusedMail[];
   /** Mails a live sender (another process) is sending: left to it. */
@@ -352,9 +353,21 @@ function refusalsAfter(
 }
 
 /**
+ * The error text of a mail with its refusals for good named, those it does not name already added: where
+ * they stay readable once `refused_to` no longer holds them.
+ */
+function withRefusals(lastError: string | null, refusals: readonly Refusal[]): string | null {
+  const missing = refusals.filter((r) => !(lastError ?? '').includes(r.address));
+  if (missing.length === 0) return lastError;
+  const said = `not delivered to ${missing.map((r) => `${r.address}: ${r.answer ?? 'refused for good'}`).join('; ')}`;
+  return (lastError === null ? said : `${lastError}; ${said}`).slice(0, 4000);
+}
+
+/**
  * Of a mail recorded sent with refusals for good, who its list names now that has not had it: the
  * refused still listed (the operator asks again with --retry-failed) and those new on the list since.
- * None when who has it is not known (before migration 020) or the list names no one.
+ * None when who has it is not known (before migration 020) or the list names no one, and none for a
+ * closed mail (`refused_to` null: see `partlyRefusedMails`).
  */
 export function stillOwed(
   row: {
@@ -770,29 +783,47 @@ async function failedMails(db: Db, only?: { report: string; businessDate: IsoDat
   }));
 }
 
-/** The mails sent to part of their list that the list now names one who has not had: oldest first. */
+/**
+ * The mails sent to part of their list that the list now names one who has not had: oldest first. Those
+ * it names no one owed any more are closed on the way (`refused_to` cleared, the refusals kept in the
+ * error text): a closed mail is finished, and someone added to its list later is not owed it (a
+ * colleague joining in June is not owed May's report). Not while the list names no one: that says
+ * nothing of who should have the mail.
+ */
 async function partlyRefusedMails(
   db: Db,
   only: { report: string; businessDate: IsoDate } | undefined,
   listOf: (report: string) => readonly string[] | undefined,
 ): Promise<PartlyRefusedMail[]> {
   const rows = await sqlRows<{
+    id: number;
     report: string;
     business_date: string;
     listed_to: string | null;
     delivered_to: string | null;
-    refused_to: string | null;
+    refused_to: string;
+    last_error: string | null;
   }>(
     db.knex,
-    `SELECT report, ${dateTextSql(db, 'business_date')} AS business_date, listed_to, delivered_to, refused_to
+    `SELECT id, report, ${dateTextSql(db, 'business_date')} AS business_date, listed_to, delivered_to, refused_to,
+            last_error
        FROM mail_outbox WHERE status = 'sent' AND refused_to IS NOT NULL${only ? ' AND report = ? AND business_date = ?' : ''}
       ORDER BY business_date, id`,
     only ? [only.report, only.businessDate] : [],
   );
   const open: PartlyRefusedMail[] = [];
   for (const r of rows) {
-    const { refused, to } = stillOwed(r, listOf(r.report));
-    if (to.length === 0) continue;
+    const listNow = listOf(r.report);
+    const { refused, to } = stillOwed(r, listNow);
+    if (to.length === 0) {
+      if (listNow && listNow.length > 0)
+        // Compare-and-set: a --retry-failed of another process may have put it back in the queue since.
+        await db
+          .knex('mail_outbox')
+          .where({ id: r.id, status: 'sent', refused_to: r.refused_to })
+          .update({ refused_to: null, last_error: withRefusals(r.last_error, refused) });
+      continue;
+    }
     const refusedKeys = new Set(refused.map((x) => mailboxOf(x.address)));
     open.push({
       report: r.report,

@@ -3,47 +3,28 @@
  * for others was recorded `sent`, the refusal only in its error text (overwritten by a later attempt):
  * once the operator corrected the address in `mail.lists`, nothing could tell that the mail was still
  * owed to the corrected address, and `report send --retry-failed` passed it by. `refused_to` keeps the
- * recipients refused for good who have not had the mail since, with the server's answer.
+ * recipients refused for good who have not had the mail since, with the server's answer, while the mail
+ * is open (its list names someone who has not had it); the first run that finds it finished clears it.
  *
- * Of the mails already sent with their deliveries known (migration 020), those refused for good are the
- * list the mail last took less those it was delivered to (a recipient refused for good is never owed it
- * again, so nothing else is left out); their answer is in the error text, not per recipient. A mail
- * failed for good was refused by every recipient it still had.
+ * Of the mails already there, only those failed for good record their refusals (every recipient they
+ * still had). A mail already recorded sent stays closed: its list may have been edited any number of
+ * times since, and whether an address new on it corrects a refused one or names a colleague who joined
+ * later (not owed last month's report) is told only by a run that sees the list before and after — so
+ * none of them comes back on upgrade; their error text says what it said of their refusals.
  */
 import type { Knex } from 'knex';
-import addressparser from 'nodemailer/lib/addressparser';
-
-/** As reports/outbox.ts compares recipients: by mailbox, display name and case aside. */
-const mailboxOf = (address: string) =>
-  (addressparser(address, { flatten: true })[0]?.address ?? address).trim().toLowerCase();
-
-interface Row {
-  id: number;
-  status: string;
-  recipients: string;
-  listed_to: string | null;
-  delivered_to: string | null;
-}
 
 export async function up(knex: Knex): Promise<void> {
   await knex.schema.alterTable('mail_outbox', (t) => {
-    /** JSON [{ address, answer }]: refused for good and not delivered to since; null when none. */
+    /** JSON [{ address, answer }]: refused for good and not delivered to since; null when none or closed. */
     t.text('refused_to').nullable();
   });
-  const rows = (await knex('mail_outbox')
-    .where((q) =>
-      q.where({ status: 'failed' }).orWhere((s) => s.where({ status: 'sent' }).whereNotNull('delivered_to')),
-    )
-    .select('id', 'status', 'recipients', 'listed_to', 'delivered_to')) as Row[];
+  const rows = (await knex('mail_outbox').where({ status: 'failed' }).select('id', 'recipients')) as Array<{
+    id: number;
+    recipients: string;
+  }>;
   for (const row of rows) {
-    let refused: string[];
-    if (row.status === 'failed') refused = JSON.parse(row.recipients) as string[];
-    else {
-      const delivered = new Set((JSON.parse(row.delivered_to!) as string[]).map(mailboxOf));
-      refused = (JSON.parse(row.listed_to ?? row.recipients) as string[]).filter(
-        (a) => !delivered.has(mailboxOf(a)),
-      );
-    }
+    const refused = JSON.parse(row.recipients) as string[];
     if (refused.length > 0)
       await knex('mail_outbox')
         .where({ id: row.id })
