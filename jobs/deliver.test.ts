@@ -283,6 +283,32 @@ for (const engine of availableEngines()) {
       }
     });
 
+    it('refuses, naming the mail and the path, a stored file that climbs out of the report folder', async () => {
+      const w = world();
+      const smtp = await startInProcessSmtp();
+      try {
+        pointMailAt(w, smtp);
+        writeFileSync(join(w.config.paths.reports, '..', 'elsewhere.xlsx'), 'not a report');
+        await queued(w, NIGHT, {
+          attachments: JSON.stringify({ workbook: '../elsewhere.xlsx', inline: [] }),
+        });
+        const s = await runJob(w.ctx(NIGHT), 'deliver');
+        expect(s.steps[0]).toMatchObject({
+          status: 'failed',
+          error: {
+            code: 'DELIVERY_INCOMPLETE',
+            message:
+              `1 delivery failure(s): report mail daily for ${NIGHT} not sent: its file ../elsewhere.xlsx ` +
+              `lies outside ${w.config.paths.reports} (paths.reports) and is not read`,
+          },
+        });
+        expect(await w.t.db.knex('mail_outbox').pluck('status')).toEqual(['pending']);
+        expect(smtp.messages).toEqual([]);
+      } finally {
+        await smtp.stop();
+      }
+    });
+
     it('warns, in the night it belongs to, of a report mail refused for good by an earlier run', async () => {
       const w = world();
       await queued(w, NIGHT, {

@@ -21,7 +21,7 @@
  *   a server that does not answer at all is not tried again for the mails after it in the same run.
  */
 import { readFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename } from 'node:path';
 import { actualPath, storedPath } from '../lib/paths.js';
 import addressparser from 'nodemailer/lib/addressparser';
 import type { LoadedConfig } from '../config/load.js';
@@ -424,7 +424,15 @@ export function mailerFromConfig(config: LoadedConfig, dependencies: MailerDepen
 async function messageOf(config: LoadedConfig, row: OutboxRow, to: string[]): Promise<ReportMessage> {
   const files = JSON.parse(row.attachments) as OutboxFiles;
   const read = async (stored: string) => {
-    const path = actualPath(config.paths.reports, stored) ?? join(config.paths.reports, stored);
+    const path = actualPath(config.paths.reports, stored);
+    // A relative path that climbs out of the folder was not written by Redeye (an edited row, a database
+    // from elsewhere): what it names is not ours to mail.
+    if (path === undefined)
+      throw new RedeyeError(
+        'REPORT_FILE_OUTSIDE',
+        `its file ${stored} lies outside ${config.paths.reports} (paths.reports) and is not read`,
+        { path: stored, report: row.report, businessDate: row.business_date },
+      );
     try {
       return await readFile(path);
     } catch (error) {
