@@ -260,31 +260,18 @@ for (const engine of availableEngines()) {
     it('debits a partner reward from a partner the configuration does not know, and says so naming file and line', async () => {
       const w = s();
       await twoLots(w);
+      const reward = (id: string, points: number, partner: string) => ({
+        id,
+        member: IVANOV.number,
+        date: '2026-03-05',
+        service: 'PARTNER_REWARD',
+        points,
+        partner,
+      });
       const file = w.dropRedemptions([
-        {
-          id: 'R-1',
-          member: IVANOV.number,
-          date: '2026-03-05',
-          service: 'PARTNER_REWARD',
-          points: 100,
-          partner: 'GRANDSTAY',
-        },
-        {
-          id: 'R-2',
-          member: IVANOV.number,
-          date: '2026-03-05',
-          service: 'PARTNER_REWARD',
-          points: 200,
-          partner: 'ACME',
-        },
-        {
-          id: 'R-3',
-          member: IVANOV.number,
-          date: '2026-03-05',
-          service: 'PARTNER_REWARD',
-          points: 300,
-          partner: 'ACME',
-        },
+        reward('R-1', 100, 'GRANDSTAY'),
+        reward('R-2', 200, 'ACME'),
+        reward('R-3', 300, 'ACME'),
       ]);
       const night = await w.night('2026-03-05');
       // The member had the rewards: each is debited as any redemption is.
@@ -300,16 +287,7 @@ for (const engine of availableEngines()) {
       expect(night.ingest.counts['redemptions.unknownRewardPartner']).toBe(2);
 
       // R-2 sent again the next night is refused as read before: nothing new to say of its partner.
-      w.dropRedemptions([
-        {
-          id: 'R-2',
-          member: IVANOV.number,
-          date: '2026-03-05',
-          service: 'PARTNER_REWARD',
-          points: 200,
-          partner: 'ACME',
-        },
-      ]);
+      w.dropRedemptions([reward('R-2', 200, 'ACME')]);
       const next = await w.night('2026-03-06');
       expect(next.ingest.counts['redemptions.unknownRewardPartner']).toBeUndefined();
       expect(next.ingest.warnings).toEqual([]);
