@@ -133,7 +133,7 @@ export function billingMonth(
       unbilled.push({ partnerCode: code, points: partnerRows.reduce((s, r) => s + r.points, 0) });
       continue;
     }
-    const merged = new Map<string, InvoiceLineInput>();
+    const merged = new Map<string, Omit<InvoiceLineInput, 'description'>>();
     for (const row of partnerRows) {
       const price = pricing(partner, row, month);
       const id = `${row.activityType}\u0000${price.contractId}`;
@@ -145,7 +145,6 @@ export function billingMonth(
       }
       merged.set(id, {
         chargeCode: price.chargeCode,
-        description: '',
         startDate: start,
         endDate: end,
         points: row.points,

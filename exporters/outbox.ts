@@ -112,6 +112,10 @@ export interface WriteOutcome {
 /** The registry's verdict of an export withdrawn before delivery. */
 export const WITHDRAWN = 'withdrawn';
 
+/** An export not delivered yet: written for delivery, or withdrawn before it (and so still the program's). */
+export const awaitingDelivery = (row: { verdict: string }) =>
+  row.verdict === 'written' || row.verdict === WITHDRAWN;
+
 export interface WithdrawOutcome {
   status: 'withdrawn' | 'unchanged';
   key: string;
@@ -284,21 +288,17 @@ export class Outbox {
       counts,
     });
     try {
-      if (row.verdict === WITHDRAWN) {
-        await this.db.transaction(async (trx) => {
+      /** The new content in place of the undelivered one, its registry row with it. */
+      const replace = (fields: Record<string, unknown>) =>
+        this.db.transaction(async (trx) => {
           await trx('files')
             .where({ id: row.id })
-            .update({
-              verdict: 'written',
-              reason: null,
-              message: null,
-              size: temp.size,
-              sha256: temp.sha256,
-              counts: JSON.stringify(counts),
-            });
+            .update({ ...fields, size: temp.size, sha256: temp.sha256, counts: JSON.stringify(counts) });
           await rename(temp.path, path);
           await syncFolder(dir);
         });
+      if (row.verdict === WITHDRAWN) {
+        await replace({ verdict: 'written', reason: null, message: null });
         return outcome('reinstated');
       }
       if (temp.sha256 === row.sha256) {
@@ -311,13 +311,7 @@ export class Outbox {
         return outcome('restored');
       }
       if (row.verdict === 'written') {
-        await this.db.transaction(async (trx) => {
-          await trx('files')
-            .where({ id: row.id })
-            .update({ size: temp.size, sha256: temp.sha256, counts: JSON.stringify(counts) });
-          await rename(temp.path, path);
-          await syncFolder(dir);
-        });
+        await replace({});
         return outcome('replaced');
       }
       await unlink(temp.path);
@@ -335,7 +329,7 @@ export class Outbox {
    */
   async withdraw(key: string, why: string): Promise<WithdrawOutcome | undefined> {
     const row = await findExport(this.db.knex, key);
-    if (!row || (row.verdict !== 'written' && row.verdict !== WITHDRAWN)) return undefined;
+    if (!row || !awaitingDelivery(row)) return undefined;
     // Before anything changes: a copy that is not this installation's refuses the withdrawal whole.
     const path = this.copyOf(row);
     let status: WithdrawOutcome['status'] = 'unchanged';

@@ -43,7 +43,7 @@ import {
   exportKey,
   findExport,
   Outbox,
-  WITHDRAWN,
+  awaitingDelivery,
   type ExportSpec,
   type PreparedExport,
   type WriteOutcome,
@@ -365,7 +365,7 @@ class ExportRun {
           const numbers = await invoiceNumbers(trx, issuer, month.month, [...invoiced], this.date);
           const carriers = await invoiceTransmissions(trx, issuer, month.month, invoiced, async (k) => {
             const row = await findExport(trx, transmissionKey(k));
-            return row !== undefined && row.verdict !== 'written' && row.verdict !== WITHDRAWN;
+            return row !== undefined && !awaitingDelivery(row);
           });
           return { numbers, carriers };
         });

@@ -408,13 +408,16 @@ export async function filesReceived(
   const wanted = [...new Set(ids.filter((id): id is number => id !== null))];
   for (const part of chunks(wanted, 500))
     for (const r of await q('files').whereIn('id', part).select('id', 'name', 'business_date'))
-      out.set(Number(r.id), {
-        id: Number(r.id),
-        name: String(r.name),
-        night: (r.business_date as string | null) ?? null,
-      });
+      out.set(Number(r.id), fileReceived(r.id, r));
   return out;
 }
+
+/** A `files` row's id, name and business date as the refusal of a later copy names its file. */
+const fileReceived = (id: unknown, row: { name: unknown; business_date: unknown }): FileReceived => ({
+  id: Number(id),
+  name: String(row.name),
+  night: (row.business_date as string | null) ?? null,
+});
 
 /**
  * Where an activity read before came in, seen from the file being read (`fileId`; none in a simulation,
@@ -1126,15 +1129,7 @@ export async function receivedClaims(
         claimId: r.claim_id as string,
         status: r.status as ClaimStatus,
         sourceFileId: r.source_file_id === null ? null : Number(r.source_file_id),
-        ...(r.name === null || r.name === undefined
-          ? {}
-          : {
-              file: {
-                id: Number(r.source_file_id),
-                name: String(r.name),
-                night: (r.business_date as string | null) ?? null,
-              },
-            }),
+        ...(r.name === null || r.name === undefined ? {} : { file: fileReceived(r.source_file_id, r) }),
       });
   return known;
 }

@@ -89,7 +89,7 @@ export interface CopyFolders {
   outbox: string;
 }
 
-const DATE_FOLDER = /^\d{4}-\d{2}-\d{2}$/;
+export const DATE_FOLDER = /^\d{4}-\d{2}-\d{2}$/;
 
 /**
  * The folder of the copies of a direction: `paths.landing` for files received, `paths.outbox` for exports.
@@ -120,8 +120,8 @@ export function copyPath(
   if (own !== undefined) return own;
   if (isAbsolute(stored) && basename(stored) === file.name) {
     const parent = dirname(stored);
-    if (file.direction === 'out' && basename(parent) === file.feed) return join(root, file.feed, file.name);
     const landedOn = basename(parent);
+    if (file.direction === 'out' && landedOn === file.feed) return join(root, file.feed, file.name);
     if (file.direction === 'in' && DATE_FOLDER.test(landedOn) && basename(dirname(parent)) === file.feed)
       return join(root, file.feed, landedOn, file.name);
   }

@@ -18,7 +18,7 @@
 import { createHmac } from 'node:crypto';
 import type { Dirent } from 'node:fs';
 import { lstat, readdir, rm, rmdir, unlink } from 'node:fs/promises';
-import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Knex } from 'knex';
 import type { LoadedConfig } from '../config/load.js';
 import { addDays, addMonths, type IsoDate } from '../lib/dates.js';
@@ -26,8 +26,14 @@ import { coerceError, RedeyeError } from '../lib/errors.js';
 import { TransportsByName } from '../transports/index.js';
 import { TEMP_SUFFIX, TEMPORARY_FILE_MAX_AGE_MS } from '../transports/names.js';
 import type { Job, JobContext, JobResult } from './types.js';
-import { copyPathUnlessRefused, RefusedCopies, toFileRow, type CopyOutsideError } from './registry.js';
-import { inside } from '../lib/paths.js';
+import {
+  copyPathUnlessRefused,
+  DATE_FOLDER,
+  RefusedCopies,
+  toFileRow,
+  type CopyOutsideError,
+} from './registry.js';
+import { inside, relativeInside } from '../lib/paths.js';
 import { chunks } from '../lib/chunks.js';
 import { stillOwed } from '../reports/outbox.js';
 
@@ -465,8 +471,6 @@ async function removeExportCopies(
   return { ...counts, ...(exportCopiesOutside > 0 ? { exportCopiesOutside } : {}) };
 }
 
-const DATE_FOLDER = /^\d{4}-\d{2}-\d{2}$/;
-
 /**
  * Removes the report folders (`paths.reports/<date>/`, workbooks and charts: the daily report's tier
  * changes name members) of dates before `before`, except one a report mail not yet sent still attaches.
@@ -509,8 +513,8 @@ async function removeReportFolders(ctx: JobContext, before: IsoDate): Promise<nu
     }
     for (const p of [files.workbook, ...(files.inline ?? []).map((i) => i.path)]) {
       if (typeof p !== 'string') continue;
-      const rel = relative(resolve(root), resolve(root, p));
-      if (!rel.startsWith('..') && !isAbsolute(rel)) attached.add(rel.split(/[\\/]/)[0]!);
+      const rel = relativeInside(root, resolve(root, p));
+      if (rel !== undefined) attached.add(rel.split(/[\\/]/)[0]!);
     }
   }
   let removed = 0;

@@ -367,11 +367,7 @@ class SimulatedArchive implements FlightArchive {
       // A row this run added is a copy earlier in the run; one read from the database came before it.
       const first = earlier && this.lastItem.get(earlier);
       if (recordReceipt(earlier, first !== undefined) === 'duplicate') {
-        const where: FirstCopy = !first
-          ? firstCopyOf(earlier!, files)
-          : first.file === item.file
-            ? { sameFile: true, line: first.line }
-            : { file: { name: first.file } };
+        const where = first ? copyInRun(first, item.file) : firstCopyOf(earlier!, files);
         item.duplicate = recordReadBefore(a.externalRef ?? a.activityKey, earlier!, where).message;
       } else this.add(a, item);
     }
@@ -621,6 +617,13 @@ interface SettledClaim {
 }
 
 /**
+ * Where a copy earlier in this simulated run came in, seen from `file`: a line of it, or another file
+ * of the run (not registered, so known by its name alone).
+ */
+const copyInRun = (first: { file: string; line: number }, file: string): FirstCopy =>
+  first.file === file ? { sameFile: true, line: first.line } : { file: { name: first.file } };
+
+/**
  * Retro-claims as ingest receives them (`claimReceipt`): a claim id received before (or earlier in this
  * run) is a DUPLICATE, unless the claim received before was rejected: then, as the rest, it waits for
  * accrue to settle it afresh. `inRun` holds where each claim id of the run came in.
@@ -644,11 +647,9 @@ async function receiveClaims(
     // A copy earlier in the run waits to be settled, as the night's, stored first, would.
     item.draft = {
       ok: false,
-      rejection: !first
-        ? claimReceivedBefore(claim.claimId, earlier!, { file: earlier!.file })
-        : first.file === item.file
-          ? claimReceivedBefore(claim.claimId, { status: 'PENDING' }, { sameFile: true, line: first.line })
-          : claimReceivedBefore(claim.claimId, { status: 'PENDING' }, { file: { name: first.file } }),
+      rejection: first
+        ? claimReceivedBefore(claim.claimId, { status: 'PENDING' }, copyInRun(first, item.file))
+        : claimReceivedBefore(claim.claimId, earlier!, { file: earlier!.file }),
     };
   }
 }

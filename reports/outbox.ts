@@ -273,7 +273,7 @@ export function describeReaddressed(r: Readdressed): string {
  * and `finance@airline.example` are one recipient. Parsed as nodemailer parses the envelope, because the
  * server's accepted and refused recipients come back as the envelope's bare addresses.
  */
-export function mailboxOf(address: string): string {
+function mailboxOf(address: string): string {
   const [parsed] = addressparser(address, { flatten: true });
   return (parsed?.address ?? address).trim().toLowerCase();
 }
@@ -363,6 +363,12 @@ function withRefusals(lastError: string | null, refusals: readonly Refusal[]): s
   return (lastError === null ? said : `${lastError}; ${said}`).slice(0, 4000);
 }
 
+/** The SQL condition and arguments that keep a query to one report and date, or to all of them. */
+const scopeOf = (only: { report: string; businessDate: IsoDate } | undefined) => ({
+  sql: only ? ' AND report = ? AND business_date = ?' : '',
+  args: only ? [only.report, only.businessDate] : [],
+});
+
 /**
  * Of a mail recorded sent with refusals for good, who its list names now that has not had it: the
  * refused still listed (the operator asks again with --retry-failed) and those new on the list since.
@@ -371,7 +377,6 @@ function withRefusals(lastError: string | null, refusals: readonly Refusal[]): s
  */
 export function stillOwed(
   row: {
-    recipients?: string;
     listed_to: string | null;
     delivered_to: string | null;
     refused_to: string | null;
@@ -480,8 +485,7 @@ export async function sendOutbox(
   const now = options.now ?? (() => new Date());
   const signal = options.signal;
   const only = options.only;
-  const scopeSql = only ? ' AND report = ? AND business_date = ?' : '';
-  const scopeArgs = only ? [only.report, only.businessDate] : [];
+  const { sql: scopeSql, args: scopeArgs } = scopeOf(only);
   const scope = (qb: ReturnType<typeof knex>) =>
     only ? qb.where({ report: only.report, business_date: only.businessDate }) : qb;
   const result: SendOutboxResult = {
@@ -778,9 +782,9 @@ async function failedMails(db: Db, only?: { report: string; businessDate: IsoDat
   }>(
     db.knex,
     `SELECT report, ${dateTextSql(db, 'business_date')} AS business_date, recipients, last_error, failed_at
-       FROM mail_outbox WHERE status = 'failed'${only ? ' AND report = ? AND business_date = ?' : ''}
+       FROM mail_outbox WHERE status = 'failed'${scopeOf(only).sql}
       ORDER BY business_date, id`,
-    only ? [only.report, only.businessDate] : [],
+    scopeOf(only).args,
   );
   return rows.map((r) => ({
     report: r.report,
@@ -815,9 +819,9 @@ async function partlyRefusedMails(
     db.knex,
     `SELECT id, report, ${dateTextSql(db, 'business_date')} AS business_date, listed_to, delivered_to, refused_to,
             last_error
-       FROM mail_outbox WHERE status = 'sent' AND refused_to IS NOT NULL${only ? ' AND report = ? AND business_date = ?' : ''}
+       FROM mail_outbox WHERE status = 'sent' AND refused_to IS NOT NULL${scopeOf(only).sql}
       ORDER BY business_date, id`,
-    only ? [only.report, only.businessDate] : [],
+    scopeOf(only).args,
   );
   const open: PartlyRefusedMail[] = [];
   for (const r of rows) {

@@ -12,8 +12,6 @@ export {
   fingerprintOfKey,
   sftpConfigProblems,
   sshFingerprint,
-  unsetSecrets,
-  type SecretSetting,
   type SftpTransportConfig,
   type SftpTransportOptions,
 } from './sftp.js';
