@@ -167,6 +167,10 @@ export async function transportSecretProblems(
 const secretsMissing = (what: string, problems: readonly ConfigProblem[]) =>
   `${what}: ${problems.length} secret(s) its transports need are not set in the environment`;
 
+/** `secretsMissing` followed by each setting and why, as the scheduler logs it and a refused run records it. */
+export const secretsMissingListed = (what: string, problems: readonly ConfigProblem[]) =>
+  `${secretsMissing(what, problems)} — ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`;
+
 /**
  * Refuses, before anything runs or is recorded, a run of `job` whose transports name a secret the
  * environment does not hold (`what` is the command, as the operator typed it): a ConfigError (exit 2)
@@ -192,8 +196,7 @@ async function secretsRefusal(ctx: JobContext, job: RunnableJob): Promise<Refusa
   return {
     code: 'SECRET_MISSING',
     message:
-      `${secretsMissing(`${job} for ${ctx.businessDate} refused`, problems)} — ` +
-      `${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}. Set them in the scheduler's ` +
+      `${secretsMissingListed(`${job} for ${ctx.businessDate} refused`, problems)}. Set them in the scheduler's ` +
       'environment and restart it: its catch-up runs this date',
     notRun: 'not run: a secret its transports need is not set',
   };

@@ -17,6 +17,7 @@ import type { LoadedConfig } from '../config/load.js';
 import {
   AlreadyRanError,
   runJob,
+  secretsMissingListed,
   transportSecretProblems,
   type RunnableJob,
   type RunSummary,
@@ -357,8 +358,7 @@ export class Scheduler {
       if (problems.length > 0)
         this.o.logger.error(
           { job, problems: problems.map((p) => `${p.path}: ${p.message}`) },
-          `${job}: ${problems.length} secret(s) its transports need are not set in the environment — ` +
-            `${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}; each run that needs them is ` +
+          `${secretsMissingListed(job, problems)}; each run that needs them is ` +
             'refused and recorded failed, and caught up once they are set and the scheduler restarted',
         );
     }
