@@ -2,15 +2,19 @@
  * A database restored, copied or moved to another installation, run with that installation's
  * configuration: the registry's copies (`files.local_path`, stored absolute before they were stored
  * relative to `paths.outbox` and `paths.landing`) are taken in its own folders, and the original
- * installation's folders are neither written nor deleted nor touched (README, "File registry").
+ * installation's folders are neither written nor deleted nor touched (README, "File registry"). Copies
+ * refused there (`FILE_COPY_OUTSIDE`) are put right with `redeye files relink`.
  */
 import { createHash } from 'node:crypto';
 import {
   copyFileSync,
+  cpSync,
   existsSync,
   mkdirSync,
   readdirSync,
   readFileSync,
+  renameSync,
+  rmSync,
   statSync,
   utimesSync,
   writeFileSync,
@@ -20,10 +24,13 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { exportKey, Outbox, type ExportSpec } from '../exporters/outbox.js';
 import { deliverJob } from '../jobs/deliver.js';
 import { fetchJob } from '../jobs/fetch.js';
+import { acquireRunLock } from '../jobs/lock.js';
 import { retentionJob } from '../jobs/retention.js';
+import type { RelinkResult } from '../jobs/relink.js';
 import type { JobContext } from '../jobs/types.js';
+import { main } from '../cli/main.js';
 import { availableEngines } from './harness/db.js';
-import { createWorld, type TestWorld } from './harness/context.js';
+import { createWorld, EXAMPLE_CONFIG, type TestWorld } from './harness/context.js';
 
 const DAY = '2026-10-15';
 
@@ -247,6 +254,223 @@ for (const engine of availableEngines()) {
         `1 registered copy outside paths.landing not used: those files are judged by their registration alone: file id ${id}, e.g. file ${id} (${name}) at ${path}`,
       ]);
       expect(readFileSync(path, 'utf8')).toBe(content);
+    });
+  });
+
+  describe(`redeye files relink: a moved installation's refused copies put right (${engine})`, () => {
+    let original: TestWorld;
+    let moved: TestWorld;
+    beforeEach(async () => {
+      original = await createWorld(engine);
+      moved = await createWorld(engine);
+    });
+    afterEach(async () => {
+      await original.cleanup();
+      await moved.cleanup();
+    });
+
+    const there = (businessDate: string, now?: Date): JobContext => ({
+      ...moved.ctx(businessDate, now),
+      db: original.t.db,
+    });
+    /** The command in the moved installation: its configuration, the original's database. */
+    const relink = async (...args: string[]): Promise<{ code: number; out: string }> => {
+      const config = join(moved.dir, 'cli.config.yaml');
+      writeFileSync(config, readFileSync(EXAMPLE_CONFIG, 'utf8').replaceAll('../var/', './'));
+      const out: string[] = [];
+      const code = await main(['node', 'redeye', '--config', config, 'files', 'relink', ...args], {
+        output: { out: (s) => out.push(s), err: (s) => out.push(s) },
+        env: { REDEYE_DATABASE_URL: original.t.url, REDEYE_LOG_LEVEL: 'silent' },
+      });
+      return { code, out: out.join('\n') };
+    };
+    const json = (r: { out: string }) => JSON.parse(r.out) as RelinkResult;
+    const rows = async () =>
+      (await original.t.db
+        .knex('files')
+        .orderBy('id')
+        .select('id', 'name', 'local_path', 'verdict', 'size', 'sha256')) as Array<Record<string, unknown>>;
+    const idOf = async (name: string) =>
+      Number((await original.t.db.knex('files').where({ name }).first('id')).id);
+
+    const DATE = '2026-03-10';
+    const flown = 'flown-0001.csv';
+    const spec = (what: string): ExportSpec => ({
+      kind: 'mailing',
+      key: exportKey('mailing', null, what),
+      partnerCode: null,
+      businessDate: DATE,
+      name: () => `${what}.csv`,
+      prepare: async () => ({ content: `${what}\n` }),
+    });
+
+    /**
+     * The original installation as an older version laid it out, in folders Redeye no longer lays
+     * files out in (so every step of the moved one refuses them): a flown file landed and read, and
+     * three mailing lists delivered. Its folders are then copied to the new disks, one list lost on the
+     * way and one altered.
+     */
+    const movedAcross = async () => {
+      for (const w of [original, moved]) {
+        const onServer = join(w.dir, 'inbox', 'flown', flown);
+        writeFileSync(onServer, 'ticket,coupon\n0742100000001,1\n');
+        const listed = new Date(Date.now() - 3_600_000);
+        utimesSync(onServer, listed, listed);
+      }
+      expect((await fetchJob(original.ctx(DATE))).counts).toMatchObject({ new: 1 });
+      const outbox = new Outbox(original.t.db, {
+        root: original.config.paths.outbox,
+        now: () => new Date(`${DATE}T01:30:00Z`),
+      });
+      for (const what of ['KEPT', 'LOST', 'ALTERED']) await outbox.write(spec(what));
+      const oldLayout = async (direction: 'in' | 'out', root: string, to: (rel: string) => string) => {
+        const found = (await original.t.db
+          .knex('files')
+          .where({ direction })
+          .whereNotNull('local_path')
+          .select('id', 'local_path')) as Array<{ id: number; local_path: string }>;
+        for (const r of found) {
+          const path = join(root, to(r.local_path));
+          mkdirSync(dirname(path), { recursive: true });
+          renameSync(join(root, r.local_path), path);
+          await original.t.db
+            .knex('files')
+            .where({ id: r.id })
+            .update({ local_path: path, verdict: direction === 'in' ? 'accepted' : 'delivered' });
+        }
+      };
+      // flown/2026-03-10/x → flown-2026-03-10/x; mailing/x → mailing-lists/x
+      await oldLayout('in', original.config.paths.landing, (rel) => rel.replace('/', '-'));
+      await oldLayout('out', original.config.paths.outbox, (rel) => rel.replace('/', '-lists/'));
+      cpSync(original.config.paths.landing, join(moved.config.paths.landing, 'old-disk'), {
+        recursive: true,
+      });
+      cpSync(original.config.paths.outbox, moved.config.paths.outbox, { recursive: true });
+      rmSync(join(moved.config.paths.outbox, 'mailing-lists', 'LOST.csv'));
+      writeFileSync(join(moved.config.paths.outbox, 'mailing-lists', 'ALTERED.csv'), 'ALTERES\n');
+    };
+
+    it('relinks the copies found where the operator says, reports the rest, and the night stops warning', async () => {
+      await movedAcross();
+      const before = snapshot(original.dir);
+      const registry = await rows();
+      const [landed, kept, lost, altered] = [
+        await idOf(flown),
+        await idOf('KEPT.csv'),
+        await idOf('LOST.csv'),
+        await idOf('ALTERED.csv'),
+      ];
+      // Refused as it stands: the export's rerun will not touch a copy outside paths.outbox.
+      const rerun = new Outbox(original.t.db, {
+        root: moved.config.paths.outbox,
+        now: () => new Date(`${DATE}T01:30:00Z`),
+      });
+      await expect(rerun.write(spec('KEPT'))).rejects.toMatchObject({ code: 'FILE_COPY_OUTSIDE' });
+
+      const landing = [
+        '--from',
+        original.config.paths.landing,
+        '--to',
+        join(moved.config.paths.landing, 'old-disk'),
+      ];
+      const dry = await relink(...landing, '--dry-run', '--json');
+      expect(dry.code).toBe(0);
+      expect(json(dry)).toMatchObject({
+        dryRun: true,
+        relinked: [
+          { id: landed, localPath: join('old-disk', `flown-${DATE}`, flown), setting: 'paths.landing' },
+        ],
+        left: [],
+      });
+      expect(json(dry).elsewhere.map((r) => r.id)).toEqual([kept, lost, altered]);
+      expect(await rows()).toEqual(registry);
+
+      const done = await relink(...landing);
+      expect(done.code).toBe(0);
+      expect(done.out).toContain(
+        `relinked file ${landed} (${flown}, flown): ${join(original.config.paths.landing, `flown-${DATE}`, flown)} -> ${join('old-disk', `flown-${DATE}`, flown)} in paths.landing`,
+      );
+
+      // The outbox's copies were copied to the configured folder itself: the default --to.
+      const out = await relink('--from', original.config.paths.outbox);
+      expect(out.code).toBe(1);
+      const copies = join(moved.config.paths.outbox, 'mailing-lists');
+      expect(out.out).toContain(`relinked file ${kept} (KEPT.csv, mailing)`);
+      expect(out.out).toContain(
+        `left file ${lost} (LOST.csv, mailing) [MISSING]: no copy at ${join(copies, 'LOST.csv')}`,
+      );
+      expect(out.out).toContain(
+        `left file ${altered} (ALTERED.csv, mailing) [MISMATCH]: ${join(copies, 'ALTERED.csv')} has sha256 `,
+      );
+      expect(out.out.split('\n').at(-1)).toBe(
+        `1 relinked; 2 under ${original.config.paths.outbox} left as they are, still refused (FILE_COPY_OUTSIDE)`,
+      );
+      const after = new Map((await rows()).map((r) => [Number(r.id), r.local_path]));
+      expect(after.get(landed)).toBe(join('old-disk', `flown-${DATE}`, flown));
+      expect(after.get(kept)).toBe(join('mailing-lists', 'KEPT.csv'));
+      expect(after.get(lost)).toBe(join(original.config.paths.outbox, 'mailing-lists', 'LOST.csv'));
+      expect(after.get(altered)).toBe(join(original.config.paths.outbox, 'mailing-lists', 'ALTERED.csv'));
+      // Nothing but the paths changed.
+      expect((await rows()).map(({ local_path: _, ...r }) => r)).toEqual(
+        registry.map(({ local_path: _, ...r }) => r),
+      );
+
+      // A second run relinks nothing, and still names what it cannot.
+      for (const from of [original.config.paths.landing, original.config.paths.outbox]) {
+        const again = json(await relink('--from', from, '--json'));
+        expect(again.relinked).toEqual([]);
+      }
+      expect(new Map((await rows()).map((r) => [Number(r.id), r.local_path]))).toEqual(after);
+
+      // The next night uses the copies relinked, and warns only of the two left.
+      expect(await rerun.write(spec('KEPT'))).toMatchObject({
+        status: 'unchanged',
+        path: join(copies, 'KEPT.csv'),
+      });
+      const fetched = await fetchJob(there('2026-03-11'));
+      expect(fetched.warnings).toEqual([]);
+      expect(fetched.counts.copiesOutside).toBeUndefined();
+      const retained = await retentionJob(there('2027-06-01', new Date('2027-06-01T23:30:00Z')));
+      expect(retained.counts).toMatchObject({ landedFilesRemoved: 1, exportCopiesRemoved: 1 });
+      expect(retained.counts.landedCopiesOutside).toBeUndefined();
+      expect(retained.warnings).toEqual([
+        expect.stringMatching(
+          new RegExp(
+            `^2 registered copies outside paths\\.outbox not removed: file ids ${lost}, ${altered}, `,
+          ),
+        ),
+      ]);
+      expect(existsSync(join(moved.config.paths.landing, 'old-disk', `flown-${DATE}`, flown))).toBe(false);
+      expect(existsSync(join(copies, 'KEPT.csv'))).toBe(false);
+      expect(snapshot(original.dir)).toEqual(before);
+    });
+
+    it('writes nothing while a run holds the run lock, and refuses a --to outside the folders', async () => {
+      await movedAcross();
+      const registry = await rows();
+      const lock = await acquireRunLock(original.t.db, { job: 'nightly', businessDate: DATE });
+      try {
+        const refused = await relink('--from', original.config.paths.outbox);
+        expect(refused.code).toBe(1);
+        expect(refused.out).toContain(
+          `error [JOB_LOCKED]: files relink not started: nightly for ${DATE} is running`,
+        );
+        // A dry run only reads: it may look while the night runs.
+        const dry = json(await relink('--from', original.config.paths.outbox, '--dry-run', '--json'));
+        expect(dry.relinked.map((r) => r.name)).toEqual(['KEPT.csv']);
+      } finally {
+        await lock.release();
+      }
+      expect(await rows()).toEqual(registry);
+      const outside = await relink(
+        '--from',
+        original.config.paths.outbox,
+        '--to',
+        original.config.paths.outbox,
+      );
+      expect(outside.code).toBe(2);
+      expect(outside.out).toContain(`--to ${original.config.paths.outbox} lies outside paths.landing`);
+      expect(await rows()).toEqual(registry);
     });
   });
 }

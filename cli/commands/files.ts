@@ -3,7 +3,7 @@ import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import type { Knex } from 'knex';
 import { RedeyeError, UsageError } from '../../lib/errors.js';
-import { isIsoDate } from '../../lib/dates.js';
+import { dateInZone, isIsoDate } from '../../lib/dates.js';
 import {
   copyFolder,
   copyPathUnlessRefused,
@@ -14,6 +14,7 @@ import {
   withCopyResolved,
 } from '../../jobs/registry.js';
 import type { ActionRunner, CommandContext } from '../context.js';
+import { relinkCopies, type RefusedRow, type RelinkResult } from '../../jobs/relink.js';
 import { recordReasonText } from '../../exporters/partner-reasons.js';
 import { idAsSent, ruleMessage, type ActivityDetail } from '../../rules/activity.js';
 import { claimMessage } from '../../jobs/retro-claims.js';
@@ -528,6 +529,78 @@ export function registerFiles(program: Command, run: ActionRunner): void {
         );
       }),
     );
+  files
+    .command('relink')
+    .description(
+      "points the registry's copies refused as outside this installation's folders (FILE_COPY_OUTSIDE) at the same files where they are now: each refused copy under --from, found under --to with the size and sha256 the registry recorded",
+    )
+    .requiredOption(
+      '--from <dir>',
+      "the folder the copies were in (the old installation's paths.landing or paths.outbox)",
+    )
+    .option(
+      '--to <dir>',
+      "where they are now, in paths.landing or paths.outbox (default: the configured folder of each file's direction)",
+    )
+    .option('--dry-run', 'check and say what would be relinked; change nothing')
+    .option('--json', 'print as JSON')
+    .action(
+      run(
+        async (
+          ctx: CommandContext,
+          opts: { from: string; to?: string; dryRun?: boolean; json?: boolean },
+        ) => {
+          const result = await relinkCopies(ctx.db(), ctx.config.paths, {
+            from: opts.from,
+            ...(opts.to === undefined ? {} : { to: opts.to }),
+            dryRun: opts.dryRun ?? false,
+            today: dateInZone(ctx.now(), ctx.config.program.timeZone),
+          });
+          if (opts.json) ctx.output.out(JSON.stringify(result));
+          else printRelinked(ctx, result);
+          ctx.logger.info(
+            {
+              from: result.from,
+              relinked: result.relinked.map((r) => r.id),
+              left: result.left.map((r) => r.id),
+              dryRun: result.dryRun,
+            },
+            `files relink: ${result.relinked.length} ${result.dryRun ? 'to relink' : 'relinked'}, ${result.left.length} left`,
+          );
+          // A copy under --from still refused is still a warning every night: the operator has more to do.
+          return result.left.length > 0 ? 1 : 0;
+        },
+      ),
+    );
+}
+
+/** How many file ids a line of refused copies outside --from spells out; the rest are counted. */
+const NAMED_IDS = 20;
+
+function printRelinked(ctx: CommandContext, result: RelinkResult): void {
+  const named = (r: RefusedRow) => `file ${r.id} (${r.name}, ${r.feed})`;
+  for (const r of result.relinked)
+    ctx.output.out(
+      `${result.dryRun ? 'would relink' : 'relinked'} ${named(r)}: ${r.stored} -> ${r.localPath} in ${r.setting} (${r.path})`,
+    );
+  for (const r of result.left) ctx.output.out(`left ${named(r)} [${r.reason}]: ${r.message}`);
+  if (result.elsewhere.length > 0) {
+    const ids = result.elsewhere.map((r) => r.id);
+    const more = ids.length > NAMED_IDS ? ` and ${ids.length - NAMED_IDS} more` : '';
+    ctx.output.out(
+      `${ids.length} other refused cop${ids.length === 1 ? 'y lies' : 'ies lie'} outside ${result.from}, not looked at: ` +
+        `file id${ids.length === 1 ? '' : 's'} ${ids.slice(0, NAMED_IDS).join(', ')}${more}, e.g. ${named(result.elsewhere[0]!)} at ${result.elsewhere[0]!.stored}`,
+    );
+  }
+  const left =
+    result.left.length === 0
+      ? ''
+      : `; ${result.left.length} under ${result.from} left as they are, still refused (FILE_COPY_OUTSIDE)`;
+  ctx.output.out(
+    result.dryRun
+      ? `dry run: ${result.relinked.length} would be relinked${left}; nothing changed`
+      : `${result.relinked.length} relinked${left}`,
+  );
 }
 
 function fileIdArgument(text: string): number {
