@@ -192,10 +192,14 @@ export class RefusedCopies {
     return (
       `${ids.length} registered cop${ids.length === 1 ? 'y' : 'ies'} outside ${this.setting} ${this.consequence}: ` +
       `file id${ids.length === 1 ? '' : 's'} ${named}, e.g. file ${ids[0]} (${String(first.context.file)}) ` +
-      `at ${String(first.context.path)}`
+      `at ${String(first.context.path)}; ${RELINK_HINT}`
     );
   }
 }
+
+/** What puts refused copies right, told with them: the warning would otherwise repeat every night. */
+const RELINK_HINT =
+  'where those copies were moved, `redeye files relink --from <the folder they were in>` points the registry at them';
 
 /** How many file ids a warning of refused copies spells out; the rest are counted. */
 const NAMED_IDS = 20;

@@ -180,6 +180,8 @@ for (const engine of availableEngines()) {
       await w.cleanup();
     });
 
+    const hint =
+      'where those copies were moved, `redeye files relink --from <the folder they were in>` points the registry at them';
     /** A file at a path that fits no layout of Redeye's (copied there by hand, or a folder renamed). */
     const elsewhere = (name: string, content = 'x\n') => {
       const path = join(w.dir, 'elsewhere', name);
@@ -223,8 +225,8 @@ for (const engine of availableEngines()) {
       const r = await retentionJob(w.ctx('2027-06-01', new Date('2027-06-01T23:30:00Z')));
       expect(r.counts).toMatchObject({ landedCopiesOutside: 2, exportCopiesOutside: 1 });
       expect(r.warnings).toEqual([
-        `2 registered copies outside paths.landing not removed: file ids ${ids.join(', ')}, e.g. file ${ids[0]} (FLOWN_20250101.csv) at ${landed[0]}`,
-        `1 registered copy outside paths.outbox not removed: file id ${out}, e.g. file ${out} (MAILING_20250101.csv) at ${sent}`,
+        `2 registered copies outside paths.landing not removed: file ids ${ids.join(', ')}, e.g. file ${ids[0]} (FLOWN_20250101.csv) at ${landed[0]}; ${hint}`,
+        `1 registered copy outside paths.outbox not removed: file id ${out}, e.g. file ${out} (MAILING_20250101.csv) at ${sent}; ${hint}`,
       ]);
       for (const path of [...landed, sent]) expect(existsSync(path)).toBe(true);
     });
@@ -251,7 +253,7 @@ for (const engine of availableEngines()) {
       const r = await fetchJob(w.ctx('2026-03-11'));
       expect(r.counts).toMatchObject({ new: 0, known: 0, copiesOutside: 1 });
       expect(r.warnings).toEqual([
-        `1 registered copy outside paths.landing not used: those files are judged by their registration alone: file id ${id}, e.g. file ${id} (${name}) at ${path}`,
+        `1 registered copy outside paths.landing not used: those files are judged by their registration alone: file id ${id}, e.g. file ${id} (${name}) at ${path}; ${hint}`,
       ]);
       expect(readFileSync(path, 'utf8')).toBe(content);
     });
