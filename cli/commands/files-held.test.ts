@@ -27,7 +27,7 @@ const NAME = 'FLOWN_20260502.csv';
 
 async function redeye(w: TestWorld, args: string[]): Promise<{ code: number; out: string }> {
   const config = join(w.dir, 'cli.config.yaml');
-  writeFileSync(config, readFileSync(EXAMPLE_CONFIG, 'utf8'));
+  writeFileSync(config, readFileSync(EXAMPLE_CONFIG, 'utf8').replaceAll('../var/', './'));
   const out: string[] = [];
   const code = await main(['node', 'redeye', '--config', config, 'files', ...args], {
     output: { out: (s) => out.push(s), err: (s) => out.push(s) },
