@@ -391,9 +391,9 @@ export function flownHandler(
 export const setAsideKey = (earlier: Pick<ActivityRow, 'activityKey' | 'sourceFileId' | 'id'>) =>
   setAsideId(earlier.activityKey, earlier.sourceFileId, `a${earlier.id}`);
 
-/** A file a copy came in, as the refusal of a later copy names it. */
+/** A file of the registry a copy came in, as the refusal of a later copy names it. */
 export interface FileReceived {
-  id: number;
+  registered: true;
   name: string;
   /** The night that read it. */
   night: IsoDate | null;
@@ -408,13 +408,13 @@ export async function filesReceived(
   const wanted = [...new Set(ids.filter((id): id is number => id !== null))];
   for (const part of chunks(wanted, 500))
     for (const r of await q('files').whereIn('id', part).select('id', 'name', 'business_date'))
-      out.set(Number(r.id), fileReceived(r.id, r));
+      out.set(Number(r.id), fileReceived(r));
   return out;
 }
 
-/** A `files` row's id, name and business date as the refusal of a later copy names its file. */
-const fileReceived = (id: unknown, row: { name: unknown; business_date: unknown }): FileReceived => ({
-  id: Number(id),
+/** A `files` row's name and business date as the refusal of a later copy names its file. */
+const fileReceived = (row: { name: unknown; business_date: unknown }): FileReceived => ({
+  registered: true,
   name: String(row.name),
   night: (row.business_date as string | null) ?? null,
 });
@@ -1129,7 +1129,7 @@ export async function receivedClaims(
         claimId: r.claim_id as string,
         status: r.status as ClaimStatus,
         sourceFileId: r.source_file_id === null ? null : Number(r.source_file_id),
-        ...(r.name === null || r.name === undefined ? {} : { file: fileReceived(r.source_file_id, r) }),
+        ...(r.name === null || r.name === undefined ? {} : { file: fileReceived(r) }),
       });
   return known;
 }

@@ -621,7 +621,9 @@ interface SettledClaim {
  * of the run (not registered, so known by its name alone).
  */
 const copyInRun = (first: { file: string; line: number }, file: string): FirstCopy =>
-  first.file === file ? { sameFile: true, line: first.line } : { file: { name: first.file } };
+  first.file === file
+    ? { sameFile: true, line: first.line }
+    : { file: { name: first.file, registered: false } };
 
 /**
  * Retro-claims as ingest receives them (`claimReceipt`): a claim id received before (or earlier in this

@@ -44,7 +44,7 @@ describe('a retro-claim under a claim id received before', () => {
       claimReceivedBefore(
         'C-9',
         { status: 'CREDITED' },
-        { file: { name: 'RETRO_20260601.csv', id: 12, night: '2026-06-02' } },
+        { file: { name: 'RETRO_20260601.csv', registered: true, night: '2026-06-02' } },
       ),
     ).toEqual({
       reason: 'DUPLICATE',
@@ -54,10 +54,11 @@ describe('a retro-claim under a claim id received before', () => {
     expect(claimReceivedBefore('C-9', { status: 'PENDING' }, { sameFile: true, line: 4 }).message).toBe(
       'claim C-9 was already received at line 4 of this file and waits to be settled',
     );
-    // A file of the same simulated run is not registered: it has a name, no id.
-    expect(claimReceivedBefore('C-9', { status: 'PENDING' }, { file: { name: 'RETRO_A.csv' } }).message).toBe(
-      'claim C-9 was already received in RETRO_A.csv (earlier in this run) and waits to be settled',
-    );
+    // A file of the same simulated run is not registered yet: it has a name, no night.
+    expect(
+      claimReceivedBefore('C-9', { status: 'PENDING' }, { file: { name: 'RETRO_A.csv', registered: false } })
+        .message,
+    ).toBe('claim C-9 was already received in RETRO_A.csv (earlier in this run) and waits to be settled');
     // A claim kept before files were recorded has no file to name.
     expect(claimReceivedBefore('C-9', { status: 'CREDITED' }, {}).message).toBe(
       'claim C-9 was already received and credited',
@@ -78,7 +79,7 @@ describe('a record of another feed under a key read before', () => {
 });
 
 describe('a record refused as read before', () => {
-  const file = { name: 'REDBANK_20260301_7.csv', id: 12, night: '2026-03-02' };
+  const file = { name: 'REDBANK_20260301_7.csv', registered: true as const, night: '2026-03-02' };
 
   it('names the file that brought it first and what became of it', () => {
     expect(recordReadBefore('RB-9', { status: 'POSTED', needsAccrual: false }, { file })).toEqual({

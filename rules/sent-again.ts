@@ -55,13 +55,17 @@ export const claimReceipt = (earlier: { status: ClaimStatus } | undefined, seenI
   receiptOf(earlier, seenInRun, claimMayBeSentAgain);
 
 /**
- * Where the copy received before came in. `file` absent: a file not known (a row kept before files were
- * recorded); `sameFile`: the file being read, where the line is what finds it. A file of this run the
- * simulator has not registered has no id yet.
+ * A file a copy came in: one the registry holds, with the night that read it (none while it waits to be
+ * read), or a file of this simulated run, which the registry does not hold yet.
  */
-export type FirstCopy =
-  | { sameFile: true; line: number | null }
-  | { sameFile?: false; file?: { name: string; id?: number; night?: IsoDate | null } };
+export type CopyFile =
+  { name: string; registered: true; night: IsoDate | null } | { name: string; registered: false };
+
+/**
+ * Where the copy received before came in. `file` absent: a file not known (a row kept before files were
+ * recorded); `sameFile`: the file being read, where the line is what finds it.
+ */
+export type FirstCopy = { sameFile: true; line: number | null } | { sameFile?: false; file?: CopyFile };
 
 /**
  * ` in RETRO_20260601.csv (night of 2026-06-02)`, ` at line 3 of this file`, or nothing known. The file
@@ -73,7 +77,7 @@ export function receivedWhere(first: FirstCopy): string {
     return first.line === null ? ' earlier in this file' : ` at line ${first.line} of this file`;
   const f = first.file;
   if (!f) return '';
-  if (f.id === undefined) return ` in ${f.name} (earlier in this run)`;
+  if (!f.registered) return ` in ${f.name} (earlier in this run)`;
   return f.night ? ` in ${f.name} (night of ${f.night})` : ` in ${f.name}`;
 }
 
