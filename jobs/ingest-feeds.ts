@@ -88,9 +88,14 @@ export function mergedFields(existing: ActivityRow, d: ActivityRow): Partial<Act
         // is the name the member check reads, whichever feed came first.
         travelSurname: d.travelSurname,
         travelGivenName: d.travelGivenName,
-        detail: { ...(existing.detail ?? {}), ...(d.detail ?? {}) },
+        detail: { ...(existing.detail ?? {}), ...(d.detail ?? {}), couponFrom: readAt(d) },
       }
-    : { seenFtl: true, pnr: existing.pnr ?? d.pnr, flownClass: d.flownClass ?? existing.flownClass };
+    : {
+        seenFtl: true,
+        pnr: existing.pnr ?? d.pnr,
+        flownClass: d.flownClass ?? existing.flownClass,
+        detail: { ...(existing.detail ?? {}), passengerFrom: readAt(d) },
+      };
   // A rejection the other feed's facts may cure (the name, the classes, the money) is decided again.
   // Not one whose posting the ledger refused (a reversal short of points): that is not retried.
   const posted = existing.postingKey !== null || existing.statusPostingKey !== null;
@@ -130,10 +135,46 @@ export interface FlightArchive {
   byCoupons(coupons: Array<[string, number]>): Promise<Map<string, ActivityRow>>;
 }
 
+/** Where a flight record was read: its file (none in a simulation) and line. */
+export interface ReadAt {
+  fileId: number | null;
+  line: number | null;
+}
+
+/** Which of a flight's records a draft is: its coupon, or its FTL passenger. */
+export const flightRecordOf = (d: Pick<ActivityRow, 'seenCoupon'>) => (d.seenCoupon ? 'coupon' : 'passenger');
+
+const readAt = (r: Pick<ActivityRow, 'sourceFileId' | 'sourceLine'>): ReadAt => ({
+  fileId: r.sourceFileId,
+  line: r.sourceLine,
+});
+
+/**
+ * Where the coupon (with the status it has now), or the FTL passenger, of an archived flight activity was
+ * read: the record that last set the coupon's status, the one that brought the activity, or the one of
+ * the other feed that completed it. Unknown for a flight both feeds completed before the second's file was
+ * kept with it: the activity's own file may be the other feed's.
+ */
+function readIn(row: ActivityRow, coupon: boolean): ReadAt | undefined {
+  const d = row.detail;
+  if (coupon)
+    return d?.correctedBy ?? d?.couponFrom ?? (!row.seenFtl || d?.passengerFrom ? readAt(row) : undefined);
+  return d?.passengerFrom ?? (!row.seenCoupon || d?.couponFrom ? readAt(row) : undefined);
+}
+
 /** What became of one flight draft. */
 export type FlightOutcome =
-  /** Read before: the same coupon with the same status, or the same passenger from the same FTL feed. */
-  | { kind: 'duplicate'; message: string }
+  /**
+   * Read before: the same coupon with the same status, or the same passenger from the same FTL feed.
+   * `of` is the activity holding the first copy, `earlier` what had become of it then; `first` is where
+   * that copy was read (`by`: a draft of this merge, by index), unknown when the archive did not keep it.
+   */
+  | {
+      kind: 'duplicate';
+      of: ActivityRow;
+      earlier: Pick<ActivityRow, 'status' | 'needsAccrual'>;
+      first?: ReadAt & { by?: number };
+    }
   /** A coupon read before, now with another status: accrue reverses what was posted for it. */
   | { kind: 'corrected'; row: ActivityRow }
   /** A flight not known before: a new activity. */
@@ -219,6 +260,20 @@ export async function mergeFlightDrafts(archive: FlightArchive, drafts: Activity
     // A row this merge inserts is written whole; only an archived one needs its changes.
     if (inserts.get(row.activityKey) !== row) changed.set(row, { ...(changed.get(row) ?? {}), ...fields });
   };
+  // The drafts of this merge that brought each activity's coupon or passenger: a copy sent again in the
+  // same batch names the one read first, which the simulator knows by its file name, not its id.
+  const readBy = new Map<ActivityRow, { coupon?: number; passenger?: number }>();
+  const read = (row: ActivityRow, i: number) =>
+    readBy.set(row, { ...readBy.get(row), [flightRecordOf(drafts[i]!)]: i });
+  const duplicate = (of: ActivityRow, d: ActivityRow): FlightOutcome => {
+    const by = readBy.get(of)?.[flightRecordOf(d)];
+    return {
+      kind: 'duplicate',
+      of,
+      earlier: { status: of.status, needsAccrual: of.needsAccrual },
+      first: by !== undefined ? { ...readAt(drafts[by]!), by } : readIn(of, d.seenCoupon),
+    };
+  };
   const outcomes: FlightOutcome[] = new Array(drafts.length);
   for (const i of order) {
     const d = drafts[i]!;
@@ -226,10 +281,7 @@ export async function mergeFlightDrafts(archive: FlightArchive, drafts: Activity
       const known = byCoupon.get(couponRef(d));
       if (known) {
         if (known.couponStatus === d.couponStatus) {
-          outcomes[i] = {
-            kind: 'duplicate',
-            message: `coupon ${d.ticketNumber}/${d.couponNumber} (${d.couponStatus}) was already read`,
-          };
+          outcomes[i] = duplicate(known, d);
         } else {
           // A correction: accrue reverses what was posted (or declines what was not yet).
           change(known, {
@@ -238,6 +290,7 @@ export async function mergeFlightDrafts(archive: FlightArchive, drafts: Activity
             detail: { ...(known.detail ?? {}), correctedBy: { fileId: d.sourceFileId, line: d.sourceLine } },
           });
           outcomes[i] = { kind: 'corrected', row: known };
+          read(known, i);
           const flight = known.detail?.flightActivity ?? known.activityKey;
           if (d.couponStatus !== 'F' && !recheck.has(flight)) recheck.set(flight, i);
         }
@@ -249,14 +302,12 @@ export async function mergeFlightDrafts(archive: FlightArchive, drafts: Activity
       inserts.set(d.activityKey, d);
       if (d.ticketNumber !== null) byCoupon.set(couponRef(d), d);
       outcomes[i] = { kind: 'new', row: d };
+      read(d, i);
       continue;
     }
     if (d.seenFtl && existing.seenFtl) {
       // The same passenger listed twice (an FTL per marketing carrier).
-      outcomes[i] = {
-        kind: 'duplicate',
-        message: `the passenger was already read for ${existing.activityKey}`,
-      };
+      outcomes[i] = duplicate(existing, d);
       continue;
     }
     if (d.seenCoupon && existing.seenCoupon) {
@@ -283,11 +334,13 @@ export async function mergeFlightDrafts(archive: FlightArchive, drafts: Activity
       });
       inserts.set(key, d);
       byCoupon.set(couponRef(d), d);
+      read(d, i);
       continue;
     }
     change(existing, mergedFields(existing, d));
     if (d.ticketNumber !== null) byCoupon.set(couponRef(d), existing);
     outcomes[i] = { kind: 'merged', row: existing };
+    read(existing, i);
   }
   // A flight none of whose coupons stands any more: the first coupon waiting beside it is the one flown.
   const flights = [...recheck.keys()].filter((k) => !rowOf(k));

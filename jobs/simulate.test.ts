@@ -130,8 +130,13 @@ describe('redeye simulate', () => {
       detail: { basis: string };
     }>;
     expect(abramov[0]).toMatchObject({ ruleVersion: 'air-2024', detail: { basis: '873 mi × 1 (Y)' } });
-    // Already credited on an earlier night: a duplicate, nothing new.
-    expect(byMember('1000000040')).toMatchObject({ status: 'REJECTED', reason: 'DUPLICATE', points: 0 });
+    // Already credited on an earlier night: a duplicate, nothing new. Its row was archived with no file.
+    expect(byMember('1000000040')).toMatchObject({
+      status: 'REJECTED',
+      reason: 'DUPLICATE',
+      points: 0,
+      message: 'the passenger (XX 245 2026-06-03 SVO-AER) was already read and posted',
+    });
     // Gold members earn the +50% tier bonus on top: booked C (200%) 1,746 + 873 bonus + 873 promotion.
     expect(byMember('1000000065')).toMatchObject({ status: 'POSTED', points: 1746 + 873 + 873 });
     const summary = events.at(-1)!;
@@ -254,6 +259,20 @@ describe('redeye simulate', () => {
     expect(records.map((r) => r.status)).toEqual(['POSTED', 'REJECTED']);
     expect(records[1]).toMatchObject({ reason: 'DUPLICATE', points: 0 });
     expect(summaryOf(events)).toMatchObject({ records: 2, posted: 1, rejected: 1, points: 1309 });
+  });
+
+  it('names the file of the run a coupon was read in first, which the registry does not hold yet', async () => {
+    // Sent again later that day: another file (its bytes differ), the same coupon.
+    const flown = FLOWN + coupon('7770000000501', 'XX,245', '1000000032', 'ABRAMOV,PAVEL', 'F');
+    const flownEvents = await simulateJson('flown', { 'a.csv': flown, 'b.csv': flown + '\r\n' });
+    expect(flownEvents.filter((e) => e.type === 'record').map((r) => [r.file, r.status, r.message])).toEqual([
+      ['a.csv', 'POSTED', undefined],
+      [
+        'b.csv',
+        'REJECTED',
+        'coupon 7770000000501/1 (F) was already read in a.csv (earlier in this run) and waits to be decided',
+      ],
+    ]);
   });
 
   it('merges a codeshare coupon into the passenger the archive holds under the marketing flight, as ingest does', async () => {

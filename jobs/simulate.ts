@@ -81,11 +81,13 @@ import {
   hotelStayDraft,
   filesReceived,
   firstCopyOf,
+  flightRecordOf,
   type FlightArchive,
 } from './ingest-feeds.js';
 import {
   claimReceipt,
   claimReceivedBefore,
+  flightReadBefore,
   recordReadBefore,
   recordReceipt,
   type FirstCopy,
@@ -265,6 +267,8 @@ class SimulatedArchive implements FlightArchive {
   private readonly added: ActivityRow[] = [];
   private readonly changed = new Set<ActivityRow>();
   private readonly lastItem = new Map<ActivityRow, Item>();
+  /** The records of this run that brought each activity's coupon or FTL passenger, as it stands now. */
+  private readonly readInRun = new Map<ActivityRow, { coupon?: Item; passenger?: Item }>();
 
   constructor(private readonly knex: Knex) {}
 
@@ -330,12 +334,30 @@ class SimulatedArchive implements FlightArchive {
     const read = items.filter((i) => i.draft?.ok);
     const activityOf = (i: Item) => (i.draft as Extract<Draft, { ok: true }>).activity;
     const merge = await mergeFlightDrafts(this, read.map(activityOf));
+    // Where the first copies came in, worded before this batch's records count as read: one lookup of
+    // the files for the batch.
+    const files = await filesReceived(
+      this.knex,
+      merge.outcomes.map((o) => (o.kind === 'duplicate' ? (o.first?.fileId ?? null) : null)),
+    );
+    merge.outcomes.forEach((o, n) => {
+      if (o.kind !== 'duplicate') return;
+      const item = read[n]!;
+      const d = activityOf(item);
+      // A copy read earlier in the run is known by its file's name: the run's files are not registered.
+      const inRun =
+        o.first?.by !== undefined ? read[o.first.by] : this.readInRun.get(o.of)?.[flightRecordOf(d)];
+      const where = inRun
+        ? copyInRun(inRun, item.file)
+        : o.first
+          ? firstCopyOf({ sourceFileId: o.first.fileId, sourceLine: o.first.line }, files)
+          : {};
+      item.duplicate = flightReadBefore(d, o.earlier, where);
+    });
     merge.outcomes.forEach((o, n) => {
       const item = read[n]!;
-      if (o.kind === 'duplicate') {
-        item.duplicate = o.message;
-        return;
-      }
+      if (o.kind === 'duplicate') return;
+      this.readInRun.set(o.row, { ...this.readInRun.get(o.row), [flightRecordOf(activityOf(item))]: item });
       if (o.kind === 'new' || o.kind === 'reissued' || o.kind === 'secondCoupon') this.add(o.row, item);
       else this.touch(o.row, item);
       const d = activityOf(item);

@@ -108,6 +108,13 @@ export interface ActivityDetail {
    * the activity keeps the file that first brought it, and its reversal is sourced here instead.
    */
   correctedBy?: { fileId: number | null; line: number | null };
+  /**
+   * On a flight activity the FTL passenger brought: where its coupon was read once it came. The activity
+   * keeps the file of the record that came first; a copy of the other one sent again names its own.
+   */
+  couponFrom?: { fileId: number | null; line: number | null };
+  /** On a flight activity a coupon brought: where its FTL passenger was read once it came. */
+  passengerFrom?: { fileId: number | null; line: number | null };
   /** Another program's card presented on our flight (exported in alliance claims). */
   partnerCard?: { program: string; number: string };
   fareBasis?: string | null;

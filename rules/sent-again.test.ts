@@ -4,6 +4,7 @@ import type { ActivityStatus } from './activity.js';
 import {
   claimReceipt,
   claimReceivedBefore,
+  flightReadBefore,
   recordReadBefore,
   recordReceipt,
   receiptOf,
@@ -104,6 +105,37 @@ describe('a record refused as read before', () => {
       recordReadBefore('RB-9', { status: 'PENDING', needsAccrual: true }, { sameFile: true, line: 2 })
         .message,
     ).toBe('RB-9 was already received at line 2 of this file and waits to be decided');
+  });
+});
+
+describe('a flight record refused as read before', () => {
+  const flight = {
+    carrier: 'LH',
+    flightNumber: '400',
+    activityDate: '2026-11-01',
+    origin: 'FRA',
+    destination: 'JFK',
+    ticketNumber: '0741234567890',
+    couponNumber: 1,
+    couponStatus: 'F',
+  };
+  const file = { name: 'FLOWN_20261101.csv', registered: true as const, night: '2026-11-02' };
+
+  it('names the coupon, or the passenger by their flight (never the activity key), and where and what', () => {
+    expect(
+      flightReadBefore({ ...flight, seenCoupon: true }, { status: 'POSTED', needsAccrual: false }, { file }),
+    ).toBe(
+      'coupon 0741234567890/1 (F) was already read in FLOWN_20261101.csv (night of 2026-11-02) and posted',
+    );
+    expect(
+      flightReadBefore(
+        { ...flight, seenCoupon: false },
+        { status: 'PENDING', needsAccrual: true },
+        { sameFile: true, line: 7 },
+      ),
+    ).toBe(
+      'the passenger (LH 400 2026-11-01 FRA-JFK) was already read at line 7 of this file and waits to be decided',
+    );
   });
 });
 

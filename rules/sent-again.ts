@@ -132,3 +132,32 @@ export const recordReadBefore = (
   field: 'id',
   message: `${ref} was already received${receivedWhere(first)}${recordBecame(earlier)}`,
 });
+
+/**
+ * A flight record refused because it was read before: the same coupon with the same status, or the same
+ * FTL passenger listed again (an FTL per marketing carrier, a file sent twice). Worded as the records of
+ * other feeds are, by what the accountant reads on the file's line: the coupon, or the passenger's flight
+ * (`the passenger (XX 245 2026-03-10 SVO-KZN) was already read in FTL_A.txt (night of 2026-03-11) and
+ * posted`), never the activity's key.
+ */
+export function flightReadBefore(
+  d: Pick<
+    ActivityRow,
+    | 'seenCoupon'
+    | 'ticketNumber'
+    | 'couponNumber'
+    | 'couponStatus'
+    | 'carrier'
+    | 'flightNumber'
+    | 'activityDate'
+    | 'origin'
+    | 'destination'
+  >,
+  earlier: Pick<ActivityRow, 'status' | 'needsAccrual'>,
+  first: FirstCopy,
+): string {
+  const what = d.seenCoupon
+    ? `coupon ${d.ticketNumber}/${d.couponNumber} (${d.couponStatus})`
+    : `the passenger (${d.carrier} ${d.flightNumber} ${d.activityDate} ${d.origin}-${d.destination})`;
+  return `${what} was already read${receivedWhere(first)}${recordBecame(earlier)}`;
+}

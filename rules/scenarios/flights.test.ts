@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../../test/harness/db.js';
+import type { SimulationEvent } from '../../jobs/simulate.js';
 import { Accounts } from '../../ledger/accounts.js';
 import { awardPostingKey, flightKey, reissueKey, reversalKey, statusPostingKey } from '../activity.js';
 import {
@@ -427,6 +428,67 @@ for (const engine of availableEngines()) {
       expect(again.ingest.counts['flown.duplicates']).toBe(1);
       expect(again.accrue.counts.postings).toBe(1);
       expect(await w.balance(IVANOV.number)).toBe(461 + 461);
+    });
+
+    /** The DUPLICATE records `simulate` shows, by line, with their words. */
+    const duplicatesShown = (events: SimulationEvent[]) =>
+      events.flatMap((e) => (e.type === 'record' && e.reason === 'DUPLICATE' ? [[e.line, e.message]] : []));
+
+    it('a coupon read before names the file and night that read it, or its line in the same file, and what became of it', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      const other = { ticket: '0741000000002', flight: '247', date: '2026-03-11' };
+      w.dropFtl(ftl());
+      await w.night('2026-03-11');
+      // The coupon completes the FTL's activity, which keeps the FTL's file: the coupon's own is named.
+      const first = w.dropCoupons([coupon(), coupon(other)]);
+      await w.night('2026-03-12');
+      const again = w.dropCoupons([
+        coupon(),
+        coupon(other),
+        coupon({ ticket: '0741000000003', flight: '249', date: '2026-03-12' }),
+        coupon({ ticket: '0741000000003', flight: '249', date: '2026-03-12' }),
+      ]);
+      const shown = await w.simulate('flown', again, '2026-03-13');
+      expect(duplicatesShown(shown)).toEqual([
+        [2, `coupon 0741000000001/1 (F) was already read in ${first} (night of 2026-03-12) and posted`],
+        [3, `coupon 0741000000002/1 (F) was already read in ${first} (night of 2026-03-12) and posted`],
+        [5, 'coupon 0741000000003/1 (F) was already read at line 4 of this file and waits to be decided'],
+      ]);
+      const postings = await w.postingCount();
+      const n = await w.night('2026-03-13');
+      expect(n.ingest.counts['flown.duplicates']).toBe(3);
+      expect(await w.postingCount()).toBe(postings + 1);
+    });
+
+    it('an FTL passenger read before names the file and night that read it, or its line in the same file', async () => {
+      const w = s();
+      const GRAY: Person = { number: memberNumber(2), surname: 'GRAY', givenName: 'JOHN' };
+      await w.enrol('2026-03-01', IVANOV, GRAY);
+      w.dropCoupons([coupon()]);
+      await w.night('2026-03-11');
+      // The passenger completes the coupon's activity, which keeps the coupon's file: the FTL's is named.
+      const first = w.dropFtl(ftl());
+      await w.night('2026-03-12');
+      const gray = { surname: 'GRAY', givenName: 'JOHN', card: GRAY.number };
+      const again = w.dropFtl(ftl({ groups: [{ dest: 'KZN', cls: 'Y', pax: [IVANOV_PAX, gray, gray] }] }));
+      const shown = await w.simulate('ftl', again, '2026-03-13');
+      const linesOf = (p: Person) =>
+        shown.flatMap((e) => (e.type === 'record' && e.activity.endsWith(`:${p.number}`) ? [e.line] : []));
+      const [ivanov] = linesOf(IVANOV);
+      const [grayFirst, graySecond] = linesOf(GRAY);
+      const flight = 'XX 245 2026-03-10 SVO-KZN';
+      expect(duplicatesShown(shown)).toEqual([
+        [ivanov, `the passenger (${flight}) was already read in ${first} (night of 2026-03-12) and posted`],
+        [
+          graySecond,
+          `the passenger (${flight}) was already read at line ${grayFirst} of this file and waits to be decided`,
+        ],
+      ]);
+      const n = await w.night('2026-03-13');
+      expect(n.ingest.counts['ftl.duplicates']).toBe(2);
+      expect(await w.balance(IVANOV.number)).toBe(461);
+      expect(await w.balance(GRAY.number)).toBe(461);
     });
 
     it('keeps an FTL-credited flight POSTED when its coupon comes in a currency without a rate: miles stay, no status', async () => {
