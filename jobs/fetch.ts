@@ -2,8 +2,8 @@
  * `fetch`: pulls every complete file of every configured feed from its transport into the landing
  * area (downloaded under a temporary name, checked and renamed only when complete), records it in the
  * file registry, and archives it on the server when the feed says so. A feed whose server fails is
- * reported and the others go on; the step fails at the end so the operator sees it, and the next run
- * fetches what was missed.
+ * reported and the others go on; the step fails at the end so the operator sees it, with what the others
+ * landed and warned of, and the next run fetches what was missed.
  */
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
@@ -18,14 +18,16 @@ import type { FeedConfig } from '../config/schema.js';
 import type { FeedName } from '../parsers/types.js';
 import { storedPath } from '../lib/paths.js';
 import { copyPathUnlessRefused, RefusedCopies, registerInbound, type FileRow } from './registry.js';
-import type { Job, JobContext, JobResult } from './types.js';
+import { StepIncompleteError, type Job, type JobContext, type JobResult } from './types.js';
 import { sleepUnlessStopped } from '../lib/sleep.js';
 
-export class FetchIncompleteError extends RedeyeError {
-  constructor(failures: Array<{ feed: string; error: RedeyeError }>) {
+/** Some feeds could not be fetched; `done` is what the others landed, and what fetch had to say of it. */
+export class FetchIncompleteError extends StepIncompleteError {
+  constructor(failures: Array<{ feed: string; error: RedeyeError }>, done: JobResult) {
     super(
       'FETCH_INCOMPLETE',
       `${failures.length} feed(s) could not be fetched: ${failures.map((f) => `${f.feed}: [${f.error.code}] ${f.error.describe()}`).join('; ')}`,
+      done,
       { feeds: failures.map((f) => f.feed) },
     );
   }
@@ -423,6 +425,6 @@ export const fetchJob: Job = async (ctx: JobContext): Promise<JobResult> => {
   }
   const copiesOutside = outside.tell(warnings, ctx.logger);
   if (copiesOutside > 0) counts.copiesOutside = copiesOutside;
-  if (failures.length > 0) throw new FetchIncompleteError(failures);
+  if (failures.length > 0) throw new FetchIncompleteError(failures, { counts, warnings });
   return { counts, warnings };
 };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, rmSync, utimesSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { availableEngines } from '../test/harness/db.js';
@@ -221,6 +221,80 @@ for (const engine of availableEngines()) {
         // Without the fix Lufthansa's claims file for the date went out the first night without the claim
         // on the FTL message, and a delivered file is never delivered again.
         expect(await outbound(w)).toEqual(expected);
+      } finally {
+        await w.cleanup();
+      }
+    });
+
+    it('keeps with the failure what the other feeds landed and what fetch warned of: a file held, a file no feed takes', async () => {
+      const w = await createWorld(engine, noReportMail);
+      try {
+        await members(w);
+        // A coupon file taken the night before, then sent again under its name with other content.
+        const flown = join(w.dir, 'inbox', 'flown', 'flown-0529.csv');
+        const resend = (fixture: string, at: Date) => {
+          copyFileSync(resolve(import.meta.dirname, `../parsers/fixtures/flown/${fixture}`), flown);
+          utimesSync(flown, at, at);
+        };
+        resend('comma-trailer-match.csv', new Date(Date.now() - 3_600_000));
+        expect((await runJob(w.ctx('2026-05-28'), 'fetch')).status).toBe('succeeded');
+        resend('reasons.csv', new Date(Date.now() + 60_000));
+        dropFtl(w);
+        copyFileSync(FTL, join(w.dir, 'inbox', 'ftl', '01-simple.ftl.bak'));
+        const partner = join(w.dir, 'inbox', 'partner');
+        rmSync(partner, { recursive: true });
+
+        const s = await runJob(w.ctx(NIGHT), 'nightly');
+        const fetch = stepOf(s, 'fetch');
+        expect(fetch).toMatchObject({
+          status: 'failed',
+          error: {
+            code: 'FETCH_INCOMPLETE',
+            message: expect.stringMatching(/^1 feed\(s\) could not be fetched: partner: /),
+          },
+          counts: { new: 1, conflict: 1, untaken: 1 },
+        });
+        const held = (await w.t.db
+          .knex('files')
+          .where({ direction: 'in', verdict: 'conflict' })
+          .select('id')) as Array<{ id: number }>;
+        expect(held).toHaveLength(1);
+        expect(fetch.warnings).toEqual([
+          '1 file(s) in inbox:ftl (' +
+            join(w.dir, 'inbox') +
+            ') match no feed\'s pattern (ftl "\\\\.(ftl|txt)$") and are not fetched: 01-simple.ftl.bak',
+          expect.stringMatching(
+            new RegExp(
+              `^flown: flown-0529\\.csv from inbox:flown is held as file ${held[0]!.id} \\(.*\\); read it with \`redeye files release ${held[0]!.id}\``,
+            ),
+          ),
+        ]);
+        // The run records keep the counts too: the step's, and the night's under the step's name.
+        const records = await w.t.db
+          .knex('job_runs')
+          .where({ business_date: NIGHT })
+          .orderBy('id')
+          .select('job', 'counts');
+        const countsOf = (job: string) =>
+          JSON.parse(String(records.find((r) => r.job === job)!.counts)) as object;
+        expect(countsOf('fetch')).toMatchObject({ new: 1, conflict: 1, untaken: 1 });
+        expect(countsOf('nightly')).toMatchObject({
+          'fetch.new': 1,
+          'fetch.conflict': 1,
+          'fetch.untaken': 1,
+        });
+        // What did arrive is read as before: the FTL file and the partner file taken the night before.
+        expect(stepOf(s, 'ingest')).toMatchObject({ status: 'succeeded', counts: { files: 2 } });
+
+        // The rerun, the fault gone, holds the file no second time and completes the night as before.
+        mkdirSync(partner);
+        const again = await runJob(w.ctx(NIGHT), 'nightly');
+        expect(again.status, JSON.stringify(again.steps)).toBe('succeeded');
+        expect(stepOf(again, 'fetch').counts).toMatchObject({ new: 0, conflict: 0, untaken: 1 });
+        expect(
+          await w.t.db.knex('files').where({ direction: 'in', verdict: 'conflict' }).select('id'),
+        ).toEqual(held);
+        expect(await balance(w, '1000000016')).toBe(400);
       } finally {
         await w.cleanup();
       }

@@ -28,7 +28,7 @@ import {
   type RunLock,
 } from './lock.js';
 import { tiersJob } from './tiers.js';
-import type { Job, JobContext, JobResult } from './types.js';
+import { StepIncompleteError, type Job, type JobContext, type JobResult } from './types.js';
 import { deliverJob, destinationOf, filesToDeliver } from './deliver.js';
 import { DAILY_MAILINGS, exportJob } from './export.js';
 import { reportJob } from './report.js';
@@ -325,6 +325,7 @@ async function runStep(ctx: JobContext, name: StepName): Promise<StepSummary> {
     if (ctx.signal?.aborted) error = new InterruptedError(name, ctx.businessDate, ctx.signal);
   } catch (e) {
     error = stepError(ctx, e, name);
+    if (e instanceof StepIncompleteError) result = e.done;
   }
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   if (runId !== undefined)

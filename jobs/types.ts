@@ -3,6 +3,7 @@
  * changes nothing already done and writes the same files), and reports what it did as counts rather
  * than throwing into the scheduler; an exception means the step failed and the run is recorded failed.
  */
+import { RedeyeError, type ErrorContext } from '../lib/errors.js';
 import type { Db } from '../db/connection.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { IsoDate } from '../lib/dates.js';
@@ -50,6 +51,25 @@ export interface JobResult {
   counts: Record<string, number>;
   /** Things an operator should read (e.g. a partner file sequence gap). */
   warnings?: string[];
+}
+
+/**
+ * A step's failure that comes after part of its work was done and kept (a feed whose server was down
+ * while the others landed their files, one upload refused among many delivered): `done` is what the step
+ * did up to then. The runner records and shows it with the failure, as it would a result: dropped, the
+ * failed night would hide what it did (a partner file held for a name conflict the night a transport was
+ * down), and the rerun, which does not do it again, would never say it either.
+ */
+export class StepIncompleteError extends RedeyeError {
+  constructor(
+    code: string,
+    message: string,
+    readonly done: JobResult,
+    context: ErrorContext = {},
+    options?: { cause?: unknown },
+  ) {
+    super(code, message, context, options);
+  }
 }
 
 export type Job = (ctx: JobContext) => Promise<JobResult>;

@@ -256,6 +256,32 @@ describe('redeye run and redeye schedule', () => {
     });
   });
 
+  it('a failed fetch shows, with its error, what the other feeds landed and what it warned of', async () => {
+    const inbox = join(dir, 'var', 'inbox');
+    copyFileSync(FTL, join(inbox, 'ftl', '01-simple.ftl'));
+    writeFileSync(join(inbox, 'ftl', 'NOTES.PDF'), 'not a message\n');
+    rmSync(join(inbox, FEED_DIRS.partner), { recursive: true });
+    const env = { REDEYE_NOW: '2026-05-29T23:30:00Z' };
+    const untaken =
+      `1 file(s) in inbox:ftl (${inbox}) match no feed's pattern (ftl "\\\\.(ftl|txt)$") and are not ` +
+      'fetched: NOTES.PDF';
+
+    const r = await redeye(['run', 'fetch'], env);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/fetch\s+failed\s+\S+\s+new=1 untaken=1\n/);
+    expect(r.out).toContain(`warning (fetch): ${untaken}\nerror (fetch) [FETCH_INCOMPLETE]: 1 feed(s)`);
+
+    // Run again, the fault still there: the message is not landed twice, the stray file still named.
+    const json = await redeye(['run', 'fetch', '--json'], env);
+    expect(json.code).toBe(1);
+    expect(JSON.parse(json.out).steps[0]).toMatchObject({
+      status: 'failed',
+      counts: { new: 0, known: 0, untaken: 1 },
+      warnings: [untaken],
+      error: { code: 'FETCH_INCOMPLETE' },
+    });
+  });
+
   describe('an SFTP secret the environment does not hold', () => {
     const FINGERPRINT = `SHA256:${'A'.repeat(43)}`;
     /**
