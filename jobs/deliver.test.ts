@@ -1,7 +1,7 @@
 import { startSilentSmtp } from '../test/harness/smtp-silent.js';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -68,6 +68,23 @@ describe('deliver', () => {
     ]);
     expect(readFileSync(join(claims, 'XX_LH_000003.claims.xml'), 'utf8')).toBe('<claims/>');
     expect(readdirSync(join(delivered, 'mailing'))).toEqual(['.members.csv.0123456789ab.part']);
+  });
+
+  it('fails with one upload refused, still counting what it delivered', async () => {
+    const w = world();
+    await registerExport(w, 'alliance-claims', 'XX_LH_000001.claims.xml', '<claims/>');
+    await registerExport(w, 'alliance-claims', 'XX_LH_000002.claims.xml', '<claims/>');
+    rmSync(join(w.dir, 'outbox', 'XX_LH_000002.claims.xml'));
+
+    const s = await runJob(w.ctx('2026-10-01'), 'deliver');
+
+    expect(s.steps[0]).toMatchObject({
+      status: 'failed',
+      error: { code: 'DELIVERY_INCOMPLETE', message: expect.stringContaining('XX_LH_000002.claims.xml') },
+      counts: { delivered: 1, failed: 1 },
+    });
+    const record = await w.t.db.knex('job_runs').where({ job: 'deliver' }).first('counts');
+    expect(JSON.parse(String(record?.counts))).toMatchObject({ delivered: 1, failed: 1 });
   });
 });
 

@@ -15,18 +15,19 @@ import { join } from 'node:path';
 import { TransportsByName } from '../transports/index.js';
 import { TEMP_NAME_PATTERN, TEMPORARY_FILE_MAX_AGE_MS } from '../transports/names.js';
 import type { Transport } from '../transports/types.js';
-import { coerceError, RedeyeError } from '../lib/errors.js';
+import { coerceError } from '../lib/errors.js';
 import type { Knex } from 'knex';
 import type { Config } from '../config/schema.js';
 import { copyPath, toFileRow, type FileRow } from './registry.js';
-import type { Job, JobContext, JobResult } from './types.js';
+import { StepIncompleteError, type Job, type JobContext, type JobResult } from './types.js';
 import { deliverMail } from './deliver-mail.js';
 
-export class DeliveryIncompleteError extends RedeyeError {
-  constructor(failures: string[]) {
+/** Some files or mails could not be delivered; `done` is what was, and what deliver warned of. */
+export class DeliveryIncompleteError extends StepIncompleteError {
+  constructor(failures: string[], done: JobResult) {
     const shown = failures.slice(0, 5).join('; ');
     const more = failures.length > 5 ? `; and ${failures.length - 5} more (each is in the log)` : '';
-    super('DELIVERY_INCOMPLETE', `${failures.length} delivery failure(s): ${shown}${more}`, {});
+    super('DELIVERY_INCOMPLETE', `${failures.length} delivery failure(s): ${shown}${more}`, done);
   }
 }
 
@@ -129,8 +130,9 @@ export const deliverJob: Job = async (ctx: JobContext): Promise<JobResult> => {
   // Stopped on request: the runner records the step as interrupted, naming the signal; what failed
   // before the request is not lost from the summary.
   if (ctx.signal?.aborted) warnings.push(...failures);
-  else if (failures.length > 0) throw new DeliveryIncompleteError(failures);
-  return { counts, ...(warnings.length > 0 ? { warnings } : {}) };
+  const done = { counts, ...(warnings.length > 0 ? { warnings } : {}) };
+  if (failures.length > 0 && !ctx.signal?.aborted) throw new DeliveryIncompleteError(failures, done);
+  return done;
 };
 
 /** Removes Redeye's temporary files in `remoteDir` last written before `beforeMs`; returns how many. */

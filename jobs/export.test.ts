@@ -919,9 +919,20 @@ for (const engine of availableEngines()) {
     it('fails naming the export when a partner’s credits have no price, after writing everything else', async () => {
       await t.db.knex('postings').where('rule_version', 'LH-2025').update({ rule_version: 'LH-1999' });
       await t.db.knex('activities').where('rule_version', 'LH-2025').update({ rule_version: 'LH-1999' });
-      await expect(exportJob(jobContext(t.db, config, DAY))).rejects.toThrow(
+      const failed = exportJob(jobContext(t.db, config, DAY));
+      await expect(failed).rejects.toThrow(
         /invoices for 2026-11: partner LH, 2026-11: 2000 points of PARTNER_FLIGHT under rule version "LH-1999" match no contract or chart/,
       );
+      // What was written is said with the failure, as the night's summary shows it.
+      await expect(failed).rejects.toMatchObject({
+        code: 'EXPORT_FAILED',
+        done: {
+          counts: { mailingLists: 5, failed: 1 },
+          warnings: expect.arrayContaining([
+            expect.stringMatching(/REDBANK_20261130_0001\.csv.*waiting for the accrue job/),
+          ]),
+        },
+      });
       expect((await outRows()).filter((r) => r.feed === 'mailing')).toHaveLength(5);
       expect(await byKind('invoice')).toHaveLength(0);
     });

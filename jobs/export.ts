@@ -61,7 +61,7 @@ import {
   type InboundFile,
 } from '../exporters/responses.js';
 import { Program } from '../rules/program.js';
-import type { Job, JobContext, JobResult } from './types.js';
+import { StepIncompleteError, type Job, type JobContext, type JobResult } from './types.js';
 
 /** Export problems that are facts to report, not failures of the job. */
 const REPORTED = new Set(['NOT_READY', 'NO_PARTNER', 'NOT_ANSWERABLE']);
@@ -552,9 +552,10 @@ export const exportJob: Job = async (ctx: JobContext): Promise<JobResult> => {
   for (const w of run.warnings) ctx.logger.warn({ job: 'export', businessDate: ctx.businessDate }, w);
   if (run.failures.length > 0) {
     ctx.logger.error({ job: 'export', counts: run.counts }, 'exports failed');
-    throw new ExportError(
+    throw new StepIncompleteError(
       'EXPORT_FAILED',
       `${run.failures.length} export(s) failed for ${ctx.businessDate}: ${run.failures.map((f) => f.describe()).join('; ')}`,
+      { counts: run.counts, warnings: run.warnings },
       { job: 'export', businessDate: ctx.businessDate },
       { cause: run.failures[0] },
     );
