@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { simpleParser } from 'mailparser';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { main } from '../cli/main.js';
 import type { LoadedConfig } from '../config/load.js';
 import { pgConnection, releasePgConnection } from '../db/connection.js';
@@ -558,20 +558,35 @@ for (const engine of availableEngines()) {
     let monthly: ReportResult;
     const now = () => new Date('2026-06-01T03:00:00Z');
 
+    // The ledger and the reports are made once; each test has its own server and an empty outbox, so
+    // that it passes alone (`-t`) and whatever ran before it.
     beforeAll(async () => {
       dir = mkdtempSync(join(tmpdir(), 'redeye-outbox-'));
-      smtp = await startInProcessSmtp();
-      config = scenarioConfig(dir, { smtp: { host: smtp.host, port: smtp.port } });
+      const made = scenarioConfig(dir);
       t = await createTestDatabase(engine);
-      await buildScenario(t.db, config, { from: '2026-05-20', to: '2026-05-31', members: 12, perDay: 4 });
-      daily = await produceReport('daily', t.db, config, '2026-05-31');
-      monthly = await produceReport('monthly', t.db, config, '2026-05-31');
+      await buildScenario(t.db, made, { from: '2026-05-20', to: '2026-05-31', members: 12, perDay: 4 });
+      daily = await produceReport('daily', t.db, made, '2026-05-31');
+      monthly = await produceReport('monthly', t.db, made, '2026-05-31');
+    });
+    beforeEach(async () => {
+      smtp = await startInProcessSmtp();
+      // Written to the configuration file as well, which `redeye report send` reads.
+      config = scenarioConfig(dir, { smtp: { host: smtp.host, port: smtp.port } });
+    });
+    afterEach(async () => {
+      await smtp.stop();
+      await t.db.knex('mail_outbox').del();
     });
     afterAll(async () => {
-      await smtp.stop();
       await t.cleanup();
       rmSync(dir, { recursive: true, force: true });
     });
+
+    /** The night's two report mails, queued as the report step leaves them. */
+    const queueBoth = async () => {
+      await queueReportMail(t.db, config, daily, now());
+      await queueReportMail(t.db, config, monthly, now());
+    };
 
     it('queues a report once, under a Message-ID made of the report and the date', async () => {
       const first = await queueReportMail(t.db, config, daily, now());
@@ -595,6 +610,7 @@ for (const engine of availableEngines()) {
     });
 
     it('keeps a mail pending when the server fails it, and report send delivers it later, once', async () => {
+      await queueReportMail(t.db, config, daily, now());
       smtp.failNext(100, 451);
       const failed = await sendOutbox(t.db, config, { mailerDependencies: noWait, now });
       expect(failed).toMatchObject({ sent: 0, failed: 0, pending: 1 });
@@ -688,6 +704,7 @@ for (const engine of availableEngines()) {
       });
 
     it('takes back at once a mail whose sender was killed mid-send, and sends it under the same Message-ID', async () => {
+      await queueBoth();
       await claimAll({ host: hostname(), pid: await deadPid() }, '2026-06-01T02:55:00.000Z');
       const before = smtp.messages.length;
       const result = await sendOutbox(t.db, config, { mailerDependencies: noWait, now });
@@ -705,6 +722,7 @@ for (const engine of availableEngines()) {
     });
 
     it('leaves alone a mail a live sender is sending, and says who has it', async () => {
+      await queueBoth();
       const live = await liveClaimant(t, engine);
       try {
         await claimAll(live.claimant, '2026-06-01T02:55:00.000Z');
@@ -725,6 +743,7 @@ for (const engine of availableEngines()) {
 
     if (engine === 'sqlite')
       it('takes back a claim it cannot check (another machine) only once it is an hour old', async () => {
+        await queueBoth();
         await claimAll({ host: 'other-host.example', pid: 4242 }, '2026-06-01T01:00:00.000Z');
         const before = smtp.messages.length;
         const soon = () => new Date('2026-06-01T01:30:00Z');
@@ -742,8 +761,7 @@ for (const engine of availableEngines()) {
     it('leaves the mail in flight pending on a stop request, and starts no other', async () => {
       const silent = await silentSmtp();
       try {
-        await t.db.knex('mail_outbox').update({ status: 'pending', claim_host: null, claim_pid: null });
-        const attempts = await t.db.knex('mail_outbox').orderBy('id').pluck('attempts');
+        await queueBoth();
         const controller = new AbortController();
         silent.onClient(() => controller.abort('SIGTERM'));
         const result = await sendOutbox(t.db, silent.config(config), { now, signal: controller.signal });
@@ -757,8 +775,8 @@ for (const engine of availableEngines()) {
         expect(silent.connections()).toBe(1);
         const rows = await t.db.knex('mail_outbox').orderBy('id').select('status', 'attempts', 'claim_pid');
         expect(rows).toEqual([
-          { status: 'pending', attempts: Number(attempts[0]) + 1, claim_pid: null },
-          { status: 'pending', attempts: Number(attempts[1]), claim_pid: null },
+          { status: 'pending', attempts: 1, claim_pid: null },
+          { status: 'pending', attempts: 0, claim_pid: null },
         ]);
       } finally {
         await silent.stop();
@@ -766,6 +784,7 @@ for (const engine of availableEngines()) {
     });
 
     it('does not try the mails after one the server did not answer at all', async () => {
+      await queueBoth();
       const silent = await silentSmtp();
       try {
         const result = await sendOutbox(
@@ -794,14 +813,7 @@ for (const engine of availableEngines()) {
     });
 
     it('keeps a mail some recipients took pending for the others alone, and sends it to them, once', async () => {
-      await t.db.knex('mail_outbox').update({ status: 'sent', claim_host: null, claim_pid: null });
-      await t.db
-        .knex('mail_outbox')
-        .where({ report: 'monthly' })
-        .update({
-          status: 'pending',
-          recipients: JSON.stringify(['commercial@airline.example', 'finance@airline.example']),
-        });
+      await queueReportMail(t.db, config, monthly, now());
       const before = smtp.messages.length;
       // Refused for now on every attempt (retries: 3): the finance mailbox is over its quota tonight.
       smtp.rejectRecipient('finance@airline.example', 452, 4);
