@@ -583,8 +583,10 @@ for (const engine of availableEngines()) {
         await t.db.knex('files').insert({ ...request, echo_token: token });
         expect(await t.db.knex('files').pluck('echo_token')).toEqual([token]);
         const since = MIGRATION_NAMES.slice(MIGRATION_NAMES.indexOf('024_request_echo_token'));
+        // Down to before 024 from wherever a refusal left it: the migrations after it roll back first.
         const down = async () => {
-          for (const _ of since) await t.db.knex.migrate.down(MIGRATION_CONFIG);
+          while ((await migrationStatus(t.db)).applied.includes('024_request_echo_token'))
+            await t.db.knex.migrate.down(MIGRATION_CONFIG);
         };
         // A re-up could not give the token back, and a rebuilt response would lack it.
         await expect(down()).rejects.toThrow(
@@ -597,6 +599,88 @@ for (const engine of availableEngines()) {
         expect(await t.db.knex('files').pluck('name')).toEqual([request.name]);
         expect(await migrateLatest(t.db)).toEqual(since);
         expect(await t.db.knex('files').pluck('echo_token')).toEqual([null]);
+      } finally {
+        await t.cleanup();
+      }
+    });
+
+    it('025 gives a partner adjustment numbers beside its invoice number, keeps what each invoice carried, and rolls back', async () => {
+      const t = await createTestDatabase(engine);
+      try {
+        const number = (partner: string, n: number, adjusts: string | null = null) => ({
+          issuer: 'XX1',
+          billing_month: '2026-11',
+          partner_code: partner,
+          number: n,
+          invoice_number: `202611${String(n).padStart(4, '0')}`,
+          assigned_on: '2026-11-30',
+          transmission: 1,
+          ...(adjusts === null ? {} : { adjusts }),
+        });
+        await t.db.knex('invoice_numbers').insert([number('GRANDSTAY', 1), number('LH', 2)]);
+        // A second adjustment of GRANDSTAY's invoice, but never a second invoice of the month.
+        await t.db.knex('invoice_numbers').insert(number('GRANDSTAY', 3, '2026110001'));
+        await t.db.knex('invoice_numbers').insert(number('GRANDSTAY', 4, '2026110001'));
+        await expect(t.db.knex('invoice_numbers').insert(number('GRANDSTAY', 5))).rejects.toThrow(
+          /unique|UNIQUE/,
+        );
+        const id = (n: string) =>
+          t.db
+            .knex('invoice_numbers')
+            .where({ invoice_number: n })
+            .first('id')
+            .then((r) => Number(r.id));
+        const kept = {
+          invoice_number_id: await id('2026110002'),
+          line: 1,
+          activity_type: 'PARTNER_FLIGHT',
+          contract_id: 'LH-2025',
+          charge_code: 'FFP',
+          description: 'PARTNER_FLIGHT points credited, LH-2025',
+          points: 2000,
+          price_per_point: '0.0105',
+          detail_count: 1,
+        };
+        await t.db.knex('invoice_lines').insert(kept);
+        const since = MIGRATION_NAMES.slice(MIGRATION_NAMES.indexOf('025_invoice_adjustments'));
+        const down = async () => {
+          for (const _ of since) await t.db.knex.migrate.down(MIGRATION_CONFIG);
+        };
+        // The adjustment numbers are partners', and the kept lines what they were billed: the down keeps both.
+        await expect(down()).rejects.toThrow(
+          /would lose 2 adjustment invoice number\(s\) given to partners \(2026110003 adjusting 2026110001, 2026110004 adjusting 2026110001\); and the lines 1 invoice\(s\) carried when written \(2026110002: 1\)/,
+        );
+        expect(
+          await t.db
+            .knex('invoice_numbers')
+            .whereNotNull('adjusts')
+            .orderBy('number')
+            .pluck('invoice_number'),
+        ).toEqual(['2026110003', '2026110004']);
+        await t.db.knex('invoice_numbers').whereNotNull('adjusts').delete();
+        await expect(down()).rejects.toThrow(/would lose the lines 1 invoice\(s\) carried when written/);
+        expect(await t.db.knex('invoice_lines').select('points', 'price_per_point')).toEqual([
+          { points: 2000, price_per_point: '0.0105' },
+        ]);
+        await t.db.knex('invoice_lines').delete();
+        await down();
+        expect(await t.db.knex.schema.hasTable('invoice_lines')).toBe(false);
+        expect(await t.db.knex.schema.hasColumn('invoice_numbers', 'adjusts')).toBe(false);
+        // One number a partner a month again, and the numbers given before stay.
+        await expect(t.db.knex('invoice_numbers').insert(number('GRANDSTAY', 3))).rejects.toThrow(
+          /unique|UNIQUE/,
+        );
+        expect(await t.db.knex('invoice_numbers').orderBy('number').pluck('invoice_number')).toEqual([
+          '2026110001',
+          '2026110002',
+        ]);
+        expect(await migrateLatest(t.db)).toEqual(since);
+        expect(
+          await t.db.knex('invoice_numbers').orderBy('number').select('invoice_number', 'adjusts'),
+        ).toEqual([
+          { invoice_number: '2026110001', adjusts: null },
+          { invoice_number: '2026110002', adjusts: null },
+        ]);
       } finally {
         await t.cleanup();
       }
@@ -815,6 +899,11 @@ if (availableEngines().includes('postgres')) {
         await expect(asReporting((trx) => trx('activities').select('travel_surname'))).rejects.toThrow(
           /permission denied/,
         );
+        // Granted by 025 with its table: the lines each invoice carried, which reconcile what partners were billed.
+        expect(
+          await asReporting((trx) => trx('invoice_lines').select('points', 'invoice_number_id')),
+        ).toEqual([]);
+        expect(await asReporting((trx) => trx('invoice_numbers').select('adjusts'))).toEqual([]);
         // Granted by 024: the EchoToken a hotel's request gave, which its response carries.
         expect(await asReporting((trx) => trx('files').select('echo_token'))).toEqual([]);
         // 022: the registry without who decided a held file and the reason they typed.

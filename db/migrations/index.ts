@@ -28,6 +28,7 @@ import * as m021 from './021_export_facts.js';
 import * as m022 from './022_file_decisions_withheld.js';
 import * as m023 from './023_mail_refused.js';
 import * as m024 from './024_request_echo_token.js';
+import * as m025 from './025_invoice_adjustments.js';
 
 export interface Migration {
   name: string;
@@ -60,6 +61,7 @@ export const migrations: Migration[] = [
   { name: '022_file_decisions_withheld', ...m022 },
   { name: '023_mail_refused', ...m023 },
   { name: '024_request_echo_token', ...m024 },
+  { name: '025_invoice_adjustments', ...m025 },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {
