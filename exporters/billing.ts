@@ -6,7 +6,9 @@
  * posting's rule version, or its original's for a reversal, and the activity whose award posting it is (or reverses).
  *
  * `partnerCredits` is the query; `billingMonth` turns its rows and the configuration into invoices (pure);
- * `invoiceNumbers` gives each invoiced partner its number for the month, kept from the first export on.
+ * `invoiceNumbers` gives each invoiced partner its number for the month, kept from the first export on;
+ * `invoiceDocuments` says what each numbered document of the month carries: a delivered one what it was
+ * delivered with (its kept lines), and the difference the month has come to since, in an adjustment.
  */
 import type { Knex } from 'knex';
 import type { LoadedConfig } from '../config/load.js';
@@ -74,6 +76,12 @@ export interface BillingMonth {
   invoices: UnnumberedInvoice[];
   /** Partners with credited points but no billing identity in the configuration: not invoiced. */
   unbilled: Array<{ partnerCode: string; points: number }>;
+  /**
+   * Each partner with a billing identity and entries in the month: its lines, those netting to nothing
+   * included. What an adjustment compares with what was delivered: a line taken back whole is no line of
+   * an invoice, but its postings are behind the adjustment that credits it back.
+   */
+  partnerLines: ReadonlyMap<string, readonly InvoiceLineInput[]>;
 }
 
 interface Pricing {
@@ -82,7 +90,7 @@ interface Pricing {
   chargeCode: string;
 }
 
-function pricing(partner: PartnerConfig, row: PartnerCreditRow, month: string): Pricing {
+function pricingOf(partner: PartnerConfig, row: PartnerCreditRow): Pricing | undefined {
   const billing = partner.billing!;
   const contract = partner.contracts.find((c) => c.id === row.ruleVersion);
   if (contract) {
@@ -95,6 +103,12 @@ function pricing(partner: PartnerConfig, row: PartnerCreditRow, month: string): 
   const chart = partner.charts.find((c) => c.id === row.ruleVersion);
   if (chart)
     return { contractId: chart.id, pricePerPoint: chart.pricePerPoint, chargeCode: billing.chargeCode };
+  return undefined;
+}
+
+function pricing(partner: PartnerConfig, row: PartnerCreditRow, month: string): Pricing {
+  const found = pricingOf(partner, row);
+  if (found) return found;
   throw new ExportError(
     'NO_PRICE',
     `partner ${partner.code}, ${month}: ${row.points} points of ${row.activityType} under rule version ${JSON.stringify(row.ruleVersion)} match no contract or chart of the partner, so they have no price`,
@@ -112,30 +126,28 @@ export function billingMonth(
   monthEnd: IsoDate,
   rows: readonly PartnerCreditRow[],
 ): BillingMonth {
-  const start = startOfMonth(monthEnd);
-  const end = endOfMonth(monthEnd);
-  const month = end.slice(0, 7);
-  const seller: Organization = {
-    id: config.exports.invoices.issuingOrganizationId,
-    designator: config.exports.invoices.organizationDesignator,
-    name: config.exports.invoices.organizationName,
-  };
+  const period = periodOf(monthEnd);
+  const { month, start, end } = period;
   const partners = new Map(config.partners.map((p) => [p.code, p]));
   const byPartner = new Map<string, PartnerCreditRow[]>();
   for (const row of rows) byPartner.set(row.partnerCode, [...(byPartner.get(row.partnerCode) ?? []), row]);
   const invoices: UnnumberedInvoice[] = [];
   const unbilled: BillingMonth['unbilled'] = [];
+  const partnerLines = new Map<string, InvoiceLineInput[]>();
   for (const code of [...byPartner.keys()].sort()) {
-    const partnerRows = byPartner.get(code)!.filter((r) => r.points !== 0);
-    if (partnerRows.length === 0) continue;
+    const partnerRows = byPartner.get(code)!;
     const partner = partners.get(code);
     if (!partner?.billing) {
-      unbilled.push({ partnerCode: code, points: partnerRows.reduce((s, r) => s + r.points, 0) });
+      const points = partnerRows.filter((r) => r.points !== 0);
+      if (points.length > 0)
+        unbilled.push({ partnerCode: code, points: points.reduce((s, r) => s + r.points, 0) });
       continue;
     }
     const merged = new Map<string, Omit<InvoiceLineInput, 'description'>>();
     for (const row of partnerRows) {
-      const price = pricing(partner, row, month);
+      // Rows netting to nothing bill nothing: one without a price is no failure, only left out.
+      const price = row.points === 0 ? pricingOf(partner, row) : pricing(partner, row, month);
+      if (price === undefined) continue;
       const id = `${row.activityType}\u0000${price.contractId}`;
       const line = merged.get(id);
       if (line) {
@@ -155,27 +167,87 @@ export function billingMonth(
       });
     }
     // Described once its rows are merged: whether a line's points were credited or reversed is their net.
-    const lines = [...merged.values()]
-      .filter((l) => l.points !== 0)
-      .map((l) => ({
-        ...l,
-        description: `${l.activityType} points ${l.points < 0 ? 'reversed' : 'credited'}, ${l.contractId}`,
-      }));
+    const all = [...merged.values()].map((l) => ({ ...l, description: lineDescription(l) }));
+    partnerLines.set(code, all);
+    const lines = all.filter((l) => l.points !== 0);
     if (lines.length === 0) continue;
-    const b = partner.billing;
-    invoices.push({
-      partnerCode: code,
-      invoiceDate: end,
-      chargeCategory: b.chargeCategory,
-      seller,
-      buyer: { id: b.organizationId, designator: b.designator, name: b.organizationName },
-      currency: b.currency,
-      settlementMonthPeriod: `${month.slice(2, 4)}${month.slice(5, 7)}04`,
-      settlementMethod: b.settlementMethod,
-      lines,
-    });
+    invoices.push(invoiceTo(config, partner, period, lines));
   }
-  return { month, start, end, invoices, unbilled };
+  return { month, start, end, invoices, unbilled, partnerLines };
+}
+
+type Period = Pick<BillingMonth, 'month' | 'start' | 'end'>;
+
+function periodOf(monthEnd: IsoDate): Period {
+  const end = endOfMonth(monthEnd);
+  return { month: end.slice(0, 7), start: startOfMonth(monthEnd), end };
+}
+
+function lineDescription(line: Pick<InvoiceLineInput, 'activityType' | 'points' | 'contractId'>): string {
+  return `${line.activityType} points ${line.points < 0 ? 'reversed' : 'credited'}, ${line.contractId}`;
+}
+
+/** `lines` as the partner's document of the month: its header is the partner's billing identity. */
+function invoiceTo(
+  config: LoadedConfig,
+  partner: PartnerConfig,
+  period: Period,
+  lines: readonly InvoiceLineInput[],
+): UnnumberedInvoice {
+  const b = partner.billing!;
+  const seller: Organization = {
+    id: config.exports.invoices.issuingOrganizationId,
+    designator: config.exports.invoices.organizationDesignator,
+    name: config.exports.invoices.organizationName,
+  };
+  return {
+    partnerCode: partner.code,
+    invoiceDate: period.end,
+    chargeCategory: b.chargeCategory,
+    seller,
+    buyer: { id: b.organizationId, designator: b.designator, name: b.organizationName },
+    currency: b.currency,
+    settlementMonthPeriod: `${period.month.slice(2, 4)}${period.month.slice(5, 7)}04`,
+    settlementMethod: b.settlementMethod,
+    lines,
+  };
+}
+
+/**
+ * The lines of the adjustment that bills the difference between what a partner's month comes to now
+ * (`current`, the lines `billingMonth` gives it) and what its delivered documents carried (`delivered`,
+ * their lines together): per activity type and contract, the points now minus the points delivered, and
+ * the postings since; none where they are equal. Priced as the line is now (as delivered for a line that
+ * is no more), and described as a credit or a reversal by the sign of the difference, naming the invoice
+ * it adjusts (`adjusted`), so that a partner reading the line knows it corrects that invoice.
+ */
+export function adjustmentLines(
+  current: readonly InvoiceLineInput[],
+  delivered: readonly InvoiceLineInput[],
+  adjusted: string,
+): InvoiceLineInput[] {
+  const by = new Map<string, { base: InvoiceLineInput; points: number; postings: number }>();
+  const add = (line: InvoiceLineInput, sign: 1 | -1) => {
+    const id = `${line.activityType}\u0000${line.contractId}`;
+    const entry = by.get(id) ?? { base: line, points: 0, postings: 0 };
+    entry.points += sign * line.points;
+    entry.postings += sign * line.detailCount;
+    by.set(id, entry);
+  };
+  for (const line of current) add(line, 1);
+  for (const line of delivered) add(line, -1);
+  return [...by.values()]
+    .filter((e) => e.points !== 0)
+    .sort(
+      (a, b) => cmp(a.base.activityType, b.base.activityType) || cmp(a.base.contractId, b.base.contractId),
+    )
+    .map(({ base, points, postings }) => ({
+      ...base,
+      points,
+      // The ledger only grows, so postings are never fewer than when delivered; never below zero regardless.
+      detailCount: Math.max(0, postings),
+      description: `${lineDescription({ ...base, points })}, adjusts invoice ${adjusted}`,
+    }));
 }
 
 /** `<YYYYMM><NNNN>`: the month, then the number's place among those given that month. */
@@ -183,14 +255,89 @@ function invoiceNumberOf(month: string, number: number): string {
   return `${month.replace('-', '')}${String(number).padStart(4, '0')}`;
 }
 
+/** A numbered document of a month, as `invoice_numbers` keeps it. */
+interface NumberRow {
+  id: number;
+  partnerCode: string;
+  number: number;
+  invoiceNumber: string;
+  /** The invoice an adjustment adjusts; null for the partner's invoice of the month. */
+  adjusts: string | null;
+  transmission: number | null;
+}
+
+async function numbersGiven(q: Q, issuer: string, month: string): Promise<NumberRow[]> {
+  const rows = (await q('invoice_numbers')
+    .where({ issuer, billing_month: month })
+    .orderBy('number')
+    .select('id', 'partner_code', 'number', 'invoice_number', 'adjusts', 'transmission')) as Array<{
+    id: number | string;
+    partner_code: string;
+    number: number | string;
+    invoice_number: string;
+    adjusts: string | null;
+    transmission: number | string | null;
+  }>;
+  return rows.map((r) => ({
+    id: Number(r.id),
+    partnerCode: r.partner_code,
+    number: Number(r.number),
+    invoiceNumber: r.invoice_number,
+    adjusts: r.adjusts,
+    transmission: r.transmission === null ? null : Number(r.transmission),
+  }));
+}
+
+/**
+ * Gives the next numbers not given in `month`, one to each of `wanted` in its order, and records them.
+ * Unique per issuer and month (the table's unique indexes hold it against a concurrent writer, which then
+ * fails and its rerun reads the numbers given).
+ */
+async function giveNumbers(
+  trx: Knex.Transaction,
+  issuer: string,
+  month: string,
+  given: readonly NumberRow[],
+  wanted: ReadonlyArray<{ partnerCode: string; adjusts: string | null }>,
+  businessDate: IsoDate,
+): Promise<NumberRow[]> {
+  let last = given.reduce((max, r) => Math.max(max, r.number), 0);
+  const rows: NumberRow[] = [];
+  for (const w of wanted) {
+    last += 1;
+    const invoiceNumber = invoiceNumberOf(month, last);
+    const [inserted] = await trx('invoice_numbers')
+      .insert({
+        issuer,
+        billing_month: month,
+        partner_code: w.partnerCode,
+        number: last,
+        invoice_number: invoiceNumber,
+        assigned_on: businessDate,
+        adjusts: w.adjusts,
+      })
+      .returning('id');
+    const id = typeof inserted === 'object' ? (inserted as { id: number }).id : (inserted as number);
+    rows.push({
+      id: Number(id),
+      partnerCode: w.partnerCode,
+      number: last,
+      invoiceNumber,
+      adjusts: w.adjusts,
+      transmission: null,
+    });
+  }
+  return rows;
+}
+
 /**
  * Each partner's invoice number for `month` under `issuer`: the one given to it by an earlier export of
  * the month, else the next not given yet (in partner-code order among those new tonight). A number once
  * given stays the partner's, on every re-export, before delivery and after, also when a later export
  * finds nothing to invoice it: a clearing house takes InvoiceNumber as the invoice's identity, and the
- * partner may have seen the number in a draft, so it is never given to another partner. Unique per issuer
- * and month (the table's unique indexes hold it against a concurrent writer, which then fails and its
- * rerun reads the numbers given). Call inside the transaction that records them.
+ * partner may have seen the number in a draft, so it is never given to another partner. Adjustments take
+ * numbers of their own from the same series (`invoiceDocuments`). Call inside the transaction that
+ * records them.
  */
 export async function invoiceNumbers(
   trx: Knex.Transaction,
@@ -199,87 +346,256 @@ export async function invoiceNumbers(
   partnerCodes: readonly string[],
   businessDate: IsoDate,
 ): Promise<Map<string, string>> {
-  const given = (await trx('invoice_numbers')
-    .where({ issuer, billing_month: month })
-    .select('partner_code', 'number', 'invoice_number')) as Array<{
-    partner_code: string;
-    number: number | string;
-    invoice_number: string;
-  }>;
-  const numbers = new Map(given.map((r) => [r.partner_code, r.invoice_number]));
-  let last = given.reduce((max, r) => Math.max(max, Number(r.number)), 0);
+  const given = await numbersGiven(trx, issuer, month);
+  const invoices = given.filter((r) => r.adjusts === null);
+  const numbers = new Map(invoices.map((r) => [r.partnerCode, r.invoiceNumber]));
   const fresh = [...new Set(partnerCodes)].filter((code) => !numbers.has(code)).sort();
-  const rows = fresh.map((code) => {
-    last += 1;
-    const invoiceNumber = invoiceNumberOf(month, last);
-    numbers.set(code, invoiceNumber);
-    return {
-      issuer,
-      billing_month: month,
-      partner_code: code,
-      number: last,
-      invoice_number: invoiceNumber,
-      assigned_on: businessDate,
-    };
-  });
-  if (rows.length > 0) await trx('invoice_numbers').insert(rows);
+  const rows = await giveNumbers(
+    trx,
+    issuer,
+    month,
+    given,
+    fresh.map((partnerCode) => ({ partnerCode, adjusts: null })),
+    businessDate,
+  );
+  for (const r of rows) numbers.set(r.partnerCode, r.invoiceNumber);
   return numbers;
 }
 
 /**
- * The transmission of `month` that carries each numbered invoice: 1 the month's first, 2… the
- * supplementary ones. A number not in a transmission goes into the month's latest one while that is not
- * delivered (`delivered(k)` is false: it is replaced, as a draft is), else into a new one after it: a
- * delivered transmission stands, and an invoice number a partner reads in its statement must be in
- * exactly one transmission the clearing house received. A number in a delivered transmission stays there.
- * One in a transmission not delivered whose partner is no longer `invoiced` is taken out of it (its
- * transmission is null again), so that when its partner is invoiced again it goes where a number not in
- * a transmission goes: were it kept in a draft that was then delivered without it, the clearing house
- * would never receive that invoice. A number stays its partner's all the same. Numbers not in a
- * transmission are left out of the map. Call inside the transaction that gives the numbers.
+ * The transmission of `month` that carries each numbered document (by invoice number): 1 the month's
+ * first, 2… the supplementary ones. A number not in a transmission goes into the month's latest one while
+ * that is not delivered (`delivered(k)` is false: it is replaced, as a draft is), else into a new one
+ * after it: a delivered transmission stands, and an invoice number a partner reads in its statement must
+ * be in exactly one transmission the clearing house received. A number in a delivered transmission stays
+ * there. One in a transmission not delivered that is no longer `sending` (its partner not invoiced, an
+ * adjustment with no difference left) is taken out of it (its transmission is null again), so that when
+ * it has something to send again it goes where a number not in a transmission goes: were it kept in a
+ * draft that was then delivered without it, the clearing house would never receive that document. A
+ * number stays its partner's all the same. Numbers not in a transmission are left out of the map. Call
+ * inside the transaction that gives the numbers.
  */
 export async function invoiceTransmissions(
   trx: Knex.Transaction,
   issuer: string,
   month: string,
-  invoiced: ReadonlySet<string>,
+  sending: ReadonlySet<string>,
   delivered: (transmission: number) => Promise<boolean>,
 ): Promise<Map<string, number>> {
-  const given = (await trx('invoice_numbers')
+  const given = await numbersGiven(trx, issuer, month);
+  const carried = new Map<string, number>();
+  const freed: string[] = [];
+  for (const r of given) {
+    if (r.transmission === null) continue;
+    if (!sending.has(r.invoiceNumber) && !(await delivered(r.transmission))) freed.push(r.invoiceNumber);
+    else carried.set(r.invoiceNumber, r.transmission);
+  }
+  if (freed.length > 0) {
+    await trx('invoice_numbers')
+      .where({ issuer, billing_month: month })
+      .whereIn('invoice_number', freed)
+      .update({ transmission: null });
+  }
+  const loose = given
+    .filter((r) => r.transmission === null && sending.has(r.invoiceNumber))
+    .map((r) => r.invoiceNumber);
+  if (loose.length === 0) return carried;
+  const latest = Math.max(0, ...carried.values());
+  const into = latest === 0 ? 1 : (await delivered(latest)) ? latest + 1 : latest;
+  await trx('invoice_numbers')
     .where({ issuer, billing_month: month })
-    .select('partner_code', 'transmission')) as Array<{
-    partner_code: string;
-    transmission: number | string | null;
-  }>;
+    .whereIn('invoice_number', loose)
+    .update({ transmission: into });
+  for (const n of loose) carried.set(n, into);
+  return carried;
+}
+
+/** The lines each document (by `invoice_numbers.id`) carried when its transmission was last written. */
+async function keptLines(
+  q: Q,
+  ids: readonly number[],
+  period: Period,
+): Promise<Map<number, InvoiceLineInput[]>> {
+  const kept = new Map<number, InvoiceLineInput[]>();
+  if (ids.length === 0) return kept;
+  const rows = (await q('invoice_lines')
+    .whereIn('invoice_number_id', ids)
+    .orderBy(['invoice_number_id', 'line'])
+    .select(
+      'invoice_number_id',
+      'activity_type',
+      'contract_id',
+      'charge_code',
+      'description',
+      'points',
+      'price_per_point',
+      'detail_count',
+    )) as Array<Record<string, unknown>>;
+  for (const r of rows) {
+    const id = Number(r.invoice_number_id);
+    kept.set(id, [
+      ...(kept.get(id) ?? []),
+      {
+        chargeCode: String(r.charge_code),
+        description: String(r.description),
+        startDate: period.start,
+        endDate: period.end,
+        points: Number(r.points),
+        pricePerPoint: String(r.price_per_point),
+        detailCount: Number(r.detail_count),
+        activityType: String(r.activity_type),
+        contractId: String(r.contract_id),
+      },
+    ]);
+  }
+  return kept;
+}
+
+/**
+ * Keeps the lines of `documents` as written into their transmission, in place of those kept before.
+ * Call in the transaction that makes that transmission the one registered (outbox `keep`): once it is
+ * delivered, these are exactly what the clearing house received.
+ */
+export async function keepLines(
+  trx: Knex.Transaction,
+  documents: ReadonlyArray<{ id: number; invoice: InvoiceInput }>,
+): Promise<void> {
+  if (documents.length === 0) return;
+  await trx('invoice_lines')
+    .whereIn(
+      'invoice_number_id',
+      documents.map((d) => d.id),
+    )
+    .delete();
+  await trx('invoice_lines').insert(
+    documents.flatMap((d) =>
+      d.invoice.lines.map((l, i) => ({
+        invoice_number_id: d.id,
+        line: i + 1,
+        activity_type: l.activityType,
+        contract_id: l.contractId,
+        charge_code: l.chargeCode,
+        description: l.description,
+        points: l.points,
+        price_per_point: l.pricePerPoint,
+        detail_count: l.detailCount,
+      })),
+    ),
+  );
+}
+
+/** A numbered document of the month and what it carries. */
+export interface InvoiceDocument {
+  /** `invoice_numbers.id`, for `keepLines`. */
+  id: number;
+  partnerCode: string;
+  invoiceNumber: string;
+  /** The partner's invoice an adjustment adjusts; null for that invoice itself. */
+  adjusts: string | null;
+  /** The transmission carrying it; null when none does. */
+  transmission: number | null;
+  /** What it carries; null when it has nothing to (its partner not invoiced, no difference left). */
+  invoice: InvoiceInput | null;
+  /**
+   * Delivered without its lines kept (before migration 025): it is rebuilt from the ledger, as it was
+   * then, and a change to its partner's month since cannot be told from what was delivered.
+   */
+  unkept: boolean;
+}
+
+/**
+ * Every numbered document of the month and what it carries, numbers and transmissions given (call inside
+ * the transaction that records them):
+ *
+ * - a partner's invoice not delivered carries the month as `billing` has it now (the draft is replaced);
+ * - a document delivered carries its kept lines, so its transmission and statement rebuild to the bytes
+ *   sent: what the clearing house received is never rewritten;
+ * - a partner whose invoice is delivered and whose month has changed since is billed the difference
+ *   (`adjustmentLines`, against every document of its month delivered) in an adjustment, an `Invoice` or
+ *   a `CreditNote` by its sign, under a number of its own from the month's series. One adjustment at a
+ *   time is undelivered: it carries the difference as it is now, and it is taken out of its draft if the
+ *   difference comes back to nothing (its number stays the partner's, for the next difference); once it
+ *   is delivered, a further change makes another for the rest.
+ *
+ * A partner whose delivered documents' lines were not kept (`unkept`) cannot be adjusted: its invoice is
+ * rebuilt from the ledger as before, and a change drifts.
+ */
+export async function invoiceDocuments(
+  trx: Knex.Transaction,
+  config: LoadedConfig,
+  billing: BillingMonth,
+  businessDate: IsoDate,
+  delivered: (transmission: number) => Promise<boolean>,
+): Promise<InvoiceDocument[]> {
+  const issuer = config.exports.invoices.issuingOrganizationId;
+  const { month } = billing;
+  const current = new Map(billing.invoices.map((i) => [i.partnerCode, i]));
+  await invoiceNumbers(trx, issuer, month, [...current.keys()], businessDate);
   const known = new Map<number, boolean>();
   const isDelivered = async (k: number) => {
     if (!known.has(k)) known.set(k, await delivered(k));
     return known.get(k)!;
   };
-  const carried = new Map<string, number>();
-  const freed: string[] = [];
-  for (const r of given) {
-    if (r.transmission === null) continue;
-    const k = Number(r.transmission);
-    if (!invoiced.has(r.partner_code) && !(await isDelivered(k))) freed.push(r.partner_code);
-    else carried.set(r.partner_code, k);
+  const sent = async (r: NumberRow) => r.transmission !== null && (await isDelivered(r.transmission));
+  const rows = await numbersGiven(trx, issuer, month);
+  const kept = await keptLines(
+    trx,
+    rows.map((r) => r.id),
+    billing,
+  );
+  const partners = new Map(config.partners.map((p) => [p.code, p]));
+  const documentOf = (code: string, lines: readonly InvoiceLineInput[]) => {
+    const partner = partners.get(code);
+    return partner?.billing ? invoiceTo(config, partner, billing, lines) : null;
+  };
+  const carries = new Map<number, UnnumberedInvoice | null>();
+  const unkept = new Set<number>();
+  const fresh: Array<{ partnerCode: string; adjusts: string; invoice: UnnumberedInvoice }> = [];
+  for (const invoice of rows.filter((r) => r.adjusts === null)) {
+    const now = current.get(invoice.partnerCode) ?? null;
+    if (!(await sent(invoice))) {
+      carries.set(invoice.id, now);
+      continue;
+    }
+    const adjustments = rows.filter((r) => r.adjusts === invoice.invoiceNumber);
+    const delivered: NumberRow[] = [invoice];
+    for (const r of adjustments) if (await sent(r)) delivered.push(r);
+    for (const r of delivered) {
+      const lines = kept.get(r.id);
+      if (lines) carries.set(r.id, documentOf(r.partnerCode, lines));
+      else unkept.add(r.id);
+    }
+    if (unkept.has(invoice.id)) carries.set(invoice.id, now);
+    if (delivered.some((r) => unkept.has(r.id))) continue;
+    const difference = adjustmentLines(
+      billing.partnerLines.get(invoice.partnerCode) ?? [],
+      delivered.flatMap((r) => kept.get(r.id)!),
+      invoice.invoiceNumber,
+    );
+    if (difference.length === 0) continue;
+    const adjustment = documentOf(invoice.partnerCode, difference);
+    if (adjustment === null) continue;
+    const pending = adjustments.find((r) => !delivered.includes(r));
+    if (pending) carries.set(pending.id, adjustment);
+    else
+      fresh.push({ partnerCode: invoice.partnerCode, adjusts: invoice.invoiceNumber, invoice: adjustment });
   }
-  if (freed.length > 0) {
-    await trx('invoice_numbers')
-      .where({ issuer, billing_month: month })
-      .whereIn('partner_code', freed)
-      .update({ transmission: null });
-  }
-  const loose = given
-    .filter((r) => r.transmission === null && invoiced.has(r.partner_code))
-    .map((r) => r.partner_code);
-  if (loose.length === 0) return carried;
-  const latest = Math.max(0, ...carried.values());
-  const into = latest === 0 ? 1 : (await isDelivered(latest)) ? latest + 1 : latest;
-  await trx('invoice_numbers')
-    .where({ issuer, billing_month: month })
-    .whereIn('partner_code', loose)
-    .update({ transmission: into });
-  for (const code of loose) carried.set(code, into);
-  return carried;
+  fresh.sort((a, b) => cmp(a.partnerCode, b.partnerCode));
+  const given = await giveNumbers(trx, issuer, month, rows, fresh, businessDate);
+  given.forEach((r, i) => carries.set(r.id, fresh[i]!.invoice));
+  const all = [...rows, ...given];
+  const sending = new Set(all.filter((r) => carries.get(r.id)).map((r) => r.invoiceNumber));
+  const carriers = await invoiceTransmissions(trx, issuer, month, sending, isDelivered);
+  return all.map((r) => {
+    const invoice = carries.get(r.id) ?? null;
+    return {
+      id: r.id,
+      partnerCode: r.partnerCode,
+      invoiceNumber: r.invoiceNumber,
+      adjusts: r.adjusts,
+      transmission: carriers.get(r.invoiceNumber) ?? null,
+      invoice: invoice && { ...invoice, invoiceNumber: r.invoiceNumber },
+      unkept: unkept.has(r.id),
+    };
+  });
 }

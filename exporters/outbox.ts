@@ -75,6 +75,13 @@ export interface PreparedExport {
   counts?: Record<string, number>;
   /** Runs in the creating transaction once the registry row exists (e.g. recording the claims sent). */
   afterInsert?: (trx: Knex.Transaction, fileId: number) => Promise<void>;
+  /**
+   * Runs whenever this content is, or becomes, the registered one: in the transaction of its first write,
+   * of a replacement or of a reinstatement, and in one of its own when a rerun rebuilds the registered
+   * bytes (`unchanged`, `restored`); never for content the registered file lacks (`drifted`). For facts
+   * that must be those of the file as sent (the lines each invoice of a transmission carries).
+   */
+  keep?: (trx: Knex.Transaction, fileId: number) => Promise<void>;
 }
 
 export interface ExportSpec {
@@ -246,6 +253,7 @@ export class Outbox {
         .returning('id');
       const fileId = typeof row === 'object' ? (row as { id: number }).id : (row as number);
       await prepared.afterInsert?.(trx, fileId);
+      await prepared.keep?.(trx, fileId);
       await rename(temp.path, path);
       await syncFolder(dir);
       return {
@@ -294,6 +302,7 @@ export class Outbox {
           await trx('files')
             .where({ id: row.id })
             .update({ ...fields, size: temp.size, sha256: temp.sha256, counts: JSON.stringify(counts) });
+          await prepared.keep?.(trx, row.id);
           await rename(temp.path, path);
           await syncFolder(dir);
         });
@@ -302,6 +311,8 @@ export class Outbox {
         return outcome('reinstated');
       }
       if (temp.sha256 === row.sha256) {
+        const keep = prepared.keep;
+        if (keep) await this.db.transaction((trx) => keep(trx, row.id));
         if ((await sha256OfFile(path)) === row.sha256) {
           await unlink(temp.path);
           return outcome('unchanged');

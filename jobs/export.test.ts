@@ -487,12 +487,13 @@ for (const engine of availableEngines()) {
 
       // Delivered, then DRIVE's credit taken back and REDBANK's file read late: DRIVE's number is not
       // given to REDBANK, whose invoice takes the next one, in a transmission of its own; the delivered
-      // transmission stands.
+      // transmission stands, and DRIVE's reversal is credited in an adjustment numbered after REDBANK's.
       await t.db.knex('files').where({ direction: 'out' }).update({ verdict: 'delivered' });
       await ledger.postOne({ key: 'REV:PTR:DRIVE:D-1', reverses: 'PTR:DRIVE:D-1', businessDate: DAY });
       await lateCredit(ledger, 'REDBANK', 'RB-1', 1000, 'REDBANK-2025', 'CARD_SPEND');
       const after = await exportJob(jobContext(t.db, config, DAY, new Date('2026-12-02T09:00:00Z')));
-      expect(after.counts).toMatchObject({ drifted: 1, written: 2, unchanged: 14, invoices: 3 });
+      expect(after.counts).toMatchObject({ written: 3, unchanged: 16, invoices: 5 });
+      expect(after.counts.drifted).toBeUndefined();
       expect(await statementNumber('REDBANK')).toBe('2026110004');
       expect(await statementNumber('GRANDSTAY')).toBe('2026110001');
       expect(
@@ -506,6 +507,7 @@ for (const engine of availableEngines()) {
           ['LH', '2026110002'],
           ['DRIVE', '2026110003'],
           ['REDBANK', '2026110004'],
+          ['DRIVE', '2026110005'],
         ].map(([partner_code, invoice_number]) => ({
           issuer: 'XX1',
           billing_month: '2026-11',
@@ -758,6 +760,236 @@ for (const engine of availableEngines()) {
       ]);
       expect(statement[statement.length - 1]!.at(-1)).toBe('-14.30');
       expect(csv((await one('invoice-statement', 'GRANDSTAY')).copy)[0]![10]).toBe('Invoice');
+    });
+
+    it('bills a partner whose month changes after delivery the difference, in an adjustment of its own', async () => {
+      const ledger = new Ledger(t.db, { now: () => new Date('2026-12-01T08:00:00Z') });
+      /** A document as the clearing house reads it: number, type, and each line's figures. */
+      const documents = (xml: string) =>
+        elements(xml, 'Invoice').map((invoice) => {
+          const header = invoice.children.find((c) => c.name === 'InvoiceHeader')!;
+          return {
+            number: child(header, 'InvoiceNumber'),
+            type: child(header, 'InvoiceType'),
+            lines: invoice.children
+              .filter((c) => c.name === 'LineItem')
+              .map((l) => [
+                child(l, 'Description'),
+                child(l, 'Quantity'),
+                child(l, 'UnitPrice'),
+                child(l, 'ChargeAmount'),
+              ]),
+            total: child(
+              invoice.children.find((c) => c.name === 'InvoiceSummary')!,
+              'TotalAmount',
+            ),
+          };
+        });
+      const statementOf = async (name: string) => {
+        const row = (await byKind('invoice-statement')).find((r) => r.name === name);
+        expect(row, name).toBeDefined();
+        return { row: row!, records: csv(row!.copy) };
+      };
+
+      // 800 STAY points more than the night's (a member who gets no mailing: only invoices can change).
+      await lateCredit(ledger, 'GRANDSTAY', 'T8', 800, 'GRANDSTAY-2026', 'STAY');
+      await exportJob(jobContext(t.db, config, DAY));
+      await deliverWritten();
+      const delivered = await outRows();
+      const first = await one('invoice');
+      expect(documents(readFileSync(first.copy, 'utf8'))[0]).toMatchObject({
+        number: '2026110001',
+        total: '252.71',
+      });
+
+      // A rerun of the month's last night, after delivery, posts a reversal of that stay.
+      await ledger.postOne({ key: 'REV:PTR:GRANDSTAY:T8', reverses: 'PTR:GRANDSTAY:T8', businessDate: DAY });
+      const adjusted = await exportJob(jobContext(t.db, config, DAY, new Date('2026-12-02T09:00:00Z')));
+      expect(adjusted.counts).toMatchObject({ transmissions: 2, statements: 3, written: 2, invoices: 3 });
+      expect(adjusted.counts.drifted).toBeUndefined();
+      expect(adjusted.counts.replaced).toBeUndefined();
+      // What was delivered is not rewritten: the first transmission and both statements are as sent.
+      expect((await outRows()).slice(0, delivered.length)).toEqual(delivered);
+      for (const row of delivered) expect(sha256(row.copy), row.name).toBe(row.sha256);
+
+      // 800 STAY points reversed: 800 × 0.0095 = 7.60, owed back in a credit note of its own.
+      const supplement = (await byKind('invoice'))[1]!;
+      expect(supplement).toMatchObject({
+        name: 'XX1_ISXML_202611_0002.xml',
+        verdict: 'written',
+        sequence: 2,
+      });
+      const xml = readFileSync(supplement.copy, 'utf8');
+      expect(textsOf(xml, 'TransmissionID')).toEqual(['XX1-202611-0002']);
+      expect(documents(xml)).toEqual([
+        {
+          number: '2026110003',
+          type: 'CreditNote',
+          lines: [
+            ['STAY points reversed, GRANDSTAY-2026, adjusts invoice 2026110001', '800', '-0.95', '-7.60'],
+          ],
+          total: '-7.60',
+        },
+      ]);
+      expect(textsOf(xml, 'TotalAmount')).toEqual(['-7.60', '-7.60']);
+      if (xmllintOrSkip()) {
+        const check = validateWithSchema(SCHEMAS.invoice!, [supplement.copy]);
+        expect(check.ok, check.output).toBe(true);
+      }
+      const adjustment = await statementOf('GRANDSTAY_STATEMENT_202611_2026110003.csv');
+      expect(adjustment.row).toMatchObject({ verdict: 'written', partner_code: 'GRANDSTAY' });
+      expect(adjustment.records).toEqual([
+        [
+          'H',
+          '2026110003',
+          '2026-11-30',
+          'XX1',
+          '9GS',
+          'GrandStay Hotels Ltd',
+          '2026-11-01',
+          '2026-11-30',
+          'USD',
+          'Miscellaneous',
+          'CreditNote',
+        ],
+        [
+          'L',
+          '1',
+          'FFP',
+          'STAY',
+          'GRANDSTAY-2026',
+          'STAY points reversed, GRANDSTAY-2026, adjusts invoice 2026110001',
+          '-800',
+          '0.0095',
+          '-7.60',
+          '1',
+        ],
+        ['T', '1', '-800', '-7.60', '0.00', '0.00', '-7.60'],
+      ]);
+      expect(
+        await t.db
+          .knex('invoice_numbers')
+          .orderBy('number')
+          .select('partner_code', 'invoice_number', 'adjusts', 'transmission'),
+      ).toEqual([
+        { partner_code: 'GRANDSTAY', invoice_number: '2026110001', adjusts: null, transmission: 1 },
+        { partner_code: 'LH', invoice_number: '2026110002', adjusts: null, transmission: 1 },
+        { partner_code: 'GRANDSTAY', invoice_number: '2026110003', adjusts: '2026110001', transmission: 2 },
+      ]);
+
+      // A second re-export with nothing new writes nothing.
+      const before = await outRows();
+      const rerun = await exportJob(jobContext(t.db, config, DAY, new Date('2026-12-02T10:00:00Z')));
+      expect(rerun.counts).toMatchObject({ transmissions: 2, statements: 3 });
+      for (const status of ['written', 'replaced', 'drifted', 'restored', 'reinstated'])
+        expect(rerun.counts[status], status).toBeUndefined();
+      expect(await outRows()).toEqual(before);
+
+      // The adjustment delivered, a late STAY credit of the month makes another, for what is left.
+      await deliverWritten();
+      await lateCredit(ledger, 'GRANDSTAY', 'T9', 300, 'GRANDSTAY-2026', 'STAY');
+      const again = await exportJob(jobContext(t.db, config, DAY, new Date('2026-12-03T09:00:00Z')));
+      expect(again.counts.drifted).toBeUndefined();
+      const third = (await byKind('invoice'))[2]!;
+      expect(third.name).toBe('XX1_ISXML_202611_0003.xml');
+      expect(documents(readFileSync(third.copy, 'utf8'))).toEqual([
+        {
+          number: '2026110004',
+          type: 'Invoice',
+          lines: [
+            ['STAY points credited, GRANDSTAY-2026, adjusts invoice 2026110001', '300', '0.95', '2.85'],
+          ],
+          total: '2.85',
+        },
+      ]);
+      await statementOf('GRANDSTAY_STATEMENT_202611_2026110004.csv');
+      // Every GRANDSTAY document together bills the month as the ledger has it now: 26,101 points.
+      const billed = (await byKind('invoice'))
+        .flatMap((r) => documents(readFileSync(r.copy, 'utf8')))
+        .filter((d) => ['2026110001', '2026110003', '2026110004'].includes(d.number!))
+        .flatMap((d) => d.lines)
+        .reduce((sum, l) => sum + Number(l[1]) * Math.sign(Number(l[2])), 0);
+      expect(billed).toBe(25801 + 800 - 800 + 300);
+    });
+
+    it('keeps an adjustment not yet delivered a draft: replaced when the month changes again, withdrawn when it comes back', async () => {
+      const ledger = new Ledger(t.db, { now: () => new Date('2026-12-01T08:00:00Z') });
+      await exportJob(jobContext(t.db, config, DAY));
+      await deliverWritten();
+      await lateCredit(ledger, 'LH', 'LH-9', 400, 'LH-2025', 'FLIGHT');
+      await exportJob(jobContext(t.db, config, DAY, new Date('2026-12-02T09:00:00Z')));
+      expect((await carriedNumbers()).map((x) => x.numbers)).toEqual([
+        ['2026110001', '2026110002'],
+        ['2026110003'],
+      ]);
+      const lines = async () => textsOf(readFileSync((await byKind('invoice'))[1]!.copy, 'utf8'), 'Quantity');
+      expect(await lines()).toEqual(['400']);
+
+      // Another late credit before the adjustment is delivered: the draft carries the whole difference,
+      // under the same number.
+      await lateCredit(ledger, 'LH', 'LH-10', 100, 'LH-2025', 'FLIGHT');
+      const more = await exportJob(jobContext(t.db, config, DAY, new Date('2026-12-02T10:00:00Z')));
+      expect(more.counts).toMatchObject({ replaced: 2 });
+      expect(await lines()).toEqual(['500']);
+
+      // Both taken back: the month is again what was delivered, and the draft and its statement are
+      // withdrawn; the number stays LH's.
+      await ledger.postOne({ key: 'REV:PTR:LH:LH-9', reverses: 'PTR:LH:LH-9', businessDate: DAY });
+      await ledger.postOne({ key: 'REV:PTR:LH:LH-10', reverses: 'PTR:LH:LH-10', businessDate: DAY });
+      const back = await exportJob(jobContext(t.db, config, DAY, new Date('2026-12-02T11:00:00Z')));
+      expect(back.counts).toMatchObject({ withdrawn: 2 });
+      expect(back.counts.written).toBeUndefined();
+      expect((await byKind('invoice-statement')).map((r) => [r.name, r.verdict])).toEqual([
+        ['GRANDSTAY_STATEMENT_202611.csv', 'delivered'],
+        ['LH_STATEMENT_202611.csv', 'delivered'],
+        ['LH_STATEMENT_202611_2026110003.csv', 'withdrawn'],
+      ]);
+      expect(
+        await t.db
+          .knex('invoice_numbers')
+          .orderBy('number')
+          .select('invoice_number', 'adjusts', 'transmission'),
+      ).toEqual([
+        { invoice_number: '2026110001', adjusts: null, transmission: 1 },
+        { invoice_number: '2026110002', adjusts: null, transmission: 1 },
+        { invoice_number: '2026110003', adjusts: '2026110002', transmission: null },
+      ]);
+    });
+
+    it('keeps what a month delivered before 025 carried once a rerun finds it unchanged, and reports one changed since as drifted', async () => {
+      const ledger = new Ledger(t.db, { now: () => new Date('2026-12-01T08:00:00Z') });
+      await lateCredit(ledger, 'GRANDSTAY', 'T8', 800, 'GRANDSTAY-2026', 'STAY');
+      await exportJob(jobContext(t.db, config, DAY));
+      await deliverWritten();
+      // As a month delivered before 025: nothing kept of what its invoices carried.
+      const kept = await t.db
+        .knex('invoice_lines')
+        .orderBy('id')
+        .select('invoice_number_id', 'line', 'points');
+      expect(kept.length).toBeGreaterThan(0);
+      await t.db.knex('invoice_lines').delete();
+
+      // Rebuilt from the ledger to the bytes delivered: those are the figures the clearing house has.
+      const same = await exportJob(jobContext(t.db, config, DAY, new Date('2026-12-02T09:00:00Z')));
+      expect(same.counts.written).toBeUndefined();
+      expect(same.counts.drifted).toBeUndefined();
+      expect(
+        await t.db.knex('invoice_lines').orderBy('id').select('invoice_number_id', 'line', 'points'),
+      ).toEqual(kept);
+
+      // Changed before the figures were kept: what was delivered cannot be told, so nothing is billed.
+      await t.db.knex('invoice_lines').delete();
+      await ledger.postOne({ key: 'REV:PTR:GRANDSTAY:T8', reverses: 'PTR:GRANDSTAY:T8', businessDate: DAY });
+      const changed = await exportJob(jobContext(t.db, config, DAY, new Date('2026-12-02T10:00:00Z')));
+      expect(changed.counts).toMatchObject({ drifted: 2 });
+      expect(changed.counts.written).toBeUndefined();
+      expect(changed.warnings).toEqual(
+        expect.arrayContaining([
+          'GRANDSTAY 2026110001: delivered before Redeye kept what each invoice carried (migration 025), so a change to 2026-11 since cannot be billed as an adjustment',
+        ]),
+      );
+      expect((await byKind('invoice')).map((r) => r.name)).toEqual(['XX1_ISXML_202611_0001.xml']);
+      expect(await t.db.knex('invoice_numbers').whereNotNull('adjusts').select()).toEqual([]);
     });
 
     it('lists members for each mailing only with their consent and only the data the mailing needs', async () => {

@@ -34,10 +34,16 @@ import {
   type ClaimRecord,
 } from '../exporters/alliance.js';
 import { writeClaimsFile, writeResultsFile, type AllianceClaim } from '../exporters/alliance-xml.js';
-import { billingMonth, invoiceNumbers, invoiceTransmissions, partnerCredits } from '../exporters/billing.js';
+import {
+  billingMonth,
+  invoiceDocuments,
+  keepLines,
+  partnerCredits,
+  type InvoiceDocument,
+} from '../exporters/billing.js';
 import { ExportError } from '../exporters/errors.js';
 import { buildHotelStayResponse, hotelResponseName } from '../exporters/hotel-response.js';
-import { buildInvoiceStatement, buildInvoiceTransmission } from '../exporters/isxml.js';
+import { buildInvoiceStatement, buildInvoiceTransmission, type InvoiceInput } from '../exporters/isxml.js';
 import { mailingCsv, mailingName, mailingPolicy, mailingRows, mailingXml } from '../exporters/mailings.js';
 import {
   exportKey,
@@ -355,32 +361,32 @@ class ExportRun {
         // The month's first transmission keeps the key it always had; each supplementary one has its own.
         const transmissionKey = (k: number) =>
           exportKey('invoice', null, k === 1 ? month.month : `${month.month}#${k}`);
-        const statementKey = (partnerCode: string) =>
-          exportKey('invoice-statement', partnerCode, month.month);
-        const invoiced = new Set(month.invoices.map((i) => i.partnerCode));
+        // A partner's invoice keeps the statement key it always had; each adjustment has a statement of its own.
+        const statementKey = (d: InvoiceDocument) =>
+          exportKey(
+            'invoice-statement',
+            d.partnerCode,
+            d.adjusts === null ? month.month : `${month.month}#${d.invoiceNumber}`,
+          );
         // Numbers, and the transmission carrying each, given before the files are written: a failed
         // write keeps them, and its rerun reads them. Taken even when nobody is invoiced any more, so
         // that drafts of invoices that have come to nothing are withdrawn below.
-        const { numbers, carriers } = await this.ctx.db.transaction(async (trx) => {
-          const numbers = await invoiceNumbers(trx, issuer, month.month, [...invoiced], this.date);
-          const carriers = await invoiceTransmissions(trx, issuer, month.month, invoiced, async (k) => {
+        const documents = await this.ctx.db.transaction((trx) =>
+          invoiceDocuments(trx, this.config, month, this.date, async (k) => {
             const row = await findExport(trx, transmissionKey(k));
             return row !== undefined && !awaitingDelivery(row);
-          });
-          return { numbers, carriers };
-        });
-        // In the order the numbers were given: a partner invoiced late comes after those numbered before it.
-        const invoices = month.invoices
-          .map((invoice) => ({ ...invoice, invoiceNumber: numbers.get(invoice.partnerCode)! }))
-          .sort((a, b) => Number(a.invoiceNumber) - Number(b.invoiceNumber));
+          }),
+        );
+        // In the order the numbers were given: a document numbered late comes after those numbered before it.
+        const invoices = documents.filter(
+          (d): d is InvoiceDocument & { invoice: InvoiceInput; transmission: number } =>
+            d.invoice !== null && d.transmission !== null,
+        );
         const sent = new Set<number>();
-        for (const k of [...new Set(carriers.values())].sort((a, b) => a - b)) {
-          const carried = invoices.filter((i) => carriers.get(i.partnerCode) === k);
-          // Only a delivered transmission can be left with nothing (invoiceTransmissions takes the
-          // numbers of partners not invoiced out of the others): it stands, and there is nothing to send.
-          if (carried.length === 0) continue;
+        for (const k of [...new Set(invoices.map((d) => d.transmission))].sort((a, b) => a - b)) {
+          const carried = invoices.filter((d) => d.transmission === k);
           sent.add(k);
-          await this.write(
+          const outcome = await this.write(
             {
               kind: 'invoice',
               key: transmissionKey(k),
@@ -393,21 +399,29 @@ class ExportRun {
                   transmissionId: `${issuer}-${yyyymm}-${String(stamp.sequence).padStart(4, '0')}`,
                   transmissionDateTime: stamp.timestamp,
                   issuingOrganizationId: issuer,
-                  invoices: carried,
+                  invoices: carried.map((d) => d.invoice),
                 }),
                 counts: { invoices: carried.length },
+                keep: (trx) => keepLines(trx, carried),
               }),
             },
             'transmissions',
           );
+          if (outcome.status !== 'drifted') continue;
+          for (const d of documents.filter((x) => x.transmission === k && x.unkept)) {
+            this.warnings.push(
+              `${d.partnerCode} ${d.invoiceNumber}: delivered before Redeye kept what each invoice carried (migration 025), so a change to ${month.month} since cannot be billed as an adjustment`,
+            );
+          }
         }
         // A draft left carrying no invoice would bill, once delivered, invoices that came to nothing. A
         // supplementary transmission is made only once the one before it is delivered, so the month's
-        // transmissions are registered under consecutive keys from the first.
+        // transmissions are registered under consecutive keys from the first. A transmission delivered
+        // whose documents all have nothing to carry now (delivered before 025, not invoiced now) stands.
         // A partner no longer invoiced whose number a delivered transmission carries keeps its statement:
         // it is of the invoice the clearing house has.
-        const dropped = [...numbers.keys()].filter((code) => !carriers.has(code)).sort();
-        const droppedText = dropped.map((code) => `${code} ${numbers.get(code)}`).join(', ');
+        const dropped = documents.filter((d) => d.transmission === null);
+        const droppedText = dropped.map((d) => `${d.partnerCode} ${d.invoiceNumber}`).join(', ');
         for (let k = 1; (await findExport(this.ctx.db.knex, transmissionKey(k))) !== undefined; k++) {
           if (sent.has(k)) continue;
           await this.withdraw(
@@ -415,28 +429,33 @@ class ExportRun {
             `every invoice of ${month.month} it carried has come to nothing (not invoiced now: ${droppedText}); each number stays its partner's`,
           );
         }
-        for (const code of dropped) {
+        for (const d of dropped) {
           await this.withdraw(
-            statementKey(code),
-            `${code} has nothing left to invoice for ${month.month}; its invoice number ${numbers.get(code)} stays its own`,
+            statementKey(d),
+            d.adjusts === null
+              ? `${d.partnerCode} has nothing left to invoice for ${month.month}; its invoice number ${d.invoiceNumber} stays its own`
+              : `${d.partnerCode}'s ${month.month} has come back to what invoice ${d.adjusts} and its delivered adjustments billed; adjustment number ${d.invoiceNumber} stays its own`,
           );
         }
         this.add('invoices', invoices.length);
-        for (const invoice of invoices) {
+        for (const d of invoices) {
           await this.attempt({
-            label: `statement for ${invoice.partnerCode} ${month.month}`,
+            label: `statement of ${d.invoiceNumber} for ${d.partnerCode} ${month.month}`,
             run: async () => {
               await this.write(
                 {
                   kind: 'invoice-statement',
-                  key: statementKey(invoice.partnerCode),
-                  partnerCode: invoice.partnerCode,
+                  key: statementKey(d),
+                  partnerCode: d.partnerCode,
                   businessDate: this.date,
-                  sequenceScope: `invoice-statement:${invoice.partnerCode}`,
-                  name: () => `${invoice.partnerCode}_STATEMENT_${yyyymm}.csv`,
+                  sequenceScope: `invoice-statement:${d.partnerCode}`,
+                  name: () =>
+                    d.adjusts === null
+                      ? `${d.partnerCode}_STATEMENT_${yyyymm}.csv`
+                      : `${d.partnerCode}_STATEMENT_${yyyymm}_${d.invoiceNumber}.csv`,
                   prepare: async () => ({
-                    content: buildInvoiceStatement(invoice, { start: month.start, end: month.end }),
-                    counts: { lines: invoice.lines.length },
+                    content: buildInvoiceStatement(d.invoice, { start: month.start, end: month.end }),
+                    counts: { lines: d.invoice.lines.length },
                   }),
                 },
                 'statements',
