@@ -261,6 +261,7 @@ export const retentionJob: Job = async (ctx: JobContext): Promise<JobResult> => 
     });
   }
   const r = ctx.config.retention;
+  const cutoffs = copyCutoffs(r, ctx.businessDate);
   const warnings: string[] = [];
   if (unreadableClaims.length > 0) warnings.push(replacedClaimsWarning('erased members', unreadableClaims));
   const counts = {
@@ -272,8 +273,8 @@ export const retentionJob: Job = async (ctx: JobContext): Promise<JobResult> => 
       ctx.db.knex,
       travelNamesNeededFrom(ctx.config, ctx.businessDate),
     ),
-    ...(await removeLandedFiles(ctx, addDays(ctx.businessDate, -r.landedFileDays), warnings)),
-    ...(await removeExportCopies(ctx, addDays(ctx.businessDate, -r.exportCopyDays), warnings)),
+    ...(await removeLandedFiles(ctx, cutoffs.landedFiles, warnings)),
+    ...(await removeExportCopies(ctx, cutoffs.exportCopies, warnings)),
     reportFoldersRemoved: await removeReportFolders(ctx, addDays(ctx.businessDate, -r.reportDays)),
   };
   return { counts, ...(warnings.length > 0 ? { warnings } : {}) };
@@ -360,6 +361,50 @@ async function removeOwnFile(root: string, path: string): Promise<boolean> {
 const UNSETTLED = ['pending', 'held', 'conflict'];
 
 /**
+ * The business dates before which the night of `businessDate` removes the registry's copies: landed
+ * inbound files (`landedFileDays`) and Redeye's copies of delivered exports (`exportCopyDays`).
+ */
+export const copyCutoffs = (
+  r: Pick<LoadedConfig['retention'], 'landedFileDays' | 'exportCopyDays'>,
+  businessDate: IsoDate,
+): { landedFiles: IsoDate; exportCopies: IsoDate } => ({
+  landedFiles: addDays(businessDate, -r.landedFileDays),
+  exportCopies: addDays(businessDate, -r.exportCopyDays),
+});
+
+/** The files received whose landed copies are due once their business date is before `before`: settled. */
+export const landedCopiesDue = (knex: Knex, before: IsoDate) =>
+  knex('files')
+    .where({ direction: 'in' })
+    .whereNotNull('local_path')
+    .andWhere('business_date', '<', before)
+    .whereNotIn('verdict', UNSETTLED);
+
+/**
+ * The files received whose landed copies stay whatever their age, and with them any copy they share:
+ * still to be read (files waiting for ingest or an operator, FTL parts held). Few.
+ */
+export const landedCopiesKept = (knex: Knex) =>
+  knex('files')
+    .where({ direction: 'in' })
+    .whereNotNull('local_path')
+    .where((q) =>
+      q
+        .whereIn('verdict', UNSETTLED)
+        .orWhereIn(
+          'id',
+          knex('ftl_parts').where({ status: 'held' }).whereNotNull('file_id').select('file_id'),
+        ),
+    );
+
+/** The exports whose copies in `paths.outbox` are due before `before`: delivered (a file not yet, stays). */
+export const exportCopiesDue = (knex: Knex, before: IsoDate) =>
+  knex('files')
+    .where({ direction: 'out', verdict: 'delivered' })
+    .whereNotNull('local_path')
+    .andWhere('business_date', '<', before);
+
+/**
  * Removes the landed copies of inbound files of business dates before `before` once read (a copy shared
  * with an unsettled registration, or holding an FTL part still held, stays). The registry keeps the row
  * and its path: a copy gone from a file already read is what `fetch` expects (it then judges a file left
@@ -381,12 +426,7 @@ async function removeLandedFiles(
     rows.flatMap((r) => copyPathUnlessRefused(root, toFileRow(r), refused) ?? []);
   const paths = new Set(
     copiesOf(
-      await knex('files')
-        .where({ direction: 'in' })
-        .whereNotNull('local_path')
-        .andWhere('business_date', '<', before)
-        .whereNotIn('verdict', UNSETTLED)
-        .select('id', 'direction', 'feed', 'name', 'local_path'),
+      await landedCopiesDue(knex, before).select('id', 'direction', 'feed', 'name', 'local_path'),
       outside.add,
     ),
   );
@@ -396,21 +436,9 @@ async function removeLandedFiles(
     ...(landedCopiesOutside > 0 ? { landedCopiesOutside } : {}),
   });
   if (paths.size === 0) return counts(0);
-  // The copies still to be read: few (files waiting for ingest or an operator, FTL parts held).
   const kept = new Set(
     copiesOf(
-      await knex('files')
-        .where({ direction: 'in' })
-        .whereNotNull('local_path')
-        .where((q) =>
-          q
-            .whereIn('verdict', UNSETTLED)
-            .orWhereIn(
-              'id',
-              knex('ftl_parts').where({ status: 'held' }).whereNotNull('file_id').select('file_id'),
-            ),
-        )
-        .select('id', 'direction', 'feed', 'name', 'local_path'),
+      await landedCopiesKept(knex).select('id', 'direction', 'feed', 'name', 'local_path'),
       // A copy to keep that lies outside the landing area is none of those compared: nothing to tell.
       () => {},
     ),
@@ -436,11 +464,7 @@ async function removeExportCopies(
 ): Promise<{ exportCopiesRemoved: number; deliveredMailingsRemoved: number; exportCopiesOutside?: number }> {
   const counts = { exportCopiesRemoved: 0, deliveredMailingsRemoved: 0 };
   const outside = new RefusedCopies('paths.outbox', 'not removed');
-  const rows = (await ctx.db
-    .knex('files')
-    .where({ direction: 'out', verdict: 'delivered' })
-    .whereNotNull('local_path')
-    .andWhere('business_date', '<', before)
+  const rows = (await exportCopiesDue(ctx.db.knex, before)
     .orderBy('id')
     .select('id', 'direction', 'feed', 'name', 'local_path', 'transport', 'partner_code')) as Array<
     Record<string, unknown>
