@@ -19,7 +19,7 @@ import {
   utimesSync,
   writeFileSync,
 } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { exportKey, Outbox, type ExportSpec } from '../exporters/outbox.js';
 import { deliverJob } from '../jobs/deliver.js';
@@ -46,6 +46,15 @@ function snapshot(dir: string): Map<string, string> {
   };
   walk(dir);
   return out;
+}
+
+/** A registry row as written by hand (an older version's), its id. */
+async function registerIn(w: TestWorld, row: Record<string, unknown>): Promise<number> {
+  const [r] = (await w.t.db
+    .knex('files')
+    .insert({ size: 2, sha256: 'a'.repeat(64), created_at: '2025-01-02T00:00:00Z', ...row })
+    .returning('id')) as Array<{ id: number } | number>;
+  return typeof r === 'object' ? Number(r.id) : Number(r);
 }
 
 for (const engine of availableEngines()) {
@@ -189,13 +198,7 @@ for (const engine of availableEngines()) {
       writeFileSync(path, content);
       return path;
     };
-    const register = async (row: Record<string, unknown>): Promise<number> => {
-      const [r] = (await w.t.db
-        .knex('files')
-        .insert({ size: 2, sha256: 'a'.repeat(64), created_at: '2025-01-02T00:00:00Z', ...row })
-        .returning('id')) as Array<{ id: number } | number>;
-      return typeof r === 'object' ? Number(r.id) : Number(r);
-    };
+    const register = (row: Record<string, unknown>) => registerIn(w, row);
 
     it('retention says in its warnings and counts which copies due it leaves, once per folder', async () => {
       const landed = ['FLOWN_20250101.csv', 'FLOWN_20250102.csv'].map((name) => elsewhere(name));
@@ -275,17 +278,22 @@ for (const engine of availableEngines()) {
       ...moved.ctx(businessDate, now),
       db: original.t.db,
     });
-    /** The command in the moved installation: its configuration, the original's database. */
-    const relink = async (...args: string[]): Promise<{ code: number; out: string }> => {
+    /**
+     * The command in the moved installation at `now` (REDEYE_NOW: the last night ended is the day before,
+     * in the program's time zone): its configuration, the original's database.
+     */
+    const relinkAt = async (now: string, ...args: string[]): Promise<{ code: number; out: string }> => {
       const config = join(moved.dir, 'cli.config.yaml');
       writeFileSync(config, readFileSync(EXAMPLE_CONFIG, 'utf8').replaceAll('../var/', './'));
       const out: string[] = [];
       const code = await main(['node', 'redeye', '--config', config, 'files', 'relink', ...args], {
         output: { out: (s) => out.push(s), err: (s) => out.push(s) },
-        env: { REDEYE_DATABASE_URL: original.t.url, REDEYE_LOG_LEVEL: 'silent' },
+        env: { REDEYE_DATABASE_URL: original.t.url, REDEYE_LOG_LEVEL: 'silent', REDEYE_NOW: now },
       });
       return { code, out: out.join('\n') };
     };
+    /** The day after the files were written and sent: none of their copies is past its period yet. */
+    const relink = (...args: string[]) => relinkAt(`${DAY_AFTER}T09:00:00Z`, ...args);
     const json = (r: { out: string }) => JSON.parse(r.out) as RelinkResult;
     const rows = async () =>
       (await original.t.db
@@ -296,6 +304,7 @@ for (const engine of availableEngines()) {
       Number((await original.t.db.knex('files').where({ name }).first('id')).id);
 
     const DATE = '2026-03-10';
+    const DAY_AFTER = '2026-03-11';
     const flown = 'flown-0001.csv';
     const spec = (what: string): ExportSpec => ({
       kind: 'mailing',
@@ -445,6 +454,142 @@ for (const engine of availableEngines()) {
       expect(existsSync(join(moved.config.paths.landing, 'old-disk', `flown-${DATE}`, flown))).toBe(false);
       expect(existsSync(join(copies, 'KEPT.csv'))).toBe(false);
       expect(snapshot(original.dir)).toEqual(before);
+    });
+
+    it('relinks as retention leaves them the rows whose copies retention removed, and only those', async () => {
+      // The last night ended at the command's clock is 2027-06-01: retention removes the landed copies of
+      // business dates before 2027-03-03 (90 days) and the delivered exports' before 2027-05-02 (30).
+      const NIGHT = '2027-06-01';
+      const now = '2027-06-02T09:00:00Z';
+      const OLD = '2026-01-10';
+      const RECENT = '2027-05-20';
+      const content = 'ticket,coupon\n0742100000001,1\n';
+      /** A row as an older version wrote it, in a layout refused here; no copy was brought across. */
+      const add = (direction: 'in' | 'out', name: string, date: string, verdict: string) => {
+        const feed = direction === 'in' ? 'flown' : 'mailing';
+        const root = direction === 'in' ? original.config.paths.landing : original.config.paths.outbox;
+        return registerIn(original, {
+          direction,
+          feed,
+          name,
+          size: Buffer.byteLength(content),
+          business_date: date,
+          verdict,
+          local_path: join(root, `${feed}-${date}`, name),
+          received_at: `${date}T03:00:00Z`,
+        });
+      };
+      const read = await add('in', 'flown-0002.csv', OLD, 'accepted');
+      const sent = await add('out', 'SENT.csv', '2027-04-01', 'delivered');
+      // Copies retention still keeps: within their period, still to be read, not yet delivered.
+      const recent = await add('in', 'RECENT.csv', RECENT, 'accepted');
+      const pending = await add('in', 'PENDING.csv', OLD, 'pending');
+      const withPart = await add('in', 'PART.csv', OLD, 'accepted');
+      await original.t.db.knex('ftl_parts').insert({
+        message_key: 'SU0100/2026-01-10',
+        part_number: 1,
+        part: '{}',
+        file_id: withPart,
+        received_at: `${OLD}T03:00:00Z`,
+        status: 'held',
+      });
+      // One landed copy registered twice, once read and once held for an operator: retention keeps it.
+      const shared = await add('in', 'SHARED.csv', OLD, 'accepted');
+      const conflict = await add('in', 'SHARED.csv', OLD, 'conflict');
+      const recentSent = await add('out', 'RECENT_SENT.csv', RECENT, 'delivered');
+      const unsent = await add('out', 'UNSENT.csv', OLD, 'written');
+      const registry = await rows();
+      const stored = new Map(registry.map((r) => [Number(r.id), String(r.local_path)]));
+
+      const landing = ['--from', original.config.paths.landing];
+      const removedLanded = { setting: 'retention.landedFileDays', days: 90, before: '2027-03-03' };
+      const dry = await relinkAt(now, ...landing, '--dry-run', '--json');
+      expect(json(dry)).toMatchObject({
+        dryRun: true,
+        relinked: [
+          {
+            id: read,
+            localPath: join(`flown-${OLD}`, 'flown-0002.csv'),
+            setting: 'paths.landing',
+            removedByRetention: removedLanded,
+          },
+        ],
+      });
+      const missing = (r: { out: string }) => json(r).left.map((l) => [l.id, l.reason, l.message]);
+      const noCopy = (id: number) => {
+        const rel = relative(original.config.paths.landing, stored.get(id)!);
+        return `no copy at ${join(moved.config.paths.landing, rel)}`;
+      };
+      expect(missing(dry)).toEqual(
+        [recent, pending, withPart, shared, conflict].map((id) => [id, 'MISSING', noCopy(id)]),
+      );
+      expect(await rows()).toEqual(registry);
+
+      const done = await relinkAt(now, ...landing);
+      expect(done.code).toBe(1);
+      expect(done.out).toContain(
+        `relinked file ${read} (flown-0002.csv, flown): copy already removed by retention ` +
+          `(retention.landedFileDays: 90 days, business date before 2027-03-03): ${stored.get(read)} -> ` +
+          `${join(`flown-${OLD}`, 'flown-0002.csv')} in paths.landing`,
+      );
+      expect(done.out).toContain(`left file ${recent} (RECENT.csv, flown) [MISSING]: ${noCopy(recent)}`);
+      expect(done.out.split('\n').at(-1)).toBe(
+        `0 relinked; 1 relinked whose copy retention had already removed; 5 under ` +
+          `${original.config.paths.landing} left as they are, still refused (FILE_COPY_OUTSIDE)`,
+      );
+      const outbox = json(await relinkAt(now, '--from', original.config.paths.outbox, '--json'));
+      expect(outbox.relinked).toMatchObject([
+        {
+          id: sent,
+          localPath: join('mailing-2027-04-01', 'SENT.csv'),
+          setting: 'paths.outbox',
+          removedByRetention: { setting: 'retention.exportCopyDays', days: 30, before: '2027-05-02' },
+        },
+      ]);
+      expect(outbox.left.map((l) => [l.id, l.reason])).toEqual([
+        [recentSent, 'MISSING'],
+        [unsent, 'MISSING'],
+      ]);
+      const after = new Map((await rows()).map((r) => [Number(r.id), r.local_path]));
+      expect(after).toEqual(
+        new Map([
+          ...stored,
+          [read, join(`flown-${OLD}`, 'flown-0002.csv')],
+          [sent, join('mailing-2027-04-01', 'SENT.csv')],
+        ]),
+      );
+
+      // The night no longer warns of them; only of copies due that retention keeps, still refused.
+      const retained = await retentionJob(there(NIGHT, new Date(`${NIGHT}T23:30:00Z`)));
+      expect(retained.counts).toMatchObject({ landedCopiesOutside: 2 });
+      expect(retained.counts.exportCopiesOutside).toBeUndefined();
+      expect(retained.warnings).toEqual([
+        expect.stringMatching(
+          new RegExp(
+            `^2 registered copies outside paths\\.landing not removed: file ids ${withPart}, ${shared}, `,
+          ),
+        ),
+      ]);
+
+      // Once nothing is left to read from them, they are relinked the same way, and the night is quiet.
+      await original.t.db.knex('ftl_parts').update({ status: 'expired' });
+      await original.t.db.knex('files').where({ id: conflict }).update({ verdict: 'discarded' });
+      const settled = json(await relinkAt(now, ...landing, '--json'));
+      expect(settled.relinked.map((r) => [r.id, r.removedByRetention])).toEqual(
+        [withPart, shared, conflict].map((id) => [id, removedLanded]),
+      );
+      expect(settled.left.map((l) => l.id)).toEqual([recent, pending]);
+      const quiet = await retentionJob(there(NIGHT, new Date(`${NIGHT}T23:30:00Z`)));
+      expect(quiet.warnings ?? []).toEqual([]);
+
+      // A file read long ago and left on the server is still judged by its registration: not fetched.
+      const onServer = join(moved.dir, 'inbox', 'flown', 'flown-0002.csv');
+      writeFileSync(onServer, content);
+      utimesSync(onServer, new Date(`${OLD}T02:00:00Z`), new Date(`${OLD}T02:00:00Z`));
+      const fetched = await fetchJob(there('2027-06-02'));
+      expect(fetched.counts).toMatchObject({ new: 0, known: 0 });
+      expect(fetched.warnings).toEqual([]);
+      expect(snapshot(moved.config.paths.landing)).toEqual(new Map());
     });
 
     it('writes nothing while a run holds the run lock, and refuses a --to outside the folders', async () => {

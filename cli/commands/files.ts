@@ -22,6 +22,7 @@ import type { RetroClaim } from '../../parsers/retro-claims.js';
 import { EXPORT_KINDS, WITHDRAWN, type ExportKind } from '../../exporters/outbox.js';
 import { FEED_NAMES } from '../../parsers/types.js';
 import { table } from '../format.js';
+import { lastBusinessDate } from './run.js';
 
 /** How many rejected lines `files show` lists; the rest are counted (`more`). */
 const SHOWN_REJECTS = 50;
@@ -532,7 +533,7 @@ export function registerFiles(program: Command, run: ActionRunner): void {
   files
     .command('relink')
     .description(
-      "points the registry's copies refused as outside this installation's folders (FILE_COPY_OUTSIDE) at the same files where they are now: each refused copy under --from, found under --to with the size and sha256 the registry recorded",
+      "points the registry's copies refused as outside this installation's folders (FILE_COPY_OUTSIDE) at the same files where they are now: each refused copy under --from, found under --to with the size and sha256 the registry recorded, or missing where retention has removed it",
     )
     .requiredOption(
       '--from <dir>',
@@ -555,6 +556,9 @@ export function registerFiles(program: Command, run: ActionRunner): void {
             ...(opts.to === undefined ? {} : { to: opts.to }),
             dryRun: opts.dryRun ?? false,
             today: dateInZone(ctx.now(), ctx.config.program.timeZone),
+            // The night that has ended last: its retention, run or about to run, removes those copies.
+            businessDate: lastBusinessDate(ctx),
+            retention: ctx.config.retention,
           });
           if (opts.json) ctx.output.out(JSON.stringify(result));
           else printRelinked(ctx, result);
@@ -562,6 +566,7 @@ export function registerFiles(program: Command, run: ActionRunner): void {
             {
               from: result.from,
               relinked: result.relinked.map((r) => r.id),
+              removedByRetention: result.relinked.filter((r) => r.removedByRetention).map((r) => r.id),
               left: result.left.map((r) => r.id),
               dryRun: result.dryRun,
             },
@@ -579,10 +584,15 @@ const NAMED_IDS = 20;
 
 function printRelinked(ctx: CommandContext, result: RelinkResult): void {
   const named = (r: RefusedRow) => `file ${r.id} (${r.name}, ${r.feed})`;
-  for (const r of result.relinked)
+  for (const r of result.relinked) {
+    const gone = r.removedByRetention;
     ctx.output.out(
-      `${result.dryRun ? 'would relink' : 'relinked'} ${named(r)}: ${r.stored} -> ${r.localPath} in ${r.setting} (${r.path})`,
+      `${result.dryRun ? 'would relink' : 'relinked'} ${named(r)}: ` +
+        (gone
+          ? `copy already removed by retention (${gone.setting}: ${gone.days} days, business date before ${gone.before}): ${r.stored} -> ${r.localPath} in ${r.setting}`
+          : `${r.stored} -> ${r.localPath} in ${r.setting} (${r.path})`),
     );
+  }
   for (const r of result.left) ctx.output.out(`left ${named(r)} [${r.reason}]: ${r.message}`);
   if (result.elsewhere.length > 0) {
     const ids = result.elsewhere.map((r) => r.id);
@@ -596,10 +606,16 @@ function printRelinked(ctx: CommandContext, result: RelinkResult): void {
     result.left.length === 0
       ? ''
       : `; ${result.left.length} under ${result.from} left as they are, still refused (FILE_COPY_OUTSIDE)`;
+  const gone = result.relinked.filter((r) => r.removedByRetention).length;
+  const found = result.relinked.length - gone;
+  const removed =
+    gone === 0
+      ? ''
+      : `; ${gone} ${result.dryRun ? 'would be relinked' : 'relinked'} whose cop${gone === 1 ? 'y' : 'ies'} retention had already removed`;
   ctx.output.out(
     result.dryRun
-      ? `dry run: ${result.relinked.length} would be relinked${left}; nothing changed`
-      : `${result.relinked.length} relinked${left}`,
+      ? `dry run: ${found} would be relinked${removed}${left}; nothing changed`
+      : `${found} relinked${removed}${left}`,
   );
 }
 

@@ -16,7 +16,7 @@ import { terminalProgress } from '../progress.js';
 import { Scheduler } from '../../jobs/schedule.js';
 
 /** The last business date that has ended: yesterday in the program's time zone, by the command's clock. */
-function lastBusinessDate(ctx: CommandContext): IsoDate {
+export function lastBusinessDate(ctx: CommandContext): IsoDate {
   return addDays(dateInZone(ctx.now(), ctx.config.program.timeZone), -1);
 }
 
