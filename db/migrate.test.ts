@@ -604,6 +604,69 @@ for (const engine of availableEngines()) {
       }
     });
 
+    it('026 keeps what a run warned of, links the steps recorded before it to their night, and rolls back', async () => {
+      const t = await createTestDatabase(engine);
+      try {
+        const since = MIGRATION_NAMES.slice(MIGRATION_NAMES.indexOf('026_run_warnings'));
+        const down = async () => {
+          while ((await migrationStatus(t.db)).applied.includes('026_run_warnings'))
+            await t.db.knex.migrate.down(MIGRATION_CONFIG);
+        };
+        await down();
+        // Before it: a night's records, a step run alone by another process meanwhile (before 017 runs of
+        // other dates could overlap), the next night of the same daemon, and a step run alone after it.
+        const run = (job: string, date: string, pid: number, minute: number, ended = minute + 1) => ({
+          job,
+          business_date: date,
+          status: 'succeeded',
+          started_at: `2026-05-30T02:${String(minute).padStart(2, '0')}:00.000Z`,
+          finished_at: `2026-05-30T02:${String(ended).padStart(2, '0')}:00.000Z`,
+          host: 'batch1',
+          pid,
+        });
+        await t.db
+          .knex('job_runs')
+          .insert([
+            run('nightly', '2026-05-29', 100, 0, 30),
+            run('fetch', '2026-05-29', 100, 1),
+            run('report', '2026-05-20', 200, 2),
+            run('ingest', '2026-05-29', 100, 3),
+            run('accrue', '2026-05-29', 100, 4),
+            run('nightly', '2026-05-30', 100, 40, 50),
+            run('fetch', '2026-05-30', 100, 41),
+            run('tiers', '2026-05-30', 100, 55),
+          ]);
+        expect(await migrateLatest(t.db)).toEqual(since);
+        const ids = (await t.db.knex('job_runs').orderBy('id').pluck('id')).map(Number);
+        const links = async () =>
+          ((await t.db.knex('job_runs').orderBy('id').select('part_of')) as Array<{ part_of: unknown }>).map(
+            (r) => (r.part_of === null ? null : Number(r.part_of)),
+          );
+        const linked = [null, ids[0], null, ids[0], ids[0], null, ids[5], null];
+        expect(await links()).toEqual(linked);
+        expect(await t.db.knex('job_runs').whereNotNull('warnings').pluck('id')).toEqual([]);
+
+        // What a run warned of is the only trace of it, the log aside: down keeps it by refusing.
+        const warned = JSON.stringify(["1 file(s) in inbox:ftl match no feed's pattern"]);
+        await t.db.knex('job_runs').where({ id: ids[1] }).update({ warnings: warned });
+        await t.db.knex('job_runs').where({ id: ids[6] }).update({ warnings: '[]' });
+        await expect(down()).rejects.toThrow(
+          /would lose the warnings 1 run\(s\) recorded \(run \d+ \(fetch for 2026-05-29\)\)/,
+        );
+        expect(await t.db.knex('job_runs').where({ id: ids[1] }).pluck('warnings')).toEqual([warned]);
+        await t.db.knex('job_runs').update({ warnings: null });
+        await down();
+        expect(await t.db.knex.schema.hasColumn('job_runs', 'warnings')).toBe(false);
+        expect(await t.db.knex.schema.hasColumn('job_runs', 'part_of')).toBe(false);
+        expect((await t.db.knex('job_runs').orderBy('id').pluck('id')).map(Number)).toEqual(ids);
+        // The links are made again.
+        expect(await migrateLatest(t.db)).toEqual(since);
+        expect(await links()).toEqual(linked);
+      } finally {
+        await t.cleanup();
+      }
+    });
+
     it('025 gives a partner adjustment numbers beside its invoice number, keeps what each invoice carried, and rolls back', async () => {
       const t = await createTestDatabase(engine);
       try {
@@ -643,8 +706,10 @@ for (const engine of availableEngines()) {
         };
         await t.db.knex('invoice_lines').insert(kept);
         const since = MIGRATION_NAMES.slice(MIGRATION_NAMES.indexOf('025_invoice_adjustments'));
+        // Down to before 025 from wherever a refusal left it: the migrations after it roll back first.
         const down = async () => {
-          for (const _ of since) await t.db.knex.migrate.down(MIGRATION_CONFIG);
+          while ((await migrationStatus(t.db)).applied.includes('025_invoice_adjustments'))
+            await t.db.knex.migrate.down(MIGRATION_CONFIG);
         };
         // The adjustment numbers are partners', and the kept lines what they were billed: the down keeps both.
         await expect(down()).rejects.toThrow(
@@ -906,6 +971,8 @@ if (availableEngines().includes('postgres')) {
         expect(await asReporting((trx) => trx('invoice_numbers').select('adjusts'))).toEqual([]);
         // Granted by 024: the EchoToken a hotel's request gave, which its response carries.
         expect(await asReporting((trx) => trx('files').select('echo_token'))).toEqual([]);
+        // 026's columns, in a table granted whole: what each run warned of and the night a step was part of.
+        expect(await asReporting((trx) => trx('job_runs').select('warnings', 'part_of'))).toEqual([]);
         // 022: the registry without who decided a held file and the reason they typed.
         await t.db.knex('files').insert({
           direction: 'in',

@@ -1,7 +1,7 @@
 /**
- * Running jobs: each run is recorded in `job_runs` (start, end, status, counts, error), holds the run lock
- * so no two runs overlap (whatever their job and date), and returns a summary instead of throwing into
- * the scheduler. `nightly` runs the steps of the night in order under one lock; a failed step stops the
+ * Running jobs: each run is recorded in `job_runs` (start, end, status, counts, warnings, error; a step of
+ * a night linked to the night's record), holds the run lock so no two runs overlap (whatever their job and
+ * date), and returns a summary instead of throwing into the scheduler. `nightly` runs the steps of the night in order under one lock; a failed step stops the
  * night (except fetch: what did arrive is still read, but nothing is made or sent from it), and a rerun
  * of the date picks up from there. `monthly` waits for the night of its month's last day: it is refused,
  * and recorded failed, until that night has succeeded. A step the process was asked to stop (SIGTERM,
@@ -72,7 +72,7 @@ export const JOB_NAMES = [...Object.keys(STEP_JOBS), 'nightly', 'monthly'] as co
  * from part of its data, and a delivered file is never delivered again; retention is left with them so
  * the rerun completes the night in the order of a night without the fault.
  */
-const RUNS_ON_PART_OF_THE_FILES: Readonly<Record<StepName, boolean>> = {
+export const RUNS_ON_PART_OF_THE_FILES: Readonly<Record<StepName, boolean>> = {
   fetch: false,
   ingest: true,
   accrue: true,
@@ -142,8 +142,28 @@ const TRANSPORTS_OF: Readonly<
   retention: () => [],
 };
 
-const stepsOf = (job: RunnableJob): StepName[] =>
+export const stepsOf = (job: RunnableJob): StepName[] =>
   job === 'nightly' ? NIGHTLY_STEPS : job === 'monthly' ? MONTHLY_STEPS : [job];
+
+/**
+ * Why a run stopped short, and what each step it left unrun says: one wording for the summary printed
+ * live and for the one `redeye runs show` rebuilds from the records.
+ */
+export const STOPS = {
+  /** A multi-step run's fetch failed: what did arrive is still read (RUNS_ON_PART_OF_THE_FILES). */
+  fetchFailed: (code: string | undefined) =>
+    `fetch failed [${code}]; what did arrive was read, the rest waits for the rerun`,
+  failed: (step: string, code: string | undefined) => `${step} failed [${code}]`,
+  interrupted: (request: string, step: string) => `${request} while ${step} was running`,
+  beforeStep: (request: string, step: string) => `${request} before ${step} started`,
+  notRunAfterFetch: 'not run: fetch failed; the rerun runs it once every file is in',
+  notRunAfter: (step: string) => `not run: the run stopped at ${step}`,
+  /** What the steps of a refused run say, by the refusal's code. */
+  refused: {
+    NIGHT_INCOMPLETE: (date: string) => `not run: the night of ${date} is not complete`,
+    SECRET_MISSING: (_date: string) => 'not run: a secret its transports need is not set',
+  },
+} as const;
 
 /**
  * The secrets that `job`'s transports would read when it connects and that `env` does not hold, as
@@ -198,7 +218,7 @@ async function secretsRefusal(ctx: JobContext, job: RunnableJob): Promise<Refusa
     message:
       `${secretsMissingListed(`${job} for ${ctx.businessDate} refused`, problems)}. Set them in the scheduler's ` +
       'environment and restart it: its catch-up runs this date',
-    notRun: 'not run: a secret its transports need is not set',
+    notRun: STOPS.refused.SECRET_MISSING(ctx.businessDate),
   };
 }
 
@@ -268,7 +288,7 @@ function stepError(ctx: JobContext, e: unknown, job: string): RedeyeError {
  * Opens a `job_runs` record as running. Run records keep wall-clock times even when the business clock
  * is pinned (REDEYE_NOW, the demo).
  */
-async function openRunRecord(ctx: JobContext, job: string): Promise<number> {
+async function openRunRecord(ctx: JobContext, job: string, partOf?: number): Promise<number> {
   const [row] = await ctx.db
     .knex('job_runs')
     .insert({
@@ -278,6 +298,7 @@ async function openRunRecord(ctx: JobContext, job: string): Promise<number> {
       started_at: new Date().toISOString(),
       host: hostname(),
       pid: process.pid,
+      part_of: partOf ?? null,
     })
     .returning('id');
   return typeof row === 'object' ? Number((row as { id: number }).id) : Number(row);
@@ -291,7 +312,7 @@ async function closeRunRecord(
   ctx: JobContext,
   runId: number,
   job: string,
-  end: { failed: boolean; counts: Record<string, number>; error: string | null },
+  end: { failed: boolean; counts: Record<string, number>; warnings: string[]; error: string | null },
 ): Promise<void> {
   await ctx.db
     .knex('job_runs')
@@ -300,6 +321,7 @@ async function closeRunRecord(
       status: end.failed ? 'failed' : 'succeeded',
       finished_at: new Date().toISOString(),
       counts: JSON.stringify(end.counts),
+      warnings: JSON.stringify(end.warnings),
       error: end.error,
     })
     .catch((e: unknown) =>
@@ -310,13 +332,14 @@ async function closeRunRecord(
     );
 }
 
-async function runStep(ctx: JobContext, name: StepName): Promise<StepSummary> {
+/** Runs a step, recorded as a run of its own or, with `partOf`, as a step of that night's record. */
+async function runStep(ctx: JobContext, name: StepName, partOf?: number): Promise<StepSummary> {
   const t0 = process.hrtime.bigint();
   let runId: number | undefined;
   let result: JobResult | undefined;
   let error: RedeyeError | undefined;
   try {
-    runId = await openRunRecord(ctx, name);
+    runId = await openRunRecord(ctx, name, partOf);
     ctx.logger.info({ job: name, businessDate: ctx.businessDate }, `${name} started`);
     result = await STEP_JOBS[name](ctx);
     // Jobs return early when asked to stop, with counts that look like success: a step the stop request
@@ -332,6 +355,7 @@ async function runStep(ctx: JobContext, name: StepName): Promise<StepSummary> {
     await closeRunRecord(ctx, runId, name, {
       failed: error !== undefined,
       counts: result?.counts ?? {},
+      warnings: result?.warnings ?? [],
       error: error ? `[${error.code}] ${error.describe()}` : null,
     });
   if (error) {
@@ -447,7 +471,7 @@ async function monthEndRefusal(ctx: JobContext): Promise<Refusal | undefined> {
       `monthly for ${date} refused: ${why}. The month-end's invoices, statements and report are made from ` +
       `the whole month, and what its last night has yet to post would never be billed: run nightly ` +
       `--date ${date} until it succeeds, then monthly`,
-    notRun: `not run: the night of ${date} is not complete`,
+    notRun: STOPS.refused.NIGHT_INCOMPLETE(date),
   };
 }
 
@@ -564,33 +588,30 @@ export async function runJob(
         continue;
       }
       if (stopped) {
-        summaries.push(skipped(step, `not run: the run stopped at ${stopped.step}`));
+        summaries.push(skipped(step, STOPS.notRunAfter(stopped.step)));
         continue;
       }
       if (ctx.signal?.aborted) {
-        stopped = { step, reason: `${stopRequest(ctx.signal.reason)} before ${step} started` };
+        stopped = { step, reason: STOPS.beforeStep(stopRequest(ctx.signal.reason), step) };
         summaries.push(skipped(step, `not run: ${stopped.reason}`));
         continue;
       }
       if (partial && !RUNS_ON_PART_OF_THE_FILES[step]) {
-        summaries.push(skipped(step, 'not run: fetch failed; the rerun runs it once every file is in'));
+        summaries.push(skipped(step, STOPS.notRunAfterFetch));
         continue;
       }
-      const s = await runStep(runCtx, step);
+      const s = await runStep(runCtx, step, compositeRun);
       summaries.push(s);
       if (s.status !== 'failed') continue;
       const interrupted = s.error?.code === 'INTERRUPTED';
       if (step === 'fetch' && !interrupted && steps.length > 1)
-        partial = {
-          step,
-          reason: `fetch failed [${s.error?.code}]; what did arrive was read, the rest waits for the rerun`,
-        };
+        partial = { step, reason: STOPS.fetchFailed(s.error?.code) };
       else
         stopped = {
           step,
           reason: interrupted
-            ? `${stopRequest(ctx.signal!.reason)} while ${step} was running`
-            : `${step} failed [${s.error?.code}]`,
+            ? STOPS.interrupted(stopRequest(ctx.signal!.reason), step)
+            : STOPS.failed(step, s.error?.code),
         };
     }
     stopped ??= partial;
@@ -601,6 +622,7 @@ export async function runJob(
       await closeRunRecord(runCtx, compositeRun, name, {
         failed,
         counts,
+        warnings: summaries.flatMap((s) => s.warnings.map((w) => `${s.job}: ${w}`)),
         error: refused
           ? `[${refused.code}] ${refused.message}`
           : failed

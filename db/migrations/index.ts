@@ -29,6 +29,7 @@ import * as m022 from './022_file_decisions_withheld.js';
 import * as m023 from './023_mail_refused.js';
 import * as m024 from './024_request_echo_token.js';
 import * as m025 from './025_invoice_adjustments.js';
+import * as m026 from './026_run_warnings.js';
 
 export interface Migration {
   name: string;
@@ -62,6 +63,7 @@ export const migrations: Migration[] = [
   { name: '023_mail_refused', ...m023 },
   { name: '024_request_echo_token', ...m024 },
   { name: '025_invoice_adjustments', ...m025 },
+  { name: '026_run_warnings', ...m026 },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {
