@@ -15,6 +15,7 @@ import { registerParse } from './commands/parse.js';
 import { registerDemo } from './commands/demo.js';
 import { registerRun, registerSchedule } from './commands/run.js';
 import { registerReport } from './commands/report.js';
+import { registerRuns } from './commands/runs.js';
 
 export interface MainOptions {
   output?: Output;
@@ -69,6 +70,7 @@ export function buildProgram(options: MainOptions, onExit: (code: number) => voi
   registerLedger(program, run);
   registerRun(program, run);
   registerSchedule(program, run);
+  registerRuns(program, run);
   registerFiles(program, run);
   registerParse(program, run);
   registerDemo(program, run);

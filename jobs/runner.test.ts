@@ -12,6 +12,7 @@ import { AlreadyRanError, runJob, type RunSummary } from './runner.js';
 import { acquireRunLock, LockedError } from './lock.js';
 import { silentLogger } from '../lib/log.js';
 import { openDb } from '../db/connection.js';
+import { listRuns } from './run-records.js';
 
 /** The pid of a process that has certainly ended. */
 function endedPid(): number {
@@ -274,14 +275,40 @@ for (const engine of availableEngines()) {
           .knex('job_runs')
           .where({ business_date: NIGHT })
           .orderBy('id')
-          .select('job', 'counts');
-        const countsOf = (job: string) =>
-          JSON.parse(String(records.find((r) => r.job === job)!.counts)) as object;
+          .select('id', 'job', 'counts', 'warnings', 'part_of');
+        const recordOf = (job: string) => records.find((r) => r.job === job)!;
+        const countsOf = (job: string) => JSON.parse(String(recordOf(job).counts)) as object;
         expect(countsOf('fetch')).toMatchObject({ new: 1, conflict: 1, untaken: 1 });
         expect(countsOf('nightly')).toMatchObject({
           'fetch.new': 1,
           'fetch.conflict': 1,
           'fetch.untaken': 1,
+        });
+        // And the warnings, the night's under the step's name; each step's record is linked to the night's.
+        const warningsOf = (job: string) => JSON.parse(String(recordOf(job).warnings)) as string[];
+        expect(warningsOf('fetch')).toEqual(fetch.warnings);
+        expect(warningsOf('nightly')).toEqual(fetch.warnings.map((x) => `fetch: ${x}`));
+        expect(warningsOf('ingest')).toEqual([]);
+        expect(records.map((r) => [r.job, r.part_of === null ? null : Number(r.part_of)])).toEqual(
+          ['nightly', 'fetch', 'ingest', 'accrue'].map((job) => [
+            job,
+            job === 'nightly' ? null : Number(recordOf('nightly').id),
+          ]),
+        );
+        // `redeye runs` reads the night back from them as it ran.
+        const [shown] = await listRuns(w.t.db.knex, { date: NIGHT, job: 'nightly', last: 1 });
+        expect(shown).toMatchObject({
+          id: Number(recordOf('nightly').id),
+          status: 'failed',
+          stopped: s.stopped,
+          steps: s.steps.map((x) => ({
+            job: x.job,
+            status: x.status,
+            counts: x.counts,
+            warnings: x.warnings,
+            ...(x.error ? { error: x.error } : {}),
+            ...(x.reason ? { reason: x.reason } : {}),
+          })),
         });
         // What did arrive is read as before: the FTL file and the partner file taken the night before.
         expect(stepOf(s, 'ingest')).toMatchObject({ status: 'succeeded', counts: { files: 2 } });
@@ -346,6 +373,16 @@ for (const engine of availableEngines()) {
         error: `[INTERRUPTED] ${message}`,
       });
       expect(runs.find((r) => r.job === 'nightly')).toMatchObject({ status: 'failed' });
+      // `redeye runs` reads where and why it stopped as the summary said it.
+      const [recorded] = await listRuns(w.t.db.knex, { job: 'nightly', last: 1 });
+      expect(recorded).toMatchObject({
+        stopped: s.stopped,
+        steps: s.steps.map((x) => ({
+          job: x.job,
+          status: x.status,
+          ...(x.reason ? { reason: x.reason } : {}),
+        })),
+      });
 
       const again = await runJob(w.ctx(NIGHT), 'nightly');
       expect(again.status, JSON.stringify(again.steps)).toBe('succeeded');
@@ -424,6 +461,14 @@ for (const engine of availableEngines()) {
         ['report', 'skipped'],
         ['deliver', 'skipped'],
       ]);
+      // `redeye runs` reads the refusal back as the run said it.
+      const [recorded] = await listRuns(w.t.db.knex, { job: 'monthly', last: 1 });
+      expect(recorded).toMatchObject({
+        businessDate: MONTH_END,
+        status: 'failed',
+        refused: s.refused,
+        steps: s.steps.map((x) => ({ job: x.job, status: x.status, reason: x.reason })),
+      });
       // No invoice, statement, mailing list or report made from part of the month, let alone sent.
       expect(await outbound(w)).toEqual([]);
       expect(await w.t.db.knex('mail_outbox').count({ n: '*' }).first()).toMatchObject({ n: 0 });

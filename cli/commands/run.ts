@@ -8,6 +8,7 @@ import {
   runJob,
   type RunnableJob,
   type RunSummary,
+  type StepSummary,
 } from '../../jobs/runner.js';
 import type { JobContext } from '../../jobs/types.js';
 import { instantSetting, type ActionRunner, type CommandContext } from '../context.js';
@@ -93,7 +94,18 @@ export function abortOnSignals(): { signal: AbortSignal; dispose(): void } {
   };
 }
 
-export function printSummary(ctx: CommandContext, s: RunSummary): void {
+/**
+ * A run as printed: the summary of a run just made, or one `redeye runs show` rebuilt from its records,
+ * which may still be running, or have been closed failed by the next run when its process was killed
+ * (`error`: the run's own, not its steps').
+ */
+export type PrintedRun = Omit<RunSummary, 'status' | 'steps'> & {
+  status: RunSummary['status'] | 'running';
+  steps: Array<Omit<StepSummary, 'status'> & { status: StepSummary['status'] | 'running' }>;
+  error?: { code: string; message: string };
+};
+
+export function printSummary(ctx: CommandContext, s: PrintedRun): void {
   ctx.output.out(`${s.job} for ${s.businessDate}: ${s.status.toUpperCase()} in ${s.seconds.toFixed(1)} s`);
   ctx.output.out(
     table(
@@ -113,7 +125,8 @@ export function printSummary(ctx: CommandContext, s: RunSummary): void {
     for (const w of step.warnings) ctx.output.out(`warning (${step.job}): ${w}`);
     if (step.error) ctx.output.out(`error (${step.job}) [${step.error.code}]: ${step.error.message}`);
   }
-  if (s.refused) ctx.output.out(`error (${s.job}) [${s.refused.code}]: ${s.refused.message}`);
+  const own = s.refused ?? s.error;
+  if (own) ctx.output.out(`error (${s.job}) [${own.code}]: ${own.message}`);
   if (s.stopped) {
     const notRun = s.steps.filter((step) => step.status === 'skipped').map((step) => step.job);
     ctx.output.out(

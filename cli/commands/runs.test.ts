@@ -1,0 +1,249 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { main } from '../main.js';
+import { openDb } from '../../db/connection.js';
+import { FEED_DIRS } from '../../demo/out.js';
+
+const example = readFileSync(resolve(import.meta.dirname, '../../examples/redeye.config.yaml'), 'utf8');
+const FTL = resolve(import.meta.dirname, '../../parsers/ftl/fixtures/01-simple.ftl');
+const NOW = { REDEYE_NOW: '2026-05-29T23:30:00Z' };
+
+describe('redeye runs', () => {
+  let dir: string;
+  let config: string;
+
+  async function redeye(args: string[], env: NodeJS.ProcessEnv = {}) {
+    const out: string[] = [];
+    const err: string[] = [];
+    // The runs log to stderr (pino): kept out of the test's output.
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      const code = await main(['node', 'redeye', '--config', config, ...args], {
+        output: { out: (s) => out.push(s), err: (s) => err.push(s) },
+        env: { REDEYE_LOG_LEVEL: 'silent', ...env },
+      });
+      return { code, out: out.join('\n'), err: err.join('\n') };
+    } finally {
+      spy.mockRestore();
+    }
+  }
+
+  async function withDb<T>(fn: (knex: import('knex').Knex) => Promise<T>): Promise<T> {
+    const db = openDb(`sqlite:${join(dir, 'var', 'redeye.sqlite')}`);
+    try {
+      return await fn(db.knex);
+    } finally {
+      await db.close();
+    }
+  }
+
+  /**
+   * The night of 29 May as the scheduler would leave it: a file no feed's pattern takes (a warning), the
+   * partners' folder gone (fetch fails); then tiers alone for 28 May, which succeeds.
+   */
+  async function night(): Promise<{ live: string; untaken: string }> {
+    const inbox = join(dir, 'var', 'inbox');
+    copyFileSync(FTL, join(inbox, 'ftl', '01-simple.ftl'));
+    writeFileSync(join(inbox, 'ftl', 'NOTES.PDF'), 'not a message\n');
+    rmSync(join(inbox, FEED_DIRS.partner), { recursive: true });
+    const live = await redeye(['run', 'nightly'], NOW);
+    expect(live.code).toBe(1);
+    expect((await redeye(['run', 'tiers', '--date', '2026-05-28'], NOW)).code).toBe(0);
+    const untaken =
+      `1 file(s) in inbox:ftl (${inbox}) match no feed's pattern (ftl "\\\\.(ftl|txt)$") and are not ` +
+      'fetched: NOTES.PDF';
+    return { live: live.out, untaken };
+  }
+
+  const ids = (knex: import('knex').Knex, job: string) =>
+    knex('job_runs').where({ job }).orderBy('id').pluck('id') as Promise<number[]>;
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'redeye-runs-'));
+    config = join(dir, 'redeye.config.yaml');
+    writeFileSync(config, example.replaceAll('../var/', './var/'));
+    for (const f of Object.values(FEED_DIRS)) mkdirSync(join(dir, 'var', 'inbox', f), { recursive: true });
+    expect((await redeye(['db', 'migrate'])).code).toBe(0);
+  });
+  afterEach(() => {
+    vi.restoreAllMocks();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('lists the night with its steps and the failure, newest first; show prints it as run printed it live', async () => {
+    const { live, untaken } = await night();
+    const [nightly] = await withDb((k) => ids(k, 'nightly'));
+    const [fetch] = await withDb((k) => ids(k, 'fetch'));
+
+    const list = await redeye(['runs']);
+    expect(list.code, list.err).toBe(0);
+    const lines = list.out.split('\n');
+    // Newest first: tiers alone, then the night and its steps, indented.
+    expect(lines[2]).toMatch(/^\d+\s+tiers\s+2026-05-28\s+succeeded\s/);
+    expect(lines[3]).toMatch(
+      new RegExp(
+        `^${nightly}\\s+nightly\\s+2026-05-29\\s+failed\\s+\\S+Z\\s+\\d+\\.\\d\\s+${hostname()} pid \\d+`,
+      ),
+    );
+    expect(lines[4]).toMatch(
+      new RegExp(
+        `^${fetch}\\s+ {2}fetch\\s+failed\\s+\\d+\\.\\d\\s+new=1 untaken=1; 1 warning\\(s\\); \\[FETCH_INCOMPLETE\\] 1 feed\\(s\\) could not be fetched`,
+      ),
+    );
+    expect(lines[5]).toMatch(/^\d+\s+ {2}ingest\s+succeeded\s+\d+\.\d\s+.*files=1/);
+    expect(lines[7]).toMatch(/^\s+ {2}tiers\s+skipped\s*$/);
+
+    // Show prints what the live run printed, but for the seconds: its table, its warning, its error,
+    // where it stopped — from the records alone.
+    const seconds = (text: string) => text.replace(/\d+\.\d( s)?/g, 'N$1').replace(/ +/g, ' ');
+    for (const args of [
+      ['runs', 'show', String(nightly)],
+      ['runs', 'show', String(fetch)],
+      ['runs', 'show', '--date', '2026-05-29'],
+    ]) {
+      const show = await redeye(args);
+      expect(show.code, show.err).toBe(0);
+      const [head, ...rest] = show.out.split('\n');
+      expect(head).toMatch(
+        new RegExp(`^run ${nightly}: started \\S+Z, ended \\S+Z on ${hostname()} pid \\d+$`),
+      );
+      expect(seconds(rest.join('\n'))).toBe(seconds(live));
+    }
+    expect(live).toContain(`warning (fetch): ${untaken}\nerror (fetch) [FETCH_INCOMPLETE]: 1 feed(s)`);
+    expect(live).toContain(
+      'stopped at fetch: fetch failed [FETCH_INCOMPLETE]; what did arrive was read, the rest waits for the rerun; ' +
+        'not run: tiers, expire, export, report, deliver, retention; run nightly for 2026-05-29 again to complete it',
+    );
+  });
+
+  it('prints JSON, and filters by --failed, --job, --date and --last', async () => {
+    const { untaken } = await night();
+    const json = await redeye(['runs', '--json']);
+    expect(json.code, json.err).toBe(0);
+    const runs = json.out.split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(runs.map((r) => [r.job, r.businessDate, r.status])).toEqual([
+      ['tiers', '2026-05-28', 'succeeded'],
+      ['nightly', '2026-05-29', 'failed'],
+    ]);
+    expect(runs[1]).toMatchObject({
+      host: hostname(),
+      pid: expect.any(Number),
+      startedAt: expect.stringMatching(/Z$/),
+      finishedAt: expect.stringMatching(/Z$/),
+      seconds: expect.any(Number),
+      counts: { 'fetch.new': 1, 'fetch.untaken': 1, 'ingest.files': 1 },
+      warnings: [`fetch: ${untaken}`],
+      stopped: { step: 'fetch', reason: expect.stringMatching(/^fetch failed \[FETCH_INCOMPLETE\]/) },
+    });
+    const steps = runs[1]!.steps as Array<Record<string, unknown>>;
+    expect(steps.map((s) => [s.job, s.status])).toEqual([
+      ['fetch', 'failed'],
+      ['ingest', 'succeeded'],
+      ['accrue', 'succeeded'],
+      ...['tiers', 'expire', 'export', 'report', 'deliver', 'retention'].map((s) => [s, 'skipped']),
+    ]);
+    expect(steps[0]).toMatchObject({
+      id: expect.any(Number),
+      counts: { new: 1, untaken: 1 },
+      warnings: [untaken],
+      error: {
+        code: 'FETCH_INCOMPLETE',
+        message: expect.stringMatching(/^1 feed\(s\) could not be fetched: partner: /),
+      },
+    });
+    expect(steps[3]).toMatchObject({
+      reason: 'not run: fetch failed; the rerun runs it once every file is in',
+    });
+    const shown = await redeye(['runs', 'show', String(runs[1]!.id), '--json']);
+    expect(JSON.parse(shown.out)).toEqual({ ...runs[1], seconds: expect.any(Number) });
+
+    const jobsOf = async (...args: string[]) => {
+      const r = await redeye(['runs', '--json', ...args]);
+      expect(r.code, r.err).toBe(0);
+      return r.out === '' ? [] : r.out.split('\n').map((l) => (JSON.parse(l) as { job: string }).job);
+    };
+    expect(await jobsOf('--failed')).toEqual(['nightly']);
+    expect(await jobsOf('--job', 'tiers')).toEqual(['tiers']);
+    expect(await jobsOf('--date', '2026-05-29')).toEqual(['nightly']);
+    expect(await jobsOf('--date', '2026-05-27')).toEqual([]);
+    expect(await jobsOf('--last', '1')).toEqual(['tiers']);
+    expect(await jobsOf('--job', 'monthly')).toEqual([]);
+  });
+
+  it('exits 2 naming the argument: an unknown id, a bad date, a bad --last or --job', async () => {
+    await night();
+    for (const [args, message] of [
+      [['runs', 'show', '999'], 'runs show: no run 999 is recorded'],
+      [['runs', 'show', 'x1'], 'runs show: a run id is a number, got "x1"'],
+      [['runs', '--date', '2026-5-29'], '--date expects a date YYYY-MM-DD, got "2026-5-29"'],
+      [['runs', 'show', '--date', '2026-05-27'], '--date 2026-05-27: no run of nightly is recorded'],
+      [['runs', '--last', '0'], '--last expects a positive whole number, got "0"'],
+      [['runs', '--job', 'nightlly'], '--job: unknown job "nightlly"'],
+    ] as const) {
+      const r = await redeye([...args]);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.err).toContain(message);
+    }
+  });
+
+  it('says a run is still running, and reads one killed mid-way as the next run closed it', async () => {
+    await night();
+    // A night still running accrue, in another process: its record and accrue's are `running`.
+    const [night2, accrue] = await withDb(async (knex) => {
+      const row = {
+        business_date: '2026-05-30',
+        started_at: '2026-05-31T02:30:00.000Z',
+        host: hostname(),
+        pid: process.ppid,
+      };
+      const [n] = (await knex('job_runs')
+        .insert({ ...row, job: 'nightly', status: 'running' })
+        .returning('id')) as Array<{ id: number }>;
+      for (const job of ['fetch', 'ingest'])
+        await knex('job_runs').insert({
+          ...row,
+          job,
+          status: 'succeeded',
+          finished_at: '2026-05-31T02:31:00.000Z',
+          counts: '{}',
+          warnings: '[]',
+          part_of: n!.id,
+        });
+      const [a] = (await knex('job_runs')
+        .insert({ ...row, job: 'accrue', status: 'running', part_of: n!.id })
+        .returning('id')) as Array<{ id: number }>;
+      return [Number(n!.id), Number(a!.id)];
+    });
+    const running = await redeye(['runs', 'show', String(night2)]);
+    expect(running.code).toBe(0);
+    expect(running.out).toMatch(/^nightly for 2026-05-30: RUNNING in/m);
+    expect(running.out).toMatch(/^accrue +running /m);
+    expect(running.out).toContain('still running: the steps after the last shown have not started');
+    expect(running.out).not.toMatch(/tiers|stopped/);
+
+    // Its process killed: said before the next run closes it.
+    const dead = 2 ** 22 + 12345; // above Linux's largest pid: no process has it
+    await withDb((knex) => knex('job_runs').whereIn('id', [night2, accrue]).update({ pid: dead }));
+    const ended = await redeye(['runs', 'show', String(night2)]);
+    expect(ended.out).toContain(
+      `its process (${hostname()} pid ${dead}) has ended: the next run closes it as failed`,
+    );
+    expect((await redeye(['runs', '--last', '1'])).out).toMatch(/running \(its process has ended\)/);
+
+    // The next run sweeps it: the night reads failed, stopped where it was killed.
+    expect((await redeye(['run', 'expire', '--date', '2026-05-28'], NOW)).code).toBe(0);
+    const killed = await redeye(['runs', 'show', String(accrue)]);
+    expect(killed.out).toMatch(/^nightly for 2026-05-30: FAILED in/m);
+    expect(killed.out).toContain(
+      `error (accrue) [INTERRUPTED]: the process (${hostname()} pid ${dead}) ended before this run finished`,
+    );
+    expect(killed.out).toContain(
+      `error (nightly) [INTERRUPTED]: the process (${hostname()} pid ${dead}) ended before this run finished`,
+    );
+    expect(killed.out).toContain(
+      `stopped at accrue: the process (${hostname()} pid ${dead}) ended before this run finished; not run: tiers,`,
+    );
+  });
+});
