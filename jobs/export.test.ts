@@ -1168,5 +1168,32 @@ for (const engine of availableEngines()) {
       expect((await outRows()).filter((r) => r.feed === 'mailing')).toHaveLength(5);
       expect(await byKind('invoice')).toHaveLength(0);
     });
+
+    it('stopped on request after an export failed, returns for the runner to record it interrupted, the failure among its warnings', async () => {
+      await t.db.knex('postings').where('rule_version', 'LH-2025').update({ rule_version: 'LH-1999' });
+      await t.db.knex('activities').where('rule_version', 'LH-2025').update({ rule_version: 'LH-1999' });
+      // The signal comes as the last export is written: every task has been attempted, one of them failed.
+      const controller = new AbortController();
+      let total = 0;
+      let done = 0;
+      const result = await exportJob({
+        ...jobContext(t.db, config, DAY),
+        signal: controller.signal,
+        progress: {
+          start: (_label, n) => void (total = n),
+          increment: () => {
+            if (++done === total) controller.abort('SIGTERM');
+          },
+          stop: () => {},
+        },
+      });
+      expect(controller.signal.aborted).toBe(true);
+      expect(result.counts).toMatchObject({ mailingLists: 5, failed: 1 });
+      expect(result.warnings).toEqual(
+        expect.arrayContaining([
+          expect.stringMatching(/^export failed: .*"LH-1999" match no contract or chart/),
+        ]),
+      );
+    });
   });
 }

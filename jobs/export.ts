@@ -568,8 +568,11 @@ export const exportJob: Job = async (ctx: JobContext): Promise<JobResult> => {
   }
   ctx.progress.stop();
   await run.overdueClaims();
+  // Stopped on request: the runner records the step as interrupted, as deliver does; what failed before
+  // the request is kept among the warnings rather than recorded as the step's failure.
+  if (ctx.signal?.aborted) run.warnings.push(...run.failures.map((f) => `export failed: ${f.describe()}`));
   for (const w of run.warnings) ctx.logger.warn({ job: 'export', businessDate: ctx.businessDate }, w);
-  if (run.failures.length > 0) {
+  if (run.failures.length > 0 && !ctx.signal?.aborted) {
     ctx.logger.error({ job: 'export', counts: run.counts }, 'exports failed');
     throw new StepIncompleteError(
       'EXPORT_FAILED',
