@@ -157,8 +157,14 @@ const readAt = (r: Pick<ActivityRow, 'sourceFileId' | 'sourceLine'>): ReadAt => 
  */
 function readIn(row: ActivityRow, coupon: boolean): ReadAt | undefined {
   const d = row.detail;
-  if (coupon)
-    return d?.correctedBy ?? d?.couponFrom ?? (!row.seenFtl || d?.passengerFrom ? readAt(row) : undefined);
+  if (coupon) {
+    const named = d?.correctedBy ?? d?.couponFrom;
+    if (named) return named;
+    // A credited coupon no longer flown whose correction is not named was corrected before corrections
+    // were kept: its own file is the one that brought it flown, not the one that brought this status.
+    if (row.couponStatus !== 'F' && (row.postingKey !== null || row.status === 'REVERSED')) return undefined;
+    return !row.seenFtl || d?.passengerFrom ? readAt(row) : undefined;
+  }
   return d?.passengerFrom ?? (!row.seenCoupon || d?.couponFrom ? readAt(row) : undefined);
 }
 

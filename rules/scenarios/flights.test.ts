@@ -461,6 +461,33 @@ for (const engine of availableEngines()) {
       expect(await w.postingCount()).toBe(postings + 1);
     });
 
+    it('a refund sent again names the refund’s file, or none for a refund taken before corrections were kept', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      w.dropCoupons([coupon()]);
+      await w.night('2026-03-11');
+      const refund = w.dropCoupons([coupon({ status: 'R' })]);
+      await w.night('2026-03-12');
+      // Another flight beside it: the same bytes would be refused whole as a copy of the refund's file.
+      const again = w.dropCoupons([
+        coupon({ status: 'R' }),
+        coupon({ ticket: '0741000000005', flight: '249', date: '2026-03-12' }),
+      ]);
+      expect(duplicatesShown(await w.simulate('flown', again, '2026-03-13'))).toEqual([
+        [2, `coupon 0741000000001/1 (R) was already read in ${refund} (night of 2026-03-12) and reversed`],
+      ]);
+      // A row refunded before the refund's file was kept with it: its own file brought the coupon flown.
+      const row = (await w.knex('activities').whereNotNull('coupon_status').first('id', 'detail'))!;
+      const { correctedBy: _kept, ...detail } = JSON.parse(String(row.detail)) as Record<string, unknown>;
+      await w
+        .knex('activities')
+        .where({ id: row.id })
+        .update({ detail: JSON.stringify(detail) });
+      expect(duplicatesShown(await w.simulate('flown', again, '2026-03-13'))).toEqual([
+        [2, 'coupon 0741000000001/1 (R) was already read and reversed'],
+      ]);
+    });
+
     it('an FTL passenger read before names the file and night that read it, or its line in the same file', async () => {
       const w = s();
       const GRAY: Person = { number: memberNumber(2), surname: 'GRAY', givenName: 'JOHN' };
