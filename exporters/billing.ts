@@ -369,11 +369,11 @@ export async function invoiceNumbers(
  * after it: a delivered transmission stands, and an invoice number a partner reads in its statement must
  * be in exactly one transmission the clearing house received. A number in a delivered transmission stays
  * there. One in a transmission not delivered that is no longer `sending` (its partner not invoiced, an
- * adjustment with no difference left) is taken out of it (its transmission is null again), so that when
- * it has something to send again it goes where a number not in a transmission goes: were it kept in a
- * draft that was then delivered without it, the clearing house would never receive that document. A
- * number stays its partner's all the same. Numbers not in a transmission are left out of the map. Call
- * inside the transaction that gives the numbers.
+ * adjustment with no difference left) is taken out of it (its transmission is null again, the lines kept
+ * for it dropped), so that when it has something to send again it goes where a number not in a
+ * transmission goes: were it kept in a draft that was then delivered without it, the clearing house would
+ * never receive that document. A number stays its partner's all the same. Numbers not in a transmission
+ * are left out of the map. Call inside the transaction that gives the numbers.
  */
 export async function invoiceTransmissions(
   trx: Knex.Transaction,
@@ -384,17 +384,27 @@ export async function invoiceTransmissions(
 ): Promise<Map<string, number>> {
   const given = await numbersGiven(trx, issuer, month);
   const carried = new Map<string, number>();
-  const freed: string[] = [];
+  const freed: NumberRow[] = [];
   for (const r of given) {
     if (r.transmission === null) continue;
-    if (!sending.has(r.invoiceNumber) && !(await delivered(r.transmission))) freed.push(r.invoiceNumber);
+    if (!sending.has(r.invoiceNumber) && !(await delivered(r.transmission))) freed.push(r);
     else carried.set(r.invoiceNumber, r.transmission);
   }
   if (freed.length > 0) {
     await trx('invoice_numbers')
-      .where({ issuer, billing_month: month })
-      .whereIn('invoice_number', freed)
+      .whereIn(
+        'id',
+        freed.map((r) => r.id),
+      )
       .update({ transmission: null });
+    // Its lines were those of a draft it is no longer in: kept, they would read as a charge transmitted,
+    // and be taken for what was delivered should that old draft reach the clearing house after all.
+    await trx('invoice_lines')
+      .whereIn(
+        'invoice_number_id',
+        freed.map((r) => r.id),
+      )
+      .delete();
   }
   const loose = given
     .filter((r) => r.transmission === null && sending.has(r.invoiceNumber))

@@ -956,6 +956,19 @@ for (const engine of availableEngines()) {
       ]);
     });
 
+    const keptFor = async (invoiceNumber: string) =>
+      (await t.db
+        .knex('invoice_lines as l')
+        .join('invoice_numbers as n', 'n.id', 'l.invoice_number_id')
+        .where('n.invoice_number', invoiceNumber)
+        .orderBy('l.line')
+        .select('l.activity_type', 'l.points', 'l.price_per_point', 'l.description')) as Array<{
+        activity_type: string;
+        points: number | string;
+        price_per_point: string;
+        description: string;
+      }>;
+
     it('keeps what a month delivered before 025 carried once a rerun finds it unchanged, and reports one changed since as drifted', async () => {
       const ledger = new Ledger(t.db, { now: () => new Date('2026-12-01T08:00:00Z') });
       await lateCredit(ledger, 'GRANDSTAY', 'T8', 800, 'GRANDSTAY-2026', 'STAY');
@@ -990,6 +1003,27 @@ for (const engine of availableEngines()) {
       );
       expect((await byKind('invoice')).map((r) => r.name)).toEqual(['XX1_ISXML_202611_0001.xml']);
       expect(await t.db.knex('invoice_numbers').whereNotNull('adjusts').select()).toEqual([]);
+    });
+
+    it('drops the kept lines of a document taken out of a draft', async () => {
+      const ledger = new Ledger(t.db, { now: () => new Date('2026-12-01T08:00:00Z') });
+      await lateCredit(ledger, 'DRIVE', 'D-1', 500, 'DRIVE-2025', 'RENTAL');
+      await exportJob(jobContext(t.db, config, DAY));
+      const { invoice_number: drive } = (await t.db
+        .knex('invoice_numbers')
+        .where({ partner_code: 'DRIVE' })
+        .first('invoice_number')) as { invoice_number: string };
+      expect((await carriedNumbers())[0]!.numbers).toContain(drive);
+      expect((await keptFor(drive)).map((l) => Number(l.points))).toEqual([500]);
+
+      // DRIVE's credit taken back before delivery: it leaves the draft, and what it carried with it.
+      await ledger.postOne({ key: 'REV:PTR:DRIVE:D-1', reverses: 'PTR:DRIVE:D-1', businessDate: DAY });
+      await exportJob(jobContext(t.db, config, DAY, new Date('2026-12-01T09:00:00Z')));
+      expect((await carriedNumbers())[0]!.numbers).not.toContain(drive);
+      expect(
+        await t.db.knex('invoice_numbers').where({ invoice_number: drive }).first('transmission'),
+      ).toEqual({ transmission: null });
+      expect(await keptFor(drive)).toEqual([]);
     });
 
     it('lists members for each mailing only with their consent and only the data the mailing needs', async () => {
