@@ -74,6 +74,44 @@ describe('adjustment lines', () => {
     expect([invoiceTypeOf(totals), totals.totalMinor]).toEqual(['CreditNote', -1430]);
   });
 
+  it('credits back delivered points at the price they were billed at, not at the price the contract has now', () => {
+    const prices = (lines: readonly InvoiceLineInput[]) =>
+      lines.map((l) => [l.points, l.pricePerPoint, l.detailCount]);
+    const delivered = [line('RESTAURANT', 'GRANDSTAY-2026', 800, 1, '0.0095')];
+    // The contract's price changed to 0.02 and the stay reversed: the month keeps a line of no points.
+    expect(
+      prices(adjustmentLines([line('RESTAURANT', 'GRANDSTAY-2026', 0, 2, '0.02')], delivered, '2026110001')),
+    ).toEqual([[-800, '0.0095', 1]]);
+    // More credited than delivered: only the new points at today's price.
+    expect(
+      prices(
+        adjustmentLines([line('RESTAURANT', 'GRANDSTAY-2026', 1100, 3, '0.02')], delivered, '2026110001'),
+      ),
+    ).toEqual([[300, '0.02', 2]]);
+    // Reversed past everything delivered: the delivered points back as billed, the rest at today's price.
+    const past = adjustmentLines(
+      [line('RESTAURANT', 'GRANDSTAY-2026', -200, 3, '0.02')],
+      delivered,
+      '2026110001',
+    );
+    expect(prices(past)).toEqual([
+      [-800, '0.0095', 2],
+      [-200, '0.02', 0],
+    ]);
+    expect(past.map((l) => l.description)).toEqual([
+      'RESTAURANT points reversed, GRANDSTAY-2026, adjusts invoice 2026110001',
+      'RESTAURANT points reversed, GRANDSTAY-2026, adjusts invoice 2026110001',
+    ]);
+    // Over an invoice and an adjustment billed at another price, the points billed last go back first.
+    const twice = [...delivered, line('RESTAURANT', 'GRANDSTAY-2026', 300, 1, '0.02')];
+    expect(
+      prices(adjustmentLines([line('RESTAURANT', 'GRANDSTAY-2026', 700, 3, '0.02')], twice, '2026110001')),
+    ).toEqual([
+      [-300, '0.02', 1],
+      [-100, '0.0095', 0],
+    ]);
+  });
+
   it('is nothing when the month comes to what was delivered, over the invoice and its adjustments', () => {
     const now = [line('STAY', 'GS-2026', 9500, 3)];
     // The invoice carried 10,000, an adjustment delivered since took 500 back.

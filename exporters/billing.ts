@@ -14,6 +14,7 @@ import type { Knex } from 'knex';
 import type { LoadedConfig } from '../config/load.js';
 import type { PartnerConfig } from '../config/schema.js';
 import { endOfMonth, startOfMonth, type IsoDate } from '../lib/dates.js';
+import { Decimal } from '../lib/money.js';
 import { ExportError } from './errors.js';
 import type { InvoiceInput, InvoiceLineInput, Organization } from './isxml.js';
 
@@ -216,38 +217,79 @@ function invoiceTo(
 /**
  * The lines of the adjustment that bills the difference between what a partner's month comes to now
  * (`current`, the lines `billingMonth` gives it) and what its delivered documents carried (`delivered`,
- * their lines together): per activity type and contract, the points now minus the points delivered, and
- * the postings since; none where they are equal. Priced as the line is now (as delivered for a line that
- * is no more), and described as a credit or a reversal by the sign of the difference, naming the invoice
- * it adjusts (`adjusted`), so that a partner reading the line knows it corrects that invoice.
+ * their lines in the order they were delivered): per activity type and contract, the points now minus the
+ * points delivered, and the postings since; none where they are equal. Points taken back from what was
+ * delivered are priced as they were billed, never at a price the contract has come to since (the partner
+ * is credited what it paid): the points billed last are taken back first, a line per price. Points beyond
+ * what was delivered (more credited, or reversals past everything billed) are priced as the line is now.
+ * Each line is described as a credit or a reversal by its sign, naming the invoice it adjusts
+ * (`adjusted`), so that a partner reading the line knows it corrects that invoice.
  */
 export function adjustmentLines(
   current: readonly InvoiceLineInput[],
   delivered: readonly InvoiceLineInput[],
   adjusted: string,
 ): InvoiceLineInput[] {
-  const by = new Map<string, { base: InvoiceLineInput; points: number; postings: number }>();
-  const add = (line: InvoiceLineInput, sign: 1 | -1) => {
-    const id = `${line.activityType}\u0000${line.contractId}`;
-    const entry = by.get(id) ?? { base: line, points: 0, postings: 0 };
-    entry.points += sign * line.points;
-    entry.postings += sign * line.detailCount;
-    by.set(id, entry);
+  const keyOf = (l: InvoiceLineInput) => `${l.activityType}\u0000${l.contractId}`;
+  const by = new Map<string, { now: InvoiceLineInput[]; sent: InvoiceLineInput[] }>();
+  const entry = (l: InvoiceLineInput) => {
+    const e = by.get(keyOf(l)) ?? { now: [], sent: [] };
+    by.set(keyOf(l), e);
+    return e;
   };
-  for (const line of current) add(line, 1);
-  for (const line of delivered) add(line, -1);
-  return [...by.values()]
-    .filter((e) => e.points !== 0)
-    .sort(
-      (a, b) => cmp(a.base.activityType, b.base.activityType) || cmp(a.base.contractId, b.base.contractId),
-    )
-    .map(({ base, points, postings }) => ({
-      ...base,
-      points,
-      // The ledger only grows, so postings are never fewer than when delivered; never below zero regardless.
-      detailCount: Math.max(0, postings),
-      description: `${lineDescription({ ...base, points })}, adjusts invoice ${adjusted}`,
-    }));
+  for (const line of current) entry(line).now.push(line);
+  for (const line of delivered) entry(line).sent.push(line);
+  const sum = (ls: readonly InvoiceLineInput[], f: (l: InvoiceLineInput) => number) =>
+    ls.reduce((s, l) => s + f(l), 0);
+  const out: InvoiceLineInput[] = [];
+  for (const { now, sent } of [...by.values()].sort(
+    (a, b) =>
+      cmp((a.now[0] ?? a.sent[0])!.activityType, (b.now[0] ?? b.sent[0])!.activityType) ||
+      cmp((a.now[0] ?? a.sent[0])!.contractId, (b.now[0] ?? b.sent[0])!.contractId),
+  )) {
+    const billed = sum(sent, (l) => l.points);
+    const difference = sum(now, (l) => l.points) - billed;
+    if (difference === 0) continue;
+    const parts: Array<{ base: InvoiceLineInput; points: number }> = [];
+    let rest = difference;
+    // Taking back what was delivered: from the lines billed last, of the sign of what they billed.
+    if (billed !== 0 && Math.sign(difference) === -Math.sign(billed)) {
+      let back = Math.min(Math.abs(difference), Math.abs(billed));
+      for (const line of [...sent].reverse()) {
+        if (back === 0) break;
+        if (Math.sign(line.points) !== Math.sign(billed)) continue;
+        const taken = Math.min(back, Math.abs(line.points));
+        parts.push({ base: line, points: -Math.sign(billed) * taken });
+        back -= taken;
+        rest += Math.sign(billed) * taken;
+      }
+    }
+    // Beyond what was delivered the month can only have gone with a line it has now.
+    if (rest !== 0) parts.push({ base: now[0] ?? sent[sent.length - 1]!, points: rest });
+    // One line per price and charge code: taking back and going beyond at the same price is one figure.
+    const lines: Array<{ base: InvoiceLineInput; points: number }> = [];
+    for (const part of parts) {
+      const same = lines.find(
+        (l) =>
+          l.base.chargeCode === part.base.chargeCode &&
+          new Decimal(l.base.pricePerPoint).eq(part.base.pricePerPoint),
+      );
+      if (same) same.points += part.points;
+      else lines.push({ ...part });
+    }
+    // The ledger only grows, so postings are never fewer than when delivered; never below zero regardless.
+    // Which of them took back and which went beyond is not known: they are counted on the first line.
+    const postings = Math.max(0, sum(now, (l) => l.detailCount) - sum(sent, (l) => l.detailCount));
+    lines.forEach(({ base, points }, i) =>
+      out.push({
+        ...base,
+        points,
+        detailCount: i === 0 ? postings : 0,
+        description: `${lineDescription({ ...base, points })}, adjusts invoice ${adjusted}`,
+      }),
+    );
+  }
+  return out;
 }
 
 /** `<YYYYMM><NNNN>`: the month, then the number's place among those given that month. */

@@ -87,6 +87,28 @@ function elements(xml: string, name: string): XmlElement[] {
 const textsOf = (xml: string, name: string) => elements(xml, name).map((e) => e.text.trim());
 const child = (el: XmlElement, name: string) => el.children.find((c) => c.name === name)?.text.trim();
 
+/** Each document of a transmission as the clearing house reads it: number, type, each line's figures. */
+const documents = (xml: string) =>
+  elements(xml, 'Invoice').map((invoice) => {
+    const header = invoice.children.find((c) => c.name === 'InvoiceHeader')!;
+    return {
+      number: child(header, 'InvoiceNumber'),
+      type: child(header, 'InvoiceType'),
+      lines: invoice.children
+        .filter((c) => c.name === 'LineItem')
+        .map((l) => [
+          child(l, 'Description'),
+          child(l, 'Quantity'),
+          child(l, 'UnitPrice'),
+          child(l, 'ChargeAmount'),
+        ]),
+      total: child(
+        invoice.children.find((c) => c.name === 'InvoiceSummary')!,
+        'TotalAmount',
+      ),
+    };
+  });
+
 for (const engine of availableEngines()) {
   describe(`export job on ${engine}`, () => {
     let t: TestDb;
@@ -764,27 +786,6 @@ for (const engine of availableEngines()) {
 
     it('bills a partner whose month changes after delivery the difference, in an adjustment of its own', async () => {
       const ledger = new Ledger(t.db, { now: () => new Date('2026-12-01T08:00:00Z') });
-      /** A document as the clearing house reads it: number, type, and each line's figures. */
-      const documents = (xml: string) =>
-        elements(xml, 'Invoice').map((invoice) => {
-          const header = invoice.children.find((c) => c.name === 'InvoiceHeader')!;
-          return {
-            number: child(header, 'InvoiceNumber'),
-            type: child(header, 'InvoiceType'),
-            lines: invoice.children
-              .filter((c) => c.name === 'LineItem')
-              .map((l) => [
-                child(l, 'Description'),
-                child(l, 'Quantity'),
-                child(l, 'UnitPrice'),
-                child(l, 'ChargeAmount'),
-              ]),
-            total: child(
-              invoice.children.find((c) => c.name === 'InvoiceSummary')!,
-              'TotalAmount',
-            ),
-          };
-        });
       const statementOf = async (name: string) => {
         const row = (await byKind('invoice-statement')).find((r) => r.name === name);
         expect(row, name).toBeDefined();
@@ -956,6 +957,15 @@ for (const engine of availableEngines()) {
       ]);
     });
 
+    /** The transmissions of the month by number, each with the documents it carries. */
+    const transmitted = async () =>
+      Promise.all(
+        (await byKind('invoice')).map(async (r) => ({
+          name: r.name,
+          verdict: r.verdict,
+          documents: documents(readFileSync(r.copy, 'utf8')),
+        })),
+      );
     const keptFor = async (invoiceNumber: string) =>
       (await t.db
         .knex('invoice_lines as l')
@@ -1003,6 +1013,58 @@ for (const engine of availableEngines()) {
       );
       expect((await byKind('invoice')).map((r) => r.name)).toEqual(['XX1_ISXML_202611_0001.xml']);
       expect(await t.db.knex('invoice_numbers').whereNotNull('adjusts').select()).toEqual([]);
+    });
+
+    it('credits back points at the price they were billed at when the contract has been repriced since', async () => {
+      const ledger = new Ledger(t.db, { now: () => new Date('2026-12-01T08:00:00Z') });
+      await lateCredit(ledger, 'GRANDSTAY', 'T8', 800, 'GRANDSTAY-2026', 'RESTAURANT');
+      await exportJob(jobContext(t.db, config, DAY));
+      await deliverWritten();
+      expect((await transmitted())[0]!.documents[0]!.lines).toContainEqual([
+        'RESTAURANT points credited, GRANDSTAY-2026',
+        '800',
+        '0.95',
+        '7.60',
+      ]);
+
+      // The contract's price raised, then the stay reversed: the partner gets back what it paid.
+      const repriced: LoadedConfig = {
+        ...config,
+        partners: config.partners.map((p) =>
+          p.code !== 'GRANDSTAY'
+            ? p
+            : {
+                ...p,
+                contracts: p.contracts.map((c) =>
+                  c.id === 'GRANDSTAY-2026' ? { ...c, pricePerPoint: '0.02' } : c,
+                ),
+              },
+        ),
+      };
+      await ledger.postOne({ key: 'REV:PTR:GRANDSTAY:T8', reverses: 'PTR:GRANDSTAY:T8', businessDate: DAY });
+      const reversed = await exportJob(jobContext(t.db, repriced, DAY, new Date('2026-12-02T09:00:00Z')));
+      expect(reversed.counts.drifted).toBeUndefined();
+      expect((await transmitted())[1]!.documents).toEqual([
+        {
+          number: '2026110003',
+          type: 'CreditNote',
+          lines: [
+            [
+              'RESTAURANT points reversed, GRANDSTAY-2026, adjusts invoice 2026110001',
+              '800',
+              '-0.95',
+              '-7.60',
+            ],
+          ],
+          total: '-7.60',
+        },
+      ]);
+      const statement = csv(
+        (await byKind('invoice-statement')).find(
+          (r) => r.name === 'GRANDSTAY_STATEMENT_202611_2026110003.csv',
+        )!.copy,
+      );
+      expect(statement[1]!.slice(6, 9)).toEqual(['-800', '0.0095', '-7.60']);
     });
 
     it('drops the kept lines of a document taken out of a draft', async () => {
