@@ -16,7 +16,13 @@ import type { PartnerConfig } from '../config/schema.js';
 import { endOfMonth, startOfMonth, type IsoDate } from '../lib/dates.js';
 import { Decimal } from '../lib/money.js';
 import { ExportError } from './errors.js';
-import type { InvoiceInput, InvoiceLineInput, Organization } from './isxml.js';
+import {
+  carriesInvoice,
+  readBackLines,
+  type InvoiceInput,
+  type InvoiceLineInput,
+  type Organization,
+} from './isxml.js';
 
 /** An invoice before its number: `invoiceNumbers` gives it one. */
 export type UnnumberedInvoice = Omit<InvoiceInput, 'invoiceNumber'>;
@@ -569,8 +575,13 @@ export interface InvoiceDocument {
  *   difference comes back to nothing (its number stays the partner's, for the next difference); once it
  *   is delivered, a further change makes another for the rest.
  *
- * A partner whose delivered documents' lines were not kept (`unkept`) cannot be adjusted: its invoice is
- * rebuilt from the ledger as before, and a change drifts.
+ * A document delivered without its lines kept (delivered before migration 025) has them read back from
+ * the delivered transmission (`deliveredFile`, its bytes as registered): either its `<Invoice>` element
+ * read back into lines that write it again byte for byte, or the month as it is now when that writes
+ * it. They are kept then, in this transaction, whatever becomes of the rest of that transmission: they
+ * are what the clearing house received. A partner with a delivered document that cannot be read back
+ * (`unkept`: the copy gone, or not as this version writes it) cannot be adjusted: its invoice is rebuilt
+ * from the ledger as before, and a change drifts.
  */
 export async function invoiceDocuments(
   trx: Knex.Transaction,
@@ -578,6 +589,7 @@ export async function invoiceDocuments(
   billing: BillingMonth,
   businessDate: IsoDate,
   delivered: (transmission: number) => Promise<boolean>,
+  deliveredFile: (transmission: number) => Promise<string | undefined>,
 ): Promise<InvoiceDocument[]> {
   const issuer = config.exports.invoices.issuingOrganizationId;
   const { month } = billing;
@@ -600,6 +612,23 @@ export async function invoiceDocuments(
     const partner = partners.get(code);
     return partner?.billing ? invoiceTo(config, partner, billing, lines) : null;
   };
+  const files = new Map<number, string | undefined>();
+  const recovered: Array<{ id: number; invoice: InvoiceInput }> = [];
+  const readBack = async (r: NumberRow, now: UnnumberedInvoice | null) => {
+    const k = r.transmission!;
+    if (!files.has(k)) files.set(k, await deliveredFile(k));
+    const xml = files.get(k);
+    const header = documentOf(r.partnerCode, []);
+    if (xml === undefined || header === null) return undefined;
+    const document = { ...header, invoiceNumber: r.invoiceNumber };
+    const lines =
+      readBackLines(xml, document) ??
+      (r.adjusts === null && now && carriesInvoice(xml, { ...now, invoiceNumber: r.invoiceNumber })
+        ? now.lines
+        : undefined);
+    if (lines) recovered.push({ id: r.id, invoice: { ...document, lines } });
+    return lines;
+  };
   const carries = new Map<number, UnnumberedInvoice | null>();
   const unkept = new Set<number>();
   const fresh: Array<{ partnerCode: string; adjusts: string; invoice: UnnumberedInvoice }> = [];
@@ -613,9 +642,13 @@ export async function invoiceDocuments(
     const delivered: NumberRow[] = [invoice];
     for (const r of adjustments) if (await sent(r)) delivered.push(r);
     for (const r of delivered) {
-      const lines = kept.get(r.id);
-      if (lines) carries.set(r.id, documentOf(r.partnerCode, lines));
-      else unkept.add(r.id);
+      const lines = kept.get(r.id) ?? (await readBack(r, now));
+      if (lines === undefined) {
+        unkept.add(r.id);
+        continue;
+      }
+      kept.set(r.id, [...lines]);
+      carries.set(r.id, documentOf(r.partnerCode, lines));
     }
     if (unkept.has(invoice.id)) carries.set(invoice.id, now);
     if (delivered.some((r) => unkept.has(r.id))) continue;
@@ -632,6 +665,7 @@ export async function invoiceDocuments(
     else
       fresh.push({ partnerCode: invoice.partnerCode, adjusts: invoice.invoiceNumber, invoice: adjustment });
   }
+  await keepLines(trx, recovered);
   fresh.sort((a, b) => cmp(a.partnerCode, b.partnerCode));
   const given = await giveNumbers(trx, issuer, month, rows, fresh, businessDate);
   given.forEach((r, i) => carries.set(r.id, fresh[i]!.invoice));

@@ -24,6 +24,7 @@ import {
   buildInvoiceTransmission,
   invoiceTotals,
   priceLines,
+  readBackLines,
   scaledUnitPrice,
   transmissionTotals,
   type InvoiceInput,
@@ -498,6 +499,41 @@ describe('IS-XML invoice transmission', () => {
       buildInvoiceStatement(invoice('GS', 'USD', [[10, '1']]), { start: '2026-11-01', end: '2026-11-30' }),
     );
     expect(bill[0]![10]).toBe('Invoice');
+  });
+
+  it('reads back the lines a delivered invoice carried, only when they write it again byte for byte', () => {
+    const described = (inv: InvoiceInput, contract: string): InvoiceInput => ({
+      ...inv,
+      lines: inv.lines.map((l) => ({
+        ...l,
+        contractId: `${contract}-${l.contractId}`,
+        description: `${l.activityType} points ${l.points < 0 ? 'reversed' : 'credited'}, ${contract}-${l.contractId}`,
+      })),
+    });
+    const gs = described(
+      invoice('GRANDSTAY', 'USD', [
+        [15801, '0.0095'],
+        [-1300, '0.0110'],
+      ]),
+      'GS & <2026>',
+    );
+    const lh = described(invoice('LH', 'EUR', [[2000, '0.02']], 2), 'LH');
+    const xml = buildInvoiceTransmission(transmission([gs, lh]));
+    const header = ({ lines: _, ...rest }: InvoiceInput) => rest;
+    // Prices as exact decimals, whatever their spelling in the configuration.
+    expect(readBackLines(xml, header(gs))).toEqual(
+      gs.lines.map((l) => ({ ...l, pricePerPoint: new Decimal(l.pricePerPoint).toFixed() })),
+    );
+    expect(readBackLines(xml, header(lh))).toEqual(lh.lines);
+    // Not carried, another header, or written as an older version wrote it (the sign on Quantity).
+    expect(readBackLines(xml, { ...header(lh), invoiceNumber: '2026110009' })).toBeUndefined();
+    expect(readBackLines(xml, { ...header(lh), currency: 'USD' })).toBeUndefined();
+    const older = xml
+      .replace('<Quantity UOMCode="EA">1300<', '<Quantity UOMCode="EA">-1300<')
+      .replace('<UnitPrice SF="10">-0.11<', '<UnitPrice SF="10">0.11<');
+    expect(older.match(/<UnitPrice SF="10">0.11</g)).toHaveLength(1);
+    expect(readBackLines(older, header(gs))).toBeUndefined();
+    expect(readBackLines(older, header(lh))).toEqual(lh.lines);
   });
 
   it.runIf(xmllintOrSkip())('validates against the project schema of the IS-XML subset', () => {

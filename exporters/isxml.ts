@@ -23,7 +23,8 @@
  * own structural schema of exactly this subset (IATA's schema is not public). No `LineItemDetail` is
  * written: the per-member detail would put personal data into a clearing-house file for no need.
  */
-import { Decimal, formatMinor, minorUnitExponent, toMinorUnits } from '../lib/money.js';
+import { Decimal, formatMinor, minorUnitExponent, toMinorUnits, tryParseAmount } from '../lib/money.js';
+import { childOf, childrenOf, escapeXmlText, parseXmlText } from '../parsers/xml-common.js';
 import { csvRecord, csvText } from './csv.js';
 import { ExportError } from './errors.js';
 import { XmlWriter } from './xml-writer.js';
@@ -350,4 +351,100 @@ export function buildInvoiceStatement(invoice: InvoiceInput, period: { start: st
     money(totals.totalMinor),
   ]);
   return out;
+}
+
+/**
+ * The `<Invoice>` element of invoice `invoiceNumber` as the transmission `xml` (one `buildInvoiceTransmission`
+ * wrote) carries it, byte for byte; undefined when the transmission does not carry it.
+ */
+export function invoiceElement(xml: string, invoiceNumber: string): string | undefined {
+  const lines = xml.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    if (lines[i] !== '  <Invoice>') continue;
+    const end = lines.indexOf('  </Invoice>', i);
+    if (end < 0) return undefined;
+    if (lines[i + 2] === `      <InvoiceNumber>${escapeXmlText(invoiceNumber)}</InvoiceNumber>`)
+      return lines.slice(i, end + 1).join('\n');
+    i = end;
+  }
+  return undefined;
+}
+
+/** `invoice`'s `<Invoice>` element as `buildInvoiceTransmission` writes it into any transmission. */
+function writtenElement(invoice: InvoiceInput): string {
+  const xml = buildInvoiceTransmission({
+    transmissionId: '-',
+    transmissionDateTime: '-',
+    issuingOrganizationId: '-',
+    invoices: [invoice],
+  });
+  return invoiceElement(xml, invoice.invoiceNumber)!;
+}
+
+/** Whether `invoice` is, figure for figure and byte for byte, the one the transmission `xml` carries. */
+export function carriesInvoice(xml: string, invoice: InvoiceInput): boolean {
+  const element = invoiceElement(xml, invoice.invoiceNumber);
+  return element !== undefined && element === writtenElement(invoice);
+}
+
+const LINE_DESCRIPTION = /^(.+) points (credited|reversed), (.+?)(, adjusts invoice \d+)?$/;
+
+/**
+ * The lines of `document` (its header as it is now, its number) read back from the transmission `xml` that
+ * carried it, when they can be read back exactly: the activity type and contract from the description,
+ * the points from `Quantity` and the sign of `UnitPrice`, the price per point from `UnitPrice` and `SF`;
+ * and the document with those lines written again is its `<Invoice>` element byte for byte (any other
+ * header, format or figure, and nothing is read back). Undefined otherwise.
+ */
+export function readBackLines(
+  xml: string,
+  document: Omit<InvoiceInput, 'lines'>,
+): InvoiceLineInput[] | undefined {
+  const element = invoiceElement(xml, document.invoiceNumber);
+  if (element === undefined) return undefined;
+  const parsed = parseXmlText(element);
+  if (!parsed.ok) return undefined;
+  const lines: InvoiceLineInput[] = [];
+  for (const item of childrenOf(parsed.doc.root, '', 'LineItem')) {
+    const text = (name: string) => childOf(item, '', name)?.text;
+    const description = text('Description');
+    const quantity = text('Quantity');
+    const unit = childOf(item, '', 'UnitPrice');
+    const sf = unit?.attrs.get('SF');
+    const detailCount = text('DetailCount');
+    const chargeCode = text('ChargeCode');
+    const startDate = text('StartDate');
+    const endDate = text('EndDate');
+    const named = description === undefined ? null : LINE_DESCRIPTION.exec(description);
+    if (
+      !named ||
+      !quantity ||
+      !/^\d+$/.test(quantity) ||
+      !unit ||
+      !sf ||
+      !/^\d+$/.test(sf) ||
+      detailCount === undefined ||
+      !/^\d+$/.test(detailCount) ||
+      chargeCode === undefined ||
+      startDate === undefined ||
+      endDate === undefined
+    )
+      return undefined;
+    const price = tryParseAmount(unit.text.replace(/^-/, ''));
+    if (price === undefined) return undefined;
+    const sign = named[2] === 'reversed' ? -1 : 1;
+    lines.push({
+      chargeCode,
+      description: description!,
+      startDate,
+      endDate,
+      points: sign * Number(quantity),
+      pricePerPoint: price.div(sf).toFixed(),
+      detailCount: Number(detailCount),
+      activityType: named[1]!,
+      contractId: named[3]!,
+    });
+  }
+  if (lines.length === 0) return undefined;
+  return writtenElement({ ...document, lines }) === element ? lines : undefined;
 }

@@ -34,7 +34,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, rename, unlink } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Knex } from 'knex';
 import type { Db } from '../db/connection.js';
@@ -361,6 +361,24 @@ export class Outbox {
       });
     }
     return { status, key, fileId: row.id, name: row.name };
+  }
+
+  /**
+   * The registered content of `row` (`findExport`) as its copy in this outbox holds it: what was sent,
+   * for a delivered file. Undefined when there is no copy, or it is not the registered bytes.
+   */
+  async registeredContent(row: FileRow): Promise<string | undefined> {
+    const path = this.copyOf(row);
+    if (path === null) return undefined;
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(path);
+    } catch (error) {
+      if ((error as { code?: unknown }).code === 'ENOENT') return undefined;
+      throw error;
+    }
+    if (createHash('sha256').update(bytes).digest('hex') !== row.sha256) return undefined;
+    return bytes.toString('utf8');
   }
 
   /** The row's copy in this outbox (`copyPath`): never a file of another installation's. */

@@ -5,7 +5,7 @@
  * byte-identical and register nothing new.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -979,7 +979,7 @@ for (const engine of availableEngines()) {
         description: string;
       }>;
 
-    it('keeps what a month delivered before 025 carried once a rerun finds it unchanged, and reports one changed since as drifted', async () => {
+    it('keeps what a month delivered before 025 carried once a rerun finds it unchanged, and reports one changed since whose transmission is gone as drifted', async () => {
       const ledger = new Ledger(t.db, { now: () => new Date('2026-12-01T08:00:00Z') });
       await lateCredit(ledger, 'GRANDSTAY', 'T8', 800, 'GRANDSTAY-2026', 'STAY');
       await exportJob(jobContext(t.db, config, DAY));
@@ -1000,8 +1000,10 @@ for (const engine of availableEngines()) {
         await t.db.knex('invoice_lines').orderBy('id').select('invoice_number_id', 'line', 'points'),
       ).toEqual(kept);
 
-      // Changed before the figures were kept: what was delivered cannot be told, so nothing is billed.
+      // Changed before the figures were kept, and the delivered transmission no longer in the outbox
+      // (retention): what was delivered cannot be told, so nothing is billed.
       await t.db.knex('invoice_lines').delete();
+      rmSync((await one('invoice')).copy);
       await ledger.postOne({ key: 'REV:PTR:GRANDSTAY:T8', reverses: 'PTR:GRANDSTAY:T8', businessDate: DAY });
       const changed = await exportJob(jobContext(t.db, config, DAY, new Date('2026-12-02T10:00:00Z')));
       expect(changed.counts).toMatchObject({ drifted: 2 });
@@ -1013,6 +1015,87 @@ for (const engine of availableEngines()) {
       );
       expect((await byKind('invoice')).map((r) => r.name)).toEqual(['XX1_ISXML_202611_0001.xml']);
       expect(await t.db.knex('invoice_numbers').whereNotNull('adjusts').select()).toEqual([]);
+    });
+
+    it('adjusts each partner of a transmission delivered before 025 on its own figures, read back from what was delivered', async () => {
+      const ledger = new Ledger(t.db, { now: () => new Date('2026-12-01T08:00:00Z') });
+      await lateCredit(ledger, 'GRANDSTAY', 'T8', 800, 'GRANDSTAY-2026', 'STAY');
+      await exportJob(jobContext(t.db, config, DAY));
+      await deliverWritten();
+      const delivered = await transmitted();
+      // As a month delivered before 025: nothing kept of what its invoices carried.
+      await t.db.knex('invoice_lines').delete();
+
+      // LH's month changes, GRANDSTAY's does not: LH is billed the difference against its delivered
+      // invoice, read back from the delivered transmission, which stands as it was.
+      await lateCredit(ledger, 'LH', 'LH-9', 400, 'LH-2025', 'FLIGHT');
+      const late = await exportJob(jobContext(t.db, config, DAY, new Date('2026-12-02T09:00:00Z')));
+      expect(late.counts.drifted).toBeUndefined();
+      expect((late.warnings ?? []).filter((w) => w.includes('migration 025'))).toEqual([]);
+      const afterLate = await transmitted();
+      expect(afterLate[0]).toEqual(delivered[0]);
+      expect(afterLate[1]!.documents.map((d) => [d.number, d.type, d.lines.map((l) => l[1])])).toEqual([
+        ['2026110003', 'Invoice', ['400']],
+      ]);
+      // Both delivered invoices' figures are kept from now on.
+      for (const number of ['2026110001', '2026110002'])
+        expect((await keptFor(number)).length, number).toBeGreaterThan(0);
+
+      // GRANDSTAY's stay reversed afterwards: credited back as it was billed.
+      await deliverWritten();
+      await ledger.postOne({ key: 'REV:PTR:GRANDSTAY:T8', reverses: 'PTR:GRANDSTAY:T8', businessDate: DAY });
+      const reversed = await exportJob(jobContext(t.db, config, DAY, new Date('2026-12-02T10:00:00Z')));
+      expect(reversed.counts.drifted).toBeUndefined();
+      expect((await transmitted())[2]!.documents).toEqual([
+        {
+          number: '2026110004',
+          type: 'CreditNote',
+          lines: [
+            ['STAY points reversed, GRANDSTAY-2026, adjusts invoice 2026110001', '800', '-0.95', '-7.60'],
+          ],
+          total: '-7.60',
+        },
+      ]);
+    });
+
+    it('reports drifted only the document whose own figures changed and cannot be read back, and keeps the others', async () => {
+      const ledger = new Ledger(t.db, { now: () => new Date('2026-12-01T08:00:00Z') });
+      await lateCredit(ledger, 'GRANDSTAY', 'T8', 800, 'GRANDSTAY-2026', 'STAY');
+      await exportJob(jobContext(t.db, config, DAY));
+      await deliverWritten();
+      await t.db.knex('invoice_lines').delete();
+      // LH's invoice as an older version wrote its descriptions, registered so: not read back.
+      const file = await one('invoice');
+      const older = readFileSync(file.copy, 'utf8').replace(
+        /(<InvoiceNumber>2026110002<\/InvoiceNumber>[\s\S]*?<Description>[^<]*) points credited,/,
+        '$1 points,',
+      );
+      expect(older).not.toBe(readFileSync(file.copy, 'utf8'));
+      writeFileSync(file.copy, older);
+      await t.db
+        .knex('files')
+        .where({ id: file.id })
+        .update({ sha256: sha256(file.copy), size: Buffer.byteLength(older) });
+
+      await lateCredit(ledger, 'LH', 'LH-9', 400, 'LH-2025', 'FLIGHT');
+      const late = await exportJob(jobContext(t.db, config, DAY, new Date('2026-12-02T09:00:00Z')));
+      expect(late.counts.drifted).toBeGreaterThan(0);
+      expect((late.warnings ?? []).filter((w) => w.includes('migration 025'))).toEqual([
+        'LH 2026110002: delivered before Redeye kept what each invoice carried (migration 025), so a change to 2026-11 since cannot be billed as an adjustment',
+      ]);
+      expect((await keptFor('2026110001')).length).toBeGreaterThan(0);
+      expect(await keptFor('2026110002')).toEqual([]);
+
+      // GRANDSTAY, whose figures were read back, is adjusted when its own month changes.
+      await ledger.postOne({ key: 'REV:PTR:GRANDSTAY:T8', reverses: 'PTR:GRANDSTAY:T8', businessDate: DAY });
+      await exportJob(jobContext(t.db, config, DAY, new Date('2026-12-02T10:00:00Z')));
+      expect((await transmitted()).map((x) => x.documents.map((d) => [d.number, d.total]))).toEqual([
+        [
+          ['2026110001', expect.any(String)],
+          ['2026110002', expect.any(String)],
+        ],
+        [['2026110003', '-7.60']],
+      ]);
     });
 
     it('credits back points at the price they were billed at when the contract has been repriced since', async () => {

@@ -372,10 +372,20 @@ class ExportRun {
         // write keeps them, and its rerun reads them. Taken even when nobody is invoiced any more, so
         // that drafts of invoices that have come to nothing are withdrawn below.
         const documents = await this.ctx.db.transaction((trx) =>
-          invoiceDocuments(trx, this.config, month, this.date, async (k) => {
-            const row = await findExport(trx, transmissionKey(k));
-            return row !== undefined && !awaitingDelivery(row);
-          }),
+          invoiceDocuments(
+            trx,
+            this.config,
+            month,
+            this.date,
+            async (k) => {
+              const row = await findExport(trx, transmissionKey(k));
+              return row !== undefined && !awaitingDelivery(row);
+            },
+            async (k) => {
+              const row = await findExport(trx, transmissionKey(k));
+              return row && this.outbox.registeredContent(row);
+            },
+          ),
         );
         // In the order the numbers were given: a document numbered late comes after those numbered before it.
         const invoices = documents.filter(

@@ -13,8 +13,9 @@
  *   adjusts; null for that invoice itself). A partner now holds one invoice number a month and any number
  *   of adjustment numbers, so the one-number-per-partner index holds for invoices only.
  *
- * Documents delivered before this migration have no lines: a month of theirs whose export is rerun
- * unchanged has its lines kept then (the rebuilt bytes are those delivered); one that had already changed
+ * Documents delivered before this migration have no lines: a re-export reads them back from the
+ * delivered transmission's copy where that writes the document's `<Invoice>` again byte for byte, and
+ * keeps them then; one whose copy is gone (or of a format before 021) and whose month had already changed
  * cannot be told apart from what was sent, and stays `drifted`.
  *
  * Down refuses (MIGRATION_WOULD_LOSE_DATA) while an adjustment number is given (a partner holds it, and
