@@ -604,7 +604,7 @@ for (const engine of availableEngines()) {
       }
     });
 
-    it('026 keeps what a run warned of, links the steps recorded before it to their night, and rolls back', async () => {
+    it('026 keeps what a run warned of, links the steps recorded before it to their night, marks the refusals, and rolls back', async () => {
       const t = await createTestDatabase(engine);
       try {
         const since = MIGRATION_NAMES.slice(MIGRATION_NAMES.indexOf('026_run_warnings'));
@@ -615,34 +615,71 @@ for (const engine of availableEngines()) {
         await down();
         // Before it: a night's records, a step run alone by another process meanwhile (before 017 runs of
         // other dates could overlap), the next night of the same daemon, and a step run alone after it.
-        const run = (job: string, date: string, pid: number, minute: number, ended = minute + 1) => ({
+        const run = (
+          job: string,
+          date: string,
+          pid: number,
+          minute: number,
+          ended = minute + 1,
+          error: string | null = null,
+        ) => ({
           job,
           business_date: date,
-          status: 'succeeded',
+          status: error === null ? 'succeeded' : 'failed',
+          error,
           started_at: `2026-05-30T02:${String(minute).padStart(2, '0')}:00.000Z`,
           finished_at: `2026-05-30T02:${String(ended).padStart(2, '0')}:00.000Z`,
           host: 'batch1',
           pid,
         });
-        await t.db
-          .knex('job_runs')
-          .insert([
-            run('nightly', '2026-05-29', 100, 0, 30),
-            run('fetch', '2026-05-29', 100, 1),
-            run('report', '2026-05-20', 200, 2),
-            run('ingest', '2026-05-29', 100, 3),
-            run('accrue', '2026-05-29', 100, 4),
-            run('nightly', '2026-05-30', 100, 40, 50),
-            run('fetch', '2026-05-30', 100, 41),
-            run('tiers', '2026-05-30', 100, 55),
-          ]);
+        await t.db.knex('job_runs').insert([
+          run('nightly', '2026-05-29', 100, 0, 30),
+          run('fetch', '2026-05-29', 100, 1),
+          run('report', '2026-05-20', 200, 2),
+          run('ingest', '2026-05-29', 100, 3),
+          run('accrue', '2026-05-29', 100, 4),
+          run('nightly', '2026-05-30', 100, 40, 50),
+          run('fetch', '2026-05-30', 100, 41),
+          run('tiers', '2026-05-30', 100, 55),
+          // Refused before any step ran: a scheduled night lacking a secret, a month-end before its night.
+          run(
+            'nightly',
+            '2026-05-31',
+            300,
+            56,
+            56,
+            '[SECRET_MISSING] nightly for 2026-05-31 refused: 1 secret(s)',
+          ),
+          run(
+            'monthly',
+            '2026-05-31',
+            301,
+            57,
+            57,
+            '[NIGHT_INCOMPLETE] monthly for 2026-05-31 refused: no nightly',
+          ),
+          // Not refusals: a step that failed with the same code, a night killed before its first step.
+          run(
+            'fetch',
+            '2026-05-31',
+            302,
+            58,
+            58,
+            '[SECRET_MISSING] cannot read the private key file named by K',
+          ),
+          run('nightly', '2026-05-28', 303, 59, 59, '[INTERRUPTED] the process (batch1 pid 303) ended'),
+        ]);
         expect(await migrateLatest(t.db)).toEqual(since);
+        const refusals = async () =>
+          ((await t.db.knex('job_runs').orderBy('id').pluck('refused')) as unknown[]).map(Boolean);
+        const refused = [...Array<boolean>(8).fill(false), true, true, false, false];
+        expect(await refusals()).toEqual(refused);
         const ids = (await t.db.knex('job_runs').orderBy('id').pluck('id')).map(Number);
         const links = async () =>
           ((await t.db.knex('job_runs').orderBy('id').select('part_of')) as Array<{ part_of: unknown }>).map(
             (r) => (r.part_of === null ? null : Number(r.part_of)),
           );
-        const linked = [null, ids[0], null, ids[0], ids[0], null, ids[5], null];
+        const linked = [null, ids[0], null, ids[0], ids[0], null, ids[5], null, null, null, null, null];
         expect(await links()).toEqual(linked);
         expect(await t.db.knex('job_runs').whereNotNull('warnings').pluck('id')).toEqual([]);
 
@@ -658,10 +695,12 @@ for (const engine of availableEngines()) {
         await down();
         expect(await t.db.knex.schema.hasColumn('job_runs', 'warnings')).toBe(false);
         expect(await t.db.knex.schema.hasColumn('job_runs', 'part_of')).toBe(false);
+        expect(await t.db.knex.schema.hasColumn('job_runs', 'refused')).toBe(false);
         expect((await t.db.knex('job_runs').orderBy('id').pluck('id')).map(Number)).toEqual(ids);
         // The links are made again.
         expect(await migrateLatest(t.db)).toEqual(since);
         expect(await links()).toEqual(linked);
+        expect(await refusals()).toEqual(refused);
       } finally {
         await t.cleanup();
       }
@@ -971,8 +1010,11 @@ if (availableEngines().includes('postgres')) {
         expect(await asReporting((trx) => trx('invoice_numbers').select('adjusts'))).toEqual([]);
         // Granted by 024: the EchoToken a hotel's request gave, which its response carries.
         expect(await asReporting((trx) => trx('files').select('echo_token'))).toEqual([]);
-        // 026's columns, in a table granted whole: what each run warned of and the night a step was part of.
-        expect(await asReporting((trx) => trx('job_runs').select('warnings', 'part_of'))).toEqual([]);
+        // 026's columns, in a table granted whole: what each run warned of, the night a step was part of,
+        // whether it was refused.
+        expect(await asReporting((trx) => trx('job_runs').select('warnings', 'part_of', 'refused'))).toEqual(
+          [],
+        );
         // 022: the registry without who decided a held file and the reason they typed.
         await t.db.knex('files').insert({
           direction: 'in',

@@ -67,6 +67,58 @@ for (const engine of availableEngines()) {
     });
   });
 
+  describe(`a run refused before its steps (${engine})`, () => {
+    const world = useWorld(engine);
+
+    it('is recorded refused, and read back so; a step failing with the same code reads failed', async () => {
+      const w = world();
+      // The FTL feed on a partner's SFTP server whose password the scheduler's environment lacks.
+      w.config.transports = {
+        ...w.config.transports,
+        dcs: {
+          type: 'sftp',
+          host: '127.0.0.1',
+          port: 22,
+          username: 'redeye',
+          passwordEnv: 'DCS_PASSWORD',
+          hostKeySha256: 'SHA256:' + 'A'.repeat(43),
+          retries: 0,
+          timeoutSeconds: 5,
+        },
+      };
+      w.config.feeds = { ...w.config.feeds, ftl: { ...w.config.feeds.ftl!, source: 'dcs' } };
+      const s = await runJob(w.ctx('2026-10-01'), 'fetch', { refuseUnsetSecrets: true });
+      expect(s).toMatchObject({ status: 'failed', refused: { code: 'SECRET_MISSING' } });
+      expect(await w.t.db.knex('job_runs').select('job', 'refused')).toEqual([
+        { job: 'fetch', refused: engine === 'sqlite' ? 1 : true },
+      ]);
+      const [refused] = await listRuns(w.t.db.knex, { job: 'fetch', last: 1 });
+      expect(refused).toMatchObject({
+        refused: s.refused,
+        steps: [{ job: 'fetch', status: 'skipped', reason: stepOf(s, 'fetch').reason }],
+      });
+
+      // Retention fails itself with SECRET_MISSING (the tokens' secret unset): a step that ran, not a refusal.
+      await w.t.db.knex('job_runs').insert({
+        job: 'retention',
+        business_date: '2026-10-02',
+        status: 'failed',
+        started_at: '2026-10-03T01:00:00.000Z',
+        finished_at: '2026-10-03T01:00:01.000Z',
+        host: hostname(),
+        pid: process.pid,
+        counts: '{"erased":1}',
+        warnings: '["w1"]',
+        error: '[SECRET_MISSING] environment variable REDEYE_TOKEN_SECRET … is not set',
+      });
+      const [failed] = await listRuns(w.t.db.knex, { job: 'retention', last: 1 });
+      expect(failed!.refused).toBeUndefined();
+      expect(failed!.steps).toMatchObject([
+        { job: 'retention', status: 'failed', counts: { erased: 1 }, warnings: ['w1'] },
+      ]);
+    });
+  });
+
   describe(`a scheduled run, once per date (${engine})`, () => {
     const world = useWorld(engine);
 

@@ -312,7 +312,14 @@ async function closeRunRecord(
   ctx: JobContext,
   runId: number,
   job: string,
-  end: { failed: boolean; counts: Record<string, number>; warnings: string[]; error: string | null },
+  end: {
+    failed: boolean;
+    counts: Record<string, number>;
+    warnings: string[];
+    error: string | null;
+    /** A run refused before any of its steps ran: its record says so, as its error code cannot (a step fails with SECRET_MISSING too). */
+    refused?: boolean;
+  },
 ): Promise<void> {
   await ctx.db
     .knex('job_runs')
@@ -323,6 +330,7 @@ async function closeRunRecord(
       counts: JSON.stringify(end.counts),
       warnings: JSON.stringify(end.warnings),
       error: end.error,
+      ...(end.refused ? { refused: true } : {}),
     })
     .catch((e: unknown) =>
       ctx.logger.error(
@@ -631,6 +639,7 @@ export async function runJob(
                 .map((s) => `${s.job}: ${s.error?.message ?? s.status}`)
                 .join('; ')
             : null,
+        refused: refused !== undefined,
       });
     }
   } finally {

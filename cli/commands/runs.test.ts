@@ -172,6 +172,78 @@ describe('redeye runs', () => {
     expect(await jobsOf('--job', 'monthly')).toEqual([]);
   });
 
+  it('shows a step that failed with SECRET_MISSING as failed with its counts and warnings; a refusal as refused', async () => {
+    const key = 'cannot read the private key file named by REDEYE_DCS_KEY_PATH: ENOENT: no such file';
+    const [failed, refused] = await withDb(async (knex) => {
+      const row = {
+        job: 'fetch',
+        business_date: '2026-05-29',
+        status: 'failed',
+        started_at: '2026-05-30T02:30:00.000Z',
+        finished_at: '2026-05-30T02:31:00.000Z',
+        host: 'batch1',
+        pid: 4242,
+      };
+      const [f] = (await knex('job_runs')
+        .insert({ ...row, counts: '{"new":3}', warnings: '["w1"]', error: `[SECRET_MISSING] ${key}` })
+        .returning('id')) as Array<{ id: number }>;
+      // As the scheduler's run of fetch alone, refused for its unset secret, is recorded.
+      const [r] = (await knex('job_runs')
+        .insert({
+          ...row,
+          business_date: '2026-05-30',
+          counts: '{}',
+          warnings: '[]',
+          error: '[SECRET_MISSING] fetch for 2026-05-30 refused: 1 secret(s) its transports need are not set',
+          refused: true,
+        })
+        .returning('id')) as Array<{ id: number }>;
+      return [Number(f!.id), Number(r!.id)];
+    });
+    const list = await redeye(['runs']);
+    expect(list.code, list.err).toBe(0);
+    const lines = list.out.split('\n');
+    expect(lines[2]).toMatch(
+      new RegExp(
+        `^${refused}\\s+fetch\\s+2026-05-30\\s+failed\\s.*\\[SECRET_MISSING\\] fetch for 2026-05-30 refused`,
+      ),
+    );
+    expect(lines[3]).toMatch(/^\s+ {2}fetch\s+skipped\s*$/);
+    expect(lines[4]).toMatch(
+      new RegExp(
+        `^${failed}\\s+fetch\\s+2026-05-29\\s+failed\\s.*new=3; 1 warning\\(s\\); \\[SECRET_MISSING\\] cannot read`,
+      ),
+    );
+    expect(lines[5]).toMatch(/^redeye runs show <id>/);
+
+    const show = await redeye(['runs', 'show', String(failed)]);
+    expect(show.code, show.err).toBe(0);
+    expect(show.out).toMatch(/^fetch +failed +\d+\.\d +.*3/m);
+    expect(show.out).toContain('warning (fetch): w1');
+    expect(show.out).toContain(`error (fetch) [SECRET_MISSING]: ${key}`);
+    expect(show.out).not.toMatch(/skipped|refused/);
+    const json = JSON.parse((await redeye(['runs', 'show', String(failed), '--json'])).out) as Record<
+      string,
+      unknown
+    >;
+    expect(json.refused).toBeUndefined();
+    expect(json.steps).toMatchObject([
+      { job: 'fetch', status: 'failed', counts: { new: 3 }, warnings: ['w1'] },
+    ]);
+
+    const shownRefusal = await redeye(['runs', 'show', String(refused)]);
+    expect(shownRefusal.out).toMatch(/^fetch +skipped/m);
+    expect(shownRefusal.out).toContain('error (fetch) [SECRET_MISSING]: fetch for 2026-05-30 refused');
+    expect(
+      JSON.parse((await redeye(['runs', 'show', String(refused), '--json'])).out) as Record<string, unknown>,
+    ).toMatchObject({
+      refused: { code: 'SECRET_MISSING' },
+      steps: [
+        { job: 'fetch', status: 'skipped', reason: 'not run: a secret its transports need is not set' },
+      ],
+    });
+  });
+
   it('exits 2 naming the argument: an unknown id, a bad date, a bad --last or --job', async () => {
     await night();
     for (const [args, message] of [

@@ -58,7 +58,7 @@ function printList(ctx: CommandContext, runs: RunView[]): void {
       r.seconds.toFixed(1),
       `${r.host ?? '?'} pid ${r.pid ?? '?'}`,
       alone
-        ? detail(r)
+        ? detail(r.steps[0]!)
         : r.refused
           ? clipped(`[${r.refused.code}] ${r.refused.message}`)
           : r.error

@@ -12,11 +12,19 @@
  * from the same process, for the same date, before that process opens any other run's. (Before 017 runs
  * of other dates could overlap, from other processes: their records are passed over.)
  *
- * The reporting role reads `job_runs` whole (a table grant, 005), so it reads both columns.
+ * `refused` marks a run refused before any of its steps ran (a month-end whose night is not complete,
+ * NIGHT_INCOMPLETE; a scheduled run whose transports lack a secret, SECRET_MISSING): its error's code alone
+ * cannot say so, as a step that ran fails with SECRET_MISSING too (an unreadable SFTP key, the tokens'
+ * secret unset at retention). Records made before are marked where nothing else can be meant: a night or
+ * month-end that failed with one of those codes and has no step. A step refused on its own before this
+ * migration stays unmarked: it reads as a step failed with the refusal's message, which says refused.
+ *
+ * The reporting role reads `job_runs` whole (a table grant, 005), so it reads the new columns.
  *
  * Down refuses (MIGRATION_WOULD_LOSE_DATA) while a record holds warnings: nothing before this migration
  * could keep them, and they are the only trace, the log aside, of a file held for an operator or a
- * partner's mail not delivered. `part_of` is dropped: a re-up links the records again.
+ * partner's mail not delivered. `part_of` is dropped: a re-up links the records again. `refused` is dropped:
+a refusal's error still says `refused`, and a re-up marks the nights' and month-ends' again.
  */
 import type { Knex } from 'knex';
 import { RedeyeError } from '../../lib/errors.js';
@@ -27,6 +35,9 @@ const STEPS: Record<string, readonly string[]> = {
   monthly: ['export', 'report', 'deliver'],
 };
 
+/** The codes of the runner's refusals, when this was written. */
+const REFUSALS = ['NIGHT_INCOMPLETE', 'SECRET_MISSING'];
+
 interface Row {
   id: number;
   job: string;
@@ -35,17 +46,30 @@ interface Row {
   pid: number | null;
   started_at: string;
   finished_at: string | null;
+  status: string;
+  error: string | null;
 }
 
 export async function up(knex: Knex): Promise<void> {
   await knex.schema.alterTable('job_runs', (t) => {
     t.text('warnings').nullable();
     t.integer('part_of').nullable();
+    t.boolean('refused').notNullable().defaultTo(false);
     t.index(['part_of'], 'job_runs_part_of');
   });
   const rows = (await knex('job_runs')
     .orderBy('id')
-    .select('id', 'job', 'business_date', 'host', 'pid', 'started_at', 'finished_at')) as Row[];
+    .select(
+      'id',
+      'job',
+      'business_date',
+      'host',
+      'pid',
+      'started_at',
+      'finished_at',
+      'status',
+      'error',
+    )) as Row[];
   const at = (t: unknown) => new Date(t as string).getTime();
   const links = new Map<number, number[]>();
   rows.forEach((run, i) => {
@@ -70,6 +94,19 @@ export async function up(knex: Knex): Promise<void> {
       await knex('job_runs')
         .whereIn('id', steps.slice(i, i + 500))
         .update({ part_of: run });
+  const refused = rows
+    .filter(
+      (r) =>
+        STEPS[r.job] &&
+        !links.has(r.id) &&
+        r.status === 'failed' &&
+        REFUSALS.some((code) => r.error?.startsWith(`[${code}] `)),
+    )
+    .map((r) => r.id);
+  for (let i = 0; i < refused.length; i += 500)
+    await knex('job_runs')
+      .whereIn('id', refused.slice(i, i + 500))
+      .update({ refused: true });
 }
 
 export async function down(knex: Knex): Promise<void> {
@@ -95,5 +132,6 @@ export async function down(knex: Knex): Promise<void> {
   });
   // Plain DROP COLUMN on both engines, as 019 and 024: knex would rebuild the SQLite table.
   await knex.raw('ALTER TABLE job_runs DROP COLUMN part_of');
+  await knex.raw('ALTER TABLE job_runs DROP COLUMN refused');
   await knex.raw('ALTER TABLE job_runs DROP COLUMN warnings');
 }
