@@ -7,6 +7,7 @@ import { hostname } from 'node:os';
 import type { Knex } from 'knex';
 import { isRunnable, RUNS_ON_PART_OF_THE_FILES, stepsOf, STOPS, type StepName } from './runner.js';
 import { processAlive } from './lock.js';
+import { endOfMonth } from '../lib/dates.js';
 
 /** A `job_runs` row as the engines return it. */
 interface RunRow {
@@ -213,21 +214,39 @@ async function stepsOfRuns(knex: Knex, ids: number[]): Promise<Map<number, RunRo
   return steps;
 }
 
-/** The runs a filter selects, newest first, each with its steps. */
+/**
+ * The runs a filter selects, newest first, each with its steps. With a job, its records match whether
+ * run alone or in a night, each shown as its night (once, whatever else matched in it); `failed` is of
+ * those records. A month-end is recorded under its month's last day: with `monthly`, a date stands for
+ * its month's, as `redeye run monthly --date` takes it.
+ */
 export async function listRuns(
   knex: Knex,
   filter: { date?: string; job?: string; failed?: boolean; last: number },
 ): Promise<RunView[]> {
-  let q = knex('job_runs').whereNull('part_of');
-  if (filter.date) q = q.where({ business_date: filter.date });
+  let q = knex('job_runs');
+  const date = filter.date && filter.job === 'monthly' ? endOfMonth(filter.date) : filter.date;
+  if (date) q = q.where({ business_date: date });
   if (filter.job) q = q.where({ job: filter.job });
+  else q = q.whereNull('part_of');
   if (filter.failed) q = q.where({ status: 'failed' });
-  const rows = (await q.orderBy('id', 'desc').limit(filter.last).select('*')) as RunRow[];
-  const steps = await stepsOfRuns(
-    knex,
-    rows.map((r) => Number(r.id)),
-  );
-  return rows.map((r) => runView(r, steps.get(Number(r.id)) ?? []));
+  const ids = (
+    (await q
+      .distinct(knex.raw('coalesce(part_of, id) as run'))
+      .orderBy('run', 'desc')
+      .limit(filter.last)) as Array<{ run: number | string }>
+  ).map((r) => Number(r.run));
+  const byId = new Map<number, RunRow>();
+  for (let i = 0; i < ids.length; i += 500)
+    for (const r of (await knex('job_runs')
+      .whereIn('id', ids.slice(i, i + 500))
+      .select('*')) as RunRow[])
+      byId.set(Number(r.id), r);
+  const steps = await stepsOfRuns(knex, ids);
+  return ids.flatMap((id) => {
+    const r = byId.get(id);
+    return r ? [runView(r, steps.get(id) ?? [])] : [];
+  });
 }
 
 /** One run by id; the id of a step of a night shows the night. */

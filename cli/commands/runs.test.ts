@@ -172,6 +172,47 @@ describe('redeye runs', () => {
     expect(await jobsOf('--job', 'monthly')).toEqual([]);
   });
 
+  it('finds a step run in a night by --job, as its night, in the list and in show', async () => {
+    await night();
+    const [nightly] = await withDb((k) => ids(k, 'nightly'));
+    const runsOf = async (...args: string[]) => {
+      const r = await redeye(['runs', '--json', ...args]);
+      expect(r.code, r.err).toBe(0);
+      return r.out === ''
+        ? []
+        : r.out.split('\n').map((l) => {
+            const { id, job, businessDate } = JSON.parse(l) as {
+              id: number;
+              job: string;
+              businessDate: string;
+            };
+            return [id, job, businessDate];
+          });
+    };
+    expect(await runsOf('--job', 'ingest')).toEqual([[nightly, 'nightly', '2026-05-29']]);
+    expect(await runsOf('--job', 'fetch', '--failed')).toEqual([[nightly, 'nightly', '2026-05-29']]);
+    expect(await runsOf('--job', 'ingest', '--failed')).toEqual([]);
+    // Run alone as well, it is listed alone, the night after it.
+    expect((await redeye(['run', 'ingest', '--date', '2026-05-28'], NOW)).code).toBe(0);
+    const [alone] = await withDb((k) => ids(k, 'ingest').then((i) => i.slice(-1)));
+    expect(await runsOf('--job', 'ingest')).toEqual([
+      [alone, 'ingest', '2026-05-28'],
+      [nightly, 'nightly', '2026-05-29'],
+    ]);
+    expect(await runsOf('--job', 'ingest', '--last', '1')).toEqual([[alone, 'ingest', '2026-05-28']]);
+    expect(await runsOf('--job', 'ingest', '--date', '2026-05-29')).toEqual([
+      [nightly, 'nightly', '2026-05-29'],
+    ]);
+    const list = await redeye(['runs', '--job', 'accrue']);
+    expect(list.out).toMatch(new RegExp(`^${nightly}\\s+nightly\\s+2026-05-29\\s+failed`, 'm'));
+    expect(list.out).toMatch(/^\d+\s+ {2}accrue\s+succeeded/m);
+
+    const show = await redeye(['runs', 'show', '--date', '2026-05-29', '--job', 'ingest']);
+    expect(show.code, show.err).toBe(0);
+    expect(show.out).toMatch(new RegExp(`^run ${nightly}: `));
+    expect(show.out).toMatch(/^nightly for 2026-05-29: FAILED in/m);
+  });
+
   it('shows a step that failed with SECRET_MISSING as failed with its counts and warnings; a refusal as refused', async () => {
     const key = 'cannot read the private key file named by REDEYE_DCS_KEY_PATH: ENOENT: no such file';
     const [failed, refused] = await withDb(async (knex) => {
@@ -242,6 +283,40 @@ describe('redeye runs', () => {
         { job: 'fetch', status: 'skipped', reason: 'not run: a secret its transports need is not set' },
       ],
     });
+  });
+
+  it('finds a month-end by any date of its month', async () => {
+    await night();
+    const [monthly] = await withDb(async (knex) => {
+      const [m] = (await knex('job_runs')
+        .insert({
+          job: 'monthly',
+          business_date: '2026-05-31',
+          status: 'failed',
+          started_at: '2026-06-01T06:00:00.000Z',
+          finished_at: '2026-06-01T06:00:01.000Z',
+          host: 'batch1',
+          pid: 4242,
+          counts: '{}',
+          warnings: '[]',
+          error:
+            '[NIGHT_INCOMPLETE] monthly for 2026-05-31 refused: no nightly run for 2026-05-31 is recorded',
+          refused: true,
+        })
+        .returning('id')) as Array<{ id: number }>;
+      return [Number(m!.id)];
+    });
+    for (const date of ['2026-05-01', '2026-05-12', '2026-05-31']) {
+      const listed = await redeye(['runs', '--json', '--job', 'monthly', '--date', date]);
+      expect(listed.code, listed.err).toBe(0);
+      expect(JSON.parse(listed.out)).toMatchObject({ id: monthly, businessDate: '2026-05-31' });
+      const show = await redeye(['runs', 'show', '--date', date, '--job', 'monthly']);
+      expect(show.code, show.err).toBe(0);
+      expect(show.out).toMatch(new RegExp(`^run ${monthly}: `));
+    }
+    // Another month's date is not this month-end's, and a date alone lists that date's runs only.
+    expect((await redeye(['runs', '--json', '--job', 'monthly', '--date', '2026-06-12'])).out).toBe('');
+    expect((await redeye(['runs', '--json', '--date', '2026-05-12'])).out).toBe('');
   });
 
   it('exits 2 naming the argument: an unknown id, a bad date, a bad --last or --job', async () => {

@@ -146,11 +146,11 @@ export function registerRuns(program: Command, run: ActionRunner): void {
     .description('what the runs did, newest first: each night with its steps, status, counts and errors')
     .option(
       '-d, --date <YYYY-MM-DD>',
-      'only the runs for this business date; with show, its last run of --job (default nightly)',
+      'only the runs for this business date (with --job monthly, any day of its month); with show, its last run of --job (default nightly)',
     )
     .option(
       '--job <job>',
-      `only the runs of this job (${JOB_NAMES.join(', ')}); a night's steps show with it`,
+      `only the runs of this job (${JOB_NAMES.join(', ')}); a step run in a night shows as its night`,
     )
     .option('--last <n>', `how many runs (default ${DEFAULT_LAST})`)
     .option('--failed', 'only the runs that failed')
