@@ -65,6 +65,45 @@ for (const engine of availableEngines()) {
       expect(runs[0]!.finished_at).not.toBeNull();
       expect(runs.at(-1)).toMatchObject({ job: 'expire', status: 'succeeded' });
     });
+
+    it('keep, once closed, what the steps that finished warned of: none is taken for a record older than 026', async () => {
+      const w = world();
+      const dead = endedPid();
+      const row = {
+        business_date: '2026-10-01',
+        started_at: '2026-10-02T01:00:00.000Z',
+        host: hostname(),
+        pid: dead,
+      };
+      const [n] = (await w.t.db
+        .knex('job_runs')
+        .insert({ ...row, job: 'nightly', status: 'running' })
+        .returning('id')) as Array<{ id: number }>;
+      const night = Number(n!.id);
+      await w.t.db.knex('job_runs').insert([
+        {
+          ...row,
+          job: 'fetch',
+          status: 'succeeded',
+          finished_at: '2026-10-02T01:01:00.000Z',
+          counts: '{"new":2}',
+          warnings: '["a file held"]',
+          part_of: night,
+        },
+        { ...row, job: 'ingest', status: 'running', part_of: night },
+      ]);
+      expect((await runJob(w.ctx('2026-10-02'), 'expire')).status).toBe('succeeded');
+      const closed = (await w.t.db
+        .knex('job_runs')
+        .where({ business_date: '2026-10-01' })
+        .orderBy('id')
+        .select('job', 'status', 'counts', 'warnings')) as Array<Record<string, unknown>>;
+      expect(closed).toEqual([
+        { job: 'nightly', status: 'failed', counts: '{"fetch.new":2}', warnings: '["fetch: a file held"]' },
+        { job: 'fetch', status: 'succeeded', counts: '{"new":2}', warnings: '["a file held"]' },
+        { job: 'ingest', status: 'failed', counts: '{}', warnings: '[]' },
+      ]);
+    });
   });
 
   describe(`a run refused before its steps (${engine})`, () => {

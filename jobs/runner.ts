@@ -406,12 +406,34 @@ async function closeInterruptedRuns(ctx: JobContext): Promise<void> {
     .select('id', 'pid')) as Array<{ id: number; pid: number }>;
   const dead = rows.filter((r) => !processAlive(Number(r.pid)));
   for (const r of dead) {
+    // A night's record holds what its steps that finished recorded, as closeRunRecord sums them; what the
+    // step it was killed in had counted and warned of ended with the process (the log holds it). Written,
+    // not left null: null is a record made before migration 026, which kept no warnings.
+    const steps = (await ctx.db
+      .knex('job_runs')
+      .where({ part_of: r.id })
+      .whereNot({ status: 'running' })
+      .orderBy('id')
+      .select('job', 'counts', 'warnings')) as Array<{
+      job: string;
+      counts: string | null;
+      warnings: string | null;
+    }>;
+    const counts: Record<string, number> = {};
+    const warnings: string[] = [];
+    for (const s of steps) {
+      for (const [k, v] of Object.entries(JSON.parse(s.counts ?? '{}') as Record<string, number>))
+        counts[`${s.job}.${k}`] = v;
+      for (const w of JSON.parse(s.warnings ?? '[]') as string[]) warnings.push(`${s.job}: ${w}`);
+    }
     await ctx.db
       .knex('job_runs')
       .where({ id: r.id, status: 'running' })
       .update({
         status: 'failed',
         finished_at: new Date().toISOString(),
+        counts: JSON.stringify(counts),
+        warnings: JSON.stringify(warnings),
         error: `[INTERRUPTED] the process (${host} pid ${r.pid}) ended before this run finished`,
       });
   }

@@ -354,8 +354,8 @@ describe('redeye runs', () => {
           job,
           status: 'succeeded',
           finished_at: '2026-05-31T02:31:00.000Z',
-          counts: '{}',
-          warnings: '[]',
+          counts: job === 'fetch' ? '{"new":2}' : '{}',
+          warnings: job === 'fetch' ? '["w1"]' : '[]',
           part_of: n!.id,
         });
       const [a] = (await knex('job_runs')
@@ -392,5 +392,16 @@ describe('redeye runs', () => {
     expect(killed.out).toContain(
       `stopped at accrue: the process (${hostname()} pid ${dead}) ended before this run finished; not run: tiers,`,
     );
+    // Recorded after migration 026: what its finished steps warned of is the night's; the killed step's
+    // warnings died with its process, and it is not said to be older than 026.
+    expect(killed.out).toContain('warning (fetch): w1');
+    expect(killed.out).not.toContain('migration 026');
+    const json = JSON.parse((await redeye(['runs', 'show', String(night2), '--json'])).out) as {
+      counts: unknown;
+      warnings: unknown;
+      steps: Array<{ job: string; warnings: unknown }>;
+    };
+    expect(json).toMatchObject({ counts: { 'fetch.new': 2 }, warnings: ['fetch: w1'] });
+    expect(json.steps.find((s) => s.job === 'accrue')!.warnings).toEqual([]);
   });
 });
