@@ -326,13 +326,16 @@ describe('redeye runs', () => {
       [['runs', 'show', 'x1'], 'runs show: a run id is a number, got "x1"'],
       [['runs', '--date', '2026-5-29'], '--date expects a date YYYY-MM-DD, got "2026-5-29"'],
       [['runs', 'show', '--date', '2026-05-27'], '--date 2026-05-27: no run of nightly is recorded'],
-      [['runs', '--last', '0'], '--last expects a positive whole number, got "0"'],
+      [['runs', '--last', '0'], '--last expects a positive whole number up to 9007199254740991, got "0"'],
+      [['runs', '--last', '99999999999999999999'], '--last expects a positive whole number up to'],
+      [['runs', '--last', '9007199254740992'], '--last expects a positive whole number up to'],
       [['runs', '--job', 'nightlly'], '--job: unknown job "nightlly"'],
     ] as const) {
       const r = await redeye([...args]);
       expect(r.code, args.join(' ')).toBe(2);
       expect(r.err).toContain(message);
     }
+    expect((await redeye(['runs', '--last', String(Number.MAX_SAFE_INTEGER)])).code).toBe(0);
   });
 
   it('says a run is still running, and reads one killed mid-way as the next run closed it', async () => {

@@ -113,10 +113,12 @@ function printRun(ctx: CommandContext, r: RunView): void {
 }
 
 function positive(option: string, text: string): number {
-  if (!/^[1-9]\d*$/.test(text))
-    throw new UsageError(`${option} expects a positive whole number, got ${JSON.stringify(text)}`, {
-      option,
-    });
+  // Beyond the largest exact number the database is handed a float, which SQLite refuses as a limit.
+  if (!/^[1-9]\d*$/.test(text) || Number(text) > Number.MAX_SAFE_INTEGER)
+    throw new UsageError(
+      `${option} expects a positive whole number up to ${Number.MAX_SAFE_INTEGER}, got ${JSON.stringify(text)}`,
+      { option },
+    );
   return Number(text);
 }
 
