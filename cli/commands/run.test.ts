@@ -1,70 +1,23 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import {
-  copyFileSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  utimesSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { describe, expect, it, vi } from 'vitest';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { main } from '../main.js';
-import { openDb } from '../../db/connection.js';
+import { useCliInstallation } from '../../test/harness/cli-installation.js';
 import { insertMember } from '../../ledger/members.js';
 import { STEP_JOBS } from '../../jobs/runner.js';
 import { Scheduler } from '../../jobs/schedule.js';
 import { FEED_DIRS } from '../../demo/out.js';
 
-const example = readFileSync(resolve(import.meta.dirname, '../../examples/redeye.config.yaml'), 'utf8');
 const FTL = resolve(import.meta.dirname, '../../parsers/ftl/fixtures/01-simple.ftl');
 
 describe('redeye run and redeye schedule', () => {
-  let dir: string;
-  let config: string;
-
-  /** Runs the command in-process: its output, its errors, and its log lines (pino writes to stderr). */
-  async function redeye(args: string[], env: NodeJS.ProcessEnv = {}) {
-    const out: string[] = [];
-    const err: string[] = [];
-    const log: string[] = [];
-    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-      log.push(String(chunk));
-      return true;
-    });
-    try {
-      const code = await main(['node', 'redeye', '--config', config, ...args], {
-        output: { out: (s) => out.push(s), err: (s) => err.push(s) },
-        env: { REDEYE_LOG_LEVEL: 'info', ...env },
-      });
-      return { code, out: out.join('\n'), err: err.join('\n'), log: log.join('') };
-    } finally {
-      spy.mockRestore();
-    }
-  }
+  const cli = useCliInstallation('redeye-run-');
+  const { redeye } = cli;
 
   /** How many runs the database has recorded: a refused command records none. */
-  async function runs(): Promise<number> {
-    const db = openDb(`sqlite:${join(dir, 'var', 'redeye.sqlite')}`);
-    try {
-      return Number(((await db.knex('job_runs').count({ n: '*' }).first()) as { n: unknown }).n);
-    } finally {
-      await db.close();
-    }
-  }
-
-  beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'redeye-run-'));
-    config = join(dir, 'redeye.config.yaml');
-    writeFileSync(config, example.replaceAll('../var/', './var/'));
-    for (const f of Object.values(FEED_DIRS)) mkdirSync(join(dir, 'var', 'inbox', f), { recursive: true });
-    expect((await redeye(['db', 'migrate'])).code).toBe(0);
-  });
-  afterEach(() => {
-    vi.restoreAllMocks();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const runs = () =>
+    cli.withDb(async (knex) =>
+      Number(((await knex('job_runs').count({ n: '*' }).first()) as { n: unknown }).n),
+    );
 
   describe('the default business date', () => {
     it('is yesterday in the program’s time zone by the clock REDEYE_NOW pins', async () => {
@@ -116,17 +69,17 @@ describe('redeye run and redeye schedule', () => {
     });
 
     it('of simulate is too', async () => {
-      const db = openDb(`sqlite:${join(dir, 'var', 'redeye.sqlite')}`);
-      await insertMember(db.knex, {
-        number: '1000000016',
-        status: 'ACTIVE',
-        tier: 'MEMBER',
-        surname: 'IVANOV',
-        givenName: 'IVAN',
-        enrolmentDate: '2020-01-01',
-      });
-      await db.close();
-      const coupon = join(dir, 'coupon.csv');
+      await cli.withDb((knex) =>
+        insertMember(knex, {
+          number: '1000000016',
+          status: 'ACTIVE',
+          tier: 'MEMBER',
+          surname: 'IVANOV',
+          givenName: 'IVAN',
+          enrolmentDate: '2020-01-01',
+        }),
+      );
+      const coupon = join(cli.dir, 'coupon.csv');
       writeFileSync(
         coupon,
         'ticket_number,coupon_number,issue_date,pnr,operating_carrier,operating_flight,marketing_carrier,' +
@@ -157,7 +110,7 @@ describe('redeye run and redeye schedule', () => {
 
     it('a night caught up by hand with --files-until fetches only what had come in by then', async () => {
       const env = { REDEYE_NOW: '2026-06-05T02:30:00Z' };
-      const inbox = join(dir, 'var', 'inbox', FEED_DIRS.flown);
+      const inbox = join(cli.dir, 'var', 'inbox', FEED_DIRS.flown);
       for (const [name, at] of [
         ['early.csv', '2026-06-02T20:00:00Z'],
         ['late.csv', '2026-06-04T01:00:00Z'],
@@ -195,7 +148,7 @@ describe('redeye run and redeye schedule', () => {
     });
 
     it('and --received are refused without an offset, which would read them in the machine’s time zone', async () => {
-      const coupon = join(dir, 'coupon.csv');
+      const coupon = join(cli.dir, 'coupon.csv');
       writeFileSync(coupon, 'not read: the time is refused first\n');
       for (const wrong of ['2026-06-05T02:30', '2026-06-05 02:30:00', '2026-06-05', 'June 5, 2026 02:30']) {
         const r = await redeye(['run', 'tiers', '--json'], { REDEYE_NOW: wrong });
@@ -225,7 +178,7 @@ describe('redeye run and redeye schedule', () => {
   });
 
   it('a step stopped by SIGTERM is reported as such, and the run exits 1', async () => {
-    copyFileSync(FTL, join(dir, 'var', 'inbox', 'ftl', '01-simple.ftl'));
+    copyFileSync(FTL, join(cli.dir, 'var', 'inbox', 'ftl', '01-simple.ftl'));
     const env = { REDEYE_NOW: '2026-05-29T23:30:00Z' };
     expect((await redeye(['run', 'fetch'], env)).code).toBe(0);
     const ingest = STEP_JOBS.ingest;
@@ -257,7 +210,7 @@ describe('redeye run and redeye schedule', () => {
   });
 
   it('a failed fetch shows, with its error, what the other feeds landed and what it warned of', async () => {
-    const inbox = join(dir, 'var', 'inbox');
+    const inbox = join(cli.dir, 'var', 'inbox');
     copyFileSync(FTL, join(inbox, 'ftl', '01-simple.ftl'));
     writeFileSync(join(inbox, 'ftl', 'NOTES.PDF'), 'not a message\n');
     rmSync(join(inbox, FEED_DIRS.partner), { recursive: true });
@@ -289,7 +242,7 @@ describe('redeye run and redeye schedule', () => {
      * outbox), its secrets named.
      */
     function withSftp(secrets: string, use: { feed: string } | { outbox: true } | { partner: string }) {
-      let text = readFileSync(config, 'utf8').replace(
+      let text = readFileSync(cli.config, 'utf8').replace(
         /\ntransports:\n/,
         `\ntransports:\n  dcs: { type: sftp, host: sftp.dcs.example, username: redeye, ${secrets}, hostKeySha256: "${FINGERPRINT}" }\n`,
       );
@@ -300,16 +253,15 @@ describe('redeye run and redeye schedule', () => {
             ? text.replace(new RegExp(`(\\n  - code: ${use.partner}\\n)`), '$1    outbox: dcs\n')
             : text.replace(/(\nexports:\n {2}outbox: )outbox/, '$1dcs');
       expect(text).toMatch(/source: dcs|outbox: dcs/);
-      writeFileSync(config, text);
+      writeFileSync(cli.config, text);
     }
     /** An export waiting for delivery (`written`), for `partner` or for the exports' outbox. */
     async function waiting(name: string, partner: string | null): Promise<void> {
-      const localPath = join(dir, 'var', 'outbox', name);
-      mkdirSync(join(dir, 'var', 'outbox'), { recursive: true });
+      const localPath = join(cli.dir, 'var', 'outbox', name);
+      mkdirSync(join(cli.dir, 'var', 'outbox'), { recursive: true });
       writeFileSync(localPath, '<claims/>');
-      const db = openDb(`sqlite:${join(dir, 'var', 'redeye.sqlite')}`);
-      try {
-        await db.knex('files').insert({
+      await cli.withDb((knex) =>
+        knex('files').insert({
           direction: 'out',
           feed: 'alliance-claims',
           name,
@@ -320,10 +272,8 @@ describe('redeye run and redeye schedule', () => {
           verdict: 'written',
           created_at: '2026-05-02T23:00:00.000Z',
           partner_code: partner,
-        });
-      } finally {
-        await db.close();
-      }
+        }),
+      );
     }
 
     it('refuses run fetch and run nightly before any run is recorded (exit 2), naming transport, feed and variable', async () => {
@@ -452,12 +402,15 @@ describe('redeye run and redeye schedule', () => {
   });
 
   it('schedule without a schedules section is a configuration error (exit 2) naming the section', async () => {
-    writeFileSync(config, readFileSync(config, 'utf8').replace(/\nschedules:\n(?:[ #][^\n]*\n|\n)*/, '\n'));
-    expect(readFileSync(config, 'utf8')).not.toContain('schedules:');
+    writeFileSync(
+      cli.config,
+      readFileSync(cli.config, 'utf8').replace(/\nschedules:\n(?:[ #][^\n]*\n|\n)*/, '\n'),
+    );
+    expect(readFileSync(cli.config, 'utf8')).not.toContain('schedules:');
     const r = await redeye(['schedule']);
     expect(r.code).toBe(2);
     expect(r.err).toBe(
-      `error [CONFIG_INVALID]: redeye schedule has nothing to run in ${config}\n` +
+      `error [CONFIG_INVALID]: redeye schedule has nothing to run in ${cli.config}\n` +
         '  - schedules.jobs: no scheduled job: the schedules section is missing or lists no jobs; add one, ' +
         'e.g. schedules: { jobs: [{ job: nightly, cron: "30 2 * * *" }] }',
     );

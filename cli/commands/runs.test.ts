@@ -1,50 +1,23 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
+import { describe, expect, it } from 'vitest';
+import { copyFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { main } from '../main.js';
-import { openDb } from '../../db/connection.js';
+import { useCliInstallation } from '../../test/harness/cli-installation.js';
 import { FEED_DIRS } from '../../demo/out.js';
 
-const example = readFileSync(resolve(import.meta.dirname, '../../examples/redeye.config.yaml'), 'utf8');
 const FTL = resolve(import.meta.dirname, '../../parsers/ftl/fixtures/01-simple.ftl');
 const NOW = { REDEYE_NOW: '2026-05-29T23:30:00Z' };
 
 describe('redeye runs', () => {
-  let dir: string;
-  let config: string;
-
-  async function redeye(args: string[], env: NodeJS.ProcessEnv = {}) {
-    const out: string[] = [];
-    const err: string[] = [];
-    // The runs log to stderr (pino): kept out of the test's output.
-    const spy = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
-    try {
-      const code = await main(['node', 'redeye', '--config', config, ...args], {
-        output: { out: (s) => out.push(s), err: (s) => err.push(s) },
-        env: { REDEYE_LOG_LEVEL: 'silent', ...env },
-      });
-      return { code, out: out.join('\n'), err: err.join('\n') };
-    } finally {
-      spy.mockRestore();
-    }
-  }
-
-  async function withDb<T>(fn: (knex: import('knex').Knex) => Promise<T>): Promise<T> {
-    const db = openDb(`sqlite:${join(dir, 'var', 'redeye.sqlite')}`);
-    try {
-      return await fn(db.knex);
-    } finally {
-      await db.close();
-    }
-  }
+  const cli = useCliInstallation('redeye-runs-', 'silent');
+  const { redeye, withDb } = cli;
 
   /**
    * The night of 29 May as the scheduler would leave it: a file no feed's pattern takes (a warning), the
    * partners' folder gone (fetch fails); then tiers alone for 28 May, which succeeds.
    */
   async function night(): Promise<{ live: string; untaken: string }> {
-    const inbox = join(dir, 'var', 'inbox');
+    const inbox = join(cli.dir, 'var', 'inbox');
     copyFileSync(FTL, join(inbox, 'ftl', '01-simple.ftl'));
     writeFileSync(join(inbox, 'ftl', 'NOTES.PDF'), 'not a message\n');
     rmSync(join(inbox, FEED_DIRS.partner), { recursive: true });
@@ -59,18 +32,6 @@ describe('redeye runs', () => {
 
   const ids = (knex: import('knex').Knex, job: string) =>
     knex('job_runs').where({ job }).orderBy('id').pluck('id') as Promise<number[]>;
-
-  beforeEach(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'redeye-runs-'));
-    config = join(dir, 'redeye.config.yaml');
-    writeFileSync(config, example.replaceAll('../var/', './var/'));
-    for (const f of Object.values(FEED_DIRS)) mkdirSync(join(dir, 'var', 'inbox', f), { recursive: true });
-    expect((await redeye(['db', 'migrate'])).code).toBe(0);
-  });
-  afterEach(() => {
-    vi.restoreAllMocks();
-    rmSync(dir, { recursive: true, force: true });
-  });
 
   it('lists the night with its steps and the failure, newest first; show prints it as run printed it live', async () => {
     const { live, untaken } = await night();
