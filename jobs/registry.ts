@@ -98,6 +98,18 @@ export const DATE_FOLDER = /^\d{4}-\d{2}-\d{2}$/;
 export const copyFolder = (folders: CopyFolders, direction: 'in' | 'out'): string =>
   direction === 'in' ? folders.landing : folders.outbox;
 
+/**
+ * Where Redeye lays out the copy of a registered file, relative to its `copyFolder`: `<kind>/<name>` for an
+ * export, `<feed>/<date landed>/<name>` for a file received (undefined without a date: no such folder).
+ */
+export function laidOut(
+  file: Pick<FileRow, 'direction' | 'feed' | 'name'>,
+  landedOn: string | null,
+): string | undefined {
+  if (file.direction === 'out') return join(file.feed, file.name);
+  return landedOn !== null && DATE_FOLDER.test(landedOn) ? join(file.feed, landedOn, file.name) : undefined;
+}
+
 /** A registered copy this installation may not touch: its path lies outside its configured folder. */
 export class CopyOutsideError extends RedeyeError {}
 
@@ -121,9 +133,11 @@ export function copyPath(
   if (isAbsolute(stored) && basename(stored) === file.name) {
     const parent = dirname(stored);
     const landedOn = basename(parent);
-    if (file.direction === 'out' && landedOn === file.feed) return join(root, file.feed, file.name);
-    if (file.direction === 'in' && DATE_FOLDER.test(landedOn) && basename(dirname(parent)) === file.feed)
-      return join(root, file.feed, landedOn, file.name);
+    if (file.direction === 'out' && landedOn === file.feed) return join(root, laidOut(file, null)!);
+    if (file.direction === 'in' && basename(dirname(parent)) === file.feed) {
+      const own = laidOut(file, landedOn);
+      if (own !== undefined) return join(root, own);
+    }
   }
   const setting = file.direction === 'in' ? 'paths.landing' : 'paths.outbox';
   throw new CopyOutsideError(

@@ -13,9 +13,11 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
+  realpathSync,
   renameSync,
   rmSync,
   statSync,
+  symlinkSync,
   utimesSync,
   writeFileSync,
 } from 'node:fs';
@@ -393,7 +395,10 @@ for (const engine of availableEngines()) {
         ],
         left: [],
       });
-      expect(json(dry).elsewhere.map((r) => r.id)).toEqual([kept, lost, altered]);
+      expect(json(dry).elsewhere).toMatchObject({
+        count: 3,
+        first: [{ id: kept }, { id: lost }, { id: altered }],
+      });
       expect(await rows()).toEqual(registry);
 
       const done = await relink(...landing);
@@ -407,8 +412,11 @@ for (const engine of availableEngines()) {
       expect(out.code).toBe(1);
       const copies = join(moved.config.paths.outbox, 'mailing-lists');
       expect(out.out).toContain(`relinked file ${kept} (KEPT.csv, mailing)`);
+      // Lost on the way, but still in the old folder: there is still a copy to bring across.
       expect(out.out).toContain(
-        `left file ${lost} (LOST.csv, mailing) [MISSING]: no copy at ${join(copies, 'LOST.csv')}`,
+        `left file ${lost} (LOST.csv, mailing) [STILL_AT_FROM]: no copy at ${join(copies, 'LOST.csv')}, ` +
+          `and the copy is still at ${join(original.config.paths.outbox, 'mailing-lists', 'LOST.csv')}: ` +
+          `move it to ${join(copies, 'LOST.csv')}, or remove it, and run again`,
       );
       expect(out.out).toContain(
         `left file ${altered} (ALTERED.csv, mailing) [MISMATCH]: ${join(copies, 'ALTERED.csv')} has sha256 `,
@@ -503,13 +511,31 @@ for (const engine of availableEngines()) {
 
       const landing = ['--from', original.config.paths.landing];
       const removedLanded = { setting: 'retention.landedFileDays', days: 90, before: '2027-03-03' };
+      // Where Redeye lays that file out, whatever the old layout was.
+      const laidOut = join('flown', OLD, 'flown-0002.csv');
+
+      // Only when asked: otherwise left, and counted.
+      const unasked = await relinkAt(now, ...landing, '--dry-run');
+      expect(unasked.out).toContain(
+        `left file ${read} (flown-0002.csv, flown) [REMOVED_BY_RETENTION]: no copy at ` +
+          `${join(moved.config.paths.landing, `flown-${OLD}`, 'flown-0002.csv')}: retention has removed it ` +
+          `(retention.landedFileDays: 90 days, business date before 2027-03-03); --removed-by-retention ` +
+          `relinks it to ${laidOut} in paths.landing`,
+      );
+      expect(unasked.out.split('\n').at(-1)).toBe(
+        `dry run: 0 would be relinked; 6 under ${original.config.paths.landing} left as they are, still ` +
+          'refused (FILE_COPY_OUTSIDE), 1 of them whose copy retention has removed: --removed-by-retention ' +
+          'relinks it; nothing changed',
+      );
+      landing.push('--removed-by-retention');
       const dry = await relinkAt(now, ...landing, '--dry-run', '--json');
       expect(json(dry)).toMatchObject({
         dryRun: true,
         relinked: [
           {
             id: read,
-            localPath: join(`flown-${OLD}`, 'flown-0002.csv'),
+            localPath: laidOut,
+            path: join(moved.config.paths.landing, laidOut),
             setting: 'paths.landing',
             removedByRetention: removedLanded,
           },
@@ -530,18 +556,20 @@ for (const engine of availableEngines()) {
       expect(done.out).toContain(
         `relinked file ${read} (flown-0002.csv, flown): copy already removed by retention ` +
           `(retention.landedFileDays: 90 days, business date before 2027-03-03): ${stored.get(read)} -> ` +
-          `${join(`flown-${OLD}`, 'flown-0002.csv')} in paths.landing`,
+          `${laidOut} in paths.landing`,
       );
       expect(done.out).toContain(`left file ${recent} (RECENT.csv, flown) [MISSING]: ${noCopy(recent)}`);
       expect(done.out.split('\n').at(-1)).toBe(
         `0 relinked; 1 relinked whose copy retention had already removed; 5 under ` +
           `${original.config.paths.landing} left as they are, still refused (FILE_COPY_OUTSIDE)`,
       );
-      const outbox = json(await relinkAt(now, '--from', original.config.paths.outbox, '--json'));
+      const outbox = json(
+        await relinkAt(now, '--from', original.config.paths.outbox, '--removed-by-retention', '--json'),
+      );
       expect(outbox.relinked).toMatchObject([
         {
           id: sent,
-          localPath: join('mailing-2027-04-01', 'SENT.csv'),
+          localPath: join('mailing', 'SENT.csv'),
           setting: 'paths.outbox',
           removedByRetention: { setting: 'retention.exportCopyDays', days: 30, before: '2027-05-02' },
         },
@@ -551,13 +579,7 @@ for (const engine of availableEngines()) {
         [unsent, 'MISSING'],
       ]);
       const after = new Map((await rows()).map((r) => [Number(r.id), r.local_path]));
-      expect(after).toEqual(
-        new Map([
-          ...stored,
-          [read, join(`flown-${OLD}`, 'flown-0002.csv')],
-          [sent, join('mailing-2027-04-01', 'SENT.csv')],
-        ]),
-      );
+      expect(after).toEqual(new Map([...stored, [read, laidOut], [sent, join('mailing', 'SENT.csv')]]));
 
       // The night no longer warns of them; only of copies due that retention keeps, still refused.
       const retained = await retentionJob(there(NIGHT, new Date(`${NIGHT}T23:30:00Z`)));
@@ -590,6 +612,132 @@ for (const engine of availableEngines()) {
       expect(fetched.counts).toMatchObject({ new: 0, known: 0 });
       expect(fetched.warnings).toEqual([]);
       expect(snapshot(moved.config.paths.landing)).toEqual(new Map());
+    });
+
+    it('leaves a missing copy still at its stored path, and relinks one gone where Redeye lays it out', async () => {
+      const now = '2027-06-02T09:00:00Z';
+      const OLD = '2026-01-10';
+      const content = 'ticket,coupon\n0742100000001,1\n';
+      const old = original.config.paths.landing;
+      const add = (name: string) =>
+        registerIn(original, {
+          direction: 'in',
+          feed: 'flown',
+          name,
+          size: Buffer.byteLength(content),
+          business_date: OLD,
+          verdict: 'accepted',
+          local_path: join(old, `flown-${OLD}`, name),
+          received_at: `${OLD}T03:00:00Z`,
+        });
+      const notMoved = await add('x.csv');
+      const lost = await add('y.csv');
+      // Read and past its period, but still on the old disk: the operator has not copied it yet.
+      mkdirSync(join(old, `flown-${OLD}`), { recursive: true });
+      writeFileSync(join(old, `flown-${OLD}`, 'x.csv'), content);
+
+      // --from a level above the old landing area.
+      const r = await relinkAt(now, '--from', dirname(old), '--removed-by-retention', '--json');
+      expect(r.code).toBe(1);
+      expect(json(r).left.map((l) => [l.id, l.reason, l.path])).toEqual([
+        [notMoved, 'STILL_AT_FROM', join(old, `flown-${OLD}`, 'x.csv')],
+      ]);
+      // Where Redeye lays that file out, not `landing/flown-…` under the configured folder.
+      expect(json(r).relinked.map((l) => [l.id, l.stored, l.localPath])).toEqual([
+        [lost, join(old, `flown-${OLD}`, 'y.csv'), join('flown', OLD, 'y.csv')],
+      ]);
+
+      // A copy brought there afterwards is named by its row: the night removes it, and still warns of
+      // the one left where it was.
+      const broughtLater = join(moved.config.paths.landing, 'flown', OLD, 'y.csv');
+      mkdirSync(dirname(broughtLater), { recursive: true });
+      writeFileSync(broughtLater, content);
+      const retained = await retentionJob(there('2027-06-01', new Date('2027-06-01T23:30:00Z')));
+      expect(retained.counts).toMatchObject({ landedFilesRemoved: 1, landedCopiesOutside: 1 });
+      expect(existsSync(broughtLater)).toBe(false);
+      expect(existsSync(join(old, `flown-${OLD}`, 'x.csv'))).toBe(true);
+    });
+
+    it('leaves a delivered mailing list missing while the shared outbox may still hold it', async () => {
+      const now = '2027-06-02T09:00:00Z';
+      const name = 'MAILING_20270401.csv';
+      const sharedName = moved.config.exports.outbox;
+      const shared = moved.config.transports[sharedName]!;
+      if (shared.type !== 'local') throw new Error('the example configuration delivers to a local outbox');
+      const id = await registerIn(original, {
+        direction: 'out',
+        feed: 'mailing',
+        name,
+        business_date: '2027-04-01',
+        verdict: 'delivered',
+        transport: sharedName,
+        local_path: join(original.config.paths.outbox, 'mailing-lists', name),
+      });
+      // Retention removes the list there first, and keeps our copy when it cannot: ours was lost in the move.
+      mkdirSync(join(shared.root, 'mailing'), { recursive: true });
+      writeFileSync(join(shared.root, 'mailing', name), 'member,email\n');
+      const noCopy = `no copy at ${join(moved.config.paths.outbox, 'mailing-lists', name)}`;
+      const args = ['--from', original.config.paths.outbox, '--removed-by-retention', '--json'];
+
+      const still = json(await relinkAt(now, ...args));
+      expect(still.relinked).toEqual([]);
+      expect(still.left.map((l) => [l.id, l.reason, l.message])).toEqual([
+        [
+          id,
+          'MISSING',
+          `${noCopy}; the delivered list is still in ${sharedName} (mailing/${name}), which retention ` +
+            'empties before our copy: remove it there, and run again',
+        ],
+      ]);
+      // An outbox that cannot be looked at says nothing either way.
+      rmSync(join(shared.root, 'mailing'), { recursive: true });
+      const unknown = json(await relinkAt(now, ...args));
+      expect(unknown.relinked).toEqual([]);
+      expect(unknown.left.map((l) => [l.id, l.reason])).toEqual([[id, 'MISSING']]);
+      expect(unknown.left[0]!.message).toMatch(
+        new RegExp(`^${noCopy}; whether the list is still in ${sharedName} cannot be told: \\[NOT_FOUND\\] `),
+      );
+
+      mkdirSync(join(shared.root, 'mailing'));
+      const removed = json(await relinkAt(now, ...args));
+      expect(removed.relinked).toMatchObject([
+        { id, localPath: join('mailing', name), removedByRetention: { setting: 'retention.exportCopyDays' } },
+      ]);
+    });
+
+    it('relinks no copy reached through a symbolic link to a folder outside the configured one', async () => {
+      await movedAcross();
+      const registry = await rows();
+      const landed = await idOf(flown);
+      const landing = moved.config.paths.landing;
+      // The old disk mounted elsewhere and linked into the landing area.
+      const disk = join(moved.dir, 'olddisk');
+      renameSync(join(landing, 'old-disk'), disk);
+      symlinkSync(disk, join(landing, 'old-disk'));
+      const args = ['--from', original.config.paths.landing, '--to', join(landing, 'old-disk'), '--json'];
+
+      const linked = await relink(...args);
+      expect(linked.code).toBe(1);
+      expect(json(linked).relinked).toEqual([]);
+      expect(json(linked).left.map((l) => [l.id, l.reason])).toEqual([[landed, 'LINKED_FOLDER']]);
+      expect(json(linked).left[0]!.message).toContain(`is, through a symbolic link, ${realpathSync(disk)}`);
+
+      // A link further down is followed by retention all the same.
+      rmSync(join(landing, 'old-disk'));
+      mkdirSync(join(landing, 'old-disk'));
+      symlinkSync(join(disk, `flown-${DATE}`), join(landing, 'old-disk', `flown-${DATE}`));
+      const deeper = json(await relink(...args));
+      expect(deeper.relinked).toEqual([]);
+      expect(deeper.left.map((l) => [l.id, l.reason, l.message])).toEqual([
+        [
+          landed,
+          'LINKED_FOLDER',
+          `${join(landing, 'old-disk', `flown-${DATE}`)} is, through a symbolic link, ` +
+            `${realpathSync(join(disk, `flown-${DATE}`))}, outside the configured folder ${realpathSync(landing)}: ` +
+            'retention would remove files there; copy them into the folder itself',
+        ],
+      ]);
+      expect(await rows()).toEqual(registry);
     });
 
     it('writes nothing while a run holds the run lock, and refuses a --to outside the folders', async () => {

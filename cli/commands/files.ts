@@ -23,6 +23,7 @@ import { EXPORT_KINDS, WITHDRAWN, type ExportKind } from '../../exporters/outbox
 import { FEED_NAMES } from '../../parsers/types.js';
 import { table } from '../format.js';
 import { lastBusinessDate } from './run.js';
+import { TransportsByName } from '../../transports/index.js';
 
 /** How many rejected lines `files show` lists; the rest are counted (`more`). */
 const SHOWN_REJECTS = 50;
@@ -533,7 +534,7 @@ export function registerFiles(program: Command, run: ActionRunner): void {
   files
     .command('relink')
     .description(
-      "points the registry's copies refused as outside this installation's folders (FILE_COPY_OUTSIDE) at the same files where they are now: each refused copy under --from, found under --to with the size and sha256 the registry recorded, or missing where retention has removed it",
+      "points the registry's copies refused as outside this installation's folders (FILE_COPY_OUTSIDE) at the same files where they are now: each refused copy under --from, found under --to with the size and sha256 the registry recorded, or (--removed-by-retention) missing where retention has removed it",
     )
     .requiredOption(
       '--from <dir>',
@@ -543,31 +544,51 @@ export function registerFiles(program: Command, run: ActionRunner): void {
       '--to <dir>',
       "where they are now, in paths.landing or paths.outbox (default: the configured folder of each file's direction)",
     )
+    .option(
+      '--removed-by-retention',
+      'also relink the rows whose copy is gone and that retention removes by now (read, or delivered, before their period), to where Redeye lays that file out',
+    )
     .option('--dry-run', 'check and say what would be relinked; change nothing')
     .option('--json', 'print as JSON')
     .action(
       run(
         async (
           ctx: CommandContext,
-          opts: { from: string; to?: string; dryRun?: boolean; json?: boolean },
+          opts: { from: string; to?: string; removedByRetention?: boolean; dryRun?: boolean; json?: boolean },
         ) => {
-          const result = await relinkCopies(ctx.db(), ctx.config.paths, {
-            from: opts.from,
-            ...(opts.to === undefined ? {} : { to: opts.to }),
-            dryRun: opts.dryRun ?? false,
-            today: dateInZone(ctx.now(), ctx.config.program.timeZone),
-            // The night that has ended last: its retention, run or about to run, removes those copies.
-            businessDate: lastBusinessDate(ctx),
-            retention: ctx.config.retention,
+          const transports = new TransportsByName(ctx.config.transports, {
+            env: ctx.env,
+            logger: ctx.logger,
           });
+          let result: RelinkResult;
+          try {
+            result = await relinkCopies(ctx.db(), ctx.config.paths, {
+              from: opts.from,
+              ...(opts.to === undefined ? {} : { to: opts.to }),
+              dryRun: opts.dryRun ?? false,
+              removedByRetention: opts.removedByRetention ?? false,
+              today: dateInZone(ctx.now(), ctx.config.program.timeZone),
+              // The night that has ended last: its retention, run or about to run, removes those copies.
+              businessDate: lastBusinessDate(ctx),
+              retention: ctx.config.retention,
+              sharedOutbox: { name: ctx.config.exports.outbox, transports },
+            });
+          } finally {
+            await transports.close();
+          }
           if (opts.json) ctx.output.out(JSON.stringify(result));
           else printRelinked(ctx, result);
           ctx.logger.info(
             {
               from: result.from,
-              relinked: result.relinked.map((r) => r.id),
-              removedByRetention: result.relinked.filter((r) => r.removedByRetention).map((r) => r.id),
-              left: result.left.map((r) => r.id),
+              // With the path each held before: what puts a row back by hand.
+              relinked: result.relinked.map((r) => ({
+                id: r.id,
+                stored: r.stored,
+                localPath: r.localPath,
+                ...(r.removedByRetention ? { removedByRetention: true } : {}),
+              })),
+              left: result.left.map((r) => ({ id: r.id, reason: r.reason })),
               dryRun: result.dryRun,
             },
             `files relink: ${result.relinked.length} ${result.dryRun ? 'to relink' : 'relinked'}, ${result.left.length} left`,
@@ -578,9 +599,6 @@ export function registerFiles(program: Command, run: ActionRunner): void {
       ),
     );
 }
-
-/** How many file ids a line of refused copies outside --from spells out; the rest are counted. */
-const NAMED_IDS = 20;
 
 function printRelinked(ctx: CommandContext, result: RelinkResult): void {
   const named = (r: RefusedRow) => `file ${r.id} (${r.name}, ${r.feed})`;
@@ -594,18 +612,22 @@ function printRelinked(ctx: CommandContext, result: RelinkResult): void {
     );
   }
   for (const r of result.left) ctx.output.out(`left ${named(r)} [${r.reason}]: ${r.message}`);
-  if (result.elsewhere.length > 0) {
-    const ids = result.elsewhere.map((r) => r.id);
-    const more = ids.length > NAMED_IDS ? ` and ${ids.length - NAMED_IDS} more` : '';
+  const { count, first } = result.elsewhere;
+  if (count > 0) {
+    const more = count > first.length ? ` and ${count - first.length} more` : '';
     ctx.output.out(
-      `${ids.length} other refused cop${ids.length === 1 ? 'y lies' : 'ies lie'} outside ${result.from}, not looked at: ` +
-        `file id${ids.length === 1 ? '' : 's'} ${ids.slice(0, NAMED_IDS).join(', ')}${more}, e.g. ${named(result.elsewhere[0]!)} at ${result.elsewhere[0]!.stored}`,
+      `${count} other refused cop${count === 1 ? 'y lies' : 'ies lie'} outside ${result.from}, not looked at: ` +
+        `file id${count === 1 ? '' : 's'} ${first.map((r) => r.id).join(', ')}${more}, e.g. ${named(first[0]!)} at ${first[0]!.stored}`,
     );
   }
+  const waiting = result.left.filter((r) => r.reason === 'REMOVED_BY_RETENTION').length;
   const left =
     result.left.length === 0
       ? ''
-      : `; ${result.left.length} under ${result.from} left as they are, still refused (FILE_COPY_OUTSIDE)`;
+      : `; ${result.left.length} under ${result.from} left as they are, still refused (FILE_COPY_OUTSIDE)` +
+        (waiting === 0
+          ? ''
+          : `, ${waiting} of them whose cop${waiting === 1 ? 'y' : 'ies'} retention has removed: --removed-by-retention relinks ${waiting === 1 ? 'it' : 'them'}`);
   const gone = result.relinked.filter((r) => r.removedByRetention).length;
   const found = result.relinked.length - gone;
   const removed =
