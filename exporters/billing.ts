@@ -18,6 +18,7 @@ import { Decimal } from '../lib/money.js';
 import { ExportError } from './errors.js';
 import {
   carriesInvoice,
+  lineChargeMinor,
   readBackLines,
   type InvoiceInput,
   type InvoiceLineInput,
@@ -221,20 +222,92 @@ function invoiceTo(
 }
 
 /**
+ * What a partner's points of one activity type and contract were billed at, as a level over lots: each
+ * lot is points first billed at one price (by the line that billed them), above zero the credits in the
+ * order they were billed, below it the reversals billed past everything credited. The month's figure is
+ * the level, and what the partner has paid is, lot by lot, the points of the lot below the level billed
+ * at its price, each lot's amount rounded once: a lot taken back lowers the level through it (the last
+ * billed first), points credited again raise it through the lots taken back before (at their prices), and
+ * only past the last lot do points make a lot of their own, at the price of the line that takes them.
+ */
+interface Lots {
+  level: number;
+  up: Array<{ points: number; base: InvoiceLineInput }>;
+  down: Array<{ points: number; base: InvoiceLineInput }>;
+}
+
+/**
+ * Moves `lots` to the level `to`, and returns the parts that bill the move: per lot passed, its points at
+ * its price, and past the last lot a new one of `beyond`'s price. A lot's amount billed is always its
+ * points below the level × its price rounded once: a part whose own rounding would differ from the change
+ * in that amount is written as the lot credited back whole and billed again (two parts, each reading as
+ * Quantity × UnitPrice), so that a lot taken back whole credits exactly what it was billed.
+ */
+function moveLots(
+  lots: Lots,
+  to: number,
+  beyond: InvoiceLineInput,
+  amount: (points: number, base: InvoiceLineInput) => number,
+): Array<{ base: InvoiceLineInput; points: number }> {
+  const from = lots.level;
+  const parts: Array<{ base: InvoiceLineInput; points: number }> = [];
+  const passed: Array<{ points: number; base: InvoiceLineInput; start: number }> = [];
+  let top = 0;
+  for (const lot of lots.up) {
+    passed.push({ ...lot, start: top });
+    top += lot.points;
+  }
+  let bottom = 0;
+  for (const lot of lots.down) {
+    passed.push({ ...lot, start: bottom });
+    bottom += lot.points;
+  }
+  // In the order the level passes them: going down, the credits from the last billed, then the reversals
+  // from the first; going up, the other way round.
+  const order = [...passed.slice(0, lots.up.length).reverse(), ...passed.slice(lots.up.length)];
+  if (to > from) order.reverse();
+  const below = (level: number, lot: { points: number; start: number }) =>
+    lot.points > 0
+      ? Math.min(Math.max(level - lot.start, 0), lot.points)
+      : Math.max(Math.min(level - lot.start, 0), lot.points);
+  for (const lot of order) {
+    const was = below(from, lot);
+    const is = below(to, lot);
+    if (was === is) continue;
+    if (was === 0 || is === 0 || amount(is - was, lot.base) === amount(is, lot.base) - amount(was, lot.base))
+      parts.push({ base: lot.base, points: is - was });
+    else parts.push({ base: lot.base, points: -was }, { base: lot.base, points: is });
+  }
+  if (to > top) {
+    lots.up.push({ points: to - top, base: beyond });
+    parts.push({ base: beyond, points: to - top });
+  } else if (to < bottom) {
+    lots.down.push({ points: to - bottom, base: beyond });
+    parts.push({ base: beyond, points: to - bottom });
+  }
+  lots.level = to;
+  return parts;
+}
+
+/**
  * The lines of the adjustment that bills the difference between what a partner's month comes to now
  * (`current`, the lines `billingMonth` gives it) and what its delivered documents carried (`delivered`,
- * their lines in the order they were delivered): per activity type and contract, the points now minus the
- * points delivered, and the postings since; none where they are equal. Points taken back from what was
- * delivered are priced as they were billed, never at a price the contract has come to since (the partner
- * is credited what it paid): the points billed last are taken back first, a line per price. Points beyond
- * what was delivered (more credited, or reversals past everything billed) are priced as the line is now.
- * Each line is described as a credit or a reversal by its sign, naming the invoice it adjusts
- * (`adjusted`), so that a partner reading the line knows it corrects that invoice.
+ * their lines in the order they were delivered), in `currency`: per activity type and contract, the points
+ * now minus the points delivered, and the postings since; none where they are equal. Points are priced by
+ * the lots the delivered lines billed (`Lots`): taken back, at the price they were billed at, never at a
+ * price the contract has come to since (the partner is credited what it paid), the points billed last
+ * first; credited again after being taken back, at that same price; only points past every lot at the
+ * price the line has now. A lot taken back whole is credited exactly its billed amount, so a month come
+ * back to what it was nets its documents to what was billed for it then (to 0.00 for no points). Parts at
+ * one price are one line only where writing them so cannot round differently. Each line is described as a
+ * credit or a reversal by its sign, naming the invoice it adjusts (`adjusted`), so that a partner reading
+ * the line knows it corrects that invoice.
  */
 export function adjustmentLines(
   current: readonly InvoiceLineInput[],
   delivered: readonly InvoiceLineInput[],
   adjusted: string,
+  currency: string,
 ): InvoiceLineInput[] {
   const keyOf = (l: InvoiceLineInput) => `${l.activityType}\u0000${l.contractId}`;
   const by = new Map<string, { now: InvoiceLineInput[]; sent: InvoiceLineInput[] }>();
@@ -247,41 +320,37 @@ export function adjustmentLines(
   for (const line of delivered) entry(line).sent.push(line);
   const sum = (ls: readonly InvoiceLineInput[], f: (l: InvoiceLineInput) => number) =>
     ls.reduce((s, l) => s + f(l), 0);
+  const amount = (points: number, base: InvoiceLineInput) =>
+    lineChargeMinor(points, base.pricePerPoint, currency);
   const out: InvoiceLineInput[] = [];
   for (const { now, sent } of [...by.values()].sort(
     (a, b) =>
       cmp((a.now[0] ?? a.sent[0])!.activityType, (b.now[0] ?? b.sent[0])!.activityType) ||
       cmp((a.now[0] ?? a.sent[0])!.contractId, (b.now[0] ?? b.sent[0])!.contractId),
   )) {
-    const billed = sum(sent, (l) => l.points);
-    const difference = sum(now, (l) => l.points) - billed;
-    if (difference === 0) continue;
-    const parts: Array<{ base: InvoiceLineInput; points: number }> = [];
-    let rest = difference;
-    // Taking back what was delivered: from the lines billed last, of the sign of what they billed.
-    if (billed !== 0 && Math.sign(difference) === -Math.sign(billed)) {
-      let back = Math.min(Math.abs(difference), Math.abs(billed));
-      for (const line of [...sent].reverse()) {
-        if (back === 0) break;
-        if (Math.sign(line.points) !== Math.sign(billed)) continue;
-        const taken = Math.min(back, Math.abs(line.points));
-        parts.push({ base: line, points: -Math.sign(billed) * taken });
-        back -= taken;
-        rest += Math.sign(billed) * taken;
-      }
-    }
+    // The lots as the delivered documents left them: each of their lines moved the level as it moves now.
+    const lots: Lots = { level: 0, up: [], down: [] };
+    for (const line of sent) moveLots(lots, lots.level + line.points, line, amount);
+    const target = sum(now, (l) => l.points);
+    if (target === lots.level) continue;
     // Beyond what was delivered the month can only have gone with a line it has now.
-    if (rest !== 0) parts.push({ base: now[0] ?? sent[sent.length - 1]!, points: rest });
-    // One line per price and charge code: taking back and going beyond at the same price is one figure.
-    const lines: Array<{ base: InvoiceLineInput; points: number }> = [];
+    const parts = moveLots(lots, target, now[0] ?? sent[sent.length - 1]!, amount);
+    // Parts one after the other at one price and charge code, of one sign, are one line where its amount
+    // is theirs; else a lot taken back with another would be credited a minor unit more or less than billed.
+    const lines: Array<{ base: InvoiceLineInput; points: number; minor: number }> = [];
     for (const part of parts) {
-      const same = lines.find(
-        (l) =>
-          l.base.chargeCode === part.base.chargeCode &&
-          new Decimal(l.base.pricePerPoint).eq(part.base.pricePerPoint),
-      );
-      if (same) same.points += part.points;
-      else lines.push({ ...part });
+      const last = lines[lines.length - 1];
+      const minor = amount(part.points, part.base);
+      if (
+        last &&
+        last.base.chargeCode === part.base.chargeCode &&
+        new Decimal(last.base.pricePerPoint).eq(part.base.pricePerPoint) &&
+        Math.sign(last.points) === Math.sign(part.points) &&
+        amount(last.points + part.points, last.base) === last.minor + minor
+      ) {
+        last.points += part.points;
+        last.minor += minor;
+      } else lines.push({ ...part, minor });
     }
     // The ledger only grows, so postings are never fewer than when delivered; never below zero regardless.
     // Which of them took back and which went beyond is not known: they are counted on the first line.
@@ -652,14 +721,16 @@ export async function invoiceDocuments(
     }
     if (unkept.has(invoice.id)) carries.set(invoice.id, now);
     if (delivered.some((r) => unkept.has(r.id))) continue;
+    const header = documentOf(invoice.partnerCode, []);
+    if (header === null) continue;
     const difference = adjustmentLines(
       billing.partnerLines.get(invoice.partnerCode) ?? [],
       delivered.flatMap((r) => kept.get(r.id)!),
       invoice.invoiceNumber,
+      header.currency,
     );
     if (difference.length === 0) continue;
-    const adjustment = documentOf(invoice.partnerCode, difference);
-    if (adjustment === null) continue;
+    const adjustment = { ...header, lines: difference };
     const pending = adjustments.find((r) => !delivered.includes(r));
     if (pending) carries.set(pending.id, adjustment);
     else

@@ -134,6 +134,11 @@ export function scaledUnitPrice(
   );
 }
 
+/** A line's amount in minor units: points × price exactly, rounded once, half-even. */
+export function lineChargeMinor(points: number, pricePerPoint: string, currency: string): number {
+  return toMinorUnits(new Decimal(points).times(pricePerPoint), currency);
+}
+
 export function priceLines(invoice: InvoiceInput): PricedLine[] {
   exponentOf(invoice.currency, invoice.partnerCode);
   return invoice.lines.map((line, i) => {
@@ -148,7 +153,7 @@ export function priceLines(invoice: InvoiceInput): PricedLine[] {
       );
     }
     const { unitPrice, scalingFactor } = scaledUnitPrice(line.pricePerPoint, invoice.currency);
-    const chargeMinor = toMinorUnits(new Decimal(line.points).times(line.pricePerPoint), invoice.currency);
+    const chargeMinor = lineChargeMinor(line.points, line.pricePerPoint, invoice.currency);
     return {
       ...line,
       lineNumber: i + 1,

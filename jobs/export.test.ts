@@ -1150,6 +1150,61 @@ for (const engine of availableEngines()) {
       expect(statement[1]!.slice(6, 9)).toEqual(['-800', '0.0095', '-7.60']);
     });
 
+    /** `config` with one partner changed, as an accountant would edit it between re-exports. */
+    const withPartner = (
+      code: string,
+      change: (p: LoadedConfig['partners'][number]) => LoadedConfig['partners'][number],
+    ): LoadedConfig => ({
+      ...config,
+      partners: config.partners.map((p) => (p.code === code ? change(p) : p)),
+    });
+
+    it('bills points credited again after a take-back at the price they were billed at, and a month back at nothing nets to 0.00', async () => {
+      const ledger = new Ledger(t.db, { now: () => new Date('2026-12-01T08:00:00Z') });
+      const at = (hour: number) => new Date(`2026-12-0${hour}T09:00:00Z`);
+      // 1,100 RESTAURANT points at 0.0095: 10.45.
+      await lateCredit(ledger, 'GRANDSTAY', 'T7', 300, 'GRANDSTAY-2026', 'RESTAURANT');
+      await lateCredit(ledger, 'GRANDSTAY', 'T8', 800, 'GRANDSTAY-2026', 'RESTAURANT');
+      await exportJob(jobContext(t.db, config, DAY));
+      await deliverWritten();
+      // 300 reversed: 2.85 back, delivered.
+      await ledger.postOne({ key: 'REV:PTR:GRANDSTAY:T7', reverses: 'PTR:GRANDSTAY:T7', businessDate: DAY });
+      await exportJob(jobContext(t.db, config, DAY, at(2)));
+      await deliverWritten();
+      // The contract repriced to 0.02, and 300 credited again: the partner pays them as it was paid back
+      // for them, 2.85, not 6.00 for points it was billed 10.45 for in all.
+      const repriced = withPartner('GRANDSTAY', (p) => ({
+        ...p,
+        contracts: p.contracts.map((c) => (c.id === 'GRANDSTAY-2026' ? { ...c, pricePerPoint: '0.02' } : c)),
+      }));
+      await lateCredit(ledger, 'GRANDSTAY', 'T9', 300, 'GRANDSTAY-2026', 'RESTAURANT');
+      const again = await exportJob(jobContext(t.db, repriced, DAY, at(3)));
+      expect(again.counts.drifted).toBeUndefined();
+      const restaurant = async (number: string) =>
+        documents(readFileSync((await byKind('invoice')).at(-1)!.copy, 'utf8')).find(
+          (d) => d.number === number,
+        );
+      expect(await restaurant('2026110004')).toEqual({
+        number: '2026110004',
+        type: 'Invoice',
+        lines: [
+          ['RESTAURANT points credited, GRANDSTAY-2026, adjusts invoice 2026110001', '300', '0.95', '2.85'],
+        ],
+        total: '2.85',
+      });
+      await deliverWritten();
+      // Every RESTAURANT point reversed: what was billed for them comes back to the cent.
+      await ledger.postOne({ key: 'REV:PTR:GRANDSTAY:T8', reverses: 'PTR:GRANDSTAY:T8', businessDate: DAY });
+      await ledger.postOne({ key: 'REV:PTR:GRANDSTAY:T9', reverses: 'PTR:GRANDSTAY:T9', businessDate: DAY });
+      await exportJob(jobContext(t.db, repriced, DAY, at(4)));
+      const billed = (await transmitted())
+        .flatMap((x) => x.documents)
+        .flatMap((d) => d.lines)
+        .filter((l) => l[0]!.startsWith('RESTAURANT'));
+      expect(billed.map((l) => l[3])).toEqual(['10.45', '-2.85', '2.85', '-10.45']);
+      expect(billed.reduce((sum, l) => sum + toMinorUnits(l[3]!, 'USD'), 0)).toBe(0);
+    });
+
     it('drops the kept lines of a document taken out of a draft', async () => {
       const ledger = new Ledger(t.db, { now: () => new Date('2026-12-01T08:00:00Z') });
       await lateCredit(ledger, 'DRIVE', 'D-1', 500, 'DRIVE-2025', 'RENTAL');
