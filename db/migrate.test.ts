@@ -742,6 +742,8 @@ for (const engine of availableEngines()) {
           points: 2000,
           price_per_point: '0.0105',
           detail_count: 1,
+          currency: 'EUR',
+          buyer_id: '220',
         };
         await t.db.knex('invoice_lines').insert(kept);
         const since = MIGRATION_NAMES.slice(MIGRATION_NAMES.indexOf('025_invoice_adjustments'));
@@ -763,9 +765,9 @@ for (const engine of availableEngines()) {
         ).toEqual(['2026110003', '2026110004']);
         await t.db.knex('invoice_numbers').whereNotNull('adjusts').delete();
         await expect(down()).rejects.toThrow(/would lose the lines 1 invoice\(s\) carried when written/);
-        expect(await t.db.knex('invoice_lines').select('points', 'price_per_point')).toEqual([
-          { points: 2000, price_per_point: '0.0105' },
-        ]);
+        expect(
+          await t.db.knex('invoice_lines').select('points', 'price_per_point', 'currency', 'buyer_id'),
+        ).toEqual([{ points: 2000, price_per_point: '0.0105', currency: 'EUR', buyer_id: '220' }]);
         await t.db.knex('invoice_lines').delete();
         await down();
         expect(await t.db.knex.schema.hasTable('invoice_lines')).toBe(false);

@@ -537,13 +537,16 @@ export async function invoiceTransmissions(
   return carried;
 }
 
-/** The lines each document (by `invoice_numbers.id`) carried when its transmission was last written. */
-async function keptLines(
-  q: Q,
-  ids: readonly number[],
-  period: Period,
-): Promise<Map<number, InvoiceLineInput[]>> {
-  const kept = new Map<number, InvoiceLineInput[]>();
+/** What a document carried when its transmission was last written: its lines, its currency and buyer. */
+interface Kept {
+  lines: readonly InvoiceLineInput[];
+  currency: string;
+  buyerId: string;
+}
+
+/** What each document (by `invoice_numbers.id`) carried when its transmission was last written. */
+async function keptLines(q: Q, ids: readonly number[], period: Period): Promise<Map<number, Kept>> {
+  const kept = new Map<number, Kept>();
   if (ids.length === 0) return kept;
   const rows = (await q('invoice_lines')
     .whereIn('invoice_number_id', ids)
@@ -557,29 +560,31 @@ async function keptLines(
       'points',
       'price_per_point',
       'detail_count',
+      'currency',
+      'buyer_id',
     )) as Array<Record<string, unknown>>;
   for (const r of rows) {
     const id = Number(r.invoice_number_id);
-    kept.set(id, [
-      ...(kept.get(id) ?? []),
-      {
-        chargeCode: String(r.charge_code),
-        description: String(r.description),
-        startDate: period.start,
-        endDate: period.end,
-        points: Number(r.points),
-        pricePerPoint: String(r.price_per_point),
-        detailCount: Number(r.detail_count),
-        activityType: String(r.activity_type),
-        contractId: String(r.contract_id),
-      },
-    ]);
+    const lines = [...(kept.get(id)?.lines ?? [])];
+    kept.set(id, { lines, currency: String(r.currency), buyerId: String(r.buyer_id) });
+    lines.push({
+      chargeCode: String(r.charge_code),
+      description: String(r.description),
+      startDate: period.start,
+      endDate: period.end,
+      points: Number(r.points),
+      pricePerPoint: String(r.price_per_point),
+      detailCount: Number(r.detail_count),
+      activityType: String(r.activity_type),
+      contractId: String(r.contract_id),
+    });
   }
   return kept;
 }
 
 /**
- * Keeps the lines of `documents` as written into their transmission, in place of those kept before.
+ * Keeps the lines of `documents` as written into their transmission, each with its document's currency and
+ * buyer, in place of those kept before.
  * Call in the transaction that makes that transmission the one registered (outbox `keep`): once it is
  * delivered, these are exactly what the clearing house received.
  */
@@ -606,6 +611,8 @@ export async function keepLines(
         points: l.points,
         price_per_point: l.pricePerPoint,
         detail_count: l.detailCount,
+        currency: d.invoice.currency,
+        buyer_id: d.invoice.buyer.id,
       })),
     ),
   );
@@ -628,6 +635,13 @@ export interface InvoiceDocument {
    * then, and a change to its partner's month since cannot be told from what was delivered.
    */
   unkept: boolean;
+  /**
+   * Why the difference its partner's month has come to since delivery is not billed, on the partner's
+   * invoice: its delivered documents were written in a currency or to a buyer other than its billing
+   * identity now, and an adjustment corrects a document only in that document's currency, to its buyer.
+   * Null otherwise.
+   */
+  unadjusted: string | null;
 }
 
 /**
@@ -642,7 +656,10 @@ export interface InvoiceDocument {
  *   a `CreditNote` by its sign, under a number of its own from the month's series. One adjustment at a
  *   time is undelivered: it carries the difference as it is now, and it is taken out of its draft if the
  *   difference comes back to nothing (its number stays the partner's, for the next difference); once it
- *   is delivered, a further change makes another for the rest.
+ *   is delivered, a further change makes another for the rest. A partner whose delivered documents were
+ *   written in another currency or to another buyer than its billing identity now is not adjusted
+ *   (`unadjusted` says why): an adjustment in another currency would credit a figure the partner was
+ *   never billed in.
  *
  * A document delivered without its lines kept (delivered before migration 025) has them read back from
  * the delivered transmission (`deliveredFile`, its bytes as registered): either its `<Invoice>` element
@@ -695,11 +712,13 @@ export async function invoiceDocuments(
       (r.adjusts === null && now && carriesInvoice(xml, { ...now, invoiceNumber: r.invoiceNumber })
         ? now.lines
         : undefined);
-    if (lines) recovered.push({ id: r.id, invoice: { ...document, lines } });
-    return lines;
+    if (!lines) return undefined;
+    recovered.push({ id: r.id, invoice: { ...document, lines } });
+    return { lines, currency: document.currency, buyerId: document.buyer.id };
   };
   const carries = new Map<number, UnnumberedInvoice | null>();
   const unkept = new Set<number>();
+  const unadjusted = new Map<number, string>();
   const fresh: Array<{ partnerCode: string; adjusts: string; invoice: UnnumberedInvoice }> = [];
   for (const invoice of rows.filter((r) => r.adjusts === null)) {
     const now = current.get(invoice.partnerCode) ?? null;
@@ -711,26 +730,38 @@ export async function invoiceDocuments(
     const delivered: NumberRow[] = [invoice];
     for (const r of adjustments) if (await sent(r)) delivered.push(r);
     for (const r of delivered) {
-      const lines = kept.get(r.id) ?? (await readBack(r, now));
-      if (lines === undefined) {
+      const document = kept.get(r.id) ?? (await readBack(r, now));
+      if (document === undefined) {
         unkept.add(r.id);
         continue;
       }
-      kept.set(r.id, [...lines]);
-      carries.set(r.id, documentOf(r.partnerCode, lines));
+      kept.set(r.id, document);
+      carries.set(r.id, documentOf(r.partnerCode, document.lines));
     }
     if (unkept.has(invoice.id)) carries.set(invoice.id, now);
     if (delivered.some((r) => unkept.has(r.id))) continue;
-    const header = documentOf(invoice.partnerCode, []);
-    if (header === null) continue;
+    const first = kept.get(invoice.id)!;
     const difference = adjustmentLines(
       billing.partnerLines.get(invoice.partnerCode) ?? [],
-      delivered.flatMap((r) => kept.get(r.id)!),
+      delivered.flatMap((r) => kept.get(r.id)!.lines),
       invoice.invoiceNumber,
-      header.currency,
+      first.currency,
     );
     if (difference.length === 0) continue;
-    const adjustment = { ...header, lines: difference };
+    const adjustment = documentOf(invoice.partnerCode, difference);
+    if (adjustment === null) continue;
+    const other = delivered.find((r) => {
+      const d = kept.get(r.id)!;
+      return d.currency !== adjustment.currency || d.buyerId !== adjustment.buyer.id;
+    });
+    if (other) {
+      const d = kept.get(other.id)!;
+      unadjusted.set(
+        invoice.id,
+        `${other.invoiceNumber} was delivered in ${d.currency} to buyer ${d.buyerId}, and ${invoice.partnerCode}'s billing is now ${adjustment.currency} to buyer ${adjustment.buyer.id}`,
+      );
+      continue;
+    }
     const pending = adjustments.find((r) => !delivered.includes(r));
     if (pending) carries.set(pending.id, adjustment);
     else
@@ -753,6 +784,7 @@ export async function invoiceDocuments(
       transmission: carriers.get(r.invoiceNumber) ?? null,
       invoice: invoice && { ...invoice, invoiceNumber: r.invoiceNumber },
       unkept: unkept.has(r.id),
+      unadjusted: unadjusted.get(r.id) ?? null,
     };
   });
 }

@@ -1205,6 +1205,59 @@ for (const engine of availableEngines()) {
       expect(billed.reduce((sum, l) => sum + toMinorUnits(l[3]!, 'USD'), 0)).toBe(0);
     });
 
+    it('does not adjust a month in another currency than its invoice was delivered in, and says why', async () => {
+      const ledger = new Ledger(t.db, { now: () => new Date('2026-12-01T08:00:00Z') });
+      // REDBANK invoiced 1,300 CARD_SPEND points at 0.0110 USD: 14.30 USD.
+      await lateCredit(ledger, 'REDBANK', 'RB-1', 1300, 'REDBANK-2025', 'CARD_SPEND');
+      await exportJob(jobContext(t.db, config, DAY));
+      await deliverWritten();
+      const { invoice_number: invoiced } = (await t.db
+        .knex('invoice_numbers')
+        .where({ partner_code: 'REDBANK' })
+        .first('invoice_number')) as { invoice_number: string };
+      expect(
+        await t.db
+          .knex('invoice_lines as l')
+          .join('invoice_numbers as n', 'n.id', 'l.invoice_number_id')
+          .where('n.invoice_number', invoiced)
+          .select('l.currency', 'l.buyer_id'),
+      ).toEqual([{ currency: 'USD', buyer_id: '9RB' }]);
+
+      // REDBANK now billed in EUR, and its credit reversed: a credit note of 14.30 would be in EUR.
+      const inEuro = withPartner('REDBANK', (p) => ({ ...p, billing: { ...p.billing!, currency: 'EUR' } }));
+      await ledger.postOne({ key: 'REV:PTR:REDBANK:RB-1', reverses: 'PTR:REDBANK:RB-1', businessDate: DAY });
+      const before = await byKind('invoice');
+      const held = await exportJob(jobContext(t.db, inEuro, DAY, new Date('2026-12-02T09:00:00Z')));
+      expect(await byKind('invoice')).toEqual(before);
+      expect(await t.db.knex('invoice_numbers').whereNotNull('adjusts').pluck('invoice_number')).toEqual([]);
+      expect(held.warnings ?? []).toContainEqual(
+        `REDBANK ${invoiced}: 2026-11 has changed since its delivery, but ${invoiced} was delivered in USD to buyer 9RB, and REDBANK's billing is now EUR to buyer 9RB: an adjustment is billed only in its invoice's currency, to its buyer, so the difference is not billed (see README, Adjustments)`,
+      );
+
+      // Billed in USD again for the re-export, the credit note goes out as the invoice was: in USD.
+      const adjusted = await exportJob(jobContext(t.db, config, DAY, new Date('2026-12-02T10:00:00Z')));
+      expect((adjusted.warnings ?? []).filter((w) => w.includes('has changed since its delivery'))).toEqual(
+        [],
+      );
+      const supplement = documents(readFileSync((await byKind('invoice')).at(-1)!.copy, 'utf8'));
+      expect(supplement).toMatchObject([
+        {
+          type: 'CreditNote',
+          lines: [
+            [
+              'CARD_SPEND points reversed, REDBANK-2025, adjusts invoice ' + invoiced,
+              '1300',
+              '-0.11',
+              '-14.30',
+            ],
+          ],
+        },
+      ]);
+      expect(textsOf(readFileSync((await byKind('invoice')).at(-1)!.copy, 'utf8'), 'CurrencyCode')).toEqual([
+        'USD',
+      ]);
+    });
+
     it('drops the kept lines of a document taken out of a draft', async () => {
       const ledger = new Ledger(t.db, { now: () => new Date('2026-12-01T08:00:00Z') });
       await lateCredit(ledger, 'DRIVE', 'D-1', 500, 'DRIVE-2025', 'RENTAL');

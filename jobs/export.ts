@@ -387,6 +387,11 @@ class ExportRun {
             },
           ),
         );
+        for (const d of documents.filter((x) => x.unadjusted !== null)) {
+          this.warnings.push(
+            `${d.partnerCode} ${d.invoiceNumber}: ${month.month} has changed since its delivery, but ${d.unadjusted}: an adjustment is billed only in its invoice's currency, to its buyer, so the difference is not billed (see README, Adjustments)`,
+          );
+        }
         // In the order the numbers were given: a document numbered late comes after those numbered before it.
         const invoices = documents.filter(
           (d): d is InvoiceDocument & { invoice: InvoiceInput; transmission: number } =>

@@ -9,6 +9,9 @@
  *   written): the ledger says what the month holds now, not what the clearing house received, so the
  *   delivered figures cannot be recomputed once the month has changed. A delivered document is rebuilt
  *   from its lines, so its transmission and statement stay byte for byte what was sent;
+ *   Each line keeps the currency and buyer of its document as written: a partner's billing identity may
+ *   change after delivery, and an adjustment in another currency or to another buyer would not correct
+ *   the document delivered;
  * - an adjustment's own invoice number (`invoice_numbers.adjusts`: the partner's invoice of the month it
  *   adjusts; null for that invoice itself). A partner now holds one invoice number a month and any number
  *   of adjustment numbers, so the one-number-per-partner index holds for invoices only.
@@ -51,6 +54,12 @@ export async function up(knex: Knex): Promise<void> {
     /** Exact decimal, the billing currency per point. */
     t.string('price_per_point', 32).notNullable();
     t.integer('detail_count').notNullable();
+    /**
+     * The document's header as written, which the line's figures are in and billed to: an adjustment of
+     * the document is only in the same currency to the same buyer, whatever the configuration says now.
+     */
+    t.string('currency', 3).notNullable();
+    t.string('buyer_id', 64).notNullable();
     t.unique(['invoice_number_id', 'line'], { indexName: 'invoice_lines_line' });
   });
   // What partners were billed, no personal data: the monthly report's readers reconcile it (015's grant
