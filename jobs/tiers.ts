@@ -271,12 +271,14 @@ export const tiersJob: Job = async (ctx: JobContext): Promise<JobResult> => {
       .select('m.id', 'm.number', 'm.tier', 'm.tier_since', 'm.review_date')
       .orderBy('m.number')) as MemberTierRow[];
   const upgradedOn = (date: IsoDate) => (s: TierState, q: number) => upgrade(program, s, q, date);
-  // Under a calendar-year window, credits of a year whose last nights did not run this job are judged
+  // Under a calendar-year window, credits of a year whose last night did not run this job are judged
   // on that year, which has closed: judged only on the new year they would never count. The upgrade is
   // that year's, as on a night that ran: reached on its last day, reviewed at the end of the next year.
+  // Once 31 December's run has succeeded (`since` is then that date or later) the year was closed on
+  // its last night, and a credit of it that comes later changes nothing, whichever night it comes.
   const yearStart = `${ctx.businessDate.slice(0, 4)}-01-01`;
   const yearEnd = addDays(yearStart, -1);
-  if (program.config.tiers.window === 'calendarYear' && since < yearStart)
+  if (program.config.tiers.window === 'calendarYear' && since < yearEnd)
     await decideAll(ctx, program, await credited(), upgradedOn(yearEnd), counts, () => yearEnd);
   await decideAll(ctx, program, await credited(), upgradedOn(ctx.businessDate), counts);
   await decideAll(ctx, program, await dueForReview('<='), reviewed, counts, onReviewDate);

@@ -383,6 +383,26 @@ for (const engine of availableEngines()) {
       expect(await tierOf(w)).toEqual({ tier: 'MEMBER', since: '2028-12-31', review: null });
     });
 
+    for (const arrives of ['2027-01-01', '2027-01-02'])
+      it(`a late credit of a year whose 31 December ran changes nothing, come on ${arrives}`, async () => {
+        const w = s();
+        await w.enrol('2026-01-01', IVANOV);
+        fly(w, '2026-06-10', '900.00');
+        for (const date of ['2026-06-11', '2026-12-31', '2027-01-01', '2027-01-02'])
+          for (const job of ['fetch', 'ingest', 'accrue', 'tiers'] as const) {
+            // A coupon of 30 December, $200 that would have made 2026 a Silver year, comes late.
+            if (date === arrives && job === 'fetch') fly(w, '2026-12-30', '200.00', '247');
+            expect((await runJob(w.w.ctx(date), job)).status).toBe('succeeded');
+          }
+        // Credited toward status, on the year it was flown.
+        expect(await w.knex('status_credits').where({ activity_date: '2026-12-30' }).pluck('amount')).toEqual(
+          [20000],
+        );
+        // 31 December's tiers ran and closed 2026 on $900: the year's decision stands.
+        expect(await tierOf(w)).toEqual({ tier: 'MEMBER', since: '2020-01-01', review: null });
+        expect(await w.tierEvents(IVANOV.number)).toEqual([]);
+      });
+
     it('upgrades in January for the year just closed when its last night stopped before tiers', async () => {
       const w = s();
       await w.enrol('2026-01-01', IVANOV);
