@@ -115,6 +115,8 @@ function eventKey(ctx: JobContext, member: { number: string }, d: TierDecision):
   return `TIER:${member.number}:${ctx.businessDate}:${d.event.direction}:${d.event.to}`;
 }
 
+type Decision = { member: MemberTierRow; d: TierDecision; key: string };
+
 /** Which of these tier event keys are already recorded. */
 async function recordedEvents(trx: Knex.Transaction, keys: string[]): Promise<Set<string>> {
   const out = new Set<string>();
@@ -125,12 +127,33 @@ async function recordedEvents(trx: Knex.Transaction, keys: string[]): Promise<Se
   return out;
 }
 
+/**
+ * The members whose tier a night after this business date decided: a rerun of an old night must not
+ * undo it (the upgrade its window still allows, after the review that stepped the member down since).
+ */
+async function decidedLater(trx: Knex.Transaction, ctx: JobContext, ids: number[]): Promise<Set<number>> {
+  const out = new Set<number>();
+  for (const part of chunks(ids, 500)) {
+    const found = await trx('members')
+      .whereIn('id', part)
+      .andWhere('tier_since', '>', ctx.businessDate)
+      .select('id')
+      .union((u) =>
+        u
+          .from('tier_events')
+          .whereIn('member_id', part)
+          .andWhere((w) =>
+            w.where('business_date', '>', ctx.businessDate).orWhere('effective_on', '>', ctx.businessDate),
+          )
+          .select('member_id as id'),
+      );
+    for (const r of found as Array<{ id: number | string }>) out.add(Number(r.id));
+  }
+  return out;
+}
+
 /** Records the decisions' tier events and moves the members to their new tier. */
-async function apply(
-  trx: Knex.Transaction,
-  ctx: JobContext,
-  decisions: Array<{ member: { id: number; review_date: string | null }; d: TierDecision; key: string }>,
-): Promise<void> {
+async function apply(trx: Knex.Transaction, ctx: JobContext, decisions: Decision[]): Promise<void> {
   if (decisions.length === 0) return;
   const createdAt = ctx.now().toISOString();
   for (const part of chunks(decisions, 500)) {
@@ -161,6 +184,12 @@ async function apply(
       .update({ tier: d.next.tier, tier_since: d.next.tierSince, review_date: d.next.reviewDate });
 }
 
+/** What the passes did: the job's counts, and the decisions left to the later nights that made theirs. */
+interface Tally {
+  counts: Record<string, number>;
+  decidedLater: string[];
+}
+
 type MemberTierRow = {
   id: number;
   number: string;
@@ -178,9 +207,10 @@ async function decideAll(
   program: Program,
   members: MemberTierRow[],
   decideOne: (s: TierState, q: number) => TierDecision | undefined,
-  counts: Record<string, number>,
+  tally: Tally,
   judgedOn: (m: MemberTierRow) => string = () => ctx.businessDate,
-) {
+): Promise<void> {
+  const { counts } = tally;
   for (const part of chunks(members, 1_000)) {
     await ctx.db.transaction(async (trx) => {
       const byDate = new Map<string, MemberTierRow[]>();
@@ -206,16 +236,23 @@ async function decideAll(
         );
         return d ? [{ member, d, key: eventKey(ctx, member, d) }] : [];
       });
-      // A decision recorded before is a rerun of its date: applying it again would undo what later
-      // nights decided (an old upgrade rerun after the review that stepped the member down).
+      // A decision recorded before is a rerun of its date, and a member whose tier a later night decided
+      // is that night's: applying either would undo what later nights decided.
       const recorded = await recordedEvents(
         trx,
         decided.map((x) => x.key),
       );
-      const fresh = decided.filter((x) => !recorded.has(x.key));
+      const later = await decidedLater(
+        trx,
+        ctx,
+        decided.map((x) => x.member.id),
+      );
+      const fresh = decided.filter((x) => !recorded.has(x.key) && !later.has(x.member.id));
       await apply(trx, ctx, fresh);
       for (const { d } of fresh)
         counts[d.event.direction.toLowerCase()] = (counts[d.event.direction.toLowerCase()] ?? 0) + 1;
+      for (const { member, d } of decided.filter((x) => !recorded.has(x.key) && later.has(x.member.id)))
+        tally.decidedLater.push(`${member.number} (${d.event.from} → ${d.event.to})`);
     });
   }
 }
@@ -230,7 +267,9 @@ export const tiersJob: Job = async (ctx: JobContext): Promise<JobResult> => {
     up: 0,
     down: 0,
     hold: 0,
+    decidedLater: 0,
   };
+  const tally: Tally = { counts, decidedLater: [] };
   const dueForReview = (op: '<' | '<=') =>
     ctx.db
       .knex('members')
@@ -246,7 +285,7 @@ export const tiersJob: Job = async (ctx: JobContext): Promise<JobResult> => {
   // Reviews whose date went by on nights that did not run this job come first, as they would have on
   // their dates: the credits posted since are upgrades after the review, and may take a member the
   // review stepped down back up.
-  await decideAll(ctx, program, await dueForReview('<'), reviewed, counts, onReviewDate);
+  await decideAll(ctx, program, await dueForReview('<'), reviewed, tally, onReviewDate);
   // Members whose qualification rose: credits posted since the last night this job completed (a night
   // that did not run tiers must not lose its upgrades), or on this business date when there is none.
   const last = await ctx.db
@@ -279,8 +318,18 @@ export const tiersJob: Job = async (ctx: JobContext): Promise<JobResult> => {
   const yearStart = `${ctx.businessDate.slice(0, 4)}-01-01`;
   const yearEnd = addDays(yearStart, -1);
   if (program.config.tiers.window === 'calendarYear' && since < yearEnd)
-    await decideAll(ctx, program, await credited(), upgradedOn(yearEnd), counts, () => yearEnd);
-  await decideAll(ctx, program, await credited(), upgradedOn(ctx.businessDate), counts);
-  await decideAll(ctx, program, await dueForReview('<='), reviewed, counts, onReviewDate);
-  return { counts };
+    await decideAll(ctx, program, await credited(), upgradedOn(yearEnd), tally, () => yearEnd);
+  await decideAll(ctx, program, await credited(), upgradedOn(ctx.businessDate), tally);
+  await decideAll(ctx, program, await dueForReview('<='), reviewed, tally, onReviewDate);
+  const later = tally.decidedLater;
+  const warnings =
+    later.length === 0
+      ? []
+      : [
+          `${later.length} tier decision(s) of ${ctx.businessDate} not applied, a later night having decided ` +
+            `the member's tier since: ${later.slice(0, 10).join(', ')}` +
+            (later.length > 10 ? ` and ${later.length - 10} more` : ''),
+        ];
+  counts.decidedLater = later.length;
+  return { counts, warnings };
 };

@@ -348,6 +348,30 @@ for (const engine of availableEngines()) {
         expect.objectContaining({ base: 461, tierBonus: 115 }),
       ]);
     });
+
+    it('a rerun of an old night after a later review changes nothing: the review stands', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV);
+      fly(w, '2026-01-10', '2500.00');
+      await w.night('2026-01-11');
+      fly(w, '2026-12-20', '600.00');
+      await w.night('2026-12-21'); // $3,100: Gold already, nothing to do
+      await w.night('2027-01-10'); // the $2,500 leaves the window
+      await w.night('2027-01-11'); // $600 at the review: Gold lands on Silver
+      const reviewed = { tier: 'SILVER', since: '2027-01-11', review: '2028-01-11' };
+      expect(await tierOf(w)).toEqual(reviewed);
+      const events = await w.tierEvents(IVANOV.number);
+      // The night of 21 December is run again, no new file: its window still holds the $2,500, but the
+      // review a later night made has decided the member's tier since.
+      const rerun = await runJob(w.w.ctx('2026-12-21'), 'tiers');
+      expect(rerun.status).toBe('succeeded');
+      expect(rerun.steps[0]!.counts).toMatchObject({ up: 0, down: 0, hold: 0, decidedLater: 1 });
+      expect(rerun.steps[0]!.warnings).toEqual([
+        `1 tier decision(s) of 2026-12-21 not applied, a later night having decided the member's tier since: ${IVANOV.number} (SILVER → GOLD)`,
+      ]);
+      expect(await tierOf(w)).toEqual(reviewed);
+      expect(await w.tierEvents(IVANOV.number)).toEqual(events);
+    });
   });
 
   describe(`tiers over the calendar year, reviewed on 31 December (${engine})`, () => {
