@@ -111,20 +111,32 @@ async function qualification(
 /** The key of the tier event a decision records for a member on a business date. */
 function eventKey(ctx: JobContext, member: { number: string }, d: TierDecision): string {
   // The tier it moves to is part of it: a rerun with a late file may take the member further than the
-  // first run did, and that is another event, not the same one recorded again.
-  return `TIER:${member.number}:${ctx.businessDate}:${d.event.direction}:${d.event.to}`;
+  // first run did, and that is another event, not the same one recorded again. So is the date a review
+  // decided: a night catching up two missed reviews may hold the tier at both.
+  const key = `TIER:${member.number}:${ctx.businessDate}:${d.event.direction}:${d.event.to}`;
+  return d.reviewedOn ? `${key}:${d.reviewedOn}` : key;
 }
 
 type Decision = { member: MemberTierRow; d: TierDecision; key: string };
 
-/** Which of these tier event keys are already recorded. */
-async function recordedEvents(trx: Knex.Transaction, keys: string[]): Promise<Set<string>> {
-  const out = new Set<string>();
+/**
+ * The decisions already recorded: a rerun of their date. A review recorded before its key named the
+ * review date is known by its old key and the date it took effect on, which is the review date.
+ */
+async function recordedEvents(trx: Knex.Transaction, decided: Decision[]): Promise<Set<Decision>> {
+  const legacy = (x: Decision) => x.key.slice(0, -`:${x.d.reviewedOn}`.length);
+  const keys = decided.flatMap((x) => (x.d.reviewedOn ? [x.key, legacy(x)] : [x.key]));
+  const found = new Map<string, string | null>();
   for (const part of chunks(keys, 500)) {
-    const found = await trx('tier_events').whereIn('event_key', part).pluck('event_key');
-    for (const k of found as string[]) out.add(k);
+    const rows = await trx('tier_events').whereIn('event_key', part).select('event_key', 'effective_on');
+    for (const r of rows as Array<{ event_key: string; effective_on: string | null }>)
+      found.set(r.event_key, r.effective_on);
   }
-  return out;
+  return new Set(
+    decided.filter(
+      (x) => found.has(x.key) || (x.d.reviewedOn !== undefined && found.get(legacy(x)) === x.d.reviewedOn),
+    ),
+  );
 }
 
 /**
@@ -209,8 +221,9 @@ async function decideAll(
   decideOne: (s: TierState, q: number) => TierDecision | undefined,
   tally: Tally,
   judgedOn: (m: MemberTierRow) => string = () => ctx.businessDate,
-): Promise<void> {
+): Promise<number[]> {
   const { counts } = tally;
+  const applied: number[] = [];
   for (const part of chunks(members, 1_000)) {
     await ctx.db.transaction(async (trx) => {
       const byDate = new Map<string, MemberTierRow[]>();
@@ -238,23 +251,22 @@ async function decideAll(
       });
       // A decision recorded before is a rerun of its date, and a member whose tier a later night decided
       // is that night's: applying either would undo what later nights decided.
-      const recorded = await recordedEvents(
-        trx,
-        decided.map((x) => x.key),
-      );
+      const recorded = await recordedEvents(trx, decided);
       const later = await decidedLater(
         trx,
         ctx,
         decided.map((x) => x.member.id),
       );
-      const fresh = decided.filter((x) => !recorded.has(x.key) && !later.has(x.member.id));
+      const fresh = decided.filter((x) => !recorded.has(x) && !later.has(x.member.id));
       await apply(trx, ctx, fresh);
       for (const { d } of fresh)
         counts[d.event.direction.toLowerCase()] = (counts[d.event.direction.toLowerCase()] ?? 0) + 1;
-      for (const { member, d } of decided.filter((x) => !recorded.has(x.key) && later.has(x.member.id)))
+      for (const { member, d } of decided.filter((x) => !recorded.has(x) && later.has(x.member.id)))
         tally.decidedLater.push(`${member.number} (${d.event.from} → ${d.event.to})`);
+      applied.push(...fresh.map((x) => x.member.id));
     });
   }
+  return applied;
 }
 
 export const tiersJob: Job = async (ctx: JobContext): Promise<JobResult> => {
@@ -270,12 +282,15 @@ export const tiersJob: Job = async (ctx: JobContext): Promise<JobResult> => {
     decidedLater: 0,
   };
   const tally: Tally = { counts, decidedLater: [] };
-  const dueForReview = (op: '<' | '<=') =>
+  const dueForReview = (op: '<' | '<=', only?: number[]) =>
     ctx.db
       .knex('members')
       .whereNotNull('review_date')
       .andWhere('review_date', op, ctx.businessDate)
       .whereIn('status', ['ACTIVE', 'SUSPENDED', 'INCOMPLETE'])
+      .modify((q) => {
+        if (only) q.whereIn('id', only);
+      })
       .select('id', 'number', 'tier', 'tier_since', 'review_date')
       // The order the tier events are recorded in, and so the daily report's (by event id): PostgreSQL
       // would otherwise return the members in whatever order its plan reads them.
@@ -284,8 +299,14 @@ export const tiersJob: Job = async (ctx: JobContext): Promise<JobResult> => {
   const onReviewDate = (m: MemberTierRow) => m.review_date!;
   // Reviews whose date went by on nights that did not run this job come first, as they would have on
   // their dates: the credits posted since are upgrades after the review, and may take a member the
-  // review stepped down back up.
-  await decideAll(ctx, program, await dueForReview('<'), reviewed, tally, onReviewDate);
+  // review stepped down back up. Each sets the next review a period on, which may have gone by too (the
+  // job stopped for over a year): decided in turn, each on its own date. Only the members a pass moved
+  // are read again, so one left as it was (a rerun, a later night's decision) ends the catch-up.
+  let overdue = await dueForReview('<');
+  while (overdue.length > 0) {
+    const moved = await decideAll(ctx, program, overdue, reviewed, tally, onReviewDate);
+    overdue = moved.length > 0 ? await dueForReview('<', moved) : [];
+  }
   // Members whose qualification rose: credits posted since the last night this job completed (a night
   // that did not run tiers must not lose its upgrades), or on this business date when there is none.
   const last = await ctx.db

@@ -23,6 +23,8 @@ export interface TierEvent {
 export interface TierDecision {
   event: TierEvent;
   next: TierState;
+  /** The review date a review decided (absent for an upgrade between reviews). */
+  reviewedOn?: IsoDate;
 }
 
 /** An upgrade when `qualification` reaches a tier above the current one. */
@@ -74,6 +76,7 @@ export function review(
         tierSince: targetRank > current ? reviewedOn : state.tierSince,
         reviewDate: program.reviewDateAfter(reviewedOn),
       },
+      reviewedOn,
     };
   }
   const softLanding = program.config.tiers.softLanding;
@@ -90,5 +93,6 @@ export function review(
     },
     // The base tier needs no review; any other is reviewed again a period later.
     next: { tier: to, tierSince: reviewedOn, reviewDate: base ? null : program.reviewDateAfter(reviewedOn) },
+    reviewedOn,
   };
 }

@@ -372,6 +372,94 @@ for (const engine of availableEngines()) {
       expect(await tierOf(w)).toEqual(reviewed);
       expect(await w.tierEvents(IVANOV.number)).toEqual(events);
     });
+
+    it('two reviews the nights skipped are both decided the night tiers runs again', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV);
+      fly(w, '2026-01-10', '1200.00');
+      await w.night('2026-01-11');
+      expect(await tierOf(w)).toEqual({ tier: 'SILVER', since: '2026-01-11', review: '2027-01-11' });
+      fly(w, '2026-11-01', '1200.00');
+      await w.night('2026-11-02');
+      fly(w, '2027-11-01', '1200.00', '247');
+      // Accrued, but tiers does not run again until 1 February 2028: the reviews of 11 January 2027 and
+      // 11 January 2028 are both overdue, each held by the $1,200 of its own window.
+      for (const job of ['fetch', 'ingest', 'accrue'] as const) await runJob(w.w.ctx('2027-11-02'), job);
+      const late = await runJob(w.w.ctx('2028-02-01'), 'tiers');
+      expect(late.steps[0]!.counts).toMatchObject({ hold: 2, down: 0 });
+      expect(await tierOf(w)).toEqual({ tier: 'SILVER', since: '2026-01-11', review: '2029-01-11' });
+      expect(
+        (await w.tierEvents(IVANOV.number))
+          .slice(1)
+          .map((e) => [e.business_date, e.effective_on, e.direction]),
+      ).toEqual([
+        ['2028-02-01', '2027-01-11', 'HOLD'],
+        ['2028-02-01', '2028-01-11', 'HOLD'],
+      ]);
+      const again = await runJob(w.w.ctx('2028-02-01'), 'tiers');
+      expect(again.steps[0]!.counts).toMatchObject({ up: 0, down: 0, hold: 0 });
+      expect(await w.tierEvents(IVANOV.number)).toHaveLength(3);
+    });
+
+    it('reviews missed for years are decided in turn, each on its own date', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV);
+      fly(w, '2026-01-10', '5000.00');
+      await w.night('2026-01-11');
+      expect(await tierOf(w)).toEqual({ tier: 'PLATINUM', since: '2026-01-11', review: '2027-01-11' });
+      // Tiers does not run again until 1 February 2029, three reviews later, nothing flown since: each
+      // review lands one level lower than the one before.
+      const late = await runJob(w.w.ctx('2029-02-01'), 'tiers');
+      expect(late.steps[0]!.counts).toMatchObject({ down: 3, hold: 0 });
+      expect(
+        (await w.tierEvents(IVANOV.number)).slice(1).map((e) => [e.effective_on, e.from_tier, e.to_tier]),
+      ).toEqual([
+        ['2027-01-11', 'PLATINUM', 'GOLD'],
+        ['2028-01-11', 'GOLD', 'SILVER'],
+        ['2029-01-11', 'SILVER', 'MEMBER'],
+      ]);
+      expect(await tierOf(w)).toEqual({ tier: 'MEMBER', since: '2029-01-11', review: null });
+    });
+
+    it('a review recorded before its key named the review date is not recorded again by a rerun', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV);
+      fly(w, '2026-01-10', '1200.00');
+      await w.night('2026-01-11');
+      fly(w, '2026-11-01', '1200.00');
+      await w.night('2026-11-02');
+      fly(w, '2027-11-01', '1200.00', '247');
+      for (const job of ['fetch', 'ingest', 'accrue'] as const) await runJob(w.w.ctx('2027-11-02'), job);
+      await runJob(w.w.ctx('2028-02-01'), 'tiers');
+      // As the night was recorded before: one hold under the key without its review date, the second
+      // review dropped as its duplicate and left overdue.
+      const id = (await w.member(IVANOV.number)).id as number;
+      const [first, second] = await w
+        .knex('tier_events')
+        .where({ member_id: id })
+        .andWhere('direction', 'HOLD')
+        .orderBy('id');
+      await w.knex('tier_events').where({ id: second.id }).delete();
+      await w
+        .knex('tier_events')
+        .where({ id: first.id })
+        .update({ event_key: `TIER:${IVANOV.number}:2028-02-01:HOLD:SILVER` });
+      await w.knex('members').where({ id }).update({ review_date: '2028-01-11' });
+      // The rerun decides the review left overdue, and only it: the hold of 2027 stands as recorded.
+      const rerun = await runJob(w.w.ctx('2028-02-01'), 'tiers');
+      expect(rerun.steps[0]!.counts).toMatchObject({ hold: 1 });
+      expect((await w.tierEvents(IVANOV.number)).map((e) => [e.effective_on, e.direction])).toEqual([
+        ['2026-01-11', 'UP'],
+        ['2027-01-11', 'HOLD'],
+        ['2028-01-11', 'HOLD'],
+      ]);
+      expect(await tierOf(w)).toMatchObject({ review: '2029-01-11' });
+      // Had the first review not moved the member on, a rerun would find it recorded all the same.
+      await w.knex('tier_events').where({ effective_on: '2028-01-11' }).delete();
+      await w.knex('members').where({ id }).update({ review_date: '2027-01-11' });
+      const again = await runJob(w.w.ctx('2028-02-01'), 'tiers');
+      expect(again.steps[0]!.counts).toMatchObject({ up: 0, down: 0, hold: 0 });
+    });
   });
 
   describe(`tiers over the calendar year, reviewed on 31 December (${engine})`, () => {
