@@ -554,6 +554,10 @@ async function posted(
       (f) =>
         `${f.amount.toLocaleString('en-US')} points taken back from ${f.account}, where a transfer moved them`,
     );
+    if (result.expired)
+      notes.push(
+        `${result.expired.toLocaleString('en-US')} points of it had expired: taken back from ${Accounts.expiry}`,
+      );
     if (result.unrecovered)
       notes.push(
         `${result.unrecovered.toLocaleString('en-US')} points of it the member has spent: charged to ${Accounts.unrecovered}`,

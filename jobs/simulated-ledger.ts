@@ -11,12 +11,14 @@ import {
   followTransfers,
   movesOf,
   shrinkDebits,
+  withExpired,
   withFollowed,
   type Followed,
   type TransferMove,
 } from '../ledger/follow.js';
 import { lowestBalanceSince } from '../ledger/ledger.js';
-import { TRANSFERS_OUT_SINCE } from '../ledger/store.js';
+import { EXPIRED_FROM_LOTS_OF, TRANSFERS_OUT_SINCE } from '../ledger/store.js';
+import { Accounts } from '../ledger/accounts.js';
 import { AlreadyReversedError, InsufficientPointsError, UnknownPostingError } from '../ledger/errors.js';
 import { isReversal, type PostingRequest, type PostStatus } from '../ledger/types.js';
 import type { RedeyeError } from '../lib/errors.js';
@@ -33,6 +35,8 @@ interface ForetoldResult {
   message?: string;
   /** Points a reversal would charge to its shortfall account, the member having spent them. */
   unrecovered?: number;
+  /** Points a reversal would take back from EXPIRY, having expired from its original's lots. */
+  expired?: number;
   /** Points a reversal would take from the accounts a merge or a move into a pool took them to. */
   followed?: Array<{ account: string; amount: number }>;
 }
@@ -91,6 +95,7 @@ export class SimulatedLedger {
     let entries: Entry[];
     let followed: Array<Followed<string>> = [];
     let blocked = false;
+    let expired = 0;
     if (isReversal(request)) {
       const stored = this.postedNow.has(request.reverses) ? null : await this.stored(request.reverses);
       const originalId = stored?.id ?? null;
@@ -109,6 +114,17 @@ export class SimulatedLedger {
       if (earlier !== undefined)
         return refused(new AlreadyReversedError(request.reverses, earlier, request.key));
       entries = original.map((e) => ({ account: e.account, amount: -e.amount }));
+      // As the ledger splits it: what expired from a stored original's lots comes back from EXPIRY (a
+      // posting of this run has had no expiry).
+      if (originalId !== null) {
+        ({ entries, expired } = withExpired(
+          entries,
+          (e) => e.account,
+          (account, amount) => ({ account, amount }),
+          await this.expiredOf(originalId),
+          Accounts.expiry,
+        ));
+      }
       // As the ledger follows them: what transfers moved out of the owners' accounts since a stored
       // original (a posting of this run has none after it: the simulator runs no members feed).
       if (originalId !== null && stored?.kind !== 'TRANSFER') {
@@ -150,6 +166,7 @@ export class SimulatedLedger {
     const takenFrom = perAccount(followed);
     return {
       status: 'posted',
+      ...(expired > 0 ? { expired } : {}),
       ...(unrecovered > 0 ? { unrecovered } : {}),
       ...(takenFrom.length > 0 ? { followed: takenFrom } : {}),
     };
@@ -270,6 +287,19 @@ export class SimulatedLedger {
         credited: Number(r.credited),
       })),
     );
+  }
+
+  /** What expired from the lots a stored posting created, per account, as the ledger's store reads it. */
+  private async expiredOf(postingId: number): Promise<Map<string, number>> {
+    const result = (await this.knex.raw(EXPIRED_FROM_LOTS_OF, [postingId])) as unknown;
+    const rows = (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as Array<{
+      code: string;
+      expired: number | string;
+    }>;
+    const out = new Map<string, number>();
+    for (const r of rows)
+      if (Number(r.expired) > 0) out.set(r.code, (out.get(r.code) ?? 0) + Number(r.expired));
+    return out;
   }
 
   /** The id of the stored posting that reverses `postingId`, if any. */

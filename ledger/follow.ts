@@ -175,3 +175,25 @@ export function shrinkDebits<E extends { amount: number }, K>(
   }
   return taken;
 }
+
+/**
+ * A reversal's entries with what expired from its original's own lots (`expiredOf`, per account) taken
+ * off the debits of those accounts and debited from `expiryAccount` instead, and the points so moved.
+ * Expired points were never the member's to spend: the program booked them to expiry once, and taking
+ * them from the member's other points as well would take them twice. The ledger and the simulated
+ * ledger split a reversal alike through it, before anything is followed or charged as unrecovered.
+ */
+export function withExpired<E extends { amount: number }, K>(
+  entries: E[],
+  accountOf: (e: E) => K,
+  entry: (account: K, amount: number) => E,
+  expiredOf: Map<K, number>,
+  expiryAccount: K,
+): { entries: E[]; expired: number } {
+  if (expiredOf.size === 0) return { entries, expired: 0 };
+  const out = entries.map((e) => ({ ...e }));
+  const expired = shrinkDebits(out, accountOf, new Map(expiredOf));
+  if (expired === 0) return { entries, expired: 0 };
+  out.push(entry(expiryAccount, -expired));
+  return { entries: out.filter((e) => e.amount !== 0), expired };
+}

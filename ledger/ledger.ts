@@ -10,7 +10,14 @@ import { isIsoDate } from '../lib/dates.js';
 import { RedeyeError } from '../lib/errors.js';
 import { canonical, fingerprint } from '../lib/fingerprint.js';
 import { Accounts, describeAccount, type AccountDescriptor, type StatusMetric } from './accounts.js';
-import { followTransfers, movesOf, shrinkDebits, withFollowed, type Followed } from './follow.js';
+import {
+  followTransfers,
+  movesOf,
+  shrinkDebits,
+  withExpired,
+  withFollowed,
+  type Followed,
+} from './follow.js';
 import {
   AlreadyReversedError,
   IdempotencyConflictError,
@@ -586,6 +593,26 @@ class PostingSession {
     }));
     const rows = new Map<number, AccountRow>();
     for (const e of entries) rows.set(e.accountId, await this.accountById(e.accountId));
+    // What expired from the original's own lots was booked to EXPIRY, not spent: it comes back from there.
+    const expiredOfLot = new Map<number, number>();
+    const expiredOf = new Map<number, number>();
+    for (const x of await this.store.expiredFromLotsOf(original.id)) {
+      if (x.expired <= 0) continue;
+      expiredOfLot.set(x.lotId, x.expired);
+      expiredOf.set(x.accountId, (expiredOf.get(x.accountId) ?? 0) + x.expired);
+    }
+    let expired = 0;
+    if (expiredOf.size > 0) {
+      const expiry = await this.account(describeAccount(Accounts.expiry));
+      rows.set(expiry.id, expiry);
+      ({ entries, expired } = withExpired(
+        entries,
+        (e) => e.accountId,
+        (accountId, amount) => ({ accountId, amount }),
+        expiredOf,
+        expiry.id,
+      ));
+    }
     // Points (and status credits) a merge or a move into a pool took out of the account since are not
     // spent: the reversal takes them where they went.
     // (A transfer's own reversal would follow its points into itself: it is taken back as it stands.)
@@ -628,8 +655,12 @@ class PostingSession {
       ruleVersion: null,
       reversalOf: original.id,
       detail:
-        unrecovered > 0
-          ? JSON.stringify({ ...(input.detail as object | undefined), unrecovered })
+        unrecovered > 0 || expired > 0
+          ? JSON.stringify({
+              ...(input.detail as object | undefined),
+              ...(expired > 0 ? { expired } : {}),
+              ...(unrecovered > 0 ? { unrecovered } : {}),
+            })
           : input.detail === undefined
             ? null
             : JSON.stringify(input.detail),
@@ -651,6 +682,7 @@ class PostingSession {
     }
     // What the original credited leaves its own lot first; if some was spent since, other lots cover it,
     // up to what the reversal takes from the account (less than the lot when part was unrecoverable).
+    // What expired from the lot was taken from EXPIRY above, and no lot gives it again.
     // What was followed into an account leaves the lots the transfer carried, below.
     const owed = new Map<number, number>();
     for (const e of entries) if (e.amount < 0) owed.set(e.accountId, (owed.get(e.accountId) ?? 0) - e.amount);
@@ -659,12 +691,13 @@ class PostingSession {
     for (const lot of ownLots) {
       const current = (await this.store.lot(lot.id))!;
       const budget = owed.get(lot.accountId) ?? 0;
-      const take = Math.min(current.remaining, lot.amount, budget);
+      const held = lot.amount - (expiredOfLot.get(lot.id) ?? 0);
+      const take = Math.min(current.remaining, held, budget);
       if (take > 0) {
         await this.store.adjustLot(lot.id, -take);
         await this.store.insertMovement(lot.id, id, -take);
       }
-      const rest = Math.min(lot.amount, budget) - take;
+      const rest = Math.max(0, Math.min(held, budget) - take);
       if (rest > 0) await this.consume(input.key, await this.accountById(lot.accountId), rest, id);
       owed.set(lot.accountId, budget - take - rest);
     }
@@ -690,7 +723,13 @@ class PostingSession {
     for (const sc of await this.reversedStatusCredits(original.id, entries, rows, followed)) {
       await this.store.insertStatusCredit(sc.memberId, sc.metric, -sc.amount, sc.activityDate, id);
     }
-    return { key: input.key, status: 'posted', postingId: id, ...(unrecovered > 0 ? { unrecovered } : {}) };
+    return {
+      key: input.key,
+      status: 'posted',
+      postingId: id,
+      ...(expired > 0 ? { expired } : {}),
+      ...(unrecovered > 0 ? { unrecovered } : {}),
+    };
   }
 
   /**

@@ -87,6 +87,10 @@ export interface LedgerStore {
    */
   transfersOutSince(accountId: number, postingId: number): MaybePromise<TransferOut[]>;
   movementsOf(postingId: number): MaybePromise<Array<{ lotId: number; accountId: number; amount: number }>>;
+  /** What left each lot a posting created through expiry postings, net of any expiry taken back (EXPIRED_FROM_LOTS_OF). */
+  expiredFromLotsOf(
+    postingId: number,
+  ): MaybePromise<Array<{ lotId: number; accountId: number; expired: number }>>;
   statusCreditsOf(
     postingId: number,
   ): MaybePromise<Array<{ memberId: number; metric: string; amount: number; activityDate: string }>>;
@@ -178,6 +182,22 @@ export const TRANSFERS_OUT_SINCE = `SELECT d.posting_id, p.business_date, c.acco
   GROUP BY d.posting_id, p.business_date, c.account_id, d.moved
   ORDER BY d.posting_id, MIN(c.id)`;
 
+/**
+ * Per lot a posting created (`?` its id): the points that left it through expiry postings — a lot a
+ * cancelled redemption refilled expires again under `EXP:<lot>:<n>`, and each counts — less what a
+ * reversal of one of them put back. The program booked them to EXPIRY, not the member's spending: a
+ * reversal of the posting takes them back from there. The simulated ledger asks it too, through knex.
+ */
+export const EXPIRED_FROM_LOTS_OF = `SELECT l.id AS lot_id, l.account_id, a.code, -SUM(m.amount) AS expired
+  FROM lots l
+  JOIN accounts a ON a.id = l.account_id
+  JOIN lot_movements m ON m.lot_id = l.id
+  JOIN postings p ON p.id = m.posting_id
+  LEFT JOIN postings r ON r.id = p.reversal_of
+  WHERE l.origin_posting_id = ? AND (p.kind = 'EXPIRY' OR r.kind = 'EXPIRY')
+  GROUP BY l.id, l.account_id, a.code
+  ORDER BY l.id`;
+
 const SQL = {
   findAccount: 'SELECT id, code, unit, tracks_lots, may_go_negative, member_id FROM accounts WHERE code = ?',
   createAccount:
@@ -196,6 +216,7 @@ const SQL = {
   transfersOutSince: TRANSFERS_OUT_SINCE,
   movements:
     'SELECT m.lot_id, l.account_id, m.amount FROM lot_movements m JOIN lots l ON l.id = m.lot_id WHERE m.posting_id = ? ORDER BY m.id',
+  expiredFromLots: EXPIRED_FROM_LOTS_OF,
   statusCredits:
     'SELECT member_id, metric, amount, activity_date FROM status_credits WHERE posting_id = ? ORDER BY id',
   insertEntry: 'INSERT INTO entries (posting_id, account_id, amount, business_date) VALUES (?,?,?,?)',
@@ -287,6 +308,16 @@ interface RawMovement {
   amount: number;
 }
 const toMovement = (r: RawMovement) => ({ lotId: r.lot_id, accountId: r.account_id, amount: r.amount });
+interface RawExpired {
+  lot_id: number | string;
+  account_id: number | string;
+  expired: number | string;
+}
+const toExpired = (r: RawExpired) => ({
+  lotId: Number(r.lot_id),
+  accountId: Number(r.account_id),
+  expired: Number(r.expired),
+});
 
 interface RawTransferOut {
   posting_id: number;
@@ -419,6 +450,9 @@ class SqliteStore implements LedgerStore {
   }
   movementsOf(postingId: number) {
     return (this.s('movements').all(postingId) as RawMovement[]).map(toMovement);
+  }
+  expiredFromLotsOf(postingId: number) {
+    return (this.s('expiredFromLots').all(postingId) as RawExpired[]).map(toExpired);
   }
   statusCreditsOf(postingId: number) {
     return (this.s('statusCredits').all(postingId) as RawStatusCredit[]).map(toStatusCredit);
@@ -687,6 +721,9 @@ class PgStore implements LedgerStore {
   }
   async movementsOf(postingId: number) {
     return (await this.q<RawMovement>('movements', [postingId])).map(toMovement);
+  }
+  async expiredFromLotsOf(postingId: number) {
+    return (await this.q<RawExpired>('expiredFromLots', [postingId])).map(toExpired);
   }
   async statusCreditsOf(postingId: number) {
     return (await this.q<RawStatusCredit>('statusCredits', [postingId])).map(toStatusCredit);

@@ -82,6 +82,8 @@ export interface PostResult {
   message?: string;
   /** Points a reversal charged to its shortfall account, the member having spent them. */
   unrecovered?: number;
+  /** Points a reversal took back from EXPIRY rather than the member: they had expired from its original's lots. */
+  expired?: number;
 }
 
 export interface PostOptions {
