@@ -8,6 +8,7 @@
 import type { Knex } from 'knex';
 import { describeAccount } from '../ledger/accounts.js';
 import {
+  expiredOfLots,
   followTransfers,
   movesOf,
   shrinkDebits,
@@ -17,7 +18,7 @@ import {
   type TransferMove,
 } from '../ledger/follow.js';
 import { lowestBalanceSince } from '../ledger/ledger.js';
-import { EXPIRED_FROM_LOTS_OF, TRANSFERS_OUT_SINCE } from '../ledger/store.js';
+import { EXPIRED_FROM_LOTS_OF, TRANSFERS_OUT_OF_LOT, TRANSFERS_OUT_SINCE } from '../ledger/store.js';
 import { Accounts } from '../ledger/accounts.js';
 import { AlreadyReversedError, InsufficientPointsError, UnknownPostingError } from '../ledger/errors.js';
 import { isReversal, type PostingRequest, type PostStatus } from '../ledger/types.js';
@@ -262,14 +263,13 @@ export class SimulatedLedger {
   private async transfersOut(account: string, after: number): Promise<Array<TransferMove<string>>> {
     const acc = await this.knex('accounts').where({ code: account }).first('id');
     if (!acc) return [];
-    const result = (await this.knex.raw(TRANSFERS_OUT_SINCE, [acc.id, after, acc.id])) as unknown;
-    const rows = (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as Array<{
+    const rows = await this.rawRows<{
       posting_id: number | string;
       business_date: string;
       account_id: number | string;
       moved: number | string;
       credited: number | string;
-    }>;
+    }>(TRANSFERS_OUT_SINCE, Number(acc.id), after, Number(acc.id));
     if (rows.length === 0) return [];
     const codes = new Map(
       (
@@ -289,17 +289,60 @@ export class SimulatedLedger {
     );
   }
 
-  /** What expired from the lots a stored posting created, per account, as the ledger's store reads it. */
+  /**
+   * What expired from the lots a stored posting created, there or where transfers carried them, per
+   * account it credited: as the ledger traces it, over the same queries.
+   */
   private async expiredOf(postingId: number): Promise<Map<string, number>> {
-    const result = (await this.knex.raw(EXPIRED_FROM_LOTS_OF, [postingId])) as unknown;
-    const rows = (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as Array<{
-      code: string;
-      expired: number | string;
-    }>;
+    const expired = await expiredOfLots(postingId, {
+      lotsCreatedBy: async (id) =>
+        (
+          (await this.knex('lots')
+            .where({ origin_posting_id: id })
+            .orderBy('id')
+            .select('id', 'amount')) as Array<{
+            id: number | string;
+            amount: number | string;
+          }>
+        ).map((l) => ({ id: Number(l.id), amount: Number(l.amount) })),
+      movementsOf: async (id) =>
+        (
+          (await this.knex('lot_movements')
+            .where({ posting_id: id })
+            .orderBy('id')
+            .select('lot_id', 'amount')) as Array<{ lot_id: number | string; amount: number | string }>
+        ).map((m) => ({ lotId: Number(m.lot_id), amount: Number(m.amount) })),
+      expiredFromLotsOf: async (id) =>
+        new Map(
+          (
+            await this.rawRows<{ lot_id: number | string; expired: number | string }>(
+              EXPIRED_FROM_LOTS_OF,
+              id,
+            )
+          ).map((r) => [Number(r.lot_id), Number(r.expired)]),
+        ),
+      transfersOutOfLot: async (lotId) =>
+        (await this.rawRows<{ posting_id: number | string }>(TRANSFERS_OUT_OF_LOT, lotId)).map((r) =>
+          Number(r.posting_id),
+        ),
+    });
     const out = new Map<string, number>();
-    for (const r of rows)
-      if (Number(r.expired) > 0) out.set(r.code, (out.get(r.code) ?? 0) + Number(r.expired));
+    if (expired.size === 0) return out;
+    const own = (await this.knex('lots as l')
+      .join('accounts as a', 'a.id', 'l.account_id')
+      .where('l.origin_posting_id', postingId)
+      .select('l.id', 'a.code')) as Array<{ id: number | string; code: string }>;
+    for (const lot of own) {
+      const n = expired.get(Number(lot.id)) ?? 0;
+      if (n > 0) out.set(lot.code, (out.get(lot.code) ?? 0) + n);
+    }
     return out;
+  }
+
+  /** The rows of a query of the ledger's store, on either engine. */
+  private async rawRows<T>(sql: string, ...values: number[]): Promise<T[]> {
+    const result = (await this.knex.raw(sql, values)) as unknown;
+    return (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as T[];
   }
 
   /** The id of the stored posting that reverses `postingId`, if any. */

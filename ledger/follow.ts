@@ -197,3 +197,62 @@ export function withExpired<E extends { amount: number }, K>(
   out.push(entry(expiryAccount, -expired));
   return { entries: out.filter((e) => e.amount !== 0), expired };
 }
+
+/** What the ledger's and the simulated ledger's stores tell of lots, to trace where points expired. */
+export interface LotTrace {
+  /** The lots a posting created, oldest first. */
+  lotsCreatedBy(postingId: number): Promise<Array<{ id: number; amount: number }>>;
+  /** What a posting took out of lots (negative) or put back (positive), in the order it did. */
+  movementsOf(postingId: number): Promise<Array<{ lotId: number; amount: number }>>;
+  /** Per lot a posting created, what left it through expiry (`EXPIRED_FROM_LOTS_OF`). */
+  expiredFromLotsOf(postingId: number): Promise<Map<number, number>>;
+  /** The transfers that took points out of a lot, oldest first. */
+  transfersOutOfLot(lotId: number): Promise<number[]>;
+}
+
+/**
+ * Per lot a posting created, the points of it that expired: in the lot itself, and in the lots the
+ * transfers that took points out of it since (a merge, a move into a pool, and any transfer on from
+ * there) carried them into. A transfer consumes its debit's lots in order and creates one lot per piece,
+ * each from a single lot, in the same order, so which lot a carried lot came from is exact.
+ */
+export async function expiredOfLots(postingId: number, look: LotTrace): Promise<Map<number, number>> {
+  const expiredIn = new Map<number, Map<number, number>>();
+  const expiredOf = async (creator: number, lot: number) => {
+    let m = expiredIn.get(creator);
+    if (m === undefined) expiredIn.set(creator, (m = await look.expiredFromLotsOf(creator)));
+    return m.get(lot) ?? 0;
+  };
+  const carried = new Map<number, Map<number, number[]>>();
+  /** The lots transfer `t` created from pieces of each lot it took points out of. */
+  const carriedBy = async (t: number) => {
+    let from = carried.get(t);
+    if (from !== undefined) return from;
+    from = new Map();
+    const pieces = (await look.movementsOf(t))
+      .filter((m) => m.amount < 0)
+      .map((m) => ({ lotId: m.lotId, left: -m.amount }));
+    for (const lot of await look.lotsCreatedBy(t)) {
+      while (pieces.length > 0 && pieces[0]!.left === 0) pieces.shift();
+      const head = pieces[0];
+      if (head === undefined) break;
+      from.set(head.lotId, [...(from.get(head.lotId) ?? []), lot.id]);
+      head.left -= lot.amount;
+    }
+    carried.set(t, from);
+    return from;
+  };
+  const downstream = async (lot: number): Promise<number> => {
+    let n = 0;
+    for (const t of await look.transfersOutOfLot(lot))
+      for (const c of (await carriedBy(t)).get(lot) ?? [])
+        n += (await expiredOf(t, c)) + (await downstream(c));
+    return n;
+  };
+  const out = new Map<number, number>();
+  for (const lot of await look.lotsCreatedBy(postingId)) {
+    const expired = (await expiredOf(postingId, lot.id)) + (await downstream(lot.id));
+    if (expired > 0) out.set(lot.id, expired);
+  }
+  return out;
+}

@@ -11,12 +11,14 @@ import { RedeyeError } from '../lib/errors.js';
 import { canonical, fingerprint } from '../lib/fingerprint.js';
 import { Accounts, describeAccount, type AccountDescriptor, type StatusMetric } from './accounts.js';
 import {
+  expiredOfLots,
   followTransfers,
   movesOf,
   shrinkDebits,
   withExpired,
   withFollowed,
   type Followed,
+  type LotTrace,
 } from './follow.js';
 import {
   AlreadyReversedError,
@@ -593,13 +595,14 @@ class PostingSession {
     }));
     const rows = new Map<number, AccountRow>();
     for (const e of entries) rows.set(e.accountId, await this.accountById(e.accountId));
-    // What expired from the original's own lots was booked to EXPIRY, not spent: it comes back from there.
-    const expiredOfLot = new Map<number, number>();
+    // What expired from the original's own lots, or from the lots transfers carried them into, was
+    // booked to EXPIRY, not spent: it comes back from there.
+    const ownLots = await this.store.lotsCreatedBy(original.id);
+    const expiredOfLot = await expiredOfLots(original.id, this.lotTrace());
     const expiredOf = new Map<number, number>();
-    for (const x of await this.store.expiredFromLotsOf(original.id)) {
-      if (x.expired <= 0) continue;
-      expiredOfLot.set(x.lotId, x.expired);
-      expiredOf.set(x.accountId, (expiredOf.get(x.accountId) ?? 0) + x.expired);
+    for (const lot of ownLots) {
+      const n = expiredOfLot.get(lot.id) ?? 0;
+      if (n > 0) expiredOf.set(lot.accountId, (expiredOf.get(lot.accountId) ?? 0) + n);
     }
     let expired = 0;
     if (expiredOf.size > 0) {
@@ -687,7 +690,6 @@ class PostingSession {
     const owed = new Map<number, number>();
     for (const e of entries) if (e.amount < 0) owed.set(e.accountId, (owed.get(e.accountId) ?? 0) - e.amount);
     for (const f of followed) owed.set(f.account, (owed.get(f.account) ?? 0) - f.amount);
-    const ownLots = await this.store.lotsCreatedBy(original.id);
     for (const lot of ownLots) {
       const current = (await this.store.lot(lot.id))!;
       const budget = owed.get(lot.accountId) ?? 0;
@@ -729,6 +731,16 @@ class PostingSession {
       postingId: id,
       ...(expired > 0 ? { expired } : {}),
       ...(unrecovered > 0 ? { unrecovered } : {}),
+    };
+  }
+
+  private lotTrace(): LotTrace {
+    return {
+      lotsCreatedBy: async (postingId) => this.store.lotsCreatedBy(postingId),
+      movementsOf: async (postingId) => this.store.movementsOf(postingId),
+      expiredFromLotsOf: async (postingId) =>
+        new Map((await this.store.expiredFromLotsOf(postingId)).map((x) => [x.lotId, x.expired])),
+      transfersOutOfLot: async (lotId) => this.store.transfersOutOfLot(lotId),
     };
   }
 

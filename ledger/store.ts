@@ -87,6 +87,8 @@ export interface LedgerStore {
    */
   transfersOutSince(accountId: number, postingId: number): MaybePromise<TransferOut[]>;
   movementsOf(postingId: number): MaybePromise<Array<{ lotId: number; accountId: number; amount: number }>>;
+  /** The transfers that took points out of a lot, oldest first (TRANSFERS_OUT_OF_LOT). */
+  transfersOutOfLot(lotId: number): MaybePromise<number[]>;
   /** What left each lot a posting created through expiry postings, net of any expiry taken back (EXPIRED_FROM_LOTS_OF). */
   expiredFromLotsOf(
     postingId: number,
@@ -188,15 +190,20 @@ export const TRANSFERS_OUT_SINCE = `SELECT d.posting_id, p.business_date, c.acco
  * reversal of one of them put back. The program booked them to EXPIRY, not the member's spending: a
  * reversal of the posting takes them back from there. The simulated ledger asks it too, through knex.
  */
-export const EXPIRED_FROM_LOTS_OF = `SELECT l.id AS lot_id, l.account_id, a.code, -SUM(m.amount) AS expired
+export const EXPIRED_FROM_LOTS_OF = `SELECT l.id AS lot_id, l.account_id, -SUM(m.amount) AS expired
   FROM lots l
-  JOIN accounts a ON a.id = l.account_id
   JOIN lot_movements m ON m.lot_id = l.id
   JOIN postings p ON p.id = m.posting_id
   LEFT JOIN postings r ON r.id = p.reversal_of
   WHERE l.origin_posting_id = ? AND (p.kind = 'EXPIRY' OR r.kind = 'EXPIRY')
-  GROUP BY l.id, l.account_id, a.code
+  GROUP BY l.id, l.account_id
   ORDER BY l.id`;
+
+/** The transfers (`?` a lot id) that took points out of the lot, oldest first: where its points went. */
+export const TRANSFERS_OUT_OF_LOT = `SELECT DISTINCT m.posting_id FROM lot_movements m
+  JOIN postings p ON p.id = m.posting_id AND p.kind = 'TRANSFER'
+  WHERE m.lot_id = ? AND m.amount < 0
+  ORDER BY m.posting_id`;
 
 const SQL = {
   findAccount: 'SELECT id, code, unit, tracks_lots, may_go_negative, member_id FROM accounts WHERE code = ?',
@@ -217,6 +224,7 @@ const SQL = {
   movements:
     'SELECT m.lot_id, l.account_id, m.amount FROM lot_movements m JOIN lots l ON l.id = m.lot_id WHERE m.posting_id = ? ORDER BY m.id',
   expiredFromLots: EXPIRED_FROM_LOTS_OF,
+  transfersOutOfLot: TRANSFERS_OUT_OF_LOT,
   statusCredits:
     'SELECT member_id, metric, amount, activity_date FROM status_credits WHERE posting_id = ? ORDER BY id',
   insertEntry: 'INSERT INTO entries (posting_id, account_id, amount, business_date) VALUES (?,?,?,?)',
@@ -453,6 +461,11 @@ class SqliteStore implements LedgerStore {
   }
   expiredFromLotsOf(postingId: number) {
     return (this.s('expiredFromLots').all(postingId) as RawExpired[]).map(toExpired);
+  }
+  transfersOutOfLot(lotId: number) {
+    return (this.s('transfersOutOfLot').all(lotId) as Array<{ posting_id: number }>).map((r) =>
+      Number(r.posting_id),
+    );
   }
   statusCreditsOf(postingId: number) {
     return (this.s('statusCredits').all(postingId) as RawStatusCredit[]).map(toStatusCredit);
@@ -724,6 +737,11 @@ class PgStore implements LedgerStore {
   }
   async expiredFromLotsOf(postingId: number) {
     return (await this.q<RawExpired>('expiredFromLots', [postingId])).map(toExpired);
+  }
+  async transfersOutOfLot(lotId: number) {
+    return (await this.q<{ posting_id: number | string }>('transfersOutOfLot', [lotId])).map((r) =>
+      Number(r.posting_id),
+    );
   }
   async statusCreditsOf(postingId: number) {
     return (await this.q<RawStatusCredit>('statusCredits', [postingId])).map(toStatusCredit);

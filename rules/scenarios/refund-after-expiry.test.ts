@@ -20,6 +20,13 @@ import {
 } from './scenario.js';
 
 const IVANOV: Person = { number: memberNumber(1), surname: 'IVANOV', givenName: 'IVAN' };
+const PETROVA: Person = { number: memberNumber(2), surname: 'PETROVA', givenName: 'ANNA' };
+const CLARA: Person = {
+  number: memberNumber(33),
+  surname: 'SOKOLOVA',
+  givenName: 'CLARA',
+  group: { type: 'HOUSEHOLD', id: 'H1' },
+};
 const MEMBER = Accounts.memberPoints(IVANOV.number);
 const TICKET = '0741000000001';
 const KEY = flightKey(
@@ -28,9 +35,9 @@ const KEY = flightKey(
 );
 const REFUND = reversalKey(awardPostingKey(KEY));
 
-const rent = (w: Scenario, txn: string, date: string, spend: string) =>
+const rent = (w: Scenario, txn: string, date: string, spend: string, who: Person = IVANOV) =>
   w.dropPartner('DRIVE', date, [
-    { txn, member: IVANOV.number, surname: IVANOV.surname, date, type: 'RENTAL_DAY', spend, currency: 'USD' },
+    { txn, member: who.number, surname: who.surname, date, type: 'RENTAL_DAY', spend, currency: 'USD' },
   ]);
 
 const expiryBalance = async (w: Scenario) =>
@@ -162,6 +169,79 @@ for (const engine of availableEngines()) {
       expect(posting?.detail).toMatchObject({ expired: 1000 });
       expect(await w.balance(IVANOV.number)).toBe(500);
       expect(await w.lotSummary(IVANOV.number)).toEqual([[500, '2026-06-30']]);
+      expect(await expiryBalance(w)).toBe(0);
+    });
+
+    it('a refunded flight of a merged account whose miles expired at the survivor takes them back from EXPIRY, not from the survivor', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV, PETROVA);
+      w.dropCoupons([svoKznCoupon(IVANOV, TICKET, '2026-03-10')]);
+      await w.night('2026-03-11');
+      w.dropMembers([
+        { ...IVANOV, status: 'MERGED', mergedInto: PETROVA.number, updatedAt: '2026-04-01T09:00:00Z' },
+      ]);
+      await w.night('2026-04-01');
+      // The merge carried the flight's lot, with its date, to the survivor, where it expires.
+      expect(await w.lotSummary(PETROVA.number)).toEqual([[461, '2026-04-30']]);
+      rent(w, 'E-1', '2026-05-01', '1000.00', PETROVA);
+      const due = await w.night('2026-05-01');
+      expect(due.expire.counts).toMatchObject({ lots: 1, points: 461 });
+
+      const file = w.dropCoupons([{ ...svoKznCoupon(IVANOV, TICKET, '2026-03-10'), status: 'R' }]);
+      expect(await shownFor(w, 'flown', file, '2026-05-05')).toEqual([
+        ['REVERSED', -461, '461 points of it had expired: taken back from EXPIRY'],
+      ]);
+      const refund = await w.night('2026-05-05');
+      expect(refund.accrue.counts.unrecoveredPoints).toBeUndefined();
+      const posting = await w.posting(REFUND);
+      // The status credits the merge moved go from the survivor, as for any refund after a merge.
+      expect(posting?.entries).toEqual({
+        [Accounts.expiry]: -461,
+        [Accounts.ownFlights]: 461,
+        [Accounts.memberStatus(PETROVA.number, 'SPEND')]: -10000,
+        [Accounts.statusIssued('SPEND')]: 10000,
+      });
+      expect(posting?.detail).toEqual({ expired: 461 });
+      expect(await w.balance(PETROVA.number)).toBe(1000);
+      expect(await w.lotSummary(PETROVA.number)).toEqual([[1000, '2026-06-30']]);
+      expect(await w.balance(IVANOV.number)).toBe(0);
+      expect(await expiryBalance(w)).toBe(0);
+    });
+
+    it('a refunded flight whose miles moved into a pool, partly spent there and the rest expired: the pool gives the spent part, EXPIRY the expired', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV, CLARA);
+      w.dropCoupons([svoKznCoupon(IVANOV, TICKET, '2026-03-10')]);
+      await w.night('2026-03-11');
+      w.dropMembers([{ ...IVANOV, group: CLARA.group, updatedAt: '2026-04-01T09:00:00Z' }]);
+      await w.night('2026-04-01');
+      expect(await w.poolBalance('H1')).toBe(461);
+      w.dropRedemptions([
+        { id: 'R-1', member: CLARA.number, date: '2026-04-02', service: 'SEAT', points: 100 },
+      ]);
+      await w.night('2026-04-02');
+      rent(w, 'E-1', '2026-05-01', '1000.00', CLARA);
+      const due = await w.night('2026-05-01');
+      expect(due.expire.counts).toMatchObject({ lots: 1, points: 361 });
+      const pool = await w.poolBalance('H1');
+
+      const file = w.dropCoupons([{ ...svoKznCoupon(IVANOV, TICKET, '2026-03-10'), status: 'R' }]);
+      expect(await shownFor(w, 'flown', file, '2026-05-05')).toEqual([
+        [
+          'REVERSED',
+          -461,
+          `100 points taken back from ${Accounts.poolPoints('H1')}, where a transfer moved them; 361 points of it had expired: taken back from EXPIRY`,
+        ],
+      ]);
+      await w.night('2026-05-05');
+      expect((await w.posting(REFUND))?.entries).toEqual({
+        [Accounts.poolPoints('H1')]: -100,
+        [Accounts.expiry]: -361,
+        [Accounts.ownFlights]: 461,
+        [Accounts.memberStatus(IVANOV.number, 'SPEND')]: -10000,
+        [Accounts.statusIssued('SPEND')]: 10000,
+      });
+      expect(await w.poolBalance('H1')).toBe(pool - 100);
       expect(await expiryBalance(w)).toBe(0);
     });
   });
