@@ -693,13 +693,13 @@ class PostingSession {
     for (const lot of ownLots) {
       const current = (await this.store.lot(lot.id))!;
       const budget = owed.get(lot.accountId) ?? 0;
-      const held = lot.amount - (expiredOfLot.get(lot.id) ?? 0);
+      const held = Math.max(0, lot.amount - (expiredOfLot.get(lot.id) ?? 0));
       const take = Math.min(current.remaining, held, budget);
       if (take > 0) {
         await this.store.adjustLot(lot.id, -take);
         await this.store.insertMovement(lot.id, id, -take);
       }
-      const rest = Math.max(0, Math.min(held, budget) - take);
+      const rest = Math.min(held, budget) - take;
       if (rest > 0) await this.consume(input.key, await this.accountById(lot.accountId), rest, id);
       owed.set(lot.accountId, budget - take - rest);
     }
