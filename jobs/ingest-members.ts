@@ -33,6 +33,44 @@ async function poolId(trx: Knex.Transaction, r: MemberRecord, now: string): Prom
   return typeof row === 'object' ? Number((row as { id: number }).id) : Number(row);
 }
 
+/** The account a merge lands at, and the one the record named when that was merged away since. */
+interface Survivor {
+  number: string;
+  named?: string;
+}
+
+/**
+ * Follows `merged_into` from the account a MERGED record names while that account was itself merged
+ * away (on an earlier night, or by an earlier row): points moved to a merged account could never be
+ * spent, nor its status credits count at any tier review. A closed account at the end cannot hold them
+ * either, and a chain coming back to the merged member (or round in a circle) names no survivor: the
+ * record is refused, with the chain in its message.
+ */
+async function finalSurvivor(
+  trx: Knex.Transaction,
+  member: string,
+  named: string | null,
+): Promise<
+  Survivor | { reason: 'MEMBER_UNKNOWN' | 'ACCOUNT_CLOSED' | 'INCONSISTENT_FIELDS'; message: string }
+> {
+  // The message follows the chain: `B, since merged into C, which is closed`.
+  let path = named ?? '(none)';
+  const seen = new Set([member]);
+  for (let at = named; ;) {
+    if (at === null) return { reason: 'MEMBER_UNKNOWN', message: `${path}, which is not a member` };
+    if (seen.has(at))
+      return { reason: 'INCONSISTENT_FIELDS', message: `${path}, which was merged into ${at}` };
+    seen.add(at);
+    const row = await trx('members').where({ number: at }).first('status', 'merged_into');
+    if (!row) return { reason: 'MEMBER_UNKNOWN', message: `${path}, which is not a member` };
+    if (row.status === 'CLOSED') return { reason: 'ACCOUNT_CLOSED', message: `${path}, which is closed` };
+    if (row.status !== 'MERGED') return at === named ? { number: at } : { number: at, named: named! };
+    const next = (row.merged_into as string | null) ?? null;
+    if (next === null || !seen.has(next)) path += `, since merged into ${next ?? '(none)'}`;
+    at = next;
+  }
+}
+
 export function membersHandler(
   ctx: JobContext,
   program: Program,
@@ -80,20 +118,24 @@ export function membersHandler(
         if ((r.status === 'CLOSED' || r.status === 'MERGED') && !current?.closed_on)
           fields.closed_on = ctx.businessDate;
         if (r.status !== 'CLOSED' && r.status !== 'MERGED') fields.closed_on = null;
+        let survivor: Survivor | undefined;
         if (r.status === 'MERGED') {
-          const survivor = r.mergedInto
-            ? await trx('members').where({ number: r.mergedInto }).first()
-            : undefined;
-          if (!survivor || r.mergedInto === r.memberNumber) {
+          const found = await finalSurvivor(trx, r.memberNumber, r.mergedInto);
+          if ('reason' in found) {
+            // The whole record waits for the CRM's correction: closing the account without moving its
+            // points would leave them where nobody can spend them.
             rejects.push({
               line: e.line,
               field: 'merged_into',
-              reason: 'MEMBER_UNKNOWN',
-              message: `${r.memberNumber} is merged into ${r.mergedInto ?? '(none)'}, which is not a member`,
+              reason: found.reason,
+              message: `${r.memberNumber} is merged into ${found.message}: nothing moved, ${r.memberNumber} stays as it was`,
               memberNumber: r.memberNumber,
             });
             continue;
           }
+          survivor = found;
+          // Where the account's points went, which partners' answers and later rejects name.
+          fields.merged_into = survivor.number;
         }
         if (current) {
           await trx('members').where({ id: current.id }).update(fields);
@@ -108,7 +150,7 @@ export function membersHandler(
           add('enrolled');
         }
         if (r.status === 'MERGED') {
-          await mergeInto(trx, ctx, ledger, r.memberNumber, r.mergedInto!);
+          await mergeInto(trx, ctx, ledger, r.memberNumber, survivor!.number, { named: survivor!.named });
           add('merged');
         } else if (r.status !== 'CLOSED' && pool !== null && r.groupId) {
           const source = { member: r.memberNumber, file: file.name, line: e.line };
@@ -245,7 +287,9 @@ async function poolInto(
 
 /**
  * Moves a merged account's points (lots and their dates) and live status credits to the survivor; the
- * points to the survivor's pool when it is in one and the program redeems from pools.
+ * points to the survivor's pool when it is in one and the program redeems from pools. `record.named` is
+ * the account the members-feed record named when the survivor is where that one was merged since (the
+ * statement says so).
  */
 export async function mergeInto(
   trx: Knex.Transaction,
@@ -253,6 +297,7 @@ export async function mergeInto(
   ledger: Ledger,
   from: string,
   to: string,
+  record: { named?: string },
 ): Promise<void> {
   const balance = await pointsOf(trx, Accounts.memberPoints(from));
   const credits = await trx('status_credits as s')
@@ -298,7 +343,9 @@ export async function mergeInto(
     to: (balance > 0 ? await pooledAccount(trx, ctx, to) : null) ?? Accounts.memberPoints(to),
     points: balance,
     statusCredits,
-    sourceRef: `merge of ${from} into ${to}`,
+    sourceRef:
+      `merge of ${from} into ${to}` +
+      (record.named ? `: the record named ${record.named}, since merged into ${to}` : ''),
   });
   await ledger.post([posting], { trx });
 }

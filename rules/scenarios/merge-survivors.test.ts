@@ -1,0 +1,170 @@
+/**
+ * Where a merge lands: a merge into an account that was itself merged away lands
+ * at the end of the chain, one into a closed account is refused with the merged member's points kept on
+ * their account.
+ */
+import { describe, expect, it } from 'vitest';
+import { availableEngines } from '../../test/harness/db.js';
+import { memberNumber, svoKznCoupon, useScenario, type Person, type Scenario } from './scenario.js';
+
+const A: Person = { number: memberNumber(41), surname: 'ORLOV', givenName: 'PAVEL', enrolled: '2026-01-01' };
+const B: Person = { number: memberNumber(42), surname: 'ORLOV', givenName: 'PAVEL', enrolled: '2026-01-01' };
+const C: Person = { number: memberNumber(43), surname: 'ORLOV', givenName: 'PAVEL', enrolled: '2026-01-01' };
+
+/** A enrolled with B and C on 2026-01-01, and credited 461 points and 30000 SPEND for a $300 flight. */
+async function aHasFlown(w: Scenario): Promise<void> {
+  await w.enrol('2026-01-01', A, B, C);
+  w.dropCoupons([{ ...svoKznCoupon(A, '0741111111111', '2026-02-10'), fare: '300.00' }]);
+  await w.night('2026-02-11');
+  expect([await w.balance(A.number), await w.statusBalance(A.number)]).toEqual([461, 30000]);
+}
+
+const merged = (who: Person, into: Person, updatedAt: string): Person => ({
+  ...who,
+  status: 'MERGED',
+  mergedInto: into.number,
+  updatedAt,
+});
+
+/** What each account holds: award points and SPEND status credits. */
+async function holdings(w: Scenario, ...people: Person[]): Promise<Array<[number, number]>> {
+  const out: Array<[number, number]> = [];
+  for (const p of people) out.push([await w.balance(p.number), await w.statusBalance(p.number)]);
+  return out;
+}
+
+for (const engine of availableEngines()) {
+  describe(`a merge into an account merged or closed since (${engine})`, () => {
+    const s = useScenario(engine);
+
+    it('lands at the end of the chain when the survivor was merged away on an earlier night, so the survivor’s holder can spend the points', async () => {
+      const w = s();
+      await aHasFlown(w);
+      w.dropMembers([merged(B, C, '2026-02-12T09:00:00Z')]);
+      await w.night('2026-02-12');
+      w.dropMembers([merged(A, B, '2026-02-13T09:00:00Z')]);
+      const n = await w.night('2026-02-13');
+      expect(n.ingest.counts['members.merged']).toBe(1);
+      expect(await holdings(w, A, B, C)).toEqual([
+        [0, 0],
+        [0, 0],
+        [461, 30000],
+      ]);
+      expect(await w.posting(`MERGE:${A.number}:${B.number}`)).toBeUndefined();
+      const posting = await w
+        .knex('postings')
+        .where({ idempotency_key: `MERGE:${A.number}:${C.number}` })
+        .first();
+      expect(posting?.source_ref).toBe(
+        `merge of ${A.number} into ${C.number}: the record named ${B.number}, since merged into ${C.number}`,
+      );
+      // The account a partner is told to use for A is the one that holds A's points.
+      expect(await w.member(A.number)).toMatchObject({ status: 'MERGED', merged_into: C.number });
+
+      w.dropRedemptions([{ id: 'R-C', member: C.number, date: '2026-02-14', service: 'SEAT', points: 400 }]);
+      await w.night('2026-02-14');
+      expect(await w.activity('RDM:R-C')).toMatchObject({ status: 'POSTED' });
+      expect(await w.balance(C.number)).toBe(61);
+    });
+
+    it('lands at the end of the chain when the survivor is merged away earlier in the same file', async () => {
+      const w = s();
+      await aHasFlown(w);
+      w.dropMembers([merged(A, B, '2026-02-12T10:00:00Z'), merged(B, C, '2026-02-12T09:00:00Z')]);
+      await w.night('2026-02-12');
+      expect(await holdings(w, A, B, C)).toEqual([
+        [0, 0],
+        [0, 0],
+        [461, 30000],
+      ]);
+      expect(await w.member(A.number)).toMatchObject({ merged_into: C.number });
+    });
+
+    it('refuses a merge into a closed account, leaving the member open with their points and status', async () => {
+      const w = s();
+      await aHasFlown(w);
+      w.dropMembers([{ ...B, status: 'CLOSED', updatedAt: '2026-02-12T09:00:00Z' }]);
+      await w.night('2026-02-12');
+      const file = w.dropMembers([merged(A, B, '2026-02-13T09:00:00Z')]);
+      const n = await w.night('2026-02-13');
+      expect(n.ingest.counts['members.merged']).toBeUndefined();
+      expect(
+        (await w.rejects({ file_id: await w.inboundFileId(file) })).map((r) => [
+          r.line,
+          r.field,
+          r.reason,
+          r.member_number,
+          r.message,
+        ]),
+      ).toEqual([
+        [
+          2,
+          'merged_into',
+          'ACCOUNT_CLOSED',
+          A.number,
+          `${A.number} is merged into ${B.number}, which is closed: nothing moved, ${A.number} stays as it was`,
+        ],
+      ]);
+      expect(await holdings(w, A, B)).toEqual([
+        [461, 30000],
+        [0, 0],
+      ]);
+      expect(await w.member(A.number)).toMatchObject({
+        status: 'ACTIVE',
+        merged_into: null,
+        closed_on: null,
+      });
+
+      // The CRM corrects the record: decided afresh, the merge is made.
+      w.dropMembers([merged(A, C, '2026-02-14T09:00:00Z')]);
+      await w.night('2026-02-14');
+      expect(await holdings(w, A, C)).toEqual([
+        [0, 0],
+        [461, 30000],
+      ]);
+    });
+
+    it('refuses a merge at the end of whose chain is a closed account, or the merged member itself', async () => {
+      const w = s();
+      await aHasFlown(w);
+      w.dropMembers([
+        merged(B, C, '2026-02-12T09:00:00Z'),
+        { ...C, status: 'CLOSED', updatedAt: '2026-02-12T10:00:00Z' },
+      ]);
+      await w.night('2026-02-12');
+      const closed = w.dropMembers([merged(A, B, '2026-02-13T09:00:00Z')]);
+      await w.night('2026-02-13');
+      expect(
+        (await w.rejects({ file_id: await w.inboundFileId(closed) })).map((r) => [r.reason, r.message]),
+      ).toEqual([
+        [
+          'ACCOUNT_CLOSED',
+          `${A.number} is merged into ${B.number}, since merged into ${C.number}, which is closed: nothing moved, ${A.number} stays as it was`,
+        ],
+      ]);
+
+      // D was merged into A; a record merging A into D would take A's points round in a circle.
+      const D: Person = { ...A, number: memberNumber(44) };
+      await w.enrol('2026-02-14', D);
+      w.dropMembers([merged(D, A, '2026-02-15T09:00:00Z')]);
+      await w.night('2026-02-15');
+      const loop = w.dropMembers([merged(A, D, '2026-02-16T09:00:00Z')]);
+      await w.night('2026-02-16');
+      expect(
+        (await w.rejects({ file_id: await w.inboundFileId(loop) })).map((r) => [
+          r.field,
+          r.reason,
+          r.message,
+        ]),
+      ).toEqual([
+        [
+          'merged_into',
+          'INCONSISTENT_FIELDS',
+          `${A.number} is merged into ${D.number}, which was merged into ${A.number}: nothing moved, ${A.number} stays as it was`,
+        ],
+      ]);
+      expect(await w.member(A.number)).toMatchObject({ status: 'ACTIVE' });
+      expect(await holdings(w, A)).toEqual([[461, 30000]]);
+    });
+  });
+}
