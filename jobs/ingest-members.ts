@@ -150,11 +150,14 @@ export function membersHandler(
           add('enrolled');
         }
         if (r.status === 'MERGED') {
-          await mergeInto(trx, ctx, ledger, r.memberNumber, survivor!.number, { named: survivor!.named });
+          await mergeInto(trx, ctx, ledger, r.memberNumber, survivor!.number, {
+            updatedAt: r.updatedAt,
+            named: survivor!.named,
+          });
           add('merged');
         } else if (r.status !== 'CLOSED' && pool !== null && r.groupId) {
           const source = { member: r.memberNumber, file: file.name, line: e.line };
-          if (await poolInto(trx, ctx, ledger, source, r.groupId)) add('pooled');
+          if (await poolInto(trx, ctx, ledger, source, r.groupId, r.updatedAt)) add('pooled');
         }
       }
       return rejects;
@@ -171,11 +174,14 @@ async function pointsOf(trx: Knex.Transaction, account: string): Promise<number>
 /**
  * The key of a move made once between two parties: `first` the first time; when the record comes again
  * (the CRM re-sends it with other changes), what reached the account since follows under
- * `first:<businessDate>`.
+ * `first:<updated_at>` of the record that moves it. An applied record's `updated_at` is newer than any
+ * before it, so each move has a key of its own however often the CRM sends the record in a day, and the
+ * same key when a night killed before its commit applies the record again. Moves of nights before keep
+ * the keys they were posted under (`first:<businessDate>`): none is looked up again.
  */
-async function moveKey(trx: Knex.Transaction, ctx: JobContext, first: string): Promise<string> {
+async function moveKey(trx: Knex.Transaction, first: string, updatedAt: string): Promise<string> {
   const again = await trx('postings').where({ idempotency_key: first }).first('id');
-  return again ? `${first}:${ctx.businessDate}` : first;
+  return again ? `${first}:${updatedAt}` : first;
 }
 
 /**
@@ -260,6 +266,7 @@ async function poolInto(
   ledger: Ledger,
   of: PoolingOf,
   poolCode: string,
+  updatedAt: string,
 ): Promise<boolean> {
   if (ctx.config.pools.redeemFrom !== 'pool') return false;
   const member = of.member;
@@ -268,7 +275,7 @@ async function poolInto(
   if (points <= 0) return false;
   const pool = poolAccount(ctx, poolCode, of);
   if (!pool) return false;
-  const key = await moveKey(trx, ctx, `POOL:${member}:${poolCode}`);
+  const key = await moveKey(trx, `POOL:${member}:${poolCode}`, updatedAt);
   await ledger.post(
     [
       carryPosting(ctx, {
@@ -287,9 +294,9 @@ async function poolInto(
 
 /**
  * Moves a merged account's points (lots and their dates) and live status credits to the survivor; the
- * points to the survivor's pool when it is in one and the program redeems from pools. `record.named` is
- * the account the members-feed record named when the survivor is where that one was merged since (the
- * statement says so).
+ * points to the survivor's pool when it is in one and the program redeems from pools. `record` is the
+ * members-feed record that makes the move: its `updated_at` keys a move after the first, and `named`
+ * the account it named when the survivor is where that one was merged since (the statement says so).
  */
 export async function mergeInto(
   trx: Knex.Transaction,
@@ -297,7 +304,7 @@ export async function mergeInto(
   ledger: Ledger,
   from: string,
   to: string,
-  record: { named?: string },
+  record: { updatedAt: string; named?: string },
 ): Promise<void> {
   const balance = await pointsOf(trx, Accounts.memberPoints(from));
   const credits = await trx('status_credits as s')
@@ -337,7 +344,7 @@ export async function mergeInto(
   // was made then; what reached the closed account since (a cancelled redemption restoring its lots)
   // follows under a key of its own.
   const posting = carryPosting(ctx, {
-    key: await moveKey(trx, ctx, `MERGE:${from}:${to}`),
+    key: await moveKey(trx, `MERGE:${from}:${to}`, record.updatedAt),
     memberNumber: to,
     from: Accounts.memberPoints(from),
     to: (balance > 0 ? await pooledAccount(trx, ctx, to) : null) ?? Accounts.memberPoints(to),

@@ -150,7 +150,9 @@ for (const engine of availableEngines()) {
       expect(again.ingest.counts['members.merged']).toBe(1);
       expect(await w.balance(MERGED.number)).toBe(0);
       expect(await w.balance(SURVIVOR.number)).toBe(461);
-      expect(await w.posting(`MERGE:${MERGED.number}:${SURVIVOR.number}:2026-01-20`)).toMatchObject({
+      expect(
+        await w.posting(`MERGE:${MERGED.number}:${SURVIVOR.number}:2026-01-20T09:00:00.000Z`),
+      ).toMatchObject({
         kind: 'TRANSFER',
         entries: { [Accounts.memberPoints(SURVIVOR.number)]: 100 },
       });

@@ -1,10 +1,12 @@
 /**
- * Where a merge lands: a merge into an account that was itself merged away lands
+ * Where a merge lands and how often it moves: a merge into an account that was itself merged away lands
  * at the end of the chain, one into a closed account is refused with the merged member's points kept on
- * their account.
+ * their account, and the record of a merged (or pooled) member sent again moves what reached the account
+ * since under a key of that record's own, however many times the CRM sends it in a business date.
  */
 import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../../test/harness/db.js';
+import { Accounts } from '../../ledger/accounts.js';
 import { memberNumber, svoKznCoupon, useScenario, type Person, type Scenario } from './scenario.js';
 
 const A: Person = { number: memberNumber(41), surname: 'ORLOV', givenName: 'PAVEL', enrolled: '2026-01-01' };
@@ -165,6 +167,93 @@ for (const engine of availableEngines()) {
       ]);
       expect(await w.member(A.number)).toMatchObject({ status: 'ACTIVE' });
       expect(await holdings(w, A)).toEqual([[461, 30000]]);
+    });
+  });
+
+  describe(`a merged or pooled member's record sent again (${engine})`, () => {
+    const s = useScenario(engine);
+
+    /** A's 461 points less R-1 (100) and R-2 (50), redeemed on 2026-02-12. */
+    async function aRedeemed(w: Scenario): Promise<void> {
+      await aHasFlown(w);
+      w.dropRedemptions([
+        { id: 'R-1', member: A.number, date: '2026-02-12', service: 'SEAT', points: 100 },
+        { id: 'R-2', member: A.number, date: '2026-02-12', service: 'SEAT', points: 50 },
+      ]);
+      await w.night('2026-02-12');
+      expect(await w.balance(A.number)).toBe(311);
+    }
+    const cancelled = (id: string, points: number, date: string) => ({
+      id,
+      member: A.number,
+      date,
+      service: 'SEAT',
+      points,
+      status: 'CANCELLED' as const,
+    });
+
+    it('moves what reached a merged account each time its record comes, twice in one business date, and a rerun posts nothing', async () => {
+      const w = s();
+      await aRedeemed(w);
+      w.dropMembers([merged(A, B, '2026-02-13T09:00:00Z')]);
+      await w.night('2026-02-13');
+      expect(await w.balance(B.number)).toBe(311);
+      w.dropRedemptions([cancelled('R-1', 100, '2026-02-14')]);
+      await w.night('2026-02-14');
+      expect(await w.balance(A.number)).toBe(100);
+
+      w.dropMembers([{ ...merged(A, B, '2026-02-15T09:00:00Z'), givenName: 'PAVEL IGOREVICH' }]);
+      w.dropRedemptions([cancelled('R-2', 50, '2026-02-15')]);
+      await w.night('2026-02-15');
+      expect([await w.balance(A.number), await w.balance(B.number)]).toEqual([50, 411]);
+      // A later CRM delta the same day sends A again: the night is run again for it.
+      w.dropMembers([{ ...merged(A, B, '2026-02-15T18:00:00Z'), givenName: 'PAVEL I' }]);
+      const again = await w.night('2026-02-15');
+      expect(again.ingest.counts['members.merged']).toBe(1);
+      expect([await w.balance(A.number), await w.balance(B.number)]).toEqual([0, 461]);
+      expect((await w.postingsOf(B.number)).filter((p) => p.kind === 'TRANSFER').map((p) => p.key)).toEqual([
+        `MERGE:${A.number}:${B.number}`,
+        `MERGE:${A.number}:${B.number}:2026-02-15T09:00:00.000Z`,
+        `MERGE:${A.number}:${B.number}:2026-02-15T18:00:00.000Z`,
+      ]);
+      expect((await w.posting(`MERGE:${A.number}:${B.number}:2026-02-15T18:00:00.000Z`))?.entries).toEqual({
+        [Accounts.memberPoints(A.number)]: -50,
+        [Accounts.memberPoints(B.number)]: 50,
+      });
+      const postings = await w.postingCount();
+      await w.night('2026-02-15');
+      expect(await w.postingCount()).toBe(postings);
+    });
+
+    it('moves what reached a pool member’s own account each time their record comes, twice in one business date', async () => {
+      const w = s();
+      await aRedeemed(w);
+      const pooled = (updatedAt: string): Person => ({
+        ...A,
+        group: { type: 'HOUSEHOLD', id: 'H9' },
+        updatedAt,
+      });
+      w.dropMembers([pooled('2026-02-13T09:00:00Z')]);
+      await w.night('2026-02-13');
+      expect(await w.poolBalance('H9')).toBe(311);
+      w.dropRedemptions([cancelled('R-1', 100, '2026-02-14')]);
+      await w.night('2026-02-14');
+      expect(await w.balance(A.number)).toBe(100);
+
+      w.dropMembers([pooled('2026-02-15T09:00:00Z')]);
+      w.dropRedemptions([cancelled('R-2', 50, '2026-02-15')]);
+      await w.night('2026-02-15');
+      expect([await w.balance(A.number), await w.poolBalance('H9')]).toEqual([50, 411]);
+      w.dropMembers([pooled('2026-02-15T18:00:00Z')]);
+      const again = await w.night('2026-02-15');
+      expect(again.ingest.counts['members.pooled']).toBe(1);
+      expect([await w.balance(A.number), await w.poolBalance('H9')]).toEqual([0, 461]);
+      expect(await w.posting(`POOL:${A.number}:H9:2026-02-15T18:00:00.000Z`)).toMatchObject({
+        entries: { [Accounts.memberPoints(A.number)]: -50, [Accounts.poolPoints('H9')]: 50 },
+      });
+      const postings = await w.postingCount();
+      await w.night('2026-02-15');
+      expect(await w.postingCount()).toBe(postings);
     });
   });
 }

@@ -96,7 +96,7 @@ for (const engine of availableEngines()) {
       const ledger = new Ledger(ctx.db, { now: ctx.now });
       await ctx.db.transaction(async (trx) => {
         if (ctx.db.dialect === 'postgres') await trx.raw('SET LOCAL enable_sort = off');
-        await mergeInto(trx, ctx, ledger, B.number, A.number, {});
+        await mergeInto(trx, ctx, ledger, B.number, A.number, { updatedAt: '2026-03-10T09:00:00.000Z' });
       });
       const moved = await w
         .knex('status_credits as s')

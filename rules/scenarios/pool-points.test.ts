@@ -203,7 +203,7 @@ for (const engine of availableEngines()) {
       await w.night('2026-04-07');
       expect(await w.balance(ANNA.number)).toBe(0);
       expect(await w.poolBalance('H1')).toBe(873 + 461);
-      expect(await w.posting(`POOL:${ANNA.number}:H1:2026-04-07`)).toMatchObject({
+      expect(await w.posting(`POOL:${ANNA.number}:H1:2026-04-07T09:00:00.000Z`)).toMatchObject({
         entries: { [Accounts.memberPoints(ANNA.number)]: -461, [Accounts.poolPoints('H1')]: 461 },
       });
       expect(view(await w.poolLots('H1'))).toEqual([
