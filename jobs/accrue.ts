@@ -102,6 +102,7 @@ function originalOf(row: ActivityRow): OriginalActivity & { capped: CapFacts } {
     statusPostingKey: row.statusPostingKey,
     points: Math.abs(row.points ?? 0),
     activityDate: row.activityDate,
+    memberNumber: row.memberNumber,
     pointsRequested: row.pointsRequested,
     spendMinor: row.spendMinor,
     spendCurrency: row.spendCurrency,
@@ -442,19 +443,21 @@ export function remember(
   decision: AccrualDecision,
   sign: 1 | -1 = 1,
 ): void {
+  // A reversal counts where its credit did: that credit's member and period.
+  const member = decision.countsIn?.memberNumber ?? row.memberNumber;
   if (
     (row.type === 'PARTNER' || row.type === 'HOTEL') &&
-    row.memberNumber &&
+    member &&
     row.partnerCode &&
     decision.update.points
   ) {
-    const date = decision.countsOn ?? row.activityDate;
+    const date = decision.countsIn?.date ?? row.activityDate;
     const partner = state.program.partner(row.partnerCode);
     const contract =
       partner && row.activityType ? state.program.contract(partner, row.activityType, date) : undefined;
     if (contract?.capPerPeriod)
       state.periods.add(
-        row.memberNumber,
+        member,
         row.partnerCode,
         contract.capPerPeriod.period,
         date,

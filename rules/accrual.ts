@@ -80,10 +80,10 @@ export interface AccrualDecision {
   /** For the simulator: what else to say of a decision that posts (a reversal's unrecovered points). */
   note?: string;
   /**
-   * The date whose cap period the decision's points count in, when not the activity's own: a reversal
-   * frees room in the period of the credit it takes back, not in the period it arrived in.
+   * The member and date whose cap period the decision's points count in, when not the activity's own: a
+   * reversal frees room in the period of the credit it takes back, not in the period it arrived in.
    */
-  countsOn?: IsoDate;
+  countsIn?: { memberNumber: string; date: IsoDate };
 }
 
 export interface OriginalActivity {
@@ -93,6 +93,8 @@ export interface OriginalActivity {
   statusPostingKey: string | null;
   points: number;
   activityDate: IsoDate;
+  /** The member credited: a reversal takes back that member's points, and frees that member's cap room. */
+  memberNumber?: string | null;
   /** What the partner asked for and spent, to check a reversal's amount against (partner credits). */
   pointsRequested?: number | null;
   spendMinor?: number | null;
@@ -621,6 +623,17 @@ function reversePartnerCredit(ctx: AccrualContext, row: ActivityRow): AccrualDec
       ),
     );
   }
+  // The ledger reverses the credit's own posting, whoever the record names: a reversal sent under another
+  // member's number would take the points from the member credited and free cap room for the other one.
+  if (row.memberNumber !== original.memberNumber) {
+    return rejected(
+      reject(
+        'UNKNOWN_ORIGINAL',
+        'member_number',
+        `${row.reversalOfRef} was credited to another member than ${row.memberNumber ?? '(none)'}, so ${row.externalRef} has nothing of this member's to reverse`,
+      ),
+    );
+  }
   // A partner reverses what it asked for (before our tier bonus) or what we credited; a reversal giving
   // its spend instead gives the whole spend back. Anything else is not the credit it names.
   if (
@@ -636,18 +649,25 @@ function reversePartnerCredit(ctx: AccrualContext, row: ActivityRow): AccrualDec
       ),
     );
   }
+  // A credit that carried no spend has none to give back: a spend-only reversal of it names no amount
+  // of the credit, and is as wrong as one giving back another spend.
   if (
     row.pointsRequested === null &&
     row.spendMinor !== null &&
-    original.spendMinor !== null &&
-    original.spendMinor !== undefined &&
-    (row.spendCurrency !== original.spendCurrency || -row.spendMinor !== original.spendMinor)
+    (original.spendMinor === null ||
+      original.spendMinor === undefined ||
+      row.spendCurrency !== original.spendCurrency ||
+      -row.spendMinor !== original.spendMinor)
   ) {
+    const spent =
+      original.spendMinor === null || original.spendMinor === undefined
+        ? 'carried no spend'
+        : `spent ${original.spendMinor} ${original.spendCurrency}`;
     return rejected(
       reject(
         'BAD_AMOUNT',
         'spend_amount',
-        `the reversal gives back a spend of ${row.spendMinor} ${row.spendCurrency} (minor units) but ${row.reversalOfRef} spent ${original.spendMinor} ${original.spendCurrency}`,
+        `the reversal gives back a spend of ${row.spendMinor} ${row.spendCurrency} (minor units) but ${row.reversalOfRef} ${spent}`,
       ),
     );
   }
@@ -666,7 +686,7 @@ function reversePartnerCredit(ctx: AccrualContext, row: ActivityRow): AccrualDec
       },
     ],
     related: [{ activityKey: originalKey, update: { status: 'REVERSED', reason: 'REVERSED_BY_PARTNER' } }],
-    countsOn: original.activityDate,
+    countsIn: { memberNumber: original.memberNumber ?? '', date: original.activityDate },
     update: done({
       status: 'POSTED',
       points: -original.points,

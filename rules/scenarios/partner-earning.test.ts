@@ -457,6 +457,63 @@ for (const engine of availableEngines()) {
       expect(await w.balance(IVANOV.number)).toBe(700);
     });
 
+    it('refuses a reversal sent under another member’s number than its credit’s: the credit stands, and the other member’s cap is untouched', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV, PETROVA);
+      w.dropPartner('REDBANK', '2026-03-10', [
+        ivanovs('R-1', '2026-03-05', 'CARD_SPEND', { spend: '30000.00', currency: 'USD' }),
+      ]);
+      await w.night('2026-03-10');
+      const petrovas = (txn: string, extra: Record<string, unknown>) => ({
+        ...ivanovs(txn, '2026-03-10', 'CARD_SPEND', extra),
+        member: PETROVA.number,
+        surname: 'PETROVA',
+      });
+      w.dropPartner('REDBANK', '2026-03-11', [
+        petrovas('R-1-R', { points: -30000 }),
+        // PETROVA has her month's 50,000 of room, no more: IVANOV's credit frees none of hers.
+        petrovas('P-1', { spend: '60000.00', currency: 'USD' }),
+      ]);
+      await w.night('2026-03-11');
+      expect(await w.activity(partnerKey('REDBANK', 'R-1'))).toMatchObject({
+        status: 'POSTED',
+        points: 30000,
+      });
+      expect(await w.activity(partnerKey('REDBANK', 'R-1-R'))).toMatchObject({
+        status: 'REJECTED',
+        reason: 'UNKNOWN_ORIGINAL',
+        reason_field: 'member_number',
+        reason_message: `R-1 was credited to another member than ${PETROVA.number}, so R-1-R has nothing of this member's to reverse`,
+      });
+      expect(await w.activity(partnerKey('REDBANK', 'P-1'))).toMatchObject({
+        status: 'PARTIAL',
+        reason: 'CAP_EXCEEDED',
+        points: 50000,
+      });
+      expect([await w.balance(IVANOV.number), await w.balance(PETROVA.number)]).toEqual([30000, 50000]);
+    });
+
+    it('refuses a spend-only reversal of a credit that carried no spend as BAD_AMOUNT on spend_amount', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      w.dropPartner('REDBANK', '2026-03-11', [ivanovs('Q-1', '2026-03-10', 'CARD_SPEND', { points: 30000 })]);
+      await w.night('2026-03-11');
+      w.dropPartner('REDBANK', '2026-03-12', [
+        ivanovs('Q-1-R', '2026-03-11', 'CARD_SPEND', { spend: '-1.00', currency: 'USD' }),
+      ]);
+      await w.night('2026-03-12');
+      expect(await w.activity(partnerKey('REDBANK', 'Q-1-R'))).toMatchObject({
+        status: 'REJECTED',
+        reason: 'BAD_AMOUNT',
+        reason_field: 'spend_amount',
+      });
+      expect(await w.activity(partnerKey('REDBANK', 'Q-1'))).toMatchObject({
+        status: 'POSTED',
+        points: 30000,
+      });
+      expect(await w.balance(IVANOV.number)).toBe(30000);
+    });
+
     it('a reversal dated in the next month frees room in its credit’s month, not in its own', async () => {
       const w = s();
       await w.enrol('2026-03-01', IVANOV);
