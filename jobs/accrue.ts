@@ -209,14 +209,27 @@ function periodOf(period: 'month' | 'year', date: IsoDate): { from: IsoDate; to:
     : { from: `${date.slice(0, 4)}-01-01`, to: `${date.slice(0, 4)}-12-31` };
 }
 
+/**
+ * The kinds of cap period a partner's contracts count in. Every point the partner credits counts in each
+ * of them (a monthly CARD_SPEND credit uses room under a yearly WELCOME cap), whichever contract it came by.
+ */
+function capPeriodsOf(program: Program, partnerCode: string): Array<'month' | 'year'> {
+  const kinds = new Set<'month' | 'year'>();
+  for (const c of program.partner(partnerCode)?.contracts ?? [])
+    if (c.capPerPeriod) kinds.add(c.capPerPeriod.period);
+  return [...kinds];
+}
+
 /** Points a member earned from a partner in a cap period, read once per (member, partner, period) and kept current. */
 export class PeriodPoints {
   private readonly cache = new Map<string, number>();
   constructor(private readonly q: () => Q) {}
 
+  // The kind is part of the key: January and the calendar year start on the same day, and a month's
+  // count read as the year's would leave a yearly cap the room of one month.
   key(member: string, partner: string, period: 'month' | 'year', date: IsoDate): string {
     const p = periodOf(period, date);
-    return `${member}|${partner}|${p.from}`;
+    return `${member}|${partner}|${period}|${p.from}`;
   }
 
   /**
@@ -227,26 +240,34 @@ export class PeriodPoints {
   async prime(rows: CapFacts[], program: Program, q: Q = this.q()): Promise<void> {
     for (const r of rows) {
       if ((r.type !== 'PARTNER' && r.type !== 'HOTEL') || !r.memberNumber || !r.partnerCode) continue;
-      const partner = program.partner(r.partnerCode);
-      const contract =
-        partner && r.activityType ? program.contract(partner, r.activityType, r.activityDate) : undefined;
-      const cap = contract?.capPerPeriod;
-      if (!cap) continue;
-      const k = this.key(r.memberNumber, r.partnerCode, cap.period, r.activityDate);
-      if (this.cache.has(k)) continue;
-      const p = periodOf(cap.period, r.activityDate);
-      // A reversal's own row is left out: the credit it reverses is REVERSED and no longer counts, so
-      // counting the reversal's negative points as well would free the room twice.
-      const row = await q('activities')
-        .where({ member_number: r.memberNumber, partner_code: r.partnerCode })
-        .whereIn('status', ['POSTED', 'PARTIAL'])
-        .whereNull('reversal_of_ref')
-        .andWhere('activity_date', '>=', p.from)
-        .andWhere('activity_date', '<=', p.to)
-        .sum({ total: 'points' })
-        .first();
-      this.cache.set(k, Number(row?.total ?? 0));
+      // Every kind the partner caps by, not only the row's contract's: `add` counts the row's points in
+      // each, and a count it started unread would stand for the period's whole.
+      for (const period of capPeriodsOf(program, r.partnerCode))
+        await this.read(q, r.memberNumber, r.partnerCode, period, r.activityDate);
     }
+  }
+
+  private async read(
+    q: Q,
+    member: string,
+    partner: string,
+    period: 'month' | 'year',
+    date: IsoDate,
+  ): Promise<void> {
+    const k = this.key(member, partner, period, date);
+    if (this.cache.has(k)) return;
+    const p = periodOf(period, date);
+    // A reversal's own row is left out: the credit it reverses is REVERSED and no longer counts, so
+    // counting the reversal's negative points as well would free the room twice.
+    const row = await q('activities')
+      .where({ member_number: member, partner_code: partner })
+      .whereIn('status', ['POSTED', 'PARTIAL'])
+      .whereNull('reversal_of_ref')
+      .andWhere('activity_date', '>=', p.from)
+      .andWhere('activity_date', '<=', p.to)
+      .sum({ total: 'points' })
+      .first();
+    this.cache.set(k, Number(row?.total ?? 0));
   }
 
   get(member: string, partner: string, period: 'month' | 'year', date: IsoDate): number {
@@ -443,27 +464,13 @@ export function remember(
   decision: AccrualDecision,
   sign: 1 | -1 = 1,
 ): void {
+  if ((row.type !== 'PARTNER' && row.type !== 'HOTEL') || !row.partnerCode || !decision.update.points) return;
   // A reversal counts where its credit did: that credit's member and period.
   const member = decision.countsIn?.memberNumber ?? row.memberNumber;
-  if (
-    (row.type === 'PARTNER' || row.type === 'HOTEL') &&
-    member &&
-    row.partnerCode &&
-    decision.update.points
-  ) {
-    const date = decision.countsIn?.date ?? row.activityDate;
-    const partner = state.program.partner(row.partnerCode);
-    const contract =
-      partner && row.activityType ? state.program.contract(partner, row.activityType, date) : undefined;
-    if (contract?.capPerPeriod)
-      state.periods.add(
-        member,
-        row.partnerCode,
-        contract.capPerPeriod.period,
-        date,
-        sign * decision.update.points,
-      );
-  }
+  const date = decision.countsIn?.date ?? row.activityDate;
+  if (!member) return;
+  for (const period of capPeriodsOf(state.program, row.partnerCode))
+    state.periods.add(member, row.partnerCode, period, date, sign * decision.update.points);
 }
 
 const UPDATE_COLUMNS: Array<[keyof ActivityRow, string]> = [

@@ -12,7 +12,14 @@ import { Accounts } from '../../ledger/accounts.js';
 import { allianceKey, awardPostingKey, hotelKey, partnerKey, reversalKey } from '../activity.js';
 import { exportJob } from '../../jobs/export.js';
 import { SHARED_FORMATS, validateWithSchema, xmllintOrSkip } from '../../parsers/fixtures/xml/support.js';
-import { memberNumber, svoKznCoupon, useScenario, type Person, type Scenario } from './scenario.js';
+import {
+  memberNumber,
+  replaceOnce,
+  svoKznCoupon,
+  useScenario,
+  type Person,
+  type Scenario,
+} from './scenario.js';
 import { exportCopy } from '../../test/harness/files.js';
 
 const IVANOV: Person = { number: memberNumber(1), surname: 'IVANOV', givenName: 'IVAN' };
@@ -928,6 +935,51 @@ for (const engine of availableEngines()) {
         ['4', 'DUPLICATE', 'GSX001'],
         ['5', 'NAME_MISMATCH', 'GSX003'],
       ]);
+    });
+  });
+
+  describe(`a partner capped by the month under one contract and by the year under another (${engine})`, () => {
+    // REDBANK-BONUS pays its WELCOME points under a yearly cap, beside REDBANK-2025's monthly one.
+    const s = useScenario(engine, (y) =>
+      replaceOnce(
+        y,
+        '          CARD_SPEND: { per: spend, rate: "1" }\n',
+        `          CARD_SPEND: { per: spend, rate: "1" }
+      - id: REDBANK-BONUS
+        validFrom: 2025-01-01
+        claimWindowDays: 60
+        pricePerPoint: "0.0110"
+        capPerPeriod: { points: 50000, period: year }
+        tierBonus: {}
+        activities:
+          WELCOME: { per: activity, rate: "1000" }
+`,
+      ),
+    );
+
+    it('counts every credit of the year against the yearly cap, January’s month count apart', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV);
+      w.dropPartner('REDBANK', '2026-02-10', [
+        ivanovs('A-1', '2026-02-05', 'CARD_SPEND', { spend: '40000.00', currency: 'USD' }),
+      ]);
+      await w.night('2026-02-10');
+      w.dropPartner('REDBANK', '2026-03-10', [
+        ivanovs('A-2', '2026-01-20', 'CARD_SPEND', { spend: '5000.00', currency: 'USD' }),
+        // 45,000 of 2026's 50,000 used: 5,000 of room, whatever January's month holds.
+        ivanovs('A-3', '2026-03-09', 'WELCOME', { points: 20000 }),
+      ]);
+      await w.night('2026-03-10');
+      expect(await w.activity(partnerKey('REDBANK', 'A-2'))).toMatchObject({
+        status: 'POSTED',
+        points: 5000,
+      });
+      expect(await w.activity(partnerKey('REDBANK', 'A-3'))).toMatchObject({
+        status: 'PARTIAL',
+        reason: 'CAP_EXCEEDED',
+        points: 5000,
+      });
+      expect(await w.balance(IVANOV.number)).toBe(50000);
     });
   });
 
