@@ -103,6 +103,7 @@ function originalOf(row: ActivityRow): OriginalActivity & { capped: CapFacts } {
     points: Math.abs(row.points ?? 0),
     activityDate: row.activityDate,
     memberNumber: row.memberNumber,
+    needsAccrual: row.needsAccrual,
     pointsRequested: row.pointsRequested,
     spendMinor: row.spendMinor,
     spendCurrency: row.spendCurrency,
@@ -139,6 +140,7 @@ async function loadOriginals(
         'points_requested',
         'spend_minor',
         'spend_currency',
+        'needs_accrual',
       );
     for (const f of found) out.set(f.activity_key, originalOf(fromDb(f)));
   }
@@ -375,6 +377,32 @@ export interface BatchContext extends AccrualContext {
 export interface PassOptions {
   /** The night's last pass: every redemption of the night is debited (see `AccrualContext`). */
   redemptionsSettled?: boolean;
+  /**
+   * The pass after the night's credits: a reversal whose credit is still marked is decided now, its
+   * credit waiting for a night of its own, and no longer put off (see `accrueBatch`).
+   */
+  creditsDecided?: boolean;
+}
+
+/**
+ * The order a batch's rows are decided in: as they came, except that a partner's reversal listed before
+ * the credit it names (earlier in the file, or in an earlier file of the night) is decided after the
+ * batch's other rows. A partner reads the file as a whole, and the night holds the credit: taken in turn,
+ * the reversal would find nothing to reverse and the credit would stand. Accrue and the simulator both
+ * decide in this order.
+ */
+export function inDecisionOrder(rows: readonly ActivityRow[]): ActivityRow[] {
+  const at = new Map(rows.map((r, i) => [r.activityKey, i]));
+  const first: ActivityRow[] = [];
+  const after: ActivityRow[] = [];
+  rows.forEach((r, i) => {
+    const credit =
+      r.type === 'PARTNER' && r.reversalOfRef
+        ? at.get(partnerKey(r.partnerCode ?? '', r.reversalOfRef))
+        : undefined;
+    (credit !== undefined && credit > i ? after : first).push(r);
+  });
+  return after.length === 0 ? [...rows] : [...first, ...after];
 }
 
 /** Builds the pure decision context for a batch from what is in the database. */
@@ -564,7 +592,10 @@ export const overdueCancellations = (q: Q, program: Program, businessDate: IsoDa
     .andWhere('business_date', '<=', cancellationsDueBy(program.config, businessDate));
 
 export interface BatchOutcome {
+  /** Rows decided (those put off are not). */
   rows: number;
+  /** Ids of the reversals left for the pass after the night's credits: their credit is in a later batch. */
+  putOff: number[];
   /** Ids of the redemptions this batch debited: a cancellation that came first may be waiting for one. */
   issued: string[];
   posted: number;
@@ -583,11 +614,12 @@ export async function accrueBatch(
   ctx: JobContext,
   ledger: Ledger,
   state: AccrueState,
-  rows: ActivityRow[],
+  all: ActivityRow[],
   options: PassOptions = {},
 ): Promise<BatchOutcome> {
   const outcome: BatchOutcome = {
-    rows: rows.length,
+    rows: all.length,
+    putOff: [],
     issued: [],
     posted: 0,
     rejected: 0,
@@ -599,7 +631,20 @@ export async function accrueBatch(
   };
   const now = ctx.now().toISOString();
   await ctx.db.transaction(async (trx) => {
-    const decisionCtx = await contextFor(trx, state, ctx.businessDate, rows, options);
+    const decisionCtx = await contextFor(trx, state, ctx.businessDate, all, options);
+    // A reversal whose credit a later batch of the pass decides is left marked, for the pass after the
+    // night's credits (`creditsDecided`): within a batch `inDecisionOrder` puts it after its credit.
+    const inBatch = new Set(all.map((r) => r.activityKey));
+    const rows = options.creditsDecided
+      ? all
+      : all.filter((r) => {
+          if (r.type !== 'PARTNER' || !r.reversalOfRef) return true;
+          const key = partnerKey(r.partnerCode ?? '', r.reversalOfRef);
+          const put = !inBatch.has(key) && decisionCtx.original(key)?.needsAccrual === true;
+          if (put) outcome.putOff.push(r.id!);
+          return !put;
+        });
+    outcome.rows = rows.length;
     const requests: PostingRequest[] = [];
     const owners: Array<{ row: ActivityRow; decision: AccrualDecision; planned: number }> = [];
     // Rows an earlier night read and reported waiting (an activity dated ahead, a flight waiting for its
@@ -608,7 +653,7 @@ export async function accrueBatch(
     const waitedSince = new Set(
       rows.filter((row) => row.status !== 'REJECTED' && row.businessDate < ctx.businessDate),
     );
-    for (const row of rows) {
+    for (const row of inDecisionOrder(rows)) {
       const decision = decideInTurn(decisionCtx, state, row);
       decision.postings.forEach((p, planned) => {
         requests.push(p.request);
@@ -766,11 +811,13 @@ export const accrueJob: Job = async (ctx: JobContext): Promise<JobResult> => {
   );
   ctx.progress.start('accrue', pending);
   const issued: string[] = [];
+  const putOff: number[] = [];
   /** Decides, a batch at a time, the activities waiting for it: all of them, or only those of `ids`. */
   const pass = async (ids?: number[], options: PassOptions = {}) => {
     for await (const rows of batchesToAccrue(ctx.db.knex, ids)) {
       if (ctx.signal?.aborted) break;
       const b = await accrueBatch(ctx, ledger, state, rows, options);
+      putOff.push(...b.putOff);
       // What waits for its own night is counted apart (datedAhead), not as decided.
       counts.activities! += b.rows - b.waiting;
       counts.posted! += b.posted;
@@ -784,6 +831,9 @@ export const accrueJob: Job = async (ctx: JobContext): Promise<JobResult> => {
     }
   };
   await pass();
+  // Reversals listed before their credit in a batch before the credit's, now that the credit is decided.
+  // Still marked, so a run killed before this pass decides them when it resumes.
+  if (putOff.length > 0 && !ctx.signal?.aborted) await pass(putOff, { creditsDecided: true });
   // Cancellations that came before their redemption, now that it is debited: a second pass applies them.
   // Only those: the rest still marked waits for its own night, and was decided once already tonight.
   const awaited: number[] = [];

@@ -44,6 +44,7 @@ import { activitiesByCoupons, activitiesByKeys } from './activities.js';
 import {
   contextFor,
   decideInTurn,
+  inDecisionOrder,
   isIssuedRedemption,
   isWaitingCancellation,
   loadFxTable,
@@ -961,7 +962,7 @@ export async function* simulate(
     const ctx = await contextFor(knex, state, businessDate, rows, options);
     // What this run decided before is known to the batch, as the archive makes it known at night.
     for (const row of decided.keys()) ctx.decided(row);
-    const batch = rows.map((row) => {
+    const batch = inDecisionOrder(rows).map((row) => {
       const before = decided.get(row)?.before ?? { ...row };
       return { row, before, decision: decideInTurn(ctx, state, row) };
     });

@@ -95,6 +95,8 @@ export interface OriginalActivity {
   activityDate: IsoDate;
   /** The member credited: a reversal takes back that member's points, and frees that member's cap room. */
   memberNumber?: string | null;
+  /** Still to be decided tonight: a reversal naming it waits until it is (see `accrueBatch`). */
+  needsAccrual?: boolean;
   /** What the partner asked for and spent, to check a reversal's amount against (partner credits). */
   pointsRequested?: number | null;
   spendMinor?: number | null;

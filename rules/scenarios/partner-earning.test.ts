@@ -11,12 +11,16 @@ import { availableEngines } from '../../test/harness/db.js';
 import { Accounts } from '../../ledger/accounts.js';
 import { allianceKey, awardPostingKey, hotelKey, partnerKey, reversalKey } from '../activity.js';
 import { exportJob } from '../../jobs/export.js';
+import { accrueJob } from '../../jobs/accrue.js';
+import { fetchJob } from '../../jobs/fetch.js';
+import { ingestJob } from '../../jobs/ingest.js';
 import { SHARED_FORMATS, validateWithSchema, xmllintOrSkip } from '../../parsers/fixtures/xml/support.js';
 import {
   memberNumber,
   replaceOnce,
   svoKznCoupon,
   useScenario,
+  YES,
   type Person,
   type Scenario,
 } from './scenario.js';
@@ -519,6 +523,76 @@ for (const engine of availableEngines()) {
         points: 30000,
       });
       expect(await w.balance(IVANOV.number)).toBe(30000);
+    });
+
+    it('reverses a credit whose -R record comes before it in the same file', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      w.dropPartner('REDBANK', '2026-03-11', [
+        ivanovs('S-1-R', '2026-03-10', 'CARD_SPEND', { points: -500 }),
+        ivanovs('S-1', '2026-03-10', 'CARD_SPEND', { spend: '500.00', currency: 'USD' }),
+      ]);
+      await w.night('2026-03-11');
+      expect(await w.activity(partnerKey('REDBANK', 'S-1'))).toMatchObject({
+        status: 'REVERSED',
+        reason: 'REVERSED_BY_PARTNER',
+      });
+      expect(await w.activity(partnerKey('REDBANK', 'S-1-R'))).toMatchObject({
+        status: 'POSTED',
+        points: -500,
+      });
+      expect(await w.balance(IVANOV.number)).toBe(0);
+    });
+
+    describe('a reversal listed more than a batch of accrue (5,000 activities) before its credit', () => {
+      // S-1-R first, then 4,999 one-dollar credits, then S-1: the reversal is decided in the first batch's
+      // turn, its credit in the second.
+      const file = (w: Scenario) =>
+        w.dropPartner('REDBANK', '2026-03-11', [
+          ivanovs('S-1-R', '2026-03-10', 'CARD_SPEND', { points: -500 }),
+          ...Array.from({ length: 4_999 }, (_, i) =>
+            ivanovs(`F-${i}`, '2026-03-10', 'CARD_SPEND', { spend: '1.00', currency: 'USD' }),
+          ),
+          ivanovs('S-1', '2026-03-10', 'CARD_SPEND', { spend: '500.00', currency: 'USD' }),
+        ]);
+      const expectReversed = async (w: Scenario) => {
+        expect(await w.activity(partnerKey('REDBANK', 'S-1'))).toMatchObject({ status: 'REVERSED' });
+        expect(await w.activity(partnerKey('REDBANK', 'S-1-R'))).toMatchObject({
+          status: 'POSTED',
+          points: -500,
+        });
+        expect(await w.balance(IVANOV.number)).toBe(4_999);
+      };
+
+      it('still finds its credit, as the simulator shows', async () => {
+        const w = s();
+        await w.enrol('2026-03-01', IVANOV);
+        file(w);
+        await w.night('2026-03-11');
+        await expectReversed(w);
+      });
+
+      it('finds its credit when a run stopped after the first batch resumes', async () => {
+        const w = s();
+        await w.enrol('2026-03-01', IVANOV);
+        file(w);
+        await w.run(fetchJob, '2026-03-11');
+        await w.run(ingestJob, '2026-03-11');
+        const stop = new AbortController();
+        await accrueJob({
+          ...w.w.ctx('2026-03-11'),
+          signal: stop.signal,
+          progress: { start: () => undefined, increment: () => stop.abort(), stop: () => undefined },
+        });
+        // The first batch committed; the reversal it put off is still to be decided, as is its credit.
+        expect(await w.activity(partnerKey('REDBANK', 'F-0'))).toMatchObject({ status: 'POSTED' });
+        expect(await w.activity(partnerKey('REDBANK', 'S-1-R'))).toMatchObject({ needs_accrual: YES });
+        expect(await w.activity(partnerKey('REDBANK', 'S-1'))).toMatchObject({ needs_accrual: YES });
+        await w.run(accrueJob, '2026-03-11');
+        await expectReversed(w);
+        const again = await w.run(accrueJob, '2026-03-11');
+        expect(again.counts.postings).toBe(0);
+      });
     });
 
     it('a reversal dated in the next month frees room in its credit’s month, not in its own', async () => {
