@@ -405,6 +405,9 @@ export function inDecisionOrder(rows: readonly ActivityRow[]): ActivityRow[] {
   return after.length === 0 ? [...rows] : [...first, ...after];
 }
 
+/** How far a chain of merges is followed from a credited member (merges since keep it at one step). */
+const MERGE_HOPS = 8;
+
 /** Builds the pure decision context for a batch from what is in the database. */
 export async function contextFor(
   q: Q,
@@ -424,6 +427,18 @@ export async function contextFor(
   const received = await loadReceivedDates(q, state, rows);
   const tierChanges = await loadTierChanges(q, state, rows, members);
   const originals = await loadOriginals(q, rows);
+  // A partner may send a reversal under the number of the account its member was merged into: the
+  // credited members, and the accounts they were merged into, are read to tell.
+  let chain = new Set<string>();
+  for (const o of originals.values())
+    if (o.memberNumber && !cache.has(o.memberNumber)) chain.add(o.memberNumber);
+  for (let hop = 0; hop < MERGE_HOPS && chain.size > 0; hop++) {
+    const found = await loadMembers(q, chain);
+    for (const [k, v] of found) cache.set(k, v);
+    chain = new Set(
+      [...found.values()].flatMap((m) => (m.mergedInto && !cache.has(m.mergedInto) ? [m.mergedInto] : [])),
+    );
+  }
   const credited = await loadCreditedFlights(q, rows);
   const reversed = await loadReversed(q, rows);
   // A reversal's points count in its original's period, which this batch may not otherwise touch.

@@ -613,6 +613,17 @@ function decidePartnerFlight(ctx: AccrualContext, row: ActivityRow): AccrualDeci
 
 // ------------------------------------------------------------------------------------------------ partners
 
+/** Whether `from`'s account was merged, through however many merges `ctx.members` holds, into `into`'s. */
+function mergedInto(ctx: AccrualContext, from: string | null | undefined, into: string | null): boolean {
+  const seen = new Set<string>();
+  for (let m = from ? ctx.members.get(from) : undefined; m?.mergedInto && !seen.has(m.number);) {
+    if (m.mergedInto === into) return true;
+    seen.add(m.number);
+    m = ctx.members.get(m.mergedInto);
+  }
+  return false;
+}
+
 function reversePartnerCredit(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
   const originalKey = partnerKey(row.partnerCode ?? '', row.reversalOfRef!);
   const original = ctx.original(originalKey);
@@ -627,7 +638,12 @@ function reversePartnerCredit(ctx: AccrualContext, row: ActivityRow): AccrualDec
   }
   // The ledger reverses the credit's own posting, whoever the record names: a reversal sent under another
   // member's number would take the points from the member credited and free cap room for the other one.
-  if (row.memberNumber !== original.memberNumber) {
+  // The account the credited member was merged into holds those points: a reversal under its number is
+  // the same member's.
+  if (
+    row.memberNumber !== original.memberNumber &&
+    !mergedInto(ctx, original.memberNumber, row.memberNumber)
+  ) {
     return rejected(
       reject(
         'UNKNOWN_ORIGINAL',

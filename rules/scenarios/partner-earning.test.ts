@@ -504,6 +504,34 @@ for (const engine of availableEngines()) {
       expect([await w.balance(IVANOV.number), await w.balance(PETROVA.number)]).toEqual([30000, 50000]);
     });
 
+    it('takes a reversal sent under the number of the account its member was merged into: those points are there now', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV, PETROVA);
+      w.dropPartner('REDBANK', '2026-03-10', [
+        ivanovs('R-1', '2026-03-05', 'CARD_SPEND', { spend: '30000.00', currency: 'USD' }),
+      ]);
+      await w.night('2026-03-10');
+      w.dropMembers([
+        { ...IVANOV, status: 'MERGED', mergedInto: PETROVA.number, updatedAt: '2026-03-11T09:00:00Z' },
+      ]);
+      await w.night('2026-03-11');
+      expect([await w.balance(IVANOV.number), await w.balance(PETROVA.number)]).toEqual([0, 30000]);
+      w.dropPartner('REDBANK', '2026-03-12', [
+        {
+          ...ivanovs('R-1-R', '2026-03-11', 'CARD_SPEND', { points: -30000 }),
+          member: PETROVA.number,
+          surname: 'PETROVA',
+        },
+      ]);
+      await w.night('2026-03-12');
+      expect(await w.activity(partnerKey('REDBANK', 'R-1'))).toMatchObject({ status: 'REVERSED' });
+      expect(await w.activity(partnerKey('REDBANK', 'R-1-R'))).toMatchObject({
+        status: 'POSTED',
+        points: -30000,
+      });
+      expect([await w.balance(IVANOV.number), await w.balance(PETROVA.number)]).toEqual([0, 0]);
+    });
+
     it('refuses a spend-only reversal of a credit that carried no spend as BAD_AMOUNT on spend_amount', async () => {
       const w = s();
       await w.enrol('2026-03-01', IVANOV);
