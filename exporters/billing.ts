@@ -454,19 +454,19 @@ async function giveNumbers(
  * finds nothing to invoice it: a clearing house takes InvoiceNumber as the invoice's identity, and the
  * partner may have seen the number in a draft, so it is never given to another partner. Adjustments take
  * numbers of their own from the same series (`invoiceDocuments`). Call inside the transaction that
- * records them.
+ * records them. Returns every number of the month, those given before and those given now, in number
+ * order.
  */
-export async function invoiceNumbers(
+async function invoiceNumbers(
   trx: Knex.Transaction,
   issuer: string,
   month: string,
   partnerCodes: readonly string[],
   businessDate: IsoDate,
-): Promise<Map<string, string>> {
+): Promise<NumberRow[]> {
   const given = await numbersGiven(trx, issuer, month);
-  const invoices = given.filter((r) => r.adjusts === null);
-  const numbers = new Map(invoices.map((r) => [r.partnerCode, r.invoiceNumber]));
-  const fresh = [...new Set(partnerCodes)].filter((code) => !numbers.has(code)).sort();
+  const invoiced = new Set(given.filter((r) => r.adjusts === null).map((r) => r.partnerCode));
+  const fresh = [...new Set(partnerCodes)].filter((code) => !invoiced.has(code)).sort();
   const rows = await giveNumbers(
     trx,
     issuer,
@@ -475,8 +475,8 @@ export async function invoiceNumbers(
     fresh.map((partnerCode) => ({ partnerCode, adjusts: null })),
     businessDate,
   );
-  for (const r of rows) numbers.set(r.partnerCode, r.invoiceNumber);
-  return numbers;
+  // giveNumbers numbers after the highest given, so appending keeps number order.
+  return [...given, ...rows];
 }
 
 /**
@@ -490,16 +490,17 @@ export async function invoiceNumbers(
  * for it dropped), so that when it has something to send again it goes where a number not in a
  * transmission goes: were it kept in a draft that was then delivered without it, the clearing house would
  * never receive that document. A number stays its partner's all the same. Numbers not in a transmission
- * are left out of the map. Call inside the transaction that gives the numbers.
+ * are left out of the map. `given` is every number of the month as `invoice_numbers` holds it now. Call
+ * inside the transaction that gives the numbers.
  */
-export async function invoiceTransmissions(
+async function invoiceTransmissions(
   trx: Knex.Transaction,
   issuer: string,
   month: string,
+  given: readonly NumberRow[],
   sending: ReadonlySet<string>,
   delivered: (transmission: number) => Promise<boolean>,
 ): Promise<Map<string, number>> {
-  const given = await numbersGiven(trx, issuer, month);
   const carried = new Map<string, number>();
   const freed: NumberRow[] = [];
   for (const r of given) {
@@ -680,14 +681,13 @@ export async function invoiceDocuments(
   const issuer = config.exports.invoices.issuingOrganizationId;
   const { month } = billing;
   const current = new Map(billing.invoices.map((i) => [i.partnerCode, i]));
-  await invoiceNumbers(trx, issuer, month, [...current.keys()], businessDate);
+  const rows = await invoiceNumbers(trx, issuer, month, [...current.keys()], businessDate);
   const known = new Map<number, boolean>();
   const isDelivered = async (k: number) => {
     if (!known.has(k)) known.set(k, await delivered(k));
     return known.get(k)!;
   };
   const sent = async (r: NumberRow) => r.transmission !== null && (await isDelivered(r.transmission));
-  const rows = await numbersGiven(trx, issuer, month);
   const kept = await keptLines(
     trx,
     rows.map((r) => r.id),
@@ -773,7 +773,7 @@ export async function invoiceDocuments(
   given.forEach((r, i) => carries.set(r.id, fresh[i]!.invoice));
   const all = [...rows, ...given];
   const sending = new Set(all.filter((r) => carries.get(r.id)).map((r) => r.invoiceNumber));
-  const carriers = await invoiceTransmissions(trx, issuer, month, sending, isDelivered);
+  const carriers = await invoiceTransmissions(trx, issuer, month, all, sending, isDelivered);
   return all.map((r) => {
     const invoice = carries.get(r.id) ?? null;
     return {
