@@ -98,6 +98,10 @@ export const DATE_FOLDER = /^\d{4}-\d{2}-\d{2}$/;
 export const copyFolder = (folders: CopyFolders, direction: 'in' | 'out'): string =>
   direction === 'in' ? folders.landing : folders.outbox;
 
+/** The setting that configures a direction's `copyFolder`, as messages name it. */
+export const settingOf = (direction: 'in' | 'out'): 'paths.landing' | 'paths.outbox' =>
+  direction === 'in' ? 'paths.landing' : 'paths.outbox';
+
 /**
  * Where Redeye lays out the copy of a registered file, relative to its `copyFolder`: `<kind>/<name>` for an
  * export, `<feed>/<date landed>/<name>` for a file received (undefined without a date: no such folder).
@@ -139,7 +143,7 @@ export function copyPath(
       if (own !== undefined) return join(root, own);
     }
   }
-  const setting = file.direction === 'in' ? 'paths.landing' : 'paths.outbox';
+  const setting = settingOf(file.direction);
   throw new CopyOutsideError(
     'FILE_COPY_OUTSIDE',
     `file ${file.id} (${file.name}): the registry's copy ${stored} lies outside ${root} (${setting}) and is not where Redeye lays out its files; it is left untouched`,

@@ -28,9 +28,9 @@ import { acquireRunLock, describeHolder, LockedError } from './lock.js';
 import { copyCutoffs, exportCopiesDue, landedCopiesDue, landedCopiesKept } from './retention.js';
 import {
   copyFolder,
-  copyPath,
-  CopyOutsideError,
+  copyPathUnlessRefused,
   laidOut,
+  settingOf,
   sha256File,
   toFileRow,
   type CopyFolders,
@@ -137,9 +137,6 @@ const WRITE_CHUNK = 500;
 
 /** How many of the refused rows outside `from` the result names; the rest are counted. */
 export const ELSEWHERE_NAMED = 20;
-
-const settingOf = (direction: 'in' | 'out'): 'paths.landing' | 'paths.outbox' =>
-  direction === 'in' ? 'paths.landing' : 'paths.outbox';
 
 const within = (root: string, path: string): boolean =>
   resolve(root) === resolve(path) || relativeInside(root, path) !== undefined;
@@ -518,13 +515,11 @@ async function removedByRetention(
     const kept = new Set<string>();
     for (const r of await landedCopiesKept(knex).select('id', 'direction', 'feed', 'name', 'local_path')) {
       const file = toFileRow(r as Record<string, unknown>);
-      let path: string | null | undefined;
-      try {
-        path = copyPath(folders.landing, file);
-      } catch (error) {
-        if (!(error instanceof CopyOutsideError)) throw error;
+      let path = copyPathUnlessRefused(folders.landing, file, () => {});
+      // landedCopiesKept reads only rows with a copy, so null is a refused one: kept where it now is.
+      if (path === null) {
         const target = locate(folders, from, to, file);
-        path = target && 'path' in target ? target.path : undefined;
+        path = target && 'path' in target ? target.path : null;
       }
       if (path) kept.add(resolve(path));
     }
@@ -613,14 +608,9 @@ async function* refusedRows(db: Db, folders: CopyFolders): AsyncGenerator<FileRo
           'partner_code',
         )
     ).map((r: Record<string, unknown>) => toFileRow(r));
-    for (const file of page) {
-      try {
-        copyPath(copyFolder(folders, file.direction), file);
-      } catch (error) {
-        if (!(error instanceof CopyOutsideError)) throw error;
-        yield file;
-      }
-    }
+    // Only rows with a copy are read, so null is a refused one.
+    for (const file of page)
+      if (copyPathUnlessRefused(copyFolder(folders, file.direction), file, () => {}) === null) yield file;
     if (page.length < PAGE) return;
     after = page.at(-1)!.id;
   }

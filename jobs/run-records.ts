@@ -7,6 +7,7 @@ import { hostname } from 'node:os';
 import type { Knex } from 'knex';
 import { isRunnable, RUNS_ON_PART_OF_THE_FILES, stepsOf, STOPS, type StepName } from './runner.js';
 import { processAlive } from './lock.js';
+import { chunks } from '../lib/chunks.js';
 import { endOfMonth } from '../lib/dates.js';
 
 /** A `job_runs` row as the engines return it. */
@@ -201,11 +202,8 @@ function runView(run: RunRow, stepRows: RunRow[]): RunView {
 
 async function stepsOfRuns(knex: Knex, ids: number[]): Promise<Map<number, RunRow[]>> {
   const steps = new Map<number, RunRow[]>();
-  for (let i = 0; i < ids.length; i += 500) {
-    const rows = (await knex('job_runs')
-      .whereIn('part_of', ids.slice(i, i + 500))
-      .orderBy('id')
-      .select('*')) as RunRow[];
+  for (const part of chunks(ids, 500)) {
+    const rows = (await knex('job_runs').whereIn('part_of', part).orderBy('id').select('*')) as RunRow[];
     for (const r of rows) {
       const of = Number(r.part_of);
       steps.set(of, [...(steps.get(of) ?? []), r]);
@@ -237,10 +235,8 @@ export async function listRuns(
       .limit(filter.last)) as Array<{ run: number | string }>
   ).map((r) => Number(r.run));
   const byId = new Map<number, RunRow>();
-  for (let i = 0; i < ids.length; i += 500)
-    for (const r of (await knex('job_runs')
-      .whereIn('id', ids.slice(i, i + 500))
-      .select('*')) as RunRow[])
+  for (const part of chunks(ids, 500))
+    for (const r of (await knex('job_runs').whereIn('id', part).select('*')) as RunRow[])
       byId.set(Number(r.id), r);
   const steps = await stepsOfRuns(knex, ids);
   return ids.flatMap((id) => {

@@ -340,6 +340,19 @@ async function closeRunRecord(
     );
 }
 
+/**
+ * A night's counts and warnings, from its steps': each keyed or prefixed by its step's job, so that the
+ * night's record reads as its steps' did whether the night finished or its process was killed.
+ */
+function nightTotals(steps: ReadonlyArray<Pick<StepSummary, 'job' | 'counts' | 'warnings'>>): {
+  counts: Record<string, number>;
+  warnings: string[];
+} {
+  const counts: Record<string, number> = {};
+  for (const s of steps) for (const [k, v] of Object.entries(s.counts)) counts[`${s.job}.${k}`] = v;
+  return { counts, warnings: steps.flatMap((s) => s.warnings.map((w) => `${s.job}: ${w}`)) };
+}
+
 /** Runs a step, recorded as a run of its own or, with `partOf`, as a step of that night's record. */
 async function runStep(ctx: JobContext, name: StepName, partOf?: number): Promise<StepSummary> {
   const t0 = process.hrtime.bigint();
@@ -419,13 +432,13 @@ async function closeInterruptedRuns(ctx: JobContext): Promise<void> {
       counts: string | null;
       warnings: string | null;
     }>;
-    const counts: Record<string, number> = {};
-    const warnings: string[] = [];
-    for (const s of steps) {
-      for (const [k, v] of Object.entries(JSON.parse(s.counts ?? '{}') as Record<string, number>))
-        counts[`${s.job}.${k}`] = v;
-      for (const w of JSON.parse(s.warnings ?? '[]') as string[]) warnings.push(`${s.job}: ${w}`);
-    }
+    const { counts, warnings } = nightTotals(
+      steps.map((s) => ({
+        job: s.job,
+        counts: JSON.parse(s.counts ?? '{}') as Record<string, number>,
+        warnings: JSON.parse(s.warnings ?? '[]') as string[],
+      })),
+    );
     await ctx.db
       .knex('job_runs')
       .where({ id: r.id, status: 'running' })
@@ -647,12 +660,9 @@ export async function runJob(
     stopped ??= partial;
     const failed = summaries.some((s) => s.status !== 'succeeded');
     if (compositeRun !== undefined) {
-      const counts: Record<string, number> = {};
-      for (const s of summaries) for (const [k, v] of Object.entries(s.counts)) counts[`${s.job}.${k}`] = v;
       await closeRunRecord(runCtx, compositeRun, name, {
         failed,
-        counts,
-        warnings: summaries.flatMap((s) => s.warnings.map((w) => `${s.job}: ${w}`)),
+        ...nightTotals(summaries),
         error: refused
           ? `[${refused.code}] ${refused.message}`
           : failed

@@ -9,6 +9,7 @@ import {
   copyPathUnlessRefused,
   decideHeld,
   fileById,
+  settingOf,
   toFileRow,
   type FileRow,
   withCopyResolved,
@@ -401,7 +402,7 @@ export function registerFiles(program: Command, run: ActionRunner): void {
           const copy = copyPathUnlessRefused(copyFolder(ctx.config.paths, file.direction), file, () => {});
           ctx.output.out(
             copy === null
-              ? `  copy ${file.localPath} (outside this installation's ${file.direction === 'in' ? 'paths.landing' : 'paths.outbox'}: not used)`
+              ? `  copy ${file.localPath} (outside this installation's ${settingOf(file.direction)}: not used)`
               : `  copy ${copy}${existsSync(copy) ? '' : file.verdict === WITHDRAWN ? ' (removed: withdrawn, never sent)' : ' (removed: retention, or by hand)'}`,
           );
         }

@@ -25,6 +25,9 @@ const countsText = (counts: Record<string, number>) =>
 
 const clipped = (text: string) => (text.length > LISTED_ERROR ? `${text.slice(0, LISTED_ERROR - 1)}…` : text);
 
+/** An error as the list shows it: as the runner recorded it, clipped to its column. */
+const errorText = (e: RunError) => clipped(`[${e.code}] ${e.message}`);
+
 function statusText(r: { status: string; processEnded?: true }): string {
   return r.processEnded ? 'running (its process has ended)' : r.status;
 }
@@ -39,7 +42,7 @@ function detail(s: {
   return [
     countsText(s.counts),
     s.warnings && s.warnings.length > 0 ? `${s.warnings.length} warning(s)` : '',
-    s.error ? clipped(`[${s.error.code}] ${s.error.message}`) : '',
+    s.error ? errorText(s.error) : '',
   ]
     .filter((t) => t !== '')
     .join('; ');
@@ -57,13 +60,7 @@ function printList(ctx: CommandContext, runs: RunView[]): void {
       r.startedAt,
       r.seconds.toFixed(1),
       `${r.host ?? '?'} pid ${r.pid ?? '?'}`,
-      alone
-        ? detail(r.steps[0]!)
-        : r.refused
-          ? clipped(`[${r.refused.code}] ${r.refused.message}`)
-          : r.error
-            ? clipped(`[${r.error.code}] ${r.error.message}`)
-            : '',
+      alone ? detail(r.steps[0]!) : r.refused ? errorText(r.refused) : r.error ? errorText(r.error) : '',
     ]);
     if (alone) continue;
     for (const s of r.steps)
