@@ -93,6 +93,10 @@ export async function loadMembers(q: Q, numbers: Iterable<string>): Promise<Map<
 /** What of an activity decides the cap period its points count in. */
 type CapFacts = Pick<ActivityRow, 'type' | 'memberNumber' | 'partnerCode' | 'activityType' | 'activityDate'>;
 
+/** The key of the partner credit a partner reversal names; undefined for any other row. */
+const reversedCreditKey = (r: ActivityRow): string | undefined =>
+  r.type === 'PARTNER' && r.reversalOfRef ? partnerKey(r.partnerCode ?? '', r.reversalOfRef) : undefined;
+
 /** An activity as a later reversal or cancellation sees it, read from the archive or decided this batch. */
 function originalOf(row: ActivityRow): OriginalActivity & { capped: CapFacts } {
   return {
@@ -117,7 +121,8 @@ async function loadOriginals(
 ): Promise<Map<string, OriginalActivity & { capped: CapFacts }>> {
   const keys = new Set<string>();
   for (const r of rows) {
-    if (r.type === 'PARTNER' && r.reversalOfRef) keys.add(partnerKey(r.partnerCode!, r.reversalOfRef));
+    const credit = reversedCreditKey(r);
+    if (credit !== undefined) keys.add(credit);
     if (r.type === 'REDEMPTION' && r.activityType === 'CANCEL' && r.reversalOfRef)
       keys.add(redemptionKey(r.reversalOfRef));
   }
@@ -396,10 +401,8 @@ export function inDecisionOrder(rows: readonly ActivityRow[]): ActivityRow[] {
   const first: ActivityRow[] = [];
   const after: ActivityRow[] = [];
   rows.forEach((r, i) => {
-    const credit =
-      r.type === 'PARTNER' && r.reversalOfRef
-        ? at.get(partnerKey(r.partnerCode ?? '', r.reversalOfRef))
-        : undefined;
+    const key = reversedCreditKey(r);
+    const credit = key === undefined ? undefined : at.get(key);
     (credit !== undefined && credit > i ? after : first).push(r);
   });
   return after.length === 0 ? [...rows] : [...first, ...after];
@@ -653,8 +656,8 @@ export async function accrueBatch(
     const rows = options.creditsDecided
       ? all
       : all.filter((r) => {
-          if (r.type !== 'PARTNER' || !r.reversalOfRef) return true;
-          const key = partnerKey(r.partnerCode ?? '', r.reversalOfRef);
+          const key = reversedCreditKey(r);
+          if (key === undefined) return true;
           const put = !inBatch.has(key) && decisionCtx.original(key)?.needsAccrual === true;
           if (put) outcome.putOff.push(r.id!);
           return !put;

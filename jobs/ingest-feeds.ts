@@ -27,6 +27,7 @@ import {
   setAsideId,
   type ActivityRow,
   type Draft,
+  type ReadAt,
   standingCouponMessage,
 } from '../rules/activity.js';
 import type { Program } from '../rules/program.js';
@@ -37,6 +38,7 @@ import {
   recordReadBefore,
   recordReceipt,
   type ClaimStatus,
+  type CopyFile,
   type FirstCopy,
 } from '../rules/sent-again.js';
 import { activitiesByCoupons, activitiesByKeys, fromDb, insertActivities, toDb } from './activities.js';
@@ -133,12 +135,6 @@ export interface FlightArchive {
   byKeys(keys: string[]): Promise<Map<string, ActivityRow>>;
   /** Activities holding any coupon of the given tickets, by `ticket:coupon`. */
   byCoupons(coupons: Array<[string, number]>): Promise<Map<string, ActivityRow>>;
-}
-
-/** Where a flight record was read: its file (none in a simulation) and line. */
-export interface ReadAt {
-  fileId: number | null;
-  line: number | null;
 }
 
 /** Which of a flight's records a draft is: its coupon, or its FTL passenger. */
@@ -293,7 +289,7 @@ export async function mergeFlightDrafts(archive: FlightArchive, drafts: Activity
           change(known, {
             couponStatus: d.couponStatus,
             needsAccrual: known.memberNumber !== null,
-            detail: { ...(known.detail ?? {}), correctedBy: { fileId: d.sourceFileId, line: d.sourceLine } },
+            detail: { ...(known.detail ?? {}), correctedBy: readAt(d) },
           });
           outcomes[i] = { kind: 'corrected', row: known };
           read(known, i);
@@ -451,12 +447,7 @@ export const setAsideKey = (earlier: Pick<ActivityRow, 'activityKey' | 'sourceFi
   setAsideId(earlier.activityKey, earlier.sourceFileId, `a${earlier.id}`);
 
 /** A file of the registry a copy came in, as the refusal of a later copy names it. */
-export interface FileReceived {
-  registered: true;
-  name: string;
-  /** The night that read it. */
-  night: IsoDate | null;
-}
+export type FileReceived = Extract<CopyFile, { registered: true }>;
 
 /** The files rows came in, by id. */
 export async function filesReceived(

@@ -6,7 +6,7 @@
  * leaves the points for the next one.
  */
 import type { Knex } from 'knex';
-import { describeAccount } from '../ledger/accounts.js';
+import { Accounts, describeAccount } from '../ledger/accounts.js';
 import {
   expiredOfLots,
   followTransfers,
@@ -19,10 +19,10 @@ import {
 } from '../ledger/follow.js';
 import { lowestBalanceSince } from '../ledger/ledger.js';
 import { EXPIRED_FROM_LOTS_OF, TRANSFERS_OUT_OF_LOT, TRANSFERS_OUT_SINCE } from '../ledger/store.js';
-import { Accounts } from '../ledger/accounts.js';
 import { AlreadyReversedError, InsufficientPointsError, UnknownPostingError } from '../ledger/errors.js';
 import { isReversal, type PostingRequest, type PostStatus } from '../ledger/types.js';
 import type { RedeyeError } from '../lib/errors.js';
+import { sqlRows } from '../reports/common.js';
 
 interface Entry {
   account: string;
@@ -263,13 +263,13 @@ export class SimulatedLedger {
   private async transfersOut(account: string, after: number): Promise<Array<TransferMove<string>>> {
     const acc = await this.knex('accounts').where({ code: account }).first('id');
     if (!acc) return [];
-    const rows = await this.rawRows<{
+    const rows = await sqlRows<{
       posting_id: number | string;
       business_date: string;
       account_id: number | string;
       moved: number | string;
       credited: number | string;
-    }>(TRANSFERS_OUT_SINCE, Number(acc.id), after, Number(acc.id));
+    }>(this.knex, TRANSFERS_OUT_SINCE, [Number(acc.id), after, Number(acc.id)]);
     if (rows.length === 0) return [];
     const codes = new Map(
       (
@@ -315,14 +315,15 @@ export class SimulatedLedger {
       expiredFromLotsOf: async (id) =>
         new Map(
           (
-            await this.rawRows<{ lot_id: number | string; expired: number | string }>(
+            await sqlRows<{ lot_id: number | string; expired: number | string }>(
+              this.knex,
               EXPIRED_FROM_LOTS_OF,
-              id,
+              [id],
             )
           ).map((r) => [Number(r.lot_id), Number(r.expired)]),
         ),
       transfersOutOfLot: async (lotId) =>
-        (await this.rawRows<{ posting_id: number | string }>(TRANSFERS_OUT_OF_LOT, lotId)).map((r) =>
+        (await sqlRows<{ posting_id: number | string }>(this.knex, TRANSFERS_OUT_OF_LOT, [lotId])).map((r) =>
           Number(r.posting_id),
         ),
     });
@@ -337,12 +338,6 @@ export class SimulatedLedger {
       if (n > 0) out.set(lot.code, (out.get(lot.code) ?? 0) + n);
     }
     return out;
-  }
-
-  /** The rows of a query of the ledger's store, on either engine. */
-  private async rawRows<T>(sql: string, ...values: number[]): Promise<T[]> {
-    const result = (await this.knex.raw(sql, values)) as unknown;
-    return (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as T[];
   }
 
   /** The id of the stored posting that reverses `postingId`, if any. */

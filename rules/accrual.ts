@@ -669,18 +669,13 @@ function reversePartnerCredit(ctx: AccrualContext, row: ActivityRow): AccrualDec
   }
   // A credit that carried no spend has none to give back: a spend-only reversal of it names no amount
   // of the credit, and is as wrong as one giving back another spend.
+  const spendless = original.spendMinor === null || original.spendMinor === undefined;
   if (
     row.pointsRequested === null &&
     row.spendMinor !== null &&
-    (original.spendMinor === null ||
-      original.spendMinor === undefined ||
-      row.spendCurrency !== original.spendCurrency ||
-      -row.spendMinor !== original.spendMinor)
+    (spendless || row.spendCurrency !== original.spendCurrency || -row.spendMinor !== original.spendMinor)
   ) {
-    const spent =
-      original.spendMinor === null || original.spendMinor === undefined
-        ? 'carried no spend'
-        : `spent ${original.spendMinor} ${original.spendCurrency}`;
+    const spent = spendless ? 'carried no spend' : `spent ${original.spendMinor} ${original.spendCurrency}`;
     return rejected(
       reject(
         'BAD_AMOUNT',

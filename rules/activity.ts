@@ -77,6 +77,12 @@ export interface ActivityRow {
   detail: ActivityDetail | null;
 }
 
+/** Where a flight record was read: its file (none in a simulation) and line. */
+export interface ReadAt {
+  fileId: number | null;
+  line: number | null;
+}
+
 /** Feed-specific facts kept with an activity for the rules (JSON in the `detail` column). */
 export interface ActivityDetail {
   /** Hotel revenue by category: code, exact decimal amount, currency. */
@@ -107,14 +113,14 @@ export interface ActivityDetail {
    * The record that last changed the coupon's status (a refund, void or exchange read after the coupon):
    * the activity keeps the file that first brought it, and its reversal is sourced here instead.
    */
-  correctedBy?: { fileId: number | null; line: number | null };
+  correctedBy?: ReadAt;
   /**
    * On a flight activity the FTL passenger brought: where its coupon was read once it came. The activity
    * keeps the file of the record that came first; a copy of the other one sent again names its own.
    */
-  couponFrom?: { fileId: number | null; line: number | null };
+  couponFrom?: ReadAt;
   /** On a flight activity a coupon brought: where its FTL passenger was read once it came. */
-  passengerFrom?: { fileId: number | null; line: number | null };
+  passengerFrom?: ReadAt;
   /** Another program's card presented on our flight (exported in alliance claims). */
   partnerCard?: { program: string; number: string };
   fareBasis?: string | null;
