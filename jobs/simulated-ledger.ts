@@ -294,47 +294,53 @@ export class SimulatedLedger {
    * account it credited: as the ledger traces it, over the same queries.
    */
   private async expiredOf(postingId: number): Promise<Map<string, number>> {
-    const expired = await expiredOfLots(postingId, {
-      lotsCreatedBy: async (id) =>
-        (
-          (await this.knex('lots')
-            .where({ origin_posting_id: id })
-            .orderBy('id')
-            .select('id', 'amount')) as Array<{
-            id: number | string;
-            amount: number | string;
-          }>
-        ).map((l) => ({ id: Number(l.id), amount: Number(l.amount) })),
-      movementsOf: async (id) =>
-        (
-          (await this.knex('lot_movements')
-            .where({ posting_id: id })
-            .orderBy('id')
-            .select('lot_id', 'amount')) as Array<{ lot_id: number | string; amount: number | string }>
-        ).map((m) => ({ lotId: Number(m.lot_id), amount: Number(m.amount) })),
-      expiredFromLotsOf: async (id) =>
-        new Map(
+    const own = (
+      (await this.knex('lots as l')
+        .join('accounts as a', 'a.id', 'l.account_id')
+        .where('l.origin_posting_id', postingId)
+        .orderBy('l.id')
+        .select('l.id', 'a.code')) as Array<{ id: number | string; code: string }>
+    ).map((l) => ({ id: Number(l.id), code: l.code }));
+    const expired = await expiredOfLots(
+      postingId,
+      {
+        lotsCreatedBy: async (id) =>
           (
-            await sqlRows<{ lot_id: number | string; expired: number | string }>(
-              this.knex,
-              EXPIRED_FROM_LOTS_OF,
-              [id],
-            )
-          ).map((r) => [Number(r.lot_id), Number(r.expired)]),
-        ),
-      transfersOutOfLot: async (lotId) =>
-        (await sqlRows<{ posting_id: number | string }>(this.knex, TRANSFERS_OUT_OF_LOT, [lotId])).map((r) =>
-          Number(r.posting_id),
-        ),
-    });
+            (await this.knex('lots')
+              .where({ origin_posting_id: id })
+              .orderBy('id')
+              .select('id', 'amount')) as Array<{
+              id: number | string;
+              amount: number | string;
+            }>
+          ).map((l) => ({ id: Number(l.id), amount: Number(l.amount) })),
+        movementsOf: async (id) =>
+          (
+            (await this.knex('lot_movements')
+              .where({ posting_id: id })
+              .orderBy('id')
+              .select('lot_id', 'amount')) as Array<{ lot_id: number | string; amount: number | string }>
+          ).map((m) => ({ lotId: Number(m.lot_id), amount: Number(m.amount) })),
+        expiredFromLotsOf: async (id) =>
+          new Map(
+            (
+              await sqlRows<{ lot_id: number | string; expired: number | string }>(
+                this.knex,
+                EXPIRED_FROM_LOTS_OF,
+                [id],
+              )
+            ).map((r) => [Number(r.lot_id), Number(r.expired)]),
+          ),
+        transfersOutOfLot: async (lotId) =>
+          (await sqlRows<{ posting_id: number | string }>(this.knex, TRANSFERS_OUT_OF_LOT, [lotId])).map(
+            (r) => Number(r.posting_id),
+          ),
+      },
+      own,
+    );
     const out = new Map<string, number>();
-    if (expired.size === 0) return out;
-    const own = (await this.knex('lots as l')
-      .join('accounts as a', 'a.id', 'l.account_id')
-      .where('l.origin_posting_id', postingId)
-      .select('l.id', 'a.code')) as Array<{ id: number | string; code: string }>;
     for (const lot of own) {
-      const n = expired.get(Number(lot.id)) ?? 0;
+      const n = expired.get(lot.id) ?? 0;
       if (n > 0) out.set(lot.code, (out.get(lot.code) ?? 0) + n);
     }
     return out;

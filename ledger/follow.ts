@@ -214,9 +214,14 @@ export interface LotTrace {
  * Per lot a posting created, the points of it that expired: in the lot itself, and in the lots the
  * transfers that took points out of it since (a merge, a move into a pool, and any transfer on from
  * there) carried them into. A transfer consumes its debit's lots in order and creates one lot per piece,
- * each from a single lot, in the same order, so which lot a carried lot came from is exact.
+ * each from a single lot, in the same order, so which lot a carried lot came from is exact. `own`: the
+ * lots the posting created, when the caller has them already (it reads them to tell whose they are).
  */
-export async function expiredOfLots(postingId: number, look: LotTrace): Promise<Map<number, number>> {
+export async function expiredOfLots(
+  postingId: number,
+  look: LotTrace,
+  own?: ReadonlyArray<{ id: number }>,
+): Promise<Map<number, number>> {
   const expiredIn = new Map<number, Map<number, number>>();
   const expiredOf = async (creator: number, lot: number) => {
     let m = expiredIn.get(creator);
@@ -250,7 +255,7 @@ export async function expiredOfLots(postingId: number, look: LotTrace): Promise<
     return n;
   };
   const out = new Map<number, number>();
-  for (const lot of await look.lotsCreatedBy(postingId)) {
+  for (const lot of own ?? (await look.lotsCreatedBy(postingId))) {
     const expired = (await expiredOf(postingId, lot.id)) + (await downstream(lot.id));
     if (expired > 0) out.set(lot.id, expired);
   }

@@ -598,7 +598,7 @@ class PostingSession {
     // What expired from the original's own lots, or from the lots transfers carried them into, was
     // booked to EXPIRY, not spent: it comes back from there.
     const ownLots = await this.store.lotsCreatedBy(original.id);
-    const expiredOfLot = await expiredOfLots(original.id, this.lotTrace());
+    const expiredOfLot = await expiredOfLots(original.id, this.lotTrace(), ownLots);
     const expiredOf = new Map<number, number>();
     for (const lot of ownLots) {
       const n = expiredOfLot.get(lot.id) ?? 0;
