@@ -323,11 +323,8 @@ export function adjustmentLines(
   const amount = (points: number, base: InvoiceLineInput) =>
     lineChargeMinor(points, base.pricePerPoint, currency);
   const out: InvoiceLineInput[] = [];
-  for (const { now, sent } of [...by.values()].sort(
-    (a, b) =>
-      cmp((a.now[0] ?? a.sent[0])!.activityType, (b.now[0] ?? b.sent[0])!.activityType) ||
-      cmp((a.now[0] ?? a.sent[0])!.contractId, (b.now[0] ?? b.sent[0])!.contractId),
-  )) {
+  // By activity type, then contract: the key's NUL sorts below every character of a type.
+  for (const [, { now, sent }] of [...by.entries()].sort(([a], [b]) => cmp(a, b))) {
     // The lots as the delivered documents left them: each of their lines moved the level as it moves now.
     const lots: Lots = { level: 0, up: [], down: [] };
     for (const line of sent) moveLots(lots, lots.level + line.points, line, amount);
@@ -566,8 +563,10 @@ async function keptLines(q: Q, ids: readonly number[], period: Period): Promise<
     )) as Array<Record<string, unknown>>;
   for (const r of rows) {
     const id = Number(r.invoice_number_id);
-    const lines = [...(kept.get(id)?.lines ?? [])];
-    kept.set(id, { lines, currency: String(r.currency), buyerId: String(r.buyer_id) });
+    // Every line of a document is kept with its currency and buyer: the first row gives them.
+    let lines = kept.get(id)?.lines as InvoiceLineInput[] | undefined;
+    if (!lines)
+      kept.set(id, { lines: (lines = []), currency: String(r.currency), buyerId: String(r.buyer_id) });
     lines.push({
       chargeCode: String(r.charge_code),
       description: String(r.description),

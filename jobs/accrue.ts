@@ -405,7 +405,7 @@ export function inDecisionOrder(rows: readonly ActivityRow[]): ActivityRow[] {
     const credit = key === undefined ? undefined : at.get(key);
     (credit !== undefined && credit > i ? after : first).push(r);
   });
-  return after.length === 0 ? [...rows] : [...first, ...after];
+  return [...first, ...after];
 }
 
 /** How far a chain of merges is followed from a credited member (merges since keep it at one step). */

@@ -18,7 +18,7 @@ import type { Transport } from '../transports/types.js';
 import { coerceError } from '../lib/errors.js';
 import type { Knex } from 'knex';
 import type { Config } from '../config/schema.js';
-import { copyPath, toFileRow, type FileRow } from './registry.js';
+import { copyPath, laidOut, toFileRow, type FileRow } from './registry.js';
 import { StepIncompleteError, type Job, type JobContext, type JobResult } from './types.js';
 import { deliverMail } from './deliver-mail.js';
 
@@ -70,7 +70,7 @@ export const deliverJob: Job = async (ctx: JobContext): Promise<JobResult> => {
         // Our own outbox folders are ours to create; a partner's server folder is theirs to provide.
         if (cfg?.type === 'local') mkdirSync(join(cfg.root, remoteDir), { recursive: true });
         const outbox = ctx.config.paths.outbox;
-        const copy = copyPath(outbox, file) ?? join(outbox, file.feed, file.name);
+        const copy = copyPath(outbox, file) ?? join(outbox, laidOut(file, null)!);
         const r = await transports.get(transportName).upload(copy, remoteDir, file.name);
         await ctx.db.knex('files').where({ id: file.id, verdict: 'written' }).update({
           verdict: 'delivered',

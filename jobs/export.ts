@@ -371,22 +371,28 @@ class ExportRun {
         // Numbers, and the transmission carrying each, given before the files are written: a failed
         // write keeps them, and its rerun reads them. Taken even when nobody is invoiced any more, so
         // that drafts of invoices that have come to nothing are withdrawn below.
-        const documents = await this.ctx.db.transaction((trx) =>
-          invoiceDocuments(
+        const documents = await this.ctx.db.transaction((trx) => {
+          // Whether a transmission was delivered, then what it carried: one read of its row for both.
+          const rows = new Map<number, ReturnType<typeof findExport>>();
+          const transmissionRow = (k: number) => {
+            if (!rows.has(k)) rows.set(k, findExport(trx, transmissionKey(k)));
+            return rows.get(k)!;
+          };
+          return invoiceDocuments(
             trx,
             this.config,
             month,
             this.date,
             async (k) => {
-              const row = await findExport(trx, transmissionKey(k));
+              const row = await transmissionRow(k);
               return row !== undefined && !awaitingDelivery(row);
             },
             async (k) => {
-              const row = await findExport(trx, transmissionKey(k));
+              const row = await transmissionRow(k);
               return row && this.outbox.registeredContent(row);
             },
-          ),
-        );
+          );
+        });
         for (const d of documents.filter((x) => x.unadjusted !== null)) {
           this.warnings.push(
             `${d.partnerCode} ${d.invoiceNumber}: ${month.month} has changed since its delivery, but ${d.unadjusted}: an adjustment is billed only in its invoice's currency, to its buyer, so the difference is not billed (see README, Adjustments)`,

@@ -206,7 +206,9 @@ async function stepsOfRuns(knex: Knex, ids: number[]): Promise<Map<number, RunRo
     const rows = (await knex('job_runs').whereIn('part_of', part).orderBy('id').select('*')) as RunRow[];
     for (const r of rows) {
       const of = Number(r.part_of);
-      steps.set(of, [...(steps.get(of) ?? []), r]);
+      const list = steps.get(of);
+      if (list) list.push(r);
+      else steps.set(of, [r]);
     }
   }
   return steps;

@@ -1,7 +1,8 @@
 /**
  * Running jobs: each run is recorded in `job_runs` (start, end, status, counts, warnings, error; a step of
  * a night linked to the night's record), holds the run lock so no two runs overlap (whatever their job and
- * date), and returns a summary instead of throwing into the scheduler. `nightly` runs the steps of the night in order under one lock; a failed step stops the
+ * date), and returns a summary instead of throwing into the scheduler. `nightly` runs the steps of the
+ * night in order under one lock; a failed step stops the
  * night (except fetch: what did arrive is still read, but nothing is made or sent from it), and a rerun
  * of the date picks up from there. `monthly` waits for the night of its month's last day: it is refused,
  * and recorded failed, until that night has succeeded. A step the process was asked to stop (SIGTERM,
@@ -317,7 +318,10 @@ async function closeRunRecord(
     counts: Record<string, number>;
     warnings: string[];
     error: string | null;
-    /** A run refused before any of its steps ran: its record says so, as its error code cannot (a step fails with SECRET_MISSING too). */
+    /**
+     * A run refused before any of its steps ran: its record says so, as its error code cannot (a step
+     * fails with SECRET_MISSING too).
+     */
     refused?: boolean;
   },
 ): Promise<void> {

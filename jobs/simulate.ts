@@ -358,10 +358,10 @@ class SimulatedArchive implements FlightArchive {
     merge.outcomes.forEach((o, n) => {
       const item = read[n]!;
       if (o.kind === 'duplicate') return;
-      this.readInRun.set(o.row, { ...this.readInRun.get(o.row), [flightRecordOf(activityOf(item))]: item });
+      const d = activityOf(item);
+      this.readInRun.set(o.row, { ...this.readInRun.get(o.row), [flightRecordOf(d)]: item });
       if (o.kind === 'new' || o.kind === 'reissued' || o.kind === 'secondCoupon') this.add(o.row, item);
       else this.touch(o.row, item);
-      const d = activityOf(item);
       if (d.ticketNumber !== null) this.byCoupon.set(`${d.ticketNumber}:${d.couponNumber}`, o.row);
     });
     for (const row of merge.changed.keys()) if (row.id !== undefined) this.changed.add(row);

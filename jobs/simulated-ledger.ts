@@ -9,6 +9,7 @@ import type { Knex } from 'knex';
 import { Accounts, describeAccount } from '../ledger/accounts.js';
 import {
   expiredOfLots,
+  expiredPerAccount,
   followTransfers,
   movesOf,
   shrinkDebits,
@@ -294,26 +295,11 @@ export class SimulatedLedger {
    * account it credited: as the ledger traces it, over the same queries.
    */
   private async expiredOf(postingId: number): Promise<Map<string, number>> {
-    const own = (
-      (await this.knex('lots as l')
-        .join('accounts as a', 'a.id', 'l.account_id')
-        .where('l.origin_posting_id', postingId)
-        .orderBy('l.id')
-        .select('l.id', 'a.code')) as Array<{ id: number | string; code: string }>
-    ).map((l) => ({ id: Number(l.id), code: l.code }));
+    const own = await this.lotsOf(postingId);
     const expired = await expiredOfLots(
       postingId,
       {
-        lotsCreatedBy: async (id) =>
-          (
-            (await this.knex('lots')
-              .where({ origin_posting_id: id })
-              .orderBy('id')
-              .select('id', 'amount')) as Array<{
-              id: number | string;
-              amount: number | string;
-            }>
-          ).map((l) => ({ id: Number(l.id), amount: Number(l.amount) })),
+        lotsCreatedBy: (id) => this.lotsOf(id),
         movementsOf: async (id) =>
           (
             (await this.knex('lot_movements')
@@ -338,12 +324,22 @@ export class SimulatedLedger {
       },
       own,
     );
-    const out = new Map<string, number>();
-    for (const lot of own) {
-      const n = expired.get(lot.id) ?? 0;
-      if (n > 0) out.set(lot.code, (out.get(lot.code) ?? 0) + n);
-    }
-    return out;
+    return expiredPerAccount(own, expired, (lot) => lot.code);
+  }
+
+  /** The lots a stored posting created, oldest first, with the account each is in. */
+  private async lotsOf(postingId: number): Promise<Array<{ id: number; amount: number; code: string }>> {
+    return (
+      (await this.knex('lots as l')
+        .join('accounts as a', 'a.id', 'l.account_id')
+        .where('l.origin_posting_id', postingId)
+        .orderBy('l.id')
+        .select('l.id', 'l.amount', 'a.code')) as Array<{
+        id: number | string;
+        amount: number | string;
+        code: string;
+      }>
+    ).map((l) => ({ id: Number(l.id), amount: Number(l.amount), code: l.code }));
   }
 
   /** The id of the stored posting that reverses `postingId`, if any. */

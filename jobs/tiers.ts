@@ -257,11 +257,12 @@ async function decideAll(
         ctx,
         decided.map((x) => x.member.id),
       );
-      const fresh = decided.filter((x) => !recorded.has(x) && !later.has(x.member.id));
+      const unrecorded = decided.filter((x) => !recorded.has(x));
+      const fresh = unrecorded.filter((x) => !later.has(x.member.id));
       await apply(trx, ctx, fresh);
       for (const { d } of fresh)
         counts[d.event.direction.toLowerCase()] = (counts[d.event.direction.toLowerCase()] ?? 0) + 1;
-      for (const { member, d } of decided.filter((x) => !recorded.has(x) && later.has(x.member.id)))
+      for (const { member, d } of unrecorded.filter((x) => later.has(x.member.id)))
         tally.decidedLater.push(`${member.number} (${d.event.from} → ${d.event.to})`);
       applied.push(...fresh.map((x) => x.member.id));
     });

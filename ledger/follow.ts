@@ -261,3 +261,17 @@ export async function expiredOfLots(
   }
   return out;
 }
+
+/** `expiredOfLots`' points summed per account the lots are in (`accountOf`). */
+export function expiredPerAccount<L extends { id: number }, K>(
+  lots: readonly L[],
+  expired: ReadonlyMap<number, number>,
+  accountOf: (lot: L) => K,
+): Map<K, number> {
+  const out = new Map<K, number>();
+  for (const lot of lots) {
+    const n = expired.get(lot.id) ?? 0;
+    if (n > 0) out.set(accountOf(lot), (out.get(accountOf(lot)) ?? 0) + n);
+  }
+  return out;
+}

@@ -12,6 +12,7 @@ import { canonical, fingerprint } from '../lib/fingerprint.js';
 import { Accounts, describeAccount, type AccountDescriptor, type StatusMetric } from './accounts.js';
 import {
   expiredOfLots,
+  expiredPerAccount,
   followTransfers,
   movesOf,
   shrinkDebits,
@@ -599,11 +600,7 @@ class PostingSession {
     // booked to EXPIRY, not spent: it comes back from there.
     const ownLots = await this.store.lotsCreatedBy(original.id);
     const expiredOfLot = await expiredOfLots(original.id, this.lotTrace(), ownLots);
-    const expiredOf = new Map<number, number>();
-    for (const lot of ownLots) {
-      const n = expiredOfLot.get(lot.id) ?? 0;
-      if (n > 0) expiredOf.set(lot.accountId, (expiredOf.get(lot.accountId) ?? 0) + n);
-    }
+    const expiredOf = expiredPerAccount(ownLots, expiredOfLot, (lot) => lot.accountId);
     let expired = 0;
     if (expiredOf.size > 0) {
       const expiry = await this.account(describeAccount(Accounts.expiry));

@@ -5,8 +5,6 @@ import type { Knex } from 'knex';
 import { RedeyeError, UsageError } from '../../lib/errors.js';
 import { dateInZone, isIsoDate } from '../../lib/dates.js';
 import {
-  copyFolder,
-  copyPathUnlessRefused,
   decideHeld,
   fileById,
   settingOf,
@@ -399,7 +397,7 @@ export function registerFiles(program: Command, run: ActionRunner): void {
         if (file.remotePath) ctx.output.out(`  ${file.transport ?? ''}:${file.remotePath}`);
         // The copy Redeye keeps: the retention step removes it whole after its period (retention.*Days).
         if (file.localPath) {
-          const copy = copyPathUnlessRefused(copyFolder(ctx.config.paths, file.direction), file, () => {});
+          const copy = withCopyResolved(ctx.config.paths, file).localPath;
           ctx.output.out(
             copy === null
               ? `  copy ${file.localPath} (outside this installation's ${settingOf(file.direction)}: not used)`

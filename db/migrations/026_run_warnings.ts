@@ -27,6 +27,7 @@
 a refusal's error still says `refused`, and a re-up marks the nights' and month-ends' again.
  */
 import type { Knex } from 'knex';
+import { chunks } from '../../lib/chunks.js';
 import { RedeyeError } from '../../lib/errors.js';
 
 /** The steps of the runs of several steps, in their order, as the runner ran them when this was written. */
@@ -90,10 +91,8 @@ export async function up(knex: Knex): Promise<void> {
     if (taken.length > 0) links.set(run.id, taken);
   });
   for (const [run, steps] of links)
-    for (let i = 0; i < steps.length; i += 500)
-      await knex('job_runs')
-        .whereIn('id', steps.slice(i, i + 500))
-        .update({ part_of: run });
+    for (const part of chunks(steps, 500))
+      await knex('job_runs').whereIn('id', part).update({ part_of: run });
   const refused = rows
     .filter(
       (r) =>
@@ -103,10 +102,8 @@ export async function up(knex: Knex): Promise<void> {
         REFUSALS.some((code) => r.error?.startsWith(`[${code}] `)),
     )
     .map((r) => r.id);
-  for (let i = 0; i < refused.length; i += 500)
-    await knex('job_runs')
-      .whereIn('id', refused.slice(i, i + 500))
-      .update({ refused: true });
+  for (const part of chunks(refused, 500))
+    await knex('job_runs').whereIn('id', part).update({ refused: true });
 }
 
 export async function down(knex: Knex): Promise<void> {
