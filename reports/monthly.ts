@@ -404,7 +404,7 @@ export async function monthlyReport(
           valueFormat: { compact: true },
         })
       : undefined;
-  const forecast = expiryForecast(lots, to);
+  const { rows: forecast, overdue } = expiryForecast(lots, to);
   const forecastChart = await chart('expiry-forecast', {
     kind: 'bar',
     title: 'Points due to expire, next 12 months',
@@ -668,6 +668,10 @@ export async function monthlyReport(
         share: share(f.points, rollForward.closing),
       }));
       const forecastNotes = ['Points whose lots expire in each month, if they are not redeemed first.'];
+      if (overdue > 0)
+        forecastNotes.push(
+          `${forecast[0]!.label} includes ${overdue.toLocaleString('en-US')} points of lots whose date had passed by ${to} and which were still open: the next expire run takes them.`,
+        );
       const forecastColumns: ColumnSpec<ForecastRow>[] = [
         { header: 'Month', type: 'text', value: 'label' },
         { header: 'From', type: 'date', value: 'from' },
@@ -896,12 +900,17 @@ export function allocateValue(config: LoadedConfig, points: readonly number[]): 
   return values;
 }
 
-/** Twelve months after `asOf` (the first one from the next day), with the points their lots lose. */
-function expiryForecast(
-  lots: OutstandingLots[],
+/**
+ * Twelve months after `asOf` (the first one from the next day), with the points their lots lose. A lot
+ * still open past its date (a night whose expiry has not run yet) is due at the next expire run: it
+ * counts in the first month, which `overdue` tells apart, so that every dated open point is forecast.
+ */
+export function expiryForecast(
+  lots: readonly OutstandingLots[],
   asOf: IsoDate,
-): Array<{ label: string; from: IsoDate; to: IsoDate; points: number }> {
+): { rows: Array<{ label: string; from: IsoDate; to: IsoDate; points: number }>; overdue: number } {
   const rows: Array<{ label: string; from: IsoDate; to: IsoDate; points: number }> = [];
+  let overdue = 0;
   let start = addDays(asOf, 1);
   for (let i = 0; i < 12; i++) {
     const end = endOfMonth(start);
@@ -910,10 +919,12 @@ function expiryForecast(
   }
   for (const l of lots) {
     if (l.expiresOn === null) continue;
-    const row = rows.find((r) => r.from <= l.expiresOn! && l.expiresOn! <= r.to);
+    if (l.expiresOn <= asOf) overdue += l.points;
+    const row =
+      l.expiresOn <= asOf ? rows[0] : rows.find((r) => r.from <= l.expiresOn! && l.expiresOn! <= r.to);
     if (row) row.points += l.points;
   }
-  return rows;
+  return { rows, overdue };
 }
 
 type Book = Parameters<Parameters<typeof writeWorkbookFile>[2]>[0];
