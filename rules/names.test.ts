@@ -106,6 +106,24 @@ describe('a different person does not match', () => {
       { surname: 'WOLFESCHLEGELSTEINHAUSEN', givenName: 'HUBERT' },
       'GIVEN_NAME_MISMATCH',
     ],
+    [
+      'IVANOVA/ALEXANDR is not ALEXANDRA: a name that short was not cut',
+      { surname: 'IVANOVA', givenName: 'ALEXANDR' },
+      { surname: 'IVANOVA', givenName: 'ALEXANDRA' },
+      'GIVEN_NAME_MISMATCH',
+    ],
+    [
+      'ALEXANDROVA/ALEX is not ALEXEI',
+      { surname: 'ALEXANDROVA', givenName: 'ALEX' },
+      { surname: 'ALEXANDROVA', givenName: 'ALEXEI' },
+      'GIVEN_NAME_MISMATCH',
+    ],
+    [
+      'nor with a title glued on (FOX/ALANMR is not ALANA)',
+      { surname: 'FOX', givenName: 'ALANMR' },
+      { surname: 'FOX', givenName: 'ALANA' },
+      'GIVEN_NAME_MISMATCH',
+    ],
   ];
   for (const [behaviour, travelled, member, reason] of cases) {
     it(behaviour, () => {
@@ -202,12 +220,30 @@ describe('what systems do to a name', () => {
     expect(check({ surname: 'SMITH MR' }, member)).toEqual({ matches: true, reason: 'SURNAME_ONLY' });
   });
 
-  it('matches a given name cut anywhere by the DCS', () => {
-    const member = { surname: 'NOVIKOV', givenName: 'KONSTANTIN' };
-    expect(check({ surname: 'NOVIKOV', givenName: 'KONST' }, member)).toEqual({
+  it('matches a given name cut short of an initial only where the field was long enough to be cut', () => {
+    // The boarding pass's 20-character SURNAME/GIVEN field is the tightest a name goes through.
+    const member = { surname: 'VOLKONSKAYA', givenName: 'ALEXANDRA VLADIMIROVNA' };
+    expect(check({ surname: 'VOLKONSKAYA', givenName: 'ALEXANDR' }, member)).toEqual({
       matches: true,
       reason: 'GIVEN_NAME_TRUNCATED',
     });
+    expect(check({ surname: 'VOLKONSKAYA/ALEXANDR' }, member)).toEqual({
+      matches: true,
+      reason: 'GIVEN_NAME_TRUNCATED',
+    });
+    expect(check({ surname: 'VOLKONSKAYA', givenName: 'ALEXAND' }, member)).toEqual({
+      matches: false,
+      reason: 'GIVEN_NAME_MISMATCH',
+    });
+    // Spaces around the fields are not part of the name a system cut.
+    expect(check({ surname: ' VOLKONSKAYA ', givenName: 'ALEXAND ' }, member).matches).toBe(false);
+    expect(
+      check({ surname: 'NOVIKOV', givenName: 'KONST' }, { surname: 'NOVIKOV', givenName: 'KONSTANTIN' }),
+    ).toEqual({ matches: false, reason: 'GIVEN_NAME_MISMATCH' });
+  });
+
+  it('matches a given name cut to an initial at any length (NOVIKOV/K)', () => {
+    const member = { surname: 'NOVIKOV', givenName: 'KONSTANTIN' };
     expect(check({ surname: 'NOVIKOV', givenName: 'K' }, member)).toEqual({
       matches: true,
       reason: 'GIVEN_NAME_INITIAL',
@@ -218,16 +254,56 @@ describe('what systems do to a name', () => {
     });
   });
 
-  it('matches a profile with a middle name against the first name alone, and the other way round', () => {
+  it('matches a cut Cyrillic given name by the length it travelled at', () => {
+    const member = {
+      surname: 'KONSTANTINOPOLSKAIA',
+      givenName: 'ALEKSANDRA',
+      surnameLocal: 'Константинопольская',
+      givenNameLocal: 'Александра',
+    };
+    expect(check({ surname: 'КОНСТАНТИНОПОЛЬСКАЯ', givenName: 'АЛЕКС' }, member)).toEqual({
+      matches: true,
+      reason: 'GIVEN_NAME_TRUNCATED',
+    });
     expect(
-      check({ surname: 'LEE', givenName: 'ANNA' }, { surname: 'LEE', givenName: 'ANNA MARIA' }).matches,
-    ).toBe(true);
+      check(
+        { surname: 'ИВАНОВА', givenName: 'АЛЕКСАНДР' },
+        {
+          surname: 'IVANOVA',
+          givenName: 'ALEKSANDRA',
+          surnameLocal: 'Иванова',
+          givenNameLocal: 'Александра',
+        },
+      ),
+    ).toEqual({ matches: false, reason: 'GIVEN_NAME_MISMATCH' });
+  });
+
+  it('matches a profile with a middle name against the first name alone, and the other way round', () => {
+    expect(check({ surname: 'LEE', givenName: 'ANNA' }, { surname: 'LEE', givenName: 'ANNA MARIA' })).toEqual(
+      {
+        matches: true,
+        reason: 'EXTRA_GIVEN_NAMES',
+      },
+    );
     expect(check({ surname: 'LEE', givenName: 'ANNA MARIA' }, { surname: 'LEE', givenName: 'ANNA' })).toEqual(
       {
         matches: true,
         reason: 'EXTRA_GIVEN_NAMES',
       },
     );
+  });
+
+  it('matches a middle name cut to its initial, and no further into it', () => {
+    const member = { surname: 'LEE', givenName: 'ANNA MARIA' };
+    expect(check({ surname: 'LEE', givenName: 'ANNA M' }, member)).toEqual({
+      matches: true,
+      reason: 'GIVEN_NAME_INITIAL',
+    });
+    expect(check({ surname: 'LEE', givenName: 'ANNA MA' }, member).matches).toBe(false);
+    // An initial after the first name of a one-word given name is not a middle initial.
+    expect(
+      check({ surname: 'LEE', givenName: 'ANNA M' }, { surname: 'LEE', givenName: 'ANNAMARIA' }).matches,
+    ).toBe(false);
   });
 
   it('matches a long surname cut to fit when the given name is already an initial', () => {
@@ -492,11 +568,48 @@ describe('properties', () => {
     );
   });
 
-  it('matches a given name cut to any length', () => {
+  /** The tightest field a name goes through: the boarding pass's SURNAME/GIVEN in 20 characters. */
+  const CUT_FIELD = 20;
+
+  it('matches a given name cut anywhere in a field long enough to have been cut', () => {
+    fc.assert(
+      fc.property(
+        fc.stringMatching(/^[A-Z]{2,18}$/),
+        fc.stringMatching(/^[A-Z]{2,20}$/),
+        fc.nat(),
+        (surname, givenName, cut) => {
+          const shortest = Math.max(1, CUT_FIELD - surname.length - 1);
+          fc.pre(shortest <= givenName.length);
+          const kept = givenName.slice(0, shortest + (cut % (givenName.length - shortest + 1)));
+          expect(check({ surname, givenName: kept }, { surname, givenName }).matches).toBe(true);
+        },
+      ),
+    );
+  });
+
+  it('never matches a given name cut short of an initial in a field too short to have been cut', () => {
     fc.assert(
       fc.property(latinWord, latinWord, fc.nat(), (surname, givenName, cut) => {
-        const kept = givenName.slice(0, 1 + (cut % givenName.length));
-        expect(check({ surname, givenName: kept }, { surname, givenName }).matches).toBe(true);
+        const longest = Math.min(givenName.length - 1, CUT_FIELD - surname.length - 2);
+        fc.pre(longest >= 2);
+        const kept = givenName.slice(0, 2 + (cut % (longest - 1)));
+        // What is kept may read as a title (MR of MRIDULA), which leaves only the surname to match.
+        fc.pre(check({ surname, givenName: kept }, { surname, givenName: 'Q' }).reason !== 'SURNAME_ONLY');
+        expect(check({ surname, givenName: kept }, { surname, givenName })).toEqual({
+          matches: false,
+          reason: 'GIVEN_NAME_MISMATCH',
+        });
+      }),
+    );
+  });
+
+  it('matches a given name cut to its initial at any length', () => {
+    fc.assert(
+      fc.property(latinWord, latinWord, (surname, givenName) => {
+        expect(check({ surname, givenName: givenName[0] }, { surname, givenName })).toEqual({
+          matches: true,
+          reason: 'GIVEN_NAME_INITIAL',
+        });
       }),
     );
   });

@@ -169,6 +169,14 @@ const GLUED_TITLES = ['MSTR', 'MISS', 'PROF', 'MRS', 'CHD', 'INF', 'MR', 'MS', '
  */
 const MIN_TRUNCATED_SURNAME = 18;
 
+/**
+ * The shortest travelled `SURNAME/GIVEN` field that can have had its given name cut short of an initial:
+ * the same 20-character barcode field, every other one being longer. A cut there that falls on a space
+ * is trimmed to 19, but then it left whole given names, which match as given names left out. Anything
+ * shorter was not cut, so IVANOVA/ALEXANDR is not ALEXANDRA and ALEXANDROVA/ALEX is not ALEXEI.
+ */
+const MIN_CUT_NAME_FIELD = 20;
+
 /** Bound on the spellings tried for one name field; enough for any real name's Cyrillic variants. */
 const MAX_SPELLINGS = 256;
 
@@ -303,20 +311,34 @@ function intersects(a: Iterable<string>, b: ReadonlySet<string>): boolean {
 
 type GivenMatch = 'EXACT' | 'EXTRA_GIVEN_NAMES' | 'GIVEN_NAME_TRUNCATED' | 'GIVEN_NAME_INITIAL' | undefined;
 
-function matchGiven(travelled: readonly Word[], member: ReadonlySet<string>): GivenMatch {
+/** A member's given names as spellings: whole, and their first words without the rest (ANNA of ANNA MARIA). */
+interface MemberGivens {
+  whole: ReadonlySet<string>;
+  leading: ReadonlySet<string>;
+}
+
+function isInitial(word: Word): boolean {
+  return [...word.text].length === 1;
+}
+
+function matchGiven(travelled: readonly Word[], member: MemberGivens, fieldLength: number): GivenMatch {
   // Spellings of the first j travelled words run together, for j = 1 … n.
   const leading: string[][] = [];
   for (let j = 1; j <= travelled.length; j++) leading.push(spellingsOfField(travelled.slice(0, j)));
   const whole = leading.at(-1)!;
-  if (intersects(whole, member)) return 'EXACT';
-  // A travelled given name may add a middle name or patronymic the profile does not hold.
+  if (intersects(whole, member.whole)) return 'EXACT';
+  // A travelled given name may add a middle name or patronymic the profile does not hold, or leave out
+  // one it holds.
   for (let j = 0; j < leading.length - 1; j++)
-    if (intersects(leading[j]!, member)) return 'EXTRA_GIVEN_NAMES';
-  // Or be cut by the DCS, down to an initial.
-  if (!anyPrefix(whole, member)) return undefined;
-  return travelled.length === 1 && [...travelled[0]!.text].length === 1
-    ? 'GIVEN_NAME_INITIAL'
-    : 'GIVEN_NAME_TRUNCATED';
+    if (intersects(leading[j]!, member.whole)) return 'EXTRA_GIVEN_NAMES';
+  if (intersects(whole, member.leading)) return 'EXTRA_GIVEN_NAMES';
+  // Or be cut by the DCS: to an initial at any length (ORLOVA/E, LEE/ANNA M), short of one only where
+  // the field was long enough for a cut.
+  if (!anyPrefix(whole, member.whole)) return undefined;
+  const last = travelled.at(-1)!;
+  if (travelled.length === 1 && isInitial(last)) return 'GIVEN_NAME_INITIAL';
+  if (isInitial(last) && intersects(leading.at(-2)!, member.leading)) return 'GIVEN_NAME_INITIAL';
+  return fieldLength >= MIN_CUT_NAME_FIELD ? 'GIVEN_NAME_TRUNCATED' : undefined;
 }
 
 /** The match of a travelled name against one view of the member (Latin, or Latin and local script). */
@@ -325,7 +347,8 @@ function matchAgainst(
   surname: readonly Word[],
   given: readonly Word[],
   memberSurnames: ReadonlySet<string>,
-  memberGivens: ReadonlySet<string>,
+  memberGivens: MemberGivens,
+  fieldLength: number,
 ): NameMatch {
   const surnames = spellingsOfField(surname);
   let surnameTruncated = false;
@@ -336,13 +359,14 @@ function matchAgainst(
     surnameTruncated = true;
   }
   for (const candidate of givenCandidates(given)) {
-    if (candidate.length === 0 || memberGivens.size === 0) {
+    if (candidate.length === 0 || memberGivens.whole.size === 0) {
       // Nothing to compare the given name with: the surname is all the evidence there is.
       return { matches: true, reason: surnameTruncated ? 'SURNAME_TRUNCATED' : 'SURNAME_ONLY' };
     }
-    const givenMatch = matchGiven(candidate, memberGivens);
+    const givenMatch = matchGiven(candidate, memberGivens, fieldLength);
     // The DCS cuts the given name to an initial before it touches the surname.
-    if (givenMatch && (!surnameTruncated || givenMatch === 'GIVEN_NAME_INITIAL')) {
+    const initialOnly = givenMatch === 'GIVEN_NAME_INITIAL' && candidate.length === 1;
+    if (givenMatch && (!surnameTruncated || initialOnly)) {
       return { matches: true, reason: surnameTruncated ? 'SURNAME_TRUNCATED' : givenMatch };
     }
   }
@@ -354,6 +378,19 @@ function spellingSet(...texts: Array<string | undefined>): Set<string> {
   for (const text of texts)
     for (const spelling of spellingsOfField(fieldOf(text))) if (spelling) set.add(spelling);
   return set;
+}
+
+function givenSpellings(...texts: Array<string | undefined>): MemberGivens {
+  const whole = new Set<string>();
+  const leading = new Set<string>();
+  for (const text of texts) {
+    const words = fieldOf(text);
+    for (let k = 1; k <= words.length; k++) {
+      const into = k === words.length ? whole : leading;
+      for (const spelling of spellingsOfField(words.slice(0, k))) if (spelling) into.add(spelling);
+    }
+  }
+  return { whole, leading };
 }
 
 /**
@@ -382,12 +419,15 @@ export function nameMatches(travelled: TravelledName, member: MemberName): NameM
   while (given.length === 0 && surname.length > 1 && isTitle(surname.at(-1)!)) surname = surname.slice(0, -1);
   if (surname.length === 0) return { matches: false, reason: 'NO_SURNAME' };
 
+  // As the field a system would have cut: SURNAME/GIVEN, titles typed into it included.
+  const fieldLength = surnameText.trim().length + 1 + (givenText ?? '').trim().length;
   const latin = matchAgainst(
     surnameText,
     surname,
     given,
     spellingSet(member.surname),
-    spellingSet(member.givenName),
+    givenSpellings(member.givenName),
+    fieldLength,
   );
   const travelledInCyrillic = CYRILLIC_LETTER.test(surnameText) || CYRILLIC_LETTER.test(givenText ?? '');
   if (latin.matches) {
@@ -402,7 +442,8 @@ export function nameMatches(travelled: TravelledName, member: MemberName): NameM
     surname,
     given,
     spellingSet(member.surname, member.surnameLocal),
-    spellingSet(member.givenName, member.givenNameLocal),
+    givenSpellings(member.givenName, member.givenNameLocal),
+    fieldLength,
   );
   if (local.matches) return local.reason === 'EXACT' ? { matches: true, reason: 'TRANSLITERATED' } : local;
   return local;

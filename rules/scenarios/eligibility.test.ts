@@ -134,9 +134,11 @@ for (const engine of availableEngines()) {
         { number: memberNumber(12), surname: 'NOVIKOV', givenName: 'ALEXANDER' },
         { number: memberNumber(13), surname: 'FOX', givenName: 'ALAN' },
         { number: memberNumber(14), surname: 'IVANOV', givenName: 'IVAN' },
+        { number: memberNumber(15), surname: 'VOLKONSKAYA', givenName: 'ALEXANDRA VLADIMIROVNA' },
       ];
       await w.enrol('2026-03-01', ...people);
-      const [lopez, smirnov, novikov, fox, ivanov] = people.map((p) => p.number) as [
+      const [lopez, smirnov, novikov, fox, ivanov, volkonskaya] = people.map((p) => p.number) as [
+        string,
         string,
         string,
         string,
@@ -173,7 +175,12 @@ for (const engine of availableEngines()) {
         date: '2026-03-10',
         board: 'SVO',
         groups: [
-          { dest: 'LED', cls: 'Y', pax: [{ surname: 'NOVIKOV', givenName: 'ALEXAND', card: novikov }] },
+          {
+            dest: 'LED',
+            cls: 'Y',
+            // As a boarding pass's 20 characters cut it, title and all.
+            pax: [{ surname: 'VOLKONSKAYA', givenName: 'ALEXANDR', title: '', card: volkonskaya }],
+          },
         ],
       });
       await w.night('2026-03-11');
@@ -190,13 +197,50 @@ for (const engine of availableEngines()) {
         [novikov, 'KZN', '245'],
         [fox, 'KZN', '245'],
         [smirnov, 'KZN', '245'],
-        [novikov, 'LED', '247'],
+        [volkonskaya, 'LED', '247'],
       ] as const) {
         expect([member, to, await outcome(w, flight(member, '2026-03-10', 'SVO', to, flightNo))]).toEqual([
           member,
           to,
           ['POSTED', null],
         ]);
+      }
+    });
+
+    it('credits no one whose given name merely begins the member’s in a name too short to have been cut (IVANOVA/ALEXANDR, ALEXANDROVA/ALEX)', async () => {
+      const w = s();
+      const people: Person[] = [
+        { number: memberNumber(20), surname: 'IVANOVA', givenName: 'ALEXANDRA' },
+        { number: memberNumber(21), surname: 'ALEXANDROVA', givenName: 'ALEXEI' },
+      ];
+      await w.enrol('2026-03-01', ...people);
+      const [alexandra, alexei] = people.map((p) => p.number) as [string, string];
+      // Someone else on the card: both names are whole as they travelled, each another person's.
+      w.dropFtl({
+        flight: 'XX245',
+        date: '2026-03-10',
+        board: 'SVO',
+        groups: [
+          {
+            dest: 'KZN',
+            cls: 'Y',
+            pax: [
+              { surname: 'IVANOVA', givenName: 'ALEXANDR', card: alexandra },
+              { surname: 'ALEXANDROVA', givenName: 'ALEX', card: alexei },
+            ],
+          },
+        ],
+      });
+      await w.night('2026-03-11');
+      for (const member of [alexandra, alexei]) {
+        const a = await w.activity(flight(member, '2026-03-10', 'SVO', 'KZN'));
+        expect([member, a?.status, a?.reason, a?.reason_field]).toEqual([
+          member,
+          'REJECTED',
+          'NAME_MISMATCH',
+          'given_name',
+        ]);
+        expect(await w.balance(member)).toBe(0);
       }
     });
 
