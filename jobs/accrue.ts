@@ -178,6 +178,14 @@ export interface CreditedFlight {
   ticketNumber: string | null;
 }
 
+/** A member's flights of one route and day: those the check for the same flight twice compares. */
+const routeDayOf = (r: Pick<ActivityRow, 'memberNumber' | 'activityDate' | 'origin' | 'destination'>) =>
+  `${r.memberNumber}|${r.activityDate}|${r.origin}|${r.destination}`;
+
+/** An award that stands: posted, and not taken back. */
+const standsCredited = (r: Pick<ActivityRow, 'status' | 'postingKey'>) =>
+  (r.status === 'POSTED' || r.status === 'PARTIAL') && r.postingKey !== null;
+
 /**
  * Flights already credited to the same member on the same date and route (an FTL per marketing carrier
  * lists the passenger again under another flight number): member|date|origin|destination → what stands.
@@ -201,7 +209,12 @@ async function loadCreditedFlights(q: Q, rows: ActivityRow[]): Promise<Map<strin
       .whereIn('status', ['POSTED', 'PARTIAL'])
       .select('member_number', 'activity_date', 'origin', 'destination', 'activity_key', 'ticket_number');
     for (const f of found) {
-      const k = `${f.member_number}|${f.activity_date}|${f.origin}|${f.destination}`;
+      const k = routeDayOf({
+        memberNumber: f.member_number,
+        activityDate: f.activity_date,
+        origin: f.origin,
+        destination: f.destination,
+      });
       let list = out.get(k);
       if (!list) out.set(k, (list = []));
       list.push({ activityKey: f.activity_key as string, ticketNumber: f.ticket_number ?? null });
@@ -443,6 +456,18 @@ export async function contextFor(
     );
   }
   const credited = await loadCreditedFlights(q, rows);
+  // What the batch's rows say of themselves, and each decision of the batch, is newer than what the
+  // archive was read for: a coupon has given an FTL credit its ticket (the simulator keeps its own copies
+  // of the rows), or a flight decided before the next one was taken back and no longer stands.
+  const standing = (row: ActivityRow) => {
+    if (row.type !== 'FLIGHT' || !row.memberNumber) return;
+    const k = routeDayOf(row);
+    const list = (credited.get(k) ?? []).filter((f) => f.activityKey !== row.activityKey);
+    if (standsCredited(row))
+      list.push({ activityKey: row.activityKey, ticketNumber: row.ticketNumber ?? null });
+    if (list.length > 0 || credited.has(k)) credited.set(k, list);
+  };
+  for (const r of rows) standing(r);
   const reversed = await loadReversed(q, rows);
   // A reversal's points count in its original's period, which this batch may not otherwise touch.
   await state.periods.prime([...rows, ...[...originals.values()].map((o) => o.capped)], state.program, q);
@@ -455,7 +480,7 @@ export async function contextFor(
     redemptionsSettled: options.redemptionsSettled ?? false,
     periodPoints: (m, p, period, date) => state.periods.get(m, p, period, date),
     creditedSameFlight: (row) => {
-      const k = `${row.memberNumber}|${row.activityDate}|${row.origin}|${row.destination}`;
+      const k = routeDayOf(row);
       const same = (f: CreditedFlight) => f.activityKey !== row.activityKey && sameSeat(f, row);
       if (credited.get(k)?.some(same) || creditedNow.get(k)?.some(same)) return true;
       let now = creditedNow.get(k);
@@ -467,6 +492,7 @@ export async function contextFor(
     decided: (row) => {
       if (row.type === 'PARTNER' || row.type === 'REDEMPTION')
         originals.set(row.activityKey, originalOf(row));
+      standing(row);
     },
     reversed: (key) => reversed.has(key),
     tierOn: (member, date) => tierOn(member, date, tierChanges),
@@ -485,6 +511,69 @@ export async function contextFor(
  */
 function sameSeat(credited: CreditedFlight, row: ActivityRow): boolean {
   return !(credited.ticketNumber && row.ticketNumber && credited.ticketNumber !== row.ticketNumber);
+}
+
+/**
+ * Whether a flight just decided may tell apart another of its route and day kept as the same seat: an FTL
+ * credit whose coupon has now given it its ticket (`awardedBefore`: credited before this decision), or a
+ * credit taken back, which stands in no one's way.
+ */
+export function mayFreeDuplicates(row: ActivityRow, awardedBefore: boolean): boolean {
+  return (
+    row.type === 'FLIGHT' &&
+    row.memberNumber !== null &&
+    row.ticketNumber !== null &&
+    (row.status === 'REVERSED' || (awardedBefore && standsCredited(row)))
+  );
+}
+
+/**
+ * The member's flights of the freers' dates kept REJECTED DUPLICATE with a ticket of their own: those
+ * `freedBy` may release. Read from the archive; the simulator judges its own copies of them.
+ */
+export async function keptAsSameSeat(q: Q, freers: readonly ActivityRow[]): Promise<ActivityRow[]> {
+  const pairs = new Map<string, [string, IsoDate]>();
+  for (const r of freers) pairs.set(`${r.memberNumber}|${r.activityDate}`, [r.memberNumber!, r.activityDate]);
+  const out: ActivityRow[] = [];
+  for (const part of chunks([...pairs.values()], 400)) {
+    const found = await q('activities')
+      .where({ type: 'FLIGHT', status: 'REJECTED', reason: 'DUPLICATE' })
+      .whereIn(['member_number', 'activity_date'], part)
+      .whereNotNull('ticket_number')
+      .orderBy('id');
+    out.push(...found.map((r: Record<string, unknown>) => fromDb(r)));
+  }
+  return out;
+}
+
+/**
+ * Of `kept`, the flights a freer now tells apart, to be decided again the same night: refused by the
+ * rules as the same seat as a credit of their route and day (`flight` the field at fault), on a ticket
+ * other than the freer's. A ticket on each side says two seats, whichever coupon came first; until both
+ * have one, a rebooked passenger listed on both flights' FTLs could be credited twice. A second coupon
+ * ingest keeps beside the one standing for its own flight (`ticket_number` at fault) is ingest's to
+ * requeue, when that coupon is corrected away.
+ */
+export function freedBy(
+  freers: readonly ActivityRow[],
+  kept: readonly ActivityRow[],
+): Map<ActivityRow, ActivityRow> {
+  const byRouteDay = new Map<string, ActivityRow[]>();
+  for (const f of freers) {
+    const k = routeDayOf(f);
+    byRouteDay.set(k, [...(byRouteDay.get(k) ?? []), f]);
+  }
+  // Each freed flight with the first freer that told it apart.
+  const out = new Map<ActivityRow, ActivityRow>();
+  for (const r of kept) {
+    if (r.status !== 'REJECTED' || r.reason !== 'DUPLICATE' || r.reasonField !== 'flight') continue;
+    if (r.ticketNumber === null) continue;
+    const by = byRouteDay
+      .get(routeDayOf(r))
+      ?.find((f) => f.activityKey !== r.activityKey && f.ticketNumber !== r.ticketNumber);
+    if (by) out.set(r, by);
+  }
+  return out;
 }
 
 /**
@@ -623,6 +712,8 @@ export interface BatchOutcome {
   unrecovered: number;
   /** Rows left with the job: dated after the night, they wait for the night of their date. */
   waiting: number;
+  /** Ids of flights kept as the same seat that this batch's flights now tell apart (`freedBy`), marked. */
+  freed: number[];
   byStatus: Record<string, number>;
   byReason: Record<string, number>;
 }
@@ -644,6 +735,7 @@ export async function accrueBatch(
     postings: 0,
     unrecovered: 0,
     waiting: 0,
+    freed: [],
     byStatus: {},
     byReason: {},
   };
@@ -671,6 +763,7 @@ export async function accrueBatch(
     const waitedSince = new Set(
       rows.filter((row) => row.status !== 'REJECTED' && row.businessDate < ctx.businessDate),
     );
+    const awardedBefore = new Set(rows.filter((r) => r.postingKey !== null));
     for (const row of inDecisionOrder(rows)) {
       const decision = decideInTurn(decisionCtx, state, row);
       decision.postings.forEach((p, planned) => {
@@ -737,6 +830,13 @@ export async function accrueBatch(
         });
     }
     await writeLastActivity(trx, ctx.db.dialect, lastActivity);
+    // Marked with the outcomes that free them: a run killed before the job decides them finds them marked.
+    const freers = rows.filter((r) => mayFreeDuplicates(r, awardedBefore.has(r)));
+    if (freers.length > 0) {
+      outcome.freed = [...freedBy(freers, await keptAsSameSeat(trx, freers)).keys()].map((r) => r.id!);
+      for (const part of chunks(outcome.freed, 500))
+        await trx('activities').whereIn('id', part).update({ needs_accrual: true });
+    }
   });
   return outcome;
 }
@@ -830,12 +930,14 @@ export const accrueJob: Job = async (ctx: JobContext): Promise<JobResult> => {
   ctx.progress.start('accrue', pending);
   const issued: string[] = [];
   const putOff: number[] = [];
+  const freed: number[] = [];
   /** Decides, a batch at a time, the activities waiting for it: all of them, or only those of `ids`. */
   const pass = async (ids?: number[], options: PassOptions = {}) => {
     for await (const rows of batchesToAccrue(ctx.db.knex, ids)) {
       if (ctx.signal?.aborted) break;
       const b = await accrueBatch(ctx, ledger, state, rows, options);
       putOff.push(...b.putOff);
+      freed.push(...b.freed);
       // What waits for its own night is counted apart (datedAhead), not as decided.
       counts.activities! += b.rows - b.waiting;
       counts.posted! += b.posted;
@@ -852,6 +954,15 @@ export const accrueJob: Job = async (ctx: JobContext): Promise<JobResult> => {
   // Reversals listed before their credit in a batch before the credit's, now that the credit is decided.
   // Still marked, so a run killed before this pass decides them when it resumes.
   if (putOff.length > 0 && !ctx.signal?.aborted) await pass(putOff, { creditsDecided: true });
+  // Flights kept as the same seat as a credit that a coupon has tonight shown to be another ticket (or
+  // that was taken back): decided again tonight. Those a later batch of the pass decided are no longer
+  // marked, and not decided twice.
+  while (freed.length > 0 && !ctx.signal?.aborted) {
+    const before = counts.activities!;
+    await pass([...new Set(freed.splice(0))]);
+    const decided = counts.activities! - before;
+    if (decided > 0) counts.duplicatesFreed = (counts.duplicatesFreed ?? 0) + decided;
+  }
   // Cancellations that came before their redemption, now that it is debited: a second pass applies them.
   // Only those: the rest still marked waits for its own night, and was decided once already tonight.
   const awaited: number[] = [];

@@ -47,7 +47,10 @@ import {
   inDecisionOrder,
   isIssuedRedemption,
   isWaitingCancellation,
+  freedBy,
+  keptAsSameSeat,
   loadFxTable,
+  mayFreeDuplicates,
   PeriodPoints,
   remember,
   type AccrueState,
@@ -970,13 +973,32 @@ export async function* simulate(
       decided.set(row, { before, decision: await posted(ledger, state, row, decision) });
   };
   await accrue(archive.toAccrue());
+  // The first record of the run that stored or changed each activity.
+  const itemOf = new Map<ActivityRow, Item>();
+  for (const item of items) if (item.row && !itemOf.has(item.row)) itemOf.set(item.row, item);
+  // Flights kept as the same seat as a credit the run's coupons now tell apart: decided again, as the
+  // night's pass after its credits does. One of an earlier night shows with the record that freed it.
+  const freers = [...decided]
+    .filter(([row, d]) => mayFreeDuplicates(row, d.before.postingKey !== null))
+    .map(([row]) => row);
+  if (freers.length > 0) {
+    const kept = [...archive.adopted(await keptAsSameSeat(knex, freers)), ...archive.addedRows()];
+    const freed = freedBy(freers, kept);
+    for (const [row, by] of freed) {
+      row.needsAccrual = true;
+      const item = itemOf.get(by);
+      if (!itemOf.has(row) && item)
+        (item.also ??= []).push({
+          row,
+          why: 'another ticket on the route and day: no longer taken for the same seat',
+        });
+    }
+    await accrue([...freed.keys()]);
+  }
   // Cancellations that came before their redemption, now that it is debited: the night's second pass.
   const issued = [...decided.keys()].filter(isIssuedRedemption);
   const awaited = await archive.byKeys(issued.map((r) => cancellationKey(r.externalRef!)));
   const waiting = [...awaited.values()].filter(isWaitingCancellation);
-  // The first record of the run that stored or changed each activity.
-  const itemOf = new Map<ActivityRow, Item>();
-  for (const item of items) if (item.row && !itemOf.has(item.row)) itemOf.set(item.row, item);
   const issuedById = new Map(issued.map((r) => [r.externalRef, r]));
   for (const row of waiting) {
     row.needsAccrual = true;

@@ -16,6 +16,7 @@ import {
   type Coupon,
   type FtlMessage,
   type Person,
+  type Scenario,
 } from './scenario.js';
 
 const IVANOV: Person = { number: memberNumber(1), surname: 'IVANOV', givenName: 'IVAN' };
@@ -166,6 +167,134 @@ for (const engine of availableEngines()) {
         ['247', 'POSTED', null],
       ]);
       expect(await w.balance(IVANOV.number)).toBe(461);
+    });
+
+    describe('two flights of one route and day, both listed on the FTLs before their coupons', () => {
+      const KEY_247 = flightKey(
+        { carrier: 'XX', number: '247', date: FLIGHT.date, origin: FLIGHT.from, destination: FLIGHT.to },
+        { program: 'XX', number: IVANOV.number },
+      );
+      const coupon245 = () => coupon();
+      const coupon247 = (over: Partial<Coupon> = {}) =>
+        coupon({ ticket: '0741000000002', flight: '247', ...over });
+      /** The FTLs of XX245 and XX247 on the night of the 11th: XX245 credited, XX247 held as the same seat. */
+      const bothListed = async () => {
+        const w = s();
+        await w.enrol('2026-03-01', IVANOV);
+        w.dropFtl(ftl());
+        w.dropFtl(ftl({ flight: 'XX247' }));
+        await w.night('2026-03-11');
+        expect(
+          (await w.activitiesOf(IVANOV.number)).map((r) => [r.flight_number, r.status, r.reason]),
+        ).toEqual([
+          ['245', 'POSTED', null],
+          ['247', 'REJECTED', 'DUPLICATE'],
+        ]);
+        return w;
+      };
+      const rerunsPostNothing = async (w: Scenario, nights: string[]) => {
+        const before = await w.postingCount();
+        for (const night of nights) await w.night(night);
+        expect(await w.postingCount()).toBe(before);
+      };
+
+      it('the later flight’s coupon first: credited the night the credited flight’s coupon shows another ticket', async () => {
+        const w = await bothListed();
+        w.dropCoupons([coupon247()]);
+        await w.night('2026-03-12');
+        // One ticket alone tells nothing: a passenger moved from XX245 to XX247 is listed on both FTLs and
+        // has one coupon, for the flight flown. The FTL credit of XX245 may be that very seat.
+        expect(await w.activity(KEY_247)).toMatchObject({
+          status: 'REJECTED',
+          reason: 'DUPLICATE',
+          ticket_number: '0741000000002',
+        });
+        expect(await w.balance(IVANOV.number)).toBe(461);
+        expect(await w.statusBalance(IVANOV.number)).toBe(0);
+
+        const file = w.dropCoupons([coupon245()]);
+        const shown = await w.simulate('flown', file, '2026-03-13');
+        expect(shown.find((e) => e.type === 'record')).toMatchObject({
+          activity: KEY,
+          status: 'POSTED',
+          also: [{ activity: KEY_247, status: 'POSTED', points: 461, statusCredits: 15000 }],
+        });
+        expect(shown.at(-1)).toMatchObject({ points: 461, statusCredits: 30000 });
+        const third = await w.night('2026-03-13');
+        // XX245's status credit, and XX247's miles with its status credit.
+        expect(third.accrue.counts.postings).toBe(2);
+        expect(await w.activity(KEY_247)).toMatchObject({
+          status: 'POSTED',
+          reason: null,
+          points: 461,
+          status_credit: 15000,
+        });
+        expect(await w.balance(IVANOV.number)).toBe(922);
+        expect(await w.statusBalance(IVANOV.number)).toBe(30000);
+        await rerunsPostNothing(w, ['2026-03-11', '2026-03-12', '2026-03-13']);
+        expect(await w.balance(IVANOV.number)).toBe(922);
+      });
+
+      it('the credited flight’s coupon first: the later flight is credited the night its own coupon comes', async () => {
+        const w = await bothListed();
+        w.dropCoupons([coupon245()]);
+        await w.night('2026-03-12');
+        expect(await w.activity(KEY_247)).toMatchObject({ status: 'REJECTED', reason: 'DUPLICATE' });
+        expect(await w.balance(IVANOV.number)).toBe(461);
+        expect(await w.statusBalance(IVANOV.number)).toBe(15000);
+        w.dropCoupons([coupon247()]);
+        await w.night('2026-03-13');
+        expect(await w.activity(KEY_247)).toMatchObject({
+          status: 'POSTED',
+          points: 461,
+          status_credit: 15000,
+        });
+        expect(await w.balance(IVANOV.number)).toBe(922);
+        expect(await w.statusBalance(IVANOV.number)).toBe(30000);
+        await rerunsPostNothing(w, ['2026-03-11', '2026-03-12', '2026-03-13']);
+      });
+
+      it('both coupons in one night: both flights credited, as the simulator shows beforehand', async () => {
+        const w = await bothListed();
+        const file = w.dropCoupons([coupon245(), coupon247()]);
+        const shown = await w.simulate('flown', file, '2026-03-12');
+        expect(shown.filter((e) => e.type === 'record')).toMatchObject([
+          { activity: KEY, status: 'POSTED', points: 0 },
+          { activity: KEY_247, status: 'POSTED', reason: null, points: 461 },
+        ]);
+        expect(shown.at(-1)).toMatchObject({ points: 461, statusCredits: 30000 });
+        await w.night('2026-03-12');
+        expect(await w.activity(KEY_247)).toMatchObject({
+          status: 'POSTED',
+          points: 461,
+          status_credit: 15000,
+        });
+        expect(await w.balance(IVANOV.number)).toBe(922);
+        expect(await w.statusBalance(IVANOV.number)).toBe(30000);
+      });
+
+      it('the credited flight’s coupon comes exchanged: its credit is taken back and the flight flown on the other ticket credited', async () => {
+        const w = await bothListed();
+        w.dropCoupons([coupon247()]);
+        await w.night('2026-03-12');
+        const file = w.dropCoupons([coupon({ status: 'E' })]);
+        const shown = await w.simulate('flown', file, '2026-03-13');
+        expect(shown.find((e) => e.type === 'record')).toMatchObject({
+          activity: KEY,
+          status: 'REVERSED',
+          also: [{ activity: KEY_247, status: 'POSTED', points: 461, statusCredits: 15000 }],
+        });
+        await w.night('2026-03-13');
+        expect(await w.activity(KEY)).toMatchObject({ status: 'REVERSED', reason: 'NOT_FLOWN' });
+        expect(await w.activity(KEY_247)).toMatchObject({
+          status: 'POSTED',
+          points: 461,
+          status_credit: 15000,
+        });
+        expect(await w.balance(IVANOV.number)).toBe(461);
+        expect(await w.statusBalance(IVANOV.number)).toBe(15000);
+        await rerunsPostNothing(w, ['2026-03-12', '2026-03-13']);
+      });
     });
 
     it('an FTL sent under the marketing flight meets the coupon of the operating flight: miles once, status, refund', async () => {
