@@ -153,14 +153,16 @@ async function loadOriginals(
 }
 
 /**
- * Postings of corrected flights (a coupon no longer flown) that an earlier night already reversed: a
- * second correction (refunded, then exchanged) must not offer the same reversal again.
+ * Postings of flights decided again that an earlier night already reversed: a second correction
+ * (refunded, then exchanged) must not offer the same reversal again, and a flight taken back gets no
+ * status credit later.
  */
 async function loadReversed(q: Q, rows: ActivityRow[]): Promise<Set<string>> {
   // Reversal key → the posting it reverses.
   const keys = new Map<string, string>();
   for (const r of rows) {
-    if (r.type !== 'FLIGHT' || !r.couponStatus || r.couponStatus === 'F') continue;
+    if (r.type !== 'FLIGHT' || (r.postingKey === null && (!r.couponStatus || r.couponStatus === 'F')))
+      continue;
     for (const k of [r.postingKey, r.statusPostingKey]) if (k) keys.set(reversalKey(k), k);
   }
   const out = new Set<string>();

@@ -34,6 +34,7 @@ import type { Program } from '../rules/program.js';
 import {
   claimReceipt,
   claimReceivedBefore,
+  flownAfterFinal,
   mayBeSentAgain,
   recordReadBefore,
   recordReceipt,
@@ -179,6 +180,11 @@ export type FlightOutcome =
     }
   /** A coupon read before, now with another status: accrue reverses what was posted for it. */
   | { kind: 'corrected'; row: ActivityRow }
+  /**
+   * A flown record of a coupon `of` already voided, refunded or exchanged (`finalStatus`): refused, the
+   * activity untouched. `first` is where the final status was read, as for a duplicate.
+   */
+  | { kind: 'afterFinal'; of: ActivityRow; finalStatus: string; first?: ReadAt & { by?: number } }
   /** A flight not known before: a new activity. */
   | { kind: 'new'; row: ActivityRow }
   /** The other feed's record of a known flight: it completes the activity. */
@@ -203,6 +209,12 @@ export interface FlightMerge {
 }
 
 const couponRef = (d: ActivityRow) => `${d.ticketNumber}:${d.couponNumber}`;
+/**
+ * Voided, refunded and exchanged are final for a coupon (flown-coupons.md): a ticket refunded or reissued
+ * is not flown on afterwards, so a flown record read after one is a late or re-sent extract's.
+ */
+const isFinal = (couponStatus: string | null) =>
+  couponStatus === 'V' || couponStatus === 'R' || couponStatus === 'E';
 const otherKeys = (row: ActivityRow | undefined) => row?.detail?.otherCoupons ?? [];
 /** A coupon that stands as the flight's flown coupon (not corrected away, not a waiting duplicate). */
 const stands = (r: ActivityRow | undefined) =>
@@ -213,8 +225,10 @@ const stands = (r: ActivityRow | undefined) =>
 
 /**
  * Merges flight drafts (from FTL passengers or flown coupons) with what is already archived: the same
- * coupon again with another status is a correction; the same flight and card from the other feed
- * completes the activity; the same passenger from the same FTL feed is a duplicate.
+ * coupon again with another status is a correction, except a flown one after a final status (voided,
+ * refunded, exchanged), which changes nothing whichever order the records came in; the same flight and
+ * card from the other feed completes the activity; the same passenger from the same FTL feed is a
+ * duplicate.
  *
  * A coupon on another ticket for a flight whose activity already holds a coupon is kept as an activity
  * of its own (`reissueKey`), never dropped:
@@ -267,15 +281,16 @@ export async function mergeFlightDrafts(archive: FlightArchive, drafts: Activity
   const readBy = new Map<ActivityRow, { coupon?: number; passenger?: number }>();
   const read = (row: ActivityRow, i: number) =>
     readBy.set(row, { ...readBy.get(row), [flightRecordOf(drafts[i]!)]: i });
-  const duplicate = (of: ActivityRow, d: ActivityRow): FlightOutcome => {
+  const firstRead = (of: ActivityRow, d: ActivityRow) => {
     const by = readBy.get(of)?.[flightRecordOf(d)];
-    return {
-      kind: 'duplicate',
-      of,
-      earlier: { status: of.status, needsAccrual: of.needsAccrual },
-      first: by !== undefined ? { ...readAt(drafts[by]!), by } : readIn(of, d.seenCoupon),
-    };
+    return by !== undefined ? { ...readAt(drafts[by]!), by } : readIn(of, d.seenCoupon);
   };
+  const duplicate = (of: ActivityRow, d: ActivityRow): FlightOutcome => ({
+    kind: 'duplicate',
+    of,
+    earlier: { status: of.status, needsAccrual: of.needsAccrual },
+    first: firstRead(of, d),
+  });
   const outcomes: FlightOutcome[] = new Array(drafts.length);
   for (const i of order) {
     const d = drafts[i]!;
@@ -284,6 +299,15 @@ export async function mergeFlightDrafts(archive: FlightArchive, drafts: Activity
       if (known) {
         if (known.couponStatus === d.couponStatus) {
           outcomes[i] = duplicate(known, d);
+        } else if (d.couponStatus === 'F' && isFinal(known.couponStatus)) {
+          // Taken as a correction, it credited status for a reversed flight, or credited a coupon whose
+          // refund had come first (in an earlier file, or on an earlier line of the same one).
+          outcomes[i] = {
+            kind: 'afterFinal',
+            of: known,
+            finalStatus: known.couponStatus!,
+            first: firstRead(known, d),
+          };
         } else {
           // A correction: accrue reverses what was posted (or declines what was not yet).
           change(known, {
@@ -378,18 +402,43 @@ const databaseArchive = (q: Knex | Knex.Transaction): FlightArchive => ({
   byCoupons: (coupons) => activitiesByCoupons(q, coupons),
 });
 
-/** Stores flight drafts as `mergeFlightDrafts` decides, counting what became of them. */
+/**
+ * Stores flight drafts as `mergeFlightDrafts` decides, counting what became of them; returns the rejects
+ * of the coupons refused (flown after a final status), against their lines. An FTL passenger has no coupon.
+ */
 export async function storeFlightDrafts(
   trx: Knex.Transaction,
   drafts: ActivityRow[],
   now: string,
   counts: Counter,
-): Promise<void> {
+): Promise<RejectRow[]> {
   const merge = await mergeFlightDrafts(databaseArchive(trx), drafts);
+  const rejects: RejectRow[] = [];
+  const refused = merge.outcomes.flatMap((o, i) => (o.kind === 'afterFinal' ? [{ o, d: drafts[i]! }] : []));
+  if (refused.length > 0) {
+    const files = await filesReceived(
+      trx,
+      refused.map(({ o }) => o.first?.fileId ?? null),
+    );
+    for (const { o, d } of refused) {
+      const where = o.first ? { sourceFileId: o.first.fileId, sourceLine: o.first.line } : undefined;
+      rejects.push({
+        line: d.sourceLine,
+        ...flownAfterFinal(
+          d,
+          o.finalStatus,
+          where ? firstCopyOf(where, files, d.sourceFileId ?? undefined) : {},
+        ),
+        recordRef: `${d.ticketNumber}/${d.couponNumber}`,
+        memberNumber: d.memberNumber,
+      });
+    }
+  }
   for (const o of merge.outcomes) {
     // A second coupon is stored (as an activity, counted there), unlike a record read again.
     const name = {
       duplicate: 'duplicates',
+      afterFinal: 'afterFinal',
       corrected: 'corrections',
       new: undefined,
       merged: 'merged',
@@ -403,6 +452,7 @@ export async function storeFlightDrafts(
   counts.add('activities', merge.inserts.length);
   for (const [row, fields] of merge.changed)
     if (row.id !== undefined) await trx('activities').where({ id: row.id }).update(toDb(fields, now));
+  return rejects;
 }
 
 export function flownHandler(
@@ -430,7 +480,7 @@ export function flownHandler(
         d.activity.sourceLine = e.line;
         drafts.push(d.activity);
       }
-      await storeFlightDrafts(trx, drafts, ctx.now().toISOString(), counts);
+      rejects.push(...(await storeFlightDrafts(trx, drafts, ctx.now().toISOString(), counts)));
       return rejects;
     },
   };

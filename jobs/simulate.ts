@@ -92,6 +92,7 @@ import {
   claimReceipt,
   claimReceivedBefore,
   flightReadBefore,
+  flownAfterFinal,
   recordReadBefore,
   recordReceipt,
   type FirstCopy,
@@ -342,10 +343,12 @@ class SimulatedArchive implements FlightArchive {
     // the files for the batch.
     const files = await filesReceived(
       this.knex,
-      merge.outcomes.map((o) => (o.kind === 'duplicate' ? (o.first?.fileId ?? null) : null)),
+      merge.outcomes.map((o) =>
+        o.kind === 'duplicate' || o.kind === 'afterFinal' ? (o.first?.fileId ?? null) : null,
+      ),
     );
     merge.outcomes.forEach((o, n) => {
-      if (o.kind !== 'duplicate') return;
+      if (o.kind !== 'duplicate' && o.kind !== 'afterFinal') return;
       const item = read[n]!;
       const d = activityOf(item);
       // A copy read earlier in the run is known by its file's name: the run's files are not registered.
@@ -356,11 +359,14 @@ class SimulatedArchive implements FlightArchive {
         : o.first
           ? firstCopyOf({ sourceFileId: o.first.fileId, sourceLine: o.first.line }, files)
           : {};
-      item.duplicate = flightReadBefore(d, o.earlier, where);
+      // Refused against its line, as ingest keeps it in `rejects`.
+      if (o.kind === 'afterFinal')
+        item.draft = { ok: false, rejection: flownAfterFinal(d, o.finalStatus, where) };
+      else item.duplicate = flightReadBefore(d, o.earlier, where);
     });
     merge.outcomes.forEach((o, n) => {
       const item = read[n]!;
-      if (o.kind === 'duplicate') return;
+      if (o.kind === 'duplicate' || o.kind === 'afterFinal') return;
       const d = activityOf(item);
       this.readInRun.set(o.row, { ...this.readInRun.get(o.row), [flightRecordOf(d)]: item });
       if (o.kind === 'new' || o.kind === 'reissued' || o.kind === 'secondCoupon') this.add(o.row, item);

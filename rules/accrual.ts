@@ -326,6 +326,31 @@ const refusedAs = (reason: string): ActivityUpdate => done({ status: 'REJECTED',
 
 // ------------------------------------------------------------------------------------------------ flights
 
+/**
+ * The reversals of a flight's postings still open. Miles the member has spent since cannot come back:
+ * what the account (or the survivor or pool a merge or pooling moved them to) still holds is taken, the
+ * rest is the program's loss (UNRECOVERED), and the status credits go in full. `sourceFileId` is the file
+ * of the record that takes the flight back.
+ */
+function takeBack(
+  ctx: AccrualContext,
+  row: ActivityRow,
+  open: string[],
+  sourceFileId: number | null | undefined,
+): PlannedPosting[] {
+  return [...new Set(open)].map((key) => ({
+    request: {
+      key: reversalKey(key),
+      reverses: key,
+      businessDate: ctx.businessDate,
+      sourceFileId: sourceFileId ?? undefined,
+      sourceRef: row.activityKey,
+      shortfallTo: Accounts.unrecovered,
+    },
+    onRefused: refusedAs,
+  }));
+}
+
 function decideFlight(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
   if (row.status === 'NOT_CREDITED') return { postings: [], related: [], update: done({}) };
   // A coupon voided, refunded or exchanged takes back what was posted for it.
@@ -338,27 +363,17 @@ function decideFlight(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
     const source = row.detail?.correctedBy?.fileId ?? row.sourceFileId;
     if (posted.length > 0 && open.length === 0)
       return { postings, related: [], update: done({ status: 'REVERSED', reason: 'NOT_FLOWN' }) };
-    // Miles the member has spent since cannot come back: what the account (or the survivor or pool a
-    // merge or pooling moved them to) still holds is taken, the rest is the program's loss
-    // (UNRECOVERED), and the status credits go in full.
-    for (const key of new Set(open)) {
-      postings.push({
-        request: {
-          key: reversalKey(key),
-          reverses: key,
-          businessDate: ctx.businessDate,
-          sourceFileId: source ?? undefined,
-          sourceRef: row.activityKey,
-          shortfallTo: Accounts.unrecovered,
-        },
-        onRefused: refusedAs,
-      });
-    }
+    postings.push(...takeBack(ctx, row, open, source));
     if (postings.length === 0)
       return rejected(
         reject('NOT_FLOWN', 'coupon_status', `coupon status ${row.couponStatus}: nothing to credit`),
       );
     return { postings, related: [], update: done({ status: 'REVERSED', reason: 'NOT_FLOWN' }) };
+  }
+  if (row.postingKey !== null) {
+    // Taken back already (its coupon refunded): no status credit for a flight that no longer stands,
+    // whatever queued it again (a night of an earlier version resumed).
+    if (ctx.reversed(row.postingKey)) return { postings: [], related: [], update: done({}) };
   }
   const converted = fareOf(ctx, row);
   // Without a rate for the coupon's currency only what needs its money waits: the status credit (and

@@ -161,3 +161,24 @@ export function flightReadBefore(
     : `the passenger (${d.carrier} ${d.flightNumber} ${d.activityDate} ${d.origin}-${d.destination})`;
   return `${what} was already read${receivedWhere(first)}${recordBecame(earlier)}`;
 }
+
+/** What a coupon status other than flown did to the coupon, in the accountant's words. */
+const FINAL_STATUS: Record<string, string> = { V: 'voided', R: 'refunded', E: 'exchanged' };
+
+/**
+ * A flown record of a coupon already voided, refunded or exchanged: those statuses are final (a refunded
+ * ticket is not flown on afterwards), so a late or re-sent extract's `F` changes nothing. Refused as
+ * NOT_FLOWN, naming the record that made the coupon final (`coupon 0741000000001/1 was already refunded
+ * (R) in FLOWN_20260312.csv (night of 2026-03-12): its flown record credits nothing`).
+ */
+export const flownAfterFinal = (
+  d: Pick<ActivityRow, 'ticketNumber' | 'couponNumber'>,
+  finalStatus: string,
+  first: FirstCopy,
+) => ({
+  reason: 'NOT_FLOWN' as const,
+  field: 'coupon_status',
+  message:
+    `coupon ${d.ticketNumber}/${d.couponNumber} was already ${FINAL_STATUS[finalStatus] ?? 'corrected'} ` +
+    `(${finalStatus})${receivedWhere(first)}: its flown record credits nothing`,
+});

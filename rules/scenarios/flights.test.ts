@@ -544,6 +544,123 @@ for (const engine of availableEngines()) {
       expect(await w.activity(KEY)).toMatchObject({ status: 'REJECTED', reason: 'NOT_FLOWN' });
     });
 
+    /** The coupon rejects `simulate` shows, by line, with their reason and words. */
+    const couponRejectsShown = (events: SimulationEvent[]) =>
+      events.flatMap((e) => (e.type === 'reject' ? [[e.line, e.reason, e.message]] : []));
+
+    it('a coupon sent flown again after its refund credits nothing: no status for the reversed flight, the record refused NOT_FLOWN', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      w.dropFtl(ftl());
+      await w.night('2026-03-11');
+      const refund = w.dropCoupons([coupon({ status: 'R' })]);
+      await w.night('2026-03-12');
+      expect(await w.balance(IVANOV.number)).toBe(0);
+      // A late or re-sent extract still lists the coupon flown.
+      const late = w.dropCoupons([coupon()]);
+      const said = `coupon 0741000000001/1 was already refunded (R) in ${refund} (night of 2026-03-12): its flown record credits nothing`;
+      expect(couponRejectsShown(await w.simulate('flown', late, '2026-03-13'))).toEqual([
+        [2, 'NOT_FLOWN', said],
+      ]);
+      const postings = await w.postingCount();
+      const n = await w.night('2026-03-13');
+      expect(n.ingest.counts['flown.afterFinal']).toBe(1);
+      expect(n.accrue.counts.postings).toBe(0);
+      expect(await w.postingCount()).toBe(postings);
+      expect(await w.posting(statusPostingKey(KEY))).toBeUndefined();
+      expect(await w.balance(IVANOV.number)).toBe(0);
+      expect(await w.statusBalance(IVANOV.number)).toBe(0);
+      expect(await w.activity(KEY)).toMatchObject({
+        status: 'REVERSED',
+        reason: 'NOT_FLOWN',
+        coupon_status: 'R',
+      });
+      expect(await w.rejects({ reason: 'NOT_FLOWN' })).toMatchObject([
+        { line: 2, field: 'coupon_status', record_ref: '0741000000001/1', message: said },
+      ]);
+    });
+
+    it('a refund that comes before its coupon’s flown record is final: nothing credited, in another night or on an earlier line', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      const refund = w.dropCoupons([coupon({ status: 'R' })]);
+      await w.night('2026-03-11');
+      expect(await w.activity(KEY)).toMatchObject({ status: 'REJECTED', reason: 'NOT_FLOWN' });
+      w.dropCoupons([coupon()]);
+      await w.night('2026-03-12');
+      expect(await w.activity(KEY)).toMatchObject({
+        status: 'REJECTED',
+        reason: 'NOT_FLOWN',
+        coupon_status: 'R',
+      });
+      expect(await w.postingCount()).toBe(0);
+      expect(await w.rejects({ reason: 'NOT_FLOWN' })).toMatchObject([
+        {
+          line: 2,
+          message: `coupon 0741000000001/1 was already refunded (R) in ${refund} (night of 2026-03-11): its flown record credits nothing`,
+        },
+      ]);
+
+      // One file, the void's line before the flown one, for another flight.
+      const other = { ticket: '0741000000002', flight: '247', date: '2026-03-12' };
+      const both = w.dropCoupons([coupon({ ...other, status: 'V' }), coupon(other)]);
+      const shown = await w.simulate('flown', both, '2026-03-13');
+      expect(couponRejectsShown(shown)).toEqual([
+        [
+          3,
+          'NOT_FLOWN',
+          'coupon 0741000000002/1 was already voided (V) at line 2 of this file: its flown record credits nothing',
+        ],
+      ]);
+      expect(shown.filter((e) => e.type === 'record')).toMatchObject([
+        { status: 'REJECTED', reason: 'NOT_FLOWN' },
+      ]);
+      await w.night('2026-03-13');
+      expect(await w.postingCount()).toBe(0);
+      expect(await w.balance(IVANOV.number)).toBe(0);
+      expect(await w.statusBalance(IVANOV.number)).toBe(0);
+    });
+
+    it('an FTL credit whose coupon comes refunded, then flown, in one file is taken back once, with no status credit', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      w.dropFtl(ftl());
+      await w.night('2026-03-11');
+      w.dropCoupons([coupon({ status: 'R' }), coupon()]);
+      await w.night('2026-03-12');
+      expect(await w.balance(IVANOV.number)).toBe(0);
+      expect(await w.statusBalance(IVANOV.number)).toBe(0);
+      expect(await w.activity(KEY)).toMatchObject({
+        status: 'REVERSED',
+        reason: 'NOT_FLOWN',
+        coupon_status: 'R',
+      });
+      expect(await w.postingsOf(IVANOV.number)).toEqual([
+        { key: awardPostingKey(KEY), kind: 'ACCRUAL', businessDate: '2026-03-11' },
+        { key: reversalKey(awardPostingKey(KEY)), kind: 'REVERSAL', businessDate: '2026-03-12' },
+      ]);
+      expect((await w.rejects({ reason: 'NOT_FLOWN' })).map((r) => r.line)).toEqual([3]);
+    });
+
+    it('a night an earlier version queued to credit the status of a reversed flight posts nothing when resumed', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      w.dropFtl(ftl());
+      await w.night('2026-03-11');
+      w.dropCoupons([coupon({ status: 'R' })]);
+      await w.night('2026-03-12');
+      // What an earlier version's ingest left of a late flown copy when the night stopped before accrue.
+      await w
+        .knex('activities')
+        .where({ activity_key: KEY })
+        .update({ coupon_status: 'F', needs_accrual: true });
+      const resumed = await w.night('2026-03-13');
+      expect(resumed.accrue.counts.postings).toBe(0);
+      expect(await w.posting(statusPostingKey(KEY))).toBeUndefined();
+      expect(await w.statusBalance(IVANOV.number)).toBe(0);
+      expect(await w.activity(KEY)).toMatchObject({ status: 'REVERSED', reason: 'NOT_FLOWN' });
+    });
+
     it('a coupon read twice with the same status is one credit, in a copy of the file or in another file', async () => {
       const w = s();
       await w.enrol('2026-03-01', IVANOV);
