@@ -619,7 +619,19 @@ function shownDecision(row: ActivityRow, { decision, before }: Decided): Shown {
       (before.postingKey && reversed.has(before.postingKey) ? -(before.points ?? 0) : 0);
     const statusCredits =
       before.statusPostingKey && reversed.has(before.statusPostingKey) ? -(before.statusCredit ?? 0) : 0;
-    return { outcome: 'reversed', status: 'REVERSED', reason, message, points, statusCredits, postings };
+    // A credit taken back because its record is refused (the coupon's name) ends REJECTED, as at night,
+    // and says both why and what the reversal could not take back.
+    const refused = status === 'REJECTED';
+    return {
+      outcome: 'reversed',
+      status: refused ? status : 'REVERSED',
+      reason,
+      message: refused ? [decision.rejection?.message, decision.note].filter(Boolean).join('; ') : message,
+      ...(refused && decision.rejection?.field ? { field: decision.rejection.field } : {}),
+      points,
+      statusCredits,
+      postings,
+    };
   }
   if (decision.postings.length > 0)
     return {

@@ -351,6 +351,31 @@ function takeBack(
   }));
 }
 
+/**
+ * The coupon is the flight's confirmation under the ticket's name (ftl.md, flown-coupons.md), but an FTL
+ * credit was checked against the FTL's name: when the coupon completes a flight the FTL credited, its
+ * name is checked now, and on a mismatch the credit is taken back and the flight refused NAME_MISMATCH,
+ * as it would have been had the coupon come first. Only then: a flight decided again for a rate that
+ * came since (BAD_CURRENCY) had its coupon's name checked when the coupon came.
+ */
+function couponNameRefused(ctx: AccrualContext, row: ActivityRow): AccrualDecision | undefined {
+  const coupon = row.detail?.couponFrom;
+  if (!row.seenCoupon || !coupon || row.reason === 'BAD_CURRENCY' || !row.travelSurname) return undefined;
+  const member = ctx.members.get(row.memberNumber!);
+  if (!member) return undefined;
+  const name = checkName({ surname: row.travelSurname, givenName: row.travelGivenName }, member, row.type);
+  if (!name) return undefined;
+  const open = [row.postingKey, row.statusPostingKey].filter(
+    (k): k is string => k !== null && !ctx.reversed(k),
+  );
+  return {
+    postings: takeBack(ctx, row, open, coupon.fileId ?? row.sourceFileId),
+    related: [],
+    rejection: name,
+    update: done({ status: 'REJECTED', reason: name.reason }),
+  };
+}
+
 function decideFlight(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
   if (row.status === 'NOT_CREDITED') return { postings: [], related: [], update: done({}) };
   // A coupon voided, refunded or exchanged takes back what was posted for it.
@@ -371,9 +396,11 @@ function decideFlight(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
     return { postings, related: [], update: done({ status: 'REVERSED', reason: 'NOT_FLOWN' }) };
   }
   if (row.postingKey !== null) {
-    // Taken back already (its coupon refunded): no status credit for a flight that no longer stands,
-    // whatever queued it again (a night of an earlier version resumed).
+    // Taken back already (its coupon refunded, its name refused): no status credit for a flight that
+    // no longer stands, whatever queued it again (a night of an earlier version resumed).
     if (ctx.reversed(row.postingKey)) return { postings: [], related: [], update: done({}) };
+    const refused = couponNameRefused(ctx, row);
+    if (refused) return refused;
   }
   const converted = fareOf(ctx, row);
   // Without a rate for the coupon's currency only what needs its money waits: the status credit (and

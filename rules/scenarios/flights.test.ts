@@ -661,6 +661,57 @@ for (const engine of availableEngines()) {
       expect(await w.activity(KEY)).toMatchObject({ status: 'REVERSED', reason: 'NOT_FLOWN' });
     });
 
+    it('the coupon’s name is checked when it completes an FTL credit: another passenger’s ticket takes the miles back (NAME_MISMATCH)', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      w.dropFtl(ftl());
+      await w.night('2026-03-11');
+      expect(await w.balance(IVANOV.number)).toBe(461);
+      w.dropRedemptions([
+        { id: 'R-1', member: IVANOV.number, date: '2026-03-12', service: 'SEAT', points: 400 },
+      ]);
+      await w.night('2026-03-12');
+      expect(await w.balance(IVANOV.number)).toBe(61);
+      const petrov = w.dropCoupons([coupon({ surname: 'PETROV', givenName: 'PETR MR' })]);
+      const [shown] = (await w.simulate('flown', petrov, '2026-03-13')).filter((e) => e.type === 'record');
+      expect(shown).toMatchObject({
+        activity: KEY,
+        status: 'REJECTED',
+        reason: 'NAME_MISMATCH',
+        field: 'surname',
+        points: -461,
+        message: expect.stringContaining('400 points of it the member has spent: charged to UNRECOVERED'),
+      });
+      const n = await w.night('2026-03-13');
+      expect(n.accrue.counts['reject.NAME_MISMATCH']).toBe(1);
+      expect(n.accrue.counts.unrecoveredPoints).toBe(400);
+      expect(await w.activity(KEY)).toMatchObject({
+        status: 'REJECTED',
+        reason: 'NAME_MISMATCH',
+        reason_field: 'surname',
+        travel_surname: 'PETROV',
+        status_posting_key: null,
+      });
+      expect(await w.posting(statusPostingKey(KEY))).toBeUndefined();
+      const reversal = await w.posting(reversalKey(awardPostingKey(KEY)));
+      expect(reversal?.entries).toEqual({
+        [Accounts.memberPoints(IVANOV.number)]: -61,
+        [Accounts.unrecovered]: -400,
+        [Accounts.ownFlights]: 461,
+      });
+      // The reversal is the coupon's file's, as a refund's is.
+      const source = await w
+        .knex('postings')
+        .where({ idempotency_key: reversalKey(awardPostingKey(KEY)) })
+        .first('source_file_id');
+      const file = await w.knex('files').where({ name: petrov }).first('id');
+      expect(Number(source!.source_file_id)).toBe(Number(file!.id));
+      expect(await w.balance(IVANOV.number)).toBe(0);
+      expect(await w.statusBalance(IVANOV.number)).toBe(0);
+      const later = await w.night('2026-03-14');
+      expect(later.accrue.counts.activities).toBe(0);
+    });
+
     it('a coupon read twice with the same status is one credit, in a copy of the file or in another file', async () => {
       const w = s();
       await w.enrol('2026-03-01', IVANOV);
