@@ -155,6 +155,72 @@ describe('configuration', () => {
     );
   });
 
+  describe('expiry, one policy or versions by effective date', () => {
+    const single =
+      'expiry:\n  policy: fixedTerm            # points expire 36 months after the end of the month they were earned\n  months: 36\n  warningDays: 60\n';
+    const withExpiry = (block: string) => {
+      expect(example).toContain(single);
+      return example.replace(single, block);
+    };
+
+    it('reads a single policy as the only version, in force on every date', () => {
+      expect(parseConfig(example, examplePath, {}).expiry).toEqual([
+        { policy: 'fixedTerm', months: 36, warningDays: 60 },
+      ]);
+    });
+
+    it('reads a list of versions, each with its effective date, in date order', () => {
+      const config = parseConfig(
+        withExpiry(
+          'expiry:\n' +
+            '  - { effectiveFrom: 2026-02-01, policy: fixedTerm, months: 12 }\n' +
+            '  - { effectiveFrom: 2024-01-01, policy: inactivity, months: 18, warningDays: 45 }\n',
+        ),
+        examplePath,
+        {},
+      );
+      expect(config.expiry).toEqual([
+        { effectiveFrom: '2024-01-01', policy: 'inactivity', months: 18, warningDays: 45 },
+        { effectiveFrom: '2026-02-01', policy: 'fixedTerm', months: 12, warningDays: 30 },
+      ]);
+    });
+
+    it('refuses a version without a date, two versions of one date and a bad policy, each at its path and line', () => {
+      const text = withExpiry(
+        'expiry:\n' +
+          '  - { policy: inactivity, months: 18 }\n' +
+          '  - { effectiveFrom: 2026-02-01, policy: fixedTerm, months: 12 }\n' +
+          '  - { effectiveFrom: 2026-02-01, policy: fixedTerm, months: 24 }\n',
+      );
+      const line = (n: number) => text.split('\n').indexOf('expiry:') + 1 + n;
+      const err = problems(text);
+      expect(err.problems.filter((p) => p.path.startsWith('expiry'))).toEqual([
+        expect.objectContaining({ path: 'expiry[0].effectiveFrom', line: line(1) }),
+      ]);
+      const twice = problems(
+        text.replace(
+          '  - { policy: inactivity, months: 18 }',
+          '  - { effectiveFrom: 2024-01-01, policy: inactivity, months: 18 }',
+        ),
+      );
+      expect(twice.problems.filter((p) => p.path.startsWith('expiry'))).toEqual([
+        {
+          path: 'expiry[2].effectiveFrom',
+          line: line(3),
+          message: 'another expiry version is in force from 2026-02-01',
+        },
+      ]);
+      const bad = problems(withExpiry('expiry:\n  policy: forever\n  months: 36\n'));
+      expect(bad.problems.filter((p) => p.path.startsWith('expiry'))).toEqual([
+        expect.objectContaining({
+          path: 'expiry.policy',
+          line: text.split('\n').indexOf('expiry:') + 2,
+          message: "Invalid discriminator value. Expected 'fixedTerm' | 'inactivity'",
+        }),
+      ]);
+    });
+  });
+
   it('refuses a mail sender or recipient that is not an e-mail address, at start-up rather than at send', () => {
     const err = problems(
       example

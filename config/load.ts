@@ -116,6 +116,17 @@ function toProblems(
   raw: unknown,
 ): ConfigProblem[] {
   const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
+  if (issue.code === 'invalid_union') {
+    // A setting written in one of several forms (`expiry`: one policy or a list of versions): the form
+    // whose shape the value has says what is wrong inside it, at its own path.
+    const shaped = issue.errors.filter(
+      (branch) => !branch.some((i) => i.code === 'invalid_type' && i.path.length === 0),
+    );
+    if (shaped.length === 1)
+      return shaped[0]!.flatMap((i) =>
+        toProblems({ ...i, path: [...path, ...i.path] }, doc, lineCounter, raw),
+      );
+  }
   if (issue.code === 'unrecognized_keys') {
     // A misspelt key would otherwise be dropped without a word (`capPerperiod` would lift a cap):
     // each is a problem of its own, at its own line, with the key it most likely meant.

@@ -250,20 +250,59 @@ const tiers = z
 
 // ---------------------------------------------------------------------------------------------- expiry
 
-const expiry = z.discriminatedUnion('policy', [
-  z.strictObject({
-    policy: z.literal('fixedTerm'),
-    /** Points expire this many months after the end of the month they were earned in. */
-    months: positiveInt,
-    warningDays: positiveInt.default(30),
-  }),
-  z.strictObject({
-    policy: z.literal('inactivity'),
-    /** All points expire after this many months without earning activity. */
-    months: positiveInt,
-    warningDays: positiveInt.default(30),
-  }),
+const fixedTermExpiry = {
+  policy: z.literal('fixedTerm'),
+  /** Points expire this many months after the end of the month they were earned in. */
+  months: positiveInt,
+  warningDays: positiveInt.default(30),
+};
+const inactivityExpiry = {
+  policy: z.literal('inactivity'),
+  /** All points expire after this many months without earning activity. */
+  months: positiveInt,
+  warningDays: positiveInt.default(30),
+};
+
+const expiryPolicy = z.discriminatedUnion('policy', [
+  z.strictObject(fixedTermExpiry),
+  z.strictObject(inactivityExpiry),
 ]);
+
+const expiryVersion = z.discriminatedUnion('policy', [
+  z.strictObject({ effectiveFrom: dateField, ...fixedTermExpiry }),
+  z.strictObject({ effectiveFrom: dateField, ...inactivityExpiry }),
+]);
+
+/**
+ * One policy for every lot, or versions by effective date: a lot falls under the version in force on its
+ * earning date (the first version also covers what was earned before it). Either way the program reads a
+ * list ordered by date; a single policy is a list of one without a date.
+ */
+const expiry = z
+  .union([z.array(expiryVersion).min(1, 'at least one expiry version is needed'), expiryPolicy], {
+    error: (issue) =>
+      issue.code === 'invalid_union'
+        ? 'expected an expiry policy (policy: fixedTerm or inactivity, months) or a list of them, each with effectiveFrom'
+        : undefined,
+  })
+  .superRefine((e, ctx) => {
+    if (!Array.isArray(e)) return;
+    // Two versions from one date would leave which one a lot of that day falls under to their order.
+    e.forEach((v, i) => {
+      if (e.slice(0, i).some((w) => w.effectiveFrom === v.effectiveFrom))
+        ctx.addIssue({
+          code: 'custom',
+          path: [i, 'effectiveFrom'],
+          message: `another expiry version is in force from ${v.effectiveFrom}`,
+        });
+    });
+  })
+  .transform((e): ExpiryVersion[] =>
+    Array.isArray(e) ? [...e].sort((a, b) => a.effectiveFrom.localeCompare(b.effectiveFrom)) : [e],
+  );
+
+/** An expiry policy and the date it is in force from (none: a program's only policy). */
+export type ExpiryVersion = z.infer<typeof expiryPolicy> & { effectiveFrom?: string };
 
 // ---------------------------------------------------------------------------------------------- partners
 

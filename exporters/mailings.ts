@@ -30,6 +30,7 @@ import type { LoadedConfig } from '../config/load.js';
 import type { MailingKind } from '../config/schema.js';
 import { addDays, addMonths, endOfMonth, latestDueBy, startOfMonth, type IsoDate } from '../lib/dates.js';
 import { poolsLastActiveIn } from '../ledger/queries.js';
+import { Program } from '../rules/program.js';
 import { csvRecord, csvRecords, csvText, type CsvField } from './csv.js';
 import { xmlChars } from './xml-writer.js';
 import { escapeXmlText } from '../parsers/xml-common.js';
@@ -328,7 +329,8 @@ async function* mailableMembers(
 export interface MailingPolicy {
   expiryWarningDays: number;
   incompleteAfterDays: number;
-  expiry: LoadedConfig['expiry'];
+  /** The program's rules: which inactivity rule undated lots expire by on a date. */
+  program: Program;
   tierOrder: readonly string[];
 }
 
@@ -336,121 +338,109 @@ export function mailingPolicy(config: LoadedConfig): MailingPolicy {
   return {
     expiryWarningDays: config.exports.mailings.expiryWarningDays,
     incompleteAfterDays: config.exports.mailings.incompleteAfterDays,
-    expiry: config.expiry,
+    program: new Program(config),
     tierOrder: config.tiers.levels.map((l) => l.code),
   };
 }
 
+/**
+ * Members with points expiring exactly `expiryWarningDays` after the date: their dated lots due that day
+ * (earned under a fixed term) and, under the inactivity rule the expire job will apply that night, their
+ * undated lots when their account falls due that day. A pool's lots are its members' to spend, so each
+ * member who may be mailed is warned of what the pool loses that day as well as of their own, in one
+ * warning, so nobody gets two warnings for one date.
+ */
 export async function* expiryWarnings(
   q: Q,
   businessDate: IsoDate,
   policy: MailingPolicy,
 ): AsyncGenerator<ExpiryWarningRow> {
   const target = addDays(businessDate, policy.expiryWarningDays);
-  if (policy.expiry.policy === 'fixedTerm') {
-    // A pool's lots are its members' to spend, so each member who may be mailed is warned of what the
-    // pool loses that day as well as of their own, in one warning (as under inactivity).
-    const lotsDue = (s: Knex.QueryBuilder) =>
-      s
-        .select(q.raw('1'))
-        .from('lots as l')
-        .join('accounts as a', 'a.id', 'l.account_id')
-        .andWhere('l.expires_on', target)
-        .andWhere('l.remaining', '>', 0);
-    const expiring = (b: Knex.QueryBuilder) =>
-      b.where((w) =>
-        w
-          .whereExists((s) => lotsDue(s).whereRaw('a.member_id = m.id').andWhere('a.kind', 'MEMBER_POINTS'))
-          .orWhereExists((s) =>
-            lotsDue(s).whereRaw('a.pool_id = m.pool_id').andWhere('a.kind', 'POOL_POINTS'),
-          ),
-      );
-    const dueOn = (kind: 'MEMBER_POINTS' | 'POOL_POINTS', owner: 'member_id' | 'pool_id', ids: number[]) =>
-      ids.length === 0
-        ? Promise.resolve(new Map<number, number>())
-        : q('lots as l')
-            .join('accounts as a', 'a.id', 'l.account_id')
-            .where('a.kind', kind)
-            .whereIn(`a.${owner}`, ids)
-            .andWhere('l.expires_on', target)
-            .andWhere('l.remaining', '>', 0)
-            .groupBy(`a.${owner}`)
-            .select(`a.${owner} as owner`)
-            .sum({ points: 'l.remaining' })
-            .then(
-              (rows) =>
-                new Map(
-                  (rows as Array<{ owner: number; points: number | string }>).map((r) => [
-                    Number(r.owner),
-                    Number(r.points),
-                  ]),
-                ),
-            );
-    for await (const page of mailableMembers(q, 'EXPIRY_WARNING', 'ACTIVE', expiring)) {
-      const own = await dueOn(
-        'MEMBER_POINTS',
-        'member_id',
-        page.map((m) => m.id),
-      );
-      const pools = await dueOn('POOL_POINTS', 'pool_id', [
-        ...new Set(page.flatMap((m) => (m.pool_id === null ? [] : [Number(m.pool_id)]))),
-      ]);
-      for (const m of page) {
-        const n = (own.get(m.id) ?? 0) + (m.pool_id === null ? 0 : (pools.get(Number(m.pool_id)) ?? 0));
-        if (n) yield { ...addressee(m), points: n, expiresOn: target };
-      }
-    }
-    return;
-  }
-  // Inactivity: everything expires `months` after the last earning activity. Month arithmetic clamps to
+  const months = policy.program.inactivityOn(target)?.months;
+  const lotsDue = (s: Knex.QueryBuilder) =>
+    s
+      .select(q.raw('1'))
+      .from('lots as l')
+      .join('accounts as a', 'a.id', 'l.account_id')
+      .andWhere('l.expires_on', target)
+      .andWhere('l.remaining', '>', 0);
+  // Inactivity: an account expires `months` after the last earning activity. Month arithmetic clamps to
   // month ends, so candidates come from a few days around the inverse date and are checked forwards.
-  const months = policy.expiry.months;
-  const around = addMonths(target, -months);
-  // A pool's points are its members' to spend: each member who may be mailed is warned of the pool's
-  // whole figure, added to what of their own expires that day, so nobody gets two warnings for one date.
-  const duePools = poolsLastActiveIn(q, {
-    after: latestDueBy(addDays(target, -1), months),
-    onOrBefore: latestDueBy(target, months),
-  });
-  const poolPoints = new Map(
-    (
-      (await duePools.clone().select('pa.pool_id', 'pa.balance')) as Array<{
-        pool_id: number;
-        balance: number | string;
-      }>
-    ).map((p) => [Number(p.pool_id), Number(p.balance)]),
+  const around = months === undefined ? undefined : addMonths(target, -months);
+  const duePools =
+    months === undefined
+      ? undefined
+      : poolsLastActiveIn(q, {
+          after: latestDueBy(addDays(target, -1), months),
+          onOrBefore: latestDueBy(target, months),
+        });
+  const poolsDue = new Set(
+    duePools === undefined
+      ? []
+      : ((await duePools.clone().select('pa.pool_id')) as Array<{ pool_id: number }>).map((p) =>
+          Number(p.pool_id),
+        ),
   );
   // As the expire job counts it: a member who never earned is judged from the enrolment date.
   const lastActive = (m: MemberRow) => m.last_activity_date ?? m.enrolment_date;
   const ownDue = (m: MemberRow) => {
     const last = lastActive(m);
-    return last !== null && addMonths(last, months) === target;
+    return months !== undefined && last !== null && addMonths(last, months) === target;
   };
-  const poolFigure = (m: MemberRow) => (m.pool_id === null ? 0 : (poolPoints.get(Number(m.pool_id)) ?? 0));
-  for await (const page of mailableMembers(q, 'EXPIRY_WARNING', 'ACTIVE', (b) =>
-    b.where((w) =>
-      w
-        .whereBetween('m.last_activity_date', [addDays(around, -3), addDays(around, 3)])
-        .orWhere((n) =>
-          n
-            .whereNull('m.last_activity_date')
-            .whereBetween('m.enrolment_date', [addDays(around, -3), addDays(around, 3)]),
-        )
-        .orWhereIn('m.pool_id', duePools.clone().select('pa.pool_id')),
-    ),
-  )) {
-    const due = page.filter((m) => ownDue(m) || poolFigure(m) > 0);
-    if (due.length === 0) continue;
-    const balances = (await q('accounts')
-      .where('kind', 'MEMBER_POINTS')
-      .whereIn(
-        'member_id',
-        due.filter(ownDue).map((m) => m.id),
-      )
-      .select('member_id', 'balance')) as Array<{ member_id: number; balance: number | string }>;
-    const byMember = new Map(balances.map((b) => [Number(b.member_id), Number(b.balance)]));
-    for (const m of due) {
-      const n = (byMember.get(m.id) ?? 0) + poolFigure(m);
+  const expiring = (b: Knex.QueryBuilder) =>
+    b.where((w) => {
+      w.whereExists((s) =>
+        lotsDue(s).whereRaw('a.member_id = m.id').andWhere('a.kind', 'MEMBER_POINTS'),
+      ).orWhereExists((s) => lotsDue(s).whereRaw('a.pool_id = m.pool_id').andWhere('a.kind', 'POOL_POINTS'));
+      if (around !== undefined && duePools !== undefined)
+        w.orWhereBetween('m.last_activity_date', [addDays(around, -3), addDays(around, 3)])
+          .orWhere((n) =>
+            n
+              .whereNull('m.last_activity_date')
+              .whereBetween('m.enrolment_date', [addDays(around, -3), addDays(around, 3)]),
+          )
+          .orWhereIn('m.pool_id', duePools.clone().select('pa.pool_id'));
+    });
+  /** Points per owner of `kind` due on the target: dated lots of that day, and undated ones of `undated`. */
+  const dueOn = async (
+    kind: 'MEMBER_POINTS' | 'POOL_POINTS',
+    owner: 'member_id' | 'pool_id',
+    ids: number[],
+    undated: ReadonlySet<number>,
+  ): Promise<Map<number, number>> => {
+    const out = new Map<number, number>();
+    if (ids.length === 0) return out;
+    const alive = ids.filter((id) => undated.has(id));
+    const rows = (await q('lots as l')
+      .join('accounts as a', 'a.id', 'l.account_id')
+      .where('a.kind', kind)
+      .whereIn(`a.${owner}`, ids)
+      .andWhere('l.remaining', '>', 0)
+      .andWhere((w) => {
+        w.where('l.expires_on', target);
+        if (alive.length > 0) w.orWhere((u) => u.whereNull('l.expires_on').whereIn(`a.${owner}`, alive));
+      })
+      .groupBy(`a.${owner}`)
+      .select(`a.${owner} as owner`)
+      .sum({ points: 'l.remaining' })) as Array<{ owner: number; points: number | string }>;
+    for (const r of rows) out.set(Number(r.owner), Number(r.points));
+    return out;
+  };
+  for await (const page of mailableMembers(q, 'EXPIRY_WARNING', 'ACTIVE', expiring)) {
+    const own = await dueOn(
+      'MEMBER_POINTS',
+      'member_id',
+      page.map((m) => m.id),
+      new Set(page.filter(ownDue).map((m) => m.id)),
+    );
+    const pools = await dueOn(
+      'POOL_POINTS',
+      'pool_id',
+      [...new Set(page.flatMap((m) => (m.pool_id === null ? [] : [Number(m.pool_id)])))],
+      poolsDue,
+    );
+    for (const m of page) {
+      const n = (own.get(m.id) ?? 0) + (m.pool_id === null ? 0 : (pools.get(Number(m.pool_id)) ?? 0));
       if (n > 0) yield { ...addressee(m), points: n, expiresOn: target };
     }
   }

@@ -1,7 +1,7 @@
 /**
- * `expire`: posts the expiry of every lot whose date has come (fixed term), or of every open lot of a
- * member or pool without earning activity for the configured months (inactivity). One posting per lot,
- * keyed by the lot, so a rerun posts nothing twice.
+ * `expire`: posts the expiry of every lot whose date has come (earned under a fixed term), and of every
+ * undated lot (earned under inactivity) of a member or pool without earning activity for the months of
+ * the inactivity rule. One posting per lot, keyed by the lot, so a rerun posts nothing twice.
  */
 import type { Knex } from 'knex';
 import { addDays, latestDueBy } from '../lib/dates.js';
@@ -9,6 +9,7 @@ import { poolsLastActiveIn } from '../ledger/queries.js';
 import { Accounts } from '../ledger/accounts.js';
 import { Ledger } from '../ledger/ledger.js';
 import type { PostingInput } from '../ledger/types.js';
+import { Program } from '../rules/program.js';
 import type { Job, JobContext, JobResult } from './types.js';
 
 const BATCH = 5_000;
@@ -66,7 +67,11 @@ function expiryPosting(ctx: JobContext, lot: DueLot, earlier: number): PostingIn
 
 export const expireJob: Job = async (ctx: JobContext): Promise<JobResult> => {
   const ledger = new Ledger(ctx.db, { now: ctx.now });
-  const policy = ctx.config.expiry;
+  const program = new Program(ctx.config);
+  // Lots carry the policy they were earned under: a date under a fixed term, none under inactivity. A
+  // program that changed policy holds both, and each expires by its own rule whatever tonight's is.
+  const inactivity = program.inactivityOn(ctx.businessDate);
+  const warningDays = program.expiryVersion(ctx.businessDate).warningDays;
   const counts: Record<string, number> = { lots: 0, points: 0, refused: 0 };
   const knex = ctx.db.knex;
   const base = () =>
@@ -75,20 +80,23 @@ export const expireJob: Job = async (ctx: JobContext): Promise<JobResult> => {
       .where('l.remaining', '>', 0)
       .select('l.id as id', 'l.remaining as remaining', 'a.code as code', 'l.expires_on as expiresOn')
       .orderBy('l.id');
-  const dueLots: Array<(query: Knex.QueryBuilder) => void> = [];
-  if (policy.policy === 'fixedTerm') {
-    dueLots.push((query) => query.andWhere('l.expires_on', '<=', ctx.businessDate));
-  } else {
+  const dueLots: Array<(query: Knex.QueryBuilder) => void> = [
+    (query) => query.andWhere('l.expires_on', '<=', ctx.businessDate),
+  ];
+  if (inactivity) {
     // Due on addMonths(last activity, months), the date the expiry warning announced.
-    const cutoff = latestDueBy(ctx.businessDate, policy.months);
+    const cutoff = latestDueBy(ctx.businessDate, inactivity.months);
     dueLots.push((query) =>
       query
         .join('members as m', 'm.id', 'a.member_id')
+        .whereNull('l.expires_on')
         .andWhere('a.kind', 'MEMBER_POINTS')
         .andWhereRaw('COALESCE(m.last_activity_date, m.enrolment_date) <= ?', [cutoff]),
     );
     dueLots.push((query) =>
-      query.whereIn('a.id', poolsLastActiveIn(knex, { onOrBefore: cutoff }).select('pa.id')),
+      query
+        .whereNull('l.expires_on')
+        .whereIn('a.id', poolsLastActiveIn(knex, { onOrBefore: cutoff }).select('pa.id')),
     );
   }
   let lastId = 0;
@@ -115,23 +123,23 @@ export const expireJob: Job = async (ctx: JobContext): Promise<JobResult> => {
     });
   }
   // What expires in the warning period: the figure the expiry-warning mailing goes out for.
-  if (policy.policy === 'fixedTerm') {
-    const soon = await knex('lots')
-      .where('remaining', '>', 0)
-      .andWhere('expires_on', '>', ctx.businessDate)
-      .andWhere('expires_on', '<=', addDays(ctx.businessDate, policy.warningDays))
-      .sum({ total: 'remaining' })
-      .first();
-    counts.expiringSoon = Number(soon?.total ?? 0);
-  } else {
-    // Inactivity lots carry no date: a member's points expire `months` after the last earning
-    // activity, so those whose activity falls in (today, today + warningDays] less `months` are due.
-    const dueNow = latestDueBy(ctx.businessDate, policy.months);
-    const dueSoon = latestDueBy(addDays(ctx.businessDate, policy.warningDays), policy.months);
-    const soon = await knex('lots as l')
+  const soon = await knex('lots')
+    .where('remaining', '>', 0)
+    .andWhere('expires_on', '>', ctx.businessDate)
+    .andWhere('expires_on', '<=', addDays(ctx.businessDate, warningDays))
+    .sum({ total: 'remaining' })
+    .first();
+  counts.expiringSoon = Number(soon?.total ?? 0);
+  if (inactivity) {
+    // Undated lots: an account's points expire `months` after its last earning activity, so those whose
+    // activity falls in (today, today + warningDays] less `months` are due.
+    const dueNow = latestDueBy(ctx.businessDate, inactivity.months);
+    const dueSoon = latestDueBy(addDays(ctx.businessDate, warningDays), inactivity.months);
+    const undated = await knex('lots as l')
       .join('accounts as a', 'a.id', 'l.account_id')
       .join('members as m', 'm.id', 'a.member_id')
       .where('l.remaining', '>', 0)
+      .whereNull('l.expires_on')
       .andWhere('a.kind', 'MEMBER_POINTS')
       .andWhereRaw('COALESCE(m.last_activity_date, m.enrolment_date) > ?', [dueNow])
       .andWhereRaw('COALESCE(m.last_activity_date, m.enrolment_date) <= ?', [dueSoon])
@@ -139,13 +147,14 @@ export const expireJob: Job = async (ctx: JobContext): Promise<JobResult> => {
       .first();
     const poolsSoon = await knex('lots as l')
       .where('l.remaining', '>', 0)
+      .whereNull('l.expires_on')
       .whereIn(
         'l.account_id',
         poolsLastActiveIn(knex, { after: dueNow, onOrBefore: dueSoon }).select('pa.id'),
       )
       .sum({ total: 'l.remaining' })
       .first();
-    counts.expiringSoon = Number(soon?.total ?? 0) + Number(poolsSoon?.total ?? 0);
+    counts.expiringSoon += Number(undated?.total ?? 0) + Number(poolsSoon?.total ?? 0);
   }
   return { counts };
 };

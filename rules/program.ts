@@ -7,6 +7,7 @@
 import type {
   AirEarningVersion,
   ContractConfig,
+  ExpiryVersion,
   PartnerAirlineChart,
   PartnerConfig,
 } from '../config/schema.js';
@@ -139,11 +140,46 @@ export class Program {
 
   // ------------------------------------------------------------------------------------------ expiry
 
-  /** Expiry date of points earned on `earnedOn` under the fixed-term policy; null under inactivity. */
+  /** The expiry version in force on `date`: the first one also covers the dates before it. */
+  expiryVersion(date: IsoDate): ExpiryVersion {
+    return this.expiryVersions[this.expiryIndex(date)]!;
+  }
+
+  private get expiryVersions(): ExpiryVersion[] {
+    return this.config.expiry;
+  }
+
+  private expiryIndex(date: IsoDate): number {
+    let found = 0;
+    this.expiryVersions.forEach((v, i) => {
+      if (v.effectiveFrom !== undefined && v.effectiveFrom <= date) found = i;
+    });
+    return found;
+  }
+
+  /**
+   * Expiry date of points earned on `earnedOn`: under the version in force that day, a fixed term dates
+   * the lot; inactivity leaves it undated, to expire with its account's activity.
+   */
   expiresOn(earnedOn: IsoDate): IsoDate | null {
-    const e = this.config.expiry;
+    const e = this.expiryVersion(earnedOn);
     if (e.policy !== 'fixedTerm') return null;
     return endOfMonth(addMonths(startOfMonth(earnedOn), e.months));
+  }
+
+  /**
+   * The inactivity rule undated lots expire by on the night of `date`: the inactivity version in force,
+   * or, once a fixed term has replaced it, the last one that was (a lot earned under inactivity carries
+   * no date for a fixed term to count from, and its member was told it lasts as long as they earn).
+   * Undefined while no inactivity version has been in force: then undated lots never expire.
+   */
+  inactivityOn(date: IsoDate): (ExpiryVersion & { policy: 'inactivity' }) | undefined {
+    const upTo = this.expiryIndex(date);
+    for (let i = upTo; i >= 0; i--) {
+      const v = this.expiryVersions[i]!;
+      if (v.policy === 'inactivity') return v as ExpiryVersion & { policy: 'inactivity' };
+    }
+    return undefined;
   }
 }
 
