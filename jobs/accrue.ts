@@ -31,6 +31,7 @@ import type { MemberFacts } from '../rules/eligibility.js';
 import { FxTable } from '../rules/fx.js';
 import { Program } from '../rules/program.js';
 import { fromDb, postingIdsOf } from './activities.js';
+import { reinstateExpiries } from './expire.js';
 import { processRetroClaims } from './retro-claims.js';
 import type { Job, JobContext, JobResult } from './types.js';
 
@@ -716,6 +717,8 @@ export interface BatchOutcome {
   waiting: number;
   /** Ids of flights kept as the same seat that this batch's flights now tell apart (`freedBy`), marked. */
   freed: number[];
+  /** Inactivity expiries the batch's earnings showed should not have happened, reversed, and their points. */
+  reinstated: { expiries: number; points: number; refused: number };
   byStatus: Record<string, number>;
   byReason: Record<string, number>;
 }
@@ -738,6 +741,7 @@ export async function accrueBatch(
     unrecovered: 0,
     waiting: 0,
     freed: [],
+    reinstated: { expiries: 0, points: 0, refused: 0 },
     byStatus: {},
     byReason: {},
   };
@@ -791,6 +795,7 @@ export async function accrueBatch(
     });
     const related = new Map<string, ActivityUpdate>();
     const lastActivity = new Map<number, IsoDate>();
+    const earnings = new Map<number, IsoDate[]>();
     // Written apart from the outcome columns: few rows ever have one, and every row's update is the hot path.
     const rejectedTonight: number[] = [];
     for (const row of rows) {
@@ -811,6 +816,9 @@ export async function accrueBatch(
         const d = lastActivity.get(decision.earnedOn.memberId);
         if (!d || d < decision.earnedOn.date)
           lastActivity.set(decision.earnedOn.memberId, decision.earnedOn.date);
+        const dates = earnings.get(decision.earnedOn.memberId) ?? [];
+        dates.push(decision.earnedOn.date);
+        earnings.set(decision.earnedOn.memberId, dates);
       }
     }
     await writeOutcomes(trx, ctx.db.dialect, rows, await postingIdsOf(trx, rows, results), now);
@@ -839,6 +847,8 @@ export async function accrueBatch(
       for (const part of chunks(outcome.freed, 500))
         await trx('activities').whereIn('id', part).update({ needs_accrual: true });
     }
+    // An earning that came late may show an inactivity expiry of an earlier night should not have been.
+    outcome.reinstated = await reinstateExpiries(trx, ledger, state.program, ctx.businessDate, earnings);
   });
   return outcome;
 }
@@ -946,6 +956,8 @@ export const accrueJob: Job = async (ctx: JobContext): Promise<JobResult> => {
       counts.rejected! += b.rejected;
       counts.postings! += b.postings;
       if (b.unrecovered > 0) counts.unrecoveredPoints = (counts.unrecoveredPoints ?? 0) + b.unrecovered;
+      for (const [k, v] of Object.entries(b.reinstated))
+        if (v > 0) counts[`reinstated.${k}`] = (counts[`reinstated.${k}`] ?? 0) + v;
       issued.push(...b.issued);
       for (const [k, v] of Object.entries(b.byReason))
         counts[`reject.${k}`] = (counts[`reject.${k}`] ?? 0) + v;

@@ -2,13 +2,17 @@
  * `expire`: posts the expiry of every lot whose date has come (earned under a fixed term), and of every
  * undated lot (earned under inactivity) of a member or pool without earning activity for the months of
  * the inactivity rule. One posting per lot, keyed by the lot, so a rerun posts nothing twice.
+ *
+ * An earning that arrives late can show that an inactivity expiry should not have happened: accrue then
+ * reinstates it (`expiriesUndone`), in the transaction that credits the earning.
  */
 import type { Knex } from 'knex';
-import { addDays, latestDueBy } from '../lib/dates.js';
+import { addDays, addMonths, latestDueBy, type IsoDate } from '../lib/dates.js';
+import { chunks } from '../lib/chunks.js';
 import { poolsLastActiveIn } from '../ledger/queries.js';
 import { Accounts } from '../ledger/accounts.js';
 import { Ledger } from '../ledger/ledger.js';
-import type { PostingInput } from '../ledger/types.js';
+import type { PostingInput, ReversalInput } from '../ledger/types.js';
 import { Program } from '../rules/program.js';
 import type { Job, JobContext, JobResult } from './types.js';
 
@@ -158,3 +162,122 @@ export const expireJob: Job = async (ctx: JobContext): Promise<JobResult> => {
   }
   return { counts };
 };
+
+/** An inactivity expiry a late earning shows should not have happened, and the reversal that undoes it. */
+export interface Reinstatement {
+  request: ReversalInput;
+  /** The account the points return to, and how many. */
+  account: string;
+  points: number;
+  /** The night the expiry was posted. */
+  expiredOn: IsoDate;
+}
+
+/** The key of the reversal that reinstates expiry `key`: one per expiry, so a rerun finds it posted. */
+export const reinstatementKey = (key: string) => `${key}:REINSTATE`;
+
+/**
+ * The inactivity expiries that earnings credited tonight undo. `earnings` holds, per member, the activity
+ * dates of their earnings. An expiry posted on night E from an account the member's earning keeps alive
+ * (their own points; their pool's, whose clock counts its members' activity) did not happen if an earning
+ * dated d <= E puts the account's due date after E: addMonths(d, months) > E, months of the inactivity
+ * rule of night E. Only expiries of undated lots count (a dated lot expires by its date whatever the
+ * member earns), and only those not reinstated already.
+ */
+export async function expiriesUndone(
+  q: Knex | Knex.Transaction,
+  program: Program,
+  businessDate: IsoDate,
+  earnings: ReadonlyMap<number, readonly IsoDate[]>,
+): Promise<Reinstatement[]> {
+  if (earnings.size === 0 || !program.config.expiry.some((v) => v.policy === 'inactivity')) return [];
+  const since = [...earnings.values()].flat().sort()[0]!;
+  type Row = { memberId: number; key: string; night: IsoDate; account: string; amount: number | string };
+  const rows: Row[] = [];
+  const expiries = (ids: number[], accountsOf: (b: Knex.QueryBuilder) => void) =>
+    q('members as m')
+      .modify(accountsOf)
+      .join('entries as e', 'e.account_id', 'a.id')
+      .join('postings as p', 'p.id', 'e.posting_id')
+      .whereIn('m.id', ids)
+      .andWhere('e.business_date', '>=', since)
+      .andWhere('e.amount', '<', 0)
+      .andWhere('p.kind', 'EXPIRY')
+      .whereNotExists((b) => b.select(q.raw('1')).from('postings as r').whereRaw('r.reversal_of = p.id'))
+      .whereExists((b) =>
+        b
+          .select(q.raw('1'))
+          .from('lot_movements as lm')
+          .join('lots as l', 'l.id', 'lm.lot_id')
+          .whereRaw('lm.posting_id = p.id')
+          .whereNull('l.expires_on'),
+      )
+      .select(
+        'm.id as memberId',
+        'p.idempotency_key as key',
+        'p.business_date as night',
+        'a.code as account',
+        'e.amount as amount',
+      );
+  for (const part of chunks([...earnings.keys()], 500)) {
+    const ids = [...part];
+    rows.push(
+      ...((await expiries(ids, (b) =>
+        b.join('accounts as a', (j) => j.on('a.member_id', 'm.id').andOnVal('a.kind', 'MEMBER_POINTS')),
+      )) as Row[]),
+      ...((await expiries(ids, (b) =>
+        b.join('accounts as a', (j) => j.on('a.pool_id', 'm.pool_id').andOnVal('a.kind', 'POOL_POINTS')),
+      )) as Row[]),
+    );
+  }
+  const out = new Map<string, Reinstatement>();
+  for (const r of rows.sort((a, b) => a.key.localeCompare(b.key))) {
+    const months = program.inactivityOn(r.night)?.months;
+    if (months === undefined || out.has(r.key)) continue;
+    const by = (earnings.get(Number(r.memberId)) ?? []).find(
+      (d) => d <= r.night && r.night < addMonths(d, months),
+    );
+    if (by === undefined) continue;
+    out.set(r.key, {
+      request: {
+        key: reinstatementKey(r.key),
+        reverses: r.key,
+        businessDate,
+        sourceRef: `inactivity expiry of ${r.night} reinstated`,
+        detail: { reinstated: { earnedOn: by, months } },
+      },
+      account: r.account,
+      points: -Number(r.amount),
+      expiredOn: r.night,
+    });
+  }
+  return [...out.values()];
+}
+
+/**
+ * Reinstates, in the caller's transaction, the inactivity expiries that tonight's earnings undo
+ * (`expiriesUndone`): each expiry is reversed, its points given back to the very lots they expired from,
+ * where they can expire again later under the lot's next `EXP:<lot>:<n>`. A rerun finds them reversed.
+ */
+export async function reinstateExpiries(
+  trx: Knex.Transaction,
+  ledger: Ledger,
+  program: Program,
+  businessDate: IsoDate,
+  earnings: ReadonlyMap<number, readonly IsoDate[]>,
+): Promise<{ expiries: number; points: number; refused: number }> {
+  const undone = await expiriesUndone(trx, program, businessDate, earnings);
+  const out = { expiries: 0, points: 0, refused: 0 };
+  if (undone.length === 0) return out;
+  const results = await ledger.post(
+    undone.map((u) => u.request),
+    { trx, atomic: false },
+  );
+  results.forEach((r, i) => {
+    if (r.status === 'posted') {
+      out.expiries++;
+      out.points += undone[i]!.points;
+    } else if (r.status === 'refused') out.refused++;
+  });
+  return out;
+}

@@ -15,6 +15,7 @@ import { normaliseFlightNumber, type ActivityRow } from '../rules/activity.js';
 import { nameMatches } from '../rules/names.js';
 import { fromDb, postingIdsOf, toDb } from './activities.js';
 import { contextFor, writeLastActivity, type AccrueState } from './accrue.js';
+import { reinstateExpiries } from './expire.js';
 import type { JobContext } from './types.js';
 
 type Q = Knex | Knex.Transaction;
@@ -180,7 +181,17 @@ async function settleClaim(
   // A credited claim is earning activity like any accrual: without it, inactivity expiry would
   // count from an older date and could take the claimed miles the night they were credited.
   const earned = decision.earnedOn;
-  if (earned) await writeLastActivity(trx, ctx.db.dialect, new Map([[earned.memberId, earned.date]]));
+  if (earned) {
+    await writeLastActivity(trx, ctx.db.dialect, new Map([[earned.memberId, earned.date]]));
+    // A claim is the latest of late earnings: it may undo an inactivity expiry of an earlier night.
+    await reinstateExpiries(
+      trx,
+      ledger,
+      state.program,
+      ctx.businessDate,
+      new Map([[earned.memberId, [earned.date]]]),
+    );
+  }
   return outcome;
 }
 

@@ -56,6 +56,7 @@ import {
   type AccrueState,
   type PassOptions,
 } from './accrue.js';
+import { expiriesUndone } from './expire.js';
 import { SimulatedLedger } from './simulated-ledger.js';
 import { conflictWith, copyOf, inboundMatch } from './registry.js';
 import {
@@ -545,6 +546,41 @@ interface Decided {
   decision: AccrualDecision;
   /** The activity before this run decided it: what a reversal takes back. */
   before: ActivityRow;
+  /** The inactivity expiries of earlier nights its earning undoes, reversed as accrue reverses them. */
+  reinstated?: SimulatedPosting[];
+}
+
+/**
+ * The inactivity expiries an earning credited in the run undoes (`expiriesUndone`), posted to the
+ * simulated ledger as accrue posts them after the batch; `done` holds those an earlier record of the run
+ * undid already. Shown on the first record whose earning undoes each.
+ */
+async function reinstatedBy(
+  knex: Knex,
+  program: Program,
+  businessDate: IsoDate,
+  ledger: SimulatedLedger,
+  done: Set<string>,
+  row: ActivityRow,
+  decision: AccrualDecision,
+): Promise<Pick<Decided, 'reinstated'> & { note?: string }> {
+  const earned = decision.earnedOn;
+  const status = decision.update.status ?? row.status;
+  if (!earned || (status !== 'POSTED' && status !== 'PARTIAL')) return {};
+  const undone = (
+    await expiriesUndone(knex, program, businessDate, new Map([[earned.memberId, [earned.date]]]))
+  ).filter((u) => !done.has(u.request.key));
+  const reinstated: SimulatedPosting[] = [];
+  const notes: string[] = [];
+  for (const u of undone) {
+    done.add(u.request.key);
+    if ((await ledger.post(u.request)).status !== 'posted') continue;
+    reinstated.push({ key: u.request.key, kind: 'REVERSAL', reverses: u.request.reverses });
+    notes.push(
+      `${u.points.toLocaleString('en-US')} points expired from ${u.account} on ${u.expiredOn} reinstated: earned on ${earned.date}, within the inactivity period`,
+    );
+  }
+  return reinstated.length === 0 ? {} : { reinstated, note: notes.join('; ') };
 }
 
 /**
@@ -605,8 +641,8 @@ interface Shown {
 }
 
 /** What a decided activity comes to, as a line of the simulation shows it. */
-function shownDecision(row: ActivityRow, { decision, before }: Decided): Shown {
-  const postings = simulatedPostings(decision);
+function shownDecision(row: ActivityRow, { decision, before, reinstated }: Decided): Shown {
+  const postings = [...simulatedPostings(decision), ...(reinstated ?? [])];
   const status = decision.update.status ?? row.status;
   const reason = decision.update.reason ?? null;
   const message = decision.rejection?.message ?? decision.note;
@@ -718,6 +754,7 @@ async function settleClaimAsTheNight(
   archive: SimulatedArchive,
   added: readonly ActivityRow[],
   claim: RetroClaim,
+  undone: Set<string>,
 ): Promise<SettledClaim> {
   const find = async () => {
     const found = new Map<string, ActivityRow>();
@@ -736,7 +773,23 @@ async function settleClaimAsTheNight(
     return { outcome: { status: 'REJECTED', reason: refused, activityKey: credit.flight.activityKey } };
   const before = { ...credit.flight };
   Object.assign(credit.flight, creditedByClaim(claim, credit.decision));
-  return { outcome, credit: { flight: credit.flight, decision: credit.decision, before } };
+  // As accrue settles a claim: its earning may undo an inactivity expiry of an earlier night.
+  const { reinstated, note } = await reinstatedBy(
+    knex,
+    state.program,
+    businessDate,
+    ledger,
+    undone,
+    credit.flight,
+    credit.decision,
+  );
+  const decision = note
+    ? { ...credit.decision, note: [credit.decision.note, note].filter(Boolean).join('; ') }
+    : credit.decision;
+  return {
+    outcome,
+    credit: { flight: credit.flight, decision, before, ...(reinstated ? { reinstated } : {}) },
+  };
 }
 
 /**
@@ -977,6 +1030,8 @@ export async function* simulate(
   };
   const decided = new Map<ActivityRow, Decided>();
   const ledger = new SimulatedLedger(knex);
+  /** Expiries the run's earnings reinstate, by the key of their reinstatement. */
+  const undone = new Set<string>();
   /** Decides rows as one accrue batch does: each in turn, then posted in order, a refusal taken back. */
   const accrue = async (rows: ActivityRow[], options: PassOptions = {}) => {
     if (rows.length === 0) return;
@@ -987,8 +1042,23 @@ export async function* simulate(
       const before = decided.get(row)?.before ?? { ...row };
       return { row, before, decision: decideInTurn(ctx, state, row) };
     });
-    for (const { row, before, decision } of batch)
-      decided.set(row, { before, decision: await posted(ledger, state, row, decision) });
+    for (const { row, before, decision } of batch) {
+      const taken = await posted(ledger, state, row, decision);
+      const { reinstated, note } = await reinstatedBy(
+        knex,
+        program,
+        businessDate,
+        ledger,
+        undone,
+        row,
+        taken,
+      );
+      decided.set(row, {
+        before,
+        decision: note ? { ...taken, note: [taken.note, note].filter(Boolean).join('; ') } : taken,
+        ...(reinstated ? { reinstated } : {}),
+      });
+    }
   };
   await accrue(archive.toAccrue());
   // The first record of the run that stored or changed each activity.
@@ -1043,7 +1113,7 @@ export async function* simulate(
     // The run's new flights: no claim settled here adds one.
     const added = archive.addedRows().filter((r) => r.type === 'FLIGHT');
     const settle = (claim: RetroClaim) =>
-      settleClaimAsTheNight(knex, config, businessDate, state, ledger, archive, added, claim);
+      settleClaimAsTheNight(knex, config, businessDate, state, ledger, archive, added, claim, undone);
     for (const { claim } of await pendingClaims(knex)) {
       const settled = await settle(claim);
       const item = settled.credit && itemOf.get(settled.credit.flight);
@@ -1051,7 +1121,7 @@ export async function* simulate(
         (item.also ??= []).push({
           row: settled.credit!.flight,
           why: `the retro-claim ${claim.claimId} that waited for it`,
-          decided: { decision: settled.credit!.decision, before: settled.credit!.before },
+          decided: settled.credit!,
         });
     }
     for (const item of items)

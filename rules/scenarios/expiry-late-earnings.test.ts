@@ -1,0 +1,147 @@
+/**
+ * Inactivity expiry and earnings that arrive late (18 months without earning, a variant of the demo).
+ * Partner files come days or weeks after the activity: an earning dated inside the period that arrives
+ * after the expiry night shows the member was never 18 months without earning, so the expiry is taken
+ * back (reinstated) in the transaction that credits the earning, the points returned to the very lots.
+ */
+import { describe, expect, it } from 'vitest';
+import { availableEngines } from '../../test/harness/db.js';
+import { Accounts } from '../../ledger/accounts.js';
+import { accrueJob } from '../../jobs/accrue.js';
+import { liabilityMovements } from '../../reports/queries.js';
+import { memberNumber, replaceOnce, useScenario, type Person, type Scenario } from './scenario.js';
+
+const IVANOV: Person = { number: memberNumber(1), surname: 'IVANOV', givenName: 'IVAN' };
+const HOUSEHOLD = { type: 'HOUSEHOLD', id: 'HH-1' } as const;
+const MOTHER: Person = { number: memberNumber(11), surname: 'SMIRNOVA', givenName: 'OLGA', group: HOUSEHOLD };
+const SON: Person = { number: memberNumber(12), surname: 'SMIRNOV', givenName: 'PAVEL', group: HOUSEHOLD };
+
+/** A DRIVE rental day dated `date`, in the partner's file of `fileDate`: `points` dollars earn as many points. */
+function rent(w: Scenario, who: Person, txn: string, date: string, points: number, fileDate = date): string {
+  return w.dropPartner('DRIVE', fileDate, [
+    {
+      txn,
+      member: who.number,
+      surname: who.surname,
+      date,
+      type: 'RENTAL_DAY',
+      spend: `${points}.00`,
+      currency: 'USD',
+    },
+  ]);
+}
+
+const expiryKeys = async (w: Scenario) =>
+  (await w.knex('postings').where({ kind: 'EXPIRY' }).orderBy('id').select('idempotency_key')).map(
+    (p) => p.idempotency_key as string,
+  );
+
+for (const engine of availableEngines()) {
+  describe(`inactivity expiry undone by a late earning (${engine})`, () => {
+    const s = useScenario(engine, (y) =>
+      replaceOnce(
+        y,
+        'policy: fixedTerm            # points expire 36 months after the end of the month they were earned\n  months: 36',
+        'policy: inactivity\n  months: 18',
+      ),
+    );
+
+    it('gives back to their lot the points expired on a night a later-arriving earning shows was inside the period', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV);
+      rent(w, IVANOV, 'L-1', '2026-01-10', 1000);
+      await w.night('2026-01-10');
+      const [lot] = await w.lots(IVANOV.number);
+      expect((await w.night('2027-07-10')).expire.counts).toMatchObject({ lots: 1, points: 1000 });
+      expect(await w.balance(IVANOV.number)).toBe(0);
+
+      // A rental of 5 July comes in the partner's file of 12 July, inside its 90-day claim window.
+      const file = rent(w, IVANOV, 'L-2', '2027-07-05', 100, '2027-07-12');
+      // `simulate` foretells the reinstatement on the record whose earning makes it.
+      const [shown] = (await w.simulate('partner', file, '2027-07-12')).filter((e) => e.type === 'record');
+      expect(shown).toMatchObject({
+        status: 'POSTED',
+        points: 100,
+        message: expect.stringContaining(
+          `1,000 points expired from ${Accounts.memberPoints(IVANOV.number)} on 2027-07-10 reinstated`,
+        ),
+        postings: [
+          expect.objectContaining({ kind: 'ACCRUAL' }),
+          { key: `EXP:${lot!.id}:REINSTATE`, kind: 'REVERSAL', reverses: `EXP:${lot!.id}` },
+        ],
+      });
+      const night = await w.night('2027-07-12');
+      expect(night.accrue.counts).toMatchObject({ 'reinstated.expiries': 1, 'reinstated.points': 1000 });
+      expect(await w.balance(IVANOV.number)).toBe(1100);
+      expect((await w.member(IVANOV.number)).last_activity_date).toBe('2027-07-05');
+      expect(await w.posting(`EXP:${lot!.id}:REINSTATE`)).toMatchObject({
+        kind: 'REVERSAL',
+        businessDate: '2027-07-12',
+        reversalOf: (await w.posting(`EXP:${lot!.id}`))!.id,
+        entries: { [Accounts.memberPoints(IVANOV.number)]: 1000, [Accounts.expiry]: -1000 },
+      });
+      // The very lot, still earned on 10 January 2026, holds them again.
+      const lots = await w.lots(IVANOV.number);
+      expect(lots.map((l) => [l.id, l.remaining, l.earnedOn])).toEqual([
+        [lot!.id, 1000, '2026-01-10'],
+        [expect.any(Number), 100, '2027-07-05'],
+      ]);
+      // The night's liability movements count it against what expired.
+      const movements = await liabilityMovements(w.w.t.db, '2027-07-12', '2027-07-12');
+      expect(movements.filter((m) => m.kind === 'EXPIRY')).toEqual([
+        expect.objectContaining({ reversal: true, points: 1000 }),
+      ]);
+
+      // A rerun posts nothing.
+      const count = await w.postingCount();
+      await w.run(accrueJob, '2027-07-12');
+      expect(await w.postingCount()).toBe(count);
+
+      // 18 months after 5 July 2027 everything expires, the lot a second time under its next key.
+      expect((await w.night('2029-01-04')).expire.counts.lots).toBe(0);
+      expect((await w.night('2029-01-05')).expire.counts).toMatchObject({ lots: 2, points: 1100 });
+      expect(await expiryKeys(w)).toEqual([`EXP:${lot!.id}`, `EXP:${lot!.id}:2`, `EXP:${lots[1]!.id}`]);
+      expect(await w.balance(IVANOV.number)).toBe(0);
+    });
+
+    it('undoes only the expiry nights the late earning falls before and within 18 months of', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV);
+      rent(w, IVANOV, 'L-1', '2026-01-10', 1000);
+      await w.night('2026-01-10');
+      await w.night('2027-07-10'); // the 1000 expire
+      rent(w, IVANOV, 'L-2', '2027-08-01', 200);
+      await w.night('2027-08-01');
+      await w.night('2029-02-01'); // the 200 expire
+      expect(await w.balance(IVANOV.number)).toBe(0);
+      const [first, second] = await expiryKeys(w);
+
+      // Dated after the first expiry night: it keeps alive what expired on the second only.
+      rent(w, IVANOV, 'L-3', '2029-01-20', 30, '2029-02-03');
+      const night = await w.night('2029-02-03');
+      expect(night.accrue.counts).toMatchObject({ 'reinstated.expiries': 1, 'reinstated.points': 200 });
+      expect(await w.posting(`${second}:REINSTATE`)).toBeDefined();
+      expect(await w.posting(`${first}:REINSTATE`)).toBeUndefined();
+      expect(await w.balance(IVANOV.number)).toBe(230);
+    });
+
+    it("gives back to a pool what expired from it when a member's earning into it arrives late", async () => {
+      const w = s();
+      await w.enrol('2026-01-01', MOTHER, SON);
+      rent(w, MOTHER, 'H-1', '2026-02-01', 300);
+      await w.night('2026-02-01');
+      expect((await w.night('2027-08-01')).expire.counts).toMatchObject({ points: 300 });
+      expect(await w.poolBalance('HH-1')).toBe(0);
+
+      rent(w, SON, 'H-2', '2027-07-28', 50, '2027-08-03');
+      const night = await w.night('2027-08-03');
+      expect(night.accrue.counts).toMatchObject({ 'reinstated.expiries': 1, 'reinstated.points': 300 });
+      expect(await w.poolBalance('HH-1')).toBe(350);
+      const [lot] = await w.poolLots('HH-1');
+      expect((await w.posting(`EXP:${lot!.id}:REINSTATE`))?.entries).toEqual({
+        [Accounts.poolPoints('HH-1')]: 300,
+        [Accounts.expiry]: -300,
+      });
+    });
+  });
+}
