@@ -125,6 +125,47 @@ for (const engine of availableEngines()) {
       expect(await w.balance(IVANOV.number)).toBe(230);
     });
 
+    it('gives back what expired when a retro-claim credits a flight flown inside the period', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV);
+      rent(w, IVANOV, 'L-1', '2026-01-10', 1000);
+      await w.night('2026-01-10');
+      // Flown on 5 July 2027 without the card: archived, credited to nobody.
+      w.dropCoupons([
+        {
+          ticket: '0741000000001',
+          flight: '245',
+          date: '2027-07-05',
+          from: 'SVO',
+          to: 'KZN',
+          booked: 'Y',
+          surname: 'IVANOV',
+          givenName: 'IVAN',
+          card: null,
+          fare: '100.00',
+        },
+      ]);
+      await w.night('2027-07-06');
+      await w.night('2027-07-10');
+      expect(await w.balance(IVANOV.number)).toBe(0);
+      const [expired] = await expiryKeys(w);
+      w.dropRetroClaims([
+        {
+          id: 'C-1',
+          member: IVANOV.number,
+          received: '2027-07-25',
+          ticket: '0741000000001',
+          coupon: 1,
+          surname: 'IVANOV',
+        },
+      ]);
+      await w.night('2027-07-25');
+      expect(await w.posting(`${expired}:REINSTATE`)).toMatchObject({
+        entries: { [Accounts.memberPoints(IVANOV.number)]: 1000, [Accounts.expiry]: -1000 },
+      });
+      expect(await w.balance(IVANOV.number)).toBe(1461);
+    });
+
     it("gives back to a pool what expired from it when a member's earning into it arrives late", async () => {
       const w = s();
       await w.enrol('2026-01-01', MOTHER, SON);
