@@ -604,6 +604,10 @@ async function posted(
       notes.push(
         `${result.expired.toLocaleString('en-US')} points of it had expired: taken back from ${Accounts.expiry}`,
       );
+    if (result.lapsed)
+      notes.push(
+        `${result.lapsed.toLocaleString('en-US')} points of it go back to lots past their date: booked to ${Accounts.expiry}`,
+      );
     if (result.unrecovered)
       notes.push(
         `${result.unrecovered.toLocaleString('en-US')} points of it the member has spent: charged to ${Accounts.unrecovered}`,

@@ -15,6 +15,7 @@ import {
   shrinkDebits,
   withExpired,
   withFollowed,
+  withLapsed,
   type Followed,
   type TransferMove,
 } from '../ledger/follow.js';
@@ -39,6 +40,8 @@ interface ForetoldResult {
   unrecovered?: number;
   /** Points a reversal would take back from EXPIRY, having expired from its original's lots. */
   expired?: number;
+  /** Points a cancellation would book to EXPIRY, going back to lots past their date. */
+  lapsed?: number;
   /** Points a reversal would take from the accounts a merge or a move into a pool took them to. */
   followed?: Array<{ account: string; amount: number }>;
 }
@@ -88,6 +91,14 @@ export class SimulatedLedger {
   private readonly laterTotals = new Map<string, Array<{ date: string; total: number }>>();
   /** Stored postings looked up by key (null: none). */
   private readonly storedPostings = new Map<string, StoredPosting | null>();
+  /**
+   * Points still in an account's stored lots past their date as of a business date (key: account,
+   * date), less what the run's debits took of them: a debit takes the earliest-expiring lots first,
+   * so those before any other.
+   */
+  private readonly lapsedLeft = new Map<string, number>();
+  /** What each redemption of the run took from lots past their date, per account. */
+  private readonly lapsedNow = new Map<string, Map<string, number>>();
 
   constructor(private readonly knex: Knex) {}
 
@@ -98,6 +109,7 @@ export class SimulatedLedger {
     let followed: Array<Followed<string>> = [];
     let blocked = false;
     let expired = 0;
+    let lapsed = 0;
     if (isReversal(request)) {
       const stored = this.postedNow.has(request.reverses) ? null : await this.stored(request.reverses);
       const originalId = stored?.id ?? null;
@@ -116,6 +128,21 @@ export class SimulatedLedger {
       if (earlier !== undefined)
         return refused(new AlreadyReversedError(request.reverses, earlier, request.key));
       entries = original.map((e) => ({ account: e.account, amount: -e.amount }));
+      // As the ledger gives them back: what a redemption took from lots past their date goes to EXPIRY.
+      const lapsedOf =
+        originalId === null
+          ? this.lapsedNow.get(request.reverses)
+          : stored?.kind === 'REDEMPTION'
+            ? await this.storedLapsed(originalId, request.businessDate)
+            : undefined;
+      if (lapsedOf !== undefined)
+        ({ entries, lapsed } = withLapsed(
+          entries,
+          (e) => e.account,
+          (account, amount) => ({ account, amount }),
+          lapsedOf,
+          Accounts.expiry,
+        ));
       // As the ledger splits it: what expired from a stored original's lots comes back from EXPIRY (a
       // posting of this run has had no expiry).
       if (originalId !== null) {
@@ -163,6 +190,8 @@ export class SimulatedLedger {
     if (unrecovered > 0 && isReversal(request))
       entries.push({ account: request.shortfallTo!, amount: -unrecovered });
     for (const e of entries) this.pending.set(e.account, (this.pending.get(e.account) ?? 0) + e.amount);
+    if (!isReversal(request) && request.kind === 'REDEMPTION')
+      await this.takeLapsed(request.key, entries, request.businessDate);
     this.postedNow.set(request.key, entries);
     if (isReversal(request)) this.reversedNow.set(request.reverses, request.key);
     const takenFrom = perAccount(followed);
@@ -170,6 +199,7 @@ export class SimulatedLedger {
       status: 'posted',
       ...(expired > 0 ? { expired } : {}),
       ...(unrecovered > 0 ? { unrecovered } : {}),
+      ...(lapsed > 0 ? { lapsed } : {}),
       ...(takenFrom.length > 0 ? { followed: takenFrom } : {}),
     };
   }
@@ -340,6 +370,51 @@ export class SimulatedLedger {
         code: string;
       }>
     ).map((l) => ({ id: Number(l.id), amount: Number(l.amount), code: l.code }));
+  }
+
+  /**
+   * What a stored redemption took from lots past their date by `businessDate` (`lapsedBy`, as the
+   * expire job judges a lot due), per account.
+   */
+  private async storedLapsed(postingId: number, businessDate: string): Promise<Map<string, number>> {
+    const rows = (await this.knex('lot_movements as m')
+      .join('lots as l', 'l.id', 'm.lot_id')
+      .join('accounts as a', 'a.id', 'l.account_id')
+      .where('m.posting_id', postingId)
+      .andWhere('m.amount', '<', 0)
+      .andWhere('l.expires_on', '<=', businessDate)
+      .groupBy('a.code')
+      .select('a.code')
+      .sum({ taken: 'm.amount' })) as Array<{ code: string; taken: number | string }>;
+    return new Map(rows.map((r) => [r.code, -Number(r.taken)]));
+  }
+
+  /**
+   * Notes what a redemption of the run takes from lots past their date, as the ledger's earliest-expiry
+   * order takes them first. (A reversal of the run that takes points out of such a lot is not counted:
+   * it is told apart only by the lots, which the simulator does not keep.)
+   */
+  private async takeLapsed(key: string, entries: Entry[], businessDate: string): Promise<void> {
+    const taken = new Map<string, number>();
+    for (const e of entries) {
+      if (e.amount >= 0 || describeAccount(e.account).mayGoNegative) continue;
+      const at = `${e.account} ${businessDate}`;
+      let left = this.lapsedLeft.get(at);
+      if (left === undefined) {
+        const row = await this.knex('lots as l')
+          .join('accounts as a', 'a.id', 'l.account_id')
+          .where('a.code', e.account)
+          .andWhere('l.remaining', '>', 0)
+          .andWhere('l.expires_on', '<=', businessDate)
+          .sum({ total: 'l.remaining' })
+          .first();
+        left = Number(row?.total ?? 0);
+      }
+      const take = Math.min(left, -e.amount);
+      this.lapsedLeft.set(at, left - take);
+      if (take > 0) taken.set(e.account, (taken.get(e.account) ?? 0) + take);
+    }
+    if (taken.size > 0) this.lapsedNow.set(key, taken);
   }
 
   /** The id of the stored posting that reverses `postingId`, if any. */

@@ -198,6 +198,45 @@ export function withExpired<E extends { amount: number }, K>(
   return { entries: out.filter((e) => e.amount !== 0), expired };
 }
 
+/**
+ * Whether a lot expiring on `expiresOn` has expired by the night of `businessDate`: as the expire job
+ * takes it, a lot expiring on D is due the night of D. A lot without a date never lapses by its date.
+ */
+export function lapsedBy(expiresOn: string | null, businessDate: string): boolean {
+  return expiresOn !== null && expiresOn <= businessDate;
+}
+
+/**
+ * A cancellation's entries with what goes back to lots whose date has passed (`lapsedOf`, per account)
+ * taken off its credits to those accounts and credited to `expiryAccount` instead, and the points so
+ * moved. Those points would have expired with their lot had the redemption not taken them: given back
+ * to the balance, a redemption of the same night could spend them before the expire job, which runs
+ * after accrue, took them. The ledger and the simulated ledger split a cancellation alike through it.
+ */
+export function withLapsed<E extends { amount: number }, K>(
+  entries: E[],
+  accountOf: (e: E) => K,
+  entry: (account: K, amount: number) => E,
+  lapsedOf: Map<K, number>,
+  expiryAccount: K,
+): { entries: E[]; lapsed: number } {
+  if (lapsedOf.size === 0) return { entries, lapsed: 0 };
+  const out = entries.map((e) => ({ ...e }));
+  const left = new Map(lapsedOf);
+  let lapsed = 0;
+  for (const e of out) {
+    const due = left.get(accountOf(e)) ?? 0;
+    if (due <= 0 || e.amount <= 0) continue;
+    const less = Math.min(due, e.amount);
+    e.amount -= less;
+    left.set(accountOf(e), due - less);
+    lapsed += less;
+  }
+  if (lapsed === 0) return { entries, lapsed: 0 };
+  out.push(entry(expiryAccount, lapsed));
+  return { entries: out.filter((e) => e.amount !== 0), lapsed };
+}
+
 /** What the ledger's and the simulated ledger's stores tell of lots, to trace where points expired. */
 export interface LotTrace {
   /** The lots a posting created, oldest first. */

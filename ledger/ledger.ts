@@ -17,6 +17,8 @@ import {
   movesOf,
   shrinkDebits,
   withExpired,
+  withLapsed,
+  lapsedBy,
   withFollowed,
   type Followed,
   type LotTrace,
@@ -613,6 +615,25 @@ class PostingSession {
         expiry.id,
       ));
     }
+    // What a redemption took from lots whose date has passed by now goes back expired (withLapsed).
+    // Only a redemption's: an expiry's reversal reinstates on purpose, a transfer's moves lots as they are.
+    const returned = original.kind === 'REDEMPTION' ? await this.returnedTo(original.id) : [];
+    const lapsedOf = new Map<number, number>();
+    for (const r of returned)
+      if (lapsedBy(r.lot.expiresOn, input.businessDate))
+        lapsedOf.set(r.lot.accountId, (lapsedOf.get(r.lot.accountId) ?? 0) + r.amount);
+    let lapsed = 0;
+    if (lapsedOf.size > 0) {
+      const expiry = await this.account(describeAccount(Accounts.expiry));
+      rows.set(expiry.id, expiry);
+      ({ entries, lapsed } = withLapsed(
+        entries,
+        (e) => e.accountId,
+        (accountId, amount) => ({ accountId, amount }),
+        lapsedOf,
+        expiry.id,
+      ));
+    }
     // Points (and status credits) a merge or a move into a pool took out of the account since are not
     // spent: the reversal takes them where they went.
     // (A transfer's own reversal would follow its points into itself: it is taken back as it stands.)
@@ -655,11 +676,12 @@ class PostingSession {
       ruleVersion: null,
       reversalOf: original.id,
       detail:
-        unrecovered > 0 || expired > 0
+        unrecovered > 0 || expired > 0 || lapsed > 0
           ? JSON.stringify({
               ...(input.detail as object | undefined),
               ...(expired > 0 ? { expired } : {}),
               ...(unrecovered > 0 ? { unrecovered } : {}),
+              ...(lapsed > 0 ? { lapsed } : {}),
             })
           : input.detail === undefined
             ? null
@@ -675,10 +697,15 @@ class PostingSession {
       this.addPending(e.accountId, e.amount);
     }
     // What the original consumed comes back to the very lots it came from, with their expiry dates.
-    for (const m of await this.store.movementsOf(original.id)) {
-      if (m.amount >= 0) continue;
-      await this.store.adjustLot(m.lotId, -m.amount);
-      await this.store.insertMovement(m.lotId, id, -m.amount);
+    // What comes back to a lot past its date leaves it again in the same posting: the lot reads as
+    // having expired it (EXPIRED_FROM_LOTS_OF), so a reversal of the lot's credit takes it back from
+    // EXPIRY, and the expire job finds nothing left to expire twice.
+    const movements = original.kind === 'REDEMPTION' ? returned : await this.returnedTo(original.id);
+    for (const { lot, amount } of movements) {
+      await this.store.insertMovement(lot.id, id, amount);
+      if (original.kind === 'REDEMPTION' && lapsedBy(lot.expiresOn, input.businessDate))
+        await this.store.insertMovement(lot.id, id, -amount);
+      else await this.store.adjustLot(lot.id, amount);
     }
     // What the original credited leaves its own lot first; if some was spent since, other lots cover it,
     // up to what the reversal takes from the account (less than the lot when part was unrecoverable).
@@ -728,7 +755,16 @@ class PostingSession {
       postingId: id,
       ...(expired > 0 ? { expired } : {}),
       ...(unrecovered > 0 ? { unrecovered } : {}),
+      ...(lapsed > 0 ? { lapsed } : {}),
     };
+  }
+
+  /** The lots a posting took points out of, with the points each gives back to a reversal, in its order. */
+  private async returnedTo(postingId: number): Promise<Array<{ lot: LotRow; amount: number }>> {
+    const out: Array<{ lot: LotRow; amount: number }> = [];
+    for (const m of await this.store.movementsOf(postingId))
+      if (m.amount < 0) out.push({ lot: (await this.store.lot(m.lotId))!, amount: -m.amount });
+    return out;
   }
 
   private lotTrace(): LotTrace {

@@ -186,16 +186,19 @@ export const TRANSFERS_OUT_SINCE = `SELECT d.posting_id, p.business_date, c.acco
 
 /**
  * Per lot a posting created (`?` its id): the points that left it through expiry postings — a lot a
- * cancelled redemption refilled expires again under `EXP:<lot>:<n>`, and each counts — less what a
- * reversal of one of them put back. The program booked them to EXPIRY, not the member's spending: a
- * reversal of the posting takes them back from there. The simulated ledger asks it too, through knex.
+ * cancelled redemption refilled before its date expires again under `EXP:<lot>:<n>`, and each counts —
+ * less what a reversal of one of them put back, and what a cancellation gave back to it past its date
+ * (it leaves the lot again in the cancellation, booked to EXPIRY: a redemption's reversal takes nothing
+ * out of a lot otherwise). The program booked them to EXPIRY, not the member's spending: a reversal of
+ * the posting takes them back from there. The simulated ledger asks it too, through knex.
  */
 export const EXPIRED_FROM_LOTS_OF = `SELECT l.id AS lot_id, l.account_id, -SUM(m.amount) AS expired
   FROM lots l
   JOIN lot_movements m ON m.lot_id = l.id
   JOIN postings p ON p.id = m.posting_id
   LEFT JOIN postings r ON r.id = p.reversal_of
-  WHERE l.origin_posting_id = ? AND (p.kind = 'EXPIRY' OR r.kind = 'EXPIRY')
+  WHERE l.origin_posting_id = ?
+    AND (p.kind = 'EXPIRY' OR r.kind = 'EXPIRY' OR (r.kind = 'REDEMPTION' AND m.amount < 0))
   GROUP BY l.id, l.account_id
   ORDER BY l.id`;
 

@@ -84,6 +84,8 @@ export interface PostResult {
   unrecovered?: number;
   /** Points a reversal took back from EXPIRY rather than the member: they had expired from its original's lots. */
   expired?: number;
+  /** Points a cancellation booked to EXPIRY rather than the member: they went back to lots past their date. */
+  lapsed?: number;
 }
 
 export interface PostOptions {

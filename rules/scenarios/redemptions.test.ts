@@ -5,8 +5,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../../test/harness/db.js';
+import { accrueJob } from '../../jobs/accrue.js';
 import { Accounts } from '../../ledger/accounts.js';
-import { cancellationKey, redemptionKey } from '../activity.js';
+import { cancellationKey, partnerKey, redemptionKey, reversalKey } from '../activity.js';
 import { memberNumber, useScenario, type Person, type Scenario } from './scenario.js';
 
 const IVANOV: Person = { number: memberNumber(1), surname: 'IVANOV', givenName: 'IVAN' };
@@ -37,6 +38,42 @@ async function twoLots(w: Scenario): Promise<void> {
     [500, '2029-03-31'],
   ]);
 }
+
+/**
+ * March's 500 (expiring 31 March 2029) and June's 100 (30 June 2029); R-1 takes 300 of March's lot on
+ * 10 March 2029. The March lot's id is returned.
+ */
+async function spentBeforeItsDate(w: Scenario): Promise<number> {
+  await w.enrol('2026-01-01', IVANOV);
+  rent(w, 'L-MAR', '2026-03-02', 500, '2026-03-03');
+  await w.night('2026-03-03');
+  rent(w, 'L-JUN', '2026-06-02', 100, '2026-06-03');
+  await w.night('2026-06-03');
+  w.dropRedemptions([
+    { id: 'R-1', member: IVANOV.number, date: '2029-03-10', service: 'AWARD_TICKET', points: 300 },
+  ]);
+  await w.night('2029-03-10');
+  expect(await w.lotSummary(IVANOV.number)).toEqual([
+    [200, '2029-03-31'],
+    [100, '2029-06-30'],
+  ]);
+  return (await w.lots(IVANOV.number))[0]!.id;
+}
+
+const cancelled = (id: string, member: string, points: number, date: string) => ({
+  id,
+  member,
+  date,
+  service: 'AWARD_TICKET',
+  points,
+  status: 'CANCELLED' as const,
+});
+
+/** Status, reason, field and message of each record `simulate` shows for a redemptions file. */
+const shownFor = async (w: Scenario, file: string, date: string) =>
+  (await w.simulate('redemptions', file, date)).flatMap((e) =>
+    e.type === 'record' ? [[e.activity, e.status, e.reason ?? null, e.message ?? null]] : [],
+  );
 
 for (const engine of availableEngines()) {
   describe(`redemptions (${engine})`, () => {
@@ -97,6 +134,116 @@ for (const engine of availableEngines()) {
         reason: 'CANCELLED',
       });
       expect(await w.activity(cancellationKey('R-1'))).toMatchObject({ status: 'POSTED', points: 1200 });
+    });
+
+    it('a cancellation after its points’ date gives them back expired: a redemption of the same night cannot spend them', async () => {
+      const w = s();
+      const march = await spentBeforeItsDate(w);
+      const due = await w.night('2029-03-31');
+      expect(due.expire.counts).toMatchObject({ lots: 1, points: 200 });
+      expect(await w.balance(IVANOV.number)).toBe(100);
+
+      const file = w.dropRedemptions([
+        cancelled('R-1', IVANOV.number, 300, '2029-04-05'),
+        { id: 'R-2', member: IVANOV.number, date: '2029-04-05', service: 'UPGRADE', points: 350 },
+      ]);
+      expect(await shownFor(w, file, '2029-04-05')).toEqual([
+        [
+          cancellationKey('R-1'),
+          'REVERSED',
+          null,
+          `300 points of it go back to lots past their date: booked to ${Accounts.expiry}`,
+        ],
+        [redemptionKey('R-2'), 'REJECTED', 'INSUFFICIENT_POINTS', expect.stringContaining('which holds 100')],
+      ]);
+      const night = await w.night('2029-04-05');
+      // The ticket is cancelled, but its points had expired with their lot: they go to EXPIRY, not back
+      // to the balance, as they would have had the ticket never been issued.
+      const cancellation = await w.posting(cancellationKey('R-1'));
+      expect(cancellation).toMatchObject({
+        entries: { [Accounts.redemption('AWARD_TICKET')]: -300, [Accounts.expiry]: 300 },
+        detail: { lapsed: 300 },
+      });
+      expect(cancellation!.entries[Accounts.memberPoints(IVANOV.number)]).toBeUndefined();
+      expect(await w.activity(cancellationKey('R-1'))).toMatchObject({ status: 'POSTED', points: 300 });
+      expect(await w.activity(redemptionKey('R-1'))).toMatchObject({ status: 'REVERSED' });
+      // R-2 is refused as it is when it comes a night later.
+      expect(await w.activity(redemptionKey('R-2'))).toMatchObject({
+        status: 'REJECTED',
+        reason: 'INSUFFICIENT_POINTS',
+      });
+      expect(await w.balance(IVANOV.number)).toBe(100);
+      // Nothing is left in March's lot for the expire job to take twice.
+      expect(night.expire.counts).toMatchObject({ lots: 0, points: 0 });
+      expect(await w.lotSummary(IVANOV.number)).toEqual([[100, '2029-06-30']]);
+      expect(Number((await w.knex('lots').where({ id: march }).first('remaining')).remaining)).toBe(0);
+
+      const count = await w.postingCount();
+      await w.run(accrueJob, '2029-04-05');
+      expect((await w.night('2029-04-06')).expire.counts.lots).toBe(0);
+      expect(await w.postingCount()).toBe(count);
+
+      // The whole of March's 500 reads as expired: a partner's reversal of it takes them from EXPIRY,
+      // not from June's 100.
+      rent(w, 'L-MAR-R', '2029-04-07', -500, '2029-04-07');
+      await w.night('2029-04-07');
+      const original = await w.activity(partnerKey('DRIVE', 'L-MAR'));
+      expect((await w.posting(reversalKey(String(original?.posting_key))))?.entries).toEqual({
+        [Accounts.expiry]: -500,
+        [Accounts.partner('DRIVE')]: 500,
+      });
+      expect(await w.balance(IVANOV.number)).toBe(100);
+    });
+
+    it('a cancellation on a night caught up before its points’ expiry ran books them to EXPIRY, and the expire job takes only the rest of the lot', async () => {
+      const w = s();
+      const march = await spentBeforeItsDate(w);
+      // The nights of 31 March to 4 April did not run: March's 200 are past their date, not expired yet.
+      w.dropRedemptions([cancelled('R-1', IVANOV.number, 300, '2029-04-05')]);
+      const night = await w.night('2029-04-05');
+      expect((await w.posting(cancellationKey('R-1')))?.entries).toEqual({
+        [Accounts.redemption('AWARD_TICKET')]: -300,
+        [Accounts.expiry]: 300,
+      });
+      expect(night.expire.counts).toMatchObject({ lots: 1, points: 200 });
+      expect((await w.posting(`EXP:${march}`))?.entries).toMatchObject({ [Accounts.expiry]: 200 });
+      expect(await w.posting(`EXP:${march}:2`)).toBeUndefined();
+      expect(await w.balance(IVANOV.number)).toBe(100);
+      expect(await w.lotSummary(IVANOV.number)).toEqual([[100, '2029-06-30']]);
+    });
+
+    it('a redemption cancelled the night its lot is due gives the points back expired, as the simulator shows', async () => {
+      const w = s();
+      await spentBeforeItsDate(w);
+      // R-3 takes the 200 left of March's lot tonight, before the expiry; its cancellation comes in the
+      // same file, and those points, due tonight, go to EXPIRY with the rest of the lot.
+      const file = w.dropRedemptions([
+        { id: 'R-3', member: IVANOV.number, date: '2029-03-31', service: 'AWARD_TICKET', points: 250 },
+        cancelled('R-3', IVANOV.number, 250, '2029-03-31'),
+      ]);
+      expect(
+        (await shownFor(w, file, '2029-03-31')).map(([activity, status, , message]) => [
+          activity,
+          status,
+          message,
+        ]),
+      ).toEqual([
+        [redemptionKey('R-3'), 'POSTED', null],
+        [
+          cancellationKey('R-3'),
+          'REVERSED',
+          `200 points of it go back to lots past their date: booked to ${Accounts.expiry}`,
+        ],
+      ]);
+      const night = await w.night('2029-03-31');
+      expect((await w.posting(cancellationKey('R-3')))?.entries).toEqual({
+        [Accounts.redemption('AWARD_TICKET')]: -250,
+        [Accounts.expiry]: 200,
+        [Accounts.memberPoints(IVANOV.number)]: 50,
+      });
+      expect(night.expire.counts).toMatchObject({ lots: 0, points: 0 });
+      expect(await w.balance(IVANOV.number)).toBe(100);
+      expect(await w.lotSummary(IVANOV.number)).toEqual([[100, '2029-06-30']]);
     });
 
     it('refuses a redemption larger than the balance (INSUFFICIENT_POINTS) and leaves the lots alone', async () => {
