@@ -30,6 +30,7 @@ const PARTNER_CODE_OF: Readonly<Record<string, AllianceReasonCode>> = {
   // A reference to a credit we do not hold: readable, but naming nothing (the text says which).
   UNKNOWN_ORIGINAL: 'MALFORMED',
   UNKNOWN_REDEMPTION: 'MALFORMED',
+  INCONSISTENT_FIELDS: 'MALFORMED',
   NOT_FOUND: 'MALFORMED',
   AMBIGUOUS: 'DUPLICATE',
   PENDING: 'FUTURE_DATE',

@@ -956,6 +956,34 @@ function decideRedemption(ctx: AccrualContext, row: ActivityRow): AccrualDecisio
         reject('UNKNOWN_REDEMPTION', 'redemption_id', `redemption ${row.reversalOfRef} was never issued`),
       );
     }
+    // The ledger reverses the redemption's own posting, whoever the record names: a cancellation under
+    // another member's number would give the points back to the member who redeemed and file the
+    // cancellation as the other's. The account the redeeming member was merged into holds their points
+    // now: a cancellation under its number is the same member's.
+    if (
+      row.memberNumber !== original.memberNumber &&
+      !mergedInto(ctx, original.memberNumber, row.memberNumber)
+    ) {
+      return rejected(
+        reject(
+          'INCONSISTENT_FIELDS',
+          'member_number',
+          `redemption ${row.reversalOfRef} was issued to ${original.memberNumber ?? '(none)'} for ${original.points} points, ` +
+            `not to ${row.memberNumber ?? '(none)'}: its cancellation cannot be applied`,
+        ),
+      );
+    }
+    // A cancellation gives back what the redemption debited, no more and no less.
+    if (row.pointsRequested !== original.points) {
+      return rejected(
+        reject(
+          'INCONSISTENT_FIELDS',
+          'points',
+          `redemption ${row.reversalOfRef} debited ${original.points} points from ${original.memberNumber ?? '(none)'}, ` +
+            `but its cancellation gives back ${row.pointsRequested ?? '(none)'}: it cannot be applied`,
+        ),
+      );
+    }
     const key = row.activityKey;
     return {
       postings: [

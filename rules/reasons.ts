@@ -28,6 +28,8 @@ export const REJECT_REASONS = {
   NOT_FLOWN: 'the coupon was voided, refunded or exchanged before it was credited',
   INSUFFICIENT_POINTS: 'the redemption is larger than the available balance',
   UNKNOWN_REDEMPTION: 'a cancellation names a redemption that was never issued',
+  INCONSISTENT_FIELDS:
+    'the record contradicts the one it refers to (a cancellation naming another member or other points than its redemption)',
   UNKNOWN_ORIGINAL: 'a reversal names a partner transaction that was never credited',
   NOT_FOUND: 'no flown coupon or listed passenger matches the claim',
   AMBIGUOUS: 'more than one flown coupon or listed passenger matches the claim',

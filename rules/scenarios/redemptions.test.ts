@@ -11,6 +11,8 @@ import { cancellationKey, partnerKey, redemptionKey, reversalKey } from '../acti
 import { memberNumber, useScenario, type Person, type Scenario } from './scenario.js';
 
 const IVANOV: Person = { number: memberNumber(1), surname: 'IVANOV', givenName: 'IVAN' };
+const PETROV: Person = { number: memberNumber(2), surname: 'PETROV', givenName: 'PETR' };
+const SIDOROV: Person = { number: memberNumber(3), surname: 'SIDOROV', givenName: 'SERGEI' };
 
 function rent(w: Scenario, txn: string, date: string, points: number, fileDate: string): void {
   w.dropPartner('DRIVE', fileDate, [
@@ -244,6 +246,77 @@ for (const engine of availableEngines()) {
       expect(night.expire.counts).toMatchObject({ lots: 0, points: 0 });
       expect(await w.balance(IVANOV.number)).toBe(100);
       expect(await w.lotSummary(IVANOV.number)).toEqual([[100, '2029-06-30']]);
+    });
+
+    it('refuses a cancellation naming another member than its redemption (INCONSISTENT_FIELDS), and applies the right one sent again', async () => {
+      const w = s();
+      await twoLots(w);
+      await w.enrol('2026-03-04', PETROV);
+      w.dropRedemptions([
+        { id: 'R-1', member: IVANOV.number, date: '2026-03-05', service: 'AWARD_TICKET', points: 300 },
+      ]);
+      await w.night('2026-03-05');
+      w.dropRedemptions([cancelled('R-1', PETROV.number, 999, '2026-03-06')]);
+      await w.night('2026-03-06');
+      const message =
+        `redemption R-1 was issued to ${IVANOV.number} for 300 points, not to ${PETROV.number}: ` +
+        'its cancellation cannot be applied';
+      expect(await w.activity(cancellationKey('R-1'))).toMatchObject({
+        status: 'REJECTED',
+        reason: 'INCONSISTENT_FIELDS',
+        reason_field: 'member_number',
+        reason_message: message,
+      });
+      // Nothing was given back, to either of them.
+      expect(await w.posting(cancellationKey('R-1'))).toBeUndefined();
+      expect(await w.activity(redemptionKey('R-1'))).toMatchObject({ status: 'POSTED' });
+      expect([await w.balance(IVANOV.number), await w.balance(PETROV.number)]).toEqual([1200, 0]);
+
+      // The award system corrects it: decided afresh, and the points go back to IVANOV.
+      w.dropRedemptions([cancelled('R-1', IVANOV.number, 300, '2026-03-07')]);
+      await w.night('2026-03-07');
+      expect(await w.activity(cancellationKey('R-1'))).toMatchObject({ status: 'POSTED', points: 300 });
+      expect(await w.activity(redemptionKey('R-1'))).toMatchObject({ status: 'REVERSED' });
+      expect([await w.balance(IVANOV.number), await w.balance(PETROV.number)]).toEqual([1500, 0]);
+    });
+
+    it('refuses a cancellation giving back other points than its redemption debited (INCONSISTENT_FIELDS on points)', async () => {
+      const w = s();
+      await twoLots(w);
+      w.dropRedemptions([
+        { id: 'R-1', member: IVANOV.number, date: '2026-03-05', service: 'UPGRADE', points: 300 },
+        cancelled('R-1', IVANOV.number, 3000, '2026-03-05'),
+      ]);
+      await w.night('2026-03-05');
+      expect(await w.activity(cancellationKey('R-1'))).toMatchObject({
+        status: 'REJECTED',
+        reason: 'INCONSISTENT_FIELDS',
+        reason_field: 'points',
+        reason_message: `redemption R-1 debited 300 points from ${IVANOV.number}, but its cancellation gives back 3000: it cannot be applied`,
+      });
+      expect(await w.posting(cancellationKey('R-1'))).toBeUndefined();
+      expect(await w.balance(IVANOV.number)).toBe(1200);
+    });
+
+    it('applies a cancellation sent under the number of the account the redeeming member was merged into', async () => {
+      const w = s();
+      await twoLots(w);
+      await w.enrol('2026-03-04', SIDOROV);
+      w.dropRedemptions([
+        { id: 'R-1', member: IVANOV.number, date: '2026-03-05', service: 'SEAT', points: 300 },
+      ]);
+      await w.night('2026-03-05');
+      w.dropMembers([
+        { ...IVANOV, status: 'MERGED', mergedInto: SIDOROV.number, updatedAt: '2026-03-06T09:00:00Z' },
+      ]);
+      await w.night('2026-03-06');
+      expect(await w.balance(SIDOROV.number)).toBe(1200);
+      // The award system now knows the member by the survivor's number.
+      w.dropRedemptions([cancelled('R-1', SIDOROV.number, 300, '2026-03-07')]);
+      await w.night('2026-03-07');
+      expect(await w.activity(cancellationKey('R-1'))).toMatchObject({ status: 'POSTED', points: 300 });
+      expect(await w.activity(redemptionKey('R-1'))).toMatchObject({ status: 'REVERSED' });
+      expect(await w.posting(cancellationKey('R-1'))).toBeDefined();
     });
 
     it('refuses a redemption larger than the balance (INSUFFICIENT_POINTS) and leaves the lots alone', async () => {
