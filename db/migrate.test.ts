@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { Knex } from 'knex';
 import { availableEngines, createTestDatabase } from '../test/harness/db.js';
 import { Accounts } from '../ledger/accounts.js';
 import { checkLedger } from '../ledger/check.js';
@@ -6,6 +7,7 @@ import { Ledger } from '../ledger/ledger.js';
 import { insertMember } from '../ledger/members.js';
 import { namesToClear, rejectTextsToBlank } from '../jobs/retention.js';
 import { overdueCancellations } from '../jobs/accrue.js';
+import { passengersOfTheDay } from '../jobs/retro-claims.js';
 import { waitingCancellationsAt } from '../reports/daily.js';
 import { Program } from '../rules/program.js';
 import { parseConfig } from '../config/load.js';
@@ -857,29 +859,52 @@ for (const engine of availableEngines()) {
       }
     });
 
+    /** The plan of a statement, as text naming the indexes it reads. */
+    const planOf = async (t: { db: { knex: Knex } }, engine: string, statement: { toSQL(): Knex.Sql }) => {
+      const { sql, bindings } = statement.toSQL();
+      return t.db.knex.transaction(async (trx) => {
+        // An empty table is read whole by PostgreSQL's choice; the question is whether it can use the index.
+        if (engine === 'postgres') await trx.raw('SET LOCAL enable_seqscan = off');
+        const explained = await trx.raw(
+          `${engine === 'postgres' ? 'EXPLAIN' : 'EXPLAIN QUERY PLAN'} ${sql}`,
+          bindings,
+        );
+        return JSON.stringify(engine === 'postgres' ? explained.rows : explained);
+      });
+    };
+
     it('009 lets retention read only the names and reject texts left to clear, through their partial indexes', async () => {
       const t = await createTestDatabase(engine);
       try {
         const statements = [
+          // 009's index on the names by date, ordered by route within the day since 032.
           [
             namesToClear(t.db.knex, '2026-01-01').update({ travel_surname: null }),
-            'activities_travel_names_by_date',
+            'activities_travel_names_by_route',
           ],
           [rejectTextsToBlank(t.db.knex, '2026-01-01').update({ text: null }), 'rejects_text_by_date'],
         ] as const;
-        for (const [statement, index] of statements) {
-          const { sql, bindings } = statement.toSQL();
-          const plan = await t.db.knex.transaction(async (trx) => {
-            // An empty table is read whole by PostgreSQL's choice; the question is whether it can use the index.
-            if (engine === 'postgres') await trx.raw('SET LOCAL enable_seqscan = off');
-            const explained = await trx.raw(
-              `${engine === 'postgres' ? 'EXPLAIN' : 'EXPLAIN QUERY PLAN'} ${sql}`,
-              bindings,
-            );
-            return JSON.stringify(engine === 'postgres' ? explained.rows : explained);
-          });
-          expect(plan).toContain(index);
-        }
+        for (const [statement, index] of statements)
+          expect(await planOf(t, engine, statement)).toContain(index);
+      } finally {
+        await t.cleanup();
+      }
+    });
+
+    it('032 lets a claim by flight read the named passengers of its route and day, retention still the names to clear, and rolls back to 009’s index', async () => {
+      const t = await createTestDatabase(engine);
+      try {
+        const claim = () => passengersOfTheDay(t.db.knex, '2026-03-10', 'SVO', 'KZN').select('id');
+        const retention = () => namesToClear(t.db.knex, '2026-01-01').update({ travel_surname: null });
+        const route = 'activities_travel_names_by_route';
+        expect(await planOf(t, engine, claim())).toContain(route);
+        expect(await planOf(t, engine, retention())).toContain(route);
+        const since = MIGRATION_NAMES.slice(MIGRATION_NAMES.indexOf('032_travel_names_by_route'));
+        for (const _ of since) await t.db.knex.migrate.down(MIGRATION_CONFIG);
+        expect(await planOf(t, engine, retention())).toContain('activities_travel_names_by_date');
+        expect(await planOf(t, engine, retention())).not.toContain(route);
+        expect(await migrateLatest(t.db)).toEqual(since);
+        expect(await planOf(t, engine, claim())).toContain(route);
       } finally {
         await t.cleanup();
       }

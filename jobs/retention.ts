@@ -35,6 +35,7 @@ import {
 } from './registry.js';
 import { inside, relativeInside } from '../lib/paths.js';
 import { chunks } from '../lib/chunks.js';
+import { keepsTravelNames } from './activities.js';
 import { stillOwed } from '../reports/outbox.js';
 
 export const ERASED_FIELDS = [
@@ -302,12 +303,10 @@ async function clearTravelNames(knex: Knex, before: IsoDate): Promise<number> {
 
 /**
  * The flights whose names are still to be cleared: written as the predicate of their partial index
- * (migration 009), so that the database reads only those.
+ * (migrations 009 and 032), so that the database reads only those.
  */
 export const namesToClear = (knex: Knex, before: IsoDate) =>
-  knex('activities')
-    .where('activity_date', '<', before)
-    .andWhere((q) => q.whereNotNull('travel_surname').orWhereNotNull('travel_given_name'));
+  knex('activities').where('activity_date', '<', before).andWhere(keepsTravelNames);
 
 /** The rejects whose text is still to be blanked, as the predicate of their partial index (migration 009). */
 export const rejectTextsToBlank = (knex: Knex, before: IsoDate) =>

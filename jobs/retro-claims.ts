@@ -1,9 +1,9 @@
 /**
  * Retro-claims: members' missing-credit requests matched against the archive of flown coupons and FTL
  * passengers. A claim is credited when exactly one flight matches it (by ticket and coupon, or by flight,
- * date, route and name), the name fits the member, the request came inside the retro-claim window and
- * nothing was credited for that flight before. A claim for a flight younger than the window's start
- * waits and is tried again each night.
+ * date, route and name — the flight's own number, or a codeshare's marketing number), the name fits the
+ * member, the request came inside the retro-claim window and nothing was credited for that flight before.
+ * A claim for a flight younger than the window's start waits and is tried again each night.
  */
 import type { Knex } from 'knex';
 import type { LoadedConfig } from '../config/load.js';
@@ -12,8 +12,9 @@ import type { Ledger } from '../ledger/ledger.js';
 import type { RetroClaim } from '../parsers/retro-claims.js';
 import { decide, type AccrualDecision } from '../rules/accrual.js';
 import { normaliseFlightNumber, type ActivityRow } from '../rules/activity.js';
+import { marketingOf } from '../rules/eligibility.js';
 import { nameMatches } from '../rules/names.js';
-import { fromDb, postingIdsOf, toDb } from './activities.js';
+import { fromDb, keepsTravelNames, postingIdsOf, toDb } from './activities.js';
 import { contextFor, writeLastActivity, type AccrueState } from './accrue.js';
 import { reinstateExpiries } from './expire.js';
 import type { JobContext } from './types.js';
@@ -26,15 +27,25 @@ export type ClaimOutcome = {
   activityKey?: string;
 };
 
-/** Whether an archived flight is the one a claim names: by ticket and coupon, or flight, date, route and name. */
+/**
+ * Whether an archived flight is the one a claim names: by ticket and coupon, or flight, date, route and
+ * name. The flight is the one the row is keyed by (the FTL's or the coupon's operating flight) or the
+ * marketing flight the coupon or the FTL's `.M/` kept: a member who bought a codeshare under our number
+ * claims it by that number. A flight number names one flight a day, so a passenger of the claimed flight
+ * under either number is a passenger of that flight, and two who fit the claim leave it AMBIGUOUS.
+ */
 export function claimMatches(c: RetroClaim, r: ActivityRow): boolean {
   if (r.type !== 'FLIGHT') return false;
   if (c.ticketNumber && c.couponNumber !== null)
     return r.ticketNumber === c.ticketNumber && r.couponNumber === c.couponNumber;
   if (!c.carrier || !c.flightNumber || !c.flightDate || !c.origin || !c.destination) return false;
+  const number = normaliseFlightNumber(c.flightNumber);
+  const marketing = marketingOf(r.detail);
   if (
-    r.carrier !== c.carrier ||
-    r.flightNumber !== normaliseFlightNumber(c.flightNumber) ||
+    !(
+      (r.carrier === c.carrier && r.flightNumber === number) ||
+      (marketing?.carrier === c.carrier && normaliseFlightNumber(marketing.number) === number)
+    ) ||
     r.activityDate !== c.flightDate ||
     r.origin !== c.origin ||
     r.destination !== c.destination ||
@@ -53,22 +64,30 @@ export function claimMatches(c: RetroClaim, r: ActivityRow): boolean {
 
 /** The archived flights a claim names. */
 export async function claimCandidates(q: Q, c: RetroClaim): Promise<ActivityRow[]> {
-  const where =
+  const query =
     c.ticketNumber && c.couponNumber !== null
-      ? { type: 'FLIGHT', ticket_number: c.ticketNumber, coupon_number: c.couponNumber }
+      ? q('activities').where({
+          type: 'FLIGHT',
+          ticket_number: c.ticketNumber,
+          coupon_number: c.couponNumber,
+        })
       : c.carrier && c.flightNumber && c.flightDate && c.origin && c.destination
-        ? {
-            type: 'FLIGHT',
-            carrier: c.carrier,
-            flight_number: normaliseFlightNumber(c.flightNumber),
-            activity_date: c.flightDate,
-            origin: c.origin,
-            destination: c.destination,
-          }
+        ? passengersOfTheDay(q, c.flightDate, c.origin, c.destination)
         : undefined;
-  if (!where) return [];
-  return (await q('activities').where(where)).map(fromDb).filter((r: ActivityRow) => claimMatches(c, r));
+  if (!query) return [];
+  return (await query).map(fromDb).filter((r: ActivityRow) => claimMatches(c, r));
 }
+
+/**
+ * The passengers with a name as travelled on a route one day, whom a claim by flight is matched against,
+ * read through the partial index on the flights that keep their names, by date and route (migration
+ * 032): a codeshare's marketing flight is kept in the row's detail, which no index reaches, and only a
+ * passenger with a name can match a claim by flight.
+ */
+export const passengersOfTheDay = (q: Q, date: IsoDate, origin: string, destination: string) =>
+  q('activities')
+    .where({ activity_date: date, type: 'FLIGHT', origin, destination })
+    .andWhere(keepsTravelNames);
 
 /**
  * What a claim comes to against the flights it names (`find`, asked only once the claim's own flight

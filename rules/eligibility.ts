@@ -185,7 +185,9 @@ export interface FlightCarrierFacts {
  * The marketing flight an archived flight carries: the coupon's, or the FTL's `.M/`; rows archived before
  * the carrier and number were kept apart hold it as one designator (`marketingFlight`, `LH1446`).
  */
-function marketingOf(d: ActivityDetail | null | undefined): { carrier: string; number: string } | null {
+export function marketingOf(
+  d: ActivityDetail | null | undefined,
+): { carrier: string; number: string } | null {
   if (!d) return null;
   if (d.marketingCarrier && d.marketingFlightNumber)
     return { carrier: d.marketingCarrier, number: d.marketingFlightNumber };

@@ -30,6 +30,7 @@ import * as m023 from './023_mail_refused.js';
 import * as m024 from './024_request_echo_token.js';
 import * as m025 from './025_invoice_adjustments.js';
 import * as m026 from './026_run_warnings.js';
+import * as m032 from './032_travel_names_by_route.js';
 
 export interface Migration {
   name: string;
@@ -64,6 +65,7 @@ export const migrations: Migration[] = [
   { name: '024_request_echo_token', ...m024 },
   { name: '025_invoice_adjustments', ...m025 },
   { name: '026_run_warnings', ...m026 },
+  { name: '032_travel_names_by_route', ...m032 },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {

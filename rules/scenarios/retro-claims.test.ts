@@ -251,6 +251,75 @@ for (const engine of availableEngines()) {
     });
   });
 
+  describe(`retro-claims for a codeshare (${engine})`, () => {
+    const s = useScenario(engine);
+
+    /** XX245 as we sold it: a codeshare operated by LH as LH3245. */
+    const codeshare = (ticket: string, over: Partial<Coupon> = {}) =>
+      coupon(ticket, {
+        carrier: 'LH',
+        flight: '3245',
+        marketingCarrier: 'XX',
+        marketingFlight: '245',
+        ...over,
+      });
+    const byMarketingFlight = (id: string, person: Person, givenName?: string) => ({
+      id,
+      member: person.number,
+      received: '2026-03-28',
+      carrier: 'XX',
+      flight: '245',
+      date: '2026-03-10',
+      from: 'SVO',
+      to: 'KZN',
+      surname: person.surname,
+      ...(givenName ? { givenName } : {}),
+    });
+
+    it('credits a claim that names a codeshare by our marketing flight number; a rerun posts nothing', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV);
+      w.dropCoupons([codeshare('0741000000001')]);
+      await w.night('2026-03-11');
+      w.dropRetroClaims([byMarketingFlight('C-1', IVANOV, 'IVAN')]);
+      await w.night('2026-03-28');
+      expect(await claimOutcome(w, 'C-1')).toEqual(['CREDITED', null]);
+      expect(await w.balance(IVANOV.number)).toBe(461);
+      expect(await w.statusBalance(IVANOV.number)).toBe(15000);
+      expect(await w.activity(couponKey('0741000000001', 1))).toMatchObject({
+        status: 'POSTED',
+        reason: 'RETRO_CLAIM',
+        member_number: IVANOV.number,
+        carrier: 'LH',
+        flight_number: '3245',
+      });
+      const postings = await w.postingCount();
+      await w.run(ingestJob, '2026-03-28');
+      await w.run(accrueJob, '2026-03-28');
+      expect(await w.postingCount()).toBe(postings);
+      expect(await claimOutcome(w, 'C-1')).toEqual(['CREDITED', null]);
+    });
+
+    it('rejects a claim by flight number as AMBIGUOUS when two passengers fit it, under our number or a codeshare sold under it', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV, PETROVA);
+      w.dropCoupons([
+        codeshare('0741000000001'),
+        codeshare('0741000000002', { givenName: 'IRINA MRS' }), // another IVANOV on the codeshare
+        // A PETROVA listed under XX245 itself, and another sold XX245 on the codeshare: either may be hers.
+        coupon('0741000000003', { surname: 'PETROVA', givenName: 'ANNA MRS' }),
+        codeshare('0741000000004', { surname: 'PETROVA', givenName: 'ALLA MRS' }),
+      ]);
+      await w.night('2026-03-11');
+      w.dropRetroClaims([byMarketingFlight('C-1', IVANOV), byMarketingFlight('C-2', PETROVA, 'A')]);
+      await w.night('2026-03-28');
+      expect(await claimOutcome(w, 'C-1')).toEqual(['REJECTED', 'AMBIGUOUS']);
+      expect(await claimOutcome(w, 'C-2')).toEqual(['REJECTED', 'AMBIGUOUS']);
+      expect(await w.balance(IVANOV.number)).toBe(0);
+      expect(await w.balance(PETROVA.number)).toBe(0);
+    });
+  });
+
   describe(`a retro-claim sent again under its claim id (${engine})`, () => {
     const s = useScenario(engine);
 
