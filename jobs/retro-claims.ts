@@ -3,7 +3,8 @@
  * passengers. A claim is credited when exactly one flight matches it (by ticket and coupon, or by flight,
  * date, route and name — the flight's own number, or a codeshare's marketing number), the name fits the
  * member, the request came inside the retro-claim window and nothing was credited for that flight before.
- * A claim for a flight younger than the window's start waits and is tried again each night.
+ * A claim for a flight younger than the window's start waits and is tried again each night; so does a
+ * claim by ticket whose coupon has not come, as long as its flight could still be that young.
  */
 import type { Knex } from 'knex';
 import type { LoadedConfig } from '../config/load.js';
@@ -110,11 +111,17 @@ export async function judgeClaim(
   if (claim.flightDate && businessDate < addDays(claim.flightDate, window.minDaysAfterFlight))
     return outcome('PENDING', 'PENDING');
   const found = await find();
-  if (found.length === 0) return outcome('REJECTED', 'NOT_FOUND');
+  if (found.length === 0) {
+    // A claim by ticket gives no flight date, and its coupon may not have come yet: it waits as long as
+    // a claim by flight would for the latest flight it can be, one flown the day it was received.
+    if (!claim.flightDate && businessDate < claimWaitEnds(claim, window.minDaysAfterFlight))
+      return outcome('PENDING', 'PENDING');
+    return outcome('REJECTED', 'NOT_FOUND');
+  }
   if (found.length > 1) return outcome('REJECTED', 'AMBIGUOUS');
   const flight = found[0]!;
   if (businessDate < addDays(flight.activityDate, window.minDaysAfterFlight))
-    return outcome('PENDING', 'PENDING');
+    return outcome('PENDING', 'PENDING', flight.activityKey);
   if (claim.receivedDate > addMonths(flight.activityDate, window.maxMonthsAfterFlight))
     return outcome('REJECTED', 'OUT_OF_WINDOW');
   if (
@@ -145,6 +152,13 @@ export async function judgeClaim(
     credit: { flight, decision },
   };
 }
+
+/**
+ * The first night a claim without a flight date is judged NOT_FOUND when no flight matches it: its flight
+ * was flown by the day the claim was received, so by then it is as old as a claim by flight waits for.
+ */
+export const claimWaitEnds = (claim: RetroClaim, minDaysAfterFlight: number): IsoDate =>
+  addDays(claim.receivedDate, minDaysAfterFlight);
 
 /** What the archive row of a flight credited by a claim becomes. */
 export function creditedByClaim(claim: RetroClaim, decision: AccrualDecision): Partial<ActivityRow> {
@@ -263,7 +277,10 @@ export function claimMessage(claim: RetroClaim, outcome: ClaimOutcome, minDays: 
   const flight = outcome.activityKey ? `the flight ${outcome.activityKey}` : named;
   switch (outcome.reason) {
     case 'PENDING':
-      return `${named} is less than ${minDays} days old: the claim is tried again each night`;
+      // Waiting with no flight found, the claim waits for the coupon it names to come.
+      return !outcome.activityKey && !claim.flightDate
+        ? `no flown coupon or listed passenger in the archive matches ${named} yet: the claim is tried again each night up to ${claimWaitEnds(claim, minDays)}`
+        : `${named} is less than ${minDays} days old: the claim is tried again each night`;
     case 'NOT_FOUND':
       return `no flown coupon or listed passenger in the archive matches ${named}`;
     case 'AMBIGUOUS':

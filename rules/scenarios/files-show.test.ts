@@ -96,10 +96,11 @@ for (const engine of availableEngines()) {
           coupon: 1,
           surname: 'IVANOV',
         },
+        // Received 14 days before the night: it waited for its coupon as long as it could come.
         {
           id: 'C-2',
           member: IVANOV.number,
-          received: '2026-03-28',
+          received: '2026-03-14',
           ticket: '0741000000009',
           coupon: 1,
           surname: 'IVANOV',

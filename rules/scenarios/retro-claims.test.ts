@@ -251,7 +251,7 @@ for (const engine of availableEngines()) {
     });
   });
 
-  describe(`retro-claims for a codeshare (${engine})`, () => {
+  describe(`retro-claims for a codeshare, and by ticket before the coupon (${engine})`, () => {
     const s = useScenario(engine);
 
     /** XX245 as we sold it: a codeshare operated by LH as LH3245. */
@@ -317,6 +317,72 @@ for (const engine of availableEngines()) {
       expect(await claimOutcome(w, 'C-2')).toEqual(['REJECTED', 'AMBIGUOUS']);
       expect(await w.balance(IVANOV.number)).toBe(0);
       expect(await w.balance(PETROVA.number)).toBe(0);
+    });
+
+    it('keeps a claim by ticket sent before its coupon came pending, credits it once the coupon comes and the flight is 14 days old', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV, PETROVA);
+      const claims = w.dropRetroClaims([
+        {
+          id: 'C-1',
+          member: IVANOV.number,
+          received: '2026-03-13',
+          ticket: '0741000000001',
+          coupon: 1,
+          surname: 'IVANOV',
+        },
+        // A ticket no coupon ever comes for.
+        {
+          id: 'C-2',
+          member: PETROVA.number,
+          received: '2026-03-13',
+          ticket: '0741000000009',
+          coupon: 1,
+          surname: 'PETROVA',
+        },
+      ]);
+      const waiting = (ticket: string) =>
+        `no flown coupon or listed passenger in the archive matches coupon ${ticket}/1 yet: the claim is tried again each night up to 2026-03-27`;
+      const shown = await w.simulate('retro-claims', claims, '2026-03-13');
+      expect(
+        shown.flatMap((e) => (e.type === 'record' ? [[e.claim, e.status, e.reason, e.message]] : [])),
+      ).toEqual([
+        ['C-1', 'PENDING', 'PENDING', waiting('0741000000001')],
+        ['C-2', 'PENDING', 'PENDING', waiting('0741000000009')],
+      ]);
+      await w.night('2026-03-13');
+      expect(await claimOutcome(w, 'C-1')).toEqual(['PENDING', 'PENDING']);
+      expect(await claimOutcome(w, 'C-2')).toEqual(['PENDING', 'PENDING']);
+      // The accountant reads the file's claims as waiting, not as rejected.
+      const listed = JSON.parse(await filesShow(w, 'retro-claims', claims)) as {
+        claims: Array<{ status: string; reason: string | null; n: number }>;
+        firstRejects: unknown[];
+      };
+      expect(listed.claims.map((c) => [c.status, c.reason, c.n])).toEqual([['PENDING', 'PENDING', 2]]);
+      expect(listed.firstRejects).toEqual([]);
+      expect(await w.rejects({ feed: 'retro-claims' })).toEqual([]);
+
+      w.dropCoupons([coupon('0741000000001')]);
+      await w.night('2026-03-14');
+      expect(await claimOutcome(w, 'C-1')).toEqual(['PENDING', 'PENDING']);
+      await w.night('2026-03-23');
+      expect(await claimOutcome(w, 'C-1')).toEqual(['PENDING', 'PENDING']);
+      expect(await w.balance(IVANOV.number)).toBe(0);
+      await w.night('2026-03-24'); // 14 days after the flight
+      expect(await claimOutcome(w, 'C-1')).toEqual(['CREDITED', null]);
+      expect(await w.balance(IVANOV.number)).toBe(461);
+      expect(await w.statusBalance(IVANOV.number)).toBe(15000);
+      expect(await claimOutcome(w, 'C-2')).toEqual(['PENDING', 'PENDING']);
+      await w.night('2026-03-26');
+      expect(await claimOutcome(w, 'C-2')).toEqual(['PENDING', 'PENDING']);
+      // 14 days after it was received: any flight it names is that old, and no coupon of it came.
+      await w.night('2026-03-27');
+      expect(await claimOutcome(w, 'C-2')).toEqual(['REJECTED', 'NOT_FOUND']);
+      expect(await w.balance(PETROVA.number)).toBe(0);
+      const postings = await w.postingCount();
+      await w.run(ingestJob, '2026-03-27');
+      await w.run(accrueJob, '2026-03-27');
+      expect(await w.postingCount()).toBe(postings);
     });
   });
 
@@ -431,7 +497,8 @@ for (const engine of availableEngines()) {
         to: 'KZN',
         surname: 'IVANOV',
       });
-      const first = w.dropRetroClaims([byTicket('0741000000009', '2026-03-28'), waiting('2026-03-28')]);
+      // Received 14 days before the night: no coupon of that ticket can still be on its way.
+      const first = w.dropRetroClaims([byTicket('0741000000009', '2026-03-14'), waiting('2026-03-28')]);
       await w.night('2026-03-28');
       expect(await claimOutcome(w, 'C-1')).toEqual(['REJECTED', 'NOT_FOUND']);
       expect(await claimOutcome(w, 'C-3')).toEqual(['PENDING', 'PENDING']);
