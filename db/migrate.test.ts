@@ -877,7 +877,7 @@ for (const engine of availableEngines()) {
       const t = await createTestDatabase(engine);
       try {
         const statements = [
-          // 009's index on the names by date, ordered by route within the day since 032.
+          // 009's index on the names by date, ordered by route within the day since 027.
           [
             namesToClear(t.db.knex, '2026-01-01').update({ travel_surname: null }),
             'activities_travel_names_by_route',
@@ -891,7 +891,7 @@ for (const engine of availableEngines()) {
       }
     });
 
-    it('032 lets a claim by flight read the named passengers of its route and day, retention still the names to clear, and rolls back to 009’s index', async () => {
+    it('027 lets a claim by flight read the named passengers of its route and day, retention still the names to clear, and rolls back to 009’s index', async () => {
       const t = await createTestDatabase(engine);
       try {
         const claim = () => passengersOfTheDay(t.db.knex, '2026-03-10', 'SVO', 'KZN').select('id');
@@ -899,7 +899,7 @@ for (const engine of availableEngines()) {
         const route = 'activities_travel_names_by_route';
         expect(await planOf(t, engine, claim())).toContain(route);
         expect(await planOf(t, engine, retention())).toContain(route);
-        const since = MIGRATION_NAMES.slice(MIGRATION_NAMES.indexOf('032_travel_names_by_route'));
+        const since = MIGRATION_NAMES.slice(MIGRATION_NAMES.indexOf('027_travel_names_by_route'));
         for (const _ of since) await t.db.knex.migrate.down(MIGRATION_CONFIG);
         expect(await planOf(t, engine, retention())).toContain('activities_travel_names_by_date');
         expect(await planOf(t, engine, retention())).not.toContain(route);

@@ -140,7 +140,7 @@ export async function postingIdsOf(
 
 /**
  * The predicate of the partial index on the flights that still keep their names as travelled (migrations
- * 009 and 032), written as the index has it: SQLite uses a partial index only for a query that repeats
+ * 009 and 027), written as the index has it: SQLite uses a partial index only for a query that repeats
  * its predicate, and the rows that lost their names can match no claim or coupon by name anyway.
  */
 export const keepsTravelNames = (q: Knex.QueryBuilder) =>

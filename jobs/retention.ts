@@ -303,7 +303,7 @@ async function clearTravelNames(knex: Knex, before: IsoDate): Promise<number> {
 
 /**
  * The flights whose names are still to be cleared: written as the predicate of their partial index
- * (migrations 009 and 032), so that the database reads only those.
+ * (migrations 009 and 027), so that the database reads only those.
  */
 export const namesToClear = (knex: Knex, before: IsoDate) =>
   knex('activities').where('activity_date', '<', before).andWhere(keepsTravelNames);

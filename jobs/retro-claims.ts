@@ -82,7 +82,7 @@ export async function claimCandidates(q: Q, c: RetroClaim): Promise<ActivityRow[
 /**
  * The passengers with a name as travelled on a route one day, whom a claim by flight is matched against,
  * read through the partial index on the flights that keep their names, by date and route (migration
- * 032): a codeshare's marketing flight is kept in the row's detail, which no index reaches, and only a
+ * 027): a codeshare's marketing flight is kept in the row's detail, which no index reaches, and only a
  * passenger with a name can match a claim by flight.
  */
 export const passengersOfTheDay = (q: Q, date: IsoDate, origin: string, destination: string) =>

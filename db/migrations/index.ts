@@ -30,7 +30,7 @@ import * as m023 from './023_mail_refused.js';
 import * as m024 from './024_request_echo_token.js';
 import * as m025 from './025_invoice_adjustments.js';
 import * as m026 from './026_run_warnings.js';
-import * as m032 from './032_travel_names_by_route.js';
+import * as m027 from './027_travel_names_by_route.js';
 
 export interface Migration {
   name: string;
@@ -65,7 +65,7 @@ export const migrations: Migration[] = [
   { name: '024_request_echo_token', ...m024 },
   { name: '025_invoice_adjustments', ...m025 },
   { name: '026_run_warnings', ...m026 },
-  { name: '032_travel_names_by_route', ...m032 },
+  { name: '027_travel_names_by_route', ...m027 },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {
