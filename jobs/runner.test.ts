@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, rmSync, utimesSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -8,7 +8,7 @@ import { createWorld, useWorld, type TestWorld } from '../test/harness/context.j
 import { insertMember } from '../ledger/members.js';
 import { Accounts } from '../ledger/accounts.js';
 import type { Progress } from './types.js';
-import { AlreadyRanError, runJob, type RunSummary } from './runner.js';
+import { AlreadyRanError, runJob, STEP_JOBS, type RunSummary } from './runner.js';
 import { acquireRunLock, LockedError } from './lock.js';
 import { silentLogger } from '../lib/log.js';
 import { openDb } from '../db/connection.js';
@@ -46,7 +46,7 @@ for (const engine of availableEngines()) {
           row('report', hostname(), process.ppid),
         ]);
 
-      const summary = await runJob(w.ctx('2026-10-02'), 'expire');
+      const summary = await runJob(w.ctx('2026-10-02'), 'accrue');
       expect(summary.status).toBe('succeeded');
 
       const runs = (await w.t.db
@@ -63,7 +63,7 @@ for (const engine of availableEngines()) {
         `[INTERRUPTED] the process (${hostname()} pid ${dead}) ended before this run finished`,
       );
       expect(runs[0]!.finished_at).not.toBeNull();
-      expect(runs.at(-1)).toMatchObject({ job: 'expire', status: 'succeeded' });
+      expect(runs.at(-1)).toMatchObject({ job: 'accrue', status: 'succeeded' });
     });
 
     it('keep, once closed, what the steps that finished warned of: none is taken for a record older than 026', async () => {
@@ -92,7 +92,7 @@ for (const engine of availableEngines()) {
         },
         { ...row, job: 'ingest', status: 'running', part_of: night },
       ]);
-      expect((await runJob(w.ctx('2026-10-02'), 'expire')).status).toBe('succeeded');
+      expect((await runJob(w.ctx('2026-10-02'), 'accrue')).status).toBe('succeeded');
       const closed = (await w.t.db
         .knex('job_runs')
         .where({ business_date: '2026-10-01' })
@@ -174,12 +174,12 @@ for (const engine of availableEngines()) {
 
     it('is refused for a date that already succeeded; a manual rerun is not', async () => {
       const w = world();
-      await succeeded('expire', '2026-10-02');
-      await expect(runJob(w.ctx('2026-10-02'), 'expire', { onlyOnce: true })).rejects.toBeInstanceOf(
+      await succeeded('accrue', '2026-10-02');
+      await expect(runJob(w.ctx('2026-10-02'), 'accrue', { onlyOnce: true })).rejects.toBeInstanceOf(
         AlreadyRanError,
       );
-      expect((await runJob(w.ctx('2026-10-02'), 'expire')).status).toBe('succeeded');
-      expect((await runJob(w.ctx('2026-10-03'), 'expire', { onlyOnce: true })).status).toBe('succeeded');
+      expect((await runJob(w.ctx('2026-10-02'), 'accrue')).status).toBe('succeeded');
+      expect((await runJob(w.ctx('2026-10-03'), 'accrue', { onlyOnce: true })).status).toBe('succeeded');
     });
 
     it('finds a monthly run under its month’s last day, whichever day of the month it is asked for', async () => {
@@ -640,6 +640,88 @@ for (const engine of availableEngines()) {
     });
   });
 
+  describe(`tiers and expire run alone (${engine})`, () => {
+    const world = useWorld(engine, noReportMail);
+    afterEach(() => {
+      vi.restoreAllMocks();
+    });
+    const harm = {
+      tiers: "would review and upgrade members without the date's status credits",
+      expire: "would expire points that the date's redemptions, not yet debited, were to spend",
+    };
+    const refusal = (job: 'tiers' | 'expire', why: string) =>
+      `${job} for ${NIGHT} refused: ${why}. Run before it, ${job} ${harm[job]}: run accrue --date ${NIGHT} ` +
+      `(or nightly --date ${NIGHT}) until it succeeds, then ${job}`;
+
+    it('are refused, recorded refused, until the accrue of their date has succeeded', async () => {
+      const w = world();
+      await members(w);
+      dropFtl(w);
+      for (const job of ['tiers', 'expire'] as const) {
+        const s = await runJob(w.ctx(NIGHT), job);
+        expect(s).toMatchObject({
+          status: 'failed',
+          refused: { code: 'NOT_ACCRUED', message: refusal(job, `accrue never ran for ${NIGHT}`) },
+          steps: [{ job, status: 'skipped', reason: `not run: accrue for ${NIGHT} has not succeeded` }],
+        });
+        // Read back as refused, and owed to the scheduler's catch-up as a failed run of the date.
+        const [shown] = await listRuns(w.t.db.knex, { job, last: 1 });
+        expect(shown).toMatchObject({
+          job,
+          status: 'failed',
+          refused: { code: 'NOT_ACCRUED' },
+          steps: [{ job, status: 'skipped', reason: `not run: accrue for ${NIGHT} has not succeeded` }],
+        });
+      }
+      expect(await w.t.db.knex('postings').count({ n: '*' }).first()).toMatchObject({ n: 0 });
+
+      // The night stops at accrue: expire alone is refused, naming the accrue that failed.
+      const accrue = STEP_JOBS.accrue;
+      vi.spyOn(STEP_JOBS, 'accrue').mockRejectedValueOnce(new Error('disk I/O error'));
+      const night = await runJob(w.ctx(NIGHT), 'nightly');
+      expect(night.stopped?.step).toBe('accrue');
+      const failed = await w.t.db
+        .knex('job_runs')
+        .where({ job: 'accrue', status: 'failed' })
+        .first('id', 'started_at');
+      const refused = await runJob(w.ctx(NIGHT), 'expire');
+      expect(refused.refused?.message).toBe(
+        refusal(
+          'expire',
+          `the last accrue for ${NIGHT} (run ${failed.id}, started ${failed.started_at}) failed: [INTERNAL] disk I/O error`,
+        ),
+      );
+      // A later date's accrue does not stand for this one's.
+      expect((await runJob(w.ctx('2026-05-30'), 'accrue')).status).toBe('succeeded');
+      expect((await runJob(w.ctx(NIGHT), 'tiers')).refused?.code).toBe('NOT_ACCRUED');
+
+      vi.mocked(STEP_JOBS.accrue).mockImplementation(accrue);
+      expect((await runJob(w.ctx(NIGHT), 'accrue')).status).toBe('succeeded');
+      expect(await balance(w, '1000000016')).toBe(400);
+      for (const job of ['tiers', 'expire'] as const)
+        expect((await runJob(w.ctx(NIGHT), job)).status, job).toBe('succeeded');
+    });
+
+    it('run for a night that failed after its accrue, not for the next date; the rerun completes the night', async () => {
+      const w = world();
+      await members(w);
+      dropFtl(w);
+      vi.spyOn(STEP_JOBS, 'tiers').mockRejectedValueOnce(new Error('disk I/O error'));
+      const night = await runJob(w.ctx(NIGHT), 'nightly');
+      expect(night.stopped?.step).toBe('tiers');
+      expect(stepOf(night, 'expire').status).toBe('skipped');
+      // The night's accrue succeeded: expire may be run alone for the date, and again.
+      for (let i = 0; i < 2; i++) expect((await runJob(w.ctx(NIGHT), 'expire')).status).toBe('succeeded');
+      // The night before's accrue does not stand for the next date's.
+      expect((await runJob(w.ctx('2026-05-30'), 'tiers')).refused?.code).toBe('NOT_ACCRUED');
+      const postings = await w.t.db.knex('postings').count({ n: '*' }).first();
+      const again = await runJob(w.ctx(NIGHT), 'nightly');
+      expect(again.status, JSON.stringify(again.steps)).toBe('succeeded');
+      expect(await w.t.db.knex('postings').count({ n: '*' }).first()).toEqual(postings);
+      expect(await balance(w, '1000000016')).toBe(400);
+    });
+  });
+
   describe(`runs of any job and date (${engine})`, () => {
     const world = useWorld(engine, noReportMail);
 
@@ -689,7 +771,7 @@ for (const engine of availableEngines()) {
         const row = await w.t.db.knex('job_locks').first();
         await lock.release();
         await w.t.db.knex('job_locks').insert(row);
-        expect((await runJob(w.ctx('2026-05-11'), 'tiers')).status).toBe('succeeded');
+        expect((await runJob(w.ctx('2026-05-11'), 'accrue')).status).toBe('succeeded');
         expect(await w.t.db.knex('job_locks').select('name')).toEqual([]);
       },
     );
@@ -731,7 +813,7 @@ for (const engine of availableEngines()) {
         info: (_fields: unknown, message: string) => {
           if (
             message.startsWith(
-              'tiers for 2026-05-11 waits for the run lock: nightly for 2026-05-10 is running',
+              'accrue for 2026-05-11 waits for the run lock: nightly for 2026-05-10 is running',
             )
           )
             waiting();
@@ -742,7 +824,7 @@ for (const engine of availableEngines()) {
         await expect(runJob(w.ctx('2026-05-10'), 'nightly', { onlyOnce: true })).rejects.toBeInstanceOf(
           LockedError,
         );
-        const scheduled = runJob({ ...w.ctx('2026-05-11'), logger }, 'tiers', { onlyOnce: true });
+        const scheduled = runJob({ ...w.ctx('2026-05-11'), logger }, 'accrue', { onlyOnce: true });
         await waits;
         expect(await w.t.db.knex('job_runs').select('id')).toEqual([]);
         await lock.release();

@@ -5,7 +5,8 @@
  * night in order under one lock; a failed step stops the
  * night (except fetch: what did arrive is still read, but nothing is made or sent from it), and a rerun
  * of the date picks up from there. `monthly` waits for the night of its month's last day: it is refused,
- * and recorded failed, until that night has succeeded. A step the process was asked to stop (SIGTERM,
+ * and recorded failed, until that night has succeeded; `tiers` and `expire` run alone likewise wait for
+ * the date's accrue. A step the process was asked to stop (SIGTERM,
  * SIGINT) before it returned is recorded failed with `[INTERRUPTED]`: it may have left work undone, which
  * the rerun does.
  */
@@ -163,6 +164,7 @@ export const STOPS = {
   refused: {
     NIGHT_INCOMPLETE: (date: string) => `not run: the night of ${date} is not complete`,
     SECRET_MISSING: (_date: string) => 'not run: a secret its transports need is not set',
+    NOT_ACCRUED: (date: string) => `not run: accrue for ${date} has not succeeded`,
   },
 } as const;
 
@@ -252,7 +254,8 @@ export interface RunSummary {
   stopped?: { step: string; reason: string };
   /**
    * Why none of its steps ran: a month-end whose last night has not succeeded (`NIGHT_INCOMPLETE`), a
-   * scheduled run whose transports lack a secret (`SECRET_MISSING`).
+   * scheduled run whose transports lack a secret (`SECRET_MISSING`), tiers or expire run alone before
+   * the date's accrue has succeeded (`NOT_ACCRUED`).
    */
   refused?: { code: string; message: string };
 }
@@ -522,6 +525,45 @@ async function monthEndRefusal(ctx: JobContext): Promise<Refusal | undefined> {
   };
 }
 
+/**
+ * The steps that decide on the date's postings, and what each would get wrong without them: run alone
+ * for a date whose accrue has not succeeded, expire takes points that the date's redemptions, still to
+ * be debited, were to spend (they are then rejected INSUFFICIENT_POINTS), and tiers reviews and upgrades
+ * without the date's status credits (a member downgraded on the review date that the day's flight held).
+ * In a night they follow accrue, which stops the night when it fails.
+ */
+const WAIT_FOR_ACCRUE: Readonly<Partial<Record<StepName, string>>> = {
+  tiers: "would review and upgrade members without the date's status credits",
+  expire: "would expire points that the date's redemptions, not yet debited, were to spend",
+};
+
+/**
+ * The refusal of `step` run alone while the last accrue for the date has not succeeded (never ran,
+ * failed, or was killed), or undefined when it may run. Looked up under the run lock, after the records
+ * of killed runs are closed, so an accrue of the date cannot be running.
+ */
+async function accrueRefusal(ctx: JobContext, step: StepName): Promise<Refusal | undefined> {
+  const harm = WAIT_FOR_ACCRUE[step];
+  if (harm === undefined) return undefined;
+  const date = ctx.businessDate;
+  const last = (await ctx.db
+    .knex('job_runs')
+    .where({ job: 'accrue', business_date: date })
+    .orderBy('id', 'desc')
+    .first('id', 'job', 'status', 'started_at', 'error')) as RunRecord | undefined;
+  if (last?.status === 'succeeded') return undefined;
+  const why = last
+    ? `the last accrue for ${date} (run ${last.id}, started ${last.started_at}) ${last.status === 'running' ? 'never finished' : last.status}${quotedError(last.error)}`
+    : `accrue never ran for ${date}`;
+  return {
+    code: 'NOT_ACCRUED',
+    message:
+      `${step} for ${date} refused: ${why}. Run before it, ${step} ${harm}: run accrue --date ${date} ` +
+      `(or nightly --date ${date}) until it succeeds, then ${step}`,
+    notRun: STOPS.refused.NOT_ACCRUED(date),
+  };
+}
+
 function skipped(job: string, reason: string): StepSummary {
   return { job, status: 'skipped', seconds: 0, counts: {}, warnings: [], reason };
 }
@@ -619,6 +661,7 @@ export async function runJob(
     // Looked up under the lock, so no night of the date can be running; recorded as a failed run of the
     // month-end, which the scheduler's catch-up finds and runs again once the night has succeeded.
     refused = name === 'monthly' ? await monthEndRefusal(runCtx) : undefined;
+    if (!refused && steps.length === 1) refused = await accrueRefusal(runCtx, steps[0]!);
     if (!refused && options.refuseUnsetSecrets) refused = await secretsRefusal(runCtx, name);
     if (refused)
       ctx.logger.error({ job: name, businessDate: runCtx.businessDate, code: refused.code }, refused.message);

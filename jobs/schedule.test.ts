@@ -19,7 +19,7 @@ function scheduled(yaml: string): string {
     .replace(/\njobs:\n(\s+- \{ job: [^\n]+\n)+/, '\n')
     .replace(
       /schedules:\n[\s\S]*?catchUpDays: 7\n/,
-      'schedules:\n  timeZone: UTC\n  jobs:\n    - { job: tiers, cron: "0 3 * * *" }\n  catchUpDays: 5\n',
+      'schedules:\n  timeZone: UTC\n  jobs:\n    - { job: accrue, cron: "0 3 * * *" }\n  catchUpDays: 5\n',
     );
 }
 
@@ -169,7 +169,7 @@ const missedDays = async (...args: Parameters<typeof missedDates>) =>
   (await missedDates(...args)).map((m) => m.businessDate);
 
 const runsOf = (w: TestWorld) =>
-  w.t.db.knex('job_runs').where({ job: 'tiers' }).orderBy('business_date').select('business_date', 'status');
+  w.t.db.knex('job_runs').where({ job: 'accrue' }).orderBy('business_date').select('business_date', 'status');
 
 for (const engine of availableEngines()) {
   describe(`the scheduler on ${engine}`, () => {
@@ -183,8 +183,8 @@ for (const engine of availableEngines()) {
     });
 
     it('lists the business dates missed since the last successful run, bounded by catchUpDays', async () => {
-      await ran(w, 'tiers', '2026-11-20');
-      const daily = { job: 'tiers' as const, cron: '0 3 * * *', dateOffsetDays: -1 };
+      await ran(w, 'accrue', '2026-11-20');
+      const daily = { job: 'accrue' as const, cron: '0 3 * * *', dateOffsetDays: -1 };
       expect(await missedDays(w.t.db, daily, new Date('2026-11-24T10:00:00Z'), 'UTC', 5)).toEqual([
         '2026-11-21',
         '2026-11-22',
@@ -198,7 +198,7 @@ for (const engine of availableEngines()) {
         '2026-12-30',
       ]);
       // A monthly job catches up months, not days.
-      const monthly = { job: 'tiers' as const, cron: '0 6 1 * *', dateOffsetDays: -1 };
+      const monthly = { job: 'accrue' as const, cron: '0 6 1 * *', dateOffsetDays: -1 };
       expect(await missedDays(w.t.db, monthly, new Date('2026-12-03T00:00:00Z'), 'UTC', 40)).toEqual([
         '2026-11-30',
       ]);
@@ -215,14 +215,14 @@ for (const engine of availableEngines()) {
       const graced = { job: 'monthly' as const, cron: '0 6 2 * *', dateOffsetDays: -1 };
       expect(await missedDays(w.t.db, graced, new Date('2026-12-03T00:00:00Z'), 'UTC', 40)).toEqual([]);
       // In the program's time zone: 02:30 in Moscow is 23:30 UTC the day before.
-      const moscow = { job: 'tiers' as const, cron: '30 2 * * *', dateOffsetDays: -1 };
+      const moscow = { job: 'accrue' as const, cron: '30 2 * * *', dateOffsetDays: -1 };
       expect(await missedDays(w.t.db, moscow, new Date('2026-11-21T23:45:00Z'), 'Europe/Moscow', 2)).toEqual([
         '2026-11-21',
       ]);
     });
 
     it('after an outage runs every missed night, oldest first, then leaves today to the cron', async () => {
-      await ran(w, 'tiers', '2026-11-22');
+      await ran(w, 'accrue', '2026-11-22');
       // 01:00 on the 26th: the 03:00 run for the 25th is still to come today.
       await catchUpAt(w, '2026-11-26T01:00:00Z');
       expect((await runsOf(w)).map((r) => r.business_date)).toEqual([
@@ -233,7 +233,7 @@ for (const engine of availableEngines()) {
     });
 
     it('runs a night the cron starts during start-up after the missed ones, not before them', async () => {
-      await ran(w, 'tiers', '2026-11-22');
+      await ran(w, 'accrue', '2026-11-22');
       const clock = new ManualClock('2026-11-26T01:00:00Z');
       const s = new Scheduler({ db: w.t.db, config: w.config, logger: silentLogger, env: {}, ...clock });
       const started = s.start();
@@ -247,11 +247,11 @@ for (const engine of availableEngines()) {
     });
 
     it('catches up a night that failed though a later one succeeded, and nothing before its first run', async () => {
-      await ran(w, 'tiers', '2026-11-21', 'failed');
-      await ran(w, 'tiers', '2026-11-22');
-      await ran(w, 'tiers', '2026-11-23', 'failed');
-      await ran(w, 'tiers', '2026-11-24');
-      const daily = { job: 'tiers' as const, cron: '0 3 * * *', dateOffsetDays: -1 };
+      await ran(w, 'accrue', '2026-11-21', 'failed');
+      await ran(w, 'accrue', '2026-11-22');
+      await ran(w, 'accrue', '2026-11-23', 'failed');
+      await ran(w, 'accrue', '2026-11-24');
+      const daily = { job: 'accrue' as const, cron: '0 3 * * *', dateOffsetDays: -1 };
       expect(await missedDays(w.t.db, daily, new Date('2026-11-26T01:00:00Z'), 'UTC', 7)).toEqual([
         '2026-11-21',
         '2026-11-23',
@@ -265,8 +265,8 @@ for (const engine of availableEngines()) {
 
     it('retries a first night that failed, though no night of the job has succeeded yet', async () => {
       // The scheduler's very first night failed (a server refusing logins): it is owed all the same.
-      await ran(w, 'tiers', '2026-11-24', 'failed');
-      const daily = { job: 'tiers' as const, cron: '0 3 * * *', dateOffsetDays: -1 };
+      await ran(w, 'accrue', '2026-11-24', 'failed');
+      const daily = { job: 'accrue' as const, cron: '0 3 * * *', dateOffsetDays: -1 };
       expect(await missedDays(w.t.db, daily, new Date('2026-11-26T10:00:00Z'), 'UTC', 7)).toEqual([
         '2026-11-24',
         '2026-11-25',
@@ -274,7 +274,7 @@ for (const engine of availableEngines()) {
     });
 
     it('runs the night whose time has passed while it was down as part of the catch-up', async () => {
-      await ran(w, 'tiers', '2026-11-23');
+      await ran(w, 'accrue', '2026-11-23');
       // 10:00: today's 03:00 run (for the 25th) was missed and the cron will not come back today.
       await catchUpAt(w, '2026-11-26T10:00:00Z');
       expect((await runsOf(w)).map((r) => r.business_date)).toEqual([
@@ -338,7 +338,7 @@ for (const engine of availableEngines()) {
     });
 
     it('stops cleanly: the running job finishes and nothing further starts', async () => {
-      await ran(w, 'tiers', '2026-11-20');
+      await ran(w, 'accrue', '2026-11-20');
       const s = new Scheduler({
         db: w.t.db,
         config: w.config,
@@ -358,15 +358,15 @@ for (const engine of availableEngines()) {
     });
 
     it('does not take a run stopped by SIGTERM for done: the next start catches it up', async () => {
-      await ran(w, 'tiers', '2026-11-23');
+      await ran(w, 'accrue', '2026-11-23');
       const now = () => new Date('2026-11-26T10:00:00Z');
       const s = new Scheduler({ db: w.t.db, config: w.config, logger: silentLogger, env: {}, now });
-      const tiers = STEP_JOBS.tiers;
+      const accrue = STEP_JOBS.accrue;
       let stopping: Promise<void> | undefined;
       // SIGTERM while the catch-up's first night is running.
-      vi.spyOn(STEP_JOBS, 'tiers').mockImplementation((ctx) => {
+      vi.spyOn(STEP_JOBS, 'accrue').mockImplementation((ctx) => {
         stopping ??= s.stop('SIGTERM');
-        return tiers(ctx);
+        return accrue(ctx);
       });
       await s.start();
       await s.idle();
@@ -375,7 +375,7 @@ for (const engine of availableEngines()) {
         [
           '2026-11-24',
           'failed',
-          { step: 'tiers', reason: 'stopped on request (SIGTERM) while tiers was running' },
+          { step: 'accrue', reason: 'stopped on request (SIGTERM) while accrue was running' },
         ],
       ]);
       vi.restoreAllMocks();
@@ -392,8 +392,8 @@ for (const engine of availableEngines()) {
 
     it('owes and runs the night whose cron time the clocks skip in spring', async () => {
       // 01:30 does not exist in London on 2027-03-28: the night of the 27th runs at 02:00 BST (01:00Z).
-      const london = { job: 'tiers' as const, cron: '30 1 * * *', dateOffsetDays: -1 };
-      await ran(w, 'tiers', '2027-03-25');
+      const london = { job: 'accrue' as const, cron: '30 1 * * *', dateOffsetDays: -1 };
+      await ran(w, 'accrue', '2027-03-25');
       expect(await missedDays(w.t.db, london, new Date('2027-03-29T12:00:00Z'), 'Europe/London', 5)).toEqual([
         '2027-03-26',
         '2027-03-27',
@@ -406,8 +406,8 @@ for (const engine of availableEngines()) {
         await missedDays(w.t.db, newYork, new Date('2027-03-15T12:00:00Z'), 'America/New_York', 2),
       ).toEqual(['2027-03-13', '2027-03-14']);
 
-      await ran(w, 'tiers', '2027-03-26');
-      const config = withSchedules(w.config, [{ job: 'tiers', cron: '30 1 * * *' }], {
+      await ran(w, 'accrue', '2027-03-26');
+      const config = withSchedules(w.config, [{ job: 'accrue', cron: '30 1 * * *' }], {
         timeZone: 'Europe/London',
       });
       const clock = new ManualClock('2027-03-28T00:00:00Z');
@@ -426,17 +426,17 @@ for (const engine of availableEngines()) {
     it('retries a failed night before its next run, without a restart, and logs the failure as an error', async () => {
       // Hourly at minute 0 in Sakhalin (UTC+11), a day of catch-up: at 12:30Z (23:30 on the 28th there)
       // the night of the 27th is owed, and fails; at 13:00Z the cron fires for the 28th.
-      const config = withSchedules(w.config, [{ job: 'tiers', cron: '0 * * * *' }], {
+      const config = withSchedules(w.config, [{ job: 'accrue', cron: '0 * * * *' }], {
         timeZone: 'Asia/Sakhalin',
         catchUpDays: 1,
       });
-      await ran(w, 'tiers', '2026-11-26');
-      const tiers = STEP_JOBS.tiers;
+      await ran(w, 'accrue', '2026-11-26');
+      const accrue = STEP_JOBS.accrue;
       let refuse = true;
-      vi.spyOn(STEP_JOBS, 'tiers').mockImplementation((ctx) => {
+      vi.spyOn(STEP_JOBS, 'accrue').mockImplementation((ctx) => {
         if (refuse)
           throw new RedeyeError('SFTP_AUTH', 'sftp://sftp.partner.example:22 refused the login of redeye');
-        return tiers(ctx);
+        return accrue(ctx);
       });
       const { logger, lines } = capturedLogger('warn');
       const clock = new ManualClock('2026-11-28T12:30:00Z');
@@ -446,8 +446,8 @@ for (const engine of availableEngines()) {
       await s.idle();
       expect(s.runs.map((r) => [r.businessDate, r.status])).toEqual([['2026-11-27', 'failed']]);
       const failure = lines.find((l) => l.businessDate === '2026-11-27' && l.status === 'failed');
-      expect(failure).toMatchObject({ level: 'error', job: 'tiers', status: 'failed' });
-      expect(failure!.msg).toContain('tiers for 2026-11-27: failed');
+      expect(failure).toMatchObject({ level: 'error', job: 'accrue', status: 'failed' });
+      expect(failure!.msg).toContain('accrue for 2026-11-27: failed');
       expect(failure!.msg).toContain(
         '[SFTP_AUTH] sftp://sftp.partner.example:22 refused the login of redeye',
       );
@@ -465,7 +465,7 @@ for (const engine of availableEngines()) {
       expect(
         await w.t.db
           .knex('job_runs')
-          .where({ job: 'tiers', status: 'succeeded' })
+          .where({ job: 'accrue', status: 'succeeded' })
           .orderBy('business_date')
           .pluck('business_date'),
       ).toEqual(['2026-11-26', '2026-11-27', '2026-11-28']);
@@ -630,12 +630,12 @@ for (const engine of availableEngines()) {
     });
 
     it('warns once at start of the nights older than catchUpDays it leaves behind, naming them and the setting', async () => {
-      await ran(w, 'tiers', '2026-05-31');
+      await ran(w, 'accrue', '2026-05-31');
       const { logger, lines } = capturedLogger('warn');
       const clock = new ManualClock('2026-11-28T10:00:00Z');
       const s = new Scheduler({
         db: w.t.db,
-        config: withSchedules(w.config, [{ job: 'tiers', cron: '0 3 * * *' }], { catchUpDays: 7 }),
+        config: withSchedules(w.config, [{ job: 'accrue', cron: '0 3 * * *' }], { catchUpDays: 7 }),
         logger,
         env: {},
         ...clock,
@@ -656,7 +656,7 @@ for (const engine of availableEngines()) {
       const warnings = lines.filter((l) => l.level === 'warn');
       expect(warnings).toHaveLength(1);
       expect(warnings[0]!.msg).toContain('older than schedules.catchUpDays (7)');
-      expect(warnings[0]!.msg).toContain('tiers: 173 from 2026-06-01 to 2026-11-20');
+      expect(warnings[0]!.msg).toContain('accrue: 173 from 2026-06-01 to 2026-11-20');
 
       // Hourly in Sakhalin, a day of catch-up, at 17:30 there on the 28th: the night of the 25th (fired
       // all through the 26th) is left behind; the 26th's, still fired within the day, is caught up.
@@ -673,7 +673,7 @@ for (const engine of availableEngines()) {
 
     if (engine === 'postgres') {
       it('two schedulers on one database run each job once per date', async () => {
-        await ran(w, 'tiers', '2026-11-20');
+        await ran(w, 'accrue', '2026-11-20');
         const second = openDb(w.t.url);
         try {
           const now = () => new Date('2026-11-26T10:00:00Z');

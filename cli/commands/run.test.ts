@@ -22,11 +22,11 @@ describe('redeye run and redeye schedule', () => {
   describe('the default business date', () => {
     it('is yesterday in the program’s time zone by the clock REDEYE_NOW pins', async () => {
       // 02:30 UTC on 5 June is 05:30 in Moscow: yesterday is 4 June.
-      const r = await redeye(['run', 'tiers', '--json'], { REDEYE_NOW: '2026-06-05T02:30:00Z' });
+      const r = await redeye(['run', 'accrue', '--json'], { REDEYE_NOW: '2026-06-05T02:30:00Z' });
       expect(r.code, r.err).toBe(0);
-      expect(JSON.parse(r.out)).toMatchObject({ job: 'tiers', businessDate: '2026-06-04' });
+      expect(JSON.parse(r.out)).toMatchObject({ job: 'accrue', businessDate: '2026-06-04' });
       // 22:30 UTC on 4 June is already 5 June in Moscow: yesterday is 4 June, not 3 June (UTC's).
-      const late = await redeye(['run', 'tiers', '--json'], { REDEYE_NOW: '2026-06-04T22:30:00Z' });
+      const late = await redeye(['run', 'accrue', '--json'], { REDEYE_NOW: '2026-06-04T22:30:00Z' });
       expect(JSON.parse(late.out)).toMatchObject({ businessDate: '2026-06-04' });
     });
 
@@ -48,9 +48,18 @@ describe('redeye run and redeye schedule', () => {
         );
       }
       expect(await runs()).toBe(0);
-      // The last day that has ended runs; the month-end, once its last day has, is no longer a usage error
-      // but waits for that day's night, which has not run here (exit 1, recorded).
-      expect((await redeye(['run', 'tiers', '--date', '2026-06-04'], env)).code).toBe(0);
+      // The last day that has ended runs — tiers once that date's accrue has (exit 1, recorded, before);
+      // the month-end, once its last day has, is no longer a usage error but waits for that day's night,
+      // which has not run here (exit 1, recorded).
+      const early = await redeye(['run', 'tiers', '--date', '2026-06-04'], env);
+      expect(early.code).toBe(1);
+      expect(early.out).toContain(
+        'error (tiers) [NOT_ACCRUED]: tiers for 2026-06-04 refused: accrue never ran for 2026-06-04. ' +
+          "Run before it, tiers would review and upgrade members without the date's status credits: run " +
+          'accrue --date 2026-06-04 (or nightly --date 2026-06-04) until it succeeds, then tiers',
+      );
+      for (const job of ['accrue', 'tiers'])
+        expect((await redeye(['run', job, '--date', '2026-06-04'], env)).code, job).toBe(0);
       const monthEnd = await redeye(['run', 'monthly', '--date', '2026-05-12', '--json'], env);
       expect(monthEnd.code).toBe(1);
       expect(JSON.parse(monthEnd.out)).toMatchObject({
@@ -151,7 +160,7 @@ describe('redeye run and redeye schedule', () => {
       const coupon = join(cli.dir, 'coupon.csv');
       writeFileSync(coupon, 'not read: the time is refused first\n');
       for (const wrong of ['2026-06-05T02:30', '2026-06-05 02:30:00', '2026-06-05', 'June 5, 2026 02:30']) {
-        const r = await redeye(['run', 'tiers', '--json'], { REDEYE_NOW: wrong });
+        const r = await redeye(['run', 'accrue', '--json'], { REDEYE_NOW: wrong });
         expect([r.code, r.err]).toEqual([
           2,
           `error [USAGE]: REDEYE_NOW expects an ISO 8601 time with its offset (2026-06-05T02:30:00Z), got ${JSON.stringify(wrong)}`,
@@ -165,7 +174,7 @@ describe('redeye run and redeye schedule', () => {
         ]);
       }
       // The same instant written with another offset replays the same night.
-      const moscow = await redeye(['run', 'tiers', '--json'], { REDEYE_NOW: '2026-06-05T05:30+03:00' });
+      const moscow = await redeye(['run', 'accrue', '--json'], { REDEYE_NOW: '2026-06-05T05:30+03:00' });
       expect(moscow.code, moscow.err).toBe(0);
       expect(JSON.parse(moscow.out).businessDate).toBe('2026-06-04');
     });
@@ -302,7 +311,7 @@ describe('redeye run and redeye schedule', () => {
 
     it('does not hold back a run that does not connect to the transport', async () => {
       withSftp('passwordEnv: DCS_PASSWORD', { feed: 'flown' });
-      for (const job of ['tiers', 'export', 'deliver']) {
+      for (const job of ['accrue', 'export', 'deliver']) {
         const r = await redeye(['run', job, '--date', '2026-06-04']);
         expect(r.code, `${job}: ${r.err}`).toBe(0);
       }

@@ -14,7 +14,7 @@ describe('redeye runs', () => {
 
   /**
    * The night of 29 May as the scheduler would leave it: a file no feed's pattern takes (a warning), the
-   * partners' folder gone (fetch fails); then tiers alone for 28 May, which succeeds.
+   * partners' folder gone (fetch fails); then accrue alone for 28 May, which succeeds.
    */
   async function night(): Promise<{ live: string; untaken: string }> {
     const inbox = join(cli.dir, 'var', 'inbox');
@@ -23,7 +23,7 @@ describe('redeye runs', () => {
     rmSync(join(inbox, FEED_DIRS.partner), { recursive: true });
     const live = await redeye(['run', 'nightly'], NOW);
     expect(live.code).toBe(1);
-    expect((await redeye(['run', 'tiers', '--date', '2026-05-28'], NOW)).code).toBe(0);
+    expect((await redeye(['run', 'accrue', '--date', '2026-05-28'], NOW)).code).toBe(0);
     const untaken =
       `1 file(s) in inbox:ftl (${inbox}) match no feed's pattern (ftl "\\\\.(ftl|txt)$") and are not ` +
       'fetched: NOTES.PDF';
@@ -41,8 +41,8 @@ describe('redeye runs', () => {
     const list = await redeye(['runs']);
     expect(list.code, list.err).toBe(0);
     const lines = list.out.split('\n');
-    // Newest first: tiers alone, then the night and its steps, indented.
-    expect(lines[2]).toMatch(/^\d+\s+tiers\s+2026-05-28\s+succeeded\s/);
+    // Newest first: accrue alone, then the night and its steps, indented.
+    expect(lines[2]).toMatch(/^\d+\s+accrue\s+2026-05-28\s+succeeded\s/);
     expect(lines[3]).toMatch(
       new RegExp(
         `^${nightly}\\s+nightly\\s+2026-05-29\\s+failed\\s+\\S+Z\\s+\\d+\\.\\d\\s+${hostname()} pid \\d+`,
@@ -85,7 +85,7 @@ describe('redeye runs', () => {
     expect(json.code, json.err).toBe(0);
     const runs = json.out.split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(runs.map((r) => [r.job, r.businessDate, r.status])).toEqual([
-      ['tiers', '2026-05-28', 'succeeded'],
+      ['accrue', '2026-05-28', 'succeeded'],
       ['nightly', '2026-05-29', 'failed'],
     ]);
     expect(runs[1]).toMatchObject({
@@ -126,10 +126,10 @@ describe('redeye runs', () => {
       return r.out === '' ? [] : r.out.split('\n').map((l) => (JSON.parse(l) as { job: string }).job);
     };
     expect(await jobsOf('--failed')).toEqual(['nightly']);
-    expect(await jobsOf('--job', 'tiers')).toEqual(['tiers']);
+    expect(await jobsOf('--job', 'accrue')).toEqual(['accrue', 'nightly']);
     expect(await jobsOf('--date', '2026-05-29')).toEqual(['nightly']);
     expect(await jobsOf('--date', '2026-05-27')).toEqual([]);
-    expect(await jobsOf('--last', '1')).toEqual(['tiers']);
+    expect(await jobsOf('--last', '1')).toEqual(['accrue']);
     expect(await jobsOf('--job', 'monthly')).toEqual([]);
   });
 
@@ -344,7 +344,7 @@ describe('redeye runs', () => {
     expect((await redeye(['runs', '--last', '1'])).out).toMatch(/running \(its process has ended\)/);
 
     // The next run sweeps it: the night reads failed, stopped where it was killed.
-    expect((await redeye(['run', 'expire', '--date', '2026-05-28'], NOW)).code).toBe(0);
+    expect((await redeye(['run', 'accrue', '--date', '2026-05-28'], NOW)).code).toBe(0);
     const killed = await redeye(['runs', 'show', String(accrue)]);
     expect(killed.out).toMatch(/^nightly for 2026-05-30: FAILED in/m);
     expect(killed.out).toContain(

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../../test/harness/db.js';
 import { Accounts } from '../../ledger/accounts.js';
 import { expireJob } from '../../jobs/expire.js';
+import { runJob } from '../../jobs/runner.js';
 import { mailable, memberNumber, replaceOnce, useScenario, type Person, type Scenario } from './scenario.js';
 
 const IVANOV: Person = { number: memberNumber(1), surname: 'IVANOV', givenName: 'IVAN' };
@@ -69,6 +70,39 @@ for (const engine of availableEngines()) {
       await w.night('2029-04-30');
       expect(await w.balance(IVANOV.number)).toBe(0);
       expect(await w.lots(IVANOV.number)).toEqual([]);
+    });
+
+    it("does not expire a lot before the night's accrue has debited the redemption of its last day", async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      rent(w, IVANOV, 'E-1', '2026-03-10', 1000);
+      await w.night('2026-03-10');
+      // The lot's last day: a redemption of 800 dated that day is in the night's inbox.
+      w.dropRedemptions([
+        { id: 'R-1', member: IVANOV.number, date: '2029-03-31', service: 'LOUNGE', points: 800 },
+      ]);
+      const date = '2029-03-31';
+      // Run by hand before the night's accrue, expire took the 1,000 and the redemption was refused.
+      const early = await runJob(w.w.ctx(date), 'expire');
+      expect(early.refused?.code).toBe('NOT_ACCRUED');
+      expect(await w.balance(IVANOV.number)).toBe(1000);
+      for (const job of ['fetch', 'ingest', 'accrue', 'expire'] as const)
+        expect((await runJob(w.w.ctx(date), job)).status, job).toBe('succeeded');
+      expect((await w.activitiesOf(IVANOV.number)).map((a) => [a.type, a.status])).toEqual([
+        ['PARTNER', 'POSTED'],
+        ['REDEMPTION', 'POSTED'],
+      ]);
+      const expiries = await w.knex('postings').where({ kind: 'EXPIRY' }).select('idempotency_key');
+      expect(expiries).toHaveLength(1);
+      expect((await w.posting(expiries[0]!.idempotency_key as string))?.entries).toEqual({
+        [Accounts.memberPoints(IVANOV.number)]: -200,
+        [Accounts.expiry]: 200,
+      });
+      expect(await w.balance(IVANOV.number)).toBe(0);
+      const postings = await w.postingCount();
+      expect((await runJob(w.w.ctx(date), 'expire')).status).toBe('succeeded');
+      expect(await w.postingCount()).toBe(postings);
+      await w.expectLedgerOk();
     });
 
     it('expires only what is left of a lot after a redemption, and warns of what expires in the next 60 days', async () => {

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../../test/harness/db.js';
 import { Accounts } from '../../ledger/accounts.js';
-import { runJob } from '../../jobs/runner.js';
+import { runJob, type RunSummary } from '../../jobs/runner.js';
 import { memberNumber, replaceOnce, useScenario, type Person, type Scenario } from './scenario.js';
 
 const IVANOV: Person = { number: memberNumber(1), surname: 'IVANOV', givenName: 'IVAN' };
@@ -29,6 +29,15 @@ function fly(w: Scenario, date: string, fare: string, flight = '245'): void {
       fare,
     },
   ]);
+}
+
+/**
+ * Tiers run alone for `date`, as on a night that stopped before it or ran it late: after that date's
+ * accrue, which the runner asks for first (the scenario's nights post without recording runs).
+ */
+async function tiersAlone(w: Scenario, date: string): Promise<RunSummary> {
+  expect((await runJob(w.w.ctx(date), 'accrue')).status).toBe('succeeded');
+  return runJob(w.w.ctx(date), 'tiers');
 }
 
 const tierOf = async (w: Scenario) => {
@@ -145,7 +154,7 @@ for (const engine of availableEngines()) {
     it('upgrades on the next night tiers runs when the night the threshold was crossed skipped it', async () => {
       const w = s();
       await w.enrol('2026-01-01', IVANOV);
-      await runJob(w.w.ctx('2026-03-09'), 'tiers');
+      await tiersAlone(w, '2026-03-09');
       fly(w, '2026-03-10', '1200.00');
       // The night of 11 March runs as far as accrue only.
       for (const job of ['fetch', 'ingest', 'accrue'] as const) await runJob(w.w.ctx('2026-03-11'), job);
@@ -363,7 +372,7 @@ for (const engine of availableEngines()) {
       const events = await w.tierEvents(IVANOV.number);
       // The night of 21 December is run again, no new file: its window still holds the $2,500, but the
       // review a later night made has decided the member's tier since.
-      const rerun = await runJob(w.w.ctx('2026-12-21'), 'tiers');
+      const rerun = await tiersAlone(w, '2026-12-21');
       expect(rerun.status).toBe('succeeded');
       expect(rerun.steps[0]!.counts).toMatchObject({ up: 0, down: 0, hold: 0, decidedLater: 1 });
       expect(rerun.steps[0]!.warnings).toEqual([
@@ -385,7 +394,7 @@ for (const engine of availableEngines()) {
       // Accrued, but tiers does not run again until 1 February 2028: the reviews of 11 January 2027 and
       // 11 January 2028 are both overdue, each held by the $1,200 of its own window.
       for (const job of ['fetch', 'ingest', 'accrue'] as const) await runJob(w.w.ctx('2027-11-02'), job);
-      const late = await runJob(w.w.ctx('2028-02-01'), 'tiers');
+      const late = await tiersAlone(w, '2028-02-01');
       expect(late.steps[0]!.counts).toMatchObject({ hold: 2, down: 0 });
       expect(await tierOf(w)).toEqual({ tier: 'SILVER', since: '2026-01-11', review: '2029-01-11' });
       expect(
@@ -396,7 +405,7 @@ for (const engine of availableEngines()) {
         ['2028-02-01', '2027-01-11', 'HOLD'],
         ['2028-02-01', '2028-01-11', 'HOLD'],
       ]);
-      const again = await runJob(w.w.ctx('2028-02-01'), 'tiers');
+      const again = await tiersAlone(w, '2028-02-01');
       expect(again.steps[0]!.counts).toMatchObject({ up: 0, down: 0, hold: 0 });
       expect(await w.tierEvents(IVANOV.number)).toHaveLength(3);
     });
@@ -409,7 +418,7 @@ for (const engine of availableEngines()) {
       expect(await tierOf(w)).toEqual({ tier: 'PLATINUM', since: '2026-01-11', review: '2027-01-11' });
       // Tiers does not run again until 1 February 2029, three reviews later, nothing flown since: each
       // review lands one level lower than the one before.
-      const late = await runJob(w.w.ctx('2029-02-01'), 'tiers');
+      const late = await tiersAlone(w, '2029-02-01');
       expect(late.steps[0]!.counts).toMatchObject({ down: 3, hold: 0 });
       expect(
         (await w.tierEvents(IVANOV.number)).slice(1).map((e) => [e.effective_on, e.from_tier, e.to_tier]),
@@ -430,7 +439,7 @@ for (const engine of availableEngines()) {
       await w.night('2026-11-02');
       fly(w, '2027-11-01', '1200.00', '247');
       for (const job of ['fetch', 'ingest', 'accrue'] as const) await runJob(w.w.ctx('2027-11-02'), job);
-      await runJob(w.w.ctx('2028-02-01'), 'tiers');
+      await tiersAlone(w, '2028-02-01');
       // As the night was recorded before: one hold under the key without its review date, the second
       // review dropped as its duplicate and left overdue.
       const id = (await w.member(IVANOV.number)).id as number;
@@ -446,7 +455,7 @@ for (const engine of availableEngines()) {
         .update({ event_key: `TIER:${IVANOV.number}:2028-02-01:HOLD:SILVER` });
       await w.knex('members').where({ id }).update({ review_date: '2028-01-11' });
       // The rerun decides the review left overdue, and only it: the hold of 2027 stands as recorded.
-      const rerun = await runJob(w.w.ctx('2028-02-01'), 'tiers');
+      const rerun = await tiersAlone(w, '2028-02-01');
       expect(rerun.steps[0]!.counts).toMatchObject({ hold: 1 });
       expect((await w.tierEvents(IVANOV.number)).map((e) => [e.effective_on, e.direction])).toEqual([
         ['2026-01-11', 'UP'],
@@ -457,7 +466,7 @@ for (const engine of availableEngines()) {
       // Had the first review not moved the member on, a rerun would find it recorded all the same.
       await w.knex('tier_events').where({ effective_on: '2028-01-11' }).delete();
       await w.knex('members').where({ id }).update({ review_date: '2027-01-11' });
-      const again = await runJob(w.w.ctx('2028-02-01'), 'tiers');
+      const again = await tiersAlone(w, '2028-02-01');
       expect(again.steps[0]!.counts).toMatchObject({ up: 0, down: 0, hold: 0 });
     });
   });
@@ -518,11 +527,11 @@ for (const engine of availableEngines()) {
     it('upgrades in January for the year just closed when its last night stopped before tiers', async () => {
       const w = s();
       await w.enrol('2026-01-01', IVANOV);
-      await runJob(w.w.ctx('2026-12-30'), 'tiers');
+      await tiersAlone(w, '2026-12-30');
       fly(w, '2026-12-30', '1200.00');
       for (const job of ['fetch', 'ingest', 'accrue'] as const) await runJob(w.w.ctx('2026-12-31'), job);
       expect(await tierOf(w)).toMatchObject({ tier: 'MEMBER' });
-      const january = await runJob(w.w.ctx('2027-01-01'), 'tiers');
+      const january = await tiersAlone(w, '2027-01-01');
       expect(january.status).toBe('succeeded');
       // Reached in the year it closes, as on a night that ran: reviewed at the end of the next year.
       expect(await tierOf(w)).toEqual({ tier: 'SILVER', since: '2026-12-31', review: '2027-12-31' });
