@@ -8,7 +8,8 @@ import { pgConnection, sqliteHandle } from '../db/connection.js';
 import { chunks } from '../lib/chunks.js';
 import { dateInZone, endOfMonth, startOfMonth, type IsoDate } from '../lib/dates.js';
 import { Ledger } from '../ledger/ledger.js';
-import type { PostResult, PostingRequest } from '../ledger/types.js';
+import { isReversal, type PostResult, type PostingRequest } from '../ledger/types.js';
+import { earnedPoints, lastStandingEarnings } from '../ledger/queries.js';
 import {
   cancellationsDueBy,
   decide,
@@ -840,6 +841,10 @@ export async function accrueBatch(
         });
     }
     await writeLastActivity(trx, ctx.db.dialect, lastActivity);
+    await withdrawReversedEarnings(
+      trx,
+      requests.flatMap((r, i) => (isReversal(r) && results[i]!.status === 'posted' ? [r.reverses] : [])),
+    );
     // Marked with the outcomes that free them: a run killed before the job decides them finds them marked.
     const freers = rows.filter((r) => mayFreeDuplicates(r, awardedBefore.has(r)));
     if (freers.length > 0) {
@@ -898,6 +903,91 @@ export async function writeLastActivity(
       WHERE m.id = v.id AND (m.last_activity_date IS NULL OR m.last_activity_date < v.d)`,
     [[...lastActivity.keys()], [...lastActivity.values()]],
   );
+}
+
+/**
+ * Moves back the last activity date that earnings now reversed had given their members (`reversed`: the
+ * keys of the postings reversals took back in this transaction). A refunded flight or a credit its partner
+ * reversed was no earning activity: left standing, its date kept the member's points alive under
+ * inactivity expiry for a flight never flown. The date becomes that of the member's latest earning that
+ * still stands, or of an account merged into it (a merge gives the survivor its date), or none: points
+ * then count from enrolment, as for a member who never earned. A member whose date is later than the
+ * reversed earning keeps it (a later earning gave it, or one from before the ledger), and so do the
+ * accounts it was merged into. Reversals are few: this reads only their members.
+ */
+export async function withdrawReversedEarnings(
+  trx: Knex.Transaction,
+  reversed: readonly string[],
+): Promise<void> {
+  // Per member, the latest date its reversed earnings could have given it.
+  let due = new Map<number, IsoDate>();
+  const later = (map: Map<number, IsoDate>, id: number, date: IsoDate) => {
+    if ((map.get(id) ?? '') < date) map.set(id, date);
+  };
+  for (const part of chunks(reversed, 500)) {
+    const rows = (await trx('postings as p')
+      .whereIn('p.idempotency_key', part)
+      .andWhere('p.kind', 'ACCRUAL')
+      .whereNotNull('p.member_id')
+      .modify((b) => earnedPoints(trx, b, 'p'))
+      .select('p.member_id as memberId', 'p.activity_date as date')) as Array<{
+      memberId: number | string;
+      date: string;
+    }>;
+    for (const r of rows) later(due, Number(r.memberId), String(r.date).slice(0, 10));
+  }
+  while (due.size > 0) {
+    const members: Array<{ id: number; number: string; mergedInto: string | null; last: IsoDate }> = [];
+    for (const part of chunks([...due.keys()], 500))
+      for (const m of (await trx('members')
+        .whereIn('id', part)
+        .whereNotNull('last_activity_date')
+        .select('id', 'number', 'merged_into', 'last_activity_date')) as Array<Record<string, unknown>>) {
+        const last = String(m.last_activity_date).slice(0, 10);
+        if (last <= due.get(Number(m.id))!)
+          members.push({
+            id: Number(m.id),
+            number: String(m.number),
+            mergedInto: (m.merged_into as string | null) ?? null,
+            last,
+          });
+      }
+    const own = await lastStandingEarnings(
+      trx,
+      members.map((m) => m.id),
+    );
+    // Only a member whose own earnings no longer reach the date can have it from a merge. Looked up for
+    // those alone: `merged_into` has no index, and this reads the members table through.
+    const movingBack = members.filter((m) => (own.get(m.id) ?? '') < m.last);
+    const mergedIn = new Map<string, IsoDate>();
+    for (const part of chunks(
+      movingBack.map((m) => m.number),
+      500,
+    ))
+      for (const r of (await trx('members')
+        .whereIn('merged_into', part)
+        .whereNotNull('last_activity_date')
+        .groupBy('merged_into')
+        .select('merged_into as survivor')
+        .max({ d: 'last_activity_date' })) as Array<{ survivor: string; d: string }>)
+        mergedIn.set(r.survivor, String(r.d).slice(0, 10));
+    const survivors = new Map<string, IsoDate>();
+    for (const m of members) {
+      const dates = [own.get(m.id), mergedIn.get(m.number)].filter((d): d is IsoDate => d !== undefined);
+      const now = dates.length > 0 ? dates.reduce((a, b) => (a > b ? a : b)) : null;
+      if (now === m.last) continue;
+      await trx('members').where({ id: m.id }).update({ last_activity_date: now });
+      if (m.mergedInto && (survivors.get(m.mergedInto) ?? '') < due.get(m.id)!)
+        survivors.set(m.mergedInto, due.get(m.id)!);
+    }
+    due = new Map();
+    for (const part of chunks([...survivors.keys()], 500))
+      for (const r of (await trx('members').whereIn('number', part).select('id', 'number')) as Array<{
+        id: number | string;
+        number: string;
+      }>)
+        later(due, Number(r.id), survivors.get(r.number)!);
+  }
 }
 
 /**

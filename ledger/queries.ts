@@ -6,6 +6,7 @@
 import type { Knex } from 'knex';
 import type { IsoDate } from '../lib/dates.js';
 import type { StatusMetric } from './accounts.js';
+import { chunks } from '../lib/chunks.js';
 
 type Q = Knex | Knex.Transaction;
 
@@ -141,6 +142,56 @@ export async function statusCreditsInWindow(
 }
 
 /**
+ * Keeps, of `postings as <alias>`, those no reversal has taken back (a refunded flight, a credit its
+ * partner reversed). The ledger reverses a posting whole, so one reversed is an earning that never was:
+ * it keeps no points alive under inactivity expiry, though its date stays on the posting.
+ */
+export function standing(q: Q, b: Knex.QueryBuilder, alias: string): Knex.QueryBuilder {
+  return b.whereNotExists((r) =>
+    r.select(q.raw('1')).from('postings as rv').whereRaw(`rv.reversal_of = ${alias}.id`),
+  );
+}
+
+/**
+ * Keeps, of `postings as <alias>`, those that credited award points, to a member's account or to the pool
+ * they earn into: the measure of earning activity accrue records as it posts (`earnedOn`), status credits
+ * alone keeping no points alive.
+ */
+export function earnedPoints(q: Q, b: Knex.QueryBuilder, alias: string): Knex.QueryBuilder {
+  return b.whereExists((e) =>
+    e
+      .select(q.raw('1'))
+      .from('entries as ep')
+      .join('accounts as ap', 'ap.id', 'ep.account_id')
+      .whereRaw(`ep.posting_id = ${alias}.id`)
+      .andWhere('ep.amount', '>', 0)
+      .whereIn('ap.kind', ['MEMBER_POINTS', 'POOL_POINTS']),
+  );
+}
+
+/**
+ * The latest activity date of the earnings of each of `memberIds` that still stand: accruals that
+ * credited points (`earnedPoints`) and that no reversal took back. Members with none are left out.
+ */
+export async function lastStandingEarnings(
+  q: Q,
+  memberIds: readonly number[],
+): Promise<Map<number, IsoDate>> {
+  const out = new Map<number, IsoDate>();
+  for (const part of chunks(memberIds, 500)) {
+    const rows = (await q('postings as p')
+      .whereIn('p.member_id', part)
+      .andWhere('p.kind', 'ACCRUAL')
+      .modify((b) => earnedPoints(q, standing(q, b, 'p'), 'p'))
+      .groupBy('p.member_id')
+      .select('p.member_id as memberId')
+      .max({ d: 'p.activity_date' })) as Array<{ memberId: number | string; d: string }>;
+    for (const r of rows) out.set(Number(r.memberId), String(r.d).slice(0, 10));
+  }
+  return out;
+}
+
+/**
  * The pool accounts holding points whose last earning activity falls in (after, onOrBefore] (`after`
  * omitted: any day up to `onOrBefore`), as a query on `accounts as pa` for the caller to select from.
  * A pool is active when any of its members is (their last activity; closed and merged members
@@ -170,7 +221,8 @@ export function poolsLastActiveIn(
       .andWhere('pe.business_date', '>', date)
       .andWhere('pe.amount', '>', 0)
       .andWhere('pp.kind', 'ACCRUAL')
-      .andWhere('pp.activity_date', '>', date);
+      .andWhere('pp.activity_date', '>', date)
+      .modify((e) => standing(q, e, 'pp'));
   const { after, onOrBefore } = range;
   return q('accounts as pa')
     .where('pa.kind', 'POOL_POINTS')

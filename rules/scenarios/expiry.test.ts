@@ -8,7 +8,15 @@ import { availableEngines } from '../../test/harness/db.js';
 import { Accounts } from '../../ledger/accounts.js';
 import { expireJob } from '../../jobs/expire.js';
 import { runJob } from '../../jobs/runner.js';
-import { mailable, memberNumber, replaceOnce, useScenario, type Person, type Scenario } from './scenario.js';
+import {
+  mailable,
+  memberNumber,
+  replaceOnce,
+  svoKznCoupon,
+  useScenario,
+  type Person,
+  type Scenario,
+} from './scenario.js';
 
 const IVANOV: Person = { number: memberNumber(1), surname: 'IVANOV', givenName: 'IVAN' };
 const PETROVA: Person = { number: memberNumber(2), surname: 'PETROVA', givenName: 'ANNA' };
@@ -298,6 +306,97 @@ for (const engine of availableEngines()) {
       // …until 18 months after the flight.
       await w.night('2027-09-10');
       expect(await w.balance(IVANOV.number)).toBe(0);
+    });
+
+    it('no longer counts a flight refunded in full as earning activity: the points expire 18 months after the earning before it', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV);
+      await mailable(w, IVANOV);
+      rent(w, IVANOV, 'I-1', '2026-01-10', 1000);
+      await w.night('2026-01-10');
+      const flight = svoKznCoupon(IVANOV, '0741000000001', '2026-06-01');
+      w.dropCoupons([flight]);
+      await w.night('2026-06-02');
+      expect((await w.member(IVANOV.number)).last_activity_date).toBe('2026-06-01');
+      // The ticket is refunded: its 461 miles go back, and so does the activity it counted for.
+      w.dropCoupons([{ ...flight, status: 'R' }]);
+      await w.night('2026-06-20');
+      expect(await w.balance(IVANOV.number)).toBe(1000);
+      expect((await w.member(IVANOV.number)).last_activity_date).toBe('2026-01-10');
+      expect(await w.mailingList('EXPIRY_WARNING', '2027-05-11')).toEqual([
+        expect.objectContaining({ memberNumber: IVANOV.number, points: 1000, expiresOn: '2027-07-10' }),
+      ]);
+      expect((await w.night('2027-07-09')).expire.counts.lots).toBe(0);
+      expect((await w.night('2027-07-10')).expire.counts).toMatchObject({ lots: 1, points: 1000 });
+      expect(await w.balance(IVANOV.number)).toBe(0);
+      const postings = await w.postingCount();
+      expect((await w.run(expireJob, '2027-07-10')).counts.lots).toBe(0);
+      expect(await w.postingCount()).toBe(postings);
+      await w.expectLedgerOk();
+    });
+
+    it('takes back from the survivor of a merge the activity of the merged account’s flight refunded since', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV, PETROVA);
+      rent(w, PETROVA, 'I-1', '2026-01-10', 1000);
+      await w.night('2026-01-10');
+      const flight = svoKznCoupon(IVANOV, '0741000000004', '2026-06-01');
+      w.dropCoupons([flight]);
+      await w.night('2026-06-02');
+      // Ivanov's account is merged into Petrova's: she takes his miles and his last activity.
+      w.dropMembers([
+        { ...IVANOV, status: 'MERGED', mergedInto: PETROVA.number, updatedAt: '2026-06-10T00:00:00Z' },
+      ]);
+      await w.night('2026-06-10');
+      expect((await w.member(PETROVA.number)).last_activity_date).toBe('2026-06-01');
+      w.dropCoupons([{ ...flight, status: 'R' }]);
+      await w.night('2026-06-20');
+      expect(await w.balance(PETROVA.number)).toBe(1000);
+      expect((await w.member(IVANOV.number)).last_activity_date).toBeNull();
+      expect((await w.member(PETROVA.number)).last_activity_date).toBe('2026-01-10');
+      expect((await w.night('2027-07-10')).expire.counts).toMatchObject({ points: 1000 });
+      await w.expectLedgerOk();
+    });
+
+    it("does not keep a pool alive by a member's flight refunded in full", async () => {
+      const w = s();
+      await w.enrol('2026-01-01', MOTHER, SON);
+      rent(w, MOTHER, 'H-1', '2026-02-01', 300);
+      await w.night('2026-02-01');
+      const flight = svoKznCoupon(SON, '0741000000002', '2026-06-01');
+      w.dropCoupons([flight]);
+      await w.night('2026-06-02');
+      expect(await w.poolBalance('HH-1')).toBe(761);
+      w.dropCoupons([{ ...flight, status: 'R' }]);
+      await w.night('2026-06-20');
+      expect(await w.poolBalance('HH-1')).toBe(300);
+      // The son has earned nothing that stands: he counts from his enrolment, the pool from the mother's rental.
+      expect((await w.member(SON.number)).last_activity_date).toBeNull();
+      expect((await w.night('2027-07-31')).expire.counts.lots).toBe(0);
+      expect((await w.night('2027-08-01')).expire.counts).toMatchObject({ points: 300 });
+      expect(await w.poolBalance('HH-1')).toBe(0);
+      await w.expectLedgerOk();
+    });
+
+    it('takes back the activity of a credit its partner reversed, and keeps that of an earning that stands', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV);
+      const flight = svoKznCoupon(IVANOV, '0741000000003', '2026-03-01');
+      w.dropCoupons([flight]);
+      await w.night('2026-03-02');
+      rent(w, IVANOV, 'I-2', '2026-04-10', 200);
+      await w.night('2026-04-10');
+      // A refund of an earning older than the last activity leaves it as it is.
+      w.dropCoupons([{ ...flight, status: 'R' }]);
+      await w.night('2026-05-01');
+      expect(await w.balance(IVANOV.number)).toBe(200);
+      expect((await w.member(IVANOV.number)).last_activity_date).toBe('2026-04-10');
+      // The rental reversed too: nothing he earned stands, his points count from enrolment.
+      rent(w, IVANOV, 'I-2-R', '2026-05-02', -200);
+      await w.night('2026-05-02');
+      expect(await w.balance(IVANOV.number)).toBe(0);
+      expect((await w.member(IVANOV.number)).last_activity_date).toBeNull();
+      await w.expectLedgerOk();
     });
 
     it("expires a pool's points 18 months after the last earning of any of its members, and warns each member who may be mailed", async () => {
