@@ -733,7 +733,7 @@ export async function accrueBatch(
   options: PassOptions = {},
 ): Promise<BatchOutcome> {
   const outcome: BatchOutcome = {
-    rows: all.length,
+    rows: 0,
     putOff: [],
     issued: [],
     posted: 0,
