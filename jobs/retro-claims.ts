@@ -14,7 +14,7 @@ import type { RetroClaim } from '../parsers/retro-claims.js';
 import { decide, type AccrualDecision } from '../rules/accrual.js';
 import { normaliseFlightNumber, type ActivityRow } from '../rules/activity.js';
 import { marketingOf } from '../rules/eligibility.js';
-import { nameMatches } from '../rules/names.js';
+import { sameTraveller } from '../rules/names.js';
 import { fromDb, keepsTravelNames, postingIdsOf, toDb } from './activities.js';
 import { contextFor, writeLastActivity, type AccrueState } from './accrue.js';
 import { reinstateExpiries } from './expire.js';
@@ -53,13 +53,9 @@ export function claimMatches(c: RetroClaim, r: ActivityRow): boolean {
     !r.travelSurname
   )
     return false;
-  // Either name may be the shortened one: the DCS truncates given names, and a member may claim with an
-  // initial. Matching is tried both ways so neither side's shortening hides the flight.
-  const listed = { surname: r.travelSurname, givenName: r.travelGivenName ?? '' };
-  const claimed = { surname: c.surname, givenName: c.givenName ?? '' };
-  return (
-    nameMatches({ ...listed, givenName: r.travelGivenName ?? undefined }, claimed).matches ||
-    nameMatches({ ...claimed, givenName: c.givenName ?? undefined }, listed).matches
+  return sameTraveller(
+    { surname: r.travelSurname, givenName: r.travelGivenName },
+    { surname: c.surname, givenName: c.givenName ?? null },
   );
 }
 

@@ -448,3 +448,21 @@ export function nameMatches(travelled: TravelledName, member: MemberName): NameM
   if (local.matches) return local.reason === 'EXACT' ? { matches: true, reason: 'TRANSLITERATED' } : local;
   return local;
 }
+
+/**
+ * Whether two travelled names (a retro-claim's and the archive's, a coupon's and its FTL passenger's) can
+ * be one traveller's. Either may be the shortened one: the DCS truncates given names, a member may claim
+ * with an initial, a ticket spells out what an FTL cuts. Matching is tried both ways so neither side's
+ * shortening hides the other.
+ */
+export function sameTraveller(
+  a: { surname: string; givenName: string | null },
+  b: { surname: string; givenName: string | null },
+): boolean {
+  const member = (n: typeof a): MemberName => ({ surname: n.surname, givenName: n.givenName ?? '' });
+  const travelled = (n: typeof a): TravelledName => ({
+    surname: n.surname,
+    givenName: n.givenName ?? undefined,
+  });
+  return nameMatches(travelled(a), member(b)).matches || nameMatches(travelled(b), member(a)).matches;
+}
