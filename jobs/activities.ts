@@ -117,6 +117,49 @@ export async function activitiesByCoupons(
   return out;
 }
 
+/** A flight as an activity names it: carrier and number, date and route. */
+export interface FlightRef {
+  carrier: string;
+  flightNumber: string;
+  date: string;
+  origin: string;
+  destination: string;
+}
+
+/** The flight a flight activity names. */
+export const flightOfActivity = (r: ActivityRow): FlightRef => ({
+  carrier: r.carrier!,
+  flightNumber: r.flightNumber!,
+  date: r.activityDate,
+  origin: r.origin!,
+  destination: r.destination!,
+});
+
+/** A flight as one string, to group activities by. */
+export const flightRefKey = (f: FlightRef) =>
+  `${f.carrier}${f.flightNumber}:${f.date}:${f.origin}-${f.destination}`;
+
+/** Every flight activity of the given flights (by the index on carrier, number, date and origin). */
+export async function activitiesByFlights(q: Q, flights: FlightRef[]): Promise<ActivityRow[]> {
+  const out: ActivityRow[] = [];
+  for (const part of chunks(flights, 100)) {
+    const rows = await q('activities')
+      .where('type', 'FLIGHT')
+      .andWhere((b) => {
+        for (const f of part)
+          b.orWhere({
+            carrier: f.carrier,
+            flight_number: f.flightNumber,
+            activity_date: f.date,
+            origin: f.origin,
+            destination: f.destination,
+          });
+      });
+    out.push(...rows.map(fromDb));
+  }
+  return out;
+}
+
 /**
  * The id of the posting each row's `postingKey` names, for the archive's `posting_id`: from the ledger's
  * results where this batch posted it (or found it already posted), read by key for the rest (a flight

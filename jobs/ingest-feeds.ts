@@ -19,10 +19,12 @@ import { toMinorUnits, isCurrencyCode } from '../lib/money.js';
 import {
   allianceClaimDraft,
   couponDraft,
+  couponKey,
   hotelDraft,
   NO_REASON,
   partnerDraft,
   redemptionDraft,
+  normaliseFlightNumber,
   reissueKey,
   setAsideId,
   type ActivityRow,
@@ -31,6 +33,7 @@ import {
   standingCouponMessage,
 } from '../rules/activity.js';
 import type { Program } from '../rules/program.js';
+import { sameTraveller } from '../rules/names.js';
 import {
   claimReceipt,
   claimReceivedBefore,
@@ -42,7 +45,17 @@ import {
   type CopyFile,
   type FirstCopy,
 } from '../rules/sent-again.js';
-import { activitiesByCoupons, activitiesByKeys, fromDb, insertActivities, toDb } from './activities.js';
+import {
+  activitiesByCoupons,
+  activitiesByFlights,
+  activitiesByKeys,
+  flightOfActivity,
+  flightRefKey,
+  fromDb,
+  insertActivities,
+  toDb,
+  type FlightRef,
+} from './activities.js';
 import type { FeedHandler, FileRefusal, RejectRow } from './ingest-file.js';
 import type { FileRow } from './registry.js';
 import type { JobContext } from './types.js';
@@ -136,6 +149,8 @@ export interface FlightArchive {
   byKeys(keys: string[]): Promise<Map<string, ActivityRow>>;
   /** Activities holding any coupon of the given tickets, by `ticket:coupon`. */
   byCoupons(coupons: Array<[string, number]>): Promise<Map<string, ActivityRow>>;
+  /** The flight activities of the given flights: where a coupon without a card meets its FTL passenger. */
+  byFlights(flights: FlightRef[]): Promise<ActivityRow[]>;
 }
 
 /** Which of a flight's records a draft is: its coupon, or its FTL passenger. */
@@ -206,6 +221,11 @@ export interface FlightMerge {
    * is the index of the draft whose correction freed it.
    */
   requeued: Array<{ row: ActivityRow; by: number }>;
+  /**
+   * Archived activities that took another key, with the key they had: a coupon without a card that its
+   * FTL passenger came to, now keyed by the passenger's flight and card as a coupon with the card is.
+   */
+  rekeyed: Map<ActivityRow, string>;
 }
 
 const couponRef = (d: ActivityRow) => `${d.ticketNumber}:${d.couponNumber}`;
@@ -222,6 +242,43 @@ const stands = (r: ActivityRow | undefined) =>
   r.seenCoupon &&
   r.couponStatus === 'F' &&
   !(r.status === 'REJECTED' && r.reason === 'DUPLICATE');
+
+/** A coupon archived without a card of ours or of a partner program's: kept for retro-claims. */
+const cardless = (r: ActivityRow) => r.seenCoupon && r.memberNumber === null && !r.detail?.partnerCard;
+/** An FTL passenger on a card of ours, known to the members feed or not (a claim may have credited it). */
+const ownPassenger = (r: ActivityRow) => r.seenFtl && r.memberNumber !== null && !r.detail?.partnerCard;
+/** A cardless coupon as it was drafted, that no passenger has come to and no claim has credited. */
+const lonelyCoupon = (r: ActivityRow) =>
+  cardless(r) &&
+  !r.seenFtl &&
+  r.activityKey === couponKey(r.ticketNumber!, r.couponNumber!) &&
+  r.status === 'NOT_CREDITED' &&
+  r.postingKey === null &&
+  r.statusPostingKey === null;
+/**
+ * The flights a cardless coupon may have been listed under: the one it was operated as, and the one it
+ * was sold as (the DCS lists a codeshare under the marketing flight when no `.M/` is sent).
+ */
+function couponFlights(d: ActivityRow): FlightRef[] {
+  const operated = flightOfActivity(d);
+  const carrier = d.detail?.marketingCarrier;
+  const number = d.detail?.marketingFlightNumber;
+  if (!carrier || !number) return [operated];
+  const sold = { ...operated, carrier, flightNumber: normaliseFlightNumber(number) };
+  return flightRefKey(sold) === flightRefKey(operated) ? [operated] : [operated, sold];
+}
+const sameName = (a: ActivityRow, b: ActivityRow) =>
+  a.travelSurname !== null &&
+  b.travelSurname !== null &&
+  sameTraveller(
+    { surname: a.travelSurname, givenName: a.travelGivenName },
+    { surname: b.travelSurname, givenName: b.travelGivenName },
+  );
+/** The one row of `rows` (by key) the test keeps, if only one. */
+function onlyOne(rows: ActivityRow[], keep: (r: ActivityRow) => boolean): ActivityRow | undefined {
+  const kept = new Map(rows.filter(keep).map((r) => [r.activityKey, r]));
+  return kept.size === 1 ? [...kept.values()][0] : undefined;
+}
 
 /**
  * Merges flight drafts (from FTL passengers or flown coupons) with what is already archived: the same
@@ -270,6 +327,42 @@ export async function mergeFlightDrafts(archive: FlightArchive, drafts: Activity
   // coupon may now stand.
   const recheck = new Map<string, number>();
   const sameFlight = (d: ActivityRow) => sameFlightOf(d, (key) => inserts.get(key) ?? byKey.get(key));
+  // A coupon without a card and the FTL passenger of its flight whose name it bears are one activity, as
+  // with the card: the coupon's money earns the flight's status credits, its refund takes back what the
+  // FTL's card (or a retro-claim) was credited, and a claim finds one flight, not two halves of it. Only
+  // when one passenger alone fits: else the coupon stays its own activity, for a claim to name.
+  const lookFor = drafts.flatMap((d) =>
+    d.seenCoupon
+      ? cardless(d) && !byCoupon.has(couponRef(d))
+        ? couponFlights(d)
+        : []
+      : ownPassenger(d) && !sameFlight(d)
+        ? [flightOfActivity(d)]
+        : [],
+  );
+  const flightRows = new Map<string, ActivityRow[]>();
+  const batchPassengers = new Map<string, ActivityRow[]>();
+  const addTo = (m: Map<string, ActivityRow[]>, k: string, r: ActivityRow) => {
+    const list = m.get(k);
+    if (list) list.push(r);
+    else m.set(k, [r]);
+  };
+  if (lookFor.length > 0) {
+    const wanted = new Map(lookFor.map((f) => [flightRefKey(f), f]));
+    const byId = new Map<number, ActivityRow>();
+    for (const r of [...byKey.values(), ...others.values(), ...byCoupon.values()])
+      if (r.id !== undefined) byId.set(r.id, r);
+    for (const found of await archive.byFlights([...wanted.values()])) {
+      // One object per stored activity, as above: a passenger found by its flight may be one a draft
+      // completes by key.
+      const r = (found.id !== undefined ? byId.get(found.id) : undefined) ?? found;
+      if (!byKey.has(r.activityKey)) byKey.set(r.activityKey, r);
+      addTo(flightRows, flightRefKey(flightOfActivity(r)), r);
+    }
+    for (const d of drafts)
+      if (!d.seenCoupon && ownPassenger(d)) addTo(batchPassengers, flightRefKey(flightOfActivity(d)), d);
+  }
+  const rekeyed = new Map<ActivityRow, string>();
   const changed = new Map<ActivityRow, Partial<ActivityRow>>();
   const change = (row: ActivityRow, fields: Partial<ActivityRow>) => {
     Object.assign(row, fields);
@@ -320,6 +413,52 @@ export async function mergeFlightDrafts(archive: FlightArchive, drafts: Activity
           const flight = known.detail?.flightActivity ?? known.activityKey;
           if (d.couponStatus !== 'F' && !recheck.has(flight)) recheck.set(flight, i);
         }
+        continue;
+      }
+    }
+    if (d.seenCoupon && cardless(d)) {
+      const passenger = onlyOne(
+        couponFlights(d).flatMap((f) => flightRows.get(flightRefKey(f)) ?? []),
+        (r) => ownPassenger(r) && !r.detail?.flightActivity && sameName(r, d),
+      );
+      // From here the coupon is the one its passenger's card would have brought: it completes the
+      // flight's activity, or is the flight's other ticket (a reissue, a second coupon for the seat).
+      if (passenger)
+        Object.assign(d, {
+          activityKey: passenger.activityKey,
+          memberNumber: passenger.memberNumber,
+          channel: 'OWN_FLIGHTS',
+          externalRef: null,
+          status: 'PENDING',
+          ...NO_REASON,
+          needsAccrual: true,
+        });
+    } else if (!d.seenCoupon && ownPassenger(d) && !sameFlight(d)) {
+      const k = flightRefKey(flightOfActivity(d));
+      const rows = flightRows.get(k) ?? [];
+      const coupon = onlyOne(rows, (r) => lonelyCoupon(r) && sameName(r, d));
+      const rivals =
+        coupon &&
+        [...rows, ...(batchPassengers.get(k) ?? [])].filter(
+          (r) => ownPassenger(r) && r.activityKey !== d.activityKey && sameName(r, coupon),
+        );
+      if (coupon && rivals && rivals.length === 0) {
+        // The coupon came first: it takes the passenger's key, as the coupon with the card would have had
+        // (it posted nothing, so no posting's key derives from the one it had).
+        const from = coupon.activityKey;
+        const member: Partial<ActivityRow> = {
+          activityKey: d.activityKey,
+          memberNumber: d.memberNumber,
+          channel: d.channel,
+          externalRef: null,
+          status: 'PENDING',
+          ...NO_REASON,
+        };
+        change(coupon, { ...member, ...mergedFields({ ...coupon, ...member }, d) });
+        rekeyed.set(coupon, from);
+        byKey.set(d.activityKey, coupon);
+        outcomes[i] = { kind: 'merged', row: coupon };
+        read(coupon, i);
         continue;
       }
     }
@@ -393,13 +532,14 @@ export async function mergeFlightDrafts(archive: FlightArchive, drafts: Activity
     );
     requeued.push({ row: next, by });
   }
-  return { outcomes, inserts: [...inserts.values()], changed, requeued };
+  return { outcomes, inserts: [...inserts.values()], changed, requeued, rekeyed };
 }
 
 /** The archive as the night reads it: the activities table, within the batch's transaction. */
 const databaseArchive = (q: Knex | Knex.Transaction): FlightArchive => ({
   byKeys: (keys) => activitiesByKeys(q, keys),
   byCoupons: (coupons) => activitiesByCoupons(q, coupons),
+  byFlights: (flights) => activitiesByFlights(q, flights),
 });
 
 /**
@@ -452,6 +592,9 @@ export async function storeFlightDrafts(
   counts.add('activities', merge.inserts.length);
   for (const [row, fields] of merge.changed)
     if (row.id !== undefined) await trx('activities').where({ id: row.id }).update(toDb(fields, now));
+  // A claim settled against the coupon names the activity it is now.
+  for (const [row, from] of merge.rekeyed)
+    await trx('retro_claims').where({ activity_key: from }).update({ activity_key: row.activityKey });
   return rejects;
 }
 

@@ -40,7 +40,14 @@ import {
   ruleMessage,
 } from '../rules/activity.js';
 import { Program } from '../rules/program.js';
-import { activitiesByCoupons, activitiesByKeys } from './activities.js';
+import {
+  activitiesByCoupons,
+  activitiesByFlights,
+  activitiesByKeys,
+  flightOfActivity,
+  flightRefKey,
+  type FlightRef,
+} from './activities.js';
 import {
   contextFor,
   decideInTurn,
@@ -335,6 +342,14 @@ class SimulatedArchive implements FlightArchive {
     return out;
   }
 
+  async byFlights(flights: FlightRef[]): Promise<ActivityRow[]> {
+    const wanted = new Set(flights.map(flightRefKey));
+    const rows = new Set((await activitiesByFlights(this.knex, flights)).map((r) => this.adopt(r)));
+    for (const r of this.added)
+      if (r.type === 'FLIGHT' && wanted.has(flightRefKey(flightOfActivity(r)))) rows.add(r);
+    return [...rows];
+  }
+
   /** Flights merged by the rules ingest stores them by (jobs/ingest-feeds.ts mergeFlightDrafts). */
   async storeFlights(items: Item[]): Promise<void> {
     const read = items.filter((i) => i.draft?.ok);
@@ -375,6 +390,8 @@ class SimulatedArchive implements FlightArchive {
       if (d.ticketNumber !== null) this.byCoupon.set(`${d.ticketNumber}:${d.couponNumber}`, o.row);
     });
     for (const row of merge.changed.keys()) if (row.id !== undefined) this.changed.add(row);
+    // Under its new key too; the old one still finds it, for what the database holds under that key.
+    for (const row of merge.rekeyed.keys()) this.byKey.set(row.activityKey, row);
     // A coupon of an earlier night, credited because this record corrected the one standing away: the
     // night posts it, so it shows with the record that freed it. One stored by this run shows on its own.
     for (const { row, by } of merge.requeued)
@@ -648,7 +665,9 @@ interface Shown {
 function shownDecision(row: ActivityRow, { decision, before, reinstated }: Decided): Shown {
   const postings = [...simulatedPostings(decision), ...(reinstated ?? [])];
   const status = decision.update.status ?? row.status;
-  const reason = decision.update.reason ?? null;
+  // A decision that sets no reason leaves the activity's (a flight a retro-claim credited stays RETRO_CLAIM
+  // when its coupon brings the status credits), as the night's update does.
+  const reason = decision.update.reason === undefined ? row.reason : decision.update.reason;
   const message = decision.rejection?.message ?? decision.note;
   const none = { points: 0, statusCredits: 0, postings: [] };
   if (decision.postings.some((p) => isReversal(p.request))) {

@@ -344,7 +344,10 @@ export function ftlDraft(p: FtlPassenger, program: Program, businessDate: IsoDat
   return { ok: true, activity };
 }
 
-/** A flown coupon: own card, another program's card, or none (archived for retro-claims). */
+/**
+ * A flown coupon: own card, another program's card, or none (archived for retro-claims under its ticket,
+ * unless ingest finds the FTL passenger of its flight and name: `mergeFlightDrafts`).
+ */
 export function couponDraft(
   c: FlownCoupon,
   program: Program,

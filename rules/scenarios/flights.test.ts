@@ -7,7 +7,14 @@ import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../../test/harness/db.js';
 import type { SimulationEvent } from '../../jobs/simulate.js';
 import { Accounts } from '../../ledger/accounts.js';
-import { awardPostingKey, flightKey, reissueKey, reversalKey, statusPostingKey } from '../activity.js';
+import {
+  awardPostingKey,
+  couponKey,
+  flightKey,
+  reissueKey,
+  reversalKey,
+  statusPostingKey,
+} from '../activity.js';
 import {
   memberNumber,
   replaceOnce,
@@ -1087,6 +1094,130 @@ for (const engine of availableEngines()) {
       });
       expect(await w.balance(GRAY.number)).toBe(461);
       expect(await w.statusBalance(GRAY.number)).toBe(15000);
+    });
+  });
+
+  describe(`a coupon without a card and its FTL passenger (${engine})`, () => {
+    const s = useScenario(engine);
+    const cardless = (over: Partial<Coupon> = {}) => coupon({ card: null, ...over });
+    const CPN = couponKey('0741000000001', 1);
+    const activityCount = async (w: ReturnType<typeof s>) =>
+      Number((await w.knex('activities').count({ n: '*' }).first())!.n);
+
+    it('FTL first: the cardless coupon completes the FTL credit with its status credits, and its refund takes both back', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      w.dropFtl(ftl());
+      await w.night('2026-03-11');
+      expect(await w.statusBalance(IVANOV.number)).toBe(0);
+      w.dropCoupons([cardless()]);
+      await w.night('2026-03-12');
+      expect(await w.balance(IVANOV.number)).toBe(461);
+      expect(await w.statusBalance(IVANOV.number)).toBe(15000);
+      expect(await w.activity(KEY)).toMatchObject({
+        status: 'POSTED',
+        seen_coupon: YES,
+        ticket_number: '0741000000001',
+        status_posting_key: statusPostingKey(KEY),
+      });
+      expect(await w.activity(CPN)).toBeUndefined();
+      expect(await activityCount(w)).toBe(1);
+      const rerun = await w.night('2026-03-12', { foretold: false });
+      expect(rerun.accrue.counts.postings ?? 0).toBe(0);
+      w.dropCoupons([cardless({ status: 'R' })]);
+      await w.night('2026-03-13');
+      expect(await w.balance(IVANOV.number)).toBe(0);
+      expect(await w.statusBalance(IVANOV.number)).toBe(0);
+      expect(await w.activity(KEY)).toMatchObject({ status: 'REVERSED', reason: 'NOT_FLOWN' });
+    });
+
+    it('coupon first: the FTL passenger on his card takes the cardless coupon’s activity, credited with miles and status once', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      w.dropCoupons([cardless()]);
+      await w.night('2026-03-11');
+      expect(await w.activity(CPN)).toMatchObject({ status: 'NOT_CREDITED', reason: 'NO_CARD' });
+      w.dropFtl(ftl());
+      await w.night('2026-03-12');
+      expect(await w.balance(IVANOV.number)).toBe(461);
+      expect(await w.statusBalance(IVANOV.number)).toBe(15000);
+      expect(await w.activity(CPN)).toBeUndefined();
+      expect(await w.activity(KEY)).toMatchObject({
+        status: 'POSTED',
+        seen_ftl: YES,
+        seen_coupon: YES,
+        member_number: IVANOV.number,
+        posting_key: awardPostingKey(KEY),
+        status_credit: 15000,
+      });
+      expect(await activityCount(w)).toBe(1);
+      // The FTL sent again finds the flight by its key: nothing twice.
+      w.dropFtl(ftl({ groups: [{ dest: 'KZN', cls: 'Y', pax: [{ ...IVANOV_PAX, title: 'MR' }] }] }));
+      const again = await w.night('2026-03-13');
+      expect(again.ingest.counts['ftl.duplicates']).toBe(1);
+      expect(await w.balance(IVANOV.number)).toBe(461);
+      expect(await w.statusBalance(IVANOV.number)).toBe(15000);
+    });
+
+    it('both in one night: one activity, credited once with miles and status; the night run again posts nothing', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      w.dropFtl(ftl());
+      w.dropCoupons([cardless()]);
+      await w.night('2026-03-11');
+      expect(await w.balance(IVANOV.number)).toBe(461);
+      expect(await w.statusBalance(IVANOV.number)).toBe(15000);
+      expect(await activityCount(w)).toBe(1);
+      const postings = await w.postingCount();
+      await w.night('2026-03-11');
+      expect(await w.postingCount()).toBe(postings);
+    });
+
+    it('the cardless reissue of an exchanged cardless coupon credits the FTL passenger’s flight from its own amounts', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      w.dropFtl(ftl());
+      await w.night('2026-03-11');
+      w.dropCoupons([cardless()]);
+      await w.night('2026-03-12');
+      w.dropCoupons([cardless({ status: 'E' }), cardless({ ticket: '0741000000200', fare: '200.00' })]);
+      await w.night('2026-03-13');
+      const reissue = reissueKey(KEY, '0741000000200', 1);
+      expect(await w.activity(KEY)).toMatchObject({ status: 'REVERSED', reason: 'NOT_FLOWN' });
+      expect(await w.activity(reissue)).toMatchObject({
+        status: 'POSTED',
+        points: 461,
+        status_credit: 23000,
+      });
+      expect(await w.balance(IVANOV.number)).toBe(461);
+      expect(await w.statusBalance(IVANOV.number)).toBe(23000);
+    });
+
+    it('a cardless coupon two passengers of its name could be stays its own activity, in either order', async () => {
+      const w = s();
+      const SON: Person = { number: memberNumber(2), surname: 'IVANOV', givenName: 'IVAN' };
+      await w.enrol('2026-03-01', IVANOV, SON);
+      const both = ftl({
+        groups: [{ dest: 'KZN', cls: 'Y', pax: [IVANOV_PAX, { ...IVANOV_PAX, card: SON.number }] }],
+      });
+      // FTL first: the coupon finds two passengers of its name.
+      w.dropFtl(both);
+      await w.night('2026-03-11');
+      w.dropCoupons([cardless()]);
+      await w.night('2026-03-12');
+      // Coupon first: two passengers of its name come for it in one FTL.
+      w.dropCoupons([cardless({ ticket: '0741000000002', date: '2026-03-11' })]);
+      await w.night('2026-03-13');
+      w.dropFtl({ ...both, date: '2026-03-11' });
+      await w.night('2026-03-14');
+      for (const ticket of ['0741000000001', '0741000000002'])
+        expect(await w.activity(couponKey(ticket, 1))).toMatchObject({
+          status: 'NOT_CREDITED',
+          reason: 'NO_CARD',
+          seen_ftl: expect.not.toSatisfy((v: unknown) => v === true || v === 1),
+        });
+      expect(await w.statusBalance(IVANOV.number)).toBe(0);
+      expect(await w.statusBalance(SON.number)).toBe(0);
     });
   });
 

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../../test/harness/db.js';
-import { awardPostingKey, couponKey } from '../activity.js';
+import { awardPostingKey, couponKey, flightKey } from '../activity.js';
 import { memberNumber, replaceOnce, useScenario, type Coupon, type Person } from './scenario.js';
 import { filesShow } from './files-show-cli.js';
 import { claimOutcome } from './edges.js';
@@ -248,6 +248,106 @@ for (const engine of availableEngines()) {
       expect(await w.rejects({ feed: 'retro-claims' })).toEqual([]);
       expect(await w.balance(IVANOV.number)).toBe(461);
       expect(await w.balance(PETROVA.number)).toBe(0);
+    });
+  });
+
+  describe(`a retro-claim and the two halves of one flight: an FTL passenger and a coupon without a card (${engine})`, () => {
+    const s = useScenario(engine);
+    /** A card of the program no member holds: the check-in agent's typo. */
+    const MISTYPED = memberNumber(99);
+    const FLIGHT = { carrier: 'XX', number: '245', date: '2026-03-10', origin: 'SVO', destination: 'KZN' };
+    const ftl = (card: string) => ({
+      flight: 'XX245',
+      date: '2026-03-10',
+      board: 'SVO',
+      groups: [{ dest: 'KZN', cls: 'Y', pax: [{ surname: 'IVANOV', givenName: 'IVAN', card }] }],
+    });
+    const byFlight = (id: string, received: string) => ({
+      id,
+      member: IVANOV.number,
+      received,
+      carrier: 'XX',
+      flight: '245',
+      date: '2026-03-10',
+      from: 'SVO',
+      to: 'KZN',
+      surname: 'IVANOV',
+      givenName: 'IVAN',
+    });
+    const byTicket = (id: string, received: string) => ({
+      id,
+      member: IVANOV.number,
+      received,
+      ticket: '0741000000001',
+      coupon: 1,
+      surname: 'IVANOV',
+    });
+
+    it('a refund of the cardless coupon takes back what a claim credited on the FTL passenger of a mistyped card', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV);
+      w.dropFtl(ftl(MISTYPED));
+      await w.night('2026-03-11');
+      w.dropRetroClaims([byFlight('C-1', '2026-03-28')]);
+      await w.night('2026-03-28');
+      expect(await claimOutcome(w, 'C-1')).toEqual(['CREDITED', null]);
+      expect(await w.balance(IVANOV.number)).toBe(461);
+      w.dropCoupons([coupon('0741000000001', { status: 'R' })]);
+      await w.night('2026-03-29');
+      expect(await w.balance(IVANOV.number)).toBe(0);
+      expect(await w.statusBalance(IVANOV.number)).toBe(0);
+      expect(await w.activity(flightKey(FLIGHT, { program: 'XX', number: MISTYPED }))).toMatchObject({
+        status: 'REVERSED',
+        reason: 'NOT_FLOWN',
+        coupon_status: 'R',
+        ticket_number: '0741000000001',
+      });
+      expect(await w.activity(couponKey('0741000000001', 1))).toBeUndefined();
+    });
+
+    it('the cardless coupon of a flight a claim credited on a mistyped card gives it its status credits', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV);
+      w.dropFtl(ftl(MISTYPED));
+      await w.night('2026-03-11');
+      w.dropRetroClaims([byFlight('C-1', '2026-03-28')]);
+      await w.night('2026-03-28');
+      expect(await w.statusBalance(IVANOV.number)).toBe(0);
+      w.dropCoupons([coupon('0741000000001')]);
+      await w.night('2026-03-29');
+      expect(await w.balance(IVANOV.number)).toBe(461);
+      expect(await w.statusBalance(IVANOV.number)).toBe(15000);
+    });
+
+    it('a flight credited by the FTL card gets its status from the cardless coupon; claims by ticket or by name find it credited, not two flights', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV);
+      w.dropFtl(ftl(IVANOV.number));
+      await w.night('2026-03-11');
+      w.dropCoupons([coupon('0741000000001')]);
+      await w.night('2026-03-12');
+      expect(await w.statusBalance(IVANOV.number)).toBe(15000);
+      w.dropRetroClaims([byTicket('C-1', '2026-03-28'), byFlight('C-2', '2026-03-28')]);
+      await w.night('2026-03-28');
+      expect(await claimOutcome(w, 'C-1')).toEqual(['REJECTED', 'DUPLICATE']);
+      expect(await claimOutcome(w, 'C-2')).toEqual(['REJECTED', 'DUPLICATE']);
+      expect(await w.balance(IVANOV.number)).toBe(461);
+      expect(await w.statusBalance(IVANOV.number)).toBe(15000);
+    });
+
+    it('a claim by ticket credits the flight an FTL passenger of a mistyped card and its cardless coupon make, miles and status once', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV);
+      w.dropCoupons([coupon('0741000000001')]);
+      await w.night('2026-03-11');
+      w.dropFtl(ftl(MISTYPED));
+      await w.night('2026-03-12');
+      w.dropRetroClaims([byTicket('C-1', '2026-03-28'), byFlight('C-2', '2026-03-28')]);
+      await w.night('2026-03-28');
+      expect(await claimOutcome(w, 'C-1')).toEqual(['CREDITED', null]);
+      expect(await claimOutcome(w, 'C-2')).toEqual(['REJECTED', 'DUPLICATE']);
+      expect(await w.balance(IVANOV.number)).toBe(461);
+      expect(await w.statusBalance(IVANOV.number)).toBe(15000);
     });
   });
 
