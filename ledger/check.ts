@@ -3,6 +3,7 @@
  * entries, lots and movements independently of the stored balances it verifies.
  */
 import type { Knex } from 'knex';
+import { Accounts } from './accounts.js';
 
 export interface CheckResult {
   name: string;
@@ -116,6 +117,22 @@ export async function checkLedger(knex: Knex): Promise<LedgerCheckReport> {
     description: 'no member or pool award balance was negative at the end of any business date',
     checked: lotAccounts,
     violations: rows(pastNegatives).map((r) => `${r.code}: ${r.running} at the end of ${r.d}`),
+  });
+
+  // EXPIRY is credited what expires and gives back no more than it was credited for a lot: an expiry
+  // reinstated, a credit reversed after its points expired, each takes back what expired of its own lots.
+  // Below zero it paid out points nothing expired. Only the balance now: a rerun of an old night can take
+  // back, dated that night, what a later night expired.
+  const expiry = (await knex('accounts').where({ code: Accounts.expiry }).first('balance')) as
+    { balance: number | string } | undefined;
+  checks.push({
+    name: 'expiry-not-negative',
+    description: 'the EXPIRY account gave back no more points than expired',
+    checked: expiry === undefined ? 0 : 1,
+    violations:
+      expiry !== undefined && Number(expiry.balance) < 0
+        ? [`${Accounts.expiry}: ${expiry.balance}: more taken back from expiry than expired`]
+        : [],
   });
 
   const repeated = await knex.raw(`

@@ -843,6 +843,31 @@ for (const engine of availableEngines()) {
       expect(past.violations).toEqual([`${Accounts.memberPoints(M1)}: -50 at the end of 2026-11-19`]);
     });
 
+    it('ledger check finds EXPIRY giving back points twice: an expiry reinstated after its credit took them back', async () => {
+      await ledger.post([accrual('A1', M1, 100)]);
+      const [lot] = await openLots(t.db.knex, Accounts.memberPoints(M1));
+      const expire = {
+        key: `EXP:${lot!.id}`,
+        kind: 'EXPIRY' as const,
+        businessDate: '2027-07-10',
+        entries: [
+          { account: Accounts.memberPoints(M1), amount: -100, lotId: lot!.id },
+          { account: Accounts.expiry, amount: 100 },
+        ],
+      };
+      await ledger.post([expire]);
+      const [rev] = await ledger.post([{ key: 'A1:REV', reverses: 'A1', businessDate: '2027-07-11' }]);
+      expect(rev).toMatchObject({ status: 'posted', expired: 100 });
+      expect((await checkLedger(t.db.knex)).ok).toBe(true);
+      await ledger.post([
+        { key: `EXP:${lot!.id}:REINSTATE`, reverses: `EXP:${lot!.id}`, businessDate: '2027-07-12' },
+      ]);
+      const report = await checkLedger(t.db.knex);
+      expect(report.checks.find((c) => c.name === 'expiry-not-negative')!.violations).toEqual([
+        `${Accounts.expiry}: -100: more taken back from expiry than expired`,
+      ]);
+    });
+
     it('ledger check finds a tampered balance, an unbalanced posting and a lot that no longer covers its account', async () => {
       await ledger.post([accrual('A1', M1, 100)]);
       await t.db
