@@ -9,7 +9,8 @@
 import type { Knex } from 'knex';
 import { addDays, addMonths, latestDueBy, type IsoDate } from '../lib/dates.js';
 import { chunks } from '../lib/chunks.js';
-import { poolsLastActiveIn } from '../ledger/queries.js';
+import { lotMovementsOf, lotsCreatedBy, poolsLastActiveIn } from '../ledger/queries.js';
+import { originsOfLot } from '../ledger/follow.js';
 import { Accounts } from '../ledger/accounts.js';
 import { Ledger } from '../ledger/ledger.js';
 import type { PostingInput, ReversalInput } from '../ledger/types.js';
@@ -182,17 +183,26 @@ export const reinstatementKey = (key: string) => `${key}:REINSTATE`;
  * (their own points; their pool's, whose clock counts its members' activity) did not happen if an earning
  * dated d <= E puts the account's due date after E: addMonths(d, months) > E, months of the inactivity
  * rule of night E. Only expiries of undated lots count (a dated lot expires by its date whatever the
- * member earns), and only those not reinstated already.
+ * member earns), only those not reinstated already, and only those whose points EXPIRY still holds
+ * (`stillExpired`). `reversedInRun`: postings a run not written to `q` reversed (the simulator's).
  */
 export async function expiriesUndone(
   q: Knex | Knex.Transaction,
   program: Program,
   businessDate: IsoDate,
   earnings: ReadonlyMap<number, readonly IsoDate[]>,
+  reversedInRun: (key: string) => boolean = () => false,
 ): Promise<Reinstatement[]> {
   if (earnings.size === 0 || !program.config.expiry.some((v) => v.policy === 'inactivity')) return [];
   const since = [...earnings.values()].flat().sort()[0]!;
-  type Row = { memberId: number; key: string; night: IsoDate; account: string; amount: number | string };
+  type Row = {
+    memberId: number;
+    id: number | string;
+    key: string;
+    night: IsoDate;
+    account: string;
+    amount: number | string;
+  };
   const rows: Row[] = [];
   const expiries = (ids: number[], accountsOf: (b: Knex.QueryBuilder) => void) =>
     q('members as m')
@@ -214,6 +224,7 @@ export async function expiriesUndone(
       )
       .select(
         'm.id as memberId',
+        'p.id as id',
         'p.idempotency_key as key',
         'p.business_date as night',
         'a.code as account',
@@ -237,7 +248,7 @@ export async function expiriesUndone(
     const by = (earnings.get(Number(r.memberId)) ?? []).find(
       (d) => d <= r.night && r.night < addMonths(d, months),
     );
-    if (by === undefined) continue;
+    if (by === undefined || !(await stillExpired(q, Number(r.id), reversedInRun))) continue;
     out.set(r.key, {
       request: {
         key: reinstatementKey(r.key),
@@ -252,6 +263,43 @@ export async function expiriesUndone(
     });
   }
   return [...out.values()];
+}
+
+/**
+ * Whether EXPIRY still holds the points expiry posting `expiryId` took: reinstating gives back no more
+ * than that, or the member would be paid points out of nothing. A reversal of the credit that earned the
+ * lot's points, or of a transfer that carried them into it (`originsOfLot`), took what had expired from
+ * the lot back from EXPIRY (`withExpired`), all of it; what expired after that reversal, the lot having
+ * kept points it could not take, EXPIRY holds. An expiry is reversed whole, so one whose points EXPIRY
+ * gave back is left as it is.
+ */
+async function stillExpired(
+  q: Knex | Knex.Transaction,
+  expiryId: number,
+  reversedInRun: (key: string) => boolean,
+): Promise<boolean> {
+  const look = {
+    originOf: async (lotId: number) => {
+      const row = (await q('lots as l')
+        .join('postings as p', 'p.id', 'l.origin_posting_id')
+        .where('l.id', lotId)
+        .first('p.id', 'p.kind')) as { id: number | string; kind: string };
+      return { postingId: Number(row.id), transfer: row.kind === 'TRANSFER' };
+    },
+    movementsOf: (postingId: number) => lotMovementsOf(q, postingId),
+    lotsCreatedBy: (postingId: number) => lotsCreatedBy(q, postingId),
+  };
+  const origins = new Set<number>();
+  for (const m of await look.movementsOf(expiryId))
+    if (m.amount < 0) for (const id of await originsOfLot(m.lotId, look)) origins.add(id);
+  const rows = (await q('postings as o')
+    .leftJoin('postings as r', 'r.reversal_of', 'o.id')
+    .whereIn('o.id', [...origins])
+    .select('o.idempotency_key as key', 'r.id as reversal')) as Array<{
+    key: string;
+    reversal: number | string | null;
+  }>;
+  return rows.every((r) => (r.reversal === null || Number(r.reversal) < expiryId) && !reversedInRun(r.key));
 }
 
 /**

@@ -585,7 +585,9 @@ async function reinstatedBy(
   const status = decision.update.status ?? row.status;
   if (!earned || (status !== 'POSTED' && status !== 'PARTIAL')) return {};
   const undone = (
-    await expiriesUndone(knex, program, businessDate, new Map([[earned.memberId, [earned.date]]]))
+    await expiriesUndone(knex, program, businessDate, new Map([[earned.memberId, [earned.date]]]), (k) =>
+      ledger.reversedInRun(k),
+    )
   ).filter((u) => !done.has(u.request.key));
   const reinstated: SimulatedPosting[] = [];
   const notes: string[] = [];

@@ -20,6 +20,7 @@ import {
   type TransferMove,
 } from '../ledger/follow.js';
 import { lowestBalanceSince } from '../ledger/ledger.js';
+import { lotMovementsOf, lotsCreatedBy } from '../ledger/queries.js';
 import { EXPIRED_FROM_LOTS_OF, TRANSFERS_OUT_OF_LOT, TRANSFERS_OUT_SINCE } from '../ledger/store.js';
 import { AlreadyReversedError, InsufficientPointsError, UnknownPostingError } from '../ledger/errors.js';
 import { isReversal, type PostingRequest, type PostStatus } from '../ledger/types.js';
@@ -267,6 +268,11 @@ export class SimulatedLedger {
     return new InsufficientPointsError(key, `${account} (as of ${businessDate} and after)`, lowest, -amount);
   }
 
+  /** Whether the run reversed posting `key`. */
+  reversedInRun(key: string): boolean {
+    return this.reversedNow.has(key);
+  }
+
   /** A stored posting looked up by key: its id and kind, or null for none. */
   private async stored(key: string): Promise<StoredPosting | null> {
     let found = this.storedPostings.get(key);
@@ -325,18 +331,12 @@ export class SimulatedLedger {
    * account it credited: as the ledger traces it, over the same queries.
    */
   private async expiredOf(postingId: number): Promise<Map<string, number>> {
-    const own = await this.lotsOf(postingId);
+    const own = await lotsCreatedBy(this.knex, postingId);
     const expired = await expiredOfLots(
       postingId,
       {
-        lotsCreatedBy: (id) => this.lotsOf(id),
-        movementsOf: async (id) =>
-          (
-            (await this.knex('lot_movements')
-              .where({ posting_id: id })
-              .orderBy('id')
-              .select('lot_id', 'amount')) as Array<{ lot_id: number | string; amount: number | string }>
-          ).map((m) => ({ lotId: Number(m.lot_id), amount: Number(m.amount) })),
+        lotsCreatedBy: (id) => lotsCreatedBy(this.knex, id),
+        movementsOf: (id) => lotMovementsOf(this.knex, id),
         expiredFromLotsOf: async (id) =>
           new Map(
             (
@@ -355,21 +355,6 @@ export class SimulatedLedger {
       own,
     );
     return expiredPerAccount(own, expired, (lot) => lot.code);
-  }
-
-  /** The lots a stored posting created, oldest first, with the account each is in. */
-  private async lotsOf(postingId: number): Promise<Array<{ id: number; amount: number; code: string }>> {
-    return (
-      (await this.knex('lots as l')
-        .join('accounts as a', 'a.id', 'l.account_id')
-        .where('l.origin_posting_id', postingId)
-        .orderBy('l.id')
-        .select('l.id', 'l.amount', 'a.code')) as Array<{
-        id: number | string;
-        amount: number | string;
-        code: string;
-      }>
-    ).map((l) => ({ id: Number(l.id), amount: Number(l.amount), code: l.code }));
   }
 
   /**

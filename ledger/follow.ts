@@ -268,22 +268,9 @@ export async function expiredOfLots(
     return m.get(lot) ?? 0;
   };
   const carried = new Map<number, Map<number, number[]>>();
-  /** The lots transfer `t` created from pieces of each lot it took points out of. */
   const carriedBy = async (t: number) => {
     let from = carried.get(t);
-    if (from !== undefined) return from;
-    from = new Map();
-    const pieces = (await look.movementsOf(t))
-      .filter((m) => m.amount < 0)
-      .map((m) => ({ lotId: m.lotId, left: -m.amount }));
-    for (const lot of await look.lotsCreatedBy(t)) {
-      while (pieces.length > 0 && pieces[0]!.left === 0) pieces.shift();
-      const head = pieces[0];
-      if (head === undefined) break;
-      from.set(head.lotId, [...(from.get(head.lotId) ?? []), lot.id]);
-      head.left -= lot.amount;
-    }
-    carried.set(t, from);
+    if (from === undefined) carried.set(t, (from = await lotsCarriedBy(t, look)));
     return from;
   };
   const downstream = async (lot: number): Promise<number> => {
@@ -297,6 +284,53 @@ export async function expiredOfLots(
   for (const lot of own ?? (await look.lotsCreatedBy(postingId))) {
     const expired = (await expiredOf(postingId, lot.id)) + (await downstream(lot.id));
     if (expired > 0) out.set(lot.id, expired);
+  }
+  return out;
+}
+
+/**
+ * The lots transfer `t` created from pieces of each lot it took points out of (by the lot taken from). A
+ * transfer consumes its debit's lots in order and creates one lot per piece, each from a single lot, in
+ * the same order.
+ */
+export async function lotsCarriedBy(
+  t: number,
+  look: Pick<LotTrace, 'movementsOf' | 'lotsCreatedBy'>,
+): Promise<Map<number, number[]>> {
+  const from = new Map<number, number[]>();
+  const pieces = (await look.movementsOf(t))
+    .filter((m) => m.amount < 0)
+    .map((m) => ({ lotId: m.lotId, left: -m.amount }));
+  for (const lot of await look.lotsCreatedBy(t)) {
+    while (pieces.length > 0 && pieces[0]!.left === 0) pieces.shift();
+    const head = pieces[0];
+    if (head === undefined) break;
+    from.set(head.lotId, [...(from.get(head.lotId) ?? []), lot.id]);
+    head.left -= lot.amount;
+  }
+  return from;
+}
+
+/**
+ * The postings a lot's points came through, the lot's own origin first: through each transfer that
+ * carried them (a merge, a move into a pool), the origin of the lot it took them from, back to the credit
+ * that earned them. A reversal of any of them takes what had expired from the lot back from EXPIRY
+ * (`expiredOfLots` counts the lots a posting's lots were carried into).
+ */
+export async function originsOfLot(
+  lotId: number,
+  look: Pick<LotTrace, 'movementsOf' | 'lotsCreatedBy'> & {
+    /** The posting that created the lot, and whether it is a transfer (which carried it from another). */
+    originOf(lotId: number): Promise<{ postingId: number; transfer: boolean }>;
+  },
+): Promise<number[]> {
+  const out: number[] = [];
+  for (let lot: number | undefined = lotId; lot !== undefined;) {
+    const { postingId, transfer } = await look.originOf(lot);
+    out.push(postingId);
+    if (!transfer) break;
+    const made: number = lot;
+    lot = [...(await lotsCarriedBy(postingId, look))].find(([, to]) => to.includes(made))?.[0];
   }
   return out;
 }

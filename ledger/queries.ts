@@ -236,3 +236,32 @@ export function poolsLastActiveIn(
         );
     });
 }
+
+/** What a posting took out of lots (negative) or put back (positive), in the order it did. */
+export async function lotMovementsOf(
+  q: Q,
+  postingId: number,
+): Promise<Array<{ lotId: number; amount: number }>> {
+  const rows = (await q('lot_movements')
+    .where({ posting_id: postingId })
+    .orderBy('id')
+    .select('lot_id', 'amount')) as Array<{ lot_id: number | string; amount: number | string }>;
+  return rows.map((m) => ({ lotId: Number(m.lot_id), amount: Number(m.amount) }));
+}
+
+/** The lots a posting created, oldest first, with the account each is in. */
+export async function lotsCreatedBy(
+  q: Q,
+  postingId: number,
+): Promise<Array<{ id: number; amount: number; code: string }>> {
+  const rows = (await q('lots as l')
+    .join('accounts as a', 'a.id', 'l.account_id')
+    .where('l.origin_posting_id', postingId)
+    .orderBy('l.id')
+    .select('l.id', 'l.amount', 'a.code')) as Array<{
+    id: number | string;
+    amount: number | string;
+    code: string;
+  }>;
+  return rows.map((l) => ({ id: Number(l.id), amount: Number(l.amount), code: l.code }));
+}

@@ -12,6 +12,7 @@ import { liabilityMovements } from '../../reports/queries.js';
 import { memberNumber, replaceOnce, useScenario, type Person, type Scenario } from './scenario.js';
 
 const IVANOV: Person = { number: memberNumber(1), surname: 'IVANOV', givenName: 'IVAN' };
+const PETROVA: Person = { number: memberNumber(2), surname: 'PETROVA', givenName: 'ANNA' };
 const HOUSEHOLD = { type: 'HOUSEHOLD', id: 'HH-1' } as const;
 const MOTHER: Person = { number: memberNumber(11), surname: 'SMIRNOVA', givenName: 'OLGA', group: HOUSEHOLD };
 const SON: Person = { number: memberNumber(12), surname: 'SMIRNOV', givenName: 'PAVEL', group: HOUSEHOLD };
@@ -30,6 +31,9 @@ function rent(w: Scenario, who: Person, txn: string, date: string, points: numbe
     },
   ]);
 }
+
+const expiryBalance = async (w: Scenario) =>
+  Number((await w.knex('accounts').where({ code: Accounts.expiry }).first('balance'))?.balance ?? 0);
 
 const expiryKeys = async (w: Scenario) =>
   (await w.knex('postings').where({ kind: 'EXPIRY' }).orderBy('id').select('idempotency_key')).map(
@@ -164,6 +168,68 @@ for (const engine of availableEngines()) {
         entries: { [Accounts.memberPoints(IVANOV.number)]: 1000, [Accounts.expiry]: -1000 },
       });
       expect(await w.balance(IVANOV.number)).toBe(1461);
+    });
+
+    it('reinstates nothing from a lot whose credit was reversed after it expired', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV);
+      rent(w, IVANOV, 'L-1', '2026-01-10', 1000);
+      await w.night('2026-01-10');
+      const [lot] = await w.lots(IVANOV.number);
+      await w.night('2027-07-10'); // the 1,000 expire
+      // The partner reverses the rental: the lot had expired, so the reversal takes the 1,000 from EXPIRY.
+      rent(w, IVANOV, 'L-1-R', '2027-07-11', -1000);
+      await w.night('2027-07-11');
+      expect(await w.posting('PTR:DRIVE:L-1:AWARD:REV')).toMatchObject({
+        entries: expect.objectContaining({ [Accounts.expiry]: -1000 }),
+      });
+      expect(await expiryBalance(w)).toBe(0);
+
+      // A late rental inside the period: the expiry should not have happened, but the points it took are
+      // gone with their credit; giving them back would pay them out of nothing.
+      const file = rent(w, IVANOV, 'L-2', '2027-07-05', 100, '2027-07-12');
+      const [shown] = (await w.simulate('partner', file, '2027-07-12')).filter((e) => e.type === 'record');
+      expect(shown).toMatchObject({ status: 'POSTED', points: 100 });
+      expect(shown!.postings).toEqual([expect.objectContaining({ kind: 'ACCRUAL' })]);
+      expect(shown!.message ?? '').not.toContain('reinstated');
+      const night = await w.night('2027-07-12');
+      expect(night.accrue.counts['reinstated.expiries'] ?? 0).toBe(0);
+      expect(await w.posting(`EXP:${lot!.id}:REINSTATE`)).toBeUndefined();
+      expect(await w.balance(IVANOV.number)).toBe(100);
+      expect(await expiryBalance(w)).toBe(0);
+      expect((await w.lots(IVANOV.number)).map((l) => l.remaining)).toEqual([100]);
+      expect((await w.member(IVANOV.number)).last_activity_date).toBe('2027-07-05');
+
+      const count = await w.postingCount();
+      await w.run(accrueJob, '2027-07-12');
+      expect(await w.postingCount()).toBe(count);
+    });
+
+    it("reinstates nothing from a lot a merge carried when the merged account's credit was reversed", async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV, PETROVA);
+      rent(w, IVANOV, 'L-1', '2026-01-10', 1000);
+      await w.night('2026-01-10');
+      w.dropMembers([
+        { ...IVANOV, status: 'MERGED', mergedInto: PETROVA.number, updatedAt: '2026-02-01T00:00:00Z' },
+      ]);
+      await w.night('2026-02-01');
+      const [carried] = await w.lots(PETROVA.number);
+      await w.night('2027-07-10'); // the 1,000 the merge carried expire from the survivor
+      expect(await w.balance(PETROVA.number)).toBe(0);
+      // The reversal follows the points into the survivor's lot and, expired there, takes them from EXPIRY.
+      rent(w, IVANOV, 'L-1-R', '2027-07-11', -1000);
+      await w.night('2027-07-11');
+      expect(await w.posting('PTR:DRIVE:L-1:AWARD:REV')).toMatchObject({
+        entries: expect.objectContaining({ [Accounts.expiry]: -1000 }),
+      });
+
+      rent(w, PETROVA, 'L-2', '2027-07-05', 100, '2027-07-12');
+      const night = await w.night('2027-07-12');
+      expect(night.accrue.counts['reinstated.expiries'] ?? 0).toBe(0);
+      expect(await w.posting(`EXP:${carried!.id}:REINSTATE`)).toBeUndefined();
+      expect(await w.balance(PETROVA.number)).toBe(100);
+      expect(await expiryBalance(w)).toBe(0);
     });
 
     it("gives back to a pool what expired from it when a member's earning into it arrives late", async () => {
