@@ -32,7 +32,7 @@ import type { MemberFacts } from '../rules/eligibility.js';
 import { FxTable } from '../rules/fx.js';
 import { Program } from '../rules/program.js';
 import { fromDb, postingIdsOf } from './activities.js';
-import { reinstateExpiries } from './expire.js';
+import { reinstateExpiries, standingEarnings, type Earning } from './expire.js';
 import { processRetroClaims } from './retro-claims.js';
 import type { Job, JobContext, JobResult } from './types.js';
 
@@ -796,7 +796,7 @@ export async function accrueBatch(
     });
     const related = new Map<string, ActivityUpdate>();
     const lastActivity = new Map<number, IsoDate>();
-    const earnings = new Map<number, IsoDate[]>();
+    const earnings: Earning[] = [];
     // Written apart from the outcome columns: few rows ever have one, and every row's update is the hot path.
     const rejectedTonight: number[] = [];
     for (const row of rows) {
@@ -817,9 +817,7 @@ export async function accrueBatch(
         const d = lastActivity.get(decision.earnedOn.memberId);
         if (!d || d < decision.earnedOn.date)
           lastActivity.set(decision.earnedOn.memberId, decision.earnedOn.date);
-        const dates = earnings.get(decision.earnedOn.memberId) ?? [];
-        dates.push(decision.earnedOn.date);
-        earnings.set(decision.earnedOn.memberId, dates);
+        earnings.push({ ...decision.earnedOn, key: row.postingKey });
       }
     }
     await writeOutcomes(trx, ctx.db.dialect, rows, await postingIdsOf(trx, rows, results), now);
@@ -853,7 +851,14 @@ export async function accrueBatch(
         await trx('activities').whereIn('id', part).update({ needs_accrual: true });
     }
     // An earning that came late may show an inactivity expiry of an earlier night should not have been.
-    outcome.reinstated = await reinstateExpiries(trx, ledger, state.program, ctx.businessDate, earnings);
+    // Only by earnings that stand: one the batch also reversed was no activity.
+    outcome.reinstated = await reinstateExpiries(
+      trx,
+      ledger,
+      state.program,
+      ctx.businessDate,
+      await standingEarnings(trx, earnings),
+    );
   });
   return outcome;
 }

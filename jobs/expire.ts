@@ -177,6 +177,37 @@ export interface Reinstatement {
 /** The key of the reversal that reinstates expiry `key`: one per expiry, so a rerun finds it posted. */
 export const reinstatementKey = (key: string) => `${key}:REINSTATE`;
 
+/** An earning credited tonight: its member, activity date and posting. */
+export interface Earning {
+  memberId: number;
+  date: IsoDate;
+  key: string | null;
+}
+
+/**
+ * Per member, the dates of the earnings whose posting stands: one reversed since it was credited — by a
+ * record of the same batch, or of the same file a rerun decides again — was no activity (as
+ * `withdrawReversedEarnings` takes it), so it undoes no expiry. Given back on its credit, the points
+ * would be spendable until the night's expire took them again.
+ */
+export async function standingEarnings(
+  q: Knex | Knex.Transaction,
+  earnings: readonly Earning[],
+): Promise<Map<number, IsoDate[]>> {
+  const reversed = new Set<string>();
+  const keys = [...new Set(earnings.flatMap((e) => (e.key === null ? [] : [e.key])))];
+  for (const part of chunks(keys, 500))
+    for (const r of (await q('postings as p')
+      .join('postings as r', 'r.reversal_of', 'p.id')
+      .whereIn('p.idempotency_key', part)
+      .select('p.idempotency_key as key')) as Array<{ key: string }>)
+      reversed.add(r.key);
+  const out = new Map<number, IsoDate[]>();
+  for (const e of earnings)
+    if (e.key === null || !reversed.has(e.key)) out.set(e.memberId, [...(out.get(e.memberId) ?? []), e.date]);
+  return out;
+}
+
 /**
  * The inactivity expiries that earnings credited tonight undo. `earnings` holds, per member, the activity
  * dates of their earnings. An expiry posted on night E from an account the member's earning keeps alive

@@ -584,6 +584,9 @@ async function reinstatedBy(
   const earned = decision.earnedOn;
   const status = decision.update.status ?? row.status;
   if (!earned || (status !== 'POSTED' && status !== 'PARTIAL')) return {};
+  // As accrue takes them: only an earning that stands undoes an expiry (`standingEarnings`).
+  const key = decision.update.postingKey ?? row.postingKey;
+  if (key && !(await ledger.stands(key))) return {};
   const undone = (
     await expiriesUndone(knex, program, businessDate, new Map([[earned.memberId, [earned.date]]]), (k) =>
       ledger.reversedInRun(k),
@@ -1067,8 +1070,12 @@ export async function* simulate(
       const before = decided.get(row)?.before ?? { ...row };
       return { row, before, decision: decideInTurn(ctx, state, row) };
     });
-    for (const { row, before, decision } of batch) {
-      const taken = await posted(ledger, state, row, decision);
+    // Posted in order, then the expiries their earnings undo: accrue reinstates after the batch, by the
+    // earnings that stand at its end.
+    const taken = new Map<ActivityRow, AccrualDecision>();
+    for (const { row, decision } of batch) taken.set(row, await posted(ledger, state, row, decision));
+    for (const { row, before } of batch) {
+      const decision = taken.get(row)!;
       const { reinstated, note } = await reinstatedBy(
         knex,
         program,
@@ -1076,11 +1083,11 @@ export async function* simulate(
         ledger,
         undone,
         row,
-        taken,
+        decision,
       );
       decided.set(row, {
         before,
-        decision: note ? { ...taken, note: [taken.note, note].filter(Boolean).join('; ') } : taken,
+        decision: note ? { ...decision, note: [decision.note, note].filter(Boolean).join('; ') } : decision,
         ...(reinstated ? { reinstated } : {}),
       });
     }

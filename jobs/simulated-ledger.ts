@@ -273,6 +273,13 @@ export class SimulatedLedger {
     return this.reversedNow.has(key);
   }
 
+  /** Whether posting `key` (of the run or stored) stands: no reversal, stored or of the run, took it back. */
+  async stands(key: string): Promise<boolean> {
+    if (this.reversedNow.has(key)) return false;
+    const stored = await this.stored(key);
+    return stored === null || (await this.reversalOf(stored.id)) === undefined;
+  }
+
   /** A stored posting looked up by key: its id and kind, or null for none. */
   private async stored(key: string): Promise<StoredPosting | null> {
     let found = this.storedPostings.get(key);

@@ -232,6 +232,36 @@ for (const engine of availableEngines()) {
       expect(await expiryBalance(w)).toBe(0);
     });
 
+    it('reinstates nothing for an earning reversed in the same file', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV);
+      rent(w, IVANOV, 'L-1', '2026-01-10', 1000);
+      await w.night('2026-01-10');
+      const [lot] = await w.lots(IVANOV.number);
+      await w.night('2027-07-10'); // the 1,000 expire
+
+      // The late rental and its reversal in one file: a reversed earning was no activity.
+      const record = { member: IVANOV.number, surname: IVANOV.surname, type: 'RENTAL_DAY', currency: 'USD' };
+      const file = w.dropPartner('DRIVE', '2027-07-12', [
+        { ...record, txn: 'L-2', date: '2027-07-05', spend: '100.00' },
+        { ...record, txn: 'L-2-R', date: '2027-07-12', spend: '-100.00' },
+      ]);
+      const shown = (await w.simulate('partner', file, '2027-07-12')).filter((e) => e.type === 'record');
+      expect(shown.flatMap((e) => e.postings.map((p) => p.key))).not.toContain(`EXP:${lot!.id}:REINSTATE`);
+      expect(shown.map((e) => e.message ?? '').join(' ')).not.toContain('reinstated');
+      const night = await w.night('2027-07-12');
+      expect(night.accrue.counts['reinstated.expiries'] ?? 0).toBe(0);
+      expect(night.expire.counts.lots ?? 0).toBe(0);
+      expect(await expiryKeys(w)).toEqual([`EXP:${lot!.id}`]);
+      expect(await w.balance(IVANOV.number)).toBe(0);
+      expect(await expiryBalance(w)).toBe(1000);
+      expect((await w.member(IVANOV.number)).last_activity_date).toBe('2026-01-10');
+
+      const count = await w.postingCount();
+      await w.run(accrueJob, '2027-07-12');
+      expect(await w.postingCount()).toBe(count);
+    });
+
     it("gives back to a pool what expired from it when a member's earning into it arrives late", async () => {
       const w = s();
       await w.enrol('2026-01-01', MOTHER, SON);
