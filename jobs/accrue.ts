@@ -518,17 +518,13 @@ function sameSeat(credited: CreditedFlight, row: ActivityRow): boolean {
 }
 
 /**
- * Whether a flight just decided may tell apart another of its route and day kept as the same seat: an FTL
- * credit whose coupon has now given it its ticket (`awardedBefore`: credited before this decision), or a
- * credit taken back, which stands in no one's way.
+ * Whether a flight just decided may tell apart another of its route and day kept as the same seat: one
+ * credited before this decision (`awardedBefore`) that now has a ticket, whatever became of it. Its
+ * coupon has given the credit its ticket, or taken it back: refunded or exchanged (REVERSED), or ticketed
+ * to another passenger (REJECTED NAME_MISMATCH); a credit taken back stands in no one's way either way.
  */
 export function mayFreeDuplicates(row: ActivityRow, awardedBefore: boolean): boolean {
-  return (
-    row.type === 'FLIGHT' &&
-    row.memberNumber !== null &&
-    row.ticketNumber !== null &&
-    (row.status === 'REVERSED' || (awardedBefore && standsCredited(row)))
-  );
+  return row.type === 'FLIGHT' && row.memberNumber !== null && row.ticketNumber !== null && awardedBefore;
 }
 
 /**

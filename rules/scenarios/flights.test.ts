@@ -280,6 +280,34 @@ for (const engine of availableEngines()) {
         expect(await w.statusBalance(IVANOV.number)).toBe(30000);
       });
 
+      it('the credited flight’s coupon is another passenger’s: its credit is taken back for the name and the flight flown on the member’s own ticket credited', async () => {
+        const w = await bothListed();
+        w.dropCoupons([coupon247()]);
+        await w.night('2026-03-12');
+        expect(await w.activity(KEY_247)).toMatchObject({ status: 'REJECTED', reason: 'DUPLICATE' });
+        const file = w.dropCoupons([coupon({ surname: 'PETROV', givenName: 'PETR MR' })]);
+        const shown = await w.simulate('flown', file, '2026-03-13');
+        expect(shown.find((e) => e.type === 'record')).toMatchObject({
+          activity: KEY,
+          status: 'REJECTED',
+          reason: 'NAME_MISMATCH',
+          points: -461,
+          also: [{ activity: KEY_247, status: 'POSTED', points: 461, statusCredits: 15000 }],
+        });
+        await w.night('2026-03-13');
+        expect(await w.activity(KEY)).toMatchObject({ status: 'REJECTED', reason: 'NAME_MISMATCH' });
+        expect(await w.activity(KEY_247)).toMatchObject({
+          status: 'POSTED',
+          reason: null,
+          points: 461,
+          status_credit: 15000,
+        });
+        expect(await w.balance(IVANOV.number)).toBe(461);
+        expect(await w.statusBalance(IVANOV.number)).toBe(15000);
+        await rerunsPostNothing(w, ['2026-03-11', '2026-03-12', '2026-03-13']);
+        expect(await w.balance(IVANOV.number)).toBe(461);
+      });
+
       it('the credited flight’s coupon comes exchanged: its credit is taken back and the flight flown on the other ticket credited', async () => {
         const w = await bothListed();
         w.dropCoupons([coupon247()]);
