@@ -278,20 +278,30 @@ function isTitle(word: Word): boolean {
   return TITLES.has(word.text);
 }
 
-/** The travelled given name as candidate word lists: as written less title words, then with a glued title cut off. */
-function givenCandidates(words: readonly Word[]): Word[][] {
+/**
+ * A reading of the travelled given name: its words, and whether a title was taken from their end. A name
+ * cut to fit a field loses its tail first, and the title is written last, so a given name that still
+ * ends in one (ALEXANDR MR, ALEXANDRMR) was not cut: it is whole, or an initial someone wrote.
+ */
+interface GivenCandidate {
+  words: Word[];
+  titled: boolean;
+}
+
+/** The travelled given name as candidates: as written less title words, then with a glued title cut off. */
+function givenCandidates(words: readonly Word[]): GivenCandidate[] {
   let start = 0;
   let end = words.length;
   while (start < end && isTitle(words[start]!)) start++;
   while (end > start && isTitle(words[end - 1]!)) end--;
   const plain = words.slice(start, end);
-  const candidates = [plain];
+  const candidates = [{ words: plain, titled: end < words.length }];
   const last = plain.at(-1);
   const glued =
     last && GLUED_TITLES.find((title) => last.text.length > title.length && last.text.endsWith(title));
   if (last && glued) {
     const text = last.text.slice(0, -glued.length);
-    candidates.push([...plain.slice(0, -1), { text, spellings: spellingsOf(text) }]);
+    candidates.push({ words: [...plain.slice(0, -1), { text, spellings: spellingsOf(text) }], titled: true });
   }
   return candidates;
 }
@@ -321,7 +331,8 @@ function isInitial(word: Word): boolean {
   return [...word.text].length === 1;
 }
 
-function matchGiven(travelled: readonly Word[], member: MemberGivens, fieldLength: number): GivenMatch {
+/** `mayBeCut`: the field was long enough to be cut and still ends where a cut would leave it. */
+function matchGiven(travelled: readonly Word[], member: MemberGivens, mayBeCut: boolean): GivenMatch {
   // Spellings of the first j travelled words run together, for j = 1 … n.
   const leading: string[][] = [];
   for (let j = 1; j <= travelled.length; j++) leading.push(spellingsOfField(travelled.slice(0, j)));
@@ -333,12 +344,12 @@ function matchGiven(travelled: readonly Word[], member: MemberGivens, fieldLengt
     if (intersects(leading[j]!, member.whole)) return 'EXTRA_GIVEN_NAMES';
   if (intersects(whole, member.leading)) return 'EXTRA_GIVEN_NAMES';
   // Or be cut by the DCS: to an initial at any length (ORLOVA/E, LEE/ANNA M), short of one only where
-  // the field was long enough for a cut.
+  // the field was long enough for a cut and no title is left after the name.
   if (!anyPrefix(whole, member.whole)) return undefined;
   const last = travelled.at(-1)!;
   if (travelled.length === 1 && isInitial(last)) return 'GIVEN_NAME_INITIAL';
   if (isInitial(last) && intersects(leading.at(-2)!, member.leading)) return 'GIVEN_NAME_INITIAL';
-  return fieldLength >= MIN_CUT_NAME_FIELD ? 'GIVEN_NAME_TRUNCATED' : undefined;
+  return mayBeCut ? 'GIVEN_NAME_TRUNCATED' : undefined;
 }
 
 /** The match of a travelled name against one view of the member (Latin, or Latin and local script). */
@@ -358,12 +369,12 @@ function matchAgainst(
     }
     surnameTruncated = true;
   }
-  for (const candidate of givenCandidates(given)) {
+  for (const { words: candidate, titled } of givenCandidates(given)) {
     if (candidate.length === 0 || memberGivens.whole.size === 0) {
       // Nothing to compare the given name with: the surname is all the evidence there is.
       return { matches: true, reason: surnameTruncated ? 'SURNAME_TRUNCATED' : 'SURNAME_ONLY' };
     }
-    const givenMatch = matchGiven(candidate, memberGivens, fieldLength);
+    const givenMatch = matchGiven(candidate, memberGivens, fieldLength >= MIN_CUT_NAME_FIELD && !titled);
     // The DCS cuts the given name to an initial before it touches the surname.
     const initialOnly = givenMatch === 'GIVEN_NAME_INITIAL' && candidate.length === 1;
     if (givenMatch && (!surnameTruncated || initialOnly)) {

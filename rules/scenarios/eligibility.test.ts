@@ -244,6 +244,32 @@ for (const engine of availableEngines()) {
       }
     });
 
+    it('credits no one whose ticket gives a name that begins the member’s followed by a title: a cut would have dropped the title first', async () => {
+      const w = s();
+      const people: Person[] = [
+        { number: memberNumber(22), surname: 'SHEVCHENKO', givenName: 'ALEXANDRA' },
+        { number: memberNumber(23), surname: 'IVANOVA', givenName: 'ALEXANDRA' },
+      ];
+      await w.enrol('2026-03-01', ...people);
+      const [shevchenko, ivanova] = people.map((p) => p.number) as [string, string];
+      // SHEVCHENKO/ALEXANDR MR is 22 characters, long enough to be a cut field, but the title survived.
+      w.dropCoupons([
+        { ...svoKznCoupon(people[0]!, '0741000000001', '2026-03-10'), givenName: 'ALEXANDR MR' },
+        { ...svoKznCoupon(people[1]!, '0741000000002', '2026-03-10'), givenName: 'ALEXANDR MRS' },
+      ]);
+      await w.night('2026-03-11');
+      for (const member of [shevchenko, ivanova]) {
+        const a = await w.activity(flight(member, '2026-03-10', 'SVO', 'KZN'));
+        expect([member, a?.status, a?.reason, a?.reason_field]).toEqual([
+          member,
+          'REJECTED',
+          'NAME_MISMATCH',
+          'given_name',
+        ]);
+        expect(await w.balance(member)).toBe(0);
+      }
+    });
+
     it('keeps to the claim window and the processing date: 90 days for DRIVE, 365 for flights, tomorrow waits for its night, nothing from further ahead', async () => {
       const w = s();
       await w.enrol('2025-01-01', ACTIVE);
