@@ -31,7 +31,8 @@ import {
 import type { MemberFacts } from '../rules/eligibility.js';
 import { FxTable } from '../rules/fx.js';
 import { Program } from '../rules/program.js';
-import { fromDb, postingIdsOf } from './activities.js';
+import { activitiesByKeys, fromDb, postingIdsOf, toDb } from './activities.js';
+import { nextToStand, otherKeys, standingFields } from './ingest-feeds.js';
 import { reinstateExpiries, standingEarnings, type Earning } from './expire.js';
 import { processRetroClaims } from './retro-claims.js';
 import type { Job, JobContext, JobResult } from './types.js';
@@ -577,6 +578,47 @@ export function freedBy(
 }
 
 /**
+ * Whether a flight just decided has its own coupon refused for the coupon's name (another passenger's
+ * ticket on the member's card, its credit taken back or never made): that coupon no longer stands for the
+ * flight, and one of another ticket that ingest kept beside it as the same seat may be the member's own.
+ */
+export function refusedItsCoupon(row: ActivityRow): boolean {
+  return (
+    row.type === 'FLIGHT' &&
+    row.seenCoupon &&
+    row.couponStatus === 'F' &&
+    row.status === 'REJECTED' &&
+    row.reason === 'NAME_MISMATCH'
+  );
+}
+
+/**
+ * The coupons kept beside flights whose own coupon was refused for its name (`refusedItsCoupon`) that now
+ * stand in its place, each with the refused row that let it: the correction `recheck` of ingest, for a
+ * refusal only accrue can make. `byKeys` reads activities: the archive at night, within the batch's
+ * transaction; the simulator's own copies. The refused rows are newer than what it reads.
+ */
+export async function standingInstead(
+  refused: readonly ActivityRow[],
+  byKeys: (keys: string[]) => Promise<Map<string, ActivityRow>>,
+): Promise<Map<ActivityRow, ActivityRow>> {
+  const flightOf = (r: ActivityRow) => r.detail?.flightActivity ?? r.activityKey;
+  const own = new Map(refused.map((r) => [r.activityKey, r]));
+  const flights = await byKeys([...new Set(refused.map(flightOf))].filter((k) => !own.has(k)));
+  const rowOf = (k: string) => own.get(k) ?? flights.get(k);
+  const kept = await byKeys(
+    [...new Set(refused.flatMap((r) => otherKeys(rowOf(flightOf(r)))))].filter((k) => !rowOf(k)),
+  );
+  const out = new Map<ActivityRow, ActivityRow>();
+  for (const r of refused) {
+    const flight = rowOf(flightOf(r));
+    const next = nextToStand([flight, ...otherKeys(flight).map((k) => rowOf(k) ?? kept.get(k))]);
+    if (next && !out.has(next)) out.set(next, r);
+  }
+  return out;
+}
+
+/**
  * Decides one row of a batch, in turn: the decision's effect on the session (caps used) and on the
  * batch (an original a later row may reverse) is recorded before the next row is decided. Accrue and
  * the simulator take every row through here, so what one sees the other does.
@@ -845,6 +887,15 @@ export async function accrueBatch(
       outcome.freed = [...freedBy(freers, await keptAsSameSeat(trx, freers)).keys()].map((r) => r.id!);
       for (const part of chunks(outcome.freed, 500))
         await trx('activities').whereIn('id', part).update({ needs_accrual: true });
+    }
+    const refused = rows.filter(refusedItsCoupon);
+    if (refused.length > 0) {
+      for (const next of (await standingInstead(refused, (keys) => activitiesByKeys(trx, keys))).keys()) {
+        await trx('activities')
+          .where({ id: next.id! })
+          .update(toDb(standingFields(next), now));
+        outcome.freed.push(next.id!);
+      }
     }
     // An earning that came late may show an inactivity expiry of an earlier night should not have been.
     // Only by earnings that stand: one the batch also reversed was no activity.

@@ -235,13 +235,37 @@ const couponRef = (d: ActivityRow) => `${d.ticketNumber}:${d.couponNumber}`;
  */
 const isFinal = (couponStatus: string | null) =>
   couponStatus === 'V' || couponStatus === 'R' || couponStatus === 'E';
-const otherKeys = (row: ActivityRow | undefined) => row?.detail?.otherCoupons ?? [];
-/** A coupon that stands as the flight's flown coupon (not corrected away, not a waiting duplicate). */
-const stands = (r: ActivityRow | undefined) =>
+export const otherKeys = (row: ActivityRow | undefined) => row?.detail?.otherCoupons ?? [];
+/**
+ * A coupon that stands as the flight's flown coupon: not corrected away, not a waiting duplicate, and not
+ * refused for its name (another passenger's ticket on the card), which no more confirms the member's
+ * flight than a refunded one. A coupon merged into a flight refused for the FTL's spelling is decided
+ * again (`mergedFields`), so the refusal read here is always the coupon's own name's.
+ */
+export const stands = (r: ActivityRow | undefined) =>
   r !== undefined &&
   r.seenCoupon &&
   r.couponStatus === 'F' &&
-  !(r.status === 'REJECTED' && r.reason === 'DUPLICATE');
+  !(r.status === 'REJECTED' && (r.reason === 'DUPLICATE' || r.reason === 'NAME_MISMATCH'));
+
+/**
+ * Of one flight's coupons (its activity's and the other tickets' kept beside it), the one waiting to be
+ * the flight's flown coupon now that none stands: the first kept as the same seat.
+ */
+export function nextToStand(coupons: ReadonlyArray<ActivityRow | undefined>): ActivityRow | undefined {
+  if (coupons.some(stands)) return undefined;
+  return coupons.find((r) => r?.couponStatus === 'F' && r.status === 'REJECTED' && r.reason === 'DUPLICATE');
+}
+
+/** What a coupon waiting beside its flight becomes when it is the flight's flown coupon. */
+export const standingFields = (next: ActivityRow): Partial<ActivityRow> =>
+  next.memberNumber !== null
+    ? { status: 'PENDING', ...NO_REASON, needsAccrual: true }
+    : {
+        status: 'NOT_CREDITED',
+        ...NO_REASON,
+        reason: next.partnerCode || !next.detail?.partnerCard ? null : 'NO_AGREEMENT',
+      };
 
 /** A coupon archived without a card of ours or of a partner program's: kept for retro-claims. */
 const cardless = (r: ActivityRow) => r.seenCoupon && r.memberNumber === null && !r.detail?.partnerCard;
@@ -514,22 +538,9 @@ export async function mergeFlightDrafts(archive: FlightArchive, drafts: Activity
   for (const [k, r] of await archive.byKeys(unread)) others.set(k, r);
   const requeued: FlightMerge['requeued'] = [];
   for (const [flight, by] of recheck) {
-    const coupons = [rowOf(flight), ...otherKeys(rowOf(flight)).map(rowOf)];
-    if (coupons.some(stands)) continue;
-    const next = coupons.find(
-      (r) => r?.couponStatus === 'F' && r.status === 'REJECTED' && r.reason === 'DUPLICATE',
-    );
+    const next = nextToStand([rowOf(flight), ...otherKeys(rowOf(flight)).map(rowOf)]);
     if (!next) continue;
-    change(
-      next,
-      next.memberNumber !== null
-        ? { status: 'PENDING', ...NO_REASON, needsAccrual: true }
-        : {
-            status: 'NOT_CREDITED',
-            ...NO_REASON,
-            reason: next.partnerCode || !next.detail?.partnerCard ? null : 'NO_AGREEMENT',
-          },
-    );
+    change(next, standingFields(next));
     requeued.push({ row: next, by });
   }
   return { outcomes, inserts: [...inserts.values()], changed, requeued, rekeyed };

@@ -58,6 +58,8 @@ import {
   keptAsSameSeat,
   loadFxTable,
   mayFreeDuplicates,
+  refusedItsCoupon,
+  standingInstead,
   PeriodPoints,
   remember,
   type AccrueState,
@@ -94,6 +96,7 @@ import {
   filesReceived,
   firstCopyOf,
   flightRecordOf,
+  standingFields,
   type FlightArchive,
 } from './ingest-feeds.js';
 import {
@@ -1114,6 +1117,19 @@ export async function* simulate(
         });
     }
     await accrue([...freed.keys()]);
+  }
+  // A coupon kept beside one the run refused for its name stands in its place, decided again as the night's
+  // pass does. One of an earlier night shows with the record refused.
+  const refused = [...decided.keys()].filter(refusedItsCoupon);
+  if (refused.length > 0) {
+    const instead = await standingInstead(refused, (keys) => archive.byKeys(keys));
+    for (const [row, by] of instead) {
+      Object.assign(row, standingFields(row));
+      const item = itemOf.get(by);
+      if (!itemOf.has(row) && item)
+        (item.also ??= []).push({ row, why: 'in place of the coupon refused for its name' });
+    }
+    await accrue([...instead.keys()]);
   }
   // Cancellations that came before their redemption, now that it is debited: the night's second pass.
   const issued = [...decided.keys()].filter(isIssuedRedemption);

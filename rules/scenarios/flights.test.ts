@@ -929,6 +929,79 @@ for (const engine of availableEngines()) {
     const REISSUE = { ticket: '0741000000200', fare: '200.00', tax: '30.00' };
     const REISSUE_KEY = reissueKey(KEY, REISSUE.ticket, 1);
 
+    describe('another passenger’s coupon on the card and the member’s own coupon for one flight', () => {
+      const PETROV_COUPON = () => coupon({ surname: 'PETROV', givenName: 'PETR MR' });
+      const OWN_COUPON = () => coupon({ ticket: '0741000000003' });
+      /** IVANOV's flight activities by ticket: the one credited is his own ticket's, whichever came first. */
+      const byTicket = async (w: Scenario) =>
+        Object.fromEntries(
+          (await w.activitiesOf(IVANOV.number)).map((r) => [
+            r.ticket_number,
+            [r.status, r.reason, r.points, r.status_credit],
+          ]),
+        );
+      const creditedOnce = async (w: Scenario, nights: string[]) => {
+        // The other passenger's coupon is refused for its name, or kept beside the member's as the same seat
+        // when his came first: either way it earns nothing.
+        const rows = await byTicket(w);
+        expect(Object.keys(rows).sort()).toEqual(['0741000000001', '0741000000003']);
+        expect(rows['0741000000001']!.slice(0, 2)).toEqual([
+          'REJECTED',
+          expect.stringMatching(/^(NAME_MISMATCH|DUPLICATE)$/),
+        ]);
+        expect(rows['0741000000003']).toEqual(['POSTED', null, 461, 15000]);
+        expect(await w.balance(IVANOV.number)).toBe(461);
+        expect(await w.statusBalance(IVANOV.number)).toBe(15000);
+        const before = await w.postingCount();
+        for (const night of nights) await w.night(night);
+        expect(await w.postingCount()).toBe(before);
+        expect(await w.balance(IVANOV.number)).toBe(461);
+      };
+
+      for (const [order, lines] of [
+        ['the other passenger’s line first', () => [PETROV_COUPON(), OWN_COUPON()]],
+        ['the member’s line first', () => [OWN_COUPON(), PETROV_COUPON()]],
+      ] as const) {
+        it(`after an FTL credit, both in one file, ${order}: the member’s own coupon credits the flight`, async () => {
+          const w = s();
+          await w.enrol('2026-03-01', IVANOV);
+          w.dropFtl(ftl());
+          await w.night('2026-03-11');
+          w.dropCoupons(lines());
+          await w.night('2026-03-12');
+          await creditedOnce(w, ['2026-03-11', '2026-03-12']);
+        });
+
+        it(`with no FTL, both in one file, ${order}: the member’s own coupon credits the flight`, async () => {
+          const w = s();
+          await w.enrol('2026-03-01', IVANOV);
+          w.dropCoupons(lines());
+          await w.night('2026-03-11');
+          await creditedOnce(w, ['2026-03-11']);
+        });
+      }
+
+      it('after an FTL credit, on separate nights, the other passenger’s first: the member’s own coupon credits the flight the night it comes', async () => {
+        const w = s();
+        await w.enrol('2026-03-01', IVANOV);
+        w.dropFtl(ftl());
+        await w.night('2026-03-11');
+        w.dropCoupons([PETROV_COUPON()]);
+        await w.night('2026-03-12');
+        expect(await w.balance(IVANOV.number)).toBe(0);
+        const file = w.dropCoupons([OWN_COUPON()]);
+        const shown = await w.simulate('flown', file, '2026-03-13');
+        expect(shown.find((e) => e.type === 'record')).toMatchObject({
+          activity: reissueKey(KEY, '0741000000003', 1),
+          status: 'POSTED',
+          points: 461,
+        });
+        expect(shown.at(-1)).toMatchObject({ points: 461, statusCredits: 15000 });
+        await w.night('2026-03-13');
+        await creditedOnce(w, ['2026-03-11', '2026-03-12', '2026-03-13']);
+      });
+    });
+
     it('an exchanged coupon and its reissue in one night: the reissue credits the flight from its own amounts', async () => {
       const w = s();
       await w.enrol('2026-03-01', IVANOV);
