@@ -160,7 +160,7 @@ async function loadOriginals(
  * (refunded, then exchanged) must not offer the same reversal again, and a flight taken back gets no
  * status credit later.
  */
-async function loadReversed(q: Q, rows: ActivityRow[]): Promise<Set<string>> {
+export async function loadReversed(q: Q, rows: ActivityRow[]): Promise<Set<string>> {
   // Reversal key → the posting it reverses.
   const keys = new Map<string, string>();
   for (const r of rows) {

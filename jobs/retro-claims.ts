@@ -12,11 +12,11 @@ import { addDays, addMonths, daysBetween, type IsoDate } from '../lib/dates.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { RetroClaim } from '../parsers/retro-claims.js';
 import { decide, type AccrualDecision } from '../rules/accrual.js';
-import { normaliseFlightNumber, type ActivityRow } from '../rules/activity.js';
+import { claimCreditKey, normaliseFlightNumber, type ActivityRow } from '../rules/activity.js';
 import { marketingOf } from '../rules/eligibility.js';
 import { sameTraveller } from '../rules/names.js';
 import { fromDb, keepsTravelNames, postingIdsOf, toDb } from './activities.js';
-import { contextFor, writeLastActivity, type AccrueState } from './accrue.js';
+import { contextFor, loadReversed, writeLastActivity, type AccrueState } from './accrue.js';
 import { reinstateExpiries } from './expire.js';
 import type { JobContext } from './types.js';
 
@@ -120,8 +120,13 @@ export async function judgeClaim(
     return outcome('PENDING', 'PENDING', flight.activityKey);
   if (claim.receivedDate > addMonths(flight.activityDate, window.maxMonthsAfterFlight))
     return outcome('REJECTED', 'OUT_OF_WINDOW');
+  // A flight refused with all it was credited taken back (the FTL's card credited, the coupon another
+  // passenger's) credits no one: the passenger who flew it may claim it.
+  const posted = [flight.postingKey, flight.statusPostingKey].filter((k): k is string => k !== null);
+  const reversed = posted.length > 0 ? await loadReversed(q, [flight]) : new Set<string>();
+  const takenBack = flight.status === 'REJECTED' && posted.length > 0 && posted.every((k) => reversed.has(k));
   if (
-    flight.postingKey ||
+    (flight.postingKey && !takenBack) ||
     flight.partnerCode ||
     (flight.status !== 'NOT_CREDITED' && flight.status !== 'REJECTED')
   ) {
@@ -129,9 +134,17 @@ export async function judgeClaim(
   }
   if (flight.couponStatus && flight.couponStatus !== 'F') return outcome('REJECTED', 'NOT_FOUND');
   // Credit the flight as if the member's card had been given at check-in; the claim window, not the
-  // ordinary accrual window, decided its timeliness.
+  // ordinary accrual window, decided its timeliness. A credit taken back owns the flight's posting keys:
+  // the claim's credit is made under keys of its own.
   const row: ActivityRow = {
     ...flight,
+    ...(takenBack
+      ? {
+          activityKey: claimCreditKey(flight.activityKey, claim.claimId),
+          postingKey: null,
+          statusPostingKey: null,
+        }
+      : {}),
     memberNumber: claim.memberNumber,
     channel: 'OWN_FLIGHTS',
     status: 'PENDING',

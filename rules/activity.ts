@@ -166,6 +166,15 @@ export const couponKey = (ticket: string, coupon: number) => `CPN:${ticket}:${co
 export const reissueKey = (flightActivityKey: string, ticket: string, coupon: number) =>
   `${flightActivityKey}:${ticket}/${coupon}`;
 /**
+ * The identity a retro-claim's credit of a flight takes when the flight's own credit was made and taken
+ * back (an FTL credit refused for its coupon's name, the ticket another passenger's): that credit and its
+ * reversal own the keys the flight's key derives, and the ledger answers a known key with the original
+ * posting, so the claim's credit would never be made. Derived from the claim id, which one claim holds,
+ * so a night run again finds the same postings.
+ */
+export const claimCreditKey = (flightActivityKey: string, claimId: string) =>
+  `${flightActivityKey}:CLAIM:${claimId}`;
+/**
  * Why a second coupon for a flight is kept REJECTED DUPLICATE (`ActivityDetail.duplicateOf`, as
  * `<ticket>/<coupon>`): ingest keeps it with the activity, the simulator and `files show` say it alike.
  */

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../../test/harness/db.js';
-import { awardPostingKey, couponKey, flightKey } from '../activity.js';
+import { awardPostingKey, claimCreditKey, couponKey, flightKey, reversalKey } from '../activity.js';
 import { memberNumber, replaceOnce, useScenario, type Coupon, type Person } from './scenario.js';
 import { filesShow } from './files-show-cli.js';
 import { claimOutcome } from './edges.js';
@@ -248,6 +248,115 @@ for (const engine of availableEngines()) {
       expect(await w.rejects({ feed: 'retro-claims' })).toEqual([]);
       expect(await w.balance(IVANOV.number)).toBe(461);
       expect(await w.balance(PETROVA.number)).toBe(0);
+    });
+  });
+
+  describe(`a retro-claim for a flight credited to the card and taken back for the coupon’s name (${engine})`, () => {
+    const s = useScenario(engine);
+    const PETROV: Person = { number: memberNumber(3), surname: 'PETROV', givenName: 'PETR' };
+    const KEY = flightKey(
+      { carrier: 'XX', number: '245', date: '2026-03-10', origin: 'SVO', destination: 'KZN' },
+      { program: 'XX', number: IVANOV.number },
+    );
+    /** PETROV's ticket given IVANOV's card at booking. */
+    const petrovsCoupon = () =>
+      coupon('0741000000001', {
+        surname: 'PETROV',
+        givenName: 'PETR MR',
+        card: { program: 'XX', number: IVANOV.number },
+      });
+    const claim = {
+      id: 'C-1',
+      member: PETROV.number,
+      received: '2026-03-28',
+      ticket: '0741000000001',
+      coupon: 1,
+      surname: 'PETROV',
+      givenName: 'PETR',
+    };
+
+    for (const [order, feeds] of [
+      ['the FTL first, its credit taken back by the coupon', ['ftl', 'coupon']],
+      ['the coupon first, refused for its name', ['coupon']],
+    ] as const) {
+      it(`the passenger who flew is credited by his claim: ${order}`, async () => {
+        const w = s();
+        await w.enrol('2026-01-01', IVANOV, PETROV);
+        let night = 11;
+        for (const feed of feeds) {
+          if (feed === 'ftl')
+            w.dropFtl({
+              flight: 'XX245',
+              date: '2026-03-10',
+              board: 'SVO',
+              groups: [
+                {
+                  dest: 'KZN',
+                  cls: 'Y',
+                  pax: [{ surname: 'IVANOV', givenName: 'IVAN', card: IVANOV.number }],
+                },
+              ],
+            });
+          else w.dropCoupons([petrovsCoupon()]);
+          await w.night(`2026-03-${night++}`);
+        }
+        expect(await w.activity(KEY)).toMatchObject({ status: 'REJECTED', reason: 'NAME_MISMATCH' });
+        expect(await w.balance(IVANOV.number)).toBe(0);
+        w.dropRetroClaims([claim]);
+        const n = await w.night('2026-03-28');
+        expect(n.accrue.counts['retro.credited']).toBe(1);
+        expect(await claimOutcome(w, 'C-1')).toEqual(['CREDITED', null]);
+        expect(await w.activity(KEY)).toMatchObject({
+          member_number: PETROV.number,
+          status: 'POSTED',
+          reason: 'RETRO_CLAIM',
+          points: 461,
+          status_credit: 15000,
+        });
+        expect(await w.balance(PETROV.number)).toBe(461);
+        expect(await w.statusBalance(PETROV.number)).toBe(15000);
+        expect(await w.balance(IVANOV.number)).toBe(0);
+        expect(await w.statusBalance(IVANOV.number)).toBe(0);
+        // Every night again, the claim's among them, posts nothing.
+        const before = await w.postingCount();
+        for (const date of ['2026-03-11', '2026-03-12', '2026-03-28']) await w.night(date);
+        expect(await w.postingCount()).toBe(before);
+        expect(await w.balance(PETROV.number)).toBe(461);
+        // The ticket refunded after all: the claim's credit is what is taken back.
+        w.dropCoupons([{ ...petrovsCoupon(), status: 'R' }]);
+        await w.night('2026-03-29');
+        expect(await w.activity(KEY)).toMatchObject({ status: 'REVERSED', reason: 'NOT_FLOWN' });
+        expect(await w.balance(PETROV.number)).toBe(0);
+        expect(await w.statusBalance(PETROV.number)).toBe(0);
+        expect(await w.balance(IVANOV.number)).toBe(0);
+      });
+    }
+
+    it('the claim’s credit of a flight whose credit was taken back has posting keys of its own', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV, PETROV);
+      w.dropFtl({
+        flight: 'XX245',
+        date: '2026-03-10',
+        board: 'SVO',
+        groups: [
+          { dest: 'KZN', cls: 'Y', pax: [{ surname: 'IVANOV', givenName: 'IVAN', card: IVANOV.number }] },
+        ],
+      });
+      await w.night('2026-03-11');
+      w.dropCoupons([petrovsCoupon()]);
+      await w.night('2026-03-12');
+      w.dropRetroClaims([claim]);
+      await w.night('2026-03-28');
+      const own = claimCreditKey(KEY, 'C-1');
+      expect(await w.activity(KEY)).toMatchObject({
+        // Miles and status credits in one posting, as for any flight credited with its coupon.
+        posting_key: awardPostingKey(own),
+        status_posting_key: awardPostingKey(own),
+      });
+      // IVANOV's award and its reversal stay as they were.
+      expect(await w.posting(awardPostingKey(KEY))).toBeDefined();
+      expect(await w.posting(reversalKey(awardPostingKey(KEY)))).toBeDefined();
     });
   });
 
