@@ -910,6 +910,33 @@ for (const engine of availableEngines()) {
       }
     });
 
+    it('028 leaves the members pooled before it as joined before anything, and rolls back keeping their pools', async () => {
+      const t = await createTestDatabase(engine);
+      try {
+        const since = MIGRATION_NAMES.slice(MIGRATION_NAMES.indexOf('028_member_pool_since'));
+        for (const _ of since) await t.db.knex.migrate.down(MIGRATION_CONFIG);
+        const [pool] = await t.db
+          .knex('pools')
+          .insert({ code: 'H1', type: 'HOUSEHOLD', created_at: '2026-03-01T00:00:00Z' })
+          .returning('id');
+        const poolId = Number(typeof pool === 'object' ? (pool as { id: number }).id : pool);
+        await insertMember(t.db.knex, { number: '1000000016', status: 'ACTIVE', tier: 'MEMBER', poolId });
+        expect(await migrateLatest(t.db)).toEqual(since);
+        const pooled = () => t.db.knex('members').where({ number: '1000000016' });
+        expect(await pooled().first('pool_id', 'pool_since')).toEqual({ pool_id: poolId, pool_since: null });
+
+        await pooled().update({ pool_since: '2027-09-20' });
+        expect(await pooled().first('pool_since')).toEqual({ pool_since: '2027-09-20' });
+        for (const _ of since) await t.db.knex.migrate.down(MIGRATION_CONFIG);
+        expect(await t.db.knex.schema.hasColumn('members', 'pool_since')).toBe(false);
+        expect(await pooled().first('number', 'pool_id')).toEqual({ number: '1000000016', pool_id: poolId });
+        expect(await migrateLatest(t.db)).toEqual(since);
+        expect(await pooled().first('pool_since')).toEqual({ pool_since: null });
+      } finally {
+        await t.cleanup();
+      }
+    });
+
     it('014 dates a reject made after a wait, and finds the waiting cancellations through their partial indexes', async () => {
       const t = await createTestDatabase(engine);
       try {
@@ -1006,6 +1033,10 @@ if (availableEngines().includes('postgres')) {
           { number: '1000000016', tier: 'MEMBER' },
         ]);
         expect(await asReporting((trx) => trx('postings').count({ n: '*' }))).toHaveLength(1);
+        // Granted by 028 with the column: when a member joined their pool is no personal data.
+        expect(await asReporting((trx) => trx('members').select('pool_id', 'pool_since'))).toEqual([
+          { pool_id: null, pool_since: null },
+        ]);
         // Granted by 006, which added the column the reports join on.
         expect(await asReporting((trx) => trx('activities').select('posting_id', 'posting_key'))).toEqual([]);
         // Granted by 011 and 012 with their columns: the field a rule faulted and a stay's number.

@@ -118,6 +118,11 @@ export function membersHandler(
         if ((r.status === 'CLOSED' || r.status === 'MERGED') && !current?.closed_on)
           fields.closed_on = ctx.businessDate;
         if (r.status !== 'CLOSED' && r.status !== 'MERGED') fields.closed_on = null;
+        // A pool's clock and the expiries a late earning undoes count a member's activity in the pool only
+        // from the night they joined it; a record that keeps them in their pool keeps that night.
+        const poolBefore = (current?.pool_id as number | string | null | undefined) ?? null;
+        if (pool === null) fields.pool_since = null;
+        else if (poolBefore === null || Number(poolBefore) !== pool) fields.pool_since = ctx.businessDate;
         let survivor: Survivor | undefined;
         if (r.status === 'MERGED') {
           const found = await finalSurvivor(trx, r.memberNumber, r.mergedInto);

@@ -31,6 +31,7 @@ import * as m024 from './024_request_echo_token.js';
 import * as m025 from './025_invoice_adjustments.js';
 import * as m026 from './026_run_warnings.js';
 import * as m027 from './027_travel_names_by_route.js';
+import * as m028 from './028_member_pool_since.js';
 
 export interface Migration {
   name: string;
@@ -66,6 +67,7 @@ export const migrations: Migration[] = [
   { name: '025_invoice_adjustments', ...m025 },
   { name: '026_run_warnings', ...m026 },
   { name: '027_travel_names_by_route', ...m027 },
+  { name: '028_member_pool_since', ...m028 },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {
