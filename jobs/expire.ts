@@ -211,7 +211,8 @@ export async function standingEarnings(
 /**
  * The inactivity expiries that earnings credited tonight undo. `earnings` holds, per member, the activity
  * dates of their earnings. An expiry posted on night E from an account the member's earning keeps alive
- * (their own points; their pool's, whose clock counts its members' activity) did not happen if an earning
+ * (their own points; their pool's, whose clock counts its members' activity, on a night the member was
+ * in it: on or after `pool_since`, the night the members feed put them there) did not happen if an earning
  * dated d <= E puts the account's due date after E: addMonths(d, months) > E, months of the inactivity
  * rule of night E. Only expiries of undated lots count (a dated lot expires by its date whatever the
  * member earns), only those not reinstated already, and only those whose points EXPIRY still holds
@@ -267,8 +268,12 @@ export async function expiriesUndone(
       ...((await expiries(ids, (b) =>
         b.join('accounts as a', (j) => j.on('a.member_id', 'm.id').andOnVal('a.kind', 'MEMBER_POINTS')),
       )) as Row[]),
+      // Only the pool's expiries of nights the member was in it: one who joined since was no activity of
+      // the pool's then, and their earning brings back nothing that expired before they came.
       ...((await expiries(ids, (b) =>
-        b.join('accounts as a', (j) => j.on('a.pool_id', 'm.pool_id').andOnVal('a.kind', 'POOL_POINTS')),
+        b
+          .join('accounts as a', (j) => j.on('a.pool_id', 'm.pool_id').andOnVal('a.kind', 'POOL_POINTS'))
+          .where((w) => w.whereNull('m.pool_since').orWhereRaw('p.business_date >= m.pool_since')),
       )) as Row[]),
     );
   }

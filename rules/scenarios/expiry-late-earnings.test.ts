@@ -9,7 +9,14 @@ import { availableEngines } from '../../test/harness/db.js';
 import { Accounts } from '../../ledger/accounts.js';
 import { accrueJob } from '../../jobs/accrue.js';
 import { liabilityMovements } from '../../reports/queries.js';
-import { memberNumber, replaceOnce, useScenario, type Person, type Scenario } from './scenario.js';
+import {
+  memberNumber,
+  replaceOnce,
+  svoKznCoupon,
+  useScenario,
+  type Person,
+  type Scenario,
+} from './scenario.js';
 
 const IVANOV: Person = { number: memberNumber(1), surname: 'IVANOV', givenName: 'IVAN' };
 const PETROVA: Person = { number: memberNumber(2), surname: 'PETROVA', givenName: 'ANNA' };
@@ -30,6 +37,46 @@ function rent(w: Scenario, who: Person, txn: string, date: string, points: numbe
       currency: 'USD',
     },
   ]);
+}
+
+const H1 = { type: 'HOUSEHOLD', id: 'H1' } as const;
+const BORIS: Person = { number: memberNumber(21), surname: 'ORLOV', givenName: 'BORIS', group: H1 };
+const ANNA: Person = { number: memberNumber(22), surname: 'VOLKOVA', givenName: 'ANNA' };
+
+/** 18 months of inactivity instead of the demo's fixed 36-month term. */
+const inactivity18 = (y: string) =>
+  replaceOnce(
+    y,
+    'policy: fixedTerm            # points expire 36 months after the end of the month they were earned\n  months: 36',
+    'policy: inactivity\n  months: 18',
+  );
+
+/**
+ * BORIS earns 873 into H1 and ANNA 461 of her own on 10 March 2026; H1's points expire on the night of
+ * 11 September 2027, and the members feed puts ANNA into H1 on 20 September. Her SVO–KZN of 5 September
+ * 2027 comes on the next night (`late` false) or only after she joined (night of 25 September).
+ */
+async function anna(w: Scenario, late: boolean) {
+  await w.enrol('2026-03-01', BORIS, ANNA);
+  w.dropCoupons([
+    { ...svoKznCoupon(BORIS, '0741000000021', '2026-03-10'), to: 'AER', flight: '101' },
+    svoKznCoupon(ANNA, '0741000000022', '2026-03-10'),
+  ]);
+  await w.night('2026-03-11');
+  expect([await w.poolBalance('H1'), await w.balance(ANNA.number)]).toEqual([873, 461]);
+  const september = svoKznCoupon(ANNA, '0741000000023', '2027-09-05');
+  if (!late) w.dropCoupons([september]);
+  await w.night('2027-09-06');
+  const expired = await w.night('2027-09-11');
+  expect(expired.expire.counts).toMatchObject(
+    late ? { lots: 2, points: 873 + 461 } : { lots: 1, points: 873 },
+  );
+  w.dropMembers([{ ...ANNA, group: H1, updatedAt: '2027-09-20T09:00:00Z' }]);
+  await w.night('2027-09-20');
+  expect((await w.member(ANNA.number)).pool_since).toBe('2027-09-20');
+  if (late) w.dropCoupons([september]);
+  const night = await w.night('2027-09-25');
+  return { night, pool: await w.poolBalance('H1'), own: await w.balance(ANNA.number) };
 }
 
 const expiryBalance = async (w: Scenario) =>
@@ -278,6 +325,39 @@ for (const engine of availableEngines()) {
       expect((await w.posting(`EXP:${lot!.id}:REINSTATE`))?.entries).toEqual({
         [Accounts.poolPoints('HH-1')]: 300,
         [Accounts.expiry]: -300,
+      });
+    });
+
+    describe('a member who joins a pool after its points expired', () => {
+      const other = useScenario(engine, inactivity18);
+
+      it("brings back none of the pool's expired points with a late earning: it ends as the earning on time does", async () => {
+        const onTime = await anna(s(), false);
+        // On time: her 922 moved into H1 when she joined, BORIS's 873 stayed expired.
+        expect([onTime.pool, onTime.own]).toEqual([922, 0]);
+        expect(await expiryBalance(s())).toBe(873);
+
+        const w = other();
+        const late = await anna(w, true);
+        // Late: her own 461 expired on the 11th is hers again; H1's 873 expired before she was in it.
+        expect(late.night.accrue.counts).toMatchObject({
+          'reinstated.expiries': 1,
+          'reinstated.points': 461,
+        });
+        expect([late.pool, late.own]).toEqual([461, 461]);
+        expect(late.pool + late.own).toBe(onTime.pool + onTime.own);
+        expect(await expiryBalance(w)).toBe(873);
+        const [borisLot] = await w
+          .knex('lots as l')
+          .join('accounts as a', 'a.id', 'l.account_id')
+          .where('a.code', Accounts.poolPoints('H1'))
+          .orderBy('l.id')
+          .select('l.id');
+        expect(await w.posting(`EXP:${borisLot!.id}:REINSTATE`)).toBeUndefined();
+
+        const count = await w.postingCount();
+        await w.run(accrueJob, '2027-09-25');
+        expect(await w.postingCount()).toBe(count);
       });
     });
   });
