@@ -199,17 +199,38 @@ export async function lastStandingEarnings(
  * left takes their last activity date along, but what they earned into the pool still counts for the
  * pool. Enrolment is not activity here: a member joining who never earns would otherwise keep points
  * alive that nobody earned (for a member's own points it is, so a new member's are not due at once).
+ * Nor is what a member earned before joining (`members.pool_since`), unless their points moved into the
+ * pool when they joined: those points are as recent as their last activity, and the pool's lots expire
+ * together.
  */
 export function poolsLastActiveIn(
   q: Knex | Knex.Transaction,
   range: { after?: IsoDate; onOrBefore: IsoDate },
 ): Knex.QueryBuilder {
+  // What a member earned before joining is the pool's only when their points came along (the transfer of
+  // their join): otherwise it would keep alive the points of others, who were inactive all along.
+  const broughtPoints = (b: Knex.QueryBuilder) =>
+    b
+      .select(q.raw('1'))
+      .from('postings as tp')
+      .join('entries as te', 'te.posting_id', 'tp.id')
+      .whereRaw('tp.member_id = pm.id')
+      .andWhere('tp.kind', 'TRANSFER')
+      .andWhereRaw('te.account_id = pa.id')
+      .andWhere('te.amount', '>', 0)
+      .andWhereRaw('te.business_date >= pm.pool_since');
   const memberActiveSince = (b: Knex.QueryBuilder, date: IsoDate) =>
     b
       .select(q.raw('1'))
       .from('members as pm')
       .whereRaw('pm.pool_id = pa.pool_id')
-      .andWhereRaw('pm.last_activity_date > ?', [date]);
+      .andWhereRaw('pm.last_activity_date > ?', [date])
+      .where((w) =>
+        w
+          .whereNull('pm.pool_since')
+          .orWhereRaw('pm.last_activity_date >= pm.pool_since')
+          .orWhereExists(broughtPoints),
+      );
   // An earning's activity date is never after the night that posted it: the business date bounds the
   // search to the account's recent entries.
   const earnedIntoSince = (b: Knex.QueryBuilder, date: IsoDate) =>

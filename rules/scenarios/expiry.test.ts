@@ -519,5 +519,23 @@ for (const engine of availableEngines()) {
       const due = await w.night('2027-09-10');
       expect(due.expire.counts).toMatchObject({ lots: 2, points: 270 });
     });
+
+    it('does not keep a pool alive by what a member earned before joining it, when nothing of it moved in', async () => {
+      const w = s();
+      const { group: _none, ...sonAlone } = SON;
+      await w.enrol('2026-01-01', MOTHER, sonAlone);
+      rent(w, MOTHER, 'H-1', '2026-02-01', 300);
+      await w.night('2026-02-01');
+      rent(w, SON, 'H-2', '2027-07-20', 70);
+      await w.night('2027-07-20');
+      // He joins the household days before its points are due; his own points stay his.
+      w.dropMembers([{ ...SON, updatedAt: '2027-07-25T00:00:00Z' }]);
+      await w.night('2027-07-25');
+      expect((await w.member(SON.number)).pool_since).toBe('2027-07-25');
+      expect([await w.poolBalance('HH-1'), await w.balance(SON.number)]).toEqual([300, 70]);
+      // Due 18 months after the mother's rental, as without him.
+      expect((await w.night('2027-08-01')).expire.counts).toMatchObject({ lots: 1, points: 300 });
+      expect([await w.poolBalance('HH-1'), await w.balance(SON.number)]).toEqual([0, 70]);
+    });
   });
 }
