@@ -18,6 +18,7 @@ import type { FxRate } from '../parsers/fx.js';
 import { toMinorUnits, isCurrencyCode } from '../lib/money.js';
 import {
   allianceClaimDraft,
+  cardOfFlightKey,
   couponDraft,
   couponKey,
   hotelDraft,
@@ -246,7 +247,17 @@ export const stands = (r: ActivityRow | undefined) =>
   r !== undefined &&
   r.seenCoupon &&
   r.couponStatus === 'F' &&
-  !(r.status === 'REJECTED' && (r.reason === 'DUPLICATE' || r.reason === 'NAME_MISMATCH'));
+  !(r.status === 'REJECTED' && (r.reason === 'DUPLICATE' || r.reason === 'NAME_MISMATCH')) &&
+  !claimedByAnother(r);
+/**
+ * A flight a retro-claim credited to a member other than the card it is keyed by: the coupon refused for
+ * its name (PETROV's ticket on IVANOV's card) that its passenger claimed. It is the claimant's flight, and
+ * no more confirms the card holder's than it did refused, so his own coupon is credited when it comes.
+ */
+function claimedByAnother(r: ActivityRow): boolean {
+  const card = cardOfFlightKey(r.activityKey);
+  return r.reason === 'RETRO_CLAIM' && card !== null && r.memberNumber !== card;
+}
 
 /**
  * Of one flight's coupons (its activity's and the other tickets' kept beside it), the one waiting to be

@@ -154,6 +154,14 @@ export function flightKey(
   return `FLT:${f.carrier}${normaliseFlightNumber(f.number)}:${f.date}:${f.origin}-${f.destination}:${card.program}:${card.number}`;
 }
 
+/**
+ * The card number a flight activity's key was made from (`flightKey`, and the keys derived from it), or
+ * null for another kind of key: what the flight's FTL passenger or coupon presented, whoever it credits.
+ */
+export function cardOfFlightKey(activityKey: string): string | null {
+  return activityKey.startsWith('FLT:') ? (activityKey.split(':')[5] ?? null) : null;
+}
+
 export const couponKey = (ticket: string, coupon: number) => `CPN:${ticket}:${coupon}`;
 
 /**

@@ -5,7 +5,14 @@
  */
 import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../../test/harness/db.js';
-import { awardPostingKey, claimCreditKey, couponKey, flightKey, reversalKey } from '../activity.js';
+import {
+  awardPostingKey,
+  claimCreditKey,
+  couponKey,
+  flightKey,
+  reissueKey,
+  reversalKey,
+} from '../activity.js';
 import { memberNumber, replaceOnce, useScenario, type Coupon, type Person } from './scenario.js';
 import { filesShow } from './files-show-cli.js';
 import { claimOutcome } from './edges.js';
@@ -358,6 +365,76 @@ for (const engine of availableEngines()) {
       expect(await w.posting(awardPostingKey(KEY))).toBeDefined();
       expect(await w.posting(reversalKey(awardPostingKey(KEY)))).toBeDefined();
     });
+
+    for (const [order, feeds] of [
+      ['the FTL first, its credit taken back by the coupon', ['ftl', 'coupon']],
+      ['the coupon first, refused for its name', ['coupon']],
+    ] as const) {
+      it(`the card holder’s own coupon coming after the claim credits him as without the claim: ${order}`, async () => {
+        const w = s();
+        await w.enrol('2026-01-01', IVANOV, PETROV);
+        const nights: string[] = [];
+        for (const feed of feeds) {
+          if (feed === 'ftl')
+            w.dropFtl({
+              flight: 'XX245',
+              date: '2026-03-10',
+              board: 'SVO',
+              groups: [
+                {
+                  dest: 'KZN',
+                  cls: 'Y',
+                  pax: [{ surname: 'IVANOV', givenName: 'IVAN', card: IVANOV.number }],
+                },
+              ],
+            });
+          else w.dropCoupons([petrovsCoupon()]);
+          nights.push(`2026-03-${11 + nights.length}`);
+          await w.night(nights.at(-1)!);
+        }
+        w.dropRetroClaims([claim]);
+        await w.night('2026-03-28');
+        expect(await claimOutcome(w, 'C-1')).toEqual(['CREDITED', null]);
+        // The coupon PETROV's claim credited is his: it does not stand for the flight of IVANOV's card.
+        const file = w.dropCoupons([
+          coupon('0741000000003', { card: { program: 'XX', number: IVANOV.number } }),
+        ]);
+        const OWN = reissueKey(KEY, '0741000000003', 1);
+        const shown = await w.simulate('flown', file, '2026-03-29');
+        expect(shown.find((e) => e.type === 'record')).toMatchObject({
+          activity: OWN,
+          status: 'POSTED',
+          points: 461,
+        });
+        expect(shown.at(-1)).toMatchObject({ points: 461, statusCredits: 15000 });
+        await w.night('2026-03-29');
+        expect(await w.activity(OWN)).toMatchObject({
+          member_number: IVANOV.number,
+          status: 'POSTED',
+          points: 461,
+          status_credit: 15000,
+        });
+        expect(await w.activity(KEY)).toMatchObject({
+          member_number: PETROV.number,
+          status: 'POSTED',
+          reason: 'RETRO_CLAIM',
+        });
+        const credited = async () => {
+          expect(await w.balance(IVANOV.number)).toBe(461);
+          expect(await w.statusBalance(IVANOV.number)).toBe(15000);
+          expect(await w.balance(PETROV.number)).toBe(461);
+          expect(await w.statusBalance(PETROV.number)).toBe(15000);
+        };
+        await credited();
+        // Every night again, the claim's and the coupon's among them, and the claim sent again post nothing.
+        const before = await w.postingCount();
+        for (const date of [...nights, '2026-03-28', '2026-03-29']) await w.night(date);
+        w.dropRetroClaims([claim]);
+        await w.night('2026-03-30');
+        expect(await w.postingCount()).toBe(before);
+        await credited();
+      });
+    }
   });
 
   describe(`a retro-claim and the two halves of one flight: an FTL passenger and a coupon without a card (${engine})`, () => {
