@@ -904,7 +904,7 @@ export async function accrueBatch(
       ledger,
       state.program,
       ctx.businessDate,
-      await standingEarnings(trx, earnings),
+      await standingEarnings(trx, state.program, earnings),
     );
   });
   return outcome;

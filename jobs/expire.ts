@@ -192,8 +192,11 @@ export interface Earning {
  */
 export async function standingEarnings(
   q: Knex | Knex.Transaction,
+  program: Program,
   earnings: readonly Earning[],
 ): Promise<Map<number, IsoDate[]>> {
+  // Nothing to reinstate under a program that never had an inactivity policy: no read on accrue's path.
+  if (!everInactive(program)) return new Map();
   const reversed = new Set<string>();
   const keys = [...new Set(earnings.flatMap((e) => (e.key === null ? [] : [e.key])))];
   for (const part of chunks(keys, 500))
@@ -203,9 +206,18 @@ export async function standingEarnings(
       .select('p.idempotency_key as key')) as Array<{ key: string }>)
       reversed.add(r.key);
   const out = new Map<number, IsoDate[]>();
-  for (const e of earnings)
-    if (e.key === null || !reversed.has(e.key)) out.set(e.memberId, [...(out.get(e.memberId) ?? []), e.date]);
+  for (const e of earnings) {
+    if (e.key !== null && reversed.has(e.key)) continue;
+    const dates = out.get(e.memberId);
+    if (dates) dates.push(e.date);
+    else out.set(e.memberId, [e.date]);
+  }
   return out;
+}
+
+/** Whether some version of the program's expiry is, or was, the inactivity policy. */
+function everInactive(program: Program): boolean {
+  return program.config.expiry.some((v) => v.policy === 'inactivity');
 }
 
 /**
@@ -225,7 +237,7 @@ export async function expiriesUndone(
   earnings: ReadonlyMap<number, readonly IsoDate[]>,
   reversedInRun: (key: string) => boolean = () => false,
 ): Promise<Reinstatement[]> {
-  if (earnings.size === 0 || !program.config.expiry.some((v) => v.policy === 'inactivity')) return [];
+  if (earnings.size === 0 || !everInactive(program)) return [];
   const since = [...earnings.values()].flat().sort()[0]!;
   type Row = {
     memberId: number;
