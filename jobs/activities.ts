@@ -139,22 +139,41 @@ export const flightOfActivity = (r: ActivityRow): FlightRef => ({
 export const flightRefKey = (f: FlightRef) =>
   `${f.carrier}${f.flightNumber}:${f.date}:${f.origin}-${f.destination}`;
 
-/** Every flight activity of the given flights (by the index on carrier, number, date and origin). */
-export async function activitiesByFlights(q: Q, flights: FlightRef[]): Promise<ActivityRow[]> {
+/**
+ * Which of a flight's activities a lookup wants: those of no member of ours (coupons without a card, for
+ * the FTL passenger they may be), or those of a card (passengers, for the coupon without one). A flight's
+ * passengers are nearly all carded: an FTL passenger asks only for the few without a card.
+ */
+export type FlightHolders = 'cardless' | 'carded';
+
+/**
+ * The flight activities of the given flights, of the holders asked for. One SELECT per flight, joined by
+ * UNION ALL: each is a search of the index on carrier, number, date and origin, where an OR of the flights
+ * let SQLite use the index's carrier alone and read every flight of the carrier for each batch.
+ */
+export async function activitiesByFlights(
+  q: Q,
+  flights: FlightRef[],
+  holders: FlightHolders,
+): Promise<ActivityRow[]> {
   const out: ActivityRow[] = [];
+  const select = (f: FlightRef) =>
+    q('activities')
+      .where({
+        carrier: f.carrier,
+        flight_number: f.flightNumber,
+        activity_date: f.date,
+        origin: f.origin,
+        destination: f.destination,
+        type: 'FLIGHT',
+      })
+      .modify((b) =>
+        holders === 'cardless' ? b.whereNull('member_number') : b.whereNotNull('member_number'),
+      );
+  // 100 flights of 6 bindings stay within SQLite's 500 compound SELECTs and its bound parameters.
   for (const part of chunks(flights, 100)) {
-    const rows = await q('activities')
-      .where('type', 'FLIGHT')
-      .andWhere((b) => {
-        for (const f of part)
-          b.orWhere({
-            carrier: f.carrier,
-            flight_number: f.flightNumber,
-            activity_date: f.date,
-            origin: f.origin,
-            destination: f.destination,
-          });
-      });
+    const [first, ...rest] = part;
+    const rows = (await select(first!).unionAll(rest.map(select), false)) as Array<Record<string, unknown>>;
     out.push(...rows.map(fromDb));
   }
   return out;

@@ -55,6 +55,7 @@ import {
   fromDb,
   insertActivities,
   toDb,
+  type FlightHolders,
   type FlightRef,
 } from './activities.js';
 import type { FeedHandler, FileRefusal, RejectRow } from './ingest-file.js';
@@ -151,7 +152,7 @@ export interface FlightArchive {
   /** Activities holding any coupon of the given tickets, by `ticket:coupon`. */
   byCoupons(coupons: Array<[string, number]>): Promise<Map<string, ActivityRow>>;
   /** The flight activities of the given flights: where a coupon without a card meets its FTL passenger. */
-  byFlights(flights: FlightRef[]): Promise<ActivityRow[]>;
+  byFlights(flights: FlightRef[], holders: FlightHolders): Promise<ActivityRow[]>;
 }
 
 /** Which of a flight's records a draft is: its coupon, or its FTL passenger. */
@@ -366,14 +367,14 @@ export async function mergeFlightDrafts(archive: FlightArchive, drafts: Activity
   // with the card: the coupon's money earns the flight's status credits, its refund takes back what the
   // FTL's card (or a retro-claim) was credited, and a claim finds one flight, not two halves of it. Only
   // when one passenger alone fits: else the coupon stays its own activity, for a claim to name.
-  const lookFor = drafts.flatMap((d) =>
-    d.seenCoupon
-      ? cardless(d) && !byCoupon.has(couponRef(d))
-        ? couponFlights(d)
-        : []
-      : ownPassenger(d) && !sameFlight(d)
-        ? [flightOfActivity(d)]
-        : [],
+  // A coupon asks for its flight's carded passengers; a passenger first for the flight's cardless coupons,
+  // and for its carded rivals only where such a coupon is there: most passengers find none, and a flight's
+  // carded rows are the many.
+  const couponsLookFor = drafts.flatMap((d) =>
+    d.seenCoupon && cardless(d) && !byCoupon.has(couponRef(d)) ? couponFlights(d) : [],
+  );
+  const passengersLookFor = drafts.flatMap((d) =>
+    !d.seenCoupon && ownPassenger(d) && !sameFlight(d) ? [flightOfActivity(d)] : [],
   );
   const flightRows = new Map<string, ActivityRow[]>();
   const batchPassengers = new Map<string, ActivityRow[]>();
@@ -382,18 +383,31 @@ export async function mergeFlightDrafts(archive: FlightArchive, drafts: Activity
     if (list) list.push(r);
     else m.set(k, [r]);
   };
-  if (lookFor.length > 0) {
-    const wanted = new Map(lookFor.map((f) => [flightRefKey(f), f]));
+  if (couponsLookFor.length > 0 || passengersLookFor.length > 0) {
     const byId = new Map<number, ActivityRow>();
     for (const r of [...byKey.values(), ...others.values(), ...byCoupon.values()])
       if (r.id !== undefined) byId.set(r.id, r);
-    for (const found of await archive.byFlights([...wanted.values()])) {
-      // One object per stored activity, as above: a passenger found by its flight may be one a draft
-      // completes by key.
-      const r = (found.id !== undefined ? byId.get(found.id) : undefined) ?? found;
-      if (!byKey.has(r.activityKey)) byKey.set(r.activityKey, r);
-      addTo(flightRows, flightRefKey(flightOfActivity(r)), r);
-    }
+    const unique = (flights: FlightRef[]) => [...new Map(flights.map((f) => [flightRefKey(f), f])).values()];
+    const take = (found: ActivityRow[]) => {
+      for (const f of found) {
+        // One object per stored activity, as above: a passenger found by its flight may be one a draft
+        // completes by key.
+        const r = (f.id !== undefined ? byId.get(f.id) : undefined) ?? f;
+        if (!byKey.has(r.activityKey)) byKey.set(r.activityKey, r);
+        addTo(flightRows, flightRefKey(flightOfActivity(r)), r);
+      }
+    };
+    const withCoupons = new Set<string>();
+    if (passengersLookFor.length > 0)
+      for (const r of await archive.byFlights(unique(passengersLookFor), 'cardless')) {
+        take([r]);
+        if (lonelyCoupon(r)) withCoupons.add(flightRefKey(flightOfActivity(r)));
+      }
+    const carded = unique([
+      ...couponsLookFor,
+      ...passengersLookFor.filter((f) => withCoupons.has(flightRefKey(f))),
+    ]);
+    if (carded.length > 0) take(await archive.byFlights(carded, 'carded'));
     for (const d of drafts)
       if (!d.seenCoupon && ownPassenger(d)) addTo(batchPassengers, flightRefKey(flightOfActivity(d)), d);
   }
@@ -561,7 +575,7 @@ export async function mergeFlightDrafts(archive: FlightArchive, drafts: Activity
 const databaseArchive = (q: Knex | Knex.Transaction): FlightArchive => ({
   byKeys: (keys) => activitiesByKeys(q, keys),
   byCoupons: (coupons) => activitiesByCoupons(q, coupons),
-  byFlights: (flights) => activitiesByFlights(q, flights),
+  byFlights: (flights, holders) => activitiesByFlights(q, flights, holders),
 });
 
 /**

@@ -44,6 +44,7 @@ import {
   activitiesByCoupons,
   activitiesByFlights,
   activitiesByKeys,
+  type FlightHolders,
   flightOfActivity,
   flightRefKey,
   type FlightRef,
@@ -345,11 +346,16 @@ class SimulatedArchive implements FlightArchive {
     return out;
   }
 
-  async byFlights(flights: FlightRef[]): Promise<ActivityRow[]> {
+  async byFlights(flights: FlightRef[], holders: FlightHolders): Promise<ActivityRow[]> {
     const wanted = new Set(flights.map(flightRefKey));
-    const rows = new Set((await activitiesByFlights(this.knex, flights)).map((r) => this.adopt(r)));
+    const rows = new Set((await activitiesByFlights(this.knex, flights, holders)).map((r) => this.adopt(r)));
     for (const r of this.added)
-      if (r.type === 'FLIGHT' && wanted.has(flightRefKey(flightOfActivity(r)))) rows.add(r);
+      if (
+        r.type === 'FLIGHT' &&
+        (r.memberNumber === null) === (holders === 'cardless') &&
+        wanted.has(flightRefKey(flightOfActivity(r)))
+      )
+        rows.add(r);
     return [...rows];
   }
 
