@@ -39,7 +39,14 @@ export default async function run(args: string[]): Promise<void> {
       const t = feed && config.transports[feed.source];
       if (t && t.type === 'local') mkdirSync(join(t.root, feed.remoteDir), { recursive: true });
     }
-    const steps = [fetchJob, ingestJob, accrueJob, tiersJob, expireJob];
+    const steps = {
+      fetch: fetchJob,
+      ingest: ingestJob,
+      accrue: accrueJob,
+      tiers: tiersJob,
+      expire: expireJob,
+    };
+    const stepSeconds = new Map<string, number>();
     const night = await timed(async () => {
       for (const n of plan.nights) {
         const source = resolve(dir, n.dir);
@@ -56,8 +63,9 @@ export default async function run(args: string[]): Promise<void> {
           progress: noProgress,
           env: {},
         };
-        for (const step of steps) {
-          await step(ctx);
+        for (const [name, step] of Object.entries(steps)) {
+          const t = await timed(() => step(ctx));
+          stepSeconds.set(name, (stepSeconds.get(name) ?? 0) + t.seconds);
           rssMax = Math.max(rssMax, rssMb());
         }
       }
@@ -79,6 +87,9 @@ export default async function run(args: string[]): Promise<void> {
       'total (fetch → expire, all nights)',
       `${fmt(night.seconds, 1)} s wall, ${fmt(night.cpuSeconds, 1)} s CPU`,
     );
+    // Where the nights' time goes: a change that slows one step shows here before it shows in the total.
+    for (const [name, seconds] of stepSeconds)
+      line(`  ${name}`, `${fmt(seconds, 1)} s wall (${fmt((100 * seconds) / night.seconds)}%)`);
     line(
       'activities/s',
       `${fmt(activities / night.seconds)} (wall), ${fmt(activities / night.cpuSeconds)} (CPU)`,
