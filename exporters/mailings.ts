@@ -331,7 +331,6 @@ export interface MailingPolicy {
   incompleteAfterDays: number;
   /** The program's rules: which inactivity rule undated lots expire by on a date. */
   program: Program;
-  tierOrder: readonly string[];
 }
 
 export function mailingPolicy(config: LoadedConfig): MailingPolicy {
@@ -339,7 +338,6 @@ export function mailingPolicy(config: LoadedConfig): MailingPolicy {
     expiryWarningDays: config.exports.mailings.expiryWarningDays,
     incompleteAfterDays: config.exports.mailings.incompleteAfterDays,
     program: new Program(config),
-    tierOrder: config.tiers.levels.map((l) => l.code),
   };
 }
 
@@ -571,7 +569,7 @@ export async function* tierChanges(
   businessDate: IsoDate,
   policy: MailingPolicy,
 ): AsyncGenerator<TierChangeRow> {
-  const rank = new Map(policy.tierOrder.map((code, i) => [code, i]));
+  const rank = new Map(policy.program.tierCodes.map((code, i) => [code, i]));
   for await (const page of mailableMembers(q, 'TIER_CHANGE', 'ACTIVE', (b) =>
     b.whereExists((s) =>
       s

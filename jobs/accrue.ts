@@ -234,17 +234,6 @@ function periodOf(period: 'month' | 'year', date: IsoDate): { from: IsoDate; to:
     : { from: `${date.slice(0, 4)}-01-01`, to: `${date.slice(0, 4)}-12-31` };
 }
 
-/**
- * The kinds of cap period a partner's contracts count in. Every point the partner credits counts in each
- * of them (a monthly CARD_SPEND credit uses room under a yearly WELCOME cap), whichever contract it came by.
- */
-function capPeriodsOf(program: Program, partnerCode: string): Array<'month' | 'year'> {
-  const kinds = new Set<'month' | 'year'>();
-  for (const c of program.partner(partnerCode)?.contracts ?? [])
-    if (c.capPerPeriod) kinds.add(c.capPerPeriod.period);
-  return [...kinds];
-}
-
 /** Points a member earned from a partner in a cap period, read once per (member, partner, period) and kept current. */
 export class PeriodPoints {
   private readonly cache = new Map<string, number>();
@@ -267,7 +256,7 @@ export class PeriodPoints {
       if ((r.type !== 'PARTNER' && r.type !== 'HOTEL') || !r.memberNumber || !r.partnerCode) continue;
       // Every kind the partner caps by, not only the row's contract's: `add` counts the row's points in
       // each, and a count it started unread would stand for the period's whole.
-      for (const period of capPeriodsOf(program, r.partnerCode))
+      for (const period of program.capPeriods(r.partnerCode))
         await this.read(q, r.memberNumber, r.partnerCode, period, r.activityDate);
     }
   }
@@ -646,7 +635,7 @@ export function remember(
   const member = decision.countsIn?.memberNumber ?? row.memberNumber;
   const date = decision.countsIn?.date ?? row.activityDate;
   if (!member) return;
-  for (const period of capPeriodsOf(state.program, row.partnerCode))
+  for (const period of state.program.capPeriods(row.partnerCode))
     state.periods.add(member, row.partnerCode, period, date, sign * decision.update.points);
 }
 
@@ -967,13 +956,10 @@ export async function writeLastActivity(
  * reversed earning keeps it (a later earning gave it, or one from before the ledger), and so do the
  * accounts it was merged into. Reversals are few: this reads only their members.
  */
-export async function withdrawReversedEarnings(
-  trx: Knex.Transaction,
-  reversed: readonly string[],
-): Promise<void> {
+async function withdrawReversedEarnings(trx: Knex.Transaction, reversed: readonly string[]): Promise<void> {
   // Per member, the latest date its reversed earnings could have given it.
   let due = new Map<number, IsoDate>();
-  const later = (map: Map<number, IsoDate>, id: number, date: IsoDate) => {
+  const later = <K>(map: Map<K, IsoDate>, id: K, date: IsoDate) => {
     if ((map.get(id) ?? '') < date) map.set(id, date);
   };
   for (const part of chunks(reversed, 500)) {
@@ -1029,8 +1015,7 @@ export async function withdrawReversedEarnings(
       const now = dates.length > 0 ? dates.reduce((a, b) => (a > b ? a : b)) : null;
       if (now === m.last) continue;
       await trx('members').where({ id: m.id }).update({ last_activity_date: now });
-      if (m.mergedInto && (survivors.get(m.mergedInto) ?? '') < due.get(m.id)!)
-        survivors.set(m.mergedInto, due.get(m.id)!);
+      if (m.mergedInto) later(survivors, m.mergedInto, due.get(m.id)!);
     }
     due = new Map();
     for (const part of chunks([...survivors.keys()], 500))

@@ -9,7 +9,7 @@
 import type { Knex } from 'knex';
 import { addDays, addMonths, latestDueBy, type IsoDate } from '../lib/dates.js';
 import { chunks } from '../lib/chunks.js';
-import { lotMovementsOf, lotsCreatedBy, poolsLastActiveIn } from '../ledger/queries.js';
+import { lotMovementsOf, lotsCreatedBy, poolsLastActiveIn, standing } from '../ledger/queries.js';
 import { originsOfLot } from '../ledger/follow.js';
 import { Accounts } from '../ledger/accounts.js';
 import { Ledger } from '../ledger/ledger.js';
@@ -175,7 +175,7 @@ export interface Reinstatement {
 }
 
 /** The key of the reversal that reinstates expiry `key`: one per expiry, so a rerun finds it posted. */
-export const reinstatementKey = (key: string) => `${key}:REINSTATE`;
+const reinstatementKey = (key: string) => `${key}:REINSTATE`;
 
 /** An earning credited tonight: its member, activity date and posting. */
 export interface Earning {
@@ -257,7 +257,7 @@ export async function expiriesUndone(
       .andWhere('e.business_date', '>=', since)
       .andWhere('e.amount', '<', 0)
       .andWhere('p.kind', 'EXPIRY')
-      .whereNotExists((b) => b.select(q.raw('1')).from('postings as r').whereRaw('r.reversal_of = p.id'))
+      .modify((b) => standing(q, b, 'p'))
       .whereExists((b) =>
         b
           .select(q.raw('1'))

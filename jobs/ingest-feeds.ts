@@ -34,11 +34,13 @@ import {
   standingCouponMessage,
 } from '../rules/activity.js';
 import type { Program } from '../rules/program.js';
+import { marketingOf } from '../rules/eligibility.js';
 import { sameTraveller } from '../rules/names.js';
 import {
   claimReceipt,
   claimReceivedBefore,
   flownAfterFinal,
+  isFinalCouponStatus,
   mayBeSentAgain,
   recordReadBefore,
   recordReceipt,
@@ -231,12 +233,6 @@ export interface FlightMerge {
 }
 
 const couponRef = (d: ActivityRow) => `${d.ticketNumber}:${d.couponNumber}`;
-/**
- * Voided, refunded and exchanged are final for a coupon (flown-coupons.md): a ticket refunded or reissued
- * is not flown on afterwards, so a flown record read after one is a late or re-sent extract's.
- */
-const isFinal = (couponStatus: string | null) =>
-  couponStatus === 'V' || couponStatus === 'R' || couponStatus === 'E';
 export const otherKeys = (row: ActivityRow | undefined) => row?.detail?.otherCoupons ?? [];
 /**
  * A coupon that stands as the flight's flown coupon: not corrected away, not a waiting duplicate, and not
@@ -244,7 +240,7 @@ export const otherKeys = (row: ActivityRow | undefined) => row?.detail?.otherCou
  * flight than a refunded one. A coupon merged into a flight refused for the FTL's spelling is decided
  * again (`mergedFields`), so the refusal read here is always the coupon's own name's.
  */
-export const stands = (r: ActivityRow | undefined) =>
+const stands = (r: ActivityRow | undefined) =>
   r !== undefined &&
   r.seenCoupon &&
   r.couponStatus === 'F' &&
@@ -297,10 +293,13 @@ const lonelyCoupon = (r: ActivityRow) =>
  */
 function couponFlights(d: ActivityRow): FlightRef[] {
   const operated = flightOfActivity(d);
-  const carrier = d.detail?.marketingCarrier;
-  const number = d.detail?.marketingFlightNumber;
-  if (!carrier || !number) return [operated];
-  const sold = { ...operated, carrier, flightNumber: normaliseFlightNumber(number) };
+  const marketing = marketingOf(d.detail);
+  if (!marketing) return [operated];
+  const sold = {
+    ...operated,
+    carrier: marketing.carrier,
+    flightNumber: normaliseFlightNumber(marketing.number),
+  };
   return flightRefKey(sold) === flightRefKey(operated) ? [operated] : [operated, sold];
 }
 const sameName = (a: ActivityRow, b: ActivityRow) =>
@@ -310,6 +309,15 @@ const sameName = (a: ActivityRow, b: ActivityRow) =>
     { surname: a.travelSurname, givenName: a.travelGivenName },
     { surname: b.travelSurname, givenName: b.travelGivenName },
   );
+/** A cardless coupon joined to passenger `p`: the activity the coupon with `p`'s card would have been. */
+const onCardOf = (p: ActivityRow): Partial<ActivityRow> => ({
+  activityKey: p.activityKey,
+  memberNumber: p.memberNumber,
+  channel: 'OWN_FLIGHTS',
+  externalRef: null,
+  status: 'PENDING',
+  ...NO_REASON,
+});
 /** The one row of `rows` (by key) the test keeps, if only one. */
 function onlyOne(rows: ActivityRow[], keep: (r: ActivityRow) => boolean): ActivityRow | undefined {
   const kept = new Map(rows.filter(keep).map((r) => [r.activityKey, r]));
@@ -441,7 +449,7 @@ export async function mergeFlightDrafts(archive: FlightArchive, drafts: Activity
       if (known) {
         if (known.couponStatus === d.couponStatus) {
           outcomes[i] = duplicate(known, d);
-        } else if (d.couponStatus === 'F' && isFinal(known.couponStatus)) {
+        } else if (d.couponStatus === 'F' && isFinalCouponStatus(known.couponStatus)) {
           // Taken as a correction, it credited status for a reversed flight, or credited a coupon whose
           // refund had come first (in an earlier file, or on an earlier line of the same one).
           outcomes[i] = {
@@ -472,16 +480,7 @@ export async function mergeFlightDrafts(archive: FlightArchive, drafts: Activity
       );
       // From here the coupon is the one its passenger's card would have brought: it completes the
       // flight's activity, or is the flight's other ticket (a reissue, a second coupon for the seat).
-      if (passenger)
-        Object.assign(d, {
-          activityKey: passenger.activityKey,
-          memberNumber: passenger.memberNumber,
-          channel: 'OWN_FLIGHTS',
-          externalRef: null,
-          status: 'PENDING',
-          ...NO_REASON,
-          needsAccrual: true,
-        });
+      if (passenger) Object.assign(d, { ...onCardOf(passenger), needsAccrual: true });
     } else if (!d.seenCoupon && ownPassenger(d) && !sameFlight(d)) {
       const k = flightRefKey(flightOfActivity(d));
       const rows = flightRows.get(k) ?? [];
@@ -495,14 +494,7 @@ export async function mergeFlightDrafts(archive: FlightArchive, drafts: Activity
         // The coupon came first: it takes the passenger's key, as the coupon with the card would have had
         // (it posted nothing, so no posting's key derives from the one it had).
         const from = coupon.activityKey;
-        const member: Partial<ActivityRow> = {
-          activityKey: d.activityKey,
-          memberNumber: d.memberNumber,
-          channel: d.channel,
-          externalRef: null,
-          status: 'PENDING',
-          ...NO_REASON,
-        };
+        const member = onCardOf(d);
         change(coupon, { ...member, ...mergedFields({ ...coupon, ...member }, d) });
         rekeyed.set(coupon, from);
         byKey.set(d.activityKey, coupon);

@@ -154,10 +154,10 @@ export function membersHandler(
           });
           add('enrolled');
         }
-        if (r.status === 'MERGED') {
-          await mergeInto(trx, ctx, ledger, r.memberNumber, survivor!.number, {
+        if (survivor) {
+          await mergeInto(trx, ctx, ledger, r.memberNumber, survivor.number, {
             updatedAt: r.updatedAt,
-            named: survivor!.named,
+            named: survivor.named,
           });
           add('merged');
         } else if (r.status !== 'CLOSED' && pool !== null && r.groupId) {

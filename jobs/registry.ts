@@ -224,12 +224,12 @@ const NAMED_IDS = 20;
 
 /**
  * `copyPath` for the steps that pass over a copy they may not touch rather than fail (fetch, retention):
- * null when refused, after telling `refused`.
+ * null when refused, after telling `refused` (if anyone is to be told).
  */
 export function copyPathUnlessRefused(
   root: string,
   file: Pick<FileRow, 'id' | 'direction' | 'feed' | 'name' | 'localPath'>,
-  refused: (error: CopyOutsideError) => void,
+  refused: (error: CopyOutsideError) => void = () => {},
 ): string | null {
   try {
     return copyPath(root, file);

@@ -33,6 +33,7 @@ import {
   settingOf,
   sha256File,
   toFileRow,
+  withCopyResolved,
   type CopyFolders,
   type FileRow,
 } from './registry.js';
@@ -515,7 +516,7 @@ async function removedByRetention(
     const kept = new Set<string>();
     for (const r of await landedCopiesKept(knex).select('id', 'direction', 'feed', 'name', 'local_path')) {
       const file = toFileRow(r as Record<string, unknown>);
-      let path = copyPathUnlessRefused(folders.landing, file, () => {});
+      let path = copyPathUnlessRefused(folders.landing, file);
       // landedCopiesKept reads only rows with a copy, so null is a refused one: kept where it now is.
       if (path === null) {
         const target = locate(folders, from, to, file);
@@ -609,8 +610,7 @@ async function* refusedRows(db: Db, folders: CopyFolders): AsyncGenerator<FileRo
         )
     ).map((r: Record<string, unknown>) => toFileRow(r));
     // Only rows with a copy are read, so null is a refused one.
-    for (const file of page)
-      if (copyPathUnlessRefused(copyFolder(folders, file.direction), file, () => {}) === null) yield file;
+    for (const file of page) if (withCopyResolved(folders, file).localPath === null) yield file;
     if (page.length < PAGE) return;
     after = page.at(-1)!.id;
   }

@@ -123,8 +123,10 @@ export async function judgeClaim(
   // A flight refused with all it was credited taken back (the FTL's card credited, the coupon another
   // passenger's) credits no one: the passenger who flew it may claim it.
   const posted = [flight.postingKey, flight.statusPostingKey].filter((k): k is string => k !== null);
-  const reversed = posted.length > 0 ? await loadReversed(q, [flight]) : new Set<string>();
-  const takenBack = flight.status === 'REJECTED' && posted.length > 0 && posted.every((k) => reversed.has(k));
+  // Asked of the ledger only for a refused flight: a claim on a credited one is a duplicate without it.
+  const mayBeTakenBack = flight.status === 'REJECTED' && posted.length > 0;
+  const reversed = mayBeTakenBack ? await loadReversed(q, [flight]) : new Set<string>();
+  const takenBack = mayBeTakenBack && posted.every((k) => reversed.has(k));
   if (
     (flight.postingKey && !takenBack) ||
     flight.partnerCode ||

@@ -479,6 +479,11 @@ function quotedError(error: string | null): string {
   return `: ${failures.length > 300 ? `${failures.slice(0, 299)}…` : failures}`;
 }
 
+/** The last run of a step for a date that did not succeed, as a refusal names it. */
+const lastRunText = (r: RunRecord, date: string) =>
+  `the last ${r.job} for ${date} (run ${r.id}, started ${r.started_at}) ` +
+  `${r.status === 'running' ? 'never finished' : r.status}${quotedError(r.error)}`;
+
 /**
  * Why the month-end for `ctx.businessDate` (a month's last day) cannot be made yet, or undefined when its
  * night is complete: the last run for the date of each step whose work the month-end counts (fetch,
@@ -499,12 +504,10 @@ async function unfinishedNight(ctx: JobContext): Promise<string | undefined> {
   if (runs.length === 0) return `no nightly run for ${date} is recorded`;
   const latest = new Map<string, RunRecord>();
   for (const r of runs) if (!latest.has(r.job)) latest.set(r.job, r);
-  const ended = (r: RunRecord) => (r.status === 'running' ? 'never finished' : r.status);
   const failed = MONTH_END_COUNTS.map((step) => latest.get(step)).find(
     (r) => r !== undefined && r.status !== 'succeeded',
   );
-  if (failed)
-    return `the last ${failed.job} for ${date} (run ${failed.id}, started ${failed.started_at}) ${ended(failed)}${quotedError(failed.error)}`;
+  if (failed) return lastRunText(failed, date);
   const missing = MONTH_END_COUNTS.filter((step) => !latest.has(step));
   if (missing.length > 0) return `${missing.join(', ')} never ran for ${date}`;
   return undefined;
@@ -552,9 +555,7 @@ async function accrueRefusal(ctx: JobContext, step: StepName): Promise<Refusal |
     .orderBy('id', 'desc')
     .first('id', 'job', 'status', 'started_at', 'error')) as RunRecord | undefined;
   if (last?.status === 'succeeded') return undefined;
-  const why = last
-    ? `the last accrue for ${date} (run ${last.id}, started ${last.started_at}) ${last.status === 'running' ? 'never finished' : last.status}${quotedError(last.error)}`
-    : `accrue never ran for ${date}`;
+  const why = last ? lastRunText(last, date) : `accrue never ran for ${date}`;
   return {
     code: 'NOT_ACCRUED',
     message:

@@ -589,13 +589,13 @@ async function reinstatedBy(
   done: Set<string>,
   row: ActivityRow,
   decision: AccrualDecision,
-): Promise<Pick<Decided, 'reinstated'> & { note?: string }> {
+): Promise<Pick<Decided, 'decision' | 'reinstated'>> {
   const earned = decision.earnedOn;
   const status = decision.update.status ?? row.status;
-  if (!earned || (status !== 'POSTED' && status !== 'PARTIAL')) return {};
+  if (!earned || (status !== 'POSTED' && status !== 'PARTIAL')) return { decision };
   // As accrue takes them: only an earning that stands undoes an expiry (`standingEarnings`).
   const key = decision.update.postingKey ?? row.postingKey;
-  if (key && !(await ledger.stands(key))) return {};
+  if (key && !(await ledger.stands(key))) return { decision };
   const undone = (
     await expiriesUndone(knex, program, businessDate, new Map([[earned.memberId, [earned.date]]]), (k) =>
       ledger.reversedInRun(k),
@@ -611,7 +611,12 @@ async function reinstatedBy(
       `${u.points.toLocaleString('en-US')} points expired from ${u.account} on ${u.expiredOn} reinstated: earned on ${earned.date}, within the inactivity period`,
     );
   }
-  return reinstated.length === 0 ? {} : { reinstated, note: notes.join('; ') };
+  if (reinstated.length === 0) return { decision };
+  // Told on the record whose earning reinstates them, after what its decision says.
+  return {
+    decision: { ...decision, note: [decision.note, ...notes].filter(Boolean).join('; ') },
+    reinstated,
+  };
 }
 
 /**
@@ -811,7 +816,7 @@ async function settleClaimAsTheNight(
   const before = { ...credit.flight };
   Object.assign(credit.flight, creditedByClaim(claim, credit.decision));
   // As accrue settles a claim: its earning may undo an inactivity expiry of an earlier night.
-  const { reinstated, note } = await reinstatedBy(
+  const { reinstated, decision } = await reinstatedBy(
     knex,
     state.program,
     businessDate,
@@ -820,9 +825,6 @@ async function settleClaimAsTheNight(
     credit.flight,
     credit.decision,
   );
-  const decision = note
-    ? { ...credit.decision, note: [credit.decision.note, note].filter(Boolean).join('; ') }
-    : credit.decision;
   return {
     outcome,
     credit: { flight: credit.flight, decision, before, ...(reinstated ? { reinstated } : {}) },
@@ -1084,20 +1086,9 @@ export async function* simulate(
     const taken = new Map<ActivityRow, AccrualDecision>();
     for (const { row, decision } of batch) taken.set(row, await posted(ledger, state, row, decision));
     for (const { row, before } of batch) {
-      const decision = taken.get(row)!;
-      const { reinstated, note } = await reinstatedBy(
-        knex,
-        program,
-        businessDate,
-        ledger,
-        undone,
-        row,
-        decision,
-      );
       decided.set(row, {
         before,
-        decision: note ? { ...decision, note: [decision.note, note].filter(Boolean).join('; ') } : decision,
-        ...(reinstated ? { reinstated } : {}),
+        ...(await reinstatedBy(knex, program, businessDate, ledger, undone, row, taken.get(row)!)),
       });
     }
   };

@@ -252,12 +252,12 @@ async function decideAll(
       // A decision recorded before is a rerun of its date, and a member whose tier a later night decided
       // is that night's: applying either would undo what later nights decided.
       const recorded = await recordedEvents(trx, decided);
+      const unrecorded = decided.filter((x) => !recorded.has(x));
       const later = await decidedLater(
         trx,
         ctx,
-        decided.map((x) => x.member.id),
+        unrecorded.map((x) => x.member.id),
       );
-      const unrecorded = decided.filter((x) => !recorded.has(x));
       const fresh = unrecorded.filter((x) => !later.has(x.member.id));
       await apply(trx, ctx, fresh);
       for (const { d } of fresh)

@@ -164,12 +164,22 @@ export function shrinkDebits<E extends { amount: number }, K>(
   accountOf: (e: E) => K,
   shortOf: Map<K, number>,
 ): number {
+  return shrinkSide(entries, accountOf, shortOf, -1);
+}
+
+/** `shrinkDebits` for one side of the entries: debits (`-1`) or credits (`1`). */
+function shrinkSide<E extends { amount: number }, K>(
+  entries: E[],
+  accountOf: (e: E) => K,
+  shortOf: Map<K, number>,
+  side: 1 | -1,
+): number {
   let taken = 0;
   for (const e of entries) {
     const short = shortOf.get(accountOf(e)) ?? 0;
-    if (short <= 0 || e.amount >= 0) continue;
-    const less = Math.min(short, -e.amount);
-    e.amount += less;
+    if (short <= 0 || side * e.amount <= 0) continue;
+    const less = Math.min(short, side * e.amount);
+    e.amount -= side * less;
     shortOf.set(accountOf(e), short - less);
     taken += less;
   }
@@ -222,16 +232,7 @@ export function withLapsed<E extends { amount: number }, K>(
 ): { entries: E[]; lapsed: number } {
   if (lapsedOf.size === 0) return { entries, lapsed: 0 };
   const out = entries.map((e) => ({ ...e }));
-  const left = new Map(lapsedOf);
-  let lapsed = 0;
-  for (const e of out) {
-    const due = left.get(accountOf(e)) ?? 0;
-    if (due <= 0 || e.amount <= 0) continue;
-    const less = Math.min(due, e.amount);
-    e.amount -= less;
-    left.set(accountOf(e), due - less);
-    lapsed += less;
-  }
+  const lapsed = shrinkSide(out, accountOf, new Map(lapsedOf), 1);
   if (lapsed === 0) return { entries, lapsed: 0 };
   out.push(entry(expiryAccount, lapsed));
   return { entries: out.filter((e) => e.amount !== 0), lapsed };
@@ -293,7 +294,7 @@ export async function expiredOfLots(
  * transfer consumes its debit's lots in order and creates one lot per piece, each from a single lot, in
  * the same order.
  */
-export async function lotsCarriedBy(
+async function lotsCarriedBy(
   t: number,
   look: Pick<LotTrace, 'movementsOf' | 'lotsCreatedBy'>,
 ): Promise<Map<number, number[]>> {

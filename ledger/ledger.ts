@@ -603,35 +603,37 @@ class PostingSession {
     const ownLots = await this.store.lotsCreatedBy(original.id);
     const expiredOfLot = await expiredOfLots(original.id, this.lotTrace(), ownLots);
     const expiredOf = expiredPerAccount(ownLots, expiredOfLot, (lot) => lot.accountId);
-    let expired = 0;
-    if (expiredOf.size > 0) {
+    const expiryId = async () => {
       const expiry = await this.account(describeAccount(Accounts.expiry));
       rows.set(expiry.id, expiry);
+      return expiry.id;
+    };
+    let expired = 0;
+    if (expiredOf.size > 0) {
       ({ entries, expired } = withExpired(
         entries,
         (e) => e.accountId,
         (accountId, amount) => ({ accountId, amount }),
         expiredOf,
-        expiry.id,
+        await expiryId(),
       ));
     }
     // What a redemption took from lots whose date has passed by now goes back expired (withLapsed).
     // Only a redemption's: an expiry's reversal reinstates on purpose, a transfer's moves lots as they are.
-    const returned = original.kind === 'REDEMPTION' ? await this.returnedTo(original.id) : [];
+    const returned = await this.returnedTo(original.id);
+    const lapses = (lot: { expiresOn: string | null }) =>
+      original.kind === 'REDEMPTION' && lapsedBy(lot.expiresOn, input.businessDate);
     const lapsedOf = new Map<number, number>();
     for (const r of returned)
-      if (lapsedBy(r.lot.expiresOn, input.businessDate))
-        lapsedOf.set(r.lot.accountId, (lapsedOf.get(r.lot.accountId) ?? 0) + r.amount);
+      if (lapses(r.lot)) lapsedOf.set(r.lot.accountId, (lapsedOf.get(r.lot.accountId) ?? 0) + r.amount);
     let lapsed = 0;
     if (lapsedOf.size > 0) {
-      const expiry = await this.account(describeAccount(Accounts.expiry));
-      rows.set(expiry.id, expiry);
       ({ entries, lapsed } = withLapsed(
         entries,
         (e) => e.accountId,
         (accountId, amount) => ({ accountId, amount }),
         lapsedOf,
-        expiry.id,
+        await expiryId(),
       ));
     }
     // Points (and status credits) a merge or a move into a pool took out of the account since are not
@@ -700,11 +702,9 @@ class PostingSession {
     // What comes back to a lot past its date leaves it again in the same posting: the lot reads as
     // having expired it (EXPIRED_FROM_LOTS_OF), so a reversal of the lot's credit takes it back from
     // EXPIRY, and the expire job finds nothing left to expire twice.
-    const movements = original.kind === 'REDEMPTION' ? returned : await this.returnedTo(original.id);
-    for (const { lot, amount } of movements) {
+    for (const { lot, amount } of returned) {
       await this.store.insertMovement(lot.id, id, amount);
-      if (original.kind === 'REDEMPTION' && lapsedBy(lot.expiresOn, input.businessDate))
-        await this.store.insertMovement(lot.id, id, -amount);
+      if (lapses(lot)) await this.store.insertMovement(lot.id, id, -amount);
       else await this.store.adjustLot(lot.id, amount);
     }
     // What the original credited leaves its own lot first; if some was spent since, other lots cover it,

@@ -917,12 +917,12 @@ export function expiryForecast(
     rows.push({ label: monthLabel(monthOf(start)), from: start, to: end, points: 0 });
     start = addDays(end, 1);
   }
-  for (const l of lots) {
-    if (l.expiresOn === null) continue;
-    if (l.expiresOn <= asOf) overdue += l.points;
-    const row =
-      l.expiresOn <= asOf ? rows[0] : rows.find((r) => r.from <= l.expiresOn! && l.expiresOn! <= r.to);
-    if (row) row.points += l.points;
+  for (const { expiresOn, points } of lots) {
+    if (expiresOn === null) continue;
+    const late = expiresOn <= asOf;
+    if (late) overdue += points;
+    const row = late ? rows[0] : rows.find((r) => r.from <= expiresOn && expiresOn <= r.to);
+    if (row) row.points += points;
   }
   return { rows, overdue };
 }

@@ -655,8 +655,12 @@ function decidePartnerFlight(ctx: AccrualContext, row: ActivityRow): AccrualDeci
 
 // ------------------------------------------------------------------------------------------------ partners
 
-/** Whether `from`'s account was merged, through however many merges `ctx.members` holds, into `into`'s. */
-function mergedInto(ctx: AccrualContext, from: string | null | undefined, into: string | null): boolean {
+/**
+ * Whether `into`'s account holds what was `from`'s: it is the same account, or `from`'s was merged into
+ * it through however many merges `ctx.members` holds.
+ */
+function heldBy(ctx: AccrualContext, from: string | null | undefined, into: string | null): boolean {
+  if (from === into) return true;
   const seen = new Set<string>();
   for (let m = from ? ctx.members.get(from) : undefined; m?.mergedInto && !seen.has(m.number);) {
     if (m.mergedInto === into) return true;
@@ -682,10 +686,7 @@ function reversePartnerCredit(ctx: AccrualContext, row: ActivityRow): AccrualDec
   // member's number would take the points from the member credited and free cap room for the other one.
   // The account the credited member was merged into holds those points: a reversal under its number is
   // the same member's.
-  if (
-    row.memberNumber !== original.memberNumber &&
-    !mergedInto(ctx, original.memberNumber, row.memberNumber)
-  ) {
+  if (!heldBy(ctx, original.memberNumber, row.memberNumber)) {
     return rejected(
       reject(
         'UNKNOWN_ORIGINAL',
@@ -960,10 +961,7 @@ function decideRedemption(ctx: AccrualContext, row: ActivityRow): AccrualDecisio
     // another member's number would give the points back to the member who redeemed and file the
     // cancellation as the other's. The account the redeeming member was merged into holds their points
     // now: a cancellation under its number is the same member's.
-    if (
-      row.memberNumber !== original.memberNumber &&
-      !mergedInto(ctx, original.memberNumber, row.memberNumber)
-    ) {
+    if (!heldBy(ctx, original.memberNumber, row.memberNumber)) {
       return rejected(
         reject(
           'INCONSISTENT_FIELDS',

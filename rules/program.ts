@@ -26,6 +26,7 @@ export class Program {
   private readonly partnersByCode = new Map<string, PartnerConfig>();
   private readonly partnersByProgram = new Map<string, PartnerConfig>();
   private readonly partnersByChain = new Map<string, PartnerConfig>();
+  private readonly capPeriodsByCode = new Map<string, ReadonlyArray<'month' | 'year'>>();
 
   constructor(readonly config: LoadedConfig) {
     this.code = config.program.code;
@@ -37,6 +38,8 @@ export class Program {
       this.partnersByCode.set(p.code, p);
       if (p.program) this.partnersByProgram.set(p.program, p);
       for (const chain of p.hotelChains) this.partnersByChain.set(chain, p);
+      const periods = p.contracts.flatMap((c) => (c.capPerPeriod ? [c.capPerPeriod.period] : []));
+      this.capPeriodsByCode.set(p.code, [...new Set(periods)]);
     }
   }
 
@@ -49,6 +52,15 @@ export class Program {
 
   partner(code: string): PartnerConfig | undefined {
     return this.partnersByCode.get(code);
+  }
+
+  /**
+   * The kinds of cap period a partner's contracts count in. Every point the partner credits counts in each
+   * of them (a monthly CARD_SPEND credit uses room under a yearly WELCOME cap), whichever contract it came
+   * by. Worked out once: accrue asks for every partner record it decides.
+   */
+  capPeriods(code: string): ReadonlyArray<'month' | 'year'> {
+    return this.capPeriodsByCode.get(code) ?? [];
   }
 
   /** The partner airline whose members carry cards of `program` (e.g. LH), if we have an agreement. */

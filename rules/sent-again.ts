@@ -166,6 +166,13 @@ export function flightReadBefore(
 const FINAL_STATUS: Record<string, string> = { V: 'voided', R: 'refunded', E: 'exchanged' };
 
 /**
+ * Voided, refunded and exchanged are final for a coupon (flown-coupons.md): a ticket refunded or reissued
+ * is not flown on afterwards, so a flown record read after one is a late or re-sent extract's.
+ */
+export const isFinalCouponStatus = (couponStatus: string | null) =>
+  couponStatus !== null && Object.hasOwn(FINAL_STATUS, couponStatus);
+
+/**
  * A flown record of a coupon already voided, refunded or exchanged: those statuses are final (a refunded
  * ticket is not flown on afterwards), so a late or re-sent extract's `F` changes nothing. Refused as
  * NOT_FLOWN, naming the record that made the coupon final (`coupon 0741000000001/1 was already refunded
@@ -179,6 +186,6 @@ export const flownAfterFinal = (
   reason: 'NOT_FLOWN' as const,
   field: 'coupon_status',
   message:
-    `coupon ${d.ticketNumber}/${d.couponNumber} was already ${FINAL_STATUS[finalStatus] ?? 'corrected'} ` +
+    `coupon ${d.ticketNumber}/${d.couponNumber} was already ${FINAL_STATUS[finalStatus]!} ` +
     `(${finalStatus})${receivedWhere(first)}: its flown record credits nothing`,
 });

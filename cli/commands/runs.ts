@@ -52,6 +52,7 @@ function printList(ctx: CommandContext, runs: RunView[]): void {
   const rows: string[][] = [];
   for (const r of runs) {
     const alone = r.steps.length === 1 && r.steps[0]!.id === r.id;
+    const error = r.refused ?? r.error;
     rows.push([
       String(r.id),
       r.job,
@@ -60,7 +61,7 @@ function printList(ctx: CommandContext, runs: RunView[]): void {
       r.startedAt,
       r.seconds.toFixed(1),
       `${r.host ?? '?'} pid ${r.pid ?? '?'}`,
-      alone ? detail(r.steps[0]!) : r.refused ? errorText(r.refused) : r.error ? errorText(r.error) : '',
+      alone ? detail(r.steps[0]!) : error ? errorText(error) : '',
     ]);
     if (alone) continue;
     for (const s of r.steps)
