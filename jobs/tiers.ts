@@ -283,7 +283,7 @@ export const tiersJob: Job = async (ctx: JobContext): Promise<JobResult> => {
     decidedLater: 0,
   };
   const tally: Tally = { counts, decidedLater: [] };
-  const dueForReview = (op: '<' | '<=', only?: number[]) =>
+  const dueForReviewAmong = (op: '<' | '<=', only?: readonly number[]) =>
     ctx.db
       .knex('members')
       .whereNotNull('review_date')
@@ -296,6 +296,14 @@ export const tiersJob: Job = async (ctx: JobContext): Promise<JobResult> => {
       // The order the tier events are recorded in, and so the daily report's (by event id): PostgreSQL
       // would otherwise return the members in whatever order its plan reads them.
       .orderBy('number') as Promise<MemberTierRow[]>;
+  // A catch-up pass may move every member at once: the ones to read again go by in pieces (a statement
+  // takes a bounded number of parameters), put back in member-number order as one read would have them.
+  const dueForReview = async (op: '<' | '<=', only?: number[]): Promise<MemberTierRow[]> => {
+    if (!only) return dueForReviewAmong(op);
+    const due: MemberTierRow[] = [];
+    for (const part of chunks(only, 500)) due.push(...(await dueForReviewAmong(op, part)));
+    return due.sort((a, b) => a.number.localeCompare(b.number));
+  };
   const reviewed = (s: TierState, q: number) => review(program, s, q, ctx.businessDate);
   const onReviewDate = (m: MemberTierRow) => m.review_date!;
   // Reviews whose date went by on nights that did not run this job come first, as they would have on

@@ -9,6 +9,7 @@ import { availableEngines } from '../../test/harness/db.js';
 import { Accounts } from '../../ledger/accounts.js';
 import { runJob, type RunSummary } from '../../jobs/runner.js';
 import { memberNumber, replaceOnce, useScenario, type Person, type Scenario } from './scenario.js';
+import { chunks } from '../../lib/chunks.js';
 
 const IVANOV: Person = { number: memberNumber(1), surname: 'IVANOV', givenName: 'IVAN' };
 
@@ -429,6 +430,46 @@ for (const engine of availableEngines()) {
       ]);
       expect(await tierOf(w)).toEqual({ tier: 'MEMBER', since: '2029-01-11', review: null });
     });
+
+    it('a catch-up that moves more members than one statement takes reads them again in pieces', async () => {
+      const w = s();
+      // 33,000 Gold members (SQLite takes at most 32,766 parameters in a statement) whose reviews of 2025
+      // and 2026 both went by with tiers not run: the first pass steps every one down to Silver, and all
+      // of them are read again for the second.
+      const members = 33_000;
+      const now = new Date().toISOString();
+      for (const part of chunks(
+        Array.from({ length: members }, (_, i) => memberNumber(members - i)),
+        500,
+      ))
+        await w.knex('members').insert(
+          part.map((number) => ({
+            number,
+            status: 'ACTIVE',
+            tier: 'GOLD',
+            tier_since: '2024-01-11',
+            review_date: '2025-01-11',
+            created_at: now,
+          })),
+        );
+      const late = await tiersAlone(w, '2026-02-01');
+      expect(late.status).toBe('succeeded');
+      expect(late.steps[0]!.counts).toMatchObject({ down: 2 * members, hold: 0, up: 0 });
+      const events = (await w
+        .knex('tier_events as t')
+        .join('members as m', 'm.id', 't.member_id')
+        .orderBy('t.id')
+        .select('m.number', 't.effective_on', 't.to_tier')) as Array<Record<string, string>>;
+      expect(events).toHaveLength(2 * members);
+      // Each pass records its members in member-number order, as one read would have returned them.
+      const inOrder = (pass: Array<Record<string, string>>) =>
+        pass.every((e, i) => i === 0 || pass[i - 1]!.number! < e.number!);
+      const [first, second] = [events.slice(0, members), events.slice(members)];
+      expect(first.every((e) => e.effective_on === '2025-01-11' && e.to_tier === 'SILVER')).toBe(true);
+      expect(second.every((e) => e.effective_on === '2026-01-11' && e.to_tier === 'MEMBER')).toBe(true);
+      expect(inOrder(first) && inOrder(second)).toBe(true);
+      expect(await w.knex('members').where({ tier: 'MEMBER' }).count({ n: '*' })).toEqual([{ n: members }]);
+    }, 120_000);
 
     it('a review recorded before its key named the review date is not recorded again by a rerun', async () => {
       const w = s();
