@@ -524,6 +524,31 @@ describe('redeye simulate', () => {
     }
   };
 
+  it('counts in its text totals what a cancellation that waited for its redemption gives back', async () => {
+    const header =
+      'redemption_id,member_number,redemption_date,service_type,points,reference,partner_code,status\r\n';
+    // The cancellation of R9 comes a night before its redemption: it waits for it.
+    await night(
+      '2026-06-04',
+      'cancel.csv',
+      header + 'R9,1000000040,2026-06-04,SEAT,300,EMD-R9,,CANCELLED\r\n',
+      'redemptions',
+    );
+    const redemption = { 'r9.csv': header + 'R9,1000000040,2026-06-04,SEAT,300,EMD-R9,,ISSUED\r\n' };
+    const text = (await simulateOut('redemptions', redemption, '2026-06-05', false)).join('\n');
+    expect(text).toMatch(/and RDM:R9:CANCEL .*REVERSED\s+\+300 points/);
+    // The text and the JSON totals tell the same night: 300 points out, 300 back.
+    expect(text).toMatch(
+      /1 records: 1 would post -300 points, activities shown with their records would reverse 300 points, 0 rejected/,
+    );
+    expect(summaryOf(await simulateJson('redemptions', redemption))).toMatchObject({
+      posted: 1,
+      points: -300,
+      reversed: 0,
+      reversedPoints: 300,
+    });
+  });
+
   it('completes an FTL message with the parts an earlier night held, as ingest does', async () => {
     await night(
       '2026-06-04',

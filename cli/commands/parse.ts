@@ -115,11 +115,14 @@ function statusCreditText(config: LoadedConfig): (amount: number) => string {
 }
 
 function countsLine(c: Counts, status: (amount: number) => string): string {
+  // What an activity shown under a record ("and …") takes back counts in the figures but is no record of
+  // its own: a waiting cancellation its redemption releases reverses points with no record reversed.
+  const reversing = c.reversed ? n(c.reversed) : 'activities shown with their records';
   return (
     `${n(c.records)} records: ${n(c.posted)} would post ${n(c.points)} points` +
     (c.statusCredits ? ` and ${status(c.statusCredits)}` : '') +
-    (c.reversed
-      ? `, ${n(c.reversed)} would reverse ${n(c.reversedPoints)} points` +
+    (c.reversed || c.reversedPoints || c.reversedStatusCredits
+      ? `, ${reversing} would reverse ${n(c.reversedPoints)} points` +
         (c.reversedStatusCredits ? ` and ${status(c.reversedStatusCredits)}` : '')
       : '') +
     `, ${n(c.rejected)} rejected, ${n(c.notCredited)} not credited (other programs)` +
