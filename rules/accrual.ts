@@ -760,7 +760,9 @@ function hotelSpend(
   const revenue = row.detail?.revenue ?? [];
   const counted = revenue.filter((r) => !categories || categories.includes(r.category));
   if (counted.length === 0) return { ok: true, value: null };
-  let total = 0;
+  // Each currency's lines are added up exactly and converted once, as a coupon's fare is (`fareOf`):
+  // converting each night and adding the rounded cents comes out a cent short or over per few nights.
+  const byCurrency = new Map<string, number>();
   for (const r of counted) {
     let minor: number;
     try {
@@ -771,7 +773,11 @@ function hotelSpend(
         rejection: reject('BAD_AMOUNT', 'Amount', `revenue ${r.amount} ${r.currency} cannot be read`),
       };
     }
-    const base = toBaseMinor(ctx, minor, r.currency, row.activityDate);
+    byCurrency.set(r.currency, (byCurrency.get(r.currency) ?? 0) + minor);
+  }
+  let total = 0;
+  for (const [currency, minor] of byCurrency) {
+    const base = toBaseMinor(ctx, minor, currency, row.activityDate);
     if (!base.ok) return base;
     total += base.value;
   }

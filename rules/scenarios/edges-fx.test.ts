@@ -34,5 +34,30 @@ for (const engine of availableEngines()) {
       await w.night('2026-04-03');
       expect(await w.statusBalance(IVANOV.number)).toBe(10000);
     });
+    it('a hotel stay’s nights in euros are added up before they are converted: rounded once', async () => {
+      const w = s();
+      w.dropFx({ '2026-07-02': { USD: '1.0850' } });
+      await w.enrol('2026-05-01', IVANOV);
+      const night = { category: 'ROOM', amount: '12.29', currency: 'EUR' };
+      w.dropHotel('GS', [
+        {
+          member: IVANOV.number,
+          surname: 'IVANOV',
+          givenName: 'IVAN',
+          reservation: 'GS-FX',
+          checkIn: '2026-06-30',
+          checkOut: '2026-07-02',
+          revenue: [night, { ...night, date: '2026-07-01' }],
+        },
+      ]);
+      await w.night('2026-07-03');
+      // EUR 24.58 × 1.0850 = USD 26.6693, so 26.67 and 80 points at GRANDSTAY-2026's 3 a dollar; each
+      // night converted alone would be 13.33 and the stay 26.66, a cent and a point short.
+      expect(await w.activity('HTL:GRANDSTAY:GS-FX')).toMatchObject({
+        status: 'POSTED',
+        base_spend_minor: 2667,
+        points: 80,
+      });
+    });
   });
 }
