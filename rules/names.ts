@@ -286,6 +286,8 @@ function isTitle(word: Word): boolean {
 interface GivenCandidate {
   words: Word[];
   titled: boolean;
+  /** Spellings of the first j words run together, for j = 1 … n. */
+  leading: string[][];
 }
 
 /** The travelled given name as candidates: as written less title words, then with a glued title cut off. */
@@ -295,13 +297,18 @@ function givenCandidates(words: readonly Word[]): GivenCandidate[] {
   while (start < end && isTitle(words[start]!)) start++;
   while (end > start && isTitle(words[end - 1]!)) end--;
   const plain = words.slice(start, end);
-  const candidates = [{ words: plain, titled: end < words.length }];
+  const candidate = (words: Word[], titled: boolean): GivenCandidate => {
+    const leading: string[][] = [];
+    for (let j = 1; j <= words.length; j++) leading.push(spellingsOfField(words.slice(0, j)));
+    return { words, titled, leading };
+  };
+  const candidates = [candidate(plain, end < words.length)];
   const last = plain.at(-1);
   const glued =
     last && GLUED_TITLES.find((title) => last.text.length > title.length && last.text.endsWith(title));
   if (last && glued) {
     const text = last.text.slice(0, -glued.length);
-    candidates.push({ words: [...plain.slice(0, -1), { text, spellings: spellingsOf(text) }], titled: true });
+    candidates.push(candidate([...plain.slice(0, -1), { text, spellings: spellingsOf(text) }], true));
   }
   return candidates;
 }
@@ -332,10 +339,12 @@ function isInitial(word: Word): boolean {
 }
 
 /** `mayBeCut`: the field was long enough to be cut and still ends where a cut would leave it. */
-function matchGiven(travelled: readonly Word[], member: MemberGivens, mayBeCut: boolean): GivenMatch {
-  // Spellings of the first j travelled words run together, for j = 1 … n.
-  const leading: string[][] = [];
-  for (let j = 1; j <= travelled.length; j++) leading.push(spellingsOfField(travelled.slice(0, j)));
+function matchGiven(
+  travelled: readonly Word[],
+  leading: ReadonlyArray<readonly string[]>,
+  member: MemberGivens,
+  mayBeCut: boolean,
+): GivenMatch {
   const whole = leading.at(-1)!;
   if (intersects(whole, member.whole)) return 'EXACT';
   // A travelled given name may add a middle name or patronymic the profile does not hold, or leave out
@@ -354,27 +363,24 @@ function matchGiven(travelled: readonly Word[], member: MemberGivens, mayBeCut: 
 
 /** The match of a travelled name against one view of the member (Latin, or Latin and local script). */
 function matchAgainst(
-  surnameText: string,
-  surname: readonly Word[],
-  given: readonly Word[],
+  travelled: TravelledReading,
   memberSurnames: ReadonlySet<string>,
   memberGivens: MemberGivens,
-  fieldLength: number,
 ): NameMatch {
-  const surnames = spellingsOfField(surname);
   let surnameTruncated = false;
-  if (!intersects(surnames, memberSurnames)) {
-    if (surnameText.trim().length < MIN_TRUNCATED_SURNAME || !anyPrefix(surnames, memberSurnames)) {
+  if (!intersects(travelled.surnames, memberSurnames)) {
+    if (!travelled.surnameMayBeCut || !anyPrefix(travelled.surnames, memberSurnames)) {
       return { matches: false, reason: 'SURNAME_MISMATCH' };
     }
     surnameTruncated = true;
   }
-  for (const { words: candidate, titled } of givenCandidates(given)) {
+  const mayBeCut = travelled.fieldLength >= MIN_CUT_NAME_FIELD;
+  for (const { words: candidate, titled, leading } of travelled.givenCandidates) {
     if (candidate.length === 0 || memberGivens.whole.size === 0) {
       // Nothing to compare the given name with: the surname is all the evidence there is.
       return { matches: true, reason: surnameTruncated ? 'SURNAME_TRUNCATED' : 'SURNAME_ONLY' };
     }
-    const givenMatch = matchGiven(candidate, memberGivens, fieldLength >= MIN_CUT_NAME_FIELD && !titled);
+    const givenMatch = matchGiven(candidate, leading, memberGivens, mayBeCut && !titled);
     // The DCS cuts the given name to an initial before it touches the surname.
     const initialOnly = givenMatch === 'GIVEN_NAME_INITIAL' && candidate.length === 1;
     if (givenMatch && (!surnameTruncated || initialOnly)) {
@@ -384,24 +390,94 @@ function matchAgainst(
   return { matches: false, reason: 'GIVEN_NAME_MISMATCH' };
 }
 
-function spellingSet(...texts: Array<string | undefined>): Set<string> {
-  const set = new Set<string>();
-  for (const text of texts)
-    for (const spelling of spellingsOfField(fieldOf(text))) if (spelling) set.add(spelling);
-  return set;
+/**
+ * A travelled name read once: split, titles taken off, spelt every way it can be. It is the same whoever
+ * it is compared with, and a coupon without a card is compared with every carded passenger of its flight.
+ */
+interface TravelledReading {
+  /** The surname as written: only one long enough to have been cut may match as a beginning. */
+  surnameMayBeCut: boolean;
+  surnames: readonly string[];
+  givenCandidates: readonly GivenCandidate[];
+  /** As the field a system would have cut: SURNAME/GIVEN, titles typed into it included. */
+  fieldLength: number;
+  inCyrillic: boolean;
 }
 
-function givenSpellings(...texts: Array<string | undefined>): MemberGivens {
-  const whole = new Set<string>();
-  const leading = new Set<string>();
-  for (const text of texts) {
+function readTravelled(travelled: TravelledName): TravelledReading | null {
+  let surnameText = travelled.surname;
+  let givenText = travelled.givenName;
+  if (givenText === undefined && surnameText.includes('/')) {
+    const slash = surnameText.indexOf('/');
+    givenText = surnameText.slice(slash + 1);
+    surnameText = surnameText.slice(0, slash);
+  }
+  let surname = fieldOf(surnameText);
+  const given = fieldOf(givenText);
+  // With no given name, a title can only have landed after the surname (SMITH MR).
+  while (given.length === 0 && surname.length > 1 && isTitle(surname.at(-1)!)) surname = surname.slice(0, -1);
+  if (surname.length === 0) return null;
+  return {
+    surnameMayBeCut: surnameText.trim().length >= MIN_TRUNCATED_SURNAME,
+    surnames: spellingsOfField(surname),
+    givenCandidates: givenCandidates(given),
+    fieldLength: surnameText.trim().length + 1 + (givenText ?? '').trim().length,
+    inCyrillic: CYRILLIC_LETTER.test(surnameText) || CYRILLIC_LETTER.test(givenText ?? ''),
+  };
+}
+
+// A night compares the same names again and again (each FTL passenger with every cardless coupon of its
+// flight, each member with every flight they took): each name is read and spelt once, not per comparison.
+const NAMES_KEPT = 20_000;
+// By surname, then given name: the callers' own strings are the keys, whose hashes V8 keeps, where a key
+// joined from both would be a new string to hash on every comparison.
+const readingsKept = new Map<string, Map<string | undefined, TravelledReading | null>>();
+let readingsCount = 0;
+const surnameSpellingsKept = new BoundedCache<string, ReadonlySet<string>>(NAMES_KEPT);
+const givenSpellingsKept = new BoundedCache<string, MemberGivens>(NAMES_KEPT);
+
+function readingOf(travelled: TravelledName): TravelledReading | null {
+  const { surname, givenName } = travelled;
+  let byGiven = readingsKept.get(surname);
+  let reading = byGiven?.get(givenName);
+  if (reading !== undefined) return reading;
+  reading = readTravelled(travelled);
+  // Bounded as BoundedCache is: start again empty rather than track what was used last.
+  if (readingsCount >= NAMES_KEPT) {
+    readingsKept.clear();
+    readingsCount = 0;
+    byGiven = undefined;
+  }
+  if (!byGiven) readingsKept.set(surname, (byGiven = new Map()));
+  byGiven.set(givenName, reading);
+  readingsCount++;
+  return reading;
+}
+
+function surnameSpellings(text: string): ReadonlySet<string> {
+  return surnameSpellingsKept.getOrCompute(text, () => {
+    const set = new Set<string>();
+    for (const spelling of spellingsOfField(fieldOf(text))) if (spelling) set.add(spelling);
+    return set;
+  });
+}
+
+function givenSpellings(text: string): MemberGivens {
+  return givenSpellingsKept.getOrCompute(text, () => {
+    const whole = new Set<string>();
+    const leading = new Set<string>();
     const words = fieldOf(text);
     for (let k = 1; k <= words.length; k++) {
       const into = k === words.length ? whole : leading;
       for (const spelling of spellingsOfField(words.slice(0, k))) if (spelling) into.add(spelling);
     }
-  }
-  return { whole, leading };
+    return { whole, leading };
+  });
+}
+
+/** The member's name in Latin and in local script as one view: either spelling may be the travelled one. */
+function eitherScript(latin: ReadonlySet<string>, local: ReadonlySet<string>): Set<string> {
+  return new Set([...latin, ...local]);
 }
 
 /**
@@ -417,44 +493,26 @@ export function nameMatches(travelled: TravelledName, member: MemberName): NameM
   ) {
     return { matches: true, reason: 'EXACT' };
   }
-  let surnameText = travelled.surname;
-  let givenText = travelled.givenName;
-  if (givenText === undefined && surnameText.includes('/')) {
-    const slash = surnameText.indexOf('/');
-    givenText = surnameText.slice(slash + 1);
-    surnameText = surnameText.slice(0, slash);
-  }
-  let surname = fieldOf(surnameText);
-  const given = fieldOf(givenText);
-  // With no given name, a title can only have landed after the surname (SMITH MR).
-  while (given.length === 0 && surname.length > 1 && isTitle(surname.at(-1)!)) surname = surname.slice(0, -1);
-  if (surname.length === 0) return { matches: false, reason: 'NO_SURNAME' };
-
-  // As the field a system would have cut: SURNAME/GIVEN, titles typed into it included.
-  const fieldLength = surnameText.trim().length + 1 + (givenText ?? '').trim().length;
-  const latin = matchAgainst(
-    surnameText,
-    surname,
-    given,
-    spellingSet(member.surname),
-    givenSpellings(member.givenName),
-    fieldLength,
-  );
-  const travelledInCyrillic = CYRILLIC_LETTER.test(surnameText) || CYRILLIC_LETTER.test(givenText ?? '');
+  const reading = readingOf(travelled);
+  if (!reading) return { matches: false, reason: 'NO_SURNAME' };
+  const latinSurnames = surnameSpellings(member.surname);
+  const latinGivens = givenSpellings(member.givenName);
+  const latin = matchAgainst(reading, latinSurnames, latinGivens);
   if (latin.matches) {
-    return latin.reason === 'EXACT' && travelledInCyrillic
+    return latin.reason === 'EXACT' && reading.inCyrillic
       ? { matches: true, reason: 'TRANSLITERATED' }
       : latin;
   }
   if (!member.surnameLocal && !member.givenNameLocal) return latin;
 
+  const localGivens = givenSpellings(member.givenNameLocal ?? '');
   const local = matchAgainst(
-    surnameText,
-    surname,
-    given,
-    spellingSet(member.surname, member.surnameLocal),
-    givenSpellings(member.givenName, member.givenNameLocal),
-    fieldLength,
+    reading,
+    eitherScript(latinSurnames, surnameSpellings(member.surnameLocal ?? '')),
+    {
+      whole: eitherScript(latinGivens.whole, localGivens.whole),
+      leading: eitherScript(latinGivens.leading, localGivens.leading),
+    },
   );
   if (local.matches) return local.reason === 'EXACT' ? { matches: true, reason: 'TRANSLITERATED' } : local;
   return local;
