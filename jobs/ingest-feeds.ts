@@ -889,19 +889,17 @@ export function hotelPartnerOf(
   };
 }
 
-/** A stay of one of our members as the hotel partner of its chain credits it, or why no contract covers it. */
-export function hotelStayDraft(program: Program, stay: HotelStay, date: IsoDate): Draft {
-  const partner = program.partnerForHotelChain(stay.chainCode, stay.brandCode);
-  return partner
-    ? hotelDraft(stay, partner.code, date)
-    : {
-        ok: false,
-        rejection: {
-          reason: 'NO_CONTRACT',
-          field: 'ChainCode',
-          message: `no hotel partner for chain ${stay.chainCode ?? '(none)'}${stay.brandCode ? ` or its brand ${stay.brandCode}` : ''} (partners[].hotelChains)`,
-        },
-      };
+/**
+ * A stay of one of our members as the hotel partner of its chain credits it, or why no contract covers it.
+ * `ChainCode` is optional in OpenTravel: a stay that names none is of the hotel the file is from, and is
+ * credited to the partner the file was accepted under (`hotelPartnerOf`, by its file name; the parser gives
+ * it the document's chain where another StayInfos names one). A chain it names is its own, known or not.
+ */
+export function hotelStayDraft(program: Program, fileName: string, stay: HotelStay, date: IsoDate): Draft {
+  const of = hotelPartnerOf(program, fileName, { chainCode: stay.chainCode, brandCode: stay.brandCode });
+  return 'partnerCode' in of
+    ? hotelDraft(stay, of.partnerCode, date)
+    : { ok: false, rejection: { reason: 'NO_CONTRACT', field: 'ChainCode', message: of.refusal.message } };
 }
 
 export function partnerHandler(
@@ -1000,7 +998,7 @@ export function hotelHandler(
           counts.add('otherProgram');
           continue;
         }
-        const draft = hotelStayDraft(program, stay, ctx.businessDate);
+        const draft = hotelStayDraft(program, file.name, stay, ctx.businessDate);
         items.push({
           event: e as RecordEvent<unknown>,
           draft,

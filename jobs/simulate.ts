@@ -234,7 +234,7 @@ function draftFor(
         : partnerDraft(record as PartnerActivity, of.partnerCode, date, minorOf);
     }
     case 'hotel':
-      return hotelStayDraft(program, record as HotelStay, date);
+      return hotelStayDraft(program, file, record as HotelStay, date);
     case 'redemptions':
       return redemptionDraft(record as Redemption, date);
     default:

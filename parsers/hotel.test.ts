@@ -283,6 +283,42 @@ describe('hotel: project fixtures', () => {
     expect(verdict.meta).toMatchObject({ ownStays: 2, otherPrograms: { NAREW: 2 } });
   });
 
+  it('gives each stay its StayInfos’ hotel; a later StayInfos without ChainCode takes the first one’s chain and brand', async () => {
+    const text = fixture('hotel-stays.xml').toString('utf8');
+    const split = (second: string) =>
+      text.replace(
+        /(<ota:StayInfo SequenceNumber="3">)/,
+        `</ota:StayInfos>\n  <ota:StayInfos ${second}>\n    $1`,
+      );
+    const hotels = async (doc: string) => {
+      const { records, verdict } = await parseHotel(doc);
+      expect(verdict.verdict).toBe('accepted');
+      return {
+        stays: records.map((r) => [r.record.chainCode, r.record.brandCode, r.record.hotelCode]),
+        document: [verdict.meta?.chainCode, verdict.meta?.brandCode],
+      };
+    };
+    expect(await hotels(split('HotelCode="BERKRZ" BrandCode="OTHER"'))).toEqual({
+      stays: [
+        ['NA', 'NAC', 'BERMIT'],
+        ['NA', 'NAC', 'BERMIT'],
+        ['NA', 'NAC', 'BERKRZ'],
+        ['NA', 'NAC', 'BERKRZ'],
+      ],
+      document: ['NA', 'NAC'],
+    });
+    // A chain a StayInfos names is its own, known or not.
+    expect((await hotels(split('ChainCode="ZZ" HotelCode="ZZ01"'))).stays.slice(2)).toEqual([
+      ['ZZ', undefined, 'ZZ01'],
+      ['ZZ', undefined, 'ZZ01'],
+    ]);
+    // A document that names no chain leaves its stays without one: the file name says whose it is.
+    expect(await hotels(text.replace('ChainCode="NA" BrandCode="NAC" ', ''))).toEqual({
+      stays: Array.from({ length: 4 }, () => [undefined, undefined, 'BERMIT']),
+      document: [undefined, undefined],
+    });
+  });
+
   it('reads OTA Money exactly', () => {
     expect(parseOtaMoney('1.50')).toBe('1.50');
     expect(parseOtaMoney('+007.5')).toBe('7.5');

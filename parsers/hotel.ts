@@ -24,6 +24,11 @@
  *   ExpireDate as the check-out date when `@ExpireDateExclusiveInd` is absent or true; when it is
  *   explicitly false, ExpireDate is the last night and check-out is the day after. The activity date is the
  *   check-out date.
+ * - Hotel: `StayInfos/@ChainCode`, `@BrandCode`, `@HotelCode`, on every stay of the StayInfos. ChainCode is
+ *   optional in OpenTravel: a stay without one is of the hotel the file is from, which is the first
+ *   StayInfos' chain (as the verdict meta gives it) when that names one, else the file name's (the rules'
+ *   choice, `hotelStayDraft`). The schema allows one StayInfos; of several, a later one without ChainCode
+ *   takes the first one's chain and brand.
  * - `ReservationID/@ID` is required: it is the partner transaction id de-duplication relies on.
  * - SummaryAmount is carried per category for the rules' cross-check; the parser does not judge it.
  *
@@ -476,11 +481,23 @@ function handle(doc: XmlDocument, own: ReadonlySet<string>, file: string): XmlFi
   const otherPrograms = new Map<string, number>();
   let ownStays = 0;
   const groups = childrenOf(root, OTA_NS, 'StayInfos');
-  groups.forEach((group, g) => {
+  const refOf = (group: XmlElement | undefined): HotelRef => {
     const hotel: HotelRef = {};
     for (const key of ['ChainCode', 'BrandCode', 'HotelCode'] as const) {
       const value = attrOf(group, key);
       if (value !== undefined) hotel[`${key[0]!.toLowerCase()}${key.slice(1)}` as keyof HotelRef] = value;
+    }
+    return hotel;
+  };
+  const documentHotel = refOf(groups[0]);
+  groups.forEach((group, g) => {
+    const hotel = refOf(group);
+    // The file is judged by the first StayInfos' chain (`meta.chainCode`): a later one that names none is
+    // of that hotel too, not of the chain the file name gives.
+    if (hotel.chainCode === undefined && documentHotel.chainCode !== undefined) {
+      hotel.chainCode = documentHotel.chainCode;
+      if (documentHotel.brandCode !== undefined) hotel.brandCode = documentHotel.brandCode;
+      else delete hotel.brandCode;
     }
     const path = `${HOTEL_ROOT}/${indexed('StayInfos', g, groups.length)}/StayInfo`;
     childrenOf(group, OTA_NS, 'StayInfo').forEach((stay, s) => {

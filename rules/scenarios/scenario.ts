@@ -349,25 +349,33 @@ export class Scenario {
     );
   }
 
-  dropHotel(chain: string, stays: HotelStayInput[]): string {
-    const stayXml = stays.map((s, i) => {
-      const byCategory = new Map<string, HotelStayInput['revenue']>();
-      for (const r of s.revenue) byCategory.set(r.category, [...(byCategory.get(r.category) ?? []), r]);
-      for (const m of s.summaries ?? []) if (!byCategory.has(m.category)) byCategory.set(m.category, []);
-      const summaryOf = (cat: string) => {
-        const m = s.summaries?.find((x) => x.category === cat);
-        return m
-          ? `
-          <SummaryAmount Amount="${m.amount}" CurrencyCode="${m.currency ?? 'USD'}"/>`
-          : '';
-      };
-      const categories = [...byCategory]
-        .map(([cat, rs]) =>
-          rs.length === 0
+  /** A hotel document of one StayInfos; `chain` null leaves out its ChainCode (optional in OpenTravel). */
+  dropHotel(chain: string | null, stays: HotelStayInput[], name?: string): string {
+    return this.dropHotelGroups([{ chain, stays }], name);
+  }
+
+  /** A hotel document of several StayInfos (the schema allows one; the night reads them all). */
+  dropHotelGroups(groups: Array<{ chain: string | null; stays: HotelStayInput[] }>, name?: string): string {
+    let sequence = 0;
+    const groupXml = groups.map(({ chain, stays }) => {
+      const stayXml = stays.map((s) => {
+        const byCategory = new Map<string, HotelStayInput['revenue']>();
+        for (const r of s.revenue) byCategory.set(r.category, [...(byCategory.get(r.category) ?? []), r]);
+        for (const m of s.summaries ?? []) if (!byCategory.has(m.category)) byCategory.set(m.category, []);
+        const summaryOf = (cat: string) => {
+          const m = s.summaries?.find((x) => x.category === cat);
+          return m
             ? `
+          <SummaryAmount Amount="${m.amount}" CurrencyCode="${m.currency ?? 'USD'}"/>`
+            : '';
+        };
+        const categories = [...byCategory]
+          .map(([cat, rs]) =>
+            rs.length === 0
+              ? `
         <RevenueCategory RevenueCategoryCode="${cat}">${summaryOf(cat)}
         </RevenueCategory>`
-            : `
+              : `
         <RevenueCategory RevenueCategoryCode="${cat}">${summaryOf(cat)}
           <RevenueDetails>${rs
             .map(
@@ -377,11 +385,11 @@ export class Scenario {
             .join('')}
           </RevenueDetails>
         </RevenueCategory>`,
-        )
-        .join('');
-      const points = s.pointsEarned === undefined ? '' : ` PointsEarned="${s.pointsEarned}"`;
-      return `
-    <StayInfo SequenceNumber="${i + 1}">
+          )
+          .join('');
+        const points = s.pointsEarned === undefined ? '' : ` PointsEarned="${s.pointsEarned}"`;
+        return `
+    <StayInfo SequenceNumber="${++sequence}">
       <LoyaltyPointsAccruals>
         <SelectedLoyalty ProgramCode="${s.program ?? 'XX'}" AccountID="${s.member}"${points}/>
       </LoyaltyPointsAccruals>
@@ -397,15 +405,19 @@ export class Scenario {
         </Customer></Profile></ProfileInfo></Profiles></ResGuest></ResGuests>
       </HotelReservation>
     </StayInfo>`;
+      });
+      const chainCode = chain === null ? '' : ` ChainCode="${chain}"`;
+      return `
+  <StayInfos${chainCode} HotelCode="${chain ?? 'BER'}001">${stayXml.join('')}
+  </StayInfos>`;
     });
     return this.drop(
       'hotel',
       `<?xml version="1.0" encoding="UTF-8"?>
-<OTA_HotelStayInfoNotifRQ xmlns="http://www.opentravel.org/OTA/2003/05" EchoToken="T-${this.files}" TimeStamp="2026-01-01T00:00:00Z" Version="1.0">
-  <StayInfos ChainCode="${chain}" HotelCode="${chain}001">${stayXml.join('')}
-  </StayInfos>
+<OTA_HotelStayInfoNotifRQ xmlns="http://www.opentravel.org/OTA/2003/05" EchoToken="T-${this.files}" TimeStamp="2026-01-01T00:00:00Z" Version="1.0">${groupXml.join('')}
 </OTA_HotelStayInfoNotifRQ>
 `,
+      name,
     );
   }
 
