@@ -283,6 +283,41 @@ describe('hotel: project fixtures', () => {
     expect(verdict.meta).toMatchObject({ ownStays: 2, otherPrograms: { NAREW: 2 } });
   });
 
+  it('reads PointsEarned as the points the hotel proposes: 0 however written proposes none, a negative is kept', async () => {
+    const withPoints = (text: string) =>
+      fixture('hotel-stays.xml').toString('utf8').replace('PointsEarned="1500"', `PointsEarned="${text}"`);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: -99_999_999, max: 99_999_999 }),
+        fc.constantFrom('', '+'),
+        fc.nat({ max: 3 }),
+        async (points, plus, zeros) => {
+          const digits = '0'.repeat(zeros) + String(Math.abs(points));
+          if (digits.length > 8) return;
+          const text = points < 0 ? `-${digits}` : `${plus}${digits}`;
+          const { records, rejects } = await parseHotel(withPoints(text));
+          expect(rejects).toEqual([]);
+          const stay = records[0]!.record;
+          if (points === 0) expect(stay).not.toHaveProperty('pointsEarned');
+          else expect(stay.pointsEarned).toBe(points);
+        },
+      ),
+      { numRuns: 200 },
+    );
+    // Empty or blank is no attribute, as for every attribute read.
+    for (const none of ['-0', '', '  '])
+      expect((await parseHotel(withPoints(none))).records[0]!.record, none).not.toHaveProperty(
+        'pointsEarned',
+      );
+    for (const bad of ['1.5', '1,000', '1e3', '123456789', 'ten']) {
+      const { rejects } = await parseHotel(withPoints(bad));
+      expect(
+        rejects.map((r) => [r.seq, r.reason, r.field]),
+        bad,
+      ).toEqual([[1, 'BAD_AMOUNT', 'LoyaltyPointsAccruals/SelectedLoyalty[2]/@PointsEarned']]);
+    }
+  });
+
   it('gives each stay its StayInfos’ hotel; a later StayInfos without ChainCode takes the first one’s chain and brand', async () => {
     const text = fixture('hotel-stays.xml').toString('utf8');
     const split = (second: string) =>

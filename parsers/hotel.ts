@@ -29,6 +29,8 @@
  *   StayInfos' chain (as the verdict meta gives it) when that names one, else the file name's (the rules'
  *   choice, `hotelStayDraft`). The schema allows one StayInfos; of several, a later one without ChainCode
  *   takes the first one's chain and brand.
+ * - `@PointsEarned` is the points the hotel proposes. 0 (however written) proposes none: the stay earns by
+ *   its contract, as one without the attribute. A negative value is kept for the rules to refuse.
  * - `ReservationID/@ID` is required: it is the partner transaction id de-duplication relies on.
  * - SummaryAmount is carried per category for the rules' cross-check; the parser does not judge it.
  *
@@ -95,6 +97,7 @@ export interface HotelStay {
   /** Whether `program` is one of ours (the `ownPrograms` option). */
   own: boolean;
   memberSource: 'SelectedLoyalty' | 'CustLoyalty';
+  /** The points the hotel proposes (`@PointsEarned`); absent when it proposes none, 0 included. */
   pointsEarned?: number;
   bonusCode?: string;
   surname?: string;
@@ -426,7 +429,9 @@ function readStay(stay: XmlElement, hotel: HotelRef, own: ReadonlySet<string>): 
         membership.pointsEarned,
       );
     }
-    pointsEarned = Number(membership.pointsEarned) || 0;
+    // A proposal of 0 points is no proposal: the stay earns by its contract, as one without the attribute.
+    const points = Number(membership.pointsEarned);
+    if (points !== 0) pointsEarned = points;
   }
   const reservation = childOf(stay, OTA_NS, 'ReservationID');
   const reservationId = attrOf(reservation, 'ID');

@@ -1,8 +1,8 @@
 /**
  * Hotel stays (OpenTravel HotelStayInfoNotif, ota-hotel-stay.md) whose document leaves out what OpenTravel
- * makes optional: a StayInfos without ChainCode is credited to the partner the file is accepted under. The
- * simulator shows the same outcome as the night (`night` checks it, and each test reads the simulator's
- * figures itself).
+ * makes optional: a StayInfos without ChainCode is credited to the partner the file is accepted under, and
+ * a `PointsEarned` of 0 proposes no points, so the stay earns by its contract. The simulator shows the
+ * same outcome as the night (`night` checks it, and each test reads the simulator's figures itself).
  */
 import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../../test/harness/db.js';
@@ -101,6 +101,26 @@ for (const engine of availableEngines()) {
         (await w.rejects({ feed: 'hotel' })).map((r) => [r.record_ref, r.reason, r.field, r.message]),
       ).toEqual([['B-2', 'NO_CONTRACT', 'ChainCode', noContract]]);
       expect(await w.balance(IVANOV.number)).toBe(400);
+    });
+
+    it('earns a stay by its contract when the hotel proposes 0 points, credits the points it proposes, and refuses negative ones', async () => {
+      const w = s();
+      await w.enrol('2026-05-01', IVANOV);
+      const file = w.dropHotel('GS', [
+        stay('C-1', { pointsEarned: 0 }),
+        stay('C-2', { pointsEarned: 350 }),
+        stay('C-3', { pointsEarned: -5 }),
+      ]);
+      expect(shown(await w.simulate('hotel', file, '2026-06-13'))).toEqual([
+        [hotelKey('GRANDSTAY', 'C-1'), 'POSTED', null, 200],
+        [hotelKey('GRANDSTAY', 'C-2'), 'POSTED', null, 350],
+        [hotelKey('GRANDSTAY', 'C-3'), 'REJECTED', 'BAD_AMOUNT', 0],
+      ]);
+      await w.night('2026-06-13');
+      expect(await outcome(w, 'C-1')).toEqual(['POSTED', null, 200]); // 100.00 × 2, as without PointsEarned
+      expect(await outcome(w, 'C-2')).toEqual(['POSTED', null, 350]);
+      expect(await outcome(w, 'C-3')).toEqual(['REJECTED', 'BAD_AMOUNT', 0]);
+      expect(await w.balance(IVANOV.number)).toBe(550);
     });
   });
 }
