@@ -85,47 +85,68 @@ async function lapse(
   return counts;
 }
 
+/**
+ * The members' qualification on the window ending on `date`. With `postedBy`, only the credits posted by
+ * that business date count: what a night that did not run this job knew, not what came after it.
+ */
 async function qualification(
   q: Knex | Knex.Transaction,
   program: Program,
   memberIds: number[],
   date: string,
+  postedBy?: IsoDate,
 ): Promise<Map<number, number>> {
   const { from, to } = program.qualificationWindow(date);
   const out = new Map<number, number>();
   for (const part of chunks(memberIds, 500)) {
-    const rows = await q('status_credits')
-      .whereIn('member_id', part)
-      .andWhere('metric', program.statusMetric)
-      .andWhere('activity_date', '>=', from)
-      .andWhere('activity_date', '<=', to)
-      .groupBy('member_id')
-      .select('member_id')
-      .sum({ total: 'amount' });
+    const rows = await q('status_credits as s')
+      .modify((b) => {
+        if (postedBy)
+          b.join('postings as p', 'p.id', 's.posting_id').andWhere('p.business_date', '<=', postedBy);
+      })
+      .whereIn('s.member_id', part)
+      .andWhere('s.metric', program.statusMetric)
+      .andWhere('s.activity_date', '>=', from)
+      .andWhere('s.activity_date', '<=', to)
+      .groupBy('s.member_id')
+      .select('s.member_id as member_id')
+      .sum({ total: 's.amount' });
     for (const r of rows as Array<{ member_id: number; total: number | string }>)
       out.set(Number(r.member_id), Number(r.total));
   }
   return out;
 }
 
+/**
+ * The date a decision took effect on when it is another than the business date's: the review date a
+ * review decided, the last day of a closed year an upgrade is dated on.
+ */
+function datedOn(ctx: JobContext, d: TierDecision): IsoDate | undefined {
+  if (d.reviewedOn) return d.reviewedOn;
+  const since = d.next.tierSince;
+  return d.event.direction === 'UP' && since !== null && since !== ctx.businessDate ? since : undefined;
+}
+
 /** The key of the tier event a decision records for a member on a business date. */
 function eventKey(ctx: JobContext, member: { number: string }, d: TierDecision): string {
   // The tier it moves to is part of it: a rerun with a late file may take the member further than the
-  // first run did, and that is another event, not the same one recorded again. So is the date a review
-  // decided: a night catching up two missed reviews may hold the tier at both.
+  // first run did, and that is another event, not the same one recorded again. So is the date it took
+  // effect on when not tonight's: a night catching up two missed reviews may hold the tier at both, and
+  // one catching up years may upgrade for a closed year, step down at its review, and upgrade again.
   const key = `TIER:${member.number}:${ctx.businessDate}:${d.event.direction}:${d.event.to}`;
-  return d.reviewedOn ? `${key}:${d.reviewedOn}` : key;
+  const dated = datedOn(ctx, d);
+  return dated ? `${key}:${dated}` : key;
 }
 
-type Decision = { member: MemberTierRow; d: TierDecision; key: string };
+type Decision = { member: MemberTierRow; d: TierDecision; key: string; dated: IsoDate | undefined };
 
 /**
- * The decisions already recorded: a rerun of their date. A review recorded before its key named the
- * review date is known by its old key and the date it took effect on, which is the review date.
+ * The decisions already recorded: a rerun of their date. One recorded before its key named the date it
+ * took effect on (a review, a closed year's upgrade) is known by its old key and that date.
  */
 async function recordedEvents(trx: Knex.Transaction, decided: Decision[]): Promise<Set<Decision>> {
-  const legacy = (x: Decision) => x.key.slice(0, -`:${x.d.reviewedOn}`.length);
-  const keys = decided.flatMap((x) => (x.d.reviewedOn ? [x.key, legacy(x)] : [x.key]));
+  const legacy = (x: Decision) => x.key.slice(0, -`:${x.dated}`.length);
+  const keys = decided.flatMap((x) => (x.dated ? [x.key, legacy(x)] : [x.key]));
   const found = new Map<string, string | null>();
   for (const part of chunks(keys, 500)) {
     const rows = await trx('tier_events').whereIn('event_key', part).select('event_key', 'effective_on');
@@ -133,9 +154,7 @@ async function recordedEvents(trx: Knex.Transaction, decided: Decision[]): Promi
       found.set(r.event_key, r.effective_on);
   }
   return new Set(
-    decided.filter(
-      (x) => found.has(x.key) || (x.d.reviewedOn !== undefined && found.get(legacy(x)) === x.d.reviewedOn),
-    ),
+    decided.filter((x) => found.has(x.key) || (x.dated !== undefined && found.get(legacy(x)) === x.dated)),
   );
 }
 
@@ -210,44 +229,56 @@ type MemberTierRow = {
   review_date: string | null;
 };
 
+/** The members' qualifications a pass decides on. */
+type Qualify = (trx: Knex.Transaction, members: readonly MemberTierRow[]) => Promise<Map<number, number>>;
+
+/** The qualification of the window ending on `judgedOn`, for each member its own. */
+const onWindowEnding =
+  (program: Program, judgedOn: (m: MemberTierRow) => string): Qualify =>
+  async (trx, members) => {
+    const byDate = new Map<string, MemberTierRow[]>();
+    for (const m of members) {
+      const date = judgedOn(m);
+      const list = byDate.get(date);
+      if (list) list.push(m);
+      else byDate.set(date, [m]);
+    }
+    const q = new Map<number, number>();
+    for (const [date, list] of byDate)
+      for (const [id, total] of await qualification(
+        trx,
+        program,
+        list.map((m) => m.id),
+        date,
+      ))
+        q.set(id, total);
+    return q;
+  };
+
 /**
- * Decides for each member with the qualification of the window ending on `judgedOn` (the business date
+ * Decides for each member with the qualification `qualify` gives (the window ending on the business date
  * unless said otherwise) and records the decisions.
  */
 async function decideAll(
   ctx: JobContext,
   program: Program,
   members: MemberTierRow[],
-  decideOne: (s: TierState, q: number) => TierDecision | undefined,
+  decideOne: (s: TierState, q: number, m: MemberTierRow) => TierDecision | undefined,
   tally: Tally,
-  judgedOn: (m: MemberTierRow) => string = () => ctx.businessDate,
+  qualify: Qualify = onWindowEnding(program, () => ctx.businessDate),
 ): Promise<number[]> {
   const { counts } = tally;
   const applied: number[] = [];
   for (const part of chunks(members, 1_000)) {
     await ctx.db.transaction(async (trx) => {
-      const byDate = new Map<string, MemberTierRow[]>();
-      for (const m of part) {
-        const date = judgedOn(m);
-        const list = byDate.get(date);
-        if (list) list.push(m);
-        else byDate.set(date, [m]);
-      }
-      const q = new Map<number, number>();
-      for (const [date, members] of byDate)
-        for (const [id, total] of await qualification(
-          trx,
-          program,
-          members.map((m) => m.id),
-          date,
-        ))
-          q.set(id, total);
+      const q = await qualify(trx, part);
       const decided = part.flatMap((member) => {
         const d = decideOne(
           { tier: member.tier, tierSince: member.tier_since, reviewDate: member.review_date },
           q.get(member.id) ?? 0,
+          member,
         );
-        return d ? [{ member, d, key: eventKey(ctx, member, d) }] : [];
+        return d ? [{ member, d, key: eventKey(ctx, member, d), dated: datedOn(ctx, d) }] : [];
       });
       // A decision recorded before is a rerun of its date, and a member whose tier a later night decided
       // is that night's: applying either would undo what later nights decided.
@@ -270,6 +301,94 @@ async function decideAll(
   return applied;
 }
 
+/** A night since this job last ran, before tonight, on which members' qualification may have risen. */
+interface MissedNight {
+  /** The last day of the window judged. */
+  date: IsoDate;
+  /** The date an upgrade reached that night takes. */
+  datedOn: IsoDate;
+  /**
+   * For each member credited that night, the qualification that night and the best of it and of the
+   * nights after it whose upgrades are dated alike.
+   */
+  reached: Map<number, { own: number; best: number }>;
+}
+
+/**
+ * The nights after `since` (the last night this job completed) and before tonight on which a member's
+ * qualification may have crossed a threshold, in date order: each night a credit was posted for them
+ * (between two, their window only loses credits), judged on the window ending that night with only the
+ * credits posted by then, what that night knew. Under a calendar-year window, also the last day of each
+ * year that closed since, judged on that year with every credit of it: its 31 December did not run this
+ * job, so the year closes tonight. Once 31 December's run has succeeded (`since` is then that date or
+ * later) the year was closed on its last night, and a credit of it that comes later changes nothing.
+ */
+async function missedNights(
+  ctx: JobContext,
+  program: Program,
+  since: IsoDate,
+  credited: () => Promise<MemberTierRow[]>,
+): Promise<MissedNight[]> {
+  const tonight = ctx.businessDate;
+  const calendar = program.config.tiers.window === 'calendarYear';
+  const yearEnd = (date: IsoDate) => `${date.slice(0, 4)}-12-31`;
+  // An upgrade a night that did not run this job reached is dated the night that does (the member is
+  // told tonight), and reviewed a period on; under a calendar-year window, one of a year closed since is
+  // that year's, reached on its last day and reviewed at the end of the next, as after a night that ran.
+  const datedOn = (date: IsoDate) =>
+    calendar && date < `${tonight.slice(0, 4)}-01-01` ? yearEnd(date) : tonight;
+  const judged: Array<{ date: IsoDate; postedBy?: IsoDate; ids: number[] }> = [];
+  const rows = (await ctx.db
+    .knex('status_credits as s')
+    .join('postings as p', 'p.id', 's.posting_id')
+    .join('members as m', 'm.id', 's.member_id')
+    .where('p.business_date', '>', since)
+    .andWhere('p.business_date', '<', tonight)
+    .andWhere('s.metric', program.statusMetric)
+    .andWhere('s.amount', '>', 0)
+    .whereIn('m.status', ['ACTIVE', 'SUSPENDED', 'INCOMPLETE'])
+    .distinct('s.member_id as memberId', 'p.business_date as night')) as Array<{
+    memberId: number | string;
+    night: string;
+  }>;
+  const byNight = new Map<IsoDate, number[]>();
+  for (const r of rows) {
+    const night = String(r.night).slice(0, 10);
+    const ids = byNight.get(night);
+    if (ids) ids.push(Number(r.memberId));
+    else byNight.set(night, [Number(r.memberId)]);
+  }
+  for (const [date, ids] of byNight) judged.push({ date, postedBy: date, ids });
+  if (calendar) {
+    let ids: number[] | undefined;
+    for (let end = yearEnd(since); end < tonight; end = yearEnd(addDays(end, 1)))
+      if (end > since) judged.push({ date: end, ids: (ids ??= (await credited()).map((m) => m.id)) });
+  }
+  const own: Array<Map<number, number>> = [];
+  for (const j of judged) own.push(await qualification(ctx.db.knex, program, j.ids, j.date, j.postedBy));
+  // The best so far, latest night first, for each date upgrades take and member: tonight's window counts
+  // too, so that a member is upgraded once, to the highest tier the nights reached, not once for each.
+  const best = new Map<string, number>();
+  const tonightIds = [...new Set(judged.filter((j) => datedOn(j.date) === tonight).flatMap((j) => j.ids))];
+  for (const [id, total] of await qualification(ctx.db.knex, program, tonightIds, tonight))
+    best.set(`${tonight}:${id}`, total);
+  const nights = new Map<IsoDate, MissedNight>();
+  const order = judged.map((j, i) => ({ ...j, own: own[i]! })).sort((a, b) => b.date.localeCompare(a.date));
+  for (const j of order) {
+    const night = nights.get(j.date) ?? { date: j.date, datedOn: datedOn(j.date), reached: new Map() };
+    nights.set(j.date, night);
+    for (const id of j.ids) {
+      const key = `${night.datedOn}:${id}`;
+      const q = j.own.get(id) ?? 0;
+      const b = Math.max(q, best.get(key) ?? q);
+      best.set(key, b);
+      const seen = night.reached.get(id);
+      night.reached.set(id, { own: Math.max(q, seen?.own ?? q), best: Math.max(b, seen?.best ?? b) });
+    }
+  }
+  return [...nights.values()].sort((a, b) => a.date.localeCompare(b.date));
+}
+
 export const tiersJob: Job = async (ctx: JobContext): Promise<JobResult> => {
   const program = new Program(ctx.config);
   const ledger = new Ledger(ctx.db, { now: ctx.now });
@@ -283,39 +402,38 @@ export const tiersJob: Job = async (ctx: JobContext): Promise<JobResult> => {
     decidedLater: 0,
   };
   const tally: Tally = { counts, decidedLater: [] };
-  const dueForReviewAmong = (op: '<' | '<=', only?: readonly number[]) =>
+  const members = (filter: (q: Knex.QueryBuilder) => void) =>
     ctx.db
       .knex('members')
-      .whereNotNull('review_date')
-      .andWhere('review_date', op, ctx.businessDate)
       .whereIn('status', ['ACTIVE', 'SUSPENDED', 'INCOMPLETE'])
-      .modify((q) => {
-        if (only) q.whereIn('id', only);
-      })
+      .modify(filter)
       .select('id', 'number', 'tier', 'tier_since', 'review_date')
       // The order the tier events are recorded in, and so the daily report's (by event id): PostgreSQL
       // would otherwise return the members in whatever order its plan reads them.
       .orderBy('number') as Promise<MemberTierRow[]>;
   // A catch-up pass may move every member at once: the ones to read again go by in pieces (a statement
   // takes a bounded number of parameters), put back in member-number order as one read would have them.
-  const dueForReview = async (op: '<' | '<=', only?: number[]): Promise<MemberTierRow[]> => {
-    if (!only) return dueForReviewAmong(op);
-    const due: MemberTierRow[] = [];
-    for (const part of chunks(only, 500)) due.push(...(await dueForReviewAmong(op, part)));
-    return due.sort((a, b) => a.number.localeCompare(b.number));
+  const membersAmong = async (ids: readonly number[], filter: (q: Knex.QueryBuilder) => void = () => {}) => {
+    const out: MemberTierRow[] = [];
+    for (const part of chunks(ids, 500)) out.push(...(await members((q) => filter(q.whereIn('id', part)))));
+    return out.sort((a, b) => a.number.localeCompare(b.number));
   };
+  const due = (op: '<' | '<=', date: IsoDate) => (q: Knex.QueryBuilder) =>
+    void q.whereNotNull('review_date').andWhere('review_date', op, date);
   const reviewed = (s: TierState, q: number) => review(program, s, q, ctx.businessDate);
-  const onReviewDate = (m: MemberTierRow) => m.review_date!;
-  // Reviews whose date went by on nights that did not run this job come first, as they would have on
-  // their dates: the credits posted since are upgrades after the review, and may take a member the
-  // review stepped down back up. Each sets the next review a period on, which may have gone by too (the
-  // job stopped for over a year): decided in turn, each on its own date. Only the members a pass moved
-  // are read again, so one left as it was (a rerun, a later night's decision) ends the catch-up.
-  let overdue = await dueForReview('<');
-  while (overdue.length > 0) {
-    const moved = await decideAll(ctx, program, overdue, reviewed, tally, onReviewDate);
-    overdue = moved.length > 0 ? await dueForReview('<', moved) : [];
-  }
+  const onReviewDate = onWindowEnding(program, (m) => m.review_date!);
+  // Reviews whose date went by on nights that did not run this job are decided as they would have been
+  // on their dates: before the upgrades of the nights after them, which may take a member the review
+  // stepped down back up. Each sets the next review a period on, which may have gone by too (the job
+  // stopped for over a year): decided in turn, each on its own date. Only the members a pass moved are
+  // read again, so one left as it was (a rerun, a later night's decision) ends the catch-up.
+  const reviewsBefore = async (date: IsoDate) => {
+    let overdue = await members(due('<', date));
+    while (overdue.length > 0) {
+      const moved = await decideAll(ctx, program, overdue, reviewed, tally, onReviewDate);
+      overdue = moved.length > 0 ? await membersAmong(moved, due('<', date)) : [];
+    }
+  };
   // Members whose qualification rose: credits posted since the last night this job completed (a night
   // that did not run tiers must not lose its upgrades), or on this business date when there is none.
   const last = await ctx.db
@@ -325,32 +443,40 @@ export const tiersJob: Job = async (ctx: JobContext): Promise<JobResult> => {
     .max({ d: 'business_date' })
     .first();
   const since = last?.d ? String(last.d).slice(0, 10) : ctx.businessDate;
-  const credited = async () =>
-    (await ctx.db
-      .knex('members as m')
-      .whereIn(
-        'm.id',
+  const credited = () =>
+    members((q) =>
+      q.whereIn(
+        'id',
         ctx.db
           .knex('status_credits as s')
           .join('postings as p', 'p.id', 's.posting_id')
           .whereBetween('p.business_date', [since, ctx.businessDate])
           .select('s.member_id'),
-      )
-      .whereIn('m.status', ['ACTIVE', 'SUSPENDED', 'INCOMPLETE'])
-      .select('m.id', 'm.number', 'm.tier', 'm.tier_since', 'm.review_date')
-      .orderBy('m.number')) as MemberTierRow[];
+      ),
+    );
   const upgradedOn = (date: IsoDate) => (s: TierState, q: number) => upgrade(program, s, q, date);
-  // Under a calendar-year window, credits of a year whose last night did not run this job are judged
-  // on that year, which has closed: judged only on the new year they would never count. The upgrade is
-  // that year's, as on a night that ran: reached on its last day, reviewed at the end of the next year.
-  // Once 31 December's run has succeeded (`since` is then that date or later) the year was closed on
-  // its last night, and a credit of it that comes later changes nothing, whichever night it comes.
-  const yearStart = `${ctx.businessDate.slice(0, 4)}-01-01`;
-  const yearEnd = addDays(yearStart, -1);
-  if (program.config.tiers.window === 'calendarYear' && since < yearEnd)
-    await decideAll(ctx, program, await credited(), upgradedOn(yearEnd), tally, () => yearEnd);
+  // The nights this job did not run are judged in turn, each after the reviews before it, as had it run
+  // on them: judged on tonight's window alone, an upgrade whose credits have left it since is lost. When
+  // the job ran the night before (most nights), there is none.
+  if (since < addDays(ctx.businessDate, -1))
+    for (const night of await missedNights(ctx, program, since, credited)) {
+      await reviewsBefore(night.date);
+      // Upgraded only when that night's own qualification crosses a threshold (else a review in between
+      // comes first), then at once to the best of the nights after it: no review falls between them.
+      const { reached, datedOn } = night;
+      await decideAll(
+        ctx,
+        program,
+        await membersAmong([...reached.keys()]),
+        (s, q, m) =>
+          upgrade(program, s, q, datedOn) ? upgrade(program, s, reached.get(m.id)!.best, datedOn) : undefined,
+        tally,
+        () => Promise.resolve(new Map([...reached].map(([id, r]) => [id, r.own]))),
+      );
+    }
+  await reviewsBefore(ctx.businessDate);
   await decideAll(ctx, program, await credited(), upgradedOn(ctx.businessDate), tally);
-  await decideAll(ctx, program, await dueForReview('<='), reviewed, tally, onReviewDate);
+  await decideAll(ctx, program, await members(due('<=', ctx.businessDate)), reviewed, tally, onReviewDate);
   const later = tally.decidedLater;
   const warnings =
     later.length === 0

@@ -41,6 +41,20 @@ async function tiersAlone(w: Scenario, date: string): Promise<RunSummary> {
   return runJob(w.w.ctx(date), 'tiers');
 }
 
+/** A night run job by job as the runner records it (what tiers looks back to), as far as `jobs` go. */
+async function runNight(
+  w: Scenario,
+  date: string,
+  jobs: ReadonlyArray<'fetch' | 'ingest' | 'accrue' | 'tiers'> = ['fetch', 'ingest', 'accrue', 'tiers'],
+): Promise<RunSummary['steps'][number]> {
+  let last: RunSummary | undefined;
+  for (const job of jobs) {
+    last = await runJob(w.w.ctx(date), job);
+    expect(last.status).toBe('succeeded');
+  }
+  return last!.steps[0]!;
+}
+
 const tierOf = async (w: Scenario) => {
   const m = await w.member(IVANOV.number);
   return { tier: m.tier, since: m.tier_since, review: m.review_date };
@@ -471,6 +485,95 @@ for (const engine of availableEngines()) {
       expect(await w.knex('members').where({ tier: 'MEMBER' }).count({ n: '*' })).toEqual([{ n: members }]);
     }, 120_000);
 
+    it('an upgrade a night without tiers reached is not lost when its credits leave the window before tiers runs', async () => {
+      const w = s();
+      await w.enrol('2025-01-01', IVANOV);
+      fly(w, '2025-03-13', '900.00');
+      await runNight(w, '2025-03-14');
+      // The night of 12 March 2026 stops after accrue: its window (12 Mar 2025, 12 Mar 2026] holds $1,100.
+      fly(w, '2026-03-11', '200.00');
+      await runNight(w, '2026-03-12', ['fetch', 'ingest', 'accrue']);
+      // On the 13th the $900 of 13 March 2025 has left the window: tonight's window alone holds $200.
+      const late = await runNight(w, '2026-03-13');
+      expect(late.counts).toMatchObject({ lapsed: 1, up: 1 });
+      expect(await tierOf(w)).toEqual({ tier: 'SILVER', since: '2026-03-13', review: '2027-03-13' });
+      expect(await w.tierEvents(IVANOV.number)).toEqual([
+        {
+          business_date: '2026-03-13',
+          effective_on: '2026-03-13',
+          from_tier: 'MEMBER',
+          to_tier: 'SILVER',
+          direction: 'UP',
+          qualification: 110000,
+          reason: 'THRESHOLD_REACHED',
+        },
+      ]);
+      // A rerun of the night that caught up posts nothing and moves no one.
+      const postings = await w.knex('postings').count({ n: '*' });
+      const again = await tiersAlone(w, '2026-03-13');
+      expect(again.steps[0]!.counts).toMatchObject({ lapsed: 0, up: 0, down: 0, hold: 0 });
+      expect(await w.knex('postings').count({ n: '*' })).toEqual(postings);
+      expect(await w.tierEvents(IVANOV.number)).toHaveLength(1);
+      expect(await tierOf(w)).toEqual({ tier: 'SILVER', since: '2026-03-13', review: '2027-03-13' });
+    });
+
+    it('an upgrade reached on a night without tiers stands when tiers runs again only a month later', async () => {
+      const w = s();
+      await w.enrol('2025-01-01', IVANOV);
+      fly(w, '2025-04-01', '900.00');
+      await runNight(w, '2025-04-02');
+      fly(w, '2026-03-11', '200.00');
+      // From 12 March tiers stops; it runs again on 15 April, when April 2025 has left the window.
+      await runNight(w, '2026-03-12', ['fetch', 'ingest', 'accrue']);
+      await runNight(w, '2026-03-20', ['fetch', 'ingest', 'accrue']);
+      const late = await runNight(w, '2026-04-15');
+      expect(late.counts).toMatchObject({ lapsed: 1, up: 1 });
+      expect(await w.statusBalance(IVANOV.number)).toBe(20000);
+      expect(await tierOf(w)).toEqual({ tier: 'SILVER', since: '2026-04-15', review: '2027-04-15' });
+      expect((await w.tierEvents(IVANOV.number)).map((e) => [e.to_tier, e.qualification])).toEqual([
+        ['SILVER', 110000],
+      ]);
+    });
+
+    it('an upgrade a skipped night reached before a skipped review takes the member past the review', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV);
+      fly(w, '2026-01-14', '1200.00');
+      await runNight(w, '2026-01-15');
+      expect(await tierOf(w)).toEqual({ tier: 'SILVER', since: '2026-01-15', review: '2027-01-15' });
+      // The night of 11 January 2027 reaches Gold ($1,200 + $1,300) without tiers; by the review of the
+      // 15th the $1,200 has left the window, and the $1,300 alone would hold Silver.
+      fly(w, '2027-01-10', '1300.00');
+      await runNight(w, '2027-01-11', ['fetch', 'ingest', 'accrue']);
+      const late = await runNight(w, '2027-01-20');
+      expect(late.counts).toMatchObject({ up: 1, hold: 0, down: 0 });
+      expect(await tierOf(w)).toEqual({ tier: 'GOLD', since: '2027-01-20', review: '2028-01-20' });
+      expect(
+        (await w.tierEvents(IVANOV.number)).map((e) => [
+          e.business_date,
+          e.from_tier,
+          e.to_tier,
+          e.qualification,
+        ]),
+      ).toEqual([
+        ['2026-01-15', 'MEMBER', 'SILVER', 120000],
+        ['2027-01-20', 'SILVER', 'GOLD', 250000],
+      ]);
+    });
+
+    it('a skipped night that reached no higher tier does not undo the skipped review after it', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV);
+      fly(w, '2026-01-14', '2500.00');
+      await runNight(w, '2026-01-15');
+      // Gold already on 11 January 2027 ($2,600 in its window); the review of the 15th finds $100.
+      fly(w, '2027-01-10', '100.00');
+      await runNight(w, '2027-01-11', ['fetch', 'ingest', 'accrue']);
+      const late = await runNight(w, '2027-01-20');
+      expect(late.counts).toMatchObject({ up: 0, down: 1 });
+      expect(await tierOf(w)).toEqual({ tier: 'SILVER', since: '2027-01-15', review: '2028-01-15' });
+    });
+
     it('a review recorded before its key named the review date is not recorded again by a rerun', async () => {
       const w = s();
       await w.enrol('2026-01-01', IVANOV);
@@ -582,6 +685,59 @@ for (const engine of availableEngines()) {
         to_tier: 'SILVER',
         qualification: 120000,
       });
+    });
+
+    it('a year whose nights never ran tiers is judged when tiers runs again, and its review after it in turn', async () => {
+      const w = s();
+      await w.enrol('2025-01-01', IVANOV);
+      await tiersAlone(w, '2025-01-02');
+      fly(w, '2025-06-10', '1200.00');
+      await runNight(w, '2025-06-11', ['fetch', 'ingest', 'accrue']);
+      // Tiers runs again on 5 January 2027: 2025 was a Silver year, reviewed (and left) at the end of 2026.
+      const late = await tiersAlone(w, '2027-01-05');
+      expect(late.steps[0]!.counts).toMatchObject({ up: 1, down: 1 });
+      expect(
+        (await w.tierEvents(IVANOV.number)).map((e) => [
+          e.business_date,
+          e.effective_on,
+          e.from_tier,
+          e.to_tier,
+          e.qualification,
+          e.reason,
+        ]),
+      ).toEqual([
+        ['2027-01-05', '2025-12-31', 'MEMBER', 'SILVER', 120000, 'THRESHOLD_REACHED'],
+        ['2027-01-05', '2026-12-31', 'SILVER', 'MEMBER', 0, 'REVIEW_NOT_REQUALIFIED'],
+      ]);
+      expect(await tierOf(w)).toEqual({ tier: 'MEMBER', since: '2026-12-31', review: null });
+      const postings = await w.knex('postings').count({ n: '*' });
+      const again = await tiersAlone(w, '2027-01-05');
+      expect(again.steps[0]!.counts).toMatchObject({ lapsed: 0, up: 0, down: 0, hold: 0 });
+      expect(await w.knex('postings').count({ n: '*' })).toEqual(postings);
+      expect(await w.tierEvents(IVANOV.number)).toHaveLength(2);
+    });
+
+    it('a night catching up years may upgrade to the same tier twice: a closed year and tonight', async () => {
+      const w = s();
+      await w.enrol('2025-01-01', IVANOV);
+      await tiersAlone(w, '2025-01-02');
+      fly(w, '2025-06-10', '1200.00');
+      await runNight(w, '2025-06-11', ['fetch', 'ingest', 'accrue']);
+      fly(w, '2027-01-02', '1200.00');
+      await runNight(w, '2027-01-03', ['fetch', 'ingest', 'accrue']);
+      const late = await tiersAlone(w, '2027-01-05');
+      expect(late.steps[0]!.counts).toMatchObject({ up: 2, down: 1 });
+      expect(
+        (await w.tierEvents(IVANOV.number)).map((e) => [e.effective_on, e.from_tier, e.to_tier, e.direction]),
+      ).toEqual([
+        ['2025-12-31', 'MEMBER', 'SILVER', 'UP'],
+        ['2026-12-31', 'SILVER', 'MEMBER', 'DOWN'],
+        ['2027-01-05', 'MEMBER', 'SILVER', 'UP'],
+      ]);
+      expect(await tierOf(w)).toEqual({ tier: 'SILVER', since: '2027-01-05', review: '2028-12-31' });
+      const again = await tiersAlone(w, '2027-01-05');
+      expect(again.steps[0]!.counts).toMatchObject({ up: 0, down: 0, hold: 0 });
+      expect(await w.tierEvents(IVANOV.number)).toHaveLength(3);
     });
   });
 }
