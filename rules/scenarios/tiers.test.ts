@@ -574,6 +574,30 @@ for (const engine of availableEngines()) {
       expect(await tierOf(w)).toEqual({ tier: 'SILVER', since: '2027-01-15', review: '2028-01-15' });
     });
 
+    it('a skipped night that reached no higher tier leaves the skipped review after it to step down before a later night upgrades', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV);
+      fly(w, '2026-01-14', '1200.00');
+      await runNight(w, '2026-01-15');
+      // Tiers stops from 11 January 2027: that night $1,300 holds Silver; the review of the 15th finds
+      // $100 and steps down; the night of the 18th reaches Gold.
+      fly(w, '2027-01-10', '100.00');
+      await runNight(w, '2027-01-11', ['fetch', 'ingest', 'accrue']);
+      fly(w, '2027-01-17', '2500.00', '247');
+      await runNight(w, '2027-01-18', ['fetch', 'ingest', 'accrue']);
+      const late = await runNight(w, '2027-01-20');
+      expect(late.counts).toMatchObject({ down: 1, up: 1 });
+      expect(
+        (await w.tierEvents(IVANOV.number))
+          .slice(1)
+          .map((e) => [e.effective_on, e.from_tier, e.to_tier, e.qualification]),
+      ).toEqual([
+        ['2027-01-15', 'SILVER', 'MEMBER', 10000],
+        ['2027-01-20', 'MEMBER', 'GOLD', 260000],
+      ]);
+      expect(await tierOf(w)).toEqual({ tier: 'GOLD', since: '2027-01-20', review: '2028-01-20' });
+    });
+
     it('a review recorded before its key named the review date is not recorded again by a rerun', async () => {
       const w = s();
       await w.enrol('2026-01-01', IVANOV);
