@@ -234,16 +234,32 @@ function periodOf(period: 'month' | 'year', date: IsoDate): { from: IsoDate; to:
     : { from: `${date.slice(0, 4)}-01-01`, to: `${date.slice(0, 4)}-12-31` };
 }
 
-/** Points a member earned from a partner in a cap period, read once per (member, partner, period) and kept current. */
+/**
+ * Points a member earned from a partner in a cap period, read once per (member, partner, period) and kept
+ * current. A member's count holds what the partner credited to the accounts merged into theirs: the
+ * merge moved those points to them, a reversal of such a credit takes them back from them, and one person
+ * merged from two accounts has one cap, not one per account.
+ */
 export class PeriodPoints {
   private readonly cache = new Map<string, number>();
+  /**
+   * Of each account merged away, the account its points are in now (the end of its chain of merges), and
+   * of each such account the accounts merged into it: read once a run, when a count is first read, as
+   * nothing of a member changes while accrue runs.
+   */
+  private merges?: { holder: Map<string, string>; mergedIn: Map<string, string[]> };
   constructor(private readonly q: () => Q) {}
+
+  /** The account `member`'s credits count in: its own, or the one it was merged into since. */
+  private holderOf(member: string): string {
+    return this.merges?.holder.get(member) ?? member;
+  }
 
   // The kind is part of the key: January and the calendar year start on the same day, and a month's
   // count read as the year's would leave a yearly cap the room of one month.
   key(member: string, partner: string, period: 'month' | 'year', date: IsoDate): string {
     const p = periodOf(period, date);
-    return `${member}|${partner}|${period}|${p.from}`;
+    return `${this.holderOf(member)}|${partner}|${period}|${p.from}`;
   }
 
   /**
@@ -261,6 +277,38 @@ export class PeriodPoints {
     }
   }
 
+  /**
+   * Reads which accounts were merged into which. By their status, which is indexed (`merged_into` is not):
+   * merged accounts are few, and the members who have one are known without asking for each member.
+   */
+  private async loadMerges(q: Q): Promise<NonNullable<PeriodPoints['merges']>> {
+    const into = new Map<string, string>();
+    for (const m of (await q('members')
+      .where('status', 'MERGED')
+      .whereNotNull('merged_into')
+      .select('number', 'merged_into')) as Array<{ number: string; merged_into: string }>)
+      into.set(m.number, m.merged_into);
+    const holder = new Map<string, string>();
+    const mergedIn = new Map<string, string[]>();
+    for (const number of into.keys()) {
+      // An account merged into one merged on since keeps the first survivor's number: the points are
+      // where the chain ends. A chain coming back round (which the members feed refuses) ends where it
+      // would repeat.
+      let at = number;
+      const seen = new Set([at]);
+      for (let next = into.get(at); next !== undefined && !seen.has(next); next = into.get(at)) {
+        seen.add(next);
+        at = next;
+      }
+      if (at === number) continue;
+      holder.set(number, at);
+      let list = mergedIn.get(at);
+      if (!list) mergedIn.set(at, (list = []));
+      list.push(number);
+    }
+    return { holder, mergedIn };
+  }
+
   private async read(
     q: Q,
     member: string,
@@ -268,13 +316,17 @@ export class PeriodPoints {
     period: 'month' | 'year',
     date: IsoDate,
   ): Promise<void> {
+    this.merges ??= await this.loadMerges(q);
     const k = this.key(member, partner, period, date);
     if (this.cache.has(k)) return;
+    const holder = this.holderOf(member);
+    const accounts = [holder, ...(this.merges.mergedIn.get(holder) ?? [])];
     const p = periodOf(period, date);
     // A reversal's own row is left out: the credit it reverses is REVERSED and no longer counts, so
     // counting the reversal's negative points as well would free the room twice.
     const row = await q('activities')
-      .where({ member_number: member, partner_code: partner })
+      .whereIn('member_number', accounts)
+      .andWhere('partner_code', partner)
       .whereIn('status', ['POSTED', 'PARTIAL'])
       .whereNull('reversal_of_ref')
       .andWhere('activity_date', '>=', p.from)

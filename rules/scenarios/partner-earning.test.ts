@@ -1040,6 +1040,90 @@ for (const engine of availableEngines()) {
     });
   });
 
+  describe(`a partner's period cap across accounts merged into the member (${engine})`, () => {
+    const s = useScenario(engine);
+    const spend = (who: Person, txn: string, date: string, amount: string) => ({
+      ...ivanovs(txn, date, 'CARD_SPEND', { spend: amount, currency: 'USD' }),
+      member: who.number,
+      surname: who.surname,
+    });
+    const merged = (who: Person, into: Person, updatedAt: string): Person => ({
+      ...who,
+      status: 'MERGED',
+      mergedInto: into.number,
+      updatedAt,
+    });
+    const outcome = async (w: Scenario, txn: string) => {
+      const a = await w.activity(partnerKey('REDBANK', txn));
+      return [a?.status, a?.reason ?? null, Number(a?.points)];
+    };
+
+    it('counts what REDBANK credited to an account merged into the member against the member’s month, and a rerun posts nothing', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV, PETROVA);
+      w.dropPartner('REDBANK', '2026-03-10', [spend(IVANOV, 'M-1', '2026-03-05', '50000.00')]);
+      await w.night('2026-03-10');
+      w.dropMembers([merged(IVANOV, PETROVA, '2026-03-11T09:00:00Z')]);
+      await w.night('2026-03-11');
+      expect([await w.balance(IVANOV.number), await w.balance(PETROVA.number)]).toEqual([0, 50000]);
+      // One person, one month: the 50,000 REDBANK credited IVANOV used up PETROVA's March.
+      w.dropPartner('REDBANK', '2026-03-12', [spend(PETROVA, 'M-2', '2026-03-11', '40000.00')]);
+      await w.night('2026-03-12');
+      expect(await outcome(w, 'M-2')).toEqual(['REJECTED', 'CAP_EXCEEDED', 0]);
+      expect(await w.balance(PETROVA.number)).toBe(50000);
+      const again = await w.run(accrueJob, '2026-03-12');
+      expect(again.counts.postings).toBe(0);
+      expect(await w.balance(PETROVA.number)).toBe(50000);
+    });
+
+    it('counts the credits of a whole chain of merges, and of a merge made the night the member’s record comes', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV, PETROVA, SIDOROV);
+      w.dropPartner('REDBANK', '2026-03-10', [
+        spend(IVANOV, 'C-1', '2026-03-05', '20000.00'),
+        spend(PETROVA, 'C-2', '2026-03-06', '10000.00'),
+      ]);
+      await w.night('2026-03-10');
+      w.dropMembers([merged(IVANOV, PETROVA, '2026-03-11T09:00:00Z')]);
+      await w.night('2026-03-11');
+      // PETROVA, holding IVANOV's credit, is merged into SIDOROV the night SIDOROV's record comes: the
+      // members feed is read before the night's credits are decided.
+      w.dropMembers([merged(PETROVA, SIDOROV, '2026-03-12T09:00:00Z')]);
+      w.dropPartner('REDBANK', '2026-03-12', [spend(SIDOROV, 'C-3', '2026-03-11', '40000.00')]);
+      await w.night('2026-03-12');
+      expect(await w.member(IVANOV.number)).toMatchObject({ merged_into: PETROVA.number });
+      expect(await outcome(w, 'C-3')).toEqual(['PARTIAL', 'CAP_EXCEEDED', 20000]);
+      expect(await w.balance(SIDOROV.number)).toBe(50000);
+    });
+
+    it('frees room in the member’s month when the partner reverses a credit of the account merged into it', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV, PETROVA);
+      w.dropPartner('REDBANK', '2026-03-10', [spend(IVANOV, 'M-1', '2026-03-05', '50000.00')]);
+      await w.night('2026-03-10');
+      w.dropMembers([merged(IVANOV, PETROVA, '2026-03-11T09:00:00Z')]);
+      await w.night('2026-03-11');
+      w.dropPartner('REDBANK', '2026-03-12', [
+        // Decided before the reversal: March is used up.
+        spend(PETROVA, 'M-2', '2026-03-11', '40000.00'),
+        ivanovs('M-1-R', '2026-03-11', 'CARD_SPEND', { points: -50000 }),
+        // After it: March has IVANOV's 50,000 of room back, once.
+        spend(PETROVA, 'M-3', '2026-03-11', '30000.00'),
+        spend(PETROVA, 'M-4', '2026-03-11', '30000.00'),
+      ]);
+      await w.night('2026-03-12');
+      expect(await outcome(w, 'M-1')).toEqual(['REVERSED', 'REVERSED_BY_PARTNER', 50000]);
+      expect(await outcome(w, 'M-1-R')).toEqual(['POSTED', null, -50000]);
+      expect(await outcome(w, 'M-2')).toEqual(['REJECTED', 'CAP_EXCEEDED', 0]);
+      expect(await outcome(w, 'M-3')).toEqual(['POSTED', null, 30000]);
+      expect(await outcome(w, 'M-4')).toEqual(['PARTIAL', 'CAP_EXCEEDED', 20000]);
+      expect(await w.balance(PETROVA.number)).toBe(50000);
+      const again = await w.run(accrueJob, '2026-03-12');
+      expect(again.counts.postings).toBe(0);
+      expect(await w.balance(PETROVA.number)).toBe(50000);
+    });
+  });
+
   describe(`a partner capped by the month under one contract and by the year under another (${engine})`, () => {
     // REDBANK-BONUS pays its WELCOME points under a yearly cap, beside REDBANK-2025's monthly one.
     const s = useScenario(engine, (y) =>
