@@ -354,6 +354,35 @@ describe('configuration', () => {
     expect(err.problems).toHaveLength(5);
   });
 
+  it('refuses a pools setting that earns into one account and redeems from the other, naming the file, fields and line', () => {
+    const line = lineOfText('redeemFrom: pool');
+    const intoPool = problems(example.replace('redeemFrom: pool', 'redeemFrom: member'));
+    expect(intoPool.message).toBe('configuration file /etc/redeye/redeye.config.yaml has 1 problem(s)');
+    expect(intoPool.problems).toEqual([
+      {
+        path: 'pools.redeemFrom',
+        line,
+        message:
+          'earnInto: pool with redeemFrom: member strands points in the pool, which no redemption debits; a program pools points (earnInto: pool, redeemFrom: pool) or does not (earnInto: member, redeemFrom: member)',
+      },
+    ]);
+    const intoMember = problems(example.replace('earnInto: pool', 'earnInto: member'));
+    expect(intoMember.describe()).toContain(
+      `pools.redeemFrom (line ${line}): earnInto: member with redeemFrom: pool strands points on the member's own account`,
+    );
+    // Omitted, a field defaults to pool: naming only the other as member is the mixed setting too.
+    expect(
+      problems(example.replace('  earnInto: pool\n', '').replace('redeemFrom: pool', 'redeemFrom: member'))
+        .problems,
+    ).toHaveLength(1);
+    const notPooling = parseConfig(
+      example.replace('earnInto: pool', 'earnInto: member').replace('redeemFrom: pool', 'redeemFrom: member'),
+      examplePath,
+      {},
+    );
+    expect(notPooling.pools).toEqual({ earnInto: 'member', redeemFrom: 'member' });
+  });
+
   it('refuses an invalid cron expression with its path and line', () => {
     const err = problems(
       example

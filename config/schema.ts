@@ -729,6 +729,7 @@ export const configSchema = z
         cancellationWaitDays: nonNegativeInt.default(7),
       })
       .default({ cancellationWaitDays: 7 }),
+    /** Whether household and corporate pools hold their members' points: both `pool`, or both `member`. */
     pools: z
       .strictObject({
         earnInto: z.enum(['pool', 'member']).default('pool'),
@@ -778,6 +779,19 @@ export const configSchema = z
       if (f) checkTransport(f.source, ['feeds', name, 'source']);
     }
     checkTransport(c.exports.outbox, ['exports', 'outbox']);
+    // A program pools points or does not. Earning into the pool and redeeming from the member (a
+    // redemption names a member) leaves the pool's points where nothing can spend them; earning into the
+    // member and redeeming from the pool leaves the member's until the CRM happens to send their record.
+    if (c.pools.earnInto !== c.pools.redeemFrom)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['pools', 'redeemFrom'],
+        message: `earnInto: ${c.pools.earnInto} with redeemFrom: ${c.pools.redeemFrom} strands points ${
+          c.pools.earnInto === 'pool'
+            ? 'in the pool, which no redemption debits'
+            : "on the member's own account, where redemptions from the pool do not reach them"
+        }; a program pools points (earnInto: pool, redeemFrom: pool) or does not (earnInto: member, redeemFrom: member)`,
+      });
     const seen = new Set<string>();
     c.partners.forEach((p, i) => {
       if (seen.has(p.code))

@@ -484,18 +484,14 @@ for (const engine of availableEngines()) {
     });
   });
 
-  // Members of a pool who redeem from their own accounts keep their own points there (with `redeemFrom:
-  // pool` they move into the pool when the member joins it, see pool-points.test.ts).
-  describe(`inactivity expiry, pool members redeeming from their own accounts (${engine})`, () => {
+  // A pool member's own account holds points only until the members feed sends their record again: what a
+  // cancelled redemption gave back since they joined (see pool-points.test.ts).
+  describe(`inactivity expiry, pool members with points of their own (${engine})`, () => {
     const s = useScenario(engine, (y) =>
       replaceOnce(
-        replaceOnce(
-          y,
-          'policy: fixedTerm            # points expire 36 months after the end of the month they were earned\n  months: 36',
-          'policy: inactivity\n  months: 18',
-        ),
-        'redeemFrom: pool',
-        'redeemFrom: member',
+        y,
+        'policy: fixedTerm            # points expire 36 months after the end of the month they were earned\n  months: 36',
+        'policy: inactivity\n  months: 18',
       ),
     );
 
@@ -505,11 +501,23 @@ for (const engine of availableEngines()) {
       await w.enrol('2026-01-01', sonAlone);
       rent(w, SON, 'H-1', '2026-02-01', 70);
       await w.night('2026-02-01');
-      // Joins the household; redeeming from his own account, he keeps his own points there.
+      w.dropRedemptions([{ id: 'R-1', member: SON.number, date: '2026-02-02', service: 'SEAT', points: 70 }]);
+      await w.night('2026-02-02');
+      // Joins the household with nothing to bring; the redemption cancelled since gives his 70 back to him.
       w.dropMembers([{ ...SON, updatedAt: '2026-02-15T00:00:00Z' }]);
       await w.night('2026-02-15');
       await mailable(w, SON);
       rent(w, SON, 'H-2', '2026-03-10', 200);
+      w.dropRedemptions([
+        {
+          id: 'R-1',
+          member: SON.number,
+          date: '2026-03-10',
+          service: 'SEAT',
+          points: 70,
+          status: 'CANCELLED',
+        },
+      ]);
       await w.night('2026-03-10');
       expect(await w.balance(SON.number)).toBe(70);
       expect(await w.poolBalance('HH-1')).toBe(200);
@@ -528,14 +536,16 @@ for (const engine of availableEngines()) {
       await w.night('2026-02-01');
       rent(w, SON, 'H-2', '2027-07-20', 70);
       await w.night('2027-07-20');
-      // He joins the household days before its points are due; his own points stay his.
+      w.dropRedemptions([{ id: 'R-1', member: SON.number, date: '2027-07-21', service: 'SEAT', points: 70 }]);
+      await w.night('2027-07-21');
+      // He joins the household days before its points are due, with nothing left to bring.
       w.dropMembers([{ ...SON, updatedAt: '2027-07-25T00:00:00Z' }]);
       await w.night('2027-07-25');
       expect((await w.member(SON.number)).pool_since).toBe('2027-07-25');
-      expect([await w.poolBalance('HH-1'), await w.balance(SON.number)]).toEqual([300, 70]);
+      expect([await w.poolBalance('HH-1'), await w.balance(SON.number)]).toEqual([300, 0]);
       // Due 18 months after the mother's rental, as without him.
       expect((await w.night('2027-08-01')).expire.counts).toMatchObject({ lots: 1, points: 300 });
-      expect([await w.poolBalance('HH-1'), await w.balance(SON.number)]).toEqual([0, 70]);
+      expect(await w.poolBalance('HH-1')).toBe(0);
     });
   });
 }

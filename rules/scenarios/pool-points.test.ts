@@ -2,7 +2,8 @@
  * A pool member's points live in the pool when the program redeems from it (`pools.redeemFrom: pool`):
  * a member put into a pool by the members feed brings their own points along, and a merge into a pool
  * member moves the merged points into the pool, the lots keeping their dates and status staying personal;
- * a member leaving a pool leaves the pooled points in it. With `redeemFrom: member` nothing moves.
+ * a member leaving a pool leaves the pooled points in it. A program whose pools hold no points (`earnInto:
+ * member`, `redeemFrom: member`) moves nothing.
  */
 import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../../test/harness/db.js';
@@ -213,10 +214,16 @@ for (const engine of availableEngines()) {
     });
   });
 
-  describe(`a program that redeems from the member's own account (${engine})`, () => {
-    const s = useScenario(engine, (y) => replaceOnce(y, 'redeemFrom: pool', 'redeemFrom: member'));
+  describe(`a program whose pools hold no points (${engine})`, () => {
+    const s = useScenario(engine, (y) =>
+      replaceOnce(
+        replaceOnce(y, 'earnInto: pool', 'earnInto: member'),
+        'redeemFrom: pool',
+        'redeemFrom: member',
+      ),
+    );
 
-    it('moves nothing into the pool: neither on joining nor on a merge into a pool member', async () => {
+    it('moves nothing into the pool: neither on joining, nor on a merge into a pool member, nor by earning', async () => {
       const w = s();
       await w.enrol('2026-01-01', ANNA, BORIS, CLARA);
       fly(w, ANNA, '2026-03-10', '400.00');
@@ -236,6 +243,7 @@ for (const engine of availableEngines()) {
       expect(await w.balance(CLARA.number)).toBe(461);
       expect(await w.poolBalance('H1')).toBe(0);
 
+      fly(w, ANNA, '2026-03-12', '300.00', 'KZN');
       w.dropRedemptions([
         { id: 'R-3', member: ANNA.number, date: '2026-03-13', service: 'SEAT', points: 500 },
       ]);
@@ -243,7 +251,8 @@ for (const engine of availableEngines()) {
       expect(await w.posting('RDM:R-3')).toMatchObject({
         entries: { [Accounts.memberPoints(ANNA.number)]: -500, [Accounts.redemption('SEAT')]: 500 },
       });
-      expect(await w.balance(ANNA.number)).toBe(373);
+      expect(await w.balance(ANNA.number)).toBe(873 + 461 - 500);
+      expect(await w.poolBalance('H1')).toBe(0);
     });
   });
 }
