@@ -937,6 +937,44 @@ for (const engine of availableEngines()) {
       }
     });
 
+    it('029 records the pool stays that end from then on, and rolls back keeping every member in their pool', async () => {
+      const t = await createTestDatabase(engine);
+      try {
+        const since = MIGRATION_NAMES.slice(MIGRATION_NAMES.indexOf('029_past_pool_memberships'));
+        for (const _ of since) await t.db.knex.migrate.down(MIGRATION_CONFIG);
+        expect(await t.db.knex.schema.hasTable('past_pool_memberships')).toBe(false);
+        const [pool] = await t.db
+          .knex('pools')
+          .insert({ code: 'H1', type: 'HOUSEHOLD', created_at: '2026-03-01T00:00:00Z' })
+          .returning('id');
+        const poolId = Number(typeof pool === 'object' ? (pool as { id: number }).id : pool);
+        await insertMember(t.db.knex, { number: '1000000016', status: 'ACTIVE', tier: 'MEMBER', poolId });
+        const pooled = () => t.db.knex('members').where({ number: '1000000016' });
+        await pooled().update({ pool_since: '2027-09-20' });
+        expect(await migrateLatest(t.db)).toEqual(since);
+        // No stay had ended on record: the current one stays on members.
+        expect(await t.db.knex('past_pool_memberships').select()).toEqual([]);
+
+        const { id } = (await pooled().first('id')) as { id: number };
+        await t.db
+          .knex('past_pool_memberships')
+          .insert({ member_id: id, pool_id: poolId, since: null, until: '2027-08-02' });
+        expect(await t.db.knex('past_pool_memberships').select('since', 'until')).toEqual([
+          { since: null, until: '2027-08-02' },
+        ]);
+        for (const _ of since) await t.db.knex.migrate.down(MIGRATION_CONFIG);
+        expect(await t.db.knex.schema.hasTable('past_pool_memberships')).toBe(false);
+        expect(await pooled().first('pool_id', 'pool_since')).toEqual({
+          pool_id: poolId,
+          pool_since: '2027-09-20',
+        });
+        expect(await migrateLatest(t.db)).toEqual(since);
+        expect(await t.db.knex('past_pool_memberships').select()).toEqual([]);
+      } finally {
+        await t.cleanup();
+      }
+    });
+
     it('014 dates a reject made after a wait, and finds the waiting cancellations through their partial indexes', async () => {
       const t = await createTestDatabase(engine);
       try {
@@ -1037,6 +1075,10 @@ if (availableEngines().includes('postgres')) {
         expect(await asReporting((trx) => trx('members').select('pool_id', 'pool_since'))).toEqual([
           { pool_id: null, pool_since: null },
         ]);
+        // Granted by 029 with its table: the pools a member has left, no personal data.
+        expect(await asReporting((trx) => trx('past_pool_memberships').select('pool_id', 'until'))).toEqual(
+          [],
+        );
         // Granted by 006, which added the column the reports join on.
         expect(await asReporting((trx) => trx('activities').select('posting_id', 'posting_key'))).toEqual([]);
         // Granted by 011 and 012 with their columns: the field a rule faulted and a stay's number.

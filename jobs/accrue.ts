@@ -73,6 +73,25 @@ export async function loadMembers(q: Q, numbers: Iterable<string>): Promise<Map<
         'm.tier_since',
         'p.code as pool_code',
       );
+    const past = new Map<number, MemberFacts['pastPools'][number][]>();
+    for (const r of (await q('past_pool_memberships as pm')
+      .join('pools as p', 'p.id', 'pm.pool_id')
+      .whereIn(
+        'pm.member_id',
+        rows.map((m) => m.id),
+      )
+      .orderBy('pm.id')
+      .select('pm.member_id as memberId', 'p.code', 'pm.since', 'pm.until')) as Array<{
+      memberId: number | string;
+      code: string;
+      since: IsoDate | null;
+      until: IsoDate;
+    }>) {
+      const stay = { code: r.code, since: r.since ?? null, until: r.until };
+      const stays = past.get(Number(r.memberId));
+      if (stays) stays.push(stay);
+      else past.set(Number(r.memberId), [stay]);
+    }
     for (const r of rows) {
       out.set(r.number, {
         id: Number(r.id),
@@ -87,6 +106,7 @@ export async function loadMembers(q: Q, numbers: Iterable<string>): Promise<Map<
         tier: r.tier,
         tierSince: r.tier_since ?? null,
         poolCode: r.pool_code ?? null,
+        pastPools: past.get(Number(r.id)) ?? [],
       });
     }
   }

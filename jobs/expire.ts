@@ -223,8 +223,10 @@ function everInactive(program: Program): boolean {
 /**
  * The inactivity expiries that earnings credited tonight undo. `earnings` holds, per member, the activity
  * dates of their earnings. An expiry posted on night E from an account the member's earning keeps alive
- * (their own points; their pool's, whose clock counts its members' activity, on a night the member was
- * in it: on or after `pool_since`, the night the members feed put them there) did not happen if an earning
+ * (their own points; a pool's, whose clock counts its members' activity, on a night the member was in it:
+ * their pool's on or after `pool_since`, the night the members feed put them there, and a pool they have
+ * left on the nights of their stay (`past_pool_memberships`) or when the earning's day was one of them,
+ * the earning being the pool's) did not happen if an earning
  * dated d <= E puts the account's due date after E: addMonths(d, months) > E, months of the inactivity
  * rule of night E. Only expiries of undated lots count (a dated lot expires by its date whatever the
  * member earns), only those not reinstated already, and only those whose points EXPIRY still holds
@@ -246,6 +248,9 @@ export async function expiriesUndone(
     night: IsoDate;
     account: string;
     amount: number | string;
+    /** For a pool the member has left: the days they were in it, [since, until). */
+    since?: IsoDate | null;
+    until?: IsoDate;
   };
   const rows: Row[] = [];
   const expiries = (ids: number[], accountsOf: (b: Knex.QueryBuilder) => void) =>
@@ -287,14 +292,27 @@ export async function expiriesUndone(
           .join('accounts as a', (j) => j.on('a.pool_id', 'm.pool_id').andOnVal('a.kind', 'POOL_POINTS'))
           .where((w) => w.whereNull('m.pool_since').orWhereRaw('p.business_date >= m.pool_since')),
       )) as Row[]),
+      // And those of the pools they have left, of nights from when they joined: which of them the
+      // earning undoes depends on its date (below).
+      ...((await expiries(ids, (b) =>
+        b
+          .join('past_pool_memberships as pm', 'pm.member_id', 'm.id')
+          .join('accounts as a', (j) => j.on('a.pool_id', 'pm.pool_id').andOnVal('a.kind', 'POOL_POINTS'))
+          .where((w) => w.whereNull('pm.since').orWhereRaw('p.business_date >= pm.since'))
+          .select('pm.since as since', 'pm.until as until'),
+      )) as Row[]),
     );
   }
+  // A pool the member has left lost its points on night E for want of activity their earning of day d
+  // shows: when they were in it on night E, or on day d, when the earning is the pool's (`pointsAccount`).
+  const stayed = (r: Row, d: IsoDate) =>
+    r.until === undefined || r.night < r.until || ((r.since ?? d) <= d && d < r.until);
   const out = new Map<string, Reinstatement>();
   for (const r of rows.sort((a, b) => a.key.localeCompare(b.key))) {
     const months = program.inactivityOn(r.night)?.months;
     if (months === undefined || out.has(r.key)) continue;
     const by = (earnings.get(Number(r.memberId)) ?? []).find(
-      (d) => d <= r.night && r.night < addMonths(d, months),
+      (d) => d <= r.night && r.night < addMonths(d, months) && stayed(r, d),
     );
     if (by === undefined || !(await stillExpired(q, Number(r.id), reversedInRun))) continue;
     out.set(r.key, {

@@ -143,6 +143,21 @@ export function membersHandler(
           fields.merged_into = survivor.number;
         }
         if (current) {
+          const since = (current.pool_since as string | null | undefined) ?? null;
+          // The stay ends tonight: a late earning still gives back to that pool what it lost on the nights
+          // the member was in it, and is credited there when it was earned there. A stay that began
+          // tonight (or, on a rerun of an older night, after it) covers no night.
+          if (
+            poolBefore !== null &&
+            Number(poolBefore) !== pool &&
+            (since === null || since < ctx.businessDate)
+          )
+            await trx('past_pool_memberships').insert({
+              member_id: current.id,
+              pool_id: Number(poolBefore),
+              since,
+              until: ctx.businessDate,
+            });
           await trx('members').where({ id: current.id }).update(fields);
           add(current.status !== r.status ? `to${r.status}` : 'updated');
         } else {

@@ -204,9 +204,23 @@ export function toBaseMinor(
   return { ok: true, value: toMinorUnits(converted.amount, ctx.program.baseCurrency) };
 }
 
-/** The account a member earns into (its pool when the program says so) and spends from. */
-function pointsAccount(ctx: AccrualContext, member: MemberFacts, direction: 'earn' | 'redeem'): string {
+/**
+ * The account a member earns into (its pool when the program says so) and spends from. What was earned
+ * on a day the member was in a pool they have since left is that pool's, as it would have been had it come
+ * on time: the pool's clock counts it, and what a late earning gives back of the pool's expiries stays
+ * alive. A member who joined a pool after the activity earns into it, their points having moved there.
+ */
+function pointsAccount(
+  ctx: AccrualContext,
+  member: MemberFacts,
+  direction: 'earn' | 'redeem',
+  date: IsoDate,
+): string {
   const pools = ctx.program.config.pools;
+  if (direction === 'earn' && pools.earnInto === 'pool') {
+    const left = member.pastPools.find((p) => (p.since === null || p.since <= date) && date < p.until);
+    if (left) return Accounts.poolPoints(left.code);
+  }
   const usePool =
     member.poolCode && (direction === 'earn' ? pools.earnInto === 'pool' : pools.redeemFrom === 'pool');
   return usePool ? Accounts.poolPoints(member.poolCode!) : Accounts.memberPoints(member.number);
@@ -290,7 +304,7 @@ function credit(
     points > 0
       ? [
           {
-            account: pointsAccount(ctx, member, 'earn'),
+            account: pointsAccount(ctx, member, 'earn', row.activityDate),
             amount: points,
             expiresOn: ctx.program.expiresOn(row.activityDate),
           },
@@ -1039,7 +1053,7 @@ function decideRedemption(ctx: AccrualContext, row: ActivityRow): AccrualDecisio
           kind: 'REDEMPTION',
           businessDate: ctx.businessDate,
           entries: [
-            { account: pointsAccount(ctx, member, 'redeem'), amount: -points },
+            { account: pointsAccount(ctx, member, 'redeem', row.activityDate), amount: -points },
             { account: Accounts.redemption(row.serviceType ?? 'OTHER'), amount: points },
           ],
           memberNumber: member.number,

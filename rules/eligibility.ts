@@ -25,6 +25,9 @@ export interface MemberFacts {
   /** The date the member's tier became what it is (enrolment, or the night of the last change). */
   tierSince: IsoDate | null;
   poolCode: string | null;
+  /** The pools the member has left, each with the days they were in it: from `since` (null: from before
+   * anything recorded) up to, not including, `until`. */
+  pastPools: ReadonlyArray<{ code: string; since: IsoDate | null; until: IsoDate }>;
 }
 
 /** The member number itself: its shape and check digit (before looking anything up). */

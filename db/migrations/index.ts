@@ -32,6 +32,7 @@ import * as m025 from './025_invoice_adjustments.js';
 import * as m026 from './026_run_warnings.js';
 import * as m027 from './027_travel_names_by_route.js';
 import * as m028 from './028_member_pool_since.js';
+import * as m029 from './029_past_pool_memberships.js';
 
 export interface Migration {
   name: string;
@@ -68,6 +69,7 @@ export const migrations: Migration[] = [
   { name: '026_run_warnings', ...m026 },
   { name: '027_travel_names_by_route', ...m027 },
   { name: '028_member_pool_since', ...m028 },
+  { name: '029_past_pool_memberships', ...m029 },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {

@@ -328,6 +328,77 @@ for (const engine of availableEngines()) {
       });
     });
 
+    describe('a member who has left the pool since the earning', () => {
+      const other = useScenario(engine, inactivity18);
+
+      /**
+       * MOTHER's 300 earned into HH-1 on 1 February 2026 are due on 1 August 2027. SON, in HH-1 since
+       * enrolment, rents on 28 July 2027; the members feed takes him out of HH-1 on `leaves` and, when
+       * `rejoins` is given, puts him back then. His rental comes in the file of 29 July, or of `late`.
+       */
+      async function sonLeaves(w: Scenario, o: { leaves: string; rejoins?: string; late?: string }) {
+        await w.enrol('2026-01-01', MOTHER, SON);
+        rent(w, MOTHER, 'H-1', '2026-02-01', 300);
+        await w.night('2026-02-01');
+        const { group: _left, ...sonAlone } = SON;
+        const nights = new Map<string, () => void>([
+          ['2027-07-29', () => (o.late ? undefined : rent(w, SON, 'H-2', '2027-07-28', 50, '2027-07-29'))],
+          ['2027-08-01', () => {}],
+          [o.leaves, () => w.dropMembers([{ ...sonAlone, updatedAt: `${o.leaves}T09:00:00Z` }])],
+        ]);
+        if (o.rejoins)
+          nights.set(o.rejoins, () => w.dropMembers([{ ...SON, updatedAt: `${o.rejoins}T09:00:00Z` }]));
+        if (o.late) nights.set(o.late, () => rent(w, SON, 'H-2', '2027-07-28', 50, o.late));
+        let last;
+        for (const date of [...nights.keys()].sort()) {
+          nights.get(date)!();
+          last = await w.night(date);
+        }
+        return {
+          night: last!,
+          pool: await w.poolBalance('HH-1'),
+          own: await w.balance(SON.number),
+        };
+      }
+
+      it('gives back to the pool he was in on the expiry night what it lost, and credits his earning there', async () => {
+        const onTime = await sonLeaves(s(), { leaves: '2027-08-02' });
+        expect([onTime.pool, onTime.own]).toEqual([350, 0]);
+
+        const w = other();
+        const late = await sonLeaves(w, { leaves: '2027-08-02', late: '2027-08-03' });
+        expect(late.night.accrue.counts).toMatchObject({
+          'reinstated.expiries': 1,
+          'reinstated.points': 300,
+        });
+        expect([late.pool, late.own]).toEqual([350, 0]);
+        // The pool's clock counts the rental as it would have on time: nothing expires again.
+        expect((await w.night('2027-08-04')).expire.counts.lots ?? 0).toBe(0);
+        expect(await w.poolBalance('HH-1')).toBe(350);
+        const count = await w.postingCount();
+        await w.run(accrueJob, '2027-08-03');
+        expect(await w.postingCount()).toBe(count);
+      });
+
+      for (const leaves of ['2027-07-30', '2027-08-05'])
+        it(`gives back what the pool lost after a member who left it on ${leaves} and came back earned`, async () => {
+          const onTime = await sonLeaves(s(), { leaves, rejoins: '2027-08-10' });
+          expect([onTime.pool, onTime.own]).toEqual([350, 0]);
+
+          const w = other();
+          const late = await sonLeaves(w, { leaves, rejoins: '2027-08-10', late: '2027-08-15' });
+          // His new stay began after the expiry night; his first covered the rental (and, left on 5 August,
+          // the night too).
+          expect((await w.member(SON.number)).pool_since).toBe('2027-08-10');
+          expect(late.night.accrue.counts).toMatchObject({
+            'reinstated.expiries': 1,
+            'reinstated.points': 300,
+          });
+          expect([late.pool, late.own]).toEqual([350, 0]);
+          expect((await w.night('2027-08-16')).expire.counts.lots ?? 0).toBe(0);
+        });
+    });
+
     describe('a member who joins a pool after its points expired', () => {
       const other = useScenario(engine, inactivity18);
 
