@@ -1360,10 +1360,22 @@ export function fxHandler(_ctx: JobContext): FeedHandler<FxRate> & { counts(): R
       counts.add('rates', fresh.length);
       // A flight whose coupon's money had no rate was credited without what needs the money (its spend
       // status credit, or all of it under revenue earning); with new rates it is decided again. Its miles
-      // are not posted twice: the award's key is taken.
+      // are not posted twice: the award's key is taken. A claim's credit keeps RETRO_CLAIM as its reason
+      // (whose flight it is: see `claimedByAnother`), so its money's want of a rate is read from the base
+      // spend it could not be given, which the rate gives it: it is not decided again after.
       if (fresh.length > 0) {
         const waiting = await trx('activities')
-          .where({ type: 'FLIGHT', reason: 'BAD_CURRENCY', needs_accrual: false })
+          .where({ type: 'FLIGHT', needs_accrual: false })
+          .andWhere((q) =>
+            q
+              .where({ reason: 'BAD_CURRENCY' })
+              .orWhere((claimed) =>
+                claimed
+                  .where({ reason: 'RETRO_CLAIM', status: 'POSTED' })
+                  .whereNull('base_spend_minor')
+                  .whereNotNull('spend_currency'),
+              ),
+          )
           .update({ needs_accrual: true });
         counts.add('flights.requeued', waiting);
       }

@@ -426,6 +426,9 @@ function decideFlight(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
   else {
     fxProblem = converted.rejection;
     if (row.postingKey !== null) {
+      // A claim's credit keeps its reason, which says whose flight it is; the fx ingest finds it again by
+      // its base spend, still unknown.
+      if (row.reason === 'RETRO_CLAIM') return { postings: [], related: [], update: done({}) };
       return { postings: [], related: [], rejection: fxProblem, update: done({ reason: fxProblem.reason }) };
     }
     if (ctx.program.airVersion(row.activityDate)?.basis !== 'distance') return rejected(fxProblem);

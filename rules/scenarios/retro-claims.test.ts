@@ -256,6 +256,75 @@ for (const engine of availableEngines()) {
       expect(await w.balance(IVANOV.number)).toBe(461);
       expect(await w.balance(PETROVA.number)).toBe(0);
     });
+    it('posts the status credit a missing rate held back from a claim’s credit once the rate arrives, and the miles not again', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV);
+      w.dropCoupons([coupon('0741000000001', { currency: 'CHF' })]);
+      await w.night('2026-03-11');
+      w.dropRetroClaims([
+        {
+          id: 'C-1',
+          member: IVANOV.number,
+          received: '2026-03-28',
+          ticket: '0741000000001',
+          coupon: 1,
+          surname: 'IVANOV',
+        },
+      ]);
+      await w.night('2026-03-28');
+      // Distance miles need no money; the spend status credit waits for the CHF rate.
+      expect(await claimOutcome(w, 'C-1')).toEqual(['CREDITED', null]);
+      expect(await w.balance(IVANOV.number)).toBe(461);
+      expect(await w.statusBalance(IVANOV.number)).toBe(0);
+      // 1 EUR = 0.9 CHF = 1.08 USD: 150.00 CHF is 180.00 USD.
+      w.dropFx({ '2026-03-10': { CHF: '0.9000', USD: '1.0800' } });
+      const rated = await w.night('2026-03-29');
+      expect(rated.ingest.counts['fx.flights.requeued']).toBe(1);
+      expect(rated.accrue.counts.postings).toBe(1);
+      expect(await w.statusBalance(IVANOV.number)).toBe(18000);
+      expect(await w.balance(IVANOV.number)).toBe(461);
+      // Still the claim's credit: the member it was claimed for, and why.
+      expect(await w.activity(couponKey('0741000000001', 1))).toMatchObject({
+        status: 'POSTED',
+        reason: 'RETRO_CLAIM',
+        member_number: IVANOV.number,
+        status_credit: 18000,
+      });
+      const again = await w.night('2026-03-30');
+      expect(again.accrue.counts.activities ?? 0).toBe(0);
+      expect(await w.statusBalance(IVANOV.number)).toBe(18000);
+    });
+
+    it('a claim’s credit of a flight without a rate keeps its mark through nights whose rates are not its own', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV);
+      w.dropCoupons([coupon('0741000000001', { currency: 'CHF' })]);
+      await w.night('2026-03-11');
+      w.dropRetroClaims([
+        {
+          id: 'C-1',
+          member: IVANOV.number,
+          received: '2026-03-28',
+          ticket: '0741000000001',
+          coupon: 1,
+          surname: 'IVANOV',
+        },
+      ]);
+      await w.night('2026-03-28');
+      // Another day's rates: the flight is decided again and still has no rate of its own.
+      w.dropFx({ '2026-03-27': { USD: '1.0800' } });
+      await w.night('2026-03-29');
+      expect(await w.statusBalance(IVANOV.number)).toBe(0);
+      expect(await w.activity(couponKey('0741000000001', 1))).toMatchObject({
+        status: 'POSTED',
+        reason: 'RETRO_CLAIM',
+        status_posting_key: null,
+      });
+      w.dropFx({ '2026-03-10': { CHF: '0.9000', USD: '1.0800' } });
+      await w.night('2026-03-30');
+      expect(await w.statusBalance(IVANOV.number)).toBe(18000);
+      expect(await w.activity(couponKey('0741000000001', 1))).toMatchObject({ reason: 'RETRO_CLAIM' });
+    });
   });
 
   describe(`a retro-claim for a flight credited to the card and taken back for the coupon’s name (${engine})`, () => {
