@@ -158,6 +158,14 @@ export async function judgeClaim(
   const decision = decide(decisionCtx, row);
   if (decision.update.status === 'REJECTED')
     return outcome('REJECTED', decision.update.reason ?? 'REJECTED', flight.activityKey);
+  // A flight earned by its coupon's money alone (`creditOnFtl` off, a revenue-based air version) that
+  // only its FTL passenger shows waits for the coupon, and so does its claim: credited now, the claim
+  // would read CREDITED with nothing posted. The flight is left as it is, for the claim to credit once
+  // the coupon comes; a coupon that has not come when the claim window closes never confirms the flight.
+  if (decision.postings.length === 0 && decision.update.status === 'PENDING')
+    return businessDate > couponWaitEnds(flight, window.maxMonthsAfterFlight)
+      ? outcome('REJECTED', 'NO_COUPON', flight.activityKey)
+      : outcome('PENDING', 'NO_COUPON', flight.activityKey);
   return {
     outcome: { status: 'CREDITED', reason: null, activityKey: flight.activityKey },
     credit: { flight, decision },
@@ -170,6 +178,12 @@ export async function judgeClaim(
  */
 export const claimWaitEnds = (claim: RetroClaim, minDaysAfterFlight: number): IsoDate =>
   addDays(claim.receivedDate, minDaysAfterFlight);
+
+/** The last night a claim on a flight that waits for its flown coupon is tried: its window's last day. */
+export const couponWaitEnds = (
+  flight: Pick<ActivityRow, 'activityDate'>,
+  maxMonthsAfterFlight: number,
+): IsoDate => addMonths(flight.activityDate, maxMonthsAfterFlight);
 
 /** What the archive row of a flight credited by a claim becomes. */
 export function creditedByClaim(claim: RetroClaim, decision: AccrualDecision): Partial<ActivityRow> {
@@ -279,7 +293,12 @@ export async function processRetroClaims(
  * What became of a claim, in words that name what it claimed: `redeye simulate` and `redeye files show`
  * say it alike.
  */
-export function claimMessage(claim: RetroClaim, outcome: ClaimOutcome, minDays: number): string {
+export function claimMessage(
+  claim: RetroClaim,
+  outcome: ClaimOutcome,
+  window: { minDaysAfterFlight: number; maxMonthsAfterFlight: number },
+): string {
+  const minDays = window.minDaysAfterFlight;
   // What the claim names, as the archive is searched for it.
   const named =
     claim.ticketNumber && claim.couponNumber !== null
@@ -292,6 +311,15 @@ export function claimMessage(claim: RetroClaim, outcome: ClaimOutcome, minDays: 
       return !outcome.activityKey && !claim.flightDate
         ? `no flown coupon or listed passenger in the archive matches ${named} yet: the claim is tried again each night up to ${claimWaitEnds(claim, minDays)}`
         : `${named} is less than ${minDays} days old: the claim is tried again each night`;
+    case 'NO_COUPON': {
+      // Only a claim by flight finds a passenger without a coupon, so its date is the flight's.
+      const until = claim.flightDate
+        ? ` up to ${couponWaitEnds({ activityDate: claim.flightDate }, window.maxMonthsAfterFlight)}`
+        : '';
+      return outcome.status === 'PENDING'
+        ? `${flight} waits for its flown coupon: the claim is tried again each night${until}`
+        : `${flight} is listed, but its flown coupon did not come within the retro-claim window`;
+    }
     case 'NOT_FOUND':
       return `no flown coupon or listed passenger in the archive matches ${named}`;
     case 'AMBIGUOUS':

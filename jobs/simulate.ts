@@ -1320,7 +1320,7 @@ export async function* simulate(
             '',
             outcome.status,
             outcome.reason,
-            claimMessage(item.retroClaim!, outcome, config.retroClaims.minDaysAfterFlight),
+            claimMessage(item.retroClaim!, outcome, config.retroClaims),
           ),
           claim: item.retroClaim!.claimId,
         } as SimulationEvent);

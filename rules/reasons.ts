@@ -34,6 +34,8 @@ export const REJECT_REASONS = {
   NOT_FOUND: 'no flown coupon or listed passenger matches the claim',
   AMBIGUOUS: 'more than one flown coupon or listed passenger matches the claim',
   PENDING: 'the flight is younger than the claim window: retried each night',
+  NO_COUPON:
+    'the flight is listed, but no flown coupon confirms it: the claim waits for it while the claim window is open',
   DATED_AHEAD: 'dated after the night being processed: decided on the night of its date',
 } as const;
 

@@ -75,7 +75,7 @@ interface ClaimOutcomes {
 async function claimsOf(
   knex: Knex,
   fileId: number,
-  window: { minDaysAfterFlight: number },
+  window: { minDaysAfterFlight: number; maxMonthsAfterFlight: number },
 ): Promise<ClaimOutcomes> {
   const grouped = (await knex('retro_claims as c')
     .leftJoin('activities as a', 'a.activity_key', 'c.activity_key')
@@ -115,7 +115,7 @@ async function claimsOf(
           ? claimMessage(
               claim,
               { status: 'REJECTED', reason, ...(activityKey ? { activityKey } : {}) },
-              window.minDaysAfterFlight,
+              window,
             )
           : recordReasonText(reason, null, true, { feed: 'retro-claims' }),
         id: Number(c.id),

@@ -950,4 +950,104 @@ for (const engine of availableEngines()) {
       expect(await claimOutcome(w, 'C-10')).toEqual(['CREDITED', null]);
     });
   });
+
+  describe(`a retro-claim on a flight that waits for its coupon (creditOnFtl: false) (${engine})`, () => {
+    // Such a flight is credited by its coupon's money alone (as under any revenue-based air version): a
+    // claim that finds only its FTL passenger can credit nothing before the coupon comes.
+    const s = useScenario(engine, (yaml) => replaceOnce(yaml, 'creditOnFtl: true', 'creditOnFtl: false'));
+    const MISTYPED = memberNumber(99);
+    const FTL_KEY = flightKey(
+      { carrier: 'XX', number: '245', date: '2026-03-10', origin: 'SVO', destination: 'KZN' },
+      { program: 'XX', number: MISTYPED },
+    );
+    const byFlight = (id: string, received: string) => ({
+      id,
+      member: IVANOV.number,
+      received,
+      carrier: 'XX',
+      flight: '245',
+      date: '2026-03-10',
+      from: 'SVO',
+      to: 'KZN',
+      surname: 'IVANOV',
+      givenName: 'IVAN',
+    });
+    const ftl = {
+      flight: 'XX245',
+      date: '2026-03-10',
+      board: 'SVO',
+      groups: [{ dest: 'KZN', cls: 'Y', pax: [{ surname: 'IVANOV', givenName: 'IVAN', card: MISTYPED }] }],
+    };
+
+    it('keeps the claim waiting until the coupon comes, then credits it (not a DUPLICATE)', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV);
+      w.dropFtl(ftl);
+      await w.night('2026-03-11');
+      const claims = w.dropRetroClaims([byFlight('C-1', '2026-03-28')]);
+      const shown = await w.simulate('retro-claims', claims, '2026-03-28');
+      expect(
+        shown.flatMap((e) => (e.type === 'record' ? [[e.claim, e.status, e.reason, e.message]] : [])),
+      ).toEqual([
+        [
+          'C-1',
+          'PENDING',
+          'NO_COUPON',
+          `the flight ${FTL_KEY} waits for its flown coupon: the claim is tried again each night up to 2026-09-10`,
+        ],
+      ]);
+      const night = await w.night('2026-03-28');
+      expect(night.accrue.counts['retro.credited']).toBeUndefined();
+      expect(night.accrue.counts['retro.pending']).toBe(1);
+      expect(await claimOutcome(w, 'C-1')).toEqual(['PENDING', 'NO_COUPON']);
+      expect(await w.balance(IVANOV.number)).toBe(0);
+      const listed = JSON.parse(await filesShow(w, 'retro-claims', claims)) as {
+        claims: Array<{ status: string; reason: string | null; n: number }>;
+      };
+      expect(listed.claims.map((c) => [c.status, c.reason, c.n])).toEqual([['PENDING', 'NO_COUPON', 1]]);
+      await w.night('2026-03-29');
+      expect(await claimOutcome(w, 'C-1')).toEqual(['PENDING', 'NO_COUPON']);
+      w.dropCoupons([coupon('0741000000001')]);
+      await w.night('2026-03-30');
+      expect(await claimOutcome(w, 'C-1')).toEqual(['CREDITED', null]);
+      expect(await w.balance(IVANOV.number)).toBe(461);
+      expect(await w.statusBalance(IVANOV.number)).toBe(15000);
+      // The coupon joined the passenger, whom the claim credits once (no CPN: activity of its own).
+      expect(await w.activity(FTL_KEY)).toMatchObject({
+        status: 'POSTED',
+        reason: 'RETRO_CLAIM',
+        member_number: IVANOV.number,
+        points: 461,
+        status_credit: 15000,
+      });
+      expect(await w.activity(couponKey('0741000000001', 1))).toBeUndefined();
+      const postings = await w.postingCount();
+      await w.night('2026-03-31');
+      expect(await w.postingCount()).toBe(postings);
+      expect(await claimOutcome(w, 'C-1')).toEqual(['CREDITED', null]);
+    });
+
+    it('rejects the claim NO_COUPON once the retro-claim window closes without the coupon', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV);
+      w.dropFtl(ftl);
+      await w.night('2026-03-11');
+      const claims = w.dropRetroClaims([byFlight('C-1', '2026-03-28')]);
+      await w.night('2026-03-28');
+      await w.night('2026-09-10'); // the last day of the 6 months
+      expect(await claimOutcome(w, 'C-1')).toEqual(['PENDING', 'NO_COUPON']);
+      await w.night('2026-09-11');
+      expect(await claimOutcome(w, 'C-1')).toEqual(['REJECTED', 'NO_COUPON']);
+      expect(await w.balance(IVANOV.number)).toBe(0);
+      const listed = JSON.parse(await filesShow(w, 'retro-claims', claims)) as {
+        firstRejects: Array<{ reason: string; message: string }>;
+      };
+      expect(listed.firstRejects.map((r) => [r.reason, r.message])).toEqual([
+        [
+          'NO_COUPON',
+          `the flight ${FTL_KEY} is listed, but its flown coupon did not come within the retro-claim window`,
+        ],
+      ]);
+    });
+  });
 }
