@@ -975,6 +975,86 @@ for (const engine of availableEngines()) {
       }
     });
 
+    it('030 keeps former names, waiting merges and source files, and rolls back turning each waiting merge into the reject it was before', async () => {
+      const t = await createTestDatabase(engine);
+      try {
+        const since = MIGRATION_NAMES.slice(MIGRATION_NAMES.indexOf('030_member_names_and_waiting_merges'));
+        const id = (row: unknown) => Number(typeof row === 'object' ? (row as { id: number }).id : row);
+        const [file] = await t.db
+          .knex('files')
+          .insert({
+            direction: 'in',
+            feed: 'members',
+            name: 'members-0001.csv',
+            size: 1,
+            sha256: 'm'.repeat(64),
+            business_date: '2026-03-02',
+            verdict: 'accepted',
+            created_at: '2026-03-02T01:00:00Z',
+          })
+          .returning('id');
+        const fileId = id(file);
+        const memberId = await insertMember(t.db.knex, {
+          number: '1000000016',
+          status: 'ACTIVE',
+          tier: 'MEMBER',
+          surname: 'IVANOVA',
+        });
+        await t.db.knex('members').where({ id: memberId }).update({ source_file_id: fileId });
+        await t.db.knex('member_names').insert({
+          member_id: memberId,
+          surname: 'SMIRNOVA',
+          given_name: 'ANNA',
+          valid_until: '2026-03-03',
+          created_at: '2026-03-04T01:00:00Z',
+        });
+        await t.db.knex('member_merges_waiting').insert({
+          member_number: '1000000016',
+          merged_into: '1000000024',
+          source_updated_at: '2026-03-01T10:00:00.000Z',
+          file_id: fileId,
+          line: 2,
+          record: '{}',
+          business_date: '2026-03-02',
+          created_at: '2026-03-02T01:00:00Z',
+        });
+        expect(await t.db.knex('member_names').first('surname', 'valid_until')).toEqual({
+          surname: 'SMIRNOVA',
+          valid_until: '2026-03-03',
+        });
+
+        for (const _ of since) await t.db.knex.migrate.down(MIGRATION_CONFIG);
+        expect(await t.db.knex.schema.hasTable('member_names')).toBe(false);
+        expect(await t.db.knex.schema.hasTable('member_merges_waiting')).toBe(false);
+        expect(await t.db.knex.schema.hasColumn('members', 'source_file_id')).toBe(false);
+        expect(await t.db.knex('members').where({ id: memberId }).first('surname')).toEqual({
+          surname: 'IVANOVA',
+        });
+        expect(
+          await t.db
+            .knex('rejects')
+            .select('file_id', 'line', 'field', 'reason', 'member_number', 'business_date', 'message'),
+        ).toEqual([
+          {
+            file_id: fileId,
+            line: 2,
+            field: 'merged_into',
+            reason: 'MEMBER_UNKNOWN',
+            member_number: '1000000016',
+            business_date: '2026-03-02',
+            message:
+              '1000000016 is merged into 1000000024, which is not a member: nothing moved, 1000000016 stays as it was; send the row again once 1000000024 is enrolled',
+          },
+        ]);
+        expect(await migrateLatest(t.db)).toEqual(since);
+        expect(await t.db.knex('members').where({ id: memberId }).first('source_file_id')).toEqual({
+          source_file_id: null,
+        });
+      } finally {
+        await t.cleanup();
+      }
+    });
+
     it('014 dates a reject made after a wait, and finds the waiting cancellations through their partial indexes', async () => {
       const t = await createTestDatabase(engine);
       try {
@@ -1071,6 +1151,13 @@ if (availableEngines().includes('postgres')) {
           { number: '1000000016', tier: 'MEMBER' },
         ]);
         expect(await asReporting((trx) => trx('postings').count({ n: '*' }))).toHaveLength(1);
+        // Granted by 030 with the column: which file the member's record came in.
+        expect(await asReporting((trx) => trx('members').select('source_file_id'))).toEqual([
+          { source_file_id: null },
+        ]);
+        await expect(asReporting((trx) => trx('member_names').select('surname'))).rejects.toThrow(
+          /permission denied/,
+        );
         // Granted by 028 with the column: when a member joined their pool is no personal data.
         expect(await asReporting((trx) => trx('members').select('pool_id', 'pool_since'))).toEqual([
           { pool_id: null, pool_since: null },

@@ -33,6 +33,7 @@ import * as m026 from './026_run_warnings.js';
 import * as m027 from './027_travel_names_by_route.js';
 import * as m028 from './028_member_pool_since.js';
 import * as m029 from './029_past_pool_memberships.js';
+import * as m030 from './030_member_names_and_waiting_merges.js';
 
 export interface Migration {
   name: string;
@@ -70,6 +71,7 @@ export const migrations: Migration[] = [
   { name: '027_travel_names_by_route', ...m027 },
   { name: '028_member_pool_since', ...m028 },
   { name: '029_past_pool_memberships', ...m029 },
+  { name: '030_member_names_and_waiting_merges', ...m030 },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {
