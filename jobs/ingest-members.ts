@@ -12,7 +12,7 @@ import { memberRow } from '../ledger/members.js';
 import type { PostingInput, StatusCreditInput } from '../ledger/types.js';
 import type { MemberRecord } from '../parsers/members.js';
 import type { Program } from '../rules/program.js';
-import type { FeedHandler, RejectRow } from './ingest-file.js';
+import { insertRejects, type FeedHandler, type RejectRow } from './ingest-file.js';
 import type { JobContext } from './types.js';
 
 /** Consent as stored: mailing kind (or `ALL`) → given. */
@@ -71,6 +71,13 @@ async function finalSurvivor(
   }
 }
 
+/** Where a row was read: the file (its registry id and name) and line a reject or warning names. */
+interface RowSource {
+  fileId: number;
+  fileName: string;
+  line: number;
+}
+
 export function membersHandler(
   ctx: JobContext,
   program: Program,
@@ -78,107 +85,191 @@ export function membersHandler(
 ): FeedHandler<MemberRecord> & { counts(): Record<string, number> } {
   const counts: Record<string, number> = {};
   const add = (k: string) => (counts[k] = (counts[k] ?? 0) + 1);
+  // Whether any merge waits for its survivor: most nights none does, and a full member file then reads
+  // no waiting merge per row.
+  let anyWaiting = true;
+
+  /**
+   * Whether the record stored from `fileId` came in tonight's delivery: a row with the same `updated_at`
+   * read after it replaces it (a later line, a later file), where one of an earlier night's file is the
+   * same record sent again. Records stored before the file was kept (null) are of an earlier night.
+   */
+  async function readTonight(trx: Knex.Transaction, fileId: unknown): Promise<boolean> {
+    if (fileId === null || fileId === undefined) return false;
+    const f = await trx('files')
+      .where({ id: Number(fileId) })
+      .first('business_date');
+    return f !== undefined && String(f.business_date).slice(0, 10) === ctx.businessDate;
+  }
+
+  /** Applies one row; returns its reject, if refused. */
+  async function apply(
+    trx: Knex.Transaction,
+    source: RowSource,
+    r: MemberRecord,
+  ): Promise<RejectRow | undefined> {
+    const now = ctx.now().toISOString();
+    const current = await trx('members').where({ number: r.memberNumber }).first();
+    if (current?.source_updated_at) {
+      const stored = String(current.source_updated_at);
+      if (stored > r.updatedAt) {
+        add('older');
+        return undefined;
+      }
+      if (stored === r.updatedAt && !(await readTonight(trx, current.source_file_id))) {
+        add('sentAgain');
+        return undefined;
+      }
+    }
+    // A merge of this member waiting for its survivor is superseded by a row as new (or newer): the
+    // CRM's latest word on the member decides, and re-waits if it is the same merge.
+    const waiting =
+      anyWaiting &&
+      (await trx('member_merges_waiting')
+        .where({ member_number: r.memberNumber })
+        .first('id', 'source_updated_at'));
+    if (waiting && String(waiting.source_updated_at) <= r.updatedAt)
+      await trx('member_merges_waiting').where({ id: waiting.id }).del();
+    const pool = await poolId(trx, r, now);
+    const fields = memberRow({
+      number: r.memberNumber,
+      status: r.status,
+      mergedInto: r.mergedInto,
+      surname: r.surname,
+      givenName: r.givenName,
+      surnameLocal: r.surnameLocal,
+      givenNameLocal: r.givenNameLocal,
+      birthDate: r.birthDate,
+      email: r.email,
+      phone: r.phone,
+      country: r.country,
+      language: r.language,
+      consent: consentJson(r.marketingConsent),
+      enrolmentDate: r.enrolmentDate,
+      enrolmentChannel: r.enrolmentChannel,
+      poolId: pool,
+      sourceUpdatedAt: r.updatedAt,
+    });
+    fields.source_file_id = source.fileId;
+    if ((r.status === 'CLOSED' || r.status === 'MERGED') && !current?.closed_on)
+      fields.closed_on = ctx.businessDate;
+    if (r.status !== 'CLOSED' && r.status !== 'MERGED') fields.closed_on = null;
+    // A pool's clock and the expiries a late earning undoes count a member's activity in the pool only
+    // from the night they joined it; a record that keeps them in their pool keeps that night.
+    const poolBefore = (current?.pool_id as number | string | null | undefined) ?? null;
+    if (pool === null) fields.pool_since = null;
+    else if (poolBefore === null || Number(poolBefore) !== pool) fields.pool_since = ctx.businessDate;
+    let survivor: Survivor | undefined;
+    if (r.status === 'MERGED') {
+      const found = await finalSurvivor(trx, r.memberNumber, r.mergedInto);
+      if ('reason' in found) {
+        if (r.mergedInto && !(await trx('members').where({ number: r.mergedInto }).first('id'))) {
+          // The CRM opens the new account and merges the old one into it in one go, and the merge may be
+          // stamped before the new account's full record: the whole record waits for the survivor's
+          // enrolment, tonight or on a later night, and is applied then.
+          await trx('member_merges_waiting').insert({
+            member_number: r.memberNumber,
+            merged_into: r.mergedInto,
+            source_updated_at: r.updatedAt,
+            file_id: source.fileId,
+            line: source.line,
+            record: JSON.stringify(r),
+            business_date: ctx.businessDate,
+            created_at: now,
+          });
+          anyWaiting = true;
+          add('waiting');
+          return undefined;
+        }
+        // The whole record waits for the CRM's correction: closing the account without moving its
+        // points would leave them where nobody can spend them.
+        return {
+          line: source.line,
+          field: 'merged_into',
+          reason: found.reason,
+          message: `${r.memberNumber} is merged into ${found.message}: nothing moved, ${r.memberNumber} stays as it was`,
+          memberNumber: r.memberNumber,
+        };
+      }
+      survivor = found;
+      // Where the account's points went, which partners' answers and later rejects name.
+      fields.merged_into = survivor.number;
+    }
+    if (current) {
+      const since = (current.pool_since as string | null | undefined) ?? null;
+      // The stay ends tonight: a late earning still gives back to that pool what it lost on the nights
+      // the member was in it, and is credited there when it was earned there. A stay that began
+      // tonight (or, on a rerun of an older night, after it) covers no night.
+      if (poolBefore !== null && Number(poolBefore) !== pool && (since === null || since < ctx.businessDate))
+        await trx('past_pool_memberships').insert({
+          member_id: current.id,
+          pool_id: Number(poolBefore),
+          since,
+          until: ctx.businessDate,
+        });
+      await trx('members').where({ id: current.id }).update(fields);
+      add(current.status !== r.status ? `to${r.status}` : 'updated');
+    } else {
+      await trx('members').insert({
+        ...fields,
+        tier: program.baseTier,
+        tier_since: r.enrolmentDate,
+        created_at: now,
+      });
+      add('enrolled');
+    }
+    if (survivor) {
+      await mergeInto(trx, ctx, ledger, r.memberNumber, survivor.number, {
+        updatedAt: r.updatedAt,
+        named: survivor.named,
+      });
+      add('merged');
+    } else if (r.status !== 'CLOSED' && pool !== null && r.groupId) {
+      const of = { member: r.memberNumber, file: source.fileName, line: source.line };
+      if (await poolInto(trx, ctx, ledger, of, r.groupId, r.updatedAt)) add('pooled');
+    }
+    if (anyWaiting) await mergesWaitingFor(trx, r.memberNumber);
+    return undefined;
+  }
+
+  /**
+   * Applies the merges that waited for `survivor` to be a member, oldest first. One refused now (the
+   * survivor came closed) is rejected on its own file and line, where the CRM looks for it.
+   */
+  async function mergesWaitingFor(trx: Knex.Transaction, survivor: string): Promise<void> {
+    const waiting = (await trx('member_merges_waiting as w')
+      .join('files as f', 'f.id', 'w.file_id')
+      .where('w.merged_into', survivor)
+      .orderBy([{ column: 'w.source_updated_at' }, { column: 'w.id' }])
+      .select('w.id', 'w.file_id', 'w.line', 'w.record', 'f.name as file_name')) as Array<{
+      id: number;
+      file_id: number;
+      line: number;
+      record: string;
+      file_name: string;
+    }>;
+    for (const w of waiting) {
+      await trx('member_merges_waiting').where({ id: w.id }).del();
+      const source = { fileId: Number(w.file_id), fileName: w.file_name, line: Number(w.line) };
+      const refused = await apply(trx, source, JSON.parse(w.record) as MemberRecord);
+      if (refused) await insertRejects(trx, ctx, { id: source.fileId, feed: 'members' }, [refused]);
+    }
+  }
+
   return {
     feed: 'members',
     counts: () => counts,
     async records(trx, file, batch) {
-      const now = ctx.now().toISOString();
       const rejects: RejectRow[] = [];
-      // Oldest first within the batch; across batches and files the stored updated_at decides.
+      anyWaiting = (await trx('member_merges_waiting').first('id')) !== undefined;
+      // Oldest first, and rows of one updated_at in the order they were sent: a later line replaces an
+      // earlier one. Across files the stored updated_at (and, for a tie, the file it came in) decides.
       const rows = [...batch].sort(
         (a, b) => a.record.updatedAt.localeCompare(b.record.updatedAt) || a.line - b.line,
       );
       for (const e of rows) {
-        const r = e.record;
-        const current = await trx('members').where({ number: r.memberNumber }).first();
-        if (current && current.source_updated_at && String(current.source_updated_at) >= r.updatedAt) {
-          add('older');
-          continue;
-        }
-        const pool = await poolId(trx, r, now);
-        const fields = memberRow({
-          number: r.memberNumber,
-          status: r.status,
-          mergedInto: r.mergedInto,
-          surname: r.surname,
-          givenName: r.givenName,
-          surnameLocal: r.surnameLocal,
-          givenNameLocal: r.givenNameLocal,
-          birthDate: r.birthDate,
-          email: r.email,
-          phone: r.phone,
-          country: r.country,
-          language: r.language,
-          consent: consentJson(r.marketingConsent),
-          enrolmentDate: r.enrolmentDate,
-          enrolmentChannel: r.enrolmentChannel,
-          poolId: pool,
-          sourceUpdatedAt: r.updatedAt,
-        });
-        if ((r.status === 'CLOSED' || r.status === 'MERGED') && !current?.closed_on)
-          fields.closed_on = ctx.businessDate;
-        if (r.status !== 'CLOSED' && r.status !== 'MERGED') fields.closed_on = null;
-        // A pool's clock and the expiries a late earning undoes count a member's activity in the pool only
-        // from the night they joined it; a record that keeps them in their pool keeps that night.
-        const poolBefore = (current?.pool_id as number | string | null | undefined) ?? null;
-        if (pool === null) fields.pool_since = null;
-        else if (poolBefore === null || Number(poolBefore) !== pool) fields.pool_since = ctx.businessDate;
-        let survivor: Survivor | undefined;
-        if (r.status === 'MERGED') {
-          const found = await finalSurvivor(trx, r.memberNumber, r.mergedInto);
-          if ('reason' in found) {
-            // The whole record waits for the CRM's correction: closing the account without moving its
-            // points would leave them where nobody can spend them.
-            rejects.push({
-              line: e.line,
-              field: 'merged_into',
-              reason: found.reason,
-              message: `${r.memberNumber} is merged into ${found.message}: nothing moved, ${r.memberNumber} stays as it was`,
-              memberNumber: r.memberNumber,
-            });
-            continue;
-          }
-          survivor = found;
-          // Where the account's points went, which partners' answers and later rejects name.
-          fields.merged_into = survivor.number;
-        }
-        if (current) {
-          const since = (current.pool_since as string | null | undefined) ?? null;
-          // The stay ends tonight: a late earning still gives back to that pool what it lost on the nights
-          // the member was in it, and is credited there when it was earned there. A stay that began
-          // tonight (or, on a rerun of an older night, after it) covers no night.
-          if (
-            poolBefore !== null &&
-            Number(poolBefore) !== pool &&
-            (since === null || since < ctx.businessDate)
-          )
-            await trx('past_pool_memberships').insert({
-              member_id: current.id,
-              pool_id: Number(poolBefore),
-              since,
-              until: ctx.businessDate,
-            });
-          await trx('members').where({ id: current.id }).update(fields);
-          add(current.status !== r.status ? `to${r.status}` : 'updated');
-        } else {
-          await trx('members').insert({
-            ...fields,
-            tier: program.baseTier,
-            tier_since: r.enrolmentDate,
-            created_at: now,
-          });
-          add('enrolled');
-        }
-        if (survivor) {
-          await mergeInto(trx, ctx, ledger, r.memberNumber, survivor.number, {
-            updatedAt: r.updatedAt,
-            named: survivor.named,
-          });
-          add('merged');
-        } else if (r.status !== 'CLOSED' && pool !== null && r.groupId) {
-          const source = { member: r.memberNumber, file: file.name, line: e.line };
-          if (await poolInto(trx, ctx, ledger, source, r.groupId, r.updatedAt)) add('pooled');
-        }
+        const refused = await apply(trx, { fileId: file.id, fileName: file.name, line: e.line }, e.record);
+        if (refused) rejects.push(refused);
       }
       return rejects;
     },

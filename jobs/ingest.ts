@@ -133,5 +133,36 @@ export const ingestJob: Job = async (ctx: JobContext): Promise<JobResult> => {
       counts[`reject.${r.reason}`] = (counts[`reject.${r.reason}`] ?? 0) + Number(r.n);
     }
   }
+  warnings.push(...(await mergesStillWaiting(ctx)));
   return { counts, warnings };
 };
+
+/**
+ * Merges still waiting for their survivor at the end of ingest, each night until it comes: one waiting
+ * for days means the CRM never sent the survivor's record, and the merged member's points stay put.
+ */
+async function mergesStillWaiting(ctx: JobContext): Promise<string[]> {
+  const rows = (await ctx.db
+    .knex('member_merges_waiting as w')
+    .join('files as f', 'f.id', 'w.file_id')
+    .orderBy([{ column: 'w.business_date' }, { column: 'w.id' }])
+    .select('w.member_number', 'w.merged_into', 'w.line', 'w.business_date', 'f.name as file')) as Array<{
+    member_number: string;
+    merged_into: string;
+    line: number;
+    business_date: string;
+    file: string;
+  }>;
+  const shown = rows
+    .slice(0, WAITING_MERGES_SHOWN)
+    .map(
+      (w) =>
+        `${w.file} line ${w.line}, merged_into: ${w.member_number} is merged into ${w.merged_into}, not a member yet; ` +
+        `the merge waits (since ${String(w.business_date).slice(0, 10)}) for ${w.merged_into}'s record, and ${w.member_number} keeps its points until then`,
+    );
+  const more = rows.length - shown.length;
+  return more > 0 ? [...shown, `and ${more} more merges waiting for their survivor`] : shown;
+}
+
+/** Enough to act on in a night's summary; the rest are counted. */
+const WAITING_MERGES_SHOWN = 20;

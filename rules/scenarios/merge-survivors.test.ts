@@ -170,6 +170,140 @@ for (const engine of availableEngines()) {
     });
   });
 
+  describe(`a merge into a survivor the CRM enrols in the same delivery or later (${engine})`, () => {
+    const s = useScenario(engine);
+    /** The account the CRM opens to merge A into: not a member until its record comes. */
+    const N: Person = { ...A, number: memberNumber(45), enrolled: '2026-03-01' };
+
+    it('lands when the survivor’s record is stamped after the merge in the same file, and a rerun posts nothing', async () => {
+      const w = s();
+      await aHasFlown(w);
+      const file = w.dropMembers([
+        merged(A, N, '2026-03-01T10:00:00Z'),
+        { ...N, updatedAt: '2026-03-01T10:00:01Z' },
+      ]);
+      const n = await w.night('2026-03-02');
+      expect(n.ingest.counts).toMatchObject({ 'members.enrolled': 1, 'members.merged': 1 });
+      expect(await w.rejects({ file_id: await w.inboundFileId(file) })).toEqual([]);
+      expect(await w.member(A.number)).toMatchObject({ status: 'MERGED', merged_into: N.number });
+      expect(await holdings(w, A, N)).toEqual([
+        [0, 0],
+        [461, 30000],
+      ]);
+      const postings = await w.postingCount();
+      await w.night('2026-03-02');
+      expect(await w.postingCount()).toBe(postings);
+    });
+
+    it('waits across files and nights for the survivor, then lands; one refused then is rejected on its own line', async () => {
+      const w = s();
+      await aHasFlown(w);
+      const waitFile = w.dropMembers([merged(A, N, '2026-03-01T10:00:00Z')]);
+      const first = await w.night('2026-03-02');
+      expect(first.ingest.counts['members.waiting']).toBe(1);
+      expect(first.ingest.counts['reject.MEMBER_UNKNOWN']).toBeUndefined();
+      expect(first.ingest.warnings).toContain(
+        `${waitFile} line 2, merged_into: ${A.number} is merged into ${N.number}, not a member yet; the merge waits (since 2026-03-02) for ${N.number}'s record, and ${A.number} keeps its points until then`,
+      );
+      // Waiting, A keeps everything and can spend it.
+      expect(await w.member(A.number)).toMatchObject({ status: 'ACTIVE', merged_into: null });
+      expect(await holdings(w, A)).toEqual([[461, 30000]]);
+
+      w.dropMembers([{ ...N, updatedAt: '2026-03-02T08:00:00Z' }]);
+      const second = await w.night('2026-03-03');
+      expect(second.ingest.counts).toMatchObject({ 'members.enrolled': 1, 'members.merged': 1 });
+      expect((second.ingest.warnings ?? []).filter((m) => m.includes('merged_into'))).toEqual([]);
+      expect(await holdings(w, A, N)).toEqual([
+        [0, 0],
+        [461, 30000],
+      ]);
+
+      // B's merge into an account that comes closed is refused on the merge's own file and line.
+      const O: Person = { ...A, number: memberNumber(46) };
+      const merge = w.dropMembers([merged(B, O, '2026-03-03T10:00:00Z')]);
+      w.dropMembers([{ ...O, status: 'CLOSED', updatedAt: '2026-03-03T11:00:00Z' }]);
+      await w.night('2026-03-04');
+      expect(
+        (await w.rejects({ file_id: await w.inboundFileId(merge) })).map((r) => [
+          r.line,
+          r.reason,
+          r.message,
+        ]),
+      ).toEqual([
+        [
+          2,
+          'ACCOUNT_CLOSED',
+          `${B.number} is merged into ${O.number}, which is closed: nothing moved, ${B.number} stays as it was`,
+        ],
+      ]);
+      expect(await w.member(B.number)).toMatchObject({ status: 'ACTIVE' });
+    });
+
+    it('is superseded by a newer record of the merged member before the survivor comes', async () => {
+      const w = s();
+      await aHasFlown(w);
+      const file = w.dropMembers([
+        merged(A, N, '2026-03-01T10:00:00Z'),
+        { ...A, givenName: 'PAVEL I', updatedAt: '2026-03-01T11:00:00Z' },
+      ]);
+      const first = await w.night('2026-03-02');
+      expect(first.ingest.counts['members.waiting']).toBe(1);
+      expect(await w.rejects({ file_id: await w.inboundFileId(file) })).toEqual([]);
+      w.dropMembers([{ ...N, updatedAt: '2026-03-02T08:00:00Z' }]);
+      const n = await w.night('2026-03-03');
+      expect(n.ingest.counts['members.merged']).toBeUndefined();
+      expect(await w.member(A.number)).toMatchObject({ status: 'ACTIVE', given_name: 'PAVEL I' });
+      expect(await holdings(w, A, N)).toEqual([
+        [461, 30000],
+        [0, 0],
+      ]);
+    });
+  });
+
+  describe(`rows of one member with one updated_at (${engine})`, () => {
+    const s = useScenario(engine);
+    const T = '2026-03-01T10:00:00Z';
+
+    it('applies the later line of a file over the earlier one, a merge included', async () => {
+      const w = s();
+      await aHasFlown(w);
+      w.dropMembers([{ ...A, updatedAt: T }, merged(A, B, T)]);
+      const n = await w.night('2026-03-02');
+      expect(n.ingest.counts).toMatchObject({
+        'members.updated': 1,
+        'members.toMERGED': 1,
+        'members.merged': 1,
+      });
+      expect(n.ingest.counts['members.older']).toBeUndefined();
+      expect(await w.member(A.number)).toMatchObject({ status: 'MERGED', merged_into: B.number });
+      expect(await holdings(w, A, B)).toEqual([
+        [0, 0],
+        [461, 30000],
+      ]);
+    });
+
+    it('applies the later file of a night over the earlier one, and counts the record sent again on a later night as such', async () => {
+      const w = s();
+      await aHasFlown(w);
+      w.dropMembers([{ ...A, updatedAt: T }]);
+      w.dropMembers([merged(A, B, T)]);
+      const n = await w.night('2026-03-02');
+      expect(n.ingest.counts['members.merged']).toBe(1);
+      expect(await holdings(w, A, B)).toEqual([
+        [0, 0],
+        [461, 30000],
+      ]);
+
+      const postings = await w.postingCount();
+      // The CRM's next delta carries A's record again beside a change of C's (a copy alone is no new file).
+      w.dropMembers([merged(A, B, T), { ...C, updatedAt: '2026-03-02T09:00:00Z' }]);
+      const again = await w.night('2026-03-03');
+      expect(again.ingest.counts['members.sentAgain']).toBe(1);
+      expect(again.ingest.counts['members.older']).toBeUndefined();
+      expect(await w.postingCount()).toBe(postings);
+    });
+  });
+
   describe(`a merged or pooled member's record sent again (${engine})`, () => {
     const s = useScenario(engine);
 
