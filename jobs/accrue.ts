@@ -56,8 +56,10 @@ export async function loadMembers(q: Q, numbers: Iterable<string>): Promise<Map<
   const list = [...new Set(numbers)];
   const out = new Map<string, MemberFacts>();
   for (const part of chunks(list, 500)) {
+    // Former names come in the same read: a member without any adds no row, one with them a row each.
     const rows = await q('members as m')
       .leftJoin('pools as p', 'p.id', 'm.pool_id')
+      .leftJoin('member_names as n', 'n.member_id', 'm.id')
       .whereIn('m.number', part)
       .select(
         'm.id',
@@ -72,6 +74,11 @@ export async function loadMembers(q: Q, numbers: Iterable<string>): Promise<Map<
         'm.tier',
         'm.tier_since',
         'p.code as pool_code',
+        'n.surname as former_surname',
+        'n.given_name as former_given_name',
+        'n.surname_local as former_surname_local',
+        'n.given_name_local as former_given_name_local',
+        'n.valid_until as former_until',
       );
     const past = new Map<number, MemberFacts['pastPools'][number][]>();
     for (const r of (await q('past_pool_memberships as pm')
@@ -93,21 +100,33 @@ export async function loadMembers(q: Q, numbers: Iterable<string>): Promise<Map<
       else past.set(Number(r.memberId), [stay]);
     }
     for (const r of rows) {
-      out.set(r.number, {
-        id: Number(r.id),
-        number: r.number,
-        status: r.status,
-        mergedInto: r.merged_into ?? null,
-        enrolmentDate: r.enrolment_date ?? null,
-        surname: r.surname ?? null,
-        givenName: r.given_name ?? null,
-        surnameLocal: r.surname_local ?? null,
-        givenNameLocal: r.given_name_local ?? null,
-        tier: r.tier,
-        tierSince: r.tier_since ?? null,
-        poolCode: r.pool_code ?? null,
-        pastPools: past.get(Number(r.id)) ?? [],
-      });
+      let member = out.get(r.number);
+      if (!member) {
+        member = {
+          id: Number(r.id),
+          number: r.number,
+          status: r.status,
+          mergedInto: r.merged_into ?? null,
+          enrolmentDate: r.enrolment_date ?? null,
+          surname: r.surname ?? null,
+          givenName: r.given_name ?? null,
+          surnameLocal: r.surname_local ?? null,
+          givenNameLocal: r.given_name_local ?? null,
+          tier: r.tier,
+          tierSince: r.tier_since ?? null,
+          poolCode: r.pool_code ?? null,
+          pastPools: past.get(Number(r.id)) ?? [],
+        };
+        out.set(r.number, member);
+      }
+      if (r.former_until)
+        (member.formerNames ??= []).push({
+          surname: r.former_surname ?? null,
+          givenName: r.former_given_name ?? null,
+          surnameLocal: r.former_surname_local ?? null,
+          givenNameLocal: r.former_given_name_local ?? null,
+          validUntil: String(r.former_until).slice(0, 10),
+        });
     }
   }
   return out;

@@ -78,6 +78,9 @@ interface RowSource {
   line: number;
 }
 
+/** The names a member's record carries, as stored. */
+const NAME_COLUMNS = ['surname', 'given_name', 'surname_local', 'given_name_local'] as const;
+
 export function membersHandler(
   ctx: JobContext,
   program: Program,
@@ -207,6 +210,7 @@ export function membersHandler(
           since,
           until: ctx.businessDate,
         });
+      await keepFormerName(trx, current, r, now);
       await trx('members').where({ id: current.id }).update(fields);
       add(current.status !== r.status ? `to${r.status}` : 'updated');
     } else {
@@ -274,6 +278,33 @@ export function membersHandler(
       return rejects;
     },
   };
+}
+
+/**
+ * Keeps the name a record replaces, with the day of the change as the last it was in force: a flight
+ * flown under it before then and arriving after is still the member's (rules/eligibility.ts). An erased
+ * member's names are tokens, kept nowhere else.
+ */
+async function keepFormerName(
+  trx: Knex.Transaction,
+  current: Record<string, unknown>,
+  r: MemberRecord,
+  now: string,
+): Promise<void> {
+  if (current.erased_at || !current.surname) return;
+  const next: Record<(typeof NAME_COLUMNS)[number], string | null> = {
+    surname: r.surname,
+    given_name: r.givenName,
+    surname_local: r.surnameLocal,
+    given_name_local: r.givenNameLocal,
+  };
+  if (NAME_COLUMNS.every((c) => ((current[c] as string | null) ?? null) === next[c])) return;
+  await trx('member_names').insert({
+    member_id: current.id,
+    ...Object.fromEntries(NAME_COLUMNS.map((c) => [c, (current[c] as string | null) ?? null])),
+    valid_until: r.updatedAt.slice(0, 10),
+    created_at: now,
+  });
 }
 
 /** An award account's balance (0 for an account not opened yet). */

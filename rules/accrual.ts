@@ -242,7 +242,12 @@ function eligible(
   const window = checkWindow(row.activityDate, ctx.businessDate, windowDays, ctx.receivedOn(row));
   if (window) return { rejection: window };
   if (row.travelSurname) {
-    const name = checkName({ surname: row.travelSurname, givenName: row.travelGivenName }, member!, row.type);
+    const name = checkName(
+      { surname: row.travelSurname, givenName: row.travelGivenName },
+      member!,
+      row.type,
+      row.activityDate,
+    );
     if (name) return { rejection: name };
   }
   return { member: member! };
@@ -377,7 +382,12 @@ function couponNameRefused(ctx: AccrualContext, row: ActivityRow): AccrualDecisi
   if (!row.seenCoupon || !coupon || row.reason === 'BAD_CURRENCY' || !row.travelSurname) return undefined;
   const member = ctx.members.get(row.memberNumber!);
   if (!member) return undefined;
-  const name = checkName({ surname: row.travelSurname, givenName: row.travelGivenName }, member, row.type);
+  const name = checkName(
+    { surname: row.travelSurname, givenName: row.travelGivenName },
+    member,
+    row.type,
+    row.activityDate,
+  );
   if (!name) return undefined;
   const open = [row.postingKey, row.statusPostingKey].filter(
     (k): k is string => k !== null && !ctx.reversed(k),

@@ -28,6 +28,16 @@ export interface MemberFacts {
   /** The pools the member has left, each with the days they were in it: from `since` (null: from before
    * anything recorded) up to, not including, `until`. */
   pastPools: ReadonlyArray<{ code: string; since: IsoDate | null; until: IsoDate }>;
+  /** Names the feed changed since, each with the last day it was in force (members who have any). */
+  formerNames?: FormerName[];
+}
+
+export interface FormerName {
+  surname: string | null;
+  givenName: string | null;
+  surnameLocal: string | null;
+  givenNameLocal: string | null;
+  validUntil: IsoDate;
 }
 
 /** The member number itself: its shape and check digit (before looking anything up). */
@@ -98,23 +108,32 @@ function nameMismatchText(type: ActivityType, reason: NameMatchReason | undefine
   return `${holder.surname} does not match the member's`;
 }
 
-/** The name a record carries belongs to the member (see rules/names.ts for what is forgiven). */
+/**
+ * The name a record carries belongs to the member (see rules/names.ts for what is forgiven): their name
+ * now, or one they held on the activity's date, which a record arriving after the feed changed it carries.
+ */
 export function checkName(
   travelled: { surname: string; givenName?: string | null },
   member: MemberFacts,
   type: ActivityType,
+  activityDate: IsoDate,
 ): Rejection | undefined {
   if (!member.surname) return undefined; // erased or never given: the number alone identifies the account
-  const m = nameMatches(
-    { surname: travelled.surname, givenName: travelled.givenName ?? undefined },
-    {
-      surname: member.surname,
-      givenName: member.givenName ?? '',
-      surnameLocal: member.surnameLocal ?? undefined,
-      givenNameLocal: member.givenNameLocal ?? undefined,
-    },
-  );
+  const matches = (held: Omit<FormerName, 'validUntil'>) =>
+    nameMatches(
+      { surname: travelled.surname, givenName: travelled.givenName ?? undefined },
+      {
+        surname: held.surname ?? '',
+        givenName: held.givenName ?? '',
+        surnameLocal: held.surnameLocal ?? undefined,
+        givenNameLocal: held.givenNameLocal ?? undefined,
+      },
+    );
+  const m = matches(member);
   if (m.matches) return undefined;
+  for (const former of member.formerNames ?? [])
+    if (former.surname && activityDate <= former.validUntil && matches(former).matches) return undefined;
+  // The reason is the current name's: the one the member would recognise and the accountants can look up.
   return reject(
     'NAME_MISMATCH',
     m.reason === 'GIVEN_NAME_MISMATCH' ? 'given_name' : 'surname',

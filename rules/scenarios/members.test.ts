@@ -255,6 +255,47 @@ for (const engine of availableEngines()) {
     });
   });
 
+  describe(`a name the feed changed (${engine})`, () => {
+    const s = useScenario(engine);
+    const ANNA: Person = {
+      number: memberNumber(31),
+      surname: 'SMIRNOVA',
+      givenName: 'ANNA',
+      enrolled: '2026-02-01',
+    };
+    const MARRIED: Person = { ...ANNA, surname: 'IVANOVA', updatedAt: '2026-03-03T12:00:00Z' };
+
+    it('credits a flight flown under the name held on its date and arriving after the change, but not one flown under it since', async () => {
+      const w = s();
+      await w.enrol('2026-02-01', ANNA);
+      w.dropMembers([MARRIED]);
+      await w.night('2026-03-04');
+      expect(await w.member(ANNA.number)).toMatchObject({ surname: 'IVANOVA' });
+
+      fly(w, ANNA, '2026-03-01', '300.00'); // flown as SMIRNOVA before the change
+      fly(w, ANNA, '2026-03-04', '300.00', 'AER'); // flown as SMIRNOVA after it
+      fly(w, MARRIED, '2026-03-04', '300.00'); // flown as IVANOVA
+      await w.night('2026-03-05');
+      expect(
+        (await w.activitiesOf(ANNA.number)).map((a) => [
+          a.activity_date,
+          a.travel_surname,
+          a.status,
+          a.reason,
+        ]),
+      ).toEqual([
+        ['2026-03-01', 'SMIRNOVA', 'POSTED', null],
+        ['2026-03-04', 'SMIRNOVA', 'REJECTED', 'NAME_MISMATCH'],
+        ['2026-03-04', 'IVANOVA', 'POSTED', null],
+      ]);
+      expect(await w.balance(ANNA.number)).toBe(461 + 461);
+
+      const postings = await w.postingCount();
+      await w.night('2026-03-05');
+      expect(await w.postingCount()).toBe(postings);
+    });
+  });
+
   describe(`household pools (${engine})`, () => {
     const s = useScenario(engine);
     const MOTHER: Person = {
