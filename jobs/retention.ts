@@ -107,6 +107,28 @@ export async function eraseMember(
       phone: null,
       erased_at: now,
     });
+  // The names the member held before are theirs too; a merge record waiting for its survivor keeps the
+  // merge (the points still have to move) with the names as the same tokens and the rest gone.
+  await trx('member_names').where({ member_id: member.id }).del();
+  const waiting = await trx('member_merges_waiting')
+    .where({ member_number: member.number })
+    .first('id', 'record');
+  if (waiting) {
+    const r = JSON.parse(String(waiting.record)) as Record<string, string | null>;
+    const scrubbed = {
+      ...r,
+      surname: token(r.surname ?? null),
+      givenName: token(r.givenName ?? null),
+      surnameLocal: token(r.surnameLocal ?? null),
+      givenNameLocal: token(r.givenNameLocal ?? null),
+      birthDate: null,
+      email: null,
+      phone: null,
+    };
+    await trx('member_merges_waiting')
+      .where({ id: waiting.id })
+      .update({ record: JSON.stringify(scrubbed) });
+  }
   // Names as travelled and the texts of rejects are the member's data too.
   await trx('activities')
     .where({ member_id: member.id })

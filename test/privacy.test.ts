@@ -241,7 +241,38 @@ for (const engine of availableEngines()) {
     it('member forget erases on request, records it, and refuses where the program does not allow it', async () => {
       inbox(w, 'members', 'MEMBERS_20240201.csv', membersCsv(PEOPLE));
       await runJob(w.ctx('2024-02-01'), 'nightly');
+      // A name the feed changed is kept to credit flights flown under it: it is erased with the others.
+      const before = await w.t.db.knex('members').where({ number: PEOPLE[1]!.number }).first('id');
+      await w.t.db.knex('member_names').insert({
+        member_id: before.id,
+        surname: 'FORMERLY',
+        given_name: 'KNOWN',
+        valid_until: '2024-01-15',
+        created_at: '2024-02-01T01:00:00Z',
+      });
+      // So is a merge of theirs waiting for its survivor: the merge stays, the personal data in it does not.
+      const file = await w.t.db.knex('files').where({ feed: 'members' }).first('id');
+      await w.t.db.knex('member_merges_waiting').insert({
+        member_number: PEOPLE[1]!.number,
+        merged_into: PEOPLE[2]!.number,
+        source_updated_at: '2024-02-01T10:00:00.000Z',
+        file_id: file.id,
+        line: 3,
+        record: JSON.stringify({
+          memberNumber: PEOPLE[1]!.number,
+          surname: 'FORMERLY',
+          email: 'f@example.org',
+        }),
+        business_date: '2024-02-01',
+        created_at: '2024-02-01T01:00:00Z',
+      });
       await forgetMember(w.ctx('2024-02-02'), PEOPLE[1]!.number);
+      expect(await w.t.db.knex('member_names').where({ member_id: before.id }).select('surname')).toEqual([]);
+      const waiting = JSON.parse(
+        String((await w.t.db.knex('member_merges_waiting').first('record')).record),
+      ) as Record<string, unknown>;
+      expect(waiting).toMatchObject({ memberNumber: PEOPLE[1]!.number, email: null });
+      expect(waiting.surname).toMatch(/^TOK-/);
       const m = await w.t.db.knex('members').where({ number: PEOPLE[1]!.number }).first();
       expect(m).toMatchObject({ status: 'ACTIVE', email: null, phone: null });
       expect(m.surname).toMatch(/^TOK-/);
