@@ -435,14 +435,24 @@ export const tiersJob: Job = async (ctx: JobContext): Promise<JobResult> => {
     }
   };
   // Members whose qualification rose: credits posted since the last night this job completed (a night
-  // that did not run tiers must not lose its upgrades), or on this business date when there is none.
-  const last = await ctx.db
-    .knex('job_runs')
-    .where({ job: 'tiers', status: 'succeeded' })
-    .andWhere('business_date', '<=', ctx.businessDate)
-    .max({ d: 'business_date' })
-    .first();
-  const since = last?.d ? String(last.d).slice(0, 10) : ctx.businessDate;
+  // that did not run tiers must not lose its upgrades). Before this job first completes, since the night
+  // before the first that any job completed: tiers failing on the first nights after going live must not
+  // lose their upgrades either. With no run recorded at all, this business date's.
+  const succeeded = (job?: string) =>
+    ctx.db
+      .knex('job_runs')
+      .where({ status: 'succeeded' })
+      .modify((q) => {
+        if (job) q.andWhere({ job });
+      })
+      .andWhere('business_date', '<=', ctx.businessDate);
+  const last = await succeeded('tiers').max({ d: 'business_date' }).first();
+  const first = last?.d ? undefined : await succeeded().min({ d: 'business_date' }).first();
+  const since = last?.d
+    ? String(last.d).slice(0, 10)
+    : first?.d && String(first.d).slice(0, 10) < ctx.businessDate
+      ? addDays(String(first.d).slice(0, 10), -1)
+      : ctx.businessDate;
   const credited = () =>
     members((q) =>
       q.whereIn(

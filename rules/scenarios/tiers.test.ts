@@ -179,6 +179,20 @@ for (const engine of availableEngines()) {
       expect(await tierOf(w)).toMatchObject({ tier: 'SILVER', since: '2026-03-12' });
     });
 
+    it('upgrades on the first night tiers completes when it failed on the nights before, from going live', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV);
+      fly(w, '2026-03-10', '1200.00');
+      // The first night run (11 March) stops before tiers: tiers has never completed.
+      for (const job of ['fetch', 'ingest', 'accrue'] as const) await runJob(w.w.ctx('2026-03-11'), job);
+      for (const job of ['fetch', 'ingest', 'accrue', 'tiers'] as const)
+        expect((await runJob(w.w.ctx('2026-03-12'), job)).status).toBe('succeeded');
+      expect(await tierOf(w)).toEqual({ tier: 'SILVER', since: '2026-03-12', review: '2027-03-12' });
+      const again = await runJob(w.w.ctx('2026-03-12'), 'tiers');
+      expect(again.steps[0]!.counts).toMatchObject({ up: 0, down: 0, hold: 0 });
+      expect(await w.tierEvents(IVANOV.number)).toHaveLength(1);
+    });
+
     it('a rerun of a night with a late file moves the member on to the tier the late credit reaches', async () => {
       const w = s();
       await w.enrol('2026-01-01', IVANOV);
