@@ -10,6 +10,7 @@ import { overdueCancellations } from '../jobs/accrue.js';
 import { passengersOfTheDay } from '../jobs/retro-claims.js';
 import { waitingCancellationsAt } from '../reports/daily.js';
 import { Program } from '../rules/program.js';
+import { addDays } from '../lib/dates.js';
 import { parseConfig } from '../config/load.js';
 import { EXAMPLE_CONFIG } from '../test/harness/context.js';
 import { readFileSync } from 'node:fs';
@@ -1050,6 +1051,91 @@ for (const engine of availableEngines()) {
         expect(await t.db.knex('members').where({ id: memberId }).first('source_file_id')).toEqual({
           source_file_id: null,
         });
+      } finally {
+        await t.cleanup();
+      }
+    });
+
+    it('031 takes the tier events of each list built before it as mailed by it, leaves to the next list those recorded after delivery, and rolls back', async () => {
+      const t = await createTestDatabase(engine);
+      try {
+        const since = MIGRATION_NAMES.slice(MIGRATION_NAMES.indexOf('031_tier_event_mailing'));
+        for (const _ of since) await t.db.knex.migrate.down(MIGRATION_CONFIG);
+        expect(await t.db.knex.schema.hasColumn('tier_events', 'mailing_file_id')).toBe(false);
+        const member = await insertMember(t.db.knex, {
+          number: '1000000016',
+          status: 'ACTIVE',
+          tier: 'GOLD',
+          email: 'ivan@example.com',
+          consent: { ALL: true },
+          surname: 'IVANOV',
+          givenName: 'IVAN',
+        });
+        const list = async (kind: string, date: string, deliveredAt: string | null) => {
+          const [row] = await t.db
+            .knex('files')
+            .insert({
+              direction: 'out',
+              feed: 'mailing',
+              name: `${kind}_${date.replaceAll('-', '')}.csv`,
+              size: 1,
+              sha256: `${kind}${date}`.padEnd(64, '0'),
+              local_path: `mailing/${kind}_${date.replaceAll('-', '')}.csv`,
+              business_date: date,
+              verdict: deliveredAt === null ? 'written' : 'delivered',
+              delivered_at: deliveredAt,
+              export_key: `mailing:-:${kind}:${date}`,
+              created_at: `${addDays(date, 1)}T02:00:00Z`,
+            })
+            .returning('id');
+          return Number(typeof row === 'object' ? (row as { id: number }).id : row);
+        };
+        const delivered = await list('TIER_CHANGE', '2026-03-21', '2026-03-22T03:00:00Z');
+        const written = await list('TIER_CHANGE', '2026-03-22', null);
+        await list('EXPIRY_WARNING', '2026-03-23', null);
+        const event = (key: string, date: string, direction: string, to: string, createdAt: string) =>
+          t.db.knex('tier_events').insert({
+            event_key: key,
+            member_id: member,
+            business_date: date,
+            effective_on: date,
+            from_tier: 'MEMBER',
+            to_tier: to,
+            direction,
+            qualification: 100000,
+            reason: 'THRESHOLD_REACHED',
+            created_at: createdAt,
+          });
+        await event('MAILED', '2026-03-21', 'UP', 'SILVER', '2026-03-22T01:00:00Z');
+        await event('HOLD', '2026-03-21', 'HOLD', 'SILVER', '2026-03-22T01:00:00Z');
+        // A rerun of the 21st after its list was delivered: in no list.
+        await event('LATE', '2026-03-21', 'UP', 'GOLD', '2026-03-22T10:00:00Z');
+        await event('WRITTEN', '2026-03-22', 'DOWN', 'SILVER', '2026-03-23T01:00:00Z');
+        // The 23rd's TIER_CHANGE list is still to be written.
+        await event('PENDING', '2026-03-23', 'UP', 'GOLD', '2026-03-24T01:00:00Z');
+        const taken = async () =>
+          Object.fromEntries(
+            (await t.db.knex('tier_events').orderBy('id').select('event_key', 'mailing_file_id')).map((r) => [
+              r.event_key,
+              r.mailing_file_id === null ? null : Number(r.mailing_file_id),
+            ]),
+          );
+
+        expect(await migrateLatest(t.db)).toEqual(since);
+        const seeded = {
+          MAILED: delivered,
+          HOLD: null,
+          LATE: null,
+          WRITTEN: written,
+          PENDING: null,
+        };
+        expect(await taken()).toEqual(seeded);
+
+        for (const _ of since) await t.db.knex.migrate.down(MIGRATION_CONFIG);
+        expect(await t.db.knex.schema.hasColumn('tier_events', 'mailing_file_id')).toBe(false);
+        expect(Number((await t.db.knex('tier_events').count({ n: '*' }).first())!.n)).toBe(5);
+        expect(await migrateLatest(t.db)).toEqual(since);
+        expect(await taken()).toEqual(seeded);
       } finally {
         await t.cleanup();
       }

@@ -34,6 +34,7 @@ import * as m027 from './027_travel_names_by_route.js';
 import * as m028 from './028_member_pool_since.js';
 import * as m029 from './029_past_pool_memberships.js';
 import * as m030 from './030_member_names_and_waiting_merges.js';
+import * as m031 from './031_tier_event_mailing.js';
 
 export interface Migration {
   name: string;
@@ -72,6 +73,7 @@ export const migrations: Migration[] = [
   { name: '028_member_pool_since', ...m028 },
   { name: '029_past_pool_memberships', ...m029 },
   { name: '030_member_names_and_waiting_merges', ...m030 },
+  { name: '031_tier_event_mailing', ...m031 },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {
