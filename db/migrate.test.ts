@@ -10,6 +10,7 @@ import { overdueCancellations } from '../jobs/accrue.js';
 import { passengersOfTheDay } from '../jobs/retro-claims.js';
 import { waitingCancellationsAt } from '../reports/daily.js';
 import { Program } from '../rules/program.js';
+import { mailingPolicy, mailingRows } from '../exporters/mailings.js';
 import { addDays } from '../lib/dates.js';
 import { parseConfig } from '../config/load.js';
 import { EXAMPLE_CONFIG } from '../test/harness/context.js';
@@ -1130,6 +1131,11 @@ for (const engine of availableEngines()) {
           PENDING: null,
         };
         expect(await taken()).toEqual(seeded);
+        // The next list mails the upgrade recorded after delivery, and none of those mailed before.
+        const policy = mailingPolicy(parseConfig(readFileSync(EXAMPLE_CONFIG, 'utf8'), EXAMPLE_CONFIG, {}));
+        const rows = [];
+        for await (const row of mailingRows(t.db.knex, 'TIER_CHANGE', '2026-03-24', policy)) rows.push(row);
+        expect(rows).toMatchObject([{ memberNumber: '1000000016', fromTier: 'MEMBER', toTier: 'GOLD' }]);
 
         for (const _ of since) await t.db.knex.migrate.down(MIGRATION_CONFIG);
         expect(await t.db.knex.schema.hasColumn('tier_events', 'mailing_file_id')).toBe(false);

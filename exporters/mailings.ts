@@ -15,7 +15,7 @@
  * |-------------------------|------------------|----------------------------------------------------------------|
  * | EXPIRY_WARNING          | daily            | points expiring exactly `expiryWarningDays` after the date      |
  * | BALANCE_STATEMENT       | last day of month| every member with a balance or a movement in the month          |
- * | TIER_CHANGE             | daily            | tier events of the date (an upgrade: new card ready)            |
+ * | TIER_CHANGE             | daily            | tier events no list has mailed yet (an upgrade: new card ready) |
  * | INCOMPLETE_REGISTRATION | daily            | enrolment left INCOMPLETE exactly `incompleteAfterDays` ago     |
  * | ACCOUNT_CLOSURE         | daily            | accounts closed on the date                                     |
  *
@@ -31,6 +31,7 @@ import type { MailingKind } from '../config/schema.js';
 import { addDays, addMonths, endOfMonth, latestDueBy, startOfMonth, type IsoDate } from '../lib/dates.js';
 import { poolsLastActiveIn } from '../ledger/queries.js';
 import { Program } from '../rules/program.js';
+import { awaitingDelivery, exportKey } from './outbox.js';
 import { csvRecord, csvRecords, csvText, type CsvField } from './csv.js';
 import { xmlChars } from './xml-writer.js';
 import { escapeXmlText } from '../parsers/xml-common.js';
@@ -564,41 +565,122 @@ export async function* balanceStatements(q: Q, businessDate: IsoDate): AsyncGene
   }
 }
 
+/**
+ * Which tier events a TIER_CHANGE list takes. Each UP or DOWN event is mailed by one list: the list
+ * that took it records so (`tier_events.mailing_file_id`, stamped by `keepTierChanges`), and a list takes
+ * those its date has reached that no list has taken yet, so an event recorded after its night's list was
+ * delivered (a rerun with a late coupon) goes into the next list still to be delivered. Untaken events
+ * are those of the list's own date and of nights that had a list; a night with none (the kind not
+ * configured then, its export not run yet) keeps its events for its own list, as the nights before
+ * migration 031 did. A delivered list is rebuilt from what it took, so its rebuild differs only when its
+ * addressees do (`drifted`); one not delivered yet takes again what it took and whatever is untaken.
+ */
+export interface TierChangeList {
+  /** The list's registry row; null on its first write. */
+  fileId: number | null;
+  delivered: boolean;
+  /** The last event recorded when the list was built: an event recorded later waits for the next list. */
+  upTo: number;
+}
+
+/** The TIER_CHANGE list of registry row `fileId` (null: not written yet) as it stands now. */
+export async function tierChangeList(q: Q, fileId: number | null): Promise<TierChangeList> {
+  const last = (await q('tier_events').max({ id: 'id' }).first()) as
+    { id: number | string | null } | undefined;
+  const row =
+    fileId === null
+      ? undefined
+      : ((await q('files').where({ id: fileId }).first('verdict')) as { verdict: string } | undefined);
+  return {
+    fileId,
+    delivered: row !== undefined && !awaitingDelivery(row),
+    upTo: Number(last?.id ?? 0),
+  };
+}
+
+const TIER_CHANGE_LISTS = exportKey('mailing', null, 'TIER_CHANGE:%');
+
+/** Narrows `tier_events as t` to the events the list of `businessDate` takes. */
+function takenBy(b: Knex.QueryBuilder, q: Q, businessDate: IsoDate, list: TierChangeList): Knex.QueryBuilder {
+  b.whereIn('t.direction', ['UP', 'DOWN']);
+  if (list.delivered) return b.where('t.mailing_file_id', list.fileId);
+  return b.andWhere('t.id', '<=', list.upTo).andWhere((w) => {
+    w.where((untaken) =>
+      untaken
+        .whereNull('t.mailing_file_id')
+        .andWhere('t.business_date', '<=', businessDate)
+        .andWhere((night) =>
+          night
+            .where('t.business_date', businessDate)
+            .orWhereExists((f) =>
+              f
+                .select(q.raw('1'))
+                .from('files as f')
+                .where({ 'f.direction': 'out', 'f.feed': 'mailing' })
+                .andWhere('f.export_key', 'like', TIER_CHANGE_LISTS)
+                .whereRaw('f.business_date = t.business_date'),
+            ),
+        ),
+    );
+    if (list.fileId !== null) w.orWhere('t.mailing_file_id', list.fileId);
+  });
+}
+
+/**
+ * Records that the list `fileId` took its events, whether or not they made a row (a member who may not
+ * be mailed, or whose events net to nothing, is not mailed them later either).
+ */
+export async function keepTierChanges(
+  trx: Knex.Transaction,
+  businessDate: IsoDate,
+  list: TierChangeList,
+  fileId: number,
+): Promise<void> {
+  if (list.delivered) return;
+  await trx('tier_events')
+    .whereIn('id', (s) => takenBy(s.from('tier_events as t'), trx, businessDate, list).select('t.id'))
+    .update({ mailing_file_id: fileId });
+}
+
 export async function* tierChanges(
   q: Q,
   businessDate: IsoDate,
   policy: MailingPolicy,
+  list: TierChangeList,
 ): AsyncGenerator<TierChangeRow> {
   const rank = new Map(policy.program.tierCodes.map((code, i) => [code, i]));
   for await (const page of mailableMembers(q, 'TIER_CHANGE', 'ACTIVE', (b) =>
     b.whereExists((s) =>
-      s
-        .select(q.raw('1'))
-        .from('tier_events as t')
-        .whereRaw('t.member_id = m.id')
-        .andWhere('t.business_date', businessDate)
-        .whereIn('t.direction', ['UP', 'DOWN']),
+      takenBy(s.select(q.raw('1')).from('tier_events as t'), q, businessDate, list).whereRaw(
+        't.member_id = m.id',
+      ),
     ),
   )) {
-    const events = (await q('tier_events')
+    const events = (await takenBy(q('tier_events as t'), q, businessDate, list)
       .whereIn(
-        'member_id',
+        't.member_id',
         page.map((m) => m.id),
       )
-      .andWhere('business_date', businessDate)
-      .whereIn('direction', ['UP', 'DOWN'])
-      .orderBy('id')
-      .select('member_id', 'from_tier', 'to_tier')) as Array<{
+      .orderBy('t.id')
+      .select('t.member_id', 't.from_tier', 't.to_tier', 't.effective_on', 't.business_date')) as Array<{
       member_id: number;
       from_tier: string | null;
       to_tier: string;
+      effective_on: string | null;
+      business_date: string;
     }>;
-    // Several events on one day (an upgrade through two tiers) make one mailing: first tier to last.
-    const span = new Map<number, { from: string | null; to: string }>();
+    // Several events in one list (an upgrade through two tiers, one recorded late beside tonight's) make
+    // one mailing: first tier to last, effective when the last took effect (a review caught up late, a
+    // closed year's upgrade: its date, not the night that recorded it).
+    const span = new Map<number, { from: string | null; to: string; effective: IsoDate }>();
     for (const e of events) {
       const id = Number(e.member_id);
       const s = span.get(id);
-      span.set(id, { from: s ? s.from : e.from_tier, to: e.to_tier });
+      span.set(id, {
+        from: s ? s.from : e.from_tier,
+        to: e.to_tier,
+        effective: e.effective_on ?? e.business_date,
+      });
     }
     for (const m of page) {
       const s = span.get(m.id);
@@ -610,7 +692,7 @@ export async function* tierChanges(
         toTier: s.to,
         direction: up ? 'UP' : 'DOWN',
         newCardReady: up,
-        effectiveDate: businessDate,
+        effectiveDate: s.effective,
       };
     }
   }
@@ -640,22 +722,27 @@ export async function* accountClosures(q: Q, businessDate: IsoDate): AsyncGenera
   }
 }
 
-export function mailingRows(
+/**
+ * The rows of the list of `kind` for `businessDate`. A TIER_CHANGE list's rows depend on which events it
+ * takes (`list`); without one, those its first write would take now.
+ */
+export async function* mailingRows(
   q: Q,
   kind: MailingKind,
   businessDate: IsoDate,
   policy: MailingPolicy,
+  list?: TierChangeList,
 ): AsyncGenerator<MailingRow> {
   switch (kind) {
     case 'EXPIRY_WARNING':
-      return expiryWarnings(q, businessDate, policy);
+      return yield* expiryWarnings(q, businessDate, policy);
     case 'BALANCE_STATEMENT':
-      return balanceStatements(q, businessDate);
+      return yield* balanceStatements(q, businessDate);
     case 'TIER_CHANGE':
-      return tierChanges(q, businessDate, policy);
+      return yield* tierChanges(q, businessDate, policy, list ?? (await tierChangeList(q, null)));
     case 'INCOMPLETE_REGISTRATION':
-      return incompleteRegistrations(q, businessDate, policy);
+      return yield* incompleteRegistrations(q, businessDate, policy);
     case 'ACCOUNT_CLOSURE':
-      return accountClosures(q, businessDate);
+      return yield* accountClosures(q, businessDate);
   }
 }

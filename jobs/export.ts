@@ -44,7 +44,15 @@ import {
 import { ExportError } from '../exporters/errors.js';
 import { buildHotelStayResponse, hotelResponseName } from '../exporters/hotel-response.js';
 import { buildInvoiceStatement, buildInvoiceTransmission, type InvoiceInput } from '../exporters/isxml.js';
-import { mailingCsv, mailingName, mailingPolicy, mailingRows, mailingXml } from '../exporters/mailings.js';
+import {
+  keepTierChanges,
+  mailingCsv,
+  mailingName,
+  mailingPolicy,
+  mailingRows,
+  mailingXml,
+  tierChangeList,
+} from '../exporters/mailings.js';
 import {
   exportKey,
   findExport,
@@ -504,9 +512,12 @@ class ExportRun {
             businessDate: this.date,
             sequenceScope: `mailing:${kind}`,
             name: () => mailingName(kind, this.date, format),
-            prepare: async (q, stamp) => {
+            prepare: async (q, stamp, fileId) => {
               const counter: { recipients?: number } = {};
-              const rows = mailingRows(q, kind, this.date, policy);
+              // Which tier events the list takes, fixed before it is built so that it records as taken
+              // exactly what it carries (README, Mailing lists).
+              const list = kind === 'TIER_CHANGE' ? await tierChangeList(q, fileId) : undefined;
+              const rows = mailingRows(q, kind, this.date, policy, list);
               const content =
                 format === 'csv'
                   ? mailingCsv(kind, rows, counter)
@@ -521,7 +532,11 @@ class ExportRun {
                       rows,
                       counter,
                     );
-              return { content, counts: counter as Record<string, number> };
+              return {
+                content,
+                counts: counter as Record<string, number>,
+                keep: list && ((trx, id) => keepTierChanges(trx, this.date, list, id)),
+              };
             },
           },
           'mailingLists',
