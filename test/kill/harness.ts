@@ -326,6 +326,7 @@ export function snapshot(world: World): Snapshot {
       source_file_id: files,
       answers_file_id: files,
       result_file_id: files,
+      mailing_file_id: files,
       member_id: members,
       pool_id: pools,
       account_id: accounts,
