@@ -113,26 +113,32 @@ export function membersHandler(
   ): Promise<RejectRow | undefined> {
     const now = ctx.now().toISOString();
     const current = await trx('members').where({ number: r.memberNumber }).first();
-    if (current?.source_updated_at) {
-      const stored = String(current.source_updated_at);
-      if (stored > r.updatedAt) {
-        add('older');
-        return undefined;
-      }
-      if (stored === r.updatedAt && !(await readTonight(trx, current.source_file_id))) {
-        add('sentAgain');
-        return undefined;
-      }
-    }
-    // A merge of this member waiting for its survivor is superseded by a row as new (or newer): the
-    // CRM's latest word on the member decides, and re-waits if it is the same merge.
     const waiting =
       anyWaiting &&
       (await trx('member_merges_waiting')
         .where({ member_number: r.memberNumber })
-        .first('id', 'source_updated_at'));
-    if (waiting && String(waiting.source_updated_at) <= r.updatedAt)
-      await trx('member_merges_waiting').where({ id: waiting.id }).del();
+        .first('id', 'source_updated_at', 'file_id'));
+    // The CRM's latest word on the member is its stored record or, newer still, a merge of it waiting for
+    // its survivor: a row older than either is not applied (an older merge would move the points to
+    // another survivor, or wait beside the one waiting).
+    for (const latest of [
+      current && { at: current.source_updated_at, file: current.source_file_id },
+      waiting && { at: waiting.source_updated_at, file: waiting.file_id },
+    ]) {
+      if (!latest || !latest.at) continue;
+      const stored = String(latest.at);
+      if (stored > r.updatedAt) {
+        add('older');
+        return undefined;
+      }
+      if (stored === r.updatedAt && !(await readTonight(trx, latest.file))) {
+        add('sentAgain');
+        return undefined;
+      }
+    }
+    // A merge of this member waiting for its survivor is superseded by a row as new (or newer), and
+    // re-waits if it is the same merge.
+    if (waiting) await trx('member_merges_waiting').where({ id: waiting.id }).del();
     const pool = await poolId(trx, r, now);
     const fields = memberRow({
       number: r.memberNumber,

@@ -239,6 +239,35 @@ for (const engine of availableEngines()) {
       expect(await w.member(B.number)).toMatchObject({ status: 'ACTIVE' });
     });
 
+    it('takes a row older than the waiting merge as older: no second wait, no merge into another survivor', async () => {
+      const w = s();
+      await aHasFlown(w);
+      const M: Person = { ...A, number: memberNumber(47) };
+      await w.enrol('2026-02-20', M);
+      w.dropMembers([merged(A, N, '2026-03-01T10:00:00Z')]);
+      expect((await w.night('2026-03-02')).ingest.counts['members.waiting']).toBe(1);
+      // The CRM's delta brings older rows of A: the same merge stamped earlier, then a merge into M.
+      w.dropMembers([merged(A, N, '2026-03-01T09:00:00Z')]);
+      w.dropMembers([merged(A, M, '2026-03-01T09:30:00Z')]);
+      const older = await w.night('2026-03-03');
+      expect(older.ingest.counts).toMatchObject({ 'members.older': 2 });
+      expect(older.ingest.counts['members.merged']).toBeUndefined();
+      expect(await holdings(w, A, M)).toEqual([
+        [461, 30000],
+        [0, 0],
+      ]);
+      // N comes: the waiting merge lands, once, where the CRM last said.
+      w.dropMembers([{ ...N, updatedAt: '2026-03-03T08:00:00Z' }]);
+      const landed = await w.night('2026-03-04');
+      expect(landed.ingest.counts).toMatchObject({ 'members.enrolled': 1, 'members.merged': 1 });
+      expect(await w.member(A.number)).toMatchObject({ status: 'MERGED', merged_into: N.number });
+      expect(await holdings(w, A, M, N)).toEqual([
+        [0, 0],
+        [0, 0],
+        [461, 30000],
+      ]);
+    });
+
     it('is superseded by a newer record of the merged member before the survivor comes', async () => {
       const w = s();
       await aHasFlown(w);
