@@ -251,7 +251,11 @@ export async function expiriesUndone(
     /** For a pool the member has left: the days they were in it, [since, until). */
     since?: IsoDate | null;
     until?: IsoDate;
+    /** For the pool the member is in now: its id. */
+    currentPool?: number | string;
   };
+  /** The pools each member has left, with the days of their stay. */
+  const left = new Map<number, Array<{ pool: number; since: IsoDate | null; until: IsoDate }>>();
   const rows: Row[] = [];
   const expiries = (ids: number[], accountsOf: (b: Knex.QueryBuilder) => void) =>
     q('members as m')
@@ -281,6 +285,17 @@ export async function expiriesUndone(
       );
   for (const part of chunks([...earnings.keys()], 500)) {
     const ids = [...part];
+    for (const r of (await q('past_pool_memberships')
+      .whereIn('member_id', ids)
+      .select('member_id', 'pool_id', 'since', 'until')) as Array<Record<string, unknown>>) {
+      const stays = left.get(Number(r.member_id)) ?? [];
+      stays.push({
+        pool: Number(r.pool_id),
+        since: (r.since as IsoDate | null) ?? null,
+        until: String(r.until).slice(0, 10),
+      });
+      left.set(Number(r.member_id), stays);
+    }
     rows.push(
       ...((await expiries(ids, (b) =>
         b.join('accounts as a', (j) => j.on('a.member_id', 'm.id').andOnVal('a.kind', 'MEMBER_POINTS')),
@@ -290,7 +305,8 @@ export async function expiriesUndone(
       ...((await expiries(ids, (b) =>
         b
           .join('accounts as a', (j) => j.on('a.pool_id', 'm.pool_id').andOnVal('a.kind', 'POOL_POINTS'))
-          .where((w) => w.whereNull('m.pool_since').orWhereRaw('p.business_date >= m.pool_since')),
+          .where((w) => w.whereNull('m.pool_since').orWhereRaw('p.business_date >= m.pool_since'))
+          .select('a.pool_id as currentPool'),
       )) as Row[]),
       // And those of the pools they have left, of nights from when they joined: which of them the
       // earning undoes depends on its date (below).
@@ -305,8 +321,15 @@ export async function expiriesUndone(
   }
   // A pool the member has left lost its points on night E for want of activity their earning of day d
   // shows: when they were in it on night E, or on day d, when the earning is the pool's (`pointsAccount`).
-  const stayed = (r: Row, d: IsoDate) =>
-    r.until === undefined || r.night < r.until || ((r.since ?? d) <= d && d < r.until);
+  // The pool they are in now, unless the earning's day was one of a stay in another pool: then it was
+  // that pool's earning, which the pool they are in now never counted.
+  const inStay = (s: { since?: IsoDate | null; until?: IsoDate }, d: IsoDate) =>
+    s.until !== undefined && (s.since ?? d) <= d && d < s.until;
+  const stayed = (r: Row, d: IsoDate) => {
+    if (r.currentPool !== undefined)
+      return !left.get(Number(r.memberId))?.some((s) => s.pool !== Number(r.currentPool) && inStay(s, d));
+    return r.until === undefined || r.night < r.until || inStay(r, d);
+  };
   const out = new Map<string, Reinstatement>();
   for (const r of rows.sort((a, b) => a.key.localeCompare(b.key))) {
     const months = program.inactivityOn(r.night)?.months;

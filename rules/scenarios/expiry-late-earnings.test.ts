@@ -397,6 +397,30 @@ for (const engine of availableEngines()) {
           expect([late.pool, late.own]).toEqual([350, 0]);
           expect((await w.night('2027-08-16')).expire.counts.lots ?? 0).toBe(0);
         });
+
+      it('gives back nothing to the pool he moved to: his earning was the other pool’s', async () => {
+        const w = other();
+        const DAD: Person = {
+          number: memberNumber(13),
+          surname: 'SMIRNOV',
+          givenName: 'IGOR',
+          group: { type: 'HOUSEHOLD', id: 'HH-2' },
+        };
+        await w.enrol('2026-01-01', MOTHER, SON, DAD);
+        rent(w, MOTHER, 'H-1', '2026-02-01', 300);
+        rent(w, DAD, 'H-3', '2026-02-01', 500);
+        await w.night('2026-02-01');
+        // SON rents on 28 July in HH-1 and moves to HH-2 on the 30th; both pools expire on 1 August.
+        w.dropMembers([{ ...SON, group: DAD.group, updatedAt: '2027-07-30T09:00:00Z' }]);
+        await w.night('2027-07-30');
+        expect((await w.night('2027-08-01')).expire.counts).toMatchObject({ points: 800 });
+        rent(w, SON, 'H-2', '2027-07-28', 50, '2027-08-03');
+        const late = await w.night('2027-08-03');
+        // The rental is HH-1's: it brings back HH-1's 300, and HH-2's 500 stay expired.
+        expect(late.accrue.counts).toMatchObject({ 'reinstated.expiries': 1, 'reinstated.points': 300 });
+        expect(late.expire.counts.lots ?? 0).toBe(0);
+        expect([await w.poolBalance('HH-1'), await w.poolBalance('HH-2')]).toEqual([350, 0]);
+      });
     });
 
     describe('a member who joins a pool after its points expired', () => {
