@@ -156,6 +156,13 @@ export async function judgeClaim(
   const decisionCtx = await contextFor(q, state, businessDate, [row]);
   decisionCtx.airClaimWindowDays = daysBetween(row.activityDate, businessDate);
   const decision = decide(decisionCtx, row);
+  // A flight that earns by its coupon's money (a revenue-based air version) cannot be credited before the
+  // coupon's currency has a rate; the rate may come any night, so the claim waits for it as long as the
+  // claim window is open, where a card's flight waits for it as BAD_CURRENCY.
+  if (decision.update.status === 'REJECTED' && decision.update.reason === 'BAD_CURRENCY')
+    return businessDate > couponWaitEnds(flight, window.maxMonthsAfterFlight)
+      ? outcome('REJECTED', 'BAD_CURRENCY', flight.activityKey)
+      : outcome('PENDING', 'BAD_CURRENCY', flight.activityKey);
   if (decision.update.status === 'REJECTED')
     return outcome('REJECTED', decision.update.reason ?? 'REJECTED', flight.activityKey);
   // A flight earned by its coupon's money alone (`creditOnFtl` off, a revenue-based air version) that
@@ -320,6 +327,10 @@ export function claimMessage(
         ? `${flight} waits for its flown coupon: the claim is tried again each night${until}`
         : `${flight} is listed, but its flown coupon did not come within the retro-claim window`;
     }
+    case 'BAD_CURRENCY':
+      if (outcome.status === 'PENDING')
+        return `${flight} earns by its coupon's money, whose currency has no exchange rate yet: the claim is tried again each night the retro-claim window is open`;
+      return `${flight} earns by its coupon's money, whose currency had no exchange rate within the retro-claim window`;
     case 'NOT_FOUND':
       return `no flown coupon or listed passenger in the archive matches ${named}`;
     case 'AMBIGUOUS':

@@ -951,6 +951,57 @@ for (const engine of availableEngines()) {
     });
   });
 
+  describe(`a retro-claim on a flight earning by its coupon's money in a currency without a rate (${engine})`, () => {
+    const s = useScenario(engine, (y) =>
+      replaceOnce(
+        y,
+        '      basis: distance\n',
+        '      basis: revenue\n      pointsPerUnit: "5"\n      revenueComponents: [fare, surcharge]\n',
+      ),
+    );
+    const byTicket = {
+      id: 'C-1',
+      member: IVANOV.number,
+      received: '2026-03-28',
+      ticket: '0741000000001',
+      coupon: 1,
+      surname: 'IVANOV',
+    };
+
+    it('waits for the rate while the claim window is open, then credits the flight', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV);
+      w.dropCoupons([coupon('0741000000001', { currency: 'CHF' })]);
+      await w.night('2026-03-11');
+      w.dropRetroClaims([byTicket]);
+      await w.night('2026-03-28');
+      expect(await claimOutcome(w, 'C-1')).toEqual(['PENDING', 'BAD_CURRENCY']);
+      expect(await w.balance(IVANOV.number)).toBe(0);
+      // 1 EUR = 0.9 CHF = 1.08 USD: 120.00 CHF of fare is 144.00 USD, 720 points at 5 a dollar.
+      w.dropFx({ '2026-03-10': { CHF: '0.9000', USD: '1.0800' } });
+      await w.night('2026-03-29');
+      expect(await claimOutcome(w, 'C-1')).toEqual(['CREDITED', null]);
+      expect(await w.balance(IVANOV.number)).toBe(720);
+      expect(await w.statusBalance(IVANOV.number)).toBe(18000);
+      const postings = await w.postingCount();
+      await w.night('2026-03-29');
+      expect(await w.postingCount()).toBe(postings);
+    });
+
+    it('is rejected BAD_CURRENCY the night after the window closes with no rate', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV);
+      w.dropCoupons([coupon('0741000000001', { currency: 'CHF' })]);
+      await w.night('2026-03-11');
+      w.dropRetroClaims([byTicket]);
+      await w.night('2026-09-10');
+      expect(await claimOutcome(w, 'C-1')).toEqual(['PENDING', 'BAD_CURRENCY']);
+      await w.night('2026-09-11');
+      expect(await claimOutcome(w, 'C-1')).toEqual(['REJECTED', 'BAD_CURRENCY']);
+      expect(await w.balance(IVANOV.number)).toBe(0);
+    });
+  });
+
   describe(`a retro-claim on a flight that waits for its coupon (creditOnFtl: false) (${engine})`, () => {
     // Such a flight is credited by its coupon's money alone (as under any revenue-based air version): a
     // claim that finds only its FTL passenger can credit nothing before the coupon comes.
