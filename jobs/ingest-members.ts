@@ -105,13 +105,21 @@ export function membersHandler(
     return f !== undefined && String(f.business_date).slice(0, 10) === ctx.businessDate;
   }
 
-  /** Applies one row; returns its reject, if refused. */
+  /**
+   * Applies one row; returns its reject, if refused. A row that waited for its survivor was counted as
+   * such (`waiting`) when it was read: landing, it counts only what it does (`merged`), so each row read
+   * is counted once.
+   */
   async function apply(
     trx: Knex.Transaction,
     source: RowSource,
     r: MemberRecord,
+    waited = false,
   ): Promise<RejectRow | undefined> {
     const now = ctx.now().toISOString();
+    const outcome = (k: string) => {
+      if (!waited) add(k);
+    };
     const current = await trx('members').where({ number: r.memberNumber }).first();
     const waiting =
       anyWaiting &&
@@ -128,11 +136,11 @@ export function membersHandler(
       if (!latest || !latest.at) continue;
       const stored = String(latest.at);
       if (stored > r.updatedAt) {
-        add('older');
+        outcome('older');
         return undefined;
       }
       if (stored === r.updatedAt && !(await readTonight(trx, latest.file))) {
-        add('sentAgain');
+        outcome('sentAgain');
         return undefined;
       }
     }
@@ -187,7 +195,7 @@ export function membersHandler(
             created_at: now,
           });
           anyWaiting = true;
-          add('waiting');
+          outcome('waiting');
           return undefined;
         }
         // The whole record waits for the CRM's correction: closing the account without moving its
@@ -218,7 +226,7 @@ export function membersHandler(
         });
       await keepFormerName(trx, current, r, now);
       await trx('members').where({ id: current.id }).update(fields);
-      add(current.status !== r.status ? `to${r.status}` : 'updated');
+      outcome(current.status !== r.status ? `to${r.status}` : 'updated');
     } else {
       await trx('members').insert({
         ...fields,
@@ -226,7 +234,7 @@ export function membersHandler(
         tier_since: r.enrolmentDate,
         created_at: now,
       });
-      add('enrolled');
+      outcome('enrolled');
     }
     if (survivor) {
       await mergeInto(trx, ctx, ledger, r.memberNumber, survivor.number, {
@@ -261,7 +269,7 @@ export function membersHandler(
     for (const w of waiting) {
       await trx('member_merges_waiting').where({ id: w.id }).del();
       const source = { fileId: Number(w.file_id), fileName: w.file_name, line: Number(w.line) };
-      const refused = await apply(trx, source, JSON.parse(w.record) as MemberRecord);
+      const refused = await apply(trx, source, JSON.parse(w.record) as MemberRecord, true);
       if (refused) await insertRejects(trx, ctx, { id: source.fileId, feed: 'members' }, [refused]);
     }
   }

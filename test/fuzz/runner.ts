@@ -511,6 +511,8 @@ export class FuzzRun {
         case 'members':
           accounted =
             c('older') +
+            c('sentAgain') +
+            c('waiting') +
             c('enrolled') +
             c('updated') +
             Object.entries(counts)
