@@ -18,7 +18,7 @@ import type { FeedConfig } from '../config/schema.js';
 import type { FeedName } from '../parsers/types.js';
 import { storedPath } from '../lib/paths.js';
 import { copyPathUnlessRefused, RefusedCopies, registerInbound, type FileRow } from './registry.js';
-import { StepIncompleteError, type Job, type JobContext, type JobResult } from './types.js';
+import { StepIncompleteError, runsAs, type Job, type JobContext, type JobResult } from './types.js';
 import { sleepUnlessStopped } from '../lib/sleep.js';
 
 /** Some feeds could not be fetched; `done` is what the others landed, and what fetch had to say of it. */
@@ -165,16 +165,6 @@ async function exists(path: string): Promise<boolean> {
   return (await statOrNone(path)) !== undefined;
 }
 
-/**
- * When a file fetched now counts as received: now, or for a night caught up after an outage the hour it
- * would have run, so that what is judged by the day a file came in (an activity dated after its night)
- * is judged as on time.
- */
-function receivedAt(ctx: JobContext): Date {
-  const now = ctx.now();
-  return ctx.filesUntil && ctx.filesUntil < now ? ctx.filesUntil : now;
-}
-
 /** The feeds that read one folder of one transport: it is listed once for all of them. */
 interface Folder {
   source: string;
@@ -230,7 +220,9 @@ async function fetchFeed(
       `${feed}: ${left} file(s) came in after ${until.toISOString()}, when the night of ${ctx.businessDate} would have run: left for the nights after it`,
     );
   }
-  const received = receivedAt(ctx).toISOString();
+  // A night caught up after an outage counts its files received the hour it would have run, so that
+  // what is judged by the day a file came in (an activity dated after its night) is judged as on time.
+  const received = runsAs(ctx).toISOString();
   const landing = join(ctx.config.paths.landing, feed, ctx.businessDate);
   mkdirSync(landing, { recursive: true, mode: 0o700 });
   const registered =

@@ -22,7 +22,7 @@ import {
 import { storeFlightDrafts } from './ingest-feeds.js';
 import { insertRejects, parseRejectRow, type RejectRow } from './ingest-file.js';
 import { copyPath, setVerdict, type FileRow } from './registry.js';
-import type { JobContext } from './types.js';
+import { runsAs, type JobContext } from './types.js';
 
 export interface FtlDeliveryOutcome {
   files: number;
@@ -65,7 +65,9 @@ export async function ingestFtlDelivery(
         ownPrograms: [program.code],
         timeZone: ctx.config.program.timeZone,
         holdTimeoutHours: feed?.holdHours ?? 48,
-        asOf: ctx.now(),
+        // How long a part has waited is judged at the hour the night runs as: a night caught up days
+        // later holds what the night on time would have held.
+        asOf: runsAs(ctx),
       },
       seeds,
     );

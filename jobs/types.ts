@@ -46,6 +46,17 @@ export interface JobContext {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
+/**
+ * The instant the night runs as: for a night caught up after an outage, the hour it would have run
+ * (`filesUntil`), else now. Fetch counts the files it lands received then, and what is judged by how long
+ * something has waited (an FTL part held for the rest of its message) is judged by it, so that a night
+ * caught up days later decides as the night on time would have.
+ */
+export function runsAs(ctx: Pick<JobContext, 'now' | 'filesUntil'>): Date {
+  const now = ctx.now();
+  return ctx.filesUntil && ctx.filesUntil < now ? ctx.filesUntil : now;
+}
+
 export interface JobResult {
   /** What the job did, e.g. { files: 3, records: 1200, postings: 1150, rejects: 50 }. */
   counts: Record<string, number>;

@@ -3,10 +3,12 @@
  * expires after `feeds.ftl.holdHours` (48). The simulator shows each held file's verdict and each
  * expired message's reject as the night gives them (the harness holds every night to it).
  */
+import { utimesSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../../test/harness/db.js';
 import type { SimulationEvent } from '../../jobs/simulate.js';
-import { memberNumber, useScenario, type Person } from './scenario.js';
+import { memberNumber, useScenario, type Person, type Scenario } from './scenario.js';
 
 const IVANOV: Person = { number: memberNumber(1), surname: 'IVANOV', givenName: 'IVAN' };
 const PETROV: Person = { number: memberNumber(2), surname: 'PETROV', givenName: 'PETR' };
@@ -38,6 +40,14 @@ const fileOf = (events: SimulationEvent[], file: string) =>
   events.find((e): e is Extract<SimulationEvent, { type: 'file' }> => e.type === 'file' && e.file === file);
 const rejectsOf = (events: SimulationEvent[], file: string) =>
   events.flatMap((e) => (e.type === 'reject' && e.file === file ? [e.reason] : []));
+
+/** Dates the inbox's copy of `file` as the DCS's upload at `at` (what a caught-up night goes by). */
+function uploadedAt(w: Scenario, file: string, at: string): void {
+  const feed = w.w.config.feeds.ftl!;
+  const inbox = w.w.config.transports[feed.source]!;
+  if (inbox.type !== 'local') throw new Error('scenarios use local inboxes');
+  utimesSync(join(inbox.root, feed.remoteDir, file), new Date(at), new Date(at));
+}
 
 for (const engine of availableEngines()) {
   describe(`FTL parts held from an earlier night (${engine})`, () => {
@@ -143,6 +153,33 @@ for (const engine of availableEngines()) {
       expect(
         JSON.parse(String((await w.knex('files').where({ name: held }).first('counts')).counts)),
       ).toMatchObject({ records: 0, rejects: 2, held: 0 });
+    });
+  });
+
+  describe(`FTL parts held across nights caught up after an outage (${engine})`, () => {
+    const s = useScenario(engine);
+
+    it('a message whose parts came in on two nights completes when both nights are caught up days later', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV, PETROV);
+      const first = w.drop('ftl', part('XX245', 1, false, [ivanov]));
+      uploadedAt(w, first, '2026-03-11T12:00:00Z');
+      const last = w.drop('ftl', part('XX245', 2, true, [petrov]));
+      uploadedAt(w, last, '2026-03-12T12:00:00Z');
+
+      // Back on 15 March: the scheduler catches up each night as of the hour its cron fired.
+      await w.night('2026-03-11', {
+        at: '2026-03-15T10:00:00Z',
+        filesUntil: '2026-03-11T23:30:00Z',
+      });
+      expect(await w.knex('files').where({ name: first }).first('verdict')).toEqual({ verdict: 'held' });
+      await w.night('2026-03-12', { at: '2026-03-15T10:05:00Z', filesUntil: '2026-03-12T23:30:00Z' });
+
+      for (const name of [first, last])
+        expect(await w.knex('files').where({ name }).first('verdict')).toEqual({ verdict: 'accepted' });
+      expect(await w.balance(IVANOV.number)).toBe(461);
+      expect(await w.balance(PETROV.number)).toBe(461);
+      expect(await w.rejects({ reason: 'INCOMPLETE_MESSAGE' })).toEqual([]);
     });
   });
 }

@@ -23,7 +23,7 @@ import { accrueJob } from '../../jobs/accrue.js';
 import { tiersJob } from '../../jobs/tiers.js';
 import { expireJob } from '../../jobs/expire.js';
 import { simulate, SIMULATED_FEEDS, type SimulationEvent } from '../../jobs/simulate.js';
-import type { Job, JobResult } from '../../jobs/types.js';
+import { runsAs, type Job, type JobContext, type JobResult } from '../../jobs/types.js';
 import type { FeedName } from '../../parsers/types.js';
 import type { MailingKind } from '../../config/schema.js';
 import { mailingPolicy, mailingRows, type MailingRows } from '../../exporters/mailings.js';
@@ -526,9 +526,17 @@ ${cubes}
 
   // -------------------------------------------------------------------------------------------- jobs
 
-  /** Runs a job for `date`, by default at 23:30 UTC that day; `at` is the clock of a night run late. */
-  run(job: Job, date: string, at?: Date): Promise<JobResult> {
-    return job(this.w.ctx(date, at));
+  /**
+   * Runs a job for `date`, by default at 23:30 UTC that day; `at` is the clock of a night run late, and
+   * `filesUntil` the hour a night caught up after an outage would have run (as the scheduler's catch-up
+   * and `redeye run nightly --files-until` give it).
+   */
+  run(job: Job, date: string, at?: Date, filesUntil?: Date): Promise<JobResult> {
+    return job(this.ctx(date, at, filesUntil));
+  }
+
+  private ctx(date: string, at?: Date, filesUntil?: Date): JobContext {
+    return { ...this.w.ctx(date, at), ...(filesUntil ? { filesUntil } : {}) };
   }
 
   /**
@@ -538,30 +546,39 @@ ${cubes}
    * do, and the night must bear it out: each file's verdict, each record's reject, each activity's status
    * and reason, and the points of what it shows posted. `foretold: false` leaves a night unchecked: one
    * whose outcome depends on what the simulator does not model (the ledger refusing a posting). `at` is
-   * the clock the night runs by (a night caught up days later), 23:30 UTC on its date by default.
+   * the clock the night runs by (a night caught up days later), 23:30 UTC on its date by default;
+   * `filesUntil`, for a night caught up, the hour it would have run: it takes only the files that had
+   * come in by then (their modification time), as the scheduler's catch-up runs it.
    */
-  async night(date: string, options: { foretold?: boolean; at?: string } = {}): Promise<Night> {
+  async night(
+    date: string,
+    options: { foretold?: boolean; at?: string; filesUntil?: string } = {},
+  ): Promise<Night> {
     const at = options.at ? new Date(options.at) : undefined;
-    const foretold = options.foretold === false ? undefined : await this.foretell(date, at);
+    const filesUntil = options.filesUntil ? new Date(options.filesUntil) : undefined;
+    const foretold = options.foretold === false ? undefined : await this.foretell(date, at, filesUntil);
     // FTL files held from earlier nights: the night settles them with tonight's delivery.
     const held = await this.knex('files')
       .where({ direction: 'in', feed: 'ftl', verdict: 'held' })
       .select('id');
-    const fetch = await this.run(fetchJob, date, at);
-    const ingest = await this.run(ingestJob, date, at);
-    const accrue = await this.run(accrueJob, date, at);
+    const fetch = await this.run(fetchJob, date, at, filesUntil);
+    const ingest = await this.run(ingestJob, date, at, filesUntil);
+    const accrue = await this.run(accrueJob, date, at, filesUntil);
     if (foretold)
       await this.expectAsForetold(
         foretold,
         held.map((r) => Number(r.id)),
       );
-    const tiers = await this.run(tiersJob, date, at);
-    const expire = await this.run(expireJob, date, at);
+    const tiers = await this.run(tiersJob, date, at, filesUntil);
+    const expire = await this.run(expireJob, date, at, filesUntil);
     return { fetch, ingest, accrue, tiers, expire };
   }
 
-  /** The files in the inbox the night will fetch (fetch leaves those it took, the registry knows them), by feed. */
-  private async waiting(): Promise<Map<FeedName, string[]>> {
+  /**
+   * The files in the inbox the night will fetch (fetch leaves those it took, the registry knows them), by
+   * feed; for a night caught up, those that had come in by `filesUntil`.
+   */
+  private async waiting(filesUntil?: Date): Promise<Map<FeedName, string[]>> {
     const out = new Map<FeedName, string[]>();
     for (const feed of Object.keys(this.w.config.feeds) as FeedName[]) {
       const dir = this.inbox(feed);
@@ -571,7 +588,10 @@ ${cubes}
         ),
       );
       const files = readdirSync(dir)
-        .filter((f) => statSync(join(dir, f)).isFile() && !known.has(f))
+        .filter((f) => {
+          const st = statSync(join(dir, f));
+          return st.isFile() && !known.has(f) && (!filesUntil || st.mtime <= filesUntil);
+        })
         .sort();
       if (files.length > 0) out.set(feed, files);
     }
@@ -582,11 +602,14 @@ ${cubes}
   private async foretell(
     date: string,
     at?: Date,
+    filesUntil?: Date,
   ): Promise<{ feed: FeedName; events: SimulationEvent[] } | undefined> {
-    const waiting = await this.waiting();
+    const waiting = await this.waiting(filesUntil);
     const [only] = waiting.keys();
     if (waiting.size !== 1 || !only || !SIMULATED_FEEDS.includes(only)) return undefined;
-    const events = await this.simulateFiles(only, waiting.get(only)!, date, this.w.ctx(date, at).now());
+    // Received as fetch will count them: the hour the night runs as.
+    const receivedAt = runsAs(this.ctx(date, at, filesUntil));
+    const events = await this.simulateFiles(only, waiting.get(only)!, date, receivedAt);
     return { feed: only, events };
   }
 
