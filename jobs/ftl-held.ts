@@ -97,7 +97,8 @@ async function expiredWhileHeld(
 /**
  * The messages of each file that expired incomplete, as `settleHeldFile` takes them: tonight's (the
  * delivery's), then those of still-held files that expired on an earlier night. `expiredTonight` are the
- * files with a message expired tonight. The night keys files by id, the simulator by name (`key`).
+ * files with a message expired tonight. Files are keyed by `key`, given each file's name and its id in
+ * the registry (a part's file may share its name with a later file: a DCS that reuses one name).
  */
 export async function expiredByFile<K>(
   q: Knex | Knex.Transaction,
@@ -110,7 +111,9 @@ export async function expiredByFile<K>(
     const list = expiredIn.get(file) ?? [];
     if (!list.includes(message)) expiredIn.set(file, [...list, message]);
   };
-  for (const m of tonight) for (const p of m.parts) add(key({ name: p.file }), m.message);
+  for (const m of tonight)
+    for (const p of m.parts)
+      add(key({ name: p.file, ...(p.fileId === undefined ? {} : { id: p.fileId }) }), m.message);
   const expiredTonight = new Set(expiredIn.keys());
   for (const e of await expiredWhileHeld(q)) add(key({ name: e.name, id: e.fileId }), e.message);
   return { expiredIn, expiredTonight };
@@ -121,6 +124,7 @@ export function expiredMessageReject(m: FtlIncompleteMessage) {
   const first = m.parts[0];
   return {
     file: first?.file ?? '',
+    fileId: first?.fileId,
     line: first?.line ?? null,
     field: 'PART',
     reason: 'INCOMPLETE_MESSAGE' as const,

@@ -51,14 +51,16 @@ export async function ingestFtlDelivery(
   let rejectCount = 0;
   const outcome = await ctx.db.transaction(async (trx) => {
     const heldRows = await trx('ftl_parts').where({ status: 'held' }).select('id', 'part', 'file_id');
-    const seeds = heldRows.map((r) => JSON.parse(r.part as string) as HeldFtlPart);
-    // Seeded parts name the file they first arrived in; records released from them point back to it.
-    const fileIdsByName = new Map<string, number>();
-    for (const r of heldRows) {
+    // A seeded part keeps the id of the file it first arrived in: records released from it, its expiry and
+    // its file's settlement are that file's, though tonight's file may bear the same name (`names: reused`,
+    // a file released after a name conflict). Tonight's files are the delivery's, one per name.
+    const seeds = heldRows.map((r): HeldFtlPart => {
       const seed = JSON.parse(r.part as string) as HeldFtlPart;
-      if (r.file_id !== null) fileIdsByName.set(seed.file, Number(r.file_id));
-    }
-    for (const f of files) fileIdsByName.set(f.name, f.id);
+      return r.file_id === null ? seed : { ...seed, fileId: Number(r.file_id) };
+    });
+    const tonightByName = new Map(files.map((f) => [f.name, f.id]));
+    const fileIdOf = (e: { file: string; fileId?: number | undefined }) =>
+      e.fileId ?? tonightByName.get(e.file);
     const assembler = new FtlAssembler(
       {
         encoding: feed?.encoding ?? 'utf-8',
@@ -76,11 +78,12 @@ export async function ingestFtlDelivery(
       open: () => createReadStream(copyPath(ctx.config.paths.landing, f)!),
       receivedAt: new Date(f.receivedAt ?? ctx.now().toISOString()),
       size: f.size,
+      fileId: f.id,
     }));
     let drafts: ActivityRow[] = [];
     const rejectsByFile = new Map<number | null, RejectRow[]>();
-    const addReject = (fileName: string, r: RejectRow) => {
-      const id = fileIdsByName.get(fileName) ?? null;
+    const addReject = (fileId: number | undefined, r: RejectRow) => {
+      const id = fileId ?? null;
       const list = rejectsByFile.get(id) ?? [];
       list.push(r);
       rejectsByFile.set(id, list);
@@ -94,29 +97,28 @@ export async function ingestFtlDelivery(
     // What each file's passengers became in this delivery, for its counts: kept (archived) or refused.
     const kept = new Map<number, number>();
     const refused = new Map<number, number>();
-    const tally = (m: Map<number, number>, fileName: string) => {
-      const id = fileIdsByName.get(fileName);
+    const tally = (m: Map<number, number>, id: number | undefined) => {
       if (id !== undefined) m.set(id, (m.get(id) ?? 0) + 1);
     };
-    const handle = (p: FtlPassenger, fileName: string, line: number) => {
+    const handle = (p: FtlPassenger, fileId: number | undefined, line: number) => {
       if (p.held) return; // read so every line is accounted for; credited when the message completes
       passengers++;
       const d = ftlDraft(p, program, ctx.businessDate);
       if (!d.ok) {
-        tally(refused, fileName);
-        addReject(fileName, { line, ...d.rejection, recordRef: p.message });
+        tally(refused, fileId);
+        addReject(fileId, { line, ...d.rejection, recordRef: p.message });
         return;
       }
-      tally(kept, fileName);
-      d.activity.sourceFileId = fileIdsByName.get(fileName) ?? null;
+      tally(kept, fileId);
+      d.activity.sourceFileId = fileId ?? null;
       d.activity.sourceLine = line;
       drafts.push(d.activity);
     };
     for await (const run of assembler.parseRuns(inputs)) {
       for (let i = 0; i < run.length; i++) {
         const event = run[i]!;
-        if (event.type === 'record') handle(event.record, event.file, event.line);
-        else if (event.type === 'reject') addReject(event.file, parseRejectRow(event));
+        if (event.type === 'record') handle(event.record, fileIdOf(event), event.line);
+        else if (event.type === 'reject') addReject(fileIdOf(event), parseRejectRow(event));
         else verdicts.push(event);
       }
       if (drafts.length >= BATCH) await flush();
@@ -125,8 +127,8 @@ export async function ingestFtlDelivery(
     const result = assembler.result();
     // Incomplete messages past the hold time are reported against the file of their first part.
     for (const m of result.expired) {
-      const { file, ...reject } = expiredMessageReject(m);
-      addReject(file, reject);
+      const { file, fileId, ...reject } = expiredMessageReject(m);
+      addReject(fileIdOf({ file, fileId }), reject);
     }
     for (const [fileId, rows] of rejectsByFile) {
       rejectCount += rows.length;
@@ -140,7 +142,7 @@ export async function ingestFtlDelivery(
           message_key: h.message,
           part_number: h.part,
           part: JSON.stringify(h),
-          file_id: fileIdsByName.get(h.file) ?? null,
+          file_id: fileIdOf(h) ?? null,
           received_at: h.receivedAt,
           status: 'held',
         })
@@ -154,7 +156,7 @@ export async function ingestFtlDelivery(
             message_key: m.message,
             part_number: p.part,
             part: JSON.stringify(p),
-            file_id: fileIdsByName.get(p.file) ?? null,
+            file_id: fileIdOf(p) ?? null,
             received_at: p.receivedAt,
             status: 'expired',
           })
@@ -168,7 +170,7 @@ export async function ingestFtlDelivery(
     let rejectedRecords = 0;
     const countsOf = new Map<number, FtlFileCounts>();
     for (const v of verdicts) {
-      const id = fileIdsByName.get(v.file);
+      const id = fileIdOf(v);
       if (id === undefined || !files.some((f) => f.id === id)) continue;
       const held = (v.meta as unknown as FtlFileMeta | undefined)?.counts.passengersHeld ?? 0;
       const c: FtlFileCounts = {
@@ -187,11 +189,11 @@ export async function ingestFtlDelivery(
         now,
       );
     }
-    const stillHeld = new Set(
-      result.held.map((h) => fileIdsByName.get(h.file)).filter((x): x is number => x !== undefined),
-    );
+    const stillHeld = new Set(result.held.map(fileIdOf).filter((x): x is number => x !== undefined));
     // Tonight's expired parts are stored above: of the stored ones, only earlier nights' add anything.
-    const { expiredIn } = await expiredByFile(trx, result.expired, (f) => f.id ?? fileIdsByName.get(f.name));
+    const { expiredIn } = await expiredByFile(trx, result.expired, (f) =>
+      fileIdOf({ file: f.name, fileId: f.id }),
+    );
     // Files held until now (from earlier nights, or tonight's whose message expired at once): what
     // their parts became tonight (settleHeldFile, which the simulator shares).
     const held = await trx('files')

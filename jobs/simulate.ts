@@ -210,7 +210,14 @@ export interface Counts {
 }
 
 /** A file's verdict as the night would give it, with what its records come to. */
-export type FileSummary = { file: string; verdict: string; reason?: string; message?: string } & Counts;
+export type FileSummary = {
+  file: string;
+  /** An earlier night's file (FTL parts it held): its id in the registry. */
+  fileId?: number;
+  verdict: string;
+  reason?: string;
+  message?: string;
+} & Counts;
 
 function draftFor(
   feed: FeedName,
@@ -895,18 +902,45 @@ export async function* simulate(
   // a part completing their message releases their passengers, and their file is then settled as the
   // night settles it, from what the delivery leaves (the assembler's result).
   const heldFiles = new Set<string>();
+  // An earlier night's file goes by its name, unless a file of tonight's or another held one bears it
+  // too (`names: reused`, a file released after a name conflict): then by its name and registry id.
+  const earlierNames = new Map<string, Set<number>>();
+  const earlierFile = (name: string, id: number | undefined): string => {
+    if (id === undefined) return name;
+    const ids = earlierNames.get(name);
+    const shared = ordered.some((i) => i.name === name) || (ids !== undefined && ids.size > 1);
+    return shared ? `${name} (file ${id})` : name;
+  };
+  const earlierIds = new Map<string, number>();
+  const fileOf = (e: { file: string; fileId?: number | undefined }): string => {
+    const file = earlierFile(e.file, e.fileId);
+    if (e.fileId !== undefined) earlierIds.set(file, e.fileId);
+    return file;
+  };
   let assembler: FtlAssembler | undefined;
   const events = feed === 'ftl' ? await ftlDelivery() : parser.parse(ordered, parseOptions);
   async function ftlDelivery(): Promise<AsyncIterable<ParseEvent<unknown>>> {
-    const rows = await knex('ftl_parts').where({ status: 'held' }).orderBy('id').select('part');
-    const seeds = rows.map((r: { part: string }) => JSON.parse(r.part) as HeldFtlPart);
-    for (const seed of seeds) heldFiles.add(seed.file);
+    const rows = await knex('ftl_parts').where({ status: 'held' }).orderBy('id').select('part', 'file_id');
+    const seeds = rows.map((r: { part: string; file_id: number | null }): HeldFtlPart => {
+      const seed = JSON.parse(r.part) as HeldFtlPart;
+      return r.file_id === null ? seed : { ...seed, fileId: Number(r.file_id) };
+    });
+    const heldBefore = await knex('files')
+      .where({ direction: 'in', feed: 'ftl', verdict: 'held' })
+      .select('id', 'name');
+    for (const f of [...seeds.map((p) => ({ name: p.file, id: p.fileId })), ...heldBefore]) {
+      if (f.id === undefined) continue;
+      const ids = earlierNames.get(String(f.name)) ?? new Set<number>();
+      earlierNames.set(String(f.name), ids.add(Number(f.id)));
+    }
+    for (const seed of seeds) heldFiles.add(fileOf(seed));
+    // The night reads its delivery right after landing it, received at the hour it runs as (`runsAs`):
+    // its parts have waited until then.
     const latest = Math.max(...ordered.map((i) => i.receivedAt.getTime()));
     assembler = new FtlAssembler(
       {
         ...parseOptions,
         holdTimeoutHours: config.feeds.ftl?.holdHours ?? 48,
-        // The night reads its delivery right after landing it.
         ...(Number.isFinite(latest) ? { asOf: new Date(latest) } : {}),
       },
       seeds,
@@ -921,7 +955,7 @@ export async function* simulate(
     }
     if (event.type === 'record') {
       const e = event as RecordEvent<unknown>;
-      const item: Item = { file: e.file, line: e.line };
+      const item: Item = { file: fileOf(e), line: e.line };
       if (feed === 'ftl' && (e.record as FtlPassenger).held) {
         item.skipped = 'HELD';
         item.message = (e.record as FtlPassenger).message;
@@ -982,13 +1016,22 @@ export async function* simulate(
   const settledFiles = new Map<string, { unlisted: number }>();
   if (assembler) {
     const result = assembler.result();
-    const stillHeld = new Set(result.held.map((h) => h.file));
+    const stillHeld = new Set(result.held.map(fileOf));
     for (const m of result.expired) {
-      const { file, line, field, reason, message } = expiredMessageReject(m);
-      expiredRejects.push({ type: 'reject', file, line: line ?? 0, field, reason, message });
+      const { file, fileId, line, field, reason, message } = expiredMessageReject(m);
+      expiredRejects.push({
+        type: 'reject',
+        file: fileOf({ file, fileId }),
+        line: line ?? 0,
+        field,
+        reason,
+        message,
+      });
     }
     // A file with a message expired tonight shows, though it still waits; one expired earlier, only once settled.
-    const { expiredIn, expiredTonight } = await expiredByFile(knex, result.expired, (f) => f.name);
+    const { expiredIn, expiredTonight } = await expiredByFile(knex, result.expired, (f) =>
+      fileOf({ file: f.name, fileId: f.id }),
+    );
     const kept = (list: Item[]) => list.filter((i) => i.draft?.ok).length;
     const refused = (list: Item[]) => list.filter((i) => i.draft && !i.draft.ok).length;
     const settle = (file: string, counts: FtlFileCounts) => {
@@ -1017,10 +1060,10 @@ export async function* simulate(
     // Earlier nights' held files: their counts in the registry, and what of them tonight released.
     const earlier = await knex('files')
       .where({ direction: 'in', feed: 'ftl', verdict: 'held' })
-      .select('name', 'counts');
+      .select('id', 'name', 'counts');
     const tonight = new Set(ordered.map((i) => i.name));
     for (const r of earlier) {
-      const file = String(r.name);
+      const file = fileOf({ file: String(r.name), fileId: Number(r.id) });
       if (tonight.has(file) || verdicts.has(file)) continue;
       heldFiles.delete(file);
       const list = staged.get(file) ?? [];
@@ -1452,8 +1495,10 @@ export async function* simulate(
   const files: FileSummary[] = [];
   for (const file of fileOrder) {
     const v = verdicts.get(file)!;
+    const fileId = earlierIds.get(file);
     const summary: FileSummary = {
       file,
+      ...(fileId === undefined ? {} : { fileId }),
       verdict: v.verdict,
       ...(v.reason ? { reason: v.reason } : {}),
       ...(v.message ? { message: v.message } : {}),

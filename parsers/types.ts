@@ -47,6 +47,12 @@ export interface SourcePosition {
 export interface RecordEvent<T> extends SourcePosition {
   type: 'record';
   record: T;
+  /**
+   * FTL: the registry's id of the file of a part held from an earlier night, whose records come out with
+   * tonight's. A later file may bear its name (a DCS that uploads `ftl.txt` every night): the name alone
+   * cannot tell the two apart. Absent for tonight's files, whose names are the delivery's own.
+   */
+  fileId?: number;
   /** Number of input lines this record consumed (an FTL passenger spans several). */
   lines?: number;
 }
@@ -89,6 +95,8 @@ export interface LineAccount {
 export interface VerdictEvent {
   type: 'verdict';
   file: string;
+  /** The input's `fileId`, when it was given one. */
+  fileId?: number;
   verdict: Verdict;
   /** File-level reason code when rejected or held (e.g. CONTROL_TOTAL_MISMATCH, INCOMPLETE_MESSAGE). */
   reason?: string;
@@ -110,6 +118,11 @@ export interface ParseInput {
   receivedAt: Date;
   /** Size in bytes when known: XML feeds refuse a file over their limit before parsing. */
   size?: number;
+  /**
+   * The registry's id of the file, when it has one. FTL keeps it with the parts it holds for a later
+   * delivery, whose files may bear the same name.
+   */
+  fileId?: number;
 }
 
 export interface ParseOptions {

@@ -64,6 +64,7 @@ const MAX_REMEMBERED = 100_000;
 
 interface FileState {
   name: string;
+  fileId: number | undefined;
   receivedAt: number;
   scan: ScanContext;
   account: LineAccount;
@@ -325,6 +326,7 @@ export class FtlAssembler {
     this.latestFile = Math.max(this.latestFile, receivedAt);
     const file: FileState = {
       name: input.name,
+      fileId: input.fileId,
       receivedAt,
       scan: {
         receivedAt: input.receivedAt,
@@ -673,8 +675,13 @@ export class FtlAssembler {
           ownPrograms: this.ownPrograms,
           reject: null,
         });
+      if (sp.seed !== null) {
+        this.usedSeeds.push(sp.seed);
+        const fileId = sp.seed.fileId;
+        // Its file's name may be tonight's too: the id says which file the records are of.
+        if (fileId !== undefined) for (const ev of reader.out) if (ev.type === 'record') ev.fileId = fileId;
+      }
       handOn(reader, this.partSink(sp.file), false);
-      if (sp.seed !== null) this.usedSeeds.push(sp.seed);
       passengers += reader.passengers;
       for (const g of reader.groups) {
         const k = g.destination + g.subclass;
@@ -773,6 +780,7 @@ export class FtlAssembler {
     const base = {
       type: 'verdict' as const,
       file: f.name,
+      ...(f.fileId === undefined ? {} : { fileId: f.fileId }),
       account: a,
       meta: meta as unknown as Record<string, unknown>,
     };
@@ -939,12 +947,14 @@ function describeMissing(msg: MessageState, missing: number[]): string {
 
 function toHeld(sp: StoredPart): HeldFtlPart {
   if (sp.seed !== null) return sp.seed;
+  const fileId = sp.file?.fileId;
   return {
     message: sp.header.key,
     part: sp.header.part,
     final: sp.final,
     file: sp.input.file,
     line: sp.input.firstLine,
+    ...(fileId === undefined ? {} : { fileId }),
     receivedAt: new Date(sp.receivedAt).toISOString(),
     lines: [...sp.input.lines],
   };

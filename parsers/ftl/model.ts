@@ -180,6 +180,8 @@ export interface HeldFtlPart {
   /** File the part arrived in and the line number of its first line there. */
   file: string;
   line: number;
+  /** The registry's id of that file, when its input had one (a later file may bear its name). */
+  fileId?: number;
   /** Receipt time of that file, ISO 8601. Year inference of the part depends on it. */
   receivedAt: string;
   /** The part's lines as decoded, from its first envelope line to its END line. */

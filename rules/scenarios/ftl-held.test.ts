@@ -7,8 +7,9 @@ import { utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../../test/harness/db.js';
+import { decideHeld } from '../../jobs/registry.js';
 import type { SimulationEvent } from '../../jobs/simulate.js';
-import { memberNumber, useScenario, type Person, type Scenario } from './scenario.js';
+import { memberNumber, replaceOnce, useScenario, type Person, type Scenario } from './scenario.js';
 
 const IVANOV: Person = { number: memberNumber(1), surname: 'IVANOV', givenName: 'IVAN' };
 const PETROV: Person = { number: memberNumber(2), surname: 'PETROV', givenName: 'PETR' };
@@ -48,6 +49,9 @@ function uploadedAt(w: Scenario, file: string, at: string): void {
   if (inbox.type !== 'local') throw new Error('scenarios use local inboxes');
   utimesSync(join(inbox.root, feed.remoteDir, file), new Date(at), new Date(at));
 }
+
+const fileId = async (w: Scenario, name: string, nth = 0) =>
+  Number((await w.knex('files').where({ direction: 'in', feed: 'ftl', name }).orderBy('id'))[nth].id);
 
 for (const engine of availableEngines()) {
   describe(`FTL parts held from an earlier night (${engine})`, () => {
@@ -180,6 +184,99 @@ for (const engine of availableEngines()) {
       expect(await w.balance(IVANOV.number)).toBe(461);
       expect(await w.balance(PETROV.number)).toBe(461);
       expect(await w.rejects({ reason: 'INCOMPLETE_MESSAGE' })).toEqual([]);
+    });
+  });
+
+  describe(`FTL parts held from a file whose name a released file bears (${engine})`, () => {
+    const s = useScenario(engine);
+
+    it('the released file completes the message: the held part is credited from its own file', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV, PETROV);
+      w.drop('ftl', part('XX245', 1, false, [ivanov]), 'ftl.txt');
+      uploadedAt(w, 'ftl.txt', '2026-03-11T12:00:00Z');
+      await w.night('2026-03-11');
+      const held = await fileId(w, 'ftl.txt');
+      w.drop('ftl', part('XX245', 2, true, [petrov]), 'ftl.txt');
+      uploadedAt(w, 'ftl.txt', '2026-03-12T12:00:00Z');
+      await w.night('2026-03-12');
+      const conflict = await fileId(w, 'ftl.txt', 1);
+      expect(await w.knex('files').where({ id: conflict }).first('reason')).toEqual({
+        reason: 'NAME_CONFLICT',
+      });
+      await decideHeld(w.knex, conflict, { decision: 'released', by: 'ops' }, '2026-03-13T08:00:00Z');
+      await w.night('2026-03-13');
+
+      expect(await w.balance(IVANOV.number)).toBe(461);
+      expect(await w.balance(PETROV.number)).toBe(461);
+      expect((await w.activitiesOf(IVANOV.number)).map((a) => Number(a.source_file_id))).toEqual([held]);
+      expect((await w.activitiesOf(PETROV.number)).map((a) => Number(a.source_file_id))).toEqual([conflict]);
+      const file = await w.knex('files').where({ id: held }).first('verdict', 'counts');
+      expect(file.verdict).toBe('accepted');
+      expect(JSON.parse(String(file.counts))).toMatchObject({ records: 1, rejects: 0, held: 0 });
+    });
+  });
+
+  describe(`FTL parts held under a file name the DCS uses every night (${engine})`, () => {
+    const s = useScenario(engine, (y) => replaceOnce(y, 'holdHours: 48,', 'holdHours: 48, names: reused,'));
+
+    it('a message completed by the next ftl.txt: each passenger is credited from the file that listed it', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV, PETROV);
+      w.drop('ftl', part('XX245', 1, false, [ivanov]), 'ftl.txt');
+      uploadedAt(w, 'ftl.txt', '2026-03-11T12:00:00Z');
+      await w.night('2026-03-11');
+      const held = await fileId(w, 'ftl.txt');
+      w.drop('ftl', part('XX245', 2, true, [petrov]), 'ftl.txt');
+      uploadedAt(w, 'ftl.txt', '2026-03-12T12:00:00Z');
+      await w.night('2026-03-12');
+      const completing = await fileId(w, 'ftl.txt', 1);
+
+      expect(await w.balance(IVANOV.number)).toBe(461);
+      expect(await w.balance(PETROV.number)).toBe(461);
+      expect((await w.activitiesOf(IVANOV.number)).map((a) => Number(a.source_file_id))).toEqual([held]);
+      expect((await w.activitiesOf(PETROV.number)).map((a) => Number(a.source_file_id))).toEqual([
+        completing,
+      ]);
+      const file = await w.knex('files').where({ id: held }).first('verdict', 'message', 'counts');
+      expect(file).toMatchObject({ verdict: 'accepted', message: 'its held parts completed' });
+      expect(JSON.parse(String(file.counts))).toMatchObject({ records: 1, rejects: 0, held: 0 });
+      expect(await w.rejects()).toEqual([]);
+    });
+
+    it("a message that expires while the next ftl.txt brings another flight: the held file is rejected, not tonight's", async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV, PETROV);
+      w.drop('ftl', part('XX245', 1, false, [ivanov]), 'ftl.txt');
+      uploadedAt(w, 'ftl.txt', '2026-03-11T12:00:00Z');
+      await w.night('2026-03-11');
+      const held = await fileId(w, 'ftl.txt');
+      w.drop('ftl', part('XX247', 1, true, [petrov]), 'ftl.txt');
+      uploadedAt(w, 'ftl.txt', '2026-03-14T12:00:00Z');
+
+      // The simulator tells the two files apart by the held one's registry id.
+      const events = await w.simulate('ftl', 'ftl.txt', '2026-03-14');
+      expect(fileOf(events, 'ftl.txt')).toMatchObject({ verdict: 'accepted', records: 1, posted: 1 });
+      expect(fileOf(events, `ftl.txt (file ${held})`)).toMatchObject({
+        fileId: held,
+        verdict: 'rejected',
+        reason: 'INCOMPLETE_MESSAGE',
+      });
+      expect(rejectsOf(events, 'ftl.txt')).toEqual([]);
+      expect(rejectsOf(events, `ftl.txt (file ${held})`)).toEqual(['INCOMPLETE_MESSAGE']);
+
+      await w.night('2026-03-14');
+      const tonight = await fileId(w, 'ftl.txt', 1);
+      expect(await w.knex('files').where({ id: held }).first('verdict', 'reason')).toEqual({
+        verdict: 'rejected',
+        reason: 'INCOMPLETE_MESSAGE',
+      });
+      expect(await w.knex('files').where({ id: tonight }).first('verdict')).toEqual({ verdict: 'accepted' });
+      expect((await w.rejects()).map((r) => [Number(r.file_id), r.reason])).toEqual([
+        [held, 'INCOMPLETE_MESSAGE'],
+      ]);
+      expect(await w.balance(PETROV.number)).toBe(461);
+      expect(await w.balance(IVANOV.number)).toBe(0);
     });
   });
 }

@@ -7,7 +7,8 @@
  * `useScenario` registers the world per test and proves the ledger's invariants (`checkLedger`) after
  * every scenario, whatever the scenario itself asserted.
  */
-import { createReadStream, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { createReadStream, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect } from 'vitest';
 import { Decimal } from 'decimal.js';
@@ -582,15 +583,16 @@ ${cubes}
     const out = new Map<FeedName, string[]>();
     for (const feed of Object.keys(this.w.config.feeds) as FeedName[]) {
       const dir = this.inbox(feed);
-      const known = new Set(
-        (await this.knex('files').where({ direction: 'in', feed }).select('name')).map(
-          (r) => r.name as string,
-        ),
-      );
+      // A feed whose partner reuses one name sends its next file under it: other content is new.
+      const reused = this.w.config.feeds[feed]?.names === 'reused';
+      const registered = await this.knex('files').where({ direction: 'in', feed }).select('name', 'sha256');
+      const known = new Set(registered.map((r) => String(reused ? r.sha256 : r.name)));
       const files = readdirSync(dir)
         .filter((f) => {
-          const st = statSync(join(dir, f));
-          return st.isFile() && !known.has(f) && (!filesUntil || st.mtime <= filesUntil);
+          const path = join(dir, f);
+          const st = statSync(path);
+          if (!st.isFile() || (filesUntil && st.mtime > filesUntil)) return false;
+          return !known.has(reused ? createHash('sha256').update(readFileSync(path)).digest('hex') : f);
         })
         .sort();
       if (files.length > 0) out.set(feed, files);
@@ -638,11 +640,12 @@ ${cubes}
       const settled = await this.knex('files')
         .whereIn('id', heldBefore)
         .whereNot({ verdict: 'held' })
-        .select('name', 'verdict', 'reason');
+        .select('id', 'name', 'verdict', 'reason');
       const shown = foretold.events.flatMap((e) => (e.type === 'file' ? [e] : []));
       for (const f of settled)
         expect(
-          shown.find((e) => e.file === f.name),
+          shown.find((e) => e.fileId === Number(f.id)) ??
+            shown.find((e) => e.fileId === undefined && e.file === f.name),
           `simulated the held file ${String(f.name)} the night settled`,
         ).toMatchObject({ verdict: f.verdict, ...(f.reason ? { reason: f.reason } : {}) });
     }
@@ -658,8 +661,13 @@ ${cubes}
         // A file refused whole keeps no rejects; one rejected for its held parts' expiry keeps them.
         if (e.verdict !== 'accepted' && e.verdict !== 'held' && e.reason !== 'INCOMPLETE_MESSAGE')
           refused.add(e.file);
+        // An earlier night's file the simulator names with its id shows under that id.
         const file = await this.knex('files')
-          .where({ direction: 'in', feed: foretold.feed, name: e.file })
+          .where(
+            e.fileId === undefined
+              ? { direction: 'in', feed: foretold.feed, name: e.file }
+              : { id: e.fileId },
+          )
           .orderBy('id', 'desc')
           .first();
         expect(file, `simulated ${e.file}`).toBeDefined();
