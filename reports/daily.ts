@@ -173,8 +173,10 @@ async function dayFigures(db: Db, days: readonly IsoDate[]): Promise<Map<IsoDate
   for (const u of unrecovered) figures.get(u.day)!.unrecovered = num(u.points);
   const tiers = await sqlRows<{ day: string; direction: string; n: unknown }>(
     db.knex,
-    `SELECT ${dateTextSql(db, 'business_date')} AS day, direction, COUNT(*) AS n FROM tier_events
-      WHERE business_date IN (${marks}) GROUP BY 1, 2`,
+    // Members, as the monthly report counts them: a night catching up skipped reviews and closed years
+    // may record several changes of one member (up for a closed year, down at its review, up again).
+    `SELECT ${dateTextSql(db, 'business_date')} AS day, direction, COUNT(DISTINCT member_id) AS n
+       FROM tier_events WHERE business_date IN (${marks}) GROUP BY 1, 2`,
     [...days],
   );
   for (const t of tiers) {
@@ -472,8 +474,8 @@ export async function dailyReport(
     n: unknown;
   }>(
     knex,
-    `SELECT direction, from_tier, to_tier, COUNT(*) AS n FROM tier_events WHERE business_date = ?
-      GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
+    `SELECT direction, from_tier, to_tier, COUNT(DISTINCT member_id) AS n FROM tier_events
+      WHERE business_date = ? GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
     [businessDate],
   );
   const rejectReasons = await sqlRows<{ feed: string; reason: string; n: unknown; files: unknown }>(
@@ -703,6 +705,7 @@ export async function dailyReport(
         direction: string;
         from_tier: string | null;
         to_tier: string;
+        effective_on: string;
         qualification: unknown;
         reason: string | null;
       }
@@ -726,6 +729,9 @@ export async function dailyReport(
                 r.from_tier === null ? '(new member)' : tierName(config, r.from_tier),
             },
             { header: 'To tier', type: 'text', value: (r: TierDetail) => tierName(config, r.to_tier) },
+            // The day the change took effect, where a night catching up records it late (a review date
+            // that went by, the last day of a closed year): two changes of one member tell apart by it.
+            { header: 'Effective', type: 'date', value: 'effective_on' },
             qualificationIsSpend
               ? {
                   header: `Qualifying spend (${base})`,
@@ -757,6 +763,7 @@ export async function dailyReport(
                 't.direction',
                 't.from_tier',
                 't.to_tier',
+                knex.raw(`${dateTextSql(db, 't.effective_on')} AS effective_on`),
                 't.qualification',
                 't.reason',
               ),

@@ -10,6 +10,10 @@ import { Accounts } from '../../ledger/accounts.js';
 import { runJob, type RunSummary } from '../../jobs/runner.js';
 import { memberNumber, replaceOnce, useScenario, type Person, type Scenario } from './scenario.js';
 import { chunks } from '../../lib/chunks.js';
+import { join } from 'node:path';
+import { dailyReport } from '../../reports/daily.js';
+import { dumpXlsx, skipWithoutOpenpyxl } from '../../test/harness/openpyxl.js';
+import { tableOf } from '../../test/harness/report-scenario.js';
 
 const IVANOV: Person = { number: memberNumber(1), surname: 'IVANOV', givenName: 'IVAN' };
 
@@ -776,6 +780,25 @@ for (const engine of availableEngines()) {
       const again = await tiersAlone(w, '2027-01-05');
       expect(again.steps[0]!.counts).toMatchObject({ up: 0, down: 0, hold: 0 });
       expect(await w.tierEvents(IVANOV.number)).toHaveLength(3);
+      if (skipWithoutOpenpyxl()) return;
+      // The night's report counts members, as the month's does, and dates each change where it took effect.
+      const dump = await dumpXlsx(
+        (await dailyReport(w.w.t.db, w.w.config, '2027-01-05', join(w.w.dir, 'reports'))).workbookPath,
+      );
+      const summary = tableOf(dump, 'Summary');
+      const today = '2027-01-05 (today)';
+      expect(summary.cell(summary.row('Tier upgrades'), today).value).toBe(1);
+      expect(summary.cell(summary.row('Tier downgrades'), today).value).toBe(1);
+      const changes = tableOf(dump, 'Tier changes');
+      expect(changes.rows.map((r) => changes.cell(r, 'Members').value)).toEqual([1, 1]);
+      const detail = tableOf(dump, 'Tier change detail');
+      expect(
+        detail.rows.map((r) => [detail.cell(r, 'Effective').value, detail.cell(r, 'To tier').value]),
+      ).toEqual([
+        ['2025-12-31T00:00:00', 'Silver'],
+        ['2026-12-31T00:00:00', 'Member'],
+        ['2027-01-05T00:00:00', 'Silver'],
+      ]);
     });
   });
 }
