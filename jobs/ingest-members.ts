@@ -9,6 +9,7 @@ import type { Knex } from 'knex';
 import { Accounts, describeAccount, type StatusMetric } from '../ledger/accounts.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { memberRow } from '../ledger/members.js';
+import { dateInZone } from '../lib/dates.js';
 import type { PostingInput, StatusCreditInput } from '../ledger/types.js';
 import type { MemberRecord } from '../parsers/members.js';
 import type { Program } from '../rules/program.js';
@@ -224,7 +225,7 @@ export function membersHandler(
           since,
           until: ctx.businessDate,
         });
-      await keepFormerName(trx, current, r, now);
+      await keepFormerName(trx, ctx, current, r, now);
       await trx('members').where({ id: current.id }).update(fields);
       outcome(current.status !== r.status ? `to${r.status}` : 'updated');
     } else {
@@ -301,6 +302,7 @@ export function membersHandler(
  */
 async function keepFormerName(
   trx: Knex.Transaction,
+  ctx: JobContext,
   current: Record<string, unknown>,
   r: MemberRecord,
   now: string,
@@ -316,7 +318,8 @@ async function keepFormerName(
   await trx('member_names').insert({
     member_id: current.id,
     ...Object.fromEntries(NAME_COLUMNS.map((c) => [c, (current[c] as string | null) ?? null])),
-    valid_until: r.updatedAt.slice(0, 10),
+    // The program's day of the change, as activity dates are: 22:30 UTC is the next day in Moscow.
+    valid_until: dateInZone(new Date(r.updatedAt), ctx.config.program.timeZone),
     created_at: now,
   });
 }

@@ -294,6 +294,20 @@ for (const engine of availableEngines()) {
       await w.night('2026-03-05');
       expect(await w.postingCount()).toBe(postings);
     });
+
+    it('keeps the former name in force through the program’s day of the change, not the UTC day', async () => {
+      const w = s();
+      await w.enrol('2026-02-01', ANNA);
+      // 22:30 UTC on 2 March is 01:30 on 3 March in Moscow, the program's time zone.
+      w.dropMembers([{ ...MARRIED, updatedAt: '2026-03-02T22:30:00Z' }]);
+      await w.night('2026-03-04');
+      fly(w, ANNA, '2026-03-03', '300.00'); // flown as SMIRNOVA on the day of the change
+      await w.night('2026-03-05');
+      expect((await w.activitiesOf(ANNA.number)).map((a) => [a.activity_date, a.status])).toEqual([
+        ['2026-03-03', 'POSTED'],
+      ]);
+      expect(await w.balance(ANNA.number)).toBe(461);
+    });
   });
 
   describe(`household pools (${engine})`, () => {
