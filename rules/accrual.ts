@@ -206,9 +206,10 @@ export function toBaseMinor(
 
 /**
  * The account a member earns into (its pool when the program says so) and spends from. What was earned
- * on a day the member was in a pool they have since left is that pool's, as it would have been had it come
- * on time: the pool's clock counts it, and what a late earning gives back of the pool's expiries stays
- * alive. A member who joined a pool after the activity earns into it, their points having moved there.
+ * or redeemed on a day the member was in a pool they have since left is that pool's, as it would have
+ * been had it come on time: the pool's clock counts the earning, and what a late earning gives back of
+ * the pool's expiries stays alive; the award a late redemption paid for was that pool's points. A member
+ * who joined a pool after the activity earns into it, their points having moved there.
  */
 function pointsAccount(
   ctx: AccrualContext,
@@ -217,13 +218,12 @@ function pointsAccount(
   date: IsoDate,
 ): string {
   const pools = ctx.program.config.pools;
-  if (direction === 'earn' && pools.earnInto === 'pool') {
-    const left = member.pastPools.find((p) => (p.since === null || p.since <= date) && date < p.until);
-    if (left) return Accounts.poolPoints(left.code);
-  }
-  const usePool =
-    member.poolCode && (direction === 'earn' ? pools.earnInto === 'pool' : pools.redeemFrom === 'pool');
-  return usePool ? Accounts.poolPoints(member.poolCode!) : Accounts.memberPoints(member.number);
+  // The configuration refuses a program that earns into one account and redeems from the other.
+  if ((direction === 'earn' ? pools.earnInto : pools.redeemFrom) !== 'pool')
+    return Accounts.memberPoints(member.number);
+  const left = member.pastPools.find((p) => (p.since === null || p.since <= date) && date < p.until);
+  if (left) return Accounts.poolPoints(left.code);
+  return member.poolCode ? Accounts.poolPoints(member.poolCode) : Accounts.memberPoints(member.number);
 }
 
 /** Member checks shared by every earning activity: number, account, window, name. */

@@ -17,6 +17,34 @@ for (const engine of availableEngines()) {
   describe(`edge cases of pools (${engine})`, () => {
     const s = useScenario(engine);
 
+    it('a redemption dated while the member was in a pool they have left since is that pool’s', async () => {
+      const w = s();
+      const CLARA: Person = {
+        number: memberNumber(43),
+        surname: 'SOKOLOVA',
+        givenName: 'CLARA',
+        group: { type: 'HOUSEHOLD', id: 'H8' },
+      };
+      await w.enrol('2026-01-01', ANNA, CLARA);
+      w.dropCoupons([
+        cpn(ANNA, '2026-02-10', '100.00'),
+        cpn(CLARA, '2026-02-10', '100.00', { flight: '247' }),
+      ]);
+      await w.night('2026-02-11');
+      expect([await w.poolBalance('H9'), await w.poolBalance('H8')]).toEqual([461, 461]);
+      // ANNA moves to CLARA's household on the 13th; her award of the 12th, taken from H9, comes on the 15th.
+      w.dropMembers([{ ...ANNA, group: CLARA.group, updatedAt: '2026-02-13T09:00:00Z' }]);
+      await w.night('2026-02-13');
+      w.dropRedemptions([
+        { id: 'R-2', member: ANNA.number, date: '2026-02-12', service: 'AWARD_TICKET', points: 400 },
+      ]);
+      await w.night('2026-02-15');
+      expect([await w.poolBalance('H9'), await w.poolBalance('H8')]).toEqual([61, 461]);
+      const postings = await w.postingCount();
+      await w.night('2026-02-15');
+      expect(await w.postingCount()).toBe(postings);
+    });
+
     it('a retro-claim of a pool member earns into the pool', async () => {
       const w = s();
       await w.enrol('2026-01-01', ANNA);
