@@ -4,7 +4,7 @@
  * tell a held file's fate apart.
  */
 import type { Knex } from 'knex';
-import type { FtlIncompleteMessage } from '../parsers/ftl/model.js';
+import type { FtlIncompleteMessage, HeldFtlPart } from '../parsers/ftl/model.js';
 
 /** An FTL file's counts in the registry: records + rejects + held are the passengers it held. */
 export type FtlFileCounts = {
@@ -13,6 +13,17 @@ export type FtlFileCounts = {
   rejects: number;
   held: number;
 };
+
+/**
+ * A part held from an earlier night, as `ftl_parts` stores it, to seed tonight's assembler. It keeps the
+ * id of the file it first arrived in: records released from it, its expiry and its file's settlement are
+ * that file's, though tonight's file may bear the same name (`names: reused`, a file released after a
+ * name conflict).
+ */
+export function heldSeedOf(row: { part: unknown; file_id: unknown }): HeldFtlPart {
+  const seed = JSON.parse(row.part as string) as HeldFtlPart;
+  return row.file_id === null ? seed : { ...seed, fileId: Number(row.file_id) };
+}
 
 /**
  * A file held from an earlier night, after tonight's delivery: of its passengers still held, `kept` were

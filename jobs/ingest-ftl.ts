@@ -7,7 +7,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { FtlAssembler } from '../parsers/ftl/index.js';
-import type { FtlFileMeta, FtlPassenger, HeldFtlPart } from '../parsers/ftl/model.js';
+import type { FtlFileMeta, FtlPassenger } from '../parsers/ftl/model.js';
 import type { ParseInput, VerdictEvent } from '../parsers/types.js';
 import { ftlDraft, type ActivityRow } from '../rules/activity.js';
 import type { Program } from '../rules/program.js';
@@ -15,6 +15,7 @@ import {
   expiredByFile,
   expiredMessageReject,
   heldFileCounts,
+  heldSeedOf,
   settleHeldFile,
   storedCounts,
   type FtlFileCounts,
@@ -51,13 +52,9 @@ export async function ingestFtlDelivery(
   let rejectCount = 0;
   const outcome = await ctx.db.transaction(async (trx) => {
     const heldRows = await trx('ftl_parts').where({ status: 'held' }).select('id', 'part', 'file_id');
-    // A seeded part keeps the id of the file it first arrived in: records released from it, its expiry and
-    // its file's settlement are that file's, though tonight's file may bear the same name (`names: reused`,
-    // a file released after a name conflict). Tonight's files are the delivery's, one per name.
-    const seeds = heldRows.map((r): HeldFtlPart => {
-      const seed = JSON.parse(r.part as string) as HeldFtlPart;
-      return r.file_id === null ? seed : { ...seed, fileId: Number(r.file_id) };
-    });
+    // A seeded part keeps the id of the file it first arrived in (heldSeedOf); tonight's files are the
+    // delivery's, one per name.
+    const seeds = heldRows.map(heldSeedOf);
     const tonightByName = new Map(files.map((f) => [f.name, f.id]));
     const fileIdOf = (e: { file: string; fileId?: number | undefined }) =>
       e.fileId ?? tonightByName.get(e.file);

@@ -8,6 +8,7 @@
  */
 import type { Knex } from 'knex';
 import type { LoadedConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
 import { addDays, addMonths, daysBetween, type IsoDate } from '../lib/dates.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { RetroClaim } from '../parsers/retro-claims.js';
@@ -118,8 +119,12 @@ export async function judgeClaim(
   const flight = found[0]!;
   if (businessDate < addDays(flight.activityDate, window.minDaysAfterFlight))
     return outcome('PENDING', 'PENDING', flight.activityKey);
-  if (claim.receivedDate > addMonths(flight.activityDate, window.maxMonthsAfterFlight))
-    return outcome('REJECTED', 'OUT_OF_WINDOW');
+  const windowEnds = couponWaitEnds(flight, window.maxMonthsAfterFlight);
+  if (claim.receivedDate > windowEnds) return outcome('REJECTED', 'OUT_OF_WINDOW');
+  // A flight that can be credited once something comes (its coupon, its currency's rate) keeps its claim
+  // waiting while the claim window is open, and is refused for it once the window has closed.
+  const waitInWindow = (reason: 'BAD_CURRENCY' | 'NO_COUPON') =>
+    outcome(businessDate > windowEnds ? 'REJECTED' : 'PENDING', reason, flight.activityKey);
   // A flight refused with all it was credited taken back (the FTL's card credited, the coupon another
   // passenger's) credits no one: the passenger who flew it may claim it.
   const posted = [flight.postingKey, flight.statusPostingKey].filter((k): k is string => k !== null);
@@ -160,9 +165,7 @@ export async function judgeClaim(
   // coupon's currency has a rate; the rate may come any night, so the claim waits for it as long as the
   // claim window is open, where a card's flight waits for it as BAD_CURRENCY.
   if (decision.update.status === 'REJECTED' && decision.update.reason === 'BAD_CURRENCY')
-    return businessDate > couponWaitEnds(flight, window.maxMonthsAfterFlight)
-      ? outcome('REJECTED', 'BAD_CURRENCY', flight.activityKey)
-      : outcome('PENDING', 'BAD_CURRENCY', flight.activityKey);
+    return waitInWindow('BAD_CURRENCY');
   if (decision.update.status === 'REJECTED')
     return outcome('REJECTED', decision.update.reason ?? 'REJECTED', flight.activityKey);
   // A flight earned by its coupon's money alone (`creditOnFtl` off, a revenue-based air version) that
@@ -170,9 +173,7 @@ export async function judgeClaim(
   // would read CREDITED with nothing posted. The flight is left as it is, for the claim to credit once
   // the coupon comes; a coupon that has not come when the claim window closes never confirms the flight.
   if (decision.postings.length === 0 && decision.update.status === 'PENDING')
-    return businessDate > couponWaitEnds(flight, window.maxMonthsAfterFlight)
-      ? outcome('REJECTED', 'NO_COUPON', flight.activityKey)
-      : outcome('PENDING', 'NO_COUPON', flight.activityKey);
+    return waitInWindow('NO_COUPON');
   return {
     outcome: { status: 'CREDITED', reason: null, activityKey: flight.activityKey },
     credit: { flight, decision },
@@ -187,10 +188,8 @@ export const claimWaitEnds = (claim: RetroClaim, minDaysAfterFlight: number): Is
   addDays(claim.receivedDate, minDaysAfterFlight);
 
 /** The last night a claim on a flight that waits for its flown coupon is tried: its window's last day. */
-export const couponWaitEnds = (
-  flight: Pick<ActivityRow, 'activityDate'>,
-  maxMonthsAfterFlight: number,
-): IsoDate => addMonths(flight.activityDate, maxMonthsAfterFlight);
+const couponWaitEnds = (flight: Pick<ActivityRow, 'activityDate'>, maxMonthsAfterFlight: number): IsoDate =>
+  addMonths(flight.activityDate, maxMonthsAfterFlight);
 
 /** What the archive row of a flight credited by a claim becomes. */
 export function creditedByClaim(claim: RetroClaim, decision: AccrualDecision): Partial<ActivityRow> {
@@ -303,9 +302,8 @@ export async function processRetroClaims(
 export function claimMessage(
   claim: RetroClaim,
   outcome: ClaimOutcome,
-  window: { minDaysAfterFlight: number; maxMonthsAfterFlight: number },
+  window: Config['retroClaims'],
 ): string {
-  const minDays = window.minDaysAfterFlight;
   // What the claim names, as the archive is searched for it.
   const named =
     claim.ticketNumber && claim.couponNumber !== null
@@ -316,8 +314,8 @@ export function claimMessage(
     case 'PENDING':
       // Waiting with no flight found, the claim waits for the coupon it names to come.
       return !outcome.activityKey && !claim.flightDate
-        ? `no flown coupon or listed passenger in the archive matches ${named} yet: the claim is tried again each night up to ${claimWaitEnds(claim, minDays)}`
-        : `${named} is less than ${minDays} days old: the claim is tried again each night`;
+        ? `no flown coupon or listed passenger in the archive matches ${named} yet: the claim is tried again each night up to ${claimWaitEnds(claim, window.minDaysAfterFlight)}`
+        : `${named} is less than ${window.minDaysAfterFlight} days old: the claim is tried again each night`;
     case 'NO_COUPON': {
       // Only a claim by flight finds a passenger without a coupon, so its date is the flight's.
       const until = claim.flightDate

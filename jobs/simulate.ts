@@ -14,7 +14,7 @@ import { UsageError } from '../lib/errors.js';
 import { getParser } from '../parsers/index.js';
 import type { PartnerActivity, PartnerFileMeta } from '../parsers/partner.js';
 import type { FlownCoupon } from '../parsers/flown.js';
-import type { FtlPassenger, HeldFtlPart } from '../parsers/ftl/model.js';
+import type { FtlPassenger } from '../parsers/ftl/model.js';
 import { FtlAssembler } from '../parsers/ftl/index.js';
 import type { HotelStay } from '../parsers/hotel.js';
 import type { AllianceClaim } from '../parsers/alliance.js';
@@ -115,6 +115,7 @@ import {
   expiredByFile,
   expiredMessageReject,
   heldFileCounts,
+  heldSeedOf,
   settleHeldFile,
   storedCounts,
   type FtlFileCounts,
@@ -902,13 +903,16 @@ export async function* simulate(
   // a part completing their message releases their passengers, and their file is then settled as the
   // night settles it, from what the delivery leaves (the assembler's result).
   const heldFiles = new Set<string>();
+  /** FTL files earlier nights left held, with their counts; the simulator writes nothing, so one read serves. */
+  let heldBefore: Array<{ id: unknown; name: unknown; counts: unknown }> = [];
+  const tonight = new Set(ordered.map((i) => i.name));
   // An earlier night's file goes by its name, unless a file of tonight's or another held one bears it
   // too (`names: reused`, a file released after a name conflict): then by its name and registry id.
   const earlierNames = new Map<string, Set<number>>();
   const earlierFile = (name: string, id: number | undefined): string => {
     if (id === undefined) return name;
     const ids = earlierNames.get(name);
-    const shared = ordered.some((i) => i.name === name) || (ids !== undefined && ids.size > 1);
+    const shared = tonight.has(name) || (ids !== undefined && ids.size > 1);
     return shared ? `${name} (file ${id})` : name;
   };
   const earlierIds = new Map<string, number>();
@@ -921,13 +925,10 @@ export async function* simulate(
   const events = feed === 'ftl' ? await ftlDelivery() : parser.parse(ordered, parseOptions);
   async function ftlDelivery(): Promise<AsyncIterable<ParseEvent<unknown>>> {
     const rows = await knex('ftl_parts').where({ status: 'held' }).orderBy('id').select('part', 'file_id');
-    const seeds = rows.map((r: { part: string; file_id: number | null }): HeldFtlPart => {
-      const seed = JSON.parse(r.part) as HeldFtlPart;
-      return r.file_id === null ? seed : { ...seed, fileId: Number(r.file_id) };
-    });
-    const heldBefore = await knex('files')
+    const seeds = rows.map(heldSeedOf);
+    heldBefore = await knex('files')
       .where({ direction: 'in', feed: 'ftl', verdict: 'held' })
-      .select('id', 'name');
+      .select('id', 'name', 'counts');
     for (const f of [...seeds.map((p) => ({ name: p.file, id: p.fileId })), ...heldBefore]) {
       if (f.id === undefined) continue;
       const ids = earlierNames.get(String(f.name)) ?? new Set<number>();
@@ -1058,11 +1059,7 @@ export async function* simulate(
       if (settle(file, counts)) settledFiles.set(file, { unlisted: 0 });
     }
     // Earlier nights' held files: their counts in the registry, and what of them tonight released.
-    const earlier = await knex('files')
-      .where({ direction: 'in', feed: 'ftl', verdict: 'held' })
-      .select('id', 'name', 'counts');
-    const tonight = new Set(ordered.map((i) => i.name));
-    for (const r of earlier) {
+    for (const r of heldBefore) {
       const file = fileOf({ file: String(r.name), fileId: Number(r.id) });
       if (tonight.has(file) || verdicts.has(file)) continue;
       heldFiles.delete(file);

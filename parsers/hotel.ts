@@ -547,7 +547,7 @@ function handle(doc: XmlDocument, own: ReadonlySet<string>, file: string): XmlFi
   if ('token' in echo) meta.echoToken = echo.token;
   else if (echo.warning) meta.warnings = [echo.warning];
   // Which hotel the document is from, though none of its stays be read: the response goes to its partner.
-  copyAttributes(groups[0], ['ChainCode', 'BrandCode', 'HotelCode']);
+  Object.assign(meta, documentHotel);
   if (items.length === 0) {
     return { items, refusal: { reason: 'EMPTY_FILE', message: 'the message holds no StayInfo' }, meta };
   }

@@ -374,13 +374,12 @@ function matchAgainst(
     }
     surnameTruncated = true;
   }
-  const mayBeCut = travelled.fieldLength >= MIN_CUT_NAME_FIELD;
   for (const { words: candidate, titled, leading } of travelled.givenCandidates) {
     if (candidate.length === 0 || memberGivens.whole.size === 0) {
       // Nothing to compare the given name with: the surname is all the evidence there is.
       return { matches: true, reason: surnameTruncated ? 'SURNAME_TRUNCATED' : 'SURNAME_ONLY' };
     }
-    const givenMatch = matchGiven(candidate, leading, memberGivens, mayBeCut && !titled);
+    const givenMatch = matchGiven(candidate, leading, memberGivens, travelled.givenMayBeCut && !titled);
     // The DCS cuts the given name to an initial before it touches the surname.
     const initialOnly = givenMatch === 'GIVEN_NAME_INITIAL' && candidate.length === 1;
     if (givenMatch && (!surnameTruncated || initialOnly)) {
@@ -399,8 +398,11 @@ interface TravelledReading {
   surnameMayBeCut: boolean;
   surnames: readonly string[];
   givenCandidates: readonly GivenCandidate[];
-  /** As the field a system would have cut: SURNAME/GIVEN, titles typed into it included. */
-  fieldLength: number;
+  /**
+   * The field a system would have cut (SURNAME/GIVEN, titles typed into it included) is long enough for
+   * its given name to have been cut short of an initial (MIN_CUT_NAME_FIELD).
+   */
+  givenMayBeCut: boolean;
   inCyrillic: boolean;
 }
 
@@ -421,7 +423,7 @@ function readTravelled(travelled: TravelledName): TravelledReading | null {
     surnameMayBeCut: surnameText.trim().length >= MIN_TRUNCATED_SURNAME,
     surnames: spellingsOfField(surname),
     givenCandidates: givenCandidates(given),
-    fieldLength: surnameText.trim().length + 1 + (givenText ?? '').trim().length,
+    givenMayBeCut: surnameText.trim().length + 1 + (givenText ?? '').trim().length >= MIN_CUT_NAME_FIELD,
     inCyrillic: CYRILLIC_LETTER.test(surnameText) || CYRILLIC_LETTER.test(givenText ?? ''),
   };
 }

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
+import type { Config } from '../../config/schema.js';
 import type { Knex } from 'knex';
 import { RedeyeError, UsageError } from '../../lib/errors.js';
 import { dateInZone, isIsoDate } from '../../lib/dates.js';
@@ -72,11 +73,7 @@ interface ClaimOutcomes {
  * What became of each claim of a retro-claims file: credited (with the points the flight's credit
  * posted), rejected with its reason, or waiting; in the words `redeye simulate` uses for them.
  */
-async function claimsOf(
-  knex: Knex,
-  fileId: number,
-  window: { minDaysAfterFlight: number; maxMonthsAfterFlight: number },
-): Promise<ClaimOutcomes> {
+async function claimsOf(knex: Knex, fileId: number, window: Config['retroClaims']): Promise<ClaimOutcomes> {
   const grouped = (await knex('retro_claims as c')
     .leftJoin('activities as a', 'a.activity_key', 'c.activity_key')
     .where('c.source_file_id', fileId)
