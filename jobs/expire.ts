@@ -14,6 +14,7 @@ import { originsOfLot } from '../ledger/follow.js';
 import { Accounts } from '../ledger/accounts.js';
 import { Ledger } from '../ledger/ledger.js';
 import type { PostingInput, ReversalInput } from '../ledger/types.js';
+import { inPoolOn } from '../rules/eligibility.js';
 import { Program } from '../rules/program.js';
 import type { Job, JobContext, JobResult } from './types.js';
 
@@ -323,12 +324,12 @@ export async function expiriesUndone(
   // shows: when they were in it on night E, or on day d, when the earning is the pool's (`pointsAccount`).
   // The pool they are in now, unless the earning's day was one of a stay in another pool: then it was
   // that pool's earning, which the pool they are in now never counted.
-  const inStay = (s: { since?: IsoDate | null; until?: IsoDate }, d: IsoDate) =>
-    s.until !== undefined && (s.since ?? d) <= d && d < s.until;
   const stayed = (r: Row, d: IsoDate) => {
     if (r.currentPool !== undefined)
-      return !left.get(Number(r.memberId))?.some((s) => s.pool !== Number(r.currentPool) && inStay(s, d));
-    return r.until === undefined || r.night < r.until || inStay(r, d);
+      return !left.get(Number(r.memberId))?.some((s) => s.pool !== Number(r.currentPool) && inPoolOn(s, d));
+    return (
+      r.until === undefined || r.night < r.until || inPoolOn({ since: r.since ?? null, until: r.until }, d)
+    );
   };
   const out = new Map<string, Reinstatement>();
   for (const r of rows.sort((a, b) => a.key.localeCompare(b.key))) {

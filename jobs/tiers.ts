@@ -127,14 +127,18 @@ function datedOn(ctx: JobContext, d: TierDecision): IsoDate | undefined {
   return d.event.direction === 'UP' && since !== null && since !== ctx.businessDate ? since : undefined;
 }
 
-/** The key of the tier event a decision records for a member on a business date. */
-function eventKey(ctx: JobContext, member: { number: string }, d: TierDecision): string {
+/** The key of the tier event a decision records for a member on a business date (`dated`: `datedOn`). */
+function eventKey(
+  ctx: JobContext,
+  member: { number: string },
+  d: TierDecision,
+  dated: IsoDate | undefined,
+): string {
   // The tier it moves to is part of it: a rerun with a late file may take the member further than the
   // first run did, and that is another event, not the same one recorded again. So is the date it took
   // effect on when not tonight's: a night catching up two missed reviews may hold the tier at both, and
   // one catching up years may upgrade for a closed year, step down at its review, and upgrade again.
   const key = `TIER:${member.number}:${ctx.businessDate}:${d.event.direction}:${d.event.to}`;
-  const dated = datedOn(ctx, d);
   return dated ? `${key}:${dated}` : key;
 }
 
@@ -278,7 +282,9 @@ async function decideAll(
           q.get(member.id) ?? 0,
           member,
         );
-        return d ? [{ member, d, key: eventKey(ctx, member, d), dated: datedOn(ctx, d) }] : [];
+        if (!d) return [];
+        const dated = datedOn(ctx, d);
+        return [{ member, d, key: eventKey(ctx, member, d, dated), dated }];
       });
       // A decision recorded before is a rerun of its date, and a member whose tier a later night decided
       // is that night's: applying either would undo what later nights decided.
@@ -335,7 +341,7 @@ async function missedNights(
   // An upgrade a night that did not run this job reached is dated the night that does (the member is
   // told tonight), and reviewed a period on; under a calendar-year window, one of a year closed since is
   // that year's, reached on its last day and reviewed at the end of the next, as after a night that ran.
-  const datedOn = (date: IsoDate) =>
+  const upgradeDateOf = (date: IsoDate) =>
     calendar && date < `${tonight.slice(0, 4)}-01-01` ? yearEnd(date) : tonight;
   const judged: Array<{ date: IsoDate; postedBy?: IsoDate; ids: number[] }> = [];
   const rows = (await ctx.db
@@ -369,13 +375,15 @@ async function missedNights(
   // The best so far, latest night first, for each date upgrades take and member: tonight's window counts
   // too, so that a member is upgraded once, to the highest tier the nights reached, not once for each.
   const best = new Map<string, number>();
-  const tonightIds = [...new Set(judged.filter((j) => datedOn(j.date) === tonight).flatMap((j) => j.ids))];
+  const tonightIds = [
+    ...new Set(judged.filter((j) => upgradeDateOf(j.date) === tonight).flatMap((j) => j.ids)),
+  ];
   for (const [id, total] of await qualification(ctx.db.knex, program, tonightIds, tonight))
     best.set(`${tonight}:${id}`, total);
   const nights = new Map<IsoDate, MissedNight>();
   const order = judged.map((j, i) => ({ ...j, own: own[i]! })).sort((a, b) => b.date.localeCompare(a.date));
   for (const j of order) {
-    const night = nights.get(j.date) ?? { date: j.date, datedOn: datedOn(j.date), reached: new Map() };
+    const night = nights.get(j.date) ?? { date: j.date, datedOn: upgradeDateOf(j.date), reached: new Map() };
     nights.set(j.date, night);
     for (const id of j.ids) {
       const key = `${night.datedOn}:${id}`;

@@ -39,7 +39,13 @@ import {
   type ReportChart,
   type ReportResult,
 } from './common.js';
-import { expiredByEarnMonth, liabilityMovements, topRoutes, type Movement } from './queries.js';
+import {
+  expiredByEarnMonth,
+  liabilityMovements,
+  tierMovements,
+  topRoutes,
+  type Movement,
+} from './queries.js';
 import { writeWorkbookFile, type ColumnSpec } from './workbook.js';
 import { recordReasonText } from '../exporters/partner-reasons.js';
 import { idAsSent } from '../rules/activity.js';
@@ -467,17 +473,7 @@ export async function dailyReport(
   const services = redemptionsByService(movements);
   const expired = await expiredByEarnMonth(db, businessDate, businessDate);
   const routes = await topRoutes(db, businessDate, businessDate, config.reports.topRoutes);
-  const tierSummary = await sqlRows<{
-    direction: string;
-    from_tier: string | null;
-    to_tier: string;
-    n: unknown;
-  }>(
-    knex,
-    `SELECT direction, from_tier, to_tier, COUNT(DISTINCT member_id) AS n FROM tier_events
-      WHERE business_date = ? GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
-    [businessDate],
-  );
+  const tierSummary = await tierMovements(db, businessDate, businessDate);
   const rejectReasons = await sqlRows<{ feed: string; reason: string; n: unknown; files: unknown }>(
     knex,
     `SELECT feed, reason, COUNT(*) AS n, COUNT(DISTINCT file_id) AS files
@@ -683,14 +679,14 @@ export async function dailyReport(
               header: 'From tier',
               type: 'text',
               value: (r: (typeof tierSummary)[number]) =>
-                r.from_tier === null ? '(new member)' : tierName(config, r.from_tier),
+                r.fromTier === null ? '(new member)' : tierName(config, r.fromTier),
             },
             {
               header: 'To tier',
               type: 'text',
-              value: (r: (typeof tierSummary)[number]) => tierName(config, r.to_tier),
+              value: (r: (typeof tierSummary)[number]) => tierName(config, r.toTier),
             },
-            { header: 'Members', type: 'integer', value: (r: (typeof tierSummary)[number]) => num(r.n) },
+            { header: 'Members', type: 'integer', value: 'members' },
           ],
           rows: tierSummary,
           totals: true,

@@ -32,6 +32,7 @@ import {
   checkName,
   carrierFactsOf,
   checkWindow,
+  inPoolOn,
   waitsForItsNight,
   notOwnFlight,
   type MemberFacts,
@@ -211,17 +212,11 @@ export function toBaseMinor(
  * the pool's expiries stays alive; the award a late redemption paid for was that pool's points. A member
  * who joined a pool after the activity earns into it, their points having moved there.
  */
-function pointsAccount(
-  ctx: AccrualContext,
-  member: MemberFacts,
-  direction: 'earn' | 'redeem',
-  date: IsoDate,
-): string {
-  const pools = ctx.program.config.pools;
-  // The configuration refuses a program that earns into one account and redeems from the other.
-  if ((direction === 'earn' ? pools.earnInto : pools.redeemFrom) !== 'pool')
-    return Accounts.memberPoints(member.number);
-  const left = member.pastPools.find((p) => (p.since === null || p.since <= date) && date < p.until);
+function pointsAccount(ctx: AccrualContext, member: MemberFacts, date: IsoDate): string {
+  // The configuration refuses a program that earns into one account and redeems from the other, so one
+  // setting decides for both.
+  if (ctx.program.config.pools.earnInto !== 'pool') return Accounts.memberPoints(member.number);
+  const left = member.pastPools.find((p) => inPoolOn(p, date));
   if (left) return Accounts.poolPoints(left.code);
   return member.poolCode ? Accounts.poolPoints(member.poolCode) : Accounts.memberPoints(member.number);
 }
@@ -309,7 +304,7 @@ function credit(
     points > 0
       ? [
           {
-            account: pointsAccount(ctx, member, 'earn', row.activityDate),
+            account: pointsAccount(ctx, member, row.activityDate),
             amount: points,
             expiresOn: ctx.program.expiresOn(row.activityDate),
           },
@@ -1066,7 +1061,7 @@ function decideRedemption(ctx: AccrualContext, row: ActivityRow): AccrualDecisio
           kind: 'REDEMPTION',
           businessDate: ctx.businessDate,
           entries: [
-            { account: pointsAccount(ctx, member, 'redeem', row.activityDate), amount: -points },
+            { account: pointsAccount(ctx, member, row.activityDate), amount: -points },
             { account: Accounts.redemption(row.serviceType ?? 'OTHER'), amount: points },
           ],
           memberNumber: member.number,

@@ -40,6 +40,17 @@ export interface FormerName {
   validUntil: IsoDate;
 }
 
+/**
+ * Whether `day` was one of a stay in a pool the member has left: what they earned or redeemed then was
+ * that pool's, and so were the pool's expiries of that night.
+ */
+export function inPoolOn(
+  stay: Pick<MemberFacts['pastPools'][number], 'since' | 'until'>,
+  day: IsoDate,
+): boolean {
+  return (stay.since === null || stay.since <= day) && day < stay.until;
+}
+
 /** The member number itself: its shape and check digit (before looking anything up). */
 export function checkMemberNumber(number: string, rule: MemberNumberRule): Rejection | undefined {
   const r = validateMemberNumber(number, rule);
