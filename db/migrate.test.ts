@@ -5,7 +5,7 @@ import { Accounts } from '../ledger/accounts.js';
 import { checkLedger } from '../ledger/check.js';
 import { Ledger } from '../ledger/ledger.js';
 import { insertMember } from '../ledger/members.js';
-import { namesToClear, rejectTextsToBlank } from '../jobs/retention.js';
+import { erasuresOf, namesToClear, rejectTextsToBlank } from '../jobs/retention.js';
 import { overdueCancellations } from '../jobs/accrue.js';
 import { passengersOfTheDay } from '../jobs/retro-claims.js';
 import { waitingCancellationsAt } from '../reports/daily.js';
@@ -907,6 +907,32 @@ for (const engine of availableEngines()) {
         expect(await planOf(t, engine, retention())).not.toContain(route);
         expect(await migrateLatest(t.db)).toEqual(since);
         expect(await planOf(t, engine, claim())).toContain(route);
+      } finally {
+        await t.cleanup();
+      }
+    });
+
+    it('032 lets the members feed find the erasures of a number through its index, and rolls back keeping every erasure', async () => {
+      const t = await createTestDatabase(engine);
+      try {
+        const erasure = {
+          member_number: '1000000016',
+          reason: 'REQUEST',
+          erased_at: '2026-03-05T09:00:00Z',
+          fields: 'surname',
+        };
+        await t.db.knex('erasures').insert(erasure);
+        // Each plan asked of another statement text: SQLite's connection keeps a prepared EXPLAIN's first plan.
+        const lookup = (...columns: string[]) => erasuresOf(t.db.knex, '1000000016').select(columns);
+        expect(await planOf(t, engine, lookup('erased_at'))).toContain('erasures_member_number');
+        const since = MIGRATION_NAMES.slice(MIGRATION_NAMES.indexOf('032_erasures_by_number'));
+        for (const _ of since) await t.db.knex.migrate.down(MIGRATION_CONFIG);
+        expect(await planOf(t, engine, lookup('erased_at', 'id'))).not.toContain('erasures_member_number');
+        expect(await t.db.knex('erasures').select('member_number', 'reason')).toEqual([
+          { member_number: '1000000016', reason: 'REQUEST' },
+        ]);
+        expect(await migrateLatest(t.db)).toEqual(since);
+        expect(await planOf(t, engine, lookup('erased_at', 'reason'))).toContain('erasures_member_number');
       } finally {
         await t.cleanup();
       }

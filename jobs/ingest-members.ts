@@ -14,6 +14,7 @@ import type { PostingInput, StatusCreditInput } from '../ledger/types.js';
 import type { MemberRecord } from '../parsers/members.js';
 import type { Program } from '../rules/program.js';
 import { insertRejects, type FeedHandler, type RejectRow } from './ingest-file.js';
+import { erasedOn, erasedRecord, tokeniser } from './retention.js';
 import type { JobContext } from './types.js';
 
 /** Consent as stored: mailing kind (or `ALL`) → given. */
@@ -92,6 +93,10 @@ export function membersHandler(
   // Whether any merge waits for its survivor: most nights none does, and a full member file then reads
   // no waiting merge per row.
   let anyWaiting = true;
+  // The secret that keys erased names is read only when an erased member's record comes: a deployment
+  // that never erased anyone runs without it. Without it the record is not stored (SECRET_MISSING).
+  let token: ((value: string | null) => string | null) | undefined;
+  const tokens = () => (token ??= tokeniser(ctx.env, ctx.config.retention.tokenSecretEnv));
 
   /**
    * Whether the record stored from `fileId` came in tonight's delivery: a row with the same `updated_at`
@@ -114,18 +119,18 @@ export function membersHandler(
   async function apply(
     trx: Knex.Transaction,
     source: RowSource,
-    r: MemberRecord,
+    sent: MemberRecord,
     waited = false,
   ): Promise<RejectRow | undefined> {
     const now = ctx.now().toISOString();
     const outcome = (k: string) => {
       if (!waited) add(k);
     };
-    const current = await trx('members').where({ number: r.memberNumber }).first();
+    const current = await trx('members').where({ number: sent.memberNumber }).first();
     const waiting =
       anyWaiting &&
       (await trx('member_merges_waiting')
-        .where({ member_number: r.memberNumber })
+        .where({ member_number: sent.memberNumber })
         .first('id', 'source_updated_at', 'file_id'));
     // The CRM's latest word on the member is its stored record or, newer still, a merge of it waiting for
     // its survivor: a row older than either is not applied (an older merge would move the points to
@@ -136,15 +141,19 @@ export function membersHandler(
     ]) {
       if (!latest || !latest.at) continue;
       const stored = String(latest.at);
-      if (stored > r.updatedAt) {
+      if (stored > sent.updatedAt) {
         outcome('older');
         return undefined;
       }
-      if (stored === r.updatedAt && !(await readTonight(trx, latest.file))) {
+      if (stored === sent.updatedAt && !(await readTonight(trx, latest.file))) {
         outcome('sentAgain');
         return undefined;
       }
     }
+    // Once erased, a member stays erased: a record the CRM sends of them later (sent again, changed, a
+    // merge waiting for its survivor) is kept as the erasure left theirs, never with the names in clear.
+    const erasedAt = await erasedOn(trx, sent.memberNumber, current);
+    const r = erasedAt ? erasedRecord(sent, tokens()) : sent;
     // A merge of this member waiting for its survivor is superseded by a row as new (or newer), and
     // re-waits if it is the same merge.
     if (waiting) await trx('member_merges_waiting').where({ id: waiting.id }).del();
@@ -233,6 +242,7 @@ export function membersHandler(
         ...fields,
         tier: program.baseTier,
         tier_since: r.enrolmentDate,
+        ...(erasedAt ? { erased_at: erasedAt } : {}),
         created_at: now,
       });
       outcome('enrolled');

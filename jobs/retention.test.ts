@@ -218,7 +218,7 @@ describe('the token secret (REDEYE_TOKEN_SECRET)', () => {
         status: 'REJECTED',
       })
       .returning('id');
-    expect(await forgetMember({ ...w.ctx('2024-06-01'), env: SECRET }, '1000000032')).toEqual([
+    expect((await forgetMember({ ...w.ctx('2024-06-01'), env: SECRET }, '1000000032')).replaced).toEqual([
       { table: 'retro_claims', id: Number(rc9.id), claimId: 'RC-9' },
     ]);
     const kept = await w.t.db.knex('retro_claims').where({ claim_id: 'RC-9' }).first();

@@ -4,7 +4,9 @@
  * member on request. Names become irreversible tokens (a keyed hash: the same name always gives the same
  * token, so duplicates can still be recognised, but nothing gives the name back); birth date, e-mail and
  * phone are removed. Member numbers and every posting stay: the books still balance. Each erasure is
- * recorded, without the erased data.
+ * recorded, without the erased data. An account never enrolled whose merge waits for its survivor is
+ * erased the same way, in the waiting record: on request, or once it has waited the closed period. Once
+ * erased, a number stays erased: the members feed keeps every later record of it as erased (ingest-members).
  *
  * The erasure reaches every row tied to the member: the member record, names as travelled on their
  * activities, the names in the JSON of the alliance claims and retro-claims of their activities (claim id,
@@ -65,9 +67,14 @@ export class TokenSecretMissingError extends RedeyeError {
   }
 }
 
+/** An erased name: `TOK-` and 16 hex digits. */
+const TOKEN = /^TOK-[0-9A-F]{16}$/;
+
 /**
  * The tokeniser, keyed by the secret in the environment variable `secretEnv`: the same name always gives
- * the same token. Throws TokenSecretMissingError when the variable is unset or empty.
+ * the same token. A token stays itself: an erased record erased again (a waiting merge of an erased member
+ * landing, a second `member forget`) keeps the tokens that let duplicates be recognised. Throws
+ * TokenSecretMissingError when the variable is unset or empty.
  */
 export function tokeniser(
   env: NodeJS.ProcessEnv,
@@ -78,13 +85,60 @@ export function tokeniser(
   return (value) =>
     value === null || value === ''
       ? null
-      : `TOK-${createHmac('sha256', secret).update(value).digest('hex').slice(0, 16).toUpperCase()}`;
+      : TOKEN.test(value)
+        ? value
+        : `TOK-${createHmac('sha256', secret).update(value).digest('hex').slice(0, 16).toUpperCase()}`;
 }
 
+/**
+ * A members-feed record (parsers/members.ts `MemberRecord`, or one stored as JSON) as an erased member's
+ * is kept: the names as the same tokens as the member's, birth date, e-mail and phone gone; the number,
+ * status and merge stay, so a merge still moves the points.
+ */
+export function erasedRecord<T extends object>(record: T, token: (v: string | null) => string | null): T {
+  const r = record as Record<string, unknown>;
+  const name = (key: string) => token(typeof r[key] === 'string' ? r[key] : null);
+  return {
+    ...record,
+    surname: name('surname'),
+    givenName: name('givenName'),
+    surnameLocal: name('surnameLocal'),
+    givenNameLocal: name('givenNameLocal'),
+    birthDate: null,
+    email: null,
+    phone: null,
+  };
+}
+
+/**
+ * The erasures of a member number, latest first: of a member, or of an account never enrolled whose merge
+ * waited for its survivor (migration 032's index finds them for each new number the members feed reads).
+ */
+export const erasuresOf = (q: Knex | Knex.Transaction, number: string) =>
+  q('erasures').where({ member_number: number }).orderBy('erased_at', 'desc');
+
+/**
+ * When the member number was erased, or null: the members row says so, or for an account never enrolled,
+ * its erasure. Every later record of it is kept erased.
+ */
+export async function erasedOn(
+  q: Knex | Knex.Transaction,
+  number: string,
+  member?: { erased_at?: unknown } | null,
+): Promise<string | null> {
+  const at = member ? member.erased_at : (await erasuresOf(q, number).first('erased_at'))?.erased_at;
+  return at === null || at === undefined ? null : new Date(at as string | Date).toISOString();
+}
+
+/**
+ * Erases a member's personal data everywhere it is tied to their number. `id` null: an account never
+ * enrolled, whose merge record waits for its survivor; only that record and what names the number hold
+ * personal data.
+ */
 export async function eraseMember(
   trx: Knex.Transaction,
   member: {
-    id: number;
+    id: number | null;
     number: string;
     surname: string | null;
     given_name: string | null;
@@ -95,56 +149,47 @@ export async function eraseMember(
   reason: 'RETENTION' | 'REQUEST',
   now: string,
 ): Promise<ReplacedClaim[]> {
-  await trx('members')
-    .where({ id: member.id })
-    .update({
-      surname: token(member.surname),
-      given_name: token(member.given_name),
-      surname_local: token(member.surname_local),
-      given_name_local: token(member.given_name_local),
-      birth_date: null,
-      email: null,
-      phone: null,
-      erased_at: now,
-    });
-  // The names the member held before are theirs too; a merge record waiting for its survivor keeps the
-  // merge (the points still have to move) with the names as the same tokens and the rest gone.
-  await trx('member_names').where({ member_id: member.id }).del();
+  if (member.id !== null) {
+    await trx('members')
+      .where({ id: member.id })
+      .update({
+        surname: token(member.surname),
+        given_name: token(member.given_name),
+        surname_local: token(member.surname_local),
+        given_name_local: token(member.given_name_local),
+        birth_date: null,
+        email: null,
+        phone: null,
+        // Erased again, the member keeps the day they were first erased; `erasures` records each time.
+        erased_at: trx.raw('COALESCE(erased_at, ?)', [now]),
+      });
+    // The names the member held before are theirs too.
+    await trx('member_names').where({ member_id: member.id }).del();
+    await trx('activities')
+      .where({ member_id: member.id })
+      .update({ travel_surname: null, travel_given_name: null });
+  }
+  // A merge record waiting for its survivor keeps the merge (the points still have to move) with the
+  // names as the same tokens and the rest gone.
   const waiting = await trx('member_merges_waiting')
     .where({ member_number: member.number })
     .first('id', 'record');
-  if (waiting) {
-    const r = JSON.parse(String(waiting.record)) as Record<string, string | null>;
-    const scrubbed = {
-      ...r,
-      surname: token(r.surname ?? null),
-      givenName: token(r.givenName ?? null),
-      surnameLocal: token(r.surnameLocal ?? null),
-      givenNameLocal: token(r.givenNameLocal ?? null),
-      birthDate: null,
-      email: null,
-      phone: null,
-    };
+  if (waiting)
     await trx('member_merges_waiting')
       .where({ id: waiting.id })
-      .update({ record: JSON.stringify(scrubbed) });
-  }
+      .update({ record: JSON.stringify(erasedRecord(JSON.parse(String(waiting.record)) as object, token)) });
   // Names as travelled and the texts of rejects are the member's data too.
-  await trx('activities')
-    .where({ member_id: member.id })
-    .update({ travel_surname: null, travel_given_name: null });
   await trx('activities')
     .where({ member_number: member.number })
     .update({ travel_surname: null, travel_given_name: null });
   await trx('rejects').where({ member_number: member.number }).update({ text: null });
   // The claims of their activities keep what the books and the partners' reconciliation need (claim id,
   // member number, flight, points); the names in them become the same tokens, other personal fields go.
-  const keys = (
-    await trx('activities')
-      .where({ member_id: member.id })
-      .orWhere({ member_number: member.number })
-      .select('activity_key')
-  ).map((r: { activity_key: string }) => r.activity_key);
+  const theirs = trx('activities').where({ member_number: member.number });
+  if (member.id !== null) void theirs.orWhere({ member_id: member.id });
+  const keys = ((await theirs.select('activity_key')) as Array<{ activity_key: string }>).map(
+    (r) => r.activity_key,
+  );
   const unreadable: ReplacedClaim[] = [];
   for (const part of chunks(keys, 500)) {
     const rows = await trx('alliance_claims')
@@ -176,7 +221,6 @@ export async function eraseMember(
 /** Keys of personal fields in stored claim JSON: names become tokens, the others are removed. */
 const NAME_KEYS = new Set(['surname', 'givenName', 'surnameLocal', 'givenNameLocal']);
 const REMOVED_KEYS = new Set(['birthDate', 'email', 'phone']);
-const TOKEN = /^TOK-[0-9A-F]{16}$/;
 
 /** Replaces the personal fields of a claim's JSON at any depth; true when anything changed. */
 function scrubPersonal(value: unknown, token: (v: string | null) => string | null): boolean {
@@ -260,6 +304,25 @@ async function scrubClaims(
   return unreadable;
 }
 
+/**
+ * The merges waiting since `cutoff` or before of accounts never enrolled and not erased yet: no members
+ * row will ever carry their erasure until the merge lands.
+ */
+export const waitingMergesDue = (knex: Knex, cutoff: IsoDate) =>
+  knex('member_merges_waiting as w')
+    .where('w.business_date', '<=', cutoff)
+    .whereNotExists(knex('members as m').whereRaw('m.number = w.member_number').select('m.id'))
+    .whereNotExists(knex('erasures as e').whereRaw('e.member_number = w.member_number').select('e.id'));
+
+/** An account never enrolled, as `eraseMember` takes it: no members row, no names of its own. */
+const NEVER_ENROLLED = {
+  id: null,
+  surname: null,
+  given_name: null,
+  surname_local: null,
+  given_name_local: null,
+} as const;
+
 export const retentionJob: Job = async (ctx: JobContext): Promise<JobResult> => {
   // First, so that a night that cannot erase (no token secret) still clears them.
   const temporaryFilesRemoved = await sweepTemporaryFiles(
@@ -274,11 +337,19 @@ export const retentionJob: Job = async (ctx: JobContext): Promise<JobResult> => 
     .andWhere('closed_on', '<=', cutoff)
     .whereNull('erased_at')
     .select('id', 'number', 'surname', 'given_name', 'surname_local', 'given_name_local');
+  // An account never enrolled whose merge has waited as long for its survivor is as closed to the CRM
+  // (MERGED) since that night, and its record holds the names, birth date, e-mail and phone it sent.
+  const waitingDue = (
+    (await waitingMergesDue(ctx.db.knex, cutoff).orderBy('w.id').select('w.member_number')) as Array<{
+      member_number: string;
+    }>
+  ).map((w) => ({ ...NEVER_ENROLLED, number: w.member_number }));
+  const erasing = [...due, ...waitingDue];
   // The secret is needed only when there is something to erase: a night with nothing due runs without it.
-  const token = due.length > 0 ? tokeniser(ctx.env, ctx.config.retention.tokenSecretEnv) : () => null;
+  const token = erasing.length > 0 ? tokeniser(ctx.env, ctx.config.retention.tokenSecretEnv) : () => null;
   const now = ctx.now().toISOString();
   const unreadableClaims: ReplacedClaim[] = [];
-  for (const part of chunks(due, 500)) {
+  for (const part of chunks(erasing, 500)) {
     await ctx.db.transaction(async (trx) => {
       for (const m of part) unreadableClaims.push(...(await eraseMember(trx, m, token, 'RETENTION', now)));
     });
@@ -288,7 +359,7 @@ export const retentionJob: Job = async (ctx: JobContext): Promise<JobResult> => 
   const warnings: string[] = [];
   if (unreadableClaims.length > 0) warnings.push(replacedClaimsWarning('erased members', unreadableClaims));
   const counts = {
-    erased: due.length,
+    erased: erasing.length,
     ...(unreadableClaims.length > 0 ? { unreadableClaimsReplaced: unreadableClaims.length } : {}),
     temporaryFilesRemoved,
     ...(await blankOldRejects(ctx.db.knex, addDays(ctx.businessDate, -r.rejectTextDays))),
@@ -612,22 +683,41 @@ export class ForgetRefusedError extends RedeyeError {
   }
 }
 
-/** Erasure on request, where the program allows it. */
+/** What `member forget` erased. */
+export interface Forgotten {
+  /** Whether the number is a member's; if not, it was an account never enrolled whose merge waits. */
+  member: boolean;
+  /** When the number was erased before, if it was: erased again, what came since goes too. */
+  erasedBefore: string | null;
+  /** Stored claims that were not readable JSON, replaced whole. */
+  replaced: ReplacedClaim[];
+}
+
+/**
+ * Erasure on request, where the program allows it: of a member, or of an account never enrolled whose
+ * merge waits for its survivor (its record holds what the CRM sent). A number erased before is erased
+ * again, as a re-sent request is answered: nothing of it should be left in clear, and what tokens there
+ * are stay.
+ */
 export async function forgetMember(
   ctx: Pick<JobContext, 'db' | 'config' | 'env' | 'now'>,
   number: string,
-): Promise<ReplacedClaim[]> {
+): Promise<Forgotten> {
   if (!ctx.config.retention.forgetOnRequest)
     throw new ForgetRefusedError(
       number,
       'the program does not allow erasure on request (retention.forgetOnRequest)',
     );
-  const m = await ctx.db
-    .knex('members')
+  const knex = ctx.db.knex;
+  const m = await knex('members')
     .where({ number })
     .first('id', 'number', 'surname', 'given_name', 'surname_local', 'given_name_local', 'erased_at');
-  if (!m) throw new RedeyeError('MEMBER_UNKNOWN', `no member ${number}`, { member: number });
-  if (m.erased_at) throw new ForgetRefusedError(number, `already erased on ${m.erased_at}`);
+  if (!m && !(await knex('member_merges_waiting').where({ member_number: number }).first('id')))
+    throw new RedeyeError('MEMBER_UNKNOWN', `no member ${number}`, { member: number });
   const token = tokeniser(ctx.env, ctx.config.retention.tokenSecretEnv);
-  return ctx.db.transaction((trx) => eraseMember(trx, m, token, 'REQUEST', ctx.now().toISOString()));
+  const erasedBefore = await erasedOn(knex, number, m);
+  const replaced = await ctx.db.transaction((trx) =>
+    eraseMember(trx, m ?? { ...NEVER_ENROLLED, number }, token, 'REQUEST', ctx.now().toISOString()),
+  );
+  return { member: m !== undefined, erasedBefore, replaced };
 }

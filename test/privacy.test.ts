@@ -39,11 +39,14 @@ function membersCsv(
     given: string;
     email: string;
     status?: string;
+    mergedInto?: string;
+    birth?: string;
+    phone?: string;
     updated?: string;
   }>,
 ): string {
   const header =
-    'member_number,status,merged_into,enrolment_date,enrolment_channel,surname,given_name,email,marketing_consent,updated_at';
+    'member_number,status,merged_into,enrolment_date,enrolment_channel,surname,given_name,birth_date,email,phone,marketing_consent,updated_at';
   return (
     [
       header,
@@ -51,12 +54,14 @@ function membersCsv(
         [
           p.number,
           p.status ?? 'ACTIVE',
-          '',
+          p.mergedInto ?? '',
           '2020-01-01',
           'WEB',
           p.surname,
           p.given,
+          p.birth ?? '',
           p.email,
+          p.phone ?? '',
           'Y',
           p.updated ?? '2024-01-01T00:00:00Z',
         ].join(','),
@@ -279,9 +284,15 @@ for (const engine of availableEngines()) {
       expect(
         await w.t.db.knex('erasures').where({ member_number: PEOPLE[1]!.number }).first('reason'),
       ).toEqual({ reason: 'REQUEST' });
-      await expect(forgetMember(w.ctx('2024-02-03'), PEOPLE[1]!.number)).rejects.toBeInstanceOf(
-        ForgetRefusedError,
-      );
+      // A request made again is answered: erased again, the tokens stay the tokens.
+      expect(await forgetMember(w.ctx('2024-02-03'), PEOPLE[1]!.number)).toEqual({
+        member: true,
+        erasedBefore: '2024-02-02T23:30:00.000Z',
+        replaced: [],
+      });
+      expect(await w.t.db.knex('members').where({ number: PEOPLE[1]!.number }).first('surname')).toEqual({
+        surname: m.surname,
+      });
       const strict = {
         ...w.ctx('2024-02-03'),
         config: { ...w.config, retention: { ...w.config.retention, forgetOnRequest: false } },
@@ -289,6 +300,205 @@ for (const engine of availableEngines()) {
       await expect(forgetMember(strict, PEOPLE[2]!.number)).rejects.toThrow(
         /does not allow erasure on request/,
       );
+      await expect(forgetMember(strict, PEOPLE[2]!.number)).rejects.toBeInstanceOf(ForgetRefusedError);
+    });
+
+    /** Every value of the tables a member's record is kept in, as one text to search for clear data. */
+    const storedRecords = async () =>
+      JSON.stringify([
+        await w.t.db.knex('members').select(),
+        await w.t.db.knex('member_merges_waiting').select(),
+        await w.t.db.knex('member_names').select(),
+      ]);
+    const ORLOV = {
+      number: number(11),
+      surname: 'ORLOV',
+      given: 'PAVEL',
+      email: 'pavel.orlov@mail.example',
+      birth: '1980-05-17',
+      phone: '+79161234567',
+    };
+    const CLEAR = [ORLOV.surname, ORLOV.given, ORLOV.email, ORLOV.birth, ORLOV.phone];
+    /** The account the CRM opens to merge into: not a member until its own record comes. */
+    const NEW = { number: number(12), surname: 'NOVIKOVA', given: 'IRINA', email: 'irina@mail.example' };
+
+    it("an erased member's later records stay erased: sent again, and merged into an account not enrolled yet", async () => {
+      inbox(w, 'members', 'members-0001.csv', membersCsv([{ ...ORLOV, updated: '2026-01-01T10:00:00Z' }]));
+      await runJob(w.ctx('2026-01-01'), 'nightly');
+      await forgetMember(w.ctx('2026-02-01'), ORLOV.number);
+      const erased = await w.t.db.knex('members').where({ number: ORLOV.number }).first();
+      expect(erased.surname).toMatch(/^TOK-/);
+
+      // The CRM sends the record again, changed: the names are the same tokens, the rest is not kept.
+      inbox(w, 'members', 'members-0002.csv', membersCsv([{ ...ORLOV, updated: '2026-02-15T10:00:00Z' }]));
+      const again = await runJob(w.ctx('2026-02-15'), 'nightly');
+      expect(again.steps.find((x) => x.job === 'ingest')!.counts['members.updated']).toBe(1);
+      expect(await w.t.db.knex('members').where({ number: ORLOV.number }).first()).toMatchObject({
+        surname: erased.surname,
+        given_name: erased.given_name,
+        birth_date: null,
+        email: null,
+        phone: null,
+        erased_at: erased.erased_at,
+        source_updated_at: '2026-02-15T10:00:00.000Z',
+      });
+      expect(await w.t.db.knex('member_names').select()).toEqual([]);
+
+      // Merged into an account the CRM has not sent yet: the merge waits, erased as the member is.
+      inbox(
+        w,
+        'members',
+        'members-0003.csv',
+        membersCsv([{ ...ORLOV, status: 'MERGED', mergedInto: NEW.number, updated: '2026-03-01T10:00:00Z' }]),
+      );
+      const waiting = await runJob(w.ctx('2026-03-02'), 'nightly');
+      expect(waiting.steps.find((x) => x.job === 'ingest')!.counts['members.waiting']).toBe(1);
+      const record = JSON.parse(
+        String((await w.t.db.knex('member_merges_waiting').first('record')).record),
+      ) as Record<string, unknown>;
+      expect(record).toMatchObject({
+        memberNumber: ORLOV.number,
+        mergedInto: NEW.number,
+        surname: erased.surname,
+        givenName: erased.given_name,
+        birthDate: null,
+        email: null,
+        phone: null,
+      });
+      for (const clear of CLEAR) expect(await storedRecords()).not.toContain(clear);
+      // A request made meanwhile is answered, not refused as done.
+      expect(await forgetMember(w.ctx('2026-03-02'), ORLOV.number)).toMatchObject({
+        member: true,
+        erasedBefore: erased.erased_at,
+      });
+
+      // The survivor comes: the merge lands by number, and the member stays erased.
+      inbox(w, 'members', 'members-0004.csv', membersCsv([{ ...NEW, updated: '2026-03-03T08:00:00Z' }]));
+      const landed = await runJob(w.ctx('2026-03-03'), 'nightly');
+      expect(landed.steps.find((x) => x.job === 'ingest')!.counts).toMatchObject({
+        'members.enrolled': 1,
+        'members.merged': 1,
+      });
+      expect(await w.t.db.knex('members').where({ number: ORLOV.number }).first()).toMatchObject({
+        status: 'MERGED',
+        merged_into: NEW.number,
+        surname: erased.surname,
+        email: null,
+        erased_at: erased.erased_at,
+      });
+      for (const clear of CLEAR) expect(await storedRecords()).not.toContain(clear);
+      expect(await w.t.db.knex('members').where({ number: NEW.number }).first('surname')).toEqual({
+        surname: NEW.surname,
+      });
+    });
+
+    it("without the token secret an erased member's record is not stored: the night stops and reads it once the secret is set", async () => {
+      inbox(w, 'members', 'members-0001.csv', membersCsv([{ ...ORLOV, updated: '2026-01-01T10:00:00Z' }]));
+      await runJob(w.ctx('2026-01-01'), 'nightly');
+      await forgetMember(w.ctx('2026-02-01'), ORLOV.number);
+      inbox(w, 'members', 'members-0002.csv', membersCsv([{ ...ORLOV, updated: '2026-02-15T10:00:00Z' }]));
+      const withoutSecret = await runJob({ ...w.ctx('2026-02-15'), env: {} }, 'nightly');
+      expect(withoutSecret.steps.find((x) => x.job === 'ingest')).toMatchObject({
+        status: 'failed',
+        error: { code: 'SECRET_MISSING' },
+      });
+      for (const clear of CLEAR) expect(await storedRecords()).not.toContain(clear);
+      const rerun = await runJob(w.ctx('2026-02-15'), 'nightly');
+      expect(rerun.steps.find((x) => x.job === 'ingest')!.counts['members.updated']).toBe(1);
+      expect(await w.t.db.knex('members').where({ number: ORLOV.number }).first('source_updated_at')).toEqual(
+        { source_updated_at: '2026-02-15T10:00:00.000Z' },
+      );
+      for (const clear of CLEAR) expect(await storedRecords()).not.toContain(clear);
+    });
+
+    const SECRETOVA = {
+      number: number(21),
+      surname: 'SECRETOVA',
+      given: 'ANNA',
+      email: 'anna.secretova@mail.example',
+      birth: '1991-11-03',
+      phone: '+79031112233',
+    };
+    const HIDDEN = [SECRETOVA.surname, SECRETOVA.given, SECRETOVA.email, SECRETOVA.birth, SECRETOVA.phone];
+
+    it('member forget erases the waiting merge of an account never enrolled, and every later record of it', async () => {
+      inbox(
+        w,
+        'members',
+        'members-0001.csv',
+        membersCsv([
+          { ...SECRETOVA, status: 'MERGED', mergedInto: NEW.number, updated: '2026-03-01T10:00:00Z' },
+        ]),
+      );
+      const night = await runJob(w.ctx('2026-03-02'), 'nightly');
+      expect(night.steps.find((x) => x.job === 'ingest')!.counts['members.waiting']).toBe(1);
+      expect(await storedRecords()).toContain(SECRETOVA.email);
+
+      const done = await forgetMember(
+        { ...w.ctx('2026-03-05'), now: () => new Date('2026-03-05T09:00:00Z') },
+        SECRETOVA.number,
+      );
+      expect(done).toEqual({ member: false, erasedBefore: null, replaced: [] });
+      for (const clear of HIDDEN) expect(await storedRecords()).not.toContain(clear);
+      const record = JSON.parse(
+        String((await w.t.db.knex('member_merges_waiting').first('record')).record),
+      ) as Record<string, unknown>;
+      expect(record).toMatchObject({ memberNumber: SECRETOVA.number, mergedInto: NEW.number, email: null });
+      expect(record.surname).toMatch(/^TOK-/);
+      expect(await w.t.db.knex('erasures').select('member_number', 'reason')).toEqual([
+        { member_number: SECRETOVA.number, reason: 'REQUEST' },
+      ]);
+
+      // The survivor comes: the merge lands, and the account it enrols is erased since the request.
+      inbox(w, 'members', 'members-0002.csv', membersCsv([{ ...NEW, updated: '2026-03-06T08:00:00Z' }]));
+      expect(
+        (await runJob(w.ctx('2026-03-06'), 'nightly')).steps.find((x) => x.job === 'ingest')!.counts[
+          'members.merged'
+        ],
+      ).toBe(1);
+      const member = await w.t.db.knex('members').where({ number: SECRETOVA.number }).first();
+      expect(member).toMatchObject({ status: 'MERGED', merged_into: NEW.number, email: null });
+      expect(member.surname).toBe(record.surname);
+      expect(new Date(member.erased_at as string).toISOString()).toBe('2026-03-05T09:00:00.000Z');
+      // And the CRM's next record of it stays erased.
+      inbox(
+        w,
+        'members',
+        'members-0003.csv',
+        membersCsv([
+          { ...SECRETOVA, status: 'MERGED', mergedInto: NEW.number, updated: '2026-03-07T10:00:00Z' },
+        ]),
+      );
+      await runJob(w.ctx('2026-03-07'), 'nightly');
+      for (const clear of HIDDEN) expect(await storedRecords()).not.toContain(clear);
+      expect((await checkLedger(w.t.db.knex)).ok).toBe(true);
+    });
+
+    it('retention erases a waiting merge of an account never enrolled once it has waited retention.closedMonths', async () => {
+      inbox(
+        w,
+        'members',
+        'members-0001.csv',
+        membersCsv([
+          { ...SECRETOVA, status: 'MERGED', mergedInto: NEW.number, updated: '2024-03-01T10:00:00Z' },
+        ]),
+      );
+      await runJob(w.ctx('2024-03-02'), 'nightly');
+      // 24 months less a day: not yet (the demo keeps 24).
+      expect((await retentionJob(w.ctx('2026-03-01'))).counts.erased).toBe(0);
+      expect(await storedRecords()).toContain(SECRETOVA.email);
+
+      expect((await retentionJob(w.ctx('2026-03-02'))).counts.erased).toBe(1);
+      for (const clear of HIDDEN) expect(await storedRecords()).not.toContain(clear);
+      expect(await w.t.db.knex('member_merges_waiting').first('member_number', 'merged_into')).toEqual({
+        member_number: SECRETOVA.number,
+        merged_into: NEW.number,
+      });
+      expect(await w.t.db.knex('erasures').select('member_number', 'reason')).toEqual([
+        { member_number: SECRETOVA.number, reason: 'RETENTION' },
+      ]);
+      // Erased once: the next night finds nothing due.
+      expect((await retentionJob(w.ctx('2026-03-03'))).counts.erased).toBe(0);
     });
   });
 }

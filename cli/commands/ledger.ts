@@ -122,15 +122,18 @@ export function registerLedger(program: Command, run: ActionRunner): void {
     )
     .action(
       run(async (ctx: CommandContext, number: string) => {
-        const unreadable = await forgetMember(
+        const done = await forgetMember(
           { db: ctx.db(), config: ctx.config, env: ctx.env, now: ctx.now },
           number,
         );
+        const before = done.erasedBefore ? ` (erased before on ${done.erasedBefore}: erased again)` : '';
         ctx.output.out(
-          `member ${number}: personal data erased; member number and postings kept; erasure recorded`,
+          done.member
+            ? `member ${number}: personal data erased${before}; member number and postings kept; erasure recorded`
+            : `${number} (not a member; its merge waits for its survivor): personal data in the waiting record erased${before}; the merge stays; erasure recorded`,
         );
-        if (unreadable.length > 0)
-          ctx.output.out(`warning: ${replacedClaimsWarning('the member', unreadable)}`);
+        if (done.replaced.length > 0)
+          ctx.output.out(`warning: ${replacedClaimsWarning('the member', done.replaced)}`);
       }),
     );
 }

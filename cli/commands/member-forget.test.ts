@@ -59,6 +59,52 @@ describe('redeye member forget', () => {
     expect(await surname('1000000024')).toBe(await surname('1000000016'));
   });
 
+  it('erases the waiting merge of an account never enrolled, and a member erased before again', async () => {
+    const env = { REDEYE_TOKEN_SECRET: 'program secret', REDEYE_NOW: '2026-06-05T02:30:00Z' };
+    const [file] = await t.db
+      .knex('files')
+      .insert({
+        direction: 'in',
+        feed: 'members',
+        name: 'members-0001.csv',
+        size: 1,
+        sha256: 'm'.repeat(64),
+        business_date: '2026-06-01',
+        verdict: 'accepted',
+        created_at: '2026-06-01T01:00:00Z',
+      })
+      .returning('id');
+    await t.db.knex('member_merges_waiting').insert({
+      member_number: '1000000032',
+      merged_into: '1000000040',
+      source_updated_at: '2026-06-01T10:00:00.000Z',
+      file_id: Number((file as { id: number }).id),
+      line: 2,
+      record: JSON.stringify({
+        memberNumber: '1000000032',
+        surname: 'SECRETOVA',
+        email: 'anna@mail.example',
+      }),
+      business_date: '2026-06-01',
+      created_at: '2026-06-01T01:00:00Z',
+    });
+    const waiting = await forget('1000000032', env);
+    expect(waiting).toMatchObject({
+      code: 0,
+      out: '1000000032 (not a member; its merge waits for its survivor): personal data in the waiting record erased; the merge stays; erasure recorded',
+    });
+    expect(JSON.stringify(await t.db.knex('member_merges_waiting').select())).not.toMatch(/SECRETOVA|anna@/);
+    expect((await forget('1000000016', env)).code).toBe(0);
+    expect(await forget('1000000016', { ...env, REDEYE_NOW: '2026-06-06T02:30:00Z' })).toMatchObject({
+      code: 0,
+      out: 'member 1000000016: personal data erased (erased before on 2026-06-05T02:30:00.000Z: erased again); member number and postings kept; erasure recorded',
+    });
+    expect(await forget('1000000099', env)).toMatchObject({
+      code: 1,
+      err: expect.stringContaining('MEMBER_UNKNOWN'),
+    });
+  });
+
   it('records the erasure at the instant REDEYE_NOW pins', async () => {
     const r = await forget('1000000016', {
       REDEYE_TOKEN_SECRET: 'program secret',

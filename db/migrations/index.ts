@@ -35,6 +35,7 @@ import * as m028 from './028_member_pool_since.js';
 import * as m029 from './029_past_pool_memberships.js';
 import * as m030 from './030_member_names_and_waiting_merges.js';
 import * as m031 from './031_tier_event_mailing.js';
+import * as m032 from './032_erasures_by_number.js';
 
 export interface Migration {
   name: string;
@@ -74,6 +75,7 @@ export const migrations: Migration[] = [
   { name: '029_past_pool_memberships', ...m029 },
   { name: '030_member_names_and_waiting_merges', ...m030 },
   { name: '031_tier_event_mailing', ...m031 },
+  { name: '032_erasures_by_number', ...m032 },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {
