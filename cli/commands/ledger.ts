@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { Knex } from 'knex';
 import { Accounts } from '../../ledger/accounts.js';
 import { checkLedger } from '../../ledger/check.js';
 import { getMember } from '../../ledger/members.js';
@@ -41,7 +42,19 @@ export function registerLedger(program: Command, run: ActionRunner): void {
       run(async (ctx: CommandContext, number: string, opts: { json?: boolean }) => {
         const knex = ctx.db().knex;
         const m = await getMember(knex, number);
-        if (!m) throw new RedeyeError('MEMBER_UNKNOWN', `no member ${number}`, { member: number });
+        const merges = await mergesWaiting(knex, number);
+        if (!m) {
+          // An account never enrolled, or one not enrolled yet, may be where a merge waits.
+          const why = [
+            merges.waits && waitsLine(merges.waits),
+            ...merges.awaitedBy.map((a) => awaitedLine(number, a)),
+          ].filter(Boolean);
+          throw new RedeyeError(
+            'MEMBER_UNKNOWN',
+            `no member ${number}${why.length > 0 ? `; ${why.join('; ')}` : ''}`,
+            { member: number },
+          );
+        }
         const code = Accounts.memberPoints(number);
         const [lots, lines] = await Promise.all([openLots(knex, code), statement(knex, code)]);
         const balance = lines.at(-1)?.balance ?? 0;
@@ -65,6 +78,8 @@ export function registerLedger(program: Command, run: ActionRunner): void {
             JSON.stringify({
               member: { number: m.number, status: m.status, tier: m.tier, tierSince: m.tierSince },
               balance,
+              mergeWaiting: merges.waits ?? null,
+              awaitedBy: merges.awaitedBy,
               pool,
               lots,
               statement: lines,
@@ -76,6 +91,8 @@ export function registerLedger(program: Command, run: ActionRunner): void {
           `member ${m.number}  ${m.status}  tier ${m.tier}${m.tierSince ? ` since ${m.tierSince}` : ''}`,
         );
         ctx.output.out(`balance ${balance.toLocaleString('en-US')} points`);
+        if (merges.waits) ctx.output.out(waitsLine(merges.waits));
+        for (const a of merges.awaitedBy) ctx.output.out(awaitedLine(number, a));
         if (pool) {
           const uses = [pool.earnsInto ? 'earns into' : '', pool.redeemsFrom ? 'redeems from' : '']
             .filter(Boolean)
@@ -137,3 +154,47 @@ export function registerLedger(program: Command, run: ActionRunner): void {
       }),
     );
 }
+
+/** A merge of the member waiting for its survivor, or of another member waiting for it: where it was read. */
+interface WaitingMerge {
+  member: string;
+  into: string;
+  /** The night it began waiting. */
+  since: string;
+  file: string;
+  line: number;
+}
+
+/** The merge of `number` waiting for its survivor, and the merges waiting for `number` as their survivor. */
+async function mergesWaiting(
+  knex: Knex,
+  number: string,
+): Promise<{ waits?: WaitingMerge; awaitedBy: WaitingMerge[] }> {
+  const rows = (await knex('member_merges_waiting as w')
+    .join('files as f', 'f.id', 'w.file_id')
+    .where('w.member_number', number)
+    .orWhere('w.merged_into', number)
+    .orderBy([{ column: 'w.source_updated_at' }, { column: 'w.id' }])
+    .select(
+      'w.member_number as member',
+      'w.merged_into as into',
+      'w.business_date as since',
+      'f.name as file',
+      'w.line as line',
+    )) as Array<{ member: string; into: string; since: string; file: string; line: number | string }>;
+  const merges = rows.map((r) => ({
+    ...r,
+    since: String(r.since).slice(0, 10),
+    line: Number(r.line),
+  }));
+  return {
+    waits: merges.find((w) => w.member === number),
+    awaitedBy: merges.filter((w) => w.into === number),
+  };
+}
+
+const waitsLine = (w: WaitingMerge) =>
+  `merge into ${w.into} waits for ${w.into}'s record since ${w.since} (${w.file} line ${w.line}): the points stay here until it lands`;
+
+const awaitedLine = (number: string, w: WaitingMerge) =>
+  `awaited as the survivor of ${w.member}: its merge into ${number} waits since ${w.since} (${w.file} line ${w.line})`;

@@ -11,6 +11,7 @@ import { openDb } from '../../db/connection.js';
 import { Ledger } from '../../ledger/ledger.js';
 import { insertMember } from '../../ledger/members.js';
 import { Accounts } from '../../ledger/accounts.js';
+import { availableEngines, createTestDatabase, type TestDb } from '../../test/harness/db.js';
 
 const example = readFileSync(resolve(import.meta.dirname, '../../examples/redeye.config.yaml'), 'utf8');
 
@@ -87,3 +88,81 @@ describe('redeye member show', () => {
     });
   });
 });
+
+for (const engine of availableEngines()) {
+  describe(`redeye member show: a merge waiting for its survivor (${engine})`, () => {
+    let t: TestDb;
+    let dir: string;
+    let config: string;
+    beforeEach(async () => {
+      t = await createTestDatabase(engine);
+      dir = mkdtempSync(join(tmpdir(), 'redeye-member-'));
+      config = join(dir, 'redeye.config.yaml');
+      writeFileSync(config, example);
+    });
+    afterEach(async () => {
+      await t.cleanup();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    async function show(...args: string[]) {
+      const out: string[] = [];
+      const err: string[] = [];
+      const code = await main(['node', 'redeye', '--config', config, 'member', 'show', ...args], {
+        output: { out: (s) => out.push(s), err: (s) => err.push(s) },
+        env: { REDEYE_DATABASE_URL: t.url, REDEYE_LOG_LEVEL: 'silent' },
+      });
+      return { code, out: out.join('\n'), err: err.join('\n') };
+    }
+
+    it('says the merge waits, since when and where it was read, in text and JSON; and the awaited survivor', async () => {
+      await insertMember(t.db.knex, { number: '1000000016', status: 'ACTIVE', tier: 'MEMBER' });
+      const [file] = await t.db
+        .knex('files')
+        .insert({
+          direction: 'in',
+          feed: 'members',
+          name: 'members-0002.csv',
+          size: 1,
+          sha256: 'm'.repeat(64),
+          business_date: '2026-03-02',
+          verdict: 'accepted',
+          created_at: '2026-03-02T01:00:00Z',
+        })
+        .returning('id');
+      await t.db.knex('member_merges_waiting').insert({
+        member_number: '1000000016',
+        merged_into: '1000000024',
+        source_updated_at: '2026-03-01T10:00:00.000Z',
+        file_id: Number(typeof file === 'object' ? (file as { id: number }).id : file),
+        line: 2,
+        record: '{}',
+        business_date: '2026-03-02',
+        created_at: '2026-03-02T01:00:00Z',
+      });
+      const text = await show('1000000016');
+      expect(text.code).toBe(0);
+      expect(text.out).toContain(
+        "\nmerge into 1000000024 waits for 1000000024's record since 2026-03-02 (members-0002.csv line 2): the points stay here until it lands\n",
+      );
+      const json = await show('1000000016', '--json');
+      expect(JSON.parse(json.out)).toMatchObject({
+        member: { number: '1000000016', status: 'ACTIVE' },
+        mergeWaiting: {
+          member: '1000000016',
+          into: '1000000024',
+          since: '2026-03-02',
+          file: 'members-0002.csv',
+          line: 2,
+        },
+        awaitedBy: [],
+      });
+      // The survivor is not a member yet: asked for, it says whose merge waits for it.
+      const survivor = await show('1000000024');
+      expect(survivor.code).toBe(1);
+      expect(survivor.err).toContain(
+        'no member 1000000024; awaited as the survivor of 1000000016: its merge into 1000000024 waits since 2026-03-02 (members-0002.csv line 2)',
+      );
+    });
+  });
+}
