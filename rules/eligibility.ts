@@ -21,6 +21,8 @@ export interface MemberFacts {
   givenName: string | null;
   surnameLocal: string | null;
   givenNameLocal: string | null;
+  /** Erased (retention, `member forget`): the names held are tokens, which no travelled name matches. */
+  erased: boolean;
   tier: string;
   /** The date the member's tier became what it is (enrolment, or the night of the last change). */
   tierSince: IsoDate | null;
@@ -129,7 +131,9 @@ export function checkName(
   type: ActivityType,
   activityDate: IsoDate,
 ): Rejection | undefined {
-  if (!member.surname) return undefined; // erased or never given: the number alone identifies the account
+  // Erased, the member holds only tokens (their former names gone), which no travelled name matches;
+  // never given, there is no name: either way the number alone identifies the account.
+  if (member.erased || !member.surname) return undefined;
   const matches = (held: Omit<FormerName, 'validUntil'>) =>
     nameMatches(
       { surname: travelled.surname, givenName: travelled.givenName ?? undefined },

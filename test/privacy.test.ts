@@ -500,5 +500,39 @@ for (const engine of availableEngines()) {
       // Erased once: the next night finds nothing due.
       expect((await retentionJob(w.ctx('2026-03-03'))).counts.erased).toBe(0);
     });
+
+    it('an erased member still earns: their flights are credited by the number, no name being held to match', async () => {
+      inbox(w, 'members', 'members-0001.csv', membersCsv([{ ...ORLOV, updated: '2024-01-02T10:00:00Z' }]));
+      await runJob(w.ctx('2024-01-02'), 'nightly');
+      await forgetMember(w.ctx('2024-01-10'), ORLOV.number);
+      // The CRM sends him again, still active: the record is kept erased, his names the same tokens.
+      inbox(w, 'members', 'members-0002.csv', membersCsv([{ ...ORLOV, updated: '2024-01-20T10:00:00Z' }]));
+      await runJob(w.ctx('2024-01-20'), 'nightly');
+      inbox(
+        w,
+        'flown',
+        'FLOWN_20240201.csv',
+        coupons([
+          {
+            ticket: '9581000000011',
+            number: ORLOV.number,
+            surname: ORLOV.surname,
+            given: ORLOV.given,
+            date: '2024-01-30',
+          },
+        ]),
+      );
+      await runJob(w.ctx('2024-02-01'), 'nightly');
+      expect(
+        await w.t.db.knex('activities').where({ ticket_number: '9581000000011' }).first('status', 'reason'),
+      ).toEqual({ status: 'POSTED', reason: null });
+      const balance = await w.t.db
+        .knex('accounts')
+        .where({ code: Accounts.memberPoints(ORLOV.number) })
+        .first('balance');
+      expect(Number(balance?.balance ?? 0)).toBeGreaterThan(0);
+      for (const clear of CLEAR) expect(await storedRecords()).not.toContain(clear);
+      expect((await checkLedger(w.t.db.knex)).ok).toBe(true);
+    });
   });
 }
