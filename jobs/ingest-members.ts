@@ -131,7 +131,7 @@ export function membersHandler(
       anyWaiting &&
       (await trx('member_merges_waiting')
         .where({ member_number: sent.memberNumber })
-        .first('id', 'source_updated_at', 'file_id'));
+        .first('id', 'source_updated_at', 'file_id', 'merged_into', 'business_date'));
     // The CRM's latest word on the member is its stored record or, newer still, a merge of it waiting for
     // its survivor: a row older than either is not applied (an older merge would move the points to
     // another survivor, or wait beside the one waiting).
@@ -155,8 +155,14 @@ export function membersHandler(
     const erasedAt = await erasedOn(trx, sent.memberNumber, current);
     const r = erasedAt ? erasedRecord(sent, tokens()) : sent;
     // A merge of this member waiting for its survivor is superseded by a row as new (or newer), and
-    // re-waits if it is the same merge.
-    if (waiting) await trx('member_merges_waiting').where({ id: waiting.id }).del();
+    // re-waits if it is the same merge: since the night it first waited, which retention counts its
+    // period from (as a closed account's from its closure, kept when the CRM sends the record again).
+    let waitingSince = ctx.businessDate;
+    if (waiting) {
+      await trx('member_merges_waiting').where({ id: waiting.id }).del();
+      const since = String(waiting.business_date).slice(0, 10);
+      if (waiting.merged_into === r.mergedInto && since < waitingSince) waitingSince = since;
+    }
     const pool = await poolId(trx, r, now);
     const fields = memberRow({
       number: r.memberNumber,
@@ -201,7 +207,7 @@ export function membersHandler(
             file_id: source.fileId,
             line: source.line,
             record: JSON.stringify(r),
-            business_date: ctx.businessDate,
+            business_date: waitingSince,
             created_at: now,
           });
           anyWaiting = true;

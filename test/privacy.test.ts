@@ -501,6 +501,46 @@ for (const engine of availableEngines()) {
       expect((await retentionJob(w.ctx('2026-03-03'))).counts.erased).toBe(0);
     });
 
+    it("a waiting merge the CRM sends again keeps waiting since its first night: retention's period is not restarted", async () => {
+      const merged = { ...SECRETOVA, status: 'MERGED', mergedInto: NEW.number };
+      inbox(w, 'members', 'members-0001.csv', membersCsv([{ ...merged, updated: '2024-03-01T10:00:00Z' }]));
+      await runJob(w.ctx('2024-03-02'), 'nightly');
+      const email = 'anna.new@mail.example';
+      inbox(
+        w,
+        'members',
+        'members-0002.csv',
+        membersCsv([{ ...merged, email, updated: '2025-06-01T10:00:00Z' }]),
+      );
+      const again = await runJob(w.ctx('2025-06-02'), 'nightly');
+      const ingest = again.steps.find((x) => x.job === 'ingest')!;
+      expect(ingest.counts['members.waiting']).toBe(1);
+      // The operator reads the same: the merge waits since the night it began to, from the line read last.
+      expect(ingest.warnings).toContainEqual(
+        expect.stringContaining(`members-0002.csv line 2, merged_into: ${SECRETOVA.number} is merged`),
+      );
+      expect(ingest.warnings).toContainEqual(expect.stringContaining('the merge waits (since 2024-03-02)'));
+      expect(await storedRecords()).toContain(email);
+
+      expect((await retentionJob(w.ctx('2026-03-01'))).counts.erased).toBe(0);
+      expect((await retentionJob(w.ctx('2026-03-02'))).counts.erased).toBe(1);
+      for (const clear of [...HIDDEN, email]) expect(await storedRecords()).not.toContain(clear);
+
+      // Merged into another account, it is another merge: its wait begins that night.
+      const OTHER = number(13);
+      inbox(
+        w,
+        'members',
+        'members-0003.csv',
+        membersCsv([{ ...merged, mergedInto: OTHER, updated: '2026-03-03T10:00:00Z' }]),
+      );
+      await runJob(w.ctx('2026-03-03'), 'nightly');
+      expect(await w.t.db.knex('member_merges_waiting').first('merged_into', 'business_date')).toEqual({
+        merged_into: OTHER,
+        business_date: '2026-03-03',
+      });
+    });
+
     it('an erased member still earns: their flights are credited by the number, no name being held to match', async () => {
       inbox(w, 'members', 'members-0001.csv', membersCsv([{ ...ORLOV, updated: '2024-01-02T10:00:00Z' }]));
       await runJob(w.ctx('2024-01-02'), 'nightly');
