@@ -5,7 +5,8 @@
  * token, so duplicates can still be recognised, but nothing gives the name back); birth date, e-mail and
  * phone are removed. Member numbers and every posting stay: the books still balance. Each erasure is
  * recorded, without the erased data. An account never enrolled whose merge waits for its survivor is
- * erased the same way, in the waiting record: on request, or once it has waited the closed period. Once
+ * erased the same way, in the waiting record: on request, or once it has waited the closed period, as is
+ * an enrolled account whose merge waits (open until it lands, it has no closure to count from). Once
  * erased, a number stays erased: the members feed keeps every later record of it as erased (ingest-members).
  *
  * The erasure reaches every row tied to the member: the member record, names as travelled on their
@@ -305,13 +306,16 @@ async function scrubClaims(
 }
 
 /**
- * The merges waiting since `cutoff` or before of accounts never enrolled and not erased yet: no members
- * row will ever carry their erasure until the merge lands.
+ * The merges waiting since `cutoff` or before of accounts not erased yet, each with its members row if
+ * the account was enrolled (id null if not). An enrolled account's row stays as it was (ACTIVE, no
+ * closure date) while its merge waits, so the closed accounts' retention never reaches it; one never
+ * enrolled has no row at all.
  */
 export const waitingMergesDue = (knex: Knex, cutoff: IsoDate) =>
   knex('member_merges_waiting as w')
+    .leftJoin('members as m', 'm.number', 'w.member_number')
     .where('w.business_date', '<=', cutoff)
-    .whereNotExists(knex('members as m').whereRaw('m.number = w.member_number').select('m.id'))
+    .whereNull('m.erased_at')
     .whereNotExists(knex('erasures as e').whereRaw('e.member_number = w.member_number').select('e.id'));
 
 /** An account never enrolled, as `eraseMember` takes it: no members row, no names of its own. */
@@ -337,13 +341,22 @@ export const retentionJob: Job = async (ctx: JobContext): Promise<JobResult> => 
     .andWhere('closed_on', '<=', cutoff)
     .whereNull('erased_at')
     .select('id', 'number', 'surname', 'given_name', 'surname_local', 'given_name_local');
-  // An account never enrolled whose merge has waited as long for its survivor is as closed to the CRM
-  // (MERGED) since that night, and its record holds the names, birth date, e-mail and phone it sent.
+  // An account whose merge has waited as long for its survivor is as closed to the CRM (MERGED) since
+  // that night: its record, and its members row if it was enrolled, hold the names, birth date, e-mail
+  // and phone it sent. A closed account whose merge waits (merged after its closure) is erased above.
+  const closed = new Set(due.map((m: { number: string }) => m.number));
   const waitingDue = (
-    (await waitingMergesDue(ctx.db.knex, cutoff).orderBy('w.id').select('w.member_number')) as Array<{
-      member_number: string;
-    }>
-  ).map((w) => ({ ...NEVER_ENROLLED, number: w.member_number }));
+    (await waitingMergesDue(ctx.db.knex, cutoff)
+      .orderBy('w.id')
+      .select(
+        'w.member_number as number',
+        'm.id',
+        'm.surname',
+        'm.given_name',
+        'm.surname_local',
+        'm.given_name_local',
+      )) as Array<Parameters<typeof eraseMember>[1]>
+  ).filter((w) => !closed.has(w.number));
   const erasing = [...due, ...waitingDue];
   // The secret is needed only when there is something to erase: a night with nothing due runs without it.
   const token = erasing.length > 0 ? tokeniser(ctx.env, ctx.config.retention.tokenSecretEnv) : () => null;

@@ -501,6 +501,75 @@ for (const engine of availableEngines()) {
       expect((await retentionJob(w.ctx('2026-03-03'))).counts.erased).toBe(0);
     });
 
+    it('retention erases an enrolled account whose merge has waited retention.closedMonths for its survivor', async () => {
+      inbox(w, 'members', 'members-0001.csv', membersCsv([{ ...ORLOV, updated: '2024-01-02T10:00:00Z' }]));
+      await runJob(w.ctx('2024-01-02'), 'nightly');
+      inbox(
+        w,
+        'members',
+        'members-0002.csv',
+        membersCsv([{ ...ORLOV, status: 'MERGED', mergedInto: NEW.number, updated: '2024-03-01T10:00:00Z' }]),
+      );
+      const night = await runJob(w.ctx('2024-03-02'), 'nightly');
+      expect(night.steps.find((x) => x.job === 'ingest')!.counts['members.waiting']).toBe(1);
+      // 24 months less a day: not yet (the demo keeps 24).
+      expect((await retentionJob(w.ctx('2026-03-01'))).counts.erased).toBe(0);
+      expect(await storedRecords()).toContain(ORLOV.email);
+
+      expect((await retentionJob(w.ctx('2026-03-02'))).counts.erased).toBe(1);
+      for (const clear of CLEAR) expect(await storedRecords()).not.toContain(clear);
+      const member = await w.t.db.knex('members').where({ number: ORLOV.number }).first();
+      expect(member).toMatchObject({ status: 'ACTIVE', email: null, birth_date: null, phone: null });
+      expect(member.surname).toMatch(/^TOK-/);
+      expect(member.erased_at).not.toBeNull();
+      const record = JSON.parse(
+        String((await w.t.db.knex('member_merges_waiting').first('record')).record),
+      ) as Record<string, unknown>;
+      expect(record).toMatchObject({ memberNumber: ORLOV.number, mergedInto: NEW.number, email: null });
+      expect(record.surname).toBe(member.surname);
+      expect(await w.t.db.knex('erasures').select('member_number', 'reason')).toEqual([
+        { member_number: ORLOV.number, reason: 'RETENTION' },
+      ]);
+      expect((await retentionJob(w.ctx('2026-03-03'))).counts.erased).toBe(0);
+
+      // The survivor comes at last: the merge lands by number, the points move, the member stays erased.
+      inbox(w, 'members', 'members-0003.csv', membersCsv([{ ...NEW, updated: '2026-03-04T08:00:00Z' }]));
+      const landed = await runJob(w.ctx('2026-03-04'), 'nightly');
+      expect(landed.steps.find((x) => x.job === 'ingest')!.counts['members.merged']).toBe(1);
+      expect(await w.t.db.knex('members').where({ number: ORLOV.number }).first()).toMatchObject({
+        status: 'MERGED',
+        merged_into: NEW.number,
+        surname: member.surname,
+        email: null,
+      });
+      for (const clear of CLEAR) expect(await storedRecords()).not.toContain(clear);
+      expect((await checkLedger(w.t.db.knex)).ok).toBe(true);
+    });
+
+    it('retention erases a closed account whose merge waits once, as a closed account', async () => {
+      inbox(w, 'members', 'members-0001.csv', membersCsv([{ ...ORLOV, updated: '2024-01-02T10:00:00Z' }]));
+      await runJob(w.ctx('2024-01-02'), 'nightly');
+      inbox(
+        w,
+        'members',
+        'members-0002.csv',
+        membersCsv([{ ...ORLOV, status: 'CLOSED', updated: '2024-03-01T10:00:00Z' }]),
+      );
+      await runJob(w.ctx('2024-03-02'), 'nightly');
+      inbox(
+        w,
+        'members',
+        'members-0003.csv',
+        membersCsv([{ ...ORLOV, status: 'MERGED', mergedInto: NEW.number, updated: '2024-04-01T10:00:00Z' }]),
+      );
+      await runJob(w.ctx('2024-04-02'), 'nightly');
+      expect((await retentionJob(w.ctx('2026-04-02'))).counts.erased).toBe(1);
+      for (const clear of CLEAR) expect(await storedRecords()).not.toContain(clear);
+      expect(await w.t.db.knex('erasures').select('member_number', 'reason')).toEqual([
+        { member_number: ORLOV.number, reason: 'RETENTION' },
+      ]);
+    });
+
     it("a waiting merge the CRM sends again keeps waiting since its first night: retention's period is not restarted", async () => {
       const merged = { ...SECRETOVA, status: 'MERGED', mergedInto: NEW.number };
       inbox(w, 'members', 'members-0001.csv', membersCsv([{ ...merged, updated: '2024-03-01T10:00:00Z' }]));
