@@ -609,6 +609,79 @@ for (const engine of availableEngines()) {
       expect((await runJob(w.ctx(MONTH_END), 'monthly')).status).toBe('succeeded');
     });
 
+    it('is refused while a file fetched after its night waits to be read, not by a fetch that landed nothing or a file held for an operator', async () => {
+      const w = world();
+      await members(w);
+      // Coupons fetched the day before and read by the night, then sent again under their name with
+      // other content.
+      const flown = join(w.dir, 'inbox', 'flown', 'flown-0530.csv');
+      const send = (fixture: string, at: Date) => {
+        copyFileSync(resolve(import.meta.dirname, `../parsers/fixtures/flown/${fixture}`), flown);
+        utimesSync(flown, at, at);
+      };
+      send('comma-trailer-match.csv', new Date(Date.now() - 3_600_000));
+      expect((await runJob(w.ctx('2026-05-30'), 'fetch')).status).toBe('succeeded');
+      await completeNight(w);
+      // Fetched again by hand: a file held NAME_CONFLICT, which waits for an operator as long as it takes,
+      // and the FTL message that came in late, which waits to be read.
+      send('reasons.csv', new Date(Date.now() + 60_000));
+      dropFtl(w);
+      const fetched = stepOf(await runJob(w.ctx(MONTH_END), 'fetch'), 'fetch');
+      expect(fetched.counts).toMatchObject({ new: 1, conflict: 1 });
+      const late = await w.t.db.knex('files').where({ name: '01-simple.ftl' }).first('id');
+      const made = await outbound(w);
+      const refused = await runJob(w.ctx(MONTH_END), 'monthly');
+      expect(refused).toMatchObject({ status: 'failed', refused: { code: 'NIGHT_INCOMPLETE' } });
+      expect(refused.refused!.message).toBe(
+        `monthly for ${MONTH_END} refused: 1 file(s) landed for the month have not been read: ` +
+          `01-simple.ftl (file ${late.id}, ftl, fetched for ${MONTH_END}). The month-end's invoices, ` +
+          'statements and report are made from the whole month, and what its last night has yet to post ' +
+          `would never be billed: run nightly --date ${MONTH_END} until it succeeds, then monthly`,
+      );
+      expect(await outbound(w)).toEqual(made);
+
+      // The night run again reads it and posts its points under the month's last day, before the
+      // month-end; fetched once more, nothing new lands, and the file in conflict is still held.
+      await completeNight(w);
+      expect(await balance(w, '1000000016')).toBe(400);
+      expect(stepOf(await runJob(w.ctx(MONTH_END), 'fetch'), 'fetch').counts).toMatchObject({ new: 0 });
+      expect(
+        await w.t.db.knex('files').where({ direction: 'in', verdict: 'conflict' }).pluck('name'),
+      ).toEqual(['flown-0530.csv']);
+      const monthEnd = await runJob(w.ctx(MONTH_END), 'monthly');
+      expect(monthEnd.refused, monthEnd.refused?.message).toBeUndefined();
+      expect(monthEnd.status).toBe('succeeded');
+    });
+
+    it('is refused when a step of the night ran again after it, until the steps that take in its work have', async () => {
+      const w = world();
+      await members(w);
+      await completeNight(w);
+      const lastRun = (job: string) =>
+        w.t.db.knex('job_runs').where({ job }).orderBy('id', 'desc').first('id', 'started_at');
+      expect((await runJob(w.ctx(MONTH_END), 'ingest')).status).toBe('succeeded');
+      const ingest = await lastRun('ingest');
+      const accrue = await lastRun('accrue');
+      const refusal = async () => (await runJob(w.ctx(MONTH_END), 'monthly')).refused?.message;
+      expect(await refusal()).toMatch(
+        new RegExp(
+          `^monthly for ${MONTH_END} refused: the last ingest for ${MONTH_END} \\(run ${ingest.id}, started ` +
+            `${ingest.started_at.replaceAll('.', '\\.')}\\) ran after the last accrue for it \\(run ${accrue.id}\\): ` +
+            `what ingest took in, accrue has not\\. `,
+        ),
+      );
+      expect((await runJob(w.ctx(MONTH_END), 'accrue')).status).toBe('succeeded');
+      expect(await refusal()).toContain('ran after the last tiers for it');
+      expect((await runJob(w.ctx(MONTH_END), 'tiers')).status).toBe('succeeded');
+      expect(await refusal()).toContain('ran after the last expire for it');
+      expect((await runJob(w.ctx(MONTH_END), 'expire')).status).toBe('succeeded');
+      // Tiers run again: expire does not read what it decides.
+      expect((await runJob(w.ctx(MONTH_END), 'tiers')).status).toBe('succeeded');
+      const made = await runJob(w.ctx(MONTH_END), 'monthly');
+      expect(made.refused).toBeUndefined();
+      expect(made.status).toBe('succeeded');
+    });
+
     it('is made when the night failed only after what it counts (deliver, with a partner’s outbox down)', async () => {
       const w = world();
       await members(w);

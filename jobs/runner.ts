@@ -485,13 +485,33 @@ const lastRunText = (r: RunRecord, date: string) =>
   `${r.status === 'running' ? 'never finished' : r.status}${quotedError(r.error)}`;
 
 /**
+ * The step whose work each step the month-end counts takes in, as the night orders them: run again after
+ * it, that work has not been taken in (activities ingested and not posted; credits and redemptions
+ * posted and not reviewed or spent before expiry). Fetch has none: what it lands is read from the
+ * registry (`pending`), which the month-end looks at itself, so a fetch run again that landed nothing
+ * holds nothing back. Expire does not read what tiers decides, so a tiers run again does not call for it.
+ */
+const TAKES_IN: Readonly<Partial<Record<StepName, StepName>>> = {
+  accrue: 'ingest',
+  tiers: 'accrue',
+  expire: 'accrue',
+};
+
+/** How many landed files a refusal names; the rest it counts. */
+const FILES_NAMED = 5;
+
+/**
  * Why the month-end for `ctx.businessDate` (a month's last day) cannot be made yet, or undefined when its
  * night is complete: the last run for the date of each step whose work the month-end counts (fetch,
- * ingest, accrue, tiers, expire — in a night or alone) succeeded. A month-end made after a failed night
- * invoices and states the month without the files that night did not read; they are posted under the
- * date afterwards, after the invoice was delivered (a delivered file is never delivered again), and are
- * never billed. A night that failed only after them (a partner's outbox or the mail server down at
- * deliver) has posted all the month holds: the month-end is not held back for every partner by it.
+ * ingest, accrue, tiers, expire — in a night or alone) succeeded, each after the last run of the step
+ * whose work it takes in (TAKES_IN), and no file landed for the month waits to be read. A month-end made
+ * before then invoices and states the month without that work; it is posted under the date afterwards,
+ * after the invoice was delivered (a delivered file is never delivered again), and is never billed.
+ * A file the night holds on purpose (FTL parts waiting for the rest of their message, `held`; another
+ * file under a name received before, `conflict`, waiting for an operator) is not pending: it holds the
+ * month-end back no more than it holds the night. A night that failed only after them (a partner's outbox
+ * or the mail server down at deliver) has posted all the month holds: the month-end is not held back for
+ * every partner by it.
  */
 async function unfinishedNight(ctx: JobContext): Promise<string | undefined> {
   const date = ctx.businessDate;
@@ -510,6 +530,35 @@ async function unfinishedNight(ctx: JobContext): Promise<string | undefined> {
   if (failed) return lastRunText(failed, date);
   const missing = MONTH_END_COUNTS.filter((step) => !latest.has(step));
   if (missing.length > 0) return `${missing.join(', ')} never ran for ${date}`;
+  // Fetched after the night (a late file fetched by hand): read by no ingest yet.
+  const waiting = (await ctx.db
+    .knex('files')
+    .where({ direction: 'in', verdict: 'pending' })
+    .andWhere('business_date', '<=', date)
+    .orderBy('id')
+    .select('id', 'feed', 'name', 'business_date')) as Array<{
+    id: number;
+    feed: string;
+    name: string;
+    business_date: string;
+  }>;
+  if (waiting.length > 0) {
+    const named = waiting
+      .slice(0, FILES_NAMED)
+      .map((f) => `${f.name} (file ${f.id}, ${f.feed}, fetched for ${f.business_date})`);
+    const more = waiting.length > FILES_NAMED ? ` and ${waiting.length - FILES_NAMED} more` : '';
+    return `${waiting.length} file(s) landed for the month have not been read: ${named.join(', ')}${more}`;
+  }
+  for (const step of MONTH_END_COUNTS) {
+    const before = TAKES_IN[step];
+    const own = latest.get(step)!;
+    const theirs = before === undefined ? undefined : latest.get(before)!;
+    if (theirs !== undefined && Number(theirs.id) > Number(own.id))
+      return (
+        `the last ${theirs.job} for ${date} (run ${theirs.id}, started ${theirs.started_at}) ran after ` +
+        `the last ${step} for it (run ${own.id}): what ${theirs.job} took in, ${step} has not`
+      );
+  }
   return undefined;
 }
 
