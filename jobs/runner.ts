@@ -35,7 +35,8 @@ import { deliverJob, destinationOf, filesToDeliver } from './deliver.js';
 import { DAILY_MAILINGS, exportJob } from './export.js';
 import { reportJob } from './report.js';
 import { retentionJob } from './retention.js';
-import { endOfMonth } from '../lib/dates.js';
+import { endOfMonth, lastEndedDate, type IsoDate } from '../lib/dates.js';
+import { businessDayClose } from '../reports/common.js';
 import { sleepUnlessStopped, stopRequest } from '../lib/sleep.js';
 
 export const STEP_JOBS = {
@@ -165,6 +166,7 @@ export const STOPS = {
     NIGHT_INCOMPLETE: (date: string) => `not run: the night of ${date} is not complete`,
     SECRET_MISSING: (_date: string) => 'not run: a secret its transports need is not set',
     NOT_ACCRUED: (date: string) => `not run: accrue for ${date} has not succeeded`,
+    NOT_ENDED: (date: string) => `not run: ${date} has not ended`,
   },
 } as const;
 
@@ -226,6 +228,45 @@ async function secretsRefusal(ctx: JobContext, job: RunnableJob): Promise<Refusa
 }
 
 /**
+ * Why `what` for `date` cannot run yet at `now`, or undefined once the date has ended in the program's
+ * time zone. Run before then, a night posts, lapses and sends what its day has not finished making
+ * (status credits lapsed a year early, a month-end's invoices with hours or weeks still to come), and
+ * what a later night finds would not undo it. One wording for the command line, which refuses such a
+ * date, and the scheduler, whose schedules' time zone and offset may fire a cron for it.
+ */
+export function notEndedYet(
+  config: Pick<Config, 'program'>,
+  now: Date,
+  what: string,
+  date: IsoDate,
+): string | undefined {
+  const last = lastEndedDate(now, config.program.timeZone);
+  if (date <= last) return undefined;
+  return (
+    `${what} for ${date} cannot run yet: the last business date that has ended is ${last} ` +
+    `(${config.program.timeZone})`
+  );
+}
+
+/**
+ * The refusal of a scheduled run for a date that has not ended in the program's time zone (a month-end:
+ * its month's last day), or undefined when it may run. Recorded failed like the other refusals, so the
+ * date stays owed through a restart; the scheduler runs it when the date ends.
+ */
+function unendedRefusal(ctx: JobContext, job: RunnableJob): Refusal | undefined {
+  const why = notEndedYet(ctx.config, ctx.now(), job, ctx.businessDate);
+  if (why === undefined) return undefined;
+  const ends = businessDayClose(ctx.businessDate, ctx.config.program.timeZone);
+  return {
+    code: 'NOT_ENDED',
+    message:
+      `${why}. Its schedule (schedules.timeZone, dateOffsetDays) fired it before its business date ended; ` +
+      `the scheduler runs it when ${ctx.businessDate} ends, at ${ends.toISOString()}`,
+    notRun: STOPS.refused.NOT_ENDED(ctx.businessDate),
+  };
+}
+
+/**
  * The steps of the night whose work the month-end counts: what they post and decide is what its invoices,
  * statements and report add up. (Export, report and deliver the month-end runs itself; retention changes
  * nothing it counts.)
@@ -255,7 +296,8 @@ export interface RunSummary {
   /**
    * Why none of its steps ran: a month-end whose last night has not succeeded (`NIGHT_INCOMPLETE`), a
    * scheduled run whose transports lack a secret (`SECRET_MISSING`), tiers or expire run alone before
-   * the date's accrue has succeeded (`NOT_ACCRUED`).
+   * the date's accrue has succeeded (`NOT_ACCRUED`), a scheduled run for a date that has not ended
+   * (`NOT_ENDED`).
    */
   refused?: { code: string; message: string };
 }
@@ -635,6 +677,12 @@ export interface RunOptions {
    * runs leave it off: the command refuses them before anything is recorded (checkTransportSecrets).
    */
   refuseUnsetSecrets?: boolean;
+  /**
+   * A scheduled run: refused (recorded failed, `NOT_ENDED`) when its business date (a month-end's: its
+   * month's last day) has not ended in the program's time zone by the run's clock. Manual runs leave it
+   * off: the command refuses them before anything is recorded (notEndedYet).
+   */
+  refuseUnended?: boolean;
 }
 
 export class AlreadyRanError extends RedeyeError {
@@ -710,7 +758,8 @@ export async function runJob(
     await closeInterruptedRuns(ctx);
     // Looked up under the lock, so no night of the date can be running; recorded as a failed run of the
     // month-end, which the scheduler's catch-up finds and runs again once the night has succeeded.
-    refused = name === 'monthly' ? await monthEndRefusal(runCtx) : undefined;
+    refused = options.refuseUnended ? unendedRefusal(runCtx, name) : undefined;
+    if (!refused && name === 'monthly') refused = await monthEndRefusal(runCtx);
     if (!refused && steps.length === 1) refused = await accrueRefusal(runCtx, steps[0]!);
     if (!refused && options.refuseUnsetSecrets) refused = await secretsRefusal(runCtx, name);
     if (refused)

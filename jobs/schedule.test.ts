@@ -424,12 +424,14 @@ for (const engine of availableEngines()) {
     });
 
     it('retries a failed night before its next run, without a restart, and logs the failure as an error', async () => {
-      // Hourly at minute 0 in Sakhalin (UTC+11), a day of catch-up: at 12:30Z (23:30 on the 28th there)
-      // the night of the 27th is owed, and fails; at 13:00Z the cron fires for the 28th.
+      // A program kept in Sakhalin time (UTC+11), hourly at minute 0, a day of catch-up: at 12:30Z (23:30
+      // on the 28th there) the night of the 27th is owed, and fails; at 13:00Z the cron fires for the 28th,
+      // which has just ended.
       const config = withSchedules(w.config, [{ job: 'accrue', cron: '0 * * * *' }], {
         timeZone: 'Asia/Sakhalin',
         catchUpDays: 1,
       });
+      config.program = { ...config.program, timeZone: 'Asia/Sakhalin' };
       await ran(w, 'accrue', '2026-11-26');
       const accrue = STEP_JOBS.accrue;
       let refuse = true;
@@ -492,6 +494,96 @@ for (const engine of availableEngines()) {
         ['nightly', '2026-11-30', 'succeeded'],
         ['monthly', '2026-11-30', 'succeeded'],
       ]);
+      expect(steps.at(-1)).toEqual(['deliver', '2026-11-30']);
+    });
+
+    it('makes a month-end refused for its night right after that night, in the same firing', async () => {
+      idleSteps();
+      const config = withSchedules(w.config, [
+        { job: 'nightly', cron: '30 2 * * *' },
+        { job: 'monthly', cron: '0 1 1 * *' },
+      ]);
+      await ran(w, 'nightly', '2026-11-29');
+      await ran(w, 'monthly', '2026-10-31');
+      const clock = new ManualClock('2026-12-01T00:30:00Z');
+      const s = new Scheduler({ db: w.t.db, config, logger: silentLogger, env: {}, ...clock });
+      await s.start();
+      await clock.asleep(2);
+      // 01:00: the month-end comes before the night of the 30th, and waits for it.
+      await clock.moveTo('2026-12-01T01:00:00Z', 2);
+      await s.idle();
+      // 02:30: that night, then the month-end owed — not the month-end first, refused again, and made a
+      // day late.
+      await clock.moveTo('2026-12-01T02:30:00Z', 2);
+      await s.idle();
+      await s.stop();
+      expect(s.runs.map((r) => [r.job, r.businessDate, r.status, r.refused?.code])).toEqual([
+        ['monthly', '2026-11-30', 'failed', 'NIGHT_INCOMPLETE'],
+        ['nightly', '2026-11-30', 'succeeded', undefined],
+        ['monthly', '2026-11-30', 'succeeded', undefined],
+      ]);
+    });
+
+    it('refuses a date that has not ended in the program’s time zone, logs it at error, and runs it when the date ends', async () => {
+      const steps = idleSteps();
+      const { logger, lines } = capturedLogger('warn');
+      // The program keeps Moscow time; the schedules were written in Vladivostok's (UTC+10, 7 hours
+      // ahead): 02:30 there on 1 December is 19:30 on 30 November in Moscow.
+      const config = withSchedules(
+        w.config,
+        [
+          { job: 'nightly', cron: '30 2 * * *' },
+          { job: 'monthly', cron: '0 6 1 * *' },
+        ],
+        { timeZone: 'Asia/Vladivostok' },
+      );
+      await ran(w, 'nightly', '2026-11-29');
+      await ran(w, 'monthly', '2026-10-31');
+      const clock = new ManualClock('2026-11-30T16:00:00Z');
+      const s = new Scheduler({ db: w.t.db, config, logger, env: {}, ...clock });
+      await s.start();
+      await clock.asleep(2);
+      await clock.moveTo('2026-11-30T16:30:00Z', 2);
+      await s.idle();
+      expect(s.runs.map((r) => [r.job, r.refused?.code])).toEqual([['nightly', 'NOT_ENDED']]);
+      // 20:00Z: the month-end for November, an hour before November ends in Moscow.
+      await clock.moveTo('2026-11-30T20:00:00Z', 3);
+      await s.idle();
+      expect(steps).toEqual([]);
+      expect(s.runs.map((r) => [r.job, r.businessDate, r.refused?.code])).toEqual([
+        ['nightly', '2026-11-30', 'NOT_ENDED'],
+        ['monthly', '2026-11-30', 'NOT_ENDED'],
+      ]);
+      const refusals = lines.filter((l) => l.level === 'error' && / for 2026-11-30: failed/.test(l.msg));
+      expect(refusals.map((l) => l.msg)).toEqual([
+        'nightly for 2026-11-30: failed — [NOT_ENDED] nightly for 2026-11-30 cannot run yet: the last ' +
+          'business date that has ended is 2026-11-29 (Europe/Moscow). Its schedule (schedules.timeZone, ' +
+          'dateOffsetDays) fired it before its business date ended; the scheduler runs it when 2026-11-30 ' +
+          'ends, at 2026-11-30T21:00:00.000Z',
+        expect.stringContaining(
+          '[NOT_ENDED] monthly for 2026-11-30 cannot run yet: the last business date that has ended is ' +
+            '2026-11-29 (Europe/Moscow).',
+        ),
+      ]);
+      // Owed, recorded as refused: a restart before then catches them up.
+      expect(
+        await w.t.db
+          .knex('job_runs')
+          .where({ business_date: '2026-11-30', status: 'failed', refused: true })
+          .orderBy('id')
+          .pluck('job'),
+      ).toEqual(['nightly', 'monthly']);
+
+      // 21:00Z, midnight in Moscow: the night, then the month-end.
+      await clock.moveTo('2026-11-30T21:00:00Z', 2);
+      await vi.waitFor(() => expect(s.runs).toHaveLength(4));
+      await s.idle();
+      await s.stop();
+      expect(s.runs.slice(2).map((r) => [r.job, r.businessDate, r.status])).toEqual([
+        ['nightly', '2026-11-30', 'succeeded'],
+        ['monthly', '2026-11-30', 'succeeded'],
+      ]);
+      expect(steps.at(0)).toEqual(['fetch', '2026-11-30']);
       expect(steps.at(-1)).toEqual(['deliver', '2026-11-30']);
     });
 

@@ -1,9 +1,12 @@
 /**
  * `redeye schedule`: the daemon that runs the configured schedules in the configured time zone. Runs
  * never overlap (one queue, plus the run locks, so several schedulers on one PostgreSQL database run
- * each job once). On start, and again before each run the cron fires, it first runs every business date
- * owed — missed while it was down, failed or refused — oldest first, bounded by `schedules.catchUpDays`:
- * a night that failed is retried at the next firing, not only at the next restart. A job whose
+ * each job once). On start, and again with each run the cron fires, it runs every business date owed —
+ * missed while it was down, failed or refused — oldest first (a month-end after its last day's night),
+ * bounded by `schedules.catchUpDays`:
+ * a night that failed is retried at the next firing, not only at the next restart. A business date
+ * that has not ended in the program's time zone (a schedule's zone or offset firing early) is refused,
+ * recorded and run when it ends. A job whose
  * transports name a secret the environment does not hold is logged at error at start, and each of its
  * runs is refused and recorded failed (SECRET_MISSING) until the daemon is restarted with it set, when
  * the catch-up runs them; the other jobs run as ever. SIGTERM or SIGINT stops it cleanly: the running
@@ -26,6 +29,7 @@ import { noProgress, type JobContext } from './types.js';
 import { LockedError } from './lock.js';
 import { CronCalendar, type CronFire } from './cron-calendar.js';
 import { sleepUnlessStopped } from '../lib/sleep.js';
+import { businessDayClose } from '../reports/common.js';
 
 export interface SchedulerOptions {
   db: Db;
@@ -159,11 +163,14 @@ interface OwedRun extends MissedRun {
   job: RunnableJob;
 }
 
+/** A run to make now: one owed, or the one a cron just fired for (which takes every file in). */
+type DueRun = Omit<OwedRun, 'firedAt'> & { firedAt?: Date };
+
 /**
  * The order a catch-up runs in: oldest date first; on one date, a month-end after the other jobs, since
  * it waits for its last day's night (its run is refused while that night has not succeeded).
  */
-function catchUpOrder(jobs: ScheduledJob[]): (a: OwedRun, b: OwedRun) => number {
+function catchUpOrder(jobs: ScheduledJob[]): (a: DueRun, b: DueRun) => number {
   const rank = (j: RunnableJob) => (j === 'monthly' ? jobs.length : jobs.findIndex((s) => s.job === j));
   return (a, b) =>
     a.businessDate < b.businessDate ? -1 : a.businessDate > b.businessDate ? 1 : rank(a.job) - rank(b.job);
@@ -182,6 +189,8 @@ export class Scheduler {
   private readonly now: () => Date;
   private readonly sleep: (ms: number, signal: AbortSignal) => Promise<void>;
   private readonly jobs: ScheduledJob[];
+  /** The runs refused for a date not yet ended that wait for it to end, as `job date`: one wait each. */
+  private readonly waitingForDateEnd = new Set<string>();
   readonly runs: RunSummary[] = [];
 
   constructor(private readonly o: SchedulerOptions) {
@@ -215,8 +224,14 @@ export class Scheduler {
       ...(filesUntil ? { filesUntil } : {}),
     };
     try {
-      const summary = await runJob(ctx, job, { onlyOnce: true, refuseUnsetSecrets: true });
+      const summary = await runJob(ctx, job, {
+        onlyOnce: true,
+        refuseUnsetSecrets: true,
+        refuseUnended: true,
+      });
       this.runs.push(summary);
+      const early = summary.refused?.code === 'NOT_ENDED';
+      if (early) this.runWhenEnded(job, summary.businessDate);
       const stopped = summary.stopped
         ? ` (stopped at ${summary.stopped.step}: ${summary.stopped.reason})`
         : '';
@@ -243,7 +258,7 @@ export class Scheduler {
         const message =
           `${job} for ${summary.businessDate}: failed${stopped}` +
           (errors.length > 0 ? ` — ${errors.join('; ')}` : '') +
-          `; retried before the next scheduled run`;
+          (early ? '' : `; retried before the next scheduled run`);
         if (interrupted) this.o.logger.warn(fields, message);
         else this.o.logger.error(fields, message);
       }
@@ -278,33 +293,67 @@ export class Scheduler {
   }
 
   /**
-   * A cron firing: first every night still owed (missed, failed or refused within `catchUpDays`, a
-   * month-end after its last day's night), oldest first, each taking the files that had come in when
-   * its cron fired for it; then the night fired for. Worked out when its turn in the queue comes, so
-   * it sees what the runs before it did.
+   * A cron firing: the night fired for, with every night still owed (missed, failed or refused within
+   * `catchUpDays`), oldest first and a month-end after its last day's night — the one fired for among
+   * them, so a month-end refused earlier for its night runs after that night, not a day later. Each owed
+   * night takes the files that had come in when its cron fired for it. Worked out when its turn in the
+   * queue comes, so it sees what the runs before it did.
    */
   private fired(s: ScheduledJob, fire: CronFire): Promise<void> {
-    const date = businessDateOf(s, fire.day);
+    return this.due(s.job, businessDateOf(s, fire.day));
+  }
+
+  /** Runs `job` for `date` with every run owed, in catch-up order (see `fired`). */
+  private due(job: RunnableJob, date: IsoDate): Promise<void> {
     return this.enqueue(async () => {
       if (this.controller.signal.aborted) return;
+      // A run already refused for a date not yet ended waits for it to end: run now, it would only be
+      // refused and logged again.
+      const waits = (r: DueRun) => this.waitingForDateEnd.has(`${r.job} ${r.businessDate}`);
       let owed: OwedRun[] = [];
       try {
-        owed = (await this.owed(this.now())).filter((o) => !(o.job === s.job && o.businessDate === date));
+        owed = (await this.owed(this.now())).filter(
+          (o) => !(o.job === job && o.businessDate === date) && !waits(o),
+        );
       } catch (error) {
         const e = coerceError(error);
         this.o.logger.error(
-          { job: s.job, businessDate: date, code: e.code },
-          `the nights owed before ${s.job} for ${date} could not be looked up: ${e.describe()}`,
+          { job, businessDate: date, code: e.code },
+          `the nights owed before ${job} for ${date} could not be looked up: ${e.describe()}`,
         );
       }
       if (owed.length > 0)
         this.o.logger.info(
-          { job: s.job, businessDate: date, catchUp: owed.map((o) => `${o.job} ${o.businessDate}`) },
-          `catching up ${owed.length} run(s) before ${s.job} for ${date}`,
+          { job, businessDate: date, catchUp: owed.map((o) => `${o.job} ${o.businessDate}`) },
+          `catching up ${owed.length} run(s) with ${job} for ${date}`,
         );
-      for (const o of owed) await this.runOnce(o.job, o.businessDate, o.firedAt);
-      await this.runOnce(s.job, date);
+      const runs: DueRun[] = [...owed, { job, businessDate: date }]
+        .filter((r) => !waits(r))
+        .sort(catchUpOrder(this.jobs));
+      for (const r of runs) await this.runOnce(r.job, r.businessDate, r.firedAt);
     });
+  }
+
+  /**
+   * A run refused because its date had not ended in the program's time zone (a schedule whose time zone
+   * or offset fires it early) is run, with what is owed, at the instant the date ends there, not a
+   * firing later: the month-end a day late, every night a day behind.
+   */
+  private runWhenEnded(job: RunnableJob, date: IsoDate): void {
+    const key = `${job} ${date}`;
+    if (this.waitingForDateEnd.has(key) || this.controller.signal.aborted) return;
+    this.waitingForDateEnd.add(key);
+    const ends = businessDayClose(date, this.o.config.program.timeZone).getTime();
+    const signal = this.controller.signal;
+    const wait = async () => {
+      for (let left = ends - this.now().getTime(); left > 0; left = ends - this.now().getTime()) {
+        if (signal.aborted) return;
+        await this.sleep(Math.min(left, MAX_SLEEP_MS), signal);
+      }
+      this.waitingForDateEnd.delete(key);
+      if (!signal.aborted) void this.due(job, date);
+    };
+    this.watching.push(wait());
   }
 
   /** Waits for each firing of a job after `after`, and queues it. */

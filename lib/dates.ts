@@ -145,6 +145,15 @@ export function dateInZone(instant: Date, timeZone: string): IsoDate {
   return `${get('year')}-${get('month')}-${get('day')}`;
 }
 
+/**
+ * The last business date that has ended at `now`: yesterday in the program's time zone (`timeZone`).
+ * A date after it is still being lived: its night would post, lapse and send what the day has not
+ * finished making.
+ */
+export function lastEndedDate(now: Date, timeZone: string): IsoDate {
+  return addDays(dateInZone(now, timeZone), -1);
+}
+
 const ISO_INSTANT =
   /^(\d{4}-\d{2}-\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,3})?)?(Z|[+-]\d{2}(?::?\d{2})?)$/;
 

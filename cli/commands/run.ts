@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
-import { addDays, dateInZone, endOfMonth, isIsoDate, type IsoDate } from '../../lib/dates.js';
+import { endOfMonth, isIsoDate, lastEndedDate, type IsoDate } from '../../lib/dates.js';
 import { ConfigError, UsageError } from '../../lib/errors.js';
 import {
   checkTransportSecrets,
   isRunnable,
   JOB_NAMES,
+  notEndedYet,
   runJob,
   type RunnableJob,
   type RunSummary,
@@ -18,14 +19,13 @@ import { Scheduler } from '../../jobs/schedule.js';
 
 /** The last business date that has ended: yesterday in the program's time zone, by the command's clock. */
 export function lastBusinessDate(ctx: CommandContext): IsoDate {
-  return addDays(dateInZone(ctx.now(), ctx.config.program.timeZone), -1);
+  return lastEndedDate(ctx.now(), ctx.config.program.timeZone);
 }
 
 /**
  * The business date of `--date`, or by default the last one (`lastBusinessDate`; REDEYE_NOW replays the
- * night it names). With `ended`, a date that has not ended yet is refused: a night run for it would post,
- * lapse and send what its day has not finished making (status credits lapsed a year early, a month-end's
- * invoices with weeks still to come), and what a later night finds would not undo it.
+ * night it names). With `ended`, a date that has not ended yet is refused before anything runs or is
+ * recorded (notEndedYet says why).
  */
 export function businessDateOption(
   ctx: CommandContext,
@@ -36,16 +36,10 @@ export function businessDateOption(
   if (!isIsoDate(value))
     throw new UsageError(`--date expects a date YYYY-MM-DD, got ${JSON.stringify(value)}`);
   const ended = options.ended;
-  if (ended) {
-    const last = lastBusinessDate(ctx);
-    // A month-end (`run monthly`, `report monthly`) runs for its month's last day, whatever --date names.
-    const through = ended.monthEnd ? endOfMonth(value) : value;
-    if (through > last)
-      throw new UsageError(
-        `${ended.what} for ${through} cannot run yet: the last business date that has ended is ${last} ` +
-          `(${ctx.config.program.timeZone}); to replay a night as of another clock, set REDEYE_NOW`,
-      );
-  }
+  // A month-end (`run monthly`, `report monthly`) runs for its month's last day, whatever --date names.
+  const why =
+    ended && notEndedYet(ctx.config, ctx.now(), ended.what, ended.monthEnd ? endOfMonth(value) : value);
+  if (why) throw new UsageError(`${why}; to replay a night as of another clock, set REDEYE_NOW`);
   return value;
 }
 
