@@ -648,7 +648,6 @@ export async function* tierChanges(
   policy: MailingPolicy,
   list: TierChangeList,
 ): AsyncGenerator<TierChangeRow> {
-  const rank = new Map(policy.program.tierCodes.map((code, i) => [code, i]));
   for await (const page of mailableMembers(q, 'TIER_CHANGE', 'ACTIVE', (b) =>
     b.whereExists((s) =>
       takenBy(s.select(q.raw('1')).from('tier_events as t'), q, businessDate, list).whereRaw(
@@ -685,7 +684,8 @@ export async function* tierChanges(
     for (const m of page) {
       const s = span.get(m.id);
       if (!s || s.from === s.to) continue;
-      const up = (rank.get(s.to) ?? 0) > (s.from === null ? -1 : (rank.get(s.from) ?? 0));
+      const rank = (code: string) => policy.program.tierRank(code);
+      const up = rank(s.to) > (s.from === null ? -1 : rank(s.from));
       yield {
         ...addressee(m),
         fromTier: s.from,

@@ -6,6 +6,7 @@
 import type { Knex } from 'knex';
 import { pgConnection, sqliteHandle } from '../db/connection.js';
 import { chunks } from '../lib/chunks.js';
+import { addTo } from '../lib/multimap.js';
 import { dateInZone, endOfMonth, startOfMonth, type IsoDate } from '../lib/dates.js';
 import { Ledger } from '../ledger/ledger.js';
 import { isReversal, type PostResult, type PostingRequest } from '../ledger/types.js';
@@ -84,10 +85,8 @@ export async function loadMembers(q: Q, numbers: Iterable<string>): Promise<Map<
     const past = new Map<number, MemberFacts['pastPools'][number][]>();
     for (const r of (await q('past_pool_memberships as pm')
       .join('pools as p', 'p.id', 'pm.pool_id')
-      .whereIn(
-        'pm.member_id',
-        rows.map((m) => m.id),
-      )
+      // One row per former name: each member once.
+      .whereIn('pm.member_id', [...new Set(rows.map((m) => m.id))])
       .orderBy('pm.id')
       .select('pm.member_id as memberId', 'p.code', 'pm.since', 'pm.until')) as Array<{
       memberId: number | string;
@@ -95,10 +94,7 @@ export async function loadMembers(q: Q, numbers: Iterable<string>): Promise<Map<
       since: IsoDate | null;
       until: IsoDate;
     }>) {
-      const stay = { code: r.code, since: r.since ?? null, until: r.until };
-      const stays = past.get(Number(r.memberId));
-      if (stays) stays.push(stay);
-      else past.set(Number(r.memberId), [stay]);
+      addTo(past, Number(r.memberId), { code: r.code, since: r.since ?? null, until: r.until });
     }
     for (const r of rows) {
       let member = out.get(r.number);
@@ -343,9 +339,7 @@ export class PeriodPoints {
       }
       if (at === number) continue;
       holder.set(number, at);
-      let list = mergedIn.get(at);
-      if (!list) mergedIn.set(at, (list = []));
-      list.push(number);
+      addTo(mergedIn, at, number);
     }
     return { holder, mergedIn };
   }

@@ -9,6 +9,7 @@
 import type { Knex } from 'knex';
 import { addDays, addMonths, latestDueBy, type IsoDate } from '../lib/dates.js';
 import { chunks } from '../lib/chunks.js';
+import { addTo } from '../lib/multimap.js';
 import { lotMovementsOf, lotsCreatedBy, poolsLastActiveIn, standing } from '../ledger/queries.js';
 import { originsOfLot } from '../ledger/follow.js';
 import { Accounts } from '../ledger/accounts.js';
@@ -209,9 +210,7 @@ export async function standingEarnings(
   const out = new Map<number, IsoDate[]>();
   for (const e of earnings) {
     if (e.key !== null && reversed.has(e.key)) continue;
-    const dates = out.get(e.memberId);
-    if (dates) dates.push(e.date);
-    else out.set(e.memberId, [e.date]);
+    addTo(out, e.memberId, e.date);
   }
   return out;
 }
@@ -289,13 +288,11 @@ export async function expiriesUndone(
     for (const r of (await q('past_pool_memberships')
       .whereIn('member_id', ids)
       .select('member_id', 'pool_id', 'since', 'until')) as Array<Record<string, unknown>>) {
-      const stays = left.get(Number(r.member_id)) ?? [];
-      stays.push({
+      addTo(left, Number(r.member_id), {
         pool: Number(r.pool_id),
         since: (r.since as IsoDate | null) ?? null,
         until: String(r.until).slice(0, 10),
       });
-      left.set(Number(r.member_id), stays);
     }
     rows.push(
       ...((await expiries(ids, (b) =>

@@ -64,6 +64,7 @@ import type { FeedHandler, FileRefusal, RejectRow } from './ingest-file.js';
 import type { FileRow } from './registry.js';
 import type { JobContext } from './types.js';
 import { chunks } from '../lib/chunks.js';
+import { addTo } from '../lib/multimap.js';
 
 export function minorOf(amount: string, currency: string): number | undefined {
   if (!isCurrencyCode(currency)) return undefined;
@@ -386,11 +387,6 @@ export async function mergeFlightDrafts(archive: FlightArchive, drafts: Activity
   );
   const flightRows = new Map<string, ActivityRow[]>();
   const batchPassengers = new Map<string, ActivityRow[]>();
-  const addTo = (m: Map<string, ActivityRow[]>, k: string, r: ActivityRow) => {
-    const list = m.get(k);
-    if (list) list.push(r);
-    else m.set(k, [r]);
-  };
   if (couponsLookFor.length > 0 || passengersLookFor.length > 0) {
     const byId = new Map<number, ActivityRow>();
     for (const r of [...byKey.values(), ...others.values(), ...byCoupon.values()])

@@ -103,12 +103,19 @@ export function membersHandler(
    * read after it replaces it (a later line, a later file), where one of an earlier night's file is the
    * same record sent again. Records stored before the file was kept (null) are of an earlier night.
    */
+  // A full extract sent again asks this of nearly every row, of the same few files: a file's night does
+  // not change while ingest runs.
+  const fileTonight = new Map<number, boolean>();
   async function readTonight(trx: Knex.Transaction, fileId: unknown): Promise<boolean> {
     if (fileId === null || fileId === undefined) return false;
-    const f = await trx('files')
-      .where({ id: Number(fileId) })
-      .first('business_date');
-    return f !== undefined && String(f.business_date).slice(0, 10) === ctx.businessDate;
+    const id = Number(fileId);
+    let tonight = fileTonight.get(id);
+    if (tonight === undefined) {
+      const f = await trx('files').where({ id }).first('business_date');
+      tonight = f !== undefined && String(f.business_date).slice(0, 10) === ctx.businessDate;
+      fileTonight.set(id, tonight);
+    }
+    return tonight;
   }
 
   /**
@@ -240,7 +247,7 @@ export function membersHandler(
           since,
           until: ctx.businessDate,
         });
-      await keepFormerName(trx, ctx, current, r, now);
+      await keepFormerName(trx, ctx, current, fields, r.updatedAt, now);
       await trx('members').where({ id: current.id }).update(fields);
       outcome(current.status !== r.status ? `to${r.status}` : 'updated');
     } else {
@@ -320,22 +327,18 @@ async function keepFormerName(
   trx: Knex.Transaction,
   ctx: JobContext,
   current: Record<string, unknown>,
-  r: MemberRecord,
+  next: Record<string, unknown>,
+  updatedAt: string,
   now: string,
 ): Promise<void> {
   if (current.erased_at || !current.surname) return;
-  const next: Record<(typeof NAME_COLUMNS)[number], string | null> = {
-    surname: r.surname,
-    given_name: r.givenName,
-    surname_local: r.surnameLocal,
-    given_name_local: r.givenNameLocal,
-  };
-  if (NAME_COLUMNS.every((c) => ((current[c] as string | null) ?? null) === next[c])) return;
+  const name = (row: Record<string, unknown>, c: string) => (row[c] as string | null | undefined) ?? null;
+  if (NAME_COLUMNS.every((c) => name(current, c) === name(next, c))) return;
   await trx('member_names').insert({
     member_id: current.id,
-    ...Object.fromEntries(NAME_COLUMNS.map((c) => [c, (current[c] as string | null) ?? null])),
+    ...Object.fromEntries(NAME_COLUMNS.map((c) => [c, name(current, c)])),
     // The program's day of the change, as activity dates are: 22:30 UTC is the next day in Moscow.
-    valid_until: dateInZone(new Date(r.updatedAt), ctx.config.program.timeZone),
+    valid_until: dateInZone(new Date(updatedAt), ctx.config.program.timeZone),
     created_at: now,
   });
 }

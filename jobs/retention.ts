@@ -91,6 +91,10 @@ export function tokeniser(
         : `TOK-${createHmac('sha256', secret).update(value).digest('hex').slice(0, 16).toUpperCase()}`;
 }
 
+/** Keys of personal fields in a stored members record or claim JSON: names become tokens, the others are removed. */
+const NAME_KEYS = new Set(['surname', 'givenName', 'surnameLocal', 'givenNameLocal']);
+const REMOVED_KEYS = new Set(['birthDate', 'email', 'phone']);
+
 /**
  * A members-feed record (parsers/members.ts `MemberRecord`, or one stored as JSON) as an erased member's
  * is kept: the names as the same tokens as the member's, birth date, e-mail and phone gone; the number,
@@ -98,17 +102,10 @@ export function tokeniser(
  */
 export function erasedRecord<T extends object>(record: T, token: (v: string | null) => string | null): T {
   const r = record as Record<string, unknown>;
-  const name = (key: string) => token(typeof r[key] === 'string' ? r[key] : null);
-  return {
-    ...record,
-    surname: name('surname'),
-    givenName: name('givenName'),
-    surnameLocal: name('surnameLocal'),
-    givenNameLocal: name('givenNameLocal'),
-    birthDate: null,
-    email: null,
-    phone: null,
-  };
+  const out: Record<string, unknown> = { ...r };
+  for (const k of NAME_KEYS) out[k] = token(typeof r[k] === 'string' ? (r[k] as string) : null);
+  for (const k of REMOVED_KEYS) out[k] = null;
+  return out as unknown as T;
 }
 
 /**
@@ -219,10 +216,6 @@ export async function eraseMember(
   return unreadable;
 }
 
-/** Keys of personal fields in stored claim JSON: names become tokens, the others are removed. */
-const NAME_KEYS = new Set(['surname', 'givenName', 'surnameLocal', 'givenNameLocal']);
-const REMOVED_KEYS = new Set(['birthDate', 'email', 'phone']);
-
 /** Replaces the personal fields of a claim's JSON at any depth; true when anything changed. */
 function scrubPersonal(value: unknown, token: (v: string | null) => string | null): boolean {
   if (value === null || typeof value !== 'object') return false;
@@ -311,7 +304,7 @@ async function scrubClaims(
  * closure date) while its merge waits, so the closed accounts' retention never reaches it; one never
  * enrolled has no row at all.
  */
-export const waitingMergesDue = (knex: Knex, cutoff: IsoDate) =>
+const waitingMergesDue = (knex: Knex, cutoff: IsoDate) =>
   knex('member_merges_waiting as w')
     .leftJoin('members as m', 'm.number', 'w.member_number')
     .where('w.business_date', '<=', cutoff)

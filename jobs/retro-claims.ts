@@ -119,7 +119,7 @@ export async function judgeClaim(
   const flight = found[0]!;
   if (businessDate < addDays(flight.activityDate, window.minDaysAfterFlight))
     return outcome('PENDING', 'PENDING', flight.activityKey);
-  const windowEnds = couponWaitEnds(flight, window.maxMonthsAfterFlight);
+  const windowEnds = couponWaitEnds(flight.activityDate, window.maxMonthsAfterFlight);
   if (claim.receivedDate > windowEnds) return outcome('REJECTED', 'OUT_OF_WINDOW');
   // A flight that can be credited once something comes (its coupon, its currency's rate) keeps its claim
   // waiting while the claim window is open, and is refused for it once the window has closed.
@@ -188,8 +188,8 @@ export const claimWaitEnds = (claim: RetroClaim, minDaysAfterFlight: number): Is
   addDays(claim.receivedDate, minDaysAfterFlight);
 
 /** The last night a claim on a flight that waits for its flown coupon is tried: its window's last day. */
-const couponWaitEnds = (flight: Pick<ActivityRow, 'activityDate'>, maxMonthsAfterFlight: number): IsoDate =>
-  addMonths(flight.activityDate, maxMonthsAfterFlight);
+const couponWaitEnds = (flightDate: IsoDate, maxMonthsAfterFlight: number): IsoDate =>
+  addMonths(flightDate, maxMonthsAfterFlight);
 
 /** What the archive row of a flight credited by a claim becomes. */
 export function creditedByClaim(claim: RetroClaim, decision: AccrualDecision): Partial<ActivityRow> {
@@ -310,24 +310,24 @@ export function claimMessage(
       ? `coupon ${claim.ticketNumber}/${claim.couponNumber}`
       : `flight ${claim.carrier ?? '?'}${claim.flightNumber ?? '?'} of ${claim.flightDate ?? '?'} ${claim.origin ?? '?'}-${claim.destination ?? '?'} for ${claim.surname}`;
   const flight = outcome.activityKey ? `the flight ${outcome.activityKey}` : named;
+  // The last night a claim by flight waiting for its coupon or its rate is tried.
+  const until = claim.flightDate
+    ? ` up to ${couponWaitEnds(claim.flightDate, window.maxMonthsAfterFlight)}`
+    : '';
   switch (outcome.reason) {
     case 'PENDING':
       // Waiting with no flight found, the claim waits for the coupon it names to come.
       return !outcome.activityKey && !claim.flightDate
         ? `no flown coupon or listed passenger in the archive matches ${named} yet: the claim is tried again each night up to ${claimWaitEnds(claim, window.minDaysAfterFlight)}`
         : `${named} is less than ${window.minDaysAfterFlight} days old: the claim is tried again each night`;
-    case 'NO_COUPON': {
+    case 'NO_COUPON':
       // Only a claim by flight finds a passenger without a coupon, so its date is the flight's.
-      const until = claim.flightDate
-        ? ` up to ${couponWaitEnds({ activityDate: claim.flightDate }, window.maxMonthsAfterFlight)}`
-        : '';
       return outcome.status === 'PENDING'
         ? `${flight} waits for its flown coupon: the claim is tried again each night${until}`
         : `${flight} is listed, but its flown coupon did not come within the retro-claim window`;
-    }
     case 'BAD_CURRENCY':
       if (outcome.status === 'PENDING')
-        return `${flight} earns by its coupon's money, whose currency has no exchange rate yet: the claim is tried again each night the retro-claim window is open`;
+        return `${flight} earns by its coupon's money, whose currency has no exchange rate yet: an fx file with that currency's rate for the flight date lets it be credited; the claim is tried again each night${until || ' the retro-claim window is open'}`;
       return `${flight} earns by its coupon's money, whose currency had no exchange rate within the retro-claim window`;
     case 'NOT_FOUND':
       return `no flown coupon or listed passenger in the archive matches ${named}`;

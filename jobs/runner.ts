@@ -521,10 +521,13 @@ function quotedError(error: string | null): string {
   return `: ${failures.length > 300 ? `${failures.slice(0, 299)}…` : failures}`;
 }
 
+/** A step's last run for a date, as a refusal names it. */
+const lastRun = (r: RunRecord, date: string) =>
+  `the last ${r.job} for ${date} (run ${r.id}, started ${r.started_at})`;
+
 /** The last run of a step for a date that did not succeed, as a refusal names it. */
 const lastRunText = (r: RunRecord, date: string) =>
-  `the last ${r.job} for ${date} (run ${r.id}, started ${r.started_at}) ` +
-  `${r.status === 'running' ? 'never finished' : r.status}${quotedError(r.error)}`;
+  `${lastRun(r, date)} ${r.status === 'running' ? 'never finished' : r.status}${quotedError(r.error)}`;
 
 /**
  * The step whose work each step the month-end counts takes in, as the night orders them: run again after
@@ -597,8 +600,8 @@ async function unfinishedNight(ctx: JobContext): Promise<string | undefined> {
     const theirs = before === undefined ? undefined : latest.get(before)!;
     if (theirs !== undefined && Number(theirs.id) > Number(own.id))
       return (
-        `the last ${theirs.job} for ${date} (run ${theirs.id}, started ${theirs.started_at}) ran after ` +
-        `the last ${step} for it (run ${own.id}): what ${theirs.job} took in, ${step} has not`
+        `${lastRun(theirs, date)} ran after the last ${step} for it (run ${own.id}): ` +
+        `what ${theirs.job} took in, ${step} has not`
       );
   }
   return undefined;

@@ -344,16 +344,20 @@ export class Scheduler {
     if (this.waitingForDateEnd.has(key) || this.controller.signal.aborted) return;
     this.waitingForDateEnd.add(key);
     const ends = businessDayClose(date, this.o.config.program.timeZone).getTime();
-    const signal = this.controller.signal;
     const wait = async () => {
-      for (let left = ends - this.now().getTime(); left > 0; left = ends - this.now().getTime()) {
-        if (signal.aborted) return;
-        await this.sleep(Math.min(left, MAX_SLEEP_MS), signal);
-      }
+      if (!(await this.sleepUntil(ends))) return;
       this.waitingForDateEnd.delete(key);
-      if (!signal.aborted) void this.due(job, date);
+      void this.due(job, date);
     };
     this.watching.push(wait());
+  }
+
+  /** Sleeps until `at` (epoch ms) by the scheduler's clock, MAX_SLEEP_MS at a time; false if stopped first. */
+  private async sleepUntil(at: number): Promise<boolean> {
+    const signal = this.controller.signal;
+    for (let left = at - this.now().getTime(); left > 0 && !signal.aborted; left = at - this.now().getTime())
+      await this.sleep(Math.min(left, MAX_SLEEP_MS), signal);
+    return !signal.aborted;
   }
 
   /** Waits for each firing of a job after `after`, and queues it. */
@@ -361,11 +365,7 @@ export class Scheduler {
     const signal = this.controller.signal;
     let next = calendar.next(after);
     while (next && !signal.aborted) {
-      const wait = next.at.getTime() - this.now().getTime();
-      if (wait > 0) {
-        await this.sleep(Math.min(wait, MAX_SLEEP_MS), signal);
-        continue;
-      }
+      if (!(await this.sleepUntil(next.at.getTime()))) break;
       void this.fired(s, next);
       // After a sleep past several firings (a suspended machine), the next one to come: the catch-up
       // of the one just queued runs the dates in between.

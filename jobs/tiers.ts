@@ -6,6 +6,7 @@
  */
 import type { Knex } from 'knex';
 import { chunks } from '../lib/chunks.js';
+import { addTo } from '../lib/multimap.js';
 import { addDays, type IsoDate } from '../lib/dates.js';
 import { Accounts, type StatusMetric } from '../ledger/accounts.js';
 import { Ledger } from '../ledger/ledger.js';
@@ -242,10 +243,7 @@ const onWindowEnding =
   async (trx, members) => {
     const byDate = new Map<string, MemberTierRow[]>();
     for (const m of members) {
-      const date = judgedOn(m);
-      const list = byDate.get(date);
-      if (list) list.push(m);
-      else byDate.set(date, [m]);
+      addTo(byDate, judgedOn(m), m);
     }
     const q = new Map<number, number>();
     for (const [date, list] of byDate)
@@ -359,10 +357,7 @@ async function missedNights(
   }>;
   const byNight = new Map<IsoDate, number[]>();
   for (const r of rows) {
-    const night = String(r.night).slice(0, 10);
-    const ids = byNight.get(night);
-    if (ids) ids.push(Number(r.memberId));
-    else byNight.set(night, [Number(r.memberId)]);
+    addTo(byNight, String(r.night).slice(0, 10), Number(r.memberId));
   }
   for (const [date, ids] of byNight) judged.push({ date, postedBy: date, ids });
   if (calendar) {

@@ -200,12 +200,28 @@ export function withExpired<E extends { amount: number }, K>(
   expiredOf: Map<K, number>,
   expiryAccount: K,
 ): { entries: E[]; expired: number } {
-  if (expiredOf.size === 0) return { entries, expired: 0 };
+  const r = toExpiry(entries, accountOf, entry, expiredOf, expiryAccount, -1);
+  return { entries: r.entries, expired: r.moved };
+}
+
+/**
+ * `entries` with what `dueOf` names taken off that side of each account's entries (debits `-1`, credits
+ * `1`) and booked to `expiryAccount` on the same side instead; unchanged when nothing moves.
+ */
+function toExpiry<E extends { amount: number }, K>(
+  entries: E[],
+  accountOf: (e: E) => K,
+  entry: (account: K, amount: number) => E,
+  dueOf: Map<K, number>,
+  expiryAccount: K,
+  side: 1 | -1,
+): { entries: E[]; moved: number } {
+  if (dueOf.size === 0) return { entries, moved: 0 };
   const out = entries.map((e) => ({ ...e }));
-  const expired = shrinkDebits(out, accountOf, new Map(expiredOf));
-  if (expired === 0) return { entries, expired: 0 };
-  out.push(entry(expiryAccount, -expired));
-  return { entries: out.filter((e) => e.amount !== 0), expired };
+  const moved = shrinkSide(out, accountOf, new Map(dueOf), side);
+  if (moved === 0) return { entries, moved: 0 };
+  out.push(entry(expiryAccount, side * moved));
+  return { entries: out.filter((e) => e.amount !== 0), moved };
 }
 
 /**
@@ -230,12 +246,8 @@ export function withLapsed<E extends { amount: number }, K>(
   lapsedOf: Map<K, number>,
   expiryAccount: K,
 ): { entries: E[]; lapsed: number } {
-  if (lapsedOf.size === 0) return { entries, lapsed: 0 };
-  const out = entries.map((e) => ({ ...e }));
-  const lapsed = shrinkSide(out, accountOf, new Map(lapsedOf), 1);
-  if (lapsed === 0) return { entries, lapsed: 0 };
-  out.push(entry(expiryAccount, lapsed));
-  return { entries: out.filter((e) => e.amount !== 0), lapsed };
+  const r = toExpiry(entries, accountOf, entry, lapsedOf, expiryAccount, 1);
+  return { entries: r.entries, lapsed: r.moved };
 }
 
 /** What the ledger's and the simulated ledger's stores tell of lots, to trace where points expired. */
