@@ -217,6 +217,80 @@ describe('partner parser on fixtures', () => {
   });
 });
 
+describe('partner points out of range', () => {
+  const file = (details: string[], trailer: string) =>
+    bytesInput(
+      'REDBANK_20261101_00670.csv',
+      ['H,REDBANK,670,2026-11-01T01:00:00Z', ...details, trailer].join('\n') + '\n',
+    );
+  const detail = (txn: string, points: string, spend = '10.00') =>
+    `D,${txn},6221012195,NIKITINA,O,2026-10-31,CARD_SPEND,MCC5812,${spend},USD,${points},`;
+
+  it('rejects points_requested above 2,147,483,647 as BAD_AMOUNT on its line; the other record and the file go on', async () => {
+    const { records, rejects, verdicts } = await collect(partnerParser, [
+      file([detail('RBX0100', '3000000000'), detail('RBX0101', '', '10.00')], 'T,2,3000000000,20.00'),
+    ]);
+    expect(records.map((r) => [r.line, r.record.partnerTxnId])).toEqual([[3, 'RBX0101']]);
+    expect(rejects).toEqual([
+      expect.objectContaining({
+        file: 'REDBANK_20261101_00670.csv',
+        line: 2,
+        field: 'points_requested',
+        reason: 'BAD_AMOUNT',
+        text: '3000000000',
+        recordRef: 'RBX0100',
+        memberNumber: '6221012195',
+        message:
+          'points_requested: expected a whole number of points from -2147483648 to 2147483647, found "3000000000"',
+      }),
+    ]);
+    // The partner summed the figure it sent: the trailer still matches, so the file is not refused whole.
+    expect(verdicts[0]).toMatchObject({ verdict: 'accepted' });
+  });
+
+  it('reads the bounds of an integer column and rejects one past them, a reversal included', async () => {
+    const { records, rejects, verdicts } = await collect(partnerParser, [
+      file(
+        [
+          detail('RB1', '2147483647'),
+          detail('RB2', '2147483648'),
+          detail('RB3-R', '-2147483648', '-10.00'),
+          detail('RB4-R', '-2147483649', '-10.00'),
+        ],
+        'T,4,-2,0.00',
+      ),
+    ]);
+    expect(records.map((r) => [r.record.partnerTxnId, r.record.pointsRequested])).toEqual([
+      ['RB1', 2147483647],
+      ['RB3-R', -2147483648],
+    ]);
+    expect(rejects.map((r) => [r.line, r.field, r.reason, r.text])).toEqual([
+      [3, 'points_requested', 'BAD_AMOUNT', '2147483648'],
+      [5, 'points_requested', 'BAD_AMOUNT', '-2147483649'],
+    ]);
+    expect(verdicts[0]).toMatchObject({ verdict: 'accepted' });
+  });
+
+  it('checks control sums past 2^53 exactly: one point off is a mismatch', async () => {
+    // The lines add up to 2^53, and 2^53 + 1 is the same double: a float sum would take the wrong trailer.
+    const details = [
+      ...Array.from({ length: 9 }, (_, i) => detail(`RB${i}`, '999999999999999')),
+      detail('RB9', '7199254741001'),
+    ];
+    const exact = await collect(partnerParser, [file(details, 'T,10,9007199254740992,100.00')]);
+    expect(exact.rejects).toHaveLength(10);
+    expect(exact.verdicts[0]).toMatchObject({
+      verdict: 'accepted',
+      meta: { read: { pointsSum: '9007199254740992' } },
+    });
+    const off = await collect(partnerParser, [file(details, 'T,10,9007199254740993,100.00')]);
+    expect(off.verdicts[0]).toMatchObject({ verdict: 'rejected', reason: 'CONTROL_TOTAL_MISMATCH' });
+    expect(off.verdicts[0]?.message).toContain(
+      'sum of points_requested 9007199254740993, read 9007199254740992',
+    );
+  });
+});
+
 describe('partner parser properties', () => {
   it('never throws and accounts for every line of any input', async () => {
     const token = fc.constantFrom(

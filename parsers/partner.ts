@@ -4,15 +4,17 @@
  *
  * The partner is answered with the reason codes of its published interface, so this feed speaks only
  * those: record level MALFORMED (wrong field count, unknown record type, missing or unreadable field,
- * bad date, invalid UTF-8 or NUL), BAD_AMOUNT (spend or points missing, not a number, wrong sign) and
- * BAD_CURRENCY; file level BAD_HEADER, BAD_TRAILER, CONTROL_TOTAL_MISMATCH and EMPTY_FILE. The other
- * codes of the interface need the member master, the contracts or the file history and belong to later
- * steps. A quoted field that never closes or a record over 64 KiB makes the rest of the file unreadable:
- * the rest is one MALFORMED reject and the file is rejected BAD_TRAILER, its trailer being unreadable.
+ * bad date, invalid UTF-8 or NUL), BAD_AMOUNT (spend or points missing, not a number, wrong sign; points
+ * outside -2,147,483,648 to 2,147,483,647, what the column keeping them holds) and BAD_CURRENCY; file
+ * level BAD_HEADER, BAD_TRAILER, CONTROL_TOTAL_MISMATCH and EMPTY_FILE. The other codes of the interface
+ * need the member master, the contracts or the file history and belong to later steps. A quoted field
+ * that never closes or a record over 64 KiB makes the rest of the file unreadable: the rest is one
+ * MALFORMED reject and the file is rejected BAD_TRAILER, its trailer being unreadable.
  *
  * Trailer figures: detail_count counts every D line (accepted or rejected); the sums cover the D lines
- * whose points_requested and spend_amount are readable, an empty value counting as zero. An empty sum in
- * the trailer stands for zero.
+ * whose points_requested and spend_amount are readable, an empty value counting as zero, points out of
+ * range included (the partner summed them too). The sums are exact whatever their size (DecimalSum). An
+ * empty sum in the trailer stands for zero.
  */
 import { basename } from 'node:path';
 import {
@@ -32,7 +34,13 @@ import {
   type RowOutcome,
   type SourceLine,
 } from './csv-common.js';
-import { clipText, type FeedParser, type RejectEvent } from './types.js';
+import {
+  MAX_INTEGER_COLUMN,
+  MIN_INTEGER_COLUMN,
+  clipText,
+  type FeedParser,
+  type RejectEvent,
+} from './types.js';
 
 /** One D record. */
 export interface PartnerActivity extends SourceLine {
@@ -366,7 +374,14 @@ class PartnerHandler implements CsvRowHandler<PartnerActivity> {
         r.fail(POINTS, 'BAD_AMOUNT', 'empty or a signed whole number of points', pointsText);
       } else {
         pointsRequested = Number(pointsText);
-        if (pointsRequested < 0 && !reversal) {
+        if (pointsRequested > MAX_INTEGER_COLUMN || pointsRequested < MIN_INTEGER_COLUMN) {
+          r.fail(
+            POINTS,
+            'BAD_AMOUNT',
+            `a whole number of points from ${MIN_INTEGER_COLUMN} to ${MAX_INTEGER_COLUMN}`,
+            pointsText,
+          );
+        } else if (pointsRequested < 0 && !reversal) {
           r.fail(
             POINTS,
             'BAD_AMOUNT',

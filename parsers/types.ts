@@ -33,6 +33,15 @@ export const FEED_NAMES: readonly FeedName[] = [
   'retro-claims',
 ];
 
+/**
+ * The range of an `integer` column (int4 on PostgreSQL), where points and file sequences are kept
+ * (`activities.points_requested`, `alliance_claims.points`, `files.sequence`). SQLite would store more and
+ * PostgreSQL refuses the insert, and with it the whole file: the parsers hold every feed to this range so
+ * a value past it is one record's reject, the same on both engines.
+ */
+export const MAX_INTEGER_COLUMN = 2_147_483_647;
+export const MIN_INTEGER_COLUMN = -2_147_483_648;
+
 /** Where a record or reject came from. Text formats give a line; XML gives an element path and sequence. */
 export interface SourcePosition {
   file: string;
