@@ -25,6 +25,7 @@ import {
   writeTemp,
   xmllintOrSkip,
 } from '../parsers/fixtures/xml/support.js';
+import { MAX_INTEGER_COLUMN } from '../parsers/types.js';
 import { escapeXmlAttr } from '../parsers/xml-common.js';
 import { writeClaimsFile, writeResultsFile } from './alliance-xml.js';
 
@@ -400,7 +401,7 @@ const pair = fc.tuple(program, program).filter(([a, b]) => a !== b);
 const claimsFileArb: fc.Arbitrary<ClaimsFile> = fc
   .record({
     parties: pair,
-    sequence: fc.integer({ min: 1, max: 4_294_967_295 }),
+    sequence: fc.integer({ min: 1, max: MAX_INTEGER_COLUMN }),
     createdAt: timestamp,
     claims: fc.uniqueArray(claimArb, { selector: (c) => c.claimId, maxLength: 6 }),
   })
@@ -410,7 +411,7 @@ const resultArb: fc.Arbitrary<AllianceResult> = fc.oneof(
   fc.record({
     claimId: lineText(64),
     status: fc.constant('accepted' as const),
-    pointsCredited: fc.integer({ min: 0, max: 2_147_483_647 }),
+    pointsCredited: fc.integer({ min: 0, max: MAX_INTEGER_COLUMN }),
     tierHeld: fc.stringMatching(/^[A-Za-z0-9_-]{1,16}$/),
   }),
   fc.record({
@@ -424,7 +425,7 @@ const resultArb: fc.Arbitrary<AllianceResult> = fc.oneof(
 const resultsFileArb: fc.Arbitrary<ResultsFile> = fc
   .record({
     parties: pair,
-    sequence: fc.integer({ min: 1, max: 4_294_967_295 }),
+    sequence: fc.integer({ min: 1, max: MAX_INTEGER_COLUMN }),
     createdAt: timestamp,
     results: fc.uniqueArray(resultArb, { selector: (r) => r.claimId, maxLength: 6 }),
   })

@@ -246,6 +246,38 @@ describe('alliance claims', () => {
   });
 });
 
+describe('alliance numbers the archive keeps in integer columns', () => {
+  it('reads a file sequence of 2,147,483,647 and refuses one past it BAD_HEADER, naming the element', async () => {
+    const withSequence = (n: string) =>
+      claimsText.replace('<FileSequence>42</FileSequence>', `<FileSequence>${n}</FileSequence>`);
+    expect((await parseClaims(withSequence('2147483647'))).verdict).toMatchObject({
+      verdict: 'accepted',
+      meta: { sequence: 2147483647 },
+    });
+    const past = (await parseClaims(withSequence('2147483648'))).verdict;
+    expect(past).toMatchObject({ verdict: 'rejected', reason: 'BAD_HEADER' });
+    expect(past.message).toBe('FileHeader/FileSequence: expected a whole number from 1 to 2147483647');
+
+    const answering = (n: string) =>
+      resultsText.replace('<r:FileSequence>42</r:FileSequence>', `<r:FileSequence>${n}</r:FileSequence>`);
+    expect((await parseResults(answering('2147483647'))).verdict).toMatchObject({ verdict: 'accepted' });
+    const answeringPast = (await parseResults(answering('2147483648'))).verdict;
+    expect(answeringPast).toMatchObject({ verdict: 'rejected', reason: 'BAD_HEADER' });
+    expect(answeringPast.message).toContain('FileHeader/AnsweredFile/FileSequence');
+  });
+
+  it('reads PointsCredited of 2,147,483,647 and rejects one past it on its field', async () => {
+    const at = await parseResults(resultsText.replace('>2750<', '>2147483647<'));
+    expect(at.rejects).toEqual([]);
+    const past = await parseResults(resultsText.replace('>2750<', '>2147483648<'));
+    expect(past.rejects[0]).toMatchObject({
+      reason: 'MALFORMED',
+      field: 'Accepted/PointsCredited',
+      text: '2147483648',
+    });
+  });
+});
+
 describe('alliance results', () => {
   it('reads accepted and rejected results and which claims file they answer', async () => {
     const { records, rejects, verdict } = await parseResults(resultsText);

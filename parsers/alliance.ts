@@ -24,7 +24,13 @@
  */
 import { isIsoDate, type IsoDate } from '../lib/dates.js';
 import { FLIGHT_NUMBER_RE, FLIGHT_NUMBER_TEXT } from './csv-common.js';
-import type { FeedParser, ParseEvent, ParseInput, ParseOptions } from './types.js';
+import {
+  MAX_INTEGER_COLUMN,
+  type FeedParser,
+  type ParseEvent,
+  type ParseInput,
+  type ParseOptions,
+} from './types.js';
 import {
   childrenOf,
   parseXmlFeed,
@@ -147,9 +153,7 @@ export interface ResultsFile extends ResultsFileHeader {
 // ---------------------------------------------------------------------------------------------------------
 // Field rules, mirrored in the XSD's simple types
 
-export const MAX_SEQUENCE = 4_294_967_295;
 export const MAX_COUNT = 4_294_967_295;
-export const MAX_POINTS = 2_147_483_647;
 
 const PROGRAM = /^[A-Z0-9]{2,8}$/;
 const MEMBER_NUMBER = /^[A-Z0-9]{1,20}$/;
@@ -243,11 +247,12 @@ function intRule(min: number, max: number): (v: number) => string | null {
     Number.isSafeInteger(v) && v >= min && v <= max ? null : `expected a whole number from ${min} to ${max}`;
 }
 
+// A file sequence is kept in an integer column (`files.sequence`), as points are: the XSD bounds both so.
 export const NUMBER_RULES = {
-  sequence: intRule(1, MAX_SEQUENCE),
+  sequence: intRule(1, MAX_INTEGER_COLUMN),
   count: intRule(0, MAX_COUNT),
   coupon: intRule(1, 4),
-  points: intRule(0, MAX_POINTS),
+  points: intRule(0, MAX_INTEGER_COLUMN),
 };
 
 /** Collects the first problem of a list of checks. */

@@ -13,11 +13,11 @@
  * | BAD_DATE           | header-row feeds       | not a real calendar date YYYY-MM-DD                              |
  * | BAD_TIMESTAMP      | members                | not an ISO 8601 date-time with a time zone                       |
  * | BAD_AMOUNT         | flown, partner         | not a decimal of ≤ 18 digits before the point and ≤ 9 after;     |
- * |                    |                        | partner: also points, spend rules                                |
+ * |                    |                        | partner: also points (sign, -2^31 to 2^31-1), spend rules        |
  * | BAD_CURRENCY       | flown, partner         | not a 3-letter ISO 4217 code                                     |
  * | BAD_TICKET         | flown, retro-claims    | not 13 digits (a `-` after the 3-digit prefix is tolerated)      |
  * | BAD_COUPON         | flown, retro-claims    | coupon number not 1–4                                            |
- * | BAD_POINTS         | redemptions            | points not a positive integer                                    |
+ * | BAD_POINTS         | redemptions            | points not a positive integer up to 2,147,483,647                |
  * | BAD_MEMBER_NUMBER  | header-row feeds       | member number not 1–24 letters/digits (check digit: rules layer);|
  * |                    |                        | members: not of the program's pattern (program.memberNumber)     |
  * | CHECK_DIGIT        | members                | member number fails the program's check digit                    |

@@ -71,10 +71,25 @@ describe('redemptions parser on fixtures', () => {
       'partner_code is required: expected the partner that delivered a PARTNER_REWARD',
     );
     expect(rejects[1]).toMatchObject({
-      message: 'points: expected a positive whole number of points, found "0"',
+      message: 'points: expected a positive whole number of points up to 2147483647, found "0"',
       text: '0',
     });
     expect(rejects[4]?.message).toContain('one of AWARD_TICKET, UPGRADE, EXCESS_BAGGAGE');
+  });
+
+  it('reads 2,147,483,647 points and rejects one more BAD_POINTS: the archive keeps them in an integer column', async () => {
+    const text = [
+      'redemption_id,member_number,redemption_date,service_type,points,status',
+      'R-1,1000000016,2026-11-01,AWARD_TICKET,2147483647,ISSUED',
+      'R-2,1000000016,2026-11-01,AWARD_TICKET,2147483648,ISSUED',
+      'R-3,1000000016,2026-11-01,AWARD_TICKET,999999999999999,CANCELLED',
+    ].join('\n');
+    const { records, rejects } = await collect(redemptionsParser, [bytesInput('redemptions.csv', text)]);
+    expect(records.map((r) => [r.line, r.record.points])).toEqual([[2, 2147483647]]);
+    expect(rejects.map((r) => [r.file, r.line, r.field, r.reason, r.text])).toEqual([
+      ['redemptions.csv', 3, 'points', 'BAD_POINTS', '2147483648'],
+      ['redemptions.csv', 4, 'points', 'BAD_POINTS', '999999999999999'],
+    ]);
   });
 
   it('rejects the file when a required column is missing', async () => {

@@ -14,7 +14,7 @@ import {
   type FieldReader,
   type SourceLine,
 } from './csv-common.js';
-import type { FeedParser } from './types.js';
+import { MAX_INTEGER_COLUMN, type FeedParser } from './types.js';
 import { SERVICE_TYPES, type ServiceType } from '../ledger/accounts.js';
 
 /** ISSUED debits the points; CANCELLED gives back those of an earlier redemption_id. */
@@ -69,9 +69,15 @@ class RedemptionsHandler extends HeaderedCsvHandler<Redemption> {
     }
     const pointsText = r.raw(POINTS);
     let points = 0;
-    if (pointsText === '') r.fail(POINTS, 'MISSING_FIELD', 'a positive whole number of points', '');
-    else if (!POINTS_RE.test(pointsText) || (points = Number(pointsText)) === 0) {
-      r.fail(POINTS, 'BAD_POINTS', 'a positive whole number of points', pointsText);
+    // The archive keeps the points in an integer column, signed (a redemption is stored negative).
+    const expected = `a positive whole number of points up to ${MAX_INTEGER_COLUMN}`;
+    if (pointsText === '') r.fail(POINTS, 'MISSING_FIELD', expected, '');
+    else if (
+      !POINTS_RE.test(pointsText) ||
+      (points = Number(pointsText)) === 0 ||
+      points > MAX_INTEGER_COLUMN
+    ) {
+      r.fail(POINTS, 'BAD_POINTS', expected, pointsText);
     }
     return {
       redemptionId: r.match(ID, IDENTIFIER_RE, 'an id of letters, digits and _ . / : -'),
