@@ -124,6 +124,78 @@ describe('configuration', () => {
     expect(err.describe()).toContain('tiers.levels[2].threshold');
   });
 
+  it('refuses a billing identity the IS-XML transmission cannot carry, naming each field, at start-up (exit 2)', () => {
+    const grandstay =
+      'billing: { currency: USD, organizationId: "9GS", designator: GS, organizationName: GrandStay Hotels Ltd, chargeCategory: Miscellaneous, chargeCode: FFP }';
+    const broken = example
+      .replace(
+        grandstay,
+        grandstay.replace(
+          'chargeCode: FFP',
+          'chargeCode: FREQUENT-FLYER-POINTS-BILLING, settlementMethod: ""',
+        ),
+      )
+      .replace('STAY: { per: spend, rate: "3",', 'STAY: { per: spend, chargeCode: "", rate: "3",')
+      .replace(
+        'organizationDesignator: XX, organizationName: Redeye Airlines }',
+        `organizationDesignator: "", organizationName: ${'Redeye Airlines '.repeat(6)}Corp. }`,
+      );
+    const err = problems(broken);
+    const line = (text: string) => broken.split('\n').findIndex((l) => l.includes(text)) + 1;
+    expect(err.problems).toEqual([
+      {
+        path: 'partners[0].contracts[1].activities.STAY.chargeCode',
+        line: line('chargeCode: ""'),
+        message: "empty: IS-XML's ChargeCode needs at least 1 character",
+      },
+      {
+        path: 'partners[0].billing.chargeCode',
+        line: line('FREQUENT-FLYER-POINTS-BILLING'),
+        message: "at most 25 characters, as IS-XML's ChargeCode (this has 29)",
+      },
+      {
+        path: 'partners[0].billing.settlementMethod',
+        line: line('FREQUENT-FLYER-POINTS-BILLING'),
+        message: "empty: IS-XML's SettlementMethod needs at least 1 character",
+      },
+      {
+        path: 'exports.invoices.organizationDesignator',
+        line: line('organizationDesignator: ""'),
+        message: "empty: IS-XML's OrganizationDesignator needs at least 1 character",
+      },
+      {
+        path: 'exports.invoices.organizationName',
+        line: line('organizationDesignator: ""'),
+        message: "at most 100 characters, as IS-XML's OrganizationName1 (this has 101)",
+      },
+    ]);
+    expect(err.exitCode).toBe(2);
+  });
+
+  it('counts a billing name in characters as the IS-XML schema does, and refuses one XML cannot carry', () => {
+    // 100 characters, 150 UTF-16 units: the schema takes it, so the configuration does.
+    const name = 'Hôtel 🏨 '.repeat(12) + 'Grand';
+    expect([...name]).toHaveLength(101);
+    const fits = [...name].slice(0, 100).join('');
+    const withName = (n: string) =>
+      example.replace('organizationName: GrandStay Hotels Ltd', `organizationName: ${JSON.stringify(n)}`);
+    const config = parseConfig(withName(fits), examplePath, {});
+    expect(config.partners.find((p) => p.code === 'GRANDSTAY')!.billing!.organizationName).toBe(fits);
+    expect(problems(withName(name)).problems).toEqual([
+      expect.objectContaining({
+        path: 'partners[0].billing.organizationName',
+        message: "at most 100 characters, as IS-XML's OrganizationName1 (this has 101)",
+      }),
+    ]);
+    expect(problems(withName('GrandStay\u0007 Hotels')).problems).toEqual([
+      expect.objectContaining({
+        path: 'partners[0].billing.organizationName',
+        message:
+          "holds a character XML 1.0 cannot carry (U+0007), which IS-XML's OrganizationName1 would lose",
+      }),
+    ]);
+  });
+
   it('refuses a secret written into the file where an environment variable name belongs', () => {
     const err = problems(example.replace('passwordEnv: REDEYE_SMTP_PASSWORD', 'passwordEnv: "hunter2 "'));
     expect(err.problems.map((p) => p.path)).toContain('mail.smtp.passwordEnv');

@@ -7,6 +7,7 @@
 import cron from 'node-cron';
 import iconv from 'iconv-lite';
 import { z } from 'zod';
+import { isxmlTextProblem, type IsxmlTextElement } from '../exporters/isxml.js';
 import { isIsoDate } from '../lib/dates.js';
 import { LOG_LEVELS } from '../lib/log.js';
 import { didYouMean, isTimeZone, timeZoneProblem } from './suggest.js';
@@ -306,6 +307,17 @@ export type ExpiryVersion = z.infer<typeof expiryPolicy> & { effectiveFrom?: str
 
 // ---------------------------------------------------------------------------------------------- partners
 
+/**
+ * Text the month-end IS-XML transmission carries as `element`, held to the project schema's bounds when
+ * the configuration loads: out of them, the clearing house would reject the whole transmission a month
+ * later, after the night had registered and delivered it.
+ */
+const isxmlText = (element: IsxmlTextElement) =>
+  z.string().superRefine((value, ctx) => {
+    const problem = isxmlTextProblem(element, value);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+  });
+
 const activityRule = z
   .object({
     /** `spend`: rate points per unit of base currency; `activity`: rate points per record. */
@@ -315,7 +327,7 @@ const activityRule = z
     /** Hotel stays: revenue categories that earn (e.g. ROOM, or ROOM and FOOD). */
     revenueCategories: z.array(z.string()).optional(),
     /** Invoice line charge code for this activity type (IS-XML); falls back to the partner's. */
-    chargeCode: z.string().optional(),
+    chargeCode: isxmlText('ChargeCode').optional(),
   })
   .strict();
 
@@ -352,12 +364,12 @@ const partnerAirlineChart = z.strictObject({
 
 const billing = z.strictObject({
   currency,
-  organizationId: z.string().min(1),
-  designator: z.string().min(1),
-  organizationName: z.string().min(1),
-  chargeCategory: z.string().min(1),
-  chargeCode: z.string().min(1),
-  settlementMethod: z.string().default('I'),
+  organizationId: isxmlText('OrganizationID'),
+  designator: isxmlText('OrganizationDesignator'),
+  organizationName: isxmlText('OrganizationName1'),
+  chargeCategory: isxmlText('ChargeCategory'),
+  chargeCode: isxmlText('ChargeCode'),
+  settlementMethod: isxmlText('SettlementMethod').default('I'),
 });
 
 const partner = z.strictObject({
@@ -469,9 +481,10 @@ const exportsSection = z
     alliance: z.strictObject({ resultsDueDays: positiveInt.default(7) }).default({ resultsDueDays: 7 }),
     invoices: z
       .strictObject({
-        issuingOrganizationId: z.string().default('XX'),
-        organizationDesignator: z.string().default('XX'),
-        organizationName: z.string().default('Redeye Airlines'),
+        /** Both the transmission's `IssuingOrganizationID` and the seller's `OrganizationID`. */
+        issuingOrganizationId: isxmlText('IssuingOrganizationID').default('XX'),
+        organizationDesignator: isxmlText('OrganizationDesignator').default('XX'),
+        organizationName: isxmlText('OrganizationName1').default('Redeye Airlines'),
       })
       .default({
         issuingOrganizationId: 'XX',

@@ -23,11 +23,13 @@ import {
   buildInvoiceStatement,
   buildInvoiceTransmission,
   invoiceTotals,
+  ISXML_TEXT_MAX,
   priceLines,
   readBackLines,
   scaledUnitPrice,
   transmissionTotals,
   type InvoiceInput,
+  type IsxmlTextElement,
   type TransmissionInput,
 } from './isxml.js';
 import {
@@ -553,6 +555,83 @@ describe('IS-XML invoice transmission', () => {
       transmission([invoice('A', 'USD', [[1, '1']]), invoice('B', 'USD', [[1, '1']])]),
     );
     expect(validateWithSchema(ISXML_XSD, writeTemp([dup])).ok).toBe(false);
+  });
+});
+
+describe('IS-XML text the configuration and the data feed', () => {
+  /** Where each bounded element's text comes from in the input (the seller is the first organization written). */
+  const place: Record<IsxmlTextElement, (t: TransmissionInput, v: string) => void> = {
+    IssuingOrganizationID: (t, v) => (t.issuingOrganizationId = v),
+    TransmissionID: (t, v) => (t.transmissionId = v),
+    ChargeCategory: (t, v) => (t.invoices[0]!.chargeCategory = v),
+    OrganizationID: (t, v) => (t.invoices[0]!.seller.id = v),
+    OrganizationDesignator: (t, v) => (t.invoices[0]!.seller.designator = v),
+    OrganizationName1: (t, v) => (t.invoices[0]!.seller.name = v),
+    SettlementMethod: (t, v) => (t.invoices[0]!.settlementMethod = v),
+    ChargeCode: (t, v) => (t.invoices[0]!.lines[0]!.chargeCode = v),
+    Description: (t, v) => (t.invoices[0]!.lines[0]!.description = v),
+  };
+  const base = (): TransmissionInput => {
+    const gs = invoice('GRANDSTAY', 'USD', [[1000, '0.0095']]);
+    return transmission([{ ...gs, seller: { ...ORG }, lines: gs.lines.map((l) => ({ ...l })) }]);
+  };
+  /** `n` characters mixing one, two and four UTF-8 bytes, the astral ones two UTF-16 units each. */
+  const textOf = (n: number) => Array.from({ length: n }, (_, i) => ['A', 'é', '🏨'][i % 3]!).join('');
+
+  it.runIf(xmllintOrSkip())(
+    'refuses before writing exactly the values the project schema refuses, counting characters as it does',
+    () => {
+      const cases = (Object.keys(ISXML_TEXT_MAX) as IsxmlTextElement[]).flatMap((element) =>
+        [0, 1, ISXML_TEXT_MAX[element], ISXML_TEXT_MAX[element] + 1].map((n) => ({ element, n })),
+      );
+      const verdicts = cases.map(({ element, n }) => {
+        const t = base();
+        place[element](t, textOf(n));
+        let built: boolean;
+        try {
+          buildInvoiceTransmission(t);
+          built = true;
+        } catch (e) {
+          expect(e).toBeInstanceOf(ExportError);
+          expect(e).toMatchObject({ code: 'ISXML_FIELD', context: { field: element } });
+          built = false;
+        }
+        // What the schema says of the same value in the same place of a transmission otherwise valid.
+        const valid = buildInvoiceTransmission(base()).replace(
+          new RegExp(`<${element}>[^<]*</${element}>`),
+          `<${element}>${textOf(n)}</${element}>`,
+        );
+        const schema = validateWithSchema(ISXML_XSD, writeTemp([valid])).ok;
+        return { element, n, built, schema };
+      });
+      expect(verdicts.filter((v) => v.built !== v.schema)).toEqual([]);
+      // Up to the bound in characters is taken, though the astral ones make it longer in UTF-16 units.
+      expect(verdicts.filter((v) => v.built !== (v.n >= 1 && v.n <= ISXML_TEXT_MAX[v.element]))).toEqual([]);
+    },
+  );
+
+  it('names the partner, the invoice, the line and the element of a description too long to send', () => {
+    const t = base();
+    const contract = `GRANDSTAY-${'2026-'.repeat(50)}`;
+    place.Description(t, `STAY points credited, ${contract}`);
+    let refusal: unknown;
+    try {
+      buildInvoiceTransmission(t);
+    } catch (e) {
+      refusal = e;
+    }
+    expect(refusal).toBeInstanceOf(ExportError);
+    expect(refusal).toMatchObject({
+      code: 'ISXML_FIELD',
+      message:
+        "invoice 2026110001 to GRANDSTAY, line 1: Description at most 255 characters, as IS-XML's Description (this has 282)",
+      context: { partner: 'GRANDSTAY', invoice: '2026110001', field: 'Description' },
+    });
+    const numbered = base();
+    numbered.invoices[0]!.invoiceNumber = '20261110000';
+    expect(() => buildInvoiceTransmission(numbered)).toThrow(
+      'invoice 20261110000 to GRANDSTAY: InvoiceNumber is 1 to 10 letters or digits in IS-XML',
+    );
   });
 });
 

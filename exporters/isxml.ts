@@ -27,11 +27,50 @@ import { Decimal, formatMinor, minorUnitExponent, toMinorUnits, tryParseAmount }
 import { childOf, childrenOf, escapeXmlText, parseXmlText } from '../parsers/xml-common.js';
 import { csvRecord, csvText } from './csv.js';
 import { ExportError } from './errors.js';
-import { XmlWriter } from './xml-writer.js';
+import { XmlWriter, xmlChars } from './xml-writer.js';
 
 export const IS_XML_NS = 'http://www.IATA.com/IATAAviationInvoiceStandard';
 /** The IS-XML standard version in TransmissionHeader/Version; it must be the one the issuer's SIS profile uses. */
 export const IS_XML_VERSION = 'IATA:ISXMLInvoiceV3.8';
+
+/**
+ * The most characters schemas/redeye-isxml-subset-1.0.xsd lets each element whose text comes from the
+ * configuration or the data hold (its `Text25`…`Text255`, each at least one character). A clearing house
+ * rejects a whole transmission for one field out of bounds, so the configuration refuses such a billing
+ * identity when it loads (config/schema.ts) and `buildInvoiceTransmission` refuses any other value before
+ * a file is written.
+ */
+export const ISXML_TEXT_MAX = {
+  IssuingOrganizationID: 25,
+  TransmissionID: 50,
+  ChargeCategory: 25,
+  OrganizationID: 25,
+  OrganizationDesignator: 25,
+  OrganizationName1: 100,
+  SettlementMethod: 25,
+  ChargeCode: 25,
+  Description: 255,
+} as const;
+
+export type IsxmlTextElement = keyof typeof ISXML_TEXT_MAX;
+
+/**
+ * Why `value` cannot be the text of `element`, or undefined. The schema counts characters, not UTF-16
+ * units (an emoji is one character to it, two to `String.length`), and a character XML 1.0 cannot carry
+ * would be dropped by the writer, leaving the field other than configured.
+ */
+export function isxmlTextProblem(element: IsxmlTextElement, value: string): string | undefined {
+  const illegal = value.replace(/./gsu, (c) => (xmlChars(c) === c ? '' : c));
+  if (illegal !== '') {
+    const at = `U+${illegal.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
+    return `holds a character XML 1.0 cannot carry (${at}), which IS-XML's ${element} would lose`;
+  }
+  const length = [...value].length;
+  if (length === 0) return `empty: IS-XML's ${element} needs at least 1 character`;
+  const max = ISXML_TEXT_MAX[element];
+  if (length > max) return `at most ${max} characters, as IS-XML's ${element} (this has ${length})`;
+  return undefined;
+}
 
 export interface Organization {
   /** SIS member/organisation id (e.g. the 3-digit airline accounting code or a location id). */
@@ -227,12 +266,79 @@ function organization(x: XmlWriter, name: string, o: Organization): void {
   x.close();
 }
 
+const INVOICE_NUMBER = /^[A-Za-z0-9]{1,10}$/;
+const SETTLEMENT_MONTH_PERIOD = /^[0-9]{2}(0[1-9]|1[0-2])0[1-4]$/;
+
+/**
+ * Refuses, naming the partner, the invoice and the element, a value the schema would refuse that the
+ * configuration's own checks cannot see: a description made of an activity type and a contract id, an
+ * invoice number past the month's 9999th document. The configured values are checked again, as they are
+ * written (an `InvoiceInput` may come from elsewhere than the configuration). What the builder computes
+ * itself (amounts, counts, dates, `BillingCategory`) fits by construction; a `TransmissionID`
+ * `<issuer>-<YYYYMM>-<sequence>` fits 50 with an issuer of at most 25 and any safe-integer sequence.
+ */
+function checkTransmission(t: TransmissionInput): void {
+  const refuse = (where: string, element: string, problem: string, partner?: string, invoice?: string) => {
+    throw new ExportError('ISXML_FIELD', `${where}: ${element} ${problem}`, {
+      partner,
+      invoice,
+      field: element,
+    });
+  };
+  const text = (
+    where: string,
+    element: IsxmlTextElement,
+    value: string,
+    partner?: string,
+    invoice?: string,
+  ) => {
+    // As written: the writer drops what XML cannot carry from text that is not configured (partner data).
+    const problem = isxmlTextProblem(element, xmlChars(value));
+    if (problem !== undefined) refuse(where, element, problem, partner, invoice);
+  };
+  const transmission = `transmission ${t.transmissionId}`;
+  text(transmission, 'TransmissionID', t.transmissionId);
+  text(transmission, 'IssuingOrganizationID', t.issuingOrganizationId);
+  for (const invoice of t.invoices) {
+    const partner = invoice.partnerCode;
+    const number = invoice.invoiceNumber;
+    const where = `invoice ${number} to ${partner}`;
+    if (!INVOICE_NUMBER.test(number))
+      refuse(where, 'InvoiceNumber', 'is 1 to 10 letters or digits in IS-XML', partner, number);
+    if (!SETTLEMENT_MONTH_PERIOD.test(invoice.settlementMonthPeriod))
+      refuse(where, 'SettlementMonthPeriod', 'is YYMMPP with a period 01 to 04 in IS-XML', partner, number);
+    text(where, 'ChargeCategory', invoice.chargeCategory, partner, number);
+    for (const [side, o] of [
+      ['SellerOrganization', invoice.seller],
+      ['BuyerOrganization', invoice.buyer],
+    ] as const) {
+      text(`${where}, ${side}`, 'OrganizationID', o.id, partner, number);
+      text(`${where}, ${side}`, 'OrganizationDesignator', o.designator, partner, number);
+      text(`${where}, ${side}`, 'OrganizationName1', o.name, partner, number);
+    }
+    text(where, 'SettlementMethod', invoice.settlementMethod, partner, number);
+    invoice.lines.forEach((line, i) => {
+      text(`${where}, line ${i + 1}`, 'ChargeCode', line.chargeCode, partner, number);
+      text(`${where}, line ${i + 1}`, 'Description', line.description, partner, number);
+    });
+  }
+}
+
+/**
+ * The transmission as the clearing house receives it. Every value the schema bounds is checked first
+ * (`checkTransmission`), so a transmission built here is never one the schema refuses for a field's text.
+ */
 export function buildInvoiceTransmission(t: TransmissionInput): string {
   if (t.invoices.length === 0) {
     throw new ExportError('EMPTY_TRANSMISSION', `transmission ${t.transmissionId} has no invoice`, {
       field: 'Invoice',
     });
   }
+  checkTransmission(t);
+  return writeTransmission(t);
+}
+
+function writeTransmission(t: TransmissionInput): string {
   const x = new XmlWriter();
   x.open('InvoiceTransmission', [['xmlns', IS_XML_NS]]);
   x.open('TransmissionHeader');
@@ -377,7 +483,8 @@ export function invoiceElement(xml: string, invoiceNumber: string): string | und
 
 /** `invoice`'s `<Invoice>` element as `buildInvoiceTransmission` writes it into any transmission. */
 function writtenElement(invoice: InvoiceInput): string {
-  const xml = buildInvoiceTransmission({
+  // Unchecked: an element compared with what a delivered file carries is written as it was then, limits or not.
+  const xml = writeTransmission({
     transmissionId: '-',
     transmissionDateTime: '-',
     issuingOrganizationId: '-',

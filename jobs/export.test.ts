@@ -1456,6 +1456,36 @@ for (const engine of availableEngines()) {
       expect(await byKind('invoice')).toHaveLength(0);
     });
 
+    // Only SQLite keeps an activity type longer than the 32 characters PostgreSQL's column holds: there a
+    // line's description (type, contract id of at most 64, an adjusted invoice's number) stays within 255.
+    it.skipIf(engine !== 'sqlite')(
+      'refuses a transmission whose line description IS-XML cannot carry before registering it, using no sequence',
+      async () => {
+        const lh = (await t.db
+          .knex('activities')
+          .where('rule_version', 'LH-2025')
+          .select('id', 'activity_type')) as Array<{
+          id: number;
+          activity_type: string | null;
+        }>;
+        expect(lh.length).toBeGreaterThan(0);
+        await t.db
+          .knex('activities')
+          .where('rule_version', 'LH-2025')
+          .update({ activity_type: 'FLIGHT_'.repeat(36) });
+        const failed = exportJob(jobContext(t.db, config, DAY));
+        await expect(failed).rejects.toThrow(
+          /invoices for 2026-11: invoice 202611\d{4} to LH, line \d+: Description at most 255 characters, as IS-XML's Description \(this has 2\d\d\)/,
+        );
+        expect(await byKind('invoice')).toHaveLength(0);
+
+        for (const a of lh)
+          await t.db.knex('activities').where('id', a.id).update({ activity_type: a.activity_type });
+        await exportJob(jobContext(t.db, config, DAY));
+        expect((await one('invoice')).name).toBe('XX1_ISXML_202611_0001.xml');
+      },
+    );
+
     it('stopped on request after an export failed, returns for the runner to record it interrupted, the failure among its warnings', async () => {
       await t.db.knex('postings').where('rule_version', 'LH-2025').update({ rule_version: 'LH-1999' });
       await t.db.knex('activities').where('rule_version', 'LH-2025').update({ rule_version: 'LH-1999' });
