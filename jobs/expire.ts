@@ -10,7 +10,13 @@ import type { Knex } from 'knex';
 import { addDays, addMonths, latestDueBy, type IsoDate } from '../lib/dates.js';
 import { chunks } from '../lib/chunks.js';
 import { addTo } from '../lib/multimap.js';
-import { lotMovementsOf, lotsCreatedBy, poolsLastActiveIn, standing } from '../ledger/queries.js';
+import {
+  lotMovementsOf,
+  lotsCreatedBy,
+  MEMBER_CLOCK_SQL,
+  poolsLastActiveIn,
+  standing,
+} from '../ledger/queries.js';
 import { originsOfLot } from '../ledger/follow.js';
 import { Accounts } from '../ledger/accounts.js';
 import { Ledger } from '../ledger/ledger.js';
@@ -78,6 +84,8 @@ export const expireJob: Job = async (ctx: JobContext): Promise<JobResult> => {
   // Lots carry the policy they were earned under: a date under a fixed term, none under inactivity. A
   // program that changed policy holds both, and each expires by its own rule whatever tonight's is.
   const inactivity = program.inactivityOn(ctx.businessDate);
+  // Due on addMonths(last activity, months), the date the expiry warning announced.
+  const cutoff = program.inactivityDueBy(ctx.businessDate);
   const warningDays = program.expiryVersion(ctx.businessDate).warningDays;
   const counts: Record<string, number> = { lots: 0, points: 0, refused: 0 };
   const knex = ctx.db.knex;
@@ -90,15 +98,13 @@ export const expireJob: Job = async (ctx: JobContext): Promise<JobResult> => {
   const dueLots: Array<(query: Knex.QueryBuilder) => void> = [
     (query) => query.andWhere('l.expires_on', '<=', ctx.businessDate),
   ];
-  if (inactivity) {
-    // Due on addMonths(last activity, months), the date the expiry warning announced.
-    const cutoff = latestDueBy(ctx.businessDate, inactivity.months);
+  if (cutoff !== undefined) {
     dueLots.push((query) =>
       query
         .join('members as m', 'm.id', 'a.member_id')
         .whereNull('l.expires_on')
         .andWhere('a.kind', 'MEMBER_POINTS')
-        .andWhereRaw('COALESCE(m.last_activity_date, m.enrolment_date) <= ?', [cutoff]),
+        .andWhereRaw(`${MEMBER_CLOCK_SQL} <= ?`, [cutoff]),
     );
     dueLots.push((query) =>
       query
@@ -137,10 +143,9 @@ export const expireJob: Job = async (ctx: JobContext): Promise<JobResult> => {
     .sum({ total: 'remaining' })
     .first();
   counts.expiringSoon = Number(soon?.total ?? 0);
-  if (inactivity) {
+  if (inactivity && cutoff !== undefined) {
     // Undated lots: an account's points expire `months` after its last earning activity, so those whose
     // activity falls in (today, today + warningDays] less `months` are due.
-    const dueNow = latestDueBy(ctx.businessDate, inactivity.months);
     const dueSoon = latestDueBy(addDays(ctx.businessDate, warningDays), inactivity.months);
     const undated = await knex('lots as l')
       .join('accounts as a', 'a.id', 'l.account_id')
@@ -148,8 +153,8 @@ export const expireJob: Job = async (ctx: JobContext): Promise<JobResult> => {
       .where('l.remaining', '>', 0)
       .whereNull('l.expires_on')
       .andWhere('a.kind', 'MEMBER_POINTS')
-      .andWhereRaw('COALESCE(m.last_activity_date, m.enrolment_date) > ?', [dueNow])
-      .andWhereRaw('COALESCE(m.last_activity_date, m.enrolment_date) <= ?', [dueSoon])
+      .andWhereRaw(`${MEMBER_CLOCK_SQL} > ?`, [cutoff])
+      .andWhereRaw(`${MEMBER_CLOCK_SQL} <= ?`, [dueSoon])
       .sum({ total: 'l.remaining' })
       .first();
     const poolsSoon = await knex('lots as l')
@@ -157,7 +162,7 @@ export const expireJob: Job = async (ctx: JobContext): Promise<JobResult> => {
       .whereNull('l.expires_on')
       .whereIn(
         'l.account_id',
-        poolsLastActiveIn(knex, { after: dueNow, onOrBefore: dueSoon }).select('pa.id'),
+        poolsLastActiveIn(knex, { after: cutoff, onOrBefore: dueSoon }).select('pa.id'),
       )
       .sum({ total: 'l.remaining' })
       .first();

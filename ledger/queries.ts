@@ -192,25 +192,22 @@ export async function lastStandingEarnings(
 }
 
 /**
- * The pool accounts holding points whose last earning activity falls in (after, onOrBefore] (`after`
- * omitted: any day up to `onOrBefore`), as a query on `accounts as pa` for the caller to select from.
- * A pool is active when any of its members is (their last activity; closed and merged members
- * included, for what they earned while in it) and when points are earned into it: a member who has since
- * left takes their last activity date along, but what they earned into the pool still counts for the
- * pool. Enrolment is not activity here: a member joining who never earns would otherwise keep points
- * alive that nobody earned (for a member's own points it is, so a new member's are not due at once).
- * Nor is what a member earned before joining (`members.pool_since`), unless their points moved into the
- * pool when they joined: those points are as recent as their last activity, and the pool's lots expire
- * together.
+ * The clock of a member's own points under the inactivity rule, on `members as m`: their last earning
+ * activity, or their enrolment when they have none on record (a new member's points are not due at once).
  */
-export function poolsLastActiveIn(
-  q: Knex | Knex.Transaction,
-  range: { after?: IsoDate; onOrBefore: IsoDate },
-): Knex.QueryBuilder {
-  // What a member earned before joining is the pool's only when their points came along (the transfer of
-  // their join): otherwise it would keep alive the points of others, who were inactive all along.
-  const broughtPoints = (b: Knex.QueryBuilder) =>
-    b
+export const MEMBER_CLOCK_SQL = 'COALESCE(m.last_activity_date, m.enrolment_date)';
+
+/**
+ * The members whose activity keeps the points of pool account `pa` alive, on `members as pm`: those in
+ * the pool (closed and merged members included, for what they earned while in it), each counting with
+ * their last activity unless it is from before they joined (`members.pool_since`) and their points did
+ * not move into the pool when they joined: what a member earned before would otherwise keep alive the
+ * points of others, who were inactive all along. With their points came their activity: those points
+ * are as recent as it, and the pool's lots expire together.
+ */
+function poolMembers(q: Q, b: Knex.QueryBuilder): Knex.QueryBuilder {
+  const broughtPoints = (t: Knex.QueryBuilder) =>
+    t
       .select(q.raw('1'))
       .from('postings as tp')
       .join('entries as te', 'te.posting_id', 'tp.id')
@@ -219,31 +216,47 @@ export function poolsLastActiveIn(
       .andWhereRaw('te.account_id = pa.id')
       .andWhere('te.amount', '>', 0)
       .andWhereRaw('te.business_date >= pm.pool_since');
+  return b
+    .from('members as pm')
+    .whereRaw('pm.pool_id = pa.pool_id')
+    .where((w) =>
+      w
+        .whereNull('pm.pool_since')
+        .orWhereRaw('pm.last_activity_date >= pm.pool_since')
+        .orWhereExists(broughtPoints),
+    );
+}
+
+/**
+ * The earnings into pool account `pa` that still stand, on `entries as pe` and `postings as pp`: what a
+ * member who has since left earned into the pool counts for it, what they earn after does not.
+ */
+function earnedIntoPool(q: Q, b: Knex.QueryBuilder): Knex.QueryBuilder {
+  return b
+    .from('entries as pe')
+    .join('postings as pp', 'pp.id', 'pe.posting_id')
+    .whereRaw('pe.account_id = pa.id')
+    .andWhere('pe.amount', '>', 0)
+    .andWhere('pp.kind', 'ACCRUAL')
+    .modify((e) => standing(q, e, 'pp'));
+}
+
+/**
+ * The pool accounts holding points whose last earning activity falls in (after, onOrBefore] (`after`
+ * omitted: any day up to `onOrBefore`), as a query on `accounts as pa` for the caller to select from.
+ * A pool is active when any of its members is (`poolMembers`) and when points are earned into it
+ * (`earnedIntoPool`). Enrolment is not activity here: a member joining who never earns would otherwise
+ * keep points alive that nobody earned (for a member's own points it is, `MEMBER_CLOCK_SQL`).
+ */
+export function poolsLastActiveIn(q: Q, range: { after?: IsoDate; onOrBefore: IsoDate }): Knex.QueryBuilder {
   const memberActiveSince = (b: Knex.QueryBuilder, date: IsoDate) =>
-    b
-      .select(q.raw('1'))
-      .from('members as pm')
-      .whereRaw('pm.pool_id = pa.pool_id')
-      .andWhereRaw('pm.last_activity_date > ?', [date])
-      .where((w) =>
-        w
-          .whereNull('pm.pool_since')
-          .orWhereRaw('pm.last_activity_date >= pm.pool_since')
-          .orWhereExists(broughtPoints),
-      );
+    poolMembers(q, b.select(q.raw('1'))).andWhereRaw('pm.last_activity_date > ?', [date]);
   // An earning's activity date is never after the night that posted it: the business date bounds the
   // search to the account's recent entries.
   const earnedIntoSince = (b: Knex.QueryBuilder, date: IsoDate) =>
-    b
-      .select(q.raw('1'))
-      .from('entries as pe')
-      .join('postings as pp', 'pp.id', 'pe.posting_id')
-      .whereRaw('pe.account_id = pa.id')
+    earnedIntoPool(q, b.select(q.raw('1')))
       .andWhere('pe.business_date', '>', date)
-      .andWhere('pe.amount', '>', 0)
-      .andWhere('pp.kind', 'ACCRUAL')
-      .andWhere('pp.activity_date', '>', date)
-      .modify((e) => standing(q, e, 'pp'));
+      .andWhere('pp.activity_date', '>', date);
   const { after, onOrBefore } = range;
   return q('accounts as pa')
     .where('pa.kind', 'POOL_POINTS')
@@ -256,6 +269,30 @@ export function poolsLastActiveIn(
           w.whereExists((x) => memberActiveSince(x, after)).orWhereExists((x) => earnedIntoSince(x, after)),
         );
     });
+}
+
+/**
+ * The clock of each pool account under the inactivity rule, as `poolsLastActiveIn` reads it: the later
+ * of its members' last activity and its last earning, null for a pool nobody has kept alive (due on any
+ * night an inactivity rule is in force).
+ */
+export async function poolClocks(q: Q): Promise<Map<number, IsoDate | null>> {
+  const rows = (await q('accounts as pa')
+    .where('pa.kind', 'POOL_POINTS')
+    .select('pa.id as id')
+    .select(poolMembers(q, q.queryBuilder().max('pm.last_activity_date')).as('members'))
+    .select(earnedIntoPool(q, q.queryBuilder().max('pp.activity_date')).as('earned'))) as Array<{
+    id: number | string;
+    members: unknown;
+    earned: unknown;
+  }>;
+  const date = (v: unknown) => (v === null || v === undefined ? null : String(v).slice(0, 10));
+  const out = new Map<number, IsoDate | null>();
+  for (const r of rows) {
+    const [members, earned] = [date(r.members), date(r.earned)];
+    out.set(Number(r.id), members === null ? earned : earned === null || members > earned ? members : earned);
+  }
+  return out;
 }
 
 /** What a posting took out of lots (negative) or put back (positive), in the order it did. */

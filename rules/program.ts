@@ -12,7 +12,7 @@ import type {
   PartnerConfig,
 } from '../config/schema.js';
 import type { LoadedConfig } from '../config/load.js';
-import { addDays, addMonths, endOfMonth, startOfMonth, type IsoDate } from '../lib/dates.js';
+import { addDays, addMonths, endOfMonth, latestDueBy, startOfMonth, type IsoDate } from '../lib/dates.js';
 import { minorUnitExponent } from '../lib/money.js';
 import type { StatusMetric } from '../ledger/accounts.js';
 
@@ -192,6 +192,17 @@ export class Program {
       if (v.policy === 'inactivity') return v as ExpiryVersion & { policy: 'inactivity' };
     }
     return undefined;
+  }
+
+  /**
+   * The latest last earning activity whose account's undated lots the expire job of night `date` takes:
+   * `months` back under the inactivity rule of that night (an account last active on 31 August is due on
+   * 28 February). Undefined when no inactivity rule has been in force: undated lots then never expire.
+   * The expire job and the expiry forecast both ask this, so the forecast places a lot on its night.
+   */
+  inactivityDueBy(date: IsoDate): IsoDate | undefined {
+    const rule = this.inactivityOn(date);
+    return rule === undefined ? undefined : latestDueBy(date, rule.months);
   }
 }
 
