@@ -26,6 +26,7 @@ import {
 import { Decimal, formatMinor, minorUnitExponent, toMinorUnits } from '../lib/money.js';
 import type { KeyFigure } from '../mail/report-mail.js';
 import { FxTable } from '../rules/fx.js';
+import { Program } from '../rules/program.js';
 import {
   AIR_SERVICES,
   change,
@@ -62,12 +63,14 @@ import {
   membersOnRegister,
   outstandingLots,
   partnerActivities,
+  undatedLots,
   partnerCredits,
   tierDistribution,
   tierMovements,
   topRoutes,
   type Movement,
   type OutstandingLots,
+  type UndatedLots,
 } from './queries.js';
 import { writeWorkbookFile, type ColumnSpec } from './workbook.js';
 
@@ -404,7 +407,7 @@ export async function monthlyReport(
           valueFormat: { compact: true },
         })
       : undefined;
-  const { rows: forecast, overdue } = expiryForecast(lots, to);
+  const { rows: forecast, overdue, undated } = await expiryForecastOf(db, config, to, lots);
   const forecastChart = await chart('expiry-forecast', {
     kind: 'bar',
     title: 'Points due to expire, next 12 months',
@@ -668,9 +671,13 @@ export async function monthlyReport(
         share: share(f.points, rollForward.closing),
       }));
       const forecastNotes = ['Points whose lots expire in each month, if they are not redeemed first.'];
+      if (undated > 0)
+        forecastNotes.push(
+          `${undated.toLocaleString('en-US')} of them were earned under the inactivity rule and carry no date: they are placed on the night the expire run takes them if their account earns nothing more.`,
+        );
       if (overdue > 0)
         forecastNotes.push(
-          `${forecast[0]!.label} includes ${overdue.toLocaleString('en-US')} points of lots whose date had passed by ${to} and which were still open: the next expire run takes them.`,
+          `${forecast[0]!.label} includes ${overdue.toLocaleString('en-US')} points of lots due by ${to} and still open: the next expire run takes them.`,
         );
       const forecastColumns: ColumnSpec<ForecastRow>[] = [
         { header: 'Month', type: 'text', value: 'label' },
@@ -900,31 +907,86 @@ export function allocateValue(config: LoadedConfig, points: readonly number[]): 
   return values;
 }
 
+/** The monthly report's expiry forecast as of `asOf`, from its open lots (`outstandingLots`). */
+export async function expiryForecastOf(
+  db: Db,
+  config: LoadedConfig,
+  asOf: IsoDate,
+  lots: readonly OutstandingLots[],
+): Promise<ReturnType<typeof expiryForecast>> {
+  const program = new Program(config);
+  return expiryForecast(lots, asOf, {
+    lots: lots.some((l) => l.expiresOn === null) ? await undatedLots(db, asOf) : [],
+    dueBy: (night) => program.inactivityDueBy(night),
+  });
+}
+
+/** The undated lots to forecast, and the rule the expire job takes them by (`Program.inactivityDueBy`). */
+export interface UndatedForecast {
+  lots: readonly UndatedLots[];
+  dueBy: (night: IsoDate) => IsoDate | undefined;
+}
+
 /**
- * Twelve months after `asOf` (the first one from the next day), with the points their lots lose. A lot
- * still open past its date (a night whose expiry has not run yet) is due at the next expire run: it
- * counts in the first month, which `overdue` tells apart, so that every dated open point is forecast.
+ * Twelve months after `asOf` (the first one from the next day), with the points their lots lose. A dated
+ * lot is due on its date; an undated one (inactivity) on the first night whose expire run takes it if its
+ * account earns nothing more, as a dated lot is forecast if nothing is redeemed first. A lot still open
+ * past its night (the expiry of `asOf` or before not run yet) is due at the next expire run: it counts in
+ * the first month, which `overdue` tells apart, so that every open point due is forecast. `undated`: the
+ * undated points the twelve months hold.
  */
 export function expiryForecast(
   lots: readonly OutstandingLots[],
   asOf: IsoDate,
-): { rows: Array<{ label: string; from: IsoDate; to: IsoDate; points: number }>; overdue: number } {
+  inactivity: UndatedForecast,
+): {
+  rows: Array<{ label: string; from: IsoDate; to: IsoDate; points: number }>;
+  overdue: number;
+  undated: number;
+} {
   const rows: Array<{ label: string; from: IsoDate; to: IsoDate; points: number }> = [];
   let overdue = 0;
+  let undated = 0;
   let start = addDays(asOf, 1);
   for (let i = 0; i < 12; i++) {
     const end = endOfMonth(start);
     rows.push({ label: monthLabel(monthOf(start)), from: start, to: end, points: 0 });
     start = addDays(end, 1);
   }
-  for (const { expiresOn, points } of lots) {
-    if (expiresOn === null) continue;
-    const late = expiresOn <= asOf;
+  const place = (due: IsoDate, points: number) => {
+    const late = due <= asOf;
     if (late) overdue += points;
-    const row = late ? rows[0] : rows.find((r) => r.from <= expiresOn && expiresOn <= r.to);
+    const row = late ? rows[0] : rows.find((r) => r.from <= due && due <= r.to);
     if (row) row.points += points;
+    return row !== undefined;
+  };
+  for (const { expiresOn, points } of lots) if (expiresOn !== null) place(expiresOn, points);
+  if (inactivity.lots.length === 0) return { rows, overdue, undated };
+  // The latest last activity the expire runs from `asOf` to each night have taken by then: the rule may
+  // change in the twelve months (a longer one takes nothing for a while), so the first night that takes
+  // an account is where this running maximum reaches its activity.
+  const nights: IsoDate[] = [];
+  const reach: Array<IsoDate | undefined> = [];
+  let most: IsoDate | undefined;
+  for (let night = asOf; night <= rows.at(-1)!.to; night = addDays(night, 1)) {
+    const by = inactivity.dueBy(night);
+    if (by !== undefined && (most === undefined || by > most)) most = by;
+    nights.push(night);
+    reach.push(most);
   }
-  return { rows, overdue };
+  // A pool nobody kept alive (no last activity) is taken by any run under an inactivity rule.
+  const takes = (i: number, lastActive: IsoDate | null) =>
+    reach[i] !== undefined && (lastActive === null || lastActive <= reach[i]!);
+  for (const { lastActive, points } of inactivity.lots) {
+    let [lo, hi] = [0, nights.length];
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (takes(mid, lastActive)) hi = mid;
+      else lo = mid + 1;
+    }
+    if (lo < nights.length && place(nights[lo]!, points)) undated += points;
+  }
+  return { rows, overdue, undated };
 }
 
 type Book = Parameters<Parameters<typeof writeWorkbookFile>[2]>[0];

@@ -9,6 +9,7 @@
  */
 import type { Db } from '../db/connection.js';
 import type { IsoDate } from '../lib/dates.js';
+import { MEMBER_CLOCK_SQL, poolClocks } from '../ledger/queries.js';
 import type { FxRate } from '../rules/fx.js';
 import {
   dateTextSql,
@@ -127,43 +128,51 @@ export interface OutstandingLots {
 }
 
 /**
- * Points still open at the end of `asOf`, by earning month and expiry date. Today's open lots are the
- * starting point; for a past date the lots created after it are taken out and what was consumed from
- * older lots after it is put back, so only postings after `asOf` are read again.
+ * Points still open at the end of `asOf`, grouped by `keys` (SQL expressions over `lots l` and what
+ * `joins` adds, each named by its key), of the lots `where` admits. Today's open lots are the starting
+ * point; for a past date the lots created after it are taken out and what was consumed from older lots
+ * after it is put back, so only postings after `asOf` are read again.
  */
-export async function outstandingLots(db: Db, asOf: IsoDate): Promise<OutstandingLots[]> {
-  const earned = monthSql(db, 'l.earned_on');
-  const expires = dateTextSql(db, 'l.expires_on');
-  type Row = { earned: string; expires: string | null; points: unknown };
+async function openPointsAsOf<K extends string>(
+  db: Db,
+  asOf: IsoDate,
+  keys: Record<K, string>,
+  { joins = '', where = '1 = 1' }: { joins?: string; where?: string } = {},
+): Promise<Array<Record<K, string | number | null> & { points: number }>> {
+  const names = Object.keys(keys) as K[];
+  const select = names.map((k) => `${keys[k]} AS ${k}`).join(', ');
+  const groupBy = names.map((_, i) => i + 1).join(', ');
+  type Row = Record<K, string | number | null> & { points: unknown };
   const now = await sqlRows<Row>(
     db.knex,
     // Spent lots add nothing; leaving out `remaining > 0` lets SQLite read the table in one sequential
     // pass instead of through the open-lots index with a lookup per lot.
-    `SELECT ${earned} AS earned, ${expires} AS expires, SUM(l.remaining) AS points
-       FROM lots l GROUP BY 1, 2`,
+    `SELECT ${select}, SUM(l.remaining) AS points
+       FROM lots l ${joins} WHERE ${where} GROUP BY ${groupBy}`,
   );
   const createdLater = await sqlRows<Row>(
     db.knex,
-    `SELECT ${earned} AS earned, ${expires} AS expires, SUM(l.remaining) AS points
-       FROM postings p JOIN lots l ON l.origin_posting_id = p.id
-      WHERE p.business_date > ? GROUP BY 1, 2`,
+    `SELECT ${select}, SUM(l.remaining) AS points
+       FROM postings p JOIN lots l ON l.origin_posting_id = p.id ${joins}
+      WHERE p.business_date > ? AND ${where} GROUP BY ${groupBy}`,
     [asOf],
   );
   const movedLater = await sqlRows<Row>(
     db.knex,
-    `SELECT ${earned} AS earned, ${expires} AS expires, SUM(lm.amount) AS points
+    `SELECT ${select}, SUM(lm.amount) AS points
        FROM postings p
        JOIN lot_movements lm ON lm.posting_id = p.id
        JOIN lots l ON l.id = lm.lot_id
        JOIN postings op ON op.id = l.origin_posting_id
-      WHERE p.business_date > ? AND op.business_date <= ? GROUP BY 1, 2`,
+       ${joins}
+      WHERE p.business_date > ? AND op.business_date <= ? AND ${where} GROUP BY ${groupBy}`,
     [asOf, asOf],
   );
-  const totals = new Map<string, OutstandingLots>();
+  const totals = new Map<string, Record<K, string | number | null> & { points: number }>();
   const add = (rows: Row[], sign: number) => {
     for (const r of rows) {
-      const key = `${r.earned}|${r.expires ?? ''}`;
-      const entry = totals.get(key) ?? { earned: r.earned, expiresOn: r.expires, points: 0 };
+      const key = names.map((k) => r[k] ?? '').join('|');
+      const entry = totals.get(key) ?? { ...r, points: 0 };
       entry.points += sign * num(r.points);
       totals.set(key, entry);
     }
@@ -171,11 +180,56 @@ export async function outstandingLots(db: Db, asOf: IsoDate): Promise<Outstandin
   add(now, 1);
   add(createdLater, -1);
   add(movedLater, -1);
-  return [...totals.values()]
-    .filter((r) => r.points !== 0)
+  return [...totals.values()].filter((r) => r.points !== 0);
+}
+
+/** Points still open at the end of `asOf`, by earning month and expiry date (`openPointsAsOf`). */
+export async function outstandingLots(db: Db, asOf: IsoDate): Promise<OutstandingLots[]> {
+  const rows = await openPointsAsOf(db, asOf, {
+    earned: monthSql(db, 'l.earned_on'),
+    expires: dateTextSql(db, 'l.expires_on'),
+  });
+  return rows
+    .map((r) => ({ earned: String(r.earned), expiresOn: r.expires as IsoDate | null, points: r.points }))
     .sort(
       (a, b) => a.earned.localeCompare(b.earned) || (a.expiresOn ?? '~').localeCompare(b.expiresOn ?? '~'),
     );
+}
+
+export interface UndatedLots {
+  /** The last earning activity of the accounts holding them; null: a pool nobody has kept alive. */
+  lastActive: IsoDate | null;
+  points: number;
+}
+
+/**
+ * Points of undated lots (earned under the inactivity rule) still open at the end of `asOf`, by the last
+ * activity of their accounts as the expire job reads it: a member's own (`MEMBER_CLOCK_SQL`), a pool's
+ * (`poolClocks`). The activity is today's: a report of an earlier date places a lot by what its account
+ * has earned since, as the expire job now would.
+ */
+export async function undatedLots(db: Db, asOf: IsoDate): Promise<UndatedLots[]> {
+  const rows = await openPointsAsOf(
+    db,
+    asOf,
+    {
+      kind: 'a.kind',
+      account: "CASE WHEN a.kind = 'POOL_POINTS' THEN a.id END",
+      clock: dateTextSql(db, MEMBER_CLOCK_SQL),
+    },
+    {
+      joins: 'JOIN accounts a ON a.id = l.account_id LEFT JOIN members m ON m.id = a.member_id',
+      where: `l.expires_on IS NULL AND a.kind IN ${PTS_KINDS_SQL}`,
+    },
+  );
+  const pools = rows.some((r) => r.kind === 'POOL_POINTS') ? await poolClocks(db.knex) : new Map();
+  const byClock = new Map<IsoDate | null, number>();
+  for (const r of rows) {
+    const lastActive =
+      r.kind === 'POOL_POINTS' ? (pools.get(Number(r.account)) ?? null) : (r.clock as IsoDate);
+    byClock.set(lastActive, (byClock.get(lastActive) ?? 0) + r.points);
+  }
+  return [...byClock].map(([lastActive, points]) => ({ lastActive, points }));
 }
 
 /** Points taken by expiry postings (net of their reversals) between two dates, by earning month of the lots. */

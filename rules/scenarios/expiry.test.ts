@@ -8,6 +8,8 @@ import { availableEngines } from '../../test/harness/db.js';
 import { Accounts } from '../../ledger/accounts.js';
 import { expireJob } from '../../jobs/expire.js';
 import { runJob } from '../../jobs/runner.js';
+import { expiryForecastOf } from '../../reports/monthly.js';
+import { outstandingLots } from '../../reports/queries.js';
 import {
   mailable,
   memberNumber,
@@ -268,6 +270,36 @@ for (const engine of availableEngines()) {
       ]);
       expect((await w.night('2027-08-31')).expire.counts.lots).toBe(0);
       expect((await w.night('2027-09-01')).expire.counts.points).toBe(300);
+    });
+
+    it('forecasts undated points in the month the expire job takes them, as its warning figure counts them', async () => {
+      const w = s();
+      const forecast = async (date: string) =>
+        expiryForecastOf(w.w.t.db, w.w.config, date, await outstandingLots(w.w.t.db, date));
+      await w.enrol('2026-01-01', IVANOV, MOTHER, SON);
+      rent(w, IVANOV, 'F-1', '2026-03-10', 500); // due 10 September 2027
+      rent(w, MOTHER, 'F-2', '2026-02-01', 300); // into the pool, kept alive by the son's rental:
+      await w.night('2026-03-10');
+      rent(w, SON, 'F-3', '2026-06-15', 200); // the pool is due 15 December 2027
+      await w.night('2026-06-15');
+
+      expect((await w.night('2027-08-31')).expire.counts.expiringSoon).toBe(500);
+      const august = await forecast('2027-08-31');
+      expect(august.rows.map((r) => r.points)).toEqual([500, 0, 0, 500, 0, 0, 0, 0, 0, 0, 0, 0]);
+      expect(august).toMatchObject({ overdue: 0, undated: 1000 });
+      // The night of 10 September before its expire run: the lot is due and still open.
+      expect((await forecast('2027-09-10')).rows[0]).toMatchObject({ from: '2027-09-11', points: 500 });
+      expect((await forecast('2027-09-10')).overdue).toBe(500);
+
+      expect((await w.night('2027-09-10')).expire.counts.points).toBe(500);
+      const after = await forecast('2027-09-10');
+      expect(after.rows.map((r) => r.points)).toEqual([0, 0, 0, 500, 0, 0, 0, 0, 0, 0, 0, 0]);
+      expect(after.overdue).toBe(0);
+      // The report of 31 August made again: the points were still there that night.
+      expect((await forecast('2027-08-31')).rows.map((r) => r.points)).toEqual(
+        august.rows.map((r) => r.points),
+      );
+      expect((await w.night('2027-12-15')).expire.counts.points).toBe(500);
     });
 
     it('counts a flight credited by a retro-claim as earning activity', async () => {
