@@ -1115,11 +1115,17 @@ async function withdrawReversedEarnings(trx: Knex.Transaction, reversed: readonl
 }
 
 /**
+ * What accrue takes up, in the order it decides them: every activity still marked, whatever night
+ * marked it. The simulator reads the same selection, so what it foretells starts where the night does.
+ */
+export const markedForAccrual = (knex: Knex) => knex('activities').where('needs_accrual', true).orderBy('id');
+
+/**
  * The activities with work for accrue, BATCH at a time in id order: every one (by keyset, each batch
  * read after the one before has committed), or only those of `ids` that are still marked.
  */
 async function* batchesToAccrue(knex: Knex, ids?: number[]): AsyncGenerator<ActivityRow[]> {
-  const marked = () => knex('activities').where('needs_accrual', true).orderBy('id');
+  const marked = () => markedForAccrual(knex);
   if (ids) {
     for (const part of chunks(
       [...ids].sort((a, b) => a - b),

@@ -549,6 +549,52 @@ describe('redeye simulate', () => {
     });
   });
 
+  it('decides first, on a line of its own and in the totals, a partner record an earlier night left for tonight', async () => {
+    // Dated the day after its night: it waits for the night of its date, ABRAMOV's balance still 0.
+    await night(
+      '2026-06-04',
+      'REDBANK_20260604_1.csv',
+      'H,REDBANK,1,2026-06-04T01:00:00Z\r\n' +
+        'D,RB1,1000000032,ABRAMOV,PAVEL,2026-06-05,CARD_SPEND,,1000.00,USD,,\r\n' +
+        'T,1,0,1000.00\r\n',
+      'partner',
+    );
+    const redemption = {
+      'r.csv':
+        'redemption_id,member_number,redemption_date,service_type,points,reference,partner_code,status\r\n' +
+        'R9,1000000032,2026-06-05,SEAT,500,EMD-R9,,ISSUED\r\n',
+    };
+    const text = (await simulateOut('redemptions', redemption, '2026-06-05', false)).join('\n');
+    expect(text).toMatch(
+      /^due tonight from an earlier night: REDBANK_20260604_1\.csv line 2 \(night of 2026-06-04\) {2}PTR:REDBANK:RB1 {2}POSTED {2}\+1,000 points {2}\[REDBANK-2025/m,
+    );
+    // The redemption draws on the points the night posts for it first.
+    expect(text).toMatch(/r\.csv:2 {2}RDM:R9 {2}POSTED {2}-500 points/);
+    expect(text).toMatch(/\n2 records: 2 would post 500 points, 0 rejected/);
+    expect(text).toMatch(
+      /\n {2}of them due tonight from earlier nights: 1 records: 1 would post 1,000 points, 0 rejected/,
+    );
+    const events = await simulateJson('redemptions', redemption);
+    expect(events[0]).toMatchObject({
+      type: 'due',
+      file: 'REDBANK_20260604_1.csv',
+      line: 2,
+      night: '2026-06-04',
+      activity: 'PTR:REDBANK:RB1',
+      status: 'POSTED',
+      points: 1000,
+      postings: [{ kind: 'ACCRUAL' }],
+    });
+    expect(summaryOf(events)).toMatchObject({
+      records: 2,
+      posted: 2,
+      points: 500,
+      due: { records: 1, posted: 1, points: 1000 },
+      files: [{ file: 'r.csv', records: 1, posted: 1, points: -500 }],
+    });
+    expect(addsUp(summaryOf(events))).toBe(true);
+  });
+
   it('completes an FTL message with the parts an earlier night held, as ingest does', async () => {
     await night(
       '2026-06-04',

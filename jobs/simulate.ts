@@ -44,6 +44,7 @@ import {
   activitiesByCoupons,
   activitiesByFlights,
   activitiesByKeys,
+  fromDb,
   type FlightHolders,
   flightOfActivity,
   flightRefKey,
@@ -56,6 +57,7 @@ import {
   isIssuedRedemption,
   isWaitingCancellation,
   freedBy,
+  markedForAccrual,
   keptAsSameSeat,
   loadFxTable,
   mayFreeDuplicates,
@@ -179,11 +181,35 @@ export type SimulationEvent =
       message: string;
       text?: string;
     }
+  | {
+      /**
+       * An activity of an earlier night that the night decides though no record of the files brings it:
+       * one dated ahead to this night, one a night left marked. Listed before the files: the night
+       * decides it in id order, ahead of tonight's records, which see the cap room and balance it leaves.
+       */
+      type: 'due';
+      /** The file it came in (registry name and id) and its line; null for one that came in no file. */
+      file: string | null;
+      fileId: number | null;
+      line: number | null;
+      /** The night that file was read for. */
+      night: string | null;
+      activity: string;
+      status: string;
+      reason: string | null;
+      message?: string;
+      field?: string;
+      points: number;
+      statusCredits: number;
+      postings: SimulatedPosting[];
+    }
   | ({ type: 'file' } & FileSummary)
   | ({
       type: 'summary';
       byReason: Record<string, number>;
       files: FileSummary[];
+      /** What the `due` activities come to; the totals count them as well as the files' records. */
+      due: Counts;
     } & Counts);
 
 /**
@@ -453,9 +479,16 @@ class SimulatedArchive implements FlightArchive {
     return this.added;
   }
 
-  /** What accrue would take up, in its order: archive id, the rows this run adds coming last. */
-  toAccrue(): ActivityRow[] {
-    const older = [...this.changed].sort((a, b) => a.id! - b.id!);
+  /**
+   * What accrue would take up, in its order: archive id, the rows this run adds coming last. Besides
+   * those the run changed, every activity an earlier night left marked (one dated ahead whose night this
+   * is, say): the night decides them first, and what they post changes tonight's records.
+   */
+  async toAccrue(): Promise<ActivityRow[]> {
+    const marked = this.adopted(
+      (await markedForAccrual(this.knex)).map((r: Record<string, unknown>) => fromDb(r)),
+    );
+    const older = [...new Set([...this.changed, ...marked])].sort((a, b) => a.id! - b.id!);
     return [...older, ...this.added].filter((r) => r.needsAccrual);
   }
 }
@@ -1132,7 +1165,7 @@ export async function* simulate(
       });
     }
   };
-  await accrue(archive.toAccrue());
+  await accrue(await archive.toAccrue());
   // The first record of the run that stored or changed each activity.
   const itemOf = new Map<ActivityRow, Item>();
   for (const item of items) if (item.row && !itemOf.has(item.row)) itemOf.set(item.row, item);
@@ -1219,23 +1252,24 @@ export async function* simulate(
   const perFile = new Map<string, Counts>();
   const fileOrder = [...new Set([...items.map((i) => i.file), ...verdicts.keys()])];
   for (const file of fileOrder) perFile.set(file, noCounts());
-  const tally = (file: string, outcome: Outcome, reason?: string | null) => {
-    for (const c of [total, perFile.get(file)!]) {
+  /** The totals a record counts in: the run's and its file's (or the earlier nights' due tonight). */
+  const countsOf = (file: string | Counts) => [total, typeof file === 'string' ? perFile.get(file)! : file];
+  const tally = (file: string | Counts, outcome: Outcome, reason?: string | null) => {
+    for (const c of countsOf(file)) {
       c.records++;
       c[outcome]++;
     }
     if (outcome === 'rejected') byReason[reason ?? 'REJECTED'] = (byReason[reason ?? 'REJECTED'] ?? 0) + 1;
   };
   const add = (
-    file: string,
+    file: string | Counts,
     field: 'points' | 'statusCredits' | 'reversedPoints' | 'reversedStatusCredits',
     n: number,
   ) => {
-    total[field] += n;
-    perFile.get(file)![field] += n;
+    for (const c of countsOf(file)) c[field] += n;
   };
   /** Adds what a shown decision posts or takes back to its file's totals. */
-  const count = (file: string, shown: Shown) => {
+  const count = (file: string | Counts, shown: Shown) => {
     if (shown.outcome === 'reversed') {
       add(file, 'reversedPoints', shown.points);
       add(file, 'reversedStatusCredits', shown.statusCredits);
@@ -1489,6 +1523,42 @@ export async function* simulate(
     }
   }
 
+  // Activities of earlier nights decided tonight that no record shows: a line of their own each, counted
+  // in the totals, since they post what the night posts and tonight's records are decided after them.
+  const shownWith = new Set(items.flatMap((i) => (i.also ?? []).map((a) => a.row)));
+  const dueRows = [...decided].filter(([row]) => !itemOf.has(row) && !shownWith.has(row));
+  const dueFiles = await filesReceived(
+    knex,
+    dueRows.map(([row]) => row.sourceFileId),
+  );
+  const due = noCounts();
+  const dueEvents: SimulationEvent[] = [];
+  for (const [row, d] of dueRows) {
+    const shown = shownDecision(row, d);
+    // Still waiting for its own night: the night leaves it as it was, and does not count it decided.
+    const waits = row.needsAccrual && row.status === d.before.status && row.reason === d.before.reason;
+    if (waits && shown.postings.length === 0) continue;
+    tally(due, shown.outcome, shown.reason);
+    count(due, shown);
+    const file = row.sourceFileId === null ? undefined : dueFiles.get(row.sourceFileId);
+    dueEvents.push({
+      type: 'due',
+      file: file?.name ?? null,
+      fileId: file ? row.sourceFileId : null,
+      line: row.sourceLine,
+      night: file?.night ?? null,
+      activity: row.activityKey,
+      status: shown.status,
+      reason: shown.reason,
+      ...(shown.message ? { message: shown.message } : {}),
+      ...(shown.field ? { field: shown.field } : {}),
+      points: shown.points,
+      statusCredits: shown.statusCredits,
+      postings: shown.postings,
+    });
+  }
+  yield* dueEvents;
+
   const files: FileSummary[] = [];
   for (const file of fileOrder) {
     const v = verdicts.get(file)!;
@@ -1506,5 +1576,5 @@ export async function* simulate(
     yield { type: 'file', ...summary };
     for (const e of eventsOf.get(file) ?? []) yield e;
   }
-  yield { type: 'summary', ...total, byReason, files };
+  yield { type: 'summary', ...total, byReason, files, due };
 }

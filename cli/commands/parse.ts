@@ -6,7 +6,13 @@ import { ConfigError, UsageError } from '../../lib/errors.js';
 import { getParser } from '../../parsers/index.js';
 import { FEED_NAMES, type FeedName, type ParseInput, type ParseOptions } from '../../parsers/types.js';
 import { openDb } from '../../db/connection.js';
-import { simulate, SIMULATED_FEEDS, type Counts, type FileSummary } from '../../jobs/simulate.js';
+import {
+  simulate,
+  SIMULATED_FEEDS,
+  type Counts,
+  type FileSummary,
+  type SimulationEvent,
+} from '../../jobs/simulate.js';
 import { businessDateOption } from './run.js';
 import type { LoadedConfig } from '../../config/load.js';
 import { formatMinor } from '../../lib/money.js';
@@ -138,6 +144,37 @@ function basisText(detail: { basis?: string; tierBonus?: number; promotion?: num
   return `: ${detail.basis}${plus('tier bonus', detail.tierBonus)}${plus('promotion', detail.promotion)}`;
 }
 
+/**
+ * An activity's outcome after where it came from: status, points, the rule and how its points were
+ * reached, status credits, the field at fault, and why it would not post in full.
+ */
+function outcomeText(
+  e: Pick<
+    Extract<SimulationEvent, { type: 'record' | 'due' }>,
+    'status' | 'reason' | 'points' | 'postings' | 'field' | 'message'
+  >,
+  statusText: (amount: number) => string,
+): string {
+  const detail = e.postings[0]?.detail as
+    { basis?: string; tierBonus?: number; promotion?: number } | undefined;
+  const status = e.postings[0]?.statusCredits?.[0];
+  return (
+    `${e.status}${e.reason ? ` ${e.reason}` : ''}` +
+    (e.points ? `  ${e.points > 0 ? '+' : ''}${e.points.toLocaleString('en-US')} points` : '') +
+    (e.postings[0]?.ruleVersion ? `  [${e.postings[0].ruleVersion}${basisText(detail)}]` : '') +
+    (status ? `  +${statusText(status.amount)}` : '') +
+    (e.field ? ` (${e.field})` : '') +
+    // Why it would not post in full: rejected, capped, held, reversed, or nothing new.
+    (e.message ? `  — ${e.message}` : '')
+  );
+}
+
+/** Where an earlier night's activity decided tonight came in: its file and line, and that night. */
+function dueFrom(e: Extract<SimulationEvent, { type: 'due' }>): string {
+  if (e.file === null) return 'no file';
+  return `${e.file}${e.line !== null ? ` line ${e.line}` : ''}${e.night ? ` (night of ${e.night})` : ''}`;
+}
+
 /** Loud for a file the night would reject whole: its records would post nothing. */
 function fileVerdictLine(f: FileSummary): string {
   if (f.verdict === 'rejected')
@@ -267,22 +304,13 @@ export function registerParse(program: Command, run: ActionRunner): void {
                 ctx.output.out(JSON.stringify(e));
                 continue;
               }
-              if (e.type === 'record') {
-                const detail = e.postings[0]?.detail as
-                  { basis?: string; tierBonus?: number; promotion?: number } | undefined;
-                const status = e.postings[0]?.statusCredits?.[0];
+              if (e.type === 'due') {
                 ctx.output.out(
-                  `${e.file}:${e.line}  ${e.activity || `claim ${e.claim ?? '?'}`}  ${e.status}${e.reason ? ` ${e.reason}` : ''}` +
-                    (e.points
-                      ? `  ${e.points > 0 ? '+' : ''}${e.points.toLocaleString('en-US')} points`
-                      : '') +
-                    (e.postings[0]?.ruleVersion
-                      ? `  [${e.postings[0].ruleVersion}${basisText(detail)}]`
-                      : '') +
-                    (status ? `  +${statusText(status.amount)}` : '') +
-                    (e.field ? ` (${e.field})` : '') +
-                    // Why it would not post in full: rejected, capped, held, reversed, or nothing new.
-                    (e.message ? `  — ${e.message}` : ''),
+                  `due tonight from an earlier night: ${dueFrom(e)}  ${e.activity}  ${outcomeText(e, statusText)}`,
+                );
+              } else if (e.type === 'record') {
+                ctx.output.out(
+                  `${e.file}:${e.line}  ${e.activity || `claim ${e.claim ?? '?'}`}  ${outcomeText(e, statusText)}`,
                 );
                 for (const a of e.also ?? [])
                   ctx.output.out(
@@ -297,6 +325,11 @@ export function registerParse(program: Command, run: ActionRunner): void {
                 ctx.output.out(fileVerdictLine(e));
               } else {
                 ctx.output.out(`\n${countsLine(e, statusText)}`);
+                // The totals count them too: what the night posts for them changes tonight's records.
+                if (e.due.records > 0)
+                  ctx.output.out(
+                    `  of them due tonight from earlier nights: ${countsLine(e.due, statusText)}`,
+                  );
                 // Per file as well when one of several, or any, would not be accepted as it is.
                 if (e.files.length > 1 || e.files.some((f) => f.verdict !== 'accepted'))
                   for (const f of e.files)

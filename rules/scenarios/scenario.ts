@@ -651,12 +651,28 @@ ${cubes}
     }
     const reversed = new Set(
       foretold.events.flatMap((e) =>
-        e.type === 'record'
-          ? [e, ...(e.also ?? [])].flatMap((x) => x.postings.flatMap((p) => (p.reverses ? [p.reverses] : [])))
+        e.type === 'record' || e.type === 'due'
+          ? [e, ...(e.type === 'record' ? (e.also ?? []) : [])].flatMap((x) =>
+              x.postings.flatMap((p) => (p.reverses ? [p.reverses] : [])),
+            )
           : [],
       ),
     );
     for (const e of foretold.events) {
+      if (e.type === 'due') {
+        // An earlier night's activity the night decides: posted as shown, left as shown.
+        const where = `simulated due ${e.activity} (${e.file ?? 'no file'}:${e.line ?? '-'})`;
+        for (const p of e.postings) expect(await this.posting(p.key), `${where} ${p.key}`).toBeDefined();
+        const row = await this.activity(e.activity);
+        expect(row, where).toBeDefined();
+        if (e.status === 'REVERSED') continue;
+        const status =
+          e.postings.length > 0 && e.postings.every((p) => reversed.has(p.key)) ? 'REVERSED' : e.status;
+        expect({ where, status: row!.status }).toEqual({ where, status });
+        if (status === e.status) expect(row!.reason ?? null, where).toBe(e.reason);
+        if (e.status === 'POSTED' && e.points !== 0) expect(row!.points, where).toBe(e.points);
+        continue;
+      }
       if (e.type === 'file') {
         // A file refused whole keeps no rejects; one rejected for its held parts' expiry keeps them.
         if (e.verdict !== 'accepted' && e.verdict !== 'held' && e.reason !== 'INCOMPLETE_MESSAGE')
