@@ -81,6 +81,54 @@ for (const engine of availableEngines()) {
       expect(await rows(w)).toHaveLength(2);
     });
 
+    it('holds for an operator a file changed after a fetch of the same night, and fetches the rest of the feed', async () => {
+      const w = world();
+      put(w, FIRST, before);
+      await fetchJob(w.ctx('2026-03-10'));
+      // The partner replaces the file; the night is fetched again (by hand, or the night rerun), with
+      // another file come in meanwhile.
+      put(w, SECOND, new Date(Date.now() + 60_000));
+      writeFileSync(join(inbox(w), 'flown-0002.csv'), FIRST.replace('0001', '0009'));
+      const again = await fetchJob(w.ctx('2026-03-10'));
+      expect(again.counts).toMatchObject({ new: 1, known: 0, conflict: 1 });
+      const [first, conflict] = await rows(w);
+      expect(again.warnings).toEqual([
+        `flown: ${NAME} from inbox:flown is held as file ${conflict!.id} (a different file named ${NAME} was received before (file ${first!.id}): held for an operator); read it with \`redeye files release ${conflict!.id}\`, or drop it with \`redeye files discard ${conflict!.id} --reason "…"\``,
+      ]);
+      expect(first).toMatchObject({ verdict: 'pending', local_path: stored('2026-03-10') });
+      expect(conflict).toMatchObject({
+        verdict: 'conflict',
+        reason: 'NAME_CONFLICT',
+        local_path: join('flown', '2026-03-10', '2', NAME),
+      });
+      // Both kept, each under its own registration.
+      expect(readFileSync(landed(w, '2026-03-10'), 'utf8')).toBe(FIRST);
+      expect(readFileSync(join(w.config.paths.landing, String(conflict!.local_path)), 'utf8')).toBe(SECOND);
+
+      // Fetched a third time, with the changed bytes downloaded again (touched on the server): known,
+      // held once, and no third copy left behind.
+      put(w, SECOND, new Date(Date.now() + 120_000));
+      const third = await fetchJob(w.ctx('2026-03-10'));
+      expect(third.counts).toMatchObject({ new: 0, known: 1, conflict: 0 });
+      expect(third.warnings).toEqual([]);
+      expect(await rows(w)).toHaveLength(2);
+      expect(existsSync(join(w.config.paths.landing, 'flown', '2026-03-10', '3'))).toBe(false);
+    });
+
+    it('takes the next file a partner sends under its one name on the night of the one before', async () => {
+      const w = world();
+      w.config.feeds.flown = { ...w.config.feeds.flown!, names: 'reused' };
+      put(w, FIRST, before);
+      await fetchJob(w.ctx('2026-03-10'));
+      put(w, SECOND, new Date(Date.now() + 60_000));
+      const again = await fetchJob(w.ctx('2026-03-10'));
+      expect(again.counts).toMatchObject({ new: 1, conflict: 0 });
+      expect(await rows(w)).toEqual([
+        expect.objectContaining({ verdict: 'pending', local_path: stored('2026-03-10') }),
+        expect.objectContaining({ verdict: 'pending', local_path: join('flown', '2026-03-10', '2', NAME) }),
+      ]);
+    });
+
     it('takes a file touched without a change as known, keeps no second copy, and skips it after', async () => {
       const w = world();
       put(w, FIRST, before);

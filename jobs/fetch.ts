@@ -5,9 +5,9 @@
  * reported and the others go on; the step fails at the end so the operator sees it, with what the others
  * landed and warned of, and the next run fetches what was missed.
  */
-import { join } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { mkdirSync } from 'node:fs';
-import { stat, unlink, utimes } from 'node:fs/promises';
+import { rmdir, stat, unlink, utimes } from 'node:fs/promises';
 import { chunks } from '../lib/chunks.js';
 import { RedeyeError, coerceError } from '../lib/errors.js';
 import { isSafeName, statelessPattern } from '../transports/names.js';
@@ -17,7 +17,13 @@ import type { RemoteEntry, Transport } from '../transports/types.js';
 import type { FeedConfig } from '../config/schema.js';
 import type { FeedName } from '../parsers/types.js';
 import { storedPath } from '../lib/paths.js';
-import { copyPathUnlessRefused, RefusedCopies, registerInbound, type FileRow } from './registry.js';
+import {
+  copyPathUnlessRefused,
+  landingFolder,
+  RefusedCopies,
+  registerInbound,
+  type FileRow,
+} from './registry.js';
 import { StepIncompleteError, runsAs, type Job, type JobContext, type JobResult } from './types.js';
 import { sleepUnlessStopped } from '../lib/sleep.js';
 
@@ -131,7 +137,13 @@ async function copyOfKnown(
     .where({ direction: 'in' })
     .whereIn('local_path', [stored, landed])
     .first('id');
-  if (!other) await unlink(landed).catch(() => undefined);
+  if (!other) {
+    await unlink(landed).catch(() => undefined);
+    // A numbered folder `landingFolder` made for this copy goes with it; the date's folder stays.
+    const folder = dirname(landed);
+    if (folder !== resolve(ctx.config.paths.landing, file.feed, ctx.businessDate))
+      await rmdir(folder).catch(() => undefined);
+  }
   return registered ?? landed;
 }
 
@@ -223,8 +235,6 @@ async function fetchFeed(
   // A night caught up after an outage counts its files received the hour it would have run, so that
   // what is judged by the day a file came in (an activity dated after its night) is judged as on time.
   const received = runsAs(ctx).toISOString();
-  const landing = join(ctx.config.paths.landing, feed, ctx.businessDate);
-  mkdirSync(landing, { recursive: true, mode: 0o700 });
   const registered =
     cfg.afterFetch === 'leave'
       ? await registrationsOf(
@@ -247,6 +257,13 @@ async function fetchFeed(
     // it changed since (see `takenAsListed`) or it is still to be read and its landed copy is gone
     // (removed before ingest read it): land it again, and the registry says what it is.
     if (cfg.afterFetch === 'leave' && (await takenAsListed(ctx, outside, feed, registered, entry))) continue;
+    const landing = await landingFolder(
+      ctx.db.knex,
+      ctx.config.paths.landing,
+      { feed, name: entry.name, businessDate: ctx.businessDate },
+      outside.add,
+    );
+    mkdirSync(landing, { recursive: true, mode: 0o700 });
     const got = await transport.download(cfg.remoteDir, entry, landing);
     const reg = await registerInbound(
       ctx.db.knex,

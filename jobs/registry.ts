@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { basename, dirname, isAbsolute, join } from 'node:path';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import type { Knex } from 'knex';
 import type { IsoDate } from '../lib/dates.js';
 import { RedeyeError } from '../lib/errors.js';
@@ -296,6 +296,33 @@ export async function inboundMatch(
     .orderBy('id')
     .first();
   return sameName ? { sameName } : {};
+}
+
+/**
+ * The folder fetch lands a file received for `date` in: `<feed>/<date>` under `root` (the landing area),
+ * unless a registration of the feed already holds `<name>` there — the name was landed for the same date
+ * before, by a fetch run again by hand or a night rerun — when it is the first of `<feed>/<date>/2`,
+ * `<feed>/<date>/3`, … where none does. Landed over a registered copy, other bytes would be refused by
+ * the landing area before the registry could hold them as a `conflict` (or, with names reused, read them
+ * as the next file), and the feed would fail. A file there that no registration holds is a landing a
+ * killed fetch did not record: the same bytes land onto it. `refused` is told of registered copies placed
+ * outside `root` (`copyPathUnlessRefused`); they hold no place in it.
+ */
+export async function landingFolder(
+  q: Q,
+  root: string,
+  f: Pick<InboundFile, 'feed' | 'name' | 'businessDate'>,
+  refused?: (error: CopyOutsideError) => void,
+): Promise<string> {
+  const rows = (await q('files')
+    .where({ direction: 'in', feed: f.feed, name: f.name })
+    .whereNotNull('local_path')
+    .select('id', 'direction', 'feed', 'name', 'local_path')) as Array<Record<string, unknown>>;
+  const held = new Set(rows.map((r) => copyPathUnlessRefused(root, toFileRow(r), refused)));
+  const dated = resolve(root, f.feed, f.businessDate);
+  let folder = dated;
+  for (let n = 2; held.has(join(folder, f.name)); n++) folder = join(dated, String(n));
+  return folder;
 }
 
 /** The refusal of a copy of a file received before (`id` absent: earlier in the same run). */
