@@ -765,8 +765,12 @@ export async function runJob(
     if (!refused && name === 'monthly') refused = await monthEndRefusal(runCtx);
     if (!refused && steps.length === 1) refused = await accrueRefusal(runCtx, steps[0]!);
     if (!refused && options.refuseUnsetSecrets) refused = await secretsRefusal(runCtx, name);
+    // Logged here, once, for the command line and the scheduler alike (the scheduler does not repeat it).
     if (refused)
-      ctx.logger.error({ job: name, businessDate: runCtx.businessDate, code: refused.code }, refused.message);
+      ctx.logger.error(
+        { job: name, businessDate: runCtx.businessDate, code: refused.code },
+        `[${refused.code}] ${refused.message}`,
+      );
     if (steps.length > 1 || refused) {
       // The night as a whole is recorded too, and a refused run of one step in its place: the
       // scheduler's catch-up reads them.

@@ -554,16 +554,28 @@ for (const engine of availableEngines()) {
         ['nightly', '2026-11-30', 'NOT_ENDED'],
         ['monthly', '2026-11-30', 'NOT_ENDED'],
       ]);
-      const refusals = lines.filter((l) => l.level === 'error' && / for 2026-11-30: failed/.test(l.msg));
-      expect(refusals.map((l) => l.msg)).toEqual([
-        'nightly for 2026-11-30: failed — [NOT_ENDED] nightly for 2026-11-30 cannot run yet: the last ' +
-          'business date that has ended is 2026-11-29 (Europe/Moscow). Its schedule (schedules.timeZone, ' +
-          'dateOffsetDays) fired it before its business date ended; the scheduler runs it when 2026-11-30 ' +
-          'ends, at 2026-11-30T21:00:00.000Z',
-        expect.stringContaining(
-          '[NOT_ENDED] monthly for 2026-11-30 cannot run yet: the last business date that has ended is ' +
-            '2026-11-29 (Europe/Moscow).',
-        ),
+      // Each logged once, at error, with its code and when it runs.
+      const refusals = lines.filter((l) => l.msg.includes(' for 2026-11-30'));
+      expect(refusals.map((l) => [l.level, l.job, l.businessDate, l.code, l.msg])).toEqual([
+        [
+          'error',
+          'nightly',
+          '2026-11-30',
+          'NOT_ENDED',
+          '[NOT_ENDED] nightly for 2026-11-30 cannot run yet: the last business date that has ended is ' +
+            '2026-11-29 (Europe/Moscow). Its schedule (schedules.timeZone, dateOffsetDays) fired it before ' +
+            'its business date ended; the scheduler runs it when 2026-11-30 ends, at 2026-11-30T21:00:00.000Z',
+        ],
+        [
+          'error',
+          'monthly',
+          '2026-11-30',
+          'NOT_ENDED',
+          expect.stringContaining(
+            '[NOT_ENDED] monthly for 2026-11-30 cannot run yet: the last business date that has ended is ' +
+              '2026-11-29 (Europe/Moscow).',
+          ),
+        ],
       ]);
       // Owed, recorded as refused: a restart before then catches them up.
       expect(
@@ -587,9 +599,9 @@ for (const engine of availableEngines()) {
       expect(steps.at(-1)).toEqual(['deliver', '2026-11-30']);
     });
 
-    it('logs a refused month-end at error with its refusal, the reason the operator must act on', async () => {
+    it('logs a refused month-end once, at error, with its refusal, the reason the operator must act on', async () => {
       const steps = idleSteps();
-      const { logger, lines } = capturedLogger('warn');
+      const { logger, lines } = capturedLogger('info');
       await ran(w, 'monthly', '2026-10-31');
       const clock = new ManualClock('2026-12-02T00:00:00Z');
       const s = new Scheduler({
@@ -607,13 +619,24 @@ for (const engine of availableEngines()) {
         ['monthly', '2026-11-30', 'failed'],
       ]);
       expect(steps).toEqual([]);
-      const refused = lines.filter(
-        (l) => l.level === 'error' && l.msg.startsWith('monthly for 2026-11-30: failed'),
-      );
-      expect(refused).toHaveLength(1);
-      expect(refused[0]!.msg).toContain(
-        '[NIGHT_INCOMPLETE] monthly for 2026-11-30 refused: no nightly run for 2026-11-30 is recorded',
-      );
+      const refusal =
+        '[NIGHT_INCOMPLETE] monthly for 2026-11-30 refused: no nightly run for 2026-11-30 is recorded';
+      expect(lines.filter((l) => l.level === 'error')).toEqual([
+        expect.objectContaining({
+          job: 'monthly',
+          businessDate: '2026-11-30',
+          code: 'NIGHT_INCOMPLETE',
+          msg: expect.stringContaining(refusal),
+        }),
+      ]);
+      expect(lines.filter((l) => l.msg.includes(refusal))).toHaveLength(1);
+      // The scheduler adds only what it does about it.
+      expect(lines.filter((l) => l.msg.startsWith('monthly for 2026-11-30: '))).toEqual([
+        expect.objectContaining({
+          level: 'info',
+          msg: 'monthly for 2026-11-30: refused [NIGHT_INCOMPLETE], no step run; retried before the next scheduled run',
+        }),
+      ]);
     });
 
     it('refuses, records and logs only the runs whose transport lacks a secret, and catches them up once it is set', async () => {
@@ -684,14 +707,14 @@ for (const engine of availableEngines()) {
           ['2026-11-28', 'succeeded'],
         ]);
         expect(server.stats.connections).toBe(0);
-        const refusals = lines.filter(
-          (l) => l.level === 'error' && /^deliver for 2026-11-2[78]: failed/.test(l.msg),
-        );
+        const refusals = lines.filter((l) => /deliver for 2026-11-2[78]/.test(l.msg));
         expect(refusals).toHaveLength(deliveries.length);
-        for (const l of refusals)
+        for (const l of refusals) {
+          expect(l).toMatchObject({ level: 'error', job: 'deliver', code: 'SECRET_MISSING' });
           expect(l.msg).toContain(
             `[SECRET_MISSING] deliver for ${String(l.businessDate)} refused: 1 secret(s)`,
           );
+        }
         expect(refusals[0]!.msg).toContain(missing);
         const recorded = (await w.t.db
           .knex('job_runs')

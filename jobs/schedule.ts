@@ -235,13 +235,9 @@ export class Scheduler {
       const stopped = summary.stopped
         ? ` (stopped at ${summary.stopped.step}: ${summary.stopped.reason})`
         : '';
-      // A refused month-end ran no step: its refusal is its reason.
-      const errors = [
-        ...(summary.refused ? [`[${summary.refused.code}] ${summary.refused.message}`] : []),
-        ...summary.steps
-          .filter((s) => s.error)
-          .map((s) => `${s.job}: [${s.error!.code}] ${s.error!.message}`),
-      ];
+      const errors = summary.steps
+        .filter((s) => s.error)
+        .map((s) => `${s.job}: [${s.error!.code}] ${s.error!.message}`);
       const fields = {
         job,
         businessDate: summary.businessDate,
@@ -251,14 +247,23 @@ export class Scheduler {
       };
       if (summary.status === 'succeeded')
         this.o.logger.info(fields, `${job} for ${summary.businessDate}: succeeded`);
-      else {
+      else if (summary.refused) {
+        // runJob logged the refusal at error, with its code and what to do: an error line more would say
+        // it twice. What the scheduler does about it is all there is to add.
+        const { code } = summary.refused;
+        this.o.logger.info(
+          { ...fields, code },
+          `${job} for ${summary.businessDate}: refused [${code}], no step run; ` +
+            (early ? `run when ${summary.businessDate} ends` : 'retried before the next scheduled run'),
+        );
+      } else {
         // A night that failed is owed: the operator watching warnings must see it, with why; a stop
         // the operator asked for is a warning, since the next start runs it again.
         const interrupted = summary.steps.some((s) => s.error?.code === 'INTERRUPTED');
         const message =
           `${job} for ${summary.businessDate}: failed${stopped}` +
           (errors.length > 0 ? ` — ${errors.join('; ')}` : '') +
-          (early ? '' : `; retried before the next scheduled run`);
+          '; retried before the next scheduled run';
         if (interrupted) this.o.logger.warn(fields, message);
         else this.o.logger.error(fields, message);
       }
