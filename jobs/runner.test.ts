@@ -13,6 +13,7 @@ import { acquireRunLock, LockedError } from './lock.js';
 import { silentLogger } from '../lib/log.js';
 import { openDb } from '../db/connection.js';
 import { listRuns } from './run-records.js';
+import { registerInbound } from './registry.js';
 
 /** The pid of a process that has certainly ended. */
 function endedPid(): number {
@@ -633,7 +634,7 @@ for (const engine of availableEngines()) {
       const refused = await runJob(w.ctx(MONTH_END), 'monthly');
       expect(refused).toMatchObject({ status: 'failed', refused: { code: 'NIGHT_INCOMPLETE' } });
       expect(refused.refused!.message).toBe(
-        `monthly for ${MONTH_END} refused: 1 file(s) landed for the month have not been read: ` +
+        `monthly for ${MONTH_END} refused: 1 file(s) landed for business dates through ${MONTH_END} have not been read: ` +
           `01-simple.ftl (file ${late.id}, ftl, fetched for ${MONTH_END}). The month-end's invoices, ` +
           'statements and report are made from the whole month, and what its last night has yet to post ' +
           `would never be billed: run nightly --date ${MONTH_END} until it succeeds, then monthly`,
@@ -651,6 +652,31 @@ for (const engine of availableEngines()) {
       const monthEnd = await runJob(w.ctx(MONTH_END), 'monthly');
       expect(monthEnd.refused, monthEnd.refused?.message).toBeUndefined();
       expect(monthEnd.status).toBe('succeeded');
+    });
+
+    it('names a file of an earlier month still unread as landed through the last day, not for the month', async () => {
+      const w = world();
+      await members(w);
+      await completeNight(w);
+      // Registered for April's last night and never read (its night failed before ingest, say).
+      const { file } = await registerInbound(
+        w.t.db.knex,
+        {
+          feed: 'flown',
+          name: 'flown-0430.csv',
+          size: 1,
+          sha256: 'a'.repeat(64),
+          localPath: join('flown', '2026-04-30', 'flown-0430.csv'),
+          businessDate: '2026-04-30',
+          receivedAt: '2026-04-30T23:30:00.000Z',
+        },
+        '2026-04-30T23:30:00.000Z',
+      );
+      const refused = await runJob(w.ctx(MONTH_END), 'monthly');
+      expect(refused.refused?.message).toContain(
+        `refused: 1 file(s) landed for business dates through ${MONTH_END} have not been read: ` +
+          `flown-0430.csv (file ${file.id}, flown, fetched for 2026-04-30). `,
+      );
     });
 
     it('is refused when a step of the night ran again after it, until the steps that take in its work have', async () => {

@@ -549,7 +549,8 @@ const FILES_NAMED = 5;
  * Why the month-end for `ctx.businessDate` (a month's last day) cannot be made yet, or undefined when its
  * night is complete: the last run for the date of each step whose work the month-end counts (fetch,
  * ingest, accrue, tiers, expire — in a night or alone) succeeded, each after the last run of the step
- * whose work it takes in (TAKES_IN), and no file landed for the month waits to be read. A month-end made
+ * whose work it takes in (TAKES_IN), and no file landed for a business date through it waits to be read
+ * (one of an earlier month too). A month-end made
  * before then invoices and states the month without that work; it is posted under the date afterwards,
  * after the invoice was delivered (a delivered file is never delivered again), and is never billed.
  * A file the night holds on purpose (FTL parts waiting for the rest of their message, `held`; another
@@ -592,7 +593,12 @@ async function unfinishedNight(ctx: JobContext): Promise<string | undefined> {
       .slice(0, FILES_NAMED)
       .map((f) => `${f.name} (file ${f.id}, ${f.feed}, fetched for ${f.business_date})`);
     const more = waiting.length > FILES_NAMED ? ` and ${waiting.length - FILES_NAMED} more` : '';
-    return `${waiting.length} file(s) landed for the month have not been read: ${named.join(', ')}${more}`;
+    // Counted through the last day, not for the month: a file of an earlier month still unread holds the
+    // month-end back as well, and the text must not call it this month's.
+    return (
+      `${waiting.length} file(s) landed for business dates through ${date} have not been read: ` +
+      `${named.join(', ')}${more}`
+    );
   }
   for (const step of MONTH_END_COUNTS) {
     const before = TAKES_IN[step];
