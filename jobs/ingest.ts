@@ -139,7 +139,8 @@ export const ingestJob: Job = async (ctx: JobContext): Promise<JobResult> => {
 
 /**
  * Merges still waiting for their survivor at the end of ingest, each night until it comes: one waiting
- * for days means the CRM never sent the survivor's record, and the merged member's points stay put.
+ * for days means the CRM never sent the survivor's record, and the merged member's points stay put. Only
+ * the CRM can end the wait, so each says to ask it for that record.
  */
 async function mergesStillWaiting(ctx: JobContext): Promise<string[]> {
   const rows = (await ctx.db
@@ -158,7 +159,8 @@ async function mergesStillWaiting(ctx: JobContext): Promise<string[]> {
     .map(
       (w) =>
         `${w.file} line ${w.line}, merged_into: ${w.member_number} is merged into ${w.merged_into}, not a member yet; ` +
-        `the merge waits (since ${String(w.business_date).slice(0, 10)}) for ${w.merged_into}'s record, and ${w.member_number} keeps its points until then`,
+        `the merge waits (since ${String(w.business_date).slice(0, 10)}) for ${w.merged_into}'s record, and ${w.member_number} keeps its points until then: ` +
+        `ask the CRM to send ${w.merged_into}'s record in the members feed`,
     );
   const more = rows.length - shown.length;
   return more > 0 ? [...shown, `and ${more} more merges waiting for their survivor`] : shown;

@@ -588,7 +588,12 @@ for (const engine of availableEngines()) {
       expect(ingest.warnings).toContainEqual(
         expect.stringContaining(`members-0002.csv line 2, merged_into: ${SECRETOVA.number} is merged`),
       );
-      expect(ingest.warnings).toContainEqual(expect.stringContaining('the merge waits (since 2024-03-02)'));
+      expect(ingest.warnings).toContainEqual(
+        expect.stringContaining(
+          `the merge waits (since 2024-03-02) for ${NEW.number}'s record, and ${SECRETOVA.number} keeps its ` +
+            `points until then: ask the CRM to send ${NEW.number}'s record in the members feed`,
+        ),
+      );
       expect(await storedRecords()).toContain(email);
 
       expect((await retentionJob(w.ctx('2026-03-01'))).counts.erased).toBe(0);

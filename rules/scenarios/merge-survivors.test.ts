@@ -203,7 +203,7 @@ for (const engine of availableEngines()) {
       expect(first.ingest.counts['members.waiting']).toBe(1);
       expect(first.ingest.counts['reject.MEMBER_UNKNOWN']).toBeUndefined();
       expect(first.ingest.warnings).toContain(
-        `${waitFile} line 2, merged_into: ${A.number} is merged into ${N.number}, not a member yet; the merge waits (since 2026-03-02) for ${N.number}'s record, and ${A.number} keeps its points until then`,
+        `${waitFile} line 2, merged_into: ${A.number} is merged into ${N.number}, not a member yet; the merge waits (since 2026-03-02) for ${N.number}'s record, and ${A.number} keeps its points until then: ask the CRM to send ${N.number}'s record in the members feed`,
       );
       // Waiting, A keeps everything and can spend it.
       expect(await w.member(A.number)).toMatchObject({ status: 'ACTIVE', merged_into: null });
