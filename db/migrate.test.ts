@@ -6,9 +6,11 @@ import { checkLedger } from '../ledger/check.js';
 import { Ledger } from '../ledger/ledger.js';
 import { insertMember } from '../ledger/members.js';
 import { erasuresOf, namesToClear, rejectTextsToBlank } from '../jobs/retention.js';
+import { setVerdict } from '../jobs/registry.js';
 import { overdueCancellations } from '../jobs/accrue.js';
 import { passengersOfTheDay } from '../jobs/retro-claims.js';
 import { waitingCancellationsAt } from '../reports/daily.js';
+import { dateTextSql } from '../reports/common.js';
 import { Program } from '../rules/program.js';
 import { mailingPolicy, mailingRows } from '../exporters/mailings.js';
 import { addDays } from '../lib/dates.js';
@@ -938,6 +940,88 @@ for (const engine of availableEngines()) {
       }
     });
 
+    it('034 starts each file’s verdict history from the verdict it has, dated its night, and rolls back keeping every verdict', async () => {
+      const t = await createTestDatabase(engine);
+      try {
+        const since = MIGRATION_NAMES.slice(MIGRATION_NAMES.indexOf('034_file_verdicts'));
+        for (const _ of since) await t.db.knex.migrate.down(MIGRATION_CONFIG);
+        expect(await t.db.knex.schema.hasTable('file_verdicts')).toBe(false);
+        const file = (name: string, fields: Record<string, unknown>) => ({
+          direction: 'in',
+          feed: 'ftl',
+          name,
+          size: 10,
+          sha256: name.padEnd(64, '0').slice(0, 64),
+          created_at: '2026-06-05T00:30:00Z',
+          ...fields,
+        });
+        const counts = JSON.stringify({ lines: 9, records: 0, rejects: 0, held: 2 });
+        await t.db.knex('files').insert([
+          file('part2.ftl', {
+            business_date: '2026-06-04',
+            verdict: 'held',
+            reason: 'INCOMPLETE_MESSAGE',
+            counts,
+            processed_at: '2026-06-05T00:31:00Z',
+          }),
+          file('conflict.ftl', { business_date: '2026-06-04', verdict: 'conflict', reason: 'NAME_CONFLICT' }),
+          // A file without a night is on no report: nothing to date its verdict by.
+          file('undated.ftl', { verdict: 'accepted' }),
+        ]);
+        expect(await migrateLatest(t.db)).toEqual(since);
+        const history = () =>
+          t.db
+            .knex('file_verdicts as v')
+            .join('files as f', 'f.id', 'v.file_id')
+            .orderBy('v.id')
+            .select(
+              'f.name',
+              'v.verdict',
+              'v.reason',
+              'v.counts',
+              t.db.knex.raw(`${dateTextSql(t.db, 'v.business_date')} AS night`),
+            );
+        expect(await history()).toEqual([
+          { name: 'part2.ftl', verdict: 'held', reason: 'INCOMPLETE_MESSAGE', counts, night: '2026-06-04' },
+          {
+            name: 'conflict.ftl',
+            verdict: 'conflict',
+            reason: 'NAME_CONFLICT',
+            counts: null,
+            night: '2026-06-04',
+          },
+        ]);
+
+        // The next night completes the message: its verdict is added, the first one kept.
+        const part2 = Number((await t.db.knex('files').where({ name: 'part2.ftl' }).first('id')).id);
+        await setVerdict(
+          t.db.knex,
+          part2,
+          { verdict: 'accepted', message: 'its held parts completed' },
+          { at: '2026-06-06T00:31:00Z', businessDate: '2026-06-05' },
+        );
+        expect((await history()).map((r) => [r.name, r.verdict, r.night])).toEqual([
+          ['part2.ftl', 'held', '2026-06-04'],
+          ['conflict.ftl', 'conflict', '2026-06-04'],
+          ['part2.ftl', 'accepted', '2026-06-05'],
+        ]);
+        for (const _ of since) await t.db.knex.migrate.down(MIGRATION_CONFIG);
+        expect(await t.db.knex.schema.hasTable('file_verdicts')).toBe(false);
+        expect(await t.db.knex('files').orderBy('id').select('name', 'verdict', 'reason')).toEqual([
+          { name: 'part2.ftl', verdict: 'accepted', reason: null },
+          { name: 'conflict.ftl', verdict: 'conflict', reason: 'NAME_CONFLICT' },
+          { name: 'undated.ftl', verdict: 'accepted', reason: null },
+        ]);
+        expect(await migrateLatest(t.db)).toEqual(since);
+        expect((await history()).map((r) => [r.name, r.verdict, r.night])).toEqual([
+          ['part2.ftl', 'accepted', '2026-06-04'],
+          ['conflict.ftl', 'conflict', '2026-06-04'],
+        ]);
+      } finally {
+        await t.cleanup();
+      }
+    });
+
     it('028 leaves the members pooled before it as joined before anything, and rolls back keeping their pools', async () => {
       const t = await createTestDatabase(engine);
       try {
@@ -1289,6 +1373,10 @@ if (availableEngines().includes('postgres')) {
         // Granted by 011 and 012 with their columns: the field a rule faulted and a stay's number.
         expect(await asReporting((trx) => trx('activities').select('reason_field'))).toEqual([]);
         expect(await asReporting((trx) => trx('rejects').select('sequence_number'))).toEqual([]);
+        // Granted by 034 with its table: the verdicts files had, which the daily report reads.
+        expect(await asReporting((trx) => trx('file_verdicts').select('verdict', 'business_date'))).toEqual(
+          [],
+        );
         // Granted by 015 with its table: the invoice numbers given to partners.
         expect(await asReporting((trx) => trx('invoice_numbers').select('invoice_number'))).toEqual([]);
         // Granted by 014: the night that rejected a cancellation after its wait, which the daily report reads.

@@ -40,7 +40,7 @@ import type { Knex } from 'knex';
 import type { Db } from '../db/connection.js';
 import type { IsoDate } from '../lib/dates.js';
 import { storedPath } from '../lib/paths.js';
-import { copyPath } from '../jobs/registry.js';
+import { copyPath, recordVerdict } from '../jobs/registry.js';
 import { temporaryName, unsafeNameReason } from '../transports/names.js';
 import { ExportError } from './errors.js';
 
@@ -252,6 +252,10 @@ export class Outbox {
         })
         .returning('id');
       const fileId = typeof row === 'object' ? (row as { id: number }).id : (row as number);
+      await recordVerdict(trx, fileId, {
+        at: stamp.createdAt.toISOString(),
+        businessDate: spec.businessDate,
+      });
       await prepared.afterInsert?.(trx, fileId);
       await prepared.keep?.(trx, fileId);
       await rename(temp.path, path);
@@ -296,12 +300,19 @@ export class Outbox {
       counts,
     });
     try {
-      /** The new content in place of the undelivered one, its registry row with it. */
+      /**
+       * The new content in place of the undelivered one, its registry row with it; the row as it was
+       * stays in its verdict history, for the reports of the nights before.
+       */
       const replace = (fields: Record<string, unknown>) =>
         this.db.transaction(async (trx) => {
           await trx('files')
             .where({ id: row.id })
             .update({ ...fields, size: temp.size, sha256: temp.sha256, counts: JSON.stringify(counts) });
+          await recordVerdict(trx, row.id, {
+            at: this.options.now().toISOString(),
+            businessDate: spec.businessDate,
+          });
           await prepared.keep?.(trx, row.id);
           await rename(temp.path, path);
           await syncFolder(dir);
@@ -338,17 +349,20 @@ export class Outbox {
    * message, its outbox copy removed. Undefined when there is nothing to withdraw (never written, or
    * delivered: what a partner has stands); `unchanged` when it was withdrawn already (a rerun).
    */
-  async withdraw(key: string, why: string): Promise<WithdrawOutcome | undefined> {
+  async withdraw(key: string, why: string, businessDate: IsoDate): Promise<WithdrawOutcome | undefined> {
     const row = await findExport(this.db.knex, key);
     if (!row || !awaitingDelivery(row)) return undefined;
     // Before anything changes: a copy that is not this installation's refuses the withdrawal whole.
     const path = this.copyOf(row);
     let status: WithdrawOutcome['status'] = 'unchanged';
     if (row.verdict === 'written') {
-      const taken = await this.db
-        .knex('files')
-        .where({ id: row.id, verdict: 'written' })
-        .update({ verdict: WITHDRAWN, reason: 'NOTHING_TO_SEND', message: why });
+      const taken = await this.db.transaction(async (trx) => {
+        const n = await trx('files')
+          .where({ id: row.id, verdict: 'written' })
+          .update({ verdict: WITHDRAWN, reason: 'NOTHING_TO_SEND', message: why });
+        if (n > 0) await recordVerdict(trx, row.id, { at: this.options.now().toISOString(), businessDate });
+        return n;
+      });
       // Delivered meanwhile: it stands, as any delivered export does.
       if (Number(taken) === 0) return undefined;
       status = 'withdrawn';

@@ -18,7 +18,7 @@ import type { Transport } from '../transports/types.js';
 import { coerceError } from '../lib/errors.js';
 import type { Knex } from 'knex';
 import type { Config } from '../config/schema.js';
-import { copyPath, laidOut, toFileRow, type FileRow } from './registry.js';
+import { copyPath, laidOut, recordVerdict, toFileRow, type FileRow } from './registry.js';
 import { StepIncompleteError, type Job, type JobContext, type JobResult } from './types.js';
 import { deliverMail } from './deliver-mail.js';
 
@@ -72,11 +72,15 @@ export const deliverJob: Job = async (ctx: JobContext): Promise<JobResult> => {
         const outbox = ctx.config.paths.outbox;
         const copy = copyPath(outbox, file) ?? join(outbox, laidOut(file, null)!);
         const r = await transports.get(transportName).upload(copy, remoteDir, file.name);
-        await ctx.db.knex('files').where({ id: file.id, verdict: 'written' }).update({
-          verdict: 'delivered',
-          delivered_at: ctx.now().toISOString(),
-          transport: transportName,
-          remote_path: r.remotePath,
+        const at = ctx.now().toISOString();
+        await ctx.db.transaction(async (trx) => {
+          const n = await trx('files').where({ id: file.id, verdict: 'written' }).update({
+            verdict: 'delivered',
+            delivered_at: at,
+            transport: transportName,
+            remote_path: r.remotePath,
+          });
+          if (n > 0) await recordVerdict(trx, file.id, { at, businessDate: ctx.businessDate });
         });
         counts[r.alreadyPresent ? 'unchanged' : 'delivered']!++;
         let folders = reached.get(transportName);

@@ -133,7 +133,7 @@ class ExportRun {
 
   /** Withdraws an export not delivered that has nothing to send any more (exporters/outbox.ts). */
   async withdraw(key: string, why: string): Promise<void> {
-    const outcome = await this.outbox.withdraw(key, why);
+    const outcome = await this.outbox.withdraw(key, why, this.date);
     if (outcome?.status !== 'withdrawn') return;
     this.add('withdrawn');
     this.warnings.push(`${outcome.name}: withdrawn before delivery, not to be sent: ${why}`);

@@ -219,7 +219,7 @@ export async function ingestFile<T>(
           counts: { lines: verdictEvent.account.lines, records, rejects: rejectCount, ...handler.counts?.() },
           ...identityOf(handler, file, verdictEvent),
         },
-        ctx.now().toISOString(),
+        { at: ctx.now().toISOString(), businessDate: ctx.businessDate },
       );
     });
   } catch (error) {
@@ -236,7 +236,7 @@ export async function ingestFile<T>(
         counts: { lines: verdictEvent?.account.lines ?? 0, records: 0, rejects: 0 },
         ...identityOf(handler, file, verdictEvent),
       },
-      ctx.now().toISOString(),
+      { at: ctx.now().toISOString(), businessDate: ctx.businessDate },
     );
     ctx.logger.warn(
       { file: file.name, feed: file.feed, reason: error.refusal.reason },

@@ -131,7 +131,7 @@ export async function ingestFtlDelivery(
       rejectCount += rows.length;
       await insertRejects(trx, ctx, { id: fileId, feed: 'ftl' }, rows);
     }
-    const now = ctx.now().toISOString();
+    const set = { at: ctx.now().toISOString(), businessDate: ctx.businessDate };
     await trx('ftl_parts').where({ status: 'held' }).delete();
     for (const h of result.held) {
       await trx('ftl_parts')
@@ -183,7 +183,7 @@ export async function ingestFtlDelivery(
         trx,
         id,
         { verdict: v.verdict, reason: v.reason ?? null, message: v.message ?? null, counts: c },
-        now,
+        set,
       );
     }
     const stillHeld = new Set(result.held.map(fileIdOf).filter((x): x is number => x !== undefined));
@@ -223,7 +223,7 @@ export async function ingestFtlDelivery(
           message: settled.message,
           counts: settled.counts,
         },
-        now,
+        set,
       );
     }
     return { held: result.held.length, expired: result.expired.length, records, rejectedRecords };

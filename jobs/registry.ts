@@ -15,6 +15,10 @@ import { actualPath, inside } from '../lib/paths.js';
 
 type Q = Knex | Knex.Transaction;
 
+/** Runs `fn` in `q` when it is a transaction already, else in a transaction of its own. */
+const inTransaction = <T>(q: Q, fn: (trx: Knex.Transaction) => Promise<T>): Promise<T> =>
+  (q as Knex.Transaction).isTransaction === true ? fn(q as Knex.Transaction) : (q as Knex).transaction(fn);
+
 export type InboundVerdict =
   | 'pending'
   | 'accepted'
@@ -348,25 +352,32 @@ export async function registerInbound(q: Q, f: InboundFile, now: string): Promis
       : undefined;
   const reason = refusal?.reason ?? null;
   const message = refusal?.message ?? null;
-  const [row] = await q('files')
-    .insert({
-      direction: 'in',
-      feed: f.feed,
-      name: f.name,
-      size: f.size,
-      sha256: f.sha256,
-      transport: f.transport ?? null,
-      remote_path: f.remotePath ?? null,
-      local_path: f.localPath,
-      business_date: f.businessDate,
-      verdict,
-      reason,
-      message,
-      received_at: f.receivedAt,
-      processed_at: verdict === 'pending' ? null : now,
-      created_at: now,
-    })
-    .returning('*');
+  const row = await inTransaction(q, async (trx) => {
+    const [inserted] = await trx('files')
+      .insert({
+        direction: 'in',
+        feed: f.feed,
+        name: f.name,
+        size: f.size,
+        sha256: f.sha256,
+        transport: f.transport ?? null,
+        remote_path: f.remotePath ?? null,
+        local_path: f.localPath,
+        business_date: f.businessDate,
+        verdict,
+        reason,
+        message,
+        received_at: f.receivedAt,
+        processed_at: verdict === 'pending' ? null : now,
+        created_at: now,
+      })
+      .returning('*');
+    await recordVerdict(trx, Number((inserted as { id: unknown }).id), {
+      at: now,
+      businessDate: f.businessDate,
+    });
+    return inserted as Record<string, unknown>;
+  });
   return {
     file: toFileRow(row as Record<string, unknown>),
     outcome: verdict === 'pending' ? 'new' : (verdict as 'duplicate' | 'conflict'),
@@ -381,6 +392,28 @@ export async function pendingInbound(q: Q, feed?: string): Promise<FileRow[]> {
   return (await query).map((r: Record<string, unknown>) => toFileRow(r));
 }
 
+/** When a verdict is set: the instant, and the business date it belongs to (see `recordVerdict`). */
+export interface VerdictSet {
+  at: string;
+  businessDate: IsoDate;
+}
+
+/**
+ * Adds the file's registry row, as a change of verdict has just left it, to its verdict history
+ * (`file_verdicts`): the daily report made again for a past date shows each file as it stood at the
+ * close of that date, not what a later night or an operator made of it. `businessDate` is the night
+ * whose run set the verdict, or, for an operator's decision, the day it was made in the program's time
+ * zone: a report reads the last row dated on or before its own date. Called in the transaction that
+ * changes the verdict, once per change (a file, never a record).
+ */
+export async function recordVerdict(q: Q, fileId: number, when: VerdictSet): Promise<void> {
+  await q.raw(
+    `INSERT INTO file_verdicts (file_id, verdict, reason, counts, partner_code, business_date, set_at)
+     SELECT id, verdict, reason, counts, partner_code, ?, ? FROM files WHERE id = ?`,
+    [when.businessDate, when.at, fileId],
+  );
+}
+
 export async function setVerdict(
   q: Q,
   fileId: number,
@@ -393,19 +426,22 @@ export async function setVerdict(
     sequence?: number | null;
     echoToken?: string | null;
   },
-  now: string,
+  when: VerdictSet,
 ): Promise<void> {
   const update: Record<string, unknown> = {
     verdict: v.verdict,
     reason: v.reason ?? null,
     message: v.message ?? null,
-    processed_at: now,
+    processed_at: when.at,
   };
   if (v.counts) update.counts = JSON.stringify(v.counts);
   if (v.partnerCode !== undefined) update.partner_code = v.partnerCode;
   if (v.sequence !== undefined) update.sequence = v.sequence;
   if (v.echoToken !== undefined) update.echo_token = v.echoToken;
-  await q('files').where({ id: fileId }).update(update);
+  await inTransaction(q, async (trx) => {
+    await trx('files').where({ id: fileId }).update(update);
+    await recordVerdict(trx, fileId, when);
+  });
 }
 
 export async function fileById(q: Q, id: number): Promise<FileRow | undefined> {
@@ -430,7 +466,8 @@ export type Decision =
  * the retention step's like a read file's. Who, when and why stay with the file. The change is made only
  * if the file is still held (another operator may have decided it meanwhile).
  */
-export async function decideHeld(q: Q, id: number, d: Decision, now: string): Promise<FileRow> {
+export async function decideHeld(q: Q, id: number, d: Decision, when: VerdictSet): Promise<FileRow> {
+  const now = when.at;
   const file = await fileById(q, id);
   if (!file) throw new RedeyeError('FILE_UNKNOWN', `no file ${id} in the registry`, { fileId: id });
   if (file.direction !== 'in' || file.verdict !== 'conflict') {
@@ -443,20 +480,24 @@ export async function decideHeld(q: Q, id: number, d: Decision, now: string): Pr
   }
   const released = d.decision === 'released';
   const note = `${d.decision} by ${d.by} at ${now}${d.reason ? `: ${d.reason}` : ''}`;
-  const changed = await q('files')
-    .where({ id, verdict: 'conflict' })
-    .update({
-      verdict: released ? 'pending' : 'discarded',
-      // Released: the reason goes with the verdict; ingest writes the file's own. Discarded: kept, so
-      // the file still says why it was held, and the decision says why it was dropped.
-      reason: released ? null : file.reason,
-      message: released ? null : `${file.message ?? 'held for an operator'}; ${note}`,
-      processed_at: released ? null : now,
-      decision: d.decision,
-      decided_by: d.by,
-      decided_at: now,
-      decision_reason: d.reason ?? null,
-    });
-  if (changed === 0) return decideHeld(q, id, d, now);
+  const changed = await inTransaction(q, async (trx) => {
+    const n = await trx('files')
+      .where({ id, verdict: 'conflict' })
+      .update({
+        verdict: released ? 'pending' : 'discarded',
+        // Released: the reason goes with the verdict; ingest writes the file's own. Discarded: kept, so
+        // the file still says why it was held, and the decision says why it was dropped.
+        reason: released ? null : file.reason,
+        message: released ? null : `${file.message ?? 'held for an operator'}; ${note}`,
+        processed_at: released ? null : now,
+        decision: d.decision,
+        decided_by: d.by,
+        decided_at: now,
+        decision_reason: d.reason ?? null,
+      });
+    if (n > 0) await recordVerdict(trx, id, when);
+    return n;
+  });
+  if (changed === 0) return decideHeld(q, id, d, when);
   return (await fileById(q, id))!;
 }

@@ -131,7 +131,7 @@ for (const engine of availableEngines()) {
         ['replaced', join(outbox(moved), 'mailing', 'REPLACED.csv')],
       ]);
       expect(readFileSync(join(outbox(moved), 'mailing', 'REPLACED.csv'), 'utf8')).toBe('corrected\n');
-      expect(await second.withdraw(spec('WITHDRAWN').key, 'nothing to send')).toMatchObject({
+      expect(await second.withdraw(spec('WITHDRAWN').key, 'nothing to send', DAY)).toMatchObject({
         status: 'withdrawn',
       });
       expect(existsSync(join(outbox(moved), 'mailing', 'WITHDRAWN.csv'))).toBe(false);

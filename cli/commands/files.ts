@@ -8,6 +8,7 @@ import { dateInZone, isIsoDate } from '../../lib/dates.js';
 import {
   decideHeld,
   fileById,
+  type VerdictSet,
   settingOf,
   toFileRow,
   type FileRow,
@@ -497,7 +498,7 @@ export function registerFiles(program: Command, run: ActionRunner): void {
           ctx.db().knex,
           id,
           { decision: 'released', by: operator(ctx, opts.by), reason: opts.reason ?? null },
-          ctx.now().toISOString(),
+          decidedNow(ctx),
         );
         ctx.output.out(
           `file ${file.id} (${file.name}, ${file.feed}) released by ${file.decidedBy} at ${file.decidedAt}: ` +
@@ -520,7 +521,7 @@ export function registerFiles(program: Command, run: ActionRunner): void {
           ctx.db().knex,
           id,
           { decision: 'discarded', by: operator(ctx, opts.by), reason: opts.reason.trim() },
-          ctx.now().toISOString(),
+          decidedNow(ctx),
         );
         ctx.output.out(
           `file ${file.id} (${file.name}, ${file.feed}) discarded by ${file.decidedBy} at ${file.decidedAt}: it will not be read`,
@@ -641,6 +642,15 @@ function fileIdArgument(text: string): number {
   const id = parseFileId(text);
   if (id === undefined) throw new UsageError(`a file id is a number, got ${text}`);
   return id;
+}
+
+/**
+ * An operator's decision belongs to the day it is made, in the program's time zone: the daily report of
+ * the night that held the file, made again after, still shows it held; tonight's shows the decision.
+ */
+function decidedNow(ctx: CommandContext): VerdictSet {
+  const now = ctx.now();
+  return { at: now.toISOString(), businessDate: dateInZone(now, ctx.config.program.timeZone) };
 }
 
 /** Who decides: `--by`, else the login (through sudo, the person's own), as the registry records it. */

@@ -204,7 +204,15 @@ for (const engine of availableEngines()) {
       expect(await w.knex('files').where({ id: conflict }).first('reason')).toEqual({
         reason: 'NAME_CONFLICT',
       });
-      await decideHeld(w.knex, conflict, { decision: 'released', by: 'ops' }, '2026-03-13T08:00:00Z');
+      await decideHeld(
+        w.knex,
+        conflict,
+        { decision: 'released', by: 'ops' },
+        {
+          at: '2026-03-13T08:00:00Z',
+          businessDate: '2026-03-13',
+        },
+      );
       await w.night('2026-03-13');
 
       expect(await w.balance(IVANOV.number)).toBe(461);
