@@ -779,7 +779,28 @@ export async function dailyReport(
         counts: string | null;
         delivered_at: string | Date | null;
         night: string | null;
+        /** The file's last verdict set on or before the business date (`file_verdicts`), if any. */
+        set_id: number | string | null;
       }
+      // Each file as its verdict stood at the close of the date: an FTL part held tonight and completed
+      // by a later night, a name conflict decided the next morning, an export withdrawn later show here
+      // as they were, so the workbook made again is the one made that night. Its verdict, reason, counts
+      // (Records) and partner are the registry's row as the last change on or before the date left it; a
+      // file no change was recorded for (registered outside the registry) shows as it is.
+      const asOfDate = async (rows: FileRow[]): Promise<FileRow[]> => {
+        const ids = rows.flatMap((r) => (r.set_id === null ? [] : [Number(r.set_id)]));
+        if (ids.length === 0) return rows;
+        const sets = new Map(
+          (
+            (await knex('file_verdicts')
+              .whereIn('id', ids)
+              .select('id', 'verdict', 'reason', 'counts', 'partner_code')) as Array<
+              Pick<FileRow, 'verdict' | 'reason' | 'counts' | 'partner_code'> & { id: unknown }
+            >
+          ).map(({ id, ...set }) => [Number(id), set]),
+        );
+        return rows.map((r) => (r.set_id === null ? r : { ...r, ...sets.get(Number(r.set_id)) }));
+      };
       // As the report's instant knew it: a file delivered after it (by this night's deliver step, which
       // runs after the report) shows as written, so a rerun of the night writes the same workbook.
       const asOf = clock().getTime();
@@ -860,6 +881,11 @@ export async function dailyReport(
             'counts',
             'delivered_at',
             knex.raw(`${dateTextSql(db, 'business_date')} AS night`),
+            knex.raw(
+              `(SELECT v.id FROM file_verdicts v WHERE v.file_id = files.id AND v.business_date <= ?
+                 ORDER BY v.business_date DESC, v.id DESC LIMIT 1) AS set_id`,
+              [businessDate],
+            ),
           );
       await book.addSheet({
         name: 'Files',
@@ -916,32 +942,36 @@ export async function dailyReport(
             },
           ],
           rows: concatRows(
-            keysetRows<FileRow>((after, size) =>
-              fileRows().where('business_date', businessDate).andWhere('id', '>', after).limit(size),
+            keysetRows<FileRow>(async (after, size) =>
+              asOfDate(
+                await fileRows().where('business_date', businessDate).andWhere('id', '>', after).limit(size),
+              ),
             ),
-            keysetRows<FileRow>((after, size) =>
-              fileRows()
-                .where((q) =>
-                  q
-                    .whereIn(
-                      'id',
-                      knex('postings')
-                        .where('business_date', businessDate)
-                        .whereNotNull('source_file_id')
-                        .select('source_file_id'),
-                    )
-                    .orWhereIn('id', knex('rejects').where('business_date', businessDate).select('file_id'))
-                    .orWhereIn(
-                      'id',
-                      knex('activities')
-                        .where({ rejected_on: businessDate, status: 'REJECTED' })
-                        .whereNotNull('source_file_id')
-                        .select('source_file_id'),
-                    ),
-                )
-                .andWhere('business_date', '<', businessDate)
-                .andWhere('id', '>', after)
-                .limit(size),
+            keysetRows<FileRow>(async (after, size) =>
+              asOfDate(
+                await fileRows()
+                  .where((q) =>
+                    q
+                      .whereIn(
+                        'id',
+                        knex('postings')
+                          .where('business_date', businessDate)
+                          .whereNotNull('source_file_id')
+                          .select('source_file_id'),
+                      )
+                      .orWhereIn('id', knex('rejects').where('business_date', businessDate).select('file_id'))
+                      .orWhereIn(
+                        'id',
+                        knex('activities')
+                          .where({ rejected_on: businessDate, status: 'REJECTED' })
+                          .whereNotNull('source_file_id')
+                          .select('source_file_id'),
+                      ),
+                  )
+                  .andWhere('business_date', '<', businessDate)
+                  .andWhere('id', '>', after)
+                  .limit(size),
+              ),
             ),
           ),
           totals: true,
