@@ -1049,6 +1049,59 @@ for (const engine of availableEngines()) {
       }
     });
 
+    it('033 dates each member stored by an ingest run with its night, the others with their enrolment, and rolls back keeping them', async () => {
+      const t = await createTestDatabase(engine);
+      try {
+        const since = MIGRATION_NAMES.slice(MIGRATION_NAMES.indexOf('033_member_registered_on'));
+        for (const _ of since) await t.db.knex.migrate.down(MIGRATION_CONFIG);
+        expect(await t.db.knex.schema.hasColumn('members', 'registered_on')).toBe(false);
+        // The night of 1 November ran early on the 2nd and stored a member enrolled on 31 October.
+        await t.db.knex('job_runs').insert([
+          {
+            job: 'ingest',
+            business_date: '2026-10-31',
+            status: 'succeeded',
+            started_at: '2026-11-01T01:00:00.000Z',
+            finished_at: '2026-11-01T01:10:00.000Z',
+          },
+          {
+            job: 'ingest',
+            business_date: '2026-11-01',
+            status: 'succeeded',
+            started_at: '2026-11-02T01:00:00.000Z',
+            finished_at: '2026-11-02T01:10:00.000Z',
+          },
+        ]);
+        const enrol = (number: string, enrolmentDate: string | null, at: string) =>
+          insertMember(t.db.knex, { number, status: 'ACTIVE', tier: 'MEMBER', enrolmentDate }, new Date(at));
+        await enrol('1000000016', '2026-10-15', '2026-11-01T01:04:00.000Z');
+        await enrol('1000000024', '2026-10-31', '2026-11-02T01:05:00.000Z');
+        // Written outside any ingest run: counted from its enrolment as before, or from the start.
+        await enrol('1000000032', '2025-01-10', '2026-03-01T00:00:00.000Z');
+        await enrol('1000000040', null, '2026-03-01T00:00:00.000Z');
+        expect(await migrateLatest(t.db)).toEqual(since);
+        const registered = async () =>
+          (await t.db.knex('members').orderBy('number').select('number', 'registered_on')).map((m) => [
+            m.number,
+            m.registered_on === null ? null : String(m.registered_on).slice(0, 10),
+          ]);
+        expect(await registered()).toEqual([
+          ['1000000016', '2026-10-31'],
+          ['1000000024', '2026-11-01'],
+          ['1000000032', '2025-01-10'],
+          ['1000000040', null],
+        ]);
+
+        for (const _ of since) await t.db.knex.migrate.down(MIGRATION_CONFIG);
+        expect(await t.db.knex.schema.hasColumn('members', 'registered_on')).toBe(false);
+        expect(Number((await t.db.knex('members').count({ n: '*' }))[0]!.n)).toBe(4);
+        expect(await migrateLatest(t.db)).toEqual(since);
+        expect((await registered())[1]).toEqual(['1000000024', '2026-11-01']);
+      } finally {
+        await t.cleanup();
+      }
+    });
+
     it('029 records the pool stays that end from then on, and rolls back keeping every member in their pool', async () => {
       const t = await createTestDatabase(engine);
       try {
@@ -1363,6 +1416,10 @@ if (availableEngines().includes('postgres')) {
         // Granted by 028 with the column: when a member joined their pool is no personal data.
         expect(await asReporting((trx) => trx('members').select('pool_id', 'pool_since'))).toEqual([
           { pool_id: null, pool_since: null },
+        ]);
+        // Granted by 033 with the column: the night the ledger first knew a member, which registers read.
+        expect(await asReporting((trx) => trx('members').select('registered_on'))).toEqual([
+          { registered_on: null },
         ]);
         // Granted by 029 with its table: the pools a member has left, no personal data.
         expect(await asReporting((trx) => trx('past_pool_memberships').select('pool_id', 'until'))).toEqual(

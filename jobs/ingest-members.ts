@@ -255,6 +255,9 @@ export function membersHandler(
         ...fields,
         tier: program.baseTier,
         tier_since: r.enrolmentDate,
+        // A record read a night after its enrolment date joins the registers from tonight on only: the
+        // report of a date already past reads the same made again.
+        registered_on: ctx.businessDate,
         ...(erasedAt ? { erased_at: erasedAt } : {}),
         created_at: now,
       });

@@ -4,13 +4,15 @@
  * (a member merged or closed). The figures come from the ledger as of the date, so the workbook is the
  * same bytes, and the night of the change shows it.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LoadedConfig } from '../config/load.js';
 import { Accounts } from '../ledger/accounts.js';
+import { runJob } from '../jobs/runner.js';
 import { updateMember } from '../ledger/members.js';
+import { useWorld } from '../test/harness/context.js';
 import { availableEngines, createTestDatabase, type TestDb } from '../test/harness/db.js';
 import { dumpXlsx, skipWithoutOpenpyxl } from '../test/harness/openpyxl.js';
 import {
@@ -247,6 +249,52 @@ for (const engine of availableEngines()) {
       const distribution = tableOf(dump, 'Tier distribution');
       expect(distribution.cell(distribution.totals!, 'Members').cached).toBe(all);
     });
+  });
+
+  describe(`members on the register on ${engine}: as the ledger knew them at the date`, () => {
+    const skip = skipWithoutOpenpyxl();
+    const world = useWorld(engine);
+    const HEADER = 'member_number,status,enrolment_date,enrolment_channel,surname,given_name,updated_at';
+
+    /** One night of the members feed: its file fetched and read. */
+    async function night(day: string, ...rows: string[]) {
+      const w = world();
+      const name = `members_${day.replaceAll('-', '')}.csv`;
+      writeFileSync(join(w.dir, 'inbox', 'members', name), [HEADER, ...rows, ''].join('\n'));
+      const ctx = w.ctx(day);
+      expect((await runJob(ctx, 'fetch')).status).toBe('succeeded');
+      expect((await runJob(ctx, 'ingest')).status).toBe('succeeded');
+    }
+
+    it.skipIf(skip)(
+      'leaves a member whose record came a night after their enrolment date off the registers before that night',
+      async () => {
+        const w = world();
+        const report = (out: string) =>
+          monthlyReport(
+            w.t.db,
+            w.config,
+            '2026-10-31',
+            join(w.dir, out),
+            () => new Date('2026-11-01T03:00:00Z'),
+          );
+        await night('2026-10-31', '1000000016,ACTIVE,2026-10-15,WEB,IVANOV,IVAN,2026-10-15T09:00:00Z');
+        const first = await report('first');
+        expect(await membersOnRegister(w.t.db, '2026-10-31')).toBe(1);
+
+        // The CRM enrolled 1000000024 on the 31st in the evening; its delta came with the next night's.
+        await night('2026-11-01', '1000000024,ACTIVE,2026-10-31,APP,PETROVA,ANNA,2026-10-31T20:40:00Z');
+        const stored = await w.t.db.knex('members').orderBy('number').select('number', 'registered_on');
+        expect(stored.map((m) => [m.number, String(m.registered_on).slice(0, 10)])).toEqual([
+          ['1000000016', '2026-10-31'],
+          ['1000000024', '2026-11-01'],
+        ]);
+        expect(await membersOnRegister(w.t.db, '2026-10-31')).toBe(1);
+        expect(Object.fromEntries(await tierDistribution(w.t.db, '2026-10-31'))).toEqual({ MEMBER: 1 });
+        expect(await membersOnRegister(w.t.db, '2026-11-01')).toBe(2);
+        sameFiles(first, await report('rerun'));
+      },
+    );
   });
 
   describe(`partner activities on ${engine}: credits standing from the ledger`, () => {

@@ -189,19 +189,36 @@ export function tierAsOfSql(memberId: string): string {
 }
 
 /**
- * Members on the register at the end of a date (two `?`, both the date): enrolled by then and not
- * closed or merged by then. A member merged or closed after the date is on that date's register, so a
- * report for a past date counts the same members however many merges and closures came since.
- *
- * The date a member left is `closed_on`, which the member-master ingest sets to the business date of a
- * closure or a merge. A merged member without one (written by something else than the ingest) left on
- * the date of its merge's transfer posting (key `MERGE:<merged>:<survivor>`, jobs/ingest-members.ts);
- * one with neither left at a date nobody knows, and is on no register.
+ * The date a member left the register: `closed_on`, which the member-master ingest sets to the business
+ * date of the night that read the closure or merge. A merged member without one (written by something
+ * else than the ingest) left on the date of its merge's transfer posting (key `MERGE:<merged>:<survivor>`,
+ * jobs/ingest-members.ts); one with neither left at a date nobody knows, before anything. A member that
+ * has not left, never. `alias` names the members row.
  */
-export const MEMBER_ON_REGISTER_SQL =
-  "(m.enrolment_date IS NULL OR m.enrolment_date <= ?) AND COALESCE(m.closed_on, CASE WHEN m.status = 'MERGED'" +
-  " THEN COALESCE((SELECT MIN(mp.business_date) FROM postings mp WHERE mp.idempotency_key = 'MERGE:' || m.number" +
-  " || ':' || m.merged_into), '0001-01-01') ELSE '9999-12-31' END) > ?";
+export function memberLeftOnSql(alias: string): string {
+  return (
+    `COALESCE(${alias}.closed_on, CASE WHEN ${alias}.status = 'MERGED'` +
+    ` THEN COALESCE((SELECT MIN(mp.business_date) FROM postings mp WHERE mp.idempotency_key = 'MERGE:' || ${alias}.number` +
+    ` || ':' || ${alias}.merged_into), '0001-01-01') ELSE '9999-12-31' END)`
+  );
+}
+
+/**
+ * Members on the register at the end of a date (three `?`, all the date): enrolled by then, known to the
+ * ledger by then, and not closed or merged by then — every date as the ledger learned it. A member merged
+ * or closed after the date is on that date's register, and one whose record the CRM sent after the date
+ * is not, even enrolled before it (`registered_on`, the night that stored the row), so a report for a past
+ * date counts the same members however many nights came since. A row without `registered_on` (stored by
+ * something else than the ingest, or before migration 033 with no enrolment date) counts from its
+ * enrolment date. `alias` names the members row.
+ */
+export function memberOnRegisterSql(alias = 'm'): string {
+  return (
+    `(${alias}.enrolment_date IS NULL OR ${alias}.enrolment_date <= ?)` +
+    ` AND (${alias}.registered_on IS NULL OR ${alias}.registered_on <= ?)` +
+    ` AND ${memberLeftOnSql(alias)} > ?`
+  );
+}
 
 /**
  * Rows of a large result in pages keyed by a unique, increasing `id`: memory holds one page, on both

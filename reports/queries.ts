@@ -13,7 +13,7 @@ import { MEMBER_CLOCK_SQL, poolClocks } from '../ledger/queries.js';
 import type { FxRate } from '../rules/fx.js';
 import {
   dateTextSql,
-  MEMBER_ON_REGISTER_SQL,
+  memberOnRegisterSql,
   monthSql,
   num,
   PTS_KINDS_SQL,
@@ -326,8 +326,8 @@ export async function activeMembers(db: Db, from: IsoDate, to: IsoDate): Promise
 export async function membersOnRegister(db: Db, asOf: IsoDate): Promise<number> {
   const [row] = await sqlRows<{ n: unknown }>(
     db.knex,
-    `SELECT COUNT(*) AS n FROM members m WHERE ${MEMBER_ON_REGISTER_SQL}`,
-    [asOf, asOf],
+    `SELECT COUNT(*) AS n FROM members m WHERE ${memberOnRegisterSql()}`,
+    [asOf, asOf, asOf],
   );
   return num(row?.n);
 }
@@ -337,9 +337,9 @@ export async function tierDistribution(db: Db, asOf: IsoDate): Promise<Map<strin
   const rows = await sqlRows<{ tier: string; members: unknown }>(
     db.knex,
     `SELECT t.tier AS tier, COUNT(*) AS members FROM (
-        SELECT ${tierAsOfSql('m.id')} AS tier FROM members m WHERE ${MEMBER_ON_REGISTER_SQL}
+        SELECT ${tierAsOfSql('m.id')} AS tier FROM members m WHERE ${memberOnRegisterSql()}
      ) t GROUP BY 1 ORDER BY 1`,
-    [asOf, asOf, asOf],
+    [asOf, asOf, asOf, asOf],
   );
   return new Map(rows.map((r) => [r.tier, num(r.members)]));
 }

@@ -36,6 +36,7 @@ import * as m029 from './029_past_pool_memberships.js';
 import * as m030 from './030_member_names_and_waiting_merges.js';
 import * as m031 from './031_tier_event_mailing.js';
 import * as m032 from './032_erasures_by_number.js';
+import * as m033 from './033_member_registered_on.js';
 import * as m034 from './034_file_verdicts.js';
 
 export interface Migration {
@@ -77,6 +78,7 @@ export const migrations: Migration[] = [
   { name: '030_member_names_and_waiting_merges', ...m030 },
   { name: '031_tier_event_mailing', ...m031 },
   { name: '032_erasures_by_number', ...m032 },
+  { name: '033_member_registered_on', ...m033 },
   { name: '034_file_verdicts', ...m034 },
 ];
 
