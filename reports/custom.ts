@@ -6,7 +6,7 @@
  * Every measure is read from the ledger as of the period, so a report for a past date comes out the
  * same when rerun after later nights. Points issued, redeemed and expired are the award points on
  * member and pool accounts, net of reversals. Members are the active members as the monthly report
- * counts them (`activeMemberPostingSql`), so the two agree. Activities are the credits (accrual postings
+ * counts them (`activeAccountsSql`), so the two agree. Activities are the credits (accrual postings
  * crediting award points) of the period less the reversals of the period, and spend the base-currency
  * spend of the activity each credit was posted for, less that of the reversed ones (`activitySource`).
  * Each source is one grouped query; a report that needs several runs one each and joins their rows
@@ -52,7 +52,7 @@ import {
   type ReportChart,
   type ReportResult,
 } from './common.js';
-import { activeMemberPostingSql } from './queries.js';
+import { activeAccountsSql, activeMemberPostingSql } from './queries.js';
 import { writeWorkbookFile, type ColumnSpec } from './workbook.js';
 
 type Measure = CustomReportConfig['measures'][number];
@@ -203,24 +203,27 @@ function ledgerSource(db: Db, from: IsoDate, to: IsoDate, asOf: IsoDate): Source
 
 /**
  * Members: the distinct members the postings of the period make active, by the monthly report's
- * definition (`activeMemberPostingSql`: earned or redeemed award points; status credits alone and
- * reversals make no one active), grouped by the same posting dimensions as the points.
+ * definition (`activeAccountsSql`: earned or redeemed award points, status credits alone and reversals
+ * making no one active; each counted as its account on the register at the end of the business date, a
+ * merged member as its survivor), grouped by the same posting dimensions as the points. `tier` is the
+ * account's tier, as the monthly report's distribution counts it.
  */
 function memberSource(db: Db, from: IsoDate, to: IsoDate, asOf: IsoDate): Source {
   return {
     expression: postingExpression(db, asOf),
     from(needs) {
       const active = activeMemberPostingSql(from, to);
+      const accounts = activeAccountsSql(from, to);
       return {
         sql:
-          'FROM postings p' +
-          (needs.member ? ' LEFT JOIN members m ON m.id = p.member_id' : '') +
+          `FROM postings p JOIN (${accounts.sql}) acct ON acct.member_id = p.member_id` +
+          (needs.member ? ' LEFT JOIN members m ON m.id = acct.account_id' : '') +
           (needs.activity ? ' LEFT JOIN activities act ON act.posting_id = p.id' : '') +
           ` WHERE ${active.sql}`,
-        bindings: active.bindings,
+        bindings: [...accounts.bindings, ...active.bindings],
       };
     },
-    facts: 'p.member_id AS member_id',
+    facts: 'acct.account_id AS member_id',
     measures(measures) {
       return measures.includes('members') ? 'COUNT(DISTINCT x.member_id) AS members' : '';
     },

@@ -13,6 +13,7 @@ import { MEMBER_CLOCK_SQL, poolClocks } from '../ledger/queries.js';
 import type { FxRate } from '../rules/fx.js';
 import {
   dateTextSql,
+  memberLeftOnSql,
   memberOnRegisterSql,
   monthSql,
   num,
@@ -299,8 +300,8 @@ export async function partnerCredits(db: Db, from: IsoDate, to: IsoDate): Promis
  * moved award points on a member or pool account (a member earning into or redeeming from a pool is
  * the active one). A flight that earned only status credits makes no one active: status credits buy
  * nothing, and the program's own clock of activity (inactivity expiry) does not start again for them.
- * A reversal makes no one active either. A condition on a posting `p`, with its bindings, so that a
- * report grouping active members by channel, route or tier reads the same postings as the total.
+ * A reversal makes no one active either. A condition on a posting `p`, with its bindings: the postings
+ * that make their member active (`activeAccountsSql` says which account that is).
  */
 export function activeMemberPostingSql(from: IsoDate, to: IsoDate): { sql: string; bindings: IsoDate[] } {
   return {
@@ -312,13 +313,43 @@ export function activeMemberPostingSql(from: IsoDate, to: IsoDate): { sql: strin
   };
 }
 
-/** Active members between two dates (`activeMemberPostingSql`). */
-export async function activeMembers(db: Db, from: IsoDate, to: IsoDate): Promise<number> {
+/** Longer than any chain of merges the ingest lets through; it refuses circles, and this stops one anyway. */
+const MERGE_CHAIN_LIMIT = 32;
+
+/**
+ * The active members of a period as accounts on the register at its end: a SELECT of `member_id` (each
+ * member an `activeMemberPostingSql` posting made active) and `account_id` (the account that member is at
+ * the end of `to`: itself, or the survivor its merges by then lead to, following `merged_into` from
+ * survivor to survivor). Only accounts on the register at `to` are in it, so the active members are a
+ * part of the members on the register and the active rate is at most 100%: a person merged in the month
+ * is one active member, the survivor, and a member closed in the month is not an active member of it (its
+ * points still count in the month's points). A merge after `to` maps nothing, so a past period reads
+ * the same made again.
+ */
+export function activeAccountsSql(from: IsoDate, to: IsoDate): { sql: string; bindings: IsoDate[] } {
   const active = activeMemberPostingSql(from, to);
+  return {
+    sql: `WITH RECURSIVE chain (member_id, account_id, depth) AS (
+            SELECT DISTINCT p.member_id, p.member_id, 0 FROM postings p WHERE ${active.sql}
+            UNION ALL
+            SELECT c.member_id, s.id, c.depth + 1
+              FROM chain c JOIN members cur ON cur.id = c.account_id JOIN members s ON s.number = cur.merged_into
+             WHERE cur.status = 'MERGED' AND ${memberLeftOnSql('cur')} <= ? AND c.depth < ${MERGE_CHAIN_LIMIT}
+          )
+          SELECT c.member_id AS member_id, c.account_id AS account_id
+            FROM chain c JOIN members ra ON ra.id = c.account_id
+           WHERE ${memberOnRegisterSql('ra')}`,
+    bindings: [...active.bindings, to, to, to, to],
+  };
+}
+
+/** Active members between two dates (`activeAccountsSql`): each account once. */
+export async function activeMembers(db: Db, from: IsoDate, to: IsoDate): Promise<number> {
+  const accounts = activeAccountsSql(from, to);
   const [row] = await sqlRows<{ n: unknown }>(
     db.knex,
-    `SELECT COUNT(DISTINCT p.member_id) AS n FROM postings p WHERE ${active.sql}`,
-    active.bindings,
+    `SELECT COUNT(DISTINCT a.account_id) AS n FROM (${accounts.sql}) a`,
+    accounts.bindings,
   );
   return num(row?.n);
 }
