@@ -196,6 +196,86 @@ describe('configuration', () => {
     ]);
   });
 
+  it('refuses a name longer than the column the night keeps it in, naming field, line, limit and column (exit 2)', () => {
+    // PostgreSQL refused such a name at the insert (22001), failing the night's accrue, fetch or report
+    // with no setting named; SQLite stored it whole.
+    const contract = `DRIVE-2025-${'X'.repeat(59)}`;
+    const transport = `inbox-${'i'.repeat(59)}`;
+    const broken = example
+      .replace('- id: air-2024', `- id: air-2024-${'v'.repeat(56)}`)
+      .replace('- id: DRIVE-2025', `- id: ${contract}`)
+      .replace('RENTAL_DAY: {', `RENTAL_DAY_${'D'.repeat(22)}: {`)
+      .replace('pricePerPoint: "0.0110"', `pricePerPoint: "0.${'0'.repeat(31)}1"`)
+      .replace('- id: IB-2025', `- id: IB-${'9'.repeat(62)}`)
+      .replace(/^ {2}inbox:/m, `  ${transport}:`)
+      .replaceAll('source: inbox', `source: ${transport}`)
+      .replace('remoteDir: fx,', `remoteDir: "${'fx/'.repeat(256)}x",`)
+      .replace('- name: partner-points-by-month', `- name: partner-points-by-month-${'m'.repeat(41)}`)
+      .replace('title: Partner points by month', `title: ${'Partner points by month '.repeat(10)}and more`);
+    const err = problems(broken);
+    const line = (text: string) => broken.split('\n').findIndex((l) => l.includes(text)) + 1;
+    const ruleVersion = 'postings.rule_version and activities.rule_version';
+    expect(err.problems).toEqual([
+      {
+        path: 'earning.air[0].id',
+        line: line('- id: air-2024'),
+        message: `at most 64 characters, stored in ${ruleVersion} (this has 65)`,
+      },
+      {
+        path: 'partners[1].contracts[0].id',
+        line: line(contract),
+        message: `at most 64 characters, stored in ${ruleVersion} and invoice_lines.contract_id (this has 70)`,
+      },
+      {
+        path: 'partners[1].contracts[0].activities.RENTAL_DAY_DDDDDDDDDDDDDDDDDDDDDD',
+        line: line('RENTAL_DAY_'),
+        message: 'at most 32 characters, stored in activities.activity_type (this has 33)',
+      },
+      {
+        path: 'partners[2].contracts[0].pricePerPoint',
+        line: line('0.0000'),
+        message: 'at most 32 characters, stored in invoice_lines.price_per_point (this has 34)',
+      },
+      {
+        path: 'partners[4].charts[0].id',
+        line: line('- id: IB-'),
+        message: `at most 64 characters, stored in ${ruleVersion} and invoice_lines.contract_id (this has 65)`,
+      },
+      {
+        path: `transports.${transport}`,
+        line: line(`  ${transport}:`),
+        message: 'at most 64 characters, stored in files.transport (this has 65)',
+      },
+      {
+        path: 'feeds.fx.remoteDir',
+        line: line('fx/fx/'),
+        message:
+          "at most 768 characters, stored in files.remote_path (1024 characters) before '/' and a file name of up to 255 (this has 769)",
+      },
+      {
+        path: 'reports.custom[0].name',
+        line: line('- name: partner-points-by-month-'),
+        message: 'at most 64 characters, stored in mail_outbox.report (this has 65)',
+      },
+      {
+        path: 'reports.custom[0].title',
+        line: line('title: Partner points by month Partner'),
+        message:
+          "at most 242 characters, stored in mail_outbox.subject (255 characters) before ' — ' and the business date (this has 248)",
+      },
+    ]);
+    expect(err.exitCode).toBe(2);
+
+    // At the bounds, each is taken.
+    const fits = example
+      .replace('- id: DRIVE-2025', `- id: DRIVE-2025-${'X'.repeat(53)}`)
+      .replace('RENTAL_DAY: {', `RENTAL_DAY_${'D'.repeat(21)}: {`)
+      .replace('- id: IB-2025', `- id: IB-${'🛫'.repeat(61)}`);
+    const config = parseConfig(fits, examplePath, {});
+    expect([...config.partners[4]!.charts[0]!.id]).toHaveLength(64);
+    expect(config.partners[1]!.contracts[0]!.id).toHaveLength(64);
+  });
+
   it('refuses a secret written into the file where an environment variable name belongs', () => {
     const err = problems(example.replace('passwordEnv: REDEYE_SMTP_PASSWORD', 'passwordEnv: "hunter2 "'));
     expect(err.problems.map((p) => p.path)).toContain('mail.smtp.passwordEnv');

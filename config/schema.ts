@@ -63,6 +63,50 @@ const cronExpression = z.string().superRefine((v, ctx) => {
   });
 });
 
+/**
+ * Why `value` cannot be kept in `column`, a varchar of `max` characters, or undefined. PostgreSQL refuses
+ * a longer value (22001), and with it the whole step of the night that writes it, naming no setting;
+ * SQLite stores it whole, so the engines would part ways. A configured name that long would fail every
+ * night that uses it, so it is refused at load. Counted in characters, as PostgreSQL counts them (an
+ * emoji is one, where `String.length` counts two).
+ */
+function columnProblem(column: string, max: number, value: string): string | undefined {
+  const length = [...value].length;
+  return length > max ? `at most ${max} characters, stored in ${column} (this has ${length})` : undefined;
+}
+
+/** Text the night writes into `column`, a varchar of `max` characters (see `columnProblem`). */
+const fitsColumn =
+  (column: string, max: number) =>
+  (value: string, ctx: z.RefinementCtx<string>): void => {
+    const problem = columnProblem(column, max, value);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+  };
+
+/** The keys of a map keyed by names the night writes into `column`, each refused at its own line. */
+const keysFitColumn =
+  (column: string, max: number) =>
+  (record: Record<string, unknown>, ctx: z.RefinementCtx<Record<string, unknown>>): void => {
+    for (const key of Object.keys(record)) {
+      const problem = columnProblem(column, max, key);
+      if (problem !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: problem });
+    }
+  };
+
+/**
+ * An air earning version's, a partner contract's or a partner airline chart's id: kept as the rule
+ * version of every activity and posting it decided.
+ */
+const RULE_VERSION = ['postings.rule_version', 'activities.rule_version'];
+const ruleVersionId = (...also: string[]) =>
+  z
+    .string()
+    .min(1)
+    .superRefine(fitsColumn([...RULE_VERSION, ...also].join(' and '), 64));
+
+/** A price per point, kept as its decimal text on every invoice line billed at it. */
+const pricePerPoint = nonNegativeDecimal.superRefine(fitsColumn('invoice_lines.price_per_point', 32));
+
 // ---------------------------------------------------------------------------------------------- program
 
 const memberNumberRule = z.strictObject({
@@ -176,7 +220,7 @@ const promotion = z
 const cityPair = z.strictObject({ from: airportCode, to: airportCode, miles: positiveInt });
 
 const airEarningVersion = z.strictObject({
-  id: z.string().min(1),
+  id: ruleVersionId(),
   effectiveFrom: dateField,
   basis: z.enum(['distance', 'revenue']),
   /** Distance-based: which class sets the earn rate. */
@@ -333,16 +377,20 @@ const activityRule = z
 
 const contract = z
   .strictObject({
-    id: z.string().min(1),
+    id: ruleVersionId('invoice_lines.contract_id'),
     validFrom: dateField,
     validTo: dateField.optional(),
     claimWindowDays: positiveInt.default(180),
     /** Price the partner pays per point credited on its behalf, in the billing currency. */
-    pricePerPoint: nonNegativeDecimal,
+    pricePerPoint,
     tierBonus: tierFactors,
-    activities: z.record(z.string(), activityRule).refine((a) => Object.keys(a).length > 0, {
-      message: 'a contract covers at least one activity type',
-    }),
+    activities: z
+      .record(z.string(), activityRule)
+      .refine((a) => Object.keys(a).length > 0, {
+        message: 'a contract covers at least one activity type',
+      })
+      // The partner feed's activity_type, which selects the rule, is kept in a column of 32.
+      .superRefine(keysFitColumn('activities.activity_type', 32)),
     capPerPeriod: z.strictObject({ points: positiveInt, period: z.enum(['month', 'year']) }).optional(),
   })
   // A contract that ends before it begins is in force on no date: every activity of its types would be
@@ -353,13 +401,13 @@ const contract = z
   });
 
 const partnerAirlineChart = z.strictObject({
-  id: z.string().min(1),
+  id: ruleVersionId('invoice_lines.contract_id'),
   effectiveFrom: dateField,
   /** Earn rate per flown RBD on the partner's flights. */
   classRates: z.record(z.string().regex(/^[A-Z]$/), factor),
   minimumMiles: nonNegativeInt.default(0),
   /** Price per point the partner airline pays for points we credit on its flights. */
-  pricePerPoint: nonNegativeDecimal.default('0'),
+  pricePerPoint: pricePerPoint.default('0'),
 });
 
 const billing = z.strictObject({
@@ -398,7 +446,13 @@ const completeness = z.discriminatedUnion('kind', [
 const feed = z.strictObject({
   /** Transport name (see `transports`). */
   source: z.string().min(1),
-  remoteDir: z.string().default('.'),
+  /** Kept with each file fetched from it, before its name, in files.remote_path (1024 characters). */
+  remoteDir: z
+    .string()
+    .superRefine(
+      fitsColumn("files.remote_path (1024 characters) before '/' and a file name of up to 255", 768),
+    )
+    .default('.'),
   /** Regular expression the file names must match. */
   pattern: regexString,
   encoding: z
@@ -574,11 +628,15 @@ const customReport = z.strictObject({
   name: z
     .string()
     .regex(/^[a-z][a-z0-9-]*$/, 'expected a lower-case name such as partner-by-month')
+    .superRefine(fitsColumn('mail_outbox.report', 64))
     .refine((name) => !RESERVED_REPORT_NAMES.has(name), {
       error: (issue) =>
         `"${String(issue.input)}" is the name of a built-in report or command; choose another`,
     }),
-  title: z.string().min(1),
+  title: z
+    .string()
+    .min(1)
+    .superRefine(fitsColumn("mail_outbox.subject (255 characters) before ' — ' and the business date", 242)),
   measures: z.array(measure).min(1),
   dimensions: z.array(dimension).min(1).max(2),
   filters: z
@@ -751,7 +809,7 @@ export const configSchema = z
       .default({ earnInto: 'pool', redeemFrom: 'pool' }),
     fx: z.strictObject({ maxStaleDays: nonNegativeInt.default(4) }).default({ maxStaleDays: 4 }),
     partners: z.array(partner).default([]),
-    transports: z.record(z.string(), transport).default({}),
+    transports: z.record(z.string(), transport).superRefine(keysFitColumn('files.transport', 64)).default({}),
     feeds: z
       .object({
         ftl: feed.optional(),

@@ -5,11 +5,15 @@
  * e-mail address over 254 characters, a hotel's member number over 24 or reservation id over 64) is a
  * reject naming its file, line and field. Before migration 008 PostgreSQL refused such a value, and the
  * whole night with it, where SQLite (which does not enforce a varchar's length) stored it.
+ *
+ * Configured names likewise: a contract id is the rule version of what it decided, an activity type the
+ * partner feed's; the configuration takes them as long as their columns hold, counted in characters as
+ * PostgreSQL counts them, and refuses longer (config/load.test.ts).
  */
 import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../../test/harness/db.js';
 import { flightKey, hotelKey, partnerKey } from '../activity.js';
-import { memberNumber, useScenario, type Person } from './scenario.js';
+import { memberNumber, replaceOnce, useScenario, type Person } from './scenario.js';
 
 /** `stem` repeated to exactly `n` characters. */
 const long = (stem: string, n: number) => stem.repeat(Math.ceil(n / stem.length)).slice(0, n);
@@ -205,6 +209,39 @@ for (const engine of availableEngines()) {
         expect.stringMatching(/30 characters long: a member number has at most 24/),
         expect.stringMatching(/120 characters long: OpenTravel allows at most 64/),
       ]);
+    });
+  });
+
+  describe(`configured names as long as their columns hold (${engine})`, () => {
+    // 64 characters, 117 UTF-16 units: PostgreSQL's varchar(64) counts characters, as the configuration does.
+    const contract = `DRIVE-${'🚗'.repeat(58)}`;
+    const type = long('RENTAL_DAY_', 32);
+    const s = useScenario(engine, (y) =>
+      replaceOnce(replaceOnce(y, 'id: DRIVE-2025', `id: "${contract}"`), 'RENTAL_DAY: {', `${type}: {`),
+    );
+
+    it('credits an activity under a contract id of 64 characters and an activity type of 32', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      w.dropPartner('DRIVE', '2026-03-11', [
+        {
+          txn: 'DR-1',
+          member: IVANOV.number,
+          surname: 'IVANOV',
+          date: '2026-03-10',
+          type,
+          spend: '12.00',
+          currency: 'USD',
+        },
+      ]);
+      await w.night('2026-03-11');
+      expect(await w.activity(partnerKey('DRIVE', 'DR-1'))).toMatchObject({
+        status: 'POSTED',
+        activity_type: type,
+        rule_version: contract,
+      });
+      const posting = await w.knex('postings').where({ idempotency_key: 'PTR:DRIVE:DR-1:AWARD' }).first();
+      expect(posting.rule_version).toBe(contract);
     });
   });
 }
