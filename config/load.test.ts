@@ -276,6 +276,28 @@ describe('configuration', () => {
     expect(config.partners[1]!.contracts[0]!.id).toHaveLength(64);
   });
 
+  it('refuses a per-activity cap past what one activity can be credited (activities.points, an integer)', () => {
+    const capped = (cap: number) =>
+      example.replace(
+        'RENTAL_DAY: { per: spend, rate: "1", capPerActivity: 3000 }',
+        `RENTAL_DAY: { per: spend, rate: "1", capPerActivity: ${cap} }`,
+      );
+    expect(
+      parseConfig(capped(2_147_483_647), examplePath, {}).partners[1]!.contracts[0]!.activities.RENTAL_DAY!
+        .capPerActivity,
+    ).toBe(2_147_483_647);
+    expect(problems(capped(2_147_483_648)).problems).toEqual([
+      {
+        path: 'partners[1].contracts[0].activities.RENTAL_DAY.capPerActivity',
+        line:
+          capped(0)
+            .split('\n')
+            .findIndex((l) => l.includes('RENTAL_DAY:')) + 1,
+        message: 'at most 2147483647, as activities.points holds',
+      },
+    ]);
+  });
+
   it('refuses a secret written into the file where an environment variable name belongs', () => {
     const err = problems(example.replace('passwordEnv: REDEYE_SMTP_PASSWORD', 'passwordEnv: "hunter2 "'));
     expect(err.problems.map((p) => p.path)).toContain('mail.smtp.passwordEnv');

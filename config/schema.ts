@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { isxmlTextProblem, type IsxmlTextElement } from '../exporters/isxml.js';
 import { isIsoDate } from '../lib/dates.js';
 import { LOG_LEVELS } from '../lib/log.js';
+import { MAX_INTEGER_COLUMN } from '../parsers/types.js';
 import { didYouMean, isTimeZone, timeZoneProblem } from './suggest.js';
 
 const isoDate = z.string().refine(isIsoDate, { message: 'expected a date YYYY-MM-DD' });
@@ -103,6 +104,14 @@ const ruleVersionId = (...also: string[]) =>
     .string()
     .min(1)
     .superRefine(fitsColumn([...RULE_VERSION, ...also].join(' and '), 64));
+
+/**
+ * A cap of points one activity can be credited: activities.points is an integer column, so a cap past it
+ * caps nothing (accrue refuses an activity earning more, BAD_AMOUNT).
+ */
+const pointsCap = positiveInt.max(MAX_INTEGER_COLUMN, {
+  error: `at most ${MAX_INTEGER_COLUMN}, as activities.points holds`,
+});
 
 /** A price per point, kept as its decimal text on every invoice line billed at it. */
 const pricePerPoint = nonNegativeDecimal.superRefine(fitsColumn('invoice_lines.price_per_point', 32));
@@ -367,7 +376,7 @@ const activityRule = z
     /** `spend`: rate points per unit of base currency; `activity`: rate points per record. */
     per: z.enum(['spend', 'activity']),
     rate: nonNegativeDecimal,
-    capPerActivity: positiveInt.optional(),
+    capPerActivity: pointsCap.optional(),
     /** Hotel stays: revenue categories that earn (e.g. ROOM, or ROOM and FOOD). */
     revenueCategories: z.array(z.string()).optional(),
     /** Invoice line charge code for this activity type (IS-XML); falls back to the partner's. */

@@ -4,7 +4,9 @@
  * the simulator feed it the same state and differ only in whether they write the result.
  */
 import { addDays, daysBetween, type IsoDate } from '../lib/dates.js';
-import { fromMinorUnits, toMinorUnits } from '../lib/money.js';
+import { formatMinor, fromMinorUnits, toMinorUnits } from '../lib/money.js';
+import { InputError } from '../lib/errors.js';
+import { MAX_INTEGER_COLUMN } from '../parsers/types.js';
 import { Accounts } from '../ledger/accounts.js';
 import type { PostingInput, PostingRequest, StatusCreditInput } from '../ledger/types.js';
 import {
@@ -186,12 +188,29 @@ function earning(
   return points > 0 ? { earnedOn: { memberId: member.id, date: row.activityDate } } : {};
 }
 
-/** Base-currency minor units of an amount in another currency's minor units, at the activity date's rate. */
+/**
+ * The reject of an amount of `currency` that comes to more minor units than a JavaScript number counts
+ * exactly (2^53 - 1): past it a sum is cents off, and converting it threw, failing the whole accrue (and
+ * `simulate`) on both engines. `what` says which amount.
+ */
+function pastExactMinor(field: string, what: string, currency: string): Rejection {
+  return reject(
+    'BAD_AMOUNT',
+    field,
+    `${what} is out of range: more than ${formatMinor(Number.MAX_SAFE_INTEGER, currency)} ${currency}, the most counted exactly`,
+  );
+}
+
+/**
+ * Base-currency minor units of an amount in another currency's minor units, at the activity date's rate;
+ * `field` is the amount's, named when the converted amount is out of range.
+ */
 export function toBaseMinor(
   ctx: AccrualContext,
   minor: number,
   currency: string,
   date: IsoDate,
+  field: string,
 ): { ok: true; value: number } | { ok: false; rejection: Rejection } {
   if (currency === ctx.program.baseCurrency) return { ok: true, value: minor };
   const converted = ctx.fx.convert(
@@ -202,7 +221,15 @@ export function toBaseMinor(
     ctx.program.config.fx.maxStaleDays,
   );
   if (!converted.ok) return { ok: false, rejection: reject('BAD_CURRENCY', 'currency', converted.message) };
-  return { ok: true, value: toMinorUnits(converted.amount, ctx.program.baseCurrency) };
+  const base = ctx.program.baseCurrency;
+  try {
+    return { ok: true, value: toMinorUnits(converted.amount, base) };
+  } catch (error) {
+    // A rate above 1 can take an amount that was in range out of it.
+    if (!(error instanceof InputError)) throw error;
+    const what = `${fromMinorUnits(minor, currency).toFixed()} ${currency} in ${base}`;
+    return { ok: false, rejection: pastExactMinor(field, what, base) };
+  }
 }
 
 /**
@@ -263,7 +290,13 @@ function fareOf(
   if (currency === ctx.program.baseCurrency)
     return { ok: true, fare: { sumOf: (parts) => parts.reduce((t, p) => t + minor[p], 0) } };
   // One rate serves every part: if the whole converts, so does any sum of parts.
-  const whole = toBaseMinor(ctx, minor.fare + minor.surcharge + minor.tax, currency, row.activityDate);
+  const whole = toBaseMinor(
+    ctx,
+    minor.fare + minor.surcharge + minor.tax,
+    currency,
+    row.activityDate,
+    'fare_amount',
+  );
   if (!whole.ok) return whole;
   // The whole (what status counts in the demo) is converted already.
   const sums = new Map<string, number>([['fare+surcharge+tax', whole.value]]);
@@ -279,6 +312,7 @@ function fareOf(
             parts.reduce((t, p) => t + minor[p], 0),
             currency,
             row.activityDate,
+            'fare_amount',
           );
           v = r.ok ? r.value : 0;
           sums.set(k, v);
@@ -795,13 +829,23 @@ function hotelSpend(
         rejection: reject('BAD_AMOUNT', 'Amount', `revenue ${r.amount} ${r.currency} cannot be read`),
       };
     }
-    byCurrency.set(r.currency, (byCurrency.get(r.currency) ?? 0) + minor);
+    const sum = (byCurrency.get(r.currency) ?? 0) + minor;
+    if (!Number.isSafeInteger(sum))
+      return {
+        ok: false,
+        rejection: pastExactMinor('Amount', `the stay's revenue in ${r.currency}`, r.currency),
+      };
+    byCurrency.set(r.currency, sum);
   }
   let total = 0;
   for (const [currency, minor] of byCurrency) {
-    const base = toBaseMinor(ctx, minor, currency, row.activityDate);
+    const base = toBaseMinor(ctx, minor, currency, row.activityDate, 'Amount');
     if (!base.ok) return base;
     total += base.value;
+    if (!Number.isSafeInteger(total)) {
+      const rejection = pastExactMinor('Amount', "the stay's revenue", ctx.program.baseCurrency);
+      return { ok: false, rejection };
+    }
   }
   return { ok: true, value: total };
 }
@@ -840,7 +884,7 @@ function decidePartner(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
     if (!spend.ok) return rejected(spend.rejection);
     spendBase = spend.value;
   } else if (row.spendMinor !== null && row.spendCurrency) {
-    const base = toBaseMinor(ctx, row.spendMinor, row.spendCurrency, row.activityDate);
+    const base = toBaseMinor(ctx, row.spendMinor, row.spendCurrency, row.activityDate, 'spend_amount');
     if (!base.ok) return rejected(base.rejection);
     spendBase = base.value;
   }
@@ -875,6 +919,28 @@ function decidePartner(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
       points = room;
       capped = true;
     }
+  }
+  // activities.points is an integer column: a spend or a request that earns more under no cap (tier
+  // bonus included) failed the whole accrue on PostgreSQL (22003) and was stored on SQLite. Its amount
+  // is out of range for this program (partner-accrual.md's BAD_AMOUNT), on that record alone.
+  if (points > MAX_INTEGER_COLUMN) {
+    const field =
+      row.type === 'HOTEL'
+        ? row.pointsRequested !== null
+          ? 'PointsEarned'
+          : 'Amount'
+        : row.pointsRequested !== null
+          ? 'points_requested'
+          : 'spend_amount';
+    return rejected(
+      reject(
+        'BAD_AMOUNT',
+        field,
+        `out of range: it would earn ${points.toLocaleString('en-US', { useGrouping: false })} points under ${contract.id} (${award.basis}${
+          award.tierBonus > 0 ? ` + tier bonus ${award.tierBonus}` : ''
+        }), more than ${MAX_INTEGER_COLUMN} on one activity`,
+      ),
+    );
   }
   // A spend too small to earn one point is not a cap at work: the partner is told its amount earns nothing.
   if (points <= 0 && !capped) {
