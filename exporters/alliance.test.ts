@@ -127,6 +127,8 @@ for (const engine of availableEngines()) {
         unknown: ['XX-999999'],
         otherFile: [],
         conflicting: [],
+        answered: { name: 'XX_LH_20261130_000001.claims.xml', sequence: lh.meta.sequence },
+        leftUnanswered: [],
       });
       expect((await status())[lhClaim!.claimId]).toEqual(['ACCEPTED', 1234, null, addDays(DAY, 2)]);
       // As of the day before the answer arrived, it was still unanswered.
@@ -169,7 +171,18 @@ for (const engine of availableEngines()) {
           answers: { sender: 'XX', receiver: 'LH', sequence: 9 },
           results: late,
         }),
-      ).toMatchObject({ matched: 1, conflicting: [lhClaim!.claimId], otherFile: [lhClaim!.claimId] });
+      ).toMatchObject({
+        matched: 1,
+        conflicting: [lhClaim!.claimId],
+        otherFile: [
+          {
+            claimId: lhClaim!.claimId,
+            sentIn: { name: 'XX_LH_20261130_000001.claims.xml', sequence: lh.meta.sequence },
+          },
+        ],
+        // LH was sent no file 9.
+        answered: null,
+      });
       expect((await status())[lhClaim!.claimId]).toEqual(['ACCEPTED', 1234, null, addDays(DAY, 2)]);
 
       // A claim id sent to LH is unknown to IB: results match per partner.

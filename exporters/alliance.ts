@@ -506,10 +506,23 @@ export interface MatchReport {
   unchanged: number;
   /** Claim ids we never sent to this partner. */
   unknown: string[];
-  /** Claims found, but sent in another file than the one the results say they answer. */
-  otherFile: string[];
+  /** Claims found, but sent in another file than the one the results say they answer (still matched). */
+  otherFile: Array<{ claimId: string; sentIn: SentClaimsFile }>;
   /** Claims already answered differently: the first answer is kept. */
   conflicting: string[];
+  /**
+   * The claims file the results say they answer, as we sent it to this partner: `null` when we sent it
+   * none of that sequence; absent when the results name no file.
+   */
+  answered?: SentClaimsFile | null;
+  /** Claims of the answered file these results leave unanswered (still `SENT` after them). */
+  leftUnanswered: string[];
+}
+
+/** An outbound claims file, as the registry has it. */
+export interface SentClaimsFile {
+  name: string;
+  sequence: number;
 }
 
 interface OutClaim {
@@ -519,6 +532,7 @@ interface OutClaim {
   points: number | null;
   reason: string | null;
   result_file_id: number | null;
+  file_name: string | null;
   file_sequence: number | null;
 }
 
@@ -536,7 +550,22 @@ export async function matchAllianceResults(q: Q, input: ResultsToMatch): Promise
       unknown: [],
       otherFile: [],
       conflicting: [],
+      leftUnanswered: [],
     };
+    const answeredRow = input.answers
+      ? ((await trx('files')
+          .where({
+            direction: 'out',
+            feed: 'alliance-claims',
+            partner_code: input.partnerCode,
+            sequence: input.answers.sequence,
+          })
+          .first('id', 'name', 'sequence')) as { id: number; name: string; sequence: number } | undefined)
+      : undefined;
+    if (input.answers)
+      report.answered = answeredRow
+        ? { name: String(answeredRow.name), sequence: Number(answeredRow.sequence) }
+        : null;
     const ids = [...new Set(input.results.map((r) => r.claimId))];
     const found = new Map<string, OutClaim>();
     for (const part of chunks(ids, 500)) {
@@ -551,6 +580,7 @@ export async function matchAllianceResults(q: Q, input: ResultsToMatch): Promise
           'c.points',
           'c.reason',
           'c.result_file_id',
+          'f.name as file_name',
           'f.sequence as file_sequence',
         )) as OutClaim[];
       for (const r of rows) found.set(r.claim_id, r);
@@ -567,7 +597,10 @@ export async function matchAllianceResults(q: Q, input: ResultsToMatch): Promise
         claim.file_sequence !== null &&
         Number(claim.file_sequence) !== input.answers.sequence
       ) {
-        report.otherFile.push(result.claimId);
+        report.otherFile.push({
+          claimId: result.claimId,
+          sentIn: { name: String(claim.file_name), sequence: Number(claim.file_sequence) },
+        });
       }
       const status = result.status === 'accepted' ? 'ACCEPTED' : 'REJECTED';
       const points = result.status === 'accepted' ? result.pointsCredited : null;
@@ -590,6 +623,17 @@ export async function matchAllianceResults(q: Q, input: ResultsToMatch): Promise
       } else {
         report.conflicting.push(result.claimId);
       }
+    }
+    if (answeredRow) {
+      report.leftUnanswered = (await trx('alliance_claims')
+        .where({
+          direction: 'OUT',
+          partner_code: input.partnerCode,
+          file_id: answeredRow.id,
+          status: 'SENT',
+        })
+        .orderBy('id')
+        .pluck('claim_id')) as string[];
     }
     return report;
   };

@@ -11,7 +11,7 @@ import type { PartnerActivity, PartnerFileMeta } from '../parsers/partner.js';
 import { parsePartnerFileName } from '../parsers/partner.js';
 import type { HotelStay } from '../parsers/hotel.js';
 import type { AllianceClaim, AllianceResult, AnsweredFile } from '../parsers/alliance.js';
-import { matchAllianceResults } from '../exporters/alliance.js';
+import { matchAllianceResults, type MatchReport, type SentClaimsFile } from '../exporters/alliance.js';
 import type { Redemption } from '../parsers/redemptions.js';
 import type { RetroClaim } from '../parsers/retro-claims.js';
 import type { FxRate } from '../parsers/fx.js';
@@ -1215,7 +1215,15 @@ export function allianceResultsHandler(
       return [];
     },
     async end(trx, file, verdict) {
-      const meta = verdict.meta as { sender?: string; receiver?: string; answers?: AnsweredFile } | undefined;
+      const meta = verdict.meta as
+        { sender?: string; receiver?: string; answers?: AnsweredFile; answersLine?: number } | undefined;
+      // The parser holds AnsweredFile to go from this file's receiver to its sender: results addressed
+      // to another program answer a claims file of that program's, which ours cannot be matched against.
+      if (meta?.receiver && meta.receiver !== program.code)
+        return {
+          reason: 'BAD_HEADER',
+          message: `FileHeader/ReceiverProgram: results addressed to ${meta.receiver}, not to ${program.code}`,
+        };
       const partner = meta?.sender ? program.partnerForProgram(meta.sender) : undefined;
       if (!partner)
         return {
@@ -1233,6 +1241,11 @@ export function allianceResultsHandler(
       counts.add('matched', report.matched);
       counts.add('updated', report.updated);
       const lineOf = new Map(results.map((e) => [e.record.claimId, e]));
+      if (meta?.answers)
+        for (const warning of await answeredFileWarnings(trx, file, partner.code, meta, report, lineOf))
+          warn(verdict, warning);
+      counts.add('otherFile', report.otherFile.length);
+      counts.add('leftUnanswered', report.leftUnanswered.length);
       const rejects: RejectRow[] = [
         ...report.unknown.map((id) => ({
           id,
@@ -1256,6 +1269,70 @@ export function allianceResultsHandler(
       return { rejects };
     },
   };
+}
+
+/**
+ * What the accountant is told when a partner's results do not answer the claims file they name: claim
+ * ids are unique per sender, so each answer is still taken by its claim (the partner's credit is real,
+ * and a results file gets no response to tell the partner of a refusal), but the night says which
+ * claims came back under another file's number, which sequence names no file we sent, and which claims
+ * of the file named are left waiting.
+ */
+async function answeredFileWarnings(
+  trx: Knex.Transaction,
+  file: FileRow,
+  partnerCode: string,
+  meta: { answers?: AnsweredFile; answersLine?: number },
+  report: MatchReport,
+  lineOf: ReadonlyMap<string, { line: number }>,
+): Promise<string[]> {
+  const answers = meta.answers!;
+  const where = `${file.name}${meta.answersLine ? ` line ${meta.answersLine}` : ''}, FileHeader/AnsweredFile/FileSequence`;
+  const named = report.answered
+    ? `claims file ${report.answered.name} (sequence ${answers.sequence})`
+    : `claims file sequence ${answers.sequence}`;
+  const warnings: string[] = [];
+  if (report.answered === null) {
+    const last = await trx('files')
+      .where({ direction: 'out', feed: 'alliance-claims', partner_code: partnerCode })
+      .max({ s: 'sequence' })
+      .first();
+    const lastSent = last?.s === null || last?.s === undefined ? null : Number(last.s);
+    warnings.push(
+      `${where}: answers ${named}, but no claims file of that sequence was sent to ${partnerCode} (${
+        lastSent === null ? 'none was sent yet' : `the last sent is sequence ${lastSent}`
+      }); its results are matched to our claims by their ids`,
+    );
+  }
+  // A claim answered differently before keeps its first answer and is rejected DUPLICATE: not said twice.
+  const conflicting = new Set(report.conflicting);
+  const bySentFile = new Map<string, { sentIn: SentClaimsFile; claims: string[] }>();
+  for (const o of report.otherFile) {
+    if (conflicting.has(o.claimId)) continue;
+    const group = bySentFile.get(o.sentIn.name) ?? { sentIn: o.sentIn, claims: [] };
+    const line = lineOf.get(o.claimId)?.line;
+    group.claims.push(line === undefined ? o.claimId : `${o.claimId} (line ${line})`);
+    bySentFile.set(o.sentIn.name, group);
+  }
+  for (const { sentIn, claims } of bySentFile.values()) {
+    const one = claims.length === 1;
+    warnings.push(
+      `${where}: answers ${named}, but ${one ? 'claim' : 'claims'} ${claims.join(', ')} ${
+        one ? 'was' : 'were'
+      } sent to ${partnerCode} in ${sentIn.name} (sequence ${sentIn.sequence}); ${
+        one ? 'its answer is' : 'their answers are'
+      } applied all the same`,
+    );
+  }
+  if (report.leftUnanswered.length > 0) {
+    const one = report.leftUnanswered.length === 1;
+    warnings.push(
+      `${where}: answers ${named}, but not ${one ? 'its claim' : 'its claims'} ${report.leftUnanswered.join(
+        ', ',
+      )}, which ${one ? 'stays' : 'stay'} unanswered`,
+    );
+  }
+  return warnings;
 }
 
 /** Adds a warning of the file's handler to what the run says of the file, after the reader's own. */

@@ -32,6 +32,7 @@ import {
   type ParseOptions,
 } from './types.js';
 import {
+  childOf,
   childrenOf,
   parseXmlFeed,
   sourceOf,
@@ -615,6 +616,9 @@ function handleClaims(doc: XmlDocument): XmlFileResult<AllianceClaim> {
 
 function handleResults(doc: XmlDocument): XmlFileResult<AllianceResult> {
   const { root } = doc;
+  // Where the file says which claims file it answers: ingest names this line when that is not the file
+  // the claims were sent in.
+  let answersLine: number | undefined;
   const { header, refusal: headerRefusal } = readHeaderGroup<ResultsFileHeader>(
     root,
     (h) => {
@@ -627,6 +631,7 @@ function handleResults(doc: XmlDocument): XmlFileResult<AllianceResult> {
         });
       }
       const a = answered[0];
+      answersLine = (childOf(a, ALLIANCE_NS, 'FileSequence') ?? a)?.line;
       return {
         sender: leaf(h, 'SenderProgram', 'FileHeader/SenderProgram')!,
         receiver: leaf(h, 'ReceiverProgram', 'FileHeader/ReceiverProgram')!,
@@ -646,7 +651,7 @@ function handleResults(doc: XmlDocument): XmlFileResult<AllianceResult> {
   return {
     items,
     ...(refusal ? { refusal } : {}),
-    meta: { ...header, declaredCount: control.declared, resultElements: items.length },
+    meta: { ...header, answersLine, declaredCount: control.declared, resultElements: items.length },
   };
 }
 
