@@ -260,14 +260,19 @@ function rowObject(columns: BetterSqlite3.ColumnDefinition[], values: unknown[])
 /**
  * The database a command was pointed at is not there (a SQLite path with no file, a PostgreSQL database
  * not created), not a file (a SQLite path naming a folder), refuses the login, or is not ready for it
- * (migrations pending). Like a configuration error it needs a person to change a setting or prepare the
+ * (migrations pending, or migrations of a newer version applied). Like a configuration error it needs a person to change a setting or prepare the
  * database before anything can run: exits 2. A database that is there but fails (damaged, locked, full,
  * a server not answering) is a failure: exit 1.
  */
 export class DatabaseNotReadyError extends RedeyeError {
   override readonly exitCode = 2;
   constructor(
-    code: 'DATABASE_MISSING' | 'DATABASE_NOT_MIGRATED' | 'DATABASE_UNOPENABLE' | 'DATABASE_LOGIN_FAILED',
+    code:
+      | 'DATABASE_MISSING'
+      | 'DATABASE_NOT_MIGRATED'
+      | 'DATABASE_NEWER'
+      | 'DATABASE_UNOPENABLE'
+      | 'DATABASE_LOGIN_FAILED',
     message: string,
     database: string,
     options?: { cause?: unknown; driverCode?: string },
@@ -303,33 +308,58 @@ function unopenable(error: unknown, file: string): unknown {
   );
 }
 
-/** The migrations not applied to the database on `conn` (all of them when it was never migrated). */
-function pendingMigrations(conn: BetterSqlite3.Database): string[] {
+/** The names of the migrations recorded as applied in the database on `conn` (none when it was never migrated). */
+function appliedMigrations(conn: BetterSqlite3.Database): string[] {
   const table = conn
     .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?")
     .get(MIGRATION_CONFIG.tableName);
-  return notApplied(
-    table
-      ? (conn.prepare(`SELECT name FROM ${MIGRATION_CONFIG.tableName}`).all() as Array<{ name: string }>)
-      : [],
-  );
+  return table
+    ? (conn.prepare(`SELECT name FROM ${MIGRATION_CONFIG.tableName}`).all() as Array<{ name: string }>).map(
+        (r) => r.name,
+      )
+    : [];
 }
 
 /** The same on PostgreSQL, in the schema the connection's search path names. */
-async function pendingPgMigrations(conn: ClientBase): Promise<string[]> {
+async function appliedPgMigrations(conn: ClientBase): Promise<string[]> {
   const table = await conn.query<{ present: boolean }>('SELECT to_regclass($1) IS NOT NULL AS present', [
     MIGRATION_CONFIG.tableName,
   ]);
-  return notApplied(
-    table.rows[0]?.present
-      ? (await conn.query<{ name: string }>(`SELECT name FROM ${MIGRATION_CONFIG.tableName}`)).rows
-      : [],
-  );
+  return table.rows[0]?.present
+    ? (await conn.query<{ name: string }>(`SELECT name FROM ${MIGRATION_CONFIG.tableName}`)).rows.map(
+        (r) => r.name,
+      )
+    : [];
 }
 
-function notApplied(applied: Array<{ name: string }>): string[] {
-  const names = new Set(applied.map((r) => r.name));
-  return MIGRATION_NAMES.filter((name) => !names.has(name));
+/**
+ * What stands between this version and the database: migrations of this version not applied yet, and
+ * applied migrations this version does not know (a newer Redeye applied them).
+ */
+function compareMigrations(applied: string[]): { pending: string[]; unknown: string[] } {
+  const names = new Set(applied);
+  const known = new Set(MIGRATION_NAMES);
+  return {
+    pending: MIGRATION_NAMES.filter((name) => !names.has(name)),
+    unknown: applied.filter((name) => !known.has(name)).sort(),
+  };
+}
+
+/**
+ * The checks each new connection makes. A database a newer Redeye migrated is refused whatever the
+ * command, `db migrate` and `db status` included: its tables are not the ones this version's queries
+ * and migrations were written for (a NOT NULL column it would not fill, a table it would not keep), and
+ * this version cannot roll back what it does not know.
+ */
+function checkMigrations(
+  applied: string[],
+  where: string,
+  database: string,
+  requireMigrated: boolean | undefined,
+): void {
+  const { pending, unknown } = compareMigrations(applied);
+  if (unknown.length > 0) throw migratedByNewer(where, database, unknown);
+  if (requireMigrated === true && pending.length > 0) throw notMigrated(where, database, pending);
 }
 
 /** A database with `pending` migrations, refused: the command would fail later on a missing table. */
@@ -342,6 +372,28 @@ function notMigrated(where: string, database: string, pending: string[]): Databa
         : ` (pending: ${pending.join(', ')})`),
     database,
   );
+}
+
+/** A database holding migrations this version does not know, refused before anything reads or writes it. */
+function migratedByNewer(where: string, database: string, unknown: string[]): DatabaseNotReadyError {
+  return new DatabaseNotReadyError(
+    'DATABASE_NEWER',
+    `the database ${where} was migrated by a newer Redeye (unknown: ${unknown.join(', ')}): ` +
+      'install the version that applied them, or a later one; nothing was done',
+    database,
+  );
+}
+
+/**
+ * Refuses `db` if a newer Redeye has migrated it since its connection opened (each connection is
+ * checked as it opens, and a SQLite connection stays open for the life of the process): what a daemon
+ * started before the upgrade checks before each run.
+ */
+export async function refuseNewerDatabase(db: Db): Promise<void> {
+  const applied = (await db.knex.schema.hasTable(MIGRATION_CONFIG.tableName))
+    ? (await db.knex(MIGRATION_CONFIG.tableName).select('name')).map((r: { name: string }) => r.name)
+    : [];
+  checkMigrations(applied, db.file === undefined ? db.displayUrl : `at ${db.file}`, db.displayUrl, false);
 }
 
 /**
@@ -396,11 +448,8 @@ function openSqlite(url: string, options: OpenOptions): Db {
       // A connection is never closed while the process runs: the ledger's prepared statements live on it.
       idleTimeoutMillis: 2_147_483_647,
       afterCreate: (conn: BetterSqlite3.Database, done: (err: Error | null, conn: unknown) => void) => {
-        const migrated = () => {
-          if (options.requireMigrated !== true) return;
-          const pending = pendingMigrations(conn);
-          if (pending.length > 0) throw notMigrated(`at ${file}`, displayUrl, pending);
-        };
+        const migrated = () =>
+          checkMigrations(appliedMigrations(conn), `at ${file}`, displayUrl, options.requireMigrated);
         try {
           if (readonly) {
             conn.pragma(`busy_timeout = ${busyTimeout}`);
@@ -560,9 +609,12 @@ function openPostgres(url: string, options: OpenOptions): Db {
       ) => {
         const ready = async () => {
           await conn.query(PG_SESSION);
-          if (options.requireMigrated !== true) return;
-          const pending = await pendingPgMigrations(conn);
-          if (pending.length > 0) throw notMigrated(maskUrl(url), maskUrl(url), pending);
+          checkMigrations(
+            await appliedPgMigrations(conn),
+            maskUrl(url),
+            maskUrl(url),
+            options.requireMigrated,
+          );
         };
         ready().then(
           () => done(null, conn),

@@ -11,7 +11,7 @@
  * the rerun does.
  */
 import { hostname } from 'node:os';
-import { explainDatabaseError } from '../db/connection.js';
+import { explainDatabaseError, refuseNewerDatabase } from '../db/connection.js';
 import type { Knex } from 'knex';
 import { coerceError, ConfigError, RedeyeError, type ConfigProblem } from '../lib/errors.js';
 import type { Config } from '../config/schema.js';
@@ -738,6 +738,9 @@ export async function runJob(
   let compositeRun: number | undefined;
   let stopped: RunSummary['stopped'];
   let refused: Refusal | undefined;
+  // A daemon started before a newer Redeye migrated the database keeps its connection: it must not take
+  // a lock, record a run or post in tables it was not written for.
+  await refuseNewerDatabase(ctx.db);
   try {
     try {
       lock = await takeRunLock(

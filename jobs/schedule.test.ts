@@ -473,6 +473,30 @@ for (const engine of availableEngines()) {
       ).toEqual(['2026-11-26', '2026-11-27', '2026-11-28']);
     });
 
+    it('started before a newer Redeye migrated its database, runs nothing in it and says why at error', async () => {
+      await ran(w, 'accrue', '2026-11-27');
+      const { logger, lines } = capturedLogger('warn');
+      const clock = new ManualClock('2026-11-28T12:30:00Z');
+      const s = new Scheduler({ db: w.t.db, config: w.config, logger, env: {}, ...clock });
+      await s.start();
+      await clock.asleep();
+      // The newer version's `db migrate` runs while the daemon sleeps: its connection stays open.
+      await w.t.db
+        .knex('knex_migrations')
+        .insert({ name: '099_from_a_newer_redeye', batch: 2, migration_time: new Date() });
+      await clock.moveTo('2026-11-29T03:00:00Z');
+      await s.idle();
+      await s.stop();
+      expect(s.runs).toEqual([]);
+      const where = w.t.db.file === undefined ? w.t.db.displayUrl : `at ${w.t.db.file}`;
+      expect(lines.filter((l) => l.level === 'error').map((l) => l.msg)).toEqual([
+        `accrue for 2026-11-28 could not run: the database ${where} was migrated by a newer Redeye ` +
+          '(unknown: 099_from_a_newer_redeye): install the version that applied them, or a later one; ' +
+          'nothing was done; retried before the next scheduled run',
+      ]);
+      expect(await w.t.db.knex('job_runs').pluck('business_date')).toEqual(['2026-11-27']);
+    });
+
     it('retries a month-end after its last day’s night in the same catch-up', async () => {
       const steps = idleSteps();
       // Listed first, the month-end still waits for the night of the 30th.
