@@ -395,6 +395,41 @@ describe('configuration', () => {
     });
   });
 
+  it('refuses two air earning versions, or two charts of a partner airline, in force from one date, at the later one', () => {
+    const draft =
+      '    - { id: air-2024-draft, effectiveFrom: 2024-01-01, basis: distance, classRates: { Y: 0.1 } }';
+    const chart = '      - { id: IB-2025b, effectiveFrom: 2025-01-01, classRates: { Y: 0.1 } }';
+    const text = example
+      .replace('\n  status:', `\n${draft}\n  status:`)
+      .replace(/( {6}- id: IB-2025\n(?: {8}[^\n]*\n)+)/, `$1${chart}\n`);
+    const lineOf = (needle: string) => text.split('\n').indexOf(needle) + 1;
+    const ib = parseConfig(example, examplePath, {}).partners.findIndex((p) => p.code === 'IB');
+    const err = problems(text);
+    expect(err.exitCode).toBe(2);
+    expect(err.problems).toEqual([
+      {
+        path: 'earning.air[1].effectiveFrom',
+        line: lineOf(draft),
+        message: 'another air earning version (air-2024) is in force from 2024-01-01',
+      },
+      {
+        path: `partners[${ib}].charts[1].effectiveFrom`,
+        line: lineOf(chart),
+        message: 'another chart (IB-2025) is in force from 2025-01-01',
+      },
+    ]);
+    // A version from a date of its own is what versions are for.
+    const next = parseConfig(
+      text
+        .replace('effectiveFrom: 2024-01-01, basis', 'effectiveFrom: 2027-01-01, basis')
+        .replace('IB-2025b, effectiveFrom: 2025-01-01', 'IB-2025b, effectiveFrom: 2026-04-01'),
+      examplePath,
+      {},
+    );
+    expect(next.earning.air.map((v) => v.id)).toEqual(['air-2024', 'air-2024-draft']);
+    expect(next.partners[ib]!.charts.map((c) => c.id)).toEqual(['IB-2025', 'IB-2025b']);
+  });
+
   it('refuses a mail sender or recipient that is not an e-mail address, at start-up rather than at send', () => {
     const err = problems(
       example

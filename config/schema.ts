@@ -228,6 +228,26 @@ const promotion = z
 
 const cityPair = z.strictObject({ from: airportCode, to: airportCode, miles: positiveInt });
 
+/**
+ * A list of versions each in force from its `effectiveFrom` (air earning, expiry, partner-airline
+ * charts): two from one date would leave which one applies from it to their order in the file, the one
+ * listed later silently replacing the other on every date (reruns of old nights too).
+ */
+function oneVersionPerDate(what: string) {
+  return (versions: ReadonlyArray<{ effectiveFrom: string; id?: string }>, ctx: z.RefinementCtx): void =>
+    versions.forEach((v, i) => {
+      const other = versions.slice(0, i).find((w) => w.effectiveFrom === v.effectiveFrom);
+      if (other)
+        ctx.addIssue({
+          code: 'custom',
+          path: [i, 'effectiveFrom'],
+          message:
+            `another ${what}${other.id === undefined ? '' : ` (${other.id})`} is in force from ` +
+            v.effectiveFrom,
+        });
+    });
+}
+
 const airEarningVersion = z.strictObject({
   id: ruleVersionId(),
   effectiveFrom: dateField,
@@ -256,7 +276,10 @@ const statusEarning = z
   .default({ spendComponents: ['fare', 'tax'], partnerAirlines: true });
 
 const earning = z.strictObject({
-  air: z.array(airEarningVersion).min(1, 'at least one air earning version is needed'),
+  air: z
+    .array(airEarningVersion)
+    .min(1, 'at least one air earning version is needed')
+    .superRefine(oneVersionPerDate('air earning version')),
   status: statusEarning,
   /** Days after the flight within which an FTL/coupon may still be credited without a retro-claim. */
   airClaimWindowDays: positiveInt.default(365),
@@ -340,16 +363,7 @@ const expiry = z
         : undefined,
   })
   .superRefine((e, ctx) => {
-    if (!Array.isArray(e)) return;
-    // Two versions from one date would leave which one a lot of that day falls under to their order.
-    e.forEach((v, i) => {
-      if (e.slice(0, i).some((w) => w.effectiveFrom === v.effectiveFrom))
-        ctx.addIssue({
-          code: 'custom',
-          path: [i, 'effectiveFrom'],
-          message: `another expiry version is in force from ${v.effectiveFrom}`,
-        });
-    });
+    if (Array.isArray(e)) oneVersionPerDate('expiry version')(e, ctx);
   })
   .transform((e): ExpiryVersion[] =>
     Array.isArray(e) ? [...e].sort((a, b) => a.effectiveFrom.localeCompare(b.effectiveFrom)) : [e],
@@ -438,7 +452,7 @@ const partner = z.strictObject({
   /** Hotels speaking OpenTravel: chain codes (and optionally brand codes) that select this partner. */
   hotelChains: z.array(z.string()).default([]),
   contracts: z.array(contract).default([]),
-  charts: z.array(partnerAirlineChart).default([]),
+  charts: z.array(partnerAirlineChart).superRefine(oneVersionPerDate('chart')).default([]),
   billing: billing.optional(),
   /** Where responses, claims and invoices for this partner are delivered (a transport name). */
   outbox: z.string().optional(),
