@@ -143,6 +143,39 @@ for (const engine of availableEngines()) {
       expect(after.counts).toMatchObject({ new: 0, known: 0, conflict: 0 });
     });
 
+    it('takes a second copy under another name, touched without a change, as known: one row and one copy', async () => {
+      const w = world();
+      put(w, FIRST, before);
+      const copy = join(inbox(w), 'flown-copy.csv');
+      writeFileSync(copy, FIRST);
+      utimesSync(copy, before, before);
+      expect((await fetchJob(w.ctx('2026-03-10'))).counts).toMatchObject({ new: 1, duplicate: 1 });
+      for (const [date, minutes] of [
+        ['2026-03-11', 1],
+        ['2026-03-12', 2],
+      ] as const) {
+        const touched = new Date(Date.now() + minutes * 60_000);
+        utimesSync(copy, touched, touched);
+        const night = await fetchJob(w.ctx(date));
+        expect(night.counts).toMatchObject({ new: 0, known: 1, duplicate: 0 });
+        expect(existsSync(join(w.config.paths.landing, 'flown', date, 'flown-copy.csv'))).toBe(false);
+      }
+      expect(
+        await w.t.db
+          .knex('files')
+          .where({ direction: 'in' })
+          .orderBy('id')
+          .select('name', 'verdict', 'local_path'),
+      ).toEqual([
+        { name: NAME, verdict: 'pending', local_path: stored('2026-03-10') },
+        {
+          name: 'flown-copy.csv',
+          verdict: 'duplicate',
+          local_path: join('flown', '2026-03-10', 'flown-copy.csv'),
+        },
+      ]);
+    });
+
     it('lands again a file still to be read whose landed copy was removed', async () => {
       const w = world();
       put(w, FIRST, before);

@@ -279,18 +279,23 @@ export interface Registration {
  * transaction, so two fetches of the same file cannot both register it as new.
  */
 /**
- * What the registry holds of a file received: the first registration of the same content, or, when
- * there is none, the first other file registered under its name. `registerInbound` decides by it, and
- * the simulator foretells fetch by it.
+ * What the registry holds of a file received: this very file (its name and content) registered before,
+ * else the first registration of the same content, or, when there is none, the first other file
+ * registered under its name. `registerInbound` decides by it, and the simulator foretells fetch by it.
  */
 export async function inboundMatch(
   q: Q,
   f: Pick<InboundFile, 'feed' | 'name' | 'sha256' | 'namesReused'>,
 ): Promise<{ same?: Record<string, unknown>; sameName?: Record<string, unknown> }> {
-  const same = await q('files')
-    .where({ direction: 'in', feed: f.feed, sha256: f.sha256 })
-    .orderBy('id')
-    .first();
+  // The file under its own name first: a copy left on the server under a second name is registered
+  // once as a `duplicate`, and touched later it is that registration (`known`), not another duplicate
+  // with another landed copy every night its time changes.
+  const same =
+    (await q('files')
+      .where({ direction: 'in', feed: f.feed, name: f.name, sha256: f.sha256 })
+      .orderBy('id')
+      .first()) ??
+    (await q('files').where({ direction: 'in', feed: f.feed, sha256: f.sha256 }).orderBy('id').first());
   if (same) return { same };
   // A partner that sends REDEMPTIONS.csv every day: other content under the name is the next file.
   if (f.namesReused) return {};
