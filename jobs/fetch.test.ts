@@ -3,11 +3,21 @@
  * already taken, and a file that changed under the same name — even to the same size — is downloaded
  * and recorded `conflict` for an operator, never skipped unseen (README, "File registry").
  */
-import { existsSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { availableEngines } from '../test/harness/db.js';
 import { useWorld, type TestWorld } from '../test/harness/context.js';
+import { capturedLogger } from '../test/harness/logs.js';
+import { LocalTransport } from '../transports/local.js';
 import { fetchJob } from './fetch.js';
 import { runJob } from './runner.js';
 
@@ -314,6 +324,60 @@ for (const engine of availableEngines()) {
       expect(r.warnings).toEqual([
         expect.stringContaining('(flown "\\\\.CSV$", redemptions "^RED") and are not fetched: notes.txt'),
       ]);
+    });
+  });
+}
+
+for (const engine of availableEngines()) {
+  describe(`fetch of a file that changes while it is fetched (${engine})`, () => {
+    const world = useWorld(engine);
+    afterEach(() => {
+      vi.restoreAllMocks();
+    });
+    const A = 'ticket,coupon\n1,1\n';
+
+    /** Runs `change` once, right after the flown inbox is listed. */
+    function afterListing(w: TestWorld, change: () => void) {
+      const listAll = LocalTransport.prototype.listAll;
+      let done = false;
+      vi.spyOn(LocalTransport.prototype, 'listAll').mockImplementation(async function (
+        this: LocalTransport,
+        dir: string,
+      ) {
+        const entries = await listAll.call(this, dir);
+        if (dir === w.config.feeds.flown!.remoteDir && !done) {
+          done = true;
+          change();
+        }
+        return entries;
+      });
+    }
+
+    it('leaves a file that grew after it was listed for the next fetch, and fetches the rest of the feed', async () => {
+      const w = world();
+      writeFileSync(join(inbox(w), 'a.csv'), A);
+      writeFileSync(join(inbox(w), 'b.csv'), 'ticket,coupon\n2,1\n');
+      afterListing(w, () => appendFileSync(join(inbox(w), 'a.csv'), '3,1\n'));
+      const log = capturedLogger('info');
+      const night = await runJob({ ...w.ctx('2026-03-10'), logger: log.logger }, 'fetch');
+      expect(night.status).toBe('succeeded');
+      expect(night.steps[0]!.counts).toMatchObject({ new: 1, unfinished: 1 });
+      expect(await w.t.db.knex('files').where({ direction: 'in' }).pluck('name')).toEqual(['b.csv']);
+      expect(readdirSync(join(w.config.paths.landing, 'flown', '2026-03-10'))).toEqual(['b.csv']);
+      expect(log.lines.filter((l) => l.file === 'a.csv')).toEqual([
+        expect.objectContaining({
+          level: 'warn',
+          feed: 'flown',
+          code: 'SIZE_MISMATCH',
+          msg: 'flown: a.csv changed while it was being fetched (the file changed since it was listed: listed 18 bytes, now 22): left in inbox:flown for the next fetch',
+        }),
+      ]);
+      vi.restoreAllMocks();
+      const next = await fetchJob(w.ctx('2026-03-11'));
+      expect(next.counts).toMatchObject({ new: 1 });
+      expect(readFileSync(join(w.config.paths.landing, 'flown', '2026-03-11', 'a.csv'), 'utf8')).toBe(
+        A + '3,1\n',
+      );
     });
   });
 }

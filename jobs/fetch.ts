@@ -14,6 +14,7 @@ import { isSafeName, statelessPattern } from '../transports/names.js';
 import { checkCompleteness, completeAmong, listSettled, type Listings } from '../transports/completeness.js';
 import { TransportsByName } from '../transports/index.js';
 import type { RemoteEntry, Transport } from '../transports/types.js';
+import { isTransportError, type TransportError } from '../transports/errors.js';
 import type { FeedConfig } from '../config/schema.js';
 import type { FeedName } from '../parsers/types.js';
 import { storedPath } from '../lib/paths.js';
@@ -210,6 +211,22 @@ function untaken(folder: Folder, all: RemoteEntry[]): RemoteEntry[] {
   );
 }
 
+/** A file that changed while it was fetched: left on the server for the next fetch, counted and logged. */
+function leftUnfinished(
+  ctx: JobContext,
+  counts: Record<string, number>,
+  feed: FeedName,
+  cfg: FeedConfig,
+  name: string,
+  error: TransportError,
+): void {
+  counts.unfinished = (counts.unfinished ?? 0) + 1;
+  ctx.logger.warn(
+    { feed, source: cfg.source, code: error.code, ...error.context },
+    `${feed}: ${name} changed while it was being fetched (${error.detail}): left in ${cfg.source}:${cfg.remoteDir} for the next fetch`,
+  );
+}
+
 async function fetchFeed(
   ctx: JobContext,
   transport: Transport,
@@ -264,7 +281,16 @@ async function fetchFeed(
       outside.add,
     );
     mkdirSync(landing, { recursive: true, mode: 0o700 });
-    const got = await transport.download(cfg.remoteDir, entry, landing);
+    let got;
+    try {
+      got = await transport.download(cfg.remoteDir, entry, landing);
+    } catch (error) {
+      // A file the partner is still writing (or replaced since it was listed) is no failure of the
+      // feed: nothing of it landed, and the next fetch takes it whole. Anything else still fails the feed.
+      if (!isTransportError(error, 'SIZE_MISMATCH')) throw error;
+      leftUnfinished(ctx, counts, feed, cfg, entry.name, error);
+      continue;
+    }
     const reg = await registerInbound(
       ctx.db.knex,
       {

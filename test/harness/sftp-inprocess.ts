@@ -42,6 +42,12 @@ export interface ServerFaults {
   delay?: { ms: number; times: number; requests?: string[] };
   /** Entries added to every directory listing without existing on disk, as a hostile server would. */
   extraEntries: { filename: string; size: number }[];
+  /**
+   * Runs before the server answers each request, with its kind (`READ`, `RENAME`, …) and the file it
+   * concerns relative to the served folder (a handle's file for READ, the source of a RENAME): where a
+   * test changes a file at an exact point of a transfer, as a partner's upload would.
+   */
+  beforeRequest?: (kind: string, path: string | undefined) => void | Promise<void>;
 }
 
 export interface ServerStats {
@@ -180,6 +186,17 @@ export async function startInProcessSftp(options: InProcessSftpOptions = {}): Pr
             await new Promise((resolve) => setTimeout(resolve, delay.ms));
           }
           try {
+            if (faults.beforeRequest) {
+              const [first] = args;
+              const open = Buffer.isBuffer(first) ? lookup(first) : undefined;
+              const path =
+                typeof first === 'string'
+                  ? virtualPath(first).slice(1)
+                  : open?.kind === 'file'
+                    ? open.path
+                    : undefined;
+              await faults.beforeRequest(kind, path);
+            }
             await handler(reqId, ...args);
           } catch (error) {
             fail(reqId, error);
