@@ -8,6 +8,7 @@ import {
   existsSync,
   readdirSync,
   readFileSync,
+  renameSync,
   rmSync,
   utimesSync,
   writeFileSync,
@@ -352,6 +353,51 @@ for (const engine of availableEngines()) {
         return entries;
       });
     }
+
+    it('leaves in the inbox a file replaced after it was downloaded, archives nothing unread, and reads it next', async () => {
+      const w = world();
+      w.config.feeds.flown = { ...w.config.feeds.flown!, afterFetch: 'archive' };
+      const a = join(inbox(w), 'a.csv');
+      writeFileSync(a, A);
+      utimesSync(a, new Date(Date.now() - 3_600_000), new Date(Date.now() - 3_600_000));
+      const REPLACED = 'ticket,coupon\n9,1\n';
+      const download = LocalTransport.prototype.download;
+      vi.spyOn(LocalTransport.prototype, 'download').mockImplementation(async function (
+        this: LocalTransport,
+        ...args: Parameters<LocalTransport['download']>
+      ) {
+        const got = await download.apply(this, args);
+        // The partner replaces it by rename as soon as it has been read.
+        writeFileSync(join(w.dir, 'a.csv.new'), REPLACED);
+        renameSync(join(w.dir, 'a.csv.new'), a);
+        return got;
+      });
+      const log = capturedLogger('info');
+      const night = await fetchJob({ ...w.ctx('2026-03-10'), logger: log.logger });
+      expect(night.counts).toMatchObject({ new: 1, unfinished: 1 });
+      expect(readFileSync(a, 'utf8')).toBe(REPLACED);
+      const archive = join(w.dir, 'inbox', w.config.feeds.flown!.archiveDir);
+      expect(existsSync(archive) ? readdirSync(archive) : []).toEqual([]);
+      expect(log.lines.filter((l) => l.file === 'a.csv')).toEqual([
+        expect.objectContaining({
+          level: 'warn',
+          feed: 'flown',
+          code: 'SOURCE_CHANGED',
+          msg: expect.stringMatching(
+            /^flown: a\.csv changed while it was being fetched \(the file was changed since it was downloaded \(18 bytes modified .*, now 18 bytes modified .*\): left in the inbox, not archived\): left in inbox:flown for the next fetch$/,
+          ),
+        }),
+      ]);
+      vi.restoreAllMocks();
+      // The next fetch reads it: other content under a name received is held for an operator.
+      const next = await fetchJob(w.ctx('2026-03-11'));
+      expect(next.counts).toMatchObject({ new: 0, conflict: 1 });
+      expect(readFileSync(join(w.config.paths.landing, 'flown', '2026-03-11', 'a.csv'), 'utf8')).toBe(
+        REPLACED,
+      );
+      expect(readdirSync(archive)).toEqual(['a.csv']);
+      expect(readFileSync(join(archive, 'a.csv'), 'utf8')).toBe(REPLACED);
+    });
 
     it('leaves a file that grew after it was listed for the next fetch, and fetches the rest of the feed', async () => {
       const w = world();

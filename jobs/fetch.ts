@@ -324,12 +324,16 @@ async function fetchFeed(
       ctx.logger.warn({ feed, file: entry.name, fileId: reg.file.id, reason: reg.file.reason }, held);
     }
     if (cfg.afterFetch === 'archive') {
-      await transport.archive(
-        cfg.remoteDir,
-        entry.name,
-        cfg.archiveDir,
-        cfg.completeness.kind === 'marker' ? { markerSuffix: cfg.completeness.suffix } : {},
-      );
+      try {
+        // Only the file read is archived: one the partner replaced since is left for the next fetch.
+        await transport.archive(cfg.remoteDir, entry.name, cfg.archiveDir, {
+          seen: got.seen,
+          ...(cfg.completeness.kind === 'marker' ? { markerSuffix: cfg.completeness.suffix } : {}),
+        });
+      } catch (error) {
+        if (!isTransportError(error, 'SOURCE_CHANGED')) throw error;
+        leftUnfinished(ctx, counts, feed, cfg, entry.name, error);
+      }
     }
     ctx.progress.increment();
   }

@@ -3,7 +3,15 @@
  * written when it is read is left on the server for the next fetch, counted `unfinished`, and the rest
  * of the feed is fetched; nothing of it lands or is registered (README, "When a file is complete").
  */
-import { appendFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { parseDocument } from 'yaml';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -52,6 +60,37 @@ describe('fetch from SFTP of files that change while they are fetched', () => {
   afterEach(async () => {
     await w.cleanup();
     await server.stop();
+  });
+
+  it('puts back a file replaced the instant it was archived, and archives it once it has been read', async () => {
+    const a = join(inbox(), 'a.csv');
+    writeFileSync(a, A);
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    utimesSync(a, hourAgo, hourAgo);
+    const REPLACED = 'ticket,coupon\n9,1\n';
+    let replaced = false;
+    // Between archive's check of the name and its move: the partner renames another file onto it.
+    server.faults.beforeRequest = (kind, path) => {
+      if (kind === 'RENAME' && path === 'inbox/a.csv' && !replaced) {
+        replaced = true;
+        writeFileSync(join(server.root, 'a.csv.new'), REPLACED);
+        renameSync(join(server.root, 'a.csv.new'), a);
+      }
+    };
+    const log = capturedLogger('info');
+    const night = await fetchJob({ ...ctx('2026-03-10'), logger: log.logger });
+    expect(replaced).toBe(true);
+    expect(night.counts).toMatchObject({ new: 1, unfinished: 1 });
+    expect(readFileSync(a, 'utf8')).toBe(REPLACED);
+    expect(readdirSync(join(server.root, 'archive'))).toEqual([]);
+    expect(log.lines.filter((l) => l.file === 'a.csv')).toEqual([
+      expect.objectContaining({ level: 'warn', feed: 'flown', code: 'SOURCE_CHANGED' }),
+    ]);
+    server.faults.beforeRequest = undefined;
+    const next = await fetchJob(ctx('2026-03-11'));
+    expect(next.counts).toMatchObject({ conflict: 1 });
+    expect(readdirSync(inbox())).toEqual([]);
+    expect(readFileSync(join(server.root, 'archive', 'a.csv'), 'utf8')).toBe(REPLACED);
   });
 
   it('leaves a file that grows while it is read for the next fetch, and fetches the rest of the feed', async () => {

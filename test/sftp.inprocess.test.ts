@@ -112,6 +112,7 @@ describe('SFTP transport: fetch and deliver', () => {
     const fetched = await transport.download('inbox', entry!, landing);
     expect(fetched).toEqual({
       localPath: join(landing, 'CLAIM_20240301.xml'),
+      seen: { size: claim.length, modifiedAt: entry!.modifiedAt },
       size: claim.length,
       sha256: sha256(claim),
       alreadyPresent: false,

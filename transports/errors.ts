@@ -1,4 +1,5 @@
 import { RedeyeError, type ErrorContext } from '../lib/errors.js';
+import type { SeenFile } from './types.js';
 
 /**
  * Stable codes for transport failures. The fetch and deliver jobs branch on these: a connection fault is
@@ -25,7 +26,7 @@ export type TransportErrorCode =
   | 'SIZE_MISMATCH'
   /** A file already exists under the target name with different content. */
   | 'TARGET_EXISTS'
-  /** The local source changed while it was being sent. */
+  /** The local source changed while it was being sent, or an inbox file since it was downloaded. */
   | 'SOURCE_CHANGED'
   /** An environment variable named by the configuration is unset or empty. */
   | 'SECRET_MISSING'
@@ -91,4 +92,28 @@ function describeEndpoint(context: TransportErrorContext): string {
 
 export function isTransportError(error: unknown, code?: TransportErrorCode): error is TransportError {
   return error instanceof TransportError && (code === undefined || error.code === code);
+}
+
+/**
+ * The refusal to archive a file that is not the one downloaded (`seen`), or undefined when `now` is
+ * that file: the same size and modification time and, where both know it, the same inode.
+ */
+export function changedSinceDownload(
+  seen: SeenFile,
+  now: SeenFile,
+  context: TransportErrorContext,
+): TransportError | undefined {
+  const same =
+    now.size === seen.size &&
+    now.modifiedAt.getTime() === seen.modifiedAt.getTime() &&
+    (now.inode === undefined || seen.inode === undefined || now.inode === seen.inode);
+  if (same) return undefined;
+  const state = (f: SeenFile) => `${f.size} bytes modified ${f.modifiedAt.toISOString()}`;
+  const how =
+    now.size === seen.size && now.modifiedAt.getTime() === seen.modifiedAt.getTime() ? 'replaced' : 'changed';
+  return new TransportError(
+    'SOURCE_CHANGED',
+    `the file was ${how} since it was downloaded (${state(seen)}, now ${state(now)}): left in the inbox, not archived`,
+    { ...context, expectedSize: seen.size, actualSize: now.size },
+  );
 }

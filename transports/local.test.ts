@@ -7,6 +7,7 @@ import {
   mkdtemp,
   readFile,
   readdir,
+  rename,
   rm,
   symlink,
   utimes,
@@ -86,6 +87,7 @@ describe('local folder transport', () => {
     const result = await transport.download('inbox', entry!, landing);
     expect(result).toEqual({
       localPath: join(landing, 'FTL0301.txt'),
+      seen: { size: Buffer.byteLength(content), modifiedAt: entry!.modifiedAt, inode: expect.any(Number) },
       size: Buffer.byteLength(content),
       sha256: sha256(content),
       alreadyPresent: false,
@@ -266,6 +268,29 @@ describe('local folder transport', () => {
     expect(await readdir(inbox)).toEqual([]);
     expect(await readFile(join(root, 'archive', 'rates.xml'), 'utf8')).toBe('yesterday');
     expect(await readFile(join(root, 'archive', 'rates.xml.1'), 'utf8')).toBe('today');
+  });
+
+  it('archives the file downloaded, and leaves in the inbox one replaced since, with nothing in the archive', async () => {
+    await writeFile(join(inbox, 'a.csv'), 'ticket,coupon\n1,1\n');
+    const { seen } = await transport.download('inbox', 'a.csv', landing);
+    // The partner replaces it by rename: same size, another file.
+    await writeFile(join(base, 'a.csv'), 'ticket,coupon\n9,1\n');
+    await rename(join(base, 'a.csv'), join(inbox, 'a.csv'));
+    const error = await expectTransportError(
+      transport.archive('inbox', 'a.csv', 'archive', { seen }),
+      'SOURCE_CHANGED',
+    );
+    expect(error.message).toMatch(
+      /the file was (replaced|changed) since it was downloaded \(18 bytes modified .*\): left in the inbox, not archived/,
+    );
+    expect(await readFile(join(inbox, 'a.csv'), 'utf8')).toBe('ticket,coupon\n9,1\n');
+    expect(await readdir(join(root, 'archive')).catch(() => [])).toEqual([]);
+
+    await mkdir(join(landing, 'again'));
+    const again = await transport.download('inbox', 'a.csv', join(landing, 'again'));
+    await transport.archive('inbox', 'a.csv', 'archive', { seen: again.seen });
+    expect(await readdir(inbox)).toEqual([]);
+    expect(await readFile(join(root, 'archive', 'a.csv'), 'utf8')).toBe('ticket,coupon\n9,1\n');
   });
 
   it('creates the archive folder on first use and reports a file that is not there', async () => {

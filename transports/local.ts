@@ -1,13 +1,15 @@
 import { constants, type Stats } from 'node:fs';
-import { link, lstat, mkdir, open, readdir, unlink, type FileHandle } from 'node:fs/promises';
+import { link, lstat, mkdir, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ListingTransport } from './completeness.js';
-import { TransportError, type TransportErrorContext } from './errors.js';
+import { TransportError, changedSinceDownload, type TransportErrorContext } from './errors.js';
 import { errnoCode, fsError, land, syncFolder } from './landing.js';
-import { assertSafeName, byName } from './names.js';
+import { assertSafeName, byName, temporaryName } from './names.js';
 import {
+  type ArchiveOptions,
   type ArchiveResult,
   type CompanionOptions,
+  type SeenFile,
   type DownloadResult,
   type RemoteEntry,
   type Transport,
@@ -63,6 +65,7 @@ export class LocalTransport extends ListingTransport implements Transport {
       );
       return {
         localPath: landed.path,
+        seen: seenOf(info),
         size: landed.size,
         sha256: landed.sha256,
         alreadyPresent: landed.alreadyPresent,
@@ -117,7 +120,7 @@ export class LocalTransport extends ListingTransport implements Transport {
     remoteDir: string,
     name: string,
     archiveDir: string,
-    options: CompanionOptions = {},
+    options: ArchiveOptions = {},
   ): Promise<ArchiveResult> {
     const context = this.context(remoteDir, name, 'archive');
     assertSafeName(name, context);
@@ -125,13 +128,26 @@ export class LocalTransport extends ListingTransport implements Transport {
     const inbox = this.folder(remoteDir);
     const archive = this.folder(archiveDir);
     const source = join(inbox, name);
-    await lstatOrThrow(source, context);
+    const { seen } = options;
+    const before = await lstatOrThrow(source, context);
+    // Refused without moving anything in the usual case: the partner replaced the file after it was read.
+    if (seen) {
+      const changed = changedSinceDownload(seen, seenOf(before), context);
+      if (changed) throw changed;
+    }
     try {
       await mkdir(archive, { recursive: true });
     } catch (error) {
       throw fsError(error, `cannot create archive folder ${archive}`, { ...context, path: archive });
     }
-    const archivedName = await moveWithoutClobber(inbox, name, archive, name, context);
+    const taken = seen ? await takeIfSeen(inbox, name, archive, seen, context) : undefined;
+    const archivedName = await moveWithoutClobber(
+      taken === undefined ? inbox : archive,
+      taken ?? name,
+      archive,
+      name,
+      context,
+    );
     const result: ArchiveResult = { archivedPath: join(archive, archivedName) };
     if (options.markerSuffix !== undefined) {
       const marker = name + options.markerSuffix;
@@ -195,6 +211,47 @@ export class LocalTransport extends ListingTransport implements Transport {
   private folder(dir: string): string {
     return resolve(this.endpoint, dir);
   }
+}
+
+const seenOf = (info: Stats): SeenFile => ({ size: info.size, modifiedAt: info.mtime, inode: info.ino });
+
+/**
+ * Takes `inbox/name` out of the inbox under a temporary name in the archive folder and returns that
+ * name, once it is sure to be the file `seen`. The check before the move leaves a window in which the
+ * partner can rename another file onto the name; rename() takes whatever is there at one instant, and
+ * that is what is checked, so the file archived is always the one read. Another file taken that way is
+ * put back under its name (never over a file come since) and the archive refused.
+ */
+async function takeIfSeen(
+  inbox: string,
+  name: string,
+  archive: string,
+  seen: SeenFile,
+  context: TransportErrorContext,
+): Promise<string> {
+  const source = join(inbox, name);
+  const temp = temporaryName(name);
+  const taken = join(archive, temp);
+  try {
+    // A unique name nobody else writes: rename() cannot replace anything there.
+    await rename(source, taken);
+  } catch (error) {
+    throw fsError(error, `cannot move ${source} to ${taken}`, { ...context, path: source });
+  }
+  const changed = changedSinceDownload(seen, seenOf(await lstatOrThrow(taken, context)), context);
+  if (!changed) return temp;
+  try {
+    await link(taken, source);
+    await unlink(taken);
+  } catch (error) {
+    throw fsError(
+      error,
+      `${name} was replaced as it was archived, and another file took its name before it could be put back: the replacement, not read, is kept as ${taken}`,
+      { ...context, path: taken },
+    );
+  }
+  await syncFolder(inbox);
+  throw changed;
 }
 
 async function openInboxFile(path: string, context: TransportErrorContext): Promise<FileHandle> {

@@ -8,17 +8,19 @@ import type { Client, ConnectConfig, SFTPWrapper, Stats } from 'ssh2';
 import SftpClient from 'ssh2-sftp-client';
 import { ConfigError, type ConfigProblem } from '../lib/errors.js';
 import { ListingTransport } from './completeness.js';
-import { TransportError, type TransportErrorContext } from './errors.js';
+import { TransportError, changedSinceDownload, type TransportErrorContext } from './errors.js';
 import { fsError, land } from './landing.js';
 import { assertSafeName, byName, joinRemote, temporaryName } from './names.js';
 import {
   silentLogger,
   systemClock,
+  type ArchiveOptions,
   type ArchiveResult,
   type Clock,
   type CompanionOptions,
   type DownloadResult,
   type RemoteEntry,
+  type SeenFile,
   type Transport,
   type TransportLogger,
   type UploadResult,
@@ -310,6 +312,7 @@ export class SftpTransport extends ListingTransport implements Transport {
       }
       return {
         localPath: landed.path,
+        seen: seenOf(opened),
         size: landed.size,
         sha256: landed.sha256,
         alreadyPresent: landed.alreadyPresent,
@@ -369,20 +372,26 @@ export class SftpTransport extends ListingTransport implements Transport {
     remoteDir: string,
     name: string,
     archiveDir: string,
-    options: CompanionOptions = {},
+    options: ArchiveOptions = {},
   ): Promise<ArchiveResult> {
     const context = this.context(remoteDir, name, 'archive');
     assertSafeName(name, context);
     const suffix = options.markerSuffix;
     if (suffix !== undefined) assertSafeName(name + suffix, context);
+    const { seen } = options;
     // Renames sent by earlier tries, so a retry after a lost reply recognises a move that already happened.
     const sent = new Map<string, string>();
+    // With `seen`, the temporary name in the archive folder the file is checked under, once it passed.
+    const temp = temporaryName(name);
+    let taken: string | undefined;
     return this.withRetries(context, async (session) => {
       await this.mkdirp(session, archiveDir, context);
+      if (seen && taken === undefined)
+        taken = await this.takeIfSeen(session, remoteDir, name, archiveDir, temp, seen, sent, context);
       const archivedName = await this.moveWithoutClobber(
         session,
-        remoteDir,
-        name,
+        taken === undefined ? remoteDir : archiveDir,
+        taken ?? name,
         archiveDir,
         name,
         sent,
@@ -1001,6 +1010,48 @@ export class SftpTransport extends ListingTransport implements Transport {
   }
 
   /**
+   * Takes `dir/name` out of the inbox under `temp` in the archive folder once it is sure to be the file
+   * `seen`, as LocalTransport's takeIfSeen does: checked before the move (nothing moved in the usual
+   * case) and again under `temp`, since a rename takes whatever is at the name at one instant. Another
+   * file taken is renamed back, which the server refuses if a file took the name meanwhile. The server's
+   * times are whole seconds: a replacement of the same size within the second is not told apart.
+   */
+  private async takeIfSeen(
+    session: Session,
+    dir: string,
+    name: string,
+    archiveDir: string,
+    temp: string,
+    seen: SeenFile,
+    sent: Map<string, string>,
+    context: TransportErrorContext,
+  ): Promise<string> {
+    const source = joinRemote(dir, name);
+    // A retry after a lost reply to the rename finds the file moved already: moveWithoutClobber knows.
+    if (!sent.has(source)) {
+      const before = await this.lstatIfExists(session, source, context);
+      const changed = before && changedSinceDownload(seen, seenOf(before), context);
+      if (changed) throw changed;
+    }
+    const moved = await this.moveWithoutClobber(session, dir, name, archiveDir, temp, sent, context);
+    const path = joinRemote(archiveDir, moved);
+    const changed = changedSinceDownload(seen, seenOf(await this.lstat(session, path, context)), context);
+    if (!changed) return moved;
+    try {
+      await this.request(session, context, (cb) => session.sftp.rename(path, source, cb));
+    } catch (error) {
+      if (isConnectionFault(error)) throw error;
+      throw new TransportError(
+        'TRANSFER_FAILED',
+        `${name} was replaced as it was archived, and another file took its name before it could be put back: the replacement, not read, is kept as ${path}`,
+        { ...context, path },
+        { cause: error },
+      );
+    }
+    throw changed;
+  }
+
+  /**
    * Renames `fromDir/fromName` to `toDir/<wanted>`, or `<wanted>.1`, `.2`… if taken. A retry after a lost
    * connection recognises its own earlier rename: source gone and the target it aimed at present.
    */
@@ -1044,6 +1095,8 @@ export class SftpTransport extends ListingTransport implements Transport {
     );
   }
 }
+
+const seenOf = (info: Stats): SeenFile => ({ size: info.size, modifiedAt: new Date(info.mtime * 1000) });
 
 function checkRegularFile(info: Stats, context: TransportErrorContext): void {
   const type = info.mode & S_IFMT;

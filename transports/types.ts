@@ -26,9 +26,23 @@ export interface RemoteEntry {
 export type Completeness =
   { kind: 'none' } | { kind: 'marker'; suffix: string } | { kind: 'stable'; seconds: number };
 
+/**
+ * What a transport saw of a remote file as it downloaded it: `archive` moves only that file, so a file
+ * the partner replaced after the download is left in the inbox rather than archived unread.
+ */
+export interface SeenFile {
+  size: number;
+  /** As the server gives it (SFTP: whole seconds). */
+  modifiedAt: Date;
+  /** A local inbox's inode: a file replaced by rename is another inode, whatever its size and time. */
+  inode?: number;
+}
+
 export interface DownloadResult {
   /** Absolute path of the file under its final name in the local folder. */
   localPath: string;
+  /** The remote file the bytes were read from, as it was when it was opened. */
+  seen: SeenFile;
   size: number;
   /** Lowercase hex SHA-256 of the bytes written. */
   sha256: string;
@@ -61,6 +75,14 @@ export interface CompanionOptions {
    * moved or removed after the file, so it cannot make the next file of the same name look complete.
    */
   markerSuffix?: string;
+}
+
+export interface ArchiveOptions extends CompanionOptions {
+  /**
+   * The file as it was downloaded (`DownloadResult.seen`). When given, a file at the name that is not
+   * that one any more is left in the inbox and the archive refused with `SOURCE_CHANGED`.
+   */
+  seen?: SeenFile;
 }
 
 /**
@@ -99,13 +121,15 @@ export interface Transport {
   /**
    * Moves `remoteDir/<name>` into `archiveDir` (created if missing, in the same namespace as `remoteDir`).
    * If the archive already holds that name, the file is kept as `<name>.1`, `<name>.2`, … rather than
-   * overwriting an earlier delivery.
+   * overwriting an earlier delivery. With `seen`, the file is first moved to a temporary name in the
+   * archive folder and checked there: a file changed since it was downloaded is put back and refused
+   * (`SOURCE_CHANGED`), so the one moved is always the one checked.
    */
   archive(
     remoteDir: string,
     name: string,
     archiveDir: string,
-    options?: CompanionOptions,
+    options?: ArchiveOptions,
   ): Promise<ArchiveResult>;
 
   /** Deletes `remoteDir/<name>` (a symbolic link is deleted, not followed). False if it was already gone. */
