@@ -403,7 +403,12 @@ function nightTotals(steps: ReadonlyArray<Pick<StepSummary, 'job' | 'counts' | '
 }
 
 /** Runs a step, recorded as a run of its own or, with `partOf`, as a step of that night's record. */
-async function runStep(ctx: JobContext, name: StepName, partOf?: number): Promise<StepSummary> {
+async function runStep(
+  ctx: JobContext,
+  name: StepName,
+  partOf?: number,
+  job: string = name,
+): Promise<StepSummary> {
   const t0 = process.hrtime.bigint();
   let runId: number | undefined;
   let result: JobResult | undefined;
@@ -429,9 +434,12 @@ async function runStep(ctx: JobContext, name: StepName, partOf?: number): Promis
       error: error ? `[${error.code}] ${error.describe()}` : null,
     });
   if (error) {
-    ctx.logger.error(
-      { job: name, businessDate: ctx.businessDate, code: error.code, ...error.context },
-      `${name} failed: ${error.describe()}`,
+    // Logged here, once, for the command line and the scheduler alike (the scheduler does not repeat
+    // it); a stop the operator asked for is a warning, the night being run again as it is.
+    const level = error.code === 'INTERRUPTED' ? 'warn' : 'error';
+    ctx.logger[level](
+      { ...error.context, job, step: name, businessDate: ctx.businessDate, code: error.code },
+      `[${error.code}] ${name} for ${ctx.businessDate} failed${job === name ? '' : ` (${job})`}: ${error.describe()}`,
     );
   } else {
     ctx.logger.info(
@@ -805,7 +813,7 @@ export async function runJob(
         summaries.push(skipped(step, STOPS.notRunAfterFetch));
         continue;
       }
-      const s = await runStep(runCtx, step, compositeRun);
+      const s = await runStep(runCtx, step, compositeRun, name);
       summaries.push(s);
       if (s.status !== 'failed') continue;
       const interrupted = s.error?.code === 'INTERRUPTED';

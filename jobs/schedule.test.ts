@@ -2,12 +2,12 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { availableEngines } from '../test/harness/db.js';
 import { startInProcessSftp } from '../test/harness/sftp-inprocess.js';
 import { createWorld, type TestWorld } from '../test/harness/context.js';
 import { openDb } from '../db/connection.js';
-import { createLogger, silentLogger } from '../lib/log.js';
+import { silentLogger } from '../lib/log.js';
+import { capturedLogger } from '../test/harness/logs.js';
 import { RedeyeError } from '../lib/errors.js';
 import type { LoadedConfig } from '../config/load.js';
 import { datesLeftBehind, missedDates, scheduledJobs, Scheduler } from './schedule.js';
@@ -123,18 +123,6 @@ class ManualClock {
       resolve();
     }
   }
-}
-
-/** A logger at `level` whose JSON lines the test reads. */
-function capturedLogger(level: 'info' | 'warn') {
-  const lines: Array<{ level: string; msg: string } & Record<string, unknown>> = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      for (const line of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(line));
-      done();
-    },
-  });
-  return { logger: createLogger({ level, pretty: false, destination }), lines };
 }
 
 /** The configuration with these schedules. */
@@ -423,7 +411,7 @@ for (const engine of availableEngines()) {
       expect(s.runs.map((r) => [r.businessDate, r.status])).toEqual([['2027-03-27', 'succeeded']]);
     });
 
-    it('retries a failed night before its next run, without a restart, and logs the failure as an error', async () => {
+    it('retries a failed night before its next run, without a restart, and logs the failure once, as an error', async () => {
       // A program kept in Sakhalin time (UTC+11), hourly at minute 0, a day of catch-up: at 12:30Z (23:30
       // on the 28th there) the night of the 27th is owed, and fails; at 13:00Z the cron fires for the 28th,
       // which has just ended.
@@ -440,19 +428,32 @@ for (const engine of availableEngines()) {
           throw new RedeyeError('SFTP_AUTH', 'sftp://sftp.partner.example:22 refused the login of redeye');
         return accrue(ctx);
       });
-      const { logger, lines } = capturedLogger('warn');
+      const { logger, lines } = capturedLogger('info');
       const clock = new ManualClock('2026-11-28T12:30:00Z');
       const s = new Scheduler({ db: w.t.db, config, logger, env: {}, ...clock });
       await s.start();
       await clock.asleep();
       await s.idle();
       expect(s.runs.map((r) => [r.businessDate, r.status])).toEqual([['2026-11-27', 'failed']]);
+      // Once at error, by the run itself, with job, date, step and code; the daemon says at info what it
+      // does about it.
+      expect(lines.filter((l) => l.level === 'error')).toEqual([
+        expect.objectContaining({
+          job: 'accrue',
+          step: 'accrue',
+          businessDate: '2026-11-27',
+          code: 'SFTP_AUTH',
+          msg: '[SFTP_AUTH] accrue for 2026-11-27 failed: sftp://sftp.partner.example:22 refused the login of redeye',
+        }),
+      ]);
       const failure = lines.find((l) => l.businessDate === '2026-11-27' && l.status === 'failed');
-      expect(failure).toMatchObject({ level: 'error', job: 'accrue', status: 'failed' });
-      expect(failure!.msg).toContain('accrue for 2026-11-27: failed');
-      expect(failure!.msg).toContain(
-        '[SFTP_AUTH] sftp://sftp.partner.example:22 refused the login of redeye',
-      );
+      expect(failure).toMatchObject({
+        level: 'info',
+        job: 'accrue',
+        status: 'failed',
+        failedSteps: [{ step: 'accrue', code: 'SFTP_AUTH' }],
+        msg: 'accrue for 2026-11-27: failed (stopped at accrue: accrue failed [SFTP_AUTH]); retried before the next scheduled run',
+      });
 
       // The server is back; the daemon is left running.
       refuse = false;

@@ -235,15 +235,15 @@ export class Scheduler {
       const stopped = summary.stopped
         ? ` (stopped at ${summary.stopped.step}: ${summary.stopped.reason})`
         : '';
-      const errors = summary.steps
+      const failedSteps = summary.steps
         .filter((s) => s.error)
-        .map((s) => `${s.job}: [${s.error!.code}] ${s.error!.message}`);
+        .map((s) => ({ step: s.job, code: s.error!.code }));
       const fields = {
         job,
         businessDate: summary.businessDate,
         status: summary.status,
         ...(summary.stopped ? { stopped: summary.stopped } : {}),
-        ...(errors.length > 0 ? { errors } : {}),
+        ...(failedSteps.length > 0 ? { failedSteps } : {}),
       };
       if (summary.status === 'succeeded')
         this.o.logger.info(fields, `${job} for ${summary.businessDate}: succeeded`);
@@ -257,15 +257,16 @@ export class Scheduler {
             (early ? `run when ${summary.businessDate} ends` : 'retried before the next scheduled run'),
         );
       } else {
-        // A night that failed is owed: the operator watching warnings must see it, with why; a stop
-        // the operator asked for is a warning, since the next start runs it again.
-        const interrupted = summary.steps.some((s) => s.error?.code === 'INTERRUPTED');
+        // The step the night stopped at says its code already.
+        const others = failedSteps.filter((f) => f.step !== summary.stopped?.step);
         const message =
           `${job} for ${summary.businessDate}: failed${stopped}` +
-          (errors.length > 0 ? ` — ${errors.join('; ')}` : '') +
+          (others.length > 0 ? ` at ${others.map((f) => `${f.step} [${f.code}]`).join(', ')}` : '') +
           '; retried before the next scheduled run';
-        if (interrupted) this.o.logger.warn(fields, message);
-        else this.o.logger.error(fields, message);
+        // runJob logged each failed step at error (a stop asked for at warn), with its code and message:
+        // the daemon adds what it does about it. A night stopped between two steps no step logged.
+        if (failedSteps.length > 0) this.o.logger.info(fields, message);
+        else this.o.logger.warn(fields, message);
       }
     } catch (error) {
       const e = coerceError(error);
