@@ -822,47 +822,18 @@ export async function dailyReport(
           )
         ).map((r) => [num(r.file_id), num(r.n)]),
       );
-      // Records of the night's files not credited, counted as the summary and the reject sheets count
-      // them: the reader's reject rows filed that night (a later night's line against one of them, a held
-      // FTL part that expired, is that night's), activities the rules refused (but for those a later
-      // night rejected after they waited, a cancellation whose redemption never came: that night's),
-      // retro-claims settled as rejected by the report's date.
-      const refusedByFile = new Map(
+      // The night's records not credited, by the file they came from: the very records the summary and
+      // the reject sheets count, so the sheet's Rejected adds up to the summary's. A file of the night
+      // counts what tonight refused of it; a file of an earlier night, what tonight refused of it after it
+      // waited (held FTL parts that expired, a cancellation whose redemption never came, a retro-claim
+      // settled as rejected): its other records count on its own night's sheet.
+      const rejectedTonight = `SELECT file_id FROM (${rejectedRecordsSql('?')}) r WHERE file_id IS NOT NULL`;
+      const rejectedByFile = new Map(
         (
           await sqlRows<{ file_id: unknown; n: unknown }>(
             knex,
-            `SELECT file_id, SUM(n) AS n FROM (
-                SELECT r.file_id AS file_id, COUNT(*) AS n
-                  FROM files f JOIN rejects r ON r.file_id = f.id
-                 WHERE f.business_date = ? AND r.business_date = f.business_date GROUP BY 1
-                UNION ALL
-                SELECT a.source_file_id, COUNT(*)
-                  FROM files f JOIN activities a ON a.source_file_id = f.id
-                 WHERE f.business_date = ? AND a.status = 'REJECTED'
-                   AND (a.rejected_on IS NULL OR a.rejected_on = f.business_date) GROUP BY 1
-                UNION ALL
-                SELECT c.source_file_id, COUNT(*)
-                  FROM files f JOIN retro_claims c ON c.source_file_id = f.id
-                 WHERE f.business_date = ? AND c.status = 'REJECTED' AND c.last_tried_on <= ? GROUP BY 1
-              ) r GROUP BY 1`,
-            [businessDate, businessDate, businessDate, businessDate],
-          )
-        ).map((r) => [num(r.file_id), num(r.n)]),
-      );
-      // Records of files of earlier nights rejected tonight: reject rows filed against an FTL file whose
-      // held parts expired, cancellations of one whose redemption never came.
-      const filedTonightByFile = new Map(
-        (
-          await sqlRows<{ file_id: unknown; n: unknown }>(
-            knex,
-            `SELECT file_id, SUM(n) AS n FROM (
-                SELECT r.file_id AS file_id, COUNT(*) AS n FROM rejects r JOIN files f ON f.id = r.file_id
-                 WHERE r.business_date = ? AND f.business_date < ? GROUP BY 1
-                UNION ALL
-                SELECT a.source_file_id, COUNT(*) FROM activities a JOIN files f ON f.id = a.source_file_id
-                 WHERE a.rejected_on = ? AND a.status = 'REJECTED' AND f.business_date < ? GROUP BY 1
-              ) r GROUP BY 1`,
-            [businessDate, businessDate, businessDate, businessDate],
+            `SELECT file_id, COUNT(*) AS n FROM (${rejectedTonight}) r GROUP BY 1`,
+            rejectedRecordsParams([businessDate]),
           )
         ).map((r) => [num(r.file_id), num(r.n)]),
       );
@@ -893,8 +864,8 @@ export async function dailyReport(
         notes: [
           'Posted: ledger postings made tonight from the file’s records. A flight is posted from the first file that named it.',
           'Records: every record the file held, kept, rejected or held for the rest of its FTL message.',
-          'Rejected: lines the reader could not take, and records the program rules refused.',
-          'Below the night’s files, files of earlier nights that tonight posted from or rejected lines of (a flight a coupon completed, a message its last part released or that expired incomplete, a cancellation whose redemption never came): Posted and Rejected are what tonight did; their records count on their own night.',
+          'Rejected: lines the reader could not take, records the program rules refused, and retro-claims settled as rejected, counted as the Summary’s Records rejected counts them.',
+          'Below the night’s files, files of earlier nights that tonight posted from or rejected lines of (a flight a coupon completed, a message its last part released or that expired incomplete, a cancellation whose redemption never came, a retro-claim that waited and was rejected): Posted and Rejected are what tonight did; their records count on their own night.',
         ],
         table: {
           columns: [
@@ -933,12 +904,7 @@ export async function dailyReport(
               header: 'Rejected',
               type: 'integer',
               // Received files only: a file we sent rejects nothing.
-              value: (f: FileRow) =>
-                f.direction !== 'in'
-                  ? null
-                  : ofTheNight(f)
-                    ? (refusedByFile.get(Number(f.id)) ?? 0)
-                    : (filedTonightByFile.get(Number(f.id)) ?? 0),
+              value: (f: FileRow) => (f.direction === 'in' ? (rejectedByFile.get(Number(f.id)) ?? 0) : null),
             },
           ],
           rows: concatRows(
@@ -959,14 +925,7 @@ export async function dailyReport(
                           .whereNotNull('source_file_id')
                           .select('source_file_id'),
                       )
-                      .orWhereIn('id', knex('rejects').where('business_date', businessDate).select('file_id'))
-                      .orWhereIn(
-                        'id',
-                        knex('activities')
-                          .where({ rejected_on: businessDate, status: 'REJECTED' })
-                          .whereNotNull('source_file_id')
-                          .select('source_file_id'),
-                      ),
+                      .orWhereRaw(`id IN (${rejectedTonight})`, rejectedRecordsParams([businessDate])),
                   )
                   .andWhere('business_date', '<', businessDate)
                   .andWhere('id', '>', after)
