@@ -137,11 +137,16 @@ type CapFacts = Pick<ActivityRow, 'type' | 'memberNumber' | 'partnerCode' | 'act
 const reversedCreditKey = (r: ActivityRow): string | undefined =>
   r.type === 'PARTNER' && r.reversalOfRef ? partnerKey(r.partnerCode ?? '', r.reversalOfRef) : undefined;
 
-/** An activity as a later reversal or cancellation sees it, read from the archive or decided this batch. */
-function originalOf(row: ActivityRow): OriginalActivity & { capped: CapFacts } {
+/**
+ * An activity as a later reversal or cancellation sees it, read from the archive or decided this batch;
+ * `rejectedOn`, the night a rejected one was refused.
+ */
+function originalOf(row: ActivityRow, rejectedOn: IsoDate): OriginalActivity & { capped: CapFacts } {
   return {
     activityKey: row.activityKey,
     status: row.status,
+    reason: row.reason,
+    rejectedOn,
     postingKey: row.postingKey,
     statusPostingKey: row.statusPostingKey,
     points: Math.abs(row.points ?? 0),
@@ -186,8 +191,13 @@ async function loadOriginals(
         'spend_minor',
         'spend_currency',
         'needs_accrual',
+        'reason',
+        'business_date',
+        'rejected_on',
       );
-    for (const f of found) out.set(f.activity_key, originalOf(fromDb(f)));
+    // A reject waited on is the night's that made it (`rejected_on`), any other the night that read it.
+    for (const f of found)
+      out.set(f.activity_key, originalOf(fromDb(f), (f.rejected_on ?? f.business_date) as IsoDate));
   }
   return out;
 }
@@ -572,7 +582,7 @@ export async function contextFor(
     original: (key) => originals.get(key),
     decided: (row) => {
       if (row.type === 'PARTNER' || row.type === 'REDEMPTION')
-        originals.set(row.activityKey, originalOf(row));
+        originals.set(row.activityKey, originalOf(row, businessDate));
       standing(row);
     },
     reversed: (key) => reversed.has(key),
@@ -798,9 +808,14 @@ async function writeOutcomes(
   );
 }
 
-/** A redemption debited: a cancellation that came first may be waiting for it. */
-export const isIssuedRedemption = (row: ActivityRow) =>
-  row.type === 'REDEMPTION' && row.activityType === 'ISSUE' && row.status === 'POSTED';
+/**
+ * A redemption decided, debited or refused: a cancellation that came first may be waiting for it, to be
+ * applied, or rejected as the cancellation of a redemption refused (it waits no more either way).
+ */
+export const isDecidedRedemption = (row: ActivityRow) =>
+  row.type === 'REDEMPTION' &&
+  row.activityType === 'ISSUE' &&
+  (row.status === 'POSTED' || row.status === 'REJECTED');
 
 export const isWaitingCancellation = (row: Pick<ActivityRow, 'status' | 'reason'>) =>
   row.status === WAITING_CANCELLATION.status && row.reason === WAITING_CANCELLATION.reason;
@@ -821,8 +836,8 @@ export interface BatchOutcome {
   rows: number;
   /** Ids of the reversals left for the pass after the night's credits: their credit is in a later batch. */
   putOff: number[];
-  /** Ids of the redemptions this batch debited: a cancellation that came first may be waiting for one. */
-  issued: string[];
+  /** Ids of the redemptions this batch debited or refused (`isDecidedRedemption`). */
+  redemptions: string[];
   posted: number;
   rejected: number;
   postings: number;
@@ -849,7 +864,7 @@ export async function accrueBatch(
   const outcome: BatchOutcome = {
     rows: 0,
     putOff: [],
-    issued: [],
+    redemptions: [],
     posted: 0,
     rejected: 0,
     postings: 0,
@@ -918,6 +933,7 @@ export async function accrueBatch(
       delete (row as ActivityRow & { decision?: AccrualDecision }).decision;
       if (row.needsAccrual) outcome.waiting++;
       outcome.byStatus[row.status] = (outcome.byStatus[row.status] ?? 0) + 1;
+      if (isDecidedRedemption(row)) outcome.redemptions.push(row.externalRef!);
       if (row.status === 'REJECTED') {
         if (waitedSince.has(row)) rejectedTonight.push(row.id!);
         outcome.rejected++;
@@ -925,7 +941,6 @@ export async function accrueBatch(
         continue;
       }
       if (row.status === 'POSTED' || row.status === 'PARTIAL') outcome.posted++;
-      if (isIssuedRedemption(row)) outcome.issued.push(row.externalRef!);
       for (const r of decision.related) related.set(r.activityKey, r.update);
       if (decision.earnedOn) {
         const d = lastActivity.get(decision.earnedOn.memberId);
@@ -1160,7 +1175,7 @@ export const accrueJob: Job = async (ctx: JobContext): Promise<JobResult> => {
     (await ctx.db.knex('activities').where('needs_accrual', true).count({ n: '*' }).first())?.n ?? 0,
   );
   ctx.progress.start('accrue', pending);
-  const issued: string[] = [];
+  const redemptions: string[] = [];
   const putOff: number[] = [];
   const freed: number[] = [];
   /** Decides, a batch at a time, the activities waiting for it: all of them, or only those of `ids`. */
@@ -1178,7 +1193,7 @@ export const accrueJob: Job = async (ctx: JobContext): Promise<JobResult> => {
       if (b.unrecovered > 0) counts.unrecoveredPoints = (counts.unrecoveredPoints ?? 0) + b.unrecovered;
       for (const [k, v] of Object.entries(b.reinstated))
         if (v > 0) counts[`reinstated.${k}`] = (counts[`reinstated.${k}`] ?? 0) + v;
-      issued.push(...b.issued);
+      redemptions.push(...b.redemptions);
       for (const [k, v] of Object.entries(b.byReason))
         counts[`reject.${k}`] = (counts[`reject.${k}`] ?? 0) + v;
       ctx.progress.increment(b.rows);
@@ -1197,11 +1212,12 @@ export const accrueJob: Job = async (ctx: JobContext): Promise<JobResult> => {
     const decided = counts.activities! - before;
     if (decided > 0) counts.duplicatesFreed = (counts.duplicatesFreed ?? 0) + decided;
   }
-  // Cancellations that came before their redemption, now that it is debited: a second pass applies them.
-  // Only those: the rest still marked waits for its own night, and was decided once already tonight.
+  // Cancellations that came before their redemption, now that it is decided: a second pass applies them,
+  // or rejects them tonight if it was refused. Only those: the rest still marked waits for its own night,
+  // and was decided once already tonight.
   const awaited: number[] = [];
   for (const part of chunks(
-    issued.map((id) => cancellationKey(id)),
+    redemptions.map((id) => cancellationKey(id)),
     500,
   )) {
     const ids = (

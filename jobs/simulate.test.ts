@@ -549,6 +549,24 @@ describe('redeye simulate', () => {
     });
   });
 
+  it('prints with a refused redemption the cancellation that waited for it, rejected and why', async () => {
+    const header =
+      'redemption_id,member_number,redemption_date,service_type,points,reference,partner_code,status\r\n';
+    await night(
+      '2026-06-04',
+      'cancel.csv',
+      header + 'R9,1000000040,2026-06-04,SEAT,3000,EMD-R9,,CANCELLED\r\n',
+      'redemptions',
+    );
+    // BELOVA holds 1,309 points: the redemption is refused, and its cancellation waits no more.
+    const redemption = { 'r9.csv': header + 'R9,1000000040,2026-06-04,SEAT,3000,EMD-R9,,ISSUED\r\n' };
+    const text = (await simulateOut('redemptions', redemption, '2026-06-05', false)).join('\n');
+    expect(text).toContain(
+      'and RDM:R9:CANCEL (the cancellation that waited for it): REJECTED UNKNOWN_REDEMPTION  0 points (redemption_id)' +
+        '  — redemption R9 was refused (INSUFFICIENT_POINTS) on the night of 2026-06-05: its cancellation cannot be applied',
+    );
+  });
+
   it('decides first, on a line of its own and in the totals, a partner record an earlier night left for tonight', async () => {
     // Dated the day after its night: it waits for the night of its date, ABRAMOV's balance still 0.
     await night(

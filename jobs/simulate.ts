@@ -54,7 +54,7 @@ import {
   contextFor,
   decideInTurn,
   inDecisionOrder,
-  isIssuedRedemption,
+  isDecidedRedemption,
   isWaitingCancellation,
   freedBy,
   markedForAccrual,
@@ -161,7 +161,9 @@ export type SimulationEvent =
       /**
        * What the night posts for activities of earlier nights because of this record (`why`): another
        * ticket's coupon for the flight credited in place of the one this record corrects away, or the
-       * cancellation that waited for this redemption. Their figures count in the totals.
+       * cancellation that waited for this redemption. Their figures count in the totals. One the record
+       * leaves refused (the cancellation of a redemption it refuses) posts nothing, and says why as its
+       * reject will, against its own file and line.
        */
       also?: Array<{
         activity: string;
@@ -170,6 +172,9 @@ export type SimulationEvent =
         points: number;
         statusCredits: number;
         postings: SimulatedPosting[];
+        reason?: string;
+        field?: string;
+        message?: string;
       }>;
     }
   | {
@@ -1201,15 +1206,16 @@ export async function* simulate(
     }
     await accrue([...instead.keys()]);
   }
-  // Cancellations that came before their redemption, now that it is debited: the night's second pass.
-  const issued = [...decided.keys()].filter(isIssuedRedemption);
-  const awaited = await archive.byKeys(issued.map((r) => cancellationKey(r.externalRef!)));
+  // Cancellations that came before their redemption, now that it is debited or refused: the night's
+  // second pass.
+  const redemptions = [...decided.keys()].filter(isDecidedRedemption);
+  const awaited = await archive.byKeys(redemptions.map((r) => cancellationKey(r.externalRef!)));
   const waiting = [...awaited.values()].filter(isWaitingCancellation);
-  const issuedById = new Map(issued.map((r) => [r.externalRef, r]));
+  const redemptionById = new Map(redemptions.map((r) => [r.externalRef, r]));
   for (const row of waiting) {
     row.needsAccrual = true;
     // One of an earlier night shows with the redemption it waited for.
-    const redemption = issuedById.get(row.reversalOfRef);
+    const redemption = redemptionById.get(row.reversalOfRef);
     const item = redemption && itemOf.get(redemption);
     if (!itemOf.has(row) && item)
       (item.also ??= []).push({ row, why: 'the cancellation that waited for it' });
@@ -1510,7 +1516,8 @@ export async function* simulate(
       const d = explicit ?? decided.get(row);
       if (!d) continue;
       const shown = shownDecision(row, d);
-      if (shown.postings.length === 0) continue;
+      const turnedDown = shown.status === 'REJECTED';
+      if (shown.postings.length === 0 && !turnedDown) continue;
       count(item.file, shown);
       (event.also ??= []).push({
         activity: row.activityKey,
@@ -1519,6 +1526,9 @@ export async function* simulate(
         points: shown.points,
         statusCredits: shown.statusCredits,
         postings: shown.postings,
+        ...(turnedDown && shown.reason ? { reason: shown.reason } : {}),
+        ...(turnedDown && shown.field ? { field: shown.field } : {}),
+        ...(turnedDown && shown.message ? { message: shown.message } : {}),
       });
     }
   }

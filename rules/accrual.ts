@@ -100,6 +100,9 @@ export interface OriginalActivity {
   memberNumber?: string | null;
   /** Still to be decided tonight: a reversal naming it waits until it is (see `accrueBatch`). */
   needsAccrual?: boolean;
+  /** Why it was refused, and the night that refused it: a cancellation of it says so. */
+  reason?: string | null;
+  rejectedOn?: IsoDate;
   /** What the partner asked for and spent, to check a reversal's amount against (partner credits). */
   pointsRequested?: number | null;
   spendMinor?: number | null;
@@ -1045,6 +1048,16 @@ function decideRedemption(ctx: AccrualContext, row: ActivityRow): AccrualDecisio
         ),
         update: done({ ...WAITING_CANCELLATION }),
       };
+    }
+    if (original.status === 'REJECTED') {
+      return rejected(
+        reject(
+          'UNKNOWN_REDEMPTION',
+          'redemption_id',
+          `redemption ${row.reversalOfRef} was refused (${original.reason ?? 'REJECTED'}) on the night of ` +
+            `${original.rejectedOn ?? ctx.businessDate}: its cancellation cannot be applied`,
+        ),
+      );
     }
     if (original.status !== 'POSTED' || !original.postingKey) {
       return rejected(

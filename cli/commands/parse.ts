@@ -314,10 +314,12 @@ export function registerParse(program: Command, run: ActionRunner): void {
                 );
                 for (const a of e.also ?? [])
                   ctx.output.out(
-                    `    and ${a.activity} (${a.why}): ${a.status}  ${a.points > 0 ? '+' : ''}${a.points.toLocaleString('en-US')} points` +
+                    `    and ${a.activity} (${a.why}): ${a.status}${a.reason ? ` ${a.reason}` : ''}  ${a.points > 0 ? '+' : ''}${a.points.toLocaleString('en-US')} points` +
                       (a.statusCredits
                         ? `  ${a.statusCredits > 0 ? '+' : ''}${statusText(a.statusCredits)}`
-                        : ''),
+                        : '') +
+                      (a.field ? ` (${a.field})` : '') +
+                      (a.message ? `  — ${a.message}` : ''),
                   );
               } else if (e.type === 'reject') {
                 ctx.output.out(`${e.file}:${e.line}  REJECTED ${e.reason} (${e.field})  — ${e.message}`);

@@ -202,6 +202,113 @@ for (const engine of availableEngines()) {
       });
     });
 
+    it('a redemption that comes and is refused: the night that refuses it rejects the cancellation waiting for it, on its own file and line', async () => {
+      const w = s();
+      await withPoints(w);
+      const cancellation = w.dropRedemptions([seat('R-1', '2026-03-04', 'CANCELLED')]);
+      await w.night('2026-03-04');
+      expect(await w.activity(cancellationKey('R-1'))).toMatchObject({
+        status: 'PENDING',
+        reason: 'UNKNOWN_REDEMPTION',
+        reason_message:
+          'redemption R-1 has not arrived: the cancellation waits for it until the night of 2026-03-11',
+      });
+
+      const message =
+        'redemption R-1 was refused (INSUFFICIENT_POINTS) on the night of 2026-03-05: its cancellation cannot be applied';
+      const redemption = w.dropRedemptions([{ ...seat('R-1', '2026-03-05'), points: 4000 }]);
+      expect(await simulated(w, redemption, '2026-03-05')).toEqual({
+        [redemptionKey('R-1')]: [
+          'REJECTED',
+          'INSUFFICIENT_POINTS',
+          'points',
+          [cancellationKey('R-1'), 'REJECTED', 0],
+        ],
+      });
+      const shownWith = (await w.simulate('redemptions', redemption, '2026-03-05')).flatMap((e) =>
+        e.type === 'record' ? (e.also ?? []) : [],
+      );
+      expect(shownWith).toEqual([
+        expect.objectContaining({
+          why: 'the cancellation that waited for it',
+          reason: 'UNKNOWN_REDEMPTION',
+          field: 'redemption_id',
+          message,
+          postings: [],
+        }),
+      ]);
+      const night = await w.night('2026-03-05');
+      expect(night.accrue.counts.cancellationsAwaited).toBe(1);
+      expect(night.accrue.counts['reject.UNKNOWN_REDEMPTION']).toBe(1);
+      expect(await w.activity(redemptionKey('R-1'))).toMatchObject({
+        status: 'REJECTED',
+        reason: 'INSUFFICIENT_POINTS',
+      });
+      expect(await w.activity(cancellationKey('R-1'))).toMatchObject({
+        status: 'REJECTED',
+        reason: 'UNKNOWN_REDEMPTION',
+        reason_field: 'redemption_id',
+        reason_message: message,
+        // The reject of the night that refused its redemption, in that night's report.
+        rejected_on: '2026-03-05',
+        points: 0,
+        posting_key: null,
+      });
+      expect(await w.balance(IVANOV.number)).toBe(1500);
+      const shownFile = (await filesShow(w, cancellation)) as {
+        firstRejects: Array<Record<string, unknown>>;
+      };
+      expect(shownFile.firstRejects).toEqual([
+        {
+          line: 2,
+          kind: 'activity',
+          reason: 'UNKNOWN_REDEMPTION',
+          member: IVANOV.number,
+          ref: cancellationKey('R-1'),
+          field: 'redemption_id',
+          message,
+        },
+      ]);
+      // Waiting no more: the night's report does not count it among the cancellations still waiting.
+      const report = await dailyReport(w.w.t.db, w.w.config, '2026-03-05', join(w.w.dir, 'reports'));
+      expect(report.keyFigures).toContainEqual(
+        expect.objectContaining({ label: 'Cancellations waiting for their redemption', value: 0 }),
+      );
+
+      // The night its wait would have ended finds it decided: nothing more happens to it.
+      const ended = await w.night('2026-03-11');
+      expect(ended.accrue.counts.activities).toBe(0);
+      expect(ended.accrue.counts.cancellationsRejected).toBeUndefined();
+      expect(await w.activity(cancellationKey('R-1'))).toMatchObject({
+        reason_message: message,
+        rejected_on: '2026-03-05',
+      });
+    });
+
+    it('a cancellation listed before its redemption in the same file, the redemption refused: rejected that night too', async () => {
+      const w = s();
+      await withPoints(w);
+      const file = w.dropRedemptions([
+        seat('R-1', '2026-03-05', 'CANCELLED'),
+        { ...seat('R-1', '2026-03-05'), points: 4000 },
+      ]);
+      expect(await simulated(w, file, '2026-03-05')).toEqual({
+        [cancellationKey('R-1')]: ['REJECTED', 'UNKNOWN_REDEMPTION', 'redemption_id'],
+        [redemptionKey('R-1')]: ['REJECTED', 'INSUFFICIENT_POINTS', 'points'],
+      });
+      await w.night('2026-03-05');
+      expect(await w.activity(cancellationKey('R-1'))).toMatchObject({
+        status: 'REJECTED',
+        reason: 'UNKNOWN_REDEMPTION',
+        reason_field: 'redemption_id',
+        reason_message:
+          'redemption R-1 was refused (INSUFFICIENT_POINTS) on the night of 2026-03-05: its cancellation cannot be applied',
+        // Rejected by the night that read it: that night's reject like any other.
+        rejected_on: null,
+      });
+      expect(await w.balance(IVANOV.number)).toBe(1500);
+    });
+
     it('a redemption that comes after its cancellation was rejected is an ordinary redemption; the cancellation sent again then gives the points back', async () => {
       const w = s();
       await withPoints(w);
