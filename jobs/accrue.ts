@@ -302,6 +302,16 @@ export class PeriodPoints {
     return this.merges?.holder.get(member) ?? member;
   }
 
+  /**
+   * Of each account merged away, the account at the end of its chain of merges, which holds its points and
+   * status credits now: read once a run (as for the counts), for what a later night posts for an activity
+   * of the merged member.
+   */
+  async survivors(q: Q): Promise<ReadonlyMap<string, string>> {
+    this.merges ??= await this.loadMerges(q);
+    return this.merges.holder;
+  }
+
   // The kind is part of the key: January and the calendar year start on the same day, and a month's
   // count read as the year's would leave a yearly cap the room of one month.
   key(member: string, partner: string, period: 'month' | 'year', date: IsoDate): string {
@@ -563,11 +573,13 @@ export async function contextFor(
   // A reversal's points count in its original's period, which this batch may not otherwise touch.
   await state.periods.prime([...rows, ...[...originals.values()].map((o) => o.capped)], state.program, q);
   const creditedNow = new Map<string, CreditedFlight[]>();
+  const survivors = await state.periods.survivors(q);
   return {
     program: state.program,
     businessDate,
     fx: state.fx,
     members,
+    holderOf: (member) => survivors.get(member) ?? member,
     redemptionsSettled: options.redemptionsSettled ?? false,
     periodPoints: (m, p, period, date) => state.periods.get(m, p, period, date),
     creditedSameFlight: (row) => {

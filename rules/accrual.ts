@@ -114,6 +114,11 @@ export interface AccrualContext {
   businessDate: IsoDate;
   fx: FxTable;
   members: ReadonlyMap<string, MemberFacts>;
+  /**
+   * The account that holds `member`'s points and status credits now: its own, or, merged away, the one at
+   * the end of its chain of merges (`MERGE:<merged>:<survivor>` moved them there).
+   */
+  holderOf(member: string): string;
   /** Points already credited to the member by the partner in the cap period around `date` (earlier nights and this run). */
   periodPoints(memberNumber: string, partnerCode: string, period: 'month' | 'year', date: IsoDate): number;
   /** True when another activity already credited this member for the same date and route. */
@@ -515,7 +520,10 @@ function decideFlight(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
       : undefined;
   const statusInput: StatusCreditInput | undefined = status
     ? {
-        memberNumber: member.number,
+        // A flight credited before its member was merged away gets its status credit (the coupon come
+        // since, a rate arrived since) where the merge moved the flight's others: on the closed account
+        // it would count at no tier review, and a refund would take it from there again.
+        memberNumber: ctx.holderOf(member.number),
         metric: status.metric,
         amount: status.amount,
         activityDate: row.activityDate,

@@ -36,6 +36,22 @@ const KEY = flightKey(
 
 const IVANOV_PAX = { surname: 'IVANOV', givenName: 'IVAN', card: IVANOV.number };
 
+const PETROV: Person = { number: memberNumber(2), surname: 'PETROV', givenName: 'PETR' };
+/** The CRM merges IVANOV into PETROV, the account it kept. */
+const ivanovMergedIntoPetrov: Person = {
+  ...IVANOV,
+  status: 'MERGED',
+  mergedInto: PETROV.number,
+  updatedAt: '2026-03-12T09:00:00Z',
+};
+
+/** What each account holds: points and SPEND status credits. */
+async function holdings(w: Scenario, ...people: Person[]): Promise<Array<[number, number]>> {
+  const out: Array<[number, number]> = [];
+  for (const p of people) out.push([await w.balance(p.number), await w.statusBalance(p.number)]);
+  return out;
+}
+
 const ftl = (over: Partial<FtlMessage> = {}): FtlMessage => ({
   flight: 'XX245',
   date: FLIGHT.date,
@@ -885,6 +901,103 @@ for (const engine of availableEngines()) {
       expect(await w.balance(IVANOV.number)).toBe(461);
       const again = await w.night('2026-03-13');
       expect(again.accrue.counts.activities).toBe(0);
+    });
+
+    it('a coupon that comes after its member was merged away gives its status credit to the survivor, and its refund takes it from there', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV, PETROV);
+      w.dropFtl(ftl());
+      await w.night('2026-03-11');
+      w.dropMembers([ivanovMergedIntoPetrov]);
+      await w.night('2026-03-12');
+      expect(await holdings(w, IVANOV, PETROV)).toEqual([
+        [0, 0],
+        [461, 0],
+      ]);
+
+      w.dropCoupons([coupon()]);
+      const n = await w.night('2026-03-13');
+      expect(n.accrue.counts.postings).toBe(1);
+      expect(await holdings(w, IVANOV, PETROV)).toEqual([
+        [0, 0],
+        [461, 15000],
+      ]);
+      // The flyer stays IVANOV: the flight was his, only its credit lands where his account went.
+      expect(await w.activity(KEY)).toMatchObject({
+        member_number: IVANOV.number,
+        status: 'POSTED',
+        status_credit: 15000,
+        status_posting_key: statusPostingKey(KEY),
+      });
+      expect((await w.posting(statusPostingKey(KEY)))?.entries).toEqual({
+        [Accounts.memberStatus(PETROV.number, 'SPEND')]: 15000,
+        [Accounts.statusIssued('SPEND')]: -15000,
+      });
+      // PETROV's tier review counts it.
+      expect(await w.statusInWindow(PETROV.number, '2026-01-01', '2026-12-31')).toBe(15000);
+      await w.expectLedgerOk();
+
+      w.dropCoupons([coupon({ status: 'R' })]);
+      await w.night('2026-03-14');
+      expect(await w.activity(KEY)).toMatchObject({ status: 'REVERSED', reason: 'NOT_FLOWN' });
+      expect(await holdings(w, IVANOV, PETROV)).toEqual([
+        [0, 0],
+        [0, 0],
+      ]);
+      expect(await w.statusInWindow(IVANOV.number, '2026-01-01', '2026-12-31')).toBe(0);
+      await w.expectLedgerOk();
+      const before = await w.postingCount();
+      const rerun = await w.night('2026-03-13');
+      expect(rerun.accrue.counts.postings).toBe(0);
+      expect(await w.postingCount()).toBe(before);
+    });
+
+    it('a coupon that comes after the survivor was merged on gives its status credit to the account at the end of the chain', async () => {
+      const w = s();
+      const SIDOROV: Person = { number: memberNumber(3), surname: 'SIDOROV', givenName: 'SIDOR' };
+      await w.enrol('2026-03-01', IVANOV, PETROV, SIDOROV);
+      w.dropFtl(ftl());
+      await w.night('2026-03-11');
+      w.dropMembers([ivanovMergedIntoPetrov]);
+      await w.night('2026-03-12');
+      w.dropMembers([
+        { ...PETROV, status: 'MERGED', mergedInto: SIDOROV.number, updatedAt: '2026-03-13T09:00:00Z' },
+      ]);
+      await w.night('2026-03-13');
+      // IVANOV still names PETROV, where his points went first; they are SIDOROV's now.
+      expect(await w.member(IVANOV.number)).toMatchObject({ merged_into: PETROV.number });
+      w.dropCoupons([coupon()]);
+      await w.night('2026-03-14');
+      expect(await holdings(w, IVANOV, PETROV, SIDOROV)).toEqual([
+        [0, 0],
+        [0, 0],
+        [461, 15000],
+      ]);
+      await w.expectLedgerOk();
+    });
+
+    it('a rate that comes after the member was merged away gives the status credit it held back to the survivor', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV, PETROV);
+      w.dropCoupons([coupon({ currency: 'CHF' })]);
+      await w.night('2026-03-11');
+      expect(await w.activity(KEY)).toMatchObject({ status: 'POSTED', reason: 'BAD_CURRENCY' });
+      w.dropMembers([ivanovMergedIntoPetrov]);
+      await w.night('2026-03-12');
+      // 1 EUR = 0.9 CHF = 1.08 USD: 150.00 CHF is 180.00 USD.
+      w.dropFx({ '2026-03-10': { CHF: '0.9000', USD: '1.0800' } });
+      await w.night('2026-03-13');
+      expect(await w.activity(KEY)).toMatchObject({
+        member_number: IVANOV.number,
+        status: 'POSTED',
+        reason: null,
+        status_credit: 18000,
+      });
+      expect(await holdings(w, IVANOV, PETROV)).toEqual([
+        [0, 0],
+        [461, 18000],
+      ]);
+      await w.expectLedgerOk();
     });
 
     it('a coupon that comes first in a currency without a rate still earns its distance miles, not its status (BAD_CURRENCY)', async () => {
