@@ -105,7 +105,7 @@ describe('two nights for the same date at once', () => {
     expect(refused?.[2]).toBe(String(first.pid));
     expect(second.started).toEqual([]);
     expect(await halfPosted(urlOf(w))).toEqual([]);
-    expect(compare(snapshot(reference), snapshot(w))).toEqual([]);
+    expect(compare(await snapshot(reference), await snapshot(w))).toEqual([]);
   }, 120_000);
 
   it('SQLite: two started at the same instant: one night, nothing twice', async () => {
@@ -116,7 +116,7 @@ describe('two nights for the same date at once', () => {
     expect(both.filter((r) => r.code === 0).length).toBeGreaterThanOrEqual(1);
     for (const r of both) if (r.code !== 0) expect(r.stderr).toMatch(LOCKED);
     expect(await halfPosted(urlOf(w))).toEqual([]);
-    expect(compare(snapshot(reference), snapshot(w))).toEqual([]);
+    expect(compare(await snapshot(reference), await snapshot(w))).toEqual([]);
   }, 120_000);
 
   for (const [job, date] of [
@@ -130,7 +130,7 @@ describe('two nights for the same date at once', () => {
       expect(first.code, first.stdout).toBe(0);
       console.log(`[faults/twice] SQLite: ${refusedBy(second!, first, job, date)}`);
       expect(await halfPosted(urlOf(w))).toEqual([]);
-      expect(compare(snapshot(reference), snapshot(w))).toEqual([]);
+      expect(compare(await snapshot(reference), await snapshot(w))).toEqual([]);
     }, 120_000);
 
   const pg = availableEngines().includes('postgres');

@@ -65,7 +65,7 @@ describe('database faults in a night', () => {
     const again = await w.nightly(NIGHT);
     expect(again.code, again.stdout + again.stderr.slice(-3000)).toBe(0);
     expect(await halfPosted(urlOf(w))).toEqual([]);
-    expect(compare(snapshot(reference), snapshot(w))).toEqual([]);
+    expect(compare(await snapshot(reference), await snapshot(w))).toEqual([]);
   }
 
   const lockedMessage = (w: World) =>
@@ -188,7 +188,7 @@ describe('database faults in a night', () => {
     // Equal to the night without the fault, but for what follows from the order files were read in: the
     // FTL feed was read on the rerun, after the others, so its activities have later ids, which the
     // partner-airline claim ids are built from (and the daily workbook lists files in arrival order).
-    const problems = compare(snapshot(reference), snapshot(w), {
+    const problems = compare(await snapshot(reference), await snapshot(w), {
       skipFiles: /^reports\/|^(outbox|delivered)\/alliance-claims\//,
     });
     expect(withoutClaimIds(problems)).toEqual([]);

@@ -94,7 +94,7 @@ export async function count(url: string, sql: string): Promise<number> {
 }
 
 export function urlOf(world: World): string {
-  return `sqlite:${world.dbFile}`;
+  return world.url;
 }
 
 /**

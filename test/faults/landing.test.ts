@@ -63,7 +63,7 @@ describe('a landed file removed during the night', () => {
     expect(again.code, again.stdout).toBe(0);
     expect(existsSync(join(landing, victim!))).toBe(true);
     expect(await halfPosted(urlOf(w))).toEqual([]);
-    expect(compare(snapshot(reference), snapshot(w))).toEqual([]);
+    expect(compare(await snapshot(reference), await snapshot(w))).toEqual([]);
   }, 120_000);
 
   it('a later night lands it again in its own folder and reads it from there', async () => {

@@ -99,7 +99,7 @@ describe('SFTP faults in a night', () => {
     expect(await halfPosted(urlOf(w))).toEqual([]);
     const landing = join(w.var, 'landing', 'partner', NIGHT);
     expect(existsSync(landing) ? readdirSync(landing) : []).toEqual([]);
-    const s = snapshot(w);
+    const s = await snapshot(w);
     expect((s.tables.get('files') ?? []).filter((r) => r.includes('"feed","partner"'))).toEqual([]);
     expect((s.tables.get('activities') ?? []).some((r) => r.includes('"PARTNER"'))).toBe(false);
   }
@@ -111,7 +111,7 @@ describe('SFTP faults in a night', () => {
     expect(step(summaryOf(again.stdout), 'fetch').status).toBe('succeeded');
     expect(await halfPosted(urlOf(w))).toEqual([]);
     // The daily workbook lists the night's files in the order they arrived, which the fault changed.
-    expect(compare(snapshot(reference), snapshot(w), { skipFiles: /^reports\// })).toEqual([]);
+    expect(compare(await snapshot(reference), await snapshot(w), { skipFiles: /^reports\// })).toEqual([]);
   }
 
   beforeAll(async () => {

@@ -10,8 +10,9 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import Database from 'better-sqlite3';
+import type { Knex } from 'knex';
 import { parseDocument, type Document } from 'yaml';
+import { isPostgresUrl, openDb, type Db } from '../../db/connection.js';
 import { answerDeliveredClaims } from '../../demo/alliance.js';
 import { generateDemo, type DemoPlan } from '../../demo/generate.js';
 import { FEED_DIRS } from '../../demo/out.js';
@@ -72,11 +73,17 @@ export interface KillPlan {
   offsetMs?: number;
 }
 
-/** A world: its own folder with the demo configuration (mail left out), database and `var/`. */
+/**
+ * A world: its own folder with the demo configuration (mail left out), database and `var/`. The
+ * database is the demo's SQLite file under `var/`, or the PostgreSQL database its configuration names.
+ */
 export class World {
   readonly config: string;
   readonly var: string;
+  /** The SQLite file (not there when the world's database is on PostgreSQL). */
   readonly dbFile: string;
+  /** The database URL the world's commands use, for reading it from the test. */
+  readonly url: string;
   /** Added to every command's environment. */
   readonly extraEnv: NodeJS.ProcessEnv = {};
 
@@ -84,10 +91,31 @@ export class World {
     readonly name: string,
     readonly dir: string,
     readonly demo: Demo,
+    databaseUrl?: string,
   ) {
     this.config = join(dir, 'redeye.config.yaml');
     this.var = join(dir, 'var');
     this.dbFile = join(this.var, 'redeye.sqlite');
+    this.url =
+      databaseUrl !== undefined && isPostgresUrl(databaseUrl) ? databaseUrl : `sqlite:${this.dbFile}`;
+  }
+
+  get engine(): 'sqlite' | 'postgres' {
+    return isPostgresUrl(this.url) ? 'postgres' : 'sqlite';
+  }
+
+  /**
+   * `fn` on the world's database, read-only on SQLite. None of it may be created by reading: a world
+   * whose SQLite file is not there yet gives undefined.
+   */
+  async read<T>(fn: (knex: Knex, db: Db) => Promise<T>): Promise<T | undefined> {
+    if (this.engine === 'sqlite' && !existsSync(this.dbFile)) return undefined;
+    const db = openDb(this.url, { readonly: true, create: false });
+    try {
+      return await fn(db.knex, db);
+    } finally {
+      await db.close();
+    }
   }
 
   /**
@@ -107,7 +135,7 @@ export class World {
     doc.delete('mail');
     o.edit?.(doc);
     writeFileSync(join(dir, 'redeye.config.yaml'), doc.toString({ lineWidth: 0 }));
-    const world = new World(name, dir, demo);
+    const world = new World(name, dir, demo, String(doc.getIn(['database', 'url']) ?? ''));
     Object.assign(world.extraEnv, o.env ?? {});
     const migrate = await world.cli(['db', 'migrate'], {});
     if (migrate.code !== 0) throw new Error(`db migrate failed in ${name}: ${migrate.stderr}`);
@@ -213,41 +241,30 @@ export class World {
   }
 
   /** Whether the killed process left its run lock behind (the rerun must take it over). */
-  leftLock(pid: number): boolean {
-    const db = new Database(this.dbFile, { fileMustExist: true });
-    try {
-      db.pragma('busy_timeout = 10000');
-      return db.prepare('SELECT 1 FROM job_locks WHERE pid = ?').get(pid) !== undefined;
-    } finally {
-      db.close();
-    }
+  async leftLock(pid: number): Promise<boolean> {
+    const row = await this.read((knex) => knex('job_locks').where({ pid }).first('name'));
+    return row !== undefined;
   }
 
   /**
    * What a killed process was doing, from `job_runs`: the step it had started and not finished, or
    * where it was around the steps (before its night was recorded, between steps, closing the night).
    */
-  interruptedStep(pid: number, date: string): string {
-    if (!existsSync(this.dbFile)) return 'starting (no database yet)';
-    const db = new Database(this.dbFile, { fileMustExist: true });
-    try {
-      db.pragma('busy_timeout = 10000');
-      const rows = db
-        .prepare('SELECT job, status FROM job_runs WHERE pid = ? AND business_date = ? ORDER BY id')
-        .all(pid, date) as Array<{ job: string; status: string }>;
-      if (rows.length === 0) return 'starting (before the night was recorded)';
-      const running = rows.filter((r) => r.status === 'running' && r.job !== 'nightly');
-      if (running.length > 0) return running[running.length - 1]!.job;
-      const night = rows.find((r) => r.job === 'nightly');
-      const steps = rows.filter((r) => r.job !== 'nightly');
-      if (night?.status === 'running')
-        return steps.length === NIGHTLY_STEPS.length
-          ? 'closing the night (after retention)'
-          : `between steps (after ${steps.at(-1)?.job ?? 'the lock'})`;
-      return 'after the night was recorded (releasing the lock)';
-    } finally {
-      db.close();
-    }
+  async interruptedStep(pid: number, date: string): Promise<string> {
+    const rows = (await this.read((knex) =>
+      knex('job_runs').where({ pid, business_date: date }).orderBy('id').select('job', 'status'),
+    )) as Array<{ job: string; status: string }> | undefined;
+    if (rows === undefined) return 'starting (no database yet)';
+    if (rows.length === 0) return 'starting (before the night was recorded)';
+    const running = rows.filter((r) => r.status === 'running' && r.job !== 'nightly');
+    if (running.length > 0) return running[running.length - 1]!.job;
+    const night = rows.find((r) => r.job === 'nightly');
+    const steps = rows.filter((r) => r.job !== 'nightly');
+    if (night?.status === 'running')
+      return steps.length === NIGHTLY_STEPS.length
+        ? 'closing the night (after retention)'
+        : `between steps (after ${steps.at(-1)?.job ?? 'the lock'})`;
+    return 'after the night was recorded (releasing the lock)';
   }
 }
 
@@ -289,36 +306,97 @@ function canonical(row: Row): string {
 /** The transports' and exporters' `.<name>.<12 hex>.part`, and the report writer's `<name>.<pid>.part`. */
 export const TEMPORARY_NAME = /^\..+\.[0-9a-f]{12}\.part$|^.+\.\d+\.part$/;
 
-function walk(root: string, dir: string, out: Map<string, string>, temporary: string[]): void {
+/**
+ * Outbound alliance claim ids are `<program>-<activity id>`, and on PostgreSQL a killed transaction uses
+ * activity ids up that a rerun does not get back (README: one difference stays): the same claim has
+ * another id after the kills. Snapshots name a claim by its activity's key instead, in the tables and in
+ * the interface files that carry it (ours, and the partners' answers).
+ */
+const CLAIM_ID = /(?<![\w-])[A-Z0-9]+-\d+(?![\w-])/g;
+
+interface Walk {
+  root: string;
+  files: Map<string, string>;
+  temporary: string[];
+  /** Claim id → the claim by natural key. */
+  claims: Map<string, string>;
+  /** sha256 of a file's bytes → sha256 and size of its bytes with its claims named by natural key. */
+  named: Map<string, { sha256: string; size: number }>;
+}
+
+const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
+
+function walk(w: Walk, dir: string): void {
   if (!existsSync(dir)) return;
   for (const e of readdirSync(dir, { withFileTypes: true })) {
     const p = join(dir, e.name);
-    if (e.isDirectory()) walk(root, p, out, temporary);
-    else if (TEMPORARY_NAME.test(e.name)) temporary.push(relative(root, p));
-    else if (!/^redeye\.sqlite(-wal|-shm|-journal)?$/.test(e.name))
-      out.set(relative(root, p), createHash('sha256').update(readFileSync(p)).digest('hex'));
+    if (e.isDirectory()) walk(w, p);
+    else if (TEMPORARY_NAME.test(e.name)) w.temporary.push(relative(w.root, p));
+    else if (!/^redeye\.sqlite(-wal|-shm|-journal)?$/.test(e.name)) {
+      const bytes = readFileSync(p);
+      let sha = sha256(bytes);
+      if (w.claims.size > 0 && e.name.endsWith('.xml')) {
+        const text = bytes.toString('utf8');
+        const named = text.replace(CLAIM_ID, (id) => w.claims.get(id) ?? id);
+        if (named !== text) {
+          const raw = sha;
+          sha = sha256(named);
+          w.named.set(raw, { sha256: sha, size: Buffer.byteLength(named) });
+        }
+      }
+      w.files.set(relative(w.root, p), sha);
+    }
   }
 }
 
+/** The rows of a raw query, as either engine's driver returns them. */
+async function rowsOf(knex: Knex, sql: string): Promise<Row[]> {
+  const r = (await knex.raw(sql)) as Row[] | { rows: Row[] };
+  return Array.isArray(r) ? r : r.rows;
+}
+
+/** The world's tables (knex's own left out). */
+async function tablesOf(knex: Knex, engine: World['engine']): Promise<string[]> {
+  const rows = await rowsOf(
+    knex,
+    engine === 'postgres'
+      ? "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
+      : "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+  );
+  return rows
+    .map((r) => String(r.name))
+    .filter((n) => !n.startsWith('knex_'))
+    .sort();
+}
+
 /** Everything a world holds, in terms two worlds can be compared by. */
-export function snapshot(world: World): Snapshot {
-  const db = new Database(world.dbFile, { fileMustExist: true, readonly: true });
-  try {
-    const all = (sql: string) => db.prepare(sql).all() as Row[];
-    const map = (sql: string) => {
+export async function snapshot(world: World): Promise<Snapshot> {
+  const read = await world.read(async (knex) => {
+    const all = (sql: string) => rowsOf(knex, sql);
+    const map = async (sql: string) => {
       const m = new Map<number, string>();
-      for (const r of all(sql)) m.set(Number(r.id), String(r.k));
+      for (const r of await all(sql)) m.set(Number(r.id), String(r.k));
       return m;
     };
-    const files = map(
-      "SELECT id, direction || '/' || feed || '/' || name || '#' || substr(sha256, 1, 16) AS k FROM files",
-    );
-    const members = map('SELECT id, number AS k FROM members');
-    const pools = map('SELECT id, code AS k FROM pools');
-    const accounts = map('SELECT id, code AS k FROM accounts');
-    const postings = map('SELECT id, idempotency_key AS k FROM postings');
-    const lots = map(
-      `SELECT l.id, p.idempotency_key || '@' || a.code || '@' || l.earned_on || '@' || COALESCE(l.expires_on, '-') AS k
+    const claims = new Map<string, string>();
+    for (const r of await all("SELECT claim_id, activity_key FROM alliance_claims WHERE direction = 'OUT'"))
+      claims.set(String(r.claim_id), `claim of ${String(r.activity_key)}`);
+    const w: Walk = { root: world.var, files: new Map(), temporary: [], claims, named: new Map() };
+    walk(w, world.var);
+    // A registered file's identity is its content: with its claims named as the files under var/ are.
+    const contentOf = (sha: unknown) => (typeof sha === 'string' ? w.named.get(sha) : undefined);
+    const files = new Map<number, string>();
+    for (const r of await all('SELECT id, direction, feed, name, sha256 FROM files'))
+      files.set(
+        Number(r.id),
+        `${String(r.direction)}/${String(r.feed)}/${String(r.name)}#${String(contentOf(r.sha256)?.sha256 ?? r.sha256).slice(0, 16)}`,
+      );
+    const members = await map('SELECT id, number AS k FROM members');
+    const pools = await map('SELECT id, code AS k FROM pools');
+    const accounts = await map('SELECT id, code AS k FROM accounts');
+    const postings = await map('SELECT id, idempotency_key AS k FROM postings');
+    const lots = await map(
+      `SELECT l.id, p.idempotency_key || '@' || a.code || '@' || l.earned_on || '@' || COALESCE(CAST(l.expires_on AS TEXT), '-') AS k
          FROM lots l JOIN postings p ON p.id = l.origin_posting_id JOIN accounts a ON a.id = l.account_id`,
     );
     const refs: Record<string, Map<number, string>> = {
@@ -337,17 +415,10 @@ export function snapshot(world: World): Snapshot {
       lot_id: lots,
     };
     const tables = new Map<string, string[]>();
-    const names = (
-      db
-        .prepare(
-          "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'knex_%'",
-        )
-        .all() as Array<{ name: string }>
-    ).map((r) => r.name);
-    for (const table of names.sort()) {
+    for (const table of await tablesOf(knex, world.engine)) {
       // Runs and locks are the history of the attempts, which differs by design; compared apart.
       if (table === 'job_runs' || table === 'job_locks') continue;
-      const rows = all(`SELECT * FROM ${table}`).map((row) => {
+      const rows = (await all(`SELECT * FROM ${table}`)).map((row) => {
         const out: Row = {};
         for (const [k, v] of Object.entries(row)) {
           if (k === 'id' && table !== 'sequences') continue;
@@ -356,36 +427,48 @@ export function snapshot(world: World): Snapshot {
           // An export's identity names the file it answers by id: by its natural key instead.
           else if (k === 'export_key' && typeof v === 'string')
             out[k] = v.replace(/file=(\d+)/, (_, id: string) => `file=${files.get(Number(id)) ?? `?${id}`}`);
-          // Paths name the world's own folder (local_path, remote_path of a local delivery).
-          else if (typeof v === 'string' && v.includes(world.dir))
-            out[k] = v.replaceAll(world.dir, '<world>');
+          else if (typeof v === 'string')
+            out[k] = v
+              // Paths name the world's own folder (local_path, remote_path of a local delivery).
+              .replaceAll(world.dir, '<world>')
+              // Details name files by id (an activity's `couponFrom`), and on PostgreSQL a killed
+              // transaction uses ids up that a rerun does not get back: by natural key instead.
+              .replace(
+                /"fileId":(\d+)/g,
+                (_, id: string) => `"fileId":${JSON.stringify(files.get(Number(id)) ?? `?${id}`)}`,
+              )
+              .replace(CLAIM_ID, (id) => claims.get(id) ?? id);
           else out[k] = v;
         }
+        const content = table === 'files' ? contentOf(row.sha256) : undefined;
+        if (content) Object.assign(out, { sha256: content.sha256, size: content.size });
         return canonical(out);
       });
       tables.set(table, rows.sort());
     }
-    const n = (sql: string) => Number((db.prepare(sql).get() as { n: number | null }).n ?? 0);
-    const figures = {
-      postings: n('SELECT COUNT(*) AS n FROM postings'),
-      entries: n('SELECT COUNT(*) AS n FROM entries'),
-      accounts: n('SELECT COUNT(*) AS n FROM accounts'),
-      openLots: n('SELECT COUNT(*) AS n FROM lots WHERE remaining > 0'),
-      activities: n('SELECT COUNT(*) AS n FROM activities'),
-      files: n('SELECT COUNT(*) AS n FROM files'),
-      rejects: n('SELECT COUNT(*) AS n FROM rejects'),
-      memberPoints: n(
+    const n = async (sql: string) => Number((await all(sql))[0]?.n ?? 0);
+    const figures: Record<string, number> = {
+      postings: await n('SELECT COUNT(*) AS n FROM postings'),
+      entries: await n('SELECT COUNT(*) AS n FROM entries'),
+      accounts: await n('SELECT COUNT(*) AS n FROM accounts'),
+      openLots: await n('SELECT COUNT(*) AS n FROM lots WHERE remaining > 0'),
+      activities: await n('SELECT COUNT(*) AS n FROM activities'),
+      files: await n('SELECT COUNT(*) AS n FROM files'),
+      rejects: await n('SELECT COUNT(*) AS n FROM rejects'),
+      memberPoints: await n(
         "SELECT SUM(balance) AS n FROM accounts WHERE kind IN ('MEMBER_POINTS', 'POOL_POINTS')",
       ),
-      locksHeld: n('SELECT COUNT(*) AS n FROM job_locks'),
+      locksHeld: await n('SELECT COUNT(*) AS n FROM job_locks'),
     };
-    const fileMap = new Map<string, string>();
-    const temporary: string[] = [];
-    walk(world.var, world.var, fileMap, temporary);
-    return { tables, files: fileMap, temporary: temporary.sort(), figures };
-  } finally {
-    db.close();
-  }
+    // A run lock on PostgreSQL is a session advisory lock: a dead run's session must have let it go.
+    if (world.engine === 'postgres')
+      figures.advisoryLocksHeld = await n(
+        "SELECT COUNT(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+      );
+    return { tables, figures, files: w.files, temporary: w.temporary.sort() };
+  });
+  if (read === undefined) throw new Error(`${world.name}: no database at ${world.dbFile}`);
+  return read;
 }
 
 /**
@@ -422,5 +505,7 @@ export function compare(reference: Snapshot, other: Snapshot, o: { skipFiles?: R
     if (!reference.files.has(path)) problems.push(`file ${path}: only after the kills`);
   for (const path of reference.temporary) problems.push(`file ${path}: a temporary file after a clean run`);
   if (other.figures.locksHeld !== 0) problems.push(`${other.figures.locksHeld} run lock(s) still held`);
+  if ((other.figures.advisoryLocksHeld ?? 0) !== 0)
+    problems.push(`${other.figures.advisoryLocksHeld} PostgreSQL advisory lock(s) still held`);
   return problems;
 }

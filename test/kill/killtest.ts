@@ -19,8 +19,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
-import { openDb } from '../../db/connection.js';
+import type { Document } from 'yaml';
 import { checkLedger } from '../../ledger/check.js';
 import { NIGHTLY_STEPS } from '../../jobs/runner.js';
 import {
@@ -46,6 +45,11 @@ export interface KillTestOptions {
   /** At least this many kills: reruns of the last night are killed at random points until there are. */
   minKills: number;
   seed: number;
+  /**
+   * The two worlds' databases on PostgreSQL (each its own, migrated by the test); without them each
+   * world has its SQLite file under its `var/`.
+   */
+  postgres?: { reference: string; killed: string };
   log: (line: string) => void;
 }
 
@@ -77,7 +81,8 @@ export interface Attempt {
 }
 
 export interface KillTestReport {
-  options: Omit<KillTestOptions, 'log'>;
+  options: Omit<KillTestOptions, 'log' | 'postgres'>;
+  engine: 'sqlite' | 'postgres';
   activities: number;
   feeds: string[];
   reference: { nights: Array<{ date: string; ms: number; steps: Record<string, number> }>; ms: number };
@@ -157,27 +162,16 @@ function randomTarget(steps: Array<{ step: string; seconds: number }>, random: (
 const stepIndex = (t: Target) => (t.step === 'start' ? -1 : NIGHTLY_STEPS.indexOf(t.step as never));
 
 /** The feeds the reference world read files of. */
-function inboundFeeds(world: World): string[] {
-  const db = new Database(world.dbFile, { readonly: true, fileMustExist: true });
-  try {
-    return (
-      db.prepare("SELECT DISTINCT feed FROM files WHERE direction = 'in' ORDER BY feed").all() as Array<{
-        feed: string;
-      }>
-    ).map((r) => r.feed);
-  } finally {
-    db.close();
-  }
+async function inboundFeeds(world: World): Promise<string[]> {
+  const rows = (await world.read((knex) =>
+    knex('files').where({ direction: 'in' }).distinct('feed').orderBy('feed'),
+  )) as Array<{ feed: string }>;
+  return rows.map((r) => r.feed);
 }
 
 async function ledgerViolations(world: World): Promise<string[]> {
-  const db = openDb(`sqlite:${world.dbFile}`, { readonly: true });
-  try {
-    const report = await checkLedger(db.knex);
-    return report.checks.flatMap((c) => c.violations.map((v) => `${c.name}: ${v}`));
-  } finally {
-    await db.close();
-  }
+  const report = await world.read((knex) => checkLedger(knex));
+  return (report?.checks ?? []).flatMap((c) => c.violations.map((v) => `${c.name}: ${v}`));
 }
 
 export async function runKillTest(options: KillTestOptions): Promise<KillTestReport> {
@@ -190,7 +184,9 @@ export async function runKillTest(options: KillTestOptions): Promise<KillTestRep
   const keepLog = (name: string, r: ChildResult) =>
     writeFileSync(join(logs, `${name}.log`), `${r.stdout}\n--- stderr ---\n${r.stderr}`);
 
-  log(`generating the demo: ${options.members} members, ${options.month}, first ${options.nights} night(s)`);
+  log(
+    `on ${options.postgres ? 'PostgreSQL' : 'SQLite'}: generating the demo: ${options.members} members, ${options.month}, first ${options.nights} night(s)`,
+  );
   const demo = await generate(join(options.dir, 'demo'), options.members, options.month, 1);
   const dates = demo.plan.nights.slice(0, options.nights).map((n) => n.date);
   let records = 0;
@@ -199,7 +195,14 @@ export async function runKillTest(options: KillTestOptions): Promise<KillTestRep
   log(`nights ${dates.join(', ')}: ${records} records generated (partner airlines' results come on top)`);
 
   // ---------------------------------------------------------------------------------------- reference
-  const reference = await World.create('reference', join(options.dir, 'reference'), demo);
+  const on = (url: string | undefined) =>
+    url === undefined ? {} : { edit: (doc: Document) => doc.setIn(['database', 'url'], url) };
+  const reference = await World.create(
+    'reference',
+    join(options.dir, 'reference'),
+    demo,
+    on(options.postgres?.reference),
+  );
   const refNights: KillTestReport['reference']['nights'] = [];
   const timeline: Array<Array<{ step: string; seconds: number }>> = [];
   const startupMs: number[] = [];
@@ -224,7 +227,12 @@ export async function runKillTest(options: KillTestOptions): Promise<KillTestRep
   const refMs = performance.now() - tRef;
 
   // ---------------------------------------------------------------------------------------- killed
-  const killed = await World.create('killed', join(options.dir, 'killed'), demo);
+  const killed = await World.create(
+    'killed',
+    join(options.dir, 'killed'),
+    demo,
+    on(options.postgres?.killed),
+  );
   const targets = pickTargets(options, timeline, random);
   const attempts: Attempt[] = [];
   let carried: Target[] = [];
@@ -278,8 +286,8 @@ export async function runKillTest(options: KillTestOptions): Promise<KillTestRep
       };
       ended = !r.killed && r.code === 0;
       if (r.killed) {
-        attempt.interrupted = killed.interruptedStep(r.pid, date);
-        attempt.staleLock = killed.leftLock(r.pid);
+        attempt.interrupted = await killed.interruptedStep(r.pid, date);
+        attempt.staleLock = await killed.leftLock(r.pid);
         attempt.violations = await ledgerViolations(killed);
       } else if (r.code === 0) {
         completed = true;
@@ -329,10 +337,10 @@ export async function runKillTest(options: KillTestOptions): Promise<KillTestRep
   };
   const refCheck = await check(reference);
   const killCheck = await check(killed);
-  const refSnap: Snapshot = snapshot(reference);
-  const killSnap: Snapshot = snapshot(killed);
+  const refSnap: Snapshot = await snapshot(reference);
+  const killSnap: Snapshot = await snapshot(killed);
   const problems = compare(refSnap, killSnap);
-  const feeds = inboundFeeds(reference);
+  const feeds = await inboundFeeds(reference);
   const interrupted: Record<string, number> = {};
   for (const a of attempts)
     if (a.outcome === 'killed') interrupted[a.interrupted!] = (interrupted[a.interrupted!] ?? 0) + 1;
@@ -346,6 +354,7 @@ export async function runKillTest(options: KillTestOptions): Promise<KillTestRep
       minKills: options.minKills,
       seed: options.seed,
     },
+    engine: reference.engine,
     activities: refSnap.figures.activities ?? 0,
     feeds,
     reference: { nights: refNights, ms: Math.round(refMs) },
