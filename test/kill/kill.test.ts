@@ -46,7 +46,7 @@ const SIZE: Record<Engine, { members: number; nights: number; kills: number; min
 };
 const FULL = { members: 80_000, nights: 3, kills: 36, minKills: 30 };
 
-const chosen = process.env.KILLTEST_ENGINE as Engine | undefined;
+const chosen = (process.env.KILLTEST_ENGINE || undefined) as Engine | undefined;
 if (chosen !== undefined && !(chosen in SIZE))
   throw new Error(`KILLTEST_ENGINE=${String(chosen)}: sqlite or postgres`);
 const engines: Engine[] = chosen ? [chosen] : full ? ['sqlite'] : ['sqlite', 'postgres'];
@@ -56,8 +56,9 @@ describe.each(engines)(`kill test (${full ? 'full size' : 'CI size'}) on %s`, (e
   it.skipIf(!availableEngines().includes(engine))(
     `a night killed with SIGKILL at ${size.minKills}+ random points and rerun ends exactly as one clean run`,
     async () => {
+      // Each engine's worlds in a folder of their own when both run into one KILLTEST_DIR.
       const dir = process.env.KILLTEST_DIR
-        ? resolve(process.env.KILLTEST_DIR)
+        ? resolve(process.env.KILLTEST_DIR, engines.length > 1 ? engine : '')
         : mkdtempSync(join(tmpdir(), `redeye-killtest-${engine}-`));
       const seed = num('KILLTEST_SEED', Math.floor(Math.random() * 1_000_000));
       const databases: TestDb[] = [];
