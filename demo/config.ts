@@ -22,6 +22,9 @@ export function exampleConfigPath(): string {
   throw new Error('examples/redeye.config.yaml not found beside the demo generator');
 }
 
+/** The first line of a demo configuration, after its `#`: how a folder is known as an earlier demo's. */
+export const DEMO_CONFIG_HEADER = ' Redeye demo: the program of examples/redeye.config.yaml';
+
 const OTA_CATEGORIES: Record<string, string> = { ROOM: '9', FOOD: '2' };
 
 /** The demo configuration text for a demo folder (paths relative to the file, which lives in that folder). */
@@ -60,7 +63,7 @@ export function demoConfigText(options: { month: string; members: number; seed: 
     }
   }
   doc.commentBefore =
-    ` Redeye demo: the program of examples/redeye.config.yaml, generated for ${options.month}` +
+    `${DEMO_CONFIG_HEADER}, generated for ${options.month}` +
     ` (${options.members} members, seed ${options.seed}) by demo/generate.ts.\n` +
     ' nights/<date>/ holds the files each night receives; a night runner copies them into var/inbox/\n' +
     ' (transports.inbox) before running that business date. Everything Redeye writes goes under var/.\n' +

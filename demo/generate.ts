@@ -32,13 +32,14 @@
  * Everything is drawn from a seeded generator, one stream per area (random.ts): the same seed, member
  * count and month give byte-identical files. Nothing reads the clock.
  */
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, type Dirent } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { addDays, addMonths, eachDay, endOfMonth, type IsoDate } from '../lib/dates.js';
+import { UsageError } from '../lib/errors.js';
 import { FEED_NAMES, type FeedName } from '../parsers/types.js';
 import { greatCircleMiles } from '../rules/distance.js';
 import { ANSWER_LAG_DAYS, UNANSWERED, writeAllianceClaimNights } from './alliance.js';
-import { demoConfigText, exampleConfig } from './config.js';
+import { DEMO_CONFIG_HEADER, demoConfigText, exampleConfig } from './config.js';
 import { FlownFile, type CouponStatus } from './coupons.js';
 import { createDcs } from './dcs.js';
 import { manifest, planTravel, type EarnEstimate, type Segment } from './flights.js';
@@ -58,7 +59,10 @@ import {
 } from './requests.js';
 
 export interface DemoOptions {
-  /** The demo folder; created if missing. Its `nights/` folder is replaced. */
+  /**
+   * The demo folder; created if missing. Its `nights/` folder and configuration are replaced, so one that
+   * holds anything else must be an earlier demo's (checkDemoFolder).
+   */
   dir: string;
   /** Members in the base at the start of the month (the issue asks for at least 50,000). */
   members: number;
@@ -108,19 +112,99 @@ export interface DemoPlan {
   files: PlannedFile[];
 }
 
-function validate(options: DemoOptions): { month: string; members: number; seed: number } {
+/**
+ * The bounds of the demo's options, which `redeye demo` checks through `checkDemoOptions` before it
+ * prints or touches anything. The demo contracts (DRIVE, REDBANK, the partner airlines' charts) start on
+ * 2025-01-01; below 50 members some deliberate cases have no one to happen to.
+ */
+export const DEMO_LIMITS = { firstMonth: '2025-01', minMembers: 50, maxMembers: 5_000_000 } as const;
+
+/** The options checked against DEMO_LIMITS, each refused as a usage error naming the command's option. */
+export function checkDemoOptions(options: Pick<DemoOptions, 'month' | 'members' | 'seed'>): {
+  month: string;
+  members: number;
+  seed: number;
+} {
   if (!/^\d{4}-(0[1-9]|1[0-2])$/.test(options.month)) {
-    throw new RangeError(`month must be YYYY-MM, got ${JSON.stringify(options.month)}`);
+    throw new UsageError(`--month must be YYYY-MM, got ${JSON.stringify(options.month)}`, {
+      option: '--month',
+    });
   }
-  // The demo contracts (DRIVE, REDBANK, the partner airlines' charts) start on 2025-01-01.
-  if (options.month < '2025-01') throw new RangeError(`month must be 2025-01 or later, got ${options.month}`);
-  if (!Number.isSafeInteger(options.members) || options.members < 50 || options.members > 5_000_000) {
-    throw new RangeError(`members must be a whole number from 50 to 5,000,000, got ${options.members}`);
+  if (options.month < DEMO_LIMITS.firstMonth) {
+    throw new UsageError(
+      `--month must be ${DEMO_LIMITS.firstMonth} or later (the demo's contracts start then), got ${options.month}`,
+      { option: '--month' },
+    );
+  }
+  const { minMembers, maxMembers } = DEMO_LIMITS;
+  if (
+    !Number.isSafeInteger(options.members) ||
+    options.members < minMembers ||
+    options.members > maxMembers
+  ) {
+    throw new UsageError(
+      `--members must be a whole number from ${minMembers.toLocaleString('en-US')} to ${maxMembers.toLocaleString('en-US')}, got ${options.members}`,
+      { option: '--members' },
+    );
   }
   const seed = options.seed ?? 1;
-  if (!Number.isSafeInteger(seed) || seed < 0)
-    throw new RangeError(`seed must be a non-negative integer, got ${seed}`);
+  if (!Number.isSafeInteger(seed) || seed < 0) {
+    throw new UsageError(
+      `--seed must be a whole number from 0 to ${Number.MAX_SAFE_INTEGER.toLocaleString('en-US')}, got ${seed}`,
+      { option: '--seed' },
+    );
+  }
   return { month: options.month, members: options.members, seed };
+}
+
+/** Whether `dir` holds a demo's configuration (its header) or plan: a folder the demo may write over. */
+function madeByDemo(dir: string): boolean {
+  const read = (name: string) => {
+    try {
+      return readFileSync(join(dir, name), 'utf8');
+    } catch {
+      return undefined;
+    }
+  };
+  if (read('redeye.config.yaml')?.startsWith(`#${DEMO_CONFIG_HEADER}`)) return true;
+  try {
+    const plan = JSON.parse(read('plan.json') ?? 'null') as Partial<DemoPlan> | null;
+    return (
+      typeof plan?.month === 'string' && Array.isArray(plan.nights) && plan.allianceAnswers !== undefined
+    );
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Refuses a demo folder that holds what the demo did not make: the demo replaces its `nights/`, `var/`
+ * and `redeye.config.yaml`, and `--dir .` in an installation (or a typo) would otherwise wipe a real
+ * ledger, landing area and configuration without a word. New, empty and earlier demos' folders pass.
+ */
+export function checkDemoFolder(dir: string): void {
+  let entries: Dirent[];
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return;
+    if (code === 'ENOTDIR')
+      throw new UsageError(`--dir ${dir} is a file, not a folder: give a new or empty folder`, {
+        option: '--dir',
+        folder: dir,
+      });
+    throw error;
+  }
+  const names = entries.map((e) => (e.isDirectory() ? `${e.name}/` : e.name)).sort();
+  if (names.length === 0 || madeByDemo(dir)) return;
+  const shown = names.slice(0, 5).join(', ') + (names.length > 5 ? ` and ${names.length - 5} more` : '');
+  throw new UsageError(
+    `--dir ${dir} is not a demo's folder: it holds ${shown}, and no demo configuration or plan.json. ` +
+      'The demo replaces the var/, nights/ and redeye.config.yaml of its folder: give a new or empty ' +
+      'folder, or one an earlier demo made. Nothing was changed',
+    { option: '--dir', folder: dir },
+  );
 }
 
 /** Points a coupon earns at least under the demo's distance-based rules (no bonus, no promotion), less 20%. */
@@ -143,8 +227,9 @@ function earnEstimate(month: string): EarnEstimate {
 }
 
 export async function generateDemo(options: DemoOptions): Promise<DemoPlan> {
-  const { month, members: count, seed } = validate(options);
+  const { month, members: count, seed } = checkDemoOptions(options);
   const dir = resolve(options.dir);
+  checkDemoFolder(dir);
   const first: IsoDate = `${month}-01`;
   const last = endOfMonth(first);
   const days = [...eachDay(first, last)];
@@ -152,6 +237,8 @@ export async function generateDemo(options: DemoOptions): Promise<DemoPlan> {
   const historyFrom = addDays(first, -360);
 
   mkdirSync(dir, { recursive: true });
+  // Written first, so that a generation stopped half-way leaves a folder the next one knows as a demo's.
+  writeFileSync(join(dir, 'redeye.config.yaml'), demoConfigText({ month, members: count, seed }));
   rmSync(join(dir, 'nights'), { recursive: true, force: true });
   const writer = new NightWriter(dir);
   const scenarios: string[] = [];
@@ -339,8 +426,7 @@ export async function generateDemo(options: DemoOptions): Promise<DemoPlan> {
   );
   for (const [kind, n] of Object.entries(requests.retroClaims)) scenarios.push(`retro-claims: ${n} ${kind}`);
 
-  // ------------------------------------------------------------------------------------------- config and plan
-  writeFileSync(join(dir, 'redeye.config.yaml'), demoConfigText({ month, members: count, seed }));
+  // ------------------------------------------------------------------------------------------- plan
   const files = [...writer.files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const counts = Object.fromEntries(FEED_NAMES.map((f) => [f, { files: 0, records: 0 }])) as Record<
     FeedName,

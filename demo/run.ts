@@ -62,9 +62,11 @@ function filesOf(source: string, inbox: string): Array<[string, string]> {
 export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   const t0 = process.hrtime.bigint();
   const dir = resolve(o.dir);
+  // The generator checks the options and the folder before it writes anything, so nothing is wiped for
+  // a demo that cannot run.
+  const plan = await generateDemo({ dir, members: o.members, month: o.month, seed: o.seed ?? 1 });
   // A demo starts from nothing: an old ledger would make its month's reruns meaningless.
   rmSync(join(dir, 'var'), { recursive: true, force: true });
-  const plan = await generateDemo({ dir, members: o.members, month: o.month, seed: o.seed ?? 1 });
   const configPath = resolve(dir, plan.config);
   withoutMail(configPath);
   const config = loadConfig({ path: configPath });

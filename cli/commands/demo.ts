@@ -4,6 +4,7 @@ import { openDb } from '../../db/connection.js';
 import { addMonths, dateInZone, startOfMonth } from '../../lib/dates.js';
 import { UsageError } from '../../lib/errors.js';
 import { checkLedger } from '../../ledger/check.js';
+import { checkDemoOptions } from '../../demo/generate.js';
 import { runDemo } from '../../demo/run.js';
 import { PTS_ACCOUNT_KINDS } from '../../reports/common.js';
 import type { ActionRunner, CommandContext } from '../context.js';
@@ -27,12 +28,17 @@ export function registerDemo(program: Command, run: ActionRunner): void {
     .action(
       run(
         async (ctx: CommandContext, opts: { dir: string; members: string; month?: string; seed: string }) => {
-          const members = Number(opts.members);
-          if (!Number.isInteger(members) || members < 50)
-            throw new UsageError(`--members expects a whole number of at least 50, got ${opts.members}`);
-          const month = opts.month ?? addMonths(startOfMonth(dateInZone(new Date(), 'UTC')), -1).slice(0, 7);
-          if (!/^\d{4}-(0[1-9]|1[0-2])$/.test(month))
-            throw new UsageError(`--month expects YYYY-MM, got ${opts.month}`);
+          /** A whole number as typed: Number() reads `1e3` and `0x10` as numbers, and `abc` as NaN. */
+          const whole = (option: string, text: string) => {
+            if (!/^\d+$/.test(text))
+              throw new UsageError(`${option} expects a whole number, got ${text}`, { option });
+            return Number(text);
+          };
+          const { month, members, seed } = checkDemoOptions({
+            month: opts.month ?? addMonths(startOfMonth(dateInZone(new Date(), 'UTC')), -1).slice(0, 7),
+            members: whole('--members', opts.members),
+            seed: whole('--seed', opts.seed),
+          });
           const dir = resolve(opts.dir);
           ctx.output.out(`Redeye demo: ${members.toLocaleString('en-US')} members, ${month}, in ${dir}`);
           // Nights log their steps at warn level: the bar and the per-night lines tell the story.
@@ -41,7 +47,7 @@ export function registerDemo(program: Command, run: ActionRunner): void {
             dir,
             members,
             month,
-            seed: Number(opts.seed),
+            seed,
             logger,
             progress: terminalProgress(),
             onNight: (s) => {
