@@ -24,6 +24,11 @@ export interface DemoOptions {
   month: string;
   seed?: number;
   logger: Logger;
+  /**
+   * The environment the nights run with (secrets named by `*Env` settings); default process.env. Its
+   * REDEYE_DATABASE_URL is ignored: the demo's ledger is always its folder's own.
+   */
+  env?: NodeJS.ProcessEnv;
   /** A bar over the nights (the steps of each night log their own lines). */
   progress?: Progress;
   /** Called after each night with its summary. */
@@ -69,7 +74,17 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
   rmSync(join(dir, 'var'), { recursive: true, force: true });
   const configPath = resolve(dir, plan.config);
   withoutMail(configPath);
-  const config = loadConfig({ path: configPath });
+  // REDEYE_DATABASE_URL, exported on a batch host for the real installation, would override the demo
+  // configuration's database and post a generated month into the real ledger. It is the one override
+  // the configuration takes from the environment; the secrets the nights read are named by settings,
+  // and the demo's transports are local folders and it sends no mail.
+  const { REDEYE_DATABASE_URL: ignored, ...env } = o.env ?? process.env;
+  const config = loadConfig({ path: configPath, env });
+  if (ignored)
+    o.logger.warn(
+      { variable: 'REDEYE_DATABASE_URL', database: config.database.url },
+      `REDEYE_DATABASE_URL is set and ignored: the demo writes only its own ledger, ${config.database.url}`,
+    );
   const db = openDb(config.database.url);
   const progress = o.progress ?? noProgress;
   const nights: RunSummary[] = [];
@@ -99,7 +114,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
           businessDate: date,
           now: () => at,
           progress: noProgress,
-          env: process.env,
+          env,
         },
         'nightly',
       );
@@ -131,7 +146,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
         businessDate: last,
         now: () => at,
         progress: noProgress,
-        env: process.env,
+        env,
       },
       'monthly',
     );

@@ -1,7 +1,8 @@
-import { describe, expect, it } from 'vitest';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { useCliInstallation } from '../../test/harness/cli-installation.js';
+import { main } from '../main.js';
 import { DEMO_CONFIG_HEADER } from '../../demo/config.js';
 
 describe('redeye demo', () => {
@@ -25,6 +26,10 @@ describe('redeye demo', () => {
     return dir;
   };
   const tree = (dir: string) => readdirSync(dir, { recursive: true }).map(String).sort();
+
+  afterEach(() => {
+    vi.unstubAllEnvs();
+  });
 
   it('refuses options it cannot honour as usage errors, before it changes anything', async () => {
     const dir = earlierDemo();
@@ -68,4 +73,50 @@ describe('redeye demo', () => {
     expect(onFile.code).toBe(2);
     expect(onFile.err).toContain(`--dir ${file} is a file, not a folder`);
   });
+
+  it('runs in an earlier demo’s folder on its own ledger whatever REDEYE_DATABASE_URL names, and prints commands that work from the checkout', async () => {
+    const dir = earlierDemo();
+    const production = `sqlite:${join(cli.dir, 'var', 'redeye.sqlite')}`;
+    // As a batch host's shell has it, in the process's environment and so in the command's.
+    vi.stubEnv('REDEYE_DATABASE_URL', production);
+    const cwd = process.cwd();
+    // `npm run demo` runs from the checkout, where `npm run redeye` runs too.
+    process.chdir(cli.dir);
+    try {
+      const r = await redeye(['demo', '--dir', 'old-demo', '--members', '50', '--month', '2026-02'], {
+        REDEYE_DATABASE_URL: production,
+        npm_lifecycle_event: 'demo',
+      });
+      expect(r.code, r.err).toBe(0);
+      expect(await postings()).toBe(0);
+      expect(r.log).toContain(
+        `REDEYE_DATABASE_URL is set and ignored: the demo writes only its own ledger, sqlite:${join(dir, 'var', 'redeye.sqlite')}`,
+      );
+      expect(r.out).toContain('  ledger          old-demo/var/redeye.sqlite\n');
+      expect(existsSync(join(dir, 'nights', '2026-10-01'))).toBe(false);
+      // The earlier demo's folder is still known as one, for the next demo.
+      expect(readFileSync(join(dir, 'redeye.config.yaml'), 'utf8').startsWith(`#${DEMO_CONFIG_HEADER}`)).toBe(
+        true,
+      );
+      const tries = r.out
+        .split('\n')
+        .map((l) => /^(?: {2}try: | {7})(npm .*)$/.exec(l)?.[1])
+        .filter((l) => l !== undefined);
+      expect(tries).toEqual([
+        'npm run redeye -- --config old-demo/redeye.config.yaml files list --date 2026-02-28',
+        'npm run redeye -- --config old-demo/redeye.config.yaml ledger check',
+      ]);
+      for (const command of tries) {
+        const out: string[] = [];
+        const args = command.replace('npm run redeye -- ', '').split(' ');
+        const code = await main(['node', 'redeye', ...args], {
+          output: { out: (s) => out.push(s), err: (s) => out.push(s) },
+          env: { REDEYE_LOG_LEVEL: 'silent' },
+        });
+        expect(code, `${command}\n${out.join('\n')}`).toBe(0);
+      }
+    } finally {
+      process.chdir(cwd);
+    }
+  }, 300_000);
 });

@@ -49,6 +49,7 @@ export function registerDemo(program: Command, run: ActionRunner): void {
             month,
             seed,
             logger,
+            env: ctx.env,
             progress: terminalProgress(),
             onNight: (s) => {
               const c = (job: string, key: string) => s.steps.find((x) => x.job === job)?.counts[key] ?? 0;
@@ -111,10 +112,13 @@ export function registerDemo(program: Command, run: ActionRunner): void {
             );
             ctx.output.out(`  night inputs    ${rel(resolve(dir, 'nights'))}/<date>/`);
             ctx.output.out('');
-            ctx.output.out(
-              `  try: redeye --config ${rel(cfg.configPath)} files list --date ${result.plan.businessDates.at(-1)}`,
-            );
-            ctx.output.out(`       redeye --config ${rel(cfg.configPath)} ledger check`);
+            // `redeye` is on the PATH only after `npm link`; `npm run redeye` works in any checkout. npm runs a
+            // script from the package's folder: a path relative to where the demo ran holds there only if
+            // npm ran the demo too.
+            const config = ctx.env.npm_lifecycle_event ? rel(cfg.configPath) : cfg.configPath;
+            const redeye = `npm run redeye -- --config ${config}`;
+            ctx.output.out(`  try: ${redeye} files list --date ${result.plan.businessDates.at(-1)}`);
+            ctx.output.out(`       ${redeye} ledger check`);
           } finally {
             await db.close();
           }
