@@ -241,6 +241,111 @@ for (const engine of availableEngines()) {
   });
 }
 
+for (const engine of availableEngines()) {
+  describe(`fetch resumed after a kill between landing a file and recording it (${engine})`, () => {
+    const world = useWorld(engine);
+    afterEach(() => {
+      vi.restoreAllMocks();
+    });
+    // When the killed fetch landed its copy: before the hour the night runs as (23:30).
+    const landedAt = new Date('2026-03-10T23:20:00Z');
+
+    /** Fetches the night of the 10th, killed right after the flown file lands, before it is recorded. */
+    async function killedAfterLanding(w: TestWorld): Promise<void> {
+      const recorded = (await rows(w)).length;
+      const download = LocalTransport.prototype.download;
+      vi.spyOn(LocalTransport.prototype, 'download').mockImplementationOnce(async function (
+        this: LocalTransport,
+        ...args: Parameters<LocalTransport['download']>
+      ) {
+        await download.apply(this, args);
+        throw new Error('killed');
+      });
+      await expect(fetchJob(w.ctx('2026-03-10'))).rejects.toThrow(/killed/);
+      vi.restoreAllMocks();
+      expect(await rows(w)).toHaveLength(recorded);
+      expect(existsSync(landed(w, '2026-03-10'))).toBe(true);
+      utimesSync(landed(w, '2026-03-10'), landedAt, landedAt);
+    }
+
+    const leftover = (w: TestWorld, id: unknown, outcome: string) =>
+      `flown: ${landed(w, '2026-03-10')} was landed by a fetch stopped before it recorded it, and inbox:flown now has other bytes under ${NAME}: that copy is ` +
+      (outcome === 'known'
+        ? `file ${String(id)}, registered before (known)`
+        : `registered as file ${String(id)} (${outcome}, received ${landedAt.toISOString()})`) +
+      '; the file now on the server is fetched after it';
+
+    const receivedAt = async (w: TestWorld) =>
+      (await w.t.db.knex('files').where({ direction: 'in' }).orderBy('id').pluck('received_at')).map((t) =>
+        new Date(t as string).toISOString(),
+      );
+
+    it('registers the copy left unrecorded and lands the file the partner replaced it with beside it', async () => {
+      const w = world();
+      put(w, FIRST, new Date(Date.now() - 3_600_000));
+      await killedAfterLanding(w);
+      put(w, SECOND, new Date(Date.now() + 60_000));
+      const resumed = await fetchJob(w.ctx('2026-03-10'));
+      expect(resumed.counts).toMatchObject({ new: 1, conflict: 1, leftover: 1 });
+      const [first, second] = await rows(w);
+      expect(first).toMatchObject({ verdict: 'pending', local_path: stored('2026-03-10') });
+      expect(second).toMatchObject({
+        verdict: 'conflict',
+        reason: 'NAME_CONFLICT',
+        local_path: join('flown', '2026-03-10', '2', NAME),
+      });
+      expect(resumed.warnings).toEqual([
+        leftover(w, first!.id, 'new'),
+        `flown: ${NAME} from inbox:flown is held as file ${second!.id} (a different file named ${NAME} was received before (file ${first!.id}): held for an operator); read it with \`redeye files release ${second!.id}\`, or drop it with \`redeye files discard ${second!.id} --reason "…"\``,
+      ]);
+      expect(await receivedAt(w)).toEqual([landedAt.toISOString(), '2026-03-10T23:30:00.000Z']);
+      expect(readFileSync(landed(w, '2026-03-10'), 'utf8')).toBe(FIRST);
+      expect(readFileSync(join(w.config.paths.landing, String(second!.local_path)), 'utf8')).toBe(SECOND);
+      // Run again, it records nothing more.
+      const again = await fetchJob(w.ctx('2026-03-10'));
+      expect(again.counts).toEqual({ new: 0, known: 0, duplicate: 0, conflict: 0 });
+      expect(again.warnings).toEqual([]);
+      expect(await rows(w)).toHaveLength(2);
+    });
+
+    it('with names reused, reads the copy left unrecorded and then the partner’s next file under the name', async () => {
+      const w = world();
+      w.config.feeds.flown = { ...w.config.feeds.flown!, names: 'reused' };
+      put(w, FIRST, new Date(Date.now() - 3_600_000));
+      await killedAfterLanding(w);
+      put(w, SECOND, new Date(Date.now() + 60_000));
+      const resumed = await fetchJob(w.ctx('2026-03-10'));
+      expect(resumed.counts).toMatchObject({ new: 2, conflict: 0, leftover: 1 });
+      const [first, second] = await rows(w);
+      expect([first, second]).toEqual([
+        expect.objectContaining({ verdict: 'pending', local_path: stored('2026-03-10') }),
+        expect.objectContaining({ verdict: 'pending', local_path: join('flown', '2026-03-10', '2', NAME) }),
+      ]);
+      expect(resumed.warnings).toEqual([leftover(w, first!.id, 'new')]);
+      // Ingest reads pending files in the order they were received: the one left unrecorded first.
+      expect(await receivedAt(w)).toEqual([landedAt.toISOString(), '2026-03-10T23:30:00.000Z']);
+    });
+
+    it('removes a copy left unrecorded of a file registered before, and lands the replacement in its place', async () => {
+      const w = world();
+      put(w, FIRST, new Date(Date.now() - 3_600_000));
+      await fetchJob(w.ctx('2026-03-09'));
+      // Touched on the server, it is downloaded again the next night, which is killed before it records it.
+      put(w, FIRST, new Date(Date.now() + 60_000));
+      await killedAfterLanding(w);
+      put(w, SECOND, new Date(Date.now() + 120_000));
+      const resumed = await fetchJob(w.ctx('2026-03-10'));
+      expect(resumed.counts).toMatchObject({ new: 0, known: 1, conflict: 1, leftover: 1 });
+      const [first, second] = await rows(w);
+      expect(first).toMatchObject({ verdict: 'pending', local_path: stored('2026-03-09') });
+      expect(second).toMatchObject({ verdict: 'conflict', local_path: stored('2026-03-10') });
+      expect(resumed.warnings?.[0]).toBe(leftover(w, first!.id, 'known'));
+      expect(readFileSync(landed(w, '2026-03-10'), 'utf8')).toBe(SECOND);
+      expect(existsSync(join(w.config.paths.landing, 'flown', '2026-03-10', '2'))).toBe(false);
+    });
+  });
+}
+
 /** The example's flown feed as a partner's server would be configured: completeness left to its default. */
 const flownByDefault = (yaml: string) =>
   yaml.replace('pattern: "\\\\.csv$", completeness: { kind: none } }', 'pattern: "\\\\.csv$" }');

@@ -5,15 +5,15 @@
  * reported and the others go on; the step fails at the end so the operator sees it, with what the others
  * landed and warned of, and the next run fetches what was missed.
  */
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { mkdirSync } from 'node:fs';
-import { rmdir, stat, unlink, utimes } from 'node:fs/promises';
+import { lstat, rmdir, stat, unlink, utimes } from 'node:fs/promises';
 import { chunks } from '../lib/chunks.js';
 import { RedeyeError, coerceError } from '../lib/errors.js';
 import { isSafeName, statelessPattern } from '../transports/names.js';
 import { checkCompleteness, completeAmong, listSettled, type Listings } from '../transports/completeness.js';
 import { TransportsByName } from '../transports/index.js';
-import type { RemoteEntry, Transport } from '../transports/types.js';
+import type { DownloadResult, RemoteEntry, Transport } from '../transports/types.js';
 import { isTransportError, type TransportError } from '../transports/errors.js';
 import type { FeedConfig } from '../config/schema.js';
 import type { FeedName } from '../parsers/types.js';
@@ -23,6 +23,7 @@ import {
   landingFolder,
   RefusedCopies,
   registerInbound,
+  sha256File,
   type FileRow,
 } from './registry.js';
 import { StepIncompleteError, runsAs, type Job, type JobContext, type JobResult } from './types.js';
@@ -227,6 +228,122 @@ function leftUnfinished(
   );
 }
 
+/**
+ * A file held as a `conflict` until an operator decides: said in the night's summary, not only in the
+ * log, with the commands that decide it.
+ */
+function tellHeld(ctx: JobContext, warnings: string[], feed: FeedName, cfg: FeedConfig, file: FileRow): void {
+  const held =
+    `${feed}: ${file.name} from ${cfg.source}:${cfg.remoteDir} is held as file ${file.id} ` +
+    `(${file.message ?? 'a different file of that name was received before'}); ` +
+    `read it with \`redeye files release ${file.id}\`, or drop it with ` +
+    `\`redeye files discard ${file.id} --reason "…"\``;
+  warnings.push(held);
+  ctx.logger.warn({ feed, file: file.name, fileId: file.id, reason: file.reason }, held);
+}
+
+/** What fetch keeps of a feed's night while it lands its files. */
+interface Night {
+  outside: RefusedCopies;
+  counts: Record<string, number>;
+  warnings: string[];
+  /** The time the night's files are received at (`runsAs`). */
+  received: string;
+}
+
+/**
+ * Downloads `entry` into the folder `landingFolder` gives it. A file already there under its name that no
+ * registration holds was landed by a fetch killed before it recorded it: the same bytes land onto it,
+ * and other bytes (the partner replaced the file since, or sends every file under one name) would be
+ * refused there every rerun, the night's fetch never done and that copy — perhaps gone from the server —
+ * never read. So that copy is registered as what it is (`registerLeftover`) and the file lands beside it,
+ * in the next numbered folder.
+ */
+async function landBesideLeftovers(
+  ctx: JobContext,
+  transport: Transport,
+  feed: FeedName,
+  cfg: FeedConfig,
+  entry: RemoteEntry,
+  night: Night,
+): Promise<DownloadResult> {
+  const registered = new Set<string>();
+  for (;;) {
+    const landing = await landingFolder(
+      ctx.db.knex,
+      ctx.config.paths.landing,
+      { feed, name: entry.name, businessDate: ctx.businessDate },
+      night.outside.add,
+    );
+    mkdirSync(landing, { recursive: true, mode: 0o700 });
+    const target = join(landing, entry.name);
+    try {
+      return await transport.download(cfg.remoteDir, entry, landing);
+    } catch (error) {
+      // Only a plain file refused for its bytes, and once: a link or a folder under the name is no
+      // landing, and a copy still in the way once registered (a `known` copy whose removal failed) stays
+      // the feed's failure rather than a loop.
+      const copy =
+        isTransportError(error, 'TARGET_EXISTS') && error.context.path === target && !registered.has(target)
+          ? await lstat(target).catch(() => undefined)
+          : undefined;
+      if (!copy?.isFile()) throw error;
+      registered.add(target);
+      await registerLeftover(ctx, feed, cfg, entry.name, { path: target, landedAt: copy.mtime }, night);
+    }
+  }
+}
+
+/**
+ * Registers the copy of `name` a killed fetch landed at `path` and did not record, so that it is read, or
+ * judged a duplicate or a conflict, as any file received. The landing step names a copy only once it is
+ * whole, so its bytes are the file's. It came from the feed's folder, received when it was landed (the
+ * copy's modification time) or, if earlier, at the hour the night runs as (a night caught up). Said in
+ * the night's summary by path: the operator sees which copy came in that way.
+ */
+async function registerLeftover(
+  ctx: JobContext,
+  feed: FeedName,
+  cfg: FeedConfig,
+  name: string,
+  { path, landedAt }: { path: string; landedAt: Date },
+  night: Night,
+): Promise<void> {
+  const { sha256, size } = await sha256File(path);
+  const receivedAt = new Date(Math.min(landedAt.getTime(), Date.parse(night.received))).toISOString();
+  const reg = await registerInbound(
+    ctx.db.knex,
+    {
+      feed,
+      name,
+      size,
+      sha256,
+      transport: cfg.source,
+      remotePath: `${cfg.remoteDir}/${name}`,
+      localPath: storedPath(ctx.config.paths.landing, path),
+      businessDate: ctx.businessDate,
+      receivedAt,
+      namesReused: cfg.names === 'reused',
+    },
+    ctx.now().toISOString(),
+  );
+  night.counts[reg.outcome] = (night.counts[reg.outcome] ?? 0) + 1;
+  night.counts.leftover = (night.counts.leftover ?? 0) + 1;
+  // The same bytes registered before: that registration stands, and this copy goes as a second copy
+  // landed now would (or is kept as its copy, the registered one lost before it was read).
+  if (reg.outcome === 'known') await copyOfKnown(ctx, night.outside, reg.file, path);
+  const told =
+    `${feed}: ${path} was landed by a fetch stopped before it recorded it, and ${cfg.source}:${cfg.remoteDir} ` +
+    `now has other bytes under ${name}: that copy is ` +
+    (reg.outcome === 'known'
+      ? `file ${reg.file.id}, registered before (known)`
+      : `registered as file ${reg.file.id} (${reg.outcome}, received ${receivedAt})`) +
+    `; the file now on the server is fetched after it`;
+  night.warnings.push(told);
+  ctx.logger.warn({ feed, file: name, path, fileId: reg.file.id, outcome: reg.outcome }, told);
+  if (reg.outcome === 'conflict') tellHeld(ctx, night.warnings, feed, cfg, reg.file);
+}
+
 async function fetchFeed(
   ctx: JobContext,
   transport: Transport,
@@ -274,16 +391,14 @@ async function fetchFeed(
     // it changed since (see `takenAsListed`) or it is still to be read and its landed copy is gone
     // (removed before ingest read it): land it again, and the registry says what it is.
     if (cfg.afterFetch === 'leave' && (await takenAsListed(ctx, outside, feed, registered, entry))) continue;
-    const landing = await landingFolder(
-      ctx.db.knex,
-      ctx.config.paths.landing,
-      { feed, name: entry.name, businessDate: ctx.businessDate },
-      outside.add,
-    );
-    mkdirSync(landing, { recursive: true, mode: 0o700 });
     let got;
     try {
-      got = await transport.download(cfg.remoteDir, entry, landing);
+      got = await landBesideLeftovers(ctx, transport, feed, cfg, entry, {
+        outside,
+        counts,
+        warnings,
+        received,
+      });
     } catch (error) {
       // A file the partner is still writing (or replaced since it was listed) is no failure of the
       // feed: nothing of it landed, and the next fetch takes it whole. Anything else still fails the feed.
@@ -312,17 +427,7 @@ async function fetchFeed(
     const copy =
       reg.outcome === 'known' ? await copyOfKnown(ctx, outside, reg.file, got.localPath) : got.localPath;
     if (cfg.afterFetch === 'leave') await dateCopy(copy, entry.modifiedAt);
-    if (reg.outcome === 'conflict') {
-      // Held until an operator decides: said in the night's summary, not only in the log, with the
-      // commands that decide it.
-      const held =
-        `${feed}: ${entry.name} from ${cfg.source}:${cfg.remoteDir} is held as file ${reg.file.id} ` +
-        `(${reg.file.message ?? 'a different file of that name was received before'}); ` +
-        `read it with \`redeye files release ${reg.file.id}\`, or drop it with ` +
-        `\`redeye files discard ${reg.file.id} --reason "…"\``;
-      warnings.push(held);
-      ctx.logger.warn({ feed, file: entry.name, fileId: reg.file.id, reason: reg.file.reason }, held);
-    }
+    if (reg.outcome === 'conflict') tellHeld(ctx, warnings, feed, cfg, reg.file);
     if (cfg.afterFetch === 'archive') {
       try {
         // Only the file read is archived: one the partner replaced since is left for the next fetch.

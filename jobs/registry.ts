@@ -314,7 +314,8 @@ export async function inboundMatch(
  * `<feed>/<date>/3`, … where none does. Landed over a registered copy, other bytes would be refused by
  * the landing area before the registry could hold them as a `conflict` (or, with names reused, read them
  * as the next file), and the feed would fail. A file there that no registration holds is a landing a
- * killed fetch did not record: the same bytes land onto it. `refused` is told of registered copies placed
+ * killed fetch did not record: the same bytes land onto it, and fetch registers one of other bytes before
+ * asking again (`landBesideLeftovers`). `refused` is told of registered copies placed
  * outside `root` (`copyPathUnlessRefused`); they hold no place in it.
  */
 export async function landingFolder(
