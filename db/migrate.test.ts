@@ -4,7 +4,7 @@ import { availableEngines, createTestDatabase } from '../test/harness/db.js';
 import { Accounts } from '../ledger/accounts.js';
 import { checkLedger } from '../ledger/check.js';
 import { Ledger } from '../ledger/ledger.js';
-import { insertMember } from '../ledger/members.js';
+import { insertMember, updateMember } from '../ledger/members.js';
 import { erasuresOf, namesToClear, rejectTextsToBlank } from '../jobs/retention.js';
 import { setVerdict } from '../jobs/registry.js';
 import { overdueCancellations } from '../jobs/accrue.js';
@@ -1022,6 +1022,68 @@ for (const engine of availableEngines()) {
       }
     });
 
+    it('035 opens a closure spell for each account closed or merged, and rolls back keeping every closure', async () => {
+      const t = await createTestDatabase(engine);
+      try {
+        const since = MIGRATION_NAMES.slice(MIGRATION_NAMES.indexOf('035_member_closures'));
+        for (const _ of since) await t.db.knex.migrate.down(MIGRATION_CONFIG);
+        expect(await t.db.knex.schema.hasTable('member_closures')).toBe(false);
+        const member = (number: string, fields: Partial<Parameters<typeof insertMember>[1]>) =>
+          insertMember(t.db.knex, { number, status: 'ACTIVE', tier: 'MEMBER', ...fields });
+        await member('1000000016', {});
+        await member('1000000024', { status: 'CLOSED', closedOn: '2026-10-10' });
+        await member('1000000032', { status: 'MERGED', mergedInto: '1000000016', closedOn: '2026-10-20' });
+        // Merged by something else than the ingest: its transfer posting dates the merge, as before.
+        await member('1000000040', { status: 'MERGED', mergedInto: '1000000016' });
+        expect(await migrateLatest(t.db)).toEqual(since);
+        const spells = async () =>
+          (
+            await t.db
+              .knex('member_closures as c')
+              .join('members as m', 'm.id', 'c.member_id')
+              .orderBy('c.id')
+              .select(
+                'm.number',
+                'c.merged_into',
+                t.db.knex.raw(`${dateTextSql(t.db, 'c.closed_on')} AS closed_on`),
+                t.db.knex.raw(`${dateTextSql(t.db, 'c.reopened_on')} AS reopened_on`),
+              )
+          ).map((r) => [r.number, r.closed_on, r.reopened_on, r.merged_into]);
+        expect(await spells()).toEqual([
+          ['1000000024', '2026-10-10', null, null],
+          ['1000000032', '2026-10-20', null, '1000000016'],
+        ]);
+
+        // Reopened in November: the spell ends, the account's state is open again.
+        await t.db.knex('member_closures').whereNull('reopened_on').update({ reopened_on: '2026-11-05' });
+        await updateMember(t.db.knex, '1000000024', { status: 'ACTIVE', closedOn: null });
+        for (const _ of since) await t.db.knex.migrate.down(MIGRATION_CONFIG);
+        expect(await t.db.knex.schema.hasTable('member_closures')).toBe(false);
+        const state = async () =>
+          (
+            await t.db
+              .knex('members')
+              .orderBy('number')
+              .select(
+                'number',
+                'status',
+                'merged_into',
+                t.db.knex.raw(`${dateTextSql(t.db, 'closed_on')} AS closed_on`),
+              )
+          ).map((r) => [r.number, r.status, r.closed_on, r.merged_into]);
+        expect(await state()).toEqual([
+          ['1000000016', 'ACTIVE', null, null],
+          ['1000000024', 'ACTIVE', null, null],
+          ['1000000032', 'MERGED', '2026-10-20', '1000000016'],
+          ['1000000040', 'MERGED', null, '1000000016'],
+        ]);
+        expect(await migrateLatest(t.db)).toEqual(since);
+        expect(await spells()).toEqual([['1000000032', '2026-10-20', null, '1000000016']]);
+      } finally {
+        await t.cleanup();
+      }
+    });
+
     it('028 leaves the members pooled before it as joined before anything, and rolls back keeping their pools', async () => {
       const t = await createTestDatabase(engine);
       try {
@@ -1425,6 +1487,12 @@ if (availableEngines().includes('postgres')) {
         expect(await asReporting((trx) => trx('past_pool_memberships').select('pool_id', 'until'))).toEqual(
           [],
         );
+        // Granted by 035 with its table: the spells accounts spent closed, which registers of a date read.
+        expect(
+          await asReporting((trx) =>
+            trx('member_closures').select('closed_on', 'reopened_on', 'merged_into'),
+          ),
+        ).toEqual([]);
         // Granted by 006, which added the column the reports join on.
         expect(await asReporting((trx) => trx('activities').select('posting_id', 'posting_key'))).toEqual([]);
         // Granted by 011 and 012 with their columns: the field a rule faulted and a stay's number.

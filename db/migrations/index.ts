@@ -38,6 +38,7 @@ import * as m031 from './031_tier_event_mailing.js';
 import * as m032 from './032_erasures_by_number.js';
 import * as m033 from './033_member_registered_on.js';
 import * as m034 from './034_file_verdicts.js';
+import * as m035 from './035_member_closures.js';
 
 export interface Migration {
   name: string;
@@ -80,6 +81,7 @@ export const migrations: Migration[] = [
   { name: '032_erasures_by_number', ...m032 },
   { name: '033_member_registered_on', ...m033 },
   { name: '034_file_verdicts', ...m034 },
+  { name: '035_member_closures', ...m035 },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {
