@@ -249,18 +249,23 @@ export function membersHandler(
         });
       await keepFormerName(trx, ctx, current, fields, r.updatedAt, now);
       await trx('members').where({ id: current.id }).update(fields);
+      await keepClosureSpell(trx, ctx, current, fields);
       outcome(current.status !== r.status ? `to${r.status}` : 'updated');
     } else {
-      await trx('members').insert({
-        ...fields,
-        tier: program.baseTier,
-        tier_since: r.enrolmentDate,
-        // A record read a night after its enrolment date joins the registers from tonight on only: the
-        // report of a date already past reads the same made again.
-        registered_on: ctx.businessDate,
-        ...(erasedAt ? { erased_at: erasedAt } : {}),
-        created_at: now,
-      });
+      const [inserted] = await trx('members')
+        .insert({
+          ...fields,
+          tier: program.baseTier,
+          tier_since: r.enrolmentDate,
+          // A record read a night after its enrolment date joins the registers from tonight on only: the
+          // report of a date already past reads the same made again.
+          registered_on: ctx.businessDate,
+          ...(erasedAt ? { erased_at: erasedAt } : {}),
+          created_at: now,
+        })
+        .returning('id');
+      const id = typeof inserted === 'object' ? (inserted as { id: number }).id : inserted;
+      await keepClosureSpell(trx, ctx, { id, closed_on: null }, fields);
       outcome('enrolled');
     }
     if (survivor) {
@@ -344,6 +349,54 @@ async function keepFormerName(
     valid_until: dateInZone(new Date(updatedAt), ctx.config.program.timeZone),
     created_at: now,
   });
+}
+
+/**
+ * Keeps the spells the account spent closed or merged (`member_closures`), from the night that read its
+ * closure or merge to the night that read a record opening it again: `closed_on` is only the account's
+ * state now, cleared when the CRM reopens it, and the registers of the dates it was closed must still
+ * leave it out. A spell's `merged_into` follows the member's, so the active members of a period it covers
+ * still count as its survivor after an un-merge. `before` is the members row as it was, `after` the
+ * fields just stored.
+ */
+async function keepClosureSpell(
+  trx: Knex.Transaction,
+  ctx: JobContext,
+  before: { id: unknown; closed_on?: unknown; merged_into?: unknown },
+  after: Record<string, unknown>,
+): Promise<void> {
+  const memberId = Number(before.id);
+  const open = () => trx('member_closures').where({ member_id: memberId }).whereNull('reopened_on');
+  const mergedInto = (after.merged_into as string | null | undefined) ?? null;
+  const closedBefore = before.closed_on ? String(before.closed_on).slice(0, 10) : null;
+  if (after.closed_on === undefined) {
+    // Still closed: a merge of a closed account (or a merged account's record sent again) moves the
+    // points on, and the spell names where they went.
+    if (closedBefore && ((before.merged_into as string | null | undefined) ?? null) !== mergedInto)
+      await open().update({ merged_into: mergedInto });
+    return;
+  }
+  if (after.closed_on !== null) {
+    await trx('member_closures').insert({
+      member_id: memberId,
+      closed_on: after.closed_on,
+      merged_into: mergedInto,
+    });
+    return;
+  }
+  if (!closedBefore) return;
+  // A spell that began tonight (or, on a rerun of an older night, after it) covers no night's register.
+  await open().andWhere('closed_on', '>=', ctx.businessDate).del();
+  const ended = await open().update({ reopened_on: ctx.businessDate });
+  // Closed by something other than the ingest, which kept no spell: the spell is recorded as it ends,
+  // so the registers of those dates still leave the account out.
+  if (ended === 0 && closedBefore < ctx.businessDate)
+    await trx('member_closures').insert({
+      member_id: memberId,
+      closed_on: closedBefore,
+      reopened_on: ctx.businessDate,
+      merged_into: null,
+    });
 }
 
 /** An award account's balance (0 for an account not opened yet). */

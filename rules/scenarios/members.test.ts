@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../../test/harness/db.js';
 import { Accounts } from '../../ledger/accounts.js';
+import { dateTextSql } from '../../reports/common.js';
 import { flightKey, partnerKey } from '../activity.js';
 import { memberNumber, useScenario, type Person, type Scenario } from './scenario.js';
 
@@ -252,6 +253,53 @@ for (const engine of availableEngines()) {
       ]);
       await w.night('2026-03-03');
       expect(await w.balance(who.number)).toBe(10);
+    });
+
+    it('keeps each spell an account spent closed or merged, from the night that read it to the night that reopened it', async () => {
+      const w = s();
+      const anna = { number: memberNumber(22), surname: 'KOVALEVA', givenName: 'ANNA' };
+      const survivor = { number: memberNumber(23), surname: 'KOVALEVA', givenName: 'ANNA' };
+      await w.enrol('2026-03-01', anna, survivor);
+      const spells = async () =>
+        (
+          await w
+            .knex('member_closures as c')
+            .join('members as m', 'm.id', 'c.member_id')
+            .where('m.number', anna.number)
+            .orderBy('c.id')
+            .select(
+              'c.merged_into',
+              w.knex.raw(`${dateTextSql(w.w.t.db, 'c.closed_on')} AS closed_on`),
+              w.knex.raw(`${dateTextSql(w.w.t.db, 'c.reopened_on')} AS reopened_on`),
+            )
+        ).map((r) => [r.closed_on, r.reopened_on, r.merged_into]);
+
+      // Closed and reopened by the same night's delta: no night's register ever missed the member.
+      w.dropMembers([
+        { ...anna, status: 'CLOSED', updatedAt: '2026-03-05T09:00:00Z' },
+        { ...anna, status: 'ACTIVE', updatedAt: '2026-03-05T10:00:00Z' },
+      ]);
+      await w.night('2026-03-05');
+      expect(await spells()).toEqual([]);
+
+      w.dropMembers([{ ...anna, status: 'CLOSED', updatedAt: '2026-03-10T09:00:00Z' }]);
+      await w.night('2026-03-10');
+      // Merged after its closure: the spell goes on from the closure and names where the points went.
+      w.dropMembers([
+        { ...anna, status: 'MERGED', mergedInto: survivor.number, updatedAt: '2026-03-12T09:00:00Z' },
+      ]);
+      await w.night('2026-03-12');
+      expect(await spells()).toEqual([['2026-03-10', null, survivor.number]]);
+      expect(await w.member(anna.number)).toMatchObject({ status: 'MERGED', merged_into: survivor.number });
+
+      w.dropMembers([{ ...anna, status: 'ACTIVE', updatedAt: '2026-03-20T09:00:00Z' }]);
+      await w.night('2026-03-20');
+      expect(await spells()).toEqual([['2026-03-10', '2026-03-20', survivor.number]]);
+      expect(await w.member(anna.number)).toMatchObject({
+        status: 'ACTIVE',
+        closed_on: null,
+        merged_into: null,
+      });
     });
   });
 
