@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LoadedConfig } from '../config/load.js';
 import { Accounts } from '../ledger/accounts.js';
+import { Ledger } from '../ledger/ledger.js';
 import { runJob } from '../jobs/runner.js';
 import { updateMember } from '../ledger/members.js';
 import { useWorld } from '../test/harness/context.js';
@@ -30,7 +31,14 @@ import {
 import { num, sqlRows, type ReportResult } from './common.js';
 import { dailyReport } from './daily.js';
 import { monthlyReport } from './monthly.js';
-import { liabilityMovements, membersOnRegister, tierDistribution, topRoutes } from './queries.js';
+import {
+  activeAccountsSql,
+  activeMembers,
+  liabilityMovements,
+  membersOnRegister,
+  tierDistribution,
+  topRoutes,
+} from './queries.js';
 
 const dailyClock = (day: string) => () => new Date(`${day}T21:00:00Z`);
 const monthlyClock = () => new Date('2026-05-31T21:00:00Z');
@@ -254,7 +262,8 @@ for (const engine of availableEngines()) {
   describe(`members on the register on ${engine}: as the ledger knew them at the date`, () => {
     const skip = skipWithoutOpenpyxl();
     const world = useWorld(engine);
-    const HEADER = 'member_number,status,enrolment_date,enrolment_channel,surname,given_name,updated_at';
+    const HEADER =
+      'member_number,status,merged_into,enrolment_date,enrolment_channel,surname,given_name,updated_at';
 
     /** One night of the members feed: its file fetched and read. */
     async function night(day: string, ...rows: string[]) {
@@ -278,12 +287,12 @@ for (const engine of availableEngines()) {
             join(w.dir, out),
             () => new Date('2026-11-01T03:00:00Z'),
           );
-        await night('2026-10-31', '1000000016,ACTIVE,2026-10-15,WEB,IVANOV,IVAN,2026-10-15T09:00:00Z');
+        await night('2026-10-31', '1000000016,ACTIVE,,2026-10-15,WEB,IVANOV,IVAN,2026-10-15T09:00:00Z');
         const first = await report('first');
         expect(await membersOnRegister(w.t.db, '2026-10-31')).toBe(1);
 
         // The CRM enrolled 1000000024 on the 31st in the evening; its delta came with the next night's.
-        await night('2026-11-01', '1000000024,ACTIVE,2026-10-31,APP,PETROVA,ANNA,2026-10-31T20:40:00Z');
+        await night('2026-11-01', '1000000024,ACTIVE,,2026-10-31,APP,PETROVA,ANNA,2026-10-31T20:40:00Z');
         const stored = await w.t.db.knex('members').orderBy('number').select('number', 'registered_on');
         expect(stored.map((m) => [m.number, String(m.registered_on).slice(0, 10)])).toEqual([
           ['1000000016', '2026-10-31'],
@@ -293,6 +302,112 @@ for (const engine of availableEngines()) {
         expect(Object.fromEntries(await tierDistribution(w.t.db, '2026-10-31'))).toEqual({ MEMBER: 1 });
         expect(await membersOnRegister(w.t.db, '2026-11-01')).toBe(2);
         sameFiles(first, await report('rerun'));
+      },
+    );
+
+    /** October's monthly report, made on 1 November, into `out`. */
+    const october = (out: string) =>
+      monthlyReport(
+        world().t.db,
+        world().config,
+        '2026-10-31',
+        join(world().dir, out),
+        () => new Date('2026-11-01T03:00:00Z'),
+      );
+
+    it.skipIf(skip)(
+      'keeps a member closed in October off October’s register after the CRM reopens the account in November',
+      async () => {
+        const w = world();
+        await night(
+          '2026-10-01',
+          '1000000016,ACTIVE,,2026-09-15,WEB,IVANOV,IVAN,2026-09-15T09:00:00Z',
+          '1000000024,ACTIVE,,2026-09-20,APP,PETROVA,ANNA,2026-09-20T10:00:00Z',
+        );
+        await night('2026-10-10', '1000000016,CLOSED,,2026-09-15,WEB,IVANOV,IVAN,2026-10-10T08:00:00Z');
+        expect(await membersOnRegister(w.t.db, '2026-10-31')).toBe(1);
+        const first = await october('first');
+
+        await night('2026-11-05', '1000000016,ACTIVE,,2026-09-15,WEB,IVANOV,IVAN,2026-11-05T07:30:00Z');
+        expect(
+          await w.t.db.knex('members').where({ number: '1000000016' }).first('status', 'closed_on'),
+        ).toEqual({
+          status: 'ACTIVE',
+          closed_on: null,
+        });
+        expect(await membersOnRegister(w.t.db, '2026-10-09')).toBe(2);
+        expect(await membersOnRegister(w.t.db, '2026-10-10')).toBe(1);
+        expect(await membersOnRegister(w.t.db, '2026-10-31')).toBe(1);
+        expect(Object.fromEntries(await tierDistribution(w.t.db, '2026-10-31'))).toEqual({ MEMBER: 1 });
+        expect(await membersOnRegister(w.t.db, '2026-11-04')).toBe(1);
+        // Back on the register from the night that read the reopening.
+        expect(await membersOnRegister(w.t.db, '2026-11-05')).toBe(2);
+        sameFiles(first, await october('rerun'));
+
+        // Closed again: November's register before that night keeps the member, October's still does not.
+        await night('2026-11-20', '1000000016,CLOSED,,2026-09-15,WEB,IVANOV,IVAN,2026-11-20T08:00:00Z');
+        expect(await membersOnRegister(w.t.db, '2026-11-19')).toBe(2);
+        expect(await membersOnRegister(w.t.db, '2026-11-20')).toBe(1);
+        expect(await membersOnRegister(w.t.db, '2026-10-31')).toBe(1);
+        sameFiles(first, await october('again'));
+      },
+    );
+
+    it.skipIf(skip)(
+      'counts a member merged in October as its survivor in October’s active members after the account is reopened',
+      async () => {
+        const w = world();
+        await night(
+          '2026-10-01',
+          '1000000016,ACTIVE,,2026-09-15,WEB,IVANOV,IVAN,2026-09-15T09:00:00Z',
+          '1000000024,ACTIVE,,2026-09-20,APP,PETROVA,ANNA,2026-09-20T10:00:00Z',
+        );
+        const ledger = new Ledger(w.t.db, { now: () => new Date('2026-10-05T23:30:00Z') });
+        const [earned] = await ledger.post([
+          {
+            key: 'FLOWN:1000000016:2026-10-05',
+            kind: 'ACCRUAL',
+            businessDate: '2026-10-05',
+            activityDate: '2026-10-04',
+            channel: 'OWN_FLIGHTS',
+            memberNumber: '1000000016',
+            entries: [
+              { account: Accounts.memberPoints('1000000016'), amount: 1_200, expiresOn: '2029-10-31' },
+              { account: Accounts.ownFlights, amount: -1_200 },
+            ],
+          },
+        ]);
+        expect(earned?.status).toBe('posted');
+        await night(
+          '2026-10-20',
+          '1000000016,MERGED,1000000024,2026-09-15,WEB,IVANOV,IVAN,2026-10-20T08:00:00Z',
+        );
+        const activeAccounts = async () => {
+          const accounts = activeAccountsSql('2026-10-01', '2026-10-31');
+          const rows = await sqlRows<{ number: string }>(
+            w.t.db.knex,
+            `SELECT DISTINCT m.number AS number FROM (${accounts.sql}) a JOIN members m ON m.id = a.account_id`,
+            accounts.bindings,
+          );
+          return rows.map((r) => r.number);
+        };
+        expect(await membersOnRegister(w.t.db, '2026-10-31')).toBe(1);
+        expect(await activeAccounts()).toEqual(['1000000024']);
+        const first = await october('first');
+
+        // The CRM takes the merge back: the account is open again, its points stay with the survivor.
+        await night('2026-11-05', '1000000016,ACTIVE,,2026-09-15,WEB,IVANOV,IVAN,2026-11-05T07:30:00Z');
+        expect(
+          await w.t.db.knex('members').where({ number: '1000000016' }).first('status', 'merged_into'),
+        ).toEqual({
+          status: 'ACTIVE',
+          merged_into: null,
+        });
+        expect(await membersOnRegister(w.t.db, '2026-10-31')).toBe(1);
+        expect(await activeAccounts()).toEqual(['1000000024']);
+        expect(await activeMembers(w.t.db, '2026-10-01', '2026-10-31')).toBe(1);
+        expect(await membersOnRegister(w.t.db, '2026-11-05')).toBe(2);
+        sameFiles(first, await october('rerun'));
       },
     );
   });

@@ -189,13 +189,13 @@ export function tierAsOfSql(memberId: string): string {
 }
 
 /**
- * The date a member left the register: `closed_on`, which the member-master ingest sets to the business
- * date of the night that read the closure or merge. A merged member without one (written by something
- * else than the ingest) left on the date of its merge's transfer posting (key `MERGE:<merged>:<survivor>`,
- * jobs/ingest-members.ts); one with neither left at a date nobody knows, before anything. A member that
- * has not left, never. `alias` names the members row.
+ * The date the closure or merge a member is in now began: `closed_on`, which the member-master ingest
+ * sets to the business date of the night that read the closure or merge. A merged member without one
+ * (written by something else than the ingest) left on the date of its merge's transfer posting (key
+ * `MERGE:<merged>:<survivor>`, jobs/ingest-members.ts); one with neither left at a date nobody knows,
+ * before anything. A member that is not closed or merged now, never. `alias` names the members row.
  */
-export function memberLeftOnSql(alias: string): string {
+function memberLeftOnSql(alias: string): string {
   return (
     `COALESCE(${alias}.closed_on, CASE WHEN ${alias}.status = 'MERGED'` +
     ` THEN COALESCE((SELECT MIN(mp.business_date) FROM postings mp WHERE mp.idempotency_key = 'MERGE:' || ${alias}.number` +
@@ -204,20 +204,51 @@ export function memberLeftOnSql(alias: string): string {
 }
 
 /**
- * Members on the register at the end of a date (three `?`, all the date): enrolled by then, known to the
- * ledger by then, and not closed or merged by then — every date as the ledger learned it. A member merged
- * or closed after the date is on that date's register, and one whose record the CRM sent after the date
- * is not, even enrolled before it (`registered_on`, the night that stored the row), so a report for a past
- * date counts the same members however many nights came since. A row without `registered_on` (stored by
- * something else than the ingest, or before migration 033 with no enrolment date) counts from its
- * enrolment date. `alias` names the members row.
+ * `column` of the spell closed or merged (`member_closures`, kept by the member-master ingest) that covers
+ * the end of a date (two `?`, both the date), if any: the spell runs from the night that read the closure
+ * or merge to the night that read the account's reopening. `alias` names the members row.
  */
-export function memberOnRegisterSql(alias = 'm'): string {
+function closureSpellSql(alias: string, column: string): string {
   return (
-    `(${alias}.enrolment_date IS NULL OR ${alias}.enrolment_date <= ?)` +
-    ` AND (${alias}.registered_on IS NULL OR ${alias}.registered_on <= ?)` +
-    ` AND ${memberLeftOnSql(alias)} > ?`
+    `SELECT ${column} FROM member_closures mc WHERE mc.member_id = ${alias}.id` +
+    ` AND mc.closed_on <= ? AND (mc.reopened_on IS NULL OR mc.reopened_on > ?)`
   );
+}
+
+/**
+ * Members on the register at the end of a date: enrolled by then, known to the ledger by then, and not
+ * closed or merged then — every date as the ledger learned it. A member merged or closed after the date
+ * is on that date's register, and one whose record the CRM sent after the date is not, even enrolled
+ * before it (`registered_on`, the night that stored the row), so a report for a past date counts the same
+ * members however many nights came since. A member closed then and reopened since stays off it: the
+ * ingest keeps each spell closed, where `closed_on` is cleared on reopening. A row without
+ * `registered_on` (stored by something else than the ingest, or before migration 033 with no enrolment
+ * date) counts from its enrolment date. `alias` names the members row.
+ */
+export function memberOnRegisterSql(alias: string, asOf: IsoDate): { sql: string; bindings: IsoDate[] } {
+  return {
+    sql:
+      `(${alias}.enrolment_date IS NULL OR ${alias}.enrolment_date <= ?)` +
+      ` AND (${alias}.registered_on IS NULL OR ${alias}.registered_on <= ?)` +
+      ` AND NOT EXISTS (${closureSpellSql(alias, '1')})` +
+      ` AND ${memberLeftOnSql(alias)} > ?`,
+    bindings: [asOf, asOf, asOf, asOf, asOf],
+  };
+}
+
+/**
+ * The number of the account a member's points had been merged into at the end of a date, or null when
+ * the member was not merged then: the survivor of the merge spell covering the date, which an account
+ * reopened since still names; else, for a member merged by something else than the ingest (no spell),
+ * its `merged_into` once its merge is dated on or before the date. `alias` names the members row.
+ */
+export function mergedIntoAtSql(alias: string, asOf: IsoDate): { sql: string; bindings: IsoDate[] } {
+  return {
+    sql:
+      `COALESCE((${closureSpellSql(alias, 'mc.merged_into')} ORDER BY mc.closed_on DESC LIMIT 1),` +
+      ` CASE WHEN ${alias}.status = 'MERGED' AND ${memberLeftOnSql(alias)} <= ? THEN ${alias}.merged_into END)`,
+    bindings: [asOf, asOf, asOf],
+  };
 }
 
 /**

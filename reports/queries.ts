@@ -13,8 +13,8 @@ import { MEMBER_CLOCK_SQL, poolClocks } from '../ledger/queries.js';
 import type { FxRate } from '../rules/fx.js';
 import {
   dateTextSql,
-  memberLeftOnSql,
   memberOnRegisterSql,
+  mergedIntoAtSql,
   monthSql,
   num,
   PTS_KINDS_SQL,
@@ -323,23 +323,25 @@ const MERGE_CHAIN_LIMIT = 32;
  * survivor to survivor). Only accounts on the register at `to` are in it, so the active members are a
  * part of the members on the register and the active rate is at most 100%: a person merged in the month
  * is one active member, the survivor, and a member closed in the month is not an active member of it (its
- * points still count in the month's points). A merge after `to` maps nothing, so a past period reads
- * the same made again.
+ * points still count in the month's points). A merge after `to` maps nothing, and a merged account
+ * reopened after `to` still maps to its survivor, so a past period reads the same made again.
  */
 export function activeAccountsSql(from: IsoDate, to: IsoDate): { sql: string; bindings: IsoDate[] } {
   const active = activeMemberPostingSql(from, to);
+  const survivor = mergedIntoAtSql('cur', to);
+  const onRegister = memberOnRegisterSql('ra', to);
   return {
     sql: `WITH RECURSIVE chain (member_id, account_id, depth) AS (
             SELECT DISTINCT p.member_id, p.member_id, 0 FROM postings p WHERE ${active.sql}
             UNION ALL
             SELECT c.member_id, s.id, c.depth + 1
-              FROM chain c JOIN members cur ON cur.id = c.account_id JOIN members s ON s.number = cur.merged_into
-             WHERE cur.status = 'MERGED' AND ${memberLeftOnSql('cur')} <= ? AND c.depth < ${MERGE_CHAIN_LIMIT}
+              FROM chain c JOIN members cur ON cur.id = c.account_id JOIN members s ON s.number = ${survivor.sql}
+             WHERE c.depth < ${MERGE_CHAIN_LIMIT}
           )
           SELECT c.member_id AS member_id, c.account_id AS account_id
             FROM chain c JOIN members ra ON ra.id = c.account_id
-           WHERE ${memberOnRegisterSql('ra')}`,
-    bindings: [...active.bindings, to, to, to, to],
+           WHERE ${onRegister.sql}`,
+    bindings: [...active.bindings, ...survivor.bindings, ...onRegister.bindings],
   };
 }
 
@@ -355,22 +357,24 @@ export async function activeMembers(db: Db, from: IsoDate, to: IsoDate): Promise
 }
 
 export async function membersOnRegister(db: Db, asOf: IsoDate): Promise<number> {
+  const onRegister = memberOnRegisterSql('m', asOf);
   const [row] = await sqlRows<{ n: unknown }>(
     db.knex,
-    `SELECT COUNT(*) AS n FROM members m WHERE ${memberOnRegisterSql()}`,
-    [asOf, asOf, asOf],
+    `SELECT COUNT(*) AS n FROM members m WHERE ${onRegister.sql}`,
+    onRegister.bindings,
   );
   return num(row?.n);
 }
 
 /** Members on the register by the tier they held at the end of `asOf`. */
 export async function tierDistribution(db: Db, asOf: IsoDate): Promise<Map<string, number>> {
+  const onRegister = memberOnRegisterSql('m', asOf);
   const rows = await sqlRows<{ tier: string; members: unknown }>(
     db.knex,
     `SELECT t.tier AS tier, COUNT(*) AS members FROM (
-        SELECT ${tierAsOfSql('m.id')} AS tier FROM members m WHERE ${memberOnRegisterSql()}
+        SELECT ${tierAsOfSql('m.id')} AS tier FROM members m WHERE ${onRegister.sql}
      ) t GROUP BY 1 ORDER BY 1`,
-    [asOf, asOf, asOf, asOf],
+    [asOf, ...onRegister.bindings],
   );
   return new Map(rows.map((r) => [r.tier, num(r.members)]));
 }
