@@ -76,13 +76,17 @@ function columnProblem(column: string, max: number, value: string): string | und
   return length > max ? `at most ${max} characters, stored in ${column} (this has ${length})` : undefined;
 }
 
-/** Text the night writes into `column`, a varchar of `max` characters (see `columnProblem`). */
-const fitsColumn =
-  (column: string, max: number) =>
-  (value: string, ctx: z.RefinementCtx<string>): void => {
-    const problem = columnProblem(column, max, value);
+/** A refinement that refuses a value with the problem `problemOf` finds in it, if any. */
+const refusing =
+  <T>(problemOf: (value: T) => string | undefined) =>
+  (value: T, ctx: z.RefinementCtx<T>): void => {
+    const problem = problemOf(value);
     if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
   };
+
+/** Text the night writes into `column`, a varchar of `max` characters (see `columnProblem`). */
+const fitsColumn = (column: string, max: number) =>
+  refusing((value: string) => columnProblem(column, max, value));
 
 /** The keys of a map keyed by names the night writes into `column`, each refused at its own line. */
 const keysFitColumn =
@@ -380,10 +384,7 @@ export type ExpiryVersion = z.infer<typeof expiryPolicy> & { effectiveFrom?: str
  * later, after the night had registered and delivered it.
  */
 const isxmlText = (element: IsxmlTextElement) =>
-  z.string().superRefine((value, ctx) => {
-    const problem = isxmlTextProblem(element, value);
-    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
-  });
+  z.string().superRefine(refusing((value) => isxmlTextProblem(element, value)));
 
 const activityRule = z
   .object({

@@ -43,6 +43,7 @@ import {
 import { PARTNER_REASON_TEXT } from './partner-response.js';
 import { pendingActivities, type InboundFile } from './responses.js';
 import { chunks } from '../lib/chunks.js';
+import { inTransaction } from '../jobs/registry.js';
 import type { ActivityDetail } from '../rules/activity.js';
 import { carrierFactsOf, notOwnFlight } from '../rules/eligibility.js';
 import type { Program } from '../rules/program.js';
@@ -552,20 +553,20 @@ export async function matchAllianceResults(q: Q, input: ResultsToMatch): Promise
       conflicting: [],
       leftUnanswered: [],
     };
-    const answeredRow = input.answers
-      ? ((await trx('files')
-          .where({
-            direction: 'out',
-            feed: 'alliance-claims',
-            partner_code: input.partnerCode,
-            sequence: input.answers.sequence,
-          })
-          .first('id', 'name', 'sequence')) as { id: number; name: string; sequence: number } | undefined)
-      : undefined;
-    if (input.answers)
+    let answeredRow: { id: number; name: string; sequence: number } | undefined;
+    if (input.answers) {
+      answeredRow = (await trx('files')
+        .where({
+          direction: 'out',
+          feed: 'alliance-claims',
+          partner_code: input.partnerCode,
+          sequence: input.answers.sequence,
+        })
+        .first('id', 'name', 'sequence')) as typeof answeredRow;
       report.answered = answeredRow
         ? { name: String(answeredRow.name), sequence: Number(answeredRow.sequence) }
         : null;
+    }
     const ids = [...new Set(input.results.map((r) => r.claimId))];
     const found = new Map<string, OutClaim>();
     for (const part of chunks(ids, 500)) {
@@ -637,8 +638,7 @@ export async function matchAllianceResults(q: Q, input: ResultsToMatch): Promise
     }
     return report;
   };
-  const isTransaction = (q as Knex.Transaction).isTransaction === true;
-  return isTransaction ? run(q as Knex.Transaction) : (q as Knex).transaction(run);
+  return inTransaction(q, run);
 }
 
 // ------------------------------------------------------------------------------------------------ overdue

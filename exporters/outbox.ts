@@ -40,7 +40,7 @@ import type { Knex } from 'knex';
 import type { Db } from '../db/connection.js';
 import type { IsoDate } from '../lib/dates.js';
 import { storedPath } from '../lib/paths.js';
-import { copyPath, recordVerdict } from '../jobs/registry.js';
+import { changeVerdict, copyPath, recordVerdict } from '../jobs/registry.js';
 import { temporaryName, unsafeNameReason } from '../transports/names.js';
 import { ExportError } from './errors.js';
 
@@ -306,13 +306,12 @@ export class Outbox {
        */
       const replace = (fields: Record<string, unknown>) =>
         this.db.transaction(async (trx) => {
-          await trx('files')
-            .where({ id: row.id })
-            .update({ ...fields, size: temp.size, sha256: temp.sha256, counts: JSON.stringify(counts) });
-          await recordVerdict(trx, row.id, {
-            at: this.options.now().toISOString(),
-            businessDate: spec.businessDate,
-          });
+          await changeVerdict(
+            trx,
+            { id: row.id },
+            { ...fields, size: temp.size, sha256: temp.sha256, counts: JSON.stringify(counts) },
+            { at: this.options.now().toISOString(), businessDate: spec.businessDate },
+          );
           await prepared.keep?.(trx, row.id);
           await rename(temp.path, path);
           await syncFolder(dir);
@@ -356,15 +355,16 @@ export class Outbox {
     const path = this.copyOf(row);
     let status: WithdrawOutcome['status'] = 'unchanged';
     if (row.verdict === 'written') {
-      const taken = await this.db.transaction(async (trx) => {
-        const n = await trx('files')
-          .where({ id: row.id, verdict: 'written' })
-          .update({ verdict: WITHDRAWN, reason: 'NOTHING_TO_SEND', message: why });
-        if (n > 0) await recordVerdict(trx, row.id, { at: this.options.now().toISOString(), businessDate });
-        return n;
-      });
+      const taken = await this.db.transaction((trx) =>
+        changeVerdict(
+          trx,
+          { id: row.id, verdict: 'written' },
+          { verdict: WITHDRAWN, reason: 'NOTHING_TO_SEND', message: why },
+          { at: this.options.now().toISOString(), businessDate },
+        ),
+      );
       // Delivered meanwhile: it stands, as any delivered export does.
-      if (Number(taken) === 0) return undefined;
+      if (taken === 0) return undefined;
       status = 'withdrawn';
     }
     // After the commit: a crash between leaves a copy no `written` row names, which deliver never sends

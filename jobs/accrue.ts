@@ -297,19 +297,20 @@ export class PeriodPoints {
   private merges?: { holder: Map<string, string>; mergedIn: Map<string, string[]> };
   constructor(private readonly q: () => Q) {}
 
-  /** The account `member`'s credits count in: its own, or the one it was merged into since. */
-  private holderOf(member: string): string {
+  /**
+   * The account `member`'s credits count in: its own, or the one it was merged into since, which holds
+   * its points and status credits now (once the merges are read: `readMerges`, or a count's first read).
+   */
+  holderOf(member: string): string {
     return this.merges?.holder.get(member) ?? member;
   }
 
   /**
-   * Of each account merged away, the account at the end of its chain of merges, which holds its points and
-   * status credits now: read once a run (as for the counts), for what a later night posts for an activity
-   * of the merged member.
+   * Reads the merges once a run (as for the counts), for what a later night posts for an activity of a
+   * merged member to go to the account at the end of its chain of merges (`holderOf`).
    */
-  async survivors(q: Q): Promise<ReadonlyMap<string, string>> {
+  async readMerges(q: Q): Promise<void> {
     this.merges ??= await this.loadMerges(q);
-    return this.merges.holder;
   }
 
   // The kind is part of the key: January and the calendar year start on the same day, and a month's
@@ -573,13 +574,13 @@ export async function contextFor(
   // A reversal's points count in its original's period, which this batch may not otherwise touch.
   await state.periods.prime([...rows, ...[...originals.values()].map((o) => o.capped)], state.program, q);
   const creditedNow = new Map<string, CreditedFlight[]>();
-  const survivors = await state.periods.survivors(q);
+  await state.periods.readMerges(q);
   return {
     program: state.program,
     businessDate,
     fx: state.fx,
     members,
-    holderOf: (member) => survivors.get(member) ?? member,
+    holderOf: (member) => state.periods.holderOf(member),
     redemptionsSettled: options.redemptionsSettled ?? false,
     periodPoints: (m, p, period, date) => state.periods.get(m, p, period, date),
     creditedSameFlight: (row) => {

@@ -18,7 +18,7 @@ import type { Transport } from '../transports/types.js';
 import { coerceError } from '../lib/errors.js';
 import type { Knex } from 'knex';
 import type { Config } from '../config/schema.js';
-import { copyPath, laidOut, recordVerdict, toFileRow, type FileRow } from './registry.js';
+import { changeVerdict, copyPath, laidOut, toFileRow, type FileRow } from './registry.js';
 import { StepIncompleteError, type Job, type JobContext, type JobResult } from './types.js';
 import { deliverMail } from './deliver-mail.js';
 
@@ -73,15 +73,14 @@ export const deliverJob: Job = async (ctx: JobContext): Promise<JobResult> => {
         const copy = copyPath(outbox, file) ?? join(outbox, laidOut(file, null)!);
         const r = await transports.get(transportName).upload(copy, remoteDir, file.name);
         const at = ctx.now().toISOString();
-        await ctx.db.transaction(async (trx) => {
-          const n = await trx('files').where({ id: file.id, verdict: 'written' }).update({
-            verdict: 'delivered',
-            delivered_at: at,
-            transport: transportName,
-            remote_path: r.remotePath,
-          });
-          if (n > 0) await recordVerdict(trx, file.id, { at, businessDate: ctx.businessDate });
-        });
+        await ctx.db.transaction((trx) =>
+          changeVerdict(
+            trx,
+            { id: file.id, verdict: 'written' },
+            { verdict: 'delivered', delivered_at: at, transport: transportName, remote_path: r.remotePath },
+            { at, businessDate: ctx.businessDate },
+          ),
+        );
         counts[r.alreadyPresent ? 'unchanged' : 'delivered']!++;
         let folders = reached.get(transportName);
         if (!folders) reached.set(transportName, (folders = new Set()));

@@ -16,7 +16,7 @@ import { actualPath, inside } from '../lib/paths.js';
 type Q = Knex | Knex.Transaction;
 
 /** Runs `fn` in `q` when it is a transaction already, else in a transaction of its own. */
-const inTransaction = <T>(q: Q, fn: (trx: Knex.Transaction) => Promise<T>): Promise<T> =>
+export const inTransaction = <T>(q: Q, fn: (trx: Knex.Transaction) => Promise<T>): Promise<T> =>
   (q as Knex.Transaction).isTransaction === true ? fn(q as Knex.Transaction) : (q as Knex).transaction(fn);
 
 export type InboundVerdict =
@@ -275,10 +275,6 @@ export interface Registration {
 }
 
 /**
- * Records a landed file. The decision is made against everything registered for the feed, in one
- * transaction, so two fetches of the same file cannot both register it as new.
- */
-/**
  * What the registry holds of a file received: this very file (its name and content) registered before,
  * else the first registration of the same content, or, when there is none, the first other file
  * registered under its name. `registerInbound` decides by it, and the simulator foretells fetch by it.
@@ -347,6 +343,10 @@ export const conflictWith = (name: string, earlier: { id?: number }) => ({
   message: `a different file named ${name} was received before${earlier.id === undefined ? '' : ` (file ${earlier.id})`}: held for an operator`,
 });
 
+/**
+ * Records a landed file. The decision is made against everything registered for the feed, in one
+ * transaction, so two fetches of the same file cannot both register it as new.
+ */
 export async function registerInbound(q: Q, f: InboundFile, now: string): Promise<Registration> {
   const { same, sameName } = await inboundMatch(q, f);
   if (same && same.name === f.name) return { file: toFileRow(same), outcome: 'known' };
@@ -420,6 +420,24 @@ export async function recordVerdict(q: Q, fileId: number, when: VerdictSet): Pro
   );
 }
 
+/**
+ * Updates the file `where` names, and records its verdict history if the row changed: a condition on
+ * the verdict (`{ id, verdict: 'written' }`) makes the change only from that verdict, so a file another
+ * run or operator moved on meanwhile is left as it is and the caller sees 0 rows changed.
+ */
+export async function changeVerdict(
+  q: Q,
+  where: { id: number } & Record<string, unknown>,
+  update: Record<string, unknown>,
+  when: VerdictSet,
+): Promise<number> {
+  return inTransaction(q, async (trx) => {
+    const n = Number(await trx('files').where(where).update(update));
+    if (n > 0) await recordVerdict(trx, where.id, when);
+    return n;
+  });
+}
+
 export async function setVerdict(
   q: Q,
   fileId: number,
@@ -444,10 +462,7 @@ export async function setVerdict(
   if (v.partnerCode !== undefined) update.partner_code = v.partnerCode;
   if (v.sequence !== undefined) update.sequence = v.sequence;
   if (v.echoToken !== undefined) update.echo_token = v.echoToken;
-  await inTransaction(q, async (trx) => {
-    await trx('files').where({ id: fileId }).update(update);
-    await recordVerdict(trx, fileId, when);
-  });
+  await changeVerdict(q, { id: fileId }, update, when);
 }
 
 export async function fileById(q: Q, id: number): Promise<FileRow | undefined> {
@@ -486,24 +501,23 @@ export async function decideHeld(q: Q, id: number, d: Decision, when: VerdictSet
   }
   const released = d.decision === 'released';
   const note = `${d.decision} by ${d.by} at ${now}${d.reason ? `: ${d.reason}` : ''}`;
-  const changed = await inTransaction(q, async (trx) => {
-    const n = await trx('files')
-      .where({ id, verdict: 'conflict' })
-      .update({
-        verdict: released ? 'pending' : 'discarded',
-        // Released: the reason goes with the verdict; ingest writes the file's own. Discarded: kept, so
-        // the file still says why it was held, and the decision says why it was dropped.
-        reason: released ? null : file.reason,
-        message: released ? null : `${file.message ?? 'held for an operator'}; ${note}`,
-        processed_at: released ? null : now,
-        decision: d.decision,
-        decided_by: d.by,
-        decided_at: now,
-        decision_reason: d.reason ?? null,
-      });
-    if (n > 0) await recordVerdict(trx, id, when);
-    return n;
-  });
+  const changed = await changeVerdict(
+    q,
+    { id, verdict: 'conflict' },
+    {
+      verdict: released ? 'pending' : 'discarded',
+      // Released: the reason goes with the verdict; ingest writes the file's own. Discarded: kept, so
+      // the file still says why it was held, and the decision says why it was dropped.
+      reason: released ? null : file.reason,
+      message: released ? null : `${file.message ?? 'held for an operator'}; ${note}`,
+      processed_at: released ? null : now,
+      decision: d.decision,
+      decided_by: d.by,
+      decided_at: now,
+      decision_reason: d.reason ?? null,
+    },
+    when,
+  );
   if (changed === 0) return decideHeld(q, id, d, when);
   return (await fileById(q, id))!;
 }

@@ -31,11 +31,9 @@ export interface MemberFields {
   reviewDate?: IsoDate | null;
   closedOn?: IsoDate | null;
   sourceUpdatedAt?: string | null;
-  /** The business date of the night that stored the member: registers of earlier dates leave them out. */
-  registeredOn?: IsoDate | null;
 }
 
-export interface Member extends Required<Omit<MemberFields, 'consent' | 'registeredOn'>> {
+export interface Member extends Required<Omit<MemberFields, 'consent'>> {
   id: number;
   consent: Record<string, boolean> | null;
   lastActivityDate: IsoDate | null;
@@ -65,7 +63,6 @@ export function memberRow(m: Partial<MemberFields>): Record<string, unknown> {
     ['reviewDate', 'review_date'],
     ['closedOn', 'closed_on'],
     ['sourceUpdatedAt', 'source_updated_at'],
-    ['registeredOn', 'registered_on'],
   ];
   for (const [key, column] of map) if (m[key] !== undefined) row[column] = m[key];
   if (m.consent !== undefined) row.consent = m.consent === null ? null : JSON.stringify(m.consent);

@@ -4,7 +4,7 @@
  * stored account balance is the fast path that `ledger check` proves equal to them.
  */
 import type { Knex } from 'knex';
-import type { IsoDate } from '../lib/dates.js';
+import { maxDate, type IsoDate } from '../lib/dates.js';
 import type { StatusMetric } from './accounts.js';
 import { chunks } from '../lib/chunks.js';
 
@@ -290,7 +290,7 @@ export async function poolClocks(q: Q): Promise<Map<number, IsoDate | null>> {
   const out = new Map<number, IsoDate | null>();
   for (const r of rows) {
     const [members, earned] = [date(r.members), date(r.earned)];
-    out.set(Number(r.id), members === null ? earned : earned === null || members > earned ? members : earned);
+    out.set(Number(r.id), members === null ? earned : earned === null ? members : maxDate(members, earned));
   }
   return out;
 }

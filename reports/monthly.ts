@@ -19,6 +19,7 @@ import {
   addMonths,
   endOfMonth,
   eachDay,
+  maxDate,
   monthOf,
   startOfMonth,
   type IsoDate,
@@ -968,9 +969,9 @@ export function expiryForecast(
   const nights: IsoDate[] = [];
   const reach: Array<IsoDate | undefined> = [];
   let most: IsoDate | undefined;
-  for (let night = asOf; night <= rows.at(-1)!.to; night = addDays(night, 1)) {
+  for (const night of eachDay(asOf, rows.at(-1)!.to)) {
     const by = inactivity.dueBy(night);
-    if (by !== undefined && (most === undefined || by > most)) most = by;
+    if (by !== undefined) most = most === undefined ? by : maxDate(most, by);
     nights.push(night);
     reach.push(most);
   }

@@ -935,14 +935,9 @@ function decidePartner(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
   // bonus included) failed the whole accrue on PostgreSQL (22003) and was stored on SQLite. Its amount
   // is out of range for this program (partner-accrual.md's BAD_AMOUNT), on that record alone.
   if (points > MAX_INTEGER_COLUMN) {
-    const field =
-      row.type === 'HOTEL'
-        ? row.pointsRequested !== null
-          ? 'PointsEarned'
-          : 'Amount'
-        : row.pointsRequested !== null
-          ? 'points_requested'
-          : 'spend_amount';
+    const asked = row.pointsRequested !== null;
+    const hotel = row.type === 'HOTEL';
+    const field = asked ? (hotel ? 'PointsEarned' : 'points_requested') : hotel ? 'Amount' : 'spend_amount';
     return rejected(
       reject(
         'BAD_AMOUNT',

@@ -95,6 +95,20 @@ export function isTransportError(error: unknown, code?: TransportErrorCode): err
 }
 
 /**
+ * What to say when a file replaced as it was archived cannot be put back under its name (another file
+ * took it): the replacement, never read, stays at `kept` in the archive, where no fetch looks. A new
+ * name, because the old one is now another file's; one the feed's pattern matches, because fetch takes
+ * only those from `inbox`.
+ */
+export function replacementKept(name: string, kept: string, inbox: string): string {
+  return (
+    `${name} was replaced as it was archived, and another file took its name before it could be put back: ` +
+    `the replacement, not read, is kept as ${kept}; move it into ${inbox} under a new name the feed's ` +
+    `pattern matches (with its done-marker if the feed waits for one) for the next fetch to read it`
+  );
+}
+
+/**
  * The refusal to archive a file that is not the one downloaded (`seen`), or undefined when `now` is
  * that file: the same size and modification time and, where both know it, the same inode.
  */
@@ -103,14 +117,12 @@ export function changedSinceDownload(
   now: SeenFile,
   context: TransportErrorContext,
 ): TransportError | undefined {
-  const same =
-    now.size === seen.size &&
-    now.modifiedAt.getTime() === seen.modifiedAt.getTime() &&
-    (now.inode === undefined || seen.inode === undefined || now.inode === seen.inode);
-  if (same) return undefined;
+  const sameStat = now.size === seen.size && now.modifiedAt.getTime() === seen.modifiedAt.getTime();
+  if (sameStat && (now.inode === undefined || seen.inode === undefined || now.inode === seen.inode)) {
+    return undefined;
+  }
   const state = (f: SeenFile) => `${f.size} bytes modified ${f.modifiedAt.toISOString()}`;
-  const how =
-    now.size === seen.size && now.modifiedAt.getTime() === seen.modifiedAt.getTime() ? 'replaced' : 'changed';
+  const how = sameStat ? 'replaced' : 'changed';
   return new TransportError(
     'SOURCE_CHANGED',
     `the file was ${how} since it was downloaded (${state(seen)}, now ${state(now)}): left in the inbox, not archived`,

@@ -2,7 +2,12 @@ import { constants, type Stats } from 'node:fs';
 import { link, lstat, mkdir, open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ListingTransport } from './completeness.js';
-import { TransportError, changedSinceDownload, type TransportErrorContext } from './errors.js';
+import {
+  TransportError,
+  changedSinceDownload,
+  replacementKept,
+  type TransportErrorContext,
+} from './errors.js';
 import { errnoCode, fsError, land, syncFolder } from './landing.js';
 import { assertSafeName, byName, temporaryName } from './names.js';
 import {
@@ -244,11 +249,7 @@ async function takeIfSeen(
     await link(taken, source);
     await unlink(taken);
   } catch (error) {
-    throw fsError(
-      error,
-      `${name} was replaced as it was archived, and another file took its name before it could be put back: the replacement, not read, is kept as ${taken}`,
-      { ...context, path: taken },
-    );
+    throw fsError(error, replacementKept(name, taken, inbox), { ...context, path: taken });
   }
   await syncFolder(inbox);
   throw changed;

@@ -8,7 +8,12 @@ import type { Client, ConnectConfig, SFTPWrapper, Stats } from 'ssh2';
 import SftpClient from 'ssh2-sftp-client';
 import { ConfigError, type ConfigProblem } from '../lib/errors.js';
 import { ListingTransport } from './completeness.js';
-import { TransportError, changedSinceDownload, type TransportErrorContext } from './errors.js';
+import {
+  TransportError,
+  changedSinceDownload,
+  replacementKept,
+  type TransportErrorContext,
+} from './errors.js';
 import { fsError, land } from './landing.js';
 import { assertSafeName, byName, joinRemote, temporaryName } from './names.js';
 import {
@@ -1043,7 +1048,7 @@ export class SftpTransport extends ListingTransport implements Transport {
       if (isConnectionFault(error)) throw error;
       throw new TransportError(
         'TRANSFER_FAILED',
-        `${name} was replaced as it was archived, and another file took its name before it could be put back: the replacement, not read, is kept as ${path}`,
+        replacementKept(name, path, dir),
         { ...context, path },
         { cause: error },
       );
