@@ -20,14 +20,11 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { parseDocument } from 'yaml';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { fetchJob } from '../jobs/fetch.js';
 import { ingestJob } from '../jobs/ingest.js';
-import type { JobContext } from '../jobs/types.js';
-import { createLogger } from '../lib/log.js';
-import { createWorld, type TestWorld } from './harness/context.js';
+import { createSftpWorld, createWorld, type TestWorld } from './harness/context.js';
+import { capturedLogger } from './harness/logs.js';
 import { startInProcessSftp, type InProcessSftp } from './harness/sftp-inprocess.js';
 
 const DATE = '2026-10-02';
@@ -37,27 +34,6 @@ const FLOWN = [
   '9585465022694,1,2026-09-20,DX9TA8,XX,302,XX,302,2026-10-01,KGD,LED,Y,K,K,KSAVEROW,SEMENOV,PETR,ADT,,,7960.00,925.00,1304.00,RUB,F,RA1',
   '',
 ].join('\n');
-
-/** A logger whose JSON lines are kept, so a test can read what an operator would be told. */
-function capturingLogger(): { logger: JobContext['logger']; lines: () => Array<Record<string, unknown>> } {
-  const chunks: string[] = [];
-  const destination = new Writable({
-    write(chunk, _enc, done) {
-      chunks.push(String(chunk));
-      done();
-    },
-  });
-  const logger = createLogger({ level: 'info', pretty: false, destination });
-  return {
-    logger,
-    lines: () =>
-      chunks
-        .join('')
-        .split('\n')
-        .filter((l) => l.length > 0)
-        .map((l) => JSON.parse(l) as Record<string, unknown>),
-  };
-}
 
 function pipeHasReader(path: string): boolean {
   try {
@@ -115,12 +91,11 @@ describe('hostile entries in a local inbox', () => {
     writeFileSync(join(inbox, 'GOOD.csv'), FLOWN);
     const before = snapshot(outside);
 
-    const log = capturingLogger();
+    const log = capturedLogger();
     const ctx = { ...w.ctx(DATE), logger: log.logger };
     const fetched = await fetchJob(ctx);
     expect(fetched.counts).toMatchObject({ new: 1, refused: 6 });
-    const refused = log
-      .lines()
+    const refused = log.lines
       .filter((l) => l.msg === 'refused: not a plain file with a safe name')
       .map((l) => [l.file, l.type, l.feed]);
     expect(refused.sort()).toEqual(
@@ -162,26 +137,7 @@ describe('hostile entries on an SFTP server', () => {
   beforeEach(async () => {
     server = await startInProcessSftp({ password });
     mkdirSync(join(server.root, 'inbox'));
-    w = await createWorld('sqlite', (yaml) => {
-      const doc = parseDocument(yaml);
-      doc.setIn(['transports', 'partner'], {
-        type: 'sftp',
-        host: server.host,
-        port: server.port,
-        username: server.username,
-        passwordEnv: 'PARTNER_SFTP_PASSWORD',
-        hostKeySha256: server.hostKeyFingerprint,
-        retries: 0,
-        timeoutSeconds: 10,
-      });
-      doc.setIn(['feeds', 'flown'], {
-        source: 'partner',
-        remoteDir: 'inbox',
-        pattern: '\\.csv$',
-        completeness: { kind: 'none' },
-      });
-      return doc.toString();
-    });
+    w = await createSftpWorld(server);
   });
   afterEach(async () => {
     await w.cleanup();
@@ -202,12 +158,11 @@ describe('hostile entries on an SFTP server', () => {
       { filename: '/abs.csv', size: 300 },
       { filename: '..\\escape.csv', size: 300 },
     ];
-    const log = capturingLogger();
+    const log = capturedLogger();
     const ctx = { ...w.ctx(DATE), logger: log.logger, env: { PARTNER_SFTP_PASSWORD: password } };
     const fetched = await fetchJob(ctx);
     expect(fetched.counts).toMatchObject({ new: 1, refused: 6 });
-    const refused = log
-      .lines()
+    const refused = log.lines
       .filter((l) => l.msg === 'refused: not a plain file with a safe name')
       .map((l) => l.file);
     expect(refused.sort()).toEqual(

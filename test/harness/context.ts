@@ -6,10 +6,12 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach } from 'vitest';
+import { parseDocument } from 'yaml';
 import { parseConfig, type LoadedConfig } from '../../config/load.js';
 import { silentLogger } from '../../lib/log.js';
 import { noProgress, type JobContext } from '../../jobs/types.js';
 import { createTestDatabase, type Engine, type TestDb } from './db.js';
+import type { InProcessSftp } from './sftp-inprocess.js';
 
 export const EXAMPLE_CONFIG = resolve(import.meta.dirname, '../../examples/redeye.config.yaml');
 
@@ -69,4 +71,36 @@ export function useWorld(engine: Engine, edit?: (yaml: string) => string): () =>
     w = undefined;
   });
   return () => w!;
+}
+
+/**
+ * A world whose feed `flown` reads the folder `inbox` of an in-process SFTP server (`sftp-inprocess.ts`)
+ * as the transport `partner`, its password in `PARTNER_SFTP_PASSWORD` of the job's env, tried once (a
+ * test that wants a retry says so), with `feed`'s settings (`afterFetch`, …) added to the feed's.
+ */
+export function createSftpWorld(
+  server: InProcessSftp,
+  feed: Record<string, unknown> = {},
+): Promise<TestWorld> {
+  return createWorld('sqlite', (yaml) => {
+    const doc = parseDocument(yaml);
+    doc.setIn(['transports', 'partner'], {
+      type: 'sftp',
+      host: server.host,
+      port: server.port,
+      username: server.username,
+      passwordEnv: 'PARTNER_SFTP_PASSWORD',
+      hostKeySha256: server.hostKeyFingerprint,
+      retries: 0,
+      timeoutSeconds: 10,
+    });
+    doc.setIn(['feeds', 'flown'], {
+      source: 'partner',
+      remoteDir: 'inbox',
+      pattern: '\\.csv$',
+      completeness: { kind: 'none' },
+      ...feed,
+    });
+    return doc.toString();
+  });
 }
