@@ -7,7 +7,7 @@
  */
 import { dirname, join, resolve } from 'node:path';
 import { mkdirSync } from 'node:fs';
-import { lstat, rmdir, stat, unlink, utimes } from 'node:fs/promises';
+import { lstat, rename, rmdir, stat, unlink, utimes } from 'node:fs/promises';
 import { chunks } from '../lib/chunks.js';
 import { RedeyeError, coerceError } from '../lib/errors.js';
 import { isSafeName, statelessPattern } from '../transports/names.js';
@@ -129,7 +129,16 @@ async function copyOfKnown(
   if (registered === landed) return landed;
   const stored = storedPath(ctx.config.paths.landing, landed);
   const present = registered !== null && (await exists(registered));
+  const dated = resolve(ctx.config.paths.landing, file.feed, ctx.businessDate);
   if (!present && file.verdict === 'pending') {
+    // Landed again for the night it was registered for, the copy goes back where the registration
+    // (and a rerun's comparison with a clean night) has it, not in the numbered folder `landingFolder`
+    // had to give it while the lost copy still held the name. The bytes are the registered ones.
+    if (registered !== null && dirname(registered) === dated) {
+      await rename(landed, registered);
+      await rmdir(dirname(landed)).catch(() => undefined);
+      return registered;
+    }
     await ctx.db.knex('files').where({ id: file.id }).update({ local_path: stored });
     return landed;
   }
@@ -143,8 +152,7 @@ async function copyOfKnown(
     await unlink(landed).catch(() => undefined);
     // A numbered folder `landingFolder` made for this copy goes with it; the date's folder stays.
     const folder = dirname(landed);
-    if (folder !== resolve(ctx.config.paths.landing, file.feed, ctx.businessDate))
-      await rmdir(folder).catch(() => undefined);
+    if (folder !== dated) await rmdir(folder).catch(() => undefined);
   }
   return registered ?? landed;
 }
