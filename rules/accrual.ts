@@ -812,6 +812,8 @@ function reversePartnerCredit(ctx: AccrualContext, row: ActivityRow): AccrualDec
     countsIn: { memberNumber: original.memberNumber ?? '', date: original.activityDate },
     update: done({
       status: 'POSTED',
+      // It may have waited for its date (DATED_AHEAD): posted, it waits no more.
+      reason: null,
       points: -original.points,
       postingKey: key,
       memberId: ctx.members.get(row.memberNumber ?? '')?.id ?? null,

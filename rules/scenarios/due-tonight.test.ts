@@ -84,6 +84,31 @@ for (const engine of availableEngines()) {
       expect(await w.balance(IVANOV.number)).toBe(50000);
     });
 
+    it('a reversal dated ahead to tonight frees its cap room first, and once posted waits no more', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      w.dropPartner('REDBANK', '2026-03-10', [spend('D-1', '2026-03-10', '30000.00')]);
+      await w.night('2026-03-10');
+      w.dropPartner('REDBANK', '2026-03-20', [
+        { ...spend('D-1-R', '2026-03-21', '0'), spend: undefined, currency: undefined, points: -30000 },
+      ]);
+      await w.night('2026-03-20');
+      expect(await w.activity(partnerKey('REDBANK', 'D-1-R'))).toMatchObject({
+        status: 'PENDING',
+        reason: 'DATED_AHEAD',
+      });
+      w.dropPartner('REDBANK', '2026-03-21', [spend('D-2', '2026-03-21', '40000.00')]);
+      await w.night('2026-03-21');
+      const outcome = async (txn: string) => {
+        const a = await w.activity(partnerKey('REDBANK', txn));
+        return [a?.status, a?.reason, a?.points];
+      };
+      expect(await outcome('D-1')).toEqual(['REVERSED', 'REVERSED_BY_PARTNER', 30000]);
+      expect(await outcome('D-1-R')).toEqual(['POSTED', null, -30000]);
+      expect(await outcome('D-2')).toEqual(['POSTED', null, 40000]);
+      expect(await w.balance(IVANOV.number)).toBe(40000);
+    });
+
     it('the points of a record dated ahead to tonight are there for tonight’s redemption', async () => {
       const w = s();
       await w.enrol('2026-03-01', IVANOV);
