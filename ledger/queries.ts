@@ -228,6 +228,37 @@ function poolMembers(q: Q, b: Knex.QueryBuilder): Knex.QueryBuilder {
 }
 
 /**
+ * The activity of the members who have left pool account `pa`'s pool, on `past_pool_memberships as ps`,
+ * each earning that still stands as `sp.activity_date`: a member who leaves leaves their points in the
+ * pool, and the points they brought stay as recent as the activity that came with them. Counted as a
+ * member in it is (`poolMembers`), but only up to the night the stay ended: what they earn after keeps
+ * their new account alive, not the pool they left.
+ */
+function pastPoolStays(q: Q, b: Knex.QueryBuilder): Knex.QueryBuilder {
+  const broughtPoints = (t: Knex.QueryBuilder) =>
+    t
+      .select(q.raw('1'))
+      .from('postings as tp')
+      .join('entries as te', 'te.posting_id', 'tp.id')
+      .whereRaw('tp.member_id = ps.member_id')
+      .andWhere('tp.kind', 'TRANSFER')
+      .andWhereRaw('te.account_id = pa.id')
+      .andWhere('te.amount', '>', 0)
+      .andWhereRaw('te.business_date >= ps.since')
+      .andWhereRaw('te.business_date <= ps.until');
+  return b
+    .from('past_pool_memberships as ps')
+    .join('postings as sp', 'sp.member_id', 'ps.member_id')
+    .whereRaw('ps.pool_id = pa.pool_id')
+    .andWhere('sp.kind', 'ACCRUAL')
+    .andWhereRaw('sp.activity_date <= ps.until')
+    .modify((e) => earnedPoints(q, standing(q, e, 'sp'), 'sp'))
+    .where((w) =>
+      w.whereNull('ps.since').orWhereRaw('sp.activity_date >= ps.since').orWhereExists(broughtPoints),
+    );
+}
+
+/**
  * The earnings into pool account `pa` that still stand, on `entries as pe` and `postings as pp`: what a
  * member who has since left earned into the pool counts for it, what they earn after does not.
  */
@@ -244,13 +275,15 @@ function earnedIntoPool(q: Q, b: Knex.QueryBuilder): Knex.QueryBuilder {
 /**
  * The pool accounts holding points whose last earning activity falls in (after, onOrBefore] (`after`
  * omitted: any day up to `onOrBefore`), as a query on `accounts as pa` for the caller to select from.
- * A pool is active when any of its members is (`poolMembers`) and when points are earned into it
- * (`earnedIntoPool`). Enrolment is not activity here: a member joining who never earns would otherwise
+ * A pool is active when any of its members is (`poolMembers`), or was while in it (`pastPoolStays`), and
+ * when points are earned into it (`earnedIntoPool`). Enrolment is not activity here: a member joining who never earns would otherwise
  * keep points alive that nobody earned (for a member's own points it is, `MEMBER_CLOCK_SQL`).
  */
 export function poolsLastActiveIn(q: Q, range: { after?: IsoDate; onOrBefore: IsoDate }): Knex.QueryBuilder {
   const memberActiveSince = (b: Knex.QueryBuilder, date: IsoDate) =>
     poolMembers(q, b.select(q.raw('1'))).andWhereRaw('pm.last_activity_date > ?', [date]);
+  const pastMemberActiveSince = (b: Knex.QueryBuilder, date: IsoDate) =>
+    pastPoolStays(q, b.select(q.raw('1'))).andWhere('sp.activity_date', '>', date);
   // An earning's activity date is never after the night that posted it: the business date bounds the
   // search to the account's recent entries.
   const earnedIntoSince = (b: Knex.QueryBuilder, date: IsoDate) =>
@@ -262,18 +295,22 @@ export function poolsLastActiveIn(q: Q, range: { after?: IsoDate; onOrBefore: Is
     .where('pa.kind', 'POOL_POINTS')
     .andWhere('pa.balance', '>', 0)
     .whereNotExists((b) => memberActiveSince(b, onOrBefore))
+    .whereNotExists((b) => pastMemberActiveSince(b, onOrBefore))
     .whereNotExists((b) => earnedIntoSince(b, onOrBefore))
     .modify((b) => {
       if (after !== undefined)
         b.where((w) =>
-          w.whereExists((x) => memberActiveSince(x, after)).orWhereExists((x) => earnedIntoSince(x, after)),
+          w
+            .whereExists((x) => memberActiveSince(x, after))
+            .orWhereExists((x) => pastMemberActiveSince(x, after))
+            .orWhereExists((x) => earnedIntoSince(x, after)),
         );
     });
 }
 
 /**
  * The clock of each pool account under the inactivity rule, as `poolsLastActiveIn` reads it: the later
- * of its members' last activity and its last earning, null for a pool nobody has kept alive (due on any
+ * of its members' last activity, its former members' last while in it, and its last earning, null for a pool nobody has kept alive (due on any
  * night an inactivity rule is in force).
  */
 export async function poolClocks(q: Q): Promise<Map<number, IsoDate | null>> {
@@ -281,16 +318,18 @@ export async function poolClocks(q: Q): Promise<Map<number, IsoDate | null>> {
     .where('pa.kind', 'POOL_POINTS')
     .select('pa.id as id')
     .select(poolMembers(q, q.queryBuilder().max('pm.last_activity_date')).as('members'))
+    .select(pastPoolStays(q, q.queryBuilder().max('sp.activity_date')).as('past'))
     .select(earnedIntoPool(q, q.queryBuilder().max('pp.activity_date')).as('earned'))) as Array<{
     id: number | string;
     members: unknown;
+    past: unknown;
     earned: unknown;
   }>;
   const date = (v: unknown) => (v === null || v === undefined ? null : String(v).slice(0, 10));
   const out = new Map<number, IsoDate | null>();
   for (const r of rows) {
-    const [members, earned] = [date(r.members), date(r.earned)];
-    out.set(Number(r.id), members === null ? earned : earned === null ? members : maxDate(members, earned));
+    const dates = [date(r.members), date(r.past), date(r.earned)].filter((d): d is IsoDate => d !== null);
+    out.set(Number(r.id), dates.length === 0 ? null : dates.reduce(maxDate));
   }
   return out;
 }

@@ -9,6 +9,7 @@ import { availableEngines } from '../../test/harness/db.js';
 import { Accounts } from '../../ledger/accounts.js';
 import { accrueJob } from '../../jobs/accrue.js';
 import { liabilityMovements } from '../../reports/queries.js';
+import { poolClocks } from '../../ledger/queries.js';
 import {
   memberNumber,
   replaceOnce,
@@ -421,6 +422,45 @@ for (const engine of availableEngines()) {
         expect(late.expire.counts.lots ?? 0).toBe(0);
         expect([await w.poolBalance('HH-1'), await w.poolBalance('HH-2')]).toEqual([350, 0]);
       });
+    });
+
+    describe('a member who leaves a pool her points moved into', () => {
+      // BORIS, in H1, flies on 5 March (an older clock the pool would fall back to) or not at all.
+      for (const boris of [undefined, '2026-03-05'])
+        it(`keeps the points she brought as recent as her activity (BORIS ${boris ? `active ${boris}` : 'idle'})`, async () => {
+          const w = s();
+          await w.enrol('2026-03-01', BORIS, ANNA);
+          w.dropCoupons([
+            svoKznCoupon(ANNA, '0741000000022', '2026-03-10'),
+            ...(boris ? [{ ...svoKznCoupon(BORIS, '0741000000021', boris), to: 'AER', flight: '101' }] : []),
+          ]);
+          await w.night('2026-03-11');
+          const borisPoints = boris ? 873 : 0;
+          expect([await w.poolBalance('H1'), await w.balance(ANNA.number)]).toEqual([borisPoints, 461]);
+          w.dropMembers([{ ...ANNA, group: H1, updatedAt: '2026-03-12T09:00:00Z' }]);
+          await w.night('2026-03-12');
+          w.dropMembers([{ ...ANNA, updatedAt: '2026-04-01T09:00:00Z' }]);
+          expect((await w.night('2026-04-01')).expire.counts.lots ?? 0).toBe(0);
+          expect([await w.poolBalance('H1'), await w.balance(ANNA.number)]).toEqual([borisPoints + 461, 0]);
+          // What she earns after leaving is her own account's activity, not the pool's.
+          w.dropCoupons([svoKznCoupon(ANNA, '0741000000023', '2026-06-10')]);
+          await w.night('2026-06-11');
+
+          // The expire job, the warning and the forecast read one clock: her flight of 10 March.
+          const [pool] = await w
+            .knex('accounts')
+            .where({ code: Accounts.poolPoints('H1') })
+            .select('id');
+          expect((await poolClocks(w.knex)).get(Number(pool!.id))).toBe('2026-03-10');
+          expect((await w.night('2027-09-09')).expire.counts.lots ?? 0).toBe(0);
+          expect(await w.poolBalance('H1')).toBe(borisPoints + 461);
+          expect((await w.night('2027-09-11')).expire.counts).toMatchObject({
+            lots: boris ? 2 : 1,
+            points: borisPoints + 461,
+          });
+          expect(await w.poolBalance('H1')).toBe(0);
+          expect(await w.balance(ANNA.number)).toBe(461);
+        });
     });
 
     describe('a member who joins a pool after its points expired', () => {
