@@ -197,6 +197,18 @@ export async function lastStandingEarnings(
  */
 export const MEMBER_CLOCK_SQL = 'COALESCE(m.last_activity_date, m.enrolment_date)';
 
+/** The transfers of the member `memberColumn` names into pool account `pa` (`postings as tp`, `entries as te`). */
+function transfersInto(q: Q, t: Knex.QueryBuilder, memberColumn: string): Knex.QueryBuilder {
+  return t
+    .select(q.raw('1'))
+    .from('postings as tp')
+    .join('entries as te', 'te.posting_id', 'tp.id')
+    .whereRaw(`tp.member_id = ${memberColumn}`)
+    .andWhere('tp.kind', 'TRANSFER')
+    .andWhereRaw('te.account_id = pa.id')
+    .andWhere('te.amount', '>', 0);
+}
+
 /**
  * The members whose activity keeps the points of pool account `pa` alive, on `members as pm`: those in
  * the pool (closed and merged members included, for what they earned while in it), each counting with
@@ -207,15 +219,7 @@ export const MEMBER_CLOCK_SQL = 'COALESCE(m.last_activity_date, m.enrolment_date
  */
 function poolMembers(q: Q, b: Knex.QueryBuilder): Knex.QueryBuilder {
   const broughtPoints = (t: Knex.QueryBuilder) =>
-    t
-      .select(q.raw('1'))
-      .from('postings as tp')
-      .join('entries as te', 'te.posting_id', 'tp.id')
-      .whereRaw('tp.member_id = pm.id')
-      .andWhere('tp.kind', 'TRANSFER')
-      .andWhereRaw('te.account_id = pa.id')
-      .andWhere('te.amount', '>', 0)
-      .andWhereRaw('te.business_date >= pm.pool_since');
+    transfersInto(q, t, 'pm.id').andWhereRaw('te.business_date >= pm.pool_since');
   return b
     .from('members as pm')
     .whereRaw('pm.pool_id = pa.pool_id')
@@ -236,14 +240,7 @@ function poolMembers(q: Q, b: Knex.QueryBuilder): Knex.QueryBuilder {
  */
 function pastPoolStays(q: Q, b: Knex.QueryBuilder): Knex.QueryBuilder {
   const broughtPoints = (t: Knex.QueryBuilder) =>
-    t
-      .select(q.raw('1'))
-      .from('postings as tp')
-      .join('entries as te', 'te.posting_id', 'tp.id')
-      .whereRaw('tp.member_id = ps.member_id')
-      .andWhere('tp.kind', 'TRANSFER')
-      .andWhereRaw('te.account_id = pa.id')
-      .andWhere('te.amount', '>', 0)
+    transfersInto(q, t, 'ps.member_id')
       .andWhereRaw('te.business_date >= ps.since')
       .andWhereRaw('te.business_date <= ps.until');
   return b

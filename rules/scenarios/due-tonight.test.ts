@@ -28,6 +28,10 @@ const summaryOf = (events: SimulationEvent[]) =>
 for (const engine of availableEngines()) {
   describe(`simulate decides what an earlier night left due tonight (${engine})`, () => {
     const s = useScenario(engine);
+    const outcome = async (w: ReturnType<typeof s>, txn: string) => {
+      const a = await w.activity(partnerKey('REDBANK', txn));
+      return [a?.status, a?.reason, a?.points];
+    };
 
     it('a partner record dated ahead to tonight takes its cap room first: tonight’s record of the month is capped', async () => {
       const w = s();
@@ -75,12 +79,8 @@ for (const engine of availableEngines()) {
 
       // The night bears it out (the harness holds it to what the simulator showed, due lines included).
       await w.night('2026-03-21');
-      const outcome = async (txn: string) => {
-        const a = await w.activity(partnerKey('REDBANK', txn));
-        return [a?.status, a?.reason, a?.points];
-      };
-      expect(await outcome('D-1')).toEqual(['POSTED', null, 30000]);
-      expect(await outcome('D-2')).toEqual(['PARTIAL', 'CAP_EXCEEDED', 20000]);
+      expect(await outcome(w, 'D-1')).toEqual(['POSTED', null, 30000]);
+      expect(await outcome(w, 'D-2')).toEqual(['PARTIAL', 'CAP_EXCEEDED', 20000]);
       expect(await w.balance(IVANOV.number)).toBe(50000);
     });
 
@@ -99,13 +99,9 @@ for (const engine of availableEngines()) {
       });
       w.dropPartner('REDBANK', '2026-03-21', [spend('D-2', '2026-03-21', '40000.00')]);
       await w.night('2026-03-21');
-      const outcome = async (txn: string) => {
-        const a = await w.activity(partnerKey('REDBANK', txn));
-        return [a?.status, a?.reason, a?.points];
-      };
-      expect(await outcome('D-1')).toEqual(['REVERSED', 'REVERSED_BY_PARTNER', 30000]);
-      expect(await outcome('D-1-R')).toEqual(['POSTED', null, -30000]);
-      expect(await outcome('D-2')).toEqual(['POSTED', null, 40000]);
+      expect(await outcome(w, 'D-1')).toEqual(['REVERSED', 'REVERSED_BY_PARTNER', 30000]);
+      expect(await outcome(w, 'D-1-R')).toEqual(['POSTED', null, -30000]);
+      expect(await outcome(w, 'D-2')).toEqual(['POSTED', null, 40000]);
       expect(await w.balance(IVANOV.number)).toBe(40000);
     });
 
