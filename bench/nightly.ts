@@ -34,8 +34,7 @@ export default async function run(args: string[]): Promise<void> {
     let rssMax = 0;
     // The generated month must go into the benchmark's own ledger, never the one a batch host's
     // REDEYE_DATABASE_URL names for the real installation.
-    const { REDEYE_DATABASE_URL: _ignored, ...env } = process.env;
-    const config = loadConfig({ path: resolve(dir, plan.config), env });
+    const config = loadConfig({ path: resolve(dir, plan.config), env: {} });
     const db = openDb(config.database.url);
     await migrateLatest(db);
     for (const feed of Object.values(config.feeds)) {

@@ -117,7 +117,7 @@ export interface DemoPlan {
  * prints or touches anything. The demo contracts (DRIVE, REDBANK, the partner airlines' charts) start on
  * 2025-01-01; below 50 members some deliberate cases have no one to happen to.
  */
-export const DEMO_LIMITS = { firstMonth: '2025-01', minMembers: 50, maxMembers: 5_000_000 } as const;
+const DEMO_LIMITS = { firstMonth: '2025-01', minMembers: 50, maxMembers: 5_000_000 } as const;
 
 /** The options checked against DEMO_LIMITS, each refused as a usage error naming the command's option. */
 export function checkDemoOptions(options: Pick<DemoOptions, 'month' | 'members' | 'seed'>): {
@@ -182,7 +182,7 @@ function madeByDemo(dir: string): boolean {
  * and `redeye.config.yaml`, and `--dir .` in an installation (or a typo) would otherwise wipe a real
  * ledger, landing area and configuration without a word. New, empty and earlier demos' folders pass.
  */
-export function checkDemoFolder(dir: string): void {
+function checkDemoFolder(dir: string): void {
   let entries: Dirent[];
   try {
     entries = readdirSync(dir, { withFileTypes: true });

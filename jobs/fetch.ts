@@ -25,6 +25,7 @@ import {
   registerInbound,
   sha256File,
   type FileRow,
+  type Registration as Registered,
 } from './registry.js';
 import { StepIncompleteError, runsAs, type Job, type JobContext, type JobResult } from './types.js';
 import { sleepUnlessStopped } from '../lib/sleep.js';
@@ -302,6 +303,36 @@ async function landBesideLeftovers(
   }
 }
 
+/** Registers the copy of `name` landed at `copy.localPath`, received at `receivedAt`; counts its outcome. */
+async function registerLanded(
+  ctx: JobContext,
+  feed: FeedName,
+  cfg: FeedConfig,
+  name: string,
+  copy: { sha256: string; size: number; localPath: string },
+  receivedAt: string,
+  counts: Record<string, number>,
+): Promise<Registered> {
+  const reg = await registerInbound(
+    ctx.db.knex,
+    {
+      feed,
+      name,
+      size: copy.size,
+      sha256: copy.sha256,
+      transport: cfg.source,
+      remotePath: `${cfg.remoteDir}/${name}`,
+      localPath: storedPath(ctx.config.paths.landing, copy.localPath),
+      businessDate: ctx.businessDate,
+      receivedAt,
+      namesReused: cfg.names === 'reused',
+    },
+    ctx.now().toISOString(),
+  );
+  counts[reg.outcome] = (counts[reg.outcome] ?? 0) + 1;
+  return reg;
+}
+
 /**
  * Registers the copy of `name` a killed fetch landed at `path` and did not record, so that it is read, or
  * judged a duplicate or a conflict, as any file received. The landing step names a copy only once it is
@@ -317,25 +348,9 @@ async function registerLeftover(
   { path, landedAt }: { path: string; landedAt: Date },
   night: Night,
 ): Promise<void> {
-  const { sha256, size } = await sha256File(path);
   const receivedAt = new Date(Math.min(landedAt.getTime(), Date.parse(night.received))).toISOString();
-  const reg = await registerInbound(
-    ctx.db.knex,
-    {
-      feed,
-      name,
-      size,
-      sha256,
-      transport: cfg.source,
-      remotePath: `${cfg.remoteDir}/${name}`,
-      localPath: storedPath(ctx.config.paths.landing, path),
-      businessDate: ctx.businessDate,
-      receivedAt,
-      namesReused: cfg.names === 'reused',
-    },
-    ctx.now().toISOString(),
-  );
-  night.counts[reg.outcome] = (night.counts[reg.outcome] ?? 0) + 1;
+  const copy = { ...(await sha256File(path)), localPath: path };
+  const reg = await registerLanded(ctx, feed, cfg, name, copy, receivedAt, night.counts);
   night.counts.leftover = (night.counts.leftover ?? 0) + 1;
   // The same bytes registered before: that registration stands, and this copy goes as a second copy
   // landed now would (or is kept as its copy, the registered one lost before it was read).
@@ -377,6 +392,7 @@ async function fetchFeed(
   // A night caught up after an outage counts its files received the hour it would have run, so that
   // what is judged by the day a file came in (an activity dated after its night) is judged as on time.
   const received = runsAs(ctx).toISOString();
+  const night: Night = { outside, counts, warnings, received };
   const registered =
     cfg.afterFetch === 'leave'
       ? await registrationsOf(
@@ -401,12 +417,7 @@ async function fetchFeed(
     if (cfg.afterFetch === 'leave' && (await takenAsListed(ctx, outside, feed, registered, entry))) continue;
     let got;
     try {
-      got = await landBesideLeftovers(ctx, transport, feed, cfg, entry, {
-        outside,
-        counts,
-        warnings,
-        received,
-      });
+      got = await landBesideLeftovers(ctx, transport, feed, cfg, entry, night);
     } catch (error) {
       // A file the partner is still writing (or replaced since it was listed) is no failure of the
       // feed: nothing of it landed, and the next fetch takes it whole. Anything else still fails the feed.
@@ -414,23 +425,7 @@ async function fetchFeed(
       leftUnfinished(ctx, counts, feed, cfg, entry.name, error);
       continue;
     }
-    const reg = await registerInbound(
-      ctx.db.knex,
-      {
-        feed,
-        name: entry.name,
-        size: got.size,
-        sha256: got.sha256,
-        transport: cfg.source,
-        remotePath: `${cfg.remoteDir}/${entry.name}`,
-        localPath: storedPath(ctx.config.paths.landing, got.localPath),
-        businessDate: ctx.businessDate,
-        receivedAt: received,
-        namesReused: cfg.names === 'reused',
-      },
-      ctx.now().toISOString(),
-    );
-    counts[reg.outcome] = (counts[reg.outcome] ?? 0) + 1;
+    const reg = await registerLanded(ctx, feed, cfg, entry.name, got, received, counts);
     // A file landed again before it was read (its first landed copy was lost) is read from the new copy.
     const copy =
       reg.outcome === 'known' ? await copyOfKnown(ctx, outside, reg.file, got.localPath) : got.localPath;

@@ -32,8 +32,12 @@ async function poolId(trx: Knex.Transaction, r: MemberRecord, now: string): Prom
   const [row] = await trx('pools')
     .insert({ code: r.groupId, type: r.groupType, created_at: now })
     .returning('id');
-  return typeof row === 'object' ? Number((row as { id: number }).id) : Number(row);
+  return insertedId(row);
 }
+
+/** The id `.returning('id')` gives back: a row on PostgreSQL, the bare value on SQLite. */
+const insertedId = (row: unknown): number =>
+  typeof row === 'object' ? Number((row as { id: number }).id) : Number(row);
 
 /** The account a merge lands at, and the one the record named when that was merged away since. */
 interface Survivor {
@@ -264,7 +268,7 @@ export function membersHandler(
           created_at: now,
         })
         .returning('id');
-      const id = typeof inserted === 'object' ? (inserted as { id: number }).id : inserted;
+      const id = insertedId(inserted);
       await keepClosureSpell(trx, ctx, { id, closed_on: null }, fields);
       outcome('enrolled');
     }

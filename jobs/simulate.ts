@@ -186,7 +186,7 @@ export type SimulationEvent =
       message: string;
       text?: string;
     }
-  | {
+  | ({
       /**
        * An activity of an earlier night that the night decides though no record of the files brings it:
        * one dated ahead to this night, one a night left marked. Listed before the files: the night
@@ -200,14 +200,7 @@ export type SimulationEvent =
       /** The night that file was read for. */
       night: string | null;
       activity: string;
-      status: string;
-      reason: string | null;
-      message?: string;
-      field?: string;
-      points: number;
-      statusCredits: number;
-      postings: SimulatedPosting[];
-    }
+    } & ShownFigures)
   | ({ type: 'file' } & FileSummary)
   | ({
       type: 'summary';
@@ -714,8 +707,8 @@ async function posted(
   return out;
 }
 
-interface Shown {
-  outcome: Outcome;
+/** What a decided activity comes to, as a line of the simulation (a `due` event among them) shows it. */
+export interface ShownFigures {
   status: string;
   reason: string | null;
   message?: string;
@@ -724,6 +717,10 @@ interface Shown {
   points: number;
   statusCredits: number;
   postings: SimulatedPosting[];
+}
+
+interface Shown extends ShownFigures {
+  outcome: Outcome;
 }
 
 /** What a decided activity comes to, as a line of the simulation shows it. */

@@ -197,7 +197,10 @@ export async function lastStandingEarnings(
  */
 export const MEMBER_CLOCK_SQL = 'COALESCE(m.last_activity_date, m.enrolment_date)';
 
-/** The transfers of the member `memberColumn` names into pool account `pa` (`postings as tp`, `entries as te`). */
+/**
+ * The transfers of the member `memberColumn` names into pool account `pa`, on `postings as tp` and
+ * `entries as te`.
+ */
 function transfersInto(q: Q, t: Knex.QueryBuilder, memberColumn: string): Knex.QueryBuilder {
   return t
     .select(q.raw('1'))
@@ -272,9 +275,10 @@ function earnedIntoPool(q: Q, b: Knex.QueryBuilder): Knex.QueryBuilder {
 /**
  * The pool accounts holding points whose last earning activity falls in (after, onOrBefore] (`after`
  * omitted: any day up to `onOrBefore`), as a query on `accounts as pa` for the caller to select from.
- * A pool is active when any of its members is (`poolMembers`), or was while in it (`pastPoolStays`), and
- * when points are earned into it (`earnedIntoPool`). Enrolment is not activity here: a member joining who never earns would otherwise
- * keep points alive that nobody earned (for a member's own points it is, `MEMBER_CLOCK_SQL`).
+ * A pool is active when any of its members is (`poolMembers`), or was while in it (`pastPoolStays`),
+ * and when points are earned into it (`earnedIntoPool`). Enrolment is not activity here: a member joining
+ * who never earns would otherwise keep points alive that nobody earned (for a member's own points it is,
+ * `MEMBER_CLOCK_SQL`).
  */
 export function poolsLastActiveIn(q: Q, range: { after?: IsoDate; onOrBefore: IsoDate }): Knex.QueryBuilder {
   const memberActiveSince = (b: Knex.QueryBuilder, date: IsoDate) =>
@@ -307,8 +311,8 @@ export function poolsLastActiveIn(q: Q, range: { after?: IsoDate; onOrBefore: Is
 
 /**
  * The clock of each pool account under the inactivity rule, as `poolsLastActiveIn` reads it: the later
- * of its members' last activity, its former members' last while in it, and its last earning, null for a pool nobody has kept alive (due on any
- * night an inactivity rule is in force).
+ * of its members' last activity, its former members' last while in it, and its last earning; null for a
+ * pool nobody has kept alive (due on any night an inactivity rule is in force).
  */
 export async function poolClocks(q: Q): Promise<Map<number, IsoDate | null>> {
   const rows = (await q('accounts as pa')
