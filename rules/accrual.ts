@@ -709,6 +709,8 @@ function decidePartnerFlight(ctx: AccrualContext, row: ActivityRow): AccrualDeci
     ...earning(e.member, row, award.points),
     update: done({
       status: 'POSTED',
+      // It may have waited for its date (DATED_AHEAD): posted, it waits no more.
+      reason: null,
       points: award.points,
       postingKey: key,
       statusPostingKey: statusInput ? key : null,

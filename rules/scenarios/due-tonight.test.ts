@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../../test/harness/db.js';
-import { partnerKey, redemptionKey } from '../activity.js';
+import { allianceKey, partnerKey, redemptionKey } from '../activity.js';
 import type { SimulationEvent } from '../../jobs/simulate.js';
 import { memberNumber, useScenario, type Person } from './scenario.js';
 
@@ -103,6 +103,38 @@ for (const engine of availableEngines()) {
       expect(await outcome(w, 'D-1-R')).toEqual(['POSTED', null, -30000]);
       expect(await outcome(w, 'D-2')).toEqual(['POSTED', null, 40000]);
       expect(await w.balance(IVANOV.number)).toBe(40000);
+    });
+
+    it('a partner airline’s claim dated ahead to tonight, once credited, waits no more', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      w.dropAllianceClaims('LH', [
+        {
+          id: 'LH-1',
+          member: IVANOV.number,
+          surname: IVANOV.surname,
+          carrier: 'LH',
+          flight: '1444',
+          date: '2026-03-21',
+          from: 'FRA',
+          to: 'SVO',
+          cabin: 'C',
+          rbd: 'C',
+        },
+      ]);
+      await w.night('2026-03-20');
+      expect(await w.activity(allianceKey('LH', 'LH-1'))).toMatchObject({
+        status: 'PENDING',
+        reason: 'DATED_AHEAD',
+      });
+      await w.night('2026-03-21');
+      // Posted with the reason it waited for, the claim would read as still held on the daily report.
+      expect(await w.activity(allianceKey('LH', 'LH-1'))).toMatchObject({
+        status: 'POSTED',
+        reason: null,
+        points: 2514,
+      });
+      expect(await w.balance(IVANOV.number)).toBe(2514);
     });
 
     it('the points of a record dated ahead to tonight are there for tonight’s redemption', async () => {
