@@ -9,7 +9,7 @@ import { erasuresOf, namesToClear, rejectTextsToBlank } from '../jobs/retention.
 import { setVerdict } from '../jobs/registry.js';
 import { overdueCancellations } from '../jobs/accrue.js';
 import { passengersOfTheDay } from '../jobs/retro-claims.js';
-import { waitingCancellationsAt } from '../reports/daily.js';
+import { rejectedRecordsParams, rejectedRecordsSql, waitingCancellationsAt } from '../reports/daily.js';
 import { dateTextSql } from '../reports/common.js';
 import { Program } from '../rules/program.js';
 import { mailingPolicy, mailingRows } from '../exporters/mailings.js';
@@ -909,6 +909,32 @@ for (const engine of availableEngines()) {
         expect(await planOf(t, engine, retention())).not.toContain(route);
         expect(await migrateLatest(t.db)).toEqual(since);
         expect(await planOf(t, engine, claim())).toContain(route);
+      } finally {
+        await t.cleanup();
+      }
+    });
+
+    it('036 lets the daily report find a night’s rejected activities and retro-claims through their indexes, and rolls back to reading them whole', async () => {
+      const t = await createTestDatabase(engine);
+      try {
+        const night = '2026-03-10';
+        // The records the Summary, the reject reasons and the Files sheet count, in one statement.
+        const rejected = (extra: string) =>
+          t.db.knex.raw(
+            `SELECT ${extra} FROM (${rejectedRecordsSql('?')}) r`,
+            rejectedRecordsParams([night]),
+          );
+        const plan = await planOf(t, engine, rejected('r.id'));
+        expect(plan).toContain('activities_rejected_by_night');
+        expect(plan).toContain('retro_claims_last_tried_on');
+        const since = MIGRATION_NAMES.slice(MIGRATION_NAMES.indexOf('036_reject_indexes'));
+        for (const _ of since) await t.db.knex.migrate.down(MIGRATION_CONFIG);
+        // Each plan asked of another statement text: SQLite's connection keeps a prepared EXPLAIN's first plan.
+        const before = await planOf(t, engine, rejected('r.id, r.day'));
+        expect(before).not.toContain('activities_rejected_by_night');
+        expect(before).not.toContain('retro_claims_last_tried_on');
+        expect(await migrateLatest(t.db)).toEqual(since);
+        expect(await planOf(t, engine, rejected('r.id, r.feed'))).toContain('activities_rejected_by_night');
       } finally {
         await t.cleanup();
       }

@@ -93,7 +93,7 @@ const FIGURES: ReadonlyArray<readonly [keyof DayFigures, string]> = [
  * and the id and source of the row, so the summary, the reasons and the detail count the same records.
  * `marks` is the placeholder list of the days; see `rejectedRecordsParams` for its parameters.
  */
-function rejectedRecordsSql(marks: string): string {
+export function rejectedRecordsSql(marks: string): string {
   const activity = `COALESCE(f.feed, lower(a.type)), COALESCE(a.reason, 'REJECTED'), a.source_file_id, 'activity', a.id
       FROM activities a LEFT JOIN files f ON f.id = a.source_file_id`;
   return `SELECT business_date AS day, feed, reason, file_id, 'record' AS source, id FROM rejects
@@ -111,7 +111,7 @@ function rejectedRecordsSql(marks: string): string {
      WHERE c.last_tried_on IN (${marks}) AND c.status = 'REJECTED'`;
 }
 
-function rejectedRecordsParams(days: readonly IsoDate[]): IsoDate[] {
+export function rejectedRecordsParams(days: readonly IsoDate[]): IsoDate[] {
   return [...days, ...days, ...days, ...days];
 }
 
@@ -393,7 +393,8 @@ async function* rejectedRecordRows(knex: Knex, businessDate: IsoDate): AsyncGene
     keysetRows<Record<string, unknown> & { id: number }>((after, size) =>
       night(knex('activities as a'))
         .leftJoin('files as f', 'f.id', 'a.source_file_id')
-        .where('a.status', 'REJECTED')
+        // A literal, not a binding: the partial index of rejected activities (036) serves only that.
+        .whereRaw("a.status = 'REJECTED'")
         .andWhere('a.id', '>', after)
         .orderBy('a.id')
         .limit(size)

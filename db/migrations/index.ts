@@ -39,6 +39,7 @@ import * as m032 from './032_erasures_by_number.js';
 import * as m033 from './033_member_registered_on.js';
 import * as m034 from './034_file_verdicts.js';
 import * as m035 from './035_member_closures.js';
+import * as m036 from './036_reject_indexes.js';
 
 export interface Migration {
   name: string;
@@ -82,6 +83,7 @@ export const migrations: Migration[] = [
   { name: '033_member_registered_on', ...m033 },
   { name: '034_file_verdicts', ...m034 },
   { name: '035_member_closures', ...m035 },
+  { name: '036_reject_indexes', ...m036 },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {
