@@ -865,6 +865,22 @@ function hotelSpend(
   return { ok: true, value: total };
 }
 
+function uncountedRevenue(row: ActivityRow, contract: string, categories: string[] | undefined): Rejection {
+  const revenue = row.detail?.revenue ?? [];
+  if (revenue.length === 0)
+    return reject(
+      'BAD_AMOUNT',
+      'RevenueCategory',
+      `${contract} earns on spend and the stay carries no revenue`,
+    );
+  const sent = revenue.map((r) => `${r.amount} ${r.currency} of ${r.category ?? 'no category'}`).join(', ');
+  return reject(
+    'BAD_AMOUNT',
+    'RevenueCategory/@RevenueCategoryCode',
+    `the stay's revenue (${sent}) is in no category ${contract} earns on (${(categories ?? []).join(', ')})`,
+  );
+}
+
 function decidePartner(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
   // A -R record reverses the credit it names, whether it carries the negative points or leaves them
   // empty and gives only the negative spend (partner-accrual.md): routing on the sign of the points
@@ -898,6 +914,10 @@ function decidePartner(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
     const spend = hotelSpend(ctx, row, rule.revenueCategories);
     if (!spend.ok) return rejected(spend.rejection);
     spendBase = spend.value;
+    // A stay earning on spend that has none the contract counts: the hotel did send revenue, so the
+    // reject says which, and which categories earn, in the OpenTravel field the hotel can act on.
+    if (spendBase === null && rule.per !== 'activity' && row.pointsRequested === null)
+      return rejected(uncountedRevenue(row, contract.id, rule.revenueCategories));
   } else if (row.spendMinor !== null && row.spendCurrency) {
     const base = toBaseMinor(ctx, row.spendMinor, row.spendCurrency, row.activityDate, 'spend_amount');
     if (!base.ok) return rejected(base.rejection);

@@ -680,6 +680,33 @@ for (const engine of availableEngines()) {
       expect(await w.balance(IVANOV.number)).toBe(2150);
     });
 
+    it('rejects a stay whose revenue is all in categories the contract does not earn on, naming what was sent and what earns', async () => {
+      const w = s();
+      await w.enrol('2026-05-01', IVANOV);
+      w.dropHotel('GS', [
+        {
+          member: IVANOV.number,
+          surname: 'IVANOV',
+          givenName: 'IVAN',
+          reservation: 'GS-F',
+          checkIn: '2026-06-10',
+          checkOut: '2026-06-12',
+          revenue: [{ category: 'FOOD', amount: '80.00' }],
+        },
+      ]);
+      await w.night('2026-06-13');
+      // Not "no spend was given" on the partner CSV's spend_amount: the hotel sent one, in OpenTravel.
+      const a = await w.activity(hotelKey('GRANDSTAY', 'GS-F'));
+      expect(a).toMatchObject({
+        status: 'REJECTED',
+        reason: 'BAD_AMOUNT',
+        reason_field: 'RevenueCategory/@RevenueCategoryCode',
+      });
+      expect(a?.reason_message).toContain('80.00 USD of FOOD');
+      expect(a?.reason_message).toContain('GRANDSTAY-2024 earns on (ROOM, 9)');
+      expect(await w.balance(IVANOV.number)).toBe(0);
+    });
+
     it('caps a long hotel stay at 10,000 points under GRANDSTAY-2024', async () => {
       const w = s();
       await w.enrol('2026-05-01', IVANOV);
