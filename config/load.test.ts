@@ -592,6 +592,23 @@ describe('configuration', () => {
     expect(notPooling.pools).toEqual({ earnInto: 'member', redeemFrom: 'member' });
   });
 
+  it('refuses a calendar-year window reviewed on anniversaries, which would judge members on part of a year', () => {
+    const calendar = example.replace('window: rolling12', 'window: calendarYear');
+    expect(problems(calendar).problems).toEqual([
+      {
+        path: 'tiers.review',
+        line: lineOfText('review: anniversary'),
+        message:
+          'a calendarYear window is reviewed on 31 December: set review: calendarYear (an anniversary review would judge members on part of a year)',
+      },
+    ]);
+    // Left out, the review defaults to anniversary: the same mismatch.
+    expect(problems(calendar.replace(/ {2}review: anniversary.*\n.*\n/, '')).problems).toHaveLength(1);
+    expect(
+      parseConfig(calendar.replace('review: anniversary', 'review: calendarYear'), examplePath, {}).tiers,
+    ).toMatchObject({ window: 'calendarYear', review: 'calendarYear' });
+  });
+
   it('refuses an invalid cron expression with its path and line', () => {
     const err = problems(
       example

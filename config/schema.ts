@@ -327,6 +327,15 @@ const tiers = z
         message: 'the first tier must start at 0',
       });
     }
+    // A calendar-year window holds only the year so far: an anniversary review in June would judge a
+    // member on five months and step down one who requalifies by December.
+    if (t.window === 'calendarYear' && t.review !== 'calendarYear') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['review'],
+        message: `a calendarYear window is reviewed on 31 December: set review: calendarYear (an ${t.review} review would judge members on part of a year)`,
+      });
+    }
   });
 
 // ---------------------------------------------------------------------------------------------- expiry
