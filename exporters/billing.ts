@@ -24,6 +24,7 @@ import {
   type InvoiceLineInput,
   type Organization,
 } from './isxml.js';
+import { insertedId } from '../db/rows.js';
 
 /** An invoice before its number: `invoiceNumbers` gives it one. */
 export type UnnumberedInvoice = Omit<InvoiceInput, 'invoiceNumber'>;
@@ -431,9 +432,8 @@ async function giveNumbers(
         adjusts: w.adjusts,
       })
       .returning('id');
-    const id = typeof inserted === 'object' ? (inserted as { id: number }).id : (inserted as number);
     rows.push({
-      id: Number(id),
+      id: insertedId(inserted),
       partnerCode: w.partnerCode,
       number: last,
       invoiceNumber,

@@ -43,6 +43,7 @@ import { storedPath } from '../lib/paths.js';
 import { changeVerdict, copyPath, recordVerdict } from '../jobs/registry.js';
 import { temporaryName, unsafeNameReason } from '../transports/names.js';
 import { ExportError } from './errors.js';
+import { insertedId } from '../db/rows.js';
 
 type Q = Knex | Knex.Transaction;
 
@@ -251,7 +252,7 @@ export class Outbox {
           created_at: stamp.createdAt.toISOString(),
         })
         .returning('id');
-      const fileId = typeof row === 'object' ? (row as { id: number }).id : (row as number);
+      const fileId = insertedId(row);
       await recordVerdict(trx, fileId, {
         at: stamp.createdAt.toISOString(),
         businessDate: spec.businessDate,

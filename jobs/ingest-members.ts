@@ -16,6 +16,7 @@ import type { Program } from '../rules/program.js';
 import { insertRejects, type FeedHandler, type RejectRow } from './ingest-file.js';
 import { erasedOn, erasedRecord, tokeniser } from './retention.js';
 import type { JobContext } from './types.js';
+import { insertedId } from '../db/rows.js';
 
 /** Consent as stored: mailing kind (or `ALL`) → given. */
 function consentJson(c: MemberRecord['marketingConsent']): Record<string, boolean> | null {
@@ -34,10 +35,6 @@ async function poolId(trx: Knex.Transaction, r: MemberRecord, now: string): Prom
     .returning('id');
   return insertedId(row);
 }
-
-/** The id `.returning('id')` gives back: a row on PostgreSQL, the bare value on SQLite. */
-const insertedId = (row: unknown): number =>
-  typeof row === 'object' ? Number((row as { id: number }).id) : Number(row);
 
 /** The account a merge lands at, and the one the record named when that was merged away since. */
 interface Survivor {

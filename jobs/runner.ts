@@ -38,6 +38,7 @@ import { retentionJob } from './retention.js';
 import { endOfMonth, lastEndedDate, type IsoDate } from '../lib/dates.js';
 import { businessDayClose } from '../reports/common.js';
 import { sleepUnlessStopped, stopRequest } from '../lib/sleep.js';
+import { insertedId } from '../db/rows.js';
 
 export const STEP_JOBS = {
   fetch: fetchJob,
@@ -347,7 +348,7 @@ async function openRunRecord(ctx: JobContext, job: string, partOf?: number): Pro
       part_of: partOf ?? null,
     })
     .returning('id');
-  return typeof row === 'object' ? Number((row as { id: number }).id) : Number(row);
+  return insertedId(row);
 }
 
 /**

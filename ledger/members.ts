@@ -4,6 +4,7 @@
  */
 import type { Knex } from 'knex';
 import type { IsoDate } from '../lib/dates.js';
+import { insertedId } from '../db/rows.js';
 
 type Q = Knex | Knex.Transaction;
 
@@ -73,7 +74,7 @@ export async function insertMember(q: Q, m: MemberFields, now: Date = new Date()
   const [row] = await q('members')
     .insert({ ...memberRow(m), created_at: now.toISOString() })
     .returning('id');
-  return typeof row === 'object' ? (row as { id: number }).id : (row as number);
+  return insertedId(row);
 }
 
 export async function updateMember(q: Q, number: string, m: Partial<MemberFields>): Promise<void> {
@@ -122,5 +123,5 @@ export async function insertPool(
   now: Date = new Date(),
 ): Promise<number> {
   const [row] = await q('pools').insert({ code, type, created_at: now.toISOString() }).returning('id');
-  return typeof row === 'object' ? (row as { id: number }).id : (row as number);
+  return insertedId(row);
 }

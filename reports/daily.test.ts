@@ -24,6 +24,7 @@ import {
 } from '../test/harness/report-scenario.js';
 import { num, sqlRows, type ReportResult } from './common.js';
 import { dailyReport } from './daily.js';
+import { insertedId } from '../db/rows.js';
 
 const DAY = '2026-06-02';
 const REFUNDED = '1000000990';
@@ -587,7 +588,7 @@ describe('daily report Files and Unanswered claims, as the jobs record them', ()
             created_at: `${DAY}T23:00:00Z`,
           })
           .returning('id');
-        const fileId = typeof row === 'object' ? (row as { id: number }).id : (row as number);
+        const fileId = insertedId(row);
         // One record the reader refused for two faults: two reject rows, as the summary counts them.
         await knex('rejects').insert(
           ['amount', 'currency'].map((field) => ({

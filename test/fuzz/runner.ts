@@ -42,6 +42,7 @@ import { corpusFile, DEFAULT_CORPUS, type CorpusFile, type CorpusOptions } from 
 import { physicalLines } from './lines.js';
 import { buildSeeds, type Seeds } from './seeds.js';
 import { Watchdog, withTimeout } from './watchdog.js';
+import { insertedId } from '../../db/rows.js';
 
 export interface FuzzOptions {
   /** Mutated files per feed. */
@@ -166,7 +167,7 @@ export class FuzzRun {
           created_at: now,
         })
         .returning('id');
-      const fileId = typeof row === 'object' ? Number((row as { id: number }).id) : Number(row);
+      const fileId = insertedId(row);
       await knex('alliance_claims').insert(
         c.claimIds.map((claimId) => ({
           direction: 'OUT',

@@ -24,6 +24,7 @@ import type { ReportResult } from '../../reports/common.js';
 import { createCanvas, loadImage } from '@napi-rs/canvas';
 import { expect } from 'vitest';
 import type { DumpedCell, XlsxDump } from './openpyxl.js';
+import { insertedId } from '../../db/rows.js';
 
 export const EXAMPLE_CONFIG = join(import.meta.dirname, '..', '..', 'examples', 'redeye.config.yaml');
 
@@ -474,7 +475,7 @@ export async function buildScenario(
           created_at: updated,
         })
         .returning('id');
-      const fileId = typeof row === 'object' ? (row as { id: number }).id : (row as number);
+      const fileId = insertedId(row);
       for (let r = 0; r < rejectCount; r++) {
         await knex('rejects').insert({
           file_id: fileId,
