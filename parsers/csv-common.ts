@@ -25,6 +25,7 @@
  * | BAD_ENUM           | flown, redemptions, members | cabin, passenger type, service type, channel, group type…   |
  * | BAD_FORMAT         | header-row feeds       | a code or text field not in its expected shape (airport, …)      |
  * | INCONSISTENT_FIELDS| members                | fields contradict each other (merged_into without MERGED, …)     |
+ * | RECEIVED_BEFORE_FLIGHT | retro-claims       | a claim by flight received before its flight_date                |
  * | UNCLOSED_QUOTE     | header-row feeds       | the reject covering a never-closed quoted field (file rejected)  |
  * | RECORD_TOO_LONG    | header-row feeds       | the reject covering a record over 64 KiB (file rejected)         |
  * | BAD_HEADER_ROW     | header-row feeds       | the reject covering an unusable header row and the unread rest   |

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { bytesInput, checkFileEvents, collect, csvField, fixtureInput } from './csv-testing.js';
+import { addDays } from '../lib/dates.js';
 import { RETRO_CLAIM_COLUMNS, retroClaimsParser, type RetroClaim } from './retro-claims.js';
 
 const read = (name: string) => collect(retroClaimsParser, [fixtureInput(`retro-claims/${name}`)]);
@@ -67,9 +68,13 @@ describe('retro-claims parser on fixtures', () => {
       '10 member_number BAD_MEMBER_NUMBER',
       '11 surname MISSING_FIELD',
       '12 * MALFORMED',
+      '13 received_date RECEIVED_BEFORE_FLIGHT',
     ]);
     expect(rejects[0]?.message).toBe(
       'carrier is required: expected ticket_number with coupon_number, or carrier, flight_number, flight_date, origin and destination',
+    );
+    expect(rejects.at(-1)?.message).toBe(
+      'received_date: expected a date on or after the flight_date 2024-04-10 (a request is made after its flight), found "2014-05-01"',
     );
   });
 });
@@ -136,7 +141,9 @@ describe('retro-claims parser properties', () => {
         surname: name,
         givenName: fc.option(name, { nil: null }),
       })
-      .filter((c) => c.ticket !== null || c.flight !== null);
+      .filter((c) => c.ticket !== null || c.flight !== null)
+      // A claim by flight is made after its flight (the property below reads the others).
+      .filter((c) => c.ticket !== null || c.flight === null || c.receivedDate >= c.flight[2]);
     await fc.assert(
       fc.asyncProperty(
         fc.array(claim, { maxLength: 10 }),
@@ -186,6 +193,58 @@ describe('retro-claims parser properties', () => {
         },
       ),
       { numRuns: 150 },
+    );
+  });
+
+  it('refuses a claim by flight received before its flight, naming both dates, and reads every other', async () => {
+    const date = fc
+      .date({
+        min: new Date('2000-01-01T00:00:00Z'),
+        max: new Date('2035-12-31T00:00:00Z'),
+        noInvalidDate: true,
+      })
+      .map((d) => d.toISOString().slice(0, 10));
+    await fc.assert(
+      // Days from the flight to the request: fast-check tries 0 and ±1 first, the edge of the rule.
+      fc.asyncProperty(
+        date,
+        fc.integer({ min: -4000, max: 4000 }),
+        fc.boolean(),
+        async (flown, days, byTicket) => {
+          const received = addDays(flown, days);
+          const ticket = byTicket ? ['0741234567890', '1'] : ['', ''];
+          const row = [
+            'C-1',
+            '0012345678',
+            received,
+            ...ticket,
+            'XX',
+            '245',
+            flown,
+            'SVO',
+            'KZN',
+            'IVANOV',
+            '',
+          ];
+          const bytes = Buffer.from(
+            `${RETRO_CLAIM_COLUMNS.map((c) => c.name).join(',')}\n${row.join(',')}\n`,
+          );
+          const { records, rejects } = await collect(retroClaimsParser, [bytesInput('c.csv', bytes)]);
+          // A claim by ticket is judged by its coupon's date, which the member's flight_date may mistype.
+          if (byTicket || received >= flown) {
+            expect(rejects).toEqual([]);
+            expect(records.map((r) => r.record.receivedDate)).toEqual([received]);
+          } else {
+            expect(records).toEqual([]);
+            expect(rejects.map((r) => [r.line, r.field, r.reason])).toEqual([
+              [2, 'received_date', 'RECEIVED_BEFORE_FLIGHT'],
+            ]);
+            expect(rejects[0]!.message).toContain(flown);
+            expect(rejects[0]!.message).toContain(received);
+          }
+        },
+      ),
+      { numRuns: 200 },
     );
   });
 });

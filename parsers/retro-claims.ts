@@ -5,6 +5,7 @@
  * A claim must identify its flight one way or the other: ticket_number with coupon_number, or carrier,
  * flight_number, flight_date, origin and destination. Values given are validated either way. The
  * columns of the identification not used by a sender, and given_name, may be left out of the header.
+ * A claim by flight received before its flight_date is refused RECEIVED_BEFORE_FLIGHT.
  */
 import {
   AIRPORT_RE,
@@ -106,6 +107,16 @@ class RetroClaimsHandler extends HeaderedCsvHandler<RetroClaim> {
             ? TICKET
             : CARRIER + flightParts.findIndex((v) => v === null);
       r.fail(missing, 'MISSING_FIELD', IDENTIFY, '');
+    } else if (!byTicket && claim.flightDate !== null && claim.receivedDate < claim.flightDate) {
+      // A request is made once the flight is flown: one dated before it is a mistyped date, which would
+      // otherwise pass the claim window's test (it looks early, not late) and credit the flight. A claim
+      // by ticket learns its flight's date from the coupon it finds, and is refused for it then.
+      r.fail(
+        RECEIVED,
+        'RECEIVED_BEFORE_FLIGHT',
+        `a date on or after the flight_date ${claim.flightDate} (a request is made after its flight)`,
+        claim.receivedDate,
+      );
     }
     return claim;
   }

@@ -36,6 +36,8 @@ export const REJECT_REASONS = {
   PENDING: 'the flight is younger than the claim window: retried each night',
   NO_COUPON:
     'the flight is listed, but no flown coupon confirms it: the claim waits for it while the claim window is open',
+  RECEIVED_BEFORE_FLIGHT:
+    'a missing-credit request said to be made before the flight it claims (a mistyped received_date)',
   DATED_AHEAD: 'dated after the night being processed: decided on the night of its date',
 } as const;
 
