@@ -4,7 +4,7 @@
  * second completes it; a coupon seen again with another status is a correction of what was posted.
  */
 import type { Knex } from 'knex';
-import type { IsoDate } from '../lib/dates.js';
+import { dateInZone, type IsoDate } from '../lib/dates.js';
 import type { FeedName, RecordEvent, VerdictEvent } from '../parsers/types.js';
 import type { FlownCoupon } from '../parsers/flown.js';
 import type { PartnerActivity, PartnerFileMeta } from '../parsers/partner.js';
@@ -34,7 +34,7 @@ import {
   standingCouponMessage,
 } from '../rules/activity.js';
 import type { Program } from '../rules/program.js';
-import { marketingOf } from '../rules/eligibility.js';
+import { marketingOf, requestInTheFuture } from '../rules/eligibility.js';
 import { sameTraveller } from '../rules/names.js';
 import {
   claimReceipt,
@@ -1496,8 +1496,12 @@ export async function receivedClaims(
 export const setAsideClaimId = (earlier: Pick<ReceivedClaim, 'claimId' | 'sourceFileId' | 'id'>) =>
   setAsideId(earlier.claimId, earlier.sourceFileId, `c${earlier.id}`);
 
+/** The day a file came in, as accrue reads it for `waitsForItsNight`: today when it has no stamp. */
+const fileReceivedOn = (file: Pick<FileRow, 'receivedAt'>, now: Date): IsoDate =>
+  dateInZone(file.receivedAt ? new Date(file.receivedAt) : now, 'UTC');
+
 export function retroClaimsHandler(
-  _ctx: JobContext,
+  ctx: JobContext,
 ): FeedHandler<RetroClaim> & { counts(): Record<string, number> } {
   const counts = new Counter();
   // The claims of this file stored so far, by id, with their line: a second copy names the first's.
@@ -1513,8 +1517,15 @@ export function retroClaimsHandler(
       );
       const fresh = [];
       const setAside: ReceivedClaim[] = [];
+      const receivedOn = fileReceivedOn(file, ctx.now());
       for (const e of batch) {
         const id = e.record.claimId;
+        // Refused before it is kept: a copy sent again with the date mended is a new claim, not a duplicate.
+        const ahead = requestInTheFuture(e.record.receivedDate, ctx.businessDate, receivedOn);
+        if (ahead) {
+          rejects.push({ line: e.line, ...ahead, recordRef: id, memberNumber: e.record.memberNumber });
+          continue;
+        }
         const earlier = known.get(id);
         const line = seen.get(id);
         const receipt = claimReceipt(earlier, line !== undefined);

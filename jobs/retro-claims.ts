@@ -27,6 +27,8 @@ export type ClaimOutcome = {
   status: 'PENDING' | 'CREDITED' | 'REJECTED';
   reason: string | null;
   activityKey?: string;
+  /** The date of the flight found, where the outcome's message gives it (a claim by ticket names none). */
+  flightDate?: IsoDate;
 };
 
 /**
@@ -117,10 +119,30 @@ export async function judgeClaim(
   }
   if (found.length > 1) return outcome('REJECTED', 'AMBIGUOUS');
   const flight = found[0]!;
+  // A request made before its flight is a mistyped date: the window's test below would read it as early
+  // and credit the flight. A claim by flight is refused for it as it is read; one by ticket learns its
+  // flight's date only here, from its coupon.
+  if (claim.receivedDate < flight.activityDate)
+    return {
+      outcome: {
+        status: 'REJECTED',
+        reason: 'RECEIVED_BEFORE_FLIGHT',
+        activityKey: flight.activityKey,
+        flightDate: flight.activityDate,
+      },
+    };
   if (businessDate < addDays(flight.activityDate, window.minDaysAfterFlight))
     return outcome('PENDING', 'PENDING', flight.activityKey);
   const windowEnds = couponWaitEnds(flight.activityDate, window.maxMonthsAfterFlight);
-  if (claim.receivedDate > windowEnds) return outcome('REJECTED', 'OUT_OF_WINDOW');
+  if (claim.receivedDate > windowEnds)
+    return {
+      outcome: {
+        status: 'REJECTED',
+        reason: 'OUT_OF_WINDOW',
+        activityKey: flight.activityKey,
+        flightDate: flight.activityDate,
+      },
+    };
   // A flight that can be credited once something comes (its coupon, its currency's rate) keeps its claim
   // waiting while the claim window is open, and is refused for it once the window has closed.
   const waitInWindow = (reason: 'BAD_CURRENCY' | 'NO_COUPON') =>
@@ -333,8 +355,16 @@ export function claimMessage(
       return `no flown coupon or listed passenger in the archive matches ${named}`;
     case 'AMBIGUOUS':
       return `more than one passenger in the archive matches ${named}`;
-    case 'OUT_OF_WINDOW':
-      return `received after the retro-claim window for ${named} closed`;
+    case 'OUT_OF_WINDOW': {
+      const flown = outcome.flightDate ?? claim.flightDate;
+      return flown
+        ? `received ${claim.receivedDate}, after the retro-claim window for ${named} (flown ${flown}) closed on ${couponWaitEnds(flown, window.maxMonthsAfterFlight)}`
+        : `received ${claim.receivedDate}, after the retro-claim window for ${named} closed`;
+    }
+    case 'RECEIVED_BEFORE_FLIGHT': {
+      const flown = outcome.flightDate ?? claim.flightDate;
+      return `received ${claim.receivedDate}, before ${flight} was flown${flown ? ` on ${flown}` : ''}: a request cannot be made before its flight`;
+    }
     case 'DUPLICATE':
       return `${flight} was credited already`;
     default:

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { LoadedConfig } from '../config/load.js';
 import { Accounts } from '../ledger/accounts.js';
-import { carrierFactsOf, notOwnFlight } from '../rules/eligibility.js';
+import { carrierFactsOf, notOwnFlight, requestInTheFuture } from '../rules/eligibility.js';
 import { dateInZone, type IsoDate } from '../lib/dates.js';
 import { UsageError } from '../lib/errors.js';
 import { getParser } from '../parsers/index.js';
@@ -795,20 +795,29 @@ const copyInRun = (first: { file: string; line: number }, file: string): FirstCo
     : { file: { name: first.file, registered: false } };
 
 /**
- * Retro-claims as ingest receives them (`claimReceipt`): a claim id received before (or earlier in this
- * run) is a DUPLICATE, unless the claim received before was rejected: then, as the rest, it waits for
- * accrue to settle it afresh. `inRun` holds where each claim id of the run came in.
+ * Retro-claims as ingest receives them: one said to be made after the night is in the future
+ * (`requestInTheFuture`), and a claim id received before (or earlier in this run) is a DUPLICATE
+ * (`claimReceipt`), unless the claim received before was rejected: then, as the rest, it waits for
+ * accrue to settle it afresh. `inRun` holds where each claim id of the run came in; `receivedOn` is
+ * the day the list's file came in.
  */
 async function receiveClaims(
   knex: Knex,
   list: Item[],
   inRun: Map<string, { file: string; line: number }>,
+  businessDate: IsoDate,
+  receivedOn: IsoDate,
 ): Promise<void> {
   const ids = list.flatMap((i) => (i.retroClaim ? [i.retroClaim.claimId] : []));
   const known = await receivedClaims(knex, ids);
   for (const item of list) {
     const claim = item.retroClaim;
     if (!claim) continue;
+    const ahead = requestInTheFuture(claim.receivedDate, businessDate, receivedOn);
+    if (ahead) {
+      item.draft = { ok: false, rejection: ahead };
+      continue;
+    }
     const earlier = known.get(claim.claimId);
     const first = inRun.get(claim.claimId);
     if (claimReceipt(earlier, first !== undefined) !== 'duplicate') {
@@ -918,6 +927,9 @@ export async function* simulate(
   // As the night takes them: one fetch lands the files in name order, and the registry stops a file
   // received before (the same content) and a different file under a name already used.
   const ordered = [...inputs].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  // The files came in when their inputs say, as fetch would stamp them: an activity dated after the
+  // business date waits for its night when its file could have carried it.
+  const receivedOn = new Map(ordered.map((i) => [i.name, dateInZone(i.receivedAt, 'UTC')]));
   const registry = new Map<string, FileRefusal & { verdict: 'duplicate' | 'conflict' }>();
   const run: Array<{ name: string; sha256: string }> = [];
   for (const input of ordered) {
@@ -1039,7 +1051,8 @@ export async function* simulate(
         else claimedInRun.push(claimed);
       }
     }
-    if (feed === 'retro-claims') await receiveClaims(knex, list, claimsInRun);
+    if (feed === 'retro-claims')
+      await receiveClaims(knex, list, claimsInRun, businessDate, receivedOn.get(v.file) ?? businessDate);
     else if (feed === 'ftl' || feed === 'flown') await archive.storeFlights(list);
     else await archive.storeUnique(list);
   }
@@ -1126,9 +1139,6 @@ export async function* simulate(
       message: 'the parser gave no verdict for the file',
     });
 
-  // The files came in when their inputs say, as fetch would stamp them: an activity dated after the
-  // business date waits for its night when its file could have carried it.
-  const receivedOn = new Map(ordered.map((i) => [i.name, dateInZone(i.receivedAt, 'UTC')]));
   const rowReceived = new Map<ActivityRow, IsoDate>();
   for (const item of items) {
     const day = receivedOn.get(item.file);

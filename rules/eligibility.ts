@@ -173,6 +173,35 @@ export function waitsForItsNight(activityDate: IsoDate, businessDate: IsoDate, r
   return activityDate > businessDate && activityDate <= addDays(receivedOn, DAYS_AHEAD_OF_RECEIPT);
 }
 
+/** Why a date (`what` names it) is in the future: after the night, and after its file could carry it. */
+function afterTheNight(what: string, date: IsoDate, businessDate: IsoDate, receivedOn?: IsoDate): string {
+  const late =
+    receivedOn === undefined
+      ? ''
+      : ` and more than ${DAYS_AHEAD_OF_RECEIPT === 1 ? 'a day' : `${DAYS_AHEAD_OF_RECEIPT} days`} after its file came in (${receivedOn})`;
+  return `${what} ${date} is after the processing date ${businessDate}${late}`;
+}
+
+/**
+ * A missing-credit request said to be made after the night that reads it is in the future, as an
+ * activity is (FUTURE_DATE), and by the same measure: a request dated the day after its file came in (by
+ * a clock ahead of UTC), or read by a night caught up after an outage from a file that came in later, is
+ * not. A year mistyped ahead would otherwise reach the claim window's test and be refused as late.
+ */
+export function requestInTheFuture(
+  receivedDate: IsoDate,
+  businessDate: IsoDate,
+  receivedOn: IsoDate,
+): Rejection | undefined {
+  if (receivedDate <= businessDate || waitsForItsNight(receivedDate, businessDate, receivedOn))
+    return undefined;
+  return reject(
+    'FUTURE_DATE',
+    'received_date',
+    `${afterTheNight('received date', receivedDate, businessDate, receivedOn)}: a request cannot be made after the night that reads it`,
+  );
+}
+
 /**
  * Not in the future, and not older than the claim window (days before the business date). `receivedOn`,
  * the day the activity's file came in, lets a FUTURE_DATE say why the activity could not wait for its
@@ -184,17 +213,12 @@ export function checkWindow(
   windowDays: number,
   receivedOn?: IsoDate,
 ): Rejection | undefined {
-  if (activityDate > businessDate) {
-    const late =
-      receivedOn === undefined
-        ? ''
-        : ` and more than ${DAYS_AHEAD_OF_RECEIPT === 1 ? 'a day' : `${DAYS_AHEAD_OF_RECEIPT} days`} after its file came in (${receivedOn})`;
+  if (activityDate > businessDate)
     return reject(
       'FUTURE_DATE',
       'activity_date',
-      `activity date ${activityDate} is after the processing date ${businessDate}${late}`,
+      afterTheNight('activity date', activityDate, businessDate, receivedOn),
     );
-  }
   const oldest = addDays(businessDate, -windowDays);
   if (activityDate < oldest) {
     return reject(

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import type { Config } from '../../config/schema.js';
 import type { Knex } from 'knex';
 import { RedeyeError, UsageError } from '../../lib/errors.js';
-import { dateInZone, isIsoDate } from '../../lib/dates.js';
+import { dateInZone, isIsoDate, type IsoDate } from '../../lib/dates.js';
 import {
   decideHeld,
   fileById,
@@ -84,13 +84,21 @@ async function claimsOf(knex: Knex, fileId: number, window: Config['retroClaims'
     .select(knex.raw("coalesce(sum(CASE WHEN c.status = 'CREDITED' THEN a.points ELSE 0 END), 0) AS points"))
     .orderBy('c.status')
     .orderByRaw("coalesce(c.reason, '')")) as Array<Record<string, unknown>>;
-  const rejected = (await knex('retro_claims')
-    .where({ source_file_id: fileId, status: 'REJECTED' })
-    .orderBy('id')
+  // The flight a claim was refused for gives its date to the message: a claim by ticket names none.
+  const rejected = (await knex('retro_claims as c')
+    .leftJoin('activities as a', 'a.activity_key', 'c.activity_key')
+    .where({ 'c.source_file_id': fileId, 'c.status': 'REJECTED' })
+    .orderBy('c.id')
     .limit(SHOWN_REJECTS)
-    .select('id', 'claim_id', 'member_number', 'reason', 'activity_key', 'claim')) as Array<
-    Record<string, unknown>
-  >;
+    .select(
+      'c.id',
+      'c.claim_id',
+      'c.member_number',
+      'c.reason',
+      'c.activity_key',
+      'c.claim',
+      'a.activity_date as flight_date',
+    )) as Array<Record<string, unknown>>;
   return {
     outcomes: grouped.map((o) => ({
       status: String(o.status),
@@ -102,6 +110,7 @@ async function claimsOf(knex: Knex, fileId: number, window: Config['retroClaims'
       const claim = claimAsRead(c.claim);
       const reason = (c.reason as string | null) ?? 'REJECTED';
       const activityKey = (c.activity_key as string | null) ?? undefined;
+      const flightDate = (c.flight_date as IsoDate | null) ?? undefined;
       return {
         line: claim?.sourceLine ?? null,
         kind: 'claim',
@@ -112,7 +121,12 @@ async function claimsOf(knex: Knex, fileId: number, window: Config['retroClaims'
         message: claim
           ? claimMessage(
               claim,
-              { status: 'REJECTED', reason, ...(activityKey ? { activityKey } : {}) },
+              {
+                status: 'REJECTED',
+                reason,
+                ...(activityKey ? { activityKey } : {}),
+                ...(flightDate ? { flightDate } : {}),
+              },
               window,
             )
           : recordReasonText(reason, null, true, { feed: 'retro-claims' }),

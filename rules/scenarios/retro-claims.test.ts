@@ -129,7 +129,7 @@ for (const engine of availableEngines()) {
         coupon('0741000000003', { flight: '247', to: 'LED' }),
       ]);
       await w.night('2026-03-11');
-      w.dropRetroClaims([
+      const claims = w.dropRetroClaims([
         {
           id: 'C-1',
           member: IVANOV.number,
@@ -163,6 +163,13 @@ for (const engine of availableEngines()) {
       expect(await claimOutcome(w, 'C-2')).toEqual(['REJECTED', 'AMBIGUOUS']);
       expect(await claimOutcome(w, 'C-3')).toEqual(['REJECTED', 'OUT_OF_WINDOW']);
       expect(await w.balance(IVANOV.number)).toBe(0);
+      // The accountant reads when the request came and when its window closed.
+      const listed = JSON.parse(await filesShow(w, 'retro-claims', claims)) as {
+        firstRejects: Array<{ reason: string; message: string }>;
+      };
+      expect(listed.firstRejects.find((r) => r.reason === 'OUT_OF_WINDOW')?.message).toBe(
+        'received 2026-09-11, after the retro-claim window for coupon 0741000000003/1 (flown 2026-03-10) closed on 2026-09-10',
+      );
     });
 
     it('credits a claim received on the last day of the 6 months', async () => {
@@ -1099,6 +1106,198 @@ for (const engine of availableEngines()) {
           `the flight ${FTL_KEY} is listed, but its flown coupon did not come within the retro-claim window`,
         ],
       ]);
+    });
+  });
+
+  describe(`a retro-claim's received date (${engine})`, () => {
+    const s = useScenario(engine);
+    const IVANOV_COUPON = couponKey('0741000000001', 1);
+
+    it('rejects a claim made before its flight (a year mistyped): by ticket when its coupon is found, by flight as it is read', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV, PETROVA);
+      w.dropCoupons([
+        coupon('0741000000001'),
+        coupon('0741000000002', { surname: 'PETROVA', givenName: 'ANNA MRS' }),
+      ]);
+      await w.night('2026-03-11');
+      const claims = w.dropRetroClaims([
+        {
+          id: 'C-1',
+          member: IVANOV.number,
+          received: '2016-03-28',
+          ticket: '0741000000001',
+          coupon: 1,
+          surname: 'IVANOV',
+        },
+        {
+          id: 'C-2',
+          member: PETROVA.number,
+          received: '2016-03-28',
+          carrier: 'XX',
+          flight: '245',
+          date: '2026-03-10',
+          from: 'SVO',
+          to: 'KZN',
+          surname: 'PETROVA',
+        },
+      ]);
+      const before = `received 2016-03-28, before the flight ${IVANOV_COUPON} was flown on 2026-03-10: a request cannot be made before its flight`;
+      const shown = await w.simulate('retro-claims', claims, '2026-03-28');
+      expect(
+        shown.flatMap((e): unknown[] =>
+          e.type === 'record'
+            ? [[e.claim, e.status, e.reason, e.message]]
+            : e.type === 'reject'
+              ? [[e.line, e.field, e.reason]]
+              : [],
+        ),
+      ).toEqual([
+        ['C-1', 'REJECTED', 'RECEIVED_BEFORE_FLIGHT', before],
+        [3, 'received_date', 'RECEIVED_BEFORE_FLIGHT'],
+      ]);
+      await w.night('2026-03-28');
+      expect(await claimOutcome(w, 'C-1')).toEqual(['REJECTED', 'RECEIVED_BEFORE_FLIGHT']);
+      expect(await claimOutcome(w, 'C-2')).toEqual([undefined, undefined]);
+      expect(await w.balance(IVANOV.number)).toBe(0);
+      expect(await w.balance(PETROVA.number)).toBe(0);
+      expect(
+        (await w.rejects({ feed: 'retro-claims' })).map((r) => [r.line, r.field, r.reason, r.message]),
+      ).toEqual([
+        [
+          3,
+          'received_date',
+          'RECEIVED_BEFORE_FLIGHT',
+          'received_date: expected a date on or after the flight_date 2026-03-10 (a request is made after its flight), found "2016-03-28"',
+        ],
+      ]);
+      // The accountant reads both on the file, each with its line and both dates.
+      const listed = JSON.parse(await filesShow(w, 'retro-claims', claims)) as {
+        firstRejects: Array<{ line: number; reason: string; message: string }>;
+      };
+      expect(listed.firstRejects.map((r) => [r.line, r.reason, r.message])).toEqual([
+        [2, 'RECEIVED_BEFORE_FLIGHT', before],
+        [
+          3,
+          'RECEIVED_BEFORE_FLIGHT',
+          'received_date: expected a date on or after the flight_date 2026-03-10 (a request is made after its flight), found "2016-03-28"',
+        ],
+      ]);
+    });
+
+    it('refuses a claim said to be made after the night that reads it (FUTURE_DATE on received_date), and credits its mended copy', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV, PETROVA);
+      w.dropCoupons([
+        coupon('0741000000001'),
+        coupon('0741000000002', { surname: 'PETROVA', givenName: 'ANNA MRS' }),
+      ]);
+      await w.night('2026-03-11');
+      const claims = w.dropRetroClaims([
+        {
+          id: 'C-2',
+          member: IVANOV.number,
+          received: '2031-03-28',
+          ticket: '0741000000001',
+          coupon: 1,
+          surname: 'IVANOV',
+        },
+        // Made the morning after the night by a clock ahead of UTC: its file, in that night, carries it.
+        {
+          id: 'C-3',
+          member: PETROVA.number,
+          received: '2026-03-29',
+          ticket: '0741000000002',
+          coupon: 1,
+          surname: 'PETROVA',
+        },
+        {
+          id: 'C-4',
+          member: PETROVA.number,
+          received: '2026-03-30',
+          ticket: '0741000000002',
+          coupon: 1,
+          surname: 'PETROVA',
+        },
+      ]);
+      const shown = await w.simulate('retro-claims', claims, '2026-03-28');
+      expect(
+        shown.flatMap((e): unknown[] =>
+          e.type === 'record'
+            ? [[e.claim, e.status]]
+            : e.type === 'reject'
+              ? [[e.line, e.field, e.reason]]
+              : [],
+        ),
+      ).toEqual([
+        [2, 'received_date', 'FUTURE_DATE'],
+        ['C-3', 'POSTED'],
+        [4, 'received_date', 'FUTURE_DATE'],
+      ]);
+      await w.night('2026-03-28');
+      expect(
+        (await w.rejects({ feed: 'retro-claims' })).map((r) => [
+          r.line,
+          r.field,
+          r.reason,
+          r.record_ref,
+          r.message,
+        ]),
+      ).toEqual([
+        [
+          2,
+          'received_date',
+          'FUTURE_DATE',
+          'C-2',
+          'received date 2031-03-28 is after the processing date 2026-03-28 and more than a day after its file came in (2026-03-28): a request cannot be made after the night that reads it',
+        ],
+        [
+          4,
+          'received_date',
+          'FUTURE_DATE',
+          'C-4',
+          'received date 2026-03-30 is after the processing date 2026-03-28 and more than a day after its file came in (2026-03-28): a request cannot be made after the night that reads it',
+        ],
+      ]);
+      expect(await claimOutcome(w, 'C-2')).toEqual([undefined, undefined]);
+      expect(await claimOutcome(w, 'C-3')).toEqual(['CREDITED', null]);
+      expect(await w.balance(IVANOV.number)).toBe(0);
+      expect(await w.balance(PETROVA.number)).toBe(461);
+      // The call centre mends the year and sends it again under its id: a claim, not a duplicate.
+      w.dropRetroClaims([
+        {
+          id: 'C-2',
+          member: IVANOV.number,
+          received: '2026-03-28',
+          ticket: '0741000000001',
+          coupon: 1,
+          surname: 'IVANOV',
+        },
+      ]);
+      await w.night('2026-03-29');
+      expect(await claimOutcome(w, 'C-2')).toEqual(['CREDITED', null]);
+      expect(await w.balance(IVANOV.number)).toBe(461);
+    });
+
+    it('credits a claim made inside the window though its file is read months after the window closed', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV);
+      w.dropCoupons([coupon('0741000000001')]);
+      await w.night('2026-03-11');
+      w.dropRetroClaims([
+        {
+          id: 'C-1',
+          member: IVANOV.number,
+          received: '2026-08-30',
+          ticket: '0741000000001',
+          coupon: 1,
+          surname: 'IVANOV',
+        },
+      ]);
+      await w.night('2027-01-15');
+      expect(await claimOutcome(w, 'C-1')).toEqual(['CREDITED', null]);
+      expect(await w.balance(IVANOV.number)).toBe(461);
+      expect(await w.rejects({ feed: 'retro-claims' })).toEqual([]);
     });
   });
 }
