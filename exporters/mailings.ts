@@ -5,8 +5,9 @@
  * and the facts of the mailing); birth dates, phone numbers, countries and native-script names never
  * leave Redeye this way. A member is listed only when
  *
- * - their consent allows the kind: `consent[KIND]` when the member record states it, else `consent.ALL`,
- *   else not (no recorded consent is no consent);
+ * - their consent allows the kind: `consent[KIND]` (or its short name, `STATEMENT`, in records stored
+ *   before the members feed normalised them) when the member record states it, else `consent.ALL`, else
+ *   not (no recorded consent is no consent);
  * - they have an e-mail address and their personal data has not been erased;
  * - their status fits the mailing (ACTIVE for warnings, statements and tier changes; INCOMPLETE for the
  *   registration reminder; CLOSED for the closure notice).
@@ -35,20 +36,28 @@ import { awaitingDelivery, exportKey } from './outbox.js';
 import { csvRecord, csvRecords, csvText, type CsvField } from './csv.js';
 import { xmlChars } from './xml-writer.js';
 import { escapeXmlText } from '../parsers/xml-common.js';
+import { consentTypeOf } from '../parsers/members.js';
 
 type Q = Knex | Knex.Transaction;
 
 export const MAILING_NS = 'urn:redeye:mailing:1.0';
 
-/** Whether a member's recorded consent allows a mailing of this kind. */
+/**
+ * Whether a member's recorded consent allows a mailing of this kind. The members feed stores answers
+ * under the kind's name; records stored before it normalised them keep the short names the CRM wrote
+ * (`STATEMENT`), which are read as the kind they stand for. Such a record may answer a kind under both
+ * names: a no under either stands, as mailing against a stated no is the harm.
+ */
 export function consentAllows(
   consent: Record<string, boolean> | null | undefined,
   kind: MailingKind,
 ): boolean {
   if (!consent) return false;
-  const own = consent[kind];
-  if (typeof own === 'boolean') return own;
-  return consent.ALL === true;
+  let own: boolean | undefined;
+  for (const [name, given] of Object.entries(consent)) {
+    if (typeof given === 'boolean' && consentTypeOf(name) === kind) own = (own ?? true) && given;
+  }
+  return own ?? consent.ALL === true;
 }
 
 interface Addressee {

@@ -2,10 +2,13 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { bytesInput, checkFileEvents, collect, csvField, fixtureInput } from './csv-testing.js';
 import {
+  CONSENT_TYPES,
   MEMBER_COLUMNS,
   consentFor,
+  consentTypeOf,
   membersParser,
   parseMarketingConsent,
+  readMarketingConsent,
   type MarketingConsent,
   type MemberRecord,
 } from './members.js';
@@ -14,14 +17,21 @@ import { validateMemberNumber, withCheckDigit, type MemberNumberRule } from '../
 const read = (name: string) => collect(membersParser, [fixtureInput(`members/${name}`)]);
 
 describe('marketing consent', () => {
-  it('reads one answer, answers per mailing type, and a default with exceptions', () => {
+  it('reads one answer, answers per mailing type, and a default with exceptions, by the kind’s full name', () => {
     expect(parseMarketingConsent('')).toBeNull();
     expect(parseMarketingConsent('Y')).toEqual({ all: true, byType: {} });
     expect(parseMarketingConsent(' EXPIRY:Y ; STATEMENT:N ')).toEqual({
       all: null,
-      byType: { EXPIRY: true, STATEMENT: false },
+      byType: { EXPIRY_WARNING: true, BALANCE_STATEMENT: false },
     });
-    expect(parseMarketingConsent('N;STATEMENT:Y')).toEqual({ all: false, byType: { STATEMENT: true } });
+    expect(parseMarketingConsent('N;STATEMENT:Y')).toEqual({
+      all: false,
+      byType: { BALANCE_STATEMENT: true },
+    });
+    expect(parseMarketingConsent('TIER_CHANGE:N;REGISTRATION:Y;CLOSURE:N;CARD:N')).toEqual({
+      all: null,
+      byType: { TIER_CHANGE: false, INCOMPLETE_REGISTRATION: true, ACCOUNT_CLOSURE: false, CARD: false },
+    });
   });
 
   it('refuses anything else', () => {
@@ -32,20 +42,79 @@ describe('marketing consent', () => {
       'STATEMENT:YES',
       'STATEMENT:Y;N',
       'STATEMENT:Y;STATEMENT:N',
+      'STATEMENT:Y;BALANCE_STATEMENT:N',
       'statement:Y',
       'Y;;EXPIRY:N',
+      'Y;STATEMENT_TYPO:N',
+      'ALL:Y',
+      'N;NEWSLETTER:Y',
     ]) {
       expect(parseMarketingConsent(text), text).toBeUndefined();
     }
   });
 
+  it('says which mailing types there are when one names none', () => {
+    expect(readMarketingConsent('Y;STATEMENT_TYPO:N')).toEqual({
+      expected:
+        'mailing types among EXPIRY_WARNING (EXPIRY), BALANCE_STATEMENT (STATEMENT), TIER_CHANGE (TIER), ' +
+        'INCOMPLETE_REGISTRATION (REGISTRATION), ACCOUNT_CLOSURE (CLOSURE), CARD; "STATEMENT_TYPO" names none',
+    });
+    expect(readMarketingConsent('STATEMENT:Y;BALANCE_STATEMENT:N')).toEqual({
+      expected: 'each mailing type once; STATEMENT and BALANCE_STATEMENT both name BALANCE_STATEMENT',
+    });
+  });
+
   it('answers per type from the type, the default, or no', () => {
     const consent = parseMarketingConsent('N;STATEMENT:Y') as MarketingConsent;
     expect(consentFor(consent, 'STATEMENT')).toBe(true);
+    expect(consentFor(consent, 'BALANCE_STATEMENT')).toBe(true);
     expect(consentFor(consent, 'EXPIRY')).toBe(false);
     expect(consentFor(parseMarketingConsent('TIER:Y') as MarketingConsent, 'EXPIRY')).toBe(false);
     expect(consentFor(parseMarketingConsent('Y') as MarketingConsent, 'EXPIRY')).toBe(true);
     expect(consentFor(null, 'EXPIRY')).toBe(false);
+  });
+
+  it('reads any answer written with full or short names as the answer per kind, and nothing else', () => {
+    const names = Object.keys(CONSENT_TYPES);
+    const answers = fc.uniqueArray(fc.tuple(fc.constantFrom(...names), fc.boolean()), {
+      selector: ([name]) => consentTypeOf(name),
+      maxLength: names.length,
+    });
+    const space = fc.constantFrom('', ' ', '  ');
+    fc.assert(
+      fc.property(fc.option(fc.boolean(), { nil: null }), answers, space, (all, byName, pad) => {
+        const parts = [
+          ...(all === null ? [] : [all ? 'Y' : 'N']),
+          ...byName.map(([name, given]) => `${name}${pad}:${pad}${given ? 'Y' : 'N'}`),
+        ];
+        const consent = parseMarketingConsent(`${pad}${parts.join(`${pad};${pad}`)}${pad}`);
+        if (parts.length === 0) {
+          expect(consent).toBeNull();
+          return;
+        }
+        expect(consent).toEqual({
+          all,
+          byType: Object.fromEntries(byName.map(([name, given]) => [consentTypeOf(name), given])),
+        });
+        for (const kind of ['EXPIRY_WARNING', 'BALANCE_STATEMENT', 'TIER_CHANGE', 'ACCOUNT_CLOSURE']) {
+          const own = byName.find(([name]) => consentTypeOf(name) === kind)?.[1];
+          expect(consentFor(consent as MarketingConsent, kind)).toBe(own ?? all ?? false);
+        }
+      }),
+    );
+    // A name that is no mailing type spoils the whole field, wherever it stands.
+    fc.assert(
+      fc.property(
+        answers,
+        fc.stringMatching(/^[A-Z][A-Z0-9_]{0,12}$/).filter((n) => consentTypeOf(n) === undefined),
+        fc.nat(),
+        (byName, unknown, at) => {
+          const parts = byName.map(([name, given]) => `${name}:${given ? 'Y' : 'N'}`);
+          parts.splice(at % (parts.length + 1), 0, `${unknown}:N`);
+          expect(parseMarketingConsent(parts.join(';'))).toBeUndefined();
+        },
+      ),
+    );
   });
 });
 
@@ -78,13 +147,13 @@ describe('members parser on fixtures', () => {
       },
       expect.objectContaining({
         memberNumber: '0012345679',
-        marketingConsent: { all: null, byType: { EXPIRY: true, STATEMENT: false } },
+        marketingConsent: { all: null, byType: { EXPIRY_WARNING: true, BALANCE_STATEMENT: false } },
         updatedAt: '2024-05-01T08:00:00.000Z',
       }),
       expect.objectContaining({
         memberNumber: '0012345678',
         status: 'SUSPENDED',
-        marketingConsent: { all: false, byType: { STATEMENT: true } },
+        marketingConsent: { all: false, byType: { BALANCE_STATEMENT: true } },
         updatedAt: '2024-05-01T06:00:00.000Z',
       }),
       expect.objectContaining({
@@ -107,7 +176,7 @@ describe('members parser on fixtures', () => {
     const { records } = await read('semicolon-quoted-consent.csv');
     expect(records[0]?.record).toMatchObject({
       surname: "O'BRIEN; JR",
-      marketingConsent: { all: true, byType: { TIER: false } },
+      marketingConsent: { all: true, byType: { TIER_CHANGE: false } },
       updatedAt: '2024-04-30T23:00:00.000Z',
       email: null,
     });
@@ -132,11 +201,15 @@ describe('members parser on fixtures', () => {
       '15 updated_at MISSING_FIELD',
       '16 * MALFORMED',
       '17 marketing_consent BAD_FORMAT',
+      '18 marketing_consent BAD_FORMAT',
     ]);
     expect(rejects[3]?.message).toBe(
       'merged_into: expected no merged_into unless status is MERGED (status is ACTIVE), found "0099"',
     );
     expect(rejects[10]?.message).toContain('with a time zone');
+    expect(rejects[15]?.message).toMatch(
+      /^marketing_consent: expected mailing types among .*; "STATEMENT_TYPO" names none, found "Y;STATEMENT_TYPO:N"$/,
+    );
   });
 });
 
@@ -251,9 +324,12 @@ describe('members parser properties', () => {
     const consent = fc
       .tuple(
         opt(fc.boolean()),
-        fc.dictionary(fc.stringMatching(/^[A-Z][A-Z0-9_]{0,8}$/), fc.boolean(), { maxKeys: 3 }),
+        fc.uniqueArray(fc.tuple(fc.constantFrom(...Object.keys(CONSENT_TYPES)), fc.boolean()), {
+          selector: ([name]) => consentTypeOf(name),
+          maxLength: 3,
+        }),
       )
-      .filter(([all, byType]) => all !== null || Object.keys(byType).length > 0);
+      .filter(([all, byType]) => all !== null || byType.length > 0);
     const member = fc
       .record({
         memberNumber: fc.stringMatching(/^[0-9A-Z]{1,24}$/),
@@ -308,7 +384,7 @@ describe('members parser properties', () => {
                 ? ''
                 : [
                     ...(m.consent[0] === null ? [] : [m.consent[0] ? 'Y' : 'N']),
-                    ...Object.entries(m.consent[1]).map(([t, v]) => `${t}:${v ? 'Y' : 'N'}`),
+                    ...m.consent[1].map(([t, v]) => `${t}:${v ? 'Y' : 'N'}`),
                   ].join(';');
             const cells = [
               m.memberNumber,
@@ -347,7 +423,13 @@ describe('members parser properties', () => {
               phone: m.phone,
               country: m.country,
               language: m.language,
-              marketingConsent: m.consent === null ? null : { all: m.consent[0], byType: m.consent[1] },
+              marketingConsent:
+                m.consent === null
+                  ? null
+                  : {
+                      all: m.consent[0],
+                      byType: Object.fromEntries(m.consent[1].map(([t, v]) => [consentTypeOf(t), v])),
+                    },
               groupType: m.group?.[0] ?? null,
               groupId: m.group?.[1] ?? null,
               updatedAt: m.updatedAt.toISOString(),

@@ -22,9 +22,11 @@
  *     EXPIRY:Y;STATEMENT:N           per mailing type; types not listed are not stated
  *     N;STATEMENT:Y                  a default first, then exceptions to it
  *
- * A mailing type is a capital letter followed by capitals, digits or `_` (the program's mailing types,
- * e.g. STATEMENT, EXPIRY, TIER, CARD, REGISTRATION); each appears once. In a `;`-separated file the
- * field must be quoted, as any field containing the separator.
+ * A mailing type is one of CONSENT_TYPES: a mailing kind by its name (BALANCE_STATEMENT) or by its short
+ * name (STATEMENT), or CARD; the record carries it as the kind's name, whichever was written. A type
+ * named twice (STATEMENT and BALANCE_STATEMENT included) or naming no mailing is refused (BAD_FORMAT), as
+ * an answer Redeye cannot apply would otherwise fall back to the default and mail against a stated no.
+ * In a `;`-separated file the field must be quoted, as any field containing the separator.
  */
 import {
   HeaderedCsvHandler,
@@ -36,16 +38,45 @@ import {
   type SourceLine,
 } from './csv-common.js';
 import type { FeedParser } from './types.js';
+import type { MailingKind } from '../config/schema.js';
 import type { MemberNumberRule } from '../rules/check-digit.js';
 
 export type MemberStatus = 'ACTIVE' | 'INCOMPLETE' | 'SUSPENDED' | 'CLOSED' | 'MERGED';
 export type EnrolmentChannel = 'WEB' | 'APP' | 'AIRPORT' | 'CALLCENTER' | 'PARTNER';
 export type GroupType = 'HOUSEHOLD' | 'CORPORATE';
 
+/**
+ * The mailing types a consent may name, and what each stands for: every mailing kind under its own name
+ * and under the short name the members feed has documented since its first version. CARD (the card of a
+ * new tier) is a type the program knows and mails in no list of its own: its answer is kept for the day
+ * it does, and no list reads it (a TIER_CHANGE mailing announcing a new card is a TIER answer).
+ */
+export const CONSENT_TYPES = {
+  EXPIRY_WARNING: 'EXPIRY_WARNING',
+  BALANCE_STATEMENT: 'BALANCE_STATEMENT',
+  TIER_CHANGE: 'TIER_CHANGE',
+  INCOMPLETE_REGISTRATION: 'INCOMPLETE_REGISTRATION',
+  ACCOUNT_CLOSURE: 'ACCOUNT_CLOSURE',
+  EXPIRY: 'EXPIRY_WARNING',
+  STATEMENT: 'BALANCE_STATEMENT',
+  TIER: 'TIER_CHANGE',
+  REGISTRATION: 'INCOMPLETE_REGISTRATION',
+  CLOSURE: 'ACCOUNT_CLOSURE',
+  CARD: 'CARD',
+} as const satisfies { [K in MailingKind]: K } & Record<string, MailingKind | 'CARD'>;
+
+export type ConsentType = (typeof CONSENT_TYPES)[keyof typeof CONSENT_TYPES];
+
+/** The type a consent's name stands for (`STATEMENT` → `BALANCE_STATEMENT`); undefined for no type. */
+export function consentTypeOf(name: string): ConsentType | undefined {
+  return Object.hasOwn(CONSENT_TYPES, name) ? CONSENT_TYPES[name as keyof typeof CONSENT_TYPES] : undefined;
+}
+
 export interface MarketingConsent {
   /** The answer for mailing types not listed in `byType`; null when the member gave none. */
   all: boolean | null;
-  byType: Readonly<Record<string, boolean>>;
+  /** By the type's full name (`BALANCE_STATEMENT`, never `STATEMENT`). */
+  byType: Readonly<Partial<Record<ConsentType, boolean>>>;
 }
 
 export interface MemberRecord extends SourceLine {
@@ -125,43 +156,77 @@ const EMAIL_RE = /^(?=.{1,254}$)[^\s@]{1,64}@[^\s@]+\.[^\s@]+$/;
 const PHONE_RE = /^\+?[0-9][0-9 ().-]{3,24}$/;
 const COUNTRY_RE = /^[A-Z]{2}$/;
 const LANGUAGE_RE = /^[a-z]{2}(-[A-Z]{2})?$/;
-const MAILING_TYPE_RE = /^[A-Z][A-Z0-9_]{0,31}$/;
 const SURNAME_OPTIONAL: ReadonlySet<MemberStatus> = new Set(['INCOMPLETE', 'CLOSED', 'MERGED']);
 
-/** Reads the marketing_consent syntax above; null for an empty value, undefined when malformed. */
-export function parseMarketingConsent(text: string): MarketingConsent | null | undefined {
+const TYPE_NAMES = Object.entries(CONSENT_TYPES)
+  .filter(([name, type]) => name === type)
+  .map(([type]) => {
+    const short = Object.keys(CONSENT_TYPES).find((n) => n !== type && consentTypeOf(n) === type);
+    return short === undefined ? type : `${type} (${short})`;
+  })
+  .join(', ');
+const CONSENT_EXPECTED =
+  'Y, N, or per mailing type like EXPIRY:Y;STATEMENT:N (optionally after a default Y or N)';
+
+/**
+ * Reads the marketing_consent syntax above: the consent (null for an empty value), or what was expected
+ * instead.
+ */
+export function readMarketingConsent(
+  text: string,
+): { consent: MarketingConsent | null } | { expected: string } {
   const value = text.trim();
-  if (value === '') return null;
+  if (value === '') return { consent: null };
   let all: boolean | null = null;
-  const byType: Record<string, boolean> = {};
+  const byType: Partial<Record<ConsentType, boolean>> = {};
+  const named = new Map<ConsentType, string>();
   const parts = value.split(';').map((p) => p.trim());
   for (let i = 0; i < parts.length; i++) {
     const part = parts[i] as string;
     if (part === 'Y' || part === 'N') {
-      if (i !== 0) return undefined;
+      if (i !== 0) return { expected: CONSENT_EXPECTED };
       all = part === 'Y';
       continue;
     }
     const colon = part.indexOf(':');
-    if (colon < 0) return undefined;
-    const type = part.slice(0, colon).trim();
+    if (colon < 0) return { expected: CONSENT_EXPECTED };
+    const name = part.slice(0, colon).trim();
     const answer = part.slice(colon + 1).trim();
-    if (!MAILING_TYPE_RE.test(type) || (answer !== 'Y' && answer !== 'N') || Object.hasOwn(byType, type)) {
-      return undefined;
+    if (answer !== 'Y' && answer !== 'N') return { expected: CONSENT_EXPECTED };
+    const type = consentTypeOf(name);
+    if (type === undefined) {
+      return { expected: `mailing types among ${TYPE_NAMES}; ${JSON.stringify(name)} names none` };
     }
+    const before = named.get(type);
+    if (before !== undefined) {
+      return {
+        expected:
+          before === name
+            ? `each mailing type once; ${name} is named twice`
+            : `each mailing type once; ${before} and ${name} both name ${type}`,
+      };
+    }
+    named.set(type, name);
     byType[type] = answer === 'Y';
   }
-  return { all, byType };
+  return { consent: { all, byType } };
 }
 
-/** Whether the member agreed to mailings of `type`: its own answer, else the default, else no. */
+/** The marketing_consent syntax above read: null for an empty value, undefined when malformed. */
+export function parseMarketingConsent(text: string): MarketingConsent | null | undefined {
+  const read = readMarketingConsent(text);
+  return 'consent' in read ? read.consent : undefined;
+}
+
+/**
+ * Whether the member agreed to mailings of `type` (a full or short name): its own answer, else the
+ * default, else no.
+ */
 export function consentFor(consent: MarketingConsent | null, type: string): boolean {
   if (consent === null) return false;
-  return consent.byType[type] ?? consent.all ?? false;
+  const known = consentTypeOf(type);
+  return (known === undefined ? undefined : consent.byType[known]) ?? consent.all ?? false;
 }
-
-const CONSENT_EXPECTED =
-  'Y, N, or per mailing type like EXPIRY:Y;STATEMENT:N (optionally after a default Y or N)';
 
 class MembersHandler extends HeaderedCsvHandler<MemberRecord> {
   constructor(
@@ -191,8 +256,8 @@ class MembersHandler extends HeaderedCsvHandler<MemberRecord> {
       ? r.optText(SURNAME)
       : r.text(SURNAME, 'the surname of a member that is ACTIVE or SUSPENDED');
     const consentText = r.raw(CONSENT);
-    const consent = parseMarketingConsent(consentText);
-    if (consent === undefined) r.fail(CONSENT, 'BAD_FORMAT', CONSENT_EXPECTED, consentText);
+    const consent = readMarketingConsent(consentText);
+    if ('expected' in consent) r.fail(CONSENT, 'BAD_FORMAT', consent.expected, consentText);
     const groupType = r.optOneOf(GROUP_TYPE, GROUP_TYPES);
     const groupId = r.optMatch(GROUP_ID, IDENTIFIER_RE, 'a group id of letters, digits and _ . / : -');
     if ((groupType === null) !== (groupId === null)) {
@@ -237,7 +302,7 @@ class MembersHandler extends HeaderedCsvHandler<MemberRecord> {
         LANGUAGE_RE,
         'an ISO 639-1 language code, optionally with a region (en-GB)',
       ),
-      marketingConsent: consent ?? null,
+      marketingConsent: 'consent' in consent ? consent.consent : null,
       groupType,
       groupId,
       updatedAt,

@@ -303,6 +303,71 @@ for (const engine of availableEngines()) {
     });
   });
 
+  describe(`marketing consent per mailing (${engine})`, () => {
+    const s = useScenario(engine);
+    const statement = async (w: Scenario) =>
+      (await w.mailingList('BALANCE_STATEMENT', '2026-03-31')).map((r) => r.memberNumber);
+
+    it('sends the month’s statement to who opted in to it by its short name, never to who opted out, and refuses a type that names no mailing', async () => {
+      const w = s();
+      const optedIn = { number: memberNumber(41), surname: 'ORLOVA', givenName: 'ANNA' };
+      const optedOut = { number: memberNumber(42), surname: 'BELOV', givenName: 'BORIS' };
+      const typo = { number: memberNumber(43), surname: 'CHERNOV', givenName: 'CYRIL' };
+      const file = w.dropMembers([
+        { ...optedIn, email: 'anna@example.com', consent: 'N;STATEMENT:Y' },
+        { ...optedOut, email: 'boris@example.com', consent: 'Y;STATEMENT:N' },
+        { ...typo, email: 'cyril@example.com', consent: 'Y;STATEMENT_TYPO:N' },
+      ]);
+      const enrolled = await w.night('2026-03-01');
+      expect(enrolled.ingest.counts['members.enrolled']).toBe(2);
+      expect(JSON.parse(String((await w.member(optedIn.number)).consent))).toEqual({
+        ALL: false,
+        BALANCE_STATEMENT: true,
+      });
+      // Refused, not enrolled with a default that would mail against the no it meant to give.
+      expect(await w.member(typo.number)).toBeUndefined();
+      expect(await w.rejects({ feed: 'members' })).toEqual([
+        expect.objectContaining({
+          file_id: await w.inboundFileId(file),
+          line: 4,
+          field: 'marketing_consent',
+          reason: 'BAD_FORMAT',
+          message: expect.stringContaining('"STATEMENT_TYPO" names none'),
+        }),
+      ]);
+      fly(w, optedIn, '2026-03-10', '300.00');
+      fly(w, optedOut, '2026-03-10', '300.00');
+      await w.night('2026-03-11');
+      expect(await w.balance(optedOut.number)).toBeGreaterThan(0);
+      expect(await statement(w)).toEqual([optedIn.number]);
+    });
+
+    it('honours the short names of consents stored before the feed normalised them, a no under either name standing', async () => {
+      const w = s();
+      const people = [41, 42, 43, 44].map((n) => ({
+        number: memberNumber(n),
+        surname: 'STAROV',
+        givenName: `P${n}`,
+        email: `p${n}@example.com`,
+      }));
+      await w.enrol('2026-03-01', ...people);
+      const stored = [
+        { ALL: false, STATEMENT: true },
+        { ALL: true, STATEMENT: false },
+        { ALL: true, STATEMENT: true, BALANCE_STATEMENT: false },
+        { ALL: true, STATEMENT_TYPO: false },
+      ];
+      for (const [i, p] of people.entries())
+        await w
+          .knex('members')
+          .where({ number: p.number })
+          .update({ consent: JSON.stringify(stored[i]) });
+      for (const p of people) fly(w, p, '2026-03-10', '300.00');
+      await w.night('2026-03-11');
+      expect(await statement(w)).toEqual([people[0]!.number, people[3]!.number]);
+    });
+  });
+
   describe(`a name the feed changed (${engine})`, () => {
     const s = useScenario(engine);
     const ANNA: Person = {

@@ -55,6 +55,9 @@ export interface Person {
   mergedInto?: string;
   enrolled?: string;
   group?: { type: 'HOUSEHOLD' | 'CORPORATE'; id: string };
+  email?: string;
+  /** As the members feed writes it: `N;STATEMENT:Y`. */
+  consent?: string;
   updatedAt?: string;
 }
 
@@ -237,7 +240,7 @@ export class Scenario {
 
   dropMembers(people: Person[]): string {
     const header =
-      'member_number,status,merged_into,enrolment_date,enrolment_channel,surname,given_name,surname_local,given_name_local,group_type,group_id,updated_at';
+      'member_number,status,merged_into,enrolment_date,enrolment_channel,surname,given_name,surname_local,given_name_local,email,marketing_consent,group_type,group_id,updated_at';
     const lines = people.map((p) =>
       csvLine([
         p.number,
@@ -249,6 +252,8 @@ export class Scenario {
         p.givenName,
         p.surnameLocal ?? '',
         p.givenNameLocal ?? '',
+        p.email ?? '',
+        p.consent ?? '',
         p.group?.type ?? '',
         p.group?.id ?? '',
         p.updatedAt ?? '2020-01-01T00:00:00Z',
