@@ -36,6 +36,7 @@ import {
   MAILING_COLUMNS,
   mailingCsv,
   mailingXml,
+  type CutField,
   type ExpiryWarningRow,
   type TierChangeRow,
 } from './mailings.js';
@@ -46,6 +47,7 @@ import {
   type PartnerResponse,
   type PartnerResponseRecord,
 } from './partner-response.js';
+import { cutToLength, xmlChars } from './xml-writer.js';
 
 const OTA_XSD = join(SHARED_FORMATS, 'ota/2017B/OTA_HotelStayInfoNotifRS.xsd');
 const ISXML_XSD = join(PROJECT, 'schemas/redeye-isxml-subset-1.0.xsd');
@@ -715,5 +717,62 @@ describe('mailing lists', () => {
     ];
     expect(docs[1]).toContain('<NewCardReady>Y</NewCardReady>');
     expectValid(MAILING_XSD, docs);
+  });
+
+  it.runIf(xmllintOrSkip())(
+    'cuts a name past the schema’s 100 characters in the XML list and reports it, and keeps it whole in the CSV',
+    async () => {
+      const header = {
+        program: 'XX',
+        businessDate: '2026-11-30',
+        sequence: 1,
+        createdAt: '2026-12-01T01:30:00Z',
+      };
+      const long = {
+        ...warning,
+        givenName: 'G'.repeat(101),
+        surname: `${'Ж'.repeat(99)}👩‍✈️ ${'S'.repeat(80)}`,
+      };
+      const cut: CutField[] = [];
+      const xml = await text(
+        mailingXml({ ...header, kind: 'EXPIRY_WARNING' }, [long], {}, (c) => cut.push(c)),
+      );
+      expectValid(MAILING_XSD, [xml]);
+      // The pilot emoji is one character of four code points: it goes whole.
+      expect(xml).toContain(`<GivenName>${'G'.repeat(100)}</GivenName>`);
+      expect(xml).toContain(`<Surname>${'Ж'.repeat(99)}</Surname>`);
+      expect(cut).toEqual([
+        { memberNumber: long.memberNumber, field: 'given_name', length: 101, maxLength: 100 },
+        { memberNumber: long.memberNumber, field: 'surname', length: 184, maxLength: 100 },
+      ]);
+      const csv = parse(await text(mailingCsv('EXPIRY_WARNING', [long]))) as string[][];
+      expect(csv[1]!.slice(3, 5)).toEqual([long.givenName, long.surname]);
+    },
+  );
+
+  it('cuts text to a length in code points without splitting a character, and leaves text that fits alone', () => {
+    const piece = fc.constantFrom('a', 'Ж', ' ', '😀', 'e\u0301', '👩‍✈️', '\u0301', 'ก\u0e31\u0e49');
+    fc.assert(
+      fc.property(
+        fc.array(piece, { maxLength: 60 }).map((p) => p.join('')),
+        fc.integer({ min: 1, max: 40 }),
+        (s, max) => {
+          const cut = cutToLength(s, max);
+          const points = Array.from(cut).length;
+          if (Array.from(s).length <= max) {
+            expect(cut).toBe(s);
+            return;
+          }
+          expect(s.startsWith(cut)).toBe(true);
+          expect(points).toBeLessThanOrEqual(max);
+          expect(points).toBeGreaterThan(0);
+          // No surrogate pair split: XML can carry every character of the cut.
+          expect(xmlChars(cut)).toBe(cut);
+          // A cut on a character boundary, unless the first character alone is longer than the limit.
+          const first = [...new Intl.Segmenter('und', { granularity: 'grapheme' }).segment(s)][0]!.segment;
+          if (Array.from(first).length <= max) expect(s.slice(cut.length)).not.toMatch(/^\p{M}|^\u200d/u);
+        },
+      ),
+    );
   });
 });

@@ -20,6 +20,9 @@
  * | INCOMPLETE_REGISTRATION | daily            | enrolment left INCOMPLETE exactly `incompleteAfterDays` ago     |
  * | ACCOUNT_CLOSURE         | daily            | accounts closed on the date                                     |
  *
+ * A name longer than the XML schema's 100 characters is cut in the XML list and reported (`mailingXml`);
+ * the CSV list, which promises no length, carries it whole.
+ *
  * Lists that fire on an exact day warn each member once per event rather than every day of a window.
  * Under inactivity expiry, a pool's expiring points are announced to each of its members who may be mailed.
  * A pool member's balance statement is their own account and their pool's together, in one row.
@@ -34,7 +37,7 @@ import { poolsLastActiveIn } from '../ledger/queries.js';
 import { Program } from '../rules/program.js';
 import { awaitingDelivery, exportKey } from './outbox.js';
 import { csvRecord, csvRecords, csvText, type CsvField } from './csv.js';
-import { xmlChars } from './xml-writer.js';
+import { cutToLength, xmlChars } from './xml-writer.js';
 import { escapeXmlText } from '../parsers/xml-common.js';
 import { consentTypeOf } from '../parsers/members.js';
 
@@ -120,15 +123,24 @@ export type MailingRow = MailingRows[MailingKind];
 
 // ------------------------------------------------------------------------------------------------ columns
 
-type Column<R> = readonly [name: string, value: (r: R) => CsvField | null, kind: 'text' | 'plain'];
+/** `maxLength`: the most characters the XML list's schema allows the field. */
+type Column<R> = readonly [
+  name: string,
+  value: (r: R) => CsvField | null,
+  kind: 'text' | 'plain',
+  maxLength?: number,
+];
+
+// redeye-mailing-1.0.xsd's Name; the members feed takes names of up to 200 (parsers/csv-common.ts).
+const NAME_MAX = 100;
 
 const ADDRESSEE: ReadonlyArray<Column<Addressee & { surname?: string | null }>> = [
   ['member_number', (r) => r.memberNumber, 'text'],
   ['email', (r) => r.email, 'text'],
   ['language', (r) => r.language, 'text'],
-  ['given_name', (r) => r.givenName, 'text'],
+  ['given_name', (r) => r.givenName, 'text', NAME_MAX],
 ];
-const SURNAME: Column<{ surname: string | null }> = ['surname', (r) => r.surname, 'text'];
+const SURNAME: Column<{ surname: string | null }> = ['surname', (r) => r.surname, 'text', NAME_MAX];
 
 /** The fields of each list, in order; the XML element names are the same in UpperCamelCase. */
 export const MAILING_COLUMNS: { [K in MailingKind]: ReadonlyArray<Column<MailingRows[K]>> } = {
@@ -207,17 +219,32 @@ export interface MailingHeader {
   createdAt: string;
 }
 
-/** XML list in the namespace urn:redeye:mailing:1.0 (schemas/redeye-mailing-1.0.xsd). */
+/** A field the XML list carries cut to its schema's length: the CRM's record wants shortening. */
+export interface CutField {
+  memberNumber: string;
+  field: string;
+  /** Characters (code points) in the member's record. */
+  length: number;
+  maxLength: number;
+}
+
+/**
+ * XML list in the namespace urn:redeye:mailing:1.0 (schemas/redeye-mailing-1.0.xsd). A name longer than
+ * the schema allows is written cut to its length (`cutToLength`) and reported to `onCut`, as one such
+ * member would otherwise make the whole night's list invalid for the mailing house.
+ */
 export async function* mailingXml<K extends MailingKind>(
   header: MailingHeader & { kind: K },
   rows: AsyncIterable<MailingRows[K]> | Iterable<MailingRows[K]>,
   counter: { recipients?: number } = {},
+  onCut: (cut: CutField) => void = () => undefined,
 ): AsyncGenerator<string> {
   const columns = MAILING_COLUMNS[header.kind] as ReadonlyArray<Column<MailingRows[K]>>;
-  const leaf = (indent: string, name: string, value: CsvField | null) =>
-    value === null || value === ''
-      ? ''
-      : `${indent}<${name}>${escapeXmlText(xmlChars(String(value)))}</${name}>\n`;
+  // Measured once XML's illegal characters are gone: the schema counts what the mailing house reads.
+  const leaf = (indent: string, name: string, value: CsvField | null) => {
+    const text = value === null ? '' : xmlChars(String(value));
+    return text === '' ? '' : `${indent}<${name}>${escapeXmlText(text)}</${name}>\n`;
+  };
   let head = `<?xml version="1.0" encoding="UTF-8"?>\n<MailingList xmlns="${MAILING_NS}">\n  <Header>\n`;
   head += leaf('    ', 'Program', header.program);
   head += leaf('    ', 'Kind', header.kind);
@@ -230,7 +257,16 @@ export async function* mailingXml<K extends MailingKind>(
   let out = '';
   for await (const row of rows) {
     out += '  <Recipient>\n';
-    for (const [name, value] of columns) out += leaf('    ', elementName(name), value(row));
+    for (const [name, value, , maxLength] of columns) {
+      let v = value(row);
+      if (maxLength !== undefined && v !== null) {
+        const text = xmlChars(String(v));
+        v = cutToLength(text, maxLength);
+        if (v !== text)
+          onCut({ memberNumber: row.memberNumber, field: name, length: Array.from(text).length, maxLength });
+      }
+      out += leaf('    ', elementName(name), v);
+    }
     out += '  </Recipient>\n';
     counter.recipients++;
     if (out.length > 1 << 16) {

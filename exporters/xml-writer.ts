@@ -18,6 +18,32 @@ export function xmlChars(s: string): string {
   return s.replace(XML_ILLEGAL, '');
 }
 
+const GRAPHEMES = new Intl.Segmenter('und', { granularity: 'grapheme' });
+
+/**
+ * `s` cut to at most `max` characters as XML Schema's maxLength counts them (code points), ending on a
+ * whole user-perceived character, so neither a surrogate pair nor a letter and its combining accent is
+ * split; trailing white space the cut exposes goes too, unless it is all there is. A first character longer than `max` on its own
+ * is cut between code points, as the length is what makes the file valid.
+ */
+export function cutToLength(s: string, max: number): string {
+  if (s.length <= max) return s;
+  let n = 0;
+  let end = 0;
+  for (const { segment } of GRAPHEMES.segment(s)) {
+    let points = 0;
+    for (const _ of segment) points++;
+    if (n + points > max) break;
+    n += points;
+    end += segment.length;
+  }
+  if (end === s.length) return s;
+  const whole = s.slice(0, end);
+  const cut = whole.trimEnd();
+  if (cut !== '') return cut;
+  return whole !== '' ? whole : Array.from(s).slice(0, max).join('');
+}
+
 export type XmlAttributes = ReadonlyArray<readonly [string, string | number | undefined | null]>;
 
 function attributes(attrs: XmlAttributes): string {

@@ -36,6 +36,7 @@ import {
   testConfig,
   type Night,
 } from '../exporters/fixtures/night.js';
+import { insertMember } from '../ledger/members.js';
 import { exportJob } from './export.js';
 
 const OTA_XSD = join(SHARED_FORMATS, 'ota/2017B/OTA_HotelStayInfoNotifRS.xsd');
@@ -1341,8 +1342,23 @@ for (const engine of availableEngines()) {
       const xmlConfig = testConfig((c) => {
         c.exports.mailings.format = 'xml';
       });
+      // Names as long as the members feed takes (200), past the schema's 100: cut where no character
+      // is split (a surrogate pair at 99-100, a letter and its accent at 100-101), and reported.
+      const long = {
+        number: '1000000099',
+        givenName: `${'Б'.repeat(98)}😀😀${'x'.repeat(50)}`,
+        surname: `${'A'.repeat(99)}E\u0301${'Z'.repeat(98)}`,
+      };
+      await insertMember(t.db.knex, {
+        ...long,
+        status: 'CLOSED',
+        email: 'long@example.com',
+        consent: { ALL: true },
+        tier: 'MEMBER',
+        closedOn: DAY,
+      });
       try {
-        await exportJob(jobContext(t.db, xmlConfig, DAY));
+        const result = await exportJob(jobContext(t.db, xmlConfig, DAY));
         const rows = ((await t.db.knex('files').where('direction', 'out')) as OutRow[]).filter((r) =>
           r.name.endsWith('.xml'),
         );
@@ -1365,6 +1381,19 @@ for (const engine of availableEngines()) {
           'Recipient',
         );
         expect(recipients.map((r) => child(r, 'NewCardReady'))).toEqual(['Y', 'N']);
+        const closure = rows.find((r) => r.name.startsWith('ACCOUNT_CLOSURE'))!;
+        const cut = elements(
+          readFileSync(join(xmlConfig.paths.outbox, closure.local_path), 'utf8'),
+          'Recipient',
+        ).find((r) => child(r, 'MemberNumber') === long.number)!;
+        expect(child(cut, 'GivenName')).toBe(`${'Б'.repeat(98)}😀😀`);
+        expect(child(cut, 'Surname')).toBe('A'.repeat(99));
+        expect(result.warnings).toEqual(
+          expect.arrayContaining([
+            `${closure.name}: ACCOUNT_CLOSURE to member ${long.number}: given_name of 150 characters written cut to the 100 the XML list allows; the CRM should shorten it`,
+            `${closure.name}: ACCOUNT_CLOSURE to member ${long.number}: surname of 199 characters written cut to the 100 the XML list allows; the CRM should shorten it`,
+          ]),
+        );
       } finally {
         rmSync(xmlConfig.paths.outbox, { recursive: true, force: true });
       }

@@ -52,6 +52,7 @@ import {
   mailingRows,
   mailingXml,
   tierChangeList,
+  type CutField,
 } from '../exporters/mailings.js';
 import {
   exportKey,
@@ -504,6 +505,7 @@ class ExportRun {
     return {
       label: `${kind} mailing list`,
       run: async () => {
+        let cut: CutField[] = [];
         const outcome = await this.write(
           {
             kind: 'mailing',
@@ -514,6 +516,8 @@ class ExportRun {
             name: () => mailingName(kind, this.date, format),
             prepare: async (q, stamp, fileId) => {
               const counter: { recipients?: number } = {};
+              // A list prepared twice (its first write lost a race to another) reports once.
+              cut = [];
               // Which tier events the list takes, fixed before it is built so that it records as taken
               // exactly what it carries (README, Mailing lists).
               const list = kind === 'TIER_CHANGE' ? await tierChangeList(q, fileId) : undefined;
@@ -531,6 +535,7 @@ class ExportRun {
                       },
                       rows,
                       counter,
+                      (c) => cut.push(c),
                     );
               return {
                 content,
@@ -542,6 +547,11 @@ class ExportRun {
           'mailingLists',
         );
         this.add('recipients', outcome.counts.recipients ?? 0);
+        for (const c of cut) {
+          this.warnings.push(
+            `${outcome.name}: ${kind} to member ${c.memberNumber}: ${c.field} of ${c.length} characters written cut to the ${c.maxLength} the XML list allows; the CRM should shorten it`,
+          );
+        }
       },
     };
   }
