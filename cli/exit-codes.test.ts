@@ -147,4 +147,30 @@ describe('exit codes of a bad setting', () => {
       expect([feed, refused.code, refused.err]).toEqual([feed, 2, r.err]);
     }
   });
+
+  it('parse or simulate of a folder, as of a missing file: a usage error naming the path given, exit 2', async () => {
+    const folder = join(dir, 'inbox');
+    mkdirSync(folder);
+    for (const args of [
+      ['parse', 'flown', folder],
+      ['simulate', 'flown', folder, '--date', '2026-03-11'],
+    ]) {
+      const r = await redeye(args);
+      expect([args[0], r.code, r.err]).toEqual([
+        args[0],
+        2,
+        `error [USAGE]: ${folder}: a folder, not a file`,
+      ]);
+    }
+  });
+
+  it('a file id past the exact numbers is refused as typed, exit 2, not rounded into an id never given', async () => {
+    const typed = '99999999999999999999999';
+    for (const command of ['show', 'release', 'discard']) {
+      const r = await redeye(['files', command, typed, ...(command === 'show' ? [] : ['--reason', 'x'])]);
+      expect([command, r.code]).toEqual([command, 2]);
+      expect(r.err).toContain(`got ${typed}`);
+      expect(r.err).not.toContain('e+');
+    }
+  });
 });

@@ -181,6 +181,26 @@ describe('the token secret (REDEYE_TOKEN_SECRET)', () => {
     expect(await surname('1000000024')).toBe(await surname('1000000016'));
   });
 
+  it('erases an account closed on a month end on the day its months are up, as the calendar clamps them', async () => {
+    const knex = world().t.db.knex;
+    for (const [number, closedOn] of [
+      ['1000000040', '2024-02-29'],
+      ['1000000057', '2024-02-28'],
+      ['1000000065', '2024-03-01'],
+    ] as const)
+      await insertMember(knex, { number, status: 'CLOSED', tier: 'MEMBER', surname: 'SOKOLOV', closedOn });
+    const w = world();
+    const erased = async () =>
+      (await knex('members').whereNotNull('erased_at').orderBy('number').pluck('number')) as string[];
+    await retentionJob({ ...w.ctx('2026-02-27'), env: SECRET });
+    expect(await erased()).toEqual([]);
+    // 24 months after 29 February 2024 is 28 February 2026, as it is for the 28th: not 1 March.
+    await retentionJob({ ...w.ctx('2026-02-28'), env: SECRET });
+    expect(await erased()).toEqual(['1000000040', '1000000057']);
+    await retentionJob({ ...w.ctx('2026-03-01'), env: SECRET });
+    expect(await erased()).toEqual(['1000000040', '1000000057', '1000000065']);
+  });
+
   it('member forget refuses without the secret, and two runs give the same token for the same surname', async () => {
     await members();
     const w = world();

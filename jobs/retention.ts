@@ -24,7 +24,7 @@ import { lstat, readdir, rm, rmdir, unlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Knex } from 'knex';
 import type { LoadedConfig } from '../config/load.js';
-import { addDays, addMonths, type IsoDate } from '../lib/dates.js';
+import { addDays, addMonths, latestDueBy, type IsoDate } from '../lib/dates.js';
 import { coerceError, RedeyeError } from '../lib/errors.js';
 import { TransportsByName } from '../transports/index.js';
 import { TEMP_SUFFIX, TEMPORARY_FILE_MAX_AGE_MS } from '../transports/names.js';
@@ -326,7 +326,9 @@ export const retentionJob: Job = async (ctx: JobContext): Promise<JobResult> => 
     [ctx.config.paths.landing, ctx.config.paths.outbox, ctx.config.paths.reports],
     Date.now() - TEMPORARY_FILE_MAX_AGE_MS,
   );
-  const cutoff = addMonths(ctx.businessDate, -ctx.config.retention.closedMonths);
+  // Clamped at month ends: an account closed on 29 February is due on the 28th its months on, as one
+  // closed on the 28th is, not on 1 March.
+  const cutoff = latestDueBy(ctx.businessDate, ctx.config.retention.closedMonths);
   const due = await ctx.db
     .knex('members')
     .whereIn('status', ['CLOSED', 'MERGED'])

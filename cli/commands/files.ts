@@ -192,7 +192,8 @@ const LIST_PAGE = 500;
 /** `1015`, and `1,015` as `files list` printed ids before, so a copied id still works. */
 function parseFileId(text: string): number | undefined {
   const digits = /^\d{1,3}(,\d{3})+$/.test(text) ? text.replaceAll(',', '') : text;
-  return /^\d+$/.test(digits) ? Number(digits) : undefined;
+  // Beyond the largest exact number an id would be rounded, and the error would name an id never typed.
+  return /^\d+$/.test(digits) && Number(digits) <= Number.MAX_SAFE_INTEGER ? Number(digits) : undefined;
 }
 
 export function registerFiles(program: Command, run: ActionRunner): void {
@@ -654,7 +655,8 @@ function printRelinked(ctx: CommandContext, result: RelinkResult): void {
 
 function fileIdArgument(text: string): number {
   const id = parseFileId(text);
-  if (id === undefined) throw new UsageError(`a file id is a number, got ${text}`);
+  if (id === undefined)
+    throw new UsageError(`a file id is a whole number up to ${Number.MAX_SAFE_INTEGER}, got ${text}`);
   return id;
 }
 

@@ -33,6 +33,10 @@ function inputsFor(files: string[], received: string | undefined, now: Date): Pa
     } catch {
       throw new UsageError(`cannot read ${path}`, { file: path });
     }
+    if (!stat.isFile())
+      throw new UsageError(stat.isDirectory() ? 'a folder, not a file' : 'not a regular file', {
+        file: path,
+      });
     // An FTL's dates carry no year, and the simulator holds back what is dated after the night but not
     // after the file came in: the receipt time decides both. Unless told, it is the file's time, but not
     // later than the clock (REDEYE_NOW replaying a night with files written since).
@@ -281,6 +285,8 @@ export function registerParse(program: Command, run: ActionRunner): void {
         ) => {
           const name = feedName(feed);
           const date = businessDateOption(ctx, opts.date);
+          // The files first: a path that names no file is the operator's to correct, whatever the database.
+          const inputs = inputsFor(files, opts.received, ctx.now());
           // Read-only: the simulator must leave the database byte for byte as it found it.
           const db = openDb(ctx.config.database.url, {
             readonly: true,
@@ -290,16 +296,9 @@ export function registerParse(program: Command, run: ActionRunner): void {
           const tidy = db.file ? walFilesTidier(db.file) : undefined;
           const statusText = statusCreditText(ctx.config);
           try {
-            for await (const e of simulate(
-              db.knex,
-              ctx.config,
-              name,
-              inputsFor(files, opts.received, ctx.now()),
-              date,
-              {
-                encoding: opts.encoding ?? ctx.config.feeds[name]?.encoding,
-              },
-            )) {
+            for await (const e of simulate(db.knex, ctx.config, name, inputs, date, {
+              encoding: opts.encoding ?? ctx.config.feeds[name]?.encoding,
+            })) {
               if (opts.json) {
                 ctx.output.out(JSON.stringify(e));
                 continue;
