@@ -421,14 +421,48 @@ describe('flown parser: flights that go somewhere, flight numbers, amounts', () 
       [
         'fare_amount',
         'BAD_AMOUNT',
-        'fare_amount: expected a decimal amount with at most 18 digits before the point and 9 after, found "99999999999999999999999.999999"',
+        'fare_amount: expected a decimal amount with at most 18 digits before the point and 9 after, without a sign, found "99999999999999999999999.999999"',
       ],
       [
         'tax_amount',
         'BAD_AMOUNT',
-        'tax_amount: expected a decimal amount with at most 18 digits before the point and 9 after, found "1.0000000001"',
+        'tax_amount: expected a decimal amount with at most 18 digits before the point and 9 after, without a sign, found "1.0000000001"',
       ],
     ]);
+  });
+});
+
+describe('flown parser: amounts carry no sign, whatever the coupon status', () => {
+  it('refuses a negative fare, surcharge or tax on a flown, void, refunded or exchanged coupon, naming line and field', async () => {
+    const { records, rejects, verdicts } = await readRows([
+      couponRow({ fare_amount: '150.00', tax_amount: '-100.00' }),
+      couponRow({ coupon_number: '2', fare_amount: '-100.00', tax_amount: '200.00' }),
+      couponRow({ coupon_number: '3', carrier_surcharge_amount: '-5.00', coupon_status: 'R' }),
+      couponRow({ coupon_number: '4', fare_amount: '-100.00', coupon_status: 'V' }),
+      couponRow({ coupon_number: '4', tax_amount: '-0.01', coupon_status: 'E' }),
+      couponRow({ ticket_number: '0741234567891', fare_amount: '-1', tax_amount: '-2', coupon_status: 'R' }),
+      couponRow({ ticket_number: '0741234567892', fare_amount: '0.00', tax_amount: '0', coupon_status: 'R' }),
+      // The trailer sums what the file holds, the refused fares too: the rows are refused, not the file.
+      '#TRAILER,7,149.00',
+    ]);
+    expect(records.map((r) => [r.line, r.record.fareAmount, r.record.taxAmount])).toEqual([[8, '0.00', '0']]);
+    expect(rejects.map((r) => [r.file, r.line, r.field, r.reason, r.text])).toEqual([
+      ['rows.csv', 2, 'tax_amount', 'BAD_AMOUNT', '-100.00'],
+      ['rows.csv', 3, 'fare_amount', 'BAD_AMOUNT', '-100.00'],
+      ['rows.csv', 4, 'carrier_surcharge_amount', 'BAD_AMOUNT', '-5.00'],
+      ['rows.csv', 5, 'fare_amount', 'BAD_AMOUNT', '-100.00'],
+      ['rows.csv', 6, 'tax_amount', 'BAD_AMOUNT', '-0.01'],
+      ['rows.csv', 7, 'fare_amount', 'BAD_AMOUNT', '-1'],
+    ]);
+    expect(rejects[0]?.message).toBe(
+      'tax_amount: expected a decimal amount with at most 18 digits before the point and 9 after, without a sign, found "-100.00"',
+    );
+    expect(rejects[5]?.message).toContain('(also: tax_amount BAD_AMOUNT)');
+    expect(verdicts[0]).toMatchObject({
+      verdict: 'accepted',
+      account: { records: 1, rejects: 6 },
+      meta: { read: { dataRows: 7, fareSum: '149.00' } },
+    });
   });
 });
 
@@ -471,7 +505,18 @@ const upper = (min: number, max: number) => fc.stringMatching(new RegExp(`^[A-Z]
 const isoDate = fc
   .date({ min: new Date('1990-01-01T00:00:00Z'), max: new Date('2040-12-31T00:00:00Z'), noInvalidDate: true })
   .map((d) => d.toISOString().slice(0, 10));
-const decimal = fc.stringMatching(/^-?\d{1,12}(\.\d{1,4})?$/);
+/** An amount as the extract writes it, without a sign (the coupon status says a refund, not the sign). */
+const decimal = fc.stringMatching(/^\d{1,12}(\.\d{1,4})?$/);
+/** A decimal of at most 4 places in ten-thousandths, and back: what the trailer's sum is checked against. */
+function tenThousandths(amount: string): bigint {
+  const [whole, frac = ''] = amount.replace('-', '').split('.') as [string, string?];
+  const units = BigInt(whole + frac.padEnd(4, '0'));
+  return amount.startsWith('-') ? -units : units;
+}
+function decimalOf(units: bigint): string {
+  const abs = (units < 0n ? -units : units).toString().padStart(5, '0');
+  return `${units < 0n ? '-' : ''}${abs.slice(0, -4)}.${abs.slice(-4)}`;
+}
 /** Free text with the characters that need quoting; trimmed, as the parser trims. */
 const freeText = fc
   .array(fc.constantFrom('A', 'b', 'Ж', 'é', ' ', ',', ';', '"', "'", '\n', '\r\n', '-', '1'), {
@@ -628,15 +673,10 @@ describe('flown parser on generated valid files', () => {
             lines.push(text);
             expected.push(expectedRecord(c, present, 'gen.csv', line));
             line += 1 + (text.match(/\r\n|\r|\n/g)?.length ?? 0);
-            const [whole, frac = ''] = c.fareAmount.replace('-', '').split('.') as [string, string?];
-            const units = BigInt(whole + frac.padEnd(4, '0'));
-            fareSum += c.fareAmount.startsWith('-') ? -units : units;
+            fareSum += tenThousandths(c.fareAmount);
           });
           if (l.trailer) {
-            const abs = (fareSum < 0n ? -fareSum : fareSum).toString().padStart(5, '0');
-            lines.push(
-              `#TRAILER${l.delimiter}${coupons.length}${l.delimiter}${fareSum < 0n ? '-' : ''}${abs.slice(0, -4)}.${abs.slice(-4)}`,
-            );
+            lines.push(`#TRAILER${l.delimiter}${coupons.length}${l.delimiter}${decimalOf(fareSum)}`);
           }
           const bytes = Buffer.from((l.bom ? '\ufeff' : '') + lines.join(l.eol) + l.eol, 'utf8');
           const { records, rejects, verdicts, events } = await collect(
@@ -652,6 +692,57 @@ describe('flown parser on generated valid files', () => {
         },
       ),
       { numRuns: 150 },
+    );
+  });
+
+  it('refuses each coupon with a negative amount, whatever its status, naming its first, and reads the others', async () => {
+    const AMOUNTS = ['fare_amount', 'carrier_surcharge_amount', 'tax_amount'] as const;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(coupon, fc.subarray([...AMOUNTS])), { minLength: 1, maxLength: 8 }),
+        fc.constantFrom(',', ';'),
+        async (rows, delimiter) => {
+          const columns = FLOWN_COLUMNS.map((c) => c.name);
+          const lines = [columns.join(delimiter)];
+          let fareSum = 0n;
+          const expectedRejects: unknown[][] = [];
+          rows.forEach(([c, negated], i) => {
+            const cells = cellsOf(c);
+            for (const name of negated) cells[name] = `-${cells[name]}`;
+            lines.push(columns.map((name) => csvField(cells[name] as string, delimiter)).join(delimiter));
+            fareSum += tenThousandths(cells.fare_amount!);
+            // Reported against the row's first line: the rows before it may span several.
+            const first = AMOUNTS.find((name) => negated.includes(name));
+            if (first) expectedRejects.push([i, first, 'BAD_AMOUNT', cells[first]]);
+          });
+          // The trailer counts the refused rows and sums their fares as written: the rows are refused,
+          // the file is not.
+          lines.push(`#TRAILER${delimiter}${rows.length}${delimiter}${decimalOf(fareSum)}`);
+          const bytes = Buffer.from(lines.join('\n') + '\n', 'utf8');
+          const { records, rejects, verdicts, events } = await collect(flownParser, [
+            bytesInput('gen.csv', bytes),
+          ]);
+          const lineOf = new Map([...records, ...rejects].map((e) => [e.line, e]));
+          const rowLines = [...lineOf.keys()].sort((a, b) => a - b);
+          expect(rowLines).toHaveLength(rows.length);
+          expect(rejects.map((r) => [rowLines.indexOf(r.line), r.field, r.reason, r.text])).toEqual(
+            expectedRejects,
+          );
+          expect(records.map((r) => r.record.ticketNumber)).toEqual(
+            rows.filter(([, negated]) => negated.length === 0).map(([c]) => c.ticketNumber),
+          );
+          for (const r of records) {
+            for (const amount of [r.record.fareAmount, r.record.carrierSurchargeAmount, r.record.taxAmount])
+              expect(amount.startsWith('-')).toBe(false);
+          }
+          expect(verdicts[0]).toMatchObject({
+            verdict: 'accepted',
+            account: { records: records.length, rejects: expectedRejects.length },
+          });
+          expect(checkFileEvents(events, bytes)).toEqual([]);
+        },
+      ),
+      { numRuns: 100 },
     );
   });
 

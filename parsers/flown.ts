@@ -9,7 +9,8 @@
  *
  * The trailer count covers every data row (records and rejects, not the header, blank lines or the
  * trailer); its sum covers every data row whose fare_amount is a valid decimal, compared by value
- * (`100.5` equals `100.50`). With `;` as separator the trailer may use either separator.
+ * (`100.5` equals `100.50`), a negative one too: the row is refused for its sign, but the sum is of what
+ * the file holds. With `;` as separator the trailer may use either separator.
  */
 import {
   AIRPORT_RE,
@@ -199,9 +200,12 @@ class FlownHandler extends HeaderedCsvHandler<FlownCoupon> {
       passengerType: r.oneOf(PAX_TYPE, PASSENGER_TYPES),
       ffpCarrier,
       ffpNumber,
-      fareAmount: r.amount(FARE),
-      carrierSurchargeAmount: r.amount(SURCHARGE),
-      taxAmount: r.amount(TAX),
+      // formats/flown-coupons.md gives the amounts no sign, whatever the status: a refund, void or
+      // exchange is told by coupon_status. Read as written, a negative part earned negative points and
+      // took a tax nobody refunded off the coupon's status credit.
+      fareAmount: r.amount(FARE, true),
+      carrierSurchargeAmount: r.amount(SURCHARGE, true),
+      taxAmount: r.amount(TAX, true),
       currency: r.currency(CURRENCY),
       couponStatus: r.oneOf(STATUS, COUPON_STATUSES, 'BAD_STATUS'),
       sourceRef: r.optText(SOURCE_REF),
