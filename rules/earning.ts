@@ -18,6 +18,13 @@ import { reject, type Rejection } from './reasons.js';
 
 export type FarePart = 'fare' | 'surcharge' | 'tax';
 
+/** The flown-coupon column each part is read from, for the reject that names it. */
+const FARE_FIELDS: Readonly<Record<FarePart, string>> = {
+  fare: 'fare_amount',
+  surcharge: 'carrier_surcharge_amount',
+  tax: 'tax_amount',
+};
+
 export interface FareComponents {
   /**
    * The parts' total in base-currency minor units. A coupon in another currency is converted as one
@@ -154,7 +161,21 @@ export function airAward(program: Program, facts: AirFacts): AwardResult {
         ),
       };
     }
-    const spendMinor = facts.fare.sumOf(version.revenueComponents);
+    // The flown reader refuses a signed amount, but an archived coupon read before it did is decided
+    // again on a rerun: a negative part would earn negative points that no posting could hold.
+    const fare = facts.fare;
+    const negative = version.revenueComponents.find((part) => fare.sumOf([part]) < 0);
+    if (negative) {
+      return {
+        ok: false,
+        rejection: reject(
+          'BAD_AMOUNT',
+          FARE_FIELDS[negative],
+          `a negative ${FARE_FIELDS[negative]} earns no points under ${version.id}: the coupon status says a refund, not the sign`,
+        ),
+      };
+    }
+    const spendMinor = fare.sumOf(version.revenueComponents);
     base = new Decimal(spendMinor)
       .dividedBy(10 ** program.baseExponent)
       .times(new Decimal(version.pointsPerUnit))

@@ -8,6 +8,9 @@ import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../../test/harness/db.js';
 import { Accounts } from '../../ledger/accounts.js';
 import { awardPostingKey, flightKey } from '../activity.js';
+import { fetchJob } from '../../jobs/fetch.js';
+import { ingestJob } from '../../jobs/ingest.js';
+import { accrueJob } from '../../jobs/accrue.js';
 import { memberNumber, replaceOnce, useScenario, YES, type Coupon, type Person } from './scenario.js';
 
 const IVANOV: Person = { number: memberNumber(1), surname: 'IVANOV', givenName: 'IVAN' };
@@ -265,6 +268,25 @@ for (const engine of availableEngines()) {
       });
     });
 
+    it('refuses a coupon with a negative tax on its line and field: no miles, and no status taken off its fare', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      const file = w.dropCoupons([
+        coupon({ date: '2026-03-10', from: 'SVO', to: 'KZN', booked: 'Y', fare: '150.00', tax: '-100.00' }),
+      ]);
+      const night = await w.night('2026-03-11');
+      expect(night.ingest.counts).toMatchObject({ rejects: 1 });
+      expect(
+        (await w.rejects({ feed: 'flown' })).map((r) => [r.file_id, r.line, r.field, r.reason, r.text]),
+      ).toEqual([[await w.inboundFileId(file), 2, 'tax_amount', 'BAD_AMOUNT', '-100.00']]);
+      expect(
+        await w.activity(keyOf({ flight: '245', date: '2026-03-10', from: 'SVO', to: 'KZN' })),
+      ).toBeUndefined();
+      expect(await w.balance(IVANOV.number)).toBe(0);
+      expect(await w.statusBalance(IVANOV.number)).toBe(0);
+      expect(await w.postingCount()).toBe(0);
+    });
+
     it('converts a coupon in euros to dollars of status with the ECB rate of the flight date', async () => {
       const w = s();
       w.dropFx({ '2026-03-10': { USD: '1.0800' }, '2026-03-11': { USD: '1.1000' } });
@@ -357,6 +379,52 @@ for (const engine of availableEngines()) {
         // Each part rounded on its own would be 110.50 + 0.50 = 111.00 dollars, 555 points.
         const key = keyOf({ flight: '245', date: '2026-03-10', from: 'SVO', to: 'KZN' });
         expect(await w.activity(key)).toMatchObject({ points: 554, base_spend_minor: 11099 });
+      });
+
+      it('refuses a coupon with a negative fare on its line and field, rather than an activity of -500 points', async () => {
+        const w = s();
+        await w.enrol('2026-03-01', IVANOV);
+        const file = w.dropCoupons([
+          coupon({ date: '2026-03-10', from: 'SVO', to: 'KZN', booked: 'Y', fare: '-100.00', tax: '200.00' }),
+        ]);
+        await w.night('2026-03-11');
+        expect(
+          (await w.rejects({ feed: 'flown' })).map((r) => [r.file_id, r.line, r.field, r.reason, r.text]),
+        ).toEqual([[await w.inboundFileId(file), 2, 'fare_amount', 'BAD_AMOUNT', '-100.00']]);
+        expect(
+          await w.activity(keyOf({ flight: '245', date: '2026-03-10', from: 'SVO', to: 'KZN' })),
+        ).toBeUndefined();
+        expect(await w.balance(IVANOV.number)).toBe(0);
+        expect(await w.statusBalance(IVANOV.number)).toBe(0);
+        expect(await w.postingCount()).toBe(0);
+      });
+
+      it('earns no negative points from a coupon archived with a negative fare before the reader refused it', async () => {
+        const w = s();
+        await w.enrol('2026-03-01', IVANOV);
+        w.dropCoupons([
+          coupon({ date: '2026-03-10', from: 'SVO', to: 'KZN', booked: 'Y', fare: '100.00', tax: '200.00' }),
+        ]);
+        await w.run(fetchJob, '2026-03-11');
+        await w.run(ingestJob, '2026-03-11');
+        const key = keyOf({ flight: '245', date: '2026-03-10', from: 'SVO', to: 'KZN' });
+        // As an earlier version stored `-100.00`, waiting for its accrue.
+        await w.knex('activities').where({ activity_key: key }).update({ fare_minor: -10000 });
+        await w.run(accrueJob, '2026-03-11');
+        const activity = await w.activity(key);
+        // The activity says what its postings hold: no points, where it used to say -500 beside a posting
+        // of none; a status credit it holds is the one posted.
+        expect(activity).toMatchObject({
+          status: 'POSTED',
+          points: 0,
+          reason: 'BAD_AMOUNT',
+          reason_field: 'fare_amount',
+          reason_message: expect.stringContaining('a negative fare_amount earns no points under air-2024'),
+        });
+        expect(await w.balance(IVANOV.number)).toBe(0);
+        expect(await w.statusBalance(IVANOV.number)).toBe(Number(activity!.status_credit ?? 0));
+        expect(await w.posting(awardPostingKey(key))).toBeUndefined();
+        await w.expectLedgerOk();
       });
 
       it('rejects a coupon whose fare is nothing as BAD_AMOUNT, and the night goes on', async () => {
