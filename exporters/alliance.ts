@@ -130,6 +130,9 @@ export async function unclaimedPassengers(
     .where('a.type', 'FLIGHT')
     .andWhere('a.status', 'NOT_CREDITED')
     .andWhere('a.partner_code', partnerCode)
+    // A partner's card on a flight joined to the same passenger's record on our card (a ticket booked on
+    // it, our card shown at check-in) is credited here: claimed too, the partner would credit the seat again.
+    .whereNull('a.member_number')
     .andWhere('a.business_date', '<=', businessDate)
     // Only a flown passenger is claimed: listed by the FTL without a coupon yet, or on a flown coupon. A
     // coupon refunded, voided or exchanged was not flown. One corrected after its claim went out stays

@@ -140,11 +140,28 @@ export const flightRefKey = (f: FlightRef) =>
   `${f.carrier}${f.flightNumber}:${f.date}:${f.origin}-${f.destination}`;
 
 /**
- * Which of a flight's activities a lookup wants: those of no member of ours (coupons without a card, for
- * the FTL passenger they may be), or those of a card (passengers, for the coupon without one). A flight's
- * passengers are nearly all carded: an FTL passenger asks only for the few without a card.
+ * Which of a flight's activities a lookup wants: those of no member of ours (coupons without a card, or
+ * on another program's card, for the FTL passenger they may be; passengers on another program's card,
+ * for the coupon on ours), those of a card (passengers, for the coupon without one), or, for a passenger
+ * on another program's card, those of a card no FTL passenger has completed (coupons on our card) and
+ * those that kept such a card as the other record's (the passenger listed again). A flight's passengers
+ * are nearly all carded: an FTL passenger asks only for the few without a card, or for the coupons still
+ * without their passenger, which are none once the FTL came first.
+ *
+ * A record on another program's card that was claimed from that program is left out of `cardless`: the
+ * claim cannot be withdrawn (alliance claims carry no withdrawal), so it stays what the partner was told.
  */
-export type FlightHolders = 'cardless' | 'carded';
+export type FlightHolders = 'cardless' | 'carded' | 'unlisted';
+
+/** Whether an activity is one of the holders asked for, as `activitiesByFlights` selects them. */
+export const heldBy = (
+  r: Pick<ActivityRow, 'memberNumber' | 'seenFtl' | 'detail'>,
+  holders: FlightHolders,
+) =>
+  holders === 'cardless'
+    ? r.memberNumber === null
+    : r.memberNumber !== null &&
+      (holders === 'carded' || !r.seenFtl || r.detail?.otherProgramCard !== undefined);
 
 /**
  * The flight activities of the given flights, of the holders asked for. One SELECT per flight, joined by
@@ -167,9 +184,19 @@ export async function activitiesByFlights(
         destination: f.destination,
         type: 'FLIGHT',
       })
-      .modify((b) =>
-        holders === 'cardless' ? b.whereNull('member_number') : b.whereNotNull('member_number'),
-      );
+      .modify((b) => {
+        if (holders === 'cardless')
+          b.whereNull('member_number').whereNotExists((s) =>
+            s
+              .select(q.raw('1'))
+              .from('alliance_claims as c')
+              .where('c.direction', 'OUT')
+              .whereRaw('c.activity_key = activities.activity_key'),
+          );
+        else b.whereNotNull('member_number');
+        if (holders === 'unlisted')
+          b.where((w) => w.where('seen_ftl', false).orWhere('detail', 'like', '%"otherProgramCard"%'));
+      });
   // 100 flights of 6 bindings stay within SQLite's 500 compound SELECTs and its bound parameters.
   for (const part of chunks(flights, 100)) {
     const [first, ...rest] = part;

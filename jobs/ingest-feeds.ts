@@ -28,6 +28,7 @@ import {
   normaliseFlightNumber,
   reissueKey,
   setAsideId,
+  type ActivityDetail,
   type ActivityRow,
   type Draft,
   type ReadAt,
@@ -278,16 +279,40 @@ export const standingFields = (next: ActivityRow): Partial<ActivityRow> =>
 
 /** A coupon archived without a card of ours or of a partner program's: kept for retro-claims. */
 const cardless = (r: ActivityRow) => r.seenCoupon && r.memberNumber === null && !r.detail?.partnerCard;
+/** A record on another program's card, kept for that program's claims file unless it joins one of ours. */
+const partnerCarded = (r: ActivityRow) => r.memberNumber === null && r.detail?.partnerCard !== undefined;
 /** An FTL passenger on a card of ours, known to the members feed or not (a claim may have credited it). */
 const ownPassenger = (r: ActivityRow) => r.seenFtl && r.memberNumber !== null && !r.detail?.partnerCard;
-/** A cardless coupon as it was drafted, that no passenger has come to and no claim has credited. */
-const lonelyCoupon = (r: ActivityRow) =>
-  cardless(r) &&
-  !r.seenFtl &&
-  r.activityKey === couponKey(r.ticketNumber!, r.couponNumber!) &&
+/** An FTL passenger on another program's card. */
+const partnerPassenger = (r: ActivityRow) => r.seenFtl && partnerCarded(r);
+/**
+ * A record without a card of ours as it was drafted: nothing posted or claimed for it, and no other ticket
+ * of the flight kept beside it (whose keys derive from its key).
+ */
+const asDrafted = (r: ActivityRow) =>
   r.status === 'NOT_CREDITED' &&
   r.postingKey === null &&
-  r.statusPostingKey === null;
+  r.statusPostingKey === null &&
+  !r.detail?.flightActivity &&
+  !r.detail?.otherCoupons?.length;
+/**
+ * A coupon without a card of ours that no passenger has come to and no claim has credited: without a card
+ * (under its ticket's key), or on another program's card.
+ */
+const lonelyCoupon = (r: ActivityRow) =>
+  r.seenCoupon &&
+  !r.seenFtl &&
+  asDrafted(r) &&
+  (cardless(r) ? r.activityKey === couponKey(r.ticketNumber!, r.couponNumber!) : partnerCarded(r));
+/** A passenger on another program's card that no coupon has come to. */
+const lonelyPartnerPassenger = (r: ActivityRow) => partnerPassenger(r) && !r.seenCoupon && asDrafted(r);
+/** A coupon on a card of ours that no FTL passenger has come to, the flight's own (not another ticket). */
+const lonelyOwnCoupon = (r: ActivityRow) =>
+  r.seenCoupon &&
+  !r.seenFtl &&
+  r.memberNumber !== null &&
+  !r.detail?.partnerCard &&
+  !r.detail?.flightActivity;
 /**
  * The flights a cardless coupon may have been listed under: the one it was operated as, and the one it
  * was sold as (the DCS lists a codeshare under the marketing flight when no `.M/` is sent).
@@ -310,15 +335,30 @@ const sameName = (a: ActivityRow, b: ActivityRow) =>
     { surname: a.travelSurname, givenName: a.travelGivenName },
     { surname: b.travelSurname, givenName: b.travelGivenName },
   );
-/** A cardless coupon joined to passenger `p`: the activity the coupon with `p`'s card would have been. */
-const onCardOf = (p: ActivityRow): Partial<ActivityRow> => ({
+type Card = { program: string; number: string };
+const sameCard = (a: Card | undefined, b: Card) =>
+  a !== undefined && a.program === b.program && a.number === b.number;
+/**
+ * A record without a card of ours (`r`) joined to one on our card (`p`): the activity the record with
+ * `p`'s card would have been. Another program's card it bore is kept, but no longer the activity's: the
+ * partner is not asked to credit the flight (`unclaimedPassengers`), nor are its caps applied.
+ */
+const onCardOf = (p: ActivityRow, r: ActivityRow): Partial<ActivityRow> => ({
   activityKey: p.activityKey,
   memberNumber: p.memberNumber,
   channel: 'OWN_FLIGHTS',
+  partnerCode: null,
   externalRef: null,
   status: 'PENDING',
   ...NO_REASON,
+  ...(r.detail?.partnerCard ? { detail: ourDetail(r.detail) } : {}),
 });
+/** The detail of a record on another program's card once it joins one on ours: the card kept aside. */
+function ourDetail(detail: ActivityDetail): ActivityDetail {
+  // The marketing listing's key was made from the partner card: no passenger of ours bears it.
+  const { partnerCard, marketingKey: _marketingKey, ...rest } = detail;
+  return partnerCard ? { ...rest, otherProgramCard: partnerCard } : detail;
+}
 /** The one row of `rows` (by key) the test keeps, if only one. */
 function onlyOne(rows: ActivityRow[], keep: (r: ActivityRow) => boolean): ActivityRow | undefined {
   const kept = new Map(rows.filter(keep).map((r) => [r.activityKey, r]));
@@ -376,44 +416,67 @@ export async function mergeFlightDrafts(archive: FlightArchive, drafts: Activity
   // with the card: the coupon's money earns the flight's status credits, its refund takes back what the
   // FTL's card (or a retro-claim) was credited, and a claim finds one flight, not two halves of it. Only
   // when one passenger alone fits: else the coupon stays its own activity, for a claim to name.
-  // A coupon asks for its flight's carded passengers; a passenger first for the flight's cardless coupons,
-  // and for its carded rivals only where such a coupon is there: most passengers find none, and a flight's
-  // carded rows are the many.
+  // A record on another program's card meets the other feed's record on ours alike (a ticket booked on a
+  // Lufthansa card, our card shown at check-in, or the other way round): one passenger, credited on our
+  // card and not claimed from the partner, which would credit the seat again and bill us for it.
+  // A coupon asks for its flight's carded passengers; a passenger first for the flight's records without a
+  // card of ours (and a partner's passenger for our coupons no passenger has come to), and for its carded
+  // rivals only where such a record is there: most passengers find none, and a flight's carded rows are
+  // the many.
+  const unmatched = (d: ActivityRow) =>
+    !(d.ticketNumber !== null && byCoupon.has(couponRef(d))) && !sameFlight(d);
   const couponsLookFor = drafts.flatMap((d) =>
-    d.seenCoupon && cardless(d) && !byCoupon.has(couponRef(d)) ? couponFlights(d) : [],
+    d.seenCoupon && (cardless(d) || partnerCarded(d)) && unmatched(d) ? couponFlights(d) : [],
+  );
+  const ownCouponsLookFor = drafts.flatMap((d) =>
+    d.seenCoupon && d.memberNumber !== null && !d.detail?.partnerCard && unmatched(d) ? couponFlights(d) : [],
   );
   const passengersLookFor = drafts.flatMap((d) =>
-    !d.seenCoupon && ownPassenger(d) && !sameFlight(d) ? [flightOfActivity(d)] : [],
+    (ownPassenger(d) || partnerPassenger(d)) && unmatched(d) ? [flightOfActivity(d)] : [],
+  );
+  const partnersLookFor = drafts.flatMap((d) =>
+    partnerPassenger(d) && unmatched(d) ? [flightOfActivity(d)] : [],
   );
   const flightRows = new Map<string, ActivityRow[]>();
   const batchPassengers = new Map<string, ActivityRow[]>();
-  if (couponsLookFor.length > 0 || passengersLookFor.length > 0) {
+  if (couponsLookFor.length > 0 || ownCouponsLookFor.length > 0 || passengersLookFor.length > 0) {
     const byId = new Map<number, ActivityRow>();
     for (const r of [...byKey.values(), ...others.values(), ...byCoupon.values()])
       if (r.id !== undefined) byId.set(r.id, r);
     const unique = (flights: FlightRef[]) => [...new Map(flights.map((f) => [flightRefKey(f), f])).values()];
+    const taken = new Set<ActivityRow>();
     const take = (found: ActivityRow[]) => {
       for (const f of found) {
         // One object per stored activity, as above: a passenger found by its flight may be one a draft
         // completes by key.
         const r = (f.id !== undefined ? byId.get(f.id) : undefined) ?? f;
+        if (taken.has(r)) continue;
+        taken.add(r);
         if (!byKey.has(r.activityKey)) byKey.set(r.activityKey, r);
         addTo(flightRows, flightRefKey(flightOfActivity(r)), r);
       }
     };
-    const withCoupons = new Set<string>();
-    if (passengersLookFor.length > 0)
-      for (const r of await archive.byFlights(unique(passengersLookFor), 'cardless')) {
+    // Flights where a record may join: their carded rows tell whether one passenger alone fits.
+    const joinable = new Set<string>();
+    const notCarded = unique([...passengersLookFor, ...ownCouponsLookFor]);
+    if (notCarded.length > 0)
+      for (const r of await archive.byFlights(notCarded, 'cardless')) {
         take([r]);
-        if (lonelyCoupon(r)) withCoupons.add(flightRefKey(flightOfActivity(r)));
+        if (lonelyCoupon(r) || lonelyPartnerPassenger(r)) joinable.add(flightRefKey(flightOfActivity(r)));
+      }
+    if (partnersLookFor.length > 0)
+      for (const r of await archive.byFlights(unique(partnersLookFor), 'unlisted')) {
+        take([r]);
+        if (lonelyOwnCoupon(r)) joinable.add(flightRefKey(flightOfActivity(r)));
       }
     const carded = unique([
       ...couponsLookFor,
-      ...passengersLookFor.filter((f) => withCoupons.has(flightRefKey(f))),
+      ...[...passengersLookFor, ...ownCouponsLookFor].filter((f) => joinable.has(flightRefKey(f))),
     ]);
     if (carded.length > 0) take(await archive.byFlights(carded, 'carded'));
     for (const d of drafts)
-      if (!d.seenCoupon && ownPassenger(d)) addTo(batchPassengers, flightRefKey(flightOfActivity(d)), d);
+      if (ownPassenger(d) || partnerPassenger(d))
+        addTo(batchPassengers, flightRefKey(flightOfActivity(d)), d);
   }
   const rekeyed = new Map<ActivityRow, string>();
   const changed = new Map<ActivityRow, Partial<ActivityRow>>();
@@ -469,30 +532,71 @@ export async function mergeFlightDrafts(archive: FlightArchive, drafts: Activity
         continue;
       }
     }
-    if (d.seenCoupon && cardless(d)) {
+    if (d.seenCoupon && (cardless(d) || (partnerCarded(d) && !sameFlight(d)))) {
       const passenger = onlyOne(
         couponFlights(d).flatMap((f) => flightRows.get(flightRefKey(f)) ?? []),
         (r) => ownPassenger(r) && !r.detail?.flightActivity && sameName(r, d),
       );
       // From here the coupon is the one its passenger's card would have brought: it completes the
       // flight's activity, or is the flight's other ticket (a reissue, a second coupon for the seat).
-      if (passenger) Object.assign(d, { ...onCardOf(passenger), needsAccrual: true });
-    } else if (!d.seenCoupon && ownPassenger(d) && !sameFlight(d)) {
+      if (passenger) Object.assign(d, { ...onCardOf(passenger, d), needsAccrual: true });
+    } else if (d.seenCoupon && d.memberNumber !== null && !d.detail?.partnerCard && !sameFlight(d)) {
+      const rows = couponFlights(d).flatMap((f) => flightRows.get(flightRefKey(f)) ?? []);
+      const listed = onlyOne(rows, (r) => partnerPassenger(r) && sameName(r, d));
+      if (listed && lonelyPartnerPassenger(listed) && !rows.some((r) => ownPassenger(r) && sameName(r, d))) {
+        // The passenger listed on another program's card takes the coupon's key, as the passenger listed
+        // on our card would have had (nothing was posted or claimed for it).
+        const from = listed.activityKey;
+        const member = onCardOf(d, listed);
+        change(listed, { ...member, ...mergedFields({ ...listed, ...member }, d) });
+        rekeyed.set(listed, from);
+        byKey.set(d.activityKey, listed);
+        byCoupon.set(couponRef(d), listed);
+        outcomes[i] = { kind: 'merged', row: listed };
+        read(listed, i);
+        continue;
+      }
+    } else if (!d.seenCoupon && (ownPassenger(d) || partnerPassenger(d)) && !sameFlight(d)) {
       const k = flightRefKey(flightOfActivity(d));
       const rows = flightRows.get(k) ?? [];
-      const coupon = onlyOne(rows, (r) => lonelyCoupon(r) && sameName(r, d));
+      const card = d.detail?.partnerCard;
+      const joined =
+        card && rows.find((r) => r.seenFtl && sameCard(r.detail?.otherProgramCard, card) && sameName(r, d));
+      if (joined) {
+        // Listed again on the card that joined our passenger's flight: the same passenger, read before.
+        outcomes[i] = duplicate(joined, d);
+        continue;
+      }
+      const coupon = ownPassenger(d)
+        ? onlyOne(rows, (r) => lonelyCoupon(r) && sameName(r, d))
+        : onlyOne(rows, (r) => lonelyOwnCoupon(r) && sameName(r, d));
+      // Another passenger of the coupon's name it may be: one on our card, or, for a coupon on another
+      // program's card, one on such a card (it bears that card when it is the coupon's).
+      const rival = (r: ActivityRow) =>
+        ownPassenger(r) || (partnerPassenger(r) && (partnerPassenger(d) || partnerCarded(coupon!)));
       const rivals =
         coupon &&
         [...rows, ...(batchPassengers.get(k) ?? [])].filter(
-          (r) => ownPassenger(r) && r.activityKey !== d.activityKey && sameName(r, coupon),
+          (r) => rival(r) && r.activityKey !== d.activityKey && sameName(r, coupon),
         );
-      if (coupon && rivals && rivals.length === 0) {
+      if (coupon && rivals && rivals.length === 0 && ownPassenger(d)) {
         // The coupon came first: it takes the passenger's key, as the coupon with the card would have had
         // (it posted nothing, so no posting's key derives from the one it had).
         const from = coupon.activityKey;
-        const member = onCardOf(d);
+        const member = onCardOf(d, coupon);
         change(coupon, { ...member, ...mergedFields({ ...coupon, ...member }, d) });
         rekeyed.set(coupon, from);
+        byKey.set(d.activityKey, coupon);
+        outcomes[i] = { kind: 'merged', row: coupon };
+        read(coupon, i);
+        continue;
+      }
+      if (coupon && rivals && rivals.length === 0) {
+        // The coupon on our card came first: the passenger on another program's card completes it as the
+        // passenger on our card would have, the partner's card kept with it.
+        const fields = mergedFields(coupon, d);
+        fields.detail = { ...fields.detail, otherProgramCard: d.detail!.partnerCard! };
+        change(coupon, fields);
         byKey.set(d.activityKey, coupon);
         outcomes[i] = { kind: 'merged', row: coupon };
         read(coupon, i);

@@ -43,6 +43,7 @@ import { Program } from '../rules/program.js';
 import {
   activitiesByCoupons,
   activitiesByFlights,
+  heldBy,
   activitiesByKeys,
   fromDb,
   type FlightHolders,
@@ -382,11 +383,7 @@ class SimulatedArchive implements FlightArchive {
     const wanted = new Set(flights.map(flightRefKey));
     const rows = new Set((await activitiesByFlights(this.knex, flights, holders)).map((r) => this.adopt(r)));
     for (const r of this.added)
-      if (
-        r.type === 'FLIGHT' &&
-        (r.memberNumber === null) === (holders === 'cardless') &&
-        wanted.has(flightRefKey(flightOfActivity(r)))
-      )
+      if (r.type === 'FLIGHT' && heldBy(r, holders) && wanted.has(flightRefKey(flightOfActivity(r))))
         rows.add(r);
     return [...rows];
   }

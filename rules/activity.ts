@@ -123,6 +123,12 @@ export interface ActivityDetail {
   passengerFrom?: ReadAt;
   /** Another program's card presented on our flight (exported in alliance claims). */
   partnerCard?: { program: string; number: string };
+  /**
+   * Another program's card the flight's other record presented, kept as read: the coupon of a ticket
+   * booked on a Lufthansa card whose passenger showed our card at check-in (or the other way round). The
+   * flight is credited on our card, and not claimed from that program, which would credit the seat again.
+   */
+  otherProgramCard?: { program: string; number: string };
   fareBasis?: string | null;
   /**
    * A coupon's operating carrier. The activity's `carrier` is that of the flight it is keyed by, which is

@@ -3,9 +3,14 @@
  * first; miles are posted once and status credits come from the coupon. A coupon coming back refunded,
  * voided or exchanged takes back what was posted for it. Rules are versioned by the activity date.
  */
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../../test/harness/db.js';
 import type { SimulationEvent } from '../../jobs/simulate.js';
+import { exportJob } from '../../jobs/export.js';
+import { unclaimedPassengers } from '../../exporters/alliance.js';
+import { exportCopy } from '../../test/harness/files.js';
+import { Program } from '../program.js';
 import { Accounts } from '../../ledger/accounts.js';
 import {
   awardPostingKey,
@@ -1430,6 +1435,172 @@ for (const engine of availableEngines()) {
           reason: 'NO_CARD',
           seen_ftl: expect.not.toSatisfy((v: unknown) => v === true || v === 1),
         });
+      expect(await w.statusBalance(IVANOV.number)).toBe(0);
+      expect(await w.statusBalance(SON.number)).toBe(0);
+    });
+  });
+
+  describe(`a flight on another program's card and on ours (${engine})`, () => {
+    const s = useScenario(engine);
+    const LH_CARD = { program: 'LH', number: '992001234567890' };
+    const LH_KEY = flightKey(
+      {
+        carrier: 'XX',
+        number: FLIGHT.flight,
+        date: FLIGHT.date,
+        origin: FLIGHT.from,
+        destination: FLIGHT.to,
+      },
+      LH_CARD,
+    );
+    /** Booked on his Lufthansa card: $100 toward status, 461 miles in Y. */
+    const onLh = (over: Partial<Coupon> = {}) =>
+      coupon({ card: LH_CARD, fare: '100.00', tax: '0.00', ...over });
+    const onOurs = (over: Partial<Coupon> = {}) => coupon({ fare: '100.00', tax: '0.00', ...over });
+    const ftlOnLh = ftl({
+      groups: [{ dest: 'KZN', cls: 'Y', pax: [{ ...IVANOV_PAX, program: 'LH', card: LH_CARD.number }] }],
+    });
+    const activityCount = async (w: Scenario) =>
+      Number((await w.knex('activities').count({ n: '*' }).first())!.n);
+    /** What the night's outbound claims file to LH claims, as the export job writes it. */
+    async function claimedFromLh(w: Scenario, date: string): Promise<number> {
+      const result = await w.run(exportJob, date);
+      const out = await w
+        .knex('files')
+        .where({ direction: 'out', feed: 'alliance-claims', partner_code: 'LH', business_date: date })
+        .first();
+      const xml = readFileSync(exportCopy(w.w.config, out.local_path), 'utf8');
+      expect(xml).toContain(`<ClaimCount>${result.counts.claims ?? 0}</ClaimCount>`);
+      return result.counts.claims ?? 0;
+    }
+    /** One activity: our card credited with the miles and the coupon's status, the partner's card kept. */
+    async function creditedOnce(w: Scenario): Promise<void> {
+      expect(await w.balance(IVANOV.number)).toBe(461);
+      expect(await w.statusBalance(IVANOV.number)).toBe(10000);
+      expect(await w.activity(KEY)).toMatchObject({
+        status: 'POSTED',
+        seen_ftl: YES,
+        seen_coupon: YES,
+        member_number: IVANOV.number,
+        partner_code: null,
+        external_ref: null,
+        ticket_number: '0741000000001',
+        posting_key: awardPostingKey(KEY),
+        status_credit: 10000,
+      });
+      expect(JSON.parse(String((await w.activity(KEY))!.detail))).toMatchObject({
+        otherProgramCard: LH_CARD,
+      });
+      expect(await w.activity(LH_KEY)).toBeUndefined();
+      expect(await activityCount(w)).toBe(1);
+      expect(await unclaimedPassengers(w.knex, 'LH', '2026-03-31', new Program(w.w.config))).toEqual([]);
+    }
+
+    it('FTL on our card first: the coupon booked on the partner card completes the credit, is not claimed from LH, and its refund takes back both', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      w.dropFtl(ftl());
+      await w.night('2026-03-11');
+      expect(await claimedFromLh(w, '2026-03-11')).toBe(0);
+      w.dropCoupons([onLh()]);
+      const night = await w.night('2026-03-12');
+      expect(night.ingest.counts['flown.merged']).toBe(1);
+      await creditedOnce(w);
+      expect(await claimedFromLh(w, '2026-03-12')).toBe(0);
+      const rerun = await w.night('2026-03-12', { foretold: false });
+      expect(rerun.accrue.counts.postings ?? 0).toBe(0);
+      w.dropCoupons([onLh({ status: 'R' })]);
+      await w.night('2026-03-13');
+      expect(await w.balance(IVANOV.number)).toBe(0);
+      expect(await w.statusBalance(IVANOV.number)).toBe(0);
+      expect(await w.activity(KEY)).toMatchObject({ status: 'REVERSED', reason: 'NOT_FLOWN' });
+      expect(await claimedFromLh(w, '2026-03-13')).toBe(0);
+    });
+
+    it('coupon on the partner card first: the FTL passenger on our card takes its activity, credited once and not claimed', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      w.dropCoupons([onLh()]);
+      await w.night('2026-03-11');
+      expect(await w.activity(LH_KEY)).toMatchObject({ status: 'NOT_CREDITED', partner_code: 'LH' });
+      w.dropFtl(ftl());
+      const night = await w.night('2026-03-12');
+      expect(night.ingest.counts['ftl.merged']).toBe(1);
+      await creditedOnce(w);
+      expect(await claimedFromLh(w, '2026-03-12')).toBe(0);
+      // Either record sent again (in another file) is the one read before: nothing twice, nothing claimed.
+      w.dropFtl(ftl({ groups: [{ dest: 'KZN', cls: 'Y', pax: [{ ...IVANOV_PAX, title: '' }] }] }));
+      w.dropCoupons([onLh({ pnr: 'XYZ789' })]);
+      const again = await w.night('2026-03-13');
+      expect(again.ingest.counts['ftl.duplicates']).toBe(1);
+      expect(again.ingest.counts['flown.duplicates']).toBe(1);
+      await creditedOnce(w);
+    });
+
+    it('both in one night: one activity, credited once, nothing claimed; the night run again posts nothing', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      w.dropFtl(ftl());
+      w.dropCoupons([onLh()]);
+      await w.night('2026-03-11');
+      await creditedOnce(w);
+      expect(await claimedFromLh(w, '2026-03-11')).toBe(0);
+      const postings = await w.postingCount();
+      await w.night('2026-03-11', { foretold: false });
+      expect(await w.postingCount()).toBe(postings);
+    });
+
+    for (const order of ['FTL first', 'coupon first'] as const)
+      it(`listed on the partner card, his coupon on ours, ${order}: credited here once, the passenger not claimed from LH, listed again a duplicate`, async () => {
+        const w = s();
+        await w.enrol('2026-03-01', IVANOV);
+        if (order === 'FTL first') w.dropFtl(ftlOnLh);
+        else w.dropCoupons([onOurs()]);
+        await w.night('2026-03-11');
+        if (order === 'FTL first') w.dropCoupons([onOurs()]);
+        else w.dropFtl(ftlOnLh);
+        await w.night('2026-03-12');
+        await creditedOnce(w);
+        expect(await claimedFromLh(w, '2026-03-12')).toBe(0);
+        // Listed again in another FTL: the passenger read before, not one for LH.
+        w.dropFtl(
+          ftl({ groups: [{ dest: 'KZN', cls: 'Y', pax: [{ ...ftlOnLh.groups[0]!.pax[0]!, title: '' }] }] }),
+        );
+        const again = await w.night('2026-03-13');
+        expect(again.ingest.counts['ftl.duplicates']).toBe(1);
+        await creditedOnce(w);
+        w.dropCoupons([onOurs({ status: 'V' })]);
+        await w.night('2026-03-14');
+        expect(await w.balance(IVANOV.number)).toBe(0);
+        expect(await w.statusBalance(IVANOV.number)).toBe(0);
+      });
+
+    it('a passenger on the partner card already claimed from LH stays LH’s: the coupon on our card is its own activity', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      w.dropFtl(ftlOnLh);
+      await w.night('2026-03-11');
+      expect(await claimedFromLh(w, '2026-03-11')).toBe(1);
+      w.dropCoupons([onOurs()]);
+      await w.night('2026-03-12');
+      expect(await w.activity(LH_KEY)).toMatchObject({ status: 'NOT_CREDITED', partner_code: 'LH' });
+      expect(await w.activity(KEY)).toMatchObject({
+        status: 'POSTED',
+        seen_ftl: expect.not.toSatisfy((v: unknown) => v === true || v === 1),
+      });
+    });
+
+    it('two passengers of the coupon’s name on our cards: the coupon on the partner card stays LH’s', async () => {
+      const w = s();
+      const SON: Person = { number: memberNumber(2), surname: 'IVANOV', givenName: 'IVAN' };
+      await w.enrol('2026-03-01', IVANOV, SON);
+      w.dropFtl(
+        ftl({ groups: [{ dest: 'KZN', cls: 'Y', pax: [IVANOV_PAX, { ...IVANOV_PAX, card: SON.number }] }] }),
+      );
+      await w.night('2026-03-11');
+      w.dropCoupons([onLh()]);
+      await w.night('2026-03-12');
+      expect(await w.activity(LH_KEY)).toMatchObject({ status: 'NOT_CREDITED', partner_code: 'LH' });
       expect(await w.statusBalance(IVANOV.number)).toBe(0);
       expect(await w.statusBalance(SON.number)).toBe(0);
     });
