@@ -15,7 +15,7 @@ import { matchAllianceResults, type MatchReport, type SentClaimsFile } from '../
 import type { Redemption } from '../parsers/redemptions.js';
 import type { RetroClaim } from '../parsers/retro-claims.js';
 import type { FxRate } from '../parsers/fx.js';
-import { toMinorUnits, isCurrencyCode } from '../lib/money.js';
+import { Decimal, toMinorUnits, isCurrencyCode } from '../lib/money.js';
 import {
   allianceClaimDraft,
   cardOfFlightKey,
@@ -1515,7 +1515,8 @@ export function fxHandler(_ctx: JobContext): FeedHandler<FxRate> & { counts(): R
         const k = `${e.record.date}:${e.record.currency}`;
         const known = existing.get(k);
         if (known !== undefined) {
-          if (known !== e.record.rate) {
+          // By value: a history file writes 1.048 where the daily file wrote 1.0480, the same rate.
+          if (!new Decimal(known).equals(e.record.rate)) {
             rejects.push({
               line: e.line,
               field: 'rate',

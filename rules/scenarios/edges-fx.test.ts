@@ -26,6 +26,22 @@ for (const engine of availableEngines()) {
       expect(await w.statusBalance(IVANOV.number)).toBe(11000);
       expect(await w.balance(IVANOV.number)).toBe(922);
     });
+    it('a rate sent again written otherwise (1.048 for 1.0480) is the rate known, not a conflicting duplicate', async () => {
+      const w = s();
+      w.dropFx({ '2026-03-05': { USD: '1.0480', JPY: '161.50', GBP: '0.8600' } });
+      await w.night('2026-03-06');
+      const again = w.dropFx({ '2026-03-05': { USD: '1.048', JPY: '161.5', GBP: '0.8700' } });
+      await w.night('2026-03-07');
+      const id = await w.inboundFileId(again);
+      // Only the rate that differs in value is refused, and the one kept is the first.
+      expect(await w.rejects({ file_id: id })).toEqual([
+        expect.objectContaining({
+          reason: 'DUPLICATE',
+          field: 'rate',
+          message: 'GBP on 2026-03-05 is already 0.8600; 0.8700 ignored',
+        }),
+      ]);
+    });
     it('half-even on the cent: EUR 100.00 at 1.00005 is USD 100.00', async () => {
       const w = s();
       w.dropFx({ '2026-04-02': { USD: '1.00005' } });
