@@ -24,6 +24,7 @@ import type { IsoDate } from '../lib/dates.js';
 import { coerceError, RedeyeError, UsageError } from '../lib/errors.js';
 import { relativeInside } from '../lib/paths.js';
 import type { TransportsByName } from '../transports/index.js';
+import { checkCopy, gone, type CopySeen } from './copy-check.js';
 import { acquireRunLock, describeHolder, LockedError } from './lock.js';
 import { copyCutoffs, exportCopiesDue, landedCopiesDue, landedCopiesKept } from './retention.js';
 import {
@@ -31,7 +32,6 @@ import {
   copyPathUnlessRefused,
   laidOut,
   settingOf,
-  sha256File,
   toFileRow,
   withCopyResolved,
   type CopyFolders,
@@ -142,9 +142,6 @@ export const ELSEWHERE_NAMED = 20;
 const within = (root: string, path: string): boolean =>
   resolve(root) === resolve(path) || relativeInside(root, path) !== undefined;
 
-const gone = (error: unknown): boolean =>
-  (error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ENOTDIR';
-
 /**
  * Relinks the refused copies under `from`. The copies are checked and hashed first, without the run lock,
  * so a night is never kept waiting by a long pass; the lock is then held only to check each copy again by
@@ -221,11 +218,7 @@ const leftChanged = (r: RelinkedRow, why: string): LeftRow => ({
 });
 
 /** What a copy was when it was checked: the same `lstat` under the lock says it is the bytes hashed. */
-interface Seen {
-  size: number;
-  mtimeMs: number;
-  ino: number;
-}
+type Seen = CopySeen;
 
 /** Why the copy of `r` can no longer be relinked as planned; undefined when it still can. */
 async function changedSince(
@@ -614,47 +607,4 @@ async function* refusedRows(db: Db, folders: CopyFolders): AsyncGenerator<FileRo
     if (page.length < PAGE) return;
     after = page.at(-1)!.id;
   }
-}
-
-/** Why the copy at `path` is not the file the registry recorded; what was seen of it when it is. */
-async function checkCopy(
-  path: string,
-  file: Pick<FileRow, 'size' | 'sha256'>,
-): Promise<{ seen: Seen } | { reason: LeftReason; message: string }> {
-  const unreadable = (error: unknown) => ({
-    reason: 'UNREADABLE' as const,
-    message: `${path} cannot be read: ${(error as Error).message}`,
-  });
-  let stat;
-  try {
-    stat = await lstat(path);
-  } catch (error) {
-    if (gone(error)) return { reason: 'MISSING', message: `no copy at ${path}` };
-    return unreadable(error);
-  }
-  // A link is not followed: the registry would then name a file whose bytes lie outside the folder.
-  if (!stat.isFile())
-    return {
-      reason: 'NOT_A_FILE',
-      message: `${path} is ${stat.isSymbolicLink() ? 'a symbolic link' : stat.isDirectory() ? 'a folder' : 'not a regular file'}, not the copy`,
-    };
-  if (stat.size !== file.size)
-    return {
-      reason: 'MISMATCH',
-      message: `${path} holds ${stat.size} bytes, the registry recorded ${file.size}`,
-    };
-  const seen = { size: stat.size, mtimeMs: stat.mtimeMs, ino: stat.ino };
-  if (!file.sha256) return { seen };
-  let actual;
-  try {
-    actual = await sha256File(path);
-  } catch (error) {
-    return unreadable(error);
-  }
-  return actual.sha256 === file.sha256
-    ? { seen }
-    : {
-        reason: 'MISMATCH',
-        message: `${path} has sha256 ${actual.sha256}, the registry recorded ${file.sha256}`,
-      };
 }
