@@ -467,6 +467,32 @@ describe('SFTP transport: delivery and clean-up on the server', () => {
     expect(await readdir(join(server.root, 'outbox'))).toEqual(['statement.csv']);
   });
 
+  it('creates the folder it delivers into only when asked, and otherwise names the missing folder', async () => {
+    await writeFile(join(scratch, 'list.csv'), 'member,email\n');
+    const transport = connect();
+    const error = await rejection(
+      transport.upload(join(scratch, 'list.csv'), 'mailing', 'list.csv'),
+      'NOT_FOUND',
+    );
+    expect(error.message).toBe(
+      `sftp ${transport.endpoint}, folder "mailing", file "list.csv": the folder mailing does not exist, so ` +
+        "nothing can be delivered into it; it is the receiving side's to create",
+    );
+    expect(existsSync(join(server.root, 'mailing'))).toBe(false);
+
+    const r = await transport.upload(join(scratch, 'list.csv'), 'shared/mailing', 'list.csv', {
+      createDir: true,
+    });
+    expect(r).toMatchObject({ remotePath: 'shared/mailing/list.csv', alreadyPresent: false });
+    expect(await readFile(join(server.root, 'shared', 'mailing', 'list.csv'), 'utf8')).toBe('member,email\n');
+    // The folder there already: the same delivery again is done, nothing created or written.
+    expect(
+      (await transport.upload(join(scratch, 'list.csv'), 'shared/mailing', 'list.csv', { createDir: true }))
+        .alreadyPresent,
+    ).toBe(true);
+    expect(readdirSync(join(server.root, 'shared', 'mailing'))).toEqual(['list.csv']);
+  });
+
   it('treats delivering the same bytes again as done, and refuses to overwrite different bytes', async () => {
     await writeFile(join(scratch, 'r.csv'), 'version 1');
     const transport = connect();

@@ -136,6 +136,27 @@ describe.skipIf(!availability.available)('SFTP transport against OpenSSH', () =>
     expect(await readdir(join(sshd.servedDir, 'outbox'))).toEqual(['RESP_20240301.csv']);
   });
 
+  it('delivers into a folder it creates when asked, and names a missing folder it was not asked to create', async () => {
+    await writeFile(join(scratch, 'list.csv'), 'member,email\n');
+    const transport = connect();
+    const error = await transport
+      .upload(join(scratch, 'list.csv'), 'mailing', 'list.csv')
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TransportError);
+    expect((error as TransportError).code).toBe('NOT_FOUND');
+    expect((error as TransportError).detail).toBe(
+      "the folder mailing does not exist, so nothing can be delivered into it; it is the receiving side's to create",
+    );
+    const r = await transport.upload(join(scratch, 'list.csv'), 'shared/mailing', 'list.csv', {
+      createDir: true,
+    });
+    expect(r).toMatchObject({ remotePath: 'shared/mailing/list.csv', alreadyPresent: false });
+    expect(await readFile(join(sshd.servedDir, 'shared', 'mailing', 'list.csv'), 'utf8')).toBe(
+      'member,email\n',
+    );
+    expect((await readdir(sshd.servedDir)).sort()).toEqual(['inbox', 'outbox', 'shared']);
+  });
+
   it('treats an identical redelivery as done and refuses to replace different content', async () => {
     await writeFile(join(scratch, 'INV.xml'), '<invoice total="10"/>');
     const transport = connect();

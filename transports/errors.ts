@@ -95,6 +95,24 @@ export function isTransportError(error: unknown, code?: TransportErrorCode): err
 }
 
 /**
+ * The refusal of an upload into `folder` (as the operator finds it on that side), which does not exist:
+ * named, where the server would name the temporary file it could not create there. A folder an upload
+ * was not asked to create is the receiving side's to provide (a partner's, or a share not mounted).
+ */
+export function folderMissing(
+  folder: string,
+  context: TransportErrorContext,
+  cause?: unknown,
+): TransportError {
+  return new TransportError(
+    'NOT_FOUND',
+    `the folder ${folder} does not exist, so nothing can be delivered into it; it is the receiving side's to create`,
+    context,
+    { cause },
+  );
+}
+
+/**
  * What to say when a file replaced as it was archived cannot be put back under its name (another file
  * took it): the replacement, never read, stays at `kept` in the archive, where no fetch looks. A new
  * name, because the old one is now another file's; one the feed's pattern matches, because fetch takes

@@ -186,6 +186,30 @@ describe('local folder transport', () => {
     expect(await readdir(join(root, 'outbox'))).toEqual(['invoice.xml']);
   });
 
+  it('creates the folder it delivers into only when asked, and otherwise names the missing folder', async () => {
+    await writeFile(join(base, 'list.csv'), 'member,email\n');
+    const share = new LocalTransport({ root: join(base, 'share-not-mounted') });
+    const error = await expectTransportError(
+      share.upload(join(base, 'list.csv'), '.', 'list.csv'),
+      'NOT_FOUND',
+    );
+    expect(error.message).toBe(
+      `local ${join(base, 'share-not-mounted')}, folder ".", file "list.csv": the folder ` +
+        `${join(base, 'share-not-mounted')} does not exist, so nothing can be delivered into it; it is the ` +
+        "receiving side's to create",
+    );
+    expect(await readdir(base)).not.toContain('share-not-mounted');
+
+    const r = await transport.upload(join(base, 'list.csv'), 'shared/mailing', 'list.csv', {
+      createDir: true,
+    });
+    expect(r).toMatchObject({
+      remotePath: join(root, 'shared', 'mailing', 'list.csv'),
+      alreadyPresent: false,
+    });
+    expect(await readFile(join(root, 'shared', 'mailing', 'list.csv'), 'utf8')).toBe('member,email\n');
+  });
+
   it('makes delivering identical bytes again a no-op and refuses to overwrite different bytes', async () => {
     await writeFile(join(base, 'r.csv'), 'v1');
     expect((await transport.upload(join(base, 'r.csv'), 'outbox', 'r.csv')).alreadyPresent).toBe(false);

@@ -5,6 +5,8 @@ import { ListingTransport } from './completeness.js';
 import {
   TransportError,
   changedSinceDownload,
+  folderMissing,
+  isTransportError,
   replacementKept,
   type TransportErrorContext,
 } from './errors.js';
@@ -18,6 +20,7 @@ import {
   type DownloadResult,
   type RemoteEntry,
   type Transport,
+  type UploadOptions,
   type UploadResult,
 } from './types.js';
 
@@ -80,9 +83,20 @@ export class LocalTransport extends ListingTransport implements Transport {
     }
   }
 
-  async upload(localPath: string, remoteDir: string, name: string): Promise<UploadResult> {
+  async upload(
+    localPath: string,
+    remoteDir: string,
+    name: string,
+    options: UploadOptions = {},
+  ): Promise<UploadResult> {
     const context = { ...this.context(remoteDir, name, 'upload'), path: localPath };
     assertSafeName(name, context);
+    const folder = this.folder(remoteDir);
+    if (options.createDir) {
+      await mkdir(folder, { recursive: true }).catch((error: unknown) => {
+        throw fsError(error, `cannot create the folder ${folder}`, context);
+      });
+    }
     let handle: FileHandle;
     try {
       handle = await open(localPath, 'r');
@@ -93,7 +107,7 @@ export class LocalTransport extends ListingTransport implements Transport {
       const info = await handle.stat();
       const landed = await land(
         handle.createReadStream({ autoClose: false }),
-        this.folder(remoteDir),
+        folder,
         name,
         info.size,
         context,
@@ -105,6 +119,12 @@ export class LocalTransport extends ListingTransport implements Transport {
         alreadyPresent: landed.alreadyPresent,
       };
     } catch (error) {
+      // Never created here unasked: a share not mounted would have its files land on the local disk.
+      if (
+        isTransportError(error, 'NOT_FOUND') &&
+        (await lstatIfExists(folder).catch(() => null)) === undefined
+      )
+        throw folderMissing(folder, context, error);
       if (error instanceof TransportError && error.code === 'SIZE_MISMATCH') {
         throw new TransportError(
           'SOURCE_CHANGED',

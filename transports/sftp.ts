@@ -11,6 +11,8 @@ import { ListingTransport } from './completeness.js';
 import {
   TransportError,
   changedSinceDownload,
+  folderMissing,
+  isTransportError,
   replacementKept,
   type TransportErrorContext,
 } from './errors.js';
@@ -28,6 +30,7 @@ import {
   type SeenFile,
   type Transport,
   type TransportLogger,
+  type UploadOptions,
   type UploadResult,
 } from './types.js';
 
@@ -325,7 +328,12 @@ export class SftpTransport extends ListingTransport implements Transport {
     });
   }
 
-  async upload(localPath: string, remoteDir: string, name: string): Promise<UploadResult> {
+  async upload(
+    localPath: string,
+    remoteDir: string,
+    name: string,
+    options: UploadOptions = {},
+  ): Promise<UploadResult> {
     const context: TransportErrorContext = { ...this.context(remoteDir, name, 'upload'), path: localPath };
     assertSafeName(name, context);
     const local = await hashLocalFile(localPath, context);
@@ -338,6 +346,7 @@ export class SftpTransport extends ListingTransport implements Transport {
         await this.unlinkIfExists(session, leftoverTemp, context).catch(() => undefined);
         leftoverTemp = undefined;
       }
+      if (options.createDir) await this.mkdirp(session, remoteDir, context);
       const existing = await this.lstatIfExists(session, target, context);
       if (existing !== undefined) {
         await this.ensureSameContent(session, target, existing, local, context);
@@ -367,6 +376,8 @@ export class SftpTransport extends ListingTransport implements Transport {
           await this.unlinkIfExists(session, temp, context).catch(() => undefined);
           leftoverTemp = undefined;
         }
+        if (isTransportError(error, 'NOT_FOUND') && !(await this.lstatIfExists(session, remoteDir, context)))
+          throw folderMissing(remoteDir, context, error);
         throw error;
       }
       return { remotePath: target, size: local.size, sha256: local.sha256, alreadyPresent: false };

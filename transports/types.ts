@@ -62,6 +62,15 @@ export interface UploadResult {
   alreadyPresent: boolean;
 }
 
+export interface UploadOptions {
+  /**
+   * Create `remoteDir` (and the folders above it) when missing. For folders that are Redeye's own to lay
+   * out, as the shared outbox's folder per kind; a partner's folder is theirs to provide, and without this
+   * its absence is `NOT_FOUND` naming the folder.
+   */
+  createDir?: boolean;
+}
+
 export interface ArchiveResult {
   /** Path of the archived file; differs from `<archiveDir>/<name>` when that name was already taken. */
   archivedPath: string;
@@ -114,9 +123,10 @@ export interface Transport {
 
   /**
    * Delivers `localPath` as `remoteDir/<name>`: written to a temporary name, then renamed. An existing
-   * target with the same bytes makes this a no-op; with different bytes it is `TARGET_EXISTS`.
+   * target with the same bytes makes this a no-op; with different bytes it is `TARGET_EXISTS`. A missing
+   * `remoteDir` is created with `createDir`, else `NOT_FOUND` naming the folder.
    */
-  upload(localPath: string, remoteDir: string, name: string): Promise<UploadResult>;
+  upload(localPath: string, remoteDir: string, name: string, options?: UploadOptions): Promise<UploadResult>;
 
   /**
    * Moves `remoteDir/<name>` into `archiveDir` (created if missing, in the same namespace as `remoteDir`).
