@@ -1,49 +1,80 @@
 import { startSilentSmtp } from '../test/harness/smtp-silent.js';
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { useWorld, type TestWorld } from '../test/harness/context.js';
 import { availableEngines } from '../test/harness/db.js';
 import { writeAgedFile } from '../test/harness/files.js';
+import { startInProcessSftp } from '../test/harness/sftp-inprocess.js';
 import { startInProcessSmtp } from '../test/harness/smtp-inprocess.js';
 import { addDays } from '../lib/dates.js';
 import { deliverJob } from './deliver.js';
+import { exportJob } from './export.js';
 import { retentionJob } from './retention.js';
 import { runJob } from './runner.js';
 
 const DAY_MS = 24 * 3600 * 1000;
+const sha256 = (data: string) => createHash('sha256').update(data).digest('hex');
+
+/** The folder the example's shared outbox transport delivers into. */
+function deliveredRoot(w: TestWorld): string {
+  const outbox = w.config.transports.outbox!;
+  if (outbox.type !== 'local') throw new Error('the example outbox is a local folder');
+  return outbox.root;
+}
+
+/** Runs after deliver has checked a copy against the registry, with its path. */
+let checked: (path: string) => void = () => {};
+
+vi.mock('./copy-check.js', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('./copy-check.js')>();
+  return {
+    ...actual,
+    checkCopy: async (...args: Parameters<typeof actual.checkCopy>) => {
+      const result = await actual.checkCopy(...args);
+      checked(args[0]);
+      return result;
+    },
+  };
+});
+
+/**
+ * Registers `name` as an export of `kind` waiting for delivery, its copy in the outbox: `content` as
+ * registered (size and sha256), with `onDisk` in the copy when given. Returns its id.
+ */
+async function registerExport(
+  w: TestWorld,
+  kind: string,
+  name: string,
+  content: string,
+  { onDisk = content, partner = null }: { onDisk?: string; partner?: string | null } = {},
+): Promise<number> {
+  const localPath = join(w.dir, 'outbox', name);
+  writeFileSync(localPath, onDisk);
+  await w.t.db.knex('files').insert({
+    direction: 'out',
+    feed: kind,
+    name,
+    size: Buffer.byteLength(content),
+    sha256: sha256(content),
+    local_path: localPath,
+    business_date: '2026-10-01',
+    partner_code: partner,
+    verdict: 'written',
+    created_at: '2026-10-01T23:00:00.000Z',
+  });
+  return Number((await w.t.db.knex('files').where({ name }).first('id'))!.id);
+}
 
 describe('deliver', () => {
   const world = useWorld('sqlite');
 
-  /** The folder the example's shared outbox transport delivers into. */
-  function deliveredRoot(w: TestWorld): string {
-    const outbox = w.config.transports.outbox!;
-    if (outbox.type !== 'local') throw new Error('the example outbox is a local folder');
-    return outbox.root;
-  }
-
   /** A file in `dir` last written `ageMs` ago. */
   const file = (dir: string, name: string, ageMs: number) => writeAgedFile(join(dir, name), ageMs, 'x');
-
-  async function registerExport(w: TestWorld, feed: string, name: string, content: string): Promise<void> {
-    const localPath = join(w.dir, 'outbox', name);
-    writeFileSync(localPath, content);
-    await w.t.db.knex('files').insert({
-      direction: 'out',
-      feed,
-      name,
-      size: Buffer.byteLength(content),
-      sha256: '0'.repeat(64),
-      local_path: localPath,
-      business_date: '2026-10-01',
-      verdict: 'written',
-      created_at: '2026-10-01T23:00:00.000Z',
-    });
-  }
 
   it('clears the temporary files a killed upload left where it delivers, once a day old, and nothing else', async () => {
     const w = world();
@@ -86,7 +117,176 @@ describe('deliver', () => {
     const record = await w.t.db.knex('job_runs').where({ job: 'deliver' }).first('counts');
     expect(JSON.parse(String(record?.counts))).toMatchObject({ delivered: 1, failed: 1 });
   });
+
+  it('creates the folder of each kind on a shared outbox served by SFTP', async () => {
+    const w = world();
+    const server = await startInProcessSftp({ password: 'shared-secret' });
+    try {
+      w.config.transports.shared = {
+        type: 'sftp',
+        host: server.host,
+        port: server.port,
+        username: server.username,
+        passwordEnv: 'SHARED_PASSWORD',
+        hostKeySha256: server.hostKeyFingerprint,
+        retries: 0,
+        timeoutSeconds: 10,
+      };
+      w.config.exports = { ...w.config.exports, outbox: 'shared' };
+      const list = 'member,email\n100000001,ann@example.com\n';
+      await registerExport(w, 'mailing', 'EXPIRY_WARNING_20261001.csv', list);
+      await registerExport(w, 'invoice-statement', 'GRANDSTAY_STATEMENT_202609.csv', 'H;L;T\n');
+
+      const s = await runJob(
+        { ...w.ctx('2026-10-01'), env: { SHARED_PASSWORD: 'shared-secret' } },
+        'deliver',
+      );
+
+      expect(s.steps[0]).toMatchObject({ status: 'succeeded', counts: { delivered: 2, failed: 0 } });
+      expect(readFileSync(join(server.root, 'mailing', 'EXPIRY_WARNING_20261001.csv'), 'utf8')).toBe(list);
+      expect(readdirSync(join(server.root, 'invoice-statement'))).toEqual(['GRANDSTAY_STATEMENT_202609.csv']);
+      expect(await w.t.db.knex('files').orderBy('id').select('verdict', 'transport', 'remote_path')).toEqual([
+        { verdict: 'delivered', transport: 'shared', remote_path: 'mailing/EXPIRY_WARNING_20261001.csv' },
+        {
+          verdict: 'delivered',
+          transport: 'shared',
+          remote_path: 'invoice-statement/GRANDSTAY_STATEMENT_202609.csv',
+        },
+      ]);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it('sends an export whose copy was edited only once a rerun of export has written the registered file back', async () => {
+    const w = world();
+    await exportJob(w.ctx('2026-10-01'));
+    const rows = await w.t.db
+      .knex('files')
+      .where({ direction: 'out' })
+      .orderBy('id')
+      .select('id', 'name', 'feed');
+    const edited = rows[0]!;
+    const copy = join(w.config.paths.outbox, edited.feed, edited.name);
+    const registered = readFileSync(copy, 'utf8');
+    writeFileSync(copy, `${registered}edited by hand\n`);
+
+    const refused = await runJob(w.ctx('2026-10-01'), 'deliver');
+    expect(refused.steps[0]).toMatchObject({
+      status: 'failed',
+      error: { message: expect.stringContaining(`[FILE_COPY_MISMATCH] ${edited.name}: file ${edited.id} (`) },
+      counts: { delivered: rows.length - 1, failed: 1 },
+    });
+    expect(existsSync(join(deliveredRoot(w), edited.feed, edited.name))).toBe(false);
+
+    expect((await exportJob(w.ctx('2026-10-01'))).counts).toMatchObject({ restored: 1 });
+    expect((await deliverJob(w.ctx('2026-10-01'))).counts).toMatchObject({ delivered: 1, failed: 0 });
+    expect(readFileSync(join(deliveredRoot(w), edited.feed, edited.name), 'utf8')).toBe(registered);
+  });
+
+  it("names a partner's missing outbox folder, and does not create it", async () => {
+    const w = world();
+    const share = join(w.dir, 'lh-share');
+    w.config.transports.lh = { type: 'local', root: share };
+    w.config.partners = w.config.partners.map((p) => (p.code === 'LH' ? { ...p, outbox: 'lh' } : p));
+    await registerExport(w, 'alliance-claims', 'XX_LH_000001.claims.xml', '<claims/>', { partner: 'LH' });
+
+    const s = await runJob(w.ctx('2026-10-01'), 'deliver');
+
+    expect(s.steps[0]).toMatchObject({
+      status: 'failed',
+      error: {
+        code: 'DELIVERY_INCOMPLETE',
+        message:
+          '1 delivery failure(s): XX_LH_000001.claims.xml → lh: [NOT_FOUND] XX_LH_000001.claims.xml ' +
+          `${join(w.dir, 'outbox', 'XX_LH_000001.claims.xml')}: local ` +
+          `${share}, folder ".", file "XX_LH_000001.claims.xml": the folder ${share} does not exist, so ` +
+          "nothing can be delivered into it; it is the receiving side's to create",
+      },
+    });
+    expect(existsSync(share)).toBe(false);
+    expect(await w.t.db.knex('files').pluck('verdict')).toEqual(['written']);
+  });
 });
+
+for (const engine of availableEngines()) {
+  describe(`deliver sends only the registered bytes, on ${engine}`, () => {
+    const world = useWorld(engine);
+    const claims = (w: TestWorld) => join(deliveredRoot(w), 'alliance-claims');
+
+    it('refuses a copy whose bytes are not the ones registered, naming file, path and both hashes, and delivers the others', async () => {
+      const w = world();
+      const first = await registerExport(w, 'alliance-claims', 'XX_LH_000001.claims.xml', '<claims/>');
+      const tampered = await registerExport(w, 'alliance-claims', 'XX_LH_000003.claims.xml', '<claims/>', {
+        onDisk: '<claimz/>',
+      });
+      const grown = await registerExport(w, 'alliance-claims', 'XX_LH_000004.claims.xml', '<claims/>', {
+        onDisk: '<claims>1</claims>',
+      });
+      const copy = (name: string) => join(w.dir, 'outbox', name);
+
+      const s = await runJob(w.ctx('2026-10-01'), 'deliver');
+
+      expect(s.steps[0]).toMatchObject({
+        status: 'failed',
+        error: { code: 'DELIVERY_INCOMPLETE' },
+        counts: { delivered: 1, failed: 2 },
+      });
+      const message = (s.steps[0] as { error: { message: string } }).error.message;
+      expect(message).toContain(
+        `XX_LH_000003.claims.xml → outbox: [FILE_COPY_MISMATCH] XX_LH_000003.claims.xml: file ${tampered} ` +
+          `(XX_LH_000003.claims.xml) not delivered: its copy ${copy('XX_LH_000003.claims.xml')} holds 9 bytes ` +
+          `with sha256 ${sha256('<claimz/>')}, the registry recorded 9 bytes with sha256 ${sha256('<claims/>')}`,
+      );
+      expect(message).toContain(
+        `file ${grown} (XX_LH_000004.claims.xml) not delivered: its copy ${copy('XX_LH_000004.claims.xml')} ` +
+          `holds 18 bytes with sha256 ${sha256('<claims>1</claims>')}, the registry recorded 9 bytes with ` +
+          `sha256 ${sha256('<claims/>')}`,
+      );
+      expect(readdirSync(claims(w))).toEqual(['XX_LH_000001.claims.xml']);
+      expect(await w.t.db.knex('files').orderBy('id').select('id', 'verdict', 'sha256')).toEqual([
+        { id: first, verdict: 'delivered', sha256: sha256('<claims/>') },
+        { id: tampered, verdict: 'written', sha256: sha256('<claims/>') },
+        { id: grown, verdict: 'written', sha256: sha256('<claims/>') },
+      ]);
+    });
+
+    it('does not record delivered a copy that changed after it was checked, and takes back what it sent', async () => {
+      const w = world();
+      const id = await registerExport(w, 'alliance-claims', 'XX_LH_000003.claims.xml', '<claims/>');
+      const copy = join(w.dir, 'outbox', 'XX_LH_000003.claims.xml');
+      checked = (path) => writeFileSync(path, '<claimz/>');
+      let s;
+      try {
+        s = await runJob(w.ctx('2026-10-01'), 'deliver');
+      } finally {
+        checked = () => {};
+      }
+
+      expect(s.steps[0]).toMatchObject({
+        status: 'failed',
+        error: {
+          code: 'DELIVERY_INCOMPLETE',
+          message: expect.stringContaining(
+            `[FILE_COPY_MISMATCH] XX_LH_000003.claims.xml: file ${id} (XX_LH_000003.claims.xml) not recorded ` +
+              `delivered: its copy ${copy} changed as it was sent, 9 bytes with sha256 ${sha256('<claimz/>')} ` +
+              `went where the registry recorded 9 bytes with sha256 ${sha256('<claims/>')}; ` +
+              `${join(claims(w), 'XX_LH_000003.claims.xml')} removed again; it stays written`,
+          ),
+        },
+        counts: { delivered: 0, failed: 1 },
+      });
+      expect(readdirSync(claims(w))).toEqual([]);
+      expect(await w.t.db.knex('files').pluck('verdict')).toEqual(['written']);
+
+      // The registered bytes back in the copy: the next run delivers them.
+      writeFileSync(copy, '<claims/>');
+      expect((await deliverJob(w.ctx('2026-10-02'))).counts).toMatchObject({ delivered: 1, failed: 0 });
+      expect(readFileSync(join(claims(w), 'XX_LH_000003.claims.xml'), 'utf8')).toBe('<claims/>');
+      expect(await w.t.db.knex('files').pluck('verdict')).toEqual(['delivered']);
+    });
+  });
+}
 
 for (const engine of availableEngines()) {
   describe(`deliver's report mail on ${engine}`, () => {

@@ -1,8 +1,10 @@
 /**
  * `deliver`: every outbound file the registry holds as `written` is uploaded to its destination (the
- * partner's own transport when configured, else the shared outbox, in a folder per export kind) under a
- * temporary name and renamed when complete, then marked `delivered`; a delivered file is never sent
- * again. Then the mail outbox is sent. A failed upload leaves the file `written` for the next run, a
+ * partner's own transport when configured, else the shared outbox, in a folder per export kind that
+ * deliver creates) under a temporary name and renamed when complete, then marked `delivered`; a delivered
+ * file is never sent again. Only the registered bytes go: a copy whose size or sha256 is not the
+ * registry's is refused before it is sent, and an upload that sent other bytes is not recorded delivered.
+ * Then the mail outbox is sent. A failed upload leaves the file `written` for the next run, a
  * report mail that could not be sent stays pending; either fails the step. Asked to stop (SIGTERM), it
  * starts no further upload or mail and returns, and the runner records it interrupted.
  *
@@ -10,15 +12,15 @@
  * Each destination delivered to is cleared of Redeye's temporary names (never any other) last written
  * more than a day ago — old enough that no upload still running can own one.
  */
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { TransportsByName } from '../transports/index.js';
 import { TEMP_NAME_PATTERN, TEMPORARY_FILE_MAX_AGE_MS } from '../transports/names.js';
-import type { Transport } from '../transports/types.js';
-import { coerceError } from '../lib/errors.js';
+import type { Transport, UploadResult } from '../transports/types.js';
+import { coerceError, RedeyeError } from '../lib/errors.js';
 import type { Knex } from 'knex';
 import type { Config } from '../config/schema.js';
-import { changeVerdict, copyPath, laidOut, toFileRow, type FileRow } from './registry.js';
+import { checkCopy } from './copy-check.js';
+import { changeVerdict, copyPath, laidOut, sha256File, toFileRow, type FileRow } from './registry.js';
 import { StepIncompleteError, type Job, type JobContext, type JobResult } from './types.js';
 import { deliverMail } from './deliver-mail.js';
 
@@ -66,12 +68,16 @@ export const deliverJob: Job = async (ctx: JobContext): Promise<JobResult> => {
       if (ctx.signal?.aborted) break;
       const { transport: transportName, remoteDir } = destinationOf(ctx.config, file);
       try {
-        const cfg = ctx.config.transports[transportName];
-        // Our own outbox folders are ours to create; a partner's server folder is theirs to provide.
-        if (cfg?.type === 'local') mkdirSync(join(cfg.root, remoteDir), { recursive: true });
         const outbox = ctx.config.paths.outbox;
         const copy = copyPath(outbox, file) ?? join(outbox, laidOut(file, null)!);
-        const r = await transports.get(transportName).upload(copy, remoteDir, file.name);
+        await checkBeforeSending(copy, file);
+        const transport = transports.get(transportName);
+        // The shared outbox and its folder per kind are ours to lay out, on any transport; a partner's
+        // outbox is theirs to provide.
+        const r = await transport.upload(copy, remoteDir, file.name, {
+          createDir: transportName === ctx.config.exports.outbox,
+        });
+        await checkSent(transport, remoteDir, copy, file, r);
         const at = ctx.now().toISOString();
         await ctx.db.transaction((trx) =>
           changeVerdict(
@@ -137,6 +143,70 @@ export const deliverJob: Job = async (ctx: JobContext): Promise<JobResult> => {
   if (failures.length > 0 && !ctx.signal?.aborted) throw new DeliveryIncompleteError(failures, done);
   return done;
 };
+
+/**
+ * Refuses to send a copy that is not the file registered (`FILE_COPY_MISMATCH`, `FILE_COPY_MISSING`, …):
+ * the registry's size and sha256 are what an auditor compares with what the partner has.
+ */
+async function checkBeforeSending(copy: string, file: FileRow): Promise<void> {
+  const checked = await checkCopy(copy, file);
+  if (!('reason' in checked)) return;
+  const context = { fileId: file.id, file: file.name, copy, sha256: file.sha256 };
+  if (checked.reason !== 'MISMATCH')
+    throw new RedeyeError(
+      `FILE_COPY_${checked.reason}`,
+      `file ${file.id} (${file.name}) not delivered: ${checked.message}; it stays written`,
+      context,
+    );
+  const held = await sha256File(copy);
+  throw new RedeyeError(
+    'FILE_COPY_MISMATCH',
+    `file ${file.id} (${file.name}) not delivered: its copy ${copy} holds ${held.size} bytes with sha256 ` +
+      `${held.sha256}, the registry recorded ${file.size} bytes with sha256 ${file.sha256}; it stays written ` +
+      `until the copy is the registered file again (a rerun of export for ${file.businessDate ?? 'its date'} ` +
+      'writes it back)',
+    { ...context, copySha256: held.sha256, copySize: held.size },
+  );
+}
+
+/**
+ * Refuses to record as delivered what the upload did not send as registered: the copy changed after it
+ * was checked. A file the upload placed is taken back, so the next run sends the registered bytes; one
+ * that was there already is not ours to remove.
+ */
+async function checkSent(
+  transport: Transport,
+  remoteDir: string,
+  copy: string,
+  file: FileRow,
+  sent: UploadResult,
+): Promise<void> {
+  if (sent.sha256 === file.sha256 && sent.size === file.size) return;
+  let after: string;
+  if (sent.alreadyPresent)
+    after = `${sent.remotePath} was there already with those bytes and is left as it is`;
+  else {
+    const removed = await transport.remove(remoteDir, file.name).then(
+      () => 'removed again',
+      (error: unknown) => `not removed (${coerceError(error).message}): remove it before the next run`,
+    );
+    after = `${sent.remotePath} ${removed}`;
+  }
+  throw new RedeyeError(
+    'FILE_COPY_MISMATCH',
+    `file ${file.id} (${file.name}) not recorded delivered: its copy ${copy} changed as it was sent, ` +
+      `${sent.size} bytes with sha256 ${sent.sha256} went where the registry recorded ${file.size} bytes with ` +
+      `sha256 ${file.sha256}; ${after}; it stays written`,
+    {
+      fileId: file.id,
+      file: file.name,
+      copy,
+      sha256: file.sha256,
+      copySha256: sent.sha256,
+      copySize: sent.size,
+    },
+  );
+}
 
 /** Removes Redeye's temporary files in `remoteDir` last written before `beforeMs`; returns how many. */
 export async function sweepStaleTemporaries(

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createHash } from 'node:crypto';
 import { readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -693,7 +694,7 @@ for (const engine of availableEngines()) {
           feed: 'alliance-claims',
           name: 'XX_LH_000001.claims.xml',
           size: 9,
-          sha256: '0'.repeat(64),
+          sha256: createHash('sha256').update('<claims/>').digest('hex'),
           local_path: localPath,
           partner_code: 'LH',
           business_date: '2026-11-26',

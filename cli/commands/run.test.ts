@@ -1,4 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
+import { createHash } from 'node:crypto';
 import { copyFileSync, mkdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { useCliInstallation } from '../../test/harness/cli-installation.js';
@@ -275,7 +276,7 @@ describe('redeye run and redeye schedule', () => {
           feed: 'alliance-claims',
           name,
           size: 9,
-          sha256: '0'.repeat(64),
+          sha256: createHash('sha256').update('<claims/>').digest('hex'),
           local_path: localPath,
           business_date: '2026-05-02',
           verdict: 'written',
