@@ -319,6 +319,73 @@ for (const engine of availableEngines()) {
       }
     });
 
+    it('leaves tiers, expire, export and report run alone refused until the rerun has every file in', async () => {
+      const expected = await reference();
+      const w = await createWorld(engine, noReportMail);
+      try {
+        await members(w);
+        dropFtl(w);
+        const partner = join(w.dir, 'inbox', 'partner');
+        rmSync(partner, { recursive: true });
+        const night = await runJob(w.ctx(NIGHT), 'nightly');
+        expect(stepOf(night, 'accrue').status).toBe('succeeded');
+        const fetch = await w.t.db
+          .knex('job_runs')
+          .where({ job: 'fetch', status: 'failed' })
+          .first('id', 'started_at');
+        const harm = {
+          tiers: 'would review and upgrade members without the status credits in the files not yet fetched',
+          expire: 'would expire points that the redemptions in the files not yet fetched were to spend',
+          export:
+            "would make the date's partner responses, claims and mailing lists without the files not yet " +
+            'fetched, and a delivered file is never delivered again',
+          report: "would make and mail the date's reports without the files not yet fetched",
+        };
+        for (const job of ['tiers', 'expire', 'export', 'report'] as const) {
+          const s = await runJob(w.ctx(NIGHT), job);
+          expect(s, job).toMatchObject({
+            status: 'failed',
+            refused: {
+              code: 'NOT_FETCHED',
+              message: expect.stringMatching(
+                new RegExp(
+                  `^${job} for ${NIGHT} refused: the last fetch for ${NIGHT} \\(run ${fetch.id}, started ` +
+                    `${fetch.started_at}\\) failed: \\[FETCH_INCOMPLETE\\] .*`,
+                ),
+              ),
+            },
+            steps: [{ job, status: 'skipped', reason: `not run: fetch for ${NIGHT} has not succeeded` }],
+          });
+          expect(
+            s.refused!.message.endsWith(
+              `. Run before the rest of the date's files are in, ${job} ${harm[job]}: run nightly --date ` +
+                `${NIGHT} until it succeeds (it runs ${job} once they are read)`,
+            ),
+            s.refused!.message,
+          ).toBe(true);
+          const [shown] = await listRuns(w.t.db.knex, { job, last: 1 });
+          expect(shown, job).toMatchObject({
+            status: 'failed',
+            refused: { code: 'NOT_FETCHED' },
+            steps: [{ job, status: 'skipped', reason: `not run: fetch for ${NIGHT} has not succeeded` }],
+          });
+        }
+        // Nothing was made for the date: deliver and retention, which do not read its files, still run.
+        expect(await outbound(w)).toEqual([]);
+        for (const job of ['deliver', 'retention'] as const)
+          expect((await runJob(w.ctx(NIGHT), job)).status, job).toBe('succeeded');
+
+        mkdirSync(partner);
+        expect((await runJob(w.ctx(NIGHT), 'nightly')).status).toBe('succeeded');
+        expect(await outbound(w)).toEqual(expected);
+        for (const job of ['tiers', 'expire', 'export', 'report'] as const)
+          expect((await runJob(w.ctx(NIGHT), job)).status, job).toBe('succeeded');
+        expect(await outbound(w)).toEqual(expected);
+      } finally {
+        await w.cleanup();
+      }
+    });
+
     it('keeps with the failure what the other feeds landed and what fetch warned of: a file held, a file no feed takes', async () => {
       const w = await createWorld(engine, noReportMail);
       try {

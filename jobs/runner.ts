@@ -6,9 +6,9 @@
  * night (except fetch: what did arrive is still read, but nothing is made or sent from it), and a rerun
  * of the date picks up from there. `monthly` waits for the night of its month's last day: it is refused,
  * and recorded failed, until that night has succeeded; `tiers` and `expire` run alone likewise wait for
- * the date's accrue. A step the process was asked to stop (SIGTERM,
- * SIGINT) before it returned is recorded failed with `[INTERRUPTED]`: it may have left work undone, which
- * the rerun does.
+ * the date's accrue, and they, `export` and `report` for the date's fetch when its last one failed. A
+ * step the process was asked to stop (SIGTERM, SIGINT) before it returned is recorded failed with
+ * `[INTERRUPTED]`: it may have left work undone, which the rerun does.
  */
 import { hostname } from 'node:os';
 import { explainDatabaseError, refuseNewerDatabase } from '../db/connection.js';
@@ -166,6 +166,7 @@ export const STOPS = {
   refused: {
     NIGHT_INCOMPLETE: (date: string) => `not run: the night of ${date} is not complete`,
     SECRET_MISSING: (_date: string) => 'not run: a secret its transports need is not set',
+    NOT_FETCHED: (date: string) => `not run: fetch for ${date} has not succeeded`,
     NOT_ACCRUED: (date: string) => `not run: accrue for ${date} has not succeeded`,
     NOT_ENDED: (date: string) => `not run: ${date} has not ended`,
   },
@@ -296,8 +297,9 @@ export interface RunSummary {
   stopped?: { step: string; reason: string };
   /**
    * Why none of its steps ran: a month-end whose last night has not succeeded (`NIGHT_INCOMPLETE`), a
-   * scheduled run whose transports lack a secret (`SECRET_MISSING`), tiers or expire run alone before
-   * the date's accrue has succeeded (`NOT_ACCRUED`), a scheduled run for a date that has not ended
+   * scheduled run whose transports lack a secret (`SECRET_MISSING`), tiers, expire, export or report run
+   * alone after the date's last fetch failed (`NOT_FETCHED`), tiers or expire run alone before the date's
+   * accrue has succeeded (`NOT_ACCRUED`), a scheduled run for a date that has not ended
    * (`NOT_ENDED`).
    */
   refused?: { code: string; message: string };
@@ -638,6 +640,22 @@ async function monthEndRefusal(ctx: JobContext): Promise<Refusal | undefined> {
 }
 
 /**
+ * The steps that, run alone, wait for their date's fetch, and what each would get wrong before it. After
+ * a failed fetch the night reads and posts what did arrive and leaves them to the rerun
+ * (RUNS_ON_PART_OF_THE_FILES); run alone meanwhile, they would decide or make the date's outputs from
+ * part of its files, which the rerun cannot take back. Deliver sends only what export made (and the
+ * date's export waits), and retention's erasures go by age, not by the date's files: neither waits.
+ */
+const WAIT_FOR_FETCH: Readonly<Partial<Record<StepName, string>>> = {
+  tiers: 'would review and upgrade members without the status credits in the files not yet fetched',
+  expire: 'would expire points that the redemptions in the files not yet fetched were to spend',
+  export:
+    "would make the date's partner responses, claims and mailing lists without the files not yet " +
+    'fetched, and a delivered file is never delivered again',
+  report: "would make and mail the date's reports without the files not yet fetched",
+};
+
+/**
  * The steps that decide on the date's postings, and what each would get wrong without them: run alone
  * for a date whose accrue has not succeeded, expire takes points that the date's redemptions, still to
  * be debited, were to spend (they are then rejected INSUFFICIENT_POINTS), and tiers reviews and upgrades
@@ -649,6 +667,37 @@ const WAIT_FOR_ACCRUE: Readonly<Partial<Record<StepName, string>>> = {
   expire: "would expire points that the date's redemptions, not yet debited, were to spend",
 };
 
+/** The last run of `job` for the date, in a night or alone. */
+async function lastRunOf(ctx: JobContext, job: StepName): Promise<RunRecord | undefined> {
+  return (await ctx.db
+    .knex('job_runs')
+    .where({ job, business_date: ctx.businessDate })
+    .orderBy('id', 'desc')
+    .first('id', 'job', 'status', 'started_at', 'error')) as RunRecord | undefined;
+}
+
+/**
+ * The refusal of `step` run alone while the last fetch for the date has not succeeded, or undefined when
+ * it may run. A date no fetch ran for passes: its files are landed apart (an installation that fetches
+ * by other means), so none was left half in. Looked up under the run lock, after the records of killed
+ * runs are closed, so a fetch of the date cannot be running.
+ */
+async function fetchRefusal(ctx: JobContext, step: StepName): Promise<Refusal | undefined> {
+  const harm = WAIT_FOR_FETCH[step];
+  if (harm === undefined) return undefined;
+  const last = await lastRunOf(ctx, 'fetch');
+  if (last === undefined || last.status === 'succeeded') return undefined;
+  const date = ctx.businessDate;
+  return {
+    code: 'NOT_FETCHED',
+    message:
+      `${step} for ${date} refused: ${lastRunText(last, date)}. Run before the rest of the date's files ` +
+      `are in, ${step} ${harm}: run nightly --date ${date} until it succeeds (it runs ${step} once they ` +
+      'are read)',
+    notRun: STOPS.refused.NOT_FETCHED(date),
+  };
+}
+
 /**
  * The refusal of `step` run alone while the last accrue for the date has not succeeded (never ran,
  * failed, or was killed), or undefined when it may run. Looked up under the run lock, after the records
@@ -658,11 +707,7 @@ async function accrueRefusal(ctx: JobContext, step: StepName): Promise<Refusal |
   const harm = WAIT_FOR_ACCRUE[step];
   if (harm === undefined) return undefined;
   const date = ctx.businessDate;
-  const last = (await ctx.db
-    .knex('job_runs')
-    .where({ job: 'accrue', business_date: date })
-    .orderBy('id', 'desc')
-    .first('id', 'job', 'status', 'started_at', 'error')) as RunRecord | undefined;
+  const last = await lastRunOf(ctx, 'accrue');
   if (last?.status === 'succeeded') return undefined;
   const why = last ? lastRunText(last, date) : `accrue never ran for ${date}`;
   return {
@@ -781,6 +826,8 @@ export async function runJob(
     // month-end, which the scheduler's catch-up finds and runs again once the night has succeeded.
     refused = options.refuseUnended ? unendedRefusal(runCtx, name) : undefined;
     if (!refused && name === 'monthly') refused = await monthEndRefusal(runCtx);
+    // The fetch first: the files it left out are what the date's accrue has yet to post.
+    if (!refused && steps.length === 1) refused = await fetchRefusal(runCtx, steps[0]!);
     if (!refused && steps.length === 1) refused = await accrueRefusal(runCtx, steps[0]!);
     if (!refused && options.refuseUnsetSecrets) refused = await secretsRefusal(runCtx, name);
     // Logged here, once, for the command line and the scheduler alike (the scheduler does not repeat it).

@@ -3,6 +3,8 @@
  * earned, one expiry posting per lot, a warning figure for what expires in the next 60 days) and
  * inactivity (a variant: everything after 18 months without earning activity).
  */
+import { renameSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../../test/harness/db.js';
 import { Accounts } from '../../ledger/accounts.js';
@@ -112,6 +114,46 @@ for (const engine of availableEngines()) {
       const postings = await w.postingCount();
       expect((await runJob(w.w.ctx(date), 'expire')).status).toBe('succeeded');
       expect(await w.postingCount()).toBe(postings);
+      await w.expectLedgerOk();
+    });
+
+    it('does not expire a lot run alone after its last night failed to fetch the redemption of that day', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      rent(w, IVANOV, 'E-1', '2026-03-10', 1000);
+      await w.night('2026-03-10');
+      w.dropRedemptions([
+        { id: 'R-1', member: IVANOV.number, date: '2029-03-31', service: 'LOUNGE', points: 800 },
+      ]);
+      const date = '2029-03-31';
+      // The redemptions' server cannot be listed that night: the night posts what did arrive and ends
+      // failed, its accrue succeeded on part of the files.
+      const feed = w.w.config.feeds.redemptions!;
+      const transport = w.w.config.transports[feed.source]!;
+      if (transport.type !== 'local') throw new Error('scenarios use local inboxes');
+      const inbox = join(transport.root, feed.remoteDir);
+      renameSync(inbox, `${inbox}.away`);
+      const night = await runJob(w.w.ctx(date), 'nightly');
+      expect(night.stopped?.step).toBe('fetch');
+      expect(night.steps.find((x) => x.job === 'accrue')?.status).toBe('succeeded');
+      // Run by hand before the rerun, expire took the 1,000 and the rerun refused the redemption.
+      const early = await runJob(w.w.ctx(date), 'expire');
+      expect(early.refused?.code).toBe('NOT_FETCHED');
+      expect(await w.balance(IVANOV.number)).toBe(1000);
+
+      renameSync(`${inbox}.away`, inbox);
+      for (const job of ['fetch', 'ingest', 'accrue', 'expire'] as const)
+        expect((await runJob(w.w.ctx(date), job)).status, job).toBe('succeeded');
+      expect((await w.activitiesOf(IVANOV.number)).map((a) => [a.type, a.status])).toEqual([
+        ['PARTNER', 'POSTED'],
+        ['REDEMPTION', 'POSTED'],
+      ]);
+      const expiries = await w.knex('postings').where({ kind: 'EXPIRY' }).select('idempotency_key');
+      expect(expiries).toHaveLength(1);
+      expect((await w.posting(expiries[0]!.idempotency_key as string))?.entries).toEqual({
+        [Accounts.memberPoints(IVANOV.number)]: -200,
+        [Accounts.expiry]: 200,
+      });
       await w.expectLedgerOk();
     });
 
