@@ -61,7 +61,7 @@ function offsetAt(at: number, timeZone: string): number {
  * The instant a local wall-clock reading (given as the same reading in UTC) stands for: the first of two
  * in the hour repeated when clocks go back, the first instant after the gap for one the clocks skip.
  */
-function instantOfWallClock(wall: number, timeZone: string): number {
+export function instantOfWallClock(wall: number, timeZone: string): number {
   // A day either side of the reading is well clear of a clock change at it (offsets stay within ±14 h),
   // and no zone changes its clock twice in two days.
   const before = offsetAt(wall - DAY_MS, timeZone);

@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { pino } from 'pino';
 import { availableEngines } from '../test/harness/db.js';
 import { startInProcessSftp } from '../test/harness/sftp-inprocess.js';
 import { createWorld, type TestWorld } from '../test/harness/context.js';
@@ -13,6 +14,14 @@ import { RedeyeError } from '../lib/errors.js';
 import type { LoadedConfig } from '../config/load.js';
 import { datesLeftBehind, missedDates, scheduledJobs, Scheduler } from './schedule.js';
 import { STEP_JOBS, type RunnableJob } from './runner.js';
+import { businessDayClose } from '../reports/common.js';
+
+// The close of a day as worked out, for a test that has it wrong (as it was, an hour early, in a zone
+// whose clocks skip midnight): the real one unless a test says otherwise.
+vi.mock('../reports/common.js', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../reports/common.js')>();
+  return { ...real, businessDayClose: vi.fn(real.businessDayClose) };
+});
 
 /** The demo configuration with one cheap scheduled job, at a time of day the test never reaches. */
 function scheduled(yaml: string): string {
@@ -102,6 +111,11 @@ class ManualClock {
       this.notify();
     });
 
+  /** How many of the scheduler's loops are waiting. */
+  get sleeping(): number {
+    return this.sleepers.length;
+  }
+
   /** Resolves once `count` of the scheduler's loops are waiting for their next firing. */
   asleep(count = 1): Promise<void> {
     return new Promise((resolve) => {
@@ -110,10 +124,15 @@ class ManualClock {
     });
   }
 
-  /** Moves the clock to `at`, ends the sleeps it passed, and resolves when the loops wait again. */
-  async moveTo(at: string, loops = 1): Promise<void> {
+  /** Moves the clock to `at` and ends the sleeps it passed. */
+  pass(at: string): void {
     this.set(at);
     for (const s of this.sleepers.filter((x) => x.until <= this.t)) s.wake();
+  }
+
+  /** Moves the clock to `at`, ends the sleeps it passed, and resolves when the loops wait again. */
+  async moveTo(at: string, loops = 1): Promise<void> {
+    this.pass(at);
     await this.asleep(loops);
   }
 
@@ -623,6 +642,98 @@ for (const engine of availableEngines()) {
       ]);
       expect(steps.at(0)).toEqual(['fetch', '2026-11-30']);
       expect(steps.at(-1)).toEqual(['deliver', '2026-11-30']);
+    });
+
+    describe('in a program whose clocks skip midnight (America/Havana, 8 March 2026)', () => {
+      // The schedule in UTC fires at 04:00Z, 23:00 on 7 March in Havana: an hour before the day ends, at
+      // 05:00Z, when the clocks go from midnight CST straight to 01:00 CDT.
+      const havana = () => ({
+        ...withSchedules(w.config, [{ job: 'nightly', cron: '0 4 * * *' }], { timeZone: 'UTC' }),
+        program: { ...w.config.program, timeZone: 'America/Havana' },
+      });
+      const refused = () =>
+        w.t.db.knex('job_runs').where({ job: 'nightly', refused: true }).count({ n: '*' }).first();
+
+      it('refuses the night fired an hour early and runs it when the day really ends, at 05:00Z', async () => {
+        const steps = idleSteps();
+        const { logger, lines } = capturedLogger('warn');
+        await ran(w, 'nightly', '2026-03-06');
+        const clock = new ManualClock('2026-03-08T03:59:00Z');
+        const s = new Scheduler({ db: w.t.db, config: havana(), logger, env: {}, ...clock });
+        try {
+          await s.start();
+          await clock.asleep();
+          await clock.moveTo('2026-03-08T04:00:30Z', 2);
+          await s.idle();
+          expect(s.runs.map((r) => [r.businessDate, r.refused?.code])).toEqual([['2026-03-07', 'NOT_ENDED']]);
+          expect(lines.find((l) => l.code === 'NOT_ENDED')?.msg).toMatch(
+            /the scheduler runs it when 2026-03-07 ends, at 2026-03-08T05:00:00\.000Z$/,
+          );
+          // Held at 04:00:30 and moved on within the hour, the refused run waits and is not refused again.
+          await clock.moveTo('2026-03-08T04:59:59Z', 2);
+          await s.idle();
+          expect(await refused()).toMatchObject({ n: 1 });
+          await clock.moveTo('2026-03-08T05:00:00Z');
+          await vi.waitFor(() => expect(s.runs).toHaveLength(2));
+          await s.idle();
+          expect(s.runs[1]).toMatchObject({ businessDate: '2026-03-07', status: 'succeeded' });
+          expect(steps.at(0)).toEqual(['fetch', '2026-03-07']);
+          expect(await refused()).toMatchObject({ n: 1 });
+        } finally {
+          await s.stop();
+        }
+      });
+
+      it('never refuses a run over and over, even told to wait until an instant already past', async () => {
+        idleSteps();
+        // The day's end worked out an hour early, at 04:00Z, as it was before.
+        vi.mocked(businessDayClose).mockReturnValue(new Date('2026-03-08T04:00:00Z'));
+        await ran(w, 'nightly', '2026-03-06');
+        const clock = new ManualClock('2026-03-08T03:59:00Z');
+        // A scheduler that refuses the run again at once never waits on the clock, and with the test's
+        // clock nothing else ends it: it is stopped at its fourth refusal.
+        let refusals = 0;
+        let spun = false;
+        const logger = pino({
+          level: 'error',
+          hooks: {
+            logMethod(args, method) {
+              if ((args[0] as { code?: string }).code === 'NOT_ENDED' && ++refusals > 3 && !spun) {
+                spun = true;
+                void s.stop();
+              }
+              method.apply(this, args);
+            },
+          },
+        });
+        const s: Scheduler = new Scheduler({ db: w.t.db, config: havana(), logger, env: {}, ...clock });
+        try {
+          await s.start();
+          await clock.asleep();
+          clock.pass('2026-03-08T04:00:30Z');
+          // The refused run sleeps beside the cron's loop, instead of being queued again at once (before,
+          // 667 refused runs were recorded in under three seconds with the clock held here).
+          await vi.waitFor(() => expect(clock.sleeping === 2 || spun).toBe(true), { timeout: 10_000 });
+          await s.idle();
+          expect(await refused()).toMatchObject({ n: 1 });
+          // Woken past the instant it was told, the day has still not ended: it sleeps again.
+          await clock.moveTo('2026-03-08T04:30:00Z', 2);
+          await s.idle();
+          expect(await refused()).toMatchObject({ n: 1 });
+          await clock.moveTo('2026-03-08T05:00:00Z');
+          await vi.waitFor(() => expect(s.runs).toHaveLength(2));
+          await s.idle();
+          expect(s.runs.map((r) => [r.businessDate, r.status])).toEqual([
+            ['2026-03-07', 'failed'],
+            ['2026-03-07', 'succeeded'],
+          ]);
+          expect(await refused()).toMatchObject({ n: 1 });
+        } finally {
+          await s.stop();
+          const real = await vi.importActual<typeof import('../reports/common.js')>('../reports/common.js');
+          vi.mocked(businessDayClose).mockImplementation(real.businessDayClose);
+        }
+      });
     });
 
     it('logs a refused month-end once, at error, with its refusal, the reason the operator must act on', async () => {

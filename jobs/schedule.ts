@@ -12,7 +12,7 @@
  * the catch-up runs them; the other jobs run as ever. SIGTERM or SIGINT stops it cleanly: the running
  * step finishes its current transaction, and the process exits 0.
  */
-import { addDays, endOfMonth, startOfMonth, type IsoDate } from '../lib/dates.js';
+import { addDays, endOfMonth, lastEndedDate, startOfMonth, type IsoDate } from '../lib/dates.js';
 import { coerceError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import type { Db } from '../db/connection.js';
@@ -178,6 +178,8 @@ function catchUpOrder(jobs: ScheduledJob[]): (a: DueRun, b: DueRun) => number {
 
 /** How long the daemon sleeps at most before reading the clock again (a clock stepped, a machine woken). */
 const MAX_SLEEP_MS = 60_000;
+/** How long a run refused for a date not yet ended waits at least before the date is looked at again. */
+const MIN_END_WAIT_MS = 5_000;
 
 export class Scheduler {
   private readonly controller = new AbortController();
@@ -349,9 +351,15 @@ export class Scheduler {
     const key = `${job} ${date}`;
     if (this.waitingForDateEnd.has(key) || this.controller.signal.aborted) return;
     this.waitingForDateEnd.add(key);
-    const ends = businessDayClose(date, this.o.config.program.timeZone).getTime();
+    const timeZone = this.o.config.program.timeZone;
+    const ends = businessDayClose(date, timeZone).getTime();
     const wait = async () => {
-      if (!(await this.sleepUntil(ends))) return;
+      // Woken, the date is looked at as the refusal looks at it, and waited for again if it has not
+      // ended (a clock stepped back): queued before then, the run would be refused at once and wait
+      // again. Never less than a pause, so no instant worked out wrong can make refusals spin.
+      do {
+        if (!(await this.sleepUntil(Math.max(ends, this.now().getTime() + MIN_END_WAIT_MS)))) return;
+      } while (lastEndedDate(this.now(), timeZone) < date);
       this.waitingForDateEnd.delete(key);
       void this.due(job, date);
     };

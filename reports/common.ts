@@ -13,6 +13,7 @@ import type { Knex } from 'knex';
 import { SERVICE_TYPES } from '../ledger/accounts.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { Db } from '../db/connection.js';
+import { instantOfWallClock } from '../jobs/cron-calendar.js';
 import { addDays, type IsoDate } from '../lib/dates.js';
 import { RedeyeError } from '../lib/errors.js';
 import { Decimal, toMinorUnits } from '../lib/money.js';
@@ -102,40 +103,14 @@ export async function prepareOutDir(outDir: string): Promise<void> {
 // ------------------------------------------------------------------------------------------ clock
 
 /**
- * The instant the business date ends in the program's time zone. Jobs and the command line stamp
- * workbooks with it instead of the wall clock: a rerun of a night must write the same bytes.
+ * The instant the business date ends in the program's time zone: the first instant of the next day.
+ * Jobs and the command line stamp workbooks with it instead of the wall clock: a rerun of a night must
+ * write the same bytes. Where the clocks skip midnight (America/Havana on 8 March 2026, Santiago de
+ * Chile each September) the next day begins at the first instant after the gap, an hour after midnight
+ * read with the day's own offset, as the calendar of the schedules has it.
  */
 export function businessDayClose(businessDate: IsoDate, timeZone: string): Date {
-  const next = addDays(businessDate, 1);
-  const guess = Date.parse(`${next}T00:00:00Z`);
-  // Local midnight is UTC midnight minus the zone's offset; the offset is read at the guess and read
-  // again at the result, which settles a day whose offset changes around midnight.
-  let instant = guess - zoneOffsetMs(new Date(guess), timeZone);
-  instant = guess - zoneOffsetMs(new Date(instant), timeZone);
-  return new Date(instant);
-}
-
-function zoneOffsetMs(at: Date, timeZone: string): number {
-  const parts = new Intl.DateTimeFormat('en-US', {
-    timeZone,
-    hourCycle: 'h23',
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-    second: '2-digit',
-  }).formatToParts(at);
-  const get = (type: string) => Number(parts.find((p) => p.type === type)?.value ?? 0);
-  const local = Date.UTC(
-    get('year'),
-    get('month') - 1,
-    get('day'),
-    get('hour'),
-    get('minute'),
-    get('second'),
-  );
-  return local - Math.floor(at.getTime() / 1000) * 1000;
+  return new Date(instantOfWallClock(Date.parse(`${addDays(businessDate, 1)}T00:00:00Z`), timeZone));
 }
 
 export function reportClock(config: LoadedConfig, businessDate: IsoDate): Clock {
