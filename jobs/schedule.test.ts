@@ -919,8 +919,51 @@ for (const engine of availableEngines()) {
         first: '2026-11-25',
         last: '2026-11-25',
         count: 1,
+        failed: [],
       });
       expect(await missedDays(w.t.db, hourly, at, 'Asia/Sakhalin', 1)).toEqual(['2026-11-26', '2026-11-27']);
+    });
+
+    it('warns at start of a night older than catchUpDays that failed though later nights succeeded, naming it', async () => {
+      await ran(w, 'accrue', '2026-11-09');
+      await ran(w, 'accrue', '2026-11-10', 'failed');
+      for (let day = 11; day <= 27; day++) await ran(w, 'accrue', `2026-11-${day}`);
+      // A night that failed and then succeeded is not owed.
+      await ran(w, 'accrue', '2026-11-03', 'failed');
+      await ran(w, 'accrue', '2026-11-03');
+      for (let day = 10; day <= 21; day++) await ran(w, 'accrue', `2026-10-${day}`, 'failed');
+      const { logger, lines } = capturedLogger('warn');
+      const clock = new ManualClock('2026-11-28T10:00:00Z');
+      const config = withSchedules(w.config, [{ job: 'accrue', cron: '0 3 * * *' }], { catchUpDays: 7 });
+      const s = new Scheduler({ db: w.t.db, config, logger, env: {}, ...clock });
+      await s.start();
+      await clock.asleep();
+      await s.idle();
+      await s.stop();
+      expect(s.runs).toEqual([]);
+      const warnings = lines.filter((l) => l.level === 'warn');
+      expect(warnings.map((l) => l.leftBehind)).toEqual([
+        [
+          'accrue: 13 from 2026-10-10 to 2026-11-10, whose runs failed or were refused on 2026-10-10, ' +
+            '2026-10-11, 2026-10-12, 2026-10-13, 2026-10-14, 2026-10-15, 2026-10-16, 2026-10-17, 2026-10-18, ' +
+            '2026-10-19 and 3 more',
+        ],
+      ]);
+      const daily = { job: 'accrue' as const, cron: '0 3 * * *', dateOffsetDays: -1 };
+      const at = new Date('2026-11-28T10:00:00Z');
+      expect((await datesLeftBehind(w.t.db, daily, at, 'UTC', 7))?.failed.slice(-3)).toEqual([
+        '2026-10-20',
+        '2026-10-21',
+        '2026-11-10',
+      ]);
+      // Once run by hand and succeeded, it is no longer owed.
+      await w.t.db
+        .knex('job_runs')
+        .where({ job: 'accrue' })
+        .where('business_date', '<', '2026-11-01')
+        .delete();
+      await ran(w, 'accrue', '2026-11-10');
+      expect(await datesLeftBehind(w.t.db, daily, at, 'UTC', 7)).toBeUndefined();
     });
 
     if (engine === 'postgres') {

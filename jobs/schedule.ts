@@ -12,7 +12,7 @@
  * the catch-up runs them; the other jobs run as ever. SIGTERM or SIGINT stops it cleanly: the running
  * step finishes its current transaction, and the process exits 0.
  */
-import { addDays, endOfMonth, lastEndedDate, startOfMonth, type IsoDate } from '../lib/dates.js';
+import { addDays, dateInZone, endOfMonth, lastEndedDate, startOfMonth, type IsoDate } from '../lib/dates.js';
 import { coerceError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import type { Db } from '../db/connection.js';
@@ -112,10 +112,21 @@ async function succeededDates(db: Db, job: RunnableJob, dates: IsoDate[]): Promi
   return done;
 }
 
+/** The business dates a job owes that the catch-up window leaves behind (see `datesLeftBehind`). */
+export interface LeftBehind {
+  first: IsoDate;
+  last: IsoDate;
+  count: number;
+  /** Those with a recorded run, none of which succeeded (failed, refused or killed), oldest first. */
+  failed: IsoDate[];
+}
+
 /**
  * The business dates a job owes that are older than the catch-up window, and so will not be run by the
  * scheduler: those after its last successful run (or from its first run, when none succeeded) whose cron
- * fired before `catchUpDays` ago. Undefined when there are none.
+ * fired before `catchUpDays` ago, and every date before that with a recorded run but no successful one —
+ * a night that failed stays owed after a later one succeeded (its files, exports and reports are still
+ * to be made). Undefined when there are none.
  */
 export async function datesLeftBehind(
   db: Db,
@@ -123,7 +134,7 @@ export async function datesLeftBehind(
   now: Date,
   timeZone: string,
   catchUpDays: number,
-): Promise<{ first: IsoDate; last: IsoDate; count: number } | undefined> {
+): Promise<LeftBehind | undefined> {
   const row = await db.knex('job_runs').where({ job: job.job }).min({ first: 'business_date' }).first();
   const firstRun = (row?.first as string | null) ?? null;
   if (firstRun === null) return undefined;
@@ -135,21 +146,55 @@ export async function datesLeftBehind(
   const lastSuccess = (success?.last as string | null) ?? null;
   const until = new Date(now.getTime() - catchUpDays * 86_400_000);
   const since = lastSuccess ?? addDays(firstRun, -1);
+  const calendar = new CronCalendar(job.cron, timeZone);
+  const dates = new Set<IsoDate>();
   // From two days before the local day whose cron fires for the date after `since`: clear of any offset.
   const scanFrom = new Date(
     Date.parse(`${addDays(since, 1 - job.dateOffsetDays)}T00:00:00Z`) - 2 * 86_400_000,
   );
-  if (scanFrom >= until) return undefined;
-  const calendar = new CronCalendar(job.cron, timeZone);
-  const dates = new Set<IsoDate>();
-  for (const f of calendar.between(scanFrom, until)) {
-    const d = businessDateOf(job, f.day);
-    if (d > since) dates.add(d);
-  }
+  if (scanFrom < until)
+    for (const f of calendar.between(scanFrom, until)) {
+      const d = businessDateOf(job, f.day);
+      if (d > since) dates.add(d);
+    }
+  // Before the last success only what was recorded can be told owed: a date with no run at all may be one
+  // the scheduler did not run for. Dates after the one a firing at `until` is for are the window's, or
+  // ones its cron does not fire for.
+  const failed = new Set(await failedDates(db, job.job, businessDateOf(job, dateInZone(until, timeZone))));
+  for (const d of failed) dates.add(d);
   // A date its cron fires for again inside the window (an hourly cron) is caught up.
   for (const f of calendar.between(until, now)) dates.delete(businessDateOf(job, f.day));
   const sorted = [...dates].sort();
-  return sorted.length === 0 ? undefined : { first: sorted[0]!, last: sorted.at(-1)!, count: sorted.length };
+  if (sorted.length === 0) return undefined;
+  return {
+    first: sorted[0]!,
+    last: sorted.at(-1)!,
+    count: sorted.length,
+    failed: sorted.filter((d) => failed.has(d)),
+  };
+}
+
+/** The business dates through `through` with a recorded run of `job` and no successful one. */
+async function failedDates(db: Db, job: RunnableJob, through: IsoDate): Promise<IsoDate[]> {
+  const rows = (await db
+    .knex('job_runs')
+    .where({ job })
+    .andWhere('business_date', '<=', through)
+    .groupBy('business_date')
+    .havingRaw("SUM(CASE WHEN status = 'succeeded' THEN 1 ELSE 0 END) = 0")
+    .select('business_date')) as Array<{ business_date: string }>;
+  return rows.map((r) => r.business_date);
+}
+
+/** How many of the dates left behind whose runs failed the start-up warning names; the rest it counts. */
+const FAILED_NAMED = 10;
+
+/** A job's dates left behind, as the start-up warning names them. */
+function describeLeftBehind(job: RunnableJob, left: LeftBehind): string {
+  const range = `${job}: ${left.count} from ${left.first} to ${left.last}`;
+  if (left.failed.length === 0) return range;
+  const more = left.failed.length > FAILED_NAMED ? ` and ${left.failed.length - FAILED_NAMED} more` : '';
+  return `${range}, whose runs failed or were refused on ${left.failed.slice(0, FAILED_NAMED).join(', ')}${more}`;
 }
 
 /** A run the scheduler owes: its business date, and when its cron fired for it (the files it may take). */
@@ -411,7 +456,7 @@ export class Scheduler {
     for (const s of this.jobs) {
       if (this.controller.signal.aborted) break;
       const left = await datesLeftBehind(this.o.db, s, startedAt, this.timeZone, catchUpDays);
-      if (left) behind.push(`${s.job}: ${left.count} from ${left.first} to ${left.last}`);
+      if (left) behind.push(describeLeftBehind(s.job, left));
     }
     // The daemon starts without them: a run that does not need them (retention's erasures above all) is
     // not held back. Each run that does is refused, recorded and caught up once they are set.
