@@ -59,9 +59,14 @@ export function allianceClaimsName(
   return `${sender}_${receiver}_${businessDate.replace(/-/g, '')}_${String(sequence).padStart(6, '0')}.claims.xml`;
 }
 
-/** Named after the claims file it answers: `LH_XX_000017.results.xml` answers LH's 17th file to XX. */
-export function allianceResultsName(answers: AnsweredFile): string {
-  return `${answers.sender}_${answers.receiver}_${String(answers.sequence).padStart(6, '0')}.results.xml`;
+/**
+ * Named after the claims file it answers: `LH_XX_000017.results.xml` answers LH's 17th file to XX. `nth`
+ * is for claims files accepted under a sequence already used, before ingest refused such a repeat: the
+ * second is answered in `LH_XX_000017-2.results.xml`, so that it never takes the first one's name.
+ */
+export function allianceResultsName(answers: AnsweredFile, nth = 1): string {
+  const name = `${answers.sender}_${answers.receiver}_${String(answers.sequence).padStart(6, '0')}`;
+  return `${name}${nth > 1 ? `-${nth}` : ''}.results.xml`;
 }
 
 export function claimsSequenceScope(sender: string, receiver: string): string {

@@ -317,7 +317,22 @@ class ExportRun {
         }
         const program = partner.program;
         const answers = { sender: program, receiver: receiverOfClaims, sequence: file.sequence };
-        await this.write(
+        // Files accepted under this file's sequence before it (stored before ingest refused a repeat): each
+        // is answered under a name of its own, or this one would stop on the first one's name every night.
+        const before = await this.ctx.db
+          .knex('files')
+          .where({
+            direction: 'in',
+            feed: 'alliance-claims',
+            partner_code: partner.code,
+            verdict: 'accepted',
+            sequence: file.sequence,
+          })
+          .where('id', '<', file.id)
+          .orderBy('id')
+          .select('id', 'name');
+        const name = allianceResultsName(answers, before.length + 1);
+        const outcome = await this.write(
           {
             kind: 'alliance-results',
             key: exportKey('alliance-results', partner.code, `file=${file.id}`),
@@ -325,7 +340,7 @@ class ExportRun {
             businessDate: this.date,
             answersFileId: file.id,
             sequenceScope: null,
-            name: () => allianceResultsName(answers),
+            name: () => name,
             prepare: async (q, stamp) => {
               const data = await resultsData(q, file, program, receiverOfClaims, this.date);
               return {
@@ -344,6 +359,12 @@ class ExportRun {
           },
           'resultsFiles',
         );
+        if (before.length > 0 && outcome.status === 'written') {
+          const first = before[0]!;
+          this.warnings.push(
+            `${name}: answers ${file.name} (file ${file.id}), which ${partner.code} sent under sequence ${file.sequence} already used by ${String(first.name)} (file ${Number(first.id)}, answered in ${allianceResultsName(answers)}); both results files answer sequence ${file.sequence}: tell ${partner.code} which of its files each answers`,
+          );
+        }
       },
     };
   }

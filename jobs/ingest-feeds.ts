@@ -888,15 +888,20 @@ async function storeUnique(
   return rejects;
 }
 
-/** The partner's file accepted under this sequence number, if any (`except`: the file being read). */
-export async function acceptedPartnerFile(
+/**
+ * The partner's file of `feed` accepted under this sequence number, if any (`except`: the file being read).
+ * A partner numbers its files of one feed, so the feed is part of the scope: GRANDSTAY's partner files and
+ * LH's claims files each count on their own.
+ */
+export async function acceptedFileOfSequence(
   q: Knex | Knex.Transaction,
+  feed: 'partner' | 'alliance-claims',
   partnerCode: string,
   sequence: number,
   except?: number,
 ): Promise<{ id: number; name: string } | undefined> {
   const row = await q('files')
-    .where({ direction: 'in', feed: 'partner', partner_code: partnerCode, verdict: 'accepted', sequence })
+    .where({ direction: 'in', feed, partner_code: partnerCode, verdict: 'accepted', sequence })
     .modify((b) => {
       if (except !== undefined) b.whereNot('id', except);
     })
@@ -916,6 +921,43 @@ export function repeatedSequence(
     reason: 'DUPLICATE_FILE',
     message: `sequence ${sequence} of ${partnerCode} was already processed (${which}) with other content`,
   };
+}
+
+/**
+ * A partner's file sequence kept as partner-accrual.md and alliance-accrual.md want it, gap-free per
+ * sender: a repeat of a number accepted before is refused; the same content never gets here (the registry
+ * records it `duplicate`), and a rejected file's number may be sent again corrected. A gap is warned; a
+ * lower number not seen yet fills one: it is accepted, and said late. The file keeps its partner and
+ * sequence, which the next file is judged against.
+ */
+export async function checkFileSequence(
+  trx: Knex.Transaction,
+  feed: 'partner' | 'alliance-claims',
+  partnerCode: string,
+  sequence: number | null,
+  file: FileRow,
+  verdict: VerdictEvent,
+): Promise<FileRefusal | undefined> {
+  if (sequence !== null) {
+    const repeat = await acceptedFileOfSequence(trx, feed, partnerCode, sequence, file.id);
+    if (repeat) return repeatedSequence(partnerCode, sequence, repeat);
+    const last = await trx('files')
+      .where({ direction: 'in', feed, partner_code: partnerCode, verdict: 'accepted' })
+      .whereNot('id', file.id)
+      .max({ s: 'sequence' })
+      .first();
+    const lastSeq = last?.s === null || last?.s === undefined ? null : Number(last.s);
+    if (lastSeq !== null && sequence > lastSeq + 1) {
+      warn(verdict, `${partnerCode}: file sequence jumps from ${lastSeq} to ${sequence}`);
+    } else if (lastSeq !== null && sequence < lastSeq) {
+      warn(
+        verdict,
+        `${partnerCode}: file sequence ${sequence} arrived late (after ${lastSeq}) and fills a gap`,
+      );
+    }
+  }
+  await trx('files').where({ id: file.id }).update({ partner_code: partnerCode, sequence });
+  return undefined;
 }
 
 /**
@@ -1040,29 +1082,7 @@ export function partnerHandler(
       const meta = verdict.meta as unknown as PartnerFileMeta | undefined;
       const header = partnerHeaderRefusal(partnerCode, meta);
       if (header) return header;
-      const sequence = meta?.fileSequence ?? null;
-      if (sequence !== null) {
-        // A repeat is this very sequence number accepted before (partner-accrual.md); the same content
-        // never gets here (the registry records it `duplicate`), and a rejected file's sequence may be
-        // sent again corrected. A lower number not seen yet fills a gap: it is accepted, and said late.
-        const accepted = () =>
-          trx('files')
-            .where({ direction: 'in', feed: 'partner', partner_code: partnerCode, verdict: 'accepted' })
-            .whereNot('id', file.id);
-        const repeat = await acceptedPartnerFile(trx, partnerCode, sequence, file.id);
-        if (repeat) return repeatedSequence(partnerCode, sequence, repeat);
-        const last = await accepted().max({ s: 'sequence' }).first();
-        const lastSeq = last?.s === null || last?.s === undefined ? null : Number(last.s);
-        if (lastSeq !== null && sequence > lastSeq + 1) {
-          warn(verdict, `${partnerCode}: file sequence jumps from ${lastSeq} to ${sequence}`);
-        } else if (lastSeq !== null && sequence < lastSeq) {
-          warn(
-            verdict,
-            `${partnerCode}: file sequence ${sequence} arrived late (after ${lastSeq}) and fills a gap`,
-          );
-        }
-      }
-      await trx('files').where({ id: file.id }).update({ partner_code: partnerCode, sequence });
+      return checkFileSequence(trx, 'partner', partnerCode, meta?.fileSequence ?? null, file, verdict);
     },
   };
 }
@@ -1249,11 +1269,21 @@ export function allianceClaimsHandler(
       return [];
     },
     async end(trx, file, verdict) {
-      const meta = verdict.meta as { sender?: string; receiver?: string } | undefined;
+      const meta = verdict.meta as { sender?: string; receiver?: string; sequence?: number } | undefined;
       const header = allianceClaimsHeader(program, meta);
       if ('refusal' in header) return header.refusal;
       const { partner } = header;
-      await trx('files').where({ id: file.id }).update({ partner_code: partner.code });
+      // A repeated number would answer two files under one results name (alliance-accrual.md: gap-free
+      // per sender and receiver); the partner reads which of its files we answered by the number alone.
+      const repeat = await checkFileSequence(
+        trx,
+        'alliance-claims',
+        partner.code,
+        meta?.sequence ?? null,
+        file,
+        verdict,
+      );
+      if (repeat) return repeat;
       const items = claims.map((e) => ({
         event: e as RecordEvent<unknown>,
         draft: allianceClaimDraftFor(program, meta?.sender, e.record, ctx.businessDate),

@@ -90,7 +90,7 @@ import {
   earlierClaimsOfSameFlight,
   mergeFlightDrafts,
   minorOf,
-  acceptedPartnerFile,
+  acceptedFileOfSequence,
   repeatedSequence,
   partnerOfFile,
   receivedClaims,
@@ -526,6 +526,30 @@ async function registryRefusal(
   return undefined;
 }
 
+/**
+ * As ingest judges a file's sequence (`checkFileSequence`): a repeat is this very number accepted before,
+ * in the registry or earlier in this run (accepted by the time the night reads the next file); a lower one
+ * not seen fills a gap.
+ */
+async function repeatRefusal(
+  knex: Knex,
+  runSequences: Map<string, Map<number, string>>,
+  feed: 'partner' | 'alliance-claims',
+  code: string,
+  sequence: number | null,
+  file: string,
+): Promise<FileRefusal | undefined> {
+  if (sequence === null) return undefined;
+  const scope = `${feed}:${code}`;
+  const inRun = runSequences.get(scope) ?? new Map<number, string>();
+  const earlier = inRun.has(sequence)
+    ? { name: inRun.get(sequence)! }
+    : await acceptedFileOfSequence(knex, feed, code, sequence);
+  if (earlier) return repeatedSequence(code, sequence, earlier);
+  runSequences.set(scope, inRun.set(sequence, file));
+  return undefined;
+}
+
 /** The checks ingest makes of a whole file besides its parser's (the feed handlers' begin and end). */
 async function refusalOf(
   knex: Knex,
@@ -541,21 +565,13 @@ async function refusalOf(
     const meta = verdict.meta as unknown as PartnerFileMeta | undefined;
     const header = partnerHeaderRefusal(code, meta);
     if (header) return header;
-    const sequence = meta?.fileSequence ?? null;
-    if (sequence === null) return undefined;
-    // As ingest judges it: a repeat is this very number accepted before, in the registry or earlier in
-    // this run (accepted by the time the night reads the next file); a lower one not seen fills a gap.
-    const inRun = runSequences.get(code) ?? new Map<number, string>();
-    const earlier = inRun.has(sequence)
-      ? { name: inRun.get(sequence)! }
-      : await acceptedPartnerFile(knex, code, sequence);
-    if (earlier) return repeatedSequence(code, sequence, earlier);
-    runSequences.set(code, inRun.set(sequence, verdict.file));
-    return undefined;
+    return repeatRefusal(knex, runSequences, feed, code, meta?.fileSequence ?? null, verdict.file);
   }
   if (feed === 'alliance-claims') {
-    const header = allianceClaimsHeader(program, verdict.meta as { sender?: string; receiver?: string });
+    const meta = verdict.meta as { sender?: string; receiver?: string; sequence?: number } | undefined;
+    const header = allianceClaimsHeader(program, meta);
     if ('refusal' in header) return header.refusal;
+    return repeatRefusal(knex, runSequences, feed, header.partner.code, meta?.sequence ?? null, verdict.file);
   }
   if (feed === 'hotel') {
     const of = hotelPartnerOf(program, verdict.file, verdict.meta);

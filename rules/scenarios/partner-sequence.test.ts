@@ -6,9 +6,15 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../../test/harness/db.js';
-import { partnerKey } from '../activity.js';
+import { allianceKey, partnerKey } from '../activity.js';
 import { exportJob } from '../../jobs/export.js';
-import { memberNumber, useScenario, type Person, type Scenario } from './scenario.js';
+import {
+  memberNumber,
+  useScenario,
+  type AllianceClaimInput,
+  type Person,
+  type Scenario,
+} from './scenario.js';
 import { exportCopy } from '../../test/harness/files.js';
 
 const IVANOV: Person = { number: memberNumber(1), surname: 'IVANOV', givenName: 'IVAN' };
@@ -36,6 +42,39 @@ async function response(w: Scenario, name: string): Promise<string[]> {
 
 const verdictOf = async (w: Scenario, name: string) =>
   w.knex('files').where({ direction: 'in', feed: 'partner', name }).first('verdict', 'reason', 'message');
+
+/** IVANOV's LH1444 FRA-SVO in C on `date`, claimed by LH as `id`: 2514 points on the LH-2025 chart. */
+const lhClaim = (id: string, date: string): AllianceClaimInput => ({
+  id,
+  member: IVANOV.number,
+  surname: IVANOV.surname,
+  carrier: 'LH',
+  flight: '1444',
+  date,
+  from: 'FRA',
+  to: 'SVO',
+  cabin: 'C',
+  rbd: 'C',
+});
+
+const claimsFile = async (w: Scenario, name: string) =>
+  w
+    .knex('files')
+    .where({ direction: 'in', feed: 'alliance-claims', name })
+    .first('id', 'verdict', 'reason', 'message', 'sequence');
+
+/** The results files written, by name, with the claims each answers. */
+async function resultsFiles(w: Scenario): Promise<Array<{ name: string; xml: string }>> {
+  const rows = await w
+    .knex('files')
+    .where({ direction: 'out', feed: 'alliance-results' })
+    .orderBy('id')
+    .select('name', 'local_path');
+  return rows.map((r) => ({
+    name: String(r.name),
+    xml: readFileSync(exportCopy(w.w.config, r.local_path), 'utf8'),
+  }));
+}
 
 for (const engine of availableEngines()) {
   describe(`partner file sequences (${engine})`, () => {
@@ -94,6 +133,79 @@ for (const engine of availableEngines()) {
       const refused = await response(w, 'GRANDSTAY_20260308_888.csv');
       expect(refused[0]).toMatch(/^H,GRANDSTAY,888,[^,]+,0,0,DUPLICATE_FILE$/);
       expect(refused.filter((l) => l.startsWith('D,'))).toEqual([]);
+    });
+  });
+
+  describe(`partner airline claims file sequences (${engine})`, () => {
+    const s = useScenario(engine);
+
+    it('warns a gap in LH’s claims files and refuses a sequence already accepted, sent again with other claims, as DUPLICATE_FILE', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      const first = w.dropAllianceClaims('LH', [lhClaim('LH-1', '2026-03-01')], 1);
+      await w.night('2026-03-06');
+      await w.run(exportJob, '2026-03-06');
+
+      const fifth = w.dropAllianceClaims('LH', [lhClaim('LH-2', '2026-03-02')], 5);
+      const seventh = await w.night('2026-03-07');
+      expect(seventh.ingest.warnings).toContain('LH: file sequence jumps from 1 to 5');
+      expect(await claimsFile(w, fifth)).toMatchObject({ verdict: 'accepted', sequence: 5 });
+      await w.run(exportJob, '2026-03-07');
+
+      // 5 again, other claims: refused whole, nothing credited, and no results file to take 5's name.
+      const again = w.dropAllianceClaims('LH', [lhClaim('LH-3', '2026-03-03')], 5);
+      await w.night('2026-03-08');
+      const fifthId = (await claimsFile(w, fifth))!.id;
+      expect(await claimsFile(w, again)).toMatchObject({
+        verdict: 'rejected',
+        reason: 'DUPLICATE_FILE',
+        message: `sequence 5 of LH was already processed (${fifth}, file ${fifthId}) with other content`,
+      });
+      expect(await w.activity(allianceKey('LH', 'LH-3'))).toBeUndefined();
+      expect(await w.balance(IVANOV.number)).toBe(2 * 2514);
+      await w.run(exportJob, '2026-03-08');
+      await w.run(exportJob, '2026-03-09');
+      expect((await resultsFiles(w)).map((f) => f.name)).toEqual([
+        'LH_XX_000001.results.xml',
+        'LH_XX_000005.results.xml',
+      ]);
+
+      // The next number follows the last accepted: no warning.
+      const sixth = w.dropAllianceClaims('LH', [lhClaim('LH-3', '2026-03-03')], 6);
+      const tenth = await w.night('2026-03-10');
+      expect(tenth.ingest.warnings ?? []).toEqual([]);
+      expect(await claimsFile(w, sixth)).toMatchObject({ verdict: 'accepted', sequence: 6 });
+      expect(await claimsFile(w, first)).toMatchObject({ verdict: 'accepted', sequence: 1 });
+    });
+
+    it('answers two claims files accepted under one sequence before a repeat was refused, the later under a name of its own', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      const fifth = w.dropAllianceClaims('LH', [lhClaim('LH-2', '2026-03-02')], 5);
+      await w.night('2026-03-07');
+      await w.run(exportJob, '2026-03-07');
+      const repeat = w.dropAllianceClaims('LH', [lhClaim('LH-3', '2026-03-03')], 6);
+      await w.night('2026-03-08');
+      // As a night before the fix stored it: LH's second file 5 accepted and credited.
+      await w
+        .knex('files')
+        .where({ direction: 'in', feed: 'alliance-claims', name: repeat })
+        .update({ sequence: 5 });
+      const ids = [(await claimsFile(w, fifth))!.id, (await claimsFile(w, repeat))!.id];
+
+      const exported = await w.run(exportJob, '2026-03-08');
+      const files = await resultsFiles(w);
+      expect(files.map((f) => f.name)).toEqual(['LH_XX_000005.results.xml', 'LH_XX_000005-2.results.xml']);
+      expect(files[1]!.xml).toMatch(/<FileSequence>5<\/FileSequence>/);
+      expect(files[1]!.xml).toMatch(/<ClaimId>LH-3<\/ClaimId>\s*<Accepted>/);
+      expect(files[1]!.xml).not.toContain('LH-2');
+      expect(exported.warnings).toContain(
+        `LH_XX_000005-2.results.xml: answers ${repeat} (file ${ids[1]}), which LH sent under sequence 5 already used by ${fifth} (file ${ids[0]}, answered in LH_XX_000005.results.xml); both results files answer sequence 5: tell LH which of its files each answers`,
+      );
+      // A rerun writes nothing new and warns no more.
+      const rerun = await w.run(exportJob, '2026-03-08');
+      expect(rerun.warnings ?? []).not.toContainEqual(expect.stringContaining('results.xml: answers'));
+      expect((await resultsFiles(w)).length).toBe(2);
     });
   });
 }

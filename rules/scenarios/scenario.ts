@@ -209,7 +209,7 @@ export interface PostingView {
 export class Scenario {
   private files = 0;
   private readonly partnerSequences = new Map<string, number>();
-  private allianceSequence = 0;
+  private readonly allianceSequences = new Map<string, number>();
 
   constructor(readonly w: TestWorld) {}
 
@@ -427,7 +427,13 @@ export class Scenario {
     );
   }
 
-  dropAllianceClaims(sender: string, claims: AllianceClaimInput[]): string {
+  /**
+   * A claims file of a partner airline to us, under a fresh name unless one is given; the sequence counts
+   * up per sender, as partner files' do.
+   */
+  dropAllianceClaims(sender: string, claims: AllianceClaimInput[], sequence?: number, name?: string): string {
+    const seq = sequence ?? (this.allianceSequences.get(sender) ?? 0) + 1;
+    this.allianceSequences.set(sender, Math.max(seq, this.allianceSequences.get(sender) ?? 0));
     const body = claims
       .map(
         (c) => `
@@ -457,12 +463,13 @@ export class Scenario {
   <FileHeader>
     <SenderProgram>${sender}</SenderProgram>
     <ReceiverProgram>XX</ReceiverProgram>
-    <FileSequence>${++this.allianceSequence}</FileSequence>
+    <FileSequence>${seq}</FileSequence>
     <CreatedAt>2026-01-01T03:15:00Z</CreatedAt>
   </FileHeader>${body}
   <Control><ClaimCount>${claims.length}</ClaimCount></Control>
 </AccrualClaims>
 `,
+      name,
     );
   }
 
