@@ -4,6 +4,7 @@
  * retro-claims). Each file is its own transaction; FTL files of the night form one delivery with the
  * parts held from earlier nights.
  */
+import { createReadStream } from 'node:fs';
 import { Ledger } from '../ledger/ledger.js';
 import type { FeedName } from '../parsers/types.js';
 import { Program } from '../rules/program.js';
@@ -22,7 +23,8 @@ import {
 import { ingestFile } from './ingest-file.js';
 import { ingestFtlDelivery } from './ingest-ftl.js';
 import { membersHandler } from './ingest-members.js';
-import { pendingInbound } from './registry.js';
+import { inReadingOrder } from './file-order.js';
+import { copyPathUnlessRefused, pendingInbound } from './registry.js';
 import type { Job, JobContext, JobResult } from './types.js';
 import { chunks } from '../lib/chunks.js';
 
@@ -73,7 +75,18 @@ export const ingestJob: Job = async (ctx: JobContext): Promise<JobResult> => {
   ctx.progress.start('ingest (bytes are estimated as records)', Math.max(1, Math.round(total / 120)));
   for (const feed of FEED_ORDER) {
     if (ctx.signal?.aborted) break;
-    const files = pending.filter((f) => f.feed === feed);
+    // A copy outside the landing folder is refused when the file is read, not here.
+    const files = await inReadingOrder(
+      feed,
+      pending.filter((f) => f.feed === feed),
+      (f) => ({
+        name: f.name,
+        open: () => {
+          const path = copyPathUnlessRefused(ctx.config.paths.landing, f);
+          return path === null ? null : createReadStream(path);
+        },
+      }),
+    );
     if (feed === 'ftl') {
       const held = Number(
         (await ctx.db.knex('ftl_parts').where({ status: 'held' }).count({ n: '*' }).first())?.n ?? 0,

@@ -70,6 +70,7 @@ import {
   type PassOptions,
 } from './accrue.js';
 import { expiriesUndone } from './expire.js';
+import { inReadingOrder } from './file-order.js';
 import { SimulatedLedger } from './simulated-ledger.js';
 import { conflictWith, copyOf, inboundMatch } from './registry.js';
 import {
@@ -937,9 +938,14 @@ export async function* simulate(
     staged.set(item.file, list);
   };
 
-  // As the night takes them: one fetch lands the files in name order, and the registry stops a file
-  // received before (the same content) and a different file under a name already used.
-  const ordered = [...inputs].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  // As the night takes them: one fetch lands the files in name order, ingest reads a partner's in the
+  // order it numbered them, and the registry stops a file received before (the same content) and a
+  // different file under a name already used.
+  const ordered = await inReadingOrder(
+    feed,
+    [...inputs].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
+    (i) => i,
+  );
   // The files came in when their inputs say, as fetch would stamp them: an activity dated after the
   // business date waits for its night when its file could have carried it.
   const receivedOn = new Map(ordered.map((i) => [i.name, dateInZone(i.receivedAt, 'UTC')]));

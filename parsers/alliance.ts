@@ -285,6 +285,24 @@ class Checker {
   }
 }
 
+/**
+ * The sender and sequence a claims file's header gives, read from the file's first bytes (`head`) without
+ * parsing it: what the night orders a sender's files by before it reads them. Null when they are not
+ * found there; the parser still judges the whole file, this only decides which file is read first.
+ */
+export function peekClaimsHeader(head: string): { sender: string; sequence: number } | null {
+  const tag = (name: string) => `<(?:[A-Za-z_][\\w.-]*:)?${name}\\s*>`;
+  const header = new RegExp(`${tag('FileHeader')}([\\s\\S]*?)</(?:[A-Za-z_][\\w.-]*:)?FileHeader\\s*>`).exec(
+    head,
+  )?.[1];
+  if (header === undefined) return null;
+  const leafText = (name: string) => new RegExp(`${tag(name)}\\s*([^<]*?)\\s*<`).exec(header)?.[1];
+  const sender = leafText('SenderProgram');
+  const sequence = leafText('FileSequence');
+  if (!sender || sequence === undefined || !/^\d{1,10}$/.test(sequence)) return null;
+  return { sender, sequence: Number(sequence) };
+}
+
 export function claimsHeaderProblem(h: ClaimsFileHeader): FieldProblem | null {
   const c = new Checker();
   c.str('FileHeader/SenderProgram', h.sender, RULES.program);

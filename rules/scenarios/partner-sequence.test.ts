@@ -134,6 +134,24 @@ for (const engine of availableEngines()) {
       expect(refused[0]).toMatch(/^H,GRANDSTAY,888,[^,]+,0,0,DUPLICATE_FILE$/);
       expect(refused.filter((l) => l.startsWith('D,'))).toEqual([]);
     });
+
+    it('reads two files of one night in the order the partner numbered them, _9 before _10: no false gap, the credit before its reversal', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      w.dropPartner('GRANDSTAY', '2026-03-04', [stay('G-1')], 8);
+      await w.night('2026-03-04');
+      // Landed together, _10 comes first by its name as text.
+      w.dropPartner('GRANDSTAY', '2026-03-05', [stay('G-2', '150.00')], 9);
+      w.dropPartner('GRANDSTAY', '2026-03-05', [stay('G-2-R', '-150.00')], 10);
+      const night = await w.night('2026-03-05');
+      expect(night.ingest.warnings ?? []).toEqual([]);
+      expect(await w.activity(partnerKey('GRANDSTAY', 'G-2'))).toMatchObject({ status: 'REVERSED' });
+      expect(await w.activity(partnerKey('GRANDSTAY', 'G-2-R'))).toMatchObject({
+        status: 'POSTED',
+        points: -300,
+      });
+      expect(await w.balance(IVANOV.number)).toBe(200);
+    });
   });
 
   describe(`partner airline claims file sequences (${engine})`, () => {
@@ -176,6 +194,25 @@ for (const engine of availableEngines()) {
       expect(tenth.ingest.warnings ?? []).toEqual([]);
       expect(await claimsFile(w, sixth)).toMatchObject({ verdict: 'accepted', sequence: 6 });
       expect(await claimsFile(w, first)).toMatchObject({ verdict: 'accepted', sequence: 1 });
+    });
+
+    it('reads LH’s claims files of one night in the order of their FileSequence, whatever their names: the first claim of a flight is the one credited', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      w.dropAllianceClaims('LH', [lhClaim('LH-1', '2026-03-01')], 1);
+      await w.night('2026-03-06');
+      // The partner's names sort 3 before 2; both files claim the flight of 03-02.
+      w.dropAllianceClaims('LH', [lhClaim('LH-3', '2026-03-02')], 3, 'LH_b.xml');
+      w.dropAllianceClaims('LH', [lhClaim('LH-2', '2026-03-02')], 2, 'LH_c.xml');
+      const night = await w.night('2026-03-07');
+      expect(night.ingest.warnings ?? []).toEqual([]);
+      expect(await claimsFile(w, 'LH_c.xml')).toMatchObject({ verdict: 'accepted', sequence: 2 });
+      expect(await claimsFile(w, 'LH_b.xml')).toMatchObject({ verdict: 'accepted', sequence: 3 });
+      expect(await w.activity(allianceKey('LH', 'LH-2'))).toMatchObject({ status: 'POSTED', points: 2514 });
+      expect(await w.activity(allianceKey('LH', 'LH-3'))).toBeUndefined();
+      expect((await w.rejects({ feed: 'alliance-claims' })).map((r) => [r.record_ref, r.reason])).toEqual([
+        ['LH-3', 'DUPLICATE'],
+      ]);
     });
 
     it('answers two claims files accepted under one sequence before a repeat was refused, the later under a name of its own', async () => {
