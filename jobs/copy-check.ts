@@ -24,7 +24,9 @@ export type CopyFault = 'MISSING' | 'NOT_A_FILE' | 'MISMATCH' | 'UNREADABLE';
 export async function checkCopy(
   path: string,
   file: Pick<FileRow, 'size' | 'sha256'>,
-): Promise<{ seen: CopySeen } | { reason: CopyFault; message: string }> {
+): Promise<
+  { seen: CopySeen } | { reason: CopyFault; message: string; held?: { size: number; sha256: string } }
+> {
   const unreadable = (error: unknown) => ({
     reason: 'UNREADABLE' as const,
     message: `${path} cannot be read: ${(error as Error).message}`,
@@ -60,5 +62,6 @@ export async function checkCopy(
     : {
         reason: 'MISMATCH',
         message: `${path} has sha256 ${actual.sha256}, the registry recorded ${file.sha256}`,
+        held: actual,
       };
 }

@@ -151,20 +151,22 @@ export const deliverJob: Job = async (ctx: JobContext): Promise<JobResult> => {
 async function checkBeforeSending(copy: string, file: FileRow): Promise<void> {
   const checked = await checkCopy(copy, file);
   if (!('reason' in checked)) return;
-  const context = { fileId: file.id, file: file.name, copy, sha256: file.sha256 };
+  const context = copyContext(file, copy);
+  const rerun = `a rerun of export for ${file.businessDate ?? 'its date'} writes it back`;
   if (checked.reason !== 'MISMATCH')
     throw new RedeyeError(
       `FILE_COPY_${checked.reason}`,
-      `file ${file.id} (${file.name}) not delivered: ${checked.message}; it stays written`,
+      `file ${file.id} (${file.name}) not delivered: ${checked.message}; it stays written` +
+        (checked.reason === 'MISSING' ? ` until ${rerun}` : ''),
       context,
     );
-  const held = await sha256File(copy);
+  // Hashed already when the sizes agreed; read only when they did not.
+  const held = checked.held ?? (await sha256File(copy));
   throw new RedeyeError(
     'FILE_COPY_MISMATCH',
     `file ${file.id} (${file.name}) not delivered: its copy ${copy} holds ${held.size} bytes with sha256 ` +
       `${held.sha256}, the registry recorded ${file.size} bytes with sha256 ${file.sha256}; it stays written ` +
-      `until the copy is the registered file again (a rerun of export for ${file.businessDate ?? 'its date'} ` +
-      'writes it back)',
+      `until the copy is the registered file again (${rerun})`,
     { ...context, copySha256: held.sha256, copySize: held.size },
   );
 }
@@ -197,16 +199,17 @@ async function checkSent(
     `file ${file.id} (${file.name}) not recorded delivered: its copy ${copy} changed as it was sent, ` +
       `${sent.size} bytes with sha256 ${sent.sha256} went where the registry recorded ${file.size} bytes with ` +
       `sha256 ${file.sha256}; ${after}; it stays written`,
-    {
-      fileId: file.id,
-      file: file.name,
-      copy,
-      sha256: file.sha256,
-      copySha256: sent.sha256,
-      copySize: sent.size,
-    },
+    { ...copyContext(file, copy), copySha256: sent.sha256, copySize: sent.size },
   );
 }
+
+/** What a refusal to send a copy carries for the log and `runs show`. */
+const copyContext = (file: FileRow, copy: string) => ({
+  fileId: file.id,
+  file: file.name,
+  copy,
+  sha256: file.sha256,
+});
 
 /** Removes Redeye's temporary files in `remoteDir` last written before `beforeMs`; returns how many. */
 export async function sweepStaleTemporaries(

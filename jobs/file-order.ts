@@ -10,16 +10,17 @@ import type { Readable } from 'node:stream';
 import { parsePartnerFileName } from '../parsers/partner.js';
 import { peekClaimsHeader } from '../parsers/alliance.js';
 import type { FeedName } from '../parsers/types.js';
+import { addTo } from '../lib/multimap.js';
 
 /** Where a file stands among its sender's files; a date of `''` when only the sequence orders them. */
-export interface FilePlace {
+interface FilePlace {
   sender: string;
   date: string;
   sequence: number;
 }
 
 /** The feeds whose files a sender numbers, and so are read in its order. */
-export function isSequencedFeed(feed: FeedName): feed is 'partner' | 'alliance-claims' {
+function isSequencedFeed(feed: FeedName): feed is 'partner' | 'alliance-claims' {
   return feed === 'partner' || feed === 'alliance-claims';
 }
 
@@ -31,7 +32,7 @@ const HEAD_BYTES = 16 * 1024;
  * night answers it), a claims file's by its header (its name is the partner's own choice). Null for a
  * file that gives none: it keeps its place, and its reading says what is wrong with it.
  */
-export async function placeOfFile(
+async function placeOfFile(
   feed: FeedName,
   name: string,
   open: () => Readable | null,
@@ -69,20 +70,17 @@ async function headOf(stream: Readable): Promise<string> {
  * `files` with each sender's files in its order, in the places they held; a file without a place, and
  * the files of two senders relative to each other, stay where they were.
  */
-export function inSequenceOrder<T>(files: readonly T[], places: ReadonlyArray<FilePlace | null>): T[] {
+function inSequenceOrder<T>(files: readonly T[], places: ReadonlyArray<FilePlace | null>): T[] {
   const bySender = new Map<string, number[]>();
   places.forEach((p, i) => {
-    if (!p) return;
-    const slots = bySender.get(p.sender) ?? [];
-    if (slots.length === 0) bySender.set(p.sender, slots);
-    slots.push(i);
+    if (p) addTo(bySender, p.sender, i);
   });
   const out = [...files];
   for (const slots of bySender.values()) {
     const sorted = [...slots].sort((a, b) => {
       const pa = places[a]!;
       const pb = places[b]!;
-      return pa.date < pb.date ? -1 : pa.date > pb.date ? 1 : pa.sequence - pb.sequence || a - b;
+      return pa.date < pb.date ? -1 : pa.date > pb.date ? 1 : pa.sequence - pb.sequence;
     });
     slots.forEach((slot, k) => (out[slot] = files[sorted[k]!]!));
   }

@@ -948,11 +948,11 @@ export async function checkFileSequence(
       .first();
     const lastSeq = last?.s === null || last?.s === undefined ? null : Number(last.s);
     if (lastSeq !== null && sequence > lastSeq + 1) {
-      warn(verdict, `${partnerCode}: file sequence jumps from ${lastSeq} to ${sequence}`);
+      warn(verdict, `${file.name} (${partnerCode}): file sequence jumps from ${lastSeq} to ${sequence}`);
     } else if (lastSeq !== null && sequence < lastSeq) {
       warn(
         verdict,
-        `${partnerCode}: file sequence ${sequence} arrived late (after ${lastSeq}) and fills a gap`,
+        `${file.name} (${partnerCode}): file sequence ${sequence} arrived late (after ${lastSeq}) and fills a gap`,
       );
     }
   }

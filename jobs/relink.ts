@@ -24,7 +24,7 @@ import type { IsoDate } from '../lib/dates.js';
 import { coerceError, RedeyeError, UsageError } from '../lib/errors.js';
 import { relativeInside } from '../lib/paths.js';
 import type { TransportsByName } from '../transports/index.js';
-import { checkCopy, gone, type CopySeen } from './copy-check.js';
+import { checkCopy, gone, type CopyFault, type CopySeen as Seen } from './copy-check.js';
 import { acquireRunLock, describeHolder, LockedError } from './lock.js';
 import { copyCutoffs, exportCopiesDue, landedCopiesDue, landedCopiesKept } from './retention.js';
 import {
@@ -70,10 +70,7 @@ export interface RemovedByRetention {
 }
 
 export type LeftReason =
-  | 'MISSING'
-  | 'NOT_A_FILE'
-  | 'MISMATCH'
-  | 'UNREADABLE'
+  | CopyFault
   | 'OTHER_FOLDER'
   /** No copy under `to`, and one is still at the stored path: not moved yet. */
   | 'STILL_AT_FROM'
@@ -216,9 +213,6 @@ const leftChanged = (r: RelinkedRow, why: string): LeftRow => ({
   path: r.path,
   message: `${why}; not relinked: run it again`,
 });
-
-/** What a copy was when it was checked: the same `lstat` under the lock says it is the bytes hashed. */
-type Seen = CopySeen;
 
 /** Why the copy of `r` can no longer be relinked as planned; undefined when it still can. */
 async function changedSince(

@@ -104,8 +104,18 @@ export async function judgeClaim(
   find: () => Promise<ActivityRow[]>,
 ): Promise<{ outcome: ClaimOutcome; credit?: { flight: ActivityRow; decision: AccrualDecision } }> {
   const window = config.retroClaims;
-  const outcome = (status: ClaimOutcome['status'], reason: string | null, activityKey?: string) => ({
-    outcome: { status, reason, ...(activityKey ? { activityKey } : {}) },
+  const outcome = (
+    status: ClaimOutcome['status'],
+    reason: string | null,
+    activityKey?: string,
+    flightDate?: IsoDate,
+  ) => ({
+    outcome: {
+      status,
+      reason,
+      ...(activityKey ? { activityKey } : {}),
+      ...(flightDate ? { flightDate } : {}),
+    },
   });
   if (claim.flightDate && businessDate < addDays(claim.flightDate, window.minDaysAfterFlight))
     return outcome('PENDING', 'PENDING');
@@ -123,26 +133,12 @@ export async function judgeClaim(
   // and credit the flight. A claim by flight is refused for it as it is read; one by ticket learns its
   // flight's date only here, from its coupon.
   if (claim.receivedDate < flight.activityDate)
-    return {
-      outcome: {
-        status: 'REJECTED',
-        reason: 'RECEIVED_BEFORE_FLIGHT',
-        activityKey: flight.activityKey,
-        flightDate: flight.activityDate,
-      },
-    };
+    return outcome('REJECTED', 'RECEIVED_BEFORE_FLIGHT', flight.activityKey, flight.activityDate);
   if (businessDate < addDays(flight.activityDate, window.minDaysAfterFlight))
     return outcome('PENDING', 'PENDING', flight.activityKey);
   const windowEnds = couponWaitEnds(flight.activityDate, window.maxMonthsAfterFlight);
   if (claim.receivedDate > windowEnds)
-    return {
-      outcome: {
-        status: 'REJECTED',
-        reason: 'OUT_OF_WINDOW',
-        activityKey: flight.activityKey,
-        flightDate: flight.activityDate,
-      },
-    };
+    return outcome('REJECTED', 'OUT_OF_WINDOW', flight.activityKey, flight.activityDate);
   // A flight that can be credited once something comes (its coupon, its currency's rate) keeps its claim
   // waiting while the claim window is open, and is refused for it once the window has closed.
   const waitInWindow = (reason: 'BAD_CURRENCY' | 'NO_COUPON') =>
@@ -332,6 +328,8 @@ export function claimMessage(
       ? `coupon ${claim.ticketNumber}/${claim.couponNumber}`
       : `flight ${claim.carrier ?? '?'}${claim.flightNumber ?? '?'} of ${claim.flightDate ?? '?'} ${claim.origin ?? '?'}-${claim.destination ?? '?'} for ${claim.surname}`;
   const flight = outcome.activityKey ? `the flight ${outcome.activityKey}` : named;
+  // The day flown: its coupon's when found, else the one the claim gives.
+  const flown = outcome.flightDate ?? claim.flightDate;
   // The last night a claim by flight waiting for its coupon or its rate is tried.
   const until = claim.flightDate
     ? ` up to ${couponWaitEnds(claim.flightDate, window.maxMonthsAfterFlight)}`
@@ -355,16 +353,12 @@ export function claimMessage(
       return `no flown coupon or listed passenger in the archive matches ${named}`;
     case 'AMBIGUOUS':
       return `more than one passenger in the archive matches ${named}`;
-    case 'OUT_OF_WINDOW': {
-      const flown = outcome.flightDate ?? claim.flightDate;
+    case 'OUT_OF_WINDOW':
       return flown
         ? `received ${claim.receivedDate}, after the retro-claim window for ${named} (flown ${flown}) closed on ${couponWaitEnds(flown, window.maxMonthsAfterFlight)}`
         : `received ${claim.receivedDate}, after the retro-claim window for ${named} closed`;
-    }
-    case 'RECEIVED_BEFORE_FLIGHT': {
-      const flown = outcome.flightDate ?? claim.flightDate;
+    case 'RECEIVED_BEFORE_FLIGHT':
       return `received ${claim.receivedDate}, before ${flight} was flown${flown ? ` on ${flown}` : ''}: a request cannot be made before its flight`;
-    }
     case 'DUPLICATE':
       return `${flight} was credited already`;
     default:

@@ -291,10 +291,9 @@ class Checker {
  * found there; the parser still judges the whole file, this only decides which file is read first.
  */
 export function peekClaimsHeader(head: string): { sender: string; sequence: number } | null {
-  const tag = (name: string) => `<(?:[A-Za-z_][\\w.-]*:)?${name}\\s*>`;
-  const header = new RegExp(`${tag('FileHeader')}([\\s\\S]*?)</(?:[A-Za-z_][\\w.-]*:)?FileHeader\\s*>`).exec(
-    head,
-  )?.[1];
+  const prefix = '(?:[A-Za-z_][\\w.-]*:)?';
+  const tag = (name: string) => `<${prefix}${name}\\s*>`;
+  const header = new RegExp(`${tag('FileHeader')}([\\s\\S]*?)</${prefix}FileHeader\\s*>`).exec(head)?.[1];
   if (header === undefined) return null;
   const leafText = (name: string) => new RegExp(`${tag(name)}\\s*([^<]*?)\\s*<`).exec(header)?.[1];
   const sender = leafText('SenderProgram');

@@ -90,7 +90,9 @@ for (const engine of availableEngines()) {
       // Night 07 runs before night 06: 889 arrives first, and the gap is a warning.
       w.dropPartner('GRANDSTAY', '2026-03-07', [stay('G-889')], 889);
       const seventh = await w.night('2026-03-07');
-      expect(seventh.ingest.warnings).toContain('GRANDSTAY: file sequence jumps from 887 to 889');
+      expect(seventh.ingest.warnings).toContain(
+        'GRANDSTAY_20260307_889.csv (GRANDSTAY): file sequence jumps from 887 to 889',
+      );
       await w.run(exportJob, '2026-03-07');
 
       // Then 888: not seen before, it fills the gap (and the simulator, asked first, says so too).
@@ -101,7 +103,7 @@ for (const engine of availableEngines()) {
         reason: null,
       });
       expect(sixth.ingest.warnings).toContain(
-        'GRANDSTAY: file sequence 888 arrived late (after 889) and fills a gap',
+        'GRANDSTAY_20260306_888.csv (GRANDSTAY): file sequence 888 arrived late (after 889) and fills a gap',
       );
       await w.run(exportJob, '2026-03-06');
 
@@ -166,7 +168,7 @@ for (const engine of availableEngines()) {
 
       const fifth = w.dropAllianceClaims('LH', [lhClaim('LH-2', '2026-03-02')], 5);
       const seventh = await w.night('2026-03-07');
-      expect(seventh.ingest.warnings).toContain('LH: file sequence jumps from 1 to 5');
+      expect(seventh.ingest.warnings).toContain(`${fifth} (LH): file sequence jumps from 1 to 5`);
       expect(await claimsFile(w, fifth)).toMatchObject({ verdict: 'accepted', sequence: 5 });
       await w.run(exportJob, '2026-03-07');
 
