@@ -11,6 +11,7 @@ import {
   FtlAssembler,
   ftlParser,
   type FtlFileMeta,
+  type CompletedFtlMessage,
   type FtlParseOptions,
   type HeldFtlPart,
 } from './index.js';
@@ -45,8 +46,13 @@ function meta(v: VerdictEvent): FtlFileMeta {
   return v.meta as unknown as FtlFileMeta;
 }
 
-async function deliver(inputs: ParseInput[], options: FtlParseOptions = {}, held: HeldFtlPart[] = []) {
-  const assembler = new FtlAssembler(options, held);
+async function deliver(
+  inputs: ParseInput[],
+  options: FtlParseOptions = {},
+  held: HeldFtlPart[] = [],
+  completed: CompletedFtlMessage[] = [],
+) {
+  const assembler = new FtlAssembler(options, held, completed);
   const got = await collect(assembler.parse(inputs));
   for (const v of got.verdicts) expect(balanced(v.account), `account of ${v.file}`).toBe(true);
   // The held state goes to the database as JSON and comes back the same.
@@ -205,6 +211,63 @@ describe('held parts across deliveries', () => {
     expect(night2.surnames.sort()).toEqual(['ABRAMOVA', 'BELOVA', 'KOZLOVA']);
     expect(night2.rejects.map((r) => r.reason)).toEqual(['DUPLICATE_PART', 'DUPLICATE_PART']);
     expect(night2.records.find((r) => r.record.surname === 'ABRAMOVA')!.file).toBe('n1.ftl');
+  });
+
+  it('ignores and counts a part sent again after its message completed an earlier night, accepting its file', async () => {
+    const night1 = await deliver([ftlInput('n1.ftl', P1 + P2 + P3, NIGHT1)]);
+    expect(night1.result.completed).toEqual([
+      { message: 'XX245/2024-06-03/SVO', finalPart: 3, file: 'n1.ftl', line: 1 },
+    ]);
+    const completed = night1.result.completed.map((c) => ({ ...c, completedOn: '2024-06-03' }));
+
+    // The DCS sends PART1 again under another stamp, and PART2 with another passenger in it.
+    const resent = P1.replace('.MOWRMXX 031901', '.MOWRMXX 041000');
+    const changed = part(2, false, [['GROMOVA', '1000000073']]);
+    const night2 = await deliver(
+      [ftlInput('n2.ftl', resent + changed, NIGHT2)],
+      { asOf: new Date('2024-06-10T22:00:00Z') },
+      [],
+      completed,
+    );
+    expect(night2.records).toEqual([]);
+    expect(night2.rejects.map((r) => [r.line, r.reason])).toEqual([
+      [4, 'DUPLICATE_PART'],
+      [6, 'DUPLICATE_PART'],
+      [12, 'DUPLICATE_PART'],
+      [14, 'DUPLICATE_PART'],
+    ]);
+    expect(night2.rejects[0]!.message).toBe(
+      'PART1 of XX245/2024-06-03/SVO was already received (3 parts from n1.ftl:1, complete since the night of 2024-06-03): ignored',
+    );
+    const v = night2.verdicts[0]!;
+    expect(v).toMatchObject({ verdict: 'accepted', file: 'n2.ftl' });
+    expect(meta(v).counts).toMatchObject({ parts: 2, partsDuplicate: 2, partsHeld: 0, messagesHeld: 0 });
+    expect(night2.result).toMatchObject({ held: [], expired: [], completed: [] });
+
+    // A part beyond its final part is refused, as it is within one delivery.
+    const night3 = await deliver(
+      [ftlInput('n3.ftl', part(4, true, [['DOROVA', '1000000065']]), NIGHT2)],
+      {},
+      [],
+      completed,
+    );
+    expect(night3.rejects.map((r) => r.reason)).toEqual(['UNEXPECTED_PART', 'UNEXPECTED_PART']);
+    expect(night3.result.held).toEqual([]);
+  });
+
+  it('drops a held part of a message completed an earlier night rather than holding it again', async () => {
+    // Held the night a part of a complete message came again, before completed messages were remembered.
+    const night1 = await deliver([ftlInput('n1.ftl', P1, NIGHT1)]);
+    const completed: CompletedFtlMessage[] = [
+      { message: 'XX245/2024-06-03/SVO', finalPart: 3, file: 'n0.ftl', line: 1, fileId: 7 },
+    ];
+    const night2 = await deliver(
+      [],
+      { asOf: new Date('2024-06-10T22:00:00Z') },
+      night1.result.held,
+      completed,
+    );
+    expect(night2.result).toMatchObject({ held: [], expired: [], dropped: night1.result.held });
   });
 
   it('gives up on a held part that can no longer be read, rather than failing the night', async () => {

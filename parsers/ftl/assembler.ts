@@ -12,6 +12,8 @@
  *   `result().held` to be seeded into the next delivery, where the message completes (records then
  *   arrive again, `held: false`, with their original file and line) or times out (`result().expired`).
  *   Rejects of a seeded part were reported when it first arrived and are not repeated.
+ * - Messages completed by earlier deliveries (`result().completed`, persisted) are seeded too: a part of
+ *   one sent again is a duplicate, ignored and counted, exactly as a second copy within one delivery.
  */
 import iconv from 'iconv-lite';
 import type { Readable } from 'node:stream';
@@ -23,6 +25,7 @@ import { PartCollector, type CollectedPart, type CollectorSink, type JunkBlock }
 import { TextFeed, fastPath } from './fast.js';
 import { LineSplitter } from './lines.js';
 import type {
+  CompletedFtlMessage,
   FtlDeliveryResult,
   FtlFileCounts,
   FtlFileMeta,
@@ -59,7 +62,10 @@ export const DEFAULT_HOLD_TIMEOUT_HOURS = 72;
 /** Complete messages listed per file in the verdict meta; beyond this they are only counted. */
 const MAX_COMPLETE_FACTS = 1000;
 const MAX_PART_PROBLEMS = 1000;
-/** Completed message identities remembered to recognise late duplicates within one delivery. */
+/**
+ * Completed message identities remembered to recognise late duplicates, seeded ones included (the oldest
+ * are forgotten first).
+ */
 const MAX_REMEMBERED = 100_000;
 
 interface FileState {
@@ -103,7 +109,7 @@ interface MessageState {
   finalPart: number | null;
 }
 
-/** A message completed in this delivery: it had exactly the parts 1 to `finalPart`. */
+/** A message completed in this delivery or an earlier one: it had exactly the parts 1 to `finalPart`. */
 interface Remembered {
   finalPart: number;
   where: string;
@@ -123,6 +129,7 @@ export class FtlAssembler {
   private readonly badSeeds: FtlIncompleteMessage[] = [];
   private readonly usedSeeds: HeldFtlPart[] = [];
   private readonly droppedSeeds: HeldFtlPart[] = [];
+  private readonly completedNow: CompletedFtlMessage[] = [];
   private seq = 0;
   private latestFile = -Infinity;
   private ended = false;
@@ -131,8 +138,13 @@ export class FtlAssembler {
   /**
    * @param options parse options (encoding, own programs, year inference, hold timeout)
    * @param held parts held by earlier deliveries (`result().held` of the previous run), in any order
+   * @param completed messages completed by earlier deliveries (their `result().completed`), oldest first
    */
-  constructor(options: FtlParseOptions = {}, held: readonly HeldFtlPart[] = []) {
+  constructor(
+    options: FtlParseOptions = {},
+    held: readonly HeldFtlPart[] = [],
+    completed: readonly CompletedFtlMessage[] = [],
+  ) {
     const encoding = options.encoding ?? 'utf-8';
     checkEncoding(encoding);
     this.encoding = encoding;
@@ -151,6 +163,12 @@ export class FtlAssembler {
     }
     this.holdTimeoutMs = (options.holdTimeoutHours ?? DEFAULT_HOLD_TIMEOUT_HOURS) * 3_600_000;
     this.asOf = options.asOf;
+    // Before the held parts: one of a message already complete (held before completed messages were
+    // remembered) is dropped as the duplicate it is, not held again.
+    for (const c of completed) {
+      const on = c.completedOn === undefined ? '' : `, complete since the night of ${c.completedOn}`;
+      this.remember(c.message, { finalPart: c.finalPart, where: completedWhere(c) + on });
+    }
     for (const h of held) this.seed(h);
   }
 
@@ -299,7 +317,13 @@ export class FtlAssembler {
         f.facts.push(this.fact(msg, parts, 'held', passengers, [], isExpired, missing));
       }
     }
-    this.delivery = { held, expired, used: this.usedSeeds, dropped: this.droppedSeeds };
+    this.delivery = {
+      held,
+      expired,
+      used: this.usedSeeds,
+      dropped: this.droppedSeeds,
+      completed: this.completedNow,
+    };
     this.flushVerdicts(true);
   }
 
@@ -708,14 +732,17 @@ export class FtlAssembler {
       (g) => g.declared !== g.read && g.read < 100 && g.declared < 100,
     );
     this.messages.delete(msg.key);
-    if (this.completed.size >= MAX_REMEMBERED) {
-      const oldest = this.completed.keys().next();
-      if (!oldest.done) this.completed.delete(oldest.value);
-    }
-    this.completed.set(msg.key, {
+    const first = parts[0]!;
+    const fileId = first.file?.fileId ?? first.seed?.fileId;
+    const done: CompletedFtlMessage = {
+      message: msg.key,
       finalPart: msg.finalPart!,
-      where: parts.length === 1 ? where(parts[0]!) : `${parts.length} parts from ${where(parts[0]!)}`,
-    });
+      file: first.input.file,
+      line: first.input.firstLine,
+      ...(fileId === undefined ? {} : { fileId }),
+    };
+    this.completedNow.push(done);
+    this.remember(msg.key, { finalPart: done.finalPart, where: completedWhere(done) });
     for (const f of filesOf(parts)) {
       f.counts.messagesComplete++;
       if (f.completeFacts < MAX_COMPLETE_FACTS) {
@@ -723,6 +750,14 @@ export class FtlAssembler {
         f.facts.push(this.fact(msg, parts, 'complete', passengers, mismatches, false, []));
       }
     }
+  }
+
+  private remember(key: string, r: Remembered): void {
+    if (this.completed.size >= MAX_REMEMBERED && !this.completed.has(key)) {
+      const oldest = this.completed.keys().next();
+      if (!oldest.done) this.completed.delete(oldest.value);
+    }
+    this.completed.set(key, r);
   }
 
   private fact(
@@ -924,6 +959,12 @@ function streamFault(file: string, err: unknown): RedeyeError {
 
 function where(sp: StoredPart): string {
   return `${sp.input.file}:${sp.input.firstLine}`;
+}
+
+/** Where a completed message came from, as a duplicate of one of its parts names it. */
+function completedWhere(c: CompletedFtlMessage): string {
+  const at = `${c.file}:${c.line}`;
+  return c.finalPart === 1 ? at : `${c.finalPart} parts from ${at}`;
 }
 
 function filesOf(parts: readonly StoredPart[]): FileState[] {

@@ -188,6 +188,25 @@ export interface HeldFtlPart {
   lines: string[];
 }
 
+/**
+ * A message completed by an earlier delivery, as persisted between deliveries: a part of it sent again
+ * is then ignored and counted as a duplicate (formats/ftl.md), as within one delivery, instead of
+ * starting a message of its own that waits and expires as incomplete. Plain JSON.
+ */
+export interface CompletedFtlMessage {
+  /** Message identity, as `FtlPassenger.message`. */
+  message: string;
+  /** The part that ended with ENDFTL: parts 1 to it made the message. */
+  finalPart: number;
+  /** File the message's first part arrived in and the line number of its first line there. */
+  file: string;
+  line: number;
+  /** The registry's id of that file, when its input had one. */
+  fileId?: number;
+  /** The business date of the night that completed it, when known (named in a duplicate's reason). */
+  completedOn?: string;
+}
+
 export interface FtlMessageFlight {
   carrier: string;
   number: string;
@@ -289,6 +308,8 @@ export interface FtlDeliveryResult {
   expired: FtlIncompleteMessage[];
   /** Seeded parts whose message completed in this delivery: their records were released. */
   used: HeldFtlPart[];
-  /** Seeded parts dropped as duplicates of another held part. */
+  /** Seeded parts dropped as duplicates of another held part or of a completed message. */
   dropped: HeldFtlPart[];
+  /** Messages completed in this delivery (not the seeded ones): persist these for later deliveries. */
+  completed: CompletedFtlMessage[];
 }

@@ -16,6 +16,8 @@ import {
   type FtlWriterCard,
   type FtlWriterMessage,
   type FtlWriterPassenger,
+  type CompletedFtlMessage,
+  type FtlFileMeta,
   type HeldFtlPart,
 } from './index.js';
 import { collect, ftlInput } from './testing.js';
@@ -396,6 +398,57 @@ describe('held parts → next delivery', () => {
         expect(a2.result().held).toEqual([]);
         // Whatever the first night held was either used the second night or completed the first.
         expect(a2.result().used.length).toBe(night2.length > 0 ? held.length : 0);
+      }),
+      { numRuns: Math.ceil(RUNS / 2) },
+    );
+  });
+
+  it('credits nothing again and holds nothing when parts of a completed message are sent again a later night', async () => {
+    const arb = fc.record({
+      passengers: fc.array(passengerArb, { minLength: 1, maxLength: 20 }),
+      firstNight: fc.func(fc.boolean()),
+      again: fc.func(fc.boolean()),
+      stamp: fc.integer({ min: 0, max: 2359 }),
+    });
+    await fc.assert(
+      fc.asyncProperty(arb, async ({ passengers, firstNight, again, stamp }) => {
+        const message: FtlWriterMessage = {
+          flight: { carrier: 'XX', number: 245, date: '2024-06-03', board: 'SVO' },
+          passengers,
+        };
+        const parts = writeFtlMessage(message, { maxPartChars: 500 });
+        const nights = [parts.filter((p) => firstNight(p)), parts.filter((p) => !firstNight(p))];
+        let held: HeldFtlPart[] = [];
+        const completed: CompletedFtlMessage[] = [];
+        let credited = 0;
+        for (const [n, night] of nights.entries()) {
+          const a = new FtlAssembler({}, held, completed);
+          const at = `2024-06-0${3 + n}T22:00:00Z`;
+          const d = await collect(a.parse(night.map((t, i) => ftlInput(`n${n}-${i}.ftl`, t, at))));
+          credited += d.records.filter((r) => !r.record.held).length;
+          held = JSON.parse(JSON.stringify(a.result().held)) as HeldFtlPart[];
+          completed.push(...(JSON.parse(JSON.stringify(a.result().completed)) as CompletedFtlMessage[]));
+        }
+        expect(credited).toBe(passengers.length);
+        expect(completed.map((c) => [c.message, c.finalPart])).toEqual([
+          ['XX245/2024-06-03/SVO', parts.length],
+        ]);
+
+        // Some parts come again, under another stamp, days later: duplicates, in a file accepted.
+        const chosen = parts.filter((p) => again(p));
+        const resent = (chosen.length > 0 ? chosen : parts.slice(0, 1)).map((p) =>
+          p.replace(/^(\.[A-Z0-9]{7}) \d{6}$/m, `$1 06${String(stamp).padStart(4, '0')}`),
+        );
+        const a3 = new FtlAssembler({ asOf: new Date('2024-06-20T22:00:00Z') }, held, completed);
+        const inputs = [ftlInput('again.ftl', resent.join(''), '2024-06-06T22:00:00Z')];
+        const d3 = await collect(a3.parse(inputs));
+        checkDelivery(inputs, d3.all);
+        expect(d3.records).toEqual([]);
+        expect(new Set(d3.rejects.map((r) => r.reason))).toEqual(new Set(['DUPLICATE_PART']));
+        const v = d3.verdicts[0]!;
+        expect(v.verdict).toBe('accepted');
+        expect((v.meta as unknown as FtlFileMeta).counts.partsDuplicate).toBe(resent.length);
+        expect(a3.result()).toMatchObject({ held: [], expired: [], completed: [] });
       }),
       { numRuns: Math.ceil(RUNS / 2) },
     );
