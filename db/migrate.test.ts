@@ -9,6 +9,7 @@ import { erasuresOf, namesToClear, rejectTextsToBlank } from '../jobs/retention.
 import { setVerdict } from '../jobs/registry.js';
 import { overdueCancellations } from '../jobs/accrue.js';
 import { passengersOfTheDay } from '../jobs/retro-claims.js';
+import { completedFtlMessages, rememberCompletedFtlMessages } from '../jobs/ftl-held.js';
 import { rejectedRecordsParams, rejectedRecordsSql, waitingCancellationsAt } from '../reports/daily.js';
 import { dateTextSql } from '../reports/common.js';
 import { Program } from '../rules/program.js';
@@ -17,6 +18,7 @@ import { addDays } from '../lib/dates.js';
 import { parseConfig } from '../config/load.js';
 import { EXAMPLE_CONFIG } from '../test/harness/context.js';
 import { readFileSync } from 'node:fs';
+import { insertedId } from './rows.js';
 import { MIGRATION_CONFIG, migrateLatest, migrationStatus, MIGRATION_NAMES, rollbackAll } from './migrate.js';
 
 for (const engine of availableEngines()) {
@@ -1043,6 +1045,52 @@ for (const engine of availableEngines()) {
           ['part2.ftl', 'accepted', '2026-06-04'],
           ['conflict.ftl', 'conflict', '2026-06-04'],
         ]);
+      } finally {
+        await t.cleanup();
+      }
+    });
+
+    it('039 remembers the FTL messages a night completed, keeping the first completion, and rolls back', async () => {
+      const t = await createTestDatabase(engine);
+      try {
+        const since = MIGRATION_NAMES.slice(MIGRATION_NAMES.indexOf('039_completed_ftl_messages'));
+        for (const _ of since) await t.db.knex.migrate.down(MIGRATION_CONFIG);
+        expect(await t.db.knex.schema.hasTable('ftl_messages')).toBe(false);
+        expect(await migrateLatest(t.db)).toEqual(since);
+        const [file] = await t.db
+          .knex('files')
+          .insert({
+            direction: 'in',
+            feed: 'ftl',
+            name: 'ftl-0311.txt',
+            size: 10,
+            sha256: '0'.repeat(64),
+            verdict: 'accepted',
+            created_at: '2026-03-12T00:30:00Z',
+          })
+          .returning('id');
+        const fileId = insertedId(file);
+        const message = {
+          message: 'XX245/2026-03-10/SVO',
+          finalPart: 2,
+          file: 'ftl-0311.txt',
+          line: 1,
+          fileId,
+        };
+        await rememberCompletedFtlMessages(t.db.knex, [message], (m) => m.fileId, '2026-03-11');
+        // Completed again once forgotten by a delivery: the first completion is the one named.
+        await rememberCompletedFtlMessages(
+          t.db.knex,
+          [{ ...message, line: 9, fileId: undefined }],
+          () => undefined,
+          '2026-03-12',
+        );
+        expect(await completedFtlMessages(t.db.knex)).toEqual([{ ...message, completedOn: '2026-03-11' }]);
+        for (const _ of since) await t.db.knex.migrate.down(MIGRATION_CONFIG);
+        expect(await t.db.knex.schema.hasTable('ftl_messages')).toBe(false);
+        expect(await t.db.knex('files').count({ n: '*' }).first()).toEqual({ n: 1 });
+        expect(await migrateLatest(t.db)).toEqual(since);
+        expect(await completedFtlMessages(t.db.knex)).toEqual([]);
       } finally {
         await t.cleanup();
       }

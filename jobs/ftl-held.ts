@@ -4,7 +4,9 @@
  * tell a held file's fate apart.
  */
 import type { Knex } from 'knex';
-import type { FtlIncompleteMessage, HeldFtlPart } from '../parsers/ftl/model.js';
+import type { IsoDate } from '../lib/dates.js';
+import { chunks } from '../lib/chunks.js';
+import type { CompletedFtlMessage, FtlIncompleteMessage, HeldFtlPart } from '../parsers/ftl/model.js';
 
 /** An FTL file's counts in the registry: records + rejects + held are the passengers it held. */
 export type FtlFileCounts = {
@@ -23,6 +25,53 @@ export type FtlFileCounts = {
 export function heldSeedOf(row: { part: unknown; file_id: unknown }): HeldFtlPart {
   const seed = JSON.parse(row.part as string) as HeldFtlPart;
   return row.file_id === null ? seed : { ...seed, fileId: Number(row.file_id) };
+}
+
+/**
+ * The messages earlier nights completed (`ftl_messages`), oldest first, to seed tonight's assembler: a
+ * part of one sent again is then a duplicate, not a message of its own left waiting to expire.
+ */
+export async function completedFtlMessages(q: Knex | Knex.Transaction): Promise<CompletedFtlMessage[]> {
+  const rows = (await q('ftl_messages')
+    .orderBy('id')
+    .select('message_key', 'final_part', 'file_id', 'file_name', 'line', 'business_date')) as Array<
+    Record<string, unknown>
+  >;
+  return rows.map((r) => ({
+    message: String(r.message_key),
+    finalPart: Number(r.final_part),
+    file: String(r.file_name),
+    line: Number(r.line),
+    ...(r.file_id === null ? {} : { fileId: Number(r.file_id) }),
+    completedOn: String(r.business_date),
+  }));
+}
+
+/**
+ * Records the messages a delivery completed. One already recorded keeps its first completion: the
+ * assembler completes a message again only once it has forgotten it (beyond its memory's bound).
+ */
+export async function rememberCompletedFtlMessages(
+  q: Knex | Knex.Transaction,
+  completed: readonly CompletedFtlMessage[],
+  fileIdOf: (m: CompletedFtlMessage) => number | undefined,
+  businessDate: IsoDate,
+): Promise<void> {
+  for (const part of chunks(completed, 500)) {
+    await q('ftl_messages')
+      .insert(
+        part.map((m) => ({
+          message_key: m.message,
+          final_part: m.finalPart,
+          file_id: fileIdOf(m) ?? null,
+          file_name: m.file,
+          line: m.line,
+          business_date: businessDate,
+        })),
+      )
+      .onConflict('message_key')
+      .ignore();
+  }
 }
 
 /**

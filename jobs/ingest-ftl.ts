@@ -3,7 +3,9 @@
  * is one delivery. Complete messages become flight activities; parts of incomplete messages are held
  * (not credited, not rejected) until their message completes or the hold time passes, when the message
  * is reported as incomplete. A file whose held parts later complete becomes `accepted`; one whose held
- * parts expire with nothing of it kept becomes `rejected` (INCOMPLETE_MESSAGE).
+ * parts expire with nothing of it kept becomes `rejected` (INCOMPLETE_MESSAGE). Completed messages are
+ * remembered (`ftl_messages`): a part of one sent again a later night is a duplicate, ignored and
+ * counted, as it is the same night.
  */
 import { createReadStream } from 'node:fs';
 import { FtlAssembler } from '../parsers/ftl/index.js';
@@ -12,10 +14,12 @@ import type { ParseInput, VerdictEvent } from '../parsers/types.js';
 import { ftlDraft, type ActivityRow } from '../rules/activity.js';
 import type { Program } from '../rules/program.js';
 import {
+  completedFtlMessages,
   expiredByFile,
   expiredMessageReject,
   heldFileCounts,
   heldSeedOf,
+  rememberCompletedFtlMessages,
   settleHeldFile,
   storedCounts,
   type FtlFileCounts,
@@ -55,6 +59,7 @@ export async function ingestFtlDelivery(
     // A seeded part keeps the id of the file it first arrived in (heldSeedOf); tonight's files are the
     // delivery's, one per name.
     const seeds = heldRows.map(heldSeedOf);
+    const completed = await completedFtlMessages(trx);
     const tonightByName = new Map(files.map((f) => [f.name, f.id]));
     const fileIdOf = (e: { file: string; fileId?: number | undefined }) =>
       e.fileId ?? tonightByName.get(e.file);
@@ -69,6 +74,7 @@ export async function ingestFtlDelivery(
         asOf: runsAs(ctx),
       },
       seeds,
+      completed,
     );
     const inputs: ParseInput[] = files.map((f) => ({
       name: f.name,
@@ -132,6 +138,7 @@ export async function ingestFtlDelivery(
       await insertRejects(trx, ctx, { id: fileId, feed: 'ftl' }, rows);
     }
     const set = { at: ctx.now().toISOString(), businessDate: ctx.businessDate };
+    await rememberCompletedFtlMessages(trx, result.completed, fileIdOf, ctx.businessDate);
     await trx('ftl_parts').where({ status: 'held' }).delete();
     for (const h of result.held) {
       await trx('ftl_parts')

@@ -76,6 +76,27 @@ describe('the retention job', () => {
     expect(existsSync(fresh)).toBe(true);
   });
 
+  it('forgets the FTL messages completed before the reject texts go, keeping the later ones', async () => {
+    const w = world();
+    const completed = (key: string, night: string) => ({
+      message_key: key,
+      final_part: 2,
+      file_name: 'ftl.txt',
+      line: 1,
+      business_date: night,
+    });
+    await w.t.db
+      .knex('ftl_messages')
+      .insert([
+        completed('XX245/2026-07-03/SVO', '2026-07-04'),
+        completed('XX245/2026-07-04/SVO', '2026-07-05'),
+      ]);
+    // 90 days of reject texts on 3 October: the nights from 5 July are kept.
+    const result = await retentionJob(w.ctx('2026-10-03'));
+    expect(result.counts).toMatchObject({ ftlMessagesForgotten: 1 });
+    expect(await w.t.db.knex('ftl_messages').pluck('message_key')).toEqual(['XX245/2026-07-04/SVO']);
+  });
+
   it('keeps an old report folder while a mail of it is unsent, or sent but owed to someone its list names', async () => {
     const w = world();
     const { reports } = w.config.paths;

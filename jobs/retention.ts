@@ -417,12 +417,13 @@ export const rejectTextsToBlank = (knex: Knex, before: IsoDate) =>
  * Blanks the line text of rejects of business dates before `before`, and removes expired FTL parts
  * received before it. A reject's line may carry a name without a member number (an FTL part received
  * twice, a malformed line): nothing ties it to one member, so it goes by age. Reason, field, line and
- * reference stay for the night's account.
+ * reference stay for the night's account. FTL messages completed before it are forgotten too: a part of
+ * one sent again so late would be held and expire as incomplete, as one whose parts never all came.
  */
 async function blankOldRejects(
   knex: Knex,
   before: IsoDate,
-): Promise<{ rejectTextsBlanked: number; ftlPartsRemoved: number }> {
+): Promise<{ rejectTextsBlanked: number; ftlPartsRemoved: number; ftlMessagesForgotten: number }> {
   const rejectTextsBlanked = Number(await rejectTextsToBlank(knex, before).update({ text: null }));
   const ftlPartsRemoved = Number(
     await knex('ftl_parts')
@@ -430,7 +431,10 @@ async function blankOldRejects(
       .andWhere('received_at', '<', `${before}T00:00:00Z`)
       .delete(),
   );
-  return { rejectTextsBlanked, ftlPartsRemoved };
+  const ftlMessagesForgotten = Number(
+    await knex('ftl_messages').where('business_date', '<', before).delete(),
+  );
+  return { rejectTextsBlanked, ftlPartsRemoved, ftlMessagesForgotten };
 }
 
 /**

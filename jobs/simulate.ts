@@ -116,6 +116,7 @@ import {
 import type { FileRefusal } from './ingest-file.js';
 import { isReversal } from '../ledger/types.js';
 import {
+  completedFtlMessages,
   expiredByFile,
   expiredMessageReject,
   heldFileCounts,
@@ -992,6 +993,7 @@ export async function* simulate(
   async function ftlDelivery(): Promise<AsyncIterable<ParseEvent<unknown>>> {
     const rows = await knex('ftl_parts').where({ status: 'held' }).orderBy('id').select('part', 'file_id');
     const seeds = rows.map(heldSeedOf);
+    const completed = await completedFtlMessages(knex);
     heldBefore = await knex('files')
       .where({ direction: 'in', feed: 'ftl', verdict: 'held' })
       .select('id', 'name', 'counts');
@@ -1011,6 +1013,7 @@ export async function* simulate(
         ...(Number.isFinite(latest) ? { asOf: new Date(latest) } : {}),
       },
       seeds,
+      completed,
     );
     return assembler.parse(ordered);
   }

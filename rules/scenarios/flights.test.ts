@@ -851,7 +851,11 @@ for (const engine of availableEngines()) {
       const first = w.dropFtl(ftl());
       await w.night('2026-03-12');
       const gray = { surname: 'GRAY', givenName: 'JOHN', card: GRAY.number };
-      const again = w.dropFtl(ftl({ groups: [{ dest: 'KZN', cls: 'Y', pax: [IVANOV_PAX, gray, gray] }] }));
+      // Listed again in another message of the flight, under its operational suffix (the same message
+      // sent again is a duplicate part, never read: ftl-held.test.ts).
+      const again = w.dropFtl(
+        ftl({ flight: 'XX245A', groups: [{ dest: 'KZN', cls: 'Y', pax: [IVANOV_PAX, gray, gray] }] }),
+      );
       const shown = await w.simulate('ftl', again, '2026-03-13');
       const linesOf = (p: Person) =>
         shown.flatMap((e) => (e.type === 'record' && e.activity.endsWith(`:${p.number}`) ? [e.line] : []));
@@ -1370,8 +1374,10 @@ for (const engine of availableEngines()) {
         status_credit: 15000,
       });
       expect(await activityCount(w)).toBe(1);
-      // The FTL sent again finds the flight by its key: nothing twice.
-      w.dropFtl(ftl({ groups: [{ dest: 'KZN', cls: 'Y', pax: [{ ...IVANOV_PAX, title: 'MR' }] }] }));
+      // Another FTL message of the flight (its operational suffix) finds the flight by its key: nothing twice.
+      w.dropFtl(
+        ftl({ flight: 'XX245A', groups: [{ dest: 'KZN', cls: 'Y', pax: [{ ...IVANOV_PAX, title: 'MR' }] }] }),
+      );
       const again = await w.night('2026-03-13');
       expect(again.ingest.counts['ftl.duplicates']).toBe(1);
       expect(await w.balance(IVANOV.number)).toBe(461);
@@ -1528,8 +1534,11 @@ for (const engine of availableEngines()) {
       expect(night.ingest.counts['ftl.merged']).toBe(1);
       await creditedOnce(w);
       expect(await claimedFromLh(w, '2026-03-12')).toBe(0);
-      // Either record sent again (in another file) is the one read before: nothing twice, nothing claimed.
-      w.dropFtl(ftl({ groups: [{ dest: 'KZN', cls: 'Y', pax: [{ ...IVANOV_PAX, title: '' }] }] }));
+      // Either record sent again (in another file; the passenger in another FTL message of the flight, under
+      // its operational suffix) is the one read before: nothing twice, nothing claimed.
+      w.dropFtl(
+        ftl({ flight: 'XX245A', groups: [{ dest: 'KZN', cls: 'Y', pax: [{ ...IVANOV_PAX, title: '' }] }] }),
+      );
       w.dropCoupons([onLh({ pnr: 'XYZ789' })]);
       const again = await w.night('2026-03-13');
       expect(again.ingest.counts['ftl.duplicates']).toBe(1);
@@ -1562,9 +1571,13 @@ for (const engine of availableEngines()) {
         await w.night('2026-03-12');
         await creditedOnce(w);
         expect(await claimedFromLh(w, '2026-03-12')).toBe(0);
-        // Listed again in another FTL: the passenger read before, not one for LH.
+        // Listed again in another FTL message of the flight (under its operational suffix): the passenger
+        // read before, not one for LH.
         w.dropFtl(
-          ftl({ groups: [{ dest: 'KZN', cls: 'Y', pax: [{ ...ftlOnLh.groups[0]!.pax[0]!, title: '' }] }] }),
+          ftl({
+            flight: 'XX245A',
+            groups: [{ dest: 'KZN', cls: 'Y', pax: [{ ...ftlOnLh.groups[0]!.pax[0]!, title: '' }] }],
+          }),
         );
         const again = await w.night('2026-03-13');
         expect(again.ingest.counts['ftl.duplicates']).toBe(1);

@@ -160,6 +160,58 @@ for (const engine of availableEngines()) {
     });
   });
 
+  describe(`FTL parts sent again after their message completed (${engine})`, () => {
+    const s = useScenario(engine);
+
+    it('a part resent a night later is a duplicate that night: its file accepted, nothing held, nothing expires', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV, PETROV);
+      const first = w.drop('ftl', part('XX245', 1, false, [ivanov]) + part('XX245', 2, true, [petrov]));
+      await w.night('2026-03-11');
+      expect(await w.knex('files').where({ name: first }).first('verdict')).toEqual({ verdict: 'accepted' });
+      expect(await w.balance(IVANOV.number)).toBe(461);
+      expect(await w.balance(PETROV.number)).toBe(461);
+
+      // The DCS sends PART1 again under another stamp (another file, not a copy of one received).
+      const resent = w.drop('ftl', part('XX245', 1, false, [ivanov]).replace('101530', '111000'));
+      const events = await w.simulate('ftl', resent, '2026-03-12');
+      // Its flight line and its passenger are refused, as a part sent twice the same night is.
+      expect(fileOf(events, resent)).toMatchObject({ verdict: 'accepted', records: 2, rejected: 2 });
+      expect(rejectsOf(events, resent)).toEqual(['DUPLICATE_PART', 'DUPLICATE_PART']);
+      await w.night('2026-03-12');
+      const file = await w.knex('files').where({ name: resent }).first('verdict', 'reason', 'counts');
+      expect(file).toMatchObject({ verdict: 'accepted', reason: null });
+      expect(JSON.parse(String(file.counts))).toMatchObject({ records: 0, rejects: 2, held: 0 });
+      const dup = await w.rejects({ reason: 'DUPLICATE_PART' });
+      expect(dup.map((r) => r.line)).toEqual([4, 6]);
+      expect(dup[0]!.message).toBe(
+        `PART1 of XX245/2026-03-10/SVO was already received (2 parts from ${first}:1, complete since the night of 2026-03-11): ignored`,
+      );
+      expect(await w.knex('ftl_parts').select('message_key')).toEqual([]);
+
+      // Past the hold time nothing of it is reported incomplete, and the ledger is as it was.
+      await w.night('2026-03-15');
+      expect(await w.knex('files').where({ name: resent }).first('verdict')).toEqual({ verdict: 'accepted' });
+      expect(await w.rejects({ reason: 'INCOMPLETE_MESSAGE' })).toEqual([]);
+      expect(await w.balance(IVANOV.number)).toBe(461);
+      expect(await w.balance(PETROV.number)).toBe(461);
+      await w.expectLedgerOk();
+    });
+
+    it('a part resent with other passengers is a duplicate too: its passengers are refused, none credited', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV, PETROV);
+      w.drop('ftl', part('XX245', 1, true, [ivanov]));
+      await w.night('2026-03-11');
+      const resent = w.drop('ftl', part('XX245', 1, true, [ivanov, petrov]).replace('101530', '111000'));
+      await w.night('2026-03-12');
+      expect(await w.knex('files').where({ name: resent }).first('verdict')).toEqual({ verdict: 'accepted' });
+      expect((await w.rejects({ reason: 'DUPLICATE_PART' })).map((r) => r.line)).toEqual([4, 6, 9]);
+      expect(await w.balance(IVANOV.number)).toBe(461);
+      expect(await w.balance(PETROV.number)).toBe(0);
+    });
+  });
+
   describe(`FTL parts held across nights caught up after an outage (${engine})`, () => {
     const s = useScenario(engine);
 
