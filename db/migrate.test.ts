@@ -1050,10 +1050,10 @@ for (const engine of availableEngines()) {
       }
     });
 
-    it('039 remembers the FTL messages a night completed, keeping the first completion, and rolls back', async () => {
+    it('037 remembers the FTL messages a night completed, keeping the first completion, and rolls back', async () => {
       const t = await createTestDatabase(engine);
       try {
-        const since = MIGRATION_NAMES.slice(MIGRATION_NAMES.indexOf('039_completed_ftl_messages'));
+        const since = MIGRATION_NAMES.slice(MIGRATION_NAMES.indexOf('037_completed_ftl_messages'));
         for (const _ of since) await t.db.knex.migrate.down(MIGRATION_CONFIG);
         expect(await t.db.knex.schema.hasTable('ftl_messages')).toBe(false);
         expect(await migrateLatest(t.db)).toEqual(since);

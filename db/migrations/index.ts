@@ -40,7 +40,7 @@ import * as m033 from './033_member_registered_on.js';
 import * as m034 from './034_file_verdicts.js';
 import * as m035 from './035_member_closures.js';
 import * as m036 from './036_reject_indexes.js';
-import * as m039 from './039_completed_ftl_messages.js';
+import * as m037 from './037_completed_ftl_messages.js';
 
 export interface Migration {
   name: string;
@@ -85,7 +85,7 @@ export const migrations: Migration[] = [
   { name: '034_file_verdicts', ...m034 },
   { name: '035_member_closures', ...m035 },
   { name: '036_reject_indexes', ...m036 },
-  { name: '039_completed_ftl_messages', ...m039 },
+  { name: '037_completed_ftl_messages', ...m037 },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {
