@@ -285,6 +285,10 @@ const partnerCarded = (r: ActivityRow) => r.memberNumber === null && r.detail?.p
 const ownPassenger = (r: ActivityRow) => r.seenFtl && r.memberNumber !== null && !r.detail?.partnerCard;
 /** An FTL passenger on another program's card. */
 const partnerPassenger = (r: ActivityRow) => r.seenFtl && partnerCarded(r);
+/** An FTL passenger on a card, ours or another program's. */
+const cardedPassenger = (r: ActivityRow) => ownPassenger(r) || partnerPassenger(r);
+/** A coupon on a card of ours. */
+const ownCoupon = (r: ActivityRow) => r.seenCoupon && r.memberNumber !== null && !r.detail?.partnerCard;
 /**
  * A record without a card of ours as it was drafted: nothing posted or claimed for it, and no other ticket
  * of the flight kept beside it (whose keys derive from its key).
@@ -307,12 +311,7 @@ const lonelyCoupon = (r: ActivityRow) =>
 /** A passenger on another program's card that no coupon has come to. */
 const lonelyPartnerPassenger = (r: ActivityRow) => partnerPassenger(r) && !r.seenCoupon && asDrafted(r);
 /** A coupon on a card of ours that no FTL passenger has come to, the flight's own (not another ticket). */
-const lonelyOwnCoupon = (r: ActivityRow) =>
-  r.seenCoupon &&
-  !r.seenFtl &&
-  r.memberNumber !== null &&
-  !r.detail?.partnerCard &&
-  !r.detail?.flightActivity;
+const lonelyOwnCoupon = (r: ActivityRow) => ownCoupon(r) && !r.seenFtl && !r.detail?.flightActivity;
 /**
  * The flights a cardless coupon may have been listed under: the one it was operated as, and the one it
  * was sold as (the DCS lists a codeshare under the marketing flight when no `.M/` is sent).
@@ -428,11 +427,9 @@ export async function mergeFlightDrafts(archive: FlightArchive, drafts: Activity
   const couponsLookFor = drafts.flatMap((d) =>
     d.seenCoupon && (cardless(d) || partnerCarded(d)) && unmatched(d) ? couponFlights(d) : [],
   );
-  const ownCouponsLookFor = drafts.flatMap((d) =>
-    d.seenCoupon && d.memberNumber !== null && !d.detail?.partnerCard && unmatched(d) ? couponFlights(d) : [],
-  );
+  const ownCouponsLookFor = drafts.flatMap((d) => (ownCoupon(d) && unmatched(d) ? couponFlights(d) : []));
   const passengersLookFor = drafts.flatMap((d) =>
-    (ownPassenger(d) || partnerPassenger(d)) && unmatched(d) ? [flightOfActivity(d)] : [],
+    cardedPassenger(d) && unmatched(d) ? [flightOfActivity(d)] : [],
   );
   const partnersLookFor = drafts.flatMap((d) =>
     partnerPassenger(d) && unmatched(d) ? [flightOfActivity(d)] : [],
@@ -475,8 +472,7 @@ export async function mergeFlightDrafts(archive: FlightArchive, drafts: Activity
     ]);
     if (carded.length > 0) take(await archive.byFlights(carded, 'carded'));
     for (const d of drafts)
-      if (ownPassenger(d) || partnerPassenger(d))
-        addTo(batchPassengers, flightRefKey(flightOfActivity(d)), d);
+      if (cardedPassenger(d)) addTo(batchPassengers, flightRefKey(flightOfActivity(d)), d);
   }
   const rekeyed = new Map<ActivityRow, string>();
   const changed = new Map<ActivityRow, Partial<ActivityRow>>();
@@ -501,6 +497,19 @@ export async function mergeFlightDrafts(archive: FlightArchive, drafts: Activity
     first: firstRead(of, d),
   });
   const outcomes: FlightOutcome[] = new Array(drafts.length);
+  /**
+   * `row`, a record nothing was posted or claimed for, takes the key and card of `d`, which it now is: as
+   * the record on our card would have had, so no posting's key derives from the one it had.
+   */
+  const takeKeyOf = (row: ActivityRow, d: ActivityRow, i: number) => {
+    const from = row.activityKey;
+    const member = onCardOf(d, row);
+    change(row, { ...member, ...mergedFields({ ...row, ...member }, d) });
+    rekeyed.set(row, from);
+    byKey.set(d.activityKey, row);
+    outcomes[i] = { kind: 'merged', row };
+    read(row, i);
+  };
   for (const i of order) {
     const d = drafts[i]!;
     if (d.ticketNumber !== null) {
@@ -540,23 +549,17 @@ export async function mergeFlightDrafts(archive: FlightArchive, drafts: Activity
       // From here the coupon is the one its passenger's card would have brought: it completes the
       // flight's activity, or is the flight's other ticket (a reissue, a second coupon for the seat).
       if (passenger) Object.assign(d, { ...onCardOf(passenger, d), needsAccrual: true });
-    } else if (d.seenCoupon && d.memberNumber !== null && !d.detail?.partnerCard && !sameFlight(d)) {
+    } else if (ownCoupon(d) && !sameFlight(d)) {
       const rows = couponFlights(d).flatMap((f) => flightRows.get(flightRefKey(f)) ?? []);
       const listed = onlyOne(rows, (r) => partnerPassenger(r) && sameName(r, d));
       if (listed && lonelyPartnerPassenger(listed) && !rows.some((r) => ownPassenger(r) && sameName(r, d))) {
         // The passenger listed on another program's card takes the coupon's key, as the passenger listed
-        // on our card would have had (nothing was posted or claimed for it).
-        const from = listed.activityKey;
-        const member = onCardOf(d, listed);
-        change(listed, { ...member, ...mergedFields({ ...listed, ...member }, d) });
-        rekeyed.set(listed, from);
-        byKey.set(d.activityKey, listed);
+        // on our card would have had.
+        takeKeyOf(listed, d, i);
         byCoupon.set(couponRef(d), listed);
-        outcomes[i] = { kind: 'merged', row: listed };
-        read(listed, i);
         continue;
       }
-    } else if (!d.seenCoupon && (ownPassenger(d) || partnerPassenger(d)) && !sameFlight(d)) {
+    } else if (!d.seenCoupon && cardedPassenger(d) && !sameFlight(d)) {
       const k = flightRefKey(flightOfActivity(d));
       const rows = flightRows.get(k) ?? [];
       const card = d.detail?.partnerCard;
@@ -579,27 +582,19 @@ export async function mergeFlightDrafts(archive: FlightArchive, drafts: Activity
         [...rows, ...(batchPassengers.get(k) ?? [])].filter(
           (r) => rival(r) && r.activityKey !== d.activityKey && sameName(r, coupon),
         );
-      if (coupon && rivals && rivals.length === 0 && ownPassenger(d)) {
-        // The coupon came first: it takes the passenger's key, as the coupon with the card would have had
-        // (it posted nothing, so no posting's key derives from the one it had).
-        const from = coupon.activityKey;
-        const member = onCardOf(d, coupon);
-        change(coupon, { ...member, ...mergedFields({ ...coupon, ...member }, d) });
-        rekeyed.set(coupon, from);
-        byKey.set(d.activityKey, coupon);
-        outcomes[i] = { kind: 'merged', row: coupon };
-        read(coupon, i);
-        continue;
-      }
-      if (coupon && rivals && rivals.length === 0) {
-        // The coupon on our card came first: the passenger on another program's card completes it as the
-        // passenger on our card would have, the partner's card kept with it.
-        const fields = mergedFields(coupon, d);
-        fields.detail = { ...fields.detail, otherProgramCard: d.detail!.partnerCard! };
-        change(coupon, fields);
-        byKey.set(d.activityKey, coupon);
-        outcomes[i] = { kind: 'merged', row: coupon };
-        read(coupon, i);
+      if (coupon && rivals?.length === 0) {
+        // The coupon came first: it takes the passenger's key, as the coupon with the card would have had.
+        if (ownPassenger(d)) takeKeyOf(coupon, d, i);
+        else {
+          // The coupon on our card came first: the passenger on another program's card completes it as the
+          // passenger on our card would have, the partner's card kept with it.
+          const fields = mergedFields(coupon, d);
+          fields.detail = { ...fields.detail, otherProgramCard: d.detail!.partnerCard! };
+          change(coupon, fields);
+          byKey.set(d.activityKey, coupon);
+          outcomes[i] = { kind: 'merged', row: coupon };
+          read(coupon, i);
+        }
         continue;
       }
     }
