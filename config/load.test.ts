@@ -298,6 +298,27 @@ describe('configuration', () => {
     ]);
   });
 
+  it('waits 3 nights for a partner passenger’s coupon unless told otherwise, and refuses a wait that is no number of nights', () => {
+    const waiting = (days: string) =>
+      example.replace(
+        'alliance: { resultsDueDays: 7, couponWaitDays: 3 }',
+        `alliance: { resultsDueDays: 7${days} }`,
+      );
+    expect(parseConfig(waiting(''), examplePath, {}).exports.alliance.couponWaitDays).toBe(3);
+    expect(parseConfig(waiting(', couponWaitDays: 0'), examplePath, {}).exports.alliance.couponWaitDays).toBe(
+      0,
+    );
+    const line = example.split('\n').findIndex((l) => l.includes('couponWaitDays: 3 }')) + 1;
+    for (const [days, message] of [
+      ['-1', 'Too small: expected number to be >=0'],
+      ['1.5', 'Invalid input: expected int, received number'],
+      ['31', expect.stringMatching(/^at most 30: /)],
+    ] as const)
+      expect(problems(waiting(`, couponWaitDays: ${days}`)).problems).toEqual([
+        { path: 'exports.alliance.couponWaitDays', line, message },
+      ]);
+  });
+
   it('refuses a secret written into the file where an environment variable name belongs', () => {
     const err = problems(example.replace('passwordEnv: REDEYE_SMTP_PASSWORD', 'passwordEnv: "hunter2 "'));
     expect(err.problems.map((p) => p.path)).toContain('mail.smtp.passwordEnv');

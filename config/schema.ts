@@ -565,7 +565,22 @@ const exportsSection = z
   .strictObject({
     /** Transport and folder where exports not bound to one partner go (mailing lists, invoices). */
     outbox: z.string().default('outbox'),
-    alliance: z.strictObject({ resultsDueDays: positiveInt.default(7) }).default({ resultsDueDays: 7 }),
+    alliance: z
+      .strictObject({
+        resultsDueDays: positiveInt.default(7),
+        /**
+         * Nights a passenger on a partner's card known only from the FTL waits for its flown coupon before
+         * it is claimed: a coupon on our card joins it (the flight is ours to credit, and a claim cannot be
+         * withdrawn), one on the partner's card completes the claim. 0 claims it the night it is read.
+         */
+        couponWaitDays: nonNegativeInt
+          .max(
+            30,
+            'at most 30: flown coupons come within days of the flight, and every claim of a passenger without one is held this long',
+          )
+          .default(3),
+      })
+      .default({ resultsDueDays: 7, couponWaitDays: 3 }),
     invoices: z
       .strictObject({
         /** Both the transmission's `IssuingOrganizationID` and the seller's `OrganizationID`. */
@@ -594,7 +609,7 @@ const exportsSection = z
   })
   .default({
     outbox: 'outbox',
-    alliance: { resultsDueDays: 7 },
+    alliance: { resultsDueDays: 7, couponWaitDays: 3 },
     invoices: {
       issuingOrganizationId: 'XX',
       organizationDesignator: 'XX',

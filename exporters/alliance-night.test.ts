@@ -98,9 +98,14 @@ for (const engine of availableEngines()) {
         { ...flight, ticket: '2201000000004', surname: 'BRAUN', givenName: 'EVA', card: lh(4), status: 'E' },
       ]);
       await w.night('2026-03-11');
-      const claimed = await unclaimedPassengers(w.knex, 'LH', '2026-03-11', new Program(w.w.config));
-      // KOCH: listed by the FTL, coupon not yet seen; WEBER: flown coupon.
-      expect(claimed.map((p) => p.surname).sort()).toEqual(['KOCH', 'WEBER']);
+      const program = new Program(w.w.config);
+      const wait = w.w.config.exports.alliance.couponWaitDays;
+      const tonight = await unclaimedPassengers(w.knex, 'LH', '2026-03-11', program, wait);
+      // WEBER: flown coupon, claimed at once; KOCH: listed by the FTL, coupon not yet seen, waits for it.
+      expect(tonight.due.map((p) => p.surname)).toEqual(['WEBER']);
+      expect(tonight.waiting.map((p) => p.surname)).toEqual(['KOCH']);
+      const waitOver = await unclaimedPassengers(w.knex, 'LH', '2026-03-14', program, wait);
+      expect(waitOver.due.map((p) => p.surname).sort()).toEqual(['KOCH', 'WEBER']);
     });
 
     it('claims only flights one of our carriers operated or marketed: not an LH flight from LH, 5-digit flights too', async () => {
@@ -195,10 +200,13 @@ for (const engine of availableEngines()) {
       });
       await w.night('2026-03-11');
       const program = new Program(w.w.config);
-      const claimable = await unclaimedPassengers(w.knex, 'LH', '2026-03-11', program);
-      expect(claimable.map((p) => p.surname).sort()).toEqual(['BRAUN', 'FISCHER', 'KOCH', 'WEBER']);
+      const wait = w.w.config.exports.alliance.couponWaitDays;
+      const claimable = await unclaimedPassengers(w.knex, 'LH', '2026-03-11', program, wait);
+      expect(claimable.due.map((p) => p.surname).sort()).toEqual(['BRAUN', 'KOCH', 'WEBER']);
+      // FTL passengers wait for their coupons; the night their wait is over claims them.
+      expect(claimable.waiting.map((p) => p.surname)).toEqual(['FISCHER']);
 
-      const result = await w.run(exportJob, '2026-03-11');
+      const result = await w.run(exportJob, '2026-03-14');
       expect(result.counts.invalidClaims ?? 0).toBe(0);
       const sent = (await w
         .knex('alliance_claims as c')
@@ -231,15 +239,18 @@ for (const engine of availableEngines()) {
         { travel_surname: 'SCHMIDT', status: 'NOT_CREDITED', reason: 'NOT_OWN_FLIGHT', partner_code: 'LH' },
       ]);
       // A rerun claims nothing more.
-      expect(await unclaimedPassengers(w.knex, 'LH', '2026-03-11', program)).toEqual([]);
+      expect(await unclaimedPassengers(w.knex, 'LH', '2026-03-14', program, wait)).toEqual({
+        due: [],
+        waiting: [],
+      });
       // The mark is judged again each night: were LH one of the program's own carriers (the
       // configuration corrected, say), they would be claimed, and the mark lifted.
       const widened = new Program({
         ...w.w.config,
         program: { ...w.w.config.program, carriers: ['XX', 'LH'] },
       });
-      const now = await unclaimedPassengers(w.knex, 'LH', '2026-03-12', widened);
-      expect(now.map((p) => p.surname).sort()).toEqual(['MEYER', 'SCHMIDT']);
+      const now = await unclaimedPassengers(w.knex, 'LH', '2026-03-15', widened, wait);
+      expect(now.due.map((p) => p.surname).sort()).toEqual(['MEYER', 'SCHMIDT']);
       expect(
         await w.knex('activities').whereIn('travel_surname', ['SCHMIDT', 'MEYER']).whereNotNull('reason'),
       ).toEqual([]);

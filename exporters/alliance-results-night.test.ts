@@ -12,8 +12,8 @@ import type { AllianceResult } from '../parsers/alliance.js';
 const LH_CARD = (n: number) => `99200123456789${n}`;
 
 /**
- * SCHMIDT flies on the 10th and WEBER on the 11th, both with an LH card: each night's claims file to LH
- * carries one of them. Returns their claim ids.
+ * SCHMIDT flies on the 10th and WEBER on the 11th, both with an LH card, each listed by the FTL and his
+ * flown coupon read that night: each night's claims file to LH carries one of them. Returns their claim ids.
  */
 async function twoClaimsFiles(w: Scenario): Promise<{ schmidt: string; weber: string }> {
   const flyWithLhCard = async (date: string, surname: string, givenName: string, card: string) => {
@@ -23,6 +23,20 @@ async function twoClaimsFiles(w: Scenario): Promise<{ schmidt: string; weber: st
       board: 'SVO',
       groups: [{ dest: 'KZN', cls: 'Y', pax: [{ surname, givenName, card, program: 'LH' }] }],
     });
+    w.dropCoupons([
+      {
+        ticket: `220100000000${card.slice(-1)}`,
+        flight: '245',
+        date,
+        from: 'SVO',
+        to: 'KZN',
+        booked: 'Y',
+        surname,
+        givenName,
+        card: { program: 'LH', number: card },
+        fare: '100.00',
+      },
+    ]);
     await w.night(date);
     await w.run(exportJob, date);
   };

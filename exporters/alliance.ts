@@ -8,7 +8,8 @@
  * to our own cards): a coupon of another airline's flight in our extract earns through that airline, not
  * through a claim of ours. Each day, per
  * partner program, one claims file lists those not claimed before (the file is written even when empty, so
- * the partner sees the sequence advance without gaps). What was sent is recorded in `alliance_claims`
+ * the partner sees the sequence advance without gaps); a passenger the FTL alone has listed waits a few
+ * nights for its coupon first (`unclaimedPassengers`). What was sent is recorded in `alliance_claims`
  * (direction OUT, status SENT) in the transaction that registers the file, and a rerun rebuilds the file
  * from that record, not from the activities. A passenger whose data cannot make a valid claim (no surname,
  * no cabin, a card number the interface cannot carry) is recorded with status INVALID and the problem as
@@ -117,6 +118,14 @@ const marketingFields = (m: { carrier: string; number: string } | null) => ({
   marketingFlightNumber: m?.number ?? null,
 });
 
+/** The passengers a night's claims file to a partner takes, and those that wait for their coupon. */
+export interface OutboundPassengers {
+  /** To claim tonight: a flown coupon was read, or the passenger's wait for one is over. */
+  due: PassengerActivity[];
+  /** Known only from the FTL, read within `couponWaitDays` nights: claimed on a later night, or joined. */
+  waiting: PassengerActivity[];
+}
+
 /**
  * NOT_CREDITED passengers with this partner's card read on or before the date and never claimed, on
  * flights one of the program's own carriers operated or marketed. A passenger of another airline's flight
@@ -124,13 +133,23 @@ const marketingFields = (m: { carrier: string; number: string } | null) => ({
  * flight NOT_OWN_FLIGHT for our own cards: claiming it from LH would ask LH to pay for its own flight. It
  * is marked so (reason NOT_OWN_FLIGHT, which `files show` then gives) and judged again each night, so a
  * record that completes the flight, or a carrier added to `program.carriers`, lifts the mark.
+ *
+ * A passenger the FTL alone has listed waits `couponWaitDays` nights after the night it was read
+ * (`claimWaitEnds`) for its flown coupon. The coupon may be on our card (a ticket of ours, the LH card
+ * shown at check-in): it joins the passenger, and the flight is ours to credit; claimed first, LH would
+ * credit the seat too, and a claim cannot be withdrawn. On the LH card it completes the claim with its
+ * ticket, coupon and fare basis, and the passenger is due that night. Counted from the night the FTL was
+ * read, not the flight's date: a departure list read late (a DCS outage, nights caught up) still leaves
+ * its coupon the nights the flown extract usually takes after it. The end is a date, not a count of
+ * nights run: a night caught up after missed ones claims every passenger whose wait ended meanwhile.
  */
 export async function unclaimedPassengers(
   q: Q,
   partnerCode: string,
   businessDate: IsoDate,
   program: Pick<Program, 'carriers' | 'isOwnCarrier'>,
-): Promise<PassengerActivity[]> {
+  couponWaitDays: number,
+): Promise<OutboundPassengers> {
   const rows = (await q('activities as a')
     .where('a.type', 'FLIGHT')
     .andWhere('a.status', 'NOT_CREDITED')
@@ -168,17 +187,19 @@ export async function unclaimedPassengers(
       'a.ticket_number',
       'a.coupon_number',
       'a.seen_coupon',
+      'a.business_date',
       'a.detail',
       'a.reason',
     )) as Array<Record<string, unknown>>;
-  const passengers: PassengerActivity[] = [];
+  const passengers: OutboundPassengers = { due: [], waiting: [] };
   const marks = { set: [] as number[], lifted: [] as number[] };
   for (const r of rows) {
     const detail = detailOf(r.detail);
+    const seenCoupon = r.seen_coupon === true || r.seen_coupon === 1;
     const facts = carrierFactsOf({
       carrier: str(r.carrier),
       flightNumber: str(r.flight_number),
-      seenCoupon: r.seen_coupon === true || r.seen_coupon === 1,
+      seenCoupon,
       detail,
     });
     const marked = r.reason === 'NOT_OWN_FLIGHT';
@@ -187,7 +208,9 @@ export async function unclaimedPassengers(
       continue;
     }
     if (marked) marks.lifted.push(Number(r.id));
-    passengers.push(passengerOf(r, facts.marketing, detail?.fareBasis ?? null));
+    const passenger = passengerOf(r, facts.marketing, detail?.fareBasis ?? null);
+    const waits = !seenCoupon && claimWaitEnds(String(r.business_date), couponWaitDays) > businessDate;
+    (waits ? passengers.waiting : passengers.due).push(passenger);
   }
   for (const [ids, reason] of [
     [marks.set, 'NOT_OWN_FLIGHT'],
@@ -196,6 +219,10 @@ export async function unclaimedPassengers(
     for (const part of chunks(ids, 500)) await q('activities').whereIn('id', part).update({ reason });
   return passengers;
 }
+
+/** The night a passenger the FTL listed on `readOn` is claimed if no coupon has come to it by then. */
+export const claimWaitEnds = (readOn: IsoDate, couponWaitDays: number): IsoDate =>
+  addDays(readOn, couponWaitDays);
 
 function passengerOf(
   r: Record<string, unknown>,

@@ -241,6 +241,9 @@ class ExportRun {
       run: async () => {
         // Passengers that cannot be claimed are reported only once the file that skipped them is registered.
         let invalid: string[] = [];
+        let waiting = 0;
+        const program = new Program(this.config);
+        const wait = this.config.exports.alliance.couponWaitDays;
         const outcome = await this.write(
           {
             kind: 'alliance-claims',
@@ -251,6 +254,9 @@ class ExportRun {
             name: (stamp) => allianceClaimsName(sender, receiver, this.date, stamp.sequence!),
             prepare: async (q, stamp, fileId): Promise<PreparedExport> => {
               const header = { sender, receiver, sequence: stamp.sequence!, createdAt: stamp.timestamp };
+              // Only flights one of the program's own carriers operated or marketed are claimed.
+              const passengers = await unclaimedPassengers(q, partner.code, this.date, program, wait);
+              waiting = passengers.waiting.length;
               if (fileId !== null) {
                 const claims = await claimsSentIn(q, fileId);
                 return { content: writeClaimsFile({ ...header, claims }), counts: { claims: claims.length } };
@@ -258,9 +264,7 @@ class ExportRun {
               const records: ClaimRecord[] = [];
               const claims: AllianceClaim[] = [];
               invalid = [];
-              // Only flights one of the program's own carriers operated or marketed are claimed.
-              const program = new Program(this.config);
-              for (const passenger of await unclaimedPassengers(q, partner.code, this.date, program)) {
+              for (const passenger of passengers.due) {
                 const made = claimFor(passenger, sender, receiver);
                 if (made.claim) {
                   claims.push(made.claim);
@@ -294,6 +298,9 @@ class ExportRun {
           'claimsFiles',
         );
         this.add('claims', outcome.counts.claims ?? 0);
+        // Not claimed, not lost: the passengers a later night's file claims, unless their coupon joins them
+        // to our card.
+        this.add('claimsWaiting', waiting);
         if (outcome.status === 'written') {
           this.add('invalidClaims', invalid.length);
           this.warnings.push(...invalid);

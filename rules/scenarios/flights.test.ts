@@ -1468,8 +1468,11 @@ for (const engine of availableEngines()) {
     });
     const activityCount = async (w: Scenario) =>
       Number((await w.knex('activities').count({ n: '*' }).first())!.n);
-    /** What the night's outbound claims file to LH claims, as the export job writes it. */
-    async function claimedFromLh(w: Scenario, date: string): Promise<number> {
+    /**
+     * The night's export, and its outbound claims file to LH: the claims it carries and the passengers
+     * left waiting for their coupon (the demo's other partner airline, IB, has none).
+     */
+    async function claimsToLh(w: Scenario, date: string) {
       const result = await w.run(exportJob, date);
       const out = await w
         .knex('files')
@@ -1477,8 +1480,16 @@ for (const engine of availableEngines()) {
         .first();
       const xml = readFileSync(exportCopy(w.w.config, out.local_path), 'utf8');
       expect(xml).toContain(`<ClaimCount>${result.counts.claims ?? 0}</ClaimCount>`);
-      return result.counts.claims ?? 0;
+      return { claims: result.counts.claims ?? 0, waiting: result.counts.claimsWaiting, xml, result };
     }
+    const claimedFromLh = async (w: Scenario, date: string) => (await claimsToLh(w, date)).claims;
+    /** The claims recorded as sent to LH: activity, claim file's date, status. */
+    const sentToLh = async (w: Scenario) =>
+      (await w
+        .knex('alliance_claims')
+        .where({ direction: 'OUT', partner_code: 'LH' })
+        .orderBy('id')
+        .select('activity_key', 'business_date', 'status')) as Array<Record<string, unknown>>;
     /** One activity: our card credited with the miles and the coupon's status, the partner's card kept. */
     async function creditedOnce(w: Scenario): Promise<void> {
       expect(await w.balance(IVANOV.number)).toBe(461);
@@ -1499,7 +1510,11 @@ for (const engine of availableEngines()) {
       });
       expect(await w.activity(LH_KEY)).toBeUndefined();
       expect(await activityCount(w)).toBe(1);
-      expect(await unclaimedPassengers(w.knex, 'LH', '2026-03-31', new Program(w.w.config))).toEqual([]);
+      const wait = w.w.config.exports.alliance.couponWaitDays;
+      expect(await unclaimedPassengers(w.knex, 'LH', '2026-03-31', new Program(w.w.config), wait)).toEqual({
+        due: [],
+        waiting: [],
+      });
     }
 
     it('FTL on our card first: the coupon booked on the partner card completes the credit, is not claimed from LH, and its refund takes back both', async () => {
@@ -1588,14 +1603,139 @@ for (const engine of availableEngines()) {
         expect(await w.statusBalance(IVANOV.number)).toBe(0);
       });
 
+    it('a passenger on the partner card listed by the FTL alone waits for its coupon, then is claimed once, in the file of the night its wait ends', async () => {
+      const w = s();
+      expect(w.w.config.exports.alliance.couponWaitDays).toBe(3);
+      const file = w.dropFtl(ftlOnLh);
+      // The simulator says when the claims export will take him.
+      const shown = (await w.simulate('ftl', file, '2026-03-11')).flatMap((e) =>
+        e.type === 'record' ? [[e.status, e.message]] : [],
+      );
+      expect(shown).toEqual([
+        ['NOT_CREDITED', 'waits for its flown coupon: exported to LH on 2026-03-14 without one'],
+      ]);
+      await w.night('2026-03-11');
+      // Read on the 11th: coupons of the 12th, 13th and 14th may still make him ours to credit.
+      for (const date of ['2026-03-11', '2026-03-12', '2026-03-13']) {
+        if (date !== '2026-03-11') await w.night(date);
+        expect(await claimsToLh(w, date)).toMatchObject({ claims: 0, waiting: 1 });
+      }
+      expect(await sentToLh(w)).toEqual([]);
+      await w.night('2026-03-14');
+      const ends = await claimsToLh(w, '2026-03-14');
+      expect(ends).toMatchObject({ claims: 1, waiting: 0 });
+      expect(ends.xml).toContain(`<Number>${LH_CARD.number}</Number>`);
+      // Nothing known of his ticket: the claim carries none.
+      expect(ends.xml).not.toContain('<TicketNumber>');
+      expect(await sentToLh(w)).toEqual([
+        { activity_key: LH_KEY, business_date: '2026-03-14', status: 'SENT' },
+      ]);
+      await w.night('2026-03-15');
+      expect(await claimsToLh(w, '2026-03-15')).toMatchObject({ claims: 0, waiting: 0 });
+      // The night its wait ended, run again: its file is rebuilt as it was sent, and nothing is sent twice.
+      await w.night('2026-03-14', { foretold: false });
+      const again = await claimsToLh(w, '2026-03-14');
+      expect(again.result.counts.unchanged).toBeGreaterThan(0);
+      expect(again.xml).toBe(ends.xml);
+      // Run again, a night he waited: still nothing in that night's file.
+      expect(await claimsToLh(w, '2026-03-12')).toMatchObject({ claims: 0 });
+      expect(await sentToLh(w)).toHaveLength(1);
+      const files = await w
+        .knex('files')
+        .where({ direction: 'out', feed: 'alliance-claims', partner_code: 'LH' })
+        .count({ n: '*' })
+        .first();
+      expect(Number(files!.n)).toBe(5);
+    });
+
+    it('a passenger on the partner card waiting for its coupon, whose coupon comes on our card the next night: one activity, credited here, never claimed', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      w.dropFtl(ftlOnLh);
+      await w.night('2026-03-11');
+      expect(await claimsToLh(w, '2026-03-11')).toMatchObject({ claims: 0, waiting: 1 });
+      w.dropCoupons([onOurs()]);
+      await w.night('2026-03-12');
+      await creditedOnce(w);
+      expect(await claimsToLh(w, '2026-03-12')).toMatchObject({ claims: 0, waiting: 0 });
+      for (const date of ['2026-03-13', '2026-03-14', '2026-03-15']) {
+        await w.night(date);
+        expect(await claimedFromLh(w, date)).toBe(0);
+      }
+      expect(await sentToLh(w)).toEqual([]);
+      await creditedOnce(w);
+    });
+
+    it('a passenger on the partner card waiting for its coupon is claimed the night its coupon on that card comes, with its ticket, coupon and fare basis', async () => {
+      const w = s();
+      w.dropFtl(ftlOnLh);
+      await w.night('2026-03-11');
+      expect(await claimsToLh(w, '2026-03-11')).toMatchObject({ claims: 0, waiting: 1 });
+      w.dropCoupons([onLh({ fareBasis: 'YOWRU' })]);
+      await w.night('2026-03-12');
+      const claimed = await claimsToLh(w, '2026-03-12');
+      expect(claimed).toMatchObject({ claims: 1, waiting: 0 });
+      for (const element of [
+        '<FareBasis>YOWRU</FareBasis>',
+        '<TicketNumber>0741000000001</TicketNumber>',
+        '<CouponNumber>1</CouponNumber>',
+      ])
+        expect(claimed.xml).toContain(element);
+      expect(await sentToLh(w)).toEqual([
+        { activity_key: LH_KEY, business_date: '2026-03-12', status: 'SENT' },
+      ]);
+      await w.night('2026-03-14');
+      expect(await claimedFromLh(w, '2026-03-14')).toBe(0);
+      expect(await sentToLh(w)).toHaveLength(1);
+    });
+
+    it('nights missed: the night caught up claims whom the wait ended for meanwhile, after the coupons of the missed nights have joined theirs', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      const SCHMIDT = { surname: 'SCHMIDT', givenName: 'KLAUS', program: 'LH', card: '992001234567891' };
+      w.dropFtl(
+        ftl({
+          groups: [
+            { dest: 'KZN', cls: 'Y', pax: [{ ...IVANOV_PAX, program: 'LH', card: LH_CARD.number }, SCHMIDT] },
+          ],
+        }),
+      );
+      await w.night('2026-03-11');
+      expect(await claimsToLh(w, '2026-03-11')).toMatchObject({ claims: 0, waiting: 2 });
+      // Nothing runs from the 12th to the 15th; IVANOV's coupon, on our card, comes meanwhile.
+      w.dropCoupons([onOurs()]);
+      await w.night('2026-03-16');
+      expect(await w.balance(IVANOV.number)).toBe(461);
+      expect(await w.statusBalance(IVANOV.number)).toBe(10000);
+      expect(await w.activity(LH_KEY)).toBeUndefined();
+      const caughtUp = await claimsToLh(w, '2026-03-16');
+      expect(caughtUp).toMatchObject({ claims: 1, waiting: 0 });
+      expect(caughtUp.xml).toContain('<Surname>SCHMIDT</Surname>');
+      expect(caughtUp.xml).not.toContain('<Surname>IVANOV</Surname>');
+      expect(await sentToLh(w)).toEqual([
+        { activity_key: expect.stringContaining(SCHMIDT.card), business_date: '2026-03-16', status: 'SENT' },
+      ]);
+      await w.night('2026-03-17');
+      expect(await claimedFromLh(w, '2026-03-17')).toBe(0);
+    });
+
+    it('with no wait configured, the passenger is claimed the night the FTL is read', async () => {
+      const w = s();
+      w.w.config.exports.alliance.couponWaitDays = 0;
+      w.dropFtl(ftlOnLh);
+      await w.night('2026-03-11');
+      expect(await claimsToLh(w, '2026-03-11')).toMatchObject({ claims: 1, waiting: 0 });
+    });
+
     it('a passenger on the partner card already claimed from LH stays LH’s: the coupon on our card is its own activity', async () => {
       const w = s();
       await w.enrol('2026-03-01', IVANOV);
       w.dropFtl(ftlOnLh);
       await w.night('2026-03-11');
-      expect(await claimedFromLh(w, '2026-03-11')).toBe(1);
+      // Claimed once its wait for a coupon is over; the coupon on our card comes too late to join it.
+      expect(await claimedFromLh(w, '2026-03-14')).toBe(1);
       w.dropCoupons([onOurs()]);
-      await w.night('2026-03-12');
+      await w.night('2026-03-15');
       expect(await w.activity(LH_KEY)).toMatchObject({ status: 'NOT_CREDITED', partner_code: 'LH' });
       expect(await w.activity(KEY)).toMatchObject({
         status: 'POSTED',
