@@ -808,7 +808,8 @@ const retention = z
     reportDays: positiveInt.default(90),
     /**
      * Days after its business date that a reject keeps the text of its line, and an expired FTL part its
-     * content: lines without a member number cannot be tied to a member, so they are blanked by age.
+     * content: lines without a member number cannot be tied to a member, so they are blanked by age. A
+     * completed FTL message is remembered as long (a part of it resent later is then held and expires).
      */
     rejectTextDays: positiveInt.default(90),
   })

@@ -135,7 +135,7 @@ export interface OutboundPassengers {
  * record that completes the flight, or a carrier added to `program.carriers`, lifts the mark.
  *
  * A passenger the FTL alone has listed waits `couponWaitDays` nights after the night it was read
- * (`claimWaitEnds`) for its flown coupon. The coupon may be on our card (a ticket of ours, the LH card
+ * (`partnerClaimDueOn`) for its flown coupon. The coupon may be on our card (a ticket of ours, the LH card
  * shown at check-in): it joins the passenger, and the flight is ours to credit; claimed first, LH would
  * credit the seat too, and a claim cannot be withdrawn. On the LH card it completes the claim with its
  * ticket, coupon and fare basis, and the passenger is due that night. Counted from the night the FTL was
@@ -209,7 +209,7 @@ export async function unclaimedPassengers(
     }
     if (marked) marks.lifted.push(Number(r.id));
     const passenger = passengerOf(r, facts.marketing, detail?.fareBasis ?? null);
-    const waits = !seenCoupon && claimWaitEnds(String(r.business_date), couponWaitDays) > businessDate;
+    const waits = !seenCoupon && partnerClaimDueOn(String(r.business_date), couponWaitDays) > businessDate;
     (waits ? passengers.waiting : passengers.due).push(passenger);
   }
   for (const [ids, reason] of [
@@ -221,7 +221,7 @@ export async function unclaimedPassengers(
 }
 
 /** The night a passenger the FTL listed on `readOn` is claimed if no coupon has come to it by then. */
-export const claimWaitEnds = (readOn: IsoDate, couponWaitDays: number): IsoDate =>
+export const partnerClaimDueOn = (readOn: IsoDate, couponWaitDays: number): IsoDate =>
   addDays(readOn, couponWaitDays);
 
 function passengerOf(

@@ -254,13 +254,14 @@ class ExportRun {
             name: (stamp) => allianceClaimsName(sender, receiver, this.date, stamp.sequence!),
             prepare: async (q, stamp, fileId): Promise<PreparedExport> => {
               const header = { sender, receiver, sequence: stamp.sequence!, createdAt: stamp.timestamp };
-              // Only flights one of the program's own carriers operated or marketed are claimed.
-              const passengers = await unclaimedPassengers(q, partner.code, this.date, program, wait);
-              waiting = passengers.waiting.length;
               if (fileId !== null) {
                 const claims = await claimsSentIn(q, fileId);
                 return { content: writeClaimsFile({ ...header, claims }), counts: { claims: claims.length } };
               }
+              // Only flights one of the program's own carriers operated or marketed are claimed. Asked only
+              // for a file first written: a rerun rebuilds what was sent, and marks nothing outside its write.
+              const passengers = await unclaimedPassengers(q, partner.code, this.date, program, wait);
+              waiting = passengers.waiting.length;
               const records: ClaimRecord[] = [];
               const claims: AllianceClaim[] = [];
               invalid = [];

@@ -7,6 +7,7 @@ import type { Knex } from 'knex';
 import type { IsoDate } from '../lib/dates.js';
 import { chunks } from '../lib/chunks.js';
 import type { CompletedFtlMessage, FtlIncompleteMessage, HeldFtlPart } from '../parsers/ftl/model.js';
+import { MAX_REMEMBERED } from '../parsers/ftl/assembler.js';
 
 /** An FTL file's counts in the registry: records + rejects + held are the passengers it held. */
 export type FtlFileCounts = {
@@ -32,12 +33,14 @@ export function heldSeedOf(row: { part: unknown; file_id: unknown }): HeldFtlPar
  * part of one sent again is then a duplicate, not a message of its own left waiting to expire.
  */
 export async function completedFtlMessages(q: Knex | Knex.Transaction): Promise<CompletedFtlMessage[]> {
+  // The newest the assembler keeps: older ones it would forget as it is seeded.
   const rows = (await q('ftl_messages')
-    .orderBy('id')
+    .orderBy('id', 'desc')
+    .limit(MAX_REMEMBERED)
     .select('message_key', 'final_part', 'file_id', 'file_name', 'line', 'business_date')) as Array<
     Record<string, unknown>
   >;
-  return rows.map((r) => ({
+  return rows.reverse().map((r) => ({
     message: String(r.message_key),
     finalPart: Number(r.final_part),
     file: String(r.file_name),

@@ -13,8 +13,8 @@
  * activities, the names in the JSON of the alliance claims and retro-claims of their activities (claim id,
  * member number, flight and points stay for the books and the partners' reconciliation), and the texts of
  * rejects carrying their number. What cannot be tied to one member is removed by age, every night, counted
- * from the business date (never the wall clock): the text of rejects and expired FTL parts
- * (`retention.rejectTextDays`), landed inbound files once read (`landedFileDays`), Redeye's copies of
+ * from the business date (never the wall clock): the text of rejects, expired FTL parts and completed FTL
+ * messages (`retention.rejectTextDays`), landed inbound files once read (`landedFileDays`), Redeye's copies of
  * delivered exports and the delivered mailing lists in the shared outbox (`exportCopyDays`), and stored
  * report folders (`reportDays`). A file cannot be edited to remove one member, so it goes whole.
  */

@@ -18,7 +18,7 @@ import type { FtlPassenger } from '../parsers/ftl/model.js';
 import { FtlAssembler } from '../parsers/ftl/index.js';
 import type { HotelStay } from '../parsers/hotel.js';
 import type { AllianceClaim } from '../parsers/alliance.js';
-import { claimWaitEnds } from '../exporters/alliance.js';
+import { partnerClaimDueOn } from '../exporters/alliance.js';
 import type { Redemption } from '../parsers/redemptions.js';
 import type {
   FeedName,
@@ -739,18 +739,16 @@ interface Shown extends ShownFigures {
   outcome: Outcome;
 }
 
-/** What a decided activity comes to, as a line of the simulation shows it. */
 /**
  * When the claims export takes a partner's passenger: the night its file is written when a flown coupon
  * was read, else once its wait for one is over (a coupon on our card joining it first, it is not claimed).
  */
 function exportedTo(row: ActivityRow, couponWaitDays: number): string {
-  const ends = claimWaitEnds(row.businessDate, couponWaitDays);
-  return row.seenCoupon || ends <= row.businessDate
-    ? `exported to ${row.partnerCode}`
-    : `waits for its flown coupon: exported to ${row.partnerCode} on ${ends} without one`;
+  if (row.seenCoupon || couponWaitDays === 0) return `exported to ${row.partnerCode}`;
+  return `waits for its flown coupon: exported to ${row.partnerCode} on ${partnerClaimDueOn(row.businessDate, couponWaitDays)} without one`;
 }
 
+/** What a decided activity comes to, as a line of the simulation shows it. */
 function shownDecision(row: ActivityRow, { decision, before, reinstated }: Decided): Shown {
   const postings = [...simulatedPostings(decision), ...(reinstated ?? [])];
   const status = decision.update.status ?? row.status;

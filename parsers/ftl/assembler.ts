@@ -66,7 +66,7 @@ const MAX_PART_PROBLEMS = 1000;
  * Completed message identities remembered to recognise late duplicates, seeded ones included (the oldest
  * are forgotten first).
  */
-const MAX_REMEMBERED = 100_000;
+export const MAX_REMEMBERED = 100_000;
 
 interface FileState {
   name: string;
