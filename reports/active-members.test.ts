@@ -17,6 +17,7 @@ import { dumpXlsx, skipWithoutOpenpyxl } from '../test/harness/openpyxl.js';
 import {
   buildScenario,
   memberNumber,
+  mergeMember,
   postOne,
   scenarioConfig,
   tableOf,
@@ -207,23 +208,6 @@ for (const engine of availableEngines()) {
           { account: Accounts.ownFlights, amount: -points },
         ],
       });
-    /** A merge as the member-master ingest makes it: MERGED, closed that night, the points moved. */
-    const merge = async (from: string, into: string, day: string, points: number) => {
-      await updateMember(t.db.knex, from, { status: 'MERGED', mergedInto: into, closedOn: day });
-      await postOne(scenario, {
-        key: `MERGE:${from}:${into}`,
-        kind: 'TRANSFER',
-        businessDate: day,
-        channel: 'TRANSFER',
-        memberNumber: into,
-        carryLots: true,
-        entries: [
-          { account: Accounts.memberPoints(from), amount: -points },
-          { account: Accounts.memberPoints(into), amount: points },
-        ],
-      });
-    };
-
     beforeAll(async () => {
       dir = mkdtempSync(join(tmpdir(), 'redeye-active-merged-'));
       config = scenarioConfig(dir, { customReports: CUSTOM });
@@ -244,8 +228,8 @@ for (const engine of availableEngines()) {
       await earn(c, '2026-03-05', 500);
       await earn(d, '2026-03-06', 700);
       await earn(e, '2026-03-07', 300);
-      await merge(e, c, '2026-03-10', 300);
-      await merge(c, d, '2026-03-20', 800);
+      await mergeMember(scenario, e, c, '2026-03-10');
+      await mergeMember(scenario, c, d, '2026-03-20');
       await earn(a, '2026-06-05', 1_000);
       await earn(b, '2026-06-05', 1_000);
       await updateMember(t.db.knex, b, { status: 'CLOSED', closedOn: '2026-06-20' });

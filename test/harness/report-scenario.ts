@@ -666,6 +666,36 @@ export async function postOne(scenario: Scenario, request: PostingRequest): Prom
   return result.postingId!;
 }
 
+/**
+ * Member `from` merged into `into` on `day` as the member-master ingest leaves it: MERGED, closed that
+ * night, and its points moved to the survivor with their lots by the `MERGE:<from>:<into>` transfer.
+ */
+export async function mergeMember(
+  scenario: Scenario,
+  from: string,
+  into: string,
+  day: IsoDate,
+): Promise<void> {
+  const knex = scenario.ledger.db.knex;
+  const row = (await knex('accounts')
+    .where({ code: Accounts.memberPoints(from) })
+    .first('balance')) as { balance: number | string } | undefined;
+  const points = Number(row?.balance ?? 0);
+  await updateMember(knex, from, { status: 'MERGED', mergedInto: into, closedOn: day });
+  await postOne(scenario, {
+    key: `MERGE:${from}:${into}`,
+    kind: 'TRANSFER',
+    businessDate: day,
+    channel: 'TRANSFER',
+    memberNumber: into,
+    carryLots: true,
+    entries: [
+      { account: Accounts.memberPoints(from), amount: -points },
+      { account: Accounts.memberPoints(into), amount: points },
+    ],
+  });
+}
+
 /** The register's id of member `number`. */
 export async function memberId(scenario: Scenario, number: string): Promise<number> {
   return ((await scenario.ledger.db.knex('members').where({ number }).first('id')) as { id: number }).id;
