@@ -13,9 +13,10 @@
  * by dimension values.
  *
  * Dimensions, of the posting for every measure: `day` and `month` of its business date; `channel`;
- * `partner` (from the channel); `tier` (the member's tier at the end of the business date); `route`
- * and `cabin` (from the activity a posting credited); `serviceType` (redemptions). What has no value
- * for a dimension of the report (an own flight has no partner) is not in it.
+ * `partner` (from the channel); `tier` (at the end of the business date, of the account the member is
+ * then: a merged member's survivor, for every measure); `route` and `cabin` (from the activity a posting
+ * credited); `serviceType` (redemptions). What has no value for a dimension of the report (an own
+ * flight has no partner) is not in it.
  */
 import { join } from 'node:path';
 import type { LoadedConfig } from '../config/load.js';
@@ -52,7 +53,7 @@ import {
   type ReportChart,
   type ReportResult,
 } from './common.js';
-import { activeAccountsSql, activeMemberPostingSql } from './queries.js';
+import { activeAccountsSql, activeMemberPostingSql, memberAccountsSql } from './queries.js';
 import { writeWorkbookFile, type ColumnSpec } from './workbook.js';
 
 type Measure = CustomReportConfig['measures'][number];
@@ -130,10 +131,10 @@ interface Source {
 
 /**
  * A dimension's value for a posting `p`: its business date, its channel (a reversal carries the
- * channel of what it reverses), the partner or service type the channel names, the tier its member
- * `m` held at `asOf`, and the route and cabin of the archive's activity `act` the posting (or, for a
- * reversal, the posting it reverses) was made for. Both sources read the same postings, so a dimension
- * means the same for every measure.
+ * channel of what it reverses), the partner or service type the channel names, the tier held at
+ * `asOf` by the account `m` its member is then (`postingMemberJoin`, `memberSource`), and the route and
+ * cabin of the archive's activity `act` the posting (or, for a reversal, the posting it reverses) was
+ * made for. Every source reads the same postings, so a dimension means the same for every measure.
  */
 function postingExpression(db: Db, asOf: IsoDate): Source['expression'] {
   const channel = 'p.channel';
@@ -165,21 +166,39 @@ function postingExpression(db: Db, asOf: IsoDate): Source['expression'] {
   };
 }
 
+/**
+ * The members row `m` a posting's dimensions read: the account its member is at the end of the period
+ * (`memberAccountsSql`), so a member merged by then is its survivor, as `memberSource` counts it. Its
+ * own row would group the points and activities of a person under the merged account's tier and the
+ * person under the survivor's. A member whose chain ends at no account (a survivor the register does
+ * not have) is read as itself.
+ */
+function postingMemberJoin(from: IsoDate, to: IsoDate): Fragment {
+  const accounts = memberAccountsSql(from, to);
+  return {
+    sql:
+      ` LEFT JOIN (${accounts.sql}) acct ON acct.member_id = p.member_id` +
+      ' LEFT JOIN members m ON m.id = COALESCE(acct.account_id, p.member_id)',
+    bindings: accounts.bindings,
+  };
+}
+
 function ledgerSource(db: Db, from: IsoDate, to: IsoDate, asOf: IsoDate): Source {
   return {
     expression: postingExpression(db, asOf),
     from(needs) {
+      const member = needs.member ? postingMemberJoin(from, to) : { sql: '', bindings: [] };
       return {
         sql:
           `FROM postings p JOIN entries e ON e.posting_id = p.id JOIN accounts a ON a.id = e.account_id
            LEFT JOIN postings o ON o.id = p.reversal_of` +
-          (needs.member ? ' LEFT JOIN members m ON m.id = p.member_id' : '') +
+          member.sql +
           (needs.activity
             ? ' LEFT JOIN activities act ON act.posting_id = COALESCE(p.reversal_of, p.id)'
             : '') +
           ` WHERE p.business_date >= ? AND p.business_date <= ? AND e.business_date >= ? AND e.business_date <= ?
               AND a.kind IN ${PTS_KINDS_SQL} AND COALESCE(o.kind, p.kind) IN ('ACCRUAL', 'REDEMPTION', 'EXPIRY')`,
-        bindings: [from, to, from, to],
+        bindings: [...member.bindings, from, to, from, to],
       };
     },
     facts: 'COALESCE(o.kind, p.kind) AS k, e.amount AS amount',
@@ -247,17 +266,18 @@ function activitySource(db: Db, from: IsoDate, to: IsoDate, asOf: IsoDate): Sour
   return {
     expression: postingExpression(db, asOf),
     from(needs) {
+      const member = needs.member ? postingMemberJoin(from, to) : { sql: '', bindings: [] };
       // One row per posting: the points entries only decide which postings are credits.
       return {
         sql:
           `FROM postings p LEFT JOIN postings o ON o.id = p.reversal_of
            LEFT JOIN activities act ON act.posting_id = COALESCE(p.reversal_of, p.id)` +
-          (needs.member ? ' LEFT JOIN members m ON m.id = p.member_id' : '') +
+          member.sql +
           ` WHERE p.business_date >= ? AND p.business_date <= ? AND COALESCE(o.kind, p.kind) = 'ACCRUAL'
               AND EXISTS (SELECT 1 FROM entries e JOIN accounts a ON a.id = e.account_id
                            WHERE e.posting_id = p.id AND a.kind IN ${PTS_KINDS_SQL}
                              AND e.business_date >= ? AND e.business_date <= ?)`,
-        bindings: [from, to, from, to],
+        bindings: [...member.bindings, from, to, from, to],
       };
     },
     facts:

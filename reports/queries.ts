@@ -317,31 +317,72 @@ export function activeMemberPostingSql(from: IsoDate, to: IsoDate): { sql: strin
 const MERGE_CHAIN_LIMIT = 32;
 
 /**
- * The active members of a period as accounts on the register at its end: a SELECT of `member_id` (each
- * member an `activeMemberPostingSql` posting made active) and `account_id` (the account that member is at
- * the end of `to`: itself, or the survivor its merges by then lead to, following `merged_into` from
- * survivor to survivor). Only accounts on the register at `to` are in it, so the active members are a
- * part of the members on the register and the active rate is at most 100%: a person merged in the month
- * is one active member, the survivor, and a member closed in the month is not an active member of it (its
- * points still count in the month's points). A merge after `to` maps nothing, and a merged account
- * reopened after `to` still maps to its survivor, so a past period reads the same made again.
+ * `chain (member_id, account_id, depth)`, a recursive WITH clause: each member of a posting `p` that
+ * `postings` admits, paired with itself and with each survivor its merges by the end of `to` lead to,
+ * following `merged_into` from survivor to survivor (`mergedIntoAtSql`, so a merge after `to` maps
+ * nothing and an account reopened since still maps to its survivor).
  */
-export function activeAccountsSql(from: IsoDate, to: IsoDate): { sql: string; bindings: IsoDate[] } {
-  const active = activeMemberPostingSql(from, to);
+function mergeChainSql(
+  postings: { sql: string; bindings: IsoDate[] },
+  to: IsoDate,
+): { sql: string; bindings: IsoDate[] } {
   const survivor = mergedIntoAtSql('cur', to);
-  const onRegister = memberOnRegisterSql('ra', to);
   return {
     sql: `WITH RECURSIVE chain (member_id, account_id, depth) AS (
-            SELECT DISTINCT p.member_id, p.member_id, 0 FROM postings p WHERE ${active.sql}
+            SELECT DISTINCT p.member_id, p.member_id, 0 FROM postings p WHERE ${postings.sql}
             UNION ALL
             SELECT c.member_id, s.id, c.depth + 1
               FROM chain c JOIN members cur ON cur.id = c.account_id JOIN members s ON s.number = ${survivor.sql}
              WHERE c.depth < ${MERGE_CHAIN_LIMIT}
-          )
+          )`,
+    bindings: [...postings.bindings, ...survivor.bindings],
+  };
+}
+
+/**
+ * The active members of a period as accounts on the register at its end: a SELECT of `member_id` (each
+ * member an `activeMemberPostingSql` posting made active) and `account_id` (the account that member is at
+ * the end of `to`: itself, or the survivor its merges by then lead to, `mergeChainSql`). Only accounts on
+ * the register at `to` are in it, so the active members are a part of the members on the register and the
+ * active rate is at most 100%: a person merged in the month is one active member, the survivor, and a
+ * member closed in the month is not an active member of it (its points still count in the month's
+ * points). A merge after `to` maps nothing, and a merged account reopened after `to` still maps to its
+ * survivor, so a past period reads the same made again.
+ */
+export function activeAccountsSql(from: IsoDate, to: IsoDate): { sql: string; bindings: IsoDate[] } {
+  const chain = mergeChainSql(activeMemberPostingSql(from, to), to);
+  const onRegister = memberOnRegisterSql('ra', to);
+  return {
+    sql: `${chain.sql}
           SELECT c.member_id AS member_id, c.account_id AS account_id
             FROM chain c JOIN members ra ON ra.id = c.account_id
            WHERE ${onRegister.sql}`,
-    bindings: [...active.bindings, ...survivor.bindings, ...onRegister.bindings],
+    bindings: [...chain.bindings, ...onRegister.bindings],
+  };
+}
+
+/**
+ * The account each member of a posting dated between two dates is at the end of `to`: a SELECT of
+ * `member_id` and `account_id`, the end of its merge chain (`mergeChainSql`), the account not merged
+ * then — the member itself unless it was merged by `to`. Unlike `activeAccountsSql` it keeps accounts
+ * off the register: a member closed by `to` is its own account, so what it earned stays with it. A
+ * member whose chain ends nowhere (a survivor the register does not have) is not in it.
+ */
+export function memberAccountsSql(from: IsoDate, to: IsoDate): { sql: string; bindings: IsoDate[] } {
+  const chain = mergeChainSql(
+    {
+      sql: 'p.business_date >= ? AND p.business_date <= ? AND p.member_id IS NOT NULL',
+      bindings: [from, to],
+    },
+    to,
+  );
+  const merged = mergedIntoAtSql('ra', to);
+  return {
+    sql: `${chain.sql}
+          SELECT c.member_id AS member_id, c.account_id AS account_id
+            FROM chain c JOIN members ra ON ra.id = c.account_id
+           WHERE ${merged.sql} IS NULL`,
+    bindings: [...chain.bindings, ...merged.bindings],
   };
 }
 
