@@ -8,6 +8,7 @@ import { pgConnection, sqliteHandle } from '../db/connection.js';
 import { chunks } from '../lib/chunks.js';
 import { addTo } from '../lib/multimap.js';
 import { dateInZone, endOfMonth, startOfMonth, type IsoDate } from '../lib/dates.js';
+import { poolPointsAccount } from '../ledger/accounts.js';
 import { Ledger } from '../ledger/ledger.js';
 import { isReversal, type PostResult, type PostingRequest } from '../ledger/types.js';
 import { earnedPoints, lastStandingEarnings } from '../ledger/queries.js';
@@ -419,6 +420,21 @@ export interface AccrueState {
   receivedOf?: (row: ActivityRow) => IsoDate | undefined;
   /** Tier changes of members whose tier changed after an activity of theirs, read as batches need them. */
   tierChanges?: Map<number, TierChange[]>;
+  /**
+   * Pools met whose group id no account code can carry (stored before the members feed refused one),
+   * with their members met: those earn into and redeem from their own accounts, which the operator is told.
+   */
+  unnamedPools?: Map<string, Set<string>>;
+}
+
+/** Notes the pools of `member` that cannot name an account (`pointsAccount` passes them by). */
+function noteUnnamedPools(state: AccrueState, member: MemberFacts): void {
+  for (const code of [member.poolCode, ...member.pastPools.map((p) => p.code)]) {
+    if (code === null || poolPointsAccount(code) !== null) continue;
+    const pools = (state.unnamedPools ??= new Map<string, Set<string>>());
+    const members = pools.get(code) ?? new Set<string>();
+    pools.set(code, members.add(member.number));
+  }
 }
 
 /** A tier event as the tier bonus reads it: from which tier, from which date (`effective_on`). */
@@ -540,7 +556,11 @@ export async function contextFor(
   if (cache.size > 200_000) cache.clear();
   const missing = new Set<string>();
   for (const r of rows) if (r.memberNumber && !cache.has(r.memberNumber)) missing.add(r.memberNumber);
-  if (missing.size > 0) for (const [k, v] of await loadMembers(q, missing)) cache.set(k, v);
+  if (missing.size > 0)
+    for (const [k, v] of await loadMembers(q, missing)) {
+      cache.set(k, v);
+      noteUnnamedPools(state, v);
+    }
   const members = cache;
   const received = await loadReceivedDates(q, state, rows);
   const tierChanges = await loadTierChanges(q, state, rows, members);
@@ -552,7 +572,10 @@ export async function contextFor(
     if (o.memberNumber && !cache.has(o.memberNumber)) chain.add(o.memberNumber);
   for (let hop = 0; hop < MERGE_HOPS && chain.size > 0; hop++) {
     const found = await loadMembers(q, chain);
-    for (const [k, v] of found) cache.set(k, v);
+    for (const [k, v] of found) {
+      cache.set(k, v);
+      noteUnnamedPools(state, v);
+    }
     chain = new Set(
       [...found.values()].flatMap((m) => (m.mergedInto && !cache.has(m.mergedInto) ? [m.mergedInto] : [])),
     );
@@ -1276,5 +1299,9 @@ export const accrueJob: Job = async (ctx: JobContext): Promise<JobResult> => {
     const retro = await processRetroClaims(ctx, ledger, state);
     for (const [k, v] of Object.entries(retro)) counts[`retro.${k}`] = v;
   }
-  return { counts };
+  const warnings = [...(state.unnamedPools ?? [])].map(
+    ([code, members]) =>
+      `group id ${code} cannot name a pool account: its members ${[...members].sort().join(', ')} earn into and redeem from their own accounts until the CRM sends them with a group id of letters, digits and _ . -`,
+  );
+  return warnings.length > 0 ? { counts, warnings } : { counts };
 };

@@ -6,7 +6,7 @@
  * brings their own points along, and a merge into a pool member moves the points into the pool.
  */
 import type { Knex } from 'knex';
-import { Accounts, describeAccount, type StatusMetric } from '../ledger/accounts.js';
+import { Accounts, poolPointsAccount, type StatusMetric } from '../ledger/accounts.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { memberRow } from '../ledger/members.js';
 import { dateInZone } from '../lib/dates.js';
@@ -476,18 +476,14 @@ interface PoolingOf {
 
 /** The pool's award account, or null (with a warning) for a group id no account code can carry. */
 function poolAccount(ctx: JobContext, poolCode: string, of: PoolingOf): string | null {
-  const account = Accounts.poolPoints(poolCode);
-  try {
-    describeAccount(account);
-    return account;
-  } catch {
-    const where = of.file ? ` (${of.file} line ${of.line}, group_id)` : '';
-    ctx.logger.warn(
-      { pool: poolCode, ...of },
-      `group id ${poolCode} of member ${of.member}${where} cannot name a pool account: the member's points stay on the member's account`,
-    );
-    return null;
-  }
+  const account = poolPointsAccount(poolCode);
+  if (account) return account;
+  const where = of.file ? ` (${of.file} line ${of.line}, group_id)` : '';
+  ctx.logger.warn(
+    { pool: poolCode, ...of },
+    `group id ${poolCode} of member ${of.member}${where} cannot name a pool account: the member's points stay on the member's account`,
+  );
+  return null;
 }
 
 /**

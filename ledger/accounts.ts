@@ -64,6 +64,15 @@ export const Accounts = {
 
 const SEGMENT = /^[A-Za-z0-9_.-]{1,40}$/;
 
+/**
+ * The award account of the pool a group id names, or null when no account code can carry the id (a `:`
+ * would split the code, a `/` or more than 40 characters the code refuses): the members feed refuses
+ * such an id, and a pool stored under one before it did holds no points, its members keeping theirs.
+ */
+export function poolPointsAccount(poolCode: string): string | null {
+  return SEGMENT.test(poolCode) ? Accounts.poolPoints(poolCode) : null;
+}
+
 const cache = new BoundedCache<string, AccountDescriptor>(100_000);
 
 /** Reads an account code; throws InvalidPostingError for a code that names no account. */

@@ -12,6 +12,7 @@ import {
   type MarketingConsent,
   type MemberRecord,
 } from './members.js';
+import { Accounts, describeAccount } from '../ledger/accounts.js';
 import { validateMemberNumber, withCheckDigit, type MemberNumberRule } from '../rules/check-digit.js';
 
 const read = (name: string) => collect(membersParser, [fixtureInput(`members/${name}`)]);
@@ -202,7 +203,13 @@ describe('members parser on fixtures', () => {
       '16 * MALFORMED',
       '17 marketing_consent BAD_FORMAT',
       '18 marketing_consent BAD_FORMAT',
+      '19 group_id BAD_FORMAT',
+      '20 group_id BAD_FORMAT',
+      '21 group_id BAD_FORMAT',
     ]);
+    expect(rejects[16]?.message).toBe(
+      'group_id: expected a group id of 1-40 letters, digits and _ . - (no : or /, which a pool\'s account code cannot carry), found "H:9"',
+    );
     expect(rejects[3]?.message).toBe(
       'merged_into: expected no merged_into unless status is MERGED (status is ACTIVE), found "0099"',
     );
@@ -279,6 +286,39 @@ describe("the program's member-number rule", () => {
 });
 
 describe('members parser properties', () => {
+  it('accepts a group id exactly when it names a pool account, else refuses it on group_id', async () => {
+    const id = fc.oneof(
+      fc.stringMatching(/^[0-9A-Za-z][0-9A-Za-z_.-]{0,44}$/),
+      fc.stringMatching(/^[0-9A-Za-z_./:-]{1,70}$/),
+    );
+    await fc.assert(
+      fc.asyncProperty(id, async (groupId) => {
+        const text = [
+          'member_number,status,enrolment_date,enrolment_channel,surname,given_name,group_type,group_id,updated_at',
+          `0012345678,ACTIVE,2019-03-14,WEB,IVANOV,IVAN,HOUSEHOLD,${groupId},2024-05-01T10:00:00Z`,
+          '',
+        ].join('\n');
+        const { records, rejects } = await collect(membersParser, [bytesInput('m.csv', text)]);
+        // What accrue will name as the pool's account: it must be an account code, or the night stops.
+        let names = true;
+        try {
+          describeAccount(Accounts.poolPoints(groupId));
+        } catch {
+          names = false;
+        }
+        const plain = /^[0-9A-Za-z]/.test(groupId);
+        if (names && plain) {
+          expect(records.map((r) => r.record.groupId)).toEqual([groupId]);
+          expect(rejects).toEqual([]);
+        } else {
+          expect(records).toEqual([]);
+          expect(rejects.map((r) => [r.line, r.field, r.reason])).toEqual([[2, 'group_id', 'BAD_FORMAT']]);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('never throws and accounts for every line of any input', async () => {
     const token = fc.constantFrom(
       ',',

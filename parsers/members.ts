@@ -13,7 +13,8 @@
  *
  * Value rules: merged_into is given exactly when status is MERGED; surname is required unless the
  * member is INCOMPLETE (enrolment not finished), CLOSED or MERGED; group_type and group_id come
- * together. Personal fields are optional and validated when present.
+ * together, and group_id names its pool's account (`POOL:<group_id>:PTS`), so holds no `:` or `/`.
+ * Personal fields are optional and validated when present.
  *
  * marketing_consent syntax (case as shown, spaces around the separators ignored):
  *
@@ -38,6 +39,7 @@ import {
   type SourceLine,
 } from './csv-common.js';
 import type { FeedParser } from './types.js';
+import { poolPointsAccount } from '../ledger/accounts.js';
 import type { MailingKind } from '../config/schema.js';
 import type { MemberNumberRule } from '../rules/check-digit.js';
 
@@ -151,6 +153,8 @@ const STATUSES: ReadonlySet<MemberStatus> = new Set([
 ]);
 const CHANNELS: ReadonlySet<EnrolmentChannel> = new Set(['WEB', 'APP', 'AIRPORT', 'CALLCENTER', 'PARTNER']);
 const GROUP_TYPES: ReadonlySet<GroupType> = new Set(['HOUSEHOLD', 'CORPORATE']);
+const GROUP_ID_EXPECTED =
+  "a group id of 1-40 letters, digits and _ . - (no : or /, which a pool's account code cannot carry)";
 // At most 254 characters in all (RFC 5321's limit on a path, and the column's width).
 const EMAIL_RE = /^(?=.{1,254}$)[^\s@]{1,64}@[^\s@]+\.[^\s@]+$/;
 const PHONE_RE = /^\+?[0-9][0-9 ().-]{3,24}$/;
@@ -259,7 +263,11 @@ class MembersHandler extends HeaderedCsvHandler<MemberRecord> {
     const consent = readMarketingConsent(consentText);
     if ('expected' in consent) r.fail(CONSENT, 'BAD_FORMAT', consent.expected, consentText);
     const groupType = r.optOneOf(GROUP_TYPE, GROUP_TYPES);
-    const groupId = r.optMatch(GROUP_ID, IDENTIFIER_RE, 'a group id of letters, digits and _ . / : -');
+    const groupId = r.optMatch(GROUP_ID, IDENTIFIER_RE, GROUP_ID_EXPECTED);
+    // The group id names its pool's award account: one the account code cannot carry would be stored as a
+    // pool whose points no night could post.
+    if (groupId !== null && IDENTIFIER_RE.test(groupId) && poolPointsAccount(groupId) === null)
+      r.fail(GROUP_ID, 'BAD_FORMAT', GROUP_ID_EXPECTED, groupId);
     if ((groupType === null) !== (groupId === null)) {
       r.fail(
         groupType === null ? GROUP_TYPE : GROUP_ID,

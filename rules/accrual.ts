@@ -7,7 +7,7 @@ import { addDays, daysBetween, type IsoDate } from '../lib/dates.js';
 import { formatMinor, fromMinorUnits, toMinorUnits } from '../lib/money.js';
 import { InputError } from '../lib/errors.js';
 import { MAX_INTEGER_COLUMN } from '../parsers/types.js';
-import { Accounts } from '../ledger/accounts.js';
+import { Accounts, poolPointsAccount } from '../ledger/accounts.js';
 import type { PostingInput, PostingRequest, StatusCreditInput } from '../ledger/types.js';
 import {
   awardPostingKey,
@@ -250,10 +250,13 @@ export function toBaseMinor(
 function pointsAccount(ctx: AccrualContext, member: MemberFacts, date: IsoDate): string {
   // The configuration refuses a program that earns into one account and redeems from the other, so one
   // setting decides for both.
-  if (ctx.program.config.pools.earnInto !== 'pool') return Accounts.memberPoints(member.number);
-  const left = member.pastPools.find((p) => inPoolOn(p, date));
-  if (left) return Accounts.poolPoints(left.code);
-  return member.poolCode ? Accounts.poolPoints(member.poolCode) : Accounts.memberPoints(member.number);
+  const own = Accounts.memberPoints(member.number);
+  if (ctx.program.config.pools.earnInto !== 'pool') return own;
+  const pool = member.pastPools.find((p) => inPoolOn(p, date))?.code ?? member.poolCode;
+  // A pool stored under a group id no account code can carry (before the members feed refused one) never
+  // took the member's points, which stayed on their own account: their activity stays there too, where
+  // naming the pool's account would stop the whole night.
+  return (pool ? poolPointsAccount(pool) : null) ?? own;
 }
 
 /** Member checks shared by every earning activity: number, account, window, name. */

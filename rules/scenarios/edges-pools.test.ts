@@ -11,6 +11,8 @@ const HOUSEHOLD = { type: 'HOUSEHOLD', id: 'H9' } as const;
 const ANNA: Person = { number: memberNumber(41), surname: 'SOKOLOVA', givenName: 'ANNA', group: HOUSEHOLD };
 const BORIS: Person = { number: memberNumber(42), surname: 'SOKOLOV', givenName: 'BORIS', group: HOUSEHOLD };
 
+const IVANOV: Person = { number: memberNumber(44), surname: 'IVANOV', givenName: 'IVAN' };
+
 const cpn = couponsFrom(7_000_000_000, ANNA);
 
 for (const engine of availableEngines()) {
@@ -42,6 +44,31 @@ for (const engine of availableEngines()) {
       expect([await w.poolBalance('H9'), await w.poolBalance('H8')]).toEqual([61, 461]);
       const postings = await w.postingCount();
       await w.night('2026-02-15');
+      expect(await w.postingCount()).toBe(postings);
+    });
+
+    it('a pool stored under a group id no account can carry keeps its members on their own accounts, the night going on', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', ANNA, IVANOV);
+      // Stored as the members feed took it before it refused such an id.
+      await w.knex('pools').where({ code: 'H9' }).update({ code: 'H:9' });
+      w.dropCoupons([
+        cpn(ANNA, '2026-03-10', '100.00'),
+        cpn(IVANOV, '2026-03-10', '100.00', { flight: '247' }),
+      ]);
+      const earned = await w.night('2026-03-11');
+      expect([await w.balance(ANNA.number), await w.balance(IVANOV.number)]).toEqual([461, 461]);
+      expect(earned.accrue.warnings).toEqual([
+        `group id H:9 cannot name a pool account: its members ${ANNA.number} earn into and redeem from their own accounts until the CRM sends them with a group id of letters, digits and _ . -`,
+      ]);
+      w.dropRedemptions([
+        { id: 'R-1', member: ANNA.number, date: '2026-03-12', service: 'SEAT', points: 400 },
+        { id: 'R-2', member: IVANOV.number, date: '2026-03-12', service: 'SEAT', points: 400 },
+      ]);
+      await w.night('2026-03-12');
+      expect([await w.balance(ANNA.number), await w.balance(IVANOV.number)]).toEqual([61, 61]);
+      const postings = await w.postingCount();
+      await w.night('2026-03-12');
       expect(await w.postingCount()).toBe(postings);
     });
 

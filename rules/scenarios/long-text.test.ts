@@ -1,9 +1,10 @@
 /**
  * Text as long as the feeds accept it reaches the database whole, on SQLite and on PostgreSQL alike:
- * members' names up to the members feed's 200 characters, a household id of 64, travel names from any
+ * members' names up to the members feed's 200 characters, a household id of 40, travel names from any
  * feed (the FTL bounds none), a flown coupon's booking reference of 20. What no column should hold (an
  * e-mail address over 254 characters, a hotel's member number over 24 or reservation id over 64) is a
- * reject naming its file, line and field. Before migration 008 PostgreSQL refused such a value, and the
+ * reject naming its file, line and field, and so is a household id longer than its pool's account code
+ * carries. Before migration 008 PostgreSQL refused such a value, and the
  * whole night with it, where SQLite (which does not enforce a varchar's length) stored it.
  *
  * Configured names likewise: a contract id is the rule version of what it decided, an activity type the
@@ -13,7 +14,7 @@
 import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../../test/harness/db.js';
 import { flightKey, hotelKey, partnerKey } from '../activity.js';
-import { memberNumber, replaceOnce, useScenario, type Person } from './scenario.js';
+import { memberNumber, replaceOnce, svoKznCoupon, useScenario, type Person } from './scenario.js';
 
 /** `stem` repeated to exactly `n` characters. */
 const long = (stem: string, n: number) => stem.repeat(Math.ceil(n / stem.length)).slice(0, n);
@@ -74,18 +75,26 @@ for (const engine of availableEngines()) {
       expect(await w.balance(LONG.number)).toBe(500);
     });
 
-    it('keeps a household whose group id has the 64 characters an identifier may have', async () => {
+    it('keeps a household whose group id has the 40 characters its pool account carries, and refuses a longer one', async () => {
       const w = s();
-      const household = long('HOUSEHOLD-', 64);
-      await w.enrol('2026-03-01', {
-        number: memberNumber(2),
-        surname: 'IVANOV',
-        givenName: 'IVAN',
-        group: { type: 'HOUSEHOLD', id: household },
-      });
+      const household = long('HOUSEHOLD-', 40);
+      const IVAN = { number: memberNumber(2), surname: 'IVANOV', givenName: 'IVAN' };
+      const MARIA = { number: memberNumber(3), surname: 'IVANOVA', givenName: 'MARIA' };
+      w.dropMembers([
+        { ...IVAN, group: { type: 'HOUSEHOLD', id: household } },
+        { ...MARIA, group: { type: 'HOUSEHOLD', id: long('HOUSEHOLD-', 41) } },
+      ]);
+      await w.night('2026-03-01');
       const pool = await w.knex('pools').where({ code: household }).first('id', 'type');
       expect(pool).toMatchObject({ type: 'HOUSEHOLD' });
-      expect(Number((await w.member(memberNumber(2))).pool_id)).toBe(Number(pool!.id));
+      expect(Number((await w.member(IVAN.number)).pool_id)).toBe(Number(pool!.id));
+      expect(await w.member(MARIA.number)).toBeUndefined();
+      expect((await w.rejects({ feed: 'members' })).map((r) => [r.line, r.field, r.reason])).toEqual([
+        [3, 'group_id', 'BAD_FORMAT'],
+      ]);
+      w.dropCoupons([svoKznCoupon(IVAN, '0742000000001', '2026-03-10')]);
+      await w.night('2026-03-11');
+      expect(await w.poolBalance(household)).toBe(461);
     });
 
     it('archives an FTL passenger and a hotel guest with 150-character surnames (neither feed bounds a name)', async () => {
