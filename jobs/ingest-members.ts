@@ -26,10 +26,52 @@ function consentJson(c: MemberRecord['marketingConsent']): Record<string, boolea
   return out;
 }
 
-async function poolId(trx: Knex.Transaction, r: MemberRecord, now: string): Promise<number | null> {
+/** A pool as stored: its id, and its type (HOUSEHOLD or CORPORATE). */
+interface StoredPool {
+  id: number;
+  type: string;
+}
+
+/** The pool stored under the record's group id, if any. */
+async function storedPool(trx: Knex.Transaction, r: MemberRecord): Promise<StoredPool | undefined> {
+  if (!r.groupId) return undefined;
+  const row = await trx('pools').where({ code: r.groupId }).first('id', 'type');
+  return row ? { id: Number(row.id), type: String(row.type) } : undefined;
+}
+
+/**
+ * The record's refusal when its group type contradicts the pool its group id names. A group id names one
+ * pool of one type: a CORPORATE group taken into the household of the same id would spend that
+ * household's points. The whole record is refused, as the feed refuses a record with a field it cannot
+ * take, and the CRM's next record of the member is decided afresh.
+ */
+function poolTypeClash(
+  source: RowSource,
+  r: MemberRecord,
+  known: StoredPool | undefined,
+  enrolled: boolean,
+): RejectRow | undefined {
+  if (!known || !r.groupType || known.type === r.groupType) return undefined;
+  return {
+    line: source.line,
+    field: 'group_type',
+    reason: 'INCONSISTENT_FIELDS',
+    message:
+      `group ${r.groupId} is a ${known.type} pool, not ${r.groupType}: a group id names one pool of one type; ` +
+      `nothing applied, ${r.memberNumber} ${enrolled ? 'stays as it was' : 'is not enrolled'}`,
+    text: r.groupType,
+    memberNumber: r.memberNumber,
+  };
+}
+
+async function poolId(
+  trx: Knex.Transaction,
+  r: MemberRecord,
+  known: StoredPool | undefined,
+  now: string,
+): Promise<number | null> {
   if (!r.groupType || !r.groupId) return null;
-  const known = await trx('pools').where({ code: r.groupId }).first('id');
-  if (known) return Number(known.id);
+  if (known) return known.id;
   const [row] = await trx('pools')
     .insert({ code: r.groupId, type: r.groupType, created_at: now })
     .returning('id');
@@ -158,6 +200,11 @@ export function membersHandler(
         return undefined;
       }
     }
+    // Refused before anything is touched: a merge of the member waiting for its survivor waits on, as it
+    // does behind a record the parser refuses.
+    const known = await storedPool(trx, sent);
+    const clash = poolTypeClash(source, sent, known, current !== undefined);
+    if (clash) return clash;
     // Once erased, a member stays erased: a record the CRM sends of them later (sent again, changed, a
     // merge waiting for its survivor) is kept as the erasure left theirs, never with the names in clear.
     const erasedAt = await erasedOn(trx, sent.memberNumber, current);
@@ -171,7 +218,7 @@ export function membersHandler(
       const since = String(waiting.business_date).slice(0, 10);
       if (waiting.merged_into === r.mergedInto && since < waitingSince) waitingSince = since;
     }
-    const pool = await poolId(trx, r, now);
+    const pool = await poolId(trx, r, known, now);
     const fields = memberRow({
       number: r.memberNumber,
       status: r.status,

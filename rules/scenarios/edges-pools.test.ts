@@ -12,6 +12,7 @@ const ANNA: Person = { number: memberNumber(41), surname: 'SOKOLOVA', givenName:
 const BORIS: Person = { number: memberNumber(42), surname: 'SOKOLOV', givenName: 'BORIS', group: HOUSEHOLD };
 
 const IVANOV: Person = { number: memberNumber(44), surname: 'IVANOV', givenName: 'IVAN' };
+const PETROV: Person = { number: memberNumber(45), surname: 'PETROV', givenName: 'PETR' };
 
 const cpn = couponsFrom(7_000_000_000, ANNA);
 
@@ -70,6 +71,48 @@ for (const engine of availableEngines()) {
       const postings = await w.postingCount();
       await w.night('2026-03-12');
       expect(await w.postingCount()).toBe(postings);
+    });
+
+    it('a group of another type under a pool’s group id is refused and never spends the pool’s points', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', { ...IVANOV, group: { type: 'HOUSEHOLD', id: 'G1' } }, PETROV);
+      w.dropCoupons([cpn(IVANOV, '2026-03-10', '100.00')]);
+      await w.night('2026-03-11');
+      expect(await w.poolBalance('G1')).toBe(461);
+      const SIDOROV: Person = { number: memberNumber(46), surname: 'SIDOROV', givenName: 'SERGEI' };
+      const file = w.dropMembers([
+        { ...PETROV, group: { type: 'CORPORATE', id: 'G1' }, updatedAt: '2026-03-12T08:00:00Z' },
+        { ...SIDOROV, group: { type: 'CORPORATE', id: 'G1' }, updatedAt: '2026-03-12T09:00:00Z' },
+      ]);
+      const night = await w.night('2026-03-12');
+      expect(night.ingest.counts['members.enrolled'] ?? 0).toBe(0);
+      const fileId = await w.inboundFileId(file);
+      expect(await w.rejects({ feed: 'members' })).toEqual([
+        expect.objectContaining({
+          file_id: fileId,
+          line: 2,
+          field: 'group_type',
+          reason: 'INCONSISTENT_FIELDS',
+          message: `group G1 is a HOUSEHOLD pool, not CORPORATE: a group id names one pool of one type; nothing applied, ${PETROV.number} stays as it was`,
+        }),
+        expect.objectContaining({
+          file_id: fileId,
+          line: 3,
+          field: 'group_type',
+          reason: 'INCONSISTENT_FIELDS',
+          message: expect.stringContaining(`nothing applied, ${SIDOROV.number} is not enrolled`),
+        }),
+      ]);
+      const petrov = await w.member(PETROV.number);
+      expect([petrov.pool_id, String(petrov.source_updated_at)]).toEqual([null, '2020-01-01T00:00:00.000Z']);
+      expect(await w.member(SIDOROV.number)).toBeUndefined();
+      w.dropRedemptions([
+        { id: 'R-1', member: PETROV.number, date: '2026-03-13', service: 'SEAT', points: 400 },
+      ]);
+      await w.night('2026-03-13');
+      const [redemption] = await w.activitiesOf(PETROV.number);
+      expect([redemption?.status, redemption?.reason]).toEqual(['REJECTED', 'INSUFFICIENT_POINTS']);
+      expect(await w.poolBalance('G1')).toBe(461);
     });
 
     it('a retro-claim of a pool member earns into the pool', async () => {
