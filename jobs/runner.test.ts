@@ -11,6 +11,7 @@ import type { Progress } from './types.js';
 import { AlreadyRanError, runJob, STEP_JOBS, type RunSummary } from './runner.js';
 import { acquireRunLock, LockedError } from './lock.js';
 import { silentLogger } from '../lib/log.js';
+import { capturedLogger } from '../test/harness/logs.js';
 import { openDb } from '../db/connection.js';
 import { listRuns } from './run-records.js';
 import { registerInbound } from './registry.js';
@@ -938,6 +939,31 @@ for (const engine of availableEngines()) {
         await lock.release();
         await w.t.db.knex('job_locks').insert(row);
         expect((await runJob(w.ctx('2026-05-11'), 'accrue')).status).toBe('succeeded');
+        expect(await w.t.db.knex('job_locks').select('name')).toEqual([]);
+      },
+    );
+
+    it.skipIf(engine !== 'sqlite')(
+      'takes over the lock a killed run left under a former host name once its heartbeat is stale, and says so',
+      async () => {
+        const w = world();
+        // Killed during ingest; its container recreated on the same volume, with a new host name.
+        await w.t.db.knex('job_locks').insert({
+          name: 'run',
+          holder: '3f2a9c1b7e44 pid 15292',
+          pid: 15292,
+          job: 'nightly',
+          business_date: '2026-05-10',
+          acquired_at: new Date(Date.now() - 3_600_000).toISOString(),
+          heartbeat_at: new Date(Date.now() - 3_000_000).toISOString(),
+        });
+        const { logger, lines } = capturedLogger('warn');
+        expect((await runJob({ ...w.ctx('2026-05-10'), logger }, 'nightly')).status).toBe('succeeded');
+        expect(lines.filter((l) => l.level === 'warn').map((l) => l.msg)).toContainEqual(
+          expect.stringMatching(
+            /^nightly for 2026-05-10 took over the run lock of nightly for 2026-05-10 \(3f2a9c1b7e44 pid 15292, since \S+\): on another machine, which this one cannot check, and it has not been heard from since \S+, over 10 min before$/,
+          ),
+        );
         expect(await w.t.db.knex('job_locks').select('name')).toEqual([]);
       },
     );

@@ -762,7 +762,21 @@ async function takeRunLock(ctx: JobContext, run: LockedRun, wait: boolean): Prom
   let waiting = false;
   for (let ms = 250; ; ms = Math.min(ms * 2, 5000)) {
     try {
-      return await acquireRunLock(ctx.db, run);
+      const lock = await acquireRunLock(ctx.db, run, {
+        onHeartbeatProblem: (message, e) =>
+          ctx.logger.error(
+            { job: run.job, businessDate: run.businessDate },
+            e === undefined ? message : `${message}: ${stepError(ctx, e, run.job).describe()}`,
+          ),
+      });
+      if (lock.tookOver)
+        ctx.logger.warn(
+          { job: run.job, businessDate: run.businessDate, tookOver: lock.tookOver.from },
+          `${run.job} for ${run.businessDate} took over the run lock of ${lock.tookOver.from.job} for ` +
+            `${lock.tookOver.from.businessDate} (${lock.tookOver.from.holder}, since ${lock.tookOver.from.since}): ` +
+            lock.tookOver.reason,
+        );
+      return lock;
     } catch (e) {
       const holder = e instanceof LockedError ? e.heldBy : undefined;
       const same = holder?.job === run.job && holder.businessDate === run.businessDate;
