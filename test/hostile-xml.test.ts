@@ -185,7 +185,15 @@ beforeAll(async () => {
     const doc = seed.bytes.toString('utf8');
     valid.set(feed, doc);
     writeFileSync(join(inbox(feed), name(feed, 'control')), doc);
-    for (const c of CASES) writeFileSync(join(inbox(feed), name(feed, c.name)), c.make(doc, rootName(doc)));
+    // A partner's claims files each carry a sequence of their own: one it already sent with other content
+    // would be refused DUPLICATE_FILE for that, not judged for what the case puts in it.
+    const sequenced = (text: string, k: number) =>
+      feed === 'alliance-claims'
+        ? text.replace(/<FileSequence>\d+<\/FileSequence>/, `<FileSequence>${9000 + k}</FileSequence>`)
+        : text;
+    CASES.forEach((c, k) =>
+      writeFileSync(join(inbox(feed), name(feed, c.name)), sequenced(c.make(doc, rootName(doc)), k)),
+    );
   }
   const ctx = w.ctx(DATE);
   fetched = (await fetchJob(ctx)).counts;
