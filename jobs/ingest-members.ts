@@ -209,15 +209,53 @@ export function membersHandler(
     // merge waiting for its survivor) is kept as the erasure left theirs, never with the names in clear.
     const erasedAt = await erasedOn(trx, sent.memberNumber, current);
     const r = erasedAt ? erasedRecord(sent, tokens()) : sent;
-    // A merge of this member waiting for its survivor is superseded by a row as new (or newer), and
-    // re-waits if it is the same merge: since the night it first waited, which retention counts its
-    // period from (as a closed account's from its closure, kept when the CRM sends the record again).
+    // A merge of this member waiting for its survivor is superseded by a row as new (or newer) that is
+    // applied, and re-waits if it is the same merge: since the night it first waited, which retention
+    // counts its period from (as a closed account's from its closure, kept when the CRM sends the record
+    // again). A row refused leaves it waiting, as the parser's refusal does.
     let waitingSince = ctx.businessDate;
-    if (waiting) {
+    const supersede = async () => {
+      if (!waiting) return;
       await trx('member_merges_waiting').where({ id: waiting.id }).del();
       const since = String(waiting.business_date).slice(0, 10);
       if (waiting.merged_into === r.mergedInto && since < waitingSince) waitingSince = since;
+    };
+    let survivor: Survivor | undefined;
+    if (r.status === 'MERGED') {
+      const found = await finalSurvivor(trx, r.memberNumber, r.mergedInto);
+      if ('reason' in found) {
+        if (r.mergedInto && !(await trx('members').where({ number: r.mergedInto }).first('id'))) {
+          // The CRM opens the new account and merges the old one into it in one go, and the merge may be
+          // stamped before the new account's full record: the whole record waits for the survivor's
+          // enrolment, tonight or on a later night, and is applied then.
+          await supersede();
+          await trx('member_merges_waiting').insert({
+            member_number: r.memberNumber,
+            merged_into: r.mergedInto,
+            source_updated_at: r.updatedAt,
+            file_id: source.fileId,
+            line: source.line,
+            record: JSON.stringify(r),
+            business_date: waitingSince,
+            created_at: now,
+          });
+          anyWaiting = true;
+          outcome('waiting');
+          return undefined;
+        }
+        // The whole record waits for the CRM's correction: closing the account without moving its
+        // points would leave them where nobody can spend them.
+        return {
+          line: source.line,
+          field: 'merged_into',
+          reason: found.reason,
+          message: `${r.memberNumber} is merged into ${found.message}: nothing moved, ${r.memberNumber} stays as it was`,
+          memberNumber: r.memberNumber,
+        };
+      }
+      survivor = found;
     }
+    await supersede();
     const pool = await poolId(trx, r, known, now);
     const fields = memberRow({
       number: r.memberNumber,
@@ -247,42 +285,8 @@ export function membersHandler(
     const poolBefore = (current?.pool_id as number | string | null | undefined) ?? null;
     if (pool === null) fields.pool_since = null;
     else if (poolBefore === null || Number(poolBefore) !== pool) fields.pool_since = ctx.businessDate;
-    let survivor: Survivor | undefined;
-    if (r.status === 'MERGED') {
-      const found = await finalSurvivor(trx, r.memberNumber, r.mergedInto);
-      if ('reason' in found) {
-        if (r.mergedInto && !(await trx('members').where({ number: r.mergedInto }).first('id'))) {
-          // The CRM opens the new account and merges the old one into it in one go, and the merge may be
-          // stamped before the new account's full record: the whole record waits for the survivor's
-          // enrolment, tonight or on a later night, and is applied then.
-          await trx('member_merges_waiting').insert({
-            member_number: r.memberNumber,
-            merged_into: r.mergedInto,
-            source_updated_at: r.updatedAt,
-            file_id: source.fileId,
-            line: source.line,
-            record: JSON.stringify(r),
-            business_date: waitingSince,
-            created_at: now,
-          });
-          anyWaiting = true;
-          outcome('waiting');
-          return undefined;
-        }
-        // The whole record waits for the CRM's correction: closing the account without moving its
-        // points would leave them where nobody can spend them.
-        return {
-          line: source.line,
-          field: 'merged_into',
-          reason: found.reason,
-          message: `${r.memberNumber} is merged into ${found.message}: nothing moved, ${r.memberNumber} stays as it was`,
-          memberNumber: r.memberNumber,
-        };
-      }
-      survivor = found;
-      // Where the account's points went, which partners' answers and later rejects name.
-      fields.merged_into = survivor.number;
-    }
+    // Where the account's points went, which partners' answers and later rejects name.
+    if (survivor) fields.merged_into = survivor.number;
     if (current) {
       const since = (current.pool_since as string | null | undefined) ?? null;
       // The stay ends tonight: a late earning still gives back to that pool what it lost on the nights

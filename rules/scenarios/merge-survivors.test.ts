@@ -239,6 +239,33 @@ for (const engine of availableEngines()) {
       expect(await w.member(B.number)).toMatchObject({ status: 'ACTIVE' });
     });
 
+    it('keeps a merge waiting behind a newer record of the merged member refused for its own survivor', async () => {
+      const w = s();
+      await aHasFlown(w);
+      w.dropMembers([
+        { ...B, status: 'CLOSED', updatedAt: '2026-03-01T09:00:00Z' },
+        merged(A, N, '2026-03-01T10:00:00Z'),
+      ]);
+      await w.night('2026-03-02');
+      // The CRM's newer record merges A into B, closed: refused, nothing applied, as a record the
+      // parser refuses leaves the merge into N waiting.
+      const refused = w.dropMembers([merged(A, B, '2026-03-02T10:00:00Z')]);
+      await w.night('2026-03-03');
+      expect(
+        (await w.rejects({ file_id: await w.inboundFileId(refused) })).map((r) => [r.line, r.reason]),
+      ).toEqual([[2, 'ACCOUNT_CLOSED']]);
+      expect(await w.knex('member_merges_waiting').select('member_number', 'merged_into')).toEqual([
+        { member_number: A.number, merged_into: N.number },
+      ]);
+      w.dropMembers([{ ...N, updatedAt: '2026-03-03T08:00:00Z' }]);
+      const landed = await w.night('2026-03-04');
+      expect(landed.ingest.counts).toMatchObject({ 'members.enrolled': 1, 'members.merged': 1 });
+      expect(await holdings(w, A, N)).toEqual([
+        [0, 0],
+        [461, 30000],
+      ]);
+    });
+
     it('takes a row older than the waiting merge as older: no second wait, no merge into another survivor', async () => {
       const w = s();
       await aHasFlown(w);
