@@ -57,6 +57,20 @@ export interface FeedHandler<T> {
   identity?(file: FileRow, verdict: VerdictEvent | undefined): FileIdentity;
   /** Counts the handler keeps (activities inserted, merged, duplicates…), read after the file. */
   counts?(): Record<string, number>;
+  /**
+   * Records of files read before this one that its records decided to reject (a merge that waited in one
+   * for its survivor, refused when this file brought it closed), read after the file. Their rejects and
+   * those files' counts are written with this file; the night's totals take them from here.
+   */
+  earlierFiles?(): EarlierFileRejects[];
+}
+
+export interface EarlierFileRejects {
+  fileId: number;
+  /** The file's records rejected now, by reason: each was counted a record of it when it was read. */
+  reasons: Record<string, number>;
+  /** What its handler counted them when the file was read (`waiting`), no longer so. */
+  counts: Record<string, number>;
 }
 
 export interface FileIdentity {

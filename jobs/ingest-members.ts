@@ -14,6 +14,8 @@ import type { PostingInput, StatusCreditInput } from '../ledger/types.js';
 import type { MemberRecord } from '../parsers/members.js';
 import type { Program } from '../rules/program.js';
 import { insertRejects, type FeedHandler, type RejectRow } from './ingest-file.js';
+import { storedCounts } from './ftl-held.js';
+import { changeVerdict } from './registry.js';
 import { erasedOn, erasedRecord, tokeniser } from './retention.js';
 import type { JobContext } from './types.js';
 import { insertedId } from '../db/rows.js';
@@ -116,6 +118,8 @@ async function finalSurvivor(
   }
 }
 
+const sum = (byReason: Record<string, number>) => Object.values(byReason).reduce((a, b) => a + b, 0);
+
 /** Where a row was read: the file (its registry id and name) and line a reject or warning names. */
 interface RowSource {
   fileId: number;
@@ -133,6 +137,14 @@ export function membersHandler(
 ): FeedHandler<MemberRecord> & { counts(): Record<string, number> } {
   const counts: Record<string, number> = {};
   const add = (k: string) => (counts[k] = (counts[k] ?? 0) + 1);
+  // The file being read, and the merges that waited in it and were refused when their survivor came
+  // (counted `waiting` when read): rejects of this file, which records() returns so that they count as
+  // its other rejects do.
+  let reading: number | undefined;
+  let refusedHere: RejectRow[] = [];
+  // Those that waited in a file read before (an earlier night's, or tonight's), by file and reason: that
+  // file's counts took each as a record and `waiting`, which end() corrects, once per file.
+  const refusedEarlier = new Map<number, Record<string, number>>();
   // Whether any merge waits for its survivor: most nights none does, and a full member file then reads
   // no waiting merge per row.
   let anyWaiting = true;
@@ -336,7 +348,8 @@ export function membersHandler(
 
   /**
    * Applies the merges that waited for `survivor` to be a member, oldest first. One refused now (the
-   * survivor came closed) is rejected on its own file and line, where the CRM looks for it.
+   * survivor came closed) is rejected on its own file and line, where the CRM looks for it, and counted a
+   * reject of that file, no longer waiting.
    */
   async function mergesWaitingFor(trx: Knex.Transaction, survivor: string): Promise<void> {
     const waiting = (await trx('member_merges_waiting as w')
@@ -354,7 +367,16 @@ export function membersHandler(
       await trx('member_merges_waiting').where({ id: w.id }).del();
       const source = { fileId: Number(w.file_id), fileName: w.file_name, line: Number(w.line) };
       const refused = await apply(trx, source, JSON.parse(w.record) as MemberRecord, true);
-      if (refused) await insertRejects(trx, ctx, { id: source.fileId, feed: 'members' }, [refused]);
+      if (!refused) continue;
+      if (source.fileId === reading) {
+        refusedHere.push(refused);
+        if (--counts.waiting! === 0) delete counts.waiting;
+        continue;
+      }
+      await insertRejects(trx, ctx, { id: source.fileId, feed: 'members' }, [refused]);
+      let earlier = refusedEarlier.get(source.fileId);
+      if (!earlier) refusedEarlier.set(source.fileId, (earlier = {}));
+      earlier[refused.reason] = (earlier[refused.reason] ?? 0) + 1;
     }
   }
 
@@ -362,6 +384,7 @@ export function membersHandler(
     feed: 'members',
     counts: () => counts,
     async records(trx, file, batch) {
+      reading = file.id;
       const rejects: RejectRow[] = [];
       anyWaiting = (await trx('member_merges_waiting').first('id')) !== undefined;
       // Oldest first, and rows of one updated_at in the order they were sent: a later line replaces an
@@ -373,8 +396,32 @@ export function membersHandler(
         const refused = await apply(trx, { fileId: file.id, fileName: file.name, line: e.line }, e.record);
         if (refused) rejects.push(refused);
       }
+      rejects.push(...refusedHere);
+      refusedHere = [];
       return rejects;
     },
+    // A file's counts add up to the records it held: one whose merge waited and is refused now holds a
+    // reject more, a record and a waiting merge less. Its verdict history takes the change dated tonight,
+    // so the report of the night that read it still shows the counts that night left.
+    async end(trx) {
+      const when = { at: ctx.now().toISOString(), businessDate: ctx.businessDate };
+      for (const [id, reasons] of refusedEarlier) {
+        const n = sum(reasons);
+        const row = await trx('files').where({ id }).first('counts');
+        const c: Record<string, number> = { ...storedCounts(row?.counts) };
+        c.records = (c.records ?? 0) - n;
+        c.rejects = (c.rejects ?? 0) + n;
+        c.waiting = (c.waiting ?? 0) - n;
+        if (c.waiting <= 0) delete c.waiting;
+        await changeVerdict(trx, { id }, { counts: JSON.stringify(c) }, when);
+      }
+    },
+    earlierFiles: () =>
+      [...refusedEarlier].map(([fileId, reasons]) => ({
+        fileId,
+        reasons,
+        counts: { waiting: sum(reasons) },
+      })),
   };
 }
 

@@ -71,6 +71,7 @@ export const ingestJob: Job = async (ctx: JobContext): Promise<JobResult> => {
   };
   const warnings: string[] = [];
   const pending = await pendingInbound(ctx.db.knex);
+  const readNow = new Set(pending.map((f) => f.id));
   const total = pending.reduce((s, f) => s + f.size, 0);
   ctx.progress.start('ingest (bytes are estimated as records)', Math.max(1, Math.round(total / 120)));
   for (const feed of FEED_ORDER) {
@@ -122,9 +123,26 @@ export const ingestJob: Job = async (ctx: JobContext): Promise<JobResult> => {
       counts.records! += r.records;
       counts.rejects! += r.rejects;
       // A file rejected whole leaves nothing behind: what its handler counted was rolled back with it.
-      if (r.verdict !== 'rejected')
+      if (r.verdict !== 'rejected') {
         for (const [k, v] of Object.entries(handler.counts()))
           counts[`${feed}.${k}`] = (counts[`${feed}.${k}`] ?? 0) + v;
+        for (const e of handler.earlierFiles?.() ?? []) {
+          const n = Object.values(e.reasons).reduce((a, b) => a + b, 0);
+          counts.rejects! += n;
+          if (readNow.has(e.fileId)) {
+            // Read by this run: counted then as its records, and as its handler counted them.
+            counts.records! -= n;
+            for (const [k, v] of Object.entries(e.counts)) {
+              const key = `${feed}.${k}`;
+              counts[key] = (counts[key] ?? 0) - v;
+              if (counts[key] === 0) delete counts[key];
+            }
+          } else
+            // Tonight's rejects by reason are counted below among the files this run read.
+            for (const [reason, m] of Object.entries(e.reasons))
+              counts[`reject.${reason}`] = (counts[`reject.${reason}`] ?? 0) + m;
+        }
+      }
       warnings.push(...r.warnings);
       ctx.logger.info(
         { file: file.name, feed, verdict: r.verdict, records: r.records, rejects: r.rejects },

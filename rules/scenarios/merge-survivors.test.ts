@@ -35,6 +35,23 @@ async function holdings(w: Scenario, ...people: Person[]): Promise<Array<[number
   return out;
 }
 
+/** A received file's counts in the registry, as `redeye files list` shows them. */
+async function fileCounts(w: Scenario, name: string): Promise<Record<string, number>> {
+  const row = await w.knex('files').where({ direction: 'in', name }).first('counts');
+  return JSON.parse(String(row.counts)) as Record<string, number>;
+}
+
+/** A received file's counts as its verdict history keeps them, by the night of each change (once read). */
+async function countsHistory(w: Scenario, name: string): Promise<Array<[string, Record<string, number>]>> {
+  const rows = await w
+    .knex('file_verdicts')
+    .where({ file_id: await w.inboundFileId(name) })
+    .whereNotNull('counts')
+    .orderBy('id')
+    .select('business_date', 'counts');
+  return rows.map((r) => [String(r.business_date).slice(0, 10), JSON.parse(String(r.counts))]);
+}
+
 for (const engine of availableEngines()) {
   describe(`a merge into an account merged or closed since (${engine})`, () => {
     const s = useScenario(engine);
@@ -222,7 +239,12 @@ for (const engine of availableEngines()) {
       const O: Person = { ...A, number: memberNumber(46) };
       const merge = w.dropMembers([merged(B, O, '2026-03-03T10:00:00Z')]);
       w.dropMembers([{ ...O, status: 'CLOSED', updatedAt: '2026-03-03T11:00:00Z' }]);
-      await w.night('2026-03-04');
+      const third = await w.night('2026-03-04');
+      // Read the same night before O's file, the merge's file counts it a reject, no longer waiting,
+      // and so do the night's totals.
+      expect(await fileCounts(w, merge)).toEqual({ lines: 2, records: 0, rejects: 1 });
+      expect(third.ingest.counts).toMatchObject({ records: 1, rejects: 1, 'reject.ACCOUNT_CLOSED': 1 });
+      expect(third.ingest.counts['members.waiting']).toBeUndefined();
       expect(
         (await w.rejects({ file_id: await w.inboundFileId(merge) })).map((r) => [
           r.line,
@@ -237,6 +259,74 @@ for (const engine of availableEngines()) {
         ],
       ]);
       expect(await w.member(B.number)).toMatchObject({ status: 'ACTIVE' });
+    });
+
+    it('counts a waiting merge refused when its survivor comes closed later in its file as a reject of that file', async () => {
+      const w = s();
+      await aHasFlown(w);
+      const Q: Person = { ...A, number: memberNumber(48), status: 'CLOSED', enrolled: '2026-03-01' };
+      // A into N, N into Q, neither a member yet; then Q's record, closed.
+      const file = w.dropMembers([
+        merged(A, N, '2026-03-01T10:00:00Z'),
+        merged(N, Q, '2026-03-01T11:00:00Z'),
+        { ...Q, updatedAt: '2026-03-01T12:00:00Z' },
+      ]);
+      const n = await w.night('2026-03-02');
+      expect(
+        (await w.rejects({ file_id: await w.inboundFileId(file) })).map((r) => [r.line, r.field, r.reason]),
+      ).toEqual([[3, 'merged_into', 'ACCOUNT_CLOSED']]);
+      expect(await w.knex('member_merges_waiting').select('member_number')).toEqual([
+        { member_number: A.number },
+      ]);
+      expect(await fileCounts(w, file)).toEqual({
+        lines: 4,
+        records: 2,
+        rejects: 1,
+        waiting: 1,
+        enrolled: 1,
+      });
+      expect(n.ingest.counts).toMatchObject({
+        records: 2,
+        rejects: 1,
+        'reject.ACCOUNT_CLOSED': 1,
+        'members.waiting': 1,
+        'members.enrolled': 1,
+      });
+      expect(await holdings(w, A)).toEqual([[461, 30000]]);
+    });
+
+    it('counts a merge that waited on an earlier night and is refused now as a reject of its own file, whose own night reads as it was', async () => {
+      const w = s();
+      await aHasFlown(w);
+      const waitFile = w.dropMembers([merged(A, N, '2026-03-01T10:00:00Z')]);
+      await w.night('2026-03-02');
+      expect(await fileCounts(w, waitFile)).toEqual({ lines: 2, records: 1, rejects: 0, waiting: 1 });
+
+      const closed = w.dropMembers([{ ...N, status: 'CLOSED', updatedAt: '2026-03-02T08:00:00Z' }]);
+      const n = await w.night('2026-03-03');
+      expect(
+        (await w.rejects({ file_id: await w.inboundFileId(waitFile) })).map((r) => [
+          r.line,
+          r.reason,
+          r.business_date,
+        ]),
+      ).toEqual([[2, 'ACCOUNT_CLOSED', '2026-03-03']]);
+      expect(await fileCounts(w, waitFile)).toEqual({ lines: 2, records: 0, rejects: 1 });
+      expect(await fileCounts(w, closed)).toEqual({ lines: 2, records: 1, rejects: 0, enrolled: 1 });
+      // The night of the merge's file still reads the counts it left; the change is tonight's.
+      expect(await countsHistory(w, waitFile)).toEqual([
+        ['2026-03-02', { lines: 2, records: 1, rejects: 0, waiting: 1 }],
+        ['2026-03-03', { lines: 2, records: 0, rejects: 1 }],
+      ]);
+      expect(n.ingest.counts).toMatchObject({ records: 1, rejects: 1, 'reject.ACCOUNT_CLOSED': 1 });
+      expect(n.ingest.counts['members.waiting']).toBeUndefined();
+      expect(await holdings(w, A)).toEqual([[461, 30000]]);
+
+      // Run again, the night reads no file and counts nothing twice.
+      const again = await w.night('2026-03-03');
+      expect(again.ingest.counts).toMatchObject({ records: 0, rejects: 0 });
+      expect(await fileCounts(w, waitFile)).toEqual({ lines: 2, records: 0, rejects: 1 });
+      expect(await w.rejects({ file_id: await w.inboundFileId(waitFile) })).toHaveLength(1);
     });
 
     it('keeps a merge waiting behind a newer record of the merged member refused for its own survivor', async () => {
