@@ -195,8 +195,3 @@ export function expiredMessageReject(m: FtlIncompleteMessage) {
     recordRef: m.message,
   };
 }
-
-/** A held file's counts as the registry stores them (JSON text; none before it was first counted). */
-export function storedCounts(text: unknown): Partial<FtlFileCounts> {
-  return text ? (JSON.parse(String(text)) as Partial<FtlFileCounts>) : {};
-}

@@ -21,12 +21,11 @@ import {
   heldSeedOf,
   rememberCompletedFtlMessages,
   settleHeldFile,
-  storedCounts,
   type FtlFileCounts,
 } from './ftl-held.js';
 import { storeFlightDrafts } from './ingest-feeds.js';
 import { insertRejects, parseRejectRow, type RejectRow } from './ingest-file.js';
-import { copyPath, setVerdict, type FileRow } from './registry.js';
+import { copyPath, setVerdict, storedCounts, type FileRow } from './registry.js';
 import { runsAs, type JobContext } from './types.js';
 
 export interface FtlDeliveryOutcome {

@@ -14,8 +14,7 @@ import type { PostingInput, StatusCreditInput } from '../ledger/types.js';
 import type { MemberRecord } from '../parsers/members.js';
 import type { Program } from '../rules/program.js';
 import { insertRejects, type FeedHandler, type RejectRow } from './ingest-file.js';
-import { storedCounts } from './ftl-held.js';
-import { changeVerdict } from './registry.js';
+import { changeVerdict, storedCounts } from './registry.js';
 import { erasedOn, erasedRecord, tokeniser } from './retention.js';
 import type { JobContext } from './types.js';
 import { insertedId } from '../db/rows.js';
@@ -408,7 +407,7 @@ export function membersHandler(
       for (const [id, reasons] of refusedEarlier) {
         const n = sum(reasons);
         const row = await trx('files').where({ id }).first('counts');
-        const c: Record<string, number> = { ...storedCounts(row?.counts) };
+        const c = storedCounts(row?.counts);
         c.records = (c.records ?? 0) - n;
         c.rejects = (c.rejects ?? 0) + n;
         c.waiting = (c.waiting ?? 0) - n;

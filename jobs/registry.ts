@@ -521,3 +521,8 @@ export async function decideHeld(q: Q, id: number, d: Decision, when: VerdictSet
   if (changed === 0) return decideHeld(q, id, d, when);
   return (await fileById(q, id))!;
 }
+
+/** A file's counts as the registry stores them (JSON text; none before it was first counted). */
+export function storedCounts<T extends object = Record<string, number>>(text: unknown): Partial<T> {
+  return text ? (JSON.parse(String(text)) as Partial<T>) : {};
+}

@@ -73,7 +73,7 @@ import {
 import { expiriesUndone } from './expire.js';
 import { inReadingOrder } from './file-order.js';
 import { SimulatedLedger } from './simulated-ledger.js';
-import { conflictWith, copyOf, inboundMatch } from './registry.js';
+import { conflictWith, copyOf, inboundMatch, storedCounts } from './registry.js';
 import {
   claimCandidates,
   claimMessage,
@@ -123,7 +123,6 @@ import {
   heldFileCounts,
   heldSeedOf,
   settleHeldFile,
-  storedCounts,
   type FtlFileCounts,
 } from './ftl-held.js';
 
