@@ -463,6 +463,85 @@ describe('redeye simulate', () => {
     expect(summaryOf(events)).toMatchObject({ records: 4, posted: 1, rejected: 2, held: 1 });
   });
 
+  describe('files of several feeds for one night (--with)', () => {
+    const REDEMPTIONS =
+      'redemption_id,member_number,redemption_date,service_type,points,reference,partner_code,status\r\n';
+    /** MORGAN, balance 0: a partner file crediting her 1,000 points and a redemption of 800 the same night. */
+    const mixedNight = () => {
+      writeFileSync(
+        join(dir, 'REDBANK_20260604_1.csv'),
+        'H,REDBANK,1,2026-06-04T01:00:00Z\r\n' + partnerLine('RB1', '1000.00') + 'T,1,0,1000.00\r\n',
+      );
+      writeFileSync(join(dir, 'r.csv'), REDEMPTIONS + 'R1,1000000065,2026-06-04,SEAT,800,EMD-R1,,ISSUED\r\n');
+    };
+    const cli = async (...args: string[]) => {
+      const out: string[] = [];
+      const code = await main(
+        ['node', 'redeye', '--config', config, 'simulate', '--date', '2026-06-05', ...args],
+        { output: { out: (s) => out.push(s), err: (s) => out.push(s) }, env: {} },
+      );
+      return { code, text: out.join('\n'), lines: out };
+    };
+
+    it('spends the points a partner file of the same night credits, reading the feeds in the night order', async () => {
+      mixedNight();
+      const before = sha(dbFile);
+      const { code, text } = await cli(
+        'redemptions',
+        join(dir, 'r.csv'),
+        '--with',
+        `partner=${join(dir, 'REDBANK_20260604_1.csv')}`,
+      );
+      expect(code, text).toBe(0);
+      // The partner's file first, as ingest reads partner before redemptions, whatever the command's order.
+      expect(text).toMatch(
+        /^REDBANK_20260604_1\.csv: accepted\nREDBANK_20260604_1\.csv:2 {2}PTR:REDBANK:RB1 {2}POSTED {2}\+1,000 points/,
+      );
+      expect(text).toMatch(/\nr\.csv: accepted\nr\.csv:2 {2}RDM:R1 {2}POSTED {2}-800 points/);
+      expect(text).toMatch(/\n2 records: 2 would post 200 points/);
+      expect(sha(dbFile)).toBe(before);
+    });
+
+    it('shows the same night whichever feed is named first, each file with its feed in --json', async () => {
+      mixedNight();
+      const { code, lines } = await cli(
+        '--json',
+        'partner',
+        join(dir, 'REDBANK_20260604_1.csv'),
+        '--with',
+        `redemptions=${join(dir, 'r.csv')}`,
+      );
+      expect(code, lines.join('\n')).toBe(0);
+      const events = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(events.filter((e) => e.type === 'record').map((e) => [e.activity, e.status, e.points])).toEqual([
+        ['PTR:REDBANK:RB1', 'POSTED', 1000],
+        ['RDM:R1', 'POSTED', -800],
+      ]);
+      expect(summaryOf(events).files).toMatchObject([
+        { file: 'REDBANK_20260604_1.csv', feed: 'partner', posted: 1 },
+        { file: 'r.csv', feed: 'redemptions', posted: 1 },
+      ]);
+    });
+
+    it('refuses a --with it cannot take, naming the option', async () => {
+      mixedNight();
+      writeFileSync(join(dir, 'rates.xml'), '<x/>');
+      const r = join(dir, 'r.csv');
+      const cases: Array<[string[], RegExp]> = [
+        [['--with', r], /--with ".*r\.csv": expected <feed>=<file>/],
+        [['--with', 'partner='], /--with "partner=": expected <feed>=<file>/],
+        [['--with', `fx=${join(dir, 'rates.xml')}`], /--with "fx=.*": "fx" is not an activity feed/],
+        [['--with', `partner=${join(dir, 'nope.csv')}`], /--with partner=.*nope\.csv: cannot read/],
+        [['--with', `partner=${r}`], /r\.csv is given as a file of both/],
+      ];
+      for (const [args, message] of cases) {
+        const { code, text } = await cli('redemptions', r, ...args);
+        expect([args.join(' '), code]).toEqual([args.join(' '), 2]);
+        expect(text).toMatch(message);
+      }
+    });
+  });
+
   it('shows a redemption the balance no longer covers as the night records it, leaving the points for the next', async () => {
     // BELOVA holds the 1,309 points of her archived flight.
     const redemption = (id: string, points: number) =>

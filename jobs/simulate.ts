@@ -92,6 +92,7 @@ import {
   earlierClaimsOfSameFlight,
   mergeFlightDrafts,
   minorOf,
+  FEED_ORDER,
   acceptedFileOfSequence,
   repeatedSequence,
   partnerOfFile,
@@ -240,6 +241,8 @@ export interface Counts {
 /** A file's verdict as the night would give it, with what its records come to. */
 export type FileSummary = {
   file: string;
+  /** The feed it came in (a night simulated whole holds files of several). */
+  feed: FeedName;
   /** An earlier night's file (FTL parts it held): its id in the registry. */
   fileId?: number;
   verdict: string;
@@ -907,13 +910,18 @@ async function settleClaimAsTheNight(
   };
 }
 
+/** Files of one activity feed for the simulated night, and how to read them (the feed's encoding, say). */
+export interface SimulatedDelivery {
+  feed: FeedName;
+  inputs: ParseInput[];
+  options?: ParseOptions;
+}
+
 /**
- * Runs the files as one night would: each file is staged until its verdict and stored in a simulated
- * archive only when the night would accept it (ingest), then every activity the run created or changed
- * is decided with one decision context and one session state (accrue), so that what a record changes —
- * a flight credited, a cap used, a coupon corrected — is seen by every later one.
+ * Runs the files of one feed as one night would (`simulateNight` with that feed's files alone): what the
+ * files of the other feeds arriving the same night change is not seen.
  */
-export async function* simulate(
+export function simulate(
   knex: Knex,
   config: LoadedConfig,
   feed: FeedName,
@@ -921,23 +929,65 @@ export async function* simulate(
   businessDate: IsoDate,
   options: ParseOptions = {},
 ): AsyncGenerator<SimulationEvent> {
-  if (!SIMULATED_FEEDS.includes(feed)) {
-    throw new UsageError(
-      `simulate reads activity feeds (${SIMULATED_FEEDS.join(', ')}); ${feed} changes no points`,
+  return simulateNight(knex, config, [{ feed, inputs, options }], businessDate);
+}
+
+/**
+ * The deliveries of a night in the order its ingest reads the feeds (FEED_ORDER), one per feed. The
+ * simulator knows a file by its name alone (its lines, verdicts and totals), so one name given for two
+ * feeds is refused rather than merged.
+ */
+function inNightOrder(deliveries: SimulatedDelivery[]): SimulatedDelivery[] {
+  const byFeed = new Map<FeedName, SimulatedDelivery>();
+  const feedOfName = new Map<string, FeedName>();
+  for (const d of deliveries) {
+    if (!SIMULATED_FEEDS.includes(d.feed))
+      throw new UsageError(
+        `simulate reads activity feeds (${SIMULATED_FEEDS.join(', ')}); ${d.feed} changes no points`,
+      );
+    for (const input of d.inputs) {
+      const other = feedOfName.get(input.name);
+      if (other !== undefined && other !== d.feed)
+        throw new UsageError(
+          `${input.name} is given as a file of both ${other} and ${d.feed}: a night's files must bear distinct names to be simulated together`,
+          { file: input.name },
+        );
+      feedOfName.set(input.name, d.feed);
+    }
+    const same = byFeed.get(d.feed);
+    byFeed.set(
+      d.feed,
+      same
+        ? { ...same, inputs: [...same.inputs, ...d.inputs] }
+        : { feed: d.feed, inputs: [...d.inputs], ...(d.options ? { options: d.options } : {}) },
     );
   }
+  return FEED_ORDER.flatMap((feed) => {
+    const d = byFeed.get(feed);
+    return d ? [d] : [];
+  });
+}
+
+/**
+ * Runs the files as one night would: the feeds in the order ingest reads them, each file staged until
+ * its verdict and stored in a simulated archive only when the night would accept it (ingest), then every
+ * activity the run created or changed, whichever feed brought it, is decided with one decision context
+ * and one session state (accrue), so that what a record changes — a flight credited, a cap used, a
+ * partner's points credited before a redemption spends them — is seen by every later one.
+ */
+export async function* simulateNight(
+  knex: Knex,
+  config: LoadedConfig,
+  deliveries: SimulatedDelivery[],
+  businessDate: IsoDate,
+): AsyncGenerator<SimulationEvent> {
+  const night = inNightOrder(deliveries);
   const program = new Program(config);
-  const parser = getParser(feed);
-  const parseOptions = {
-    ...options,
-    ownPrograms: [program.code],
-    timeZone: config.program.timeZone,
-    memberNumber: config.program.memberNumber,
-  } as ParseOptions;
   const archive = new SimulatedArchive(knex);
   const items: Item[] = [];
   const staged = new Map<string, Item[]>();
   const verdicts = new Map<string, { verdict: string; reason?: string; message?: string }>();
+  const feedOf = new Map<string, FeedName>();
   const runSequences = new Map<string, Map<number, string>>();
   const claimedInRun: ActivityRow[] = [];
   const claimsInRun = new Map<string, { file: string; line: number }>();
@@ -947,33 +997,9 @@ export async function* simulate(
     list.push(item);
     staged.set(item.file, list);
   };
-
-  // As the night takes them: one fetch lands the files in name order, ingest reads a partner's in the
-  // order it numbered them, and the registry stops a file received before (the same content) and a
-  // different file under a name already used.
-  const ordered = await inReadingOrder(
-    feed,
-    [...inputs].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
-    (i) => i,
-  );
   // The files came in when their inputs say, as fetch would stamp them: an activity dated after the
   // business date waits for its night when its file could have carried it.
-  const receivedOn = new Map(ordered.map((i) => [i.name, dateInZone(i.receivedAt, 'UTC')]));
-  const registry = new Map<string, FileRefusal & { verdict: 'duplicate' | 'conflict' }>();
-  const run: Array<{ name: string; sha256: string }> = [];
-  for (const input of ordered) {
-    const sha256 = await sha256Of(input);
-    const refusal = await registryRefusal(
-      knex,
-      feed,
-      input.name,
-      sha256,
-      run,
-      config.feeds[feed]?.names === 'reused',
-    );
-    if (refusal) registry.set(input.name, refusal);
-    run.push({ name: input.name, sha256 });
-  }
+  const receivedOn = new Map<string, IsoDate>();
 
   // FTL parts held from earlier nights belong to tonight's delivery, as at ingest (jobs/ingest-ftl.ts):
   // a part completing their message releases their passengers, and their file is then settled as the
@@ -981,7 +1007,8 @@ export async function* simulate(
   const heldFiles = new Set<string>();
   /** FTL files earlier nights left held, with their counts; the simulator writes nothing, so one read serves. */
   let heldBefore: Array<{ id: unknown; name: unknown; counts: unknown }> = [];
-  const tonight = new Set(ordered.map((i) => i.name));
+  /** Tonight's FTL files. */
+  const tonight = new Set<string>();
   // An earlier night's file goes by its name, unless a file of tonight's or another held one bears it
   // too (`names: reused`, a file released after a name conflict): then by its name and registry id.
   const earlierNames = new Map<string, Set<number>>();
@@ -994,173 +1021,217 @@ export async function* simulate(
   const earlierIds = new Map<string, number>();
   const fileOf = (e: { file: string; fileId?: number | undefined }): string => {
     const file = earlierFile(e.file, e.fileId);
-    if (e.fileId !== undefined) earlierIds.set(file, e.fileId);
+    // Only an FTL delivery brings in files of earlier nights (the parts they held).
+    if (e.fileId !== undefined) {
+      earlierIds.set(file, e.fileId);
+      feedOf.set(file, 'ftl');
+    }
     return file;
   };
-  let assembler: FtlAssembler | undefined;
-  const events = feed === 'ftl' ? await ftlDelivery() : parser.parse(ordered, parseOptions);
-  async function ftlDelivery(): Promise<AsyncIterable<ParseEvent<unknown>>> {
-    const rows = await knex('ftl_parts').where({ status: 'held' }).orderBy('id').select('part', 'file_id');
-    const seeds = rows.map(heldSeedOf);
-    const completed = await completedFtlMessages(knex);
-    heldBefore = await knex('files')
-      .where({ direction: 'in', feed: 'ftl', verdict: 'held' })
-      .select('id', 'name', 'counts');
-    for (const f of [...seeds.map((p) => ({ name: p.file, id: p.fileId })), ...heldBefore]) {
-      if (f.id === undefined) continue;
-      const ids = earlierNames.get(String(f.name)) ?? new Set<number>();
-      earlierNames.set(String(f.name), ids.add(Number(f.id)));
-    }
-    for (const seed of seeds) heldFiles.add(fileOf(seed));
-    // The night reads its delivery right after landing it, received at the hour it runs as (`runsAs`):
-    // its parts have waited until then.
-    const latest = Math.max(...ordered.map((i) => i.receivedAt.getTime()));
-    assembler = new FtlAssembler(
-      {
-        ...parseOptions,
-        holdTimeoutHours: config.feeds.ftl?.holdHours ?? 48,
-        ...(Number.isFinite(latest) ? { asOf: new Date(latest) } : {}),
-      },
-      seeds,
-      completed,
-    );
-    return assembler.parse(ordered);
-  }
-
-  for await (const event of events) {
-    if (event.type === 'reject') {
-      stage({ file: event.file, line: event.line, parseReject: event });
-      continue;
-    }
-    if (event.type === 'record') {
-      const e = event as RecordEvent<unknown>;
-      const item: Item = { file: fileOf(e), line: e.line };
-      if (feed === 'ftl' && (e.record as FtlPassenger).held) {
-        item.skipped = 'HELD';
-        item.message = (e.record as FtlPassenger).message;
-      } else if (feed === 'hotel' && !(e.record as HotelStay).own) item.skipped = 'OTHER_PROGRAM';
-      else if (feed === 'alliance-claims') item.claim = e.record as AllianceClaim;
-      else if (feed === 'retro-claims') item.retroClaim = e.record as RetroClaim;
-      else item.draft = draftFor(feed, e.record, e.file, program, businessDate);
-      stage(item);
-      continue;
-    }
-    const v = event as VerdictEvent;
-    const list = staged.get(v.file) ?? [];
-    staged.delete(v.file);
-    const stopped = registry.get(v.file);
-    if (stopped) {
-      verdicts.set(v.file, stopped);
-      continue;
-    }
-    const refusal =
-      v.verdict === 'rejected'
-        ? { reason: v.reason ?? 'REJECTED', message: v.message ?? 'file rejected' }
-        : await refusalOf(knex, program, feed, v, runSequences);
-    if (refusal) {
-      verdicts.set(v.file, { verdict: 'rejected', ...refusal });
-      continue;
-    }
-    verdicts.set(v.file, {
-      verdict: v.verdict,
-      ...(v.reason ? { reason: v.reason } : {}),
-      ...(v.message ? { message: v.message } : {}),
-    });
-    // A claim belongs to the partner that sent the file, as at ingest, and a flight claimed before (in
-    // the archive or in an earlier file of this run) is claimed only once.
-    const sender = (v.meta as { sender?: string } | undefined)?.sender;
-    for (const item of list)
-      if (item.claim) item.draft = allianceClaimDraftFor(program, sender, item.claim, businessDate);
-    if (feed === 'alliance-claims') {
-      const drafts = list.flatMap((i) => (i.draft?.ok ? [i.draft.activity] : []));
-      const earlier = await earlierClaimsOfSameFlight(knex, [...claimedInRun, ...drafts]);
-      for (const item of list) {
-        if (!item.draft?.ok || !item.claim) continue;
-        const claimed = item.draft.activity;
-        const first = earlier.get(claimed.activityKey);
-        if (first) item.draft = duplicateClaim(claimed, item.claim.claimId, first);
-        else claimedInRun.push(claimed);
-      }
-    }
-    if (feed === 'retro-claims')
-      await receiveClaims(knex, list, claimsInRun, businessDate, receivedOn.get(v.file) ?? businessDate);
-    else if (feed === 'ftl' || feed === 'flown') await archive.storeFlights(list);
-    else await archive.storeUnique(list);
-  }
-  // The files held for their messages, settled as the night's ingest settles them (settleHeldFile):
-  // those of earlier nights with parts in this delivery, and tonight's the parser left held. A file
-  // nothing waits for any more is accepted, or rejected INCOMPLETE_MESSAGE when nothing of it was kept
-  // and a message of it expired; each expired message is one reject, against the file of its first part.
   const expiredRejects: Array<Extract<SimulationEvent, { type: 'reject' }>> = [];
   /** Settled files: their passengers still held are rejected; `unlisted` of them have no line tonight. */
   const settledFiles = new Map<string, { unlisted: number }>();
-  if (assembler) {
-    const result = assembler.result();
-    const stillHeld = new Set(result.held.map(fileOf));
-    for (const m of result.expired) {
-      const { file, fileId, line, field, reason, message } = expiredMessageReject(m);
-      expiredRejects.push({
-        type: 'reject',
-        file: fileOf({ file, fileId }),
-        line: line ?? 0,
-        field,
-        reason,
-        message,
-      });
-    }
-    // A file with a message expired tonight shows, though it still waits; one expired earlier, only once settled.
-    const { expiredIn, expiredTonight } = await expiredByFile(knex, result.expired, (f) =>
-      fileOf({ file: f.name, fileId: f.id }),
+
+  // Each feed's files are read, stored and settled before the next feed's, as the night's ingest reads
+  // them: a flown coupon then finds the FTL passengers the delivery released, whatever feed came first.
+  for (const { feed, inputs, options = {} } of night) {
+    const parser = getParser(feed);
+    const parseOptions = {
+      ...options,
+      ownPrograms: [program.code],
+      timeZone: config.program.timeZone,
+      memberNumber: config.program.memberNumber,
+    } as ParseOptions;
+    // As the night takes them: one fetch lands the files in name order, ingest reads a partner's in the
+    // order it numbered them, and the registry stops a file received before (the same content) and a
+    // different file under a name already used — within the feed, as the registry keeps each feed apart.
+    const ordered = await inReadingOrder(
+      feed,
+      [...inputs].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
+      (i) => i,
     );
-    const kept = (list: Item[]) => list.filter((i) => i.draft?.ok).length;
-    const refused = (list: Item[]) => list.filter((i) => i.draft && !i.draft.ok).length;
-    const settle = (file: string, counts: FtlFileCounts) => {
-      const settled = settleHeldFile(counts, stillHeld.has(file), expiredIn.get(file) ?? []);
-      if (settled.verdict === 'held') return undefined;
-      verdicts.set(file, {
-        verdict: settled.verdict,
-        ...(settled.reason ? { reason: settled.reason } : {}),
-        message: settled.message,
-      });
-      return settled;
+    for (const i of ordered) {
+      receivedOn.set(i.name, dateInZone(i.receivedAt, 'UTC'));
+      feedOf.set(i.name, feed);
+    }
+    const registry = new Map<string, FileRefusal & { verdict: 'duplicate' | 'conflict' }>();
+    const run: Array<{ name: string; sha256: string }> = [];
+    for (const input of ordered) {
+      const sha256 = await sha256Of(input);
+      const refusal = await registryRefusal(
+        knex,
+        feed,
+        input.name,
+        sha256,
+        run,
+        config.feeds[feed]?.names === 'reused',
+      );
+      if (refusal) registry.set(input.name, refusal);
+      run.push({ name: input.name, sha256 });
+    }
+
+    let assembler: FtlAssembler | undefined;
+    const ftlDelivery = async (): Promise<AsyncIterable<ParseEvent<unknown>>> => {
+      for (const i of ordered) tonight.add(i.name);
+      const rows = await knex('ftl_parts').where({ status: 'held' }).orderBy('id').select('part', 'file_id');
+      const seeds = rows.map(heldSeedOf);
+      const completed = await completedFtlMessages(knex);
+      heldBefore = await knex('files')
+        .where({ direction: 'in', feed: 'ftl', verdict: 'held' })
+        .select('id', 'name', 'counts');
+      for (const f of [...seeds.map((p) => ({ name: p.file, id: p.fileId })), ...heldBefore]) {
+        if (f.id === undefined) continue;
+        const ids = earlierNames.get(String(f.name)) ?? new Set<number>();
+        earlierNames.set(String(f.name), ids.add(Number(f.id)));
+      }
+      for (const seed of seeds) heldFiles.add(fileOf(seed));
+      // The night reads its delivery right after landing it, received at the hour it runs as (`runsAs`):
+      // its parts have waited until then.
+      const latest = Math.max(...ordered.map((i) => i.receivedAt.getTime()));
+      assembler = new FtlAssembler(
+        {
+          ...parseOptions,
+          holdTimeoutHours: config.feeds.ftl?.holdHours ?? 48,
+          ...(Number.isFinite(latest) ? { asOf: new Date(latest) } : {}),
+        },
+        seeds,
+        completed,
+      );
+      return assembler.parse(ordered);
     };
-    // Tonight's files the parser left held (not stopped by the registry, not refused whole).
-    for (const [file, v] of verdicts) {
-      if (v.verdict !== 'held') continue;
-      const list = items.filter((i) => i.file === file);
-      const held = list.filter((i) => i.skipped === 'HELD').length;
-      const counts = {
-        lines: 0,
-        records: kept(list),
-        rejects: list.filter((i) => i.parseReject).length + refused(list),
-        held,
+    const events = feed === 'ftl' ? await ftlDelivery() : parser.parse(ordered, parseOptions);
+    for await (const event of events) {
+      if (event.type === 'reject') {
+        stage({ file: event.file, line: event.line, parseReject: event });
+        continue;
+      }
+      if (event.type === 'record') {
+        const e = event as RecordEvent<unknown>;
+        const item: Item = { file: fileOf(e), line: e.line };
+        if (feed === 'ftl' && (e.record as FtlPassenger).held) {
+          item.skipped = 'HELD';
+          item.message = (e.record as FtlPassenger).message;
+        } else if (feed === 'hotel' && !(e.record as HotelStay).own) item.skipped = 'OTHER_PROGRAM';
+        else if (feed === 'alliance-claims') item.claim = e.record as AllianceClaim;
+        else if (feed === 'retro-claims') item.retroClaim = e.record as RetroClaim;
+        else item.draft = draftFor(feed, e.record, e.file, program, businessDate);
+        stage(item);
+        continue;
+      }
+      const v = event as VerdictEvent;
+      const list = staged.get(v.file) ?? [];
+      staged.delete(v.file);
+      const stopped = registry.get(v.file);
+      if (stopped) {
+        verdicts.set(v.file, stopped);
+        continue;
+      }
+      const refusal =
+        v.verdict === 'rejected'
+          ? { reason: v.reason ?? 'REJECTED', message: v.message ?? 'file rejected' }
+          : await refusalOf(knex, program, feed, v, runSequences);
+      if (refusal) {
+        verdicts.set(v.file, { verdict: 'rejected', ...refusal });
+        continue;
+      }
+      verdicts.set(v.file, {
+        verdict: v.verdict,
+        ...(v.reason ? { reason: v.reason } : {}),
+        ...(v.message ? { message: v.message } : {}),
+      });
+      // A claim belongs to the partner that sent the file, as at ingest, and a flight claimed before (in
+      // the archive or in an earlier file of this run) is claimed only once.
+      const sender = (v.meta as { sender?: string } | undefined)?.sender;
+      for (const item of list)
+        if (item.claim) item.draft = allianceClaimDraftFor(program, sender, item.claim, businessDate);
+      if (feed === 'alliance-claims') {
+        const drafts = list.flatMap((i) => (i.draft?.ok ? [i.draft.activity] : []));
+        const earlier = await earlierClaimsOfSameFlight(knex, [...claimedInRun, ...drafts]);
+        for (const item of list) {
+          if (!item.draft?.ok || !item.claim) continue;
+          const claimed = item.draft.activity;
+          const first = earlier.get(claimed.activityKey);
+          if (first) item.draft = duplicateClaim(claimed, item.claim.claimId, first);
+          else claimedInRun.push(claimed);
+        }
+      }
+      if (feed === 'retro-claims')
+        await receiveClaims(knex, list, claimsInRun, businessDate, receivedOn.get(v.file) ?? businessDate);
+      else if (feed === 'ftl' || feed === 'flown') await archive.storeFlights(list);
+      else await archive.storeUnique(list);
+    }
+    // The files held for their messages, settled as the night's ingest settles them (settleHeldFile):
+    // those of earlier nights with parts in this delivery, and tonight's the parser left held. A file
+    // nothing waits for any more is accepted, or rejected INCOMPLETE_MESSAGE when nothing of it was kept
+    // and a message of it expired; each expired message is one reject, against the file of its first part.
+    if (assembler) {
+      const result = assembler.result();
+      const stillHeld = new Set(result.held.map(fileOf));
+      for (const m of result.expired) {
+        const { file, fileId, line, field, reason, message } = expiredMessageReject(m);
+        expiredRejects.push({
+          type: 'reject',
+          file: fileOf({ file, fileId }),
+          line: line ?? 0,
+          field,
+          reason,
+          message,
+        });
+      }
+      // A file with a message expired tonight shows, though it still waits; one expired earlier, only once settled.
+      const { expiredIn, expiredTonight } = await expiredByFile(knex, result.expired, (f) =>
+        fileOf({ file: f.name, fileId: f.id }),
+      );
+      const kept = (list: Item[]) => list.filter((i) => i.draft?.ok).length;
+      const refused = (list: Item[]) => list.filter((i) => i.draft && !i.draft.ok).length;
+      const settle = (file: string, counts: FtlFileCounts) => {
+        const settled = settleHeldFile(counts, stillHeld.has(file), expiredIn.get(file) ?? []);
+        if (settled.verdict === 'held') return undefined;
+        verdicts.set(file, {
+          verdict: settled.verdict,
+          ...(settled.reason ? { reason: settled.reason } : {}),
+          message: settled.message,
+        });
+        return settled;
       };
-      if (settle(file, counts)) settledFiles.set(file, { unlisted: 0 });
+      // Tonight's files the parser left held (not stopped by the registry, not refused whole).
+      for (const [file, v] of verdicts) {
+        if (v.verdict !== 'held' || !tonight.has(file)) continue;
+        const list = items.filter((i) => i.file === file);
+        const held = list.filter((i) => i.skipped === 'HELD').length;
+        const counts = {
+          lines: 0,
+          records: kept(list),
+          rejects: list.filter((i) => i.parseReject).length + refused(list),
+          held,
+        };
+        if (settle(file, counts)) settledFiles.set(file, { unlisted: 0 });
+      }
+      // Earlier nights' held files: their counts in the registry, and what of them tonight released.
+      for (const r of heldBefore) {
+        const file = fileOf({ file: String(r.name), fileId: Number(r.id) });
+        if (tonight.has(file) || verdicts.has(file)) continue;
+        heldFiles.delete(file);
+        const list = staged.get(file) ?? [];
+        staged.delete(file);
+        if (list.length > 0) await archive.storeFlights(list);
+        const settled = settle(file, heldFileCounts(storedCounts(r.counts), kept(list), refused(list)));
+        if (settled) settledFiles.set(file, { unlisted: settled.expiredPassengers });
+        else if (list.length > 0 || expiredTonight.has(file))
+          verdicts.set(file, { verdict: 'held', message: 'parts of it still wait for their message' });
+      }
     }
-    // Earlier nights' held files: their counts in the registry, and what of them tonight released.
-    for (const r of heldBefore) {
-      const file = fileOf({ file: String(r.name), fileId: Number(r.id) });
-      if (tonight.has(file) || verdicts.has(file)) continue;
-      heldFiles.delete(file);
-      const list = staged.get(file) ?? [];
+    // Held parts of a file the registry does not hold as held: released, their file's verdict unchanged.
+    for (const [file, list] of staged) {
+      if (!heldFiles.has(file)) continue;
       staged.delete(file);
-      if (list.length > 0) await archive.storeFlights(list);
-      const settled = settle(file, heldFileCounts(storedCounts(r.counts), kept(list), refused(list)));
-      if (settled) settledFiles.set(file, { unlisted: settled.expiredPassengers });
-      else if (list.length > 0 || expiredTonight.has(file))
-        verdicts.set(file, { verdict: 'held', message: 'parts of it still wait for their message' });
+      if (list.some((i) => i.skipped !== 'HELD')) await archive.storeFlights(list);
+      const waits = list.some((i) => i.skipped === 'HELD');
+      verdicts.set(file, {
+        verdict: waits ? 'held' : 'accepted',
+        message: waits ? 'parts of it still wait for their message' : 'its held parts completed',
+      });
     }
-  }
-  // Held parts of a file the registry does not hold as held: released, their file's verdict unchanged.
-  for (const [file, list] of staged) {
-    if (!heldFiles.has(file)) continue;
-    staged.delete(file);
-    if (list.some((i) => i.skipped !== 'HELD')) await archive.storeFlights(list);
-    const waits = list.some((i) => i.skipped === 'HELD');
-    verdicts.set(file, {
-      verdict: waits ? 'held' : 'accepted',
-      message: waits ? 'parts of it still wait for their message' : 'its held parts completed',
-    });
   }
   // Ingest refuses a file its parser gave no verdict for.
   for (const file of staged.keys())
@@ -1271,7 +1342,7 @@ export async function* simulate(
   await accrue(overdue, { redemptionsSettled: true });
   // Retro-claims, as accrue settles them after its passes: the waiting ones of earlier nights first (a
   // coupon of this run may be the flight one names), then the file's.
-  if (feed === 'retro-claims' || feed === 'ftl' || feed === 'flown') {
+  if (night.some(({ feed }) => feed === 'retro-claims' || feed === 'ftl' || feed === 'flown')) {
     // The run's new flights: no claim settled here adds one.
     const added = archive.addedRows().filter((r) => r.type === 'FLIGHT');
     const settle = (claim: RetroClaim) =>
@@ -1359,6 +1430,11 @@ export async function* simulate(
     tally(item.file, 'rejected', reason);
     out(item.file, record(item, activity, 'REJECTED', reason ?? 'REJECTED', message));
   };
+
+  /** Flights a retro-claim of the run credits, as they stood before it: a coupon's line shows that. */
+  const claimedInThisRun = new Map<ActivityRow, ActivityRow>();
+  for (const item of items)
+    if (item.settled?.credit) claimedInThisRun.set(item.settled.credit.flight, item.settled.credit.before);
 
   for (const item of items) {
     const verdict = verdicts.get(item.file)!;
@@ -1474,8 +1550,12 @@ export async function* simulate(
         ),
       );
     } else {
-      // Shown as ingest and accrue leave it: a claim crediting it afterwards shows as `also`.
-      const row = item.also?.find((a) => a.row === item.row && a.decided)?.decided!.before ?? item.row!;
+      // Shown as ingest and accrue leave it: a claim of an earlier night crediting it afterwards shows as
+      // `also`, one of the run's retro-claims files on that claim's own line.
+      const row =
+        item.also?.find((a) => a.row === item.row && a.decided)?.decided!.before ??
+        claimedInThisRun.get(item.row!) ??
+        item.row!;
       const d = decided.get(item.row!);
       if (!d) {
         if (row.status === 'REJECTED') {
@@ -1613,6 +1693,7 @@ export async function* simulate(
     const fileId = earlierIds.get(file);
     const summary: FileSummary = {
       file,
+      feed: feedOf.get(file)!,
       ...(fileId === undefined ? {} : { fileId }),
       verdict: v.verdict,
       ...(v.reason ? { reason: v.reason } : {}),

@@ -7,8 +7,9 @@ import { getParser } from '../../parsers/index.js';
 import { FEED_NAMES, type FeedName, type ParseInput, type ParseOptions } from '../../parsers/types.js';
 import { openDb } from '../../db/connection.js';
 import {
-  simulate,
+  simulateNight,
   SIMULATED_FEEDS,
+  type SimulatedDelivery,
   type Counts,
   type FileSummary,
   type SimulationEvent,
@@ -46,6 +47,26 @@ function inputsFor(files: string[], received: string | undefined, now: Date): Pa
       receivedAt: at ?? (stat.mtime > now ? now : stat.mtime),
       size: stat.size,
     };
+  });
+}
+
+/**
+ * The files of other feeds for the night simulated (`--with <feed>=<file>`, once per file): each names
+ * its feed, as the night's inbox keeps every feed's files apart.
+ */
+function otherFeedFiles(given: string[]): Array<{ feed: FeedName; file: string }> {
+  return given.map((value) => {
+    const at = value.indexOf('=');
+    if (at <= 0 || at === value.length - 1)
+      throw new UsageError(
+        `--with ${JSON.stringify(value)}: expected <feed>=<file>, a file of another feed arriving the same night (feeds: ${SIMULATED_FEEDS.join(', ')})`,
+      );
+    const feed = value.slice(0, at);
+    if (!(SIMULATED_FEEDS as string[]).includes(feed))
+      throw new UsageError(
+        `--with ${JSON.stringify(value)}: ${JSON.stringify(feed)} is not an activity feed the simulator reads (${SIMULATED_FEEDS.join(', ')})`,
+      );
+    return { feed: feed as FeedName, file: value.slice(at + 1) };
   });
 }
 
@@ -272,7 +293,13 @@ export function registerParse(program: Command, run: ActionRunner): void {
     .argument('<file...>', 'input files')
     .description('apply the program rules to files and show what would be posted or rejected; writes nothing')
     .option('-d, --date <YYYY-MM-DD>', 'business date to simulate (default: yesterday)')
-    .option('--encoding <name>', 'character encoding')
+    .option(
+      '--with <feed=file>',
+      "a file of another activity feed arriving the same night (repeat for each): read in the night's feed order, decided with the others",
+      (value: string, all: string[]) => [...all, value],
+      [] as string[],
+    )
+    .option('--encoding <name>', "character encoding of <file...> (--with files are read in their feed's)")
     .option('--received <time>', 'receipt time for year inference (ISO 8601)')
     .option('--json', 'one JSON object per line')
     .action(
@@ -281,12 +308,31 @@ export function registerParse(program: Command, run: ActionRunner): void {
           ctx: CommandContext,
           feed: string,
           files: string[],
-          opts: { date?: string; encoding?: string; received?: string; json?: boolean },
+          opts: { date?: string; encoding?: string; received?: string; json?: boolean; with: string[] },
         ) => {
           const name = feedName(feed);
+          const others = otherFeedFiles(opts.with);
           const date = businessDateOption(ctx, opts.date);
           // The files first: a path that names no file is the operator's to correct, whatever the database.
-          const inputs = inputsFor(files, opts.received, ctx.now());
+          const deliveries: SimulatedDelivery[] = [
+            {
+              feed: name,
+              inputs: inputsFor(files, opts.received, ctx.now()),
+              options: { encoding: opts.encoding ?? ctx.config.feeds[name]?.encoding },
+            },
+            ...others.map(({ feed: other, file }) => {
+              try {
+                return {
+                  feed: other,
+                  inputs: inputsFor([file], opts.received, ctx.now()),
+                  options: { encoding: ctx.config.feeds[other]?.encoding },
+                };
+              } catch (error) {
+                if (!(error instanceof UsageError)) throw error;
+                throw new UsageError(`--with ${other}=${file}: ${error.message}`, error.context);
+              }
+            }),
+          ];
           // Read-only: the simulator must leave the database byte for byte as it found it.
           const db = openDb(ctx.config.database.url, {
             readonly: true,
@@ -296,9 +342,7 @@ export function registerParse(program: Command, run: ActionRunner): void {
           const tidy = db.file ? walFilesTidier(db.file) : undefined;
           const statusText = statusCreditText(ctx.config);
           try {
-            for await (const e of simulate(db.knex, ctx.config, name, inputs, date, {
-              encoding: opts.encoding ?? ctx.config.feeds[name]?.encoding,
-            })) {
+            for await (const e of simulateNight(db.knex, ctx.config, deliveries, date)) {
               if (opts.json) {
                 ctx.output.out(JSON.stringify(e));
                 continue;
