@@ -554,13 +554,16 @@ export async function contextFor(
   // Emptied before the batch's missing members are listed: emptied after, the members it already held
   // would be neither kept nor read again, and this batch would find them unknown.
   if (cache.size > 200_000) cache.clear();
-  const missing = new Set<string>();
-  for (const r of rows) if (r.memberNumber && !cache.has(r.memberNumber)) missing.add(r.memberNumber);
-  if (missing.size > 0)
-    for (const [k, v] of await loadMembers(q, missing)) {
+  // Each member read is kept, and the pools no account can name among them noted.
+  const keep = (found: Map<string, MemberFacts>) => {
+    for (const [k, v] of found) {
       cache.set(k, v);
       noteUnnamedPools(state, v);
     }
+  };
+  const missing = new Set<string>();
+  for (const r of rows) if (r.memberNumber && !cache.has(r.memberNumber)) missing.add(r.memberNumber);
+  if (missing.size > 0) keep(await loadMembers(q, missing));
   const members = cache;
   const received = await loadReceivedDates(q, state, rows);
   const tierChanges = await loadTierChanges(q, state, rows, members);
@@ -572,10 +575,7 @@ export async function contextFor(
     if (o.memberNumber && !cache.has(o.memberNumber)) chain.add(o.memberNumber);
   for (let hop = 0; hop < MERGE_HOPS && chain.size > 0; hop++) {
     const found = await loadMembers(q, chain);
-    for (const [k, v] of found) {
-      cache.set(k, v);
-      noteUnnamedPools(state, v);
-    }
+    keep(found);
     chain = new Set(
       [...found.values()].flatMap((m) => (m.mergedInto && !cache.has(m.mergedInto) ? [m.mergedInto] : [])),
     );

@@ -11,7 +11,7 @@ import type { Ledger } from '../ledger/ledger.js';
 import { memberRow } from '../ledger/members.js';
 import { dateInZone } from '../lib/dates.js';
 import type { PostingInput, StatusCreditInput } from '../ledger/types.js';
-import type { MemberRecord } from '../parsers/members.js';
+import { GROUP_ID_EXPECTED, type MemberRecord } from '../parsers/members.js';
 import type { Program } from '../rules/program.js';
 import { insertRejects, type FeedHandler, type RejectRow } from './ingest-file.js';
 import { changeVerdict, storedCounts } from './registry.js';
@@ -578,7 +578,7 @@ function poolAccount(ctx: JobContext, poolCode: string, of: PoolingOf): string |
   const where = of.file ? ` (${of.file} line ${of.line}, group_id)` : '';
   ctx.logger.warn(
     { pool: poolCode, ...of },
-    `group id ${poolCode} of member ${of.member}${where} cannot name a pool account: the member's points stay on the member's account`,
+    `group id ${poolCode} of member ${of.member}${where} cannot name a pool account: the member's points stay on the member's account until the CRM sends the member again with ${GROUP_ID_EXPECTED}`,
   );
   return null;
 }

@@ -29,10 +29,10 @@ export interface LockedRun {
 }
 
 /** How often a run that holds the lock writes its heartbeat. */
-export const HEARTBEAT_MS = 60_000;
+const HEARTBEAT_MS = 60_000;
 
 /** A holder whose heartbeat is older than this is gone (SQLite; see above). */
-export const STALE_AFTER_MS = 10 * 60_000;
+const STALE_AFTER_MS = 10 * 60_000;
 
 /** The run holding the lock, as its row records it. */
 export interface LockHolder extends LockedRun {
@@ -49,23 +49,23 @@ export interface LockHolder extends LockedRun {
   unchecked?: { why: string; heardSecondsAgo: number; takenOverAt?: string; session?: number };
 }
 
-/** A holder's last heartbeat, as a sentence ends with it. */
-function lastHeard(u: NonNullable<LockHolder['unchecked']>): string {
-  return `last heard from ${u.heardSecondsAgo} s ago`;
-}
-
 /** The run in the way, as a refusal or a wait names it. */
 export function describeHolder(h: LockHolder | undefined): string {
   if (!h) return 'another run holds the run lock (its PostgreSQL advisory lock), not yet recorded';
   const u = h.unchecked;
   if (!u) return `${h.job} for ${h.businessDate} is running (${h.holder}, since ${h.since})`;
-  const holds = `${h.job} for ${h.businessDate} holds the run lock (${h.holder}, since ${h.since}; ${u.why})`;
+  const holds =
+    `${h.job} for ${h.businessDate} holds the run lock (${h.holder}, since ${h.since}; ${u.why}), ` +
+    `last heard from ${u.heardSecondsAgo} s ago`;
   if (u.takenOverAt)
-    return `${holds}, ${lastHeard(u)}; if not heard from again, it is taken to be gone and its lock taken over at ${u.takenOverAt}`;
+    return `${holds}; if not heard from again, it is taken to be gone and its lock taken over at ${u.takenOverAt}`;
+  // Gone from pg_locks between the refusal and the look: there is no session left to end.
+  if (u.session === undefined)
+    return `${holds}; its PostgreSQL session no longer shows in pg_locks (it may just have ended): run again`;
   return (
-    `${holds}, ${lastHeard(u)}; its PostgreSQL session (backend pid ${u.session ?? '?'}) still holds the advisory ` +
+    `${holds}; its PostgreSQL session (backend pid ${u.session}) still holds the advisory ` +
     'lock, which the server frees when that session ends: once its machine is known to be gone, end it with ' +
-    `SELECT pg_terminate_backend(${u.session ?? '<pid>'})`
+    `SELECT pg_terminate_backend(${u.session})`
   );
 }
 
@@ -202,6 +202,7 @@ export async function acquireRunLock(db: Db, run: LockedRun, options: RunLockOpt
   const name = RUN_LOCK;
   const now = options.now ?? (() => new Date());
   const staleAfter = options.staleAfterMs ?? STALE_AFTER_MS;
+  const staleMinutes = Math.round(staleAfter / 60_000);
   const stamp = now().toISOString();
   const row = {
     name,
@@ -230,7 +231,7 @@ export async function acquireRunLock(db: Db, run: LockedRun, options: RunLockOpt
         const unchecked =
           current && age > staleAfter
             ? {
-                why: `its heartbeat stopped over ${Math.round(staleAfter / 60_000)} min ago`,
+                why: `its heartbeat stopped over ${staleMinutes} min ago`,
                 heardSecondsAgo: Math.round(age / 1000),
                 session: await advisoryHolder(db, key),
               }
@@ -297,7 +298,7 @@ export async function acquireRunLock(db: Db, run: LockedRun, options: RunLockOpt
       return {
         gone:
           `${why}, and it has not been heard from since ${String(current.heartbeat_at)}, over ` +
-          `${Math.round(staleAfter / 60_000)} min before`,
+          `${staleMinutes} min before`,
       };
     return {
       held: holderOf(current, {

@@ -918,21 +918,6 @@ export interface SimulatedDelivery {
 }
 
 /**
- * Runs the files of one feed as one night would (`simulateNight` with that feed's files alone): what the
- * files of the other feeds arriving the same night change is not seen.
- */
-export function simulate(
-  knex: Knex,
-  config: LoadedConfig,
-  feed: FeedName,
-  inputs: ParseInput[],
-  businessDate: IsoDate,
-  options: ParseOptions = {},
-): AsyncGenerator<SimulationEvent> {
-  return simulateNight(knex, config, [{ feed, inputs, options }], businessDate);
-}
-
-/**
  * The deliveries of a night in the order its ingest reads the feeds (FEED_ORDER), one per feed. The
  * simulator knows a file by its name alone (its lines, verdicts and totals), so one name given for two
  * feeds is refused rather than merged.
@@ -954,13 +939,9 @@ function inNightOrder(deliveries: SimulatedDelivery[]): SimulatedDelivery[] {
         );
       feedOfName.set(input.name, d.feed);
     }
+    // The feed's first delivery keeps its options; the others add their files.
     const same = byFeed.get(d.feed);
-    byFeed.set(
-      d.feed,
-      same
-        ? { ...same, inputs: [...same.inputs, ...d.inputs] }
-        : { feed: d.feed, inputs: [...d.inputs], ...(d.options ? { options: d.options } : {}) },
-    );
+    byFeed.set(d.feed, { ...(same ?? d), inputs: [...(same?.inputs ?? []), ...d.inputs] });
   }
   return FEED_ORDER.flatMap((feed) => {
     const d = byFeed.get(feed);
@@ -1340,6 +1321,8 @@ export async function* simulateNight(
     );
   for (const row of overdue) row.needsAccrual = true;
   await accrue(overdue, { redemptionsSettled: true });
+  /** Flights a retro-claim of the run credits, as they stood before it: a coupon's line shows that. */
+  const claimedInThisRun = new Map<ActivityRow, ActivityRow>();
   // Retro-claims, as accrue settles them after its passes: the waiting ones of earlier nights first (a
   // coupon of this run may be the flight one names), then the file's.
   if (night.some(({ feed }) => feed === 'retro-claims' || feed === 'ftl' || feed === 'flown')) {
@@ -1358,8 +1341,10 @@ export async function* simulateNight(
         });
     }
     for (const item of items)
-      if (item.retroClaim && !item.draft && verdicts.get(item.file)?.verdict === 'accepted')
+      if (item.retroClaim && !item.draft && verdicts.get(item.file)?.verdict === 'accepted') {
         item.settled = await settle(item.retroClaim);
+        if (item.settled.credit) claimedInThisRun.set(item.settled.credit.flight, item.settled.credit.before);
+      }
   }
 
   const total = noCounts();
@@ -1430,11 +1415,6 @@ export async function* simulateNight(
     tally(item.file, 'rejected', reason);
     out(item.file, record(item, activity, 'REJECTED', reason ?? 'REJECTED', message));
   };
-
-  /** Flights a retro-claim of the run credits, as they stood before it: a coupon's line shows that. */
-  const claimedInThisRun = new Map<ActivityRow, ActivityRow>();
-  for (const item of items)
-    if (item.settled?.credit) claimedInThisRun.set(item.settled.credit.flight, item.settled.credit.before);
 
   for (const item of items) {
     const verdict = verdicts.get(item.file)!;

@@ -153,7 +153,7 @@ const STATUSES: ReadonlySet<MemberStatus> = new Set([
 ]);
 const CHANNELS: ReadonlySet<EnrolmentChannel> = new Set(['WEB', 'APP', 'AIRPORT', 'CALLCENTER', 'PARTNER']);
 const GROUP_TYPES: ReadonlySet<GroupType> = new Set(['HOUSEHOLD', 'CORPORATE']);
-const GROUP_ID_EXPECTED =
+export const GROUP_ID_EXPECTED =
   "a group id of 1-40 letters, digits and _ . - (no : or /, which a pool's account code cannot carry)";
 // At most 254 characters in all (RFC 5321's limit on a path, and the column's width).
 const EMAIL_RE = /^(?=.{1,254}$)[^\s@]{1,64}@[^\s@]+\.[^\s@]+$/;

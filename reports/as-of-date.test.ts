@@ -20,6 +20,7 @@ import {
   archiveRow,
   buildScenario,
   memberId,
+  mergeMember,
   postOne,
   reversal,
   sameFiles,
@@ -199,37 +200,9 @@ for (const engine of availableEngines()) {
       rmSync(dir, { recursive: true, force: true });
     });
 
-    /** A merge as the member-master ingest makes it: MERGED, closed on the date, points moved. */
+    /** A merge as the member-master ingest makes it (`mergeMember`), of a member holding points. */
     async function merge(from: string, into: string, day: string, options: { closedOn: boolean }) {
-      const balance = Number(
-        (
-          (await t.db
-            .knex('accounts')
-            .where({ code: Accounts.memberPoints(from) })
-            .first('balance')) as {
-            balance: number | string;
-          }
-        ).balance,
-      );
-      expect(balance).toBeGreaterThan(0);
-      await updateMember(t.db.knex, from, {
-        status: 'MERGED',
-        mergedInto: into,
-        ...(options.closedOn ? { closedOn: day } : {}),
-      });
-      await postOne(scenario, {
-        key: `MERGE:${from}:${into}`,
-        kind: 'TRANSFER',
-        businessDate: day,
-        channel: 'TRANSFER',
-        memberNumber: into,
-        carryLots: true,
-        entries: [
-          { account: Accounts.memberPoints(from), amount: -balance },
-          { account: Accounts.memberPoints(into), amount: balance },
-        ],
-        sourceRef: `merge of ${from} into ${into}`,
-      });
+      expect(await mergeMember(scenario, from, into, day, options)).toBeGreaterThan(0);
     }
 
     it.skipIf(skip)('counts a member merged or closed after the date on that date', async () => {

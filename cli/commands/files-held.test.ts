@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../../test/harness/db.js';
 import { EXAMPLE_CONFIG, useWorld, type TestWorld } from '../../test/harness/context.js';
 import { fetchJob } from '../../jobs/fetch.js';
-import { simulate } from '../../jobs/simulate.js';
+import { simulateNight } from '../../jobs/simulate.js';
 import { Readable } from 'node:stream';
 import { ingestJob } from '../../jobs/ingest.js';
 import { main } from '../main.js';
@@ -135,11 +135,17 @@ for (const engine of availableEngines()) {
       expect((await fetchJob(w.ctx('2026-05-02'))).counts).toMatchObject({ new: 1 });
       // The simulator foretells day two's file as the fetch will take it: a new file, not a conflict.
       const verdicts = [];
-      for await (const e of simulate(
+      for await (const e of simulateNight(
         w.t.db.knex,
         w.config,
-        'redemptions',
-        [{ name: 'REDEMPTIONS.csv', open: () => Readable.from(['day two\n']), receivedAt: new Date() }],
+        [
+          {
+            feed: 'redemptions',
+            inputs: [
+              { name: 'REDEMPTIONS.csv', open: () => Readable.from(['day two\n']), receivedAt: new Date() },
+            ],
+          },
+        ],
         '2026-05-03',
       ))
         if (e.type === 'file') verdicts.push([e.verdict, e.reason]);

@@ -556,8 +556,9 @@ ${cubes}
    * The whole night for `date`: fetch → ingest → accrue → tiers → expire.
    *
    * When the inbox holds files of activity feeds only (one or several), the simulator is asked first what
-   * they would do, all of them together as the night takes them, and the night must bear it out: each file's verdict, each record's reject, each activity's status
-   * and reason, and the points of what it shows posted. `foretold: false` leaves a night unchecked: one
+   * they would do, all of them together as the night takes them, and the night must bear it out: each
+   * file's verdict, each record's reject, each activity's status and reason, and the points of what it
+   * shows posted. `foretold: false` leaves a night unchecked: one
    * whose outcome depends on what the simulator does not model (the ledger refusing a posting). `at` is
    * the clock the night runs by (a night caught up days later), 23:30 UTC on its date by default;
    * `filesUntil`, for a night caught up, the hour it would have run: it takes only the files that had
@@ -632,7 +633,7 @@ ${cubes}
 
   /** What `simulate` shows for files waiting in the inbox, by feed, taken together as one night. */
   private async simulateFiles(
-    files: Map<FeedName, string[]>,
+    files: Iterable<[FeedName, string[]]>,
     date: string,
     receivedAt: Date,
   ): Promise<SimulationEvent[]> {
@@ -783,9 +784,12 @@ ${cubes}
     date: string,
     also: Array<[FeedName, string]> = [],
   ): Promise<SimulationEvent[]> {
-    const files = new Map<FeedName, string[]>([[feed, [file]]]);
-    for (const [other, name] of also) files.set(other, [...(files.get(other) ?? []), name]);
-    return this.simulateFiles(files, date, new Date(`${date}T01:00:00Z`));
+    // One delivery per file: the simulator puts a feed's files together and the feeds in the night's order.
+    return this.simulateFiles(
+      [[feed, [file]], ...also.map(([other, name]): [FeedName, string[]] => [other, [name]])],
+      date,
+      new Date(`${date}T01:00:00Z`),
+    );
   }
 
   /** Enrols people through the members feed on a night of its own. */

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../../test/harness/db.js';
 import { couponKey, partnerKey, redemptionKey } from '../activity.js';
 import type { SimulationEvent } from '../../jobs/simulate.js';
-import { memberNumber, useScenario, type Person } from './scenario.js';
+import { memberNumber, svoKznCoupon, useScenario, type Person } from './scenario.js';
 import { claimOutcome } from './edges.js';
 
 const IVANOV: Person = { number: memberNumber(1), surname: 'IVANOV', givenName: 'IVAN' };
@@ -57,13 +57,7 @@ for (const engine of availableEngines()) {
       // A coupon without a card, flown 18 days before the night: old enough for a claim to credit it.
       const flown = w.dropCoupons([
         {
-          ticket: '0741000000001',
-          flight: '245',
-          date: '2026-03-10',
-          from: 'SVO',
-          to: 'KZN',
-          booked: 'Y',
-          surname: 'IVANOV',
+          ...svoKznCoupon(IVANOV, '0741000000001', '2026-03-10'),
           givenName: 'IVAN MR',
           card: null,
           fare: '120.00',

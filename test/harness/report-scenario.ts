@@ -15,7 +15,7 @@ import { postingIdsOf } from '../../jobs/activities.js';
 import { Accounts } from '../../ledger/accounts.js';
 import { Ledger } from '../../ledger/ledger.js';
 import { insertMember, insertPool, updateMember } from '../../ledger/members.js';
-import { openLots } from '../../ledger/queries.js';
+import { findAccount, openLots } from '../../ledger/queries.js';
 import type { PostingInput, PostingRequest } from '../../ledger/types.js';
 import { chunks } from '../../lib/chunks.js';
 import { addDays, addMonths, eachDay, endOfMonth, type IsoDate } from '../../lib/dates.js';
@@ -566,9 +566,7 @@ async function expireDue(ledger: Ledger, db: Db, day: IsoDate): Promise<void> {
 /** Merges `from` into `to`: the points move with their lots (a TRANSFER posting). */
 async function mergeMembers(ledger: Ledger, db: Db, from: string, to: string, day: IsoDate): Promise<void> {
   const account = Accounts.memberPoints(from);
-  const row = (await db.knex('accounts').where({ code: account }).first('balance')) as
-    { balance: number } | undefined;
-  const points = Number(row?.balance ?? 0);
+  const points = Number((await findAccount(db.knex, account))?.balance ?? 0);
   await updateMember(db.knex, from, { status: 'MERGED', mergedInto: to });
   if (points === 0) return;
   await ledger.post([
@@ -669,19 +667,23 @@ export async function postOne(scenario: Scenario, request: PostingRequest): Prom
 /**
  * Member `from` merged into `into` on `day` as the member-master ingest leaves it: MERGED, closed that
  * night, and its points moved to the survivor with their lots by the `MERGE:<from>:<into>` transfer.
+ * `closedOn: false` leaves no closing date, as a merge written by something other than the ingest.
+ * Returns the points moved.
  */
 export async function mergeMember(
   scenario: Scenario,
   from: string,
   into: string,
   day: IsoDate,
-): Promise<void> {
+  options: { closedOn?: boolean } = {},
+): Promise<number> {
   const knex = scenario.ledger.db.knex;
-  const row = (await knex('accounts')
-    .where({ code: Accounts.memberPoints(from) })
-    .first('balance')) as { balance: number | string } | undefined;
-  const points = Number(row?.balance ?? 0);
-  await updateMember(knex, from, { status: 'MERGED', mergedInto: into, closedOn: day });
+  const points = Number((await findAccount(knex, Accounts.memberPoints(from)))?.balance ?? 0);
+  await updateMember(knex, from, {
+    status: 'MERGED',
+    mergedInto: into,
+    ...(options.closedOn === false ? {} : { closedOn: day }),
+  });
   await postOne(scenario, {
     key: `MERGE:${from}:${into}`,
     kind: 'TRANSFER',
@@ -693,7 +695,9 @@ export async function mergeMember(
       { account: Accounts.memberPoints(from), amount: -points },
       { account: Accounts.memberPoints(into), amount: points },
     ],
+    sourceRef: `merge of ${from} into ${into}`,
   });
+  return points;
 }
 
 /** The register's id of member `number`. */
