@@ -31,8 +31,11 @@ function inputsFor(files: string[], received: string | undefined, now: Date): Pa
     let stat;
     try {
       stat = statSync(path);
-    } catch {
-      throw new UsageError(`cannot read ${path}`, { file: path });
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      const why =
+        code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : String(error);
+      throw new UsageError(`cannot read it: ${why}`, { file: path });
     }
     if (!stat.isFile())
       throw new UsageError(stat.isDirectory() ? 'a folder, not a file' : 'not a regular file', {
@@ -329,7 +332,8 @@ export function registerParse(program: Command, run: ActionRunner): void {
                 };
               } catch (error) {
                 if (!(error instanceof UsageError)) throw error;
-                throw new UsageError(`--with ${other}=${file}: ${error.message}`, error.context);
+                // The path is in the option as given; the context's copy of it would print it twice.
+                throw new UsageError(`--with ${other}=${file}: ${error.message}`);
               }
             }),
           ];
