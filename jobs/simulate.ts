@@ -990,13 +990,15 @@ export async function* simulateNight(
   let heldBefore: Array<{ id: unknown; name: unknown; counts: unknown }> = [];
   /** Tonight's FTL files. */
   const tonight = new Set<string>();
-  // An earlier night's file goes by its name, unless a file of tonight's or another held one bears it
-  // too (`names: reused`, a file released after a name conflict): then by its name and registry id.
+  // An earlier night's file goes by its name, unless a file of tonight's, of any feed (a name is unique
+  // only within its feed), or another held one bears it too (`names: reused`, a file released after a
+  // name conflict): then by its name and registry id.
+  const namesTonight = new Set(night.flatMap((d) => d.inputs.map((i) => i.name)));
   const earlierNames = new Map<string, Set<number>>();
   const earlierFile = (name: string, id: number | undefined): string => {
     if (id === undefined) return name;
     const ids = earlierNames.get(name);
-    const shared = tonight.has(name) || (ids !== undefined && ids.size > 1);
+    const shared = namesTonight.has(name) || (ids !== undefined && ids.size > 1);
     return shared ? `${name} (file ${id})` : name;
   };
   const earlierIds = new Map<string, number>();

@@ -3,13 +3,20 @@
  * expires after `feeds.ftl.holdHours` (48). The simulator shows each held file's verdict and each
  * expired message's reject as the night gives them (the harness holds every night to it).
  */
-import { utimesSync } from 'node:fs';
+import { renameSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../../test/harness/db.js';
 import { decideHeld } from '../../jobs/registry.js';
 import type { SimulationEvent } from '../../jobs/simulate.js';
-import { memberNumber, replaceOnce, useScenario, type Person, type Scenario } from './scenario.js';
+import {
+  memberNumber,
+  replaceOnce,
+  svoKznCoupon,
+  useScenario,
+  type Person,
+  type Scenario,
+} from './scenario.js';
 
 const IVANOV: Person = { number: memberNumber(1), surname: 'IVANOV', givenName: 'IVAN' };
 const PETROV: Person = { number: memberNumber(2), surname: 'PETROV', givenName: 'PETR' };
@@ -274,6 +281,53 @@ for (const engine of availableEngines()) {
       const file = await w.knex('files').where({ id: held }).first('verdict', 'counts');
       expect(file.verdict).toBe('accepted');
       expect(JSON.parse(String(file.counts))).toMatchObject({ records: 1, rejects: 0, held: 0 });
+    });
+  });
+
+  describe(`FTL parts held under a name another feed's file bears tonight (${engine})`, () => {
+    // Feeds whose patterns overlap (here flown takes .txt too) can send files of one name: a name is
+    // unique only within its feed.
+    const s = useScenario(engine, (y) =>
+      replaceOnce(
+        y,
+        'remoteDir: flown, pattern: "\\\\.csv$"',
+        'remoteDir: flown, pattern: "\\\\.(csv|txt)$"',
+      ),
+    );
+
+    it("a held file and tonight's flown file of the same name: the simulator keeps them apart", async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV, PETROV);
+      const held = w.drop('ftl', part('XX245', 2, true, [ivanov]), 'day.txt');
+      await w.night('2026-03-11');
+      const heldId = await fileId(w, held);
+      // Three nights on, another flight's FTL settles the held file, and the flown feed sends a file
+      // that happens to bear the held file's name: a name is unique only within its feed.
+      const other = w.drop('ftl', part('XX247', 1, true, [petrov]));
+      const flown = w.dropCoupons([svoKznCoupon(PETROV, '0741000000001', '2026-03-09')]);
+      renameSync(join(w.inbox('flown'), flown), join(w.inbox('flown'), held));
+
+      const events = await w.simulate('ftl', other, '2026-03-14', [['flown', held]]);
+      expect(fileOf(events, held)).toMatchObject({ feed: 'flown', verdict: 'accepted', records: 1 });
+      expect(fileOf(events, `${held} (file ${heldId})`)).toMatchObject({
+        feed: 'ftl',
+        fileId: heldId,
+        verdict: 'rejected',
+        reason: 'INCOMPLETE_MESSAGE',
+        records: 1,
+        rejected: 1,
+      });
+      expect(rejectsOf(events, held)).toEqual([]);
+      expect(rejectsOf(events, `${held} (file ${heldId})`)).toEqual(['INCOMPLETE_MESSAGE']);
+
+      // The night itself, foretold by the same simulator (the harness compares the two).
+      await w.night('2026-03-14');
+      expect(await w.knex('files').where({ id: heldId }).first('verdict', 'reason')).toEqual({
+        verdict: 'rejected',
+        reason: 'INCOMPLETE_MESSAGE',
+      });
+      expect(await w.balance(PETROV.number)).toBe(461 * 2);
+      expect(await w.balance(IVANOV.number)).toBe(0);
     });
   });
 

@@ -219,7 +219,7 @@ export class Scenario {
 
   // -------------------------------------------------------------------------------------------- inbox
 
-  private inbox(feed: FeedName): string {
+  inbox(feed: FeedName): string {
     const cfg = this.w.config.feeds[feed]!;
     const transport = this.w.config.transports[cfg.source]!;
     if (transport.type !== 'local') throw new Error('scenarios use local inboxes');
@@ -600,8 +600,11 @@ ${cubes}
       const reused = this.w.config.feeds[feed]?.names === 'reused';
       const registered = await this.knex('files').where({ direction: 'in', feed }).select('name', 'sha256');
       const known = new Set(registered.map((r) => String(reused ? r.sha256 : r.name)));
+      // Fetch takes only the names the feed's pattern matches.
+      const pattern = new RegExp(this.w.config.feeds[feed]!.pattern);
       const files = readdirSync(dir)
         .filter((f) => {
+          if (!pattern.test(f)) return false;
           const path = join(dir, f);
           const st = statSync(path);
           if (!st.isFile() || (filesUntil && st.mtime > filesUntil)) return false;
