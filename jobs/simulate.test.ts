@@ -16,6 +16,7 @@ import { main } from '../cli/main.js';
 import { SIMULATED_FEEDS } from './simulate.js';
 import { FEED_DIRS } from '../demo/out.js';
 import { openDb, type Db } from '../db/connection.js';
+import { insertedId } from '../db/rows.js';
 import { migrateLatest } from '../db/migrate.js';
 import { insertMember } from '../ledger/members.js';
 import { Ledger } from '../ledger/ledger.js';
@@ -500,6 +501,49 @@ describe('redeye simulate', () => {
       expect(text).toMatch(/\nr\.csv: accepted\nr\.csv:2 {2}RDM:R1 {2}POSTED {2}-800 points/);
       expect(text).toMatch(/\n2 records: 2 would post 200 points/);
       expect(sha(dbFile)).toBe(before);
+    });
+
+    it('warns of a file landed and not yet read that is not given, and not once it is given', async () => {
+      mixedNight();
+      const partner = readFileSync(join(dir, 'REDBANK_20260604_1.csv'));
+      // The night of 4 June stopped after fetch: the partner's file waits in the registry for ingest.
+      const db = openDb(`sqlite:${dbFile}`);
+      const [landed] = await db.knex('files').insert(
+        {
+          direction: 'in',
+          feed: 'partner',
+          name: 'REDBANK_20260604_1.csv',
+          size: partner.length,
+          sha256: createHash('sha256').update(partner).digest('hex'),
+          local_path: '/var/redeye/landing/partner/REDBANK_20260604_1.csv',
+          verdict: 'pending',
+          created_at: new Date().toISOString(),
+        },
+        ['id'],
+      );
+      await db.close();
+      const id = insertedId(landed);
+
+      const alone = await cli('redemptions', join(dir, 'r.csv'));
+      expect(alone.code, alone.text).toBe(0);
+      expect(alone.lines[0]).toBe(
+        `warning: 1 file(s) received and not yet read are not given: partner REDBANK_20260604_1.csv (file ${id}, ` +
+          '/var/redeye/landing/partner/REDBANK_20260604_1.csv). The night reads them with these, and what they ' +
+          'bring is not in this simulation: give those of activity feeds (' +
+          `${SIMULATED_FEEDS.join(', ')}) with --with <feed>=<file>; members and rates files are not simulated.`,
+      );
+      // Without the partner's credit the redemption is not covered: what the warning is for.
+      expect(alone.text).toMatch(/RDM:R1 {2}REJECTED INSUFFICIENT_POINTS/);
+
+      const together = await cli(
+        'redemptions',
+        join(dir, 'r.csv'),
+        '--with',
+        `partner=${join(dir, 'REDBANK_20260604_1.csv')}`,
+      );
+      expect(together.code, together.text).toBe(0);
+      expect(together.text).not.toMatch(/warning/);
+      expect(together.text).toMatch(/RDM:R1 {2}POSTED {2}-800 points/);
     });
 
     it('shows the same night whichever feed is named first, each file with its feed in --json', async () => {

@@ -2,6 +2,7 @@ import { createReadStream, existsSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { basename } from 'node:path';
 import type { Command } from 'commander';
+import type { Knex } from 'knex';
 import { ConfigError, UsageError } from '../../lib/errors.js';
 import { getParser } from '../../parsers/index.js';
 import { FEED_NAMES, type FeedName, type ParseInput, type ParseOptions } from '../../parsers/types.js';
@@ -14,6 +15,7 @@ import {
   type FileSummary,
   type SimulationEvent,
 } from '../../jobs/simulate.js';
+import { pendingInbound } from '../../jobs/registry.js';
 import { businessDateOption } from './run.js';
 import type { LoadedConfig } from '../../config/load.js';
 import { formatMinor } from '../../lib/money.js';
@@ -23,6 +25,24 @@ function feedName(feed: string): FeedName {
   if (!(FEED_NAMES as readonly string[]).includes(feed))
     throw new UsageError(`unknown feed ${JSON.stringify(feed)}; feeds: ${FEED_NAMES.join(', ')}`);
   return feed as FeedName;
+}
+
+/**
+ * Files landed and not yet read (a night that stopped after fetch) that the command line does not give:
+ * the night's ingest reads them with the given ones, so what they bring can change what is shown.
+ */
+async function waitingNotGiven(knex: Knex, deliveries: SimulatedDelivery[]): Promise<string | undefined> {
+  const given = new Set(deliveries.flatMap((d) => d.inputs.map((i) => `${d.feed}/${i.name}`)));
+  const waiting = (await pendingInbound(knex)).filter((f) => !given.has(`${f.feed}/${f.name}`));
+  if (waiting.length === 0) return undefined;
+  const listed = waiting.map(
+    (f) => `${f.feed} ${f.name} (file ${f.id}${f.localPath ? `, ${f.localPath}` : ''})`,
+  );
+  return (
+    `warning: ${waiting.length} file(s) received and not yet read are not given: ${listed.join('; ')}. ` +
+    'The night reads them with these, and what they bring is not in this simulation: give those of ' +
+    `activity feeds (${SIMULATED_FEEDS.join(', ')}) with --with <feed>=<file>; members and rates files are not simulated.`
+  );
 }
 
 function inputsFor(files: string[], received: string | undefined, now: Date): ParseInput[] {
@@ -346,6 +366,8 @@ export function registerParse(program: Command, run: ActionRunner): void {
           const tidy = db.file ? walFilesTidier(db.file) : undefined;
           const statusText = statusCreditText(ctx.config);
           try {
+            const notGiven = await waitingNotGiven(db.knex, deliveries);
+            if (notGiven) ctx.output.err(notGiven);
             for await (const e of simulateNight(db.knex, ctx.config, deliveries, date)) {
               if (opts.json) {
                 ctx.output.out(JSON.stringify(e));
