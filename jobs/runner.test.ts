@@ -869,6 +869,37 @@ for (const engine of availableEngines()) {
         expect((await runJob(w.ctx(NIGHT), job)).status, job).toBe('succeeded');
     });
 
+    it('are refused after an ingest run again since the accrue, until accrue has taken in what it read', async () => {
+      const w = world();
+      await members(w);
+      dropFtl(w);
+      expect((await runJob(w.ctx(NIGHT), 'nightly')).status).toBe('succeeded');
+      const accrued = await w.t.db
+        .knex('job_runs')
+        .where({ job: 'accrue' })
+        .orderBy('id', 'desc')
+        .first('id');
+      // A late file fetched and read by hand: what ingest took in waits for accrue.
+      expect((await runJob(w.ctx(NIGHT), 'ingest')).status).toBe('succeeded');
+      const ingest = await w.t.db
+        .knex('job_runs')
+        .where({ job: 'ingest' })
+        .orderBy('id', 'desc')
+        .first('id', 'started_at');
+      for (const job of ['tiers', 'expire'] as const)
+        expect((await runJob(w.ctx(NIGHT), job)).refused).toEqual({
+          code: 'NOT_ACCRUED',
+          message: refusal(
+            job,
+            `the last ingest for ${NIGHT} (run ${ingest.id}, started ${ingest.started_at}) ran after the last ` +
+              `accrue for it (run ${accrued.id}): what ingest took in, accrue has not`,
+          ),
+        });
+      expect((await runJob(w.ctx(NIGHT), 'accrue')).status).toBe('succeeded');
+      for (const job of ['tiers', 'expire'] as const)
+        expect((await runJob(w.ctx(NIGHT), job)).status, job).toBe('succeeded');
+    });
+
     it('run for a night that failed after its accrue, not for the next date; the rerun completes the night', async () => {
       const w = world();
       await members(w);

@@ -615,14 +615,15 @@ async function unfinishedNight(ctx: JobContext): Promise<string | undefined> {
     const before = TAKES_IN[step];
     const own = latest.get(step)!;
     const theirs = before === undefined ? undefined : latest.get(before)!;
-    if (theirs !== undefined && Number(theirs.id) > Number(own.id))
-      return (
-        `${lastRun(theirs, date)} ran after the last ${step} for it (run ${own.id}): ` +
-        `what ${theirs.job} took in, ${step} has not`
-      );
+    if (theirs !== undefined && Number(theirs.id) > Number(own.id)) return notTakenIn(theirs, own, date);
   }
   return undefined;
 }
+
+/** `theirs` (a run of the step whose work `own`'s step takes in) ran after `own`, as a refusal says it. */
+const notTakenIn = (theirs: RunRecord, own: RunRecord, date: string) =>
+  `${lastRun(theirs, date)} ran after the last ${own.job} for it (run ${own.id}): ` +
+  `what ${theirs.job} took in, ${own.job} has not`;
 
 /** The refusal of a month-end whose last night is not complete, or undefined when it may run. */
 async function monthEndRefusal(ctx: JobContext): Promise<Refusal | undefined> {
@@ -657,7 +658,7 @@ const WAIT_FOR_FETCH: Readonly<Partial<Record<StepName, string>>> = {
 
 /**
  * The steps that decide on the date's postings, and what each would get wrong without them: run alone
- * for a date whose accrue has not succeeded, expire takes points that the date's redemptions, still to
+ * for a date whose accrue has not succeeded (or an ingest ran since it), expire takes points that the date's redemptions, still to
  * be debited, were to spend (they are then rejected INSUFFICIENT_POINTS), and tiers reviews and upgrades
  * without the date's status credits (a member downgraded on the review date that the day's flight held).
  * In a night they follow accrue, which stops the night when it fails.
@@ -668,12 +669,15 @@ const WAIT_FOR_ACCRUE: Readonly<Partial<Record<StepName, string>>> = {
 };
 
 /** The last run of `job` for the date, in a night or alone. */
-async function lastRunOf(ctx: JobContext, job: StepName): Promise<RunRecord | undefined> {
-  return (await ctx.db
-    .knex('job_runs')
-    .where({ job, business_date: ctx.businessDate })
-    .orderBy('id', 'desc')
-    .first('id', 'job', 'status', 'started_at', 'error')) as RunRecord | undefined;
+async function lastRunOf(
+  ctx: JobContext,
+  job: StepName,
+  only: { refused?: false } = {},
+): Promise<RunRecord | undefined> {
+  const query = ctx.db.knex('job_runs').where({ job, business_date: ctx.businessDate });
+  if (only.refused === false) query.andWhere({ refused: false });
+  return (await query.orderBy('id', 'desc').first('id', 'job', 'status', 'started_at', 'error')) as
+    RunRecord | undefined;
 }
 
 /**
@@ -708,8 +712,14 @@ async function accrueRefusal(ctx: JobContext, step: StepName): Promise<Refusal |
   if (harm === undefined) return undefined;
   const date = ctx.businessDate;
   const last = await lastRunOf(ctx, 'accrue');
-  if (last?.status === 'succeeded') return undefined;
-  const why = last ? lastRunText(last, date) : `accrue never ran for ${date}`;
+  let why: string;
+  if (last?.status === 'succeeded') {
+    // An ingest run again after it (a late file fetched and read by hand) took in records accrue has
+    // not decided: a redemption among them is not debited yet. A refused ingest took in nothing.
+    const ingest = await lastRunOf(ctx, 'ingest', { refused: false });
+    if (ingest === undefined || Number(ingest.id) < Number(last.id)) return undefined;
+    why = notTakenIn(ingest, last, date);
+  } else why = last ? lastRunText(last, date) : `accrue never ran for ${date}`;
   return {
     code: 'NOT_ACCRUED',
     message:
