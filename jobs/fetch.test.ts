@@ -238,6 +238,24 @@ for (const engine of availableEngines()) {
       expect(existsSync(landed(w, '2026-03-12'))).toBe(true);
       expect((await runJob(w.ctx('2026-03-12'), 'fetch')).steps[0]!.warnings).toEqual([]);
     });
+
+    it('leaves to a later night the files it fetched when an earlier night is run again', async () => {
+      const w = world();
+      put(w, FIRST, before);
+      // The 11th fetched, then stopped; the night of the 10th is run again before the 11th's rerun.
+      expect((await runJob(w.ctx('2026-03-11'), 'fetch')).steps[0]!.counts).toMatchObject({ new: 1 });
+      const old = await runJob(w.ctx('2026-03-10'), 'ingest');
+      expect(old.status).toBe('succeeded');
+      expect(old.steps[0]!.counts).toMatchObject({ files: 0 });
+      const file = () => w.t.db.knex('files').where({ direction: 'in' }).first('verdict', 'business_date');
+      expect(await file()).toEqual({ verdict: 'pending', business_date: '2026-03-11' });
+      // Its own night reads it (and judges it: this one is not a flown file).
+      expect((await runJob(w.ctx('2026-03-11'), 'ingest')).steps[0]!.counts).toMatchObject({ files: 1 });
+      expect((await file()).verdict).not.toBe('pending');
+      expect(
+        await w.t.db.knex('file_verdicts').whereNot({ verdict: 'pending' }).select('business_date'),
+      ).toEqual([{ business_date: '2026-03-11' }]);
+    });
   });
 }
 

@@ -70,7 +70,7 @@ export const ingestJob: Job = async (ctx: JobContext): Promise<JobResult> => {
     rejects: 0,
   };
   const warnings: string[] = [];
-  const pending = await pendingInbound(ctx.db.knex);
+  const pending = await pendingInbound(ctx.db.knex, ctx.businessDate);
   const readNow = new Set(pending.map((f) => f.id));
   const total = pending.reduce((s, f) => s + f.size, 0);
   ctx.progress.start('ingest (bytes are estimated as records)', Math.max(1, Math.round(total / 120)));

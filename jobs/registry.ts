@@ -390,11 +390,13 @@ export async function registerInbound(q: Q, f: InboundFile, now: string): Promis
   };
 }
 
-export async function pendingInbound(q: Q, feed?: string): Promise<FileRow[]> {
+export async function pendingInbound(q: Q, through: IsoDate): Promise<FileRow[]> {
+  // A later night's files wait for it: a night run again reads what it landed itself and what earlier
+  // nights left, never what a later fetch landed (it would post them under its own, earlier date).
   const query = q('files')
     .where({ direction: 'in', verdict: 'pending' })
+    .andWhere((w) => w.where('business_date', '<=', through).orWhereNull('business_date'))
     .orderBy([{ column: 'received_at' }, { column: 'id' }]);
-  if (feed) query.andWhere({ feed });
   return (await query).map((r: Record<string, unknown>) => toFileRow(r));
 }
 

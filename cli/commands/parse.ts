@@ -19,6 +19,7 @@ import { pendingInbound } from '../../jobs/registry.js';
 import { businessDateOption } from './run.js';
 import type { LoadedConfig } from '../../config/load.js';
 import { formatMinor } from '../../lib/money.js';
+import type { IsoDate } from '../../lib/dates.js';
 import { instantSetting, type ActionRunner, type CommandContext } from '../context.js';
 
 function feedName(feed: string): FeedName {
@@ -31,9 +32,13 @@ function feedName(feed: string): FeedName {
  * Files landed and not yet read (a night that stopped after fetch) that the command line does not give:
  * the night's ingest reads them with the given ones, so what they bring can change what is shown.
  */
-async function waitingNotGiven(knex: Knex, deliveries: SimulatedDelivery[]): Promise<string | undefined> {
+async function waitingNotGiven(
+  knex: Knex,
+  deliveries: SimulatedDelivery[],
+  date: IsoDate,
+): Promise<string | undefined> {
   const given = new Set(deliveries.flatMap((d) => d.inputs.map((i) => `${d.feed}/${i.name}`)));
-  const waiting = (await pendingInbound(knex)).filter((f) => !given.has(`${f.feed}/${f.name}`));
+  const waiting = (await pendingInbound(knex, date)).filter((f) => !given.has(`${f.feed}/${f.name}`));
   if (waiting.length === 0) return undefined;
   const listed = waiting.map(
     (f) => `${f.feed} ${f.name} (file ${f.id}${f.localPath ? `, ${f.localPath}` : ''})`,
@@ -366,7 +371,7 @@ export function registerParse(program: Command, run: ActionRunner): void {
           const tidy = db.file ? walFilesTidier(db.file) : undefined;
           const statusText = statusCreditText(ctx.config);
           try {
-            const notGiven = await waitingNotGiven(db.knex, deliveries);
+            const notGiven = await waitingNotGiven(db.knex, deliveries, date);
             if (notGiven) ctx.output.err(notGiven);
             for await (const e of simulateNight(db.knex, ctx.config, deliveries, date)) {
               if (opts.json) {
