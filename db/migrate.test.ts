@@ -800,6 +800,57 @@ for (const engine of availableEngines()) {
       }
     });
 
+    it('038 keeps which earlier month a kept invoice line takes back, and rolls back only once none would be lost', async () => {
+      const t = await createTestDatabase(engine);
+      try {
+        const [row] = await t.db
+          .knex('invoice_numbers')
+          .insert({
+            issuer: 'XX1',
+            billing_month: '2026-12',
+            partner_code: 'GRANDSTAY',
+            number: 1,
+            invoice_number: '2026120001',
+            assigned_on: '2026-12-31',
+            transmission: 1,
+          })
+          .returning('id');
+        const line = (n: number, creditMonth: string | null) => ({
+          invoice_number_id: insertedId(row),
+          line: n,
+          activity_type: 'STAY',
+          contract_id: 'GRANDSTAY-2026',
+          charge_code: 'FFP',
+          description: `STAY points ${creditMonth ? 'reversed' : 'credited'}, GRANDSTAY-2026${creditMonth ? `, from ${creditMonth}` : ''}`,
+          points: creditMonth ? -1000 : 500,
+          price_per_point: creditMonth ? '0.0095' : '0.02',
+          detail_count: 1,
+          currency: 'USD',
+          buyer_id: '9GS',
+          credit_month: creditMonth,
+        });
+        await t.db.knex('invoice_lines').insert([line(1, null), line(2, '2026-11')]);
+        const down = () => t.db.knex.migrate.down(MIGRATION_CONFIG);
+        await expect(down()).rejects.toThrow(
+          /would lose which earlier month's credits 1 kept invoice line\(s\) take back \(2026120001 line 2 \(2026-11\)\)/,
+        );
+        expect(await t.db.knex('invoice_lines').orderBy('line').pluck('credit_month')).toEqual([
+          null,
+          '2026-11',
+        ]);
+        await t.db.knex('invoice_lines').where('line', 2).delete();
+        await down();
+        expect(await t.db.knex.schema.hasColumn('invoice_lines', 'credit_month')).toBe(false);
+        expect(await t.db.knex('invoice_lines').pluck('points')).toEqual([500]);
+        expect(await migrateLatest(t.db)).toEqual(['038_invoice_line_credit_month']);
+        expect(await t.db.knex('invoice_lines').select('points', 'credit_month')).toEqual([
+          { points: 500, credit_month: null },
+        ]);
+      } finally {
+        await t.cleanup();
+      }
+    });
+
     it('019 keeps who decided a held file, when and why, and rolls back', async () => {
       const t = await createTestDatabase(engine);
       try {

@@ -41,6 +41,7 @@ import * as m034 from './034_file_verdicts.js';
 import * as m035 from './035_member_closures.js';
 import * as m036 from './036_reject_indexes.js';
 import * as m037 from './037_completed_ftl_messages.js';
+import * as m038 from './038_invoice_line_credit_month.js';
 
 export interface Migration {
   name: string;
@@ -86,6 +87,7 @@ export const migrations: Migration[] = [
   { name: '035_member_closures', ...m035 },
   { name: '036_reject_indexes', ...m036 },
   { name: '037_completed_ftl_messages', ...m037 },
+  { name: '038_invoice_line_credit_month', ...m038 },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {
