@@ -1,7 +1,8 @@
 /**
  * What each partner is billed for a month, from the ledger: the points credited on its behalf are
  * −(the entries on its account `PARTNER:<code>` with a business date in the month), reversals included
- * (a reversal posted in the month reduces the month's bill, whenever the credit was). Each entry is
+ * (a reversal posted in the month reduces the month's bill, whenever the credit was: one of a credit dated
+ * in an earlier month at what that month billed, on a line of its own). Each entry is
  * attributed to an activity type and the contract (or partner-airline chart) that priced it: the
  * posting's rule version, or its original's for a reversal, and the activity whose award posting it is (or reverses).
  *
@@ -13,7 +14,7 @@
 import type { Knex } from 'knex';
 import type { LoadedConfig } from '../config/load.js';
 import type { PartnerConfig } from '../config/schema.js';
-import { endOfMonth, startOfMonth, type IsoDate } from '../lib/dates.js';
+import { addDays, endOfMonth, startOfMonth, type IsoDate } from '../lib/dates.js';
 import { Decimal } from '../lib/money.js';
 import { ExportError } from './errors.js';
 import {
@@ -36,16 +37,38 @@ export interface PartnerCreditRow {
   /** The activity's type (STAY, RENTAL, …), else its kind (HOTEL, PARTNER_FLIGHT), else the posting kind. */
   activityType: string;
   ruleVersion: string | null;
+  /**
+   * For reversals of credits dated before the month: the month of those credits (YYYY-MM), whose bill
+   * says what they were billed at. Null for the month's own credits and the reversals of them.
+   */
+  creditMonth: string | null;
   /** Points credited on the partner's behalf, net. */
   points: number;
   postings: number;
+  /**
+   * With a `creditMonth`: the points of that month's credits of this type and rule version that reversals
+   * dated in the months between it and this one took back already (net, negative as `points`), so that
+   * this month takes back what they left, not what they took.
+   */
+  reversedBetween: number;
 }
 
-export async function partnerCredits(q: Q, from: IsoDate, to: IsoDate): Promise<PartnerCreditRow[]> {
+/**
+ * The partner entries dated `from` to `to`, by partner, activity type, rule version and (for reversals
+ * of credits dated before `from`) the date of the credit reversed; with `credited`, only reversals of
+ * credits dated in it.
+ */
+async function creditEntries(
+  q: Q,
+  from: IsoDate,
+  to: IsoDate,
+  credited?: { from: IsoDate; to: IsoDate },
+): Promise<Array<Omit<PartnerCreditRow, 'reversedBetween'>>> {
   const result = (await q.raw(
     `SELECT ac.code AS account,
             COALESCE(act.activity_type, act.type, p.kind) AS activity_type,
             COALESCE(o.rule_version, p.rule_version, act.rule_version) AS rule_version,
+            CASE WHEN o.business_date < ? THEN o.business_date END AS credited_on,
             SUM(e.amount) AS amount,
             COUNT(*) AS postings
        FROM entries e
@@ -54,24 +77,62 @@ export async function partnerCredits(q: Q, from: IsoDate, to: IsoDate): Promise<
        LEFT JOIN postings o ON o.id = p.reversal_of
        LEFT JOIN activities act ON act.posting_id = COALESCE(p.reversal_of, p.id)
       WHERE ac.kind = 'PARTNER' AND e.business_date >= ? AND e.business_date <= ?
-      GROUP BY ac.code, COALESCE(act.activity_type, act.type, p.kind), COALESCE(o.rule_version, p.rule_version, act.rule_version)`,
-    [from, to],
+        ${credited ? 'AND o.business_date >= ? AND o.business_date <= ?' : ''}
+      GROUP BY 1, 2, 3, 4`,
+    [from, from, to, ...(credited ? [credited.from, credited.to] : [])],
   )) as { rows?: Array<Record<string, unknown>> } | Array<Record<string, unknown>>;
   const rows = Array.isArray(result) ? result : (result.rows ?? []);
-  return rows
-    .map((r) => ({
+  // By the credit's month, not its date: a month's bill is what prices the credits reversed.
+  const byMonth = new Map<string, Omit<PartnerCreditRow, 'reversedBetween'>>();
+  for (const r of rows) {
+    const row = {
       partnerCode: String(r.account).slice('PARTNER:'.length),
       activityType: String(r.activity_type),
       ruleVersion: (r.rule_version as string | null) ?? null,
+      creditMonth:
+        r.credited_on === null || r.credited_on === undefined ? null : String(r.credited_on).slice(0, 7),
       points: -Number(r.amount),
       postings: Number(r.postings),
-    }))
-    .sort(
-      (a, b) =>
-        cmp(a.partnerCode, b.partnerCode) ||
-        cmp(a.activityType, b.activityType) ||
-        cmp(a.ruleVersion ?? '', b.ruleVersion ?? ''),
-    );
+    };
+    const key = creditKey(row);
+    const same = byMonth.get(key);
+    if (same) {
+      same.points += row.points;
+      same.postings += row.postings;
+    } else byMonth.set(key, row);
+  }
+  return [...byMonth.values()];
+}
+
+function creditKey(
+  r: Pick<PartnerCreditRow, 'partnerCode' | 'activityType' | 'ruleVersion' | 'creditMonth'>,
+) {
+  return [r.partnerCode, r.activityType, r.ruleVersion ?? '', r.creditMonth ?? ''].join('\u0000');
+}
+
+export async function partnerCredits(q: Q, from: IsoDate, to: IsoDate): Promise<PartnerCreditRow[]> {
+  const rows = (await creditEntries(q, from, to)).map((r) => ({ ...r, reversedBetween: 0 }));
+  const byKey = new Map(rows.map((r) => [creditKey(r), r]));
+  const months = [...new Set(rows.map((r) => r.creditMonth).filter((m) => m !== null))];
+  for (const month of months) {
+    const after = addDays(endOfMonth(`${month}-01`), 1);
+    if (after >= from) continue;
+    const between = await creditEntries(q, after, addDays(from, -1), {
+      from: startOfMonth(`${month}-01`),
+      to: endOfMonth(`${month}-01`),
+    });
+    for (const r of between) {
+      const row = byKey.get(creditKey(r));
+      if (row) row.reversedBetween += r.points;
+    }
+  }
+  return rows.sort(
+    (a, b) =>
+      cmp(a.partnerCode, b.partnerCode) ||
+      cmp(a.activityType, b.activityType) ||
+      cmp(a.ruleVersion ?? '', b.ruleVersion ?? '') ||
+      cmp(a.creditMonth ?? '', b.creditMonth ?? ''),
+  );
 }
 
 function cmp(a: string, b: string): number {
@@ -126,14 +187,25 @@ function pricing(partner: PartnerConfig, row: PartnerCreditRow, month: string): 
 }
 
 /**
+ * What each partner's earlier months billed, by partner and month (YYYY-MM): the lines of the month's
+ * delivered documents in the order they were delivered, those taking back still earlier months' credits
+ * left out. A month with nothing delivered, or delivered in another currency than the partner's billing
+ * now, is absent.
+ */
+export type EarlierBills = ReadonlyMap<string, ReadonlyMap<string, readonly InvoiceLineInput[]>>;
+
+/**
  * Invoices for the month of `monthEnd`: one per partner with credited points, in partner-code order, one
- * line per (activity type, contract or chart) with points ≠ 0. Their numbers are not a matter of their
- * place in this list (a late partner would move the others): `invoiceNumbers` gives them.
+ * line per (activity type, contract or chart) with points ≠ 0, and apart from it the reversals of each
+ * earlier month's credits, at what that month's delivered documents billed them at (`earlier`; see
+ * `takenBack`). Their numbers are not a matter of their place in this list (a late partner would move
+ * the others): `invoiceNumbers` gives them.
  */
 export function billingMonth(
   config: LoadedConfig,
   monthEnd: IsoDate,
   rows: readonly PartnerCreditRow[],
+  earlier: EarlierBills = new Map(),
 ): BillingMonth {
   const period = periodOf(monthEnd);
   const { month, start, end } = period;
@@ -152,37 +224,81 @@ export function billingMonth(
         unbilled.push({ partnerCode: code, points: points.reduce((s, r) => s + r.points, 0) });
       continue;
     }
-    const merged = new Map<string, Omit<InvoiceLineInput, 'description'>>();
+    const merged = new Map<string, { line: Omit<InvoiceLineInput, 'description'>; between: number }>();
     for (const row of partnerRows) {
       // Rows netting to nothing bill nothing: one without a price is no failure, only left out.
       const price = row.points === 0 ? pricingOf(partner, row) : pricing(partner, row, month);
       if (price === undefined) continue;
-      const id = `${row.activityType}\u0000${price.contractId}`;
-      const line = merged.get(id);
-      if (line) {
-        line.points += row.points;
-        line.detailCount += row.postings;
+      const id = `${row.activityType}\u0000${price.contractId}\u0000${row.creditMonth ?? ''}`;
+      const same = merged.get(id);
+      if (same) {
+        same.line.points += row.points;
+        same.line.detailCount += row.postings;
+        same.between += row.reversedBetween;
         continue;
       }
       merged.set(id, {
-        chargeCode: price.chargeCode,
-        startDate: start,
-        endDate: end,
-        points: row.points,
-        pricePerPoint: price.pricePerPoint,
-        detailCount: row.postings,
-        activityType: row.activityType,
-        contractId: price.contractId,
+        line: {
+          chargeCode: price.chargeCode,
+          startDate: start,
+          endDate: end,
+          points: row.points,
+          pricePerPoint: price.pricePerPoint,
+          detailCount: row.postings,
+          activityType: row.activityType,
+          contractId: price.contractId,
+          ...(row.creditMonth === null ? {} : { creditMonth: row.creditMonth }),
+        },
+        between: row.reversedBetween,
       });
     }
     // Described once its rows are merged: whether a line's points were credited or reversed is their net.
-    const all = [...merged.values()].map((l) => ({ ...l, description: lineDescription(l) }));
+    const all = [...merged.values()].flatMap(({ line, between }) =>
+      line.creditMonth === undefined
+        ? [{ ...line, description: lineDescription(line) }]
+        : takenBack(line, earlier.get(code)?.get(line.creditMonth) ?? [], between, partner.billing!.currency),
+    );
     partnerLines.set(code, all);
     const lines = all.filter((l) => l.points !== 0);
     if (lines.length === 0) continue;
     invoices.push(invoiceTo(config, partner, period, lines));
   }
   return { month, start, end, invoices, unbilled, partnerLines };
+}
+
+/**
+ * The lines taking back `line`'s points of its credit month, priced as the lots that month's delivered
+ * lines of its activity type and contract (`billed`) left them, once the reversals of the months between
+ * (`between`) have taken back theirs: the points billed last go back first, each at the price it was
+ * billed at, whatever the contract's price is now; only points past everything billed for the month (or
+ * all of them, where nothing was delivered for it) at the price `line` has now. One line per price, as
+ * an adjustment writes them, the postings counted on the first.
+ */
+function takenBack(
+  line: Omit<InvoiceLineInput, 'description'>,
+  billed: readonly InvoiceLineInput[],
+  between: number,
+  currency: string,
+): InvoiceLineInput[] {
+  const beyond = { ...line, description: lineDescription(line) };
+  const amount = amountIn(currency);
+  const lots = lotsOf(
+    billed.filter((l) => l.activityType === line.activityType && l.contractId === line.contractId),
+    amount,
+  );
+  moveLots(lots, lots.level + between, beyond, amount);
+  const parts = billedLines(lots, lots.level + line.points, beyond, amount);
+  if (parts.length === 0) return [beyond];
+  return parts.map(({ base, points }, i) => {
+    const part = {
+      ...line,
+      chargeCode: base.chargeCode,
+      pricePerPoint: base.pricePerPoint,
+      points,
+      detailCount: i === 0 ? line.detailCount : 0,
+    };
+    return { ...part, description: lineDescription(part) };
+  });
 }
 
 type Period = Pick<BillingMonth, 'month' | 'start' | 'end'>;
@@ -192,8 +308,12 @@ function periodOf(monthEnd: IsoDate): Period {
   return { month: end.slice(0, 7), start: startOfMonth(monthEnd), end };
 }
 
-function lineDescription(line: Pick<InvoiceLineInput, 'activityType' | 'points' | 'contractId'>): string {
-  return `${line.activityType} points ${line.points < 0 ? 'reversed' : 'credited'}, ${line.contractId}`;
+function lineDescription(
+  line: Pick<InvoiceLineInput, 'activityType' | 'points' | 'contractId' | 'creditMonth'>,
+): string {
+  // A line taking back an earlier month's credits names that month, whose bill its price is read from.
+  const from = line.creditMonth === undefined ? '' : `, from ${line.creditMonth}`;
+  return `${line.activityType} points ${line.points < 0 ? 'reversed' : 'credited'}, ${line.contractId}${from}`;
 }
 
 /** `lines` as the partner's document of the month: its header is the partner's billing identity. */
@@ -310,7 +430,9 @@ export function adjustmentLines(
   adjusted: string,
   currency: string,
 ): InvoiceLineInput[] {
-  const keyOf = (l: InvoiceLineInput) => `${l.activityType}\u0000${l.contractId}`;
+  // A line taking back an earlier month's credits is priced by that month's bill: never netted with the
+  // month's own line of its activity type and contract.
+  const keyOf = (l: InvoiceLineInput) => `${l.activityType}\u0000${l.contractId}\u0000${l.creditMonth ?? ''}`;
   const by = new Map<string, { now: InvoiceLineInput[]; sent: InvoiceLineInput[] }>();
   const entry = (l: InvoiceLineInput) => {
     const e = by.get(keyOf(l)) ?? { now: [], sent: [] };
@@ -321,35 +443,16 @@ export function adjustmentLines(
   for (const line of delivered) entry(line).sent.push(line);
   const sum = (ls: readonly InvoiceLineInput[], f: (l: InvoiceLineInput) => number) =>
     ls.reduce((s, l) => s + f(l), 0);
-  const amount = (points: number, base: InvoiceLineInput) =>
-    lineChargeMinor(points, base.pricePerPoint, currency);
+  const amount = amountIn(currency);
   const out: InvoiceLineInput[] = [];
   // By activity type, then contract: the key's NUL sorts below every character of a type.
   for (const [, { now, sent }] of [...by.entries()].sort(([a], [b]) => cmp(a, b))) {
-    // The lots as the delivered documents left them: each of their lines moved the level as it moves now.
-    const lots: Lots = { level: 0, up: [], down: [] };
-    for (const line of sent) moveLots(lots, lots.level + line.points, line, amount);
+    const lots = lotsOf(sent, amount);
     const target = sum(now, (l) => l.points);
     if (target === lots.level) continue;
-    // Beyond what was delivered the month can only have gone with a line it has now.
-    const parts = moveLots(lots, target, now[0] ?? sent[sent.length - 1]!, amount);
-    // Parts one after the other at one price and charge code, of one sign, are one line where its amount
-    // is theirs; else a lot taken back with another would be credited a minor unit more or less than billed.
-    const lines: Array<{ base: InvoiceLineInput; points: number; minor: number }> = [];
-    for (const part of parts) {
-      const last = lines[lines.length - 1];
-      const minor = amount(part.points, part.base);
-      if (
-        last &&
-        last.base.chargeCode === part.base.chargeCode &&
-        new Decimal(last.base.pricePerPoint).eq(part.base.pricePerPoint) &&
-        Math.sign(last.points) === Math.sign(part.points) &&
-        amount(last.points + part.points, last.base) === last.minor + minor
-      ) {
-        last.points += part.points;
-        last.minor += minor;
-      } else lines.push({ ...part, minor });
-    }
+    // Beyond what was delivered the month can only have gone with a line it has now: of a month's own
+    // activity there is one; of an earlier month's credits taken back, the last is the furthest from it.
+    const lines = billedLines(lots, target, now[now.length - 1] ?? sent[sent.length - 1]!, amount);
     // The ledger only grows, so postings are never fewer than when delivered; never below zero regardless.
     // Which of them took back and which went beyond is not known: they are counted on the first line.
     const postings = Math.max(0, sum(now, (l) => l.detailCount) - sum(sent, (l) => l.detailCount));
@@ -363,6 +466,49 @@ export function adjustmentLines(
     );
   }
   return out;
+}
+
+function amountIn(currency: string): (points: number, base: InvoiceLineInput) => number {
+  return (points, base) => lineChargeMinor(points, base.pricePerPoint, currency);
+}
+
+/** The lots as delivered lines of one activity type and contract left them: each moved the level as it moves now. */
+function lotsOf(
+  sent: readonly InvoiceLineInput[],
+  amount: (points: number, base: InvoiceLineInput) => number,
+): Lots {
+  const lots: Lots = { level: 0, up: [], down: [] };
+  for (const line of sent) moveLots(lots, lots.level + line.points, line, amount);
+  return lots;
+}
+
+/**
+ * Moves `lots` to `to` (`moveLots`) and returns the lines billing the move: parts one after the other at
+ * one price and charge code, of one sign, are one line where its amount is theirs; else a lot taken back
+ * with another would be credited a minor unit more or less than billed.
+ */
+function billedLines(
+  lots: Lots,
+  to: number,
+  beyond: InvoiceLineInput,
+  amount: (points: number, base: InvoiceLineInput) => number,
+): Array<{ base: InvoiceLineInput; points: number }> {
+  const lines: Array<{ base: InvoiceLineInput; points: number; minor: number }> = [];
+  for (const part of moveLots(lots, to, beyond, amount)) {
+    const last = lines[lines.length - 1];
+    const minor = amount(part.points, part.base);
+    if (
+      last &&
+      last.base.chargeCode === part.base.chargeCode &&
+      new Decimal(last.base.pricePerPoint).eq(part.base.pricePerPoint) &&
+      Math.sign(last.points) === Math.sign(part.points) &&
+      amount(last.points + part.points, last.base) === last.minor + minor
+    ) {
+      last.points += part.points;
+      last.minor += minor;
+    } else lines.push({ ...part, minor });
+  }
+  return lines.map(({ base, points }) => ({ base, points }));
 }
 
 /** `<YYYYMM><NNNN>`: the month, then the number's place among those given that month. */
@@ -560,6 +706,7 @@ async function keptLines(q: Q, ids: readonly number[], period: Period): Promise<
       'detail_count',
       'currency',
       'buyer_id',
+      'credit_month',
     )) as Array<Record<string, unknown>>;
   for (const r of rows) {
     const id = Number(r.invoice_number_id);
@@ -577,9 +724,54 @@ async function keptLines(q: Q, ids: readonly number[], period: Period): Promise<
       detailCount: Number(r.detail_count),
       activityType: String(r.activity_type),
       contractId: String(r.contract_id),
+      ...(r.credit_month === null ? {} : { creditMonth: String(r.credit_month) }),
     });
   }
   return kept;
+}
+
+/**
+ * What each partner's earlier months billed (`EarlierBills`), for the months whose credits `rows` take
+ * back: per partner and month, its documents in delivered transmissions (`delivered(month, k)`), in the
+ * order they were numbered (a partner's invoice before its adjustments, as they were delivered). A month
+ * one of whose delivered documents has no kept lines (delivered before migration 025 and not read back
+ * since) is left out whole: replaying only some of its documents would price the reversals by lots it
+ * never had.
+ */
+export async function earlierBills(
+  q: Q,
+  config: LoadedConfig,
+  rows: readonly PartnerCreditRow[],
+  delivered: (month: string, transmission: number) => Promise<boolean>,
+): Promise<EarlierBills> {
+  const issuer = config.exports.invoices.issuingOrganizationId;
+  const partners = new Map(config.partners.map((p) => [p.code, p]));
+  const out = new Map<string, Map<string, readonly InvoiceLineInput[]>>();
+  const wanted = new Map<string, Set<string>>();
+  for (const r of rows)
+    if (r.creditMonth !== null && partners.get(r.partnerCode)?.billing)
+      wanted.set(r.creditMonth, (wanted.get(r.creditMonth) ?? new Set()).add(r.partnerCode));
+  for (const [month, codes] of wanted) {
+    const sent: NumberRow[] = [];
+    for (const r of await numbersGiven(q, issuer, month))
+      if (codes.has(r.partnerCode) && r.transmission !== null && (await delivered(month, r.transmission)))
+        sent.push(r);
+    const kept = await keptLines(
+      q,
+      sent.map((r) => r.id),
+      periodOf(`${month}-01`),
+    );
+    for (const code of codes) {
+      const documents = sent.filter((r) => r.partnerCode === code).map((r) => kept.get(r.id));
+      const currency = partners.get(code)!.billing!.currency;
+      // Prices in another currency than the partner is billed in now are no price of its points now.
+      if (documents.length === 0 || documents.some((d) => d === undefined || d.currency !== currency))
+        continue;
+      const lines = documents.flatMap((d) => d!.lines.filter((l) => l.creditMonth === undefined));
+      out.set(code, (out.get(code) ?? new Map()).set(month, lines));
+    }
+  }
+  return out;
 }
 
 /**
@@ -613,6 +805,7 @@ export async function keepLines(
         detail_count: l.detailCount,
         currency: d.invoice.currency,
         buyer_id: d.invoice.buyer.id,
+        credit_month: l.creditMonth ?? null,
       })),
     ),
   );

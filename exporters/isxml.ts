@@ -93,6 +93,11 @@ export interface InvoiceLineInput {
   /** For the CSV statement: the activity type and the contract or chart that priced it. */
   activityType: string;
   contractId: string;
+  /**
+   * On a line taking back credits of an earlier month (YYYY-MM): that month, whose bill prices them. Absent
+   * on a line of the month's own activity.
+   */
+  creditMonth?: string;
 }
 
 export interface InvoiceInput {

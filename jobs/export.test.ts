@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { LoadedConfig } from '../config/load.js';
-import { addDays } from '../lib/dates.js';
+import { addDays, type IsoDate } from '../lib/dates.js';
 import { Ledger } from '../ledger/ledger.js';
 import { Decimal, formatMinor, toMinorUnits } from '../lib/money.js';
 import { allianceClaimsParser, allianceResultsParser, type AllianceClaim } from '../parsers/alliance.js';
@@ -147,10 +147,13 @@ for (const engine of availableEngines()) {
       points: number,
       rule: string,
       type: string,
+      businessDate: IsoDate = DAY,
     ) => {
       const key = `PTR:${partner}:${txn}`;
       // A member who gets no mailing: only the invoice files can change.
-      await ledger.post([partnerCredit(key, M.noConsent, partner, points, { ruleVersion: rule })]);
+      await ledger.post([
+        partnerCredit(key, M.noConsent, partner, points, { ruleVersion: rule, businessDate }),
+      ]);
       await insertActivity(t.db.knex, {
         key,
         type: 'PARTNER',
@@ -162,6 +165,8 @@ for (const engine of availableEngines()) {
         postingKey: key,
         activityType: type,
         ruleVersion: rule,
+        businessDate,
+        activityDate: businessDate,
       });
     };
 
@@ -761,7 +766,9 @@ for (const engine of availableEngines()) {
       const header = redbank.children.find((c) => c.name === 'InvoiceHeader')!;
       const line = redbank.children.find((c) => c.name === 'LineItem')!;
       expect(child(header, 'InvoiceType')).toBe('CreditNote');
-      expect(child(line, 'Description')).toBe('CARD_SPEND points reversed, REDBANK-2025');
+      // A line of October's credits of its own, priced as October billed them (nothing delivered for
+      // October here: at the contract's price).
+      expect(child(line, 'Description')).toBe('CARD_SPEND points reversed, REDBANK-2025, from 2026-10');
       expect([child(line, 'Quantity'), child(line, 'UnitPrice'), child(line, 'ChargeAmount')]).toEqual([
         '1300',
         '-0.11',
@@ -776,7 +783,7 @@ for (const engine of availableEngines()) {
       const statement = csv((await one('invoice-statement', 'REDBANK')).copy);
       expect(statement[0]![10]).toBe('CreditNote');
       expect(statement[1]!.slice(5, 9)).toEqual([
-        'CARD_SPEND points reversed, REDBANK-2025',
+        'CARD_SPEND points reversed, REDBANK-2025, from 2026-10',
         '-1300',
         '0.011',
         '-14.30',
@@ -1204,6 +1211,193 @@ for (const engine of availableEngines()) {
         .filter((l) => l[0]!.startsWith('RESTAURANT'));
       expect(billed.map((l) => l[3])).toEqual(['10.45', '-2.85', '2.85', '-10.45']);
       expect(billed.reduce((sum, l) => sum + toMinorUnits(l[3]!, 'USD'), 0)).toBe(0);
+    });
+
+    /** GRANDSTAY's contract repriced, as an accountant edits it between months. */
+    const grandstayAt = (pricePerPoint: string) =>
+      withPartner('GRANDSTAY', (p) => ({
+        ...p,
+        contracts: p.contracts.map((c) => (c.id === 'GRANDSTAY-2026' ? { ...c, pricePerPoint } : c)),
+      }));
+    const DECEMBER: IsoDate = '2026-12-31';
+    /** November's 1,000 STAY points credited, invoiced at 0.0095 and delivered; then the contract at 0.02. */
+    const novemberBilledThenRepriced = async (ledger: Ledger) => {
+      await lateCredit(ledger, 'GRANDSTAY', 'N1', 1000, 'GRANDSTAY-2026', 'STAY');
+      await exportJob(jobContext(t.db, config, DAY));
+      await deliverWritten();
+      expect((await transmitted())[0]!.documents[0]!.lines).toContainEqual([
+        'STAY points credited, GRANDSTAY-2026',
+        '11000',
+        '0.95',
+        '104.50',
+      ]);
+      return grandstayAt('0.02');
+    };
+    const december = (repriced: LoadedConfig, hour = 9) =>
+      exportJob(
+        jobContext(t.db, repriced, DECEMBER, new Date(`2027-01-01T${String(hour).padStart(2, '0')}:00:00Z`)),
+      );
+    /** What the ledger holds for a partner's month: −(its entries dated in it). */
+    const ledgerPoints = async (partner: string, from: IsoDate, to: IsoDate) =>
+      -Number(
+        (
+          await t.db
+            .knex('entries as e')
+            .join('accounts as a', 'a.id', 'e.account_id')
+            .where('a.code', `PARTNER:${partner}`)
+            .whereBetween('e.business_date', [from, to])
+            .sum({ s: 'e.amount' })
+        )[0]!.s,
+      );
+
+    it('credits back a reversal of an earlier month’s credit at the price that month billed it at, on a line of its own', async () => {
+      const ledger = new Ledger(t.db, { now: () => new Date('2026-12-20T08:00:00Z') });
+      const repriced = await novemberBilledThenRepriced(ledger);
+      await ledger.postOne({
+        key: 'REV:PTR:GRANDSTAY:N1',
+        reverses: 'PTR:GRANDSTAY:N1',
+        businessDate: '2026-12-20',
+      });
+
+      const result = await december(repriced);
+      expect(result.counts.drifted).toBeUndefined();
+      // The partner paid 9.50 for them in November: it gets 9.50 back, not 1,000 × 0.02 = 20.00.
+      const row = (await byKind('invoice')).at(-1)!;
+      expect(row.name).toBe('XX1_ISXML_202612_0002.xml');
+      const xml = readFileSync(row.copy, 'utf8');
+      expect(documents(xml)).toEqual([
+        {
+          number: '2026120001',
+          type: 'CreditNote',
+          lines: [['STAY points reversed, GRANDSTAY-2026, from 2026-11', '1000', '-0.95', '-9.50']],
+          total: '-9.50',
+        },
+      ]);
+      expect(textsOf(xml, 'TotalAmount')).toEqual(['-9.50', '-9.50']);
+      if (xmllintOrSkip()) {
+        const check = validateWithSchema(SCHEMAS.invoice!, [row.copy]);
+        expect(check.ok, check.output).toBe(true);
+      }
+      const statement = csv(
+        (await byKind('invoice-statement')).find((r) => r.name === 'GRANDSTAY_STATEMENT_202612.csv')!.copy,
+      );
+      expect(statement[0]!.slice(1, 2).concat(statement[0]!.slice(10))).toEqual(['2026120001', 'CreditNote']);
+      expect(statement.slice(1)).toEqual([
+        [
+          'L',
+          '1',
+          'FFP',
+          'STAY',
+          'GRANDSTAY-2026',
+          'STAY points reversed, GRANDSTAY-2026, from 2026-11',
+          '-1000',
+          '0.0095',
+          '-9.50',
+          '1',
+        ],
+        ['T', '1', '-1000', '-9.50', '0.00', '0.00', '-9.50'],
+      ]);
+      // The lines bill every point the ledger holds for GRANDSTAY's December.
+      expect(await ledgerPoints('GRANDSTAY', '2026-12-01', DECEMBER)).toBe(-1000);
+    });
+
+    it('bills a month’s new credits at the contract’s price now and its reversals of an earlier month apart, at what that month billed', async () => {
+      const ledger = new Ledger(t.db, { now: () => new Date('2026-12-20T08:00:00Z') });
+      const repriced = await novemberBilledThenRepriced(ledger);
+      await lateCredit(ledger, 'GRANDSTAY', 'D1', 500, 'GRANDSTAY-2026', 'STAY', '2026-12-10');
+      await ledger.postOne({
+        key: 'REV:PTR:GRANDSTAY:N1',
+        reverses: 'PTR:GRANDSTAY:N1',
+        businessDate: '2026-12-20',
+      });
+
+      await december(repriced);
+      const xml = readFileSync((await byKind('invoice')).at(-1)!.copy, 'utf8');
+      // Not 500 − 1,000 netted at 0.02 (−10.00): 500 × 0.02 billed, 1,000 × 0.0095 credited back.
+      expect(documents(xml)).toEqual([
+        {
+          number: '2026120001',
+          type: 'Invoice',
+          lines: [
+            ['STAY points credited, GRANDSTAY-2026', '500', '0.02', '10.00'],
+            ['STAY points reversed, GRANDSTAY-2026, from 2026-11', '1000', '-0.95', '-9.50'],
+          ],
+          total: '0.50',
+        },
+      ]);
+      const statement = csv(
+        (await byKind('invoice-statement')).find((r) => r.name === 'GRANDSTAY_STATEMENT_202612.csv')!.copy,
+      );
+      expect(statement.slice(1, -1).map((l) => l.slice(5, 9))).toEqual([
+        ['STAY points credited, GRANDSTAY-2026', '500', '0.02', '10.00'],
+        ['STAY points reversed, GRANDSTAY-2026, from 2026-11', '-1000', '0.0095', '-9.50'],
+      ]);
+      expect(statement.at(-1)).toEqual(['T', '2', '-500', '0.50', '0.00', '0.00', '0.50']);
+      expect(await ledgerPoints('GRANDSTAY', '2026-12-01', DECEMBER)).toBe(500 - 1000);
+    });
+
+    it('writes nothing when a month with a reversal of an earlier month is exported again, before delivery and after', async () => {
+      const ledger = new Ledger(t.db, { now: () => new Date('2026-12-20T08:00:00Z') });
+      const repriced = await novemberBilledThenRepriced(ledger);
+      await lateCredit(ledger, 'GRANDSTAY', 'D1', 500, 'GRANDSTAY-2026', 'STAY', '2026-12-10');
+      await ledger.postOne({
+        key: 'REV:PTR:GRANDSTAY:N1',
+        reverses: 'PTR:GRANDSTAY:N1',
+        businessDate: '2026-12-20',
+      });
+      await december(repriced);
+      const unchanged = async (hour: number) => {
+        const before = await outRows();
+        const rerun = await december(repriced, hour);
+        for (const status of ['written', 'replaced', 'drifted', 'restored', 'reinstated', 'withdrawn'])
+          expect(rerun.counts[status], status).toBeUndefined();
+        expect(await outRows()).toEqual(before);
+        for (const r of before) expect(sha256(r.copy), r.name).toBe(r.sha256);
+      };
+      await unchanged(10);
+      // Delivered, the month is rebuilt from its kept lines: the reversal's line stays apart from the
+      // month's own credits, so no adjustment finds a difference that is not there.
+      await deliverWritten();
+      await unchanged(11);
+      expect(
+        await t.db.knex('invoice_numbers').where('billing_month', '2026-12').pluck('invoice_number'),
+      ).toEqual(['2026120001']);
+    });
+
+    it('takes back an earlier month’s credits as they were billed, after what the months between took back', async () => {
+      const ledger = new Ledger(t.db, { now: () => new Date('2026-12-20T08:00:00Z') });
+      const repriced = await novemberBilledThenRepriced(ledger);
+      // 500 more of November credited late, once the contract is at 0.02: November's adjustment bills them
+      // at 0.02, on top of the 11,000 at 0.0095.
+      await lateCredit(ledger, 'GRANDSTAY', 'N2', 500, 'GRANDSTAY-2026', 'STAY');
+      await exportJob(jobContext(t.db, repriced, DAY, new Date('2026-12-05T09:00:00Z')));
+      await deliverWritten();
+      // December takes N2 back: the 500 billed last, at 0.02.
+      await ledger.postOne({
+        key: 'REV:PTR:GRANDSTAY:N2',
+        reverses: 'PTR:GRANDSTAY:N2',
+        businessDate: '2026-12-20',
+      });
+      await december(repriced);
+      await deliverWritten();
+      expect(documents(readFileSync((await byKind('invoice')).at(-1)!.copy, 'utf8'))[0]!.lines).toEqual([
+        ['STAY points reversed, GRANDSTAY-2026, from 2026-11', '500', '-0.02', '-10.00'],
+      ]);
+      // January takes N1 back: December took the 0.02 lot already, so these go back at 0.0095.
+      await ledger.postOne({
+        key: 'REV:PTR:GRANDSTAY:N1',
+        reverses: 'PTR:GRANDSTAY:N1',
+        businessDate: '2027-01-15',
+      });
+      await exportJob(jobContext(t.db, repriced, '2027-01-31', new Date('2027-02-01T09:00:00Z')));
+      expect(documents(readFileSync((await byKind('invoice')).at(-1)!.copy, 'utf8'))).toEqual([
+        {
+          number: '2027010001',
+          type: 'CreditNote',
+          lines: [['STAY points reversed, GRANDSTAY-2026, from 2026-11', '1000', '-0.95', '-9.50']],
+          total: '-9.50',
+        },
+      ]);
     });
 
     it('does not adjust a month in another currency than its invoice was delivered in, and says why', async () => {

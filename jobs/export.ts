@@ -36,6 +36,7 @@ import {
 import { writeClaimsFile, writeResultsFile, type AllianceClaim } from '../exporters/alliance-xml.js';
 import {
   billingMonth,
+  earlierBills,
   invoiceDocuments,
   keepLines,
   partnerCredits,
@@ -383,10 +384,18 @@ class ExportRun {
     return {
       label: `invoices for ${this.date.slice(0, 7)}`,
       run: async () => {
+        const credits = await partnerCredits(this.ctx.db.knex, `${this.date.slice(0, 7)}-01`, this.date);
+        // The month's first transmission keeps the key it always had; each supplementary one has its own.
+        const transmissionKeyOf = (billed: string, k: number) =>
+          exportKey('invoice', null, k === 1 ? billed : `${billed}#${k}`);
         const month = billingMonth(
           this.config,
           this.date,
-          await partnerCredits(this.ctx.db.knex, `${this.date.slice(0, 7)}-01`, this.date),
+          credits,
+          await earlierBills(this.ctx.db.knex, this.config, credits, async (billed, k) => {
+            const row = await findExport(this.ctx.db.knex, transmissionKeyOf(billed, k));
+            return row !== undefined && !awaitingDelivery(row);
+          }),
         );
         for (const u of month.unbilled) {
           this.warnings.push(
@@ -396,9 +405,7 @@ class ExportRun {
         const issuer = this.config.exports.invoices.issuingOrganizationId;
         const safeIssuer = issuer.replace(/[^A-Za-z0-9-]/g, '_');
         const yyyymm = month.month.replace('-', '');
-        // The month's first transmission keeps the key it always had; each supplementary one has its own.
-        const transmissionKey = (k: number) =>
-          exportKey('invoice', null, k === 1 ? month.month : `${month.month}#${k}`);
+        const transmissionKey = (k: number) => transmissionKeyOf(month.month, k);
         // A partner's invoice keeps the statement key it always had; each adjustment has a statement of its own.
         const statementKey = (d: InvoiceDocument) =>
           exportKey(
