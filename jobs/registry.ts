@@ -9,7 +9,7 @@ import { createReadStream } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import type { Knex } from 'knex';
 import type { IsoDate } from '../lib/dates.js';
-import { RedeyeError } from '../lib/errors.js';
+import { RedeyeError, UsageError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { actualPath, inside } from '../lib/paths.js';
 
@@ -477,6 +477,17 @@ export class FileNotHeldError extends RedeyeError {
   override readonly exitCode = 2;
 }
 
+/** An id the operator gave that names no file: a usage error (exit 2), with where the ids are listed. */
+export function unknownFile(id: number): UsageError {
+  return new UsageError(
+    `no file ${id} in the registry (redeye files list lists them)`,
+    { fileId: id },
+    {
+      code: 'FILE_UNKNOWN',
+    },
+  );
+}
+
 /** Who decides, as the registry records it: the login the command runs under. */
 export type Decision =
   | { decision: 'released'; by: string; reason?: string | null }
@@ -492,7 +503,7 @@ export type Decision =
 export async function decideHeld(q: Q, id: number, d: Decision, when: VerdictSet): Promise<FileRow> {
   const now = when.at;
   const file = await fileById(q, id);
-  if (!file) throw new RedeyeError('FILE_UNKNOWN', `no file ${id} in the registry`, { fileId: id });
+  if (!file) throw unknownFile(id);
   if (file.direction !== 'in' || file.verdict !== 'conflict') {
     const was = file.decision ? `: ${file.decision} by ${file.decidedBy} at ${file.decidedAt}` : '';
     throw new FileNotHeldError(

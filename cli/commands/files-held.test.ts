@@ -86,6 +86,14 @@ for (const engine of availableEngines()) {
       expect(shown.out).toContain(
         '  released by night-accountant at 2026-05-03T08:15:00.000Z: partner re-sent it whole',
       );
+      // An id that names no file is the operator's to correct: exit 2, saying where the ids are.
+      for (const verb of [['release'], ['discard', '--reason', 'x'], ['show']]) {
+        const unknown = await redeye(w, [verb[0]!, '999', ...verb.slice(1)]);
+        expect([verb[0], unknown.code]).toEqual([verb[0], 2]);
+        expect(unknown.out).toContain(
+          '[FILE_UNKNOWN]: no file 999 in the registry (redeye files list lists them)',
+        );
+      }
       // Decided once: a second release says what became of it, exit 2.
       const again = await redeye(w, ['release', String(id)]);
       expect(again.code).toBe(2);

@@ -3,7 +3,7 @@ import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import type { Config } from '../../config/schema.js';
 import type { Knex } from 'knex';
-import { RedeyeError, UsageError } from '../../lib/errors.js';
+import { UsageError } from '../../lib/errors.js';
 import { dateInZone, isIsoDate, type IsoDate } from '../../lib/dates.js';
 import {
   decideHeld,
@@ -13,6 +13,7 @@ import {
   toFileRow,
   type FileRow,
   withCopyResolved,
+  unknownFile,
 } from '../../jobs/registry.js';
 import type { ActionRunner, CommandContext } from '../context.js';
 import { relinkCopies, type RefusedRow, type RelinkResult } from '../../jobs/relink.js';
@@ -293,7 +294,7 @@ export function registerFiles(program: Command, run: ActionRunner): void {
         const id = fileIdArgument(idText);
         const knex = ctx.db().knex;
         const file = await fileById(knex, id);
-        if (!file) throw new RedeyeError('FILE_UNKNOWN', `no file ${id} in the registry`, { fileId: id });
+        if (!file) throw unknownFile(id);
         // Explicit orders throughout: PostgreSQL returns groups in hash order, and sorts NULL last where
         // SQLite sorts it first, so the same file would be shown differently on each engine and run.
         // Points posted: a refused activity keeps the points it asked for (a redemption larger than the
