@@ -69,6 +69,14 @@ describe('redeye run and redeye schedule', () => {
         status: 'failed',
         refused: { code: 'NIGHT_INCOMPLETE' },
       });
+      // Without --date, the month-end is the last month's that has ended: mid-June, May's.
+      for (const [now, month] of [
+        ['2026-06-05T02:30:00Z', '2026-05-31'],
+        ['2026-07-01T02:30:00Z', '2026-06-30'],
+      ] as const) {
+        const byDefault = await redeye(['run', 'monthly', '--json'], { REDEYE_NOW: now });
+        expect(JSON.parse(byDefault.out)).toMatchObject({ job: 'monthly', businessDate: month });
+      }
       const printed = await redeye(['run', 'monthly', '--date', '2026-05-31'], env);
       expect(printed.code).toBe(1);
       expect(printed.out).toContain(

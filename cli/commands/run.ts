@@ -1,5 +1,12 @@
 import type { Command } from 'commander';
-import { endOfMonth, isIsoDate, lastEndedDate, type IsoDate } from '../../lib/dates.js';
+import {
+  addDays,
+  endOfMonth,
+  isIsoDate,
+  lastEndedDate,
+  startOfMonth,
+  type IsoDate,
+} from '../../lib/dates.js';
 import { ConfigError, UsageError } from '../../lib/errors.js';
 import {
   checkTransportSecrets,
@@ -24,15 +31,20 @@ export function lastBusinessDate(ctx: CommandContext): IsoDate {
 
 /**
  * The business date of `--date`, or by default the last one (`lastBusinessDate`; REDEYE_NOW replays the
- * night it names). With `ended`, a date that has not ended yet is refused before anything runs or is
- * recorded (notEndedYet says why).
+ * night it names) — for a month-end, the last day of the last month that has ended. With `ended`, a date
+ * that has not ended yet is refused before anything runs or is recorded (notEndedYet says why).
  */
 export function businessDateOption(
   ctx: CommandContext,
   value: string | undefined,
   options: { ended?: { what: string; monthEnd?: boolean } } = {},
 ): IsoDate {
-  if (value === undefined) return lastBusinessDate(ctx);
+  if (value === undefined) {
+    const last = lastBusinessDate(ctx);
+    // Mid-month, the month-end meant is the month before: this month's would be refused as not ended.
+    if (options.ended?.monthEnd && endOfMonth(last) !== last) return addDays(startOfMonth(last), -1);
+    return last;
+  }
   if (!isIsoDate(value))
     throw new UsageError(`--date expects a date YYYY-MM-DD, got ${JSON.stringify(value)}`);
   const ended = options.ended;
