@@ -129,6 +129,48 @@ for (const engine of availableEngines()) {
       expect(await sequence('mailing:TEST')).toBe(1);
     });
 
+    it('writes an export whose name another export holds under the next name it may take, never over the first, and a rerun finds it there', async () => {
+      const first = await outbox.write(spec());
+      await t.db.knex('files').where('id', first.fileId).update({ verdict: 'delivered' });
+      const answer = spec({
+        key: exportKey('mailing', null, 'OTHER'),
+        sequenceScope: null,
+        name: () => 'TEST_1.txt',
+        otherNames: () => ['TEST_1-20261130.txt', 'TEST_1-20261130-9.txt'],
+        prepare: async () => ({ content: 'the other one\n' }),
+      });
+      const second = await outbox.write(answer);
+      expect(second).toMatchObject({
+        status: 'written',
+        name: 'TEST_1-20261130.txt',
+        nameTakenBy: { name: 'TEST_1.txt', fileId: first.fileId, key: first.key },
+      });
+      expect(readFileSync(first.path, 'utf8')).toBe('1 2026-12-01T01:30:00Z first\n');
+      expect(readFileSync(second.path, 'utf8')).toBe('the other one\n');
+      const rerun = await outbox.write(answer);
+      expect(rerun).toMatchObject({
+        status: 'unchanged',
+        fileId: second.fileId,
+        name: 'TEST_1-20261130.txt',
+      });
+      expect(rerun.nameTakenBy).toBeUndefined();
+      expect(await rows()).toHaveLength(2);
+      // Every name held: refused, naming each export that holds one.
+      await outbox.write(spec({ key: 'k3', sequenceScope: null, name: () => 'TEST_1-20261130-9.txt' }));
+      await expect(outbox.write({ ...answer, key: 'k4' })).rejects.toThrow(
+        new RegExp(
+          `^k4: .*TEST_1\\.txt is already registered as file ${first.fileId} \\(${first.key}\\), and so is each other name it may take: ` +
+            `TEST_1-20261130\\.txt is file ${second.fileId} \\(mailing:-:OTHER\\), TEST_1-20261130-9\\.txt is file \\d+ \\(k3\\)$`,
+        ),
+      );
+      expect(await rows()).toHaveLength(3);
+      expect(readdirSync(join(root, 'mailing')).sort()).toEqual([
+        'TEST_1-20261130-9.txt',
+        'TEST_1-20261130.txt',
+        'TEST_1.txt',
+      ]);
+    });
+
     it('writers of the same export at once register it once, with one sequence number', async () => {
       const outcomes = await Promise.all(Array.from({ length: 5 }, () => outbox.write(spec())));
       expect(outcomes.filter((o) => o.status === 'written')).toHaveLength(1);

@@ -96,6 +96,11 @@ export interface ExportSpec {
   /** File name (one path component) from the stamp. */
   name(stamp: ExportStamp): string;
   /**
+   * Names to take, in order, when `name` is another export's (a partner's request sent again under a
+   * name already answered). Without them such an export fails with EXPORT_NAME_TAKEN.
+   */
+  otherNames?(stamp: ExportStamp): readonly string[];
+  /**
    * The file's data. `fileId` is null on the first write (called inside its transaction, with `q` that
    * transaction) and the registry id on a rerun, so an export can rebuild from what it recorded.
    */
@@ -115,6 +120,15 @@ export interface WriteOutcome {
   sha256: string;
   size: number;
   counts: Record<string, number>;
+  /** On the first write under one of `otherNames`: the export whose file holds the export's own name. */
+  nameTakenBy?: TakenName;
+}
+
+/** A name in a kind's folder, and the export registered under it. */
+export interface TakenName {
+  name: string;
+  fileId: number;
+  key: string | null;
 }
 
 /** The registry's verdict of an export withdrawn before delivery. */
@@ -213,22 +227,9 @@ export class Outbox {
   private async create(trx: Knex.Transaction, spec: ExportSpec): Promise<WriteOutcome> {
     const sequence = spec.sequenceScope ? await nextSequence(trx, spec.sequenceScope) : null;
     const stamp = stampOf(this.options.now(), sequence);
-    const name = this.checkName(spec, spec.name(stamp));
     const dir = this.folder(spec.kind);
+    const { name, taken } = await this.freeName(trx, spec, stamp);
     const path = join(dir, name);
-    // The folder is the kind's, so its files are named by kind and name whatever form their paths were
-    // stored in (absolute before they were stored relative to the outbox).
-    const taken = await trx('files')
-      .where({ direction: 'out', feed: spec.kind, name })
-      .whereNotNull('local_path')
-      .first('id', 'export_key');
-    if (taken) {
-      throw new ExportError(
-        'EXPORT_NAME_TAKEN',
-        `${spec.key}: ${path} is already registered as file ${taken.id} (${taken.export_key ?? 'no export key'})`,
-        { export: spec.key, partner: spec.partnerCode ?? undefined, file: name },
-      );
-    }
     const prepared = await spec.prepare(trx, stamp, null);
     await mkdir(dir, { recursive: true, mode: 0o750 });
     const temp = await writeTemporary(dir, name, prepared.content);
@@ -272,11 +273,48 @@ export class Outbox {
         sha256: temp.sha256,
         size: temp.size,
         counts,
+        ...(taken ? { nameTakenBy: taken } : {}),
       };
     } catch (error) {
       await unlink(temp.path).catch(() => undefined);
       throw error;
     }
+  }
+
+  /**
+   * The first of the export's names that no other export holds in its kind's folder. A name registered
+   * is never written over, whatever became of its copy: the file may be at the receiver's already, and
+   * deliver puts every file of a partner at the root of the partner's outbox.
+   */
+  private async freeName(
+    trx: Knex.Transaction,
+    spec: ExportSpec,
+    stamp: ExportStamp,
+  ): Promise<{ name: string; taken?: TakenName }> {
+    const names = [spec.name(stamp), ...(spec.otherNames?.(stamp) ?? [])];
+    const held: TakenName[] = [];
+    for (const candidate of names) {
+      const name = this.checkName(spec, candidate);
+      // The folder is the kind's, so its files are named by kind and name whatever form their paths were
+      // stored in (absolute before they were stored relative to the outbox).
+      const row = (await trx('files')
+        .where({ direction: 'out', feed: spec.kind, name })
+        .whereNotNull('local_path')
+        .first('id', 'export_key')) as { id: number; export_key: string | null } | undefined;
+      if (!row) return held.length > 0 ? { name, taken: held[0] } : { name };
+      held.push({ name, fileId: Number(row.id), key: row.export_key });
+    }
+    const path = join(this.folder(spec.kind), held[0]!.name);
+    const others = held
+      .slice(1)
+      .map((t) => `${t.name} is file ${t.fileId} (${t.key ?? 'no export key'})`)
+      .join(', ');
+    throw new ExportError(
+      'EXPORT_NAME_TAKEN',
+      `${spec.key}: ${path} is already registered as file ${held[0]!.fileId} (${held[0]!.key ?? 'no export key'})` +
+        (others ? `, and so is each other name it may take: ${others}` : ''),
+      { export: spec.key, partner: spec.partnerCode ?? undefined, file: held[0]!.name },
+    );
   }
 
   private async rerun(spec: ExportSpec, row: FileRow): Promise<WriteOutcome> {
