@@ -47,6 +47,8 @@ import {
   type PartnerResponse,
   type PartnerResponseRecord,
 } from './partner-response.js';
+import { responseNames } from './responses.js';
+import { parsePartnerFileName } from '../parsers/partner.js';
 import { cutToLength, xmlChars } from './xml-writer.js';
 
 const OTA_XSD = join(SHARED_FORMATS, 'ota/2017B/OTA_HotelStayInfoNotifRS.xsd');
@@ -153,6 +155,38 @@ describe('partner CSV response', () => {
     expect(partnerResponseName('GRANDSTAY_20261126_0007.csv')).toBe('GRANDSTAY_20261126_0007.resp.csv');
     expect(partnerResponseName('odd-name.txt')).toBe('odd-name.txt.resp.csv');
     expect(hotelResponseName('stays.XML')).toBe('stays.resp.xml');
+  });
+
+  it('names a response whose request name is answered already after the night, still as partner-accrual.md names responses', () => {
+    const partner = (name: string) => responseNames({ id: 12, feed: 'partner', name }, '2026-03-13');
+    expect(partner('DRIVE_20260311_1.csv')).toEqual([
+      'DRIVE_20260311_1.resp.csv',
+      'DRIVE_20260313_1.resp.csv',
+      'DRIVE_20260313_1-12.resp.csv',
+    ]);
+    // The partner's side reads the same partner and sequence from the dated name as from its own.
+    expect(parsePartnerFileName('DRIVE_20260313_1.resp.csv')).toEqual({
+      partnerCode: 'DRIVE',
+      date: '2026-03-13',
+      sequence: 1,
+      response: true,
+    });
+    expect(partner('GRANDSTAY_20261126_0007.csv')[1]).toBe('GRANDSTAY_20260313_0007.resp.csv');
+    // Sent on the night it is answered: the dated name is its own, so the next one carries the file id.
+    expect(partner('DRIVE_20260313_1.csv')).toEqual([
+      'DRIVE_20260313_1.resp.csv',
+      'DRIVE_20260313_1-12.resp.csv',
+    ]);
+    expect(partner('DRIVE.csv')).toEqual([
+      'DRIVE.resp.csv',
+      'DRIVE-20260313.resp.csv',
+      'DRIVE-20260313-12.resp.csv',
+    ]);
+    expect(responseNames({ id: 10, feed: 'hotel', name: 'GS_stays.xml' }, '2026-06-14')).toEqual([
+      'GS_stays.resp.xml',
+      'GS_stays-20260614.resp.xml',
+      'GS_stays-20260614-10.resp.xml',
+    ]);
   });
 
   const record = fc.record<PartnerResponseRecord>({

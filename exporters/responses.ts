@@ -13,9 +13,10 @@ import type { Knex } from 'knex';
 import { addDays, type IsoDate } from '../lib/dates.js';
 import { ExportError } from './errors.js';
 import { forPartner, recordReasonText } from './partner-reasons.js';
-import type { HotelStayResponse, HotelStayWarning } from './hotel-response.js';
+import { hotelResponseName, type HotelStayResponse, type HotelStayWarning } from './hotel-response.js';
 import {
   PARTNER_REASON_TEXT,
+  partnerResponseName,
   type PartnerResponse,
   type PartnerResponseHeader,
   type PartnerResponseRecord,
@@ -99,6 +100,30 @@ export async function inboundFilesToAnswer(
     businessDate: r.business_date as IsoDate,
     echoToken: (r.echo_token as string | null) ?? null,
   }));
+}
+
+/**
+ * The names the response to `file`, written the night of `answeredOn`, may take, in order: the request's
+ * own (`DRIVE_20260311_1.resp.csv`, `GS_stays.resp.xml`); then, for a request under a name an earlier
+ * file's response already holds (released after a name conflict, or from a feed of reused names), the
+ * night's date in it: a partner request named as partner-accrual.md names them gets the response name
+ * the format gives, dated that night (`DRIVE_20260313_1.resp.csv`: the partner's parser reads the same
+ * partner and sequence), any other a suffix (`GS_stays-20260614.resp.xml`); and, for a second response
+ * to such a name the same night, the answered file's registry id after that (`DRIVE_20260313_1-12.resp.csv`).
+ */
+export function responseNames(
+  file: Pick<InboundFile, 'id' | 'name'> & { feed: 'partner' | 'hotel' },
+  answeredOn: IsoDate,
+): string[] {
+  const [plain, extension] =
+    file.feed === 'partner'
+      ? [partnerResponseName(file.name), '.resp.csv']
+      : [hotelResponseName(file.name), '.resp.xml'];
+  const stem = plain.slice(0, -extension.length);
+  const day = answeredOn.replaceAll('-', '');
+  const named = file.feed === 'partner' ? /^([A-Za-z0-9-]+)_\d{8}_(\d{1,9})$/.exec(stem) : null;
+  const dated = named ? `${named[1]}_${day}_${named[2]}` : `${stem}-${day}`;
+  return [...new Set([plain, `${dated}${extension}`, `${dated}-${file.id}${extension}`])];
 }
 
 /** Activities of the file the accrue job has not decided yet: the file cannot be answered before. */

@@ -43,7 +43,7 @@ import {
   type InvoiceDocument,
 } from '../exporters/billing.js';
 import { ExportError } from '../exporters/errors.js';
-import { buildHotelStayResponse, hotelResponseName } from '../exporters/hotel-response.js';
+import { buildHotelStayResponse } from '../exporters/hotel-response.js';
 import { buildInvoiceStatement, buildInvoiceTransmission, type InvoiceInput } from '../exporters/isxml.js';
 import {
   keepTierChanges,
@@ -64,16 +64,13 @@ import {
   type PreparedExport,
   type WriteOutcome,
 } from '../exporters/outbox.js';
-import {
-  partnerResponseChunks,
-  partnerResponseName,
-  type ResponseTotals,
-} from '../exporters/partner-response.js';
+import { partnerResponseChunks, type ResponseTotals } from '../exporters/partner-response.js';
 import {
   hotelResponseData,
   inboundFilesToAnswer,
   partnerFromFileName,
   partnerResponseSource,
+  responseNames,
   type InboundFile,
 } from '../exporters/responses.js';
 import { Program } from '../rules/program.js';
@@ -178,7 +175,8 @@ class ExportRun {
             },
           );
         }
-        await this.write(
+        const names = responseNames({ ...file, feed: 'partner' }, this.date);
+        const outcome = await this.write(
           {
             kind: 'partner-response',
             key: exportKey('partner-response', partnerCode, `file=${file.id}`),
@@ -186,7 +184,8 @@ class ExportRun {
             businessDate: this.date,
             answersFileId: file.id,
             sequenceScope: `partner-response:${partnerCode}`,
-            name: () => partnerResponseName(file.name),
+            name: () => names[0]!,
+            otherNames: () => names.slice(1),
             prepare: async (q, stamp): Promise<PreparedExport> => {
               const source = await partnerResponseSource(q, { ...file, partnerCode }, stamp.timestamp);
               const counts: Partial<ResponseTotals> = {};
@@ -195,6 +194,7 @@ class ExportRun {
           },
           'partnerResponses',
         );
+        this.answeredUnderOwnName(outcome, file, partnerCode);
       },
     };
   }
@@ -209,7 +209,8 @@ class ExportRun {
       label: `response to hotel file ${file.name}`,
       run: async () => {
         const partnerCode = file.partnerCode;
-        await this.write(
+        const names = responseNames({ ...file, feed: 'hotel' }, this.date);
+        const outcome = await this.write(
           {
             kind: 'hotel-response',
             key: exportKey('hotel-response', partnerCode, `file=${file.id}`),
@@ -217,7 +218,8 @@ class ExportRun {
             businessDate: this.date,
             answersFileId: file.id,
             sequenceScope: partnerCode === null ? null : `hotel-response:${partnerCode}`,
-            name: () => hotelResponseName(file.name),
+            name: () => names[0]!,
+            otherNames: () => names.slice(1),
             prepare: async (q, stamp) => {
               const data = await hotelResponseData(q, file, stamp);
               return {
@@ -228,8 +230,23 @@ class ExportRun {
           },
           'hotelResponses',
         );
+        this.answeredUnderOwnName(outcome, file, partnerCode);
       },
     };
+  }
+
+  /**
+   * A response first written under another name than its request's, that name being an earlier
+   * response's: the partner may look for its request's own name, so the operator tells it.
+   */
+  answeredUnderOwnName(outcome: WriteOutcome, file: InboundFile, partnerCode: string | null): void {
+    const taken = outcome.nameTakenBy;
+    if (outcome.status !== 'written' || !taken) return;
+    this.warnings.push(
+      `${outcome.name}: the response to ${file.name} (file ${file.id}), under a name of its own: ` +
+        `${taken.name} is already file ${taken.fileId} (${taken.key ?? 'no export key'}), never written over; ` +
+        `tell ${partnerCode ?? 'the hotel'} that ${outcome.name} answers the ${file.name} received on ${file.businessDate}`,
+    );
   }
 
   // -------------------------------------------------------------------------------------------- alliance
