@@ -18,9 +18,8 @@ import {
   standing,
 } from '../ledger/queries.js';
 import { originsOfLot } from '../ledger/follow.js';
-import { Accounts } from '../ledger/accounts.js';
-import { Ledger } from '../ledger/ledger.js';
-import type { PostingInput, ReversalInput } from '../ledger/types.js';
+import { Ledger, lotExpiry } from '../ledger/ledger.js';
+import type { ReversalInput } from '../ledger/types.js';
 import { inPoolOn } from '../rules/eligibility.js';
 import { Program } from '../rules/program.js';
 import type { Job, JobContext, JobResult } from './types.js';
@@ -32,16 +31,6 @@ interface DueLot {
   remaining: number;
   code: string;
   expiresOn: string | null;
-}
-
-/**
- * The expiry key of a lot: `EXP:<lot>` the first time, `EXP:<lot>:<n>` for its n-th expiry. A lot
- * expires again when a cancelled redemption gives back points it had lent before its date (they return
- * to the very lot, with its date); reusing `EXP:<lot>` for that smaller amount was an idempotency
- * conflict that failed the expire job every night from then on.
- */
-function expiryKey(lot: DueLot, earlier: number): string {
-  return earlier === 0 ? `EXP:${lot.id}` : `EXP:${lot.id}:${earlier + 1}`;
 }
 
 /** How many expiry postings each lot has had already. */
@@ -60,22 +49,6 @@ async function earlierExpiries(knex: JobContext['db']['knex'], lots: DueLot[]): 
   for (const r of rows as Array<{ lotId: number | string; n: number | string }>)
     out.set(Number(r.lotId), Number(r.n));
   return out;
-}
-
-function expiryPosting(ctx: JobContext, lot: DueLot, earlier: number): PostingInput {
-  const member = /^MEMBER:([^:]+):PTS$/.exec(lot.code)?.[1];
-  return {
-    key: expiryKey(lot, earlier),
-    kind: 'EXPIRY',
-    businessDate: ctx.businessDate,
-    channel: 'EXPIRY',
-    memberNumber: member,
-    entries: [
-      { account: lot.code, amount: -lot.remaining, lotId: lot.id },
-      { account: Accounts.expiry, amount: lot.remaining },
-    ],
-    sourceRef: `lot ${lot.id}${lot.expiresOn ? ` expiring ${lot.expiresOn}` : ' (inactivity)'}`,
-  };
 }
 
 export const expireJob: Job = async (ctx: JobContext): Promise<JobResult> => {
@@ -124,7 +97,12 @@ export const expireJob: Job = async (ctx: JobContext): Promise<JobResult> => {
     const earlier = await earlierExpiries(knex, lots);
     const results = await ledger.post(
       lots.map((l) =>
-        expiryPosting(ctx, { ...l, remaining: Number(l.remaining) }, earlier.get(Number(l.id)) ?? 0),
+        lotExpiry(
+          { ...l, id: Number(l.id) },
+          Number(l.remaining),
+          earlier.get(Number(l.id)) ?? 0,
+          ctx.businessDate,
+        ),
       ),
       { atomic: false },
     );

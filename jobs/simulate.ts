@@ -697,6 +697,10 @@ async function posted(
       notes.push(
         `${result.expired.toLocaleString('en-US')} points of it had expired: taken back from ${Accounts.expiry}`,
       );
+    if (result.unexpired)
+      notes.push(
+        `${result.unexpired.toLocaleString('en-US')} points of it were valid on ${row.activityDate} and expired since: taken back from ${Accounts.expiry}`,
+      );
     if (result.lapsed)
       notes.push(
         `${result.lapsed.toLocaleString('en-US')} points of it go back to lots past their date: booked to ${Accounts.expiry}`,

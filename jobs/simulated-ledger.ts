@@ -11,6 +11,7 @@ import {
   expiredOfLots,
   expiredPerAccount,
   followTransfers,
+  heldByExpiry,
   movesOf,
   shrinkDebits,
   withExpired,
@@ -21,7 +22,15 @@ import {
 } from '../ledger/follow.js';
 import { lowestBalanceSince } from '../ledger/ledger.js';
 import { lotMovementsOf, lotsCreatedBy } from '../ledger/queries.js';
-import { EXPIRED_FROM_LOTS_OF, TRANSFERS_OUT_OF_LOT, TRANSFERS_OUT_SINCE } from '../ledger/store.js';
+import {
+  EXPIRED_FROM_LOTS_OF,
+  EXPIRED_LOTS_VALID_ON,
+  LOT_ORIGIN,
+  TRANSFERS_OUT_OF_LOT,
+  TRANSFERS_OUT_SINCE,
+  toExpiredLot,
+  toLotOrigin,
+} from '../ledger/store.js';
 import { AlreadyReversedError, InsufficientPointsError, UnknownPostingError } from '../ledger/errors.js';
 import { isReversal, type PostingRequest, type PostStatus } from '../ledger/types.js';
 import type { RedeyeError } from '../lib/errors.js';
@@ -43,6 +52,8 @@ interface ForetoldResult {
   expired?: number;
   /** Points a cancellation would book to EXPIRY, going back to lots past their date. */
   lapsed?: number;
+  /** Points a redemption would take back from EXPIRY: valid on its date, expired since. */
+  unexpired?: number;
   /** Points a reversal would take from the accounts a merge or a move into a pool took them to. */
   followed?: Array<{ account: string; amount: number }>;
 }
@@ -100,6 +111,8 @@ export class SimulatedLedger {
   private readonly lapsedLeft = new Map<string, number>();
   /** What each redemption of the run took from lots past their date, per account. */
   private readonly lapsedNow = new Map<string, Map<string, number>>();
+  /** What the run's redemptions took back from each stored expiry (by its key). */
+  private readonly unexpiredNow = new Map<string, number>();
 
   constructor(private readonly knex: Knex) {}
 
@@ -176,10 +189,17 @@ export class SimulatedLedger {
     } else {
       entries = request.entries.map((e) => ({ account: e.account, amount: e.amount }));
     }
+    // As the ledger spends them: a redemption takes back from EXPIRY first what expired of the lots
+    // valid on its date.
+    const unexpired =
+      !isReversal(request) && request.kind === 'REDEMPTION' && request.activityDate !== undefined
+        ? await this.expiredToSpend(entries, request.activityDate)
+        : new Map<string, { points: number; keys: Map<string, number> }>();
     // As the ledger guards them: the debits on accounts that may not go negative, summed per account.
     const shortOf = new Map<string, number>();
     for (const [account, amount] of debitsOn(entries, (code) => !describeAccount(code).mayGoNegative)) {
-      const short = -amount - Math.max(0, await this.available(account, request.businessDate));
+      const back = unexpired.get(account)?.points ?? 0;
+      const short = -amount - back - Math.max(0, await this.available(account, request.businessDate));
       if (short <= 0) continue;
       // Points moved away after the business date are not written off as of it (followTransfers).
       if (!isReversal(request) || request.shortfallTo === undefined || blocked)
@@ -191,8 +211,20 @@ export class SimulatedLedger {
     if (unrecovered > 0 && isReversal(request))
       entries.push({ account: request.shortfallTo!, amount: -unrecovered });
     for (const e of entries) this.pending.set(e.account, (this.pending.get(e.account) ?? 0) + e.amount);
+    let fromExpiry = 0;
+    for (const [account, { points, keys }] of unexpired) {
+      this.pending.set(account, (this.pending.get(account) ?? 0) + points);
+      this.pending.set(Accounts.expiry, (this.pending.get(Accounts.expiry) ?? 0) - points);
+      for (const [key, n] of keys) this.unexpiredNow.set(key, (this.unexpiredNow.get(key) ?? 0) + n);
+      fromExpiry += points;
+    }
     if (!isReversal(request) && request.kind === 'REDEMPTION')
-      await this.takeLapsed(request.key, entries, request.businessDate);
+      await this.takeLapsed(
+        request.key,
+        entries.map((e) => ({ ...e, amount: e.amount + (unexpired.get(e.account)?.points ?? 0) })),
+        request.businessDate,
+        unexpired,
+      );
     this.postedNow.set(request.key, entries);
     if (isReversal(request)) this.reversedNow.set(request.reverses, request.key);
     const takenFrom = perAccount(followed);
@@ -201,6 +233,7 @@ export class SimulatedLedger {
       ...(expired > 0 ? { expired } : {}),
       ...(unrecovered > 0 ? { unrecovered } : {}),
       ...(lapsed > 0 ? { lapsed } : {}),
+      ...(fromExpiry > 0 ? { unexpired: fromExpiry } : {}),
       ...(takenFrom.length > 0 ? { followed: takenFrom } : {}),
     };
   }
@@ -386,8 +419,14 @@ export class SimulatedLedger {
    * order takes them first. (A reversal of the run that takes points out of such a lot is not counted:
    * it is told apart only by the lots, which the simulator does not keep.)
    */
-  private async takeLapsed(key: string, entries: Entry[], businessDate: string): Promise<void> {
-    const taken = new Map<string, number>();
+  private async takeLapsed(
+    key: string,
+    entries: Entry[],
+    businessDate: string,
+    unexpired: ReadonlyMap<string, { points: number }>,
+  ): Promise<void> {
+    // What it took back from EXPIRY came from lots past their date too: a cancellation returns it there.
+    const taken = new Map([...unexpired].map(([account, { points }]) => [account, points]));
     for (const e of entries) {
       if (e.amount >= 0 || describeAccount(e.account).mayGoNegative) continue;
       const at = `${e.account} ${businessDate}`;
@@ -407,6 +446,48 @@ export class SimulatedLedger {
       if (take > 0) taken.set(e.account, (taken.get(e.account) ?? 0) + take);
     }
     if (taken.size > 0) this.lapsedNow.set(key, taken);
+  }
+
+  /**
+   * What a redemption dated `validOn` would take back from EXPIRY, per account it debits: what stored
+   * expiries took from lots valid that day and EXPIRY still holds (`heldByExpiry`, as the ledger judges
+   * it), less what the run's redemptions took of them already, earliest expiring first.
+   */
+  private async expiredToSpend(
+    entries: Entry[],
+    validOn: string,
+  ): Promise<Map<string, { points: number; keys: Map<string, number> }>> {
+    const out = new Map<string, { points: number; keys: Map<string, number> }>();
+    const look = {
+      lotsCreatedBy: (id: number) => lotsCreatedBy(this.knex, id),
+      movementsOf: (id: number) => lotMovementsOf(this.knex, id),
+      originOf: async (lotId: number) =>
+        toLotOrigin(
+          (await sqlRows<{ posting_id: number | string; kind: string }>(this.knex, LOT_ORIGIN, [lotId]))[0]!,
+        ),
+      reversalOf: (postingId: number) => this.reversalOf(postingId),
+    };
+    for (const [account, amount] of debitsOn(entries, (code) => describeAccount(code).tracksLots)) {
+      const acc = await this.knex('accounts').where({ code: account }).first('id');
+      if (!acc) continue;
+      const rows = (
+        await sqlRows<Parameters<typeof toExpiredLot>[0]>(this.knex, EXPIRED_LOTS_VALID_ON, [
+          Number(acc.id),
+          validOn,
+        ])
+      ).map(toExpiredLot);
+      let left = -amount;
+      const keys = new Map<string, number>();
+      for (const e of await heldByExpiry(rows, look)) {
+        if (left === 0) break;
+        const take = Math.min(e.expired - (this.unexpiredNow.get(e.postingKey) ?? 0), left);
+        if (take <= 0) continue;
+        keys.set(e.postingKey, take);
+        left -= take;
+      }
+      if (keys.size > 0) out.set(account, { points: -amount - left, keys });
+    }
+    return out;
   }
 
   /** The id of the stored posting that reverses `postingId`, if any. */

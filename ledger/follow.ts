@@ -348,6 +348,33 @@ export async function originsOfLot(
   return out;
 }
 
+/**
+ * Of the standing expiries of lots valid on a redemption's date (`EXPIRED_LOTS_VALID_ON`), those whose
+ * points EXPIRY still holds: a reversal of the credit that earned the lot, or of a transfer that carried
+ * it (`originsOfLot`), posted after the expiry took what had expired back from EXPIRY (`withExpired`),
+ * and those points are no longer anyone's to spend. The ledger and the simulated ledger judge alike
+ * through it, as the reinstatement of an inactivity expiry does.
+ */
+export async function heldByExpiry<E extends { lotId: number; postingId: number }>(
+  expiries: readonly E[],
+  look: Pick<LotTrace, 'movementsOf' | 'lotsCreatedBy'> & {
+    originOf(lotId: number): Promise<{ postingId: number; transfer: boolean }>;
+    /** The posting reversing `postingId`, if any. */
+    reversalOf(postingId: number): Promise<number | undefined>;
+  },
+): Promise<E[]> {
+  const out: E[] = [];
+  for (const e of expiries) {
+    let held = true;
+    for (const origin of await originsOfLot(e.lotId, look)) {
+      const reversal = await look.reversalOf(origin);
+      if (reversal !== undefined && reversal > e.postingId) held = false;
+    }
+    if (held) out.push(e);
+  }
+  return out;
+}
+
 /** `expiredOfLots`' points summed per account the lots are in (`accountOf`). */
 export function expiredPerAccount<L extends { id: number }, K>(
   lots: readonly L[],

@@ -14,6 +14,7 @@ import {
   expiredOfLots,
   expiredPerAccount,
   followTransfers,
+  heldByExpiry,
   movesOf,
   shrinkDebits,
   withExpired,
@@ -36,6 +37,7 @@ import {
   openStore,
   type AccountRow,
   type EntryRow,
+  type ExpiredLot,
   type ExistingPosting,
   type LedgerStore,
   type LotInsert,
@@ -74,6 +76,39 @@ interface PreparedReversal {
 type Prepared = PreparedPosting | PreparedReversal;
 
 const MAX_KEY = 200;
+
+/**
+ * The key of a lot's expiry: `EXP:<lot>` the first time, `EXP:<lot>:<n>` for its n-th. A lot expires
+ * again when a cancelled redemption gives back points it had lent before its date (they return to the
+ * very lot, with its date), or when a redemption of a day it was valid took part of what had expired
+ * back and the rest expires again: reusing `EXP:<lot>` for that smaller amount was an idempotency
+ * conflict that failed the expire job every night from then on.
+ */
+export function lotExpiryKey(lotId: number, earlier: number): string {
+  return earlier === 0 ? `EXP:${lotId}` : `EXP:${lotId}:${earlier + 1}`;
+}
+
+/** The expiry of `amount` points of a lot of account `code`, its `earlier` expiries counted. */
+export function lotExpiry(
+  lot: { id: number; code: string; expiresOn: string | null },
+  amount: number,
+  earlier: number,
+  businessDate: string,
+): PostingInput {
+  const member = /^MEMBER:([^:]+):PTS$/.exec(lot.code)?.[1];
+  return {
+    key: lotExpiryKey(lot.id, earlier),
+    kind: 'EXPIRY',
+    businessDate,
+    channel: 'EXPIRY',
+    memberNumber: member,
+    entries: [
+      { account: lot.code, amount: -amount, lotId: lot.id },
+      { account: Accounts.expiry, amount },
+    ],
+    sourceRef: `lot ${lot.id}${lot.expiresOn ? ` expiring ${lot.expiresOn}` : ' (inactivity)'}`,
+  };
+}
 
 export class Ledger {
   /** Accounts known to be committed. Accounts created inside a transaction join only after it commits. */
@@ -299,6 +334,14 @@ function preparePosting(input: PostingInput): PreparedPosting {
 }
 
 // ------------------------------------------------------------------------------------------------ session
+
+/** Points a redemption takes back from one expiry of a lot valid on its date. */
+interface ExpiredPiece extends ExpiredLot {
+  accountId: number;
+  /** What it takes of them, and what it has spent of that so far. */
+  take: number;
+  spent: number;
+}
 
 /** Lot pieces consumed by a posting's debits, handed to its credits when it carries lots. */
 interface LotPiece {
@@ -530,15 +573,47 @@ class PostingSession {
     const { input } = p;
     const rows: AccountRow[] = [];
     for (const e of p.entries) rows.push(await this.account(e.descriptor));
-    const guarded = guardedDebits(p.entries.map((e, i) => ({ row: rows[i]!, amount: e.amount })));
-    if (guarded.size > 0) {
+    // A redemption spends the points valid on its date, some of which a later night's expiry may have
+    // taken: the award system issued it against them.
+    const spendsExpired = input.kind === 'REDEMPTION' && input.activityDate !== undefined;
+    let guarded = guardedDebits(p.entries.map((e, i) => ({ row: rows[i]!, amount: e.amount })));
+    let fromExpiry: ExpiredPiece[] = [];
+    if (guarded.size > 0 || spendsExpired) {
       // Check for a replay before the balance: a duplicate must return the original even when the
       // balance has since been spent.
       const existing = await this.store.findPostingByKey(input.key);
       if (existing) return this.duplicate(input.key, existing, p.hash);
+      if (spendsExpired) {
+        fromExpiry = await this.expiredToSpend(guarded, input.activityDate!);
+        const back = new Map<number, number>();
+        for (const x of fromExpiry) back.set(x.accountId, (back.get(x.accountId) ?? 0) + x.take);
+        guarded = guardedDebits(
+          p.entries.map((e, i) => ({ row: rows[i]!, amount: e.amount + (back.get(rows[i]!.id) ?? 0) })),
+        );
+      }
       await this.requireFunds(input.key, [...guarded.values()], input.businessDate);
     }
-    const id = await this.store.insertPosting(this.postingRow(p));
+    const unexpired = fromExpiry.reduce((n, x) => n + x.take, 0);
+    // Each expiry it takes points from is reversed whole, as a reinstatement is, and what the
+    // redemption leaves of it expires again (below): the reports read both as expiry movements of the
+    // night, and a later reversal of the lot's credit finds what EXPIRY still holds of it.
+    for (const key of new Set(fromExpiry.map((x) => x.postingKey))) {
+      await this.applyReversal(
+        prepare({
+          key: `${key}:REDEEMED`,
+          reverses: key,
+          businessDate: input.businessDate,
+          sourceRef: `taken back for ${input.key}, dated ${input.activityDate}, when the lot was valid`,
+          detail: { redeemedBy: input.key, validOn: input.activityDate },
+        }) as PreparedReversal,
+      );
+    }
+    const row = this.postingRow(p);
+    const id = await this.store.insertPosting(
+      unexpired > 0
+        ? { ...row, detail: JSON.stringify({ ...(input.detail as object | undefined), unexpired }) }
+        : row,
+    );
     if (id === null) {
       const existing = await this.store.findPostingByKey(input.key);
       return this.duplicate(input.key, existing!, p.hash);
@@ -551,8 +626,19 @@ class PostingSession {
     const carried: LotPiece[] = [];
     for (let i = 0; i < p.entries.length; i++) {
       const e = p.entries[i]!;
-      if (e.amount < 0 && rows[i]!.tracksLots)
-        carried.push(...(await this.consume(input.key, rows[i]!, -e.amount, id, e.lotId)));
+      if (e.amount >= 0 || !rows[i]!.tracksLots) continue;
+      let left = -e.amount;
+      for (const x of fromExpiry) {
+        if (x.accountId !== rows[i]!.id || x.take === 0 || left === 0) continue;
+        const take = Math.min(x.take, left);
+        await this.store.adjustLot(x.lotId, -take);
+        await this.store.insertMovement(x.lotId, id, -take);
+        carried.push({ amount: take, earnedOn: x.earnedOn, expiresOn: x.expiresOn });
+        x.take -= take;
+        x.spent += take;
+        left -= take;
+      }
+      if (left > 0) carried.push(...(await this.consume(input.key, rows[i]!, left, id, e.lotId)));
     }
     const defaultEarned = input.activityDate ?? input.businessDate;
     for (let i = 0; i < p.entries.length; i++) {
@@ -571,7 +657,49 @@ class PostingSession {
       const row = await this.account(describeAccount(Accounts.memberStatus(sc.memberNumber, sc.metric)));
       await this.store.insertStatusCredit(row.memberId!, sc.metric, sc.amount, sc.activityDate, id);
     }
-    return { key: input.key, status: 'posted', postingId: id };
+    // What the redemption left of the expiries it reversed was never valid on its date: it expires
+    // again, under the lot's next key, as the expire job would take it.
+    const again = new Map<number, { x: ExpiredPiece; amount: number }>();
+    for (const x of fromExpiry) {
+      const a = again.get(x.lotId) ?? { x, amount: 0 };
+      a.amount += x.expired - x.spent;
+      again.set(x.lotId, a);
+    }
+    for (const { x, amount } of again.values()) {
+      if (amount <= 0) continue;
+      const lot = { id: x.lotId, code: (await this.accountById(x.accountId)).code, expiresOn: x.expiresOn };
+      const earlier = await this.store.expiriesOfLot(x.lotId);
+      await this.applyPosting(preparePosting(lotExpiry(lot, amount, earlier, input.businessDate)));
+    }
+    return { key: input.key, status: 'posted', postingId: id, ...(unexpired > 0 ? { unexpired } : {}) };
+  }
+
+  /**
+   * The points of the debited award accounts that a redemption dated `validOn` takes back from EXPIRY,
+   * before any open lot: what standing expiries took from lots still valid that day (`heldByExpiry`),
+   * earliest expiring first, up to each debit.
+   */
+  private async expiredToSpend(
+    guarded: Map<number, { row: AccountRow; amount: number }>,
+    validOn: string,
+  ): Promise<ExpiredPiece[]> {
+    const out: ExpiredPiece[] = [];
+    const look = {
+      ...this.lotTrace(),
+      originOf: async (lotId: number) => this.store.lotOrigin(lotId),
+      reversalOf: async (postingId: number) => this.store.findReversalOf(postingId),
+    };
+    for (const { row, amount } of guarded.values()) {
+      if (!row.tracksLots) continue;
+      let left = -amount;
+      for (const e of await heldByExpiry(await this.store.expiredLotsValidOn(row.id, validOn), look)) {
+        if (left === 0) break;
+        const take = Math.min(e.expired, left);
+        out.push({ ...e, accountId: row.id, take, spent: 0 });
+        left -= take;
+      }
+    }
+    return out;
   }
 
   private async applyReversal(p: PreparedReversal): Promise<PostResult> {

@@ -56,6 +56,16 @@ export interface LotRow {
   expiresOn: string | null;
 }
 
+/** What one expiry posting, not reversed, took from a dated lot (EXPIRED_LOTS_VALID_ON). */
+export interface ExpiredLot {
+  lotId: number;
+  earnedOn: string;
+  expiresOn: string;
+  postingId: number;
+  postingKey: string;
+  expired: number;
+}
+
 /** A transfer out of an account: what it took out of it, and what it credited to one other account. */
 export interface TransferOut {
   postingId: number;
@@ -89,6 +99,12 @@ export interface LedgerStore {
   movementsOf(postingId: number): MaybePromise<Array<{ lotId: number; accountId: number; amount: number }>>;
   /** The transfers that took points out of a lot, oldest first (TRANSFERS_OUT_OF_LOT). */
   transfersOutOfLot(lotId: number): MaybePromise<number[]>;
+  /** The standing expiries of an account's dated lots still valid on a date (EXPIRED_LOTS_VALID_ON). */
+  expiredLotsValidOn(accountId: number, date: string): MaybePromise<ExpiredLot[]>;
+  /** How many expiry postings took points out of a lot: the next one is keyed by it (`lotExpiryKey`). */
+  expiriesOfLot(lotId: number): MaybePromise<number>;
+  /** The posting that created a lot, and whether it is a transfer (which carried it from another lot). */
+  lotOrigin(lotId: number): MaybePromise<{ postingId: number; transfer: boolean }>;
   /** What left each lot a posting created through expiry postings, net of any expiry taken back (EXPIRED_FROM_LOTS_OF). */
   expiredFromLotsOf(
     postingId: number,
@@ -202,6 +218,25 @@ export const EXPIRED_FROM_LOTS_OF = `SELECT l.id AS lot_id, l.account_id, -SUM(m
   GROUP BY l.id, l.account_id
   ORDER BY l.id`;
 
+/**
+ * Per dated lot of an account (`?` account id) expiring on or after a date (`?`), each expiry posting
+ * that took points out of it and stands (no reversal gave them back), with what it took: the points a
+ * redemption of that date may take back from EXPIRY, in the order a debit spends lots. The simulated
+ * ledger asks it too, through knex.
+ */
+export const EXPIRED_LOTS_VALID_ON = `SELECT l.id AS lot_id, l.earned_on, l.expires_on, p.id AS posting_id,
+       p.idempotency_key AS posting_key, -SUM(m.amount) AS expired
+  FROM lots l
+  JOIN lot_movements m ON m.lot_id = l.id AND m.amount < 0
+  JOIN postings p ON p.id = m.posting_id AND p.kind = 'EXPIRY'
+  WHERE l.account_id = ? AND l.expires_on >= ?
+    AND NOT EXISTS (SELECT 1 FROM postings r WHERE r.reversal_of = p.id)
+  GROUP BY l.id, l.earned_on, l.expires_on, p.id, p.idempotency_key
+  ORDER BY l.expires_on, l.earned_on, l.id, p.id`;
+
+/** The posting (`?` a lot id) that created a lot, and its kind. The simulated ledger asks it too. */
+export const LOT_ORIGIN = `SELECT p.id AS posting_id, p.kind AS kind FROM lots l JOIN postings p ON p.id = l.origin_posting_id WHERE l.id = ?`;
+
 /** The transfers (`?` a lot id) that took points out of the lot, oldest first: where its points went. */
 export const TRANSFERS_OUT_OF_LOT = `SELECT DISTINCT m.posting_id FROM lot_movements m
   JOIN postings p ON p.id = m.posting_id AND p.kind = 'TRANSFER'
@@ -228,6 +263,10 @@ const SQL = {
     'SELECT m.lot_id, l.account_id, m.amount FROM lot_movements m JOIN lots l ON l.id = m.lot_id WHERE m.posting_id = ? ORDER BY m.id',
   expiredFromLots: EXPIRED_FROM_LOTS_OF,
   transfersOutOfLot: TRANSFERS_OUT_OF_LOT,
+  expiredLotsValidOn: EXPIRED_LOTS_VALID_ON,
+  expiriesOfLot:
+    "SELECT COUNT(*) AS n FROM lot_movements m JOIN postings p ON p.id = m.posting_id AND p.kind = 'EXPIRY' WHERE m.lot_id = ?",
+  lotOrigin: LOT_ORIGIN,
   statusCredits:
     'SELECT member_id, metric, amount, activity_date FROM status_credits WHERE posting_id = ? ORDER BY id',
   insertEntry: 'INSERT INTO entries (posting_id, account_id, amount, business_date) VALUES (?,?,?,?)',
@@ -328,6 +367,29 @@ const toExpired = (r: RawExpired) => ({
   lotId: Number(r.lot_id),
   accountId: Number(r.account_id),
   expired: Number(r.expired),
+});
+
+interface RawExpiredLot {
+  lot_id: number | string;
+  earned_on: string;
+  expires_on: string;
+  posting_id: number | string;
+  posting_key: string;
+  expired: number | string;
+}
+/** Also the simulated ledger's reading of EXPIRED_LOTS_VALID_ON. */
+export const toExpiredLot = (r: RawExpiredLot): ExpiredLot => ({
+  lotId: Number(r.lot_id),
+  earnedOn: r.earned_on,
+  expiresOn: r.expires_on,
+  postingId: Number(r.posting_id),
+  postingKey: r.posting_key,
+  expired: Number(r.expired),
+});
+/** Also the simulated ledger's reading of LOT_ORIGIN. */
+export const toLotOrigin = (r: { posting_id: number | string; kind: string }) => ({
+  postingId: Number(r.posting_id),
+  transfer: r.kind === 'TRANSFER',
 });
 
 interface RawTransferOut {
@@ -469,6 +531,15 @@ class SqliteStore implements LedgerStore {
     return (this.s('transfersOutOfLot').all(lotId) as Array<{ posting_id: number }>).map((r) =>
       Number(r.posting_id),
     );
+  }
+  expiredLotsValidOn(accountId: number, date: string) {
+    return (this.s('expiredLotsValidOn').all(accountId, date) as RawExpiredLot[]).map(toExpiredLot);
+  }
+  expiriesOfLot(lotId: number) {
+    return Number((this.s('expiriesOfLot').get(lotId) as { n: number }).n);
+  }
+  lotOrigin(lotId: number) {
+    return toLotOrigin(this.s('lotOrigin').get(lotId) as { posting_id: number; kind: string });
   }
   statusCreditsOf(postingId: number) {
     return (this.s('statusCredits').all(postingId) as RawStatusCredit[]).map(toStatusCredit);
@@ -745,6 +816,15 @@ class PgStore implements LedgerStore {
     return (await this.q<{ posting_id: number | string }>('transfersOutOfLot', [lotId])).map((r) =>
       Number(r.posting_id),
     );
+  }
+  async expiredLotsValidOn(accountId: number, date: string) {
+    return (await this.q<RawExpiredLot>('expiredLotsValidOn', [accountId, date])).map(toExpiredLot);
+  }
+  async expiriesOfLot(lotId: number) {
+    return Number((await this.q<{ n: number | string }>('expiriesOfLot', [lotId]))[0]!.n);
+  }
+  async lotOrigin(lotId: number) {
+    return toLotOrigin((await this.q<{ posting_id: number; kind: string }>('lotOrigin', [lotId]))[0]!);
   }
   async statusCreditsOf(postingId: number) {
     return (await this.q<RawStatusCredit>('statusCredits', [postingId])).map(toStatusCredit);

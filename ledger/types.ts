@@ -86,6 +86,11 @@ export interface PostResult {
   expired?: number;
   /** Points a cancellation booked to EXPIRY rather than the member: they went back to lots past their date. */
   lapsed?: number;
+  /**
+   * Points a redemption took back from EXPIRY: valid on its date (its activity date), they expired
+   * before it was posted.
+   */
+  unexpired?: number;
 }
 
 export interface PostOptions {
