@@ -157,6 +157,7 @@ function originalOf(row: ActivityRow, rejectedOn: IsoDate): OriginalActivity & {
     pointsRequested: row.pointsRequested,
     spendMinor: row.spendMinor,
     spendCurrency: row.spendCurrency,
+    serviceType: row.serviceType,
     capped: row,
   };
 }
@@ -191,6 +192,7 @@ async function loadOriginals(
         'points_requested',
         'spend_minor',
         'spend_currency',
+        'service_type',
         'needs_accrual',
         'reason',
         'business_date',

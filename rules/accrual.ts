@@ -107,6 +107,8 @@ export interface OriginalActivity {
   pointsRequested?: number | null;
   spendMinor?: number | null;
   spendCurrency?: string | null;
+  /** What a redemption paid for: its cancellation names the same. */
+  serviceType?: string | null;
 }
 
 export interface AccrualContext {
@@ -1116,6 +1118,28 @@ function decideRedemption(ctx: AccrualContext, row: ActivityRow): AccrualDecisio
           'points',
           `redemption ${row.reversalOfRef} debited ${original.points} points from ${original.memberNumber ?? '(none)'}, ` +
             `but its cancellation gives back ${row.pointsRequested ?? '(none)'}: it cannot be applied`,
+        ),
+      );
+    }
+    // Nor another award, nor one issued after the cancellation: the record describes some other
+    // redemption under this id, and giving back the points would settle the wrong one.
+    if (row.serviceType !== (original.serviceType ?? null)) {
+      return rejected(
+        reject(
+          'INCONSISTENT_FIELDS',
+          'service_type',
+          `redemption ${row.reversalOfRef} was issued to ${original.memberNumber ?? '(none)'} as ${original.serviceType ?? '(none)'} for ${original.points} points, ` +
+            `not as ${row.serviceType ?? '(none)'}: its cancellation cannot be applied`,
+        ),
+      );
+    }
+    if (row.activityDate < original.activityDate) {
+      return rejected(
+        reject(
+          'INCONSISTENT_FIELDS',
+          'redemption_date',
+          `redemption ${row.reversalOfRef} was issued to ${original.memberNumber ?? '(none)'} on ${original.activityDate} for ${original.points} points, ` +
+            `but its cancellation is dated ${row.activityDate}, before it: it cannot be applied`,
         ),
       );
     }

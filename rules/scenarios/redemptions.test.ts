@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../../test/harness/db.js';
 import { accrueJob } from '../../jobs/accrue.js';
 import { Accounts } from '../../ledger/accounts.js';
+import { liabilityMovements } from '../../reports/queries.js';
 import { cancellationKey, partnerKey, redemptionKey, reversalKey } from '../activity.js';
 import { memberNumber, useScenario, type Person, type Scenario } from './scenario.js';
 
@@ -60,6 +61,22 @@ async function spentBeforeItsDate(w: Scenario): Promise<number> {
     [100, '2029-06-30'],
   ]);
   return (await w.lots(IVANOV.number))[0]!.id;
+}
+
+/**
+ * March's 500 (expiring 31 March 2029) and June's `june` (30 June 2029), March's taken by the expire job
+ * of 31 March 2029, a night with no redemption file. The March lot's id is returned.
+ */
+async function expiredTheNightBefore(w: Scenario, june: number): Promise<number> {
+  await w.enrol('2026-01-01', IVANOV);
+  rent(w, 'L-MAR', '2026-03-02', 500, '2026-03-03');
+  await w.night('2026-03-03');
+  rent(w, 'L-JUN', '2026-06-02', june, '2026-06-03');
+  await w.night('2026-06-03');
+  const march = (await w.lots(IVANOV.number))[0]!.id;
+  expect((await w.night('2029-03-31')).expire.counts).toMatchObject({ lots: 1, points: 500 });
+  expect(await w.lotSummary(IVANOV.number)).toEqual([[june, '2029-06-30']]);
+  return march;
 }
 
 const cancelled = (id: string, member: string, points: number, date: string) => ({
@@ -248,6 +265,153 @@ for (const engine of availableEngines()) {
       expect(await w.lotSummary(IVANOV.number)).toEqual([[100, '2029-06-30']]);
     });
 
+    it('a redemption made on its points’ last day and sent the next night spends them, taken back from EXPIRY', async () => {
+      const w = s();
+      const march = await expiredTheNightBefore(w, 100);
+      // The seat was issued on 31 March against March's points, valid that day; the file comes a night later.
+      const file = w.dropRedemptions([
+        { id: 'R-1', member: IVANOV.number, date: '2029-03-31', service: 'SEAT', points: 300 },
+      ]);
+      expect(await shownFor(w, file, '2029-04-01')).toEqual([
+        [
+          redemptionKey('R-1'),
+          'POSTED',
+          null,
+          `300 points of it were valid on 2029-03-31 and expired since: taken back from ${Accounts.expiry}`,
+        ],
+      ]);
+      const night = await w.night('2029-04-01');
+      expect(await w.activity(redemptionKey('R-1'))).toMatchObject({ status: 'POSTED', points: -300 });
+      expect(await w.posting(redemptionKey('R-1'))).toMatchObject({
+        entries: { [Accounts.memberPoints(IVANOV.number)]: -300, [Accounts.redemption('SEAT')]: 300 },
+        detail: { unexpired: 300 },
+      });
+      // March's expiry is taken back, and what the seat left of it expires again under the lot's next key.
+      expect((await w.posting(`EXP:${march}:REDEEMED`))?.entries).toEqual({
+        [Accounts.expiry]: -500,
+        [Accounts.memberPoints(IVANOV.number)]: 500,
+      });
+      expect((await w.posting(`EXP:${march}:2`))?.entries).toEqual({
+        [Accounts.memberPoints(IVANOV.number)]: -200,
+        [Accounts.expiry]: 200,
+      });
+      // June's 100 untouched; 200 of March's 500 expired, 300 redeemed.
+      expect(await w.balance(IVANOV.number)).toBe(100);
+      expect(await w.lotSummary(IVANOV.number)).toEqual([[100, '2029-06-30']]);
+      expect(night.expire.counts).toMatchObject({ lots: 0, points: 0 });
+      const movements = await liabilityMovements(w.w.t.db, '2029-03-31', '2029-04-01');
+      const sum = (kind: string) =>
+        movements.filter((m) => m.kind === kind).reduce((n, m) => n - m.points, 0);
+      expect([sum('EXPIRY'), sum('REDEMPTION')]).toEqual([200, 300]);
+
+      // A rerun posts nothing.
+      const count = await w.postingCount();
+      await w.run(accrueJob, '2029-04-01');
+      await w.night('2029-04-02');
+      expect(await w.postingCount()).toBe(count);
+
+      // The seat cancelled: its points go back to March's lot, past its date, booked to EXPIRY.
+      w.dropRedemptions([{ ...cancelled('R-1', IVANOV.number, 300, '2029-04-05'), service: 'SEAT' }]);
+      await w.night('2029-04-05');
+      expect(await w.posting(cancellationKey('R-1'))).toMatchObject({
+        entries: { [Accounts.redemption('SEAT')]: -300, [Accounts.expiry]: 300 },
+        detail: { lapsed: 300 },
+      });
+      expect(await w.balance(IVANOV.number)).toBe(100);
+      const rerun = await w.postingCount();
+      await w.run(accrueJob, '2029-04-05');
+      expect(await w.postingCount()).toBe(rerun);
+
+      // All of March's 500 reads as expired again: the rental's reversal takes them from EXPIRY.
+      rent(w, 'L-MAR-R', '2029-04-07', -500, '2029-04-07');
+      await w.night('2029-04-07');
+      const original = await w.activity(partnerKey('DRIVE', 'L-MAR'));
+      expect((await w.posting(reversalKey(String(original?.posting_key))))?.entries).toEqual({
+        [Accounts.expiry]: -500,
+        [Accounts.partner('DRIVE')]: 500,
+      });
+      expect(await w.balance(IVANOV.number)).toBe(100);
+    });
+
+    it('a redemption of a day its expired points were valid spends them before later lots the balance could pay with', async () => {
+      const w = s();
+      await expiredTheNightBefore(w, 1000);
+      w.dropRedemptions([
+        { id: 'R-1', member: IVANOV.number, date: '2029-03-31', service: 'SEAT', points: 300 },
+        { id: 'R-2', member: IVANOV.number, date: '2029-03-30', service: 'LOUNGE', points: 150 },
+        { id: 'R-3', member: IVANOV.number, date: '2029-04-01', service: 'SEAT', points: 100 },
+      ]);
+      await w.night('2029-04-01');
+      // R-1 and R-2 take 450 of March's 500; R-3, of a day March's points were gone, takes June's.
+      expect(await w.lotSummary(IVANOV.number)).toEqual([[900, '2029-06-30']]);
+      expect(await w.balance(IVANOV.number)).toBe(900);
+      expect((await w.posting(redemptionKey('R-2')))?.detail).toEqual({ unexpired: 150 });
+      expect((await w.posting(redemptionKey('R-3')))?.detail ?? null).toBeNull();
+    });
+
+    it('a redemption of its points’ last day refused a night later still once the rental that earned them was reversed', async () => {
+      const w = s();
+      await expiredTheNightBefore(w, 100);
+      rent(w, 'L-MAR-R', '2029-04-01', -500, '2029-04-01');
+      await w.night('2029-04-01');
+      w.dropRedemptions([
+        { id: 'R-1', member: IVANOV.number, date: '2029-03-31', service: 'SEAT', points: 300 },
+      ]);
+      await w.night('2029-04-02');
+      expect(await w.activity(redemptionKey('R-1'))).toMatchObject({
+        status: 'REJECTED',
+        reason: 'INSUFFICIENT_POINTS',
+      });
+      expect(await w.balance(IVANOV.number)).toBe(100);
+    });
+
+    it('refuses a cancellation of another service type or dated before its redemption (INCONSISTENT_FIELDS), and applies the corrected one sent again', async () => {
+      const w = s();
+      await twoLots(w);
+      w.dropRedemptions([
+        { id: 'R-1', member: IVANOV.number, date: '2026-03-04', service: 'SEAT', points: 300 },
+      ]);
+      await w.night('2026-03-05');
+      const file = w.dropRedemptions([cancelled('R-1', IVANOV.number, 300, '2026-02-01')]);
+      expect(await shownFor(w, file, '2026-03-06')).toEqual([
+        [
+          cancellationKey('R-1'),
+          'REJECTED',
+          'INCONSISTENT_FIELDS',
+          `redemption R-1 was issued to ${IVANOV.number} as SEAT for 300 points, not as AWARD_TICKET: its cancellation cannot be applied`,
+        ],
+      ]);
+      await w.night('2026-03-06');
+      expect(await w.activity(cancellationKey('R-1'))).toMatchObject({
+        status: 'REJECTED',
+        reason: 'INCONSISTENT_FIELDS',
+        reason_field: 'service_type',
+      });
+      expect(await w.activity(redemptionKey('R-1'))).toMatchObject({ status: 'POSTED' });
+      expect(await w.posting(cancellationKey('R-1'))).toBeUndefined();
+      expect(await w.balance(IVANOV.number)).toBe(1200);
+
+      // The service type mended, the date still before the redemption's.
+      w.dropRedemptions([{ ...cancelled('R-1', IVANOV.number, 300, '2026-02-01'), service: 'SEAT' }]);
+      await w.night('2026-03-07');
+      expect(await w.activity(cancellationKey('R-1'))).toMatchObject({
+        status: 'REJECTED',
+        reason: 'INCONSISTENT_FIELDS',
+        reason_field: 'redemption_date',
+        reason_message: `redemption R-1 was issued to ${IVANOV.number} on 2026-03-04 for 300 points, but its cancellation is dated 2026-02-01, before it: it cannot be applied`,
+      });
+      expect(await w.balance(IVANOV.number)).toBe(1200);
+
+      // Both mended: decided afresh, the points given back; a rerun posts nothing.
+      w.dropRedemptions([{ ...cancelled('R-1', IVANOV.number, 300, '2026-03-08'), service: 'SEAT' }]);
+      await w.night('2026-03-08');
+      expect(await w.activity(cancellationKey('R-1'))).toMatchObject({ status: 'POSTED', points: 300 });
+      expect(await w.balance(IVANOV.number)).toBe(1500);
+      const count = await w.postingCount();
+      await w.run(accrueJob, '2026-03-08');
+      expect(await w.postingCount()).toBe(count);
+    });
+
     it('refuses a cancellation naming another member than its redemption (INCONSISTENT_FIELDS), and applies the right one sent again', async () => {
       const w = s();
       await twoLots(w);
@@ -312,7 +476,7 @@ for (const engine of availableEngines()) {
       await w.night('2026-03-06');
       expect(await w.balance(SIDOROV.number)).toBe(1200);
       // The award system now knows the member by the survivor's number.
-      w.dropRedemptions([cancelled('R-1', SIDOROV.number, 300, '2026-03-07')]);
+      w.dropRedemptions([{ ...cancelled('R-1', SIDOROV.number, 300, '2026-03-07'), service: 'SEAT' }]);
       await w.night('2026-03-07');
       expect(await w.activity(cancellationKey('R-1'))).toMatchObject({ status: 'POSTED', points: 300 });
       expect(await w.activity(redemptionKey('R-1'))).toMatchObject({ status: 'REVERSED' });
