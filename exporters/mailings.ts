@@ -8,7 +8,8 @@
  * - their consent allows the kind: `consent[KIND]` (or its short name, `STATEMENT`, in records stored
  *   before the members feed normalised them) when the member record states it, else `consent.ALL`, else
  *   not (no recorded consent is no consent);
- * - they have an e-mail address and their personal data has not been erased;
+ * - they have an e-mail address the list can carry as stored (never one with a character dropped or
+ *   hidden) and their personal data has not been erased;
  * - their status fits the mailing (ACTIVE for warnings, statements and tier changes; INCOMPLETE for the
  *   registration reminder; CLOSED for the closure notice).
  *
@@ -327,7 +328,13 @@ function parseConsent(text: string | null): Record<string, boolean> | null {
 }
 
 // A mailing system cannot send to an address without one @; a language code it cannot read is left out.
-const EMAIL = /^[^@\s]+@[^@\s]+$/;
+// A list never carries an address other than the one stored: one with a character the XML list would
+// drop (controls, lone surrogates) or the mailing house could not tell apart (format, private-use and
+// unassigned characters) leaves its member out, as the members feed refuses such addresses since it
+// checks them, and records stored before may hold them.
+const EMAIL = /^[^@\s\p{C}]+@[^@\s\p{C}]+$/u;
+/** The XML list's schema's and the column's limit, in code points as both count. */
+const EMAIL_MAX = 254;
 const LANGUAGE = /^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*$/;
 
 function addressee(m: MemberRow): Addressee & { surname: string | null } {
@@ -365,7 +372,10 @@ async function* mailableMembers(
     if (page.length === 0) return;
     after = page[page.length - 1]!.number;
     const allowed = page.filter(
-      (m) => EMAIL.test(m.email) && m.email.length <= 254 && consentAllows(parseConsent(m.consent), kind),
+      (m) =>
+        EMAIL.test(m.email) &&
+        Array.from(m.email).length <= EMAIL_MAX &&
+        consentAllows(parseConsent(m.consent), kind),
     );
     if (allowed.length > 0) yield allowed;
     if (page.length < PAGE) return;

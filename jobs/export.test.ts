@@ -1593,6 +1593,67 @@ for (const engine of availableEngines()) {
       }
     });
 
+    it('leaves out of the XML list a member whose stored address it would carry altered, never another address', async () => {
+      const xmlConfig = testConfig((c) => {
+        c.exports.mailings.format = 'xml';
+      });
+      // Addresses stored before the members feed refused them: XML cannot carry U+0001 or U+FFFF (writing
+      // them without would be another address, or none before the @), nor tell the zero-width space apart.
+      const stored = {
+        '1000000107': 'iv\u0001an@example.com',
+        '1000000115': '\u0001@example.com',
+        '1000000123': 'ivan\uFFFF@example.com',
+        '1000000131': 'iv\u200Ban@example.com',
+        '1000000149': 'ivan@example.com',
+      };
+      for (const [number, email] of Object.entries(stored))
+        await insertMember(t.db.knex, {
+          number,
+          status: 'CLOSED',
+          email,
+          consent: { ALL: true },
+          tier: 'MEMBER',
+          surname: 'IVANOV',
+          givenName: 'IVAN',
+          closedOn: DAY,
+        });
+      try {
+        await exportJob(jobContext(t.db, xmlConfig, DAY));
+        const lists = ((await t.db.knex('files').where('direction', 'out')) as OutRow[]).filter(
+          (r) => r.feed === 'mailing',
+        );
+        const closure = lists.find((r) => r.name.startsWith('ACCOUNT_CLOSURE'))!;
+        const recipients = elements(
+          readFileSync(join(xmlConfig.paths.outbox, closure.local_path), 'utf8'),
+          'Recipient',
+        );
+        expect(recipients.map((r) => child(r, 'MemberNumber'))).toEqual([M.closed, '1000000149']);
+        // Every address the lists carry is one stored for that very member.
+        for (const list of lists)
+          for (const r of elements(
+            readFileSync(join(xmlConfig.paths.outbox, list.local_path), 'utf8'),
+            'Recipient',
+          )) {
+            const member = (await t.db
+              .knex('members')
+              .where({ number: child(r, 'MemberNumber') })
+              .first('email')) as {
+              email: string;
+            };
+            expect(child(r, 'Email'), `${list.name}: ${child(r, 'MemberNumber')}`).toBe(member.email);
+          }
+        if (xmllintOrSkip()) {
+          const check = validateWithSchema(
+            SCHEMAS.mailing!,
+            lists.map((r) => join(xmlConfig.paths.outbox, r.local_path)),
+          );
+          expect(check.ok, check.output).toBe(true);
+        }
+      } finally {
+        rmSync(xmlConfig.paths.outbox, { recursive: true, force: true });
+      }
+    });
+
     it('a rerun of the same date writes the same bytes, allocates nothing and registers nothing new', async () => {
       await exportJob(jobContext(t.db, config, DAY));
       const before = await outRows();

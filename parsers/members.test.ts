@@ -13,6 +13,7 @@ import {
   type MemberRecord,
 } from './members.js';
 import { Accounts, describeAccount } from '../ledger/accounts.js';
+import { xmlChars } from '../exporters/xml-writer.js';
 import { validateMemberNumber, withCheckDigit, type MemberNumberRule } from '../rules/check-digit.js';
 
 const read = (name: string) => collect(membersParser, [fixtureInput(`members/${name}`)]);
@@ -286,6 +287,71 @@ describe("the program's member-number rule", () => {
 });
 
 describe('members parser properties', () => {
+  const withEmail = (...emails: string[]) =>
+    [
+      'member_number,status,enrolment_date,enrolment_channel,surname,given_name,email,updated_at',
+      ...emails.map((e) => `0012345678,ACTIVE,2019-03-14,WEB,IVANOV,IVAN,${e},2024-05-01T10:00:00Z`),
+      '',
+    ].join('\n');
+
+  it('refuses an address with a control character, naming file, line and field, rather than storing it', async () => {
+    const { records, rejects } = await collect(membersParser, [
+      bytesInput(
+        'members.csv',
+        withEmail('ivan@example.com', 'iv\u0001an@example.com', '\u0001@example.com'),
+      ),
+    ]);
+    expect(records.map((r) => [r.line, r.record.email])).toEqual([[2, 'ivan@example.com']]);
+    expect(rejects.map((r) => [r.file, r.line, r.field, r.reason])).toEqual([
+      ['members.csv', 3, 'email', 'BAD_FORMAT'],
+      ['members.csv', 4, 'email', 'BAD_FORMAT'],
+    ]);
+    expect(rejects[0]!.message).toBe(
+      'email: expected an e-mail address of at most 254 characters, without spaces, control or other invisible characters, found "iv\\u0001an@example.com"',
+    );
+  });
+
+  it('takes an address exactly when no character in it is invisible, so a list carries it as stored', async () => {
+    // Controls (C0, DEL, C1), format characters (soft hyphen, zero-width, direction marks, BOM),
+    // noncharacters and private use: XML drops the first and the mailing house cannot see the others.
+    const hidden = [
+      '\u0001',
+      '\u0008',
+      '\u000b',
+      '\u001f',
+      '\u007f',
+      '\u0085',
+      '\u00ad',
+      '\u200b',
+      '\u200e',
+      '\u202e',
+      '\u2060',
+      '\ufeff',
+      '\ufffe',
+      '\uffff',
+      '\ue000',
+    ];
+    const shown = ['a', 'z', '0', '.', '_', '+', '-', 'я', 'ü', '中', '😀'];
+    const part = fc
+      .array(fc.constantFrom(...shown, ...hidden), { minLength: 1, maxLength: 8 })
+      .map((a) => a.join(''));
+    await fc.assert(
+      fc.asyncProperty(part, part, async (local, domain) => {
+        const email = `i${local}v@e${domain}x.org`;
+        const { records, rejects } = await collect(membersParser, [bytesInput('m.csv', withEmail(email))]);
+        if (hidden.some((h) => email.includes(h))) {
+          expect(records).toEqual([]);
+          expect(rejects.map((r) => [r.line, r.field, r.reason])).toEqual([[2, 'email', 'BAD_FORMAT']]);
+        } else {
+          expect(rejects).toEqual([]);
+          expect(records.map((r) => r.record.email)).toEqual([email]);
+          expect(xmlChars(email)).toBe(email);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('accepts a group id exactly when it names a pool account, else refuses it on group_id', async () => {
     const id = fc.oneof(
       fc.stringMatching(/^[0-9A-Za-z][0-9A-Za-z_.-]{0,44}$/),
