@@ -13,7 +13,7 @@ import { completedFtlMessages, rememberCompletedFtlMessages } from '../jobs/ftl-
 import { rejectedRecordsParams, rejectedRecordsSql, waitingCancellationsAt } from '../reports/daily.js';
 import { dateTextSql } from '../reports/common.js';
 import { Program } from '../rules/program.js';
-import { mailingPolicy, mailingRows } from '../exporters/mailings.js';
+import { mailingPolicy, mailingRows, tierChangeList } from '../exporters/mailings.js';
 import { addDays } from '../lib/dates.js';
 import { parseConfig } from '../config/load.js';
 import { EXAMPLE_CONFIG } from '../test/harness/context.js';
@@ -1444,10 +1444,25 @@ for (const engine of availableEngines()) {
         const delivered = await list('TIER_CHANGE', '2026-03-21', '2026-03-22T03:00:00Z');
         const written = await list('TIER_CHANGE', '2026-03-22', null);
         await list('EXPIRY_WARNING', '2026-03-23', null);
-        const event = (key: string, date: string, direction: string, to: string, createdAt: string) =>
+        // Another member's, so that it is no later change of IVANOV's that the next list would leave out.
+        const other = await insertMember(t.db.knex, {
+          number: '1000000024',
+          status: 'ACTIVE',
+          tier: 'SILVER',
+          surname: 'PETROV',
+          givenName: 'PETR',
+        });
+        const event = (
+          key: string,
+          date: string,
+          direction: string,
+          to: string,
+          createdAt: string,
+          memberId = member,
+        ) =>
           t.db.knex('tier_events').insert({
             event_key: key,
-            member_id: member,
+            member_id: memberId,
             business_date: date,
             effective_on: date,
             from_tier: 'MEMBER',
@@ -1461,7 +1476,7 @@ for (const engine of availableEngines()) {
         await event('HOLD', '2026-03-21', 'HOLD', 'SILVER', '2026-03-22T01:00:00Z');
         // A rerun of the 21st after its list was delivered: in no list.
         await event('LATE', '2026-03-21', 'UP', 'GOLD', '2026-03-22T10:00:00Z');
-        await event('WRITTEN', '2026-03-22', 'DOWN', 'SILVER', '2026-03-23T01:00:00Z');
+        await event('WRITTEN', '2026-03-22', 'DOWN', 'SILVER', '2026-03-23T01:00:00Z', other);
         // The 23rd's TIER_CHANGE list is still to be written.
         await event('PENDING', '2026-03-23', 'UP', 'GOLD', '2026-03-24T01:00:00Z');
         const taken = async () =>
@@ -1492,6 +1507,96 @@ for (const engine of availableEngines()) {
         expect(Number((await t.db.knex('tier_events').count({ n: '*' }).first())!.n)).toBe(5);
         expect(await migrateLatest(t.db)).toEqual(since);
         expect(await taken()).toEqual(seeded);
+      } finally {
+        await t.cleanup();
+      }
+    });
+
+    it('040 rebuilds a list delivered before it with every event it took, and rolls back keeping the events', async () => {
+      const t = await createTestDatabase(engine);
+      try {
+        const since = MIGRATION_NAMES.slice(MIGRATION_NAMES.indexOf('040_tier_event_superseded'));
+        for (const _ of since) await t.db.knex.migrate.down(MIGRATION_CONFIG);
+        expect(await t.db.knex.schema.hasColumn('tier_events', 'mailing_superseded')).toBe(false);
+        const member = await insertMember(t.db.knex, {
+          number: '1000000016',
+          status: 'ACTIVE',
+          tier: 'GOLD',
+          email: 'ivan@example.com',
+          consent: { ALL: true },
+          surname: 'IVANOV',
+          givenName: 'IVAN',
+        });
+        // The 12th's list took the Gold upgrade, then the 11th's list was caught up with the Silver one,
+        // both delivered: before 040 the 11th's mailed it.
+        const list = async (date: string) => {
+          const [row] = await t.db
+            .knex('files')
+            .insert({
+              direction: 'out',
+              feed: 'mailing',
+              name: `TIER_CHANGE_${date.replaceAll('-', '')}.csv`,
+              size: 1,
+              sha256: date.padEnd(64, '0'),
+              local_path: `mailing/TIER_CHANGE_${date.replaceAll('-', '')}.csv`,
+              business_date: date,
+              verdict: 'delivered',
+              delivered_at: '2026-01-13T05:00:00Z',
+              export_key: `mailing:-:TIER_CHANGE:${date}`,
+              created_at: '2026-01-13T02:00:00Z',
+            })
+            .returning('id');
+          return Number(typeof row === 'object' ? (row as { id: number }).id : row);
+        };
+        const twelfth = await list('2026-01-12');
+        const eleventh = await list('2026-01-11');
+        const event = (key: string, date: string, from: string, to: string, fileId: number) =>
+          t.db.knex('tier_events').insert({
+            event_key: key,
+            member_id: member,
+            business_date: date,
+            effective_on: date,
+            from_tier: from,
+            to_tier: to,
+            direction: 'UP',
+            qualification: 100000,
+            reason: 'THRESHOLD_REACHED',
+            created_at: `${date}T23:30:00Z`,
+            mailing_file_id: fileId,
+          });
+        await event('SILVER', '2026-01-11', 'MEMBER', 'SILVER', eleventh);
+        await event('GOLD', '2026-01-12', 'SILVER', 'GOLD', twelfth);
+
+        expect(await migrateLatest(t.db)).toEqual(since);
+        expect(
+          (await t.db.knex('tier_events').orderBy('id').select('mailing_superseded')).map((r) =>
+            Boolean(r.mailing_superseded),
+          ),
+        ).toEqual([false, false]);
+        const policy = mailingPolicy(parseConfig(readFileSync(EXAMPLE_CONFIG, 'utf8'), EXAMPLE_CONFIG, {}));
+        const rows = [];
+        for await (const row of mailingRows(
+          t.db.knex,
+          'TIER_CHANGE',
+          '2026-01-11',
+          policy,
+          await tierChangeList(t.db.knex, eleventh),
+        ))
+          rows.push(row);
+        expect(rows).toMatchObject([{ memberNumber: '1000000016', fromTier: 'MEMBER', toTier: 'SILVER' }]);
+
+        for (const _ of since) await t.db.knex.migrate.down(MIGRATION_CONFIG);
+        expect(await t.db.knex.schema.hasColumn('tier_events', 'mailing_superseded')).toBe(false);
+        expect(
+          (await t.db.knex('tier_events').orderBy('id').select('event_key', 'mailing_file_id')).map((r) => [
+            r.event_key,
+            Number(r.mailing_file_id),
+          ]),
+        ).toEqual([
+          ['SILVER', eleventh],
+          ['GOLD', twelfth],
+        ]);
+        expect(await migrateLatest(t.db)).toEqual(since);
       } finally {
         await t.cleanup();
       }

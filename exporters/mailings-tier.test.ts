@@ -191,6 +191,78 @@ for (const engine of availableEngines()) {
       expect(await listed(w, '2027-01-21')).toEqual([]);
     });
 
+    it('does not mail a caught-up night’s upgrade that a later list has already taken the next change after', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV);
+      await mailable(w, IVANOV);
+      fly(w, '2026-01-10', '1200.00');
+      // The night of the 11th makes him Silver; its export does not run.
+      await w.night('2026-01-11', { at: '2026-01-12T01:00:00Z' });
+      fly(w, '2026-01-11', '1500.00');
+      await w.night('2026-01-12', { at: '2026-01-13T01:00:00Z' });
+      expect((await w.member(IVANOV.number)).tier).toBe('GOLD');
+      await exportNight(w, '2026-01-12', '2026-01-13T02:00:00Z');
+      expect(await listed(w, '2026-01-12')).toEqual([
+        [IVANOV.number, 'SILVER', 'GOLD', 'UP', 'Y', '2026-01-12'],
+      ]);
+      await deliverAll(w, '2026-01-13T03:00:00Z');
+
+      // The 11th's export caught up: no Silver card for a Gold member, and the upgrade is taken all the same.
+      await exportNight(w, '2026-01-11', '2026-01-13T04:00:00Z');
+      expect(await listed(w, '2026-01-11')).toEqual([]);
+      const taken = await w
+        .knex('tier_events as t')
+        .join('members as m', 'm.id', 't.member_id')
+        .join('files as f', 'f.id', 't.mailing_file_id')
+        .where('m.number', IVANOV.number)
+        .orderBy('t.id')
+        .select('t.to_tier', 'f.name');
+      expect(taken.map((e) => [e.to_tier, e.name])).toEqual([
+        ['SILVER', 'TIER_CHANGE_20260111.csv'],
+        ['GOLD', 'TIER_CHANGE_20260112.csv'],
+      ]);
+      await deliverAll(w, '2026-01-13T05:00:00Z');
+      for (const [date, at] of [
+        ['2026-01-11', '2026-01-13T06:00:00Z'],
+        ['2026-01-12', '2026-01-13T06:30:00Z'],
+      ] as const)
+        expect(await exportNight(w, date, at)).toMatchObject({ warnings: [] });
+      await w.night('2026-01-13', { at: '2026-01-14T01:00:00Z' });
+      await exportNight(w, '2026-01-13', '2026-01-14T02:00:00Z');
+      expect(await listed(w, '2026-01-13')).toEqual([]);
+    });
+
+    it('leaves out of a list rebuilt before delivery the change a later list took the next one after, and keeps it so once delivered', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV);
+      await mailable(w, IVANOV);
+      fly(w, '2026-01-10', '1200.00');
+      await w.night('2026-01-11', { at: '2026-01-12T01:00:00Z' });
+      await exportNight(w, '2026-01-11', '2026-01-12T02:00:00Z');
+      expect(await listed(w, '2026-01-11')).toEqual([
+        [IVANOV.number, 'MEMBER', 'SILVER', 'UP', 'Y', '2026-01-11'],
+      ]);
+      // The 11th's list is not delivered (the mailing house's server is down) before the 12th's is made.
+      fly(w, '2026-01-11', '1500.00');
+      await w.night('2026-01-12', { at: '2026-01-13T01:00:00Z' });
+      await exportNight(w, '2026-01-12', '2026-01-13T02:00:00Z');
+      expect(await listed(w, '2026-01-12')).toEqual([
+        [IVANOV.number, 'SILVER', 'GOLD', 'UP', 'Y', '2026-01-12'],
+      ]);
+      // Rebuilt before delivery, the 11th's list no longer announces a Silver card.
+      const rebuilt = await exportNight(w, '2026-01-11', '2026-01-13T02:30:00Z');
+      expect(rebuilt.warnings).toEqual([
+        expect.stringMatching(/rebuilt with different content before delivery; the new version replaces it/),
+      ]);
+      expect(await listed(w, '2026-01-11')).toEqual([]);
+      await deliverAll(w, '2026-01-13T03:00:00Z');
+      // Delivered so, it is rebuilt so: nothing drifted.
+      const rerun = await exportNight(w, '2026-01-11', '2026-01-13T04:00:00Z');
+      expect(rerun.warnings).toEqual([]);
+      expect(rerun.counts.drifted).toBeUndefined();
+      expect(await listed(w, '2026-01-11')).toEqual([]);
+    });
+
     it('does not mail a change later to a member who could not be mailed when its list was made', async () => {
       const w = s();
       await w.enrol('2026-01-01', IVANOV);

@@ -682,8 +682,38 @@ function takenBy(b: Knex.QueryBuilder, q: Q, businessDate: IsoDate, list: TierCh
 }
 
 /**
+ * Whether a later change of the member of `tier_events as t`, taken by a list other than `fileId` (null:
+ * any list), stands over it. A night's list caught up after a later night's list took the member's next
+ * change would otherwise announce a tier the member has already left, and a card for it printed after
+ * the newer one; the later list's change is what the member holds, mailed or not.
+ */
+function supersededElsewhere(q: Q, fileId: number | null) {
+  return (s: Knex.QueryBuilder) => {
+    s.select(q.raw('1'))
+      .from('tier_events as later')
+      .whereRaw('later.member_id = t.member_id')
+      .andWhereRaw('later.id > t.id')
+      .whereIn('later.direction', ['UP', 'DOWN'])
+      .whereNotNull('later.mailing_file_id');
+    if (fileId !== null) s.andWhere('later.mailing_file_id', '<>', fileId);
+  };
+}
+
+/**
+ * Narrows the events a list takes to those it mails: not superseded by a change another list took. A
+ * delivered list is rebuilt from what it recorded (`mailing_superseded`, migration 040), as the later
+ * list may have taken its change after this one was delivered with the event in it.
+ */
+function mailedBy(b: Knex.QueryBuilder, q: Q, list: TierChangeList): Knex.QueryBuilder {
+  return list.delivered
+    ? b.where('t.mailing_superseded', false)
+    : b.whereNotExists(supersededElsewhere(q, list.fileId));
+}
+
+/**
  * Records that the list `fileId` took its events, whether or not they made a row (a member who may not
- * be mailed, or whose events net to nothing, is not mailed them later either).
+ * be mailed, or whose events net to nothing, is not mailed them later either), and which of them it left
+ * out as superseded, so that its rebuild after delivery carries what it carried.
  */
 export async function keepTierChanges(
   trx: Knex.Transaction,
@@ -695,6 +725,16 @@ export async function keepTierChanges(
   await trx('tier_events')
     .whereIn('id', (s) => takenBy(s.from('tier_events as t'), trx, businessDate, list).select('t.id'))
     .update({ mailing_file_id: fileId });
+  await trx('tier_events').where('mailing_file_id', fileId).update({ mailing_superseded: false });
+  await trx('tier_events')
+    .whereIn('id', (s) =>
+      s
+        .from('tier_events as t')
+        .where('t.mailing_file_id', fileId)
+        .whereExists(supersededElsewhere(trx, fileId))
+        .select('t.id'),
+    )
+    .update({ mailing_superseded: true });
 }
 
 export async function* tierChanges(
@@ -710,7 +750,7 @@ export async function* tierChanges(
       ),
     ),
   )) {
-    const events = (await takenBy(q('tier_events as t'), q, businessDate, list)
+    const events = (await mailedBy(takenBy(q('tier_events as t'), q, businessDate, list), q, list)
       .whereIn(
         't.member_id',
         page.map((m) => m.id),

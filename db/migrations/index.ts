@@ -42,6 +42,7 @@ import * as m035 from './035_member_closures.js';
 import * as m036 from './036_reject_indexes.js';
 import * as m037 from './037_completed_ftl_messages.js';
 import * as m038 from './038_invoice_line_credit_month.js';
+import * as m040 from './040_tier_event_superseded.js';
 
 export interface Migration {
   name: string;
@@ -88,6 +89,7 @@ export const migrations: Migration[] = [
   { name: '036_reject_indexes', ...m036 },
   { name: '037_completed_ftl_messages', ...m037 },
   { name: '038_invoice_line_credit_month', ...m038 },
+  { name: '040_tier_event_superseded', ...m040 },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {
