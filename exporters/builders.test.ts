@@ -706,6 +706,33 @@ describe('mailing lists', () => {
     expect(counter.recipients).toBe(1);
   });
 
+  it('leaves out of the CSV list a member whose address it would have to alter, never writing another', async () => {
+    const counter: { recipients?: number } = {};
+    const at = (memberNumber: string, email: string) => ({
+      ...warning,
+      memberNumber,
+      email,
+      givenName: 'Anna',
+    });
+    const csv = await text(
+      mailingCsv(
+        'EXPIRY_WARNING',
+        [
+          at('1000000016', '-anna@example.com'),
+          at('1000000024', '=1+2@example.com'),
+          at('1000000032', 'a-b@example.com'),
+        ],
+        counter,
+      ),
+    );
+    // A leading - or = would be written behind an apostrophe: the address '-anna@example.com, another one.
+    expect(csv.split('\r\n').slice(1)).toEqual([
+      '1000000032,a-b@example.com,en,Anna,"Smith, Jr.",500,2027-01-29',
+      '',
+    ]);
+    expect(counter.recipients).toBe(1);
+  });
+
   it('lists only the fields a mailing needs: never birth date, phone, country or native-script names', () => {
     for (const columns of Object.values(MAILING_COLUMNS)) {
       const names = columns.map(([n]) => n);

@@ -124,11 +124,15 @@ export type MailingRow = MailingRows[MailingKind];
 
 // ------------------------------------------------------------------------------------------------ columns
 
-/** `maxLength`: the most characters the XML list's schema allows the field. */
+/**
+ * `maxLength`: the most characters the XML list's schema allows the field. An `address` is text from
+ * outside written exactly as stored or not at all: the CSV list's guard against spreadsheet formulas would
+ * make `-ivan@example.com` the address `'-ivan@example.com`, someone else's.
+ */
 type Column<R> = readonly [
   name: string,
   value: (r: R) => CsvField | null,
-  kind: 'text' | 'plain',
+  kind: 'text' | 'plain' | 'address',
   maxLength?: number,
 ];
 
@@ -137,7 +141,7 @@ const NAME_MAX = 100;
 
 const ADDRESSEE: ReadonlyArray<Column<Addressee & { surname?: string | null }>> = [
   ['member_number', (r) => r.memberNumber, 'text'],
-  ['email', (r) => r.email, 'text'],
+  ['email', (r) => r.email, 'address'],
   ['language', (r) => r.language, 'text'],
   ['given_name', (r) => r.givenName, 'text', NAME_MAX],
 ];
@@ -196,13 +200,18 @@ export async function* mailingCsv<K extends MailingKind>(
   counter.recipients = 0;
   let batch: CsvField[][] = [];
   for await (const row of rows) {
-    batch.push(
-      columns.map(([, value, type]) => {
-        const v = value(row);
-        if (v === null) return '';
-        return type === 'text' ? csvText(String(v)) : v;
-      }),
-    );
+    let altered = false;
+    const fields = columns.map(([, value, type]) => {
+      const v = value(row);
+      if (v === null) return '';
+      if (type === 'plain') return v;
+      const text = csvText(String(v));
+      if (type === 'address' && text !== v) altered = true;
+      return text;
+    });
+    // Left out as a member without an address is: mailed at another address is the harm.
+    if (altered) continue;
+    batch.push(fields);
     counter.recipients++;
     if (batch.length >= BATCH) {
       yield csvRecords(batch);
