@@ -831,6 +831,9 @@ for (const engine of availableEngines()) {
         });
         await t.db.knex('invoice_lines').insert([line(1, null), line(2, '2026-11')]);
         const down = () => t.db.knex.migrate.down(MIGRATION_CONFIG);
+        // Back to 038 as the last applied, however many migrations came after it.
+        const since = MIGRATION_NAMES.slice(MIGRATION_NAMES.indexOf('038_invoice_line_credit_month'));
+        for (const _ of since.slice(1)) await down();
         await expect(down()).rejects.toThrow(
           /would lose which earlier month's credits 1 kept invoice line\(s\) take back \(2026120001 line 2 \(2026-11\)\)/,
         );
@@ -842,7 +845,7 @@ for (const engine of availableEngines()) {
         await down();
         expect(await t.db.knex.schema.hasColumn('invoice_lines', 'credit_month')).toBe(false);
         expect(await t.db.knex('invoice_lines').pluck('points')).toEqual([500]);
-        expect(await migrateLatest(t.db)).toEqual(['038_invoice_line_credit_month']);
+        expect(await migrateLatest(t.db)).toEqual(since);
         expect(await t.db.knex('invoice_lines').select('points', 'credit_month')).toEqual([
           { points: 500, credit_month: null },
         ]);
