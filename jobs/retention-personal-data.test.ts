@@ -16,6 +16,7 @@ import { runJob } from './runner.js';
 import { forgetMember, retentionJob } from './retention.js';
 import { checkLedger } from '../ledger/check.js';
 import { withCheckDigit } from '../rules/check-digit.js';
+import { Scenario } from '../rules/scenarios/scenario.js';
 
 const RULE = { pattern: '^[0-9]{10}$', checkDigit: 'luhn' as const };
 const number = (i: number) => withCheckDigit(`6${String(i).padStart(8, '0')}`, RULE);
@@ -347,6 +348,104 @@ for (const engine of availableEngines()) {
         reportFoldersRemoved: 0,
         rejectTextsBlanked: 0,
       });
+    });
+
+    it('claims that come for her after she was forgotten lose her name once decided, and a rerun changes nothing', async () => {
+      // She stays active after the erasure and keeps filing claims: a retro-claim for her flight and a
+      // partner's claim for her Lufthansa flight, both read with her name as she wrote it.
+      inbox(w, 'members', 'MEMBERS_20240201.csv', membersCsv([MARTA, OTHER]));
+      inbox(w, 'flown', 'FLOWN_20240201.csv', couponsCsv([MARTA, OTHER]));
+      await runJob(w.ctx('2024-02-01'), 'nightly');
+      await forgetMember(w.ctx('2024-02-02'), MARTA.number);
+      const knex = w.t.db.knex;
+      const s = new Scenario(w);
+      s.dropRetroClaims([
+        {
+          id: 'RC-9',
+          member: MARTA.number,
+          received: '2025-03-01',
+          carrier: 'XX',
+          flight: '101',
+          date: '2024-02-10',
+          from: 'SVO',
+          to: 'LED',
+          surname: MARTA.surname,
+          givenName: MARTA.given,
+        },
+      ]);
+      s.dropAllianceClaims('LH', [
+        {
+          id: 'LH-9',
+          member: MARTA.number,
+          surname: MARTA.surname,
+          givenName: MARTA.given,
+          carrier: 'LH',
+          flight: '1444',
+          date: '2025-02-20',
+          from: 'FRA',
+          to: 'MUC',
+          cabin: 'Y',
+          rbd: 'Y',
+        },
+      ]);
+      // A line of hers refused that night: its text carries her name next to her number.
+      await knex('rejects').insert({
+        feed: 'retro-claims',
+        line: 3,
+        field: 'claim_id',
+        reason: 'DUPLICATE',
+        member_number: MARTA.number,
+        text: `RC-8,${MARTA.number},2025-03-01,,,XX,101,2024-02-10,SVO,LED,${MARTA.surname},${MARTA.given}`,
+        business_date: '2025-03-01',
+        created_at: '2025-03-01T23:30:00Z',
+      });
+      const night = await runJob(w.ctx('2025-03-01'), 'nightly');
+      expect(night.steps.map((st) => [st.job, st.status])).not.toContainEqual(['retention', 'failed']);
+      expect(await knex('retro_claims').where({ claim_id: 'RC-9' }).first('status')).toEqual({
+        status: 'REJECTED',
+      });
+      expect(await knex('alliance_claims').where({ claim_id: 'LH-9' }).first('direction')).toEqual({
+        direction: 'IN',
+      });
+      // The night's own retention scrubbed them, not an age rule: in these tables she is gone already.
+      const tonight = await everyTable(knex);
+      for (const t of ['retro_claims', 'alliance_claims', 'activities', 'rejects'])
+        expect(holding(new Map([[t, tonight.get(t)!]]), SECRETS), t).toEqual([]);
+      // A retro-claim still PENDING keeps the name it may have to find a coupon by.
+      await knex('retro_claims').insert({
+        claim_id: 'RC-10',
+        member_number: MARTA.number,
+        received_date: '2025-03-02',
+        claim: JSON.stringify({ claimId: 'RC-10', surname: MARTA.surname }),
+        status: 'PENDING',
+      });
+      await retentionJob(w.ctx('2025-03-02'));
+      expect((await knex('retro_claims').where({ claim_id: 'RC-10' }).first('claim')).claim).toContain(
+        MARTA.surname,
+      );
+      await knex('retro_claims').where({ claim_id: 'RC-10' }).update({ status: 'REJECTED' });
+
+      // Every period has passed: nothing holds her name, while the claims keep what the books need.
+      await retentionJob(w.ctx('2025-06-01'));
+      expect(holding(await everyTable(knex), SECRETS)).toEqual([]);
+      expect(
+        JSON.parse((await knex('retro_claims').where({ claim_id: 'RC-9' }).first('claim')).claim),
+      ).toMatchObject({
+        claimId: 'RC-9',
+        memberNumber: MARTA.number,
+        surname: expect.stringMatching(/^TOK-/),
+      });
+      expect(
+        JSON.parse((await knex('alliance_claims').where({ claim_id: 'LH-9' }).first('claim')).claim),
+      ).toMatchObject({
+        claimId: 'LH-9',
+        member: { number: MARTA.number, surname: expect.stringMatching(/^TOK-/) },
+      });
+      const tables = ['retro_claims', 'alliance_claims', 'activities', 'rejects'] as const;
+      const before = await Promise.all(tables.map((t) => knex(t).orderBy('id').select('*')));
+      const again = await retentionJob(w.ctx('2025-06-01'));
+      expect(again.counts).toMatchObject({ erased: 0, claimsOfErasedScrubbed: 0 });
+      expect(await Promise.all(tables.map((t) => knex(t).orderBy('id').select('*')))).toEqual(before);
     });
   });
 }

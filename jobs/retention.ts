@@ -12,7 +12,8 @@
  * The erasure reaches every row tied to the member: the member record, names as travelled on their
  * activities, the names in the JSON of the alliance claims and retro-claims of their activities (claim id,
  * member number, flight and points stay for the books and the partners' reconciliation), and the texts of
- * rejects carrying their number. What cannot be tied to one member is removed by age, every night, counted
+ * rejects carrying their number; what the feeds store of the number later (an erased member may keep
+ * claiming) is scrubbed the same way every night. What cannot be tied to one member is removed by age, every night, counted
  * from the business date (never the wall clock): the text of rejects, expired FTL parts and completed FTL
  * messages (`retention.rejectTextDays`), landed inbound files once read (`landedFileDays`), Redeye's copies of
  * delivered exports and the delivered mailing lists in the shared outbox (`exportCopyDays`), and stored
@@ -279,7 +280,18 @@ async function scrubClaims(
   rows: Array<{ id: number | string; claim_id: string; claim: string }>,
   token: (v: string | null) => string | null,
 ): Promise<ReplacedClaim[]> {
+  return (await scrubClaimsCounted(trx, table, rows, token)).unreadable;
+}
+
+/** `scrubClaims`, also counting the claims it changed (those replaced whole among them). */
+async function scrubClaimsCounted(
+  trx: Knex.Transaction,
+  table: 'alliance_claims' | 'retro_claims',
+  rows: Array<{ id: number | string; claim_id: string; claim: string }>,
+  token: (v: string | null) => string | null,
+): Promise<{ changed: number; unreadable: ReplacedClaim[] }> {
   const unreadable: ReplacedClaim[] = [];
+  let changed = 0;
   for (const r of rows) {
     let claim: unknown;
     try {
@@ -288,14 +300,17 @@ async function scrubClaims(
       // Not written by this code (edited by hand, cut short): nothing in it can be told apart, so all goes.
       await trx(table).where({ id: r.id }).update({ claim: UNREADABLE_CLAIM });
       unreadable.push({ table, id: Number(r.id), claimId: r.claim_id });
+      changed++;
       continue;
     }
-    if (scrubPersonal(claim, token))
+    if (scrubPersonal(claim, token)) {
       await trx(table)
         .where({ id: r.id })
         .update({ claim: JSON.stringify(claim) });
+      changed++;
+    }
   }
-  return unreadable;
+  return { changed, unreadable };
 }
 
 /**
@@ -310,6 +325,70 @@ const waitingMergesDue = (knex: Knex, cutoff: IsoDate) =>
     .where('w.business_date', '<=', cutoff)
     .whereNull('m.erased_at')
     .whereNotExists(knex('erasures as e').whereRaw('e.member_number = w.member_number').select('e.id'));
+
+/** Rows whose member number column `column` names an erased number (migration 032's index finds it). */
+const ofErasedNumber = (q: Knex | Knex.Transaction, column: string) =>
+  q('erasures as e').whereRaw('e.member_number = ??', [column]).select('e.id');
+
+/**
+ * What the feeds stored of an erased number after its erasure. An erased member may stay active and keep
+ * claiming, and a claim is stored as read, with the name the member wrote: a retro-claim keeps it while
+ * PENDING (it may have to find a coupon without a card by the name travelled), so it is scrubbed once
+ * decided; a partner airline's claim is read again by no one once stored (its activity carries the flight),
+ * so at once. Names as travelled and the text of rejects of the number go as `eraseMember` takes them.
+ * Already scrubbed rows are left as they are, so a rerun changes nothing.
+ */
+async function scrubLaterRecordsOfErased(
+  trx: Knex.Transaction,
+  token: (v: string | null) => string | null,
+): Promise<{
+  claimsScrubbed: number;
+  travelNamesCleared: number;
+  rejectTextsBlanked: number;
+  replaced: ReplacedClaim[];
+}> {
+  let claimsScrubbed = 0;
+  const replaced: ReplacedClaim[] = [];
+  const claims: Array<{
+    table: 'alliance_claims' | 'retro_claims';
+    rows: Array<{ id: number | string; claim_id: string; claim: string }>;
+  }> = [
+    {
+      table: 'retro_claims',
+      rows: await trx('retro_claims as r')
+        .whereNot('r.status', 'PENDING')
+        .whereExists(ofErasedNumber(trx, 'r.member_number'))
+        .orderBy('r.id')
+        .select('r.id', 'r.claim_id', 'r.claim'),
+    },
+    {
+      table: 'alliance_claims',
+      rows: await trx('alliance_claims as c')
+        .join('activities as a', 'a.activity_key', 'c.activity_key')
+        .whereExists(ofErasedNumber(trx, 'a.member_number'))
+        .orderBy('c.id')
+        .select('c.id', 'c.claim_id', 'c.claim'),
+    },
+  ];
+  for (const { table, rows } of claims) {
+    const { changed, unreadable } = await scrubClaimsCounted(trx, table, rows, token);
+    claimsScrubbed += changed;
+    replaced.push(...unreadable);
+  }
+  const travelNamesCleared = Number(
+    await trx('activities')
+      .where(keepsTravelNames)
+      .whereExists(ofErasedNumber(trx, 'activities.member_number'))
+      .update({ travel_surname: null, travel_given_name: null }),
+  );
+  const rejectTextsBlanked = Number(
+    await trx('rejects')
+      .whereNotNull('text')
+      .whereExists(ofErasedNumber(trx, 'rejects.member_number'))
+      .update({ text: null }),
+  );
+  return { claimsScrubbed, travelNamesCleared, rejectTextsBlanked, replaced };
+}
 
 /** An account never enrolled, as `eraseMember` takes it: no members row, no names of its own. */
 const NEVER_ENROLLED = {
@@ -362,12 +441,21 @@ export const retentionJob: Job = async (ctx: JobContext): Promise<JobResult> => 
       for (const m of part) unreadableClaims.push(...(await eraseMember(trx, m, token, 'RETENTION', now)));
     });
   }
+  // The secret is asked for only when a name is there to tokenise: once every later claim is scrubbed, a
+  // night runs without it as before.
+  let later: (v: string | null) => string | null = (v) =>
+    (later = tokeniser(ctx.env, ctx.config.retention.tokenSecretEnv))(v);
+  const since = await ctx.db.transaction((trx) => scrubLaterRecordsOfErased(trx, (v) => later(v)));
+  unreadableClaims.push(...since.replaced);
   const r = ctx.config.retention;
   const cutoffs = copyCutoffs(r, ctx.businessDate);
   const warnings: string[] = [];
   if (unreadableClaims.length > 0) warnings.push(replacedClaimsWarning('erased members', unreadableClaims));
   const counts = {
     erased: erasing.length,
+    claimsOfErasedScrubbed: since.claimsScrubbed,
+    travelNamesOfErasedCleared: since.travelNamesCleared,
+    rejectTextsOfErasedBlanked: since.rejectTextsBlanked,
     ...(unreadableClaims.length > 0 ? { unreadableClaimsReplaced: unreadableClaims.length } : {}),
     temporaryFilesRemoved,
     ...(await blankOldRejects(ctx.db.knex, addDays(ctx.businessDate, -r.rejectTextDays))),
