@@ -7,7 +7,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../../test/harness/db.js';
+import { accrueJob } from '../../jobs/accrue.js';
 import { Accounts } from '../../ledger/accounts.js';
+import { liabilityMovements } from '../../reports/queries.js';
+import { redemptionKey } from '../activity.js';
 import { memberNumber, replaceOnce, useScenario, type Person, type Scenario } from './scenario.js';
 
 const HOUSEHOLD = { type: 'HOUSEHOLD', id: 'H1' } as const;
@@ -177,6 +180,71 @@ for (const engine of availableEngines()) {
       await w.night('2026-03-13');
       expect(await w.activity('RDM:R-2')).toMatchObject({ status: 'POSTED' });
       expect(await w.poolBalance('H1')).toBe(373);
+    });
+
+    it('takes back from EXPIRY the pool points a member’s redemption of their last day spends, sent the night after expire took them', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', ANNA, CLARA);
+      // ANNA's March flight (873, expiring 31 March 2029) comes into the pool with her; CLARA earns
+      // June's 461 (30 June 2029) into it.
+      fly(w, ANNA, '2026-03-10', '400.00');
+      await w.night('2026-03-11');
+      w.dropMembers([{ ...ANNA, group: HOUSEHOLD, updatedAt: '2026-03-12T09:00:00Z' }]);
+      await w.night('2026-03-12');
+      fly(w, CLARA, '2026-06-10', '300.00', 'KZN');
+      await w.night('2026-06-11');
+      expect(view(await w.poolLots('H1'))).toEqual([
+        [873, '2026-03-10', '2029-03-31'],
+        [461, '2026-06-10', '2029-06-30'],
+      ]);
+      const march = (await w.poolLots('H1'))[0]!.id;
+      expect((await w.night('2029-03-31')).expire.counts).toMatchObject({ lots: 1, points: 873 });
+      expect(await w.poolBalance('H1')).toBe(461);
+
+      // CLARA's seat was issued on 31 March against March's pool points; the file comes a night later.
+      const file = w.dropRedemptions([
+        { id: 'R-1', member: CLARA.number, date: '2029-03-31', service: 'SEAT', points: 500 },
+      ]);
+      const shown = (await w.simulate('redemptions', file, '2029-04-01')).flatMap((e) =>
+        e.type === 'record' ? [[e.activity, e.status, e.message ?? null]] : [],
+      );
+      expect(shown).toEqual([
+        [
+          redemptionKey('R-1'),
+          'POSTED',
+          `500 points of it were valid on 2029-03-31 and expired since: taken back from ${Accounts.expiry}`,
+        ],
+      ]);
+      const night = await w.night('2029-04-01');
+      expect(await w.posting(redemptionKey('R-1'))).toMatchObject({
+        entries: { [Accounts.poolPoints('H1')]: -500, [Accounts.redemption('SEAT')]: 500 },
+        detail: { unexpired: 500 },
+      });
+      // The pool's expiry is taken back whole, and what the seat left of it expires again.
+      expect((await w.posting(`EXP:${march}:REDEEMED`))?.entries).toEqual({
+        [Accounts.expiry]: -873,
+        [Accounts.poolPoints('H1')]: 873,
+      });
+      expect((await w.posting(`EXP:${march}:2`))?.entries).toEqual({
+        [Accounts.poolPoints('H1')]: -373,
+        [Accounts.expiry]: 373,
+      });
+      // June's lot untouched, nothing left with the members; 373 of March's 873 expired, 500 redeemed.
+      expect(view(await w.poolLots('H1'))).toEqual([[461, '2026-06-10', '2029-06-30']]);
+      expect(await w.poolBalance('H1')).toBe(461);
+      expect([await w.balance(ANNA.number), await w.balance(CLARA.number)]).toEqual([0, 0]);
+      expect(night.expire.counts).toMatchObject({ lots: 0, points: 0 });
+      const movements = await liabilityMovements(w.w.t.db, '2029-03-31', '2029-04-01');
+      const sum = (kind: string) =>
+        movements.filter((m) => m.kind === kind).reduce((n, m) => n - m.points, 0);
+      expect([sum('EXPIRY'), sum('REDEMPTION')]).toEqual([373, 500]);
+
+      // A rerun posts nothing.
+      const count = await w.postingCount();
+      await w.run(accrueJob, '2029-04-01');
+      await w.night('2029-04-02');
+      expect(await w.postingCount()).toBe(count);
+      expect(await w.poolBalance('H1')).toBe(461);
     });
 
     it('leaves the pooled points in the pool when the member leaves it; points earned since follow a return', async () => {
