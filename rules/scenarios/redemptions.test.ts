@@ -9,6 +9,7 @@ import { accrueJob } from '../../jobs/accrue.js';
 import { Accounts } from '../../ledger/accounts.js';
 import { liabilityMovements } from '../../reports/queries.js';
 import { cancellationKey, partnerKey, redemptionKey, reversalKey } from '../activity.js';
+import { filesShow } from './files-show-cli.js';
 import { memberNumber, useScenario, type Person, type Scenario } from './scenario.js';
 
 const IVANOV: Person = { number: memberNumber(1), surname: 'IVANOV', givenName: 'IVAN' };
@@ -407,6 +408,34 @@ for (const engine of availableEngines()) {
       await w.night('2026-03-08');
       expect(await w.activity(cancellationKey('R-1'))).toMatchObject({ status: 'POSTED', points: 300 });
       expect(await w.balance(IVANOV.number)).toBe(1500);
+      // The refused copies stay with their own files, field and message: rules' refusals are kept on
+      // the activity, not in `rejects` (the reader's), and `files show` lists them as the night left them.
+      const shown = await filesShow(w, 'redemptions', file);
+      const first = await w
+        .knex('files')
+        .where({ direction: 'in', feed: 'redemptions', name: file })
+        .first('id');
+      expect((JSON.parse(shown) as { firstRejects: unknown[] }).firstRejects).toEqual([
+        {
+          line: 2,
+          kind: 'activity',
+          reason: 'INCONSISTENT_FIELDS',
+          member: IVANOV.number,
+          ref: `${cancellationKey('R-1')}#${first.id}`,
+          field: 'service_type',
+          message: `redemption R-1 was issued to ${IVANOV.number} as SEAT for 300 points, not as AWARD_TICKET: its cancellation cannot be applied`,
+        },
+      ]);
+      expect(
+        await w
+          .knex('activities')
+          .where('activity_key', 'like', `${cancellationKey('R-1')}#%`)
+          .orderBy('id')
+          .select('status', 'reason_field', 'business_date'),
+      ).toEqual([
+        { status: 'REJECTED', reason_field: 'service_type', business_date: '2026-03-06' },
+        { status: 'REJECTED', reason_field: 'redemption_date', business_date: '2026-03-07' },
+      ]);
       const count = await w.postingCount();
       await w.run(accrueJob, '2026-03-08');
       expect(await w.postingCount()).toBe(count);
