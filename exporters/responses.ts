@@ -46,9 +46,9 @@ export const ANSWER_LOOKBACK_DAYS = 31;
 
 /**
  * Inbound files the night of `businessDate` answers: those processed that night (accepted, or rejected
- * whole when the format can say so), and files of the previous ANSWER_LOOKBACK_DAYS days still without an
- * answer. Files held, duplicates of a file already answered and name conflicts are not answered: an
- * operator decides about them first.
+ * whole when the format can say so), files of the previous ANSWER_LOOKBACK_DAYS days still without an
+ * answer, and those of them this night answered before (its rerun). Files held, duplicates of a file
+ * already answered and name conflicts are not answered: an operator decides about them first.
  */
 export async function inboundFilesToAnswer(
   q: Q,
@@ -72,6 +72,17 @@ export async function inboundFilesToAnswer(
             .from('files as o')
             .where('o.direction', 'out')
             .andWhere('o.feed', answerKind)
+            .andWhereRaw('o.answers_file_id = f.id'),
+        )
+        // Answered by this night though fetched for an earlier one (released, or its records pending):
+        // the night's rerun finds its response again, to write back a copy lost before delivery.
+        .orWhereExists((s) =>
+          s
+            .select(q.raw('1'))
+            .from('files as o')
+            .where('o.direction', 'out')
+            .andWhere('o.feed', answerKind)
+            .andWhere('o.business_date', businessDate)
             .andWhereRaw('o.answers_file_id = f.id'),
         ),
     )

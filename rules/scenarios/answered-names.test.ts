@@ -4,7 +4,7 @@
  * a hotel that reuses one file name. The earlier response is never written over (it may be at the
  * partner's), the later one takes a name of its own, and a rerun of the night writes nothing new.
  */
-import { existsSync, readFileSync, utimesSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../../test/harness/db.js';
@@ -113,6 +113,15 @@ for (const engine of availableEngines()) {
         undefined,
       ]);
       expect((rerun.warnings ?? []).filter((m) => m.includes('a name of its own'))).toEqual([]);
+      expect(await answers(w, 'partner-response')).toEqual(rows);
+
+      // Its copy lost before delivery: the rerun of the night that answered it writes it back, though
+      // the file it answers was fetched for an earlier night.
+      const lost = exportCopy(w.w.config, rows[1]!.local_path);
+      const bytes = readFileSync(lost, 'utf8');
+      rmSync(lost);
+      expect((await w.run(exportJob, '2026-03-13')).counts).toMatchObject({ restored: 1 });
+      expect(readFileSync(lost, 'utf8')).toBe(bytes);
       expect(await answers(w, 'partner-response')).toEqual(rows);
 
       // Delivered beside the first, which stays as the partner had it.
