@@ -117,6 +117,54 @@ async function finalSurvivor(
   }
 }
 
+/**
+ * The accounts a merged member's points went to, in order: the survivor its merge named and, while that
+ * one was merged away since, each account the points moved on to.
+ */
+async function mergeChain(trx: Knex.Transaction, member: string, first: string): Promise<string[]> {
+  const chain: string[] = [];
+  for (let at: string | null = first; at !== null && at !== member && !chain.includes(at);) {
+    chain.push(at);
+    const row: { status: string; merged_into: string | null } | undefined = await trx('members')
+      .where({ number: at })
+      .first('status', 'merged_into');
+    at = row?.status === 'MERGED' ? ((row.merged_into as string | null) ?? null) : null;
+  }
+  return chain;
+}
+
+/**
+ * The refusal of a record that merges an already merged member into another account than the one its
+ * points went to. The merge moved them and the status credits to that survivor, where they have counted
+ * since; storing the new survivor alone would send partners and later rejects to an account that holds
+ * nothing of the member's, while the first survivor keeps someone else's points and tier. Naming an
+ * account the points moved on to since is no redirect.
+ */
+async function mergeRedirect(
+  trx: Knex.Transaction,
+  source: RowSource,
+  r: MemberRecord,
+  current: Record<string, unknown> | undefined,
+): Promise<RejectRow | undefined> {
+  if (r.status !== 'MERGED' || current?.status !== 'MERGED' || !r.mergedInto) return undefined;
+  const stored = (current.merged_into as string | null | undefined) ?? null;
+  if (stored === null || r.mergedInto === stored) return undefined;
+  const chain = await mergeChain(trx, r.memberNumber, stored);
+  if (chain.includes(r.mergedInto)) return undefined;
+  const on = current.closed_on ? ` on ${String(current.closed_on).slice(0, 10)}` : '';
+  const held = chain.length > 1 ? `${stored}, since merged into ${chain.at(-1)}` : stored;
+  return {
+    line: source.line,
+    field: 'merged_into',
+    reason: 'INCONSISTENT_FIELDS',
+    message:
+      `${r.memberNumber} is already merged into ${stored}${on}, and its points and status credits went to ${held}; ` +
+      `a merge is not undone by the feed: nothing applied, ${r.memberNumber} stays merged into ${stored}`,
+    text: r.mergedInto,
+    memberNumber: r.memberNumber,
+  };
+}
+
 const sum = (byReason: Record<string, number>) => Object.values(byReason).reduce((a, b) => a + b, 0);
 
 /** Where a row was read: the file (its registry id and name) and line a reject or warning names. */
@@ -216,6 +264,8 @@ export function membersHandler(
     const known = await storedPool(trx, sent);
     const clash = poolTypeClash(source, sent, known, current !== undefined);
     if (clash) return clash;
+    const redirect = await mergeRedirect(trx, source, sent, current);
+    if (redirect) return redirect;
     // Once erased, a member stays erased: a record the CRM sends of them later (sent again, changed, a
     // merge waiting for its survivor) is kept as the erasure left theirs, never with the names in clear.
     const erasedAt = await erasedOn(trx, sent.memberNumber, current);

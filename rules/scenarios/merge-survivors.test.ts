@@ -187,6 +187,95 @@ for (const engine of availableEngines()) {
     });
   });
 
+  describe(`a merge the CRM redirects to another survivor (${engine})`, () => {
+    const s = useScenario(engine);
+    const redirected = (line: number, on: string) => [
+      line,
+      'merged_into',
+      'INCONSISTENT_FIELDS',
+      A.number,
+      C.number,
+      `${A.number} is already merged into ${B.number} on ${on}, and its points and status credits went to ${B.number}; ` +
+        `a merge is not undone by the feed: nothing applied, ${A.number} stays merged into ${B.number}`,
+    ];
+    const rejectsOf = async (w: Scenario, file: string) =>
+      (await w.rejects({ file_id: await w.inboundFileId(file) })).map((r) => [
+        r.line,
+        r.field,
+        r.reason,
+        r.member_number,
+        r.text,
+        r.message,
+      ]);
+
+    it('refuses a second survivor in the same file: the points, the status and merged_into stay with the first', async () => {
+      const w = s();
+      await aHasFlown(w);
+      const file = w.dropMembers([
+        merged(A, B, '2026-02-12T09:00:00Z'),
+        merged(A, C, '2026-02-12T09:05:00Z'),
+      ]);
+      const n = await w.night('2026-02-12');
+      expect(n.ingest.counts['members.merged']).toBe(1);
+      expect(n.ingest.counts['reject.INCONSISTENT_FIELDS']).toBe(1);
+      expect(await rejectsOf(w, file)).toEqual([redirected(3, '2026-02-12')]);
+      expect(await holdings(w, A, B, C)).toEqual([
+        [0, 0],
+        [461, 30000],
+        [0, 0],
+      ]);
+      // What partners and later rejects are told is where the points are.
+      expect(await w.member(A.number)).toMatchObject({
+        status: 'MERGED',
+        merged_into: B.number,
+        source_updated_at: expect.stringContaining('2026-02-12T09:00:00'),
+      });
+    });
+
+    it('refuses a second survivor on a later night, one not enrolled yet included, and moves nothing', async () => {
+      const w = s();
+      await aHasFlown(w);
+      w.dropMembers([merged(A, B, '2026-02-12T09:00:00Z')]);
+      await w.night('2026-02-12');
+      const postings = await w.postingCount();
+      const later = w.dropMembers([merged(A, C, '2026-02-13T09:00:00Z')]);
+      const n = await w.night('2026-02-13');
+      expect(n.ingest.counts['members.merged']).toBeUndefined();
+      expect(await rejectsOf(w, later)).toEqual([redirected(2, '2026-02-12')]);
+
+      const N: Person = { ...A, number: memberNumber(45) };
+      const unknown = w.dropMembers([merged(A, N, '2026-02-14T09:00:00Z')]);
+      const waited = await w.night('2026-02-14');
+      expect(waited.ingest.counts['members.waiting']).toBeUndefined();
+      expect((await rejectsOf(w, unknown)).map((r) => r.slice(0, 3))).toEqual([
+        [2, 'merged_into', 'INCONSISTENT_FIELDS'],
+      ]);
+      expect(await w.knex('member_merges_waiting').count({ n: '*' }).first()).toMatchObject({ n: 0 });
+      expect(await w.postingCount()).toBe(postings);
+      expect(await holdings(w, A, B, C)).toEqual([
+        [0, 0],
+        [461, 30000],
+        [0, 0],
+      ]);
+    });
+
+    it('takes a record naming the account the points moved on to since: no redirect', async () => {
+      const w = s();
+      await aHasFlown(w);
+      w.dropMembers([merged(A, B, '2026-02-12T09:00:00Z'), merged(B, C, '2026-02-12T10:00:00Z')]);
+      await w.night('2026-02-12');
+      const file = w.dropMembers([merged(A, C, '2026-02-13T09:00:00Z')]);
+      await w.night('2026-02-13');
+      expect(await w.rejects({ file_id: await w.inboundFileId(file) })).toEqual([]);
+      expect(await w.member(A.number)).toMatchObject({ status: 'MERGED', merged_into: C.number });
+      expect(await holdings(w, A, B, C)).toEqual([
+        [0, 0],
+        [0, 0],
+        [461, 30000],
+      ]);
+    });
+  });
+
   describe(`a merge into a survivor the CRM enrols in the same delivery or later (${engine})`, () => {
     const s = useScenario(engine);
     /** The account the CRM opens to merge A into: not a member until its record comes. */
