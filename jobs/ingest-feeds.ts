@@ -1465,7 +1465,7 @@ async function answeredFileWarnings(
 }
 
 /** Adds a warning of the file's handler to what the run says of the file, after the reader's own. */
-function warn(verdict: VerdictEvent, warning: string): void {
+export function warn(verdict: VerdictEvent, warning: string): void {
   const meta = (verdict.meta ?? (verdict.meta = {})) as Record<string, unknown>;
   meta.warnings = [...((meta.warnings as string[] | undefined) ?? []), warning];
 }

@@ -14,6 +14,7 @@ import type { PostingInput, StatusCreditInput } from '../ledger/types.js';
 import { GROUP_ID_EXPECTED, type MemberRecord } from '../parsers/members.js';
 import type { Program } from '../rules/program.js';
 import { insertRejects, type FeedHandler, type RejectRow } from './ingest-file.js';
+import { warn } from './ingest-feeds.js';
 import { changeVerdict, storedCounts } from './registry.js';
 import { erasedOn, erasedRecord, tokeniser } from './retention.js';
 import type { JobContext } from './types.js';
@@ -165,6 +166,9 @@ async function mergeRedirect(
   };
 }
 
+/** How many rows dropped as older a file's warnings name; the rest are counted. */
+const OLDER_SHOWN = 20;
+
 const sum = (byReason: Record<string, number>) => Object.values(byReason).reduce((a, b) => a + b, 0);
 
 /** Where a row was read: the file (its registry id and name) and line a reject or warning names. */
@@ -192,6 +196,10 @@ export function membersHandler(
   // Those that waited in a file read before (an earlier night's, or tonight's), by file and reason: that
   // file's counts took each as a record and `waiting`, which end() corrects, once per file.
   const refusedEarlier = new Map<number, Record<string, number>>();
+  // Rows of the file being read dropped as older than the CRM's latest word on their member, which the
+  // run says: a row stamped ahead of its time would otherwise keep every correction out without a word.
+  let older: string[] = [];
+  let olderUnshown = 0;
   // Whether any merge waits for its survivor: most nights none does, and a full member file then reads
   // no waiting merge per row.
   let anyWaiting = true;
@@ -245,13 +253,14 @@ export function membersHandler(
     // its survivor: a row older than either is not applied (an older merge would move the points to
     // another survivor, or wait beside the one waiting).
     for (const latest of [
-      current && { at: current.source_updated_at, file: current.source_file_id },
-      waiting && { at: waiting.source_updated_at, file: waiting.file_id },
+      current && { at: current.source_updated_at, file: current.source_file_id, what: 'the record stored' },
+      waiting && { at: waiting.source_updated_at, file: waiting.file_id, what: 'the merge waiting' },
     ]) {
       if (!latest || !latest.at) continue;
       const stored = String(latest.at);
       if (stored > sent.updatedAt) {
         outcome('older');
+        if (!waited) await sayOlder(trx, source, sent, { ...latest, at: stored });
         return undefined;
       }
       if (stored === sent.updatedAt && !(await readTonight(trx, latest.file))) {
@@ -395,6 +404,29 @@ export function membersHandler(
     return undefined;
   }
 
+  /** Notes a row dropped as older than the CRM's latest word on its member, for the file's warnings. */
+  async function sayOlder(
+    trx: Knex.Transaction,
+    source: RowSource,
+    sent: MemberRecord,
+    latest: { at: string; file: unknown; what: string },
+  ): Promise<void> {
+    if (older.length >= OLDER_SHOWN) {
+      olderUnshown++;
+      return;
+    }
+    const from =
+      latest.file === null || latest.file === undefined
+        ? undefined
+        : await trx('files')
+            .where({ id: Number(latest.file) })
+            .first('name');
+    older.push(
+      `${source.fileName} line ${source.line}, updated_at: ${sent.memberNumber}'s record of ${sent.updatedAt} is older than ` +
+        `${latest.what} of ${latest.at}${from ? ` (from ${String(from.name)})` : ''}: not applied, that one stands`,
+    );
+  }
+
   /**
    * Applies the merges that waited for `survivor` to be a member, oldest first. One refused now (the
    * survivor came closed) is rejected on its own file and line, where the CRM looks for it, and counted a
@@ -452,7 +484,15 @@ export function membersHandler(
     // A file's counts add up to the records it held: one whose merge waited and is refused now holds a
     // reject more, a record and a waiting merge less. Its verdict history takes the change dated tonight,
     // so the report of the night that read it still shows the counts that night left.
-    async end(trx) {
+    async end(trx, file, verdict) {
+      for (const w of older) warn(verdict, w);
+      if (olderUnshown > 0)
+        warn(
+          verdict,
+          `${file.name}: and ${olderUnshown} more records older than the ones stored, not applied`,
+        );
+      older = [];
+      olderUnshown = 0;
       const when = { at: ctx.now().toISOString(), businessDate: ctx.businessDate };
       for (const [id, reasons] of refusedEarlier) {
         const n = sum(reasons);

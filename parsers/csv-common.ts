@@ -26,6 +26,7 @@
  * | BAD_FORMAT         | header-row feeds       | a code or text field not in its expected shape (airport, …)      |
  * | INCONSISTENT_FIELDS| members                | fields contradict each other (merged_into without MERGED, …)     |
  * | RECEIVED_BEFORE_FLIGHT | retro-claims       | a claim by flight received before its flight_date                |
+ * | FUTURE_DATE        | members                | updated_at more than a day after the file came in                |
  * | UNCLOSED_QUOTE     | header-row feeds       | the reject covering a never-closed quoted field (file rejected)  |
  * | RECORD_TOO_LONG    | header-row feeds       | the reject covering a record over 64 KiB (file rejected)         |
  * | BAD_HEADER_ROW     | header-row feeds       | the reject covering an unusable header row and the unread rest   |
@@ -1280,7 +1281,7 @@ export abstract class HeaderedCsvHandler<T> implements CsvRowHandler<T> {
  */
 export function csvFeedParser<T>(
   feed: FeedName,
-  handlerFor: (file: string, options: ParseOptions) => CsvRowHandler<T>,
+  handlerFor: (file: string, options: ParseOptions, input: ParseInput) => CsvRowHandler<T>,
   candidates: readonly string[] = [',', ';'],
 ): FeedParser<T> {
   return {
@@ -1292,7 +1293,7 @@ export function csvFeedParser<T>(
           feed,
           input,
           { delimiter, candidates, encoding: options.encoding },
-          handlerFor(input.name, options),
+          handlerFor(input.name, options, input),
         ),
       );
     },

@@ -221,12 +221,70 @@ describe('members parser on fixtures', () => {
   });
 });
 
+describe('a change stamped after its file came in', () => {
+  const file = (...stamps: string[]) =>
+    [
+      'member_number,status,enrolment_date,enrolment_channel,surname,given_name,updated_at',
+      ...stamps.map((t, i) => `00${12345670 + i},ACTIVE,2026-01-10,WEB,NIKITINA,OLGA,${t}`),
+      '',
+    ].join('\n');
+  const received = (text: string, at: string) => ({ ...bytesInput('m.csv', text), receivedAt: new Date(at) });
+
+  it('refuses a year typed ahead on updated_at, with its line, as it would keep out every correction', async () => {
+    const { records, rejects } = await collect(membersParser, [
+      received(file('2026-02-12T09:00:00Z', '2062-02-12T09:00:00Z'), '2026-02-12T23:30:00Z'),
+    ]);
+    expect(records.map((r) => r.line)).toEqual([2]);
+    expect(rejects.map((r) => [r.file, r.line, r.field, r.reason, r.message])).toEqual([
+      [
+        'm.csv',
+        3,
+        'updated_at',
+        'FUTURE_DATE',
+        'updated_at: expected the time of the change, no later than a day after the file came in (2026-02-12T23:30:00.000Z), found "2062-02-12T09:00:00Z"',
+      ],
+    ]);
+  });
+
+  it('takes a change stamped up to a day after the file came in, whatever the zone it is written in, and refuses any later', async () => {
+    const received = fc.date({
+      min: new Date('2020-01-01T00:00:00Z'),
+      max: new Date('2030-12-31T00:00:00Z'),
+      noInvalidDate: true,
+    });
+    // Around the bound: a second either side of a day after receipt, and years away.
+    const offset = fc.oneof(
+      fc.integer({ min: 86_400 - 3, max: 86_400 + 3 }),
+      fc.integer({ min: -40 * 365 * 86_400, max: 40 * 365 * 86_400 }),
+    );
+    const zone = fc.constantFrom('Z', '+14:00', '-12:00', '+03:00');
+    await fc.assert(
+      fc.asyncProperty(received, offset, zone, async (at, seconds, tz) => {
+        const stamp = new Date(at.getTime() + seconds * 1000);
+        const hours = tz === 'Z' ? 0 : Number(tz.slice(0, 3));
+        const local = new Date(stamp.getTime() + hours * 3_600_000).toISOString().slice(0, 23);
+        const { records, rejects } = await collect(membersParser, [
+          { ...bytesInput('m.csv', file(`${local}${tz}`)), receivedAt: at },
+        ]);
+        if (seconds <= 86_400) {
+          expect(records.map((r) => r.record.updatedAt)).toEqual([stamp.toISOString()]);
+          expect(rejects).toEqual([]);
+        } else {
+          expect(records).toEqual([]);
+          expect(rejects.map((r) => [r.line, r.field, r.reason])).toEqual([[2, 'updated_at', 'FUTURE_DATE']]);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
 describe("the program's member-number rule", () => {
   const PROGRAM: MemberNumberRule = { pattern: '^[0-9]{10}$', checkDigit: 'luhn' };
   const file = (...numbers: string[]) =>
     [
       'member_number,status,enrolment_date,enrolment_channel,surname,given_name,updated_at',
-      ...numbers.map((n) => `${n},ACTIVE,2026-10-01,WEB,NIKITINA,OLGA,2026-10-01T10:00:00Z`),
+      ...numbers.map((n) => `${n},ACTIVE,2024-04-01,WEB,NIKITINA,OLGA,2024-05-01T10:00:00Z`),
       '',
     ].join('\n');
 
@@ -546,8 +604,9 @@ describe('members parser properties', () => {
             return record;
           });
           const bytes = Buffer.from(`${lines.join('\n')}\n`);
+          // Received after the latest change generated: none is in the future.
           const { records, rejects, events } = await collect(membersParser, [
-            bytesInput('m.csv', bytes, cuts),
+            { ...bytesInput('m.csv', bytes, cuts), receivedAt: new Date('2036-01-01T00:00:00Z') },
           ]);
           expect(rejects).toEqual([]);
           expect(records.map((e) => e.record)).toEqual(expected);

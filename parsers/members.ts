@@ -7,6 +7,8 @@
  * `updatedAt` order, an older row never overwriting a newer one, is the rules layer's work. `updatedAt`
  * is the instant normalised to UTC (`2024-05-01T07:00:00.000Z`), so the strings compare in time order;
  * a timestamp without a time zone is refused (BAD_TIMESTAMP), as its order against others is unknown.
+ * One more than a day after the file came in is refused (FUTURE_DATE): a year mistyped ahead (2062 for
+ * 2026) would be newer than every record the CRM sends after it, each dropped as older.
  *
  * Required columns: member_number, status, enrolment_date, enrolment_channel, surname, given_name,
  * updated_at. The others may be left out of the header.
@@ -42,6 +44,7 @@ import type { FeedParser } from './types.js';
 import { poolPointsAccount } from '../ledger/accounts.js';
 import type { MailingKind } from '../config/schema.js';
 import type { MemberNumberRule } from '../rules/check-digit.js';
+import { DAYS_AHEAD_OF_RECEIPT } from '../rules/eligibility.js';
 
 export type MemberStatus = 'ACTIVE' | 'INCOMPLETE' | 'SUSPENDED' | 'CLOSED' | 'MERGED';
 export type EnrolmentChannel = 'WEB' | 'APP' | 'AIRPORT' | 'CALLCENTER' | 'PARTNER';
@@ -238,11 +241,20 @@ export function consentFor(consent: MarketingConsent | null, type: string): bool
 }
 
 class MembersHandler extends HeaderedCsvHandler<MemberRecord> {
+  /**
+   * The latest `updated_at` the file can carry: a change is stamped before its file is written. A day
+   * beyond its receipt, as activity dates may be (DAYS_AHEAD_OF_RECEIPT), spares a CRM whose clock stamps
+   * its local time as UTC, up to fourteen hours ahead.
+   */
+  private readonly latest: string;
+
   constructor(
     file: string,
     private readonly rule: MemberNumberRule | undefined,
+    private readonly receivedAt: Date,
   ) {
     super(file, MEMBER_COLUMNS);
+    this.latest = new Date(receivedAt.getTime() + DAYS_AHEAD_OF_RECEIPT * 86_400_000).toISOString();
   }
 
   protected build(r: FieldReader, line: number): MemberRecord {
@@ -294,6 +306,13 @@ class MembersHandler extends HeaderedCsvHandler<MemberRecord> {
           'an ISO 8601 timestamp with a time zone, e.g. 2024-05-01T10:00:00+03:00',
           updatedText,
         );
+      } else if (updatedAt > this.latest) {
+        r.fail(
+          UPDATED_AT,
+          'FUTURE_DATE',
+          `the time of the change, no later than a day after the file came in (${this.receivedAt.toISOString()})`,
+          updatedText,
+        );
       }
     }
     return {
@@ -327,5 +346,5 @@ class MembersHandler extends HeaderedCsvHandler<MemberRecord> {
 
 export const membersParser: FeedParser<MemberRecord> = csvFeedParser(
   'members',
-  (file, options) => new MembersHandler(file, options.memberNumber),
+  (file, options, input) => new MembersHandler(file, options.memberNumber, input.receivedAt),
 );

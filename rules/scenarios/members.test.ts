@@ -255,6 +255,45 @@ for (const engine of availableEngines()) {
       expect(await w.balance(who.number)).toBe(10);
     });
 
+    it('refuses a record stamped years ahead, so the next correction is applied, and says which row it drops as older', async () => {
+      const w = s();
+      const who = {
+        number: memberNumber(22),
+        surname: 'KOVALEVA',
+        givenName: 'ANNA',
+        enrolled: '2026-01-01',
+      };
+      await w.enrol('2026-02-01', { ...who, updatedAt: '2026-02-01T09:00:00Z' });
+      // 2062 for 2026: applied, it would be newer than anything the CRM sends for 36 years.
+      const typo = w.dropMembers([{ ...who, email: 'anna@example.com', updatedAt: '2062-02-12T09:00:00Z' }]);
+      const first = await w.night('2026-02-12');
+      expect(first.ingest.counts['reject.FUTURE_DATE']).toBe(1);
+      expect(
+        (await w.rejects({ file_id: await w.inboundFileId(typo) })).map((r) => [r.line, r.field, r.reason]),
+      ).toEqual([[2, 'updated_at', 'FUTURE_DATE']]);
+      expect(await w.member(who.number)).toMatchObject({ email: null });
+
+      w.dropMembers([{ ...who, status: 'CLOSED', updatedAt: '2026-02-13T09:00:00Z' }]);
+      const next = await w.night('2026-02-13');
+      expect(next.ingest.counts['members.toCLOSED']).toBe(1);
+      expect(await w.member(who.number)).toMatchObject({ status: 'CLOSED', closed_on: '2026-02-13' });
+
+      // A row older than the stored record is still not applied, and the night says which and why.
+      const late = w.dropMembers([{ ...who, status: 'ACTIVE', updatedAt: '2026-02-12T18:00:00Z' }]);
+      const stored = await w
+        .knex('files')
+        .where({ direction: 'in', feed: 'members' })
+        .orderBy('id')
+        .select('name');
+      const older = await w.night('2026-02-14');
+      expect(older.ingest.counts['members.older']).toBe(1);
+      expect(older.ingest.warnings).toContain(
+        `${late} line 2, updated_at: ${who.number}'s record of 2026-02-12T18:00:00.000Z is older than the record stored of ` +
+          `2026-02-13T09:00:00.000Z (from ${String(stored.at(-1)!.name)}): not applied, that one stands`,
+      );
+      expect(await w.member(who.number)).toMatchObject({ status: 'CLOSED' });
+    });
+
     it('keeps each spell an account spent closed or merged, from the night that read it to the night that reopened it', async () => {
       const w = s();
       const anna = { number: memberNumber(22), surname: 'KOVALEVA', givenName: 'ANNA' };
