@@ -27,6 +27,7 @@ import { inReadingOrder } from './file-order.js';
 import { copyPathUnlessRefused, pendingInbound } from './registry.js';
 import type { Job, JobContext, JobResult } from './types.js';
 import { chunks } from '../lib/chunks.js';
+import { validateMemberNumber } from '../rules/check-digit.js';
 
 function handlerFor(
   feed: FeedName,
@@ -185,14 +186,18 @@ async function mergesStillWaiting(ctx: JobContext): Promise<string[]> {
     business_date: string;
     file: string;
   }>;
-  const shown = rows
-    .slice(0, WAITING_MERGES_SHOWN)
-    .map(
-      (w) =>
-        `${w.file} line ${w.line}, merged_into: ${w.member_number} is merged into ${w.merged_into}, not a member yet; ` +
-        `the merge waits (since ${String(w.business_date).slice(0, 10)}) for ${w.merged_into}'s record, and ${w.member_number} keeps its points until then: ` +
-        `ask the CRM to send ${w.merged_into}'s record in the members feed`,
-    );
+  const rule = ctx.config.program.memberNumber;
+  const shown = rows.slice(0, WAITING_MERGES_SHOWN).map((w) => {
+    const waits =
+      `${w.file} line ${w.line}, merged_into: ${w.member_number} is merged into ${w.merged_into}, not a member yet; ` +
+      `the merge waits (since ${String(w.business_date).slice(0, 10)}) for ${w.merged_into}'s record, and ${w.member_number} keeps its points until then: `;
+    // Waiting since before the reader held merged_into to the rule: no record can ever enrol it.
+    const check = validateMemberNumber(w.merged_into, rule);
+    return check.valid
+      ? `${waits}ask the CRM to send ${w.merged_into}'s record in the members feed`
+      : `${waits}${w.merged_into} is no number of this program (${check.reason === 'CHECK_DIGIT' ? 'its check digit fails' : 'not of its pattern'}), so none will come: ` +
+          `ask the CRM to send ${w.member_number}'s record with the survivor's number`;
+  });
   const more = rows.length - shown.length;
   return more > 0 ? [...shown, `and ${more} more merges waiting for their survivor`] : shown;
 }

@@ -20,7 +20,7 @@
  * | BAD_POINTS         | redemptions            | points not a positive integer up to 2,147,483,647                |
  * | BAD_MEMBER_NUMBER  | header-row feeds       | member number not 1–24 letters/digits (check digit: rules layer);|
  * |                    |                        | members: not of the program's pattern (program.memberNumber)     |
- * | CHECK_DIGIT        | members                | member number fails the program's check digit                    |
+ * | CHECK_DIGIT        | members                | member number (or merged_into) fails the program's check digit   |
  * | BAD_STATUS         | flown, redemptions, members | status not one of the documented values                     |
  * | BAD_ENUM           | flown, redemptions, members | cabin, passenger type, service type, channel, group type…   |
  * | BAD_FORMAT         | header-row feeds       | a code or text field not in its expected shape (airport, …)      |
@@ -1057,6 +1057,11 @@ export class FieldReader {
 
   optMember(c: number): string | null {
     return this.optMatch(c, MEMBER_NUMBER_RE, MEMBER_NUMBER_EXPECTED, 'BAD_MEMBER_NUMBER');
+  }
+
+  /** An optional number of this program, held to `rule` as programMember holds one. */
+  optProgramMember(c: number, rule: MemberNumberRule): string | null {
+    return this.raw(c).length === 0 ? null : this.programMember(c, rule);
   }
 
   /** A value from a fixed list; `code` is BAD_STATUS for status columns, BAD_ENUM otherwise. */

@@ -305,6 +305,34 @@ describe("the program's member-number rule", () => {
     );
   });
 
+  it('refuses a merged_into that fails the check digit, as member_number is refused, with its line', async () => {
+    const text = [
+      'member_number,status,merged_into,enrolment_date,enrolment_channel,surname,given_name,updated_at',
+      '1000000016,MERGED,1000000024,2024-04-01,WEB,,,2024-05-01T10:00:00Z',
+      '1000000016,MERGED,1000000025,2024-04-01,WEB,,,2024-05-01T10:00:00Z',
+      '1000000016,MERGED,100000002,2024-04-01,WEB,,,2024-05-01T10:00:00Z',
+      '',
+    ].join('\n');
+    const { records, rejects } = await collect(membersParser, [bytesInput('m.csv', text)], {
+      memberNumber: PROGRAM,
+    });
+    expect(records.map((r) => [r.line, r.record.mergedInto])).toEqual([[2, '1000000024']]);
+    expect(rejects.map((r) => [r.line, r.field, r.reason, r.message])).toEqual([
+      [
+        3,
+        'merged_into',
+        'CHECK_DIGIT',
+        'merged_into: expected a member number whose luhn check digit holds, found "1000000025"',
+      ],
+      [
+        4,
+        'merged_into',
+        'BAD_MEMBER_NUMBER',
+        'merged_into: expected a member number of this program (^[0-9]{10}$) with a luhn check digit, found "100000002"',
+      ],
+    ]);
+  });
+
   it('is not applied without a rule (a file read with no configuration)', async () => {
     const { records } = await collect(membersParser, [bytesInput('m.csv', file('1234567890', 'ABC123'))]);
     expect(records.map((r) => r.record.memberNumber)).toEqual(['1234567890', 'ABC123']);
@@ -407,6 +435,50 @@ describe('members parser properties', () => {
         }
       }),
       { numRuns: 300 },
+    );
+  });
+
+  it('reads a merge exactly when the rule takes its survivor, else refuses it on merged_into', async () => {
+    const rule = fc.constantFrom<MemberNumberRule>(
+      { pattern: '^[0-9]{10}$', checkDigit: 'luhn' },
+      { pattern: '^[0-9]{8,12}$', checkDigit: 'mod7' },
+      { pattern: '^[0-9A-Z]{6}$', checkDigit: 'none' },
+    );
+    const survivor = fc.oneof(
+      fc
+        .stringMatching(/^[0-9]{9}$/)
+        .map((base) => withCheckDigit(base, { pattern: '^[0-9]{10}$', checkDigit: 'luhn' })),
+      fc.stringMatching(/^[0-9]{1,15}$/),
+      fc.stringMatching(/^[0-9A-Z]{1,24}$/),
+    );
+    await fc.assert(
+      fc.asyncProperty(rule, survivor, async (r, into) => {
+        // A merged member the rule takes, so that the survivor alone decides.
+        const merged =
+          r.checkDigit === 'none'
+            ? 'ABC123'
+            : withCheckDigit(r.checkDigit === 'luhn' ? '100000001' : '1000000', r);
+        fc.pre(into !== merged);
+        const text = [
+          'member_number,status,merged_into,enrolment_date,enrolment_channel,surname,given_name,updated_at',
+          `${merged},MERGED,${into},2024-04-01,WEB,,,2024-05-01T10:00:00Z`,
+          '',
+        ].join('\n');
+        const { records, rejects } = await collect(membersParser, [bytesInput('m.csv', text)], {
+          memberNumber: r,
+        });
+        const check = validateMemberNumber(into, r);
+        if (check.valid) {
+          expect(records.map((e) => e.record.mergedInto)).toEqual([into]);
+          expect(rejects).toEqual([]);
+        } else {
+          expect(records).toEqual([]);
+          expect(rejects.map((e) => [e.line, e.field, e.reason])).toEqual([
+            [2, 'merged_into', check.reason === 'CHECK_DIGIT' ? 'CHECK_DIGIT' : 'BAD_MEMBER_NUMBER'],
+          ]);
+        }
+      }),
+      { numRuns: 200 },
     );
   });
 

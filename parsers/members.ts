@@ -13,7 +13,8 @@
  * Required columns: member_number, status, enrolment_date, enrolment_channel, surname, given_name,
  * updated_at. The others may be left out of the header.
  *
- * Value rules: merged_into is given exactly when status is MERGED; surname is required unless the
+ * Value rules: merged_into is given exactly when status is MERGED, and is held to the program's
+ * member-number rule as member_number is (CHECK_DIGIT, BAD_MEMBER_NUMBER); surname is required unless the
  * member is INCOMPLETE (enrolment not finished), CLOSED or MERGED; group_type and group_id come
  * together, and group_id names its pool's account (`POOL:<group_id>:PTS`), so holds no `:` or `/`.
  * Personal fields are optional and validated when present.
@@ -260,7 +261,10 @@ class MembersHandler extends HeaderedCsvHandler<MemberRecord> {
   protected build(r: FieldReader, line: number): MemberRecord {
     const memberNumber = this.rule === undefined ? r.member(MEMBER) : r.programMember(MEMBER, this.rule);
     const status = r.oneOf(STATUS, STATUSES, 'BAD_STATUS');
-    const mergedInto = r.optMember(MERGED_INTO);
+    // The survivor is held to the rule as the merged member is: a merge into a number no record can
+    // enrol would wait for its survivor for ever.
+    const mergedInto =
+      this.rule === undefined ? r.optMember(MERGED_INTO) : r.optProgramMember(MERGED_INTO, this.rule);
     if (status === 'MERGED' && mergedInto === null) {
       r.fail(MERGED_INTO, 'MISSING_FIELD', 'the surviving member number of a MERGED member', '');
     } else if (mergedInto !== null && status !== 'MERGED') {

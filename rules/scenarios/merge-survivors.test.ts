@@ -7,7 +7,14 @@
 import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../../test/harness/db.js';
 import { Accounts } from '../../ledger/accounts.js';
-import { memberNumber, svoKznCoupon, useScenario, type Person, type Scenario } from './scenario.js';
+import {
+  badCheckDigit,
+  memberNumber,
+  svoKznCoupon,
+  useScenario,
+  type Person,
+  type Scenario,
+} from './scenario.js';
 
 const A: Person = { number: memberNumber(41), surname: 'ORLOV', givenName: 'PAVEL', enrolled: '2026-01-01' };
 const B: Person = { number: memberNumber(42), surname: 'ORLOV', givenName: 'PAVEL', enrolled: '2026-01-01' };
@@ -416,6 +423,43 @@ for (const engine of availableEngines()) {
       expect(again.ingest.counts).toMatchObject({ records: 0, rejects: 0 });
       expect(await fileCounts(w, waitFile)).toEqual({ lines: 2, records: 0, rejects: 1 });
       expect(await w.rejects({ file_id: await w.inboundFileId(waitFile) })).toHaveLength(1);
+    });
+
+    it('refuses a survivor whose check digit fails instead of waiting for a record that cannot come', async () => {
+      const w = s();
+      await aHasFlown(w);
+      const typo = badCheckDigit(B.number);
+      const file = w.dropMembers([merged(A, { ...B, number: typo }, '2026-03-01T10:00:00Z')]);
+      const n = await w.night('2026-03-02');
+      expect(n.ingest.counts['members.waiting']).toBeUndefined();
+      expect(n.ingest.counts['reject.CHECK_DIGIT']).toBe(1);
+      expect(
+        (await w.rejects({ file_id: await w.inboundFileId(file) })).map((r) => [
+          r.line,
+          r.field,
+          r.reason,
+          r.text,
+        ]),
+      ).toEqual([[2, 'merged_into', 'CHECK_DIGIT', typo]]);
+      expect((n.ingest.warnings ?? []).filter((m) => m.includes('merged_into'))).toEqual([]);
+      expect(await w.member(A.number)).toMatchObject({ status: 'ACTIVE', merged_into: null });
+      expect(await holdings(w, A)).toEqual([[461, 30000]]);
+    });
+
+    it('says of a merge left waiting for a number that breaks the rule that its record cannot come', async () => {
+      const w = s();
+      await aHasFlown(w);
+      const file = w.dropMembers([merged(A, N, '2026-03-01T10:00:00Z')]);
+      await w.night('2026-03-02');
+      // As a merge read before the reader held merged_into to the rule was left.
+      const typo = badCheckDigit(B.number);
+      await w.knex('member_merges_waiting').update({ merged_into: typo });
+      const n = await w.night('2026-03-03');
+      expect(n.ingest.warnings).toContain(
+        `${file} line 2, merged_into: ${A.number} is merged into ${typo}, not a member yet; the merge waits (since 2026-03-02) ` +
+          `for ${typo}'s record, and ${A.number} keeps its points until then: ${typo} is no number of this program ` +
+          `(its check digit fails), so none will come: ask the CRM to send ${A.number}'s record with the survivor's number`,
+      );
     });
 
     it('keeps a merge waiting behind a newer record of the merged member refused for its own survivor', async () => {
