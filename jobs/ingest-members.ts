@@ -390,6 +390,15 @@ export function membersHandler(
       await keepClosureSpell(trx, ctx, { id, closed_on: null }, fields);
       outcome('enrolled');
     }
+    // A stay that began tonight and ends tonight covers no night: nobody is left in that pool for the
+    // points the member brought to it, so they go on with the member.
+    const sinceBefore = current?.pool_since ? String(current.pool_since).slice(0, 10) : null;
+    if (poolBefore !== null && Number(poolBefore) !== pool && sinceBefore === ctx.businessDate) {
+      const stays = pool !== null && r.status !== 'CLOSED' && !survivor && r.groupId ? r.groupId : null;
+      const of = { member: r.memberNumber, file: source.fileName, line: source.line };
+      if (await carryOnFromPool(trx, ctx, ledger, of, Number(poolBefore), stays, r.updatedAt))
+        add('leftPoolTonight');
+    }
     if (survivor) {
       await mergeInto(trx, ctx, ledger, r.memberNumber, survivor.number, {
         updatedAt: r.updatedAt,
@@ -704,6 +713,65 @@ async function poolInto(
         points,
         sourceRef: `${member} joins pool ${poolCode}`,
       }),
+    ],
+    { trx },
+  );
+  return true;
+}
+
+/**
+ * A member leaving, the night they joined it, the pool `poolId` that the same night's POOL: transfers
+ * moved their points into: what those lots still hold moves on with them, lots and dates kept, to the
+ * pool `nextPool` names (the member's points' new home) or else back to their own account, from where a
+ * merge moves them on. Left in the pool they would belong to nobody: no member is in it, and no stay in
+ * it is recorded. Returns whether anything moved.
+ */
+async function carryOnFromPool(
+  trx: Knex.Transaction,
+  ctx: JobContext,
+  ledger: Ledger,
+  of: PoolingOf,
+  poolId: number,
+  nextPool: string | null,
+  updatedAt: string,
+): Promise<boolean> {
+  const left = await trx('pools').where({ id: poolId }).first('code');
+  const from = left ? poolPointsAccount(String(left.code)) : null;
+  if (!from) return false;
+  const base = `POOL:${of.member}:${String(left.code)}`;
+  const joined = (await trx('postings as p')
+    .join('members as m', 'm.id', 'p.member_id')
+    .where({ 'm.number': of.member, 'p.kind': 'TRANSFER', 'p.business_date': ctx.businessDate })
+    .select('p.id', 'p.idempotency_key as key')) as Array<{ id: number | string; key: string }>;
+  const moves = joined.filter((p) => p.key === base || p.key.startsWith(`${base}:`)).map((p) => Number(p.id));
+  if (moves.length === 0) return false;
+  const lots = (await trx('lots as l')
+    .join('accounts as a', 'a.id', 'l.account_id')
+    .whereIn('l.origin_posting_id', moves)
+    .andWhere('a.code', from)
+    .andWhere('l.remaining', '>', 0)
+    .orderBy('l.id')
+    .select('l.id', 'l.remaining')) as Array<{ id: number | string; remaining: number | string }>;
+  const points = lots.reduce((n, l) => n + Number(l.remaining), 0);
+  if (points === 0) return false;
+  const to = (nextPool ? poolAccount(ctx, nextPool, of) : null) ?? Accounts.memberPoints(of.member);
+  const where =
+    to === Accounts.memberPoints(of.member) ? 'back to their own account' : `on to pool ${nextPool}`;
+  await ledger.post(
+    [
+      {
+        key: `UNPOOL:${of.member}:${String(left.code)}:${updatedAt}`,
+        kind: 'TRANSFER',
+        businessDate: ctx.businessDate,
+        channel: 'TRANSFER',
+        memberNumber: of.member,
+        carryLots: true,
+        entries: [
+          ...lots.map((l) => ({ account: from, amount: -Number(l.remaining), lotId: Number(l.id) })),
+          { account: to, amount: points },
+        ],
+        sourceRef: `${of.member} leaves pool ${String(left.code)} the night they joined it: the points they brought go ${where}`,
+      },
     ],
     { trx },
   );

@@ -282,6 +282,74 @@ for (const engine of availableEngines()) {
     });
   });
 
+  describe(`a member who leaves a pool the night they joined it (${engine})`, () => {
+    const s = useScenario(engine);
+    const H2 = { type: 'HOUSEHOLD', id: 'H2' } as const;
+
+    /** ANNA with 461 points of her own, earned on 20 February. */
+    async function annaHas461(w: Scenario): Promise<void> {
+      await w.enrol('2026-01-01', ANNA);
+      fly(w, ANNA, '2026-02-20', '300.00', 'KZN');
+      await w.night('2026-02-21');
+      expect(await w.balance(ANNA.number)).toBe(461);
+    }
+
+    it('takes the points she brought on to her next pool, lots and dates kept, so she can spend them; a rerun posts nothing', async () => {
+      const w = s();
+      await annaHas461(w);
+      w.dropMembers([
+        { ...ANNA, group: HOUSEHOLD, updatedAt: '2026-03-12T09:00:00Z' },
+        { ...ANNA, group: H2, updatedAt: '2026-03-12T10:00:00Z' },
+      ]);
+      const n = await w.night('2026-03-12');
+      expect(n.ingest.counts['members.leftPoolTonight']).toBe(1);
+      expect([await w.balance(ANNA.number), await w.poolBalance('H1'), await w.poolBalance('H2')]).toEqual([
+        0, 0, 461,
+      ]);
+      expect(view(await w.poolLots('H2'))).toEqual([[461, '2026-02-20', '2029-02-28']]);
+      expect(await w.posting(`UNPOOL:${ANNA.number}:H1:2026-03-12T10:00:00.000Z`)).toMatchObject({
+        kind: 'TRANSFER',
+        businessDate: '2026-03-12',
+        entries: { [Accounts.poolPoints('H1')]: -461, [Accounts.poolPoints('H2')]: 461 },
+      });
+      // No night of hers in H1: no stay recorded, and nothing left there for anyone.
+      expect(await w.knex('past_pool_memberships').count({ n: '*' }).first()).toMatchObject({ n: 0 });
+
+      const postings = await w.postingCount();
+      await w.night('2026-03-12');
+      expect(await w.postingCount()).toBe(postings);
+
+      w.dropRedemptions([
+        { id: 'R-1', member: ANNA.number, date: '2026-03-13', service: 'SEAT', points: 400 },
+      ]);
+      await w.night('2026-03-13');
+      expect(await w.activity('RDM:R-1')).toMatchObject({ status: 'POSTED' });
+      expect(await w.poolBalance('H2')).toBe(61);
+    });
+
+    it('gives them back to her own account when she leaves for no pool, and leaves a pool she stayed in a night as before', async () => {
+      const w = s();
+      await annaHas461(w);
+      w.dropMembers([
+        { ...ANNA, group: HOUSEHOLD, updatedAt: '2026-03-12T09:00:00Z' },
+        { ...ANNA, updatedAt: '2026-03-12T10:00:00Z' },
+      ]);
+      await w.night('2026-03-12');
+      expect([await w.balance(ANNA.number), await w.poolBalance('H1')]).toEqual([461, 0]);
+      expect(view(await w.lots(ANNA.number))).toEqual([[461, '2026-02-20', '2029-02-28']]);
+
+      // A night in H2 is a stay: leaving on a later night leaves the points in it.
+      w.dropMembers([{ ...ANNA, group: H2, updatedAt: '2026-03-13T09:00:00Z' }]);
+      await w.night('2026-03-13');
+      w.dropMembers([{ ...ANNA, group: HOUSEHOLD, updatedAt: '2026-03-14T09:00:00Z' }]);
+      const later = await w.night('2026-03-14');
+      expect(later.ingest.counts['members.leftPoolTonight']).toBeUndefined();
+      expect([await w.balance(ANNA.number), await w.poolBalance('H1'), await w.poolBalance('H2')]).toEqual([
+        0, 0, 461,
+      ]);
+    });
+  });
+
   describe(`a program whose pools hold no points (${engine})`, () => {
     const s = useScenario(engine, (y) =>
       replaceOnce(
