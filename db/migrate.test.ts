@@ -9,6 +9,7 @@ import { erasuresOf, namesToClear, rejectTextsToBlank } from '../jobs/retention.
 import { setVerdict } from '../jobs/registry.js';
 import { overdueCancellations } from '../jobs/accrue.js';
 import { passengersOfTheDay } from '../jobs/retro-claims.js';
+import { awaitingRate } from '../jobs/activities.js';
 import { completedFtlMessages, rememberCompletedFtlMessages } from '../jobs/ftl-held.js';
 import { rejectedRecordsParams, rejectedRecordsSql, waitingCancellationsAt } from '../reports/daily.js';
 import { dateTextSql } from '../reports/common.js';
@@ -991,6 +992,26 @@ for (const engine of availableEngines()) {
         expect(before).not.toContain('retro_claims_last_tried_on');
         expect(await migrateLatest(t.db)).toEqual(since);
         expect(await planOf(t, engine, rejected('r.id, r.feed'))).toContain('activities_rejected_by_night');
+      } finally {
+        await t.cleanup();
+      }
+    });
+
+    it('041 lets the fx ingest and each night find the partner spend waiting for its rate through its index, and rolls back to reading the archive whole', async () => {
+      const t = await createTestDatabase(engine);
+      try {
+        const index = 'activities_awaiting_rate';
+        // Each plan asked of another statement text: SQLite's connection keeps a prepared EXPLAIN's first plan.
+        const overdue = (...columns: string[]) =>
+          awaitingRate(t.db.knex).andWhere('activity_date', '<', '2026-03-11').select(columns);
+        const requeue = () => awaitingRate(t.db.knex).update({ needs_accrual: true });
+        expect(await planOf(t, engine, overdue('id'))).toContain(index);
+        expect(await planOf(t, engine, requeue())).toContain(index);
+        const since = MIGRATION_NAMES.slice(MIGRATION_NAMES.indexOf('041_awaiting_rate'));
+        for (const _ of since) await t.db.knex.migrate.down(MIGRATION_CONFIG);
+        expect(await planOf(t, engine, overdue('id', 'type'))).not.toContain(index);
+        expect(await migrateLatest(t.db)).toEqual(since);
+        expect(await planOf(t, engine, overdue('id', 'reason'))).toContain(index);
       } finally {
         await t.cleanup();
       }

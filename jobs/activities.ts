@@ -234,3 +234,12 @@ export async function postingIdsOf(
  */
 export const keepsTravelNames = (q: Knex.QueryBuilder) =>
   q.whereNotNull('travel_surname').orWhereNotNull('travel_given_name');
+
+/**
+ * The partner records and hotel stays waiting for the exchange rate of their day (`awaitRate` in
+ * rules/accrual.ts), written with the predicate of their partial index (migration 041) as literals, which
+ * both engines need to use it: the fx ingest and each night's accrue read those and nothing else of the
+ * archive.
+ */
+export const awaitingRate = (q: Q) =>
+  q('activities').whereRaw("status = 'PENDING' AND reason = 'BAD_CURRENCY' AND type IN ('PARTNER', 'HOTEL')");

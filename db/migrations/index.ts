@@ -43,6 +43,7 @@ import * as m036 from './036_reject_indexes.js';
 import * as m037 from './037_completed_ftl_messages.js';
 import * as m038 from './038_invoice_line_credit_month.js';
 import * as m040 from './040_tier_event_superseded.js';
+import * as m041 from './041_awaiting_rate.js';
 
 export interface Migration {
   name: string;
@@ -90,6 +91,7 @@ export const migrations: Migration[] = [
   { name: '037_completed_ftl_messages', ...m037 },
   { name: '038_invoice_line_credit_month', ...m038 },
   { name: '040_tier_event_superseded', ...m040 },
+  { name: '041_awaiting_rate', ...m041 },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {
