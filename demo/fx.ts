@@ -6,7 +6,8 @@
  * Values wander from plausible 2025 levels by a small mean-reverting random walk, the lira drifting down
  * as it does. The rouble is absent, as it has been from the ECB's list since March 2022.
  */
-import { addDays, weekday, type IsoDate } from '../lib/dates.js';
+import { addDays, type IsoDate } from '../lib/dates.js';
+import { isTargetDay } from '../rules/fx.js';
 import type { NightWriter } from './out.js';
 import { Random } from './random.js';
 
@@ -42,35 +43,6 @@ const CURRENCIES: ReadonlyArray<readonly [string, number, number, number]> = [
   ['THB', 38.05, 3, 0],
   ['ZAR', 20.31, 4, 0],
 ];
-
-function easterSunday(year: number): IsoDate {
-  // Anonymous Gregorian algorithm (Meeus/Jones/Butcher).
-  const a = year % 19;
-  const b = Math.floor(year / 100);
-  const c = year % 100;
-  const d = Math.floor(b / 4);
-  const e = b % 4;
-  const f = Math.floor((b + 8) / 25);
-  const g = Math.floor((b - f + 1) / 3);
-  const h = (19 * a + b - d - g + 15) % 30;
-  const i = Math.floor(c / 4);
-  const k = c % 4;
-  const l = (32 + 2 * e + 2 * i - h - k) % 7;
-  const m = Math.floor((a + 11 * h + 22 * l) / 451);
-  const month = Math.floor((h + l - 7 * m + 114) / 31);
-  const day = ((h + l - 7 * m + 114) % 31) + 1;
-  return `${year}-${String(month).padStart(2, '0')}-${String(day).padStart(2, '0')}`;
-}
-
-/** TARGET2 closing days: weekends, New Year, Good Friday, Easter Monday, 1 May, 25 and 26 December. */
-export function isTargetDay(date: IsoDate): boolean {
-  const wd = weekday(date);
-  if (wd === 0 || wd === 6) return false;
-  const md = date.slice(5);
-  if (md === '01-01' || md === '05-01' || md === '12-25' || md === '12-26') return false;
-  const easter = easterSunday(Number(date.slice(0, 4)));
-  return date !== addDays(easter, -2) && date !== addDays(easter, 1);
-}
 
 export type RateTable = Map<IsoDate, Array<[string, string]>>;
 

@@ -7,7 +7,7 @@ import type { Knex } from 'knex';
 import { pgConnection, sqliteHandle } from '../db/connection.js';
 import { chunks } from '../lib/chunks.js';
 import { addTo } from '../lib/multimap.js';
-import { dateInZone, endOfMonth, startOfMonth, type IsoDate } from '../lib/dates.js';
+import { addDays, dateInZone, endOfMonth, startOfMonth, type IsoDate } from '../lib/dates.js';
 import { poolPointsAccount } from '../ledger/accounts.js';
 import { Ledger } from '../ledger/ledger.js';
 import { isReversal, type PostResult, type PostingRequest } from '../ledger/types.js';
@@ -33,7 +33,7 @@ import {
 import type { MemberFacts } from '../rules/eligibility.js';
 import { FxTable } from '../rules/fx.js';
 import { Program } from '../rules/program.js';
-import { activitiesByKeys, fromDb, postingIdsOf, toDb } from './activities.js';
+import { activitiesByKeys, awaitingRate, fromDb, postingIdsOf, toDb } from './activities.js';
 import { nextToStand, otherKeys, standingFields } from './ingest-feeds.js';
 import { reinstateExpiries, standingEarnings, type Earning } from './expire.js';
 import { processRetroClaims } from './retro-claims.js';
@@ -869,6 +869,35 @@ export const overdueCancellations = (q: Q, program: Program, businessDate: IsoDa
     .andWhere(WAITING_CANCELLATION)
     .andWhere('business_date', '<=', cancellationsDueBy(program.config, businessDate));
 
+/**
+ * What the night says of partner spend waiting for its day's exchange rate: a rates feed a night late is
+ * normal, one that has stopped is not, and neither may go unseen while partners' answers wait on it.
+ */
+async function awaitingRateWarnings(
+  q: Q,
+  fx: FxTable,
+  rejectedTonight: number,
+): Promise<{ waiting: number; warnings: string[] }> {
+  const days = (await awaitingRate(q)
+    .groupBy('activity_date')
+    .orderBy('activity_date')
+    .select('activity_date')
+    .count({ n: '*' })) as Array<{ activity_date: IsoDate; n: number | string }>;
+  const warnings: string[] = [];
+  const loaded = fx.reachedOn() ?? 'none';
+  const waiting = days.reduce((total, d) => total + Number(d.n), 0);
+  if (waiting > 0) {
+    warnings.push(
+      `${waiting} partner record(s) or hotel stay(s) wait for the exchange rates of ${days.map((d) => d.activity_date).join(', ')}, business days not loaded yet (rates loaded up to ${loaded}): decided when the rates feed brings them`,
+    );
+  }
+  if (rejectedTonight > 0)
+    warnings.push(
+      `${rejectedTonight} partner record(s) or hotel stay(s) rejected BAD_CURRENCY: the exchange rates of their day had not come fx.maxStaleDays nights after it (rates loaded up to ${loaded}); is the ECB feed still fetched?`,
+    );
+  return { waiting, warnings };
+}
+
 export interface BatchOutcome {
   /** Rows decided (those put off are not). */
   rows: number;
@@ -1209,6 +1238,16 @@ export const accrueJob: Job = async (ctx: JobContext): Promise<JobResult> => {
     today: dateInZone(ctx.now(), 'UTC'),
   };
   const counts: Record<string, number> = { activities: 0, posted: 0, rejected: 0, postings: 0 };
+  // Partner spend that has waited for its day's rate as long as `awaitRate` lets it: decided tonight,
+  // which rejects it, the rates feed having brought nothing for that day or after. Marked first, so a
+  // night killed after this decides them when it resumes, and a rerun finds them decided.
+  const rateOverdue = (
+    await awaitingRate(ctx.db.knex)
+      .andWhere('activity_date', '<', addDays(ctx.businessDate, -program.config.fx.maxStaleDays))
+      .select('id')
+  ).map((r: { id: number | string }) => Number(r.id));
+  for (const part of chunks(rateOverdue, 500))
+    await ctx.db.knex('activities').whereIn('id', part).update({ needs_accrual: true });
   const pending = Number(
     (await ctx.db.knex('activities').where('needs_accrual', true).count({ n: '*' }).first())?.n ?? 0,
   );
@@ -1297,13 +1336,30 @@ export const accrueJob: Job = async (ctx: JobContext): Promise<JobResult> => {
     )?.n ?? 0,
   );
   if (datedAhead > 0) counts.datedAhead = datedAhead;
+  let rateRejected = 0;
+  for (const part of chunks(rateOverdue, 500))
+    rateRejected += Number(
+      (
+        await ctx.db
+          .knex('activities')
+          .whereIn('id', part)
+          .where({ status: 'REJECTED', reason: 'BAD_CURRENCY' })
+          .count({ n: '*' })
+          .first()
+      )?.n ?? 0,
+    );
+  const rateWarnings = await awaitingRateWarnings(ctx.db.knex, state.fx, rateRejected);
+  if (rateWarnings.waiting > 0) counts.awaitingRate = rateWarnings.waiting;
   if (!ctx.signal?.aborted) {
     const retro = await processRetroClaims(ctx, ledger, state);
     for (const [k, v] of Object.entries(retro)) counts[`retro.${k}`] = v;
   }
-  const warnings = [...(state.unnamedPools ?? [])].map(
-    ([code, members]) =>
-      `group id ${code} cannot name a pool account: its members ${[...members].sort().join(', ')} earn into and redeem from their own accounts until the CRM sends them with a group id of letters, digits and _ . -`,
-  );
+  const warnings = [
+    ...rateWarnings.warnings,
+    ...[...(state.unnamedPools ?? [])].map(
+      ([code, members]) =>
+        `group id ${code} cannot name a pool account: its members ${[...members].sort().join(', ')} earn into and redeem from their own accounts until the CRM sends them with a group id of letters, digits and _ . -`,
+    ),
+  ];
   return warnings.length > 0 ? { counts, warnings } : { counts };
 };

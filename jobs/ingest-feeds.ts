@@ -53,6 +53,7 @@ import {
   activitiesByCoupons,
   activitiesByFlights,
   activitiesByKeys,
+  awaitingRate,
   flightOfActivity,
   flightRefKey,
   fromDb,
@@ -1581,6 +1582,11 @@ export function fxHandler(_ctx: JobContext): FeedHandler<FxRate> & { counts(): R
           )
           .update({ needs_accrual: true });
         counts.add('flights.requeued', waiting);
+        // A partner record or hotel stay whose rate of the day was still to come waits for it (PENDING
+        // BAD_CURRENCY): decided again with these rates, it earns at its day's rate once that is loaded,
+        // or at the latest earlier one once the feed has gone past its day without one. (Not narrowed
+        // to those unmarked: the engine would then read the pending flag's index, of nearly every row.)
+        counts.add('partners.requeued', await awaitingRate(trx).update({ needs_accrual: true }));
       }
       return rejects;
     },

@@ -221,7 +221,7 @@ export function toBaseMinor(
   currency: string,
   date: IsoDate,
   field: string,
-): { ok: true; value: number } | { ok: false; rejection: Rejection } {
+): { ok: true; value: number } | { ok: false; rejection: Rejection; awaited?: true } {
   if (currency === ctx.program.baseCurrency) return { ok: true, value: minor };
   const converted = ctx.fx.convert(
     fromMinorUnits(minor, currency),
@@ -230,7 +230,10 @@ export function toBaseMinor(
     date,
     ctx.program.config.fx.maxStaleDays,
   );
-  if (!converted.ok) return { ok: false, rejection: reject('BAD_CURRENCY', 'currency', converted.message) };
+  if (!converted.ok) {
+    const rejection = reject('BAD_CURRENCY', 'currency', converted.message);
+    return converted.awaited ? { ok: false, rejection, awaited: true } : { ok: false, rejection };
+  }
   const base = ctx.program.baseCurrency;
   try {
     return { ok: true, value: toMinorUnits(converted.amount, base) };
@@ -240,6 +243,34 @@ export function toBaseMinor(
     const what = `${fromMinorUnits(minor, currency).toFixed()} ${currency} in ${base}`;
     return { ok: false, rejection: pastExactMinor(field, what, base) };
   }
+}
+
+/**
+ * A partner's spend whose rate of the day is still to come (`FxConversion.awaited`) waits for it, PENDING
+ * BAD_CURRENCY, and is decided again when the fx ingest loads rates. It waits as long as an earlier rate
+ * may stand in for a day without one (`fx.maxStaleDays`): a feed that brings nothing for that long has
+ * stopped, and the record is rejected then, so that the partner reads why and no answer waits for good.
+ */
+function awaitRate(ctx: AccrualContext, row: ActivityRow, missing: Rejection): AccrualDecision {
+  const lastNight = addDays(row.activityDate, ctx.program.config.fx.maxStaleDays);
+  if (ctx.businessDate > lastNight)
+    return rejected(
+      reject(
+        'BAD_CURRENCY',
+        missing.field,
+        `${missing.message}; waited for it up to the night of ${lastNight} (fx.maxStaleDays after the activity date)`,
+      ),
+    );
+  return {
+    postings: [],
+    related: [],
+    rejection: reject(
+      'BAD_CURRENCY',
+      missing.field,
+      `${missing.message}; waits for it: decided again when rates are loaded, rejected if none has come for that day or after by the night of ${lastNight}`,
+    ),
+    update: done({ status: 'PENDING', reason: 'BAD_CURRENCY' }),
+  };
 }
 
 /**
@@ -747,6 +778,19 @@ function heldBy(ctx: AccrualContext, from: string | null | undefined, into: stri
 function reversePartnerCredit(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
   const originalKey = partnerKey(row.partnerCode ?? '', row.reversalOfRef!);
   const original = ctx.original(originalKey);
+  // Its credit waits for its day's rate: refused now, the reversal would leave that credit to be posted
+  // when the rate comes. It waits with it (the fx ingest takes both up, the credit decided first), as
+  // long as its own date lets it, by which time the credit is decided.
+  if (original?.status === 'PENDING' && original.reason === 'BAD_CURRENCY')
+    return awaitRate(
+      ctx,
+      row,
+      reject(
+        'BAD_CURRENCY',
+        'partner_txn_id',
+        `${row.reversalOfRef}, which ${row.externalRef} reverses, waits for the exchange rate of its day`,
+      ),
+    );
   if (!original || !original.postingKey || (original.status !== 'POSTED' && original.status !== 'PARTIAL')) {
     return rejected(
       reject(
@@ -832,7 +876,7 @@ function hotelSpend(
   ctx: AccrualContext,
   row: ActivityRow,
   categories: string[] | undefined,
-): { ok: true; value: number | null } | { ok: false; rejection: Rejection } {
+): { ok: true; value: number | null } | { ok: false; rejection: Rejection; awaited?: true } {
   const revenue = row.detail?.revenue ?? [];
   const counted = revenue.filter((r) => !categories || categories.includes(r.category));
   if (counted.length === 0) return { ok: true, value: null };
@@ -917,7 +961,7 @@ function decidePartner(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
   let spendBase: number | null = null;
   if (row.type === 'HOTEL') {
     const spend = hotelSpend(ctx, row, rule.revenueCategories);
-    if (!spend.ok) return rejected(spend.rejection);
+    if (!spend.ok) return spend.awaited ? awaitRate(ctx, row, spend.rejection) : rejected(spend.rejection);
     spendBase = spend.value;
     // A stay earning on spend that has none the contract counts: the hotel did send revenue, so the
     // reject says which, and which categories earn, in the OpenTravel field the hotel can act on.
@@ -925,7 +969,7 @@ function decidePartner(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
       return rejected(uncountedRevenue(row, contract.id, rule.revenueCategories));
   } else if (row.spendMinor !== null && row.spendCurrency) {
     const base = toBaseMinor(ctx, row.spendMinor, row.spendCurrency, row.activityDate, 'spend_amount');
-    if (!base.ok) return rejected(base.rejection);
+    if (!base.ok) return base.awaited ? awaitRate(ctx, row, base.rejection) : rejected(base.rejection);
     spendBase = base.value;
   }
   if (spendBase !== null && spendBase < 0)

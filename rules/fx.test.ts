@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Decimal } from 'decimal.js';
 import { CURRENCY_CODES, minorUnitExponent } from '../lib/money.js';
-import { type FxConversion, FxTable } from './fx.js';
+import { addDays, weekday } from '../lib/dates.js';
+import { type FxConversion, FxTable, isTargetDay } from './fx.js';
 
 // The illustrative rates of formats/fx-rates.md, published on Thursday 2026-11-26, and a Friday.
 const table = new FxTable([
@@ -94,12 +95,40 @@ describe('days without rates', () => {
   });
 
   it('rejects with BAD_CURRENCY when the latest rate is older than allowed', () => {
-    const result = table.convert('100', 'EUR', 'USD', '2026-11-30', 2);
+    const result = table.convert('100', 'EUR', 'USD', '2026-11-29', 1);
     expect(result).toEqual({
       ok: false,
       reason: 'BAD_CURRENCY',
-      message: 'no USD rate on 2026-11-30 or the 2 days before (latest earlier rate 2026-11-27, 3 days old)',
+      message: 'no USD rate on 2026-11-29 or the 1 days before (latest earlier rate 2026-11-27, 2 days old)',
     });
+  });
+
+  it('waits for the rate of a business day the rates loaded have not reached, rather than take an earlier one', () => {
+    // Monday 30 November is a TARGET day: its rate is published, only not loaded yet.
+    expect(table.convert('100', 'EUR', 'USD', '2026-11-30', 4)).toEqual({
+      ok: false,
+      reason: 'BAD_CURRENCY',
+      message:
+        'no USD rate for 2026-11-30 yet: the ECB publishes one that day, and the rates loaded end on 2026-11-27',
+      awaited: true,
+    });
+    expect(table.rateOn('USD', '2026-11-30', 4)).toBeUndefined();
+    // Once the feed has gone past the day, a currency it did not publish then takes its latest earlier rate.
+    const later = new FxTable([
+      { date: '2026-11-27', currency: 'USD', rate: '1.05' },
+      { date: '2026-12-01', currency: 'GBP', rate: '0.84' },
+    ]);
+    expect(later.convert('100', 'EUR', 'USD', '2026-11-30', 4)).toMatchObject({
+      ok: true,
+      rateDate: '2026-11-27',
+    });
+  });
+
+  it('takes Thursday’s rate on Good Friday and Easter Monday, TARGET holidays, the feed not past them yet', () => {
+    const easter = new FxTable([{ date: '2026-04-02', currency: 'USD', rate: '1.15' }]);
+    for (const day of ['2026-04-03', '2026-04-06'])
+      expect(easter.convert('100', 'EUR', 'USD', day, 4)).toMatchObject({ ok: true, rateDate: '2026-04-02' });
+    expect(easter.convert('100', 'EUR', 'USD', '2026-04-07', 5)).toMatchObject({ ok: false, awaited: true });
   });
 
   it('reports the older of the two rates a cross conversion used', () => {
@@ -244,6 +273,63 @@ describe('round trips', () => {
         const { error, unitFrom, unitToInFrom } = roundTrip(s);
         fc.pre(unitToInFrom.lessThanOrEqualTo(unitFrom));
         expect(error.lessThanOrEqualTo(unitFrom)).toBe(true);
+      }),
+    );
+  });
+});
+
+describe('the TARGET calendar', () => {
+  it('closes on weekends, New Year, Good Friday, Easter Monday, 1 May and Christmas, and on nothing else', () => {
+    const closed = [
+      '2026-01-01',
+      '2026-04-03',
+      '2026-04-06',
+      '2026-05-01',
+      '2026-12-25',
+      '2027-03-26',
+      '2027-03-29',
+      '2024-03-29',
+      '2024-04-01',
+      '2038-04-23',
+      '2038-04-26',
+      '2026-03-14',
+      '2026-03-15',
+    ];
+    for (const day of closed) expect(isTargetDay(day), day).toBe(false);
+    // Thursday before Good Friday, the Tuesday after Easter Monday, Christmas Eve, 31 December.
+    for (const day of ['2026-04-02', '2026-04-07', '2026-12-24', '2026-12-31', '2026-03-10'])
+      expect(isTargetDay(day), day).toBe(true);
+  });
+
+  const anyDay = fc.integer({ min: 0, max: 365 * 200 }).map((n) => addDays('1950-01-01', n));
+
+  it('has Good Friday on a Friday and Easter Monday on a Monday three days later, in March or April', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1900, max: 2199 }), (year) => {
+        const closedWeekdays = [];
+        for (let d = `${year}-03-19`; d <= `${year}-04-27`; d = addDays(d, 1))
+          if (weekday(d) !== 0 && weekday(d) !== 6 && !isTargetDay(d)) closedWeekdays.push(d);
+        expect(closedWeekdays).toHaveLength(2);
+        const [friday, monday] = closedWeekdays as [string, string];
+        expect([weekday(friday), weekday(monday), addDays(friday, 3)]).toEqual([5, 1, monday]);
+      }),
+    );
+  });
+
+  it('never falls back on a TARGET day the rates loaded have not reached; always on a day without rates', () => {
+    fc.assert(
+      fc.property(anyDay, fc.integer({ min: 1, max: 4 }), (day, back) => {
+        const earlier = addDays(day, -back);
+        const only = new FxTable([{ date: earlier, currency: 'USD', rate: '1.1' }]);
+        const result = only.convert('100', 'EUR', 'USD', day, 4);
+        if (isTargetDay(day)) expect(result).toMatchObject({ ok: false, awaited: true });
+        else expect(result).toMatchObject({ ok: true, rateDate: earlier });
+        // With any rate of a later day loaded, the day had none: the earlier rate stands in.
+        const past = new FxTable([
+          { date: earlier, currency: 'USD', rate: '1.1' },
+          { date: addDays(day, 1), currency: 'JPY', rate: '160' },
+        ]);
+        expect(past.convert('100', 'EUR', 'USD', day, 4)).toMatchObject({ ok: true, rateDate: earlier });
       }),
     );
   });

@@ -1,8 +1,10 @@
 /**
  * Exchange rates for partner spend, ECB style: each rate is units of a currency per one euro, published
- * on TARGET business days. Cross rates go through EUR; an activity on a day without rates takes the
- * latest earlier rate up to a configured number of days back, and beyond that is rejected with
- * BAD_CURRENCY rather than converted at a stale rate (formats/fx-rates.md).
+ * on TARGET business days. Cross rates go through EUR; an activity on a day without rates (a weekend, a
+ * TARGET holiday, or a day the feed has gone past without that currency) takes the latest earlier rate up
+ * to a configured number of days back, and beyond that is rejected with BAD_CURRENCY rather than
+ * converted at a stale rate (formats/fx-rates.md). A business day whose rates have not come in yet is
+ * not such a day: its rate is published, only late, and the conversion says it waits for it.
  *
  * Arithmetic is exact: amounts and rates become integers scaled by powers of ten, the cross rate is one
  * fraction, and the only rounding is the final half-even one to the target currency's minor unit.
@@ -10,7 +12,7 @@
  * 796.35 GBP, but 796.36 through a rounded 954.29 EUR.
  */
 import { Decimal } from 'decimal.js';
-import { daysBetween, isIsoDate, type IsoDate } from '../lib/dates.js';
+import { addDays, daysBetween, isIsoDate, weekday, type IsoDate } from '../lib/dates.js';
 import { InputError } from '../lib/errors.js';
 import { type CurrencyCode, isCurrencyCode, minorUnitExponent, tryParseAmount } from '../lib/money.js';
 
@@ -22,8 +24,46 @@ export interface FxRate {
   rate: string;
 }
 
+/**
+ * `awaited`: the rate of the date itself is missing on a TARGET business day the table has not reached
+ * yet, so it is still to come (a feed a night late) rather than never published: the caller waits for
+ * it instead of taking an earlier day's rate, or rejecting.
+ */
 export type FxConversion =
-  { ok: true; amount: Decimal; rateDate: IsoDate } | { ok: false; reason: 'BAD_CURRENCY'; message: string };
+  | { ok: true; amount: Decimal; rateDate: IsoDate }
+  | { ok: false; reason: 'BAD_CURRENCY'; message: string; awaited?: true };
+
+/** Easter Sunday of the Gregorian `year` (anonymous algorithm of Meeus, Jones and Butcher). */
+function easterSunday(year: number): IsoDate {
+  const a = year % 19;
+  const b = Math.floor(year / 100);
+  const c = year % 100;
+  const d = Math.floor(b / 4);
+  const e = b % 4;
+  const f = Math.floor((b + 8) / 25);
+  const g = Math.floor((b - f + 1) / 3);
+  const h = (19 * a + b - d - g + 15) % 30;
+  const i = Math.floor(c / 4);
+  const k = c % 4;
+  const l = (32 + 2 * e + 2 * i - h - k) % 7;
+  const m = Math.floor((a + 11 * h + 22 * l) / 451);
+  const month = Math.floor((h + l - 7 * m + 114) / 31);
+  const day = ((h + l - 7 * m + 114) % 31) + 1;
+  return `${year}-${String(month).padStart(2, '0')}-${String(day).padStart(2, '0')}`;
+}
+
+/**
+ * Whether the ECB publishes reference rates on `date`: every TARGET business day, that is every day but
+ * weekends, New Year's Day, Good Friday, Easter Monday, 1 May, 25 and 26 December.
+ */
+export function isTargetDay(date: IsoDate): boolean {
+  const wd = weekday(date);
+  if (wd === 0 || wd === 6) return false;
+  const md = date.slice(5);
+  if (md === '01-01' || md === '05-01' || md === '12-25' || md === '12-26') return false;
+  const easter = easterSunday(Number(date.slice(0, 4)));
+  return date !== addDays(easter, -2) && date !== addDays(easter, 1);
+}
 
 /** A decimal value as `units / 10^scale`, so products and quotients stay exact in BigInt. */
 interface Scaled {
@@ -69,6 +109,8 @@ function divideHalfEven(numerator: bigint, denominator: bigint): bigint {
 
 export class FxTable {
   private readonly series = new Map<CurrencyCode, Series>();
+  /** The latest date any currency has a rate on: how far the feed has come. */
+  private readonly reached: IsoDate | undefined;
 
   /**
    * Builds the table from published rates in any order. Throws `BAD_RATE` for a rate that is not a
@@ -113,10 +155,18 @@ export class FxTable {
       }
       days.set(date, { text: rate, value: scaled(parsed) });
     }
+    let reached: IsoDate | undefined;
     for (const [currency, days] of byCurrency) {
       const dates = [...days.keys()].sort();
       this.series.set(currency, { dates, rates: dates.map((d) => days.get(d)!.value) });
+      if (!reached || dates.at(-1)! > reached) reached = dates.at(-1)!;
     }
+    this.reached = reached;
+  }
+
+  /** The latest date the table has rates of: how far the rates feed has come. */
+  reachedOn(): IsoDate | undefined {
+    return this.reached;
   }
 
   /** Currencies with at least one rate, EUR included. */
@@ -126,7 +176,7 @@ export class FxTable {
 
   /**
    * The rate of `currency` per euro in force on `date`: that day's, or the latest earlier one at most
-   * `maxStaleDays` before it. Undefined when there is none.
+   * `maxStaleDays` before it. Undefined when there is none, or none yet (see `FxConversion`).
    */
   rateOn(
     currency: CurrencyCode,
@@ -134,7 +184,7 @@ export class FxTable {
     maxStaleDays: number,
   ): { rate: Decimal; date: IsoDate } | undefined {
     const found = this.lookup(currency, date, maxStaleDays);
-    if (!found || typeof found === 'string') return undefined;
+    if (!('rate' in found)) return undefined;
     return { rate: new Decimal(`${found.rate.units}e-${found.rate.scale}`), date: found.date };
   }
 
@@ -195,9 +245,9 @@ export class FxTable {
       return { ok: true, amount: finish(a.units, pow10(a.scale)), rateDate: date };
     }
     const source = this.lookup(from, date, maxStaleDays);
-    if (typeof source === 'string') return { ok: false, reason: 'BAD_CURRENCY', message: source };
+    if (!('rate' in source)) return { ok: false, reason: 'BAD_CURRENCY', ...source };
     const target = this.lookup(to, date, maxStaleDays);
-    if (typeof target === 'string') return { ok: false, reason: 'BAD_CURRENCY', message: target };
+    if (!('rate' in target)) return { ok: false, reason: 'BAD_CURRENCY', ...target };
 
     const { rate: f } = source;
     const { rate: t } = target;
@@ -211,16 +261,16 @@ export class FxTable {
     return { ok: true, amount: finish(numerator, denominator), rateDate };
   }
 
-  /** The rate in force, or the message explaining why there is none. */
+  /** The rate in force, or the message explaining why there is none, and whether it is still to come. */
   private lookup(
     currency: CurrencyCode,
     date: IsoDate,
     maxStaleDays: number,
-  ): { rate: Scaled; date: IsoDate } | string {
-    if (!isCurrencyCode(currency)) return notACurrency(currency);
+  ): { rate: Scaled; date: IsoDate } | { message: string; awaited?: true } {
+    if (!isCurrencyCode(currency)) return { message: notACurrency(currency) };
     if (currency === 'EUR') return { rate: ONE, date };
     const series = this.series.get(currency);
-    if (!series) return `no ${currency} rates are loaded`;
+    if (!series) return { message: `no ${currency} rates are loaded` };
     // Latest published date on or before `date`, by binary search over the sorted dates.
     let low = 0;
     let high = series.dates.length - 1;
@@ -234,11 +284,23 @@ export class FxTable {
         high = mid - 1;
       }
     }
-    if (found < 0) return `no ${currency} rate on or before ${date} (first rate ${series.dates[0]})`;
+    if (found < 0)
+      return { message: `no ${currency} rate on or before ${date} (first rate ${series.dates[0]})` };
     const rateDate = series.dates[found]!;
+    // An earlier rate stands in only for a day with none published. A business day the feed has not
+    // reached yet has one, still to come: converting at the day before's would be wrong for good, as
+    // nothing decides the activity again once its rate arrives.
+    if (rateDate < date && this.reached! < date && isTargetDay(date)) {
+      return {
+        message: `no ${currency} rate for ${date} yet: the ECB publishes one that day, and the rates loaded end on ${this.reached}`,
+        awaited: true,
+      };
+    }
     const age = daysBetween(rateDate, date);
     if (age > maxStaleDays) {
-      return `no ${currency} rate on ${date} or the ${maxStaleDays} days before (latest earlier rate ${rateDate}, ${age} days old)`;
+      return {
+        message: `no ${currency} rate on ${date} or the ${maxStaleDays} days before (latest earlier rate ${rateDate}, ${age} days old)`,
+      };
     }
     return { rate: series.rates[found]!, date: rateDate };
   }

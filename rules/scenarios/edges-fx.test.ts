@@ -2,14 +2,43 @@
  * Worked examples where the program rules meet: each computed by hand from README and MISSION and
  * checked on both engines, with the ledger invariants, by the scenario harness.
  */
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { exportJob } from '../../jobs/export.js';
 import { availableEngines } from '../../test/harness/db.js';
-import { useScenario, type Coupon } from './scenario.js';
+import { exportCopy } from '../../test/harness/files.js';
+import { hotelKey, partnerKey } from '../activity.js';
+import { useScenario, type Coupon, type PartnerRecord, type Scenario } from './scenario.js';
 import { couponsFrom, IVANOV } from './edges.js';
 
 const coupon = couponsFrom(8_000_000_000, IVANOV);
 const cpn = (date: string, over: Partial<Coupon> = {}): Coupon =>
   coupon(IVANOV, date, '100.00', { currency: 'EUR', ...over });
+
+/** IVANOV's car rental day of 100.00 EUR with DRIVE: 1 point a dollar under DRIVE-2025. */
+const rentalDay = (txn: string, date: string): PartnerRecord => ({
+  txn,
+  member: IVANOV.number,
+  surname: 'IVANOV',
+  givenName: 'I',
+  date,
+  type: 'RENTAL_DAY',
+  spend: '100.00',
+  currency: 'EUR',
+});
+
+/** DRIVE's response to its file of `fileDate`, once the export job has written it. */
+async function driveResponse(w: Scenario, fileDate: string): Promise<string | undefined> {
+  const out = await w
+    .knex('files')
+    .where({
+      direction: 'out',
+      feed: 'partner-response',
+      name: `DRIVE_${fileDate.replaceAll('-', '')}_1.resp.csv`,
+    })
+    .first();
+  return out ? readFileSync(exportCopy(w.w.config, out.local_path), 'utf8') : undefined;
+}
 
 for (const engine of availableEngines()) {
   describe(`edge cases of exchange rates (${engine})`, () => {
@@ -25,6 +54,139 @@ for (const engine of availableEngines()) {
       await w.night('2026-04-10');
       expect(await w.statusBalance(IVANOV.number)).toBe(11000);
       expect(await w.balance(IVANOV.number)).toBe(922);
+    });
+    it('a business day whose rate comes a night late waits for it: Tuesday’s 1.2000, not Monday’s 1.0800', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      w.dropFx({ '2026-03-09': { USD: '1.0800' } });
+      w.dropPartner('DRIVE', '2026-03-10', [rentalDay('F-1', '2026-03-10')]);
+      // A hotel stay converts by the same path: 100.00 EUR of room, 2 points a dollar under GRANDSTAY-2024.
+      w.dropHotel('GS', [
+        {
+          member: IVANOV.number,
+          surname: 'IVANOV',
+          givenName: 'IVAN',
+          reservation: 'GS-LATE',
+          checkIn: '2026-03-09',
+          checkOut: '2026-03-10',
+          revenue: [{ category: 'ROOM', amount: '100.00', currency: 'EUR', date: '2026-03-09' }],
+        },
+      ]);
+      const tuesday = await w.night('2026-03-10');
+      const waiting = {
+        status: 'PENDING',
+        reason: 'BAD_CURRENCY',
+        reason_message: expect.stringContaining('no USD rate for 2026-03-10 yet'),
+      };
+      expect(await w.activity(partnerKey('DRIVE', 'F-1'))).toMatchObject(waiting);
+      expect(await w.activity(hotelKey('GRANDSTAY', 'GS-LATE'))).toMatchObject(waiting);
+      expect(await w.balance(IVANOV.number)).toBe(0);
+      expect(tuesday.accrue.counts.awaitingRate).toBe(2);
+      // The partner's answer waits for the record's decision.
+      await w.run(exportJob, '2026-03-10');
+      expect(await driveResponse(w, '2026-03-10')).toBeUndefined();
+      expect(tuesday.accrue.warnings).toEqual([
+        expect.stringContaining(
+          'wait for the exchange rates of 2026-03-10, business days not loaded yet (rates loaded up to 2026-03-09)',
+        ),
+      ]);
+      w.dropFx({ '2026-03-10': { USD: '1.2000' } });
+      const wednesday = await w.night('2026-03-11');
+      expect(wednesday.ingest.counts['fx.partners.requeued']).toBe(2);
+      // 100.00 EUR × 1.2000 = 120.00 USD: 120 points for the rental, 240 for the stay.
+      expect(await w.activity(partnerKey('DRIVE', 'F-1'))).toMatchObject({
+        status: 'POSTED',
+        reason: null,
+        points: 120,
+      });
+      expect(await w.activity(hotelKey('GRANDSTAY', 'GS-LATE'))).toMatchObject({
+        status: 'POSTED',
+        points: 240,
+        base_spend_minor: 12000,
+      });
+      expect(await w.balance(IVANOV.number)).toBe(360);
+      expect(wednesday.accrue.counts.awaitingRate).toBeUndefined();
+      await w.run(exportJob, '2026-03-11');
+      expect(await driveResponse(w, '2026-03-10')).toContain(`D,F-1,${IVANOV.number},A,120,`);
+      // The night run again posts nothing, and decides nothing again.
+      const postings = await w.postingCount();
+      await w.night('2026-03-11');
+      expect(await w.postingCount()).toBe(postings);
+      expect(await w.balance(IVANOV.number)).toBe(360);
+      await w.expectLedgerOk();
+    });
+    it('a reversal of a credit waiting for its rate waits with it, and takes back what the credit earns when the rate comes', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      w.dropFx({ '2026-03-09': { USD: '1.0800' } });
+      w.dropPartner('DRIVE', '2026-03-10', [
+        rentalDay('F-6', '2026-03-10'),
+        { ...rentalDay('F-6-R', '2026-03-10'), spend: '-100.00' },
+      ]);
+      await w.night('2026-03-10');
+      expect(await w.activity(partnerKey('DRIVE', 'F-6-R'))).toMatchObject({
+        status: 'PENDING',
+        reason: 'BAD_CURRENCY',
+        reason_field: 'partner_txn_id',
+      });
+      w.dropFx({ '2026-03-10': { USD: '1.2000' } });
+      await w.night('2026-03-11');
+      expect(await w.activity(partnerKey('DRIVE', 'F-6'))).toMatchObject({ status: 'REVERSED', points: 120 });
+      expect(await w.activity(partnerKey('DRIVE', 'F-6-R'))).toMatchObject({
+        status: 'POSTED',
+        points: -120,
+      });
+      expect(await w.balance(IVANOV.number)).toBe(0);
+      await w.expectLedgerOk();
+    });
+    it('a rate that never comes: the wait shows in the simulation and the night, and ends in BAD_CURRENCY after fx.maxStaleDays', async () => {
+      const w = s();
+      w.dropFx({ '2026-03-09': { USD: '1.0800' } });
+      await w.enrol('2026-03-09', IVANOV);
+      const file = w.dropPartner('DRIVE', '2026-03-10', [rentalDay('F-2', '2026-03-10')]);
+      const shown = await w.simulate('partner', file, '2026-03-10');
+      expect(shown).toContainEqual(
+        expect.objectContaining({
+          type: 'record',
+          status: 'PENDING',
+          reason: 'BAD_CURRENCY',
+          message: expect.stringContaining('no USD rate for 2026-03-10 yet'),
+        }),
+      );
+      // The night is checked against what the simulator foretold.
+      await w.night('2026-03-10');
+      for (const night of ['2026-03-11', '2026-03-12', '2026-03-13', '2026-03-14']) {
+        await w.night(night);
+        expect(await w.activity(partnerKey('DRIVE', 'F-2'))).toMatchObject({ status: 'PENDING' });
+      }
+      const last = await w.night('2026-03-15');
+      expect(await w.activity(partnerKey('DRIVE', 'F-2'))).toMatchObject({
+        status: 'REJECTED',
+        reason: 'BAD_CURRENCY',
+        reason_message: expect.stringContaining('waited for it up to the night of 2026-03-14'),
+        rejected_on: '2026-03-15',
+      });
+      expect(last.accrue.counts['reject.BAD_CURRENCY']).toBe(1);
+      expect(last.accrue.warnings).toEqual([
+        expect.stringContaining('1 partner record(s) or hotel stay(s) rejected BAD_CURRENCY'),
+      ]);
+      expect(await w.balance(IVANOV.number)).toBe(0);
+      await w.run(exportJob, '2026-03-15');
+      expect(await driveResponse(w, '2026-03-10')).toContain(`D,F-2,${IVANOV.number},R,0,BAD_CURRENCY,`);
+    });
+    it('a Saturday takes Friday’s rate, Good Friday and Easter Monday Thursday’s: no rate is published on them', async () => {
+      const w = s();
+      // Each night's rates end before the activity's day: only the calendar says none is to come.
+      w.dropFx({ '2026-03-13': { USD: '1.1000' } });
+      await w.enrol('2026-03-01', IVANOV);
+      w.dropPartner('DRIVE', '2026-03-14', [rentalDay('F-3', '2026-03-14')]);
+      await w.night('2026-03-14');
+      expect(await w.activity(partnerKey('DRIVE', 'F-3'))).toMatchObject({ status: 'POSTED', points: 110 });
+      w.dropFx({ '2026-04-02': { USD: '1.1500' } });
+      w.dropPartner('DRIVE', '2026-04-06', [rentalDay('F-4', '2026-04-03'), rentalDay('F-5', '2026-04-06')]);
+      await w.night('2026-04-06');
+      expect(await w.activity(partnerKey('DRIVE', 'F-4'))).toMatchObject({ status: 'POSTED', points: 115 });
+      expect(await w.activity(partnerKey('DRIVE', 'F-5'))).toMatchObject({ status: 'POSTED', points: 115 });
     });
     it('a rate sent again written otherwise (1.048 for 1.0480) is the rate known, not a conflicting duplicate', async () => {
       const w = s();

@@ -113,8 +113,13 @@ for (const engine of availableEngines()) {
 
     it('converts euro spend to dollars with the ECB rate of the activity date, a weekend taking Friday’s rate', async () => {
       const w = s();
-      // Tuesday 10 and Friday 13 March 2026 are published; Saturday 14 is not.
-      w.dropFx({ '2026-03-10': { USD: '1.0800' }, '2026-03-13': { USD: '1.1000' } });
+      // Tuesday 10 and Friday 13 March 2026 are published; Saturday 14 is not. The feed has gone on to
+      // Wednesday 18 without USD: an earlier rate stands in for a day that had none, up to 4 days back.
+      w.dropFx({
+        '2026-03-10': { USD: '1.0800' },
+        '2026-03-13': { USD: '1.1000' },
+        '2026-03-18': { JPY: '160.00' },
+      });
       await w.enrol('2026-03-01', IVANOV);
       const rental = (txn: string, date: string, spend: string) => ({
         txn,
