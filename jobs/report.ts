@@ -3,10 +3,12 @@
  * night, the monthly report and monthly custom reports on the last day of a month, daily custom
  * reports every night) under `paths.reports/<date>/`, and queues each for its distribution list.
  * A rerun writes the same files byte for byte (the workbooks are stamped with the close of the
- * business day, not the wall clock) and queues nothing twice.
+ * business day, not the wall clock) and queues nothing twice. A rerun whose figures changed (a late file
+ * posted since) brings up to date a mail no one has had yet, or leaves one someone has as it was, and
+ * says which among the step's warnings: a mail always carries the figures of the files it attaches.
  */
 import { RedeyeError } from '../lib/errors.js';
-import { queueReportMail } from '../reports/outbox.js';
+import { describeRerun, queueReportMail } from '../reports/outbox.js';
 import { produceReport, reportsDueOn } from '../reports/produce.js';
 import type { Job, JobContext, JobResult } from './types.js';
 
@@ -26,8 +28,17 @@ export const reportJob: Job = async (ctx: JobContext): Promise<JobResult> => {
       logger.info({ report: name, businessDate, workbook: report.workbookPath }, 'report written');
       const queued = await queueReportMail(db, config, report, ctx.now());
       if (queued.queued) counts.queued++;
-      else if (queued.reason === 'already-queued') counts.alreadyQueued++;
-      else
+      else if (queued.reason === 'already-queued') {
+        counts.alreadyQueued++;
+        const changed = describeRerun(name, businessDate, queued.rerun);
+        if (changed) {
+          warnings.push(changed);
+          logger.warn(
+            { report: name, businessDate, messageId: queued.messageId, status: queued.status },
+            changed,
+          );
+        }
+      } else
         warnings.push(
           `report ${name} for ${businessDate} is not mailed: ${queued.reason.replace(/-/g, ' ')}`,
         );

@@ -2,8 +2,10 @@
  * Report e-mail goes through an outbox table (`mail_outbox`), so that nothing is lost and nothing is
  * sent twice:
  *
- * - queuing writes one row per report and business date, with a Message-ID derived from both; queuing
- *   the same report again (a rerun of the night) finds the row and changes nothing;
+ * - queuing writes one row per report and business date, with a Message-ID derived from both, and keeps
+ *   copies of the workbook and chart for the mail; queuing the same report again (a rerun of the night)
+ *   finds the row and queues nothing new: a mail no one has had yet takes the report's new figures and
+ *   files, one that someone has keeps what it was queued with (see `queueReportMail`);
  * - sending claims a pending row (`sending`, naming the claimant and the time: see `outbox-claims.ts`)
  *   before talking to the SMTP server, and marks it `sent` after the server accepted it. A row that is
  *   `sent` is never picked again. A failed attempt returns the row to `pending` with the error, for the
@@ -20,8 +22,9 @@
  * - a stop request (SIGTERM) starts no further mail and abandons the one in flight, which stays pending;
  *   a server that does not answer at all is not tried again for the mails after it in the same run.
  */
-import { readFile } from 'node:fs/promises';
-import { basename } from 'node:path';
+import { createHash } from 'node:crypto';
+import { readFile, rm, rmdir } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { actualPath, storedPath } from '../lib/paths.js';
 import addressparser from 'nodemailer/lib/addressparser';
 import type { LoadedConfig } from '../config/load.js';
@@ -40,7 +43,7 @@ import {
   type SendOutcome,
 } from '../mail/mailer.js';
 import { renderReportMail } from '../mail/report-mail.js';
-import { dateTextSql, sqlRows, type ReportResult } from './common.js';
+import { dateTextSql, prepareOutDir, sqlRows, writeFileAtomic, type ReportResult } from './common.js';
 import { describeHeldClaim, openMailClaims, type MailClaim } from './outbox-claims.js';
 import { stopRequest } from '../lib/sleep.js';
 
@@ -50,11 +53,16 @@ export const XLSX_CONTENT_TYPE = 'application/vnd.openxmlformats-officedocument.
 export interface OutboxFiles {
   workbook: string;
   inline: Array<{ cid: string; path: string }>;
+  /**
+   * The sha256 of the workbook and chart, when the paths are the mail's own copies of them (see
+   * `queueReportMail`); absent for a mail queued before, which attaches the report's files as they are.
+   */
+  digest?: string;
 }
 
 export type QueueOutcome =
   | { queued: true; messageId: string; recipients: string[] }
-  | { queued: false; reason: 'already-queued'; messageId: string; status: string }
+  | { queued: false; reason: 'already-queued'; messageId: string; status: string; rerun: Rerun }
   | { queued: false; reason: 'no-recipients' | 'mail-not-configured' };
 
 /** The domain of the configured sender (`Redeye <redeye@airline.example>` → `airline.example`). */
@@ -73,8 +81,16 @@ export function senderDomain(from: string): string {
 }
 
 /**
- * Queues `report` for its distribution list (`mail.lists[report.report]`). Queuing a report and date
- * that are already in the outbox does nothing, whatever became of the first.
+ * Queues `report` for its distribution list (`mail.lists[report.report]`). Its workbook and chart go
+ * with the mail as copies of its own (`mail/<report>-<digest>/` beside the workbook), never rewritten:
+ * a rerun of the night writes the report's files again at the same paths, and a mail must attach what
+ * its body describes, the same to every recipient.
+ *
+ * Queuing a report and date that are already in the outbox queues nothing new. If the report's figures
+ * or files changed since (a late file the rerun posted), a mail no one has had yet — pending or refused
+ * for good, delivered to no one, not in a sender's hands — is brought up to date, body and files in one
+ * compare-and-set; one that a recipient has, or a sender is sending, keeps what it was queued with, so
+ * that those still owed it get what the others got. `rerun` says which, for the night's warnings.
  */
 export async function queueReportMail(
   db: Db,
@@ -90,18 +106,77 @@ export async function queueReportMail(
     businessDate: report.businessDate,
     domain: senderDomain(config.mail.from),
   });
-  const existing = await db
-    .knex('mail_outbox')
-    .where({ report: report.report, business_date: report.businessDate })
-    .first('message_id', 'status');
-  if (existing) {
+  const mail = await reportMailOf(config, report);
+  // A compare-and-set that finds the row changed (claimed, delivered, or updated by another run) reads
+  // it again; each change moves the row on, so a few rounds settle it.
+  for (let round = 0; ; round++) {
+    const existing = (await db
+      .knex('mail_outbox')
+      .where({ report: report.report, business_date: report.businessDate })
+      .first('id', 'message_id', 'status', 'delivered_to', 'subject', 'html', 'text', 'attachments')) as
+      StoredMail | undefined;
+    if (!existing) break;
+    const rerun = await requeue(db, config, report, mail, existing);
+    if (rerun === undefined) {
+      if (round < 5) continue;
+      throw new RedeyeError(
+        'REPORT_MAIL_BUSY',
+        `the mail of report ${report.report} for ${report.businessDate} kept changing while it was queued again`,
+        { report: report.report, businessDate: report.businessDate },
+      );
+    }
     return {
       queued: false,
       reason: 'already-queued',
       messageId: existing.message_id,
       status: existing.status,
+      rerun,
     };
   }
+  await keepCopies(mail);
+  await db
+    .knex('mail_outbox')
+    .insert({
+      report: report.report,
+      business_date: report.businessDate,
+      message_id: messageId,
+      recipients: JSON.stringify(recipients),
+      listed_to: JSON.stringify(recipients),
+      delivered_to: '[]',
+      subject: mail.body.subject,
+      attachments: JSON.stringify(mail.files),
+      html: mail.body.html,
+      text: mail.body.text,
+      status: 'pending',
+      attempts: 0,
+      created_at: now.toISOString(),
+    })
+    // Two processes queuing the same report at once: the second insert is the no-op.
+    .onConflict(['report', 'business_date'])
+    .ignore();
+  return { queued: true, messageId, recipients };
+}
+
+/** A mail as the outbox holds it, read by a rerun that queues its report again. */
+interface StoredMail {
+  id: number;
+  message_id: string;
+  status: string;
+  delivered_to: string | null;
+  subject: string;
+  html: string;
+  text: string;
+  attachments: string;
+}
+
+/** A report's mail as it would be queued now: its body, and its files with the copies to keep of them. */
+interface ReportMail {
+  body: { subject: string; html: string; text: string };
+  files: OutboxFiles;
+  copies: Array<{ path: string; bytes: Buffer }>;
+}
+
+async function reportMailOf(config: LoadedConfig, report: ReportResult): Promise<ReportMail> {
   const workbookName = basename(report.workbookPath);
   const cid = `${report.report}-chart@redeye`;
   const body = renderReportMail({
@@ -122,31 +197,145 @@ export async function queueReportMail(
     attachmentNames: [workbookName],
     footer: `${config.program.name} · sent by Redeye. The workbook has every figure, by sheet.`,
   });
-  const files: OutboxFiles = {
-    workbook: storedPath(config.paths.reports, report.workbookPath),
-    inline: report.mainChart ? [{ cid, path: storedPath(config.paths.reports, report.mainChart.path) }] : [],
+  let workbook: Buffer;
+  try {
+    workbook = await readFile(report.workbookPath);
+  } catch (error) {
+    throw new RedeyeError(
+      'REPORT_FILE_MISSING',
+      `cannot read ${report.workbookPath} to queue its mail: ${(error as Error).message}`,
+      { path: report.workbookPath, report: report.report, businessDate: report.businessDate },
+    );
+  }
+  const chart = report.mainChart?.png ?? Buffer.alloc(0);
+  // The length first, so that no workbook and chart split otherwise make the same digest.
+  const digest = createHash('sha256')
+    .update(`${workbook.length}:`)
+    .update(workbook)
+    .update(chart)
+    .digest('hex');
+  // Named by the content, the copies of one version are never rewritten with another's bytes: a
+  // sender reading them while a rerun queues new ones reads the files its mail's body describes.
+  const folder = join(dirname(report.workbookPath), 'mail', `${report.report}-${digest.slice(0, 16)}`);
+  const copies = [{ path: join(folder, workbookName), bytes: workbook }];
+  if (report.mainChart) copies.push({ path: join(folder, basename(report.mainChart.path)), bytes: chart });
+  return {
+    body: { subject: body.subject, html: body.html, text: body.text },
+    files: {
+      workbook: storedPath(config.paths.reports, copies[0]!.path),
+      inline: report.mainChart ? [{ cid, path: storedPath(config.paths.reports, copies[1]!.path) }] : [],
+      digest,
+    },
+    copies,
   };
-  await db
+}
+
+async function keepCopies(mail: ReportMail): Promise<void> {
+  for (const copy of mail.copies) {
+    await prepareOutDir(dirname(copy.path));
+    await writeFileAtomic(copy.path, copy.bytes);
+  }
+}
+
+/**
+ * The mail `existing` brought up to date with the report produced again, where no one has had it; or
+ * undefined when the compare-and-set found it changed since it was read (claimed, delivered to someone,
+ * or updated by another run), to be read again.
+ */
+async function requeue(
+  db: Db,
+  config: LoadedConfig,
+  report: ReportResult,
+  mail: ReportMail,
+  existing: StoredMail,
+): Promise<Rerun | undefined> {
+  const stored = storedFiles(existing.attachments);
+  const sameBody =
+    existing.subject === mail.body.subject &&
+    existing.html === mail.body.html &&
+    existing.text === mail.body.text;
+  // A mail queued before its files were kept attaches the report's files as they are: its body says
+  // whether it describes them.
+  if (sameBody && (stored.digest === undefined || stored.digest === mail.files.digest))
+    return { kind: 'same' };
+  const deliveredTo = parseList(existing.delivered_to);
+  const unsent = existing.status === 'pending' || existing.status === 'failed';
+  // Such a mail, partly delivered, cannot give those still owed it the files the others had, which are
+  // gone: it gives them a body that describes the files they get.
+  const earlierFilesGone = stored.digest === undefined && deliveredTo !== null;
+  if (!unsent || deliveredTo === null || (deliveredTo.length > 0 && !earlierFilesGone))
+    return { kind: 'kept', status: existing.status, deliveredTo, workbook: report.workbookPath };
+  await keepCopies(mail);
+  const updated = await db
     .knex('mail_outbox')
-    .insert({
-      report: report.report,
-      business_date: report.businessDate,
-      message_id: messageId,
-      recipients: JSON.stringify(recipients),
-      listed_to: JSON.stringify(recipients),
-      delivered_to: '[]',
-      subject: body.subject,
-      attachments: JSON.stringify(files),
-      html: body.html,
-      text: body.text,
-      status: 'pending',
-      attempts: 0,
-      created_at: now.toISOString(),
+    .where({
+      id: existing.id,
+      status: existing.status,
+      delivered_to: existing.delivered_to,
+      attachments: existing.attachments,
     })
-    // Two processes queuing the same report at once: the second insert is the no-op.
-    .onConflict(['report', 'business_date'])
-    .ignore();
-  return { queued: true, messageId, recipients };
+    .update({ ...mail.body, attachments: JSON.stringify(mail.files) });
+  if (updated !== 1) return undefined;
+  if (stored.digest !== undefined && stored.digest !== mail.files.digest) await removeCopies(config, stored);
+  return { kind: 'updated', deliveredTo };
+}
+
+/** A mail's files as its row records them; none known of a row edited past reading (it fails when sent). */
+function storedFiles(json: string): OutboxFiles {
+  try {
+    return JSON.parse(json) as OutboxFiles;
+  } catch {
+    return { workbook: '', inline: [] };
+  }
+}
+
+/** Removes the copies a mail kept of its files, once it no longer attaches them. */
+async function removeCopies(config: LoadedConfig, files: OutboxFiles): Promise<void> {
+  const paths = [files.workbook, ...files.inline.map((i) => i.path)]
+    .map((p) => actualPath(config.paths.reports, p))
+    .filter((p) => p !== undefined);
+  for (const path of paths) await rm(path, { force: true });
+  // Only when empty: a folder that holds anything else is not the mail's alone.
+  for (const folder of new Set(paths.map((p) => dirname(p)))) await rmdir(folder).catch(() => undefined);
+}
+
+/**
+ * What a rerun that queued a report again did to its mail: nothing, the report being the same; brought
+ * it up to date, no one having had it (or, for a mail queued before its files were kept, those still
+ * owed it: `deliveredTo` had the earlier figures); or kept it as it was, someone having it or a sender
+ * sending it.
+ */
+export type Rerun =
+  | { kind: 'same' }
+  | { kind: 'updated'; deliveredTo: string[] }
+  | { kind: 'kept'; status: string; deliveredTo: string[] | null; workbook: string };
+
+/** How a rerun that changed a queued report reads among the night's warnings; undefined if it did not. */
+export function describeRerun(report: string, businessDate: IsoDate, rerun: Rerun): string | undefined {
+  const head = `report ${report} for ${businessDate} changed since its mail was queued`;
+  if (rerun.kind === 'same') return undefined;
+  if (rerun.kind === 'updated')
+    return rerun.deliveredTo.length === 0
+      ? `${head}: the mail, sent to no one yet, now carries this run's figures and workbook`
+      : `${head}: ${rerun.deliveredTo.join(', ')} had it with the earlier figures; those still owed it get ` +
+          "this run's figures and workbook (the mail was queued before Redeye kept a mail's files, so the " +
+          'earlier workbook is gone)';
+  const to = rerun.deliveredTo;
+  const how =
+    rerun.status === 'sending'
+      ? 'is being sent'
+      : to === null
+        ? rerun.status === 'sent'
+          ? 'was sent'
+          : 'may have reached some recipients (who had it was not recorded before migration 020)'
+        : to.length === 0
+          ? 'was recorded sent'
+          : `was ${rerun.status === 'sent' ? 'sent' : 'delivered'} to ${to.join(', ')}`;
+  return (
+    `${head}, but the mail ${how} with the earlier figures: it keeps them and their workbook, so that ` +
+    `everyone it goes to has the same mail; this run's workbook, ${rerun.workbook}, is not mailed ` +
+    '(a mail is not sent twice: send it by hand to those who need the new figures)'
+  );
 }
 
 export interface SendOutboxOptions {
@@ -396,6 +585,10 @@ interface OutboxRow {
   report: string;
   business_date: string;
   message_id: string;
+}
+
+/** What a mail says and attaches: read under the claim, since a rerun may bring it up to date until then. */
+interface OutboxBody {
   subject: string;
   attachments: string;
   html: string;
@@ -426,7 +619,11 @@ export function mailerFromConfig(config: LoadedConfig, dependencies: MailerDepen
   );
 }
 
-async function messageOf(config: LoadedConfig, row: OutboxRow, to: string[]): Promise<ReportMessage> {
+async function messageOf(
+  config: LoadedConfig,
+  row: OutboxRow & OutboxBody,
+  to: string[],
+): Promise<ReportMessage> {
   const files = JSON.parse(row.attachments) as OutboxFiles;
   const read = async (stored: string) => {
     const path = actualPath(config.paths.reports, stored);
@@ -549,8 +746,7 @@ export async function sendOutbox(
 
     const rows = await sqlRows<OutboxRow>(
       knex,
-      `SELECT id, report, ${dateTextSql(db, 'business_date')} AS business_date, message_id, subject, attachments,
-              html, text
+      `SELECT id, report, ${dateTextSql(db, 'business_date')} AS business_date, message_id
          FROM mail_outbox WHERE status = 'pending'${scopeSql}
         ORDER BY id`,
       scopeArgs,
@@ -584,10 +780,20 @@ export async function sendOutbox(
       let refusedBefore: Refusal[] = [];
       let to: string[] = [];
       try {
-        // Read again under the claim: a sender before us may have delivered it to part of its list since.
+        // Read again under the claim: a sender before us may have delivered it to part of its list since,
+        // and a rerun of its night brought its body and files up to date.
         const stored = (await knex('mail_outbox')
           .where({ id: row.id })
-          .first('recipients', 'listed_to', 'delivered_to', 'refused_to')) as {
+          .first(
+            'recipients',
+            'listed_to',
+            'delivered_to',
+            'refused_to',
+            'subject',
+            'attachments',
+            'html',
+            'text',
+          )) as OutboxBody & {
           recipients: string;
           listed_to: string | null;
           delivered_to: string | null;
@@ -651,7 +857,10 @@ export async function sendOutbox(
         // display name is not lost from those still owed it.
         const delivered = (accepted: readonly string[]) =>
           deliveredTo === null ? null : JSON.stringify([...deliveredTo, ...spelledAs(to, accepted)]);
-        const outcome = await mailer!.sendReport(await messageOf(config, row, to), signal ? { signal } : {});
+        const outcome = await mailer!.sendReport(
+          await messageOf(config, { ...row, ...stored }, to),
+          signal ? { signal } : {},
+        );
         const refused = outcome.rejected.map((r) => `${r.address}: ${r.response}`).join('; ');
         // Recipients refused for now (retries run out, or a stop request in the middle): the mail waits
         // for them alone, under its Message-ID, so those who have it do not get it twice.

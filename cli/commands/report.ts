@@ -5,6 +5,7 @@ import { chartNumberFormatter } from '../../reports/charts.js';
 import {
   describePartlyRefused,
   describeReaddressed,
+  describeRerun,
   queueReportMail,
   sendOutbox,
   type SendOutboxResult,
@@ -171,8 +172,11 @@ export function registerReport(program: Command, run: ActionRunner): void {
             ]),
           ),
         );
-        if (queued && !queued.queued && queued.reason === 'already-queued')
+        if (queued && !queued.queued && queued.reason === 'already-queued') {
           ctx.output.out(`mail was already queued (${queued.messageId}, ${queued.status})`);
+          const changed = describeRerun(report.report, report.businessDate, queued.rerun);
+          if (changed) ctx.output.out(changed);
+        }
         if (sent) code = printSendResult(ctx, sent, false);
         return code;
       }),
