@@ -46,7 +46,10 @@ interface ForetoldResult {
   reason?: string;
   /** The ledger's message for a refusal: which posting, account and amounts. */
   message?: string;
-  /** Points a reversal would charge to its shortfall account, the member having spent them. */
+  /**
+   * Points a reversal (or a debit naming a shortfall account: a flight's award corrected down) would
+   * charge to its shortfall account, the member having spent them.
+   */
   unrecovered?: number;
   /** Points a reversal would take back from EXPIRY, having expired from its original's lots. */
   expired?: number;
@@ -202,14 +205,13 @@ export class SimulatedLedger {
       const short = -amount - back - Math.max(0, await this.available(account, request.businessDate));
       if (short <= 0) continue;
       // Points moved away after the business date are not written off as of it (followTransfers).
-      if (!isReversal(request) || request.shortfallTo === undefined || blocked)
+      if (request.shortfallTo === undefined || blocked)
         return refused(await this.insufficient(request.key, account, amount, request.businessDate));
       shortOf.set(account, short);
     }
     // As the ledger takes it: what the account holds, the rest charged to the shortfall account.
     const unrecovered = shrinkDebits(entries, (e) => e.account, shortOf);
-    if (unrecovered > 0 && isReversal(request))
-      entries.push({ account: request.shortfallTo!, amount: -unrecovered });
+    if (unrecovered > 0) entries.push({ account: request.shortfallTo!, amount: -unrecovered });
     for (const e of entries) this.pending.set(e.account, (this.pending.get(e.account) ?? 0) + e.amount);
     let fromExpiry = 0;
     for (const [account, { points, keys }] of unexpired) {

@@ -569,15 +569,17 @@ class PostingSession {
 
   // -------------------------------------------------------------------------------------------- postings
 
-  private async applyPosting(p: PreparedPosting): Promise<PostResult> {
+  private async applyPosting(prepared: PreparedPosting): Promise<PostResult> {
+    let p = prepared;
     const { input } = p;
-    const rows: AccountRow[] = [];
+    let rows: AccountRow[] = [];
     for (const e of p.entries) rows.push(await this.account(e.descriptor));
     // A redemption spends the points valid on its date, some of which a later night's expiry may have
     // taken: the award system issued it against them.
     const spendsExpired = input.kind === 'REDEMPTION' && input.activityDate !== undefined;
     let guarded = guardedDebits(p.entries.map((e, i) => ({ row: rows[i]!, amount: e.amount })));
     let fromExpiry: ExpiredPiece[] = [];
+    let unrecovered = 0;
     if (guarded.size > 0 || spendsExpired) {
       // Check for a replay before the balance: a duplicate must return the original even when the
       // balance has since been spent.
@@ -590,6 +592,11 @@ class PostingSession {
         guarded = guardedDebits(
           p.entries.map((e, i) => ({ row: rows[i]!, amount: e.amount + (back.get(rows[i]!.id) ?? 0) })),
         );
+      }
+      if (input.shortfallTo !== undefined && guarded.size > 0) {
+        const short = await this.withPostingShortfall(p, rows, guarded);
+        ({ p, rows, unrecovered } = short);
+        guarded = guardedDebits(p.entries.map((e, i) => ({ row: rows[i]!, amount: e.amount })));
       }
       await this.requireFunds(input.key, [...guarded.values()], input.businessDate);
     }
@@ -610,8 +617,15 @@ class PostingSession {
     }
     const row = this.postingRow(p);
     const id = await this.store.insertPosting(
-      unexpired > 0
-        ? { ...row, detail: JSON.stringify({ ...(input.detail as object | undefined), unexpired }) }
+      unexpired > 0 || unrecovered > 0
+        ? {
+            ...row,
+            detail: JSON.stringify({
+              ...(input.detail as object | undefined),
+              ...(unexpired > 0 ? { unexpired } : {}),
+              ...(unrecovered > 0 ? { unrecovered } : {}),
+            }),
+          }
         : row,
     );
     if (id === null) {
@@ -671,7 +685,51 @@ class PostingSession {
       const earlier = await this.store.expiriesOfLot(x.lotId);
       await this.applyPosting(preparePosting(lotExpiry(lot, amount, earlier, input.businessDate)));
     }
-    return { key: input.key, status: 'posted', postingId: id, ...(unexpired > 0 ? { unexpired } : {}) };
+    return {
+      key: input.key,
+      status: 'posted',
+      postingId: id,
+      ...(unexpired > 0 ? { unexpired } : {}),
+      ...(unrecovered > 0 ? { unrecovered } : {}),
+    };
+  }
+
+  /**
+   * A posting's entries with what its guarded debits find spent charged to `shortfallTo`, as a reversal's
+   * are (`withShortfall`): each debit shrinks to what its account can give up as of the business date.
+   */
+  private async withPostingShortfall(
+    p: PreparedPosting,
+    rows: AccountRow[],
+    guarded: Map<number, { row: AccountRow; amount: number }>,
+  ): Promise<{ p: PreparedPosting; rows: AccountRow[]; unrecovered: number }> {
+    const input = p.input;
+    const shortOf = new Map<number, number>();
+    for (const { row, amount } of guarded.values()) {
+      const short = -amount - Math.max(0, await this.available(row, input.businessDate));
+      if (short > 0) shortOf.set(row.id, short);
+    }
+    if (shortOf.size === 0) return { p, rows, unrecovered: 0 };
+    const descriptor = describeAccount(input.shortfallTo!);
+    const to = await this.account(descriptor);
+    if (to.mayGoNegative === false || to.tracksLots)
+      throw new InvalidPostingError(`${input.shortfallTo} cannot take a debit's shortfall`, {
+        key: input.key,
+      });
+    const out = p.entries.map((e, i) => ({ ...e, accountId: rows[i]!.id, row: rows[i]! }));
+    const unrecovered = shrinkDebits(out, (e) => e.accountId, shortOf);
+    const kept = out.filter((e) => e.amount !== 0);
+    return {
+      p: {
+        ...p,
+        entries: [
+          ...kept.map(({ accountId: _a, row: _r, ...e }) => e),
+          { account: input.shortfallTo!, amount: -unrecovered, descriptor },
+        ],
+      },
+      rows: [...kept.map((e) => e.row), to],
+      unrecovered,
+    };
   }
 
   /**

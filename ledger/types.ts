@@ -46,6 +46,11 @@ export interface PostingInput {
   ruleVersion?: string;
   /** Explanation kept with the posting (rule, base points, bonuses). Not part of its identity. */
   detail?: unknown;
+  /**
+   * As a reversal's (below): the account charged with what a debit of a points account finds spent, a
+   * flight's award corrected down after the member redeemed its miles. Without it such a debit is refused.
+   */
+  shortfallTo?: string;
 }
 
 export interface ReversalInput {
