@@ -216,7 +216,8 @@ export async function loadReversed(q: Q, rows: ActivityRow[]): Promise<Set<strin
   for (const r of rows) {
     if (r.type !== 'FLIGHT' || (r.postingKey === null && (!r.couponStatus || r.couponStatus === 'F')))
       continue;
-    for (const k of [r.postingKey, r.statusPostingKey]) if (k) keys.set(reversalKey(k), k);
+    for (const k of [r.postingKey, r.statusPostingKey, r.detail?.adjustedBy])
+      if (k) keys.set(reversalKey(k), k);
   }
   const out = new Set<string>();
   const list = [...keys.keys()];
@@ -995,9 +996,12 @@ export async function accrueBatch(
     const earnings: Earning[] = [];
     // Written apart from the outcome columns: few rows ever have one, and every row's update is the hot path.
     const rejectedTonight: number[] = [];
+    // A flight's award corrected to its coupon's classes names its correction there (`adjustedBy`).
+    const detailed: ActivityRow[] = [];
     for (const row of rows) {
       const decision = (row as ActivityRow & { decision?: AccrualDecision }).decision!;
       delete (row as ActivityRow & { decision?: AccrualDecision }).decision;
+      if (decision.update.detail !== undefined) detailed.push(row);
       if (row.needsAccrual) outcome.waiting++;
       outcome.byStatus[row.status] = (outcome.byStatus[row.status] ?? 0) + 1;
       if (isDecidedRedemption(row)) outcome.redemptions.push(row.externalRef!);
@@ -1023,6 +1027,10 @@ export async function accrueBatch(
     );
     for (const part of chunks(rejectedTonight, 500))
       await trx('activities').whereIn('id', part).update({ rejected_on: ctx.businessDate });
+    for (const row of detailed)
+      await trx('activities')
+        .where({ id: row.id! })
+        .update(toDb({ detail: row.detail }, now));
     for (const [key, update] of related) {
       await trx('activities')
         .where({ activity_key: key })

@@ -10,6 +10,7 @@ import { MAX_INTEGER_COLUMN } from '../parsers/types.js';
 import { Accounts, poolPointsAccount } from '../ledger/accounts.js';
 import type { PostingInput, PostingRequest, StatusCreditInput } from '../ledger/types.js';
 import {
+  adjustmentKey,
   awardPostingKey,
   partnerKey,
   redemptionKey,
@@ -60,6 +61,7 @@ export type ActivityUpdate = Partial<
     | 'baseSpendMinor'
     | 'miles'
     | 'needsAccrual'
+    | 'detail'
   >
 >;
 
@@ -444,6 +446,103 @@ function takeBack(
 }
 
 /**
+ * The postings of a credited flight still open, its award's correction first: a reversal of the award
+ * after its correction down would charge to UNRECOVERED what the correction's reversal gives back.
+ */
+function openPostings(ctx: AccrualContext, row: ActivityRow): string[] {
+  return [row.detail?.adjustedBy ?? null, row.postingKey, row.statusPostingKey].filter(
+    (k): k is string => k !== null && !ctx.reversed(k),
+  );
+}
+
+/**
+ * A flight the FTL credited before its coupon came: its award as the coupon's classes give it (ftl.md: a
+ * flown confirmation wins over the FTL's classes; an upgrade the DCS did not mark with `-B` lists the
+ * booked class as the flown one), so the miles do not depend on which feed came first. Under the version
+ * the flight was credited under; the difference is posted once (`adjustmentKey`), and a correction down
+ * takes what the member still holds, the rest charged to UNRECOVERED, as a refund does.
+ */
+function reclassified(
+  ctx: AccrualContext,
+  row: ActivityRow,
+  member: MemberFacts,
+): { posting: PlannedPosting; update: ActivityUpdate; award: Award; note: string } | undefined {
+  if (!row.seenCoupon || row.postingKey === null || row.detail?.adjustedBy || ctx.reversed(row.postingKey))
+    return undefined;
+  if (!row.origin || !row.destination || row.ruleVersion === null) return undefined;
+  const version = ctx.program.airVersionById(row.ruleVersion);
+  // Revenue-based points were counted from the coupon's money: its classes change nothing.
+  if (version?.basis !== 'distance') return undefined;
+  const result = airAward(ctx.program, {
+    origin: row.origin,
+    destination: row.destination,
+    bookedClass: row.bookedClass,
+    flownClass: row.flownClass ?? row.bookedClass ?? 'Y',
+    activityDate: row.activityDate,
+    tier: ctx.tierOn(member, row.activityDate),
+    version: row.ruleVersion,
+  });
+  if (!result.ok) return undefined;
+  const award = result.award;
+  const delta = award.points - row.points;
+  if (delta === 0) return undefined;
+  const key = adjustmentKey(row.postingKey);
+  const holder = ctx.members.get(ctx.holderOf(member.number)) ?? member;
+  const account = pointsAccount(ctx, holder, row.activityDate);
+  const request: PostingInput = {
+    key,
+    kind: 'ADJUSTMENT',
+    businessDate: ctx.businessDate,
+    entries:
+      delta > 0
+        ? [
+            { account, amount: delta, expiresOn: ctx.program.expiresOn(row.activityDate) },
+            { account: Accounts.ownFlights, amount: -delta },
+          ]
+        : [
+            { account, amount: delta },
+            { account: Accounts.ownFlights, amount: -delta },
+          ],
+    ...(delta < 0 ? { shortfallTo: Accounts.unrecovered } : {}),
+    memberNumber: member.number,
+    channel: row.channel ?? undefined,
+    activityDate: row.activityDate,
+    sourceFileId: row.detail?.couponFrom?.fileId ?? row.sourceFileId ?? undefined,
+    sourceRef: row.activityKey,
+    ruleVersion: award.version,
+    detail: {
+      basis: award.basis,
+      base: award.basePoints,
+      tierBonus: award.tierBonus,
+      promotion: award.promotionBonus,
+      promotions: award.promotions,
+      credited: row.points,
+    },
+  };
+  const before = { points: row.points, detail: row.detail };
+  return {
+    posting: { request, onRefused: () => before },
+    update: { points: award.points, detail: { ...(row.detail ?? {}), adjustedBy: key } },
+    award,
+    note: `award recomputed from the coupon's classes (booked ${row.bookedClass ?? '-'}, flown ${row.flownClass ?? '-'}): ${row.points.toLocaleString('en-US')} → ${award.points.toLocaleString('en-US')} points (${delta > 0 ? '+' : ''}${delta.toLocaleString('en-US')})`,
+  };
+}
+
+/** `decision` for a credited flight, with its award's correction to the coupon's classes (`reclassified`). */
+function awardCorrected(ctx: AccrualContext, row: ActivityRow, decision: AccrualDecision): AccrualDecision {
+  const member = row.memberNumber ? ctx.members.get(row.memberNumber) : undefined;
+  const correction = member ? reclassified(ctx, row, member) : undefined;
+  if (!correction) return decision;
+  return {
+    ...decision,
+    postings: [correction.posting, ...decision.postings],
+    update: { ...decision.update, ...correction.update },
+    award: decision.award ?? correction.award,
+    note: [decision.note, correction.note].filter(Boolean).join('; '),
+  };
+}
+
+/**
  * The coupon is the flight's confirmation under the ticket's name (ftl.md, flown-coupons.md), but an FTL
  * credit was checked against the FTL's name: when the coupon completes a flight the FTL credited, its
  * name is checked now, and on a mismatch the credit is taken back and the flight refused NAME_MISMATCH,
@@ -462,11 +561,8 @@ function couponNameRefused(ctx: AccrualContext, row: ActivityRow): AccrualDecisi
     row.activityDate,
   );
   if (!name) return undefined;
-  const open = [row.postingKey, row.statusPostingKey].filter(
-    (k): k is string => k !== null && !ctx.reversed(k),
-  );
   return {
-    postings: takeBack(ctx, row, open, coupon.fileId ?? row.sourceFileId),
+    postings: takeBack(ctx, row, openPostings(ctx, row), coupon.fileId ?? row.sourceFileId),
     related: [],
     rejection: name,
     update: done({ status: 'REJECTED', reason: name.reason }),
@@ -480,7 +576,7 @@ function decideFlight(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
     const postings: PlannedPosting[] = [];
     const posted = [row.postingKey, row.statusPostingKey].filter((k): k is string => k !== null);
     // Corrected again (refunded, then exchanged): what an earlier night took back stays taken back.
-    const open = posted.filter((k) => !ctx.reversed(k));
+    const open = openPostings(ctx, row);
     // The record read is the correction, not the coupon first credited: the reversal is that file's.
     const source = row.detail?.correctedBy?.fileId ?? row.sourceFileId;
     if (posted.length > 0 && open.length === 0)
@@ -511,8 +607,14 @@ function decideFlight(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
     if (row.postingKey !== null) {
       // A claim's credit keeps its reason, which says whose flight it is; the fx ingest finds it again by
       // its base spend, still unknown.
-      if (row.reason === 'RETRO_CLAIM') return { postings: [], related: [], update: done({}) };
-      return { postings: [], related: [], rejection: fxProblem, update: done({ reason: fxProblem.reason }) };
+      if (row.reason === 'RETRO_CLAIM')
+        return awardCorrected(ctx, row, { postings: [], related: [], update: done({}) });
+      return awardCorrected(ctx, row, {
+        postings: [],
+        related: [],
+        rejection: fxProblem,
+        update: done({ reason: fxProblem.reason }),
+      });
     }
     if (ctx.program.airVersion(row.activityDate)?.basis !== 'distance') return rejected(fxProblem);
     fare = { ok: true, fare: null };
@@ -571,9 +673,13 @@ function decideFlight(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
   const cured = row.reason === 'BAD_CURRENCY' && fare.fare ? { reason: null } : {};
   if (alreadyAwarded) {
     if (!statusInput)
-      return { postings: [], related: [], update: done({ baseSpendMinor: baseSpend, ...cured }) };
+      return awardCorrected(ctx, row, {
+        postings: [],
+        related: [],
+        update: done({ baseSpendMinor: baseSpend, ...cured }),
+      });
     const key = statusPostingKey(row.activityKey);
-    return {
+    return awardCorrected(ctx, row, {
       postings: [
         {
           request: credit(
@@ -598,7 +704,7 @@ function decideFlight(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
         baseSpendMinor: baseSpend,
         ...cured,
       }),
-    };
+    });
   }
   // Revenue-based points are a share of the coupon's money, so an FTL passenger waits for its coupon
   // under that basis too: rejecting it (BAD_AMOUNT) would blame a record that carries no amount at all.

@@ -100,6 +100,11 @@ export interface ActivityDetail {
    * revenue accounting reports the coupon as XX101, and both must meet as one activity.
    */
   operationalSuffix?: string;
+  /**
+   * The posting (`adjustmentKey`) that brought the award to what the coupon's classes give, the FTL having
+   * credited the flight first under other classes. A refund of the coupon takes it back with the award.
+   */
+  adjustedBy?: string;
   /** A coupon on another ticket for an already known flight (`reissueKey`): the flight activity's key. */
   flightActivity?: string;
   /**
@@ -217,6 +222,11 @@ export const cancellationKey = (id: string) => `RDM:${id}:CANCEL`;
 export const awardPostingKey = (activityKey: string) => `${activityKey}:AWARD`;
 export const statusPostingKey = (activityKey: string) => `${activityKey}:STATUS`;
 export const reversalKey = (postingKey: string) => `${postingKey}:REV`;
+/**
+ * The key of the posting that brings a flight's award to what its coupon's classes give, when the FTL
+ * credited it first under other classes: derived from the award's key, so a rerun finds it posted.
+ */
+export const adjustmentKey = (awardKey: string) => `${awardKey}:ADJ`;
 
 /**
  * The cabin of a booking class where no coupon says it (an FTL lists the flown subclass only): the

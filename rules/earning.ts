@@ -42,6 +42,11 @@ export interface AirFacts {
   tier: string;
   /** From the flown coupon, converted to the base currency; absent for an FTL-only passenger. */
   fare?: FareComponents | null;
+  /**
+   * The version to earn under, when not the one in force on the activity date: a flight credited before
+   * is decided again under the version it was credited under.
+   */
+  version?: string;
 }
 
 export interface Award {
@@ -110,7 +115,9 @@ function promotionsFor(
 
 /** Award points for a flight on our own carriers. */
 export function airAward(program: Program, facts: AirFacts): AwardResult {
-  const version = program.airVersion(facts.activityDate);
+  const version =
+    (facts.version !== undefined ? program.airVersionById(facts.version) : undefined) ??
+    program.airVersion(facts.activityDate);
   if (!version) {
     return {
       ok: false,

@@ -50,6 +50,11 @@ export class Program {
     return found;
   }
 
+  /** The air earning version of that id, if the configuration still has it. */
+  airVersionById(id: string): AirEarningVersion | undefined {
+    return this.air.find((v) => v.id === id);
+  }
+
   partner(code: string): PartnerConfig | undefined {
     return this.partnersByCode.get(code);
   }
