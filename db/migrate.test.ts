@@ -9,7 +9,7 @@ import { erasuresOf, namesToClear, rejectTextsToBlank } from '../jobs/retention.
 import { setVerdict } from '../jobs/registry.js';
 import { overdueCancellations } from '../jobs/accrue.js';
 import { passengersOfTheDay } from '../jobs/retro-claims.js';
-import { awaitingRate } from '../jobs/activities.js';
+import { awaitingRate, soldAsListed, toDb } from '../jobs/activities.js';
 import { completedFtlMessages, rememberCompletedFtlMessages } from '../jobs/ftl-held.js';
 import { rejectedRecordsParams, rejectedRecordsSql, waitingCancellationsAt } from '../reports/daily.js';
 import { dateTextSql } from '../reports/common.js';
@@ -1012,6 +1012,65 @@ for (const engine of availableEngines()) {
         expect(await planOf(t, engine, overdue('id', 'type'))).not.toContain(index);
         expect(await migrateLatest(t.db)).toEqual(since);
         expect(await planOf(t, engine, overdue('id', 'reason'))).toContain(index);
+      } finally {
+        await t.cleanup();
+      }
+    });
+
+    it('046 keeps the marketing listing’s key of each codeshare coupon stored before it where ingest finds it through its index, and rolls back keeping it in the detail', async () => {
+      const t = await createTestDatabase(engine);
+      try {
+        const index = 'activities_marketing_key';
+        const since = MIGRATION_NAMES.slice(MIGRATION_NAMES.indexOf('046_activity_marketing_key'));
+        // Back to before 046, however many migrations came after it.
+        for (const _ of since) await t.db.knex.migrate.down(MIGRATION_CONFIG);
+        const listed = 'FLT:YY5245:2026-03-10:SVO-KZN:XX:4000000010';
+        const sold = 'FLT:XX245:2026-03-10:SVO-KZN:XX:4000000010';
+        const details: Record<string, object | null> = {
+          [sold]: { marketingCarrier: 'YY', marketingKey: listed },
+          'FLT:XX247:2026-03-10:SVO-KZN:XX:4000000010': { marketingCarrier: 'XX' },
+          'PTR:REDBANK:RB-1': null,
+        };
+        await t.db.knex('activities').insert(
+          Object.entries(details).map(([key, detail]) => ({
+            activity_key: key,
+            type: 'FLIGHT',
+            activity_date: '2026-03-10',
+            business_date: '2026-03-11',
+            status: 'POSTED',
+            detail: detail === null ? null : JSON.stringify(detail),
+            updated_at: '2026-03-11T02:00:00Z',
+          })),
+        );
+        const stored = async () =>
+          (await t.db.knex('activities').orderBy('activity_key').select('activity_key', 'detail')).map(
+            (r) => [r.activity_key, r.detail === null ? null : JSON.parse(String(r.detail))],
+          );
+        const before = await stored();
+        const found = async () =>
+          (await soldAsListed(t.db.knex, [listed]).select('activity_key')).map((r) => r.activity_key);
+        expect(await migrateLatest(t.db)).toEqual(since);
+        expect(await found()).toEqual([sold]);
+        expect(await planOf(t, engine, soldAsListed(t.db.knex, [listed]).select('id'))).toContain(index);
+        // A detail rewritten without the key (a coupon on another program's card joining ours) drops it.
+        const rewrite = (detail: object | null) =>
+          t.db
+            .knex('activities')
+            .where({ activity_key: sold })
+            .update(toDb({ detail }, '2026-03-12T02:00:00Z'));
+        await rewrite({ marketingCarrier: 'YY' });
+        expect(await found()).toEqual([]);
+        await rewrite(details[sold]!);
+        expect(await found()).toEqual([sold]);
+        for (const _ of since) await t.db.knex.migrate.down(MIGRATION_CONFIG);
+        expect(await t.db.knex.schema.hasColumn('activities', 'marketing_key')).toBe(false);
+        expect(await stored()).toEqual(before);
+        expect(await migrateLatest(t.db)).toEqual(since);
+        expect(await found()).toEqual([sold]);
+        // Another statement text: SQLite's connection keeps a prepared EXPLAIN's first plan.
+        expect(await planOf(t, engine, soldAsListed(t.db.knex, [listed]).select('id', 'type'))).toContain(
+          index,
+        );
       } finally {
         await t.cleanup();
       }

@@ -70,6 +70,9 @@ export function toDb(row: Partial<ActivityRow>, now: string): Record<string, unk
     if (v === undefined) continue;
     out[column] = key === 'detail' ? (v === null ? null : JSON.stringify(v)) : v;
   }
+  // The marketing listing's key is looked up by (`activitiesByMarketingKeys`), which the detail's JSON
+  // cannot be: written with the detail, so a detail that drops it drops it from the lookup too.
+  if (row.detail !== undefined) out.marketing_key = row.detail?.marketingKey ?? null;
   out.updated_at = now;
   return out;
 }
@@ -114,6 +117,20 @@ export async function activitiesByCoupons(
     const rows = await q('activities').whereIn('ticket_number', part);
     for (const r of rows) out.set(`${r.ticket_number}:${r.coupon_number}`, fromDb(r));
   }
+  return out;
+}
+
+/**
+ * The codeshare coupons whose passenger, listed by the DCS under the marketing flight, has one of `keys`
+ * (`ActivityDetail.marketingKey`): the flight such a listing is when it comes after the coupon. Through
+ * migration 046's index.
+ */
+export const soldAsListed = (q: Q, keys: readonly string[]) => q('activities').whereIn('marketing_key', keys);
+
+export async function activitiesByMarketingKeys(q: Q, keys: string[]): Promise<ActivityRow[]> {
+  const out: ActivityRow[] = [];
+  for (const part of chunks(keys, 500))
+    for (const r of await soldAsListed(q, part).orderBy('id')) out.push(fromDb(r));
   return out;
 }
 

@@ -44,6 +44,7 @@ import * as m037 from './037_completed_ftl_messages.js';
 import * as m038 from './038_invoice_line_credit_month.js';
 import * as m040 from './040_tier_event_superseded.js';
 import * as m041 from './041_awaiting_rate.js';
+import * as m046 from './046_activity_marketing_key.js';
 
 export interface Migration {
   name: string;
@@ -92,6 +93,7 @@ export const migrations: Migration[] = [
   { name: '038_invoice_line_credit_month', ...m038 },
   { name: '040_tier_event_superseded', ...m040 },
   { name: '041_awaiting_rate', ...m041 },
+  { name: '046_activity_marketing_key', ...m046 },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {
