@@ -21,6 +21,7 @@ import {
   cardOfFlightKey,
   couponDraft,
   couponKey,
+  creditedSameFlightMessage,
   hotelDraft,
   NO_REASON,
   partnerDraft,
@@ -53,6 +54,7 @@ import {
   activitiesByCoupons,
   activitiesByFlights,
   activitiesByKeys,
+  activitiesByMarketingKeys,
   awaitingRate,
   flightOfActivity,
   flightRefKey,
@@ -158,6 +160,8 @@ export interface FlightArchive {
   byCoupons(coupons: Array<[string, number]>): Promise<Map<string, ActivityRow>>;
   /** The flight activities of the given flights: where a coupon without a card meets its FTL passenger. */
   byFlights(flights: FlightRef[], holders: FlightHolders): Promise<ActivityRow[]>;
+  /** The coupons whose `marketingKey` is one of the given keys, as they stand now. */
+  byMarketingKeys(keys: string[]): Promise<ActivityRow[]>;
 }
 
 /** Which of a flight's records a draft is: its coupon, or its FTL passenger. */
@@ -207,7 +211,10 @@ export type FlightOutcome =
    * activity untouched. `first` is where the final status was read, as for a duplicate.
    */
   | { kind: 'afterFinal'; of: ActivityRow; finalStatus: string; first?: ReadAt & { by?: number } }
-  /** A flight not known before: a new activity. */
+  /**
+   * A new activity: a flight not known before, or a passenger listed under the marketing flight of a
+   * coupon credited before, stored REJECTED DUPLICATE (`soldFlight` in `mergeFlightDrafts`).
+   */
   | { kind: 'new'; row: ActivityRow }
   /** The other feed's record of a known flight: it completes the activity. */
   | { kind: 'merged'; row: ActivityRow }
@@ -408,10 +415,40 @@ export async function mergeFlightDrafts(archive: FlightArchive, drafts: Activity
   order.sort((a, b) => Number(archived[b]) - Number(archived[a]));
   const inserts = new Map<string, ActivityRow>();
   const rowOf = (key: string) => inserts.get(key) ?? byKey.get(key) ?? others.get(key);
+  // A passenger on our card the DCS listed under a codeshare's marketing flight (no `.M/`), after the
+  // coupon came: the coupon keeps that listing's key, its flight's being the operating flight's. By
+  // marketing key the flight of each such coupon: its own, or the one another ticket's coupon was kept
+  // beside.
+  const soldAs = new Map<string, ActivityRow>();
+  const listed = drafts.filter((d) => !d.seenCoupon && ownPassenger(d) && !byKey.has(d.activityKey));
+  if (listed.length > 0) {
+    const found = await archive.byMarketingKeys([...new Set(listed.map((d) => d.activityKey))]);
+    const beside = found.flatMap((r) => r.detail?.flightActivity ?? []).filter((k) => !rowOf(k));
+    const flights = beside.length > 0 ? await archive.byKeys(beside) : new Map<string, ActivityRow>();
+    // The flight's own coupon before another ticket's, whatever the archive's order.
+    found.sort((a, b) => Number(!!a.detail?.flightActivity) - Number(!!b.detail?.flightActivity));
+    for (const r of found) {
+      const key = r.detail?.flightActivity ?? r.activityKey;
+      const flight = rowOf(key) ?? flights.get(key) ?? r;
+      // One object per stored activity, as above.
+      if (!rowOf(key)) byKey.set(key, flight);
+      const sold = r.detail!.marketingKey!;
+      if (!soldAs.has(sold)) soldAs.set(sold, flight);
+    }
+  }
   // Flight activities one of whose coupons was corrected away, with the draft that did it: a waiting
   // coupon may now stand.
   const recheck = new Map<string, number>();
   const sameFlight = (d: ActivityRow) => sameFlightOf(d, (key) => inserts.get(key) ?? byKey.get(key));
+  /**
+   * The credited flight (taken back since or not) of the coupon sold as the flight an FTL passenger of no
+   * flight of its own is listed under: the same seat. A coupon never credited is not: the listing is
+   * decided as a flight of its own, as it would have been before the coupon came.
+   */
+  const soldFlight = (d: ActivityRow) => {
+    const flight = d.seenCoupon || sameFlight(d) ? undefined : soldAs.get(d.activityKey);
+    return flight && (flight.postingKey !== null || flight.statusPostingKey !== null) ? flight : undefined;
+  };
   // A coupon without a card and the FTL passenger of its flight whose name it bears are one activity, as
   // with the card: the coupon's money earns the flight's status credits, its refund takes back what the
   // FTL's card (or a retro-claim) was credited, and a claim finds one flight, not two halves of it. Only
@@ -424,7 +461,7 @@ export async function mergeFlightDrafts(archive: FlightArchive, drafts: Activity
   // rivals only where such a record is there: most passengers find none, and a flight's carded rows are
   // the many.
   const unmatched = (d: ActivityRow) =>
-    !(d.ticketNumber !== null && byCoupon.has(couponRef(d))) && !sameFlight(d);
+    !(d.ticketNumber !== null && byCoupon.has(couponRef(d))) && !sameFlight(d) && !soldFlight(d);
   const couponsLookFor = drafts.flatMap((d) =>
     d.seenCoupon && (cardless(d) || partnerCarded(d)) && unmatched(d) ? couponFlights(d) : [],
   );
@@ -541,6 +578,22 @@ export async function mergeFlightDrafts(archive: FlightArchive, drafts: Activity
         }
         continue;
       }
+    }
+    if (soldFlight(d)) {
+      // Kept as its own activity, refused as accrue refuses a second listing of a credited seat: whether
+      // the listing comes before the coupon's refund, void or exchange or after it, it credits nothing and
+      // reads the same, and the flight's own activity keeps the records it was credited from.
+      Object.assign(d, {
+        status: 'REJECTED',
+        reason: 'DUPLICATE',
+        reasonField: 'flight',
+        reasonMessage: creditedSameFlightMessage(d),
+        needsAccrual: false,
+      });
+      inserts.set(d.activityKey, d);
+      outcomes[i] = { kind: 'new', row: d };
+      read(d, i);
+      continue;
     }
     if (d.seenCoupon && (cardless(d) || (partnerCarded(d) && !sameFlight(d)))) {
       const passenger = onlyOne(
@@ -664,6 +717,7 @@ const databaseArchive = (q: Knex | Knex.Transaction): FlightArchive => ({
   byKeys: (keys) => activitiesByKeys(q, keys),
   byCoupons: (coupons) => activitiesByCoupons(q, coupons),
   byFlights: (flights, holders) => activitiesByFlights(q, flights, holders),
+  byMarketingKeys: (keys) => activitiesByMarketingKeys(q, keys),
 });
 
 /**

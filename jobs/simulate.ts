@@ -46,6 +46,7 @@ import {
   activitiesByFlights,
   heldBy,
   activitiesByKeys,
+  activitiesByMarketingKeys,
   fromDb,
   type FlightHolders,
   flightOfActivity,
@@ -391,6 +392,14 @@ class SimulatedArchive implements FlightArchive {
       if (r.type === 'FLIGHT' && heldBy(r, holders) && wanted.has(flightRefKey(flightOfActivity(r))))
         rows.add(r);
     return [...rows];
+  }
+
+  async byMarketingKeys(keys: string[]): Promise<ActivityRow[]> {
+    const wanted = new Set(keys);
+    const rows = new Set((await activitiesByMarketingKeys(this.knex, keys)).map((r) => this.adopt(r)));
+    // What the run stored or changed is newer than the database: a coupon added, or a detail rewritten.
+    for (const r of [...this.added, ...this.changed]) rows.add(r);
+    return [...rows].filter((r) => r.detail?.marketingKey !== undefined && wanted.has(r.detail.marketingKey));
   }
 
   /** Flights merged by the rules ingest stores them by (jobs/ingest-feeds.ts mergeFlightDrafts). */

@@ -12,6 +12,7 @@ import type { PostingInput, PostingRequest, StatusCreditInput } from '../ledger/
 import {
   adjustmentKey,
   awardPostingKey,
+  creditedSameFlightMessage,
   partnerKey,
   redemptionKey,
   reversalKey,
@@ -629,13 +630,7 @@ function decideFlight(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
     if ('rejection' in e) return rejected(e.rejection);
     member = e.member;
     if (ctx.creditedSameFlight(row)) {
-      return rejected(
-        reject(
-          'DUPLICATE',
-          'flight',
-          `${row.memberNumber} was already credited for ${row.origin}-${row.destination} on ${row.activityDate}`,
-        ),
-      );
+      return rejected(reject('DUPLICATE', 'flight', creditedSameFlightMessage(row)));
     }
     // Another airline's flight earns through its airline's claim, not on our chart (what was posted
     // before stays posted: a status credit made for the flight is not taken back here).

@@ -201,6 +201,15 @@ export const standingCouponMessage = (coupon: string) =>
   `coupon ${coupon} stands as flown for the same flight and card`;
 
 /**
+ * Why a flight record is kept REJECTED DUPLICATE as the seat a credit of the member's route and day was
+ * already made for: a second listing without a ticket to tell it apart (accrue), or a listing under the
+ * marketing flight of a coupon whose flight already has its passenger (ingest), credited or taken back.
+ */
+export const creditedSameFlightMessage = (
+  r: Pick<ActivityRow, 'memberNumber' | 'origin' | 'destination' | 'activityDate'>,
+) => `${r.memberNumber} was already credited for ${r.origin}-${r.destination} on ${r.activityDate}`;
+
+/**
  * What the rule said of a refused activity: the message kept with it, else, for a second coupon decided
  * before its message was kept (migration 012), the coupon that stands.
  */

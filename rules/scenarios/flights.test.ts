@@ -381,6 +381,130 @@ for (const engine of availableEngines()) {
       expect(await w.activity(listedKey)).toMatchObject({ status: 'REVERSED', reason: 'NOT_FLOWN' });
     });
 
+    describe('a coupon sold as YY5245, taken back, and the FTL that lists him under YY5245 without .M/', () => {
+      const codeshare = { marketingCarrier: 'YY', marketingFlight: '5245' };
+      const LISTED = flightKey(
+        { carrier: 'YY', number: '5245', date: FLIGHT.date, origin: 'SVO', destination: 'KZN' },
+        { program: 'XX', number: IVANOV.number },
+      );
+      /** The FTL of XX245 and the coupon sold as YY5245, credited on the 11th. */
+      const credited = async () => {
+        const w = s();
+        await w.enrol('2026-03-01', IVANOV);
+        w.dropFtl(ftl());
+        w.dropCoupons([coupon(codeshare)]);
+        await w.night('2026-03-11');
+        expect(await holdings(w, IVANOV)).toEqual([[461, 15000]]);
+        return w;
+      };
+      const outcome = async (w: Scenario) =>
+        (await w.activitiesOf(IVANOV.number)).map((r) => [
+          r.activity_key,
+          r.status,
+          r.reason,
+          r.reason_field,
+          r.reason_message,
+          r.points,
+          r.posting_key,
+        ]);
+
+      /** The flight taken back, and the listing refused as the seat credited before, crediting nothing. */
+      const TAKEN_BACK = [
+        [KEY, 'REVERSED', 'NOT_FLOWN', null, null, 461, awardPostingKey(KEY)],
+        [
+          LISTED,
+          'REJECTED',
+          'DUPLICATE',
+          'flight',
+          `${IVANOV.number} was already credited for SVO-KZN on 2026-03-10`,
+          0,
+          null,
+        ],
+      ];
+
+      for (const status of ['V', 'R', 'E'] as const) {
+        it(`the coupon comes ${status}, then the listing: the same flight, REJECTED DUPLICATE, nothing credited`, async () => {
+          const w = await credited();
+          w.dropCoupons([coupon({ ...codeshare, status })]);
+          await w.night('2026-03-12');
+          expect(await holdings(w, IVANOV)).toEqual([[0, 0]]);
+          const file = w.dropFtl(ftl({ flight: 'YY5245' }));
+          const shown = await w.simulate('ftl', file, '2026-03-13');
+          expect(shown.filter((e) => e.type === 'record')).toMatchObject([
+            { activity: LISTED, status: 'REJECTED', reason: 'DUPLICATE', points: 0 },
+          ]);
+          const night = await w.night('2026-03-13');
+          expect(night.accrue.counts.postings ?? 0).toBe(0);
+          expect(await holdings(w, IVANOV)).toEqual([[0, 0]]);
+          expect(await w.activity(KEY)).toMatchObject({ status: 'REVERSED', coupon_status: status });
+          expect(await w.activity(LISTED)).toMatchObject({
+            status: 'REJECTED',
+            reason: 'DUPLICATE',
+            posting_key: null,
+            status_posting_key: null,
+          });
+          // As the listing is kept when it comes before the coupon's status (below): the order tells nothing.
+          const late = await outcome(w);
+          expect(late).toEqual(TAKEN_BACK);
+          const postings = await w.postingCount();
+          for (const night of ['2026-03-11', '2026-03-12', '2026-03-13']) await w.night(night);
+          expect(await w.postingCount()).toBe(postings);
+          expect(await holdings(w, IVANOV)).toEqual([[0, 0]]);
+          expect(await outcome(w)).toEqual(late);
+          // The listing sent again: read before, nothing stored or posted.
+          w.dropFtl(ftl({ flight: 'YY5245' }));
+          await w.night('2026-03-14');
+          expect(await w.postingCount()).toBe(postings);
+          expect(await outcome(w)).toEqual(late);
+        });
+      }
+
+      it('with no FTL of the operating flight: the coupon credited alone and voided, the listing after it credits nothing', async () => {
+        const w = s();
+        await w.enrol('2026-03-01', IVANOV);
+        w.dropCoupons([coupon(codeshare)]);
+        await w.night('2026-03-11');
+        w.dropCoupons([coupon({ ...codeshare, status: 'V' })]);
+        await w.night('2026-03-12');
+        w.dropFtl(ftl({ flight: 'YY5245' }));
+        await w.night('2026-03-13');
+        expect(await holdings(w, IVANOV)).toEqual([[0, 0]]);
+        expect(await outcome(w)).toEqual(TAKEN_BACK);
+      });
+
+      it('a coupon never credited does not refuse the listing: it is decided as a flight of its own', async () => {
+        const w = s();
+        await w.enrol('2026-03-01', IVANOV);
+        // Another passenger's ticket on his card: the coupon confirms no flight of his.
+        w.dropCoupons([coupon({ ...codeshare, surname: 'PETROV', givenName: 'PETR' })]);
+        await w.night('2026-03-11');
+        expect(await w.activity(KEY)).toMatchObject({ status: 'REJECTED', reason: 'NAME_MISMATCH' });
+        w.dropFtl(ftl({ flight: 'YY5245' }));
+        await w.night('2026-03-12');
+        expect(await w.activity(LISTED)).toMatchObject({ status: 'POSTED', points: 461 });
+      });
+
+      it('the listing before the void: REJECTED DUPLICATE, and it stays so once the coupon is voided', async () => {
+        const w = await credited();
+        w.dropFtl(ftl({ flight: 'YY5245' }));
+        await w.night('2026-03-12');
+        expect(await holdings(w, IVANOV)).toEqual([[461, 15000]]);
+        expect(await w.activity(LISTED)).toMatchObject({ status: 'REJECTED', reason: 'DUPLICATE' });
+        w.dropCoupons([coupon({ ...codeshare, status: 'V' })]);
+        await w.night('2026-03-13');
+        expect(await holdings(w, IVANOV)).toEqual([[0, 0]]);
+        expect(await w.activity(LISTED)).toMatchObject({
+          status: 'REJECTED',
+          reason: 'DUPLICATE',
+          posting_key: null,
+        });
+        expect(await outcome(w)).toEqual(TAKEN_BACK);
+        const postings = await w.postingCount();
+        for (const night of ['2026-03-11', '2026-03-12', '2026-03-13']) await w.night(night);
+        expect(await w.postingCount()).toBe(postings);
+      });
+    });
+
     it('a codeshare is ours when we market it or operate it: both coupons earn on our chart, the operator kept through the merge', async () => {
       const w = s();
       await w.enrol('2026-03-01', IVANOV);
