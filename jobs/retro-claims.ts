@@ -12,6 +12,7 @@ import type { Config } from '../config/schema.js';
 import { addDays, addMonths, daysBetween, type IsoDate } from '../lib/dates.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { RetroClaim } from '../parsers/retro-claims.js';
+import { recordReasonText } from '../exporters/partner-reasons.js';
 import { decide, type AccrualDecision } from '../rules/accrual.js';
 import { claimCreditKey, normaliseFlightNumber, type ActivityRow } from '../rules/activity.js';
 import { marketingOf } from '../rules/eligibility.js';
@@ -317,6 +318,47 @@ export async function processRetroClaims(
  * What became of a claim, in words that name what it claimed: `redeye simulate` and `redeye files show`
  * say it alike.
  */
+/** A claim as ingest stored it; none when it cannot be read back (scrubbed on a member's request). */
+export function claimAsRead(json: unknown): RetroClaim | null {
+  if (typeof json !== 'string') return null;
+  try {
+    const claim = JSON.parse(json) as Partial<RetroClaim> | null;
+    return claim && typeof claim.claimId === 'string' ? (claim as RetroClaim) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A rejected claim as `files show` and the daily report's Reject detail give it: the line of its file and
+ * what the claim named and why it was refused, from the claim as stored (`retro_claims.claim`), the
+ * flight it was refused for and that flight's date; the reason's meaning alone when it cannot be read.
+ */
+export function rejectedClaimText(
+  row: { claim: unknown; reason: string; activityKey?: string | null; flightDate?: IsoDate | null },
+  window: Config['retroClaims'],
+): { line: number | null; message: string } {
+  const claim = claimAsRead(row.claim);
+  if (!claim)
+    return {
+      line: null,
+      message: recordReasonText(row.reason, null, true, { feed: 'retro-claims' }) ?? row.reason,
+    };
+  return {
+    line: claim.sourceLine ?? null,
+    message: claimMessage(
+      claim,
+      {
+        status: 'REJECTED',
+        reason: row.reason,
+        ...(row.activityKey ? { activityKey: row.activityKey } : {}),
+        ...(row.flightDate ? { flightDate: row.flightDate } : {}),
+      },
+      window,
+    ),
+  };
+}
+
 export function claimMessage(
   claim: RetroClaim,
   outcome: ClaimOutcome,

@@ -144,7 +144,22 @@ for (const engine of availableEngines()) {
         claim_id: id,
         member_number: scenario.members[0],
         received_date: '2026-05-20',
-        claim: '{}',
+        // As ingest stores it: the Reject detail gives its line and what it named, as `files show` does.
+        claim: JSON.stringify({
+          claimId: id.split('#')[0],
+          memberNumber: scenario.members[0],
+          receivedDate: '2026-05-20',
+          ticketNumber: '0741234567890',
+          couponNumber: 1,
+          carrier: null,
+          flightNumber: null,
+          flightDate: null,
+          origin: null,
+          destination: null,
+          surname: 'IVANOV',
+          givenName: null,
+          sourceLine: 3,
+        }),
         status: 'REJECTED',
         reason: 'NOT_FOUND',
         source_file_id: claimsFileId,
@@ -323,11 +338,11 @@ for (const engine of availableEngines()) {
         expect(of('retro-claim')).toEqual([
           [
             'retro-claims',
-            null,
+            3,
             'NOT_FOUND',
             scenario.members[0],
             'C-TONIGHT',
-            'no flown coupon or listed passenger matches the claim',
+            'no flown coupon or listed passenger in the archive matches coupon 0741234567890/1',
           ],
         ]);
 

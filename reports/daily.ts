@@ -12,6 +12,7 @@
  */
 import { join } from 'node:path';
 import type { LoadedConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
 import type { Knex } from 'knex';
 import type { Db } from '../db/connection.js';
 import { addDays, daysBetween, type IsoDate } from '../lib/dates.js';
@@ -48,6 +49,7 @@ import {
 } from './queries.js';
 import { writeWorkbookFile, type ColumnSpec } from './workbook.js';
 import { recordReasonText } from '../exporters/partner-reasons.js';
+import { rejectedClaimText } from '../jobs/retro-claims.js';
 import { idAsSent } from '../rules/activity.js';
 import { cancellationRejectedOn, WAITING_CANCELLATION } from '../rules/accrual.js';
 
@@ -366,7 +368,11 @@ interface RejectedRecordRow {
 }
 
 /** Each rejected record of the night (see `rejectedRecordsSql`), the reader's first, a page at a time. */
-async function* rejectedRecordRows(knex: Knex, businessDate: IsoDate): AsyncGenerator<RejectedRecordRow> {
+async function* rejectedRecordRows(
+  knex: Knex,
+  businessDate: IsoDate,
+  retroClaims: Config['retroClaims'],
+): AsyncGenerator<RejectedRecordRow> {
   for await (const r of keysetRows<Record<string, unknown> & { id: number }>((after, size) =>
     knex('rejects as r')
       .leftJoin('files as f', 'f.id', 'r.file_id')
@@ -431,19 +437,36 @@ async function* rejectedRecordRows(knex: Knex, businessDate: IsoDate): AsyncGene
       .andWhere('c.id', '>', after)
       .orderBy('c.id')
       .limit(size)
-      .select('c.id', 'f.name as file', 'f.feed', 'c.reason', 'c.member_number', 'c.claim_id'),
+      .select('c.id', 'f.name as file', 'f.feed', 'c.reason', 'c.member_number', 'c.claim_id')
+      // What `files show` reads: the claim as stored gives its line, and the flight it was refused for.
+      .select('c.claim', 'c.activity_key')
+      .select(
+        knex('activities as a')
+          .where('a.activity_key', knex.ref('c.activity_key'))
+          .select('a.activity_date')
+          .as('flight_date'),
+      ),
   )) {
     const reason = (c.reason as string | null) ?? 'REJECTED';
+    const { line, message } = rejectedClaimText(
+      {
+        claim: c.claim,
+        reason,
+        activityKey: (c.activity_key as string | null) ?? null,
+        flightDate: (c.flight_date as IsoDate | null) ?? null,
+      },
+      retroClaims,
+    );
     yield {
       file: (c.file as string | null) ?? null,
       feed: (c.feed as string | null) ?? 'retro-claims',
       kind: 'retro-claim',
-      line: null,
+      line,
       field: null,
       reason,
       member_number: (c.member_number as string | null) ?? null,
       record_ref: idAsSent(String(c.claim_id)),
-      message: recordReasonText(reason, null, true),
+      message,
       text: null,
     };
   }
@@ -974,7 +997,7 @@ export async function dailyReport(
             { header: 'Message', type: 'text', value: 'message' },
             { header: 'Text', type: 'text', value: 'text' },
           ],
-          rows: rejectedRecordRows(knex, businessDate),
+          rows: rejectedRecordRows(knex, businessDate, config.retroClaims),
           freezeColumns: 1,
         },
       });

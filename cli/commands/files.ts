@@ -19,8 +19,7 @@ import type { ActionRunner, CommandContext } from '../context.js';
 import { relinkCopies, type RefusedRow, type RelinkResult } from '../../jobs/relink.js';
 import { recordReasonText } from '../../exporters/partner-reasons.js';
 import { idAsSent, ruleMessage, type ActivityDetail } from '../../rules/activity.js';
-import { claimMessage } from '../../jobs/retro-claims.js';
-import type { RetroClaim } from '../../parsers/retro-claims.js';
+import { rejectedClaimText } from '../../jobs/retro-claims.js';
 import { EXPORT_KINDS, WITHDRAWN, type ExportKind } from '../../exporters/outbox.js';
 import { FEED_NAMES } from '../../parsers/types.js';
 import { table } from '../format.js';
@@ -108,44 +107,28 @@ async function claimsOf(knex: Knex, fileId: number, window: Config['retroClaims'
       points: Number(o.points ?? 0),
     })),
     rejected: rejected.map((c): RejectedLine => {
-      const claim = claimAsRead(c.claim);
       const reason = (c.reason as string | null) ?? 'REJECTED';
-      const activityKey = (c.activity_key as string | null) ?? undefined;
-      const flightDate = (c.flight_date as IsoDate | null) ?? undefined;
+      const { line, message } = rejectedClaimText(
+        {
+          claim: c.claim,
+          reason,
+          activityKey: (c.activity_key as string | null) ?? null,
+          flightDate: (c.flight_date as IsoDate | null) ?? null,
+        },
+        window,
+      );
       return {
-        line: claim?.sourceLine ?? null,
+        line,
         kind: 'claim',
         reason,
         member: (c.member_number as string | null) ?? null,
         ref: idAsSent(String(c.claim_id)),
         field: null,
-        message: claim
-          ? claimMessage(
-              claim,
-              {
-                status: 'REJECTED',
-                reason,
-                ...(activityKey ? { activityKey } : {}),
-                ...(flightDate ? { flightDate } : {}),
-              },
-              window,
-            )
-          : recordReasonText(reason, null, true, { feed: 'retro-claims' }),
+        message,
         id: Number(c.id),
       };
     }),
   };
-}
-
-/** A claim as ingest stored it; none when it cannot be read back (scrubbed on a member's request). */
-function claimAsRead(json: unknown): RetroClaim | null {
-  if (typeof json !== 'string') return null;
-  try {
-    const claim = JSON.parse(json) as Partial<RetroClaim> | null;
-    return claim && typeof claim.claimId === 'string' ? (claim as RetroClaim) : null;
-  } catch {
-    return null;
-  }
 }
 
 /**
