@@ -10,6 +10,8 @@ import { runJob } from '../jobs/runner.js';
 import { noProgress } from '../jobs/types.js';
 import { addDays } from '../lib/dates.js';
 import { runDemo, type DemoResult } from './run.js';
+import { dumpXlsx, skipWithoutOpenpyxl } from '../test/harness/openpyxl.js';
+import { tableOf } from '../test/harness/report-scenario.js';
 
 function tree(dir: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -27,10 +29,18 @@ function tree(dir: string): Record<string, string> {
 describe('the demo', () => {
   let dir: string;
   let result: DemoResult;
+  /** Each night's records not credited, as the demo prints them. */
+  const rejects = new Map<string, number>();
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'redeye-demo-'));
-    result = await runDemo({ dir, members: 200, month: '2026-10', logger: silentLogger });
+    result = await runDemo({
+      dir,
+      members: 200,
+      month: '2026-10',
+      logger: silentLogger,
+      onNight: (s, night) => rejects.set(s.businessDate, night.rejects),
+    });
   }, 600_000);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -46,6 +56,22 @@ describe('the demo', () => {
       await db.close();
     }
   });
+
+  it.skipIf(skipWithoutOpenpyxl())(
+    'prints for each night the records not credited that its daily report counts',
+    async () => {
+      expect(rejects.size).toBe(32);
+      for (const day of ['2026-10-01', '2026-10-15', '2026-10-31']) {
+        const dump = await dumpXlsx(join(result.config.paths.reports, day, `daily-${day}.xlsx`));
+        const summary = tableOf(dump, 'Summary');
+        expect([day, rejects.get(day)]).toEqual([
+          day,
+          summary.cell(summary.row('Records rejected'), `${day} (today)`).value,
+        ]);
+      }
+    },
+    120_000,
+  );
 
   it('leaves the month’s reports and exports where it says', () => {
     const reports = readdirSync(join(result.config.paths.reports, '2026-10-31'));

@@ -14,6 +14,7 @@ import { migrateLatest } from '../db/migrate.js';
 import { addDays, endOfMonth } from '../lib/dates.js';
 import type { Logger } from '../lib/log.js';
 import { runJob, type RunSummary } from '../jobs/runner.js';
+import { rejectedRecordCount } from '../reports/daily.js';
 import { noProgress, type Progress } from '../jobs/types.js';
 import { answerDeliveredClaims } from './alliance.js';
 import { generateDemo, type DemoPlan } from './generate.js';
@@ -31,8 +32,8 @@ export interface DemoOptions {
   env?: NodeJS.ProcessEnv;
   /** A bar over the nights (the steps of each night log their own lines). */
   progress?: Progress;
-  /** Called after each night with its summary. */
-  onNight?: (summary: RunSummary) => void;
+  /** Called after each night with its summary and its records not credited, as its daily report counts them. */
+  onNight?: (summary: RunSummary, night: { rejects: number }) => void;
 }
 
 export interface DemoResult {
@@ -119,7 +120,7 @@ export async function runDemo(o: DemoOptions): Promise<DemoResult> {
         'nightly',
       );
       nights.push(summary);
-      o.onNight?.(summary);
+      if (o.onNight) o.onNight(summary, { rejects: await rejectedRecordCount(db.knex, date) });
       progress.increment();
     };
     // The year of history (the full member extract, the ECB history, members' past coupons) is read on

@@ -117,6 +117,16 @@ export function rejectedRecordsParams(days: readonly IsoDate[]): IsoDate[] {
   return [...days, ...days, ...days, ...days];
 }
 
+/** The night's records not credited, as its daily report's Summary counts them (Records rejected). */
+export async function rejectedRecordCount(knex: Knex, day: IsoDate): Promise<number> {
+  const [row] = await sqlRows<{ n: unknown }>(
+    knex,
+    `SELECT COUNT(*) AS n FROM (${rejectedRecordsSql('?')}) r`,
+    rejectedRecordsParams([day]),
+  );
+  return num(row?.n ?? 0);
+}
+
 /** `day` is a date, or a column of dates (the Summary's compared days, counted in one grouped query). */
 const cancellationsWaitingAt = (query: Knex.QueryBuilder, day: IsoDate | Knex.Ref<string, object>) =>
   query

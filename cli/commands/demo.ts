@@ -51,11 +51,11 @@ export function registerDemo(program: Command, run: ActionRunner): void {
             logger,
             env: ctx.env,
             progress: terminalProgress(),
-            onNight: (s) => {
+            onNight: (s, { rejects }) => {
               const c = (job: string, key: string) => s.steps.find((x) => x.job === job)?.counts[key] ?? 0;
               if (!process.stderr.isTTY || s.status !== 'succeeded') {
                 ctx.output.out(
-                  `  ${s.businessDate}  ${s.status.padEnd(9)} ${s.seconds.toFixed(1).padStart(6)} s  files ${c('ingest', 'files')}  records ${c('ingest', 'records')}  postings ${c('accrue', 'postings')}  rejects ${c('ingest', 'rejects') + c('accrue', 'rejected')}`,
+                  `  ${s.businessDate}  ${s.status.padEnd(9)} ${s.seconds.toFixed(1).padStart(6)} s  files ${c('ingest', 'files')}  records ${c('ingest', 'records')}  postings ${c('accrue', 'postings')}  rejects ${rejects}`,
                 );
               }
               for (const step of s.steps.filter((x) => x.error))
