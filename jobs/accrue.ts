@@ -976,8 +976,12 @@ export async function accrueBatch(
       });
       (row as ActivityRow & { decision?: AccrualDecision }).decision = decision;
     }
+    // A night caught up after a later one decides what that night left waiting: a reversal of a
+    // credit the later night posted takes effect on the credit's date, not refused and lost.
     const results: PostResult[] =
-      requests.length > 0 ? await ledger.post(requests, { trx, atomic: false }) : [];
+      requests.length > 0
+        ? await ledger.post(requests, { trx, atomic: false, reversalBeforeOriginal: 'date-at-original' })
+        : [];
     results.forEach((result, i) => {
       const { row, decision, planned } = owners[i]!;
       if (result.status === 'refused') {

@@ -387,9 +387,10 @@ export async function reinstateExpiries(
   const undone = await expiriesUndone(trx, program, businessDate, earnings);
   const out = { expiries: 0, points: 0, refused: 0 };
   if (undone.length === 0) return out;
+  // A rerun of an old night may reinstate what a later night expired: as of that night's date.
   const results = await ledger.post(
     undone.map((u) => u.request),
-    { trx, atomic: false },
+    { trx, atomic: false, reversalBeforeOriginal: 'date-at-original' },
   );
   results.forEach((r, i) => {
     if (r.status === 'posted') {

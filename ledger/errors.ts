@@ -57,3 +57,18 @@ export class UnknownAccountOwnerError extends RedeyeError {
     super('UNKNOWN_ACCOUNT_OWNER', `account ${account} needs ${what}, which does not exist`, { account });
   }
 }
+
+/**
+ * A reversal dated before the posting it reverses: as of its date the points were not there yet, so it
+ * would be judged against a balance without them (refused, or written off while the member keeps them).
+ */
+export class ReversalBeforeOriginalError extends RedeyeError {
+  constructor(key: string, businessDate: string, originalKey: string, originalDate: string) {
+    super(
+      'REVERSAL_BEFORE_ORIGINAL',
+      `reversal ${key} is dated ${businessDate}, before posting ${originalKey} it reverses (dated ${originalDate}): ` +
+        `a reversal cannot take effect before its original`,
+      { key, businessDate, originalKey, originalDate },
+    );
+  }
+}

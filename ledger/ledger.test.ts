@@ -7,6 +7,7 @@ import {
   IdempotencyConflictError,
   InsufficientPointsError,
   InvalidPostingError,
+  ReversalBeforeOriginalError,
   UnbalancedPostingError,
   UnknownAccountOwnerError,
 } from './errors.js';
@@ -306,6 +307,61 @@ for (const engine of availableEngines()) {
       expect(await balance(Accounts.memberPoints(M1))).toBe(500);
       const report = await checkLedger(t.db.knex);
       expect(report.checks.flatMap((c) => c.violations)).toEqual([]);
+    });
+
+    it('refuses a reversal dated before its original, rather than write the credit off or refuse it for want of points', async () => {
+      await ledger.post([accrual('A1', M1, 100, { businessDate: '2026-11-05', expiresOn: '2027-11-30' })]);
+      for (const shortfall of [true, false]) {
+        const [r] = await ledger.post(
+          [
+            {
+              key: 'A1:rev',
+              reverses: 'A1',
+              businessDate: '2026-11-04',
+              ...(shortfall ? { shortfallTo: Accounts.unrecovered } : {}),
+            },
+          ],
+          { atomic: false },
+        );
+        expect(r).toMatchObject({ status: 'refused', reason: 'REVERSAL_BEFORE_ORIGINAL' });
+        expect(r!.message).toBe(
+          'reversal A1:rev is dated 2026-11-04, before posting A1 it reverses (dated 2026-11-05): a reversal cannot take effect before its original',
+        );
+      }
+      await expect(
+        ledger.post([{ key: 'A1:rev', reverses: 'A1', businessDate: '2026-11-04' }]),
+      ).rejects.toBeInstanceOf(ReversalBeforeOriginalError);
+      expect(await t.db.knex('postings').where({ idempotency_key: 'A1:rev' }).first()).toBeUndefined();
+      expect(await balance(Accounts.memberPoints(M1))).toBe(100);
+      expect(await balance(Accounts.unrecovered)).toBe(0);
+      expect((await checkLedger(t.db.knex)).ok).toBe(true);
+    });
+
+    it('a night caught up after a later one posts a reversal of that night’s credit on the credit’s date', async () => {
+      await ledger.post([accrual('A1', M1, 100, { businessDate: '2026-11-05', expiresOn: '2027-11-30' })]);
+      const rev = {
+        key: 'A1:rev',
+        reverses: 'A1',
+        businessDate: '2026-11-04',
+        shortfallTo: Accounts.unrecovered,
+      };
+      const options = { atomic: false, reversalBeforeOriginal: 'date-at-original' as const };
+      const [r] = await ledger.post([rev], options);
+      expect(r).toMatchObject({ status: 'posted' });
+      expect(r!.unrecovered).toBeUndefined();
+      expect(await entriesOf('A1:rev')).toEqual({
+        [Accounts.memberPoints(M1)]: -100,
+        [Accounts.ownFlights]: 100,
+      });
+      const posting = await t.db.knex('postings').where({ idempotency_key: 'A1:rev' }).first();
+      expect(String(posting.business_date)).toBe('2026-11-05');
+      expect(JSON.parse(String(posting.detail))).toEqual({ askedDate: '2026-11-04' });
+      expect(await balance(Accounts.memberPoints(M1))).toBe(0);
+      expect(await openLots(t.db.knex, Accounts.memberPoints(M1))).toEqual([]);
+      // The night run again asks the same: it is the same posting.
+      const [again] = await ledger.post([rev], options);
+      expect(again).toMatchObject({ status: 'duplicate', postingId: r!.postingId });
+      expect((await checkLedger(t.db.knex)).ok).toBe(true);
     });
 
     /** Moves points (lots and dates along) and status credits from one member to another, as a merge does. */

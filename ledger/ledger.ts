@@ -29,6 +29,7 @@ import {
   IdempotencyConflictError,
   InsufficientPointsError,
   InvalidPostingError,
+  ReversalBeforeOriginalError,
   UnbalancedPostingError,
   UnknownAccountOwnerError,
   UnknownPostingError,
@@ -147,7 +148,13 @@ export class Ledger {
     const createdAt = this.now().toISOString();
     const run = async (trx: Knex.Transaction) => {
       const store = await openStore(this.db.dialect, trx);
-      const session = new PostingSession(store, this.accounts, createdAt, atomic);
+      const session = new PostingSession(
+        store,
+        this.accounts,
+        createdAt,
+        atomic,
+        options.reversalBeforeOriginal === 'date-at-original',
+      );
       const results = await session.applyAll(prepared);
       return { results, created: session.created };
     };
@@ -368,6 +375,7 @@ class PostingSession {
     private readonly committed: Map<string, AccountRow>,
     private readonly createdAt: string,
     private readonly atomic: boolean,
+    private readonly dateAtOriginal: boolean,
   ) {}
 
   /**
@@ -605,6 +613,8 @@ class PostingSession {
     // redemption leaves of it expires again (below): the reports read both as expiry movements of the
     // night, and a later reversal of the lot's credit finds what EXPIRY still holds of it.
     for (const key of new Set(fromExpiry.map((x) => x.postingKey))) {
+      // An expiry a later night posted (this redemption comes with a rerun of an old night) is taken
+      // back as of its own date: before it, EXPIRY did not hold the points.
       await this.applyReversal(
         prepare({
           key: `${key}:REDEEMED`,
@@ -613,6 +623,7 @@ class PostingSession {
           sourceRef: `taken back for ${input.key}, dated ${input.activityDate}, when the lot was valid`,
           detail: { redeemedBy: input.key, validOn: input.activityDate },
         }) as PreparedReversal,
+        true,
       );
     }
     const row = this.postingRow(p);
@@ -760,8 +771,11 @@ class PostingSession {
     return out;
   }
 
-  private async applyReversal(p: PreparedReversal): Promise<PostResult> {
-    const { input } = p;
+  private async applyReversal(
+    p: PreparedReversal,
+    dateAtOriginal = this.dateAtOriginal,
+  ): Promise<PostResult> {
+    let { input } = p;
     const existing = await this.store.findPostingByKey(input.key);
     if (existing) return this.duplicate(input.key, existing, p.hash);
     const original = await this.store.findPostingByKey(input.reverses);
@@ -777,6 +791,24 @@ class PostingSession {
     const earlier = await this.store.findReversalOf(original.id);
     if (earlier !== undefined)
       throw new Refusal(new AlreadyReversedError(input.reverses, earlier, input.key));
+    // Judged as of a date before its original, the reversal would find the points not there yet: refused
+    // though the member holds them, or with a shortfall account written off while they stay spendable.
+    if (input.businessDate < original.businessDate) {
+      if (!dateAtOriginal)
+        throw new Refusal(
+          new ReversalBeforeOriginalError(
+            input.key,
+            input.businessDate,
+            input.reverses,
+            original.businessDate,
+          ),
+        );
+      input = {
+        ...input,
+        businessDate: original.businessDate,
+        detail: { ...(input.detail as object | undefined), askedDate: input.businessDate },
+      };
+    }
 
     let entries = (await this.store.postingEntries(original.id)).map((e) => ({
       accountId: e.accountId,

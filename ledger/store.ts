@@ -41,6 +41,7 @@ export interface ExistingPosting {
   id: number;
   contentHash: string;
   kind: string;
+  businessDate: string;
   reversalOf: number | null;
   memberId: number | null;
   channel: string | null;
@@ -253,7 +254,7 @@ const SQL = {
   insertPosting:
     'INSERT INTO postings (kind, business_date, idempotency_key, content_hash, member_id, channel, activity_date, source_file_id, source_ref, rule_version, reversal_of, detail, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (idempotency_key) DO NOTHING',
   findPosting:
-    'SELECT id, content_hash, kind, reversal_of, member_id, channel, activity_date FROM postings WHERE idempotency_key = ?',
+    'SELECT id, content_hash, kind, business_date, reversal_of, member_id, channel, activity_date FROM postings WHERE idempotency_key = ?',
   findReversal: 'SELECT id FROM postings WHERE reversal_of = ?',
   entries: 'SELECT account_id, amount FROM entries WHERE posting_id = ? ORDER BY id',
   lotsCreated:
@@ -313,6 +314,7 @@ interface RawPosting {
   id: number;
   content_hash: string;
   kind: string;
+  business_date: string;
   reversal_of: number | null;
   member_id: number | null;
   channel: string | null;
@@ -323,6 +325,7 @@ const toPosting = (r: RawPosting) => ({
   id: r.id,
   contentHash: r.content_hash,
   kind: r.kind,
+  businessDate: r.business_date,
   reversalOf: r.reversal_of,
   memberId: r.member_id,
   channel: r.channel,

@@ -105,4 +105,11 @@ export interface PostOptions {
    * rest is committed. Invalid postings (unbalanced, bad account) always throw.
    */
   atomic?: boolean;
+  /**
+   * A reversal dated before the posting it reverses: `'refuse'` (default) refuses it
+   * (REVERSAL_BEFORE_ORIGINAL); `'date-at-original'` posts it dated the original's business date, the
+   * date asked for kept in its detail (`askedDate`). A night run after a later one (a failed night caught
+   * up) decides what the later night left waiting, and must not lose those corrections.
+   */
+  reversalBeforeOriginal?: 'refuse' | 'date-at-original';
 }
