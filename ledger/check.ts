@@ -39,12 +39,52 @@ export async function checkLedger(knex: Knex): Promise<LedgerCheckReport> {
       FROM postings p LEFT JOIN entries e ON e.posting_id = p.id
      GROUP BY p.id, p.idempotency_key
     HAVING COUNT(e.id) < 2`);
+  // Each listed with its key and entries: the sum alone leaves the operator to find which entry is wrong.
+  const listed = rows(unbalanced).slice(0, MAX_LISTED + 1);
+  const entriesOf = new Map<string, Array<{ id: unknown; code: string; amount: number }>>();
+  let keyOf = new Map<number, string>();
+  if (listed.length > 0) {
+    const ids = [...new Set(listed.map((r) => Number(r.posting_id)))];
+    for (const e of (await knex('entries as e')
+      .join('accounts as a', 'a.id', 'e.account_id')
+      .whereIn('e.posting_id', ids)
+      .orderBy(['e.posting_id', 'e.id'])
+      .select('e.posting_id', 'e.id', 'a.code', 'a.unit', 'e.amount')) as Array<{
+      posting_id: number | string;
+      id: number | string;
+      code: string;
+      unit: string;
+      amount: number | string;
+    }>) {
+      const at = `${Number(e.posting_id)}:${e.unit}`;
+      entriesOf.set(at, [...(entriesOf.get(at) ?? []), { id: e.id, code: e.code, amount: Number(e.amount) }]);
+    }
+    keyOf = new Map(
+      (
+        (await knex('postings').whereIn('id', ids).select('id', 'idempotency_key')) as Array<{
+          id: number | string;
+          idempotency_key: string;
+        }>
+      ).map((p) => [Number(p.id), p.idempotency_key]),
+    );
+  }
+  const signed = (n: number) => (n > 0 ? `+${n}` : `${n}`);
   checks.push({
     name: 'postings-balance',
     description: 'every posting has at least two entries and they sum to zero in each unit',
     checked: postings,
     violations: [
-      ...rows(unbalanced).map((r) => `posting ${r.posting_id}: ${r.unit} entries sum to ${r.total}`),
+      ...rows(unbalanced).map((r) => {
+        const id = Number(r.posting_id);
+        const entries = (entriesOf.get(`${id}:${r.unit}`) ?? [])
+          .map((e) => `entry ${e.id} ${e.code} ${signed(e.amount)}`)
+          .join(', ');
+        const key = keyOf.get(id);
+        return (
+          `posting ${id} (${key ?? 'no posting row'}): ${r.unit} entries sum to ${r.total}` +
+          (entries ? `: ${entries}` : '')
+        );
+      }),
       ...rows(thin).map((r) => `posting ${r.posting_id} (${r.k}) has ${r.n} entries`),
     ],
   });

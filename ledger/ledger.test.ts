@@ -939,6 +939,25 @@ for (const engine of availableEngines()) {
       expect(byName['lots-cover-balances']!.join()).toContain('balance 90, open lots hold 100');
     });
 
+    it('ledger check names the key and each entry of a posting that does not balance', async () => {
+      await ledger.post([accrual('A1', M1, 100)]);
+      const code = Accounts.memberPoints(M1);
+      const account = await t.db.knex('accounts').where({ code }).first('id');
+      // Tampered consistently: only the posting's own sum gives it away.
+      await t.db.knex('entries').where({ account_id: account.id }).update({ amount: 150 });
+      await t.db.knex('accounts').where({ id: account.id }).update({ balance: 150 });
+      await t.db.knex('lots').where({ account_id: account.id }).update({ amount: 150, remaining: 150 });
+      const [posting] = await t.db.knex('postings').where({ idempotency_key: 'A1' }).select('id');
+      const entries = await t.db.knex('entries').where({ posting_id: posting.id }).orderBy('id').select('id');
+      const report = await checkLedger(t.db.knex);
+      expect(report.checks.filter((c) => c.violations.length > 0).map((c) => c.violations)).toEqual([
+        [
+          `posting ${posting.id} (A1): PTS entries sum to 50: entry ${entries[0].id} ${code} +150, ` +
+            `entry ${entries[1].id} ${Accounts.ownFlights} -100`,
+        ],
+      ]);
+    });
+
     it('ledger check finds an activity whose posting id is not the posting its key names', async () => {
       const [a1, a2] = await ledger.post([accrual('A1', M1, 100), accrual('A2', M1, 200)]);
       const activity = (key: string, postingKey: string | null, postingId: number | null) => ({
