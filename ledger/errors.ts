@@ -15,11 +15,18 @@ export class InvalidPostingError extends RedeyeError {
 
 /** The same idempotency key arrived with different content: both versions are named. */
 export class IdempotencyConflictError extends RedeyeError {
-  constructor(key: string, existing: { postingId: number; contentHash: string }, incomingHash: string) {
+  constructor(
+    key: string,
+    existing: { postingId: number; contentHash: string },
+    incomingHash: string,
+    /** What differs, when the hashes alone do not say (a reversal stored before its hash covered it). */
+    difference?: string,
+  ) {
     super(
       'IDEMPOTENCY_CONFLICT',
       `idempotency key ${key} is already used by posting ${existing.postingId} (content ${existing.contentHash.slice(0, 12)}…) ` +
-        `and was offered again with different content (${incomingHash.slice(0, 12)}…)`,
+        `and was offered again with different content (${incomingHash.slice(0, 12)}…)` +
+        (difference ? `: ${difference}` : ''),
       { key, postingId: existing.postingId, existingHash: existing.contentHash, incomingHash },
     );
   }

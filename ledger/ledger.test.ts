@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { availableEngines, createTestDatabase, enrolPlain, type TestDb } from '../test/harness/db.js';
+import { canonical, fingerprint } from '../lib/fingerprint.js';
 import { Accounts } from './accounts.js';
 import { checkLedger } from './check.js';
 import {
@@ -247,6 +248,52 @@ for (const engine of availableEngines()) {
       });
       expect(other).toMatchObject({ status: 'refused', reason: 'ALREADY_REVERSED' });
       expect(await balance(Accounts.memberPoints(M1))).toBe(0);
+    });
+
+    it('a reversal replayed with another shortfall setting is a conflict, not a duplicate', async () => {
+      await ledger.post([accrual('A1', M1, 100)]);
+      await ledger.post([redemption('R1', M1, 70)]);
+      const rev = { key: 'A1:rev', reverses: 'A1', businessDate: '2026-11-28' };
+      const [first] = await ledger.post([{ ...rev, shortfallTo: Accounts.unrecovered }]);
+      expect(first).toMatchObject({ status: 'posted', unrecovered: 70 });
+      await expect(ledger.post([rev])).rejects.toBeInstanceOf(IdempotencyConflictError);
+      await expect(ledger.post([{ ...rev, shortfallTo: Accounts.adjustment }])).rejects.toThrow(
+        `idempotency key A1:rev is already used by posting ${first!.postingId}`,
+      );
+      const [again] = await ledger.post([{ ...rev, shortfallTo: Accounts.unrecovered }]);
+      expect(again).toMatchObject({ status: 'duplicate', postingId: first!.postingId });
+      expect(await balance(Accounts.unrecovered)).toBe(-70);
+    });
+
+    it('a reversal stored before its hash covered the shortfall account is still a duplicate replayed as before', async () => {
+      await ledger.post([accrual('A1', M1, 100), accrual('A2', M1, 50)]);
+      // A1's reversal without a shortfall account: its hash is what it always was.
+      const plain = { key: 'A1:rev', reverses: 'A1', businessDate: '2026-11-28' };
+      const [a1] = await ledger.post([plain]);
+      expect(await ledger.post([plain])).toEqual([
+        { key: 'A1:rev', status: 'duplicate', postingId: a1!.postingId },
+      ]);
+      // A2's, posted with one and stored under the hash of the time, which left it out.
+      await ledger.post([accrual('A3', M1, 200)]);
+      await ledger.post([redemption('R2', M1, 230)]);
+      const rev = { key: 'A2:rev', reverses: 'A2', businessDate: '2026-11-28', sourceRef: 'refund' };
+      const [a2] = await ledger.post([{ ...rev, shortfallTo: Accounts.unrecovered }]);
+      expect(a2).toMatchObject({ status: 'posted', unrecovered: 30 });
+      await t.db
+        .knex('postings')
+        .where({ id: a2!.postingId })
+        .update({
+          content_hash: fingerprint(canonical(['REVERSAL', rev.businessDate, 'A2', rev.sourceRef])),
+        });
+      const [again] = await ledger.post([{ ...rev, shortfallTo: Accounts.unrecovered }]);
+      expect(again).toMatchObject({ status: 'duplicate', postingId: a2!.postingId });
+      await expect(ledger.post([rev])).rejects.toThrow(
+        `posting ${a2!.postingId} charged the 30 points it could not take back to UNRECOVERED, offered again without a shortfall account`,
+      );
+      await expect(ledger.post([{ ...rev, shortfallTo: Accounts.adjustment }])).rejects.toThrow(
+        'offered again charging ADJUSTMENT',
+      );
+      expect((await checkLedger(t.db.knex)).ok).toBe(true);
     });
 
     it('reversing an accrual whose points were partly spent takes the rest from other lots, or is refused', async () => {

@@ -72,6 +72,8 @@ interface PreparedReversal {
   type: 'reversal';
   input: ReversalInput;
   hash: string;
+  /** The hash without the shortfall account, as every reversal was hashed before it was covered. */
+  plainHash: string;
 }
 
 type Prepared = PreparedPosting | PreparedReversal;
@@ -205,11 +207,14 @@ function prepare(request: PostingRequest): Prepared {
   }
   if (isReversal(request)) {
     checkKey(request.reverses);
-    return {
-      type: 'reversal',
-      input: request,
-      hash: fingerprint(canonical(['REVERSAL', request.businessDate, request.reverses, request.sourceRef])),
-    };
+    const fields = ['REVERSAL', request.businessDate, request.reverses, request.sourceRef];
+    const plainHash = fingerprint(canonical(fields));
+    // Only when set, so that the stored hashes of reversals without one stay what they were.
+    const hash =
+      request.shortfallTo === undefined
+        ? plainHash
+        : fingerprint(canonical([...fields, request.shortfallTo]));
+    return { type: 'reversal', input: request, hash, plainHash };
   }
   return preparePosting(request);
 }
@@ -777,7 +782,7 @@ class PostingSession {
   ): Promise<PostResult> {
     let { input } = p;
     const existing = await this.store.findPostingByKey(input.key);
-    if (existing) return this.duplicate(input.key, existing, p.hash);
+    if (existing) return this.replayedReversal(p, existing);
     const original = await this.store.findPostingByKey(input.reverses);
     if (!original) throw new Refusal(new UnknownPostingError(input.reverses, { reversal: input.key }));
     if (original.reversalOf !== null) {
@@ -908,10 +913,7 @@ class PostingSession {
             : JSON.stringify(input.detail),
       createdAt: this.createdAt,
     });
-    if (id === null) {
-      const again = await this.store.findPostingByKey(input.key);
-      return this.duplicate(input.key, again!, p.hash);
-    }
+    if (id === null) return this.replayedReversal(p, (await this.store.findPostingByKey(input.key))!);
     for (const e of entries) {
       await this.store.insertEntry(id, e.accountId, e.amount, input.businessDate);
       this.addPending(e.accountId, e.amount);
@@ -1107,6 +1109,38 @@ class PostingSession {
         incomingHash,
       );
     return { key, status: 'duplicate', postingId: existing.id };
+  }
+
+  /**
+   * A reversal offered again. Its hash covers the shortfall account only since reversals were stored with
+   * one (`prepare`); one stored under the plain hash is judged by what it charged: a replay is the same
+   * reversal when it charged nothing to a shortfall account (a reversal with one would have posted the
+   * same then), or charged it to the very account the replay names.
+   */
+  private async replayedReversal(p: PreparedReversal, existing: ExistingPosting): Promise<PostResult> {
+    const { key, shortfallTo } = p.input;
+    if (existing.contentHash !== p.plainHash) return this.duplicate(key, existing, p.hash);
+    const charged = await this.chargedToShortfall(existing.id);
+    if (charged === undefined || charged.code === shortfallTo)
+      return { key, status: 'duplicate', postingId: existing.id };
+    throw new IdempotencyConflictError(
+      key,
+      { postingId: existing.id, contentHash: existing.contentHash },
+      p.hash,
+      `posting ${existing.id} charged the ${charged.amount} points it could not take back to ${charged.code}, ` +
+        `offered again ${shortfallTo === undefined ? 'without a shortfall account' : `charging ${shortfallTo}`}`,
+    );
+  }
+
+  /** What a stored reversal charged to its shortfall account (`withShortfall`: its last entry), if anything. */
+  private async chargedToShortfall(postingId: number): Promise<{ code: string; amount: number } | undefined> {
+    const detail = await this.store.postingDetail(postingId);
+    const unrecovered = Number(
+      (detail === null ? null : (JSON.parse(detail) as { unrecovered?: unknown } | null))?.unrecovered ?? 0,
+    );
+    if (!(unrecovered > 0)) return undefined;
+    const last = (await this.store.postingEntries(postingId)).at(-1)!;
+    return { code: await this.store.accountCode(last.accountId), amount: unrecovered };
   }
 
   private async requireFunds(

@@ -90,6 +90,8 @@ export interface LedgerStore {
   insertPosting(row: PostingRow): MaybePromise<number | null>;
   findPostingByKey(key: string): MaybePromise<ExistingPosting | undefined>;
   findReversalOf(postingId: number): MaybePromise<number | undefined>;
+  /** The detail a posting was stored with (JSON text), null when it has none. */
+  postingDetail(postingId: number): MaybePromise<string | null>;
   postingEntries(postingId: number): MaybePromise<Array<{ accountId: number; amount: number }>>;
   lotsCreatedBy(postingId: number): MaybePromise<LotRow[]>;
   /**
@@ -256,6 +258,7 @@ const SQL = {
   findPosting:
     'SELECT id, content_hash, kind, business_date, reversal_of, member_id, channel, activity_date FROM postings WHERE idempotency_key = ?',
   findReversal: 'SELECT id FROM postings WHERE reversal_of = ?',
+  postingDetail: 'SELECT detail FROM postings WHERE id = ?',
   entries: 'SELECT account_id, amount FROM entries WHERE posting_id = ? ORDER BY id',
   lotsCreated:
     'SELECT id, account_id, amount, remaining, earned_on, expires_on FROM lots WHERE origin_posting_id = ? ORDER BY id',
@@ -512,6 +515,9 @@ class SqliteStore implements LedgerStore {
   }
   findReversalOf(postingId: number) {
     return (this.s('findReversal').get(postingId) as { id: number } | undefined)?.id;
+  }
+  postingDetail(postingId: number) {
+    return (this.s('postingDetail').get(postingId) as { detail: string | null } | undefined)?.detail ?? null;
   }
   postingEntries(postingId: number) {
     return (this.s('entries').all(postingId) as RawEntry[]).map(toEntry);
@@ -797,6 +803,9 @@ class PgStore implements LedgerStore {
   }
   async findReversalOf(postingId: number) {
     return (await this.q<{ id: number }>('findReversal', [postingId]))[0]?.id;
+  }
+  async postingDetail(postingId: number) {
+    return (await this.q<{ detail: string | null }>('postingDetail', [postingId]))[0]?.detail ?? null;
   }
   async postingEntries(postingId: number) {
     return (await this.q<RawEntry>('entries', [postingId])).map(toEntry);
