@@ -12,7 +12,7 @@ import {
   UnbalancedPostingError,
   UnknownAccountOwnerError,
 } from './errors.js';
-import { Ledger } from './ledger.js';
+import { Ledger, lotExpiry } from './ledger.js';
 import { insertMember, insertPool } from './members.js';
 import { balanceAsOf, openLots, statement, statusCreditsInWindow } from './queries.js';
 import type { PostingInput } from './types.js';
@@ -765,6 +765,114 @@ for (const engine of availableEngines()) {
       await ledger.post([move('T1', M1, M2, 100)]);
       const [r] = await reverse('T0', false);
       expect(r).toMatchObject({ status: 'refused', reason: 'INSUFFICIENT_POINTS' });
+      expect((await checkLedger(t.db.knex)).ok).toBe(true);
+    });
+
+    /**
+     * A flight refunded (its credit A1 reversed) and a redemption R1 that spent A1's points cancelled,
+     * in the order given, each a night apart from 6 November: the member's balance, lots and what went
+     * to EXPIRY and UNRECOVERED.
+     */
+    const refundAndCancel = async (
+      member: string,
+      order: 'refund first' | 'cancellation first',
+      expiries: [string, string],
+      expireOn?: string,
+    ) => {
+      const code = Accounts.memberPoints(member);
+      const k = (key: string) => `${member}:${key}`;
+      const before = {
+        expiry: await balance(Accounts.expiry),
+        unrecovered: await balance(Accounts.unrecovered),
+      };
+      await ledger.post([
+        accrual(k('A1'), member, 100, { businessDate: '2026-10-01', expiresOn: expiries[0] }),
+        accrual(k('A2'), member, 100, { businessDate: '2026-10-01', expiresOn: expiries[1] }),
+      ]);
+      await ledger.post([redemption(k('R1'), member, 60, '2026-11-02')]);
+      if (expireOn) {
+        const [lot] = (await openLots(t.db.knex, code)).filter((l) => l.expiresOn === expiries[0]);
+        await ledger.post([lotExpiry({ id: lot!.id, code, expiresOn: lot!.expiresOn }, 40, 0, expireOn)]);
+      }
+      const refund = (businessDate: string) => ({
+        key: k('A1:rev'),
+        reverses: k('A1'),
+        businessDate,
+        shortfallTo: Accounts.unrecovered,
+      });
+      const cancel = (businessDate: string) => ({ key: k('R1:cancel'), reverses: k('R1'), businessDate });
+      if (order === 'refund first') {
+        await ledger.post([refund('2026-11-06')]);
+        await ledger.post([cancel('2026-11-07')]);
+      } else {
+        await ledger.post([cancel('2026-11-06')]);
+        await ledger.post([refund('2026-11-07')]);
+      }
+      return {
+        balance: await balance(code),
+        lots: (await openLots(t.db.knex, code)).map((l) => ({
+          remaining: l.remaining,
+          expiresOn: l.expiresOn,
+        })),
+        expiry: (await balance(Accounts.expiry)) - before.expiry,
+        unrecovered: (await balance(Accounts.unrecovered)) - before.unrecovered,
+      };
+    };
+
+    it('a refund and a cancellation of a redemption of its points end the same whichever comes first, after an expiry', async () => {
+      const dates: [string, string] = ['2026-11-05', '2026-12-20'];
+      const refundFirst = await refundAndCancel(M1, 'refund first', dates, '2026-11-05');
+      const cancellationFirst = await refundAndCancel(M2, 'cancellation first', dates, '2026-11-05');
+      // A2's 100 whole: A1's 40 expired and its 60 redeemed and given back are all taken back with it.
+      expect(cancellationFirst).toEqual({
+        balance: 100,
+        lots: [{ remaining: 100, expiresOn: '2026-12-20' }],
+        expiry: 0,
+        unrecovered: 0,
+      });
+      expect(refundFirst).toEqual(cancellationFirst);
+      expect((await checkLedger(t.db.knex)).ok).toBe(true);
+    });
+
+    it('a refund and a cancellation of a redemption of its points leave the same lots whichever comes first', async () => {
+      const dates: [string, string] = ['2027-01-31', '2028-12-31'];
+      const refundFirst = await refundAndCancel(M1, 'refund first', dates);
+      const cancellationFirst = await refundAndCancel(M2, 'cancellation first', dates);
+      expect(cancellationFirst).toEqual({
+        balance: 100,
+        lots: [{ remaining: 100, expiresOn: '2028-12-31' }],
+        expiry: 0,
+        unrecovered: 0,
+      });
+      expect(refundFirst).toEqual(cancellationFirst);
+      expect((await checkLedger(t.db.knex)).ok).toBe(true);
+    });
+
+    it('cancellations after a refund give back to the lots the refund took in their place, each share once', async () => {
+      const code = Accounts.memberPoints(M1);
+      await ledger.post([
+        accrual('A1', M1, 100, { expiresOn: '2027-01-31' }),
+        accrual('A2', M1, 20, { expiresOn: '2028-12-31' }),
+      ]);
+      await ledger.post([redemption('R1', M1, 30), redemption('R2', M1, 30)]);
+      const [refund] = await ledger.post([
+        { key: 'A1:rev', reverses: 'A1', businessDate: '2026-11-28', shortfallTo: Accounts.unrecovered },
+      ]);
+      // A1's 40 left and A2's 20 in place of what R1 and R2 spent of it; the other 40 unrecovered.
+      expect(refund).toMatchObject({ status: 'posted', unrecovered: 40 });
+      expect(await openLots(t.db.knex, code)).toEqual([]);
+      // A2's 20 come back once, to the first cancellation; the rest goes to A1's lot.
+      await ledger.post([{ key: 'R2:cancel', reverses: 'R2', businessDate: '2026-11-28' }]);
+      expect((await openLots(t.db.knex, code)).map((l) => [l.expiresOn, l.remaining])).toEqual([
+        ['2027-01-31', 10],
+        ['2028-12-31', 20],
+      ]);
+      await ledger.post([{ key: 'R1:cancel', reverses: 'R1', businessDate: '2026-11-28' }]);
+      expect((await openLots(t.db.knex, code)).map((l) => [l.expiresOn, l.remaining])).toEqual([
+        ['2027-01-31', 40],
+        ['2028-12-31', 20],
+      ]);
+      expect(await balance(code)).toBe(60);
       expect((await checkLedger(t.db.knex)).ok).toBe(true);
     });
 

@@ -843,7 +843,10 @@ class PostingSession {
     }
     // What a redemption took from lots whose date has passed by now goes back expired (withLapsed).
     // Only a redemption's: an expiry's reversal reinstates on purpose, a transfer's moves lots as they are.
-    const returned = await this.returnedTo(original.id);
+    const returned =
+      original.kind === 'REDEMPTION'
+        ? await this.inPlaceOfReversed(original.id, await this.returnedTo(original.id))
+        : await this.returnedTo(original.id);
     const lapses = (lot: { expiresOn: string | null }) =>
       original.kind === 'REDEMPTION' && lapsedBy(lot.expiresOn, input.businessDate);
     const lapsedOf = new Map<number, number>();
@@ -984,6 +987,47 @@ class PostingSession {
     const out: Array<{ lot: LotRow; amount: number }> = [];
     for (const m of await this.store.movementsOf(postingId))
       if (m.amount < 0) out.push({ lot: (await this.store.lot(m.lotId))!, amount: -m.amount });
+    return out;
+  }
+
+  /**
+   * Where a cancelled redemption's points go back to when the credit of a lot it took them from has been
+   * reversed since. That reversal took what had been spent of the lot from the member's other lots in its
+   * place; had the cancellation come first, those would have been left whole and the points taken from the
+   * lot itself. So they go back to those lots, with their own dates, and only what they do not cover to the
+   * lot (or past its date, to EXPIRY): the same balance, lots and dates whichever came first. Earlier
+   * cancellations of redemptions of the lot fill those lots first, in the reversal's order.
+   */
+  private async inPlaceOfReversed(
+    redemptionId: number,
+    returned: Array<{ lot: LotRow; amount: number }>,
+  ): Promise<Array<{ lot: LotRow; amount: number }>> {
+    const out: Array<{ lot: LotRow; amount: number }> = [];
+    const here = new Map<number, number>();
+    for (const r of returned) {
+      const origin = await this.store.lotOrigin(r.lot.id);
+      const reversal = origin.transfer ? undefined : await this.store.findReversalOf(origin.postingId);
+      // A redemption after the reversal spent what came back to the lot since: it goes back there.
+      if (reversal === undefined || reversal < redemptionId) {
+        out.push(r);
+        continue;
+      }
+      const own = new Set((await this.store.lotsCreatedBy(origin.postingId)).map((l) => l.id));
+      let skip = (await this.store.redirectedFromLot(r.lot.id, reversal)) + (here.get(r.lot.id) ?? 0);
+      here.set(r.lot.id, (here.get(r.lot.id) ?? 0) + r.amount);
+      let left = r.amount;
+      for (const m of await this.store.movementsOf(reversal)) {
+        if (left === 0) break;
+        if (m.amount >= 0 || own.has(m.lotId) || m.accountId !== r.lot.accountId) continue;
+        const free = Math.max(0, -m.amount - skip);
+        skip = Math.max(0, skip + m.amount);
+        const give = Math.min(free, left);
+        if (give === 0) continue;
+        out.push({ lot: (await this.store.lot(m.lotId))!, amount: give });
+        left -= give;
+      }
+      if (left > 0) out.push({ lot: r.lot, amount: left });
+    }
     return out;
   }
 

@@ -108,6 +108,11 @@ export interface LedgerStore {
   expiriesOfLot(lotId: number): MaybePromise<number>;
   /** The posting that created a lot, and whether it is a transfer (which carried it from another lot). */
   lotOrigin(lotId: number): MaybePromise<{ postingId: number; transfer: boolean }>;
+  /**
+   * What redemptions posted before reversal `reversalId` took from a lot, of those cancelled after it:
+   * their cancellations gave it back in place of the lot (REDIRECTED_FROM_LOT).
+   */
+  redirectedFromLot(lotId: number, reversalId: number): MaybePromise<number>;
   /** What left each lot a posting created through expiry postings, net of any expiry taken back (EXPIRED_FROM_LOTS_OF). */
   expiredFromLotsOf(
     postingId: number,
@@ -271,6 +276,10 @@ const SQL = {
   expiriesOfLot:
     "SELECT COUNT(*) AS n FROM lot_movements m JOIN postings p ON p.id = m.posting_id AND p.kind = 'EXPIRY' WHERE m.lot_id = ?",
   lotOrigin: LOT_ORIGIN,
+  redirectedFromLot: `SELECT COALESCE(SUM(-m.amount), 0) AS n FROM lot_movements m
+      JOIN postings o ON o.id = m.posting_id AND o.kind = 'REDEMPTION'
+      JOIN postings c ON c.reversal_of = o.id
+     WHERE m.lot_id = ? AND m.amount < 0 AND o.id < ? AND c.id > ?`,
   statusCredits:
     'SELECT member_id, metric, amount, activity_date FROM status_credits WHERE posting_id = ? ORDER BY id',
   insertEntry: 'INSERT INTO entries (posting_id, account_id, amount, business_date) VALUES (?,?,?,?)',
@@ -546,6 +555,11 @@ class SqliteStore implements LedgerStore {
   }
   expiriesOfLot(lotId: number) {
     return Number((this.s('expiriesOfLot').get(lotId) as { n: number }).n);
+  }
+  redirectedFromLot(lotId: number, reversalId: number) {
+    return Number(
+      (this.s('redirectedFromLot').get(lotId, reversalId, reversalId) as { n: number | string }).n,
+    );
   }
   lotOrigin(lotId: number) {
     return toLotOrigin(this.s('lotOrigin').get(lotId) as { posting_id: number; kind: string });
@@ -834,6 +848,11 @@ class PgStore implements LedgerStore {
   }
   async expiriesOfLot(lotId: number) {
     return Number((await this.q<{ n: number | string }>('expiriesOfLot', [lotId]))[0]!.n);
+  }
+  async redirectedFromLot(lotId: number, reversalId: number) {
+    return Number(
+      (await this.q<{ n: number | string }>('redirectedFromLot', [lotId, reversalId, reversalId]))[0]!.n,
+    );
   }
   async lotOrigin(lotId: number) {
     return toLotOrigin((await this.q<{ posting_id: number; kind: string }>('lotOrigin', [lotId]))[0]!);

@@ -208,6 +208,46 @@ for (const engine of availableEngines()) {
       expect(await expiryBalance(w)).toBe(0);
     });
 
+    it('a refunded flight and a cancelled redemption of its miles leave the same points whichever night comes first', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV, PETROVA);
+      const tickets = { [IVANOV.number]: TICKET, [PETROVA.number]: '0741000000002' };
+      w.dropCoupons([IVANOV, PETROVA].map((p) => svoKznCoupon(p, tickets[p.number]!, '2026-03-10')));
+      await w.night('2026-03-11');
+      w.dropRedemptions(
+        [IVANOV, PETROVA].map((p) => ({
+          id: `R-${p.number}`,
+          member: p.number,
+          date: '2026-04-01',
+          service: 'SEAT',
+          points: 300,
+        })),
+      );
+      await w.night('2026-04-01');
+      rent(w, 'E-1', '2026-04-15', '400.00', IVANOV);
+      rent(w, 'E-2', '2026-04-15', '400.00', PETROVA);
+      await w.night('2026-04-15');
+      // The seats took 300 of each flight's lot; the 161 left expire with the end of April.
+      expect((await w.night('2026-05-01')).expire.counts).toMatchObject({ lots: 2, points: 322 });
+      const cancel = (p: Person, date: string) =>
+        w.dropRedemptions([
+          { id: `R-${p.number}`, member: p.number, date, service: 'SEAT', points: 300, status: 'CANCELLED' },
+        ]);
+      // IVANOV's refund comes first, PETROVA's cancellation.
+      w.dropCoupons([{ ...svoKznCoupon(IVANOV, TICKET, '2026-03-10'), status: 'R' }]);
+      cancel(PETROVA, '2026-05-05');
+      await w.night('2026-05-05');
+      w.dropCoupons([{ ...svoKznCoupon(PETROVA, tickets[PETROVA.number]!, '2026-03-10'), status: 'R' }]);
+      cancel(IVANOV, '2026-05-06');
+      await w.night('2026-05-06');
+      // The flight's 461 taken back whole (161 expired, 300 given back by the seat), the rental kept.
+      for (const p of [IVANOV, PETROVA]) {
+        expect(await w.balance(p.number)).toBe(400);
+        expect(await w.lotSummary(p.number)).toEqual([[400, '2026-05-31']]);
+      }
+      expect(await expiryBalance(w)).toBe(0);
+    });
+
     it('a refunded flight whose miles moved into a pool, partly spent there and the rest expired: the pool gives the spent part, EXPIRY the expired', async () => {
       const w = s();
       await w.enrol('2026-03-01', IVANOV, CLARA);
