@@ -1251,7 +1251,8 @@ export async function* simulateNight(
     receivedOf: (row) => rowReceived.get(row),
   };
   const decided = new Map<ActivityRow, Decided>();
-  const ledger = new SimulatedLedger(knex);
+  // As accrue posts (`accrueBatch`).
+  const ledger = new SimulatedLedger(knex, { reversalBeforeOriginal: 'date-at-original' });
   /** Expiries the run's earnings reinstate, by the key of their reinstatement. */
   const undone = new Set<string>();
   /** Decides rows as one accrue batch does: each in turn, then posted in order, a refusal taken back. */

@@ -12,6 +12,8 @@ import {
   expiredPerAccount,
   followTransfers,
   heldByExpiry,
+  inPlaceOfReversed,
+  lapsedBy,
   movesOf,
   shrinkDebits,
   withExpired,
@@ -26,13 +28,19 @@ import {
   EXPIRED_FROM_LOTS_OF,
   EXPIRED_LOTS_VALID_ON,
   LOT_ORIGIN,
+  REDIRECTED_FROM_LOT,
   TRANSFERS_OUT_OF_LOT,
   TRANSFERS_OUT_SINCE,
   toExpiredLot,
   toLotOrigin,
 } from '../ledger/store.js';
-import { AlreadyReversedError, InsufficientPointsError, UnknownPostingError } from '../ledger/errors.js';
-import { isReversal, type PostingRequest, type PostStatus } from '../ledger/types.js';
+import {
+  AlreadyReversedError,
+  InsufficientPointsError,
+  ReversalBeforeOriginalError,
+  UnknownPostingError,
+} from '../ledger/errors.js';
+import { isReversal, type PostingRequest, type PostOptions, type PostStatus } from '../ledger/types.js';
 import type { RedeyeError } from '../lib/errors.js';
 import { sqlRows } from '../reports/common.js';
 
@@ -92,6 +100,7 @@ function perAccount(followed: Array<Followed<string>>): Array<{ account: string;
 interface StoredPosting {
   id: number;
   kind: string;
+  businessDate: string;
 }
 
 export class SimulatedLedger {
@@ -117,7 +126,14 @@ export class SimulatedLedger {
   /** What the run's redemptions took back from each stored expiry (by its key). */
   private readonly unexpiredNow = new Map<string, number>();
 
-  constructor(private readonly knex: Knex) {}
+  /** The business date of each posting of the run, by key. */
+  private readonly postedOn = new Map<string, string>();
+
+  /** `options.reversalBeforeOriginal`: as the run's ledger posts (`PostOptions`): accrue dates such a reversal at its original's date. */
+  constructor(
+    private readonly knex: Knex,
+    private readonly options: Pick<PostOptions, 'reversalBeforeOriginal'> = {},
+  ) {}
 
   async post(request: PostingRequest): Promise<ForetoldResult> {
     if (this.postedNow.has(request.key) || (await this.stored(request.key)) !== null)
@@ -144,6 +160,20 @@ export class SimulatedLedger {
       const earlier = originalId === null ? undefined : await this.reversalOf(originalId);
       if (earlier !== undefined)
         return refused(new AlreadyReversedError(request.reverses, earlier, request.key));
+      // As the ledger dates it: never before its original.
+      const originalDate = stored?.businessDate ?? this.postedOn.get(request.reverses)!;
+      if (request.businessDate < originalDate) {
+        if (this.options.reversalBeforeOriginal !== 'date-at-original')
+          return refused(
+            new ReversalBeforeOriginalError(
+              request.key,
+              request.businessDate,
+              request.reverses,
+              originalDate,
+            ),
+          );
+        request = { ...request, businessDate: originalDate };
+      }
       entries = original.map((e) => ({ account: e.account, amount: -e.amount }));
       // As the ledger gives them back: what a redemption took from lots past their date goes to EXPIRY.
       const lapsedOf =
@@ -228,6 +258,7 @@ export class SimulatedLedger {
         unexpired,
       );
     this.postedNow.set(request.key, entries);
+    this.postedOn.set(request.key, request.businessDate);
     if (isReversal(request)) this.reversedNow.set(request.reverses, request.key);
     const takenFrom = perAccount(followed);
     return {
@@ -319,8 +350,12 @@ export class SimulatedLedger {
   private async stored(key: string): Promise<StoredPosting | null> {
     let found = this.storedPostings.get(key);
     if (found === undefined) {
-      const row = await this.knex('postings').where({ idempotency_key: key }).first('id', 'kind');
-      found = row ? { id: Number(row.id), kind: String(row.kind) } : null;
+      const row = await this.knex('postings')
+        .where({ idempotency_key: key })
+        .first('id', 'kind', 'business_date');
+      found = row
+        ? { id: Number(row.id), kind: String(row.kind), businessDate: String(row.business_date) }
+        : null;
       this.storedPostings.set(key, found);
     }
     return found;
@@ -404,16 +439,49 @@ export class SimulatedLedger {
    * expire job judges a lot due), per account.
    */
   private async storedLapsed(postingId: number, businessDate: string): Promise<Map<string, number>> {
-    const rows = (await this.knex('lot_movements as m')
-      .join('lots as l', 'l.id', 'm.lot_id')
-      .join('accounts as a', 'a.id', 'l.account_id')
-      .where('m.posting_id', postingId)
-      .andWhere('m.amount', '<', 0)
-      .andWhere('l.expires_on', '<=', businessDate)
-      .groupBy('a.code')
-      .select('a.code')
-      .sum({ taken: 'm.amount' })) as Array<{ code: string; taken: number | string }>;
-    return new Map(rows.map((r) => [r.code, -Number(r.taken)]));
+    const lots = new Map<number, { code: string; expiresOn: string | null }>();
+    const lot = async (lotId: number) => {
+      let row = lots.get(lotId);
+      if (row === undefined) {
+        const r = (await this.knex('lots as l')
+          .join('accounts as a', 'a.id', 'l.account_id')
+          .where('l.id', lotId)
+          .first('a.code', 'l.expires_on')) as { code: string; expires_on: string | null };
+        row = { code: r.code, expiresOn: r.expires_on };
+        lots.set(lotId, row);
+      }
+      return row;
+    };
+    // As the ledger gives them back: to the lots a reversal of a lot's credit took in its place, if any.
+    const taken = (await lotMovementsOf(this.knex, postingId))
+      .filter((m) => m.amount < 0)
+      .map((m) => ({ lotId: m.lotId, amount: -m.amount }));
+    const back = await inPlaceOfReversed(postingId, taken, {
+      originOf: async (lotId) =>
+        toLotOrigin(
+          (await sqlRows<{ posting_id: number | string; kind: string }>(this.knex, LOT_ORIGIN, [lotId]))[0]!,
+        ),
+      reversalOf: (id) => this.reversalOf(id),
+      lotsCreatedBy: (id) => lotsCreatedBy(this.knex, id),
+      movementsOf: (id) => lotMovementsOf(this.knex, id),
+      accountOf: async (lotId) => (await lot(lotId)).code,
+      redirectedFromLot: async (lotId, reversalId) =>
+        Number(
+          (
+            await sqlRows<{ n: number | string }>(this.knex, REDIRECTED_FROM_LOT, [
+              lotId,
+              reversalId,
+              reversalId,
+            ])
+          )[0]!.n,
+        ),
+    });
+    const out = new Map<string, number>();
+    for (const b of back) {
+      const { code, expiresOn } = await lot(b.lotId);
+      if (lapsedBy(expiresOn, businessDate)) out.set(code, (out.get(code) ?? 0) + b.amount);
+    }
+    return out;
   }
 
   /**

@@ -388,3 +388,60 @@ export function expiredPerAccount<L extends { id: number }, K>(
   }
   return out;
 }
+
+/** How a cancellation finds the lots a reversal took in place of a lot it gives back to (`inPlaceOfReversed`). */
+export interface InPlaceLookups {
+  /** The posting that created a lot, and whether it is a transfer (which carried it from another lot). */
+  originOf(lotId: number): Promise<{ postingId: number; transfer: boolean }>;
+  reversalOf(postingId: number): Promise<number | undefined>;
+  lotsCreatedBy(postingId: number): Promise<Array<{ id: number }>>;
+  movementsOf(postingId: number): Promise<Array<{ lotId: number; amount: number }>>;
+  /** The account a lot is in, to tell the lots of the account given back to from others. */
+  accountOf(lotId: number): Promise<number | string>;
+  /** What cancellations posted after reversal `reversalId` already gave back in place of the lot (REDIRECTED_FROM_LOT). */
+  redirectedFromLot(lotId: number, reversalId: number): Promise<number>;
+}
+
+/**
+ * Where the points cancelled redemption `redemptionId` took from lots (`returned`, in its order) go back
+ * to, when the credit of such a lot was reversed after the redemption. That reversal took what had been
+ * spent of the lot from the account's other lots in its place; had the cancellation come first, those
+ * would have been left whole and the points taken from the lot itself. So they go back to those lots,
+ * with their own dates, and only what they do not cover to the lot: the same balance, lots and dates
+ * whichever came first. Earlier cancellations of redemptions of the lot fill those lots first, in the
+ * reversal's order. The ledger and the simulated ledger give back through this one function.
+ */
+export async function inPlaceOfReversed(
+  redemptionId: number,
+  returned: Array<{ lotId: number; amount: number }>,
+  look: InPlaceLookups,
+): Promise<Array<{ lotId: number; amount: number }>> {
+  const out: Array<{ lotId: number; amount: number }> = [];
+  const here = new Map<number, number>();
+  for (const r of returned) {
+    const origin = await look.originOf(r.lotId);
+    const reversal = origin.transfer ? undefined : await look.reversalOf(origin.postingId);
+    // A redemption after the reversal spent what came back to the lot since: it goes back there.
+    if (reversal === undefined || reversal < redemptionId) {
+      out.push(r);
+      continue;
+    }
+    const own = new Set((await look.lotsCreatedBy(origin.postingId)).map((l) => l.id));
+    const account = await look.accountOf(r.lotId);
+    let skip = (await look.redirectedFromLot(r.lotId, reversal)) + (here.get(r.lotId) ?? 0);
+    here.set(r.lotId, (here.get(r.lotId) ?? 0) + r.amount);
+    let left = r.amount;
+    for (const m of await look.movementsOf(reversal)) {
+      if (left === 0) break;
+      if (m.amount >= 0 || own.has(m.lotId) || (await look.accountOf(m.lotId)) !== account) continue;
+      const free = Math.max(0, -m.amount - skip);
+      skip = Math.max(0, skip + m.amount);
+      const give = Math.min(free, left);
+      if (give === 0) continue;
+      out.push({ lotId: m.lotId, amount: give });
+      left -= give;
+    }
+    if (left > 0) out.push({ lotId: r.lotId, amount: left });
+  }
+  return out;
+}

@@ -15,6 +15,7 @@ import {
   expiredPerAccount,
   followTransfers,
   heldByExpiry,
+  inPlaceOfReversed,
   movesOf,
   shrinkDebits,
   withExpired,
@@ -990,44 +991,25 @@ class PostingSession {
     return out;
   }
 
-  /**
-   * Where a cancelled redemption's points go back to when the credit of a lot it took them from has been
-   * reversed since. That reversal took what had been spent of the lot from the member's other lots in its
-   * place; had the cancellation come first, those would have been left whole and the points taken from the
-   * lot itself. So they go back to those lots, with their own dates, and only what they do not cover to the
-   * lot (or past its date, to EXPIRY): the same balance, lots and dates whichever came first. Earlier
-   * cancellations of redemptions of the lot fill those lots first, in the reversal's order.
-   */
+  /** Where a cancelled redemption's points go back to (`inPlaceOfReversed`), with each lot read. */
   private async inPlaceOfReversed(
     redemptionId: number,
     returned: Array<{ lot: LotRow; amount: number }>,
   ): Promise<Array<{ lot: LotRow; amount: number }>> {
+    const pieces = await inPlaceOfReversed(
+      redemptionId,
+      returned.map((r) => ({ lotId: r.lot.id, amount: r.amount })),
+      {
+        originOf: async (lotId) => this.store.lotOrigin(lotId),
+        reversalOf: async (postingId) => this.store.findReversalOf(postingId),
+        lotsCreatedBy: async (postingId) => this.store.lotsCreatedBy(postingId),
+        movementsOf: async (postingId) => this.store.movementsOf(postingId),
+        accountOf: async (lotId) => (await this.store.lot(lotId))!.accountId,
+        redirectedFromLot: async (lotId, reversalId) => this.store.redirectedFromLot(lotId, reversalId),
+      },
+    );
     const out: Array<{ lot: LotRow; amount: number }> = [];
-    const here = new Map<number, number>();
-    for (const r of returned) {
-      const origin = await this.store.lotOrigin(r.lot.id);
-      const reversal = origin.transfer ? undefined : await this.store.findReversalOf(origin.postingId);
-      // A redemption after the reversal spent what came back to the lot since: it goes back there.
-      if (reversal === undefined || reversal < redemptionId) {
-        out.push(r);
-        continue;
-      }
-      const own = new Set((await this.store.lotsCreatedBy(origin.postingId)).map((l) => l.id));
-      let skip = (await this.store.redirectedFromLot(r.lot.id, reversal)) + (here.get(r.lot.id) ?? 0);
-      here.set(r.lot.id, (here.get(r.lot.id) ?? 0) + r.amount);
-      let left = r.amount;
-      for (const m of await this.store.movementsOf(reversal)) {
-        if (left === 0) break;
-        if (m.amount >= 0 || own.has(m.lotId) || m.accountId !== r.lot.accountId) continue;
-        const free = Math.max(0, -m.amount - skip);
-        skip = Math.max(0, skip + m.amount);
-        const give = Math.min(free, left);
-        if (give === 0) continue;
-        out.push({ lot: (await this.store.lot(m.lotId))!, amount: give });
-        left -= give;
-      }
-      if (left > 0) out.push({ lot: r.lot, amount: left });
-    }
+    for (const p of pieces) out.push({ lot: (await this.store.lot(p.lotId))!, amount: p.amount });
     return out;
   }
 

@@ -243,6 +243,15 @@ export const EXPIRED_LOTS_VALID_ON = `SELECT l.id AS lot_id, l.earned_on, l.expi
   ORDER BY l.expires_on, l.earned_on, l.id, p.id`;
 
 /** The posting (`?` a lot id) that created a lot, and its kind. The simulated ledger asks it too. */
+/**
+ * What redemptions posted before a reversal (bound twice: lot, reversal, reversal) took from a lot, of
+ * those cancelled after it: their cancellations gave it back in place of the lot (`inPlaceOfReversed`).
+ */
+export const REDIRECTED_FROM_LOT = `SELECT COALESCE(SUM(-m.amount), 0) AS n FROM lot_movements m
+      JOIN postings o ON o.id = m.posting_id AND o.kind = 'REDEMPTION'
+      JOIN postings c ON c.reversal_of = o.id
+     WHERE m.lot_id = ? AND m.amount < 0 AND o.id < ? AND c.id > ?`;
+
 export const LOT_ORIGIN = `SELECT p.id AS posting_id, p.kind AS kind FROM lots l JOIN postings p ON p.id = l.origin_posting_id WHERE l.id = ?`;
 
 /** The transfers (`?` a lot id) that took points out of the lot, oldest first: where its points went. */
@@ -276,10 +285,7 @@ const SQL = {
   expiriesOfLot:
     "SELECT COUNT(*) AS n FROM lot_movements m JOIN postings p ON p.id = m.posting_id AND p.kind = 'EXPIRY' WHERE m.lot_id = ?",
   lotOrigin: LOT_ORIGIN,
-  redirectedFromLot: `SELECT COALESCE(SUM(-m.amount), 0) AS n FROM lot_movements m
-      JOIN postings o ON o.id = m.posting_id AND o.kind = 'REDEMPTION'
-      JOIN postings c ON c.reversal_of = o.id
-     WHERE m.lot_id = ? AND m.amount < 0 AND o.id < ? AND c.id > ?`,
+  redirectedFromLot: REDIRECTED_FROM_LOT,
   statusCredits:
     'SELECT member_id, metric, amount, activity_date FROM status_credits WHERE posting_id = ? ORDER BY id',
   insertEntry: 'INSERT INTO entries (posting_id, account_id, amount, business_date) VALUES (?,?,?,?)',

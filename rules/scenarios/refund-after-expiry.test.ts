@@ -238,7 +238,13 @@ for (const engine of availableEngines()) {
       cancel(PETROVA, '2026-05-05');
       await w.night('2026-05-05');
       w.dropCoupons([{ ...svoKznCoupon(PETROVA, tickets[PETROVA.number]!, '2026-03-10'), status: 'R' }]);
-      cancel(IVANOV, '2026-05-06');
+      const cancelling = cancel(IVANOV, '2026-05-06');
+      // Simulated as the night posts it: nothing goes back to the refunded flight's lot, past its date.
+      expect(
+        (await w.simulate('redemptions', cancelling, '2026-05-06')).flatMap((e) =>
+          e.type === 'record' ? [[e.status, e.points, e.message ?? null]] : [],
+        ),
+      ).toEqual([['REVERSED', 300, null]]);
       await w.night('2026-05-06');
       // The flight's 461 taken back whole (161 expired, 300 given back by the seat), the rental kept.
       for (const p of [IVANOV, PETROVA]) {
