@@ -411,6 +411,27 @@ for (const engine of availableEngines()) {
       expect((await checkLedger(t.db.knex)).ok).toBe(true);
     });
 
+    it('a redemption of an old night run again takes back a later night’s expiry as of that night', async () => {
+      const code = Accounts.memberPoints(M1);
+      await ledger.post([accrual('A1', M1, 100, { businessDate: '2026-11-01', expiresOn: '2026-11-20' })]);
+      const [lot] = await openLots(t.db.knex, code);
+      await ledger.post([lotExpiry({ id: lot!.id, code, expiresOn: '2026-11-20' }, 100, 0, '2026-11-20')]);
+      // The seat bought on the 15th, posted by that night run again after the expiry of the 20th.
+      const [r] = await ledger.post([
+        { ...redemption('R1', M1, 30, '2026-11-15'), activityDate: '2026-11-15', memberNumber: M1 },
+      ]);
+      expect(r).toMatchObject({ status: 'posted', unexpired: 30 });
+      const back = await t.db
+        .knex('postings')
+        .where({ idempotency_key: `EXP:${lot!.id}:REDEEMED` })
+        .first();
+      expect(String(back.business_date)).toBe('2026-11-20');
+      expect(JSON.parse(String(back.detail))).toMatchObject({ askedDate: '2026-11-15' });
+      expect(await balance(code)).toBe(0);
+      expect(await balance(Accounts.expiry)).toBe(70);
+      expect((await checkLedger(t.db.knex)).ok).toBe(true);
+    });
+
     /** Moves points (lots and dates along) and status credits from one member to another, as a merge does. */
     const move = (key: string, from: string, to: string, points: number, spend = 0): PostingInput => ({
       key,
