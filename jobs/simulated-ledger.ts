@@ -129,7 +129,7 @@ export class SimulatedLedger {
   /** The business date of each posting of the run, by key. */
   private readonly postedOn = new Map<string, string>();
 
-  /** `options.reversalBeforeOriginal`: as the run's ledger posts (`PostOptions`): accrue dates such a reversal at its original's date. */
+  /** `options`: those of the ledger posts the run foretells (`simulate` foretells accrue's). */
   constructor(
     private readonly knex: Knex,
     private readonly options: Pick<PostOptions, 'reversalBeforeOriginal'> = {},
