@@ -14,7 +14,7 @@
 import type { Knex } from 'knex';
 import type { LoadedConfig } from '../config/load.js';
 import type { PartnerConfig } from '../config/schema.js';
-import { addDays, endOfMonth, startOfMonth, type IsoDate } from '../lib/dates.js';
+import { addDays, addMonths, endOfMonth, startOfMonth, type IsoDate } from '../lib/dates.js';
 import { Decimal } from '../lib/money.js';
 import { ExportError } from './errors.js';
 import {
@@ -110,15 +110,20 @@ function creditKey(
   return [r.partnerCode, r.activityType, r.ruleVersion ?? '', r.creditMonth ?? ''].join('\u0000');
 }
 
+/** An invoice line's identity: its activity type, contract and credit month (NUL sorts below any type). */
+function lineKey(activityType: string, contractId: string, creditMonth: string | null | undefined): string {
+  return `${activityType}\u0000${contractId}\u0000${creditMonth ?? ''}`;
+}
+
 export async function partnerCredits(q: Q, from: IsoDate, to: IsoDate): Promise<PartnerCreditRow[]> {
   const rows = (await creditEntries(q, from, to)).map((r) => ({ ...r, reversedBetween: 0 }));
   const byKey = new Map(rows.map((r) => [creditKey(r), r]));
   const months = [...new Set(rows.map((r) => r.creditMonth).filter((m) => m !== null))];
   for (const month of months) {
-    const after = addDays(endOfMonth(`${month}-01`), 1);
+    const after = addMonths(`${month}-01`, 1);
     if (after >= from) continue;
     const between = await creditEntries(q, after, addDays(from, -1), {
-      from: startOfMonth(`${month}-01`),
+      from: `${month}-01`,
       to: endOfMonth(`${month}-01`),
     });
     for (const r of between) {
@@ -229,7 +234,7 @@ export function billingMonth(
       // Rows netting to nothing bill nothing: one without a price is no failure, only left out.
       const price = row.points === 0 ? pricingOf(partner, row) : pricing(partner, row, month);
       if (price === undefined) continue;
-      const id = `${row.activityType}\u0000${price.contractId}\u0000${row.creditMonth ?? ''}`;
+      const id = lineKey(row.activityType, price.contractId, row.creditMonth);
       const same = merged.get(id);
       if (same) {
         same.line.points += row.points;
@@ -432,7 +437,7 @@ export function adjustmentLines(
 ): InvoiceLineInput[] {
   // A line taking back an earlier month's credits is priced by that month's bill: never netted with the
   // month's own line of its activity type and contract.
-  const keyOf = (l: InvoiceLineInput) => `${l.activityType}\u0000${l.contractId}\u0000${l.creditMonth ?? ''}`;
+  const keyOf = (l: InvoiceLineInput) => lineKey(l.activityType, l.contractId, l.creditMonth);
   const by = new Map<string, { now: InvoiceLineInput[]; sent: InvoiceLineInput[] }>();
   const entry = (l: InvoiceLineInput) => {
     const e = by.get(keyOf(l)) ?? { now: [], sent: [] };
@@ -753,9 +758,14 @@ export async function earlierBills(
       wanted.set(r.creditMonth, (wanted.get(r.creditMonth) ?? new Set()).add(r.partnerCode));
   for (const [month, codes] of wanted) {
     const sent: NumberRow[] = [];
-    for (const r of await numbersGiven(q, issuer, month))
-      if (codes.has(r.partnerCode) && r.transmission !== null && (await delivered(month, r.transmission)))
-        sent.push(r);
+    // A transmission carries many partners' documents: whether it was delivered is asked once.
+    const deliveredAsked = new Map<number, Promise<boolean>>();
+    for (const r of await numbersGiven(q, issuer, month)) {
+      if (!codes.has(r.partnerCode) || r.transmission === null) continue;
+      if (!deliveredAsked.has(r.transmission))
+        deliveredAsked.set(r.transmission, delivered(month, r.transmission));
+      if (await deliveredAsked.get(r.transmission)!) sent.push(r);
+    }
     const kept = await keptLines(
       q,
       sent.map((r) => r.id),

@@ -57,6 +57,14 @@ export async function inboundFilesToAnswer(
   businessDate: IsoDate,
   verdicts: ReadonlyArray<'accepted' | 'rejected'> = ['accepted', 'rejected'],
 ): Promise<InboundFile[]> {
+  /** The file's responses of this kind. */
+  const answers = (s: Knex.QueryBuilder) =>
+    s
+      .select(q.raw('1'))
+      .from('files as o')
+      .where('o.direction', 'out')
+      .andWhere('o.feed', answerKind)
+      .andWhereRaw('o.answers_file_id = f.id');
   const rows = (await q('files as f')
     .where('f.direction', 'in')
     .andWhere('f.feed', feed)
@@ -66,25 +74,10 @@ export async function inboundFilesToAnswer(
     .andWhere((w) =>
       w
         .where('f.business_date', businessDate)
-        .orWhereNotExists((s) =>
-          s
-            .select(q.raw('1'))
-            .from('files as o')
-            .where('o.direction', 'out')
-            .andWhere('o.feed', answerKind)
-            .andWhereRaw('o.answers_file_id = f.id'),
-        )
+        .orWhereNotExists(answers)
         // Answered by this night though fetched for an earlier one (released, or its records pending):
         // the night's rerun finds its response again, to write back a copy lost before delivery.
-        .orWhereExists((s) =>
-          s
-            .select(q.raw('1'))
-            .from('files as o')
-            .where('o.direction', 'out')
-            .andWhere('o.feed', answerKind)
-            .andWhere('o.business_date', businessDate)
-            .andWhereRaw('o.answers_file_id = f.id'),
-        ),
+        .orWhereExists((s) => answers(s).andWhere('o.business_date', businessDate)),
     )
     .orderBy('f.id')
     .select(

@@ -878,6 +878,7 @@ async function awaitingRateWarnings(
   q: Q,
   fx: FxTable,
   rejectedTonight: number,
+  maxStaleDays: number,
 ): Promise<{ waiting: number; warnings: string[] }> {
   const days = (await awaitingRate(q)
     .groupBy('activity_date')
@@ -894,7 +895,7 @@ async function awaitingRateWarnings(
   }
   if (rejectedTonight > 0)
     warnings.push(
-      `${rejectedTonight} partner record(s) or hotel stay(s) rejected BAD_CURRENCY: the exchange rates of their day had not come fx.maxStaleDays nights after it (rates loaded up to ${loaded}); is the ECB feed still fetched?`,
+      `${rejectedTonight} partner record(s) or hotel stay(s) rejected BAD_CURRENCY: the exchange rates of their day had not come fx.maxStaleDays (${maxStaleDays}) nights after it (rates loaded up to ${loaded}): check that the rates feed (fx) is still fetched, then see the BAD_CURRENCY rejects in the night's daily report`,
     );
   return { waiting, warnings };
 }
@@ -1360,7 +1361,12 @@ export const accrueJob: Job = async (ctx: JobContext): Promise<JobResult> => {
           .first()
       )?.n ?? 0,
     );
-  const rateWarnings = await awaitingRateWarnings(ctx.db.knex, state.fx, rateRejected);
+  const rateWarnings = await awaitingRateWarnings(
+    ctx.db.knex,
+    state.fx,
+    rateRejected,
+    ctx.config.fx.maxStaleDays,
+  );
   if (rateWarnings.waiting > 0) counts.awaitingRate = rateWarnings.waiting;
   if (!ctx.signal?.aborted) {
     const retro = await processRetroClaims(ctx, ledger, state);

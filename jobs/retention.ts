@@ -195,18 +195,20 @@ export async function eraseMember(
       .whereIn('activity_key', part)
       .orderBy('id')
       .select('id', 'claim_id', 'claim');
-    unreadable.push(...(await scrubClaims(trx, 'alliance_claims', rows, token)));
+    unreadable.push(...(await scrubClaims(trx, 'alliance_claims', rows, token)).unreadable);
   }
   unreadable.push(
-    ...(await scrubClaims(
-      trx,
-      'retro_claims',
-      await trx('retro_claims')
-        .where({ member_number: member.number })
-        .orderBy('id')
-        .select('id', 'claim_id', 'claim'),
-      token,
-    )),
+    ...(
+      await scrubClaims(
+        trx,
+        'retro_claims',
+        await trx('retro_claims')
+          .where({ member_number: member.number })
+          .orderBy('id')
+          .select('id', 'claim_id', 'claim'),
+        token,
+      )
+    ).unreadable,
   );
   await trx('erasures').insert({
     member_number: member.number,
@@ -273,18 +275,8 @@ export function replacedClaimsWarning(whose: string, replaced: readonly Replaced
   return `${replaced.length} stored claim(s) of ${whose} were not readable JSON and were replaced whole: ${tables.join('; ')}`;
 }
 
-/** Scrubs the claims' JSON; returns those that were not readable and were replaced whole. */
+/** Scrubs the claims' JSON; returns how many it changed and those replaced whole as unreadable. */
 async function scrubClaims(
-  trx: Knex.Transaction,
-  table: 'alliance_claims' | 'retro_claims',
-  rows: Array<{ id: number | string; claim_id: string; claim: string }>,
-  token: (v: string | null) => string | null,
-): Promise<ReplacedClaim[]> {
-  return (await scrubClaimsCounted(trx, table, rows, token)).unreadable;
-}
-
-/** `scrubClaims`, also counting the claims it changed (those replaced whole among them). */
-async function scrubClaimsCounted(
   trx: Knex.Transaction,
   table: 'alliance_claims' | 'retro_claims',
   rows: Array<{ id: number | string; claim_id: string; claim: string }>,
@@ -371,7 +363,7 @@ async function scrubLaterRecordsOfErased(
     },
   ];
   for (const { table, rows } of claims) {
-    const { changed, unreadable } = await scrubClaimsCounted(trx, table, rows, token);
+    const { changed, unreadable } = await scrubClaims(trx, table, rows, token);
     claimsScrubbed += changed;
     replaced.push(...unreadable);
   }
@@ -443,9 +435,10 @@ export const retentionJob: Job = async (ctx: JobContext): Promise<JobResult> => 
   }
   // The secret is asked for only when a name is there to tokenise: once every later claim is scrubbed, a
   // night runs without it as before.
-  let later: (v: string | null) => string | null = (v) =>
-    (later = tokeniser(ctx.env, ctx.config.retention.tokenSecretEnv))(v);
-  const since = await ctx.db.transaction((trx) => scrubLaterRecordsOfErased(trx, (v) => later(v)));
+  let laterToken: ((v: string | null) => string | null) | undefined;
+  const later = (v: string | null) =>
+    (laterToken ??= tokeniser(ctx.env, ctx.config.retention.tokenSecretEnv))(v);
+  const since = await ctx.db.transaction((trx) => scrubLaterRecordsOfErased(trx, later));
   unreadableClaims.push(...since.replaced);
   const r = ctx.config.retention;
   const cutoffs = copyCutoffs(r, ctx.businessDate);

@@ -314,12 +314,8 @@ export async function processRetroClaims(
   return counts;
 }
 
-/**
- * What became of a claim, in words that name what it claimed: `redeye simulate` and `redeye files show`
- * say it alike.
- */
 /** A claim as ingest stored it; none when it cannot be read back (scrubbed on a member's request). */
-export function claimAsRead(json: unknown): RetroClaim | null {
+function claimAsRead(json: unknown): RetroClaim | null {
   if (typeof json !== 'string') return null;
   try {
     const claim = JSON.parse(json) as Partial<RetroClaim> | null;
@@ -359,6 +355,10 @@ export function rejectedClaimText(
   };
 }
 
+/**
+ * What became of a claim, in words that name what it claimed: `redeye simulate` and `redeye files show`
+ * say it alike.
+ */
 export function claimMessage(
   claim: RetroClaim,
   outcome: ClaimOutcome,

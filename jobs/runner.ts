@@ -716,7 +716,7 @@ async function accrueRefusal(ctx: JobContext, step: StepName): Promise<Refusal |
   if (last?.status === 'succeeded') {
     // An ingest run again after it (a late file fetched and read by hand) took in records accrue has
     // not decided: a redemption among them is not debited yet. A refused ingest took in nothing.
-    const ingest = await lastRunOf(ctx, 'ingest', { refused: false });
+    const ingest = await lastRunOf(ctx, TAKES_IN.accrue!, { refused: false });
     if (ingest === undefined || Number(ingest.id) < Number(last.id)) return undefined;
     why = notTakenIn(ingest, last, date);
   } else why = last ? lastRunText(last, date) : `accrue never ran for ${date}`;

@@ -121,7 +121,9 @@ export async function queueReportMail(
       if (round < 5) continue;
       throw new RedeyeError(
         'REPORT_MAIL_BUSY',
-        `the mail of report ${report.report} for ${report.businessDate} kept changing while it was queued again`,
+        `the mail of report ${report.report} for ${report.businessDate} kept changing while this run queued it ` +
+          'again: another run is queuing or sending it; once that run has finished, run ' +
+          `\`redeye run report --date ${report.businessDate}\` again`,
         { report: report.report, businessDate: report.businessDate },
       );
     }
@@ -311,6 +313,17 @@ export type Rerun =
   | { kind: 'kept'; status: string; deliveredTo: string[] | null; workbook: string };
 
 /** How a rerun that changed a queued report reads among the night's warnings; undefined if it did not. */
+/** How far a mail a rerun leaves as it was has gone, as `describeRerun` says it. */
+function keptHow(status: string, to: readonly string[] | null): string {
+  if (status === 'sending') return 'is being sent';
+  if (to === null)
+    return status === 'sent'
+      ? 'was sent'
+      : 'may have reached some recipients (who had it was not recorded before migration 020)';
+  if (to.length === 0) return 'was recorded sent';
+  return `was ${status === 'sent' ? 'sent' : 'delivered'} to ${to.join(', ')}`;
+}
+
 export function describeRerun(report: string, businessDate: IsoDate, rerun: Rerun): string | undefined {
   const head = `report ${report} for ${businessDate} changed since its mail was queued`;
   if (rerun.kind === 'same') return undefined;
@@ -320,19 +333,8 @@ export function describeRerun(report: string, businessDate: IsoDate, rerun: Reru
       : `${head}: ${rerun.deliveredTo.join(', ')} had it with the earlier figures; those still owed it get ` +
           "this run's figures and workbook (the mail was queued before Redeye kept a mail's files, so the " +
           'earlier workbook is gone)';
-  const to = rerun.deliveredTo;
-  const how =
-    rerun.status === 'sending'
-      ? 'is being sent'
-      : to === null
-        ? rerun.status === 'sent'
-          ? 'was sent'
-          : 'may have reached some recipients (who had it was not recorded before migration 020)'
-        : to.length === 0
-          ? 'was recorded sent'
-          : `was ${rerun.status === 'sent' ? 'sent' : 'delivered'} to ${to.join(', ')}`;
   return (
-    `${head}, but the mail ${how} with the earlier figures: it keeps them and their workbook, so that ` +
+    `${head}, but the mail ${keptHow(rerun.status, rerun.deliveredTo)} with the earlier figures: it keeps them and their workbook, so that ` +
     `everyone it goes to has the same mail; this run's workbook, ${rerun.workbook}, is not mailed ` +
     '(a mail is not sent twice: send it by hand to those who need the new figures)'
   );

@@ -254,6 +254,15 @@ export function toBaseMinor(
  * may stand in for a day without one (`fx.maxStaleDays`): a feed that brings nothing for that long has
  * stopped, and the record is rejected then, so that the partner reads why and no answer waits for good.
  */
+/** A spend that could not be converted: waits for its day's rate when that is still to come, else rejected. */
+function unconverted(
+  ctx: AccrualContext,
+  row: ActivityRow,
+  r: { rejection: Rejection; awaited?: true },
+): AccrualDecision {
+  return r.awaited ? awaitRate(ctx, row, r.rejection) : rejected(r.rejection);
+}
+
 function awaitRate(ctx: AccrualContext, row: ActivityRow, missing: Rejection): AccrualDecision {
   const lastNight = addDays(row.activityDate, ctx.program.config.fx.maxStaleDays);
   if (ctx.businessDate > lastNight)
@@ -1062,7 +1071,7 @@ function decidePartner(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
   let spendBase: number | null = null;
   if (row.type === 'HOTEL') {
     const spend = hotelSpend(ctx, row, rule.revenueCategories);
-    if (!spend.ok) return spend.awaited ? awaitRate(ctx, row, spend.rejection) : rejected(spend.rejection);
+    if (!spend.ok) return unconverted(ctx, row, spend);
     spendBase = spend.value;
     // A stay earning on spend that has none the contract counts: the hotel did send revenue, so the
     // reject says which, and which categories earn, in the OpenTravel field the hotel can act on.
@@ -1070,7 +1079,7 @@ function decidePartner(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
       return rejected(uncountedRevenue(row, contract.id, rule.revenueCategories));
   } else if (row.spendMinor !== null && row.spendCurrency) {
     const base = toBaseMinor(ctx, row.spendMinor, row.spendCurrency, row.activityDate, 'spend_amount');
-    if (!base.ok) return base.awaited ? awaitRate(ctx, row, base.rejection) : rejected(base.rejection);
+    if (!base.ok) return unconverted(ctx, row, base);
     spendBase = base.value;
   }
   if (spendBase !== null && spendBase < 0)
