@@ -457,10 +457,7 @@ export class SimulatedLedger {
       .filter((m) => m.amount < 0)
       .map((m) => ({ lotId: m.lotId, amount: -m.amount }));
     const back = await inPlaceOfReversed(postingId, taken, {
-      originOf: async (lotId) =>
-        toLotOrigin(
-          (await sqlRows<{ posting_id: number | string; kind: string }>(this.knex, LOT_ORIGIN, [lotId]))[0]!,
-        ),
+      originOf: (lotId) => this.lotOrigin(lotId),
       reversalOf: (id) => this.reversalOf(id),
       lotsCreatedBy: (id) => lotsCreatedBy(this.knex, id),
       movementsOf: (id) => lotMovementsOf(this.knex, id),
@@ -531,10 +528,7 @@ export class SimulatedLedger {
     const look = {
       lotsCreatedBy: (id: number) => lotsCreatedBy(this.knex, id),
       movementsOf: (id: number) => lotMovementsOf(this.knex, id),
-      originOf: async (lotId: number) =>
-        toLotOrigin(
-          (await sqlRows<{ posting_id: number | string; kind: string }>(this.knex, LOT_ORIGIN, [lotId]))[0]!,
-        ),
+      originOf: (lotId: number) => this.lotOrigin(lotId),
       reversalOf: (postingId: number) => this.reversalOf(postingId),
     };
     for (const [account, amount] of debitsOn(entries, (code) => describeAccount(code).tracksLots)) {
@@ -558,6 +552,13 @@ export class SimulatedLedger {
       if (keys.size > 0) out.set(account, { points: -amount - left, keys });
     }
     return out;
+  }
+
+  /** The stored posting that created a lot, and whether it is a transfer (LOT_ORIGIN). */
+  private async lotOrigin(lotId: number): Promise<{ postingId: number; transfer: boolean }> {
+    return toLotOrigin(
+      (await sqlRows<{ posting_id: number | string; kind: string }>(this.knex, LOT_ORIGIN, [lotId]))[0]!,
+    );
   }
 
   /** The id of the stored posting that reverses `postingId`, if any. */

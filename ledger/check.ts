@@ -30,9 +30,10 @@ export async function checkLedger(knex: Knex): Promise<LedgerCheckReport> {
 
   const postings = await count('postings');
   const unbalanced = await knex.raw(`
-    SELECT e.posting_id AS posting_id, a.unit AS unit, SUM(e.amount) AS total
+    SELECT e.posting_id AS posting_id, p.idempotency_key AS k, a.unit AS unit, SUM(e.amount) AS total
       FROM entries e JOIN accounts a ON a.id = e.account_id
-     GROUP BY e.posting_id, a.unit
+      LEFT JOIN postings p ON p.id = e.posting_id
+     GROUP BY e.posting_id, p.idempotency_key, a.unit
     HAVING SUM(e.amount) <> 0`);
   const thin = await knex.raw(`
     SELECT p.id AS posting_id, p.idempotency_key AS k, COUNT(e.id) AS n
@@ -42,7 +43,6 @@ export async function checkLedger(knex: Knex): Promise<LedgerCheckReport> {
   // Each listed with its key and entries: the sum alone leaves the operator to find which entry is wrong.
   const listed = rows(unbalanced).slice(0, MAX_LISTED + 1);
   const entriesOf = new Map<string, Array<{ id: unknown; code: string; amount: number }>>();
-  let keyOf = new Map<number, string>();
   if (listed.length > 0) {
     const ids = [...new Set(listed.map((r) => Number(r.posting_id)))];
     for (const e of (await knex('entries as e')
@@ -59,14 +59,6 @@ export async function checkLedger(knex: Knex): Promise<LedgerCheckReport> {
       const at = `${Number(e.posting_id)}:${e.unit}`;
       entriesOf.set(at, [...(entriesOf.get(at) ?? []), { id: e.id, code: e.code, amount: Number(e.amount) }]);
     }
-    keyOf = new Map(
-      (
-        (await knex('postings').whereIn('id', ids).select('id', 'idempotency_key')) as Array<{
-          id: number | string;
-          idempotency_key: string;
-        }>
-      ).map((p) => [Number(p.id), p.idempotency_key]),
-    );
   }
   const signed = (n: number) => (n > 0 ? `+${n}` : `${n}`);
   checks.push({
@@ -79,9 +71,8 @@ export async function checkLedger(knex: Knex): Promise<LedgerCheckReport> {
         const entries = (entriesOf.get(`${id}:${r.unit}`) ?? [])
           .map((e) => `entry ${e.id} ${e.code} ${signed(e.amount)}`)
           .join(', ');
-        const key = keyOf.get(id);
         return (
-          `posting ${id} (${key ?? 'no posting row'}): ${r.unit} entries sum to ${r.total}` +
+          `posting ${id} (${(r.k as string | null) ?? 'no posting row'}): ${r.unit} entries sum to ${r.total}` +
           (entries ? `: ${entries}` : '')
         );
       }),

@@ -357,11 +357,7 @@ export async function originsOfLot(
  */
 export async function heldByExpiry<E extends { lotId: number; postingId: number }>(
   expiries: readonly E[],
-  look: Pick<LotTrace, 'movementsOf' | 'lotsCreatedBy'> & {
-    originOf(lotId: number): Promise<{ postingId: number; transfer: boolean }>;
-    /** The posting reversing `postingId`, if any. */
-    reversalOf(postingId: number): Promise<number | undefined>;
-  },
+  look: Pick<LotTrace, 'movementsOf' | 'lotsCreatedBy'> & Pick<InPlaceLookups, 'originOf' | 'reversalOf'>,
 ): Promise<E[]> {
   const out: E[] = [];
   for (const e of expiries) {
@@ -393,6 +389,7 @@ export function expiredPerAccount<L extends { id: number }, K>(
 export interface InPlaceLookups {
   /** The posting that created a lot, and whether it is a transfer (which carried it from another lot). */
   originOf(lotId: number): Promise<{ postingId: number; transfer: boolean }>;
+  /** The posting reversing `postingId`, if any. */
   reversalOf(postingId: number): Promise<number | undefined>;
   lotsCreatedBy(postingId: number): Promise<Array<{ id: number }>>;
   movementsOf(postingId: number): Promise<Array<{ lotId: number; amount: number }>>;

@@ -23,6 +23,7 @@ import {
   lapsedBy,
   withFollowed,
   type Followed,
+  type InPlaceLookups,
   type LotTrace,
 } from './follow.js';
 import {
@@ -88,7 +89,7 @@ const MAX_KEY = 200;
  * back and the rest expires again: reusing `EXP:<lot>` for that smaller amount was an idempotency
  * conflict that failed the expire job every night from then on.
  */
-export function lotExpiryKey(lotId: number, earlier: number): string {
+function lotExpiryKey(lotId: number, earlier: number): string {
   return earlier === 0 ? `EXP:${lotId}` : `EXP:${lotId}:${earlier + 1}`;
 }
 
@@ -721,18 +722,10 @@ class PostingSession {
     guarded: Map<number, { row: AccountRow; amount: number }>,
   ): Promise<{ p: PreparedPosting; rows: AccountRow[]; unrecovered: number }> {
     const input = p.input;
-    const shortOf = new Map<number, number>();
-    for (const { row, amount } of guarded.values()) {
-      const short = -amount - Math.max(0, await this.available(row, input.businessDate));
-      if (short > 0) shortOf.set(row.id, short);
-    }
+    const shortOf = await this.shortOf(guarded, input.businessDate);
     if (shortOf.size === 0) return { p, rows, unrecovered: 0 };
+    const to = await this.shortfallAccount(input);
     const descriptor = describeAccount(input.shortfallTo!);
-    const to = await this.account(descriptor);
-    if (to.mayGoNegative === false || to.tracksLots)
-      throw new InvalidPostingError(`${input.shortfallTo} cannot take a debit's shortfall`, {
-        key: input.key,
-      });
     const out = p.entries.map((e, i) => ({ ...e, accountId: rows[i]!.id, row: rows[i]! }));
     const unrecovered = shrinkDebits(out, (e) => e.accountId, shortOf);
     const kept = out.filter((e) => e.amount !== 0);
@@ -759,11 +752,7 @@ class PostingSession {
     validOn: string,
   ): Promise<ExpiredPiece[]> {
     const out: ExpiredPiece[] = [];
-    const look = {
-      ...this.lotTrace(),
-      originOf: async (lotId: number) => this.store.lotOrigin(lotId),
-      reversalOf: async (postingId: number) => this.store.findReversalOf(postingId),
-    };
+    const look = { ...this.lotTrace(), ...this.lotLookups() };
     for (const { row, amount } of guarded.values()) {
       if (!row.tracksLots) continue;
       let left = -amount;
@@ -996,21 +985,37 @@ class PostingSession {
     redemptionId: number,
     returned: Array<{ lot: LotRow; amount: number }>,
   ): Promise<Array<{ lot: LotRow; amount: number }>> {
+    // Nothing writes these lots while they are traced: each is read once, those given back already held.
+    const lots = new Map(returned.map((r) => [r.lot.id, r.lot]));
+    const lotOf = async (lotId: number) => {
+      let lot = lots.get(lotId);
+      if (lot === undefined) {
+        lot = (await this.store.lot(lotId))!;
+        lots.set(lotId, lot);
+      }
+      return lot;
+    };
     const pieces = await inPlaceOfReversed(
       redemptionId,
       returned.map((r) => ({ lotId: r.lot.id, amount: r.amount })),
       {
-        originOf: async (lotId) => this.store.lotOrigin(lotId),
-        reversalOf: async (postingId) => this.store.findReversalOf(postingId),
-        lotsCreatedBy: async (postingId) => this.store.lotsCreatedBy(postingId),
-        movementsOf: async (postingId) => this.store.movementsOf(postingId),
-        accountOf: async (lotId) => (await this.store.lot(lotId))!.accountId,
+        ...this.lotTrace(),
+        ...this.lotLookups(),
+        accountOf: async (lotId) => (await lotOf(lotId)).accountId,
         redirectedFromLot: async (lotId, reversalId) => this.store.redirectedFromLot(lotId, reversalId),
       },
     );
     const out: Array<{ lot: LotRow; amount: number }> = [];
-    for (const p of pieces) out.push({ lot: (await this.store.lot(p.lotId))!, amount: p.amount });
+    for (const p of pieces) out.push({ lot: await lotOf(p.lotId), amount: p.amount });
     return out;
+  }
+
+  /** How a lot's origin and a posting's reversal are found, to tell where a lot's points went back. */
+  private lotLookups(): Pick<InPlaceLookups, 'originOf' | 'reversalOf'> {
+    return {
+      originOf: async (lotId) => this.store.lotOrigin(lotId),
+      reversalOf: async (postingId) => this.store.findReversalOf(postingId),
+    };
   }
 
   private lotTrace(): LotTrace {
@@ -1105,17 +1110,9 @@ class PostingSession {
     guarded: Map<number, { row: AccountRow; amount: number }>,
     input: ReversalInput,
   ): Promise<{ entries: Array<{ accountId: number; amount: number }>; unrecovered: number }> {
-    const shortOf = new Map<number, number>();
-    for (const { row, amount } of guarded.values()) {
-      const short = -amount - Math.max(0, await this.available(row, input.businessDate));
-      if (short > 0) shortOf.set(row.id, short);
-    }
+    const shortOf = await this.shortOf(guarded, input.businessDate);
     if (shortOf.size === 0) return { entries, unrecovered: 0 };
-    const to = await this.account(describeAccount(input.shortfallTo!));
-    if (to.mayGoNegative === false || to.tracksLots)
-      throw new InvalidPostingError(`${input.shortfallTo} cannot take a reversal's shortfall`, {
-        key: input.key,
-      });
+    const to = await this.shortfallAccount(input);
     const out = entries.map((e) => ({ ...e }));
     const unrecovered = shrinkDebits(out, (e) => e.accountId, shortOf);
     if (unrecovered === 0) return { entries, unrecovered: 0 };
@@ -1123,6 +1120,34 @@ class PostingSession {
       entries: [...out.filter((e) => e.amount !== 0), { accountId: to.id, amount: -unrecovered }],
       unrecovered,
     };
+  }
+
+  /** Per guarded account, what its debit asks beyond what the account can give up as of `businessDate`. */
+  private async shortOf(
+    guarded: Map<number, { row: AccountRow; amount: number }>,
+    businessDate: string,
+  ): Promise<Map<number, number>> {
+    const out = new Map<number, number>();
+    for (const { row, amount } of guarded.values()) {
+      const short = -amount - Math.max(0, await this.available(row, businessDate));
+      if (short > 0) out.set(row.id, short);
+    }
+    return out;
+  }
+
+  /**
+   * The account `shortfallTo` names. It is debited for points nobody holds any more: it must be allowed
+   * to go negative, and keep no lots, as such a debit has none to consume.
+   */
+  private async shortfallAccount(input: { key: string; shortfallTo?: string }): Promise<AccountRow> {
+    const to = await this.account(describeAccount(input.shortfallTo!));
+    if (to.mayGoNegative === false || to.tracksLots)
+      throw new InvalidPostingError(
+        `posting ${input.key}: shortfallTo ${input.shortfallTo} cannot take what its debits find spent: ` +
+          `name an account that may go negative and keeps no lots, such as ${Accounts.unrecovered}`,
+        { key: input.key },
+      );
+    return to;
   }
 
   // -------------------------------------------------------------------------------------------- helpers

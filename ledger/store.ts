@@ -242,7 +242,6 @@ export const EXPIRED_LOTS_VALID_ON = `SELECT l.id AS lot_id, l.earned_on, l.expi
   GROUP BY l.id, l.earned_on, l.expires_on, p.id, p.idempotency_key
   ORDER BY l.expires_on, l.earned_on, l.id, p.id`;
 
-/** The posting (`?` a lot id) that created a lot, and its kind. The simulated ledger asks it too. */
 /**
  * What redemptions posted before a reversal (bound twice: lot, reversal, reversal) took from a lot, of
  * those cancelled after it: their cancellations gave it back in place of the lot (`inPlaceOfReversed`).
@@ -252,6 +251,7 @@ export const REDIRECTED_FROM_LOT = `SELECT COALESCE(SUM(-m.amount), 0) AS n FROM
       JOIN postings c ON c.reversal_of = o.id
      WHERE m.lot_id = ? AND m.amount < 0 AND o.id < ? AND c.id > ?`;
 
+/** The posting (`?` a lot id) that created a lot, and its kind. The simulated ledger asks it too. */
 export const LOT_ORIGIN = `SELECT p.id AS posting_id, p.kind AS kind FROM lots l JOIN postings p ON p.id = l.origin_posting_id WHERE l.id = ?`;
 
 /** The transfers (`?` a lot id) that took points out of the lot, oldest first: where its points went. */
