@@ -8,7 +8,7 @@ import { insertMember, updateMember } from '../ledger/members.js';
 import { erasuresOf, namesToClear, rejectTextsToBlank } from '../jobs/retention.js';
 import { setVerdict } from '../jobs/registry.js';
 import { overdueCancellations } from '../jobs/accrue.js';
-import { passengersOfTheDay } from '../jobs/retro-claims.js';
+import { passengersOfTheDay } from '../jobs/activities.js';
 import { awaitingRate, soldAsListed, toDb } from '../jobs/activities.js';
 import { completedFtlMessages, rememberCompletedFtlMessages } from '../jobs/ftl-held.js';
 import { rejectedRecordsParams, rejectedRecordsSql, waitingCancellationsAt } from '../reports/daily.js';

@@ -253,6 +253,17 @@ export const keepsTravelNames = (q: Knex.QueryBuilder) =>
   q.whereNotNull('travel_surname').orWhereNotNull('travel_given_name');
 
 /**
+ * The passengers with a name as travelled on a route one day, whom a claim by flight is matched against,
+ * read through the partial index on the flights that keep their names, by date and route (migration
+ * 027): a codeshare's marketing flight is kept in the row's detail, which no index reaches, and only a
+ * passenger with a name can match a claim by flight.
+ */
+export const passengersOfTheDay = (q: Q, date: string, origin: string, destination: string) =>
+  q('activities')
+    .where({ activity_date: date, type: 'FLIGHT', origin, destination })
+    .andWhere(keepsTravelNames);
+
+/**
  * The partner records and hotel stays waiting for the exchange rate of their day (`awaitRate` in
  * rules/accrual.ts), written with the predicate of their partial index (migration 041) as literals, which
  * both engines need to use it: the fx ingest and each night's accrue read those and nothing else of the

@@ -17,7 +17,7 @@ import { decide, type AccrualDecision } from '../rules/accrual.js';
 import { claimCreditKey, normaliseFlightNumber, type ActivityRow } from '../rules/activity.js';
 import { marketingOf } from '../rules/eligibility.js';
 import { sameTraveller } from '../rules/names.js';
-import { fromDb, keepsTravelNames, postingIdsOf, toDb } from './activities.js';
+import { fromDb, passengersOfTheDay, postingIdsOf, toDb } from './activities.js';
 import { contextFor, loadReversed, writeLastActivity, type AccrueState } from './accrue.js';
 import { reinstateExpiries } from './expire.js';
 import type { JobContext } from './types.js';
@@ -78,17 +78,6 @@ export async function claimCandidates(q: Q, c: RetroClaim): Promise<ActivityRow[
   if (!query) return [];
   return (await query).map(fromDb).filter((r: ActivityRow) => claimMatches(c, r));
 }
-
-/**
- * The passengers with a name as travelled on a route one day, whom a claim by flight is matched against,
- * read through the partial index on the flights that keep their names, by date and route (migration
- * 027): a codeshare's marketing flight is kept in the row's detail, which no index reaches, and only a
- * passenger with a name can match a claim by flight.
- */
-export const passengersOfTheDay = (q: Q, date: IsoDate, origin: string, destination: string) =>
-  q('activities')
-    .where({ activity_date: date, type: 'FLIGHT', origin, destination })
-    .andWhere(keepsTravelNames);
 
 /**
  * What a claim comes to against the flights it names (`find`, asked only once the claim's own flight
