@@ -162,6 +162,9 @@ export async function unclaimedPassengers(
     // coupon refunded, voided or exchanged was not flown. One corrected after its claim went out stays
     // claimed: the format has no withdrawal, so the partner's own audit has to catch it.
     .where((f) => f.whereNull('a.coupon_status').orWhere('a.coupon_status', 'F'))
+    // A seat listed again (under a codeshare's other flight number), claimed or credited from the record
+    // that was its first: claimed again, the partner would credit the seat twice (`seatOf` at ingest).
+    .where((f) => f.whereNull('a.reason').orWhereNot('a.reason', 'DUPLICATE'))
     .whereNotExists((s) =>
       s
         .select(q.raw('1'))

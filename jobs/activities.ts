@@ -156,6 +156,10 @@ export const flightOfActivity = (r: ActivityRow): FlightRef => ({
 export const flightRefKey = (f: FlightRef) =>
   `${f.carrier}${f.flightNumber}:${f.date}:${f.origin}-${f.destination}`;
 
+/** A flight's day and route as one string, whatever its number: where one seat may be listed twice. */
+export const routeDayKey = (f: Pick<FlightRef, 'date' | 'origin' | 'destination'>) =>
+  `${f.date}:${f.origin}-${f.destination}`;
+
 /**
  * Which of a flight's activities a lookup wants: those of no member of ours (coupons without a card, or
  * on another program's card, for the FTL passenger they may be; passengers on another program's card,
@@ -262,6 +266,31 @@ export const passengersOfTheDay = (q: Q, date: string, origin: string, destinati
   q('activities')
     .where({ activity_date: date, type: 'FLIGHT', origin, destination })
     .andWhere(keepsTravelNames);
+
+/**
+ * Of the given days' routes, the records a passenger on another program's card listed under a flight
+ * number of no record of its own may be the seat of (`mergeFlightDrafts`): records on such a card, and
+ * records on ours that a codeshare's coupon or such a card came to. Through the index of
+ * `passengersOfTheDay`: the marketing flight and the card kept aside are in the detail.
+ */
+export async function activitiesByRouteDays(q: Q, flights: FlightRef[]): Promise<ActivityRow[]> {
+  const days = [...new Map(flights.map((f) => [routeDayKey(f), f])).values()];
+  const select = (f: FlightRef) =>
+    passengersOfTheDay(q, f.date, f.origin, f.destination).andWhere((w) =>
+      w
+        .whereNull('member_number')
+        .orWhereNotNull('marketing_key')
+        .orWhere('detail', 'like', '%"otherProgramCard"%'),
+    );
+  const out: ActivityRow[] = [];
+  // One SELECT per day and route joined by UNION ALL, as `activitiesByFlights` does.
+  for (const part of chunks(days, 100)) {
+    const [first, ...rest] = part;
+    const rows = (await select(first!).unionAll(rest.map(select), false)) as Array<Record<string, unknown>>;
+    out.push(...rows.map(fromDb));
+  }
+  return out;
+}
 
 /**
  * The partner records and hotel stays waiting for the exchange rate of their day (`awaitRate` in

@@ -23,6 +23,7 @@ import {
   couponKey,
   creditedSameFlightMessage,
   hotelDraft,
+  listedSeatMessage,
   NO_REASON,
   partnerDraft,
   redemptionDraft,
@@ -55,11 +56,13 @@ import {
   activitiesByFlights,
   activitiesByKeys,
   activitiesByMarketingKeys,
+  activitiesByRouteDays,
   awaitingRate,
   flightOfActivity,
   flightRefKey,
   fromDb,
   insertActivities,
+  routeDayKey,
   toDb,
   type FlightHolders,
   type FlightRef,
@@ -144,7 +147,14 @@ export function sameFlightOf(
   const own = find(d.activityKey);
   const key = d.detail?.marketingKey;
   const listed = key ? find(key) : undefined;
-  if (listed && listed.seenFtl && !listed.seenCoupon && (!own || (!own.postingKey && listed.postingKey)))
+  // A listing kept as the seat its marketing listing was first (`seatOf` in `mergeFlightDrafts`) leaves
+  // the coupon to complete that one, the passenger to be claimed with its ticket.
+  if (
+    listed &&
+    listed.seenFtl &&
+    !listed.seenCoupon &&
+    (!own || (!own.postingKey && listed.postingKey) || (listedAgain(own) && !listedAgain(listed)))
+  )
     return listed;
   return own;
 }
@@ -162,6 +172,11 @@ export interface FlightArchive {
   byFlights(flights: FlightRef[], holders: FlightHolders): Promise<ActivityRow[]>;
   /** The coupons whose `marketingKey` is one of the given keys, as they stand now. */
   byMarketingKeys(keys: string[]): Promise<ActivityRow[]>;
+  /**
+   * The flight records of the given flights' days and routes (any flight number) on another program's
+   * card, and those on ours that a codeshare's coupon or such a card came to (`activitiesByRouteDays`).
+   */
+  byRouteDays(flights: FlightRef[]): Promise<ActivityRow[]>;
 }
 
 /** Which of a flight's records a draft is: its coupon, or its FTL passenger. */
@@ -213,7 +228,8 @@ export type FlightOutcome =
   | { kind: 'afterFinal'; of: ActivityRow; finalStatus: string; first?: ReadAt & { by?: number } }
   /**
    * A new activity: a flight not known before, or a passenger listed under the marketing flight of a
-   * coupon credited before, stored REJECTED DUPLICATE (`soldFlight` in `mergeFlightDrafts`).
+   * coupon credited before, stored REJECTED DUPLICATE (`soldFlight` in `mergeFlightDrafts`), or, on
+   * another program's card, a listing of a seat already known, stored NOT_CREDITED DUPLICATE (`seatOf`).
    */
   | { kind: 'new'; row: ActivityRow }
   /** The other feed's record of a known flight: it completes the activity. */
@@ -291,8 +307,13 @@ const cardless = (r: ActivityRow) => r.seenCoupon && r.memberNumber === null && 
 const partnerCarded = (r: ActivityRow) => r.memberNumber === null && r.detail?.partnerCard !== undefined;
 /** An FTL passenger on a card of ours, known to the members feed or not (a claim may have credited it). */
 const ownPassenger = (r: ActivityRow) => r.seenFtl && r.memberNumber !== null && !r.detail?.partnerCard;
-/** An FTL passenger on another program's card. */
-const partnerPassenger = (r: ActivityRow) => r.seenFtl && partnerCarded(r);
+/**
+ * An FTL passenger on another program's card, not kept as the listing of a seat known before (which no
+ * coupon joins, and which is never claimed).
+ */
+const partnerPassenger = (r: ActivityRow) => r.seenFtl && partnerCarded(r) && !listedAgain(r);
+/** A passenger on another program's card kept as a seat already listed or ticketed (`seatOf`). */
+const listedAgain = (r: ActivityRow) => r.status === 'NOT_CREDITED' && r.reason === 'DUPLICATE';
 /** An FTL passenger on a card, ours or another program's. */
 const cardedPassenger = (r: ActivityRow) => ownPassenger(r) || partnerPassenger(r);
 /** A coupon on a card of ours. */
@@ -512,6 +533,16 @@ export async function mergeFlightDrafts(archive: FlightArchive, drafts: Activity
     for (const d of drafts)
       if (cardedPassenger(d)) addTo(batchPassengers, flightRefKey(flightOfActivity(d)), d);
   }
+  // The records of the day and route of each passenger on another program's card with no flight of its
+  // own key: the seat it may already be (`seatOf`). One object per stored activity, as above.
+  const dayRows = new Map<string, ActivityRow[]>();
+  const onDay = (r: ActivityRow) => addTo(dayRows, routeDayKey(flightOfActivity(r)), r);
+  if (partnersLookFor.length > 0)
+    for (const f of await archive.byRouteDays(partnersLookFor)) {
+      const known = rowOf(f.activityKey);
+      if (!known) byKey.set(f.activityKey, f);
+      onDay(known ?? f);
+    }
   const rekeyed = new Map<ActivityRow, string>();
   const changed = new Map<ActivityRow, Partial<ActivityRow>>();
   const change = (row: ActivityRow, fields: Partial<ActivityRow>) => {
@@ -535,6 +566,54 @@ export async function mergeFlightDrafts(archive: FlightArchive, drafts: Activity
     first: firstRead(of, d),
   });
   const outcomes: FlightOutcome[] = new Array(drafts.length);
+  /**
+   * The seat a passenger on another program's card (`d`) listed under a flight number no record of its
+   * own bears already is on its day and route: the DCS lists a codeshare under the marketing flight when
+   * no `.M/` is sent, so one passenger may be listed under both numbers, and after the coupon sold as
+   * the one the other listing names. A record bearing the card (its coupon, its other listing, claimed
+   * or waiting, or the record on our card that card joined) is that seat, as a second listing of a
+   * member's route and day is for accrue: a listing has no ticket to tell it apart. A coupon refunded,
+   * voided or exchanged is no seat of another flight taken instead, but still the one it was sold as. A
+   * coupon on our card sold as the listed flight, of the passenger's name, is the ticket our card was
+   * booked on (the LH card shown at check-in): `join` when no passenger has come to it yet.
+   */
+  const seatOf = (d: ActivityRow): { of: ActivityRow } | { join: ActivityRow } | undefined => {
+    const card = d.detail!.partnerCard!;
+    const day = dayRows.get(routeDayKey(flightOfActivity(d))) ?? [];
+    const sold = (r: ActivityRow) => {
+      const m = r.seenCoupon ? marketingOf(r.detail) : null;
+      return m !== null && m.carrier === d.carrier && normaliseFlightNumber(m.number) === d.flightNumber;
+    };
+    const of = day.find(
+      (r) =>
+        r.activityKey !== d.activityKey &&
+        (sameCard(r.detail?.partnerCard, card) || sameCard(r.detail?.otherProgramCard, card)) &&
+        (r.couponStatus === null || r.couponStatus === 'F' || sold(r)),
+    );
+    if (of) return { of };
+    const coupon = onlyOne(
+      day,
+      (r) => ownCoupon(r) && !r.detail?.flightActivity && sold(r) && sameName(r, d),
+    );
+    // Another passenger of the coupon's name listed with it: which of them it is, no one can tell.
+    const rivals = (batchPassengers.get(flightRefKey(flightOfActivity(d))) ?? []).some(
+      (r) => r.activityKey !== d.activityKey && coupon && sameName(r, coupon),
+    );
+    if (!coupon || rivals) return undefined;
+    return lonelyOwnCoupon(coupon) ? { join: coupon } : { of: coupon };
+  };
+  /**
+   * The passenger on another program's card (`d`) completes the flight of `coupon`, on our card, that no
+   * passenger had come to: as the passenger on our card would have, the partner's card kept with it.
+   */
+  const completeOwnCoupon = (coupon: ActivityRow, d: ActivityRow, i: number) => {
+    const fields = mergedFields(coupon, d);
+    fields.detail = { ...fields.detail, otherProgramCard: d.detail!.partnerCard! };
+    change(coupon, fields);
+    byKey.set(d.activityKey, coupon);
+    outcomes[i] = { kind: 'merged', row: coupon };
+    read(coupon, i);
+  };
   /**
    * `row`, a record nothing was posted or claimed for, takes the key and card of `d`, which it now is: as
    * the record on our card would have had, so no posting's key derives from the one it had.
@@ -639,22 +718,42 @@ export async function mergeFlightDrafts(archive: FlightArchive, drafts: Activity
       if (coupon && rivals?.length === 0) {
         // The coupon came first: it takes the passenger's key, as the coupon with the card would have had.
         if (ownPassenger(d)) takeKeyOf(coupon, d, i);
-        else {
-          // The coupon on our card came first: the passenger on another program's card completes it as the
-          // passenger on our card would have, the partner's card kept with it.
-          const fields = mergedFields(coupon, d);
-          fields.detail = { ...fields.detail, otherProgramCard: d.detail!.partnerCard! };
-          change(coupon, fields);
-          byKey.set(d.activityKey, coupon);
-          outcomes[i] = { kind: 'merged', row: coupon };
-          read(coupon, i);
-        }
+        // The coupon on our card came first.
+        else completeOwnCoupon(coupon, d, i);
+        continue;
+      }
+      const seat = partnerPassenger(d) ? seatOf(d) : undefined;
+      if (seat && 'join' in seat) {
+        // Listed under the flight its coupon on our card was sold as: the same as under the one operated.
+        completeOwnCoupon(seat.join, d, i);
+        continue;
+      }
+      if (seat && seat.of.memberNumber !== null && seat.of.seenFtl && seat.of.detail?.otherProgramCard) {
+        // Listed on the card that joined our passenger's flight, under another number: read before.
+        outcomes[i] = duplicate(seat.of, d);
+        continue;
+      }
+      if (seat) {
+        // Claimed, or to be claimed, once: kept as its own record, never claimed, the seat's record keeping
+        // what it was claimed or credited from.
+        Object.assign(d, {
+          status: 'NOT_CREDITED',
+          reason: 'DUPLICATE',
+          reasonField: 'flight',
+          reasonMessage: listedSeatMessage(d, seat.of.activityKey),
+          needsAccrual: false,
+        });
+        inserts.set(d.activityKey, d);
+        onDay(d);
+        outcomes[i] = { kind: 'new', row: d };
+        read(d, i);
         continue;
       }
     }
     const existing = sameFlight(d);
     if (!existing) {
       inserts.set(d.activityKey, d);
+      onDay(d);
       if (d.ticketNumber !== null) byCoupon.set(couponRef(d), d);
       outcomes[i] = { kind: 'new', row: d };
       read(d, i);
@@ -718,6 +817,7 @@ const databaseArchive = (q: Knex | Knex.Transaction): FlightArchive => ({
   byCoupons: (coupons) => activitiesByCoupons(q, coupons),
   byFlights: (flights, holders) => activitiesByFlights(q, flights, holders),
   byMarketingKeys: (keys) => activitiesByMarketingKeys(q, keys),
+  byRouteDays: (flights) => activitiesByRouteDays(q, flights),
 });
 
 /**

@@ -47,10 +47,12 @@ import {
   heldBy,
   activitiesByKeys,
   activitiesByMarketingKeys,
+  activitiesByRouteDays,
   fromDb,
   type FlightHolders,
   flightOfActivity,
   flightRefKey,
+  routeDayKey,
   type FlightRef,
 } from './activities.js';
 import {
@@ -400,6 +402,14 @@ class SimulatedArchive implements FlightArchive {
     // What the run stored or changed is newer than the database: a coupon added, or a detail rewritten.
     for (const r of [...this.added, ...this.changed]) rows.add(r);
     return [...rows].filter((r) => r.detail?.marketingKey !== undefined && wanted.has(r.detail.marketingKey));
+  }
+
+  async byRouteDays(flights: FlightRef[]): Promise<ActivityRow[]> {
+    const wanted = new Set(flights.map(routeDayKey));
+    const rows = new Set((await activitiesByRouteDays(this.knex, flights)).map((r) => this.adopt(r)));
+    // What the run stored or changed is newer than the database, as above.
+    for (const r of [...this.added, ...this.changed]) rows.add(r);
+    return [...rows].filter((r) => r.type === 'FLIGHT' && wanted.has(routeDayKey(flightOfActivity(r))));
   }
 
   /** Flights merged by the rules ingest stores them by (jobs/ingest-feeds.ts mergeFlightDrafts). */
@@ -1565,6 +1575,22 @@ export async function* simulateNight(
               'REJECTED',
               row.reason,
               ruleMessage(row.reason, row.reasonMessage, row.detail) ?? undefined,
+              undefined,
+              undefined,
+              row.reasonField ?? undefined,
+            ),
+          );
+        } else if (row.status === 'NOT_CREDITED' && row.reason === 'DUPLICATE') {
+          // A seat known before, listed again on another program's card: the claims export leaves it out.
+          tally(item.file, 'notCredited');
+          out(
+            item.file,
+            record(
+              item,
+              row.activityKey,
+              'NOT_CREDITED',
+              row.reason,
+              row.reasonMessage ?? undefined,
               undefined,
               undefined,
               row.reasonField ?? undefined,

@@ -210,6 +210,18 @@ export const creditedSameFlightMessage = (
 ) => `${r.memberNumber} was already credited for ${r.origin}-${r.destination} on ${r.activityDate}`;
 
 /**
+ * Why a passenger on another program's card is kept NOT_CREDITED DUPLICATE, never claimed: the seat of
+ * `seat`, a record of the card's route and day (or the ticket on our card it was shown for), claimed from
+ * the partner, to be claimed, or credited here once already.
+ */
+export const listedSeatMessage = (
+  r: Pick<ActivityRow, 'origin' | 'destination' | 'activityDate' | 'detail'>,
+  seat: string,
+) =>
+  `${r.detail?.partnerCard?.program} card ${r.detail?.partnerCard?.number} was already listed or ticketed for ` +
+  `${r.origin}-${r.destination} on ${r.activityDate} (${seat}): not claimed again`;
+
+/**
  * What the rule said of a refused activity: the message kept with it, else, for a second coupon decided
  * before its message was kept (migration 012), the coupon that stands.
  */

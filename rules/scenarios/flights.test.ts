@@ -1867,6 +1867,149 @@ for (const engine of availableEngines()) {
       });
     });
 
+    describe('a codeshare sold as YY5245 and listed by the DCS under YY5245 (no .M/) on the partner card', () => {
+      const codeshare = { marketingCarrier: 'YY', marketingFlight: '5245' };
+      const LH_LISTED = flightKey(
+        { carrier: 'YY', number: '5245', date: FLIGHT.date, origin: FLIGHT.from, destination: FLIGHT.to },
+        LH_CARD,
+      );
+      const listedOnLh = ftl({ flight: 'YY5245', groups: ftlOnLh.groups });
+      /** The claims to LH of the night just run and of each night run after it. */
+      async function claimedThrough(w: Scenario, ran: string, dates: string[]): Promise<number[]> {
+        const out = [await claimedFromLh(w, ran)];
+        for (const date of dates) {
+          await w.night(date);
+          out.push(await claimedFromLh(w, date));
+        }
+        return out;
+      }
+      /** The listing kept as the seat known before: never claimed, nothing posted. */
+      const listedAgain = (seat: string) => ({
+        status: 'NOT_CREDITED',
+        reason: 'DUPLICATE',
+        reason_field: 'flight',
+        reason_message: `LH card ${LH_CARD.number} was already listed or ticketed for SVO-KZN on 2026-03-10 (${seat}): not claimed again`,
+        member_number: null,
+        posting_key: null,
+      });
+
+      for (const order of ['coupon first', 'listing first'] as const)
+        it(`his ticket on our card sold as YY5245, ${order}: the listing joins it, credited here once, never claimed`, async () => {
+          const w = s();
+          await w.enrol('2026-03-01', IVANOV);
+          if (order === 'coupon first') w.dropCoupons([onOurs(codeshare)]);
+          else w.dropFtl(listedOnLh);
+          await w.night('2026-03-11');
+          if (order === 'coupon first') {
+            expect(await w.activity(KEY)).toMatchObject({ status: 'POSTED', points: 461 });
+            w.dropFtl(listedOnLh);
+          } else w.dropCoupons([onOurs(codeshare)]);
+          const night = await w.night('2026-03-12');
+          expect(night.ingest.counts[order === 'coupon first' ? 'ftl.merged' : 'flown.merged']).toBe(1);
+          await creditedOnce(w);
+          expect(await w.activity(LH_LISTED)).toBeUndefined();
+          // Listed again under the marketing flight (in another message of it): the passenger read before.
+          w.dropFtl(
+            ftl({
+              flight: 'YY5245A',
+              groups: [{ dest: 'KZN', cls: 'Y', pax: [{ ...ftlOnLh.groups[0]!.pax[0]!, title: '' }] }],
+            }),
+          );
+          const again = await w.night('2026-03-13');
+          expect(again.ingest.counts['ftl.duplicates']).toBe(1);
+          expect(await claimedThrough(w, '2026-03-13', ['2026-03-14', '2026-03-15', '2026-03-16'])).toEqual([
+            0, 0, 0, 0,
+          ]);
+          expect(await sentToLh(w)).toEqual([]);
+          await creditedOnce(w);
+          const postings = await w.postingCount();
+          for (const date of ['2026-03-11', '2026-03-12', '2026-03-15']) {
+            await w.night(date, { foretold: false });
+            expect(await claimedFromLh(w, date)).toBe(0);
+          }
+          expect(await w.postingCount()).toBe(postings);
+        });
+
+      it('his ticket on our card already completed by the FTL of XX245: the listing on the partner card is kept the same seat, never claimed', async () => {
+        const w = s();
+        await w.enrol('2026-03-01', IVANOV);
+        w.dropFtl(ftl());
+        w.dropCoupons([onOurs(codeshare)]);
+        await w.night('2026-03-11');
+        w.dropFtl(listedOnLh);
+        await w.night('2026-03-12');
+        expect(await w.activity(LH_LISTED)).toMatchObject(listedAgain(KEY));
+        expect(await claimedThrough(w, '2026-03-12', ['2026-03-13', '2026-03-14', '2026-03-15'])).toEqual([
+          0, 0, 0, 0,
+        ]);
+        expect(await sentToLh(w)).toEqual([]);
+        expect(await holdings(w, IVANOV)).toEqual([[461, 10000]]);
+      });
+
+      it('his coupon on the partner card sold as YY5245, claimed, then the listing: the same seat, not claimed again', async () => {
+        const w = s();
+        w.dropCoupons([onLh(codeshare)]);
+        await w.night('2026-03-11');
+        expect(await claimedFromLh(w, '2026-03-11')).toBe(1);
+        const file = w.dropFtl(listedOnLh);
+        const shown = await w.simulate('ftl', file, '2026-03-12');
+        expect(shown.filter((e) => e.type === 'record')).toMatchObject([
+          { activity: LH_LISTED, status: 'NOT_CREDITED', reason: 'DUPLICATE' },
+        ]);
+        await w.night('2026-03-12');
+        expect(await w.activity(LH_LISTED)).toMatchObject(listedAgain(LH_KEY));
+        expect(await claimedThrough(w, '2026-03-12', ['2026-03-13', '2026-03-14', '2026-03-15'])).toEqual([
+          0, 0, 0, 0,
+        ]);
+        expect(await sentToLh(w)).toEqual([
+          { activity_key: LH_KEY, business_date: '2026-03-11', status: 'SENT' },
+        ]);
+        await w.night('2026-03-15', { foretold: false });
+        expect(await claimedFromLh(w, '2026-03-15')).toBe(0);
+        expect(await sentToLh(w)).toHaveLength(1);
+      });
+
+      for (const wait of [0, 3])
+        it(`listed under XX245 and under YY5245 on the partner card (couponWaitDays ${wait}): claimed once, the later listing kept the same seat`, async () => {
+          const w = s();
+          w.w.config.exports.alliance.couponWaitDays = wait;
+          // In one night when claimed at once; the night after, within the first listing's wait, otherwise.
+          w.dropFtl(ftlOnLh);
+          if (wait === 0) w.dropFtl(listedOnLh);
+          await w.night('2026-03-11');
+          if (wait !== 0) w.dropFtl(listedOnLh);
+          const claims = await claimedThrough(w, '2026-03-11', [
+            '2026-03-12',
+            '2026-03-13',
+            '2026-03-14',
+            '2026-03-15',
+          ]);
+          expect(await w.activity(LH_LISTED)).toMatchObject(listedAgain(LH_KEY));
+          expect(claims).toEqual(wait === 0 ? [1, 0, 0, 0, 0] : [0, 0, 0, 1, 0]);
+          const on = wait === 0 ? '2026-03-11' : '2026-03-14';
+          expect(await sentToLh(w)).toEqual([{ activity_key: LH_KEY, business_date: on, status: 'SENT' }]);
+          // The night that claimed him, run again: the same one claim.
+          await w.night(on, { foretold: false });
+          expect(await claimedFromLh(w, on)).toBe(1);
+          expect(await sentToLh(w)).toHaveLength(1);
+        });
+
+      it('waiting under XX245, then his coupon voided sold as YY5245 and the listing under YY5245: nothing claimed', async () => {
+        const w = s();
+        w.dropFtl(ftlOnLh);
+        await w.night('2026-03-11');
+        w.dropCoupons([onLh({ ...codeshare, status: 'V' })]);
+        w.dropFtl(listedOnLh);
+        await w.night('2026-03-12');
+        expect(await w.activity(LH_KEY)).toMatchObject({ status: 'NOT_CREDITED', coupon_status: 'V' });
+        expect(await w.activity(LH_LISTED)).toMatchObject(listedAgain(LH_KEY));
+        expect(await claimedThrough(w, '2026-03-12', ['2026-03-13', '2026-03-14', '2026-03-15'])).toEqual([
+          0, 0, 0, 0,
+        ]);
+        expect(await sentToLh(w)).toEqual([]);
+      });
+    });
+
     it('two passengers of the coupon’s name on our cards: the coupon on the partner card stays LH’s', async () => {
       const w = s();
       const SON: Person = { number: memberNumber(2), surname: 'IVANOV', givenName: 'IVAN' };
