@@ -1994,6 +1994,27 @@ for (const engine of availableEngines()) {
           expect(await sentToLh(w)).toHaveLength(1);
         });
 
+      it('listed under YY5245, then under XX245, then his coupon on the partner card: claimed once, with its ticket, the night it comes', async () => {
+        const w = s();
+        w.dropFtl(listedOnLh);
+        await w.night('2026-03-11');
+        w.dropFtl(ftlOnLh);
+        await w.night('2026-03-12');
+        expect(await w.activity(LH_KEY)).toMatchObject(listedAgain(LH_LISTED));
+        expect(await claimsToLh(w, '2026-03-12')).toMatchObject({ claims: 0, waiting: 1 });
+        w.dropCoupons([onLh(codeshare)]);
+        await w.night('2026-03-13');
+        // The coupon completes the listing that was first, which is claimed with it.
+        const claimed = await claimsToLh(w, '2026-03-13');
+        expect(claimed).toMatchObject({ claims: 1, waiting: 0 });
+        expect(claimed.xml).toContain('<TicketNumber>0741000000001</TicketNumber>');
+        expect(await sentToLh(w)).toEqual([
+          { activity_key: LH_LISTED, business_date: '2026-03-13', status: 'SENT' },
+        ]);
+        expect(await claimedThrough(w, '2026-03-13', ['2026-03-14', '2026-03-15'])).toEqual([1, 0, 0]);
+        expect(await sentToLh(w)).toHaveLength(1);
+      });
+
       it('waiting under XX245, then his coupon voided sold as YY5245 and the listing under YY5245: nothing claimed', async () => {
         const w = s();
         w.dropFtl(ftlOnLh);
