@@ -451,6 +451,52 @@ describe('configuration', () => {
     expect(next.partners[ib]!.charts.map((c) => c.id)).toEqual(['IB-2025', 'IB-2025b']);
   });
 
+  it('refuses an air earning version, a partner contract or a chart whose id another already has, at the later one', () => {
+    // A copy of air-2024 with Y at 200% under the same id: a Y flight credited 922 under it from the
+    // FTL was recomputed under the 2024 version when its coupon came (-461).
+    const copy = '    - { id: air-2024, effectiveFrom: 2026-09-01, basis: distance, classRates: { Y: 2.0 } }';
+    const contract =
+      '      - { id: GRANDSTAY-2024, validFrom: 2027-01-01, pricePerPoint: "0.0120", activities: { SPA: { per: spend, rate: "4" } } }';
+    const chart = '      - { id: IB-2025, effectiveFrom: 2026-04-01, classRates: { Y: 2.0 } }';
+    const text = example
+      .replace('\n  status:', `\n${copy}\n  status:`)
+      .replace('\n  - code: DRIVE', `\n${contract}\n  - code: DRIVE`)
+      .replace(/( {6}- id: IB-2025\n(?: {8}[^\n]*\n)+)/, `$1${chart}\n`);
+    const lineOf = (needle: string) => text.split('\n').indexOf(needle) + 1;
+    const ib = parseConfig(example, examplePath, {}).partners.findIndex((p) => p.code === 'IB');
+    const err = problems(text);
+    expect(err.exitCode).toBe(2);
+    expect(err.problems).toEqual([
+      {
+        path: 'earning.air[1].id',
+        line: lineOf(copy),
+        message:
+          "air-2024 is already the id of the air earning version in force from 2024-01-01 (earning.air[0]): a flight's award is recomputed when its coupon comes under the version its posting names, which would be that one; give each version an id of its own",
+      },
+      {
+        path: 'partners[0].contracts[2].id',
+        line: lineOf(contract),
+        message:
+          "GRANDSTAY-2024 is already the id of GRANDSTAY's contract valid from 2024-01-01 (partners[0].contracts[0]): an invoice prices each credit by the contract or chart its posting names, so this one's credits would be billed at that one's price; give each an id of its own",
+      },
+      {
+        path: `partners[${ib}].charts[1].id`,
+        line: lineOf(chart),
+        message: `IB-2025 is already the id of IB's chart in force from 2025-01-01 (partners[${ib}].charts[0]): an invoice prices each credit by the contract or chart its posting names, so this one's credits would be billed at that one's price; give each an id of its own`,
+      },
+    ]);
+    // Ids of their own, each version and contract loads.
+    const own = parseConfig(
+      text
+        .replace('id: air-2024, effectiveFrom: 2026-09-01', 'id: air-2026, effectiveFrom: 2026-09-01')
+        .replace('id: GRANDSTAY-2024, validFrom: 2027-01-01', 'id: GRANDSTAY-2027, validFrom: 2027-01-01')
+        .replace('id: IB-2025, effectiveFrom: 2026-04-01', 'id: IB-2026, effectiveFrom: 2026-04-01'),
+      examplePath,
+      {},
+    );
+    expect(own.earning.air.map((v) => v.id)).toEqual(['air-2024', 'air-2026']);
+  });
+
   it('refuses a mail sender or recipient that is not an e-mail address, at start-up rather than at send', () => {
     const err = problems(
       example

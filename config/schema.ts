@@ -252,6 +252,26 @@ function oneVersionPerDate(what: string) {
     });
 }
 
+/**
+ * Air earning versions by id: a flight's award is recomputed under the version its posting names (its
+ * coupon's classes correcting what the FTL credited), so two versions of one id would recompute a flight
+ * credited under one with the other's rates.
+ */
+function oneAirVersionPerId(versions: ReadonlyArray<AirEarningVersion>, ctx: z.RefinementCtx): void {
+  versions.forEach((v, i) => {
+    const j = versions.slice(0, i).findIndex((w) => w.id === v.id);
+    if (j >= 0)
+      ctx.addIssue({
+        code: 'custom',
+        path: [i, 'id'],
+        message:
+          `${v.id} is already the id of the air earning version in force from ${versions[j]!.effectiveFrom} ` +
+          `(earning.air[${j}]): a flight's award is recomputed when its coupon comes under the version its ` +
+          'posting names, which would be that one; give each version an id of its own',
+      });
+  });
+}
+
 const airEarningVersion = z.strictObject({
   id: ruleVersionId(),
   effectiveFrom: dateField,
@@ -283,7 +303,8 @@ const earning = z.strictObject({
   air: z
     .array(airEarningVersion)
     .min(1, 'at least one air earning version is needed')
-    .superRefine(oneVersionPerDate('air earning version')),
+    .superRefine(oneVersionPerDate('air earning version'))
+    .superRefine(oneAirVersionPerId),
   status: statusEarning,
   /** Days after the flight within which an FTL/coupon may still be credited without a retro-claim. */
   airClaimWindowDays: positiveInt.default(365),
@@ -938,6 +959,32 @@ export const configSchema = z
             });
         }),
       );
+      // A month-end invoice prices a credit by the contract or chart its posting names, the first of the
+      // partner's of that id: another of the id would have its credits billed at that one's price.
+      const named = [
+        ...p.contracts.map((k, j) => ({
+          id: k.id,
+          at: ['contracts', j],
+          what: `contract valid from ${k.validFrom}`,
+        })),
+        ...p.charts.map((k, j) => ({
+          id: k.id,
+          at: ['charts', j],
+          what: `chart in force from ${k.effectiveFrom}`,
+        })),
+      ];
+      named.forEach((a, j) => {
+        const b = named.slice(0, j).find((n) => n.id === a.id);
+        if (b)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['partners', i, ...a.at, 'id'],
+            message:
+              `${a.id} is already the id of ${p.code}'s ${b.what} (partners[${i}].${b.at[0]}[${b.at[1]}]): ` +
+              `an invoice prices each credit by the contract or chart its posting names, so this one's credits ` +
+              `would be billed at that one's price; give each an id of its own`,
+          });
+      });
       if (p.kind === 'airline' && !p.program) {
         ctx.addIssue({
           code: 'custom',
