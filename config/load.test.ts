@@ -497,6 +497,43 @@ describe('configuration', () => {
     expect(own.earning.air.map((v) => v.id)).toEqual(['air-2024', 'air-2026']);
   });
 
+  it('refuses an air earning version under which no flight could earn: revenue without pointsPerUnit, distance without class rates', () => {
+    const revenue = '    - { id: air-2026r, effectiveFrom: 2026-09-01, basis: revenue }';
+    const distance =
+      '    - { id: air-2027, effectiveFrom: 2027-01-01, basis: distance, classRates: { Y: 0 } }';
+    const text = example.replace('\n  status:', `\n${revenue}\n${distance}\n  status:`);
+    const lineOf = (needle: string) => text.split('\n').indexOf(needle) + 1;
+    expect(problems(text).problems).toEqual([
+      {
+        path: 'earning.air[1].pointsPerUnit',
+        line: lineOf(revenue),
+        message:
+          'a revenue-based version earns pointsPerUnit points per unit of base currency: set it above 0 (at 0, every flight under air-2026r would be credited 0 points)',
+      },
+      {
+        path: 'earning.air[2].classRates',
+        line: lineOf(distance),
+        message:
+          'a distance-based version earns by class: give at least one class a rate above 0 (with none, every flight under air-2027 would be refused CLASS_NOT_ELIGIBLE)',
+      },
+    ]);
+    const noRates = problems(
+      example.replace(
+        '\n  status:',
+        '\n    - { id: air-2027, effectiveFrom: 2027-01-01, basis: distance }\n  status:',
+      ),
+    );
+    expect(noRates.problems.map((p) => p.path)).toEqual(['earning.air[1].classRates']);
+    const earning = parseConfig(
+      text
+        .replace('basis: revenue }', 'basis: revenue, pointsPerUnit: "0.5" }')
+        .replace('{ Y: 0 }', '{ Y: 0, J: 2 }'),
+      examplePath,
+      {},
+    );
+    expect(earning.earning.air.map((v) => v.id)).toEqual(['air-2024', 'air-2026r', 'air-2027']);
+  });
+
   it('refuses a mail sender or recipient that is not an e-mail address, at start-up rather than at send', () => {
     const err = problems(
       example

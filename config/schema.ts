@@ -272,22 +272,40 @@ function oneAirVersionPerId(versions: ReadonlyArray<AirEarningVersion>, ctx: z.R
   });
 }
 
-const airEarningVersion = z.strictObject({
-  id: ruleVersionId(),
-  effectiveFrom: dateField,
-  basis: z.enum(['distance', 'revenue']),
-  /** Distance-based: which class sets the earn rate. */
-  rateBy: z.enum(['booked', 'flown']).default('booked'),
-  /** Earn rate per RBD letter (1.5 = 150% of the distance). A class missing from the table earns nothing. */
-  classRates: z.record(z.string().regex(/^[A-Z]$/, 'expected a single RBD letter'), factor).default({}),
-  minimumMiles: nonNegativeInt.default(0),
-  cityPairs: z.array(cityPair).default([]),
-  /** Revenue-based: points per unit of base currency spent on the listed components. */
-  pointsPerUnit: nonNegativeDecimal.default('0'),
-  revenueComponents: z.array(z.enum(['fare', 'surcharge', 'tax'])).default(['fare', 'surcharge']),
-  tierBonus: tierFactors,
-  promotions: z.array(promotion).default([]),
-});
+const airEarningVersion = z
+  .strictObject({
+    id: ruleVersionId(),
+    effectiveFrom: dateField,
+    basis: z.enum(['distance', 'revenue']),
+    /** Distance-based: which class sets the earn rate. */
+    rateBy: z.enum(['booked', 'flown']).default('booked'),
+    /** Earn rate per RBD letter (1.5 = 150% of the distance). A class missing from the table earns nothing. */
+    classRates: z.record(z.string().regex(/^[A-Z]$/, 'expected a single RBD letter'), factor).default({}),
+    minimumMiles: nonNegativeInt.default(0),
+    cityPairs: z.array(cityPair).default([]),
+    /** Revenue-based: points per unit of base currency spent on the listed components. */
+    pointsPerUnit: nonNegativeDecimal.default('0'),
+    revenueComponents: z.array(z.enum(['fare', 'surcharge', 'tax'])).default(['fare', 'surcharge']),
+    tierBonus: tierFactors,
+    promotions: z.array(promotion).default([]),
+  })
+  // Either basis earns nothing without its rate, and the night would not say why: every flight under a
+  // revenue version without pointsPerUnit was credited 0 points, every one under a distance version
+  // without class rates refused CLASS_NOT_ELIGIBLE.
+  .superRefine((v, ctx) => {
+    if (v.basis === 'revenue' && !/[1-9]/.test(v.pointsPerUnit))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['pointsPerUnit'],
+        message: `a revenue-based version earns pointsPerUnit points per unit of base currency: set it above 0 (at ${v.pointsPerUnit}, every flight under ${v.id} would be credited 0 points)`,
+      });
+    if (v.basis === 'distance' && !Object.values(v.classRates).some((rate) => rate > 0))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['classRates'],
+        message: `a distance-based version earns by class: give at least one class a rate above 0 (with none, every flight under ${v.id} would be refused CLASS_NOT_ELIGIBLE)`,
+      });
+  });
 
 /** What a flight contributes to status, in the tiers' metric (`tiers.metric`: spend, miles or segments). */
 const statusEarning = z
