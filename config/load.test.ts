@@ -534,6 +534,44 @@ describe('configuration', () => {
     expect(earning.earning.air.map((v) => v.id)).toEqual(['air-2024', 'air-2026r', 'air-2027']);
   });
 
+  it("refuses a promotion whose dates run outside its version's period, naming the version that takes over", () => {
+    // SOCHI-SUMMER (1 June to 31 August 2026) under air-2024, and a version from 1 July without it: a
+    // flight of 10 July got no promotion.
+    const next =
+      '    - { id: air-2026, effectiveFrom: 2026-07-01, basis: distance, classRates: { Y: 1.0 }, promotions: [{ id: AUTUMN, from: 2026-06-20, to: 2026-10-31, bonus: 0.25 }] }';
+    const text = example.replace('\n  status:', `\n${next}\n  status:`);
+    const lineOf = (needle: string) => text.split('\n').findIndex((l) => l.includes(needle)) + 1;
+    expect(problems(text).problems).toEqual([
+      {
+        path: 'earning.air[0].promotions[0].to',
+        line: lineOf('id: SOCHI-SUMMER'),
+        message:
+          'promotion SOCHI-SUMMER runs to 2026-08-31, past the last day of air-2024 (2026-06-30): flights from 2026-07-01 are credited under air-2026, which applies only its own promotions; end it on 2026-06-30 and list it in air-2026 for the days after',
+      },
+      {
+        path: 'earning.air[1].promotions[0].from',
+        line: lineOf(next),
+        message:
+          'promotion AUTUMN begins on 2026-06-20, before air-2026 is in force (from 2026-07-01): flights until then are credited under air-2024, which applies only its own promotions; begin it on 2026-07-01 and list it in air-2024 for the days before',
+      },
+    ]);
+    // The operator's fix: each version lists the promotion for the days it covers.
+    const split = parseConfig(
+      text
+        .replace('to: 2026-08-31, routes: ["*-AER"]', 'to: 2026-06-30, routes: ["*-AER"]')
+        .replace(
+          'promotions: [{ id: AUTUMN, from: 2026-06-20,',
+          'promotions: [{ id: SOCHI-SUMMER, from: 2026-07-01, to: 2026-08-31, routes: ["*-AER"], bonus: 0.5 }, { id: AUTUMN, from: 2026-07-01,',
+        ),
+      examplePath,
+      {},
+    );
+    expect(split.earning.air[1]!.promotions.map((p) => [p.id, p.from, p.to])).toEqual([
+      ['SOCHI-SUMMER', '2026-07-01', '2026-08-31'],
+      ['AUTUMN', '2026-07-01', '2026-10-31'],
+    ]);
+  });
+
   it('refuses a mail sender or recipient that is not an e-mail address, at start-up rather than at send', () => {
     const err = problems(
       example

@@ -8,7 +8,7 @@ import cron from 'node-cron';
 import iconv from 'iconv-lite';
 import { z } from 'zod';
 import { isxmlTextProblem, type IsxmlTextElement } from '../exporters/isxml.js';
-import { isIsoDate } from '../lib/dates.js';
+import { addDays, isIsoDate } from '../lib/dates.js';
 import { LOG_LEVELS } from '../lib/log.js';
 import { MAX_INTEGER_COLUMN } from '../parsers/types.js';
 import { didYouMean, isTimeZone, timeZoneProblem } from './suggest.js';
@@ -272,6 +272,46 @@ function oneAirVersionPerId(versions: ReadonlyArray<AirEarningVersion>, ctx: z.R
   });
 }
 
+/**
+ * A promotion is read from the version in force on the flight's date only: days of it before its version
+ * begins, or from the next version on, would credit nothing, without a word. The operator lists it in
+ * each version for the days that version covers.
+ */
+function promotionsWithinTheirVersion(
+  versions: ReadonlyArray<AirEarningVersion>,
+  ctx: z.RefinementCtx,
+): void {
+  const byDate = [...versions].sort((a, b) => a.effectiveFrom.localeCompare(b.effectiveFrom));
+  versions.forEach((v, i) => {
+    // A version sharing its date with another is refused on its own (oneVersionPerDate).
+    const before = byDate.filter((w) => w.effectiveFrom < v.effectiveFrom).at(-1);
+    const next = byDate.find((w) => w.effectiveFrom > v.effectiveFrom);
+    v.promotions.forEach((p, j) => {
+      if (p.from > p.to) return; // in force on no date, refused as such
+      if (p.from < v.effectiveFrom)
+        ctx.addIssue({
+          code: 'custom',
+          path: [i, 'promotions', j, 'from'],
+          message:
+            `promotion ${p.id} begins on ${p.from}, before ${v.id} is in force (from ${v.effectiveFrom}): ` +
+            (before
+              ? `flights until then are credited under ${before.id}, which applies only its own promotions; ` +
+                `begin it on ${v.effectiveFrom} and list it in ${before.id} for the days before`
+              : `no air earning version is in force before it; begin it on ${v.effectiveFrom}`),
+        });
+      if (next && p.to >= next.effectiveFrom)
+        ctx.addIssue({
+          code: 'custom',
+          path: [i, 'promotions', j, 'to'],
+          message:
+            `promotion ${p.id} runs to ${p.to}, past the last day of ${v.id} (${addDays(next.effectiveFrom, -1)}): ` +
+            `flights from ${next.effectiveFrom} are credited under ${next.id}, which applies only its own ` +
+            `promotions; end it on ${addDays(next.effectiveFrom, -1)} and list it in ${next.id} for the days after`,
+        });
+    });
+  });
+}
+
 const airEarningVersion = z
   .strictObject({
     id: ruleVersionId(),
@@ -322,7 +362,8 @@ const earning = z.strictObject({
     .array(airEarningVersion)
     .min(1, 'at least one air earning version is needed')
     .superRefine(oneVersionPerDate('air earning version'))
-    .superRefine(oneAirVersionPerId),
+    .superRefine(oneAirVersionPerId)
+    .superRefine(promotionsWithinTheirVersion),
   status: statusEarning,
   /** Days after the flight within which an FTL/coupon may still be credited without a retro-claim. */
   airClaimWindowDays: positiveInt.default(365),
