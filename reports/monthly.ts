@@ -127,8 +127,17 @@ interface PriceTerm {
   price: string;
 }
 
-function priceTerm(partner: PartnerConfig | undefined, date: IsoDate): PriceTerm | undefined {
+function priceTerm(
+  partner: PartnerConfig | undefined,
+  ruleVersion: string | null,
+  date: IsoDate,
+): PriceTerm | undefined {
   if (!partner) return undefined;
+  // The contract or chart the credit was made under, as the invoice prices it: two contracts of other
+  // activity types may be in force on one date. By date only for a credit that names none of them.
+  const named =
+    partner.contracts.find((c) => c.id === ruleVersion) ?? partner.charts.find((c) => c.id === ruleVersion);
+  if (named) return { id: named.id, price: named.pricePerPoint };
   if (partner.kind === 'airline') {
     let found: PriceTerm | undefined;
     let from = '';
@@ -160,9 +169,9 @@ export async function partnerBilling(
   const credits = await partnerCredits(db, from, to);
   const activity = await partnerActivities(db, from, to);
   const lines = new Map<string, BillingLine>();
-  const lineFor = (code: string, date: IsoDate): BillingLine => {
+  const lineFor = (code: string, ruleVersion: string | null, date: IsoDate): BillingLine => {
     const partner = config.partners.find((p) => p.code === code);
-    const term = priceTerm(partner, date);
+    const term = priceTerm(partner, ruleVersion, date);
     const key = `${code}|${term?.id ?? ''}`;
     let line = lines.get(key);
     if (!line) {
@@ -182,9 +191,9 @@ export async function partnerBilling(
     }
     return line;
   };
-  for (const c of credits) lineFor(c.partner, c.activityDate).points += c.points;
+  for (const c of credits) lineFor(c.partner, c.ruleVersion, c.activityDate).points += c.points;
   for (const a of activity) {
-    const line = lineFor(a.partner, a.activityDate);
+    const line = lineFor(a.partner, a.ruleVersion, a.activityDate);
     line.activities += a.credited;
     line.spendMinor += a.spend;
   }

@@ -271,6 +271,8 @@ export interface PartnerCredit {
   partner: string;
   /** Activity date of the postings (business date when they have none): it picks the contract. */
   activityDate: IsoDate;
+  /** The contract or chart the credit was made under (a reversal's, its original's), as the invoice prices it. */
+  ruleVersion: string | null;
   points: number;
 }
 
@@ -279,19 +281,30 @@ export interface PartnerCredit {
  * account `PARTNER:<code>`, net of reversals (which credit it back), by activity date.
  */
 export async function partnerCredits(db: Db, from: IsoDate, to: IsoDate): Promise<PartnerCredit[]> {
-  const rows = await sqlRows<{ partner: string; activity_date: string; points: unknown }>(
+  const rows = await sqlRows<{
+    partner: string;
+    activity_date: string;
+    rule_version: string | null;
+    points: unknown;
+  }>(
     db.knex,
     `SELECT a.partner_code AS partner, ${dateTextSql(db, 'COALESCE(p.activity_date, p.business_date)')} AS activity_date,
-            -SUM(e.amount) AS points
+            COALESCE(o.rule_version, p.rule_version) AS rule_version, -SUM(e.amount) AS points
        FROM postings p
        JOIN entries e ON e.posting_id = p.id
        JOIN accounts a ON a.id = e.account_id
+       LEFT JOIN postings o ON o.id = p.reversal_of
       WHERE p.business_date >= ? AND p.business_date <= ? AND e.business_date >= ? AND e.business_date <= ?
         AND a.kind = 'PARTNER'
-      GROUP BY 1, 2 ORDER BY 1, 2`,
+      GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
     [from, to, from, to],
   );
-  return rows.map((r) => ({ partner: r.partner, activityDate: r.activity_date, points: num(r.points) }));
+  return rows.map((r) => ({
+    partner: r.partner,
+    activityDate: r.activity_date,
+    ruleVersion: r.rule_version ?? null,
+    points: num(r.points),
+  }));
 }
 
 /**
@@ -507,6 +520,8 @@ export async function topRoutes(db: Db, from: IsoDate, to: IsoDate, limit: numbe
 export interface PartnerActivity {
   partner: string;
   activityDate: IsoDate;
+  /** The contract or chart its credit was made under, as `PartnerCredit`'s. */
+  ruleVersion: string | null;
   /** Credits of the period less reversals of the period (of credits of any date). */
   credited: number;
   /** Spend of those credits, less that of the reversed ones, in minor units of the base currency. */
@@ -526,14 +541,16 @@ export async function partnerActivities(db: Db, from: IsoDate, to: IsoDate): Pro
   const rows = await sqlRows<{
     partner: string;
     activity_date: string;
+    rule_version: string | null;
     credited: unknown;
     spend: unknown;
   }>(
     db.knex,
-    `SELECT x.partner AS partner, x.activity_date AS activity_date, SUM(x.sign) AS credited,
-            SUM(x.sign * x.spend) AS spend
+    `SELECT x.partner AS partner, x.activity_date AS activity_date, x.rule_version AS rule_version,
+            SUM(x.sign) AS credited, SUM(x.sign * x.spend) AS spend
        FROM (SELECT DISTINCT p.id AS id, a.partner_code AS partner,
                     ${dateTextSql(db, 'COALESCE(p.activity_date, p.business_date)')} AS activity_date,
+                    COALESCE(o.rule_version, p.rule_version) AS rule_version,
                     CASE WHEN p.reversal_of IS NULL THEN 1 ELSE -1 END AS sign,
                     COALESCE(act.base_spend_minor, 0) AS spend
                FROM postings p
@@ -543,12 +560,13 @@ export async function partnerActivities(db: Db, from: IsoDate, to: IsoDate): Pro
                LEFT JOIN activities act ON act.posting_id = COALESCE(p.reversal_of, p.id)
               WHERE p.business_date >= ? AND p.business_date <= ? AND e.business_date >= ? AND e.business_date <= ?
                 AND a.kind = 'PARTNER' AND COALESCE(o.kind, p.kind) = 'ACCRUAL') x
-      GROUP BY 1, 2 ORDER BY 1, 2`,
+      GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
     [from, to, from, to],
   );
   return rows.map((r) => ({
     partner: r.partner,
     activityDate: r.activity_date,
+    ruleVersion: r.rule_version ?? null,
     credited: num(r.credited),
     spend: num(r.spend),
   }));
