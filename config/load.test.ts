@@ -532,6 +532,19 @@ describe('configuration', () => {
       {},
     );
     expect(earning.earning.air.map((v) => v.id)).toEqual(['air-2024', 'air-2026r', 'air-2027']);
+    // A partner airline's chart likewise: no class earning under it refuses every flight on the partner.
+    const chart =
+      '        classRates: { F: 3.0, A: 3.0, J: 2.0, C: 2.0, D: 2.0, Z: 1.5, P: 1.5, Y: 1.0, B: 1.0, M: 1.0, H: 0.5, K: 0.5, L: 0.25, T: 0.25 }';
+    expect(text.includes(chart)).toBe(true);
+    const emptyChart = problems(example.replace(chart, '        classRates: {}'));
+    expect(emptyChart.problems).toEqual([
+      {
+        path: 'partners[3].charts[0].classRates',
+        line: example.split('\n').indexOf(chart) + 1,
+        message:
+          "a partner airline's chart earns by flown class: give at least one class a rate above 0 (with none, every flight on the partner would be refused CLASS_NOT_ELIGIBLE)",
+      },
+    ]);
   });
 
   it("refuses a promotion whose dates run outside its version's period, naming the version that takes over", () => {

@@ -513,15 +513,22 @@ const contract = z
     message: 'validTo is before validFrom: the contract would be in force on no date',
   });
 
-const partnerAirlineChart = z.strictObject({
-  id: ruleVersionId('invoice_lines.contract_id'),
-  effectiveFrom: dateField,
-  /** Earn rate per flown RBD on the partner's flights. */
-  classRates: z.record(z.string().regex(/^[A-Z]$/), factor),
-  minimumMiles: nonNegativeInt.default(0),
-  /** Price per point the partner airline pays for points we credit on its flights. */
-  pricePerPoint: pricePerPoint.default('0'),
-});
+const partnerAirlineChart = z
+  .strictObject({
+    id: ruleVersionId('invoice_lines.contract_id'),
+    effectiveFrom: dateField,
+    /** Earn rate per flown RBD on the partner's flights. */
+    classRates: z.record(z.string().regex(/^[A-Z]$/), factor),
+    minimumMiles: nonNegativeInt.default(0),
+    /** Price per point the partner airline pays for points we credit on its flights. */
+    pricePerPoint: pricePerPoint.default('0'),
+  })
+  // As an air earning version: a chart no class earns under refuses every flight on the partner.
+  .refine((c) => Object.values(c.classRates).some((rate) => rate > 0), {
+    path: ['classRates'],
+    message:
+      "a partner airline's chart earns by flown class: give at least one class a rate above 0 (with none, every flight on the partner would be refused CLASS_NOT_ELIGIBLE)",
+  });
 
 const billing = z.strictObject({
   currency,
