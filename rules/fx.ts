@@ -65,6 +65,14 @@ export function isTargetDay(date: IsoDate): boolean {
   return date !== addDays(easter, -2) && date !== addDays(easter, 1);
 }
 
+/** The TARGET business day whose rate `date` takes: itself, or the last one before a weekend or holiday. */
+export function lastTargetDayOnOrBefore(date: IsoDate): IsoDate {
+  let day = date;
+  // No TARGET closure runs longer than four days (Good Friday to Easter Monday).
+  while (!isTargetDay(day)) day = addDays(day, -1);
+  return day;
+}
+
 /** A decimal value as `units / 10^scale`, so products and quotients stay exact in BigInt. */
 interface Scaled {
   units: bigint;
@@ -289,10 +297,15 @@ export class FxTable {
     const rateDate = series.dates[found]!;
     // An earlier rate stands in only for a day with none published. A business day the feed has not
     // reached yet has one, still to come: converting at the day before's would be wrong for good, as
-    // nothing decides the activity again once its rate arrives.
-    if (rateDate < date && this.reached! < date && isTargetDay(date)) {
+    // nothing decides the activity again once its rate arrives. A weekend or holiday takes the rate of
+    // the business day before it, which may be the one still to come.
+    const due = lastTargetDayOnOrBefore(date);
+    if (rateDate < due && this.reached! < due) {
       return {
-        message: `no ${currency} rate for ${date} yet: the ECB publishes one that day, and the rates loaded end on ${this.reached}`,
+        message:
+          due === date
+            ? `no ${currency} rate for ${date} yet: the ECB publishes one that day, and the rates loaded end on ${this.reached}`
+            : `no ${currency} rate for ${due} yet, the business day whose rate ${date} takes: the rates loaded end on ${this.reached}`,
         awaited: true,
       };
     }

@@ -55,6 +55,38 @@ for (const engine of availableEngines()) {
       expect(await w.statusBalance(IVANOV.number)).toBe(11000);
       expect(await w.balance(IVANOV.number)).toBe(922);
     });
+    it('a weekend or holiday takes the rate of the business day before it, and waits when that one is late', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      // Thursday's rates are in; Friday 13 March's and Thursday 2 April's (before Good Friday) come late.
+      w.dropFx({ '2026-03-12': { USD: '1.0800' } });
+      w.dropPartner('DRIVE', '2026-03-14', [rentalDay('SAT', '2026-03-14')]);
+      await w.night('2026-03-14');
+      expect(await w.activity(partnerKey('DRIVE', 'SAT'))).toMatchObject({
+        status: 'PENDING',
+        reason: 'BAD_CURRENCY',
+        reason_message: expect.stringContaining(
+          'no USD rate for 2026-03-13 yet, the business day whose rate 2026-03-14 takes',
+        ),
+      });
+      w.dropFx({ '2026-03-13': { USD: '1.2000' }, '2026-04-01': { USD: '1.0800' } });
+      w.dropPartner('DRIVE', '2026-04-03', [rentalDay('GOOD-FRIDAY', '2026-04-03')]);
+      await w.night('2026-04-03');
+      // Saturday at Friday's 1.2000: 120 points, not Thursday's 108.
+      expect(await w.activity(partnerKey('DRIVE', 'SAT'))).toMatchObject({ status: 'POSTED', points: 120 });
+      expect(await w.activity(partnerKey('DRIVE', 'GOOD-FRIDAY'))).toMatchObject({
+        status: 'PENDING',
+        reason: 'BAD_CURRENCY',
+      });
+      w.dropFx({ '2026-04-02': { USD: '1.2000' } });
+      await w.night('2026-04-04');
+      expect(await w.activity(partnerKey('DRIVE', 'GOOD-FRIDAY'))).toMatchObject({
+        status: 'POSTED',
+        points: 120,
+      });
+      expect(await w.balance(IVANOV.number)).toBe(240);
+    });
+
     it('a business day whose rate comes a night late waits for it: Tuesday’s 1.2000, not Monday’s 1.0800', async () => {
       const w = s();
       await w.enrol('2026-03-01', IVANOV);
