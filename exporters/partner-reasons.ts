@@ -35,6 +35,8 @@ const PARTNER_CODE_OF: Readonly<Record<string, AllianceReasonCode>> = {
   AMBIGUOUS: 'DUPLICATE',
   PENDING: 'FUTURE_DATE',
   DATED_AHEAD: 'FUTURE_DATE',
+  // A hotel's cancellation of a stay we credited: the feed's contract credits stays and takes back none.
+  CANCELLATION_NOT_APPLIED: 'NO_CONTRACT',
 };
 
 /**

@@ -40,8 +40,10 @@ import type { Program } from '../rules/program.js';
 import { marketingOf, requestInTheFuture } from '../rules/eligibility.js';
 import { sameTraveller } from '../rules/names.js';
 import {
+  cancellationNotApplied,
   claimReceipt,
   claimReceivedBefore,
+  copyStands,
   flownAfterFinal,
   isFinalCouponStatus,
   mayBeSentAgain,
@@ -974,7 +976,13 @@ async function storeUnique(
   const rejects: RejectRow[] = [];
   const fresh: ActivityRow[] = [];
   const setAside: ActivityRow[] = [];
-  const keys = items.flatMap((i) => (i.draft.ok ? [i.draft.activity.activityKey] : []));
+  const keys = items.flatMap((i) =>
+    i.draft.ok
+      ? [i.draft.activity.activityKey]
+      : i.draft.cancels
+        ? [i.draft.cancels.activity.activityKey]
+        : [],
+  );
   const known = await activitiesByKeys(trx, [...new Set(keys)]);
   const files = await filesReceived(
     trx,
@@ -984,10 +992,26 @@ async function storeUnique(
   const seen = new Map<string, ActivityRow>();
   for (const { event, draft, ref, member, sequenceNumber = null } of items) {
     if (!draft.ok) {
+      let rejection: Omit<RejectRow, 'line' | 'path'> = draft.rejection;
+      if (draft.cancels) {
+        const key = draft.cancels.activity.activityKey;
+        const first = seen.get(key);
+        const earlier = known.get(key);
+        if (copyStands(earlier, first !== undefined)) {
+          const standing = first ?? earlier!;
+          rejection = cancellationNotApplied(
+            ref ?? key,
+            draft.cancels.resStatus,
+            standing,
+            firstCopyOf(standing, files, file.id),
+          );
+          counts.add('cancellationsNotApplied');
+        }
+      }
       rejects.push({
         line: event.line,
         path: event.path ?? null,
-        ...draft.rejection,
+        ...rejection,
         recordRef: ref,
         memberNumber: member,
         sequenceNumber,
@@ -1242,6 +1266,8 @@ export function hotelHandler(
   program: Program,
 ): FeedHandler<HotelStay> & { counts(): Record<string, number> } {
   const counts = new Counter();
+  /** This file's cancellations of stays whose credit stands, warned of once the file is read. */
+  const notApplied: RejectRow[] = [];
   return {
     feed: 'hotel',
     counts: () => counts.values,
@@ -1259,6 +1285,13 @@ export function hotelHandler(
     async end(_trx, file, verdict) {
       const of = hotelPartnerOf(program, file.name, verdict.meta);
       if ('refusal' in of) return of.refusal;
+      // The member keeps points for nights the hotel says were never spent, and the hotel is billed for
+      // them: nothing the night does takes them back, so an operator must hear of it.
+      for (const r of notApplied.splice(0))
+        warn(
+          verdict,
+          `${file.name}:${r.line ?? '-'} field ${r.field}: member ${r.memberNumber ?? '(none)'}: ${r.message}`,
+        );
     },
     async records(trx, file, batch) {
       const items = [];
@@ -1277,7 +1310,9 @@ export function hotelHandler(
           sequenceNumber: stay.sequenceNumber ?? null,
         });
       }
-      return storeUnique(trx, file, items, ctx.now().toISOString(), counts);
+      const rejects = await storeUnique(trx, file, items, ctx.now().toISOString(), counts);
+      notApplied.push(...rejects.filter((r) => r.reason === 'CANCELLATION_NOT_APPLIED'));
+      return rejects;
     },
   };
 }

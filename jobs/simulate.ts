@@ -116,6 +116,8 @@ import {
   flownAfterFinal,
   recordReadBefore,
   recordReceipt,
+  cancellationNotApplied,
+  copyStands,
   type FirstCopy,
 } from '../rules/sent-again.js';
 import type { FileRefusal } from './ingest-file.js';
@@ -466,13 +468,32 @@ class SimulatedArchive implements FlightArchive {
    * its earlier copy was rejected (ingest sets that copy aside and decides the record afresh).
    */
   async storeUnique(items: Item[]): Promise<void> {
-    const keys = items.flatMap((i) => (i.draft?.ok ? [i.draft.activity.activityKey] : []));
+    const keys = items.flatMap((i) =>
+      i.draft?.ok
+        ? [i.draft.activity.activityKey]
+        : i.draft?.cancels
+          ? [i.draft.cancels.activity.activityKey]
+          : [],
+    );
     await this.loadKeys(keys);
     const files = await filesReceived(
       this.knex,
       keys.map((k) => this.byKey.get(k)?.sourceFileId ?? null),
     );
     for (const item of items) {
+      const cancels = item.draft?.ok === false ? item.draft.cancels : undefined;
+      if (cancels) {
+        const earlier = this.byKey.get(cancels.activity.activityKey);
+        const first = earlier && this.lastItem.get(earlier);
+        if (copyStands(earlier, first !== undefined)) {
+          const where = first ? copyInRun(first, item.file) : firstCopyOf(earlier!, files);
+          const ref = cancels.activity.externalRef ?? cancels.activity.activityKey;
+          item.draft = {
+            ok: false,
+            rejection: cancellationNotApplied(ref, cancels.resStatus, earlier!, where),
+          };
+        }
+      }
       if (!item.draft?.ok) continue;
       const a = item.draft.activity;
       const earlier = this.byKey.get(a.activityKey);

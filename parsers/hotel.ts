@@ -33,6 +33,8 @@
  *   its contract, as one without the attribute. A negative value is kept for the rules to refuse.
  * - `ReservationID/@ID` is required: it is the partner transaction id de-duplication relies on.
  * - SummaryAmount is carried per category for the rules' cross-check; the parser does not judge it.
+ * - `HotelReservation/@ResStatus` is carried as sent: whether it says the stay never happened (cancelled,
+ *   no-show) is the rules' judgement (`stayDidNotHappen`), which the simulator shares.
  *
  * Reason codes
  *
@@ -104,6 +106,8 @@ export interface HotelStay {
   givenName?: string;
   reservationId: string;
   reservationIdType?: string;
+  /** `HotelReservation/@ResStatus` as sent (OpenTravel's HotelResStatusType): `Cancelled`, `No-show`, … */
+  resStatus?: string;
   revenue: HotelRevenue[];
   summaries: HotelRevenueSummary[];
   checkIn: IsoDate;
@@ -477,6 +481,8 @@ function readStay(stay: XmlElement, hotel: HotelRef, own: ReadonlySet<string>): 
   if (givenName !== undefined) record.givenName = givenName;
   const reservationType = attrOf(reservation, 'Type');
   if (reservationType !== undefined) record.reservationIdType = reservationType;
+  const resStatus = attrOf(childOf(stay, OTA_NS, 'HotelReservation'), 'ResStatus');
+  if (resStatus !== undefined) record.resStatus = resStatus;
   return record;
 }
 

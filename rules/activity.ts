@@ -330,7 +330,17 @@ export function blankActivity(
   };
 }
 
-export type Draft = { ok: true; activity: ActivityRow } | { ok: false; rejection: Rejection };
+export type Draft =
+  | { ok: true; activity: ActivityRow }
+  | {
+      ok: false;
+      rejection: Rejection;
+      /**
+       * A hotel stay the hotel says never happened: the activity it would be, by whose key ingest and the
+       * simulator find a credit of it that the refusal leaves standing (`cancellationNotApplied`).
+       */
+      cancels?: { activity: ActivityRow; resStatus: string };
+    };
 
 /**
  * An FTL passenger: credited on the program's own card; with only another program's card it is kept
@@ -588,6 +598,25 @@ function summaryMismatch(s: HotelStay): Rejection | undefined {
   return undefined;
 }
 
+/**
+ * OpenTravel's HotelResStatusType values (PMS_ResStatusType and TransactionActionType) that say the guest
+ * never stayed, compared without case, spaces, hyphens or underscores (`No-show`, `NoShow`, `NO SHOW`).
+ * `PendingCancellation` is not one: the reservation may still be kept.
+ */
+const NO_STAY_STATUSES: ReadonlySet<string> = new Set([
+  'cancel',
+  'cancelled',
+  'canceled',
+  'noshow',
+  'requestdenied',
+  'unsuccessful',
+]);
+
+/** Whether a stay's `HotelReservation/@ResStatus` says it never happened. */
+export function stayDidNotHappen(resStatus: string | undefined): boolean {
+  return resStatus !== undefined && NO_STAY_STATUSES.has(resStatus.toLowerCase().replace(/[\s_-]/g, ''));
+}
+
 export function hotelDraft(s: HotelStay, partnerCode: string, businessDate: IsoDate): Draft {
   if (!s.memberNumber)
     return { ok: false, rejection: reject('MEMBER_UNKNOWN', 'AccountID', 'the stay names no member') };
@@ -598,39 +627,50 @@ export function hotelDraft(s: HotelStay, partnerCode: string, businessDate: IsoD
       ok: false,
       rejection: reject('MALFORMED', 'Rate/@ExpireDate', 'the stay has no check-out date'),
     };
+  const activity = blankActivity({
+    activityKey: hotelKey(partnerCode, s.reservationId),
+    type: 'HOTEL',
+    activityDate: s.activityDate,
+    businessDate,
+    memberNumber: s.memberNumber,
+    channel: `PARTNER:${partnerCode}`,
+    partnerCode,
+    activityType: 'STAY',
+    travelSurname: s.surname,
+    travelGivenName: s.givenName,
+    pointsRequested: s.pointsEarned ?? null,
+    externalRef: s.reservationId,
+    detail: {
+      revenue: s.revenue.map((r) => ({
+        category: r.category ?? '',
+        amount: r.amount,
+        currency: r.currency,
+      })),
+      locationCode: s.hotelCode ?? null,
+      promoCode: s.bonusCode ?? null,
+      // The response names the stay by it (`RPH`), not by its position in the file.
+      sequenceNumber: s.sequenceNumber ?? null,
+    },
+  });
+  // A cancelled or no-show reservation is no stay: crediting it paid the member, and billed the hotel, for
+  // nights never spent. No code of partner-accrual.md says "did not happen"; NO_CONTRACT does say no
+  // contract covers the activity, and every hotel contract covers stays.
+  if (stayDidNotHappen(s.resStatus))
+    return {
+      ok: false,
+      rejection: reject(
+        'NO_CONTRACT',
+        'HotelReservation/@ResStatus',
+        `reservation ${s.reservationId} is ${s.resStatus}: the guest did not stay, and no contract credits a stay that did not happen`,
+      ),
+      cancels: { activity, resStatus: s.resStatus! },
+    };
   // Refused here, as a record, like the parser's unreadable amounts: the hotel reads the figures in its
   // response (an activity's rejection tells it only the code), and nothing of a stay whose own figures
   // disagree is archived to be earned on.
   const mismatch = summaryMismatch(s);
   if (mismatch) return { ok: false, rejection: mismatch };
-  return {
-    ok: true,
-    activity: blankActivity({
-      activityKey: hotelKey(partnerCode, s.reservationId),
-      type: 'HOTEL',
-      activityDate: s.activityDate,
-      businessDate,
-      memberNumber: s.memberNumber,
-      channel: `PARTNER:${partnerCode}`,
-      partnerCode,
-      activityType: 'STAY',
-      travelSurname: s.surname,
-      travelGivenName: s.givenName,
-      pointsRequested: s.pointsEarned ?? null,
-      externalRef: s.reservationId,
-      detail: {
-        revenue: s.revenue.map((r) => ({
-          category: r.category ?? '',
-          amount: r.amount,
-          currency: r.currency,
-        })),
-        locationCode: s.hotelCode ?? null,
-        promoCode: s.bonusCode ?? null,
-        // The response names the stay by it (`RPH`), not by its position in the file.
-        sequenceNumber: s.sequenceNumber ?? null,
-      },
-    }),
-  };
+  return { ok: true, activity };
 }
 
 export function allianceClaimDraft(

@@ -39,6 +39,8 @@ export const REJECT_REASONS = {
   RECEIVED_BEFORE_FLIGHT:
     'a missing-credit request said to be made before the flight it claims (a mistyped received_date)',
   DATED_AHEAD: 'dated after the night being processed: decided on the night of its date',
+  CANCELLATION_NOT_APPLIED:
+    'a cancellation (or no-show) of an activity already credited: not applied, the credit stands until an operator settles it',
 } as const;
 
 export type RejectReason = keyof typeof REJECT_REASONS;

@@ -99,6 +99,32 @@ export const claimReceivedBefore = (claimId: string, earlier: { status: ClaimSta
   message: `claim ${claimId} was already received${receivedWhere(first)}${CLAIM_BECAME[earlier.status]}`,
 });
 
+/**
+ * Whether a record's earlier copy still stands for it: credited, waiting to be decided, or a copy earlier
+ * in this run. A rejected or reversed copy credits nothing.
+ */
+export const copyStands = (
+  earlier: Pick<ActivityRow, 'status' | 'needsAccrual'> | undefined,
+  seenInRun: boolean,
+) => seenInRun || (earlier !== undefined && !mayBeSentAgain(earlier) && earlier.status !== 'REVERSED');
+
+/**
+ * A hotel's cancellation (or no-show) of a stay whose credit stands. The feed has no reversal to take a
+ * stay's credit back by (a partner's `-R` record has its own id; the hotel sends the reservation's again),
+ * so it is refused with a reason of its own rather than DUPLICATE, which would say nothing is to be done,
+ * and the night warns of it for an operator to settle with the hotel.
+ */
+export const cancellationNotApplied = (
+  ref: string,
+  resStatus: string,
+  earlier: Pick<ActivityRow, 'status' | 'needsAccrual'>,
+  first: FirstCopy,
+) => ({
+  reason: 'CANCELLATION_NOT_APPLIED' as const,
+  field: 'HotelReservation/@ResStatus',
+  message: `reservation ${ref} is ${resStatus}, but it was already received${receivedWhere(first)}${recordBecame(earlier)}: the cancellation is not applied, and its credit stands until an operator settles it`,
+});
+
 /** What became of a record read before, as its refused copy says it. */
 function recordBecame(earlier: Pick<ActivityRow, 'status' | 'needsAccrual'>): string {
   // Queued for accrue (new tonight, or a rejection to be decided again): nothing is settled yet.

@@ -4,8 +4,11 @@
  * a `PointsEarned` of 0 proposes no points, so the stay earns by its contract. The simulator shows the
  * same outcome as the night (`night` checks it, and each test reads the simulator's figures itself).
  */
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../../test/harness/db.js';
+import { exportCopy } from '../../test/harness/files.js';
+import { exportJob } from '../../jobs/export.js';
 import { hotelKey } from '../activity.js';
 import type { SimulationEvent } from '../../jobs/simulate.js';
 import { memberNumber, useScenario, type HotelStayInput, type Person, type Scenario } from './scenario.js';
@@ -38,6 +41,21 @@ function shown(events: SimulationEvent[]): unknown[] {
         ? [[e.line, 'REJECTED', e.reason, e.field]]
         : [],
   );
+}
+
+/** The warnings of the night's response to a hotel document: RPH, reason code, reservation id, text. */
+async function responseWarnings(w: Scenario, date: string, name: string): Promise<unknown[]> {
+  await w.run(exportJob, date);
+  const out = (await w
+    .knex('files as o')
+    .join('files as i', 'i.id', 'o.answers_file_id')
+    .where({ 'o.direction': 'out', 'o.feed': 'hotel-response', 'i.name': name })
+    .first('o.local_path')) as { local_path: string };
+  const xml = readFileSync(exportCopy(w.w.config, out.local_path), 'utf8');
+  return [...xml.matchAll(/<Warning ([^>]*)>([^<]*)<\/Warning>/g)].map(([, attrs, text]) => {
+    const attr = (a: string) => new RegExp(`${a}="([^"]*)"`).exec(attrs!)?.[1];
+    return [attr('RPH'), attr('ShortText'), attr('RecordID'), text];
+  });
 }
 
 async function outcome(w: Scenario, reservation: string): Promise<unknown[]> {
@@ -121,6 +139,84 @@ for (const engine of availableEngines()) {
       expect(await outcome(w, 'C-2')).toEqual(['POSTED', null, 350]);
       expect(await outcome(w, 'C-3')).toEqual(['REJECTED', 'BAD_AMOUNT', 0]);
       expect(await w.balance(IVANOV.number)).toBe(550);
+    });
+    it('refuses a cancelled or no-show reservation as a stay that did not happen, and tells the hotel which', async () => {
+      const w = s();
+      await w.enrol('2026-05-01', IVANOV);
+      const file = w.dropHotel('GS', [
+        stay('C-1', { resStatus: 'Cancelled' }),
+        stay('C-2', { resStatus: 'No-show' }),
+        stay('C-3', { resStatus: 'NOSHOW' }),
+        stay('C-4', { resStatus: 'Checked out' }),
+      ]);
+      const field = 'HotelReservation/@ResStatus';
+      expect(shown(await w.simulate('hotel', file, '2026-06-13'))).toEqual([
+        [expect.any(Number), 'REJECTED', 'NO_CONTRACT', field],
+        [expect.any(Number), 'REJECTED', 'NO_CONTRACT', field],
+        [expect.any(Number), 'REJECTED', 'NO_CONTRACT', field],
+        [hotelKey('GRANDSTAY', 'C-4'), 'POSTED', null, 200],
+      ]);
+      await w.night('2026-06-13');
+      const didNotStay = (id: string, status: string) =>
+        `reservation ${id} is ${status}: the guest did not stay, and no contract credits a stay that did not happen`;
+      expect(
+        (await w.rejects({ feed: 'hotel' })).map((r) => [r.record_ref, r.reason, r.field, r.message]),
+      ).toEqual([
+        ['C-1', 'NO_CONTRACT', field, didNotStay('C-1', 'Cancelled')],
+        ['C-2', 'NO_CONTRACT', field, didNotStay('C-2', 'No-show')],
+        ['C-3', 'NO_CONTRACT', field, didNotStay('C-3', 'NOSHOW')],
+      ]);
+      expect(await w.activity(hotelKey('GRANDSTAY', 'C-1'))).toBeUndefined();
+      expect(await outcome(w, 'C-4')).toEqual(['POSTED', null, 200]);
+      expect(await w.balance(IVANOV.number)).toBe(200);
+      expect(await responseWarnings(w, '2026-06-13', file)).toEqual([
+        // The response's text of a record refused as read leads with its line in the document.
+        ['1', 'NO_CONTRACT', 'C-1', expect.stringMatching(/^line \d+: /)],
+        ['2', 'NO_CONTRACT', 'C-2', expect.stringMatching(/^line \d+: /)],
+        ['3', 'NO_CONTRACT', 'C-3', expect.stringMatching(/^line \d+: /)],
+      ]);
+      expect(
+        (await responseWarnings(w, '2026-06-13', file)).map((r) =>
+          (r as string[])[3]!.replace(/^line \d+: /, ''),
+        ),
+      ).toEqual([didNotStay('C-1', 'Cancelled'), didNotStay('C-2', 'No-show'), didNotStay('C-3', 'NOSHOW')]);
+    });
+
+    it('does not take a cancellation of a credited stay for a duplicate: it is refused as not applied, and the night warns', async () => {
+      const w = s();
+      await w.enrol('2026-05-01', IVANOV);
+      const first = w.dropHotel('GS', [stay('R-9')], 'GS_GSBER01_StayInfoNotif_20260612.xml');
+      await w.night('2026-06-13');
+      expect(await outcome(w, 'R-9')).toEqual(['POSTED', null, 200]);
+      const cancel = w.dropHotel(
+        'GS',
+        [stay('R-9', { resStatus: 'Cancelled', revenue: [{ category: 'ROOM', amount: '0.00' }] })],
+        'GS_GSBER01_StayInfoNotif_20260613.xml',
+      );
+      const field = 'HotelReservation/@ResStatus';
+      expect(shown(await w.simulate('hotel', cancel, '2026-06-14'))).toEqual([
+        [expect.any(Number), 'REJECTED', 'CANCELLATION_NOT_APPLIED', field],
+      ]);
+      const night = await w.night('2026-06-14');
+      const message = `reservation R-9 is Cancelled, but it was already received in ${first} (night of 2026-06-13) and posted: the cancellation is not applied, and its credit stands until an operator settles it`;
+      expect(
+        (await w.rejects({ feed: 'hotel' })).map((r) => [r.record_ref, r.reason, r.field, r.message]),
+      ).toEqual([['R-9', 'CANCELLATION_NOT_APPLIED', field, message]]);
+      expect((night.ingest.warnings ?? []).filter((x) => x.startsWith(`${cancel}:`))).toEqual([
+        expect.stringContaining(` field ${field}: member ${IVANOV.number}: ${message}`),
+      ]);
+      expect(night.ingest.counts['hotel.cancellationsNotApplied']).toBe(1);
+      expect(night.ingest.counts['hotel.duplicates']).toBeUndefined();
+      expect(await outcome(w, 'R-9')).toEqual(['POSTED', null, 200]);
+      expect(await w.balance(IVANOV.number)).toBe(200);
+      expect(await responseWarnings(w, '2026-06-14', cancel)).toEqual([
+        [
+          '1',
+          'NO_CONTRACT',
+          'R-9',
+          expect.stringMatching(/^CANCELLATION_NOT_APPLIED: line \d+: reservation R-9 is Cancelled, but/),
+        ],
+      ]);
     });
   });
 }

@@ -135,6 +135,8 @@ export interface HotelStayInput {
   /** `SummaryAmount` per category; a category with a summary and no revenue is written with the summary alone. */
   summaries?: Array<{ category: string; amount: string; currency?: string }>;
   pointsEarned?: number;
+  /** `HotelReservation/@ResStatus` (`Cancelled`, `No-show`, …); none by default. */
+  resStatus?: string;
 }
 
 export interface AllianceClaimInput {
@@ -360,10 +362,16 @@ export class Scenario {
     return this.dropHotelGroups([{ chain, stays }], name);
   }
 
-  /** A hotel document of several StayInfos (the schema allows one; the night reads them all). */
-  dropHotelGroups(groups: Array<{ chain: string | null; stays: HotelStayInput[] }>, name?: string): string {
+  /**
+   * A hotel document of several StayInfos (the schema allows one; the night reads them all); `hotel` is
+   * its HotelCode, `<chain>001` by default.
+   */
+  dropHotelGroups(
+    groups: Array<{ chain: string | null; stays: HotelStayInput[]; hotel?: string }>,
+    name?: string,
+  ): string {
     let sequence = 0;
-    const groupXml = groups.map(({ chain, stays }) => {
+    const groupXml = groups.map(({ chain, stays, hotel }) => {
       const stayXml = stays.map((s) => {
         const byCategory = new Map<string, HotelStayInput['revenue']>();
         for (const r of s.revenue) byCategory.set(r.category, [...(byCategory.get(r.category) ?? []), r]);
@@ -402,7 +410,7 @@ export class Scenario {
       <RevenueCategories>${categories}
       </RevenueCategories>
       <ReservationID Type="14" ID="${s.reservation}"/>
-      <HotelReservation>
+      <HotelReservation${s.resStatus === undefined ? '' : ` ResStatus="${s.resStatus}"`}>
         <RoomStays><RoomStay><RoomRates><RoomRate><Rates>
           <Rate EffectiveDate="${s.checkIn}" ExpireDate="${s.checkOut}"/>
         </Rates></RoomRate></RoomRates></RoomStay></RoomStays>
@@ -414,7 +422,7 @@ export class Scenario {
       });
       const chainCode = chain === null ? '' : ` ChainCode="${chain}"`;
       return `
-  <StayInfos${chainCode} HotelCode="${chain ?? 'BER'}001">${stayXml.join('')}
+  <StayInfos${chainCode} HotelCode="${hotel ?? `${chain ?? 'BER'}001`}">${stayXml.join('')}
   </StayInfos>`;
     });
     return this.drop(
