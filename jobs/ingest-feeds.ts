@@ -22,6 +22,8 @@ import {
   couponDraft,
   couponKey,
   creditedSameFlightMessage,
+  earlierCopyKeys,
+  earlierCopyOf,
   hotelDraft,
   listedSeatMessage,
   NO_REASON,
@@ -978,12 +980,13 @@ async function storeUnique(
   const setAside: ActivityRow[] = [];
   const keys = items.flatMap((i) =>
     i.draft.ok
-      ? [i.draft.activity.activityKey]
+      ? earlierCopyKeys(i.draft.activity)
       : i.draft.cancels
-        ? [i.draft.cancels.activity.activityKey]
+        ? earlierCopyKeys(i.draft.cancels.activity)
         : [],
   );
   const known = await activitiesByKeys(trx, [...new Set(keys)]);
+  const knownCopyOf = (a: ActivityRow) => earlierCopyOf(a, (key) => known.get(key));
   const files = await filesReceived(
     trx,
     [...known.values()].map((r) => r.sourceFileId),
@@ -996,7 +999,7 @@ async function storeUnique(
       if (draft.cancels) {
         const key = draft.cancels.activity.activityKey;
         const first = seen.get(key);
-        const earlier = known.get(key);
+        const earlier = knownCopyOf(draft.cancels.activity);
         if (copyStands(earlier, first !== undefined)) {
           const standing = first ?? earlier!;
           rejection = cancellationNotApplied(
@@ -1020,7 +1023,7 @@ async function storeUnique(
     }
     const a = draft.activity;
     const first = seen.get(a.activityKey);
-    const earlier = known.get(a.activityKey);
+    const earlier = knownCopyOf(a);
     const receipt = recordReceipt(earlier, first !== undefined);
     if (receipt === 'duplicate') {
       const standing = first ?? earlier!;

@@ -36,6 +36,8 @@ import {
   partnerDraft,
   redemptionDraft,
   cancellationKey,
+  earlierCopyKeys,
+  earlierCopyOf,
   type ActivityRow,
   type Draft,
   ruleMessage,
@@ -470,9 +472,9 @@ class SimulatedArchive implements FlightArchive {
   async storeUnique(items: Item[]): Promise<void> {
     const keys = items.flatMap((i) =>
       i.draft?.ok
-        ? [i.draft.activity.activityKey]
+        ? earlierCopyKeys(i.draft.activity)
         : i.draft?.cancels
-          ? [i.draft.cancels.activity.activityKey]
+          ? earlierCopyKeys(i.draft.cancels.activity)
           : [],
     );
     await this.loadKeys(keys);
@@ -483,7 +485,7 @@ class SimulatedArchive implements FlightArchive {
     for (const item of items) {
       const cancels = item.draft?.ok === false ? item.draft.cancels : undefined;
       if (cancels) {
-        const earlier = this.byKey.get(cancels.activity.activityKey);
+        const earlier = earlierCopyOf(cancels.activity, (key) => this.byKey.get(key));
         const first = earlier && this.lastItem.get(earlier);
         if (copyStands(earlier, first !== undefined)) {
           const where = first ? copyInRun(first, item.file) : firstCopyOf(earlier!, files);
@@ -496,7 +498,7 @@ class SimulatedArchive implements FlightArchive {
       }
       if (!item.draft?.ok) continue;
       const a = item.draft.activity;
-      const earlier = this.byKey.get(a.activityKey);
+      const earlier = earlierCopyOf(a, (key) => this.byKey.get(key));
       // A row this run added is a copy earlier in the run; one read from the database came before it.
       const first = earlier && this.lastItem.get(earlier);
       if (recordReceipt(earlier, first !== undefined) === 'duplicate') {

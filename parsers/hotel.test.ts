@@ -354,6 +354,19 @@ describe('hotel: project fixtures', () => {
     });
   });
 
+  it('refuses each stay of a HotelCode longer than OpenTravel’s 16 characters: a stay’s key holds it', async () => {
+    const text = fixture('hotel-stays.xml').toString('utf8');
+    const withCode = (code: string) => text.replace('HotelCode="BERMIT"', `HotelCode="${code}"`);
+    expect((await parseHotel(withCode('H'.repeat(16)))).rejects.map((r) => r.field)).not.toContain(
+      'StayInfos/@HotelCode',
+    );
+    const { records, rejects } = await parseHotel(withCode('H'.repeat(17)));
+    expect(records).toEqual([]);
+    expect(new Set(rejects.map((r) => [r.reason, r.field].join(' ')))).toEqual(
+      new Set(['MALFORMED StayInfos/@HotelCode']),
+    );
+  });
+
   it('reads OTA Money exactly', () => {
     expect(parseOtaMoney('1.50')).toBe('1.50');
     expect(parseOtaMoney('+007.5')).toBe('7.5');

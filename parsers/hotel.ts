@@ -31,7 +31,8 @@
  *   takes the first one's chain and brand.
  * - `@PointsEarned` is the points the hotel proposes. 0 (however written) proposes none: the stay earns by
  *   its contract, as one without the attribute. A negative value is kept for the rules to refuse.
- * - `ReservationID/@ID` is required: it is the partner transaction id de-duplication relies on.
+ * - `ReservationID/@ID` is required: with the StayInfos' `@HotelCode` it is what de-duplication relies on
+ *   (a reservation id is the hotel's own; hotels of one chain reuse each other's).
  * - SummaryAmount is carried per category for the rules' cross-check; the parser does not judge it.
  * - `HotelReservation/@ResStatus` is carried as sent: whether it says the stay never happened (cancelled,
  *   no-show) is the rules' judgement (`stayDidNotHappen`), which the simulator shares.
@@ -43,7 +44,8 @@
  * | record | MALFORMED     | no member number, member without program, no ReservationID/@ID, a date   |
  * |        |               | that is not a date, stay dates missing or check-in after check-out,      |
  * |        |               | SequenceNumber not a positive integer, a member number of one of our      |
- * |        |               | programs over 24 characters, ReservationID/@ID over 64 characters         |
+ * |        |               | programs over 24 characters, ReservationID/@ID over 64 characters,        |
+ * |        |               | StayInfos/@HotelCode over 16 (a stay's key holds it)                      |
  * | record | BAD_AMOUNT    | Amount missing or not an OTA Money value, PointsEarned not an integer     |
  * | record | BAD_CURRENCY  | CurrencyCode missing or not an ISO 4217 code                              |
  * | file   | EMPTY_FILE    | the message holds no StayInfo                                             |
@@ -142,6 +144,8 @@ class StayProblem extends Error {
 const MAX_MEMBER_NUMBER = 24;
 /** OpenTravel's UniqueID/@ID is StringLength1to64. */
 const MAX_RESERVATION_ID = 64;
+/** OpenTravel's HotelReferenceGroup/@HotelCode is StringLength1to16; a stay's key holds it. */
+const MAX_HOTEL_CODE = 16;
 
 const MONEY = /^([+-]?)([0-9]*)(?:\.([0-9]*))?$/;
 const MAX_INTEGER_DIGITS = 15;
@@ -385,6 +389,14 @@ function identityOf(stay: XmlElement): { recordRef?: string; sequenceNumber?: nu
 }
 
 function readStay(stay: XmlElement, hotel: HotelRef, own: ReadonlySet<string>): HotelStay {
+  if (hotel.hotelCode !== undefined && hotel.hotelCode.length > MAX_HOTEL_CODE) {
+    throw new StayProblem(
+      'StayInfos/@HotelCode',
+      'MALFORMED',
+      `StayInfos/@HotelCode is ${hotel.hotelCode.length} characters long: OpenTravel allows at most ${MAX_HOTEL_CODE}`,
+      hotel.hotelCode,
+    );
+  }
   const seqRaw = attrOf(stay, 'SequenceNumber');
   if (seqRaw !== undefined && !SEQUENCE_NUMBER.test(seqRaw)) {
     throw new StayProblem(

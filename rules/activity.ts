@@ -234,7 +234,47 @@ export function ruleMessage(
   return reason === 'DUPLICATE' && detail?.duplicateOf ? standingCouponMessage(detail.duplicateOf) : null;
 }
 export const partnerKey = (partner: string, txnId: string) => `PTR:${partner}:${txnId}`;
-export const hotelKey = (partner: string, reservationId: string) => `HTL:${partner}:${reservationId}`;
+/**
+ * A reservation id is the hotel's own: two hotels of a chain number theirs apart, so a stay is known by its
+ * hotel and reservation id (`HTL:<partner>:<HotelCode>:<reservation id>`). A stay whose document names no
+ * hotel keeps the key every stay had before the hotel was part of it (`HTL:<partner>:<reservation id>`).
+ */
+export const hotelKey = (partner: string, reservationId: string, hotelCode?: string | null) =>
+  hotelCode ? `HTL:${partner}:${hotelCode}:${reservationId}` : `HTL:${partner}:${reservationId}`;
+
+/**
+ * The keys an earlier copy of a record may be stored under: its own, and for a stay of a named hotel the
+ * key it had before the hotel was part of a stay's key. Activity keys cannot be migrated: a stay's
+ * postings derive their idempotency keys from its key, and the ledger holds them for good.
+ */
+export function earlierCopyKeys(a: ActivityRow): string[] {
+  const former = formerStayKey(a);
+  return former === undefined ? [a.activityKey] : [a.activityKey, former];
+}
+
+function formerStayKey(a: ActivityRow): string | undefined {
+  const hotel = a.type === 'HOTEL' ? a.detail?.locationCode : null;
+  return hotel && a.partnerCode && a.externalRef ? hotelKey(a.partnerCode, a.externalRef) : undefined;
+}
+
+/**
+ * The copy of a record read before (`byKey` finds what is archived or read earlier in the run): under its
+ * own key, else a stay under its former key that is of the same hotel. One of another hotel of the chain is
+ * another guest's stay; one that named no hotel was the same stay under the old key, and is taken as it so
+ * that nothing is credited twice.
+ */
+export function earlierCopyOf(
+  a: ActivityRow,
+  byKey: (key: string) => ActivityRow | undefined,
+): ActivityRow | undefined {
+  const own = byKey(a.activityKey);
+  if (own) return own;
+  const former = formerStayKey(a);
+  const earlier = former === undefined ? undefined : byKey(former);
+  if (!earlier) return undefined;
+  const hotel = earlier.detail?.locationCode;
+  return hotel === null || hotel === undefined || hotel === a.detail?.locationCode ? earlier : undefined;
+}
 export const allianceKey = (sender: string, claimId: string) => `PAF:${sender}:${claimId}`;
 export const redemptionKey = (id: string) => `RDM:${id}`;
 export const cancellationKey = (id: string) => `RDM:${id}:CANCEL`;
@@ -628,7 +668,7 @@ export function hotelDraft(s: HotelStay, partnerCode: string, businessDate: IsoD
       rejection: reject('MALFORMED', 'Rate/@ExpireDate', 'the stay has no check-out date'),
     };
   const activity = blankActivity({
-    activityKey: hotelKey(partnerCode, s.reservationId),
+    activityKey: hotelKey(partnerCode, s.reservationId, s.hotelCode),
     type: 'HOTEL',
     activityDate: s.activityDate,
     businessDate,

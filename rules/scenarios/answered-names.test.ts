@@ -171,7 +171,7 @@ for (const engine of availableEngines()) {
       const second = Number(
         (await w.knex('files').where({ direction: 'in', name }).orderBy('id', 'desc').first('id')).id,
       );
-      expect(await w.activity('HTL:GRANDSTAY:GS-20')).toMatchObject({ status: 'POSTED' });
+      expect(await w.activity('HTL:GRANDSTAY:GS001:GS-20')).toMatchObject({ status: 'POSTED' });
 
       const night = await w.run(exportJob, '2026-06-14');
       expect(night.counts).toMatchObject({ hotelResponses: 1 });

@@ -111,7 +111,7 @@ for (const engine of availableEngines()) {
         reason_message: expect.stringContaining('no USD rate for 2026-03-10 yet'),
       };
       expect(await w.activity(partnerKey('DRIVE', 'F-1'))).toMatchObject(waiting);
-      expect(await w.activity(hotelKey('GRANDSTAY', 'GS-LATE'))).toMatchObject(waiting);
+      expect(await w.activity(hotelKey('GRANDSTAY', 'GS-LATE', 'GS001'))).toMatchObject(waiting);
       expect(await w.balance(IVANOV.number)).toBe(0);
       expect(tuesday.accrue.counts.awaitingRate).toBe(2);
       // The partner's answer waits for the record's decision.
@@ -131,7 +131,7 @@ for (const engine of availableEngines()) {
         reason: null,
         points: 120,
       });
-      expect(await w.activity(hotelKey('GRANDSTAY', 'GS-LATE'))).toMatchObject({
+      expect(await w.activity(hotelKey('GRANDSTAY', 'GS-LATE', 'GS001'))).toMatchObject({
         status: 'POSTED',
         points: 240,
         base_spend_minor: 12000,
@@ -263,7 +263,7 @@ for (const engine of availableEngines()) {
       await w.night('2026-07-03');
       // EUR 24.58 × 1.0850 = USD 26.6693, so 26.67 and 80 points at GRANDSTAY-2026's 3 a dollar; each
       // night converted alone would be 13.33 and the stay 26.66, a cent and a point short.
-      expect(await w.activity('HTL:GRANDSTAY:GS-FX')).toMatchObject({
+      expect(await w.activity('HTL:GRANDSTAY:GS001:GS-FX')).toMatchObject({
         status: 'POSTED',
         base_spend_minor: 2667,
         points: 80,

@@ -338,7 +338,7 @@ for (const engine of availableEngines()) {
       ]);
       // 100 (D-1) + 400 (the stay, 200 × 2) + 100 (D-2)
       expect(await w.balance(ACTIVE.number)).toBe(600);
-      expect(await w.activity(hotelKey('GRANDSTAY', 'GS-77'))).toMatchObject({ points: 400 });
+      expect(await w.activity(hotelKey('GRANDSTAY', 'GS-77', 'GS001'))).toMatchObject({ points: 400 });
     });
 
     it('rejects what no contract covers: an activity type, a date before the contract; refuses a hotel chain of no partner', async () => {

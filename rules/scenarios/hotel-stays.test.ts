@@ -20,6 +20,13 @@ const IVANOV: Person = {
   enrolled: '2026-05-01',
 };
 
+const PETROV: Person = {
+  number: memberNumber(2),
+  surname: 'PETROV',
+  givenName: 'PETR',
+  enrolled: '2026-05-01',
+};
+
 /** IVANOV's stay of 10–12 June 2026: 100.00 USD of room, 200 points under GRANDSTAY-2024 (2 per dollar). */
 const stay = (reservation: string, extra: Partial<HotelStayInput> = {}): HotelStayInput => ({
   member: IVANOV.number,
@@ -58,8 +65,8 @@ async function responseWarnings(w: Scenario, date: string, name: string): Promis
   });
 }
 
-async function outcome(w: Scenario, reservation: string): Promise<unknown[]> {
-  const a = await w.activity(hotelKey('GRANDSTAY', reservation));
+async function outcome(w: Scenario, reservation: string, hotel = 'GS001'): Promise<unknown[]> {
+  const a = await w.activity(hotelKey('GRANDSTAY', reservation, hotel));
   return [a?.status, a?.reason ?? null, a?.points === undefined ? undefined : Number(a.points)];
 }
 
@@ -72,14 +79,14 @@ for (const engine of availableEngines()) {
       await w.enrol('2026-05-01', IVANOV);
       const file = w.dropHotel(null, [stay('A-1')], 'GS_GSBER01_StayInfoNotif_20260612.xml');
       expect(shown(await w.simulate('hotel', file, '2026-06-13'))).toEqual([
-        [hotelKey('GRANDSTAY', 'A-1'), 'POSTED', null, 200],
+        [hotelKey('GRANDSTAY', 'A-1', 'BER001'), 'POSTED', null, 200],
       ]);
       await w.night('2026-06-13');
       expect(await w.knex('files').where({ direction: 'in', feed: 'hotel' }).first()).toMatchObject({
         verdict: 'accepted',
         partner_code: 'GRANDSTAY',
       });
-      expect(await w.activity(hotelKey('GRANDSTAY', 'A-1'))).toMatchObject({
+      expect(await w.activity(hotelKey('GRANDSTAY', 'A-1', 'BER001'))).toMatchObject({
         status: 'POSTED',
         points: 200, // 100.00 × 2
         rule_version: 'GRANDSTAY-2024',
@@ -104,9 +111,9 @@ for (const engine of availableEngines()) {
       const noContract = 'no hotel partner for chain ZZ (partners[].hotelChains)';
       const simulated = await w.simulate('hotel', file, '2026-06-13');
       expect(shown(simulated)).toEqual([
-        [hotelKey('GRANDSTAY', 'B-1'), 'POSTED', null, 200],
+        [hotelKey('GRANDSTAY', 'B-1', 'GS001'), 'POSTED', null, 200],
         [expect.any(Number), 'REJECTED', 'NO_CONTRACT', 'ChainCode'],
-        [hotelKey('GRANDSTAY', 'B-3'), 'POSTED', null, 200],
+        [hotelKey('GRANDSTAY', 'B-3', 'BER001'), 'POSTED', null, 200],
       ]);
       await w.night('2026-06-13');
       expect(await w.knex('files').where({ direction: 'in', feed: 'hotel' }).first()).toMatchObject({
@@ -114,7 +121,7 @@ for (const engine of availableEngines()) {
         partner_code: 'GRANDSTAY',
       });
       expect(await outcome(w, 'B-1')).toEqual(['POSTED', null, 200]);
-      expect(await outcome(w, 'B-3')).toEqual(['POSTED', null, 200]);
+      expect(await outcome(w, 'B-3', 'BER001')).toEqual(['POSTED', null, 200]);
       expect(
         (await w.rejects({ feed: 'hotel' })).map((r) => [r.record_ref, r.reason, r.field, r.message]),
       ).toEqual([['B-2', 'NO_CONTRACT', 'ChainCode', noContract]]);
@@ -130,9 +137,9 @@ for (const engine of availableEngines()) {
         stay('C-3', { pointsEarned: -5 }),
       ]);
       expect(shown(await w.simulate('hotel', file, '2026-06-13'))).toEqual([
-        [hotelKey('GRANDSTAY', 'C-1'), 'POSTED', null, 200],
-        [hotelKey('GRANDSTAY', 'C-2'), 'POSTED', null, 350],
-        [hotelKey('GRANDSTAY', 'C-3'), 'REJECTED', 'BAD_AMOUNT', 0],
+        [hotelKey('GRANDSTAY', 'C-1', 'GS001'), 'POSTED', null, 200],
+        [hotelKey('GRANDSTAY', 'C-2', 'GS001'), 'POSTED', null, 350],
+        [hotelKey('GRANDSTAY', 'C-3', 'GS001'), 'REJECTED', 'BAD_AMOUNT', 0],
       ]);
       await w.night('2026-06-13');
       expect(await outcome(w, 'C-1')).toEqual(['POSTED', null, 200]); // 100.00 × 2, as without PointsEarned
@@ -154,7 +161,7 @@ for (const engine of availableEngines()) {
         [expect.any(Number), 'REJECTED', 'NO_CONTRACT', field],
         [expect.any(Number), 'REJECTED', 'NO_CONTRACT', field],
         [expect.any(Number), 'REJECTED', 'NO_CONTRACT', field],
-        [hotelKey('GRANDSTAY', 'C-4'), 'POSTED', null, 200],
+        [hotelKey('GRANDSTAY', 'C-4', 'GS001'), 'POSTED', null, 200],
       ]);
       await w.night('2026-06-13');
       const didNotStay = (id: string, status: string) =>
@@ -166,7 +173,7 @@ for (const engine of availableEngines()) {
         ['C-2', 'NO_CONTRACT', field, didNotStay('C-2', 'No-show')],
         ['C-3', 'NO_CONTRACT', field, didNotStay('C-3', 'NOSHOW')],
       ]);
-      expect(await w.activity(hotelKey('GRANDSTAY', 'C-1'))).toBeUndefined();
+      expect(await w.activity(hotelKey('GRANDSTAY', 'C-1', 'GS001'))).toBeUndefined();
       expect(await outcome(w, 'C-4')).toEqual(['POSTED', null, 200]);
       expect(await w.balance(IVANOV.number)).toBe(200);
       expect(await responseWarnings(w, '2026-06-13', file)).toEqual([
@@ -217,6 +224,67 @@ for (const engine of availableEngines()) {
           expect.stringMatching(/^CANCELLATION_NOT_APPLIED: line \d+: reservation R-9 is Cancelled, but/),
         ],
       ]);
+    });
+    it('credits a stay under a reservation id another hotel of the chain used: a stay is its hotel’s', async () => {
+      const w = s();
+      await w.enrol('2026-05-01', IVANOV);
+      await w.enrol('2026-05-01', PETROV);
+      w.dropHotelGroups([{ chain: 'GS', hotel: 'GS001', stays: [stay('R-100')] }]);
+      await w.night('2026-06-13');
+      expect(await outcome(w, 'R-100', 'GS001')).toEqual(['POSTED', null, 200]);
+      const petrov = stay('R-100', {
+        member: PETROV.number,
+        surname: 'PETROV',
+        givenName: 'PETR',
+        checkIn: '2026-06-14',
+        checkOut: '2026-06-16',
+      });
+      const other = w.dropHotelGroups([{ chain: 'GS', hotel: 'GS777', stays: [petrov] }]);
+      expect(shown(await w.simulate('hotel', other, '2026-06-17'))).toEqual([
+        [hotelKey('GRANDSTAY', 'R-100', 'GS777'), 'POSTED', null, 200],
+      ]);
+      await w.night('2026-06-17');
+      expect(await outcome(w, 'R-100', 'GS777')).toEqual(['POSTED', null, 200]);
+      expect(await w.rejects({ feed: 'hotel' })).toEqual([]);
+      expect(await w.balance(PETROV.number)).toBe(200);
+      expect(await w.balance(IVANOV.number)).toBe(200);
+    });
+
+    it('finds a stay credited under the key it had before its hotel was part of it: its hotel’s copy is a duplicate, another hotel’s is credited', async () => {
+      const w = s();
+      await w.enrol('2026-05-01', IVANOV);
+      await w.enrol('2026-05-01', PETROV);
+      const first = w.dropHotelGroups([{ chain: 'GS', hotel: 'GS001', stays: [stay('R-100')] }]);
+      await w.night('2026-06-13');
+      // As a night before stays were keyed by their hotel left it: its postings keep the keys they have.
+      await w
+        .knex('activities')
+        .where({ activity_key: hotelKey('GRANDSTAY', 'R-100', 'GS001') })
+        .update({ activity_key: hotelKey('GRANDSTAY', 'R-100') });
+      const again = w.dropHotelGroups([{ chain: 'GS', hotel: 'GS001', stays: [stay('R-100')] }]);
+      const petrov = stay('R-100', {
+        member: PETROV.number,
+        surname: 'PETROV',
+        givenName: 'PETR',
+        checkIn: '2026-06-14',
+        checkOut: '2026-06-16',
+      });
+      const other = w.dropHotelGroups([{ chain: 'GS', hotel: 'GS777', stays: [petrov] }]);
+      expect(shown(await w.simulate('hotel', again, '2026-06-17'))).toEqual([
+        [hotelKey('GRANDSTAY', 'R-100', 'GS001'), 'REJECTED', 'DUPLICATE', 0],
+      ]);
+      expect(shown(await w.simulate('hotel', other, '2026-06-17'))).toEqual([
+        [hotelKey('GRANDSTAY', 'R-100', 'GS777'), 'POSTED', null, 200],
+      ]);
+      const night = await w.night('2026-06-17');
+      expect(night.ingest.counts['hotel.duplicates']).toBe(1);
+      expect((await w.rejects({ feed: 'hotel' })).map((r) => [r.record_ref, r.reason, r.message])).toEqual([
+        ['R-100', 'DUPLICATE', `R-100 was already received in ${first} (night of 2026-06-13) and posted`],
+      ]);
+      expect(await w.activity(hotelKey('GRANDSTAY', 'R-100', 'GS001'))).toBeUndefined();
+      expect(await outcome(w, 'R-100', 'GS777')).toEqual(['POSTED', null, 200]);
+      expect(await w.balance(IVANOV.number)).toBe(200);
+      expect(await w.balance(PETROV.number)).toBe(200);
     });
   });
 }

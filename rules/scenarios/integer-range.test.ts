@@ -215,7 +215,7 @@ for (const engine of availableEngines()) {
         ['GS-1', 'EUR'],
         ['GS-2', 'USD'],
       ] as const)
-        expect(await w.activity(hotelKey('GRANDSTAY', reservation))).toMatchObject({
+        expect(await w.activity(hotelKey('GRANDSTAY', reservation, 'GS001'))).toMatchObject({
           status: 'REJECTED',
           reason: 'BAD_AMOUNT',
           reason_field: 'Amount',
@@ -223,7 +223,7 @@ for (const engine of availableEngines()) {
           source_file_id: fileId,
           base_spend_minor: null,
         });
-      expect(await w.activity(hotelKey('GRANDSTAY', 'GS-3'))).toMatchObject({
+      expect(await w.activity(hotelKey('GRANDSTAY', 'GS-3', 'GS001'))).toMatchObject({
         status: 'POSTED',
         points: 300,
       });

@@ -133,7 +133,7 @@ for (const engine of availableEngines()) {
         },
       ]);
       await w.night('2026-03-12');
-      expect(await w.activity(hotelKey('GRANDSTAY', 'GS-1'))).toMatchObject({
+      expect(await w.activity(hotelKey('GRANDSTAY', 'GS-1', 'GS001'))).toMatchObject({
         status: 'REJECTED',
         reason: 'NAME_MISMATCH',
         travel_surname: travelled,
@@ -198,7 +198,7 @@ for (const engine of availableEngines()) {
         stay(IVANOV.number, `GS-${long('7', 117)}`),
       ]);
       await w.night('2026-03-09');
-      expect(await w.activity(hotelKey('GRANDSTAY', 'GS-1'))).toMatchObject({ status: 'POSTED' });
+      expect(await w.activity(hotelKey('GRANDSTAY', 'GS-1', 'GS001'))).toMatchObject({ status: 'POSTED' });
 
       const rejects = await w
         .knex('rejects as r')

@@ -672,12 +672,12 @@ for (const engine of availableEngines()) {
       });
       w.dropHotel('GS', [stay('GS-1', '2026-06-28', '2026-06-30'), stay('GS-2', '2026-06-29', '2026-07-01')]);
       await w.night('2026-07-02');
-      expect(await w.activity(hotelKey('GRANDSTAY', 'GS-1'))).toMatchObject({
+      expect(await w.activity(hotelKey('GRANDSTAY', 'GS-1', 'GS001'))).toMatchObject({
         status: 'POSTED',
         points: 800, // 400 × 2, food does not earn
         rule_version: 'GRANDSTAY-2024',
       });
-      expect(await w.activity(hotelKey('GRANDSTAY', 'GS-2'))).toMatchObject({
+      expect(await w.activity(hotelKey('GRANDSTAY', 'GS-2', 'GS001'))).toMatchObject({
         status: 'POSTED',
         points: 1350, // (400 + 50) × 3
         rule_version: 'GRANDSTAY-2026',
@@ -701,7 +701,7 @@ for (const engine of availableEngines()) {
       ]);
       await w.night('2026-06-13');
       // Not "no spend was given" on the partner CSV's spend_amount: the hotel sent one, in OpenTravel.
-      const a = await w.activity(hotelKey('GRANDSTAY', 'GS-F'));
+      const a = await w.activity(hotelKey('GRANDSTAY', 'GS-F', 'GS001'));
       expect(a).toMatchObject({
         status: 'REJECTED',
         reason: 'BAD_AMOUNT',
@@ -728,7 +728,7 @@ for (const engine of availableEngines()) {
       ]);
       await w.night('2026-06-21');
       // 6000 × 2 = 12,000 points, capped at 10,000.
-      expect(await w.activity(hotelKey('GRANDSTAY', 'GS-9'))).toMatchObject({
+      expect(await w.activity(hotelKey('GRANDSTAY', 'GS-9', 'GS001'))).toMatchObject({
         status: 'PARTIAL',
         reason: 'CAP_EXCEEDED',
         points: 10000,
@@ -773,16 +773,16 @@ for (const engine of availableEngines()) {
         stay('GS-35', [room('150.00')]),
       ]);
       await w.night('2026-06-13');
-      expect(await w.activity(hotelKey('GRANDSTAY', 'GS-31'))).toMatchObject({
+      expect(await w.activity(hotelKey('GRANDSTAY', 'GS-31', 'GS001'))).toMatchObject({
         status: 'POSTED',
         points: 400,
       });
-      expect(await w.activity(hotelKey('GRANDSTAY', 'GS-35'))).toMatchObject({
+      expect(await w.activity(hotelKey('GRANDSTAY', 'GS-35', 'GS001'))).toMatchObject({
         status: 'POSTED',
         points: 300,
       });
       for (const id of ['GS-32', 'GS-33', 'GS-34'])
-        expect(await w.activity(hotelKey('GRANDSTAY', id))).toBeUndefined();
+        expect(await w.activity(hotelKey('GRANDSTAY', id, 'GS001'))).toBeUndefined();
       const rejects = await w.rejects({ feed: 'hotel' });
       const field = (category: string) => `RevenueCategory[@RevenueCategoryCode="${category}"]/SummaryAmount`;
       expect(rejects.map((r) => [r.record_ref, r.reason, r.field, r.message])).toEqual([
