@@ -40,7 +40,7 @@ import { awaitingDelivery, exportKey } from './outbox.js';
 import { csvRecord, csvRecords, csvText, type CsvField } from './csv.js';
 import { cutToLength, xmlChars } from './xml-writer.js';
 import { escapeXmlText } from '../parsers/xml-common.js';
-import { consentTypeOf } from '../parsers/members.js';
+import { consentTypeOf, NOT_IN_ADDRESS } from '../parsers/members.js';
 
 type Q = Knex | Knex.Transaction;
 
@@ -341,7 +341,7 @@ function parseConsent(text: string | null): Record<string, boolean> | null {
 // drop (controls, lone surrogates) or the mailing house could not tell apart (format, private-use and
 // unassigned characters) leaves its member out, as the members feed refuses such addresses since it
 // checks them, and records stored before may hold them.
-const EMAIL = /^[^@\s\p{C}]+@[^@\s\p{C}]+$/u;
+const EMAIL = new RegExp(`^[^${NOT_IN_ADDRESS}]+@[^${NOT_IN_ADDRESS}]+$`, 'u');
 /** The XML list's schema's and the column's limit, in code points as both count. */
 const EMAIL_MAX = 254;
 const LANGUAGE = /^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*$/;

@@ -159,11 +159,24 @@ const CHANNELS: ReadonlySet<EnrolmentChannel> = new Set(['WEB', 'APP', 'AIRPORT'
 const GROUP_TYPES: ReadonlySet<GroupType> = new Set(['HOUSEHOLD', 'CORPORATE']);
 export const GROUP_ID_EXPECTED =
   "a group id of 1-40 letters, digits and _ . - (no : or /, which a pool's account code cannot carry)";
+/**
+ * The characters no address may hold, as a regular expression's class body: whitespace and `@`'s own
+ * place aside, control, format (invisible), surrogate, private-use and unassigned characters (\p{C}),
+ * and the blanks outside them that render as nothing — the combining grapheme joiner, variation
+ * selectors, Hangul and Khmer fillers, Mongolian selectors, the braille blank.
+ */
+export const NOT_IN_ADDRESS =
+  '\\s@\\p{C}\\u034F\\u115F\\u1160\\u17B4\\u17B5\\u180B-\\u180F\\u2800\\u3164\\uFE00-\\uFE0F\\uFFA0\\u{E0100}-\\u{E01EF}';
 // At most 254 characters in all (RFC 5321's limit on a path, and the column's width), counted as code
-// points as the column and the XML list's schema count them. Control, format (invisible), surrogate,
-// private-use and unassigned characters (\p{C}) are refused: stored, they would reach the mailing house
-// as another address, since the XML list cannot carry most of them.
-const EMAIL_RE = /^(?=.{1,254}$)[^\s@\p{C}]{1,64}@[^\s@\p{C}]+\.[^\s@\p{C}]+$/u;
+// points as the column and the XML list's schema count them. An invisible character is refused: stored,
+// it would reach the mailing house as another address that reads the same, and the XML list cannot
+// carry most of them.
+// The class lists combining marks on purpose, each refused on its own, not as part of a character.
+const EMAIL_RE = new RegExp(
+  // eslint-disable-next-line no-misleading-character-class
+  `^(?=.{1,254}$)[^${NOT_IN_ADDRESS}]{1,64}@[^${NOT_IN_ADDRESS}]+\\.[^${NOT_IN_ADDRESS}]+$`,
+  'u',
+);
 const EMAIL_EXPECTED =
   'an e-mail address of at most 254 characters, without spaces, control or other invisible characters';
 const PHONE_RE = /^\+?[0-9][0-9 ().-]{3,24}$/;
