@@ -49,6 +49,11 @@ describe('redeye report', () => {
     expect(r.out).toMatch(/Points liability\s+[\d,]+/);
     expect(existsSync(join(out, 'monthly-2026-05-31.xlsx'))).toBe(true);
     expect(smtp.messages).toHaveLength(0);
+    // A day within the month names the month: its report is the month's, never a second, partial one.
+    const mid = await redeye('report', 'monthly', '--date', '2026-05-15', '--out', out);
+    expect(mid.code, mid.err).toBe(0);
+    expect(mid.out).toContain(`workbook  ${join(out, 'monthly-2026-05-31.xlsx')}`);
+    expect(existsSync(join(out, 'monthly-2026-05-15.xlsx'))).toBe(false);
   });
 
   it('writes under paths.reports/<date> by default, and --send mails it at once', async () => {

@@ -52,7 +52,8 @@ export function businessDateOption(
   const why =
     ended && notEndedYet(ctx.config, ctx.now(), ended.what, ended.monthEnd ? endOfMonth(value) : value);
   if (why) throw new UsageError(`${why}; to replay a night as of another clock, set REDEYE_NOW`);
-  return value;
+  // A month's report made for a day within it would be a second, partial one: the month's is its last day's.
+  return ended?.monthEnd ? endOfMonth(value) : value;
 }
 
 export function jobContext(
