@@ -427,6 +427,13 @@ for (const engine of availableEngines()) {
         .first();
       expect(String(back.business_date)).toBe('2026-11-20');
       expect(JSON.parse(String(back.detail))).toMatchObject({ askedDate: '2026-11-15' });
+      // What the seat left expires again on the night it had expired, not before the lot's date: the
+      // 70 points were the member's through the 20th, and November's expired figure is not moved.
+      const again = await t.db
+        .knex('postings')
+        .where({ idempotency_key: `EXP:${lot!.id}:2` })
+        .first();
+      expect(String(again.business_date)).toBe('2026-11-20');
       expect(await balance(code)).toBe(0);
       expect(await balance(Accounts.expiry)).toBe(70);
       expect((await checkLedger(t.db.knex)).ok).toBe(true);

@@ -689,19 +689,21 @@ class PostingSession {
       const row = await this.account(describeAccount(Accounts.memberStatus(sc.memberNumber, sc.metric)));
       await this.store.insertStatusCredit(row.memberId!, sc.metric, sc.amount, sc.activityDate, id);
     }
-    // What the redemption left of the expiries it reversed was never valid on its date: it expires
-    // again, under the lot's next key, as the expire job would take it.
-    const again = new Map<number, { x: ExpiredPiece; amount: number }>();
+    // What the redemption left of the expiries it reversed expires again, under the lot's next key, as
+    // the expire job would take it: on the night those expiries were (a redemption of an old night run
+    // again must not expire it before the lot's date), or the redemption's, if later.
+    const again = new Map<number, { x: ExpiredPiece; amount: number; on: string }>();
     for (const x of fromExpiry) {
-      const a = again.get(x.lotId) ?? { x, amount: 0 };
+      const a = again.get(x.lotId) ?? { x, amount: 0, on: input.businessDate };
       a.amount += x.expired - x.spent;
+      if (x.expiredOn > a.on) a.on = x.expiredOn;
       again.set(x.lotId, a);
     }
-    for (const { x, amount } of again.values()) {
+    for (const { x, amount, on } of again.values()) {
       if (amount <= 0) continue;
       const lot = { id: x.lotId, code: (await this.accountById(x.accountId)).code, expiresOn: x.expiresOn };
       const earlier = await this.store.expiriesOfLot(x.lotId);
-      await this.applyPosting(preparePosting(lotExpiry(lot, amount, earlier, input.businessDate)));
+      await this.applyPosting(preparePosting(lotExpiry(lot, amount, earlier, on)));
     }
     return {
       key: input.key,

@@ -64,6 +64,8 @@ export interface ExpiredLot {
   expiresOn: string;
   postingId: number;
   postingKey: string;
+  /** The night of the expiry posting. */
+  expiredOn: string;
   expired: number;
 }
 
@@ -233,13 +235,13 @@ export const EXPIRED_FROM_LOTS_OF = `SELECT l.id AS lot_id, l.account_id, -SUM(m
  * ledger asks it too, through knex.
  */
 export const EXPIRED_LOTS_VALID_ON = `SELECT l.id AS lot_id, l.earned_on, l.expires_on, p.id AS posting_id,
-       p.idempotency_key AS posting_key, -SUM(m.amount) AS expired
+       p.idempotency_key AS posting_key, p.business_date AS expired_on, -SUM(m.amount) AS expired
   FROM lots l
   JOIN lot_movements m ON m.lot_id = l.id AND m.amount < 0
   JOIN postings p ON p.id = m.posting_id AND p.kind = 'EXPIRY'
   WHERE l.account_id = ? AND l.expires_on >= ?
     AND NOT EXISTS (SELECT 1 FROM postings r WHERE r.reversal_of = p.id)
-  GROUP BY l.id, l.earned_on, l.expires_on, p.id, p.idempotency_key
+  GROUP BY l.id, l.earned_on, l.expires_on, p.id, p.idempotency_key, p.business_date
   ORDER BY l.expires_on, l.earned_on, l.id, p.id`;
 
 /**
@@ -396,6 +398,7 @@ interface RawExpiredLot {
   expires_on: string;
   posting_id: number | string;
   posting_key: string;
+  expired_on: string;
   expired: number | string;
 }
 /** Also the simulated ledger's reading of EXPIRED_LOTS_VALID_ON. */
@@ -405,6 +408,7 @@ export const toExpiredLot = (r: RawExpiredLot): ExpiredLot => ({
   expiresOn: r.expires_on,
   postingId: Number(r.posting_id),
   postingKey: r.posting_key,
+  expiredOn: r.expired_on,
   expired: Number(r.expired),
 });
 /** Also the simulated ledger's reading of LOT_ORIGIN. */
