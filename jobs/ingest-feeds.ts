@@ -160,6 +160,21 @@ export function sameFlightOf(
     (!own || (!own.postingKey && listed.postingKey) || (listedAgain(own) && !listedAgain(listed)))
   )
     return listed;
+  // So does a coupon sold as the flight the later listing is under (XX245, no marketing flight): no key of
+  // its own leads to the first listing, which the later one names. Only a listing under another airline's
+  // number is the codeshare's (the DCS lists no flight of its own carrier under another of its numbers):
+  // a first listing under XX245 is another flight than the coupon of XX247, which stays with its own.
+  const seatKey = d.seenCoupon && own && listedAgain(own) ? own.detail?.seatKey : undefined;
+  const seat = seatKey ? find(seatKey) : undefined;
+  if (
+    seat &&
+    seat.seenFtl &&
+    !seat.seenCoupon &&
+    partnerCarded(seat) &&
+    !listedAgain(seat) &&
+    seat.carrier !== d.carrier
+  )
+    return seat;
   return own;
 }
 
@@ -422,6 +437,13 @@ export async function mergeFlightDrafts(archive: FlightArchive, drafts: Activity
       drafts.flatMap((d) => [d.activityKey, ...(d.detail?.marketingKey ? [d.detail.marketingKey] : [])]),
     ),
   ]);
+  // The seats of the listings kept as one known before that coupons come to (`sameFlightOf`).
+  const seats = drafts.flatMap((d) => {
+    const own = d.seenCoupon ? byKey.get(d.activityKey) : undefined;
+    const seat = own && listedAgain(own) ? own.detail?.seatKey : undefined;
+    return seat && !byKey.has(seat) ? [seat] : [];
+  });
+  if (seats.length > 0) for (const [k, r] of await archive.byKeys([...new Set(seats)])) byKey.set(k, r);
   const coupons = drafts
     .filter((d) => d.ticketNumber !== null)
     .map((d) => [d.ticketNumber!, d.couponNumber!] as [string, number]);
@@ -739,13 +761,16 @@ export async function mergeFlightDrafts(archive: FlightArchive, drafts: Activity
       }
       if (seat) {
         // Claimed, or to be claimed, once: kept as its own record, never claimed, the seat's record keeping
-        // what it was claimed or credited from.
+        // what it was claimed or credited from. The seat's key is kept for its coupon to find (a listing
+        // kept so names the seat it was kept as).
+        const seatKey = seat.of.detail?.seatKey ?? seat.of.activityKey;
         Object.assign(d, {
           status: 'NOT_CREDITED',
           reason: 'DUPLICATE',
           reasonField: 'flight',
-          reasonMessage: listedSeatMessage(d, seat.of.activityKey),
+          reasonMessage: listedSeatMessage(d, seatKey),
           needsAccrual: false,
+          detail: { ...d.detail, seatKey },
         });
         inserts.set(d.activityKey, d);
         onDay(d);

@@ -134,6 +134,11 @@ export interface ActivityDetail {
    * flight is credited on our card, and not claimed from that program, which would credit the seat again.
    */
   otherProgramCard?: { program: string; number: string };
+  /**
+   * On a passenger on another program's card kept NOT_CREDITED DUPLICATE as a seat listed or ticketed
+   * before (`seatOf` in jobs/ingest-feeds.ts): that seat's record, which its coupon completes instead.
+   */
+  seatKey?: string;
   fareBasis?: string | null;
   /**
    * A coupon's operating carrier. The activity's `carrier` is that of the flight it is keyed by, which is

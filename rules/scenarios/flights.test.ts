@@ -2015,6 +2015,40 @@ for (const engine of availableEngines()) {
         expect(await sentToLh(w)).toHaveLength(1);
       });
 
+      it('listed under YY5245, then under XX245, then his coupon of XX245 with no marketing flight: it completes the first listing, claimed once with its ticket', async () => {
+        const w = s();
+        w.dropFtl(listedOnLh);
+        await w.night('2026-03-11');
+        w.dropFtl(ftlOnLh);
+        await w.night('2026-03-12');
+        expect(await w.activity(LH_KEY)).toMatchObject(listedAgain(LH_LISTED));
+        // Sold as XX245 itself: its key is the one the listing kept as the seat bears.
+        const file = w.dropCoupons([onLh()]);
+        const shown = await w.simulate('flown', file, '2026-03-13');
+        expect(shown.filter((e) => e.type === 'record')).toMatchObject([{ activity: LH_LISTED }]);
+        await w.night('2026-03-13');
+        expect(await w.activity(LH_LISTED)).toMatchObject({
+          seen_ftl: YES,
+          seen_coupon: YES,
+          ticket_number: '0741000000001',
+          coupon_number: 1,
+        });
+        expect(await w.activity(LH_KEY)).toMatchObject({ ...listedAgain(LH_LISTED), ticket_number: null });
+        const claimed = await claimsToLh(w, '2026-03-13');
+        expect(claimed).toMatchObject({ claims: 1, waiting: 0 });
+        expect(claimed.xml).toMatch(
+          /<FareBasis>YSTD<\/FareBasis>\s*<TicketNumber>0741000000001<\/TicketNumber>\s*<CouponNumber>1<\/CouponNumber>/,
+        );
+        expect(await sentToLh(w)).toEqual([
+          { activity_key: LH_LISTED, business_date: '2026-03-13', status: 'SENT' },
+        ]);
+        expect(await claimedThrough(w, '2026-03-13', ['2026-03-14', '2026-03-15'])).toEqual([1, 0, 0]);
+        // The night that claimed him, run again: the same one claim.
+        await w.night('2026-03-13', { foretold: false });
+        expect(await claimedFromLh(w, '2026-03-13')).toBe(1);
+        expect(await sentToLh(w)).toHaveLength(1);
+      });
+
       it('waiting under XX245, then his coupon voided sold as YY5245 and the listing under YY5245: nothing claimed', async () => {
         const w = s();
         w.dropFtl(ftlOnLh);
@@ -2029,6 +2063,39 @@ for (const engine of availableEngines()) {
         ]);
         expect(await sentToLh(w)).toEqual([]);
       });
+    });
+
+    it('listed under XX245, then under XX247, then his coupon of XX247: the XX245 listing keeps no ticket of another flight', async () => {
+      const w = s();
+      const LH_247 = flightKey(
+        { carrier: 'XX', number: '247', date: FLIGHT.date, origin: FLIGHT.from, destination: FLIGHT.to },
+        LH_CARD,
+      );
+      w.dropFtl(ftlOnLh);
+      await w.night('2026-03-11');
+      w.dropFtl(ftl({ flight: 'XX247', groups: ftlOnLh.groups }));
+      await w.night('2026-03-12');
+      expect(await w.activity(LH_247)).toMatchObject({ status: 'NOT_CREDITED', reason: 'DUPLICATE' });
+      w.dropCoupons([onLh({ ticket: '0741000000002', flight: '247' })]);
+      await w.night('2026-03-13');
+      // Not the codeshare's listing: the coupon of XX247 stays with the listing under XX247.
+      expect(await w.activity(LH_KEY)).toMatchObject({
+        seen_coupon: expect.not.toSatisfy((v: unknown) => v === true || v === 1),
+        ticket_number: null,
+      });
+      expect(await w.activity(LH_247)).toMatchObject({
+        status: 'NOT_CREDITED',
+        reason: 'DUPLICATE',
+        ticket_number: '0741000000002',
+      });
+      expect(await claimsToLh(w, '2026-03-13')).toMatchObject({ claims: 0, waiting: 1 });
+      await w.night('2026-03-14');
+      const claimed = await claimsToLh(w, '2026-03-14');
+      expect(claimed).toMatchObject({ claims: 1, waiting: 0 });
+      expect(claimed.xml).not.toContain('<TicketNumber>');
+      expect(await sentToLh(w)).toEqual([
+        { activity_key: LH_KEY, business_date: '2026-03-14', status: 'SENT' },
+      ]);
     });
 
     it('two passengers of the coupon’s name on our cards: the coupon on the partner card stays LH’s', async () => {
