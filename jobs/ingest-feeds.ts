@@ -43,9 +43,10 @@ import { marketingOf, requestInTheFuture } from '../rules/eligibility.js';
 import { sameTraveller } from '../rules/names.js';
 import {
   cancellationNotApplied,
+  cancellationOf,
+  cancelledBeforeCredit,
   claimReceipt,
   claimReceivedBefore,
-  copyStands,
   flownAfterFinal,
   isFinalCouponStatus,
   mayBeSentAgain,
@@ -983,6 +984,40 @@ export const firstCopyOf = (
     : { file: row.sourceFileId === null ? undefined : files.get(row.sourceFileId) };
 
 /**
+ * A stay its hotel cancelled (`cancelled`, tonight's record of it, in `file` at `line`) before anything was
+ * posted for it: rejected as the cancellation is, so accrue never credits it, not even once its rate comes.
+ * One read earlier in the batch (no id yet) is changed in place and stored so; an archived one is updated,
+ * its reject dated tonight when an earlier night read it and reported it waiting, as accrue dates one.
+ */
+async function settleCancelledStay(
+  trx: Knex.Transaction,
+  stay: ActivityRow,
+  cancelled: ActivityRow,
+  resStatus: string,
+  file: FileRow,
+  line: number | null,
+  now: string,
+): Promise<void> {
+  const night = cancelled.businessDate;
+  const settled = cancelledBeforeCredit(
+    cancelled.externalRef ?? cancelled.activityKey,
+    resStatus,
+    stay.id === undefined || stay.sourceFileId === file.id
+      ? { sameFile: true, line }
+      : { file: file.name, night },
+  );
+  if (stay.id === undefined) {
+    Object.assign(stay, settled);
+    return;
+  }
+  const waited = stay.status !== 'REJECTED' && stay.businessDate < night;
+  await trx('activities')
+    .where({ id: stay.id })
+    .update({ ...toDb(settled, now), ...(waited ? { rejected_on: night } : {}) });
+  Object.assign(stay, settled);
+}
+
+/**
  * Activities that must be new: a known key is a duplicate record (DUPLICATE), not a correction; unless
  * its earlier copy was rejected (`recordReceipt`), when the record is stored and decided afresh.
  */
@@ -1022,18 +1057,21 @@ async function storeUnique(
     if (!draft.ok) {
       let rejection: Omit<RejectRow, 'line' | 'path'> = draft.rejection;
       if (draft.cancels) {
-        const key = draft.cancels.activity.activityKey;
-        const first = seen.get(key);
-        const earlier = knownCopyOf(draft.cancels.activity);
-        if (copyStands(earlier, first !== undefined)) {
-          const standing = first ?? earlier!;
+        const { activity: cancelled, resStatus } = draft.cancels;
+        // A copy earlier in this batch is not stored yet: settled in place, it is stored as settled.
+        const standing = seen.get(cancelled.activityKey) ?? knownCopyOf(cancelled);
+        const effect = cancellationOf(standing);
+        if (effect === 'notApplied') {
           rejection = cancellationNotApplied(
-            ref ?? key,
-            draft.cancels.resStatus,
-            standing,
-            firstCopyOf(standing, files, file.id),
+            ref ?? cancelled.activityKey,
+            resStatus,
+            standing!,
+            firstCopyOf(standing!, files, file.id),
           );
           counts.add('cancellationsNotApplied');
+        } else if (effect === 'settle') {
+          await settleCancelledStay(trx, standing!, cancelled, resStatus, file, event.line, now);
+          counts.add('cancelledBeforeCredit');
         }
       }
       rejects.push({
@@ -1294,7 +1332,7 @@ export function hotelHandler(
   program: Program,
 ): FeedHandler<HotelStay> & { counts(): Record<string, number> } {
   const counts = new Counter();
-  /** This file's cancellations of stays whose credit stands, warned of once the file is read. */
+  /** This file's cancellations of stays whose credit is posted, warned of once the file is read. */
   const notApplied: RejectRow[] = [];
   return {
     feed: 'hotel',

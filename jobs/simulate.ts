@@ -119,7 +119,8 @@ import {
   recordReadBefore,
   recordReceipt,
   cancellationNotApplied,
-  copyStands,
+  cancellationOf,
+  cancelledBeforeCredit,
   type FirstCopy,
 } from '../rules/sent-again.js';
 import type { FileRefusal } from './ingest-file.js';
@@ -487,13 +488,28 @@ class SimulatedArchive implements FlightArchive {
       if (cancels) {
         const earlier = earlierCopyOf(cancels.activity, (key) => this.byKey.get(key));
         const first = earlier && this.lastItem.get(earlier);
-        if (copyStands(earlier, first !== undefined)) {
+        const ref = cancels.activity.externalRef ?? cancels.activity.activityKey;
+        const effect = cancellationOf(earlier);
+        if (effect === 'notApplied') {
           const where = first ? copyInRun(first, item.file) : firstCopyOf(earlier!, files);
-          const ref = cancels.activity.externalRef ?? cancels.activity.activityKey;
           item.draft = {
             ok: false,
             rejection: cancellationNotApplied(ref, cancels.resStatus, earlier!, where),
           };
+        } else if (effect === 'settle') {
+          // As ingest settles it (settleCancelledStay): the stay shows rejected on its own line, and accrue
+          // leaves it. The run's files are not registered: one of the run is named as the night names it.
+          Object.assign(
+            earlier!,
+            cancelledBeforeCredit(
+              ref,
+              cancels.resStatus,
+              first?.file === item.file
+                ? { sameFile: true, line: item.line }
+                : { file: item.file, night: cancels.activity.businessDate },
+            ),
+          );
+          if (earlier!.id !== undefined) this.changed.add(earlier!);
         }
       }
       if (!item.draft?.ok) continue;

@@ -382,7 +382,7 @@ export type Draft =
       rejection: Rejection;
       /**
        * A hotel stay the hotel says never happened: the activity it would be, by whose key ingest and the
-       * simulator find a credit of it that the refusal leaves standing (`cancellationNotApplied`).
+       * simulator find the stay it cancels (`cancellationOf`).
        */
       cancels?: { activity: ActivityRow; resStatus: string };
     };
@@ -662,6 +662,9 @@ export function stayDidNotHappen(resStatus: string | undefined): boolean {
   return resStatus !== undefined && NO_STAY_STATUSES.has(resStatus.toLowerCase().replace(/[\s_-]/g, ''));
 }
 
+/** Why a stay the hotel says never happened earns nothing: its refusal's words, and its stay's once settled. */
+export const NO_STAY = 'the guest did not stay, and no contract credits a stay that did not happen';
+
 export function hotelDraft(s: HotelStay, partnerCode: string, businessDate: IsoDate): Draft {
   if (!s.memberNumber)
     return { ok: false, rejection: reject('MEMBER_UNKNOWN', 'AccountID', 'the stay names no member') };
@@ -706,7 +709,7 @@ export function hotelDraft(s: HotelStay, partnerCode: string, businessDate: IsoD
       rejection: reject(
         'NO_CONTRACT',
         'HotelReservation/@ResStatus',
-        `reservation ${s.reservationId} is ${s.resStatus}: the guest did not stay, and no contract credits a stay that did not happen`,
+        `reservation ${s.reservationId} is ${s.resStatus}: ${NO_STAY}`,
       ),
       cancels: { activity, resStatus: s.resStatus! },
     };

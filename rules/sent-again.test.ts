@@ -2,6 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { ActivityStatus } from './activity.js';
 import {
+  cancellationOf,
+  cancelledBeforeCredit,
   claimReceipt,
   claimReceivedBefore,
   flightReadBefore,
@@ -170,6 +172,38 @@ describe('the decision on a copy sent again', () => {
         if (!seenInRun && c !== undefined)
           expect(receiptOf(c, false, () => afresh)).toBe(afresh ? 'sentAgain' : 'duplicate');
       }),
+    );
+  });
+});
+
+describe('a hotel’s cancellation of a stay read before', () => {
+  it('is not applied only to a stay whose credit is posted: one still waiting is settled, never credited', () => {
+    for (const status of ACTIVITY_STATUSES)
+      for (const needsAccrual of [false, true]) {
+        const effect = cancellationOf({ status, needsAccrual });
+        if (status === 'POSTED' || status === 'PARTIAL') expect(effect).toBe('notApplied');
+        else if (status === 'REVERSED' || (status === 'REJECTED' && !needsAccrual))
+          expect(effect).toBe('none');
+        else expect([status, needsAccrual, effect]).toEqual([status, needsAccrual, 'settle']);
+      }
+    expect(cancellationOf(undefined)).toBe('none');
+  });
+
+  it('settles the stay rejected, decided and earning nothing, naming where the hotel cancelled it', () => {
+    expect(
+      cancelledBeforeCredit('R-9', 'No-show', { file: 'GS_20260613.xml', night: '2026-06-13' }),
+    ).toMatchObject({
+      status: 'REJECTED',
+      reason: 'NO_CONTRACT',
+      reasonField: 'HotelReservation/@ResStatus',
+      reasonMessage: expect.stringMatching(
+        /^the hotel sent reservation R-9 as No-show in GS_20260613\.xml \(night of 2026-06-13\): /,
+      ),
+      needsAccrual: false,
+      points: 0,
+    });
+    expect(cancelledBeforeCredit('R-9', 'Cancelled', { sameFile: true, line: 30 }).reasonMessage).toMatch(
+      /^the hotel sent reservation R-9 as Cancelled at line 30 of this file: /,
     );
   });
 });

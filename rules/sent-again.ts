@@ -4,7 +4,7 @@
  * judge it here and word the refusal here, so the night and its simulation cannot disagree on either.
  */
 import type { IsoDate } from '../lib/dates.js';
-import type { ActivityRow } from './activity.js';
+import { NO_STAY, type ActivityRow } from './activity.js';
 
 /** What becomes of a record under an id: `new` (none before), `sentAgain` (decided afresh), `duplicate`. */
 export type Receipt = 'new' | 'sentAgain' | 'duplicate';
@@ -100,16 +100,48 @@ export const claimReceivedBefore = (claimId: string, earlier: { status: ClaimSta
 });
 
 /**
- * Whether a record's earlier copy still stands for it: credited, waiting to be decided, or a copy earlier
- * in this run. A rejected or reversed copy credits nothing.
+ * What a hotel's cancellation (or no-show) does to the stay it names, found archived or read earlier in
+ * this run: nothing when there is none or it credits nothing (rejected, reversed: the cancellation is a
+ * stay that did not happen, refused as one); `settle` a stay nothing was posted for yet (new tonight,
+ * waiting for its rate or its night, queued to be decided again), which is then never credited;
+ * `notApplied` to one whose credit is posted, which no command of the feed can take back.
  */
-export const copyStands = (
+export function cancellationOf(
   earlier: Pick<ActivityRow, 'status' | 'needsAccrual'> | undefined,
-  seenInRun: boolean,
-) => seenInRun || (earlier !== undefined && !mayBeSentAgain(earlier) && earlier.status !== 'REVERSED');
+): 'none' | 'settle' | 'notApplied' {
+  if (earlier === undefined || mayBeSentAgain(earlier) || earlier.status === 'REVERSED') return 'none';
+  return earlier.status === 'POSTED' || earlier.status === 'PARTIAL' ? 'notApplied' : 'settle';
+}
 
 /**
- * A hotel's cancellation (or no-show) of a stay whose credit stands. The feed has no reversal to take a
+ * Where a stay's cancellation came in, seen from the stay's own file: a line of it, or a later file and
+ * the night that read it.
+ */
+export type CancelledIn = { sameFile: true; line: number | null } | { file: string; night: IsoDate };
+
+/**
+ * A stay the hotel cancelled before anything was posted for it, settled as its cancellation is refused:
+ * REJECTED NO_CONTRACT on the ResStatus, decided, nothing to earn. Its message names where the hotel said
+ * so, which its document's response and the Rejects report show with the stay.
+ */
+export const cancelledBeforeCredit = (ref: string, resStatus: string, cancelledIn: CancelledIn) => {
+  const where: FirstCopy =
+    'sameFile' in cancelledIn
+      ? cancelledIn
+      : { file: { name: cancelledIn.file, registered: true, night: cancelledIn.night } };
+  return {
+    status: 'REJECTED' as const,
+    reason: 'NO_CONTRACT',
+    reasonField: 'HotelReservation/@ResStatus',
+    reasonMessage: `the hotel sent reservation ${ref} as ${resStatus}${receivedWhere(where)}: ${NO_STAY}`,
+    points: 0,
+    statusCredit: 0,
+    needsAccrual: false,
+  } satisfies Partial<ActivityRow>;
+};
+
+/**
+ * A hotel's cancellation (or no-show) of a stay whose credit is posted. The feed has no reversal to take a
  * stay's credit back by (a partner's `-R` record has its own id; the hotel sends the reservation's again),
  * so it is refused with a reason of its own rather than DUPLICATE, which would say nothing is to be done,
  * and the night warns of it for an operator to settle with the hotel.

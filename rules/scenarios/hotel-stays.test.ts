@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../../test/harness/db.js';
 import { exportCopy } from '../../test/harness/files.js';
 import { exportJob } from '../../jobs/export.js';
-import { hotelKey } from '../activity.js';
+import { hotelKey, NO_STAY } from '../activity.js';
 import type { SimulationEvent } from '../../jobs/simulate.js';
 import { memberNumber, useScenario, type HotelStayInput, type Person, type Scenario } from './scenario.js';
 
@@ -225,6 +225,124 @@ for (const engine of availableEngines()) {
         ],
       ]);
     });
+    describe('a stay cancelled before anything was posted for it is not credited', () => {
+      const field = 'HotelReservation/@ResStatus';
+      const cancelled = (reservation: string) =>
+        stay(reservation, { resStatus: 'Cancelled', revenue: [{ category: 'ROOM', amount: '0.00' }] });
+      /** The stay as the night leaves it: status, reason, field, message, whether accrue waits for it, points. */
+      const settled = async (w: Scenario, reservation: string) => {
+        const a = (await w.activity(hotelKey('GRANDSTAY', reservation, 'GS001')))!;
+        return [
+          a.status,
+          a.reason,
+          a.reason_field,
+          a.reason_message,
+          Boolean(a.needs_accrual),
+          Number(a.points),
+          a.rejected_on ?? null,
+        ];
+      };
+      const refusedAsRead = async (w: Scenario) =>
+        (await w.rejects({ feed: 'hotel' })).map((r) => [r.record_ref, r.reason, r.field, r.message]);
+
+      it('the hotel cancels it in another document the same night: the stay is rejected as the cancellation is, no warning', async () => {
+        const w = s();
+        await w.enrol('2026-05-01', IVANOV);
+        const first = w.dropHotel('GS', [stay('R-9')], 'GS_GSBER01_StayInfoNotif_20260612.xml');
+        const cancel = w.dropHotel('GS', [cancelled('R-9')], 'GS_GSBER01_StayInfoNotif_20260613.xml');
+        expect(shown(await w.simulate('hotel', first, '2026-06-13', [['hotel', cancel]]))).toEqual([
+          [hotelKey('GRANDSTAY', 'R-9', 'GS001'), 'REJECTED', 'NO_CONTRACT', 0],
+          [expect.any(Number), 'REJECTED', 'NO_CONTRACT', field],
+        ]);
+        const night = await w.night('2026-06-13');
+        const why = `the hotel sent reservation R-9 as Cancelled in ${cancel} (night of 2026-06-13): ${NO_STAY}`;
+        expect(await settled(w, 'R-9')).toEqual(['REJECTED', 'NO_CONTRACT', field, why, false, 0, null]);
+        expect(await refusedAsRead(w)).toEqual([
+          ['R-9', 'NO_CONTRACT', field, `reservation R-9 is Cancelled: ${NO_STAY}`],
+        ]);
+        expect(night.ingest.warnings ?? []).toEqual([]);
+        expect(night.ingest.counts['hotel.cancellationsNotApplied']).toBeUndefined();
+        expect(night.ingest.counts['hotel.cancelledBeforeCredit']).toBe(1);
+        expect(await w.balance(IVANOV.number)).toBe(0);
+        // Both documents are answered after accrue: the first says the stay was not credited, and why.
+        expect(await responseWarnings(w, '2026-06-13', first)).toEqual([['1', 'NO_CONTRACT', 'R-9', why]]);
+        expect(await responseWarnings(w, '2026-06-13', cancel)).toEqual([
+          [
+            '1',
+            'NO_CONTRACT',
+            'R-9',
+            expect.stringMatching(new RegExp(`^line \\d+: reservation R-9 is Cancelled: ${NO_STAY}$`)),
+          ],
+        ]);
+      });
+
+      it('the stay and its cancellation come in one document: the stay is stored rejected', async () => {
+        const w = s();
+        await w.enrol('2026-05-01', IVANOV);
+        const file = w.dropHotel('GS', [stay('R-9'), cancelled('R-9')]);
+        expect(shown(await w.simulate('hotel', file, '2026-06-13'))).toEqual([
+          [hotelKey('GRANDSTAY', 'R-9', 'GS001'), 'REJECTED', 'NO_CONTRACT', 0],
+          [expect.any(Number), 'REJECTED', 'NO_CONTRACT', field],
+        ]);
+        const night = await w.night('2026-06-13');
+        const [reject] = await w.rejects({ feed: 'hotel' });
+        const why = `the hotel sent reservation R-9 as Cancelled at line ${String(reject!.line)} of this file: ${NO_STAY}`;
+        expect(await settled(w, 'R-9')).toEqual(['REJECTED', 'NO_CONTRACT', field, why, false, 0, null]);
+        expect(await refusedAsRead(w)).toEqual([
+          ['R-9', 'NO_CONTRACT', field, `reservation R-9 is Cancelled: ${NO_STAY}`],
+        ]);
+        expect(night.ingest.warnings ?? []).toEqual([]);
+        expect(await w.balance(IVANOV.number)).toBe(0);
+        expect(await responseWarnings(w, '2026-06-13', file)).toEqual([
+          ['1', 'NO_CONTRACT', 'R-9', why],
+          [
+            '2',
+            'NO_CONTRACT',
+            'R-9',
+            `line ${String(reject!.line)}: reservation R-9 is Cancelled: ${NO_STAY}`,
+          ],
+        ]);
+      });
+
+      it('the stay waits for its rate when the hotel cancels it: it is not credited when the rate comes', async () => {
+        const w = s();
+        await w.enrol('2026-05-01', IVANOV);
+        w.dropFx({ '2026-06-11': { USD: '1.2000' } });
+        await w.night('2026-06-12');
+        // 100.00 EUR of room, checked out on Friday 12 June, whose rate has not come by Saturday's night.
+        const first = w.dropHotel(
+          'GS',
+          [stay('R-9', { revenue: [{ category: 'ROOM', amount: '100.00', currency: 'EUR' }] })],
+          'GS_GSBER01_StayInfoNotif_20260612.xml',
+        );
+        await w.night('2026-06-13');
+        expect(await outcome(w, 'R-9')).toEqual(['PENDING', 'BAD_CURRENCY', 0]);
+        const cancel = w.dropHotel('GS', [cancelled('R-9')], 'GS_GSBER01_StayInfoNotif_20260614.xml');
+        expect(shown(await w.simulate('hotel', cancel, '2026-06-14'))).toEqual([
+          [expect.any(Number), 'REJECTED', 'NO_CONTRACT', field],
+        ]);
+        const night = await w.night('2026-06-14');
+        const why = `the hotel sent reservation R-9 as Cancelled in ${cancel} (night of 2026-06-14): ${NO_STAY}`;
+        // Its reject is the night's that settled it, as one rejected after waiting is.
+        expect(await settled(w, 'R-9')).toEqual([
+          'REJECTED',
+          'NO_CONTRACT',
+          field,
+          why,
+          false,
+          0,
+          '2026-06-14',
+        ]);
+        expect(night.ingest.warnings ?? []).toEqual([]);
+        // The first document's answer waited for the stay's decision: it says the stay was not credited.
+        expect(await responseWarnings(w, '2026-06-14', first)).toEqual([['1', 'NO_CONTRACT', 'R-9', why]]);
+        w.dropFx({ '2026-06-12': { USD: '1.2000' } });
+        await w.night('2026-06-15');
+        expect(await outcome(w, 'R-9')).toEqual(['REJECTED', 'NO_CONTRACT', 0]);
+        expect(await w.balance(IVANOV.number)).toBe(0);
+      });
+    });
+
     it('credits a stay under a reservation id another hotel of the chain used: a stay is its hotel’s', async () => {
       const w = s();
       await w.enrol('2026-05-01', IVANOV);
