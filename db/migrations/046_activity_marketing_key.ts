@@ -15,15 +15,18 @@ export async function up(knex: Knex): Promise<void> {
   await knex.schema.alterTable('activities', (t) => {
     t.string('marketing_key', 200).nullable();
   });
+  // The index before the rows are filled: built after updates in the same transaction, PostgreSQL marks
+  // it usable only by transactions that start after every one running now has ended (broken HOT chains),
+  // so a busy database would read the archive whole until then.
+  await knex.raw(
+    'CREATE INDEX activities_marketing_key ON activities (marketing_key) WHERE marketing_key IS NOT NULL',
+  );
   // The detail is JSON text on both engines, written by JSON.stringify: the LIKE only narrows the rows.
   const value =
     knex.client.config.client === 'pg'
       ? "detail::json ->> 'marketingKey'"
       : "json_extract(detail, '$.marketingKey')";
   await knex.raw(`UPDATE activities SET marketing_key = ${value} WHERE detail LIKE '%"marketingKey"%'`);
-  await knex.raw(
-    'CREATE INDEX activities_marketing_key ON activities (marketing_key) WHERE marketing_key IS NOT NULL',
-  );
 }
 
 export async function down(knex: Knex): Promise<void> {
