@@ -3,6 +3,7 @@ import type { Knex } from 'knex';
 import { availableEngines, createTestDatabase } from '../test/harness/db.js';
 import { Accounts } from '../ledger/accounts.js';
 import { checkLedger } from '../ledger/check.js';
+import { EXPIRED_LOTS_VALID_ON } from '../ledger/store.js';
 import { Ledger } from '../ledger/ledger.js';
 import { insertMember, updateMember } from '../ledger/members.js';
 import { erasuresOf, namesToClear, rejectTextsToBlank } from '../jobs/retention.js';
@@ -1012,6 +1013,32 @@ for (const engine of availableEngines()) {
         expect(await planOf(t, engine, overdue('id', 'type'))).not.toContain(index);
         expect(await migrateLatest(t.db)).toEqual(since);
         expect(await planOf(t, engine, overdue('id', 'reason'))).toContain(index);
+      } finally {
+        await t.cleanup();
+      }
+    });
+
+    it('047 lets a redemption find the expired lots of its account still valid on its date through an index', async () => {
+      const t = await createTestDatabase(engine);
+      try {
+        const index = 'lots_by_account';
+        // SQLite's plan is the one measured (the embedded default read every lot per redemption); an
+        // empty PostgreSQL table plans by other costs, so there the question is whether it can use it.
+        // Each plan asked of another statement text: SQLite's connection keeps a prepared EXPLAIN's first plan.
+        const valid = (spacing: string) =>
+          engine === 'sqlite'
+            ? t.db.knex.raw(EXPIRED_LOTS_VALID_ON.replace('WHERE', `${spacing}WHERE`), [1, '2026-03-31'])
+            : t.db
+                .knex('lots')
+                .where({ account_id: 1 })
+                .andWhere('expires_on', '>=', '2026-03-31')
+                .select(`id as i${spacing.length}`);
+        expect(await planOf(t, engine, valid(' '))).toContain(index);
+        const since = MIGRATION_NAMES.slice(MIGRATION_NAMES.indexOf('047_lots_by_account'));
+        for (const _ of since) await t.db.knex.migrate.down(MIGRATION_CONFIG);
+        expect(await planOf(t, engine, valid('  '))).not.toContain(index);
+        expect(await migrateLatest(t.db)).toEqual(since);
+        expect(await planOf(t, engine, valid('   '))).toContain(index);
       } finally {
         await t.cleanup();
       }

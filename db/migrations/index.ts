@@ -45,6 +45,7 @@ import * as m038 from './038_invoice_line_credit_month.js';
 import * as m040 from './040_tier_event_superseded.js';
 import * as m041 from './041_awaiting_rate.js';
 import * as m046 from './046_activity_marketing_key.js';
+import * as m047 from './047_lots_by_account.js';
 
 export interface Migration {
   name: string;
@@ -94,6 +95,7 @@ export const migrations: Migration[] = [
   { name: '040_tier_event_superseded', ...m040 },
   { name: '041_awaiting_rate', ...m041 },
   { name: '046_activity_marketing_key', ...m046 },
+  { name: '047_lots_by_account', ...m047 },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {
