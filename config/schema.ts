@@ -299,15 +299,17 @@ function promotionsWithinTheirVersion(
                 `begin it on ${v.effectiveFrom} and list it in ${before.id} for the days before`
               : `no air earning version is in force before it; begin it on ${v.effectiveFrom}`),
         });
-      if (next && p.to >= next.effectiveFrom)
+      if (next && p.to >= next.effectiveFrom) {
+        const last = addDays(next.effectiveFrom, -1);
         ctx.addIssue({
           code: 'custom',
           path: [i, 'promotions', j, 'to'],
           message:
-            `promotion ${p.id} runs to ${p.to}, past the last day of ${v.id} (${addDays(next.effectiveFrom, -1)}): ` +
+            `promotion ${p.id} runs to ${p.to}, past the last day of ${v.id} (${last}): ` +
             `flights from ${next.effectiveFrom} are credited under ${next.id}, which applies only its own ` +
-            `promotions; end it on ${addDays(next.effectiveFrom, -1)} and list it in ${next.id} for the days after`,
+            `promotions; end it on ${last} and list it in ${next.id} for the days after`,
         });
+      }
     });
   });
 }

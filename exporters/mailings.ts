@@ -339,7 +339,7 @@ function parseConsent(text: string | null): Record<string, boolean> | null {
 // A mailing system cannot send to an address without one @; a language code it cannot read is left out.
 // A list never carries an address other than the one stored: one with a character the XML list would
 // drop (controls, lone surrogates) or the mailing house could not tell apart (format, private-use and
-// unassigned characters) leaves its member out, as the members feed refuses such addresses since it
+// unassigned characters, and the blanks that render as nothing: NOT_IN_ADDRESS) leaves its member out, as the members feed refuses such addresses since it
 // checks them, and records stored before may hold them.
 const EMAIL = new RegExp(`^[^${NOT_IN_ADDRESS}]+@[^${NOT_IN_ADDRESS}]+$`, 'u');
 /** The XML list's schema's and the column's limit, in code points as both count. */

@@ -22,7 +22,7 @@ import {
   couponDraft,
   couponKey,
   creditedSameFlightMessage,
-  earlierCopyKeys,
+  draftCopyKeys,
   earlierCopyOf,
   hotelDraft,
   listedSeatMessage,
@@ -165,7 +165,7 @@ export function sameFlightOf(
   // its own leads to the first listing, which the later one names. Only a listing under another airline's
   // number is the codeshare's (the DCS lists no flight of its own carrier under another of its numbers):
   // a first listing under XX245 is another flight than the coupon of XX247, which stays with its own.
-  const seatKey = d.seenCoupon && own && listedAgain(own) ? own.detail?.seatKey : undefined;
+  const seatKey = keptSeatKey(d, own);
   const seat = seatKey ? find(seatKey) : undefined;
   if (
     seat &&
@@ -334,6 +334,9 @@ const ownPassenger = (r: ActivityRow) => r.seenFtl && r.memberNumber !== null &&
 const partnerPassenger = (r: ActivityRow) => r.seenFtl && partnerCarded(r) && !listedAgain(r);
 /** A passenger on another program's card kept as a seat already listed or ticketed (`seatOf`). */
 const listedAgain = (r: ActivityRow) => r.status === 'NOT_CREDITED' && r.reason === 'DUPLICATE';
+/** The seat a coupon's own record names when that record is a listing kept as one known before. */
+const keptSeatKey = (d: ActivityRow, own: ActivityRow | undefined) =>
+  d.seenCoupon && own && listedAgain(own) ? own.detail?.seatKey : undefined;
 /** An FTL passenger on a card, ours or another program's. */
 const cardedPassenger = (r: ActivityRow) => ownPassenger(r) || partnerPassenger(r);
 /** A coupon on a card of ours. */
@@ -440,8 +443,7 @@ export async function mergeFlightDrafts(archive: FlightArchive, drafts: Activity
   ]);
   // The seats of the listings kept as one known before that coupons come to (`sameFlightOf`).
   const seats = drafts.flatMap((d) => {
-    const own = d.seenCoupon ? byKey.get(d.activityKey) : undefined;
-    const seat = own && listedAgain(own) ? own.detail?.seatKey : undefined;
+    const seat = keptSeatKey(d, byKey.get(d.activityKey));
     return seat && !byKey.has(seat) ? [seat] : [];
   });
   if (seats.length > 0) for (const [k, r] of await archive.byKeys([...new Set(seats)])) byKey.set(k, r);
@@ -1006,14 +1008,12 @@ async function settleCancelledStay(
       ? { sameFile: true, line }
       : { file: file.name, night },
   );
-  if (stay.id === undefined) {
-    Object.assign(stay, settled);
-    return;
+  if (stay.id !== undefined) {
+    const waited = stay.status !== 'REJECTED' && stay.businessDate < night;
+    await trx('activities')
+      .where({ id: stay.id })
+      .update({ ...toDb(settled, now), ...(waited ? { rejected_on: night } : {}) });
   }
-  const waited = stay.status !== 'REJECTED' && stay.businessDate < night;
-  await trx('activities')
-    .where({ id: stay.id })
-    .update({ ...toDb(settled, now), ...(waited ? { rejected_on: night } : {}) });
   Object.assign(stay, settled);
 }
 
@@ -1038,13 +1038,7 @@ async function storeUnique(
   const rejects: RejectRow[] = [];
   const fresh: ActivityRow[] = [];
   const setAside: ActivityRow[] = [];
-  const keys = items.flatMap((i) =>
-    i.draft.ok
-      ? earlierCopyKeys(i.draft.activity)
-      : i.draft.cancels
-        ? earlierCopyKeys(i.draft.cancels.activity)
-        : [],
-  );
+  const keys = items.flatMap((i) => draftCopyKeys(i.draft));
   const known = await activitiesByKeys(trx, [...new Set(keys)]);
   const knownCopyOf = (a: ActivityRow) => earlierCopyOf(a, (key) => known.get(key));
   const files = await filesReceived(

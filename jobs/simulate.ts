@@ -36,7 +36,7 @@ import {
   partnerDraft,
   redemptionDraft,
   cancellationKey,
-  earlierCopyKeys,
+  draftCopyKeys,
   earlierCopyOf,
   type ActivityRow,
   type Draft,
@@ -471,13 +471,7 @@ class SimulatedArchive implements FlightArchive {
    * its earlier copy was rejected (ingest sets that copy aside and decides the record afresh).
    */
   async storeUnique(items: Item[]): Promise<void> {
-    const keys = items.flatMap((i) =>
-      i.draft?.ok
-        ? earlierCopyKeys(i.draft.activity)
-        : i.draft?.cancels
-          ? earlierCopyKeys(i.draft.cancels.activity)
-          : [],
-    );
+    const keys = items.flatMap((i) => draftCopyKeys(i.draft));
     await this.loadKeys(keys);
     const files = await filesReceived(
       this.knex,
@@ -1603,33 +1597,19 @@ export async function* simulateNight(
         item.row!;
       const d = decided.get(item.row!);
       if (!d) {
-        if (row.status === 'REJECTED') {
-          // A second coupon for a flight another coupon stands for: stored, waiting, credited never twice.
-          tally(item.file, 'rejected', row.reason);
+        // A second coupon for a flight another coupon stands for (stored, waiting, credited never twice),
+        // or a seat known before listed again on another program's card (the claims export leaves it out).
+        if (row.status === 'REJECTED' || (row.status === 'NOT_CREDITED' && row.reason === 'DUPLICATE')) {
+          if (row.status === 'REJECTED') tally(item.file, 'rejected', row.reason);
+          else tally(item.file, 'notCredited');
           out(
             item.file,
             record(
               item,
               row.activityKey,
-              'REJECTED',
+              row.status,
               row.reason,
               ruleMessage(row.reason, row.reasonMessage, row.detail) ?? undefined,
-              undefined,
-              undefined,
-              row.reasonField ?? undefined,
-            ),
-          );
-        } else if (row.status === 'NOT_CREDITED' && row.reason === 'DUPLICATE') {
-          // A seat known before, listed again on another program's card: the claims export leaves it out.
-          tally(item.file, 'notCredited');
-          out(
-            item.file,
-            record(
-              item,
-              row.activityKey,
-              'NOT_CREDITED',
-              row.reason,
-              row.reasonMessage ?? undefined,
               undefined,
               undefined,
               row.reasonField ?? undefined,

@@ -157,8 +157,8 @@ function priceTerm(
 
 /**
  * What each partner owes for the points credited on its behalf between two dates: points (net of
- * reversals) × the price of the contract in force on the activity date, in the partner's billing
- * currency. A partner with points but no contract in force is listed with price 0, to be seen.
+ * reversals) × the price of the contract or chart each credit was made under (the one in force on its
+ * activity date for a credit that names none), in the partner's billing currency. A partner with points but no contract in force is listed with price 0, to be seen.
  */
 export async function partnerBilling(
   db: Db,

@@ -269,7 +269,7 @@ export async function expiredByEarnMonth(db: Db, from: IsoDate, to: IsoDate): Pr
 
 export interface PartnerCredit {
   partner: string;
-  /** Activity date of the postings (business date when they have none): it picks the contract. */
+  /** Activity date of the postings (business date when they have none): it picks the contract of a credit whose ruleVersion names none. */
   activityDate: IsoDate;
   /** The contract or chart the credit was made under (a reversal's, its original's), as the invoice prices it. */
   ruleVersion: string | null;

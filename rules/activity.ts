@@ -257,6 +257,12 @@ export function earlierCopyKeys(a: ActivityRow): string[] {
   return former === undefined ? [a.activityKey] : [a.activityKey, former];
 }
 
+/** The keys an earlier copy of a draft's record (or of the record its cancellation names) is found by. */
+export function draftCopyKeys(d: Draft | undefined): string[] {
+  if (d?.ok) return earlierCopyKeys(d.activity);
+  return d?.cancels ? earlierCopyKeys(d.cancels.activity) : [];
+}
+
 function formerStayKey(a: ActivityRow): string | undefined {
   const hotel = a.type === 'HOTEL' ? a.detail?.locationCode : null;
   return hotel && a.partnerCode && a.externalRef ? hotelKey(a.partnerCode, a.externalRef) : undefined;
@@ -658,7 +664,7 @@ const NO_STAY_STATUSES: ReadonlySet<string> = new Set([
 ]);
 
 /** Whether a stay's `HotelReservation/@ResStatus` says it never happened. */
-export function stayDidNotHappen(resStatus: string | undefined): boolean {
+function stayDidNotHappen(resStatus: string | undefined): boolean {
   return resStatus !== undefined && NO_STAY_STATUSES.has(resStatus.toLowerCase().replace(/[\s_-]/g, ''));
 }
 

@@ -48,12 +48,12 @@ export function businessDateOption(
   if (!isIsoDate(value))
     throw new UsageError(`--date expects a date YYYY-MM-DD, got ${JSON.stringify(value)}`);
   const ended = options.ended;
-  // A month-end (`run monthly`, `report monthly`) runs for its month's last day, whatever --date names.
-  const why =
-    ended && notEndedYet(ctx.config, ctx.now(), ended.what, ended.monthEnd ? endOfMonth(value) : value);
+  // A month-end (`run monthly`, `report monthly`) runs for its month's last day, whatever --date names:
+  // a month's report made for a day within it would be a second, partial one.
+  const date = ended?.monthEnd ? endOfMonth(value) : value;
+  const why = ended && notEndedYet(ctx.config, ctx.now(), ended.what, date);
   if (why) throw new UsageError(`${why}; to replay a night as of another clock, set REDEYE_NOW`);
-  // A month's report made for a day within it would be a second, partial one: the month's is its last day's.
-  return ended?.monthEnd ? endOfMonth(value) : value;
+  return date;
 }
 
 export function jobContext(
