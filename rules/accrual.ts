@@ -1068,24 +1068,33 @@ function decidePartner(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
   const e = eligible(ctx, row, contract.claimWindowDays);
   if ('rejection' in e) return rejected(e.rejection);
   const rule = contract.activities[type]!;
+  // The spend decides the points only under a rate per unit of spend and when the partner asks for none
+  // (partner-accrual.md: points_requested means the program does not compute them). Otherwise it is
+  // kept for the reports alone, and a spend that cannot be read or converted (no rate for its currency,
+  // none yet for its day) leaves it unknown: rejecting or holding the record for it refused a fixed
+  // 500 points for a rental paid in AED.
+  const earnsOnSpend = rule.per !== 'activity' && row.pointsRequested === null;
+  const negativeSpend = () =>
+    rejected(
+      reject('BAD_AMOUNT', 'spend_amount', 'a negative spend earns nothing; reversals carry negative points'),
+    );
   let spendBase: number | null = null;
   if (row.type === 'HOTEL') {
     const spend = hotelSpend(ctx, row, rule.revenueCategories);
-    if (!spend.ok) return unconverted(ctx, row, spend);
-    spendBase = spend.value;
+    if (spend.ok) spendBase = spend.value;
+    else if (earnsOnSpend) return unconverted(ctx, row, spend);
     // A stay earning on spend that has none the contract counts: the hotel did send revenue, so the
     // reject says which, and which categories earn, in the OpenTravel field the hotel can act on.
-    if (spendBase === null && rule.per !== 'activity' && row.pointsRequested === null)
+    if (spendBase === null && earnsOnSpend)
       return rejected(uncountedRevenue(row, contract.id, rule.revenueCategories));
   } else if (row.spendMinor !== null && row.spendCurrency) {
+    // Its sign needs no rate: a negative spend is refused whether or not it can be converted.
+    if (row.spendMinor < 0) return negativeSpend();
     const base = toBaseMinor(ctx, row.spendMinor, row.spendCurrency, row.activityDate, 'spend_amount');
-    if (!base.ok) return unconverted(ctx, row, base);
-    spendBase = base.value;
+    if (base.ok) spendBase = base.value;
+    else if (earnsOnSpend) return unconverted(ctx, row, base);
   }
-  if (spendBase !== null && spendBase < 0)
-    return rejected(
-      reject('BAD_AMOUNT', 'spend_amount', 'a negative spend earns nothing; reversals carry negative points'),
-    );
+  if (spendBase !== null && spendBase < 0) return negativeSpend();
   const result = partnerAward(
     contract,
     rule,

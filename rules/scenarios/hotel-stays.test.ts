@@ -147,6 +147,26 @@ for (const engine of availableEngines()) {
       expect(await outcome(w, 'C-3')).toEqual(['REJECTED', 'BAD_AMOUNT', 0]);
       expect(await w.balance(IVANOV.number)).toBe(550);
     });
+    it('credits the points a hotel proposes for a stay whose revenue has no rate, its spend unknown; a stay earning on it is BAD_CURRENCY', async () => {
+      const w = s();
+      await w.enrol('2026-05-01', IVANOV);
+      const inDirhams = [{ category: 'ROOM', amount: '900.00', currency: 'AED' }];
+      const file = w.dropHotel('GS', [
+        stay('C-1', { pointsEarned: 350, revenue: inDirhams }),
+        stay('C-2', { revenue: inDirhams }),
+      ]);
+      expect(shown(await w.simulate('hotel', file, '2026-06-13'))).toEqual([
+        [hotelKey('GRANDSTAY', 'C-1', 'GS001'), 'POSTED', null, 350],
+        [hotelKey('GRANDSTAY', 'C-2', 'GS001'), 'REJECTED', 'BAD_CURRENCY', 0],
+      ]);
+      await w.night('2026-06-13');
+      expect(await outcome(w, 'C-1')).toEqual(['POSTED', null, 350]);
+      expect(await w.activity(hotelKey('GRANDSTAY', 'C-1', 'GS001'))).toMatchObject({
+        base_spend_minor: null,
+      });
+      expect(await outcome(w, 'C-2')).toEqual(['REJECTED', 'BAD_CURRENCY', 0]);
+      expect(await w.balance(IVANOV.number)).toBe(350);
+    });
     it('refuses a cancelled or no-show reservation as a stay that did not happen, and tells the hotel which', async () => {
       const w = s();
       await w.enrol('2026-05-01', IVANOV);

@@ -11,6 +11,7 @@ import { availableEngines } from '../../test/harness/db.js';
 import { Accounts } from '../../ledger/accounts.js';
 import { allianceKey, awardPostingKey, hotelKey, partnerKey, reversalKey } from '../activity.js';
 import { exportJob } from '../../jobs/export.js';
+import { partnerActivities } from '../../reports/queries.js';
 import { accrueJob } from '../../jobs/accrue.js';
 import { fetchJob } from '../../jobs/fetch.js';
 import { ingestJob } from '../../jobs/ingest.js';
@@ -109,6 +110,61 @@ for (const engine of availableEngines()) {
         ruleVersion: 'DRIVE-2025',
         entries: { [Accounts.memberPoints(IVANOV.number)]: 500, [Accounts.partner('DRIVE')]: -500 },
       });
+    });
+
+    it('credits a rental paid per activity or on points requested though its spend has no rate, its spend unknown', async () => {
+      const w = s();
+      // Rates for dollars up to 10 March: none for dirhams ever, none for 11 March yet.
+      w.dropFx({ '2026-03-10': { USD: '1.0800' } });
+      await w.enrol('2026-03-01', IVANOV);
+      const file = w.dropPartner('DRIVE', '2026-03-11', [
+        ivanovs('D-1', '2026-03-10', 'RENTAL', { spend: '900.00', currency: 'AED' }),
+        ivanovs('D-2', '2026-03-10', 'RENTAL_DAY', { points: 300, spend: '900.00', currency: 'AED' }),
+        ivanovs('D-3', '2026-03-11', 'RENTAL', { spend: '100.00', currency: 'EUR' }),
+        // Earning on its spend, a rental day still needs the rate.
+        ivanovs('D-4', '2026-03-10', 'RENTAL_DAY', { spend: '900.00', currency: 'AED' }),
+      ]);
+      const shown = (await w.simulate('partner', file, '2026-03-11')).flatMap((e) =>
+        e.type === 'record' ? [[e.activity, e.status, e.reason, e.points]] : [],
+      );
+      expect(shown).toEqual([
+        [partnerKey('DRIVE', 'D-1'), 'POSTED', null, 500],
+        [partnerKey('DRIVE', 'D-2'), 'POSTED', null, 300],
+        [partnerKey('DRIVE', 'D-3'), 'POSTED', null, 500],
+        [partnerKey('DRIVE', 'D-4'), 'REJECTED', 'BAD_CURRENCY', 0],
+      ]);
+      await w.night('2026-03-11');
+      for (const [txn, credited] of [
+        ['D-1', 500],
+        ['D-2', 300],
+        ['D-3', 500],
+      ] as const)
+        expect(await w.activity(partnerKey('DRIVE', txn))).toMatchObject({
+          status: 'POSTED',
+          reason: null,
+          points: credited,
+          base_spend_minor: null,
+        });
+      expect(await w.activity(partnerKey('DRIVE', 'D-4'))).toMatchObject({
+        status: 'REJECTED',
+        reason: 'BAD_CURRENCY',
+      });
+      expect(await w.balance(IVANOV.number)).toBe(1300);
+      // The month's partner activity counts the three credits, with no spend for them.
+      expect(await partnerActivities(w.w.t.db, '2026-03-01', '2026-03-31')).toEqual([
+        { partner: 'DRIVE', activityDate: '2026-03-10', ruleVersion: 'DRIVE-2025', credited: 2, spend: 0 },
+        { partner: 'DRIVE', activityDate: '2026-03-11', ruleVersion: 'DRIVE-2025', credited: 1, spend: 0 },
+      ]);
+      await w.run(exportJob, '2026-03-11');
+      const out = await w
+        .knex('files')
+        .where({ direction: 'out', feed: 'partner-response', name: 'DRIVE_20260311_1.resp.csv' })
+        .first();
+      const response = readFileSync(exportCopy(w.w.config, out.local_path), 'utf8');
+      expect(response).toContain(`D,D-1,${IVANOV.number},A,500,`);
+      expect(response).toContain(`D,D-2,${IVANOV.number},A,300,`);
+      expect(response).toContain(`D,D-3,${IVANOV.number},A,500,`);
+      expect(response).toContain(`D,D-4,${IVANOV.number},R,0,BAD_CURRENCY,`);
     });
 
     it('converts euro spend to dollars with the ECB rate of the activity date, a weekend taking Friday’s rate', async () => {
