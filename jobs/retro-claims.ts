@@ -133,6 +133,10 @@ export async function judgeClaim(
   // waiting while the claim window is open, and is refused for it once the window has closed.
   const waitInWindow = (reason: 'BAD_CURRENCY' | 'NO_COUPON') =>
     outcome(businessDate > windowEnds ? 'REJECTED' : 'PENDING', reason, flight.activityKey);
+  // A coupon voided, refunded or exchanged was not flown on: nothing to credit (NOT_FOUND), whatever was
+  // credited for it and taken back since. Asked after the duplicate test, a refunded coupon's flight
+  // (REVERSED, keeping its posting key) read as credited already.
+  if (flight.couponStatus && flight.couponStatus !== 'F') return outcome('REJECTED', 'NOT_FOUND');
   // A flight refused with all it was credited taken back (the FTL's card credited, the coupon another
   // passenger's) credits no one: the passenger who flew it may claim it.
   const posted = [flight.postingKey, flight.statusPostingKey].filter((k): k is string => k !== null);
@@ -147,7 +151,6 @@ export async function judgeClaim(
   ) {
     return outcome('REJECTED', 'DUPLICATE', flight.activityKey);
   }
-  if (flight.couponStatus && flight.couponStatus !== 'F') return outcome('REJECTED', 'NOT_FOUND');
   // Credit the flight as if the member's card had been given at check-in; the claim window, not the
   // ordinary accrual window, decided its timeliness. A credit taken back owns the flight's posting keys:
   // the claim's credit is made under keys of its own.

@@ -263,6 +263,39 @@ for (const engine of availableEngines()) {
       expect(await w.balance(IVANOV.number)).toBe(461);
       expect(await w.balance(PETROVA.number)).toBe(0);
     });
+    it('rejects a claim for a coupon credited and then refunded as NOT_FOUND, not as credited already', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV);
+      const flown = coupon('0741000000001', { card: { program: 'XX', number: IVANOV.number } });
+      w.dropCoupons([flown]);
+      await w.night('2026-03-11');
+      w.dropCoupons([{ ...flown, status: 'R' }]);
+      await w.night('2026-03-12');
+      const key = flightKey(
+        { carrier: 'XX', number: '245', date: '2026-03-10', origin: 'SVO', destination: 'KZN' },
+        { program: 'XX', number: IVANOV.number },
+      );
+      expect(await w.activity(key)).toMatchObject({ status: 'REVERSED', reason: 'NOT_FLOWN' });
+      expect(await w.balance(IVANOV.number)).toBe(0);
+      const claims = w.dropRetroClaims([
+        {
+          id: 'C-1',
+          member: IVANOV.number,
+          received: '2026-03-20',
+          ticket: '0741000000001',
+          coupon: 1,
+          surname: 'IVANOV',
+          givenName: 'IVAN',
+        },
+      ]);
+      const shown = await w.simulate('retro-claims', claims, '2026-03-30');
+      expect(shown.flatMap((e) => (e.type === 'record' ? [[e.claim, e.status, e.reason]] : []))).toEqual([
+        ['C-1', 'REJECTED', 'NOT_FOUND'],
+      ]);
+      await w.night('2026-03-30');
+      expect(await claimOutcome(w, 'C-1')).toEqual(['REJECTED', 'NOT_FOUND']);
+      expect(await w.balance(IVANOV.number)).toBe(0);
+    });
     it('posts the status credit a missing rate held back from a claim’s credit once the rate arrives, and the miles not again', async () => {
       const w = s();
       await w.enrol('2026-01-01', IVANOV);
