@@ -370,6 +370,7 @@ export function membersHandler(
           until: ctx.businessDate,
         });
       await keepFormerName(trx, ctx, current, fields, r.updatedAt, now);
+      if (await stillSinceEnrolment(trx, current, r.enrolmentDate)) fields.tier_since = r.enrolmentDate;
       await trx('members').where({ id: current.id }).update(fields);
       await keepClosureSpell(trx, ctx, current, fields);
       outcome(current.status !== r.status ? `to${r.status}` : 'updated');
@@ -411,6 +412,22 @@ export function membersHandler(
     }
     if (anyWaiting) await mergesWaitingFor(trx, r.memberNumber);
     return undefined;
+  }
+
+  /**
+   * Whether a record correcting the member's enrolment date moves the date his tier is held since: a
+   * member no tier decision has moved holds the base tier since he enrolled, and a date typed ahead (2027
+   * for 2026) and corrected the next night would otherwise say so until 2027.
+   */
+  async function stillSinceEnrolment(
+    trx: Knex.Transaction,
+    current: Record<string, unknown>,
+    enrolmentDate: string,
+  ): Promise<boolean> {
+    const enrolled = current.enrolment_date ? String(current.enrolment_date).slice(0, 10) : null;
+    const since = current.tier_since ? String(current.tier_since).slice(0, 10) : null;
+    if (enrolled === null || enrolled === enrolmentDate || since !== enrolled) return false;
+    return (await trx('tier_events').where({ member_id: current.id }).first('id')) === undefined;
   }
 
   /** Notes a row dropped as older than the CRM's latest word on its member, for the file's warnings. */

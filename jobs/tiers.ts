@@ -166,23 +166,19 @@ async function recordedEvents(trx: Knex.Transaction, decided: Decision[]): Promi
 /**
  * The members whose tier a night after this business date decided: a rerun of an old night must not
  * undo it (the upgrade its window still allows, after the review that stepped the member down since).
+ * Only a recorded decision counts, not the member's `tier_since`: a member no night has moved holds the
+ * base tier since his enrolment date, which may lie ahead of the night (one typed a year ahead and
+ * corrected since, kept by a member enrolled before the feed refused it), and no night decided that.
  */
 async function decidedLater(trx: Knex.Transaction, ctx: JobContext, ids: number[]): Promise<Set<number>> {
   const out = new Set<number>();
   for (const part of chunks(ids, 500)) {
-    const found = await trx('members')
-      .whereIn('id', part)
-      .andWhere('tier_since', '>', ctx.businessDate)
-      .select('id')
-      .union((u) =>
-        u
-          .from('tier_events')
-          .whereIn('member_id', part)
-          .andWhere((w) =>
-            w.where('business_date', '>', ctx.businessDate).orWhere('effective_on', '>', ctx.businessDate),
-          )
-          .select('member_id as id'),
-      );
+    const found = await trx('tier_events')
+      .whereIn('member_id', part)
+      .andWhere((w) =>
+        w.where('business_date', '>', ctx.businessDate).orWhere('effective_on', '>', ctx.businessDate),
+      )
+      .distinct('member_id as id');
     for (const r of found as Array<{ id: number | string }>) out.add(Number(r.id));
   }
   return out;

@@ -225,7 +225,8 @@ describe('a change stamped after its file came in', () => {
   const file = (...stamps: string[]) =>
     [
       'member_number,status,enrolment_date,enrolment_channel,surname,given_name,updated_at',
-      ...stamps.map((t, i) => `00${12345670 + i},ACTIVE,2026-01-10,WEB,NIKITINA,OLGA,${t}`),
+      // Enrolled before any arrival the property below draws: only updated_at is on trial.
+      ...stamps.map((t, i) => `00${12345670 + i},ACTIVE,2019-12-10,WEB,NIKITINA,OLGA,${t}`),
       '',
     ].join('\n');
   const received = (text: string, at: string) => ({ ...bytesInput('m.csv', text), receivedAt: new Date(at) });
@@ -275,6 +276,35 @@ describe('a change stamped after its file came in', () => {
         }
       }),
       { numRuns: 300 },
+    );
+  });
+});
+
+describe('an enrolment dated after its file came in', () => {
+  const file = (...enrolled: string[]) =>
+    [
+      'member_number,status,enrolment_date,enrolment_channel,surname,given_name,updated_at',
+      ...enrolled.map((d, i) => `00${12345670 + i},ACTIVE,${d},WEB,IVANOV,IVAN,2026-03-01T09:00:00Z`),
+      '',
+    ].join('\n');
+
+  it('refuses a year typed ahead on enrolment_date, with its line, and takes one up to a day after the file came in', async () => {
+    const { records, rejects } = await collect(membersParser, [
+      {
+        ...bytesInput('m.csv', file('2026-03-01', '2026-03-02', '2026-03-03', '2027-03-01')),
+        receivedAt: new Date('2026-03-01T23:30:00Z'),
+      },
+    ]);
+    expect(records.map((r) => [r.line, r.record.enrolmentDate])).toEqual([
+      [2, '2026-03-01'],
+      [3, '2026-03-02'],
+    ]);
+    expect(rejects.map((r) => [r.file, r.line, r.field, r.reason])).toEqual([
+      ['m.csv', 4, 'enrolment_date', 'FUTURE_DATE'],
+      ['m.csv', 5, 'enrolment_date', 'FUTURE_DATE'],
+    ]);
+    expect(rejects[1]?.message).toBe(
+      'enrolment_date: expected the date the member enrolled, no later than a day after the file came in (2026-03-01T23:30:00.000Z), found "2027-03-01"',
     );
   });
 });

@@ -8,7 +8,8 @@
  * is the instant normalised to UTC (`2024-05-01T07:00:00.000Z`), so the strings compare in time order;
  * a timestamp without a time zone is refused (BAD_TIMESTAMP), as its order against others is unknown.
  * One more than a day after the file came in is refused (FUTURE_DATE): a year mistyped ahead (2062 for
- * 2026) would be newer than every record the CRM sends after it, each dropped as older.
+ * 2026) would be newer than every record the CRM sends after it, each dropped as older. So is an
+ * enrolment_date after the day after the file came in: nobody is sent before they enrol.
  *
  * Required columns: member_number, status, enrolment_date, enrolment_channel, surname, given_name,
  * updated_at. The others may be left out of the header.
@@ -37,6 +38,7 @@ import {
   IDENTIFIER_RE,
   parseIsoTimestamp,
   csvFeedParser,
+  isCalendarDate,
   type ColumnSpec,
   type FieldReader,
   type SourceLine,
@@ -332,11 +334,22 @@ class MembersHandler extends HeaderedCsvHandler<MemberRecord> {
         );
       }
     }
+    // A member enrols before the record of it is sent: an enrolment date past the day after the file
+    // came in (the leeway `updated_at` has) is a year typed ahead, which would hold every flight before
+    // it ineligible and the member's base tier dated in the future.
+    const enrolmentDate = r.date(ENROLMENT_DATE);
+    if (isCalendarDate(enrolmentDate) && enrolmentDate > this.latest.slice(0, 10))
+      r.fail(
+        ENROLMENT_DATE,
+        'FUTURE_DATE',
+        `the date the member enrolled, no later than a day after the file came in (${this.receivedAt.toISOString()})`,
+        enrolmentDate,
+      );
     return {
       memberNumber,
       status,
       mergedInto,
-      enrolmentDate: r.date(ENROLMENT_DATE),
+      enrolmentDate,
       enrolmentChannel: r.oneOf(CHANNEL, CHANNELS),
       surname,
       givenName: r.optText(GIVEN),

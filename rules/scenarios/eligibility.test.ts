@@ -86,8 +86,9 @@ for (const engine of availableEngines()) {
         givenName: 'LENA',
         enrolled: '2026-03-05',
       };
+      // Sent the night LATE enrols: the feed refuses an enrolment dated further ahead of its file.
       w.dropMembers([ACTIVE, closed, merged, suspended, incomplete, late]);
-      await w.night('2026-03-01');
+      await w.night('2026-03-05');
       const unknown = memberNumber(99); // a valid number nobody holds
       w.dropPartner('DRIVE', '2026-03-11', [
         rental('M-0', ACTIVE.number, 'IVANOV', '2026-03-10'),

@@ -294,6 +294,57 @@ for (const engine of availableEngines()) {
       expect(await w.member(who.number)).toMatchObject({ status: 'CLOSED' });
     });
 
+    it('refuses an enrolment date typed a year ahead, so the corrected record enrols the member and his spend upgrades him at once', async () => {
+      const w = s();
+      const who: Person = { number: memberNumber(22), surname: 'IVANOV', givenName: 'IVAN' };
+      // 2027 for 2026: kept, it would hold every flight ineligible and date his base tier in 2027.
+      const typo = w.dropMembers([{ ...who, enrolled: '2027-03-01', updatedAt: '2026-03-01T09:00:00Z' }]);
+      const first = await w.night('2026-03-01');
+      expect(first.ingest.counts['reject.FUTURE_DATE']).toBe(1);
+      expect(
+        (await w.rejects({ file_id: await w.inboundFileId(typo) })).map((r) => [r.line, r.field, r.reason]),
+      ).toEqual([[2, 'enrolment_date', 'FUTURE_DATE']]);
+      expect(await w.knex('members').where({ number: who.number }).first()).toBeUndefined();
+      w.dropMembers([{ ...who, enrolled: '2026-03-01', updatedAt: '2026-03-02T09:00:00Z' }]);
+      await w.night('2026-03-02');
+      expect(await w.member(who.number)).toMatchObject({
+        enrolment_date: '2026-03-01',
+        tier_since: '2026-03-01',
+      });
+      fly(w, who, '2026-03-10', '1200.00');
+      const credited = await w.night('2026-03-11');
+      expect(await w.statusBalance(who.number)).toBe(120000);
+      expect(credited.tiers.counts).toMatchObject({ up: 1, decidedLater: 0 });
+      expect(await w.member(who.number)).toMatchObject({
+        tier: 'SILVER',
+        tier_since: '2026-03-11',
+        review_date: '2027-03-11',
+      });
+    });
+
+    it('moves the date a member holds the base tier since with a corrected enrolment date, and not a tier a night decided', async () => {
+      const w = s();
+      const who: Person = { number: memberNumber(23), surname: 'IVANOV', givenName: 'IVAN' };
+      w.dropMembers([{ ...who, enrolled: '2026-02-10', updatedAt: '2026-02-10T09:00:00Z' }]);
+      await w.night('2026-02-10');
+      w.dropMembers([{ ...who, enrolled: '2026-02-01', updatedAt: '2026-02-11T09:00:00Z' }]);
+      await w.night('2026-02-11');
+      expect(await w.member(who.number)).toMatchObject({
+        tier: 'MEMBER',
+        enrolment_date: '2026-02-01',
+        tier_since: '2026-02-01',
+      });
+      fly(w, who, '2026-02-20', '1200.00');
+      await w.night('2026-02-21');
+      w.dropMembers([{ ...who, enrolled: '2026-01-25', updatedAt: '2026-02-22T09:00:00Z' }]);
+      await w.night('2026-02-22');
+      expect(await w.member(who.number)).toMatchObject({
+        tier: 'SILVER',
+        enrolment_date: '2026-01-25',
+        tier_since: '2026-02-21',
+      });
+    });
+
     it('keeps each spell an account spent closed or merged, from the night that read it to the night that reopened it', async () => {
       const w = s();
       const anna = { number: memberNumber(22), surname: 'KOVALEVA', givenName: 'ANNA' };

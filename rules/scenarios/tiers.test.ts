@@ -415,6 +415,19 @@ for (const engine of availableEngines()) {
       expect(await w.tierEvents(IVANOV.number)).toEqual(events);
     });
 
+    it('a base tier dated ahead by an enrolment date typed a year ahead and corrected since does not hold back an upgrade', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', { ...IVANOV, enrolled: '2026-03-01' });
+      // As the members feed left a member first sent enrolled on 1 March 2027 and corrected the next
+      // night, before it refused the date: his base tier dated from the typo.
+      await w.knex('members').where({ number: IVANOV.number }).update({ tier_since: '2027-03-01' });
+      fly(w, '2026-03-10', '1200.00');
+      const n = await w.night('2026-03-11');
+      expect(n.tiers.counts).toMatchObject({ up: 1, decidedLater: 0 });
+      expect(n.tiers.warnings ?? []).toEqual([]);
+      expect(await tierOf(w)).toEqual({ tier: 'SILVER', since: '2026-03-11', review: '2027-03-11' });
+    });
+
     it('two reviews the nights skipped are both decided the night tiers runs again', async () => {
       const w = s();
       await w.enrol('2026-01-01', IVANOV);
