@@ -233,9 +233,16 @@ type MemberTierRow = {
 /** The members' qualifications a pass decides on. */
 type Qualify = (trx: Knex.Transaction, members: readonly MemberTierRow[]) => Promise<Map<number, number>>;
 
-/** The qualification of the window ending on `judgedOn`, for each member its own. */
+/**
+ * The qualification of the window ending on `judgedOn`, for each member its own, counting the credits
+ * posted by the business date `postedBy` gives for that date (every credit when it gives none).
+ */
 const onWindowEnding =
-  (program: Program, judgedOn: (m: MemberTierRow) => string): Qualify =>
+  (
+    program: Program,
+    judgedOn: (m: MemberTierRow) => string,
+    postedBy: (date: IsoDate) => IsoDate | undefined = () => undefined,
+  ): Qualify =>
   async (trx, members) => {
     const byDate = new Map<string, MemberTierRow[]>();
     for (const m of members) {
@@ -248,6 +255,7 @@ const onWindowEnding =
         program,
         list.map((m) => m.id),
         date,
+        postedBy(date),
       ))
         q.set(id, total);
     return q;
@@ -420,7 +428,18 @@ export const tiersJob: Job = async (ctx: JobContext): Promise<JobResult> => {
   const due = (op: '<' | '<=', date: IsoDate) => (q: Knex.QueryBuilder) =>
     void q.whereNotNull('review_date').andWhere('review_date', op, date);
   const reviewed = (s: TierState, q: number) => review(program, s, q, ctx.businessDate);
-  const onReviewDate = onWindowEnding(program, (m) => m.review_date!);
+  // A review decided after its date counts what was posted by that date, as tiers run on it would have:
+  // a refund a later night brought does not step down a member who requalified on his review date, nor
+  // does a credit posted since hold one who did not (the upgrade passes of the nights after it take that
+  // credit). The review due tonight counts what tonight knows. Under a calendar-year window the review's
+  // date is its year's last day, and a year whose 31 December did not run this job closes the night it
+  // runs, judged with every credit of it, as its upgrades are (`missedNights`).
+  const calendar = program.config.tiers.window === 'calendarYear';
+  const onReviewDate = onWindowEnding(
+    program,
+    (m) => m.review_date!,
+    (date) => (!calendar && date < ctx.businessDate ? date : undefined),
+  );
   // Reviews whose date went by on nights that did not run this job are decided as they would have been
   // on their dates: before the upgrades of the nights after them, which may take a member the review
   // stepped down back up. Each sets the next review a period on, which may have gone by too (the job

@@ -8,7 +8,14 @@ import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../../test/harness/db.js';
 import { Accounts } from '../../ledger/accounts.js';
 import { runJob, type RunSummary } from '../../jobs/runner.js';
-import { memberNumber, replaceOnce, useScenario, type Person, type Scenario } from './scenario.js';
+import {
+  memberNumber,
+  replaceOnce,
+  useScenario,
+  type Coupon,
+  type Person,
+  type Scenario,
+} from './scenario.js';
 import { chunks } from '../../lib/chunks.js';
 import { join } from 'node:path';
 import { dailyReport } from '../../reports/daily.js';
@@ -426,6 +433,49 @@ for (const engine of availableEngines()) {
       expect(n.tiers.counts).toMatchObject({ up: 1, decidedLater: 0 });
       expect(n.tiers.warnings ?? []).toEqual([]);
       expect(await tierOf(w)).toEqual({ tier: 'SILVER', since: '2026-03-11', review: '2027-03-11' });
+    });
+
+    it('a review the nights skipped counts what was posted by its date: a refund posted after it does not step the member down', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV);
+      fly(w, '2026-03-10', '1200.00');
+      await runNight(w, '2026-03-11');
+      expect(await tierOf(w)).toEqual({ tier: 'SILVER', since: '2026-03-11', review: '2027-03-11' });
+      // $1,200 flown on 10 January 2027, and later refunded.
+      const januaryTicket = (status: Coupon['status']): Coupon => ({
+        ticket: '0743999000001',
+        flight: '245',
+        date: '2027-01-10',
+        from: 'SVO',
+        to: 'KZN',
+        booked: 'Y',
+        surname: 'IVANOV',
+        givenName: 'IVAN',
+        card: { program: 'XX', number: IVANOV.number },
+        fare: '1200.00',
+        status,
+      });
+      w.dropCoupons([januaryTicket('F')]);
+      await runNight(w, '2027-01-11');
+      // The review night stops after accrue: its window (11 Mar 2026, 11 Mar 2027] holds the $1,200 of
+      // 10 January 2027. The next night, still without tiers, brings that ticket's refund.
+      await runNight(w, '2027-03-11', ['fetch', 'ingest', 'accrue']);
+      w.dropCoupons([januaryTicket('R')]);
+      await runNight(w, '2027-03-12', ['fetch', 'ingest', 'accrue']);
+      const late = await runNight(w, '2027-03-13');
+      expect(late.counts).toMatchObject({ hold: 1, down: 0 });
+      expect((await w.tierEvents(IVANOV.number)).at(-1)).toEqual({
+        business_date: '2027-03-13',
+        effective_on: '2027-03-11',
+        from_tier: 'SILVER',
+        to_tier: 'SILVER',
+        direction: 'HOLD',
+        qualification: 120000,
+        reason: 'REVIEW_REQUALIFIED',
+      });
+      // As had tiers run on the review night: the refund weighs on the next review, not this one.
+      expect(await tierOf(w)).toEqual({ tier: 'SILVER', since: '2026-03-11', review: '2028-03-11' });
+      expect(await w.statusBalance(IVANOV.number)).toBe(0);
     });
 
     it('two reviews the nights skipped are both decided the night tiers runs again', async () => {
