@@ -200,6 +200,29 @@ for (const engine of availableEngines()) {
       expect(readFileSync(landed(w, '2026-03-11'), 'utf8')).toBe(FIRST);
     });
 
+    it('lands again a file ingest held for its removed copy, and makes it pending for the next ingest', async () => {
+      const w = world();
+      put(w, FIRST, before);
+      await fetchJob(w.ctx('2026-03-10'));
+      const [row] = await rows(w);
+      rmSync(landed(w, '2026-03-10'));
+      // Ingest run alone, without the night's fetch: the file is held for its copy, the step goes on.
+      expect((await runJob(w.ctx('2026-03-10'), 'ingest')).status).toBe('succeeded');
+      expect(await rows(w)).toEqual([
+        expect.objectContaining({ verdict: 'missing', reason: 'COPY_MISSING' }),
+      ]);
+      const again = await fetchJob(w.ctx('2026-03-11'));
+      expect(again.counts).toMatchObject({ known: 1 });
+      const [back] = await rows(w);
+      expect(back).toMatchObject({
+        id: row!.id,
+        verdict: 'pending',
+        reason: null,
+        local_path: stored('2026-03-11'),
+      });
+      expect(readFileSync(landed(w, '2026-03-11'), 'utf8')).toBe(FIRST);
+    });
+
     it('leaves for the nights after it the files that came in after a caught-up night would have run', async () => {
       const w = world();
       const night = new Date(before.getTime() - 3_600_000);

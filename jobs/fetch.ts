@@ -19,6 +19,7 @@ import type { FeedConfig } from '../config/schema.js';
 import type { FeedName } from '../parsers/types.js';
 import { storedPath } from '../lib/paths.js';
 import {
+  changeVerdict,
   copyPathUnlessRefused,
   landingFolder,
   RefusedCopies,
@@ -105,7 +106,7 @@ async function takenAsListed(
       // Within a millisecond: a copy dated by `dateCopy` may read back a hair early.
       if (copy.mtimeMs >= listed - 1) return true;
     } else if (
-      row.verdict !== 'pending' &&
+      !STILL_TO_READ.includes(row.verdict) &&
       row.received_at &&
       new Date(row.received_at).getTime() >= listed
     ) {
@@ -116,8 +117,15 @@ async function takenAsListed(
 }
 
 /**
+ * The verdicts of files still to be read, whose copy, lost, is landed again from a file left on the
+ * server: pending, and held by ingest for that very copy (`missing`).
+ */
+const STILL_TO_READ = ['pending', 'missing'];
+
+/**
  * Where a `known` file (the same name and bytes registered before) is read from: its registered copy,
- * or, when that copy was lost before ingest read it, the copy landed now. A copy landed now that stands
+ * or, when that copy was lost before ingest read it, the copy landed now — and a file ingest held for
+ * that lost copy (`missing`) is pending again, the bytes received back. A copy landed now that stands
  * for no registration is removed: a file touched on the server without a change leaves no second copy.
  */
 async function copyOfKnown(
@@ -131,7 +139,8 @@ async function copyOfKnown(
   const stored = storedPath(ctx.config.paths.landing, landed);
   const present = registered !== null && (await exists(registered));
   const dated = resolve(ctx.config.paths.landing, file.feed, ctx.businessDate);
-  if (!present && file.verdict === 'pending') {
+  if (!present && STILL_TO_READ.includes(file.verdict)) {
+    if (file.verdict === 'missing') await readAgain(ctx, file);
     // Landed again for the night it was registered for, the copy goes back where the registration
     // (and a rerun's comparison with a clean night) has it, not in the numbered folder `landingFolder`
     // had to give it while the lost copy still held the name. The bytes are the registered ones.
@@ -156,6 +165,24 @@ async function copyOfKnown(
     if (folder !== dated) await rmdir(folder).catch(() => undefined);
   }
   return registered ?? landed;
+}
+
+/**
+ * A file held for its lost copy (`missing`) whose bytes fetch has landed again: pending, for the next
+ * ingest to read, as it was before the copy was lost; logged, as the hold was warned.
+ */
+async function readAgain(ctx: JobContext, file: FileRow): Promise<void> {
+  const changed = await changeVerdict(
+    ctx.db.knex,
+    { id: file.id, verdict: 'missing' },
+    { verdict: 'pending', reason: null, message: null, processed_at: null },
+    { at: ctx.now().toISOString(), businessDate: ctx.businessDate },
+  );
+  if (changed > 0)
+    ctx.logger.info(
+      { feed: file.feed, file: file.name, fileId: file.id },
+      `${file.feed}: file ${file.id} (${file.name}), held for its missing landed copy, was landed again: the next ingest reads it`,
+    );
 }
 
 /**

@@ -10,7 +10,15 @@ import { getParser } from '../parsers/index.js';
 import type { FeedName, ParseOptions, RecordEvent, RejectEvent, VerdictEvent } from '../parsers/types.js';
 import { clipText } from '../parsers/types.js';
 import type { JobContext } from './types.js';
-import { copyPath, setVerdict, type FileRow } from './registry.js';
+import {
+  copyFaultMessage,
+  copyFaultOf,
+  copyPath,
+  holdForCopy,
+  setVerdict,
+  type CopyFault,
+  type FileRow,
+} from './registry.js';
 import { chunks } from '../lib/chunks.js';
 
 export interface RejectRow {
@@ -81,7 +89,8 @@ export interface FileIdentity {
 }
 
 export interface FileOutcome {
-  verdict: 'accepted' | 'rejected' | 'held';
+  /** `missing`: its landed copy could not be read, and it is held for an operator (`holdUnreadable`). */
+  verdict: 'accepted' | 'rejected' | 'held' | 'missing';
   reason?: string;
   records: number;
   rejects: number;
@@ -161,6 +170,9 @@ export async function ingestFile<T>(
   let refusedRecords = 0;
   let verdictEvent: VerdictEvent | undefined;
   const warnings: string[] = [];
+  // The landed copy's own read fault (gone since ingest looked, a disk fault half-way): the file is held
+  // for it, not the night failed. Kept from the stream itself, whatever the parser wraps it in.
+  let copyRead = undefined as { path: string; error: unknown } | undefined;
   try {
     await ctx.db.transaction(async (trx) => {
       const refusal = await handler.begin?.(trx, file);
@@ -179,7 +191,12 @@ export async function ingestFile<T>(
       };
       const input = {
         name: file.name,
-        open: () => createReadStream(copyPath(ctx.config.paths.landing, file)!),
+        open: () => {
+          const path = copyPath(ctx.config.paths.landing, file)!;
+          const stream = createReadStream(path);
+          stream.once('error', (error) => (copyRead = { path, error }));
+          return stream;
+        },
         receivedAt: new Date(file.receivedAt ?? ctx.now().toISOString()),
         size: file.size,
       };
@@ -237,6 +254,8 @@ export async function ingestFile<T>(
       );
     });
   } catch (error) {
+    const fault = copyRead && copyFaultOf(copyRead.path, copyRead.error);
+    if (fault) return holdUnreadable(ctx, file, fault);
     if (!(error instanceof Refused)) throw error;
     // Nothing of a refused file stays: its verdict, reason and line count are all that is recorded, and
     // the partner it is from, to answer it.
@@ -263,6 +282,30 @@ export async function ingestFile<T>(
     records,
     rejects: rejectCount,
     warnings,
+  };
+}
+
+/**
+ * Holds a pending file whose landed copy cannot be read, for an operator (`holdForCopy`): MISSION wants
+ * every file accounted for, and one copy gone must not stop the night reading the others. Nothing of it
+ * is read or posted; the night's summary names the file and where its copy belongs.
+ */
+export async function holdUnreadable(ctx: JobContext, file: FileRow, fault: CopyFault): Promise<FileOutcome> {
+  const held = await holdForCopy(ctx.db.knex, file, fault, {
+    at: ctx.now().toISOString(),
+    businessDate: ctx.businessDate,
+  });
+  const warning = `${file.feed}: file ${file.id} (${file.name}) is not read: ${copyFaultMessage(file, fault)}`;
+  ctx.logger.warn(
+    { file: file.name, feed: file.feed, fileId: file.id, reason: fault.reason, path: fault.path },
+    warning,
+  );
+  return {
+    verdict: 'missing',
+    reason: fault.reason,
+    records: 0,
+    rejects: 0,
+    warnings: held ? [warning] : [],
   };
 }
 

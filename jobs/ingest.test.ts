@@ -1,9 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { availableEngines } from '../test/harness/db.js';
-import { useWorld } from '../test/harness/context.js';
+import { useWorld, type TestWorld } from '../test/harness/context.js';
+import { insertMember } from '../ledger/members.js';
+import { checkLedger } from '../ledger/check.js';
+import { Accounts } from '../ledger/accounts.js';
+import { accrueJob } from './accrue.js';
+import { flownHandler } from './ingest-feeds.js';
+import { ingestFile } from './ingest-file.js';
+import { copyPath, decideHeld, fileById, toFileRow } from './registry.js';
 import { runJob } from './runner.js';
+import { Program } from '../rules/program.js';
 
 const FTL = resolve(import.meta.dirname, '../parsers/ftl/fixtures/01-simple.ftl');
 const HEADER =
@@ -188,6 +196,141 @@ for (const engine of availableEngines()) {
       expect(JSON.parse(String(row!.counts))).toMatchObject({ records: 2, rejects: 2 });
       const reasons = (await w.t.db.knex('rejects').orderBy('line').select('reason')).map((r) => r.reason);
       expect(reasons).toEqual(['DUPLICATE', 'BAD_POINTS']);
+    });
+  });
+}
+
+for (const engine of availableEngines()) {
+  describe(`a pending file whose landed copy cannot be read (${engine})`, () => {
+    const world = useWorld(engine);
+
+    /**
+     * a.csv and b.csv, two tickets each for IVANOV's flights of the 27th and the 28th, fetched for 2026-05-29;
+     * a.csv's id and landed copy.
+     */
+    async function twoFiles(w: TestWorld): Promise<{ id: number; path: string }> {
+      await insertMember(w.t.db.knex, {
+        number: '1000000016',
+        status: 'ACTIVE',
+        tier: 'MEMBER',
+        surname: 'IVANOV',
+        givenName: 'IVAN',
+        enrolmentDate: '2020-01-01',
+      });
+      writeFileSync(
+        join(w.dir, 'inbox', 'flown', 'a.csv'),
+        flown('0741234567890', '#TRAILER,2,200.00').replaceAll(',2026-05-28,', ',2026-05-27,'),
+      );
+      writeFileSync(join(w.dir, 'inbox', 'flown', 'b.csv'), flown('0741234567900', '#TRAILER,2,200.00'));
+      expect((await runJob(w.ctx('2026-05-29'), 'fetch')).status).toBe('succeeded');
+      const a = toFileRow(await w.t.db.knex('files').where({ name: 'a.csv' }).first());
+      return { id: a.id, path: copyPath(w.config.paths.landing, a)! };
+    }
+    const verdicts = (w: TestWorld) =>
+      w.t.db.knex('files').where({ direction: 'in' }).orderBy('name').select('name', 'verdict', 'reason');
+    const balance = async (w: TestWorld) =>
+      Number(
+        (
+          await w.t.db
+            .knex('accounts')
+            .where({ code: Accounts.memberPoints('1000000016') })
+            .first('balance')
+        )?.balance ?? 0,
+      );
+    const activitiesOf = async (w: TestWorld, id: number) =>
+      Number((await w.t.db.knex('activities').where({ source_file_id: id }).count({ n: '*' }).first())!.n);
+
+    it('is held for it, naming the file and the path; the rest of the night is read and posted, and the file once released', async () => {
+      const w = world();
+      const a = await twoFiles(w);
+      const bytes = readFileSync(a.path);
+      // Removed outside Redeye after fetch landed it.
+      rmSync(a.path);
+      const night = await runJob(w.ctx('2026-05-29'), 'ingest');
+      // Before, the step failed FEED_READ_FAILED on a.csv, and b.csv stayed pending with it.
+      expect(night.status).toBe('succeeded');
+      const step = night.steps[0]!;
+      expect(step.counts).toMatchObject({ files: 2, accepted: 1, missing: 1, records: 2 });
+      expect(step.warnings).toEqual([
+        `flown: file ${a.id} (a.csv) is not read: its landed copy ${a.path} is missing: held until the file is put back there and released (\`redeye files release ${a.id}\`), or discarded (\`redeye files discard ${a.id} --reason "…"\`)`,
+      ]);
+      expect(await verdicts(w)).toEqual([
+        { name: 'a.csv', verdict: 'missing', reason: 'COPY_MISSING' },
+        { name: 'b.csv', verdict: 'accepted', reason: null },
+      ]);
+      expect(await activitiesOf(w, a.id)).toBe(0);
+      await accrueJob(w.ctx('2026-05-29'));
+      const fromB = await balance(w);
+      expect(fromB).toBeGreaterThan(0);
+      expect((await checkLedger(w.t.db.knex)).ok).toBe(true);
+
+      // The next night reads nothing of it while it is held, and does not fail on it.
+      const next = await runJob(w.ctx('2026-05-30'), 'ingest');
+      expect(next.status).toBe('succeeded');
+      expect(next.steps[0]!.counts).toMatchObject({ files: 0 });
+
+      // Put back and released, it is read at the next ingest, and posts what it holds.
+      writeFileSync(a.path, bytes);
+      const when = { at: '2026-05-31T08:00:00.000Z', businessDate: '2026-05-31' };
+      const decision = { decision: 'released', by: 'night-accountant' } as const;
+      await decideHeld(w.t.db.knex, a.id, decision, when, w.config.paths.landing);
+      const read = await runJob(w.ctx('2026-05-31'), 'ingest');
+      expect(read.steps[0]!.counts).toMatchObject({ files: 1, accepted: 1, records: 2 });
+      expect((await fileById(w.t.db.knex, a.id))!.verdict).toBe('accepted');
+      expect(await activitiesOf(w, a.id)).toBe(2);
+      await accrueJob(w.ctx('2026-05-31'));
+      // A flight of the same route and fare as b.csv's: as many points again.
+      expect(await balance(w)).toBe(2 * fromB);
+      expect((await checkLedger(w.t.db.knex)).ok).toBe(true);
+    });
+
+    it('is held for a copy that cannot be read, as for one gone: a folder where the copy was', async () => {
+      const w = world();
+      const a = await twoFiles(w);
+      rmSync(a.path);
+      mkdirSync(a.path);
+      const night = await runJob(w.ctx('2026-05-29'), 'ingest');
+      expect(night.status).toBe('succeeded');
+      expect(night.steps[0]!.warnings).toEqual([
+        expect.stringContaining(
+          `file ${a.id} (a.csv) is not read: its landed copy ${a.path} cannot be read (EISDIR`,
+        ),
+      ]);
+      expect(await verdicts(w)).toEqual([
+        { name: 'a.csv', verdict: 'missing', reason: 'COPY_UNREADABLE' },
+        { name: 'b.csv', verdict: 'accepted', reason: null },
+      ]);
+    });
+
+    it('is held out of the night’s FTL delivery, and the other feeds are read', async () => {
+      const w = world();
+      copyFileSync(FTL, join(w.dir, 'inbox', 'ftl', '01-simple.ftl'));
+      const a = await twoFiles(w);
+      const ftl = toFileRow(await w.t.db.knex('files').where({ name: '01-simple.ftl' }).first());
+      rmSync(copyPath(w.config.paths.landing, ftl)!);
+      const night = await runJob(w.ctx('2026-05-29'), 'ingest');
+      expect(night.status).toBe('succeeded');
+      expect(night.steps[0]!.counts).toMatchObject({ files: 3, accepted: 2, missing: 1 });
+      expect(await verdicts(w)).toEqual([
+        { name: '01-simple.ftl', verdict: 'missing', reason: 'COPY_MISSING' },
+        { name: 'a.csv', verdict: 'accepted', reason: null },
+        { name: 'b.csv', verdict: 'accepted', reason: null },
+      ]);
+      expect(await activitiesOf(w, ftl.id)).toBe(0);
+      expect(await activitiesOf(w, a.id)).toBe(2);
+    });
+
+    it('is held when its copy goes while the file is read, with nothing of it left', async () => {
+      const w = world();
+      const a = await twoFiles(w);
+      rmSync(a.path);
+      const ctx = w.ctx('2026-05-29');
+      const file = (await fileById(w.t.db.knex, a.id))!;
+      const outcome = await ingestFile(ctx, file, flownHandler(ctx, new Program(w.config)));
+      expect(outcome).toMatchObject({ verdict: 'missing', reason: 'COPY_MISSING', records: 0, rejects: 0 });
+      expect(outcome.warnings).toEqual([expect.stringContaining(`its landed copy ${a.path} is missing`)]);
+      expect(await fileById(w.t.db.knex, a.id)).toMatchObject({ verdict: 'missing', reason: 'COPY_MISSING' });
+      expect(await activitiesOf(w, a.id)).toBe(0);
     });
   });
 }

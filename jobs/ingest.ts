@@ -20,11 +20,11 @@ import {
   retroClaimsHandler,
   type AnyHandler,
 } from './ingest-feeds.js';
-import { ingestFile } from './ingest-file.js';
+import { holdUnreadable, ingestFile } from './ingest-file.js';
 import { ingestFtlDelivery } from './ingest-ftl.js';
 import { membersHandler } from './ingest-members.js';
 import { inReadingOrder } from './file-order.js';
-import { copyPathUnlessRefused, pendingInbound } from './registry.js';
+import { copyFault, copyPathUnlessRefused, pendingInbound, type FileRow } from './registry.js';
 import type { Job, JobContext, JobResult } from './types.js';
 import { chunks } from '../lib/chunks.js';
 import { validateMemberNumber } from '../rules/check-digit.js';
@@ -73,14 +73,32 @@ export const ingestJob: Job = async (ctx: JobContext): Promise<JobResult> => {
   const warnings: string[] = [];
   const pending = await pendingInbound(ctx.db.knex, ctx.businessDate);
   const readNow = new Set(pending.map((f) => f.id));
-  const total = pending.reduce((s, f) => s + f.size, 0);
+  // A file whose landed copy is gone (removed by hand, a disk restored without it) or cannot be read is
+  // held for an operator, not read: before, its read failed the step, and every file after it that
+  // night and every night until the copy came back went unread. Looked at before any feed is read, so
+  // that an FTL delivery, read as one, goes on without it too, and a sender's later files are read as
+  // they are when an earlier one is held as a name conflict (its sequence gap warned).
+  const readable: FileRow[] = [];
+  for (const f of pending) {
+    const path = copyPathUnlessRefused(ctx.config.paths.landing, f);
+    const fault = path === null ? undefined : await copyFault(path);
+    if (!fault) {
+      readable.push(f);
+      continue;
+    }
+    const r = await holdUnreadable(ctx, f, fault);
+    counts.files!++;
+    counts[r.verdict] = (counts[r.verdict] ?? 0) + 1;
+    warnings.push(...r.warnings);
+  }
+  const total = readable.reduce((s, f) => s + f.size, 0);
   ctx.progress.start('ingest (bytes are estimated as records)', Math.max(1, Math.round(total / 120)));
   for (const feed of FEED_ORDER) {
     if (ctx.signal?.aborted) break;
     // A copy outside the landing folder is refused when the file is read, not here.
     const files = await inReadingOrder(
       feed,
-      pending.filter((f) => f.feed === feed),
+      readable.filter((f) => f.feed === feed),
       (f) => ({
         name: f.name,
         open: () => {

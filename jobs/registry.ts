@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import type { Knex } from 'knex';
 import type { IsoDate } from '../lib/dates.js';
@@ -27,7 +28,15 @@ export type InboundVerdict =
   | 'duplicate'
   | 'conflict'
   /** A conflict an operator chose never to read (`redeye files discard`). */
-  | 'discarded';
+  | 'discarded'
+  /**
+   * Pending, but its landed copy could not be read (gone, or an I/O fault): held for an operator like a
+   * `conflict` (`holdForCopy`), and read once the copy is back and the file released.
+   */
+  | 'missing';
+
+/** The verdicts of files held for an operator, which `files release` and `files discard` decide. */
+export const HELD_FOR_OPERATOR: readonly InboundVerdict[] = ['conflict', 'missing'];
 
 export interface FileRow {
   id: number;
@@ -252,6 +261,79 @@ export async function sha256File(path: string): Promise<{ sha256: string; size: 
     size += (chunk as Buffer).length;
   }
   return { sha256: hash.digest('hex'), size };
+}
+
+/** Why a file's landed copy cannot be read: gone from where the registry has it, or there but unreadable. */
+export interface CopyFault {
+  reason: 'COPY_MISSING' | 'COPY_UNREADABLE';
+  /** The path the copy was expected at (`copyPath`). */
+  path: string;
+  /** The system's error, as `ENOENT: no such file or directory`. */
+  detail: string;
+}
+
+/**
+ * The fault of an error met reading the copy at `path`, when it is the system's (no such file, permission
+ * denied, a folder at the path, a disk fault); undefined for any other error, which is no fault of the copy.
+ */
+export function copyFaultOf(path: string, error: unknown): CopyFault | undefined {
+  const e = error as NodeJS.ErrnoException | undefined;
+  if (!(e instanceof Error) || typeof e.code !== 'string' || typeof e.syscall !== 'string') return undefined;
+  const gone = e.code === 'ENOENT' || e.code === 'ENOTDIR';
+  return { reason: gone ? 'COPY_MISSING' : 'COPY_UNREADABLE', path, detail: e.message };
+}
+
+/**
+ * Whether the copy at `path` can be read: opened and its first byte read, so that a folder at the path or
+ * a copy this process may not read is found before the file's transaction begins, not half-way through.
+ */
+export async function copyFault(path: string): Promise<CopyFault | undefined> {
+  let handle: Awaited<ReturnType<typeof open>> | undefined;
+  try {
+    handle = await open(path, 'r');
+    await handle.read(Buffer.alloc(1), 0, 1, 0);
+    return undefined;
+  } catch (error) {
+    const fault = copyFaultOf(path, error);
+    if (!fault) throw error;
+    return fault;
+  } finally {
+    await handle?.close().catch(() => undefined);
+  }
+}
+
+/** What a file held for its copy says, in the registry and in the night's summary: where to put it back. */
+export function copyFaultMessage(file: Pick<FileRow, 'id'>, fault: CopyFault): string {
+  const what = fault.reason === 'COPY_MISSING' ? 'is missing' : `cannot be read (${fault.detail})`;
+  return (
+    `its landed copy ${fault.path} ${what}: held until the file is put back there and released ` +
+    `(\`redeye files release ${file.id}\`), or discarded (\`redeye files discard ${file.id} --reason "…"\`)`
+  );
+}
+
+/**
+ * Holds a pending file whose landed copy cannot be read (`missing`), for an operator: the night reads the
+ * rest of its files, and nothing of this one is read or posted. Only from `pending`: a file another run
+ * read or an operator decided meanwhile is left as it is (false).
+ */
+export async function holdForCopy(
+  q: Q,
+  file: Pick<FileRow, 'id'>,
+  fault: CopyFault,
+  when: VerdictSet,
+): Promise<boolean> {
+  const changed = await changeVerdict(
+    q,
+    { id: file.id, verdict: 'pending' },
+    {
+      verdict: 'missing',
+      reason: fault.reason,
+      message: copyFaultMessage(file, fault),
+      processed_at: when.at,
+    },
+    when,
+  );
+  return changed > 0;
 }
 
 export interface InboundFile {
@@ -494,29 +576,80 @@ export type Decision =
   | { decision: 'discarded'; by: string; reason: string };
 
 /**
- * An operator's decision on a file held as a name conflict. Released, the file becomes `pending` and the
+ * A file held for its landed copy released before the copy is back where the registry has it, with the
+ * bytes received: exits 2, naming the path and what is wrong there.
+ */
+export class CopyNotBackError extends RedeyeError {
+  override readonly exitCode = 2;
+}
+
+/**
+ * Checks that the copy of a file held for it (`missing`) is back under `landing` as it was received: a
+ * copy of other bytes would be read under this file's registration, which the same bytes elsewhere are
+ * judged duplicates of.
+ */
+async function copyBack(landing: string | undefined, file: FileRow): Promise<void> {
+  if (landing === undefined)
+    throw new CopyNotBackError(
+      'FILE_COPY_MISSING',
+      `file ${file.id} (${file.name}) is held for its landed copy, and no landing folder was given to find it in`,
+      { fileId: file.id, file: file.name },
+    );
+  const path = copyPath(landing, file);
+  const fault = path === null ? undefined : await copyFault(path);
+  if (path === null || fault) {
+    throw new CopyNotBackError(
+      'FILE_COPY_MISSING',
+      `file ${file.id} (${file.name}) is held for its landed copy, which is not back yet: ` +
+        `${path ?? 'the registry has no copy'}${fault ? ` ${fault.reason === 'COPY_MISSING' ? 'is missing' : `cannot be read (${fault.detail})`}` : ''}; ` +
+        'put the file received back there, then release it',
+      { fileId: file.id, file: file.name, ...(path ? { path } : {}) },
+    );
+  }
+  const found = await sha256File(path);
+  if (found.sha256 !== file.sha256 || found.size !== file.size)
+    throw new CopyNotBackError(
+      'FILE_COPY_DIFFERS',
+      `file ${file.id} (${file.name}): ${path} holds other bytes than the file received ` +
+        `(${found.size} bytes, sha256 ${found.sha256}; received ${file.size} bytes, sha256 ${file.sha256}); ` +
+        'put the file received back there, then release it',
+      { fileId: file.id, file: file.name, path },
+    );
+}
+
+/**
+ * An operator's decision on a file held for one: another file under a name received before (`conflict`),
+ * or a file whose landed copy could not be read (`missing`). Released, the file becomes `pending` and the
  * next ingest reads it as a new file (its records are judged as any others: one already posted from an
- * earlier copy is a duplicate, never posted twice); discarded, it is never read, and its landed copy is
+ * earlier copy is a duplicate, never posted twice) — a `missing` one only once its copy is back under
+ * `landing` with the bytes received (`copyBack`); discarded, it is never read, and its landed copy is
  * the retention step's like a read file's. Who, when and why stay with the file. The change is made only
  * if the file is still held (another operator may have decided it meanwhile).
  */
-export async function decideHeld(q: Q, id: number, d: Decision, when: VerdictSet): Promise<FileRow> {
+export async function decideHeld(
+  q: Q,
+  id: number,
+  d: Decision,
+  when: VerdictSet,
+  landing?: string,
+): Promise<FileRow> {
   const now = when.at;
   const file = await fileById(q, id);
   if (!file) throw unknownFile(id);
-  if (file.direction !== 'in' || file.verdict !== 'conflict') {
+  if (file.direction !== 'in' || !HELD_FOR_OPERATOR.includes(file.verdict as InboundVerdict)) {
     const was = file.decision ? `: ${file.decision} by ${file.decidedBy} at ${file.decidedAt}` : '';
     throw new FileNotHeldError(
       'FILE_NOT_HELD',
-      `file ${id} (${file.feed}) is ${file.verdict}, not held for an operator${was}; only a file held as a name conflict can be released or discarded`,
+      `file ${id} (${file.feed}) is ${file.verdict}, not held for an operator${was}; only a file held as a name conflict or for its landed copy can be released or discarded`,
       { fileId: id, file: file.name, verdict: file.verdict },
     );
   }
   const released = d.decision === 'released';
+  if (released && file.verdict === 'missing') await copyBack(landing, file);
   const note = `${d.decision} by ${d.by} at ${now}${d.reason ? `: ${d.reason}` : ''}`;
   const changed = await changeVerdict(
     q,
-    { id, verdict: 'conflict' },
+    { id, verdict: file.verdict },
     {
       verdict: released ? 'pending' : 'discarded',
       // Released: the reason goes with the verdict; ingest writes the file's own. Discarded: kept, so
@@ -531,7 +664,7 @@ export async function decideHeld(q: Q, id: number, d: Decision, when: VerdictSet
     },
     when,
   );
-  if (changed === 0) return decideHeld(q, id, d, when);
+  if (changed === 0) return decideHeld(q, id, d, when, landing);
   return (await fileById(q, id))!;
 }
 

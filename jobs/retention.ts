@@ -542,8 +542,11 @@ async function removeOwnFile(root: string, path: string): Promise<boolean> {
   return true;
 }
 
-/** Inbound verdicts whose landed copy may still be read: pending, held (FTL parts), conflict (operator). */
-const UNSETTLED = ['pending', 'held', 'conflict'];
+/**
+ * Inbound verdicts whose landed copy may still be read: pending, held (FTL parts), conflict and missing
+ * (an operator's: a copy put back for a file held for it is kept until the file is released and read).
+ */
+const UNSETTLED = ['pending', 'held', 'conflict', 'missing'];
 
 /**
  * The business dates before which the night of `businessDate` removes the registry's copies: landed

@@ -565,7 +565,8 @@ const FILES_NAMED = 5;
  * before then invoices and states the month without that work; it is posted under the date afterwards,
  * after the invoice was delivered (a delivered file is never delivered again), and is never billed.
  * A file the night holds on purpose (FTL parts waiting for the rest of their message, `held`; another
- * file under a name received before, `conflict`, waiting for an operator) is not pending: it holds the
+ * file under a name received before, `conflict`, or one whose landed copy could not be read, `missing`,
+ * waiting for an operator) is not pending: it holds the
  * month-end back no more than it holds the night. A night that failed only after them (a partner's outbox
  * or the mail server down at deliver) has posted all the month holds: the month-end is not held back for
  * every partner by it.

@@ -4,7 +4,7 @@
  * drops it for good. Both are recorded with who, when and why, and shown by `files show`. A feed whose
  * partner reuses one name every day (`names: reused`) takes each day's file as new.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../../test/harness/db.js';
@@ -13,6 +13,7 @@ import { fetchJob } from '../../jobs/fetch.js';
 import { simulateNight } from '../../jobs/simulate.js';
 import { Readable } from 'node:stream';
 import { ingestJob } from '../../jobs/ingest.js';
+import { copyPath, toFileRow } from '../../jobs/registry.js';
 import { main } from '../main.js';
 
 const HEADER =
@@ -54,6 +55,45 @@ async function heldWhole(w: TestWorld): Promise<number> {
   expect(second.counts).toMatchObject({ conflict: 1 });
   const held = await w.t.db.knex('files').where({ name: NAME, verdict: 'conflict' }).first('id');
   return Number(held.id);
+}
+
+for (const engine of availableEngines()) {
+  describe(`a file held for its missing landed copy (${engine})`, () => {
+    const world = useWorld(engine);
+
+    it('is released only once the copy received is back where it was, and is then read', async () => {
+      const w = world();
+      writeFileSync(join(inbox(w, 'flown'), NAME), WHOLE);
+      await fetchJob(w.ctx('2026-05-02'));
+      const row = toFileRow(await w.t.db.knex('files').where({ name: NAME }).first());
+      const path = copyPath(w.config.paths.landing, row)!;
+      rmSync(path);
+      const night = await ingestJob(w.ctx('2026-05-02'));
+      expect(night.counts).toMatchObject({ files: 1, missing: 1 });
+      const id = row.id;
+      const shown = (await redeye(w, ['show', String(id)])).out;
+      expect(shown).toContain(`verdict missing (COPY_MISSING): its landed copy ${path} is missing`);
+      expect(shown).toContain(`then \`redeye files release ${id}\` reads it at the next ingest`);
+
+      const early = await redeye(w, ['release', String(id)]);
+      expect(early.code).toBe(2);
+      expect(early.out).toContain('FILE_COPY_MISSING');
+      expect(early.out).toContain(`${path} is missing; put the file received back there, then release it`);
+      // Other bytes under its name are not the file received: read, they would pass for it.
+      writeFileSync(path, PART);
+      const other = await redeye(w, ['release', String(id)]);
+      expect(other.code).toBe(2);
+      expect(other.out).toContain('FILE_COPY_DIFFERS');
+      expect((await w.t.db.knex('files').where({ id }).first('verdict')).verdict).toBe('missing');
+
+      writeFileSync(path, WHOLE);
+      const released = await redeye(w, ['release', String(id), '--reason', 'copy restored from backup']);
+      expect(released).toMatchObject({ code: 0 });
+      expect(released.out).toContain(`file ${id} (${NAME}, flown) released by night-accountant`);
+      const read = await ingestJob(w.ctx('2026-05-03'));
+      expect(read.counts).toMatchObject({ accepted: 1, records: 59, 'flown.activities': 59 });
+    });
+  });
 }
 
 for (const engine of availableEngines()) {

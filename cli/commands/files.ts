@@ -412,6 +412,10 @@ export function registerFiles(program: Command, run: ActionRunner): void {
           ctx.output.out(
             `  held for an operator: \`redeye files release ${file.id}\` reads it as a new file at the next ingest; \`redeye files discard ${file.id} --reason "…"\` never reads it`,
           );
+        if (file.verdict === 'missing')
+          ctx.output.out(
+            `  held for an operator: put the file received back at its copy's path, then \`redeye files release ${file.id}\` reads it at the next ingest; \`redeye files discard ${file.id} --reason "…"\` never reads it`,
+          );
         if (file.counts)
           ctx.output.out(
             `  counts ${Object.entries(file.counts)
@@ -484,9 +488,9 @@ export function registerFiles(program: Command, run: ActionRunner): void {
     );
   files
     .command('release')
-    .argument('<id>', 'file id of a file held as a name conflict (from files list)')
+    .argument('<id>', 'file id of a file held as a name conflict or for its landed copy (from files list)')
     .description(
-      'reads a file held for an operator as a new file at the next ingest; records already posted from an earlier copy are rejected as duplicates, never posted twice',
+      'reads a file held for an operator as a new file at the next ingest; records already posted from an earlier copy are rejected as duplicates, never posted twice; a file held for its landed copy only once the copy is back with the bytes received',
     )
     .option('--reason <text>', 'why, kept with the file')
     .option('--by <name>', 'who decides (default: the login running the command)')
@@ -498,6 +502,7 @@ export function registerFiles(program: Command, run: ActionRunner): void {
           id,
           { decision: 'released', by: operator(ctx, opts.by), reason: opts.reason ?? null },
           decidedNow(ctx),
+          ctx.config.paths.landing,
         );
         ctx.output.out(
           `file ${file.id} (${file.name}, ${file.feed}) released by ${file.decidedBy} at ${file.decidedAt}: ` +
@@ -507,7 +512,7 @@ export function registerFiles(program: Command, run: ActionRunner): void {
     );
   files
     .command('discard')
-    .argument('<id>', 'file id of a file held as a name conflict (from files list)')
+    .argument('<id>', 'file id of a file held as a name conflict or for its landed copy (from files list)')
     .description('drops a file held for an operator: it is never read; the decision is recorded with it')
     .requiredOption('--reason <text>', 'why, kept with the file')
     .option('--by <name>', 'who decides (default: the login running the command)')
