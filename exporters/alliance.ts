@@ -340,27 +340,52 @@ export async function recordClaims(
 
 // ------------------------------------------------------------------------------------------------ results
 
-/** The tier a member held on a date: from the tier events, else the member record. */
+/** The tier a member held on a date: from the tier events, else the member record (see `tiersOn`). */
 export async function tierOn(q: Q, memberId: number, date: IsoDate): Promise<string | null> {
-  const before = (await q('tier_events')
-    .where('member_id', memberId)
-    .andWhere('business_date', '<=', date)
-    .whereIn('direction', ['UP', 'DOWN'])
-    .orderBy([
-      { column: 'business_date', order: 'desc' },
-      { column: 'id', order: 'desc' },
-    ])
-    .first('to_tier')) as { to_tier: string } | undefined;
-  if (before) return before.to_tier;
-  const after = (await q('tier_events')
-    .where('member_id', memberId)
-    .andWhere('business_date', '>', date)
-    .whereIn('direction', ['UP', 'DOWN'])
-    .orderBy([{ column: 'business_date' }, { column: 'id' }])
-    .first('from_tier')) as { from_tier: string | null } | undefined;
-  if (after?.from_tier) return after.from_tier;
-  const member = (await q('members').where('id', memberId).first('tier')) as { tier: string } | undefined;
-  return member?.tier ?? null;
+  const member = (await q('members').where('id', memberId).first('id', 'tier')) as
+    { id: number; tier: string } | undefined;
+  if (!member) return null;
+  const id = Number(member.id);
+  return (await tiersOn(q, [{ id, tier: member.tier }], date)).get(id)!;
+}
+
+/**
+ * The tier each of `members` held on a date, as the nights up to it recorded it: the tier the last
+ * upgrade or downgrade of a night on or before the date moved to, else the one the first of a later night
+ * moved from, else the member's tier now. A later night's event (a $1,500 fare on 2 April) leaves the
+ * tier of 31 March as it was, so an export of that date rebuilt in April writes what it wrote in March.
+ * One query per 500 members: a member has few tier events.
+ */
+export async function tiersOn(
+  q: Q,
+  members: ReadonlyArray<{ id: number; tier: string }>,
+  date: IsoDate,
+): Promise<Map<number, string>> {
+  const held = new Map<number, string>();
+  const settled = new Set<number>();
+  for (const part of chunks(members, 500)) {
+    const events = (await q('tier_events')
+      .whereIn(
+        'member_id',
+        part.map((m) => m.id),
+      )
+      .whereIn('direction', ['UP', 'DOWN'])
+      .orderBy([{ column: 'member_id' }, { column: 'business_date' }, { column: 'id' }])
+      .select('member_id', 'business_date', 'from_tier', 'to_tier')) as Array<{
+      member_id: number | string;
+      business_date: string;
+      from_tier: string | null;
+      to_tier: string;
+    }>;
+    for (const e of events) {
+      const id = Number(e.member_id);
+      if (e.business_date <= date) held.set(id, e.to_tier);
+      else if (!settled.has(id) && e.from_tier) held.set(id, e.from_tier);
+      settled.add(id);
+    }
+  }
+  for (const m of members) if (!held.has(m.id)) held.set(m.id, m.tier);
+  return held;
 }
 
 export interface ResultsData {

@@ -2,7 +2,8 @@
  * The TIER_CHANGE mailing list, on SQLite and PostgreSQL, in worked examples on the demo program (Silver
  * $1,000, Gold $2,500 over a rolling 12 months, anniversary review, soft landing): every upgrade and
  * downgrade is mailed exactly once, one recorded by a rerun after its night's list was delivered going
- * into the next list still to be delivered, and each says the date the change took effect on.
+ * into the next list still to be delivered, and each says the date the change took effect on. The month's
+ * balance statement says the tier held at the month's end, however often its export is rebuilt later.
  */
 import { readFileSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
@@ -64,6 +65,18 @@ async function listed(w: Scenario, date: string): Promise<string[][]> {
     'effective_date',
   ]);
   return rows.slice(1).map((r) => [r[0]!, ...r.slice(5)]);
+}
+
+/** The BALANCE_STATEMENT list of the month ending `date`: member, tier, closing balance. */
+async function statement(w: Scenario, date: string): Promise<string[][]> {
+  const row = await w
+    .knex('files')
+    .where({ direction: 'out', feed: 'mailing', name: `BALANCE_STATEMENT_${date.replaceAll('-', '')}.csv` })
+    .first('local_path');
+  expect(row, `BALANCE_STATEMENT list of ${date}`).toBeDefined();
+  const rows = parse(readFileSync(exportCopy(w.w.config, row.local_path), 'utf8')) as string[][];
+  expect([rows[0]![5], rows[0]![13]]).toEqual(['tier', 'closing_balance']);
+  return rows.slice(1).map((r) => [r[0]!, r[5]!, r[13]!]);
 }
 
 /** The deliver job's verdict on every file written, as the night after it finds them. */
@@ -307,6 +320,40 @@ for (const engine of availableEngines()) {
       expect(await listed(w, '2027-01-01')).toEqual([
         [IVANOV.number, 'MEMBER', 'SILVER', 'UP', 'Y', '2026-12-31'],
       ]);
+    });
+  });
+
+  describe(`BALANCE_STATEMENT tier (${engine})`, () => {
+    const s = useScenario(engine);
+
+    it('shows the tier held at the month’s end, and its export rebuilt after a later upgrade writes the same file', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      await mailable(w, IVANOV);
+      fly(w, '2026-03-20', '300.00');
+      await w.night('2026-03-21');
+      await w.night('2026-03-31');
+      await w.run(exportJob, '2026-03-31', new Date('2026-04-01T02:00:00Z'));
+      const march = await statement(w, '2026-03-31');
+      expect(march).toEqual([[IVANOV.number, 'MEMBER', expect.stringMatching(/^[1-9]\d*$/)]]);
+
+      // 2 April: a $1,500 fare makes him Silver. March's export run again, before delivery and after it,
+      // still says what he held in March: the same bytes, neither replaced nor drifted.
+      fly(w, '2026-04-01', '1500.00');
+      await w.night('2026-04-02');
+      expect((await w.member(IVANOV.number)).tier).toBe('SILVER');
+      const rerun = await w.run(exportJob, '2026-03-31', new Date('2026-04-02T10:00:00Z'));
+      expect(rerun.counts).not.toHaveProperty('replaced');
+      expect(await statement(w, '2026-03-31')).toEqual(march);
+      await deliverAll(w, '2026-04-02T11:00:00Z');
+      const again = await w.run(exportJob, '2026-03-31', new Date('2026-04-02T12:00:00Z'));
+      expect(again.counts).not.toHaveProperty('drifted');
+      expect(again.warnings ?? []).not.toContainEqual(expect.stringContaining('BALANCE_STATEMENT_20260331'));
+
+      // April's statement says Silver.
+      await w.night('2026-04-30');
+      await w.run(exportJob, '2026-04-30', new Date('2026-05-01T02:00:00Z'));
+      expect((await statement(w, '2026-04-30')).map((r) => r[1])).toEqual(['SILVER']);
     });
   });
 }

@@ -36,6 +36,7 @@ import type { MailingKind } from '../config/schema.js';
 import { addDays, addMonths, endOfMonth, latestDueBy, startOfMonth, type IsoDate } from '../lib/dates.js';
 import { poolsLastActiveIn } from '../ledger/queries.js';
 import { Program } from '../rules/program.js';
+import { tiersOn } from './alliance.js';
 import { awaitingDelivery, exportKey } from './outbox.js';
 import { csvRecord, csvRecords, csvText, type CsvField } from './csv.js';
 import { cutToLength, xmlChars } from './xml-writer.js';
@@ -79,6 +80,7 @@ export interface ExpiryWarningRow extends Addressee {
 
 export interface BalanceStatementRow extends Addressee {
   surname: string | null;
+  /** The tier held at the period's end, as every figure is (`tiersOn`). */
   tier: string;
   periodStart: IsoDate;
   periodEnd: IsoDate;
@@ -600,6 +602,7 @@ export async function* balanceStatements(q: Q, businessDate: IsoDate): AsyncGene
       start,
       end,
     );
+    const tiers = await tiersOn(q, page, end);
     for (const member of page) {
       const parts = [
         own.get(member.id),
@@ -615,7 +618,7 @@ export async function* balanceStatements(q: Q, businessDate: IsoDate): AsyncGene
       const adjusted = sum('adjusted');
       yield {
         ...addressee(member),
-        tier: member.tier,
+        tier: tiers.get(member.id)!,
         periodStart: start,
         periodEnd: end,
         opening,
