@@ -368,6 +368,66 @@ for (const engine of availableEngines()) {
       ]);
     });
 
+    it('claims a passenger by the given name alone, without the title a flown coupon carries', async () => {
+      const w = s();
+      const givenNames = async () => {
+        const out = await w
+          .knex('files')
+          .where({ direction: 'out', feed: 'alliance-claims', partner_code: 'LH' })
+          .orderBy('id', 'desc')
+          .first();
+        const xml = readFileSync(exportCopy(w.w.config, out.local_path), 'utf8');
+        return [...xml.matchAll(/<GivenName>([^<]*)<\/GivenName>/g)].map(([, name]) => name);
+      };
+      // Listed by the FTL as 1MUELLER/HANS MR, its reader takes the title off: claimed as HANS once the
+      // coupon wait is over.
+      w.dropFtl({
+        flight: 'XX245',
+        date: '2026-03-04',
+        board: 'SVO',
+        groups: [
+          {
+            dest: 'KZN',
+            cls: 'C',
+            pax: [{ surname: 'MUELLER', givenName: 'HANS', card: LH_CARD(5), program: 'LH' }],
+          },
+        ],
+      });
+      for (const date of ['2026-03-05', '2026-03-06', '2026-03-07', '2026-03-08']) {
+        await w.night(date);
+        await w.run(exportJob, date);
+      }
+      expect(await givenNames()).toEqual(['HANS']);
+      // Flown coupons carry the given name as on the ticket, title included: SCHMIDT / ANNA MRS is claimed
+      // as ANNA, and WEBER / MR. JAN MARIA as JAN MARIA; a title glued to the name cannot be told from its
+      // ending (ALEXANDR) and stays.
+      const coupon = (ticket: string, surname: string, givenName: string, card: number) => ({
+        ticket,
+        flight: '246',
+        date: '2026-03-08',
+        from: 'KZN',
+        to: 'SVO',
+        booked: 'C',
+        fare: '300.00',
+        surname,
+        givenName,
+        card: { program: 'LH', number: LH_CARD(card) },
+      });
+      w.dropCoupons([
+        coupon('2201000000031', 'SCHMIDT', 'ANNA MRS', 6),
+        coupon('2201000000032', 'WEBER', 'MR. JAN MARIA', 7),
+        coupon('2201000000033', 'ORLOV', 'ALEXANDR', 8),
+      ]);
+      await w.night('2026-03-09');
+      await w.run(exportJob, '2026-03-09');
+      expect(await givenNames()).toEqual(['ANNA', 'JAN MARIA', 'ALEXANDR']);
+      // The night's export run again rebuilds the file from the claims recorded as sent: the same bytes.
+      const rerun = await w.run(exportJob, '2026-03-09');
+      expect(rerun.counts).not.toHaveProperty('replaced');
+      expect(rerun.counts).not.toHaveProperty('restored');
+      expect(await givenNames()).toEqual(['ANNA', 'JAN MARIA', 'ALEXANDR']);
+    });
+
     it('claims with the fare basis of the flown coupon, valid against the interface’s schema', async () => {
       const w = s();
       w.dropCoupons([

@@ -47,6 +47,7 @@ import { chunks } from '../lib/chunks.js';
 import { inTransaction } from '../jobs/registry.js';
 import type { ActivityDetail } from '../rules/activity.js';
 import { carrierFactsOf, notOwnFlight } from '../rules/eligibility.js';
+import { givenNameLessTitles } from '../rules/names.js';
 import type { Program } from '../rules/program.js';
 
 type Q = Knex | Knex.Transaction;
@@ -269,7 +270,9 @@ export function claimFor(
       program: partnerProgram,
       number: p.cardNumber ?? '',
       surname: p.surname ?? '',
-      givenName: opt(p.givenName),
+      // A flown coupon keeps the given name as on the ticket, title and all (ANNA MRS); the claim carries
+      // the name alone, as the FTL's passengers are stored (alliance-accrual.md: surname, given name).
+      givenName: opt(p.givenName === null ? null : givenNameLessTitles(p.givenName)),
     },
     flight: {
       operatingCarrier: p.carrier ?? '',

@@ -1,6 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type MemberName, nameMatches, normaliseName, type TravelledName } from './names.js';
+import {
+  givenNameLessTitles,
+  type MemberName,
+  nameMatches,
+  normaliseName,
+  type TravelledName,
+} from './names.js';
 
 function check(travelled: TravelledName, member: MemberName) {
   return nameMatches(travelled, member);
@@ -193,6 +199,19 @@ describe('what systems do to a name', () => {
     expect(
       check({ surname: 'BROWN', givenName: 'TOMMSTR' }, { surname: 'BROWN', givenName: 'TOM' }).matches,
     ).toBe(true);
+  });
+
+  it('gives the given name as written less the title words around it, and keeps a glued one', () => {
+    for (const [given, name] of [
+      ['ANNA MRS', 'ANNA'],
+      ['Mrs. Anna', 'Anna'],
+      ['DR JAN MARIA PROF', 'JAN MARIA'],
+      ['ANNA', 'ANNA'],
+      ['ANNAMRS', 'ANNAMRS'],
+      ['ALEXANDR', 'ALEXANDR'],
+      ['MR', null],
+    ] as const)
+      expect(givenNameLessTitles(given), given).toBe(name);
   });
 
   it('does not take a name that merely ends like a title for a glued one', () => {

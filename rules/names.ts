@@ -279,6 +279,26 @@ function isTitle(word: Word): boolean {
 }
 
 /**
+ * A travelled given name as it is written, less the title words typed before or after it, as the name
+ * check takes them off (`ANNA MRS` → `ANNA`, `Mrs. Anna` → `Anna`); null when nothing else is left. A title
+ * glued to the name (`ANNAMRS`) stays: the check only tries the name without it, as ALEXANDR and WILLIAMS
+ * end the same way.
+ */
+export function givenNameLessTitles(text: string): string | null {
+  const words = text.trim().split(/\s+/u);
+  const titled = (word: string) => {
+    const parts = wordsOf(word);
+    return parts.length === 1 && TITLES.has(parts[0]!);
+  };
+  let start = 0;
+  let end = words.length;
+  while (start < end && titled(words[start]!)) start++;
+  while (end > start && titled(words[end - 1]!)) end--;
+  const rest = words.slice(start, end).join(' ');
+  return rest === '' ? null : start === 0 && end === words.length ? text : rest;
+}
+
+/**
  * A reading of the travelled given name: its words, and whether a title was taken from their end. A name
  * cut to fit a field loses its tail first, and the title is written last, so a given name that still
  * ends in one (ALEXANDR MR, ALEXANDRMR) was not cut: it is whole, or an initial someone wrote.
