@@ -2,7 +2,8 @@
  * The alliance exports over real nights (rules/scenarios harness): who is claimed from partners, and what
  * a partner reads when its claim is rejected.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../test/harness/db.js';
 import { memberNumber, useScenario, type Person, type Scenario } from '../rules/scenarios/scenario.js';
@@ -31,6 +32,12 @@ const lhClaim = (id: string, member: string, from: string, to: string) => ({
   cabin: 'Y',
   rbd: 'Y',
 });
+
+/** Rewrites a dropped XML file on a single line, as many systems write XML. */
+function onOneLine(w: Scenario, feed: 'alliance-claims', name: string): void {
+  const path = join(w.inbox(feed), name);
+  writeFileSync(path, `${readFileSync(path, 'utf8').replace(/\n\s*/g, '')}\n`);
+}
 
 async function resultsXml(w: Scenario): Promise<string> {
   const out = await w.knex('files').where({ direction: 'out', feed: 'alliance-results' }).first();
@@ -426,6 +433,43 @@ for (const engine of availableEngines()) {
       expect(rerun.counts).not.toHaveProperty('replaced');
       expect(rerun.counts).not.toHaveProperty('restored');
       expect(await givenNames()).toEqual(['ANNA', 'JAN MARIA', 'ALEXANDR']);
+    });
+
+    it('answers the claims of a file written on one line in its order, those it could not read among the others', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      const file = w.dropAllianceClaims('LH', [
+        lhClaim('LH-1', IVANOV.number, 'FRA', 'SVO'),
+        { ...lhClaim('LH-2', IVANOV.number, 'MUC', 'SVO'), date: '2026-13-45' },
+        lhClaim('LH-3', IVANOV.number, 'MUC', 'SVO'),
+        lhClaim('LH-4', IVANOV.number, 'F1', 'SVO'),
+        lhClaim('LH-5', IVANOV.number, 'FRA', 'LED'),
+      ]);
+      onOneLine(w, 'alliance-claims', file);
+      await w.night('2026-03-11');
+      await w.run(exportJob, '2026-03-11');
+      expect(results(await resultsXml(w)).map(([id, code]) => [id, code])).toEqual([
+        ['LH-1', undefined],
+        ['LH-2', 'MALFORMED'],
+        ['LH-3', undefined],
+        ['LH-4', 'MALFORMED'],
+        ['LH-5', undefined],
+      ]);
+      // Rebuilt on a rerun, the answer is the same file.
+      const rerun = await w.run(exportJob, '2026-03-11');
+      expect(rerun.counts).not.toHaveProperty('replaced');
+      expect(rerun.counts).not.toHaveProperty('restored');
+      // A file read before migration 050 kept no places: its answers keep the order they had, by line.
+      await w.knex('activities').update({ source_ordinal: null });
+      await w.knex('rejects').update({ ordinal: null });
+      await w.run(exportJob, '2026-03-11');
+      expect(results(await resultsXml(w)).map(([id]) => id)).toEqual([
+        'LH-1',
+        'LH-3',
+        'LH-5',
+        'LH-2',
+        'LH-4',
+      ]);
     });
 
     it('claims with the fare basis of the flown coupon, valid against the interface’s schema', async () => {

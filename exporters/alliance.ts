@@ -42,7 +42,7 @@ import {
   recordReasonText,
 } from './partner-reasons.js';
 import { PARTNER_REASON_TEXT } from './partner-response.js';
-import { pendingActivities, type InboundFile } from './responses.js';
+import { inRequestOrder, pendingActivities, type FilePlace, type InboundFile } from './responses.js';
 import { chunks } from '../lib/chunks.js';
 import { inTransaction } from '../jobs/registry.js';
 import type { ActivityDetail } from '../rules/activity.js';
@@ -426,9 +426,10 @@ export async function resultsData(
     .leftJoin('members as m', 'm.number', 'a.member_number')
     .where('a.source_file_id', file.id)
     .andWhere('a.type', 'PARTNER_FLIGHT')
-    .orderBy([{ column: 'a.source_line' }, { column: 'a.id' }])
+    .orderByRaw('COALESCE(a.source_line, 0), COALESCE(a.source_ordinal, 0), a.id')
     .select(
       'a.source_line',
+      'a.source_ordinal',
       'a.external_ref',
       q.raw('COALESCE(a.member_id, m.id) AS member_id'),
       'a.status',
@@ -445,13 +446,15 @@ export async function resultsData(
         .sum('e.amount')
         .as('partner_amount'),
     )) as Array<Record<string, unknown>>;
-  const entries: Array<{ line: number; result: AllianceResult }> = [];
+  const entries: Array<FilePlace & { result: AllianceResult }> = [];
+  const ordinalOf = (v: unknown) => (v === null || v === undefined ? null : Number(v));
   const answered = new Set<string>();
   for (const r of rows) {
     const claimId = String(r.external_ref ?? '');
     if (claimId === '' || answered.has(claimId)) continue;
     answered.add(claimId);
     const line = Number(r.source_line ?? 0);
+    const ordinal = ordinalOf(r.source_ordinal);
     const status = String(r.status);
     if (status === 'POSTED' || status === 'PARTIAL' || status === 'REVERSED') {
       const amount =
@@ -468,13 +471,18 @@ export async function resultsData(
           },
         );
       }
-      entries.push({ line, result: { claimId, status: 'accepted', pointsCredited: points, tierHeld: tier } });
+      entries.push({
+        line,
+        ordinal,
+        result: { claimId, status: 'accepted', pointsCredited: points, tierHeld: tier },
+      });
     } else if (status === 'REJECTED') {
       const reason = (r.reason as string | null) ?? null;
       // partner-accrual.md: ACCOUNT_CLOSED names the surviving account when the member was merged.
       const survivor = reason === 'ACCOUNT_CLOSED' ? ((r.merged_into as string | null) ?? null) : null;
       entries.push({
         line,
+        ordinal,
         result: {
           claimId,
           status: 'rejected',
@@ -500,8 +508,8 @@ export async function resultsData(
   const rejects = (await q('rejects')
     .where('file_id', file.id)
     .whereNotNull('record_ref')
-    .orderBy([{ column: 'line' }, { column: 'id' }])
-    .select('line', 'reason', 'message', 'record_ref')) as Array<Record<string, unknown>>;
+    .orderByRaw('COALESCE(line, 0), COALESCE(ordinal, 0), id')
+    .select('line', 'ordinal', 'reason', 'message', 'record_ref')) as Array<Record<string, unknown>>;
   for (const r of rejects) {
     const claimId = String(r.record_ref);
     // A repeated claim id was answered with its first occurrence; a file cannot answer one claim twice.
@@ -510,6 +518,7 @@ export async function resultsData(
     const reason = (r.reason as string | null) ?? null;
     entries.push({
       line: Number(r.line ?? 0),
+      ordinal: ordinalOf(r.ordinal),
       result: {
         claimId,
         status: 'rejected',
@@ -518,7 +527,8 @@ export async function resultsData(
       },
     });
   }
-  entries.sort((a, b) => a.line - b.line);
+  // Claims the rules decided and claims that could not be read, each in the file's order, merged into it.
+  entries.sort(inRequestOrder);
   return {
     answers: { sender: partnerProgram, receiver: ourProgram, sequence: file.sequence },
     results: entries.map((e) => e.result),

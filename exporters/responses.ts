@@ -145,7 +145,29 @@ export function partnerFromFileName(name: string): { partnerCode: string; sequen
   return m ? { partnerCode: m[1]!, sequence: Number(m[2]) } : null;
 }
 
-interface ActivityOutcome {
+/**
+ * Where a record stood in its request: the line it starts on and, read from an XML document, its place
+ * among the document's records (migration 050; null before it and for other feeds).
+ */
+export interface FilePlace {
+  /** Null for a record read from no line (taken as 0, before the first). */
+  line: number | null;
+  ordinal: number | null;
+}
+
+/**
+ * The order of a request's records, its activities and unreadable records alike: by line, then by place
+ * in the document, so that one written on a single line is answered in its order too. Records stored
+ * before migration 050 have no place: on one line they keep the order they were answered in before
+ * (activities, then the unreadable), as the sort is stable.
+ */
+export function inRequestOrder(a: FilePlace, b: FilePlace): number {
+  const lines = (a.line ?? 0) - (b.line ?? 0);
+  if (lines !== 0) return lines;
+  return a.ordinal === null || b.ordinal === null ? 0 : a.ordinal - b.ordinal;
+}
+
+interface ActivityOutcome extends FilePlace {
   line: number;
   ref: string;
   memberNumber: string;
@@ -165,8 +187,8 @@ interface ActivityOutcome {
 const PAGE = 5000;
 
 /**
- * A file's activities of one type in line order, a page at a time (keyset on line and id), each with the
- * points its posting credited: a partner file can hold millions of records.
+ * A file's activities of one type in the file's order, a page at a time (keyset on line, place and id),
+ * each with the points its posting credited: a partner file can hold millions of records.
  */
 async function* activityOutcomes(
   q: Q,
@@ -174,6 +196,7 @@ async function* activityOutcomes(
   type: 'PARTNER' | 'HOTEL',
 ): AsyncGenerator<ActivityOutcome> {
   let line = -1;
+  let ordinal = 0;
   let id = 0;
   for (;;) {
     const posted = q('postings as p')
@@ -190,16 +213,17 @@ async function* activityOutcomes(
     const rows = (await q('activities as a')
       .where('a.source_file_id', fileId)
       .andWhere('a.type', type)
-      .andWhereRaw('(COALESCE(a.source_line, 0) > ? OR (COALESCE(a.source_line, 0) = ? AND a.id > ?))', [
+      .andWhereRaw('(COALESCE(a.source_line, 0), COALESCE(a.source_ordinal, 0), a.id) > (?, ?, ?)', [
         line,
-        line,
+        ordinal,
         id,
       ])
-      .orderByRaw('COALESCE(a.source_line, 0), a.id')
+      .orderByRaw('COALESCE(a.source_line, 0), COALESCE(a.source_ordinal, 0), a.id')
       .limit(PAGE)
       .select(
         'a.id',
         'a.source_line',
+        'a.source_ordinal',
         'a.external_ref',
         'a.member_number',
         'a.status',
@@ -216,9 +240,11 @@ async function* activityOutcomes(
       )) as Array<Record<string, unknown>>;
     for (const r of rows) {
       line = Number(r.source_line ?? 0);
+      ordinal = Number(r.source_ordinal ?? 0);
       id = Number(r.id);
       yield {
         line,
+        ordinal: r.source_ordinal === null || r.source_ordinal === undefined ? null : ordinal,
         ref: (r.external_ref as string | null) ?? '',
         memberNumber: (r.member_number as string | null) ?? '',
         status: r.status as string,
@@ -248,8 +274,7 @@ function sequenceNumberOf(detail: string | null): number | null {
   return typeof n === 'number' && Number.isInteger(n) ? n : null;
 }
 
-interface UnreadRecord {
-  line: number | null;
+interface UnreadRecord extends FilePlace {
   path: string | null;
   reason: string;
   message: string | null;
@@ -259,19 +284,21 @@ interface UnreadRecord {
   sequenceNumber: number | null;
 }
 
-/** The file's records that could not be read at all, in line order, a page at a time. */
+/** The file's records that could not be read at all, in the file's order, a page at a time. */
 async function* unreadRecords(q: Q, fileId: number): AsyncGenerator<UnreadRecord> {
   let line = -1;
+  let ordinal = 0;
   let id = 0;
   for (;;) {
     const rows = (await q('rejects')
       .where('file_id', fileId)
-      .andWhereRaw('(COALESCE(line, 0) > ? OR (COALESCE(line, 0) = ? AND id > ?))', [line, line, id])
-      .orderByRaw('COALESCE(line, 0), id')
+      .andWhereRaw('(COALESCE(line, 0), COALESCE(ordinal, 0), id) > (?, ?, ?)', [line, ordinal, id])
+      .orderByRaw('COALESCE(line, 0), COALESCE(ordinal, 0), id')
       .limit(PAGE)
       .select(
         'id',
         'line',
+        'ordinal',
         'path',
         'reason',
         'message',
@@ -281,9 +308,11 @@ async function* unreadRecords(q: Q, fileId: number): AsyncGenerator<UnreadRecord
       )) as Array<Record<string, unknown>>;
     for (const r of rows) {
       line = Number(r.line ?? 0);
+      ordinal = Number(r.ordinal ?? 0);
       id = Number(r.id);
       yield {
         line: r.line === null || r.line === undefined ? null : Number(r.line),
+        ordinal: r.ordinal === null || r.ordinal === undefined ? null : ordinal,
         path: (r.path as string | null) ?? null,
         reason: r.reason as string,
         message: (r.message as string | null) ?? null,
@@ -445,8 +474,8 @@ function recordOf(a: ActivityOutcome): PartnerResponseRecord {
 type FileRecord = { activity: ActivityOutcome } | { unread: UnreadRecord };
 
 /**
- * A file's activities and unreadable records in the file's order, two line-ordered streams merged; an
- * activity goes first when both have the same line.
+ * A file's activities and unreadable records in the file's order, two streams in that order merged
+ * (`inRequestOrder`); an activity goes first when the two cannot be told apart.
  */
 async function* inFileOrder(q: Q, fileId: number, type: 'PARTNER' | 'HOTEL'): AsyncGenerator<FileRecord> {
   const activities = activityOutcomes(q, fileId, type);
@@ -454,7 +483,7 @@ async function* inFileOrder(q: Q, fileId: number, type: 'PARTNER' | 'HOTEL'): As
   let a = await activities.next();
   let u = await unread.next();
   while (!a.done || !u.done) {
-    if (!a.done && (u.done || a.value.line <= (u.value.line ?? 0))) {
+    if (!a.done && (u.done || inRequestOrder(a.value, u.value) <= 0)) {
       yield { activity: a.value };
       a = await activities.next();
     } else if (!u.done) {

@@ -58,6 +58,7 @@ const COLUMNS: Array<[keyof ActivityRow, string]> = [
   ['ruleVersion', 'rule_version'],
   ['sourceFileId', 'source_file_id'],
   ['sourceLine', 'source_line'],
+  ['sourceOrdinal', 'source_ordinal'],
   ['detail', 'detail'],
 ];
 

@@ -1072,6 +1072,7 @@ async function storeUnique(
         line: event.line,
         path: event.path ?? null,
         ...rejection,
+        ordinal: event.ordinal ?? null,
         recordRef: ref,
         memberNumber: member,
         sequenceNumber,
@@ -1088,6 +1089,7 @@ async function storeUnique(
         line: event.line,
         path: event.path ?? null,
         ...recordReadBefore(ref ?? a.activityKey, standing, firstCopyOf(standing, files, file.id)),
+        ordinal: event.ordinal ?? null,
         recordRef: ref,
         memberNumber: member,
         sequenceNumber,
@@ -1101,9 +1103,10 @@ async function storeUnique(
     }
     seen.set(a.activityKey, a);
     a.sourceFileId = file.id;
-    // The line, as its rejects and those of the records around it have: answers list a file's records in
-    // its order by it, and an XML element's place among its siblings is no line.
+    // The line and the place in the document, as its rejects and those of the records around it have:
+    // answers list a file's records in its order by them (an XML document may be one line).
     a.sourceLine = event.line;
+    a.sourceOrdinal = event.ordinal ?? null;
     fresh.push(a);
   }
   // The rejected copy posted nothing: the key of a posting the ledger refused it goes with the record,

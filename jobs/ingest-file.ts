@@ -24,6 +24,8 @@ import { chunks } from '../lib/chunks.js';
 export interface RejectRow {
   line: number | null;
   path?: string | null;
+  /** The record's place in an XML document (`SourcePosition.ordinal`). */
+  ordinal?: number | null;
   field: string;
   reason: string;
   message: string;
@@ -120,6 +122,7 @@ export async function insertRejects(
         feed: file.feed,
         line: r.line,
         path: r.path ?? null,
+        ordinal: r.ordinal ?? null,
         field: r.field,
         reason: r.reason,
         message: r.message,
@@ -138,6 +141,7 @@ export function parseRejectRow(e: RejectEvent): RejectRow {
   return {
     line: e.line,
     path: e.path ?? null,
+    ordinal: e.ordinal ?? null,
     field: e.field,
     reason: e.reason,
     message: e.message,

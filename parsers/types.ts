@@ -51,6 +51,11 @@ export interface SourcePosition {
   path?: string;
   /** XML only: 1-based sequence of the element among its siblings of the same name. */
   seq?: number;
+  /**
+   * XML only: 1-based place of the record among all the document's records, the unreadable ones counted.
+   * A document written on one line gives every record the same line; answers keep its order by this.
+   */
+  ordinal?: number;
 }
 
 export interface RecordEvent<T> extends SourcePosition {

@@ -934,6 +934,7 @@ export async function* parseXmlFeed<T>(
         line: item.element.line,
         path: item.path,
         seq: item.seq,
+        ordinal: idx + 1,
         lines: itemLines[idx]!,
       };
       if (item.kind === 'record') {

@@ -74,6 +74,8 @@ export interface ActivityRow {
   ruleVersion: string | null;
   sourceFileId: number | null;
   sourceLine: number | null;
+  /** The record's place in an XML document (`SourcePosition.ordinal`); null for other feeds. */
+  sourceOrdinal: number | null;
   detail: ActivityDetail | null;
 }
 
@@ -376,6 +378,7 @@ export function blankActivity(
     ruleVersion: null,
     sourceFileId: null,
     sourceLine: null,
+    sourceOrdinal: null,
     detail: null,
     ...partial,
   };

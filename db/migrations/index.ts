@@ -46,6 +46,7 @@ import * as m040 from './040_tier_event_superseded.js';
 import * as m041 from './041_awaiting_rate.js';
 import * as m046 from './046_activity_marketing_key.js';
 import * as m047 from './047_lots_by_account.js';
+import * as m050 from './050_record_ordinal.js';
 
 export interface Migration {
   name: string;
@@ -96,6 +97,7 @@ export const migrations: Migration[] = [
   { name: '041_awaiting_rate', ...m041 },
   { name: '046_activity_marketing_key', ...m046 },
   { name: '047_lots_by_account', ...m047 },
+  { name: '050_record_ordinal', ...m050 },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {

@@ -4,7 +4,8 @@
  * a `PointsEarned` of 0 proposes no points, so the stay earns by its contract. The simulator shows the
  * same outcome as the night (`night` checks it, and each test reads the simulator's figures itself).
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../../test/harness/db.js';
 import { exportCopy } from '../../test/harness/files.js';
@@ -167,6 +168,33 @@ for (const engine of availableEngines()) {
       expect(await outcome(w, 'C-2')).toEqual(['REJECTED', 'BAD_CURRENCY', 0]);
       expect(await w.balance(IVANOV.number)).toBe(350);
     });
+    it('warns of the stays of a document written on one line in its order, those it could not read among the others', async () => {
+      const w = s();
+      await w.enrol('2026-05-01', IVANOV);
+      const stranger = memberNumber(9);
+      const file = w.dropHotel('GS', [
+        stay('U-1', { member: stranger }),
+        stay('U-2', { checkIn: '2026-13-45' }),
+        stay('U-3', { member: stranger }),
+        stay('U-4'),
+        stay('U-5', { checkOut: 'soon' }),
+      ]);
+      const path = join(w.inbox('hotel'), file);
+      writeFileSync(path, `${readFileSync(path, 'utf8').replace(/\n\s*/g, '')}\n`);
+      await w.night('2026-06-13');
+      // U-1 and U-3 are refused by the rules (activities), U-2 and U-5 by the reader (rejects): the hotel
+      // reads them by their sequence numbers, in its document's order.
+      expect(
+        (await responseWarnings(w, '2026-06-13', file)).map((r) => (r as unknown[]).slice(0, 3)),
+      ).toEqual([
+        ['1', expect.any(String), 'U-1'],
+        ['2', expect.any(String), 'U-2'],
+        ['3', expect.any(String), 'U-3'],
+        ['5', expect.any(String), 'U-5'],
+      ]);
+      expect(await outcome(w, 'U-4')).toEqual(['POSTED', null, 200]);
+    });
+
     it('refuses a cancelled or no-show reservation as a stay that did not happen, and tells the hotel which', async () => {
       const w = s();
       await w.enrol('2026-05-01', IVANOV);
