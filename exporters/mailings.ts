@@ -422,13 +422,32 @@ export async function* expiryWarnings(
 ): AsyncGenerator<ExpiryWarningRow> {
   const target = addDays(businessDate, policy.expiryWarningDays);
   const months = policy.program.inactivityOn(target)?.months;
+  // The points of `lots as l` as the night of the date left them, from the ledger: what the lot holds now
+  // less what later nights' postings moved (a redemption took, the expiry itself took, a reversal put
+  // back). A lot a later night created was not there. A rerun of an old night writes the list it wrote.
+  const movedLater = (s: Knex.QueryBuilder) =>
+    s
+      .from('lot_movements as mv')
+      .join('postings as mp', 'mp.id', 'mv.posting_id')
+      .whereRaw('mv.lot_id = l.id')
+      .andWhere('mp.business_date', '>', businessDate);
+  const heldThen = (b: Knex.QueryBuilder) =>
+    b
+      .whereExists((o) =>
+        o
+          .select(q.raw('1'))
+          .from('postings as op')
+          .whereRaw('op.id = l.origin_posting_id')
+          .andWhere('op.business_date', '<=', businessDate),
+      )
+      .andWhere((w) => w.where('l.remaining', '>', 0).orWhereExists((s) => movedLater(s.select(q.raw('1')))));
   const lotsDue = (s: Knex.QueryBuilder) =>
     s
       .select(q.raw('1'))
       .from('lots as l')
       .join('accounts as a', 'a.id', 'l.account_id')
       .andWhere('l.expires_on', target)
-      .andWhere('l.remaining', '>', 0);
+      .modify(heldThen);
   // Inactivity: an account expires `months` after the last earning activity. Month arithmetic clamps to
   // month ends, so candidates come from a few days around the inverse date and are checked forwards.
   const around = months === undefined ? undefined : addMonths(target, -months);
@@ -480,14 +499,16 @@ export async function* expiryWarnings(
       .join('accounts as a', 'a.id', 'l.account_id')
       .where('a.kind', kind)
       .whereIn(`a.${owner}`, ids)
-      .andWhere('l.remaining', '>', 0)
+      .modify(heldThen)
       .andWhere((w) => {
         w.where('l.expires_on', target);
         if (alive.length > 0) w.orWhere((u) => u.whereNull('l.expires_on').whereIn(`a.${owner}`, alive));
       })
       .groupBy(`a.${owner}`)
-      .select(`a.${owner} as owner`)
-      .sum({ points: 'l.remaining' })) as Array<{ owner: number; points: number | string }>;
+      .select(
+        `a.${owner} as owner`,
+        q.raw('SUM(l.remaining - COALESCE((?), 0)) AS points', [movedLater(q.sum('mv.amount'))]),
+      )) as Array<{ owner: number; points: number | string }>;
     for (const r of rows) out.set(Number(r.owner), Number(r.points));
     return out;
   };

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../../test/harness/db.js';
 import { Accounts } from '../../ledger/accounts.js';
 import { expireJob } from '../../jobs/expire.js';
+import { exportJob } from '../../jobs/export.js';
 import { runJob } from '../../jobs/runner.js';
 import { expiryForecastOf } from '../../reports/monthly.js';
 import { outstandingLots } from '../../reports/queries.js';
@@ -240,6 +241,38 @@ for (const engine of availableEngines()) {
         [MOTHER.number, 300, '2029-02-28'],
         [SON.number, 300, '2029-02-28'],
       ]);
+    });
+
+    it('rebuilds a night’s warning as that night had it: points redeemed or expired since are still announced', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', MOTHER, SON, IVANOV);
+      await mailable(w, MOTHER, SON, IVANOV);
+      rent(w, MOTHER, 'H-1', '2026-02-01', 300); // into the pool: expires 28 February 2029
+      rent(w, IVANOV, 'H-2', '2026-02-01', 400); // his own: expires 28 February 2029
+      await w.night('2026-02-02');
+      const listed = async () =>
+        (await w.mailingList('EXPIRY_WARNING', '2028-12-30')).map((r) => [r.memberNumber, r.points]);
+      const warned = [
+        [IVANOV.number, 400],
+        [MOTHER.number, 300],
+        [SON.number, 300],
+      ];
+      expect(await listed()).toEqual(warned);
+      await w.run(exportJob, '2028-12-30');
+      // The next day IVANOV and the pool spend some of it; on 28 February the rest expires.
+      w.dropRedemptions([
+        { id: 'R-1', member: IVANOV.number, date: '2028-12-31', service: 'SEAT', points: 100 },
+        { id: 'R-2', member: MOTHER.number, date: '2028-12-31', service: 'SEAT', points: 50 },
+      ]);
+      await w.night('2028-12-31');
+      await w.night('2029-02-28');
+      expect(await w.balance(IVANOV.number)).toBe(0);
+      expect(await w.poolBalance('HH-1')).toBe(0);
+      // The export of 30 December run again writes what it wrote.
+      expect(await listed()).toEqual(warned);
+      const rerun = await w.run(exportJob, '2028-12-30');
+      expect(rerun.counts).not.toHaveProperty('replaced');
+      await w.expectLedgerOk();
     });
   });
 
