@@ -116,11 +116,11 @@ export class SimulatedLedger {
   /** Stored postings looked up by key (null: none). */
   private readonly storedPostings = new Map<string, StoredPosting | null>();
   /**
-   * Points still in an account's stored lots past their date as of a business date (key: account,
-   * date), less what the run's debits took of them: a debit takes the earliest-expiring lots first,
-   * so those before any other.
+   * An account's stored open lots that have a date, as of a business date (key: account, date), each
+   * with what the run's redemptions left of it: a redemption takes the earliest-expiring lots valid on
+   * its date first, so those past their date by the night before any other.
    */
-  private readonly lapsedLeft = new Map<string, number>();
+  private readonly datedLots = new Map<string, Array<{ expiresOn: string; left: number }>>();
   /** What each redemption of the run took from lots past their date, per account. */
   private readonly lapsedNow = new Map<string, Map<string, number>>();
   /** What the run's redemptions took back from each stored expiry (by its key). */
@@ -228,15 +228,23 @@ export class SimulatedLedger {
       !isReversal(request) && request.kind === 'REDEMPTION' && request.activityDate !== undefined
         ? await this.expiredToSpend(entries, request.activityDate)
         : new Map<string, { points: number; keys: Map<string, number> }>();
+    // As the ledger judges a redemption: lots whose last day is before its date are not its to spend.
+    const validOn = !isReversal(request) && request.kind === 'REDEMPTION' ? request.activityDate : undefined;
     // As the ledger guards them: the debits on accounts that may not go negative, summed per account.
     const shortOf = new Map<string, number>();
     for (const [account, amount] of debitsOn(entries, (code) => !describeAccount(code).mayGoNegative)) {
       const back = unexpired.get(account)?.points ?? 0;
-      const short = -amount - back - Math.max(0, await this.available(account, request.businessDate));
+      const lapsedBefore =
+        validOn === undefined ? undefined : await this.lapsedBefore(account, request.businessDate, validOn);
+      const unusable = lapsedBefore?.points ?? 0;
+      const short =
+        -amount - back - Math.max(0, (await this.available(account, request.businessDate)) - unusable);
       if (short <= 0) continue;
       // Points moved away after the business date are not written off as of it (followTransfers).
       if (request.shortfallTo === undefined || blocked)
-        return refused(await this.insufficient(request.key, account, amount, request.businessDate));
+        return refused(
+          await this.insufficient(request.key, account, amount, request.businessDate, lapsedBefore),
+        );
       shortOf.set(account, short);
     }
     // As the ledger takes it: what the account holds, the rest charged to the shortfall account.
@@ -256,6 +264,7 @@ export class SimulatedLedger {
         entries.map((e) => ({ ...e, amount: e.amount + (unexpired.get(e.account)?.points ?? 0) })),
         request.businessDate,
         unexpired,
+        validOn,
       );
     this.postedNow.set(request.key, entries);
     this.postedOn.set(request.key, request.businessDate);
@@ -326,12 +335,59 @@ export class SimulatedLedger {
     return lowestBalanceSince([{ date: businessDate, total: asOf }, ...later], businessDate)! + pending;
   }
 
-  /** The ledger's refusal of a debit of `amount` the account does not cover, with its message. */
-  private async insufficient(key: string, account: string, amount: number, businessDate: string) {
-    const balance = await this.balance(account);
-    if (balance + amount < 0) return new InsufficientPointsError(key, account, balance, -amount);
-    const lowest = (await this.lowestSince(account, businessDate))!;
-    return new InsufficientPointsError(key, `${account} (as of ${businessDate} and after)`, lowest, -amount);
+  /**
+   * The ledger's refusal of a debit of `amount` the account does not cover, with its message; a
+   * redemption's points in lots past their date (`lapsedBefore`) left out of what the account holds.
+   */
+  private async insufficient(
+    key: string,
+    account: string,
+    amount: number,
+    businessDate: string,
+    lapsed?: { validOn: string; points: number },
+  ) {
+    const unusable = lapsed?.points ?? 0;
+    const code = unusable > 0 ? `${account} (valid on ${lapsed!.validOn})` : account;
+    const balance = (await this.balance(account)) - unusable;
+    if (balance + amount < 0) return new InsufficientPointsError(key, code, balance, -amount);
+    const lowest = (await this.lowestSince(account, businessDate))! - unusable;
+    return new InsufficientPointsError(key, `${code} (as of ${businessDate} and after)`, lowest, -amount);
+  }
+
+  /**
+   * The points of an account's stored lots whose last day is before `validOn`, as the run left them: a
+   * redemption of that date cannot spend them, as the ledger judges it.
+   */
+  private async lapsedBefore(
+    account: string,
+    businessDate: string,
+    validOn: string,
+  ): Promise<{ validOn: string; points: number }> {
+    let points = 0;
+    for (const lot of await this.lotsOf(account, businessDate))
+      if (lot.expiresOn < validOn) points += lot.left;
+    return { validOn, points };
+  }
+
+  /** The account's stored open lots that have a date, earliest expiring first, as the run left them. */
+  private async lotsOf(
+    account: string,
+    businessDate: string,
+  ): Promise<Array<{ expiresOn: string; left: number }>> {
+    const at = `${account} ${businessDate}`;
+    let lots = this.datedLots.get(at);
+    if (lots === undefined) {
+      const rows = (await this.knex('lots as l')
+        .join('accounts as a', 'a.id', 'l.account_id')
+        .where('a.code', account)
+        .andWhere('l.remaining', '>', 0)
+        .whereNotNull('l.expires_on')
+        .orderBy([{ column: 'l.expires_on' }, { column: 'l.earned_on' }, { column: 'l.id' }])
+        .select('l.expires_on', 'l.remaining')) as Array<{ expires_on: string; remaining: number | string }>;
+      lots = rows.map((r) => ({ expiresOn: r.expires_on, left: Number(r.remaining) }));
+      this.datedLots.set(at, lots);
+    }
+    return lots;
   }
 
   /** Whether the run reversed posting `key`. */
@@ -482,35 +538,31 @@ export class SimulatedLedger {
   }
 
   /**
-   * Notes what a redemption of the run takes from lots past their date, as the ledger's earliest-expiry
-   * order takes them first. (A reversal of the run that takes points out of such a lot is not counted:
-   * it is told apart only by the lots, which the simulator does not keep.)
+   * Notes what a redemption of the run takes from lots past their date by its night, as the ledger's
+   * earliest-expiry order takes them first among the lots valid on its date (`validOn`). (A reversal of
+   * the run that takes points out of such a lot is not counted: it is told apart only by the lots, which
+   * the simulator does not keep.)
    */
   private async takeLapsed(
     key: string,
     entries: Entry[],
     businessDate: string,
     unexpired: ReadonlyMap<string, { points: number }>,
+    validOn: string | undefined,
   ): Promise<void> {
     // What it took back from EXPIRY came from lots past their date too: a cancellation returns it there.
     const taken = new Map([...unexpired].map(([account, { points }]) => [account, points]));
     for (const e of entries) {
       if (e.amount >= 0 || describeAccount(e.account).mayGoNegative) continue;
-      const at = `${e.account} ${businessDate}`;
-      let left = this.lapsedLeft.get(at);
-      if (left === undefined) {
-        const row = await this.knex('lots as l')
-          .join('accounts as a', 'a.id', 'l.account_id')
-          .where('a.code', e.account)
-          .andWhere('l.remaining', '>', 0)
-          .andWhere('l.expires_on', '<=', businessDate)
-          .sum({ total: 'l.remaining' })
-          .first();
-        left = Number(row?.total ?? 0);
+      let left = -e.amount;
+      for (const lot of await this.lotsOf(e.account, businessDate)) {
+        if (left === 0 || !lapsedBy(lot.expiresOn, businessDate)) break;
+        if (validOn !== undefined && lot.expiresOn < validOn) continue;
+        const take = Math.min(lot.left, left);
+        lot.left -= take;
+        left -= take;
+        if (take > 0) taken.set(e.account, (taken.get(e.account) ?? 0) + take);
       }
-      const take = Math.min(left, -e.amount);
-      this.lapsedLeft.set(at, left - take);
-      if (take > 0) taken.set(e.account, (taken.get(e.account) ?? 0) + take);
     }
     if (taken.size > 0) this.lapsedNow.set(key, taken);
   }

@@ -613,7 +613,12 @@ class PostingSession {
         ({ p, rows, unrecovered } = short);
         guarded = guardedDebits(p.entries.map((e, i) => ({ row: rows[i]!, amount: e.amount })));
       }
-      await this.requireFunds(input.key, [...guarded.values()], input.businessDate);
+      await this.requireFunds(
+        input.key,
+        [...guarded.values()],
+        input.businessDate,
+        spendsExpired ? await this.lapsedBefore(guarded, input.activityDate!) : undefined,
+      );
     }
     const unexpired = fromExpiry.reduce((n, x) => n + x.take, 0);
     // Each expiry it takes points from is reversed whole, as a reinstatement is, and what the
@@ -670,7 +675,17 @@ class PostingSession {
         x.spent += take;
         left -= take;
       }
-      if (left > 0) carried.push(...(await this.consume(input.key, rows[i]!, left, id, e.lotId)));
+      if (left > 0)
+        carried.push(
+          ...(await this.consume(
+            input.key,
+            rows[i]!,
+            left,
+            id,
+            e.lotId,
+            spendsExpired ? input.activityDate : undefined,
+          )),
+        );
     }
     const defaultEarned = input.activityDate ?? input.businessDate;
     for (let i = 0; i < p.entries.length; i++) {
@@ -1196,21 +1211,52 @@ class PostingSession {
     return { code: await this.store.accountCode(last.accountId), amount: unrecovered };
   }
 
+  /**
+   * Refuses the posting unless each debit fits its account's balance, now and at every date since
+   * `businessDate`. A redemption's `lapsed` points (`lapsedBefore`) are in the balance but not its to
+   * spend, so they are left out of both.
+   */
   private async requireFunds(
     key: string,
     debits: Array<{ row: AccountRow; amount: number }>,
     businessDate: string,
+    lapsed?: { validOn: string; points: Map<number, number> },
   ): Promise<void> {
     for (const { row, amount } of debits) {
-      const balance = await this.balance(row.id);
-      if (balance + amount < 0)
-        throw new Refusal(new InsufficientPointsError(key, row.code, balance, -amount));
+      const unusable = lapsed?.points.get(row.id) ?? 0;
+      const code = unusable > 0 ? `${row.code} (valid on ${lapsed!.validOn})` : row.code;
+      const balance = (await this.balance(row.id)) - unusable;
+      if (balance + amount < 0) throw new Refusal(new InsufficientPointsError(key, code, balance, -amount));
       const lowest = await this.lowestSince(row, businessDate);
-      if (lowest !== null && lowest + amount < 0)
+      if (lowest !== null && lowest - unusable + amount < 0)
         throw new Refusal(
-          new InsufficientPointsError(key, `${row.code} (as of ${businessDate} and after)`, lowest, -amount),
+          new InsufficientPointsError(
+            key,
+            `${code} (as of ${businessDate} and after)`,
+            lowest - unusable,
+            -amount,
+          ),
         );
     }
+  }
+
+  /**
+   * Per debited award account, the points still in its open lots whose last day is before `validOn`: a
+   * redemption of that date cannot spend them, the award system having issued it when they were no
+   * longer valid, though the expire job that takes them has not run yet (a night stopped before it).
+   */
+  private async lapsedBefore(
+    guarded: Map<number, { row: AccountRow; amount: number }>,
+    validOn: string,
+  ): Promise<{ validOn: string; points: Map<number, number> }> {
+    const points = new Map<number, number>();
+    for (const { row } of guarded.values()) {
+      if (!row.tracksLots) continue;
+      let n = 0;
+      for (const lot of await this.store.openLots(row.id)) if (pastItsDate(lot, validOn)) n += lot.remaining;
+      if (n > 0) points.set(row.id, n);
+    }
+    return { validOn, points };
   }
 
   /** What a debit dated `businessDate` may take from the account: its balance now and at every date since. */
@@ -1245,13 +1291,18 @@ class PostingSession {
     this.pending.set(accountId, (this.pending.get(accountId) ?? 0) + amount);
   }
 
-  /** Consumes `amount` from the account's lots (a given lot, or earliest expiry first). */
+  /**
+   * Consumes `amount` from the account's lots (a given lot, or earliest expiry first). A redemption
+   * passes its date, `validOn`: lots whose last day is before it are not its to take (`lapsedBefore`),
+   * and stay whole for the expire job.
+   */
   private async consume(
     key: string,
     row: AccountRow,
     amount: number,
     postingId: number,
     lotId?: number,
+    validOn?: string,
   ): Promise<LotPiece[]> {
     const pieces: LotPiece[] = [];
     if (lotId !== undefined) {
@@ -1269,6 +1320,7 @@ class PostingSession {
     let left = amount;
     for (const lot of await this.store.openLots(row.id)) {
       if (left === 0) break;
+      if (validOn !== undefined && pastItsDate(lot, validOn)) continue;
       const take = Math.min(lot.remaining, left);
       await this.store.adjustLot(lot.id, -take);
       await this.store.insertMovement(lot.id, postingId, -take);
@@ -1339,6 +1391,11 @@ export function lowestBalanceSince(
     else lowest = Math.min(lowest ?? running, running);
   }
   return lowest === null ? null : Math.min(lowest, asOf);
+}
+
+/** Whether a lot's last day is before `date`: a lot expiring on D is valid through D only. */
+function pastItsDate(lot: { expiresOn: string | null }, date: string): boolean {
+  return lot.expiresOn !== null && lot.expiresOn < date;
 }
 
 /** Debits on accounts that may not go negative, summed per account: what must be covered by funds. */

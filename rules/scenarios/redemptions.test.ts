@@ -6,6 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../../test/harness/db.js';
 import { accrueJob } from '../../jobs/accrue.js';
+import { fetchJob } from '../../jobs/fetch.js';
+import { ingestJob } from '../../jobs/ingest.js';
 import { Accounts } from '../../ledger/accounts.js';
 import { liabilityMovements } from '../../reports/queries.js';
 import { cancellationKey, partnerKey, redemptionKey, reversalKey } from '../activity.js';
@@ -364,6 +366,58 @@ for (const engine of availableEngines()) {
         reason: 'INSUFFICIENT_POINTS',
       });
       expect(await w.balance(IVANOV.number)).toBe(100);
+    });
+
+    it('a redemption dated after its points’ last day takes nothing of them though their expiry has not run yet', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV);
+      rent(w, 'L-MAR', '2026-03-02', 500, '2026-03-03');
+      await w.night('2026-03-03');
+      rent(w, 'L-JUN', '2026-06-02', 100, '2026-06-03');
+      await w.night('2026-06-03');
+      // The night of 31 March 2029 stops before its expire: March's 500 are still in their lot on 1 April.
+      await w.run(fetchJob, '2029-03-31');
+      await w.run(ingestJob, '2029-03-31');
+      await w.run(accrueJob, '2029-03-31');
+      expect(await w.lotSummary(IVANOV.number)).toEqual([
+        [500, '2029-03-31'],
+        [100, '2029-06-30'],
+      ]);
+      const account = Accounts.memberPoints(IVANOV.number);
+      const file = w.dropRedemptions([
+        { id: 'R-1', member: IVANOV.number, date: '2029-04-01', service: 'SEAT', points: 300 },
+        { id: 'R-2', member: IVANOV.number, date: '2029-04-01', service: 'LOUNGE', points: 80 },
+      ]);
+      // Only June's 100 were valid on 1 April: the seat is refused, as it is had the expire run, and the
+      // lounge takes June's points, not March's. The simulator says so first (the night checks the rest).
+      expect(await shownFor(w, file, '2029-04-01')).toEqual([
+        [
+          redemptionKey('R-1'),
+          'REJECTED',
+          'INSUFFICIENT_POINTS',
+          `the ledger would refuse it: posting ${redemptionKey('R-1')} needs 300 from ${account} (valid on 2029-04-01), which holds 100`,
+        ],
+        [redemptionKey('R-2'), 'POSTED', null, null],
+      ]);
+      const night = await w.night('2029-04-01');
+      expect(await w.activity(redemptionKey('R-1'))).toMatchObject({
+        status: 'REJECTED',
+        reason: 'INSUFFICIENT_POINTS',
+      });
+      expect(await w.activity(redemptionKey('R-2'))).toMatchObject({ status: 'POSTED', points: -80 });
+      // The expire of 1 April takes all of March's lot, late; June's keeps what the lounge left.
+      expect(night.expire.counts).toMatchObject({ lots: 1, points: 500 });
+      expect(await w.lotSummary(IVANOV.number)).toEqual([[20, '2029-06-30']]);
+      expect(await w.balance(IVANOV.number)).toBe(20);
+
+      // Cancelled, the lounge gives its points back to June's lot, still valid.
+      w.dropRedemptions([{ ...cancelled('R-2', IVANOV.number, 80, '2029-04-02'), service: 'LOUNGE' }]);
+      await w.night('2029-04-02');
+      expect((await w.posting(cancellationKey('R-2')))?.entries).toEqual({
+        [Accounts.redemption('LOUNGE')]: -80,
+        [account]: 80,
+      });
+      expect(await w.lotSummary(IVANOV.number)).toEqual([[100, '2029-06-30']]);
     });
 
     it('refuses a cancellation of another service type or dated before its redemption (INCONSISTENT_FIELDS), and applies the corrected one sent again', async () => {
