@@ -68,6 +68,7 @@ export async function loadMembers(q: Q, numbers: Iterable<string>): Promise<Map<
         'm.number',
         'm.status',
         'm.merged_into',
+        'm.closed_on',
         'm.enrolment_date',
         'm.surname',
         'm.given_name',
@@ -105,6 +106,7 @@ export async function loadMembers(q: Q, numbers: Iterable<string>): Promise<Map<
           number: r.number,
           status: r.status,
           mergedInto: r.merged_into ?? null,
+          closedOn: r.closed_on ? String(r.closed_on).slice(0, 10) : null,
           enrolmentDate: r.enrolment_date ?? null,
           surname: r.surname ?? null,
           givenName: r.given_name ?? null,
@@ -601,6 +603,15 @@ export async function contextFor(
   await state.periods.prime([...rows, ...[...originals.values()].map((o) => o.capped)], state.program, q);
   const creditedNow = new Map<string, CreditedFlight[]>();
   await state.periods.readMerges(q);
+  // A redemption issued before its member was merged away debits the account the merge moved the points
+  // to: the end of the chain, read for its pool.
+  const holders = new Set<string>();
+  for (const r of rows) {
+    const m = r.type === 'REDEMPTION' && r.memberNumber ? members.get(r.memberNumber) : undefined;
+    const holder = m?.status === 'MERGED' ? state.periods.holderOf(m.number) : undefined;
+    if (holder !== undefined && !members.has(holder)) holders.add(holder);
+  }
+  if (holders.size > 0) keep(await loadMembers(q, holders));
   return {
     program: state.program,
     businessDate,

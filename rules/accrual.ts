@@ -1341,10 +1341,13 @@ function decideRedemption(ctx: AccrualContext, row: ActivityRow): AccrualDecisio
   const bad = checkMemberNumber(number, ctx.program.config.program.memberNumber);
   if (bad) return rejected(bad);
   if (!member) return rejected(reject('MEMBER_UNKNOWN', 'member_number', `no member ${number}`));
-  if (member.status === 'CLOSED' || member.status === 'MERGED')
-    return rejected(
-      reject('ACCOUNT_CLOSED', 'member_number', `account ${number} is ${member.status.toLowerCase()}`),
-    );
+  if (member.status === 'CLOSED')
+    return rejected(reject('ACCOUNT_CLOSED', 'member_number', `account ${number} is closed`));
+  const holder =
+    member.status === 'MERGED'
+      ? mergedHolder(ctx, member, row)
+      : { member, account: pointsAccount(ctx, member, row.activityDate) };
+  if ('rejection' in holder) return rejected(holder.rejection);
   const points = -(row.pointsRequested ?? 0);
   if (!(points > 0))
     return rejected(reject('BAD_AMOUNT', 'points', 'a redemption debits a positive number of points'));
@@ -1357,10 +1360,10 @@ function decideRedemption(ctx: AccrualContext, row: ActivityRow): AccrualDecisio
           kind: 'REDEMPTION',
           businessDate: ctx.businessDate,
           entries: [
-            { account: pointsAccount(ctx, member, row.activityDate), amount: -points },
+            { account: holder.account, amount: -points },
             { account: Accounts.redemption(row.serviceType ?? 'OTHER'), amount: points },
           ],
-          memberNumber: member.number,
+          memberNumber: holder.member.number,
           channel: row.channel ?? `REDEMPTION:${row.serviceType ?? 'OTHER'}`,
           activityDate: row.activityDate,
           sourceFileId: row.sourceFileId ?? undefined,
@@ -1372,6 +1375,49 @@ function decideRedemption(ctx: AccrualContext, row: ActivityRow): AccrualDecisio
     related: [],
     update: done({ status: 'POSTED', points: -points, postingKey: key, memberId: member.id }),
   };
+}
+
+/**
+ * Where a redemption of a merged member is debited: the award system issued one dated on or before the
+ * night that read the merge against the member's points, which the merge has moved to the account at
+ * the end of its chain (as a cancellation follows them there), so it debits that account as it is
+ * tonight, its pool's where the program earns into pools. One dated after it is the survivor's to make:
+ * refused, naming the survivor.
+ */
+function mergedHolder(
+  ctx: AccrualContext,
+  member: MemberFacts,
+  row: ActivityRow,
+): { member: MemberFacts; account: string } | { rejection: Rejection } {
+  const survivor = ctx.members.get(ctx.holderOf(member.number));
+  const into = survivor?.number ?? member.mergedInto ?? 'another account';
+  const on = member.closedOn === null ? '' : ` on ${member.closedOn}`;
+  if (!survivor || survivor.number === member.number || member.closedOn === null)
+    return {
+      rejection: reject(
+        'ACCOUNT_CLOSED',
+        'member_number',
+        `account ${member.number} was merged into ${into}`,
+      ),
+    };
+  if (row.activityDate > member.closedOn)
+    return {
+      rejection: reject(
+        'ACCOUNT_CLOSED',
+        'member_number',
+        `account ${member.number} was merged into ${into}${on}, before the redemption's date ${row.activityDate}: ` +
+          `redeem from ${into}`,
+      ),
+    };
+  if (survivor.status === 'CLOSED' || survivor.status === 'MERGED')
+    return {
+      rejection: reject(
+        'ACCOUNT_CLOSED',
+        'member_number',
+        `account ${member.number} was merged into ${into}${on}, which is ${survivor.status.toLowerCase()}`,
+      ),
+    };
+  return { member: survivor, account: pointsAccount(ctx, survivor, ctx.businessDate) };
 }
 
 /**

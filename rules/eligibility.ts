@@ -16,6 +16,8 @@ export interface MemberFacts {
   number: string;
   status: 'ACTIVE' | 'INCOMPLETE' | 'SUSPENDED' | 'CLOSED' | 'MERGED';
   mergedInto: string | null;
+  /** The business date of the night that read the account's closure or merge (null: open). */
+  closedOn: IsoDate | null;
   enrolmentDate: IsoDate | null;
   surname: string | null;
   givenName: string | null;

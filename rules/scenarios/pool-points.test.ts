@@ -182,6 +182,29 @@ for (const engine of availableEngines()) {
       expect(await w.poolBalance('H1')).toBe(373);
     });
 
+    it('debits the pool a merge moved them into for a redemption the merged member made before the merge', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', BORIS, CLARA);
+      fly(w, BORIS, '2026-03-10', '400.00');
+      await w.night('2026-03-11');
+      w.dropMembers([
+        { ...BORIS, status: 'MERGED', mergedInto: CLARA.number, updatedAt: '2026-03-12T09:00:00Z' },
+      ]);
+      await w.night('2026-03-12');
+      expect(await w.poolBalance('H1')).toBe(873);
+      // Boris's seat of 11 March comes after the merge took his points into Clara's pool.
+      w.dropRedemptions([
+        { id: 'R-1', member: BORIS.number, date: '2026-03-11', service: 'SEAT', points: 300 },
+      ]);
+      await w.night('2026-03-13');
+      expect(await w.activity(redemptionKey('R-1'))).toMatchObject({ status: 'POSTED', points: -300 });
+      expect((await w.posting(redemptionKey('R-1')))?.entries).toEqual({
+        [Accounts.poolPoints('H1')]: -300,
+        [Accounts.redemption('SEAT')]: 300,
+      });
+      expect(await w.poolBalance('H1')).toBe(573);
+    });
+
     it('takes back from EXPIRY the pool points a member’s redemption of their last day spends, sent the night after expire took them', async () => {
       const w = s();
       await w.enrol('2026-01-01', ANNA, CLARA);

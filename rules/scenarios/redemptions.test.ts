@@ -566,6 +566,55 @@ for (const engine of availableEngines()) {
       expect(await w.posting(cancellationKey('R-1'))).toBeDefined();
     });
 
+    it('debits a redemption issued before its member was merged from the survivor, and refuses one dated after the merge', async () => {
+      const w = s();
+      await twoLots(w);
+      await w.enrol('2026-03-04', SIDOROV);
+      // The seat was issued on 4 March; the CRM merges IVANOV into SIDOROV on 5 March. Members are read
+      // before redemptions: the merge has moved the 1,500 when the seat comes.
+      w.dropRedemptions([
+        { id: 'R-1', member: IVANOV.number, date: '2026-03-04', service: 'SEAT', points: 300 },
+      ]);
+      w.dropMembers([
+        { ...IVANOV, status: 'MERGED', mergedInto: SIDOROV.number, updatedAt: '2026-03-05T09:00:00Z' },
+      ]);
+      await w.night('2026-03-05');
+      expect(await w.activity(redemptionKey('R-1'))).toMatchObject({ status: 'POSTED', points: -300 });
+      expect((await w.posting(redemptionKey('R-1')))?.entries).toEqual({
+        [Accounts.memberPoints(SIDOROV.number)]: -300,
+        [Accounts.redemption('SEAT')]: 300,
+      });
+      expect(await w.balance(IVANOV.number)).toBe(0);
+      expect(await w.balance(SIDOROV.number)).toBe(1200);
+
+      // A night later, one of the merge's own date still debits the survivor; one dated after it is the
+      // survivor's to make. The simulator says so first (the night checks the rest).
+      const file = w.dropRedemptions([
+        { id: 'R-2', member: IVANOV.number, date: '2026-03-05', service: 'LOUNGE', points: 100 },
+        { id: 'R-3', member: IVANOV.number, date: '2026-03-06', service: 'LOUNGE', points: 100 },
+      ]);
+      const refusal =
+        `account ${IVANOV.number} was merged into ${SIDOROV.number} on 2026-03-05, before the redemption's ` +
+        `date 2026-03-06: redeem from ${SIDOROV.number}`;
+      expect(await shownFor(w, file, '2026-03-06')).toEqual([
+        [redemptionKey('R-2'), 'POSTED', null, null],
+        [redemptionKey('R-3'), 'REJECTED', 'ACCOUNT_CLOSED', refusal],
+      ]);
+      await w.night('2026-03-06');
+      expect(await w.activity(redemptionKey('R-3'))).toMatchObject({
+        status: 'REJECTED',
+        reason: 'ACCOUNT_CLOSED',
+        reason_field: 'member_number',
+        reason_message: refusal,
+      });
+      expect(await w.balance(SIDOROV.number)).toBe(1100);
+      // Its cancellation, under either number, gives the points back to the survivor.
+      w.dropRedemptions([{ ...cancelled('R-1', IVANOV.number, 300, '2026-03-07'), service: 'SEAT' }]);
+      await w.night('2026-03-07');
+      expect(await w.activity(cancellationKey('R-1'))).toMatchObject({ status: 'POSTED', points: 300 });
+      expect(await w.balance(SIDOROV.number)).toBe(1400);
+    });
+
     it('refuses a redemption larger than the balance (INSUFFICIENT_POINTS) and leaves the lots alone', async () => {
       const w = s();
       await twoLots(w);
