@@ -999,11 +999,14 @@ export async function accrueBatch(
       if (result.status === 'refused') {
         remember(state, row, decision, -1);
         const refusal = refusedByLedger(result.reason ?? 'REFUSED', result.message);
-        Object.assign(row, decision.postings[planned]!.onRefused(refusal.reason), {
-          needsAccrual: false,
-          reasonField: refusal.field,
-          reasonMessage: refusal.message,
-        });
+        Object.assign(
+          row,
+          { reasonField: refusal.field, reasonMessage: refusal.message },
+          decision.postings[planned]!.onRefused(refusal.reason),
+          { needsAccrual: false },
+        );
+        // Refused, as a later posting of the batch that depends on it (its cancellation) finds it.
+        decisionCtx.decided(row);
       } else outcome.postings += result.status === 'posted' ? 1 : 0;
       outcome.unrecovered += result.unrecovered ?? 0;
     });

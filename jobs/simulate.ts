@@ -68,6 +68,7 @@ import {
   keptAsSameSeat,
   loadFxTable,
   mayFreeDuplicates,
+  type BatchContext,
   refusedItsCoupon,
   standingInstead,
   PeriodPoints,
@@ -735,6 +736,7 @@ async function reinstatedBy(
 async function posted(
   ledger: SimulatedLedger,
   state: AccrueState,
+  ctx: BatchContext,
   row: ActivityRow,
   decision: AccrualDecision,
 ): Promise<AccrualDecision> {
@@ -767,15 +769,25 @@ async function posted(
     remember(state, row, decision, -1);
     const update = p.onRefused(reason);
     Object.assign(row, update, { needsAccrual: false });
+    // Refused, as a later posting of the batch that depends on it (its cancellation) finds it.
+    ctx.decided(row);
     out = {
       ...out,
       postings: out.postings.filter((q) => q !== p),
       update: { ...out.update, ...update },
-      rejection: {
-        reason,
-        field: 'points',
-        message: `the ledger would refuse it: ${result.message ?? reason}`,
-      },
+      // The rule's own words where it has them for the refusal (`onRefused`), else the ledger's.
+      rejection:
+        typeof update.reasonMessage === 'string'
+          ? {
+              reason: (update.reason ?? reason) as RejectReason,
+              field: update.reasonField ?? 'points',
+              message: update.reasonMessage,
+            }
+          : {
+              reason,
+              field: 'points',
+              message: `the ledger would refuse it: ${result.message ?? reason}`,
+            },
     };
   }
   return out;
@@ -1311,7 +1323,7 @@ export async function* simulateNight(
     // Posted in order, then the expiries their earnings undo: accrue reinstates after the batch, by the
     // earnings that stand at its end.
     const taken = new Map<ActivityRow, AccrualDecision>();
-    for (const { row, decision } of batch) taken.set(row, await posted(ledger, state, row, decision));
+    for (const { row, decision } of batch) taken.set(row, await posted(ledger, state, ctx, row, decision));
     for (const { row, before } of batch) {
       decided.set(row, {
         before,

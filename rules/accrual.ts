@@ -68,7 +68,10 @@ export type ActivityUpdate = Partial<
 
 export interface PlannedPosting {
   request: PostingRequest;
-  /** What the activity becomes when the ledger refuses this posting (short balance, unknown original). */
+  /**
+   * What the activity becomes when the ledger refuses this posting (short balance, unknown original);
+   * a `reasonField` and `reasonMessage` in it stand in place of the ledger's (`refusedByLedger`).
+   */
   onRefused: (reason: string) => ActivityUpdate;
 }
 
@@ -1204,6 +1207,16 @@ export function cancellationsDueBy(config: Pick<LoadedConfig, 'redemptions'>, ni
   return addDays(night, -config.redemptions.cancellationWaitDays);
 }
 
+/** The rejection of a cancellation whose redemption was refused: there is nothing to give back. */
+function refusedRedemption(ctx: AccrualContext, row: ActivityRow, original: OriginalActivity): Rejection {
+  return reject(
+    'UNKNOWN_REDEMPTION',
+    'redemption_id',
+    `redemption ${row.reversalOfRef} was refused (${original.reason ?? 'REJECTED'}) on the night of ` +
+      `${original.rejectedOn ?? ctx.businessDate}: its cancellation cannot be applied`,
+  );
+}
+
 /** A cancellation that came before its redemption and waits for it (accrue's second pass applies it). */
 export const WAITING_CANCELLATION = { status: 'PENDING', reason: 'UNKNOWN_REDEMPTION' } as const;
 
@@ -1244,16 +1257,7 @@ function decideRedemption(ctx: AccrualContext, row: ActivityRow): AccrualDecisio
         update: done({ ...WAITING_CANCELLATION }),
       };
     }
-    if (original.status === 'REJECTED') {
-      return rejected(
-        reject(
-          'UNKNOWN_REDEMPTION',
-          'redemption_id',
-          `redemption ${row.reversalOfRef} was refused (${original.reason ?? 'REJECTED'}) on the night of ` +
-            `${original.rejectedOn ?? ctx.businessDate}: its cancellation cannot be applied`,
-        ),
-      );
-    }
+    if (original.status === 'REJECTED') return rejected(refusedRedemption(ctx, row, original));
     if (original.status !== 'POSTED' || !original.postingKey) {
       return rejected(
         reject('UNKNOWN_REDEMPTION', 'redemption_id', `redemption ${row.reversalOfRef} was never issued`),
@@ -1317,14 +1321,26 @@ function decideRedemption(ctx: AccrualContext, row: ActivityRow): AccrualDecisio
             sourceRef: row.activityKey,
             sourceFileId: row.sourceFileId ?? undefined,
           },
-          onRefused: (reason) =>
-            refusedAs(
+          onRefused: (reason) => {
+            // Its redemption earlier in the same batch, which the ledger refused in turn: said as it is
+            // when that refusal was an earlier batch's, not in the ledger's words for a missing posting.
+            const refused = ctx.original(originalKey);
+            if (reason === 'UNKNOWN_POSTING' && refused?.status === 'REJECTED') {
+              const rejection = refusedRedemption(ctx, row, refused);
+              return {
+                ...refusedAs(rejection.reason),
+                reasonField: rejection.field,
+                reasonMessage: rejection.message,
+              };
+            }
+            return refusedAs(
               reason === 'UNKNOWN_POSTING'
                 ? 'UNKNOWN_REDEMPTION'
                 : reason === 'ALREADY_REVERSED'
                   ? 'DUPLICATE'
                   : reason,
-            ),
+            );
+          },
         },
       ],
       related: [{ activityKey: originalKey, update: { status: 'REVERSED', reason: 'CANCELLED' } }],

@@ -650,6 +650,36 @@ for (const engine of availableEngines()) {
       expect(await w.balance(IVANOV.number)).toBe(0);
     });
 
+    it('rejects the cancellation of a redemption refused in the same file on redemption_id, saying it was refused', async () => {
+      const w = s();
+      await twoLots(w);
+      const file = w.dropRedemptions([
+        { id: 'R-1', member: IVANOV.number, date: '2026-03-04', service: 'SEAT', points: 5000 },
+        { ...cancelled('R-1', IVANOV.number, 5000, '2026-03-04'), service: 'SEAT' },
+      ]);
+      const message =
+        'redemption R-1 was refused (INSUFFICIENT_POINTS) on the night of 2026-03-05: its cancellation cannot be applied';
+      // The simulator says so first (the night checks the rest).
+      expect((await shownFor(w, file, '2026-03-05'))[1]).toEqual([
+        cancellationKey('R-1'),
+        'REJECTED',
+        'UNKNOWN_REDEMPTION',
+        message,
+      ]);
+      await w.night('2026-03-05');
+      expect(await w.activity(redemptionKey('R-1'))).toMatchObject({
+        status: 'REJECTED',
+        reason: 'INSUFFICIENT_POINTS',
+      });
+      expect(await w.activity(cancellationKey('R-1'))).toMatchObject({
+        status: 'REJECTED',
+        reason: 'UNKNOWN_REDEMPTION',
+        reason_field: 'redemption_id',
+        reason_message: message,
+      });
+      expect(await w.balance(IVANOV.number)).toBe(1500);
+    });
+
     it('a cancellation that comes before its redemption waits for it, and a second cancellation is a duplicate', async () => {
       const w = s();
       await twoLots(w);
