@@ -92,6 +92,28 @@ describe('redemptions parser on fixtures', () => {
     ]);
   });
 
+  it('rejects a redemption_id ending in :CANCEL, which would take the key of another id’s cancellation', async () => {
+    const text = [
+      'redemption_id,member_number,redemption_date,service_type,points,status',
+      'R-1:CANCEL,1000000016,2026-11-01,SEAT,300,ISSUED',
+      'R-1:CANCEL,1000000016,2026-11-02,SEAT,300,CANCELLED',
+      'R-1:CANCELLED,1000000016,2026-11-01,SEAT,300,ISSUED',
+      'R-1:cancel,1000000016,2026-11-01,SEAT,300,ISSUED',
+    ].join('\n');
+    const { records, rejects } = await collect(redemptionsParser, [bytesInput('redemptions.csv', text)]);
+    expect(records.map((r) => [r.line, r.record.redemptionId])).toEqual([
+      [4, 'R-1:CANCELLED'],
+      [5, 'R-1:cancel'],
+    ]);
+    expect(rejects.map((r) => [r.line, r.field, r.reason, r.text])).toEqual([
+      [2, 'redemption_id', 'BAD_FORMAT', 'R-1:CANCEL'],
+      [3, 'redemption_id', 'BAD_FORMAT', 'R-1:CANCEL'],
+    ]);
+    expect(rejects[0]?.message).toBe(
+      'redemption_id: expected an id not ending in :CANCEL, which would give it the key of the cancellation of R-1, found "R-1:CANCEL"',
+    );
+  });
+
   it('rejects the file when a required column is missing', async () => {
     const { verdicts } = await read('missing-status-column.csv');
     expect(verdicts[0]).toMatchObject({
@@ -140,7 +162,9 @@ describe('redemptions parser properties', () => {
       .filter((s) => s.length > 0);
     const redemption = fc
       .record({
-        redemptionId: fc.stringMatching(/^[0-9A-Za-z][0-9A-Za-z_.:-]{0,15}$/),
+        redemptionId: fc
+          .stringMatching(/^[0-9A-Za-z][0-9A-Za-z_.:-]{0,15}$/)
+          .filter((id) => !id.endsWith(':CANCEL')),
         memberNumber: fc.stringMatching(/^[0-9A-Z]{1,24}$/),
         redemptionDate: fc
           .date({

@@ -54,6 +54,12 @@ const STATUS = 7;
 const SERVICES: ReadonlySet<ServiceType> = new Set(SERVICE_TYPES);
 const STATUSES: ReadonlySet<RedemptionStatus> = new Set(['ISSUED', 'CANCELLED']);
 const POINTS_RE = /^\d{1,15}$/;
+/**
+ * What a cancellation's key adds to its redemption's (`RDM:<id>` / `RDM:<id>:CANCEL`, rules/activity.ts):
+ * a redemption_id ending in it would take the key, and the postings, of another id's cancellation. Such
+ * an id is refused, never given another key: postings stored under the keys keep them for good.
+ */
+const CANCELLATION_SUFFIX = ':CANCEL';
 const PARTNER_CODE_RE = /^[A-Za-z0-9-]{1,16}$/;
 
 class RedemptionsHandler extends HeaderedCsvHandler<Redemption> {
@@ -79,8 +85,17 @@ class RedemptionsHandler extends HeaderedCsvHandler<Redemption> {
     ) {
       r.fail(POINTS, 'BAD_POINTS', expected, pointsText);
     }
+    const redemptionId = r.match(ID, IDENTIFIER_RE, 'an id of letters, digits and _ . / : -');
+    if (redemptionId.endsWith(CANCELLATION_SUFFIX))
+      r.fail(
+        ID,
+        'BAD_FORMAT',
+        `an id not ending in ${CANCELLATION_SUFFIX}, which would give it the key of the cancellation of ` +
+          `${redemptionId.slice(0, -CANCELLATION_SUFFIX.length)}`,
+        redemptionId,
+      );
     return {
-      redemptionId: r.match(ID, IDENTIFIER_RE, 'an id of letters, digits and _ . / : -'),
+      redemptionId,
       memberNumber: r.member(MEMBER),
       redemptionDate: r.date(DATE),
       serviceType,

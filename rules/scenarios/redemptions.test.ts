@@ -680,6 +680,38 @@ for (const engine of availableEngines()) {
       expect(await w.balance(IVANOV.number)).toBe(1500);
     });
 
+    it('refuses a redemption whose id ends in :CANCEL, which would take the key of another one’s cancellation', async () => {
+      const w = s();
+      await twoLots(w);
+      w.dropRedemptions([
+        { id: 'R-1', member: IVANOV.number, date: '2026-03-05', service: 'SEAT', points: 300 },
+      ]);
+      await w.night('2026-03-05');
+      // R-1:CANCEL's key would be RDM:R-1:CANCEL, R-1's cancellation's: it would neither debit its
+      // points nor leave R-1's cancellation a key of its own.
+      const file = w.dropRedemptions([
+        { id: 'R-1:CANCEL', member: IVANOV.number, date: '2026-03-06', service: 'LOUNGE', points: 100 },
+      ]);
+      await w.night('2026-03-06');
+      expect(await w.rejects({ file_id: await w.inboundFileId(file) })).toEqual([
+        expect.objectContaining({
+          line: 2,
+          reason: 'BAD_FORMAT',
+          field: 'redemption_id',
+          text: 'R-1:CANCEL',
+        }),
+      ]);
+      expect(await w.activity(cancellationKey('R-1'))).toBeUndefined();
+      expect(await w.posting(cancellationKey('R-1'))).toBeUndefined();
+      expect(await w.activity(redemptionKey('R-1'))).toMatchObject({ status: 'POSTED' });
+      expect(await w.balance(IVANOV.number)).toBe(1200);
+      // R-1's own cancellation still gives its points back.
+      w.dropRedemptions([{ ...cancelled('R-1', IVANOV.number, 300, '2026-03-07'), service: 'SEAT' }]);
+      await w.night('2026-03-07');
+      expect(await w.activity(cancellationKey('R-1'))).toMatchObject({ status: 'POSTED', points: 300 });
+      expect(await w.balance(IVANOV.number)).toBe(1500);
+    });
+
     it('a cancellation that comes before its redemption waits for it, and a second cancellation is a duplicate', async () => {
       const w = s();
       await twoLots(w);
