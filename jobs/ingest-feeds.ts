@@ -110,7 +110,9 @@ export function mergedFields(existing: ActivityRow, d: ActivityRow): Partial<Act
         couponStatus: d.couponStatus,
         cabin: d.cabin,
         bookedClass: d.bookedClass ?? existing.bookedClass,
-        flownClass: existing.flownClass ?? d.flownClass,
+        // Where a flown confirmation exists it wins over the FTL group's subclass (ftl.md): under
+        // `rateBy: flown` the FTL's class credited the seat the passenger was listed in, not the one flown.
+        flownClass: d.flownClass ?? existing.flownClass,
         spendMinor: d.spendMinor,
         fareMinor: d.fareMinor,
         surchargeMinor: d.surchargeMinor,
@@ -126,7 +128,9 @@ export function mergedFields(existing: ActivityRow, d: ActivityRow): Partial<Act
     : {
         seenFtl: true,
         pnr: existing.pnr ?? d.pnr,
-        flownClass: d.flownClass ?? existing.flownClass,
+        flownClass: existing.seenCoupon
+          ? (existing.flownClass ?? d.flownClass)
+          : (d.flownClass ?? existing.flownClass),
         detail: { ...(existing.detail ?? {}), passengerFrom: readAt(d) },
       };
   // A rejection the other feed's facts may cure (the name, the classes, the money) is decided again.

@@ -8,7 +8,14 @@ import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../../test/harness/db.js';
 import { Accounts } from '../../ledger/accounts.js';
 import { adjustmentKey, awardPostingKey, flightKey, reversalKey } from '../activity.js';
-import { memberNumber, useScenario, type Coupon, type FtlMessage, type Person } from './scenario.js';
+import {
+  memberNumber,
+  replaceOnce,
+  useScenario,
+  type Coupon,
+  type FtlMessage,
+  type Person,
+} from './scenario.js';
 
 const IVANOV: Person = { number: memberNumber(1), surname: 'IVANOV', givenName: 'IVAN' };
 const FLIGHT = { flight: '245', date: '2026-03-10', from: 'SVO', to: 'KZN' };
@@ -178,4 +185,40 @@ for (const engine of availableEngines()) {
       expect(Number(unrecovered.balance)).toBe(-900);
     });
   });
+
+  describe(`the flown class wins under rateBy: flown, whichever feed came first (${engine})`, () => {
+    const s = useScenario(engine, (y) => replaceOnce(y, 'rateBy: booked', 'rateBy: flown'));
+    /** Booked C, seated in Y: flown Y's 461 under `rateBy: flown`; the DCS lists him in the C group. */
+    const SEATED_Y = { booked: 'C', flown: 'Y', cabin: 'Y' };
+
+    it('the coupon first: the FTL listing him in C changes nothing', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      w.dropCoupons([coupon(SEATED_Y)]);
+      await w.night('2026-03-11');
+      expect(await w.balance(IVANOV.number)).toBe(461);
+      w.dropFtl(ftl('C'));
+      await w.night('2026-03-12');
+      expect(await w.balance(IVANOV.number)).toBe(461);
+      expect(await w.activity(KEY)).toMatchObject({ booked_class: 'C', flown_class: 'Y', points: 461 });
+      expect(await w.posting(adjustmentKey(AWARD))).toBeUndefined();
+    });
+
+    it('the FTL first (922 for C): the coupon corrects the award down to the flown Y', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      w.dropFtl(ftl('C'));
+      await w.night('2026-03-11');
+      expect(await w.balance(IVANOV.number)).toBe(922);
+      w.dropCoupons([coupon(SEATED_Y)]);
+      await w.night('2026-03-12');
+      expect([await w.balance(IVANOV.number), await w.statusBalance(IVANOV.number)]).toEqual([461, 15000]);
+      expect(await w.activity(KEY)).toMatchObject({ booked_class: 'C', flown_class: 'Y', points: 461 });
+      expect((await w.posting(adjustmentKey(AWARD)))?.entries).toEqual({
+        [Accounts.memberPoints(IVANOV.number)]: -461,
+        [Accounts.ownFlights]: 461,
+      });
+    });
+  });
+
 }
