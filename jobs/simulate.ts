@@ -854,7 +854,8 @@ function shownDecision(row: ActivityRow, { decision, before, reinstated }: Decid
       outcome: 'posted',
       status,
       reason,
-      message,
+      // A credit corrected down to a class that earns nothing says why, and by how much.
+      message: [decision.rejection?.message, decision.note].filter(Boolean).join('; ') || undefined,
       points: decision.update.points ?? 0,
       statusCredits: decision.statusCredit?.amount ?? 0,
       postings,

@@ -479,7 +479,9 @@ function reclassified(
   ctx: AccrualContext,
   row: ActivityRow,
   member: MemberFacts,
-): { posting: PlannedPosting; update: ActivityUpdate; award: Award; note: string } | undefined {
+):
+  | { posting: PlannedPosting; update: ActivityUpdate; award: Award; note: string; rejection?: Rejection }
+  | undefined {
   if (!row.seenCoupon || row.postingKey === null || row.detail?.adjustedBy || ctx.reversed(row.postingKey))
     return undefined;
   if (!row.origin || !row.destination || row.ruleVersion === null) return undefined;
@@ -495,8 +497,23 @@ function reclassified(
     tier: ctx.tierOn(member, row.activityDate),
     version: row.ruleVersion,
   });
-  if (!result.ok) return undefined;
-  const award = result.award;
+  // A booked class that earns nothing (an award ticket upgraded at the gate) earns nothing whichever feed
+  // came first: the FTL's credit comes down to none, its status credit standing as the coupon's would.
+  const earnsNothing =
+    !result.ok && result.rejection.reason === 'CLASS_NOT_ELIGIBLE' ? result.rejection : undefined;
+  if (!result.ok && !earnsNothing) return undefined;
+  const award: Award = result.ok
+    ? result.award
+    : {
+        points: 0,
+        basePoints: 0,
+        tierBonus: 0,
+        promotionBonus: 0,
+        promotions: [],
+        miles: row.miles,
+        version: row.ruleVersion,
+        basis: earnsNothing!.message,
+      };
   const delta = award.points - row.points;
   if (delta === 0) return undefined;
   const key = adjustmentKey(row.postingKey);
@@ -532,12 +549,17 @@ function reclassified(
       credited: row.points,
     },
   };
-  const before = { points: row.points, detail: row.detail };
+  const before = { points: row.points, detail: row.detail, ...(earnsNothing ? { reason: row.reason } : {}) };
   return {
     posting: { request, onRefused: () => before },
-    update: { points: award.points, detail: { ...(row.detail ?? {}), adjustedBy: key } },
+    update: {
+      points: award.points,
+      detail: { ...(row.detail ?? {}), adjustedBy: key },
+      ...(earnsNothing ? { reason: earnsNothing.reason } : {}),
+    },
     award,
     note: `award recomputed from the coupon's classes (booked ${row.bookedClass ?? '-'}, flown ${row.flownClass ?? '-'}): ${row.points.toLocaleString('en-US')} → ${award.points.toLocaleString('en-US')} points (${delta > 0 ? '+' : ''}${delta.toLocaleString('en-US')})`,
+    ...(earnsNothing ? { rejection: earnsNothing } : {}),
   };
 }
 
@@ -546,11 +568,16 @@ function awardCorrected(ctx: AccrualContext, row: ActivityRow, decision: Accrual
   const member = row.memberNumber ? ctx.members.get(row.memberNumber) : undefined;
   const correction = member ? reclassified(ctx, row, member) : undefined;
   if (!correction) return decision;
+  // A flight still waiting for its coupon's rate keeps saying so (BAD_CURRENCY): the fx ingest finds it by
+  // that reason to post its status credit.
+  const { reason, ...corrected } = correction.update;
+  const waits = decision.update.reason === 'BAD_CURRENCY';
   return {
     ...decision,
     postings: [correction.posting, ...decision.postings],
-    update: { ...decision.update, ...correction.update },
+    update: { ...decision.update, ...corrected, ...(reason && !waits ? { reason } : {}) },
     award: decision.award ?? correction.award,
+    ...(correction.rejection && !waits ? { rejection: correction.rejection } : {}),
     note: [decision.note, correction.note].filter(Boolean).join('; '),
   };
 }

@@ -51,6 +51,8 @@ const coupon = (over: Partial<Coupon>): Coupon => ({
 const UPGRADED = { booked: 'Y', flown: 'C' };
 /** Booked J, seated in Y: earns J's 922. */
 const DOWNGRADED = { booked: 'J', flown: 'Y' };
+/** An award booking in O (no rate on the demo's chart), seated in C: $0 fare + $30 tax, 3,000 status credits. */
+const AWARD_UPGRADED = { booked: 'O', flown: 'C', cabin: 'C', fare: '0.00', tax: '30.00' };
 
 for (const engine of availableEngines()) {
   describe(`a flight's miles by its coupon's classes, whichever feed came first (${engine})`, () => {
@@ -183,6 +185,44 @@ for (const engine of availableEngines()) {
       const unrecovered = await w.knex('accounts').where({ code: Accounts.unrecovered }).first('balance');
       // The 900 redeemed are the program's loss, once.
       expect(Number(unrecovered.balance)).toBe(-900);
+    });
+
+    it('a booked class that earns nothing, FTL first: the coupon takes the whole award back, its status credit stands', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      w.dropFtl(ftl('C'));
+      await w.night('2026-03-11');
+      expect(await w.balance(IVANOV.number)).toBe(922);
+      const file = w.dropCoupons([coupon(AWARD_UPGRADED)]);
+      const shown = (await w.simulate('flown', file, '2026-03-12')).flatMap((e) =>
+        e.type === 'record' ? [[e.status, e.reason, e.points, e.message]] : [],
+      );
+      expect(shown).toEqual([
+        [
+          'POSTED',
+          'CLASS_NOT_ELIGIBLE',
+          0,
+          "class O earns nothing under air-2024; award recomputed from the coupon's classes (booked O, flown C): 922 → 0 points (-922)",
+        ],
+      ]);
+      await w.night('2026-03-12');
+      // What the coupon first gives: no points, the tax's 3,000 status credits.
+      expect([await w.balance(IVANOV.number), await w.statusBalance(IVANOV.number)]).toEqual([0, 3000]);
+      expect(await w.activity(KEY)).toMatchObject({
+        status: 'POSTED',
+        reason: 'CLASS_NOT_ELIGIBLE',
+        reason_field: 'booked_class',
+        points: 0,
+        status_credit: 3000,
+      });
+      expect((await w.posting(adjustmentKey(AWARD)))?.entries).toEqual({
+        [Accounts.memberPoints(IVANOV.number)]: -922,
+        [Accounts.ownFlights]: 922,
+      });
+      // Refunded after all: nothing is left, and the correction is not given back.
+      w.dropCoupons([coupon({ ...AWARD_UPGRADED, status: 'R' })]);
+      await w.night('2026-03-13');
+      expect([await w.balance(IVANOV.number), await w.statusBalance(IVANOV.number)]).toEqual([0, 0]);
     });
   });
 
