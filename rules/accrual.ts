@@ -758,6 +758,15 @@ function decideFlight(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
     fare: fare.fare,
   });
   if (!result.ok) {
+    // A status credit posted before (the coupon's spend, the FTL's qualifying miles) stands: the flight
+    // stays posted, its reason the rule's, as the night that posted it left it.
+    if (!statusInput && row.statusPostingKey !== null && !ctx.reversed(row.statusPostingKey))
+      return {
+        postings: [],
+        related: [],
+        rejection: result.rejection,
+        update: done({ status: 'POSTED', reason: result.rejection.reason }),
+      };
     // No award (class earns nothing, unknown airport), but spend still counts towards status.
     if (!statusInput) return rejected(result.rejection);
     const key = statusPostingKey(row.activityKey);

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../../test/harness/db.js';
 import { Accounts } from '../../ledger/accounts.js';
-import { adjustmentKey, awardPostingKey, flightKey, reversalKey } from '../activity.js';
+import { adjustmentKey, awardPostingKey, flightKey, reversalKey, statusPostingKey } from '../activity.js';
 import {
   memberNumber,
   replaceOnce,
@@ -223,6 +223,28 @@ for (const engine of availableEngines()) {
       w.dropCoupons([coupon({ ...AWARD_UPGRADED, status: 'R' })]);
       await w.night('2026-03-13');
       expect([await w.balance(IVANOV.number), await w.statusBalance(IVANOV.number)]).toEqual([0, 0]);
+    });
+
+    it('a booked class that earns nothing, coupon first: the FTL that comes after leaves the flight posted with its status credit', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      w.dropCoupons([coupon(AWARD_UPGRADED)]);
+      await w.night('2026-03-11');
+      const credited = { status: 'POSTED', reason: 'CLASS_NOT_ELIGIBLE', points: 0, status_credit: 3000 };
+      expect(await w.activity(KEY)).toMatchObject(credited);
+      w.dropFtl(ftl('C'));
+      await w.night('2026-03-12');
+      expect(await w.activity(KEY)).toMatchObject({
+        ...credited,
+        reason_field: 'booked_class',
+        status_posting_key: statusPostingKey(KEY),
+      });
+      expect([await w.balance(IVANOV.number), await w.statusBalance(IVANOV.number)]).toEqual([0, 3000]);
+      // And a refund still finds the status credit to take back.
+      w.dropCoupons([coupon({ ...AWARD_UPGRADED, status: 'R' })]);
+      await w.night('2026-03-13');
+      expect(await w.activity(KEY)).toMatchObject({ status: 'REVERSED', reason: 'NOT_FLOWN' });
+      expect(await w.statusBalance(IVANOV.number)).toBe(0);
     });
   });
 
