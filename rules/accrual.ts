@@ -828,8 +828,10 @@ function decideFlight(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
       reason: fxProblem?.reason ?? null,
       points: award.points,
       postingKey: key,
-      statusPostingKey: withStatus ? key : null,
-      statusCredit: withStatus?.amount ?? 0,
+      // A status credit posted before the award (the FTL's qualifying miles for a class that earns no
+      // points) keeps its key: a refund finds what to take back by it.
+      statusPostingKey: withStatus ? key : row.statusPostingKey,
+      statusCredit: withStatus?.amount ?? row.statusCredit,
       ruleVersion: award.version,
       memberId: member.id,
       miles,

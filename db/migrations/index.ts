@@ -47,6 +47,7 @@ import * as m041 from './041_awaiting_rate.js';
 import * as m046 from './046_activity_marketing_key.js';
 import * as m047 from './047_lots_by_account.js';
 import * as m050 from './050_record_ordinal.js';
+import * as m052 from './052_status_posting_keys_kept.js';
 
 export interface Migration {
   name: string;
@@ -98,6 +99,7 @@ export const migrations: Migration[] = [
   { name: '046_activity_marketing_key', ...m046 },
   { name: '047_lots_by_account', ...m047 },
   { name: '050_record_ordinal', ...m050 },
+  { name: '052_status_posting_keys_kept', ...m052 },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {

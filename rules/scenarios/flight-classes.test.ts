@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../../test/harness/db.js';
 import { Accounts } from '../../ledger/accounts.js';
+import { up as keepStatusKeys } from '../../db/migrations/052_status_posting_keys_kept.js';
 import { adjustmentKey, awardPostingKey, flightKey, reversalKey, statusPostingKey } from '../activity.js';
 import {
   memberNumber,
@@ -283,4 +284,56 @@ for (const engine of availableEngines()) {
     });
   });
 
+  describe(`qualifying miles the FTL posted before the award (${engine})`, () => {
+    const s = useScenario(engine, (y) => replaceOnce(y, 'metric: spend', 'metric: miles'));
+
+    it('the FTL in O (miles only), the coupon booked Y (points), then refunded: all taken back', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      w.dropFtl(ftl('O'));
+      await w.night('2026-03-11');
+      expect([await w.balance(IVANOV.number), await w.statusBalance(IVANOV.number, 'MILES')]).toEqual([
+        0, 461,
+      ]);
+      w.dropCoupons([coupon({ booked: 'Y', flown: 'O' })]);
+      await w.night('2026-03-12');
+      expect([await w.balance(IVANOV.number), await w.statusBalance(IVANOV.number, 'MILES')]).toEqual([
+        461, 461,
+      ]);
+      // The award keeps the status posting's key and credit: a refund finds it by them.
+      expect(await w.activity(KEY)).toMatchObject({
+        status: 'POSTED',
+        reason: null,
+        points: 461,
+        status_credit: 461,
+        status_posting_key: statusPostingKey(KEY),
+      });
+      w.dropCoupons([coupon({ booked: 'Y', flown: 'O', status: 'R' })]);
+      await w.night('2026-03-13');
+      expect([await w.balance(IVANOV.number), await w.statusBalance(IVANOV.number, 'MILES')]).toEqual([0, 0]);
+      expect(await w.posting(reversalKey(statusPostingKey(KEY)))).toBeDefined();
+    });
+
+    it('a flight stored before migration 052 without its status key gets it back, and its refund takes the miles back', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      w.dropFtl(ftl('O'));
+      await w.night('2026-03-11');
+      w.dropCoupons([coupon({ booked: 'Y', flown: 'O' })]);
+      await w.night('2026-03-12');
+      // As the award left it before: no key, no credit, the STATUS posting standing.
+      await w
+        .knex('activities')
+        .where({ activity_key: KEY })
+        .update({ status_posting_key: null, status_credit: 0 });
+      await keepStatusKeys(w.knex);
+      expect(await w.activity(KEY)).toMatchObject({
+        status_credit: 461,
+        status_posting_key: statusPostingKey(KEY),
+      });
+      w.dropCoupons([coupon({ booked: 'Y', flown: 'O', status: 'R' })]);
+      await w.night('2026-03-13');
+      expect([await w.balance(IVANOV.number), await w.statusBalance(IVANOV.number, 'MILES')]).toEqual([0, 0]);
+    });
+  });
 }
