@@ -609,6 +609,24 @@ function couponNameRefused(ctx: AccrualContext, row: ActivityRow): AccrualDecisi
   };
 }
 
+/**
+ * An FTL listing under another airline's flight number without `.M/` is taken as ours (`notOwnFlight`)
+ * until a coupon says whose the flight is: when the coupon that completes a flight the FTL credited names
+ * another airline as both operator and marketer, the credit is taken back as a refund takes it and the
+ * flight refused NOT_OWN_FLIGHT with no status credit, as it would have been had the coupon come first.
+ */
+function couponNotOwn(ctx: AccrualContext, row: ActivityRow): AccrualDecision | undefined {
+  if (!row.seenCoupon) return undefined;
+  const notOwn = notOwnFlight(carrierFactsOf(row), ctx.program);
+  if (!notOwn) return undefined;
+  return {
+    postings: takeBack(ctx, row, openPostings(ctx, row), row.detail?.couponFrom?.fileId ?? row.sourceFileId),
+    related: [],
+    rejection: notOwn,
+    update: done({ status: 'REJECTED', reason: notOwn.reason }),
+  };
+}
+
 function decideFlight(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
   if (row.status === 'NOT_CREDITED') return { postings: [], related: [], update: done({}) };
   // A coupon voided, refunded or exchanged takes back what was posted for it.
@@ -632,7 +650,7 @@ function decideFlight(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
     // Taken back already (its coupon refunded, its name refused): no status credit for a flight that
     // no longer stands, whatever queued it again (a night of an earlier version resumed).
     if (ctx.reversed(row.postingKey)) return { postings: [], related: [], update: done({}) };
-    const refused = couponNameRefused(ctx, row);
+    const refused = couponNameRefused(ctx, row) ?? couponNotOwn(ctx, row);
     if (refused) return refused;
   }
   const converted = fareOf(ctx, row);

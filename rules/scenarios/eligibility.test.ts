@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../../test/harness/db.js';
 import { partnerReasonCode, partnerReasonText } from '../../exporters/partner-reasons.js';
-import { couponKey, flightKey, hotelKey, partnerKey } from '../activity.js';
+import { awardPostingKey, couponKey, flightKey, hotelKey, partnerKey, reversalKey } from '../activity.js';
 import {
   badCheckDigit,
   memberNumber,
@@ -631,6 +631,62 @@ for (const engine of availableEngines()) {
       expect(await outcome(w, key(other.number))).toEqual(['POSTED', null]);
       expect(await w.balance(ACTIVE.number)).toBe(0);
       expect(await w.balance(other.number)).toBeGreaterThan(0);
+    });
+
+    it('takes back the credit of an FTL passenger listed without .M/ once his coupon says LH operated and marketed the flight', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', ACTIVE);
+      // Without .M/ the listing is taken as a flight we operate: credited.
+      w.drop(
+        'ftl',
+        [
+          'QU MOWKTXX',
+          '.MOWRMXX 101530',
+          'FTL',
+          'LH1446/10MAR FRA PART1',
+          '-SVO01Y',
+          '1IVANOV/IVAN MR',
+          `.R/FQTV XX ${ACTIVE.number}`,
+          'ENDFTL',
+          '',
+        ].join('\n'),
+      );
+      await w.night('2026-03-11');
+      const key = flightKey(
+        { carrier: 'LH', number: '1446', date: '2026-03-10', origin: 'FRA', destination: 'SVO' },
+        { program: 'XX', number: ACTIVE.number },
+      );
+      expect(await outcome(w, key)).toEqual(['POSTED', null]);
+      expect(await w.balance(ACTIVE.number)).toBe(1257);
+      const file = w.dropCoupons([
+        {
+          ticket: '2201000000001',
+          coupon: 1,
+          carrier: 'LH',
+          flight: '1446',
+          marketingCarrier: 'LH',
+          marketingFlight: '1446',
+          date: '2026-03-10',
+          from: 'FRA',
+          to: 'SVO',
+          booked: 'Y',
+          surname: 'IVANOV',
+          givenName: 'IVAN MR',
+          card: { program: 'XX', number: ACTIVE.number },
+          fare: '200.00',
+          tax: '50.00',
+        },
+      ]);
+      expect(
+        (await w.simulate('flown', file, '2026-03-12')).flatMap((e) =>
+          e.type === 'record' ? [[e.status, e.reason, e.points]] : [],
+        ),
+      ).toEqual([['REJECTED', 'NOT_OWN_FLIGHT', -1257]]);
+      await w.night('2026-03-12');
+      // As the coupon first gives: nothing credited, no status credit for another airline's flight.
+      expect(await outcome(w, key)).toEqual(['REJECTED', 'NOT_OWN_FLIGHT']);
+      expect([await w.balance(ACTIVE.number), await w.statusBalance(ACTIVE.number)]).toEqual([0, 0]);
+      expect(await w.posting(reversalKey(awardPostingKey(key)))).toBeDefined();
     });
   });
 }
