@@ -689,10 +689,16 @@ function decideFlight(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
     if (ctx.creditedSameFlight(row)) {
       return rejected(reject('DUPLICATE', 'flight', creditedSameFlightMessage(row)));
     }
-    // Another airline's flight earns through its airline's claim, not on our chart (what was posted
-    // before stays posted: a status credit made for the flight is not taken back here).
-    const notOwn = row.statusPostingKey === null ? notOwnFlight(carrierFactsOf(row), ctx.program) : undefined;
-    if (notOwn) return rejected(notOwn);
+    // Another airline's flight earns through its airline's claim, not on our chart. The qualifying miles
+    // the FTL credited a class that earns no points are taken back once the coupon says so, as an award is
+    // (`couponNotOwn`): left standing, the coupon's class was credited on our chart as well.
+    if (row.statusPostingKey !== null) {
+      const refused = couponNotOwn(ctx, row);
+      if (refused) return refused;
+    } else {
+      const notOwn = notOwnFlight(carrierFactsOf(row), ctx.program);
+      if (notOwn) return rejected(notOwn);
+    }
   }
   const wantsStatus = row.statusPostingKey === null;
   const statusMetric = ctx.program.statusMetric;

@@ -7,12 +7,22 @@
 import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../../test/harness/db.js';
 import { partnerReasonCode, partnerReasonText } from '../../exporters/partner-reasons.js';
-import { awardPostingKey, couponKey, flightKey, hotelKey, partnerKey, reversalKey } from '../activity.js';
+import {
+  awardPostingKey,
+  couponKey,
+  flightKey,
+  hotelKey,
+  partnerKey,
+  reversalKey,
+  statusPostingKey,
+} from '../activity.js';
 import {
   badCheckDigit,
   memberNumber,
+  replaceOnce,
   svoKznCoupon,
   useScenario,
+  type Coupon,
   type Person,
   type Scenario,
 } from './scenario.js';
@@ -35,6 +45,42 @@ const rental = (
   currency: 'USD',
   ...over,
 });
+
+/** LH1446 FRA-SVO listing ACTIVE in the group of `cls` with no `.M/`: taken as a flight we operate. */
+const lh1446Ftl = (cls: string) =>
+  [
+    'QU MOWKTXX',
+    '.MOWRMXX 101530',
+    'FTL',
+    'LH1446/10MAR FRA PART1',
+    `-SVO01${cls}`,
+    '1IVANOV/IVAN MR',
+    `.R/FQTV XX ${ACTIVE.number}`,
+    'ENDFTL',
+    '',
+  ].join('\n');
+/** ACTIVE's coupon for it: operated and marketed by LH. */
+const lh1446Coupon: Coupon = {
+  ticket: '2201000000001',
+  coupon: 1,
+  carrier: 'LH',
+  flight: '1446',
+  marketingCarrier: 'LH',
+  marketingFlight: '1446',
+  date: '2026-03-10',
+  from: 'FRA',
+  to: 'SVO',
+  booked: 'Y',
+  surname: 'IVANOV',
+  givenName: 'IVAN MR',
+  card: { program: 'XX', number: ACTIVE.number },
+  fare: '200.00',
+  tax: '50.00',
+};
+const LH1446 = flightKey(
+  { carrier: 'LH', number: '1446', date: '2026-03-10', origin: 'FRA', destination: 'SVO' },
+  { program: 'XX', number: ACTIVE.number },
+);
 
 async function outcome(w: Scenario, key: string): Promise<[unknown, unknown]> {
   const a = await w.activity(key);
@@ -637,46 +683,11 @@ for (const engine of availableEngines()) {
       const w = s();
       await w.enrol('2026-03-01', ACTIVE);
       // Without .M/ the listing is taken as a flight we operate: credited.
-      w.drop(
-        'ftl',
-        [
-          'QU MOWKTXX',
-          '.MOWRMXX 101530',
-          'FTL',
-          'LH1446/10MAR FRA PART1',
-          '-SVO01Y',
-          '1IVANOV/IVAN MR',
-          `.R/FQTV XX ${ACTIVE.number}`,
-          'ENDFTL',
-          '',
-        ].join('\n'),
-      );
+      w.drop('ftl', lh1446Ftl('Y'));
       await w.night('2026-03-11');
-      const key = flightKey(
-        { carrier: 'LH', number: '1446', date: '2026-03-10', origin: 'FRA', destination: 'SVO' },
-        { program: 'XX', number: ACTIVE.number },
-      );
-      expect(await outcome(w, key)).toEqual(['POSTED', null]);
+      expect(await outcome(w, LH1446)).toEqual(['POSTED', null]);
       expect(await w.balance(ACTIVE.number)).toBe(1257);
-      const file = w.dropCoupons([
-        {
-          ticket: '2201000000001',
-          coupon: 1,
-          carrier: 'LH',
-          flight: '1446',
-          marketingCarrier: 'LH',
-          marketingFlight: '1446',
-          date: '2026-03-10',
-          from: 'FRA',
-          to: 'SVO',
-          booked: 'Y',
-          surname: 'IVANOV',
-          givenName: 'IVAN MR',
-          card: { program: 'XX', number: ACTIVE.number },
-          fare: '200.00',
-          tax: '50.00',
-        },
-      ]);
+      const file = w.dropCoupons([lh1446Coupon]);
       expect(
         (await w.simulate('flown', file, '2026-03-12')).flatMap((e) =>
           e.type === 'record' ? [[e.status, e.reason, e.points]] : [],
@@ -684,9 +695,28 @@ for (const engine of availableEngines()) {
       ).toEqual([['REJECTED', 'NOT_OWN_FLIGHT', -1257]]);
       await w.night('2026-03-12');
       // As the coupon first gives: nothing credited, no status credit for another airline's flight.
-      expect(await outcome(w, key)).toEqual(['REJECTED', 'NOT_OWN_FLIGHT']);
+      expect(await outcome(w, LH1446)).toEqual(['REJECTED', 'NOT_OWN_FLIGHT']);
       expect([await w.balance(ACTIVE.number), await w.statusBalance(ACTIVE.number)]).toEqual([0, 0]);
-      expect(await w.posting(reversalKey(awardPostingKey(key)))).toBeDefined();
+      expect(await w.posting(reversalKey(awardPostingKey(LH1446)))).toBeDefined();
+    });
+  });
+
+  describe(`another airline's flight whose qualifying miles the FTL credited (${engine})`, () => {
+    const s = useScenario(engine, (y) => replaceOnce(y, 'metric: spend', 'metric: miles'));
+
+    it('takes back the miles the FTL credited in a class that earns no points once the coupon says LH', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', ACTIVE);
+      w.drop('ftl', lh1446Ftl('O'));
+      await w.night('2026-03-11');
+      expect(await outcome(w, LH1446)).toEqual(['POSTED', 'CLASS_NOT_ELIGIBLE']);
+      expect(await w.statusBalance(ACTIVE.number, 'MILES')).toBe(1257);
+      // Booked Y: credited on our chart as well, before, the FTL's miles left standing.
+      w.dropCoupons([lh1446Coupon]);
+      await w.night('2026-03-12');
+      expect(await outcome(w, LH1446)).toEqual(['REJECTED', 'NOT_OWN_FLIGHT']);
+      expect([await w.balance(ACTIVE.number), await w.statusBalance(ACTIVE.number, 'MILES')]).toEqual([0, 0]);
+      expect(await w.posting(reversalKey(statusPostingKey(LH1446)))).toBeDefined();
     });
   });
 }
