@@ -9,11 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LoadedConfig } from '../config/load.js';
+import type { CustomReportConfig } from '../config/schema.js';
 import { Accounts } from '../ledger/accounts.js';
 import { Ledger } from '../ledger/ledger.js';
 import { runJob } from '../jobs/runner.js';
 import { updateMember } from '../ledger/members.js';
 import { useWorld } from '../test/harness/context.js';
+import { memberNumber, useScenario, type Coupon, type Person } from '../rules/scenarios/scenario.js';
 import { availableEngines, createTestDatabase, type TestDb } from '../test/harness/db.js';
 import { dumpXlsx, skipWithoutOpenpyxl } from '../test/harness/openpyxl.js';
 import {
@@ -30,6 +32,7 @@ import {
   type Scenario,
 } from '../test/harness/report-scenario.js';
 import { num, sqlRows, type ReportResult } from './common.js';
+import { customReportData } from './custom.js';
 import { dailyReport } from './daily.js';
 import { monthlyReport } from './monthly.js';
 import {
@@ -460,5 +463,94 @@ for (const engine of availableEngines()) {
         sameFiles(first, rerun);
       },
     );
+  });
+}
+
+const IVANOV: Person = { number: memberNumber(1), surname: 'IVANOV', givenName: 'IVAN' };
+const PETROV: Person = { number: memberNumber(2), surname: 'PETROV', givenName: 'PETR' };
+/** PETROV's ticket, its coupon presented on IVANOV's card. */
+const petrovOnIvanovsCard: Coupon = {
+  ticket: '0741000000001',
+  coupon: 1,
+  flight: '245',
+  date: '2026-03-10',
+  from: 'SVO',
+  to: 'KZN',
+  booked: 'Y',
+  surname: 'PETROV',
+  givenName: 'PETR MR',
+  card: { program: 'XX', number: IVANOV.number },
+  fare: '120.00',
+  tax: '30.00',
+};
+const pointsByRoute = (period: CustomReportConfig['period']): CustomReportConfig => ({
+  name: 'points-by-route',
+  title: 'Points by route',
+  measures: ['pointsIssued', 'activities'],
+  dimensions: ['route'],
+  filters: {},
+  period,
+  chart: { type: 'none' },
+  schedule: 'manual',
+});
+
+for (const engine of availableEngines()) {
+  describe(`top routes on ${engine}: a credit taken back before a retro-claim credited the flight again`, () => {
+    const s = useScenario(engine);
+
+    it('keeps the route of the first credit and its reversal on the nights before the claim', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV, PETROV);
+      // Night of 11 March: the FTL lists IVANOV on his card and credits him; night of 12 March: the
+      // coupon is PETROV's, so the credit is taken back.
+      w.dropFtl({
+        flight: 'XX245',
+        date: '2026-03-10',
+        board: 'SVO',
+        groups: [
+          { dest: 'KZN', cls: 'Y', pax: [{ surname: 'IVANOV', givenName: 'IVAN', card: IVANOV.number }] },
+        ],
+      });
+      await w.night('2026-03-11');
+      w.dropCoupons([petrovOnIvanovsCard]);
+      await w.night('2026-03-12');
+      const db = w.w.t.db;
+      const figures = async (day: string) => ({
+        routes: await topRoutes(db, day, day, 10),
+        custom: (await customReportData(db, pointsByRoute('day'), day)).cells,
+      });
+      const before = { d11: await figures('2026-03-11'), d12: await figures('2026-03-12') };
+      const svoKzn = { origin: 'SVO', destination: 'KZN' };
+      expect(before.d11.routes).toEqual([{ ...svoKzn, flights: 1, members: 1, points: 461 }]);
+      expect(before.d12.routes).toEqual([{ ...svoKzn, flights: -1, members: 0, points: -461 }]);
+
+      // PETROV claims the flight by his ticket: the claim's credit is made under keys of its own, and the
+      // flight's archive row now holds it.
+      w.dropRetroClaims([
+        {
+          id: 'C-1',
+          member: PETROV.number,
+          received: '2026-03-28',
+          ticket: '0741000000001',
+          coupon: 1,
+          surname: 'PETROV',
+          givenName: 'PETR',
+        },
+      ]);
+      await w.night('2026-03-28');
+      expect(await w.balance(PETROV.number)).toBe(461);
+      expect({ d11: await figures('2026-03-11'), d12: await figures('2026-03-12') }).toEqual(before);
+
+      // The month: IVANOV's credit, its reversal and PETROV's credit, all on the route, which adds up
+      // to the own-flight line.
+      const month = await topRoutes(db, '2026-03-01', '2026-03-31', 10);
+      expect(month).toEqual([{ ...svoKzn, flights: 1, members: 2, points: 461 }]);
+      const ownFlights = (await liabilityMovements(db, '2026-03-01', '2026-03-31'))
+        .filter((m) => m.kind === 'ACCRUAL' && m.channel === 'OWN_FLIGHTS')
+        .reduce((sum, m) => sum + m.points, 0);
+      expect(ownFlights).toBe(461);
+      const custom = await customReportData(db, pointsByRoute('month'), '2026-03-31');
+      expect(custom.cells).toEqual([{ keys: ['SVO-KZN'], values: { pointsIssued: 461, activities: 1 } }]);
+    });
   });
 }

@@ -58,6 +58,21 @@ export const PTS_ACCOUNT_KINDS = ['MEMBER_POINTS', 'POOL_POINTS'] as const;
 /** SQL list of the account kinds that make up the points liability. */
 export const PTS_KINDS_SQL = "('MEMBER_POINTS', 'POOL_POINTS')";
 
+/**
+ * Joins the archive's activity `act` that a posting `p` (`o`: the posting it reverses, left-joined) was
+ * made for, none when the archive has none: the row holding the posting (for a reversal, the posting it
+ * reverses) as its award (`posting_id`), else the row the posting names as its source (`source_ref`, the
+ * activity key a credit and its reversal are posted with). A flight's row holds one posting, its latest
+ * award: a retro-claim crediting a flight whose credit was taken back holds the claim's credit, made
+ * under keys of its own, and the first credit and its reversal are found by their source, so a past
+ * period keeps their flight. Both are indexed lookups (`activities_posting_id`, the unique
+ * `activity_key`), and `act` one by primary key.
+ */
+export const POSTING_ACTIVITY_JOIN_SQL = `LEFT JOIN activities act_held ON act_held.posting_id = COALESCE(p.reversal_of, p.id)
+       LEFT JOIN activities act_named ON act_held.id IS NULL
+             AND act_named.activity_key = COALESCE(o.source_ref, p.source_ref)
+       LEFT JOIN activities act ON act.id = COALESCE(act_held.id, act_named.id)`;
+
 // ------------------------------------------------------------------------------------------ files
 
 export function defaultOutDir(config: LoadedConfig, businessDate: IsoDate): string {

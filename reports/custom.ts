@@ -41,6 +41,7 @@ import {
   monthLabel,
   monthSql,
   num,
+  POSTING_ACTIVITY_JOIN_SQL,
   prepareOutDir,
   PTS_KINDS_SQL,
   reportClock,
@@ -193,9 +194,7 @@ function ledgerSource(db: Db, from: IsoDate, to: IsoDate, asOf: IsoDate): Source
           `FROM postings p JOIN entries e ON e.posting_id = p.id JOIN accounts a ON a.id = e.account_id
            LEFT JOIN postings o ON o.id = p.reversal_of` +
           member.sql +
-          (needs.activity
-            ? ' LEFT JOIN activities act ON act.posting_id = COALESCE(p.reversal_of, p.id)'
-            : '') +
+          (needs.activity ? ` ${POSTING_ACTIVITY_JOIN_SQL}` : '') +
           ` WHERE p.business_date >= ? AND p.business_date <= ? AND e.business_date >= ? AND e.business_date <= ?
               AND a.kind IN ${PTS_KINDS_SQL} AND COALESCE(o.kind, p.kind) IN ('ACCRUAL', 'REDEMPTION', 'EXPIRY')`,
         bindings: [...member.bindings, from, to, from, to],
@@ -237,7 +236,9 @@ function memberSource(db: Db, from: IsoDate, to: IsoDate, asOf: IsoDate): Source
         sql:
           `FROM postings p JOIN (${accounts.sql}) acct ON acct.member_id = p.member_id` +
           (needs.member ? ' LEFT JOIN members m ON m.id = acct.account_id' : '') +
-          (needs.activity ? ' LEFT JOIN activities act ON act.posting_id = p.id' : '') +
+          (needs.activity
+            ? ` LEFT JOIN postings o ON o.id = p.reversal_of ${POSTING_ACTIVITY_JOIN_SQL}`
+            : '') +
           ` WHERE ${active.sql}`,
         bindings: [...accounts.bindings, ...active.bindings],
       };
@@ -254,7 +255,7 @@ function memberSource(db: Db, from: IsoDate, to: IsoDate, asOf: IsoDate): Source
  * activities (`partnerActivities`), never from the archive's current status. A credit is an accrual
  * posting of the period that credits award points (an entry on a member or pool points account, as
  * `pointsIssued` reads them; a status-only posting credits none); each counts +1 with the base-currency
- * spend of the activity it was posted for (`activities.posting_id`), and each reversal of a credit
+ * spend of the activity it was posted for (`POSTING_ACTIVITY_JOIN_SQL`), and each reversal of a credit
  * posted in the period counts −1 and takes back the spend of the activity it reverses, whatever the
  * date of the credit. So a partner's reversal record is never an activity of its own, a credit and its
  * reversal in one period net to nothing, and a credit reversed on a later night stays in its period:
@@ -271,7 +272,7 @@ function activitySource(db: Db, from: IsoDate, to: IsoDate, asOf: IsoDate): Sour
       return {
         sql:
           `FROM postings p LEFT JOIN postings o ON o.id = p.reversal_of
-           LEFT JOIN activities act ON act.posting_id = COALESCE(p.reversal_of, p.id)` +
+           ${POSTING_ACTIVITY_JOIN_SQL}` +
           member.sql +
           ` WHERE p.business_date >= ? AND p.business_date <= ? AND COALESCE(o.kind, p.kind) = 'ACCRUAL'
               AND EXISTS (SELECT 1 FROM entries e JOIN accounts a ON a.id = e.account_id

@@ -17,6 +17,7 @@ import {
   mergedIntoAtSql,
   monthSql,
   num,
+  POSTING_ACTIVITY_JOIN_SQL,
   PTS_KINDS_SQL,
   sqlRows,
   tierAsOfSql,
@@ -473,8 +474,9 @@ export interface RouteFigures {
  * Own-flight routes by the award points their postings of the period credited, read from the ledger
  * as the accrual by channel reads it: the entries on member and pool points accounts of OWN_FLIGHTS
  * accrual postings dated in the period, and of reversals dated in the period, each under the route of
- * the flight its credit (or, for a reversal, the credit it reverses) was posted for (the archive links
- * the flight to that posting by id). Nothing a later night changes in the archive (a flight refunded and
+ * the flight its credit (or, for a reversal, the credit it reverses) was posted for (`POSTING_ACTIVITY_JOIN_SQL`:
+ * the archive's row holding the posting, else the one it was posted from, so a credit taken back before a
+ * retro-claim credited the flight again keeps its route). Nothing a later night changes in the archive (a flight refunded and
  * marked REVERSED) moves a past period's figures: the reversal counts on its own date.
  *
  * Flights follow the same rule as the points: each credit of the period counts +1 and each reversal of
@@ -501,7 +503,7 @@ export async function topRoutes(db: Db, from: IsoDate, to: IsoDate, limit: numbe
        JOIN entries e ON e.posting_id = p.id
        JOIN accounts a ON a.id = e.account_id
        LEFT JOIN postings o ON o.id = p.reversal_of
-       JOIN activities act ON act.posting_id = COALESCE(p.reversal_of, p.id)
+       ${POSTING_ACTIVITY_JOIN_SQL}
       WHERE p.business_date >= ? AND p.business_date <= ? AND e.business_date >= ? AND e.business_date <= ?
         AND a.kind IN ${PTS_KINDS_SQL} AND p.channel = 'OWN_FLIGHTS' AND COALESCE(o.kind, p.kind) = 'ACCRUAL'
         AND act.type = 'FLIGHT' AND act.origin IS NOT NULL AND act.destination IS NOT NULL
