@@ -59,13 +59,29 @@ export const PTS_ACCOUNT_KINDS = ['MEMBER_POINTS', 'POOL_POINTS'] as const;
 export const PTS_KINDS_SQL = "('MEMBER_POINTS', 'POOL_POINTS')";
 
 /**
- * Joins the archive's activity `act` that a posting `p` (`o`: the posting it reverses, left-joined) was
+ * Whether a posting `p` (`o`: the posting it reverses, left-joined) is a flight's class correction or
+ * the reversal of one: the ADJUSTMENT keyed `<award>:ADJ` that brings an award the FTL credited to what
+ * the coupon's classes give (rules/accrual.ts, `reclassified`).
+ */
+export const AWARD_CORRECTION_SQL =
+  "(COALESCE(o.kind, p.kind) = 'ADJUSTMENT' AND COALESCE(o.idempotency_key, p.idempotency_key) LIKE '%:ADJ')";
+
+/**
+ * The kind a report counts a posting `p` under (`o` as for `AWARD_CORRECTION_SQL`): a reversal under the
+ * kind of what it reverses, and an award's class correction as an ACCRUAL of its channel, since it
+ * changes the points issued for the flight as much as the award does. Counted under ADJUSTMENT, the
+ * flight's points issued would stay the FTL's while the ledger holds the coupon's.
+ */
+export const MOVEMENT_KIND_SQL = `CASE WHEN ${AWARD_CORRECTION_SQL} THEN 'ACCRUAL' ELSE COALESCE(o.kind, p.kind) END`;
+
+/**
+ * Joins the archive's activity `act` that a posting `p` (`o` as for `AWARD_CORRECTION_SQL`) was
  * made for, none when the archive has none: the row holding the posting (for a reversal, the posting it
  * reverses) as its award (`posting_id`), else the row the posting names as its source (`source_ref`, the
- * activity key a credit and its reversal are posted with). A flight's row holds one posting, its latest
- * award: a retro-claim crediting a flight whose credit was taken back holds the claim's credit, made
- * under keys of its own, and the first credit and its reversal are found by their source, so a past
- * period keeps their flight. Both are indexed lookups (`activities_posting_id`, the unique
+ * activity key a credit, its reversal and a class correction are posted with). A flight's row holds one
+ * posting, its latest award: its class correction (`<award>:ADJ`) is found by its source, and so are the
+ * first credit and its reversal when a retro-claim credited a flight whose credit was taken back (the row
+ * then holds the claim's credit, made under keys of its own), so a past period keeps their flight. Both are indexed lookups (`activities_posting_id`, the unique
  * `activity_key`), and `act` one by primary key.
  */
 export const POSTING_ACTIVITY_JOIN_SQL = `LEFT JOIN activities act_held ON act_held.posting_id = COALESCE(p.reversal_of, p.id)

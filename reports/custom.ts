@@ -5,7 +5,8 @@
  *
  * Every measure is read from the ledger as of the period, so a report for a past date comes out the
  * same when rerun after later nights. Points issued, redeemed and expired are the award points on
- * member and pool accounts, net of reversals. Members are the active members as the monthly report
+ * member and pool accounts, net of reversals; points issued include a flight's class correction, as the
+ * monthly report's issued lines do (`MOVEMENT_KIND_SQL`). Members are the active members as the monthly report
  * counts them (`activeAccountsSql`), so the two agree. Activities are the credits (accrual postings
  * crediting award points) of the period less the reversals of the period, and spend the base-currency
  * spend of the activity each credit was posted for, less that of the reversed ones (`activitySource`).
@@ -40,6 +41,7 @@ import {
   defaultOutDir,
   monthLabel,
   monthSql,
+  MOVEMENT_KIND_SQL,
   num,
   POSTING_ACTIVITY_JOIN_SQL,
   prepareOutDir,
@@ -196,11 +198,11 @@ function ledgerSource(db: Db, from: IsoDate, to: IsoDate, asOf: IsoDate): Source
           member.sql +
           (needs.activity ? ` ${POSTING_ACTIVITY_JOIN_SQL}` : '') +
           ` WHERE p.business_date >= ? AND p.business_date <= ? AND e.business_date >= ? AND e.business_date <= ?
-              AND a.kind IN ${PTS_KINDS_SQL} AND COALESCE(o.kind, p.kind) IN ('ACCRUAL', 'REDEMPTION', 'EXPIRY')`,
+              AND a.kind IN ${PTS_KINDS_SQL} AND ${MOVEMENT_KIND_SQL} IN ('ACCRUAL', 'REDEMPTION', 'EXPIRY')`,
         bindings: [...member.bindings, from, to, from, to],
       };
     },
-    facts: 'COALESCE(o.kind, p.kind) AS k, e.amount AS amount',
+    facts: `${MOVEMENT_KIND_SQL} AS k, e.amount AS amount`,
     measures(measures) {
       return measures
         .filter((m) => SOURCE_OF[m] === 'ledger')

@@ -636,6 +636,7 @@ export async function dailyReport(
         title: 'Accruals by channel',
         notes: [
           'Award points credited to member and pool accounts; reversals of earlier accruals are negative.',
+          "A flight's class correction (its award brought to the coupon's classes) counts in its channel's points accrued, not as an accrual.",
         ],
         table: { columns: channelColumns, rows: channels, totals: true },
         images: [

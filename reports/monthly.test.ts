@@ -12,6 +12,12 @@ import type { LoadedConfig } from '../config/load.js';
 import { Accounts } from '../ledger/accounts.js';
 import { Ledger } from '../ledger/ledger.js';
 import { Decimal, toMinorUnits } from '../lib/money.js';
+import {
+  memberNumber as cardNumber,
+  useScenario,
+  type Coupon,
+  type Person,
+} from '../rules/scenarios/scenario.js';
 import { availableEngines, createTestDatabase, enrolPlain, type TestDb } from '../test/harness/db.js';
 import { dumpXlsx, skipWithoutOpenpyxl, type XlsxDump } from '../test/harness/openpyxl.js';
 import {
@@ -23,7 +29,9 @@ import {
   type Scenario,
 } from '../test/harness/report-scenario.js';
 import { num, sqlRows, type ReportResult } from './common.js';
+import { liabilityRollForward } from './liability.js';
 import { monthlyReport } from './monthly.js';
+import { liabilityMovements, topRoutes } from './queries.js';
 
 const clock = () => new Date('2026-06-01T03:00:00Z');
 const SHEETS = [
@@ -362,6 +370,82 @@ for (const engine of availableEngines()) {
         cents(section('Issued')),
         9,
       );
+    });
+  });
+}
+
+const IVANOV: Person = { number: cardNumber(1), surname: 'IVANOV', givenName: 'IVAN' };
+/** IVANOV's coupon for XX245 SVO–KZN: booked Y, flown C (an upgrade the DCS did not mark `-B`). */
+const upgradedCoupon: Coupon = {
+  ticket: '0741000000001',
+  coupon: 1,
+  flight: '245',
+  date: '2026-03-10',
+  from: 'SVO',
+  to: 'KZN',
+  booked: 'Y',
+  flown: 'C',
+  surname: 'IVANOV',
+  givenName: 'IVAN MR',
+  card: { program: 'XX', number: IVANOV.number },
+  fare: '120.00',
+  tax: '30.00',
+};
+
+for (const engine of availableEngines()) {
+  describe(`monthly report on ${engine}: a flight's class correction is points issued`, () => {
+    const s = useScenario(engine);
+
+    it('counts the correction with its flight: routes, the issued line and the month add up to the ledger', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      // The FTL lists IVANOV in C (922 points) on the night of 11 March; his coupon, booked Y, brings the
+      // award to Y's 461 on the 12th with an ADJUSTMENT keyed <award>:ADJ.
+      w.dropFtl({
+        flight: 'XX245',
+        date: '2026-03-10',
+        board: 'SVO',
+        groups: [
+          { dest: 'KZN', cls: 'C', pax: [{ surname: 'IVANOV', givenName: 'IVAN', card: IVANOV.number }] },
+        ],
+      });
+      await w.night('2026-03-11');
+      w.dropCoupons([upgradedCoupon]);
+      await w.night('2026-03-12');
+      expect(await w.balance(IVANOV.number)).toBe(461);
+      const db = w.w.t.db;
+      const config = w.w.config;
+
+      expect(await topRoutes(db, '2026-03-01', '2026-03-31', 10)).toEqual([
+        { origin: 'SVO', destination: 'KZN', flights: 1, members: 1, points: 461 },
+      ]);
+      const rf = await liabilityRollForward(db, config, '2026-03-01', '2026-03-31');
+      const line = (code: string) => rf.lines.find((l) => l.code === code)?.points;
+      expect({ ownFlights: line('OWN_FLIGHTS'), adjustments: line('ADJUSTMENT') }).toEqual({
+        ownFlights: 461,
+        adjustments: 0,
+      });
+      expect({
+        opening: rf.opening,
+        issued: rf.issued,
+        adjustments: rf.adjustments,
+        closing: rf.closing,
+      }).toEqual({
+        opening: 0,
+        issued: 461,
+        adjustments: 0,
+        closing: 461,
+      });
+      // Earn and burn, by day: the correction is air accrued on its own night.
+      const byDay = (await liabilityMovements(db, '2026-03-01', '2026-03-31', { byDay: true }))
+        .filter((m) => m.kind === 'ACCRUAL' && m.channel === 'OWN_FLIGHTS')
+        .map((m) => [m.day, m.points, m.postings]);
+      expect(byDay).toEqual([
+        ['2026-03-11', 922, 1],
+        ['2026-03-12', -461, 0],
+      ]);
+      const report = await monthlyReport(db, config, '2026-03-31', join(w.w.dir, 'monthly'));
+      expect(report.keyFigures.find((f) => f.label === 'Points issued')?.value).toBe(461);
     });
   });
 }

@@ -12,10 +12,12 @@ import type { IsoDate } from '../lib/dates.js';
 import { MEMBER_CLOCK_SQL, poolClocks } from '../ledger/queries.js';
 import type { FxRate } from '../rules/fx.js';
 import {
+  AWARD_CORRECTION_SQL,
   dateTextSql,
   memberOnRegisterSql,
   mergedIntoAtSql,
   monthSql,
+  MOVEMENT_KIND_SQL,
   num,
   POSTING_ACTIVITY_JOIN_SQL,
   PTS_KINDS_SQL,
@@ -32,12 +34,18 @@ export interface Movement {
   kind: MovementKind;
   channel: string | null;
   reversal: boolean;
+  /** The postings, a flight's class corrections (counted in `points`) left out. */
   postings: number;
   /** Net change of the liability (member and pool points) from these postings. */
   points: number;
 }
 
-/** Movements of the points liability between two business dates (inclusive), by kind and channel. */
+/**
+ * Movements of the points liability between two business dates (inclusive), by kind and channel: a
+ * reversal under the kind of what it reverses, a flight's class correction (and its reversal) under
+ * ACCRUAL with the award it corrects (`MOVEMENT_KIND_SQL`). Postings counts the postings of each but the
+ * corrections, which change a credit's points and are no credit of their own.
+ */
 export async function liabilityMovements(
   db: Db,
   from: IsoDate,
@@ -62,9 +70,9 @@ export async function liabilityMovements(
     points: unknown;
   }>(
     db.knex,
-    `SELECT ${byDay ? `${dateTextSql(db, 'p.business_date')} AS day, ` : ''}COALESCE(o.kind, p.kind) AS kind,
+    `SELECT ${byDay ? `${dateTextSql(db, 'p.business_date')} AS day, ` : ''}${MOVEMENT_KIND_SQL} AS kind,
             p.channel AS channel, CASE WHEN p.reversal_of IS NULL THEN 0 ELSE 1 END AS reversal,
-            COUNT(DISTINCT p.id) AS postings, SUM(e.amount) AS points
+            COUNT(DISTINCT CASE WHEN NOT ${AWARD_CORRECTION_SQL} THEN p.id END) AS postings, SUM(e.amount) AS points
        FROM postings p
        JOIN entries e ON e.posting_id = p.id
        JOIN accounts a ON a.id = e.account_id
@@ -473,17 +481,19 @@ export interface RouteFigures {
 /**
  * Own-flight routes by the award points their postings of the period credited, read from the ledger
  * as the accrual by channel reads it: the entries on member and pool points accounts of OWN_FLIGHTS
- * accrual postings dated in the period, and of reversals dated in the period, each under the route of
- * the flight its credit (or, for a reversal, the credit it reverses) was posted for (`POSTING_ACTIVITY_JOIN_SQL`:
- * the archive's row holding the posting, else the one it was posted from, so a credit taken back before a
- * retro-claim credited the flight again keeps its route). Nothing a later night changes in the archive (a flight refunded and
- * marked REVERSED) moves a past period's figures: the reversal counts on its own date.
+ * accrual postings dated in the period, of the class corrections of their awards and of reversals dated
+ * in the period, each under the route of the flight its credit (or the credit it corrects or reverses)
+ * was posted for (`POSTING_ACTIVITY_JOIN_SQL`: the archive's row holding the posting, else the one it
+ * was posted from, so a correction, and a credit taken back before a retro-claim credited the flight
+ * again, keep their route). Nothing a later night changes in the archive (a flight refunded and marked
+ * REVERSED) moves a past period's figures: the reversal counts on its own date.
  *
  * Flights follow the same rule as the points: each credit of the period counts +1 and each reversal of
  * the period −1, so a flight credited and refunded in the period counts 0, and a refund of an earlier
- * flight takes one off the period it is dated in. Members are those with a credit of the period on the
- * route (a reversal makes no one a member of it). The points of all routes add up to the own-flight
- * line of the accrual by channel, except for own-flight postings with no flight in the archive.
+ * flight takes one off the period it is dated in; a class correction changes the points alone. Members
+ * are those with a credit of the period on the route (neither a reversal nor a correction makes anyone
+ * a member of it). The points of all routes add up to the own-flight line of the accrual by channel,
+ * except for own-flight postings with no flight in the archive.
  */
 export async function topRoutes(db: Db, from: IsoDate, to: IsoDate, limit: number): Promise<RouteFigures[]> {
   const rows = await sqlRows<{
@@ -495,9 +505,11 @@ export async function topRoutes(db: Db, from: IsoDate, to: IsoDate, limit: numbe
   }>(
     db.knex,
     `SELECT act.origin AS origin, act.destination AS destination,
-            COUNT(DISTINCT CASE WHEN p.reversal_of IS NULL THEN p.id END)
-              - COUNT(DISTINCT CASE WHEN p.reversal_of IS NOT NULL THEN p.id END) AS flights,
-            COUNT(DISTINCT CASE WHEN p.reversal_of IS NULL THEN p.member_id END) AS members,
+            COUNT(DISTINCT CASE WHEN p.reversal_of IS NULL AND NOT ${AWARD_CORRECTION_SQL} THEN p.id END)
+              - COUNT(DISTINCT CASE WHEN p.reversal_of IS NOT NULL AND NOT ${AWARD_CORRECTION_SQL} THEN p.id END)
+              AS flights,
+            COUNT(DISTINCT CASE WHEN p.reversal_of IS NULL AND NOT ${AWARD_CORRECTION_SQL} THEN p.member_id END)
+              AS members,
             SUM(e.amount) AS points
        FROM postings p
        JOIN entries e ON e.posting_id = p.id
@@ -505,7 +517,7 @@ export async function topRoutes(db: Db, from: IsoDate, to: IsoDate, limit: numbe
        LEFT JOIN postings o ON o.id = p.reversal_of
        ${POSTING_ACTIVITY_JOIN_SQL}
       WHERE p.business_date >= ? AND p.business_date <= ? AND e.business_date >= ? AND e.business_date <= ?
-        AND a.kind IN ${PTS_KINDS_SQL} AND p.channel = 'OWN_FLIGHTS' AND COALESCE(o.kind, p.kind) = 'ACCRUAL'
+        AND a.kind IN ${PTS_KINDS_SQL} AND p.channel = 'OWN_FLIGHTS' AND ${MOVEMENT_KIND_SQL} = 'ACCRUAL'
         AND act.type = 'FLIGHT' AND act.origin IS NOT NULL AND act.destination IS NOT NULL
       GROUP BY 1, 2 ORDER BY 5 DESC, 3 DESC, 1, 2 LIMIT ?`,
     [from, to, from, to, limit],
