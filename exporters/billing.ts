@@ -54,6 +54,12 @@ export interface PartnerCreditRow {
 }
 
 /**
+ * The activity type an entry of posting `p` is billed under (`act`: the activity whose award posting `p`
+ * is or reverses, joined by `activities.posting_id`): `PartnerCreditRow.activityType`.
+ */
+export const CREDIT_ACTIVITY_TYPE_SQL = 'COALESCE(act.activity_type, act.type, p.kind)';
+
+/**
  * The partner entries dated `from` to `to`, by partner, activity type, rule version and (for reversals
  * of credits dated before `from`) the date of the credit reversed; with `credited`, only reversals of
  * credits dated in it.
@@ -66,7 +72,7 @@ async function creditEntries(
 ): Promise<Array<Omit<PartnerCreditRow, 'reversedBetween'>>> {
   const result = (await q.raw(
     `SELECT ac.code AS account,
-            COALESCE(act.activity_type, act.type, p.kind) AS activity_type,
+            ${CREDIT_ACTIVITY_TYPE_SQL} AS activity_type,
             COALESCE(o.rule_version, p.rule_version, act.rule_version) AS rule_version,
             CASE WHEN o.business_date < ? THEN o.business_date END AS credited_on,
             SUM(e.amount) AS amount,
@@ -110,8 +116,15 @@ function creditKey(
   return [r.partnerCode, r.activityType, r.ruleVersion ?? '', r.creditMonth ?? ''].join('\u0000');
 }
 
-/** An invoice line's identity: its activity type, contract and credit month (NUL sorts below any type). */
-function lineKey(activityType: string, contractId: string, creditMonth: string | null | undefined): string {
+/**
+ * An invoice line's identity: its activity type, contract and credit month (NUL sorts below any type).
+ * Each line is rounded on its own (`lineChargeMinor`), so the monthly report's Partners sheet rounds by it.
+ */
+export function lineKey(
+  activityType: string,
+  contractId: string,
+  creditMonth: string | null | undefined,
+): string {
   return `${activityType}\u0000${contractId}\u0000${creditMonth ?? ''}`;
 }
 

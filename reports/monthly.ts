@@ -26,6 +26,8 @@ import {
 } from '../lib/dates.js';
 import { Decimal, formatMinor, minorUnitExponent, toMinorUnits } from '../lib/money.js';
 import type { KeyFigure } from '../mail/report-mail.js';
+import { lineKey } from '../exporters/billing.js';
+import { lineChargeMinor } from '../exporters/isxml.js';
 import { FxTable } from '../rules/fx.js';
 import { Program } from '../rules/program.js';
 import {
@@ -118,7 +120,11 @@ export interface BillingLine {
   /** Minor units of the base currency. */
   spendMinor: number;
   points: number;
-  /** Minor units of `currency`: points × price, rounded once, half-even. */
+  /**
+   * Minor units of `currency`: the sum of points × price of each line the month-end invoice bills the
+   * contract's credits on (one per activity type, and per earlier month whose credits a reversal takes
+   * back), each rounded half-even on its own as the invoice rounds it.
+   */
   amountMinor: number;
 }
 
@@ -158,7 +164,9 @@ function priceTerm(
 /**
  * What each partner owes for the points credited on its behalf between two dates: points (net of
  * reversals) × the price of the contract or chart each credit was made under (the one in force on its
- * activity date for a credit that names none), in the partner's billing currency. A partner with points but no contract in force is listed with price 0, to be seen.
+ * activity date for a credit that names none), in the partner's billing currency, rounded per line of
+ * the month-end invoice (`amountMinor`). A partner with points but no contract in force is listed with
+ * price 0, to be seen.
  */
 export async function partnerBilling(
   db: Db,
@@ -169,6 +177,8 @@ export async function partnerBilling(
   const credits = await partnerCredits(db, from, to);
   const activity = await partnerActivities(db, from, to);
   const lines = new Map<string, BillingLine>();
+  /** Each line's points by the invoice line they are billed on (`lineKey`), each rounded on its own. */
+  const invoiceLines = new Map<BillingLine, Map<string, number>>();
   const lineFor = (code: string, ruleVersion: string | null, date: IsoDate): BillingLine => {
     const partner = config.partners.find((p) => p.code === code);
     const term = priceTerm(partner, ruleVersion, date);
@@ -191,14 +201,26 @@ export async function partnerBilling(
     }
     return line;
   };
-  for (const c of credits) lineFor(c.partner, c.ruleVersion, c.activityDate).points += c.points;
+  for (const c of credits) {
+    const line = lineFor(c.partner, c.ruleVersion, c.activityDate);
+    line.points += c.points;
+    const billed = invoiceLines.get(line) ?? new Map<string, number>();
+    const key = lineKey(c.activityType, line.contract ?? '', c.creditMonth);
+    billed.set(key, (billed.get(key) ?? 0) + c.points);
+    invoiceLines.set(line, billed);
+  }
   for (const a of activity) {
     const line = lineFor(a.partner, a.ruleVersion, a.activityDate);
     line.activities += a.credited;
     line.spendMinor += a.spend;
   }
+  // The invoice rounds each of its lines, and a contract of two activity types is two lines: rounded
+  // once here, 500 and 1 points at 0.00999 bill 5.00 where the invoice bills 4.995 → 5.00 and 0.00999 → 0.01.
   for (const line of lines.values()) {
-    line.amountMinor = toMinorUnits(new Decimal(line.points).times(line.pricePerPoint), line.currency);
+    line.amountMinor = [...(invoiceLines.get(line)?.values() ?? [])].reduce(
+      (sum, points) => sum + lineChargeMinor(points, line.pricePerPoint, line.currency),
+      0,
+    );
   }
   const order = (p: string) => {
     const index = config.partners.findIndex((c) => c.code === p);

@@ -11,6 +11,7 @@ import type { Db } from '../db/connection.js';
 import type { IsoDate } from '../lib/dates.js';
 import { MEMBER_CLOCK_SQL, poolClocks } from '../ledger/queries.js';
 import type { FxRate } from '../rules/fx.js';
+import { CREDIT_ACTIVITY_TYPE_SQL } from '../exporters/billing.js';
 import {
   AWARD_CORRECTION_SQL,
   dateTextSql,
@@ -278,6 +279,10 @@ export async function expiredByEarnMonth(db: Db, from: IsoDate, to: IsoDate): Pr
 
 export interface PartnerCredit {
   partner: string;
+  /** The activity type the invoice bills the credit under (`CREDIT_ACTIVITY_TYPE_SQL`). */
+  activityType: string;
+  /** For a reversal of a credit posted before the period, that credit's month (YYYY-MM), as the invoice's line has it. */
+  creditMonth: string | null;
   /** Activity date of the postings (business date when they have none): it picks the contract of a credit whose ruleVersion names none. */
   activityDate: IsoDate;
   /** The contract or chart the credit was made under (a reversal's, its original's), as the invoice prices it. */
@@ -287,29 +292,38 @@ export interface PartnerCredit {
 
 /**
  * Points credited on each partner's behalf between two business dates: the debits of its funding
- * account `PARTNER:<code>`, net of reversals (which credit it back), by activity date.
+ * account `PARTNER:<code>`, net of reversals (which credit it back), by activity date, and by what tells
+ * the month-end invoice's lines apart (exporters/billing.ts `lineKey`): activity type and, for a reversal
+ * of a credit posted before the period, that credit's month.
  */
 export async function partnerCredits(db: Db, from: IsoDate, to: IsoDate): Promise<PartnerCredit[]> {
   const rows = await sqlRows<{
     partner: string;
     activity_date: string;
     rule_version: string | null;
+    activity_type: string;
+    credit_month: string | null;
     points: unknown;
   }>(
     db.knex,
     `SELECT a.partner_code AS partner, ${dateTextSql(db, 'COALESCE(p.activity_date, p.business_date)')} AS activity_date,
-            COALESCE(o.rule_version, p.rule_version) AS rule_version, -SUM(e.amount) AS points
+            COALESCE(o.rule_version, p.rule_version) AS rule_version, ${CREDIT_ACTIVITY_TYPE_SQL} AS activity_type,
+            CASE WHEN o.business_date < ? THEN ${monthSql(db, 'o.business_date')} END AS credit_month,
+            -SUM(e.amount) AS points
        FROM postings p
        JOIN entries e ON e.posting_id = p.id
        JOIN accounts a ON a.id = e.account_id
        LEFT JOIN postings o ON o.id = p.reversal_of
+       LEFT JOIN activities act ON act.posting_id = COALESCE(p.reversal_of, p.id)
       WHERE p.business_date >= ? AND p.business_date <= ? AND e.business_date >= ? AND e.business_date <= ?
         AND a.kind = 'PARTNER'
-      GROUP BY 1, 2, 3 ORDER BY 1, 2, 3`,
-    [from, to, from, to],
+      GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5`,
+    [from, from, to, from, to],
   );
   return rows.map((r) => ({
     partner: r.partner,
+    activityType: r.activity_type,
+    creditMonth: r.credit_month ?? null,
     activityDate: r.activity_date,
     ruleVersion: r.rule_version ?? null,
     points: num(r.points),
