@@ -139,7 +139,9 @@ async function mergeChain(trx: Knex.Transaction, member: string, first: string):
  * points went to. The merge moved them and the status credits to that survivor, where they have counted
  * since; storing the new survivor alone would send partners and later rejects to an account that holds
  * nothing of the member's, while the first survivor keeps someone else's points and tier. Naming an
- * account the points moved on to since is no redirect.
+ * account the points moved on to since is no redirect, nor is naming one they passed by on their way:
+ * the account the CRM chose, merged away before the merge, which then landed at the end of its chain
+ * (stored as `merged_into`) while the CRM's own record still names what it chose.
  */
 async function mergeRedirect(
   trx: Knex.Transaction,
@@ -152,6 +154,7 @@ async function mergeRedirect(
   if (stored === null || r.mergedInto === stored) return undefined;
   const chain = await mergeChain(trx, r.memberNumber, stored);
   if (chain.includes(r.mergedInto)) return undefined;
+  if ((await mergeChain(trx, r.memberNumber, r.mergedInto)).includes(stored)) return undefined;
   const on = current.closed_on ? ` on ${String(current.closed_on).slice(0, 10)}` : '';
   const held = chain.length > 1 ? `${stored}, since merged into ${chain.at(-1)}` : stored;
   return {

@@ -281,6 +281,52 @@ for (const engine of availableEngines()) {
         [461, 30000],
       ]);
     });
+    it('takes the merged member’s record sent again naming the survivor the CRM chose, merged on before the merge, and moves what reached the account since', async () => {
+      const w = s();
+      await aHasFlown(w);
+      w.dropRedemptions([{ id: 'R-1', member: A.number, date: '2026-02-11', service: 'SEAT', points: 100 }]);
+      await w.night('2026-02-12');
+      // B was merged into C before A was merged into B: A's merge landed at C, stored as A's merged_into.
+      w.dropMembers([merged(B, C, '2026-02-13T09:00:00Z')]);
+      await w.night('2026-02-13');
+      w.dropMembers([merged(A, B, '2026-02-14T09:00:00Z')]);
+      await w.night('2026-02-14');
+      expect(await holdings(w, A, C)).toEqual([
+        [0, 0],
+        [361, 30000],
+      ]);
+      w.dropRedemptions([
+        {
+          id: 'R-1',
+          member: A.number,
+          date: '2026-02-11',
+          service: 'SEAT',
+          points: 100,
+          status: 'CANCELLED',
+        },
+      ]);
+      await w.night('2026-02-15');
+      expect(await w.balance(A.number)).toBe(100);
+
+      // The CRM's record of A, as it knows it (merged into B), sent again with a new given name.
+      const file = w.dropMembers([{ ...merged(A, B, '2026-02-16T09:00:00Z'), givenName: 'PAVEL I' }]);
+      const n = await w.night('2026-02-16');
+      expect(await w.rejects({ file_id: await w.inboundFileId(file) })).toEqual([]);
+      expect(n.ingest.counts['members.merged']).toBe(1);
+      expect(await w.member(A.number)).toMatchObject({
+        status: 'MERGED',
+        merged_into: C.number,
+        given_name: 'PAVEL I',
+      });
+      expect(await holdings(w, A, B, C)).toEqual([
+        [0, 0],
+        [0, 0],
+        [461, 30000],
+      ]);
+      expect(await w.posting(`MERGE:${A.number}:${C.number}:2026-02-16T09:00:00.000Z`)).toMatchObject({
+        entries: { [Accounts.memberPoints(A.number)]: -100, [Accounts.memberPoints(C.number)]: 100 },
+      });
+    });
   });
 
   describe(`a merge into a survivor the CRM enrols in the same delivery or later (${engine})`, () => {
