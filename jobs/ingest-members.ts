@@ -203,6 +203,9 @@ export function membersHandler(
   // run says: a row stamped ahead of its time would otherwise keep every correction out without a word.
   let older: string[] = [];
   let olderUnshown = 0;
+  // What reached merged members' accounts after their merge and could not follow it, the survivor
+  // closed since (`notMoved`): each is points or credits nobody can use until the back office moves them.
+  let notMoved: string[] = [];
   // Whether any merge waits for its survivor: most nights none does, and a full member file then reads
   // no waiting merge per row.
   let anyWaiting = true;
@@ -294,9 +297,16 @@ export function membersHandler(
       if (waiting.merged_into === r.mergedInto && since < waitingSince) waitingSince = since;
     };
     let survivor: Survivor | undefined;
+    // Why what reached an already merged member's account since its merge has nowhere to go now.
+    let noSurvivor: string | undefined;
     if (r.status === 'MERGED') {
       const found = await finalSurvivor(trx, r.memberNumber, r.mergedInto);
-      if ('reason' in found) {
+      if ('reason' in found && current?.status === 'MERGED') {
+        // The merge was made when it came: this is the member's record again, whose other changes
+        // apply. Refusing it would keep them out every night the CRM sends it, for a survivor closed
+        // since, and its closure moved nothing of the merged member's back.
+        noSurvivor = found.message;
+      } else if ('reason' in found) {
         if (r.mergedInto && !(await trx('members').where({ number: r.mergedInto }).first('id'))) {
           // The CRM opens the new account and merges the old one into it in one go, and the merge may be
           // stamped before the new account's full record: the whole record waits for the survivor's
@@ -325,8 +335,7 @@ export function membersHandler(
           message: `${r.memberNumber} is merged into ${found.message}: nothing moved, ${r.memberNumber} stays as it was`,
           memberNumber: r.memberNumber,
         };
-      }
-      survivor = found;
+      } else survivor = found;
     }
     await supersede();
     const pool = await poolId(trx, r, known, now);
@@ -360,6 +369,7 @@ export function membersHandler(
     else if (poolBefore === null || Number(poolBefore) !== pool) fields.pool_since = ctx.businessDate;
     // Where the account's points went, which partners' answers and later rejects name.
     if (survivor) fields.merged_into = survivor.number;
+    else if (noSurvivor) fields.merged_into = current!.merged_into;
     if (current) {
       const since = (current.pool_since as string | null | undefined) ?? null;
       // The stay ends tonight: a late earning still gives back to that pool what it lost on the nights
@@ -409,6 +419,8 @@ export function membersHandler(
         named: survivor.named,
       });
       add('merged');
+    } else if (noSurvivor) {
+      await sayNotMoved(trx, source, r, noSurvivor);
     } else if (r.status !== 'CLOSED' && pool !== null && r.groupId) {
       const of = { member: r.memberNumber, file: source.fileName, line: source.line };
       if (await poolInto(trx, ctx, ledger, of, r.groupId, r.updatedAt)) add('pooled');
@@ -431,6 +443,32 @@ export function membersHandler(
     const since = current.tier_since ? String(current.tier_since).slice(0, 10) : null;
     if (enrolled === null || enrolled === enrolmentDate || since !== enrolled) return false;
     return (await trx('tier_events').where({ member_id: current.id }).first('id')) === undefined;
+  }
+
+  /**
+   * Notes, for the file's warnings, what reached a merged member's closed account since the merge (a
+   * redemption cancelled after it) and stays there, its survivor closed since: no account the member's
+   * points may go to is open. Nothing is said when nothing waits to move.
+   */
+  async function sayNotMoved(
+    trx: Knex.Transaction,
+    source: RowSource,
+    r: MemberRecord,
+    why: string,
+  ): Promise<void> {
+    const points = await pointsOf(trx, Accounts.memberPoints(r.memberNumber));
+    const credits = await liveStatusCredits(trx, r.memberNumber);
+    if (points <= 0 && credits.length === 0) return;
+    add('notMoved');
+    const held = [
+      ...(points > 0 ? [`${points.toLocaleString('en-US')} points`] : []),
+      ...(credits.length > 0 ? ['status credits'] : []),
+    ].join(' and ');
+    notMoved.push(
+      `${source.fileName} line ${source.line}, merged_into: ${r.memberNumber} is merged into ${why}: the record is applied, ` +
+        `but the ${held} that reached ${r.memberNumber} since its merge stay on its closed account, where nobody can spend them; ` +
+        `moving them on is a correction for the back office, which no feed or command makes yet`,
+    );
   }
 
   /** Notes a row dropped as older than the CRM's latest word on its member, for the file's warnings. */
@@ -514,7 +552,8 @@ export function membersHandler(
     // reject more, a record and a waiting merge less. Its verdict history takes the change dated tonight,
     // so the report of the night that read it still shows the counts that night left.
     async end(trx, file, verdict) {
-      for (const w of older) warn(verdict, w);
+      for (const w of [...notMoved, ...older]) warn(verdict, w);
+      notMoved = [];
       if (olderUnshown > 0)
         warn(
           verdict,
@@ -798,6 +837,30 @@ async function carryOnFromPool(
   return true;
 }
 
+/** A member's live status credits (not lapsed) by metric and activity date, those that sum to nothing left out. */
+async function liveStatusCredits(
+  trx: Knex.Transaction,
+  member: string,
+): Promise<Array<{ metric: StatusMetric; activityDate: string; amount: number }>> {
+  const credits = (await trx('status_credits as s')
+    .join('members as m', 'm.id', 's.member_id')
+    .where('m.number', member)
+    .whereNull('s.lapsed_by')
+    .groupBy('s.metric', 's.activity_date')
+    .select('s.metric as metric', 's.activity_date as activityDate')
+    .sum({ amount: 's.amount' })
+    // The credits' order is part of a merge posting's content hash: in PostgreSQL's hash order a rerun
+    // of the merge could differ from the first run and be refused as a conflict.
+    .orderBy([{ column: 's.metric' }, { column: 's.activity_date' }])) as Array<{
+    metric: StatusMetric;
+    activityDate: string;
+    amount: number | string;
+  }>;
+  return credits
+    .map((c) => ({ metric: c.metric, activityDate: c.activityDate, amount: Number(c.amount) }))
+    .filter((c) => c.amount !== 0);
+}
+
 /**
  * Moves a merged account's points (lots and their dates) and live status credits to the survivor; the
  * points to the survivor's pool when it is in one and the program redeems from pools. `record` is the
@@ -813,27 +876,10 @@ export async function mergeInto(
   record: { updatedAt: string; named?: string },
 ): Promise<void> {
   const balance = await pointsOf(trx, Accounts.memberPoints(from));
-  const credits = await trx('status_credits as s')
-    .join('members as m', 'm.id', 's.member_id')
-    .where('m.number', from)
-    .whereNull('s.lapsed_by')
-    .groupBy('s.metric', 's.activity_date')
-    .select('s.metric as metric', 's.activity_date as activityDate')
-    .sum({ amount: 's.amount' })
-    // The credits' order is part of the posting's content hash: in PostgreSQL's hash order a rerun of
-    // the merge could differ from the first run and be refused as a conflict.
-    .orderBy([{ column: 's.metric' }, { column: 's.activity_date' }]);
   const statusCredits: StatusCreditInput[] = [];
-  for (const c of credits as Array<{ metric: StatusMetric; activityDate: string; amount: number | string }>) {
-    const amount = Number(c.amount);
-    if (amount === 0) continue;
-    statusCredits.push({
-      memberNumber: from,
-      metric: c.metric,
-      amount: -amount,
-      activityDate: c.activityDate,
-    });
-    statusCredits.push({ memberNumber: to, metric: c.metric, amount, activityDate: c.activityDate });
+  for (const { metric, activityDate, amount } of await liveStatusCredits(trx, from)) {
+    statusCredits.push({ memberNumber: from, metric, amount: -amount, activityDate });
+    statusCredits.push({ memberNumber: to, metric, amount, activityDate });
   }
   // The survivor has been active whenever the merged account was: under inactivity expiry the points
   // moved to it would otherwise be judged by its own, older, last activity and could expire that night.

@@ -684,6 +684,51 @@ for (const engine of availableEngines()) {
       expect(await w.postingCount()).toBe(postings);
     });
 
+    it('applies a merged member’s record sent again after the survivor closed, and says what reached the account since and stays there', async () => {
+      const w = s();
+      await aRedeemed(w);
+      w.dropMembers([merged(A, B, '2026-02-13T09:00:00Z')]);
+      await w.night('2026-02-13');
+      w.dropMembers([{ ...B, status: 'CLOSED', updatedAt: '2026-02-14T09:00:00Z' }]);
+      await w.night('2026-02-14');
+      expect(await holdings(w, A, B)).toEqual([
+        [0, 0],
+        [311, 30000],
+      ]);
+
+      // Nothing to move: the record's changes are simply applied, every night it comes.
+      const file = w.dropMembers([{ ...merged(A, B, '2026-02-15T09:00:00Z'), email: 'pavel@example.com' }]);
+      const n = await w.night('2026-02-15');
+      expect(await w.rejects({ file_id: await w.inboundFileId(file) })).toEqual([]);
+      expect(n.ingest.counts).toMatchObject({ records: 1, rejects: 0, 'members.updated': 1 });
+      expect(n.ingest.counts['members.notMoved']).toBeUndefined();
+      expect((n.ingest.warnings ?? []).filter((m) => m.includes(A.number))).toEqual([]);
+      expect(await w.member(A.number)).toMatchObject({
+        status: 'MERGED',
+        merged_into: B.number,
+        email: 'pavel@example.com',
+      });
+
+      // A redemption cancelled after the merge gives 100 points back to A's closed account: they cannot
+      // follow the merge to B, closed, and the night says so with the record applied.
+      w.dropRedemptions([cancelled('R-1', 100, '2026-02-16')]);
+      await w.night('2026-02-16');
+      const again = w.dropMembers([{ ...merged(A, B, '2026-02-17T09:00:00Z'), email: 'p@example.com' }]);
+      const m = await w.night('2026-02-17');
+      expect(await w.rejects({ file_id: await w.inboundFileId(again) })).toEqual([]);
+      expect(m.ingest.counts).toMatchObject({ records: 1, rejects: 0, 'members.notMoved': 1 });
+      expect(m.ingest.warnings).toContain(
+        `${again} line 2, merged_into: ${A.number} is merged into ${B.number}, which is closed: the record is applied, ` +
+          `but the 100 points that reached ${A.number} since its merge stay on its closed account, where nobody can spend them; ` +
+          `moving them on is a correction for the back office, which no feed or command makes yet`,
+      );
+      expect(await w.member(A.number)).toMatchObject({ merged_into: B.number, email: 'p@example.com' });
+      expect(await holdings(w, A, B)).toEqual([
+        [100, 0],
+        [311, 30000],
+      ]);
+    });
+
     it('moves what reached a pool member’s own account each time their record comes, twice in one business date', async () => {
       const w = s();
       await aRedeemed(w);
