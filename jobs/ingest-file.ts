@@ -47,6 +47,13 @@ export interface FeedHandler<T> {
   /** Handles a batch of records; returns record-level rejects (duplicates, unknown partner of a stay…). */
   records(trx: Knex.Transaction, file: FileRow, batch: Array<RecordEvent<T>>): Promise<RejectRow[]>;
   /**
+   * The order the file's records are applied in when it is not the file's own (members: `updated_at`).
+   * It holds across the whole file: ingest reads the file to its end before handing any record over, then
+   * hands them all over in that order, in batches as ever. Sorting each batch alone would make what the
+   * file does depend on where its rows fall (a merge and its survivor's closure 2,000 lines apart).
+   */
+  order?(a: RecordEvent<T>, b: RecordEvent<T>): number;
+  /**
    * Checks against the file's verdict facts (header against file name, sequence); may refuse the file, or
    * return the record-level rejects only the whole file could decide (results matched to their claims).
    */
@@ -204,9 +211,15 @@ export async function ingestFile<T>(
         receivedAt: new Date(file.receivedAt ?? ctx.now().toISOString()),
         size: file.size,
       };
+      // A feed applied in an order of its own keeps every record until the file is read.
+      const held: Array<RecordEvent<T>> | undefined = handler.order ? [] : undefined;
       for await (const event of parser.parse([input], options)) {
         if (event.type === 'record') {
           records++;
+          if (held) {
+            held.push(event as RecordEvent<T>);
+            continue;
+          }
           batch.push(event as RecordEvent<T>);
           if (batch.length >= BATCH) {
             refusedByIngest(await handler.records(trx, file, batch));
@@ -219,6 +232,15 @@ export async function ingestFile<T>(
           verdictEvent = event;
         }
         if (rejects.length >= REJECT_BATCH) await flushRejects();
+      }
+      if (held) {
+        held.sort((a, b) => handler.order!(a, b));
+        // Taken from the front as they go, so the records applied are not kept to the file's end.
+        while (held.length > 0) {
+          const part = held.splice(0, BATCH);
+          refusedByIngest(await handler.records(trx, file, part));
+          ctx.progress.increment(part.length);
+        }
       }
       if (batch.length > 0) {
         refusedByIngest(await handler.records(trx, file, batch));

@@ -531,16 +531,22 @@ export function membersHandler(
   return {
     feed: 'members',
     counts: () => counts,
+    // Oldest first across the whole file (ingest sorts it whole, then hands it over in batches), and rows
+    // of one updated_at in the order they were sent: a later line replaces an earlier one. Rows of
+    // different members depend on each other (a merge and its survivor's closure, a merge chain, the
+    // members making a pool). Across files the stored updated_at (and, for a tie, the file it came in)
+    // decides. The stamps are UTC ISO strings of one length: they compare as they sort in time.
+    order: (a, b) =>
+      a.record.updatedAt < b.record.updatedAt
+        ? -1
+        : a.record.updatedAt > b.record.updatedAt
+          ? 1
+          : a.line - b.line,
     async records(trx, file, batch) {
       reading = file.id;
       const rejects: RejectRow[] = [];
       anyWaiting = (await trx('member_merges_waiting').first('id')) !== undefined;
-      // Oldest first, and rows of one updated_at in the order they were sent: a later line replaces an
-      // earlier one. Across files the stored updated_at (and, for a tie, the file it came in) decides.
-      const rows = [...batch].sort(
-        (a, b) => a.record.updatedAt.localeCompare(b.record.updatedAt) || a.line - b.line,
-      );
-      for (const e of rows) {
+      for (const e of batch) {
         const refused = await apply(trx, { fileId: file.id, fileName: file.name, line: e.line }, e.record);
         if (refused) rejects.push(refused);
       }

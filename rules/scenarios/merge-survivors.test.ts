@@ -150,6 +150,36 @@ for (const engine of availableEngines()) {
       ]);
     });
 
+    it('refuses a merge stamped after its survivor’s closure however many rows of the file lie between them', async () => {
+      const w = s();
+      await aHasFlown(w);
+      // A delta of more than one batch (2,000 records): the CRM closed B at 08:00 and merged A into B at
+      // 09:00, and lists A first, then the day's enrolments, then B.
+      const enrolments: Person[] = Array.from({ length: 2_000 }, (_, i) => ({
+        number: memberNumber(1_000 + i),
+        surname: 'SOKOLOVA',
+        givenName: 'ANNA',
+        enrolled: '2026-02-12',
+        updatedAt: '2026-02-12T07:00:00Z',
+      }));
+      const file = w.dropMembers([
+        merged(A, B, '2026-02-12T09:00:00Z'),
+        ...enrolments,
+        { ...B, status: 'CLOSED', updatedAt: '2026-02-12T08:00:00Z' },
+      ]);
+      const n = await w.night('2026-02-12');
+      expect(n.ingest.counts).toMatchObject({ 'members.enrolled': 2_000, 'members.toCLOSED': 1 });
+      expect(n.ingest.counts['members.merged']).toBeUndefined();
+      expect(
+        (await w.rejects({ file_id: await w.inboundFileId(file) })).map((r) => [r.line, r.field, r.reason]),
+      ).toEqual([[2, 'merged_into', 'ACCOUNT_CLOSED']]);
+      expect(await holdings(w, A, B)).toEqual([
+        [461, 30000],
+        [0, 0],
+      ]);
+      expect(await w.member(A.number)).toMatchObject({ status: 'ACTIVE', merged_into: null });
+    });
+
     it('refuses a merge at the end of whose chain is a closed account, or the merged member itself', async () => {
       const w = s();
       await aHasFlown(w);
