@@ -1439,7 +1439,7 @@ export function allianceClaimDraftFor(
         message: `no partner airline ${fileSender ?? '(unknown sender)'}`,
       },
     };
-  return allianceClaimDraft(claim, partner.program ?? partner.code, partner.code, businessDate);
+  return allianceClaimDraft(claim, partner.program ?? partner.code, partner.code, businessDate, program.code);
 }
 
 /** A claim as a partner names it in a message: its sender and claim id (`LH claim LH-1`). */

@@ -730,12 +730,28 @@ export function hotelDraft(s: HotelStay, partnerCode: string, businessDate: IsoD
   return { ok: true, activity };
 }
 
+/**
+ * The activity an inbound claim is, credited to our member of its number. `program` is our program's
+ * code: a claim whose `Member/Program` names another program is for that program's member, who is no
+ * member of ours whatever the number (the header says whom the file is for, not whose member each claim
+ * is); credited, it paid our member of the same number for another program's passenger.
+ */
 export function allianceClaimDraft(
   c: AllianceClaim,
   sender: string,
   partnerCode: string,
   businessDate: IsoDate,
+  program: string,
 ): Draft {
+  if (c.member.program !== program)
+    return {
+      ok: false,
+      rejection: reject(
+        'MEMBER_UNKNOWN',
+        'Member/Program',
+        `claim ${c.claimId} is for member ${c.member.number} of program ${c.member.program}, not of ${program}: not a member of ours`,
+      ),
+    };
   return {
     ok: true,
     activity: blankActivity({

@@ -1500,6 +1500,50 @@ for (const engine of availableEngines()) {
       expect(await w.rejects({ feed: 'alliance-claims' })).toEqual([]);
     });
 
+    it('rejects a claim for a member of another program MEMBER_UNKNOWN on Member/Program, crediting nobody of that number', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      const flight = { carrier: 'LH', date: '2026-03-10', from: 'FRA', to: 'SVO', cabin: 'Y', rbd: 'Y' };
+      const file = w.dropAllianceClaims('LH', [
+        { id: 'LH-1', member: IVANOV.number, surname: 'IVANOV', flight: '1446', ...flight },
+        { id: 'LH-2', member: IVANOV.number, surname: 'IVANOV', flight: '1444', ...flight },
+      ]);
+      // LH-1 is for LH's own member 1000000016 (the header still addresses the file to us).
+      const feed = w.w.config.feeds['alliance-claims']!;
+      const inbox = w.w.config.transports[feed.source]!;
+      const path = join(inbox.type === 'local' ? inbox.root : '', feed.remoteDir, file);
+      writeFileSync(
+        path,
+        readFileSync(path, 'utf8').replace('<Program>XX</Program>', '<Program>LH</Program>'),
+      );
+      const message = `claim LH-1 is for member ${IVANOV.number} of program LH, not of XX: not a member of ours`;
+      // The simulator refuses it as the night does.
+      expect(
+        (await w.simulate('alliance-claims', file, '2026-03-11')).flatMap((e) =>
+          e.type === 'reject' ? [[e.reason, e.field, e.message]] : [],
+        ),
+      ).toEqual([['MEMBER_UNKNOWN', 'Member/Program', message]]);
+      await w.night('2026-03-11');
+      expect(await w.activity(allianceKey('LH', 'LH-1'))).toBeUndefined();
+      expect(await w.activity(allianceKey('LH', 'LH-2'))).toMatchObject({ status: 'POSTED', points: 1257 });
+      expect(await w.balance(IVANOV.number)).toBe(1257);
+      expect(
+        (await w.rejects({ feed: 'alliance-claims' })).map((r) => [
+          r.record_ref,
+          r.reason,
+          r.field,
+          r.message,
+        ]),
+      ).toEqual([['LH-1', 'MEMBER_UNKNOWN', 'Member/Program', message]]);
+      await w.run(exportJob, '2026-03-11');
+      const out = await w.knex('files').where({ direction: 'out', feed: 'alliance-results' }).first();
+      const xml = readFileSync(exportCopy(w.w.config, out.local_path), 'utf8');
+      expect(xml).toMatch(
+        /<ClaimId>LH-1<\/ClaimId>\s*<Rejected>\s*<ReasonCode>MEMBER_UNKNOWN<\/ReasonCode>\s*<ReasonText>claim LH-1 is for member \d+ of program LH, not of XX[^<]*<\/ReasonText>/,
+      );
+      expect(xml).toMatch(/<ClaimId>LH-2<\/ClaimId>\s*<Accepted>\s*<PointsCredited>1257<\/PointsCredited>/);
+    });
+
     it('refuses a claims file from a program we have no agreement with', async () => {
       const w = s();
       await w.enrol('2026-03-01', IVANOV);
