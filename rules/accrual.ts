@@ -867,6 +867,18 @@ function decideFlight(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
 function decidePartnerFlight(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
   const partner = ctx.program.partner(row.partnerCode ?? '');
   if (!partner) return rejected(reject('NO_CONTRACT', 'sender', `no partner airline ${row.partnerCode}`));
+  // A partner claims for our members on its flights (alliance-accrual.md). A flight one of our own
+  // carriers operated is ours to credit, from the departure list, the flown coupon or a retro-claim:
+  // credited on the partner's claim too, the member earned the seat twice and the partner was billed
+  // for a seat on our flight.
+  if (row.carrier && ctx.program.isOwnCarrier(row.carrier))
+    return rejected(
+      reject(
+        'NO_CONTRACT',
+        'Flight/OperatingCarrier',
+        `${row.carrier}${row.flightNumber ?? ''} of ${row.activityDate} is operated by ${row.carrier}, one of ${ctx.program.code}'s own carriers: a partner claims only for its own flights, ours are credited from our own feeds`,
+      ),
+    );
   const e = eligible(ctx, row, ctx.program.config.earning.airClaimWindowDays);
   if ('rejection' in e) return rejected(e.rejection);
   const chart = ctx.program.chart(partner, row.activityDate);

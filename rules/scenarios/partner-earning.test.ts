@@ -1544,6 +1544,59 @@ for (const engine of availableEngines()) {
       expect(xml).toMatch(/<ClaimId>LH-2<\/ClaimId>\s*<Accepted>\s*<PointsCredited>1257<\/PointsCredited>/);
     });
 
+    it('refuses a claim for a flight one of our carriers operated NO_CONTRACT, whether our own credit came first or after', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV, PETROVA);
+      const xx245 = (id: string, p: Person) => ({
+        id,
+        member: p.number,
+        surname: p.surname,
+        carrier: 'XX',
+        flight: '245',
+        date: '2026-03-10',
+        from: 'SVO',
+        to: 'KZN',
+        cabin: 'Y',
+        rbd: 'Y',
+      });
+      // IVANOV's coupon is credited before LH claims his seat; PETROVA's claim comes before her coupon.
+      w.dropCoupons([svoKznCoupon(IVANOV, '0741234567890', '2026-03-10')]);
+      w.dropAllianceClaims('LH', [xx245('LH-10', PETROVA)]);
+      await w.night('2026-03-11');
+      const claimsFile = w.dropAllianceClaims('LH', [xx245('LH-9', IVANOV)]);
+      w.dropCoupons([svoKznCoupon(PETROVA, '0741234567891', '2026-03-10')]);
+      const message =
+        "XX245 of 2026-03-10 is operated by XX, one of XX's own carriers: a partner claims only for its own flights, ours are credited from our own feeds";
+      expect(
+        (await w.simulate('alliance-claims', claimsFile, '2026-03-12')).flatMap((e) =>
+          e.type === 'record' ? [[e.activity, e.status, e.reason, e.field, e.message]] : [],
+        ),
+      ).toEqual([[allianceKey('LH', 'LH-9'), 'REJECTED', 'NO_CONTRACT', 'Flight/OperatingCarrier', message]]);
+      await w.night('2026-03-12');
+      for (const id of ['LH-9', 'LH-10']) {
+        expect(await w.activity(allianceKey('LH', id))).toMatchObject({
+          status: 'REJECTED',
+          reason: 'NO_CONTRACT',
+          reason_field: 'Flight/OperatingCarrier',
+          points: 0,
+        });
+        expect(await w.posting(awardPostingKey(allianceKey('LH', id)))).toBeUndefined();
+      }
+      // One seat, one credit: the coupon's, and LH is billed for nothing.
+      expect(await w.balance(IVANOV.number)).toBe(461);
+      expect(await w.balance(PETROVA.number)).toBe(461);
+      expect(await w.knex('postings').where('idempotency_key', 'like', 'PAF:%')).toEqual([]);
+      await w.run(exportJob, '2026-03-12');
+      const out = await w
+        .knex('files')
+        .where({ direction: 'out', feed: 'alliance-results' })
+        .orderBy('id', 'desc')
+        .first();
+      expect(readFileSync(exportCopy(w.w.config, out.local_path), 'utf8')).toMatch(
+        /<ClaimId>LH-9<\/ClaimId>\s*<Rejected>\s*<ReasonCode>NO_CONTRACT<\/ReasonCode>\s*<ReasonText>XX245 of 2026-03-10 is operated by XX, one of XX's own carriers[^<]*<\/ReasonText>/,
+      );
+    });
+
     it('refuses a claims file from a program we have no agreement with', async () => {
       const w = s();
       await w.enrol('2026-03-01', IVANOV);
