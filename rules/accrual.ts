@@ -866,7 +866,10 @@ function decideFlight(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
 
 function decidePartnerFlight(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
   const partner = ctx.program.partner(row.partnerCode ?? '');
-  if (!partner) return rejected(reject('NO_CONTRACT', 'sender', `no partner airline ${row.partnerCode}`));
+  if (!partner)
+    return rejected(
+      reject('NO_CONTRACT', 'FileHeader/SenderProgram', `no partner airline ${row.partnerCode}`),
+    );
   // A partner claims for our members on its flights (alliance-accrual.md). A flight one of our own
   // carriers operated is ours to credit, from the departure list, the flown coupon or a retro-claim:
   // credited on the partner's claim too, the member earned the seat twice and the partner was billed
@@ -886,7 +889,7 @@ function decidePartnerFlight(ctx: AccrualContext, row: ActivityRow): AccrualDeci
     return rejected(
       reject(
         'NO_CONTRACT',
-        'flight/date',
+        'Flight/FlightDate',
         `no ${partner.code} earning chart in force on ${row.activityDate}`,
       ),
     );

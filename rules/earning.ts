@@ -12,6 +12,7 @@ import type {
 import type { IsoDate } from '../lib/dates.js';
 import { Decimal } from '../lib/money.js';
 import type { StatusMetric } from '../ledger/accounts.js';
+import { airport } from './airports.js';
 import { greatCircleMiles } from './distance.js';
 import type { Program } from './program.js';
 import { reject, type Rejection } from './reasons.js';
@@ -214,10 +215,17 @@ export function partnerFlightAward(
   facts: { origin: string; destination: string; flownClass: string; activityDate: IsoDate; tier: string },
 ): AwardResult {
   const miles = greatCircleMiles(facts.origin, facts.destination);
+  // Fields as the claims file names them (alliance-accrual.md), which the partner's results answer by:
+  // the airport the dataset lacks, not always the origin.
   if (miles === undefined) {
+    const unknown = airport(facts.origin) ? facts.destination : facts.origin;
     return {
       ok: false,
-      rejection: reject('UNKNOWN_AIRPORT', 'origin', `no distance for ${facts.origin}-${facts.destination}`),
+      rejection: reject(
+        'UNKNOWN_AIRPORT',
+        unknown === facts.origin ? 'Flight/Origin' : 'Flight/Destination',
+        `no distance for ${facts.origin}-${facts.destination}: ${unknown} is not in the airport dataset`,
+      ),
     };
   }
   const rate = chart.classRates[facts.flownClass];
@@ -226,7 +234,7 @@ export function partnerFlightAward(
       ok: false,
       rejection: reject(
         'CLASS_NOT_ELIGIBLE',
-        'flown_rbd',
+        'Flight/FlownRbd',
         `class ${facts.flownClass} earns nothing under ${chart.id}`,
       ),
     };

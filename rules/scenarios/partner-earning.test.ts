@@ -1597,6 +1597,41 @@ for (const engine of availableEngines()) {
       );
     });
 
+    it('names the claims file element a claim is refused on: Flight/FlownRbd, the unknown airport, Flight/FlightDate', async () => {
+      const w = s();
+      await w.enrol('2024-12-01', IVANOV);
+      const claim = (id: string, date: string, from: string, to: string, rbd: string) => ({
+        id,
+        member: IVANOV.number,
+        surname: 'IVANOV',
+        carrier: 'LH',
+        flight: id.slice(3),
+        date,
+        from,
+        to,
+        cabin: 'Y',
+        rbd,
+      });
+      w.dropAllianceClaims('LH', [
+        claim('LH-1444', '2025-03-10', 'FRA', 'SVO', 'O'), // O earns nothing on the LH chart
+        claim('LH-1445', '2025-03-10', 'FRA', 'QQQ', 'Y'), // QQQ is in no airport dataset
+        claim('LH-1446', '2025-03-10', 'QQQ', 'FRA', 'Y'),
+        claim('LH-1447', '2024-12-31', 'FRA', 'SVO', 'Y'), // before LH-2025, the first LH chart
+      ]);
+      await w.night('2025-03-11');
+      const refused = async (id: string) => {
+        const a = await w.activity(allianceKey('LH', id));
+        return [a?.status, a?.reason, a?.reason_field];
+      };
+      expect(await refused('LH-1444')).toEqual(['REJECTED', 'CLASS_NOT_ELIGIBLE', 'Flight/FlownRbd']);
+      expect(await refused('LH-1445')).toEqual(['REJECTED', 'UNKNOWN_AIRPORT', 'Flight/Destination']);
+      expect(await refused('LH-1446')).toEqual(['REJECTED', 'UNKNOWN_AIRPORT', 'Flight/Origin']);
+      expect(await refused('LH-1447')).toEqual(['REJECTED', 'NO_CONTRACT', 'Flight/FlightDate']);
+      expect((await w.activity(allianceKey('LH', 'LH-1445')))?.reason_message).toBe(
+        'no distance for FRA-QQQ: QQQ is not in the airport dataset',
+      );
+    });
+
     it('refuses a claims file from a program we have no agreement with', async () => {
       const w = s();
       await w.enrol('2026-03-01', IVANOV);
