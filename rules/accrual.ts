@@ -4,7 +4,7 @@
  * the simulator feed it the same state and differ only in whether they write the result.
  */
 import { addDays, daysBetween, type IsoDate } from '../lib/dates.js';
-import { formatMinor, fromMinorUnits, toMinorUnits } from '../lib/money.js';
+import { Decimal, formatMinor, fromMinorUnits, parseAmount, toMinorUnits } from '../lib/money.js';
 import { InputError } from '../lib/errors.js';
 import { MAX_INTEGER_COLUMN } from '../parsers/types.js';
 import { Accounts, poolPointsAccount } from '../ledger/accounts.js';
@@ -229,24 +229,36 @@ export function toBaseMinor(
   field: string,
 ): { ok: true; value: number } | { ok: false; rejection: Rejection; awaited?: true } {
   if (currency === ctx.program.baseCurrency) return { ok: true, value: minor };
-  const converted = ctx.fx.convert(
-    fromMinorUnits(minor, currency),
-    currency,
-    ctx.program.baseCurrency,
-    date,
-    ctx.program.config.fx.maxStaleDays,
-  );
-  if (!converted.ok) {
-    const rejection = reject('BAD_CURRENCY', 'currency', converted.message);
-    return converted.awaited ? { ok: false, rejection, awaited: true } : { ok: false, rejection };
-  }
+  return toBaseAmount(ctx, fromMinorUnits(minor, currency), currency, date, field);
+}
+
+/**
+ * Base-currency minor units of an exact amount of `currency` (finer than its minor unit, as a hotel's
+ * thousandths may be), at the activity date's rate, rounded once, half-even (fx-rates.md).
+ */
+function toBaseAmount(
+  ctx: AccrualContext,
+  amount: Decimal,
+  currency: string,
+  date: IsoDate,
+  field: string,
+): { ok: true; value: number } | { ok: false; rejection: Rejection; awaited?: true } {
   const base = ctx.program.baseCurrency;
+  let converted = amount;
+  if (currency !== base) {
+    const c = ctx.fx.convert(amount, currency, base, date, ctx.program.config.fx.maxStaleDays);
+    if (!c.ok) {
+      const rejection = reject('BAD_CURRENCY', 'currency', c.message);
+      return c.awaited ? { ok: false, rejection, awaited: true } : { ok: false, rejection };
+    }
+    converted = c.amount;
+  }
   try {
-    return { ok: true, value: toMinorUnits(converted.amount, base) };
+    return { ok: true, value: toMinorUnits(converted, base) };
   } catch (error) {
     // A rate above 1 can take an amount that was in range out of it.
     if (!(error instanceof InputError)) throw error;
-    const what = `${fromMinorUnits(minor, currency).toFixed()} ${currency} in ${base}`;
+    const what = `${amount.toFixed()} ${currency}${currency === base ? '' : ` in ${base}`}`;
     return { ok: false, rejection: pastExactMinor(field, what, base) };
   }
 }
@@ -1070,30 +1082,36 @@ function hotelSpend(
   const revenue = row.detail?.revenue ?? [];
   const counted = revenue.filter((r) => !categories || categories.includes(r.category));
   if (counted.length === 0) return { ok: true, value: null };
-  // Each currency's lines are added up exactly and converted once, as a coupon's fare is (`fareOf`):
-  // converting each night and adding the rounded cents comes out a cent short or over per few nights.
-  const byCurrency = new Map<string, number>();
+  // Each currency's lines are added up exactly and converted once, as a coupon's fare is (`fareOf`), the
+  // sum rounded once to the base currency's minor unit (fx-rates.md): a hotel may send thousandths, and
+  // rounding each night to the cent made three nights of 33.335 USD 100.02 instead of 100.00.
+  const byCurrency = new Map<string, Decimal>();
   for (const r of counted) {
-    let minor: number;
+    let amount: Decimal;
     try {
-      minor = toMinorUnits(r.amount, r.currency);
+      // Read as the currency's minor units only to refuse what cannot be: the exact amount is added.
+      toMinorUnits(r.amount, r.currency);
+      amount = parseAmount(r.amount);
     } catch {
       return {
         ok: false,
         rejection: reject('BAD_AMOUNT', 'Amount', `revenue ${r.amount} ${r.currency} cannot be read`),
       };
     }
-    const sum = (byCurrency.get(r.currency) ?? 0) + minor;
-    if (!Number.isSafeInteger(sum))
+    const sum = (byCurrency.get(r.currency) ?? new Decimal(0)).plus(amount);
+    try {
+      toMinorUnits(sum, r.currency);
+    } catch {
       return {
         ok: false,
         rejection: pastExactMinor('Amount', `the stay's revenue in ${r.currency}`, r.currency),
       };
+    }
     byCurrency.set(r.currency, sum);
   }
   let total = 0;
-  for (const [currency, minor] of byCurrency) {
-    const base = toBaseMinor(ctx, minor, currency, row.activityDate, 'Amount');
+  for (const [currency, amount] of byCurrency) {
+    const base = toBaseAmount(ctx, amount, currency, row.activityDate, 'Amount');
     if (!base.ok) return base;
     total += base.value;
     if (!Number.isSafeInteger(total)) {

@@ -269,5 +269,46 @@ for (const engine of availableEngines()) {
         points: 80,
       });
     });
+    it('a hotel stay’s nights in thousandths are added up exactly and rounded once: 3 × 33.335 USD is 100.00, 3 × 33.665 EUR one sum', async () => {
+      const w = s();
+      w.dropFx({ '2026-07-03': { USD: '1.0850' } });
+      await w.enrol('2026-05-01', IVANOV);
+      const stay = (reservation: string, amount: string, currency = 'USD') => ({
+        member: IVANOV.number,
+        surname: 'IVANOV',
+        givenName: 'IVAN',
+        reservation,
+        checkIn: '2026-06-30',
+        checkOut: '2026-07-03',
+        revenue: ['2026-06-30', '2026-07-01', '2026-07-02'].map((date) => ({
+          category: 'ROOM',
+          amount,
+          currency,
+          date,
+        })),
+      });
+      w.dropHotel('GS', [stay('GS-A', '33.335'), stay('GS-B', '33.665'), stay('GS-C', '33.665', 'EUR')]);
+      await w.night('2026-07-04');
+      // 100.005 is 100.00, half-even: each night rounded to 33.34 first made it 100.02.
+      expect(await w.activity(hotelKey('GRANDSTAY', 'GS-A', 'GS001'))).toMatchObject({
+        status: 'POSTED',
+        base_spend_minor: 10000,
+        points: 300,
+      });
+      // 100.995 is 101.00 and 303 points at GRANDSTAY-2026's 3 a dollar; 3 × 33.66 = 100.98 earned 302.
+      expect(await w.activity(hotelKey('GRANDSTAY', 'GS-B', 'GS001'))).toMatchObject({
+        status: 'POSTED',
+        base_spend_minor: 10100,
+        points: 303,
+      });
+      // EUR 100.995 × 1.0850 = USD 109.579575, so 109.58 and 328 points; rounded to EUR 100.98 before
+      // the rate it came to 109.5633, 109.56.
+      expect(await w.activity(hotelKey('GRANDSTAY', 'GS-C', 'GS001'))).toMatchObject({
+        status: 'POSTED',
+        base_spend_minor: 10958,
+        points: 328,
+      });
+      expect(await w.balance(IVANOV.number)).toBe(300 + 303 + 328);
+    });
   });
 }
