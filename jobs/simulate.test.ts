@@ -11,6 +11,7 @@ import {
   rmSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
+import iconv from 'iconv-lite';
 import { join, resolve } from 'node:path';
 import { main } from '../cli/main.js';
 import { SIMULATED_FEEDS } from './simulate.js';
@@ -564,6 +565,35 @@ describe('redeye simulate', () => {
       expect(summaryOf(events).files).toMatchObject([
         { file: 'REDBANK_20260604_1.csv', feed: 'partner', posted: 1 },
         { file: 'r.csv', feed: 'redemptions', posted: 1 },
+      ]);
+    });
+
+    it('reads a --with file in its own feed’s encoding, not in the --encoding of the files named first', async () => {
+      // REDBANK writes its first file in windows-1251 and its second in UTF-8, the partner feed's own.
+      const line = (id: string) => `D,${id},1000000065,МОРГАН,SARAH,2026-06-01,CARD_SPEND,,100.00,USD,,\r\n`;
+      writeFileSync(
+        join(dir, 'REDBANK_20260604_1.csv'),
+        iconv.encode('H,REDBANK,1,2026-06-04T01:00:00Z\r\n' + line('RB1') + 'T,1,0,100.00\r\n', 'cp1251'),
+      );
+      writeFileSync(
+        join(dir, 'REDBANK_20260604_2.csv'),
+        'H,REDBANK,2,2026-06-04T01:00:00Z\r\n' + line('RB2') + 'T,1,0,100.00\r\n',
+      );
+      const { code, lines } = await cli(
+        '--json',
+        'partner',
+        join(dir, 'REDBANK_20260604_1.csv'),
+        '--encoding',
+        'windows-1251',
+        '--with',
+        `partner=${join(dir, 'REDBANK_20260604_2.csv')}`,
+      );
+      expect(code, lines.join('\n')).toBe(0);
+      const events = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+      // Both name MORGAN in Cyrillic: read in windows-1251, the UTF-8 file's name was mojibake.
+      expect(events.filter((e) => e.type === 'record').map((e) => [e.activity, e.status, e.points])).toEqual([
+        ['PTR:REDBANK:RB1', 'POSTED', 100],
+        ['PTR:REDBANK:RB2', 'POSTED', 100],
       ]);
     });
 

@@ -1008,9 +1008,17 @@ function inNightOrder(deliveries: SimulatedDelivery[]): SimulatedDelivery[] {
         );
       feedOfName.set(input.name, d.feed);
     }
-    // The feed's first delivery keeps its options; the others add their files.
+    // The feed's first delivery keeps its options; the others add their files. Each file keeps its own
+    // delivery's encoding (the command line's --encoding, a --with file its feed's): the first's read
+    // them all, a --with file in UTF-8 in the windows-1251 given for the files named first.
+    const encoding = d.options?.encoding;
+    const inputs = d.inputs.map((i) =>
+      encoding === undefined ? i : { ...i, encoding: i.encoding ?? encoding },
+    );
     const same = byFeed.get(d.feed);
-    byFeed.set(d.feed, { ...(same ?? d), inputs: [...(same?.inputs ?? []), ...d.inputs] });
+    const options = { ...(same ?? d).options };
+    delete options.encoding;
+    byFeed.set(d.feed, { feed: d.feed, options, inputs: [...(same?.inputs ?? []), ...inputs] });
   }
   return FEED_ORDER.flatMap((feed) => {
     const d = byFeed.get(feed);

@@ -1297,7 +1297,7 @@ export function csvFeedParser<T>(
         readCsvFile(
           feed,
           input,
-          { delimiter, candidates, encoding: options.encoding },
+          { delimiter, candidates, encoding: input.encoding ?? options.encoding },
           handlerFor(input.name, options, input),
         ),
       );

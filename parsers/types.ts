@@ -137,6 +137,12 @@ export interface ParseInput {
    * delivery, whose files may bear the same name.
    */
   fileId?: number;
+  /**
+   * The file's own character encoding, before `ParseOptions.encoding`: one delivery may mix them, as
+   * `simulate` reads its command line's files in `--encoding` and a `--with` file of the same feed in the
+   * feed's.
+   */
+  encoding?: string;
 }
 
 export interface ParseOptions {

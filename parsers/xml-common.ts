@@ -907,7 +907,7 @@ export async function* parseXmlFeed<T>(
       continue;
     }
     const { bytes } = read;
-    const decoded = decodeXml(bytes, options.encoding);
+    const decoded = decodeXml(bytes, input.encoding ?? options.encoding);
     if (!decoded.ok) {
       yield* refused(input, decoded.refusal, bytes, { bytes: bytes.length });
       continue;

@@ -71,6 +71,8 @@ export const MAX_REMEMBERED = 100_000;
 interface FileState {
   name: string;
   fileId: number | undefined;
+  /** The file's own (`ParseInput.encoding`), else the delivery's. */
+  encoding: string;
   receivedAt: number;
   scan: ScanContext;
   account: LineAccount;
@@ -217,7 +219,7 @@ export class FtlAssembler {
       const collector = new PartCollector(this.sinkFor(file));
       const splitter = new LineSplitter(collector);
       const feed = new TextFeed(splitter, collector, fastPath.enabled);
-      const decoder = iconv.getDecoder(this.encoding);
+      const decoder = iconv.getDecoder(file.encoding);
       let stream: Readable;
       try {
         stream = input.open();
@@ -348,9 +350,11 @@ export class FtlAssembler {
       });
     }
     this.latestFile = Math.max(this.latestFile, receivedAt);
+    if (input.encoding !== undefined) checkEncoding(input.encoding);
     const file: FileState = {
       name: input.name,
       fileId: input.fileId,
+      encoding: input.encoding ?? this.encoding,
       receivedAt,
       scan: {
         receivedAt: input.receivedAt,
@@ -807,7 +811,7 @@ export class FtlAssembler {
   private verdict(f: FileState): VerdictEvent {
     const a = f.account;
     const meta: FtlFileMeta = {
-      encoding: this.encoding,
+      encoding: f.encoding,
       counts: f.counts,
       messages: f.facts,
       partProblems: f.partProblems,
