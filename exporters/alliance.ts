@@ -731,8 +731,10 @@ export interface UnansweredClaim {
 
 /**
  * Claims we sent that, on `asOf`, had had no result for at least `dueDays` days (the daily report lists
- * them; `exports.alliance.resultsDueDays` is the configured number). Answers recorded after `asOf` do not
- * count, so the list for a past date is what it was that day.
+ * them; `exports.alliance.resultsDueDays` is the configured number). A claim sent on D is reported on
+ * D + `dueDays`: that night reads its results before the report, so it has had its days for an answer
+ * (alliance-accrual.md: no result after the configured number of days). Answers recorded after `asOf` do
+ * not count, so the list for a past date is what it was that day.
  */
 export async function unansweredAllianceClaims(
   q: Q,

@@ -672,6 +672,20 @@ describe('daily report Files and Unanswered claims, as the jobs record them', ()
           claim: JSON.stringify(claim),
           status: 'SENT',
         });
+        // resultsDueDays is 7: a claim sent 7 days before the report has had its days for an answer and
+        // is listed; one sent 6 days before has a day left and is not.
+        for (const [claimId, sentOn] of [
+          ['XX-4712', '2026-05-26'],
+          ['XX-4713', '2026-05-27'],
+        ] as const)
+          await knex('alliance_claims').insert({
+            direction: 'OUT',
+            partner_code: 'LH',
+            claim_id: claimId,
+            business_date: sentOn,
+            claim: JSON.stringify({ ...claim, claimId }),
+            status: 'SENT',
+          });
 
         const first = await dailyReport(t.db, config, DAY, join(dir, 'first'), clock);
         const dump = await dumpXlsx(first.workbookPath);
@@ -686,6 +700,12 @@ describe('daily report Files and Unanswered claims, as the jobs record them', ()
 
         const claims = tableOf(dump, 'Unanswered claims');
         expect(claims.headers).not.toContain('Points claimed');
+        const listed = claims.rows.map((r) => [
+          claims.cell(r, 'Claim').value,
+          claims.cell(r, 'Days waiting').value,
+        ]);
+        expect(listed).toContainEqual(['XX-4712', 7]);
+        expect(listed.map(([id]) => id)).not.toContain('XX-4713');
         const sent = claims.rows.find((r) => claims.cell(r, 'Claim').value === 'XX-4711')!;
         expect(claims.cell(sent, 'Flight').value).toBe('XX0123');
         expect(claims.cell(sent, 'Flown').value).toBe('2026-05-20T00:00:00');
