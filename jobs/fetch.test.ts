@@ -6,6 +6,7 @@
 import {
   appendFileSync,
   existsSync,
+  mkdirSync,
   readdirSync,
   readFileSync,
   renameSync,
@@ -260,6 +261,37 @@ for (const engine of availableEngines()) {
       expect((await runJob(w.ctx('2026-03-12'), 'fetch')).steps[0]!.counts).toMatchObject({ new: 1 });
       expect(existsSync(landed(w, '2026-03-12'))).toBe(true);
       expect((await runJob(w.ctx('2026-03-12'), 'fetch')).steps[0]!.warnings).toEqual([]);
+    });
+
+    it('lands nothing for a night run again after a later one whose fetch failed part-way: that one has fetched too', async () => {
+      const w = world();
+      put(w, FIRST, before);
+      // The partners' folder cannot be listed: the 11th's fetch fails, the flown file having landed.
+      const partner = join(w.dir, 'inbox', 'partner');
+      rmSync(partner, { recursive: true });
+      const failed = await runJob(w.ctx('2026-03-11'), 'fetch');
+      expect(failed.status).toBe('failed');
+      expect(await rows(w)).toEqual([expect.objectContaining({ local_path: stored('2026-03-11') })]);
+      // The folder is back, with the partner's file of the 11th; the 10th is run again by hand.
+      mkdirSync(partner);
+      const file = join(partner, 'REDBANK_20260311_1.csv');
+      writeFileSync(file, 'H,REDBANK,1,2026-03-11T01:00:00Z\r\nT,0,0,0.00\r\n');
+      utimesSync(file, before, before);
+      const old = await runJob(w.ctx('2026-03-10'), 'fetch');
+      expect(old.status).toBe('succeeded');
+      expect(old.steps[0]!.counts).toMatchObject({ new: 0 });
+      expect(old.steps[0]!.warnings).toEqual([
+        'fetch for 2026-03-10 landed nothing: the night of 2026-03-11 has fetched already, and the files on the servers now are for the next night',
+      ]);
+      // The partner's file is not taken under the 10th: the 11th's rerun lands it under its own date.
+      const landedIn = () =>
+        w.t.db.knex('files').where({ direction: 'in' }).orderBy('id').select('name', 'business_date');
+      expect(await landedIn()).toEqual([{ name: NAME, business_date: '2026-03-11' }]);
+      expect((await runJob(w.ctx('2026-03-11'), 'fetch')).status).toBe('succeeded');
+      expect(await landedIn()).toEqual([
+        { name: NAME, business_date: '2026-03-11' },
+        { name: 'REDBANK_20260311_1.csv', business_date: '2026-03-11' },
+      ]);
     });
 
     it('leaves to a later night the files it fetched when an earlier night is run again', async () => {

@@ -479,18 +479,29 @@ export const fetchJob: Job = async (ctx: JobContext): Promise<JobResult> => {
   // A night run again after a later one (a failed night caught up, an old night rerun by hand) lands
   // nothing new: what is on the servers now came after that later night's fetch and is the next
   // night's. Landed under the old date it would be reported in a night long closed. The old night still
-  // reads what it landed itself.
+  // reads what it landed itself. A later fetch that failed part-way has fetched too: the files it landed
+  // are its night's, and so are those of the feeds it could not reach.
   const later = (await ctx.db
     .knex('job_runs')
     .where({ job: 'fetch', status: 'succeeded' })
     .andWhere('business_date', '>', ctx.businessDate)
     .max({ d: 'business_date' })
     .first()) as { d: string | null } | undefined;
-  if (later?.d)
+  const landedLater = (await ctx.db
+    .knex('files')
+    .where({ direction: 'in' })
+    .andWhere('business_date', '>', ctx.businessDate)
+    .max({ d: 'business_date' })
+    .first()) as { d: string | null } | undefined;
+  const fetchedLater = [later?.d, landedLater?.d].reduce<string | null>(
+    (latest, d) => (d && (!latest || d > latest) ? d : latest),
+    null,
+  );
+  if (fetchedLater)
     return {
       counts,
       warnings: [
-        `fetch for ${ctx.businessDate} landed nothing: the night of ${later.d} has fetched already, and the files on the servers now are for the next night`,
+        `fetch for ${ctx.businessDate} landed nothing: the night of ${fetchedLater} has fetched already, and the files on the servers now are for the next night`,
       ],
     };
   const failures: Array<{ feed: string; error: RedeyeError }> = [];
