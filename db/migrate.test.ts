@@ -1027,7 +1027,11 @@ for (const engine of availableEngines()) {
         // Each plan asked of another statement text: SQLite's connection keeps a prepared EXPLAIN's first plan.
         const valid = (spacing: string) =>
           engine === 'sqlite'
-            ? t.db.knex.raw(EXPIRED_LOTS_VALID_ON.replace('WHERE', `${spacing}WHERE`), [1, '2026-03-31'])
+            ? t.db.knex.raw(EXPIRED_LOTS_VALID_ON.replace('WHERE', `${spacing}WHERE`), [
+                1,
+                '2026-03-31',
+                '2026-03-31',
+              ])
             : t.db
                 .knex('lots')
                 .where({ account_id: 1 })

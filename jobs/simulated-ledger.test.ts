@@ -9,7 +9,8 @@ import fc from 'fast-check';
 import { availableEngines, createTestDatabase, enrolPlain, type TestDb } from '../test/harness/db.js';
 import { Accounts } from '../ledger/accounts.js';
 import { checkLedger } from '../ledger/check.js';
-import { Ledger } from '../ledger/ledger.js';
+import { Ledger, lotExpiry } from '../ledger/ledger.js';
+import { openLots } from '../ledger/queries.js';
 import type { PostingInput, PostingRequest } from '../ledger/types.js';
 import { SimulatedLedger } from './simulated-ledger.js';
 
@@ -213,6 +214,55 @@ for (const engine of availableEngines()) {
       expect(foretold.message).toContain('as of 2026-11-06 and after');
       const [result] = await ledger.post([probe], { atomic: false });
       expect(verdict(foretold)).toEqual(verdict(result!));
+    });
+
+    it('takes back no expiry of a lot earned after a redemption’s date, as the ledger does', async () => {
+      // 100 earned on 12 November expire on the 15th; a night caught up after brings a seat of the 10th.
+      const { members, ledger } = await history([]);
+      const code = Accounts.memberPoints(members[0]!);
+      const credit = (key: string, date: string, points: number, expiresOn: string): PostingInput => ({
+        key: `${members[0]}:${key}`,
+        kind: 'ACCRUAL',
+        businessDate: date,
+        entries: [
+          { account: code, amount: points, expiresOn },
+          { account: Accounts.ownFlights, amount: -points },
+        ],
+      });
+      await ledger.post([credit('later', day(12), 100, day(15))]);
+      const [lot] = await openLots(t.db.knex, code);
+      await ledger.post([lotExpiry({ id: lot!.id, code, expiresOn: day(15) }, 100, 0, day(15))]);
+      const seat = (key: string): PostingInput => ({
+        key: `${members[0]}:${key}`,
+        kind: 'REDEMPTION',
+        businessDate: day(10),
+        activityDate: day(10),
+        memberNumber: members[0]!,
+        entries: [
+          { account: code, amount: -60 },
+          { account: Accounts.redemption('SEAT'), amount: 60 },
+        ],
+      });
+      const foretold = await new SimulatedLedger(t.db.knex).post(seat('late'));
+      expect(foretold).toMatchObject({
+        status: 'refused',
+        reason: 'INSUFFICIENT_POINTS',
+        message: `posting ${members[0]}:late needs 60 from ${code}, which holds 0`,
+      });
+      const [result] = await ledger.post([seat('late')], { atomic: false });
+      expect(verdict(foretold)).toEqual(verdict(result!));
+
+      // With 500 earned on the 5th, the seat is paid from them: nothing is taken back from EXPIRY.
+      await ledger.post([credit('earlier', day(5), 500, '2029-11-30')]);
+      const simulated = new SimulatedLedger(t.db.knex);
+      const paid = await simulated.post(seat('paid'));
+      expect(paid).toEqual({ status: 'posted' });
+      expect(await simulated.balanceAfter(code)).toBe(440);
+      const [posted] = await ledger.post([seat('paid')]);
+      expect(verdict(paid)).toEqual(verdict(posted!));
+      expect(posted!.unexpired).toBeUndefined();
+      expect(await openLots(t.db.knex, code)).toMatchObject([{ remaining: 440, expiresOn: '2029-11-30' }]);
+      expect((await checkLedger(t.db.knex)).ok).toBe(true);
     });
   });
 }

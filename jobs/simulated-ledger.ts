@@ -590,6 +590,7 @@ export class SimulatedLedger {
         await sqlRows<Parameters<typeof toExpiredLot>[0]>(this.knex, EXPIRED_LOTS_VALID_ON, [
           Number(acc.id),
           validOn,
+          validOn,
         ])
       ).map(toExpiredLot);
       let left = -amount;

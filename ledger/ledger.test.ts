@@ -439,6 +439,61 @@ for (const engine of availableEngines()) {
       expect((await checkLedger(t.db.knex)).ok).toBe(true);
     });
 
+    it('a redemption takes back no expiry of a lot earned after its date: refused, or paid from points valid then', async () => {
+      const code = Accounts.memberPoints(M1);
+      const seat = {
+        ...redemption('R1', M1, 60, '2026-11-01'),
+        activityDate: '2026-10-30',
+        memberNumber: M1,
+      };
+      // Earned on 3 November, expired the night of 31 December; the failed night of 1 November, caught
+      // up after, brings a seat of 30 October, when the member held none of those points.
+      await ledger.post([accrual('A1', M1, 100, { businessDate: '2026-11-03', expiresOn: '2026-12-31' })]);
+      const [lot] = await openLots(t.db.knex, code);
+      await ledger.post([lotExpiry({ id: lot!.id, code, expiresOn: '2026-12-31' }, 100, 0, '2026-12-31')]);
+      const [r] = await ledger.post([seat], { atomic: false });
+      expect(r).toMatchObject({
+        status: 'refused',
+        reason: 'INSUFFICIENT_POINTS',
+        message: `posting R1 needs 60 from ${code}, which holds 0`,
+      });
+      expect(await balance(Accounts.expiry)).toBe(100);
+      expect((await checkLedger(t.db.knex)).ok).toBe(true);
+
+      // With 500 earned on 1 October, valid on the seat's date, the seat is paid from them and
+      // November's 100 stay expired.
+      await ledger.post([accrual('A0', M1, 500, { businessDate: '2026-10-01', expiresOn: '2027-12-31' })]);
+      const [paid] = await ledger.post([{ ...seat, key: 'R2' }]);
+      expect(paid).toMatchObject({ status: 'posted' });
+      expect(paid!.unexpired).toBeUndefined();
+      expect(await balance(Accounts.expiry)).toBe(100);
+      expect(await balance(code)).toBe(440);
+      expect(await openLots(t.db.knex, code)).toMatchObject([{ remaining: 440, earnedOn: '2026-10-01' }]);
+      expect((await checkLedger(t.db.knex)).ok).toBe(true);
+    });
+
+    it('a lot a transfer carried keeps its earning date: a redemption dated between the two takes back its expiry', async () => {
+      const from = Accounts.memberPoints(M1);
+      const to = Accounts.memberPoints(M2);
+      // Earned by M1 on 1 October, merged into M2 on 27 November, expired the night of 31 December.
+      await ledger.post([accrual('A1', M1, 100, { businessDate: '2026-10-01', expiresOn: '2026-12-31' })]);
+      await ledger.post([move('T1', M1, M2, 100)]);
+      const [lot] = await openLots(t.db.knex, to);
+      expect(lot).toMatchObject({ earnedOn: '2026-10-01' });
+      await ledger.post([
+        lotExpiry({ id: lot!.id, code: to, expiresOn: '2026-12-31' }, 100, 0, '2026-12-31'),
+      ]);
+      // A seat M2 bought on 30 November with those points, in a night caught up after the expiry.
+      const [r] = await ledger.post([
+        { ...redemption('R1', M2, 60, '2026-11-30'), activityDate: '2026-11-30', memberNumber: M2 },
+      ]);
+      expect(r).toMatchObject({ status: 'posted', unexpired: 60 });
+      expect(await balance(from)).toBe(0);
+      expect(await balance(to)).toBe(0);
+      expect(await balance(Accounts.expiry)).toBe(40);
+      expect((await checkLedger(t.db.knex)).ok).toBe(true);
+    });
+
     /** Moves points (lots and dates along) and status credits from one member to another, as a merge does. */
     const move = (key: string, from: string, to: string, points: number, spend = 0): PostingInput => ({
       key,

@@ -229,17 +229,19 @@ export const EXPIRED_FROM_LOTS_OF = `SELECT l.id AS lot_id, l.account_id, -SUM(m
   ORDER BY l.id`;
 
 /**
- * Per dated lot of an account (`?` account id) expiring on or after a date (`?`), each expiry posting
- * that took points out of it and stands (no reversal gave them back), with what it took: the points a
- * redemption of that date may take back from EXPIRY, in the order a debit spends lots. The simulated
- * ledger asks it too, through knex.
+ * Per dated lot of an account (`?` account id) valid on a date (`?` twice: expiring on or after it, and
+ * earned on or before it), each expiry posting that took points out of it and stands (no reversal gave
+ * them back), with what it took: the points a redemption of that date may take back from EXPIRY, in the
+ * order a debit spends lots. A lot earned after the date was not the member's on it, though a night
+ * caught up late finds it expired already. A transfer's lot keeps the earned_on of the lot it came
+ * from. The simulated ledger asks it too, through knex.
  */
 export const EXPIRED_LOTS_VALID_ON = `SELECT l.id AS lot_id, l.earned_on, l.expires_on, p.id AS posting_id,
        p.idempotency_key AS posting_key, p.business_date AS expired_on, -SUM(m.amount) AS expired
   FROM lots l
   JOIN lot_movements m ON m.lot_id = l.id AND m.amount < 0
   JOIN postings p ON p.id = m.posting_id AND p.kind = 'EXPIRY'
-  WHERE l.account_id = ? AND l.expires_on >= ?
+  WHERE l.account_id = ? AND l.expires_on >= ? AND l.earned_on <= ?
     AND NOT EXISTS (SELECT 1 FROM postings r WHERE r.reversal_of = p.id)
   GROUP BY l.id, l.earned_on, l.expires_on, p.id, p.idempotency_key, p.business_date
   ORDER BY l.expires_on, l.earned_on, l.id, p.id`;
@@ -561,7 +563,7 @@ class SqliteStore implements LedgerStore {
     );
   }
   expiredLotsValidOn(accountId: number, date: string) {
-    return (this.s('expiredLotsValidOn').all(accountId, date) as RawExpiredLot[]).map(toExpiredLot);
+    return (this.s('expiredLotsValidOn').all(accountId, date, date) as RawExpiredLot[]).map(toExpiredLot);
   }
   expiriesOfLot(lotId: number) {
     return Number((this.s('expiriesOfLot').get(lotId) as { n: number }).n);
@@ -854,7 +856,7 @@ class PgStore implements LedgerStore {
     );
   }
   async expiredLotsValidOn(accountId: number, date: string) {
-    return (await this.q<RawExpiredLot>('expiredLotsValidOn', [accountId, date])).map(toExpiredLot);
+    return (await this.q<RawExpiredLot>('expiredLotsValidOn', [accountId, date, date])).map(toExpiredLot);
   }
   async expiriesOfLot(lotId: number) {
     return Number((await this.q<{ n: number | string }>('expiriesOfLot', [lotId]))[0]!.n);
