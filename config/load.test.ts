@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigError } from '../lib/errors.js';
+import { Program } from '../rules/program.js';
 import { parseConfig, resolveDatabaseUrl } from './load.js';
 
 const examplePath = resolve(import.meta.dirname, '../examples/redeye.config.yaml');
@@ -495,6 +496,71 @@ describe('configuration', () => {
       {},
     );
     expect(own.earning.air.map((v) => v.id)).toEqual(['air-2024', 'air-2026']);
+  });
+
+  it('refuses a partner airline program code or a hotel chain another partner already has, naming that partner', () => {
+    // Each loaded before, the later partner taking the code: LH cards were credited under IB's chart and
+    // billed to IB, and GrandStay's stays went to the franchise.
+    const franchise = [
+      '  - code: GSFRANCHISE',
+      '    name: GrandStay franchise',
+      '    kind: hotel',
+      '    hotelChains: [GS/GSX, GS]',
+      '    contracts:',
+      '      - { id: GSF-2026, validFrom: 2026-01-01, pricePerPoint: "0.0100", activities: { STAY: { per: spend, rate: "1" } } }',
+    ].join('\n');
+    const text = example
+      .replace('    program: IB\n', '    program: LH\n')
+      .replace('\n  - code: DRIVE', `\n${franchise}\n  - code: DRIVE`);
+    const lineOf = (needle: string, from = 0) =>
+      text.split('\n').findIndex((l, i) => i >= from && l.includes(needle)) + 1;
+    const codes = parseConfig(example, examplePath, {}).partners.map((p) => p.code);
+    const [lh, ib] = [codes.indexOf('LH') + 1, codes.indexOf('IB') + 1];
+    const err = problems(text);
+    expect(err.exitCode).toBe(2);
+    expect(err.problems).toEqual([
+      {
+        path: 'partners[1].hotelChains[1]',
+        line: lineOf('hotelChains: [GS/GSX, GS]'),
+        message:
+          "hotel chain GS is already GRANDSTAY's (partners[0].hotelChains[0]): a stay of it is credited to one partner, so GSFRANCHISE would take its stays and their bills from GRANDSTAY; name each chain (or chain/brand) under one partner",
+      },
+      {
+        path: `partners[${ib}].program`,
+        line: lineOf('program: LH', lineOf('- code: IB')),
+        message: `program LH is already LH's (partners[${lh}].program): a card of it selects one partner, so IB would take its flights and their bills from LH; give each partner airline its own program code`,
+      },
+    ]);
+    // A brand of the chain is a partner's of its own (its stays go there, the chain's others to
+    // GrandStay), as is a program code of its own.
+    const own = parseConfig(
+      text
+        .replace(
+          '    program: LH\n    billing: { currency: EUR, organizationId: "075"',
+          '    program: IB\n    billing: { currency: EUR, organizationId: "075"',
+        )
+        .replace('[GS/GSX, GS]', '[GS/GSX]'),
+      examplePath,
+      {},
+    );
+    const program = new Program(own);
+    expect(program.partnerForProgram('LH')?.code).toBe('LH');
+    expect(program.partnerForProgram('IB')?.code).toBe('IB');
+    expect(program.partnerForHotelChain('GS')?.code).toBe('GRANDSTAY');
+    expect(program.partnerForHotelChain('GS', 'GSX')?.code).toBe('GSFRANCHISE');
+    // A chain/brand twice across partners is a repeat too; a chain and one of its brands are not.
+    expect(
+      problems(
+        text.replace('[GS/GSX, GS]', '[GS/GSX]').replace('hotelChains: [GS]', 'hotelChains: [GS, GS/GSX]'),
+      ).problems,
+    ).toContainEqual(
+      expect.objectContaining({
+        path: 'partners[1].hotelChains[0]',
+        message: expect.stringMatching(
+          /^hotel chain GS\/GSX is already GRANDSTAY's \(partners\[0\]\.hotelChains\[1\]\)/,
+        ),
+      }),
+    );
   });
 
   it('refuses an air earning version under which no flight could earn: revenue without pointsPerUnit, distance without class rates', () => {

@@ -1002,6 +1002,10 @@ export const configSchema = z
         }; a program pools points (earnInto: pool, redeemFrom: pool) or does not (earnInto: member, redeemFrom: member)`,
       });
     const seen = new Set<string>();
+    // A program code on the cards, or a hotel chain (or chain/brand) a stay names, selects one partner:
+    // with two claiming it, the later one would take every such flight or stay and its bill.
+    const programs = new Map<string, { code: string; at: string }>();
+    const chains = new Map<string, { code: string; at: string }>();
     c.partners.forEach((p, i) => {
       if (seen.has(p.code))
         ctx.addIssue({
@@ -1010,6 +1014,27 @@ export const configSchema = z
           message: `partner ${p.code} is defined twice`,
         });
       seen.add(p.code);
+      if (p.program !== undefined) {
+        const first = programs.get(p.program);
+        if (first !== undefined && first.code !== p.code)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['partners', i, 'program'],
+            message: `program ${p.program} is already ${first.code}'s (${first.at}): a card of it selects one partner, so ${p.code} would take its flights and their bills from ${first.code}; give each partner airline its own program code`,
+          });
+        else if (first === undefined) programs.set(p.program, { code: p.code, at: `partners[${i}].program` });
+      }
+      p.hotelChains.forEach((chain, k) => {
+        const first = chains.get(chain);
+        if (first !== undefined && first.code !== p.code)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['partners', i, 'hotelChains', k],
+            message: `hotel chain ${chain} is already ${first.code}'s (${first.at}): a stay of it is credited to one partner, so ${p.code} would take its stays and their bills from ${first.code}; name each chain (or chain/brand) under one partner`,
+          });
+        else if (first === undefined)
+          chains.set(chain, { code: p.code, at: `partners[${i}].hotelChains[${k}]` });
+      });
       if (p.outbox) checkTransport(p.outbox, ['partners', i, 'outbox']);
       // A date must pick one contract: with two in force for one activity type, which one pays would
       // depend on their order in the file.
