@@ -563,6 +563,35 @@ describe('configuration', () => {
     );
   });
 
+  it('refuses a contract activity type no partner record can carry, at its key', () => {
+    // Loaded before: REDBANK's records, CARD_SPEND as the feed allows, found no contract (NO_CONTRACT),
+    // and card-spend or CardSpend written in the file were rejected MALFORMED, night after night.
+    const rule = '          CARD_SPEND: { per: spend, rate: "1" }';
+    const line = example.split('\n').indexOf(rule) + 1;
+    const bank = parseConfig(example, examplePath, {}).partners.findIndex((p) => p.code === 'REDBANK');
+    for (const type of ['card-spend', 'CardSpend', '1CARD', 'CARD SPEND']) {
+      const err = problems(example.replace(rule, rule.replace('CARD_SPEND', JSON.stringify(type))));
+      expect(err.exitCode).toBe(2);
+      expect(err.problems).toEqual([
+        {
+          path: `partners[${bank}].contracts[0].activities.${type}`,
+          line,
+          message: `${type} is not an activity type a partner record can carry (capital letters, digits and _, starting with a letter, as CARD_SPEND): no record would ever be credited under this rule`,
+        },
+      ]);
+    }
+    // What the feed takes loads, as do the example's (and so the demo's) types, STAY for hotel stays.
+    const config = parseConfig(
+      example.replace(rule, rule.replace('CARD_SPEND', 'CARD_SPEND_2')),
+      examplePath,
+      {},
+    );
+    expect(Object.keys(config.partners[bank]!.contracts[0]!.activities)).toEqual(['CARD_SPEND_2']);
+    expect(
+      new Set(config.partners.flatMap((p) => p.contracts.flatMap((c) => Object.keys(c.activities)))),
+    ).toEqual(new Set(['STAY', 'RENTAL', 'RENTAL_DAY', 'CARD_SPEND_2']));
+  });
+
   it('refuses an air earning version under which no flight could earn: revenue without pointsPerUnit, distance without class rates', () => {
     const revenue = '    - { id: air-2026r, effectiveFrom: 2026-09-01, basis: revenue }';
     const distance =

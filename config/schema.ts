@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { isxmlTextProblem, type IsxmlTextElement } from '../exporters/isxml.js';
 import { addDays, isIsoDate } from '../lib/dates.js';
 import { LOG_LEVELS } from '../lib/log.js';
+import { ACTIVITY_TYPE_RE } from '../parsers/partner.js';
 import { MAX_INTEGER_COLUMN } from '../parsers/types.js';
 import { didYouMean, isTimeZone, timeZoneProblem } from './suggest.js';
 
@@ -90,10 +91,10 @@ const fitsColumn = (column: string, max: number) =>
 
 /** The keys of a map keyed by names the night writes into `column`, each refused at its own line. */
 const keysFitColumn =
-  (column: string, max: number) =>
+  (column: string, max: number, otherProblem?: (key: string) => string | undefined) =>
   (record: Record<string, unknown>, ctx: z.RefinementCtx<Record<string, unknown>>): void => {
     for (const key of Object.keys(record)) {
-      const problem = columnProblem(column, max, key);
+      const problem = columnProblem(column, max, key) ?? otherProblem?.(key);
       if (problem !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: problem });
     }
   };
@@ -490,6 +491,17 @@ const activityRule = z
   })
   .strict();
 
+/**
+ * Why a contract's activity type is none a partner record can carry (the partner reader's
+ * ACTIVITY_TYPE_RE; hotel stays are STAY): the records meant for it would be rejected night after night,
+ * MALFORMED as written in the rule or NO_CONTRACT as the reader takes them.
+ */
+function activityTypeProblem(type: string): string | undefined {
+  return ACTIVITY_TYPE_RE.test(type)
+    ? undefined
+    : `${type} is not an activity type a partner record can carry (capital letters, digits and _, starting with a letter, as CARD_SPEND): no record would ever be credited under this rule`;
+}
+
 const contract = z
   .strictObject({
     id: ruleVersionId('invoice_lines.contract_id'),
@@ -504,8 +516,9 @@ const contract = z
       .refine((a) => Object.keys(a).length > 0, {
         message: 'a contract covers at least one activity type',
       })
-      // The partner feed's activity_type, which selects the rule, is kept in a column of 32.
-      .superRefine(keysFitColumn('activities.activity_type', 32)),
+      // The partner feed's activity_type, which selects the rule, is kept in a column of 32, and is one
+      // the partner reader takes: a rule under any other key would never be selected.
+      .superRefine(keysFitColumn('activities.activity_type', 32, activityTypeProblem)),
     capPerPeriod: z.strictObject({ points: positiveInt, period: z.enum(['month', 'year']) }).optional(),
   })
   // A contract that ends before it begins is in force on no date: every activity of its types would be

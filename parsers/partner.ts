@@ -134,7 +134,8 @@ const PROMO = 11;
 const PARTNER_CODE_RE = /^[A-Za-z0-9-]{1,16}$/;
 const SEQUENCE_RE = /^\d{1,9}$/;
 const POINTS_RE = /^-?\d{1,15}$/;
-const ACTIVITY_TYPE_RE = /^[A-Z][A-Z0-9_]{0,31}$/;
+/** An activity_type the reader takes; the configuration holds a contract's activity types to it too. */
+export const ACTIVITY_TYPE_RE = /^[A-Z][A-Z0-9_]{0,31}$/;
 
 /** Record-level codes of the reader mapped onto the partner interface's. */
 function partnerReason(code: string): string {
