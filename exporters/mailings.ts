@@ -33,7 +33,7 @@
 import type { Knex } from 'knex';
 import type { LoadedConfig } from '../config/load.js';
 import type { MailingKind } from '../config/schema.js';
-import { addDays, addMonths, endOfMonth, latestDueBy, startOfMonth, type IsoDate } from '../lib/dates.js';
+import { addDays, endOfMonth, startOfMonth, type IsoDate } from '../lib/dates.js';
 import { poolsLastActiveIn } from '../ledger/queries.js';
 import { Program } from '../rules/program.js';
 import { tiersOn } from './alliance.js';
@@ -410,10 +410,10 @@ export function mailingPolicy(config: LoadedConfig): MailingPolicy {
 
 /**
  * Members with points expiring exactly `expiryWarningDays` after the date: their dated lots due that day
- * (earned under a fixed term) and, under the inactivity rule the expire job will apply that night, their
- * undated lots when their account falls due that day. A pool's lots are its members' to spend, so each
- * member who may be mailed is warned of what the pool loses that day as well as of their own, in one
- * warning, so nobody gets two warnings for one date.
+ * (earned under a fixed term) and their undated lots when the expire job of that night is the first to
+ * take their account by the inactivity rules of the nights between. A pool's lots are its members' to
+ * spend, so each member who may be mailed is warned of what the pool loses that day as well as of their
+ * own, in one warning, so nobody gets two warnings for one date.
  */
 export async function* expiryWarnings(
   q: Q,
@@ -421,7 +421,18 @@ export async function* expiryWarnings(
   policy: MailingPolicy,
 ): AsyncGenerator<ExpiryWarningRow> {
   const target = addDays(businessDate, policy.expiryWarningDays);
-  const months = policy.program.inactivityOn(target)?.months;
+  // Undated lots are due on the first night whose expire run reaches their account's last activity, as
+  // the expire job and the expiry forecast take them (`inactivityReach`): the target's when the activity
+  // is above what the runs from tonight to the night before take and at or below what the target's takes.
+  // A version that shortens the rule takes on its first night accounts whose due date by its months fell
+  // before it: they are warned once, by the night whose target that first night is.
+  const program = policy.program;
+  const takenBefore = program.inactivityDueWithin(businessDate, addDays(target, -1));
+  const takenOn = program.inactivityDueBy(target);
+  const undatedDue =
+    takenOn === undefined || (takenBefore !== undefined && takenBefore >= takenOn)
+      ? undefined
+      : { after: takenBefore, onOrBefore: takenOn };
   // The points of `lots as l` as the night of the date left them, from the ledger: what the lot holds now
   // less what later nights' postings moved (a redemption took, the expiry itself took, a reversal put
   // back). A lot a later night created was not there. A rerun of an old night writes the list it wrote.
@@ -448,16 +459,7 @@ export async function* expiryWarnings(
       .join('accounts as a', 'a.id', 'l.account_id')
       .andWhere('l.expires_on', target)
       .modify(heldThen);
-  // Inactivity: an account expires `months` after the last earning activity. Month arithmetic clamps to
-  // month ends, so candidates come from a few days around the inverse date and are checked forwards.
-  const around = months === undefined ? undefined : addMonths(target, -months);
-  const duePools =
-    months === undefined
-      ? undefined
-      : poolsLastActiveIn(q, {
-          after: latestDueBy(addDays(target, -1), months),
-          onOrBefore: latestDueBy(target, months),
-        });
+  const duePools = undatedDue === undefined ? undefined : poolsLastActiveIn(q, undatedDue);
   const poolsDue = new Set(
     duePools === undefined
       ? []
@@ -469,20 +471,25 @@ export async function* expiryWarnings(
   const lastActive = (m: MemberRow) => m.last_activity_date ?? m.enrolment_date;
   const ownDue = (m: MemberRow) => {
     const last = lastActive(m);
-    return months !== undefined && last !== null && addMonths(last, months) === target;
+    return (
+      undatedDue !== undefined &&
+      last !== null &&
+      (undatedDue.after === undefined || last > undatedDue.after) &&
+      last <= undatedDue.onOrBefore
+    );
   };
+  const activeIn = (b: Knex.QueryBuilder, column: string, due: { after?: IsoDate; onOrBefore: IsoDate }) =>
+    b.where(column, '<=', due.onOrBefore).modify((w) => {
+      if (due.after !== undefined) w.andWhere(column, '>', due.after);
+    });
   const expiring = (b: Knex.QueryBuilder) =>
     b.where((w) => {
       w.whereExists((s) =>
         lotsDue(s).whereRaw('a.member_id = m.id').andWhere('a.kind', 'MEMBER_POINTS'),
       ).orWhereExists((s) => lotsDue(s).whereRaw('a.pool_id = m.pool_id').andWhere('a.kind', 'POOL_POINTS'));
-      if (around !== undefined && duePools !== undefined)
-        w.orWhereBetween('m.last_activity_date', [addDays(around, -3), addDays(around, 3)])
-          .orWhere((n) =>
-            n
-              .whereNull('m.last_activity_date')
-              .whereBetween('m.enrolment_date', [addDays(around, -3), addDays(around, 3)]),
-          )
+      if (undatedDue !== undefined && duePools !== undefined)
+        w.orWhere((n) => activeIn(n, 'm.last_activity_date', undatedDue))
+          .orWhere((n) => activeIn(n.whereNull('m.last_activity_date'), 'm.enrolment_date', undatedDue))
           .orWhereIn('m.pool_id', duePools.clone().select('pa.pool_id'));
     });
   /** Points per owner of `kind` due on the target: dated lots of that day, and undated ones of `undated`. */

@@ -19,7 +19,6 @@ import {
   addMonths,
   endOfMonth,
   eachDay,
-  maxDate,
   monthOf,
   startOfMonth,
   type IsoDate,
@@ -29,7 +28,7 @@ import type { KeyFigure } from '../mail/report-mail.js';
 import { lineKey } from '../exporters/billing.js';
 import { lineChargeMinor } from '../exporters/isxml.js';
 import { FxTable } from '../rules/fx.js';
-import { Program } from '../rules/program.js';
+import { inactivityReach, Program } from '../rules/program.js';
 import {
   AIR_SERVICES,
   change,
@@ -997,18 +996,12 @@ export function expiryForecast(
   // The latest last activity the expire runs from `asOf` to each night have taken by then: the rule may
   // change in the twelve months (a longer one takes nothing for a while), so the first night that takes
   // an account is where this running maximum reaches its activity.
-  const nights: IsoDate[] = [];
-  const reach: Array<IsoDate | undefined> = [];
-  let most: IsoDate | undefined;
-  for (const night of eachDay(asOf, rows.at(-1)!.to)) {
-    const by = inactivity.dueBy(night);
-    if (by !== undefined) most = most === undefined ? by : maxDate(most, by);
-    nights.push(night);
-    reach.push(most);
-  }
+  const nights = inactivityReach(inactivity.dueBy, asOf, rows.at(-1)!.to);
   // A pool nobody kept alive (no last activity) is taken by any run under an inactivity rule.
-  const takes = (i: number, lastActive: IsoDate | null) =>
-    reach[i] !== undefined && (lastActive === null || lastActive <= reach[i]!);
+  const takes = (i: number, lastActive: IsoDate | null) => {
+    const reach = nights[i]!.reach;
+    return reach !== undefined && (lastActive === null || lastActive <= reach);
+  };
   for (const { lastActive, points } of inactivity.lots) {
     let [lo, hi] = [0, nights.length];
     while (lo < hi) {
@@ -1016,7 +1009,7 @@ export function expiryForecast(
       if (takes(mid, lastActive)) hi = mid;
       else lo = mid + 1;
     }
-    if (lo < nights.length && place(nights[lo]!, points)) undated += points;
+    if (lo < nights.length && place(nights[lo]!.night, points)) undated += points;
   }
   return { rows, overdue, undated };
 }

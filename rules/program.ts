@@ -12,7 +12,16 @@ import type {
   PartnerConfig,
 } from '../config/schema.js';
 import type { LoadedConfig } from '../config/load.js';
-import { addDays, addMonths, endOfMonth, latestDueBy, startOfMonth, type IsoDate } from '../lib/dates.js';
+import {
+  addDays,
+  addMonths,
+  eachDay,
+  endOfMonth,
+  latestDueBy,
+  maxDate,
+  startOfMonth,
+  type IsoDate,
+} from '../lib/dates.js';
 import { minorUnitExponent } from '../lib/money.js';
 import type { StatusMetric } from '../ledger/accounts.js';
 
@@ -209,6 +218,38 @@ export class Program {
     const rule = this.inactivityOn(date);
     return rule === undefined ? undefined : latestDueBy(date, rule.months);
   }
+
+  /**
+   * The latest last earning activity the expire runs of the nights `from` to `to` take between them
+   * (`inactivityReach`): a version taking effect in between may take on its first night what the rule
+   * before it kept for months (a shorter one), or take less on later nights than on earlier ones (a
+   * longer one), so tonight's rule alone does not tell. Undefined when none of the nights has a rule.
+   */
+  inactivityDueWithin(from: IsoDate, to: IsoDate): IsoDate | undefined {
+    return inactivityReach((night) => this.inactivityDueBy(night), from, to).at(-1)?.reach;
+  }
+}
+
+/**
+ * Night by night from `from` to `to`, the latest last earning activity the expire runs of those nights
+ * have taken by then: the running maximum of `dueBy` (`Program.inactivityDueBy`). The first night that
+ * takes an account's undated points, if it earns nothing more, is the first whose reach is on or after
+ * its last activity; the expire job's warning figure, the expiry-warning mailing and the expiry forecast
+ * all place them so, and so agree with the night that takes them.
+ */
+export function inactivityReach(
+  dueBy: (night: IsoDate) => IsoDate | undefined,
+  from: IsoDate,
+  to: IsoDate,
+): Array<{ night: IsoDate; reach: IsoDate | undefined }> {
+  const out: Array<{ night: IsoDate; reach: IsoDate | undefined }> = [];
+  let most: IsoDate | undefined;
+  for (const night of eachDay(from, to)) {
+    const by = dueBy(night);
+    if (by !== undefined) most = most === undefined ? by : maxDate(most, by);
+    out.push({ night, reach: most });
+  }
+  return out;
 }
 
 export function metricOf(metric: 'spend' | 'miles' | 'segments'): StatusMetric {

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../../test/harness/db.js';
 import { Accounts } from '../../ledger/accounts.js';
 import { expireJob } from '../../jobs/expire.js';
+import { eachDay } from '../../lib/dates.js';
 import { mailable, memberNumber, replaceOnce, useScenario, type Person, type Scenario } from './scenario.js';
 
 const IVANOV: Person = { number: memberNumber(1), surname: 'IVANOV', givenName: 'IVAN' };
@@ -91,6 +92,52 @@ for (const engine of availableEngines()) {
       expect((await w.night('2027-03-31')).expire.counts).toMatchObject({ lots: 1, points: 40 });
       expect((await w.night('2027-09-04')).expire.counts.lots).toBe(0);
       expect((await w.night('2027-09-05')).expire.counts).toMatchObject({ lots: 1, points: 300 });
+      expect(await w.poolBalance('HH-1')).toBe(0);
+    });
+  });
+
+  describe(`inactivity rule shortened by a later version (${engine})`, () => {
+    const s = useScenario(engine, (y) =>
+      replaceOnce(
+        y,
+        SINGLE,
+        'expiry:\n' +
+          '  - { effectiveFrom: 2020-01-01, policy: inactivity, months: 24, warningDays: 60 }\n' +
+          '  - { effectiveFrom: 2027-03-01, policy: inactivity, months: 12, warningDays: 60 }\n',
+      ),
+    );
+
+    /** IVANOV's own 1,000 and his mother's pool's 300, both due by 12 months before the rule starts. */
+    async function earnBeforeTheChange(w: Scenario): Promise<void> {
+      await w.enrol('2026-01-01', IVANOV, MOTHER);
+      await mailable(w, IVANOV, MOTHER);
+      rent(w, IVANOV, 'P-1', '2026-01-10', 1000);
+      await w.night('2026-01-10');
+      rent(w, MOTHER, 'H-1', '2026-01-20', 300);
+      await w.night('2026-01-20');
+    }
+
+    it('warns once, 60 days ahead, of the points the shorter rule takes on its first night', async () => {
+      const w = s();
+      await earnBeforeTheChange(w);
+      // Due 10 and 20 January 2027 by 12 months, under the 24-month rule still: the first night of the
+      // 12-month rule, 1 March 2027, takes them, and the mailing of 60 days before announces that night.
+      const warned: Array<[string, string, number, string]> = [];
+      for (const night of eachDay('2026-11-01', '2027-02-28'))
+        for (const r of await w.mailingList('EXPIRY_WARNING', night))
+          warned.push([night, r.memberNumber, r.points, r.expiresOn]);
+      expect(warned).toEqual([
+        ['2026-12-31', IVANOV.number, 1000, '2027-03-01'],
+        ['2026-12-31', MOTHER.number, 300, '2027-03-01'],
+      ]);
+      // The night's list written again is the list it wrote.
+      expect((await w.mailingList('EXPIRY_WARNING', '2026-12-31')).map((r) => r.memberNumber)).toEqual([
+        IVANOV.number,
+        MOTHER.number,
+      ]);
+      expect((await w.run(expireJob, '2027-02-28')).counts.lots).toBe(0);
+      expect((await w.run(expireJob, '2027-03-01')).counts).toMatchObject({ lots: 2, points: 1300 });
+      expect(await w.balance(IVANOV.number)).toBe(0);
       expect(await w.poolBalance('HH-1')).toBe(0);
     });
   });
