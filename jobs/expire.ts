@@ -7,7 +7,7 @@
  * reinstates it (`expiriesUndone`), in the transaction that credits the earning.
  */
 import type { Knex } from 'knex';
-import { addDays, addMonths, latestDueBy, type IsoDate } from '../lib/dates.js';
+import { addDays, addMonths, type IsoDate } from '../lib/dates.js';
 import { chunks } from '../lib/chunks.js';
 import { addTo } from '../lib/multimap.js';
 import {
@@ -56,7 +56,6 @@ export const expireJob: Job = async (ctx: JobContext): Promise<JobResult> => {
   const program = new Program(ctx.config);
   // Lots carry the policy they were earned under: a date under a fixed term, none under inactivity. A
   // program that changed policy holds both, and each expires by its own rule whatever tonight's is.
-  const inactivity = program.inactivityOn(ctx.businessDate);
   // Due on addMonths(last activity, months), the date the expiry warning announced.
   const cutoff = program.inactivityDueBy(ctx.businessDate);
   const warningDays = program.expiryVersion(ctx.businessDate).warningDays;
@@ -121,17 +120,20 @@ export const expireJob: Job = async (ctx: JobContext): Promise<JobResult> => {
     .sum({ total: 'remaining' })
     .first();
   counts.expiringSoon = Number(soon?.total ?? 0);
-  if (inactivity && cutoff !== undefined) {
-    // Undated lots: an account's points expire `months` after its last earning activity, so those whose
-    // activity falls in (today, today + warningDays] less `months` are due.
-    const dueSoon = latestDueBy(addDays(ctx.businessDate, warningDays), inactivity.months);
+  // Undated lots: an account's points expire once a night's inactivity rule reaches its last earning
+  // activity. Those above tonight's cutoff and at or below the most the nights of the warning period take
+  // are due in it: a version taking effect in the period counts by its own months, shorter or longer.
+  const dueSoon = program.inactivityDueWithin(ctx.businessDate, addDays(ctx.businessDate, warningDays));
+  if (dueSoon !== undefined && (cutoff === undefined || dueSoon > cutoff)) {
     const undated = await knex('lots as l')
       .join('accounts as a', 'a.id', 'l.account_id')
       .join('members as m', 'm.id', 'a.member_id')
       .where('l.remaining', '>', 0)
       .whereNull('l.expires_on')
       .andWhere('a.kind', 'MEMBER_POINTS')
-      .andWhereRaw(`${MEMBER_CLOCK_SQL} > ?`, [cutoff])
+      .modify((b) => {
+        if (cutoff !== undefined) b.andWhereRaw(`${MEMBER_CLOCK_SQL} > ?`, [cutoff]);
+      })
       .andWhereRaw(`${MEMBER_CLOCK_SQL} <= ?`, [dueSoon])
       .sum({ total: 'l.remaining' })
       .first();

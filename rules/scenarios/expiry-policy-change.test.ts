@@ -140,6 +140,51 @@ for (const engine of availableEngines()) {
       expect(await w.balance(IVANOV.number)).toBe(0);
       expect(await w.poolBalance('HH-1')).toBe(0);
     });
+
+    it('counts as expiring soon what the shorter rule takes in the warning period', async () => {
+      const w = s();
+      await earnBeforeTheChange(w);
+      // Tonight's 24-month rule takes none of it for a year; the 12-month one takes it all on 1 March.
+      expect((await w.run(expireJob, '2026-12-30')).counts.expiringSoon).toBe(0);
+      expect((await w.run(expireJob, '2026-12-31')).counts.expiringSoon).toBe(1300);
+      expect((await w.run(expireJob, '2027-02-01')).counts.expiringSoon).toBe(1300);
+      expect((await w.run(expireJob, '2027-03-01')).counts).toMatchObject({ lots: 2, points: 1300 });
+    });
+  });
+
+  describe(`inactivity rule lengthened by a later version (${engine})`, () => {
+    const s = useScenario(engine, (y) =>
+      replaceOnce(
+        y,
+        SINGLE,
+        'expiry:\n' +
+          '  - { effectiveFrom: 2020-01-01, policy: inactivity, months: 12, warningDays: 60 }\n' +
+          '  - { effectiveFrom: 2027-03-01, policy: inactivity, months: 24, warningDays: 60 }\n',
+      ),
+    );
+
+    it('does not count as expiring soon what the longer rule keeps, and warns by its months', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV, MOTHER);
+      await mailable(w, IVANOV, MOTHER);
+      rent(w, IVANOV, 'P-1', '2026-03-10', 1000);
+      await w.night('2026-03-10');
+      rent(w, MOTHER, 'H-1', '2026-03-20', 300);
+      await w.night('2026-03-20');
+      // Due 10 and 20 March 2027 by 12 months, but the 24-month rule is in force by then: 2028.
+      expect((await w.run(expireJob, '2027-01-15')).counts.expiringSoon).toBe(0);
+      expect(await w.mailingList('EXPIRY_WARNING', '2027-01-09')).toEqual([]);
+      expect((await w.run(expireJob, '2027-03-10')).counts.lots).toBe(0);
+      expect((await w.run(expireJob, '2027-03-20')).counts.lots).toBe(0);
+      expect(await w.balance(IVANOV.number)).toBe(1000);
+      expect(await w.poolBalance('HH-1')).toBe(300);
+      expect((await w.run(expireJob, '2028-01-10')).counts.expiringSoon).toBe(1000);
+      expect((await w.run(expireJob, '2028-01-20')).counts.expiringSoon).toBe(1300);
+      expect(await w.mailingList('EXPIRY_WARNING', '2028-01-10')).toEqual([
+        expect.objectContaining({ memberNumber: IVANOV.number, points: 1000, expiresOn: '2028-03-10' }),
+      ]);
+      expect((await w.run(expireJob, '2028-03-10')).counts).toMatchObject({ lots: 1, points: 1000 });
+    });
   });
 
   describe(`expiry policy changed from a fixed term to inactivity (${engine})`, () => {
