@@ -56,7 +56,8 @@ export const expireJob: Job = async (ctx: JobContext): Promise<JobResult> => {
   const program = new Program(ctx.config);
   // Lots carry the policy they were earned under: a date under a fixed term, none under inactivity. A
   // program that changed policy holds both, and each expires by its own rule whatever tonight's is.
-  // Due on addMonths(last activity, months), the date the expiry warning announced.
+  // Undated points are due the first night whose rule reaches their account's last activity: the night
+  // the expiry warning announced, a shorter version's first night included.
   const cutoff = program.inactivityDueBy(ctx.businessDate);
   const warningDays = program.expiryVersion(ctx.businessDate).warningDays;
   const counts: Record<string, number> = { lots: 0, points: 0, refused: 0 };
