@@ -17,6 +17,7 @@ import { updateMember } from '../ledger/members.js';
 import { useWorld } from '../test/harness/context.js';
 import { memberNumber, useScenario, type Coupon, type Person } from '../rules/scenarios/scenario.js';
 import { availableEngines, createTestDatabase, type TestDb } from '../test/harness/db.js';
+import { ftlThenCoupon, IVANOV, xx245Coupon } from '../test/harness/flight-correction.js';
 import { dumpXlsx, skipWithoutOpenpyxl } from '../test/harness/openpyxl.js';
 import {
   archiveRow,
@@ -466,23 +467,9 @@ for (const engine of availableEngines()) {
   });
 }
 
-const IVANOV: Person = { number: memberNumber(1), surname: 'IVANOV', givenName: 'IVAN' };
 const PETROV: Person = { number: memberNumber(2), surname: 'PETROV', givenName: 'PETR' };
 /** PETROV's ticket, its coupon presented on IVANOV's card. */
-const petrovOnIvanovsCard: Coupon = {
-  ticket: '0741000000001',
-  coupon: 1,
-  flight: '245',
-  date: '2026-03-10',
-  from: 'SVO',
-  to: 'KZN',
-  booked: 'Y',
-  surname: 'PETROV',
-  givenName: 'PETR MR',
-  card: { program: 'XX', number: IVANOV.number },
-  fare: '120.00',
-  tax: '30.00',
-};
+const petrovOnIvanovsCard: Coupon = { ...xx245Coupon, surname: 'PETROV', givenName: 'PETR MR' };
 const pointsByRoute = (period: CustomReportConfig['period']): CustomReportConfig => ({
   name: 'points-by-route',
   title: 'Points by route',
@@ -503,17 +490,7 @@ for (const engine of availableEngines()) {
       await w.enrol('2026-01-01', IVANOV, PETROV);
       // Night of 11 March: the FTL lists IVANOV on his card and credits him; night of 12 March: the
       // coupon is PETROV's, so the credit is taken back.
-      w.dropFtl({
-        flight: 'XX245',
-        date: '2026-03-10',
-        board: 'SVO',
-        groups: [
-          { dest: 'KZN', cls: 'Y', pax: [{ surname: 'IVANOV', givenName: 'IVAN', card: IVANOV.number }] },
-        ],
-      });
-      await w.night('2026-03-11');
-      w.dropCoupons([petrovOnIvanovsCard]);
-      await w.night('2026-03-12');
+      await ftlThenCoupon(w, 'Y', petrovOnIvanovsCard);
       const db = w.w.t.db;
       const figures = async (day: string) => ({
         routes: await topRoutes(db, day, day, 10),

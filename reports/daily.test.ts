@@ -11,14 +11,9 @@ import type { LoadedConfig } from '../config/load.js';
 import { Accounts } from '../ledger/accounts.js';
 import { Ledger } from '../ledger/ledger.js';
 import { insertMember } from '../ledger/members.js';
-import {
-  memberNumber as cardNumber,
-  useScenario,
-  type Coupon,
-  type Person,
-  type Scenario as ScenarioWorld,
-} from '../rules/scenarios/scenario.js';
+import { useScenario } from '../rules/scenarios/scenario.js';
 import { availableEngines, createTestDatabase, type TestDb } from '../test/harness/db.js';
+import { creditedThenCorrected } from '../test/harness/flight-correction.js';
 import { dumpXlsx, skipWithoutOpenpyxl, type XlsxDump } from '../test/harness/openpyxl.js';
 import {
   buildScenario,
@@ -885,42 +880,6 @@ describe('daily report Expiries', () => {
     },
   );
 });
-
-const IVANOV: Person = { number: cardNumber(1), surname: 'IVANOV', givenName: 'IVAN' };
-/** IVANOV's coupon for XX245 SVO–KZN: booked Y, flown C (an upgrade the DCS did not mark `-B`). */
-const upgradedCoupon: Coupon = {
-  ticket: '0741000000001',
-  coupon: 1,
-  flight: '245',
-  date: '2026-03-10',
-  from: 'SVO',
-  to: 'KZN',
-  booked: 'Y',
-  flown: 'C',
-  surname: 'IVANOV',
-  givenName: 'IVAN MR',
-  card: { program: 'XX', number: IVANOV.number },
-  fare: '120.00',
-  tax: '30.00',
-};
-
-/**
- * The FTL lists IVANOV in C (922 points) on the night of 11 March; his coupon, booked Y, brings the award
- * to Y's 461 on the 12th with an ADJUSTMENT keyed <award>:ADJ.
- */
-async function creditedThenCorrected(w: ScenarioWorld): Promise<void> {
-  await w.enrol('2026-03-01', IVANOV);
-  w.dropFtl({
-    flight: 'XX245',
-    date: '2026-03-10',
-    board: 'SVO',
-    groups: [{ dest: 'KZN', cls: 'C', pax: [{ surname: 'IVANOV', givenName: 'IVAN', card: IVANOV.number }] }],
-  });
-  await w.night('2026-03-11');
-  w.dropCoupons([upgradedCoupon]);
-  await w.night('2026-03-12');
-  expect(await w.balance(IVANOV.number)).toBe(461);
-}
 
 for (const engine of availableEngines()) {
   describe(`daily report on ${engine}: a flight's class correction`, () => {

@@ -12,13 +12,9 @@ import type { LoadedConfig } from '../config/load.js';
 import { Accounts } from '../ledger/accounts.js';
 import { Ledger } from '../ledger/ledger.js';
 import { Decimal, toMinorUnits } from '../lib/money.js';
-import {
-  memberNumber as cardNumber,
-  useScenario,
-  type Coupon,
-  type Person,
-} from '../rules/scenarios/scenario.js';
+import { useScenario } from '../rules/scenarios/scenario.js';
 import { availableEngines, createTestDatabase, enrolPlain, type TestDb } from '../test/harness/db.js';
+import { creditedThenCorrected } from '../test/harness/flight-correction.js';
 import { dumpXlsx, skipWithoutOpenpyxl, type XlsxDump } from '../test/harness/openpyxl.js';
 import {
   buildScenario,
@@ -374,45 +370,13 @@ for (const engine of availableEngines()) {
   });
 }
 
-const IVANOV: Person = { number: cardNumber(1), surname: 'IVANOV', givenName: 'IVAN' };
-/** IVANOV's coupon for XX245 SVO–KZN: booked Y, flown C (an upgrade the DCS did not mark `-B`). */
-const upgradedCoupon: Coupon = {
-  ticket: '0741000000001',
-  coupon: 1,
-  flight: '245',
-  date: '2026-03-10',
-  from: 'SVO',
-  to: 'KZN',
-  booked: 'Y',
-  flown: 'C',
-  surname: 'IVANOV',
-  givenName: 'IVAN MR',
-  card: { program: 'XX', number: IVANOV.number },
-  fare: '120.00',
-  tax: '30.00',
-};
-
 for (const engine of availableEngines()) {
   describe(`monthly report on ${engine}: a flight's class correction is points issued`, () => {
     const s = useScenario(engine);
 
     it('counts the correction with its flight: routes, the issued line and the month add up to the ledger', async () => {
       const w = s();
-      await w.enrol('2026-03-01', IVANOV);
-      // The FTL lists IVANOV in C (922 points) on the night of 11 March; his coupon, booked Y, brings the
-      // award to Y's 461 on the 12th with an ADJUSTMENT keyed <award>:ADJ.
-      w.dropFtl({
-        flight: 'XX245',
-        date: '2026-03-10',
-        board: 'SVO',
-        groups: [
-          { dest: 'KZN', cls: 'C', pax: [{ surname: 'IVANOV', givenName: 'IVAN', card: IVANOV.number }] },
-        ],
-      });
-      await w.night('2026-03-11');
-      w.dropCoupons([upgradedCoupon]);
-      await w.night('2026-03-12');
-      expect(await w.balance(IVANOV.number)).toBe(461);
+      await creditedThenCorrected(w);
       const db = w.w.t.db;
       const config = w.w.config;
 
