@@ -183,7 +183,7 @@ export async function ingestFile<T>(
   const warnings: string[] = [];
   // The landed copy's own read fault (gone since ingest looked, a disk fault half-way): the file is held
   // for it, not the night failed. Kept from the stream itself, whatever the parser wraps it in.
-  let copyRead = undefined as { path: string; error: unknown } | undefined;
+  let copyReadError = undefined as { path: string; error: unknown } | undefined;
   try {
     await ctx.db.transaction(async (trx) => {
       const refusal = await handler.begin?.(trx, file);
@@ -205,19 +205,19 @@ export async function ingestFile<T>(
         open: () => {
           const path = copyPath(ctx.config.paths.landing, file)!;
           const stream = createReadStream(path);
-          stream.once('error', (error) => (copyRead = { path, error }));
+          stream.once('error', (error) => (copyReadError = { path, error }));
           return stream;
         },
         receivedAt: new Date(file.receivedAt ?? ctx.now().toISOString()),
         size: file.size,
       };
       // A feed applied in an order of its own keeps every record until the file is read.
-      const held: Array<RecordEvent<T>> | undefined = handler.order ? [] : undefined;
+      const wholeFile: Array<RecordEvent<T>> | undefined = handler.order ? [] : undefined;
       for await (const event of parser.parse([input], options)) {
         if (event.type === 'record') {
           records++;
-          if (held) {
-            held.push(event as RecordEvent<T>);
+          if (wholeFile) {
+            wholeFile.push(event as RecordEvent<T>);
             continue;
           }
           batch.push(event as RecordEvent<T>);
@@ -233,11 +233,11 @@ export async function ingestFile<T>(
         }
         if (rejects.length >= REJECT_BATCH) await flushRejects();
       }
-      if (held) {
-        held.sort((a, b) => handler.order!(a, b));
+      if (wholeFile) {
+        wholeFile.sort((a, b) => handler.order!(a, b));
         // Taken from the front as they go, so the records applied are not kept to the file's end.
-        while (held.length > 0) {
-          const part = held.splice(0, BATCH);
+        while (wholeFile.length > 0) {
+          const part = wholeFile.splice(0, BATCH);
           refusedByIngest(await handler.records(trx, file, part));
           ctx.progress.increment(part.length);
         }
@@ -280,7 +280,7 @@ export async function ingestFile<T>(
       );
     });
   } catch (error) {
-    const fault = copyRead && copyFaultOf(copyRead.path, copyRead.error);
+    const fault = copyReadError && copyFaultOf(copyReadError.path, copyReadError.error);
     if (fault) return holdUnreadable(ctx, file, fault);
     if (!(error instanceof Refused)) throw error;
     // Nothing of a refused file stays: its verdict, reason and line count are all that is recorded, and

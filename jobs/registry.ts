@@ -36,7 +36,7 @@ export type InboundVerdict =
   | 'missing';
 
 /** The verdicts of files held for an operator, which `files release` and `files discard` decide. */
-export const HELD_FOR_OPERATOR: readonly InboundVerdict[] = ['conflict', 'missing'];
+const HELD_FOR_OPERATOR: readonly InboundVerdict[] = ['conflict', 'missing'];
 
 export interface FileRow {
   id: number;
@@ -302,11 +302,15 @@ export async function copyFault(path: string): Promise<CopyFault | undefined> {
   }
 }
 
+/** What is wrong with a copy, after its path: `is missing`, or `cannot be read (EACCES: …)`. */
+function copyFaultWords(fault: CopyFault): string {
+  return fault.reason === 'COPY_MISSING' ? 'is missing' : `cannot be read (${fault.detail})`;
+}
+
 /** What a file held for its copy says, in the registry and in the night's summary: where to put it back. */
 export function copyFaultMessage(file: Pick<FileRow, 'id'>, fault: CopyFault): string {
-  const what = fault.reason === 'COPY_MISSING' ? 'is missing' : `cannot be read (${fault.detail})`;
   return (
-    `its landed copy ${fault.path} ${what}: held until the file is put back there and released ` +
+    `its landed copy ${fault.path} ${copyFaultWords(fault)}: held until the file is put back there and released ` +
     `(\`redeye files release ${file.id}\`), or discarded (\`redeye files discard ${file.id} --reason "…"\`)`
   );
 }
@@ -601,7 +605,7 @@ async function copyBack(landing: string | undefined, file: FileRow): Promise<voi
     throw new CopyNotBackError(
       'FILE_COPY_MISSING',
       `file ${file.id} (${file.name}) is held for its landed copy, which is not back yet: ` +
-        `${path ?? 'the registry has no copy'}${fault ? ` ${fault.reason === 'COPY_MISSING' ? 'is missing' : `cannot be read (${fault.detail})`}` : ''}; ` +
+        `${path ?? 'the registry has no copy'}${fault ? ` ${copyFaultWords(fault)}` : ''}; ` +
         'put the file received back there, then release it',
       { fileId: file.id, file: file.name, ...(path ? { path } : {}) },
     );

@@ -1502,7 +1502,6 @@ function mergedHolder(
 ): { member: MemberFacts; account: string } | { rejection: Rejection } {
   const survivor = ctx.members.get(ctx.holderOf(member.number));
   const into = survivor?.number ?? member.mergedInto ?? 'another account';
-  const on = member.closedOn === null ? '' : ` on ${member.closedOn}`;
   if (!survivor || survivor.number === member.number || member.closedOn === null)
     return {
       rejection: reject(
@@ -1511,6 +1510,7 @@ function mergedHolder(
         `account ${member.number} was merged into ${into}`,
       ),
     };
+  const on = ` on ${member.closedOn}`;
   if (row.activityDate > member.closedOn)
     return {
       rejection: reject(
