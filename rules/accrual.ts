@@ -1490,10 +1490,12 @@ function decideRedemption(ctx: AccrualContext, row: ActivityRow): AccrualDecisio
 
 /**
  * Where a redemption of a merged member is debited: the award system issued one dated on or before the
- * night that read the merge against the member's points, which the merge has moved to the account at
- * the end of its chain (as a cancellation follows them there), so it debits that account as it is
- * tonight, its pool's where the program earns into pools. One dated after it is the survivor's to make:
- * refused, naming the survivor.
+ * night that read the merge against the member's points. Those she held in a pool on its date stayed in
+ * that pool, the merge moving only her own account's, so it debits that pool, whatever became of the
+ * survivor; those on her own account the merge has moved to the account at the end of its chain (as a
+ * cancellation follows them there), so it debits that account as it is tonight, its pool's where the
+ * program earns into pools. One dated after the merge is the survivor's to make: refused, naming the
+ * survivor.
  */
 function mergedHolder(
   ctx: AccrualContext,
@@ -1520,6 +1522,11 @@ function mergedHolder(
           `redeem from ${into}`,
       ),
     };
+  // The posting names her, as it names any member who spends from a pool: the pool's statement in
+  // `member show` lists its members' own movements, and the survivor may never have been in it. Reports
+  // count her as the survivor through the merge chain.
+  const pooled = pointsAccount(ctx, member, row.activityDate);
+  if (pooled !== Accounts.memberPoints(member.number)) return { member, account: pooled };
   if (survivor.status === 'CLOSED' || survivor.status === 'MERGED')
     return {
       rejection: reject(

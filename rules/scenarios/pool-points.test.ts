@@ -10,7 +10,7 @@ import { availableEngines } from '../../test/harness/db.js';
 import { accrueJob } from '../../jobs/accrue.js';
 import { Accounts } from '../../ledger/accounts.js';
 import { liabilityMovements } from '../../reports/queries.js';
-import { redemptionKey } from '../activity.js';
+import { cancellationKey, redemptionKey } from '../activity.js';
 import { memberNumber, replaceOnce, useScenario, type Person, type Scenario } from './scenario.js';
 
 const HOUSEHOLD = { type: 'HOUSEHOLD', id: 'H1' } as const;
@@ -203,6 +203,97 @@ for (const engine of availableEngines()) {
         [Accounts.redemption('SEAT')]: 300,
       });
       expect(await w.poolBalance('H1')).toBe(573);
+    });
+
+    it('debits the pool she was in, not the survivor, for a redemption a pool member made before her merge; its cancellation gives them back to the pool', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', { ...ANNA, group: HOUSEHOLD }, BORIS, CLARA);
+      fly(w, ANNA, '2026-03-10', '400.00');
+      fly(w, BORIS, '2026-03-10', '300.00', 'KZN');
+      await w.night('2026-03-11');
+      // The CRM merges ANNA into BORIS, out of the household: her points were the pool's, and stay there.
+      w.dropMembers([
+        { ...ANNA, status: 'MERGED', mergedInto: BORIS.number, updatedAt: '2026-03-12T09:00:00Z' },
+      ]);
+      await w.night('2026-03-12');
+      expect([await w.poolBalance('H1'), await w.balance(BORIS.number)]).toEqual([873, 461]);
+
+      // Her seat of 11 March, issued against the household's points, comes the night after.
+      const file = w.dropRedemptions([
+        { id: 'R-1', member: ANNA.number, date: '2026-03-11', service: 'SEAT', points: 400 },
+      ]);
+      const entries = { [Accounts.poolPoints('H1')]: -400, [Accounts.redemption('SEAT')]: 400 };
+      const shown = (await w.simulate('redemptions', file, '2026-03-13')).flatMap((e) =>
+        e.type === 'record' ? [[e.activity, e.status, e.postings.map((p) => p.entries)]] : [],
+      );
+      expect(shown).toEqual([
+        [
+          redemptionKey('R-1'),
+          'POSTED',
+          [Object.entries(entries).map(([account, amount]) => expect.objectContaining({ account, amount }))],
+        ],
+      ]);
+      await w.night('2026-03-13');
+      expect(await w.activity(redemptionKey('R-1'))).toMatchObject({ status: 'POSTED', points: -400 });
+      expect((await w.posting(redemptionKey('R-1')))?.entries).toEqual(entries);
+      // Hers, as any pool member's redemption: BORIS was never in the household.
+      expect((await w.postingsOf(ANNA.number)).map((p) => p.key)).toContain(redemptionKey('R-1'));
+      expect([await w.poolBalance('H1'), await w.balance(BORIS.number)]).toEqual([473, 461]);
+
+      // Cancelled under the survivor's number, the points go back where they came from.
+      w.dropRedemptions([
+        {
+          id: 'R-1',
+          member: BORIS.number,
+          date: '2026-03-14',
+          service: 'SEAT',
+          points: 400,
+          status: 'CANCELLED',
+        },
+      ]);
+      await w.night('2026-03-14');
+      expect(await w.activity(cancellationKey('R-1'))).toMatchObject({ status: 'POSTED', points: 400 });
+      expect([await w.poolBalance('H1'), await w.balance(BORIS.number)]).toEqual([873, 461]);
+    });
+
+    it('debits the pool she was in, not the survivor’s pool, for a redemption a pool member made before her merge, the survivor closed since', async () => {
+      const w = s();
+      const H2 = { type: 'HOUSEHOLD', id: 'H2' } as const;
+      await w.enrol('2026-01-01', { ...ANNA, group: HOUSEHOLD }, { ...BORIS, group: H2 }, CLARA);
+      fly(w, ANNA, '2026-03-10', '400.00');
+      fly(w, BORIS, '2026-03-10', '300.00', 'KZN');
+      await w.night('2026-03-11');
+      // ANNA moves to her husband's household as she is merged into his account.
+      w.dropMembers([
+        {
+          ...ANNA,
+          group: H2,
+          status: 'MERGED',
+          mergedInto: BORIS.number,
+          updatedAt: '2026-03-12T09:00:00Z',
+        },
+      ]);
+      await w.night('2026-03-12');
+      expect([await w.poolBalance('H1'), await w.poolBalance('H2')]).toEqual([873, 461]);
+      w.dropRedemptions([
+        { id: 'R-1', member: ANNA.number, date: '2026-03-11', service: 'SEAT', points: 400 },
+      ]);
+      await w.night('2026-03-13');
+      expect((await w.posting(redemptionKey('R-1')))?.entries).toEqual({
+        [Accounts.poolPoints('H1')]: -400,
+        [Accounts.redemption('SEAT')]: 400,
+      });
+      expect([await w.poolBalance('H1'), await w.poolBalance('H2')]).toEqual([473, 461]);
+
+      // The survivor's closure takes nothing from the household she spent from.
+      w.dropMembers([{ ...BORIS, group: H2, status: 'CLOSED', updatedAt: '2026-03-14T09:00:00Z' }]);
+      await w.night('2026-03-14');
+      w.dropRedemptions([
+        { id: 'R-2', member: ANNA.number, date: '2026-03-11', service: 'LOUNGE', points: 100 },
+      ]);
+      await w.night('2026-03-15');
+      expect(await w.activity(redemptionKey('R-2'))).toMatchObject({ status: 'POSTED', points: -100 });
+      expect(await w.poolBalance('H1')).toBe(373);
     });
 
     it('takes back from EXPIRY the pool points a member’s redemption of their last day spends, sent the night after expire took them', async () => {
