@@ -306,7 +306,7 @@ export interface RunSummary {
 }
 
 /** A refusal, with what each step it leaves unrun says. */
-type Refusal = NonNullable<RunSummary['refused']> & { notRun: string };
+export type Refusal = NonNullable<RunSummary['refused']> & { notRun: string };
 
 export function isRunnable(name: string): name is RunnableJob {
   return (JOB_NAMES as readonly string[]).includes(name);
@@ -626,8 +626,11 @@ const notTakenIn = (theirs: RunRecord, own: RunRecord, date: string) =>
   `${lastRun(theirs, date)} ran after the last ${own.job} for it (run ${own.id}): ` +
   `what ${theirs.job} took in, ${own.job} has not`;
 
-/** The refusal of a month-end whose last night is not complete, or undefined when it may run. */
-async function monthEndRefusal(ctx: JobContext): Promise<Refusal | undefined> {
+/**
+ * The refusal of a month-end whose last night is not complete, or undefined when it may run. `report
+ * --send` asks it too before mailing a month's report: mailed, the partial figures stay with finance.
+ */
+export async function monthEndRefusal(ctx: JobContext): Promise<Refusal | undefined> {
   const why = await unfinishedNight(ctx);
   if (why === undefined) return undefined;
   const date = ctx.businessDate;
@@ -685,9 +688,11 @@ async function lastRunOf(
  * The refusal of `step` run alone while the last fetch for the date has not succeeded, or undefined when
  * it may run. A date no fetch ran for passes: its files are landed apart (an installation that fetches
  * by other means), so none was left half in. Looked up under the run lock, after the records of killed
- * runs are closed, so a fetch of the date cannot be running.
+ * runs are closed, so a fetch of the date cannot be running. `report --send` asks it too, without the
+ * lock: a fetch still running (or killed and not yet closed) is a last run that has not succeeded, so it
+ * refuses then as well.
  */
-async function fetchRefusal(ctx: JobContext, step: StepName): Promise<Refusal | undefined> {
+export async function fetchRefusal(ctx: JobContext, step: StepName): Promise<Refusal | undefined> {
   const harm = WAIT_FOR_FETCH[step];
   if (harm === undefined) return undefined;
   const last = await lastRunOf(ctx, 'fetch');

@@ -1,7 +1,9 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { UsageError } from '../../lib/errors.js';
+import { endOfMonth, type IsoDate } from '../../lib/dates.js';
+import { RedeyeError, UsageError } from '../../lib/errors.js';
 import { chartNumberFormatter } from '../../reports/charts.js';
+import { findCustomReport } from '../../reports/custom.js';
 import {
   describePartlyRefused,
   describeReaddressed,
@@ -14,7 +16,8 @@ import { produceReport, reportNames } from '../../reports/produce.js';
 import type { ActionRunner, CommandContext } from '../context.js';
 import { table } from '../format.js';
 import { describeFailedMail, RETRY_FAILED_HINT } from '../../jobs/deliver-mail.js';
-import { abortOnSignals, businessDateOption } from './run.js';
+import { fetchRefusal, monthEndRefusal } from '../../jobs/runner.js';
+import { abortOnSignals, businessDateOption, jobContext } from './run.js';
 
 interface ReportOptions {
   date?: string;
@@ -62,6 +65,29 @@ function printSendResult(ctx: CommandContext, result: SendOutboxResult, json: bo
     if (result.stopped) ctx.output.out(`${result.stopped}: the mail not sent stays pending`);
   }
   return sendExitCode(result);
+}
+
+/**
+ * Refuses to mail report `name` for `date` when the night would refuse to: a month's report (the monthly
+ * report, or a custom one scheduled monthly, for the month's last day) while that night is not complete,
+ * as `run monthly` does (NIGHT_INCOMPLETE); any other while the date's last fetch has not succeeded, as
+ * `run report` does (NOT_FETCHED). Mailed, the figures of part of the files stay with the list: a rerun
+ * leaves a mail someone has as it was. The workbook alone can be made, and is made again by the rerun.
+ */
+async function refuseMailBeforeTheNight(ctx: CommandContext, name: string, date: IsoDate): Promise<void> {
+  const custom = findCustomReport(ctx.config, name);
+  // An unknown name is left to produceReport, which says which reports there are.
+  if (name !== 'daily' && name !== 'monthly' && custom === undefined) return;
+  const monthReport = name === 'monthly' || (custom?.schedule === 'monthly' && endOfMonth(date) === date);
+  const job = jobContext(ctx, date);
+  const refused = monthReport ? await monthEndRefusal(job) : await fetchRefusal(job, 'report');
+  if (refused === undefined) return;
+  throw new RedeyeError(
+    refused.code,
+    `${refused.message}. Without --send, report ${name} --date ${date} makes the workbook from what is ` +
+      'posted now and mails nothing',
+    { report: name, businessDate: date },
+  );
 }
 
 function sendExitCode(result: SendOutboxResult): number {
@@ -123,6 +149,7 @@ export function registerReport(program: Command, run: ActionRunner): void {
           ended: { what: `report ${name}`, monthEnd: name === 'monthly' },
         });
         if (opts.retryFailed) throw new UsageError('--retry-failed goes with report send');
+        if (opts.send) await refuseMailBeforeTheNight(ctx, name, date);
         const report = await produceReport(name, db, config, date, opts.out ? resolve(opts.out) : undefined);
         let code = 0;
         let sent: SendOutboxResult | undefined;
