@@ -74,6 +74,22 @@ describe('redeye demo', () => {
     expect(onFile.err).toContain(`--dir ${file} is a file, not a folder`);
   });
 
+  it('runs last month by the clock REDEYE_NOW pins, in the demo program’s time zone, by default', async () => {
+    // The installation's folder is no demo's: the demo names its month, then refuses the folder (exit 2)
+    // before it writes anything.
+    for (const [now, month] of [
+      ['2026-03-15T12:00:00Z', '2026-02'],
+      // 01:30 on 1 March in Moscow, still 28 February in UTC: February has ended.
+      ['2026-02-28T22:30:00Z', '2026-02'],
+      ['2026-02-28T20:30:00Z', '2026-01'],
+    ] as const) {
+      const r = await redeye(['demo', '--dir', cli.dir, '--members', '50'], { REDEYE_NOW: now });
+      expect(r.code, r.err).toBe(2);
+      expect(r.out, now).toBe(`Redeye demo: 50 members, ${month}, in ${cli.dir}`);
+    }
+    expect(await postings()).toBe(0);
+  });
+
   it('runs in an earlier demo’s folder on its own ledger whatever REDEYE_DATABASE_URL names, and prints commands that work from the checkout', async () => {
     const dir = earlierDemo();
     const production = `sqlite:${join(cli.dir, 'var', 'redeye.sqlite')}`;

@@ -4,12 +4,21 @@ import { openDb } from '../../db/connection.js';
 import { addMonths, dateInZone, startOfMonth } from '../../lib/dates.js';
 import { UsageError } from '../../lib/errors.js';
 import { checkLedger } from '../../ledger/check.js';
+import { exampleConfig } from '../../demo/config.js';
 import { checkDemoOptions } from '../../demo/generate.js';
 import { runDemo } from '../../demo/run.js';
 import { PTS_ACCOUNT_KINDS } from '../../reports/common.js';
 import type { ActionRunner, CommandContext } from '../context.js';
 import { terminalProgress } from '../progress.js';
 import { createLogger } from '../../lib/log.js';
+
+/**
+ * The month before `now`'s in the demo program's time zone: REDEYE_NOW pins it, as it pins a command's
+ * default business date. Early on the 1st in Moscow, UTC still reads the month before.
+ */
+function lastMonth(now: Date): string {
+  return addMonths(startOfMonth(dateInZone(now, exampleConfig().program.timeZone)), -1).slice(0, 7);
+}
 
 export function registerDemo(program: Command, run: ActionRunner): void {
   program
@@ -35,7 +44,7 @@ export function registerDemo(program: Command, run: ActionRunner): void {
             return Number(text);
           };
           const { month, members, seed } = checkDemoOptions({
-            month: opts.month ?? addMonths(startOfMonth(dateInZone(new Date(), 'UTC')), -1).slice(0, 7),
+            month: opts.month ?? lastMonth(ctx.now()),
             members: whole('--members', opts.members),
             seed: whole('--seed', opts.seed),
           });
