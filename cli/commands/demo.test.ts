@@ -90,6 +90,20 @@ describe('redeye demo', () => {
     expect(await postings()).toBe(0);
   });
 
+  it('logs at the level REDEYE_LOG_LEVEL names, as every command does', async () => {
+    const dir = join(cli.dir, 'quiet-demo');
+    const r = await redeye(['demo', '--dir', dir, '--members', '50', '--month', '2026-02'], {
+      REDEYE_LOG_LEVEL: 'error',
+      // Its warning (the demo writes only its own ledger) is below the level asked for.
+      REDEYE_DATABASE_URL: `sqlite:${join(cli.dir, 'var', 'redeye.sqlite')}`,
+    });
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toContain('ledger check: all invariants hold');
+    expect(r.log).not.toContain('REDEYE_DATABASE_URL is set and ignored');
+    expect(r.log).not.toMatch(/"level":"(warn|info)"/);
+    expect(await postings()).toBe(0);
+  }, 300_000);
+
   it('runs in an earlier demo’s folder on its own ledger whatever REDEYE_DATABASE_URL names, and prints commands that work from the checkout', async () => {
     const dir = earlierDemo();
     const production = `sqlite:${join(cli.dir, 'var', 'redeye.sqlite')}`;

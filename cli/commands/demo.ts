@@ -10,7 +10,7 @@ import { runDemo } from '../../demo/run.js';
 import { PTS_ACCOUNT_KINDS } from '../../reports/common.js';
 import type { ActionRunner, CommandContext } from '../context.js';
 import { terminalProgress } from '../progress.js';
-import { createLogger } from '../../lib/log.js';
+import { checkLogLevel, createLogger } from '../../lib/log.js';
 
 /**
  * The month before `now`'s in the demo program's time zone: REDEYE_NOW pins it, as it pins a command's
@@ -50,8 +50,14 @@ export function registerDemo(program: Command, run: ActionRunner): void {
           });
           const dir = resolve(opts.dir);
           ctx.output.out(`Redeye demo: ${members.toLocaleString('en-US')} members, ${month}, in ${dir}`);
-          // Nights log their steps at warn level: the bar and the per-night lines tell the story.
-          const logger = createLogger({ level: (ctx.options.logLevel as 'info' | undefined) ?? 'warn' });
+          // Nights log their steps at warn level, not at the demo configuration's: the bar and the per-night
+          // lines tell the story. --log-level and REDEYE_LOG_LEVEL come first, as in every command.
+          const logger = createLogger({
+            level:
+              checkLogLevel(ctx.options.logLevel, '--log-level') ??
+              checkLogLevel(ctx.env.REDEYE_LOG_LEVEL, 'REDEYE_LOG_LEVEL') ??
+              'warn',
+          });
           const result = await runDemo({
             dir,
             members,
