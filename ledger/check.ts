@@ -3,6 +3,7 @@
  * entries, lots and movements independently of the stored balances it verifies.
  */
 import type { Knex } from 'knex';
+import { noProgress, type Progress } from '../jobs/types.js';
 import { Accounts } from './accounts.js';
 
 export interface CheckResult {
@@ -19,7 +20,23 @@ export interface LedgerCheckReport {
 
 const MAX_LISTED = 50;
 
-export async function checkLedger(knex: Knex): Promise<LedgerCheckReport> {
+/** The invariants checkLedger proves: the steps of its progress bar. */
+export const INVARIANTS = 9;
+
+/**
+ * Proves every invariant, one step of `progress` each: on a large ledger each is a scan of seconds, and
+ * the command shows the bar on a terminal.
+ */
+export async function checkLedger(knex: Knex, progress: Progress = noProgress): Promise<LedgerCheckReport> {
+  progress.start('invariants', INVARIANTS);
+  try {
+    return await proveInvariants(knex, () => progress.increment());
+  } finally {
+    progress.stop();
+  }
+}
+
+async function proveInvariants(knex: Knex, proved: () => void): Promise<LedgerCheckReport> {
   const count = async (table: string, where?: (qb: Knex.QueryBuilder) => void) => {
     const qb = knex(table).count({ n: '*' });
     if (where) where(qb);
@@ -27,6 +44,10 @@ export async function checkLedger(knex: Knex): Promise<LedgerCheckReport> {
     return Number(row?.n ?? 0);
   };
   const checks: CheckResult[] = [];
+  const record = (check: CheckResult) => {
+    checks.push(check);
+    proved();
+  };
 
   const postings = await count('postings');
   const unbalanced = await knex.raw(`
@@ -61,7 +82,7 @@ export async function checkLedger(knex: Knex): Promise<LedgerCheckReport> {
     }
   }
   const signed = (n: number) => (n > 0 ? `+${n}` : `${n}`);
-  checks.push({
+  record({
     name: 'postings-balance',
     description: 'every posting has at least two entries and they sum to zero in each unit',
     checked: postings,
@@ -86,7 +107,7 @@ export async function checkLedger(knex: Knex): Promise<LedgerCheckReport> {
       FROM accounts a LEFT JOIN (SELECT account_id, SUM(amount) AS total FROM entries GROUP BY account_id) s
         ON s.account_id = a.id
      WHERE a.balance <> COALESCE(s.total, 0)`);
-  checks.push({
+  record({
     name: 'balances-equal-entries',
     description: 'every account balance equals the sum of its entries',
     checked: accounts,
@@ -106,7 +127,7 @@ export async function checkLedger(knex: Knex): Promise<LedgerCheckReport> {
     SELECT l.id AS id, l.amount AS amount, l.remaining AS remaining, COALESCE(m.total, 0) AS moved
       FROM lots l LEFT JOIN (SELECT lot_id, SUM(amount) AS total FROM lot_movements GROUP BY lot_id) m ON m.lot_id = l.id
      WHERE l.remaining < 0 OR l.remaining > l.amount OR l.remaining <> l.amount + COALESCE(m.total, 0)`);
-  checks.push({
+  record({
     name: 'lots-cover-balances',
     description:
       'the open lots of every award account sum to its balance, and each lot equals its amount plus its movements',
@@ -123,7 +144,7 @@ export async function checkLedger(knex: Knex): Promise<LedgerCheckReport> {
     .where('may_go_negative', false)
     .andWhere('balance', '<', 0)
     .select('code', 'balance');
-  checks.push({
+  record({
     name: 'no-negative-member-balance',
     description: 'no member or pool award balance is negative',
     checked: lotAccounts,
@@ -143,7 +164,7 @@ export async function checkLedger(knex: Knex): Promise<LedgerCheckReport> {
     ) t WHERE running < 0 ORDER BY code, business_date`,
     [false],
   );
-  checks.push({
+  record({
     name: 'no-negative-member-balance-in-the-past',
     description: 'no member or pool award balance was negative at the end of any business date',
     checked: lotAccounts,
@@ -156,7 +177,7 @@ export async function checkLedger(knex: Knex): Promise<LedgerCheckReport> {
   // back, dated that night, what a later night expired.
   const expiry = (await knex('accounts').where({ code: Accounts.expiry }).first('balance')) as
     { balance: number | string } | undefined;
-  checks.push({
+  record({
     name: 'expiry-not-negative',
     description: 'the EXPIRY account gave back no more points than expired',
     checked: expiry === undefined ? 0 : 1,
@@ -168,7 +189,7 @@ export async function checkLedger(knex: Knex): Promise<LedgerCheckReport> {
 
   const repeated = await knex.raw(`
     SELECT idempotency_key AS k, COUNT(*) AS n FROM postings GROUP BY idempotency_key HAVING COUNT(*) > 1`);
-  checks.push({
+  record({
     name: 'idempotency-keys-unique',
     description: 'no idempotency key is used twice',
     checked: postings,
@@ -182,7 +203,7 @@ export async function checkLedger(knex: Knex): Promise<LedgerCheckReport> {
         SELECT member_id, metric, SUM(amount) AS total FROM status_credits WHERE lapsed_by IS NULL GROUP BY member_id, metric
       ) s ON s.member_id = a.member_id AND s.metric = a.unit
      WHERE a.kind = 'MEMBER_STATUS' AND a.balance <> COALESCE(s.total, 0)`);
-  checks.push({
+  record({
     name: 'status-credits-match',
     description: 'every member status account equals its status credits still inside the window',
     checked: statusAccounts,
@@ -199,7 +220,7 @@ export async function checkLedger(knex: Knex): Promise<LedgerCheckReport> {
      WHERE (a.posting_id IS NULL AND p.id IS NOT NULL)
         OR (a.posting_id IS NOT NULL AND (p.id IS NULL OR a.posting_id <> p.id))
      ORDER BY a.id`);
-  checks.push({
+  record({
     name: 'activities-link-their-postings',
     description: "every activity's posting id is that of the award posting its posting key names",
     checked: named,

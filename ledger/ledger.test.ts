@@ -109,6 +109,22 @@ for (const engine of availableEngines()) {
       expect((await checkLedger(t.db.knex)).ok).toBe(true);
     });
 
+    it('check moves its progress one step an invariant, to the end, and closes it', async () => {
+      await ledger.post([accrual('A1', M1, 1500)]);
+      const steps: string[] = [];
+      const report = await checkLedger(t.db.knex, {
+        start: (label, total) => void steps.push(`start ${label} ${total}`),
+        increment: (by = 1) => void steps.push(`+${by}`),
+        stop: () => void steps.push('stop'),
+      });
+      expect(report.ok).toBe(true);
+      expect(steps).toEqual([
+        `start invariants ${report.checks.length}`,
+        ...report.checks.map(() => '+1'),
+        'stop',
+      ]);
+    });
+
     it('refuses a posting whose entries do not sum to zero, and writes nothing', async () => {
       const bad: PostingInput = {
         key: 'U1',

@@ -26,7 +26,7 @@ import {
 } from '../test/harness/report-scenario.js';
 import { num, sqlRows, type ReportResult } from './common.js';
 import { liabilityRollForward } from './liability.js';
-import { monthlyReport } from './monthly.js';
+import { MONTHLY_STEPS, monthlyReport } from './monthly.js';
 import { liabilityMovements, topRoutes } from './queries.js';
 
 const clock = () => new Date('2026-06-01T03:00:00Z');
@@ -240,6 +240,22 @@ for (const engine of availableEngines()) {
       expect(images).toMatchObject({ Summary: 1, 'Earn and burn': 2, Liability: 1, Effectiveness: 2 });
       const summary = dump.sheets.find((s) => s.name === 'Summary')!;
       expect(summary.images[0]).toMatchObject({ format: 'png', pixelWidth: 800, pixelHeight: 400 });
+    });
+
+    it('moves its progress one step a read of the ledger, the charts and the workbook, to the end', async () => {
+      const steps: string[] = [];
+      const shown = await monthlyReport(t.db, config, '2026-05-31', join(dir, 'shown'), clock, {
+        start: (label, total) => void steps.push(`start ${label} ${total}`),
+        increment: (by = 1) => void steps.push(`+${by}`),
+        stop: () => void steps.push('stop'),
+      });
+      expect(steps).toEqual([
+        `start monthly ${MONTHLY_STEPS}`,
+        ...Array.from({ length: MONTHLY_STEPS }, () => '+1'),
+        'stop',
+      ]);
+      // The bar changes nothing in what is written.
+      expect(readFileSync(shown.workbookPath).equals(readFileSync(report.workbookPath))).toBe(true);
     });
 
     it('writes the same bytes for the same date, also after later nights have posted more', async () => {

@@ -75,6 +75,7 @@ import {
   type UndatedLots,
 } from './queries.js';
 import { writeWorkbookFile, type ColumnSpec } from './workbook.js';
+import { noProgress, type Progress } from '../jobs/types.js';
 
 export const MONTHLY_TITLE = 'Monthly loyalty report';
 
@@ -305,13 +306,42 @@ interface DayRow {
   net: number;
 }
 
+/**
+ * The steps of the monthly report's progress: its eleven reads of the ledger (each a scan of the month,
+ * or of every open lot, on a large ledger), its charts, and its workbook.
+ */
+export const MONTHLY_STEPS = 13;
+
 export async function monthlyReport(
   db: Db,
   config: LoadedConfig,
   businessDate: IsoDate,
   outDir: string = defaultOutDir(config, businessDate),
   clock: Clock = reportClock(config, businessDate),
+  progress: Progress = noProgress,
 ): Promise<ReportResult> {
+  progress.start('monthly', MONTHLY_STEPS);
+  try {
+    return await writeMonthly(db, config, businessDate, outDir, clock, () => progress.increment());
+  } finally {
+    progress.stop();
+  }
+}
+
+async function writeMonthly(
+  db: Db,
+  config: LoadedConfig,
+  businessDate: IsoDate,
+  outDir: string,
+  clock: Clock,
+  stepDone: () => void,
+): Promise<ReportResult> {
+  /** Awaits one of the report's steps and moves its progress on. */
+  const step = async <T>(work: Promise<T>): Promise<T> => {
+    const result = await work;
+    stepDone();
+    return result;
+  };
   const from = startOfMonth(businessDate);
   const to = businessDate;
   const month = monthOf(businessDate);
@@ -320,22 +350,24 @@ export async function monthlyReport(
   const prefix = `monthly-${businessDate}`;
   await prepareOutDir(outDir);
 
-  const movements = await liabilityMovements(db, from, to, { byDay: true });
-  const lots = await outstandingLots(db, to);
-  const rollForward = await liabilityRollForward(db, config, from, to, { movements, lots });
-  const billing = await partnerBilling(db, config, from, to);
+  const movements = await step(liabilityMovements(db, from, to, { byDay: true }));
+  const lots = await step(outstandingLots(db, to));
+  const rollForward = await step(liabilityRollForward(db, config, from, to, { movements, lots }));
+  const billing = await step(partnerBilling(db, config, from, to));
   const previousFrom = startOfMonth(addMonths(from, -1));
   const yearAgoFrom = startOfMonth(addMonths(from, -12));
-  const thisMonth = await monthFigures(db, config, from, to, {
-    movements,
-    lines: rollForward.lines,
-    billing,
-  });
-  const previous = await monthFigures(db, config, previousFrom, endOfMonth(previousFrom));
-  const yearAgo = await monthFigures(db, config, yearAgoFrom, endOfMonth(yearAgoFrom));
-  const tiers = await tierDistribution(db, to);
-  const moves = await tierMovements(db, from, to);
-  const routes = await topRoutes(db, from, to, config.reports.topRoutes);
+  const thisMonth = await step(
+    monthFigures(db, config, from, to, {
+      movements,
+      lines: rollForward.lines,
+      billing,
+    }),
+  );
+  const previous = await step(monthFigures(db, config, previousFrom, endOfMonth(previousFrom)));
+  const yearAgo = await step(monthFigures(db, config, yearAgoFrom, endOfMonth(yearAgoFrom)));
+  const tiers = await step(tierDistribution(db, to));
+  const moves = await step(tierMovements(db, from, to));
+  const routes = await step(topRoutes(db, from, to, config.reports.topRoutes));
 
   // ---- earn and burn by day, air and non-air
   const days = new Map<IsoDate, DayRow>();
@@ -438,7 +470,7 @@ export async function monthlyReport(
           valueFormat: { compact: true },
         })
       : undefined;
-  const { rows: forecast, overdue, undated } = await expiryForecastOf(db, config, to, lots);
+  const { rows: forecast, overdue, undated } = await step(expiryForecastOf(db, config, to, lots));
   const forecastChart = await chart('expiry-forecast', {
     kind: 'bar',
     title: 'Points due to expire, next 12 months',
@@ -509,6 +541,7 @@ export async function monthlyReport(
     ],
     valueFormat: { style: 'percent' },
   });
+  stepDone();
 
   // ---- workbook
   const valueNote = `Values at ${vpp} ${base} per point.`;
@@ -843,6 +876,7 @@ export async function monthlyReport(
       await writeEffectivenessSheet(book, config, periods, [effectivenessChart, ratesChart]);
     },
   );
+  stepDone();
 
   const keyFigures: KeyFigure[] = [
     { label: 'Points liability', value: rollForward.closing, note: `at the end of ${to}` },

@@ -6,6 +6,7 @@ import type { LoadedConfig } from '../config/load.js';
 import type { Db } from '../db/connection.js';
 import { endOfMonth, isIsoDate, type IsoDate } from '../lib/dates.js';
 import { UsageError } from '../lib/errors.js';
+import { noProgress, type Progress } from '../jobs/types.js';
 import { defaultOutDir, reportClock, type Clock, type ReportResult } from './common.js';
 import { customReport, findCustomReport } from './custom.js';
 import { dailyReport } from './daily.js';
@@ -18,6 +19,7 @@ export function reportNames(config: LoadedConfig): string[] {
 /**
  * Produces the report `name` for `businessDate` under `outDir` (default `paths.reports/<date>/`), its
  * workbook stamped by `clock` (default: the close of the business day, so reruns are byte-identical).
+ * The monthly report, made of many reads of the month, moves `progress` on step by step.
  */
 export async function produceReport(
   name: string,
@@ -26,12 +28,13 @@ export async function produceReport(
   businessDate: IsoDate,
   outDir: string = defaultOutDir(config, businessDate),
   clock: Clock = reportClock(config, businessDate),
+  progress: Progress = noProgress,
 ): Promise<ReportResult> {
   if (!isIsoDate(businessDate)) {
     throw new UsageError(`the business date must be YYYY-MM-DD, got ${JSON.stringify(businessDate)}`);
   }
   if (name === 'daily') return dailyReport(db, config, businessDate, outDir, clock);
-  if (name === 'monthly') return monthlyReport(db, config, businessDate, outDir, clock);
+  if (name === 'monthly') return monthlyReport(db, config, businessDate, outDir, clock, progress);
   const definition = findCustomReport(config, name);
   if (!definition) {
     throw new UsageError(`no report named "${name}" (known: ${reportNames(config).join(', ')})`, {

@@ -8,6 +8,7 @@ import { RedeyeError } from '../../lib/errors.js';
 import { forgetMember, replacedClaimsWarning } from '../../jobs/retention.js';
 import type { ActionRunner, CommandContext } from '../context.js';
 import { table } from '../format.js';
+import { terminalProgress } from '../progress.js';
 
 export function registerLedger(program: Command, run: ActionRunner): void {
   const ledger = program.command('ledger').description('the points ledger');
@@ -17,7 +18,7 @@ export function registerLedger(program: Command, run: ActionRunner): void {
     .option('--json', 'print the result as JSON')
     .action(
       run(async (ctx: CommandContext, opts: { json?: boolean }) => {
-        const report = await checkLedger(ctx.db().knex);
+        const report = await checkLedger(ctx.db().knex, terminalProgress());
         if (opts.json) {
           ctx.output.out(JSON.stringify(report));
         } else {

@@ -15,6 +15,7 @@ import {
 import { produceReport, reportNames } from '../../reports/produce.js';
 import type { ActionRunner, CommandContext } from '../context.js';
 import { table } from '../format.js';
+import { terminalProgress } from '../progress.js';
 import { describeFailedMail, RETRY_FAILED_HINT } from '../../jobs/deliver-mail.js';
 import { fetchRefusal, monthEndRefusal } from '../../jobs/runner.js';
 import { abortOnSignals, businessDateOption, jobContext } from './run.js';
@@ -150,7 +151,15 @@ export function registerReport(program: Command, run: ActionRunner): void {
         });
         if (opts.retryFailed) throw new UsageError('--retry-failed goes with report send');
         if (opts.send) await refuseMailBeforeTheNight(ctx, name, date);
-        const report = await produceReport(name, db, config, date, opts.out ? resolve(opts.out) : undefined);
+        const report = await produceReport(
+          name,
+          db,
+          config,
+          date,
+          opts.out ? resolve(opts.out) : undefined,
+          undefined,
+          terminalProgress(),
+        );
         let code = 0;
         let sent: SendOutboxResult | undefined;
         let queued: Awaited<ReturnType<typeof queueReportMail>> | undefined;
