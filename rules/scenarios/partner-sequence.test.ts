@@ -87,7 +87,7 @@ for (const engine of availableEngines()) {
       await w.night('2026-03-05');
       await w.run(exportJob, '2026-03-05');
 
-      // Night 07 runs before night 06: 889 arrives first, and the gap is a warning.
+      // Night 07: 889 comes before 888, and the gap is a warning.
       w.dropPartner('GRANDSTAY', '2026-03-07', [stay('G-889')], 889);
       const seventh = await w.night('2026-03-07');
       expect(seventh.ingest.warnings).toContain(
@@ -95,24 +95,25 @@ for (const engine of availableEngines()) {
       );
       await w.run(exportJob, '2026-03-07');
 
-      // Then 888: not seen before, it fills the gap (and the simulator, asked first, says so too).
-      w.dropPartner('GRANDSTAY', '2026-03-06', [stay('G-888')], 888);
-      const sixth = await w.night('2026-03-06');
-      expect(await verdictOf(w, 'GRANDSTAY_20260306_888.csv')).toMatchObject({
+      // Then 888 comes late, the next night: not seen before, it fills the gap (and the simulator, asked
+      // first, says so too).
+      w.dropPartner('GRANDSTAY', '2026-03-08', [stay('G-888')], 888);
+      const eighth = await w.night('2026-03-08');
+      expect(await verdictOf(w, 'GRANDSTAY_20260308_888.csv')).toMatchObject({
         verdict: 'accepted',
         reason: null,
       });
-      expect(sixth.ingest.warnings).toContain(
-        'GRANDSTAY_20260306_888.csv (GRANDSTAY): file sequence 888 arrived late (after 889) and fills a gap',
+      expect(eighth.ingest.warnings).toContain(
+        'GRANDSTAY_20260308_888.csv (GRANDSTAY): file sequence 888 arrived late (after 889) and fills a gap',
       );
-      await w.run(exportJob, '2026-03-06');
+      await w.run(exportJob, '2026-03-08');
 
       for (const seq of [887, 888, 889]) {
         expect(await w.activity(partnerKey('GRANDSTAY', `G-${seq}`))).toMatchObject({
           status: 'POSTED',
           points: 200, // STAY under GRANDSTAY-2024: 2 per dollar
         });
-        const day = { 887: '05', 888: '06', 889: '07' }[seq]!;
+        const day = { 887: '05', 888: '08', 889: '07' }[seq]!;
         const lines = await response(w, `GRANDSTAY_202603${day}_${seq}.csv`);
         expect(lines[0]).toMatch(new RegExp(`^H,GRANDSTAY,${seq},[^,]+,1,0,OK$`));
         expect(lines[1]).toMatch(new RegExp(`^D,G-${seq},${IVANOV.number},A,200,`));
@@ -120,19 +121,19 @@ for (const engine of availableEngines()) {
       expect(await w.balance(IVANOV.number)).toBe(600);
 
       // 888 again, with other content: a true repeat, refused whole and answered DUPLICATE_FILE.
-      w.dropPartner('GRANDSTAY', '2026-03-08', [stay('G-888B', '50.00')], 888);
-      await w.night('2026-03-08');
-      expect(await verdictOf(w, 'GRANDSTAY_20260308_888.csv')).toMatchObject({
+      w.dropPartner('GRANDSTAY', '2026-03-09', [stay('G-888B', '50.00')], 888);
+      await w.night('2026-03-09');
+      expect(await verdictOf(w, 'GRANDSTAY_20260309_888.csv')).toMatchObject({
         verdict: 'rejected',
         reason: 'DUPLICATE_FILE',
         message: expect.stringMatching(
-          /^sequence 888 of GRANDSTAY was already processed \(GRANDSTAY_20260306_888\.csv, file \d+\) with other content$/,
+          /^sequence 888 of GRANDSTAY was already processed \(GRANDSTAY_20260308_888\.csv, file \d+\) with other content$/,
         ),
       });
       expect(await w.activity(partnerKey('GRANDSTAY', 'G-888B'))).toBeUndefined();
       expect(await w.balance(IVANOV.number)).toBe(600);
-      await w.run(exportJob, '2026-03-08');
-      const refused = await response(w, 'GRANDSTAY_20260308_888.csv');
+      await w.run(exportJob, '2026-03-09');
+      const refused = await response(w, 'GRANDSTAY_20260309_888.csv');
       expect(refused[0]).toMatch(/^H,GRANDSTAY,888,[^,]+,0,0,DUPLICATE_FILE$/);
       expect(refused.filter((l) => l.startsWith('D,'))).toEqual([]);
     });
