@@ -23,6 +23,17 @@ async function recordRun(db: Db, job: string, date: string, status: 'succeeded' 
   });
 }
 
+/** `redeye <args>` in process under the suite's configuration and environment: exit code and output. */
+async function runRedeye(config: LoadedConfig, env: NodeJS.ProcessEnv, args: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(['node', 'redeye', '--config', config.configPath, ...args], {
+    output: { out: (s) => out.push(s), err: (s) => err.push(s) },
+    env,
+  });
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
 /** The steps of a night whose work the month-end counts: until each succeeded, its report is not mailed. */
 const NIGHT_COUNTED = ['fetch', 'ingest', 'accrue', 'tiers', 'expire'];
 
@@ -33,15 +44,7 @@ describe('redeye report', () => {
   let config: LoadedConfig;
   let env: NodeJS.ProcessEnv;
 
-  async function redeye(...args: string[]) {
-    const out: string[] = [];
-    const err: string[] = [];
-    const code = await main(['node', 'redeye', '--config', config.configPath, ...args], {
-      output: { out: (s) => out.push(s), err: (s) => err.push(s) },
-      env,
-    });
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  }
+  const redeye = (...args: string[]) => runRedeye(config, env, args);
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'redeye-report-cli-'));
@@ -143,15 +146,7 @@ for (const engine of availableEngines()) {
     let config: LoadedConfig;
     let env: NodeJS.ProcessEnv;
 
-    async function redeye(...args: string[]) {
-      const out: string[] = [];
-      const err: string[] = [];
-      const code = await main(['node', 'redeye', '--config', config.configPath, ...args], {
-        output: { out: (s) => out.push(s), err: (s) => err.push(s) },
-        env,
-      });
-      return { code, out: out.join('\n'), err: err.join('\n') };
-    }
+    const redeye = (...args: string[]) => runRedeye(config, env, args);
     const queued = async () =>
       (await t.db.knex('mail_outbox').orderBy('id').select('report', 'business_date')) as Array<{
         report: string;
