@@ -4,11 +4,7 @@
  * is ever given other bytes than the size and sha256 an auditor reads in the registry.
  */
 import { lstat } from 'node:fs/promises';
-import { sha256File, type FileRow } from './registry.js';
-
-/** A missing path, or one through something that is not a folder: nothing is there. */
-export const gone = (error: unknown): boolean =>
-  (error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ENOTDIR';
+import { gone, sha256File, type FileRow } from './registry.js';
 
 /** What a copy was when it was checked: the same `lstat` later says it is the bytes hashed. */
 export interface CopySeen {

@@ -16,7 +16,7 @@ import {
   copyPath,
   holdForCopy,
   setVerdict,
-  type CopyFault,
+  type LandedCopyFault,
   type FileRow,
 } from './registry.js';
 import { chunks } from '../lib/chunks.js';
@@ -316,7 +316,11 @@ export async function ingestFile<T>(
  * every file accounted for, and one copy gone must not stop the night reading the others. Nothing of it
  * is read or posted; the night's summary names the file and where its copy belongs.
  */
-export async function holdUnreadable(ctx: JobContext, file: FileRow, fault: CopyFault): Promise<FileOutcome> {
+export async function holdUnreadable(
+  ctx: JobContext,
+  file: FileRow,
+  fault: LandedCopyFault,
+): Promise<FileOutcome> {
   const held = await holdForCopy(ctx.db.knex, file, fault, {
     at: ctx.now().toISOString(),
     businessDate: ctx.businessDate,

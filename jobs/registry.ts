@@ -263,8 +263,12 @@ export async function sha256File(path: string): Promise<{ sha256: string; size: 
   return { sha256: hash.digest('hex'), size };
 }
 
+/** A missing path, or one through something that is not a folder: nothing is there. */
+export const gone = (error: unknown): boolean =>
+  (error as NodeJS.ErrnoException).code === 'ENOENT' || (error as NodeJS.ErrnoException).code === 'ENOTDIR';
+
 /** Why a file's landed copy cannot be read: gone from where the registry has it, or there but unreadable. */
-export interface CopyFault {
+export interface LandedCopyFault {
   reason: 'COPY_MISSING' | 'COPY_UNREADABLE';
   /** The path the copy was expected at (`copyPath`). */
   path: string;
@@ -276,18 +280,17 @@ export interface CopyFault {
  * The fault of an error met reading the copy at `path`, when it is the system's (no such file, permission
  * denied, a folder at the path, a disk fault); undefined for any other error, which is no fault of the copy.
  */
-export function copyFaultOf(path: string, error: unknown): CopyFault | undefined {
+export function copyFaultOf(path: string, error: unknown): LandedCopyFault | undefined {
   const e = error as NodeJS.ErrnoException | undefined;
   if (!(e instanceof Error) || typeof e.code !== 'string' || typeof e.syscall !== 'string') return undefined;
-  const gone = e.code === 'ENOENT' || e.code === 'ENOTDIR';
-  return { reason: gone ? 'COPY_MISSING' : 'COPY_UNREADABLE', path, detail: e.message };
+  return { reason: gone(e) ? 'COPY_MISSING' : 'COPY_UNREADABLE', path, detail: e.message };
 }
 
 /**
  * Whether the copy at `path` can be read: opened and its first byte read, so that a folder at the path or
  * a copy this process may not read is found before the file's transaction begins, not half-way through.
  */
-export async function copyFault(path: string): Promise<CopyFault | undefined> {
+export async function copyFault(path: string): Promise<LandedCopyFault | undefined> {
   let handle: Awaited<ReturnType<typeof open>> | undefined;
   try {
     handle = await open(path, 'r');
@@ -303,12 +306,12 @@ export async function copyFault(path: string): Promise<CopyFault | undefined> {
 }
 
 /** What is wrong with a copy, after its path: `is missing`, or `cannot be read (EACCES: …)`. */
-function copyFaultWords(fault: CopyFault): string {
+function copyFaultWords(fault: LandedCopyFault): string {
   return fault.reason === 'COPY_MISSING' ? 'is missing' : `cannot be read (${fault.detail})`;
 }
 
 /** What a file held for its copy says, in the registry and in the night's summary: where to put it back. */
-export function copyFaultMessage(file: Pick<FileRow, 'id'>, fault: CopyFault): string {
+export function copyFaultMessage(file: Pick<FileRow, 'id'>, fault: LandedCopyFault): string {
   return (
     `its landed copy ${fault.path} ${copyFaultWords(fault)}: held until the file is put back there and released ` +
     `(\`redeye files release ${file.id}\`), or discarded (\`redeye files discard ${file.id} --reason "…"\`)`
@@ -323,7 +326,7 @@ export function copyFaultMessage(file: Pick<FileRow, 'id'>, fault: CopyFault): s
 export async function holdForCopy(
   q: Q,
   file: Pick<FileRow, 'id'>,
-  fault: CopyFault,
+  fault: LandedCopyFault,
   when: VerdictSet,
 ): Promise<boolean> {
   const changed = await changeVerdict(

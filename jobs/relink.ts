@@ -24,12 +24,13 @@ import type { IsoDate } from '../lib/dates.js';
 import { coerceError, RedeyeError, UsageError } from '../lib/errors.js';
 import { relativeInside } from '../lib/paths.js';
 import type { TransportsByName } from '../transports/index.js';
-import { checkCopy, gone, type CopyFault, type CopySeen as Seen } from './copy-check.js';
+import { checkCopy, type CopyFault, type CopySeen as Seen } from './copy-check.js';
 import { acquireRunLock, describeHolder, LockedError } from './lock.js';
 import { copyCutoffs, exportCopiesDue, landedCopiesDue, landedCopiesKept } from './retention.js';
 import {
   copyFolder,
   copyPathUnlessRefused,
+  gone,
   laidOut,
   settingOf,
   toFileRow,
