@@ -1504,37 +1504,24 @@ function mergedHolder(
 ): { member: MemberFacts; account: string } | { rejection: Rejection } {
   const survivor = ctx.members.get(ctx.holderOf(member.number));
   const into = survivor?.number ?? member.mergedInto ?? 'another account';
-  if (!survivor || survivor.number === member.number || member.closedOn === null)
-    return {
-      rejection: reject(
-        'ACCOUNT_CLOSED',
-        'member_number',
-        `account ${member.number} was merged into ${into}`,
-      ),
-    };
+  const refused = (why: string) => ({
+    rejection: reject(
+      'ACCOUNT_CLOSED',
+      'member_number',
+      `account ${member.number} was merged into ${into}${why}`,
+    ),
+  });
+  if (!survivor || survivor.number === member.number || member.closedOn === null) return refused('');
   const on = ` on ${member.closedOn}`;
   if (row.activityDate > member.closedOn)
-    return {
-      rejection: reject(
-        'ACCOUNT_CLOSED',
-        'member_number',
-        `account ${member.number} was merged into ${into}${on}, before the redemption's date ${row.activityDate}: ` +
-          `redeem from ${into}`,
-      ),
-    };
+    return refused(`${on}, before the redemption's date ${row.activityDate}: redeem from ${into}`);
   // The posting names her, as it names any member who spends from a pool: the pool's statement in
   // `member show` lists its members' own movements, and the survivor may never have been in it. Reports
   // count her as the survivor through the merge chain.
   const pooled = pointsAccount(ctx, member, row.activityDate);
   if (pooled !== Accounts.memberPoints(member.number)) return { member, account: pooled };
   if (survivor.status === 'CLOSED' || survivor.status === 'MERGED')
-    return {
-      rejection: reject(
-        'ACCOUNT_CLOSED',
-        'member_number',
-        `account ${member.number} was merged into ${into}${on}, which is ${survivor.status.toLowerCase()}`,
-      ),
-    };
+    return refused(`${on}, which is ${survivor.status.toLowerCase()}`);
   return { member: survivor, account: pointsAccount(ctx, survivor, ctx.businessDate) };
 }
 
