@@ -26,21 +26,24 @@ const IVANOV: Person = { number: memberNumber(1), surname: 'IVANOV', givenName: 
 
 let tickets = 0;
 /** IVANOV flies SVO-KZN on `date` on a ticket of `fare` dollars (no taxes): that many dollars of status. */
+/** IVANOV's coupon of SVO-KZN on his card, a ticket of its own. */
+function ivanovCoupon(date: string, fare: string, flight = '245'): Coupon {
+  return {
+    ticket: `074${String(3_000_000_000 + ++tickets).slice(-10)}`,
+    flight,
+    date,
+    from: 'SVO',
+    to: 'KZN',
+    booked: 'Y',
+    surname: 'IVANOV',
+    givenName: 'IVAN',
+    card: { program: 'XX', number: IVANOV.number },
+    fare,
+  };
+}
+
 function fly(w: Scenario, date: string, fare: string, flight = '245'): void {
-  w.dropCoupons([
-    {
-      ticket: `074${String(3_000_000_000 + ++tickets).slice(-10)}`,
-      flight,
-      date,
-      from: 'SVO',
-      to: 'KZN',
-      booked: 'Y',
-      surname: 'IVANOV',
-      givenName: 'IVAN',
-      card: { program: 'XX', number: IVANOV.number },
-      fare,
-    },
-  ]);
+  w.dropCoupons([ivanovCoupon(date, fare, flight)]);
 }
 
 /**
@@ -442,25 +445,13 @@ for (const engine of availableEngines()) {
       await runNight(w, '2026-03-11');
       expect(await tierOf(w)).toEqual({ tier: 'SILVER', since: '2026-03-11', review: '2027-03-11' });
       // $1,200 flown on 10 January 2027, and later refunded.
-      const januaryTicket = (status: Coupon['status']): Coupon => ({
-        ticket: '0743999000001',
-        flight: '245',
-        date: '2027-01-10',
-        from: 'SVO',
-        to: 'KZN',
-        booked: 'Y',
-        surname: 'IVANOV',
-        givenName: 'IVAN',
-        card: { program: 'XX', number: IVANOV.number },
-        fare: '1200.00',
-        status,
-      });
-      w.dropCoupons([januaryTicket('F')]);
+      const januaryTicket = ivanovCoupon('2027-01-10', '1200.00');
+      w.dropCoupons([januaryTicket]);
       await runNight(w, '2027-01-11');
       // The review night stops after accrue: its window (11 Mar 2026, 11 Mar 2027] holds the $1,200 of
       // 10 January 2027. The next night, still without tiers, brings that ticket's refund.
       await runNight(w, '2027-03-11', ['fetch', 'ingest', 'accrue']);
-      w.dropCoupons([januaryTicket('R')]);
+      w.dropCoupons([{ ...januaryTicket, status: 'R' }]);
       await runNight(w, '2027-03-12', ['fetch', 'ingest', 'accrue']);
       const late = await runNight(w, '2027-03-13');
       expect(late.counts).toMatchObject({ hold: 1, down: 0 });
