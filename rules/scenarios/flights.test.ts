@@ -1893,6 +1893,17 @@ for (const engine of availableEngines()) {
         posting_key: null,
       });
 
+      /** Listed under YY5245 one night, under XX245 the next: the second listing kept as the first's seat. */
+      async function listedUnderBoth(): Promise<Scenario> {
+        const w = s();
+        w.dropFtl(listedOnLh);
+        await w.night('2026-03-11');
+        w.dropFtl(ftlOnLh);
+        await w.night('2026-03-12');
+        expect(await w.activity(LH_KEY)).toMatchObject(listedAgain(LH_LISTED));
+        return w;
+      }
+
       for (const order of ['coupon first', 'listing first'] as const)
         it(`his ticket on our card sold as YY5245, ${order}: the listing joins it, credited here once, never claimed`, async () => {
           const w = s();
@@ -1995,12 +2006,7 @@ for (const engine of availableEngines()) {
         });
 
       it('listed under YY5245, then under XX245, then his coupon on the partner card: claimed once, with its ticket, the night it comes', async () => {
-        const w = s();
-        w.dropFtl(listedOnLh);
-        await w.night('2026-03-11');
-        w.dropFtl(ftlOnLh);
-        await w.night('2026-03-12');
-        expect(await w.activity(LH_KEY)).toMatchObject(listedAgain(LH_LISTED));
+        const w = await listedUnderBoth();
         expect(await claimsToLh(w, '2026-03-12')).toMatchObject({ claims: 0, waiting: 1 });
         w.dropCoupons([onLh(codeshare)]);
         await w.night('2026-03-13');
@@ -2016,12 +2022,7 @@ for (const engine of availableEngines()) {
       });
 
       it('listed under YY5245, then under XX245, then his coupon of XX245 with no marketing flight: it completes the first listing, claimed once with its ticket', async () => {
-        const w = s();
-        w.dropFtl(listedOnLh);
-        await w.night('2026-03-11');
-        w.dropFtl(ftlOnLh);
-        await w.night('2026-03-12');
-        expect(await w.activity(LH_KEY)).toMatchObject(listedAgain(LH_LISTED));
+        const w = await listedUnderBoth();
         // Sold as XX245 itself: its key is the one the listing kept as the seat bears.
         const file = w.dropCoupons([onLh()]);
         const shown = await w.simulate('flown', file, '2026-03-13');
