@@ -11,7 +11,9 @@
  * Then, in a child process of its own (so its peak RSS is the report's, not the build's), it times one
  * bare aggregate query over the same entries — amounts by account kind and month, the floor — then the
  * whole monthly report, then the floor again, and prints the ratio against the faster floor in wall
- * and CPU seconds. Target: the report within 5× the floor, peak RSS under 1 GB.
+ * and CPU seconds. Target: the report within 5× the floor, peak RSS under 1 GB. Each of the report's
+ * steps (its reads of the ledger, its charts, its workbook) is timed too and printed in floors, so a
+ * slower report shows which step grew.
  *
  * Options: --entries N (default 10,000,000), --members N (200,000), --month YYYY-MM (2026-05),
  * --keep (leave the database in place and print its path).
@@ -24,7 +26,8 @@ import { migrateLatest } from '../db/migrate.js';
 import { SERVICE_TYPES } from '../ledger/accounts.js';
 import { addMonths, endOfMonth, type IsoDate } from '../lib/dates.js';
 import { parseConfig } from '../config/load.js';
-import { monthlyReport } from '../reports/monthly.js';
+import { MONTHLY_STEP_NAMES, monthlyReport } from '../reports/monthly.js';
+import type { Progress } from '../jobs/types.js';
 import { fmt, intOption, line, option, peakRssMb, tempDir, timed } from './util.js';
 
 const FLOOR_SQL = `SELECT a.kind AS kind, substr(e.business_date, 1, 7) AS month, SUM(e.amount) AS total
@@ -36,6 +39,8 @@ interface Measured {
   floorSeconds: number[];
   floorCpu: number[];
   reportSeconds: number;
+  /** Wall seconds of each of the report's steps, in `MONTHLY_STEP_NAMES` order. */
+  stepSeconds: number[];
   reportCpu: number;
   peakRssMb: number;
   sheetsClosing: string;
@@ -200,6 +205,19 @@ async function measure(path: string, month: string, outDir: string): Promise<Mea
   const conn = await sqliteHandle(db.knex);
   const floor = () => timed(() => conn.prepare(FLOOR_SQL).all());
   const before = await floor();
+  // The report's progress marks the end of each of its steps: timing between marks tells which of its
+  // reads or its workbook a change made slower, where the total alone cannot.
+  const stepSeconds: number[] = [];
+  let mark = process.hrtime.bigint();
+  const stepTimer: Progress = {
+    start: () => void (mark = process.hrtime.bigint()),
+    increment: () => {
+      const now = process.hrtime.bigint();
+      stepSeconds.push(Number(now - mark) / 1e9);
+      mark = now;
+    },
+    stop: () => undefined,
+  };
   const report = await timed(() =>
     monthlyReport(
       db,
@@ -207,6 +225,7 @@ async function measure(path: string, month: string, outDir: string): Promise<Mea
       endOfMonth(`${month}-01`),
       join(outDir, 'report'),
       () => new Date('2026-06-01T03:00:00Z'),
+      stepTimer,
     ),
   );
   const after = await floor();
@@ -215,6 +234,7 @@ async function measure(path: string, month: string, outDir: string): Promise<Mea
     floorSeconds: [before.seconds, after.seconds],
     floorCpu: [before.cpuSeconds, after.cpuSeconds],
     reportSeconds: report.seconds,
+    stepSeconds,
     reportCpu: report.cpuSeconds,
     peakRssMb: peakRssMb(),
     sheetsClosing: String(report.value.keyFigures[0]?.value ?? ''),
@@ -260,6 +280,12 @@ export default async function run(args: string[]): Promise<void> {
       `${fmt(floorWall, 2)} s wall, ${fmt(floorCpu, 2)} s CPU (faster of two runs)`,
     );
     line('monthly report', `${fmt(result.reportSeconds, 2)} s wall, ${fmt(result.reportCpu, 2)} s CPU`);
+    MONTHLY_STEP_NAMES.forEach((name, i) =>
+      line(
+        `  ${name}`,
+        `${fmt(result.stepSeconds[i] ?? 0, 2)} s (${fmt((result.stepSeconds[i] ?? 0) / floorWall, 2)} floors)`,
+      ),
+    );
     line(
       'ratio report / floor',
       `${fmt(result.reportSeconds / floorWall, 2)} wall, ${fmt(result.reportCpu / floorCpu, 2)} CPU (target ≤ 5)`,
