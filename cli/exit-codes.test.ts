@@ -173,4 +173,31 @@ describe('exit codes of a bad setting', () => {
       expect(r.err).not.toContain('e+');
     }
   });
+
+  it('a configuration path naming a folder: a configuration error naming it, exit 2', async () => {
+    const err: string[] = [];
+    const code = await main(['node', 'redeye', '--config', dir, 'ledger', 'check'], {
+      output: { out: () => undefined, err: (s) => err.push(s) },
+      env: { REDEYE_LOG_LEVEL: 'silent' },
+    });
+    expect(code).toBe(2);
+    expect(err.join('\n')).toContain(`configuration path ${dir} (from --config) is not a file`);
+    expect(err.join('\n')).not.toContain('EISDIR');
+  });
+
+  it('REDEYE_CONFIG set empty is unset, as every REDEYE_* variable: ./redeye.config.yaml is read', async () => {
+    const cwd = process.cwd();
+    process.chdir(dir);
+    try {
+      const run = (args: string[]) =>
+        main(['node', 'redeye', ...args], {
+          output: { out: () => undefined, err: () => undefined },
+          env: { REDEYE_LOG_LEVEL: 'silent', REDEYE_CONFIG: '' },
+        });
+      expect(await run(['db', 'migrate'])).toBe(0);
+      expect(await run(['ledger', 'check'])).toBe(0);
+    } finally {
+      process.chdir(cwd);
+    }
+  });
 });

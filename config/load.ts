@@ -3,7 +3,7 @@
  * Every problem is reported at once, each with its path in the file and its line, so an operator
  * fixes the file in one pass instead of one error per start.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { LineCounter, parseDocument, isMap, isNode, isScalar, type Document } from 'yaml';
 import type { z } from 'zod';
@@ -30,10 +30,12 @@ export interface LoadOptions {
 export function findConfigPath(options: LoadOptions = {}): string {
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
-  const candidate = options.path ?? env.REDEYE_CONFIG ?? DEFAULT_CONFIG_FILE;
+  // Empty is unset, as for every REDEYE_* variable: resolved, '' would name the working folder.
+  const fromEnv = env.REDEYE_CONFIG || undefined;
+  const candidate = options.path ?? fromEnv ?? DEFAULT_CONFIG_FILE;
   const full = resolve(cwd, candidate);
+  const how = options.path ? '--config' : fromEnv ? 'REDEYE_CONFIG' : 'the default location';
   if (!existsSync(full)) {
-    const how = options.path ? '--config' : env.REDEYE_CONFIG ? 'REDEYE_CONFIG' : 'the default location';
     throw new ConfigError(
       `configuration file not found: ${full} (from ${how}). ` +
         `Copy examples/redeye.config.yaml to ${DEFAULT_CONFIG_FILE}, or pass --config <file>.`,
@@ -41,12 +43,23 @@ export function findConfigPath(options: LoadOptions = {}): string {
       { file: full },
     );
   }
+  if (!statSync(full).isFile())
+    throw new ConfigError(`configuration path ${full} (from ${how}) is not a file`, [], { file: full });
   return full;
 }
 
 export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   const path = findConfigPath(options);
-  return parseConfig(readFileSync(path, 'utf8'), path, options.env ?? process.env);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    // Unreadable (permissions, a vanished mount) is the configuration's fault to the operator: exit 2,
+    // naming the file, rather than a bare system error.
+    const code = (e as NodeJS.ErrnoException).code ?? 'unknown error';
+    throw new ConfigError(`configuration file ${path} cannot be read (${code})`, [], { file: path });
+  }
+  return parseConfig(text, path, options.env ?? process.env);
 }
 
 /** Parses and validates configuration text; `path` names the file in errors and anchors relative paths. */
