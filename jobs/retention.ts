@@ -11,7 +11,8 @@
  *
  * The erasure reaches every row tied to the member: the member record, names as travelled on their
  * activities, the names in the JSON of the alliance claims and retro-claims of their activities (claim id,
- * member number, flight and points stay for the books and the partners' reconciliation), and the texts of
+ * member number, flight and points stay for the books and the partners' reconciliation; a retro-claim
+ * still PENDING once decided, as the nightly scrub takes it), and the texts of
  * rejects carrying their number; what the feeds store of the number later (an erased member may keep
  * claiming) is scrubbed the same way every night. What cannot be tied to one member is removed by age, every night, counted
  * from the business date (never the wall clock): the text of rejects, expired FTL parts and completed FTL
@@ -197,6 +198,8 @@ export async function eraseMember(
       .select('id', 'claim_id', 'claim');
     unreadable.push(...(await scrubClaims(trx, 'alliance_claims', rows, token)).unreadable);
   }
+  // A retro-claim still PENDING keeps the name: a claim by flight and name finds its coupon without a
+  // card by it. The nightly scrub takes it once decided, as it does one received after the erasure.
   unreadable.push(
     ...(
       await scrubClaims(
@@ -204,6 +207,7 @@ export async function eraseMember(
         'retro_claims',
         await trx('retro_claims')
           .where({ member_number: member.number })
+          .whereNot({ status: 'PENDING' })
           .orderBy('id')
           .select('id', 'claim_id', 'claim'),
         token,

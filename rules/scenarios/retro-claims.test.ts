@@ -16,7 +16,7 @@ import {
 import { memberNumber, replaceOnce, useScenario, type Coupon, type Person } from './scenario.js';
 import { filesShow } from './files-show-cli.js';
 import { claimOutcome } from './edges.js';
-import { retentionJob } from '../../jobs/retention.js';
+import { forgetMember, retentionJob } from '../../jobs/retention.js';
 import { ingestJob } from '../../jobs/ingest.js';
 import { accrueJob } from '../../jobs/accrue.js';
 
@@ -1331,6 +1331,50 @@ for (const engine of availableEngines()) {
       expect(await claimOutcome(w, 'C-1')).toEqual(['CREDITED', null]);
       expect(await w.balance(IVANOV.number)).toBe(461);
       expect(await w.rejects({ feed: 'retro-claims' })).toEqual([]);
+    });
+  });
+
+  describe(`a retro-claim of a member forgotten while it waits (${engine})`, () => {
+    const s = useScenario(engine);
+    const SECRET = { REDEYE_TOKEN_SECRET: 'retro-claims test secret' };
+
+    it('keeps the name while pending, finds the coupon without a card by it, and loses it once credited', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV);
+      w.dropCoupons([coupon('0741000000001')]);
+      await w.night('2026-03-11');
+      const claim = {
+        id: 'C-1',
+        member: IVANOV.number,
+        received: '2026-03-12',
+        carrier: 'XX',
+        flight: '245',
+        date: '2026-03-10',
+        from: 'SVO',
+        to: 'KZN',
+        surname: 'IVANOV',
+        givenName: 'IVAN',
+      };
+      w.dropRetroClaims([claim]);
+      await w.night('2026-03-12');
+      expect(await claimOutcome(w, 'C-1')).toEqual(['PENDING', 'PENDING']);
+      // The member asks to be forgotten while the claim waits for its flight to be 14 days old.
+      await forgetMember({ ...w.w.ctx('2026-03-13'), env: SECRET }, IVANOV.number);
+      const stored = async () =>
+        JSON.parse((await w.knex('retro_claims').where({ claim_id: 'C-1' }).first('claim')).claim);
+      expect(await stored()).toMatchObject({ surname: 'IVANOV' });
+      await w.night('2026-03-24');
+      // As the same claim received after the erasure would be.
+      expect(await claimOutcome(w, 'C-1')).toEqual(['CREDITED', null]);
+      expect(await w.balance(IVANOV.number)).toBe(461);
+      // Decided, it is the nightly retention's to scrub.
+      const night = await retentionJob({ ...w.w.ctx('2026-03-24'), env: SECRET });
+      expect(night.counts).toMatchObject({ claimsOfErasedScrubbed: 1 });
+      expect(await stored()).toMatchObject({
+        claimId: 'C-1',
+        memberNumber: IVANOV.number,
+        surname: expect.stringMatching(/^TOK-/),
+      });
     });
   });
 }
