@@ -409,8 +409,15 @@ for (const engine of availableEngines()) {
       });
       // The night's own retention scrubbed them, not an age rule: in these tables she is gone already.
       const tonight = await everyTable(knex);
-      for (const t of ['retro_claims', 'alliance_claims', 'activities', 'rejects'])
+      for (const t of ['retro_claims', 'alliance_claims', 'rejects'])
         expect(holding(new Map([[t, tonight.get(t)!]]), SECRETS), t).toEqual([]);
+      // Her later flight keeps its names as travelled, as anyone's does while a coupon without a card
+      // may have to find its passenger by them.
+      expect(
+        await knex('activities')
+          .where({ member_number: MARTA.number, activity_date: '2025-02-20' })
+          .first('travel_surname'),
+      ).toEqual({ travel_surname: MARTA.surname });
       // A retro-claim still PENDING keeps the name it may have to find a coupon by.
       await knex('retro_claims').insert({
         claim_id: 'RC-10',
@@ -425,8 +432,9 @@ for (const engine of availableEngines()) {
       );
       await knex('retro_claims').where({ claim_id: 'RC-10' }).update({ status: 'REJECTED' });
 
-      // Every period has passed: nothing holds her name, while the claims keep what the books need.
-      await retentionJob(w.ctx('2025-06-01'));
+      // Every period has passed, the flight's windows too: nothing holds her name, while the claims keep
+      // what the books need.
+      await retentionJob(w.ctx('2026-03-01'));
       expect(holding(await everyTable(knex), SECRETS)).toEqual([]);
       expect(
         JSON.parse((await knex('retro_claims').where({ claim_id: 'RC-9' }).first('claim')).claim),
@@ -443,7 +451,7 @@ for (const engine of availableEngines()) {
       });
       const tables = ['retro_claims', 'alliance_claims', 'activities', 'rejects'] as const;
       const before = await Promise.all(tables.map((t) => knex(t).orderBy('id').select('*')));
-      const again = await retentionJob(w.ctx('2025-06-01'));
+      const again = await retentionJob(w.ctx('2026-03-01'));
       expect(again.counts).toMatchObject({ erased: 0, claimsOfErasedScrubbed: 0 });
       expect(await Promise.all(tables.map((t) => knex(t).orderBy('id').select('*')))).toEqual(before);
     });

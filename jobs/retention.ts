@@ -14,7 +14,8 @@
  * member number, flight and points stay for the books and the partners' reconciliation; a retro-claim
  * still PENDING once decided, as the nightly scrub takes it), and the texts of
  * rejects carrying their number; what the feeds store of the number later (an erased member may keep
- * claiming) is scrubbed the same way every night. What cannot be tied to one member is removed by age, every night, counted
+ * claiming) is scrubbed the same way every night, but for the names as travelled on their later flights,
+ * kept as anyone's while a coupon without a card may have to find its passenger by them. What cannot be tied to one member is removed by age, every night, counted
  * from the business date (never the wall clock): the text of rejects, expired FTL parts and completed FTL
  * messages (`retention.rejectTextDays`), landed inbound files once read (`landedFileDays`), Redeye's copies of
  * delivered exports and the delivered mailing lists in the shared outbox (`exportCopyDays`), and stored
@@ -331,15 +332,16 @@ const ofErasedNumber = (q: Knex | Knex.Transaction, column: string) =>
  * claiming, and a claim is stored as read, with the name the member wrote: a retro-claim keeps it while
  * PENDING (it may have to find a coupon without a card by the name travelled), so it is scrubbed once
  * decided; a partner airline's claim is read again by no one once stored (its activity carries the flight),
- * so at once. Names as travelled and the text of rejects of the number go as `eraseMember` takes them.
- * Already scrubbed rows are left as they are, so a rerun changes nothing.
+ * so at once. The text of rejects of the number goes as `eraseMember` takes it. Names as travelled on the
+ * number's later flights are not cleared here: a coupon without a card finds its FTL passenger on the card
+ * only by them, so they go as anyone's do, once the flight is past the windows that need them
+ * (`travelNamesNeededFrom`). Already scrubbed rows are left as they are, so a rerun changes nothing.
  */
 async function scrubLaterRecordsOfErased(
   trx: Knex.Transaction,
   token: (v: string | null) => string | null,
 ): Promise<{
   claimsScrubbed: number;
-  travelNamesCleared: number;
   rejectTextsBlanked: number;
   replaced: ReplacedClaim[];
 }> {
@@ -371,19 +373,13 @@ async function scrubLaterRecordsOfErased(
     claimsScrubbed += changed;
     replaced.push(...unreadable);
   }
-  const travelNamesCleared = Number(
-    await trx('activities')
-      .where(keepsTravelNames)
-      .whereExists(ofErasedNumber(trx, 'activities.member_number'))
-      .update({ travel_surname: null, travel_given_name: null }),
-  );
   const rejectTextsBlanked = Number(
     await trx('rejects')
       .whereNotNull('text')
       .whereExists(ofErasedNumber(trx, 'rejects.member_number'))
       .update({ text: null }),
   );
-  return { claimsScrubbed, travelNamesCleared, rejectTextsBlanked, replaced };
+  return { claimsScrubbed, rejectTextsBlanked, replaced };
 }
 
 /** An account never enrolled, as `eraseMember` takes it: no members row, no names of its own. */
@@ -451,7 +447,6 @@ export const retentionJob: Job = async (ctx: JobContext): Promise<JobResult> => 
   const counts = {
     erased: erasing.length,
     claimsOfErasedScrubbed: since.claimsScrubbed,
-    travelNamesOfErasedCleared: since.travelNamesCleared,
     rejectTextsOfErasedBlanked: since.rejectTextsBlanked,
     ...(unreadableClaims.length > 0 ? { unreadableClaimsReplaced: unreadableClaims.length } : {}),
     temporaryFilesRemoved,

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../../test/harness/db.js';
 import type { SimulationEvent } from '../../jobs/simulate.js';
 import { exportJob } from '../../jobs/export.js';
+import { forgetMember, retentionJob } from '../../jobs/retention.js';
 import { unclaimedPassengers } from '../../exporters/alliance.js';
 import { exportCopy } from '../../test/harness/files.js';
 import { Program } from '../program.js';
@@ -1506,6 +1507,37 @@ for (const engine of availableEngines()) {
       expect(again.ingest.counts['ftl.duplicates']).toBe(1);
       expect(await w.balance(IVANOV.number)).toBe(461);
       expect(await w.statusBalance(IVANOV.number)).toBe(15000);
+    });
+
+    it('a member forgotten who keeps flying: after the nightly retention the cardless coupon still completes the FTL credit, and its refund takes both back', async () => {
+      const w = s();
+      const SECRET = { REDEYE_TOKEN_SECRET: 'flights test secret' };
+      await w.enrol('2026-03-01', IVANOV);
+      await forgetMember({ ...w.w.ctx('2026-03-02'), env: SECRET }, IVANOV.number);
+      w.dropFtl(ftl());
+      await w.night('2026-03-11');
+      expect(await w.balance(IVANOV.number)).toBe(461);
+      // The night's retention scrubs what came for the erased number, but not the names the coupon
+      // without a card finds its passenger by.
+      await w.run(retentionJob, '2026-03-11');
+      w.dropCoupons([cardless()]);
+      await w.night('2026-03-12');
+      expect(await w.activity(CPN)).toBeUndefined();
+      expect(await w.activity(KEY)).toMatchObject({
+        status: 'POSTED',
+        seen_coupon: YES,
+        ticket_number: '0741000000001',
+      });
+      expect(await w.statusBalance(IVANOV.number)).toBe(15000);
+      w.dropCoupons([cardless({ status: 'R' })]);
+      await w.night('2026-03-13');
+      expect(await w.balance(IVANOV.number)).toBe(0);
+      expect(await w.statusBalance(IVANOV.number)).toBe(0);
+      expect(await w.activity(KEY)).toMatchObject({ status: 'REVERSED', reason: 'NOT_FLOWN' });
+      // Once no coupon or claim can credit the flight any more, the names go as anyone's do.
+      expect(await w.activity(KEY)).toMatchObject({ travel_surname: 'IVANOV' });
+      await w.run(retentionJob, '2027-03-14');
+      expect(await w.activity(KEY)).toMatchObject({ travel_surname: null, travel_given_name: null });
     });
 
     it('both in one night: one activity, credited once with miles and status; the night run again posts nothing', async () => {
