@@ -350,6 +350,32 @@ for (const engine of availableEngines()) {
       });
     });
 
+    it("an address the members feed refused leaves with the reject's text: the message never held it", async () => {
+      const BAD = 'marta moreno@mail.example';
+      inbox(w, 'members', 'MEMBERS_20240201.csv', membersCsv([MARTA]));
+      await runJob(w.ctx('2024-02-01'), 'nightly');
+      // The CRM sends her again with a mistyped address.
+      inbox(w, 'members', 'MEMBERS_20240202.csv', membersCsv([{ ...MARTA, email: BAD }]));
+      await runJob(w.ctx('2024-02-02'), 'nightly');
+      const knex = w.t.db.knex;
+      expect(await knex('rejects').select('field', 'reason', 'message', 'text')).toEqual([
+        {
+          field: 'email',
+          reason: 'BAD_FORMAT',
+          message: expect.not.stringContaining('moreno'),
+          text: BAD,
+        },
+      ]);
+      await forgetMember(w.ctx('2024-02-03'), MARTA.number);
+      await retentionJob(w.ctx('2024-06-01'));
+      expect(holding(await everyTable(knex), [BAD])).toEqual([]);
+      expect(await knex('rejects').first('field', 'reason', 'text')).toEqual({
+        field: 'email',
+        reason: 'BAD_FORMAT',
+        text: null,
+      });
+    });
+
     it('claims that come for her after she was forgotten lose her name once decided, and a rerun changes nothing', async () => {
       // She stays active after the erasure and keeps filing claims: a retro-claim for her flight and a
       // partner's claim for her Lufthansa flight, both read with her name as she wrote it.

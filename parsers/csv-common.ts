@@ -871,11 +871,13 @@ export class FieldReader {
    * @param names column names, indexed like the validators' `c` argument
    * @param positions for each column, its field index in the row, or -1 when the file lacks the column
    * @param reasonFor maps the reader's reason codes onto a feed's own (identity by default)
+   * @param personal the columns holding personal data (names, birth date, e-mail, phone)
    */
   constructor(
     readonly names: readonly string[],
     public positions: Int32Array,
     private readonly reasonFor: (code: string) => string = (code) => code,
+    private readonly personal: ReadonlySet<string> = new Set(),
   ) {}
 
   use(fields: string[]): void {
@@ -899,10 +901,14 @@ export class FieldReader {
     const field = this.names[c] ?? '*';
     const reason = this.reasonFor(code);
     if (this.problem === null) {
+      // A personal value refused stays only in the reject's text, which erasure and the age rule blank:
+      // the message outlives both (files show, the daily report's reject detail).
       const message =
         text.length === 0
           ? `${field} is required: expected ${expected}`
-          : `${field}: expected ${expected}, found ${JSON.stringify(clipText(text))}`;
+          : this.personal.has(field)
+            ? `${field}: expected ${expected}`
+            : `${field}: expected ${expected}, found ${JSON.stringify(clipText(text))}`;
       this.problem = { field, reason, message, text };
     } else {
       this.more.push(`${field} ${reason}`);
@@ -1094,7 +1100,13 @@ export interface ColumnSpec {
   name: string;
   /** A required column must appear in the header row; an optional one may be left out (its values read as empty). */
   required: boolean;
+  /** Its values are personal data: a reject's message does not quote one it refuses. */
+  personal?: true;
 }
+
+/** The columns of `columns` holding personal data. */
+export const personalColumns = (columns: readonly ColumnSpec[]): ReadonlySet<string> =>
+  new Set(columns.filter((c) => c.personal).map((c) => c.name));
 
 export type HeaderCheck =
   | { ok: true; positions: Int32Array; header: string[] }
@@ -1216,6 +1228,8 @@ export abstract class HeaderedCsvHandler<T> implements CsvRowHandler<T> {
       r = this.reader = new FieldReader(
         this.columns.map((c) => c.name),
         check.positions,
+        undefined,
+        personalColumns(this.columns),
       );
       return null;
     }

@@ -422,9 +422,33 @@ describe('members parser properties', () => {
       ['members.csv', 3, 'email', 'BAD_FORMAT'],
       ['members.csv', 4, 'email', 'BAD_FORMAT'],
     ]);
+    // The address refused stays in the reject's text only, which erasure and the age rule blank.
     expect(rejects[0]!.message).toBe(
-      'email: expected an e-mail address of at most 254 characters, without spaces, control or other invisible characters, found "iv\\u0001an@example.com"',
+      'email: expected an e-mail address of at most 254 characters, without spaces, control or other invisible characters',
     );
+    expect(rejects[0]!.text).toBe('iv\u0001an@example.com');
+  });
+
+  it("keeps a refused name, birth date, e-mail or phone out of the reject's message, in its text alone", async () => {
+    const LONG = `IVANOV${'A'.repeat(200)}`;
+    const csv = [
+      'member_number,status,enrolment_date,enrolment_channel,surname,given_name,birth_date,email,phone,updated_at',
+      `0012345678,ACTIVE,2019-03-14,WEB,${LONG},IVAN,,,,2024-05-01T10:00:00Z`,
+      `0012345678,ACTIVE,2019-03-14,WEB,IVANOV,${LONG},,,,2024-05-01T10:00:00Z`,
+      '0012345678,ACTIVE,2019-03-14,WEB,IVANOV,IVAN,1980-02-30,,,2024-05-01T10:00:00Z',
+      '0012345678,ACTIVE,2019-03-14,WEB,IVANOV,IVAN,,ivan ivanov@mail.example,,2024-05-01T10:00:00Z',
+      '0012345678,ACTIVE,2019-03-14,WEB,IVANOV,IVAN,,,+7 phone 1234,2024-05-01T10:00:00Z',
+      '',
+    ].join('\n');
+    const { rejects } = await collect(membersParser, [bytesInput('members.csv', csv)]);
+    const refused = [LONG, LONG, '1980-02-30', 'ivan ivanov@mail.example', '+7 phone 1234'];
+    expect(rejects.map((r) => r.field)).toEqual(['surname', 'given_name', 'birth_date', 'email', 'phone']);
+    rejects.forEach((r, i) => {
+      expect(r.message).toMatch(new RegExp(`^${r.field}: expected `));
+      expect(r.message).not.toContain(refused[i]!.slice(0, 12));
+      // The text, which erasure and retention.rejectTextDays blank, still shows the operator what came.
+      expect(r.text).toContain(refused[i]!.slice(0, 12));
+    });
   });
 
   it('takes an address exactly when no character in it is invisible, so a list carries it as stored', async () => {

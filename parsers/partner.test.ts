@@ -484,3 +484,39 @@ describe('partner parser properties', () => {
     );
   });
 });
+
+describe("personal data in a partner file's refusals", () => {
+  const LONG = `NIKITINA${'A'.repeat(200)}`;
+  const detail = (surname: string, given: string) =>
+    `D,RBX0100,6221012195,${surname},${given},2026-10-31,CARD_SPEND,MCC5812,10.00,USD,100,`;
+
+  it("keeps a refused surname or given name out of the reject's message, in its text alone", async () => {
+    const { rejects } = await collect(partnerParser, [
+      bytesInput(
+        'REDBANK_20261101_00670.csv',
+        ['H,REDBANK,670,2026-11-01T01:00:00Z', detail(LONG, 'O'), detail('NIKITINA', LONG), 'T,2,200,20.00']
+          .join('\n')
+          .concat('\n'),
+      ),
+    ]);
+    expect(rejects.map((r) => [r.field, r.message])).toEqual([
+      ['surname', 'surname: expected at most 200 characters'],
+      ['given_name', 'given_name: expected at most 200 characters'],
+    ]);
+    expect(rejects.map((r) => r.text.slice(0, 8))).toEqual(['NIKITINA', 'NIKITINA']);
+  });
+
+  it('does not quote a first line that is no H record: it may be a detail, names and all', async () => {
+    const { verdicts } = await collect(partnerParser, [
+      bytesInput(
+        'REDBANK_20261101_00670.csv',
+        [detail('NIKITINA', 'OLGA'), 'T,1,100,10.00'].join('\n') + '\n',
+      ),
+    ]);
+    expect(verdicts[0]).toMatchObject({
+      verdict: 'rejected',
+      reason: 'BAD_HEADER',
+      message: 'the file must start with an H record, found a D record at line 1',
+    });
+  });
+});

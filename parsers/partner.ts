@@ -147,6 +147,7 @@ class PartnerHandler implements CsvRowHandler<PartnerActivity> {
     D_COLUMNS,
     Int32Array.from(D_COLUMNS, (_, i) => i),
     partnerReason,
+    new Set(['surname', 'given_name']),
   );
   private readonly fileName: PartnerFileName | null;
   private rows = 0;
@@ -176,7 +177,8 @@ class PartnerHandler implements CsvRowHandler<PartnerActivity> {
     this.rows++;
     const type = (fields[0] as string).trim();
     if (first && type !== 'H') {
-      this.headerProblem = `the file must start with an H record, found ${JSON.stringify(clipText(fields.join(this.delimiter)))}`;
+      // Not quoted: the line may be a D record, names and all, and a file's refusal is kept for good.
+      this.headerProblem = `the file must start with an H record, found ${type === 'D' || type === 'T' ? `a ${type} record` : 'no record type H, D or T'} at line ${line}`;
     }
     if (type === 'H') {
       this.readHeader(fields, line, first, fault);

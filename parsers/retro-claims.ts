@@ -48,8 +48,8 @@ export const RETRO_CLAIM_COLUMNS: readonly ColumnSpec[] = [
   { name: 'flight_date', required: false },
   { name: 'origin', required: false },
   { name: 'destination', required: false },
-  { name: 'surname', required: true },
-  { name: 'given_name', required: false },
+  { name: 'surname', required: true, personal: true },
+  { name: 'given_name', required: false, personal: true },
 ];
 const ID = 0;
 const MEMBER = 1;

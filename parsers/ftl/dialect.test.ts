@@ -253,6 +253,20 @@ describe('names', () => {
       ]);
     },
   );
+
+  it.each([
+    ['1IVAN0V/IVAN', 'the surname is not a name'],
+    ['1IVANOV/IVAN/PETR0VNA', 'a given name is not a name'],
+  ])("keeps the refused name %s out of the reject's message, in its text alone", async (line, why) => {
+    const { rejects } = await read(message([GROUP, line]));
+    expect(rejects).toEqual([
+      expect.objectContaining({
+        reason: 'MALFORMED_NAME',
+        message: `${why}: expected 1SURNAME/GIVEN NAMES [TITLE]`,
+        text: line,
+      }),
+    ]);
+  });
 });
 
 describe('elements', () => {

@@ -525,13 +525,14 @@ export function readNameElementFully(t: string): NameElement | string {
   const slash = nameText.indexOf('/', i);
   if (slash === -1) return 'expected SURNAME/GIVEN NAMES';
   const surname = trimmed(nameText.slice(i, slash));
-  if (!isNameText(surname)) return `surname ${JSON.stringify(surname)} is not a name`;
+  // Not quoted: a reject's message outlives its text, which erasure and the age rule blank.
+  if (!isNameText(surname)) return 'the surname is not a name';
   const names: ParsedName[] = [];
   let from = slash + 1;
   while (true) {
     const next = nameText.indexOf('/', from);
     const given = trimmed(next === -1 ? nameText.slice(from) : nameText.slice(from, next));
-    if (!isNameText(given)) return `given name ${JSON.stringify(given)} is not a name`;
+    if (!isNameText(given)) return 'a given name is not a name';
     const split = splitTitle(given);
     const raw = next === -1 && from === slash + 1 ? trimmed(nameText.slice(i)) : `${surname}/${given}`;
     names.push({ surname, givenName: split.givenName, title: split.title, raw });
