@@ -55,13 +55,11 @@ export async function ingestFtlDelivery(
   let rejectCount = 0;
   const outcome = await ctx.db.transaction(async (trx) => {
     const heldRows = await trx('ftl_parts').where({ status: 'held' }).select('id', 'part', 'file_id');
-    // A seeded part keeps the id of the file it first arrived in (heldSeedOf); tonight's files are the
-    // delivery's, one per name.
+    // Each record, reject, verdict and part carries the registry id of its file (a seeded part, that of the
+    // file it first arrived in: heldSeedOf). Names do not tell the files apart: two of one delivery may
+    // bear the same (`names: reused`, a late file read with the next night's).
     const seeds = heldRows.map(heldSeedOf);
     const completed = await completedFtlMessages(trx);
-    const tonightByName = new Map(files.map((f) => [f.name, f.id]));
-    const fileIdOf = (e: { file: string; fileId?: number | undefined }) =>
-      e.fileId ?? tonightByName.get(e.file);
     const assembler = new FtlAssembler(
       {
         encoding: feed?.encoding ?? 'utf-8',
@@ -119,8 +117,8 @@ export async function ingestFtlDelivery(
     for await (const run of assembler.parseRuns(inputs)) {
       for (let i = 0; i < run.length; i++) {
         const event = run[i]!;
-        if (event.type === 'record') handle(event.record, fileIdOf(event), event.line);
-        else if (event.type === 'reject') addReject(fileIdOf(event), parseRejectRow(event));
+        if (event.type === 'record') handle(event.record, event.fileId, event.line);
+        else if (event.type === 'reject') addReject(event.fileId, parseRejectRow(event));
         else verdicts.push(event);
       }
       if (drafts.length >= BATCH) await flush();
@@ -129,15 +127,15 @@ export async function ingestFtlDelivery(
     const result = assembler.result();
     // Incomplete messages past the hold time are reported against the file of their first part.
     for (const m of result.expired) {
-      const { file, fileId, ...reject } = expiredMessageReject(m);
-      addReject(fileIdOf({ file, fileId }), reject);
+      const { file: _file, fileId, ...reject } = expiredMessageReject(m);
+      addReject(fileId, reject);
     }
     for (const [fileId, rows] of rejectsByFile) {
       rejectCount += rows.length;
       await insertRejects(trx, ctx, { id: fileId, feed: 'ftl' }, rows);
     }
     const set = { at: ctx.now().toISOString(), businessDate: ctx.businessDate };
-    await rememberCompletedFtlMessages(trx, result.completed, fileIdOf, ctx.businessDate);
+    await rememberCompletedFtlMessages(trx, result.completed, (m) => m.fileId, ctx.businessDate);
     await trx('ftl_parts').where({ status: 'held' }).delete();
     for (const h of result.held) {
       await trx('ftl_parts')
@@ -145,7 +143,7 @@ export async function ingestFtlDelivery(
           message_key: h.message,
           part_number: h.part,
           part: JSON.stringify(h),
-          file_id: fileIdOf(h) ?? null,
+          file_id: h.fileId ?? null,
           received_at: h.receivedAt,
           status: 'held',
         })
@@ -159,7 +157,7 @@ export async function ingestFtlDelivery(
             message_key: m.message,
             part_number: p.part,
             part: JSON.stringify(p),
-            file_id: fileIdOf(p) ?? null,
+            file_id: p.fileId ?? null,
             received_at: p.receivedAt,
             status: 'expired',
           })
@@ -173,7 +171,7 @@ export async function ingestFtlDelivery(
     let rejectedRecords = 0;
     const countsOf = new Map<number, FtlFileCounts>();
     for (const v of verdicts) {
-      const id = fileIdOf(v);
+      const id = v.fileId;
       if (id === undefined || !files.some((f) => f.id === id)) continue;
       const held = (v.meta as unknown as FtlFileMeta | undefined)?.counts.passengersHeld ?? 0;
       const c: FtlFileCounts = {
@@ -192,11 +190,9 @@ export async function ingestFtlDelivery(
         set,
       );
     }
-    const stillHeld = new Set(result.held.map(fileIdOf).filter((x): x is number => x !== undefined));
+    const stillHeld = new Set(result.held.map((h) => h.fileId).filter((x): x is number => x !== undefined));
     // Tonight's expired parts are stored above: of the stored ones, only earlier nights' add anything.
-    const { expiredIn } = await expiredByFile(trx, result.expired, (f) =>
-      fileIdOf({ file: f.name, fileId: f.id }),
-    );
+    const { expiredIn } = await expiredByFile(trx, result.expired, (f) => f.id);
     // Files held until now (from earlier nights, or tonight's whose message expired at once): what
     // their parts became tonight (settleHeldFile, which the simulator shares).
     const held = await trx('files')

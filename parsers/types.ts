@@ -56,17 +56,18 @@ export interface SourcePosition {
    * A document written on one line gives every record the same line; answers keep its order by this.
    */
   ordinal?: number;
+  /**
+   * FTL: the registry's id of the file the record or reject came from (`ParseInput.fileId`, or that of the
+   * file a part held from an earlier night first arrived in). Two files of one delivery may bear the same
+   * name (a DCS that uploads `ftl.txt` every night, a late one read with the next night's): the name
+   * alone cannot tell them apart. Absent when the input was given no id.
+   */
+  fileId?: number;
 }
 
 export interface RecordEvent<T> extends SourcePosition {
   type: 'record';
   record: T;
-  /**
-   * FTL: the registry's id of the file of a part held from an earlier night, whose records come out with
-   * tonight's. A later file may bear its name (a DCS that uploads `ftl.txt` every night): the name alone
-   * cannot tell the two apart. Absent for tonight's files, whose names are the delivery's own.
-   */
-  fileId?: number;
   /** Number of input lines this record consumed (an FTL passenger spans several). */
   lines?: number;
 }
@@ -133,8 +134,8 @@ export interface ParseInput {
   /** Size in bytes when known: XML feeds refuse a file over their limit before parsing. */
   size?: number;
   /**
-   * The registry's id of the file, when it has one. FTL keeps it with the parts it holds for a later
-   * delivery, whose files may bear the same name.
+   * The registry's id of the file, when it has one. FTL gives it to the file's records and rejects and
+   * keeps it with the parts it holds for a later delivery: files of one delivery may bear the same name.
    */
   fileId?: number;
   /**

@@ -285,6 +285,46 @@ describe('held parts across deliveries', () => {
     expect(result.expired[0]!.description).toMatch(/can no longer be read/);
   });
 
+  it('tells two files of one name apart by their registry id: each record, reject and part is of its own file', async () => {
+    // A DCS that uploads ftl.txt every night: a late one read with the next night's, and a part held
+    // from the night before under the same name.
+    const night1 = await deliver([{ ...ftlInput('ftl.txt', P1, NIGHT1), fileId: 1 }]);
+    const P2final = part(2, true, [['BELOVA', '1000000040']]);
+    const late = { ...ftlInput('ftl.txt', `THANK YOU\r\n${P2final}`, NIGHT2), fileId: 2 };
+    const next = {
+      ...ftlInput(
+        'ftl.txt',
+        P2final +
+          part(1, true, [['DOROVA', '1000000065']], 'XX246/03JUN SVO') +
+          part(1, false, [['KOZLOVA', '1000000057']], 'XX247/03JUN SVO'),
+        NIGHT2,
+      ),
+      fileId: 3,
+    };
+    const night2 = await deliver([late, next], {}, night1.result.held);
+
+    expect(night2.records.map((r) => [r.fileId, r.record.surname, r.record.held])).toEqual([
+      [1, 'ABRAMOVA', false],
+      [2, 'BELOVA', false],
+      [3, 'DOROVA', false],
+      [3, 'KOZLOVA', true],
+    ]);
+    expect(night2.rejects.map((r) => [r.fileId, r.reason])).toEqual([
+      [2, 'OUTSIDE_MESSAGE'],
+      [3, 'DUPLICATE_PART'],
+      [3, 'DUPLICATE_PART'],
+    ]);
+    expect(night2.verdicts.map((v) => [v.fileId, v.verdict])).toEqual([
+      [2, 'accepted'],
+      [3, 'held'],
+    ]);
+    expect(night2.result.completed.map((c) => [c.message, c.fileId])).toEqual([
+      ['XX245/2024-06-03/SVO', 1],
+      ['XX246/2024-06-03/SVO', 3],
+    ]);
+    expect(night2.result.held.map((h) => [h.message, h.fileId])).toEqual([['XX247/2024-06-03/SVO', 3]]);
+  });
+
   it('reads a seeded part with the year of its own receipt, not of the night it completes', async () => {
     const dec1 = part(1, false, [['DEKABR', '1000000016']], 'XX900/31DEC DME');
     const dec2 = part(2, true, [['YANVAR', '1000000024']], 'XX900/31DEC DME');

@@ -3,8 +3,8 @@
  *
  * Event order and what a consumer may credit:
  * - A message's records are emitted when its last missing part arrives (for a one-part message, as
- *   soon as its END line is read), each record with the file and line it came from. Parts read earlier
- *   in the same delivery therefore release their records while a later file is being read.
+ *   soon as its END line is read), each record with the file (and its `fileId`) and line it came from.
+ *   Parts read earlier in the same delivery therefore release their records while a later file is read.
  * - A file's verdict follows all of its events: it is emitted once the file is read and every message
  *   it contributed to is complete, or at the end of the delivery.
  * - At the end of the delivery, parts of still-incomplete messages are read with `held: true` so every
@@ -413,10 +413,11 @@ export class FtlAssembler {
     };
   }
 
-  private partSink(file: FileState | null): PartSink {
+  /** Where a part of `file` goes; a seeded part (no file of tonight's) is of the file it first arrived in. */
+  private partSink(file: FileState | null, seed: HeldFtlPart | null = null): PartSink {
     return file === null
-      ? { out: this.out, account: null, counts: null }
-      : { out: this.out, account: file.account, counts: file.counts };
+      ? { out: this.out, account: null, counts: null, fileId: seed?.fileId }
+      : { out: this.out, account: file.account, counts: file.counts, fileId: file.fileId };
   }
 
   /** A part's flight line has arrived: read its header, and its body as it comes. */
@@ -475,6 +476,7 @@ export class FtlAssembler {
     this.out.push({
       type: 'reject',
       file: file.name,
+      ...(file.fileId === undefined ? {} : { fileId: file.fileId }),
       line: j.firstLine,
       field: '*',
       reason: j.reason,
@@ -703,13 +705,8 @@ export class FtlAssembler {
           ownPrograms: this.ownPrograms,
           reject: null,
         });
-      if (sp.seed !== null) {
-        this.usedSeeds.push(sp.seed);
-        const fileId = sp.seed.fileId;
-        // Its file's name may be tonight's too: the id says which file the records are of.
-        if (fileId !== undefined) for (const ev of reader.out) if (ev.type === 'record') ev.fileId = fileId;
-      }
-      handOn(reader, this.partSink(sp.file), false);
+      if (sp.seed !== null) this.usedSeeds.push(sp.seed);
+      handOn(reader, this.partSink(sp.file, sp.seed), false);
       passengers += reader.passengers;
       for (const g of reader.groups) {
         const k = g.destination + g.subclass;

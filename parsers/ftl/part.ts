@@ -1312,6 +1312,11 @@ export interface PartSink {
   /** Null for a part seeded from an earlier delivery: its lines were accounted when it first arrived. */
   account: LineAccount | null;
   counts: FtlFileCounts | null;
+  /**
+   * The registry's id of the file the part is of, which its records and rejects carry: another file of
+   * the delivery may bear the same name.
+   */
+  fileId: number | undefined;
 }
 
 /**
@@ -1321,17 +1326,21 @@ export interface PartSink {
 export function handOn(reader: PartReader, sink: PartSink, held: boolean): void {
   const out = sink.out;
   const events = reader.out;
+  const fileId = sink.fileId;
   if (sink.account === null) {
     for (let i = 0; i < events.length; i++) {
       const ev = events[i]!;
-      if (ev.type === 'record') out.push(ev);
+      if (ev.type !== 'record') continue;
+      if (fileId !== undefined) ev.fileId = fileId;
+      out.push(ev);
     }
     return;
   }
-  if (held) {
+  if (held || fileId !== undefined) {
     for (let i = 0; i < events.length; i++) {
       const ev = events[i]!;
-      if (ev.type === 'record') ev.record.held = true;
+      if (fileId !== undefined) ev.fileId = fileId;
+      if (held && ev.type === 'record') ev.record.held = true;
     }
   }
   // The reader is done with: its events go on as they are.

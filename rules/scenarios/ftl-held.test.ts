@@ -7,6 +7,7 @@ import { renameSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../../test/harness/db.js';
+import { fetchJob } from '../../jobs/fetch.js';
 import { decideHeld } from '../../jobs/registry.js';
 import type { SimulationEvent } from '../../jobs/simulate.js';
 import {
@@ -356,6 +357,37 @@ for (const engine of availableEngines()) {
       expect(file).toMatchObject({ verdict: 'accepted', message: 'its held parts completed' });
       expect(JSON.parse(String(file.counts))).toMatchObject({ records: 1, rejects: 0, held: 0 });
       expect(await w.rejects()).toEqual([]);
+    });
+
+    it("a late ftl.txt fetched by hand and read with the next night's ftl.txt: each file is credited and counted its own passengers", async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV, PETROV);
+      const noCard = { surname: 'SIDOROV', givenName: 'SIDOR' };
+      // The night of 11 March is run by hand as far as fetch: its ftl.txt lands, not read.
+      w.drop('ftl', part('XX245', 1, true, [ivanov, noCard]), 'ftl.txt');
+      uploadedAt(w, 'ftl.txt', '2026-03-11T12:00:00Z');
+      await w.run(fetchJob, '2026-03-11');
+      const late = await fileId(w, 'ftl.txt');
+      w.drop('ftl', part('XX247', 1, true, [petrov]), 'ftl.txt');
+      uploadedAt(w, 'ftl.txt', '2026-03-12T12:00:00Z');
+      // The simulator reads the inbox, not a file landed and left unread: this night is not foretold.
+      await w.night('2026-03-12', { foretold: false });
+      const next = await fileId(w, 'ftl.txt', 1);
+
+      expect((await w.activitiesOf(IVANOV.number)).map((a) => Number(a.source_file_id))).toEqual([late]);
+      expect((await w.activitiesOf(PETROV.number)).map((a) => Number(a.source_file_id))).toEqual([next]);
+      expect((await w.rejects()).map((r) => Number(r.file_id))).toEqual([late]);
+      const files = await w
+        .knex('files')
+        .whereIn('id', [late, next])
+        .orderBy('id')
+        .select('verdict', 'counts');
+      expect(files.map((f) => [f.verdict, JSON.parse(String(f.counts))])).toEqual([
+        ['accepted', expect.objectContaining({ records: 1, rejects: 1, held: 0 })],
+        ['accepted', expect.objectContaining({ records: 1, rejects: 0, held: 0 })],
+      ]);
+      expect(await w.balance(IVANOV.number)).toBe(461);
+      expect(await w.balance(PETROV.number)).toBe(461);
     });
 
     it("a message that expires while the next ftl.txt brings another flight: the held file is rejected, not tonight's", async () => {
