@@ -41,7 +41,7 @@ import {
   notOwnFlight,
   type MemberFacts,
 } from './eligibility.js';
-import type { FxTable } from './fx.js';
+import type { FxConversion, FxTable } from './fx.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { Program } from './program.js';
 import { reject, REJECT_REASONS, type Rejection } from './reasons.js';
@@ -247,10 +247,7 @@ function toBaseAmount(
   let converted = amount;
   if (currency !== base) {
     const c = ctx.fx.convert(amount, currency, base, date, ctx.program.config.fx.maxStaleDays);
-    if (!c.ok) {
-      const rejection = reject('BAD_CURRENCY', 'currency', c.message);
-      return c.awaited ? { ok: false, rejection, awaited: true } : { ok: false, rejection };
-    }
+    if (!c.ok) return unconvertible(c);
     converted = c.amount;
   }
   try {
@@ -261,6 +258,31 @@ function toBaseAmount(
     const what = `${amount.toFixed()} ${currency}${currency === base ? '' : ` in ${base}`}`;
     return { ok: false, rejection: pastExactMinor(field, what, base) };
   }
+}
+
+/**
+ * An exact amount of `currency` in the base currency at the activity date's rate, not rounded: a sum of
+ * amounts in several currencies is rounded once, as a whole (fx-rates.md).
+ */
+function toBaseExact(
+  ctx: AccrualContext,
+  amount: Decimal,
+  currency: string,
+  date: IsoDate,
+): { ok: true; value: Decimal } | { ok: false; rejection: Rejection; awaited?: true } {
+  const base = ctx.program.baseCurrency;
+  const c = ctx.fx.convertUnrounded(amount, currency, base, date, ctx.program.config.fx.maxStaleDays);
+  return c.ok ? { ok: true, value: c.amount } : unconvertible(c);
+}
+
+/** An amount with no rate to convert it by: one still to come is waited for (`unconverted`). */
+function unconvertible(c: Extract<FxConversion, { ok: false }>): {
+  ok: false;
+  rejection: Rejection;
+  awaited?: true;
+} {
+  const rejection = reject('BAD_CURRENCY', 'currency', c.message);
+  return c.awaited ? { ok: false, rejection, awaited: true } : { ok: false, rejection };
 }
 
 /**
@@ -1082,9 +1104,10 @@ function hotelSpend(
   const revenue = row.detail?.revenue ?? [];
   const counted = revenue.filter((r) => !categories || categories.includes(r.category));
   if (counted.length === 0) return { ok: true, value: null };
-  // Each currency's lines are added up exactly and converted once, as a coupon's fare is (`fareOf`), the
-  // sum rounded once to the base currency's minor unit (fx-rates.md): a hotel may send thousandths, and
-  // rounding each night to the cent made three nights of 33.335 USD 100.02 instead of 100.00.
+  // Each currency's lines are added up exactly and converted once, as a coupon's fare is (`fareOf`), and
+  // the stay's whole revenue rounded once to the base currency's minor unit (fx-rates.md): a hotel may
+  // send thousandths, and rounding each night to the cent made three nights of 33.335 USD 100.02 instead
+  // of 100.00; rounding each currency's part made 10.00 EUR + 23.325 CHF 33.33 USD instead of 33.34.
   const byCurrency = new Map<string, Decimal>();
   for (const r of counted) {
     let amount: Decimal;
@@ -1109,17 +1132,23 @@ function hotelSpend(
     }
     byCurrency.set(r.currency, sum);
   }
-  let total = 0;
+  const exact: Decimal[] = [];
   for (const [currency, amount] of byCurrency) {
-    const base = toBaseAmount(ctx, amount, currency, row.activityDate, 'Amount');
-    if (!base.ok) return base;
-    total += base.value;
-    if (!Number.isSafeInteger(total)) {
-      const rejection = pastExactMinor('Amount', "the stay's revenue", ctx.program.baseCurrency);
-      return { ok: false, rejection };
-    }
+    const converted = toBaseExact(ctx, amount, currency, row.activityDate);
+    if (!converted.ok) return converted;
+    exact.push(converted.value);
   }
-  return { ok: true, value: total };
+  // Added in the conversion's own precision (the first amount's), not Decimal's default 20 digits.
+  const total = exact.reduce((sum, amount) => sum.plus(amount));
+  const base = ctx.program.baseCurrency;
+  try {
+    return { ok: true, value: toMinorUnits(total, base) };
+  } catch (error) {
+    // A rate above 1 can take a sum that was in range out of it.
+    if (!(error instanceof InputError)) throw error;
+    const what = [...byCurrency].map(([currency, amount]) => `${amount.toFixed()} ${currency}`).join(' + ');
+    return { ok: false, rejection: pastExactMinor('Amount', `${what} in ${base}`, base) };
+  }
 }
 
 function uncountedRevenue(row: ActivityRow, contract: string, categories: string[] | undefined): Rejection {

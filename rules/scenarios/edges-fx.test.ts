@@ -310,5 +310,44 @@ for (const engine of availableEngines()) {
       });
       expect(await w.balance(IVANOV.number)).toBe(300 + 303 + 328);
     });
+    it('a hotel stay’s revenue in several currencies is converted exactly and rounded once, as one sum', async () => {
+      const w = s();
+      // Friday 10 July 2026: 1 EUR = 1.0004 USD = 1.0000 CHF.
+      w.dropFx({ '2026-07-10': { USD: '1.0004', CHF: '1.0000' } });
+      await w.enrol('2026-05-01', IVANOV);
+      await w.night('2026-07-11');
+      const stay = (reservation: string, food: { amount: string; currency: string }) => ({
+        member: IVANOV.number,
+        surname: 'IVANOV',
+        givenName: 'IVAN',
+        reservation,
+        checkIn: '2026-07-08',
+        checkOut: '2026-07-10',
+        revenue: [
+          { category: '9', amount: '10.00', currency: 'EUR' },
+          { category: '2', ...food },
+        ],
+      });
+      w.dropHotel('GS', [
+        stay('GS-CHF', { amount: '23.325', currency: 'CHF' }),
+        stay('GS-USD', { amount: '3.333', currency: 'USD' }),
+      ]);
+      await w.night('2026-07-12');
+      // EUR 10.00 is USD 10.004 and CHF 23.325 USD 23.33433: 33.33833, so 33.34 and 100 points at
+      // GRANDSTAY-2026's 3 a dollar; each currency rounded alone made 10.00 + 23.33 = 33.33, 99 points.
+      expect(await w.activity(hotelKey('GRANDSTAY', 'GS-CHF', 'GS001'))).toMatchObject({
+        status: 'POSTED',
+        base_spend_minor: 3334,
+        points: 100,
+      });
+      // The base currency's own thousandths join the sum: 10.004 + 3.333 = 13.337, 13.34 and 40 points
+      // (10.00 + 3.33 = 13.33 earned 39).
+      expect(await w.activity(hotelKey('GRANDSTAY', 'GS-USD', 'GS001'))).toMatchObject({
+        status: 'POSTED',
+        base_spend_minor: 1334,
+        points: 40,
+      });
+      expect(await w.balance(IVANOV.number)).toBe(100 + 40);
+    });
   });
 }
