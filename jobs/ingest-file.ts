@@ -9,6 +9,7 @@ import type { Knex } from 'knex';
 import { getParser } from '../parsers/index.js';
 import type { FeedName, ParseOptions, RecordEvent, RejectEvent, VerdictEvent } from '../parsers/types.js';
 import { clipText } from '../parsers/types.js';
+import type { LoadedConfig } from '../config/load.js';
 import type { JobContext } from './types.js';
 import {
   copyFaultMessage,
@@ -159,18 +160,29 @@ export function parseRejectRow(e: RejectEvent): RejectRow {
   };
 }
 
+/**
+ * How a feed's files are read, as its configuration says: encoding, a CSV's delimiter, an XML document's
+ * size limit, the program's member numbers. The night and the simulator both read by it, so a file the
+ * night reads is the file the simulator shows.
+ */
+export function feedParseOptions(config: LoadedConfig, feed: FeedName): ParseOptions {
+  const feedConfig = config.feeds[feed];
+  return {
+    encoding: feedConfig?.encoding,
+    delimiter: feedConfig?.delimiter,
+    maxBytes: feedConfig?.maxBytes,
+    memberNumber: config.program.memberNumber,
+  };
+}
+
 /** Ingests one file with its feed's handler; records the verdict and counts in the registry. */
 export async function ingestFile<T>(
   ctx: JobContext,
   file: FileRow,
   handler: FeedHandler<T>,
 ): Promise<FileOutcome> {
-  const feedConfig = ctx.config.feeds[handler.feed];
   const options: ParseOptions = {
-    encoding: feedConfig?.encoding,
-    delimiter: feedConfig?.delimiter,
-    maxBytes: feedConfig?.maxBytes,
-    memberNumber: ctx.config.program.memberNumber,
+    ...feedParseOptions(ctx.config, handler.feed),
     ...handler.parseOptions?.(file),
   };
   const parser = getParser(handler.feed);

@@ -200,7 +200,6 @@ describe('redeye simulate', () => {
     expect(err.join('\n')).toMatch(/simulate reads activity feeds/);
   });
 
-  /** Runs `redeye simulate … --json` on files written into the test folder; returns its events. */
   /** `redeye simulate` of files written into the test folder: its output lines, JSON or text. */
   async function simulateOut(
     feed: string,
@@ -394,6 +393,36 @@ describe('redeye simulate', () => {
     const summary = summaryOf(events);
     expect(summary).toMatchObject({ records: 2, posted: 0, points: 0, rejected: 2 });
     expect(summary.files).toMatchObject([{ verdict: 'rejected', reason: 'CONTROL_TOTAL_MISMATCH' }]);
+  });
+
+  describe('reads each file as the feed is configured, as the night does', () => {
+    /** The example configuration with one feed's line changed as `change` says. */
+    const configured = (feed: string, change: (line: string) => string) => {
+      const yaml = readFileSync(config, 'utf8');
+      const line = yaml.split('\n').find((l) => l.trimStart().startsWith(`${feed}:`))!;
+      writeFileSync(config, yaml.replace(line, change(line)));
+    };
+
+    it('a flown feed separated by |: its coupon read and credited, not the file refused', async () => {
+      configured('flown', (l) => l.replace('completeness:', 'delimiter: "|", completeness:'));
+      const events = await simulateJson('flown', {
+        'coupons.csv': (
+          FLOWN + coupon('5550000000001', 'XX,245', '1000000032', 'ABRAMOV,PAVEL', 'F')
+        ).replaceAll(',', '|'),
+      });
+      expect(events[0]).toMatchObject({ type: 'file', verdict: 'accepted' });
+      expect(summaryOf(events)).toMatchObject({ records: 1, rejected: 0 });
+    });
+
+    it('a hotel document over the feed’s maxBytes: refused whole TOO_LARGE, as ingest refuses it', async () => {
+      configured('hotel', (l) => l.replace('maxBytes: 20971520', 'maxBytes: 200'));
+      const fixture = resolve(import.meta.dirname, '../parsers/fixtures/xml/hotel-stays.xml');
+      const events = await simulateJson('hotel', {
+        'GS_stays.xml': readFileSync(fixture, 'utf8').replaceAll('ChainCode="NA"', 'ChainCode="GS"'),
+      });
+      expect(events[0]).toMatchObject({ type: 'file', verdict: 'rejected', reason: 'TOO_LARGE' });
+      expect(summaryOf(events)).toMatchObject({ posted: 0, points: 0 });
+    });
   });
 
   it('rejects a partner file whose sequence the registry already holds as DUPLICATE_FILE', async () => {

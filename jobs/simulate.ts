@@ -124,7 +124,7 @@ import {
   cancelledBeforeCredit,
   type FirstCopy,
 } from '../rules/sent-again.js';
-import type { FileRefusal } from './ingest-file.js';
+import { feedParseOptions, type FileRefusal } from './ingest-file.js';
 import { isReversal } from '../ledger/types.js';
 import {
   completedFtlMessages,
@@ -1096,11 +1096,14 @@ export async function* simulateNight(
   // them: a flown coupon then finds the FTL passengers the delivery released, whatever feed came first.
   for (const { feed, inputs, options = {} } of night) {
     const parser = getParser(feed);
+    // The feed's own settings first, as ingest reads with them; what the delivery gives (an --encoding)
+    // overrides them, and a setting left undefined there keeps the feed's.
+    const given = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
     const parseOptions = {
-      ...options,
+      ...feedParseOptions(config, feed),
+      ...given,
       ownPrograms: [program.code],
       timeZone: config.program.timeZone,
-      memberNumber: config.program.memberNumber,
     } as ParseOptions;
     // As the night takes them: one fetch lands the files in name order, ingest reads a partner's in the
     // order it numbered them, and the registry stops a file received before (the same content) and a

@@ -16,6 +16,7 @@ import {
   type SimulationEvent,
 } from '../../jobs/simulate.js';
 import { pendingInbound } from '../../jobs/registry.js';
+import { feedParseOptions } from '../../jobs/ingest-file.js';
 import { businessDateOption } from './run.js';
 import type { LoadedConfig } from '../../config/load.js';
 import { formatMinor } from '../../lib/money.js';
@@ -110,12 +111,8 @@ function optionsFor(
   let options: ParseOptions & { ownPrograms?: string[]; timeZone?: string } = {};
   try {
     const cfg = ctx.config;
-    const f = cfg.feeds[feed];
     options = {
-      encoding: f?.encoding,
-      delimiter: f?.delimiter,
-      maxBytes: f?.maxBytes,
-      memberNumber: cfg.program.memberNumber,
+      ...feedParseOptions(cfg, feed),
       ownPrograms: [cfg.program.code],
       timeZone: cfg.program.timeZone,
     };
