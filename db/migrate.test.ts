@@ -1769,6 +1769,66 @@ for (const engine of availableEngines()) {
       }
     });
 
+    it('053 takes the personal values refused before it out of the messages, and leaves every other message', async () => {
+      const t = await createTestDatabase(engine);
+      try {
+        const since = MIGRATION_NAMES.slice(
+          MIGRATION_NAMES.indexOf('053_reject_messages_without_personal_values'),
+        );
+        for (const _ of since) await t.db.knex.migrate.down(MIGRATION_CONFIG);
+        const [file] = await t.db
+          .knex('files')
+          .insert({
+            direction: 'in',
+            feed: 'partner',
+            name: 'REDBANK_20260604_1.csv',
+            size: 1,
+            sha256: 'x'.repeat(64),
+            verdict: 'rejected',
+            reason: 'BAD_HEADER',
+            message: 'the file must start with an H record, found "D,RB1,1000000032,IVANOV,IVAN"',
+            created_at: '2026-06-05T02:00:00Z',
+          })
+          .returning('id');
+        const rejects: Array<[string, string, string]> = [
+          ['members', 'email', 'email: expected an e-mail address, found "ivan ivanov@mail.example"'],
+          ['members', 'birth_date', 'birth_date: expected a date YYYY-MM-DD, found "1980-02-30"'],
+          ['flown', 'passenger_surname', 'passenger_surname: expected a name, found "IVAN0V"'],
+          ['ftl', 'name', 'name element 1IVAN0V/IVAN: surname "IVAN0V" is not a name'],
+          ['ftl', 'name', 'given name "PETR0VNA" is not a name'],
+          ['partner', '*', 'the file must start with an H record, found "D,RB1,1000000032,IVANOV,IVAN"'],
+          // Not personal: a card number or a currency refused stays quoted, as the readers write it now.
+          ['flown', 'currency', 'currency: expected an ISO 4217 code, found "RUR"'],
+          ['members', 'email', 'email is required: expected an e-mail address'],
+        ];
+        for (const [feed, field, message] of rejects)
+          await t.db.knex('rejects').insert({
+            feed,
+            field,
+            reason: 'BAD_FORMAT',
+            message,
+            business_date: '2026-06-04',
+            created_at: '2026-06-05T02:00:00Z',
+          });
+        expect(await migrateLatest(t.db)).toEqual(since);
+        expect(await t.db.knex('rejects').orderBy('id').pluck('message')).toEqual([
+          'email: expected an e-mail address',
+          'birth_date: expected a date YYYY-MM-DD',
+          'passenger_surname: expected a name',
+          'name element 1IVAN0V/IVAN: the surname is not a name',
+          'a given name is not a name',
+          'the file must start with an H record',
+          'currency: expected an ISO 4217 code, found "RUR"',
+          'email is required: expected an e-mail address',
+        ]);
+        expect(await t.db.knex('files').where('id', insertedId(file)).first('message')).toEqual({
+          message: 'the file must start with an H record',
+        });
+      } finally {
+        await t.cleanup();
+      }
+    });
+
     it('007 keeps a reject whose field is a long path into a hotel stay', async () => {
       const t = await createTestDatabase(engine);
       try {

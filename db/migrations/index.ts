@@ -48,6 +48,7 @@ import * as m046 from './046_activity_marketing_key.js';
 import * as m047 from './047_lots_by_account.js';
 import * as m050 from './050_record_ordinal.js';
 import * as m052 from './052_status_posting_keys_kept.js';
+import * as m053 from './053_reject_messages_without_personal_values.js';
 
 export interface Migration {
   name: string;
@@ -100,6 +101,7 @@ export const migrations: Migration[] = [
   { name: '047_lots_by_account', ...m047 },
   { name: '050_record_ordinal', ...m050 },
   { name: '052_status_posting_keys_kept', ...m052 },
+  { name: '053_reject_messages_without_personal_values', ...m053 },
 ];
 
 export const migrationSource: Knex.MigrationSource<Migration> = {
