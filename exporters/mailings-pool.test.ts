@@ -2,7 +2,8 @@
  * The monthly balance statement of a pool member, on SQLite and PostgreSQL, in worked examples on the
  * demo program (members earn into their pool and redeem from it): the statement is the member's own
  * account and their pool's together, in one row, so a pool member whose points all move in the pool is
- * sent one, and the transfer of a joining member's own points into the pool nets out.
+ * sent one, and the transfer of a joining member's own points into the pool nets out. A flight's class
+ * correction counts as earned, as the reports count it.
  */
 import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../test/harness/db.js';
@@ -10,6 +11,8 @@ import {
   mailable,
   memberNumber,
   useScenario,
+  type Coupon,
+  type FtlMessage,
   type Person,
   type Scenario,
 } from '../rules/scenarios/scenario.js';
@@ -37,11 +40,11 @@ function rent(w: Scenario, who: Person, date: string, points: number): void {
   ]);
 }
 
-/** The statement rows of March 2026, by member number: the figures only. */
-async function march(w: Scenario): Promise<Record<string, number[]>> {
-  const rows = await w.mailingList('BALANCE_STATEMENT', '2026-03-31');
+/** The statement rows of the month ending `end` (March 2026 by default), by member number: the figures only. */
+async function march(w: Scenario, end = '2026-03-31'): Promise<Record<string, number[]>> {
+  const rows = await w.mailingList('BALANCE_STATEMENT', end);
   for (const r of rows) {
-    expect([r.periodStart, r.periodEnd]).toEqual(['2026-03-01', '2026-03-31']);
+    expect([r.periodStart, r.periodEnd]).toEqual([`${end.slice(0, 8)}01`, end]);
     // The statement adds up: closing = opening + earned − redeemed − expired + adjusted.
     expect(r.closing).toBe(r.opening + r.earned - r.redeemed - r.expired + r.adjusted);
   }
@@ -130,6 +133,54 @@ for (const engine of availableEngines()) {
         [IVANOV.number]: [1000, 250, 100, 0, 0, 1150],
         [BORIS.number]: [0, 150, 0, 0, 0, 150],
       });
+    });
+  });
+
+  describe(`balance statement of a flight's class correction (${engine})`, () => {
+    const s = useScenario(engine);
+    /** XX245 SVO–KZN (461 miles) of 10 March: IVANOV listed in C without `-B`, his coupon booked Y. */
+    const ftl: FtlMessage = {
+      flight: 'XX245',
+      date: '2026-03-10',
+      board: 'SVO',
+      groups: [
+        { dest: 'KZN', cls: 'C', pax: [{ surname: 'IVANOV', givenName: 'IVAN', card: IVANOV.number }] },
+      ],
+    };
+    const coupon = (status?: Coupon['status']): Coupon => ({
+      ticket: '0741000000001',
+      coupon: 1,
+      flight: '245',
+      date: '2026-03-10',
+      from: 'SVO',
+      to: 'KZN',
+      booked: 'Y',
+      flown: 'C',
+      surname: 'IVANOV',
+      givenName: 'IVAN MR',
+      card: { program: 'XX', number: IVANOV.number },
+      fare: '120.00',
+      tax: '30.00',
+      ...(status ? { status } : {}),
+    });
+
+    it('counts the correction, and its reversal with the refund, as earned, as the monthly report issues it', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      await mailable(w, IVANOV);
+      // The FTL credits C's 922; the coupon brings the flight to the booked Y's 461.
+      w.dropFtl(ftl);
+      await w.night('2026-03-11');
+      w.dropCoupons([coupon()]);
+      await w.night('2026-03-12');
+      expect(await w.balance(IVANOV.number)).toBe(461);
+      // The flight earned 461, as the month's points issued say: not 922 earned and 461 taken back.
+      expect((await march(w))[IVANOV.number]).toEqual([0, 461, 0, 0, 0, 461]);
+      // Refunded in April: the award and its correction are taken back, 461 less earned.
+      w.dropCoupons([coupon('R')]);
+      await w.night('2026-04-02');
+      expect(await w.balance(IVANOV.number)).toBe(0);
+      expect((await march(w, '2026-04-30'))[IVANOV.number]).toEqual([461, -461, 0, 0, 0, 0]);
     });
   });
 }

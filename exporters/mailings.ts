@@ -35,6 +35,7 @@ import type { LoadedConfig } from '../config/load.js';
 import type { MailingKind } from '../config/schema.js';
 import { addDays, endOfMonth, startOfMonth, type IsoDate } from '../lib/dates.js';
 import { poolsLastActiveIn } from '../ledger/queries.js';
+import { MOVEMENT_KIND_SQL } from '../reports/common.js';
 import { Program } from '../rules/program.js';
 import { tiersOn } from './alliance.js';
 import { awaitingDelivery, exportKey } from './outbox.js';
@@ -553,7 +554,9 @@ interface PeriodFigures {
 /**
  * The figures of the award accounts of `kind` owned by `ids` (members or pools) for [start, end], by
  * owner, in two queries however many owners: the opening balance from the entries dated before the
- * period, and the period's entries by posting kind (a reversal counts under the kind it reverses).
+ * period, and the period's entries by posting kind as the reports count them (`MOVEMENT_KIND_SQL`: a
+ * reversal under the kind it reverses, a flight's class correction as earned), so a flight corrected to
+ * its coupon's classes shows what it earned, not the FTL's award and an adjustment taking part back.
  */
 async function periodFigures(
   q: Q,
@@ -581,8 +584,8 @@ async function periodFigures(
     .whereIn(`a.${owner}`, ids)
     .andWhere('e.business_date', '>=', start)
     .andWhere('e.business_date', '<=', end)
-    .groupBy(`a.${owner}`, q.raw('COALESCE(o.kind, p.kind)'))
-    .select(`a.${owner} as owner`, q.raw('COALESCE(o.kind, p.kind) AS kind'))
+    .groupBy(`a.${owner}`, q.raw(MOVEMENT_KIND_SQL))
+    .select(`a.${owner} as owner`, q.raw(`${MOVEMENT_KIND_SQL} AS kind`))
     .sum({ amount: 'e.amount' })) as Array<{ owner: number; kind: string; amount: number | string }>;
   const of = (id: number) => {
     let f = out.get(id);
