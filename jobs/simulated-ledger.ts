@@ -8,6 +8,7 @@
 import type { Knex } from 'knex';
 import { Accounts, describeAccount } from '../ledger/accounts.js';
 import {
+  cameFrom,
   expiredOfLots,
   expiredPerAccount,
   followTransfers,
@@ -22,7 +23,7 @@ import {
   type Followed,
   type TransferMove,
 } from '../ledger/follow.js';
-import { lowestBalanceSince } from '../ledger/ledger.js';
+import { byExpiryOrder, lowestBalanceSince } from '../ledger/ledger.js';
 import { lotMovementsOf, lotsCreatedBy } from '../ledger/queries.js';
 import {
   EXPIRED_FROM_LOTS_OF,
@@ -226,7 +227,7 @@ export class SimulatedLedger {
     // valid on its date.
     const unexpired =
       !isReversal(request) && request.kind === 'REDEMPTION' && request.activityDate !== undefined
-        ? await this.expiredToSpend(entries, request.activityDate)
+        ? await this.expiredToSpend(entries, request.activityDate, request.mergedFrom)
         : new Map<string, { points: number; keys: Map<string, number> }>();
     // As the ledger judges a redemption: lots whose last day is before its date are not its to spend.
     const validOn = !isReversal(request) && request.kind === 'REDEMPTION' ? request.activityDate : undefined;
@@ -570,11 +571,14 @@ export class SimulatedLedger {
   /**
    * What a redemption dated `validOn` would take back from EXPIRY, per account it debits: what stored
    * expiries took from lots valid that day and EXPIRY still holds (`heldByExpiry`, as the ledger judges
-   * it), less what the run's redemptions took of them already, earliest expiring first.
+   * it), less what the run's redemptions took of them already, earliest expiring first. A merged
+   * member's (`mergedFrom`, her own account), as the ledger takes it: what expired on her account, moved
+   * on to the one debited, and there only what expired of lots her merge carried in.
    */
   private async expiredToSpend(
     entries: Entry[],
     validOn: string,
+    mergedFrom?: string,
   ): Promise<Map<string, { points: number; keys: Map<string, number> }>> {
     const out = new Map<string, { points: number; keys: Map<string, number> }>();
     const look = {
@@ -582,10 +586,17 @@ export class SimulatedLedger {
       movementsOf: (id: number) => lotMovementsOf(this.knex, id),
       originOf: (lotId: number) => this.lotOrigin(lotId),
       reversalOf: (postingId: number) => this.reversalOf(postingId),
+      accountOf: async (lotId: number) => {
+        const lot = (await this.knex('lots as l')
+          .join('accounts as a', 'a.id', 'l.account_id')
+          .where('l.id', lotId)
+          .first('a.code')) as { code: string };
+        return lot.code;
+      },
     };
-    for (const [account, amount] of debitsOn(entries, (code) => describeAccount(code).tracksLots)) {
+    const held = async (account: string) => {
       const acc = await this.knex('accounts').where({ code: account }).first('id');
-      if (!acc) continue;
+      if (!acc) return [];
       const rows = (
         await sqlRows<Parameters<typeof toExpiredLot>[0]>(this.knex, EXPIRED_LOTS_VALID_ON, [
           Number(acc.id),
@@ -593,9 +604,18 @@ export class SimulatedLedger {
           validOn,
         ])
       ).map(toExpiredLot);
+      return heldByExpiry(rows, look);
+    };
+    for (const [account, amount] of debitsOn(entries, (code) => describeAccount(code).tracksLots)) {
+      let expired = await held(account);
+      if (mergedFrom !== undefined && mergedFrom !== account) {
+        const hers = [];
+        for (const e of expired) if (await cameFrom(e.lotId, mergedFrom, look)) hers.push(e);
+        expired = [...hers, ...(await held(mergedFrom))].sort(byExpiryOrder);
+      }
       let left = -amount;
       const keys = new Map<string, number>();
-      for (const e of await heldByExpiry(rows, look)) {
+      for (const e of expired) {
         if (left === 0) break;
         const take = Math.min(e.expired - (this.unexpiredNow.get(e.postingKey) ?? 0), left);
         if (take <= 0) continue;

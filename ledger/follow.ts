@@ -325,6 +325,29 @@ async function lotsCarriedBy(
 }
 
 /**
+ * Whether a lot's points came from account `from`: the lot is in it, or a transfer (a merge, a move into
+ * a pool) carried them out of a lot that came from it. A merged member's redemption takes back from
+ * EXPIRY what expired of her points where her merge carried them, not the survivor's own.
+ */
+export async function cameFrom<K>(
+  lotId: number,
+  from: K,
+  look: Pick<LotTrace, 'movementsOf' | 'lotsCreatedBy'> & {
+    originOf(lotId: number): Promise<{ postingId: number; transfer: boolean }>;
+    accountOf(lotId: number): Promise<K>;
+  },
+): Promise<boolean> {
+  for (let lot: number | undefined = lotId; lot !== undefined;) {
+    if ((await look.accountOf(lot)) === from) return true;
+    const { postingId, transfer } = await look.originOf(lot);
+    if (!transfer) return false;
+    const made: number = lot;
+    lot = [...(await lotsCarriedBy(postingId, look))].find(([, to]) => to.includes(made))?.[0];
+  }
+  return false;
+}
+
+/**
  * The postings a lot's points came through, the lot's own origin first: through each transfer that
  * carried them (a merge, a move into a pool), the origin of the lot it took them from, back to the credit
  * that earned them. A reversal of any of them takes what had expired from the lot back from EXPIRY

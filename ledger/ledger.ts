@@ -11,6 +11,7 @@ import { RedeyeError } from '../lib/errors.js';
 import { canonical, fingerprint } from '../lib/fingerprint.js';
 import { Accounts, describeAccount, type AccountDescriptor, type StatusMetric } from './accounts.js';
 import {
+  cameFrom,
   expiredOfLots,
   expiredPerAccount,
   followTransfers,
@@ -347,11 +348,26 @@ function preparePosting(input: PostingInput): PreparedPosting {
   return { type: 'posting', input, entries, hash: fingerprint(canonical(fields)) };
 }
 
+/**
+ * `EXPIRED_LOTS_VALID_ON`'s order, for expiries read from more than one account (a merged member's
+ * redemption): the ledger and the simulated ledger take them in it.
+ */
+export function byExpiryOrder(a: ExpiredLot, b: ExpiredLot): number {
+  return (
+    a.expiresOn.localeCompare(b.expiresOn) ||
+    a.earnedOn.localeCompare(b.earnedOn) ||
+    a.lotId - b.lotId ||
+    a.postingId - b.postingId
+  );
+}
+
 // ------------------------------------------------------------------------------------------------ session
 
 /** Points a redemption takes back from one expiry of a lot valid on its date. */
 interface ExpiredPiece extends ExpiredLot {
+  /** The lot's account; and the account the redemption debits, another for a merged member's own lot. */
   accountId: number;
+  debitId: number;
   /** What it takes of them, and what it has spent of that so far. */
   take: number;
   spent: number;
@@ -444,6 +460,10 @@ class PostingSession {
       if (p.type !== 'posting') continue;
       if (p.input.memberNumber !== undefined && !this.memberIds.has(p.input.memberNumber))
         members.add(p.input.memberNumber);
+      // What a merged member's redemption takes back on her own account is posted there in her name.
+      const merged = p.input.mergedFrom === undefined ? undefined : describeAccount(p.input.mergedFrom);
+      if (merged?.memberNumber !== undefined && !this.memberIds.has(merged.memberNumber))
+        members.add(merged.memberNumber);
       for (const e of p.entries) {
         if (!this.committed.has(e.account) && !this.local.has(e.account)) wanted.set(e.account, e.descriptor);
       }
@@ -601,9 +621,11 @@ class PostingSession {
       const existing = await this.store.findPostingByKey(input.key);
       if (existing) return this.duplicate(input.key, existing, p.hash);
       if (spendsExpired) {
-        fromExpiry = await this.expiredToSpend(guarded, input.activityDate!);
+        const mergedFrom =
+          input.mergedFrom === undefined ? undefined : await this.account(describeAccount(input.mergedFrom));
+        fromExpiry = await this.expiredToSpend(guarded, input.activityDate!, mergedFrom);
         const back = new Map<number, number>();
-        for (const x of fromExpiry) back.set(x.accountId, (back.get(x.accountId) ?? 0) + x.take);
+        for (const x of fromExpiry) back.set(x.debitId, (back.get(x.debitId) ?? 0) + x.take);
         guarded = guardedDebits(
           p.entries.map((e, i) => ({ row: rows[i]!, amount: e.amount + (back.get(rows[i]!.id) ?? 0) })),
         );
@@ -638,6 +660,7 @@ class PostingSession {
         true,
       );
     }
+    const spendable = await this.moveMerged(input, fromExpiry);
     const row = this.postingRow(p);
     const id = await this.store.insertPosting(
       unexpired > 0 || unrecovered > 0
@@ -665,7 +688,7 @@ class PostingSession {
       const e = p.entries[i]!;
       if (e.amount >= 0 || !rows[i]!.tracksLots) continue;
       let left = -e.amount;
-      for (const x of fromExpiry) {
+      for (const x of spendable) {
         if (x.accountId !== rows[i]!.id || x.take === 0 || left === 0) continue;
         const take = Math.min(x.take, left);
         await this.store.adjustLot(x.lotId, -take);
@@ -762,25 +785,81 @@ class PostingSession {
   /**
    * The points of the debited award accounts that a redemption dated `validOn` takes back from EXPIRY,
    * before any open lot: what standing expiries took from lots still valid that day (`heldByExpiry`),
-   * earliest expiring first, up to each debit.
+   * earliest expiring first, up to each debit. A merged member's (`mergedFrom`, her own account) takes
+   * what expired on her account and, on the debited one, only what expired of lots her merge carried
+   * there: the survivor's own expired points were never hers to spend.
    */
   private async expiredToSpend(
     guarded: Map<number, { row: AccountRow; amount: number }>,
     validOn: string,
+    mergedFrom?: AccountRow,
   ): Promise<ExpiredPiece[]> {
     const out: ExpiredPiece[] = [];
     const look = { ...this.lotTrace(), ...this.lotLookups() };
+    const held = async (row: AccountRow) =>
+      (await heldByExpiry(await this.store.expiredLotsValidOn(row.id, validOn), look)).map((e) => ({
+        ...e,
+        accountId: row.id,
+      }));
+    const accountOf = async (lotId: number) => (await this.store.lot(lotId))!.accountId;
     for (const { row, amount } of guarded.values()) {
       if (!row.tracksLots) continue;
+      let expired = await held(row);
+      if (mergedFrom !== undefined && mergedFrom.id !== row.id) {
+        const hers = [];
+        for (const e of expired)
+          if (await cameFrom(e.lotId, mergedFrom.id, { ...look, accountOf })) hers.push(e);
+        expired = [...hers, ...(await held(mergedFrom))].sort(byExpiryOrder);
+      }
       let left = -amount;
-      for (const e of await heldByExpiry(await this.store.expiredLotsValidOn(row.id, validOn), look)) {
+      for (const e of expired) {
         if (left === 0) break;
         const take = Math.min(e.expired, left);
-        out.push({ ...e, accountId: row.id, take, spent: 0 });
+        out.push({ ...e, debitId: row.id, take, spent: 0 });
         left -= take;
       }
     }
     return out;
+  }
+
+  /**
+   * Moves what a merged member's redemption took back from EXPIRY on her own account on to the account
+   * it debits, as her merge moved her open lots (`<redemption>:MERGED`, a transfer carrying the lots):
+   * the pieces the debit spends, those on her account replaced by the lots the move made.
+   */
+  private async moveMerged(input: PostingInput, fromExpiry: ExpiredPiece[]): Promise<ExpiredPiece[]> {
+    const moved = fromExpiry.filter((x) => x.accountId !== x.debitId);
+    if (moved.length === 0) return fromExpiry;
+    const from = await this.accountById(moved[0]!.accountId);
+    const to = await this.accountById(moved[0]!.debitId);
+    const points = moved.reduce((n, x) => n + x.take, 0);
+    const transfer = await this.applyPosting(
+      preparePosting({
+        key: `${input.key}:MERGED`,
+        kind: 'TRANSFER',
+        businessDate: input.businessDate,
+        channel: 'TRANSFER',
+        memberNumber: input.memberNumber,
+        carryLots: true,
+        entries: [
+          ...moved.map((x) => ({ account: from.code, amount: -x.take, lotId: x.lotId })),
+          { account: to.code, amount: points },
+        ],
+        sourceRef: `taken back from EXPIRY on ${from.code} for ${input.key}, dated ${input.activityDate}, and moved as the merge moved the rest`,
+      }),
+    );
+    // The redemption spends all it took back: what it leaves of each expiry expires again on her account.
+    for (const x of moved) x.spent = x.take;
+    const carried = (await this.store.lotsCreatedBy(transfer.postingId!)).map((lot) => ({
+      ...moved[0]!,
+      lotId: lot.id,
+      accountId: to.id,
+      earnedOn: lot.earnedOn,
+      expiresOn: lot.expiresOn!,
+      take: lot.amount,
+      spent: 0,
+    }));
+    return [...fromExpiry.filter((x) => x.accountId === x.debitId), ...carried];
   }
 
   private async applyReversal(

@@ -51,6 +51,14 @@ export interface PostingInput {
    * flight's award corrected down after the member redeemed its miles. Without it such a debit is refused.
    */
   shortfallTo?: string;
+  /**
+   * A redemption of a merged member debited on the account her merge moved her points to: her own points
+   * account. What expired there of lots valid on its date is hers to spend (the merge moved only her open
+   * lots): it is taken back and moved to the debited account (`<key>:MERGED`, as the merge moved the
+   * rest), and of the debited account's expired points only those carried from hers are taken, never the
+   * survivor's own.
+   */
+  mergedFrom?: string;
 }
 
 export interface ReversalInput {

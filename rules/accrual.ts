@@ -1508,6 +1508,7 @@ function decideRedemption(ctx: AccrualContext, row: ActivityRow): AccrualDecisio
           activityDate: row.activityDate,
           sourceFileId: row.sourceFileId ?? undefined,
           sourceRef: row.activityKey,
+          ...('mergedFrom' in holder ? { mergedFrom: holder.mergedFrom } : {}),
         },
         onRefused: refusedAs,
       },
@@ -1523,14 +1524,15 @@ function decideRedemption(ctx: AccrualContext, row: ActivityRow): AccrualDecisio
  * that pool, the merge moving only her own account's, so it debits that pool, whatever became of the
  * survivor; those on her own account the merge has moved to the account at the end of its chain (as a
  * cancellation follows them there), so it debits that account as it is tonight, its pool's where the
- * program earns into pools. One dated after the merge is the survivor's to make: refused, naming the
- * survivor.
+ * program earns into pools. What had expired of her points stayed on her own account (`mergedFrom`): the
+ * ledger takes back from there what was valid on the redemption's date, not the survivor's own expired
+ * points. One dated after the merge is the survivor's to make: refused, naming the survivor.
  */
 function mergedHolder(
   ctx: AccrualContext,
   member: MemberFacts,
   row: ActivityRow,
-): { member: MemberFacts; account: string } | { rejection: Rejection } {
+): { member: MemberFacts; account: string; mergedFrom?: string } | { rejection: Rejection } {
   const survivor = ctx.members.get(ctx.holderOf(member.number));
   const into = survivor?.number ?? member.mergedInto ?? 'another account';
   const refused = (why: string) => ({
@@ -1551,7 +1553,11 @@ function mergedHolder(
   if (pooled !== Accounts.memberPoints(member.number)) return { member, account: pooled };
   if (survivor.status === 'CLOSED' || survivor.status === 'MERGED')
     return refused(`${on}, which is ${survivor.status.toLowerCase()}`);
-  return { member: survivor, account: pointsAccount(ctx, survivor, ctx.businessDate) };
+  return {
+    member: survivor,
+    account: pointsAccount(ctx, survivor, ctx.businessDate),
+    mergedFrom: Accounts.memberPoints(member.number),
+  };
 }
 
 /**

@@ -615,6 +615,127 @@ for (const engine of availableEngines()) {
       expect(await w.balance(SIDOROV.number)).toBe(1400);
     });
 
+    it("a merged member's redemption of a day her expired points were valid takes them back on her own account and spends them at the survivor", async () => {
+      const w = s();
+      const march = await expiredTheNightBefore(w, 100);
+      await w.enrol('2029-03-31', SIDOROV);
+      // Merged into SIDOROV on 1 April: the June 100 move; March's 500, expired, stay on IVANOV's account.
+      w.dropMembers([
+        { ...IVANOV, status: 'MERGED', mergedInto: SIDOROV.number, updatedAt: '2029-04-01T09:00:00Z' },
+      ]);
+      await w.night('2029-04-01');
+      expect(await w.balance(SIDOROV.number)).toBe(100);
+      // The seat issued on 30 March, when IVANOV held 600 valid points, comes a night later.
+      const file = w.dropRedemptions([
+        { id: 'R-1', member: IVANOV.number, date: '2029-03-30', service: 'SEAT', points: 300 },
+      ]);
+      expect(await shownFor(w, file, '2029-04-02')).toEqual([
+        [
+          redemptionKey('R-1'),
+          'POSTED',
+          null,
+          `300 points of it were valid on 2029-03-30 and expired since: taken back from ${Accounts.expiry}`,
+        ],
+      ]);
+      await w.night('2029-04-02');
+      expect(await w.posting(redemptionKey('R-1'))).toMatchObject({
+        entries: { [Accounts.memberPoints(SIDOROV.number)]: -300, [Accounts.redemption('SEAT')]: 300 },
+        detail: { unexpired: 300 },
+      });
+      // As without the merge: March's expiry taken back on IVANOV's account, the 300 moved on to
+      // SIDOROV as the merge moved the rest, and the 200 left expire again where they were.
+      expect((await w.posting(`EXP:${march}:REDEEMED`))?.entries).toEqual({
+        [Accounts.expiry]: -500,
+        [Accounts.memberPoints(IVANOV.number)]: 500,
+      });
+      expect(await w.posting(`${redemptionKey('R-1')}:MERGED`)).toMatchObject({
+        kind: 'TRANSFER',
+        entries: {
+          [Accounts.memberPoints(IVANOV.number)]: -300,
+          [Accounts.memberPoints(SIDOROV.number)]: 300,
+        },
+      });
+      expect((await w.posting(`EXP:${march}:2`))?.entries).toEqual({
+        [Accounts.memberPoints(IVANOV.number)]: -200,
+        [Accounts.expiry]: 200,
+      });
+      expect([await w.balance(IVANOV.number), await w.balance(SIDOROV.number)]).toEqual([0, 100]);
+      expect(await w.lotSummary(SIDOROV.number)).toEqual([[100, '2029-06-30']]);
+      // A rerun posts nothing.
+      const count = await w.postingCount();
+      await w.run(accrueJob, '2029-04-02');
+      expect(await w.postingCount()).toBe(count);
+
+      // Cancelled: the 300 go back to the lot the move made, past its date, so to EXPIRY.
+      w.dropRedemptions([{ ...cancelled('R-1', IVANOV.number, 300, '2029-04-05'), service: 'SEAT' }]);
+      await w.night('2029-04-05');
+      expect(await w.posting(cancellationKey('R-1'))).toMatchObject({
+        entries: { [Accounts.redemption('SEAT')]: -300, [Accounts.expiry]: 300 },
+        detail: { lapsed: 300 },
+      });
+      expect([await w.balance(IVANOV.number), await w.balance(SIDOROV.number)]).toEqual([0, 100]);
+    });
+
+    it("a merged member's redemption spends the points she brought, never reviving the survivor's own expired ones", async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV, SIDOROV);
+      // SIDOROV's own 500 of March 2026 expire on 31 March 2029; IVANOV's 400 of June stay valid.
+      w.dropPartner('DRIVE', '2026-03-03', [
+        {
+          txn: 'S-MAR',
+          member: SIDOROV.number,
+          surname: SIDOROV.surname,
+          date: '2026-03-02',
+          type: 'RENTAL_DAY',
+          spend: '500.00',
+          currency: 'USD',
+        },
+      ]);
+      await w.night('2026-03-03');
+      const sidorovs = (await w.lots(SIDOROV.number))[0]!.id;
+      rent(w, 'I-JUN', '2026-06-02', 400, '2026-06-03');
+      await w.night('2026-06-03');
+      expect((await w.night('2029-03-31')).expire.counts).toMatchObject({ lots: 1, points: 500 });
+      w.dropMembers([
+        { ...IVANOV, status: 'MERGED', mergedInto: SIDOROV.number, updatedAt: '2029-04-01T09:00:00Z' },
+      ]);
+      await w.night('2029-04-01');
+      expect(await w.balance(SIDOROV.number)).toBe(400);
+      w.dropRedemptions([
+        { id: 'R-1', member: IVANOV.number, date: '2029-03-30', service: 'SEAT', points: 300 },
+      ]);
+      await w.night('2029-04-02');
+      expect(await w.activity(redemptionKey('R-1'))).toMatchObject({ status: 'POSTED', points: -300 });
+      expect((await w.posting(redemptionKey('R-1')))?.detail ?? null).toBeNull();
+      expect(await w.posting(`EXP:${sidorovs}:REDEEMED`)).toBeUndefined();
+      expect(await w.balance(SIDOROV.number)).toBe(100);
+      expect(await w.lotSummary(SIDOROV.number)).toEqual([[100, '2029-06-30']]);
+    });
+
+    it("a merged member's redemption takes back what expired of her points after the merge carried them to the survivor", async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV, SIDOROV);
+      rent(w, 'L-MAR', '2026-03-02', 500, '2026-03-03');
+      await w.night('2026-03-03');
+      // Merged on 15 March 2029: her March lot, with its date, expires on SIDOROV's account on the 31st.
+      w.dropMembers([
+        { ...IVANOV, status: 'MERGED', mergedInto: SIDOROV.number, updatedAt: '2029-03-15T09:00:00Z' },
+      ]);
+      await w.night('2029-03-15');
+      expect((await w.night('2029-03-31')).expire.counts).toMatchObject({ lots: 1, points: 500 });
+      w.dropRedemptions([
+        { id: 'R-1', member: IVANOV.number, date: '2029-03-10', service: 'SEAT', points: 300 },
+      ]);
+      await w.night('2029-04-01');
+      expect(await w.posting(redemptionKey('R-1'))).toMatchObject({
+        entries: { [Accounts.memberPoints(SIDOROV.number)]: -300, [Accounts.redemption('SEAT')]: 300 },
+        detail: { unexpired: 300 },
+      });
+      // Already where the redemption debits: nothing to move.
+      expect(await w.posting(`${redemptionKey('R-1')}:MERGED`)).toBeUndefined();
+      expect([await w.balance(IVANOV.number), await w.balance(SIDOROV.number)]).toEqual([0, 0]);
+    });
+
     it('refuses a redemption larger than the balance (INSUFFICIENT_POINTS) and leaves the lots alone', async () => {
       const w = s();
       await twoLots(w);
