@@ -534,6 +534,12 @@ function invoiceNumberOf(month: string, number: number): string {
   return `${month.replace('-', '')}${String(number).padStart(4, '0')}`;
 }
 
+/**
+ * Which of a partner's documents of a month a statement is of: the partner's invoice (`adjusts` null) or an
+ * adjustment of it.
+ */
+export type StatementOf = Pick<NumberRow, 'partnerCode' | 'invoiceNumber' | 'adjusts'>;
+
 /** A numbered document of a month, as `invoice_numbers` keeps it. */
 interface NumberRow {
   id: number;
@@ -750,7 +756,8 @@ async function keptLines(q: Q, ids: readonly number[], period: Period): Promise<
 
 /**
  * What each partner's earlier months billed (`EarlierBills`), for the months whose credits `rows` take
- * back: per partner and month, its documents in delivered transmissions (`delivered(month, k)`), in the
+ * back: per partner and month, its delivered documents (in a delivered transmission, `delivered(month, k)`,
+ * or with a delivered statement, `statementDelivered(month, document)`: `invoiceDocuments` fixes both), in the
  * order they were numbered (a partner's invoice before its adjustments, as they were delivered). A month
  * one of whose delivered documents has no kept lines (delivered before migration 025 and not read back
  * since) is left out whole: replaying only some of its documents would price the reversals by lots it
@@ -761,6 +768,7 @@ export async function earlierBills(
   config: LoadedConfig,
   rows: readonly PartnerCreditRow[],
   delivered: (month: string, transmission: number) => Promise<boolean>,
+  statementDelivered: (month: string, document: StatementOf) => Promise<boolean>,
 ): Promise<EarlierBills> {
   const issuer = config.exports.invoices.issuingOrganizationId;
   const partners = new Map(config.partners.map((p) => [p.code, p]));
@@ -777,7 +785,7 @@ export async function earlierBills(
       if (!codes.has(r.partnerCode) || r.transmission === null) continue;
       if (!deliveredAsked.has(r.transmission))
         deliveredAsked.set(r.transmission, delivered(month, r.transmission));
-      if (await deliveredAsked.get(r.transmission)!) sent.push(r);
+      if ((await deliveredAsked.get(r.transmission)!) || (await statementDelivered(month, r))) sent.push(r);
     }
     const kept = await keptLines(
       q,
@@ -862,7 +870,10 @@ export interface InvoiceDocument {
 
 /**
  * Every numbered document of the month and what it carries, numbers and transmissions given (call inside
- * the transaction that records them):
+ * the transaction that records them). A document is delivered once its transmission is
+ * (`delivered(k)`) or its statement is (`statementDelivered`): the partner reconciles the clearing house's
+ * bill against the figures of its statement, so those figures are fixed from the moment it has them, the
+ * transmission not delivered yet then carrying them unchanged and any change since in an adjustment.
  *
  * - a partner's invoice not delivered carries the month as `billing` has it now (the draft is replaced);
  * - a document delivered carries its kept lines, so its transmission and statement rebuild to the bytes
@@ -891,6 +902,7 @@ export async function invoiceDocuments(
   billing: BillingMonth,
   businessDate: IsoDate,
   delivered: (transmission: number) => Promise<boolean>,
+  statementDelivered: (document: StatementOf) => Promise<boolean>,
   deliveredFile: (transmission: number) => Promise<string | undefined>,
 ): Promise<InvoiceDocument[]> {
   const issuer = config.exports.invoices.issuingOrganizationId;
@@ -902,7 +914,8 @@ export async function invoiceDocuments(
     if (!known.has(k)) known.set(k, await delivered(k));
     return known.get(k)!;
   };
-  const sent = async (r: NumberRow) => r.transmission !== null && (await isDelivered(r.transmission));
+  const sent = async (r: NumberRow) =>
+    r.transmission !== null && ((await isDelivered(r.transmission)) || (await statementDelivered(r)));
   const kept = await keptLines(
     trx,
     rows.map((r) => r.id),

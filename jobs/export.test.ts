@@ -965,6 +965,102 @@ for (const engine of availableEngines()) {
       ]);
     });
 
+    /** What a partner's statement says: its invoice number, type and total. */
+    const statementFigures = (row: OutRow) => {
+      const records = csv(row.copy);
+      return { number: records[0]![1], type: records[0]![10], total: records.at(-1)!.at(-1) };
+    };
+    /** Every document of the month's transmissions not withdrawn, as the clearing house will read them. */
+    const billedDocuments = async () =>
+      (await byKind('invoice'))
+        .filter((r) => r.verdict !== 'withdrawn')
+        .flatMap((r) => documents(readFileSync(r.copy, 'utf8')));
+    /** Only GRANDSTAY's statement reached it; the transmission upload failed (the outbox down). */
+    const deliverStatementOnly = (partner: string) =>
+      t.db
+        .knex('files')
+        .where({ direction: 'out', verdict: 'written', feed: 'invoice-statement', partner_code: partner })
+        .update({ verdict: 'delivered' });
+
+    it('keeps the figures of a statement delivered before its transmission, and bills a later change in an adjustment', async () => {
+      const ledger = new Ledger(t.db, { now: () => new Date('2026-12-01T08:00:00Z') });
+      await exportJob(jobContext(t.db, config, DAY));
+      await deliverStatementOnly('GRANDSTAY');
+      const statement = await one('invoice-statement', 'GRANDSTAY');
+      expect(statementFigures(statement)).toEqual({ number: '2026110001', type: 'Invoice', total: '245.11' });
+
+      // A rerun of a November night posts a late STAY credit: 1,000 × 0.0095 = 9.50 more.
+      await lateCredit(ledger, 'GRANDSTAY', 'LATE-1', 1000, 'GRANDSTAY-2026', 'STAY');
+      const again = await exportJob(jobContext(t.db, config, DAY, new Date('2026-12-02T09:00:00Z')));
+      expect(again.counts.drifted).toBeUndefined();
+      // The statement GRANDSTAY holds stands as delivered, and the draft transmission, not delivered,
+      // carries its invoice with the same figures and the difference in an adjustment of its own.
+      const statements = (await byKind('invoice-statement')).filter((r) => r.partner_code === 'GRANDSTAY');
+      expect(statements.map((r) => [r.name, r.verdict])).toEqual([
+        ['GRANDSTAY_STATEMENT_202611.csv', 'delivered'],
+        ['GRANDSTAY_STATEMENT_202611_2026110003.csv', 'written'],
+      ]);
+      expect(sha256(statement.copy)).toBe(statement.sha256);
+      expect(statementFigures(statements[1]!)).toEqual({
+        number: '2026110003',
+        type: 'Invoice',
+        total: '9.50',
+      });
+      expect(await carriedNumbers()).toEqual([
+        {
+          name: 'XX1_ISXML_202611_0001.xml',
+          verdict: 'written',
+          numbers: ['2026110001', '2026110002', '2026110003'],
+        },
+      ]);
+      // Each statement GRANDSTAY reads is billed to the clearing house with its own figures.
+      const billed = new Map((await billedDocuments()).map((d) => [d.number, d.total]));
+      for (const row of statements) {
+        const figures = statementFigures(row);
+        expect(billed.get(figures.number), figures.number).toBe(figures.total);
+      }
+    });
+
+    it('keeps a statement delivered before its transmission in it when its credits are taken back, with a credit note', async () => {
+      const ledger = new Ledger(t.db, { now: () => new Date('2026-12-01T08:00:00Z') });
+      await exportJob(jobContext(t.db, config, DAY));
+      await lateCredit(ledger, 'DRIVE', 'D-1', 500, 'DRIVE-2025', 'RENTAL');
+      await exportJob(jobContext(t.db, config, DAY, new Date('2026-12-02T09:00:00Z')));
+      await deliverStatementOnly('DRIVE');
+      const statement = await one('invoice-statement', 'DRIVE');
+      const delivered = statementFigures(statement);
+      expect(delivered).toMatchObject({ number: '2026110003', type: 'Invoice' });
+
+      // DRIVE's only credit taken back: the number DRIVE read in its statement is not withdrawn from the
+      // draft transmission, the credit note for it goes with it.
+      await ledger.postOne({ key: 'REV:PTR:DRIVE:D-1', reverses: 'PTR:DRIVE:D-1', businessDate: DAY });
+      const reversed = await exportJob(jobContext(t.db, config, DAY, new Date('2026-12-02T10:00:00Z')));
+      expect(reversed.counts.withdrawn).toBeUndefined();
+      expect(reversed.counts.drifted).toBeUndefined();
+      expect(await carriedNumbers()).toEqual([
+        {
+          name: 'XX1_ISXML_202611_0001.xml',
+          verdict: 'written',
+          numbers: ['2026110001', '2026110002', '2026110003', '2026110004'],
+        },
+      ]);
+      const statements = (await byKind('invoice-statement')).filter((r) => r.partner_code === 'DRIVE');
+      expect(statements.map((r) => [r.name, r.verdict])).toEqual([
+        ['DRIVE_STATEMENT_202611.csv', 'delivered'],
+        ['DRIVE_STATEMENT_202611_2026110004.csv', 'written'],
+      ]);
+      expect(statementFigures(statements[1]!)).toEqual({
+        number: '2026110004',
+        type: 'CreditNote',
+        total: `-${delivered.total}`,
+      });
+      const billed = new Map((await billedDocuments()).map((d) => [d.number, d.total]));
+      for (const row of statements) {
+        const figures = statementFigures(row);
+        expect(billed.get(figures.number), figures.number).toBe(figures.total);
+      }
+    });
+
     /** The transmissions of the month by number, each with the documents it carries. */
     const transmitted = async () =>
       Promise.all(

@@ -16,6 +16,7 @@
  * partner, a claims file refused whole) and claims without an answer after `exports.alliance.resultsDueDays`
  * are reported as warnings.
  */
+import type { Knex } from 'knex';
 import type { LoadedConfig } from '../config/load.js';
 import type { MailingKind, PartnerConfig } from '../config/schema.js';
 import { endOfMonth, type IsoDate } from '../lib/dates.js';
@@ -41,6 +42,7 @@ import {
   keepLines,
   partnerCredits,
   type InvoiceDocument,
+  type StatementOf,
 } from '../exporters/billing.js';
 import { ExportError } from '../exporters/errors.js';
 import { buildHotelStayResponse } from '../exporters/hotel-response.js';
@@ -405,14 +407,29 @@ class ExportRun {
         // The month's first transmission keeps the key it always had; each supplementary one has its own.
         const transmissionKeyOf = (billed: string, k: number) =>
           exportKey('invoice', null, k === 1 ? billed : `${billed}#${k}`);
+        // A partner's invoice keeps the statement key it always had; each adjustment has a statement of its own.
+        const statementKeyOf = (billed: string, d: StatementOf) =>
+          exportKey(
+            'invoice-statement',
+            d.partnerCode,
+            d.adjusts === null ? billed : `${billed}#${d.invoiceNumber}`,
+          );
+        const deliveredExport = async (q: Knex, key: string) => {
+          const row = await findExport(q, key);
+          return row !== undefined && !awaitingDelivery(row);
+        };
+        const knex = this.ctx.db.knex;
         const month = billingMonth(
           this.config,
           this.date,
           credits,
-          await earlierBills(this.ctx.db.knex, this.config, credits, async (billed, k) => {
-            const row = await findExport(this.ctx.db.knex, transmissionKeyOf(billed, k));
-            return row !== undefined && !awaitingDelivery(row);
-          }),
+          await earlierBills(
+            knex,
+            this.config,
+            credits,
+            (billed, k) => deliveredExport(knex, transmissionKeyOf(billed, k)),
+            (billed, d) => deliveredExport(knex, statementKeyOf(billed, d)),
+          ),
         );
         for (const u of month.unbilled) {
           this.warnings.push(
@@ -423,13 +440,7 @@ class ExportRun {
         const safeIssuer = issuer.replace(/[^A-Za-z0-9-]/g, '_');
         const yyyymm = month.month.replace('-', '');
         const transmissionKey = (k: number) => transmissionKeyOf(month.month, k);
-        // A partner's invoice keeps the statement key it always had; each adjustment has a statement of its own.
-        const statementKey = (d: InvoiceDocument) =>
-          exportKey(
-            'invoice-statement',
-            d.partnerCode,
-            d.adjusts === null ? month.month : `${month.month}#${d.invoiceNumber}`,
-          );
+        const statementKey = (d: StatementOf) => statementKeyOf(month.month, d);
         // Numbers, and the transmission carrying each, given before the files are written: a failed
         // write keeps them, and its rerun reads them. Taken even when nobody is invoiced any more, so
         // that drafts of invoices that have come to nothing are withdrawn below.
@@ -449,6 +460,8 @@ class ExportRun {
               const row = await transmissionRow(k);
               return row !== undefined && !awaitingDelivery(row);
             },
+            // A statement the partner has fixes its figures as a delivered transmission does.
+            (d) => deliveredExport(trx, statementKey(d)),
             async (k) => {
               const row = await transmissionRow(k);
               return row && this.outbox.registeredContent(row);
