@@ -173,6 +173,24 @@ describe('configuration', () => {
     expect(err.exitCode).toBe(2);
   });
 
+  it('refuses a tier code longer than the alliance results file carries as TierHeld, at start-up (exit 2)', () => {
+    // Refused at load: accepted, every results file answering a claim credited to a member of the tier
+    // would fail to be written, night after night.
+    const broken = example.replaceAll('PLATINUM', 'PLATINUM_FOR_LIFE');
+    const err = problems(broken);
+    expect(err.problems).toEqual([
+      {
+        path: 'tiers.levels[3].code',
+        line: broken.split('\n').findIndex((l) => l.includes('{ code: PLATINUM_FOR_LIFE,')) + 1,
+        message: "at most 16 characters, as the alliance results file's TierHeld (this has 17)",
+      },
+    ]);
+    expect(err.exitCode).toBe(2);
+    // 16 characters is what TierHeld carries.
+    const config = parseConfig(example.replaceAll('PLATINUM', 'PLATINUM_FOREVER'), examplePath, {});
+    expect(config.tiers.levels.map((l) => l.code)).toContain('PLATINUM_FOREVER');
+  });
+
   it('counts a billing name in characters as the IS-XML schema does, and refuses one XML cannot carry', () => {
     // 100 characters, 150 UTF-16 units: the schema takes it, so the configuration does.
     const name = 'Hôtel 🏨 '.repeat(12) + 'Grand';

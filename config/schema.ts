@@ -8,6 +8,7 @@ import cron from 'node-cron';
 import iconv from 'iconv-lite';
 import { z } from 'zod';
 import { isxmlTextProblem, type IsxmlTextElement } from '../exporters/isxml.js';
+import { ALLIANCE_TIER_MAX } from '../parsers/alliance.js';
 import { addDays, isIsoDate } from '../lib/dates.js';
 import { LOG_LEVELS } from '../lib/log.js';
 import { ACTIVITY_TYPE_RE } from '../parsers/partner.js';
@@ -377,7 +378,15 @@ const earning = z.strictObject({
 // ---------------------------------------------------------------------------------------------- tiers
 
 const tierLevel = z.strictObject({
-  code: code('a tier code'),
+  // Every credited claim a partner airline sends is answered with the member's tier (`TierHeld`): a code
+  // longer than the alliance interface carries would fail that night's results file, and every night's after.
+  code: code('a tier code').superRefine(
+    refusing((value) =>
+      value.length > ALLIANCE_TIER_MAX
+        ? `at most ${ALLIANCE_TIER_MAX} characters, as the alliance results file's TierHeld (this has ${value.length})`
+        : undefined,
+    ),
+  ),
   name: z.string().min(1),
   /** In base-currency units for spend, miles for miles, count for segments. */
   threshold: z.number().nonnegative(),

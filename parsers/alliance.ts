@@ -163,7 +163,9 @@ const AIRPORT = /^[A-Z]{3}$/;
 const ONE_LETTER = /^[A-Z]$/;
 const FARE_BASIS = /^[A-Z0-9]{1,15}$/;
 const TICKET = /^[0-9]{13}$/;
-const TIER = /^[A-Za-z0-9_-]{1,16}$/;
+/** The longest tier code `TierHeld` carries (XSD `TierCode`): configuration refuses a longer one. */
+export const ALLIANCE_TIER_MAX = 16;
+const TIER = new RegExp(`^[A-Za-z0-9_-]{1,${ALLIANCE_TIER_MAX}}$`);
 // One line of text: no control characters, no white space at either end (XSD `LineText`).
 const LINE_TEXT = /^[^ \p{Cc}](?:[^\p{Cc}]*[^ \p{Cc}])?$/u;
 // Free text that may break lines inside (XSD `FreeText`).
@@ -235,7 +237,7 @@ export const RULES = {
   fareBasis: pattern(FARE_BASIS, 'a fare basis of 1-15 capital letters or digits'),
   ticket: pattern(TICKET, 'a 13-digit ticket number'),
   timestamp: (v: string) => (isIsoTimestamp(v) ? null : 'expected an ISO 8601 date-time with offset'),
-  tier: pattern(TIER, 'a tier code of 1-16 letters, digits, _ or -'),
+  tier: pattern(TIER, `a tier code of 1-${ALLIANCE_TIER_MAX} letters, digits, _ or -`),
   reasonText: text(FREE_TEXT, 500, 'a text of 1-500 characters'),
   reasonCode: (v: string) =>
     (ALLIANCE_REASON_CODES as readonly string[]).includes(v)
