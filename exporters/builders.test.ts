@@ -172,6 +172,12 @@ describe('partner CSV response', () => {
       response: true,
     });
     expect(partner('GRANDSTAY_20261126_0007.csv')[1]).toBe('GRANDSTAY_20260313_0007.resp.csv');
+    // A partner code holding _ keeps it whole: the date and sequence are read from the right.
+    expect(partner('GRAND_STAY_20261126_0007.csv')[1]).toBe('GRAND_STAY_20260313_0007.resp.csv');
+    expect(parsePartnerFileName('GRAND_STAY_20260313_0007.resp.csv')).toMatchObject({
+      partnerCode: 'GRAND_STAY',
+      sequence: 7,
+    });
     // Sent on the night it is answered: the dated name is its own, so the next one carries the file id.
     expect(partner('DRIVE_20260313_1.csv')).toEqual([
       'DRIVE_20260313_1.resp.csv',

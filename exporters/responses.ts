@@ -125,7 +125,8 @@ export function responseNames(
       : [hotelResponseName(file.name), '.resp.xml'];
   const stem = plain.slice(0, -extension.length);
   const day = answeredOn.replaceAll('-', '');
-  const named = file.feed === 'partner' ? /^([A-Za-z0-9-]+)_\d{8}_(\d{1,9})$/.exec(stem) : null;
+  // The partner code read from the right, as parsePartnerFileName reads it: a code may hold `_`.
+  const named = file.feed === 'partner' ? /^([A-Za-z0-9_-]+)_\d{8}_(\d{1,9})$/.exec(stem) : null;
   const dated = named ? `${named[1]}_${day}_${named[2]}` : `${stem}-${day}`;
   return [...new Set([plain, `${dated}${extension}`, `${dated}-${file.id}${extension}`])];
 }
@@ -139,9 +140,12 @@ export async function pendingActivities(q: Q, fileId: number): Promise<number> {
   return Number(row?.n ?? 0);
 }
 
-/** The partner and sequence a request names in `<PARTNER>_<YYYYMMDD>_<SEQ>.csv`, for a header that could not be read. */
+/**
+ * The partner and sequence a request names in `<PARTNER>_<YYYYMMDD>_<SEQ>.csv`, for a header that could not
+ * be read; the partner code read from the right, as it may hold `_`.
+ */
 export function partnerFromFileName(name: string): { partnerCode: string; sequence: number } | null {
-  const m = /^([A-Za-z0-9-]+)_\d{8}_(\d{1,9})\.csv$/i.exec(name.replace(/^.*[\\/]/, ''));
+  const m = /^([A-Za-z0-9_-]+)_\d{8}_(\d{1,9})\.csv$/i.exec(name.replace(/^.*[\\/]/, ''));
   return m ? { partnerCode: m[1]!, sequence: Number(m[2]) } : null;
 }
 

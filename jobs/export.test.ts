@@ -28,6 +28,7 @@ import { availableEngines, createTestDatabase, type TestDb } from '../test/harne
 import {
   DAY,
   insertActivity,
+  insertInboundFile,
   jobContext,
   M,
   partnerCredit,
@@ -258,6 +259,30 @@ for (const engine of availableEngines()) {
       );
       expect(readFileSync((await one('partner-response', 'DRIVE')).copy, 'utf8')).toBe(
         'H,DRIVE,3,2026-12-01T01:30:00Z,0,0,CONTROL_TOTAL_MISMATCH\r\nT,0,0\r\n',
+      );
+    });
+
+    it('answers a file refused whole from a partner whose code holds _, reading the code from its name', async () => {
+      // Its header unreadable: only the name says whose it is, the code read from the right.
+      const id = await insertInboundFile(t.db.knex, {
+        feed: 'partner',
+        name: 'GRAND_STAY_20261130_0007.csv',
+        partnerCode: null,
+        sequence: null,
+        verdict: 'rejected',
+        reason: 'BAD_HEADER',
+        message: 'line 1: expected the header record H',
+      });
+      const result = await exportJob(jobContext(t.db, config, DAY));
+      expect(result.warnings).not.toContainEqual(expect.stringMatching(/GRAND_STAY.*cannot be answered/));
+      const response = await one('partner-response', 'GRAND_STAY');
+      expect(response).toMatchObject({
+        name: 'GRAND_STAY_20261130_0007.resp.csv',
+        answers_file_id: id,
+        verdict: 'written',
+      });
+      expect(readFileSync(response.copy, 'utf8')).toMatch(
+        /^H,GRAND_STAY,7,2026-12-01T01:30:00Z,0,0,BAD_HEADER\r\n/,
       );
     });
 

@@ -28,10 +28,49 @@ describe('partner file names', () => {
       'ACME_2024051_7.csv',
       'ACME_20240501.csv',
       'ACME_20240501_7.txt',
-      'A_B_20240501_7.csv',
+      '_20240501_7.csv',
+      'A B_20240501_7.csv',
     ]) {
       expect(parsePartnerFileName(name), name).toBeNull();
     }
+  });
+
+  it('reads a partner code holding _ from the right: what comes before the date and sequence', () => {
+    expect(parsePartnerFileName('GRAND_STAY_20261130_0007.csv')).toEqual({
+      partnerCode: 'GRAND_STAY',
+      date: '2026-11-30',
+      sequence: 7,
+      response: false,
+    });
+    expect(parsePartnerFileName('A_B_20240501_7.resp.csv')).toMatchObject({
+      partnerCode: 'A_B',
+      response: true,
+    });
+  });
+
+  it('property: every partner code the configuration accepts is read back from its file name', () => {
+    // config/schema.ts `code`: a capital or digit, then up to 31 capitals, digits, _ or -.
+    const first = fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789');
+    const rest = fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-');
+    const code = fc.tuple(first, fc.array(rest, { maxLength: 31 })).map(([c, cs]) => c + cs.join(''));
+    const date = fc
+      .date({
+        min: new Date('2000-01-01T00:00:00Z'),
+        max: new Date('2099-12-31T00:00:00Z'),
+        noInvalidDate: true,
+      })
+      .map((d) => d.toISOString().slice(0, 10));
+    fc.assert(
+      fc.property(code, date, fc.integer({ min: 0, max: 999_999_999 }), fc.boolean(), (c, d, seq, resp) => {
+        const name = `${c}_${d.replaceAll('-', '')}_${String(seq).padStart(4, '0')}.${resp ? 'resp.' : ''}csv`;
+        expect(parsePartnerFileName(name)).toEqual({
+          partnerCode: c,
+          date: d,
+          sequence: seq,
+          response: resp,
+        });
+      }),
+    );
   });
 });
 

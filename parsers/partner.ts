@@ -95,10 +95,11 @@ export interface PartnerFileName {
 
 /**
  * Reads the name convention `<PARTNER>_<YYYYMMDD>_<SEQ>.csv` (or `.resp.csv`) from a file name or path;
- * null when the name does not follow it or its date is not a real one.
+ * null when the name does not follow it or its date is not a real one. The partner code is what comes
+ * before the date and sequence, read from the right: a code may hold `_` itself (config/schema.ts `code`).
  */
 export function parsePartnerFileName(name: string): PartnerFileName | null {
-  const m = /^([A-Za-z0-9-]+)_(\d{4})(\d{2})(\d{2})_(\d{1,9})\.(resp\.)?csv$/i.exec(basename(name));
+  const m = /^([A-Za-z0-9_-]+)_(\d{4})(\d{2})(\d{2})_(\d{1,9})\.(resp\.)?csv$/i.exec(basename(name));
   if (m === null) return null;
   const date = `${m[2]}-${m[3]}-${m[4]}`;
   if (!isCalendarDate(date)) return null;
