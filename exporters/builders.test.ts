@@ -47,7 +47,7 @@ import {
   type PartnerResponse,
   type PartnerResponseRecord,
 } from './partner-response.js';
-import { responseNames } from './responses.js';
+import { responseNames, responseNameShortened } from './responses.js';
 import { parsePartnerFileName } from '../parsers/partner.js';
 import { cutToLength, xmlChars } from './xml-writer.js';
 
@@ -188,6 +188,19 @@ describe('partner CSV response', () => {
       'DRIVE-20260313.resp.csv',
       'DRIVE-20260313-12.resp.csv',
     ]);
+    // A request name that leaves no room for the extension: each name cut to 255 bytes on a character
+    // boundary, marked with its own hash, the same on every call; two alike in what is kept stay apart.
+    const long = (tail: string) => `${'É'.repeat(124)}${tail}.xml`;
+    const cut = responseNames({ id: 10, feed: 'hotel', name: long('A') }, '2026-06-14');
+    expect(cut).toHaveLength(3);
+    for (const n of cut) {
+      expect(Buffer.byteLength(n), n).toBeLessThanOrEqual(255);
+      expect(n).toMatch(/^É+-[0-9a-f]{8}\.resp\.xml$/);
+    }
+    expect(responseNames({ id: 10, feed: 'hotel', name: long('A') }, '2026-06-14')).toEqual(cut);
+    expect(responseNames({ id: 10, feed: 'hotel', name: long('B') }, '2026-06-14')[0]).not.toBe(cut[0]);
+    expect(responseNameShortened({ feed: 'hotel', name: long('A') })).toBe(true);
+    expect(responseNameShortened({ feed: 'hotel', name: 'GS_stays.xml' })).toBe(false);
     expect(responseNames({ id: 10, feed: 'hotel', name: 'GS_stays.xml' }, '2026-06-14')).toEqual([
       'GS_stays.resp.xml',
       'GS_stays-20260614.resp.xml',

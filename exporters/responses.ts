@@ -9,7 +9,9 @@
  * credit including tier bonus and after caps, and negative for a reversal record. Whether a cap cut the
  * credit (`P`) is read from the posting too: a reversal rewrites the activity's status and reason.
  */
+import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
+import { leadingBytes, NAME_MAX_BYTES } from '../transports/names.js';
 import { addDays, type IsoDate } from '../lib/dates.js';
 import { ExportError } from './errors.js';
 import { forPartner, recordReasonText } from './partner-reasons.js';
@@ -128,7 +130,33 @@ export function responseNames(
   // The partner code read from the right, as parsePartnerFileName reads it: a code may hold `_`.
   const named = file.feed === 'partner' ? /^([A-Za-z0-9_-]+)_\d{8}_(\d{1,9})$/.exec(stem) : null;
   const dated = named ? `${named[1]}_${day}_${named[2]}` : `${stem}-${day}`;
-  return [...new Set([plain, `${dated}${extension}`, `${dated}-${file.id}${extension}`])];
+  return [
+    ...new Set([
+      withinNameMax(stem, extension),
+      withinNameMax(dated, extension),
+      withinNameMax(`${dated}-${file.id}`, extension),
+    ]),
+  ];
+}
+
+/** Whether the request's own response name is too long to be a file's, and its response is answered under a shorter one. */
+export function responseNameShortened(
+  file: Pick<InboundFile, 'name'> & { feed: 'partner' | 'hotel' },
+): boolean {
+  const plain = file.feed === 'partner' ? partnerResponseName(file.name) : hotelResponseName(file.name);
+  return Buffer.byteLength(plain) > NAME_MAX_BYTES;
+}
+
+/**
+ * `stem` + `extension`, or, when that is longer than a file name may be (a request's name may take all of
+ * NAME_MAX, and `.resp.csv` comes after it), the stem cut to fit with 8 hex digits of its sha256 after
+ * it: the same request always gets the same name, so a rerun finds its response, and two long names
+ * alike in all that is kept still get names of their own.
+ */
+function withinNameMax(stem: string, extension: string): string {
+  if (Buffer.byteLength(stem + extension) <= NAME_MAX_BYTES) return stem + extension;
+  const mark = `-${createHash('sha256').update(stem).digest('hex').slice(0, 8)}`;
+  return `${leadingBytes(stem, NAME_MAX_BYTES - Buffer.byteLength(mark + extension))}${mark}${extension}`;
 }
 
 /** Activities of the file the accrue job has not decided yet: the file cannot be answered before. */

@@ -286,6 +286,35 @@ for (const engine of availableEngines()) {
       );
     });
 
+    it('answers a request whose name leaves no room for the response name, under that name shortened, the same on a rerun', async () => {
+      // 254 bytes: a name the landing area and any SFTP server hold; `.resp.xml` after it would not fit.
+      const name = `GS_${'S'.repeat(247)}.xml`;
+      const id = await insertInboundFile(t.db.knex, {
+        feed: 'hotel',
+        name,
+        partnerCode: 'GRANDSTAY',
+        sequence: null,
+        verdict: 'rejected',
+        reason: 'NOT_WELL_FORMED',
+        message: 'line 1, column 1: not XML',
+      });
+      const result = await exportJob(jobContext(t.db, config, DAY));
+      const response = (await byKind('hotel-response')).find((r) => r.answers_file_id === id)!;
+      expect(response).toMatchObject({ verdict: 'written', partner_code: 'GRANDSTAY' });
+      expect(Buffer.byteLength(response.name)).toBeLessThanOrEqual(255);
+      expect(response.name).toMatch(/^GS_S+-[0-9a-f]{8}\.resp\.xml$/);
+      expect(existsSync(response.copy)).toBe(true);
+      expect(result.warnings).toContainEqual(
+        expect.stringContaining(
+          `${response.name}: the response to ${name} (file ${id}), whose name leaves no room`,
+        ),
+      );
+      // A rerun finds it under the same name: nothing new written, nothing warned again.
+      const rerun = await exportJob(jobContext(t.db, config, DAY, new Date('2026-12-01T09:00:00Z')));
+      expect((await byKind('hotel-response')).filter((r) => r.answers_file_id === id)).toEqual([response]);
+      expect(rerun.warnings).not.toContainEqual(expect.stringContaining('leaves no room'));
+    });
+
     it('answers hotel files with OTA_HotelStayInfoNotifRS: warnings per rejected stay, errors for a refused file', async () => {
       await exportJob(jobContext(t.db, config, DAY));
       const [accepted, refused] = await byKind('hotel-response');

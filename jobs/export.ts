@@ -73,6 +73,7 @@ import {
   partnerFromFileName,
   partnerResponseSource,
   responseNames,
+  responseNameShortened,
   type InboundFile,
 } from '../exporters/responses.js';
 import { Program } from '../rules/program.js';
@@ -197,6 +198,7 @@ class ExportRun {
           'partnerResponses',
         );
         this.answeredUnderOwnName(outcome, file, partnerCode);
+        this.answeredUnderShortenedName(outcome, { ...file, feed: 'partner' }, partnerCode);
       },
     };
   }
@@ -233,6 +235,7 @@ class ExportRun {
           'hotelResponses',
         );
         this.answeredUnderOwnName(outcome, file, partnerCode);
+        this.answeredUnderShortenedName(outcome, { ...file, feed: 'hotel' }, partnerCode);
       },
     };
   }
@@ -248,6 +251,24 @@ class ExportRun {
       `${outcome.name}: the response to ${file.name} (file ${file.id}), under a name of its own: ` +
         `${taken.name} is already file ${taken.fileId} (${taken.key ?? 'no export key'}), never written over; ` +
         `tell ${partnerCode ?? 'the hotel'} that ${outcome.name} answers the ${file.name} received on ${file.businessDate}`,
+    );
+  }
+
+  /**
+   * A response whose request's name leaves no room for `.resp.csv`/`.resp.xml` within a file name's 255
+   * bytes is answered under that name cut short (`responseNames`): the partner looking for its request's
+   * own response name would not find it, so the operator tells it which file answers.
+   */
+  answeredUnderShortenedName(
+    outcome: WriteOutcome,
+    file: InboundFile & { feed: 'partner' | 'hotel' },
+    partnerCode: string | null,
+  ): void {
+    if (outcome.status !== 'written' || !responseNameShortened(file)) return;
+    this.warnings.push(
+      `${outcome.name}: the response to ${file.name} (file ${file.id}), whose name leaves no room for the response's ` +
+        `own within a file name's 255 bytes: written under that name shortened; tell ${partnerCode ?? 'the hotel'} ` +
+        `that ${outcome.name} answers the ${file.name} received on ${file.businessDate}`,
     );
   }
 

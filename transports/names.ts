@@ -42,24 +42,30 @@ export function assertSafeName(name: string, context: TransportErrorContext): vo
  */
 export const TEMP_NAME_PATTERN = /^\..+\.[0-9a-f]{12}\.part$/;
 
-/** Longest part of the original name kept in a temporary name, so the result stays under NAME_MAX (255 bytes). */
+/** The longest file name, in bytes, that the file systems and servers files are written to take (NAME_MAX). */
+export const NAME_MAX_BYTES = 255;
+
+/** Longest part of the original name kept in a temporary name, so the result stays under NAME_MAX. */
 const TEMP_NAME_KEEP_BYTES = 200;
+
+/** The start of `name` of at most `bytes` UTF-8 bytes; `name` itself when it fits. */
+export function leadingBytes(name: string, bytes: number): string {
+  if (Buffer.byteLength(name) <= bytes) return name;
+  // Cut on a character boundary: decoding a truncated buffer could split a multi-byte character.
+  let kept = '';
+  for (const char of name) {
+    if (Buffer.byteLength(kept + char) > bytes) break;
+    kept += char;
+  }
+  return kept;
+}
 
 /**
  * A hidden, unique temporary name next to `name`. Unique so two writers can never interleave into one
  * temporary file; hidden and suffixed so partners' pick-up patterns and people can tell it apart.
  */
 export function temporaryName(name: string): string {
-  let kept = name;
-  if (Buffer.byteLength(kept) > TEMP_NAME_KEEP_BYTES) {
-    // Cut on a character boundary: decoding a truncated buffer could split a multi-byte character.
-    kept = '';
-    for (const char of name) {
-      if (Buffer.byteLength(kept + char) > TEMP_NAME_KEEP_BYTES) break;
-      kept += char;
-    }
-  }
-  return `.${kept}.${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`;
+  return `.${leadingBytes(name, TEMP_NAME_KEEP_BYTES)}.${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`;
 }
 
 /** A RegExp safe to call `test` on repeatedly: `g` and `y` make `test` stateful through `lastIndex`. */
