@@ -151,6 +151,39 @@ export async function unclaimedPassengers(
   program: Pick<Program, 'carriers' | 'isOwnCarrier'>,
   couponWaitDays: number,
 ): Promise<OutboundPassengers> {
+  const { passengers, marks } = await readUnclaimed(q, partnerCode, businessDate, program, couponWaitDays);
+  for (const [ids, reason] of [
+    [marks.set, 'NOT_OWN_FLIGHT'],
+    [marks.lifted, null],
+  ] as const)
+    for (const part of chunks(ids, 500)) await q('activities').whereIn('id', part).update({ reason });
+  return passengers;
+}
+
+/**
+ * How many of the partner's passengers wait for their coupon on `businessDate` (`unclaimedPassengers`'
+ * `waiting`), read without marking anything: for a rerun of a night, whose claims file is rebuilt from
+ * what it recorded and judges nobody again.
+ */
+export async function passengersWaiting(
+  q: Q,
+  partnerCode: string,
+  businessDate: IsoDate,
+  program: Pick<Program, 'carriers' | 'isOwnCarrier'>,
+  couponWaitDays: number,
+): Promise<number> {
+  return (await readUnclaimed(q, partnerCode, businessDate, program, couponWaitDays)).passengers.waiting
+    .length;
+}
+
+/** The unclaimed passengers, and the `NOT_OWN_FLIGHT` marks to set and lift (`unclaimedPassengers`). */
+async function readUnclaimed(
+  q: Q,
+  partnerCode: string,
+  businessDate: IsoDate,
+  program: Pick<Program, 'carriers' | 'isOwnCarrier'>,
+  couponWaitDays: number,
+): Promise<{ passengers: OutboundPassengers; marks: { set: number[]; lifted: number[] } }> {
   const rows = (await q('activities as a')
     .where('a.type', 'FLIGHT')
     .andWhere('a.status', 'NOT_CREDITED')
@@ -216,12 +249,7 @@ export async function unclaimedPassengers(
     const waits = !seenCoupon && partnerClaimDueOn(String(r.business_date), couponWaitDays) > businessDate;
     (waits ? passengers.waiting : passengers.due).push(passenger);
   }
-  for (const [ids, reason] of [
-    [marks.set, 'NOT_OWN_FLIGHT'],
-    [marks.lifted, null],
-  ] as const)
-    for (const part of chunks(ids, 500)) await q('activities').whereIn('id', part).update({ reason });
-  return passengers;
+  return { passengers, marks };
 }
 
 /** The night a passenger the FTL listed on `readOn` is claimed if no coupon has come to it by then. */

@@ -387,6 +387,39 @@ for (const engine of availableEngines()) {
       ]);
     });
 
+    it('counts the passengers waiting for their coupon on a rerun of the night as its first run does', async () => {
+      // Listed by tonight's FTL on the LH card, no flown coupon yet: it waits couponWaitDays nights.
+      await insertActivity(t.db.knex, {
+        type: 'FLIGHT',
+        status: 'NOT_CREDITED',
+        key: 'FLT:XX0105:WAITING',
+        partnerCode: 'LH',
+        ref: '992005555555',
+        activityDate: DAY,
+        businessDate: DAY,
+        flight: {
+          carrier: 'XX',
+          flight_number: '105',
+          origin: 'SVO',
+          destination: 'MUC',
+          cabin: 'C',
+          booked_class: 'J',
+          travel_surname: 'WAITING',
+        },
+      });
+      const first = await exportJob(jobContext(t.db, config, DAY));
+      expect(first.counts.claimsWaiting).toBe(1);
+      const claims = await t.db.knex('alliance_claims').orderBy('id');
+      const reasons = await t.db.knex('activities').orderBy('id').select('id', 'reason');
+
+      const rerun = await exportJob(jobContext(t.db, config, DAY, new Date('2026-12-01T09:45:00Z')));
+      expect(rerun.counts.claimsWaiting).toBe(1);
+      expect(rerun.counts.written).toBeUndefined();
+      // Counted, not judged again: nothing claimed or marked by the rerun.
+      expect(await t.db.knex('alliance_claims').orderBy('id')).toEqual(claims);
+      expect(await t.db.knex('activities').orderBy('id').select('id', 'reason')).toEqual(reasons);
+    });
+
     it('answers the inbound claims file: credited claims with points and the tier held that day, the rest rejected', async () => {
       await exportJob(jobContext(t.db, config, DAY));
       const row = await one('alliance-results');

@@ -28,6 +28,7 @@ import {
   claimsSentIn,
   claimsSequenceScope,
   markInboundAnswered,
+  passengersWaiting,
   recordClaims,
   resultsData,
   unansweredAllianceClaims,
@@ -297,6 +298,8 @@ class ExportRun {
               const header = { sender, receiver, sequence: stamp.sequence!, createdAt: stamp.timestamp };
               if (fileId !== null) {
                 const claims = await claimsSentIn(q, fileId);
+                // Counted as the first run counts them, without judging anyone again.
+                waiting = await passengersWaiting(q, partner.code, this.date, program, wait);
                 return { content: writeClaimsFile({ ...header, claims }), counts: { claims: claims.length } };
               }
               // Only flights one of the program's own carriers operated or marketed are claimed. Asked only
