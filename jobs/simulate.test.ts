@@ -736,6 +736,47 @@ describe('redeye simulate', () => {
     });
   });
 
+  it('prints a coupon correcting an FTL credit as what the night posts: the difference and the status credits it brings', async () => {
+    // An upgrade the DCS did not mark with -B: ABRAMOV, booked Y, is listed in the C group and credited C.
+    await night(
+      '2026-06-04',
+      'c.ftl',
+      ftl('XX245', 'ABRAMOV/PAVEL MR', '1000000032').replace('-AER01Y', '-AER01C'),
+      'ftl',
+    );
+    const db = openDb(`sqlite:${dbFile}`);
+    const credited = Number(
+      (
+        await db
+          .knex('accounts')
+          .where({ code: Accounts.memberPoints('1000000032') })
+          .first('balance')
+      ).balance,
+    );
+    await db.close();
+    const upgraded = {
+      'u.csv':
+        FLOWN +
+        coupon('7770000000601', 'XX,245', '1000000032', 'ABRAMOV,PAVEL', 'F').replace(
+          ',Y,Y,Y,YFLEX,',
+          ',C,Y,C,YFLEX,',
+        ),
+    };
+    const text = (await simulateOut('flown', upgraded, '2026-06-05', false)).join('\n');
+    // Y's 1,309 (873 mi and the Sochi promotion) in place of C's credit: the night posts the difference.
+    const difference = 1309 - credited;
+    expect(difference).toBeLessThan(0);
+    const points = `${difference.toLocaleString('en-US')} points`;
+    expect(text).toMatch(
+      new RegExp(
+        `POSTED  ${points}  \\[air-2024: [^\\]]+\\]  \\+[0-9.,]+ USD toward status  — award recomputed`,
+      ),
+    );
+    expect(text).toMatch(
+      new RegExp(`1 records: 1 would post ${points} and [0-9.,]+ USD toward status, 0 rejected`),
+    );
+  });
+
   it('prints with a refused redemption the cancellation that waited for it, rejected and why', async () => {
     const header =
       'redemption_id,member_number,redemption_date,service_type,points,reference,partner_code,status\r\n';

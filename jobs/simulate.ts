@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { LoadedConfig } from '../config/load.js';
-import { Accounts } from '../ledger/accounts.js';
+import { Accounts, describeAccount } from '../ledger/accounts.js';
 import { carrierFactsOf, notOwnFlight, requestInTheFuture } from '../rules/eligibility.js';
 import { dateInZone, type IsoDate } from '../lib/dates.js';
 import { UsageError } from '../lib/errors.js';
@@ -818,6 +818,22 @@ function exportedTo(row: ActivityRow, couponWaitDays: number): string {
   return `waits for its flown coupon: exported to ${row.partnerCode} on ${partnerClaimDueOn(row.businessDate, couponWaitDays)} without one`;
 }
 
+/**
+ * The points a decision's postings move on the member's side (their account or their pool's): what the
+ * night posts for it. A coupon correcting an FTL credit posts the difference alone (`<award>:ADJ`), though
+ * the activity's points become the flight's new total.
+ */
+function pointsPosted(decision: AccrualDecision): number {
+  let points = 0;
+  for (const { request } of decision.postings)
+    if (!isReversal(request))
+      for (const e of request.entries) {
+        const { kind } = describeAccount(e.account);
+        if (kind === 'MEMBER_POINTS' || kind === 'POOL_POINTS') points += e.amount;
+      }
+  return points;
+}
+
 /** What a decided activity comes to, as a line of the simulation shows it. */
 function shownDecision(row: ActivityRow, { decision, before, reinstated }: Decided): Shown {
   const postings = [...simulatedPostings(decision), ...(reinstated ?? [])];
@@ -830,11 +846,12 @@ function shownDecision(row: ActivityRow, { decision, before, reinstated }: Decid
   if (decision.postings.some((p) => isReversal(p.request))) {
     // Taken back, so it counts against the totals: the reversed posting's points and credits.
     const reversed = new Set(decision.postings.map((p) => (isReversal(p.request) ? p.request.reverses : '')));
+    // (0 - n, not -n: a credit of none taken back is 0 points, not -0.)
     const points =
       decision.update.points ??
-      (before.postingKey && reversed.has(before.postingKey) ? -(before.points ?? 0) : 0);
+      (before.postingKey && reversed.has(before.postingKey) ? 0 - (before.points ?? 0) : 0);
     const statusCredits =
-      before.statusPostingKey && reversed.has(before.statusPostingKey) ? -(before.statusCredit ?? 0) : 0;
+      before.statusPostingKey && reversed.has(before.statusPostingKey) ? 0 - (before.statusCredit ?? 0) : 0;
     // A credit taken back because its record is refused (the coupon's name) ends REJECTED, as at night,
     // and says both why and what the reversal could not take back.
     const refused = status === 'REJECTED';
@@ -856,7 +873,7 @@ function shownDecision(row: ActivityRow, { decision, before, reinstated }: Decid
       reason,
       // A credit corrected down to a class that earns nothing says why, and by how much.
       message: [decision.rejection?.message, decision.note].filter(Boolean).join('; ') || undefined,
-      points: decision.update.points ?? 0,
+      points: pointsPosted(decision),
       statusCredits: decision.statusCredit?.amount ?? 0,
       postings,
     };

@@ -205,13 +205,15 @@ function outcomeText(
   >,
   statusText: (amount: number) => string,
 ): string {
-  const detail = e.postings[0]?.detail as
-    { basis?: string; tierBonus?: number; promotion?: number } | undefined;
-  const status = e.postings[0]?.statusCredits?.[0];
+  // The rule and the status credits each from the posting that carries them: a coupon correcting an FTL
+  // credit posts the award's difference first (`<award>:ADJ`), its status credits in the next posting.
+  const ruled = e.postings.find((p) => p.ruleVersion);
+  const detail = ruled?.detail as { basis?: string; tierBonus?: number; promotion?: number } | undefined;
+  const status = e.postings.find((p) => p.statusCredits?.length)?.statusCredits?.[0];
   return (
     `${e.status}${e.reason ? ` ${e.reason}` : ''}` +
     (e.points ? `  ${e.points > 0 ? '+' : ''}${e.points.toLocaleString('en-US')} points` : '') +
-    (e.postings[0]?.ruleVersion ? `  [${e.postings[0].ruleVersion}${basisText(detail)}]` : '') +
+    (ruled ? `  [${ruled.ruleVersion}${basisText(detail)}]` : '') +
     (status ? `  +${statusText(status.amount)}` : '') +
     (e.field ? ` (${e.field})` : '') +
     // Why it would not post in full: rejected, capped, held, reversed, or nothing new.

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../../test/harness/db.js';
 import { Accounts } from '../../ledger/accounts.js';
 import { up as keepStatusKeys } from '../../db/migrations/052_status_posting_keys_kept.js';
+import type { SimulationEvent } from '../../jobs/simulate.js';
 import { adjustmentKey, awardPostingKey, flightKey, reversalKey, statusPostingKey } from '../activity.js';
 import {
   memberNumber,
@@ -17,6 +18,9 @@ import {
   type FtlMessage,
   type Person,
 } from './scenario.js';
+
+const summaryOf = (events: SimulationEvent[]) =>
+  events.find((e): e is Extract<SimulationEvent, { type: 'summary' }> => e.type === 'summary')!;
 
 const IVANOV: Person = { number: memberNumber(1), surname: 'IVANOV', givenName: 'IVAN' };
 const FLIGHT = { flight: '245', date: '2026-03-10', from: 'SVO', to: 'KZN' };
@@ -99,16 +103,24 @@ for (const engine of availableEngines()) {
       await w.night('2026-03-11');
       expect(await w.balance(IVANOV.number)).toBe(922);
       const file = w.dropCoupons([coupon(UPGRADED)]);
-      const shown = (await w.simulate('flown', file, '2026-03-12')).flatMap((e) =>
-        e.type === 'record' ? [[e.status, e.points, e.message]] : [],
-      );
+      const events = await w.simulate('flown', file, '2026-03-12');
+      const shown = events.flatMap((e) => (e.type === 'record' ? [[e.status, e.points, e.message]] : []));
+      // The night posts the difference (`<award>:ADJ`), not the flight's new total, and the coupon's
+      // status credits: the line and the totals say so.
       expect(shown).toEqual([
         [
           'POSTED',
-          461,
+          -461,
           "award recomputed from the coupon's classes (booked Y, flown C): 922 → 461 points (-461)",
         ],
       ]);
+      expect(summaryOf(events)).toMatchObject({
+        records: 1,
+        posted: 1,
+        points: -461,
+        statusCredits: 15000,
+        reversedPoints: 0,
+      });
       await w.night('2026-03-12');
       expect([await w.balance(IVANOV.number), await w.statusBalance(IVANOV.number)]).toEqual([461, 15000]);
       // What an auditor recomputes from the row is what the ledger holds for it.
@@ -138,7 +150,11 @@ for (const engine of availableEngines()) {
       w.dropFtl(ftl('Y'));
       await w.night('2026-03-11');
       expect(await w.balance(IVANOV.number)).toBe(461);
-      w.dropCoupons([coupon(DOWNGRADED)]);
+      const file = w.dropCoupons([coupon(DOWNGRADED)]);
+      // The night posts the 461 more J earns, not the flight's new 922.
+      const events = await w.simulate('flown', file, '2026-03-12');
+      expect(events.find((e) => e.type === 'record')).toMatchObject({ status: 'POSTED', points: 461 });
+      expect(summaryOf(events)).toMatchObject({ points: 461, statusCredits: 15000, reversedPoints: 0 });
       await w.night('2026-03-12');
       expect([await w.balance(IVANOV.number), await w.statusBalance(IVANOV.number)]).toEqual([922, 15000]);
       expect(await w.activity(KEY)).toMatchObject({ booked_class: 'J', flown_class: 'Y', points: 922 });
@@ -195,17 +211,20 @@ for (const engine of availableEngines()) {
       await w.night('2026-03-11');
       expect(await w.balance(IVANOV.number)).toBe(922);
       const file = w.dropCoupons([coupon(AWARD_UPGRADED)]);
-      const shown = (await w.simulate('flown', file, '2026-03-12')).flatMap((e) =>
+      const events = await w.simulate('flown', file, '2026-03-12');
+      const shown = events.flatMap((e) =>
         e.type === 'record' ? [[e.status, e.reason, e.points, e.message]] : [],
       );
       expect(shown).toEqual([
         [
           'POSTED',
           'CLASS_NOT_ELIGIBLE',
-          0,
+          -922,
           "class O earns nothing under air-2024; award recomputed from the coupon's classes (booked O, flown C): 922 → 0 points (-922)",
         ],
       ]);
+      // The whole award taken back, the coupon's status credits posted.
+      expect(summaryOf(events)).toMatchObject({ points: -922, statusCredits: 3000 });
       await w.night('2026-03-12');
       // What the coupon first gives: no points, the tax's 3,000 status credits.
       expect([await w.balance(IVANOV.number), await w.statusBalance(IVANOV.number)]).toEqual([0, 3000]);

@@ -15,7 +15,7 @@ import { Decimal } from 'decimal.js';
 import { createWorld, type TestWorld } from '../../test/harness/context.js';
 import type { Engine } from '../../test/harness/db.js';
 import { checkLedger } from '../../ledger/check.js';
-import { Accounts, type StatusMetric } from '../../ledger/accounts.js';
+import { Accounts, describeAccount, type StatusMetric } from '../../ledger/accounts.js';
 import { openLots, statusCreditsInWindow, type OpenLot } from '../../ledger/queries.js';
 import { withCheckDigit } from '../check-digit.js';
 import { fetchJob } from '../../jobs/fetch.js';
@@ -23,7 +23,12 @@ import { ingestJob } from '../../jobs/ingest.js';
 import { accrueJob } from '../../jobs/accrue.js';
 import { tiersJob } from '../../jobs/tiers.js';
 import { expireJob } from '../../jobs/expire.js';
-import { simulateNight, SIMULATED_FEEDS, type SimulationEvent } from '../../jobs/simulate.js';
+import {
+  simulateNight,
+  SIMULATED_FEEDS,
+  type SimulatedPosting,
+  type SimulationEvent,
+} from '../../jobs/simulate.js';
 import { runsAs, type Job, type JobContext, type JobResult } from '../../jobs/types.js';
 import type { FeedName } from '../../parsers/types.js';
 import type { MailingKind } from '../../config/schema.js';
@@ -701,6 +706,7 @@ ${cubes}
         // An earlier night's activity the night decides: posted as shown, left as shown.
         const where = `simulated due ${e.activity} (${e.file ?? 'no file'}:${e.line ?? '-'})`;
         for (const p of e.postings) expect(await this.posting(p.key), `${where} ${p.key}`).toBeDefined();
+        await this.expectPostedAsShown(where, e);
         const row = await this.activity(e.activity);
         expect(row, where).toBeDefined();
         if (e.status === 'REVERSED') continue;
@@ -708,7 +714,6 @@ ${cubes}
           e.postings.length > 0 && e.postings.every((p) => reversed.has(p.key)) ? 'REVERSED' : e.status;
         expect({ where, status: row!.status }).toEqual({ where, status });
         if (status === e.status) expect(row!.reason ?? null, where).toBe(e.reason);
-        if (e.status === 'POSTED' && e.points !== 0) expect(row!.points, where).toBe(e.points);
         continue;
       }
       if (e.type === 'file') {
@@ -757,6 +762,7 @@ ${cubes}
           // What it shows posted, the night posted: the same postings, by their keys.
           for (const p of shown.postings)
             expect(await this.posting(p.key), `${where} ${p.key}`).toBeDefined();
+          await this.expectPostedAsShown(where, shown);
           const row = await this.activity(shown.activity);
           if (e.status === 'REJECTED' && e.reason === 'DUPLICATE' && row?.status !== 'REJECTED') continue;
           expect(row, where).toBeDefined();
@@ -779,10 +785,47 @@ ${cubes}
           // A refused record keeps the field the simulator names (files show prints it).
           if (shown === e && status === 'REJECTED' && e.field)
             expect(row!.reason_field ?? null, where).toBe(e.field);
-          if (shown.status === 'POSTED' && shown.points !== 0) expect(row!.points, where).toBe(shown.points);
         }
       }
     }
+  }
+
+  /**
+   * A line of the simulation against what the night posted under its postings' keys: the points shown are
+   * what the program's own accounts (own flights, a partner, a redemption, an adjustment) gave the
+   * member's side or took back from it — the member, their pool, or in their stead `UNRECOVERED` and
+   * `EXPIRY` — and each posting's status credits are those the night credited. The activity's own points
+   * may differ: a correction of an FTL credit posts the difference only.
+   */
+  private async expectPostedAsShown(
+    where: string,
+    shown: { points: number; statusCredits?: number; postings: SimulatedPosting[] },
+  ): Promise<void> {
+    const program = new Set(['OWN_FLIGHTS', 'PARTNER', 'REDEMPTION', 'ADJUSTMENT']);
+    let points = 0;
+    let statusCredits = 0;
+    for (const p of shown.postings) {
+      const night = await this.posting(p.key);
+      if (!night) continue;
+      let credited = 0;
+      for (const [code, amount] of Object.entries(night.entries)) {
+        const { kind } = describeAccount(code);
+        if (program.has(kind)) points -= amount;
+        if (kind === 'MEMBER_STATUS') credited += amount;
+      }
+      statusCredits += credited;
+      if (!p.reverses) {
+        const foretold = (p.statusCredits ?? []).reduce((n, c) => n + c.amount, 0);
+        expect({ where, key: p.key, statusCredits: credited }).toEqual({
+          where,
+          key: p.key,
+          statusCredits: foretold,
+        });
+      }
+    }
+    expect({ where, points }).toEqual({ where, points: shown.points });
+    if (shown.statusCredits !== undefined)
+      expect({ where, statusCredits }).toEqual({ where, statusCredits: shown.statusCredits });
   }
 
   /**
