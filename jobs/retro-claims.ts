@@ -270,12 +270,18 @@ async function settleClaim(
   return outcome;
 }
 
-/** The claims waiting to be settled, in the order they arrived. */
-export async function pendingClaims(q: Q): Promise<Array<{ id: number; claim: RetroClaim }>> {
-  const rows = await q('retro_claims').where({ status: 'PENDING' }).orderBy('id').select('id', 'claim');
-  return rows.map((r: { id: number | string; claim: string }) => ({
+/** The claims waiting to be settled, in the order they arrived, with the file each came in. */
+export async function pendingClaims(
+  q: Q,
+): Promise<Array<{ id: number; claim: RetroClaim; sourceFileId: number | null }>> {
+  const rows = await q('retro_claims')
+    .where({ status: 'PENDING' })
+    .orderBy('id')
+    .select('id', 'claim', 'source_file_id');
+  return rows.map((r: { id: number | string; claim: string; source_file_id: number | string | null }) => ({
     id: Number(r.id),
     claim: JSON.parse(r.claim) as RetroClaim,
+    sourceFileId: r.source_file_id === null ? null : Number(r.source_file_id),
   }));
 }
 

@@ -213,6 +213,8 @@ export type SimulationEvent =
       /** The night that file was read for. */
       night: string | null;
       activity: string;
+      /** A retro-claim of an earlier night the night credits: the flight is `activity`, the file the claim's. */
+      claim?: string;
     } & ShownFigures)
   | ({ type: 'file' } & FileSummary)
   | ({
@@ -893,9 +895,11 @@ function shownDecision(row: ActivityRow, { decision, before, reinstated }: Decid
   };
 }
 
+type CreditedClaim = Decided & { flight: ActivityRow };
+
 interface SettledClaim {
   outcome: ClaimOutcome;
-  credit?: Decided & { flight: ActivityRow };
+  credit?: CreditedClaim;
 }
 
 /**
@@ -1423,29 +1427,32 @@ export async function* simulateNight(
   await accrue(overdue, { redemptionsSettled: true });
   /** Flights a retro-claim of the run credits, as they stood before it: a coupon's line shows that. */
   const claimedInThisRun = new Map<ActivityRow, ActivityRow>();
-  // Retro-claims, as accrue settles them after its passes: the waiting ones of earlier nights first (a
-  // coupon of this run may be the flight one names), then the file's.
-  if (night.some(({ feed }) => feed === 'retro-claims' || feed === 'ftl' || feed === 'flown')) {
-    // The run's new flights: no claim settled here adds one.
-    const added = archive.addedRows().filter((r) => r.type === 'FLIGHT');
-    const settle = (claim: RetroClaim) =>
-      settleClaimAsTheNight(knex, config, businessDate, state, ledger, archive, added, claim, undone);
-    for (const { claim } of await pendingClaims(knex)) {
-      const settled = await settle(claim);
-      const item = settled.credit && itemOf.get(settled.credit.flight);
-      if (item)
-        (item.also ??= []).push({
-          row: settled.credit!.flight,
-          why: `the retro-claim ${claim.claimId} that waited for it`,
-          decided: settled.credit!,
-        });
-    }
-    for (const item of items)
-      if (item.retroClaim && !item.draft && verdicts.get(item.file)?.verdict === 'accepted') {
-        item.settled = await settle(item.retroClaim);
-        if (item.settled.credit) claimedInThisRun.set(item.settled.credit.flight, item.settled.credit.before);
-      }
+  /** Waiting claims of earlier nights credited tonight whose flight no record of the files brings. */
+  const claimsDue: Array<{ claim: RetroClaim; sourceFileId: number | null; credit: CreditedClaim }> = [];
+  // Retro-claims, as accrue settles them after its passes, whatever feeds the night's files belong to:
+  // the waiting ones of earlier nights first (a coupon of this run may be the flight one names, and one
+  // whose flight comes of age tonight is credited with no file of tonight's), then the file's.
+  // The run's new flights: no claim settled here adds one.
+  const added = archive.addedRows().filter((r) => r.type === 'FLIGHT');
+  const settle = (claim: RetroClaim) =>
+    settleClaimAsTheNight(knex, config, businessDate, state, ledger, archive, added, claim, undone);
+  for (const { claim, sourceFileId } of await pendingClaims(knex)) {
+    const { credit } = await settle(claim);
+    if (!credit) continue;
+    const item = itemOf.get(credit.flight);
+    if (item)
+      (item.also ??= []).push({
+        row: credit.flight,
+        why: `the retro-claim ${claim.claimId} that waited for it`,
+        decided: credit,
+      });
+    else claimsDue.push({ claim, sourceFileId, credit });
   }
+  for (const item of items)
+    if (item.retroClaim && !item.draft && verdicts.get(item.file)?.verdict === 'accepted') {
+      item.settled = await settle(item.retroClaim);
+      if (item.settled.credit) claimedInThisRun.set(item.settled.credit.flight, item.settled.credit.before);
+    }
 
   const total = noCounts();
   const byReason: Record<string, number> = {};
@@ -1737,10 +1744,10 @@ export async function* simulateNight(
   // in the totals, since they post what the night posts and tonight's records are decided after them.
   const shownWith = new Set(items.flatMap((i) => (i.also ?? []).map((a) => a.row)));
   const dueRows = [...decided].filter(([row]) => !itemOf.has(row) && !shownWith.has(row));
-  const dueFiles = await filesReceived(
-    knex,
-    dueRows.map(([row]) => row.sourceFileId),
-  );
+  const dueFiles = await filesReceived(knex, [
+    ...dueRows.map(([row]) => row.sourceFileId),
+    ...claimsDue.map((c) => c.sourceFileId),
+  ]);
   const due = noCounts();
   const dueEvents: SimulationEvent[] = [];
   for (const [row, d] of dueRows) {
@@ -1762,6 +1769,30 @@ export async function* simulateNight(
       reason: shown.reason,
       ...(shown.message ? { message: shown.message } : {}),
       ...(shown.field ? { field: shown.field } : {}),
+      points: shown.points,
+      statusCredits: shown.statusCredits,
+      postings: shown.postings,
+    });
+  }
+  // Waiting claims of earlier nights the night credits, settled after the records as accrue settles them:
+  // each a line of its own, from the claim's file, its flight as the credit leaves it.
+  for (const { claim, sourceFileId, credit } of claimsDue) {
+    const shown = shownDecision(credit.flight, credit);
+    tally(due, shown.outcome, shown.reason);
+    count(due, shown);
+    const file = sourceFileId === null ? undefined : dueFiles.get(sourceFileId);
+    dueEvents.push({
+      type: 'due',
+      file: file?.name ?? null,
+      fileId: file ? sourceFileId : null,
+      line: claim.sourceLine ?? null,
+      night: file?.night ?? null,
+      activity: credit.flight.activityKey,
+      claim: claim.claimId,
+      status: shown.status,
+      // As the claim leaves the flight (`creditedByClaim`), whatever reason its decision sets.
+      reason: 'RETRO_CLAIM',
+      message: [`claim ${claim.claimId} credits the flight`, shown.message].filter(Boolean).join('; '),
       points: shown.points,
       statusCredits: shown.statusCredits,
       postings: shown.postings,

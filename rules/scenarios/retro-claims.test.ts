@@ -120,6 +120,77 @@ for (const engine of availableEngines()) {
       expect(await w.balance(IVANOV.number)).toBe(461);
     });
 
+    it('shows a waiting claim of an earlier night that the night credits on a line of its own, whatever feeds the night’s files are', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV);
+      w.dropCoupons([coupon('0741000000001')]);
+      const waiting = w.dropRetroClaims([
+        {
+          id: 'C-1',
+          member: IVANOV.number,
+          received: '2026-03-12',
+          ticket: '0741000000001',
+          coupon: 1,
+          surname: 'IVANOV',
+        },
+      ]);
+      await w.night('2026-03-12');
+      expect(await claimOutcome(w, 'C-1')).toEqual(['PENDING', 'PENDING']);
+      // Fourteen days after the flight: tonight's files hold another claim (for no ticket that exists),
+      // and a partner's record.
+      const other = w.dropRetroClaims([
+        {
+          id: 'C-2',
+          member: IVANOV.number,
+          received: '2026-03-24',
+          ticket: '0741000000009',
+          coupon: 1,
+          surname: 'IVANOV',
+        },
+      ]);
+      const partner = w.dropPartner('REDBANK', '2026-03-24', [
+        {
+          txn: 'P-1',
+          member: IVANOV.number,
+          surname: 'IVANOV',
+          date: '2026-03-23',
+          type: 'CARD_SPEND',
+          spend: '100.00',
+          currency: 'USD',
+        },
+      ]);
+      const due = {
+        type: 'due',
+        file: waiting,
+        fileId: await w.inboundFileId(waiting),
+        line: 2,
+        night: '2026-03-12',
+        activity: couponKey('0741000000001', 1),
+        claim: 'C-1',
+        status: 'POSTED',
+        reason: 'RETRO_CLAIM',
+        points: 461,
+        statusCredits: 15000,
+      };
+      for (const [feed, file] of [
+        ['retro-claims', other],
+        ['partner', partner],
+      ] as const) {
+        const shown = await w.simulate(feed, file, '2026-03-24');
+        expect(shown.filter((e) => e.type === 'due')).toEqual([expect.objectContaining(due)]);
+        const tonight = shown.flatMap((e) => (e.type === 'record' ? [e.points] : []));
+        expect(shown.at(-1)).toMatchObject({
+          points: 461 + tonight.reduce((a, b) => a + b, 0),
+          statusCredits: 15000,
+          due: { records: 1, posted: 1, points: 461, statusCredits: 15000 },
+        });
+      }
+      // The night bears it out (the harness holds it to what the simulator showed, due lines included).
+      await w.night('2026-03-24');
+      expect(await claimOutcome(w, 'C-1')).toEqual(['CREDITED', null]);
+      expect(await w.statusBalance(IVANOV.number)).toBe(15000);
+    });
+
     it('rejects a claim that matches nothing, more than one passenger, or comes more than 6 months after the flight', async () => {
       const w = s();
       await w.enrol('2026-01-01', IVANOV);

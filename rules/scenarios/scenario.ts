@@ -707,6 +707,11 @@ ${cubes}
         const where = `simulated due ${e.activity} (${e.file ?? 'no file'}:${e.line ?? '-'})`;
         for (const p of e.postings) expect(await this.posting(p.key), `${where} ${p.key}`).toBeDefined();
         await this.expectPostedAsShown(where, e);
+        if (e.claim) {
+          // An earlier night's claim the night credits: it ends credited.
+          const claim = await this.knex('retro_claims').where({ claim_id: e.claim }).first();
+          expect([e.claim, claim?.status]).toEqual([e.claim, 'CREDITED']);
+        }
         const row = await this.activity(e.activity);
         expect(row, where).toBeDefined();
         if (e.status === 'REVERSED') continue;
