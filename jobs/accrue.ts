@@ -78,6 +78,7 @@ export async function loadMembers(q: Q, numbers: Iterable<string>): Promise<Map<
         'm.tier',
         'm.tier_since',
         'p.code as pool_code',
+        'm.pool_since',
         'n.surname as former_surname',
         'n.given_name as former_given_name',
         'n.surname_local as former_surname_local',
@@ -116,6 +117,7 @@ export async function loadMembers(q: Q, numbers: Iterable<string>): Promise<Map<
           tier: r.tier,
           tierSince: r.tier_since ?? null,
           poolCode: r.pool_code ?? null,
+          poolSince: r.pool_since ? String(r.pool_since).slice(0, 10) : null,
           pastPools: past.get(Number(r.id)) ?? [],
         };
         out.set(r.number, member);

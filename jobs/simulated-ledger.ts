@@ -227,7 +227,7 @@ export class SimulatedLedger {
     // valid on its date.
     const unexpired =
       !isReversal(request) && request.kind === 'REDEMPTION' && request.activityDate !== undefined
-        ? await this.expiredToSpend(entries, request.activityDate, request.mergedFrom)
+        ? await this.expiredToSpend(entries, request.activityDate, request.movedFrom?.account)
         : new Map<string, { points: number; keys: Map<string, number> }>();
     // As the ledger judges a redemption: lots whose last day is before its date are not its to spend.
     const validOn = !isReversal(request) && request.kind === 'REDEMPTION' ? request.activityDate : undefined;
@@ -571,14 +571,15 @@ export class SimulatedLedger {
   /**
    * What a redemption dated `validOn` would take back from EXPIRY, per account it debits: what stored
    * expiries took from lots valid that day and EXPIRY still holds (`heldByExpiry`, as the ledger judges
-   * it), less what the run's redemptions took of them already, earliest expiring first. A merged
-   * member's (`mergedFrom`, her own account), as the ledger takes it: what expired on her account, moved
-   * on to the one debited, and there only what expired of lots her merge carried in.
+   * it), less what the run's redemptions took of them already, earliest expiring first. One whose
+   * member's points a merge or a move into a pool carried since (`movedFrom`, her own account), as the
+   * ledger takes it: what expired on her account, moved on to the one debited, and there only what
+   * expired of lots her move carried in.
    */
   private async expiredToSpend(
     entries: Entry[],
     validOn: string,
-    mergedFrom?: string,
+    movedFrom?: string,
   ): Promise<Map<string, { points: number; keys: Map<string, number> }>> {
     const out = new Map<string, { points: number; keys: Map<string, number> }>();
     const look = {
@@ -608,10 +609,10 @@ export class SimulatedLedger {
     };
     for (const [account, amount] of debitsOn(entries, (code) => describeAccount(code).tracksLots)) {
       let expired = await held(account);
-      if (mergedFrom !== undefined && mergedFrom !== account) {
+      if (movedFrom !== undefined && movedFrom !== account) {
         const hers = [];
-        for (const e of expired) if (await cameFrom(e.lotId, mergedFrom, look)) hers.push(e);
-        expired = [...hers, ...(await held(mergedFrom))].sort(byExpiryOrder);
+        for (const e of expired) if (await cameFrom(e.lotId, movedFrom, look)) hers.push(e);
+        expired = [...hers, ...(await held(movedFrom))].sort(byExpiryOrder);
       }
       let left = -amount;
       const keys = new Map<string, number>();

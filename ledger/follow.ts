@@ -326,8 +326,9 @@ async function lotsCarriedBy(
 
 /**
  * Whether a lot's points came from account `from`: the lot is in it, or a transfer (a merge, a move into
- * a pool) carried them out of a lot that came from it. A merged member's redemption takes back from
- * EXPIRY what expired of her points where her merge carried them, not the survivor's own.
+ * a pool) carried them out of a lot that came from it. A redemption whose member's points such a move
+ * carried since its date takes back from EXPIRY what expired of her points where the move carried them,
+ * not the survivor's or the pool's other members' own.
  */
 export async function cameFrom<K>(
   lotId: number,

@@ -365,7 +365,8 @@ export function byExpiryOrder(a: ExpiredLot, b: ExpiredLot): number {
 
 /** Points a redemption takes back from one expiry of a lot valid on its date. */
 interface ExpiredPiece extends ExpiredLot {
-  /** The lot's account; and the account the redemption debits, another for a merged member's own lot. */
+  /** The lot's account; and the account the redemption debits, another for a lot on her own account
+   * that her merge or move into a pool did not carry (`movedFrom`). */
   accountId: number;
   debitId: number;
   /** What it takes of them, and what it has spent of that so far. */
@@ -460,10 +461,11 @@ class PostingSession {
       if (p.type !== 'posting') continue;
       if (p.input.memberNumber !== undefined && !this.memberIds.has(p.input.memberNumber))
         members.add(p.input.memberNumber);
-      // What a merged member's redemption takes back on her own account is posted there in her name.
-      const merged = p.input.mergedFrom === undefined ? undefined : describeAccount(p.input.mergedFrom);
-      if (merged?.memberNumber !== undefined && !this.memberIds.has(merged.memberNumber))
-        members.add(merged.memberNumber);
+      // What a redemption takes back on the member's own account, her points moved since, is posted there
+      // in her name.
+      const own = p.input.movedFrom === undefined ? undefined : describeAccount(p.input.movedFrom.account);
+      if (own?.memberNumber !== undefined && !this.memberIds.has(own.memberNumber))
+        members.add(own.memberNumber);
       for (const e of p.entries) {
         if (!this.committed.has(e.account) && !this.local.has(e.account)) wanted.set(e.account, e.descriptor);
       }
@@ -621,9 +623,11 @@ class PostingSession {
       const existing = await this.store.findPostingByKey(input.key);
       if (existing) return this.duplicate(input.key, existing, p.hash);
       if (spendsExpired) {
-        const mergedFrom =
-          input.mergedFrom === undefined ? undefined : await this.account(describeAccount(input.mergedFrom));
-        fromExpiry = await this.expiredToSpend(guarded, input.activityDate!, mergedFrom);
+        const movedFrom =
+          input.movedFrom === undefined
+            ? undefined
+            : await this.account(describeAccount(input.movedFrom.account));
+        fromExpiry = await this.expiredToSpend(guarded, input.activityDate!, movedFrom);
         const back = new Map<number, number>();
         for (const x of fromExpiry) back.set(x.debitId, (back.get(x.debitId) ?? 0) + x.take);
         guarded = guardedDebits(
@@ -660,7 +664,7 @@ class PostingSession {
         true,
       );
     }
-    const spendable = await this.moveMerged(input, fromExpiry);
+    const spendable = await this.moveTakenBack(input, fromExpiry);
     const row = this.postingRow(p);
     const id = await this.store.insertPosting(
       unexpired > 0 || unrecovered > 0
@@ -785,14 +789,15 @@ class PostingSession {
   /**
    * The points of the debited award accounts that a redemption dated `validOn` takes back from EXPIRY,
    * before any open lot: what standing expiries took from lots still valid that day (`heldByExpiry`),
-   * earliest expiring first, up to each debit. A merged member's (`mergedFrom`, her own account) takes
-   * what expired on her account and, on the debited one, only what expired of lots her merge carried
-   * there: the survivor's own expired points were never hers to spend.
+   * earliest expiring first, up to each debit. One whose member's points a merge or a move into a pool
+   * has carried since (`movedFrom`, her own account) takes what expired on her account and, on the
+   * debited one, only what expired of lots her move carried there: the survivor's, or the pool's other
+   * members', own expired points were never hers to spend.
    */
   private async expiredToSpend(
     guarded: Map<number, { row: AccountRow; amount: number }>,
     validOn: string,
-    mergedFrom?: AccountRow,
+    movedFrom?: AccountRow,
   ): Promise<ExpiredPiece[]> {
     const out: ExpiredPiece[] = [];
     const look = { ...this.lotTrace(), ...this.lotLookups() };
@@ -805,11 +810,11 @@ class PostingSession {
     for (const { row, amount } of guarded.values()) {
       if (!row.tracksLots) continue;
       let expired = await held(row);
-      if (mergedFrom !== undefined && mergedFrom.id !== row.id) {
+      if (movedFrom !== undefined && movedFrom.id !== row.id) {
         const hers = [];
         for (const e of expired)
-          if (await cameFrom(e.lotId, mergedFrom.id, { ...look, accountOf })) hers.push(e);
-        expired = [...hers, ...(await held(mergedFrom))].sort(byExpiryOrder);
+          if (await cameFrom(e.lotId, movedFrom.id, { ...look, accountOf })) hers.push(e);
+        expired = [...hers, ...(await held(movedFrom))].sort(byExpiryOrder);
       }
       let left = -amount;
       for (const e of expired) {
@@ -823,19 +828,21 @@ class PostingSession {
   }
 
   /**
-   * Moves what a merged member's redemption took back from EXPIRY on her own account on to the account
-   * it debits, as her merge moved her open lots (`<redemption>:MERGED`, a transfer carrying the lots):
-   * the pieces the debit spends, those on her account replaced by the lots the move made.
+   * Moves what a redemption took back from EXPIRY on the member's own account (`movedFrom`) on to the
+   * account it debits, as her merge or her move into the pool moved her open lots (`<redemption>:MERGED`,
+   * `<redemption>:POOLED`, a transfer carrying the lots): the pieces the debit spends, those on her
+   * account replaced by the lots the move made.
    */
-  private async moveMerged(input: PostingInput, fromExpiry: ExpiredPiece[]): Promise<ExpiredPiece[]> {
+  private async moveTakenBack(input: PostingInput, fromExpiry: ExpiredPiece[]): Promise<ExpiredPiece[]> {
     const moved = fromExpiry.filter((x) => x.accountId !== x.debitId);
-    if (moved.length === 0) return fromExpiry;
+    if (moved.length === 0 || input.movedFrom === undefined) return fromExpiry;
+    const merge = input.movedFrom.by === 'MERGE';
     const from = await this.accountById(moved[0]!.accountId);
     const to = await this.accountById(moved[0]!.debitId);
     const points = moved.reduce((n, x) => n + x.take, 0);
     const transfer = await this.applyPosting(
       preparePosting({
-        key: `${input.key}:MERGED`,
+        key: `${input.key}:${merge ? 'MERGED' : 'POOLED'}`,
         kind: 'TRANSFER',
         businessDate: input.businessDate,
         channel: 'TRANSFER',
@@ -845,7 +852,7 @@ class PostingSession {
           ...moved.map((x) => ({ account: from.code, amount: -x.take, lotId: x.lotId })),
           { account: to.code, amount: points },
         ],
-        sourceRef: `taken back from EXPIRY on ${from.code} for ${input.key}, dated ${input.activityDate}, and moved as the merge moved the rest`,
+        sourceRef: `taken back from EXPIRY on ${from.code} for ${input.key}, dated ${input.activityDate}, and moved as the ${merge ? 'merge' : 'move into the pool'} moved the rest`,
       }),
     );
     // The redemption spends all it took back: what it leaves of each expiry expires again on her account.

@@ -52,13 +52,21 @@ export interface PostingInput {
    */
   shortfallTo?: string;
   /**
-   * A redemption of a merged member debited on the account her merge moved her points to: her own points
-   * account. What expired there of lots valid on its date is hers to spend (the merge moved only her open
-   * lots): it is taken back and moved to the debited account (`<key>:MERGED`, as the merge moved the
-   * rest), and of the debited account's expired points only those carried from hers are taken, never the
-   * survivor's own.
+   * A redemption debited on an account a move has carried the member's points to since its date: her
+   * merge (the account at the end of its chain) or her joining the pool she is in. Her own points account
+   * held them on that date. What expired there of lots valid on its date is hers to spend (the move took
+   * only her open lots): it is taken back and moved to the debited account (`<key>:MERGED` or
+   * `<key>:POOLED`, as the move carried the rest), and of the debited account's expired points only those
+   * carried from hers are taken, never the survivor's or the pool's other members' own.
    */
-  mergedFrom?: string;
+  movedFrom?: MovedFrom;
+}
+
+/** Where a redemption's points were on its date, and what move has carried them on since. */
+export interface MovedFrom {
+  /** The member's own points account. */
+  account: string;
+  by: 'MERGE' | 'POOL';
 }
 
 export interface ReversalInput {

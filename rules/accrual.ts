@@ -8,7 +8,7 @@ import { Decimal, formatMinor, fromMinorUnits, parseAmount, toMinorUnits } from 
 import { InputError } from '../lib/errors.js';
 import { MAX_INTEGER_COLUMN } from '../parsers/types.js';
 import { Accounts, poolPointsAccount } from '../ledger/accounts.js';
-import type { PostingInput, PostingRequest, StatusCreditInput } from '../ledger/types.js';
+import type { MovedFrom, PostingInput, PostingRequest, StatusCreditInput } from '../ledger/types.js';
 import {
   adjustmentKey,
   awardPostingKey,
@@ -339,6 +339,25 @@ function pointsAccount(ctx: AccrualContext, member: MemberFacts, date: IsoDate):
   // took the member's points, which stayed on their own account: their activity stays there too, where
   // naming the pool's account would stop the whole night.
   return (pool ? poolPointsAccount(pool) : null) ?? own;
+}
+
+/**
+ * Where a redemption dated `date` is debited (`pointsAccount`), and where its points were that day when a
+ * move has carried them there since (`movedFrom`): a member who joined the pool she is in after its date
+ * redeemed her own account's points, and joining moved only her open lots to the pool. What had expired
+ * of them stays on her account, where the ledger takes it back; the pool's other members' expired points
+ * were never hers to spend.
+ */
+function redeemedFrom(
+  ctx: AccrualContext,
+  member: MemberFacts,
+  date: IsoDate,
+): { account: string; movedFrom?: MovedFrom } {
+  const account = pointsAccount(ctx, member, date);
+  const own = Accounts.memberPoints(member.number);
+  const joinedSince =
+    member.poolSince !== null && date < member.poolSince && !member.pastPools.some((p) => inPoolOn(p, date));
+  return account !== own && joinedSince ? { account, movedFrom: { account: own, by: 'POOL' } } : { account };
 }
 
 /** Member checks shared by every earning activity: number, account, window, name. */
@@ -1486,7 +1505,7 @@ function decideRedemption(ctx: AccrualContext, row: ActivityRow): AccrualDecisio
   const holder =
     member.status === 'MERGED'
       ? mergedHolder(ctx, member, row)
-      : { member, account: pointsAccount(ctx, member, row.activityDate) };
+      : { member, ...redeemedFrom(ctx, member, row.activityDate) };
   if ('rejection' in holder) return rejected(holder.rejection);
   const points = -(row.pointsRequested ?? 0);
   if (!(points > 0))
@@ -1508,7 +1527,7 @@ function decideRedemption(ctx: AccrualContext, row: ActivityRow): AccrualDecisio
           activityDate: row.activityDate,
           sourceFileId: row.sourceFileId ?? undefined,
           sourceRef: row.activityKey,
-          ...('mergedFrom' in holder ? { mergedFrom: holder.mergedFrom } : {}),
+          ...(holder.movedFrom ? { movedFrom: holder.movedFrom } : {}),
         },
         onRefused: refusedAs,
       },
@@ -1524,7 +1543,7 @@ function decideRedemption(ctx: AccrualContext, row: ActivityRow): AccrualDecisio
  * that pool, the merge moving only her own account's, so it debits that pool, whatever became of the
  * survivor; those on her own account the merge has moved to the account at the end of its chain (as a
  * cancellation follows them there), so it debits that account as it is tonight, its pool's where the
- * program earns into pools. What had expired of her points stayed on her own account (`mergedFrom`): the
+ * program earns into pools. What had expired of her points stayed on her own account (`movedFrom`): the
  * ledger takes back from there what was valid on the redemption's date, not the survivor's own expired
  * points. One dated after the merge is the survivor's to make: refused, naming the survivor.
  */
@@ -1532,7 +1551,7 @@ function mergedHolder(
   ctx: AccrualContext,
   member: MemberFacts,
   row: ActivityRow,
-): { member: MemberFacts; account: string; mergedFrom?: string } | { rejection: Rejection } {
+): { member: MemberFacts; account: string; movedFrom?: MovedFrom } | { rejection: Rejection } {
   const survivor = ctx.members.get(ctx.holderOf(member.number));
   const into = survivor?.number ?? member.mergedInto ?? 'another account';
   const refused = (why: string) => ({
@@ -1549,14 +1568,14 @@ function mergedHolder(
   // The posting names her, as it names any member who spends from a pool: the pool's statement in
   // `member show` lists its members' own movements, and the survivor may never have been in it. Reports
   // count her as the survivor through the merge chain.
-  const pooled = pointsAccount(ctx, member, row.activityDate);
-  if (pooled !== Accounts.memberPoints(member.number)) return { member, account: pooled };
+  const pooled = redeemedFrom(ctx, member, row.activityDate);
+  if (pooled.account !== Accounts.memberPoints(member.number)) return { member, ...pooled };
   if (survivor.status === 'CLOSED' || survivor.status === 'MERGED')
     return refused(`${on}, which is ${survivor.status.toLowerCase()}`);
   return {
     member: survivor,
     account: pointsAccount(ctx, survivor, ctx.businessDate),
-    mergedFrom: Accounts.memberPoints(member.number),
+    movedFrom: { account: Accounts.memberPoints(member.number), by: 'MERGE' },
   };
 }
 

@@ -29,6 +29,9 @@ export interface MemberFacts {
   /** The date the member's tier became what it is (enrolment, or the night of the last change). */
   tierSince: IsoDate | null;
   poolCode: string | null;
+  /** The night the members feed put the member in `poolCode`, moving her own open points there (null: in
+   * no pool, or in it from before anything recorded). */
+  poolSince: IsoDate | null;
   /** The pools the member has left, each with the days they were in it: from `since` (null: from before
    * anything recorded) up to, not including, `until`. */
   pastPools: ReadonlyArray<{ code: string; since: IsoDate | null; until: IsoDate }>;

@@ -361,6 +361,139 @@ for (const engine of availableEngines()) {
       expect(await w.poolBalance('H1')).toBe(461);
     });
 
+    it('spends the points a member brought into a pool for her redemption dated before she joined, never reviving its other members’ expired points', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', ANNA, CLARA);
+      // CLARA's March 873 are the pool's and expire on 31 March 2029; ANNA, in no pool, earns June's 461.
+      fly(w, CLARA, '2026-03-10', '400.00');
+      await w.night('2026-03-11');
+      const claras = (await w.poolLots('H1'))[0]!.id;
+      fly(w, ANNA, '2026-06-10', '300.00', 'KZN');
+      await w.night('2026-06-11');
+      expect((await w.night('2029-03-31')).expire.counts).toMatchObject({ lots: 1, points: 873 });
+      w.dropMembers([{ ...ANNA, group: HOUSEHOLD, updatedAt: '2029-04-01T09:00:00Z' }]);
+      await w.night('2029-04-01');
+      expect([await w.balance(ANNA.number), await w.poolBalance('H1')]).toEqual([0, 461]);
+
+      // Her seat of 30 March, when she held her own 461 and was in no pool, comes on 2 April.
+      const file = w.dropRedemptions([
+        { id: 'R-1', member: ANNA.number, date: '2029-03-30', service: 'SEAT', points: 300 },
+      ]);
+      const shown = (await w.simulate('redemptions', file, '2029-04-02')).flatMap((e) =>
+        e.type === 'record' ? [[e.activity, e.status, e.message ?? null]] : [],
+      );
+      expect(shown).toEqual([[redemptionKey('R-1'), 'POSTED', null]]);
+      await w.night('2029-04-02');
+      const posting = await w.posting(redemptionKey('R-1'));
+      expect(posting?.entries).toEqual({
+        [Accounts.poolPoints('H1')]: -300,
+        [Accounts.redemption('SEAT')]: 300,
+      });
+      // CLARA's expired points were never ANNA's to spend: her expiry stands, and the seat takes 300 of
+      // the 461 ANNA brought.
+      expect(posting?.detail ?? null).toBeNull();
+      expect(await w.posting(`EXP:${claras}:REDEEMED`)).toBeUndefined();
+      expect(view(await w.poolLots('H1'))).toEqual([[161, '2026-06-10', '2029-06-30']]);
+      expect(await w.poolBalance('H1')).toBe(161);
+    });
+
+    it('takes back on her own account what expired of her points before she joined a pool, for her redemption dated then, and moves it into the pool', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', ANNA, CLARA);
+      // ANNA's own March 873 expire on her account on 31 March 2029; her June 461 stay valid.
+      fly(w, ANNA, '2026-03-10', '400.00');
+      await w.night('2026-03-11');
+      const march = (await w.lots(ANNA.number))[0]!.id;
+      fly(w, ANNA, '2026-06-10', '300.00', 'KZN');
+      await w.night('2026-06-11');
+      expect((await w.night('2029-03-31')).expire.counts).toMatchObject({ lots: 1, points: 873 });
+      // Joining H1 on 1 April moves her open June lot; the expired March one stays on her account.
+      w.dropMembers([{ ...ANNA, group: HOUSEHOLD, updatedAt: '2029-04-01T09:00:00Z' }]);
+      await w.night('2029-04-01');
+      expect([await w.balance(ANNA.number), await w.poolBalance('H1')]).toEqual([0, 461]);
+
+      // Her seat of 30 March, when she held 1,334 valid points of her own, read on 2 April.
+      const file = w.dropRedemptions([
+        { id: 'R-1', member: ANNA.number, date: '2029-03-30', service: 'SEAT', points: 500 },
+      ]);
+      const shown = (await w.simulate('redemptions', file, '2029-04-02')).flatMap((e) =>
+        e.type === 'record' ? [[e.activity, e.status, e.message ?? null]] : [],
+      );
+      expect(shown).toEqual([
+        [
+          redemptionKey('R-1'),
+          'POSTED',
+          `500 points of it were valid on 2029-03-30 and expired since: taken back from ${Accounts.expiry}`,
+        ],
+      ]);
+      await w.night('2029-04-02');
+      expect(await w.posting(redemptionKey('R-1'))).toMatchObject({
+        entries: { [Accounts.poolPoints('H1')]: -500, [Accounts.redemption('SEAT')]: 500 },
+        detail: { unexpired: 500 },
+      });
+      // As without the join: March's expiry taken back on her account, the 500 moved into the pool as
+      // joining moved the rest, and the 373 left expire again on her account.
+      expect((await w.posting(`EXP:${march}:REDEEMED`))?.entries).toEqual({
+        [Accounts.expiry]: -873,
+        [Accounts.memberPoints(ANNA.number)]: 873,
+      });
+      expect(await w.posting(`${redemptionKey('R-1')}:POOLED`)).toMatchObject({
+        kind: 'TRANSFER',
+        entries: { [Accounts.memberPoints(ANNA.number)]: -500, [Accounts.poolPoints('H1')]: 500 },
+      });
+      expect((await w.posting(`EXP:${march}:2`))?.entries).toEqual({
+        [Accounts.memberPoints(ANNA.number)]: -373,
+        [Accounts.expiry]: 373,
+      });
+      expect([await w.balance(ANNA.number), await w.poolBalance('H1')]).toEqual([0, 461]);
+      expect(view(await w.poolLots('H1'))).toEqual([[461, '2026-06-10', '2029-06-30']]);
+      // A rerun posts nothing.
+      const count = await w.postingCount();
+      await w.run(accrueJob, '2029-04-02');
+      expect(await w.postingCount()).toBe(count);
+
+      // Cancelled: the 500 go back to the lot the move made, past its date, so to EXPIRY.
+      w.dropRedemptions([
+        {
+          id: 'R-1',
+          member: ANNA.number,
+          date: '2029-04-05',
+          service: 'SEAT',
+          points: 500,
+          status: 'CANCELLED',
+        },
+      ]);
+      await w.night('2029-04-05');
+      expect(await w.posting(cancellationKey('R-1'))).toMatchObject({
+        entries: { [Accounts.redemption('SEAT')]: -500, [Accounts.expiry]: 500 },
+        detail: { lapsed: 500 },
+      });
+      expect([await w.balance(ANNA.number), await w.poolBalance('H1')]).toEqual([0, 461]);
+    });
+
+    it('debits the pool a member was in for her redemption dated before she left it, whose expired points were hers to spend', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', { ...ANNA, group: HOUSEHOLD }, CLARA);
+      // CLARA's March 873 are the household's, ANNA's among them, and expire on 31 March 2029.
+      fly(w, CLARA, '2026-03-10', '400.00');
+      await w.night('2026-03-11');
+      expect((await w.night('2029-03-31')).expire.counts).toMatchObject({ lots: 1, points: 873 });
+      // ANNA moves to household H2 on 1 April: her stay in H1 ends, and she joins H2 that night.
+      w.dropMembers([{ ...ANNA, group: { type: 'HOUSEHOLD', id: 'H2' }, updatedAt: '2029-04-01T09:00:00Z' }]);
+      await w.night('2029-04-01');
+      // Her seat of 30 March, issued against H1's points, read on 2 April.
+      w.dropRedemptions([
+        { id: 'R-1', member: ANNA.number, date: '2029-03-30', service: 'SEAT', points: 300 },
+      ]);
+      await w.night('2029-04-02');
+      expect(await w.posting(redemptionKey('R-1'))).toMatchObject({
+        entries: { [Accounts.poolPoints('H1')]: -300, [Accounts.redemption('SEAT')]: 300 },
+        detail: { unexpired: 300 },
+      });
+      expect(await w.posting(`${redemptionKey('R-1')}:POOLED`)).toBeUndefined();
+      expect([await w.poolBalance('H1'), await w.poolBalance('H2')]).toEqual([0, 0]);
+    });
+
     it('leaves the pooled points in the pool when the member leaves it; points earned since follow a return', async () => {
       const w = s();
       await w.enrol('2026-01-01', ANNA);
