@@ -1500,8 +1500,19 @@ function decideRedemption(ctx: AccrualContext, row: ActivityRow): AccrualDecisio
   const bad = checkMemberNumber(number, ctx.program.config.program.memberNumber);
   if (bad) return rejected(bad);
   if (!member) return rejected(reject('MEMBER_UNKNOWN', 'member_number', `no member ${number}`));
-  if (member.status === 'CLOSED')
-    return rejected(reject('ACCOUNT_CLOSED', 'member_number', `account ${number} is closed`));
+  // The award system issued a redemption dated on or before the night that read the closure against the
+  // points the account held then, which the closure leaves on it (they expire as any): it debits them, as
+  // a merged member's is (`mergedHolder`). One dated after is refused.
+  if (member.status === 'CLOSED' && (member.closedOn === null || row.activityDate > member.closedOn))
+    return rejected(
+      reject(
+        'ACCOUNT_CLOSED',
+        'member_number',
+        member.closedOn === null
+          ? `account ${number} is closed`
+          : `account ${number} was closed on ${member.closedOn}, before the redemption's date ${row.activityDate}`,
+      ),
+    );
   const holder =
     member.status === 'MERGED'
       ? mergedHolder(ctx, member, row)

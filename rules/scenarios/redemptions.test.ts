@@ -566,6 +566,59 @@ for (const engine of availableEngines()) {
       expect(await w.posting(cancellationKey('R-1'))).toBeDefined();
     });
 
+    it('debits a redemption issued before its account was closed, read the night of the closure or after, and refuses one dated after the closure', async () => {
+      const w = s();
+      await twoLots(w);
+      // The seat was issued on 4 March; the CRM closes the account on 5 March. Members are read before
+      // redemptions: the account is closed when the seat comes, its 1,500 still on it.
+      w.dropRedemptions([
+        { id: 'R-1', member: IVANOV.number, date: '2026-03-04', service: 'SEAT', points: 300 },
+      ]);
+      w.dropMembers([{ ...IVANOV, status: 'CLOSED', updatedAt: '2026-03-05T09:00:00Z' }]);
+      await w.night('2026-03-05');
+      expect(await w.activity(redemptionKey('R-1'))).toMatchObject({ status: 'POSTED', points: -300 });
+      expect((await w.posting(redemptionKey('R-1')))?.entries).toEqual({
+        [Accounts.memberPoints(IVANOV.number)]: -300,
+        [Accounts.redemption('SEAT')]: 300,
+      });
+      expect(await w.balance(IVANOV.number)).toBe(1200);
+
+      // A night later, one of the closure's own date and one issued before it, sent late, still debit the
+      // account; one dated after the closure is refused. The simulator says so first.
+      const file = w.dropRedemptions([
+        { id: 'R-2', member: IVANOV.number, date: '2026-03-05', service: 'LOUNGE', points: 100 },
+        {
+          id: 'R-3',
+          member: IVANOV.number,
+          date: '2026-03-03',
+          service: 'PARTNER_REWARD',
+          points: 200,
+          partner: 'DRIVE',
+        },
+        { id: 'R-4', member: IVANOV.number, date: '2026-03-06', service: 'LOUNGE', points: 100 },
+      ]);
+      const refusal = `account ${IVANOV.number} was closed on 2026-03-05, before the redemption's date 2026-03-06`;
+      expect(await shownFor(w, file, '2026-03-06')).toEqual([
+        [redemptionKey('R-2'), 'POSTED', null, null],
+        [redemptionKey('R-3'), 'POSTED', null, null],
+        [redemptionKey('R-4'), 'REJECTED', 'ACCOUNT_CLOSED', refusal],
+      ]);
+      await w.night('2026-03-06');
+      expect(await w.activity(redemptionKey('R-3'))).toMatchObject({ status: 'POSTED', points: -200 });
+      expect(await w.activity(redemptionKey('R-4'))).toMatchObject({
+        status: 'REJECTED',
+        reason: 'ACCOUNT_CLOSED',
+        reason_field: 'member_number',
+        reason_message: refusal,
+      });
+      expect(await w.balance(IVANOV.number)).toBe(900);
+      // Its cancellation gives the points back to the closed account, where they came from.
+      w.dropRedemptions([{ ...cancelled('R-1', IVANOV.number, 300, '2026-03-07'), service: 'SEAT' }]);
+      await w.night('2026-03-07');
+      expect(await w.activity(cancellationKey('R-1'))).toMatchObject({ status: 'POSTED', points: 300 });
+      expect(await w.balance(IVANOV.number)).toBe(1200);
+    });
+
     it('debits a redemption issued before its member was merged from the survivor, and refuses one dated after the merge', async () => {
       const w = s();
       await twoLots(w);
@@ -936,15 +989,16 @@ for (const engine of availableEngines()) {
       expect((await w.night('2026-03-06')).accrue.counts.activities).toBe(0);
     });
 
-    it('refuses redemptions for a closed account or an unknown member', async () => {
+    it('refuses redemptions for a closed account, dated after its closure, or an unknown member', async () => {
       const w = s();
       await twoLots(w);
       w.dropMembers([{ ...IVANOV, status: 'CLOSED', updatedAt: '2026-03-05T00:00:00Z' }]);
-      w.dropRedemptions([
-        { id: 'R-1', member: IVANOV.number, date: '2026-03-05', service: 'CHARITY', points: 100 },
-        { id: 'R-2', member: memberNumber(77), date: '2026-03-05', service: 'CHARITY', points: 100 },
-      ]);
       await w.night('2026-03-05');
+      w.dropRedemptions([
+        { id: 'R-1', member: IVANOV.number, date: '2026-03-06', service: 'CHARITY', points: 100 },
+        { id: 'R-2', member: memberNumber(77), date: '2026-03-06', service: 'CHARITY', points: 100 },
+      ]);
+      await w.night('2026-03-06');
       expect(await w.activity(redemptionKey('R-1'))).toMatchObject({
         status: 'REJECTED',
         reason: 'ACCOUNT_CLOSED',
