@@ -108,6 +108,12 @@ export async function activitiesByKeys(q: Q, keys: string[]): Promise<Map<string
   return out;
 }
 
+/**
+ * The flights that hold each of `coupons`. A partner airline's claim names the ticket too when it knows
+ * it (alliance-accrual.md), one of ours for an interline seat; it is the partner's record of the seat,
+ * not the coupon's earlier copy: taken for it, the coupon's status "corrected" the claim and accrue
+ * decided it again under a key already posted.
+ */
 export async function activitiesByCoupons(
   q: Q,
   coupons: Array<[string, number]>,
@@ -115,7 +121,7 @@ export async function activitiesByCoupons(
   const out = new Map<string, ActivityRow>();
   const tickets = [...new Set(coupons.map((c) => c[0]))];
   for (const part of chunks(tickets, 500)) {
-    const rows = await q('activities').whereIn('ticket_number', part);
+    const rows = await q('activities').where('type', 'FLIGHT').whereIn('ticket_number', part);
     for (const r of rows) out.set(`${r.ticket_number}:${r.coupon_number}`, fromDb(r));
   }
   return out;

@@ -1597,6 +1597,59 @@ for (const engine of availableEngines()) {
       );
     });
 
+    it('reads our flown coupon of a ticket an LH claim named as a record of its own, and its refund too, leaving the claim as credited', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      // LH1444 on a ticket we issued (interline), IVANOV's XX card shown: LH claims it for him, naming the
+      // ticket and coupon as alliance-accrual.md allows "when known".
+      const lh1444 = { carrier: 'LH', flight: '1444', date: '2026-03-10', from: 'FRA', to: 'SVO' };
+      w.dropAllianceClaims('LH', [
+        {
+          id: 'LH-1',
+          member: IVANOV.number,
+          surname: 'IVANOV',
+          ...lh1444,
+          cabin: 'Y',
+          rbd: 'Y',
+          ticket: '0741234567890',
+          coupon: 1,
+        },
+      ]);
+      await w.night('2026-03-11');
+      const claim = { status: 'POSTED', points: 1257, coupon_status: null, detail: null };
+      expect(await w.activity(allianceKey('LH', 'LH-1'))).toMatchObject(claim);
+      // Our revenue accounting's extract brings the ticket's flown coupon, then its refund: another
+      // airline's flight, refused NOT_OWN_FLIGHT, never the claim's "correction".
+      const coupon = {
+        ticket: '0741234567890',
+        ...lh1444,
+        booked: 'Y',
+        surname: 'IVANOV',
+        givenName: 'IVAN',
+        card: { program: 'XX', number: IVANOV.number },
+        fare: '100.00',
+      };
+      const flights = async () =>
+        (await w.knex('activities').where({ type: 'FLIGHT', ticket_number: '0741234567890' })).map((r) => [
+          r.status,
+          r.reason,
+          r.coupon_status,
+        ]);
+      w.dropCoupons([coupon]);
+      await w.night('2026-03-12');
+      expect(await flights()).toEqual([['REJECTED', 'NOT_OWN_FLIGHT', 'F']]);
+      expect(await w.activity(allianceKey('LH', 'LH-1'))).toMatchObject(claim);
+      w.dropCoupons([{ ...coupon, status: 'R' }]);
+      await w.night('2026-03-13');
+      expect(await flights()).toEqual([['REJECTED', 'NOT_FLOWN', 'R']]);
+      expect(await w.activity(allianceKey('LH', 'LH-1'))).toMatchObject(claim);
+      expect(await w.balance(IVANOV.number)).toBe(1257);
+      expect((await w.posting(awardPostingKey(allianceKey('LH', 'LH-1'))))?.entries).toEqual({
+        [Accounts.memberPoints(IVANOV.number)]: 1257,
+        [Accounts.partner('LH')]: -1257,
+      });
+    });
+
     it('names the claims file element a claim is refused on: Flight/FlownRbd, the unknown airport, Flight/FlightDate', async () => {
       const w = s();
       await w.enrol('2024-12-01', IVANOV);

@@ -156,6 +156,12 @@ export interface AllianceClaimInput {
   to: string;
   cabin: string;
   rbd: string;
+  /** The flight as sold, when another airline marketed it: the operating one by default. */
+  marketingCarrier?: string;
+  marketingFlight?: string;
+  /** The ticket and coupon, which a claim gives when known (alliance-accrual.md). */
+  ticket?: string;
+  coupon?: number;
 }
 
 export interface RedemptionInput {
@@ -458,13 +464,17 @@ export class Scenario {
     <Flight>
       <OperatingCarrier>${c.carrier}</OperatingCarrier>
       <OperatingFlightNumber>${c.flight}</OperatingFlightNumber>
-      <MarketingCarrier>${c.carrier}</MarketingCarrier>
-      <MarketingFlightNumber>${c.flight}</MarketingFlightNumber>
+      <MarketingCarrier>${c.marketingCarrier ?? c.carrier}</MarketingCarrier>
+      <MarketingFlightNumber>${c.marketingFlight ?? c.flight}</MarketingFlightNumber>
       <FlightDate>${c.date}</FlightDate>
       <Origin>${c.from}</Origin>
       <Destination>${c.to}</Destination>
       <Cabin>${c.cabin}</Cabin>
-      <FlownRbd>${c.rbd}</FlownRbd>
+      <FlownRbd>${c.rbd}</FlownRbd>${
+        c.ticket
+          ? `<TicketNumber>${c.ticket}</TicketNumber><CouponNumber>${c.coupon ?? 1}</CouponNumber>`
+          : ''
+      }
     </Flight>
   </Claim>`,
       )
