@@ -37,6 +37,7 @@ import {
   carrierFactsOf,
   checkWindow,
   inPoolOn,
+  marketingOf,
   waitsForItsNight,
   notOwnFlight,
   type MemberFacts,
@@ -131,6 +132,7 @@ export interface AccrualContext {
   periodPoints(memberNumber: string, partnerCode: string, period: 'month' | 'year', date: IsoDate): number;
   /** True when another activity already credited this member for the same date and route. */
   creditedSameFlight(row: ActivityRow): boolean;
+
   /** The activity a reversal or cancellation refers to. */
   original(activityKey: string): OriginalActivity | undefined;
   /** True when the posting with this key was already reversed (by an earlier correction of the activity). */
@@ -933,6 +935,18 @@ function decidePartnerFlight(ctx: AccrualContext, row: ActivityRow): AccrualDeci
         'NO_CONTRACT',
         'Flight/OperatingCarrier',
         `${row.carrier}${row.flightNumber ?? ''} of ${row.activityDate} is operated by ${row.carrier}, one of ${ctx.program.code}'s own carriers: a partner claims only for its own flights, ours are credited from our own feeds`,
+      ),
+    );
+  // A codeshare one of our carriers marketed is ours as well: sold on our ticket, its coupon comes in our
+  // flown extract and earns on our chart, so the operator's claim for it would credit the seat twice and
+  // bill the operator for a seat we sold. Refused whether the coupon came first or is still to come.
+  const sold = marketingOf(row.detail);
+  if (sold && ctx.program.isOwnCarrier(sold.carrier))
+    return rejected(
+      reject(
+        'NO_CONTRACT',
+        'Flight/MarketingCarrier',
+        `${row.carrier}${row.flightNumber ?? ''} of ${row.activityDate} is marketed by ${sold.carrier} as ${sold.carrier}${sold.number}, one of ${ctx.program.code}'s own carriers: a partner claims only for its own flights, ours are credited from our own feeds`,
       ),
     );
   const e = eligible(ctx, row, ctx.program.config.earning.airClaimWindowDays);

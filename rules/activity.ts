@@ -752,6 +752,10 @@ export function allianceClaimDraft(
         `claim ${c.claimId} is for member ${c.member.number} of program ${c.member.program}, not of ${program}: not a member of ours`,
       ),
     };
+  const codeshare =
+    c.flight.marketingCarrier !== c.flight.operatingCarrier ||
+    normaliseFlightNumber(c.flight.marketingFlightNumber) !==
+      normaliseFlightNumber(c.flight.operatingFlightNumber);
   return {
     ok: true,
     activity: blankActivity({
@@ -774,6 +778,13 @@ export function allianceClaimDraft(
       travelSurname: c.member.surname,
       travelGivenName: c.member.givenName ?? null,
       externalRef: c.claimId,
+      // Whose seat it is may be the marketing carrier's: a codeshare we market is ours (accrue).
+      detail: codeshare
+        ? {
+            marketingCarrier: c.flight.marketingCarrier,
+            marketingFlightNumber: normaliseFlightNumber(c.flight.marketingFlightNumber),
+          }
+        : null,
     }),
   };
 }

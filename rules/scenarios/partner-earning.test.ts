@@ -1650,6 +1650,71 @@ for (const engine of availableEngines()) {
       });
     });
 
+    it('refuses NO_CONTRACT a claim for a codeshare we market (XX3444 operated by LH as LH1444): one seat, one credit, our coupon’s, whichever comes first', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV, PETROVA);
+      const lh1444 = { carrier: 'LH', flight: '1444', date: '2026-03-10', from: 'FRA', to: 'SVO' };
+      const xx3444 = (p: Person, ticket: string) => ({
+        ticket,
+        ...lh1444,
+        marketingCarrier: 'XX',
+        marketingFlight: '3444',
+        booked: 'Y',
+        surname: p.surname,
+        givenName: p.givenName,
+        card: { program: 'XX', number: p.number },
+        fare: '100.00',
+      });
+      const claim = (id: string, p: Person, ticket?: string) => ({
+        id,
+        member: p.number,
+        surname: p.surname,
+        ...lh1444,
+        marketingCarrier: 'XX',
+        marketingFlight: '3444',
+        cabin: 'Y',
+        rbd: 'Y',
+        ...(ticket ? { ticket, coupon: 1 } : {}),
+      });
+      // IVANOV's coupon is credited before LH claims his seat (naming the ticket); PETROVA's claim (no
+      // ticket) comes the night before her coupon.
+      w.dropCoupons([xx3444(IVANOV, '0741234567890')]);
+      w.dropAllianceClaims('LH', [claim('LH-10', PETROVA)]);
+      await w.night('2026-03-11');
+      const claimsFile = w.dropAllianceClaims('LH', [claim('LH-9', IVANOV, '0741234567890')]);
+      w.dropCoupons([xx3444(PETROVA, '0741234567891')]);
+      const message =
+        "LH1444 of 2026-03-10 is marketed by XX as XX3444, one of XX's own carriers: a partner claims only for its own flights, ours are credited from our own feeds";
+      expect(
+        (await w.simulate('alliance-claims', claimsFile, '2026-03-12')).flatMap((e) =>
+          e.type === 'record' ? [[e.activity, e.status, e.reason, e.field, e.message]] : [],
+        ),
+      ).toEqual([[allianceKey('LH', 'LH-9'), 'REJECTED', 'NO_CONTRACT', 'Flight/MarketingCarrier', message]]);
+      await w.night('2026-03-12');
+      for (const id of ['LH-9', 'LH-10']) {
+        expect(await w.activity(allianceKey('LH', id))).toMatchObject({
+          status: 'REJECTED',
+          reason: 'NO_CONTRACT',
+          reason_field: 'Flight/MarketingCarrier',
+          points: 0,
+        });
+        expect(await w.posting(awardPostingKey(allianceKey('LH', id)))).toBeUndefined();
+      }
+      // The coupons earn on our chart, as a codeshare we market does; LH is billed for nothing.
+      expect(await w.balance(IVANOV.number)).toBe(1257);
+      expect(await w.balance(PETROVA.number)).toBe(1257);
+      expect(await w.knex('postings').where('idempotency_key', 'like', 'PAF:%')).toEqual([]);
+      await w.run(exportJob, '2026-03-12');
+      const out = await w
+        .knex('files')
+        .where({ direction: 'out', feed: 'alliance-results' })
+        .orderBy('id', 'desc')
+        .first();
+      expect(readFileSync(exportCopy(w.w.config, out.local_path), 'utf8')).toMatch(
+        /<ClaimId>LH-9<\/ClaimId>\s*<Rejected>\s*<ReasonCode>NO_CONTRACT<\/ReasonCode>\s*<ReasonText>LH1444 of 2026-03-10 is marketed by XX as XX3444[^<]*<\/ReasonText>/,
+      );
+    });
+
     it('names the claims file element a claim is refused on: Flight/FlownRbd, the unknown airport, Flight/FlightDate', async () => {
       const w = s();
       await w.enrol('2024-12-01', IVANOV);
