@@ -25,6 +25,8 @@ import {
 } from '../rules/accrual.js';
 import {
   cancellationKey,
+  claimedFlight,
+  claimName,
   partnerKey,
   redemptionKey,
   reversalKey,
@@ -279,6 +281,35 @@ async function loadCreditedFlights(q: Q, rows: ActivityRow[]): Promise<Map<strin
       if (!list) out.set(k, (list = []));
       list.push({ activityKey: f.activity_key as string, ticketNumber: f.ticket_number ?? null });
     }
+  }
+  return out;
+}
+
+/** A partner-airline claim that credited its flight: the claim's key, and its name for the message. */
+interface CreditedClaim {
+  activityKey: string;
+  name: string;
+}
+
+/**
+ * The claims that credited the batch's claimed flights (`claimedFlight`) before tonight, first credited
+ * first: a claim of the same flight under another claim id, from any partner, is refused DUPLICATE.
+ */
+async function loadCreditedClaims(q: Q, rows: ActivityRow[]): Promise<Map<string, CreditedClaim[]>> {
+  const out = new Map<string, CreditedClaim[]>();
+  const pairs = new Map<string, [string, IsoDate]>();
+  for (const r of rows)
+    if (r.type === 'PARTNER_FLIGHT' && r.memberNumber)
+      pairs.set(`${r.memberNumber}|${r.activityDate}`, [r.memberNumber, r.activityDate]);
+  for (const part of chunks([...pairs.values()], 400)) {
+    const found = await q('activities')
+      .where('type', 'PARTNER_FLIGHT')
+      .whereIn(['member_number', 'activity_date'], part)
+      .whereNotNull('posting_key')
+      .whereIn('status', ['POSTED', 'PARTIAL'])
+      .orderBy('id');
+    for (const r of found.map(fromDb))
+      addTo(out, claimedFlight(r), { activityKey: r.activityKey, name: claimName(r) });
   }
   return out;
 }
@@ -600,6 +631,16 @@ export async function contextFor(
     if (list.length > 0 || credited.has(k)) credited.set(k, list);
   };
   for (const r of rows) standing(r);
+  // Likewise for claims: a claim of the batch credits its flight only once decided so, in claim order.
+  const claims = await loadCreditedClaims(q, rows);
+  const claimStanding = (row: ActivityRow) => {
+    if (row.type !== 'PARTNER_FLIGHT' || !row.memberNumber) return;
+    const k = claimedFlight(row);
+    const list = (claims.get(k) ?? []).filter((c) => c.activityKey !== row.activityKey);
+    if (standsCredited(row)) list.push({ activityKey: row.activityKey, name: claimName(row) });
+    claims.set(k, list);
+  };
+  for (const r of rows) claimStanding(r);
   const reversed = await loadReversed(q, rows);
   // A reversal's points count in its original's period, which this batch may not otherwise touch.
   await state.periods.prime([...rows, ...[...originals.values()].map((o) => o.capped)], state.program, q);
@@ -631,11 +672,14 @@ export async function contextFor(
       now.push({ activityKey: row.activityKey, ticketNumber: row.ticketNumber ?? null });
       return false;
     },
+    claimedBefore: (row) =>
+      claims.get(claimedFlight(row))?.find((c) => c.activityKey !== row.activityKey)?.name,
     original: (key) => originals.get(key),
     decided: (row) => {
       if (row.type === 'PARTNER' || row.type === 'REDEMPTION')
         originals.set(row.activityKey, originalOf(row, businessDate));
       standing(row);
+      claimStanding(row);
     },
     reversed: (key) => reversed.has(key),
     tierOn: (member, date) => tierOn(member, date, tierChanges),

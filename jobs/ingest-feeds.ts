@@ -49,7 +49,6 @@ import {
   claimReceivedBefore,
   flownAfterFinal,
   isFinalCouponStatus,
-  mayBeSentAgain,
   recordReadBefore,
   recordReceipt,
   type ClaimStatus,
@@ -65,7 +64,6 @@ import {
   awaitingRate,
   flightOfActivity,
   flightRefKey,
-  fromDb,
   insertActivities,
   routeDayKey,
   toDb,
@@ -1442,69 +1440,6 @@ export function allianceClaimDraftFor(
   return allianceClaimDraft(claim, partner.program ?? partner.code, partner.code, businessDate, program.code);
 }
 
-/** A claim as a partner names it in a message: its sender and claim id (`LH claim LH-1`). */
-const claimName = (a: ActivityRow) =>
-  [a.partnerCode, 'claim', a.externalRef ?? a.activityKey].filter((p) => p !== null).join(' ');
-
-/** The flight a partner-airline claim credits, whichever partner claims it and under whichever claim id. */
-const claimedFlight = (
-  a: Pick<
-    ActivityRow,
-    'memberNumber' | 'activityDate' | 'carrier' | 'flightNumber' | 'origin' | 'destination'
-  >,
-) => [a.memberNumber, a.activityDate, a.carrier, a.flightNumber, a.origin, a.destination].join('|');
-
-/**
- * For each claim (by activity key) of a flight the member already claimed under another claim id, in an
- * earlier file from any partner or earlier in this file: that first claim. The claim key only catches
- * the same claim id again, so the same flight claimed twice was credited twice. A claim rejected earlier
- * does not stand in the way: its flight was never credited. A claim whose own key is already archived is
- * left to `storeUnique` (a record read again, refused as such), so a file sent again does not make a
- * first claim the duplicate of itself.
- */
-export async function earlierClaimsOfSameFlight(
-  trx: Knex | Knex.Transaction,
-  drafts: ActivityRow[],
-): Promise<Map<string, string>> {
-  const pairs = new Map(
-    drafts.map((d) => [`${d.memberNumber}|${d.activityDate}`, [d.memberNumber, d.activityDate]]),
-  );
-  const archived = new Set<string>();
-  const first = new Map<string, string>();
-  for (const part of chunks([...pairs.values()], 300)) {
-    const rows = await trx('activities')
-      .where('type', 'PARTNER_FLIGHT')
-      .whereIn(['member_number', 'activity_date'], part)
-      .orderBy('id');
-    for (const row of rows.map(fromDb)) {
-      // A claim sent again after its rejection is a new claim of the flight: it may be a duplicate.
-      if (!mayBeSentAgain(row)) archived.add(row.activityKey);
-      if (row.status === 'REJECTED' || first.has(claimedFlight(row))) continue;
-      first.set(claimedFlight(row), claimName(row));
-    }
-  }
-  const duplicates = new Map<string, string>();
-  for (const d of drafts) {
-    if (archived.has(d.activityKey)) continue;
-    const earlier = first.get(claimedFlight(d));
-    if (earlier) duplicates.set(d.activityKey, earlier);
-    else first.set(claimedFlight(d), claimName(d));
-  }
-  return duplicates;
-}
-
-/** A claim for a flight another claim has already claimed (`first`, as `earlierClaimsOfSameFlight` names it). */
-export function duplicateClaim(a: ActivityRow, claimId: string, first: string): Draft {
-  return {
-    ok: false,
-    rejection: {
-      reason: 'DUPLICATE',
-      field: 'ClaimId',
-      message: `claim ${claimId}: flight ${a.carrier}${a.flightNumber} ${a.origin}-${a.destination} of ${a.activityDate} was already claimed for member ${a.memberNumber} as ${first}`,
-    },
-  };
-}
-
 export function allianceClaimsHandler(
   ctx: JobContext,
   program: Program,
@@ -1542,18 +1477,8 @@ export function allianceClaimsHandler(
         ref: e.record.claimId,
         member: e.record.member.number,
       }));
-      const earlier = await earlierClaimsOfSameFlight(
-        trx,
-        items.flatMap((i) => (i.draft.ok ? [i.draft.activity] : [])),
-      );
-      for (const i of items) {
-        if (!i.draft.ok) continue;
-        const a = i.draft.activity;
-        const first = earlier.get(a.activityKey);
-        if (!first) continue;
-        i.draft = duplicateClaim(a, i.ref, first);
-        counts.add('duplicates');
-      }
+      // The same flight claimed again under another claim id is accrue's to refuse (`claimedBefore`):
+      // whether a first claim credits the flight is known only once it is decided.
       const rejects = await storeUnique(trx, file, items, ctx.now().toISOString(), counts);
       // Stored claims only (storeUnique marks them with the file): a repeated claim id is refused, not its first.
       const fresh = items.flatMap((i) =>

@@ -94,8 +94,6 @@ import type { RejectReason } from '../rules/reasons.js';
 import {
   allianceClaimDraftFor,
   allianceClaimsHeader,
-  duplicateClaim,
-  earlierClaimsOfSameFlight,
   mergeFlightDrafts,
   minorOf,
   FEED_ORDER,
@@ -1068,7 +1066,6 @@ export async function* simulateNight(
   const verdicts = new Map<string, { verdict: string; reason?: string; message?: string }>();
   const feedOf = new Map<string, FeedName>();
   const runSequences = new Map<string, Map<number, string>>();
-  const claimedInRun: ActivityRow[] = [];
   const claimsInRun = new Map<string, { file: string; line: number }>();
   const stage = (item: Item) => {
     items.push(item);
@@ -1223,22 +1220,10 @@ export async function* simulateNight(
         ...(v.reason ? { reason: v.reason } : {}),
         ...(v.message ? { message: v.message } : {}),
       });
-      // A claim belongs to the partner that sent the file, as at ingest, and a flight claimed before (in
-      // the archive or in an earlier file of this run) is claimed only once.
+      // A claim belongs to the partner that sent the file, as at ingest.
       const sender = (v.meta as { sender?: string } | undefined)?.sender;
       for (const item of list)
         if (item.claim) item.draft = allianceClaimDraftFor(program, sender, item.claim, businessDate);
-      if (feed === 'alliance-claims') {
-        const drafts = list.flatMap((i) => (i.draft?.ok ? [i.draft.activity] : []));
-        const earlier = await earlierClaimsOfSameFlight(knex, [...claimedInRun, ...drafts]);
-        for (const item of list) {
-          if (!item.draft?.ok || !item.claim) continue;
-          const claimed = item.draft.activity;
-          const first = earlier.get(claimed.activityKey);
-          if (first) item.draft = duplicateClaim(claimed, item.claim.claimId, first);
-          else claimedInRun.push(claimed);
-        }
-      }
       if (feed === 'retro-claims')
         await receiveClaims(knex, list, claimsInRun, businessDate, receivedOn.get(v.file) ?? businessDate);
       else if (feed === 'ftl' || feed === 'flown') await archive.storeFlights(list);

@@ -12,6 +12,7 @@ import type { MovedFrom, PostingInput, PostingRequest, StatusCreditInput } from 
 import {
   adjustmentKey,
   awardPostingKey,
+  claimedBeforeMessage,
   creditedSameFlightMessage,
   partnerKey,
   redemptionKey,
@@ -132,7 +133,11 @@ export interface AccrualContext {
   periodPoints(memberNumber: string, partnerCode: string, period: 'month' | 'year', date: IsoDate): number;
   /** True when another activity already credited this member for the same date and route. */
   creditedSameFlight(row: ActivityRow): boolean;
-
+  /**
+   * The claim (`claimName`) that credited the member for the flight a partner-airline claim names, under
+   * another claim id, from any partner: before tonight, or decided before it tonight.
+   */
+  claimedBefore(row: ActivityRow): string | undefined;
   /** The activity a reversal or cancellation refers to. */
   original(activityKey: string): OriginalActivity | undefined;
   /** True when the posting with this key was already reversed (by an earlier correction of the activity). */
@@ -951,6 +956,11 @@ function decidePartnerFlight(ctx: AccrualContext, row: ActivityRow): AccrualDeci
     );
   const e = eligible(ctx, row, ctx.program.config.earning.airClaimWindowDays);
   if ('rejection' in e) return rejected(e.rejection);
+  // The same flight claimed again under another claim id (its claim key only catches the same id). Only a
+  // credit stands in its way: a first claim refused, tonight or before, credited nothing, and the partner's
+  // corrected copy under a new id is the flight's claim.
+  const first = ctx.claimedBefore(row);
+  if (first) return rejected(reject('DUPLICATE', 'ClaimId', claimedBeforeMessage(row, first)));
   const chart = ctx.program.chart(partner, row.activityDate);
   if (!chart)
     return rejected(

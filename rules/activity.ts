@@ -216,6 +216,28 @@ export const creditedSameFlightMessage = (
   r: Pick<ActivityRow, 'memberNumber' | 'origin' | 'destination' | 'activityDate'>,
 ) => `${r.memberNumber} was already credited for ${r.origin}-${r.destination} on ${r.activityDate}`;
 
+/** A partner-airline claim as its partner names it in a message: its sender and claim id (`LH claim LH-1`). */
+export const claimName = (a: Pick<ActivityRow, 'partnerCode' | 'externalRef' | 'activityKey'>) =>
+  [a.partnerCode, 'claim', a.externalRef ?? a.activityKey].filter((p) => p !== null).join(' ');
+
+/** The flight a partner-airline claim credits, whichever partner claims it and under whichever claim id. */
+export const claimedFlight = (
+  a: Pick<
+    ActivityRow,
+    'memberNumber' | 'activityDate' | 'carrier' | 'flightNumber' | 'origin' | 'destination'
+  >,
+) => [a.memberNumber, a.activityDate, a.carrier, a.flightNumber, a.origin, a.destination].join('|');
+
+/** Why a claim is refused DUPLICATE: `first` (its `claimName`) credited the member for that flight already. */
+export const claimedBeforeMessage = (
+  a: Pick<
+    ActivityRow,
+    'memberNumber' | 'activityDate' | 'carrier' | 'flightNumber' | 'origin' | 'destination' | 'externalRef'
+  >,
+  first: string,
+) =>
+  `claim ${a.externalRef}: flight ${a.carrier}${a.flightNumber} ${a.origin}-${a.destination} of ${a.activityDate} was already claimed for member ${a.memberNumber} as ${first}`;
+
 /**
  * Why a passenger on another program's card is kept NOT_CREDITED DUPLICATE, never claimed: the seat of
  * `seat`, a record of the card's route and day (or the ticket on our card it was shown for), claimed from

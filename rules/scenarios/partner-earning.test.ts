@@ -1420,35 +1420,45 @@ for (const engine of availableEngines()) {
       expect(await points(w, allianceKey('LH', 'LH-1'))).toBe(2514);
       expect(await points(w, allianceKey('LH', 'LH-8'))).toBe(2514);
       expect(await points(w, allianceKey('LH', 'LH-9'))).toBe(2514);
-      expect(await w.activity(allianceKey('LH', 'LH-7'))).toBeUndefined();
       expect(await w.balance(IVANOV.number)).toBe(2 * 2514);
-      const duplicates = async () =>
+      // Refused by accrue once the first claim is credited: the claim is kept, as every decided claim is.
+      const refused = async (key: string) => {
+        const a = await w.activity(key);
+        return [a?.status, a?.reason, a?.reason_field, a?.reason_message, a?.posting_key];
+      };
+      const sameFlight = 'flight LH1444 FRA-SVO of 2026-03-10 was already claimed for member';
+      expect(await refused(allianceKey('LH', 'LH-7'))).toEqual([
+        'REJECTED',
+        'DUPLICATE',
+        'ClaimId',
+        `claim LH-7: ${sameFlight} ${IVANOV.number} as LH claim LH-1`,
+        null,
+      ]);
+      const records = async () =>
         (await w.rejects({ feed: 'alliance-claims' })).map((r) => [
           r.record_ref,
           r.reason,
           r.field,
           r.message,
         ]);
-      const sameFlight = 'flight LH1444 FRA-SVO of 2026-03-10 was already claimed for member';
-      expect(await duplicates()).toEqual([
-        ['LH-7', 'DUPLICATE', 'ClaimId', `claim LH-7: ${sameFlight} ${IVANOV.number} as LH claim LH-1`],
-      ]);
+      expect(await records()).toEqual([]);
       await w.run(exportJob, '2026-03-11');
       const out = await w.knex('files').where({ direction: 'out', feed: 'alliance-results' }).first();
       const xml = readFileSync(exportCopy(w.w.config, out.local_path), 'utf8');
       expect(xml).toMatch(
         /<ClaimId>LH-7<\/ClaimId>\s*<Rejected>\s*<ReasonCode>DUPLICATE<\/ReasonCode>\s*<ReasonText>claim LH-7: [^<]*LH claim LH-1<\/ReasonText>/,
       );
+      expect(xml.match(/<ClaimId>LH-7<\/ClaimId>/g)).toHaveLength(1);
 
       // Iberia claims the same flight: the member was credited for it once already.
       w.dropAllianceClaims('IB', [{ id: 'IB-3', ...ivanov }]);
       await w.night('2026-03-12');
-      expect(await w.activity(allianceKey('IB', 'IB-3'))).toBeUndefined();
-      expect((await duplicates()).at(-1)).toEqual([
-        'IB-3',
+      expect(await refused(allianceKey('IB', 'IB-3'))).toEqual([
+        'REJECTED',
         'DUPLICATE',
         'ClaimId',
         `claim IB-3: ${sameFlight} ${IVANOV.number} as LH claim LH-1`,
+        null,
       ]);
 
       // The night again, then the first file's claims sent again: nothing posts, and LH-1 is a claim read
@@ -1462,7 +1472,7 @@ for (const engine of availableEngines()) {
       await w.night('2026-03-13');
       expect(await w.postingCount()).toBe(postings);
       expect(await w.balance(IVANOV.number)).toBe(2 * 2514);
-      expect((await duplicates()).slice(-2)).toEqual([
+      expect(await records()).toEqual([
         [
           'LH-1',
           'DUPLICATE',
@@ -1470,9 +1480,65 @@ for (const engine of availableEngines()) {
           // The partner and the accountant read which file brought it first, and that it was posted.
           `LH-1 was already received in ${first} (night of 2026-03-11) and posted`,
         ],
-        ['LH-7', 'DUPLICATE', 'ClaimId', `claim LH-7: ${sameFlight} ${IVANOV.number} as LH claim LH-1`],
+      ]);
+      // LH-7, rejected, is decided afresh: the flight is still LH-1's.
+      expect((await refused(allianceKey('LH', 'LH-7'))).slice(0, 3)).toEqual([
+        'REJECTED',
+        'DUPLICATE',
+        'ClaimId',
       ]);
       expect(await w.activity(allianceKey('LH', 'LH-1'))).toMatchObject({ status: 'POSTED', points: 2514 });
+    });
+
+    it('credits the corrected claim of a flight whose first claim the same night rejects, whichever partner sent each', async () => {
+      const w = s();
+      await w.enrol('2026-03-01', IVANOV);
+      const claim = {
+        member: IVANOV.number,
+        carrier: 'LH',
+        flight: '1444',
+        date: '2026-03-10',
+        from: 'FRA',
+        to: 'SVO',
+        cabin: 'C',
+        rbd: 'C',
+      };
+      // One night: LH's claim with a misspelled surname, then, in LH's next file, its corrected copy under
+      // a new id; IB claims another of his flights with the wrong surname, and LH claims it right in the
+      // same file as IB's later claim.
+      w.dropAllianceClaims('LH', [
+        { id: 'LH-1', ...claim, surname: 'PETROVA' },
+        { id: 'LH-3', ...claim, date: '2026-03-09', surname: 'IVANOV' },
+      ]);
+      w.dropAllianceClaims('LH', [{ id: 'LH-2', ...claim, surname: 'IVANOV' }]);
+      w.dropAllianceClaims('IB', [{ id: 'IB-1', ...claim, date: '2026-03-09', surname: 'IVANOV' }]);
+      await w.night('2026-03-11');
+      const outcome = async (key: string) => {
+        const a = await w.activity(key);
+        return [a?.status, a?.reason, a?.points];
+      };
+      expect(await outcome(allianceKey('LH', 'LH-1'))).toEqual(['REJECTED', 'NAME_MISMATCH', 0]);
+      // README: a claim rejected earlier does not count, in an earlier file of the night as before it.
+      expect(await outcome(allianceKey('LH', 'LH-2'))).toEqual(['POSTED', null, 2514]);
+      expect(await outcome(allianceKey('LH', 'LH-3'))).toEqual(['POSTED', null, 2514]);
+      expect(await outcome(allianceKey('IB', 'IB-1'))).toEqual(['REJECTED', 'DUPLICATE', 0]);
+      expect(await w.balance(IVANOV.number)).toBe(2 * 2514);
+      expect(await w.rejects({ feed: 'alliance-claims' })).toEqual([]);
+      // LH reads each claim answered once: LH-1 refused for its name, LH-2 credited.
+      await w.run(exportJob, '2026-03-11');
+      const results = await w
+        .knex('files')
+        .where({ direction: 'out', feed: 'alliance-results' })
+        .orderBy('id')
+        .select('local_path');
+      const xml = results.map((f) => readFileSync(exportCopy(w.w.config, f.local_path), 'utf8')).join('\n');
+      for (const id of ['LH-1', 'LH-2', 'LH-3', 'IB-1'])
+        expect(xml.match(new RegExp(`<ClaimId>${id}</ClaimId>`, 'g')), id).toHaveLength(1);
+      expect(xml).toMatch(/<ClaimId>LH-1<\/ClaimId>\s*<Rejected>\s*<ReasonCode>NAME_MISMATCH<\/ReasonCode>/);
+      expect(xml).toMatch(/<ClaimId>LH-2<\/ClaimId>\s*<Accepted>\s*<PointsCredited>2514<\/PointsCredited>/);
+      expect(xml).toMatch(
+        /<ClaimId>IB-1<\/ClaimId>\s*<Rejected>\s*<ReasonCode>DUPLICATE<\/ReasonCode>\s*<ReasonText>claim IB-1: [^<]*LH claim LH-3<\/ReasonText>/,
+      );
     });
 
     it('credits a flight whose earlier claim was rejected when it is claimed again under another claim id', async () => {

@@ -212,10 +212,15 @@ for (const engine of availableEngines()) {
       expect(await claimsFile(w, 'LH_c.xml')).toMatchObject({ verdict: 'accepted', sequence: 2 });
       expect(await claimsFile(w, 'LH_b.xml')).toMatchObject({ verdict: 'accepted', sequence: 3 });
       expect(await w.activity(allianceKey('LH', 'LH-2'))).toMatchObject({ status: 'POSTED', points: 2514 });
-      expect(await w.activity(allianceKey('LH', 'LH-3'))).toBeUndefined();
-      expect((await w.rejects({ feed: 'alliance-claims' })).map((r) => [r.record_ref, r.reason])).toEqual([
-        ['LH-3', 'DUPLICATE'],
-      ]);
+      // Decided after LH-2, in the order the files were read: the flight is LH-2's.
+      expect(await w.activity(allianceKey('LH', 'LH-3'))).toMatchObject({
+        status: 'REJECTED',
+        reason: 'DUPLICATE',
+        reason_field: 'ClaimId',
+        points: 0,
+      });
+      expect((await w.activity(allianceKey('LH', 'LH-3')))?.reason_message).toMatch(/as LH claim LH-2$/);
+      expect(await w.rejects({ feed: 'alliance-claims' })).toEqual([]);
     });
 
     it('answers two claims files accepted under one sequence before a repeat was refused, the later under a name of its own', async () => {
