@@ -22,7 +22,7 @@ describe('configuration', () => {
   it('the example configuration (the demo program) is valid', () => {
     const config = parseConfig(example, examplePath, {});
     expect(config.program.code).toBe('XX');
-    expect(config.tiers.levels.map((l) => [l.code, l.threshold])).toEqual([
+    expect(config.tiers[0]!.levels.map((l) => [l.code, l.threshold])).toEqual([
       ['MEMBER', 0],
       ['SILVER', 1000],
       ['GOLD', 2500],
@@ -431,6 +431,153 @@ describe('configuration', () => {
           line: text.split('\n').indexOf('expiry:') + 2,
           message: "Invalid discriminator value. Expected 'fixedTerm' | 'inactivity'",
         }),
+      ]);
+    });
+  });
+
+  describe('tier rules, one set or versions by effective date (MISSION: rules are versioned by effective date)', () => {
+    const level = (code: string, name: string, threshold: number) =>
+      `      - { code: ${code}, name: ${name}, threshold: ${threshold} }\n`;
+    const version = (from: string, thresholds: [number, number, number], extra = '') =>
+      `  - effectiveFrom: ${from}\n    metric: spend\n    window: rolling12\n${extra}    levels:\n` +
+      level('MEMBER', 'Member', 0).replace(/^ {6}/, '      ') +
+      level('SILVER', 'Silver', thresholds[0]) +
+      level('GOLD', 'Gold', thresholds[1]) +
+      level('PLATINUM', 'Platinum', thresholds[2]);
+    const withTiers = (block: string) => {
+      const text = example.replace(/^tiers:\n(?: .*\n)+/m, `tiers:\n${block}`);
+      expect(text).not.toBe(example);
+      return text;
+    };
+
+    it('accepts tiers as a list of versions, each with its effectiveFrom, as expiry and air earning are', () => {
+      const versioned = withTiers(
+        version('2024-01-01', [1000, 2500, 5000]) + version('2026-07-01', [1200, 3000, 6000]),
+      );
+      expect(() => parseConfig(versioned, examplePath, {})).not.toThrow();
+    });
+
+    it('reads a single set of rules as the only version, and versions in date order, each judged on its dates', () => {
+      expect(parseConfig(example, examplePath, {}).tiers).toEqual([
+        expect.not.objectContaining({ effectiveFrom: expect.anything() }),
+      ]);
+      const config = parseConfig(
+        withTiers(
+          version(
+            '2026-07-01',
+            [1200, 3000, 6000],
+            '    review: calendarYear\n    softLanding: false\n',
+          ).replace('window: rolling12', 'window: calendarYear') + version('2024-01-01', [1000, 2500, 5000]),
+        ),
+        examplePath,
+        {},
+      );
+      expect(config.tiers.map((v) => [v.effectiveFrom, v.window, v.review, v.softLanding])).toEqual([
+        ['2024-01-01', 'rolling12', 'anniversary', true],
+        ['2026-07-01', 'calendarYear', 'calendarYear', false],
+      ]);
+      const program = new Program(config);
+      // The first version also covers the dates before it.
+      expect(program.tierFor(100000, '2023-05-01')).toBe('SILVER');
+      expect(program.tierFor(100000, '2026-06-30')).toBe('SILVER');
+      expect(program.tierFor(100000, '2026-07-01')).toBe('MEMBER');
+      expect(program.tierFor(120000, '2026-07-01')).toBe('SILVER');
+      expect(program.qualificationWindow('2026-06-30')).toEqual({ from: '2025-07-01', to: '2026-06-30' });
+      expect(program.qualificationWindow('2026-07-01')).toEqual({ from: '2026-01-01', to: '2026-07-01' });
+      expect(program.reviewDateAfter('2026-06-30')).toBe('2027-06-30');
+      expect(program.reviewDateAfter('2026-07-01')).toBe('2027-12-31');
+      expect([program.softLanding('2026-06-30'), program.softLanding('2026-07-01')]).toEqual([true, false]);
+      expect(program.tierCodes).toEqual(['MEMBER', 'SILVER', 'GOLD', 'PLATINUM']);
+    });
+
+    it('refuses two versions from one date, a version without a date and a version naming other tiers, each at its path and line', () => {
+      const text = withTiers(
+        version('2024-01-01', [1000, 2500, 5000]) +
+          version('2026-07-01', [1200, 3000, 6000]) +
+          version('2026-07-01', [1100, 3000, 6000]),
+      );
+      const line = (n: number) => text.split('\n').indexOf('tiers:') + 1 + n;
+      expect(problems(text).problems.filter((p) => p.path.startsWith('tiers'))).toEqual([
+        {
+          path: 'tiers[2].effectiveFrom',
+          line: line(17),
+          message: 'another tier version is in force from 2026-07-01',
+        },
+      ]);
+      const undated = problems(
+        withTiers(
+          version('2024-01-01', [1000, 2500, 5000]).replace(
+            '  - effectiveFrom: 2024-01-01\n    metric',
+            '  - metric',
+          ),
+        ),
+      );
+      expect(undated.problems.filter((p) => p.path.startsWith('tiers'))).toEqual([
+        expect.objectContaining({ path: 'tiers[0].effectiveFrom', line: line(1) }),
+      ]);
+      const renamed = withTiers(
+        version('2024-01-01', [1000, 2500, 5000]) +
+          version('2026-07-01', [1200, 3000, 6000]).replace('code: PLATINUM', 'code: DIAMOND'),
+      );
+      expect(problems(renamed).problems.filter((p) => p.path.startsWith('tiers'))).toEqual([
+        {
+          path: 'tiers[1].levels',
+          line: line(12),
+          message: expect.stringContaining(
+            'the tier version in force from 2026-07-01 names the tiers MEMBER, SILVER, GOLD, DIAMOND, where the one from 2024-01-01 names MEMBER, SILVER, GOLD, PLATINUM',
+          ),
+        },
+      ]);
+      // Reordered tiers would rank the history already written otherwise.
+      const reordered = withTiers(
+        version('2024-01-01', [1000, 2500, 5000]) +
+          version('2026-07-01', [1200, 3000, 6000]).replace(
+            'code: GOLD, name: Gold',
+            'code: G0LD, name: Gold',
+          ),
+      );
+      expect(problems(reordered).problems.map((p) => p.path)).toContain('tiers[1].levels');
+      // A version's own rules are checked as a single set's are, at the version's path.
+      const falling = problems(
+        withTiers(version('2024-01-01', [1000, 2500, 5000]) + version('2026-07-01', [1200, 900, 6000])),
+      );
+      expect(falling.problems.filter((p) => p.path.startsWith('tiers'))).toEqual([
+        expect.objectContaining({
+          path: 'tiers[1].levels[2].threshold',
+          line: line(15),
+          message: 'tier thresholds must increase from one level to the next',
+        }),
+      ]);
+    });
+
+    it('reads the status earning rule as one rule or versions by effective date', () => {
+      expect(parseConfig(example, examplePath, {}).earning.status).toEqual([
+        { spendComponents: ['fare', 'tax'], partnerAirlines: true },
+      ]);
+      const statusBlock = /^ {2}status:.*\n(?: {4}.*\n| {20,}#.*\n)+/m;
+      expect(example).toMatch(statusBlock);
+      const versioned = example.replace(
+        statusBlock,
+        '  status:\n' +
+          '    - { effectiveFrom: 2026-07-01, spendComponents: [fare] }\n' +
+          '    - { effectiveFrom: 2024-01-01, spendComponents: [fare, tax], partnerAirlines: false }\n',
+      );
+      const config = parseConfig(versioned, examplePath, {});
+      expect(config.earning.status).toEqual([
+        { effectiveFrom: '2024-01-01', spendComponents: ['fare', 'tax'], partnerAirlines: false },
+        { effectiveFrom: '2026-07-01', spendComponents: ['fare'], partnerAirlines: true },
+      ]);
+      const program = new Program(config);
+      expect(program.statusEarning('2026-06-30').spendComponents).toEqual(['fare', 'tax']);
+      expect(program.statusEarning('2026-07-01').spendComponents).toEqual(['fare']);
+      const twice = problems(
+        versioned.replace(
+          '{ effectiveFrom: 2024-01-01, spendComponents',
+          '{ effectiveFrom: 2026-07-01, spendComponents',
+        ),
+      );
+      expect(twice.problems.map((p) => [p.path, p.message])).toEqual([
+        ['earning.status[1].effectiveFrom', 'another status earning version is in force from 2026-07-01'],
       ]);
     });
   });
@@ -874,7 +1021,7 @@ describe('configuration', () => {
     expect(problems(calendar.replace(/ {2}review: anniversary.*\n.*\n/, '')).problems).toHaveLength(1);
     expect(
       parseConfig(calendar.replace('review: anniversary', 'review: calendarYear'), examplePath, {}).tiers,
-    ).toMatchObject({ window: 'calendarYear', review: 'calendarYear' });
+    ).toMatchObject([{ window: 'calendarYear', review: 'calendarYear' }]);
   });
 
   it('refuses an invalid cron expression with its path and line', () => {

@@ -351,15 +351,45 @@ const airEarningVersion = z
       });
   });
 
-/** What a flight contributes to status, in the tiers' metric (`tiers.metric`: spend, miles or segments). */
+/** What a flight contributes to status, in the metric of the tier rules in force on its date. */
+const statusEarningRule = {
+  /** Spend components that count (the demo: base fare plus taxes). */
+  spendComponents: z.array(z.enum(['fare', 'surcharge', 'tax'])).default(['fare', 'tax']),
+  /** Whether partner-airline flights count towards status. */
+  partnerAirlines: z.boolean().default(true),
+};
+const statusEarningPolicy = z.strictObject(statusEarningRule);
+
+/**
+ * One rule for every flight, or versions by effective date, as tiers are: a flight counts under the
+ * version in force on its date (the first one also covers the flights before it), so a rerun of an old
+ * night credits what was credited then.
+ */
 const statusEarning = z
-  .strictObject({
-    /** Spend components that count (the demo: base fare plus taxes). */
-    spendComponents: z.array(z.enum(['fare', 'surcharge', 'tax'])).default(['fare', 'tax']),
-    /** Whether partner-airline flights count towards status. */
-    partnerAirlines: z.boolean().default(true),
+  .union(
+    [
+      z
+        .array(z.strictObject({ effectiveFrom: dateField, ...statusEarningRule }))
+        .min(1, 'at least one status earning version is needed'),
+      statusEarningPolicy,
+    ],
+    {
+      error: (issue) =>
+        issue.code === 'invalid_union'
+          ? 'expected a status earning rule (spendComponents, partnerAirlines) or a list of them, each with effectiveFrom'
+          : undefined,
+    },
+  )
+  .superRefine((e, ctx) => {
+    if (Array.isArray(e)) oneVersionPerDate('status earning version')(e, ctx);
   })
-  .default({ spendComponents: ['fare', 'tax'], partnerAirlines: true });
+  .transform((e): StatusEarningVersion[] =>
+    Array.isArray(e) ? [...e].sort((a, b) => a.effectiveFrom.localeCompare(b.effectiveFrom)) : [e],
+  )
+  .default([{ spendComponents: ['fare', 'tax'], partnerAirlines: true }]);
+
+/** A status earning rule and the date it is in force from (none: a program's only rule). */
+export type StatusEarningVersion = z.infer<typeof statusEarningPolicy> & { effectiveFrom?: string };
 
 const earning = z.strictObject({
   air: z
@@ -392,43 +422,101 @@ const tierLevel = z.strictObject({
   threshold: z.number().nonnegative(),
 });
 
+const tierRule = {
+  metric: z.enum(['spend', 'miles', 'segments']),
+  window: z.enum(['rolling12', 'calendarYear']),
+  levels: z.array(tierLevel).min(1),
+  /** When downgrades are considered: a year after reaching the tier, or on 31 December of the following year (calendar-year windows). */
+  review: z.enum(['anniversary', 'calendarYear']).default('anniversary'),
+  /** A downgrade drops at most one level per review. */
+  softLanding: z.boolean().default(true),
+};
+
+function tierRuleProblems(
+  t: { window: string; review: string; levels: ReadonlyArray<{ threshold: number }> },
+  ctx: z.RefinementCtx,
+): void {
+  for (let i = 1; i < t.levels.length; i++) {
+    if (t.levels[i]!.threshold <= t.levels[i - 1]!.threshold) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['levels', i, 'threshold'],
+        message: 'tier thresholds must increase from one level to the next',
+      });
+    }
+  }
+  if (t.levels[0] && t.levels[0].threshold !== 0) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['levels', 0, 'threshold'],
+      message: 'the first tier must start at 0',
+    });
+  }
+  // A calendar-year window holds only the year so far: an anniversary review in June would judge a
+  // member on five months and step down one who requalifies by December.
+  if (t.window === 'calendarYear' && t.review !== 'calendarYear') {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['review'],
+      message: `a calendarYear window is reviewed on 31 December: set review: calendarYear (an ${t.review} review would judge members on part of a year)`,
+    });
+  }
+}
+
+const tierPolicy = z.strictObject(tierRule).superRefine(tierRuleProblems);
+const tierVersion = z.strictObject({ effectiveFrom: dateField, ...tierRule }).superRefine(tierRuleProblems);
+
+/**
+ * Every version names the tiers of the first, in its order: members, their tier history, tier bonuses,
+ * reports and mailings name tiers by code and rank them by that order, which a version adding, dropping
+ * or reordering one would change under the history already written. Thresholds, names, metric, window,
+ * review and soft landing may change.
+ */
+function sameTiersInEveryVersion(
+  versions: ReadonlyArray<{ effectiveFrom: string; levels: ReadonlyArray<{ code: string }> }>,
+  ctx: z.RefinementCtx,
+): void {
+  const codes = (v: (typeof versions)[number]) => v.levels.map((l) => l.code).join(', ');
+  const first = versions[0];
+  if (!first) return;
+  versions.forEach((v, i) => {
+    if (i > 0 && codes(v) !== codes(first))
+      ctx.addIssue({
+        code: 'custom',
+        path: [i, 'levels'],
+        message:
+          `the tier version in force from ${v.effectiveFrom} names the tiers ${codes(v)}, where the one ` +
+          `from ${first.effectiveFrom} names ${codes(first)}: every version names the same tiers in the same ` +
+          'order (members, their tier history and reports name tiers by code and rank them by that order); ' +
+          'change thresholds and names, not the tiers',
+      });
+  });
+}
+
+/**
+ * One set of tier rules, or versions by effective date: a night is judged under the version in force on
+ * the date it judges (an upgrade on its night, a review on its review date, a lapse on its night), the
+ * first version also covering the dates before it. Either way the program reads a list ordered by date;
+ * a single set is a list of one without a date.
+ */
 const tiers = z
-  .strictObject({
-    metric: z.enum(['spend', 'miles', 'segments']),
-    window: z.enum(['rolling12', 'calendarYear']),
-    levels: z.array(tierLevel).min(1),
-    /** When downgrades are considered: a year after reaching the tier, or on 31 December of the following year (calendar-year windows). */
-    review: z.enum(['anniversary', 'calendarYear']).default('anniversary'),
-    /** A downgrade drops at most one level per review. */
-    softLanding: z.boolean().default(true),
+  .union([z.array(tierVersion).min(1, 'at least one tier version is needed'), tierPolicy], {
+    error: (issue) =>
+      issue.code === 'invalid_union'
+        ? 'expected tier rules (metric, window, levels) or a list of them, each with effectiveFrom'
+        : undefined,
   })
   .superRefine((t, ctx) => {
-    for (let i = 1; i < t.levels.length; i++) {
-      if (t.levels[i]!.threshold <= t.levels[i - 1]!.threshold) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['levels', i, 'threshold'],
-          message: 'tier thresholds must increase from one level to the next',
-        });
-      }
-    }
-    if (t.levels[0] && t.levels[0].threshold !== 0) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['levels', 0, 'threshold'],
-        message: 'the first tier must start at 0',
-      });
-    }
-    // A calendar-year window holds only the year so far: an anniversary review in June would judge a
-    // member on five months and step down one who requalifies by December.
-    if (t.window === 'calendarYear' && t.review !== 'calendarYear') {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['review'],
-        message: `a calendarYear window is reviewed on 31 December: set review: calendarYear (an ${t.review} review would judge members on part of a year)`,
-      });
-    }
-  });
+    if (!Array.isArray(t)) return;
+    oneVersionPerDate('tier version')(t, ctx);
+    sameTiersInEveryVersion(t, ctx);
+  })
+  .transform((t): TierVersion[] =>
+    Array.isArray(t) ? [...t].sort((a, b) => a.effectiveFrom.localeCompare(b.effectiveFrom)) : [t],
+  );
+
+/** Tier rules and the date they are in force from (none: a program's only rules). */
+export type TierVersion = z.infer<typeof tierPolicy> & { effectiveFrom?: string };
 
 // ---------------------------------------------------------------------------------------------- expiry
 
@@ -1108,8 +1196,11 @@ export const configSchema = z
         });
       }
     });
+    // Every tier version names the same tiers (`sameTiersInEveryVersion`): the first one's are all. A
+    // version refused on its own leaves the tiers as written, one set or a list, not yet made a list.
+    const written = c.tiers as TierVersion[] | TierVersion;
     const checkTier = mustName(
-      c.tiers.levels.map((l) => l.code),
+      ((Array.isArray(written) ? written[0] : written)?.levels ?? []).map((l) => l.code),
       (code) => `unknown tier ${code}`,
     );
     const checkTierKeys = (record: Record<string, number>, path: (string | number)[]) => {
@@ -1145,7 +1236,6 @@ export const configSchema = z
 export type Config = z.infer<typeof configSchema>;
 export type ProgramConfig = Config['program'];
 export type AirEarningVersion = z.infer<typeof airEarningVersion>;
-export type TiersConfig = Config['tiers'];
 export type ExpiryConfig = Config['expiry'];
 export type PartnerConfig = z.infer<typeof partner>;
 export type ContractConfig = z.infer<typeof contract>;

@@ -87,8 +87,9 @@ async function lapse(
 }
 
 /**
- * The members' qualification on the window ending on `date`. With `postedBy`, only the credits posted by
- * that business date count: what a night that did not run this job knew, not what came after it.
+ * The members' qualification on the window ending on `date`, in the metric and window of the tier rules
+ * in force on `date`. With `postedBy`, only the credits posted by that business date count: what a night
+ * that did not run this job knew, not what came after it.
  */
 async function qualification(
   q: Knex | Knex.Transaction,
@@ -106,7 +107,7 @@ async function qualification(
           b.join('postings as p', 'p.id', 's.posting_id').andWhere('p.business_date', '<=', postedBy);
       })
       .whereIn('s.member_id', part)
-      .andWhere('s.metric', program.statusMetric)
+      .andWhere('s.metric', program.statusMetric(date))
       .andWhere('s.activity_date', '>=', from)
       .andWhere('s.activity_date', '<=', to)
       .groupBy('s.member_id')
@@ -319,15 +320,25 @@ interface MissedNight {
    * For each member credited that night, the qualification that night and the best of it and of the
    * nights after it whose upgrades are dated alike.
    */
-  reached: Map<number, { own: number; best: number }>;
+  reached: Map<number, { own: number; best: Reached }>;
+}
+
+/**
+ * A qualification and the date it was judged on: the tier it reaches is the one the thresholds in force
+ * on that date give, so two nights under different tier versions compare by tier, not by amount.
+ */
+interface Reached {
+  qualification: number;
+  judgedOn: IsoDate;
 }
 
 /**
  * The nights after `since` (the last night this job completed) and before tonight on which a member's
  * qualification may have crossed a threshold, in date order: each night a credit was posted for them
  * (between two, their window only loses credits), judged on the window ending that night with only the
- * credits posted by then, what that night knew. Under a calendar-year window, also the last day of each
- * year that closed since, judged on that year with every credit of it: its 31 December did not run this
+ * credits posted by then, what that night knew; each under the tier rules in force on it. Under a
+ * calendar-year window (the one in force on 31 December), also the last day of each year that closed
+ * since, judged on that year with every credit of it: its 31 December did not run this
  * job, so the year closes tonight. Once 31 December's run has succeeded (`since` is then that date or
  * later) the year was closed on its last night, and a credit of it that comes later changes nothing.
  */
@@ -338,13 +349,14 @@ async function missedNights(
   credited: () => Promise<MemberTierRow[]>,
 ): Promise<MissedNight[]> {
   const tonight = ctx.businessDate;
-  const calendar = program.config.tiers.window === 'calendarYear';
+  // The window in force on the date judged: a year closes under a calendar-year window only.
+  const calendar = (date: IsoDate) => program.calendarWindow(date);
   const yearEnd = (date: IsoDate) => `${date.slice(0, 4)}-12-31`;
   // An upgrade a night that did not run this job reached is dated the night that does (the member is
   // told tonight), and reviewed a period on; under a calendar-year window, one of a year closed since is
   // that year's, reached on its last day and reviewed at the end of the next, as after a night that ran.
   const upgradeDateOf = (date: IsoDate) =>
-    calendar && date < `${tonight.slice(0, 4)}-01-01` ? yearEnd(date) : tonight;
+    calendar(date) && date < `${tonight.slice(0, 4)}-01-01` ? yearEnd(date) : tonight;
   const judged: Array<{ date: IsoDate; postedBy?: IsoDate; ids: number[] }> = [];
   const rows = (await ctx.db
     .knex('status_credits as s')
@@ -352,7 +364,9 @@ async function missedNights(
     .join('members as m', 'm.id', 's.member_id')
     .where('p.business_date', '>', since)
     .andWhere('p.business_date', '<', tonight)
-    .andWhere('s.metric', program.statusMetric)
+    // A credit counts in the metric of its activity date's tier rules, which may be another than that of
+    // the night judging it: such a member is judged and reaches nothing.
+    .whereIn('s.metric', program.statusMetrics)
     .andWhere('s.amount', '>', 0)
     .whereIn('m.status', ['ACTIVE', 'SUSPENDED', 'INCOMPLETE'])
     .distinct('s.member_id as memberId', 'p.business_date as night')) as Array<{
@@ -364,21 +378,25 @@ async function missedNights(
     addTo(byNight, String(r.night).slice(0, 10), Number(r.memberId));
   }
   for (const [date, ids] of byNight) judged.push({ date, postedBy: date, ids });
-  if (calendar) {
-    let ids: number[] | undefined;
-    for (let end = yearEnd(since); end < tonight; end = yearEnd(addDays(end, 1)))
-      if (end > since) judged.push({ date: end, ids: (ids ??= (await credited()).map((m) => m.id)) });
-  }
+  let yearIds: number[] | undefined;
+  for (let end = yearEnd(since); end < tonight; end = yearEnd(addDays(end, 1)))
+    if (end > since && calendar(end))
+      judged.push({ date: end, ids: (yearIds ??= (await credited()).map((m) => m.id)) });
   const own: Array<Map<number, number>> = [];
   for (const j of judged) own.push(await qualification(ctx.db.knex, program, j.ids, j.date, j.postedBy));
   // The best so far, latest night first, for each date upgrades take and member: tonight's window counts
   // too, so that a member is upgraded once, to the highest tier the nights reached, not once for each.
-  const best = new Map<string, number>();
+  const best = new Map<string, Reached>();
+  const rank = (r: Reached) => program.tierRank(program.tierFor(r.qualification, r.judgedOn));
+  const better = (a: Reached, b: Reached | undefined) =>
+    b === undefined || rank(a) > rank(b) || (rank(a) === rank(b) && a.qualification > b.qualification)
+      ? a
+      : b;
   const tonightIds = [
     ...new Set(judged.filter((j) => upgradeDateOf(j.date) === tonight).flatMap((j) => j.ids)),
   ];
   for (const [id, total] of await qualification(ctx.db.knex, program, tonightIds, tonight))
-    best.set(`${tonight}:${id}`, total);
+    best.set(`${tonight}:${id}`, { qualification: total, judgedOn: tonight });
   const nights = new Map<IsoDate, MissedNight>();
   const order = judged.map((j, i) => ({ ...j, own: own[i]! })).sort((a, b) => b.date.localeCompare(a.date));
   for (const j of order) {
@@ -387,10 +405,10 @@ async function missedNights(
     for (const id of j.ids) {
       const key = `${night.datedOn}:${id}`;
       const q = j.own.get(id) ?? 0;
-      const b = Math.max(q, best.get(key) ?? q);
+      const b = better({ qualification: q, judgedOn: j.date }, best.get(key));
       best.set(key, b);
       const seen = night.reached.get(id);
-      night.reached.set(id, { own: Math.max(q, seen?.own ?? q), best: Math.max(b, seen?.best ?? b) });
+      night.reached.set(id, { own: Math.max(q, seen?.own ?? q), best: better(b, seen?.best) });
     }
   }
   return [...nights.values()].sort((a, b) => a.date.localeCompare(b.date));
@@ -434,11 +452,10 @@ export const tiersJob: Job = async (ctx: JobContext): Promise<JobResult> => {
   // credit). The review due tonight counts what tonight knows. Under a calendar-year window the review's
   // date is its year's last day, and a year whose 31 December did not run this job closes the night it
   // runs, judged with every credit of it, as its upgrades are (`missedNights`).
-  const calendar = program.config.tiers.window === 'calendarYear';
   const onReviewDate = onWindowEnding(
     program,
     (m) => m.review_date!,
-    (date) => (!calendar && date < ctx.businessDate ? date : undefined),
+    (date) => (!program.calendarWindow(date) && date < ctx.businessDate ? date : undefined),
   );
   // Reviews whose date went by on nights that did not run this job are decided as they would have been
   // on their dates: before the upgrades of the nights after them, which may take a member the review
@@ -489,15 +506,19 @@ export const tiersJob: Job = async (ctx: JobContext): Promise<JobResult> => {
   if (since < addDays(ctx.businessDate, -1))
     for (const night of await missedNights(ctx, program, since, credited)) {
       await reviewsBefore(night.date);
-      // Upgraded only when that night's own qualification crosses a threshold (else a review in between
-      // comes first), then at once to the best of the nights after it: no review falls between them.
+      // Upgraded only when that night's own qualification crosses a threshold of that night's tier rules
+      // (else a review in between comes first), then at once to the best of the nights after it, each
+      // judged by its own rules: no review falls between them.
       const { reached, datedOn } = night;
       await decideAll(
         ctx,
         program,
         await membersAmong([...reached.keys()]),
-        (s, q, m) =>
-          upgrade(program, s, q, datedOn) ? upgrade(program, s, reached.get(m.id)!.best, datedOn) : undefined,
+        (s, q, m) => {
+          if (!upgrade(program, s, q, datedOn, night.date)) return undefined;
+          const best = reached.get(m.id)!.best;
+          return upgrade(program, s, best.qualification, datedOn, best.judgedOn);
+        },
         tally,
         () => Promise.resolve(new Map([...reached].map(([id, r]) => [id, r.own]))),
       );

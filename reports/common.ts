@@ -372,9 +372,13 @@ export function orderServices(found: Iterable<string>): string[] {
   return [...known, ...extra];
 }
 
+/**
+ * A tier's name as the latest tier version gives it: every version names the same tiers, and a report
+ * read today, of whatever date, names them as the program and its members call them now.
+ */
 export function tierName(config: LoadedConfig, code: string | null): string {
   if (code === null) return '(none)';
-  return config.tiers.levels.find((l) => l.code === code)?.name ?? code;
+  return config.tiers.at(-1)!.levels.find((l) => l.code === code)?.name ?? code;
 }
 
 // ------------------------------------------------------------------------------------------ money

@@ -432,7 +432,7 @@ for (const engine of availableEngines()) {
     });
 
     it.skipIf(skip)('names tiers in the tier change detail as the tier changes do', () => {
-      const names = config.tiers.levels.map((l) => l.name);
+      const names = config.tiers[0]!.levels.map((l) => l.name);
       const summary = tableOf(dump, 'Tier changes');
       const detail = tableOf(dump, 'Tier change detail');
       expect(detail.rows.length).toBeGreaterThanOrEqual(INJECTION_NAMES.length);

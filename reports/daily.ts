@@ -51,6 +51,7 @@ import { writeWorkbookFile, type ColumnSpec } from './workbook.js';
 import { recordReasonText } from '../exporters/partner-reasons.js';
 import { rejectedClaimText } from '../jobs/retro-claims.js';
 import { idAsSent } from '../rules/activity.js';
+import { Program } from '../rules/program.js';
 import { cancellationRejectedOn, WAITING_CANCELLATION } from '../rules/accrual.js';
 
 export const DAILY_TITLE = 'Daily loyalty report';
@@ -575,7 +576,10 @@ export async function dailyReport(
       : undefined;
 
   const workbookPath = join(outDir, `${prefix}.xlsx`);
-  const qualificationIsSpend = config.tiers.metric === 'spend';
+  // The night's upgrades are judged in the metric of its tier rules (a review caught up late, across a
+  // change of metric, in its own date's: README, Status and tiers).
+  const qualificationMetric = new Program(config).tierVersion(businessDate).metric;
+  const qualificationIsSpend = qualificationMetric === 'spend';
   await writeWorkbookFile(
     workbookPath,
     { report: { name: DAILY_TITLE, businessDate }, clock },
@@ -772,7 +776,7 @@ export async function dailyReport(
                   total: false,
                 }
               : {
-                  header: `Qualifying ${config.tiers.metric}`,
+                  header: `Qualifying ${qualificationMetric}`,
                   type: 'integer',
                   value: (r: TierDetail) => num(r.qualification),
                   total: false,

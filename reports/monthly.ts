@@ -495,10 +495,9 @@ async function writeMonthly(
     series: [{ label: 'Points', data: forecast.map((f) => f.points), colour: '#C8423B' }],
     valueFormat: { compact: true },
   });
-  const tierCodes = [
-    ...config.tiers.levels.map((l) => l.code),
-    ...[...tiers.keys()].filter((t) => !config.tiers.levels.some((l) => l.code === t)).sort(),
-  ];
+  // Every tier version names the same tiers, in the same order.
+  const configured = config.tiers[0]!.levels.map((l) => l.code);
+  const tierCodes = [...configured, ...[...tiers.keys()].filter((t) => !configured.includes(t)).sort()];
   const tierChart = await chart('tiers', {
     kind: 'bar',
     title: `Members by tier, ${to}`,

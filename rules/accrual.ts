@@ -761,7 +761,7 @@ function decideFlight(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
     }
   }
   const wantsStatus = row.statusPostingKey === null;
-  const statusMetric = ctx.program.statusMetric;
+  const statusMetric = ctx.program.statusMetric(row.activityDate);
   // Spend-based status needs the coupon's money; distance or segments can come with the first feed.
   // Qualifying miles are the flight's distance whether or not its class earns points.
   const version = statusMetric === 'MILES' ? ctx.program.airVersion(row.activityDate) : undefined;
@@ -772,7 +772,7 @@ function decideFlight(ctx: AccrualContext, row: ActivityRow): AccrualDecision {
       : null);
   const status =
     wantsStatus && (statusMetric !== 'SPEND' || fare.fare)
-      ? statusCredit(ctx.program, { miles: distance, fare: fare.fare })
+      ? statusCredit(ctx.program, { miles: distance, fare: fare.fare, activityDate: row.activityDate })
       : undefined;
   const statusInput: StatusCreditInput | undefined = status
     ? {
@@ -979,7 +979,12 @@ function decidePartnerFlight(ctx: AccrualContext, row: ActivityRow): AccrualDeci
   });
   if (!result.ok) return rejected(result.rejection);
   const award = result.award;
-  const status = statusCredit(ctx.program, { miles: award.miles, fare: null, partnerFlight: true });
+  const status = statusCredit(ctx.program, {
+    miles: award.miles,
+    fare: null,
+    partnerFlight: true,
+    activityDate: row.activityDate,
+  });
   const statusInput = status
     ? {
         memberNumber: e.member.number,

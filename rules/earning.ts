@@ -311,13 +311,21 @@ export function partnerAward(
   };
 }
 
-/** Status credit for a flown coupon (or a partner flight), in the program's qualification metric. */
+/**
+ * Status credit for a flown coupon (or a partner flight) of `activityDate`, in the qualification metric
+ * and under the status earning rule in force that day: a rerun of an old night credits what it did then.
+ */
 export function statusCredit(
   program: Program,
-  facts: { miles: number | null; fare?: FareComponents | null; partnerFlight?: boolean },
+  facts: {
+    miles: number | null;
+    fare?: FareComponents | null;
+    partnerFlight?: boolean;
+    activityDate: IsoDate;
+  },
 ): { metric: StatusMetric; amount: number } | undefined {
-  const cfg = program.config.earning.status;
-  const metric = program.statusMetric;
+  const cfg = program.statusEarning(facts.activityDate);
+  const metric = program.statusMetric(facts.activityDate);
   if (facts.partnerFlight && !cfg.partnerAirlines) return undefined;
   if (metric === 'SPEND') {
     if (!facts.fare) return undefined;

@@ -1,8 +1,9 @@
 /**
  * The program's rules as configured, with the version in force on a date picked out. Every rule that
- * changes over time (air earning, partner contracts, partner-airline charts) is a list ordered by
- * effective date; an activity is computed with the version in force on its activity date, so a rerun of
- * an old date gives the old answer.
+ * changes over time (air earning, status earning, tiers, expiry, partner contracts, partner-airline
+ * charts) is a list ordered by effective date; an activity is computed with the version in force on its
+ * activity date, and a tier decision with the one in force on the date it judges, so a rerun of an old
+ * date gives the old answer.
  */
 import type {
   AirEarningVersion,
@@ -10,6 +11,8 @@ import type {
   ExpiryVersion,
   PartnerAirlineChart,
   PartnerConfig,
+  StatusEarningVersion,
+  TierVersion,
 } from '../config/schema.js';
 import type { LoadedConfig } from '../config/load.js';
 import {
@@ -115,21 +118,41 @@ export class Program {
 
   // ------------------------------------------------------------------------------------------ status & tiers
 
-  get statusMetric(): StatusMetric {
-    return metricOf(this.config.tiers.metric);
+  /**
+   * The tier rules in force on `date`: the first version also covers the dates before it. Every version
+   * names the same tiers in the same order (the configuration refuses others), so codes and ranks are
+   * the same on every date; thresholds, metric, window, review and soft landing are the date's.
+   */
+  tierVersion(date: IsoDate): TierVersion {
+    return versionOn(this.config.tiers, date);
   }
 
-  /** A tier threshold in the units status credits are kept in (minor units for spend). */
-  thresholdUnits(threshold: number): number {
-    return this.statusMetric === 'SPEND' ? Math.round(threshold * 10 ** this.baseExponent) : threshold;
+  /** The status earning rule a flight of `date` counts under. */
+  statusEarning(date: IsoDate): StatusEarningVersion {
+    return versionOn(this.config.earning.status, date);
+  }
+
+  /** The metric status counts in on `date`: an activity's credit is kept in its activity date's. */
+  statusMetric(date: IsoDate): StatusMetric {
+    return metricOf(this.tierVersion(date).metric);
+  }
+
+  /** Every metric some tier version counts in: the credits a night may find, whichever version took them. */
+  get statusMetrics(): StatusMetric[] {
+    return [...new Set(this.config.tiers.map((v) => metricOf(v.metric)))];
+  }
+
+  /** A tier threshold in the units status credits of `metric` are kept in (minor units for spend). */
+  thresholdUnits(threshold: number, metric: StatusMetric): number {
+    return metric === 'SPEND' ? Math.round(threshold * 10 ** this.baseExponent) : threshold;
   }
 
   get tierCodes(): string[] {
-    return this.config.tiers.levels.map((l) => l.code);
+    return this.config.tiers[0]!.levels.map((l) => l.code);
   }
 
   get baseTier(): string {
-    return this.config.tiers.levels[0]!.code;
+    return this.tierCodes[0]!;
   }
 
   tierRank(code: string): number {
@@ -137,31 +160,50 @@ export class Program {
     return i < 0 ? 0 : i;
   }
 
-  /** The highest tier whose threshold `qualification` (in status units) reaches. */
-  tierFor(qualification: number): string {
+  /**
+   * The highest tier whose threshold `qualification` (in status units, of the metric then in force)
+   * reaches under the thresholds in force on `date`, the date the qualification was judged on.
+   */
+  tierFor(qualification: number, date: IsoDate): string {
+    const rules = this.tierVersion(date);
+    const metric = metricOf(rules.metric);
     let tier = this.baseTier;
-    for (const level of this.config.tiers.levels)
-      if (qualification >= this.thresholdUnits(level.threshold)) tier = level.code;
+    for (const level of rules.levels)
+      if (qualification >= this.thresholdUnits(level.threshold, metric)) tier = level.code;
     return tier;
   }
 
-  /** The qualification window ending on `date`: the last 12 months, or the calendar year so far. */
-  qualificationWindow(date: IsoDate): { from: IsoDate; to: IsoDate } {
-    if (this.config.tiers.window === 'calendarYear') return { from: `${date.slice(0, 4)}-01-01`, to: date };
-    const from = addMonths(date, -12);
-    // (date − 12 months, date]: a credit earned exactly a year ago has just left the window.
-    return { from: addDays(from, 1), to: date };
+  /** Whether a review on `date` steps down at most one level. */
+  softLanding(date: IsoDate): boolean {
+    return this.tierVersion(date).softLanding;
   }
 
   /**
-   * The next review of a tier reached (or confirmed) on `date`: a year on, the first day whose window no
-   * longer holds `date`'s credits. A tier reached on 29 February is reviewed on 1 March: on 28 February
-   * its window (from 29 February) would still count the credit that earned it, a second year from one.
+   * The qualification window ending on `date` under the window then in force: the last 12 months, or
+   * the calendar year so far.
+   */
+  qualificationWindow(date: IsoDate): { from: IsoDate; to: IsoDate } {
+    if (this.tierVersion(date).window === 'calendarYear')
+      return { from: `${date.slice(0, 4)}-01-01`, to: date };
+    return { from: rollingFrom(date), to: date };
+  }
+
+  /** Whether the window in force on `date` is the calendar year. */
+  calendarWindow(date: IsoDate): boolean {
+    return this.tierVersion(date).window === 'calendarYear';
+  }
+
+  /**
+   * The next review of a tier reached (or confirmed) on `date`, under the review then in force: a year
+   * on, the first day whose window no longer holds `date`'s credits. A tier reached on 29 February is
+   * reviewed on 1 March: on 28 February its window (from 29 February) would still count the credit that
+   * earned it, a second year from one.
    */
   reviewDateAfter(date: IsoDate): IsoDate {
-    if (this.config.tiers.review === 'calendarYear') return `${Number(date.slice(0, 4)) + 1}-12-31`;
+    if (this.tierVersion(date).review === 'calendarYear') return `${Number(date.slice(0, 4)) + 1}-12-31`;
     const review = addMonths(date, 12);
-    return this.qualificationWindow(review).from <= date ? addDays(review, 1) : review;
+    // An anniversary review goes with a rolling window (a calendar-year one is refused with it).
+    return rollingFrom(review) <= date ? addDays(review, 1) : review;
   }
 
   // ------------------------------------------------------------------------------------------ expiry
@@ -176,11 +218,7 @@ export class Program {
   }
 
   private expiryIndex(date: IsoDate): number {
-    let found = 0;
-    this.expiryVersions.forEach((v, i) => {
-      if (v.effectiveFrom !== undefined && v.effectiveFrom <= date) found = i;
-    });
-    return found;
+    return indexOn(this.expiryVersions, date);
   }
 
   /**
@@ -250,6 +288,28 @@ export function inactivityReach(
     out.push({ night, reach: most });
   }
   return out;
+}
+
+/**
+ * The index of the version in force on `date` in a list ordered by effective date: the first one also
+ * covers the dates before it, and one without a date is a program's only version.
+ */
+function indexOn(versions: ReadonlyArray<{ effectiveFrom?: string }>, date: IsoDate): number {
+  let found = 0;
+  versions.forEach((v, i) => {
+    if (v.effectiveFrom !== undefined && v.effectiveFrom <= date) found = i;
+  });
+  return found;
+}
+
+function versionOn<T extends { effectiveFrom?: string }>(versions: readonly T[], date: IsoDate): T {
+  return versions[indexOn(versions, date)]!;
+}
+
+/** The first day of the rolling 12 months ending on `date`: (date − 12 months, date]. */
+function rollingFrom(date: IsoDate): IsoDate {
+  // A credit earned exactly a year ago has just left the window.
+  return addDays(addMonths(date, -12), 1);
 }
 
 export function metricOf(metric: 'spend' | 'miles' | 'segments'): StatusMetric {

@@ -27,14 +27,19 @@ export interface TierDecision {
   reviewedOn?: IsoDate;
 }
 
-/** An upgrade when `qualification` reaches a tier above the current one. */
+/**
+ * An upgrade when `qualification`, that of the window ending on `judgedOn`, reaches a tier above the
+ * current one under the thresholds in force on `judgedOn` (a skipped night's, on the night that catches
+ * it up). It takes effect on `date` and is reviewed a period on.
+ */
 export function upgrade(
   program: Program,
   state: TierState,
   qualification: number,
   date: IsoDate,
+  judgedOn: IsoDate = date,
 ): TierDecision | undefined {
-  const target = program.tierFor(qualification);
+  const target = program.tierFor(qualification, judgedOn);
   if (program.tierRank(target) <= program.tierRank(state.tier)) return undefined;
   return {
     event: { direction: 'UP', from: state.tier, to: target, qualification, reason: 'THRESHOLD_REACHED' },
@@ -47,7 +52,8 @@ export function upgrade(
  * `qualification` is the one of the window ending on the review date. A review that comes late (nights
  * skipped over it) is decided as it would have been on its date, and the next one counts from that date:
  * otherwise every missed night would push a member's reviews later, and a calendar-year window would
- * judge a review missed on 31 December against the new year's empty window.
+ * judge a review missed on 31 December against the new year's empty window. So are its thresholds and
+ * soft landing: those in force on its date.
  */
 export function review(
   program: Program,
@@ -57,7 +63,7 @@ export function review(
 ): TierDecision | undefined {
   if (!state.reviewDate || state.reviewDate > date) return undefined;
   const reviewedOn = state.reviewDate;
-  const target = program.tierFor(qualification);
+  const target = program.tierFor(qualification, reviewedOn);
   const current = program.tierRank(state.tier);
   const targetRank = program.tierRank(target);
   if (targetRank >= current) {
@@ -79,7 +85,7 @@ export function review(
       reviewedOn,
     };
   }
-  const softLanding = program.config.tiers.softLanding;
+  const softLanding = program.softLanding(reviewedOn);
   const newRank = softLanding ? Math.max(targetRank, current - 1) : targetRank;
   const to = program.tierCodes[newRank]!;
   const base = newRank === 0;

@@ -21,6 +21,7 @@ import { businessDateOption } from './run.js';
 import type { LoadedConfig } from '../../config/load.js';
 import { formatMinor } from '../../lib/money.js';
 import type { IsoDate } from '../../lib/dates.js';
+import { Program } from '../../rules/program.js';
 import { instantSetting, type ActionRunner, type CommandContext } from '../context.js';
 
 function feedName(feed: string): FeedName {
@@ -163,9 +164,11 @@ const n = (x: number) => x.toLocaleString('en-US');
  * Status credits as the program counts them: spend in the base currency (held in its minor units, so
  * 15000 is 150.00 USD), or miles, or segments.
  */
-function statusCreditText(config: LoadedConfig): (amount: number) => string {
+function statusCreditText(config: LoadedConfig, date: IsoDate): (amount: number) => string {
   const base = config.program.baseCurrency;
-  const metric = config.tiers.metric;
+  // The metric of the night's tier rules: a flight of a date under other rules counts in its own, which
+  // the night's figures do not tell apart (README, Status and tiers).
+  const metric = new Program(config).tierVersion(date).metric;
   if (metric === 'spend') return (amount) => `${formatMinor(amount, base)} ${base} toward status`;
   return (amount) => `${n(amount)} status ${metric}`;
 }
@@ -368,7 +371,7 @@ export function registerParse(program: Command, run: ActionRunner): void {
             busyTimeoutMs: ctx.config.database.busyTimeoutMs,
           });
           const tidy = db.file ? walFilesTidier(db.file) : undefined;
-          const statusText = statusCreditText(ctx.config);
+          const statusText = statusCreditText(ctx.config, date);
           try {
             const notGiven = await waitingNotGiven(db.knex, deliveries, date);
             if (notGiven) ctx.output.err(notGiven);

@@ -2,7 +2,8 @@
  * Tiers on the demo program's spend model (Member $0, Silver $1,000, Gold $2,500, Platinum $5,000 over a
  * rolling 12 months, anniversary review, soft landing), across a year and more of nights: upgrades the
  * night a threshold is crossed, credits lapsing out of the window, downgrades only at the review date and
- * by one level, a review that holds.
+ * by one level, a review that holds; and tier rules versioned by effective date, each night judged by the
+ * version in force on the date it judges.
  */
 import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../../test/harness/db.js';
@@ -24,6 +25,8 @@ import { tableOf } from '../../test/harness/report-scenario.js';
 
 const IVANOV: Person = { number: memberNumber(1), surname: 'IVANOV', givenName: 'IVAN' };
 
+const PETROV: Person = { number: memberNumber(2), surname: 'PETROV', givenName: 'PETR' };
+
 let tickets = 0;
 /** IVANOV flies SVO-KZN on `date` on a ticket of `fare` dollars (no taxes): that many dollars of status. */
 /** IVANOV's coupon of SVO-KZN on his card, a ticket of its own. */
@@ -44,6 +47,38 @@ function ivanovCoupon(date: string, fare: string, flight = '245'): Coupon {
 
 function fly(w: Scenario, date: string, fare: string, flight = '245'): void {
   w.dropCoupons([ivanovCoupon(date, fare, flight)]);
+}
+
+/** PETROV flies SVO-KZN on `date` on a ticket of `fare` dollars. */
+function petrovFlies(w: Scenario, date: string, fare: string): void {
+  w.dropCoupons([
+    {
+      ...ivanovCoupon(date, fare, '251'),
+      surname: 'PETROV',
+      givenName: 'PETR',
+      card: { program: 'XX', number: PETROV.number },
+    },
+  ]);
+}
+
+/** The demo's `tiers` block replaced by `versions`, a list of tier versions. */
+function withTierVersions(yaml: string, versions: string): string {
+  const edited = yaml.replace(/^tiers:\n(?: .*\n)+/m, `tiers:\n${versions}`);
+  expect(edited).not.toBe(yaml);
+  return edited;
+}
+
+/** A tier version of the demo's tiers from `from`, Silver, Gold and Platinum at `thresholds` dollars. */
+function tierVersion(
+  from: string,
+  [silver, gold, platinum]: [number, number, number],
+  rules = 'window: rolling12, review: anniversary',
+): string {
+  return (
+    `  - { effectiveFrom: ${from}, metric: spend, ${rules}, softLanding: true, levels: [` +
+    `{ code: MEMBER, name: Member, threshold: 0 }, { code: SILVER, name: Silver, threshold: ${silver} }, ` +
+    `{ code: GOLD, name: Gold, threshold: ${gold} }, { code: PLATINUM, name: Platinum, threshold: ${platinum} }] }\n`
+  );
 }
 
 /**
@@ -708,6 +743,149 @@ for (const engine of availableEngines()) {
       await w.knex('members').where({ id }).update({ review_date: '2027-01-11' });
       const again = await tiersAlone(w, '2028-02-01');
       expect(again.steps[0]!.counts).toMatchObject({ up: 0, down: 0, hold: 0 });
+    });
+  });
+
+  describe(`thresholds raised from 1 July 2026: Silver $1,200, Gold $3,000, Platinum $6,000 (${engine})`, () => {
+    const s = useScenario(engine, (y) =>
+      withTierVersions(
+        y,
+        tierVersion('2024-01-01', [1000, 2500, 5000]) + tierVersion('2026-07-01', [1200, 3000, 6000]),
+      ),
+    );
+
+    it('upgrades on $1,000 crossed before the date, not on the same $1,000 after it; the review judges by its own date', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV, PETROV);
+      fly(w, '2026-06-10', '1000.00');
+      await w.night('2026-06-11');
+      expect(await tierOf(w)).toEqual({ tier: 'SILVER', since: '2026-06-11', review: '2027-06-11' });
+      petrovFlies(w, '2026-07-10', '1000.00');
+      await w.night('2026-07-11');
+      expect(await w.member(PETROV.number)).toMatchObject({ tier: 'MEMBER' });
+      petrovFlies(w, '2026-07-20', '200.00'); // $1,200: Silver under the new thresholds
+      await w.night('2026-07-21');
+      expect(await w.member(PETROV.number)).toMatchObject({ tier: 'SILVER', tier_since: '2026-07-21' });
+      expect(
+        (await w.tierEvents(PETROV.number)).map((e) => [e.business_date, e.to_tier, e.qualification]),
+      ).toEqual([['2026-07-21', 'SILVER', 120000]]);
+      // IVANOV's tier stands until his review, which the new thresholds judge: $1,100 kept Silver before.
+      fly(w, '2027-01-10', '1100.00');
+      await w.night('2027-01-11');
+      expect(await tierOf(w)).toMatchObject({ tier: 'SILVER', review: '2027-06-11' });
+      await w.night('2027-06-11');
+      expect(await tierOf(w)).toEqual({ tier: 'MEMBER', since: '2027-06-11', review: null });
+      expect((await w.tierEvents(IVANOV.number)).at(-1)).toMatchObject({
+        direction: 'DOWN',
+        qualification: 110000,
+        reason: 'REVIEW_NOT_REQUALIFIED',
+      });
+    });
+
+    it('a rerun of a night before the date, and a catch-up of a skipped one, judge by the thresholds then in force', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV, PETROV);
+      await w.night('2026-06-21');
+      await w.night('2026-07-05');
+      // A late coupon of 20 June: the rerun of 21 June upgrades on $1,000, as that night would have.
+      fly(w, '2026-06-20', '1000.00');
+      await w.night('2026-06-21');
+      expect(await tierOf(w)).toEqual({ tier: 'SILVER', since: '2026-06-21', review: '2027-06-21' });
+      expect(await w.tierEvents(IVANOV.number)).toEqual([
+        expect.objectContaining({ business_date: '2026-06-21', to_tier: 'SILVER', qualification: 100000 }),
+      ]);
+      // PETROV's $1,000 of 25 June is accrued on a night that stops before tiers; tiers runs again on
+      // 6 July, under the new thresholds, and upgrades him for the night that crossed the old one.
+      petrovFlies(w, '2026-06-25', '1000.00');
+      await runNight(w, '2026-06-26', ['fetch', 'ingest', 'accrue']);
+      const late = await tiersAlone(w, '2026-07-06');
+      expect(late.steps[0]!.counts).toMatchObject({ up: 1 });
+      expect(await w.member(PETROV.number)).toMatchObject({ tier: 'SILVER', tier_since: '2026-07-06' });
+      expect(
+        (await w.tierEvents(PETROV.number)).map((e) => [e.business_date, e.to_tier, e.qualification]),
+      ).toEqual([['2026-07-06', 'SILVER', 100000]]);
+    });
+  });
+
+  describe(`the window changed from rolling 12 months to the calendar year on 1 January 2027 (${engine})`, () => {
+    const s = useScenario(engine, (y) =>
+      withTierVersions(
+        y,
+        tierVersion('2024-01-01', [1000, 2500, 5000]) +
+          tierVersion('2027-01-01', [1000, 2500, 5000], 'window: calendarYear, review: calendarYear'),
+      ),
+    );
+
+    it('a review after the change counts the calendar year so far, and sets the next review on 31 December', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV, PETROV);
+      fly(w, '2026-03-10', '1200.00');
+      petrovFlies(w, '2026-03-10', '1200.00');
+      await w.night('2026-03-11');
+      expect(await tierOf(w)).toEqual({ tier: 'SILVER', since: '2026-03-11', review: '2027-03-11' });
+      // $1,200 in December each: a rolling window on 11 March 2027 would hold it and keep them Silver.
+      fly(w, '2026-12-01', '1200.00');
+      petrovFlies(w, '2026-12-01', '1200.00');
+      await w.night('2026-12-02');
+      // The first night of the calendar-year window lapses 2026's credits.
+      const january = await w.night('2027-01-01');
+      expect(january.tiers.counts.lapsed).toBe(2);
+      expect(await w.statusBalance(IVANOV.number)).toBe(0);
+      expect(await tierOf(w)).toMatchObject({ tier: 'SILVER', review: '2027-03-11' });
+      petrovFlies(w, '2027-02-10', '1000.00');
+      await w.night('2027-03-11');
+      expect(await tierOf(w)).toEqual({ tier: 'MEMBER', since: '2027-03-11', review: null });
+      expect((await w.tierEvents(IVANOV.number)).at(-1)).toMatchObject({
+        direction: 'DOWN',
+        qualification: 0,
+        reason: 'REVIEW_NOT_REQUALIFIED',
+      });
+      // PETROV's $1,000 of February requalifies him, and his next review is the calendar year's.
+      expect(await w.member(PETROV.number)).toMatchObject({
+        tier: 'SILVER',
+        tier_since: '2026-03-11',
+        review_date: '2028-12-31',
+      });
+      expect((await w.tierEvents(PETROV.number)).at(-1)).toMatchObject({
+        direction: 'HOLD',
+        qualification: 100000,
+        reason: 'REVIEW_REQUALIFIED',
+      });
+    });
+  });
+
+  describe(`status counted in segments from 1 July 2026: Silver 10, Gold 25, Platinum 50 (${engine})`, () => {
+    const s = useScenario(engine, (y) =>
+      withTierVersions(
+        y,
+        tierVersion('2024-01-01', [1000, 2500, 5000]) +
+          tierVersion('2026-07-01', [10, 25, 50]).replace('metric: spend', 'metric: segments'),
+      ),
+    );
+
+    it('a flight counts in the metric of its own date, as the simulator shows, and the night judges in its own', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV);
+      const file = w.dropCoupons([
+        ivanovCoupon('2026-06-30', '1200.00'),
+        ivanovCoupon('2026-07-02', '300.00', '247'),
+      ]);
+      const shown = (await w.simulate('flown', file, '2026-07-03')).flatMap((e) =>
+        e.type === 'record' ? e.postings.flatMap((p) => p.statusCredits ?? []) : [],
+      );
+      expect(shown.map((c) => [c.activityDate, c.metric, c.amount])).toEqual([
+        ['2026-06-30', 'SPEND', 120000],
+        ['2026-07-02', 'SEGMENTS', 1],
+      ]);
+      await w.night('2026-07-03');
+      expect(
+        await w.knex('status_credits').orderBy('activity_date').select('activity_date', 'metric', 'amount'),
+      ).toEqual([
+        { activity_date: '2026-06-30', metric: 'SPEND', amount: 120000 },
+        { activity_date: '2026-07-02', metric: 'SEGMENTS', amount: 1 },
+      ]);
+      // Judged in segments on 3 July: one segment reaches no tier, the $1,200 of June no longer counts.
+      expect(await tierOf(w)).toMatchObject({ tier: 'MEMBER' });
     });
   });
 

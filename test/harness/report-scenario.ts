@@ -172,7 +172,7 @@ export async function buildScenario(
   const knex = db.knex;
   const stamp = new Date(`${options.from}T00:00:00Z`);
   const ledger = new Ledger(db, { now: () => stamp });
-  const tiers = config.tiers.levels.map((l) => l.code);
+  const tiers = config.tiers[0]!.levels.map((l) => l.code);
 
   const pool = 'HH-IVANOV';
   const poolId = await insertPool(knex, pool, 'HOUSEHOLD', stamp);
