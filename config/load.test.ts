@@ -188,7 +188,7 @@ describe('configuration', () => {
     expect(err.exitCode).toBe(2);
     // 16 characters is what TierHeld carries.
     const config = parseConfig(example.replaceAll('PLATINUM', 'PLATINUM_FOREVER'), examplePath, {});
-    expect(config.tiers.levels.map((l) => l.code)).toContain('PLATINUM_FOREVER');
+    expect(config.tiers[0]!.levels.map((l) => l.code)).toContain('PLATINUM_FOREVER');
   });
 
   it('counts a billing name in characters as the IS-XML schema does, and refuses one XML cannot carry', () => {
