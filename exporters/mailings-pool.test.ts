@@ -7,12 +7,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { availableEngines } from '../test/harness/db.js';
+import { ftlThenCoupon, IVANOV as CORRECTED, upgradedCoupon } from '../test/harness/flight-correction.js';
 import {
   mailable,
   memberNumber,
   useScenario,
-  type Coupon,
-  type FtlMessage,
   type Person,
   type Scenario,
 } from '../rules/scenarios/scenario.js';
@@ -138,49 +137,20 @@ for (const engine of availableEngines()) {
 
   describe(`balance statement of a flight's class correction (${engine})`, () => {
     const s = useScenario(engine);
-    /** XX245 SVO–KZN (461 miles) of 10 March: IVANOV listed in C without `-B`, his coupon booked Y. */
-    const ftl: FtlMessage = {
-      flight: 'XX245',
-      date: '2026-03-10',
-      board: 'SVO',
-      groups: [
-        { dest: 'KZN', cls: 'C', pax: [{ surname: 'IVANOV', givenName: 'IVAN', card: IVANOV.number }] },
-      ],
-    };
-    const coupon = (status?: Coupon['status']): Coupon => ({
-      ticket: '0741000000001',
-      coupon: 1,
-      flight: '245',
-      date: '2026-03-10',
-      from: 'SVO',
-      to: 'KZN',
-      booked: 'Y',
-      flown: 'C',
-      surname: 'IVANOV',
-      givenName: 'IVAN MR',
-      card: { program: 'XX', number: IVANOV.number },
-      fare: '120.00',
-      tax: '30.00',
-      ...(status ? { status } : {}),
-    });
-
     it('counts the correction, and its reversal with the refund, as earned, as the monthly report issues it', async () => {
       const w = s();
-      await w.enrol('2026-03-01', IVANOV);
-      await mailable(w, IVANOV);
+      await w.enrol('2026-03-01', CORRECTED);
+      await mailable(w, CORRECTED);
       // The FTL credits C's 922; the coupon brings the flight to the booked Y's 461.
-      w.dropFtl(ftl);
-      await w.night('2026-03-11');
-      w.dropCoupons([coupon()]);
-      await w.night('2026-03-12');
-      expect(await w.balance(IVANOV.number)).toBe(461);
+      await ftlThenCoupon(w, 'C', upgradedCoupon);
+      expect(await w.balance(CORRECTED.number)).toBe(461);
       // The flight earned 461, as the month's points issued say: not 922 earned and 461 taken back.
-      expect((await march(w))[IVANOV.number]).toEqual([0, 461, 0, 0, 0, 461]);
+      expect((await march(w))[CORRECTED.number]).toEqual([0, 461, 0, 0, 0, 461]);
       // Refunded in April: the award and its correction are taken back, 461 less earned.
-      w.dropCoupons([coupon('R')]);
+      w.dropCoupons([{ ...upgradedCoupon, status: 'R' }]);
       await w.night('2026-04-02');
-      expect(await w.balance(IVANOV.number)).toBe(0);
-      expect((await march(w, '2026-04-30'))[IVANOV.number]).toEqual([461, -461, 0, 0, 0, 0]);
+      expect(await w.balance(CORRECTED.number)).toBe(0);
+      expect((await march(w, '2026-04-30'))[CORRECTED.number]).toEqual([461, -461, 0, 0, 0, 0]);
     });
   });
 }

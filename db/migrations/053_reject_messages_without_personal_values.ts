@@ -14,7 +14,11 @@
  */
 import type { Knex } from 'knex';
 
-/** The personal columns of every feed's readers (parsers/members.ts, flown.ts, retro-claims.ts, partner.ts). */
+/**
+ * The personal columns of every feed's readers (parsers/members.ts, flown.ts, retro-claims.ts, partner.ts)
+ * as they were when 053 was written: written out, not imported, since a migration must do the same
+ * thing whatever later code marks personal (retention's ERASED_FIELDS holds the members' part of it).
+ */
 const PERSONAL_FIELDS = [
   'surname',
   'given_name',

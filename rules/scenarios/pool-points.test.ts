@@ -361,28 +361,41 @@ for (const engine of availableEngines()) {
       expect(await w.poolBalance('H1')).toBe(461);
     });
 
-    it('spends the points a member brought into a pool for her redemption dated before she joined, never reviving its other members’ expired points', async () => {
-      const w = s();
+    /**
+     * `marchFlyer`'s flight of 10 March 2026 (873 points, into H1 for CLARA, her own for ANNA) and ANNA's of
+     * 10 June (461), then the expire of 31 March 2029 that takes the March lot, and ANNA joining H1 on
+     * 1 April, her June lot moved into the pool. Returns the expired March lot's id.
+     */
+    async function annaJoinsAfterMarchExpired(w: Scenario, marchFlyer: Person): Promise<number> {
       await w.enrol('2026-01-01', ANNA, CLARA);
-      // CLARA's March 873 are the pool's and expire on 31 March 2029; ANNA, in no pool, earns June's 461.
-      fly(w, CLARA, '2026-03-10', '400.00');
+      fly(w, marchFlyer, '2026-03-10', '400.00');
       await w.night('2026-03-11');
-      const claras = (await w.poolLots('H1'))[0]!.id;
+      const march = (marchFlyer === CLARA ? await w.poolLots('H1') : await w.lots(ANNA.number))[0]!.id;
       fly(w, ANNA, '2026-06-10', '300.00', 'KZN');
       await w.night('2026-06-11');
       expect((await w.night('2029-03-31')).expire.counts).toMatchObject({ lots: 1, points: 873 });
       w.dropMembers([{ ...ANNA, group: HOUSEHOLD, updatedAt: '2029-04-01T09:00:00Z' }]);
       await w.night('2029-04-01');
       expect([await w.balance(ANNA.number), await w.poolBalance('H1')]).toEqual([0, 461]);
+      return march;
+    }
 
-      // Her seat of 30 March, when she held her own 461 and was in no pool, comes on 2 April.
+    /** ANNA's seat R-1 of 30 March 2029 for `points`, read on 2 April: what the simulator shows of it. */
+    async function seatOf30March(w: Scenario, points: number): Promise<unknown[][]> {
       const file = w.dropRedemptions([
-        { id: 'R-1', member: ANNA.number, date: '2029-03-30', service: 'SEAT', points: 300 },
+        { id: 'R-1', member: ANNA.number, date: '2029-03-30', service: 'SEAT', points },
       ]);
-      const shown = (await w.simulate('redemptions', file, '2029-04-02')).flatMap((e) =>
+      return (await w.simulate('redemptions', file, '2029-04-02')).flatMap((e) =>
         e.type === 'record' ? [[e.activity, e.status, e.message ?? null]] : [],
       );
-      expect(shown).toEqual([[redemptionKey('R-1'), 'POSTED', null]]);
+    }
+
+    it('spends the points a member brought into a pool for her redemption dated before she joined, never reviving its other members’ expired points', async () => {
+      const w = s();
+      // CLARA's March 873 are the pool's and expire on 31 March 2029; ANNA, in no pool, earns June's 461.
+      const claras = await annaJoinsAfterMarchExpired(w, CLARA);
+      // Her seat of 30 March, when she held her own 461 and was in no pool, comes on 2 April.
+      expect(await seatOf30March(w, 300)).toEqual([[redemptionKey('R-1'), 'POSTED', null]]);
       await w.night('2029-04-02');
       const posting = await w.posting(redemptionKey('R-1'));
       expect(posting?.entries).toEqual({
@@ -399,27 +412,11 @@ for (const engine of availableEngines()) {
 
     it('takes back on her own account what expired of her points before she joined a pool, for her redemption dated then, and moves it into the pool', async () => {
       const w = s();
-      await w.enrol('2026-01-01', ANNA, CLARA);
-      // ANNA's own March 873 expire on her account on 31 March 2029; her June 461 stay valid.
-      fly(w, ANNA, '2026-03-10', '400.00');
-      await w.night('2026-03-11');
-      const march = (await w.lots(ANNA.number))[0]!.id;
-      fly(w, ANNA, '2026-06-10', '300.00', 'KZN');
-      await w.night('2026-06-11');
-      expect((await w.night('2029-03-31')).expire.counts).toMatchObject({ lots: 1, points: 873 });
-      // Joining H1 on 1 April moves her open June lot; the expired March one stays on her account.
-      w.dropMembers([{ ...ANNA, group: HOUSEHOLD, updatedAt: '2029-04-01T09:00:00Z' }]);
-      await w.night('2029-04-01');
-      expect([await w.balance(ANNA.number), await w.poolBalance('H1')]).toEqual([0, 461]);
-
+      // ANNA's own March 873 expire on her account on 31 March 2029; her June 461 stay valid. Joining H1
+      // on 1 April moves her open June lot; the expired March one stays on her account.
+      const march = await annaJoinsAfterMarchExpired(w, ANNA);
       // Her seat of 30 March, when she held 1,334 valid points of her own, read on 2 April.
-      const file = w.dropRedemptions([
-        { id: 'R-1', member: ANNA.number, date: '2029-03-30', service: 'SEAT', points: 500 },
-      ]);
-      const shown = (await w.simulate('redemptions', file, '2029-04-02')).flatMap((e) =>
-        e.type === 'record' ? [[e.activity, e.status, e.message ?? null]] : [],
-      );
-      expect(shown).toEqual([
+      expect(await seatOf30March(w, 500)).toEqual([
         [
           redemptionKey('R-1'),
           'POSTED',
