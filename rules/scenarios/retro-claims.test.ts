@@ -13,7 +13,14 @@ import {
   reissueKey,
   reversalKey,
 } from '../activity.js';
-import { memberNumber, replaceOnce, useScenario, type Coupon, type Person } from './scenario.js';
+import {
+  memberNumber,
+  replaceOnce,
+  useScenario,
+  type Coupon,
+  type Person,
+  type Scenario,
+} from './scenario.js';
 import { filesShow } from './files-show-cli.js';
 import { claimOutcome } from './edges.js';
 import { forgetMember, retentionJob } from '../../jobs/retention.js';
@@ -96,11 +103,14 @@ for (const engine of availableEngines()) {
       );
     });
 
-    it('keeps a claim for a flight younger than 14 days pending and credits it on the first night it may', async () => {
-      const w = s();
+    /**
+     * IVANOV's claim C-1 by ticket, received on 12 March for his coupon of XX245 of 10 March, which came
+     * the same night: pending after it, the flight younger than 14 days. Returns the claims file.
+     */
+    async function claimOfYoungFlight(w: Scenario): Promise<string> {
       await w.enrol('2026-01-01', IVANOV);
       w.dropCoupons([coupon('0741000000001')]);
-      w.dropRetroClaims([
+      const file = w.dropRetroClaims([
         {
           id: 'C-1',
           member: IVANOV.number,
@@ -112,6 +122,12 @@ for (const engine of availableEngines()) {
       ]);
       await w.night('2026-03-12');
       expect(await claimOutcome(w, 'C-1')).toEqual(['PENDING', 'PENDING']);
+      return file;
+    }
+
+    it('keeps a claim for a flight younger than 14 days pending and credits it on the first night it may', async () => {
+      const w = s();
+      await claimOfYoungFlight(w);
       await w.night('2026-03-23');
       expect(await claimOutcome(w, 'C-1')).toEqual(['PENDING', 'PENDING']);
       expect(await w.balance(IVANOV.number)).toBe(0);
@@ -122,20 +138,7 @@ for (const engine of availableEngines()) {
 
     it('shows a waiting claim of an earlier night that the night credits on a line of its own, whatever feeds the night’s files are', async () => {
       const w = s();
-      await w.enrol('2026-01-01', IVANOV);
-      w.dropCoupons([coupon('0741000000001')]);
-      const waiting = w.dropRetroClaims([
-        {
-          id: 'C-1',
-          member: IVANOV.number,
-          received: '2026-03-12',
-          ticket: '0741000000001',
-          coupon: 1,
-          surname: 'IVANOV',
-        },
-      ]);
-      await w.night('2026-03-12');
-      expect(await claimOutcome(w, 'C-1')).toEqual(['PENDING', 'PENDING']);
+      const waiting = await claimOfYoungFlight(w);
       // Fourteen days after the flight: tonight's files hold another claim (for no ticket that exists),
       // and a partner's record.
       const other = w.dropRetroClaims([
