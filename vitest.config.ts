@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { SlowFirstSequencer } from './test/harness/slow-first.js';
 
 export default defineConfig({
   test: {
@@ -11,5 +12,6 @@ export default defineConfig({
     // Most suites wait on a database, a server or a child process rather than the CPU: two workers on a
     // two-core machine (vitest's default would be one) keep the whole suite well inside CI's budget.
     maxWorkers: 2,
+    sequence: { sequencer: SlowFirstSequencer },
   },
 });
