@@ -173,6 +173,20 @@ describe('configuration', () => {
     expect(err.exitCode).toBe(2);
   });
 
+  it('refuses a tier level whose code another level already has, at its path and line', () => {
+    const gold = '    - { code: GOLD, name: Gold, threshold: 2500 }\n';
+    const broken = example.replace(gold, `${gold}    - { code: GOLD, name: Gold Plus, threshold: 4000 }\n`);
+    const err = problems(broken);
+    expect(err.problems).toEqual([
+      {
+        path: 'tiers.levels[3].code',
+        line: broken.split('\n').findIndex((l) => l.includes('name: Gold Plus')) + 1,
+        message: 'tier GOLD is already levels[2]: each tier has a code of its own',
+      },
+    ]);
+    expect(err.exitCode).toBe(2);
+  });
+
   it('refuses a tier code longer than the alliance results file carries as TierHeld, at start-up (exit 2)', () => {
     // Refused at load: accepted, every results file answering a claim credited to a member of the tier
     // would fail to be written, night after night.

@@ -433,9 +433,20 @@ const tierRule = {
 };
 
 function tierRuleProblems(
-  t: { window: string; review: string; levels: ReadonlyArray<{ threshold: number }> },
+  t: { window: string; review: string; levels: ReadonlyArray<{ code: string; threshold: number }> },
   ctx: z.RefinementCtx,
 ): void {
+  // Tiers are known by code: a second level of one code could never be reached, or told apart in the
+  // tier history and the reports.
+  t.levels.forEach((level, i) => {
+    const first = t.levels.findIndex((l) => l.code === level.code);
+    if (first < i)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['levels', i, 'code'],
+        message: `tier ${level.code} is already levels[${first}]: each tier has a code of its own`,
+      });
+  });
   for (let i = 1; i < t.levels.length; i++) {
     if (t.levels[i]!.threshold <= t.levels[i - 1]!.threshold) {
       ctx.addIssue({
