@@ -1490,19 +1490,22 @@ for (const engine of availableEngines()) {
       expect(await w.activity(allianceKey('LH', 'LH-1'))).toMatchObject({ status: 'POSTED', points: 2514 });
     });
 
+    /** `who`'s claim by LH for LH1444 FRA–SVO of 10 March in C (2,514 points by the LH-2025 chart), its id and name to add. */
+    const lh1444InC = (who: Person) => ({
+      member: who.number,
+      carrier: 'LH',
+      flight: '1444',
+      date: '2026-03-10',
+      from: 'FRA',
+      to: 'SVO',
+      cabin: 'C',
+      rbd: 'C',
+    });
+
     it('credits the corrected claim of a flight whose first claim the same night rejects, whichever partner sent each', async () => {
       const w = s();
       await w.enrol('2026-03-01', IVANOV);
-      const claim = {
-        member: IVANOV.number,
-        carrier: 'LH',
-        flight: '1444',
-        date: '2026-03-10',
-        from: 'FRA',
-        to: 'SVO',
-        cabin: 'C',
-        rbd: 'C',
-      };
+      const claim = lh1444InC(IVANOV);
       // One night: LH's claim with a misspelled surname, then, in LH's next file, its corrected copy under
       // a new id; IB claims another of his flights with the wrong surname, and LH claims it right in the
       // same file as IB's later claim.
@@ -1544,16 +1547,7 @@ for (const engine of availableEngines()) {
     it('credits a flight whose earlier claim was rejected when it is claimed again under another claim id', async () => {
       const w = s();
       await w.enrol('2026-03-01', IVANOV);
-      const claim = {
-        member: IVANOV.number,
-        carrier: 'LH',
-        flight: '1444',
-        date: '2026-03-10',
-        from: 'FRA',
-        to: 'SVO',
-        cabin: 'C',
-        rbd: 'C',
-      };
+      const claim = lh1444InC(IVANOV);
       w.dropAllianceClaims('LH', [{ id: 'LH-1', ...claim, surname: 'PETROVA' }]);
       await w.night('2026-03-11');
       expect(await w.activity(allianceKey('LH', 'LH-1'))).toMatchObject({
