@@ -1,5 +1,4 @@
 import { defineConfig } from 'vitest/config';
-import { SlowFirstSequencer } from './test/harness/slow-first.js';
 
 export default defineConfig({
   test: {
@@ -12,6 +11,5 @@ export default defineConfig({
     // Most suites wait on a database, a server or a child process rather than the CPU: two workers on a
     // two-core machine (vitest's default would be one) keep the whole suite well inside CI's budget.
     maxWorkers: 2,
-    sequence: { sequencer: SlowFirstSequencer },
   },
 });
