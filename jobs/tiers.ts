@@ -451,11 +451,14 @@ export const tiersJob: Job = async (ctx: JobContext): Promise<JobResult> => {
   // does a credit posted since hold one who did not (the upgrade passes of the nights after it take that
   // credit). The review due tonight counts what tonight knows. Under a calendar-year window the review's
   // date is its year's last day, and a year whose 31 December did not run this job closes the night it
-  // runs, judged with every credit of it, as its upgrades are (`missedNights`).
+  // runs, judged with every credit of it, as its upgrades are (`missedNights`). An anniversary review an
+  // earlier rolling version set may fall mid-year under a calendar-year version (a version does not
+  // reach back): that one closes no year and counts what was posted by its date like any other.
+  const closesYear = (date: IsoDate) => program.calendarWindow(date) && date.endsWith('-12-31');
   const onReviewDate = onWindowEnding(
     program,
     (m) => m.review_date!,
-    (date) => (!program.calendarWindow(date) && date < ctx.businessDate ? date : undefined),
+    (date) => (!closesYear(date) && date < ctx.businessDate ? date : undefined),
   );
   // Reviews whose date went by on nights that did not run this job are decided as they would have been
   // on their dates: before the upgrades of the nights after them, which may take a member the review

@@ -852,6 +852,28 @@ for (const engine of availableEngines()) {
         reason: 'REVIEW_REQUALIFIED',
       });
     });
+
+    it('a review the change left on 11 March, caught up late, counts only the credits posted by its date', async () => {
+      const w = s();
+      await w.enrol('2026-01-01', IVANOV);
+      fly(w, '2026-03-10', '1200.00');
+      await w.night('2026-03-11');
+      expect(await tierOf(w)).toMatchObject({ review: '2027-03-11' });
+      await w.night('2027-03-10');
+      // The nights of 11 to 14 March do not run; a coupon of 10 February comes late, posted on the 15th.
+      fly(w, '2027-02-10', '1000.00');
+      await w.night('2027-03-15');
+      // As a night run on 11 March decides: nothing of 2027 was posted by then, so down, and the late
+      // credit lifts him again on the 15th. The review closes no year: only 31 December's would count
+      // every credit of it.
+      expect(
+        (await w.tierEvents(IVANOV.number)).map((e) => [e.effective_on, e.direction, e.qualification]),
+      ).toEqual([
+        ['2026-03-11', 'UP', 120000],
+        ['2027-03-11', 'DOWN', 0],
+        ['2027-03-15', 'UP', 100000],
+      ]);
+    });
   });
 
   describe(`status counted in segments from 1 July 2026: Silver 10, Gold 25, Platinum 50 (${engine})`, () => {
