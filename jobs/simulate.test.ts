@@ -167,6 +167,37 @@ describe('redeye simulate', () => {
     expect(text).toMatch(/\n4 records: 3 would post 6,110 points, 1 rejected/);
   });
 
+  it('shows a record’s status credit in its own metric, the totals in the night’s', async () => {
+    // Status counted in segments from 4 June: the coupon of 3 June still counts its spend.
+    const yaml = readFileSync(config, 'utf8');
+    const tiers = /^tiers:\n(?: .*\n)+/m.exec(yaml)![0];
+    const rules = tiers
+      .split('\n')
+      .filter((l) => /^ {2}(metric|window|levels|review|softLanding| {2}-)/.test(l));
+    const version = (from: string, metric: string) =>
+      `  - effectiveFrom: ${from}\n` +
+      rules
+        .map((l) => `  ${l.replace('metric: spend', `metric: ${metric}`)}`.replace(/^ {4}- /, '      - '))
+        .join('\n');
+    writeFileSync(
+      config,
+      yaml.replace(
+        tiers,
+        `tiers:\n${version('2024-01-01', 'spend')}\n${version('2026-06-04', 'segments')}\n`,
+      ),
+    );
+    const text = (
+      await simulateOut(
+        'flown',
+        { 'coupons.csv': FLOWN + coupon('5550000000001', 'XX,245', '1000000032', 'ABRAMOV,PAVEL', 'F') },
+        '2026-06-05',
+        false,
+      )
+    ).join('\n');
+    expect(text).toMatch(/POSTED {2}\+[0-9,]+ points {2}\[air-2024: [^\]]+\] {2}\+170\.00 USD toward status/);
+    expect(text).toMatch(/1 records: 1 would post [0-9,]+ points and 17,000 status segments/);
+  });
+
   it('adds no file beside the database (a read-only WAL connection leaves -shm and -wal behind)', async () => {
     const folder = join(dir, 'var');
     const before = readdirSync(folder).sort();

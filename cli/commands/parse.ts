@@ -164,13 +164,19 @@ const n = (x: number) => x.toLocaleString('en-US');
  * Status credits as the program counts them: spend in the base currency (held in its minor units, so
  * 15000 is 150.00 USD), or miles, or segments.
  */
-function statusCreditText(config: LoadedConfig, date: IsoDate): (amount: number) => string {
+function statusCreditText(config: LoadedConfig, date: IsoDate): (amount: number, metric?: string) => string {
   const base = config.program.baseCurrency;
-  // The metric of the night's tier rules: a flight of a date under other rules counts in its own, which
-  // the night's figures do not tell apart (README, Status and tiers).
-  const metric = new Program(config).tierVersion(date).metric;
-  if (metric === 'spend') return (amount) => `${formatMinor(amount, base)} ${base} toward status`;
-  return (amount) => `${n(amount)} status ${metric}`;
+  // By default the metric of the night's tier rules, for the totals: a flight of a date under other rules
+  // counts in its own, which the night's figures do not tell apart (README, Status and tiers). A record's
+  // own status credit names its metric, and is shown in it.
+  const night = new Program(config).tierVersion(date).metric;
+  return (amount, metric = night) => {
+    // Status credits name their metric in capitals (SPEND), the tier rules in lower case.
+    const unit = metric.toLowerCase();
+    return unit === 'spend'
+      ? `${formatMinor(amount, base)} ${base} toward status`
+      : `${n(amount)} status ${unit}`;
+  };
 }
 
 function countsLine(c: Counts, status: (amount: number) => string): string {
@@ -206,7 +212,7 @@ function outcomeText(
     Extract<SimulationEvent, { type: 'record' | 'due' }>,
     'status' | 'reason' | 'points' | 'postings' | 'field' | 'message'
   >,
-  statusText: (amount: number) => string,
+  statusText: (amount: number, metric?: string) => string,
 ): string {
   // The rule and the status credits each from the posting that carries them: a coupon correcting an FTL
   // credit posts the award's difference first (`<award>:ADJ`), its status credits in the next posting.
@@ -217,7 +223,7 @@ function outcomeText(
     `${e.status}${e.reason ? ` ${e.reason}` : ''}` +
     (e.points ? `  ${e.points > 0 ? '+' : ''}${e.points.toLocaleString('en-US')} points` : '') +
     (ruled ? `  [${ruled.ruleVersion}${basisText(detail)}]` : '') +
-    (status ? `  +${statusText(status.amount)}` : '') +
+    (status ? `  +${statusText(status.amount, status.metric)}` : '') +
     (e.field ? ` (${e.field})` : '') +
     // Why it would not post in full: rejected, capped, held, reversed, or nothing new.
     (e.message ? `  — ${e.message}` : '')
