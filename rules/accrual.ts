@@ -257,13 +257,26 @@ function toBaseAmount(
     if (!c.ok) return unconvertible(c);
     converted = c.amount;
   }
+  return inBaseMinorUnits(converted, base, field, () =>
+    currency === base ? `${amount.toFixed()} ${currency}` : `${amount.toFixed()} ${currency} in ${base}`,
+  );
+}
+
+/**
+ * A base-currency amount in its minor units, or `pastExactMinor` on `field` naming what was converted
+ * (`what`): a rate above 1 can take an amount that was in range out of it.
+ */
+function inBaseMinorUnits(
+  amount: Decimal,
+  base: string,
+  field: string,
+  what: () => string,
+): { ok: true; value: number } | { ok: false; rejection: Rejection } {
   try {
-    return { ok: true, value: toMinorUnits(converted, base) };
+    return { ok: true, value: toMinorUnits(amount, base) };
   } catch (error) {
-    // A rate above 1 can take an amount that was in range out of it.
     if (!(error instanceof InputError)) throw error;
-    const what = `${amount.toFixed()} ${currency}${currency === base ? '' : ` in ${base}`}`;
-    return { ok: false, rejection: pastExactMinor(field, what, base) };
+    return { ok: false, rejection: pastExactMinor(field, what(), base) };
   }
 }
 
@@ -934,26 +947,23 @@ function decidePartnerFlight(ctx: AccrualContext, row: ActivityRow): AccrualDeci
   // carriers operated is ours to credit, from the departure list, the flown coupon or a retro-claim:
   // credited on the partner's claim too, the member earned the seat twice and the partner was billed
   // for a seat on our flight.
-  if (row.carrier && ctx.program.isOwnCarrier(row.carrier))
-    return rejected(
+  /** A seat that is ours by `whose` (`field`): the partner's claim for it is refused. */
+  const ours = (field: string, whose: string) =>
+    rejected(
       reject(
         'NO_CONTRACT',
-        'Flight/OperatingCarrier',
-        `${row.carrier}${row.flightNumber ?? ''} of ${row.activityDate} is operated by ${row.carrier}, one of ${ctx.program.code}'s own carriers: a partner claims only for its own flights, ours are credited from our own feeds`,
+        field,
+        `${row.carrier}${row.flightNumber ?? ''} of ${row.activityDate} is ${whose}, one of ${ctx.program.code}'s own carriers: a partner claims only for its own flights, ours are credited from our own feeds`,
       ),
     );
+  if (row.carrier && ctx.program.isOwnCarrier(row.carrier))
+    return ours('Flight/OperatingCarrier', `operated by ${row.carrier}`);
   // A codeshare one of our carriers marketed is ours as well: sold on our ticket, its coupon comes in our
   // flown extract and earns on our chart, so the operator's claim for it would credit the seat twice and
   // bill the operator for a seat we sold. Refused whether the coupon came first or is still to come.
   const sold = marketingOf(row.detail);
   if (sold && ctx.program.isOwnCarrier(sold.carrier))
-    return rejected(
-      reject(
-        'NO_CONTRACT',
-        'Flight/MarketingCarrier',
-        `${row.carrier}${row.flightNumber ?? ''} of ${row.activityDate} is marketed by ${sold.carrier} as ${sold.carrier}${sold.number}, one of ${ctx.program.code}'s own carriers: a partner claims only for its own flights, ours are credited from our own feeds`,
-      ),
-    );
+    return ours('Flight/MarketingCarrier', `marketed by ${sold.carrier} as ${sold.carrier}${sold.number}`);
   const e = eligible(ctx, row, ctx.program.config.earning.airClaimWindowDays);
   if ('rejection' in e) return rejected(e.rejection);
   // The same flight claimed again under another claim id (its claim key only catches the same id). Only a
@@ -1189,14 +1199,13 @@ function hotelSpend(
   // Added in the conversion's own precision (the first amount's), not Decimal's default 20 digits.
   const total = exact.reduce((sum, amount) => sum.plus(amount));
   const base = ctx.program.baseCurrency;
-  try {
-    return { ok: true, value: toMinorUnits(total, base) };
-  } catch (error) {
-    // A rate above 1 can take a sum that was in range out of it.
-    if (!(error instanceof InputError)) throw error;
-    const what = [...byCurrency].map(([currency, amount]) => `${amount.toFixed()} ${currency}`).join(' + ');
-    return { ok: false, rejection: pastExactMinor('Amount', `${what} in ${base}`, base) };
-  }
+  return inBaseMinorUnits(
+    total,
+    base,
+    'Amount',
+    () =>
+      `${[...byCurrency].map(([currency, amount]) => `${amount.toFixed()} ${currency}`).join(' + ')} in ${base}`,
+  );
 }
 
 function uncountedRevenue(row: ActivityRow, contract: string, categories: string[] | undefined): Rejection {
